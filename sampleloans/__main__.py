@@ -1,0 +1,5 @@
+"""`python -m sampleloans` runs the command line."""
+
+from sampleloans.cli import main
+
+main()

@@ -1,0 +1,183 @@
+"""Dates and times: strict ISO 8601 in, timezone-aware UTC inside, 'Z' strings in storage.
+
+Services never read the clock; they receive "now" as a parameter so tests and replays are
+deterministic. Only the CLI calls utc_now().
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from dateutil.parser import isoparse
+
+from sampleloans.errors import InvalidInput
+from sampleloans.units import period_delta, quote_input
+
+__all__ = [
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "add_period",
+    "days_between",
+    "format_datetime",
+    "from_iso",
+    "parse_date",
+    "parse_datetime",
+    "to_iso",
+    "utc_now",
+]
+
+MIN_YEAR = 1900
+MAX_YEAR = 2200
+
+_TRIM = " \t\r\n"
+_DATETIME_HINT = "use ISO 8601, e.g. 2025-04-24 or 2025-04-24T10:30:00Z"
+_DATE_HINT = "use an ISO 8601 date, e.g. 2025-04-24"
+
+# isoparse alone is looser than its name suggests: it accepts ANY single character between date
+# and time ('2025-04-24x10:00', even NUL or a newline), reduced dates ('2025' = 1 January,
+# '2025-04'), week dates ('2025-W17-4'), ordinal dates ('2025-114') and the basic form
+# '20250424'. A ledger date that silently became 1 January is worse than a refusal, so the date
+# part must be a full extended calendar date and the separator 'T' or a space.
+_DATETIME_SHAPE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].+)?", re.ASCII | re.DOTALL)
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+_DATE_THEN_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", re.ASCII | re.DOTALL)
+_STORED_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{6}))?Z",
+    re.ASCII,
+)
+
+
+def _clean(text: str, field: str, hint: str, func: str) -> str:
+    """Trim, then refuse empty or non-printable text; return the trimmed text."""
+    if not isinstance(text, str):
+        raise TypeError(f"{func} expects str, got {type(text).__name__}")
+    stripped = text.strip(_TRIM)
+    if not stripped:
+        raise InvalidInput(f"{field}: {quote_input(text)} is empty; {hint}")
+    if not stripped.isprintable():
+        raise InvalidInput(
+            f"{field}: {quote_input(text)} contains non-printable characters; {hint}"
+        )
+    return stripped
+
+
+def _check_year(year: int, field: str, text: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(
+            f"{field}: {quote_input(text)} is outside the years {MIN_YEAR}-{MAX_YEAR} (in UTC); "
+            "check the year"
+        )
+
+
+def _reason(exc: Exception) -> str:
+    # isoparse/datetime reasons ('day is out of range for month') help; keep them to one line.
+    return " ".join(str(exc).split())
+
+
+def parse_datetime(text: str, field: str = "time") -> datetime:
+    """Parse strict ISO 8601 into aware UTC; a date alone is 00:00 UTC, no offset means UTC."""
+    stripped = _clean(text, field, _DATETIME_HINT, "parse_datetime")
+    q = quote_input(text)
+    if not _DATETIME_SHAPE_RE.fullmatch(stripped):
+        raise InvalidInput(f"{field}: {q} is not a date and time; {_DATETIME_HINT}")
+    try:
+        parsed = isoparse(stripped)
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: '9999-12-31T24:00' rolls past datetime.max inside isoparse.
+        raise InvalidInput(
+            f"{field}: {q} is not a valid date and time ({_reason(exc)}); {_DATETIME_HINT}"
+        ) from exc
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        result = parsed.replace(tzinfo=UTC)
+    else:
+        try:
+            result = parsed.astimezone(UTC)
+        except OverflowError:
+            # Only at the edges of datetime (year 1 or 9999), far outside the range anyway.
+            _check_year(parsed.year, field, text)
+            raise
+    # The range applies to the UTC instant, which is what gets stored.
+    _check_year(result.year, field, text)
+    return result
+
+
+def parse_date(text: str, field: str = "date") -> date:
+    """Parse an ISO 8601 calendar date 'YYYY-MM-DD'; times and other formats are refused."""
+    stripped = _clean(text, field, _DATE_HINT, "parse_date")
+    q = quote_input(text)
+    m = _DATE_RE.fullmatch(stripped)
+    if m is None:
+        if _DATE_THEN_TIME_RE.fullmatch(stripped):
+            raise InvalidInput(f"{field}: {q} has a time; give the date only, e.g. 2025-04-24")
+        raise InvalidInput(f"{field}: {q} is not a date; {_DATE_HINT}")
+    year, month, day = (int(g) for g in m.groups())
+    try:
+        result = date(year, month, day)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field}: {q} is not a valid date ({_reason(exc)}); {_DATE_HINT}"
+        ) from exc
+    _check_year(result.year, field, text)
+    return result
+
+
+def _require_aware(dt: datetime, func: str) -> datetime:
+    # A naive datetime inside the ledger is a programming error, not user input: the whole
+    # point of storing UTC is that no value is ambiguous.
+    if not isinstance(dt, datetime):
+        raise TypeError(f"{func} expects datetime, got {type(dt).__name__}")
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"{func} needs a timezone-aware datetime, got naive {dt!r}")
+    return dt.astimezone(UTC)
+
+
+def to_iso(dt: datetime) -> str:
+    """Format an aware datetime for storage: UTC, 'Z', seconds or microseconds if non-zero."""
+    u = _require_aware(dt, "to_iso")
+    # Built by hand: strftime('%Y') does not zero-pad years below 1000 on every platform.
+    text = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+    if u.microsecond:
+        text += f".{u.microsecond:06d}"
+    return text + "Z"
+
+
+def from_iso(text: str) -> datetime:
+    """Read a stored to_iso string back as aware UTC; non-canonical strings are refused."""
+    m = _STORED_RE.fullmatch(text) if isinstance(text, str) else None
+    # '.000000' is refused too: to_iso never writes it, and accepting only canonical text
+    # keeps to_iso(from_iso(s)) == s, which hashing of stored records relies on.
+    if m is None or m.group(7) == "000000":
+        raise ValueError(f"not a stored UTC timestamp: {quote_input(str(text))}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micro = int(m.group(7)) if m.group(7) else 0
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"not a stored UTC timestamp: {quote_input(text)} ({exc})") from exc
+
+
+def format_datetime(dt: datetime) -> str:
+    """Show an aware datetime to a person: '2025-04-24 10:00 UTC' (minutes, truncated)."""
+    u = _require_aware(dt, "format_datetime")
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d} UTC"
+
+
+def add_period(when: datetime | date, iso_period: str) -> datetime | date:
+    """Add a canonical period (from units.parse_period); returns the same type as `when`."""
+    if not isinstance(when, date):
+        raise TypeError(f"add_period expects date or datetime, got {type(when).__name__}")
+    # relativedelta clamps to the month end (31 Jan + 1 month = 28/29 Feb), as agreements mean.
+    return when + period_delta(iso_period)
+
+
+def days_between(earlier: datetime, later: datetime) -> int:
+    """Whole calendar days from earlier's UTC date to later's UTC date; negative if reversed."""
+    a = _require_aware(earlier, "days_between")
+    b = _require_aware(later, "days_between")
+    return (b.date() - a.date()).days
+
+
+def utc_now() -> datetime:
+    """Read the real clock as aware UTC; only the CLI should call this."""
+    return datetime.now(UTC)

@@ -1,0 +1,177 @@
+"""Engine factory, schema creation and the one way to run a transaction.
+
+SQLite on Python 3.11: pysqlite's own transaction handling is switched off and every write
+transaction starts with `BEGIN IMMEDIATE` (the SQLAlchemy docs' "serializable isolation"
+recipe). Without it, concurrent writers either fail with "database is locked" or read the same
+chain head and fork the hash chain.
+"""
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, SQLModel
+
+from sampleloans import models
+from sampleloans.errors import StorageError
+
+DEFAULT_LOCK_TIMEOUT_MS = 10_000
+
+APPEND_ONLY_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS ledger_event_no_update BEFORE UPDATE ON ledger_event
+       BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: record a correction'); END""",
+    """CREATE TRIGGER IF NOT EXISTS ledger_event_no_delete BEFORE DELETE ON ledger_event
+       BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: record a correction'); END""",
+    """CREATE TRIGGER IF NOT EXISTS ledger_meta_no_update BEFORE UPDATE ON ledger_meta
+       BEGIN SELECT RAISE(ABORT, 'ledger metadata is written once'); END""",
+    """CREATE TRIGGER IF NOT EXISTS ledger_meta_no_delete BEFORE DELETE ON ledger_meta
+       BEGIN SELECT RAISE(ABORT, 'ledger metadata is written once'); END""",
+)
+TRIGGER_NAMES = (
+    "ledger_event_no_update",
+    "ledger_event_no_delete",
+    "ledger_meta_no_update",
+    "ledger_meta_no_delete",
+)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file path of a `sqlite:///…` URL, or None for memory or other databases."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    return Path(url[len(prefix) :])
+
+
+def url_for_path(path: Path | str) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{Path(path)}"
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file readable only by its owner (SQLite itself would use 0644)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+
+
+def make_engine(url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> Engine:
+    """An engine with the pragmas and transaction handling every connection needs."""
+    engine = create_engine(url, poolclass=_pool_for(url))
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, lock_timeout_ms)
+    return engine
+
+
+def _pool_for(url: str) -> Any:
+    """In-memory databases must share one connection; files use a fresh one per use."""
+    from sqlalchemy.pool import NullPool, StaticPool
+
+    return StaticPool if sqlite_path(url) is None else NullPool
+
+
+def _configure_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
+    """Pragmas on connect; `BEGIN IMMEDIATE` for writes, deferred `BEGIN` for reads."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if sqlite_path(str(engine.url)) is not None:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table, index and append-only trigger (idempotent)."""
+    SQLModel.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for statement in APPEND_ONLY_TRIGGERS:
+            connection.exec_driver_sql(statement)
+
+
+def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
+    """Open an existing ledger database (or create a new one when `create`)."""
+    path = sqlite_path(url)
+    if path is not None:
+        if create:
+            if path.exists():
+                raise StorageError(
+                    f"database {path} already exists; choose another --db or use the existing one"
+                )
+            create_private_file(path)
+        elif not path.is_file():
+            raise StorageError(
+                f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
+            )
+    engine = make_engine(url, lock_timeout_ms=lock_timeout_ms or DEFAULT_LOCK_TIMEOUT_MS)
+    if create:
+        create_schema(engine)
+    return engine
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    """Whether SQLite gave up waiting for another writer."""
+    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error.
+
+    Services only `flush`; this is the one place that commits.
+    """
+    bound = engine.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+    session = Session(bound, expire_on_commit=False, autoflush=True)
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        if _is_locked(exc):
+            raise StorageError(
+                "the database is locked by another writer past the lock timeout; nothing was "
+                "written, try again (or raise SAMPLELOANS_LOCK_TIMEOUT)"
+            ) from exc
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def projection_tables() -> list[str]:
+    """Names of the tables rebuilt by a replay, in a stable order."""
+    return [model.__tablename__ for model in models.PROJECTION_TABLES]  # type: ignore[attr-defined]
+
+
+def integrity_problems(engine: Engine) -> list[str]:
+    """SQLite's own `PRAGMA integrity_check`; an empty list when the file is sound."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("PRAGMA integrity_check")).fetchall()
+    results = [str(row[0]) for row in rows]
+    return [] if results == ["ok"] else results
+
+
+def missing_triggers(engine: Engine) -> list[str]:
+    """The append-only triggers that are not in the schema."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        ).fetchall()
+    present = {row[0] for row in rows}
+    return [name for name in TRIGGER_NAMES if name not in present]

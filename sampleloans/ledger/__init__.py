@@ -1,0 +1,1 @@
+"""The heart: event kinds, hash chain, projection (apply) and invariant checks."""

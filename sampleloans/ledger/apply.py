@@ -1,0 +1,713 @@
+"""`apply(session, envelope, event)`: the one code path that turns events into projections.
+
+Services call it through `store.append`; `verify` calls it to replay the whole ledger into an
+empty schema. It never looks at the clock: every time comes from the envelope. It refuses
+(raises) on an event that cannot follow the current state, so a replay of a tampered ledger
+names the event that no longer fits.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlmodel import Session, select
+
+from sampleloans.errors import Conflict, InvalidInput, NotFound
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.checks import require_loan_transition
+from sampleloans.models import (
+    Agreement,
+    Consumption,
+    EventSubject,
+    Extension,
+    Incident,
+    Institution,
+    Inventory,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Mission,
+    Note,
+    Person,
+    Sample,
+    Shipment,
+    Weighing,
+)
+from sampleloans.units import period_delta
+
+
+@dataclass
+class Touched:
+    """The records one event changed, so the checks can look at exactly those."""
+
+    samples: set[str] = field(default_factory=set)
+    loans: set[str] = field(default_factory=set)
+    agreements: set[str] = field(default_factory=set)
+
+
+Applier = Callable[[Session, Any, Any, Touched], None]
+APPLIERS: dict[str, Applier] = {}
+E = TypeVar("E", bound=ev.Event)
+
+
+def applies(event_type: type[E]) -> Callable[[Applier], Applier]:
+    """Register the projection function of one event kind."""
+
+    def register(function: Applier) -> Applier:
+        APPLIERS[event_type.kind] = function
+        return function
+
+    return register
+
+
+def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
+    """Update the projections for one event; return what it touched."""
+    touched = Touched()
+    APPLIERS[event.kind](session, envelope, event, touched)
+    return touched
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _subject(session: Session, seq: int, subject_type: str, key: str) -> None:
+    """Index the event under one record (idempotent within the event)."""
+    if session.get(EventSubject, (seq, subject_type, key)) is None:
+        session.add(EventSubject(seq=seq, subject_type=subject_type, subject_key=key))
+
+
+def _in_order(previous: datetime, envelope: Any, what: str) -> None:
+    """Refuse an event dated before the previous event of the same record."""
+    if envelope.occurred_at < previous:
+        raise InvalidInput(
+            f"time: {envelope.occurred_at.isoformat().replace('+00:00', 'Z')} is before the "
+            f"previous event of {what} ({previous.isoformat().replace('+00:00', 'Z')}); "
+            "events of a record are kept in time order"
+        )
+
+
+def _sample(session: Session, envelope: Any, code: str, touched: Touched) -> Sample:
+    """Load a sample, check time order, mark it as touched and index the event under it."""
+    sample = session.get(Sample, code)
+    if sample is None:
+        raise NotFound(f"sample {code} is not registered; check the code with 'samples list'")
+    _in_order(sample.last_event_at, envelope, f"sample {code}")
+    sample.last_event_at = envelope.occurred_at
+    touched.samples.add(code)
+    _subject(session, envelope.seq, "sample", code)
+    session.add(sample)
+    return sample
+
+
+def _loan(session: Session, envelope: Any, number: str, touched: Touched) -> Loan:
+    """Load a loan, check time order, mark it as touched and index the event under it."""
+    loan = session.get(Loan, number)
+    if loan is None:
+        raise NotFound(f"loan {number} does not exist; see 'loans list'")
+    _in_order(loan.last_event_at, envelope, f"loan {number}")
+    loan.last_event_at = envelope.occurred_at
+    touched.loans.add(number)
+    touched.agreements.add(loan.agreement)
+    for subject_type, key in (
+        ("loan", number),
+        ("institution", loan.institution),
+        ("agreement", loan.agreement),
+        ("person", loan.pi_email),
+    ):
+        _subject(session, envelope.seq, subject_type, key)
+    session.add(loan)
+    return loan
+
+
+def _item(session: Session, number: str, code: str) -> LoanItem:
+    """One item of a loan."""
+    item = session.get(LoanItem, (number, code))
+    if item is None:
+        raise NotFound(f"sample {code} is not part of loan {number}")
+    return item
+
+
+def _items(session: Session, number: str) -> list[LoanItem]:
+    """Every item of a loan, in sample-code order."""
+    query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
+    return list(session.exec(query).all())
+
+
+def _agreement(session: Session, number: str) -> Agreement:
+    """Load an agreement or say which is missing."""
+    agreement = session.get(Agreement, number)
+    if agreement is None:
+        raise NotFound(f"agreement {number} does not exist; see 'agreements list'")
+    return agreement
+
+
+# --- reference records --------------------------------------------------------------------------
+
+
+@applies(ev.LedgerCreated)
+def _ledger_created(session: Session, envelope: Any, event: ev.LedgerCreated, _t: Touched) -> None:
+    """Nothing to project: the ledger's identity lives in ledger_meta."""
+    if envelope.seq != 1:
+        raise Conflict("ledger.created must be the first event")
+
+
+@applies(ev.MissionAdded)
+def _mission(session: Session, envelope: Any, event: ev.MissionAdded, _t: Touched) -> None:
+    """Add a mission."""
+    from sampleloans.dates import from_iso
+
+    if session.get(Mission, event.code) is not None:
+        raise Conflict(f"mission {event.code} already exists")
+    returned_at = from_iso(event.returned_at) if event.returned_at else None
+    session.add(
+        Mission(
+            code=event.code,
+            name=event.name,
+            returned_at=returned_at,
+            returned_mass_ug=event.returned_mass_ug,
+        )
+    )
+
+
+@applies(ev.InstitutionAdded)
+def _institution(session: Session, envelope: Any, event: ev.InstitutionAdded, _t: Touched) -> None:
+    """Add an institution."""
+    if session.get(Institution, event.short_name) is not None:
+        raise Conflict(f"institution {event.short_name} already exists")
+    session.add(
+        Institution(
+            short_name=event.short_name,
+            name=event.name,
+            country=event.country,
+            city=event.city,
+            kind=event.institution_kind,
+        )
+    )
+    _subject(session, envelope.seq, "institution", event.short_name)
+
+
+@applies(ev.PersonAdded)
+def _person(session: Session, envelope: Any, event: ev.PersonAdded, _t: Touched) -> None:
+    """Add a person."""
+    if session.get(Person, event.email) is not None:
+        raise Conflict(f"person {event.email} already exists")
+    session.add(
+        Person(email=event.email, name=event.name, institution=event.institution, role=event.role)
+    )
+    _subject(session, envelope.seq, "person", event.email)
+    _subject(session, envelope.seq, "institution", event.institution)
+
+
+# --- samples ------------------------------------------------------------------------------------
+
+
+@applies(ev.SampleRegistered)
+def _registered(session: Session, envelope: Any, event: ev.SampleRegistered, t: Touched) -> None:
+    """A new sample in the vault."""
+    if session.get(Sample, event.code) is not None:
+        raise Conflict(f"sample {event.code} is already registered; codes are unique")
+    session.add(
+        Sample(
+            code=event.code,
+            mission=event.mission,
+            origin=event.origin,
+            depth_top_mm=event.depth_top_mm,
+            depth_bottom_mm=event.depth_bottom_mm,
+            material_type=event.material_type,
+            physical_form=event.physical_form,
+            purpose_class=event.purpose_class,
+            storage_location=event.storage_location,
+            condition=event.condition,
+            record=event.record,
+            initial_mass_ug=event.mass_ug,
+            vault_ug=event.mass_ug,
+            custodian=event.custodian,
+            registered_at=envelope.occurred_at,
+            last_event_at=envelope.occurred_at,
+        )
+    )
+    session.flush()
+    t.samples.add(event.code)
+    _subject(session, envelope.seq, "sample", event.code)
+    _subject(session, envelope.seq, "institution", event.custodian)
+
+
+def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Any) -> Sample:
+    """A split inherits everything descriptive from its parent."""
+    return Sample(
+        code=code,
+        mission=parent.mission,
+        parent_code=parent.code,
+        origin=parent.origin,
+        depth_top_mm=parent.depth_top_mm,
+        depth_bottom_mm=parent.depth_bottom_mm,
+        material_type=parent.material_type,
+        physical_form=parent.physical_form,
+        purpose_class=parent.purpose_class,
+        storage_location=parent.storage_location,
+        condition=parent.condition,
+        record=parent.record,
+        initial_mass_ug=mass_ug,
+        custodian=parent.custodian,
+        registered_at=envelope.occurred_at,
+        last_event_at=envelope.occurred_at,
+    )
+
+
+@applies(ev.SampleSplit)
+def _split(session: Session, envelope: Any, event: ev.SampleSplit, t: Touched) -> None:
+    """Children leave the parent's vault mass; processing loss is recorded as lost."""
+    parent = _sample(session, envelope, event.parent, t)
+    if parent.custody_state != "vault":
+        raise Conflict(f"sample {parent.code} is not in the vault; it cannot be split")
+    total_ug = sum(int(mass) for _code, mass in event.children) + event.loss_ug
+    if total_ug > parent.vault_ug:
+        raise Conflict(f"split of {parent.code} needs more mass than is in the vault")
+    parent.vault_ug -= total_ug
+    parent.split_ug += total_ug - event.loss_ug
+    parent.lost_ug += event.loss_ug
+    for code, mass in event.children:
+        if session.get(Sample, code) is not None:
+            raise Conflict(f"sample {code} is already registered; codes are unique")
+        child = _child_of(parent, code, int(mass), envelope)
+        child.vault_ug = int(mass)
+        session.add(child)
+        session.flush()
+        t.samples.add(code)
+        _subject(session, envelope.seq, "sample", code)
+
+
+@applies(ev.SampleMoved)
+def _moved(session: Session, envelope: Any, event: ev.SampleMoved, t: Touched) -> None:
+    """A new storage location."""
+    sample = _sample(session, envelope, event.code, t)
+    sample.storage_location = event.storage_location
+
+
+# --- agreements ---------------------------------------------------------------------------------
+
+
+@applies(ev.AgreementCreated)
+def _agreement_created(
+    session: Session, envelope: Any, event: ev.AgreementCreated, t: Touched
+) -> None:
+    """A pending agreement with its terms."""
+    if session.get(Agreement, event.number) is not None:
+        raise Conflict(f"agreement {event.number} already exists")
+    session.add(
+        Agreement(
+            number=event.number,
+            institution=event.institution,
+            created_at=envelope.occurred_at,
+            term=event.term,
+            max_total_mass_ug=event.max_total_mass_ug,
+            allowed_purposes=",".join(sorted(event.allowed_purposes)),
+            destructive_use_allowed=event.destructive_use_allowed,
+            onward_transfer_allowed=event.onward_transfer_allowed,
+            max_loan_period=event.max_loan_period,
+            max_extensions=event.max_extensions,
+            max_extension_period=event.max_extension_period,
+            inventory_interval=event.inventory_interval,
+        )
+    )
+    _subject(session, envelope.seq, "agreement", event.number)
+    _subject(session, envelope.seq, "institution", event.institution)
+
+
+@applies(ev.AgreementSigned)
+def _agreement_signed(
+    session: Session, envelope: Any, event: ev.AgreementSigned, t: Touched
+) -> None:
+    """Signed: in force from now for its term."""
+    agreement = _agreement(session, event.number)
+    if agreement.status != "pending":
+        raise Conflict(
+            f"agreement {agreement.number} is {agreement.status}; only pending ones can be signed"
+        )
+    agreement.status = "signed"
+    agreement.signed_at = envelope.occurred_at
+    agreement.signed_by = event.signed_by
+    agreement.expires_at = envelope.occurred_at + period_delta(agreement.term)
+    session.add(agreement)
+    _subject(session, envelope.seq, "agreement", agreement.number)
+    _subject(session, envelope.seq, "institution", agreement.institution)
+
+
+@applies(ev.AgreementEnded)
+def _agreement_ended(session: Session, envelope: Any, event: ev.AgreementEnded, t: Touched) -> None:
+    """Expired or terminated: no more issues under it."""
+    agreement = _agreement(session, event.number)
+    if agreement.status not in ("pending", "signed"):
+        raise Conflict(f"agreement {agreement.number} has already ended ({agreement.status})")
+    if event.status not in ("expired", "terminated"):
+        raise InvalidInput(f"status: {event.status!r} is not expired or terminated")
+    agreement.status = event.status
+    agreement.ended_at = envelope.occurred_at
+    agreement.end_reason = envelope.reason
+    session.add(agreement)
+    _subject(session, envelope.seq, "agreement", agreement.number)
+    _subject(session, envelope.seq, "institution", agreement.institution)
+
+
+# --- loans --------------------------------------------------------------------------------------
+
+
+@applies(ev.LoanRequested)
+def _requested(session: Session, envelope: Any, event: ev.LoanRequested, t: Touched) -> None:
+    """A requested loan with its items (no mass yet)."""
+    if session.get(Loan, event.number) is not None:
+        raise Conflict(f"loan {event.number} already exists; loan numbers are unique")
+    agreement = _agreement(session, event.agreement)
+    session.add(
+        Loan(
+            number=event.number,
+            agreement=event.agreement,
+            institution=agreement.institution,
+            pi_email=event.pi,
+            purpose_class=event.purpose_class,
+            transfer_type=event.transfer_type,
+            loan_period=event.loan_period,
+            requested_at=envelope.occurred_at,
+            last_event_at=envelope.occurred_at,
+        )
+    )
+    session.flush()
+    _loan(session, envelope, event.number, t)
+    for code in event.samples:
+        _sample(session, envelope, code, t)
+        session.add(LoanItem(loan_number=event.number, sample_code=code))
+
+
+@applies(ev.LoanApproved)
+def _approved(session: Session, envelope: Any, event: ev.LoanApproved, t: Touched) -> None:
+    """Approved by the acting curator."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "approve")
+    loan.status = "approved"
+    loan.approved_at = envelope.occurred_at
+    loan.approved_by = envelope.actor
+
+
+@applies(ev.LoanIssued)
+def _issued(session: Session, envelope: Any, event: ev.LoanIssued, t: Touched) -> None:
+    """Whole samples leave the vault; the due date and first inventory are set."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "issue")
+    agreement = _agreement(session, loan.agreement)
+    for code, mass in event.items:
+        sample = _sample(session, envelope, code, t)
+        item = _item(session, loan.number, code)
+        if sample.custody_state != "vault" or sample.vault_ug != int(mass):
+            raise Conflict(f"sample {code} is not whole in the vault; it cannot be issued")
+        sample.vault_ug = 0
+        sample.on_loan_ug = int(mass)
+        sample.custody_state = "issued"
+        sample.loan_number = loan.number
+        loan.curator = sample.custodian
+        item.issued_ug = item.held_ug = int(mass)
+        item.state = "issued"
+        session.add(item)
+    loan.status = "issued"
+    loan.issued_at = envelope.occurred_at
+    loan.due_at = envelope.occurred_at + period_delta(loan.loan_period)
+    loan.next_inventory_due_at = envelope.occurred_at + period_delta(agreement.inventory_interval)
+
+
+@applies(ev.LoanShipped)
+def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched) -> None:
+    """A sealed container leaves the sender; its samples are in transit."""
+    loan = _loan(session, envelope, event.number, t)
+    outbound = event.direction == "outbound"
+    require_loan_transition(loan, "ship" if outbound else "ship_return")
+    expected_state = "issued" if outbound else "held"
+    for code in event.samples:
+        sample = _sample(session, envelope, code, t)
+        item = _item(session, loan.number, code)
+        if item.state != expected_state:
+            raise Conflict(
+                f"sample {code} of loan {loan.number} is {item.state}, not {expected_state}"
+            )
+        item.state = sample.custody_state = "in_transit" if outbound else "return_in_transit"
+        session.add(item)
+    assert loan.curator is not None
+    session.add(
+        Shipment(
+            seq=envelope.seq,
+            loan_number=loan.number,
+            direction=event.direction,
+            container=event.container,
+            seal_number=event.seal_number,
+            method=event.method,
+            sender=loan.curator if outbound else loan.institution,
+            receiver=loan.institution if outbound else loan.curator,
+            released_by=envelope.actor,
+            shipped_at=envelope.occurred_at,
+        )
+    )
+    loan.status = "in_transit" if outbound else "return_in_transit"
+
+
+@applies(ev.LoanReceived)
+def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touched) -> None:
+    """The container arrives; the receiver becomes custodian. A return puts mass back."""
+    loan = _loan(session, envelope, event.number, t)
+    shipment = session.get(Shipment, event.shipment_seq)
+    if shipment is None or shipment.loan_number != loan.number or shipment.received_at:
+        raise Conflict(f"loan {loan.number} has no open shipment {event.shipment_seq}")
+    outbound = shipment.direction == "outbound"
+    require_loan_transition(loan, "receive" if outbound else "accept_return")
+    shipment.received_at = envelope.occurred_at
+    shipment.received_by = envelope.actor
+    shipment.seal_intact = event.seal_intact
+    shipment.condition_on_receipt = event.condition
+    session.add(shipment)
+    for code, weighed in event.weighed:
+        sample = _sample(session, envelope, code, t)
+        item = _item(session, loan.number, code)
+        session.add(
+            Weighing(
+                seq=envelope.seq,
+                sample_code=code,
+                loan_number=loan.number,
+                expected_ug=item.held_ug,
+                weighed_ug=int(weighed),
+            )
+        )
+        sample.condition = event.condition
+        if outbound:
+            item.state = sample.custody_state = "held"
+            sample.custodian = shipment.receiver
+        else:
+            _return_to_vault(sample, item, shipment.receiver)
+        session.add(item)
+    still_out = [
+        i for i in _items(session, loan.number) if i.state in ("held", "return_in_transit")
+    ]
+    if outbound:
+        loan.status = "received"
+    else:
+        loan.status = "received" if still_out else "returned"
+
+
+def _return_to_vault(sample: Sample, item: LoanItem, curator: str) -> None:
+    """The returned mass goes back into the vault and the loan item is done."""
+    sample.vault_ug += item.held_ug
+    sample.on_loan_ug -= item.held_ug
+    item.returned_ug += item.held_ug
+    item.held_ug = 0
+    item.state = "returned"
+    sample.custody_state = "vault"
+    sample.custodian = curator
+    sample.loan_number = None
+
+
+def _use_up(sample: Sample, item: LoanItem, mass_ug: int, column: str) -> None:
+    """Move mass held by the borrower into a terminal column (consumed, split or lost)."""
+    if mass_ug > item.held_ug:
+        raise Conflict(f"sample {sample.code} holds less than that on loan {item.loan_number}")
+    item.held_ug -= mass_ug
+    setattr(item, f"{column}_ug", getattr(item, f"{column}_ug") + mass_ug)
+    sample.on_loan_ug -= mass_ug
+    if item.held_ug == 0 and item.state == "held":
+        item.state = sample.custody_state = {"consumed": "consumed", "lost": "lost"}.get(
+            column, "split"
+        )
+
+
+@applies(ev.LoanConsumed)
+def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touched) -> None:
+    """Mass used up by one analysis."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "consume")
+    sample = _sample(session, envelope, event.sample, t)
+    item = _item(session, loan.number, event.sample)
+    _use_up(sample, item, event.mass_ug, "consumed")
+    sample.consumed_ug += event.mass_ug
+    session.add(item)
+    session.add(
+        Consumption(
+            seq=envelope.seq,
+            loan_number=loan.number,
+            sample_code=event.sample,
+            technique=event.technique,
+            destructive=event.destructive,
+            mass_ug=event.mass_ug,
+            occurred_at=envelope.occurred_at,
+        )
+    )
+
+
+@applies(ev.LoanSplit)
+def _loan_split(session: Session, envelope: Any, event: ev.LoanSplit, t: Touched) -> None:
+    """The borrower's split becomes a sample of its own, held on the same loan."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "split")
+    parent = _sample(session, envelope, event.parent, t)
+    item = _item(session, loan.number, event.parent)
+    if session.get(Sample, event.child) is not None:
+        raise Conflict(f"sample {event.child} is already registered; codes are unique")
+    _use_up(parent, item, event.mass_ug, "split")
+    parent.split_ug += event.mass_ug
+    session.add(item)
+    child = _child_of(parent, event.child, event.mass_ug, envelope)
+    child.on_loan_ug = event.mass_ug
+    child.custody_state = "held"
+    child.custodian = loan.institution
+    child.loan_number = loan.number
+    session.add(child)
+    session.flush()
+    t.samples.add(event.child)
+    _subject(session, envelope.seq, "sample", event.child)
+    session.add(
+        LoanItem(
+            loan_number=loan.number,
+            sample_code=event.child,
+            source="borrower_split",
+            issued_ug=event.mass_ug,
+            held_ug=event.mass_ug,
+            state="held",
+        )
+    )
+
+
+@applies(ev.LoanExtended)
+def _extended(session: Session, envelope: Any, event: ev.LoanExtended, t: Touched) -> None:
+    """The due date moves by the granted period."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "extend")
+    assert loan.due_at is not None
+    loan.due_at = loan.due_at + period_delta(event.period)
+    loan.extensions_granted += 1
+    session.add(
+        Extension(
+            seq=envelope.seq,
+            loan_number=loan.number,
+            period=event.period,
+            approver=event.approver,
+            reason=envelope.reason or "",
+            new_due_at=loan.due_at,
+        )
+    )
+
+
+@applies(ev.LoanRecalled)
+def _recalled(session: Session, envelope: Any, event: ev.LoanRecalled, t: Touched) -> None:
+    """A recall brings the due date forward (never later than it was)."""
+    from sampleloans.dates import from_iso
+
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "recall")
+    assert loan.due_at is not None
+    loan.due_at = min(loan.due_at, from_iso(event.due_at))
+    loan.recalled_at = envelope.occurred_at
+
+
+@applies(ev.InventoryAttested)
+def _inventory(session: Session, envelope: Any, event: ev.InventoryAttested, t: Touched) -> None:
+    """An attestation; the next one falls due an interval later."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "inventory")
+    agreement = _agreement(session, loan.agreement)
+    loan.last_inventory_at = envelope.occurred_at
+    loan.next_inventory_due_at = envelope.occurred_at + period_delta(agreement.inventory_interval)
+    session.add(
+        Inventory(
+            seq=envelope.seq,
+            loan_number=loan.number,
+            attested_by=envelope.actor,
+            attested_at=envelope.occurred_at,
+            held_ug=sum(int(mass) for _code, mass in event.held),
+            note=event.note,
+        )
+    )
+
+
+@applies(ev.LoanSettled)
+def _settled(session: Session, envelope: Any, event: ev.LoanSettled, t: Touched) -> None:
+    """Every microgram accounted for; obligations recorded."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "settle")
+    loan.status = "settled"
+    loan.settled_at = envelope.occurred_at
+    loan.obligations = event.obligations
+
+
+@applies(ev.LoanClosed)
+def _closed(session: Session, envelope: Any, event: ev.LoanClosed, t: Touched) -> None:
+    """Closed for good."""
+    loan = _loan(session, envelope, event.number, t)
+    require_loan_transition(loan, "close")
+    loan.status = "closed"
+    loan.closed_at = envelope.occurred_at
+
+
+# --- incidents and corrections ----------------------------------------------------------------
+
+
+@applies(ev.IncidentReported)
+def _incident(session: Session, envelope: Any, event: ev.IncidentReported, t: Touched) -> None:
+    """Freeze the sample; write lost mass off where it is (on loan or in the vault)."""
+    sample = _sample(session, envelope, event.sample, t)
+    if event.loan is not None:
+        _loan(session, envelope, event.loan, t)
+    if event.mass_lost_ug:
+        if event.loan is not None:
+            item = _item(session, event.loan, event.sample)
+            _use_up(sample, item, event.mass_lost_ug, "lost")
+            session.add(item)
+        else:
+            if event.mass_lost_ug > sample.vault_ug:
+                raise Conflict(f"sample {sample.code} has less than that in the vault")
+            sample.vault_ug -= event.mass_lost_ug
+        sample.lost_ug += event.mass_lost_ug
+    sample.frozen = True
+    session.add(
+        Incident(
+            seq=envelope.seq,
+            sample_code=sample.code,
+            loan_number=event.loan,
+            kind=event.incident_kind,
+            description=event.description,
+            mass_lost_ug=event.mass_lost_ug,
+            reported_at=envelope.occurred_at,
+            reported_by=envelope.actor,
+        )
+    )
+
+
+@applies(ev.IncidentResolved)
+def _resolved(session: Session, envelope: Any, event: ev.IncidentResolved, t: Touched) -> None:
+    """Resolve; the sample thaws when no other incident on it is open."""
+    incident = session.get(Incident, event.incident_seq)
+    if incident is None:
+        raise NotFound(f"incident {event.incident_seq} does not exist; see 'incidents list'")
+    if incident.status != "open":
+        raise Conflict(f"incident {incident.seq} is already resolved")
+    sample = _sample(session, envelope, incident.sample_code, t)
+    if incident.loan_number:
+        _loan(session, envelope, incident.loan_number, t)
+    incident.status = "resolved"
+    incident.resolved_at = envelope.occurred_at
+    incident.resolution = event.resolution
+    session.add(incident)
+    session.flush()
+    open_left = session.exec(
+        select(Incident).where(Incident.sample_code == sample.code, Incident.status == "open")
+    ).first()
+    sample.frozen = open_left is not None
+
+
+@applies(ev.Correction)
+def _corrected(session: Session, envelope: Any, event: ev.Correction, t: Touched) -> None:
+    """A note on an earlier event, filed under the same records as that event."""
+    if envelope.corrects_seq is None or session.get(LedgerEvent, envelope.corrects_seq) is None:
+        raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
+    if envelope.corrects_seq >= envelope.seq:
+        raise InvalidInput("a correction can only reference an earlier event")
+    session.add(Note(seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text))
+    subjects = session.exec(
+        select(EventSubject).where(EventSubject.seq == envelope.corrects_seq)
+    ).all()
+    for subject in subjects:
+        _subject(session, envelope.seq, subject.subject_type, subject.subject_key)

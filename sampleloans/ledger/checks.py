@@ -1,0 +1,335 @@
+"""Invariant checks in beancount's style: `check_*(snapshot) -> list[Violation]`.
+
+Every check runs and every violation is reported. The same checks refuse a write (store.append
+raises when any fails on the touched records) and power `verify` (all records, all printed).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sampleloans.errors import Conflict
+
+LOAN_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "approve": ("requested",),
+    "issue": ("approved",),
+    "ship": ("issued",),
+    "receive": ("in_transit",),
+    "consume": ("received",),
+    "split": ("received",),
+    "ship_return": ("received",),
+    "accept_return": ("return_in_transit",),
+    "extend": ("issued", "in_transit", "received", "return_in_transit"),
+    "recall": ("issued", "in_transit", "received", "return_in_transit"),
+    "inventory": ("received", "return_in_transit"),
+    "settle": ("received", "returned"),
+    "close": ("settled",),
+}
+"""For each loan action, the statuses it may start from (DOMAIN.md §5.3)."""
+
+ACTION_HINTS: dict[str, str] = {
+    "approve": "only a requested loan can be approved",
+    "issue": "approve it first ('loans approve')",
+    "ship": "issue it first ('loans issue')",
+    "receive": "ship it first ('loans ship')",
+    "consume": "record its receipt first ('loans receive')",
+    "split": "record its receipt first ('loans receive')",
+    "ship_return": "only a received loan can be released for return",
+    "accept_return": "release it for return first ('loans return')",
+    "extend": "only an issued loan that is not yet returned can be extended",
+    "recall": "only an issued loan that is not yet returned can be recalled",
+    "inventory": "only samples the borrower holds can be inventoried",
+    "settle": "record the return (or all consumption) first",
+    "close": "settle it first ('loans settle')",
+}
+
+ACTIVE_ITEM_STATES = ("issued", "in_transit", "held", "return_in_transit")
+SAMPLE_STATES = (
+    "vault",
+    "issued",
+    "in_transit",
+    "held",
+    "return_in_transit",
+    "consumed",
+    "lost",
+    "split",
+)
+NEVER_LENT = ("permanent", "backup")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant, with the record it concerns."""
+
+    check: str
+    record: str
+    message: str
+
+
+def require_loan_transition(loan: Any, action: str) -> None:
+    """Refuse an action that the loan's status does not allow."""
+    if loan.status not in LOAN_TRANSITIONS[action]:
+        raise Conflict(
+            f"loan {loan.number} is {loan.status.replace('_', ' ')}; cannot "
+            f"{action.replace('_', ' ')}: {ACTION_HINTS[action]}"
+        )
+
+
+@dataclass
+class Snapshot:
+    """Plain rows the checks read; built from the database for all or some records."""
+
+    samples: list[Any] = field(default_factory=list)
+    children: dict[str, list[Any]] = field(default_factory=dict)
+    items: list[Any] = field(default_factory=list)
+    loans: list[Any] = field(default_factory=list)
+    agreements: list[Any] = field(default_factory=list)
+    open_incident_samples: set[str] = field(default_factory=set)
+    agreement_issued_ug: dict[str, int] = field(default_factory=dict)
+    now: datetime | None = None
+
+
+def check_sample_conservation(snapshot: Snapshot) -> list[Violation]:
+    """initial = vault + on loan + split into children + consumed + lost, exactly."""
+    found = []
+    for s in snapshot.samples:
+        total = s.vault_ug + s.on_loan_ug + s.split_ug + s.consumed_ug + s.lost_ug
+        if (
+            total != s.initial_mass_ug
+            or min(s.vault_ug, s.on_loan_ug, s.split_ug, s.consumed_ug, s.lost_ug) < 0
+        ):
+            found.append(
+                Violation(
+                    "mass_conservation",
+                    f"sample {s.code}",
+                    f"sample {s.code}: initial {s.initial_mass_ug} µg ≠ vault {s.vault_ug} + "
+                    f"on loan {s.on_loan_ug} + split {s.split_ug} + consumed {s.consumed_ug} + "
+                    f"lost {s.lost_ug} µg",
+                )
+            )
+    return found
+
+
+def check_split_balance(snapshot: Snapshot) -> list[Violation]:
+    """A sample's split mass equals the sum of its children's initial masses."""
+    found = []
+    for s in snapshot.samples:
+        children_ug = sum(c.initial_mass_ug for c in snapshot.children.get(s.code, []))
+        if children_ug != s.split_ug:
+            found.append(
+                Violation(
+                    "split_balance",
+                    f"sample {s.code}",
+                    f"sample {s.code}: split {s.split_ug} µg but its children's initial masses "
+                    f"add up to {children_ug} µg",
+                )
+            )
+    return found
+
+
+def check_item_balance(snapshot: Snapshot) -> list[Violation]:
+    """issued = held + consumed + returned + transferred + split + lost, per loan item."""
+    found = []
+    for i in snapshot.items:
+        parts = (i.held_ug, i.consumed_ug, i.returned_ug, i.transferred_ug, i.split_ug, i.lost_ug)
+        if sum(parts) != i.issued_ug or min(parts) < 0:
+            found.append(
+                Violation(
+                    "loan_item_balance",
+                    f"loan {i.loan_number} item {i.sample_code}",
+                    f"loan {i.loan_number} item {i.sample_code}: issued {i.issued_ug} µg ≠ held "
+                    f"{i.held_ug} + consumed {i.consumed_ug} + returned {i.returned_ug} + "
+                    f"transferred {i.transferred_ug} + split {i.split_ug} + lost {i.lost_ug} µg",
+                )
+            )
+    return found
+
+
+def check_custody(snapshot: Snapshot) -> list[Violation]:
+    """One custodian of record: at most one active loan item per sample, matching the sample."""
+    found = []
+    active: dict[str, list[Any]] = defaultdict(list)
+    held_ug: dict[str, int] = defaultdict(int)
+    for i in snapshot.items:
+        if i.state in ACTIVE_ITEM_STATES:
+            active[i.sample_code].append(i)
+            held_ug[i.sample_code] += i.held_ug
+    for s in snapshot.samples:
+        items = active.get(s.code, [])
+        record = f"sample {s.code}"
+        if s.custody_state not in SAMPLE_STATES:
+            found.append(Violation("custody", record, f"{record}: unknown state {s.custody_state}"))
+        if len(items) > 1:
+            loans = ", ".join(sorted(i.loan_number for i in items))
+            found.append(Violation("custody", record, f"{record}: on more than one loan ({loans})"))
+        if s.on_loan_ug != held_ug.get(s.code, 0):
+            found.append(
+                Violation(
+                    "custody",
+                    record,
+                    f"{record}: {s.on_loan_ug} µg on loan but its loan items hold "
+                    f"{held_ug.get(s.code, 0)} µg",
+                )
+            )
+        if items and (s.loan_number != items[0].loan_number or s.custody_state != items[0].state):
+            found.append(
+                Violation(
+                    "custody",
+                    record,
+                    f"{record}: custody {s.custody_state} on {s.loan_number} disagrees with loan "
+                    f"{items[0].loan_number} ({items[0].state})",
+                )
+            )
+        if not items and s.custody_state in ACTIVE_ITEM_STATES:
+            found.append(
+                Violation("custody", record, f"{record}: {s.custody_state} but on no active loan")
+            )
+    return found
+
+
+def check_never_lent(snapshot: Snapshot) -> list[Violation]:
+    """Permanent and backup storage material is never issued."""
+    purpose = {s.code: s.purpose_class for s in snapshot.samples}
+    return [
+        Violation(
+            "never_lent",
+            f"sample {i.sample_code}",
+            f"sample {i.sample_code} is {purpose[i.sample_code]} storage but was issued on "
+            f"loan {i.loan_number}",
+        )
+        for i in snapshot.items
+        if purpose.get(i.sample_code) in NEVER_LENT and i.issued_ug > 0
+    ]
+
+
+def check_frozen(snapshot: Snapshot) -> list[Violation]:
+    """A sample is frozen exactly while it has an open incident."""
+    return [
+        Violation(
+            "incident_freeze",
+            f"sample {s.code}",
+            f"sample {s.code}: frozen={s.frozen} but open incident="
+            f"{s.code in snapshot.open_incident_samples}",
+        )
+        for s in snapshot.samples
+        if bool(s.frozen) != (s.code in snapshot.open_incident_samples)
+    ]
+
+
+def check_agreement_mass(snapshot: Snapshot) -> list[Violation]:
+    """The mass issued under an agreement never exceeds its maximum."""
+    return [
+        Violation(
+            "agreement_terms",
+            f"agreement {a.number}",
+            f"agreement {a.number}: {snapshot.agreement_issued_ug.get(a.number, 0)} µg issued, "
+            f"more than its maximum {a.max_total_mass_ug} µg",
+        )
+        for a in snapshot.agreements
+        if snapshot.agreement_issued_ug.get(a.number, 0) > a.max_total_mass_ug
+    ]
+
+
+def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
+    """A settled or closed loan has every microgram accounted for."""
+    items_by_loan: dict[str, list[Any]] = defaultdict(list)
+    for i in snapshot.items:
+        items_by_loan[i.loan_number].append(i)
+    found = []
+    for loan in snapshot.loans:
+        if loan.status in ("settled", "closed"):
+            open_ug = sum(i.held_ug for i in items_by_loan.get(loan.number, []))
+            if open_ug:
+                found.append(
+                    Violation(
+                        "loan_closure",
+                        f"loan {loan.number}",
+                        f"loan {loan.number} is {loan.status} with {open_ug} µg unaccounted",
+                    )
+                )
+    return found
+
+
+ALL_CHECKS = (
+    check_sample_conservation,
+    check_split_balance,
+    check_item_balance,
+    check_custody,
+    check_never_lent,
+    check_frozen,
+    check_agreement_mass,
+    check_closed_loans,
+)
+
+
+def run_checks(snapshot: Snapshot) -> list[Violation]:
+    """Every check on one snapshot; all violations, in a stable order."""
+    found: list[Violation] = []
+    for check in ALL_CHECKS:
+        found.extend(check(snapshot))
+    return found
+
+
+def build_snapshot(
+    session: Any,
+    *,
+    samples: Iterable[str] | None = None,
+    loans: Iterable[str] | None = None,
+    agreements: Iterable[str] | None = None,
+) -> Snapshot:
+    """Load the rows the checks need: everything (None) or the named records and neighbours."""
+    from sqlmodel import col, func, select
+
+    from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample
+
+    def limited(query: Any, column: Any, keys: Iterable[str] | None) -> Any:
+        return query if keys is None else query.where(col(column).in_(sorted(set(keys))))
+
+    sample_keys = None if samples is None else set(samples)
+    loan_keys = None if loans is None else set(loans)
+    if loan_keys is not None and sample_keys is not None:
+        loan_codes = session.exec(
+            select(LoanItem.sample_code).where(col(LoanItem.loan_number).in_(sorted(loan_keys)))
+        ).all()
+        sample_keys |= set(loan_codes)
+    snapshot = Snapshot()
+    snapshot.samples = list(session.exec(limited(select(Sample), Sample.code, sample_keys)).all())
+    children_query = limited(select(Sample), Sample.parent_code, sample_keys)
+    for child in session.exec(children_query.where(col(Sample.parent_code).is_not(None))).all():
+        snapshot.children.setdefault(child.parent_code, []).append(child)
+    snapshot.items = list(
+        session.exec(limited(select(LoanItem), LoanItem.sample_code, sample_keys)).all()
+    )
+    snapshot.loans = list(session.exec(limited(select(Loan), Loan.number, loan_keys)).all())
+    snapshot.agreements = list(
+        session.exec(limited(select(Agreement), Agreement.number, agreements)).all()
+    )
+    issued_query = (
+        select(Loan.agreement, func.sum(LoanItem.issued_ug))
+        .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number))
+        .where(LoanItem.source == "issued")
+        .group_by(Loan.agreement)
+    )
+    snapshot.agreement_issued_ug = {
+        number: int(total) for number, total in session.exec(issued_query).all()
+    }
+    open_query = select(Incident.sample_code).where(Incident.status == "open")
+    snapshot.open_incident_samples = set(
+        session.exec(limited(open_query, Incident.sample_code, sample_keys)).all()
+    )
+    return snapshot
+
+
+def check_touched(session: Any, touched: Any) -> list[Violation]:
+    """Run every check on the records one event changed (the write path's second wall)."""
+    if not (touched.samples or touched.loans or touched.agreements):
+        return []
+    snapshot = build_snapshot(
+        session,
+        samples=touched.samples,
+        loans=touched.loans,
+        agreements=touched.agreements,
+    )
+    return run_checks(snapshot)

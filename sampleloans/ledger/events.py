@@ -1,0 +1,334 @@
+"""The event kinds and their payloads: small frozen dataclasses, validated before appending.
+
+A payload holds only what the event itself says; derived values (due dates, balances) are
+computed by `apply` from the event and the projections, the same way during a replay.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+EVENT_TYPES: dict[str, type["Event"]] = {}
+
+
+def _register(cls: type["Event"]) -> type["Event"]:
+    """Remember an event class under its kind so a replay can rebuild it from JSON."""
+    EVENT_TYPES[cls.kind] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event payload."""
+
+    kind: ClassVar[str] = ""
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON-ready payload (lists, not tuples)."""
+        return dataclasses.asdict(self)
+
+
+def event_from_payload(kind: str, payload: dict[str, Any]) -> Event:
+    """Rebuild an event from its stored kind and payload; unknown kinds or fields raise."""
+    try:
+        cls = EVENT_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"unknown event kind {kind!r}") from None
+    return cls(**payload)
+
+
+@_register
+@dataclass(frozen=True)
+class LedgerCreated(Event):
+    """The first event of every ledger."""
+
+    kind: ClassVar[str] = "ledger.created"
+    ledger_id: str
+    software: str
+
+
+@_register
+@dataclass(frozen=True)
+class MissionAdded(Event):
+    """A sample-return mission."""
+
+    kind: ClassVar[str] = "mission.added"
+    code: str
+    name: str
+    returned_at: str | None
+    returned_mass_ug: int | None
+
+
+@_register
+@dataclass(frozen=True)
+class InstitutionAdded(Event):
+    """A lender, curator or borrowing institution."""
+
+    kind: ClassVar[str] = "institution.added"
+    short_name: str
+    name: str
+    country: str
+    city: str
+    institution_kind: str
+
+
+@_register
+@dataclass(frozen=True)
+class PersonAdded(Event):
+    """A person who may act, with a role."""
+
+    kind: ClassVar[str] = "person.added"
+    email: str
+    name: str
+    institution: str
+    role: str
+
+
+@_register
+@dataclass(frozen=True)
+class SampleRegistered(Event):
+    """A sample enters the collection in the curator's vault."""
+
+    kind: ClassVar[str] = "sample.registered"
+    code: str
+    mission: str
+    origin: str
+    depth_top_mm: int | None
+    depth_bottom_mm: int | None
+    material_type: str
+    physical_form: str
+    purpose_class: str
+    storage_location: str
+    condition: str
+    record: str
+    mass_ug: int
+    custodian: str
+
+
+@_register
+@dataclass(frozen=True)
+class SampleSplit(Event):
+    """The curator splits children off a sample in the vault, with optional processing loss."""
+
+    kind: ClassVar[str] = "sample.split"
+    parent: str
+    children: list[list[Any]]  # [[code, mass_ug], …]
+    loss_ug: int
+
+
+@_register
+@dataclass(frozen=True)
+class SampleMoved(Event):
+    """A sample's storage location changes within the vault."""
+
+    kind: ClassVar[str] = "sample.moved"
+    code: str
+    storage_location: str
+
+
+@_register
+@dataclass(frozen=True)
+class AgreementCreated(Event):
+    """A loan agreement is drafted with its terms (status pending)."""
+
+    kind: ClassVar[str] = "agreement.created"
+    number: str
+    institution: str
+    term: str
+    max_total_mass_ug: int
+    allowed_purposes: list[str]
+    destructive_use_allowed: bool
+    onward_transfer_allowed: bool
+    max_loan_period: str
+    max_extensions: int
+    max_extension_period: str
+    inventory_interval: str
+
+
+@_register
+@dataclass(frozen=True)
+class AgreementSigned(Event):
+    """The agreement is signed and comes into force for its term."""
+
+    kind: ClassVar[str] = "agreement.signed"
+    number: str
+    signed_by: str
+
+
+@_register
+@dataclass(frozen=True)
+class AgreementEnded(Event):
+    """The agreement expired or was terminated; no new issues under it."""
+
+    kind: ClassVar[str] = "agreement.ended"
+    number: str
+    status: str  # expired | terminated
+
+
+@_register
+@dataclass(frozen=True)
+class LoanRequested(Event):
+    """A PI's request for samples under an agreement."""
+
+    kind: ClassVar[str] = "loan.requested"
+    number: str
+    agreement: str
+    pi: str
+    purpose_class: str
+    transfer_type: str
+    loan_period: str
+    samples: list[str]
+
+
+@_register
+@dataclass(frozen=True)
+class LoanApproved(Event):
+    """The request is approved by a curator."""
+
+    kind: ClassVar[str] = "loan.approved"
+    number: str
+
+
+@_register
+@dataclass(frozen=True)
+class LoanIssued(Event):
+    """The samples leave the vault, whole, with the masses the ledger holds."""
+
+    kind: ClassVar[str] = "loan.issued"
+    number: str
+    items: list[list[Any]]  # [[code, mass_ug], …]
+
+
+@_register
+@dataclass(frozen=True)
+class LoanShipped(Event):
+    """A sealed container is released: outbound to the borrower or returning to the curator."""
+
+    kind: ClassVar[str] = "loan.shipped"
+    number: str
+    direction: str  # outbound | return
+    container: str
+    seal_number: str
+    method: str
+    samples: list[str]
+
+
+@_register
+@dataclass(frozen=True)
+class LoanReceived(Event):
+    """The container arrives: seal checked, condition noted, each sample weighed."""
+
+    kind: ClassVar[str] = "loan.received"
+    number: str
+    shipment_seq: int
+    seal_intact: bool
+    condition: str
+    weighed: list[list[Any]]  # [[code, weighed_ug], …]
+
+
+@_register
+@dataclass(frozen=True)
+class LoanConsumed(Event):
+    """Mass used up by one analysis."""
+
+    kind: ClassVar[str] = "loan.consumed"
+    number: str
+    sample: str
+    technique: str
+    destructive: bool
+    mass_ug: int
+
+
+@_register
+@dataclass(frozen=True)
+class LoanSplit(Event):
+    """The borrower splits a child off a loaned sample; the child joins the loan."""
+
+    kind: ClassVar[str] = "loan.split"
+    number: str
+    parent: str
+    child: str
+    mass_ug: int
+
+
+@_register
+@dataclass(frozen=True)
+class LoanExtended(Event):
+    """The due date moves by a period, approved by a named person."""
+
+    kind: ClassVar[str] = "loan.extended"
+    number: str
+    period: str
+    approver: str
+
+
+@_register
+@dataclass(frozen=True)
+class LoanRecalled(Event):
+    """The lender recalls the loan; it is due by the given time."""
+
+    kind: ClassVar[str] = "loan.recalled"
+    number: str
+    due_at: str
+
+
+@_register
+@dataclass(frozen=True)
+class InventoryAttested(Event):
+    """The PI attests what they hold; the next inventory falls due one interval later."""
+
+    kind: ClassVar[str] = "loan.inventory"
+    number: str
+    held: list[list[Any]]  # [[code, held_ug], …]
+    note: str | None = None
+
+
+@_register
+@dataclass(frozen=True)
+class LoanSettled(Event):
+    """Every microgram is accounted for and the obligations are recorded."""
+
+    kind: ClassVar[str] = "loan.settled"
+    number: str
+    obligations: str
+
+
+@_register
+@dataclass(frozen=True)
+class LoanClosed(Event):
+    """The settled loan is closed; nothing more can happen to it."""
+
+    kind: ClassVar[str] = "loan.closed"
+    number: str
+
+
+@_register
+@dataclass(frozen=True)
+class IncidentReported(Event):
+    """A loss, theft or damage; freezes the sample; lost mass is written off at once."""
+
+    kind: ClassVar[str] = "incident.reported"
+    sample: str
+    loan: str | None
+    incident_kind: str
+    description: str
+    mass_lost_ug: int = 0
+
+
+@_register
+@dataclass(frozen=True)
+class IncidentResolved(Event):
+    """An incident is resolved; the sample is no longer frozen by it."""
+
+    kind: ClassVar[str] = "incident.resolved"
+    incident_seq: int
+    resolution: str
+
+
+@_register
+@dataclass(frozen=True)
+class Correction(Event):
+    """A note that corrects or annotates an earlier event (which stays as it was)."""
+
+    kind: ClassVar[str] = "event.corrected"
+    text: str

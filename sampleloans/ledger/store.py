@@ -1,0 +1,151 @@
+"""Appending to the ledger: one event, one hash link, the projection, and the checks.
+
+`append` is the only function that writes a `LedgerEvent`. It runs inside the caller's
+transaction: if `apply` or a check raises, the transaction rolls back and nothing is written.
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import desc
+from sqlmodel import Session, select
+
+from sampleloans.errors import InvalidInput, RuleViolation
+from sampleloans.ledger import apply as apply_module
+from sampleloans.ledger import chain, checks
+from sampleloans.ledger.events import Event, event_from_payload
+from sampleloans.models import LedgerEvent, LedgerMeta
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts and when: the declared person, the OS account, and the injected clock."""
+
+    actor: str
+    os_user: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The stored fields of an event around its payload, as `apply` sees them."""
+
+    seq: int
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    os_user: str
+    corrects_seq: int | None
+    reason: str | None
+
+
+def _iso(moment: datetime) -> str:
+    """Stored text of an aware datetime (`…Z`)."""
+    from sampleloans.models import UTCDateTime
+
+    return UTCDateTime().process_bind_param(moment, None) or ""
+
+
+def _from_iso(text: str) -> datetime:
+    """Aware datetime of stored text."""
+    from sampleloans.models import UTCDateTime
+
+    value = UTCDateTime().process_result_value(text, None)
+    assert value is not None
+    return value
+
+
+def genesis(session: Session) -> str:
+    """The genesis hash of this ledger (from its id in ledger_meta)."""
+    meta = session.get(LedgerMeta, "ledger_id")
+    if meta is None:
+        raise InvalidInput("this database has no ledger; run 'sampleloans init' first")
+    return chain.genesis_hash(meta.value)
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The last event's seq and hash, or (0, genesis) for an empty ledger."""
+    query = select(LedgerEvent.seq, LedgerEvent.hash).order_by(desc(LedgerEvent.seq)).limit(1)
+    row = session.exec(query).first()
+    if row is None:
+        return 0, genesis(session)
+    return int(row[0]), str(row[1])
+
+
+def append(
+    session: Session,
+    ctx: Context,
+    event: Event,
+    *,
+    occurred_at: datetime | None = None,
+    reason: str | None = None,
+    corrects_seq: int | None = None,
+) -> Envelope:
+    """Append one event, apply it to the projections and run the invariant checks on it."""
+    when = occurred_at or ctx.now
+    if when > ctx.now:
+        raise InvalidInput(
+            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
+            "events can only be recorded for the past"
+        )
+    last_seq, prev_hash = head(session)
+    payload = chain.canonical(event.to_payload())
+    body = chain.event_body(
+        seq=last_seq + 1,
+        kind=event.kind,
+        payload=payload,
+        occurred_at=_iso(when),
+        recorded_at=_iso(ctx.now),
+        actor=ctx.actor,
+        os_user=ctx.os_user,
+        corrects_seq=corrects_seq,
+        reason=reason,
+    )
+    row = LedgerEvent(**body, prev_hash=prev_hash, hash=chain.link_hash(prev_hash, body))
+    session.add(row)
+    session.flush()
+    envelope = envelope_of(row)
+    touched = apply_module.apply(session, envelope, event)
+    session.flush()
+    violations = checks.check_touched(session, touched)
+    if violations:
+        raise RuleViolation("; ".join(v.message for v in violations))
+    return envelope
+
+
+def envelope_of(row: LedgerEvent) -> Envelope:
+    """The envelope of a stored event row."""
+    return Envelope(
+        seq=row.seq,
+        kind=row.kind,
+        occurred_at=_from_iso(row.occurred_at),
+        recorded_at=_from_iso(row.recorded_at),
+        actor=row.actor,
+        os_user=row.os_user,
+        corrects_seq=row.corrects_seq,
+        reason=row.reason,
+    )
+
+
+def decode(row: LedgerEvent) -> Event:
+    """The event payload of a stored row."""
+    return event_from_payload(row.kind, json.loads(row.payload))
+
+
+def iter_events(session: Session, *, up_to_seq: int | None = None) -> Iterator[LedgerEvent]:
+    """Every event in seq order, streamed in batches (never the whole ledger in memory)."""
+    last = 0
+    while True:
+        query = select(LedgerEvent).where(LedgerEvent.seq > last)  # type: ignore[arg-type]
+        if up_to_seq is not None:
+            query = query.where(LedgerEvent.seq <= up_to_seq)  # type: ignore[arg-type]
+        batch = list(session.exec(query.order_by(LedgerEvent.seq).limit(2000)).all())
+        if not batch:
+            return
+        for row in batch:
+            session.expunge(row)
+            yield row
+        last = batch[-1].seq

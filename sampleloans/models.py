@@ -1,0 +1,385 @@
+"""SQLModel tables: the append-only ledger and the projections that the ledger's events build.
+
+Every table except `ledger_event` and `ledger_meta` is a *projection*: it is written only by
+`ledger.apply`, in the same transaction as the event that caused the change, and a replay of
+the ledger into an empty schema must rebuild it exactly (`sampleloans verify` checks that).
+
+Masses are integer micrograms (`*_ug`), times are timezone-aware UTC, stored as ISO 8601
+text ending in `Z` so that the stored value is exactly what the hash chain covers.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Index, String, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime stored as ISO 8601 text (`2025-04-24T10:00:00Z`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
+        """Store aware datetimes as UTC text; naive ones are a programming error."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; every time inside is aware UTC")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
+        """Read stored text back as an aware UTC datetime."""
+        if value is None:
+            return None
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _utc(**kwargs: Any) -> Any:
+    """A Field holding an aware UTC datetime."""
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+# --- the ledger -------------------------------------------------------------------------------
+
+
+class LedgerMeta(SQLModel, table=True):
+    """Facts about the ledger itself, written once at creation (e.g. its genesis value)."""
+
+    __tablename__ = "ledger_meta"
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class LedgerEvent(SQLModel, table=True):
+    """One hash-chained, append-only event; `seq` is gapless and increasing from 1."""
+
+    __tablename__ = "ledger_event"
+    __table_args__ = (
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        CheckConstraint("length(hash) = 64", name="hash_is_sha256"),
+    )
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str = Field(index=True)
+    payload: str  # canonical JSON of the event's data
+    occurred_at: str  # ISO text exactly as hashed
+    recorded_at: str
+    actor: str  # the declared acting person (email)
+    os_user: str  # the operating-system account that ran the command
+    corrects_seq: int | None = Field(default=None)
+    reason: str | None = Field(default=None)
+    prev_hash: str
+    hash: str = Field(unique=True)
+
+
+class EventSubject(SQLModel, table=True):
+    """Which records an event concerns, so one record's history is an index lookup."""
+
+    __tablename__ = "event_subject"
+    __table_args__ = (Index("ix_event_subject_lookup", "subject_type", "subject_key", "seq"),)
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    subject_type: str = Field(primary_key=True)  # sample | loan | institution | agreement | person
+    subject_key: str = Field(primary_key=True)
+
+
+# --- reference records --------------------------------------------------------------------------
+
+
+class Mission(SQLModel, table=True):
+    """A sample-return mission (CE-5, CE-6)."""
+
+    code: str = Field(primary_key=True)
+    name: str
+    returned_at: datetime | None = _utc(default=None)
+    returned_mass_ug: int | None = None
+
+
+class Institution(SQLModel, table=True):
+    """A lender, curator or borrowing institution."""
+
+    short_name: str = Field(primary_key=True)
+    name: str
+    country: str
+    city: str
+    kind: str = Field(index=True)  # lender | curator | borrower
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('lender', 'curator', 'borrower')", name="institution_kind"),
+    )
+
+
+class Person(SQLModel, table=True):
+    """A registered person who can act: curator, compliance officer or researcher."""
+
+    email: str = Field(primary_key=True)
+    name: str
+    institution: str = Field(foreign_key="institution.short_name", index=True)
+    role: str
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('curator', 'compliance_officer', 'researcher')", name="person_role"
+        ),
+    )
+
+
+class Agreement(SQLModel, table=True):
+    """A loan agreement with one institution; its terms are data that the rules read."""
+
+    number: str = Field(primary_key=True)
+    institution: str = Field(foreign_key="institution.short_name", index=True)
+    status: str = "pending"  # pending | signed | expired | terminated
+    created_at: datetime = _utc()
+    signed_at: datetime | None = _utc(default=None)
+    signed_by: str | None = None
+    term: str  # ISO period the agreement stays in force after signing, e.g. P5Y
+    expires_at: datetime | None = _utc(default=None)
+    ended_at: datetime | None = _utc(default=None)
+    end_reason: str | None = None
+    # terms
+    max_total_mass_ug: int
+    allowed_purposes: str  # comma-separated purpose classes, sorted
+    destructive_use_allowed: bool = False
+    onward_transfer_allowed: bool = False
+    max_loan_period: str  # ISO period, e.g. P1Y
+    max_extensions: int = 0
+    max_extension_period: str = "P6M"
+    inventory_interval: str = "P1Y"
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'signed', 'expired', 'terminated')", name="agreement_status"
+        ),
+        CheckConstraint("max_total_mass_ug > 0", name="agreement_max_mass_positive"),
+        CheckConstraint("max_extensions >= 0", name="agreement_max_extensions"),
+    )
+
+
+# --- samples ------------------------------------------------------------------------------------
+
+
+class Sample(SQLModel, table=True):
+    """A sample or split; mass columns always satisfy the lineage conservation equation.
+
+    initial_mass_ug = vault_ug + on_loan_ug + split_ug + consumed_ug + lost_ug
+    """
+
+    code: str = Field(primary_key=True)
+    mission: str = Field(foreign_key="mission.code", index=True)
+    parent_code: str | None = Field(default=None, foreign_key="sample.code", index=True)
+    origin: str  # scoop | drill
+    depth_top_mm: int | None = None
+    depth_bottom_mm: int | None = None
+    material_type: str
+    physical_form: str
+    purpose_class: str  # permanent | backup | research | public_welfare
+    storage_location: str
+    condition: str
+    record: str = "illustrative"  # real | illustrative: where the record comes from
+    initial_mass_ug: int
+    vault_ug: int = 0
+    on_loan_ug: int = 0
+    split_ug: int = 0
+    consumed_ug: int = 0
+    lost_ug: int = 0
+    custodian: str = Field(foreign_key="institution.short_name", index=True)
+    custody_state: str = "vault"  # vault | issued | in_transit | held | return_in_transit
+    loan_number: str | None = Field(default=None, index=True)
+    frozen: bool = False
+    registered_at: datetime = _utc()
+    last_event_at: datetime = _utc()
+
+    __table_args__ = (
+        CheckConstraint("initial_mass_ug > 0", name="sample_initial_positive"),
+        CheckConstraint(
+            "vault_ug >= 0 AND on_loan_ug >= 0 AND split_ug >= 0 AND consumed_ug >= 0"
+            " AND lost_ug >= 0",
+            name="sample_masses_non_negative",
+        ),
+        CheckConstraint("origin IN ('scoop', 'drill')", name="sample_origin"),
+        CheckConstraint(
+            "purpose_class IN ('permanent', 'backup', 'research', 'public_welfare')",
+            name="sample_purpose_class",
+        ),
+    )
+
+
+# --- loans --------------------------------------------------------------------------------------
+
+
+class Loan(SQLModel, table=True):
+    """A loan of samples under one agreement to one principal investigator."""
+
+    number: str = Field(primary_key=True)
+    agreement: str = Field(foreign_key="agreement.number", index=True)
+    institution: str = Field(foreign_key="institution.short_name", index=True)
+    pi_email: str = Field(foreign_key="person.email", index=True)
+    curator: str | None = Field(default=None, foreign_key="institution.short_name")
+    purpose_class: str
+    transfer_type: str = "loan"  # loan | gift | exhibition
+    status: str = Field(default="requested", index=True)
+    loan_period: str  # ISO period asked for
+    requested_at: datetime = _utc()
+    approved_at: datetime | None = _utc(default=None)
+    approved_by: str | None = None
+    issued_at: datetime | None = _utc(default=None)
+    due_at: datetime | None = _utc(default=None, index=True)  # derived: issue + period + ext
+    extensions_granted: int = 0
+    recalled_at: datetime | None = _utc(default=None)
+    next_inventory_due_at: datetime | None = _utc(default=None, index=True)
+    last_inventory_at: datetime | None = _utc(default=None)
+    settled_at: datetime | None = _utc(default=None)
+    obligations: str | None = None
+    closed_at: datetime | None = _utc(default=None)
+    last_event_at: datetime = _utc()
+
+    __table_args__ = (
+        CheckConstraint("transfer_type IN ('loan', 'gift', 'exhibition')", name="transfer_type"),
+        CheckConstraint(
+            "status IN ('requested', 'approved', 'issued', 'in_transit', 'received',"
+            " 'return_in_transit', 'returned', 'settled', 'closed')",
+            name="loan_status",
+        ),
+    )
+
+
+class LoanItem(SQLModel, table=True):
+    """One sample within a loan, with its own mass balance.
+
+    issued_ug = held_ug + consumed_ug + returned_ug + transferred_ug + split_ug + lost_ug
+    """
+
+    __tablename__ = "loan_item"
+
+    loan_number: str = Field(primary_key=True, foreign_key="loan.number")
+    sample_code: str = Field(primary_key=True, foreign_key="sample.code", index=True)
+    source: str = "issued"  # issued by the curator | borrower_split made by the borrower
+    issued_ug: int = 0
+    held_ug: int = 0
+    consumed_ug: int = 0
+    returned_ug: int = 0
+    transferred_ug: int = 0
+    split_ug: int = 0
+    lost_ug: int = 0
+    state: str = (
+        "requested"  # requested | issued | in_transit | held | return_in_transit | returned
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "issued_ug >= 0 AND held_ug >= 0 AND consumed_ug >= 0 AND returned_ug >= 0"
+            " AND transferred_ug >= 0 AND split_ug >= 0 AND lost_ug >= 0",
+            name="loan_item_masses_non_negative",
+        ),
+    )
+
+
+class Shipment(SQLModel, table=True):
+    """A hand-over in a sealed container: outbound to the borrower or the return trip."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    loan_number: str = Field(foreign_key="loan.number", index=True)
+    direction: str  # outbound | return
+    container: str
+    seal_number: str
+    method: str
+    sender: str = Field(foreign_key="institution.short_name")
+    receiver: str = Field(foreign_key="institution.short_name")
+    released_by: str
+    shipped_at: datetime = _utc()
+    received_at: datetime | None = _utc(default=None)
+    received_by: str | None = None
+    seal_intact: bool | None = None
+    condition_on_receipt: str | None = None
+
+
+class Weighing(SQLModel, table=True):
+    """A mass weighed at a hand-over, beside the mass the ledger expected."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    sample_code: str = Field(primary_key=True, foreign_key="sample.code")
+    loan_number: str = Field(foreign_key="loan.number", index=True)
+    expected_ug: int
+    weighed_ug: int
+
+
+class Consumption(SQLModel, table=True):
+    """Mass consumed by one analysis of one loaned sample."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    loan_number: str = Field(foreign_key="loan.number", index=True)
+    sample_code: str = Field(foreign_key="sample.code", index=True)
+    technique: str
+    destructive: bool
+    mass_ug: int
+    occurred_at: datetime = _utc()
+
+
+class Extension(SQLModel, table=True):
+    """A granted extension of a loan's due date."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    loan_number: str = Field(foreign_key="loan.number", index=True)
+    period: str
+    approver: str
+    reason: str
+    new_due_at: datetime = _utc()
+
+
+class Inventory(SQLModel, table=True):
+    """An annual inventory attestation of what a loan's PI holds."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    loan_number: str = Field(foreign_key="loan.number", index=True)
+    attested_by: str
+    attested_at: datetime = _utc()
+    held_ug: int
+    note: str | None = None
+
+
+class Incident(SQLModel, table=True):
+    """A loss, theft or damage report; it freezes the sample until resolved, and stays."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    sample_code: str = Field(foreign_key="sample.code", index=True)
+    loan_number: str | None = Field(default=None, index=True)
+    kind: str  # loss | theft | damage
+    description: str
+    mass_lost_ug: int = 0
+    reported_at: datetime = _utc()
+    reported_by: str
+    status: str = "open"  # open | resolved
+    resolved_at: datetime | None = _utc(default=None)
+    resolution: str | None = None
+
+
+class Note(SQLModel, table=True):
+    """A correction or remark that references an earlier event; nothing is edited."""
+
+    seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
+    corrects_seq: int = Field(foreign_key="ledger_event.seq", index=True)
+    text: str
+
+
+PROJECTION_TABLES: tuple[type[SQLModel], ...] = (
+    EventSubject,
+    Mission,
+    Institution,
+    Person,
+    Agreement,
+    Sample,
+    Loan,
+    LoanItem,
+    Shipment,
+    Weighing,
+    Consumption,
+    Extension,
+    Inventory,
+    Incident,
+    Note,
+)
+"""Tables rebuilt by replaying the ledger; verify compares each of them row by row."""

@@ -1,0 +1,119 @@
+"""Loan agreements: drafted with terms, signed, and ended by expiry or termination."""
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from sampleloans.errors import Conflict, InvalidInput
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.models import Agreement
+from sampleloans.services.common import (
+    LENDABLE_PURPOSES,
+    get_agreement,
+    get_institution,
+    require_choice,
+    require_code,
+    require_role,
+    require_text,
+)
+
+
+def create_agreement(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    institution: str,
+    term: str,
+    max_total_mass_ug: int,
+    allowed_purposes: list[str],
+    max_loan_period: str,
+    destructive_use_allowed: bool = False,
+    onward_transfer_allowed: bool = False,
+    max_extensions: int = 2,
+    max_extension_period: str = "P6M",
+    inventory_interval: str = "P1Y",
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Draft an agreement with its terms; it is pending until signed (curators only).
+
+    Periods are canonical ISO strings from `units.parse_period`.
+    """
+    require_role(session, ctx, "curator", action="create agreements")
+    number = require_code(number, "agreement number")
+    if session.get(Agreement, number) is not None:
+        raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
+    partner = get_institution(session, institution)
+    if partner.kind != "borrower":
+        raise InvalidInput(
+            f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
+        )
+    if max_total_mass_ug <= 0:
+        raise InvalidInput("max mass: must be more than 0 µg")
+    if not 0 <= max_extensions <= 20:
+        raise InvalidInput("max extensions: must be between 0 and 20")
+    purposes = sorted({require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes})
+    if not purposes:
+        raise InvalidInput("purpose: allow at least one of research, public_welfare")
+    event = ev.AgreementCreated(
+        number=number,
+        institution=institution,
+        term=term,
+        max_total_mass_ug=max_total_mass_ug,
+        allowed_purposes=purposes,
+        destructive_use_allowed=destructive_use_allowed,
+        onward_transfer_allowed=onward_transfer_allowed,
+        max_loan_period=max_loan_period,
+        max_extensions=max_extensions,
+        max_extension_period=max_extension_period,
+        inventory_interval=inventory_interval,
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def sign_agreement(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    signed_by: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Record the signature; the agreement is in force from then for its term."""
+    require_role(session, ctx, "curator", action="record signatures")
+    agreement = get_agreement(session, number)
+    if agreement.status != "pending":
+        raise Conflict(f"agreement {number} is {agreement.status}; only pending ones can be signed")
+    when = occurred_at or ctx.now
+    if when < agreement.created_at:
+        raise InvalidInput(f"time: agreement {number} cannot be signed before it was drafted")
+    event = ev.AgreementSigned(number=number, signed_by=require_text(signed_by, "signed by"))
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def end_agreement(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    status: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Mark an agreement expired or terminated, with a reason; loans under it stay tracked."""
+    require_role(session, ctx, "curator", action="end agreements")
+    agreement = get_agreement(session, number)
+    status = require_choice(status, "status", ("expired", "terminated"))
+    if agreement.status not in ("pending", "signed"):
+        raise Conflict(f"agreement {number} has already ended ({agreement.status})")
+    when = occurred_at or ctx.now
+    if when < agreement.created_at:
+        raise InvalidInput(f"time: agreement {number} cannot end before it was drafted")
+    return append(
+        session,
+        ctx,
+        ev.AgreementEnded(number=number, status=status),
+        occurred_at=occurred_at,
+        reason=require_text(reason, "reason"),
+    )

@@ -1,0 +1,129 @@
+"""Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
+
+import unicodedata
+from datetime import datetime
+from typing import TypeVar
+
+from sqlmodel import Session, SQLModel
+
+from sampleloans.errors import InvalidInput, NotFound, PermissionDenied
+from sampleloans.ledger.store import Context
+from sampleloans.models import Agreement, Institution, Loan, Person, Sample
+
+ROLES = ("curator", "compliance_officer", "researcher")
+PURPOSE_CLASSES = ("permanent", "backup", "research", "public_welfare")
+LENDABLE_PURPOSES = ("research", "public_welfare")
+TRANSFER_TYPES = ("loan", "gift", "exhibition")
+INSTITUTION_KINDS = ("lender", "curator", "borrower")
+INCIDENT_KINDS = ("loss", "theft", "damage")
+MAX_TEXT = 500
+
+T = TypeVar("T", bound=SQLModel)
+
+
+def acting_person(session: Session, ctx: Context) -> Person:
+    """The registered person behind `ctx.actor`, or a refusal naming the fix."""
+    person = session.get(Person, ctx.actor)
+    if person is None:
+        raise PermissionDenied(
+            f"{ctx.actor!r} is not a registered person; act as someone listed by 'people list'"
+        )
+    return person
+
+
+def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Person:
+    """The acting person, if their role is one of `roles`; otherwise PermissionDenied."""
+    person = acting_person(session, ctx)
+    if person.role not in roles:
+        allowed = " or ".join(r.replace("_", " ") + "s" for r in roles)
+        raise PermissionDenied(
+            f"{person.email} is a {person.role.replace('_', ' ')}; only {allowed} may {action}"
+        )
+    return person
+
+
+def require_text(value: str | None, field: str, *, max_len: int = MAX_TEXT) -> str:
+    """A non-empty single line of printable text, trimmed."""
+    if value is None or not value.strip():
+        raise InvalidInput(f"{field}: must not be empty")
+    cleaned = value.strip()
+    if len(cleaned) > max_len:
+        raise InvalidInput(f"{field}: {len(cleaned)} characters; at most {max_len} are accepted")
+    bad = [c for c in cleaned if unicodedata.category(c).startswith("C")]
+    if bad:
+        raise InvalidInput(
+            f"{field}: contains the control character {bad[0]!r}; use printable text only"
+        )
+    return cleaned
+
+
+def require_choice(value: str, field: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of words (case-insensitive, '-' or ' ' taken as '_')."""
+    normalised = value.strip().lower().replace("-", "_").replace(" ", "_")
+    if normalised not in choices:
+        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(choices)}")
+    return normalised
+
+
+def require_code(value: str, field: str = "code") -> str:
+    """A record code: printable ASCII without spaces (look-alike letters are refused)."""
+    code = require_text(value, field, max_len=80)
+    if not code.isascii() or any(c.isspace() for c in code):
+        odd = next(c for c in code if not c.isascii() or c.isspace())
+        raise InvalidInput(
+            f"{field}: {code!r} contains {odd!r} (U+{ord(odd):04X}); codes are ASCII letters, "
+            "digits and - , . _ without spaces"
+        )
+    return code
+
+
+def require_email(value: str, field: str = "email") -> str:
+    """A plausible e-mail address, lower-cased."""
+    email = require_text(value, field, max_len=200).lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email:
+        raise InvalidInput(f"{field}: {value!r} is not an e-mail address like name@example.org")
+    return email
+
+
+def get(session: Session, model: type[T], key: str, what: str, hint: str) -> T:
+    """A record by primary key, or NotFound with the command that lists them."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"{what} {key!r} does not exist; {hint}")
+    return row
+
+
+def get_sample(session: Session, code: str) -> Sample:
+    """A sample by code."""
+    return get(session, Sample, code, "sample", "see 'samples list'")
+
+
+def get_loan(session: Session, number: str) -> Loan:
+    """A loan by number."""
+    return get(session, Loan, number, "loan", "see 'loans list'")
+
+
+def get_agreement(session: Session, number: str) -> Agreement:
+    """An agreement by number."""
+    return get(session, Agreement, number, "agreement", "see 'agreements list'")
+
+
+def get_institution(session: Session, short_name: str) -> Institution:
+    """An institution by short name."""
+    return get(session, Institution, short_name, "institution", "see 'institutions list'")
+
+
+def get_person(session: Session, email: str) -> Person:
+    """A person by e-mail."""
+    return get(session, Person, email.lower(), "person", "see 'people list'")
+
+
+def in_force(agreement: Agreement, when: datetime) -> bool:
+    """Whether an agreement is signed and within its term at `when`."""
+    return (
+        agreement.status == "signed"
+        and agreement.signed_at is not None
+        and agreement.signed_at <= when
+        and (agreement.expires_at is None or when < agreement.expires_at)
+    )

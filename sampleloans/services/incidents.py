@@ -1,0 +1,101 @@
+"""Incidents (loss, theft, damage) and corrections: new events, never edits."""
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from sampleloans.errors import Conflict, InvalidInput, NotFound
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.models import Incident, LedgerEvent
+from sampleloans.services.common import (
+    INCIDENT_KINDS,
+    get_sample,
+    require_choice,
+    require_role,
+    require_text,
+)
+from sampleloans.units import format_mass
+
+
+def report_incident(
+    session: Session,
+    ctx: Context,
+    *,
+    sample: str,
+    kind: str,
+    description: str,
+    mass_lost_ug: int = 0,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Report a loss, theft or damage; the sample is frozen until the incident is resolved."""
+    require_role(session, ctx, "curator", action="report incidents")
+    target = get_sample(session, sample)
+    incident_kind = require_choice(kind, "kind", INCIDENT_KINDS)
+    if mass_lost_ug < 0:
+        raise InvalidInput("mass lost: cannot be negative")
+    on_loan = target.custody_state in ("issued", "in_transit", "held", "return_in_transit")
+    if mass_lost_ug:
+        available = target.on_loan_ug if on_loan else target.vault_ug
+        if mass_lost_ug > available:
+            raise InvalidInput(
+                f"mass lost: {format_mass(mass_lost_ug)} is more than the "
+                f"{format_mass(available)} of {sample} there is to lose"
+            )
+        if on_loan and target.custody_state != "held":
+            raise Conflict(
+                f"sample {sample} is {target.custody_state.replace('_', ' ')}; record lost mass "
+                "once its custodian has it, or report the incident without a mass"
+            )
+    event = ev.IncidentReported(
+        sample=sample,
+        loan=target.loan_number if on_loan else None,
+        incident_kind=incident_kind,
+        description=require_text(description, "description"),
+        mass_lost_ug=mass_lost_ug,
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def resolve_incident(
+    session: Session,
+    ctx: Context,
+    *,
+    incident_seq: int,
+    resolution: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Resolve an open incident; the record stays and the sample is released."""
+    require_role(session, ctx, "curator", action="resolve incidents")
+    incident = session.get(Incident, incident_seq)
+    if incident is None:
+        raise NotFound(f"incident {incident_seq} does not exist; see 'incidents list'")
+    if incident.status != "open":
+        raise Conflict(f"incident {incident_seq} is already resolved")
+    event = ev.IncidentResolved(
+        incident_seq=incident_seq, resolution=require_text(resolution, "resolution")
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def record_correction(
+    session: Session,
+    ctx: Context,
+    *,
+    corrects_seq: int,
+    text: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Append a correction that references an earlier event; the earlier event is unchanged."""
+    require_role(session, ctx, "curator", action="record corrections")
+    if session.get(LedgerEvent, corrects_seq) is None:
+        raise NotFound(f"event {corrects_seq} does not exist; see 'custody history'")
+    body = require_text(text, "text")
+    return append(
+        session,
+        ctx,
+        ev.Correction(text=body),
+        occurred_at=occurred_at,
+        corrects_seq=corrects_seq,
+        reason=body,
+    )

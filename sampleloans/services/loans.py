@@ -1,0 +1,583 @@
+"""The life of a loan: request, approve, issue, ship, receive, consume, split, return, close.
+
+Each function checks the rules of DOMAIN.md §5 first and refuses with a specific message; only
+then does it append one event. Times come in as `occurred_at` (default: `ctx.now`).
+"""
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition
+from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
+from sampleloans.services.common import (
+    LENDABLE_PURPOSES,
+    TRANSFER_TYPES,
+    acting_person,
+    get_agreement,
+    get_loan,
+    get_person,
+    get_sample,
+    in_force,
+    require_choice,
+    require_code,
+    require_role,
+    require_text,
+)
+from sampleloans.services.samples import child_code
+from sampleloans.units import format_mass, format_period, period_delta
+
+SHIPPING_METHODS = ("courier", "hand_carried", "diplomatic_pouch", "post")
+
+
+def _curator(session: Session, ctx: Context, action: str) -> None:
+    """Only curators change loans."""
+    require_role(session, ctx, "curator", action=action)
+
+
+def items_of(session: Session, number: str) -> list[LoanItem]:
+    """A loan's items in sample-code order."""
+    query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
+    return list(session.exec(query).all())
+
+
+def _longer(period_a: str, period_b: str) -> bool:
+    """Whether period a is longer than period b (compared from a fixed date)."""
+    start = datetime(2000, 1, 1)
+    return start + period_delta(period_a) > start + period_delta(period_b)
+
+
+def request_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    agreement: str,
+    pi: str,
+    samples: list[str],
+    purpose_class: str = "research",
+    transfer_type: str = "loan",
+    loan_period: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Record a PI's request for whole samples under an agreement (curators only)."""
+    _curator(session, ctx, "record loan requests")
+    number = require_code(number, "loan number")
+    if session.get(Loan, number) is not None:
+        raise Conflict(f"loan {number} already exists; loan numbers are unique")
+    deal = get_agreement(session, agreement)
+    person = get_person(session, pi)
+    if person.institution != deal.institution:
+        raise InvalidInput(
+            f"pi: {person.email} belongs to {person.institution}, not {deal.institution} "
+            f"(agreement {deal.number})"
+        )
+    purpose = require_choice(purpose_class, "purpose", LENDABLE_PURPOSES)
+    if purpose not in deal.allowed_purposes.split(","):
+        raise RuleViolation(
+            f"agreement {deal.number} allows {deal.allowed_purposes.replace(',', ', ')} use, "
+            f"not {purpose}"
+        )
+    period = loan_period or deal.max_loan_period
+    if _longer(period, deal.max_loan_period):
+        raise RuleViolation(
+            f"period: {format_period(period)} is longer than agreement {deal.number} allows "
+            f"({format_period(deal.max_loan_period)})"
+        )
+    codes = sorted({require_code(code, "sample") for code in samples})
+    if not codes:
+        raise InvalidInput("samples: name at least one sample code")
+    for code in codes:
+        _lendable(get_sample(session, code))
+    event = ev.LoanRequested(
+        number=number,
+        agreement=deal.number,
+        pi=person.email,
+        purpose_class=purpose,
+        transfer_type=require_choice(transfer_type, "transfer type", TRANSFER_TYPES),
+        loan_period=period,
+        samples=codes,
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _lendable(sample: Sample) -> None:
+    """Refuse storage-class material, frozen samples and samples already out."""
+    if sample.purpose_class in NEVER_LENT:
+        raise RuleViolation(
+            f"sample {sample.code} is {sample.purpose_class} storage material, which is never lent"
+        )
+    if sample.frozen:
+        raise Conflict(f"sample {sample.code} is frozen by an open incident; resolve it first")
+    if sample.custody_state != "vault":
+        raise Conflict(f"sample {sample.code} is on loan {sample.loan_number}; it is not available")
+    if sample.vault_ug <= 0:
+        raise Conflict(f"sample {sample.code} has no mass left in the vault")
+
+
+def approve_loan(
+    session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
+) -> Envelope:
+    """Approve a requested loan."""
+    _curator(session, ctx, "approve loans")
+    require_loan_transition(get_loan(session, number), "approve")
+    return append(session, ctx, ev.LoanApproved(number=number), occurred_at=occurred_at)
+
+
+def borrower_blockers(session: Session, institution: str, now: datetime) -> list[str]:
+    """Overdue loans and overdue inventories of an institution, as sentences."""
+    query = select(Loan).where(
+        Loan.institution == institution,
+        Loan.status.in_(("issued", "in_transit", "received", "return_in_transit")),  # type: ignore[attr-defined]
+    )
+    blockers = []
+    for loan in session.exec(query.order_by(Loan.number)).all():
+        if loan.due_at is not None and loan.due_at < now:
+            blockers.append(f"loan {loan.number} was due {loan.due_at.date().isoformat()}")
+        if loan.next_inventory_due_at is not None and loan.next_inventory_due_at < now:
+            due = loan.next_inventory_due_at.date().isoformat()
+            blockers.append(f"the inventory of loan {loan.number} was due {due}")
+    return blockers
+
+
+def issued_under(session: Session, agreement: str) -> int:
+    """Micrograms issued so far under an agreement (curator-issued items only)."""
+    query = (
+        select(LoanItem.issued_ug)
+        .join(Loan, Loan.number == LoanItem.loan_number)  # type: ignore[arg-type]
+        .where(Loan.agreement == agreement, LoanItem.source == "issued")
+    )
+    return sum(session.exec(query).all())
+
+
+def issue_loan(
+    session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
+) -> Envelope:
+    """Issue an approved loan: the samples leave the vault, whole, under an agreement in force."""
+    _curator(session, ctx, "issue loans")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "issue")
+    when = occurred_at or ctx.now
+    deal = get_agreement(session, loan.agreement)
+    _agreement_in_force(deal, loan, when)
+    blockers = borrower_blockers(session, loan.institution, when)
+    if blockers:
+        raise RuleViolation(
+            f"{loan.institution} cannot be issued new material while "
+            f"{'; '.join(blockers)}; record the return, an extension or the inventory first"
+        )
+    items = items_of(session, number)
+    samples = [get_sample(session, item.sample_code) for item in items]
+    for sample in samples:
+        _lendable(sample)
+    new_ug = sum(sample.vault_ug for sample in samples)
+    already_ug = issued_under(session, deal.number)
+    if already_ug + new_ug > deal.max_total_mass_ug:
+        raise RuleViolation(
+            f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
+            f"{format_mass(already_ug)} already issued + {format_mass(new_ug)} now would exceed it"
+        )
+    event = ev.LoanIssued(number=number, items=[[s.code, s.vault_ug] for s in samples])
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
+    """Refuse issuing without a signed agreement in force."""
+    if deal.status == "pending":
+        raise RuleViolation(
+            f"agreement {deal.number} with {deal.institution} is not signed; loan {loan.number} "
+            "cannot be issued until it is ('agreements sign')"
+        )
+    if not in_force(deal, when):
+        raise RuleViolation(
+            f"agreement {deal.number} with {deal.institution} is not in force "
+            f"({deal.status}); loan {loan.number} cannot be issued"
+        )
+
+
+def ship_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    container: str,
+    seal_number: str,
+    method: str = "courier",
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Release an issued loan's samples for shipment in a sealed container."""
+    _curator(session, ctx, "release loans for shipment")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "ship")
+    samples = [i.sample_code for i in items_of(session, number) if i.state == "issued"]
+    return _ship(
+        session, ctx, loan, "outbound", samples, container, seal_number, method, occurred_at
+    )
+
+
+def _ship(
+    session: Session,
+    ctx: Context,
+    loan: Loan,
+    direction: str,
+    samples: list[str],
+    container: str,
+    seal_number: str,
+    method: str,
+    occurred_at: datetime | None,
+) -> Envelope:
+    """Append one shipment event after validating its fields."""
+    if not samples:
+        raise Conflict(f"loan {loan.number} has no samples to ship")
+    event = ev.LoanShipped(
+        number=loan.number,
+        direction=direction,
+        container=require_text(container, "container", max_len=120),
+        seal_number=require_text(seal_number, "seal number", max_len=80),
+        method=require_choice(method, "method", SHIPPING_METHODS),
+        samples=sorted(samples),
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def open_shipment(session: Session, number: str, direction: str) -> Shipment:
+    """The latest shipment of a loan in one direction that has not been received."""
+    query = (
+        select(Shipment)
+        .where(
+            Shipment.loan_number == number,
+            Shipment.direction == direction,
+            Shipment.received_at.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(Shipment.seq.desc())  # type: ignore[attr-defined]
+    )
+    shipment = session.exec(query).first()
+    if shipment is None:
+        raise Conflict(f"loan {number} has no {direction} shipment in transit")
+    return shipment
+
+
+def _weighed_list(
+    session: Session, number: str, codes: list[str], weighed_ug: dict[str, int]
+) -> list[list[object]]:
+    """Weighed masses for the shipped samples; a missing weighing means 'as expected'."""
+    unknown = sorted(set(weighed_ug) - set(codes))
+    if unknown:
+        raise InvalidInput(f"weighed: {unknown[0]} was not in this shipment of loan {number}")
+    result: list[list[object]] = []
+    for code in codes:
+        expected = session.get(LoanItem, (number, code))
+        assert expected is not None
+        mass = weighed_ug.get(code, expected.held_ug)
+        if mass < 0:
+            raise InvalidInput("weighed: a mass cannot be negative")
+        result.append([code, mass])
+    return result
+
+
+def receive_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    seal_intact: bool,
+    condition: str,
+    weighed_ug: dict[str, int] | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
+    _curator(session, ctx, "record receipts")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "receive")
+    shipment = open_shipment(session, number, "outbound")
+    codes = [i.sample_code for i in items_of(session, number) if i.state == "in_transit"]
+    event = ev.LoanReceived(
+        number=number,
+        shipment_seq=shipment.seq,
+        seal_intact=seal_intact,
+        condition=require_text(condition, "condition", max_len=200),
+        weighed=_weighed_list(session, number, codes, weighed_ug or {}),
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _held_item(session: Session, number: str, code: str) -> LoanItem:
+    """An item of a loan that the borrower holds now."""
+    item = session.get(LoanItem, (number, code))
+    if item is None:
+        raise InvalidInput(
+            f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
+        )
+    if item.state != "held":
+        raise Conflict(
+            f"sample {code} of loan {number} is {item.state.replace('_', ' ')}, not held"
+        )
+    if get_sample(session, code).frozen:
+        raise Conflict(f"sample {code} is frozen by an open incident; resolve it first")
+    return item
+
+
+def consume(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    sample: str,
+    technique: str,
+    mass_ug: int,
+    destructive: bool,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Record mass used by one analysis; destructive use only where the agreement allows it."""
+    _curator(session, ctx, "record consumption")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "consume")
+    item = _held_item(session, number, sample)
+    deal = get_agreement(session, loan.agreement)
+    if destructive and not deal.destructive_use_allowed:
+        raise RuleViolation(
+            f"agreement {deal.number} does not allow destructive use; {technique} on {sample} "
+            "cannot be recorded as destructive"
+        )
+    _within_held(item, mass_ug, "consume")
+    event = ev.LoanConsumed(
+        number=number,
+        sample=sample,
+        technique=require_text(technique, "technique", max_len=120),
+        destructive=destructive,
+        mass_ug=mass_ug,
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _within_held(item: LoanItem, mass_ug: int, verb: str) -> None:
+    """Refuse zero or more than the borrower holds."""
+    if mass_ug <= 0:
+        raise InvalidInput("mass: must be more than 0 µg")
+    if mass_ug > item.held_ug:
+        raise RuleViolation(
+            f"cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
+            f"only {format_mass(item.held_ug)} on loan {item.loan_number}"
+        )
+
+
+def borrower_split(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    sample: str,
+    child: str,
+    mass_ug: int,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Record a split the borrower made; the child is a new sample held on the same loan."""
+    _curator(session, ctx, "record borrower splits")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "split")
+    item = _held_item(session, number, sample)
+    code = child_code(sample, child)
+    if session.get(Sample, code) is not None:
+        raise Conflict(f"sample {code} is already registered; choose another suffix")
+    _within_held(item, mass_ug, "split")
+    event = ev.LoanSplit(number=number, parent=sample, child=code, mass_ug=mass_ug)
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def release_return(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    container: str,
+    seal_number: str,
+    method: str = "courier",
+    samples: list[str] | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Release held samples (all, or the named ones) for the return trip."""
+    _curator(session, ctx, "release returns")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "ship_return")
+    held = [i.sample_code for i in items_of(session, number) if i.state == "held"]
+    chosen = sorted(set(samples)) if samples else held
+    for code in chosen:
+        _held_item(session, number, code)
+    return _ship(session, ctx, loan, "return", chosen, container, seal_number, method, occurred_at)
+
+
+def accept_return(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    seal_intact: bool,
+    condition: str,
+    weighed_ug: dict[str, int],
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Accept returned samples; each weighed mass must equal what the borrower is accountable for."""
+    _curator(session, ctx, "accept returns")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "accept_return")
+    shipment = open_shipment(session, number, "return")
+    codes = [i.sample_code for i in items_of(session, number) if i.state == "return_in_transit"]
+    missing = [code for code in codes if code not in weighed_ug]
+    if missing:
+        raise InvalidInput(
+            f"weighed: give the weighed mass of {missing[0]} (e.g. {missing[0]}=19.5mg)"
+        )
+    for code in codes:
+        _exact_return(session, number, code, weighed_ug[code])
+    event = ev.LoanReceived(
+        number=number,
+        shipment_seq=shipment.seq,
+        seal_intact=seal_intact,
+        condition=require_text(condition, "condition", max_len=200),
+        weighed=_weighed_list(session, number, codes, weighed_ug),
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
+    """A returned sample must weigh what the ledger says is still accountable."""
+    item = session.get(LoanItem, (number, code))
+    assert item is not None
+    if weighed_ug < item.held_ug:
+        raise RuleViolation(
+            f"sample {code} weighs {format_mass(weighed_ug)} but {format_mass(item.held_ug)} is "
+            f"accountable; record the missing {format_mass(item.held_ug - weighed_ug)} as "
+            "consumption ('loans consume') or loss ('incidents report') first"
+        )
+    if weighed_ug > item.held_ug:
+        raise RuleViolation(
+            f"sample {code} weighs {format_mass(weighed_ug)}, more than the "
+            f"{format_mass(item.held_ug)} issued and accountable; check the balance and reweigh"
+        )
+
+
+def extend_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    period: str,
+    approver: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Extend the due date by a period, within the agreement's number and length of extensions."""
+    _curator(session, ctx, "extend loans")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "extend")
+    deal = get_agreement(session, loan.agreement)
+    if loan.extensions_granted >= deal.max_extensions:
+        raise RuleViolation(
+            f"loan {number} already has {loan.extensions_granted} extension(s); agreement "
+            f"{deal.number} allows {deal.max_extensions}"
+        )
+    if _longer(period, deal.max_extension_period):
+        raise RuleViolation(
+            f"period: {format_period(period)} is longer than one extension may be under agreement "
+            f"{deal.number} ({format_period(deal.max_extension_period)})"
+        )
+    approver_person = get_person(session, approver)
+    if approver_person.role != "curator":
+        raise InvalidInput(f"approver: {approver_person.email} is not a curator")
+    event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+def recall_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    due_at: datetime,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Recall a loan: it is due back by `due_at` (never later than already due)."""
+    from sampleloans.dates import to_iso
+
+    _curator(session, ctx, "recall loans")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "recall")
+    if due_at < (occurred_at or ctx.now):
+        raise InvalidInput("due: a recall must give the borrower a due date after the recall")
+    event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+def attest_inventory(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    note: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """The annual inventory: the PI (or a curator for them) attests what the ledger says is held."""
+    person = acting_person(session, ctx)
+    loan = get_loan(session, number)
+    if person.role == "compliance_officer" or (
+        person.role == "researcher" and person.institution != loan.institution
+    ):
+        raise PermissionDenied(
+            f"{person.email} may not attest inventories of loan {number}; the PI's institution "
+            "or a curator attests"
+        )
+    require_loan_transition(loan, "inventory")
+    held = [[i.sample_code, i.held_ug] for i in items_of(session, number) if i.held_ug > 0]
+    event = ev.InventoryAttested(
+        number=number, held=held, note=require_text(note, "note") if note else None
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def settle_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    obligations: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Settle a loan whose every microgram is accounted for, recording the obligations met."""
+    _curator(session, ctx, "settle loans")
+    loan = get_loan(session, number)
+    require_loan_transition(loan, "settle")
+    open_items = [i for i in items_of(session, number) if i.held_ug > 0]
+    if open_items:
+        held = sum(i.held_ug for i in open_items)
+        raise RuleViolation(
+            f"loan {number} still has {format_mass(held)} held by the borrower "
+            f"({', '.join(i.sample_code for i in open_items)}); record its return, consumption "
+            "or loss first"
+        )
+    codes = [i.sample_code for i in items_of(session, number)]
+    open_incident = session.exec(
+        select(Incident).where(Incident.sample_code.in_(codes), Incident.status == "open")  # type: ignore[attr-defined]
+    ).first()
+    if open_incident is not None:
+        raise Conflict(
+            f"incident {open_incident.seq} on {open_incident.sample_code} is open; resolve it first"
+        )
+    event = ev.LoanSettled(number=number, obligations=require_text(obligations, "obligations"))
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def close_loan(
+    session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
+) -> Envelope:
+    """Close a settled loan."""
+    _curator(session, ctx, "close loans")
+    require_loan_transition(get_loan(session, number), "close")
+    return append(session, ctx, ev.LoanClosed(number=number), occurred_at=occurred_at)

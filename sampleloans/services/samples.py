@@ -1,0 +1,168 @@
+"""Registering, splitting and moving samples in the curator's vault."""
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session
+
+from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.models import Mission, Sample
+from sampleloans.services.common import (
+    PURPOSE_CLASSES,
+    get_sample,
+    require_choice,
+    require_code,
+    require_role,
+    require_text,
+)
+
+ORIGINS = ("scoop", "drill")
+# Advisory only: codes are opaque (DOMAIN.md §2); this pattern never rejects a code.
+CODE_PATTERN = re.compile(r"^(CE\d)([CZ])(\d{4})(YJ)?([A-Z]{2})?(\d+)")
+
+
+def advisory_fields(code: str) -> dict[str, str]:
+    """Fields read off a code where it matches the published pattern; never authoritative."""
+    match = CODE_PATTERN.match(code)
+    if not match:
+        return {}
+    origin = {"C": "scoop", "Z": "drill"}[match.group(2)]
+    form = {"FM": "powder", "YX": "rock fragment"}.get(match.group(5) or "", "")
+    fields = {"mission": match.group(1)[:2] + "-" + match.group(1)[2:], "origin": origin}
+    if form:
+        fields["physical_form"] = form
+    return fields
+
+
+def register_sample(
+    session: Session,
+    ctx: Context,
+    *,
+    code: str,
+    mission: str,
+    mass_ug: int,
+    origin: str,
+    material_type: str,
+    physical_form: str,
+    purpose_class: str,
+    storage_location: str,
+    condition: str = "pristine",
+    depth_top_mm: int | None = None,
+    depth_bottom_mm: int | None = None,
+    record: str = "illustrative",
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Register a sample in the acting curator's vault (curators only)."""
+    curator = require_role(session, ctx, "curator", action="register samples")
+    code = require_code(code)
+    if session.get(Sample, code) is not None:
+        raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
+    if session.get(Mission, mission) is None:
+        raise NotFound(f"mission {mission!r} does not exist; known missions are CE-5 and CE-6")
+    if mass_ug <= 0:
+        raise InvalidInput("mass: must be more than 0 µg")
+    origin = require_choice(origin, "origin", ORIGINS)
+    _check_depth(origin, depth_top_mm, depth_bottom_mm)
+    event = ev.SampleRegistered(
+        code=code,
+        mission=mission,
+        origin=origin,
+        depth_top_mm=depth_top_mm,
+        depth_bottom_mm=depth_bottom_mm,
+        material_type=require_text(material_type, "material type", max_len=80),
+        physical_form=require_text(physical_form, "physical form", max_len=80),
+        purpose_class=require_choice(purpose_class, "purpose class", PURPOSE_CLASSES),
+        storage_location=require_text(storage_location, "storage location", max_len=120),
+        condition=require_text(condition, "condition", max_len=200),
+        record=require_choice(record, "record", ("real", "illustrative")),
+        mass_ug=mass_ug,
+        custodian=curator.institution,
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _check_depth(origin: str, top_mm: int | None, bottom_mm: int | None) -> None:
+    """A drill depth interval is only for drilled material and must be ordered."""
+    if top_mm is None and bottom_mm is None:
+        return
+    if origin != "drill":
+        raise InvalidInput("depth: only drilled samples (origin drill) have a depth interval")
+    if top_mm is None or bottom_mm is None or top_mm < 0 or bottom_mm <= top_mm:
+        raise InvalidInput("depth: give TOP-BOTTOM in cm with 0 ≤ top < bottom, e.g. 28-30")
+
+
+def child_code(parent: str, given: str) -> str:
+    """A split's code: a suffix like '-G1' is appended; a full code must extend the parent's."""
+    given = given.strip()
+    code = parent + given if given.startswith("-") else given
+    code = require_code(code, "child code")
+    if not code.startswith(parent) or code == parent:
+        raise InvalidInput(
+            f"child code: {code!r} must be the parent's code plus a suffix, e.g. {parent}-01"
+        )
+    return code
+
+
+def split_sample(
+    session: Session,
+    ctx: Context,
+    *,
+    parent: str,
+    children: list[tuple[str, int]],
+    loss_ug: int = 0,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Split children off a sample in the vault; the parent keeps the rest (curators only)."""
+    require_role(session, ctx, "curator", action="split samples")
+    sample = get_sample(session, parent)
+    if not children:
+        raise InvalidInput("children: give at least one CODE=MASS, e.g. -01=20mg")
+    if sample.frozen:
+        raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
+    if sample.custody_state != "vault":
+        raise Conflict(
+            f"sample {parent} is on loan {sample.loan_number}; record its return before splitting"
+        )
+    codes = [child_code(parent, code) for code, _mass in children]
+    if len(set(codes)) != len(codes):
+        raise InvalidInput("children: each child code must be different")
+    for code in codes:
+        if session.get(Sample, code) is not None:
+            raise Conflict(f"sample {code} is already registered; choose another suffix")
+    if any(mass <= 0 for _code, mass in children) or loss_ug < 0:
+        raise InvalidInput("mass: every child needs more than 0 µg; loss cannot be negative")
+    needed_ug = sum(mass for _code, mass in children) + loss_ug
+    if needed_ug > sample.vault_ug:
+        from sampleloans.units import format_mass
+
+        raise RuleViolation(
+            f"split of {parent}: children and loss add up to {format_mass(needed_ug)} but only "
+            f"{format_mass(sample.vault_ug)} is in the vault; masses must balance"
+        )
+    event = ev.SampleSplit(
+        parent=parent,
+        children=[[code, mass] for code, (_given, mass) in zip(codes, children, strict=True)],
+        loss_ug=loss_ug,
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def move_sample(
+    session: Session,
+    ctx: Context,
+    *,
+    code: str,
+    storage_location: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Record a new storage location for a sample in the vault (curators only)."""
+    require_role(session, ctx, "curator", action="move samples")
+    sample = get_sample(session, code)
+    if sample.custody_state != "vault":
+        raise Conflict(f"sample {code} is on loan {sample.loan_number}; it is not in the vault")
+    location = require_text(storage_location, "storage location", max_len=120)
+    return append(
+        session, ctx, ev.SampleMoved(code=code, storage_location=location), occurred_at=occurred_at
+    )

@@ -1,0 +1,163 @@
+"""A new ledger: its identity, the real reference data shipped in `data/`, and a first curator."""
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+
+from sqlmodel import Session
+
+from sampleloans import __version__
+from sampleloans.dates import parse_datetime
+from sampleloans.errors import Conflict, InvalidInput
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.models import LedgerEvent, LedgerMeta
+from sampleloans.services.common import get_institution, require_email, require_text
+from sampleloans.services.reference import add_person
+from sampleloans.services.samples import register_sample
+from sampleloans.units import parse_mass_ug
+
+
+@dataclass(frozen=True)
+class Row:
+    """One CSV record with its line number, for error messages that point at the file."""
+
+    source: str
+    line: int
+    values: dict[str, str]
+
+    def get(self, key: str) -> str:
+        """A stripped value ('' when empty)."""
+        return (self.values.get(key) or "").strip()
+
+
+def read_rows(name: str) -> list[Row]:
+    """Rows of a CSV shipped in the package's data folder (e.g. 'samples.csv', 'demo/x.csv')."""
+    folder = resources.files("sampleloans.data")
+    text = folder.joinpath(*name.split("/")).read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    return [Row(name, index + 2, dict(values)) for index, values in enumerate(reader)]
+
+
+def _cm_to_mm(text: str, row: Row) -> int | None:
+    """A depth in whole or decimal centimetres as integer millimetres."""
+    if not text:
+        return None
+    try:
+        return round(float(text) * 10)
+    except ValueError:
+        raise InvalidInput(
+            f"{row.source} line {row.line}: depth {text!r} is not a number of cm"
+        ) from None
+
+
+def register_sample_rows(session: Session, ctx: Context, rows: list[Row]) -> int:
+    """Register every sample of a data file; returns how many."""
+    for row in rows:
+        register_sample(
+            session,
+            ctx,
+            code=row.get("code"),
+            mission=row.get("mission"),
+            mass_ug=parse_mass_ug(row.get("mass"), f"{row.source} line {row.line}: mass"),
+            origin=row.get("origin"),
+            material_type=row.get("material_type"),
+            physical_form=row.get("physical_form"),
+            purpose_class=row.get("purpose_class"),
+            storage_location=row.get("storage_location"),
+            condition=row.get("condition") or "pristine",
+            depth_top_mm=_cm_to_mm(row.get("depth_top_cm"), row),
+            depth_bottom_mm=_cm_to_mm(row.get("depth_bottom_cm"), row),
+            record=row.get("record") or "illustrative",
+        )
+    return len(rows)
+
+
+def add_people_rows(session: Session, ctx: Context, rows: list[Row]) -> int:
+    """Register every person of a data file; returns how many."""
+    for row in rows:
+        if row.get("email") == ctx.actor:
+            continue  # the acting curator is already registered
+        add_person(
+            session,
+            ctx,
+            email=row.get("email"),
+            name=row.get("name"),
+            institution=row.get("institution"),
+            role=row.get("role"),
+        )
+    return len(rows)
+
+
+def init_ledger(
+    session: Session,
+    ctx: Context,
+    *,
+    curator_name: str,
+    curator_institution: str = "NAOC",
+    ledger_id: str | None = None,
+) -> Envelope:
+    """Start a new ledger with the reference data and `ctx.actor` as its first curator.
+
+    Only a new, empty database may be initialised: the reference records are appended without
+    a role check because nobody is registered yet to authorise them.
+    """
+    if session.get(LedgerMeta, "ledger_id") is not None or session.get(LedgerEvent, 1):
+        raise Conflict("this database already holds a ledger; it is never initialised twice")
+    identity = ledger_id or str(uuid.uuid4())
+    session.add(LedgerMeta(key="ledger_id", value=identity))
+    session.flush()
+    append(
+        session, ctx, ev.LedgerCreated(ledger_id=identity, software=f"sampleloans {__version__}")
+    )
+    for row in read_rows("missions.csv"):
+        returned = parse_datetime(row.get("returned_at")) if row.get("returned_at") else None
+        append(
+            session,
+            ctx,
+            ev.MissionAdded(
+                code=row.get("code"),
+                name=row.get("name"),
+                returned_at=row.get("returned_at") if returned else None,
+                returned_mass_ug=parse_mass_ug(row.get("returned_mass"))
+                if row.get("returned_mass")
+                else None,
+            ),
+        )
+    for row in read_rows("institutions.csv"):
+        append(
+            session,
+            ctx,
+            ev.InstitutionAdded(
+                short_name=row.get("short_name"),
+                name=row.get("name"),
+                country=row.get("country"),
+                city=row.get("city"),
+                institution_kind=row.get("kind"),
+            ),
+        )
+    if get_institution(session, curator_institution).kind != "curator":
+        raise InvalidInput(f"institution: {curator_institution} is not a curating institution")
+    last = append(
+        session,
+        ctx,
+        ev.PersonAdded(
+            email=require_email(ctx.actor, "curator e-mail"),
+            name=require_text(curator_name, "curator name"),
+            institution=curator_institution,
+            role="curator",
+        ),
+    )
+    register_sample_rows(session, ctx, read_rows("samples.csv"))
+    return last
+
+
+def ledger_created_at(session: Session) -> datetime | None:
+    """When the ledger was created (the first event's time)."""
+    first = session.get(LedgerEvent, 1)
+    return (
+        None if first is None else datetime.fromisoformat(first.occurred_at.replace("Z", "+00:00"))
+    )

@@ -1,0 +1,299 @@
+"""Masses (integer micrograms) and loan periods (canonical ISO 8601 strings), parsed and shown.
+
+Masses are integers inside the ledger so that sums and mass balances are exact; every
+conversion from text goes through ``decimal.Decimal`` on a validated ASCII string, never
+through ``float``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, localcontext
+
+from dateutil.relativedelta import relativedelta
+
+from sampleloans.errors import InvalidInput
+
+__all__ = [
+    "MAX_MASS_UG",
+    "MAX_PERIOD_YEARS",
+    "format_mass",
+    "format_period",
+    "parse_mass_ug",
+    "parse_period",
+    "period_delta",
+    "quote_input",
+]
+
+MAX_MASS_UG = 10_000_000_000  # 10 kg: far above any lunar sample lent, so larger is a typo
+MAX_PERIOD_YEARS = 100
+
+_QUOTE_LIMIT = 40
+
+# Only ASCII spaces and line ends are trimmed: anything else that is not printable is refused
+# so that control characters never reach a terminal, a log or the database.
+_TRIM = " \t\r\n"
+
+_MASS_EXAMPLES = "e.g. '20 mg', '2.5 g' or '500 ug'"
+_MASS_HINT = f"write a number and a unit, {_MASS_EXAMPLES}"
+
+# Keys are matched after lower-casing ASCII letters only. A case-insensitive regex would also
+# accept the Greek capital MU ('Μg'), which looks exactly like 'Mg' but would mean micrograms:
+# a factor-of-1000 error hiding behind a homoglyph.
+_UNIT_FACTORS: dict[str, int] = {
+    "ug": 1,
+    "\u00b5g": 1,  # MICRO SIGN, what most keyboards produce
+    "\u03bcg": 1,  # GREEK SMALL LETTER MU, what NFKC normalisation and some fonts produce
+    "mg": 1_000,
+    "g": 1_000_000,
+}
+_UNIT_LIST = "ug, µg, mg or g"
+
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_MASS_RE = re.compile(rf"({_NUMBER}) *(\S+)")
+_BARE_NUMBER_RE = re.compile(_NUMBER)
+_NUMBER_THEN_UNIT_RE = re.compile(rf"({_NUMBER}) *([^\s0-9.].*)")
+_NOT_FINITE_RE = re.compile(r"[+\-\u2212]?(?:s?nan|inf(?:inity)?) *(?:[a-z\u00b5\u03bc]+)?", re.I)
+_EXPONENT_RE = re.compile(r"[+\-\u2212]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)e[+\-]?[0-9]+", re.I)
+_NEGATIVE_RE = re.compile(r"[\-\u2212] *[0-9.]")
+_HALF_DECIMAL_RE = re.compile(r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?")
+
+
+def quote_input(text: str, limit: int = _QUOTE_LIMIT) -> str:
+    """Quote a user value for a one-line message: cut at `limit` chars, escape non-printables."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    # repr() escapes NUL, ESC (ANSI sequences), newlines and bidi controls as \x.. / \u....,
+    # so the message stays on one line and cannot repaint the user's terminal.
+    return repr(shown)
+
+
+def _has_non_ascii_digit(text: str) -> bool:
+    return any(
+        not ch.isascii() and (ch.isdigit() or unicodedata.numeric(ch, None) is not None)
+        for ch in text
+    )
+
+
+def _unit_key(unit: str) -> str:
+    return "".join(ch.lower() if ch.isascii() else ch for ch in unit)
+
+
+def _mass_syntax_error(field: str, raw: str, text: str) -> InvalidInput:
+    """Explain why `text` (already trimmed, printable, non-empty) is not a mass."""
+    q = quote_input(raw)
+    if _NOT_FINITE_RE.fullmatch(text):
+        return InvalidInput(f"{field}: {q} is not a finite number; {_MASS_HINT}")
+    if _EXPONENT_RE.match(text):
+        return InvalidInput(
+            f"{field}: {q} uses exponent notation; write the digits out, e.g. '1000 mg'"
+        )
+    if _NEGATIVE_RE.match(text):
+        return InvalidInput(
+            f"{field}: {q} is negative; a mass cannot be below zero, {_MASS_EXAMPLES}"
+        )
+    if re.search(r"[0-9],", text):
+        return InvalidInput(
+            f"{field}: {q} contains a comma; use '.' as the decimal point and no thousands "
+            "separators, e.g. '1.5 mg' or '1500 mg'"
+        )
+    if re.search(r"[0-9]_", text):
+        return InvalidInput(
+            f"{field}: {q} contains an underscore; write the digits without separators, "
+            "e.g. '1000 mg'"
+        )
+    if _has_non_ascii_digit(text):
+        return InvalidInput(
+            f"{field}: {q} contains non-ASCII digits; use the digits 0-9, e.g. '123 mg'"
+        )
+    if _BARE_NUMBER_RE.fullmatch(text):
+        return InvalidInput(f"{field}: {q} has no unit; add a unit, e.g. '20 mg'")
+    if _HALF_DECIMAL_RE.fullmatch(text):
+        return InvalidInput(
+            f"{field}: {q} needs digits on both sides of the decimal point, e.g. '0.5 mg'"
+        )
+    m = _NUMBER_THEN_UNIT_RE.fullmatch(text)
+    if m:
+        return InvalidInput(
+            f"{field}: {q} has unknown unit {quote_input(m.group(2))}; use {_UNIT_LIST}"
+        )
+    return InvalidInput(f"{field}: {q} is not a mass; {_MASS_HINT}")
+
+
+def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -> int:
+    """Parse a mass such as '20 mg', '2.5 g' or '500 µg' into exact integer micrograms."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_mass_ug expects str, got {type(text).__name__}")
+    stripped = text.strip(_TRIM)
+    if not stripped:
+        raise InvalidInput(f"{field}: {quote_input(text)} is empty; {_MASS_HINT}")
+    if not stripped.isprintable():
+        raise InvalidInput(
+            f"{field}: {quote_input(text)} contains non-printable characters; {_MASS_HINT}"
+        )
+    m = _MASS_RE.fullmatch(stripped)
+    factor = _UNIT_FACTORS.get(_unit_key(m.group(2))) if m else None
+    if m is None or factor is None:
+        raise _mass_syntax_error(field, text, stripped)
+
+    number = m.group(1)
+    # Decimal(str) is exact whatever the context; the multiplication is made exact by giving
+    # the context more digits than the operands can produce, so huge inputs are not rounded
+    # into something that passes the range check.
+    with localcontext() as ctx:
+        ctx.prec = len(number) + 10
+        value = Decimal(number) * factor
+    q = quote_input(text)
+    if value > MAX_MASS_UG:
+        raise InvalidInput(
+            f"{field}: {q} is more than 10 kg; the largest accepted mass is '10000 g'"
+        )
+    if value != value.to_integral_value():
+        raise InvalidInput(
+            f"{field}: {q} is finer than 1 µg; use at most 3 decimals in mg or 6 in g, "
+            "e.g. '0.001 mg' or '1 ug'"
+        )
+    mass = int(value)
+    if mass == 0 and not allow_zero:
+        raise InvalidInput(f"{field}: {q} is zero; a mass must be more than zero, {_MASS_EXAMPLES}")
+    return mass
+
+
+def format_mass(mass_ug: int) -> str:
+    """Show integer micrograms in the unit that reads best, never dropping a non-zero digit."""
+    # bool is an int subclass; True would silently print as '1 µg'.
+    if isinstance(mass_ug, bool) or not isinstance(mass_ug, int):
+        raise TypeError(f"format_mass expects int micrograms, got {type(mass_ug).__name__}")
+    sign = "-" if mass_ug < 0 else ""
+    n = abs(mass_ug)
+    if n < 1_000:
+        return f"{sign}{n} µg"
+    if n < 1_000_000:
+        # Three mg decimals are exactly one µg, so this is always lossless.
+        return f"{sign}{n // 1_000}.{n % 1_000:03d} mg"
+    # Grams: 3 decimals for readability, up to 6 when needed so no microgram disappears.
+    decimals = f"{n % 1_000_000:06d}".rstrip("0").ljust(3, "0")
+    return f"{sign}{n // 1_000_000}.{decimals} g"
+
+
+# --- periods -------------------------------------------------------------------------------
+
+_PERIOD_EXAMPLES = "e.g. '12 months', '2 weeks', '30 days' or 'P1Y6M'"
+_PERIOD_HINT = f"write whole years, months, weeks or days, {_PERIOD_EXAMPLES}"
+
+_ISO_PERIOD_RE = re.compile(
+    r"P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)W)?(?:([0-9]+)D)?", re.I | re.ASCII
+)
+_ISO_TIME_PART_RE = re.compile(r"[+\-\u2212]?P[^T]*T", re.I)
+_WORD_UNITS = ("year", "month", "week", "day")
+_WORD_PART = r"([0-9]+) *(years?|months?|weeks?|days?)"
+_WORD_PERIOD_RE = re.compile(rf"{_WORD_PART}(?: +{_WORD_PART})*", re.I | re.ASCII)
+_WORD_PART_RE = re.compile(_WORD_PART, re.I | re.ASCII)
+_PERIOD_NEGATIVE_RE = re.compile(r"^[\-\u2212]|[\-\u2212] *[0-9]")
+_CANONICAL_RE = re.compile(r"P(?:([1-9][0-9]*)Y)?(?:([1-9][0-9]*)M)?(?:([1-9][0-9]*)D)?")
+
+# 100 years compared in sixteenths of a day with the mean Julian year and month
+# (365.25 d = 5844/16, 30.4375 d = 487/16): integer arithmetic, and P100Y, P1200M and
+# P36525D all sit exactly on the limit.
+_SIXTEENTHS_PER_YEAR = 5844
+_SIXTEENTHS_PER_MONTH = 487
+_SIXTEENTHS_PER_DAY = 16
+_MAX_PERIOD_SIXTEENTHS = MAX_PERIOD_YEARS * _SIXTEENTHS_PER_YEAR
+
+
+def _small_int(digits: str | None) -> int:
+    # int() refuses strings over 4300 digits (and is slow well before); anything with more than
+    # nine significant digits is over the 100-year limit anyway, so cap it.
+    if not digits:
+        return 0
+    significant = digits.lstrip("0") or "0"
+    return int(significant) if len(significant) <= 9 else 10**9
+
+
+def _period_parts(field: str, text: str) -> tuple[int, int, int]:
+    """Return (years, months, days) for a period, weeks folded into days, or raise."""
+    q = quote_input(text)
+    stripped = text.strip(_TRIM)
+    if not stripped:
+        raise InvalidInput(f"{field}: {q} is empty; {_PERIOD_HINT}")
+    if not stripped.isprintable():
+        raise InvalidInput(f"{field}: {q} contains non-printable characters; {_PERIOD_HINT}")
+
+    iso = _ISO_PERIOD_RE.fullmatch(stripped)
+    words = _WORD_PERIOD_RE.fullmatch(stripped)
+    if iso and any(iso.groups()):
+        y, mo, w, d = (_small_int(g) for g in iso.groups())
+    elif words:
+        counts: dict[str, int] = {}
+        for digits, unit in _WORD_PART_RE.findall(stripped):
+            key = unit.lower().rstrip("s")
+            if key in counts:
+                raise InvalidInput(f"{field}: {q} names {key}s more than once; {_PERIOD_HINT}")
+            counts[key] = _small_int(digits)
+        y, mo, w, d = (counts.get(unit, 0) for unit in _WORD_UNITS)
+    elif _ISO_TIME_PART_RE.match(stripped):
+        raise InvalidInput(
+            f"{field}: {q} has a time part; only years, months, weeks and days are accepted, "
+            "e.g. 'P30D'"
+        )
+    elif _PERIOD_NEGATIVE_RE.search(stripped):
+        raise InvalidInput(
+            f"{field}: {q} is negative; a period must be longer than zero, {_PERIOD_EXAMPLES}"
+        )
+    elif _has_non_ascii_digit(stripped):
+        raise InvalidInput(
+            f"{field}: {q} contains non-ASCII digits; use the digits 0-9, {_PERIOD_EXAMPLES}"
+        )
+    else:
+        raise InvalidInput(f"{field}: {q} is not a period; {_PERIOD_HINT}")
+
+    days = w * 7 + d
+    if y == 0 and mo == 0 and days == 0:
+        raise InvalidInput(
+            f"{field}: {q} is zero; a period must be longer than zero, {_PERIOD_EXAMPLES}"
+        )
+    total = y * _SIXTEENTHS_PER_YEAR + mo * _SIXTEENTHS_PER_MONTH + days * _SIXTEENTHS_PER_DAY
+    if total > _MAX_PERIOD_SIXTEENTHS:
+        raise InvalidInput(
+            f"{field}: {q} is longer than {MAX_PERIOD_YEARS} years; "
+            f"the longest accepted period is '{MAX_PERIOD_YEARS} years'"
+        )
+    return y, mo, days
+
+
+def parse_period(text: str, field: str = "period") -> str:
+    """Parse 'P1Y6M', 'P2W', '12 months', '30 days', ... into canonical ISO 'P{y}Y{m}M{d}D'."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_period expects str, got {type(text).__name__}")
+    y, mo, d = _period_parts(field, text)
+    # Months are not folded into years: '12 months' is what the agreement says, and P12M and
+    # P1Y give the same dates anyway.
+    return "P" + "".join(f"{n}{letter}" for n, letter in ((y, "Y"), (mo, "M"), (d, "D")) if n)
+
+
+def _canonical_parts(iso: str) -> tuple[int, int, int]:
+    # Stored periods must be exactly what parse_period wrote; anything else means corrupt data
+    # or a caller that skipped parsing, i.e. a programming error rather than user input.
+    m = _CANONICAL_RE.fullmatch(iso) if isinstance(iso, str) else None
+    if m is None or not any(m.groups()):
+        raise ValueError(f"not a canonical period: {quote_input(str(iso))}")
+    try:
+        canonical = parse_period(iso)
+    except InvalidInput as exc:
+        raise ValueError(f"not a canonical period: {quote_input(iso)}") from exc
+    if canonical != iso:
+        raise ValueError(f"not a canonical period: {quote_input(iso)}")
+    y, mo, d = (int(g) if g else 0 for g in m.groups())
+    return y, mo, d
+
+
+def period_delta(iso: str) -> relativedelta:
+    """Turn a canonical period from parse_period into a relativedelta for date arithmetic."""
+    y, mo, d = _canonical_parts(iso)
+    return relativedelta(years=y, months=mo, days=d)
+
+
+def format_period(iso: str) -> str:
+    """Say a canonical period in words: 'P1Y6M' -> '1 year 6 months', 'P14D' -> '14 days'."""
+    parts = zip(_canonical_parts(iso), ("year", "month", "day"), strict=True)
+    return " ".join(f"{n} {unit}" if n == 1 else f"{n} {unit}s" for n, unit in parts if n)
