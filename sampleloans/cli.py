@@ -1,5 +1,46 @@
-"""placeholder"""
+"""The command line's composition root: global options and one sub-app per noun.
+
+Every command lives in `sampleloans/commands/`; this file only wires them together.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sampleloans.commands import ledger
+from sampleloans.commands.common import State
+
+app = typer.Typer(
+    name="sampleloans",
+    help="The custody ledger for lunar samples lent to researchers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", envvar="SAMPLELOANS_DB", help="Ledger database file."),
+    ] = None,
+    acting: Annotated[
+        str | None,
+        typer.Option("--as", envvar="SAMPLELOANS_USER", help="E-mail of the acting person."),
+    ] = None,
+) -> None:
+    """The custody ledger for lunar samples lent to researchers."""
+    ctx.obj = State(db=db, actor=acting)
+
+
+app.command("init")(ledger.init)
+app.command("demo")(ledger.demo)
+app.command("verify")(ledger.verify)
 
 
 def main() -> None:
-    """Run."""
+    """Entry point of the `sampleloans` console script."""
+    app()

@@ -1,0 +1,175 @@
+"""What every command shares: the actor, the database, the clock, errors, and output.
+
+Heavy modules (SQLAlchemy, SQLModel, the services) are imported inside functions so that
+`sampleloans --help` starts fast; reportlab is imported only by the report commands.
+"""
+
+import json
+import os
+import pwd
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from sampleloans.ledger.store import Context
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset); default now."),
+]
+
+
+@dataclass
+class State:
+    """Global options given before the command."""
+
+    db: Path | None = None
+    actor: str | None = None
+
+
+def state(ctx: typer.Context) -> State:
+    """The global options of this invocation."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def default_db_path() -> Path:
+    """Where the ledger lives unless --db or SAMPLELOANS_DB say otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sampleloans" / "ledger.db"
+
+
+def db_path(ctx: typer.Context) -> Path:
+    """The database file of this invocation."""
+    return state(ctx).db or default_db_path()
+
+
+def now() -> datetime:
+    """The clock: SAMPLELOANS_NOW (ISO 8601) for reproducible sessions, else the real time."""
+    from sampleloans.dates import parse_datetime, utc_now
+
+    fixed = os.environ.get("SAMPLELOANS_NOW")
+    return parse_datetime(fixed, "SAMPLELOANS_NOW") if fixed else utc_now()
+
+
+def os_user() -> str:
+    """The operating-system account running us, from the real uid (USER can lie)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid:{os.getuid()}"
+
+
+def lock_timeout_ms() -> int:
+    """How long a writer waits for another (SAMPLELOANS_LOCK_TIMEOUT, seconds)."""
+    from sampleloans.errors import InvalidInput
+
+    raw = os.environ.get("SAMPLELOANS_LOCK_TIMEOUT", "10")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"SAMPLELOANS_LOCK_TIMEOUT: {raw!r} is not a number of seconds"
+        ) from None
+    if not 0 <= seconds <= 3600:
+        raise InvalidInput("SAMPLELOANS_LOCK_TIMEOUT: must be between 0 and 3600 seconds")
+    return int(seconds * 1000)
+
+
+def open_engine(ctx: typer.Context, *, create: bool = False) -> "Engine":
+    """The ledger database engine (refuses a missing file unless creating)."""
+    from sampleloans import db
+
+    return db.open_engine(
+        db.url_for_path(db_path(ctx)), create=create, lock_timeout_ms=lock_timeout_ms()
+    )
+
+
+def actor(ctx: typer.Context, *, required: bool = True) -> str | None:
+    """The acting person's e-mail from --as or SAMPLELOANS_USER."""
+    from sampleloans.errors import PermissionDenied
+
+    who = state(ctx).actor or os.environ.get("SAMPLELOANS_USER")
+    if not who and required:
+        raise PermissionDenied(
+            "no acting person: pass --as EMAIL or set SAMPLELOANS_USER to a registered person"
+        )
+    return who.strip().lower() if who else None
+
+
+def context(ctx: typer.Context, who: str | None = None) -> "Context":
+    """The service context: who acts, as which OS user, at what time."""
+    from sampleloans.ledger.store import Context
+
+    return Context(actor=who or actor(ctx) or "", os_user=os_user(), now=now())
+
+
+def parse_at(at: str | None) -> datetime | None:
+    """The --at option as an aware UTC datetime."""
+    from sampleloans.dates import parse_datetime
+
+    return parse_datetime(at, "--at") if at else None
+
+
+@contextmanager
+def errors_to_exit_codes() -> Iterator[None]:
+    """Turn our errors into `Error: …` on stderr and the documented exit code."""
+    from sampleloans.errors import SampleLoansError
+
+    try:
+        yield
+    except SampleLoansError as error:
+        message = str(error).replace("\n", " ")
+        sys.stderr.write(f"Error: {message}\n")
+        raise typer.Exit(error.exit_code) from None
+
+
+@contextmanager
+def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
+    """One write transaction as the acting person; errors become exit codes."""
+    from sampleloans.db import transaction
+
+    with errors_to_exit_codes():
+        service_ctx = context(ctx)
+        engine = open_engine(ctx)
+        with transaction(engine) as session:
+            yield session, service_ctx
+
+
+@contextmanager
+def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
+    """One read transaction; the actor is optional only where the README says so."""
+    from sampleloans.db import transaction
+
+    with errors_to_exit_codes():
+        service_ctx = context(ctx, actor(ctx, required=False) or "")
+        engine = open_engine(ctx)
+        with transaction(engine, write=False) as session:
+            yield session, service_ctx
+
+
+def console(*, stderr: bool = False) -> "Console":
+    """A rich console built at call time (tests set COLUMNS); no colour when piped."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_json(data: Any) -> None:
+    """Stable JSON: sorted keys, two-space indent, UTF-8."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    sys.stdout.write("\n")

@@ -1,0 +1,139 @@
+"""Commands about the ledger as a whole: init, demo, verify."""
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sampleloans.commands.common import (
+    JsonOption,
+    console,
+    context,
+    db_path,
+    errors_to_exit_codes,
+    open_engine,
+    os_user,
+    print_json,
+)
+
+
+def init(
+    ctx: typer.Context,
+    curator_email: Annotated[str, typer.Option("--curator-email", help="E-mail of the first curator.")],
+    curator_name: Annotated[str, typer.Option("--curator-name", help="Name of the first curator.")],
+    institution: Annotated[
+        str, typer.Option("--institution", help="The curating institution (short name).")
+    ] = "NAOC",
+) -> None:
+    """Create a new ledger with the real reference data and a first curator.
+
+    Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
+    """
+    from sampleloans.db import transaction
+    from sampleloans.services.setup import init_ledger
+    from sampleloans.services.common import require_email
+
+    with errors_to_exit_codes():
+        email = require_email(curator_email, "--curator-email")
+        service_ctx = context(ctx, email)
+        path = db_path(ctx)
+        engine = open_engine(ctx, create=True)
+        try:
+            with transaction(engine) as session:
+                init_ledger(session, service_ctx, curator_name=curator_name, curator_institution=institution)
+        except BaseException:
+            engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)  # never leave a half-made ledger
+            raise
+    console().print(f"Created ledger {path} with the reference data; first curator {email}.", markup=False)
+
+
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder for the demo database (default: a new temporary folder)."),
+    ] = None,
+) -> None:
+    """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
+
+    Never touches your real ledger. Example: sampleloans demo
+    """
+    from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
+    from sampleloans.db import open_engine as open_db
+    from sampleloans.db import transaction, url_for_path
+    from sampleloans.demo import DEMO_TODAY, run_demo
+    from sampleloans.services.queries import collection_summary
+    from sampleloans.services.verify import verify
+
+    with errors_to_exit_codes():
+        folder = _demo_folder(directory)
+        path = folder / "ledger.db"
+        engine = open_db(url_for_path(path), create=True)
+        out = console()
+        out.print(f"Demo ledger: {path}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})", markup=False)
+        for step in run_demo(engine, os_user()):
+            out.print(step_line(step))
+        result = verify(engine)
+        for line in verify_lines(result):
+            out.print(line)
+        with transaction(engine, write=False) as session:
+            summary = collection_summary(session, DEMO_TODAY)
+        out.print(demo_summary_table(summary, result.head))
+        out.print(f"Try: SAMPLELOANS_DB={path} SAMPLELOANS_USER=compliance@naoc.example sampleloans overdue", markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _demo_folder(directory: Path | None) -> Path:
+    """A fresh folder for the demo; an existing non-empty one is refused."""
+    from sampleloans.errors import StorageError
+
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="sampleloans-demo-"))
+    if directory.exists() and any(directory.iterdir()):
+        raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def verify(
+    ctx: typer.Context,
+    print_head: Annotated[bool, typer.Option("--print-head", help="Print only SEQ:HASH of the last event.")] = False,
+    anchor: Annotated[
+        str | None,
+        typer.Option("--anchor", help="SEQ:HASH from an earlier report; prove the ledger still extends it."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the whole ledger: hash chain, replay = projections, invariants, SQLite integrity.
+
+    Exit 0 when clean, 1 when anything is wrong (every problem is printed).
+    Example: sampleloans verify --anchor 212:5f0c…
+    """
+    from sampleloans.commands.render import verify_lines
+    from sampleloans.services.verify import parse_anchor
+    from sampleloans.services.verify import verify as run_verify
+
+    with errors_to_exit_codes():
+        anchor_value = parse_anchor(anchor) if anchor else None
+        engine = open_engine(ctx)
+        result = run_verify(engine, anchor=anchor_value)
+    if print_head and result.ok:
+        typer.echo(result.head)
+    elif as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "head": result.head,
+                "events": result.events,
+                "problems": [{"area": p.area, "message": p.message} for p in result.problems],
+            }
+        )
+    else:
+        out = console()
+        for line in verify_lines(result):
+            out.print(line)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,86 @@
+"""Read models for the command line and reports: plain frozen dataclasses, sorted."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from sampleloans.models import Agreement, Institution, Loan, LoanItem
+
+ACTIVE_LOAN_STATUSES = ("issued", "in_transit", "received", "return_in_transit")
+
+
+@dataclass(frozen=True)
+class InstitutionSummary:
+    """One borrowing institution's loans and masses."""
+
+    institution: str
+    country: str
+    loans: int
+    status: str
+    issued_ug: int
+    consumed_ug: int
+    returned_ug: int
+    held_ug: int
+
+
+def _agreement_status(session: Session, institution: str) -> str:
+    """The institution's agreements' statuses, e.g. 'signed' or 'pending'."""
+    statuses = session.exec(
+        select(Agreement.status).where(Agreement.institution == institution)
+    ).all()
+    return ", ".join(sorted(set(statuses))) or "no agreement"
+
+
+def collection_summary(session: Session, now: datetime) -> list[InstitutionSummary]:
+    """Every borrowing institution with loans or agreements, by short name."""
+    totals = session.exec(
+        select(
+            Loan.institution,
+            func.count(func.distinct(Loan.number)),
+            # a borrower's split moves mass between items of one loan: count issued once
+            func.coalesce(
+                func.sum(case((col(LoanItem.source) == "issued", LoanItem.issued_ug), else_=0)), 0
+            ),
+            func.coalesce(func.sum(LoanItem.consumed_ug), 0),
+            func.coalesce(func.sum(LoanItem.returned_ug), 0),
+            func.coalesce(func.sum(LoanItem.held_ug), 0),
+        )
+        .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number), isouter=True)
+        .group_by(Loan.institution)
+    ).all()
+    by_institution = {row[0]: row for row in totals}
+    overdue = {
+        loan.institution
+        for loan in session.exec(
+            select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
+        ).all()
+        if (loan.due_at and loan.due_at < now)
+        or (loan.next_inventory_due_at and loan.next_inventory_due_at < now)
+    }
+    rows = []
+    institutions = session.exec(
+        select(Institution).where(Institution.kind == "borrower").order_by(Institution.short_name)
+    ).all()
+    for institution in institutions:
+        totals_row = by_institution.get(institution.short_name)
+        status = _agreement_status(session, institution.short_name)
+        if totals_row is None and status == "no agreement":
+            continue
+        if institution.short_name in overdue:
+            status += ", overdue"
+        _name, loans, issued, consumed, returned, held = totals_row or ("", 0, 0, 0, 0, 0)
+        rows.append(
+            InstitutionSummary(
+                institution=institution.short_name,
+                country=institution.country,
+                loans=int(loans),
+                status=status,
+                issued_ug=int(issued),
+                consumed_ug=int(consumed),
+                returned_ug=int(returned),
+                held_ug=int(held),
+            )
+        )
+    return rows
