@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from sampleloans.commands import ledger
+from sampleloans.commands import (
+    agreements,
+    compliance,
+    custody,
+    incidents,
+    institutions,
+    ledger,
+    loans,
+    people,
+    samples,
+)
 from sampleloans.commands.common import State
 
 app = typer.Typer(
@@ -39,6 +49,17 @@ def root(
 app.command("init")(ledger.init)
 app.command("demo")(ledger.demo)
 app.command("verify")(ledger.verify)
+app.add_typer(samples.app, name="samples")
+app.add_typer(institutions.app, name="institutions")
+app.add_typer(people.app, name="people")
+app.add_typer(agreements.app, name="agreements")
+app.add_typer(loans.app, name="loans")
+app.add_typer(incidents.app, name="incidents")
+app.add_typer(custody.app, name="custody")
+for _name in ("balance", "overdue", "status"):
+    # compliance.py defines these as plain functions; registered once they exist
+    if hasattr(compliance, _name):
+        app.command(_name)(getattr(compliance, _name))
 
 
 def main() -> None:

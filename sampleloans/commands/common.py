@@ -152,11 +152,12 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
 
 @contextmanager
 def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
-    """One read transaction; the actor is optional only where the README says so."""
+    """One read transaction as the acting person (reads need an actor too: researchers see
+    only their own institution, so nobody's view is guessed)."""
     from sampleloans.db import transaction
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx, actor(ctx, required=False) or "")
+        service_ctx = context(ctx)
         engine = open_engine(ctx)
         with transaction(engine, write=False) as session:
             yield session, service_ctx

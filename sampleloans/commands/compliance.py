@@ -1,0 +1,1 @@
+"""Top-level read commands for compliance officers and researchers: balance, overdue, status."""

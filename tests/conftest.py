@@ -1,0 +1,86 @@
+"""Shared fixtures: a temp ledger per test, a fixed clock, an isolated CLI environment."""
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.ledger.store import Context
+from sampleloans.services import setup
+
+NOW = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
+CURATOR = "curator@naoc.example"
+COMPLIANCE = "compliance@naoc.example"
+OU_PI = "anand@open.example"
+UOC_PI = "muenker@uni-koeln.example"
+BROWN_PI = "pi@brown.example"
+
+
+def ctx_for(actor: str = CURATOR, now: datetime = NOW) -> Context:
+    """A service context for one actor at a fixed time."""
+    return Context(actor=actor, os_user="tester", now=now)
+
+
+def fingerprint(path: Path) -> str:
+    """A digest of every row of every table: equal means nothing was written."""
+    digest = hashlib.sha256()
+    with sqlite3.connect(path) as connection:
+        for line in connection.iterdump():
+            digest.update(line.encode("utf-8"))
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where this test's ledger lives."""
+    return tmp_path / "ledger.db"
+
+
+@pytest.fixture
+def engine(db_path: Path) -> Iterator[Engine]:
+    """A fresh ledger file with the reference data, demo people and demo samples."""
+    eng = db.open_engine(db.url_for_path(db_path), create=True)
+    with db.transaction(eng) as session:
+        setup.init_ledger(session, ctx_for(), curator_name="Li Na (test curator)")
+        setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
+        setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def run(engine: Engine) -> Callable[..., object]:
+    """Call a service in its own committed transaction: run(fn, actor=…, now=…, **kwargs)."""
+
+    def call(fn: Callable[..., object], *, actor: str = CURATOR, now: datetime = NOW, **kw: object):
+        with db.transaction(engine) as session:
+            return fn(session, ctx_for(actor, now), **kw)
+
+    return call
+
+
+@pytest.fixture
+def cli_env(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI tests: this test's database, a fixed clock, no inherited actor."""
+    env = {
+        "SAMPLELOANS_DB": str(db_path),
+        "SAMPLELOANS_NOW": "2025-04-01T09:00:00Z",
+        "COLUMNS": "120",
+        "NO_COLOR": "1",
+    }
+    monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """Typer's CliRunner (stderr is kept apart from stdout)."""
+    return CliRunner()
