@@ -167,7 +167,7 @@ def console(*, stderr: bool = False) -> "Console":
     """A rich console built at call time (tests set COLUMNS); no colour when piped."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
