@@ -43,8 +43,11 @@ ROUND: list[tuple[str, str, list[tuple[str, str | None, str]], bool]] = [
     (
         "OU",
         "anand@open.example",
-        [("CE5C0200YJFM00112", None, ""), ("CE5C0300YJFM00307", None, ""),
-         ("CE5C0500YJFM00415", None, "")],
+        [
+            ("CE5C0200YJFM00112", None, ""),
+            ("CE5C0300YJFM00307", None, ""),
+            ("CE5C0500YJFM00415", None, ""),
+        ],
         True,
     ),
     ("Brown", "pi@brown.example", [("CE5C0100YJFM00201", "-03", "200 mg")], True),
@@ -88,7 +91,9 @@ class Demo:
     def __init__(self) -> None:
         self.plan: list[Planned] = []
 
-    def do(self, at: datetime, actor: str, text: str, action: Callable[..., Any], **kw: Any) -> None:
+    def do(
+        self, at: datetime, actor: str, text: str, action: Callable[..., Any], **kw: Any
+    ) -> None:
         """Plan one service call as `actor` at time `at`."""
         self.plan.append(Planned(at, actor, text, action, kw))
 
@@ -126,16 +131,25 @@ def run_demo(engine: Engine, os_user: str) -> Iterator[Step]:
 def _setup(demo: Demo) -> None:
     """A new ledger with the reference data, demo people and demo samples."""
     demo.do(
-        _at(3, 3, 9), CURATOR, "ledger created with the real reference data (data/)",
-        setup.init_ledger, curator_name="Li Na (demo curator)",
+        _at(3, 3, 9),
+        CURATOR,
+        "ledger created with the real reference data (data/)",
+        setup.init_ledger,
+        curator_name="Li Na (demo curator)",
     )
     demo.do(
-        _at(3, 3, 10), CURATOR, "demo people registered (PIs, compliance officer)",
-        setup.add_people_rows, rows=setup.read_rows("demo/people.csv"),
+        _at(3, 3, 10),
+        CURATOR,
+        "demo people registered (PIs, compliance officer)",
+        setup.add_people_rows,
+        rows=setup.read_rows("demo/people.csv"),
     )
     demo.do(
-        _at(3, 4, 10), CURATOR, "demo samples registered in the NAOC vault",
-        setup.register_sample_rows, rows=setup.read_rows("demo/samples.csv"),
+        _at(3, 4, 10),
+        CURATOR,
+        "demo samples registered in the NAOC vault",
+        setup.register_sample_rows,
+        rows=setup.read_rows("demo/samples.csv"),
     )
 
 
@@ -143,18 +157,29 @@ def _agreements(demo: Demo) -> None:
     """Seven agreements drafted; five signed on 24 Apr 2025, the two US ones stay pending."""
     for institution, _pi, _items, destructive in ROUND:
         demo.do(
-            _at(4, 10), CURATOR, f"agreement AG-2025-{institution} drafted (pending)",
+            _at(4, 10),
+            CURATOR,
+            f"agreement AG-2025-{institution} drafted (pending)",
             agreements.create_agreement,
-            number=f"AG-2025-{institution}", institution=institution, term="P5Y",
-            max_total_mass_ug=mass("1 g"), allowed_purposes=["research"],
-            max_loan_period="P1Y", destructive_use_allowed=destructive,
-            max_extensions=2, max_extension_period="P6M", inventory_interval="P1Y",
+            number=f"AG-2025-{institution}",
+            institution=institution,
+            term="P5Y",
+            max_total_mass_ug=mass("1 g"),
+            allowed_purposes=["research"],
+            max_loan_period="P1Y",
+            destructive_use_allowed=destructive,
+            max_extensions=2,
+            max_extension_period="P6M",
+            inventory_interval="P1Y",
         )
     for institution in SIGNED:
         demo.do(
-            _at(4, 24, 8), CURATOR, f"agreement AG-2025-{institution} signed in Beijing",
+            _at(4, 24, 8),
+            CURATOR,
+            f"agreement AG-2025-{institution} signed in Beijing",
             agreements.sign_agreement,
-            number=f"AG-2025-{institution}", signed_by=f"LESEC and {institution}",
+            number=f"AG-2025-{institution}",
+            signed_by=f"LESEC and {institution}",
         )
 
 
@@ -165,22 +190,35 @@ def _loans(demo: Demo) -> None:
         for code, suffix, split_mass in items:
             if suffix:
                 demo.do(
-                    _at(4, 14), CURATOR, f"{code}{suffix} ({split_mass}) split off for {institution}",
-                    samples.split_sample, parent=code, children=[(suffix, mass(split_mass))],
+                    _at(4, 14),
+                    CURATOR,
+                    f"{code}{suffix} ({split_mass}) split off for {institution}",
+                    samples.split_sample,
+                    parent=code,
+                    children=[(suffix, mass(split_mass))],
                 )
             codes.append(code + (suffix or ""))
         number = f"L-2025-{institution}"
         demo.do(
-            _at(4, 15), CURATOR, f"loan {number} requested by {pi}",
-            loans.request_loan, number=number, agreement=f"AG-2025-{institution}", pi=pi,
-            samples=codes, loan_period="P1Y",
+            _at(4, 15),
+            CURATOR,
+            f"loan {number} requested by {pi}",
+            loans.request_loan,
+            number=number,
+            agreement=f"AG-2025-{institution}",
+            pi=pi,
+            samples=codes,
+            loan_period="P1Y",
         )
         demo.do(_at(4, 22), CURATOR, f"loan {number} approved", loans.approve_loan, number=number)
     for institution in SIGNED:
         _collect(demo, institution)
     demo.refused(
-        _at(4, 25, 11), CURATOR, "issue loan L-2025-Brown (agreement not signed)",
-        loans.issue_loan, number="L-2025-Brown",
+        _at(4, 25, 11),
+        CURATOR,
+        "issue loan L-2025-Brown (agreement not signed)",
+        loans.issue_loan,
+        number="L-2025-Brown",
     )
 
 
@@ -190,54 +228,105 @@ def _collect(demo: Demo, institution: str) -> None:
     out_day, in_day = COLLECTED[institution]
     out_month = 5 if institution == "OU" else 4
     in_month = out_month if in_day > out_day else out_month + 1
-    demo.do(_at(out_month, out_day, 8), CURATOR, f"loan {number} issued", loans.issue_loan, number=number)
     demo.do(
-        _at(out_month, out_day, 9), CURATOR,
-        f"loan {number} collected in Beijing, hand-carried, seal SL-{institution}-01",
-        loans.ship_loan, number=number, container="triple-sealed N2 container",
-        seal_number=f"SL-{institution}-01", method="hand_carried",
+        _at(out_month, out_day, 8),
+        CURATOR,
+        f"loan {number} issued",
+        loans.issue_loan,
+        number=number,
     )
     demo.do(
-        _at(in_month, in_day, 14), CURATOR, f"loan {number} received, seal intact",
-        loans.receive_loan, number=number, seal_intact=True, condition="pristine, no visible change",
+        _at(out_month, out_day, 9),
+        CURATOR,
+        f"loan {number} collected in Beijing, hand-carried, seal SL-{institution}-01",
+        loans.ship_loan,
+        number=number,
+        container="triple-sealed N2 container",
+        seal_number=f"SL-{institution}-01",
+        method="hand_carried",
+    )
+    demo.do(
+        _at(in_month, in_day, 14),
+        CURATOR,
+        f"loan {number} received, seal intact",
+        loans.receive_loan,
+        number=number,
+        seal_intact=True,
+        condition="pristine, no visible change",
     )
 
 
 def _research(demo: Demo) -> None:
     """Analyses, a borrower's split, a return with settlement and close-out."""
     demo.do(
-        _at(6, 10), CURATOR, "IPGP: 20.000 mg consumed by Zn isotope analysis (destructive)",
-        loans.consume, number="L-2025-IPGP", sample="CE5C0100YJFM00201-01",
-        technique="Zn isotopes, MC-ICP-MS", mass_ug=mass("20 mg"), destructive=True,
+        _at(6, 10),
+        CURATOR,
+        "IPGP: 20.000 mg consumed by Zn isotope analysis (destructive)",
+        loans.consume,
+        number="L-2025-IPGP",
+        sample="CE5C0100YJFM00201-01",
+        technique="Zn isotopes, MC-ICP-MS",
+        mass_ug=mass("20 mg"),
+        destructive=True,
     )
     demo.do(
-        _at(6, 20), CURATOR, "UoC: 5.000 mg of basalt clast consumed by Hf-W dating (destructive)",
-        loans.consume, number="L-2025-UoC", sample="CE5C0000YJYX052",
-        technique="Hf-W chronometry, MC-ICP-MS", mass_ug=mass("5 mg"), destructive=True,
+        _at(6, 20),
+        CURATOR,
+        "UoC: 5.000 mg of basalt clast consumed by Hf-W dating (destructive)",
+        loans.consume,
+        number="L-2025-UoC",
+        sample="CE5C0000YJYX052",
+        technique="Hf-W chronometry, MC-ICP-MS",
+        mass_ug=mass("5 mg"),
+        destructive=True,
     )
     demo.do(
-        _at(7, 2), CURATOR, "Osaka: split CE5C0000YJYX061-G1 (2.000 mg) for SIMS mounts",
-        loans.borrower_split, number="L-2025-Osaka", sample="CE5C0000YJYX061",
-        child="-G1", mass_ug=mass("2 mg"),
+        _at(7, 2),
+        CURATOR,
+        "Osaka: split CE5C0000YJYX061-G1 (2.000 mg) for SIMS mounts",
+        loans.borrower_split,
+        number="L-2025-Osaka",
+        sample="CE5C0000YJYX061",
+        child="-G1",
+        mass_ug=mass("2 mg"),
     )
     demo.do(
-        _at(7, 15), CURATOR, "OU: 0.500 mg used for SEM imaging (non-destructive mount prep)",
-        loans.consume, number="L-2025-OU", sample="CE5C0200YJFM00112",
-        technique="SEM-EDS mount preparation", mass_ug=mass("0.5 mg"), destructive=False,
+        _at(7, 15),
+        CURATOR,
+        "OU: 0.500 mg used for SEM imaging (non-destructive mount prep)",
+        loans.consume,
+        number="L-2025-OU",
+        sample="CE5C0200YJFM00112",
+        technique="SEM-EDS mount preparation",
+        mass_ug=mass("0.5 mg"),
+        destructive=False,
     )
     demo.do(
-        _at(10, 1), CURATOR, "IPGP: remaining 280.000 mg released for return, seal SL-IPGP-R1",
-        loans.release_return, number="L-2025-IPGP", container="triple-sealed N2 container",
-        seal_number="SL-IPGP-R1", method="courier",
+        _at(10, 1),
+        CURATOR,
+        "IPGP: remaining 280.000 mg released for return, seal SL-IPGP-R1",
+        loans.release_return,
+        number="L-2025-IPGP",
+        container="triple-sealed N2 container",
+        seal_number="SL-IPGP-R1",
+        method="courier",
     )
     demo.do(
-        _at(10, 8), CURATOR, "IPGP: return accepted at NAOC, weighed 280.000 mg, seal intact",
-        loans.accept_return, number="L-2025-IPGP", seal_intact=True,
-        condition="unchanged", weighed_ug={"CE5C0100YJFM00201-01": mass("280 mg")},
+        _at(10, 8),
+        CURATOR,
+        "IPGP: return accepted at NAOC, weighed 280.000 mg, seal intact",
+        loans.accept_return,
+        number="L-2025-IPGP",
+        seal_intact=True,
+        condition="unchanged",
+        weighed_ug={"CE5C0100YJFM00201-01": mass("280 mg")},
     )
     demo.do(
-        _at(10, 20), CURATOR, "IPGP: loan settled (F-75 return report and publication list filed)",
-        loans.settle_loan, number="L-2025-IPGP",
+        _at(10, 20),
+        CURATOR,
+        "IPGP: loan settled (F-75 return report and publication list filed)",
+        loans.settle_loan,
+        number="L-2025-IPGP",
         obligations="return report filed; 1 publication reported; consumption report received",
     )
     demo.do(_at(10, 21), CURATOR, "IPGP: loan closed", loans.close_loan, number="L-2025-IPGP")
@@ -246,15 +335,25 @@ def _research(demo: Demo) -> None:
 def _later(demo: Demo) -> None:
     """2026: inventories, an extension, and Osaka left overdue on the demo's 'today'."""
     demo.do(
-        _at(3, 16, year=2026), CURATOR,
+        _at(3, 16, year=2026),
+        CURATOR,
         "UoC: loan extended by 6 months (approved by the NAOC curator)",
-        loans.extend_loan, number="L-2025-UoC", period="P6M", approver=CURATOR,
+        loans.extend_loan,
+        number="L-2025-UoC",
+        period="P6M",
+        approver=CURATOR,
         reason="clean-lab refurbishment delayed the Hf-W analyses",
     )
-    for institution, pi in (("UoC", "muenker@uni-koeln.example"), ("SUPARCO", "pi@suparco.example"),
-                            ("OU", "anand@open.example")):
+    for institution, pi in (
+        ("UoC", "muenker@uni-koeln.example"),
+        ("SUPARCO", "pi@suparco.example"),
+        ("OU", "anand@open.example"),
+    ):
         demo.do(
-            _at(4, 20, year=2026), pi, f"{institution}: annual inventory attested by the PI",
-            loans.attest_inventory, number=f"L-2025-{institution}",
+            _at(4, 20, year=2026),
+            pi,
+            f"{institution}: annual inventory attested by the PI",
+            loans.attest_inventory,
+            number=f"L-2025-{institution}",
             note="all samples present in the clean lab",
         )

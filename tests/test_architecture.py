@@ -58,11 +58,7 @@ def test_imports_point_down(path: Path) -> None:
 def test_services_never_print_read_env_or_clock(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
     tree = ast.parse(source)
-    calls = {
-        ast.unparse(node.func)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-    }
+    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     assert "print" not in calls
     assert not [c for c in calls if c.endswith(("datetime.now", "utc_now", "datetime.utcnow"))]
     assert "os.environ" not in source and "os.getenv" not in source

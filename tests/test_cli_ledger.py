@@ -41,9 +41,22 @@ def test_init_creates_private_ledger_with_reference_data(tmp_path: Path, runner:
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     with sqlite3.connect(db) as connection:
         institutions = {r[0] for r in connection.execute("SELECT short_name FROM institution")}
-        samples = {r[0]: r[1] for r in connection.execute("SELECT code, initial_mass_ug FROM sample")}
+        samples = {
+            r[0]: r[1] for r in connection.execute("SELECT code, initial_mass_ug FROM sample")
+        }
         person = connection.execute("SELECT email, role, institution FROM person").fetchall()
-    assert {"CNSA", "LESEC", "NAOC", "IPGP", "UoC", "Osaka", "SUPARCO", "OU", "Brown", "SBU"} <= institutions
+    assert {
+        "CNSA",
+        "LESEC",
+        "NAOC",
+        "IPGP",
+        "UoC",
+        "Osaka",
+        "SUPARCO",
+        "OU",
+        "Brown",
+        "SBU",
+    } <= institutions
     assert samples["CE5C0400YJFM00901"] == 500_000  # 500 mg, published
     assert samples["CE5C0000YJYX048"] == 17_600  # 17.6 mg, published
     assert person == [("li@naoc.example", "curator", "NAOC")]
@@ -76,8 +89,17 @@ def test_init_with_unknown_institution_leaves_no_file(tmp_path: Path, runner: Cl
     db = tmp_path / "new.db"
     result = runner.invoke(
         app,
-        ["--db", str(db), "init", "--curator-email", "a@b.example", "--curator-name", "A",
-         "--institution", "NOPE"],
+        [
+            "--db",
+            str(db),
+            "init",
+            "--curator-email",
+            "a@b.example",
+            "--curator-name",
+            "A",
+            "--institution",
+            "NOPE",
+        ],
     )
     assert result.exit_code == 2
     assert "institution 'NOPE' does not exist" in result.stderr
@@ -105,7 +127,9 @@ def test_verify_names_a_value_changed_with_raw_sqlite(engine, db_path, cli_env, 
         )
     result = runner.invoke(app, ["verify"])
     assert result.exit_code == 1
-    assert "sample row CE5C0000YJYX061: vault_ug is 12399 but the events give 12400" in result.stdout
+    assert (
+        "sample row CE5C0000YJYX061: vault_ug is 12399 but the events give 12400" in result.stdout
+    )
     assert "sample CE5C0000YJYX061: initial 12400 µg ≠ vault 12399" in result.stdout
 
 
@@ -189,7 +213,9 @@ def test_help_does_not_import_heavy_modules(command: str) -> None:
         "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'reportlab') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 

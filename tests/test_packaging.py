@@ -11,20 +11,41 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_wheel_contains_seed_data(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     wheel = next(tmp_path.glob("sampleloans-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for data_file in ("missions.csv", "institutions.csv", "samples.csv", "README.md",
-                      "demo/samples.csv", "demo/people.csv"):
+    for data_file in (
+        "missions.csv",
+        "institutions.csv",
+        "samples.csv",
+        "README.md",
+        "demo/samples.csv",
+        "demo/people.csv",
+    ):
         assert f"sampleloans/data/{data_file}" in names
     assert "sampleloans/cli.py" in names and "sampleloans/models.py" in names
-    entry_points = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith("entry_points.txt"))
-    ).decode()
+    entry_points = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith("entry_points.txt")))
+        .decode()
+    )
     assert "sampleloans = sampleloans.cli:main" in entry_points
 
 

@@ -2,8 +2,8 @@
 
 import re
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 
 from sampleloans.cli import app
@@ -11,11 +11,11 @@ from sampleloans.cli import app
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
+def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[str]:
     """Every leaf command as 'noun verb' (or 'verb' at the top)."""
     paths = []
     for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a sub-app (Typer's group)
             paths += command_paths(command, (*prefix, name))
         else:
             paths.append(" ".join((*prefix, name)))

@@ -1,5 +1,248 @@
 """`sampleloans agreements …`: Loan agreements and their terms."""
 
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
+from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.samples import jsonable, plain
+
+if TYPE_CHECKING:
+    from sampleloans.services.catalog import AgreementView
+
 app = typer.Typer(help="Loan agreements and their terms.", no_args_is_help=True)
+
+Number = Annotated[str, typer.Argument(help="The agreement's number.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    number: Number,
+    institution: Annotated[str, typer.Option("--institution", help="Borrower's short name.")],
+    term: Annotated[str, typer.Option("--term", help="In force for, e.g. '5 years'.")],
+    max_mass: Annotated[str, typer.Option("--max-mass", help="Total mass allowed, e.g. '1 g'.")],
+    purpose: Annotated[
+        list[str],
+        typer.Option("--purpose", help="Allowed purpose (repeatable): research, public-welfare."),
+    ],
+    max_loan_period: Annotated[
+        str, typer.Option("--max-loan-period", help="Longest loan, e.g. '12 months'.")
+    ],
+    destructive: Annotated[
+        bool, typer.Option("--destructive/--no-destructive", help="Destructive use allowed.")
+    ] = False,
+    onward_transfer: Annotated[
+        bool,
+        typer.Option("--onward-transfer/--no-onward-transfer", help="Onward transfer allowed."),
+    ] = False,
+    max_extensions: Annotated[
+        int, typer.Option("--max-extensions", help="How many extensions may be granted.")
+    ] = 2,
+    max_extension_period: Annotated[
+        str, typer.Option("--max-extension-period", help="Longest extension, e.g. P6M.")
+    ] = "P6M",
+    inventory_interval: Annotated[
+        str, typer.Option("--inventory-interval", help="Inventory due every, e.g. P1Y.")
+    ] = "P1Y",
+    at: AtOption = None,
+) -> None:
+    """Draft an agreement with its terms; it stays pending until signed (curators only).
+
+    Example: sampleloans agreements add AG-2025-OU --institution OU --term "5 years" --max-mass "1 g" --purpose research --max-loan-period "12 months"
+    """  # noqa: E501
+    from sampleloans.commands.common import writing
+    from sampleloans.services.agreements import create_agreement
+    from sampleloans.units import parse_mass_ug, parse_period
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = create_agreement(
+            session,
+            service_ctx,
+            number=number,
+            institution=institution,
+            term=parse_period(term, "--term"),
+            max_total_mass_ug=parse_mass_ug(max_mass, "--max-mass"),
+            allowed_purposes=purpose,
+            max_loan_period=parse_period(max_loan_period, "--max-loan-period"),
+            destructive_use_allowed=destructive,
+            onward_transfer_allowed=onward_transfer,
+            max_extensions=max_extensions,
+            max_extension_period=parse_period(max_extension_period, "--max-extension-period"),
+            inventory_interval=parse_period(inventory_interval, "--inventory-interval"),
+            occurred_at=parse_at(at),
+        )
+    line = (
+        f"Drafted agreement {number.strip()} with {institution} (pending until signed); "
+        f"event {envelope.seq}."
+    )
+    console().print(line, markup=False)
+
+
+@app.command("sign")
+def sign(
+    ctx: typer.Context,
+    number: Number,
+    signed_by: Annotated[str, typer.Option("--signed-by", help="Who signed, for both sides.")],
+    at: AtOption = None,
+) -> None:
+    """Record an agreement's signature; it is in force from then for its term (curators only).
+
+    Example: sampleloans agreements sign AG-2025-OU --signed-by "LESEC and The Open University"
+    """
+    from sampleloans.commands.common import writing
+    from sampleloans.dates import format_datetime
+    from sampleloans.services.agreements import sign_agreement
+    from sampleloans.services.common import get_agreement
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = sign_agreement(
+            session, service_ctx, number=number, signed_by=signed_by, occurred_at=parse_at(at)
+        )
+        expires = get_agreement(session, number).expires_at
+    until = f"; in force until {format_datetime(expires)}" if expires else ""
+    console().print(f"Signed agreement {number}{until}; event {envelope.seq}.", markup=False)
+
+
+def _end(ctx: typer.Context, number: str, status: str, reason: str, at: str | None) -> None:
+    """Expire or terminate an agreement and print the confirmation."""
+    from sampleloans.commands.common import writing
+    from sampleloans.services.agreements import end_agreement
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = end_agreement(
+            session,
+            service_ctx,
+            number=number,
+            status=status,
+            reason=reason,
+            occurred_at=parse_at(at),
+        )
+    console().print(f"Agreement {number} {status}; event {envelope.seq}.", markup=False)
+
+
+@app.command("expire")
+def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
+    """Mark an agreement expired; loans under it stay tracked (curators only).
+
+    Example: sampleloans agreements expire AG-2025-OU --reason "term ended"
+    """
+    _end(ctx, number, "expired", reason, at)
+
+
+@app.command("terminate")
+def terminate(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
+    """Terminate an agreement early; loans under it stay tracked (curators only).
+
+    Example: sampleloans agreements terminate AG-2025-OU --reason "breach of onward-transfer term"
+    """
+    _end(ctx, number, "terminated", reason, at)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="Only this institution.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, signed, expired or terminated.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List agreements by number (researchers: only their own institution's).
+
+    JSON: an array of objects with the keys of 'agreements show --json'.
+    Example: sampleloans agreements list --status signed
+    """
+    from rich.table import Table
+
+    from sampleloans.commands.common import reading
+    from sampleloans.services.catalog import list_agreements
+    from sampleloans.units import format_mass
+
+    with reading(ctx) as (session, service_ctx):
+        rows = list_agreements(session, service_ctx, institution=institution, status=status)
+    if as_json:
+        print_json(jsonable(rows))
+        return
+    table = Table(title=f"Agreements ({len(rows)})")
+    for heading in ("number", "institution", "status", "in force", "issued", "max mass", "loans"):
+        table.add_column(heading, no_wrap=True)
+    for row in rows:
+        table.add_row(
+            *plain(
+                row.number,
+                row.institution,
+                row.status,
+                "yes" if row.in_force else "no",
+                format_mass(row.issued_ug),
+                format_mass(row.max_total_mass_ug),
+                str(row.loans),
+            )
+        )
+    console().print(table)
+
+
+def _terms(view: "AgreementView") -> list[tuple[str, str]]:
+    """The agreement's fields and terms in words."""
+    from sampleloans.dates import format_datetime
+    from sampleloans.units import format_mass, format_period
+
+    def when(value: object) -> str:
+        return format_datetime(value) if value else "—"  # type: ignore[arg-type]
+
+    def yes(flag: bool) -> str:
+        return "allowed" if flag else "not allowed"
+
+    return [
+        ("institution", view.institution),
+        ("status", view.status + (f" ({view.end_reason})" if view.end_reason else "")),
+        ("in force now", "yes" if view.in_force else "no"),
+        ("drafted", when(view.created_at)),
+        ("signed", when(view.signed_at) + (f" by {view.signed_by}" if view.signed_by else "")),
+        ("term", format_period(view.term)),
+        ("expires", when(view.expires_at)),
+        ("ended", when(view.ended_at)),
+        ("mass issued", f"{format_mass(view.issued_ug)} of {format_mass(view.max_total_mass_ug)}"),
+        ("loans", str(view.loans)),
+        ("purposes", ", ".join(p.replace("_", " ") for p in view.allowed_purposes)),
+        ("destructive use", yes(view.destructive_use_allowed)),
+        ("onward transfer", yes(view.onward_transfer_allowed)),
+        ("longest loan", format_period(view.max_loan_period)),
+        (
+            "extensions",
+            f"at most {view.max_extensions}, each up to {format_period(view.max_extension_period)}",
+        ),
+        ("inventory", f"every {format_period(view.inventory_interval)}"),
+    ]
+
+
+@app.command("show")
+def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
+    """Show an agreement: its terms in words, whether it is in force now, mass issued vs max.
+
+    JSON keys: number, institution, status, in_force, created_at, signed_at, signed_by, term,
+    expires_at, ended_at, end_reason, max_total_mass_ug, issued_ug, loans, allowed_purposes
+    (list), destructive_use_allowed, onward_transfer_allowed, max_loan_period, max_extensions,
+    max_extension_period, inventory_interval (periods as ISO 8601, e.g. P5Y).
+    Example: sampleloans agreements show AG-2025-OU
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.commands.common import reading
+    from sampleloans.services.catalog import show_agreement
+
+    with reading(ctx) as (session, service_ctx):
+        view = show_agreement(session, service_ctx, number=number)
+    if as_json:
+        print_json(jsonable(view))
+        return
+    table = Table(title=Text(f"Agreement {view.number}"), show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value")
+    for field, value in _terms(view):
+        table.add_row(*plain(field, value))
+    console().print(table)

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
     from sampleloans.ledger.store import Context
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")
+]
 AtOption = Annotated[
     str | None,
     typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset); default now."),

@@ -1,1 +1,334 @@
 """Top-level read commands for compliance officers and researchers: balance, overdue, status."""
+
+from typing import Annotated, Any
+
+import typer
+
+from sampleloans.commands.common import JsonOption, console, print_json, reading
+
+LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
+InstitutionOption = Annotated[
+    str | None, typer.Option("--institution", help="An institution's short name.")
+]
+
+ITEM_TERMS = ("issued", "held", "consumed", "returned", "transferred", "split", "lost")
+SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost")
+
+
+def _iso(moment: Any) -> str | None:
+    from sampleloans.dates import to_iso
+
+    return to_iso(moment) if moment is not None else None
+
+
+def _terms(row: Any, terms: tuple[str, ...]) -> dict[str, int]:
+    return {f"{t}_ug": getattr(row, f"{t}_ug") for t in terms}
+
+
+def balance(
+    ctx: typer.Context,
+    sample: Annotated[
+        str | None, typer.Option("--sample", help="A sample code (its whole lineage).")
+    ] = None,
+    loan: LoanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
+
+    Loan: per item and in total, issued = held + consumed + returned + transferred + split +
+    lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost.
+    Without --sample/--loan (curators and compliance officers only): collection-wide totals.
+
+    JSON keys: scope (loan|lineage|collection), subject, balanced, items [sample_code, source,
+    state, issued_ug, held_ug, consumed_ug, returned_ug, transferred_ug, split_ug, lost_ug,
+    balanced], item_total, samples [code, parent_code, custody_state, initial_ug, vault_ug,
+    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], sample_total (null when not shown).
+
+    Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
+    """
+    from sampleloans.services.standing import mass_balance
+
+    with reading(ctx) as (session, service_ctx):
+        result = mass_balance(session, service_ctx, sample=sample, loan=loan)
+    if as_json:
+        print_json(_balance_json(result))
+        return
+    out = console()
+    for renderable in _balance_renderables(result):
+        out.print(renderable)
+
+
+def _balance_json(result: Any) -> dict[str, Any]:
+    def item(row: Any) -> dict[str, Any]:
+        return {
+            "sample_code": row.sample_code,
+            "source": row.source,
+            "state": row.state,
+            **_terms(row, ITEM_TERMS),
+            "balanced": row.balanced,
+        }
+
+    def sample(row: Any) -> dict[str, Any]:
+        return {
+            "code": row.code,
+            "parent_code": row.parent_code,
+            "custody_state": row.custody_state,
+            **_terms(row, SAMPLE_TERMS),
+            "balanced": row.balanced,
+        }
+
+    totals = [t for t in (result.item_total, result.sample_total) if t is not None]
+    return {
+        "scope": result.scope,
+        "subject": result.subject,
+        "balanced": all(t.balanced for t in totals)
+        and all(r.balanced for r in (*result.items, *result.samples)),
+        "items": [item(r) for r in result.items],
+        "item_total": item(result.item_total) if result.item_total else None,
+        "samples": [sample(r) for r in result.samples],
+        "sample_total": sample(result.sample_total) if result.sample_total else None,
+    }
+
+
+def _check(ok: bool) -> Any:
+    from rich.text import Text
+
+    return Text("✓", style="green") if ok else Text("✗", style="bold red")
+
+
+def _balance_renderables(result: Any) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    out: list[Any] = []
+    if result.item_total is not None:
+        title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
+        table = Table(title=Text(title))
+        table.add_column("sample", no_wrap=True)
+        table.add_column("state")
+        for term in ITEM_TERMS:
+            table.add_column(term, justify="right", no_wrap=True)
+        table.add_column("=", justify="center")
+        for row in (*result.items, result.item_total):
+            table.add_row(
+                Text(row.sample_code),
+                Text(row.state.replace("_", " ")),
+                *(format_mass(getattr(row, f"{t}_ug")) for t in ITEM_TERMS),
+                _check(row.balanced),
+                style="bold" if row is result.item_total else "",
+            )
+        out.append(table)
+        t = result.item_total
+        out.append(
+            Text(
+                "issued = held + consumed + returned + transferred + split + lost: "
+                + f"{format_mass(t.issued_ug)} = "
+                + " + ".join(format_mass(getattr(t, f"{x}_ug")) for x in ITEM_TERMS[1:])
+                + (" ✓" if t.balanced else " ✗ DOES NOT BALANCE"),
+                style="green" if t.balanced else "bold red",
+            )
+        )
+    if result.sample_total is not None:
+        title = (
+            f"Mass balance of the lineage of {result.subject}" if result.subject else "All samples"
+        )
+        table = Table(title=Text(title))
+        table.add_column("sample", no_wrap=True)
+        table.add_column("custody state")
+        for term in ("initial", "vault", "on loan", "split to children", "consumed", "lost"):
+            table.add_column(term, justify="right", no_wrap=True)
+        table.add_column("=", justify="center")
+        for row in (*result.samples, result.sample_total):
+            table.add_row(
+                Text(row.code),
+                Text(row.custody_state.replace("_", " ")),
+                *(format_mass(getattr(row, f"{t}_ug")) for t in SAMPLE_TERMS),
+                _check(row.balanced),
+                style="bold" if row is result.sample_total else "",
+            )
+        out.append(table)
+        s = result.sample_total
+        out.append(
+            Text(
+                "initial = vault + on loan + split + consumed + lost: "
+                + f"{format_mass(s.initial_ug)} = "
+                + " + ".join(format_mass(getattr(s, f"{x}_ug")) for x in SAMPLE_TERMS[1:])
+                + (" ✓" if s.balanced else " ✗ DOES NOT BALANCE"),
+                style="green" if s.balanced else "bold red",
+            )
+        )
+    return out
+
+
+def overdue(
+    ctx: typer.Context, institution: InstitutionOption = None, as_json: JsonOption = False
+) -> None:
+    """Loans past their due date and inventories past due, as of now, most days late first.
+
+    Curators and compliance officers see every institution (or the one given); researchers see
+    only their own. Exit 0 even when some are overdue.
+
+    JSON keys: overdue [loan_number, institution, pi_email, what (return|inventory), due_at,
+    days_late].
+
+    Example: sampleloans --as compliance@naoc.example overdue --institution OU
+    """
+    from sampleloans.services.standing import overdue as find_overdue
+
+    with reading(ctx) as (session, service_ctx):
+        rows = find_overdue(session, service_ctx, institution=institution)
+    if as_json:
+        print_json(
+            {
+                "overdue": [
+                    {
+                        "loan_number": r.loan_number,
+                        "institution": r.institution,
+                        "pi_email": r.pi_email,
+                        "what": r.what,
+                        "due_at": _iso(r.due_at),
+                        "days_late": r.days_late,
+                    }
+                    for r in rows
+                ]
+            }
+        )
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.dates import format_datetime
+
+    out = console()
+    if not rows:
+        out.print("Nothing is overdue.", style="green")
+        return
+    table = Table(title="Overdue loans and inventories")
+    for heading in ("loan", "institution", "PI", "overdue", "was due", "days late"):
+        table.add_column(heading, justify="right" if heading == "days late" else "left")
+    for r in rows:
+        table.add_row(
+            Text(r.loan_number),
+            Text(r.institution),
+            Text(r.pi_email),
+            "return" if r.what == "return" else "inventory",
+            format_datetime(r.due_at),
+            str(r.days_late),
+            style="red",
+        )
+    out.print(table)
+
+
+def status(
+    ctx: typer.Context,
+    loan: LoanOption = None,
+    institution: InstitutionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each loan of your institution: samples, mass held, due date, extensions, inventory, open
+    obligations and the custody state of each item.
+
+    Researchers see their own institution; curators and compliance officers must give --loan or
+    --institution.
+
+    JSON keys: loans [number, institution, pi_email, status, held_ug, due_at, days_left
+    (negative when overdue), extensions_granted, max_extensions, next_inventory_due_at,
+    inventory_days_left, obligations [text], items [sample_code, state, issued_ug, held_ug]].
+
+    Example: sampleloans --as anand@open.example status
+    """
+    from sampleloans.services.standing import loan_status
+
+    with reading(ctx) as (session, service_ctx):
+        rows = loan_status(session, service_ctx, loan=loan, institution=institution)
+    if as_json:
+        print_json({"loans": [_standing_json(r) for r in rows]})
+        return
+    out = console()
+    if not rows:
+        out.print("No loans.")
+        return
+    for r in rows:
+        out.print(_standing_table(r))
+
+
+def _standing_json(r: Any) -> dict[str, Any]:
+    return {
+        "number": r.number,
+        "institution": r.institution,
+        "pi_email": r.pi_email,
+        "status": r.status,
+        "held_ug": r.held_ug,
+        "due_at": _iso(r.due_at),
+        "days_left": r.days_left,
+        "extensions_granted": r.extensions_granted,
+        "max_extensions": r.max_extensions,
+        "next_inventory_due_at": _iso(r.next_inventory_due_at),
+        "inventory_days_left": r.inventory_days_left,
+        "obligations": list(r.obligations),
+        "items": [
+            {
+                "sample_code": i.sample_code,
+                "state": i.state,
+                "issued_ug": i.issued_ug,
+                "held_ug": i.held_ug,
+            }
+            for i in r.items
+        ],
+    }
+
+
+def _days(days: int | None) -> str:
+    if days is None:
+        return ""
+    return f" ({days} days left)" if days >= 0 else f" (OVERDUE by {-days} days)"
+
+
+def _standing_table(r: Any) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.dates import format_datetime
+    from sampleloans.units import format_mass
+
+    overdue_now = r.days_left is not None and r.days_left < 0
+    inventory_late = r.inventory_days_left is not None and r.inventory_days_left < 0
+    due = format_datetime(r.due_at) if r.due_at else "—"
+    inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
+    lines = [
+        Text(
+            f"Loan {r.number} ({r.institution}, PI {r.pi_email}): {r.status.replace('_', ' ')}",
+            style="bold",
+        ),
+        Text(
+            f"  held {format_mass(r.held_ug)}; due {due}{_days(r.days_left)}",
+            style="red" if overdue_now else "",
+        ),
+        Text(
+            f"  extensions {r.extensions_granted} of {r.max_extensions} allowed; next inventory "
+            f"{inventory}{_days(r.inventory_days_left)}",
+            style="red" if inventory_late else "",
+        ),
+        Text(
+            "  obligations: " + ("; ".join(r.obligations) or "none"),
+            style="red" if overdue_now or inventory_late else "",
+        ),
+    ]
+    table = Table()
+    table.add_column("sample", no_wrap=True)
+    table.add_column("custody state")
+    table.add_column("issued", justify="right")
+    table.add_column("held", justify="right")
+    for i in r.items:
+        state = i.state.replace("_", " ")
+        table.add_row(
+            Text(i.sample_code),
+            Text(state),
+            format_mass(i.issued_ug),
+            format_mass(i.held_ug),
+            style="yellow" if "transit" in i.state else "",
+        )
+    return Group(*lines, table)

@@ -1,5 +1,119 @@
-"""`sampleloans incidents …`: Loss, theft and damage incidents."""
+"""`sampleloans incidents …`: Loss, theft and damage; an incident freezes its sample."""
+
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Loss, theft and damage incidents.", no_args_is_help=True)
+from sampleloans.commands.common import (
+    AtOption,
+    JsonOption,
+    console,
+    parse_at,
+    print_json,
+    reading,
+    writing,
+)
+
+app = typer.Typer(
+    help="Loss, theft and damage; an incident freezes its sample.", no_args_is_help=True
+)
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    sample: Annotated[str, typer.Option("--sample", help="The affected sample's code.")],
+    kind: Annotated[str, typer.Option("--kind", help="loss, theft or damage.")],
+    description: Annotated[str, typer.Option("--description", help="What happened.")],
+    mass_lost: Annotated[
+        str | None, typer.Option("--mass-lost", help="Mass lost, e.g. '1 mg' (default none).")
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Report a loss, theft or damage; the sample is frozen until the incident is resolved.
+
+    Example: sampleloans incidents report --sample CE5C0200YJFM00112 --kind loss
+    --description "spilled during transfer" --mass-lost "1 mg"
+    """
+    from sampleloans.services import incidents
+    from sampleloans.units import parse_mass_ug
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = incidents.report_incident(
+            session,
+            service_ctx,
+            sample=sample,
+            kind=kind,
+            description=description,
+            mass_lost_ug=parse_mass_ug(mass_lost, "--mass-lost") if mass_lost else 0,
+            occurred_at=parse_at(at),
+        )
+    console().print(
+        f"Incident {envelope.seq} reported on {sample}; the sample is frozen until "
+        f"'incidents resolve {envelope.seq}' (event {envelope.seq}).",
+        markup=False,
+    )
+
+
+@app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    seq: Annotated[int, typer.Argument(help="The incident number (its event seq).")],
+    resolution: Annotated[str, typer.Option("--resolution", help="How it was resolved.")],
+    at: AtOption = None,
+) -> None:
+    """Resolve an open incident; the record stays and the sample is released.
+
+    Example: sampleloans incidents resolve 57 --resolution "fragment recovered and weighed"
+    """
+    from sampleloans.services import incidents
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = incidents.resolve_incident(
+            session, service_ctx, incident_seq=seq, resolution=resolution, occurred_at=parse_at(at)
+        )
+    console().print(f"Incident {seq} resolved (event {envelope.seq}).", markup=False)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open incidents.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List incidents by number (researchers see those on their own institution's loans).
+
+    JSON: a list of {seq, sample, loan, institution, kind, description, mass_lost_ug,
+    reported_at, reported_by, status, resolved_at, resolution}.
+    Example: sampleloans incidents list --open
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.commands.loans import jsonable
+    from sampleloans.dates import format_datetime
+    from sampleloans.services import loan_views
+    from sampleloans.units import format_mass
+
+    with reading(ctx) as (session, service_ctx):
+        rows = loan_views.list_incidents(session, service_ctx, open_only=open_only)
+    if as_json:
+        print_json(jsonable(rows))
+        return
+    table = Table(title="Incidents")
+    for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported", "status"):
+        table.add_column(heading, justify="right" if heading == "mass lost" else "left")
+    for row in rows:
+        status = row.status
+        if row.resolution:
+            status += f": {row.resolution}"
+        table.add_row(
+            str(row.seq),
+            Text(row.sample),
+            Text(row.loan or "—"),
+            Text(f"{row.kind}: {row.description}"),
+            format_mass(row.mass_lost_ug),
+            format_datetime(row.reported_at),
+            Text(status, style="red" if row.status == "open" else ""),
+        )
+    console().print(table)

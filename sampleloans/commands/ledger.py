@@ -20,7 +20,9 @@ from sampleloans.commands.common import (
 
 def init(
     ctx: typer.Context,
-    curator_email: Annotated[str, typer.Option("--curator-email", help="E-mail of the first curator.")],
+    curator_email: Annotated[
+        str, typer.Option("--curator-email", help="E-mail of the first curator.")
+    ],
     curator_name: Annotated[str, typer.Option("--curator-name", help="Name of the first curator.")],
     institution: Annotated[
         str, typer.Option("--institution", help="The curating institution (short name).")
@@ -31,8 +33,8 @@ def init(
     Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
     """
     from sampleloans.db import transaction
-    from sampleloans.services.setup import init_ledger
     from sampleloans.services.common import require_email
+    from sampleloans.services.setup import init_ledger
 
     with errors_to_exit_codes():
         email = require_email(curator_email, "--curator-email")
@@ -41,19 +43,25 @@ def init(
         engine = open_engine(ctx, create=True)
         try:
             with transaction(engine) as session:
-                init_ledger(session, service_ctx, curator_name=curator_name, curator_institution=institution)
+                init_ledger(
+                    session, service_ctx, curator_name=curator_name, curator_institution=institution
+                )
         except BaseException:
             engine.dispose()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)  # never leave a half-made ledger
             raise
-    console().print(f"Created ledger {path} with the reference data; first curator {email}.", markup=False)
+    console().print(
+        f"Created ledger {path} with the reference data; first curator {email}.", markup=False
+    )
 
 
 def demo(
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", help="Folder for the demo database (default: a new temporary folder)."),
+        typer.Option(
+            "--dir", help="Folder for the demo database (default: a new temporary folder)."
+        ),
     ] = None,
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
@@ -72,7 +80,10 @@ def demo(
         path = folder / "ledger.db"
         engine = open_db(url_for_path(path), create=True)
         out = console()
-        out.print(f"Demo ledger: {path}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})", markup=False)
+        out.print(
+            f"Demo ledger: {path}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
+            markup=False,
+        )
         for step in run_demo(engine, os_user()):
             out.print(step_line(step))
         result = verify(engine)
@@ -81,7 +92,11 @@ def demo(
         with transaction(engine, write=False) as session:
             summary = collection_summary(session, DEMO_TODAY)
         out.print(demo_summary_table(summary, result.head))
-        out.print(f"Try: SAMPLELOANS_DB={path} SAMPLELOANS_USER=compliance@naoc.example sampleloans overdue", markup=False)
+        out.print(
+            f"Try: SAMPLELOANS_DB={path} SAMPLELOANS_USER=compliance@naoc.example "
+            "sampleloans overdue",
+            markup=False,
+        )
     if not result.ok:
         raise typer.Exit(1)
 
@@ -100,10 +115,14 @@ def _demo_folder(directory: Path | None) -> Path:
 
 def verify(
     ctx: typer.Context,
-    print_head: Annotated[bool, typer.Option("--print-head", help="Print only SEQ:HASH of the last event.")] = False,
+    print_head: Annotated[
+        bool, typer.Option("--print-head", help="Print only SEQ:HASH of the last event.")
+    ] = False,
     anchor: Annotated[
         str | None,
-        typer.Option("--anchor", help="SEQ:HASH from an earlier report; prove the ledger still extends it."),
+        typer.Option(
+            "--anchor", help="SEQ:HASH from an earlier report; prove the ledger still extends it."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -1,5 +1,692 @@
 """`sampleloans loans …`: Loans through their whole life."""
 
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from sampleloans.commands.common import (
+    AtOption,
+    JsonOption,
+    console,
+    parse_at,
+    print_json,
+    reading,
+    writing,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from sampleloans.services.loan_views import LoanDetail, LoanRow
+
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
+
+Number = Annotated[str, typer.Argument(help="The loan number, e.g. L-2025-001.")]
+Container = Annotated[str, typer.Option("--container", help="The sealed container.")]
+Seal = Annotated[str, typer.Option("--seal", help="The seal number on the container.")]
+Method = Annotated[
+    str,
+    typer.Option("--method", help="courier, hand-carried, diplomatic-pouch or post."),
+]
+SealIntact = Annotated[
+    bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
+]
+Condition = Annotated[str, typer.Option("--condition", help="Condition on receipt.")]
+
+
+def parse_weighed(values: list[str] | None) -> dict[str, int]:
+    """`--weighed CODE=MASS` options as {code: micrograms}."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.units import parse_mass_ug
+
+    result: dict[str, int] = {}
+    for value in values or []:
+        code, sep, mass = value.partition("=")
+        code = code.strip()
+        if not sep or not code or not mass.strip():
+            raise InvalidInput(
+                f"--weighed: {value!r} is not CODE=MASS; write e.g. CE5C0200YJFM00112=19.5mg"
+            )
+        if code in result:
+            raise InvalidInput(f"--weighed: {code} is given twice; weigh each sample once")
+        result[code] = parse_mass_ug(mass, f"--weighed {code}", allow_zero=True)
+    return result
+
+
+def _say(text: str) -> None:
+    """One confirmation line, user text printed literally."""
+    console().print(text, markup=False)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@app.command("request")
+def request(
+    ctx: typer.Context,
+    number: Number,
+    agreement: Annotated[str, typer.Option("--agreement", help="The agreement it falls under.")],
+    pi: Annotated[str, typer.Option("--pi", help="E-mail of the principal investigator.")],
+    sample: Annotated[list[str], typer.Option("--sample", help="A sample code (repeatable).")],
+    purpose: Annotated[str, typer.Option("--purpose", help="research or public-welfare.")] = (
+        "research"
+    ),
+    transfer_type: Annotated[
+        str, typer.Option("--transfer-type", help="loan, gift or exhibition.")
+    ] = "loan",
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="Loan period, e.g. '12 months' (default: the maximum)."),
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Record a PI's request for whole samples under an agreement.
+
+    Example: sampleloans loans request L-1 --agreement AG-OU --pi anand@open.example
+    --sample CE5C0200YJFM00112 --period "12 months"
+    """
+    from sampleloans.services import loans
+    from sampleloans.units import parse_period
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.request_loan(
+            session,
+            service_ctx,
+            number=number,
+            agreement=agreement,
+            pi=pi,
+            samples=sample,
+            purpose_class=purpose,
+            transfer_type=transfer_type,
+            loan_period=parse_period(period, "--period") if period else None,
+            occurred_at=parse_at(at),
+        )
+    _say(
+        f"Loan {number} requested: {_plural(len(set(sample)), 'sample')} under agreement "
+        f"{agreement} (event {envelope.seq})."
+    )
+
+
+@app.command("approve")
+def approve(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
+    """Approve a requested loan.
+
+    Example: sampleloans loans approve L-1
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.approve_loan(session, service_ctx, number=number, occurred_at=parse_at(at))
+    _say(f"Loan {number} approved (event {envelope.seq}).")
+
+
+@app.command("issue")
+def issue(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
+    """Issue an approved loan: its samples leave the vault, whole.
+
+    Example: sampleloans loans issue L-1
+    """
+    from sampleloans.dates import to_iso
+    from sampleloans.services import loans
+    from sampleloans.units import format_mass
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.issue_loan(session, service_ctx, number=number, occurred_at=parse_at(at))
+        items = loans.items_of(session, number)
+        due = loans.get_loan(session, number).due_at
+    mass = format_mass(sum(i.issued_ug for i in items))
+    due_text = to_iso(due)[:10] if due else "not set"
+    _say(
+        f"Loan {number} issued: {_plural(len(items), 'sample')}, {mass} left the vault; "
+        f"due {due_text} (event {envelope.seq})."
+    )
+
+
+@app.command("ship")
+def ship(
+    ctx: typer.Context,
+    number: Number,
+    container: Container,
+    seal: Seal,
+    method: Method = "courier",
+    at: AtOption = None,
+) -> None:
+    """Release an issued loan's samples for shipment in a sealed container.
+
+    Example: sampleloans loans ship L-1 --container "N2 box 7" --seal S-0042 --method hand-carried
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.ship_loan(
+            session,
+            service_ctx,
+            number=number,
+            container=container,
+            seal_number=seal,
+            method=method,
+            occurred_at=parse_at(at),
+        )
+    _say(f"Loan {number} shipped in {container}, seal {seal} (event {envelope.seq}).")
+
+
+@app.command("receive")
+def receive(
+    ctx: typer.Context,
+    number: Number,
+    seal_intact: SealIntact,
+    condition: Condition,
+    weighed: Annotated[
+        list[str] | None,
+        typer.Option("--weighed", help="CODE=MASS weighed on arrival (repeatable)."),
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Record the borrower's receipt: seal, condition and weighed masses.
+
+    Example: sampleloans loans receive L-1 --seal-intact --condition pristine
+    --weighed CE5C0200YJFM00112=20mg
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.receive_loan(
+            session,
+            service_ctx,
+            number=number,
+            seal_intact=seal_intact,
+            condition=condition,
+            weighed_ug=parse_weighed(weighed),
+            occurred_at=parse_at(at),
+        )
+    seal_text = "seal intact" if seal_intact else "SEAL BROKEN"
+    _say(f"Loan {number} received by the borrower, {seal_text} (event {envelope.seq}).")
+
+
+@app.command("consume")
+def consume(
+    ctx: typer.Context,
+    number: Number,
+    sample: Annotated[str, typer.Option("--sample", help="The sample analysed.")],
+    technique: Annotated[str, typer.Option("--technique", help="The analysis, e.g. SIMS.")],
+    mass: Annotated[str, typer.Option("--mass", help="Mass used, e.g. '2 mg'.")],
+    destructive: Annotated[
+        bool, typer.Option("--destructive/--non-destructive", help="Whether it destroyed mass.")
+    ],
+    at: AtOption = None,
+) -> None:
+    """Record mass used by one analysis of a held sample.
+
+    Example: sampleloans loans consume L-1 --sample CE5C0200YJFM00112 --technique SIMS
+    --mass "2 mg" --destructive
+    """
+    from sampleloans.services import loans
+    from sampleloans.units import format_mass, parse_mass_ug
+
+    with writing(ctx) as (session, service_ctx):
+        mass_ug = parse_mass_ug(mass, "--mass")
+        envelope = loans.consume(
+            session,
+            service_ctx,
+            number=number,
+            sample=sample,
+            technique=technique,
+            mass_ug=mass_ug,
+            destructive=destructive,
+            occurred_at=parse_at(at),
+        )
+    _say(
+        f"Loan {number}: {format_mass(mass_ug)} of {sample} consumed by {technique} "
+        f"(event {envelope.seq})."
+    )
+
+
+@app.command("split")
+def split(
+    ctx: typer.Context,
+    number: Number,
+    sample: Annotated[str, typer.Option("--sample", help="The held sample split.")],
+    child: Annotated[
+        str, typer.Option("--child", help="Suffix or full code of the new piece, e.g. -G1.")
+    ],
+    mass: Annotated[str, typer.Option("--mass", help="Mass of the new piece, e.g. '1 mg'.")],
+    at: AtOption = None,
+) -> None:
+    """Record a split the borrower made; the piece stays on the same loan.
+
+    Example: sampleloans loans split L-1 --sample CE5C0200YJFM00112 --child=-G1 --mass "1 mg"
+    """
+    from sampleloans.services import loans
+    from sampleloans.services.samples import child_code
+    from sampleloans.units import format_mass, parse_mass_ug
+
+    with writing(ctx) as (session, service_ctx):
+        mass_ug = parse_mass_ug(mass, "--mass")
+        envelope = loans.borrower_split(
+            session,
+            service_ctx,
+            number=number,
+            sample=sample,
+            child=child,
+            mass_ug=mass_ug,
+            occurred_at=parse_at(at),
+        )
+        code = child_code(sample, child)
+    _say(
+        f"Loan {number}: {code} ({format_mass(mass_ug)}) split from {sample} "
+        f"(event {envelope.seq})."
+    )
+
+
+@app.command("return")
+def return_(
+    ctx: typer.Context,
+    number: Number,
+    container: Container,
+    seal: Seal,
+    method: Method = "courier",
+    sample: Annotated[
+        list[str] | None,
+        typer.Option("--sample", help="A held sample to return (repeatable; default all)."),
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Release held samples (all, or the named ones) for the return trip.
+
+    Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.release_return(
+            session,
+            service_ctx,
+            number=number,
+            container=container,
+            seal_number=seal,
+            method=method,
+            samples=sample or None,
+            occurred_at=parse_at(at),
+        )
+    _say(f"Loan {number} released for return in {container}, seal {seal} (event {envelope.seq}).")
+
+
+@app.command("accept-return")
+def accept_return(
+    ctx: typer.Context,
+    number: Number,
+    seal_intact: SealIntact,
+    condition: Condition,
+    weighed: Annotated[
+        list[str],
+        typer.Option("--weighed", help="CODE=MASS weighed on return (one per sample)."),
+    ],
+    at: AtOption = None,
+) -> None:
+    """Accept returned samples back into the vault; each must weigh what is accountable.
+
+    Example: sampleloans loans accept-return L-1 --seal-intact --condition pristine
+    --weighed CE5C0200YJFM00112=18mg
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.accept_return(
+            session,
+            service_ctx,
+            number=number,
+            seal_intact=seal_intact,
+            condition=condition,
+            weighed_ug=parse_weighed(weighed),
+            occurred_at=parse_at(at),
+        )
+        status = loans.get_loan(session, number).status
+    _say(f"Loan {number} return accepted; the loan is {status} (event {envelope.seq}).")
+
+
+@app.command("extend")
+def extend(
+    ctx: typer.Context,
+    number: Number,
+    period: Annotated[str, typer.Option("--period", help="How much longer, e.g. P6M.")],
+    approver: Annotated[str, typer.Option("--approver", help="E-mail of the approving curator.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the extension is granted.")],
+    at: AtOption = None,
+) -> None:
+    """Extend a loan's due date within the agreement's extension limits.
+
+    Example: sampleloans loans extend L-1 --period P6M --approver curator@naoc.example
+    --reason "instrument downtime"
+    """
+    from sampleloans.dates import to_iso
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.extend_loan(
+            session,
+            service_ctx,
+            number=number,
+            period=parse_period_option(period),
+            approver=approver,
+            reason=reason,
+            occurred_at=parse_at(at),
+        )
+        due = loans.get_loan(session, number).due_at
+    due_text = to_iso(due)[:10] if due else "not set"
+    _say(f"Loan {number} extended; now due {due_text} (event {envelope.seq}).")
+
+
+def parse_period_option(text: str) -> str:
+    """The --period option as a canonical ISO period."""
+    from sampleloans.units import parse_period
+
+    return parse_period(text, "--period")
+
+
+@app.command("recall")
+def recall(
+    ctx: typer.Context,
+    number: Number,
+    due: Annotated[str, typer.Option("--due", help="When it must be back (ISO 8601).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the loan is recalled.")],
+    at: AtOption = None,
+) -> None:
+    """Recall a loan: it is due back by the given time.
+
+    Example: sampleloans loans recall L-1 --due 2025-06-30T00:00:00Z --reason "audit"
+    """
+    from sampleloans.dates import parse_datetime, to_iso
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.recall_loan(
+            session,
+            service_ctx,
+            number=number,
+            due_at=parse_datetime(due, "--due"),
+            reason=reason,
+            occurred_at=parse_at(at),
+        )
+        due_at = loans.get_loan(session, number).due_at
+    due_text = to_iso(due_at)[:10] if due_at else "not set"
+    _say(f"Loan {number} recalled; due back {due_text} (event {envelope.seq}).")
+
+
+@app.command("inventory")
+def inventory(
+    ctx: typer.Context,
+    number: Number,
+    note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
+    at: AtOption = None,
+) -> None:
+    """Attest the annual inventory of what the borrower holds.
+
+    Example: sampleloans --as anand@open.example loans inventory L-1 --note "all present"
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.attest_inventory(
+            session, service_ctx, number=number, note=note, occurred_at=parse_at(at)
+        )
+    _say(f"Loan {number} inventory attested (event {envelope.seq}).")
+
+
+@app.command("settle")
+def settle(
+    ctx: typer.Context,
+    number: Number,
+    obligations: Annotated[
+        str, typer.Option("--obligations", help="The obligations met (reports, papers).")
+    ],
+    at: AtOption = None,
+) -> None:
+    """Settle a loan whose every microgram is accounted for.
+
+    Example: sampleloans loans settle L-1 --obligations "final report received"
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.settle_loan(
+            session, service_ctx, number=number, obligations=obligations, occurred_at=parse_at(at)
+        )
+    _say(f"Loan {number} settled (event {envelope.seq}).")
+
+
+@app.command("close")
+def close(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
+    """Close a settled loan.
+
+    Example: sampleloans loans close L-1
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.close_loan(session, service_ctx, number=number, occurred_at=parse_at(at))
+    _say(f"Loan {number} closed (event {envelope.seq}).")
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """A view (dataclass, tuple, datetime) as plain JSON values; times as ISO 8601 UTC."""
+    from sampleloans.dates import to_iso
+
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return jsonable(asdict(value))
+    return value
+
+
+def _when(value: datetime | None) -> str:
+    from sampleloans.dates import format_datetime
+
+    return format_datetime(value) if value else "—"
+
+
+def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any:
+    """The due date with days left, or days overdue in red."""
+    from rich.text import Text
+
+    if due is None:
+        return Text("—")
+    text = _when(due)
+    if days_left is None:
+        return Text(text)
+    if overdue:
+        return Text(f"{text} ({abs(days_left)} days overdue)", style="red")
+    return Text(f"{text} ({days_left} days left)")
+
+
+def _status_text(status: str) -> Any:
+    from rich.text import Text
+
+    return Text(status.replace("_", " "), style="yellow" if "transit" in status else "")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="Only loans in this status.")] = (
+        None
+    ),
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="Only this institution's loans.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List loans by number (researchers see their own institution's).
+
+    JSON: a list of {number, agreement, institution, pi, status, transfer_type, samples,
+    issued_ug, held_ug, due_at, days_left (negative when overdue), overdue}.
+    Example: sampleloans loans list --status received
+    """
+    from sampleloans.services import loan_views
+
+    with reading(ctx) as (session, service_ctx):
+        rows = loan_views.list_loans(session, service_ctx, status=status, institution=institution)
+    if as_json:
+        print_json(jsonable(rows))
+        return
+    console().print(_list_table(rows))
+
+
+def _list_table(rows: "list[LoanRow]") -> "Table":
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    table = Table(title="Loans")
+    for heading in ("loan", "institution", "PI", "status", "samples", "issued", "held", "due"):
+        table.add_column(
+            heading,
+            justify="right" if heading in ("issued", "held") else "left",
+            no_wrap=heading in ("loan", "due"),
+        )
+    for row in rows:
+        table.add_row(
+            Text(row.number),
+            Text(row.institution),
+            Text(row.pi),
+            _status_text(row.status),
+            str(row.samples),
+            format_mass(row.issued_ug),
+            format_mass(row.held_ug),
+            _due_text(row.due_at, row.days_left, row.overdue),
+        )
+    return table
+
+
+@app.command("show")
+def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
+    """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
+
+    JSON keys: number, agreement, institution, pi, purpose, transfer_type, status, loan_period,
+    requested_at, approved_at, issued_at, due_at, days_left, overdue, extensions_granted,
+    extensions_allowed, next_inventory_due_at, recalled_at, settled_at, obligations, closed_at,
+    items [{sample, source, state, issued_ug, held_ug, consumed_ug, returned_ug, split_ug,
+    lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
+    sender, receiver, shipped_at, received_at, seal_intact, condition}], consumptions [{seq,
+    sample, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
+    reason, new_due_at}].
+    Example: sampleloans loans show L-1 --json
+    """
+    from sampleloans.services import loan_views
+
+    with reading(ctx) as (session, service_ctx):
+        detail = loan_views.loan_detail(session, service_ctx, number)
+    if as_json:
+        print_json(jsonable(detail))
+        return
+    out = console()
+    for renderable in _detail_renderables(detail):
+        out.print(renderable)
+
+
+def _detail_renderables(d: "LoanDetail") -> list[Any]:
+    """Header grid, then the items, shipments, consumptions and extensions tables."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass, format_period
+
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    for label, value in (
+        ("loan", Text(d.number)),
+        ("agreement", Text(d.agreement)),
+        ("institution", Text(d.institution)),
+        ("PI", Text(d.pi)),
+        ("purpose", Text(d.purpose.replace("_", " "))),
+        ("transfer type", Text(d.transfer_type)),
+        ("status", _status_text(d.status)),
+        ("period", Text(format_period(d.loan_period))),
+        ("requested", Text(_when(d.requested_at))),
+        ("approved", Text(_when(d.approved_at))),
+        ("issued", Text(_when(d.issued_at))),
+        ("due", _due_text(d.due_at, d.days_left, d.overdue)),
+        ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
+        ("next inventory", Text(_when(d.next_inventory_due_at))),
+        ("recalled", Text(_when(d.recalled_at))),
+    ):
+        header.add_row(label, value)
+    if d.settled_at:
+        header.add_row("settled", Text(f"{_when(d.settled_at)}: {d.obligations or ''}"))
+    if d.closed_at:
+        header.add_row("closed", Text(_when(d.closed_at)))
+    parts: list[Any] = [header]
+
+    items = Table(title="Items")
+    columns = ("code", "source", "issued", "held", "consumed", "returned", "split", "lost")
+    for heading in (*columns, "state"):
+        items.add_column(
+            heading, justify="left" if heading in ("code", "source", "state") else "right"
+        )
+    for i in d.items:
+        masses = (i.issued_ug, i.held_ug, i.consumed_ug, i.returned_ug, i.split_ug, i.lost_ug)
+        items.add_row(
+            Text(i.sample),
+            i.source.replace("_", " "),
+            *(format_mass(m) for m in masses),
+            _status_text(i.state),
+        )
+    parts.append(items)
+
+    if d.shipments:
+        ships = Table(title="Shipments")
+        for heading in ("event", "direction", "container", "seal", "method", "shipped", "received"):
+            ships.add_column(heading)
+        for s in d.shipments:
+            seal = s.seal_number + (
+                "" if s.seal_intact is None else (" (intact)" if s.seal_intact else " (BROKEN)")
+            )
+            ships.add_row(
+                str(s.seq),
+                f"{s.direction}: {s.sender} → {s.receiver}",
+                Text(s.container),
+                Text(seal, style="red" if s.seal_intact is False else ""),
+                s.method.replace("_", " "),
+                _when(s.shipped_at),
+                Text(_when(s.received_at), style="" if s.received_at else "yellow"),
+            )
+        parts.append(ships)
+    if d.consumptions:
+        uses = Table(title="Consumptions")
+        for heading in ("event", "sample", "technique", "destructive", "mass", "when"):
+            uses.add_column(heading, justify="right" if heading == "mass" else "left")
+        for c in d.consumptions:
+            uses.add_row(
+                str(c.seq),
+                Text(c.sample),
+                Text(c.technique),
+                "yes" if c.destructive else "no",
+                format_mass(c.mass_ug),
+                _when(c.occurred_at),
+            )
+        parts.append(uses)
+    if d.extensions:
+        exts = Table(title="Extensions")
+        for heading in ("event", "period", "approver", "reason", "new due"):
+            exts.add_column(heading)
+        for e in d.extensions:
+            exts.add_row(
+                str(e.seq),
+                format_period(e.period),
+                Text(e.approver),
+                Text(e.reason),
+                _when(e.new_due_at),
+            )
+        parts.append(exts)
+    return parts

@@ -1,5 +1,106 @@
-"""`sampleloans people …`: People who act: curators, compliance officers, researchers."""
+"""`sampleloans people …`: People who may act: curators, compliance officers, researchers."""
+
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="People who act: curators, compliance officers, researchers.", no_args_is_help=True)
+from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.samples import jsonable, plain
+
+app = typer.Typer(
+    help="People who may act: curators, compliance officers, researchers.",
+    no_args_is_help=True,
+)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="E-mail address (the person's key).")],
+    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    institution: Annotated[str, typer.Option("--institution", help="Short name, e.g. OU.")],
+    role: Annotated[str, typer.Option("--role", help="curator, compliance-officer or researcher.")],
+    at: AtOption = None,
+) -> None:
+    """Register a person who may act (curators only).
+
+    Example: sampleloans people add pi@kit.example --name "Ada Example" --institution KIT --role researcher
+    """  # noqa: E501
+    from sampleloans.commands.common import writing
+    from sampleloans.services.reference import add_person
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = add_person(
+            session,
+            service_ctx,
+            email=email,
+            name=name,
+            institution=institution,
+            role=role,
+            occurred_at=parse_at(at),
+        )
+    words = role.strip().lower().replace("_", " ").replace("-", " ")
+    line = f"Added {email.strip().lower()} ({words} at {institution}); event {envelope.seq}."
+    console().print(line, markup=False)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="Only this institution.")
+    ] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List people by e-mail (researchers: only their own institution's).
+
+    JSON: an array of objects with keys email, name, institution, role.
+    Example: sampleloans people list --institution OU
+    """
+    from rich.table import Table
+
+    from sampleloans.commands.common import reading
+    from sampleloans.services.catalog import list_people
+
+    with reading(ctx) as (session, service_ctx):
+        rows = list_people(session, service_ctx, institution=institution, role=role)
+    if as_json:
+        print_json(jsonable(rows))
+        return
+    table = Table(title=f"People ({len(rows)})")
+    for heading in ("email", "name", "institution", "role"):
+        table.add_column(heading)
+    for row in rows:
+        table.add_row(*plain(row.email, row.name, row.institution, row.role.replace("_", " ")))
+    console().print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="E-mail address.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one person.
+
+    JSON keys: email, name, institution, role.
+    Example: sampleloans people show anand@open.example
+    """
+    from rich.table import Table
+
+    from sampleloans.commands.common import reading
+    from sampleloans.services.catalog import show_person
+
+    with reading(ctx) as (session, service_ctx):
+        view = show_person(session, service_ctx, email=email)
+    if as_json:
+        print_json(jsonable(view))
+        return
+    table = Table(title=plain(f"Person {view.email}")[0], show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value")
+    table.add_row(*plain("name", view.name))
+    table.add_row(*plain("institution", view.institution))
+    table.add_row(*plain("role", view.role.replace("_", " ")))
+    console().print(table)

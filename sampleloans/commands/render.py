@@ -32,7 +32,11 @@ def verify_lines(result: Any) -> list[Text]:
                 style="green",
             )
         ]
-    lines = [Text(f"verify: {len(result.problems)} problem(s) found; head {result.head}", style="bold red")]
+    lines = [
+        Text(
+            f"verify: {len(result.problems)} problem(s) found; head {result.head}", style="bold red"
+        )
+    ]
     lines += [Text(f"  [{p.area}] {p.message}", style="red") for p in result.problems]
     return lines
 
@@ -55,7 +59,10 @@ def demo_summary_table(rows: list[Any], head: str) -> Table:
             format_mass(row.returned_ug),
             format_mass(row.held_ug),
         )
-    total = [sum(getattr(r, name) for r in rows) for name in ("issued_ug", "consumed_ug", "returned_ug", "held_ug")]
+    total = [
+        sum(getattr(r, name) for r in rows)
+        for name in ("issued_ug", "consumed_ug", "returned_ug", "held_ug")
+    ]
     table.add_row(
         "total", str(sum(r.loans for r in rows)), "", *(format_mass(t) for t in total), style="bold"
     )

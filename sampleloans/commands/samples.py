@@ -1,5 +1,334 @@
 """`sampleloans samples …`: Samples and splits in the collection."""
 
+import re
+from dataclasses import fields, is_dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+
+if TYPE_CHECKING:
+    from sampleloans.services.catalog import SampleNode, SampleView
+
 app = typer.Typer(help="Samples and splits in the collection.", no_args_is_help=True)
+
+_DEPTH_RE = re.compile(r"([0-9]{1,4}(?:\.[0-9])?) *- *([0-9]{1,4}(?:\.[0-9])?)", re.ASCII)
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses to dicts, tuples to lists, datetimes to stored ISO text (UTC, 'Z')."""
+    from sampleloans.dates import to_iso
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return to_iso(value)
+    return value
+
+
+def plain(*values: str) -> list[Any]:
+    """User text as rich Text, so '[' in a name is never read as markup."""
+    from rich.text import Text
+
+    return [Text(value) for value in values]
+
+
+def parse_depth(text: str | None) -> tuple[int | None, int | None]:
+    """'28-30' (cm, one decimal at most) as (280, 300) millimetres."""
+    from sampleloans.errors import InvalidInput
+
+    if text is None:
+        return None, None
+    match = _DEPTH_RE.fullmatch(text.strip())
+    if match is None:
+        raise InvalidInput(
+            f"--depth: {text!r} is not a depth interval; give TOP-BOTTOM in cm, e.g. 28-30"
+        )
+    top, bottom = (round(float(part) * 10) for part in match.groups())
+    return top, bottom
+
+
+def parse_child(text: str) -> tuple[str, int]:
+    """'-01=20mg' or 'CODE-01=20 mg' as (code or suffix, micrograms)."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.units import parse_mass_ug
+
+    code, sep, mass = text.rpartition("=")
+    if not sep or not code.strip():
+        raise InvalidInput(f"--child: {text!r} is not SUFFIX=MASS; e.g. --child -01=20mg")
+    return code.strip(), parse_mass_ug(mass, "--child")
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The sample's code (opaque, unique).")],
+    mission: Annotated[str, typer.Option("--mission", help="Mission code, e.g. CE-5.")],
+    mass: Annotated[str, typer.Option("--mass", help="Initial mass, e.g. '20 mg'.")],
+    origin: Annotated[str, typer.Option("--origin", help="scoop or drill.")],
+    material: Annotated[str, typer.Option("--material", help="Material type, e.g. regolith.")],
+    form: Annotated[str, typer.Option("--form", help="Physical form, e.g. powder.")],
+    purpose: Annotated[
+        str, typer.Option("--purpose", help="permanent, backup, research or public-welfare.")
+    ],
+    location: Annotated[str, typer.Option("--location", help="Storage location in the vault.")],
+    depth: Annotated[
+        str | None, typer.Option("--depth", help="Drill depth TOP-BOTTOM in cm, e.g. 28-30.")
+    ] = None,
+    condition: Annotated[str, typer.Option("--condition", help="Condition.")] = "pristine",
+    record: Annotated[
+        str, typer.Option("--record", help="real or illustrative (where the record comes from).")
+    ] = "illustrative",
+    at: AtOption = None,
+) -> None:
+    """Register a sample in the acting curator's vault (curators only).
+
+    Example: sampleloans samples register CE5C0400YJFM00777 --mission CE-5 --mass "20 mg" --origin scoop --material regolith --form powder --purpose research --location "NAOC N2 cabinet A"
+    """  # noqa: E501
+    from sampleloans.commands.common import writing
+    from sampleloans.models import Sample
+    from sampleloans.services.samples import register_sample
+    from sampleloans.units import format_mass, parse_mass_ug
+
+    with writing(ctx) as (session, service_ctx):
+        top, bottom = parse_depth(depth)
+        envelope = register_sample(
+            session,
+            service_ctx,
+            code=code,
+            mission=mission,
+            mass_ug=parse_mass_ug(mass, "--mass"),
+            origin=origin,
+            material_type=material,
+            physical_form=form,
+            purpose_class=purpose,
+            storage_location=location,
+            condition=condition,
+            depth_top_mm=top,
+            depth_bottom_mm=bottom,
+            record=record,
+            occurred_at=parse_at(at),
+        )
+        sample = session.get(Sample, code.strip())
+        assert sample is not None
+        line = (
+            f"Registered {sample.code} ({format_mass(sample.initial_mass_ug)}) in the "
+            f"{sample.custodian} vault; event {envelope.seq}."
+        )
+    console().print(line, markup=False)
+
+
+@app.command("split")
+def split(
+    ctx: typer.Context,
+    parent: Annotated[str, typer.Argument(help="Code of the sample to split (in the vault).")],
+    child: Annotated[
+        list[str],
+        typer.Option("--child", help="SUFFIX_OR_CODE=MASS, repeatable, e.g. -01=20mg."),
+    ],
+    loss: Annotated[
+        str | None, typer.Option("--loss", help="Mass lost in processing, e.g. 0.1mg.")
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Split children off a sample in the vault; the parent keeps the rest (curators only).
+
+    Example: sampleloans samples split CE5C0400YJFM00505 --child -G1=20mg --child -G2=5mg --loss 0.1mg
+    """  # noqa: E501
+    from sampleloans.commands.common import writing
+    from sampleloans.services.samples import child_code, split_sample
+    from sampleloans.units import format_mass, parse_mass_ug
+
+    with writing(ctx) as (session, service_ctx):
+        children = [parse_child(text) for text in child]
+        loss_ug = parse_mass_ug(loss, "--loss") if loss is not None else 0
+        envelope = split_sample(
+            session,
+            service_ctx,
+            parent=parent,
+            children=children,
+            loss_ug=loss_ug,
+            occurred_at=parse_at(at),
+        )
+    made = ", ".join(f"{child_code(parent, c)} ({format_mass(m)})" for c, m in children)
+    lost = f"; loss {format_mass(loss_ug)}" if loss_ug else ""
+    console().print(f"Split {parent} into {made}{lost}; event {envelope.seq}.", markup=False)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    mission: Annotated[str | None, typer.Option("--mission", help="Only this mission.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="vault, on-loan, issued, in-transit, held, return-in-transit, consumed, "
+            "lost or split.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List samples by code (researchers: only those on their institution's loans).
+
+    JSON: an array of objects with the keys of 'samples show --json'.
+    Example: sampleloans samples list --state vault
+    """
+    from rich.table import Table
+
+    from sampleloans.commands.common import reading
+    from sampleloans.services.catalog import list_samples
+    from sampleloans.units import format_mass
+
+    with reading(ctx) as (session, service_ctx):
+        rows = list_samples(session, service_ctx, mission=mission, state=state)
+    if as_json:
+        print_json(jsonable(rows))
+        return
+    table = Table(title=f"Samples ({len(rows)})")
+    for heading in ("code", "mission", "material", "initial", "vault", "on loan"):
+        table.add_column(heading, no_wrap=heading in ("code", "initial", "vault", "on loan"))
+    table.add_column("state")
+    table.add_column("custodian")
+    table.add_column("loan")
+    for row in rows:
+        table.add_row(
+            *plain(
+                row.code,
+                row.mission,
+                row.material_type,
+                format_mass(row.initial_mass_ug),
+                format_mass(row.vault_ug),
+                format_mass(row.on_loan_ug),
+                _state(row.custody_state, row.frozen),
+                row.custodian,
+                row.loan_number or "",
+            )
+        )
+    console().print(table)
+
+
+def _state(state: str, frozen: bool) -> str:
+    """A custody state in words, marked when frozen by an incident."""
+    words = state.replace("_", " ")
+    return f"{words} (frozen)" if frozen else words
+
+
+def balance_line(view: "SampleView") -> str:
+    """initial = vault + on loan + split + consumed + lost, in words."""
+    from sampleloans.units import format_mass
+
+    parts = (
+        ("vault", view.vault_ug),
+        ("on loan", view.on_loan_ug),
+        ("split", view.split_ug),
+        ("consumed", view.consumed_ug),
+        ("lost", view.lost_ug),
+    )
+    terms = " + ".join(f"{format_mass(mass)} {name}" for name, mass in parts)
+    return f"{format_mass(view.initial_mass_ug)} initial = {terms}"
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The sample's code.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one sample: description, masses and their balance, custody, lineage.
+
+    JSON keys: code, mission, parent_code, children (codes), origin, depth_top_mm,
+    depth_bottom_mm, material_type, physical_form, purpose_class, storage_location, condition,
+    record, initial_mass_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, custodian,
+    custody_state, loan_number, frozen, registered_at, last_event_at.
+    Example: sampleloans samples show CE5C0400YJFM00505
+    """
+    from rich.table import Table
+
+    from sampleloans.commands.common import reading
+    from sampleloans.dates import format_datetime
+    from sampleloans.services.catalog import show_sample
+
+    with reading(ctx) as (session, service_ctx):
+        view = show_sample(session, service_ctx, code=code)
+    if as_json:
+        print_json(jsonable(view))
+        return
+    depth = ""
+    if view.depth_top_mm is not None and view.depth_bottom_mm is not None:
+        depth = f"{view.depth_top_mm / 10:g}-{view.depth_bottom_mm / 10:g} cm"
+    table = Table(title=plain(f"Sample {view.code}")[0], show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value")
+    for name, value in (
+        ("mission", view.mission),
+        ("origin", view.origin + (f", depth {depth}" if depth else "")),
+        ("material", f"{view.material_type}, {view.physical_form}"),
+        ("purpose class", view.purpose_class.replace("_", " ")),
+        ("condition", view.condition),
+        ("record", view.record),
+        ("storage location", view.storage_location),
+        ("masses", balance_line(view)),
+        ("custodian", view.custodian),
+        ("state", _state(view.custody_state, view.frozen)),
+        ("loan", view.loan_number or "—"),
+        ("frozen", "yes (open incident)" if view.frozen else "no"),
+        ("parent", view.parent_code or "—"),
+        ("children", ", ".join(view.children) or "—"),
+        ("registered", format_datetime(view.registered_at)),
+        ("last event", format_datetime(view.last_event_at)),
+    ):
+        table.add_row(*plain(name, value))
+    console().print(table)
+
+
+@app.command("tree")
+def tree(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Any sample of the lineage.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a sample's split lineage from its root ancestor (borrower splits included).
+
+    JSON: the root node; each node has code, initial_mass_ug, vault_ug, on_loan_ug,
+    custody_state, custodian, loan_number, frozen and children (nodes, by code).
+    Example: sampleloans samples tree CE5C0400YJFM00505-G1
+    """
+    from rich.tree import Tree
+
+    from sampleloans.commands.common import reading
+    from sampleloans.services.catalog import sample_tree
+
+    with reading(ctx) as (session, service_ctx):
+        root = sample_tree(session, service_ctx, code=code)
+    if as_json:
+        print_json(jsonable(root))
+        return
+    out = Tree(_node_label(root, code))
+    _add_children(out, root, code)
+    console().print(out)
+
+
+def _add_children(branch: Any, node: "SampleNode", asked: str) -> None:
+    for child in node.children:
+        _add_children(branch.add(_node_label(child, asked)), child, asked)
+
+
+def _node_label(node: "SampleNode", asked: str) -> Any:
+    """code, initial mass, vault and on-loan mass, state, custodian and loan."""
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    label = Text(node.code, style="bold" if node.code == asked else "")
+    loan = f" loan {node.loan_number}" if node.loan_number else ""
+    label.append(
+        f"  {format_mass(node.initial_mass_ug)}; vault {format_mass(node.vault_ug)}, "
+        f"on loan {format_mass(node.on_loan_ug)}; {_state(node.custody_state, node.frozen)} "
+        f"at {node.custodian}{loan}"
+    )
+    return label

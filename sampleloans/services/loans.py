@@ -419,7 +419,7 @@ def accept_return(
     weighed_ug: dict[str, int],
     occurred_at: datetime | None = None,
 ) -> Envelope:
-    """Accept returned samples; each weighed mass must equal what the borrower is accountable for."""
+    """Accept returned samples; each must weigh what the borrower is accountable for."""
     _curator(session, ctx, "accept returns")
     loan = get_loan(session, number)
     require_loan_transition(loan, "accept_return")

@@ -23,7 +23,7 @@ from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.store import envelope_of
 from sampleloans.models import LedgerEvent
 
-ANCHOR_PATTERN = re.compile(r"^(\d{1,12}):([0-9a-f]{64})$")
+ANCHOR_PATTERN = re.compile(r"^(\d{1,12}):([0-9a-f]{64})$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -180,15 +180,17 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
         )
 
 
-def replay_into(engine: Engine, target: Engine) -> Problem | None:
-    """Apply every event of `engine` to the empty schema of `target`; the first failure, if any."""
+def replay_into(engine: Engine, target: Engine, up_to_seq: int | None = None) -> Problem | None:
+    """Apply every event of `engine` (or those up to `up_to_seq`) to the empty schema of
+    `target`; the first failure, if any."""
     with engine.connect() as source, Session(target) as session:
         meta = source.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
         for key, value in meta:
             session.execute(
                 text("INSERT INTO ledger_meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
             )
-        query = "SELECT * FROM ledger_event ORDER BY seq"
+        where = "" if up_to_seq is None else f" WHERE seq <= {int(up_to_seq)}"
+        query = f"SELECT * FROM ledger_event{where} ORDER BY seq"
         for count, row in enumerate(_stream(source, query), start=1):
             stored = LedgerEvent(**row._mapping)
             try:
@@ -280,7 +282,7 @@ def _changed_row(table: str, key: tuple[Any, ...], have: Any, want: Any) -> Prob
     """Which columns of a stored row differ from what the events give."""
     changed = [
         f"{column} is {have._mapping[column]!r} but the events give {want._mapping[column]!r}"
-        for column in have._mapping.keys()
+        for column in have._mapping
         if have._mapping[column] != want._mapping[column]
     ]
     return Problem("projection", f"{table} row {_key_text(key)}: {'; '.join(changed)}")

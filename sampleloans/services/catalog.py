@@ -1,0 +1,390 @@
+"""Read models for samples, institutions, people and agreements: frozen dataclasses, sorted.
+
+Who sees what (every function starts with `access.reader`):
+- curators and compliance officers read everything;
+- researchers read their own institution's people and agreements, the institution itself,
+  and only the samples that are on a loan of their institution (`sample.loan_number` points
+  at a loan whose institution is theirs). Samples in the vault belong to the curator's
+  institution (their custodian) and are hidden from researchers. Lists are filtered to what
+  the reader may see; asking by name for something else is refused (PermissionDenied, exit 4).
+- a lineage tree is shown to anyone who may read the sample asked for: the ancestors are the
+  provenance of that material, so they are part of what it means.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from sampleloans.ledger.store import Context
+from sampleloans.models import Agreement, Institution, Loan, Person, Sample
+from sampleloans.services import access
+from sampleloans.services.common import (
+    INSTITUTION_KINDS,
+    ROLES,
+    get_agreement,
+    get_institution,
+    get_person,
+    get_sample,
+    in_force,
+    require_choice,
+)
+from sampleloans.services.loans import issued_under
+
+ON_LOAN_STATES = ("issued", "in_transit", "held", "return_in_transit")
+SAMPLE_STATES = ("vault", "on_loan", *ON_LOAN_STATES, "consumed", "lost", "split")
+AGREEMENT_STATUSES = ("pending", "signed", "expired", "terminated")
+
+
+@dataclass(frozen=True)
+class SampleView:
+    """One sample with its masses, custody and lineage links."""
+
+    code: str
+    mission: str
+    parent_code: str | None
+    children: tuple[str, ...]
+    origin: str
+    depth_top_mm: int | None
+    depth_bottom_mm: int | None
+    material_type: str
+    physical_form: str
+    purpose_class: str
+    storage_location: str
+    condition: str
+    record: str
+    initial_mass_ug: int
+    vault_ug: int
+    on_loan_ug: int
+    split_ug: int
+    consumed_ug: int
+    lost_ug: int
+    custodian: str
+    custody_state: str
+    loan_number: str | None
+    frozen: bool
+    registered_at: datetime
+    last_event_at: datetime
+
+
+@dataclass(frozen=True)
+class SampleNode:
+    """One sample in a lineage tree, with its children in code order."""
+
+    code: str
+    initial_mass_ug: int
+    vault_ug: int
+    on_loan_ug: int
+    custody_state: str
+    custodian: str
+    loan_number: str | None
+    frozen: bool
+    children: tuple["SampleNode", ...]
+
+
+@dataclass(frozen=True)
+class InstitutionView:
+    """An institution with the number of its people, agreements and loans."""
+
+    short_name: str
+    name: str
+    country: str
+    city: str
+    kind: str
+    people: int
+    agreements: int
+    loans: int
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """A registered person."""
+
+    email: str
+    name: str
+    institution: str
+    role: str
+
+
+@dataclass(frozen=True)
+class AgreementView:
+    """An agreement with its terms, whether it is in force now, and the mass issued under it."""
+
+    number: str
+    institution: str
+    status: str
+    in_force: bool
+    created_at: datetime
+    signed_at: datetime | None
+    signed_by: str | None
+    term: str
+    expires_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    max_total_mass_ug: int
+    issued_ug: int
+    loans: int
+    allowed_purposes: tuple[str, ...]
+    destructive_use_allowed: bool
+    onward_transfer_allowed: bool
+    max_loan_period: str
+    max_extensions: int
+    max_extension_period: str
+    inventory_interval: str
+
+
+# --- samples ----------------------------------------------------------------------------------
+
+
+def _sample_owner(session: Session, sample: Sample) -> str:
+    """The institution whose records a sample belongs to: the borrower while on a loan."""
+    if sample.loan_number:
+        loan = session.get(Loan, sample.loan_number)
+        if loan is not None:
+            return loan.institution
+    return sample.custodian
+
+
+def _children(session: Session, code: str) -> list[Sample]:
+    return list(
+        session.exec(select(Sample).where(Sample.parent_code == code).order_by(Sample.code)).all()
+    )
+
+
+def _sample_view(sample: Sample, children: tuple[str, ...]) -> SampleView:
+    return SampleView(
+        code=sample.code,
+        mission=sample.mission,
+        parent_code=sample.parent_code,
+        children=children,
+        origin=sample.origin,
+        depth_top_mm=sample.depth_top_mm,
+        depth_bottom_mm=sample.depth_bottom_mm,
+        material_type=sample.material_type,
+        physical_form=sample.physical_form,
+        purpose_class=sample.purpose_class,
+        storage_location=sample.storage_location,
+        condition=sample.condition,
+        record=sample.record,
+        initial_mass_ug=sample.initial_mass_ug,
+        vault_ug=sample.vault_ug,
+        on_loan_ug=sample.on_loan_ug,
+        split_ug=sample.split_ug,
+        consumed_ug=sample.consumed_ug,
+        lost_ug=sample.lost_ug,
+        custodian=sample.custodian,
+        custody_state=sample.custody_state,
+        loan_number=sample.loan_number,
+        frozen=sample.frozen,
+        registered_at=sample.registered_at,
+        last_event_at=sample.last_event_at,
+    )
+
+
+def list_samples(
+    session: Session, ctx: Context, *, mission: str | None = None, state: str | None = None
+) -> list[SampleView]:
+    """Samples by code; `state` is a custody state or `on_loan` (any state away from the vault).
+
+    Researchers get only the samples on loans of their institution.
+    """
+    person = access.reader(session, ctx)
+    query = select(Sample).order_by(Sample.code)
+    if mission:
+        query = query.where(Sample.mission == mission)
+    if state:
+        wanted = require_choice(state, "state", SAMPLE_STATES)
+        states = ON_LOAN_STATES if wanted == "on_loan" else (wanted,)
+        query = query.where(col(Sample.custody_state).in_(states))
+    samples = session.exec(query).all()
+    if person.role == "researcher":
+        samples = [
+            s for s in samples if s.loan_number and _sample_owner(session, s) == person.institution
+        ]
+    children: dict[str, list[str]] = {}
+    for code, parent in session.exec(
+        select(Sample.code, Sample.parent_code).where(col(Sample.parent_code).is_not(None))
+    ).all():
+        children.setdefault(parent, []).append(code)
+    return [_sample_view(s, tuple(sorted(children.get(s.code, [])))) for s in samples]
+
+
+def _readable_sample(session: Session, ctx: Context, code: str) -> Sample:
+    """A sample the acting person may read, or NotFound / PermissionDenied."""
+    person = access.reader(session, ctx)
+    sample = get_sample(session, code)
+    access.require_institution_access(person, _sample_owner(session, sample), f"sample {code}")
+    return sample
+
+
+def show_sample(session: Session, ctx: Context, *, code: str) -> SampleView:
+    """One sample with its children's codes."""
+    sample = _readable_sample(session, ctx, code)
+    return _sample_view(sample, tuple(c.code for c in _children(session, sample.code)))
+
+
+def sample_tree(session: Session, ctx: Context, *, code: str) -> SampleNode:
+    """The lineage of a sample from its root ancestor, borrower splits included."""
+    sample = _readable_sample(session, ctx, code)
+    root = sample
+    while root.parent_code is not None:
+        root = get_sample(session, root.parent_code)
+    return _node(session, root)
+
+
+def _node(session: Session, sample: Sample) -> SampleNode:
+    return SampleNode(
+        code=sample.code,
+        initial_mass_ug=sample.initial_mass_ug,
+        vault_ug=sample.vault_ug,
+        on_loan_ug=sample.on_loan_ug,
+        custody_state=sample.custody_state,
+        custodian=sample.custodian,
+        loan_number=sample.loan_number,
+        frozen=sample.frozen,
+        children=tuple(_node(session, child) for child in _children(session, sample.code)),
+    )
+
+
+# --- institutions -----------------------------------------------------------------------------
+
+
+def _counts(session: Session, model: type, column: object) -> dict[str, int]:
+    rows = session.exec(select(column, func.count()).select_from(model).group_by(column)).all()
+    return {key: int(n) for key, n in rows}
+
+
+def _institution_views(session: Session, rows: list[Institution]) -> list[InstitutionView]:
+    people = _counts(session, Person, Person.institution)
+    agreements = _counts(session, Agreement, Agreement.institution)
+    loans = _counts(session, Loan, Loan.institution)
+    return [
+        InstitutionView(
+            short_name=i.short_name,
+            name=i.name,
+            country=i.country,
+            city=i.city,
+            kind=i.kind,
+            people=people.get(i.short_name, 0),
+            agreements=agreements.get(i.short_name, 0),
+            loans=loans.get(i.short_name, 0),
+        )
+        for i in rows
+    ]
+
+
+def list_institutions(
+    session: Session, ctx: Context, *, kind: str | None = None
+) -> list[InstitutionView]:
+    """Institutions by short name; researchers see only their own."""
+    person = access.reader(session, ctx)
+    query = select(Institution).order_by(Institution.short_name)
+    if kind:
+        query = query.where(Institution.kind == require_choice(kind, "kind", INSTITUTION_KINDS))
+    rows = [
+        i for i in session.exec(query).all() if access.can_see_institution(person, i.short_name)
+    ]
+    return _institution_views(session, rows)
+
+
+def show_institution(session: Session, ctx: Context, *, short_name: str) -> InstitutionView:
+    """One institution with its counts."""
+    person = access.reader(session, ctx)
+    institution = get_institution(session, short_name)
+    access.require_institution_access(person, institution.short_name, f"institution {short_name}")
+    return _institution_views(session, [institution])[0]
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def _person_view(p: Person) -> PersonView:
+    return PersonView(email=p.email, name=p.name, institution=p.institution, role=p.role)
+
+
+def list_people(
+    session: Session, ctx: Context, *, institution: str | None = None, role: str | None = None
+) -> list[PersonView]:
+    """People by e-mail; researchers see only their own institution's."""
+    person = access.reader(session, ctx)
+    query = select(Person).order_by(Person.email)
+    if institution:
+        get_institution(session, institution)
+        access.require_institution_access(person, institution, f"the people of {institution}")
+        query = query.where(Person.institution == institution)
+    if role:
+        query = query.where(Person.role == require_choice(role, "role", ROLES))
+    return [
+        _person_view(p)
+        for p in session.exec(query).all()
+        if access.can_see_institution(person, p.institution)
+    ]
+
+
+def show_person(session: Session, ctx: Context, *, email: str) -> PersonView:
+    """One person."""
+    reader = access.reader(session, ctx)
+    person = get_person(session, email)
+    access.require_institution_access(reader, person.institution, f"person {person.email}")
+    return _person_view(person)
+
+
+# --- agreements -------------------------------------------------------------------------------
+
+
+def _agreement_view(session: Session, a: Agreement, now: datetime) -> AgreementView:
+    loans = session.exec(
+        select(func.count()).select_from(Loan).where(Loan.agreement == a.number)
+    ).one()
+    return AgreementView(
+        number=a.number,
+        institution=a.institution,
+        status=a.status,
+        in_force=in_force(a, now),
+        created_at=a.created_at,
+        signed_at=a.signed_at,
+        signed_by=a.signed_by,
+        term=a.term,
+        expires_at=a.expires_at,
+        ended_at=a.ended_at,
+        end_reason=a.end_reason,
+        max_total_mass_ug=a.max_total_mass_ug,
+        issued_ug=issued_under(session, a.number),
+        loans=int(loans),
+        allowed_purposes=tuple(p for p in a.allowed_purposes.split(",") if p),
+        destructive_use_allowed=a.destructive_use_allowed,
+        onward_transfer_allowed=a.onward_transfer_allowed,
+        max_loan_period=a.max_loan_period,
+        max_extensions=a.max_extensions,
+        max_extension_period=a.max_extension_period,
+        inventory_interval=a.inventory_interval,
+    )
+
+
+def list_agreements(
+    session: Session, ctx: Context, *, institution: str | None = None, status: str | None = None
+) -> list[AgreementView]:
+    """Agreements by number; researchers see only their own institution's."""
+    person = access.reader(session, ctx)
+    query = select(Agreement).order_by(Agreement.number)
+    if institution:
+        get_institution(session, institution)
+        access.require_institution_access(person, institution, f"the agreements of {institution}")
+        query = query.where(Agreement.institution == institution)
+    if status:
+        query = query.where(
+            Agreement.status == require_choice(status, "status", AGREEMENT_STATUSES)
+        )
+    return [
+        _agreement_view(session, a, ctx.now)
+        for a in session.exec(query).all()
+        if access.can_see_institution(person, a.institution)
+    ]
+
+
+def show_agreement(session: Session, ctx: Context, *, number: str) -> AgreementView:
+    """One agreement, in force or not at `ctx.now`."""
+    person = access.reader(session, ctx)
+    agreement = get_agreement(session, number)
+    access.require_institution_access(person, agreement.institution, f"agreement {number}")
+    return _agreement_view(session, agreement, ctx.now)

@@ -1,0 +1,399 @@
+"""Chain-of-custody history: every event concerning a sample lineage, a loan or an institution,
+and (for `--as-of`) the state replayed from the ledger up to a moment in the past."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sampleloans.dates import format_datetime, from_iso
+from sampleloans.errors import InvalidInput, StorageError
+from sampleloans.ledger.store import Context, envelope_of
+from sampleloans.models import EventSubject, LedgerEvent, Loan, LoanItem, Note, Sample, Shipment
+from sampleloans.services import access
+from sampleloans.services.common import get_institution, get_loan, get_sample
+from sampleloans.units import format_mass
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a record's history, described in one line."""
+
+    seq: int
+    occurred_at: datetime
+    kind: str
+    actor: str
+    description: str
+    corrects_seq: int | None
+    corrected_by: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SampleState:
+    """A sample as the ledger stood at some moment."""
+
+    code: str
+    parent_code: str | None
+    custody_state: str
+    custodian: str
+    loan_number: str | None
+    initial_ug: int
+    vault_ug: int
+    on_loan_ug: int
+    split_ug: int
+    consumed_ug: int
+    lost_ug: int
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """One loan item as the ledger stood at some moment."""
+
+    sample_code: str
+    state: str
+    issued_ug: int
+    held_ug: int
+    consumed_ug: int
+    returned_ug: int
+
+
+@dataclass(frozen=True)
+class LoanState:
+    """A loan as the ledger stood at some moment."""
+
+    number: str
+    institution: str
+    status: str
+    due_at: datetime | None
+    items: tuple[ItemState, ...]
+
+
+@dataclass(frozen=True)
+class ReplayedState:
+    """The records of a history replayed up to the last event at or before `as_of`."""
+
+    as_of: datetime
+    up_to_seq: int
+    samples: tuple[SampleState, ...]
+    loans: tuple[LoanState, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    """A record's history in seq order, with the replayed state when asked `as_of`."""
+
+    subject_type: str  # sample | loan | institution
+    subject_key: str
+    codes: tuple[str, ...]  # the sample lineage (for a sample), else empty
+    entries: tuple[HistoryEntry, ...]
+    as_of: datetime | None
+    state: ReplayedState | None
+
+
+def lineage(session: Session, code: str) -> list[str]:
+    """A sample's whole lineage: its root ancestor and every descendant, sorted by code."""
+    root = get_sample(session, code)
+    while root.parent_code is not None:
+        root = get_sample(session, root.parent_code)
+    found, frontier = [root.code], [root.code]
+    while frontier:
+        children = session.exec(
+            select(Sample.code).where(col(Sample.parent_code).in_(frontier))
+        ).all()
+        frontier = [c for c in children if c not in found]
+        found.extend(frontier)
+    return sorted(found)
+
+
+def sample_institution(session: Session, sample: Sample) -> str:
+    """The institution whose records a sample belongs to now: its loan's, else its custodian."""
+    if sample.loan_number is not None:
+        return get_loan(session, sample.loan_number).institution
+    return sample.custodian
+
+
+def record_history(
+    session: Session,
+    ctx: Context,
+    *,
+    sample: str | None = None,
+    loan: str | None = None,
+    institution: str | None = None,
+    as_of: datetime | None = None,
+) -> History:
+    """Every event concerning one record in seq order (a sample: its whole lineage)."""
+    person = access.reader(session, ctx)
+    options = (("sample", sample), ("loan", loan), ("institution", institution))
+    chosen = [(t, k) for t, k in options if k]
+    if len(chosen) != 1:
+        raise InvalidInput("give exactly one of --sample, --loan or --institution")
+    subject_type, key = chosen[0]
+    assert key is not None
+    codes: list[str] = []
+    if subject_type == "sample":
+        target = get_sample(session, key)
+        access.require_institution_access(
+            person, sample_institution(session, target), f"sample {key}"
+        )
+        codes = lineage(session, key)
+        keys = codes
+    elif subject_type == "loan":
+        access.require_institution_access(person, get_loan(session, key).institution, f"loan {key}")
+        keys = [key]
+    else:
+        get_institution(session, key)
+        access.require_institution_access(person, key, f"institution {key}")
+        keys = [key]
+    if as_of is not None and as_of > ctx.now:
+        raise InvalidInput("--as-of: is in the future; give a moment up to now")
+    seqs = session.exec(
+        select(EventSubject.seq)
+        .where(EventSubject.subject_type == subject_type, col(EventSubject.subject_key).in_(keys))
+        .distinct()
+    ).all()
+    rows = session.exec(
+        select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(LedgerEvent.seq)
+    ).all()
+    corrected: dict[int, list[int]] = {}
+    for note in session.exec(
+        select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(Note.seq)
+    ).all():
+        corrected.setdefault(note.corrects_seq, []).append(note.seq)
+    entries = []
+    for row in rows:
+        envelope = envelope_of(row)
+        if as_of is not None and envelope.occurred_at > as_of:
+            continue
+        entries.append(
+            HistoryEntry(
+                seq=row.seq,
+                occurred_at=envelope.occurred_at,
+                kind=row.kind,
+                actor=row.actor,
+                description=describe(session, row),
+                corrects_seq=row.corrects_seq,
+                corrected_by=tuple(corrected.get(row.seq, [])),
+            )
+        )
+    state = None
+    if as_of is not None:
+        state = replayed_state(session, as_of, subject_type, key, codes)
+    return History(
+        subject_type=subject_type,
+        subject_key=key,
+        codes=tuple(codes),
+        entries=tuple(entries),
+        as_of=as_of,
+        state=state,
+    )
+
+
+def last_seq_at(session: Session, as_of: datetime) -> int:
+    """The last seq whose occurred_at is at or before `as_of` (0 when none is)."""
+    last = 0
+    for seq, occurred in session.exec(select(LedgerEvent.seq, LedgerEvent.occurred_at)).all():
+        if seq > last and from_iso(occurred) <= as_of:
+            last = seq
+    return last
+
+
+def replayed_state(
+    session: Session, as_of: datetime, subject_type: str, key: str, codes: list[str]
+) -> ReplayedState:
+    """Replay the ledger into an in-memory schema up to `as_of`, then read the record there."""
+    from sampleloans import db
+    from sampleloans.services.verify import replay_into
+
+    up_to = last_seq_at(session, as_of)
+    target = db.make_engine("sqlite://")
+    try:
+        db.create_schema(target)
+        # a second, read-only connection: never BEGIN IMMEDIATE against our own session
+        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
+        failure = replay_into(source, target, up_to_seq=up_to)  # type: ignore[arg-type]
+        if failure is not None:
+            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
+        with Session(target) as past:
+            if subject_type == "sample":
+                samples = past.exec(select(Sample).where(col(Sample.code).in_(codes))).all()
+                numbers = {
+                    i.loan_number
+                    for i in past.exec(
+                        select(LoanItem).where(col(LoanItem.sample_code).in_(codes))
+                    ).all()
+                }
+                loans = past.exec(select(Loan).where(col(Loan.number).in_(numbers))).all()
+            elif subject_type == "loan":
+                loans = past.exec(select(Loan).where(Loan.number == key)).all()
+                in_loan = past.exec(
+                    select(LoanItem.sample_code).where(LoanItem.loan_number == key)
+                ).all()
+                samples = past.exec(select(Sample).where(col(Sample.code).in_(in_loan))).all()
+            else:
+                loans = past.exec(select(Loan).where(Loan.institution == key)).all()
+                samples = past.exec(select(Sample).where(Sample.custodian == key)).all()
+            return ReplayedState(
+                as_of=as_of,
+                up_to_seq=up_to,
+                samples=tuple(_sample_state(s) for s in sorted(samples, key=lambda s: s.code)),
+                loans=tuple(
+                    _loan_state(past, loan) for loan in sorted(loans, key=lambda x: x.number)
+                ),
+            )
+    finally:
+        target.dispose()
+
+
+def _sample_state(sample: Sample) -> SampleState:
+    """A sample row as a frozen state."""
+    return SampleState(
+        code=sample.code,
+        parent_code=sample.parent_code,
+        custody_state=sample.custody_state,
+        custodian=sample.custodian,
+        loan_number=sample.loan_number,
+        initial_ug=sample.initial_mass_ug,
+        vault_ug=sample.vault_ug,
+        on_loan_ug=sample.on_loan_ug,
+        split_ug=sample.split_ug,
+        consumed_ug=sample.consumed_ug,
+        lost_ug=sample.lost_ug,
+    )
+
+
+def _loan_state(session: Session, loan: Loan) -> LoanState:
+    """A loan row and its items as a frozen state."""
+    items = session.exec(
+        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+    ).all()
+    return LoanState(
+        number=loan.number,
+        institution=loan.institution,
+        status=loan.status,
+        due_at=loan.due_at,
+        items=tuple(
+            ItemState(
+                sample_code=i.sample_code,
+                state=i.state,
+                issued_ug=i.issued_ug,
+                held_ug=i.held_ug,
+                consumed_ug=i.consumed_ug,
+                returned_ug=i.returned_ug,
+            )
+            for i in items
+        ),
+    )
+
+
+# --- one-line descriptions ------------------------------------------------------------------------
+
+
+def _pairs(pairs: list[list[Any]]) -> str:
+    """`[[code, mass_ug], …]` as 'CODE 20.000 mg, …'."""
+    return ", ".join(f"{code} {format_mass(int(mass))}" for code, mass in pairs)
+
+
+def describe(session: Session, row: LedgerEvent) -> str:
+    """One line a person can read for a stored event."""
+    p: dict[str, Any] = json.loads(row.payload)
+    kind = row.kind
+    if kind == "ledger.created":
+        return f"ledger created ({p['software']})"
+    if kind == "mission.added":
+        return f"mission {p['code']} added ({p['name']})"
+    if kind == "institution.added":
+        return (
+            f"institution {p['short_name']} added: {p['name']}, {p['city']}, {p['country']} "
+            f"({p['institution_kind']})"
+        )
+    if kind == "person.added":
+        role = str(p["role"]).replace("_", " ")
+        return f"person {p['email']} added: {p['name']}, {role} at {p['institution']}"
+    if kind == "sample.registered":
+        return (
+            f"{p['code']} registered: {format_mass(p['mass_ug'])} {p['material_type']} "
+            f"{p['physical_form']} ({p['purpose_class']}) at {p['custodian']}, "
+            f"{p['storage_location']}"
+        )
+    if kind == "sample.split":
+        loss = f"; {format_mass(p['loss_ug'])} lost in processing" if p["loss_ug"] else ""
+        return f"{p['parent']} split into {_pairs(p['children'])}{loss}"
+    if kind == "sample.moved":
+        return f"{p['code']} moved to {p['storage_location']}"
+    if kind == "agreement.created":
+        return (
+            f"agreement {p['number']} drafted with {p['institution']}: up to "
+            f"{format_mass(p['max_total_mass_ug'])}, loans up to {p['max_loan_period']}, "
+            f"{p['max_extensions']} extension(s)"
+        )
+    if kind == "agreement.signed":
+        return f"agreement {p['number']} signed by {p['signed_by']}"
+    if kind == "agreement.ended":
+        return f"agreement {p['number']} {p['status']}"
+    if kind == "loan.requested":
+        return (
+            f"loan {p['number']} requested under {p['agreement']} by {p['pi']} "
+            f"({p['purpose_class']}, {p['loan_period']}): {', '.join(p['samples'])}"
+        )
+    if kind == "loan.approved":
+        return f"loan {p['number']} approved"
+    if kind == "loan.issued":
+        return f"loan {p['number']} issued from the vault: {_pairs(p['items'])}"
+    if kind == "loan.shipped":
+        return _shipped(session, row.seq, p)
+    if kind == "loan.received":
+        return _received(session, p)
+    if kind == "loan.consumed":
+        destructive = ", destructive" if p["destructive"] else ""
+        return (
+            f"{format_mass(p['mass_ug'])} of {p['sample']} consumed on loan {p['number']} "
+            f"({p['technique']}{destructive})"
+        )
+    if kind == "loan.split":
+        return (
+            f"{p['child']} ({format_mass(p['mass_ug'])}) split from {p['parent']} by the "
+            f"borrower on loan {p['number']}"
+        )
+    if kind == "loan.extended":
+        return f"loan {p['number']} extended by {p['period']} (approved by {p['approver']})"
+    if kind == "loan.recalled":
+        return f"loan {p['number']} recalled; due by {format_datetime(from_iso(p['due_at']))}"
+    if kind == "loan.inventory":
+        held = sum(int(mass) for _code, mass in p["held"])
+        note = f"; note: {p['note']}" if p.get("note") else ""
+        return f"inventory of loan {p['number']} attested: {format_mass(held)} held{note}"
+    if kind == "loan.settled":
+        return f"loan {p['number']} settled: {p['obligations']}"
+    if kind == "loan.closed":
+        return f"loan {p['number']} closed"
+    if kind == "incident.reported":
+        lost = f"; {format_mass(p['mass_lost_ug'])} lost" if p.get("mass_lost_ug") else ""
+        return f"{p['incident_kind']} incident on {p['sample']}: {p['description']}{lost}"
+    if kind == "incident.resolved":
+        return f"incident {p['incident_seq']} resolved: {p['resolution']}"
+    if kind == "event.corrected":
+        return f"CORRECTION of event {row.corrects_seq}: {p['text']}"
+    return kind
+
+
+def _shipped(session: Session, seq: int, p: dict[str, Any]) -> str:
+    """A shipment: who sends to whom, in which sealed container."""
+    shipment = session.get(Shipment, seq)
+    route = f" {shipment.sender} → {shipment.receiver}" if shipment is not None else ""
+    return (
+        f"loan {p['number']} shipped {p['direction']}{route} in {p['container']}, seal "
+        f"{p['seal_number']}, by {p['method']}: {', '.join(p['samples'])}"
+    )
+
+
+def _received(session: Session, p: dict[str, Any]) -> str:
+    """A receipt: seal check, condition and what was weighed."""
+    shipment = session.get(Shipment, p["shipment_seq"])
+    where = f" at {shipment.receiver}" if shipment is not None else ""
+    seal = "intact" if p["seal_intact"] else "BROKEN"
+    return (
+        f"loan {p['number']} received{where} (shipment {p['shipment_seq']}), seal {seal}, "
+        f"condition {p['condition']}; weighed {_pairs(p['weighed'])}"
+    )

@@ -1,0 +1,348 @@
+"""Read models of loans and incidents for the command line: frozen dataclasses, sorted.
+
+Every function starts with the acting reader; researchers see only their own institution's
+loans and incidents, curators and compliance officers see everything.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from sampleloans.dates import days_between
+from sampleloans.errors import InvalidInput
+from sampleloans.ledger.store import Context
+from sampleloans.models import (
+    Agreement,
+    Consumption,
+    Extension,
+    Incident,
+    Loan,
+    LoanItem,
+    Shipment,
+)
+from sampleloans.services import access
+from sampleloans.services.common import get_institution, get_loan
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+
+LOAN_STATUSES = (
+    "requested",
+    "approved",
+    "issued",
+    "in_transit",
+    "received",
+    "return_in_transit",
+    "returned",
+    "settled",
+    "closed",
+)
+
+
+@dataclass(frozen=True)
+class LoanRow:
+    """One loan in a list."""
+
+    number: str
+    agreement: str
+    institution: str
+    pi: str
+    status: str
+    transfer_type: str
+    samples: int
+    issued_ug: int
+    held_ug: int
+    due_at: datetime | None
+    days_left: int | None  # negative when overdue; None unless the loan is out
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One sample of a loan with its mass balance."""
+
+    sample: str
+    source: str
+    state: str
+    issued_ug: int
+    held_ug: int
+    consumed_ug: int
+    returned_ug: int
+    split_ug: int
+    lost_ug: int
+    transferred_ug: int
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    """One sealed hand-over of a loan."""
+
+    seq: int
+    direction: str
+    container: str
+    seal_number: str
+    method: str
+    sender: str
+    receiver: str
+    shipped_at: datetime
+    received_at: datetime | None
+    seal_intact: bool | None
+    condition: str | None
+
+
+@dataclass(frozen=True)
+class ConsumptionView:
+    """Mass used by one analysis."""
+
+    seq: int
+    sample: str
+    technique: str
+    destructive: bool
+    mass_ug: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ExtensionView:
+    """One granted extension."""
+
+    seq: int
+    period: str
+    approver: str
+    reason: str
+    new_due_at: datetime
+
+
+@dataclass(frozen=True)
+class LoanDetail:
+    """Everything `loans show` prints about one loan."""
+
+    number: str
+    agreement: str
+    institution: str
+    pi: str
+    purpose: str
+    transfer_type: str
+    status: str
+    loan_period: str
+    requested_at: datetime
+    approved_at: datetime | None
+    issued_at: datetime | None
+    due_at: datetime | None
+    days_left: int | None
+    overdue: bool
+    extensions_granted: int
+    extensions_allowed: int
+    next_inventory_due_at: datetime | None
+    recalled_at: datetime | None
+    settled_at: datetime | None
+    obligations: str | None
+    closed_at: datetime | None
+    items: tuple[ItemView, ...]
+    shipments: tuple[ShipmentView, ...]
+    consumptions: tuple[ConsumptionView, ...]
+    extensions: tuple[ExtensionView, ...]
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """One incident, open or resolved."""
+
+    seq: int
+    sample: str
+    loan: str | None
+    institution: str | None
+    kind: str
+    description: str
+    mass_lost_ug: int
+    reported_at: datetime
+    reported_by: str
+    status: str
+    resolved_at: datetime | None
+    resolution: str | None
+
+
+def _days_left(loan: Loan, now: datetime) -> tuple[int | None, bool]:
+    """Days until the due date (negative when overdue), for loans that are out."""
+    if loan.due_at is None or loan.status not in ACTIVE_LOAN_STATUSES:
+        return None, False
+    return days_between(now, loan.due_at), loan.due_at < now
+
+
+def _items(session: Session, number: str) -> list[LoanItem]:
+    """A loan's items in sample-code order."""
+    query = select(LoanItem).where(LoanItem.loan_number == number)
+    return list(session.exec(query.order_by(LoanItem.sample_code)).all())
+
+
+def list_loans(
+    session: Session,
+    ctx: Context,
+    *,
+    status: str | None = None,
+    institution: str | None = None,
+) -> list[LoanRow]:
+    """Loans by number; researchers see only their own institution's."""
+    person = access.reader(session, ctx)
+    query = select(Loan)
+    if status is not None:
+        wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
+        if wanted not in LOAN_STATUSES:
+            raise InvalidInput(f"status: {status!r} is not one of {', '.join(LOAN_STATUSES)}")
+        query = query.where(Loan.status == wanted)
+    if institution is not None:
+        short = get_institution(session, institution).short_name
+        access.require_institution_access(person, short, f"institution {short}")
+        query = query.where(Loan.institution == short)
+    elif person.role == "researcher":
+        query = query.where(Loan.institution == person.institution)
+    rows = []
+    for loan in session.exec(query.order_by(Loan.number)).all():
+        items = _items(session, loan.number)
+        days_left, overdue = _days_left(loan, ctx.now)
+        rows.append(
+            LoanRow(
+                number=loan.number,
+                agreement=loan.agreement,
+                institution=loan.institution,
+                pi=loan.pi_email,
+                status=loan.status,
+                transfer_type=loan.transfer_type,
+                samples=len(items),
+                issued_ug=sum(i.issued_ug for i in items if i.source == "issued"),
+                held_ug=sum(i.held_ug for i in items),
+                due_at=loan.due_at,
+                days_left=days_left,
+                overdue=overdue,
+            )
+        )
+    return rows
+
+
+def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
+    """One loan with its items, shipments, consumptions and extensions (each in seq order)."""
+    person = access.reader(session, ctx)
+    loan = get_loan(session, number)
+    access.require_institution_access(person, loan.institution, f"loan {number}")
+    agreement = session.get(Agreement, loan.agreement)
+    assert agreement is not None
+    days_left, overdue = _days_left(loan, ctx.now)
+    items = tuple(
+        ItemView(
+            sample=i.sample_code,
+            source=i.source,
+            state=i.state,
+            issued_ug=i.issued_ug,
+            held_ug=i.held_ug,
+            consumed_ug=i.consumed_ug,
+            returned_ug=i.returned_ug,
+            split_ug=i.split_ug,
+            lost_ug=i.lost_ug,
+            transferred_ug=i.transferred_ug,
+        )
+        for i in _items(session, number)
+    )
+    shipments = tuple(
+        ShipmentView(
+            seq=s.seq,
+            direction=s.direction,
+            container=s.container,
+            seal_number=s.seal_number,
+            method=s.method,
+            sender=s.sender,
+            receiver=s.receiver,
+            shipped_at=s.shipped_at,
+            received_at=s.received_at,
+            seal_intact=s.seal_intact,
+            condition=s.condition_on_receipt,
+        )
+        for s in session.exec(
+            select(Shipment).where(Shipment.loan_number == number).order_by(col(Shipment.seq))
+        ).all()
+    )
+    consumptions = tuple(
+        ConsumptionView(
+            seq=c.seq,
+            sample=c.sample_code,
+            technique=c.technique,
+            destructive=c.destructive,
+            mass_ug=c.mass_ug,
+            occurred_at=c.occurred_at,
+        )
+        for c in session.exec(
+            select(Consumption)
+            .where(Consumption.loan_number == number)
+            .order_by(col(Consumption.seq))
+        ).all()
+    )
+    extensions = tuple(
+        ExtensionView(
+            seq=e.seq,
+            period=e.period,
+            approver=e.approver,
+            reason=e.reason,
+            new_due_at=e.new_due_at,
+        )
+        for e in session.exec(
+            select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
+        ).all()
+    )
+    return LoanDetail(
+        number=loan.number,
+        agreement=loan.agreement,
+        institution=loan.institution,
+        pi=loan.pi_email,
+        purpose=loan.purpose_class,
+        transfer_type=loan.transfer_type,
+        status=loan.status,
+        loan_period=loan.loan_period,
+        requested_at=loan.requested_at,
+        approved_at=loan.approved_at,
+        issued_at=loan.issued_at,
+        due_at=loan.due_at,
+        days_left=days_left,
+        overdue=overdue,
+        extensions_granted=loan.extensions_granted,
+        extensions_allowed=agreement.max_extensions,
+        next_inventory_due_at=loan.next_inventory_due_at,
+        recalled_at=loan.recalled_at,
+        settled_at=loan.settled_at,
+        obligations=loan.obligations,
+        closed_at=loan.closed_at,
+        items=items,
+        shipments=shipments,
+        consumptions=consumptions,
+        extensions=extensions,
+    )
+
+
+def list_incidents(
+    session: Session, ctx: Context, *, open_only: bool = False
+) -> list[IncidentView]:
+    """Incidents by seq; researchers see only those on their own institution's loans."""
+    person = access.reader(session, ctx)
+    query = select(Incident, Loan.institution).join(
+        Loan, col(Loan.number) == col(Incident.loan_number), isouter=True
+    )
+    if open_only:
+        query = query.where(Incident.status == "open")
+    rows = []
+    for incident, institution in session.exec(query.order_by(col(Incident.seq))).all():
+        if person.role == "researcher" and institution != person.institution:
+            continue
+        rows.append(
+            IncidentView(
+                seq=incident.seq,
+                sample=incident.sample_code,
+                loan=incident.loan_number,
+                institution=institution,
+                kind=incident.kind,
+                description=incident.description,
+                mass_lost_ug=incident.mass_lost_ug,
+                reported_at=incident.reported_at,
+                reported_by=incident.reported_by,
+                status=incident.status,
+                resolved_at=incident.resolved_at,
+                resolution=incident.resolution,
+            )
+        )
+    return rows

@@ -1,0 +1,318 @@
+"""Where borrowers stand: mass balances term by term, overdue loans and inventories, and each
+loan's obligations. Read services returning frozen dataclasses, sorted deterministically."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from sampleloans.dates import days_between
+from sampleloans.errors import InvalidInput
+from sampleloans.ledger.store import Context
+from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
+from sampleloans.services import access
+from sampleloans.services.common import get_institution, get_loan, get_sample
+from sampleloans.services.history import lineage, sample_institution
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+
+LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
+SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost")
+
+
+@dataclass(frozen=True)
+class ItemBalance:
+    """One loan item's balance: issued = held + consumed + returned + transferred + split + lost."""
+
+    sample_code: str
+    source: str
+    state: str
+    issued_ug: int
+    held_ug: int
+    consumed_ug: int
+    returned_ug: int
+    transferred_ug: int
+    split_ug: int
+    lost_ug: int
+
+    @property
+    def balanced(self) -> bool:
+        """Whether the equation holds exactly."""
+        return self.issued_ug == sum(getattr(self, f"{t}_ug") for t in LOAN_TERMS)
+
+
+@dataclass(frozen=True)
+class SampleBalance:
+    """One sample's balance: initial = vault + on loan + split to children + consumed + lost."""
+
+    code: str
+    parent_code: str | None
+    custody_state: str
+    initial_ug: int
+    vault_ug: int
+    on_loan_ug: int
+    split_ug: int
+    consumed_ug: int
+    lost_ug: int
+
+    @property
+    def balanced(self) -> bool:
+        """Whether the equation holds exactly."""
+        return self.initial_ug == sum(getattr(self, f"{t}_ug") for t in SAMPLE_TERMS)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A mass balance: of one loan (items), one sample lineage, or the whole collection."""
+
+    scope: str  # loan | lineage | collection
+    subject: str | None  # loan number or the lineage's root code
+    items: tuple[ItemBalance, ...]
+    item_total: ItemBalance | None
+    samples: tuple[SampleBalance, ...]
+    sample_total: SampleBalance | None
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    """A loan past its due date or an inventory past due, with whole days late."""
+
+    loan_number: str
+    institution: str
+    pi_email: str
+    what: str  # return | inventory
+    due_at: datetime
+    days_late: int
+
+
+@dataclass(frozen=True)
+class ItemStanding:
+    """One sample of a loan and its custody state."""
+
+    sample_code: str
+    state: str
+    issued_ug: int
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class LoanStanding:
+    """One loan: samples, mass held, dates, extensions and open obligations."""
+
+    number: str
+    institution: str
+    pi_email: str
+    status: str
+    items: tuple[ItemStanding, ...]
+    held_ug: int
+    due_at: datetime | None
+    days_left: int | None  # negative when overdue
+    extensions_granted: int
+    max_extensions: int
+    next_inventory_due_at: datetime | None
+    inventory_days_left: int | None
+    obligations: tuple[str, ...]
+
+
+def _item_balance(item: LoanItem) -> ItemBalance:
+    return ItemBalance(
+        sample_code=item.sample_code,
+        source=item.source,
+        state=item.state,
+        issued_ug=item.issued_ug,
+        held_ug=item.held_ug,
+        consumed_ug=item.consumed_ug,
+        returned_ug=item.returned_ug,
+        transferred_ug=item.transferred_ug,
+        split_ug=item.split_ug,
+        lost_ug=item.lost_ug,
+    )
+
+
+def _sample_balance(sample: Sample) -> SampleBalance:
+    return SampleBalance(
+        code=sample.code,
+        parent_code=sample.parent_code,
+        custody_state=sample.custody_state,
+        initial_ug=sample.initial_mass_ug,
+        vault_ug=sample.vault_ug,
+        on_loan_ug=sample.on_loan_ug,
+        split_ug=sample.split_ug,
+        consumed_ug=sample.consumed_ug,
+        lost_ug=sample.lost_ug,
+    )
+
+
+def _item_total(items: list[ItemBalance], label: str) -> ItemBalance:
+    def total(name: str) -> int:
+        return sum(getattr(i, name) for i in items)
+
+    return ItemBalance(
+        label,
+        "",
+        "",
+        *(total(f"{t}_ug") for t in ("issued", *LOAN_TERMS)),
+    )
+
+
+def _sample_total(samples: list[SampleBalance], label: str) -> SampleBalance:
+    def total(name: str) -> int:
+        return sum(getattr(s, name) for s in samples)
+
+    return SampleBalance(label, None, "", *(total(f"{t}_ug") for t in ("initial", *SAMPLE_TERMS)))
+
+
+def mass_balance(
+    session: Session, ctx: Context, *, sample: str | None = None, loan: str | None = None
+) -> Balance:
+    """The mass balance of a loan, of a sample's lineage, or (staff only) of the collection."""
+    person = access.reader(session, ctx)
+    if sample and loan:
+        raise InvalidInput("give --sample or --loan, not both")
+    if loan:
+        record = get_loan(session, loan)
+        access.require_institution_access(person, record.institution, f"loan {loan}")
+        rows = session.exec(
+            select(LoanItem).where(LoanItem.loan_number == loan).order_by(LoanItem.sample_code)
+        ).all()
+        items = [_item_balance(i) for i in rows]
+        return Balance("loan", loan, tuple(items), _item_total(items, "total"), (), None)
+    if sample:
+        target = get_sample(session, sample)
+        access.require_institution_access(
+            person, sample_institution(session, target), f"sample {sample}"
+        )
+        codes = lineage(session, sample)
+        rows_s = session.exec(
+            select(Sample).where(col(Sample.code).in_(codes)).order_by(Sample.code)
+        ).all()
+        samples = [_sample_balance(s) for s in rows_s]
+        root = next(s.code for s in samples if s.parent_code is None)
+        return Balance("lineage", root, (), None, tuple(samples), _sample_total(samples, "total"))
+    access.require_staff(person, "see the collection-wide balance (give --sample or --loan)")
+    all_items = [_item_balance(i) for i in session.exec(select(LoanItem)).all()]
+    all_samples = [_sample_balance(s) for s in session.exec(select(Sample)).all()]
+    return Balance(
+        "collection",
+        None,
+        (),
+        _item_total(all_items, "all loan items"),
+        (),
+        _sample_total(all_samples, "all samples"),
+    )
+
+
+def _scope_institution(session: Session, person: Person, institution: str | None) -> str | None:
+    """The institution a read is limited to: a researcher's own; staff any or all."""
+    if institution:
+        get_institution(session, institution)
+        access.require_institution_access(person, institution, f"institution {institution}")
+        return institution
+    if person.role == "researcher":
+        return person.institution
+    return None
+
+
+def overdue(session: Session, ctx: Context, *, institution: str | None = None) -> list[OverdueRow]:
+    """Active loans past due and inventories past due at `ctx.now`, most days late first."""
+    person = access.reader(session, ctx)
+    scope = _scope_institution(session, person, institution)
+    query = select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
+    if scope is not None:
+        query = query.where(Loan.institution == scope)
+    rows = []
+    for loan in session.exec(query).all():
+        for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
+            if due is not None and due < ctx.now:
+                rows.append(
+                    OverdueRow(
+                        loan_number=loan.number,
+                        institution=loan.institution,
+                        pi_email=loan.pi_email,
+                        what=what,
+                        due_at=due,
+                        days_late=days_between(due, ctx.now),
+                    )
+                )
+    return sorted(rows, key=lambda r: (-r.days_late, r.loan_number, r.what))
+
+
+def loan_status(
+    session: Session, ctx: Context, *, loan: str | None = None, institution: str | None = None
+) -> list[LoanStanding]:
+    """Each loan of an institution (or one loan) with its items, dates and open obligations."""
+    person = access.reader(session, ctx)
+    if loan:
+        record = get_loan(session, loan)
+        access.require_institution_access(person, record.institution, f"loan {loan}")
+        if institution and institution != record.institution:
+            raise InvalidInput(f"loan {loan} belongs to {record.institution}, not {institution}")
+        loans = [record]
+    else:
+        if person.role != "researcher" and not institution:
+            raise InvalidInput(
+                f"{person.email} is not a researcher: give --loan NUMBER or --institution SHORT"
+            )
+        scope = _scope_institution(session, person, institution)
+        assert scope is not None  # staff named one above; researchers default to their own
+        loans = list(
+            session.exec(select(Loan).where(Loan.institution == scope).order_by(Loan.number)).all()
+        )
+    return [_standing(session, ctx.now, record) for record in loans]
+
+
+def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
+    """One loan's standing at `now`."""
+    items = session.exec(
+        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+    ).all()
+    agreement = session.get(Agreement, loan.agreement)
+    active = loan.status in ACTIVE_LOAN_STATUSES
+    days_left = days_between(now, loan.due_at) if loan.due_at and active else None
+    inventory_due = loan.next_inventory_due_at if active else None
+    inventory_left = days_between(now, inventory_due) if inventory_due else None
+    obligations = []
+    if active and loan.due_at is not None:
+        if loan.due_at < now:
+            obligations.append(f"return overdue by {days_between(loan.due_at, now)} days")
+        else:
+            obligations.append(f"return due in {days_left} days")
+    if inventory_due is not None and inventory_due < now:
+        obligations.append(f"inventory overdue by {days_between(inventory_due, now)} days")
+    codes = [i.sample_code for i in items]
+    for incident in session.exec(
+        select(Incident)
+        .where(col(Incident.sample_code).in_(codes), Incident.status == "open")
+        .order_by(Incident.seq)
+    ).all():
+        obligations.append(f"open incident {incident.seq}")
+    follow_up = {
+        "requested": "awaiting approval",
+        "approved": "awaiting issue",
+        "issued": "awaiting shipment",
+        "in_transit": "record receipt of the shipment",
+        "return_in_transit": "return in transit to the curator",
+        "returned": "settle: record obligations",
+        "settled": "close the loan",
+    }.get(loan.status)
+    if follow_up:
+        obligations.append(follow_up)
+    return LoanStanding(
+        number=loan.number,
+        institution=loan.institution,
+        pi_email=loan.pi_email,
+        status=loan.status,
+        items=tuple(
+            ItemStanding(
+                sample_code=i.sample_code, state=i.state, issued_ug=i.issued_ug, held_ug=i.held_ug
+            )
+            for i in items
+        ),
+        held_ug=sum(i.held_ug for i in items),
+        due_at=loan.due_at,
+        days_left=days_left,
+        extensions_granted=loan.extensions_granted,
+        max_extensions=agreement.max_extensions if agreement is not None else 0,
+        next_inventory_due_at=inventory_due,
+        inventory_days_left=inventory_left,
+        obligations=tuple(obligations),
+    )
