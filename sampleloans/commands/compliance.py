@@ -206,15 +206,17 @@ def overdue(
         out.print("Nothing is overdue.", style="green")
         return
     table = Table(title="Overdue loans and inventories")
-    for heading in ("loan", "institution", "PI", "overdue", "was due", "days late"):
-        table.add_column(heading, justify="right" if heading == "days late" else "left")
+    for heading in ("loan", "institution", "PI", "overdue", "was due (UTC)", "days late"):
+        table.add_column(
+            heading, justify="right" if heading == "days late" else "left", no_wrap=True
+        )
     for r in rows:
         table.add_row(
             Text(r.loan_number),
             Text(r.institution),
             Text(r.pi_email),
             "return" if r.what == "return" else "inventory",
-            format_datetime(r.due_at),
+            format_datetime(r.due_at).removesuffix(" UTC"),
             str(r.days_late),
             style="red",
         )
