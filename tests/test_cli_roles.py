@@ -1,0 +1,214 @@
+"""The role matrix: every write command × every role, through the CLI, in one table.
+
+Curators may write (the command may still be refused by a rule, but never with exit 4);
+compliance officers and researchers are refused with exit 4 and nothing is written. The one
+exception is the annual inventory, which the PI's own institution attests.
+"""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.cli import app
+from sampleloans.services import setup
+from tests import factories
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, ctx_for, fingerprint
+
+S = "CE5C0200YJFM00112"
+WRITE_COMMANDS: dict[str, list[str]] = {
+    "samples register": [
+        "samples",
+        "register",
+        "CE5C0000YJYX099",
+        "--mission",
+        "CE-5",
+        "--mass",
+        "1 mg",
+        "--origin",
+        "scoop",
+        "--material",
+        "regolith",
+        "--form",
+        "powder",
+        "--purpose",
+        "research",
+        "--location",
+        "NAOC N2 cabinet A",
+    ],
+    "samples split": ["samples", "split", "CE5C0000YJYX070", "--child", "-01=1mg"],
+    "institutions add": [
+        "institutions",
+        "add",
+        "NEW",
+        "--name",
+        "New U",
+        "--country",
+        "Chile",
+        "--city",
+        "Santiago",
+        "--kind",
+        "borrower",
+    ],
+    "people add": [
+        "people",
+        "add",
+        "new@ou.example",
+        "--name",
+        "New",
+        "--institution",
+        "OU",
+        "--role",
+        "researcher",
+    ],
+    "agreements add": [
+        "agreements",
+        "add",
+        "AG-NEW",
+        "--institution",
+        "IPGP",
+        "--term",
+        "5 years",
+        "--max-mass",
+        "1 g",
+        "--purpose",
+        "research",
+        "--max-loan-period",
+        "12 months",
+    ],
+    "agreements sign": ["agreements", "sign", "AG-UoC", "--signed-by", "LESEC"],
+    "agreements expire": ["agreements", "expire", "AG-UoC", "--reason", "term over"],
+    "agreements terminate": ["agreements", "terminate", "AG-UoC", "--reason", "withdrawn"],
+    "loans request": [
+        "loans",
+        "request",
+        "L-2",
+        "--agreement",
+        "AG-OU",
+        "--pi",
+        OU_PI,
+        "--sample",
+        "CE5C0300YJFM00307",
+    ],
+    "loans approve": ["loans", "approve", "L-1"],
+    "loans issue": ["loans", "issue", "L-1"],
+    "loans ship": ["loans", "ship", "L-1", "--container", "box", "--seal", "S-9"],
+    "loans receive": ["loans", "receive", "L-1", "--seal-intact", "--condition", "ok"],
+    "loans consume": [
+        "loans",
+        "consume",
+        "L-1",
+        "--sample",
+        S,
+        "--technique",
+        "SIMS",
+        "--mass",
+        "1 mg",
+        "--destructive",
+    ],
+    "loans split": ["loans", "split", "L-1", "--sample", S, "--child", "-G1", "--mass", "1 mg"],
+    "loans return": ["loans", "return", "L-1", "--container", "box", "--seal", "S-R"],
+    "loans accept-return": [
+        "loans",
+        "accept-return",
+        "L-1",
+        "--seal-intact",
+        "--condition",
+        "ok",
+        "--weighed",
+        f"{S}=20mg",
+    ],
+    "loans extend": [
+        "loans",
+        "extend",
+        "L-1",
+        "--period",
+        "P6M",
+        "--approver",
+        CURATOR,
+        "--reason",
+        "instrument down",
+    ],
+    "loans recall": ["loans", "recall", "L-1", "--due", "2025-06-01", "--reason", "audit"],
+    "loans inventory": ["loans", "inventory", "L-1"],
+    "loans settle": ["loans", "settle", "L-1", "--obligations", "report filed"],
+    "loans close": ["loans", "close", "L-1"],
+    "incidents report": [
+        "incidents",
+        "report",
+        "--sample",
+        S,
+        "--kind",
+        "damage",
+        "--description",
+        "vial cracked",
+    ],
+    "incidents resolve": ["incidents", "resolve", "1", "--resolution", "checked"],
+}
+ROLES = {
+    "curator": CURATOR,
+    "compliance_officer": COMPLIANCE,
+    "researcher": OU_PI,
+    "researcher_elsewhere": UOC_PI,
+}
+
+
+def allowed(command: str, role: str) -> bool:
+    """Who may run a write command: curators; and the PI's institution for the inventory."""
+    return role == "curator" or (command == "loans inventory" and role == "researcher")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ledger with a received OU loan L-1 and a pending UoC agreement, copied per case."""
+    path = tmp_path_factory.mktemp("roles") / "template.db"
+    engine = db.open_engine(db.url_for_path(path), create=True)
+
+    def run(fn, *, actor=CURATOR, now=None, **kw):  # type: ignore[no-untyped-def]
+        with db.transaction(engine) as session:
+            return fn(session, ctx_for(actor), **kw)
+
+    with db.transaction(engine) as session:
+        setup.init_ledger(session, ctx_for(), curator_name="Li Na")
+        setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
+        setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
+    factories.signed_agreement(run, "OU")
+    factories.draft_agreement(run, "UoC", number="AG-UoC")
+    factories.received_loan(run)
+    engine.dispose()
+    yield path
+
+
+def test_matrix_covers_every_write_command() -> None:
+    import typer
+
+    from tests.test_readme import command_paths
+
+    commands = set(command_paths(typer.main.get_command(app)))
+    reads = {c for c in commands if c.split()[-1] in ("list", "show", "tree", "history")}
+    reads |= {"balance", "overdue", "status", "verify", "demo", "init"}
+    assert commands - reads == set(WRITE_COMMANDS)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("command", sorted(WRITE_COMMANDS))
+def test_role_matrix(
+    command: str, role: str, template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.db"
+    shutil.copy(template, path)
+    monkeypatch.setenv("SAMPLELOANS_DB", str(path))
+    monkeypatch.setenv("SAMPLELOANS_NOW", "2025-04-02T09:00:00Z")
+    monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
+    before = fingerprint(path)
+    result = CliRunner().invoke(app, ["--as", ROLES[role], *WRITE_COMMANDS[command]])
+    assert "Traceback" not in result.output
+    if allowed(command, role):
+        assert result.exit_code != 4, result.output
+    else:
+        assert result.exit_code == 4, result.output
+        assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+        assert fingerprint(path) == before
