@@ -166,10 +166,16 @@ def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
 
 
 def console(*, stderr: bool = False) -> "Console":
-    """A rich console built at call time (tests set COLUMNS); no colour when piped."""
+    """A rich console built at call time (tests set COLUMNS); no colour when piped.
+
+    Piped output with no COLUMNS gets 120 columns rather than rich's 80, so that tables in
+    logs and files keep their columns readable instead of folding.
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if os.environ.get("COLUMNS") or stream.isatty() else 120
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def print_json(data: Any) -> None:

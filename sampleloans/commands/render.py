@@ -46,7 +46,7 @@ def demo_summary_table(rows: list[Any], head: str) -> Table:
     table = Table(title="Chang'e-5 international round — summary", caption=f"ledger head {head}")
     table.add_column("institution", no_wrap=True)
     table.add_column("loans", justify="right")
-    table.add_column("agreement")
+    table.add_column("standing")
     for heading in ("issued", "consumed", "returned", "held"):
         table.add_column(heading, justify="right", no_wrap=True)
     for row in rows:
