@@ -236,3 +236,35 @@ def test_unregistered_actor_is_refused(engine, db_path, cli_env, runner) -> None
         "'people list'\n"
     )
     assert fingerprint(db_path) == before
+
+
+def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
+    import typer
+
+    from tests.test_readme import command_paths
+
+    for path in command_paths(typer.main.get_command(app)):
+        result = runner.invoke(app, [*path.split(), "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, path
+        assert "Example: sampleloans" in " ".join(result.stdout.split()), f"{path}: no example"
+
+
+def test_correction_is_a_new_event_and_history_shows_both(engine, db_path, cli_env, runner):
+    before = sqlite3.connect(db_path).execute("SELECT * FROM ledger_event WHERE seq = 5").fetchone()
+    result = runner.invoke(
+        app, ["--as", "curator@naoc.example", "custody", "correct", "5", "--text", "typo in name"]
+    )
+    assert result.exit_code == 0, result.output
+    seq = int(re.search(r"\(event (\d+)\)", result.stdout).group(1))  # type: ignore[union-attr]
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("SELECT * FROM ledger_event WHERE seq = 5").fetchone() == before
+        row = connection.execute(
+            "SELECT kind, corrects_seq FROM ledger_event WHERE seq = ?", (seq,)
+        ).fetchone()
+    assert row == ("event.corrected", 5)
+    assert runner.invoke(app, ["verify"]).exit_code == 0
+    bad = runner.invoke(
+        app, ["--as", "curator@naoc.example", "custody", "correct", "99999", "--text", "x"]
+    )
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: event 99999 does not exist; see 'custody history'\n"

@@ -146,6 +146,7 @@ WRITE_COMMANDS: dict[str, list[str]] = {
         "--description",
         "vial cracked",
     ],
+    "custody correct": ["custody", "correct", "5", "--text", "institution name misspelt"],
     "incidents resolve": ["incidents", "resolve", "1", "--resolution", "checked"],
 }
 ROLES = {

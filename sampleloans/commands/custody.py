@@ -4,7 +4,15 @@ from typing import Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import JsonOption, console, print_json, reading
+from sampleloans.commands.common import (
+    AtOption,
+    JsonOption,
+    console,
+    parse_at,
+    print_json,
+    reading,
+    writing,
+)
 
 app = typer.Typer(help="Chain-of-custody history.", no_args_is_help=True)
 
@@ -197,3 +205,24 @@ def history_renderables(result: Any) -> list[Any]:
         due = format_datetime(loan.due_at) if loan.due_at else "—"
         out.append(Text(f"loan {loan.number} ({loan.institution}): {loan.status}, due {due}"))
     return out
+
+
+@app.command("correct")
+def correct(
+    ctx: typer.Context,
+    seq: Annotated[int, typer.Argument(help="The event being corrected (its seq).")],
+    text: Annotated[str, typer.Option("--text", help="What was wrong and what is right.")],
+    at: AtOption = None,
+) -> None:
+    """Record a correction of an earlier event; the earlier event stays exactly as it was.
+
+    The correction is a new event that references the old one; `custody history` shows both.
+    Example: sampleloans custody correct 57 --text "seal number was SL-OU-02, not SL-OU-20"
+    """
+    from sampleloans.services.incidents import record_correction
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = record_correction(
+            session, service_ctx, corrects_seq=seq, text=text, occurred_at=parse_at(at)
+        )
+    console().print(f"Recorded correction of event {seq} (event {envelope.seq}).", markup=False)
