@@ -16,7 +16,9 @@ from sampleloans.commands import (
     institutions,
     ledger,
     loans,
+    maintenance,
     people,
+    reports,
     samples,
 )
 from sampleloans.commands.common import State
@@ -56,10 +58,15 @@ app.add_typer(agreements.app, name="agreements")
 app.add_typer(loans.app, name="loans")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(custody.app, name="custody")
-for _name in ("balance", "overdue", "status"):
-    # compliance.py defines these as plain functions; registered once they exist
-    if hasattr(compliance, _name):
-        app.command(_name)(getattr(compliance, _name))
+app.add_typer(reports.app, name="report")
+app.command("balance")(compliance.balance)
+app.command("overdue")(compliance.overdue)
+app.command("status")(compliance.status)
+for _module, _names in ((reports, ("verify_document",)), (maintenance, ("backup", "restore"))):
+    # registered once their modules define them (reports and reliability work in progress)
+    for _name in _names:
+        if hasattr(_module, _name):
+            app.command(_name.replace("_", "-"))(getattr(_module, _name))
 
 
 def main() -> None:

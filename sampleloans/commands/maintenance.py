@@ -1,0 +1,1 @@
+"""Top-level maintenance commands: backup and restore of the ledger database."""
