@@ -1,6 +1,8 @@
 """Commands about the ledger as a whole: init, demo, verify."""
 
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -113,6 +115,26 @@ def _demo_folder(directory: Path | None) -> Path:
     return directory
 
 
+@contextmanager
+def _chain_progress(*, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A transient progress bar over the hash chain on a terminal; nothing when piped."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task("checking the hash chain", total=None)
+
+        def advance(seq: int) -> None:
+            if seq % 1000 == 0:
+                progress.update(task, completed=seq)
+
+        yield advance
+
+
 def verify(
     ctx: typer.Context,
     print_head: Annotated[
@@ -138,7 +160,8 @@ def verify(
     with errors_to_exit_codes():
         anchor_value = parse_anchor(anchor) if anchor else None
         engine = open_engine(ctx)
-        result = run_verify(engine, anchor=anchor_value)
+        with _chain_progress(quiet=print_head or as_json) as advance:
+            result = run_verify(engine, anchor=anchor_value, progress=advance)
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
