@@ -64,6 +64,7 @@ def applies(event_type: type[E]) -> Callable[[Applier], Applier]:
 def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
     """Update the projections for one event; return what it touched."""
     touched = Touched()
+    session.info["event_subjects"] = set()
     APPLIERS[event.kind](session, envelope, event, touched)
     return touched
 
@@ -73,7 +74,10 @@ def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
 
 def _subject(session: Session, seq: int, subject_type: str, key: str) -> None:
     """Index the event under one record (idempotent within the event)."""
-    if session.get(EventSubject, (seq, subject_type, key)) is None:
+    # remembered per event in session.info: a session.get per subject would cost a SELECT each
+    seen: set[tuple[int, str, str]] = session.info.setdefault("event_subjects", set())
+    if (seq, subject_type, key) not in seen:
+        seen.add((seq, subject_type, key))
         session.add(EventSubject(seq=seq, subject_type=subject_type, subject_key=key))
 
 
