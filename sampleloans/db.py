@@ -8,16 +8,16 @@ chain head and fork the hash chain.
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, SQLModel
 
-from sampleloans import models
+from sampleloans import crashpoints, models
 from sampleloans.errors import StorageError
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
@@ -117,7 +117,8 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
             raise StorageError(
                 f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
             )
-    engine = make_engine(url, lock_timeout_ms=lock_timeout_ms or DEFAULT_LOCK_TIMEOUT_MS)
+    timeout = DEFAULT_LOCK_TIMEOUT_MS if lock_timeout_ms is None else lock_timeout_ms
+    engine = make_engine(url, lock_timeout_ms=timeout)
     if create:
         create_schema(engine)
     return engine
@@ -138,9 +139,20 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     session = Session(bound, expire_on_commit=False, autoflush=True)
     try:
         yield session
+        if write:
+            crashpoints.reached("before_commit")
         session.commit()
-    except OperationalError as exc:
+        if write:
+            crashpoints.reached("after_commit")
+    except DatabaseError as exc:
         session.rollback()
+        if not isinstance(exc, OperationalError) and "not a database" in str(exc.orig):
+            raise StorageError(
+                f"{engine.url.database} is not a ledger database (SQLite says: file is not a "
+                "database); check --db / SAMPLELOANS_DB"
+            ) from exc
+        if not isinstance(exc, OperationalError):
+            raise
         if _is_locked(exc):
             raise StorageError(
                 "the database is locked by another writer past the lock timeout; nothing was "
@@ -175,3 +187,30 @@ def missing_triggers(engine: Engine) -> list[str]:
         ).fetchall()
     present = {row[0] for row in rows}
     return [name for name in TRIGGER_NAMES if name not in present]
+
+
+def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
+    """Build a new database in a private temp file beside `path`, then link it into place.
+
+    A crash or an error at any point leaves either no file at `path` or a complete ledger,
+    never tables without a ledger; an existing file is never replaced.
+    """
+    if path.exists():
+        raise StorageError(
+            f"database {path} already exists; choose another --db or use the existing one"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    engine = open_engine(url_for_path(temp), create=True)
+    try:
+        build(engine)
+        engine.dispose()  # the last connection closing checkpoints and removes the -wal
+        os.link(temp, path)  # fails instead of replacing a file that appeared meanwhile
+    except FileExistsError:
+        raise StorageError(
+            f"database {path} already exists; choose another --db or use the existing one"
+        ) from None
+    finally:
+        engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{temp}{suffix}").unlink(missing_ok=True)

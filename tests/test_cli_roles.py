@@ -191,7 +191,11 @@ def test_matrix_covers_every_write_command() -> None:
     commands = set(command_paths(typer.main.get_command(app)))
     reads = {c for c in commands if c.split()[-1] in ("list", "show", "tree", "history")}
     reads |= {"balance", "overdue", "status", "verify", "demo", "init"}
-    assert commands - reads == set(WRITE_COMMANDS)
+    reads |= {c for c in commands if c.startswith("report ")} | {"verify-document"}
+    # backup (curators and compliance officers) and restore (curators) have their own role
+    # tests in tests/test_backup.py: they copy whole files rather than append events
+    maintenance = {"backup", "restore"}
+    assert commands - reads - maintenance == set(WRITE_COMMANDS)
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))

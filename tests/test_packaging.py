@@ -41,6 +41,7 @@ def test_wheel_contains_seed_data(tmp_path: Path) -> None:
     ):
         assert f"sampleloans/data/{data_file}" in names
     assert "sampleloans/cli.py" in names and "sampleloans/models.py" in names
+    assert "sampleloans/reports/fonts/wqy-microhei.ttc" in names  # reports need no system font
     entry_points = (
         zipfile.ZipFile(wheel)
         .read(next(n for n in names if n.endswith("entry_points.txt")))

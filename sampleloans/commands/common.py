@@ -124,7 +124,7 @@ def parse_at(at: str | None) -> datetime | None:
     """The --at option as an aware UTC datetime."""
     from sampleloans.dates import parse_datetime
 
-    return parse_datetime(at, "--at") if at else None
+    return None if at is None else parse_datetime(at, "--at")
 
 
 @contextmanager

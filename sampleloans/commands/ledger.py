@@ -4,9 +4,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 from sampleloans.commands.common import (
     JsonOption,
@@ -34,7 +37,7 @@ def init(
 
     Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
     """
-    from sampleloans.db import transaction
+    from sampleloans.db import create_ledger_file, transaction
     from sampleloans.services.common import require_email
     from sampleloans.services.setup import init_ledger
 
@@ -42,17 +45,14 @@ def init(
         email = require_email(curator_email, "--curator-email")
         service_ctx = context(ctx, email)
         path = db_path(ctx)
-        engine = open_engine(ctx, create=True)
-        try:
+
+        def build(engine: "Engine") -> None:
             with transaction(engine) as session:
                 init_ledger(
                     session, service_ctx, curator_name=curator_name, curator_institution=institution
                 )
-        except BaseException:
-            engine.dispose()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)  # never leave a half-made ledger
-            raise
+
+        create_ledger_file(path, build)
     console().print(
         f"Created ledger {path} with the reference data; first curator {email}.", markup=False
     )
@@ -109,6 +109,10 @@ def _demo_folder(directory: Path | None) -> Path:
 
     if directory is None:
         return Path(tempfile.mkdtemp(prefix="sampleloans-demo-"))
+    if directory.exists() and not directory.is_dir():
+        raise StorageError(
+            f"--dir: {directory} is a file, not a folder; give a new or empty folder"
+        )
     if directory.exists() and any(directory.iterdir()):
         raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
     directory.mkdir(parents=True, exist_ok=True)
@@ -158,7 +162,7 @@ def verify(
     from sampleloans.services.verify import verify as run_verify
 
     with errors_to_exit_codes():
-        anchor_value = parse_anchor(anchor) if anchor else None
+        anchor_value = None if anchor is None else parse_anchor(anchor)
         engine = open_engine(ctx)
         with _chain_progress(quiet=print_head or as_json) as advance:
             result = run_verify(engine, anchor=anchor_value, progress=advance)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import desc
 from sqlmodel import Session, select
 
+from sampleloans import crashpoints
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import chain, checks
@@ -107,9 +108,11 @@ def append(
     row = LedgerEvent(**body, prev_hash=prev_hash, hash=chain.link_hash(prev_hash, body))
     session.add(row)
     session.flush()
+    crashpoints.reached("after_event_insert")
     envelope = envelope_of(row)
     touched = apply_module.apply(session, envelope, event)
     session.flush()
+    crashpoints.reached("after_apply")
     violations = checks.check_touched(session, touched)
     if violations:
         raise RuleViolation("; ".join(v.message for v in violations))

@@ -67,7 +67,7 @@ def resolve_incident(
 ) -> Envelope:
     """Resolve an open incident; the record stays and the sample is released."""
     require_role(session, ctx, "curator", action="resolve incidents")
-    incident = session.get(Incident, incident_seq)
+    incident = session.get(Incident, incident_seq) if 0 < incident_seq < 2**63 else None
     if incident is None:
         raise NotFound(f"incident {incident_seq} does not exist; see 'incidents list'")
     if incident.status != "open":
@@ -88,7 +88,7 @@ def record_correction(
 ) -> Envelope:
     """Append a correction that references an earlier event; the earlier event is unchanged."""
     require_role(session, ctx, "curator", action="record corrections")
-    if session.get(LedgerEvent, corrects_seq) is None:
+    if not 0 < corrects_seq < 2**63 or session.get(LedgerEvent, corrects_seq) is None:
         raise NotFound(f"event {corrects_seq} does not exist; see 'custody history'")
     body = require_text(text, "text")
     return append(

@@ -1,0 +1,21 @@
+"""Test-only crash points: die by SIGKILL at a named point of a write (RELIABILITY.md T2).
+
+`reached("after_commit")` kills this process when the environment variable
+`SAMPLELOANS_CRASH_AT` names that point, so a test can prove that a crash anywhere leaves the
+database equal to the state before or after the transaction. When the variable is unset this is
+one dict lookup. This leaf module is the only one that reads the variable; services and the
+ledger stay free of `os.environ`.
+"""
+
+import os
+import signal
+
+ENV_VAR = "SAMPLELOANS_CRASH_AT"
+POINTS = ("after_event_insert", "after_apply", "before_commit", "after_commit", "before_replace")
+"""Every instrumented point (`before_replace` only where files are written atomically)."""
+
+
+def reached(name: str) -> None:
+    """Kill this process with SIGKILL if `SAMPLELOANS_CRASH_AT` equals `name`."""
+    if os.environ.get(ENV_VAR) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

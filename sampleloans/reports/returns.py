@@ -1,0 +1,194 @@
+"""The return report, digital counterpart of NASA Form F-75: per sample, term by term."""
+
+from typing import Any
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+
+from sampleloans.reports import layout
+from sampleloans.reports.common import header_lines, mass, party_lines, when
+from sampleloans.services.reporting import Report, ReturnBody
+
+TERMS = (
+    ("consumed", "Consumed", colors.HexColor("#C0504D")),
+    ("returned", "Returned", colors.HexColor("#4F81BD")),
+    ("transferred", "Transferred", colors.HexColor("#9BBB59")),
+    ("split", "Split by borrower", colors.HexColor("#8064A2")),
+    ("lost", "Lost", colors.HexColor("#000000")),
+    ("remaining", "Remaining", colors.HexColor("#F79646")),
+)
+
+
+def story(report: Report) -> list[Any]:
+    """The flowables of a return report."""
+    body = report.body
+    assert isinstance(body, ReturnBody)
+    st = layout.styles()
+    out: list[Any] = layout.title_block(report.title, header_lines(report))
+    out.append(layout.heading("Parties"))
+    out.append(layout.key_values([*party_lines(body.parties), ("Loan status", body.status)]))
+    agreement = body.agreement
+    out.append(layout.heading(f"Agreement {agreement.number}"))
+    out.append(
+        layout.key_values(
+            [
+                ("Status", agreement.status),
+                ("Signed on", when(agreement.signed_at)),
+                *agreement.terms[2:5],
+            ]
+        )
+    )
+    out.append(layout.heading("Mass accounting per sample"))
+    header = (
+        "Sample",
+        "Issued",
+        "Authorised transfers",
+        "Consumed",
+        "Returned now",
+        "Returned before",
+        "Split by borrower",
+        "Lost",
+        "Remaining accountable",
+    )
+    rows: list[tuple[Any, ...]] = [
+        (
+            line.code,
+            mass(line.issued_ug),
+            mass(line.transferred_ug),
+            mass(line.consumed_ug),
+            mass(line.returned_now_ug),
+            mass(line.returned_before_ug),
+            mass(line.split_ug),
+            mass(line.lost_ug),
+            mass(line.remaining_ug),
+        )
+        for line in body.lines
+    ]
+    fields = (
+        "issued_ug",
+        "transferred_ug",
+        "consumed_ug",
+        "returned_now_ug",
+        "returned_before_ug",
+        "split_ug",
+        "lost_ug",
+        "remaining_ug",
+    )
+    totals = {f: sum(getattr(line, f) for line in body.lines) for f in fields}
+    rows.append(("Total", *(mass(totals[f]) for f in fields)))
+    out.extend(
+        layout.data_tables(
+            header,
+            rows,
+            (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
+            total=True,
+            align_right=range(1, 9),
+        )
+    )
+    remaining = totals["remaining_ug"]
+    verdict = (
+        "Every microgram issued is accounted for: nothing remains accountable (close-out)."
+        if remaining == 0
+        else f"{mass(remaining)} remains accountable by the borrower."
+    )
+    out.append(layout.para(verdict, st["body"]))
+    out.append(layout.heading("Analyses (consumption, analysis by analysis)"))
+    analyses = [
+        (
+            a.seq,
+            line.code,
+            when(a.occurred_at),
+            a.technique,
+            "yes" if a.destructive else "no",
+            mass(a.mass_ug),
+        )
+        for line in body.lines
+        for a in line.analyses
+    ]
+    out.extend(
+        layout.data_tables(
+            ("Seq", "Sample", "Date", "Technique", "Destructive", "Mass"),
+            analyses,
+            (0.07, 0.25, 0.18, 0.25, 0.1, 0.15),
+            align_right=(5,),
+        )
+    )
+    out.append(layout.heading("Continuation: splits made by the borrower"))
+    out.extend(
+        layout.data_tables(
+            ("Split", "From", "Mass", "Fate"),
+            [(s.code, s.parent, mass(s.mass_ug), s.fate) for s in body.splits],
+            (0.28, 0.27, 0.12, 0.33),
+            align_right=(2,),
+        )
+    )
+    out.append(layout.heading("Condition and contamination history"))
+    out.extend(
+        layout.data_tables(
+            ("Seq", "Leg", "Hand-over"),
+            [(c.seq, c.kind, c.text) for c in body.conditions],
+            (0.07, 0.1, 0.83),
+        )
+    )
+    out.append(layout.heading("Discrepancies and incidents"))
+    out.extend(
+        layout.data_tables(
+            ("Seq", "Kind", "What"),
+            [(f.seq, f.kind, f.text) for f in body.findings],
+            (0.07, 0.13, 0.80),
+            marked=range(len(body.findings)),
+        )
+    )
+    out.append(layout.heading("Mass balance"))
+    out.append(chart(body))
+    out.append(layout.signature_blocks(("Principal investigator", "Curator")))
+    return out
+
+
+def chart(body: ReturnBody) -> Drawing:
+    """A stacked horizontal bar per sample: where the issued mass went (in mg)."""
+    width = layout.PAGE[0] - 2 * layout.MARGIN
+    count = max(1, len(body.lines))
+    bar_height = 16
+    height = 40 + count * (bar_height + 8) + 30
+    drawing = Drawing(width, height)
+    values = {
+        "consumed": [line.consumed_ug for line in body.lines],
+        "returned": [line.returned_now_ug + line.returned_before_ug for line in body.lines],
+        "transferred": [line.transferred_ug for line in body.lines],
+        "split": [line.split_ug for line in body.lines],
+        "lost": [line.lost_ug for line in body.lines],
+        "remaining": [line.remaining_ug for line in body.lines],
+    }
+    chart_ = HorizontalBarChart()
+    chart_.x, chart_.y = 130, 40
+    chart_.width, chart_.height = width - 150, height - 75
+    chart_.data = [[v / 1000 for v in values[key]] or [0] for key, _label, _colour in TERMS]
+    chart_.categoryAxis.style = "stacked"
+    chart_.categoryAxis.categoryNames = [line.code for line in body.lines] or ["—"]
+    chart_.categoryAxis.labels.fontName = layout.FONT
+    chart_.categoryAxis.labels.fontSize = 7
+    chart_.valueAxis.labels.fontName = layout.FONT
+    chart_.valueAxis.labels.fontSize = 7
+    chart_.valueAxis.valueMin = 0
+    chart_.barWidth = bar_height
+    for index, (_key, _label, colour) in enumerate(TERMS):
+        chart_.bars[index].fillColor = colour
+        chart_.bars[index].strokeColor = None
+    drawing.add(chart_)
+    drawing.add(
+        String(chart_.x + chart_.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7)
+    )
+    legend = Legend()
+    legend.x, legend.y = 10, height - 8
+    legend.fontName = layout.FONT
+    legend.fontSize = 7
+    legend.alignment = "right"
+    legend.columnMaximum = 1
+    legend.dx = legend.dy = 7
+    legend.deltax = 80
+    legend.colorNamePairs = [(colour, label) for _key, label, colour in TERMS]
+    drawing.add(legend)
+    return drawing

@@ -1,0 +1,224 @@
+"""Backup and restore of the ledger database (RELIABILITY.md T7).
+
+`backup` takes a consistent online copy with SQLite's backup API while other processes keep
+writing; the copy is written to a private (0600) temporary file in the destination folder and
+moved into place with `os.replace`, so a crash never leaves a half-written backup under the
+final name. `restore` copies the backup to a private temporary file, verifies that copy
+(chain, replay, invariants, integrity) and only then loads it into the live database with the
+same backup API, in one SQLite transaction: processes that have the database open see either
+the old or the restored ledger, the file keeps its 0600 mode, and no stale WAL is left behind
+to be applied to the wrong file.
+
+Curators and compliance officers may back up; only curators may restore.
+"""
+
+import os
+import sqlite3
+import tempfile
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from sampleloans import db
+from sampleloans.errors import Conflict, InvalidInput, StorageError
+from sampleloans.ledger import chain
+from sampleloans.ledger.store import Context
+from sampleloans.services.common import require_role
+from sampleloans.services.verify import verify
+
+BACKUP_ROLES = ("curator", "compliance_officer")
+RESTORE_ROLES = ("curator",)
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What a backup or restore produced: the file and the ledger head it holds."""
+
+    path: Path
+    head_seq: int
+    head_hash: str
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH` of the copy's last event."""
+        return chain.format_head(self.head_seq, self.head_hash)
+
+
+def _database_file(engine: Engine) -> Path:
+    """The SQLite file behind an engine (backup and restore work on files only)."""
+    path = db.sqlite_path(str(engine.url))
+    if path is None:
+        raise StorageError("backup and restore need a SQLite database file (--db FILE)")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (either may not exist)."""
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _check_destination(dest: Path, database: Path, force: bool) -> None:
+    """Refuse a destination that is the database, a folder, missing its folder, or existing."""
+    if _same_file(dest, database):
+        raise InvalidInput(f"{dest} is the ledger database itself; give another file name")
+    if dest.is_dir():
+        raise StorageError(f"{dest} is a folder; give a file name for the backup")
+    if not dest.parent.is_dir():
+        raise StorageError(f"{dest.parent} does not exist; create the folder first")
+    if dest.exists() and not force:
+        raise StorageError(f"{dest} already exists; choose another name or pass --force")
+
+
+def _private_temp(folder: Path, prefix: str) -> Path:
+    """A new empty 0600 file in `folder` (mkstemp creates it owner-only)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
+    os.close(fd)
+    return Path(name)
+
+
+def _remove(path: Path) -> None:
+    """Remove a SQLite file and any -wal/-shm/-journal beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or folder to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy(source: sqlite3.Connection, target: Path) -> None:
+    """Copy a whole database into the (empty, private) file `target` as one self-contained
+    file (rollback-journal mode, so no -wal has to travel with it)."""
+    with closing(sqlite3.connect(target, isolation_level=None)) as copy:
+        source.backup(copy)  # pages=-1: one step, one consistent snapshot
+        copy.execute("PRAGMA journal_mode = DELETE")
+    _fsync(target)
+
+
+def _head(path: Path) -> tuple[int, str]:
+    """The last event of a ledger file (0 and empty for an empty ledger)."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        row = connection.execute(
+            "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
+def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> CopyResult:
+    """Copy the live ledger to `dest` (0600, atomic) while writers keep working."""
+    database = _database_file(engine)
+    with Session(engine) as session:
+        require_role(session, ctx, *BACKUP_ROLES, action="back up the ledger")
+    _check_destination(dest, database, force)
+    temp = _private_temp(dest.parent, f".{dest.name}.")
+    try:
+        with closing(sqlite3.connect(database, isolation_level=None)) as source:
+            source.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
+            _copy(source, temp)
+        head_seq, head_hash = _head(temp)
+        os.replace(temp, dest)
+        _fsync(dest.parent)
+    except sqlite3.Error as exc:
+        raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
+    finally:
+        _remove(temp)
+    return CopyResult(dest, head_seq, head_hash)
+
+
+def restore(engine: Engine, ctx: Context, source: Path, *, force: bool = False) -> CopyResult:
+    """Replace the live ledger with a verified copy of the backup `source`.
+
+    The actor must be a curator of the current ledger (or, when there is no current ledger,
+    of the backup). An existing ledger is replaced only with `force`.
+    """
+    database = _database_file(engine)
+    if not source.is_file():
+        raise StorageError(f"no backup at {source}; give the file written by 'backup'")
+    if _same_file(source, database):
+        raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
+    exists = database.is_file() and database.stat().st_size > 0
+    if exists:
+        with Session(engine) as session:
+            require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+        if not force:
+            raise StorageError(
+                f"{database} already holds a ledger; pass --force to replace it with {source}"
+            )
+    temp = _private_temp(database.parent, f".{database.name}.restore.")
+    try:
+        _verified_copy(source, temp)
+        if not exists:
+            copy_engine = db.make_engine(db.url_for_path(temp))
+            try:
+                with Session(copy_engine) as session:
+                    require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+            finally:
+                copy_engine.dispose()
+        _load_into(temp, database)
+        head_seq, head_hash = _head(database)
+    finally:
+        _remove(temp)
+    return CopyResult(database, head_seq, head_hash)
+
+
+def _verified_copy(source: Path, temp: Path) -> None:
+    """Copy the backup to `temp` without touching it, then verify the copy (exit 1 if not
+    clean: nothing is restored)."""
+    try:
+        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as backup_file:
+            _copy(backup_file, temp)
+    except sqlite3.Error as exc:
+        raise Conflict(
+            f"{source} is not a readable ledger backup ({exc}); nothing was restored"
+        ) from None
+    copy_engine = db.make_engine(db.url_for_path(temp))
+    try:
+        result = verify(copy_engine)
+    except Exception as exc:  # a file that is not a ledger at all
+        raise Conflict(
+            f"{source} is not a ledger backup ({str(exc).splitlines()[0][:200]}); "
+            "nothing was restored"
+        ) from None
+    finally:
+        copy_engine.dispose()
+    if not result.ok:
+        first = result.problems[0].message
+        raise Conflict(
+            f"{source} fails verify ({len(result.problems)} problem(s), first: {first}); "
+            "nothing was restored"
+        )
+
+
+def _load_into(temp: Path, database: Path) -> None:
+    """Load the verified copy into the live database in one SQLite transaction."""
+    if not database.exists():
+        db.create_private_file(database)
+    try:
+        with (
+            closing(sqlite3.connect(temp, isolation_level=None)) as copy,
+            closing(sqlite3.connect(database, isolation_level=None)) as live,
+        ):
+            live.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
+            live.execute("PRAGMA journal_mode = WAL")
+            copy.backup(live)
+            live.execute("PRAGMA journal_mode = WAL")
+            live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise StorageError(
+            f"restore into {database} failed: {exc}; the ledger was left as it was"
+        ) from None

@@ -1,0 +1,963 @@
+"""Read models of the PDF reports: frozen dataclasses built from the ledger's projections.
+
+A report is fully determined by its request (kind and scope), the ledger up to a seq, and its
+`generated_at` (used as "now" for days late and due dates). `content_digest` hashes the
+canonical JSON of that read model (not the PDF bytes), so `verify-document` can rebuild the
+same model from a replay of the ledger up to the printed head and compare digests.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sampleloans import db
+from sampleloans.dates import days_between, from_iso, to_iso
+from sampleloans.errors import InvalidInput, NotFound, StorageError
+from sampleloans.ledger import store
+from sampleloans.ledger.store import Context
+from sampleloans.models import (
+    Agreement,
+    Consumption,
+    EventSubject,
+    Incident,
+    Institution,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Note,
+    Person,
+    Sample,
+    Shipment,
+    Weighing,
+)
+from sampleloans.services import access
+from sampleloans.services.common import get_institution, get_loan, get_sample
+from sampleloans.services.history import describe, last_seq_at, lineage, sample_institution
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+
+KINDS = ("custody", "return", "overdue", "inventory")
+TITLES = {
+    "custody": "Chain-of-custody report",
+    "return": "Sample return report (F-75)",
+    "overdue": "Notice of overdue obligations",
+    "inventory": "Inventory statement",
+}
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a report covers: its kind and exactly one scope, optionally as of a moment."""
+
+    kind: str
+    loan: str | None = None
+    sample: str | None = None
+    institution: str | None = None
+    as_of: str | None = None  # ISO text; custody only
+
+    @property
+    def scope(self) -> str:
+        """`loan:NUMBER`, `sample:CODE` or `institution:SHORT`."""
+        for name in ("loan", "sample", "institution"):
+            value = getattr(self, name)
+            if value:
+                return f"{name}:{value}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Party:
+    """One party named on a report."""
+
+    role: str
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class AgreementInfo:
+    """An agreement and its terms, as labelled lines."""
+
+    number: str
+    status: str
+    signed_at: datetime | None
+    signed_by: str | None
+    terms: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One sample in a report's items table."""
+
+    code: str
+    description: str
+    loan: str
+    issued_ug: int
+    held_ug: int
+    custodian: str
+    state: str
+
+
+@dataclass(frozen=True)
+class CustodyRow:
+    """One ledger event in the chain of custody."""
+
+    seq: int
+    occurred_at: datetime
+    kind: str
+    released_by: str
+    received_by: str
+    location: str
+    container: str
+    seal: str
+    seal_intact: str
+    mass_ug: int | None
+    condition: str
+    recorded_by: str
+    description: str
+    flag: str  # "" | gap | discrepancy | incident | correction
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A gap, discrepancy or incident a reviewer must see."""
+
+    seq: int
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CustodyBody:
+    """The custody report's content."""
+
+    parties: tuple[Party, ...]
+    agreements: tuple[AgreementInfo, ...]
+    items: tuple[ItemRow, ...]
+    events: tuple[CustodyRow, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis that consumed mass."""
+
+    seq: int
+    occurred_at: datetime
+    technique: str
+    destructive: bool
+    mass_ug: int
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """One issued sample on the return form, term by term."""
+
+    code: str
+    description: str
+    issued_ug: int
+    transferred_ug: int
+    consumed_ug: int
+    analyses: tuple[Analysis, ...]
+    returned_now_ug: int
+    returned_before_ug: int
+    split_ug: int
+    lost_ug: int
+    remaining_ug: int
+
+
+@dataclass(frozen=True)
+class SplitLine:
+    """A split the borrower made, with its fate."""
+
+    code: str
+    parent: str
+    mass_ug: int
+    consumed_ug: int
+    returned_ug: int
+    lost_ug: int
+    remaining_ug: int
+    fate: str
+
+
+@dataclass(frozen=True)
+class ReturnBody:
+    """The return report's content (NASA F-75 counterpart)."""
+
+    loan: str
+    status: str
+    parties: tuple[Party, ...]
+    agreement: AgreementInfo
+    lines: tuple[ReturnLine, ...]
+    splits: tuple[SplitLine, ...]
+    conditions: tuple[Finding, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class OverdueLine:
+    """One overdue obligation."""
+
+    loan: str
+    pi: str
+    what: str  # return | inventory
+    due_at: datetime
+    days_late: int
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class OverdueBody:
+    """The overdue notice's content."""
+
+    institution: Party
+    lines: tuple[OverdueLine, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InventoryBody:
+    """The inventory statement's content."""
+
+    loan: str
+    status: str
+    parties: tuple[Party, ...]
+    due_at: datetime | None
+    last_inventory_at: datetime | None
+    next_inventory_due_at: datetime | None
+    items: tuple[ItemRow, ...]
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report's read model: request, title, the ledger head it reads, and its content."""
+
+    request: ReportRequest
+    title: str
+    scope_label: str
+    generated_at: datetime
+    head_seq: int
+    head_hash: str
+    body: CustodyBody | ReturnBody | OverdueBody | InventoryBody
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the content (the head is printed beside it)."""
+        return content_digest(self)
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH`."""
+        return f"{self.head_seq}:{self.head_hash}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def canonical_content(report: Report) -> str:
+    """Sorted-key compact JSON of everything a report says except the ledger head."""
+    data = {
+        "request": asdict(report.request),
+        "title": report.title,
+        "scope": report.scope_label,
+        "generated_at": report.generated_at,
+        "body": asdict(report.body),
+    }
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def content_digest(report: Report) -> str:
+    """The content digest printed on every page and stored in the PDF metadata."""
+    return hashlib.sha256(canonical_content(report).encode("utf-8")).hexdigest()
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def make_request(
+    kind: str,
+    *,
+    loan: str | None = None,
+    sample: str | None = None,
+    institution: str | None = None,
+    as_of: datetime | None = None,
+) -> ReportRequest:
+    """Validate which scopes a kind accepts."""
+    if kind not in KINDS:
+        raise InvalidInput(f"report kind {kind!r} is not one of {', '.join(KINDS)}")
+    given = [
+        name
+        for name, value in (("loan", loan), ("sample", sample), ("institution", institution))
+        if value
+    ]
+    allowed = {"custody": ("loan", "sample", "institution"), "overdue": ("institution",)}.get(
+        kind, ("loan",)
+    )
+    if len(given) != 1 or given[0] not in allowed:
+        options = " or ".join(f"--{a}" for a in allowed)
+        raise InvalidInput(f"report {kind}: give exactly one of {options}")
+    if as_of is not None and kind != "custody":
+        raise InvalidInput(f"--as-of: only the custody report takes it, not {kind}")
+    return ReportRequest(
+        kind=kind,
+        loan=loan,
+        sample=sample,
+        institution=institution,
+        as_of=to_iso(as_of) if as_of is not None else None,
+    )
+
+
+def check_access(session: Session, ctx: Context, request: ReportRequest) -> None:
+    """Curators and compliance officers read every report; researchers their own institution."""
+    person = access.reader(session, ctx)
+    if request.loan:
+        owner = get_loan(session, request.loan).institution
+    elif request.sample:
+        owner = sample_institution(session, get_sample(session, request.sample))
+    else:
+        owner = get_institution(session, request.institution or "").short_name
+    access.require_institution_access(person, owner, request.scope.replace(":", " "))
+
+
+def build_report(
+    session: Session, ctx: Context, request: ReportRequest, *, generated_at: datetime
+) -> Report:
+    """The report's read model at the ledger's head (or as of `request.as_of`)."""
+    check_access(session, ctx, request)
+    if request.as_of is not None:
+        as_of = from_iso(request.as_of)
+        if as_of > ctx.now:
+            raise InvalidInput("--as-of: is in the future; give a moment up to now")
+        return rebuild_at(session, ctx, request, last_seq_at(session, as_of), generated_at)
+    return _build(session, request, generated_at)
+
+
+def rebuild_at(
+    session: Session, ctx: Context, request: ReportRequest, seq: int, generated_at: datetime
+) -> Report:
+    """The same report built from a replay of the ledger up to `seq` (in memory)."""
+    from sampleloans.services.verify import replay_into
+
+    check_access(session, ctx, request)
+    target = db.make_engine("sqlite://")
+    try:
+        db.create_schema(target)
+        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
+        failure = replay_into(source, target, up_to_seq=seq)  # type: ignore[arg-type]
+        if failure is not None:
+            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
+        with Session(target) as past:
+            return _build(past, request, generated_at)
+    finally:
+        target.dispose()
+
+
+def hash_at(session: Session, seq: int) -> str | None:
+    """The hash of event `seq`, or None when the ledger has no such event."""
+    row = session.get(LedgerEvent, seq)
+    return None if row is None else row.hash
+
+
+def _build(session: Session, request: ReportRequest, generated_at: datetime) -> Report:
+    head_seq, head_hash = store.head(session)
+    builders = {
+        "custody": _custody,
+        "return": _return,
+        "overdue": _overdue,
+        "inventory": _inventory,
+    }
+    try:
+        body, label = builders[request.kind](session, request, generated_at)
+    except NotFound as exc:
+        raise NotFound(f"{exc} (in the ledger up to event {head_seq})") from None
+    if request.as_of:
+        label += f", as of {request.as_of}"
+    return Report(
+        request=request,
+        title=TITLES[request.kind],
+        scope_label=label,
+        generated_at=generated_at,
+        head_seq=head_seq,
+        head_hash=head_hash,
+        body=body,
+    )
+
+
+# --- shared pieces ----------------------------------------------------------------------------
+
+
+def _institution_party(session: Session, role: str, short: str | None) -> Party:
+    inst = session.get(Institution, short) if short else None
+    if inst is None:
+        return Party(role, short or "—", "")
+    return Party(role, inst.name, f"{inst.short_name}, {inst.city}, {inst.country}")
+
+
+def _person_party(session: Session, role: str, email: str) -> Party:
+    person = session.get(Person, email)
+    if person is None:
+        return Party(role, email, "")
+    return Party(role, person.name, f"{person.email}, {person.institution}")
+
+
+def _lender(session: Session) -> str | None:
+    return session.exec(
+        select(Institution.short_name)
+        .where(Institution.kind == "lender")
+        .order_by(Institution.short_name)
+    ).first()
+
+
+def _loan_parties(session: Session, loan: Loan) -> list[Party]:
+    return [
+        _institution_party(session, "Lender", _lender(session)),
+        _institution_party(session, "Curator", loan.curator),
+        _institution_party(session, "Borrowing institution", loan.institution),
+        _person_party(session, "Principal investigator", loan.pi_email),
+    ]
+
+
+def _agreement_info(agreement: Agreement) -> AgreementInfo:
+    from sampleloans.units import format_mass, format_period
+
+    terms = (
+        ("Term", format_period(agreement.term)),
+        ("Expires", to_iso(agreement.expires_at) if agreement.expires_at else "—"),
+        ("Maximum total mass", format_mass(agreement.max_total_mass_ug)),
+        ("Purposes allowed", agreement.allowed_purposes.replace(",", ", ")),
+        ("Destructive use", "allowed" if agreement.destructive_use_allowed else "not allowed"),
+        ("Onward transfer", "allowed" if agreement.onward_transfer_allowed else "not allowed"),
+        ("Maximum loan period", format_period(agreement.max_loan_period)),
+        (
+            "Extensions",
+            f"up to {agreement.max_extensions} of {format_period(agreement.max_extension_period)}",
+        ),
+        ("Inventory interval", format_period(agreement.inventory_interval)),
+    )
+    return AgreementInfo(
+        number=agreement.number,
+        status=agreement.status,
+        signed_at=agreement.signed_at,
+        signed_by=agreement.signed_by,
+        terms=terms,
+    )
+
+
+def _description(sample: Sample | None) -> str:
+    if sample is None:
+        return ""
+    return f"{sample.material_type} {sample.physical_form}, {sample.mission} {sample.origin}"
+
+
+def _item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
+    rows = []
+    for item in items:
+        sample = session.get(Sample, item.sample_code)
+        rows.append(
+            ItemRow(
+                code=item.sample_code,
+                description=_description(sample),
+                loan=item.loan_number,
+                issued_ug=item.issued_ug,
+                held_ug=item.held_ug,
+                custodian=sample.custodian if sample else "",
+                state=item.state,
+            )
+        )
+    return rows
+
+
+# --- custody --------------------------------------------------------------------------------
+
+
+def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[CustodyBody, str]:
+    loans: list[Loan]
+    if request.loan:
+        loans = [get_loan(session, request.loan)]
+        subject_type, keys = "loan", [request.loan]
+        label = f"loan {request.loan}"
+    elif request.sample:
+        codes = lineage(session, request.sample)
+        subject_type, keys = "sample", codes
+        numbers = set(
+            session.exec(
+                select(LoanItem.loan_number).where(col(LoanItem.sample_code).in_(codes))
+            ).all()
+        )
+        loans = list(
+            session.exec(select(Loan).where(col(Loan.number).in_(numbers)).order_by(Loan.number))
+        )
+        label = f"sample {request.sample} and its lineage ({len(codes)} samples)"
+    else:
+        short = get_institution(session, request.institution or "").short_name
+        subject_type, keys = "institution", [short]
+        loans = list(
+            session.exec(select(Loan).where(Loan.institution == short).order_by(Loan.number))
+        )
+        label = f"institution {short}"
+    parties: list[Party] = []
+    agreements: list[AgreementInfo] = []
+    if request.institution:
+        parties = [
+            _institution_party(session, "Lender", _lender(session)),
+            _institution_party(session, "Borrowing institution", keys[0]),
+        ]
+    elif loans:
+        parties = _loan_parties(session, loans[0])
+    if request.sample:
+        first = get_sample(session, keys[0])
+        parties.insert(
+            0, _institution_party(session, "Custodian of the lineage root", first.custodian)
+        )
+    for number in sorted({loan.agreement for loan in loans}):
+        agreement = session.get(Agreement, number)
+        if agreement is not None:
+            agreements.append(_agreement_info(agreement))
+    numbers = [loan.number for loan in loans]
+    item_query = select(LoanItem).where(col(LoanItem.loan_number).in_(numbers))
+    if request.sample:
+        item_query = item_query.where(col(LoanItem.sample_code).in_(keys))
+    items = _item_rows(
+        session, list(session.exec(item_query.order_by(LoanItem.sample_code, LoanItem.loan_number)))
+    )
+    if request.sample:
+        on_loan = {i.code for i in items}
+        for code in keys:
+            if code not in on_loan:
+                sample = get_sample(session, code)
+                items.append(
+                    ItemRow(
+                        code=code,
+                        description=_description(sample),
+                        loan="—",
+                        issued_ug=0,
+                        held_ug=sample.vault_ug,
+                        custodian=sample.custodian,
+                        state=sample.custody_state,
+                    )
+                )
+        items.sort(key=lambda i: (i.code, i.loan))
+    events, findings = _custody_rows(session, subject_type, keys, numbers)
+    body = CustodyBody(
+        parties=tuple(parties),
+        agreements=tuple(agreements),
+        items=tuple(items),
+        events=tuple(events),
+        findings=tuple(findings),
+    )
+    return body, label
+
+
+def _custody_rows(
+    session: Session, subject_type: str, keys: list[str], loan_numbers: list[str]
+) -> tuple[list[CustodyRow], list[Finding]]:
+    seqs = list(
+        session.exec(
+            select(EventSubject.seq)
+            .where(
+                EventSubject.subject_type == subject_type, col(EventSubject.subject_key).in_(keys)
+            )
+            .distinct()
+        ).all()
+    )
+    shipments = {
+        s.seq: s
+        for s in session.exec(select(Shipment).where(col(Shipment.loan_number).in_(loan_numbers)))
+    }
+    weighings: dict[int, list[Weighing]] = {}
+    for w in session.exec(
+        select(Weighing)
+        .where(col(Weighing.loan_number).in_(loan_numbers))
+        .order_by(Weighing.seq, Weighing.sample_code)
+    ):
+        weighings.setdefault(w.seq, []).append(w)
+    holder: dict[str, str] = {}
+    rows: list[CustodyRow] = []
+    findings: list[Finding] = []
+    for start in range(0, len(sorted(seqs)), 500):
+        chunk = sorted(seqs)[start : start + 500]
+        events = session.exec(
+            select(LedgerEvent).where(col(LedgerEvent.seq).in_(chunk)).order_by(LedgerEvent.seq)
+        ).all()
+        for event in events:
+            row, found = _custody_row(session, event, shipments, weighings, holder)
+            rows.append(row)
+            findings.extend(found)
+    return rows, findings
+
+
+def _custody_row(
+    session: Session,
+    event: LedgerEvent,
+    shipments: dict[int, Shipment],
+    weighings: dict[int, list[Weighing]],
+    holder: dict[str, str],
+) -> tuple[CustodyRow, list[Finding]]:
+    p: dict[str, Any] = json.loads(event.payload)
+    fields: dict[str, Any] = {
+        "released_by": "",
+        "received_by": "",
+        "location": "",
+        "container": "",
+        "seal": "",
+        "seal_intact": "",
+        "mass_ug": None,
+        "condition": "",
+    }
+    found: list[Finding] = []
+    flag = ""
+    kind = event.kind
+    if kind == "sample.registered":
+        fields.update(
+            received_by=p["custodian"],
+            location=p["storage_location"],
+            mass_ug=p["mass_ug"],
+            condition=p["condition"],
+        )
+    elif kind == "sample.moved":
+        fields.update(location=p["storage_location"])
+    elif kind == "sample.split":
+        fields.update(mass_ug=sum(int(m) for _c, m in p["children"]) + int(p["loss_ug"]))
+    elif kind == "loan.issued":
+        loan = session.get(Loan, p["number"])
+        curator = loan.curator if loan and loan.curator else ""
+        holder[p["number"]] = curator
+        fields.update(
+            released_by="vault", received_by=curator, mass_ug=sum(int(m) for _c, m in p["items"])
+        )
+    elif kind == "loan.shipped":
+        shipment = shipments.get(event.seq)
+        fields.update(container=p["container"], seal=p["seal_number"])
+        if shipment is not None:
+            fields.update(
+                released_by=f"{shipment.sender} ({shipment.released_by})",
+                received_by=f"{shipment.receiver} (in transit)",
+                location=shipment.sender,
+            )
+            expected = holder.get(p["number"])
+            if expected is not None and expected != shipment.sender:
+                flag = "gap"
+                found.append(
+                    Finding(
+                        event.seq,
+                        "gap",
+                        f"{shipment.sender} shipped loan {p['number']} but the last recorded "
+                        f"holder was {expected}",
+                    )
+                )
+            holder[p["number"]] = f"in transit to {shipment.receiver}"
+    elif kind == "loan.received":
+        shipment = shipments.get(int(p["shipment_seq"]))
+        weighed = weighings.get(event.seq, [])
+        fields.update(
+            seal_intact="yes" if p["seal_intact"] else "NO",
+            condition=p["condition"],
+            mass_ug=sum(int(m) for _c, m in p["weighed"]),
+        )
+        if shipment is not None:
+            fields.update(
+                released_by=shipment.sender,
+                received_by=f"{shipment.receiver} ({event.actor})",
+                location=shipment.receiver,
+                container=shipment.container,
+                seal=shipment.seal_number,
+            )
+            holder[p["number"]] = shipment.receiver
+        if not p["seal_intact"]:
+            flag = "discrepancy"
+            found.append(
+                Finding(event.seq, "seal", f"seal broken on receipt of loan {p['number']}")
+            )
+        for w in weighed:
+            if w.expected_ug != w.weighed_ug:
+                from sampleloans.units import format_mass
+
+                flag = "discrepancy"
+                diff = w.weighed_ug - w.expected_ug
+                sign = "+" if diff > 0 else "−"
+                found.append(
+                    Finding(
+                        event.seq,
+                        "weighing",
+                        f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
+                        f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff))})",
+                    )
+                )
+    elif kind in ("loan.consumed", "loan.split"):
+        fields.update(mass_ug=p["mass_ug"])
+        if kind == "loan.consumed":
+            fields.update(condition=p["technique"] + (", destructive" if p["destructive"] else ""))
+    elif kind == "loan.inventory":
+        fields.update(mass_ug=sum(int(m) for _c, m in p["held"]))
+    elif kind == "incident.reported":
+        flag = "incident"
+        fields.update(mass_ug=p.get("mass_lost_ug") or None)
+        found.append(
+            Finding(
+                event.seq, "incident", f"{p['incident_kind']} on {p['sample']}: {p['description']}"
+            )
+        )
+    elif kind == "event.corrected":
+        flag = "correction"
+    row = CustodyRow(
+        seq=event.seq,
+        occurred_at=from_iso(event.occurred_at),
+        kind=kind,
+        recorded_by=event.actor,
+        description=describe(session, event),
+        flag=flag,
+        **fields,
+    )
+    return row, found
+
+
+# --- return (F-75) ------------------------------------------------------------------------------
+
+
+def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[ReturnBody, str]:
+    loan = get_loan(session, request.loan or "")
+    agreement = session.get(Agreement, loan.agreement)
+    assert agreement is not None
+    items = list(
+        session.exec(
+            select(LoanItem)
+            .where(LoanItem.loan_number == loan.number)
+            .order_by(LoanItem.sample_code)
+        )
+    )
+    return_seqs = sorted(
+        s.seq
+        for s in session.exec(
+            select(Shipment).where(
+                Shipment.loan_number == loan.number, Shipment.direction == "return"
+            )
+        )
+        if s.received_at is not None
+    )
+    accepted = {
+        w.sample_code: w
+        for w in session.exec(
+            select(Weighing).where(Weighing.loan_number == loan.number).order_by(Weighing.seq)
+        )
+        if w.seq in _receipt_seqs(session, loan.number, return_seqs)
+    }
+    latest_receipt = max(_receipt_seqs(session, loan.number, return_seqs), default=None)
+    lines, splits = [], []
+    for item in items:
+        analyses = tuple(
+            Analysis(c.seq, c.occurred_at, c.technique, c.destructive, c.mass_ug)
+            for c in session.exec(
+                select(Consumption)
+                .where(
+                    Consumption.loan_number == loan.number,
+                    Consumption.sample_code == item.sample_code,
+                )
+                .order_by(Consumption.seq)
+            )
+        )
+        weighing = accepted.get(item.sample_code)
+        now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
+        if item.source == "borrower_split":
+            sample = session.get(Sample, item.sample_code)
+            fate = _fate(item)
+            splits.append(
+                SplitLine(
+                    code=item.sample_code,
+                    parent=sample.parent_code if sample and sample.parent_code else "",
+                    mass_ug=item.issued_ug,
+                    consumed_ug=item.consumed_ug,
+                    returned_ug=item.returned_ug,
+                    lost_ug=item.lost_ug,
+                    remaining_ug=item.held_ug,
+                    fate=fate,
+                )
+            )
+            continue
+        lines.append(
+            ReturnLine(
+                code=item.sample_code,
+                description=_description(session.get(Sample, item.sample_code)),
+                issued_ug=item.issued_ug,
+                transferred_ug=item.transferred_ug,
+                consumed_ug=item.consumed_ug,
+                analyses=analyses,
+                returned_now_ug=now_ug,
+                returned_before_ug=item.returned_ug - now_ug,
+                split_ug=item.split_ug,
+                lost_ug=item.lost_ug,
+                remaining_ug=item.held_ug,
+            )
+        )
+    codes = [i.sample_code for i in items]
+    conditions = [
+        Finding(
+            s.seq,
+            s.direction,
+            f"{s.direction} {s.container} seal {s.seal_number}: "
+            + (
+                f"received {to_iso(s.received_at)}, seal "
+                f"{'intact' if s.seal_intact else 'BROKEN'}, condition {s.condition_on_receipt}"
+                if s.received_at
+                else "not yet received"
+            ),
+        )
+        for s in session.exec(
+            select(Shipment).where(Shipment.loan_number == loan.number).order_by(Shipment.seq)
+        )
+    ]
+    findings = _weighing_findings(session, loan.number)
+    for incident in session.exec(
+        select(Incident).where(col(Incident.sample_code).in_(codes)).order_by(Incident.seq)
+    ):
+        findings.append(
+            Finding(
+                incident.seq,
+                "incident",
+                f"{incident.kind} on {incident.sample_code}: {incident.description} "
+                f"({incident.status}{': ' + incident.resolution if incident.resolution else ''})",
+            )
+        )
+    for note in session.exec(select(Note).order_by(Note.seq)):
+        if note.corrects_seq in {f.seq for f in findings}:
+            findings.append(
+                Finding(note.seq, "correction", f"of event {note.corrects_seq}: {note.text}")
+            )
+    body = ReturnBody(
+        loan=loan.number,
+        status=loan.status,
+        parties=tuple(_loan_parties(session, loan)),
+        agreement=_agreement_info(agreement),
+        lines=tuple(lines),
+        splits=tuple(splits),
+        conditions=tuple(conditions),
+        findings=tuple(sorted(findings, key=lambda f: f.seq)),
+    )
+    return body, f"loan {loan.number}"
+
+
+def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) -> set[int]:
+    """Seqs of the events that accepted a return shipment of a loan."""
+    found = set()
+    for event in session.exec(
+        select(LedgerEvent)
+        .join(EventSubject, col(EventSubject.seq) == col(LedgerEvent.seq))
+        .where(
+            LedgerEvent.kind == "loan.received",
+            EventSubject.subject_type == "loan",
+            EventSubject.subject_key == number,
+        )
+    ):
+        if int(json.loads(event.payload)["shipment_seq"]) in return_shipments:
+            found.add(event.seq)
+    return found
+
+
+def _fate(item: LoanItem) -> str:
+    parts = [
+        f"{name} {_mass(getattr(item, name + '_ug'))}"
+        for name in ("consumed", "returned", "transferred", "lost", "held")
+        if getattr(item, name + "_ug")
+    ]
+    return ", ".join(parts) or "nothing left"
+
+
+def _mass(ug: int) -> str:
+    from sampleloans.units import format_mass
+
+    return format_mass(ug)
+
+
+def _weighing_findings(session: Session, number: str) -> list[Finding]:
+    return [
+        Finding(
+            w.seq,
+            "weighing",
+            f"{w.sample_code}: expected {_mass(w.expected_ug)}, weighed {_mass(w.weighed_ug)}",
+        )
+        for w in session.exec(
+            select(Weighing).where(Weighing.loan_number == number).order_by(Weighing.seq)
+        )
+        if w.expected_ug != w.weighed_ug
+    ]
+
+
+# --- overdue and inventory ----------------------------------------------------------------------
+
+
+def _overdue(session: Session, request: ReportRequest, now: datetime) -> tuple[OverdueBody, str]:
+    short = get_institution(session, request.institution or "").short_name
+    lines = []
+    for loan in session.exec(
+        select(Loan)
+        .where(Loan.institution == short, col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
+        .order_by(Loan.number)
+    ):
+        held = sum(
+            i.held_ug
+            for i in session.exec(select(LoanItem).where(LoanItem.loan_number == loan.number))
+        )
+        for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
+            if due is not None and due < now:
+                lines.append(
+                    OverdueLine(loan.number, loan.pi_email, what, due, days_between(due, now), held)
+                )
+    lines.sort(key=lambda r: (-r.days_late, r.loan, r.what))
+    actions = []
+    if any(line.what == "return" for line in lines):
+        actions.append(
+            "Return the samples of every loan past due to the curator in a sealed container, "
+            "or request an extension in writing before any further use."
+        )
+    if any(line.what == "inventory" for line in lines):
+        actions.append(
+            "Attest the inventory of every loan listed (what the PI holds, sample by sample) "
+            "within 30 days of this notice."
+        )
+    if lines:
+        actions.append(
+            "Until these obligations are met, no new material will be issued to the institution, "
+            "and samples may be recalled."
+        )
+    else:
+        actions.append("No obligation is overdue at the date of this notice; no action is needed.")
+    body = OverdueBody(
+        institution=_institution_party(session, "Institution", short),
+        lines=tuple(lines),
+        actions=tuple(actions),
+    )
+    return body, f"institution {short}"
+
+
+def _inventory(
+    session: Session, request: ReportRequest, _now: datetime
+) -> tuple[InventoryBody, str]:
+    loan = get_loan(session, request.loan or "")
+    items = list(
+        session.exec(
+            select(LoanItem)
+            .where(LoanItem.loan_number == loan.number)
+            .order_by(LoanItem.sample_code)
+        )
+    )
+    rows = _item_rows(session, items)
+    body = InventoryBody(
+        loan=loan.number,
+        status=loan.status,
+        parties=tuple(_loan_parties(session, loan)),
+        due_at=loan.due_at,
+        last_inventory_at=loan.last_inventory_at,
+        next_inventory_due_at=loan.next_inventory_due_at,
+        items=tuple(rows),
+        held_ug=sum(i.held_ug for i in items),
+    )
+    return body, f"loan {loan.number}"
