@@ -10,6 +10,7 @@ import typer
 
 from sampleloans.commands import (
     agreements,
+    bulk,
     compliance,
     custody,
     incidents,
@@ -51,6 +52,7 @@ def root(
 app.command("init")(ledger.init)
 app.command("demo")(ledger.demo)
 app.command("verify")(ledger.verify)
+app.command("import")(bulk.import_file)
 app.add_typer(samples.app, name="samples")
 app.add_typer(institutions.app, name="institutions")
 app.add_typer(people.app, name="people")

@@ -148,6 +148,7 @@ WRITE_COMMANDS: dict[str, list[str]] = {
     ],
     "custody correct": ["custody", "correct", "5", "--text", "institution name misspelt"],
     "incidents resolve": ["incidents", "resolve", "1", "--resolution", "checked"],
+    "import": ["import", "no-such-catalogue.csv"],
 }
 ROLES = {
     "curator": CURATOR,

@@ -135,6 +135,8 @@ def errors_to_exit_codes() -> Iterator[None]:
     try:
         yield
     except SampleLoansError as error:
+        for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
+            sys.stderr.write(f"{detail}\n")
         message = str(error).replace("\n", " ")
         sys.stderr.write(f"Error: {message}\n")
         raise typer.Exit(error.exit_code) from None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound
@@ -64,8 +65,11 @@ def applies(event_type: type[E]) -> Callable[[Applier], Applier]:
 def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
     """Update the projections for one event; return what it touched."""
     touched = Touched()
-    session.info["event_subjects"] = set()
+    session.info["event_subjects"] = {}
     APPLIERS[event.kind](session, envelope, event, touched)
+    subjects = list(session.info.pop("event_subjects").values())
+    if subjects:  # one executemany instead of an ORM object per subject
+        session.execute(insert(EventSubject.__table__), subjects)  # type: ignore[attr-defined]
     return touched
 
 
@@ -74,11 +78,11 @@ def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
 
 def _subject(session: Session, seq: int, subject_type: str, key: str) -> None:
     """Index the event under one record (idempotent within the event)."""
-    # remembered per event in session.info: a session.get per subject would cost a SELECT each
-    seen: set[tuple[int, str, str]] = session.info.setdefault("event_subjects", set())
-    if (seq, subject_type, key) not in seen:
-        seen.add((seq, subject_type, key))
-        session.add(EventSubject(seq=seq, subject_type=subject_type, subject_key=key))
+    # collected per event in session.info and inserted once by `apply`
+    seen: dict[tuple[int, str, str], dict[str, Any]] = session.info.setdefault("event_subjects", {})
+    seen.setdefault(
+        (seq, subject_type, key), {"seq": seq, "subject_type": subject_type, "subject_key": key}
+    )
 
 
 def _in_order(previous: datetime, envelope: Any, what: str) -> None:

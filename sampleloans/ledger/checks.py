@@ -279,46 +279,56 @@ def build_snapshot(
     loans: Iterable[str] | None = None,
     agreements: Iterable[str] | None = None,
 ) -> Snapshot:
-    """Load the rows the checks need: everything (None) or the named records and neighbours."""
+    """Load the rows the checks need: everything (None) or the named records and neighbours.
+
+    With named records every query is an index lookup on those keys, and a query whose key set
+    is empty is not run at all, so the cost of a write's checks does not grow with the ledger.
+    """
     from sqlmodel import col, func, select
 
     from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample
 
-    def limited(query: Any, column: Any, keys: Iterable[str] | None) -> Any:
-        return query if keys is None else query.where(col(column).in_(sorted(set(keys))))
+    def limited(query: Any, column: Any, keys: set[str] | None) -> Any:
+        return query if keys is None else query.where(col(column).in_(sorted(keys)))
+
+    def rows(query: Any, column: Any, keys: set[str] | None) -> list[Any]:
+        if keys is not None and not keys:
+            return []
+        return list(session.exec(limited(query, column, keys)).all())
 
     sample_keys = None if samples is None else set(samples)
     loan_keys = None if loans is None else set(loans)
-    if loan_keys is not None and sample_keys is not None:
+    agreement_keys = None if agreements is None else set(agreements)
+    if loan_keys and sample_keys is not None:
         loan_codes = session.exec(
             select(LoanItem.sample_code).where(col(LoanItem.loan_number).in_(sorted(loan_keys)))
         ).all()
         sample_keys |= set(loan_codes)
     snapshot = Snapshot()
-    snapshot.samples = list(session.exec(limited(select(Sample), Sample.code, sample_keys)).all())
-    children_query = limited(select(Sample), Sample.parent_code, sample_keys)
-    for child in session.exec(children_query.where(col(Sample.parent_code).is_not(None))).all():
+    if sample_keys is None:
+        snapshot.samples = list(session.exec(select(Sample)).all())
+    else:  # primary-key gets: the identity map answers for rows this transaction touched
+        found = (session.get(Sample, code) for code in sorted(sample_keys))
+        snapshot.samples = [sample for sample in found if sample is not None]
+    children_query = select(Sample).where(col(Sample.parent_code).is_not(None))
+    for child in rows(children_query, Sample.parent_code, sample_keys):
         snapshot.children.setdefault(child.parent_code, []).append(child)
-    snapshot.items = list(
-        session.exec(limited(select(LoanItem), LoanItem.sample_code, sample_keys)).all()
-    )
-    snapshot.loans = list(session.exec(limited(select(Loan), Loan.number, loan_keys)).all())
-    snapshot.agreements = list(
-        session.exec(limited(select(Agreement), Agreement.number, agreements)).all()
-    )
-    issued_query = (
-        select(Loan.agreement, func.sum(LoanItem.issued_ug))
-        .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number))
-        .where(LoanItem.source == "issued")
-        .group_by(Loan.agreement)
-    )
-    snapshot.agreement_issued_ug = {
-        number: int(total) for number, total in session.exec(issued_query).all()
-    }
+    snapshot.items = rows(select(LoanItem), LoanItem.sample_code, sample_keys)
+    snapshot.loans = rows(select(Loan), Loan.number, loan_keys)
+    snapshot.agreements = rows(select(Agreement), Agreement.number, agreement_keys)
+    if agreement_keys is None or agreement_keys:
+        issued_query = limited(
+            select(Loan.agreement, func.sum(LoanItem.issued_ug))
+            .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number))
+            .where(LoanItem.source == "issued"),
+            Loan.agreement,
+            agreement_keys,
+        ).group_by(Loan.agreement)
+        snapshot.agreement_issued_ug = {
+            number: int(total) for number, total in session.exec(issued_query).all()
+        }
     open_query = select(Incident.sample_code).where(Incident.status == "open")
-    snapshot.open_incident_samples = set(
-        session.exec(limited(open_query, Incident.sample_code, sample_keys)).all()
-    )
+    snapshot.open_incident_samples = set(rows(open_query, Incident.sample_code, sample_keys))
     return snapshot
 
 

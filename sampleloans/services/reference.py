@@ -28,6 +28,7 @@ def add_mission(
     name: str,
     returned_at: datetime | None = None,
     returned_mass_ug: int | None = None,
+    occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a sample-return mission (curators only)."""
     require_role(session, ctx, "curator", action="add missions")
@@ -42,7 +43,7 @@ def add_mission(
         returned_at=to_iso(returned_at) if returned_at else None,
         returned_mass_ug=returned_mass_ug,
     )
-    return append(session, ctx, event)
+    return append(session, ctx, event, occurred_at=occurred_at)
 
 
 def add_institution(

@@ -42,7 +42,7 @@ def read_rows(name: str) -> list[Row]:
     return [Row(name, index + 2, dict(values)) for index, values in enumerate(reader)]
 
 
-def _cm_to_mm(text: str, row: Row) -> int | None:
+def cm_to_mm(text: str, row: Row) -> int | None:
     """A depth in whole or decimal centimetres as integer millimetres."""
     if not text:
         return None
@@ -69,8 +69,8 @@ def register_sample_rows(session: Session, ctx: Context, rows: list[Row]) -> int
             purpose_class=row.get("purpose_class"),
             storage_location=row.get("storage_location"),
             condition=row.get("condition") or "pristine",
-            depth_top_mm=_cm_to_mm(row.get("depth_top_cm"), row),
-            depth_bottom_mm=_cm_to_mm(row.get("depth_bottom_cm"), row),
+            depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row),
+            depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row),
             record=row.get("record") or "illustrative",
         )
     return len(rows)

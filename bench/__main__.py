@@ -1,0 +1,391 @@
+"""`python -m bench [--scale tiny|small|full] [--write]`: the figures of issue #6.
+
+Every figure is printed as `name: ratio R (goal G) | ours X | baseline Y`, the baseline measured
+in the same run on the same machine. `--write` also writes bench/RESULTS.md.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.generate import CURATOR, NOW, SCALES, build
+
+BIN = Path(sys.executable).with_name("sampleloans")
+HOT_QUERIES = {
+    "ledger head": "SELECT seq, hash FROM ledger_event WHERE seq = "
+    "(SELECT max(seq) FROM ledger_event)",
+    "event by seq": "SELECT payload FROM ledger_event WHERE seq = 5",
+    "history of a loan": "SELECT e.seq FROM event_subject s JOIN ledger_event e ON e.seq = s.seq "
+    "WHERE s.subject_type = 'loan' AND s.subject_key = 'L-000000' ORDER BY s.seq",
+    "items of a sample": "SELECT * FROM loan_item WHERE sample_code = 'SYN0000001'",
+    "children of a sample": "SELECT * FROM sample WHERE parent_code = 'SYN0000001'",
+    "issued under an agreement": "SELECT loan.agreement, sum(loan_item.issued_ug) FROM loan "
+    "JOIN loan_item ON loan_item.loan_number = loan.number WHERE loan_item.source = 'issued' "
+    "AND loan.agreement IN ('AG-INST000') GROUP BY loan.agreement",
+    "open incidents of a sample": "SELECT sample_code FROM incident WHERE status = 'open' "
+    "AND sample_code IN ('SYN0000001')",
+}
+rows: list[tuple[str, float, str, str, str]] = []
+
+
+def figure(name: str, ours: float, base: float, goal: str, unit: str, higher: bool = False) -> None:
+    """Record and print one figure (ratio = ours / baseline, or baseline / ours for rates)."""
+    ratio = ours / base if base else float("inf")
+    rows.append((name, ratio, goal, f"{ours:.3f} {unit}", f"{base:.3f} {unit}"))
+    print(
+        f"{name}: ratio {ratio:.3g} (goal {goal}) | ours {ours:.3f} {unit} | "
+        f"baseline {base:.3f} {unit}",
+        flush=True,
+    )
+
+
+def cold(args: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    """Median wall time of a fresh process."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            args,
+            env={**os.environ, **(env or {})},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def raw_ingest(path: Path, n: int) -> float:
+    """rows/s of sqlite3.executemany of ledger_event-width rows, same indexes, one transaction."""
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute(
+        "CREATE TABLE e (seq INTEGER PRIMARY KEY, kind TEXT, payload TEXT, occurred_at "
+        "TEXT, recorded_at TEXT, actor TEXT, os_user TEXT, corrects_seq INT, reason TEXT, "
+        "prev_hash TEXT, hash TEXT UNIQUE)"
+    )
+    con.execute("CREATE INDEX ix_e_kind ON e (kind)")
+    data = (
+        (
+            i,
+            "loan.consumed",
+            '{"mass_ug":1,"number":"L-000001","sample":"SYN0000001",'
+            '"technique":"spot","destructive":true}',
+            "2025-01-01T00:00:00Z",
+            "2025-01-01T00:00:00Z",
+            CURATOR,
+            "bench",
+            None,
+            None,
+            "0" * 64,
+            hashlib.sha256(str(i).encode()).hexdigest(),
+        )
+        for i in range(1, n + 1)
+    )
+    start = time.perf_counter()
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO e VALUES (?,?,?,?,?,?,?,?,?,?,?)", data)
+    con.execute("COMMIT")
+    con.close()
+    return n / (time.perf_counter() - start)
+
+
+def raw_chain(path: Path) -> float:
+    """Seconds to recompute the chain with sqlite3 + hashlib only."""
+    start = time.perf_counter()
+    con = sqlite3.connect(path)
+    (ledger_id,) = con.execute("SELECT value FROM ledger_meta WHERE key='ledger_id'").fetchone()
+    prev = hashlib.sha256(("sampleloans-genesis-v1:" + ledger_id).encode()).hexdigest()
+    keys = (
+        "seq",
+        "kind",
+        "payload",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "os_user",
+        "corrects_seq",
+        "reason",
+    )
+    cur = con.execute(f"SELECT {', '.join(keys)}, prev_hash, hash FROM ledger_event ORDER BY seq")
+    while batch := cur.fetchmany(5000):
+        for row in batch:
+            body = json.dumps(
+                dict(zip(keys, row[:9], strict=True)),
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            digest = hashlib.sha256((prev + body).encode()).hexdigest()
+            assert digest == row[10] and row[9] == prev
+            prev = digest
+    con.close()
+    return time.perf_counter() - start
+
+
+def explain(path: Path) -> bool:
+    """Print the plans of the hot queries; False on a full scan of ledger_event."""
+    con = sqlite3.connect(path)
+    ok = True
+    for name, query in HOT_QUERIES.items():
+        plan = [r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {query}")]
+        print(f"  plan {name}: {' / '.join(plan)}")
+        if any(p.startswith("SCAN ledger_event") or p == "SCAN e" for p in plan):
+            ok = False
+            print(f"  FULL SCAN of ledger_event in {name!r}")
+    con.close()
+    return ok
+
+
+def platypus_baseline(n: int) -> float:
+    """Seconds for a bare platypus document of n rows as Tables of 500 rows."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate, Table
+
+    data = [
+        [str(i), "loan.consumed", "2025-01-01T00:00:00Z", CURATOR, f"spot {i}, 1 µg"]
+        for i in range(n)
+    ]
+    start = time.perf_counter()
+    story = [Table(data[i : i + 500], repeatRows=0) for i in range(0, n, 500)]
+    SimpleDocTemplate(io.BytesIO(), pagesize=A4).build(story)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
+    parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    scale = SCALES[args.scale]
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="sampleloans-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    big = work / "big.db"
+    print(f"scale {args.scale}: {scale}", flush=True)
+
+    from sampleloans import db  # noqa: F401  (warm imports outside the timed sections)
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    built = build(big, scale, work)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ours = built["events"] / built["seconds"]
+    base = raw_ingest(work / "raw.db", max(int(built["events"]), 10_000))
+    figure("bulk ingest events/s", ours, base, "≥ 0.20", "ev/s", higher=True)
+    print(f"  peak RSS of the bench process {peak:.0f} MB (was {rss0 / 1024:.0f} MB before)")
+
+    bare = work / "bare.py"
+    bare.write_text(
+        "import typer\napp = typer.Typer()\n@app.command()\ndef noop() -> None:\n"
+        "    pass\n@app.command()\ndef other() -> None:\n    pass\napp()\n"
+    )
+    py = sys.executable
+    runs = scale.runs
+    figure(
+        "--help cold",
+        cold([str(BIN), "--help"], runs),
+        cold([py, str(bare), "--help"], runs),
+        "≤ 1.2",
+        "s",
+    )
+    probe = subprocess.run(
+        [
+            py,
+            "-c",
+            "import sys\nsys.argv=['sampleloans','--help']\ntry:\n"
+            "    from sampleloans.cli import main; main()\nexcept SystemExit:\n"
+            "    pass\nprint(sorted(m for m in ('sqlalchemy','reportlab') "
+            "if m in sys.modules), file=sys.stderr)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    heavy = probe.stderr.strip()
+    print(f"  heavy modules loaded by --help: {heavy}")
+
+    floor = cold([py, "-c", "import typer, rich.table, sqlmodel"], runs)
+    demo_dir = work / "demo"
+    subprocess.run(
+        [str(BIN), "demo", "--dir", str(demo_dir)], check=True, stdout=subprocess.DEVNULL
+    )
+    demo_env = {
+        "SAMPLELOANS_DB": str(demo_dir / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": "2026-04-28T09:00:00Z",
+    }
+    big_env = {
+        "SAMPLELOANS_DB": str(big),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": NOW.isoformat(),
+    }
+    for name, big_args, demo_args in (
+        ("status", ["status", "--loan", "L-000001"], ["status", "--loan", "L-2025-UoC"]),
+        ("loans show", ["loans", "show", "L-000001"], ["loans", "show", "L-2025-UoC"]),
+        (
+            "custody history",
+            ["custody", "history", "--loan", "L-000001"],
+            ["custody", "history", "--loan", "L-2025-UoC"],
+        ),
+    ):
+        on_big = cold([str(BIN), *big_args], runs, big_env)
+        on_demo = cold([str(BIN), *demo_args], runs, demo_env)
+        figure(f"{name} cold, big ledger", on_big, floor, "≤ 1.25", "s")
+        figure(f"{name} big / demo ledger", on_big, on_demo, "≤ 1.1", "s")
+    consume = [
+        "loans",
+        "consume",
+        "--sample",
+        "{s}",
+        "--technique",
+        "bench",
+        "--mass",
+        "1 ug",
+        "--destructive",
+    ]
+    w_big = cold(
+        [
+            str(BIN),
+            "loans",
+            "consume",
+            "L-000001",
+            *[a.replace("{s}", "SYN0000001") for a in consume[2:]],
+        ],
+        runs,
+        big_env,
+    )
+    w_demo = cold(
+        [
+            str(BIN),
+            "loans",
+            "consume",
+            "L-2025-UoC",
+            *[a.replace("{s}", "CE5C0000YJYX052") for a in consume[2:]],
+        ],
+        runs,
+        demo_env,
+    )
+    figure("loans consume cold, big ledger", w_big, floor, "≤ 1.35", "s")
+    figure("loans consume big / demo ledger", w_big, w_demo, "≤ 1.1", "s")
+
+    from sampleloans import db as dbm
+    from sampleloans.ledger.store import Context
+    from sampleloans.services import standing
+    from sampleloans.services.verify import verify
+
+    engine = dbm.open_engine(dbm.url_for_path(big))
+    start = time.perf_counter()
+    result = verify(engine)
+    ours_verify = time.perf_counter() - start
+    print(f"  verify ok={result.ok} events={result.events} problems={len(result.problems)}")
+    figure("verify", ours_verify, raw_chain(big), "≤ 5", "s")
+
+    ctx = Context(CURATOR, "bench", NOW)
+    for name, call, sql in (
+        (
+            "overdue",
+            lambda s: standing.overdue(s, ctx),
+            "SELECT number, due_at FROM loan WHERE status IN ('issued','in_transit','received',"
+            "'return_in_transit') AND (due_at < :now OR next_inventory_due_at < :now) "
+            "ORDER BY due_at",
+        ),
+        (
+            "balance (collection)",
+            lambda s: standing.mass_balance(s, ctx),
+            "SELECT sum(initial_mass_ug), sum(vault_ug), sum(on_loan_ug), sum(split_ug), "
+            "sum(consumed_ug), sum(lost_ug) FROM sample WHERE parent_code IS NULL",
+        ),
+    ):
+        with dbm.transaction(engine, write=False) as session:
+            start = time.perf_counter()
+            call(session)
+            ours_q = time.perf_counter() - start
+        con = sqlite3.connect(big)
+        start = time.perf_counter()
+        con.execute(sql, {"now": NOW.isoformat().replace("+00:00", "Z")}).fetchall()
+        base_q = time.perf_counter() - start
+        con.close()
+        figure(name, ours_q, base_q, "≤ 2", "s")
+
+    from sampleloans.reports import render
+    from sampleloans.services.reporting import build_report, make_request
+
+    start = time.perf_counter()
+    with dbm.transaction(engine, write=False) as session:
+        report = build_report(
+            session, ctx, make_request("custody", loan="L-000000"), generated_at=NOW
+        )
+    render(report)
+    ours_report = time.perf_counter() - start
+    n_events = len(report.body.events)
+    figure(
+        f"custody report ({n_events} events)",
+        ours_report,
+        platypus_baseline(n_events),
+        "≤ 1.25",
+        "s",
+    )
+    engine.dispose()
+
+    print("EXPLAIN QUERY PLAN of the hot queries:")
+    plans_ok = explain(big)
+    if args.write:
+        write_results(args.scale, heavy, plans_ok)
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if plans_ok else 1
+
+
+def write_results(scale: str, heavy: str, plans_ok: bool) -> None:
+    """bench/RESULTS.md: machine, command, figures."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    free = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout
+    lines = [
+        "# Benchmark results (issue #6)",
+        "",
+        f"Command: `python -m bench --scale {scale} --write`",
+        "",
+        f"Machine: {os.cpu_count()} CPUs (`nproc`), {cpu}; Python {platform.python_version()}",
+        "",
+        "```",
+        free.strip(),
+        "```",
+        "",
+        "| figure | ratio | goal | ours | baseline |",
+        "|---|---|---|---|---|",
+        *[f"| {n} | {r:.3g} | {g} | {o} | {b} |" for n, r, g, o, b in rows],
+        "",
+        f"Heavy modules loaded by `--help`: {heavy}; hot-query plans without a full scan of "
+        f"ledger_event: {plans_ok}.",
+        "",
+    ]
+    path = Path(__file__).with_name("RESULTS.md")
+    previous = path.read_text(encoding="utf-8") if path.exists() else ""
+    marker = "<!-- measured -->"
+    keep = previous.split(marker)[0] if marker in previous else previous
+    path.write_text(keep + marker + "\n" + "\n".join(lines), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""`import FILE`: a sample catalogue (CSV) or a history (JSON Lines), all or nothing."""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+
+from sampleloans.commands.common import console, writing
+
+
+@contextmanager
+def _lines(handle: IO[str], size: int) -> Iterator[Iterator[str]]:
+    """The file's lines, with a transient progress bar by bytes read when on a terminal."""
+    if not sys.stderr.isatty():
+        yield iter(handle)
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task("importing", total=size or None)
+
+        def counted() -> Iterator[str]:
+            done = 0
+            for number, line in enumerate(handle, start=1):
+                done += len(line.encode("utf-8"))
+                if number % 200 == 0:
+                    progress.update(task, completed=done)
+                yield line
+
+        yield counted()
+
+
+def import_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A catalogue .csv or a history .jsonl file.")],
+) -> None:
+    """Import a sample catalogue (CSV, the columns of data/samples.csv) or a history (JSON
+    Lines of ledger events), all or nothing; every refused line is reported (curators only).
+
+    Example: sampleloans --as curator@naoc.example import catalogue.csv
+    """
+    from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.services.bulk import detect_format, import_records, require_importer
+
+    with writing(ctx) as (session, service_ctx):
+        require_importer(session, service_ctx)
+        fmt = detect_format(file.name)
+        try:
+            handle = file.open(encoding="utf-8", newline="")
+        except OSError as exc:
+            raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
+        try:
+            with handle, _lines(handle, file.stat().st_size) as lines:
+                result = import_records(session, service_ctx, lines, fmt=fmt, source=file.name)
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{file}: is not UTF-8 text") from None
+    what = "samples" if fmt == "csv" else "events"
+    console().print(
+        f"Imported {result.events} {what} from {file} in one transaction.", markup=False
+    )

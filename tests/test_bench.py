@@ -1,0 +1,34 @@
+"""Smoke run of the benchmark runner at tiny scale: every figure printed with a ratio."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+FIGURES = (
+    "bulk ingest events/s",
+    "--help cold",
+    "status cold, big ledger",
+    "loans show cold, big ledger",
+    "custody history cold, big ledger",
+    "loans consume cold, big ledger",
+    "verify",
+    "overdue",
+    "balance (collection)",
+    "custody report",
+)
+
+
+def test_bench_tiny_prints_every_figure(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "tiny", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in FIGURES:
+        assert re.search(rf"^{re.escape(name)}.*: ratio [0-9.e+-]+ ", result.stdout, re.M), name
+    assert "heavy modules loaded by --help: []" in result.stdout
+    assert "FULL SCAN" not in result.stdout
