@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 from sqlmodel import Session
 
 from sampleloans import db
@@ -73,18 +73,42 @@ def verify(
 ) -> VerifyResult:
     """Run every check on the ledger database and return all problems found."""
     result = VerifyResult()
+    stages: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("the integrity check", lambda: _check_integrity(engine, result)),
+        ("the chain check", lambda: _check_chain(engine, result, anchor, progress)),
+        ("the replay", lambda: _check_replay(engine, result)),
+        ("the invariant checks", lambda: _check_invariants(engine, result)),
+    )
+    for name, stage in stages:
+        try:
+            stage()
+        except DatabaseError as exc:
+            # a damaged file (flipped bytes, truncated pages) is a finding, not a crash
+            result.problems.append(
+                Problem(
+                    "integrity",
+                    f"the database file is damaged ({_first_line(exc.orig or exc)}); {name} could "
+                    "not run: restore the latest verified backup",
+                )
+            )
+    return result
+
+
+def _check_integrity(engine: Engine, result: VerifyResult) -> None:
+    """SQLite's integrity check and the append-only triggers."""
     for problem in db.integrity_problems(engine):
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
     for name in db.missing_triggers(engine):
         result.problems.append(
             Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
         )
-    _check_chain(engine, result, anchor, progress)
-    _check_replay(engine, result)
+
+
+def _check_invariants(engine: Engine, result: VerifyResult) -> None:
+    """Every invariant over the stored projections."""
     with Session(engine) as session:
         for violation in checks.run_checks(checks.build_snapshot(session)):
             result.problems.append(Problem("invariant", violation.message))
-    return result
 
 
 def _genesis(connection: Any) -> str | None:
