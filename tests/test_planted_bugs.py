@@ -2,7 +2,10 @@
 
 A check that never fails proves nothing; these tests plant the three defects RELIABILITY.md
 names (a skipped mass decrement, a double loan, a write without its event) and expect the
-state machine to raise. Shrinking is switched off so that each run stops at the first failure.
+state machine to raise, and each asserts which check caught it. The runs are focused: every
+example starts with a loan the borrower holds (so consumption, borrower splits, losses on loan
+and requests for samples already out are possible from the first step), a few examples are
+enough, and shrinking is switched off so that each run stops at the first failure.
 """
 
 from typing import Any
@@ -18,13 +21,19 @@ from sampleloans.services import samples as samples_service
 from tests.test_state_machine import LifecycleMachine, run_machine
 
 pytestmark = pytest.mark.planted_bug
-EXAMPLES, STEPS = 150, 40
+EXAMPLES, STEPS = 25, 30
+
+
+class FocusedMachine(LifecycleMachine):
+    """The T1 machine, starting every example with a received loan under agreement AG-1."""
+
+    START_WITH_RECEIVED_LOAN = True
 
 
 def expect_caught(*errors: type[BaseException]) -> str:
     """Run the state machine and return the message of the failure it must report."""
     with pytest.raises((AssertionError, BaseExceptionGroup, *errors)) as caught:
-        run_machine(LifecycleMachine, EXAMPLES, STEPS, shrink=False)
+        run_machine(FocusedMachine, EXAMPLES, STEPS, shrink=False)
     message = str(caught.value)
     print(f"caught: {type(caught.value).__name__}: {message[:300]}")
     return message
@@ -47,7 +56,9 @@ def test_double_loan_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """(b) `_lendable` lets samples already on loan (or frozen, or never-lent) through."""
     monkeypatch.setattr(loans, "_lendable", lambda sample: None)
     message = expect_caught()
+    # A request (or an issue) for a sample on loan, frozen or never lent went through.
     assert "model expected a refusal" in message
+    assert "request_loan(" in message or "issue_loan(" in message
 
 
 def test_write_without_event_row_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,4 +102,8 @@ def test_projection_changed_without_event_is_caught(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(samples_service, "move_sample", move_directly)
     message = expect_caught()
-    assert "0 new event(s), expected 1" in message
+    # Either a move succeeded without its event, or a back- or forward-dated move (which the
+    # real service refuses) went through because the direct edit skips the time checks.
+    assert "0 new event(s), expected 1" in message or (
+        "move_directly" in message and "model expected a refusal" in message
+    )
