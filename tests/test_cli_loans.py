@@ -247,7 +247,7 @@ def test_overdue_loan_shows_days_overdue(runner, run, monkeypatch):
     monkeypatch.setenv("SAMPLELOANS_NOW", "2026-05-01T09:00:00Z")
     detail = show(runner)
     assert detail["overdue"] is True and detail["days_left"] == -30
-    assert "(30 days overdue)" in ok(runner, "loans", "show", "L-1")
+    assert "(overdue by 30 days)" in ok(runner, "loans", "show", "L-1")
 
 
 def test_recall_brings_the_due_date_forward(runner, run):

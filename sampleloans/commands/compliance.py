@@ -236,8 +236,9 @@ def status(
     --institution.
 
     JSON keys: loans [number, institution, pi_email, status, held_ug, due_at, days_left
-    (negative when overdue), extensions_granted, max_extensions, next_inventory_due_at,
-    inventory_days_left, obligations [text], items [sample_code, state, issued_ug, held_ug]].
+    (negative when overdue), overdue, inventory_overdue, extensions_granted, max_extensions,
+    next_inventory_due_at, inventory_days_left, obligations [text], items [sample_code, state,
+    issued_ug, held_ug]].
 
     Example: sampleloans --as anand@open.example status
     """
@@ -265,10 +266,12 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "held_ug": r.held_ug,
         "due_at": _iso(r.due_at),
         "days_left": r.days_left,
+        "overdue": r.overdue,
         "extensions_granted": r.extensions_granted,
         "max_extensions": r.max_extensions,
         "next_inventory_due_at": _iso(r.next_inventory_due_at),
         "inventory_days_left": r.inventory_days_left,
+        "inventory_overdue": r.inventory_overdue,
         "obligations": list(r.obligations),
         "items": [
             {
@@ -282,10 +285,18 @@ def _standing_json(r: Any) -> dict[str, Any]:
     }
 
 
-def _days(days: int | None) -> str:
+def _days(days: int | None, overdue: bool) -> str:
+    """' (3 days left)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'."""
     if days is None:
         return ""
-    return f" ({days} days left)" if days >= 0 else f" (OVERDUE by {-days} days)"
+    if overdue:
+        late = -days
+        return (
+            " (OVERDUE since today)"
+            if late <= 0
+            else f" (OVERDUE by {late} day{'s' * (late != 1)})"
+        )
+    return f" ({days} day{'s' * (days != 1)} left)"
 
 
 def _standing_table(r: Any) -> Any:
@@ -296,8 +307,8 @@ def _standing_table(r: Any) -> Any:
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
-    overdue_now = r.days_left is not None and r.days_left < 0
-    inventory_late = r.inventory_days_left is not None and r.inventory_days_left < 0
+    overdue_now = r.overdue
+    inventory_late = r.inventory_overdue
     due = format_datetime(r.due_at) if r.due_at else "—"
     inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
     lines = [
@@ -306,12 +317,12 @@ def _standing_table(r: Any) -> Any:
             style="bold",
         ),
         Text(
-            f"  held {format_mass(r.held_ug)}; due {due}{_days(r.days_left)}",
+            f"  held {format_mass(r.held_ug)}; due {due}{_days(r.days_left, r.overdue)}",
             style="red" if overdue_now else "",
         ),
         Text(
             f"  extensions {r.extensions_granted} of {r.max_extensions} allowed; next inventory "
-            f"{inventory}{_days(r.inventory_days_left)}",
+            f"{inventory}{_days(r.inventory_days_left, r.inventory_overdue)}",
             style="red" if inventory_late else "",
         ),
         Text(

@@ -504,8 +504,10 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
     if days_left is None:
         return Text(text)
     if overdue:
-        return Text(f"{text} ({abs(days_left)} days overdue)", style="red")
-    return Text(f"{text} ({days_left} days left)")
+        late = max(0, -days_left)
+        words = "since today" if late == 0 else f"by {late} day{'s' * (late != 1)}"
+        return Text(f"{text} (overdue {words})", style="red")
+    return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
 
 
 def _status_text(status: str) -> Any:

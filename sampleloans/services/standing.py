@@ -105,11 +105,13 @@ class LoanStanding:
     items: tuple[ItemStanding, ...]
     held_ug: int
     due_at: datetime | None
-    days_left: int | None  # negative when overdue
+    days_left: int | None  # calendar days; negative when overdue
+    overdue: bool  # past the due time now (also on the due day itself, after the hour)
     extensions_granted: int
     max_extensions: int
     next_inventory_due_at: datetime | None
     inventory_days_left: int | None
+    inventory_overdue: bool
     obligations: tuple[str, ...]
 
 
@@ -260,6 +262,17 @@ def loan_status(
     return [_standing(session, ctx.now, record) for record in loans]
 
 
+def _plural(count: int, word: str) -> str:
+    """'1 day', '3 days'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _late(due: datetime, now: datetime) -> str:
+    """How late, in words: 'since today' or 'by 3 days'."""
+    days = days_between(due, now)
+    return "since today" if days == 0 else f"by {_plural(days, 'day')}"
+
+
 def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     """One loan's standing at `now`."""
     items = session.exec(
@@ -270,14 +283,16 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     days_left = days_between(now, loan.due_at) if loan.due_at and active else None
     inventory_due = loan.next_inventory_due_at if active else None
     inventory_left = days_between(now, inventory_due) if inventory_due else None
+    overdue = active and loan.due_at is not None and loan.due_at < now
+    inventory_overdue = inventory_due is not None and inventory_due < now
     obligations = []
     if active and loan.due_at is not None:
-        if loan.due_at < now:
-            obligations.append(f"return overdue by {days_between(loan.due_at, now)} days")
+        if overdue:
+            obligations.append(f"return overdue {_late(loan.due_at, now)}")
         else:
-            obligations.append(f"return due in {days_left} days")
-    if inventory_due is not None and inventory_due < now:
-        obligations.append(f"inventory overdue by {days_between(inventory_due, now)} days")
+            obligations.append(f"return due in {_plural(days_left or 0, 'day')}")
+    if inventory_due is not None and inventory_overdue:
+        obligations.append(f"inventory overdue {_late(inventory_due, now)}")
     codes = [i.sample_code for i in items]
     for incident in session.exec(
         select(Incident)
@@ -310,9 +325,11 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         held_ug=sum(i.held_ug for i in items),
         due_at=loan.due_at,
         days_left=days_left,
+        overdue=overdue,
         extensions_granted=loan.extensions_granted,
         max_extensions=agreement.max_extensions if agreement is not None else 0,
         next_inventory_due_at=inventory_due,
         inventory_days_left=inventory_left,
+        inventory_overdue=inventory_overdue,
         obligations=tuple(obligations),
     )
