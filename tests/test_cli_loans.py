@@ -532,7 +532,7 @@ def test_accept_return_with_a_shortfall_is_refused(runner, run, db_path):
         ],
         1,
         f"sample {S1} weighs 19.000 mg but 20.000 mg is accountable; record the missing "
-        "1.000 mg as consumption ('loans consume') or loss ('incidents report') first",
+        f"1.000 mg as a loss first ('incidents report --sample {S1} --kind loss --mass-lost …')",
     )
     refused(
         runner,
@@ -803,3 +803,50 @@ def test_help_does_not_import_sqlalchemy():
         "assert 'sqlalchemy' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_shortfall_found_on_return_is_recorded_as_loss_then_accepted(
+    runner, engine, db_path, cli_env, run
+):
+    """Mass missing when a return arrives: record the loss in transit, then accept the rest."""
+    signed_agreement(run)
+    received_loan(run)
+    run(loans.release_return, number="L-1", container="box", seal_number="S-R")
+    lost = runner.invoke(
+        app,
+        [
+            "--as",
+            CURATOR,
+            "incidents",
+            "report",
+            "--sample",
+            S1,
+            "--kind",
+            "loss",
+            "--description",
+            "vial cracked in transit",
+            "--mass-lost",
+            "1 mg",
+        ],
+    )
+    assert lost.exit_code == 0, lost.output
+    accepted = runner.invoke(
+        app,
+        [
+            "--as",
+            CURATOR,
+            "loans",
+            "accept-return",
+            "L-1",
+            "--seal-intact",
+            "--condition",
+            "ok",
+            "--weighed",
+            f"{S1}=19mg",
+        ],
+    )
+    assert accepted.exit_code == 0, accepted.output
+    shown = json.loads(ok(runner, "loans", "show", "L-1", "--json"))
+    item = shown["items"][0]
+    assert (item["returned_ug"], item["lost_ug"], item["held_ug"]) == (19_000, 1_000, 0)
+    assert runner.invoke(app, ["--as", CURATOR, "verify"]).exit_code == 0

@@ -293,7 +293,7 @@ CASES: dict[str, Case] = {
         loans.accept_return,
         {**RETURN, "weighed_ug": {S112: mass("19 mg")}},
         RuleViolation,
-        r"record the missing 1\.000 mg as consumption",
+        r"record the missing 1\.000 mg as a loss first",
     ),
     "accept-return-excess": Case(
         returning,

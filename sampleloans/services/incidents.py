@@ -42,11 +42,6 @@ def report_incident(
                 f"mass lost: {format_mass(mass_lost_ug)} is more than the "
                 f"{format_mass(available)} of {sample} there is to lose"
             )
-        if on_loan and target.custody_state != "held":
-            raise Conflict(
-                f"sample {sample} is {target.custody_state.replace('_', ' ')}; record lost mass "
-                "once its custodian has it, or report the incident without a mass"
-            )
     event = ev.IncidentReported(
         sample=sample,
         loan=target.loan_number if on_loan else None,
