@@ -75,12 +75,14 @@ def test_tree_from_root_includes_borrower_splits(run: Run) -> None:
         child="-F1",
         mass_ug=mass("1 mg"),
     )
-    root = run(catalog.sample_tree, code="CE5C0400YJFM00505-G1-F1", actor=OU_PI)
+    root = run(catalog.sample_tree, code="CE5C0400YJFM00505-G1-F1", actor=COMPLIANCE)
     assert root.code == "CE5C0400YJFM00505"
     (g1,) = root.children
     assert (g1.code, g1.custody_state, g1.on_loan_ug) == ("CE5C0400YJFM00505-G1", "held", 19_000)
     (f1,) = g1.children
     assert (f1.code, f1.custodian, f1.loan_number) == ("CE5C0400YJFM00505-G1-F1", "OU", "L-1")
+    own = run(catalog.sample_tree, code="CE5C0400YJFM00505-G1", actor=OU_PI)
+    assert (own.code, [c.code for c in own.children]) == (g1.code, [f1.code])  # no ancestors
     with pytest.raises(PermissionDenied):
         run(catalog.sample_tree, code="CE5C0400YJFM00505", actor=OU_PI)
 

@@ -224,9 +224,15 @@ def show_sample(session: Session, ctx: Context, *, code: str) -> SampleView:
 
 
 def sample_tree(session: Session, ctx: Context, *, code: str) -> SampleNode:
-    """The lineage of a sample from its root ancestor, borrower splits included."""
+    """The lineage of a sample from its root ancestor, borrower splits included.
+
+    Researchers see the subtree from the sample they asked for: its ancestors and siblings may
+    be on other institutions' loans.
+    """
     sample = _readable_sample(session, ctx, code)
     root = sample
+    if access.reader(session, ctx).role == "researcher":
+        return _node(session, root)
     while root.parent_code is not None:
         root = get_sample(session, root.parent_code)
     return _node(session, root)

@@ -11,7 +11,16 @@ from sqlmodel import Session, col, select
 from sampleloans.dates import format_datetime, from_iso
 from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.ledger.store import Context, envelope_of
-from sampleloans.models import EventSubject, LedgerEvent, Loan, LoanItem, Note, Sample, Shipment
+from sampleloans.models import (
+    EventSubject,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Note,
+    Person,
+    Sample,
+    Shipment,
+)
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan, get_sample
 from sampleloans.units import format_mass
@@ -107,6 +116,37 @@ def lineage(session: Session, code: str) -> list[str]:
     return sorted(found)
 
 
+def readable_lineage(session: Session, person: Person, code: str) -> list[str]:
+    """The lineage a person may read: all of it for staff; for a researcher only the sample and
+    its descendants, since ancestors and siblings carry other institutions' loans."""
+    if person.role != "researcher":
+        return lineage(session, code)
+    found, frontier = [code], [code]
+    while frontier:
+        children = session.exec(
+            select(Sample.code).where(col(Sample.parent_code).in_(frontier))
+        ).all()
+        frontier = [c for c in children if c not in found]
+        found.extend(frontier)
+    return sorted(found)
+
+
+def foreign_loan_events(session: Session, person: Person, seqs: list[int]) -> set[int]:
+    """Events of other institutions' loans, which a researcher may not read."""
+    if person.role != "researcher" or not seqs:
+        return set()
+    rows = session.exec(
+        select(EventSubject.seq)
+        .join(Loan, col(Loan.number) == col(EventSubject.subject_key))
+        .where(
+            EventSubject.subject_type == "loan",
+            col(EventSubject.seq).in_(seqs),
+            Loan.institution != person.institution,
+        )
+    ).all()
+    return set(rows)
+
+
 def sample_institution(session: Session, sample: Sample) -> str:
     """The institution whose records a sample belongs to now: its loan's, else its custodian."""
     if sample.loan_number is not None:
@@ -137,7 +177,7 @@ def record_history(
         access.require_institution_access(
             person, sample_institution(session, target), f"sample {key}"
         )
-        codes = lineage(session, key)
+        codes = readable_lineage(session, person, key)
         keys = codes
     elif subject_type == "loan":
         access.require_institution_access(person, get_loan(session, key).institution, f"loan {key}")
@@ -153,6 +193,8 @@ def record_history(
         .where(EventSubject.subject_type == subject_type, col(EventSubject.subject_key).in_(keys))
         .distinct()
     ).all()
+    hidden = foreign_loan_events(session, person, list(seqs))
+    seqs = [seq for seq in seqs if seq not in hidden]
     rows = session.exec(
         select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(LedgerEvent.seq)
     ).all()

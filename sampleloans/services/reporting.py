@@ -323,6 +323,8 @@ def check_access(session: Session, ctx: Context, request: ReportRequest) -> None
     if request.loan:
         owner = get_loan(session, request.loan).institution
     elif request.sample:
+        # a lineage spans other institutions' loans (siblings, earlier borrowers): staff only
+        access.require_staff(person, "print a sample lineage's custody report")
         owner = sample_institution(session, get_sample(session, request.sample))
     else:
         owner = get_institution(session, request.institution or "").short_name

@@ -12,7 +12,7 @@ from sampleloans.ledger.store import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan, get_sample
-from sampleloans.services.history import lineage, sample_institution
+from sampleloans.services.history import readable_lineage, sample_institution
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
@@ -145,22 +145,32 @@ def _sample_balance(sample: Sample) -> SampleBalance:
 
 
 def _item_total(items: list[ItemBalance], label: str) -> ItemBalance:
+    """The total of a loan's items, net of the borrower's splits within the loan.
+
+    A borrower's split moves mass from one item (its `split` term) to a new item (its
+    `issued`); counting both would show more issued than the curator ever issued.
+    """
+
     def total(name: str) -> int:
         return sum(getattr(i, name) for i in items)
 
-    return ItemBalance(
-        label,
-        "",
-        "",
-        *(total(f"{t}_ug") for t in ("issued", *LOAN_TERMS)),
-    )
+    moved_ug = sum(i.issued_ug for i in items if i.source == "borrower_split")
+    terms = {f"{t}_ug": total(f"{t}_ug") for t in LOAN_TERMS}
+    terms["split_ug"] -= moved_ug
+    return ItemBalance(label, "", "", total("issued_ug") - moved_ug, **terms)
 
 
 def _sample_total(samples: list[SampleBalance], label: str) -> SampleBalance:
+    """The total of a set of samples, net of splits between them (children count once)."""
+
     def total(name: str) -> int:
         return sum(getattr(s, name) for s in samples)
 
-    return SampleBalance(label, None, "", *(total(f"{t}_ug") for t in ("initial", *SAMPLE_TERMS)))
+    codes = {s.code for s in samples}
+    inner_ug = sum(s.initial_ug for s in samples if s.parent_code in codes)
+    terms = {f"{t}_ug": total(f"{t}_ug") for t in SAMPLE_TERMS}
+    terms["split_ug"] -= inner_ug
+    return SampleBalance(label, None, "", total("initial_ug") - inner_ug, **terms)
 
 
 def mass_balance(
@@ -183,12 +193,12 @@ def mass_balance(
         access.require_institution_access(
             person, sample_institution(session, target), f"sample {sample}"
         )
-        codes = lineage(session, sample)
+        codes = readable_lineage(session, person, sample)
         rows_s = session.exec(
             select(Sample).where(col(Sample.code).in_(codes)).order_by(Sample.code)
         ).all()
         samples = [_sample_balance(s) for s in rows_s]
-        root = next(s.code for s in samples if s.parent_code is None)
+        root = next(s.code for s in samples if s.parent_code not in codes)
         return Balance("lineage", root, (), None, tuple(samples), _sample_total(samples, "total"))
     access.require_staff(person, "see the collection-wide balance (give --sample or --loan)")
     all_items = [_item_balance(i) for i in session.exec(select(LoanItem)).all()]
