@@ -89,3 +89,41 @@ def test_researcher_tree_starts_at_their_sample(run, cli_env, runner) -> None:
     assert [c["code"] for c in tree["children"]] == [f"{PARENT}-01-G1"]
     staff = runner.invoke(app, ["--as", COMPLIANCE, "samples", "tree", f"{PARENT}-01", "--json"])
     assert json.loads(staff.stdout)["code"] == PARENT
+
+
+def test_as_of_ignores_events_recorded_later_but_dated_earlier(run, cli_env, runner) -> None:
+    """A back-dated entry must not drag the replay forward past the as-of moment."""
+    from datetime import timedelta
+
+    from tests.conftest import NOW
+
+    later, latest = NOW + timedelta(days=20), NOW + timedelta(days=30)
+    signed_agreement(run, "OU")
+    code = "CE5C0200YJFM00112"
+    run(loans.request_loan, number="L-OU", agreement="AG-OU", pi=OU_PI, samples=[code], now=later)
+    run(loans.approve_loan, number="L-OU", now=later)
+    run(loans.issue_loan, number="L-OU", now=later)
+    run(
+        samples.register_sample,
+        code="CE5C0000YJYX099",
+        mission="CE-5",
+        mass_ug=mass("1 mg"),
+        origin="scoop",
+        material_type="glass bead",
+        physical_form="rock fragment",
+        purpose_class="research",
+        storage_location="NAOC N2 cabinet B",
+        now=latest,
+        occurred_at=NOW + timedelta(days=5),  # recorded last, dated before the loan
+    )
+    before = (NOW + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = runner.invoke(
+        app,
+        ["--as", COMPLIANCE, "custody", "history", "--sample", code, "--as-of", before, "--json"],
+        env={"SAMPLELOANS_NOW": latest.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+    assert result.exit_code == 0, result.output
+    state = json.loads(result.stdout)["state"]
+    (sample,) = state["samples"]
+    assert sample["custody_state"] == "vault"  # the loan did not exist yet
+    assert state["loans"] == []

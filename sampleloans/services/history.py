@@ -254,7 +254,7 @@ def replayed_state(
         db.create_schema(target)
         # a second, read-only connection: never BEGIN IMMEDIATE against our own session
         source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
-        failure = replay_into(source, target, up_to_seq=up_to)  # type: ignore[arg-type]
+        failure = replay_into(source, target, up_to_seq=up_to, occurred_by=as_of)  # type: ignore[arg-type]
         if failure is not None:
             raise StorageError(f"{failure.message}; run 'sampleloans verify'")
         with Session(target) as past:

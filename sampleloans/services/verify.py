@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, inspect, text
@@ -204,9 +205,18 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
         )
 
 
-def replay_into(engine: Engine, target: Engine, up_to_seq: int | None = None) -> Problem | None:
-    """Apply every event of `engine` (or those up to `up_to_seq`) to the empty schema of
-    `target`; the first failure, if any."""
+def replay_into(
+    engine: Engine,
+    target: Engine,
+    up_to_seq: int | None = None,
+    occurred_by: datetime | None = None,
+) -> Problem | None:
+    """Apply every event of `engine` (or those up to `up_to_seq`, and with `occurred_by`
+    only those that had happened by then) to the empty schema of `target`; the first failure.
+
+    Skipping a back-dated event's later-recorded neighbours is sound: every record's events are
+    in time order, so the events of any record up to a moment form a prefix of its events.
+    """
     with engine.connect() as source, Session(target) as session:
         meta = source.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
         for key, value in meta:
@@ -217,6 +227,8 @@ def replay_into(engine: Engine, target: Engine, up_to_seq: int | None = None) ->
         query = f"SELECT * FROM ledger_event{where} ORDER BY seq"
         for count, row in enumerate(_stream(source, query), start=1):
             stored = LedgerEvent(**row._mapping)
+            if occurred_by is not None and envelope_of(stored).occurred_at > occurred_by:
+                continue
             try:
                 session.add(stored)
                 session.flush()
