@@ -127,3 +127,38 @@ def test_as_of_ignores_events_recorded_later_but_dated_earlier(run, cli_env, run
     (sample,) = state["samples"]
     assert sample["custody_state"] == "vault"  # the loan did not exist yet
     assert state["loans"] == []
+
+
+def test_as_of_replays_a_sample_dated_before_the_ledger_began(run, cli_env, runner) -> None:
+    """Chang'e-5 material registered with its real 2020 date replays as of 2024."""
+    from datetime import UTC, datetime
+
+    run(
+        samples.register_sample,
+        code="CE5C0000YJYX098",
+        mission="CE-5",
+        mass_ug=mass("2 mg"),
+        origin="scoop",
+        material_type="basalt clast",
+        physical_form="rock fragment",
+        purpose_class="research",
+        storage_location="NAOC N2 cabinet B",
+        occurred_at=datetime(2020, 12, 20, tzinfo=UTC),
+    )
+    result = runner.invoke(
+        app,
+        [
+            "--as",
+            COMPLIANCE,
+            "custody",
+            "history",
+            "--sample",
+            "CE5C0000YJYX098",
+            "--as-of",
+            "2024-01-01",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (sample,) = json.loads(result.stdout)["state"]["samples"]
+    assert (sample["custody_state"], sample["vault_ug"]) == ("vault", mass("2 mg"))

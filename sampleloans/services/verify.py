@@ -24,6 +24,10 @@ from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.store import envelope_of
 from sampleloans.models import LedgerEvent
 
+TIMELESS_KINDS = ("ledger.created", "mission.added", "institution.added", "person.added")
+"""Reference records that later events point at; an `as of` replay keeps them whatever their
+date, so a sample registered with its real (earlier) date still replays."""
+
 ANCHOR_PATTERN = re.compile(r"^(\d{1,12}):([0-9a-f]{64})$", re.ASCII)
 
 
@@ -227,7 +231,11 @@ def replay_into(
         query = f"SELECT * FROM ledger_event{where} ORDER BY seq"
         for count, row in enumerate(_stream(source, query), start=1):
             stored = LedgerEvent(**row._mapping)
-            if occurred_by is not None and envelope_of(stored).occurred_at > occurred_by:
+            if (
+                occurred_by is not None
+                and stored.kind not in TIMELESS_KINDS
+                and envelope_of(stored).occurred_at > occurred_by
+            ):
                 continue
             try:
                 session.add(stored)
