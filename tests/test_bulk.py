@@ -239,3 +239,17 @@ def test_unknown_file_type_is_usage_error(
     result = runner.invoke(app, ["--as", CURATOR, "import", str(path)])
     assert result.exit_code == 2
     assert "neither a sample catalogue" in result.stderr
+
+
+def test_missing_file_is_not_found(
+    engine: Engine, db_path: Path, tmp_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
+    engine.dispose()
+    before = fingerprint(db_path)
+    missing = tmp_path / "nowhere.csv"
+    result = runner.invoke(app, ["--as", CURATOR, "import", str(missing)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {missing}: no such file; give the path of a .csv or .jsonl file\n"
+    )
+    assert fingerprint(db_path) == before

@@ -227,3 +227,28 @@ def test_atomic_writer_leaves_nothing_when_writing_fails(
     with pytest.raises(StorageError, match="No space left on device"):
         write_atomic(tmp_path / "r.pdf", b"%PDF-")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_generated_at_in_the_future_is_refused(
+    ledger: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "future.pdf"
+    result = runner.invoke(
+        app,
+        [
+            *AS,
+            "report",
+            "custody",
+            "--loan",
+            "L-2",
+            "--out",
+            str(out),
+            "--generated-at",
+            "2030-01-01T00:00:00Z",
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --generated-at: is in the future; a report is dated when it is made\n"
+    )
+    assert not out.exists()

@@ -158,7 +158,7 @@ def test_rebuilt_at_an_older_head_gives_the_same_digest(history: Engine, run) ->
     with db.transaction(history, write=False) as session:
         request = make_request("custody", loan="L-2")
         again = rebuild_at(session, ctx_for(COMPLIANCE), request, report.head_seq, GENERATED)
-        now = build_report(session, ctx_for(COMPLIANCE), request, generated_at=GENERATED)
+        now = build_report(session, ctx_for(COMPLIANCE, GENERATED), request, generated_at=GENERATED)
     assert again.digest == report.digest and again.head == report.head
     assert render(again) == render(report)
     assert now.digest != report.digest

@@ -43,7 +43,7 @@ def import_file(
 
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
-    from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.errors import InvalidInput, NotFound, StorageError
     from sampleloans.services.bulk import detect_format, import_records, require_importer
 
     with writing(ctx) as (session, service_ctx):
@@ -51,6 +51,10 @@ def import_file(
         fmt = detect_format(file.name)
         try:
             handle = file.open(encoding="utf-8", newline="")
+        except FileNotFoundError:
+            raise NotFound(
+                f"{file}: no such file; give the path of a .csv or .jsonl file"
+            ) from None
         except OSError as exc:
             raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
         try:

@@ -336,6 +336,8 @@ def build_report(
 ) -> Report:
     """The report's read model at the ledger's head (or as of `request.as_of`)."""
     check_access(session, ctx, request)
+    if generated_at > ctx.now:
+        raise InvalidInput("--generated-at: is in the future; a report is dated when it is made")
     if request.as_of is not None:
         as_of = from_iso(request.as_of)
         if as_of > ctx.now:
