@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound
 from sampleloans.ledger import events as ev
@@ -46,6 +46,12 @@ class Touched:
     loans: set[str] = field(default_factory=set)
     agreements: set[str] = field(default_factory=set)
 
+    def update(self, other: "Touched") -> None:
+        """Add what another event touched."""
+        self.samples |= other.samples
+        self.loans |= other.loans
+        self.agreements |= other.agreements
+
 
 Applier = Callable[[Session, Any, Any, Touched], None]
 APPLIERS: dict[str, Applier] = {}
@@ -74,6 +80,15 @@ def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _insert(session: Any, model: type[SQLModel], **values: Any) -> None:
+    """Add a new projection row (a bulk `BatchSession` takes the values without a model object)."""
+    insert_row = getattr(session, "insert_row", None)
+    if insert_row is not None:
+        insert_row(model, values)
+    else:
+        session.add(model(**values))
 
 
 def _subject(session: Session, seq: int, subject_type: str, key: str) -> None:
@@ -168,13 +183,13 @@ def _mission(session: Session, envelope: Any, event: ev.MissionAdded, _t: Touche
     if session.get(Mission, event.code) is not None:
         raise Conflict(f"mission {event.code} already exists")
     returned_at = from_iso(event.returned_at) if event.returned_at else None
-    session.add(
-        Mission(
-            code=event.code,
-            name=event.name,
-            returned_at=returned_at,
-            returned_mass_ug=event.returned_mass_ug,
-        )
+    _insert(
+        session,
+        Mission,
+        code=event.code,
+        name=event.name,
+        returned_at=returned_at,
+        returned_mass_ug=event.returned_mass_ug,
     )
 
 
@@ -183,14 +198,14 @@ def _institution(session: Session, envelope: Any, event: ev.InstitutionAdded, _t
     """Add an institution."""
     if session.get(Institution, event.short_name) is not None:
         raise Conflict(f"institution {event.short_name} already exists")
-    session.add(
-        Institution(
-            short_name=event.short_name,
-            name=event.name,
-            country=event.country,
-            city=event.city,
-            kind=event.institution_kind,
-        )
+    _insert(
+        session,
+        Institution,
+        short_name=event.short_name,
+        name=event.name,
+        country=event.country,
+        city=event.city,
+        kind=event.institution_kind,
     )
     _subject(session, envelope.seq, "institution", event.short_name)
 
@@ -200,8 +215,13 @@ def _person(session: Session, envelope: Any, event: ev.PersonAdded, _t: Touched)
     """Add a person."""
     if session.get(Person, event.email) is not None:
         raise Conflict(f"person {event.email} already exists")
-    session.add(
-        Person(email=event.email, name=event.name, institution=event.institution, role=event.role)
+    _insert(
+        session,
+        Person,
+        email=event.email,
+        name=event.name,
+        institution=event.institution,
+        role=event.role,
     )
     _subject(session, envelope.seq, "person", event.email)
     _subject(session, envelope.seq, "institution", event.institution)
@@ -215,25 +235,25 @@ def _registered(session: Session, envelope: Any, event: ev.SampleRegistered, t: 
     """A new sample in the vault."""
     if session.get(Sample, event.code) is not None:
         raise Conflict(f"sample {event.code} is already registered; codes are unique")
-    session.add(
-        Sample(
-            code=event.code,
-            mission=event.mission,
-            origin=event.origin,
-            depth_top_mm=event.depth_top_mm,
-            depth_bottom_mm=event.depth_bottom_mm,
-            material_type=event.material_type,
-            physical_form=event.physical_form,
-            purpose_class=event.purpose_class,
-            storage_location=event.storage_location,
-            condition=event.condition,
-            record=event.record,
-            initial_mass_ug=event.mass_ug,
-            vault_ug=event.mass_ug,
-            custodian=event.custodian,
-            registered_at=envelope.occurred_at,
-            last_event_at=envelope.occurred_at,
-        )
+    _insert(
+        session,
+        Sample,
+        code=event.code,
+        mission=event.mission,
+        origin=event.origin,
+        depth_top_mm=event.depth_top_mm,
+        depth_bottom_mm=event.depth_bottom_mm,
+        material_type=event.material_type,
+        physical_form=event.physical_form,
+        purpose_class=event.purpose_class,
+        storage_location=event.storage_location,
+        condition=event.condition,
+        record=event.record,
+        initial_mass_ug=event.mass_ug,
+        vault_ug=event.mass_ug,
+        custodian=event.custodian,
+        registered_at=envelope.occurred_at,
+        last_event_at=envelope.occurred_at,
     )
     session.flush()
     t.samples.add(event.code)
@@ -241,9 +261,9 @@ def _registered(session: Session, envelope: Any, event: ev.SampleRegistered, t: 
     _subject(session, envelope.seq, "institution", event.custodian)
 
 
-def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Any) -> Sample:
-    """A split inherits everything descriptive from its parent."""
-    return Sample(
+def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Any) -> dict[str, Any]:
+    """The fields of a split: it inherits everything descriptive from its parent."""
+    return dict(
         code=code,
         mission=parent.mission,
         parent_code=parent.code,
@@ -278,9 +298,7 @@ def _split(session: Session, envelope: Any, event: ev.SampleSplit, t: Touched) -
     for code, mass in event.children:
         if session.get(Sample, code) is not None:
             raise Conflict(f"sample {code} is already registered; codes are unique")
-        child = _child_of(parent, code, int(mass), envelope)
-        child.vault_ug = int(mass)
-        session.add(child)
+        _insert(session, Sample, **_child_of(parent, code, int(mass), envelope), vault_ug=int(mass))
         session.flush()
         t.samples.add(code)
         _subject(session, envelope.seq, "sample", code)
@@ -303,21 +321,21 @@ def _agreement_created(
     """A pending agreement with its terms."""
     if session.get(Agreement, event.number) is not None:
         raise Conflict(f"agreement {event.number} already exists")
-    session.add(
-        Agreement(
-            number=event.number,
-            institution=event.institution,
-            created_at=envelope.occurred_at,
-            term=event.term,
-            max_total_mass_ug=event.max_total_mass_ug,
-            allowed_purposes=",".join(sorted(event.allowed_purposes)),
-            destructive_use_allowed=event.destructive_use_allowed,
-            onward_transfer_allowed=event.onward_transfer_allowed,
-            max_loan_period=event.max_loan_period,
-            max_extensions=event.max_extensions,
-            max_extension_period=event.max_extension_period,
-            inventory_interval=event.inventory_interval,
-        )
+    _insert(
+        session,
+        Agreement,
+        number=event.number,
+        institution=event.institution,
+        created_at=envelope.occurred_at,
+        term=event.term,
+        max_total_mass_ug=event.max_total_mass_ug,
+        allowed_purposes=",".join(sorted(event.allowed_purposes)),
+        destructive_use_allowed=event.destructive_use_allowed,
+        onward_transfer_allowed=event.onward_transfer_allowed,
+        max_loan_period=event.max_loan_period,
+        max_extensions=event.max_extensions,
+        max_extension_period=event.max_extension_period,
+        inventory_interval=event.inventory_interval,
     )
     _subject(session, envelope.seq, "agreement", event.number)
     _subject(session, envelope.seq, "institution", event.institution)
@@ -367,24 +385,24 @@ def _requested(session: Session, envelope: Any, event: ev.LoanRequested, t: Touc
     if session.get(Loan, event.number) is not None:
         raise Conflict(f"loan {event.number} already exists; loan numbers are unique")
     agreement = _agreement(session, event.agreement)
-    session.add(
-        Loan(
-            number=event.number,
-            agreement=event.agreement,
-            institution=agreement.institution,
-            pi_email=event.pi,
-            purpose_class=event.purpose_class,
-            transfer_type=event.transfer_type,
-            loan_period=event.loan_period,
-            requested_at=envelope.occurred_at,
-            last_event_at=envelope.occurred_at,
-        )
+    _insert(
+        session,
+        Loan,
+        number=event.number,
+        agreement=event.agreement,
+        institution=agreement.institution,
+        pi_email=event.pi,
+        purpose_class=event.purpose_class,
+        transfer_type=event.transfer_type,
+        loan_period=event.loan_period,
+        requested_at=envelope.occurred_at,
+        last_event_at=envelope.occurred_at,
     )
     session.flush()
     _loan(session, envelope, event.number, t)
     for code in event.samples:
         _sample(session, envelope, code, t)
-        session.add(LoanItem(loan_number=event.number, sample_code=code))
+        _insert(session, LoanItem, loan_number=event.number, sample_code=code)
 
 
 @applies(ev.LoanApproved)
@@ -439,19 +457,19 @@ def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched)
         item.state = sample.custody_state = "in_transit" if outbound else "return_in_transit"
         session.add(item)
     assert loan.curator is not None
-    session.add(
-        Shipment(
-            seq=envelope.seq,
-            loan_number=loan.number,
-            direction=event.direction,
-            container=event.container,
-            seal_number=event.seal_number,
-            method=event.method,
-            sender=loan.curator if outbound else loan.institution,
-            receiver=loan.institution if outbound else loan.curator,
-            released_by=envelope.actor,
-            shipped_at=envelope.occurred_at,
-        )
+    _insert(
+        session,
+        Shipment,
+        seq=envelope.seq,
+        loan_number=loan.number,
+        direction=event.direction,
+        container=event.container,
+        seal_number=event.seal_number,
+        method=event.method,
+        sender=loan.curator if outbound else loan.institution,
+        receiver=loan.institution if outbound else loan.curator,
+        released_by=envelope.actor,
+        shipped_at=envelope.occurred_at,
     )
     loan.status = "in_transit" if outbound else "return_in_transit"
 
@@ -473,14 +491,14 @@ def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touche
     for code, weighed in event.weighed:
         sample = _sample(session, envelope, code, t)
         item = _item(session, loan.number, code)
-        session.add(
-            Weighing(
-                seq=envelope.seq,
-                sample_code=code,
-                loan_number=loan.number,
-                expected_ug=item.held_ug,
-                weighed_ug=int(weighed),
-            )
+        _insert(
+            session,
+            Weighing,
+            seq=envelope.seq,
+            sample_code=code,
+            loan_number=loan.number,
+            expected_ug=item.held_ug,
+            weighed_ug=int(weighed),
         )
         sample.condition = event.condition
         if outbound:
@@ -533,16 +551,16 @@ def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touche
     _use_up(sample, item, event.mass_ug, "consumed")
     sample.consumed_ug += event.mass_ug
     session.add(item)
-    session.add(
-        Consumption(
-            seq=envelope.seq,
-            loan_number=loan.number,
-            sample_code=event.sample,
-            technique=event.technique,
-            destructive=event.destructive,
-            mass_ug=event.mass_ug,
-            occurred_at=envelope.occurred_at,
-        )
+    _insert(
+        session,
+        Consumption,
+        seq=envelope.seq,
+        loan_number=loan.number,
+        sample_code=event.sample,
+        technique=event.technique,
+        destructive=event.destructive,
+        mass_ug=event.mass_ug,
+        occurred_at=envelope.occurred_at,
     )
 
 
@@ -559,23 +577,25 @@ def _loan_split(session: Session, envelope: Any, event: ev.LoanSplit, t: Touched
     parent.split_ug += event.mass_ug
     session.add(item)
     child = _child_of(parent, event.child, event.mass_ug, envelope)
-    child.on_loan_ug = event.mass_ug
-    child.custody_state = "held"
-    child.custodian = loan.institution
-    child.loan_number = loan.number
-    session.add(child)
+    child.update(
+        on_loan_ug=event.mass_ug,
+        custody_state="held",
+        custodian=loan.institution,
+        loan_number=loan.number,
+    )
+    _insert(session, Sample, **child)
     session.flush()
     t.samples.add(event.child)
     _subject(session, envelope.seq, "sample", event.child)
-    session.add(
-        LoanItem(
-            loan_number=loan.number,
-            sample_code=event.child,
-            source="borrower_split",
-            issued_ug=event.mass_ug,
-            held_ug=event.mass_ug,
-            state="held",
-        )
+    _insert(
+        session,
+        LoanItem,
+        loan_number=loan.number,
+        sample_code=event.child,
+        source="borrower_split",
+        issued_ug=event.mass_ug,
+        held_ug=event.mass_ug,
+        state="held",
     )
 
 
@@ -587,15 +607,15 @@ def _extended(session: Session, envelope: Any, event: ev.LoanExtended, t: Touche
     assert loan.due_at is not None
     loan.due_at = loan.due_at + period_delta(event.period)
     loan.extensions_granted += 1
-    session.add(
-        Extension(
-            seq=envelope.seq,
-            loan_number=loan.number,
-            period=event.period,
-            approver=event.approver,
-            reason=envelope.reason or "",
-            new_due_at=loan.due_at,
-        )
+    _insert(
+        session,
+        Extension,
+        seq=envelope.seq,
+        loan_number=loan.number,
+        period=event.period,
+        approver=event.approver,
+        reason=envelope.reason or "",
+        new_due_at=loan.due_at,
     )
 
 
@@ -619,15 +639,15 @@ def _inventory(session: Session, envelope: Any, event: ev.InventoryAttested, t: 
     agreement = _agreement(session, loan.agreement)
     loan.last_inventory_at = envelope.occurred_at
     loan.next_inventory_due_at = envelope.occurred_at + period_delta(agreement.inventory_interval)
-    session.add(
-        Inventory(
-            seq=envelope.seq,
-            loan_number=loan.number,
-            attested_by=envelope.actor,
-            attested_at=envelope.occurred_at,
-            held_ug=sum(int(mass) for _code, mass in event.held),
-            note=event.note,
-        )
+    _insert(
+        session,
+        Inventory,
+        seq=envelope.seq,
+        loan_number=loan.number,
+        attested_by=envelope.actor,
+        attested_at=envelope.occurred_at,
+        held_ug=sum(int(mass) for _code, mass in event.held),
+        note=event.note,
     )
 
 
@@ -670,17 +690,17 @@ def _incident(session: Session, envelope: Any, event: ev.IncidentReported, t: To
             sample.vault_ug -= event.mass_lost_ug
         sample.lost_ug += event.mass_lost_ug
     sample.frozen = True
-    session.add(
-        Incident(
-            seq=envelope.seq,
-            sample_code=sample.code,
-            loan_number=event.loan,
-            kind=event.incident_kind,
-            description=event.description,
-            mass_lost_ug=event.mass_lost_ug,
-            reported_at=envelope.occurred_at,
-            reported_by=envelope.actor,
-        )
+    _insert(
+        session,
+        Incident,
+        seq=envelope.seq,
+        sample_code=sample.code,
+        loan_number=event.loan,
+        kind=event.incident_kind,
+        description=event.description,
+        mass_lost_ug=event.mass_lost_ug,
+        reported_at=envelope.occurred_at,
+        reported_by=envelope.actor,
     )
 
 
@@ -713,7 +733,7 @@ def _corrected(session: Session, envelope: Any, event: ev.Correction, t: Touched
         raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
     if envelope.corrects_seq >= envelope.seq:
         raise InvalidInput("a correction can only reference an earlier event")
-    session.add(Note(seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text))
+    _insert(session, Note, seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text)
     subjects = session.exec(
         select(EventSubject).where(EventSubject.seq == envelope.corrects_seq)
     ).all()

@@ -41,6 +41,7 @@ class Envelope:
     os_user: str
     corrects_seq: int | None
     reason: str | None
+    payload: str | None = None  # the canonical payload text, as hashed
 
 
 def _iso(moment: datetime) -> str:
@@ -96,7 +97,8 @@ def append(
             f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
             "events can only be recorded for the past"
         )
-    last_seq, prev_hash = head(session)
+    # a bulk session remembers the head in info["head"]: no head query per event
+    last_seq, prev_hash = session.info.get("head") or head(session)
     payload = chain.canonical(event.to_payload())
     body = chain.event_body(
         seq=last_seq + 1,
@@ -112,6 +114,8 @@ def append(
     values = {**body, "prev_hash": prev_hash, "hash": chain.link_hash(prev_hash, body)}
     # a Core insert: the event row is never read back through the ORM on the write path
     session.execute(insert(LedgerEvent.__table__), values)  # type: ignore[attr-defined]
+    if "head" in session.info:
+        session.info["head"] = (last_seq + 1, values["hash"])
     crashpoints.reached("after_event_insert")
     envelope = Envelope(
         seq=last_seq + 1,
@@ -122,10 +126,15 @@ def append(
         os_user=ctx.os_user,
         corrects_seq=corrects_seq,
         reason=reason,
+        payload=payload,
     )
     touched = apply_module.apply(session, envelope, event)
     session.flush()
     crashpoints.reached("after_apply")
+    deferred = session.info.get("deferred")
+    if deferred is not None:  # a bulk session checks a whole batch's records at once
+        deferred.update(touched)
+        return envelope
     violations = checks.check_touched(session, touched)
     if violations:
         raise RuleViolation("; ".join(v.message for v in violations))
@@ -143,6 +152,7 @@ def envelope_of(row: LedgerEvent) -> Envelope:
         os_user=row.os_user,
         corrects_seq=row.corrects_seq,
         reason=row.reason,
+        payload=row.payload,
     )
 
 

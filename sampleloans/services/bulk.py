@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from sampleloans.dates import parse_datetime
-from sampleloans.errors import InvalidInput, SampleLoansError
+from sampleloans.errors import InvalidInput, RuleViolation, SampleLoansError
+from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.events import EVENT_TYPES
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.services import agreements, incidents, loans, reference, samples
@@ -385,16 +386,13 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
         raise InvalidInput(f"payload: {kind} needs the field {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload: {exc}") from None
-    _same_as_stored(session, envelope.seq, payload)
+    _same_as_stored(envelope, payload)
     return envelope
 
 
-def _same_as_stored(session: Session, seq: int, given: dict[str, Any]) -> None:
+def _same_as_stored(envelope: Envelope, given: dict[str, Any]) -> None:
     """Every field the record gave must be what the ledger recorded (derived ones included)."""
-    stored_text = session.execute(
-        text("SELECT payload FROM ledger_event WHERE seq = :seq"), {"seq": seq}
-    ).scalar_one()
-    stored = json.loads(stored_text)
+    stored = json.loads(envelope.payload or "{}")
     for name in sorted(given):
         if json.loads(json.dumps(given[name])) != stored.get(name):
             raise InvalidInput(
@@ -418,23 +416,93 @@ def import_records(
     fmt: str,
     source: str = "input",
     progress: Callable[[int], None] | None = None,
-    batch: int = 500,
+    batch: int = 1000,
 ) -> BulkResult:
     """Import every record of a catalogue or history; raise BulkRejected if any is refused.
 
     The caller owns the transaction: on BulkRejected (or any error) it must roll back, which
-    leaves the database exactly as it was.
+    leaves the database exactly as it was. `lines` must be re-readable (a list or a seekable
+    file): a refused record sends the import down the per-record path to name every bad line.
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     require_importer(session, ctx)
-    result = BulkResult(format=fmt)
+    attempt = session.begin_nested()
+    try:
+        result = _import_batched(session, ctx, lines, fmt, source, progress, batch)
+    except (SampleLoansError, IntegrityError):
+        # the batched pass cannot say which line broke a rule: undo it and find every bad line
+        attempt.rollback()
+        session.expunge_all()
+        return _import_per_record(session, ctx, _rewound(lines), fmt, source, progress)
+    attempt.commit()
+    return result
+
+
+def _reader(lines: Iterable[str], fmt: str, source: str) -> tuple[Iterator[tuple[int, Any]], Any]:
+    """The records of a file and the function that imports one record."""
     if fmt == "csv":
-        records = _csv_records(lines, source)
-        handle: Callable[[Session, Context, Any], Envelope] = _register_row
-    else:
-        records = _jsonl_records(lines, source)
-        handle = _history_record
+        return _csv_records(lines, source), _register_row
+    return _jsonl_records(lines, source), _history_record
+
+
+def _import_batched(
+    session: Session,
+    ctx: Context,
+    lines: Iterable[str],
+    fmt: str,
+    source: str,
+    progress: Callable[[int], None] | None,
+    batch: int,
+) -> BulkResult:
+    """The fast pass: records through their services into a write-back batch session.
+
+    The same services and the same checks run, but rows are written once per batch and the
+    invariant checks run on everything the batch touched; the first refusal aborts the pass.
+    """
+    records, handle = _reader(lines, fmt, source)
+    result = BulkResult(format=fmt)
+    unit = BatchSession(session.connection(), defer_checks=True)
+    for _line, record in records:
+        result.records += 1
+        handle(unit, ctx, record)
+        result.events += 1
+        if result.records % batch == 0:
+            _end_batch(unit)
+        if progress is not None:
+            progress(result.records)
+    _end_batch(unit)
+    return result
+
+
+def _end_batch(unit: BatchSession) -> None:
+    """Check every record the batch touched, then write the batch and forget it."""
+    violations = unit.check_deferred()
+    if violations:
+        raise RuleViolation("; ".join(v.message for v in violations))
+    unit.release()
+
+
+def _rewound(lines: Iterable[str]) -> Iterable[str]:
+    """The same lines from the start again (a seekable file is rewound)."""
+    seek = getattr(lines, "seek", None)
+    if seek is not None:
+        seek(0)
+    return lines
+
+
+def _import_per_record(
+    session: Session,
+    ctx: Context,
+    lines: Iterable[str],
+    fmt: str,
+    source: str,
+    progress: Callable[[int], None] | None,
+    batch: int = 500,
+) -> BulkResult:
+    """The diagnostic pass: each record in its own SAVEPOINT, every refusal collected."""
+    records, handle = _reader(lines, fmt, source)
+    result = BulkResult(format=fmt)
     for line, record in records:
         result.records += 1
         try:

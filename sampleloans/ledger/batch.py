@@ -1,0 +1,250 @@
+"""`BatchSession`: a write-back unit of work for bulk import and replay.
+
+It offers the part of the ORM session's interface that the services, `apply` and the checks
+use (`get`, `add`, `exec`, `execute`, `flush`, `info`), so every rule runs unchanged, but it
+keeps the rows of one batch in a plain identity map and writes them with one `executemany` per
+table: new rows as INSERTs (in foreign-key order) and changed rows as UPDATEs.
+
+Reads stay correct: `get` answers from the identity map first, and any query (`exec`,
+`execute`) first writes what is pending, then runs on the same connection. `release()` writes
+and forgets the batch, so memory is bounded by one batch, not by the ledger.
+
+`store.append` keeps the chain head in `info["head"]` (no head query per event) and, while
+`info["deferred"]` holds a `Touched`, collects what each event touched instead of checking it
+at once; `check_deferred()` then runs the same checks on everything the batch touched.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import SQLModel
+
+from sampleloans.ledger import checks
+from sampleloans.ledger.apply import Touched
+
+Key = tuple[str, tuple[Any, ...]]
+
+
+class BatchResult:
+    """The rows of a query, with the `all` / `first` / iteration a session result offers."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        return self._rows
+
+    def first(self) -> Any:
+        """The first row or None."""
+        return self._rows[0] if self._rows else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
+class Loaded:
+    """A row held by a batch: plain attributes; setting one marks the row as changed."""
+
+    __slots__ = ("__dict__", "_changed", "_key")
+
+    def __init__(self, values: dict[str, Any], changed: set["Key"], key: "Key") -> None:
+        object.__setattr__(self, "_changed", changed)
+        object.__setattr__(self, "_key", key)
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+        self._changed.add(self._key)
+
+    def __repr__(self) -> str:
+        return f"Loaded({self.__dict__!r})"
+
+
+class _TableInfo:
+    """Column names, primary key and prepared statements of one table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.columns = tuple(column.name for column in table.columns)
+        self.key_columns = tuple(column.name for column in table.primary_key.columns)
+        key_set = set(self.key_columns)
+        self.defaults: dict[str, Any] | None = None
+        self.key_params = tuple(f"k_{name}" for name in self.key_columns)
+        self.by_key = select(table).where(
+            *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
+        )
+        self.update = (
+            update(table)
+            .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
+            .values({name: bindparam(name) for name in self.columns if name not in key_set})
+        )
+
+    def values(self, row: Any) -> tuple[Any, ...]:
+        """The row's column values, in column order."""
+        return tuple(map(row.__dict__.__getitem__, self.columns))
+
+    def defaults_of(self, model: type[SQLModel]) -> dict[str, Any]:
+        """The default value of every column of the model (None where it has none)."""
+        if self.defaults is None:
+            self.defaults = {}
+            for name in self.columns:
+                field = model.model_fields.get(name)
+                value = None if field is None else field.get_default(call_default_factory=True)
+                self.defaults[name] = None if value is PydanticUndefined else value
+        return self.defaults
+
+    def as_dict(self, row: Loaded) -> dict[str, Any]:
+        """The row's column values by name."""
+        return {name: row.__dict__[name] for name in self.columns}
+
+    def key_of(self, row: Any) -> tuple[Any, ...]:
+        """The row's primary key."""
+        return tuple(getattr(row, name) for name in self.key_columns)
+
+
+_TABLES: dict[str, _TableInfo] = {}
+_ORDER = {table.name: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
+
+
+def _info(table: Table) -> _TableInfo:
+    """The cached description of a table."""
+    found = _TABLES.get(table.name)
+    if found is None:
+        found = _TABLES[table.name] = _TableInfo(table)
+    return found
+
+
+class BatchSession:
+    """A session-like write-back cache over one Core connection (see the module docstring)."""
+
+    def __init__(self, connection: Connection, *, defer_checks: bool = False) -> None:
+        self.connection = connection
+        self.info: dict[str, Any] = {"head": None}
+        if defer_checks:
+            self.info["deferred"] = Touched()
+        self._rows: dict[Key, Loaded] = {}  # the identity map
+        self._changed: set[Key] = set()  # rows set since they were last written
+        self._pending: dict[str, list[Any]] = defaultdict(list)  # table → new rows or dicts
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def get(self, model: type[SQLModel], key: Any) -> Loaded | None:
+        """A row by primary key: from this batch if it is here, else from the database."""
+        info = _info(model.__table__)  # type: ignore[attr-defined]
+        ident = key if isinstance(key, tuple) else (key,)
+        found = self._rows.get((info.table.name, ident))
+        if found is not None:
+            return found
+        params = dict(zip(info.key_params, ident, strict=True))
+        row = self.connection.execute(info.by_key, params).first()
+        return None if row is None else self._adopt(info, row)
+
+    def exec(self, statement: Any) -> BatchResult:
+        """Run a select after writing what is pending; entities come from the identity map."""
+        self.write()
+        result = self.connection.execute(statement)
+        described = statement.column_descriptions
+        if len(described) == 1 and described[0]["expr"] is described[0]["entity"]:
+            info = _info(described[0]["entity"].__table__)
+            return BatchResult([self._adopt(info, row) for row in result])
+        if len(described) == 1:
+            return BatchResult([row[0] for row in result])
+        return BatchResult(list(result))
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        """Buffer an INSERT; run anything else after writing what is pending."""
+        if isinstance(statement, Insert) and params is not None:
+            rows = params if isinstance(params, list) else [params]
+            self._pending[statement.table.name].extend(dict(row) for row in rows)  # type: ignore[attr-defined]
+            return None
+        self.write()
+        return self.connection.execute(statement, params)
+
+    def _adopt(self, info: _TableInfo, row: Any) -> Loaded:
+        """The identity-map object of a database row."""
+        name = (info.table.name, tuple(getattr(row, column) for column in info.key_columns))
+        known = self._rows.get(name)
+        if known is None:
+            known = self._rows[name] = Loaded(row._mapping, self._changed, name)
+        return known
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def add(self, row: Any) -> None:
+        """Track a new row (inserted at the next write); a row read from this batch is tracked.
+
+        The batch keeps a copy of a new model object: set its fields before adding it, and
+        `get` it again to change it afterwards (as `apply` does).
+        """
+        if isinstance(row, Loaded):
+            return
+        info = _info(row.__table__)
+        name = (info.table.name, info.key_of(row))
+        copy = Loaded(
+            {column: getattr(row, column) for column in info.columns}, self._changed, name
+        )
+        self._rows[name] = copy
+        self._pending[info.table.name].append(copy)
+
+    def insert_row(self, model: type[SQLModel], values: dict[str, Any]) -> None:
+        """Track a new row given by its field values (the model's defaults fill the rest)."""
+        info = _info(model.__table__)  # type: ignore[attr-defined]
+        row = {**info.defaults_of(model), **values}
+        name = (info.table.name, tuple(row[column] for column in info.key_columns))
+        copy = Loaded(row, self._changed, name)
+        self._rows[name] = copy
+        self._pending[info.table.name].append(copy)
+
+    def flush(self) -> None:
+        """Nothing to do: reads of this session already see every pending change."""
+
+    def write(self) -> None:
+        """INSERT the new rows (parents first), then UPDATE the rows changed since read."""
+        pending, self._pending = self._pending, defaultdict(list)
+        for table_name in sorted(pending, key=_ORDER.__getitem__):
+            info = _TABLES[table_name] if table_name in _TABLES else _info_of(table_name)
+            rows = [
+                row
+                if isinstance(row, dict)
+                else dict(zip(info.columns, info.values(row), strict=True))
+                for row in pending[table_name]
+            ]
+            for row in pending[table_name]:
+                if isinstance(row, Loaded):
+                    self._changed.discard(row._key)
+            self.connection.execute(info.table.insert(), rows)
+        if self._changed:
+            self._write_changes()
+
+    def _write_changes(self) -> None:
+        """One executemany UPDATE per table for the rows set since they were last written."""
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for name in self._changed:
+            info = _TABLES[name[0]]
+            values = info.as_dict(self._rows[name])
+            values.update(zip(info.key_params, name[1], strict=True))
+            by_table[name[0]].append(values)
+        self._changed.clear()
+        for table_name, rows in by_table.items():
+            self.connection.execute(_TABLES[table_name].update, rows)
+
+    def release(self) -> None:
+        """Write everything and forget the batch (bounded memory)."""
+        self.write()
+        self._rows.clear()
+
+    def check_deferred(self) -> list[checks.Violation]:
+        """Run every check on what the deferred events touched, then start a new collection."""
+        touched: Touched = self.info["deferred"]
+        self.info["deferred"] = Touched()
+        return checks.check_touched(self, touched)
+
+
+def _info_of(table_name: str) -> _TableInfo:
+    """The description of a table by name."""
+    return _info(SQLModel.metadata.tables[table_name])
