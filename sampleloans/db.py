@@ -214,3 +214,22 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
         engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{temp}{suffix}").unlink(missing_ok=True)
+
+
+def scratch_engine(path: Path) -> Engine:
+    """A throwaway SQLite file for a replay: no journal and no fsync (it is deleted after)."""
+    engine = create_engine(url_for_path(path), poolclass=_pool_for(url_for_path(path)))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode = OFF")
+        cursor.execute("PRAGMA synchronous = OFF")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
 
@@ -78,11 +78,32 @@ class _TableInfo:
         self.by_key = select(table).where(
             *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
         )
-        self.update = (
-            update(table)
-            .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
-            .values({name: bindparam(name) for name in self.columns if name not in key_set})
+        # plain SQL for executemany: SQLAlchemy's per-row parameter work is the bulk path's cost
+        self.insert_sql = (
+            f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
+            f"VALUES ({', '.join('?' for _ in self.columns)})"
         )
+        self.value_columns = tuple(name for name in self.columns if name not in key_set)
+        self.update_sql = (
+            f"UPDATE {table.name} SET {', '.join(f'{name} = ?' for name in self.value_columns)} "
+            f"WHERE {' AND '.join(f'{name} = ?' for name in self.key_columns)}"
+        )
+        self.converters: list[tuple[int, Any]] | None = None
+
+    def stored(self, values: tuple[Any, ...], dialect: Any) -> tuple[Any, ...]:
+        """Column values as SQLite stores them (the column types' own bind processors)."""
+        if self.converters is None:
+            self.converters = []
+            for n, column in enumerate(self.table.columns):
+                process = column.type.bind_processor(dialect)
+                if process is not None:
+                    self.converters.append((n, process))
+        if not self.converters:
+            return values
+        converted = list(values)
+        for n, process in self.converters:
+            converted[n] = process(converted[n])
+        return tuple(converted)
 
     def values(self, row: Any) -> tuple[Any, ...]:
         """The row's column values, in column order."""
@@ -97,10 +118,6 @@ class _TableInfo:
                 value = None if field is None else field.get_default(call_default_factory=True)
                 self.defaults[name] = None if value is PydanticUndefined else value
         return self.defaults
-
-    def as_dict(self, row: Loaded) -> dict[str, Any]:
-        """The row's column values by name."""
-        return {name: row.__dict__[name] for name in self.columns}
 
     def key_of(self, row: Any) -> tuple[Any, ...]:
         """The row's primary key."""
@@ -130,6 +147,7 @@ class BatchSession:
         self._rows: dict[Key, Loaded] = {}  # the identity map
         self._changed: set[Key] = set()  # rows set since they were last written
         self._pending: dict[str, list[Any]] = defaultdict(list)  # table → new rows or dicts
+        self._raw: set[str] = set()  # tables with buffered INSERT values (not in the identity map)
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -140,6 +158,8 @@ class BatchSession:
         found = self._rows.get((info.table.name, ident))
         if found is not None:
             return found
+        if info.table.name in self._raw:  # a row buffered by `execute` may be the one asked for
+            self.write()
         params = dict(zip(info.key_params, ident, strict=True))
         row = self.connection.execute(info.by_key, params).first()
         return None if row is None else self._adopt(info, row)
@@ -161,6 +181,7 @@ class BatchSession:
         if isinstance(statement, Insert) and params is not None:
             rows = params if isinstance(params, list) else [params]
             self._pending[statement.table.name].extend(dict(row) for row in rows)  # type: ignore[attr-defined]
+            self._raw.add(statement.table.name)  # type: ignore[attr-defined]
             return None
         self.write()
         return self.connection.execute(statement, params)
@@ -206,32 +227,37 @@ class BatchSession:
     def write(self) -> None:
         """INSERT the new rows (parents first), then UPDATE the rows changed since read."""
         pending, self._pending = self._pending, defaultdict(list)
+        self._raw.clear()
+        dialect = self.connection.dialect
         for table_name in sorted(pending, key=_ORDER.__getitem__):
             info = _TABLES[table_name] if table_name in _TABLES else _info_of(table_name)
-            rows = [
-                row
-                if isinstance(row, dict)
-                else dict(zip(info.columns, info.values(row), strict=True))
-                for row in pending[table_name]
-            ]
+            rows = []
             for row in pending[table_name]:
-                if isinstance(row, Loaded):
+                if isinstance(row, dict):
+                    values = tuple(row[name] for name in info.columns)
+                else:
+                    values = info.values(row)
                     self._changed.discard(row._key)
-            self.connection.execute(info.table.insert(), rows)
+                rows.append(info.stored(values, dialect))
+            self.connection.exec_driver_sql(info.insert_sql, rows)
         if self._changed:
             self._write_changes()
 
     def _write_changes(self) -> None:
         """One executemany UPDATE per table for the rows set since they were last written."""
-        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_table: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        dialect = self.connection.dialect
         for name in self._changed:
             info = _TABLES[name[0]]
-            values = info.as_dict(self._rows[name])
-            values.update(zip(info.key_params, name[1], strict=True))
-            by_table[name[0]].append(values)
+            row = self._rows[name].__dict__
+            values = info.stored(tuple(row[column] for column in info.columns), dialect)
+            stored = dict(zip(info.columns, values, strict=True))
+            by_table[name[0]].append(
+                tuple(stored[column] for column in info.value_columns) + name[1]
+            )
         self._changed.clear()
         for table_name, rows in by_table.items():
-            self.connection.execute(_TABLES[table_name].update, rows)
+            self.connection.exec_driver_sql(_TABLES[table_name].update_sql, rows)
 
     def release(self) -> None:
         """Write everything and forget the batch (bounded memory)."""
