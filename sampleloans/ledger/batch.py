@@ -89,6 +89,24 @@ class _TableInfo:
             f"WHERE {' AND '.join(f'{name} = ?' for name in self.key_columns)}"
         )
         self.converters: list[tuple[int, Any]] | None = None
+        self.select_sql = (
+            f"SELECT {', '.join(self.columns)} FROM {table.name} "
+            f"WHERE {' AND '.join(f'{name} = ?' for name in self.key_columns)}"
+        )
+        self.readers: list[tuple[str, Any]] | None = None
+
+    def read(self, row: Any, dialect: Any) -> dict[str, Any]:
+        """A stored row as Python values (the column types' own result processors)."""
+        if self.readers is None:
+            self.readers = []
+            for column in self.table.columns:
+                process = column.type.result_processor(dialect, None)
+                if process is not None:
+                    self.readers.append((column.name, process))
+        values = dict(zip(self.columns, row, strict=True))
+        for name, process in self.readers:
+            values[name] = process(values[name])
+        return values
 
     def stored(self, values: tuple[Any, ...], dialect: Any) -> tuple[Any, ...]:
         """Column values as SQLite stores them (the column types' own bind processors)."""
@@ -160,9 +178,14 @@ class BatchSession:
             return found
         if info.table.name in self._raw:  # a row buffered by `execute` may be the one asked for
             self.write()
-        params = dict(zip(info.key_params, ident, strict=True))
-        row = self.connection.execute(info.by_key, params).first()
-        return None if row is None else self._adopt(info, row)
+        row = self.connection.exec_driver_sql(info.select_sql, ident).first()
+        if row is None:
+            return None
+        name = (info.table.name, ident)
+        loaded = self._rows[name] = Loaded(
+            info.read(row, self.connection.dialect), self._changed, name
+        )
+        return loaded
 
     def exec(self, statement: Any) -> BatchResult:
         """Run a select after writing what is pending; entities come from the identity map."""

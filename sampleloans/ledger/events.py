@@ -24,8 +24,9 @@ class Event:
     kind: ClassVar[str] = ""
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON-ready payload (lists, not tuples)."""
-        return dataclasses.asdict(self)
+        """The JSON-ready payload: field name → value (the encoder writes tuples as lists)."""
+        # a shallow mapping: asdict's recursive deep copy was a measurable share of bulk import
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
 def event_from_payload(kind: str, payload: dict[str, Any]) -> Event:

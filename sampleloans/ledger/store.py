@@ -45,10 +45,10 @@ class Envelope:
 
 
 def _iso(moment: datetime) -> str:
-    """Stored text of an aware datetime (`…Z`)."""
-    from sampleloans.models import UTCDateTime
-
-    return UTCDateTime().process_bind_param(moment, None) or ""
+    """Stored text of an aware datetime (`…Z`), exactly as `models.UTCDateTime` stores it."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime stored; every time inside is aware UTC")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _from_iso(text: str) -> datetime:

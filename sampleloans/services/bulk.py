@@ -394,7 +394,8 @@ def _same_as_stored(envelope: Envelope, given: dict[str, Any]) -> None:
     """Every field the record gave must be what the ledger recorded (derived ones included)."""
     stored = json.loads(envelope.payload or "{}")
     for name in sorted(given):
-        if json.loads(json.dumps(given[name])) != stored.get(name):
+        value = given[name]  # read from JSON, so equal values compare equal without encoding
+        if value != stored.get(name) and json.loads(json.dumps(value)) != stored.get(name):
             raise InvalidInput(
                 f"payload: {name} is {given[name]!r} but the ledger records {stored.get(name)!r}"
             )
