@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert, select, text
 
 from bench.generate import Scale, write_catalogue, write_history
 from sampleloans import db
+from sampleloans.ledger import batch
 from sampleloans.ledger.batch import BatchSession
 from sampleloans.models import EventSubject, LedgerEvent, Loan, Sample
 from sampleloans.services import bulk
@@ -95,7 +96,9 @@ def test_a_refusal_after_several_batches_names_its_line_and_writes_nothing(
     assert fingerprint(db_path) == before
 
 
-def test_batch_session_reads_its_own_writes_and_forgets_on_release(engine: Engine) -> None:
+def test_batch_session_reads_its_own_writes_and_forgets_on_release(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with engine.begin() as connection:
         unit = BatchSession(connection)
         sample = unit.get(Sample, "CE5C0100YJFM00201")
@@ -133,7 +136,10 @@ def test_batch_session_reads_its_own_writes_and_forgets_on_release(engine: Engin
         assert unit.get(EventSubject, (head + 1, "t", "k")) is not None
         assert unit.get(Loan, "no such loan") is None
         unit.release()
-        assert not unit._rows  # nothing kept after a release: memory is one batch
+        assert unit._rows  # kept while small: the next batch reads them again for free
+        monkeypatch.setattr(batch, "KEEP_ROWS", 2)
+        unit.release()
+        assert not unit._rows  # forgotten past the cap: memory stays bounded
         subjects = connection.execute(
             text("SELECT count(*) FROM event_subject WHERE subject_type = 't'")
         ).scalar_one()

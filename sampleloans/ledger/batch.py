@@ -27,6 +27,8 @@ from sampleloans.ledger import checks
 from sampleloans.ledger.apply import Touched
 
 Key = tuple[str, tuple[Any, ...]]
+KEEP_ROWS = 20_000
+"""Rows a batch session keeps in memory between batches before it forgets them all."""
 
 
 class BatchResult:
@@ -178,7 +180,8 @@ class BatchSession:
             return found
         if info.table.name in self._raw:  # a row buffered by `execute` may be the one asked for
             self.write()
-        row = self.connection.exec_driver_sql(info.select_sql, ident).first()
+        # the driver's cursor: SQLAlchemy's result set-up per lookup costs more than the lookup
+        row = self._driver().execute(info.select_sql, ident).fetchone()
         if row is None:
             return None
         name = (info.table.name, ident)
@@ -283,9 +286,18 @@ class BatchSession:
             self.connection.exec_driver_sql(_TABLES[table_name].update_sql, rows)
 
     def release(self) -> None:
-        """Write everything and forget the batch (bounded memory)."""
+        """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
+
+        Rows stay valid across batches because nothing else writes in this transaction, so the
+        reference rows every record reads (people, agreements, loans) are not read again.
+        """
         self.write()
-        self._rows.clear()
+        if len(self._rows) > KEEP_ROWS:
+            self._rows.clear()
+
+    def _driver(self) -> Any:
+        """The DB-API connection under this session's connection (same transaction)."""
+        return self.connection.connection.driver_connection
 
     def check_deferred(self) -> list[checks.Violation]:
         """Run every check on what the deferred events touched, then start a new collection."""
