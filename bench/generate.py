@@ -2,7 +2,8 @@
 
 A catalogue CSV of samples and a history JSON Lines file are written, then imported with
 `import_records` exactly as `sampleloans import` does: every record validated by the same
-service as its single command, one transaction per file, each record in a savepoint.
+service as its single command, one transaction per file, written in batches (see
+services/bulk.py).
 """
 
 import csv
