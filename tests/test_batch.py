@@ -80,14 +80,10 @@ def test_valid_input_takes_the_batched_pass(
 def test_a_refusal_after_several_batches_names_its_line_and_writes_nothing(
     engine: Engine, db_path: Path, tmp_path: Path
 ) -> None:
-    from bench.generate import NOW, START
+    from bench.generate import NOW
 
-    catalogue, history = _files(tmp_path)
+    history, bad_line = _history_with_a_bad_line(tmp_path, engine)
     lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
-    bad_line = len(lines) - 3  # a consumption far past the first batches
-    lines[bad_line - 1] = lines[bad_line - 1].replace('"mass_ug":1', '"mass_ug":999999999999')
-    with db.transaction(engine) as session, catalogue.open(encoding="utf-8") as rows:
-        import_records(session, ctx_for(now=START), rows, fmt="csv")
     before = fingerprint(db_path)
     with pytest.raises(BulkRejected) as refused, db.transaction(engine) as session:
         import_records(session, ctx_for(now=NOW), lines, fmt="jsonl", batch=10)
@@ -145,3 +141,43 @@ def test_batch_session_reads_its_own_writes_and_forgets_on_release(
         ).scalar_one()
         assert subjects == 1
         connection.rollback()
+
+
+def _history_with_a_bad_line(tmp_path: Path, engine: Engine) -> tuple[Path, int]:
+    """The catalogue imported, and a history file whose third-to-last line over-consumes."""
+    from bench.generate import START
+
+    catalogue, history = _files(tmp_path)
+    with db.transaction(engine) as session, catalogue.open(encoding="utf-8") as rows:
+        import_records(session, ctx_for(now=START), rows, fmt="csv")
+    lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
+    bad_line = len(lines) - 3
+    lines[bad_line - 1] = lines[bad_line - 1].replace('"mass_ug":1', '"mass_ug":999999999999')
+    history.write_text("".join(lines), encoding="utf-8")
+    return history, bad_line
+
+
+def test_the_progress_bar_wrapper_is_read_again_by_the_second_pass(
+    engine: Engine, db_path: Path, tmp_path: Path
+) -> None:
+    from bench.generate import NOW
+    from sampleloans.commands.bulk import _lines
+
+    history, bad_line = _history_with_a_bad_line(tmp_path, engine)
+    before = fingerprint(db_path)
+    with (
+        pytest.raises(BulkRejected) as refused,
+        db.transaction(engine) as session,
+        history.open(encoding="utf-8") as handle,
+        _lines(handle, history.stat().st_size, show=True) as lines,
+    ):
+        import_records(session, ctx_for(now=NOW), lines, fmt="jsonl", batch=10)
+    assert [e.line for e in refused.value.errors] == [bad_line]
+    assert fingerprint(db_path) == before
+
+
+def test_a_one_shot_iterator_is_refused_before_anything_runs(engine: Engine, db_path: Path) -> None:
+    before = fingerprint(db_path)
+    with pytest.raises(TypeError, match="re-readable"), db.transaction(engine) as session:
+        import_records(session, ctx_for(), iter(["code,mission\n"]), fmt="csv")
+    assert fingerprint(db_path) == before

@@ -106,7 +106,7 @@ def test_catalogue_service_imports_and_verifies(engine: Engine) -> None:
     before = count(engine, "sample")
     lines = catalogue([good_row(i) for i in range(30)]).splitlines(keepends=True)
     with db.transaction(engine) as session:
-        result = import_records(session, ctx_for(), iter(lines), fmt="csv", batch=7)
+        result = import_records(session, ctx_for(), lines, fmt="csv", batch=7)
     assert (result.records, result.events) == (30, 30)
     assert count(engine, "sample") == before + 30
     assert verify(engine).ok

@@ -1,7 +1,7 @@
 """`import FILE`: a sample catalogue (CSV) or a history (JSON Lines), all or nothing."""
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated
@@ -11,27 +11,38 @@ import typer
 from sampleloans.commands.common import console, writing
 
 
+class CountedLines:
+    """A file's lines that report the bytes read; re-readable (`seek`) like the file itself."""
+
+    def __init__(self, handle: IO[str], report: Callable[[int], None]) -> None:
+        self.handle = handle
+        self.report = report
+
+    def __iter__(self) -> Iterator[str]:
+        done = 0
+        for number, line in enumerate(self.handle, start=1):
+            done += len(line.encode("utf-8"))
+            if number % 200 == 0:
+                self.report(done)
+            yield line
+
+    def seek(self, offset: int) -> int:
+        """Start again from `offset` (the import's second, per-record pass starts at 0)."""
+        return self.handle.seek(offset)
+
+
 @contextmanager
-def _lines(handle: IO[str], size: int) -> Iterator[Iterator[str]]:
-    """The file's lines, with a transient progress bar by bytes read when on a terminal."""
-    if not sys.stderr.isatty():
-        yield iter(handle)
+def _lines(handle: IO[str], size: int, *, show: bool) -> Iterator[IO[str] | CountedLines]:
+    """The file's lines, with a transient progress bar by bytes read when `show`."""
+    if not show:
+        yield handle
         return
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
     columns = ("{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console(stderr=True), transient=True) as progress:
         task = progress.add_task("importing", total=size or None)
-
-        def counted() -> Iterator[str]:
-            done = 0
-            for number, line in enumerate(handle, start=1):
-                done += len(line.encode("utf-8"))
-                if number % 200 == 0:
-                    progress.update(task, completed=done)
-                yield line
-
-        yield counted()
+        yield CountedLines(handle, lambda done: progress.update(task, completed=done))
 
 
 def import_file(
@@ -58,7 +69,8 @@ def import_file(
         except OSError as exc:
             raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
         try:
-            with handle, _lines(handle, file.stat().st_size) as lines:
+            size = file.stat().st_size
+            with handle, _lines(handle, size, show=sys.stderr.isatty()) as lines:
                 result = import_records(session, service_ctx, lines, fmt=fmt, source=file.name)
         except UnicodeDecodeError:
             raise InvalidInput(f"{file}: is not UTF-8 text") from None

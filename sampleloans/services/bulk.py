@@ -428,6 +428,9 @@ def import_records(
     if fmt not in FORMATS:
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     require_importer(session, ctx)
+    if not (hasattr(lines, "seek") or isinstance(lines, list | tuple)):
+        # a one-shot iterator would give the second pass no lines, and an empty import commits
+        raise TypeError("import_records needs re-readable lines: a list or a seekable file")
     attempt = session.begin_nested()
     try:
         result = _import_batched(session, ctx, lines, fmt, source, progress, batch)
@@ -485,7 +488,7 @@ def _end_batch(unit: BatchSession) -> None:
 
 
 def _rewound(lines: Iterable[str]) -> Iterable[str]:
-    """The same lines from the start again (a seekable file is rewound)."""
+    """The same lines from the start again: a seekable file is rewound, a list read again."""
     seek = getattr(lines, "seek", None)
     if seek is not None:
         seek(0)
