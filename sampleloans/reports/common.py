@@ -71,6 +71,12 @@ def party_lines(parties: tuple[Party, ...]) -> list[tuple[str, str]]:
 def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
     """Lay out a report's story into PDF bytes with its header, footer, QR and metadata."""
     meta = metadata(report)
+    with layout.gc_paused():
+        return _render(report, story_of, meta)
+
+
+def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[str, Any]) -> bytes:
+    """`render` once the metadata is known."""
     return layout.build_pdf(
         story_of(report),
         title=report.title,

@@ -4,7 +4,7 @@ from typing import Any
 
 from sampleloans.reports import layout
 from sampleloans.reports.common import header_lines, mass, party_lines, when
-from sampleloans.services.reporting import CustodyBody, Report
+from sampleloans.services.reporting import CustodyBody, CustodyRow, Report
 
 EVENT_HEADER = (
     "Seq",
@@ -83,38 +83,41 @@ def story(report: Report) -> list[Any]:
             st["note"],
         )
     )
-    rows = []
-    marked = []
-    for index, e in enumerate(body.events):
-        if e.flag:
-            marked.append(index)
-        seal = " / ".join(x for x in (e.container, e.seal) if x)
-        rows.append(
-            (
-                e.seq,
-                when(e.occurred_at).removesuffix(" UTC"),
-                e.kind + (f" [{e.flag}]" if e.flag else ""),
-                e.released_by,
-                e.received_by,
-                e.location,
-                seal,
-                e.seal_intact,
-                mass(e.mass_ug) if e.mass_ug is not None else "",
-                e.condition,
-                e.recorded_by,
-            )
-        )
+    marked = [index for index, e in enumerate(body.events) if e.flag]
     out.extend(
-        layout.data_tables(EVENT_HEADER, rows, EVENT_WIDTHS, marked=marked, align_right=(8,))
+        layout.data_tables(
+            EVENT_HEADER,
+            (_event_cells(e) for e in body.events),
+            EVENT_WIDTHS,
+            marked=marked,
+            align_right=(8,),
+        )
     )
     out.append(layout.heading("Event descriptions"))
     out.extend(
         layout.data_tables(
             ("Seq", "What the ledger records"),
-            [(e.seq, e.description) for e in body.events],
+            ((e.seq, e.description) for e in body.events),
             (0.07, 0.93),
             marked=marked,
         )
     )
     out.append(layout.signature_blocks(("Curator", "Compliance officer")))
     return out
+
+
+def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
+    """One row of the chain-of-custody table."""
+    return (
+        e.seq,
+        when(e.occurred_at).removesuffix(" UTC"),
+        e.kind + (f" [{e.flag}]" if e.flag else ""),
+        e.released_by,
+        e.received_by,
+        e.location,
+        " / ".join(x for x in (e.container, e.seal) if x),
+        e.seal_intact,
+        mass(e.mass_ug) if e.mass_ug is not None else "",
+        e.condition,
+        e.recorded_by,
+    )

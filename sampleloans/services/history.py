@@ -339,8 +339,13 @@ def _pairs(pairs: list[list[Any]]) -> str:
 
 def describe(session: Session, row: LedgerEvent) -> str:
     """One line a person can read for a stored event."""
-    p: dict[str, Any] = json.loads(row.payload)
-    kind = row.kind
+    return describe_payload(session, row.kind, row.seq, row.corrects_seq, json.loads(row.payload))
+
+
+def describe_payload(
+    session: Session, kind: str, seq: int, corrects_seq: int | None, p: dict[str, Any]
+) -> str:
+    """`describe` for an event already decoded: its kind, seq, corrected seq and payload."""
     if kind == "ledger.created":
         return f"ledger created ({p['software']})"
     if kind == "mission.added":
@@ -384,7 +389,7 @@ def describe(session: Session, row: LedgerEvent) -> str:
     if kind == "loan.issued":
         return f"loan {p['number']} issued from the vault: {_pairs(p['items'])}"
     if kind == "loan.shipped":
-        return _shipped(session, row.seq, p)
+        return _shipped(session, seq, p)
     if kind == "loan.received":
         return _received(session, p)
     if kind == "loan.consumed":
@@ -416,7 +421,7 @@ def describe(session: Session, row: LedgerEvent) -> str:
     if kind == "incident.resolved":
         return f"incident {p['incident_seq']} resolved: {p['resolution']}"
     if kind == "event.corrected":
-        return f"CORRECTION of event {row.corrects_seq}: {p['text']}"
+        return f"CORRECTION of event {corrects_seq}: {p['text']}"
     return kind
 
 

@@ -8,9 +8,11 @@ same model from a replay of the ledger up to the printed head and compare digest
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -37,10 +39,16 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan, get_sample
-from sampleloans.services.history import describe, last_seq_at, lineage, sample_institution
+from sampleloans.services.history import (
+    describe_payload,
+    last_seq_at,
+    lineage,
+    sample_institution,
+)
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 
 KINDS = ("custody", "return", "overdue", "inventory")
+EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
 TITLES = {
     "custody": "Chain-of-custody report",
     "return": "Sample return report (F-75)",
@@ -102,7 +110,7 @@ class ItemRow:
     state: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustodyRow:
     """One ledger event in the chain of custody."""
 
@@ -122,7 +130,7 @@ class CustodyRow:
     flag: str  # "" | gap | discrepancy | incident | correction
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A gap, discrepancy or incident a reviewer must see."""
 
@@ -256,29 +264,89 @@ class Report:
         return f"{self.head_seq}:{self.head_hash}"
 
 
+_ATOMS = (str, int, float, type(None), datetime)
+
+
+def _plain(value: Any) -> Any:
+    """`dataclasses.asdict` for the read models, without its deep copies (same JSON)."""
+    if isinstance(value, _ATOMS):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in order."""
+    return tuple(f.name for f in fields(cls))
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_iso(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def canonical_content(report: Report) -> str:
-    """Sorted-key compact JSON of everything a report says except the ledger head."""
-    data = {
-        "request": asdict(report.request),
+_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+)
+
+
+def _canonical_parts(value: Any) -> Iterator[str]:
+    """Sorted-key compact JSON of a read model (dataclasses as objects), in pieces.
+
+    The pieces joined are `json.dumps(_plain(value), sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`; a list is written item by item, so a report of 100,000 events never
+    holds the JSON of all of them at once.
+    """
+    if isinstance(value, (tuple, list)):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield _JSON.encode(_plain(item))
+        yield "]"
+    elif isinstance(value, dict) or not isinstance(value, _ATOMS):
+        pairs = value if isinstance(value, dict) else _plain_fields(value)
+        yield "{"
+        for index, key in enumerate(sorted(pairs)):
+            yield ("," if index else "") + _JSON.encode(key) + ":"
+            yield from _canonical_parts(pairs[key])
+        yield "}"
+    else:
+        yield _JSON.encode(value)
+
+
+def _plain_fields(value: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, values as they are."""
+    return {name: getattr(value, name) for name in _field_names(type(value))}
+
+
+def _canonical_data(report: Report) -> dict[str, Any]:
+    """What the content digest covers."""
+    return {
+        "request": report.request,
         "title": report.title,
         "scope": report.scope_label,
         "generated_at": report.generated_at,
-        "body": asdict(report.body),
+        "body": report.body,
     }
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
+
+
+def canonical_content(report: Report) -> str:
+    """Sorted-key compact JSON of everything a report says except the ledger head."""
+    return "".join(_canonical_parts(_canonical_data(report)))
 
 
 def content_digest(report: Report) -> str:
     """The content digest printed on every page and stored in the PDF metadata."""
-    return hashlib.sha256(canonical_content(report).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256()
+    for part in _canonical_parts(_canonical_data(report)):
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()
 
 
 # --- entry points ---------------------------------------------------------------------------
@@ -565,14 +633,9 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
 def _custody_rows(
     session: Session, subject_type: str, keys: list[str], loan_numbers: list[str]
 ) -> tuple[list[CustodyRow], list[Finding]]:
-    seqs = list(
-        session.exec(
-            select(EventSubject.seq)
-            .where(
-                EventSubject.subject_type == subject_type, col(EventSubject.subject_key).in_(keys)
-            )
-            .distinct()
-        ).all()
+    """Every event of the scope in seq order: one streamed query, no per-event look-up."""
+    in_scope = select(EventSubject.seq).where(
+        EventSubject.subject_type == subject_type, col(EventSubject.subject_key).in_(keys)
     )
     shipments = {
         s.seq: s
@@ -588,21 +651,29 @@ def _custody_rows(
     holder: dict[str, str] = {}
     rows: list[CustodyRow] = []
     findings: list[Finding] = []
-    for start in range(0, len(sorted(seqs)), 500):
-        chunk = sorted(seqs)[start : start + 500]
-        events = session.exec(
-            select(LedgerEvent).where(col(LedgerEvent.seq).in_(chunk)).order_by(LedgerEvent.seq)
-        ).all()
-        for event in events:
-            row, found = _custody_row(session, event, shipments, weighings, holder)
-            rows.append(row)
-            findings.extend(found)
+    events = session.exec(
+        select(
+            LedgerEvent.seq,
+            LedgerEvent.kind,
+            LedgerEvent.payload,
+            LedgerEvent.occurred_at,
+            LedgerEvent.actor,
+            LedgerEvent.corrects_seq,
+        )
+        .where(col(LedgerEvent.seq).in_(in_scope))
+        .order_by(LedgerEvent.seq)
+        .execution_options(yield_per=EVENT_BATCH)
+    )
+    for event in events:
+        row, found = _custody_row(session, event, shipments, weighings, holder)
+        rows.append(row)
+        findings.extend(found)
     return rows, findings
 
 
 def _custody_row(
     session: Session,
-    event: LedgerEvent,
+    event: Any,  # a row of seq, kind, payload, occurred_at, actor, corrects_seq
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holder: dict[str, str],
@@ -620,7 +691,7 @@ def _custody_row(
     }
     found: list[Finding] = []
     flag = ""
-    kind = event.kind
+    kind = sys.intern(event.kind)  # a few kinds and actors recur on thousands of rows
     if kind == "sample.registered":
         fields.update(
             received_by=p["custodian"],
@@ -717,8 +788,8 @@ def _custody_row(
         seq=event.seq,
         occurred_at=from_iso(event.occurred_at),
         kind=kind,
-        recorded_by=event.actor,
-        description=describe(session, event),
+        recorded_by=sys.intern(event.actor),
+        description=describe_payload(session, kind, event.seq, event.corrects_seq, p),
         flag=flag,
         **fields,
     )
