@@ -18,7 +18,9 @@ fails when any operation never succeeded or was never refused.
 Fast tier: `FAST_EXAMPLES` × `FAST_STEPS`; soak (`SAMPLELOANS_SOAK=1`): 5,000 × 100, or
 `SAMPLELOANS_SOAK_EXAMPLES` / `SAMPLELOANS_SOAK_STEPS`. The examples are shared among
 `SAMPLELOANS_WORKERS` forked processes (default: up to 2), worker i seeded with base + i. The
-seeds are printed; set `SAMPLELOANS_SEED` (with `SAMPLELOANS_WORKERS=1`) to rerun one.
+seeds are printed; set `SAMPLELOANS_SEED` (with `SAMPLELOANS_WORKERS=1`) to rerun one. The fast
+tier's base seed is fixed (`FAST_SEED`) so that CI's coverage assertion is deterministic; soak
+draws a fresh one.
 """
 
 import multiprocessing
@@ -64,6 +66,7 @@ NEVER_LENT = ("CE5C0900YJFM00001", "CE5C0900YJFM00002")
 UNKNOWN_CODES = ["СE5C0200YJFM00112", " ", "CE5C0200YJFM00112\x00", "nope"]  # С is Cyrillic
 MG = 1000
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
+FAST_SEED = 20261124  # the fast tier's base seed (see default_seed)
 FAST_EXAMPLES, FAST_STEPS = 160, 40  # 200 × 40 took 76 CPU s per worker: over budget
 WORKERS = int(os.environ.get("SAMPLELOANS_WORKERS") or min(2, os.cpu_count() or 1))
 """Processes sharing the examples (the per-step checks make one process too slow for CI)."""
@@ -1404,7 +1407,7 @@ def run_machine(
 ) -> int:
     """Run a machine under a printed seed; returns the seed."""
     if seed is None:
-        seed = int(os.environ.get("SAMPLELOANS_SEED") or random.SystemRandom().randrange(2**32))
+        seed = default_seed()
     print(f"state machine seed: {seed} (rerun with SAMPLELOANS_SEED={seed})", flush=True)
     hypothesis.seed(seed)(machine)
     try:
@@ -1446,13 +1449,24 @@ def _worker(job: tuple[int, int, int]) -> tuple[dict[str, int], str | None, floa
     return dict(OUTCOMES), None, time.process_time() - cpu
 
 
+def default_seed() -> int:
+    """SAMPLELOANS_SEED if set; else a fixed seed in the fast tier and a fresh one in soak.
+
+    The fast tier runs in CI, where its coverage assertion (every operation refused at least
+    once) must not depend on luck; the soak tier explores new seeds on every run.
+    """
+    if os.environ.get("SAMPLELOANS_SEED"):
+        return int(os.environ["SAMPLELOANS_SEED"])
+    return random.SystemRandom().randrange(2**32) if SOAK else FAST_SEED
+
+
 def run_in_workers(examples: int, steps: int, workers: int) -> None:
     """Split the examples over `workers` forked processes (seeds base, base+1, …); any
     failure fails the test with its traceback and the command that reruns that share."""
     if workers <= 1:
         run_machine(LifecycleMachine, examples, steps)
         return
-    base = int(os.environ.get("SAMPLELOANS_SEED") or random.SystemRandom().randrange(2**32))
+    base = default_seed()
     shares = [examples // workers + (i < examples % workers) for i in range(workers)]
     jobs = [(base + i, share, steps) for i, share in enumerate(shares) if share]
     print(f"{len(jobs)} workers, seeds {base}..{base + len(jobs) - 1}, examples {shares}")
