@@ -26,12 +26,13 @@ class Scale:
     institutions: int
     loans: int
     events: int
-    report_events: int  # consumptions on the one loan the custody report covers
+    report_events: int  # consumptions on loan 0, the custody report's loan
     runs: int  # cold-process repetitions (median)
+    large_report_events: int = 0  # consumptions on loan 1, the large custody report's loan
 
 
 SCALES = {
-    "full": Scale(150_000, 400, 20_000, 1_000_000, 10_000, 5),
+    "full": Scale(150_000, 400, 20_000, 1_000_000, 10_000, 5, 100_000),
     "small": Scale(7_500, 20, 1_000, 50_000, 10_000, 5),
     "tiny": Scale(300, 4, 12, 1_200, 200, 2),
 }
@@ -142,8 +143,14 @@ def _history(scale: Scale) -> Iterator[dict[str, object]]:
         yield rec("loan.received", {"number": number, "seal_intact": True, "condition": "pristine"})
     fixed = scale.samples + 4 * scale.institutions + 5 * scale.loans
     for j in range(max(0, scale.events - fixed)):
-        # the first report_events consumptions all go to loan 0 (the custody report's loan)
-        k = 0 if j < scale.report_events else j % scale.loans
+        # the first consumptions go to loan 0 (the custody report's loan), the next ones to
+        # loan 1 (the large report's), the rest round the loans
+        if j < scale.report_events:
+            k = 0
+        elif j < scale.report_events + scale.large_report_events:
+            k = 1
+        else:
+            k = j % scale.loans
         yield rec(
             "loan.consumed",
             {
