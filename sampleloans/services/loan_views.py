@@ -9,7 +9,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import days_between
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.store import Context
 from sampleloans.models import (
@@ -23,7 +22,7 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.standing import return_due
 
 LOAN_STATUSES = (
     "requested",
@@ -161,13 +160,6 @@ class IncidentView:
     resolution: str | None
 
 
-def _days_left(loan: Loan, now: datetime) -> tuple[int | None, bool]:
-    """Days until the due date (negative when overdue), for loans that are out."""
-    if loan.due_at is None or loan.status not in ACTIVE_LOAN_STATUSES:
-        return None, False
-    return days_between(now, loan.due_at), loan.due_at < now
-
-
 def _items(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
     query = select(LoanItem).where(LoanItem.loan_number == number)
@@ -198,7 +190,7 @@ def list_loans(
     rows = []
     for loan in session.exec(query.order_by(Loan.number)).all():
         items = _items(session, loan.number)
-        days_left, overdue = _days_left(loan, ctx.now)
+        days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
         rows.append(
             LoanRow(
                 number=loan.number,
@@ -225,7 +217,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
     access.require_institution_access(person, loan.institution, f"loan {number}")
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
-    days_left, overdue = _days_left(loan, ctx.now)
+    days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
     items = tuple(
         ItemView(
             sample=i.sample_code,

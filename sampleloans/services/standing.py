@@ -2,8 +2,11 @@
 loan's obligations. Read services returning frozen dataclasses, sorted deterministically."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
+from typing import Any
 
+from sqlalchemy import Result, Select, case, func, or_
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between
@@ -72,7 +75,7 @@ class Balance:
     sample_total: SampleBalance | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverdueRow:
     """A loan past its due date or an inventory past due, with whole days late."""
 
@@ -201,16 +204,64 @@ def mass_balance(
         root = next(s.code for s in samples if s.parent_code not in codes)
         return Balance("lineage", root, (), None, tuple(samples), _sample_total(samples, "total"))
     access.require_staff(person, "see the collection-wide balance (give --sample or --loan)")
-    all_items = [_item_balance(i) for i in session.exec(select(LoanItem)).all()]
-    all_samples = [_sample_balance(s) for s in session.exec(select(Sample)).all()]
     return Balance(
         "collection",
         None,
         (),
-        _item_total(all_items, "all loan items"),
+        _collection_item_total(session, "all loan items"),
         (),
-        _sample_total(all_samples, "all samples"),
+        _collection_sample_total(session, "all samples"),
     )
+
+
+def _execute(session: Session, query: Select[Any]) -> Result[Any]:
+    """Run a select of plain columns in Core: no ORM per-row work (twice as fast at 20k rows).
+
+    Pending changes are flushed first, as `session.exec` would.
+    """
+    session.flush()
+    return session.connection().execute(query)
+
+
+def _collection_item_total(session: Session, label: str) -> ItemBalance:
+    """`_item_total` of every loan item, as one aggregate query over the projection."""
+    moved = case((col(LoanItem.source) == "borrower_split", LoanItem.issued_ug), else_=0)
+    query = select(
+        func.sum(LoanItem.issued_ug),
+        func.sum(LoanItem.held_ug),
+        func.sum(LoanItem.consumed_ug),
+        func.sum(LoanItem.returned_ug),
+        func.sum(LoanItem.transferred_ug),
+        func.sum(LoanItem.split_ug),
+        func.sum(LoanItem.lost_ug),
+        func.sum(moved),
+    )
+    sums = _execute(session, query).one()
+    issued, held, consumed, returned, transferred, split, lost, moved_ug = (s or 0 for s in sums)
+    terms = (held, consumed, returned, transferred, split - moved_ug, lost)
+    return ItemBalance(label, "", "", issued - moved_ug, *terms)
+
+
+def _collection_sample_total(session: Session, label: str) -> SampleBalance:
+    """`_sample_total` of every sample, as one aggregate query (children counted once)."""
+    # a child's mass counts once, as its parent's: every child's parent is in the collection
+    # (foreign key), and the IN keeps the rule of _sample_total exactly
+    inner = case(
+        (col(Sample.parent_code).in_(select(Sample.code)), Sample.initial_mass_ug), else_=0
+    )
+    query = select(
+        func.sum(Sample.initial_mass_ug),
+        func.sum(Sample.vault_ug),
+        func.sum(Sample.on_loan_ug),
+        func.sum(Sample.split_ug),
+        func.sum(Sample.consumed_ug),
+        func.sum(Sample.lost_ug),
+        func.sum(inner),
+    )
+    sums = _execute(session, query).one()
+    initial, vault, on_loan, split, consumed, lost, inner_ug = (s or 0 for s in sums)
+    terms = (vault, on_loan, split - inner_ug, consumed, lost)
+    return SampleBalance(label, None, "", initial - inner_ug, *terms)
 
 
 def _scope_institution(session: Session, person: Person, institution: str | None) -> str | None:
@@ -228,24 +279,35 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     """Active loans past due and inventories past due at `ctx.now`, most days late first."""
     person = access.reader(session, ctx)
     scope = _scope_institution(session, person, institution)
-    query = select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
+    now = ctx.now
+    # Times are stored as ISO text, whose order is time order only to the whole second
+    # ('…:00Z' sorts after '…:00.5Z'): SQL keeps every time before the second after now (a
+    # superset), and the exact `due < now` below decides.
+    bound = now.replace(microsecond=0) + timedelta(seconds=1)
+    query = select(
+        Loan.number, Loan.institution, Loan.pi_email, Loan.due_at, Loan.next_inventory_due_at
+    ).where(
+        col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
+        or_(col(Loan.due_at) < bound, col(Loan.next_inventory_due_at) < bound),
+    )
     if scope is not None:
         query = query.where(Loan.institution == scope)
-    rows = []
-    for loan in session.exec(query).all():
-        for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
-            if due is not None and due < ctx.now:
-                rows.append(
-                    OverdueRow(
-                        loan_number=loan.number,
-                        institution=loan.institution,
-                        pi_email=loan.pi_email,
-                        what=what,
-                        due_at=due,
-                        days_late=days_between(due, ctx.now),
-                    )
-                )
-    return sorted(rows, key=lambda r: (-r.days_late, r.loan_number, r.what))
+    today = now.astimezone(UTC).date()
+    rows: list[OverdueRow] = []
+    # batches, so that result rows die young and a big list does not set off a full GC
+    for batch in _execute(session, query).partitions(500):
+        for number, loan_institution, pi_email, return_due_at, inventory_due_at in batch:
+            # 'inventory' before 'return': the order of `what` within a loan, kept by the sorts
+            for what, due in (("inventory", inventory_due_at), ("return", return_due_at)):
+                if due is not None and due < now:
+                    # days_between(due, now) unrolled: calendar days between the UTC dates
+                    days_late = (today - due.astimezone(UTC).date()).days
+                    row = OverdueRow(number, loan_institution, pi_email, what, due, days_late)
+                    rows.append(row)
+    # (-days_late, loan_number, what) as two stable sorts on keys that allocate nothing
+    rows.sort(key=attrgetter("loan_number"))
+    rows.sort(key=attrgetter("days_late"), reverse=True)
+    return rows
 
 
 def loan_status(
@@ -272,6 +334,13 @@ def loan_status(
     return [_standing(session, ctx.now, record) for record in loans]
 
 
+def return_due(status: str, due_at: datetime | None, now: datetime) -> tuple[int | None, bool]:
+    """Calendar days until a loan that is out must be returned (negative when late), overdue."""
+    if due_at is None or status not in ACTIVE_LOAN_STATUSES:
+        return None, False
+    return days_between(now, due_at), due_at < now
+
+
 def _plural(count: int, word: str) -> str:
     """'1 day', '3 days'."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
@@ -290,13 +359,12 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     ).all()
     agreement = session.get(Agreement, loan.agreement)
     active = loan.status in ACTIVE_LOAN_STATUSES
-    days_left = days_between(now, loan.due_at) if loan.due_at and active else None
+    days_left, overdue = return_due(loan.status, loan.due_at, now)
     inventory_due = loan.next_inventory_due_at if active else None
     inventory_left = days_between(now, inventory_due) if inventory_due else None
-    overdue = active and loan.due_at is not None and loan.due_at < now
     inventory_overdue = inventory_due is not None and inventory_due < now
     obligations = []
-    if active and loan.due_at is not None:
+    if days_left is not None and loan.due_at is not None:
         if overdue:
             obligations.append(f"return overdue {_late(loan.due_at, now)}")
         else:
