@@ -159,8 +159,11 @@ def _info(table: Table) -> _TableInfo:
 class BatchSession:
     """A session-like write-back cache over one Core connection (see the module docstring)."""
 
-    def __init__(self, connection: Connection, *, defer_checks: bool = False) -> None:
+    def __init__(
+        self, connection: Connection, *, defer_checks: bool = False, read_only: bool = False
+    ) -> None:
         self.connection = connection
+        self.read_only = read_only  # queries return plain rows, not tracked (less memory)
         self.info: dict[str, Any] = {"head": None}
         if defer_checks:
             self.info["deferred"] = Touched()
@@ -196,6 +199,8 @@ class BatchSession:
         result = self.connection.execute(statement)
         described = statement.column_descriptions
         if len(described) == 1 and described[0]["expr"] is described[0]["entity"]:
+            if self.read_only:
+                return BatchResult(list(result))
             info = _info(described[0]["entity"].__table__)
             return BatchResult([self._adopt(info, row) for row in result])
         if len(described) == 1:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from sampleloans import db
 from sampleloans.dates import parse_datetime
 from sampleloans.errors import InvalidInput, RuleViolation, SampleLoansError
 from sampleloans.ledger.batch import BatchSession
@@ -466,7 +467,9 @@ def _import_batched(
     """
     records, handle = _reader(lines, fmt, source)
     result = BulkResult(format=fmt)
-    unit = BatchSession(session.connection(), defer_checks=True)
+    connection = session.connection()
+    db.use_bulk_cache(connection)
+    unit = BatchSession(connection, defer_checks=True)
     for _line, record in records:
         result.records += 1
         handle(unit, ctx, record)

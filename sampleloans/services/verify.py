@@ -115,7 +115,7 @@ def _check_invariants(engine: Engine, result: VerifyResult) -> None:
     """Every invariant over the stored projections."""
     with engine.connect() as connection:
         # plain rows through a batch session: the ORM's per-object cost is not needed to read
-        snapshot = checks.build_snapshot(BatchSession(connection))
+        snapshot = checks.build_snapshot(BatchSession(connection, read_only=True))
         for violation in checks.run_checks(snapshot):
             result.problems.append(Problem("invariant", violation.message))
 
