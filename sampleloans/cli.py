@@ -1,28 +1,108 @@
 """The command line's composition root: global options and one sub-app per noun.
 
-Every command lives in `sampleloans/commands/`; this file only wires them together.
+Every command lives in `sampleloans/commands/`; this file only wires them together. The
+command modules are imported only when their command runs (or help lists them), so that one
+command's start-up does not pay for every other command's imports and Click objects.
 """
 
+import importlib
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from sampleloans.commands import (
-    agreements,
-    bulk,
-    compliance,
-    custody,
-    incidents,
-    institutions,
-    ledger,
-    loans,
-    maintenance,
-    people,
-    reports,
-    samples,
-)
 from sampleloans.commands.common import State
+
+# Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
+# sub-app. Order is the order of `--help` (Typer lists commands first, then sub-apps).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("ledger", "init"),
+    "demo": ("ledger", "demo"),
+    "verify": ("ledger", "verify"),
+    "import": ("bulk", "import_file"),
+    "balance": ("compliance", "balance"),
+    "overdue": ("compliance", "overdue"),
+    "status": ("compliance", "status"),
+    "verify-document": ("reports", "verify_document"),
+    "backup": ("maintenance", "backup"),
+    "restore": ("maintenance", "restore"),
+    "samples": ("samples", "app"),
+    "institutions": ("institutions", "app"),
+    "people": ("people", "app"),
+    "agreements": ("agreements", "app"),
+    "loans": ("loans", "app"),
+    "incidents": ("incidents", "app"),
+    "custody": ("custody", "app"),
+    "report": ("reports", "app"),
+}
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's commands, each built from its module on first access, in COMMANDS order."""
+
+    def __init__(self, built: Mapping[str, Any]) -> None:
+        self._built: dict[str, Any] = dict(built)
+        self._names = [*COMMANDS, *(n for n in built if n not in COMMANDS)]
+
+    def __getitem__(self, name: str) -> Any:
+        """The Click command or group called `name`, built now if not yet built."""
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        """Add or replace a command."""
+        if name not in self._names:
+            self._names.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        """Remove a command."""
+        if name not in self._names:
+            raise KeyError(name)
+        self._names.remove(name)
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        """Command names in help order, without building any command."""
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        """How many commands the group has."""
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        """Whether the group has a command called `name`, without building it."""
+        return name in self._names
+
+
+class LazyGroup(TyperGroup):
+    """The root group: Typer's group whose commands are built on demand."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands)
+
+
+def _build(name: str) -> Any:
+    """Build one top-level command or sub-app exactly as `app.command`/`app.add_typer` would."""
+    module_name, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"sampleloans.commands.{module_name}"), attribute)
+    holder = typer.Typer(
+        rich_markup_mode=app.rich_markup_mode,
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        suggest_commands=app.suggest_commands,
+    )
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
 
 app = typer.Typer(
     name="sampleloans",
@@ -30,6 +110,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=LazyGroup,
 )
 
 
@@ -47,28 +128,6 @@ def root(
 ) -> None:
     """The custody ledger for lunar samples lent to researchers."""
     ctx.obj = State(db=db, actor=acting)
-
-
-app.command("init")(ledger.init)
-app.command("demo")(ledger.demo)
-app.command("verify")(ledger.verify)
-app.command("import")(bulk.import_file)
-app.add_typer(samples.app, name="samples")
-app.add_typer(institutions.app, name="institutions")
-app.add_typer(people.app, name="people")
-app.add_typer(agreements.app, name="agreements")
-app.add_typer(loans.app, name="loans")
-app.add_typer(incidents.app, name="incidents")
-app.add_typer(custody.app, name="custody")
-app.add_typer(reports.app, name="report")
-app.command("balance")(compliance.balance)
-app.command("overdue")(compliance.overdue)
-app.command("status")(compliance.status)
-for _module, _names in ((reports, ("verify_document",)), (maintenance, ("backup", "restore"))):
-    # registered once their modules define them (reports and reliability work in progress)
-    for _name in _names:
-        if hasattr(_module, _name):
-            app.command(_name.replace("_", "-"))(getattr(_module, _name))
 
 
 def main() -> None:

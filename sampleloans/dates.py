@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from dateutil.parser import isoparse
-
 from sampleloans.errors import InvalidInput
 from sampleloans.units import period_delta, quote_input
 
@@ -81,6 +79,31 @@ def parse_datetime(text: str, field: str = "time") -> datetime:
     q = quote_input(text)
     if not _DATETIME_SHAPE_RE.fullmatch(stripped):
         raise InvalidInput(f"{field}: {q} is not a date and time; {_DATETIME_HINT}")
+    result = _stored_form(stripped)
+    if result is None:
+        result = _isoparse_utc(stripped, field, text, q)
+    # The range applies to the UTC instant, which is what gets stored.
+    _check_year(result.year, field, text)
+    return result
+
+
+def _stored_form(stripped: str) -> datetime | None:
+    """Exactly what to_iso writes ('2025-04-24T10:00:00Z'), else None.
+
+    isoparse reads such text to the same instant; reading it here spares the import of
+    dateutil's parser (and its time-zone modules) at the start of every command run with
+    SAMPLELOANS_NOW or `--at` in that form. Anything else, valid or not, goes to isoparse.
+    """
+    try:
+        return from_iso(stripped)
+    except ValueError:
+        return None
+
+
+def _isoparse_utc(stripped: str, field: str, text: str, q: str) -> datetime:
+    """Any other ISO 8601 date and time, through dateutil's isoparse, as aware UTC."""
+    from dateutil.parser import isoparse  # here, not at the top: see _stored_form
+
     try:
         parsed = isoparse(stripped)
     except (ValueError, OverflowError) as exc:
@@ -89,17 +112,13 @@ def parse_datetime(text: str, field: str = "time") -> datetime:
             f"{field}: {q} is not a valid date and time ({_reason(exc)}); {_DATETIME_HINT}"
         ) from exc
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        result = parsed.replace(tzinfo=UTC)
-    else:
-        try:
-            result = parsed.astimezone(UTC)
-        except OverflowError:
-            # Only at the edges of datetime (year 1 or 9999), far outside the range anyway.
-            _check_year(parsed.year, field, text)
-            raise
-    # The range applies to the UTC instant, which is what gets stored.
-    _check_year(result.year, field, text)
-    return result
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # Only at the edges of datetime (year 1 or 9999), far outside the range anyway.
+        _check_year(parsed.year, field, text)
+        raise
 
 
 def parse_date(text: str, field: str = "date") -> date:

@@ -11,6 +11,7 @@ text ending in `Z` so that the stored value is exactly what the hash chain cover
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import CheckConstraint, Index, String, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -41,10 +42,20 @@ def _utc(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
 
+class TableModel(SQLModel):
+    """Base of every table: pydantic builds a validator only if one is ever used.
+
+    Table models are constructed without validation and nothing here validates or dumps
+    them, so building 17 pydantic schemas at import would only slow every command's start.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
 # --- the ledger -------------------------------------------------------------------------------
 
 
-class LedgerMeta(SQLModel, table=True):
+class LedgerMeta(TableModel, table=True):
     """Facts about the ledger itself, written once at creation (e.g. its genesis value)."""
 
     __tablename__ = "ledger_meta"
@@ -53,7 +64,7 @@ class LedgerMeta(SQLModel, table=True):
     value: str
 
 
-class LedgerEvent(SQLModel, table=True):
+class LedgerEvent(TableModel, table=True):
     """One hash-chained, append-only event; `seq` is gapless and increasing from 1."""
 
     __tablename__ = "ledger_event"
@@ -75,7 +86,7 @@ class LedgerEvent(SQLModel, table=True):
     hash: str = Field(unique=True)
 
 
-class EventSubject(SQLModel, table=True):
+class EventSubject(TableModel, table=True):
     """Which records an event concerns, so one record's history is an index lookup."""
 
     __tablename__ = "event_subject"
@@ -89,7 +100,7 @@ class EventSubject(SQLModel, table=True):
 # --- reference records --------------------------------------------------------------------------
 
 
-class Mission(SQLModel, table=True):
+class Mission(TableModel, table=True):
     """A sample-return mission (CE-5, CE-6)."""
 
     code: str = Field(primary_key=True)
@@ -98,7 +109,7 @@ class Mission(SQLModel, table=True):
     returned_mass_ug: int | None = None
 
 
-class Institution(SQLModel, table=True):
+class Institution(TableModel, table=True):
     """A lender, curator or borrowing institution."""
 
     short_name: str = Field(primary_key=True)
@@ -112,7 +123,7 @@ class Institution(SQLModel, table=True):
     )
 
 
-class Person(SQLModel, table=True):
+class Person(TableModel, table=True):
     """A registered person who can act: curator, compliance officer or researcher."""
 
     email: str = Field(primary_key=True)
@@ -127,7 +138,7 @@ class Person(SQLModel, table=True):
     )
 
 
-class Agreement(SQLModel, table=True):
+class Agreement(TableModel, table=True):
     """A loan agreement with one institution; its terms are data that the rules read."""
 
     number: str = Field(primary_key=True)
@@ -162,7 +173,7 @@ class Agreement(SQLModel, table=True):
 # --- samples ------------------------------------------------------------------------------------
 
 
-class Sample(SQLModel, table=True):
+class Sample(TableModel, table=True):
     """A sample or split; mass columns always satisfy the lineage conservation equation.
 
     initial_mass_ug = vault_ug + on_loan_ug + split_ug + consumed_ug + lost_ug
@@ -211,7 +222,7 @@ class Sample(SQLModel, table=True):
 # --- loans --------------------------------------------------------------------------------------
 
 
-class Loan(SQLModel, table=True):
+class Loan(TableModel, table=True):
     """A loan of samples under one agreement to one principal investigator."""
 
     number: str = Field(primary_key=True)
@@ -247,7 +258,7 @@ class Loan(SQLModel, table=True):
     )
 
 
-class LoanItem(SQLModel, table=True):
+class LoanItem(TableModel, table=True):
     """One sample within a loan, with its own mass balance.
 
     issued_ug = held_ug + consumed_ug + returned_ug + transferred_ug + split_ug + lost_ug
@@ -278,7 +289,7 @@ class LoanItem(SQLModel, table=True):
     )
 
 
-class Shipment(SQLModel, table=True):
+class Shipment(TableModel, table=True):
     """A hand-over in a sealed container: outbound to the borrower or the return trip."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
@@ -297,7 +308,7 @@ class Shipment(SQLModel, table=True):
     condition_on_receipt: str | None = None
 
 
-class Weighing(SQLModel, table=True):
+class Weighing(TableModel, table=True):
     """A mass weighed at a hand-over, beside the mass the ledger expected."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
@@ -307,7 +318,7 @@ class Weighing(SQLModel, table=True):
     weighed_ug: int
 
 
-class Consumption(SQLModel, table=True):
+class Consumption(TableModel, table=True):
     """Mass consumed by one analysis of one loaned sample."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
@@ -319,7 +330,7 @@ class Consumption(SQLModel, table=True):
     occurred_at: datetime = _utc()
 
 
-class Extension(SQLModel, table=True):
+class Extension(TableModel, table=True):
     """A granted extension of a loan's due date."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
@@ -330,7 +341,7 @@ class Extension(SQLModel, table=True):
     new_due_at: datetime = _utc()
 
 
-class Inventory(SQLModel, table=True):
+class Inventory(TableModel, table=True):
     """An annual inventory attestation of what a loan's PI holds."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
@@ -341,7 +352,7 @@ class Inventory(SQLModel, table=True):
     note: str | None = None
 
 
-class Incident(SQLModel, table=True):
+class Incident(TableModel, table=True):
     """A loss, theft or damage report; it freezes the sample until resolved, and stays."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")
@@ -357,7 +368,7 @@ class Incident(SQLModel, table=True):
     resolution: str | None = None
 
 
-class Note(SQLModel, table=True):
+class Note(TableModel, table=True):
     """A correction or remark that references an earlier event; nothing is edited."""
 
     seq: int = Field(primary_key=True, foreign_key="ledger_event.seq")

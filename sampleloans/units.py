@@ -50,14 +50,16 @@ _UNIT_FACTORS: dict[str, int] = {
 }
 _UNIT_LIST = "ug, µg, mg or g"
 
+# Patterns are strings, compiled (and cached) by `re` on first use: most commands never parse a
+# mass or a period, so they should not pay for compiling these at start-up.
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-_MASS_RE = re.compile(rf"({_NUMBER}) *(\S+)")
-_BARE_NUMBER_RE = re.compile(_NUMBER)
-_NUMBER_THEN_UNIT_RE = re.compile(rf"({_NUMBER}) *([^\s0-9.].*)")
-_NOT_FINITE_RE = re.compile(r"[+\-\u2212]?(?:s?nan|inf(?:inity)?) *(?:[a-z\u00b5\u03bc]+)?", re.I)
-_EXPONENT_RE = re.compile(r"[+\-\u2212]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)e[+\-]?[0-9]+", re.I)
-_NEGATIVE_RE = re.compile(r"[\-\u2212] *[0-9.]")
-_HALF_DECIMAL_RE = re.compile(r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?")
+_MASS = rf"({_NUMBER}) *(\S+)"
+_BARE_NUMBER = _NUMBER
+_NUMBER_THEN_UNIT = rf"({_NUMBER}) *([^\s0-9.].*)"
+_NOT_FINITE = r"(?i)[+\-\u2212]?(?:s?nan|inf(?:inity)?) *(?:[a-z\u00b5\u03bc]+)?"
+_EXPONENT = r"(?i)[+\-\u2212]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)e[+\-]?[0-9]+"
+_NEGATIVE = r"[\-\u2212] *[0-9.]"
+_HALF_DECIMAL = r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?"
 
 
 def quote_input(text: str, limit: int = _QUOTE_LIMIT) -> str:
@@ -82,13 +84,13 @@ def _unit_key(unit: str) -> str:
 def _mass_syntax_error(field: str, raw: str, text: str) -> InvalidInput:
     """Explain why `text` (already trimmed, printable, non-empty) is not a mass."""
     q = quote_input(raw)
-    if _NOT_FINITE_RE.fullmatch(text):
+    if re.fullmatch(_NOT_FINITE, text):
         return InvalidInput(f"{field}: {q} is not a finite number; {_MASS_HINT}")
-    if _EXPONENT_RE.match(text):
+    if re.match(_EXPONENT, text):
         return InvalidInput(
             f"{field}: {q} uses exponent notation; write the digits out, e.g. '1000 mg'"
         )
-    if _NEGATIVE_RE.match(text):
+    if re.match(_NEGATIVE, text):
         return InvalidInput(
             f"{field}: {q} is negative; a mass cannot be below zero, {_MASS_EXAMPLES}"
         )
@@ -106,13 +108,13 @@ def _mass_syntax_error(field: str, raw: str, text: str) -> InvalidInput:
         return InvalidInput(
             f"{field}: {q} contains non-ASCII digits; use the digits 0-9, e.g. '123 mg'"
         )
-    if _BARE_NUMBER_RE.fullmatch(text):
+    if re.fullmatch(_BARE_NUMBER, text):
         return InvalidInput(f"{field}: {q} has no unit; add a unit, e.g. '20 mg'")
-    if _HALF_DECIMAL_RE.fullmatch(text):
+    if re.fullmatch(_HALF_DECIMAL, text):
         return InvalidInput(
             f"{field}: {q} needs digits on both sides of the decimal point, e.g. '0.5 mg'"
         )
-    m = _NUMBER_THEN_UNIT_RE.fullmatch(text)
+    m = re.fullmatch(_NUMBER_THEN_UNIT, text)
     if m:
         return InvalidInput(
             f"{field}: {q} has unknown unit {quote_input(m.group(2))}; use {_UNIT_LIST}"
@@ -131,7 +133,7 @@ def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -
         raise InvalidInput(
             f"{field}: {quote_input(text)} contains non-printable characters; {_MASS_HINT}"
         )
-    m = _MASS_RE.fullmatch(stripped)
+    m = re.fullmatch(_MASS, stripped)
     factor = _UNIT_FACTORS.get(_unit_key(m.group(2))) if m else None
     if m is None or factor is None:
         raise _mass_syntax_error(field, text, stripped)
@@ -181,16 +183,14 @@ def format_mass(mass_ug: int) -> str:
 _PERIOD_EXAMPLES = "e.g. '12 months', '2 weeks', '30 days' or 'P1Y6M'"
 _PERIOD_HINT = f"write whole years, months, weeks or days, {_PERIOD_EXAMPLES}"
 
-_ISO_PERIOD_RE = re.compile(
-    r"P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)W)?(?:([0-9]+)D)?", re.I | re.ASCII
-)
-_ISO_TIME_PART_RE = re.compile(r"[+\-\u2212]?P[^T]*T", re.I)
+_ISO_PERIOD = r"(?ai)P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)W)?(?:([0-9]+)D)?"
+_ISO_TIME_PART = r"(?i)[+\-\u2212]?P[^T]*T"
 _WORD_UNITS = ("year", "month", "week", "day")
 _WORD_PART = r"([0-9]+) *(years?|months?|weeks?|days?)"
-_WORD_PERIOD_RE = re.compile(rf"{_WORD_PART}(?: +{_WORD_PART})*", re.I | re.ASCII)
-_WORD_PART_RE = re.compile(_WORD_PART, re.I | re.ASCII)
-_PERIOD_NEGATIVE_RE = re.compile(r"^[\-\u2212]|[\-\u2212] *[0-9]")
-_CANONICAL_RE = re.compile(r"P(?:([1-9][0-9]*)Y)?(?:([1-9][0-9]*)M)?(?:([1-9][0-9]*)D)?")
+_WORD_PERIOD = rf"(?ai){_WORD_PART}(?: +{_WORD_PART})*"
+_WORD_PART_ANY_CASE = rf"(?ai){_WORD_PART}"
+_PERIOD_NEGATIVE = r"^[\-\u2212]|[\-\u2212] *[0-9]"
+_CANONICAL = r"P(?:([1-9][0-9]*)Y)?(?:([1-9][0-9]*)M)?(?:([1-9][0-9]*)D)?"
 
 # 100 years compared in sixteenths of a day with the mean Julian year and month
 # (365.25 d = 5844/16, 30.4375 d = 487/16): integer arithmetic, and P100Y, P1200M and
@@ -219,24 +219,24 @@ def _period_parts(field: str, text: str) -> tuple[int, int, int]:
     if not stripped.isprintable():
         raise InvalidInput(f"{field}: {q} contains non-printable characters; {_PERIOD_HINT}")
 
-    iso = _ISO_PERIOD_RE.fullmatch(stripped)
-    words = _WORD_PERIOD_RE.fullmatch(stripped)
+    iso = re.fullmatch(_ISO_PERIOD, stripped)
+    words = re.fullmatch(_WORD_PERIOD, stripped)
     if iso and any(iso.groups()):
         y, mo, w, d = (_small_int(g) for g in iso.groups())
     elif words:
         counts: dict[str, int] = {}
-        for digits, unit in _WORD_PART_RE.findall(stripped):
+        for digits, unit in re.findall(_WORD_PART_ANY_CASE, stripped):
             key = unit.lower().rstrip("s")
             if key in counts:
                 raise InvalidInput(f"{field}: {q} names {key}s more than once; {_PERIOD_HINT}")
             counts[key] = _small_int(digits)
         y, mo, w, d = (counts.get(unit, 0) for unit in _WORD_UNITS)
-    elif _ISO_TIME_PART_RE.match(stripped):
+    elif re.match(_ISO_TIME_PART, stripped):
         raise InvalidInput(
             f"{field}: {q} has a time part; only years, months, weeks and days are accepted, "
             "e.g. 'P30D'"
         )
-    elif _PERIOD_NEGATIVE_RE.search(stripped):
+    elif re.search(_PERIOD_NEGATIVE, stripped):
         raise InvalidInput(
             f"{field}: {q} is negative; a period must be longer than zero, {_PERIOD_EXAMPLES}"
         )
@@ -274,7 +274,7 @@ def parse_period(text: str, field: str = "period") -> str:
 def _canonical_parts(iso: str) -> tuple[int, int, int]:
     # Stored periods must be exactly what parse_period wrote; anything else means corrupt data
     # or a caller that skipped parsing, i.e. a programming error rather than user input.
-    m = _CANONICAL_RE.fullmatch(iso) if isinstance(iso, str) else None
+    m = re.fullmatch(_CANONICAL, iso) if isinstance(iso, str) else None
     if m is None or not any(m.groups()):
         raise ValueError(f"not a canonical period: {quote_input(str(iso))}")
     try:
