@@ -187,6 +187,22 @@ def kill_demo(folder: Path, delay: float) -> tuple[float, int, str]:
     return delay, process.returncode, committed_state_is_sound(folder)
 
 
+def demo_writing_seconds(folder: Path) -> float:
+    """How long a whole `demo` runs after it has created its database."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = folder / "ledger.db"
+    deadline = time.monotonic() + 60
+    while not ledger.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    started = time.monotonic()
+    assert process.wait(timeout=120) == 0
+    return time.monotonic() - started
+
+
 @pytest.mark.skipif(SOAK, reason="fast tier only (the soak tier runs the long version)")
 def test_random_kills_of_a_long_command(tmp_path: Path) -> None:
     random_kills(tmp_path, RANDOM_KILLS)
@@ -200,8 +216,14 @@ def test_random_kills_soak(tmp_path: Path) -> None:
 def random_kills(tmp_path: Path, count: int) -> None:
     """`count` kills of `demo` at seeded random delays, two at a time."""
     rng = random.Random(SEED)
-    print(f"random kills: seed {SEED} (set SAMPLELOANS_SEED to repeat), {count} kills")
-    delays = [rng.uniform(0.0, 1.5) for _ in range(count)]
+    # the delays span the demo's own writing time on this machine, so kills land mid-run
+    # however fast or slow the machine (a fixed span went stale when the demo got faster)
+    span = demo_writing_seconds(tmp_path / "timed")
+    print(
+        f"random kills: seed {SEED} (set SAMPLELOANS_SEED to repeat), {count} kills, "
+        f"demo writes for {span:.2f} s"
+    )
+    delays = [rng.uniform(0.0, 0.8 * span) for _ in range(count)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         outcomes = list(pool.map(lambda i: kill_demo(tmp_path / f"d{i}", delays[i]), range(count)))
     killed = sum(1 for _, code, _ in outcomes if code == -signal.SIGKILL)
