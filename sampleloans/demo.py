@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from sampleloans.db import transaction
 from sampleloans.errors import SampleLoansError
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.services import agreements, loans, samples, setup
 from sampleloans.units import parse_mass_ug as mass
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlmodel import Session
 
-    from sampleloans.ledger.store import Context
+    from sampleloans.ledger.envelope import Context
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")
@@ -115,7 +115,7 @@ def actor(ctx: typer.Context, *, required: bool = True) -> str | None:
 
 def context(ctx: typer.Context, who: str | None = None) -> "Context":
     """The service context: who acts, as which OS user, at what time."""
-    from sampleloans.ledger.store import Context
+    from sampleloans.ledger.envelope import Context
 
     return Context(actor=who or actor(ctx) or "", os_user=os_user(), now=now())
 

@@ -6,7 +6,6 @@ transaction: if `apply` or a check raises, the transaction rolls back and nothin
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, text
@@ -16,32 +15,20 @@ from sampleloans import crashpoints
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import chain, checks
+from sampleloans.ledger.envelope import Context, Envelope, envelope_of
 from sampleloans.ledger.events import Event, event_from_payload
 from sampleloans.models import LedgerEvent, LedgerMeta
 
-
-@dataclass(frozen=True)
-class Context:
-    """Who acts and when: the declared person, the OS account, and the injected clock."""
-
-    actor: str
-    os_user: str
-    now: datetime
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """The stored fields of an event around its payload, as `apply` sees them."""
-
-    seq: int
-    kind: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: str
-    os_user: str
-    corrects_seq: int | None
-    reason: str | None
-    payload: str | None = None  # the canonical payload text, as hashed
+__all__ = [
+    "Context",
+    "Envelope",
+    "append",
+    "decode",
+    "envelope_of",
+    "genesis",
+    "head",
+    "iter_events",
+]
 
 
 def _iso(moment: datetime) -> str:
@@ -49,11 +36,6 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime stored; every time inside is aware UTC")
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _from_iso(text: str) -> datetime:
-    """Aware datetime of stored text (`…Z`; Python 3.11 reads the Z itself)."""
-    return datetime.fromisoformat(text)
 
 
 def genesis(session: Session) -> str:
@@ -135,21 +117,6 @@ def append(
     if violations:
         raise RuleViolation("; ".join(v.message for v in violations))
     return envelope
-
-
-def envelope_of(row: LedgerEvent) -> Envelope:
-    """The envelope of a stored event row."""
-    return Envelope(
-        seq=row.seq,
-        kind=row.kind,
-        occurred_at=_from_iso(row.occurred_at),
-        recorded_at=_from_iso(row.recorded_at),
-        actor=row.actor,
-        os_user=row.os_user,
-        corrects_seq=row.corrects_seq,
-        reason=row.reason,
-        payload=row.payload,
-    )
 
 
 def decode(row: LedgerEvent) -> Event:

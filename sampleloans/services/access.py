@@ -4,7 +4,7 @@ only their own institution's records. Every read service calls one of these firs
 from sqlmodel import Session
 
 from sampleloans.errors import PermissionDenied
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import Person
 from sampleloans.services.common import acting_person
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, Loan, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.common import (

@@ -7,7 +7,7 @@ from typing import TypeVar
 from sqlmodel import Session, SQLModel
 
 from sampleloans.errors import InvalidInput, NotFound, PermissionDenied
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, Loan, Person, Sample
 
 ROLES = ("curator", "compliance_officer", "researcher")

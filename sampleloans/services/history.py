@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso
 from sampleloans.errors import InvalidInput, StorageError
-from sampleloans.ledger.store import Context, envelope_of
+from sampleloans.ledger.envelope import Context, envelope_of
 from sampleloans.models import (
     EventSubject,
     LedgerEvent,

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
     Agreement,
     Consumption,

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from sampleloans import db
 from sampleloans.errors import Conflict, InvalidInput, StorageError
 from sampleloans.ledger import chain
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.services.common import require_role
 from sampleloans.services.verify import verify
 

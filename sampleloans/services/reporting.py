@@ -21,7 +21,7 @@ from sampleloans import db
 from sampleloans.dates import days_between, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, StorageError
 from sampleloans.ledger import store
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
     Agreement,
     Consumption,

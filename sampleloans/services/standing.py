@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between
 from sampleloans.errors import InvalidInput
-from sampleloans.ledger.store import Context
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan, get_sample

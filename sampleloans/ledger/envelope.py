@@ -1,0 +1,53 @@
+"""Who acts and when (`Context`), and the stored fields around an event (`Envelope`).
+
+Kept apart from `store` so that read commands can name them without importing the write path
+(`apply`, the checks and the event classes).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts and when: the declared person, the OS account, and the injected clock."""
+
+    actor: str
+    os_user: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The stored fields of an event around its payload, as `apply` sees them."""
+
+    seq: int
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    os_user: str
+    corrects_seq: int | None
+    reason: str | None
+    payload: str | None = None  # the canonical payload text, as hashed
+
+
+def from_stored(text: str) -> datetime:
+    """Aware datetime of stored text (`…Z`; Python 3.11 reads the Z itself)."""
+    return datetime.fromisoformat(text)
+
+
+def envelope_of(row: Any) -> Envelope:
+    """The envelope of a stored event row."""
+    return Envelope(
+        seq=row.seq,
+        kind=row.kind,
+        occurred_at=from_stored(row.occurred_at),
+        recorded_at=from_stored(row.recorded_at),
+        actor=row.actor,
+        os_user=row.os_user,
+        corrects_seq=row.corrects_seq,
+        reason=row.reason,
+        payload=row.payload,
+    )
