@@ -85,6 +85,12 @@ def test_samples_register_refusals(runner: CliRunner, db_path: Path) -> None:
     del args[args.index("--depth") : args.index("--depth") + 2]
     err = refused(runner, db_path, CURATOR, args, 1)
     assert err == f"Error: sample {PARENT} is already registered; codes are unique and immutable\n"
+    args = [*REGISTER]
+    args[args.index("--mass") + 1] = "1732 g"  # more than Chang'e-5 brought back
+    err = refused(runner, db_path, CURATOR, args, 2)
+    assert err == (
+        "Error: mass: 1732.000 g is more than CE-5 returned in all (1731.000 g); check the unit\n"
+    )
 
 
 def test_samples_split_and_tree(runner: CliRunner) -> None:

@@ -248,6 +248,13 @@ CASES: dict[str, Case] = {
         Conflict,
         rf"sample {S112} is on loan L-1; record its return before splitting",
     ),
+    "register-more-than-the-mission-returned": Case(
+        nothing,
+        samples.register_sample,
+        {**REGISTER, "code": "CE5C0000HUGE", "mass_ug": mass("1732 g")},
+        InvalidInput,
+        r"mass: 1,?732\.?0* g is more than CE-5 returned in all \(1,?731\.?0* g\); check the unit",
+    ),
     "register-duplicate-code": Case(
         nothing,
         samples.register_sample,

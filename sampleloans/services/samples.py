@@ -59,10 +59,18 @@ def register_sample(
     code = require_code(code)
     if session.get(Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
-    if session.get(Mission, mission) is None:
+    known = session.get(Mission, mission)
+    if known is None:
         raise NotFound(f"mission {mission!r} does not exist; known missions are CE-5 and CE-6")
     if mass_ug <= 0:
         raise InvalidInput("mass: must be more than 0 µg")
+    if known.returned_mass_ug is not None and mass_ug > known.returned_mass_ug:
+        from sampleloans.units import format_mass
+
+        raise InvalidInput(
+            f"mass: {format_mass(mass_ug)} is more than {mission} returned in all "
+            f"({format_mass(known.returned_mass_ug)}); check the unit"
+        )
     origin = require_choice(origin, "origin", ORIGINS)
     _check_depth(origin, depth_top_mm, depth_bottom_mm)
     event = ev.SampleRegistered(
