@@ -1,5 +1,6 @@
 """`sampleloans report …` and `verify-document` end to end: files, refusals, verification."""
 
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -119,6 +120,17 @@ def test_researcher_of_another_institution_is_refused(
     )
     assert result.exit_code == 4
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_verify_document_refuses_an_outsider_before_saying_anything_of_the_ledger(
+    ledger: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "custody.pdf"
+    assert report(runner, out).exit_code == 0
+    result = runner.invoke(app, ["--as", "anand@open.example", "verify-document", str(out)])
+    assert result.exit_code == 4
+    assert not re.search(r"^ok\b", result.stdout, re.M)  # no check line, not even the head
+    assert "Error:" in result.stderr
 
 
 def test_verify_fails_after_a_later_event_in_scope(

@@ -193,7 +193,13 @@ def verify_document(
     """
     from sampleloans.errors import InvalidInput
     from sampleloans.reports import render
-    from sampleloans.services.reporting import build_report, hash_at, make_request, rebuild_at
+    from sampleloans.services.reporting import (
+        build_report,
+        check_access,
+        hash_at,
+        make_request,
+        rebuild_at,
+    )
     from sampleloans.services.verify import parse_anchor
 
     out = console()
@@ -214,6 +220,8 @@ def verify_document(
             markup=False,
         )
         with reading(ctx) as (session, service_ctx):
+            # who may read this report is settled before anything about the ledger is printed
+            check_access(session, service_ctx, request)
             found = hash_at(session, seq)
             from sampleloans.ledger.store import head
 
