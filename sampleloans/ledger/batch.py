@@ -7,7 +7,8 @@ table: new rows as INSERTs (in foreign-key order) and changed rows as UPDATEs.
 
 Reads stay correct: `get` answers from the identity map first, and any query (`exec`,
 `execute`) first writes what is pending, then runs on the same connection. `release()` writes
-and forgets the batch, so memory is bounded by one batch, not by the ledger.
+the batch and forgets its rows once there are more than `KEEP_ROWS`, so memory is bounded by
+that cap, not by the ledger.
 
 `store.append` keeps the chain head in `info["head"]` (no head query per event) and, while
 `info["deferred"]` holds a `Touched`, collects what each event touched instead of checking it
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Table
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
 
@@ -68,7 +69,7 @@ class Loaded:
 
 
 class _TableInfo:
-    """Column names, primary key and prepared statements of one table."""
+    """Column names, primary key, defaults and the plain SQL a batch runs on one table."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -76,16 +77,13 @@ class _TableInfo:
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
         key_set = set(self.key_columns)
         self.defaults: dict[str, Any] | None = None
-        self.key_params = tuple(f"k_{name}" for name in self.key_columns)
-        self.by_key = select(table).where(
-            *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
-        )
         # plain SQL for executemany: SQLAlchemy's per-row parameter work is the bulk path's cost
         self.insert_sql = (
             f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
             f"VALUES ({', '.join('?' for _ in self.columns)})"
         )
         self.value_columns = tuple(name for name in self.columns if name not in key_set)
+        self.value_positions = tuple(self.columns.index(name) for name in self.value_columns)
         self.update_sql = (
             f"UPDATE {table.name} SET {', '.join(f'{name} = ?' for name in self.value_columns)} "
             f"WHERE {' AND '.join(f'{name} = ?' for name in self.key_columns)}"
@@ -138,10 +136,6 @@ class _TableInfo:
                 value = None if field is None else field.get_default(call_default_factory=True)
                 self.defaults[name] = None if value is PydanticUndefined else value
         return self.defaults
-
-    def key_of(self, row: Any) -> tuple[Any, ...]:
-        """The row's primary key."""
-        return tuple(getattr(row, name) for name in self.key_columns)
 
 
 _TABLES: dict[str, _TableInfo] = {}
@@ -236,12 +230,7 @@ class BatchSession:
         if isinstance(row, Loaded):
             return
         info = _info(row.__table__)
-        name = (info.table.name, info.key_of(row))
-        copy = Loaded(
-            {column: getattr(row, column) for column in info.columns}, self._changed, name
-        )
-        self._rows[name] = copy
-        self._pending[info.table.name].append(copy)
+        self.insert_row(type(row), {column: getattr(row, column) for column in info.columns})
 
     def insert_row(self, model: type[SQLModel], values: dict[str, Any]) -> None:
         """Track a new row given by its field values (the model's defaults fill the rest)."""
@@ -261,7 +250,7 @@ class BatchSession:
         self._raw.clear()
         dialect = self.connection.dialect
         for table_name in sorted(pending, key=_ORDER.__getitem__):
-            info = _TABLES[table_name] if table_name in _TABLES else _info_of(table_name)
+            info = _info_of(table_name)
             rows = []
             for row in pending[table_name]:
                 if isinstance(row, dict):
@@ -281,11 +270,8 @@ class BatchSession:
         for name in self._changed:
             info = _TABLES[name[0]]
             row = self._rows[name].__dict__
-            values = info.stored(tuple(row[column] for column in info.columns), dialect)
-            stored = dict(zip(info.columns, values, strict=True))
-            by_table[name[0]].append(
-                tuple(stored[column] for column in info.value_columns) + name[1]
-            )
+            stored = info.stored(tuple(row[column] for column in info.columns), dialect)
+            by_table[name[0]].append(tuple(stored[n] for n in info.value_positions) + name[1])
         self._changed.clear()
         for table_name, rows in by_table.items():
             self._driver().executemany(_TABLES[table_name].update_sql, rows)

@@ -32,10 +32,10 @@ __all__ = [
 
 
 def _iso(moment: datetime) -> str:
-    """Stored text of an aware datetime (`…Z`), exactly as `models.UTCDateTime` stores it."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime stored; every time inside is aware UTC")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """Stored text of an aware datetime (`…Z`), as `models.UTCDateTime` stores it."""
+    from sampleloans.dates import to_iso
+
+    return to_iso(moment)
 
 
 def genesis(session: Session) -> str:

@@ -443,11 +443,6 @@ _PRINTABLE_ASCII = "".join(map(chr, range(32, 127)))
 _DROP_PRINTABLE_ASCII = str.maketrans("", "", _PRINTABLE_ASCII)
 
 
-def wrap_cell(text: str, width: float, measure: Callable[[str], float] | None = None) -> str:
-    """Text broken into lines of at most `width` points in the cell font, joined by newlines."""
-    return "\n".join(wrap_lines(str(text), width, measure))
-
-
 def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None = None) -> list[str]:
     """Break text at spaces into lines that fit `width` points, as a Paragraph would.
 
