@@ -38,6 +38,14 @@ def _curator(session: Session, ctx: Context, action: str) -> None:
     require_role(session, ctx, "curator", action=action)
 
 
+def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
+    """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
+    _curator(session, ctx, doing)
+    loan = get_loan(session, number)
+    require_loan_transition(loan, action)
+    return loan
+
+
 def items_of(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
     query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
@@ -122,8 +130,7 @@ def approve_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
     """Approve a requested loan."""
-    _curator(session, ctx, "approve loans")
-    require_loan_transition(get_loan(session, number), "approve")
+    _curated_loan(session, ctx, number, "approve", "approve loans")
     return append(session, ctx, ev.LoanApproved(number=number), occurred_at=occurred_at)
 
 
@@ -157,9 +164,7 @@ def issue_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
     """Issue an approved loan: the samples leave the vault, whole, under an agreement in force."""
-    _curator(session, ctx, "issue loans")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "issue")
+    loan = _curated_loan(session, ctx, number, "issue", "issue loans")
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
@@ -209,9 +214,7 @@ def ship_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Release an issued loan's samples for shipment in a sealed container."""
-    _curator(session, ctx, "release loans for shipment")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "ship")
+    loan = _curated_loan(session, ctx, number, "ship", "release loans for shipment")
     samples = [i.sample_code for i in items_of(session, number) if i.state == "issued"]
     return _ship(
         session, ctx, loan, "outbound", samples, container, seal_number, method, occurred_at
@@ -289,9 +292,7 @@ def receive_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
-    _curator(session, ctx, "record receipts")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "receive")
+    _curated_loan(session, ctx, number, "receive", "record receipts")
     shipment = open_shipment(session, number, "outbound")
     codes = [i.sample_code for i in items_of(session, number) if i.state == "in_transit"]
     event = ev.LoanReceived(
@@ -332,9 +333,7 @@ def consume(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record mass used by one analysis; destructive use only where the agreement allows it."""
-    _curator(session, ctx, "record consumption")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "consume")
+    loan = _curated_loan(session, ctx, number, "consume", "record consumption")
     item = _held_item(session, number, sample)
     deal = get_agreement(session, loan.agreement)
     if destructive and not deal.destructive_use_allowed:
@@ -375,9 +374,7 @@ def borrower_split(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
-    _curator(session, ctx, "record borrower splits")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "split")
+    _curated_loan(session, ctx, number, "split", "record borrower splits")
     item = _held_item(session, number, sample)
     code = child_code(sample, child)
     if session.get(Sample, code) is not None:
@@ -399,9 +396,7 @@ def release_return(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Release held samples (all, or the named ones) for the return trip."""
-    _curator(session, ctx, "release returns")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "ship_return")
+    loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
     held = [i.sample_code for i in items_of(session, number) if i.state == "held"]
     chosen = sorted(set(samples)) if samples else held
     for code in chosen:
@@ -420,9 +415,7 @@ def accept_return(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Accept returned samples; each must weigh what the borrower is accountable for."""
-    _curator(session, ctx, "accept returns")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "accept_return")
+    _curated_loan(session, ctx, number, "accept_return", "accept returns")
     shipment = open_shipment(session, number, "return")
     codes = [i.sample_code for i in items_of(session, number) if i.state == "return_in_transit"]
     missing = [code for code in codes if code not in weighed_ug]
@@ -470,9 +463,7 @@ def extend_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Extend the due date by a period, within the agreement's number and length of extensions."""
-    _curator(session, ctx, "extend loans")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "extend")
+    loan = _curated_loan(session, ctx, number, "extend", "extend loans")
     deal = get_agreement(session, loan.agreement)
     if loan.extensions_granted >= deal.max_extensions:
         raise RuleViolation(
@@ -505,9 +496,7 @@ def recall_loan(
     """Recall a loan: it is due back by `due_at` (never later than already due)."""
     from sampleloans.dates import to_iso
 
-    _curator(session, ctx, "recall loans")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "recall")
+    _curated_loan(session, ctx, number, "recall", "recall loans")
     if due_at < (occurred_at or ctx.now):
         raise InvalidInput("due: a recall must give the borrower a due date after the recall")
     event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
@@ -551,9 +540,7 @@ def settle_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Settle a loan whose every microgram is accounted for, recording the obligations met."""
-    _curator(session, ctx, "settle loans")
-    loan = get_loan(session, number)
-    require_loan_transition(loan, "settle")
+    _curated_loan(session, ctx, number, "settle", "settle loans")
     open_items = [i for i in items_of(session, number) if i.held_ug > 0]
     if open_items:
         held = sum(i.held_ug for i in open_items)
@@ -578,6 +565,5 @@ def close_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
     """Close a settled loan."""
-    _curator(session, ctx, "close loans")
-    require_loan_transition(get_loan(session, number), "close")
+    _curated_loan(session, ctx, number, "close", "close loans")
     return append(session, ctx, ev.LoanClosed(number=number), occurred_at=occurred_at)
