@@ -246,7 +246,9 @@ class Loan(TableModel, table=True):
     settled_at: datetime | None = _utc(default=None)
     obligations: str | None = None
     closed_at: datetime | None = _utc(default=None)
-    last_event_at: datetime = _utc()
+    last_event_at: datetime = _utc()  # the latest event of any kind about the loan
+    # the latest event about the loan as a whole: its samples' own events may not precede it
+    last_loan_wide_event_at: datetime = _utc()
 
     __table_args__ = (
         CheckConstraint("transfer_type IN ('loan', 'gift', 'exhibition')", name="transfer_type"),

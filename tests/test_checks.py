@@ -164,7 +164,7 @@ def test_item_balance(row):
         (
             [on_loan(custody_state="in_transit")],
             [item()],
-            "custody in_transit on L-1 disagrees",
+            "custody in transit on L-1 disagrees",
         ),
         ([on_loan(on_loan_ug=0)], [], "held but on no active loan"),
         ([sample()], [item(held_ug=100)], "0 µg on loan but its loan items hold 100 µg"),

@@ -3,10 +3,12 @@
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from sampleloans.errors import RuleViolation
 from sampleloans.models import (
     Agreement,
     Consumption,
@@ -317,7 +319,9 @@ def test_recall_brings_the_due_date_forward_but_never_later(engine, run):
     run(loans.recall_loan, number="L-1", due_at=due, reason="lender needs it back")
     loan = row(engine, Loan, "L-1")
     assert (loan.due_at, loan.recalled_at) == (due, NOW)
-    run(loans.recall_loan, number="L-1", due_at=NOW + timedelta(days=400), reason="again")
+    # a later due date is refused, not silently ignored (issue 10, item 20)
+    with pytest.raises(RuleViolation, match="a recall can only bring the due date forward"):
+        run(loans.recall_loan, number="L-1", due_at=NOW + timedelta(days=400), reason="again")
     assert row(engine, Loan, "L-1").due_at == due
     assert verify(engine).ok
 

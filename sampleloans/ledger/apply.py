@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, select
 
-from sampleloans.errors import Conflict, InvalidInput, NotFound
+from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.checks import require_loan_transition
+from sampleloans.ledger.checks import loan_status_of, require_loan_transition, words
 from sampleloans.models import (
     Agreement,
     Consumption,
@@ -101,9 +101,9 @@ def _subject(session: Session, seq: int, subject_type: str, key: str) -> None:
 
 
 def _in_order(previous: datetime, envelope: Any, what: str) -> None:
-    """Refuse an event dated before the previous event of the same record."""
+    """Refuse an event dated before the previous event of the same record (a rule: exit 1)."""
     if envelope.occurred_at < previous:
-        raise InvalidInput(
+        raise RuleViolation(
             f"time: {envelope.occurred_at.isoformat().replace('+00:00', 'Z')} is before the "
             f"previous event of {what} ({previous.isoformat().replace('+00:00', 'Z')}); "
             "events of a record are kept in time order"
@@ -123,13 +123,26 @@ def _sample(session: Session, envelope: Any, code: str, touched: Touched) -> Sam
     return sample
 
 
-def _loan(session: Session, envelope: Any, number: str, touched: Touched) -> Loan:
-    """Load a loan, check time order, mark it as touched and index the event under it."""
+def _loan(
+    session: Session, envelope: Any, number: str, touched: Touched, *, whole: bool = True
+) -> Loan:
+    """Load a loan, check time order, mark it as touched and index the event under it.
+
+    An event about the whole loan (`whole`: approve, issue, the outbound shipment and its
+    receipt, extend, recall, inventory, settle, close) must follow every earlier event of the
+    loan. An event about some of its samples (consumption, a borrower's split, a return, an
+    incident) is ordered per sample by `_sample`, and here only after the last whole-loan event:
+    entering sample A's analysis of June 1 after sample B's split of June 15 is fine.
+    """
     loan = session.get(Loan, number)
     if loan is None:
         raise NotFound(f"loan {number} does not exist; see 'loans list'")
-    _in_order(loan.last_event_at, envelope, f"loan {number}")
-    loan.last_event_at = envelope.occurred_at
+    if whole:
+        _in_order(loan.last_event_at, envelope, f"loan {number}")
+        loan.last_loan_wide_event_at = envelope.occurred_at
+    else:
+        _in_order(loan.last_loan_wide_event_at, envelope, f"loan {number} as a whole")
+    loan.last_event_at = max(loan.last_event_at, envelope.occurred_at)
     touched.loans.add(number)
     touched.agreements.add(loan.agreement)
     for subject_type, key in (
@@ -141,6 +154,21 @@ def _loan(session: Session, envelope: Any, number: str, touched: Touched) -> Loa
         _subject(session, envelope.seq, subject_type, key)
     session.add(loan)
     return loan
+
+
+def _follow_items(session: Session, loan: Loan) -> None:
+    """Set a received loan's status from its items (see `checks.loan_status_of`)."""
+    loan.status = loan_status_of(_items(session, loan.number), loan.status)
+
+
+def shipment_samples(session: Session, shipment_seq: int) -> list[str]:
+    """The sample codes a shipment carried, as its event recorded them."""
+    import json
+
+    row = session.get(LedgerEvent, shipment_seq)
+    if row is None or row.kind != ev.LoanShipped.kind:
+        raise NotFound(f"event {shipment_seq} is not a shipment")
+    return sorted(json.loads(row.payload)["samples"])
 
 
 def _item(session: Session, number: str, code: str) -> LoanItem:
@@ -397,6 +425,7 @@ def _requested(session: Session, envelope: Any, event: ev.LoanRequested, t: Touc
         loan_period=event.loan_period,
         requested_at=envelope.occurred_at,
         last_event_at=envelope.occurred_at,
+        last_loan_wide_event_at=envelope.occurred_at,
     )
     session.flush()
     _loan(session, envelope, event.number, t)
@@ -442,9 +471,13 @@ def _issued(session: Session, envelope: Any, event: ev.LoanIssued, t: Touched) -
 
 @applies(ev.LoanShipped)
 def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched) -> None:
-    """A sealed container leaves the sender; its samples are in transit."""
-    loan = _loan(session, envelope, event.number, t)
+    """A sealed container leaves the sender; its samples are in transit.
+
+    The outbound shipment carries the whole loan; a return carries the samples it names, so
+    several returns of one loan may travel at once while the borrower keeps the rest.
+    """
     outbound = event.direction == "outbound"
+    loan = _loan(session, envelope, event.number, t, whole=outbound)
     require_loan_transition(loan, "ship" if outbound else "ship_return")
     expected_state = "issued" if outbound else "held"
     for code in event.samples:
@@ -452,7 +485,8 @@ def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched)
         item = _item(session, loan.number, code)
         if item.state != expected_state:
             raise Conflict(
-                f"sample {code} of loan {loan.number} is {item.state}, not {expected_state}"
+                f"sample {code} of loan {loan.number} is {words(item.state)}, "
+                f"not {words(expected_state)}"
             )
         item.state = sample.custody_state = "in_transit" if outbound else "return_in_transit"
         session.add(item)
@@ -471,26 +505,42 @@ def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched)
         released_by=envelope.actor,
         shipped_at=envelope.occurred_at,
     )
-    loan.status = "in_transit" if outbound else "return_in_transit"
+    if outbound:
+        loan.status = "in_transit"
+    else:
+        session.flush()
+        _follow_items(session, loan)
 
 
 @applies(ev.LoanReceived)
 def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touched) -> None:
     """The container arrives; the receiver becomes custodian. A return puts mass back."""
-    loan = _loan(session, envelope, event.number, t)
     shipment = session.get(Shipment, event.shipment_seq)
-    if shipment is None or shipment.loan_number != loan.number or shipment.received_at:
-        raise Conflict(f"loan {loan.number} has no open shipment {event.shipment_seq}")
+    if shipment is None or shipment.loan_number != event.number or shipment.received_at:
+        raise Conflict(f"loan {event.number} has no open shipment {event.shipment_seq}")
     outbound = shipment.direction == "outbound"
+    loan = _loan(session, envelope, event.number, t, whole=outbound)
     require_loan_transition(loan, "receive" if outbound else "accept_return")
+    carried = shipment_samples(session, shipment.seq)
+    if sorted(str(code) for code, _mass in event.weighed) != carried:
+        raise Conflict(
+            f"the receipt of shipment {shipment.seq} of loan {loan.number} must weigh exactly "
+            f"the samples it carried ({', '.join(carried)})"
+        )
     shipment.received_at = envelope.occurred_at
     shipment.received_by = envelope.actor
     shipment.seal_intact = event.seal_intact
     shipment.condition_on_receipt = event.condition
     session.add(shipment)
+    expected_state = "in_transit" if outbound else "return_in_transit"
     for code, weighed in event.weighed:
         sample = _sample(session, envelope, code, t)
         item = _item(session, loan.number, code)
+        if item.state != expected_state:
+            raise Conflict(
+                f"sample {code} of loan {loan.number} is {words(item.state)}, "
+                f"not {words(expected_state)}"
+            )
         _insert(
             session,
             Weighing,
@@ -507,13 +557,8 @@ def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touche
         else:
             _return_to_vault(sample, item, shipment.receiver)
         session.add(item)
-    still_out = [
-        i for i in _items(session, loan.number) if i.state in ("held", "return_in_transit")
-    ]
-    if outbound:
-        loan.status = "received"
-    else:
-        loan.status = "received" if still_out else "returned"
+    session.flush()
+    _follow_items(session, loan)
 
 
 def _return_to_vault(sample: Sample, item: LoanItem, curator: str) -> None:
@@ -544,13 +589,15 @@ def _use_up(sample: Sample, item: LoanItem, mass_ug: int, column: str) -> None:
 @applies(ev.LoanConsumed)
 def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touched) -> None:
     """Mass used up by one analysis."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(session, envelope, event.number, t, whole=False)
     require_loan_transition(loan, "consume")
     sample = _sample(session, envelope, event.sample, t)
     item = _item(session, loan.number, event.sample)
     _use_up(sample, item, event.mass_ug, "consumed")
     sample.consumed_ug += event.mass_ug
     session.add(item)
+    session.flush()
+    _follow_items(session, loan)
     _insert(
         session,
         Consumption,
@@ -567,7 +614,7 @@ def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touche
 @applies(ev.LoanSplit)
 def _loan_split(session: Session, envelope: Any, event: ev.LoanSplit, t: Touched) -> None:
     """The borrower's split becomes a sample of its own, held on the same loan."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(session, envelope, event.number, t, whole=False)
     require_loan_transition(loan, "split")
     parent = _sample(session, envelope, event.parent, t)
     item = _item(session, loan.number, event.parent)
@@ -677,13 +724,14 @@ def _closed(session: Session, envelope: Any, event: ev.LoanClosed, t: Touched) -
 def _incident(session: Session, envelope: Any, event: ev.IncidentReported, t: Touched) -> None:
     """Freeze the sample; write lost mass off where it is (on loan or in the vault)."""
     sample = _sample(session, envelope, event.sample, t)
-    if event.loan is not None:
-        _loan(session, envelope, event.loan, t)
+    loan = None if event.loan is None else _loan(session, envelope, event.loan, t, whole=False)
     if event.mass_lost_ug:
-        if event.loan is not None:
-            item = _item(session, event.loan, event.sample)
+        if loan is not None:
+            item = _item(session, loan.number, event.sample)
             _use_up(sample, item, event.mass_lost_ug, "lost")
             session.add(item)
+            session.flush()
+            _follow_items(session, loan)
         else:
             if event.mass_lost_ug > sample.vault_ug:
                 raise Conflict(f"sample {sample.code} has less than that in the vault")
@@ -714,7 +762,7 @@ def _resolved(session: Session, envelope: Any, event: ev.IncidentResolved, t: To
         raise Conflict(f"incident {incident.seq} is already resolved")
     sample = _sample(session, envelope, incident.sample_code, t)
     if incident.loan_number:
-        _loan(session, envelope, incident.loan_number, t)
+        _loan(session, envelope, incident.loan_number, t, whole=False)
     incident.status = "resolved"
     incident.resolved_at = envelope.occurred_at
     incident.resolution = event.resolution

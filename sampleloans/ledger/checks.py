@@ -12,6 +12,21 @@ from typing import Any
 
 from sampleloans.errors import Conflict
 
+LOAN_STATUSES = (
+    "requested",
+    "approved",
+    "issued",
+    "in_transit",
+    "received",
+    "return_in_transit",
+    "returned",
+    "settled",
+    "closed",
+)
+"""A loan's statuses in lifecycle order. From `received` on, the status follows its items: it
+stays `received` while the borrower holds anything, is `return_in_transit` only when everything
+left is on its way back, and `returned` once nothing is held or travelling (`loan_status_of`)."""
+
 LOAN_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "approve": ("requested",),
     "issue": ("approved",),
@@ -20,7 +35,7 @@ LOAN_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "consume": ("received",),
     "split": ("received",),
     "ship_return": ("received",),
-    "accept_return": ("return_in_transit",),
+    "accept_return": ("received", "return_in_transit"),
     "extend": ("issued", "in_transit", "received", "return_in_transit"),
     "recall": ("issued", "in_transit", "received", "return_in_transit"),
     "inventory": ("received", "return_in_transit"),
@@ -29,21 +44,41 @@ LOAN_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 """For each loan action, the statuses it may start from (DOMAIN.md §5.3)."""
 
-ACTION_HINTS: dict[str, str] = {
-    "approve": "only a requested loan can be approved",
-    "issue": "approve it first ('loans approve')",
-    "ship": "issue it first ('loans issue')",
-    "receive": "ship it first ('loans ship')",
-    "consume": "record its receipt first ('loans receive')",
-    "split": "record its receipt first ('loans receive')",
-    "ship_return": "only a received loan can be released for return",
-    "accept_return": "release it for return first ('loans return')",
-    "extend": "only an issued loan that is not yet returned can be extended",
-    "recall": "only an issued loan that is not yet returned can be recalled",
-    "inventory": "only samples the borrower holds can be inventoried",
-    "settle": "record the return (or all consumption) first",
-    "close": "settle it first ('loans settle')",
+LOAN_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "requested": (("approved", "approve it first ('loans approve')"),),
+    "approved": (("issued", "issue it first ('loans issue')"),),
+    "issued": (("in_transit", "ship it first ('loans ship')"),),
+    "in_transit": (("received", "record its receipt first ('loans receive')"),),
+    "received": (
+        ("settled", "settle it first ('loans settle')"),
+        ("return_in_transit", "release samples for return first ('loans return')"),
+    ),
+    "return_in_transit": (("returned", "accept the return first ('loans accept-return')"),),
+    "returned": (("settled", "settle it first ('loans settle')"),),
+    "settled": (("closed", "close it ('loans close')"),),
+    "closed": (),
 }
+"""The statuses each status moves on to, and the hint that names the command doing it."""
+
+PAST_STEP: dict[str, str] = {
+    "approve": "only a requested loan can be approved",
+    "issue": "it has already been issued",
+    "ship": "it has already been shipped",
+    "receive": "its shipment has already been received",
+    "consume": "the borrower holds none of its samples any more",
+    "split": "the borrower holds none of its samples any more",
+    "ship_return": "the borrower holds none of its samples any more",
+    "accept_return": "no return of it is in transit",
+    "extend": "only a loan that is out and not yet returned can be extended",
+    "recall": "only a loan that is out and not yet returned can be recalled",
+    "inventory": "the borrower holds none of its samples any more",
+    "settle": "it is already settled",
+    "close": "it is already closed",
+}
+"""Why an action asked for too late cannot happen any more."""
+
+ACTION_WORDS: dict[str, str] = {"ship_return": "release it for return"}
+"""Actions whose internal name does not read as words in a message."""
 
 ACTIVE_ITEM_STATES = ("issued", "in_transit", "held", "return_in_transit")
 SAMPLE_STATES = (
@@ -68,13 +103,56 @@ class Violation:
     message: str
 
 
+def words(state: str) -> str:
+    """A status or custody state as words for messages ('return_in_transit' → 'return in
+    transit'); internal names never reach a person."""
+    return state.replace("_", " ")
+
+
+def transition_hint(status: str, action: str) -> str:
+    """What to do instead when a loan's status does not allow an action: the command that
+    starts the shortest way to a status that allows it, or why it is too late."""
+    allowed = set(LOAN_TRANSITIONS[action])
+    frontier = [(after, hint) for after, hint in LOAN_STEPS.get(status, ())]
+    seen = {status}
+    while frontier:
+        reachable = [hint for after, hint in frontier if after in allowed]
+        if reachable:
+            return reachable[0]
+        seen |= {after for after, _hint in frontier}
+        frontier = [
+            (later, hint)
+            for after, hint in frontier
+            for later, _next in LOAN_STEPS[after]
+            if later not in seen
+        ]
+    return PAST_STEP[action]
+
+
 def require_loan_transition(loan: Any, action: str) -> None:
-    """Refuse an action that the loan's status does not allow."""
+    """Refuse an action that the loan's status does not allow, naming the command that helps."""
     if loan.status not in LOAN_TRANSITIONS[action]:
         raise Conflict(
-            f"loan {loan.number} is {loan.status.replace('_', ' ')}; cannot "
-            f"{action.replace('_', ' ')}: {ACTION_HINTS[action]}"
+            f"loan {loan.number} is {words(loan.status)}; cannot "
+            f"{ACTION_WORDS.get(action, words(action))}: {transition_hint(loan.status, action)}"
         )
+
+
+def loan_status_of(items: Iterable[Any], current: str) -> str:
+    """A loan's status from its items once the borrower has received it.
+
+    `received` while anything is held, `return_in_transit` only when everything left is on its
+    way back, `returned` once something came back and nothing is held or travelling; a loan
+    whose samples were all used up keeps its status.
+    """
+    states = {item.state for item in items}
+    if "held" in states:
+        return "received"
+    if "return_in_transit" in states:
+        return "return_in_transit"
+    if "returned" in states:
+        return "returned"
+    return current
 
 
 @dataclass
@@ -178,13 +256,15 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
                 Violation(
                     "custody",
                     record,
-                    f"{record}: custody {s.custody_state} on {s.loan_number} disagrees with loan "
-                    f"{items[0].loan_number} ({items[0].state})",
+                    f"{record}: custody {words(s.custody_state)} on {s.loan_number} disagrees "
+                    f"with loan {items[0].loan_number} ({words(items[0].state)})",
                 )
             )
         if not items and s.custody_state in ACTIVE_ITEM_STATES:
             found.append(
-                Violation("custody", record, f"{record}: {s.custody_state} but on no active loan")
+                Violation(
+                    "custody", record, f"{record}: {words(s.custody_state)} but on no active loan"
+                )
             )
     return found
 
@@ -246,7 +326,7 @@ def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
                     Violation(
                         "loan_closure",
                         f"loan {loan.number}",
-                        f"loan {loan.number} is {loan.status} with {open_ug} µg unaccounted",
+                        f"loan {loan.number} is {words(loan.status)} with {open_ug} µg unaccounted",
                     )
                 )
     return found

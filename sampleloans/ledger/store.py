@@ -70,8 +70,8 @@ def append(
 ) -> Envelope:
     """Append one event, apply it to the projections and run the invariant checks on it."""
     when = occurred_at or ctx.now
-    if when > ctx.now:
-        raise InvalidInput(
+    if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
+        raise RuleViolation(
             f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
             "events can only be recorded for the past"
         )

@@ -167,9 +167,11 @@ def _received(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> 
     """A receipt: outbound (`loans receive`) or a return (`loans accept-return`)."""
     weighed = dict(_pairs(p.get("weighed", []), "weighed"))
     args = {"seal_intact": bool(p["seal_intact"]), "condition": p["condition"], **kw}
-    if get_loan(s, p["number"]).status == "return_in_transit":
-        return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args)
-    return loans.receive_loan(s, c, number=p["number"], weighed_ug=weighed or None, **args)
+    # only the outbound shipment makes a loan `in_transit`; a return may travel while the
+    # borrower still holds other samples (the loan stays `received`)
+    if get_loan(s, p["number"]).status == "in_transit":
+        return loans.receive_loan(s, c, number=p["number"], weighed_ug=weighed or None, **args)
+    return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args)
 
 
 def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import Conflict, InvalidInput, NotFound
+from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import Incident, LedgerEvent
@@ -37,8 +37,8 @@ def report_incident(
     on_loan = target.custody_state in ("issued", "in_transit", "held", "return_in_transit")
     if mass_lost_ug:
         available = target.on_loan_ug if on_loan else target.vault_ug
-        if mass_lost_ug > available:
-            raise InvalidInput(
+        if mass_lost_ug > available:  # the mass balance forbids it: a rule, like any overdraw
+            raise RuleViolation(
                 f"mass lost: {format_mass(mass_lost_ug)} is more than the "
                 f"{format_mass(available)} of {sample} there is to lose"
             )

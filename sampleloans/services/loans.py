@@ -8,9 +8,11 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from sampleloans.dates import to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition
+from sampleloans.ledger.apply import shipment_samples
+from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
 from sampleloans.services.common import (
@@ -263,6 +265,44 @@ def open_shipment(session: Session, number: str, direction: str) -> Shipment:
     return shipment
 
 
+def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str]]]:
+    """A loan's return shipments still in transit, oldest first, each with its samples."""
+    query = (
+        select(Shipment)
+        .where(
+            Shipment.loan_number == number,
+            Shipment.direction == "return",
+            Shipment.received_at.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(Shipment.seq)  # type: ignore[arg-type]
+    )
+    return [(s, shipment_samples(session, s.seq)) for s in session.exec(query).all()]
+
+
+def _return_being_accepted(
+    session: Session, number: str, weighed_codes: set[str]
+) -> tuple[Shipment, list[str]]:
+    """The one return shipment whose samples were weighed (the only one, if just one travels)."""
+    travelling = open_returns(session, number)
+    if not travelling:
+        raise Conflict(
+            f"loan {number} has no return shipment in transit; release samples for return "
+            "first ('loans return')"
+        )
+    named = [(shipment, codes) for shipment, codes in travelling if weighed_codes & set(codes)]
+    if len(named) == 1 or (not named and len(travelling) == 1):
+        return (named or travelling)[0]
+    listing = "; ".join(f"seal {s.seal_number}: {', '.join(codes)}" for s, codes in travelling)
+    if not named:
+        raise InvalidInput(
+            f"weighed: name the samples of one return shipment of loan {number} ({listing})"
+        )
+    raise InvalidInput(
+        f"weighed: the samples named came back in different shipments ({listing}); "
+        "accept each shipment on its own"
+    )
+
+
 def _weighed_list(
     session: Session, number: str, codes: list[str], weighed_ug: dict[str, int]
 ) -> list[list[object]]:
@@ -312,10 +352,13 @@ def _held_item(session: Session, number: str, code: str) -> LoanItem:
         raise InvalidInput(
             f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
         )
-    if item.state != "held":
+    if item.state == "return_in_transit":
         raise Conflict(
-            f"sample {code} of loan {number} is {item.state.replace('_', ' ')}, not held"
+            f"sample {code} of loan {number} is on its way back (return in transit), not held "
+            f"by the borrower; record its arrival with 'loans accept-return {number}'"
         )
+    if item.state != "held":
+        raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
     if get_sample(session, code).frozen:
         raise Conflict(f"sample {code} is frozen by an open incident; resolve it first")
     return item
@@ -414,15 +457,16 @@ def accept_return(
     weighed_ug: dict[str, int],
     occurred_at: datetime | None = None,
 ) -> Envelope:
-    """Accept returned samples; each must weigh what the borrower is accountable for."""
+    """Accept one return shipment (the one whose samples are weighed); each sample must weigh
+    what the borrower is accountable for. Other returns of the loan may still be travelling."""
     _curated_loan(session, ctx, number, "accept_return", "accept returns")
-    shipment = open_shipment(session, number, "return")
-    codes = [i.sample_code for i in items_of(session, number) if i.state == "return_in_transit"]
+    shipment, codes = _return_being_accepted(session, number, set(weighed_ug))
     missing = [code for code in codes if code not in weighed_ug]
     if missing:
         raise InvalidInput(
             f"weighed: give the weighed mass of {missing[0]} (e.g. {missing[0]}=19.5mg)"
         )
+    weighed = _weighed_list(session, number, codes, weighed_ug)
     for code in codes:
         _exact_return(session, number, code, weighed_ug[code])
     event = ev.LoanReceived(
@@ -430,7 +474,7 @@ def accept_return(
         shipment_seq=shipment.seq,
         seal_intact=seal_intact,
         condition=require_text(condition, "condition", max_len=200),
-        weighed=_weighed_list(session, number, codes, weighed_ug),
+        weighed=weighed,
     )
     return append(session, ctx, event, occurred_at=occurred_at)
 
@@ -478,10 +522,23 @@ def extend_loan(
     approver_person = get_person(session, approver)
     if approver_person.role != "curator":
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
+    _due_after_extension(loan, period, occurred_at or ctx.now)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
+
+
+def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
+    """Refuse an extension that would leave the loan due at or before the time it is granted."""
+    assert loan.due_at is not None  # extensions start from an issued loan
+    new_due_at = loan.due_at + period_delta(period)
+    if new_due_at <= when:
+        raise RuleViolation(
+            f"period: extending loan {loan.number} by {format_period(period)} makes it due "
+            f"{to_iso(new_due_at)}, which is already past on {to_iso(when)}; the loan would stay "
+            "overdue: grant a longer period (within the agreement) or record the return"
+        )
 
 
 def recall_loan(
@@ -493,12 +550,21 @@ def recall_loan(
     reason: str,
     occurred_at: datetime | None = None,
 ) -> Envelope:
-    """Recall a loan: it is due back by `due_at` (never later than already due)."""
-    from sampleloans.dates import to_iso
-
-    _curated_loan(session, ctx, number, "recall", "recall loans")
-    if due_at < (occurred_at or ctx.now):
-        raise InvalidInput("due: a recall must give the borrower a due date after the recall")
+    """Recall a loan: it is due back by `due_at`, after the recall and never later than due."""
+    loan = _curated_loan(session, ctx, number, "recall", "recall loans")
+    when = occurred_at or ctx.now
+    if due_at < when:
+        raise RuleViolation(
+            f"due: {to_iso(due_at)} is before the recall ({to_iso(when)}); a recall must give "
+            "the borrower a due date after the recall"
+        )
+    assert loan.due_at is not None  # recalls start from an issued loan
+    if due_at > loan.due_at:
+        raise RuleViolation(
+            f"due: {to_iso(due_at)} is later than loan {number}'s due date "
+            f"{to_iso(loan.due_at)}; a recall can only bring the due date forward (to give "
+            "more time, use 'loans extend')"
+        )
     event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
@@ -543,12 +609,7 @@ def settle_loan(
     _curated_loan(session, ctx, number, "settle", "settle loans")
     open_items = [i for i in items_of(session, number) if i.held_ug > 0]
     if open_items:
-        held = sum(i.held_ug for i in open_items)
-        raise RuleViolation(
-            f"loan {number} still has {format_mass(held)} held by the borrower "
-            f"({', '.join(i.sample_code for i in open_items)}); record its return, consumption "
-            "or loss first"
-        )
+        raise RuleViolation(f"loan {number} still has {_unaccounted(open_items)} first")
     codes = [i.sample_code for i in items_of(session, number)]
     open_incident = session.exec(
         select(Incident).where(Incident.sample_code.in_(codes), Incident.status == "open")  # type: ignore[attr-defined]
@@ -559,6 +620,25 @@ def settle_loan(
         )
     event = ev.LoanSettled(number=number, obligations=require_text(obligations, "obligations"))
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _unaccounted(open_items: list[LoanItem]) -> str:
+    """What is still out on a loan, in words, with what to record for it."""
+    held = [i for i in open_items if i.state != "return_in_transit"]
+    travelling = [i for i in open_items if i.state == "return_in_transit"]
+    parts = []
+    if held:
+        parts.append(
+            f"{format_mass(sum(i.held_ug for i in held))} held by the borrower "
+            f"({', '.join(i.sample_code for i in held)}); record its return, consumption or loss"
+        )
+    if travelling:
+        parts.append(
+            f"{format_mass(sum(i.held_ug for i in travelling))} on its way back "
+            f"({', '.join(i.sample_code for i in travelling)}); accept that return "
+            "('loans accept-return')"
+        )
+    return "; and ".join(parts)
 
 
 def close_loan(
