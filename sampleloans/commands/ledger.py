@@ -19,6 +19,7 @@ from sampleloans.commands.common import (
     errors_to_exit_codes,
     open_engine,
     os_user,
+    parse_at,
     print_json,
 )
 
@@ -32,10 +33,19 @@ def init(
     institution: Annotated[
         str, typer.Option("--institution", help="The curating institution (short name).")
     ] = "NAOC",
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When the ledger, its institutions and first curator start (ISO 8601); "
+            "default now. Missions and reference samples keep their real return dates.",
+        ),
+    ] = None,
 ) -> None:
     """Create a new ledger with the real reference data and a first curator.
 
     Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
+    --at 2025-03-01
     """
     from sampleloans.db import create_ledger_file, transaction
     from sampleloans.services.common import require_email
@@ -43,13 +53,18 @@ def init(
 
     with errors_to_exit_codes():
         email = require_email(curator_email, "--curator-email")
+        started_at = parse_at(at)
         service_ctx = context(ctx, email)
         path = db_path(ctx)
 
         def build(engine: "Engine") -> None:
             with transaction(engine) as session:
                 init_ledger(
-                    session, service_ctx, curator_name=curator_name, curator_institution=institution
+                    session,
+                    service_ctx,
+                    curator_name=curator_name,
+                    curator_institution=institution,
+                    occurred_at=started_at,
                 )
 
         create_ledger_file(path, build)

@@ -328,9 +328,11 @@ def accept_return(
 ) -> None:
     """Accept returned samples back into the vault; each must weigh what is accountable.
 
+    Several returns of one loan may travel at once: weigh the samples of one shipment.
     Example: sampleloans loans accept-return L-1 --seal-intact --condition pristine
     --weighed CE5C0200YJFM00112=18mg
     """
+    from sampleloans.ledger.checks import words
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
@@ -343,7 +345,7 @@ def accept_return(
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
         )
-        status = loans.get_loan(session, number).status
+        status = words(loans.get_loan(session, number).status)
     _say(f"Loan {number} return accepted; the loan is {status} (event {envelope.seq}).")
 
 

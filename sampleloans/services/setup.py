@@ -14,7 +14,7 @@ from sampleloans.dates import parse_datetime
 from sampleloans.errors import Conflict, InvalidInput
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
-from sampleloans.models import LedgerEvent, LedgerMeta
+from sampleloans.models import LedgerEvent, LedgerMeta, Mission
 from sampleloans.services.common import get_institution, require_email, require_text
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
@@ -54,8 +54,15 @@ def cm_to_mm(text: str, row: Row) -> int | None:
         ) from None
 
 
-def register_sample_rows(session: Session, ctx: Context, rows: list[Row]) -> int:
-    """Register every sample of a data file; returns how many."""
+def register_sample_rows(
+    session: Session, ctx: Context, rows: list[Row], *, at_mission_return: bool = False
+) -> int:
+    """Register every sample of a data file; returns how many.
+
+    With `at_mission_return` each sample is registered as of its mission's return (the
+    reference samples: the earliest moment they were in the curator's custody), so events
+    about them can be entered `--at` any later date.
+    """
     for row in rows:
         register_sample(
             session,
@@ -72,8 +79,20 @@ def register_sample_rows(session: Session, ctx: Context, rows: list[Row]) -> int
             depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row),
             depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row),
             record=row.get("record") or "illustrative",
+            occurred_at=_mission_return(session, ctx, row) if at_mission_return else None,
         )
     return len(rows)
+
+
+def _mission_return(session: Session, ctx: Context, row: Row) -> datetime | None:
+    """When the mission of a sample row returned; None (now) when unknown or still to come."""
+    mission = session.get(Mission, row.get("mission"))
+    return None if mission is None else _real_date(mission.returned_at, ctx)
+
+
+def _real_date(moment: datetime | None, ctx: Context) -> datetime | None:
+    """A record's real date, or None (the clock) when there is none or the clock is earlier."""
+    return moment if moment is not None and moment <= ctx.now else None
 
 
 def add_people_rows(session: Session, ctx: Context, rows: list[Row]) -> int:
@@ -99,8 +118,14 @@ def init_ledger(
     curator_name: str,
     curator_institution: str = "NAOC",
     ledger_id: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Envelope:
     """Start a new ledger with the reference data and `ctx.actor` as its first curator.
+
+    The reference records carry their real dates, not the clock's: each mission its return,
+    each reference sample its mission's return; the ledger itself, the institutions and the
+    first curator date from `occurred_at` (`init --at`; default now). So the 2025 round can be
+    entered in 2026 with its own dates.
 
     Only a new, empty database may be initialised: the reference records are appended without
     a role check because nobody is registered yet to authorise them.
@@ -111,22 +136,13 @@ def init_ledger(
     session.add(LedgerMeta(key="ledger_id", value=identity))
     session.flush()
     append(
-        session, ctx, ev.LedgerCreated(ledger_id=identity, software=f"sampleloans {__version__}")
+        session,
+        ctx,
+        ev.LedgerCreated(ledger_id=identity, software=f"sampleloans {__version__}"),
+        occurred_at=occurred_at,
     )
     for row in read_rows("missions.csv"):
-        returned = parse_datetime(row.get("returned_at")) if row.get("returned_at") else None
-        append(
-            session,
-            ctx,
-            ev.MissionAdded(
-                code=row.get("code"),
-                name=row.get("name"),
-                returned_at=row.get("returned_at") if returned else None,
-                returned_mass_ug=parse_mass_ug(row.get("returned_mass"))
-                if row.get("returned_mass")
-                else None,
-            ),
-        )
+        _add_mission_row(session, ctx, row)
     for row in read_rows("institutions.csv"):
         append(
             session,
@@ -138,6 +154,7 @@ def init_ledger(
                 city=row.get("city"),
                 institution_kind=row.get("kind"),
             ),
+            occurred_at=occurred_at,
         )
     if get_institution(session, curator_institution).kind != "curator":
         raise InvalidInput(f"institution: {curator_institution} is not a curating institution")
@@ -150,9 +167,28 @@ def init_ledger(
             institution=curator_institution,
             role="curator",
         ),
+        occurred_at=occurred_at,
     )
-    register_sample_rows(session, ctx, read_rows("samples.csv"))
+    register_sample_rows(session, ctx, read_rows("samples.csv"), at_mission_return=True)
     return last
+
+
+def _add_mission_row(session: Session, ctx: Context, row: Row) -> None:
+    """A mission of the data file, recorded as of its return (when its samples came to be)."""
+    returned = parse_datetime(row.get("returned_at")) if row.get("returned_at") else None
+    append(
+        session,
+        ctx,
+        ev.MissionAdded(
+            code=row.get("code"),
+            name=row.get("name"),
+            returned_at=row.get("returned_at") if returned else None,
+            returned_mass_ug=parse_mass_ug(row.get("returned_mass"))
+            if row.get("returned_mass")
+            else None,
+        ),
+        occurred_at=_real_date(returned, ctx),
+    )
 
 
 def ledger_created_at(session: Session) -> datetime | None:
