@@ -56,6 +56,7 @@ from sampleloans.ledger.store import Context
 from sampleloans.services import agreements, incidents, loans, setup
 from sampleloans.services import samples as samples_service
 from sampleloans.services import verify as verify_service
+from sampleloans.units import period_delta
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 CURATOR = "curator@naoc.example"
@@ -78,8 +79,8 @@ ALLOWED_LOAN_MOVES = {
     ("approved", "issued"),
     ("issued", "in_transit"),
     ("in_transit", "received"),
-    ("received", "return_in_transit"),
-    ("return_in_transit", "received"),
+    ("received", "return_in_transit"),  # the last held sample released, or used up
+    ("received", "returned"),  # the last held sample used up after earlier returns came back
     ("return_in_transit", "returned"),
     ("received", "settled"),
     ("returned", "settled"),
@@ -91,7 +92,14 @@ FORWARD = {
     "approved": ("issue", "resolve"),
     "issued": ("ship",),
     "in_transit": ("receive",),
-    "received": ("release_return", "consume", "borrower_split", "settle", "resolve"),
+    "received": (
+        "release_return",
+        "accept_return",  # of a partial return, while the borrower keeps the rest
+        "consume",
+        "borrower_split",
+        "settle",
+        "resolve",
+    ),
     "return_in_transit": ("accept_return",),
     "returned": ("settle", "resolve"),
     "settled": ("close",),
@@ -181,6 +189,21 @@ class MLoan:
     status: str = "requested"
     extensions: int = 0
     items: dict[str, MItem] = field(default_factory=dict)
+    due_at: datetime | None = None
+    returns: list[list[str]] = field(default_factory=list)  # open return shipments' samples
+
+    def follow_items(self) -> None:
+        """From receipt on, the status follows the items: `received` while anything is held,
+        `return_in_transit` when all that is left travels back, `returned` once it is back."""
+        states = {item.state for item in self.items.values()}
+        for state, status in (
+            ("held", "received"),
+            ("return_in_transit", "return_in_transit"),
+            ("returned", "returned"),
+        ):
+            if state in states:
+                self.status = status
+                return
 
 
 OUTCOMES: Counter[str] = Counter()
@@ -399,7 +422,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         return bool(self.holdable_items(number))
 
     def ok_accept_return(self, number: str) -> bool:
-        return self.m_loans[number].status == "return_in_transit"
+        return bool(self.m_loans[number].returns)
 
     def ok_extend(self, number: str) -> bool:
         loan = self.m_loans[number]
@@ -542,6 +565,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             loan = self.m_loans[number]
             deal = self.m_agreements[loan.agreement]
             loan.status = "issued"
+            loan.due_at = self.now + period_delta("P1Y")  # the agreements' maximum period
             deal.issued_ug += sum(self.m_samples[c].vault_ug for c in loan.items)
             for code, item in loan.items.items():
                 s = self.m_samples[code]
@@ -578,6 +602,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             item.state = s.custody_state = {"consumed": "consumed", "lost": "lost"}.get(
                 column, "split"
             )
+        loan.follow_items()
 
     def do_consume(self, number: str, code: str, mass: int, destructive: bool) -> None:
         loan = self.m_loans[number]
@@ -620,6 +645,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             loan.items[code + suffix] = MItem(
                 source="borrower_split", issued_ug=mass, held_ug=mass, state="held"
             )
+            loan.follow_items()  # the child is held: the loan stays received
 
     def do_release_return(self, number: str, chosen: list[str] | None) -> None:
         """Release `chosen` items for return, or (None) every held one."""
@@ -640,16 +666,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             samples=chosen,
         )
         if ok:
-            loan.status = "return_in_transit"
             for code in going:
                 loan.items[code].state = self.m_samples[code].custody_state = "return_in_transit"
+            loan.returns.append(going)
+            loan.follow_items()  # stays received while the borrower holds anything
 
-    def do_accept_return(self, number: str, error_ug: int) -> None:
-        """Accept the return; every sample weighs what is held plus `error_ug`."""
+    def do_accept_return(self, number: str, error_ug: int, which: int = 0) -> None:
+        """Accept one open return shipment (`which`, counted modulo the open ones); every
+        sample weighs what is held plus `error_ug`."""
         loan = self.m_loans[number]
-        coming = [c for c, i in loan.items.items() if i.state == "return_in_transit"]
+        coming = loan.returns[which % len(loan.returns)] if loan.returns else []
         weighed = {c: loan.items[c].held_ug + error_ug for c in coming}
-        ok = self.ok_accept_return(number) and (error_ug == 0 or not coming)
+        ok = self.ok_accept_return(number) and error_ug == 0
         self.call(
             ok,
             loans.accept_return,
@@ -667,8 +695,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 item.held_ug = 0
                 item.state = "returned"
                 s.custody_state, s.loan_number = "vault", None
-            out = any(i.state in ("held", "return_in_transit") for i in loan.items.values())
-            loan.status = "received" if out else "returned"
+            loan.returns.remove(coming)
+            loan.follow_items()
 
     def do_extend(self, number: str, period: str) -> None:
         ok = self.ok_extend(number) and period in ("P1M", "P6M")  # P6M: the agreement's limit
@@ -681,14 +709,31 @@ class LifecycleMachine(RuleBasedStateMachine):
             reason="beam time moved",
         )
         if ok:
-            self.m_loans[number].extensions += 1
+            loan = self.m_loans[number]
+            loan.extensions += 1
+            assert loan.due_at is not None
+            loan.due_at += period_delta(period)
 
-    def do_recall(self, number: str, days: int) -> None:
-        # Due dates stay beyond any run's clock, so no loan becomes overdue (the model does not
-        # track the blockers an overdue loan puts on issuing).
-        ok = self.ok_recall(number) and days >= 0
-        due = self.now + timedelta(days=days)
+    def do_recall(self, number: str, due: datetime) -> None:
+        """Recall to `due`: refused before the recall's own time or later than already due."""
+        loan = self.m_loans[number]
+        when = self.now + timedelta(minutes=1)  # the time `call` will record
+        ok = (
+            self.ok_recall(number)
+            and when <= due
+            and (loan.due_at is not None and due <= loan.due_at)
+        )
         self.call(ok, loans.recall_loan, number=number, due_at=due, reason="audit")
+        if ok:
+            loan.due_at = due
+
+    def valid_recall_due(self, number: str) -> datetime:
+        """A recall date a day earlier than due, but far beyond any run's clock, so no loan
+        becomes overdue (the model does not track the blockers an overdue loan puts on issuing)."""
+        due = self.m_loans[number].due_at
+        assert due is not None
+        earlier = due - timedelta(days=1)
+        return earlier if earlier > self.now + timedelta(days=200) else due
 
     def do_inventory(self, number: str, who: str) -> None:
         loan = self.m_loans[number]
@@ -772,11 +817,11 @@ class LifecycleMachine(RuleBasedStateMachine):
                 chosen = sorted(data.draw(st.sets(st.sampled_from(free), min_size=1)))
             self.do_release_return(number, chosen)
         elif action == "accept_return":
-            self.do_accept_return(number, 0)
+            self.do_accept_return(number, 0, data.draw(st.integers(0, 3), label="shipment"))
         elif action == "extend":
             self.do_extend(number, data.draw(st.sampled_from(["P1M", "P6M"]), label="period"))
         elif action == "recall":
-            self.do_recall(number, 400)
+            self.do_recall(number, self.valid_recall_due(number))
         elif action == "inventory":
             self.do_inventory(number, data.draw(st.sampled_from(["curator", "pi"]), label="who"))
         else:
@@ -1074,7 +1119,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.call(False, samples_service.split_sample, parent=unknown, children=[("-01", 1)])
         else:
             future = data.draw(st.booleans(), label="future")
-            when = self.now + timedelta(hours=2) if future else T0 - timedelta(days=1)
+            # before 2020: earlier than any sample's registration (the reference samples are
+            # registered as of their mission's return, 16 Dec 2020)
+            when = self.now + timedelta(hours=2) if future else datetime(2020, 1, 1, tzinfo=UTC)
             self.do_move(code, occurred_at=when)
 
     @rule(data=st.data(), kind=st.sampled_from(["sign", "end", "duplicate", "no-mass"]))
@@ -1142,7 +1189,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         elif action == "extend":
             self.do_extend(number, "P1M")
         elif action == "recall":
-            self.do_recall(number, 400)
+            self.do_recall(number, self.now + timedelta(days=400))
         elif action == "inventory":
             self.do_inventory(number, "curator")
         else:
@@ -1161,6 +1208,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 "over-weight",
                 "long-extension",
                 "recall-past",
+                "recall-later",
                 "outsider-inventory",
                 "compliance-inventory",
                 "release-not-held",
@@ -1188,7 +1236,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         elif kind == "long-extension":
             self.do_extend(number, "P7M")
         elif kind == "recall-past":
-            self.do_recall(number, -1)
+            self.do_recall(number, self.now - timedelta(days=1))
+        elif kind == "recall-later":  # a recall never postpones: 'loans extend' does
+            due = loan.due_at or self.now + timedelta(days=400)
+            self.do_recall(number, due + timedelta(days=1))
         elif kind in ("outsider-inventory", "compliance-inventory"):
             self.do_inventory(number, kind.split("-")[0])
         else:
