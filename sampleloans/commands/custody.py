@@ -203,7 +203,8 @@ def history_renderables(result: Any) -> list[Any]:
     out.append(samples)
     for loan in state.loans:
         due = format_datetime(loan.due_at) if loan.due_at else "—"
-        out.append(Text(f"loan {loan.number} ({loan.institution}): {loan.status}, due {due}"))
+        status = loan.status.replace("_", " ")
+        out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
     return out
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
+from sampleloans.ledger.checks import LOAN_STATUSES
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
     Agreement,
@@ -23,18 +24,6 @@ from sampleloans.models import (
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan
 from sampleloans.services.standing import return_due
-
-LOAN_STATUSES = (
-    "requested",
-    "approved",
-    "issued",
-    "in_transit",
-    "received",
-    "return_in_transit",
-    "returned",
-    "settled",
-    "closed",
-)
 
 
 @dataclass(frozen=True)
@@ -179,7 +168,8 @@ def list_loans(
     if status is not None:
         wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
         if wanted not in LOAN_STATUSES:
-            raise InvalidInput(f"status: {status!r} is not one of {', '.join(LOAN_STATUSES)}")
+            accepted = ", ".join(name.replace("_", "-") for name in LOAN_STATUSES)
+            raise InvalidInput(f"status: {status!r} is not one of {accepted}")
         query = query.where(Loan.status == wanted)
     if institution is not None:
         short = get_institution(session, institution).short_name
