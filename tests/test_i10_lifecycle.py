@@ -22,11 +22,11 @@ from sampleloans.cli import app
 from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger.store import Context
 from sampleloans.models import Loan, LoanItem, Sample
-from sampleloans.services import incidents, loans, setup
+from sampleloans.services import agreements, incidents, loans, setup
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
 from tests.conftest import CURATOR, NOW, OU_PI, ctx_for, fingerprint
-from tests.factories import issued_loan, received_loan, signed_agreement
+from tests.factories import draft_agreement, issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"  # 20 mg each (data/demo/samples.csv)
 S2 = "CE5C0300YJFM00307"
@@ -123,6 +123,10 @@ def _nothing(run) -> None:
     return None
 
 
+def _drafted(run) -> None:
+    draft_agreement(run)
+
+
 CONSUME = ("loans", "consume", "L-1", "--sample", S1, "--technique", "SIMS")
 ACCEPT = ("loans", "accept-return", "L-1", "--seal-intact", "--condition", "ok")
 EXTEND = ("loans", "extend", "L-1", "--approver", CURATOR, "--reason", "beam time")
@@ -176,6 +180,16 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "at-of-a-sample-event-before-a-loan-wide-one": Refusal(
         _received, (*CONSUME, "--mass", "1 mg", "--destructive", "--at", "2025-03-31"), "time order"
+    ),
+    "agreement-signed-before-drafted": Refusal(
+        _drafted,
+        ("agreements", "sign", "AG-OU", "--signed-by", "x", "--at", "2025-03-31"),
+        "time order",
+    ),
+    "agreement-ended-before-drafted": Refusal(
+        _drafted,
+        ("agreements", "expire", "AG-OU", "--reason", "x", "--at", "2025-03-31"),
+        "time order",
     ),
     "recall-due-before-the-recall": Refusal(
         _received, (*RECALL, "--due", "2025-03-01"), "time order"
@@ -244,6 +258,20 @@ def test_a_loss_larger_than_held_is_a_rule_at_service_level(run):
             kind="loss",
             description="x",
             mass_lost_ug=mass("21 mg"),
+        )
+
+
+def test_an_agreement_cannot_end_before_it_was_signed(run):
+    draft_agreement(run)
+    run(agreements.sign_agreement, number="AG-OU", signed_by="x", now=NOW + timedelta(days=2))
+    with pytest.raises(RuleViolation, match="cannot end before it was signed"):
+        run(
+            agreements.end_agreement,
+            number="AG-OU",
+            status="terminated",
+            reason="x",
+            now=NOW + timedelta(days=3),
+            occurred_at=NOW + timedelta(days=1),
         )
 
 

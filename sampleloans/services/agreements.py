@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import Conflict, InvalidInput
+from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import Agreement
@@ -86,8 +86,8 @@ def sign_agreement(
     if agreement.status != "pending":
         raise Conflict(f"agreement {number} is {agreement.status}; only pending ones can be signed")
     when = occurred_at or ctx.now
-    if when < agreement.created_at:
-        raise InvalidInput(f"time: agreement {number} cannot be signed before it was drafted")
+    if when < agreement.created_at:  # time order is a rule (exit 1)
+        raise RuleViolation(f"time: agreement {number} cannot be signed before it was drafted")
     event = ev.AgreementSigned(number=number, signed_by=require_text(signed_by, "signed by"))
     return append(session, ctx, event, occurred_at=occurred_at)
 
@@ -108,8 +108,10 @@ def end_agreement(
     if agreement.status not in ("pending", "signed"):
         raise Conflict(f"agreement {number} has already ended ({agreement.status})")
     when = occurred_at or ctx.now
+    if agreement.signed_at is not None and when < agreement.signed_at:
+        raise RuleViolation(f"time: agreement {number} cannot end before it was signed")
     if when < agreement.created_at:
-        raise InvalidInput(f"time: agreement {number} cannot end before it was drafted")
+        raise RuleViolation(f"time: agreement {number} cannot end before it was drafted")
     return append(
         session,
         ctx,
