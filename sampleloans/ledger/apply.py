@@ -6,6 +6,7 @@ empty schema. It never looks at the clock: every time comes from the envelope. I
 names the event that no longer fits.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,14 +158,13 @@ def _loan(
 
 
 def _follow_items(session: Session, loan: Loan) -> None:
-    """Set a received loan's status from its items (see `checks.loan_status_of`)."""
+    """Set a received loan's status from its items (see `checks.loan_status_of`); the query
+    sees this event's item changes (the session autoflushes; a batch writes before it reads)."""
     loan.status = loan_status_of(_items(session, loan.number), loan.status)
 
 
 def shipment_samples(session: Session, shipment_seq: int) -> list[str]:
     """The sample codes a shipment carried, as its event recorded them."""
-    import json
-
     row = session.get(LedgerEvent, shipment_seq)
     if row is None or row.kind != ev.LoanShipped.kind:
         raise NotFound(f"event {shipment_seq} is not a shipment")
@@ -508,7 +508,6 @@ def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched)
     if outbound:
         loan.status = "in_transit"
     else:
-        session.flush()
         _follow_items(session, loan)
 
 
@@ -557,7 +556,6 @@ def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touche
         else:
             _return_to_vault(sample, item, shipment.receiver)
         session.add(item)
-    session.flush()
     _follow_items(session, loan)
 
 
@@ -596,7 +594,6 @@ def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touche
     _use_up(sample, item, event.mass_ug, "consumed")
     sample.consumed_ug += event.mass_ug
     session.add(item)
-    session.flush()
     _follow_items(session, loan)
     _insert(
         session,
@@ -730,7 +727,6 @@ def _incident(session: Session, envelope: Any, event: ev.IncidentReported, t: To
             item = _item(session, loan.number, event.sample)
             _use_up(sample, item, event.mass_lost_ug, "lost")
             session.add(item)
-            session.flush()
             _follow_items(session, loan)
         else:
             if event.mass_lost_ug > sample.vault_ug:
