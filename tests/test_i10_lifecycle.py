@@ -591,3 +591,49 @@ def test_init_ledger_dates_at_service_level(tmp_path):
     assert verify(engine).ok and verify(engine2).ok
     engine.dispose()
     engine2.dispose()
+
+
+def test_an_imported_history_with_two_returns_in_transit(runner, run, engine, tmp_path):
+    """`import` replays partial returns through the same rules: each receipt is the acceptance
+    of the return shipment it weighs, even while another travels and the loan stays received."""
+    with engine.connect() as connection:
+        base = connection.exec_driver_sql("SELECT max(seq) FROM ledger_event").scalar_one()
+    signed_agreement(run)
+    received_loan(run, samples=(S1, S2, S3))
+    run(loans.release_return, number="L-1", container="box", seal_number="R-1", samples=[S1])
+    run(loans.release_return, number="L-1", container="box", seal_number="R-2", samples=[S2])
+    run(loans.accept_return, number="L-1", seal_intact=True, condition="ok", weighed_ug={S2: 20000})
+    run(loans.consume, number="L-1", sample=S3, technique="x", mass_ug=1000, destructive=True)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT kind, occurred_at, actor, payload, reason FROM ledger_event WHERE seq > ? "
+            "ORDER BY seq",
+            (base,),
+        ).all()
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        "".join(
+            json.dumps(
+                {"kind": k, "occurred_at": t, "actor": a, "payload": json.loads(p), "reason": r}
+            )
+            + "\n"
+            for k, t, a, p, r in rows
+        ),
+        encoding="utf-8",
+    )
+    copy = tmp_path / "copy.db"
+    other = db.open_engine(db.url_for_path(copy), create=True)
+    with db.transaction(other) as session:
+        setup.init_ledger(session, ctx_for(), curator_name="Li Na (test curator)")
+        setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
+        setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
+    other.dispose()
+    result = runner.invoke(app, ["--db", str(copy), "--as", CURATOR, "import", str(history)])
+    assert result.exit_code == 0, result.output
+    detail = json.loads(ok(runner, "--db", str(copy), "loans", "show", "L-1", "--json"))
+    assert detail["status"] == "received"
+    assert {i["sample"]: i["state"] for i in detail["items"]} == {
+        S1: "return_in_transit",
+        S2: "returned",
+        S3: "held",
+    }
