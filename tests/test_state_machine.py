@@ -237,6 +237,12 @@ OPERATIONS = (
 """Every write service the machine drives: each must succeed (and be refused) in a run."""
 
 
+def db_time(connection: Any, query: str, key: str) -> datetime:
+    """One stored time (ISO text) as an aware datetime."""
+    value = connection.execute(text(query), {"k": key}).scalar_one()
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 class Bug(AssertionError):
     """The system and the model disagree, or an invariant failed."""
 
@@ -604,13 +610,23 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
         loan.follow_items()
 
-    def do_consume(self, number: str, code: str, mass: int, destructive: bool) -> None:
+    def do_consume(
+        self,
+        number: str,
+        code: str,
+        mass: int,
+        destructive: bool,
+        occurred_at: datetime | None = None,
+        in_order: bool = True,
+    ) -> None:
+        """Consume; a back-dated one (`occurred_at`) must succeed exactly when `in_order`."""
         loan = self.m_loans[number]
         held = loan.items[code].held_ug
         ok = (
             self.holdable(number, code)
             and 0 < mass <= held
             and (not destructive or self.m_agreements[loan.agreement].destructive)
+            and in_order
         )
         self.call(
             ok,
@@ -620,6 +636,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             technique="SIMS",
             mass_ug=mass,
             destructive=destructive,
+            occurred_at=occurred_at,
         )
         if ok:
             self.use_up(loan, code, mass, "consumed")
@@ -1010,6 +1027,26 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def consume(self, data: Any) -> None:
         self.valid_loan_rule(data, "consume")
+
+    @precondition(lambda self: self.has_valid("consume"))
+    @rule(data=st.data(), in_order=st.booleans())
+    def backdated_consume(self, data: Any, in_order: bool) -> None:
+        """Data entry after the fact is ordered per sample: an analysis dated after its
+        sample's last event and the loan's last whole-loan event is accepted, whatever the
+        loan's other samples did since; one dated before its sample's last event is refused."""
+        number = data.draw(
+            st.sampled_from(self.loans_where(lambda n: self.ok_action("consume", n))),
+            label="loan",
+        )
+        code = data.draw(st.sampled_from(self.holdable_items(number)), label="item")
+        with self.engine.connect() as c:
+            sample_at = db_time(c, "SELECT last_event_at FROM sample WHERE code = :k", code)
+            loan_at = db_time(
+                c, "SELECT last_loan_wide_event_at FROM loan WHERE number = :k", number
+            )
+        after = max(sample_at, loan_at)
+        when = after + (self.now - after) / 2 if in_order else sample_at - timedelta(minutes=1)
+        self.do_consume(number, code, 1, False, occurred_at=when, in_order=in_order)
 
     @precondition(lambda self: self.has_valid("borrower_split"))
     @rule(data=st.data())
