@@ -124,12 +124,16 @@ class Institution(TableModel, table=True):
 
 
 class Person(TableModel, table=True):
-    """A registered person who can act: curator, compliance officer or researcher."""
+    """A registered person who can act: curator, compliance officer or researcher.
+
+    A deactivated person (`active` false) stays, with their history, but may no longer act.
+    """
 
     email: str = Field(primary_key=True)
     name: str
     institution: str = Field(foreign_key="institution.short_name", index=True)
     role: str
+    active: bool = True
 
     __table_args__ = (
         CheckConstraint(
