@@ -107,6 +107,7 @@ READS: list[tuple[str, ...]] = [
     ("custody", "history", "--loan", "L-OU", "--as-of", AS_OF),
     ("custody", "history", "--loan", "L-OU2", "--as-of", AS_OF),
     ("custody", "history", "--institution", "OU", "--as-of", AS_OF),
+    ("custody", "history", "--institution", "OU"),
     ("incidents", "list"),
     ("people", "list"),
     ("institutions", "list"),
@@ -161,6 +162,7 @@ def test_reports_of_an_own_loan_name_nothing_of_where_its_samples_went(
         ("return", ("--loan", "L-OU")),
         ("inventory", ("--loan", "L-OU")),
         ("custody", ("--institution", "OU")),
+        ("overdue", ("--institution", "OU")),
     ):
         out = tmp_path / f"{kind}-{scope[1]}.pdf"
         result = cli(runner, OU_PI, "report", kind, *scope, "--out", str(out))

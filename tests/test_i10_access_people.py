@@ -136,6 +136,9 @@ def test_deactivated_person_is_refused_and_history_stays(
         == f"person {OU_PI} deactivated: may no longer act; reason: left the OU"
     )
     verified(runner)
+    pdf = db_path.parent / "ou.pdf"
+    report = cli(runner, COMPLIANCE, "report", "custody", "--institution", "OU", "--out", str(pdf))
+    assert report.exit_code == 0, report.output  # the new kinds print in the custody report
     again = cli(runner, CURATOR, "people", "reactivate", OU_PI, "--reason", "back from leave")
     assert again.exit_code == 0, again.output
     assert cli(runner, OU_PI, "status").exit_code == 0
