@@ -23,7 +23,7 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.services import access
-from sampleloans.services.common import get_loan, get_sample
+from sampleloans.services.common import get_sample
 from sampleloans.units import format_mass
 
 
@@ -170,13 +170,6 @@ def foreign_loan_events(session: Session, person: Person, seqs: list[int]) -> se
         )
     ).all()
     return set(rows)
-
-
-def sample_institution(session: Session, sample: Sample) -> str:
-    """The institution whose records a sample belongs to now: its loan's, else its custodian."""
-    if sample.loan_number is not None:
-        return get_loan(session, sample.loan_number).institution
-    return sample.custodian
 
 
 def record_history(
