@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import CheckConstraint, Index, String, TypeDecorator
+from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 
@@ -124,12 +124,17 @@ class Institution(TableModel, table=True):
 
 
 class Person(TableModel, table=True):
-    """A registered person who can act: curator, compliance officer or researcher."""
+    """A registered person who can act: curator, compliance officer or researcher.
+
+    A deactivated person (`active` false) stays, with their history, but may no longer act.
+    """
 
     email: str = Field(primary_key=True)
     name: str
     institution: str = Field(foreign_key="institution.short_name", index=True)
     role: str
+    # a default in the schema too: a row written without it (raw SQL, an older writer) is active
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("1")})
 
     __table_args__ = (
         CheckConstraint(

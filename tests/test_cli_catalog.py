@@ -158,10 +158,10 @@ def test_samples_read_access(runner: CliRunner, run: Run) -> None:
     assert as_json(runner, OU_PI, "samples", "show", OU_SAMPLE)["loan_number"] == "L-1"
     for command in ("show", "tree"):
         result = invoke(runner, UOC_PI, "samples", command, OU_SAMPLE)
-        assert result.exit_code == 4
+        assert result.exit_code == 2
         assert result.stderr == (
-            f"Error: {UOC_PI} is a researcher at UoC; sample {OU_SAMPLE} belongs to OU and only "
-            "its own researchers, curators and compliance officers may read it\n"
+            f"Error: sample '{OU_SAMPLE}' not found among the records you may read; "
+            "see 'samples list'\n"
         )
     result = invoke(runner, CURATOR, "samples", "show", "NOPE")
     assert (result.exit_code, result.stderr) == (
@@ -209,8 +209,8 @@ def test_institutions_counts_and_access(runner: CliRunner, run: Run) -> None:
     assert (ou["people"], ou["agreements"], ou["loans"]) == (1, 1, 1)
     assert [r["short_name"] for r in as_json(runner, OU_PI, "institutions", "list")] == ["OU"]
     result = invoke(runner, OU_PI, "institutions", "show", "UoC")
-    assert result.exit_code == 4
-    assert "institution UoC belongs to UoC" in result.stderr
+    assert result.exit_code == 2
+    assert "institution 'UoC' not found among the records you may read" in result.stderr
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     staff = as_json(runner, CURATOR, "people", "list", "--role", "compliance-officer")
     assert staff == [
         {"email": COMPLIANCE, "institution": "NAOC", "name": staff[0]["name"],
-         "role": "compliance_officer"}
+         "role": "compliance_officer", "active": True}
     ]  # fmt: skip
     assert as_json(runner, OU_PI, "people", "show", "new@open.example")["name"] == "Ada"
     assert len(as_json(runner, OU_PI, "people", "list")) == 2
@@ -245,13 +245,12 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
 
 def test_people_access(runner: CliRunner) -> None:
     result = invoke(runner, OU_PI, "people", "show", CURATOR)
-    assert result.exit_code == 4
+    assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {OU_PI} is a researcher at OU; person {CURATOR} belongs to NAOC and only its "
-        "own researchers, curators and compliance officers may read it\n"
+        f"Error: person '{CURATOR}' not found among the records you may read; see 'people list'\n"
     )
     result = invoke(runner, OU_PI, "people", "list", "--institution", "UoC")
-    assert result.exit_code == 4 and "the people of UoC belongs to UoC" in result.stderr
+    assert result.exit_code == 2 and "institution 'UoC' not found among the" in result.stderr
 
 
 # --- agreements -------------------------------------------------------------------------------
@@ -329,9 +328,9 @@ def test_agreements_list_and_access(runner: CliRunner, run: Run) -> None:
     table = invoke(runner, CURATOR, "agreements", "list").stdout
     assert re.search(r"AG-OU +│ OU +│ signed +│ yes +│ 20\.000 mg +│ 1\.000 g +│ 1", table)
     result = invoke(runner, OU_PI, "agreements", "show", "AG-UoC")
-    assert result.exit_code == 4 and "agreement AG-UoC belongs to UoC" in result.stderr
+    assert result.exit_code == 2 and "agreement 'AG-UoC' not found among the" in result.stderr
     result = invoke(runner, OU_PI, "agreements", "list", "--institution", "UoC")
-    assert result.exit_code == 4 and "the agreements of UoC belongs to UoC" in result.stderr
+    assert result.exit_code == 2 and "institution 'UoC' not found among the" in result.stderr
 
 
 def test_help_does_not_import_sqlalchemy() -> None:

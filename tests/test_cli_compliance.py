@@ -88,7 +88,7 @@ def test_history_as_of_shows_the_earlier_state(runner, ledger):
 
 def test_history_refusals(runner, ledger):
     other = invoke(runner, "--as", UOC_PI, "custody", "history", "--loan", "L-1")
-    assert other.exit_code == 4 and "researcher at UoC" in other.stderr
+    assert other.exit_code == 2 and "loan 'L-1' not found among the records" in other.stderr
     none = invoke(runner, "--as", CURATOR, "custody", "history")
     assert none.exit_code == 2 and "exactly one" in none.stderr
     missing = invoke(runner, "--as", CURATOR, "custody", "history", "--loan", "L-9")
@@ -137,7 +137,7 @@ def test_overdue_after_the_clock_moves(runner, ledger, monkeypatch):
     assert table.exit_code == 0 and "L-1" in table.stdout
     uoc = invoke(runner, "--as", UOC_PI, "overdue")
     assert uoc.exit_code == 0 and "Nothing is overdue" in uoc.stdout
-    assert invoke(runner, "--as", UOC_PI, "overdue", "--institution", "OU").exit_code == 4
+    assert invoke(runner, "--as", UOC_PI, "overdue", "--institution", "OU").exit_code == 2
 
 
 def test_status_for_a_researcher(runner, ledger):
@@ -162,7 +162,7 @@ def test_status_for_a_researcher(runner, ledger):
 
 def test_status_refusals(runner, ledger):
     other = invoke(runner, "--as", UOC_PI, "status", "--loan", "L-1")
-    assert other.exit_code == 4 and other.stderr.startswith("Error: ")
+    assert other.exit_code == 2 and other.stderr.startswith("Error: loan 'L-1' not found")
     staff = invoke(runner, "--as", COMPLIANCE, "status")
     assert staff.exit_code == 2 and "give --loan NUMBER or --institution SHORT" in staff.stderr
     ok = invoke(runner, "--as", COMPLIANCE, "status", "--institution", "OU", "--json")

@@ -118,7 +118,7 @@ def test_researcher_of_another_institution_is_refused(
             str(tmp_path / "r.pdf"),
         ],
     )
-    assert result.exit_code == 4
+    assert result.exit_code == 2  # another institution's loan reads as a missing one
     assert not (tmp_path / "r.pdf").exists()
 
 
@@ -128,7 +128,7 @@ def test_verify_document_refuses_an_outsider_before_saying_anything_of_the_ledge
     out = tmp_path / "custody.pdf"
     assert report(runner, out).exit_code == 0
     result = runner.invoke(app, ["--as", "anand@open.example", "verify-document", str(out)])
-    assert result.exit_code == 4
+    assert result.exit_code == 2  # another institution's loan reads as a missing one
     assert not re.search(r"^ok\b", result.stdout, re.M)  # no check line, not even the head
     assert "Error:" in result.stderr
 

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import Engine
 
 from sampleloans import db
-from sampleloans.errors import InvalidInput, PermissionDenied
+from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger import store
 from sampleloans.reports import layout, render
 from sampleloans.services import loans
@@ -210,7 +210,7 @@ def test_long_tables_are_split_and_repeat_their_header() -> None:
 
 def test_researchers_read_only_their_own_institution(history: Engine) -> None:
     assert report_of(history, "custody", actor=OU_PI, loan="L-1").request.loan == "L-1"
-    with pytest.raises(PermissionDenied, match="belongs to UoC"):
+    with pytest.raises(NotFound, match=r"^loan 'L-2' not found among the records you may read"):
         report_of(history, "custody", actor=OU_PI, loan="L-2")
 
 

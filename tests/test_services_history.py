@@ -90,7 +90,7 @@ def test_as_of_replays_the_earlier_state(run, lineage_loan):
 
 
 def test_history_access_and_arguments(run, lineage_loan):
-    with pytest.raises(PermissionDenied, match="researcher at UoC"):
+    with pytest.raises(NotFound, match=r"^loan 'L-1' not found among the records you may read"):
         run(record_history, actor=UOC_PI, loan="L-1")
     with pytest.raises(InvalidInput, match="exactly one"):
         run(record_history, actor=COMPLIANCE, loan="L-1", sample=CHILD)
@@ -130,5 +130,5 @@ def test_overdue_and_status(run, lineage_loan):
     assert "inventory overdue by 10 days" in standing.obligations
     with pytest.raises(InvalidInput, match="give --loan"):
         run(loan_status, actor=COMPLIANCE, now=late)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         run(loan_status, actor=UOC_PI, now=late, loan="L-1")

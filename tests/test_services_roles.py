@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sampleloans.errors import PermissionDenied
+from sampleloans.errors import NotFound, PermissionDenied
 from sampleloans.services import (
     agreements,
     catalog,
@@ -24,7 +24,7 @@ from sampleloans.services import (
     samples,
     standing,
 )
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, fingerprint
+from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, fingerprint
 from tests.factories import draft_agreement, received_loan, signed_agreement
 
 S112 = "CE5C0200YJFM00112"
@@ -39,6 +39,11 @@ def base(run: Run) -> None:
     draft_agreement(run, "UoC", number="AG-UoC")
     received_loan(run)
     run(incidents.report_incident, sample=BIG, kind="damage", description="vial cracked")
+
+
+def brown_deactivated(run: Run) -> None:
+    base(run)
+    run(reference.deactivate_person, email=BROWN_PI, reason="left")
 
 
 def approved_l2(run: Run) -> None:
@@ -104,6 +109,21 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
         base,
         reference.add_person,
         {"email": "new@open.example", "name": "New", "institution": "OU", "role": "researcher"},
+    ),
+    "deactivate_person": (
+        base,
+        reference.deactivate_person,
+        {"email": BROWN_PI, "reason": "left"},
+    ),
+    "reactivate_person": (
+        brown_deactivated,
+        reference.reactivate_person,
+        {"email": BROWN_PI, "reason": "back"},
+    ),
+    "change_role": (
+        base,
+        reference.change_role,
+        {"email": COMPLIANCE, "role": "curator", "reason": "promoted"},
     ),
     "register_sample": (
         base,
@@ -266,7 +286,9 @@ def test_write_service_role_matrix(name: str, role: str, run: Run, db_path: Any)
         assert envelope.actor == ROLES[role]
         assert fingerprint(db_path) != before
     else:
-        with pytest.raises(PermissionDenied):
+        # a researcher elsewhere meets another institution's loan as a missing one
+        outsider_inventory = (name, role) == ("attest_inventory", "outsider")
+        with pytest.raises(NotFound if outsider_inventory else PermissionDenied):
             run(service, actor=ROLES[role], now=now, **kwargs)
         assert fingerprint(db_path) == before
 
@@ -326,9 +348,13 @@ def ou_history(run: Run) -> None:
 def test_outsider_is_refused(name: str, run: Run) -> None:
     ou_history(run)
     fn, kwargs = REFUSED_READS[name]
-    if name != "mass_balance-all":  # collection-wide: staff only, own researchers too are refused
-        assert run(fn, actor=OU_PI, **kwargs) is not None  # the own institution may read it
-    with pytest.raises(PermissionDenied):
+    if name == "mass_balance-all":  # collection-wide: staff only, own researchers too are refused
+        with pytest.raises(PermissionDenied):
+            run(fn, actor=UOC_PI, **kwargs)
+        return
+    assert run(fn, actor=OU_PI, **kwargs) is not None  # the own institution may read it
+    # another institution's record reads as a missing one: nothing says it exists
+    with pytest.raises(NotFound, match="not found among the records you may read"):
         run(fn, actor=UOC_PI, **kwargs)
 
 

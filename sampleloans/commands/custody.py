@@ -21,7 +21,11 @@ app = typer.Typer(help="Chain-of-custody history.", no_args_is_help=True)
 def history(
     ctx: typer.Context,
     sample: Annotated[
-        str | None, typer.Option("--sample", help="A sample code (its whole lineage is shown).")
+        str | None,
+        typer.Option(
+            "--sample",
+            help="A sample code: its whole lineage (researchers: what was on their loans).",
+        ),
     ] = None,
     loan: Annotated[str | None, typer.Option("--loan", help="A loan number.")] = None,
     institution: Annotated[

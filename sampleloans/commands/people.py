@@ -11,6 +11,8 @@ app = typer.Typer(
     help="People who may act: curators, compliance officers, researchers.",
     no_args_is_help=True,
 )
+Email = Annotated[str, typer.Argument(help="E-mail address of a registered person.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
 
 
 @app.command("add")
@@ -55,7 +57,7 @@ def list_(
 ) -> None:
     """List people by e-mail (researchers: only their own institution's).
 
-    JSON: an array of objects with keys email, name, institution, role.
+    JSON: an array of objects with keys email, name, institution, role, active.
     Example: sampleloans people list --institution OU
     """
     from rich.table import Table
@@ -69,10 +71,11 @@ def list_(
         print_json(jsonable(rows))
         return
     table = Table(title=f"People ({len(rows)})")
-    for heading in ("email", "name", "institution", "role"):
+    for heading in ("email", "name", "institution", "role", "status"):
         table.add_column(heading)
     for row in rows:
-        table.add_row(*plain(row.email, row.name, row.institution, row.role.replace("_", " ")))
+        role = row.role.replace("_", " ")
+        table.add_row(*plain(row.email, row.name, row.institution, role, _status(row.active)))
     console().print(table)
 
 
@@ -84,7 +87,7 @@ def show(
 ) -> None:
     """Show one person.
 
-    JSON keys: email, name, institution, role.
+    JSON keys: email, name, institution, role, active.
     Example: sampleloans people show anand@open.example
     """
     from rich.table import Table
@@ -103,4 +106,68 @@ def show(
     table.add_row(*plain("name", view.name))
     table.add_row(*plain("institution", view.institution))
     table.add_row(*plain("role", view.role.replace("_", " ")))
+    table.add_row(*plain("status", _status(view.active)))
     console().print(table)
+
+
+def _status(active: bool) -> str:
+    """How a person's standing reads in a table."""
+    return "active" if active else "deactivated"
+
+
+@app.command("deactivate")
+def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
+    """Deactivate a person: they may no longer act; their record and history stay (curators only).
+
+    Example: sampleloans people deactivate pi@kit.example --reason "left the institute"
+    """
+    from sampleloans.commands.common import writing
+    from sampleloans.services.reference import deactivate_person
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = deactivate_person(
+            session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
+        )
+    line = f"Deactivated {email.strip().lower()}; event {envelope.seq}."
+    console().print(line, markup=False)
+
+
+@app.command("reactivate")
+def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
+    """Let a deactivated person act again, in the role they had (curators only).
+
+    Example: sampleloans people reactivate pi@kit.example --reason "deactivated by mistake"
+    """
+    from sampleloans.commands.common import writing
+    from sampleloans.services.reference import reactivate_person
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = reactivate_person(
+            session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
+        )
+    line = f"Reactivated {email.strip().lower()}; event {envelope.seq}."
+    console().print(line, markup=False)
+
+
+@app.command("set-role")
+def set_role(
+    ctx: typer.Context,
+    email: Email,
+    role: Annotated[str, typer.Option("--role", help="curator, compliance-officer or researcher.")],
+    reason: Reason,
+    at: AtOption = None,
+) -> None:
+    """Change a person's role (curators only); staff roles need a lender or curator institution.
+
+    Example: sampleloans people set-role zhang@naoc.example --role curator --reason "promoted"
+    """
+    from sampleloans.commands.common import writing
+    from sampleloans.services.reference import change_role
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = change_role(
+            session, service_ctx, email=email, role=role, reason=reason, occurred_at=parse_at(at)
+        )
+    words = role.strip().lower().replace("_", " ").replace("-", " ")
+    line = f"{email.strip().lower()} is now a {words}; event {envelope.seq}."
+    console().print(line, markup=False)

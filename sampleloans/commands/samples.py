@@ -294,6 +294,8 @@ def tree(
 ) -> None:
     """Show a sample's split lineage from its root ancestor (borrower splits included).
 
+    Researchers see it from the sample asked for, with only the samples on their own loans.
+
     JSON: the root node; each node has code, initial_mass_ug, vault_ug, on_loan_ug,
     custody_state, custodian, loan_number, frozen and children (nodes, by code).
     Example: sampleloans samples tree CE5C0400YJFM00505-G1

@@ -255,6 +255,55 @@ def _person(session: Session, envelope: Any, event: ev.PersonAdded, _t: Touched)
     _subject(session, envelope.seq, "institution", event.institution)
 
 
+def _known_person(session: Session, envelope: Any, email: str) -> Person:
+    """A registered person, with the event indexed under them and their institution."""
+    person = session.get(Person, email)
+    if person is None:
+        raise NotFound(f"person {email} does not exist; see 'people list'")
+    _subject(session, envelope.seq, "person", person.email)
+    _subject(session, envelope.seq, "institution", person.institution)
+    return person
+
+
+@applies(ev.PersonDeactivated)
+def _person_deactivated(
+    session: Session, envelope: Any, event: ev.PersonDeactivated, _t: Touched
+) -> None:
+    """The person may no longer act; the row stays, marked inactive."""
+    person = _known_person(session, envelope, event.email)
+    if not person.active:
+        raise Conflict(f"person {person.email} is already deactivated")
+    person.active = False
+    session.add(person)
+
+
+@applies(ev.PersonReactivated)
+def _person_reactivated(
+    session: Session, envelope: Any, event: ev.PersonReactivated, _t: Touched
+) -> None:
+    """A deactivated person may act again."""
+    person = _known_person(session, envelope, event.email)
+    if person.active:
+        raise Conflict(f"person {person.email} is active; only a deactivated person is reactivated")
+    person.active = True
+    session.add(person)
+
+
+@applies(ev.PersonRoleChanged)
+def _person_role_changed(
+    session: Session, envelope: Any, event: ev.PersonRoleChanged, _t: Touched
+) -> None:
+    """The role changes; the event names the role it replaces, which must be the current one."""
+    person = _known_person(session, envelope, event.email)
+    if person.role != event.previous_role:
+        raise Conflict(
+            f"person {person.email} is a {person.role}, not a {event.previous_role} as the "
+            "role change says"
+        )
+    person.role = event.role
+    session.add(person)
+
+
 # --- samples ------------------------------------------------------------------------------------
 
 

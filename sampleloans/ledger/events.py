@@ -87,6 +87,35 @@ class PersonAdded(Event):
 
 @_register
 @dataclass(frozen=True)
+class PersonDeactivated(Event):
+    """A person may no longer act; their record and history stay (the reason is the envelope's)."""
+
+    kind: ClassVar[str] = "person.deactivated"
+    email: str
+
+
+@_register
+@dataclass(frozen=True)
+class PersonReactivated(Event):
+    """A deactivated person may act again (the reason is the envelope's)."""
+
+    kind: ClassVar[str] = "person.reactivated"
+    email: str
+
+
+@_register
+@dataclass(frozen=True)
+class PersonRoleChanged(Event):
+    """A person's role changes from `previous_role` to `role` (the reason is the envelope's)."""
+
+    kind: ClassVar[str] = "person.role_changed"
+    email: str
+    previous_role: str
+    role: str
+
+
+@_register
+@dataclass(frozen=True)
 class SampleRegistered(Event):
     """A sample enters the collection in the curator's vault."""
 

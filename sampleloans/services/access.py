@@ -1,37 +1,144 @@
 """Who may read what: compliance officers and curators read everything; researchers read
-only their own institution's records. Every read service calls one of these first."""
+only their own institution's records. Every read service calls one of these first.
 
-from sqlmodel import Session
+A researcher's view of a record they may not read is the view of a record that does not exist:
+one `NotFound` (exit 2) with the same words for both, naming no institution, so that a refusal
+never tells them what exists elsewhere or who holds it. Curators and compliance officers read
+everything, so they only ever meet the precise "does not exist" of `common.get`.
 
-from sampleloans.errors import PermissionDenied
+A researcher reads a sample only while it is on a loan of their institution: in the vault it is
+the curator's, on another loan it is that borrower's.
+"""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlmodel import Session, SQLModel
+
+from sampleloans.errors import NotFound, PermissionDenied
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Person
-from sampleloans.services.common import acting_person
+from sampleloans.models import Agreement, Institution, Loan, Person, Sample
+from sampleloans.services.common import (
+    STAFF_ROLES,
+    acting_person,
+    get_agreement,
+    get_institution,
+    get_loan,
+    get_person,
+    get_sample,
+)
+
+T = TypeVar("T", bound=SQLModel)
+
+LIST_COMMANDS = {
+    "sample": "samples list",
+    "loan": "loans list",
+    "person": "people list",
+    "agreement": "agreements list",
+    "institution": "institutions list",
+    "incident": "incidents list",
+}
+"""The command that lists each kind of record, named in a refusal."""
 
 
 def reader(session: Session, ctx: Context) -> Person:
-    """The acting person for a read (any registered role)."""
+    """The acting person for a read (any registered, active role)."""
     return acting_person(session, ctx)
 
 
-def can_see_institution(person: Person, institution: str) -> bool:
+def is_staff(person: Person) -> bool:
+    """Curators and compliance officers, who read every institution's records."""
+    return person.role in STAFF_ROLES
+
+
+def can_see_institution(person: Person, institution: str | None) -> bool:
     """Whether a person may read records of an institution."""
-    return person.role in ("curator", "compliance_officer") or person.institution == institution
+    return is_staff(person) or (institution is not None and person.institution == institution)
 
 
-def require_institution_access(person: Person, institution: str, what: str) -> None:
-    """Refuse a researcher reading another institution's records (exit 4)."""
+def unseen(what: str, key: str) -> NotFound:
+    """The one refusal a researcher gets for a record that is missing or not theirs (exit 2)."""
+    return NotFound(
+        f"{what} {key!r} not found among the records you may read; see '{LIST_COMMANDS[what]}'"
+    )
+
+
+def require_institution_access(
+    person: Person, institution: str | None, what: str, key: str
+) -> None:
+    """Refuse a researcher a record of another institution as if it did not exist."""
     if not can_see_institution(person, institution):
-        raise PermissionDenied(
-            f"{person.email} is a researcher at {person.institution}; {what} belongs to "
-            f"{institution} and only its own researchers, curators and compliance officers "
-            "may read it"
-        )
+        raise unseen(what, key)
 
 
 def require_staff(person: Person, what: str) -> None:
     """Refuse researchers for collection-wide reads (lists across institutions, verify)."""
-    if person.role not in ("curator", "compliance_officer"):
+    if not is_staff(person):
         raise PermissionDenied(
             f"{person.email} is a researcher; only curators and compliance officers may {what}"
         )
+
+
+def _lookup(
+    session: Session,
+    person: Person,
+    getter: Callable[[Session, str], T],
+    key: str,
+    what: str,
+) -> T:
+    """A record by key: staff get the precise NotFound; a researcher the one `unseen`."""
+    try:
+        return getter(session, key)
+    except NotFound:
+        if is_staff(person):
+            raise
+        raise unseen(what, key) from None
+
+
+def sample_owner(session: Session, sample: Sample) -> str | None:
+    """The borrowing institution whose records a sample is part of now (None in the vault)."""
+    if sample.loan_number is None:
+        return None
+    loan = session.get(Loan, sample.loan_number)
+    return None if loan is None else loan.institution
+
+
+def can_see_sample(session: Session, person: Person, sample: Sample) -> bool:
+    """Whether a person may read a sample as it is now (researchers: on their own loans)."""
+    return is_staff(person) or sample_owner(session, sample) == person.institution
+
+
+def readable_sample(session: Session, person: Person, code: str) -> Sample:
+    """A sample the person may read, or NotFound."""
+    sample = _lookup(session, person, get_sample, code, "sample")
+    if not can_see_sample(session, person, sample):
+        raise unseen("sample", code)
+    return sample
+
+
+def readable_loan(session: Session, person: Person, number: str) -> Loan:
+    """A loan the person may read, or NotFound."""
+    loan = _lookup(session, person, get_loan, number, "loan")
+    require_institution_access(person, loan.institution, "loan", number)
+    return loan
+
+
+def readable_institution(session: Session, person: Person, short_name: str) -> Institution:
+    """An institution the person may read, or NotFound."""
+    institution = _lookup(session, person, get_institution, short_name, "institution")
+    require_institution_access(person, institution.short_name, "institution", short_name)
+    return institution
+
+
+def readable_person(session: Session, person: Person, email: str) -> Person:
+    """A registered person the reader may see, or NotFound."""
+    found = _lookup(session, person, get_person, email.lower(), "person")
+    require_institution_access(person, found.institution, "person", email.lower())
+    return found
+
+
+def readable_agreement(session: Session, person: Person, number: str) -> Agreement:
+    """An agreement the person may read, or NotFound."""
+    agreement = _lookup(session, person, get_agreement, number, "agreement")
+    require_institution_access(person, agreement.institution, "agreement", number)
+    return agreement

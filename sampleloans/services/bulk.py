@@ -40,6 +40,15 @@ from sampleloans.units import parse_mass_ug
 FORMATS = ("csv", "jsonl")
 CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
 ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_seq"}
+REASON_KINDS = (
+    "agreement.ended",
+    "loan.extended",
+    "loan.recalled",
+    "person.deactivated",
+    "person.reactivated",
+    "person.role_changed",
+)
+"""The kinds whose command takes a reason (stored in the envelope, not the payload)."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,15 @@ HANDLERS: dict[str, Handler] = {
     "person.added": lambda s, c, p, kw: reference.add_person(
         s, c, email=p["email"], name=p["name"], institution=p["institution"], role=p["role"], **kw
     ),
+    "person.deactivated": lambda s, c, p, kw: reference.deactivate_person(
+        s, c, email=p["email"], reason=kw.pop("reason", None) or "", **kw
+    ),
+    "person.reactivated": lambda s, c, p, kw: reference.reactivate_person(
+        s, c, email=p["email"], reason=kw.pop("reason", None) or "", **kw
+    ),
+    "person.role_changed": lambda s, c, p, kw: reference.change_role(
+        s, c, email=p["email"], role=p["role"], reason=kw.pop("reason", None) or "", **kw
+    ),
     "sample.registered": lambda s, c, p, kw: samples.register_sample(
         s,
         c,
@@ -380,7 +398,7 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
         if kind != "event.corrected":
             raise InvalidInput("corrects_seq: only an event.corrected record references another")
         options["corrects_seq"] = record["corrects_seq"]
-    if "reason" in options and kind not in ("agreement.ended", "loan.extended", "loan.recalled"):
+    if "reason" in options and kind not in REASON_KINDS:
         raise InvalidInput(f"reason: {kind} does not take a reason")
     record_ctx = Context(actor=actor.strip().lower(), os_user=ctx.os_user, now=ctx.now)
     try:

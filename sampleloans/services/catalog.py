@@ -6,9 +6,11 @@ Who sees what (every function starts with `access.reader`):
   and only the samples that are on a loan of their institution (`sample.loan_number` points
   at a loan whose institution is theirs). Samples in the vault belong to the curator's
   institution (their custodian) and are hidden from researchers. Lists are filtered to what
-  the reader may see; asking by name for something else is refused (PermissionDenied, exit 4).
-- a lineage tree is shown to anyone who may read the sample asked for: the ancestors are the
-  provenance of that material, so they are part of what it means.
+  the reader may see; asking by name for something else gets the answer a missing record gets
+  (`access.unseen`, NotFound, exit 2), so nothing tells what exists elsewhere.
+- a researcher's lineage tree starts at the sample they asked for and holds only the samples
+  they may read (a child on another institution's loan or back in the vault is left out, with
+  its subtree); staff see the whole lineage from its root.
 """
 
 from dataclasses import dataclass
@@ -22,9 +24,6 @@ from sampleloans.services import access
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
-    get_agreement,
-    get_institution,
-    get_person,
     get_sample,
     in_force,
     require_choice,
@@ -104,6 +103,7 @@ class PersonView:
     name: str
     institution: str
     role: str
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -136,19 +136,10 @@ class AgreementView:
 # --- samples ----------------------------------------------------------------------------------
 
 
-def _sample_owner(session: Session, sample: Sample) -> str:
-    """The institution whose records a sample belongs to: the borrower while on a loan."""
-    if sample.loan_number:
-        loan = session.get(Loan, sample.loan_number)
-        if loan is not None:
-            return loan.institution
-    return sample.custodian
-
-
-def _children(session: Session, code: str) -> list[Sample]:
-    return list(
-        session.exec(select(Sample).where(Sample.parent_code == code).order_by(Sample.code)).all()
-    )
+def _children(session: Session, person: Person, code: str) -> list[Sample]:
+    """A sample's children in code order, those the person may read."""
+    children = session.exec(select(Sample).where(Sample.parent_code == code).order_by(Sample.code))
+    return [c for c in children.all() if access.can_see_sample(session, person, c)]
 
 
 def _sample_view(sample: Sample, children: tuple[str, ...]) -> SampleView:
@@ -196,49 +187,42 @@ def list_samples(
         wanted = require_choice(state, "state", SAMPLE_STATES)
         states = ON_LOAN_STATES if wanted == "on_loan" else (wanted,)
         query = query.where(col(Sample.custody_state).in_(states))
-    samples = session.exec(query).all()
-    if person.role == "researcher":
-        samples = [
-            s for s in samples if s.loan_number and _sample_owner(session, s) == person.institution
-        ]
+    samples = [s for s in session.exec(query).all() if access.can_see_sample(session, person, s)]
+    visible = None if access.is_staff(person) else {s.code for s in samples}
     children: dict[str, list[str]] = {}
     for code, parent in session.exec(
         select(Sample.code, Sample.parent_code).where(col(Sample.parent_code).is_not(None))
     ).all():
-        children.setdefault(parent, []).append(code)
+        if visible is None or code in visible:
+            children.setdefault(parent, []).append(code)
     return [_sample_view(s, tuple(sorted(children.get(s.code, [])))) for s in samples]
 
 
-def _readable_sample(session: Session, ctx: Context, code: str) -> Sample:
-    """A sample the acting person may read, or NotFound / PermissionDenied."""
-    person = access.reader(session, ctx)
-    sample = get_sample(session, code)
-    access.require_institution_access(person, _sample_owner(session, sample), f"sample {code}")
-    return sample
-
-
 def show_sample(session: Session, ctx: Context, *, code: str) -> SampleView:
-    """One sample with its children's codes."""
-    sample = _readable_sample(session, ctx, code)
-    return _sample_view(sample, tuple(c.code for c in _children(session, sample.code)))
+    """One sample with the codes of its children the reader may see."""
+    person = access.reader(session, ctx)
+    sample = access.readable_sample(session, person, code)
+    children = tuple(c.code for c in _children(session, person, sample.code))
+    return _sample_view(sample, children)
 
 
 def sample_tree(session: Session, ctx: Context, *, code: str) -> SampleNode:
     """The lineage of a sample from its root ancestor, borrower splits included.
 
-    Researchers see the subtree from the sample they asked for: its ancestors and siblings may
-    be on other institutions' loans.
+    Researchers see the subtree from the sample they asked for, and in it only the samples on
+    their own institution's loans: ancestors, siblings and other children may be on other
+    institutions' loans.
     """
-    sample = _readable_sample(session, ctx, code)
-    root = sample
-    if access.reader(session, ctx).role == "researcher":
-        return _node(session, root)
-    while root.parent_code is not None:
-        root = get_sample(session, root.parent_code)
-    return _node(session, root)
+    person = access.reader(session, ctx)
+    root = access.readable_sample(session, person, code)
+    if access.is_staff(person):
+        while root.parent_code is not None:
+            root = get_sample(session, root.parent_code)
+    return _node(session, person, root)
 
 
-def _node(session: Session, sample: Sample) -> SampleNode:
+def _node(session: Session, person: Person, sample: Sample) -> SampleNode:
+    """A sample and, recursively, the children the person may read."""
     return SampleNode(
         code=sample.code,
         initial_mass_ug=sample.initial_mass_ug,
@@ -248,7 +232,9 @@ def _node(session: Session, sample: Sample) -> SampleNode:
         custodian=sample.custodian,
         loan_number=sample.loan_number,
         frozen=sample.frozen,
-        children=tuple(_node(session, child) for child in _children(session, sample.code)),
+        children=tuple(
+            _node(session, person, child) for child in _children(session, person, sample.code)
+        ),
     )
 
 
@@ -296,8 +282,7 @@ def list_institutions(
 def show_institution(session: Session, ctx: Context, *, short_name: str) -> InstitutionView:
     """One institution with its counts."""
     person = access.reader(session, ctx)
-    institution = get_institution(session, short_name)
-    access.require_institution_access(person, institution.short_name, f"institution {short_name}")
+    institution = access.readable_institution(session, person, short_name)
     return _institution_views(session, [institution])[0]
 
 
@@ -305,7 +290,9 @@ def show_institution(session: Session, ctx: Context, *, short_name: str) -> Inst
 
 
 def _person_view(p: Person) -> PersonView:
-    return PersonView(email=p.email, name=p.name, institution=p.institution, role=p.role)
+    return PersonView(
+        email=p.email, name=p.name, institution=p.institution, role=p.role, active=p.active
+    )
 
 
 def list_people(
@@ -315,8 +302,7 @@ def list_people(
     person = access.reader(session, ctx)
     query = select(Person).order_by(Person.email)
     if institution:
-        get_institution(session, institution)
-        access.require_institution_access(person, institution, f"the people of {institution}")
+        access.readable_institution(session, person, institution)
         query = query.where(Person.institution == institution)
     if role:
         query = query.where(Person.role == require_choice(role, "role", ROLES))
@@ -330,9 +316,7 @@ def list_people(
 def show_person(session: Session, ctx: Context, *, email: str) -> PersonView:
     """One person."""
     reader = access.reader(session, ctx)
-    person = get_person(session, email)
-    access.require_institution_access(reader, person.institution, f"person {person.email}")
-    return _person_view(person)
+    return _person_view(access.readable_person(session, reader, email))
 
 
 # --- agreements -------------------------------------------------------------------------------
@@ -374,8 +358,7 @@ def list_agreements(
     person = access.reader(session, ctx)
     query = select(Agreement).order_by(Agreement.number)
     if institution:
-        get_institution(session, institution)
-        access.require_institution_access(person, institution, f"the agreements of {institution}")
+        access.readable_institution(session, person, institution)
         query = query.where(Agreement.institution == institution)
     if status:
         query = query.where(
@@ -391,6 +374,5 @@ def list_agreements(
 def show_agreement(session: Session, ctx: Context, *, number: str) -> AgreementView:
     """One agreement, in force or not at `ctx.now`."""
     person = access.reader(session, ctx)
-    agreement = get_agreement(session, number)
-    access.require_institution_access(person, agreement.institution, f"agreement {number}")
+    agreement = access.readable_agreement(session, person, number)
     return _agreement_view(session, agreement, ctx.now)

@@ -6,11 +6,15 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
 
-from sampleloans.errors import InvalidInput, NotFound, PermissionDenied
+from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, Loan, Person, Sample
 
 ROLES = ("curator", "compliance_officer", "researcher")
+STAFF_ROLES = ("curator", "compliance_officer")
+STAFF_INSTITUTION_KINDS = ("lender", "curator")
+"""Curators and compliance officers belong to the lender or a curating institution: a role
+held at a borrowing institution would let the borrower act on every institution's loans."""
 PURPOSE_CLASSES = ("permanent", "backup", "research", "public_welfare")
 LENDABLE_PURPOSES = ("research", "public_welfare")
 TRANSFER_TYPES = ("loan", "gift", "exhibition")
@@ -22,13 +26,41 @@ T = TypeVar("T", bound=SQLModel)
 
 
 def acting_person(session: Session, ctx: Context) -> Person:
-    """The registered person behind `ctx.actor`, or a refusal naming the fix."""
+    """The registered, active person behind `ctx.actor`, or a refusal naming the fix."""
     person = session.get(Person, ctx.actor)
     if person is None:
         raise PermissionDenied(
             f"{ctx.actor!r} is not a registered person; act as someone listed by 'people list'"
         )
+    if not person.active:
+        raise PermissionDenied(
+            f"{person.email} is deactivated and may no longer act; a curator may reactivate "
+            "them ('people reactivate')"
+        )
+    if person.role in STAFF_ROLES and not staff_institution(session, person.institution):
+        # a ledger written before the rule: the role is not honoured at a borrower
+        raise PermissionDenied(
+            f"{person.email} is a {person.role.replace('_', ' ')} at {person.institution}, which "
+            "is not a lender or curator institution; a curator must change their role "
+            "('people set-role')"
+        )
     return person
+
+
+def staff_institution(session: Session, short_name: str) -> bool:
+    """Whether curators and compliance officers may belong to an institution."""
+    institution = session.get(Institution, short_name)
+    return institution is not None and institution.kind in STAFF_INSTITUTION_KINDS
+
+
+def require_staff_institution(session: Session, role: str, institution: str) -> None:
+    """Refuse a curator or compliance officer at a borrowing institution (a rule, exit 1)."""
+    if role in STAFF_ROLES and not staff_institution(session, institution):
+        raise RuleViolation(
+            f"role: a {role.replace('_', ' ')} must belong to a lender or curator institution, "
+            f"and {institution} is a borrower; register them there as a researcher, or at an "
+            "institution listed by 'institutions list --kind curator'"
+        )
 
 
 def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Person:
@@ -117,6 +149,13 @@ def get_institution(session: Session, short_name: str) -> Institution:
 def get_person(session: Session, email: str) -> Person:
     """A person by e-mail."""
     return get(session, Person, email.lower(), "person", "see 'people list'")
+
+
+def require_active(person: Person, field: str) -> Person:
+    """Refuse a deactivated person named in a field (a PI, an approver): they may not act."""
+    if not person.active:
+        raise Conflict(f"{field}: {person.email} is deactivated; name an active person")
+    return person
 
 
 def in_force(agreement: Agreement, when: datetime) -> bool:

@@ -2,6 +2,7 @@
 and (for `--as-of`) the state replayed from the ledger up to a moment in the past."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.services import access
-from sampleloans.services.common import get_institution, get_loan, get_sample
+from sampleloans.services.common import get_sample
 from sampleloans.units import format_mass
 
 
@@ -116,24 +117,48 @@ def lineage(session: Session, code: str) -> list[str]:
     return sorted(found)
 
 
-def readable_lineage(session: Session, person: Person, code: str) -> list[str]:
-    """The lineage a person may read: all of it for staff; for a researcher only the sample and
-    its descendants, since ancestors and siblings carry other institutions' loans."""
-    if person.role != "researcher":
-        return lineage(session, code)
+def _descendants(session: Session, code: str, keep: Callable[[Sample], bool]) -> list[str]:
+    """A sample and its descendants, in code order, entering only the samples `keep` accepts
+    (a child it refuses is left out with its whole subtree)."""
     found, frontier = [code], [code]
     while frontier:
-        children = session.exec(
-            select(Sample.code).where(col(Sample.parent_code).in_(frontier))
-        ).all()
-        frontier = [c for c in children if c not in found]
+        children = session.exec(select(Sample).where(col(Sample.parent_code).in_(frontier))).all()
+        frontier = [c.code for c in children if c.code not in found and keep(c)]
         found.extend(frontier)
     return sorted(found)
 
 
+def _own_loan_samples(session: Session, institution: str) -> set[str]:
+    """Every sample that was ever an item of a loan of an institution."""
+    rows = session.exec(
+        select(LoanItem.sample_code)
+        .join(Loan, col(Loan.number) == col(LoanItem.loan_number))
+        .where(Loan.institution == institution)
+    ).all()
+    return set(rows)
+
+
+def readable_lineage(session: Session, person: Person, code: str) -> list[str]:
+    """The lineage whose history a person may read: all of it for staff; for a researcher the
+    sample and those of its descendants that were ever on a loan of their institution, since
+    ancestors, siblings and other children carry other institutions' loans."""
+    if access.is_staff(person):
+        return lineage(session, code)
+    own = _own_loan_samples(session, person.institution)
+    return [c for c in _descendants(session, code, lambda _s: True) if c == code or c in own]
+
+
+def visible_subtree(session: Session, person: Person, code: str) -> list[str]:
+    """The lineage whose current state a person may read: all of it for staff; for a researcher
+    the sample and the descendants on their institution's loans now (as `samples tree`)."""
+    if access.is_staff(person):
+        return lineage(session, code)
+    return _descendants(session, code, lambda s: access.can_see_sample(session, person, s))
+
+
 def foreign_loan_events(session: Session, person: Person, seqs: list[int]) -> set[int]:
     """Events of other institutions' loans, which a researcher may not read."""
-    if person.role != "researcher" or not seqs:
+    if access.is_staff(person) or not seqs:
         return set()
     rows = session.exec(
         select(EventSubject.seq)
@@ -145,13 +170,6 @@ def foreign_loan_events(session: Session, person: Person, seqs: list[int]) -> se
         )
     ).all()
     return set(rows)
-
-
-def sample_institution(session: Session, sample: Sample) -> str:
-    """The institution whose records a sample belongs to now: its loan's, else its custodian."""
-    if sample.loan_number is not None:
-        return get_loan(session, sample.loan_number).institution
-    return sample.custodian
 
 
 def record_history(
@@ -173,18 +191,14 @@ def record_history(
     assert key is not None
     codes: list[str] = []
     if subject_type == "sample":
-        target = get_sample(session, key)
-        access.require_institution_access(
-            person, sample_institution(session, target), f"sample {key}"
-        )
+        access.readable_sample(session, person, key)
         codes = readable_lineage(session, person, key)
         keys = codes
     elif subject_type == "loan":
-        access.require_institution_access(person, get_loan(session, key).institution, f"loan {key}")
+        access.readable_loan(session, person, key)
         keys = [key]
     else:
-        get_institution(session, key)
-        access.require_institution_access(person, key, f"institution {key}")
+        access.readable_institution(session, person, key)
         keys = [key]
     if as_of is not None and as_of > ctx.now:
         raise InvalidInput("--as-of: is in the future; give a moment up to now")
@@ -221,7 +235,7 @@ def record_history(
         )
     state = None
     if as_of is not None:
-        state = replayed_state(session, as_of, subject_type, key, codes)
+        state = replayed_state(session, as_of, subject_type, key, codes, reader=person)
     return History(
         subject_type=subject_type,
         subject_key=key,
@@ -242,9 +256,19 @@ def last_seq_at(session: Session, as_of: datetime) -> int:
 
 
 def replayed_state(
-    session: Session, as_of: datetime, subject_type: str, key: str, codes: list[str]
+    session: Session,
+    as_of: datetime,
+    subject_type: str,
+    key: str,
+    codes: list[str],
+    *,
+    reader: Person | None = None,
 ) -> ReplayedState:
-    """Replay the ledger into an in-memory schema up to `as_of`, then read the record there."""
+    """Replay the ledger into an in-memory schema up to `as_of`, then read the record there.
+
+    For a researcher `reader`, only their institution's loans, and only the samples that were
+    on one of them at that moment, are part of the state.
+    """
     from sampleloans import db
     from sampleloans.services.verify import replay_into
 
@@ -276,6 +300,9 @@ def replayed_state(
             else:
                 loans = past.exec(select(Loan).where(Loan.institution == key)).all()
                 samples = past.exec(select(Sample).where(Sample.custodian == key)).all()
+            if reader is not None and not access.is_staff(reader):
+                loans = [x for x in loans if x.institution == reader.institution]
+                samples = [x for x in samples if access.can_see_sample(past, reader, x)]
             return ReplayedState(
                 as_of=as_of,
                 up_to_seq=up_to,
@@ -339,13 +366,20 @@ def _pairs(pairs: list[list[Any]]) -> str:
 
 def describe(session: Session, row: LedgerEvent) -> str:
     """One line a person can read for a stored event."""
-    return describe_payload(session, row.kind, row.seq, row.corrects_seq, json.loads(row.payload))
+    payload = json.loads(row.payload)
+    return describe_payload(session, row.kind, row.seq, row.corrects_seq, payload, row.reason)
 
 
 def describe_payload(
-    session: Session, kind: str, seq: int, corrects_seq: int | None, p: dict[str, Any]
+    session: Session,
+    kind: str,
+    seq: int,
+    corrects_seq: int | None,
+    p: dict[str, Any],
+    reason: str | None = None,
 ) -> str:
-    """`describe` for an event already decoded: its kind, seq, corrected seq and payload."""
+    """`describe` for an event already decoded: its kind, seq, corrected seq and payload (and
+    the envelope's reason, which a change to a person names)."""
     if kind == "ledger.created":
         return f"ledger created ({p['software']})"
     if kind == "mission.added":
@@ -358,6 +392,8 @@ def describe_payload(
     if kind == "person.added":
         role = str(p["role"]).replace("_", " ")
         return f"person {p['email']} added: {p['name']}, {role} at {p['institution']}"
+    if kind.startswith("person."):
+        return _person_change(kind, p) + (f"; reason: {reason}" if reason else "")
     if kind == "sample.registered":
         return (
             f"{p['code']} registered: {format_mass(p['mass_ug'])} {p['material_type']} "
@@ -422,6 +458,18 @@ def describe_payload(
         return f"incident {p['incident_seq']} resolved: {p['resolution']}"
     if kind == "event.corrected":
         return f"CORRECTION of event {corrects_seq}: {p['text']}"
+    return kind
+
+
+def _person_change(kind: str, p: dict[str, Any]) -> str:
+    """A deactivation, reactivation or role change (the reason is in the envelope)."""
+    if kind == "person.deactivated":
+        return f"person {p['email']} deactivated: may no longer act"
+    if kind == "person.reactivated":
+        return f"person {p['email']} reactivated"
+    if kind == "person.role_changed":
+        before, after = (str(p[k]).replace("_", " ") for k in ("previous_role", "role"))
+        return f"person {p['email']} role changed from {before} to {after}"
     return kind
 
 

@@ -22,7 +22,6 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.services import access
-from sampleloans.services.common import get_institution, get_loan
 from sampleloans.services.standing import return_due
 
 
@@ -172,8 +171,7 @@ def list_loans(
             raise InvalidInput(f"status: {status!r} is not one of {accepted}")
         query = query.where(Loan.status == wanted)
     if institution is not None:
-        short = get_institution(session, institution).short_name
-        access.require_institution_access(person, short, f"institution {short}")
+        short = access.readable_institution(session, person, institution).short_name
         query = query.where(Loan.institution == short)
     elif person.role == "researcher":
         query = query.where(Loan.institution == person.institution)
@@ -203,8 +201,7 @@ def list_loans(
 def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
     """One loan with its items, shipments, consumptions and extensions (each in seq order)."""
     person = access.reader(session, ctx)
-    loan = get_loan(session, number)
-    access.require_institution_access(person, loan.institution, f"loan {number}")
+    loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
@@ -309,7 +306,7 @@ def list_incidents(
         query = query.where(Incident.status == "open")
     rows = []
     for incident, institution in session.exec(query.order_by(col(Incident.seq))).all():
-        if person.role == "researcher" and institution != person.institution:
+        if not access.can_see_institution(person, institution):
             continue
         rows.append(
             IncidentView(

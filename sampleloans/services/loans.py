@@ -15,6 +15,7 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
+from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
     TRANSFER_TYPES,
@@ -24,6 +25,7 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
+    require_active,
     require_choice,
     require_code,
     require_role,
@@ -79,7 +81,7 @@ def request_loan(
     if session.get(Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
     deal = get_agreement(session, agreement)
-    person = get_person(session, pi)
+    person = require_active(get_person(session, pi), "pi")
     if person.institution != deal.institution:
         raise InvalidInput(
             f"pi: {person.email} belongs to {person.institution}, not {deal.institution} "
@@ -519,7 +521,7 @@ def extend_loan(
             f"period: {format_period(period)} is longer than one extension may be under agreement "
             f"{deal.number} ({format_period(deal.max_extension_period)})"
         )
-    approver_person = get_person(session, approver)
+    approver_person = require_active(get_person(session, approver), "approver")
     if approver_person.role != "curator":
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
     _due_after_extension(loan, period, occurred_at or ctx.now)
@@ -581,10 +583,9 @@ def attest_inventory(
 ) -> Envelope:
     """The annual inventory: the PI (or a curator for them) attests what the ledger says is held."""
     person = acting_person(session, ctx)
-    loan = get_loan(session, number)
-    if person.role == "compliance_officer" or (
-        person.role == "researcher" and person.institution != loan.institution
-    ):
+    # a researcher's foreign loan reads as a missing one: the refusal discloses nothing
+    loan = access.readable_loan(session, person, number)
+    if person.role == "compliance_officer":
         raise PermissionDenied(
             f"{person.email} may not attest inventories of loan {number}; the PI's institution "
             "or a curator attests"

@@ -1,10 +1,14 @@
-"""Missions, institutions and people: the reference records every loan points at."""
+"""Missions, institutions and people: the reference records every loan points at.
+
+People are never deleted: a curator deactivates them (they may no longer act, their history
+stays), reactivates them, or changes their role, each as an event with a reason.
+"""
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
-from sampleloans.errors import Conflict
+from sampleloans.errors import Conflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import Institution, Mission, Person
@@ -12,10 +16,12 @@ from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
     get_institution,
+    get_person,
     require_choice,
     require_code,
     require_email,
     require_role,
+    require_staff_institution,
     require_text,
 )
 
@@ -88,10 +94,90 @@ def add_person(
     if session.get(Person, email) is not None:
         raise Conflict(f"person {email} already exists; see 'people show'")
     get_institution(session, institution)
+    role = require_choice(role, "role", ROLES)
+    require_staff_institution(session, role, institution)
     event = ev.PersonAdded(
-        email=email,
-        name=require_text(name, "name"),
-        institution=institution,
-        role=require_choice(role, "role", ROLES),
+        email=email, name=require_text(name, "name"), institution=institution, role=role
     )
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _active_curators(session: Session) -> int:
+    """How many active curators the ledger has."""
+    query = select(func.count()).select_from(Person)
+    query = query.where(Person.role == "curator", col(Person.active).is_(True))
+    return int(session.exec(query).one())
+
+
+def _keep_a_curator(session: Session, person: Person, change: str) -> None:
+    """Refuse a change that would leave no active curator (nobody could record anything)."""
+    if person.role == "curator" and person.active and _active_curators(session) <= 1:
+        raise RuleViolation(
+            f"{person.email} is the last active curator; {change} would leave nobody who may "
+            "record anything (add or reactivate another curator first)"
+        )
+
+
+def deactivate_person(
+    session: Session,
+    ctx: Context,
+    *,
+    email: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Deactivate a person: they may no longer act; their records stay (curators only)."""
+    require_role(session, ctx, "curator", action="deactivate people")
+    person = get_person(session, email)
+    if not person.active:
+        raise Conflict(f"person {person.email} is already deactivated")
+    _keep_a_curator(session, person, "deactivating them")
+    event = ev.PersonDeactivated(email=person.email)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+def reactivate_person(
+    session: Session,
+    ctx: Context,
+    *,
+    email: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Let a deactivated person act again, in the role they had (curators only)."""
+    require_role(session, ctx, "curator", action="reactivate people")
+    person = get_person(session, email)
+    if person.active:
+        raise Conflict(f"person {person.email} is active; only a deactivated person is reactivated")
+    require_staff_institution(session, person.role, person.institution)
+    event = ev.PersonReactivated(email=person.email)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+def change_role(
+    session: Session,
+    ctx: Context,
+    *,
+    email: str,
+    role: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Change a person's role, within the institution rule (curators only)."""
+    require_role(session, ctx, "curator", action="change roles")
+    person = get_person(session, email)
+    new_role = require_choice(role, "role", ROLES)
+    if not person.active:
+        raise Conflict(f"person {person.email} is deactivated; reactivate them first")
+    if new_role == person.role:
+        raise Conflict(f"person {person.email} is already a {new_role.replace('_', ' ')}")
+    require_staff_institution(session, new_role, person.institution)
+    _keep_a_curator(session, person, f"making them a {new_role.replace('_', ' ')}")
+    event = ev.PersonRoleChanged(email=person.email, previous_role=person.role, role=new_role)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )

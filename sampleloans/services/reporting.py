@@ -43,7 +43,6 @@ from sampleloans.services.history import (
     describe_payload,
     last_seq_at,
     lineage,
-    sample_institution,
 )
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 
@@ -389,14 +388,13 @@ def check_access(session: Session, ctx: Context, request: ReportRequest) -> None
     """Curators and compliance officers read every report; researchers their own institution."""
     person = access.reader(session, ctx)
     if request.loan:
-        owner = get_loan(session, request.loan).institution
+        access.readable_loan(session, person, request.loan)
     elif request.sample:
         # a lineage spans other institutions' loans (siblings, earlier borrowers): staff only
         access.require_staff(person, "print a sample lineage's custody report")
-        owner = sample_institution(session, get_sample(session, request.sample))
+        get_sample(session, request.sample)
     else:
-        owner = get_institution(session, request.institution or "").short_name
-    access.require_institution_access(person, owner, request.scope.replace(":", " "))
+        access.readable_institution(session, person, request.institution or "")
 
 
 def build_report(
@@ -531,6 +529,15 @@ def _description(sample: Sample | None) -> str:
     return f"{sample.material_type} {sample.physical_form}, {sample.mission} {sample.origin}"
 
 
+def _item_custodian(session: Session, item: LoanItem, sample: Sample | None) -> str:
+    """Who holds a loan item for this loan: the sample's custodian while it is on this loan;
+    once back, the loan's curator (the sample may be on another institution's loan by now)."""
+    if sample is not None and sample.loan_number == item.loan_number:
+        return sample.custodian
+    loan = session.get(Loan, item.loan_number)
+    return (loan.curator or "") if loan is not None else ""
+
+
 def _item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
     rows = []
     for item in items:
@@ -542,7 +549,7 @@ def _item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
                 loan=item.loan_number,
                 issued_ug=item.issued_ug,
                 held_ug=item.held_ug,
-                custodian=sample.custodian if sample else "",
+                custodian=_item_custodian(session, item, sample),
                 state=item.state,
             )
         )
@@ -873,7 +880,6 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
                 remaining_ug=item.held_ug,
             )
         )
-    codes = [i.sample_code for i in items]
     conditions = [
         Finding(
             s.seq,
@@ -891,8 +897,9 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
         )
     ]
     findings = _weighing_findings(session, loan.number)
+    # this loan's incidents only: a sample returned and lent again has others' incidents too
     for incident in session.exec(
-        select(Incident).where(col(Incident.sample_code).in_(codes)).order_by(Incident.seq)
+        select(Incident).where(Incident.loan_number == loan.number).order_by(Incident.seq)
     ):
         findings.append(
             Finding(

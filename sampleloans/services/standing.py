@@ -14,8 +14,7 @@ from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
-from sampleloans.services.common import get_institution, get_loan, get_sample
-from sampleloans.services.history import readable_lineage, sample_institution
+from sampleloans.services.history import visible_subtree
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
@@ -184,19 +183,15 @@ def mass_balance(
     if sample and loan:
         raise InvalidInput("give --sample or --loan, not both")
     if loan:
-        record = get_loan(session, loan)
-        access.require_institution_access(person, record.institution, f"loan {loan}")
+        access.readable_loan(session, person, loan)
         rows = session.exec(
             select(LoanItem).where(LoanItem.loan_number == loan).order_by(LoanItem.sample_code)
         ).all()
         items = [_item_balance(i) for i in rows]
         return Balance("loan", loan, tuple(items), _item_total(items, "total"), (), None)
     if sample:
-        target = get_sample(session, sample)
-        access.require_institution_access(
-            person, sample_institution(session, target), f"sample {sample}"
-        )
-        codes = readable_lineage(session, person, sample)
+        access.readable_sample(session, person, sample)
+        codes = visible_subtree(session, person, sample)
         rows_s = session.exec(
             select(Sample).where(col(Sample.code).in_(codes)).order_by(Sample.code)
         ).all()
@@ -267,9 +262,7 @@ def _collection_sample_total(session: Session, label: str) -> SampleBalance:
 def _scope_institution(session: Session, person: Person, institution: str | None) -> str | None:
     """The institution a read is limited to: a researcher's own; staff any or all."""
     if institution:
-        get_institution(session, institution)
-        access.require_institution_access(person, institution, f"institution {institution}")
-        return institution
+        return access.readable_institution(session, person, institution).short_name
     if person.role == "researcher":
         return person.institution
     return None
@@ -316,8 +309,7 @@ def loan_status(
     """Each loan of an institution (or one loan) with its items, dates and open obligations."""
     person = access.reader(session, ctx)
     if loan:
-        record = get_loan(session, loan)
-        access.require_institution_access(person, record.institution, f"loan {loan}")
+        record = access.readable_loan(session, person, loan)
         if institution and institution != record.institution:
             raise InvalidInput(f"loan {loan} belongs to {record.institution}, not {institution}")
         loans = [record]
@@ -371,10 +363,10 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             obligations.append(f"return due in {_plural(days_left or 0, 'day')}")
     if inventory_due is not None and inventory_overdue:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
-    codes = [i.sample_code for i in items]
+    # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
     for incident in session.exec(
         select(Incident)
-        .where(col(Incident.sample_code).in_(codes), Incident.status == "open")
+        .where(Incident.loan_number == loan.number, Incident.status == "open")
         .order_by(Incident.seq)
     ).all():
         obligations.append(f"open incident {incident.seq}")
