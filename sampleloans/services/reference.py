@@ -15,8 +15,8 @@ from sampleloans.services.common import (
     require_choice,
     require_code,
     require_email,
+    require_name,
     require_role,
-    require_text,
 )
 
 
@@ -39,7 +39,7 @@ def add_mission(
 
     event = ev.MissionAdded(
         code=code,
-        name=require_text(name, "name"),
+        name=require_name(name, "name"),
         returned_at=to_iso(returned_at) if returned_at else None,
         returned_mass_ug=returned_mass_ug,
     )
@@ -64,9 +64,9 @@ def add_institution(
         raise Conflict(f"institution {short_name} already exists; see 'institutions show'")
     event = ev.InstitutionAdded(
         short_name=short_name,
-        name=require_text(name, "name"),
-        country=require_text(country, "country"),
-        city=require_text(city, "city"),
+        name=require_name(name, "name"),
+        country=require_name(country, "country"),
+        city=require_name(city, "city"),
         institution_kind=require_choice(kind, "kind", INSTITUTION_KINDS),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
@@ -90,7 +90,7 @@ def add_person(
     get_institution(session, institution)
     event = ev.PersonAdded(
         email=email,
-        name=require_text(name, "name"),
+        name=require_name(name, "name"),
         institution=institution,
         role=require_choice(role, "role", ROLES),
     )

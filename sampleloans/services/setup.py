@@ -15,7 +15,7 @@ from sampleloans.errors import Conflict, InvalidInput
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import LedgerEvent, LedgerMeta
-from sampleloans.services.common import get_institution, require_email, require_text
+from sampleloans.services.common import get_institution, require_email, require_name
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
 from sampleloans.units import parse_mass_ug
@@ -146,7 +146,7 @@ def init_ledger(
         ctx,
         ev.PersonAdded(
             email=require_email(ctx.actor, "curator e-mail"),
-            name=require_text(curator_name, "curator name"),
+            name=require_name(curator_name, "curator name"),
             institution=curator_institution,
             role="curator",
         ),
