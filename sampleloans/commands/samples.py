@@ -40,6 +40,7 @@ def plain(*values: str) -> list[Any]:
 def parse_depth(text: str | None) -> tuple[int | None, int | None]:
     """'28-30' (cm, one decimal at most) as (280, 300) millimetres."""
     from sampleloans.errors import InvalidInput
+    from sampleloans.units import parse_depth_mm
 
     if text is None:
         return None, None
@@ -48,7 +49,7 @@ def parse_depth(text: str | None) -> tuple[int | None, int | None]:
         raise InvalidInput(
             f"--depth: {text!r} is not a depth interval; give TOP-BOTTOM in cm, e.g. 28-30"
         )
-    top, bottom = (round(float(part) * 10) for part in match.groups())
+    top, bottom = (parse_depth_mm(part, "--depth") for part in match.groups())
     return top, bottom
 
 

@@ -18,7 +18,7 @@ from sampleloans.models import LedgerEvent, LedgerMeta
 from sampleloans.services.common import get_institution, require_email, require_name
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
-from sampleloans.units import parse_mass_ug
+from sampleloans.units import parse_depth_mm, parse_mass_ug
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,11 @@ def read_rows(name: str) -> list[Row]:
     return [Row(name, index + 2, dict(values)) for index, values in enumerate(reader)]
 
 
-def cm_to_mm(text: str, row: Row) -> int | None:
-    """A depth in whole or decimal centimetres as integer millimetres."""
+def cm_to_mm(text: str, row: Row, column: str = "depth") -> int | None:
+    """A depth in whole or decimal centimetres (one decimal at most) as integer millimetres."""
     if not text:
         return None
-    try:
-        return round(float(text) * 10)
-    except ValueError:
-        raise InvalidInput(
-            f"{row.source} line {row.line}: depth {text!r} is not a number of cm"
-        ) from None
+    return parse_depth_mm(text, f"{row.source} line {row.line}: {column}")
 
 
 def register_sample_rows(session: Session, ctx: Context, rows: list[Row]) -> int:
@@ -69,8 +64,8 @@ def register_sample_rows(session: Session, ctx: Context, rows: list[Row]) -> int
             purpose_class=row.get("purpose_class"),
             storage_location=row.get("storage_location"),
             condition=row.get("condition") or "pristine",
-            depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row),
-            depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row),
+            depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row, "depth_top_cm"),
+            depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row, "depth_bottom_cm"),
             record=row.get("record") or "illustrative",
         )
     return len(rows)
