@@ -39,17 +39,21 @@ def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
     """A non-empty single line of visible text, trimmed; control and format characters refused."""
     if not isinstance(value, str):
         raise InvalidInput(f"{field}: give text, not {_json_type(value)}")
-    cleaned = value.strip()
-    if not cleaned:
-        raise InvalidInput(f"{field}: must not be empty")
+    # only ASCII blanks are trimmed before the check: a line separator at either end is refused,
+    # not silently dropped; other Unicode spaces at the ends (a pasted no-break space) are trimmed
+    cleaned = value.strip(" \t\r\n")
     if len(cleaned) > max_len:
         raise InvalidInput(f"{field}: {len(cleaned)} characters; at most {max_len} are accepted")
-    bad = next((c for c in cleaned if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
-    if bad is not None:
-        raise InvalidInput(
-            f"{field}: contains the control or format character {describe_char(bad)}; "
-            "use visible text on one line"
-        )
+    if not (cleaned.isascii() and cleaned.isprintable()):  # else no character to look at
+        bad = next((c for c in cleaned if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+        if bad is not None:
+            raise InvalidInput(
+                f"{field}: contains the control or format character {describe_char(bad)}; "
+                "use visible text on one line"
+            )
+        cleaned = cleaned.strip()
+    if not cleaned:
+        raise InvalidInput(f"{field}: must not be empty")
     return cleaned
 
 

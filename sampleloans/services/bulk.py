@@ -156,7 +156,8 @@ def _csv_step(reader: Any, source: str, step: Callable[[], Any]) -> Any:
             if "field larger than field limit" in str(exc)
             else f"not valid CSV ({exc})"
         )
-        raise InvalidInput(f"{source} line {reader.line_num}: {reason}") from None
+        # the DictReader's own line_num moves only after a good row; its csv reader's has moved
+        raise InvalidInput(f"{source} line {reader.reader.line_num}: {reason}") from None
 
 
 def _check_header(header: list[str], source: str) -> None:
