@@ -506,7 +506,7 @@ def _twin_errors(engine: Engine, lines: list[str], fmt: str, **kw: object) -> li
             bulk.require_importer(session, ctx_for(now=LATER))
             bulk._import_per_record(session, ctx_for(now=LATER), lines, fmt, "input", None)
         else:
-            import_records(session, ctx_for(now=LATER), lines, fmt=fmt, batch=3)
+            import_records(session, ctx_for(now=LATER), lines, fmt=fmt, batch=kw["batch"])
     return refused.value.details
 
 
@@ -521,12 +521,26 @@ def test_narrowed_batches_refuse_exactly_what_record_by_record_refuses(engine: E
     records[9] = with_mass(consumed, 10**9 + 1)  # line 10: more than the whole sample
     records.append(consumed)  # line 11: 2,000 µg, accepted
     records.append(with_mass(consumed, 999_999_000))  # line 12: more than the 999,998,000 µg left
+    registered = {
+        "kind": "sample.registered", "occurred_at": "2025-04-20T10:00:00Z", "actor": CURATOR,
+        "payload": {"code": "TWIN1", "mission": "CE-5", "origin": "scoop", "material_type": "r",
+                    "physical_form": "p", "purpose_class": "research", "storage_location": "A",
+                    "mass_ug": 5, "custodian": "OU"},
+    }  # fmt: skip
+    records.append(registered)  # line 13: refused after it appended (the custodian is NAOC)
+    fixed = {**registered, "payload": {**registered["payload"], "custodian": "NAOC"}}
+    records += [fixed, fixed]  # line 14 registers TWIN1 (13 left no trace), line 15 is refused
     lines = jsonl(records).splitlines()
-    batched = _twin_errors(engine, lines, "jsonl")
-    assert batched == _twin_errors(engine, lines, "jsonl", reference=True)
-    assert [d.split(":")[0] for d in batched] == ["line 2", "line 5", "line 10", "line 12"]
+    for batch in (3, 4, 1000):
+        batched = _twin_errors(engine, lines, "jsonl", batch=batch)
+        assert batched == _twin_errors(engine, lines, "jsonl", reference=True)
+    assert [d.split(":")[0] for d in batched] == [
+        "line 2", "line 5", "line 10", "line 12", "line 13", "line 15"
+    ]  # fmt: skip
+    assert "custodian is 'OU' but the ledger records 'NAOC'" in batched[4]
+    assert "TWIN1 is already registered" in batched[5]
     # a refused record leaves no trace: the file without the refused lines imports the same
-    good = [line for n, line in enumerate(lines, start=1) if n not in (2, 5, 10, 12)]
+    good = [line for n, line in enumerate(lines, start=1) if n not in (2, 5, 10, 12, 13, 15)]
     with db.transaction(engine) as session:
-        assert import_records(session, ctx_for(now=LATER), good, fmt="jsonl", batch=3).events == 8
+        assert import_records(session, ctx_for(now=LATER), good, fmt="jsonl", batch=3).events == 9
     assert verify(engine).ok

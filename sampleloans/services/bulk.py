@@ -20,6 +20,7 @@ EMAIL", see `envelope.imported_os_user`).
 """
 
 import csv
+import functools
 import json
 import sqlite3
 import types
@@ -295,6 +296,12 @@ def _repr(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+@functools.cache
+def _field_types(kind: str) -> dict[str, Any]:
+    """The declared type of every payload field of an event kind (read once per kind)."""
+    return typing.get_type_hints(EVENT_TYPES[kind])
+
+
 def _check_payload(kind: str, payload: dict[str, Any]) -> None:
     """Every payload field is one the event has, with the type it declares."""
     event_type = EVENT_TYPES[kind]
@@ -302,7 +309,7 @@ def _check_payload(kind: str, payload: dict[str, Any]) -> None:
     extra = sorted(set(payload) - fields)
     if extra:
         raise InvalidInput(f"payload: {kind} has no field {quote_input(extra[0])}")
-    hints = typing.get_type_hints(event_type)
+    hints = _field_types(kind)
     for name, value in payload.items():
         _check_value(value, hints[name], f"payload.{name}")
 
@@ -654,7 +661,7 @@ def import_records(
     _forget(unit)
     result = BulkResult(format=fmt)
     while chunk := list(islice(records, batch)):
-        errors = _import_run(session, unit, ctx, chunk, handle)
+        errors, _clean = _import_run(session, unit, ctx, chunk, handle)
         result.records += len(chunk)
         result.events += len(chunk) - len(errors)
         result.errors.extend(errors)
@@ -678,63 +685,88 @@ def _reader(lines: Iterable[str], fmt: str, source: str) -> tuple[Iterator[tuple
 
 def _import_run(
     session: Session, unit: BatchSession, ctx: Context, records: Records, handle: Handle
-) -> list[LineError]:
-    """Import a run of records as one batch; if it is refused, narrow it down to the refused ones.
+) -> tuple[list[LineError], bool]:
+    """Import a run of records as one batch; if it is undone, narrow it down to the refused ones.
 
-    A refusal at record i is narrowed to: the records before it (as one batch again), record i
-    alone, then the rest; a refusal by the batch's closing checks (record unknown) to each half.
-    Every record is thus judged on the state its accepted predecessors left, as one by one, and
-    a run of good records costs one batch; recursion stays shallow (halves and prefixes).
+    A record refused before it appended anything is simply listed and the batch goes on. A
+    record refused after it appended (its changes are in the batch) undoes the batch, which is
+    narrowed to: the records before it (as one batch again), that record, then the rest; a
+    batch undone by its closing checks (record unknown) is narrowed to each half. Every record
+    is thus judged on the state its accepted predecessors left, as one by one, a run of good
+    records costs one batch, and recursion stays shallow (halves and prefixes).
+
+    Returns the refused records and whether the run went through without any undo.
     """
     errors: list[LineError] = []
+    clean = True
     pending = records
     while pending:
-        refused_at, error = _try_batch(session, unit, ctx, pending, handle)
+        refused, undone_at, error = _try_batch(session, unit, ctx, pending, handle)
         if error is None:
+            errors += refused
             break
+        clean = False
         if len(pending) == 1:
             errors.append(_line_error(pending[0][0], error))
             break
-        if refused_at is None:
+        if undone_at is None:
             half = len(pending) // 2
-            errors += _import_run(session, unit, ctx, pending[:half], handle)
+            errors += _import_run(session, unit, ctx, pending[:half], handle)[0]
             pending = pending[half:]
             continue
-        if refused_at > 0:
-            errors += _import_run(session, unit, ctx, pending[:refused_at], handle)
-        errors += _import_run(session, unit, ctx, pending[refused_at : refused_at + 1], handle)
-        pending = pending[refused_at + 1 :]
-    return errors
+        prefix_clean = True
+        if undone_at > 0:
+            prefix, prefix_clean = _import_run(session, unit, ctx, pending[:undone_at], handle)
+            errors += prefix
+        line, record = pending[undone_at]
+        if prefix_clean and isinstance(error, SampleLoansError):
+            # its predecessors left exactly the state it was refused on: the same refusal
+            errors.append(_line_error(line, error))
+        else:
+            errors += _import_run(session, unit, ctx, [(line, record)], handle)[0]
+        pending = pending[undone_at + 1 :]
+    return errors, clean
 
 
 def _try_batch(
     session: Session, unit: BatchSession, ctx: Context, records: Records, handle: Handle
-) -> tuple[int | None, BaseException | None]:
-    """Import records into the batch session and check them; on a refusal, undo all of them.
+) -> tuple[list[LineError], int | None, BaseException | None]:
+    """Import records into the batch session and check them, or undo all of them.
 
-    Returns (None, None) when the batch is written, else the index of the refused record (None
-    when the batch's closing checks refused it) and the error.
+    Returns (the records refused without a change, None, None) when the batch is written, else
+    ([], the index of the record that undid it or None for the closing checks, the error).
     """
     savepoint = session.begin_nested()
     session.connection()  # emits the SAVEPOINT now: the batch session writes on this connection
+    head, totals = unit.info["head"], dict(unit.info[samples.ROOT_TOTALS])
+    refused: list[LineError] = []
     done = 0
     try:
-        for _line, record in records:
-            handle(unit, ctx, record)
+        for line, record in records:
+            before = unit.info["head"]
+            try:
+                handle(unit, ctx, record)
+            except SampleLoansError as error:
+                if unit.info["head"] != before:
+                    raise  # refused after it appended: its changes are in the batch
+                refused.append(_line_error(line, error))  # services write only by appending
             done += 1
         _end_batch(unit)
     except REFUSALS as error:
         savepoint.rollback()
-        _forget(unit)  # rows it holds may carry the undone changes
-        return (done if done < len(records) else None), error
+        _forget(unit, head, totals)  # rows it holds may carry the undone changes
+        return [], (done if done < len(records) else None), error
     savepoint.commit()
-    return None, None
+    return refused, None, None
 
 
-def _forget(unit: BatchSession) -> None:
-    """Start the batch session afresh (after a rollback), with an empty mission-mass cache."""
+def _forget(
+    unit: BatchSession, head: tuple[int, str] | None = None, totals: dict[str, int] | None = None
+) -> None:
+    """Start the batch session afresh, knowing the chain head and mission masses at its start."""
     unit.reset()
-    unit.info[samples.ROOT_TOTALS] = {}
+    unit.info["head"] = head
+    unit.info[samples.ROOT_TOTALS] = totals or {}
 
 
 def _line_error(line: int, error: BaseException) -> LineError:
