@@ -55,12 +55,17 @@ _UNIT_LIST = "ug, µg, mg or g"
 
 # Patterns are strings, compiled (and cached) by `re` on first use: most commands never parse a
 # mass or a period, so they should not pay for compiling these at start-up.
-_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-_MASS = rf"({_NUMBER}) *(\S+)"
+# Possessive quantifiers (++, ?+): a number is read one way only. With backtracking, a long
+# run of digits followed by something that fails later ('1.111…1e5 mg', '111…,5 mg') was
+# re-split at every position, quadratic work (100,000 digits took minutes).
+_NUMBER = r"[0-9]++(?:\.[0-9]++)?+"
+_MASS = rf"({_NUMBER}) *+(\S+)"
 _BARE_NUMBER = _NUMBER
 _NUMBER_THEN_UNIT = rf"({_NUMBER}) *([^\s0-9.].*)"
 _NOT_FINITE = r"(?i)[+\-\u2212]?(?:s?nan|inf(?:inity)?) *(?:[a-z\u00b5\u03bc]+)?"
-_EXPONENT = r"(?i)[+\-\u2212]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)e[+\-]?[0-9]+"
+# one way to split the digits around the point: '[0-9]+\.?[0-9]*' tried every split of a
+# long run of digits (quadratic: 100,000 digits took minutes)
+_EXPONENT = r"(?i)[+\-\u2212]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)e[+\-]?[0-9]+"
 _NEGATIVE = r"[\-\u2212] *[0-9.]"
 _HALF_DECIMAL = r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?"
 

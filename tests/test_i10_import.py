@@ -255,6 +255,18 @@ def test_a_csv_field_of_10_mb_is_one_line(
     ]
 
 
+def test_a_long_mass_field_is_refused_at_once(
+    engine: Engine, db_path: Path, tmp_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
+    # a long run of digits that fails late sent the mass parser's regular expressions into
+    # quadratic backtracking (minutes for this field); now each is read once
+    engine.dispose()
+    path = write(tmp_path, "m.csv", catalogue([row("LONG1", "1." + "1" * 100_000 + "e5 mg")]))
+    lines = refused_import(runner, db_path, path, code=2)
+    assert lines[0].startswith("line 2: mass: '1.111")
+    assert "uses exponent notation" in lines[0]
+
+
 @pytest.mark.parametrize(
     "depth",
     [("1e400", "2"), ("1" * 5000, "2"), ("nan", "3"), ("-1", "2"), ("28.55", "30"), ("١", "2")],

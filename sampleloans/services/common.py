@@ -9,6 +9,7 @@ from sampleloans.errors import InvalidInput, NotFound, PermissionDenied
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
+from sampleloans.units import quote_input
 
 ROLES = ("curator", "compliance_officer", "researcher")
 PURPOSE_CLASSES = ("permanent", "backup", "research", "public_welfare")
@@ -80,7 +81,7 @@ def get(session: Session, model: type[T], key: str, what: str, hint: str) -> T:
     """A record by primary key, or NotFound with the command that lists them."""
     row = session.get(model, key)
     if row is None:
-        raise NotFound(f"{what} {key!r} does not exist; {hint}")
+        raise NotFound(f"{what} {quote_input(key, 80)} does not exist; {hint}")
     return row
 
 

@@ -17,6 +17,7 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
+from sampleloans.units import quote_input
 
 ORIGINS = ("scoop", "drill")
 # Advisory only: codes are opaque (DOMAIN.md §2); this pattern never rejects a code.
@@ -61,7 +62,9 @@ def register_sample(
         raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
     known = session.get(Mission, mission)
     if known is None:
-        raise NotFound(f"mission {mission!r} does not exist; known missions are CE-5 and CE-6")
+        raise NotFound(
+            f"mission {quote_input(mission, 80)} does not exist; known missions are CE-5 and CE-6"
+        )
     _check_mass(known, mass_ug)
     origin = require_choice(origin, "origin", ORIGINS)
     _check_depth(origin, depth_top_mm, depth_bottom_mm)
