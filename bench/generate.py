@@ -43,7 +43,9 @@ def _iso(moment: datetime) -> str:
 
 
 def write_catalogue(path: Path, scale: Scale) -> int:
-    """samples.csv-format rows (data/README.md); 1 g each, research material."""
+    """samples.csv-format rows (data/README.md), research material: 1 g for the first two
+    (the report loans' samples, consumed most) and 5 mg for the rest, so that the samples of
+    each mission stay within what it returned (150,000 samples: 500 g of CE-5's 1,731 g)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -69,7 +71,7 @@ def write_catalogue(path: Path, scale: Scale) -> int:
             writer.writerow(
                 [f"SYN{i:07d}", "CE-5" if i % 3 else "CE-6", "drill" if drill else "scoop"]
                 + (["10", "12"] if drill else ["", ""])
-                + ["regolith", "powder", "research", "1 g", "illustrative"]
+                + ["regolith", "powder", "research", "1 g" if i < 2 else "5 mg", "illustrative"]
                 + [f"vault {i % 50}", "pristine", "illustrative", "bench"]
             )
     return scale.samples

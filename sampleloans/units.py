@@ -16,10 +16,12 @@ from dateutil.relativedelta import relativedelta
 from sampleloans.errors import InvalidInput
 
 __all__ = [
+    "MAX_DEPTH_MM",
     "MAX_MASS_UG",
     "MAX_PERIOD_YEARS",
     "format_mass",
     "format_period",
+    "parse_depth_mm",
     "parse_mass_ug",
     "parse_period",
     "period_delta",
@@ -28,6 +30,7 @@ __all__ = [
 
 MAX_MASS_UG = 10_000_000_000  # 10 kg: far above any lunar sample lent, so larger is a typo
 MAX_PERIOD_YEARS = 100
+MAX_DEPTH_MM = 99_999  # 99.999 m: Chang'e drills reach about 2 m, so deeper is a typo
 
 _QUOTE_LIMIT = 40
 
@@ -52,12 +55,17 @@ _UNIT_LIST = "ug, µg, mg or g"
 
 # Patterns are strings, compiled (and cached) by `re` on first use: most commands never parse a
 # mass or a period, so they should not pay for compiling these at start-up.
-_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-_MASS = rf"({_NUMBER}) *(\S+)"
+# Possessive quantifiers (++, ?+): a number is read one way only. With backtracking, a long
+# run of digits followed by something that fails later ('1.111…1e5 mg', '111…,5 mg') was
+# re-split at every position, quadratic work (100,000 digits took minutes).
+_NUMBER = r"[0-9]++(?:\.[0-9]++)?+"
+_MASS = rf"({_NUMBER}) *+(\S+)"
 _BARE_NUMBER = _NUMBER
 _NUMBER_THEN_UNIT = rf"({_NUMBER}) *([^\s0-9.].*)"
 _NOT_FINITE = r"(?i)[+\-\u2212]?(?:s?nan|inf(?:inity)?) *(?:[a-z\u00b5\u03bc]+)?"
-_EXPONENT = r"(?i)[+\-\u2212]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)e[+\-]?[0-9]+"
+# one way to split the digits around the point: '[0-9]+\.?[0-9]*' tried every split of a
+# long run of digits (quadratic: 100,000 digits took minutes)
+_EXPONENT = r"(?i)[+\-\u2212]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)e[+\-]?[0-9]+"
 _NEGATIVE = r"[\-\u2212] *[0-9.]"
 _HALF_DECIMAL = r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?"
 
@@ -176,6 +184,25 @@ def format_mass(mass_ug: int) -> str:
     # Grams: 3 decimals for readability, up to 6 when needed so no microgram disappears.
     decimals = f"{n % 1_000_000:06d}".rstrip("0").ljust(3, "0")
     return f"{sign}{n // 1_000_000}.{decimals} g"
+
+
+# --- depths --------------------------------------------------------------------------------
+
+_DEPTH_CM = r"([0-9]{1,4})(?:\.([0-9]))?"
+
+
+def parse_depth_mm(text: str, field: str = "depth") -> int:
+    """A drill depth in centimetres ('28', '28.5', at most one decimal) as integer millimetres."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_depth_mm expects str, got {type(text).__name__}")
+    m = re.fullmatch(_DEPTH_CM, text.strip(_TRIM), re.ASCII)
+    if m is None:
+        raise InvalidInput(
+            f"{field}: {quote_input(text)} is not a depth in cm; give up to 4 digits and at "
+            "most one decimal, e.g. 28 or 28.5"
+        )
+    # integer arithmetic: no float ever stands between the digits typed and the stored value
+    return int(m.group(1)) * 10 + int(m.group(2) or 0)
 
 
 # --- periods -------------------------------------------------------------------------------

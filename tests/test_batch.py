@@ -176,8 +176,19 @@ def test_the_progress_bar_wrapper_is_read_again_by_the_second_pass(
     assert fingerprint(db_path) == before
 
 
-def test_a_one_shot_iterator_is_refused_before_anything_runs(engine: Engine, db_path: Path) -> None:
+def test_a_one_shot_iterator_is_read_once_even_when_a_record_is_refused(
+    engine: Engine, db_path: Path
+) -> None:
+    # no second pass over the file any more: a generator is enough, refusals included
+    header = "code,mission,origin,material_type,physical_form,purpose_class,mass,storage_location\n"
+    rows = [f"ONCE{i},CE-5,scoop,regolith,powder,research,1 mg,A\n" for i in range(5)]
+    rows[3] = "ONCE3,CE-5,scoop,regolith,powder,research,1 parsec,A\n"
     before = fingerprint(db_path)
-    with pytest.raises(TypeError, match="re-readable"), db.transaction(engine) as session:
-        import_records(session, ctx_for(), iter(["code,mission\n"]), fmt="csv")
+    with pytest.raises(BulkRejected) as refused, db.transaction(engine) as session:
+        import_records(session, ctx_for(), iter([header, *rows]), fmt="csv", batch=2)
+    assert [e.line for e in refused.value.errors] == [5]
     assert fingerprint(db_path) == before
+    with db.transaction(engine) as session:
+        del rows[3]
+        result = import_records(session, ctx_for(), iter([header, *rows]), fmt="csv", batch=2)
+    assert result.events == 4

@@ -12,7 +12,7 @@ from sampleloans.commands.common import console, writing
 
 
 class CountedLines:
-    """A file's lines that report the bytes read; re-readable (`seek`) like the file itself."""
+    """A file's lines that report the bytes read as they are read."""
 
     def __init__(self, handle: IO[str], report: Callable[[int], None]) -> None:
         self.handle = handle
@@ -25,10 +25,6 @@ class CountedLines:
             if number % 200 == 0:
                 self.report(done)
             yield line
-
-    def seek(self, offset: int) -> int:
-        """Start again from `offset` (the import's second, per-record pass starts at 0)."""
-        return self.handle.seek(offset)
 
 
 @contextmanager

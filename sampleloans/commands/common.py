@@ -79,13 +79,14 @@ def os_user() -> str:
 def lock_timeout_ms() -> int:
     """How long a writer waits for another (SAMPLELOANS_LOCK_TIMEOUT, seconds)."""
     from sampleloans.errors import InvalidInput
+    from sampleloans.units import quote_input
 
     raw = os.environ.get("SAMPLELOANS_LOCK_TIMEOUT", "10")
     try:
         seconds = float(raw)
     except ValueError:
         raise InvalidInput(
-            f"SAMPLELOANS_LOCK_TIMEOUT: {raw!r} is not a number of seconds"
+            f"SAMPLELOANS_LOCK_TIMEOUT: {quote_input(raw)} is not a number of seconds"
         ) from None
     if not 0 <= seconds <= 3600:
         raise InvalidInput("SAMPLELOANS_LOCK_TIMEOUT: must be between 0 and 3600 seconds")

@@ -46,6 +46,7 @@ def history(
     record at that moment (custody state, custodian, masses).
 
     JSON keys: subject_type, subject_key, lineage, as_of, events [seq, occurred_at, kind, actor,
+    imported_by (the curator who imported the event from a history file, else null),
     description, corrects_seq, corrected_by], state (null without --as-of) {as_of, up_to_seq,
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug], loans [number, institution, status, due_at,
@@ -89,6 +90,7 @@ def history_json(result: Any) -> dict[str, Any]:
                 "occurred_at": _iso(e.occurred_at),
                 "kind": e.kind,
                 "actor": e.actor,
+                "imported_by": e.imported_by,
                 "description": e.description,
                 "corrects_seq": e.corrects_seq,
                 "corrected_by": list(e.corrected_by),
@@ -166,7 +168,7 @@ def history_renderables(result: Any) -> list[Any]:
             str(e.seq),
             format_datetime(e.occurred_at),
             Text(e.kind),
-            Text(e.actor),
+            Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
             what,
             style=style,
         )

@@ -39,7 +39,7 @@ Condition = Annotated[str, typer.Option("--condition", help="Condition on receip
 def parse_weighed(values: list[str] | None) -> dict[str, int]:
     """`--weighed CODE=MASS` options as {code: micrograms}."""
     from sampleloans.errors import InvalidInput
-    from sampleloans.units import parse_mass_ug
+    from sampleloans.units import parse_mass_ug, quote_input
 
     result: dict[str, int] = {}
     for value in values or []:
@@ -47,7 +47,8 @@ def parse_weighed(values: list[str] | None) -> dict[str, int]:
         code = code.strip()
         if not sep or not code or not mass.strip():
             raise InvalidInput(
-                f"--weighed: {value!r} is not CODE=MASS; write e.g. CE5C0200YJFM00112=19.5mg"
+                f"--weighed: {quote_input(value)} is not CODE=MASS; write e.g. "
+                "CE5C0200YJFM00112=19.5mg"
             )
         if code in result:
             raise InvalidInput(f"--weighed: {code} is given twice; weigh each sample once")

@@ -40,26 +40,30 @@ def plain(*values: str) -> list[Any]:
 def parse_depth(text: str | None) -> tuple[int | None, int | None]:
     """'28-30' (cm, one decimal at most) as (280, 300) millimetres."""
     from sampleloans.errors import InvalidInput
+    from sampleloans.units import parse_depth_mm, quote_input
 
     if text is None:
         return None, None
     match = _DEPTH_RE.fullmatch(text.strip())
     if match is None:
         raise InvalidInput(
-            f"--depth: {text!r} is not a depth interval; give TOP-BOTTOM in cm, e.g. 28-30"
+            f"--depth: {quote_input(text)} is not a depth interval; give TOP-BOTTOM in cm, "
+            "e.g. 28-30"
         )
-    top, bottom = (round(float(part) * 10) for part in match.groups())
+    top, bottom = (parse_depth_mm(part, "--depth") for part in match.groups())
     return top, bottom
 
 
 def parse_child(text: str) -> tuple[str, int]:
     """'-01=20mg' or 'CODE-01=20 mg' as (code or suffix, micrograms)."""
     from sampleloans.errors import InvalidInput
-    from sampleloans.units import parse_mass_ug
+    from sampleloans.units import parse_mass_ug, quote_input
 
     code, sep, mass = text.rpartition("=")
     if not sep or not code.strip():
-        raise InvalidInput(f"--child: {text!r} is not SUFFIX=MASS; e.g. --child -01=20mg")
+        raise InvalidInput(
+            f"--child: {quote_input(text)} is not SUFFIX=MASS; e.g. --child -01=20mg"
+        )
     return code.strip(), parse_mass_ug(mass, "--child")
 
 

@@ -158,13 +158,27 @@ class BatchSession:
     ) -> None:
         self.connection = connection
         self.read_only = read_only  # queries return plain rows, not tracked (less memory)
-        self.info: dict[str, Any] = {"head": None}
-        if defer_checks:
-            self.info["deferred"] = Touched()
+        self.defer_checks = defer_checks
+        self.info: dict[str, Any] = {}
         self._rows: dict[Key, Loaded] = {}  # the identity map
         self._changed: set[Key] = set()  # rows set since they were last written
         self._pending: dict[str, list[Any]] = defaultdict(list)  # table → new rows or dicts
         self._raw: set[str] = set()  # tables with buffered INSERT values (not in the identity map)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every row, pending write and cached value, as after the batch's rollback.
+
+        The rows it holds may carry changes the rollback undid in the database, and the chain
+        head it remembers may be gone: everything is read again from the database.
+        """
+        self.info = {"head": None}
+        if self.defer_checks:
+            self.info["deferred"] = Touched()
+        self._rows.clear()
+        self._changed.clear()
+        self._pending.clear()
+        self._raw.clear()
 
     # --- reads ----------------------------------------------------------------------------------
 

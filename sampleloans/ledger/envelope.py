@@ -33,6 +33,22 @@ class Envelope:
     payload: str | None = None  # the canonical payload text, as hashed
 
 
+IMPORT_MARK = "; imported by "
+"""Joins the OS account and the importing curator in `os_user` of an event read from a file."""
+
+
+def imported_os_user(os_user: str, importer: str) -> str:
+    """The `os_user` of an imported event: the account that ran `import` and the curator who ran
+    it, so the ledger records who put the event there as well as who declared the act."""
+    return f"{os_user}{IMPORT_MARK}{importer}"
+
+
+def importer_of(os_user: str) -> str | None:
+    """The curator who imported an event, or None for an event recorded by its own command."""
+    _account, mark, importer = os_user.rpartition(IMPORT_MARK)
+    return importer if mark else None
+
+
 def from_stored(text: str) -> datetime:
     """Aware datetime of stored text (`…Z`; Python 3.11 reads the Z itself)."""
     return datetime.fromisoformat(text)

@@ -14,6 +14,7 @@ from sampleloans.services.common import (
     get_institution,
     require_choice,
     require_code,
+    require_name,
     require_role,
     require_text,
 )
@@ -88,7 +89,7 @@ def sign_agreement(
     when = occurred_at or ctx.now
     if when < agreement.created_at:  # time order is a rule (exit 1)
         raise RuleViolation(f"time: agreement {number} cannot be signed before it was drafted")
-    event = ev.AgreementSigned(number=number, signed_by=require_text(signed_by, "signed by"))
+    event = ev.AgreementSigned(number=number, signed_by=require_name(signed_by, "signed by"))
     return append(session, ctx, event, occurred_at=occurred_at)
 
 

@@ -1,11 +1,12 @@
 """The bulk path: a sample catalogue (CSV) or a history (JSON Lines), all or nothing.
 
 Every record goes through the same service function as the single command, so every rule
-applies. Each record runs inside a SAVEPOINT: a refused record is rolled back alone, its line
-number and message are collected, and the import goes on so that *every* bad row is reported.
-When anything was refused, `import_records` raises `BulkRejected` and the caller's transaction
-rolls back: nothing is written. Input is streamed one line at a time and the session's identity
-map is cleared every `batch` records, so memory does not grow with the file.
+applies. Records are imported in batches through a write-back `BatchSession`, each batch inside
+a SAVEPOINT. When a batch is refused, it is rolled back and narrowed down (the records before
+the refused one, the refused one alone, the rest) until every refused record is known, each
+judged on exactly the state the records before it left, as one by one; the other batches keep
+the fast path. When anything was refused, `import_records` raises `BulkRejected` and the
+caller's transaction rolls back: nothing is written. Input is streamed one batch at a time.
 
 History format: one JSON object per line,
 `{"kind": "loan.consumed", "occurred_at": "2025-05-01T10:00:00Z", "actor": "curator@…",
@@ -13,14 +14,22 @@ History format: one JSON object per line,
 of `ledger/events.py`. Fields the ledger derives (a loan's issued items, a receipt's shipment,
 a sample's custodian, …) may be left out; when given they must equal what the ledger records.
 Sequence numbers (`incident_seq`, `shipment_seq`, `corrects_seq`) are those of the receiving
-ledger.
+ledger. `actor` is who did the act: their role must allow it, as the command would check. The
+importing curator is recorded with every imported event (`os_user`: "ACCOUNT; imported by
+EMAIL", see `envelope.imported_os_user`).
 """
 
 import csv
+import functools
 import json
+import sqlite3
+import types
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -28,14 +37,16 @@ from sqlmodel import Session
 
 from sampleloans import db
 from sampleloans.dates import parse_datetime
-from sampleloans.errors import InvalidInput, RuleViolation, SampleLoansError
+from sampleloans.errors import InvalidInput, PermissionDenied, RuleViolation, SampleLoansError
 from sampleloans.ledger.batch import BatchSession
+from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.services import agreements, incidents, loans, reference, samples
 from sampleloans.services.common import get_loan, require_role
-from sampleloans.services.setup import Row, cm_to_mm
-from sampleloans.units import parse_mass_ug
+from sampleloans.services.setup import Row
+from sampleloans.text import clean_email
+from sampleloans.units import parse_depth_mm, parse_mass_ug, quote_input
 
 FORMATS = ("csv", "jsonl")
 CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
@@ -49,6 +60,11 @@ REASON_KINDS = (
     "person.role_changed",
 )
 """The kinds whose command takes a reason (stored in the envelope, not the payload)."""
+MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
+MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
+BOM = "\ufeff"  # the byte-order mark Excel writes at the start of a UTF-8 CSV
+REFUSALS = (SampleLoansError, IntegrityError, sqlite3.IntegrityError)
+"""What refuses one record (a rule, bad input, a constraint of the schema)."""
 
 
 @dataclass(frozen=True)
@@ -103,36 +119,217 @@ def detect_format(name: str) -> str:
 # --- reading records ----------------------------------------------------------------------------
 
 
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """The lines, with a byte-order mark at the start of the first one removed."""
+    first = True
+    for line in lines:
+        if first and line.startswith(BOM):
+            line = line[len(BOM) :]
+        first = False
+        yield line
+
+
 def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
-    """(line number, Row) per CSV record; the header is checked first."""
-    reader = csv.DictReader(lines)
-    missing = [c for c in CATALOGUE_COLUMNS if c not in (reader.fieldnames or [])]
+    """(line number, Row or the reason it is refused) per CSV record; the header is checked first.
+
+    A row with more or fewer fields than the header is refused (a value with an unquoted comma
+    would otherwise shift into the wrong column, or be dropped). A malformed file stops here.
+    """
+    reader = csv.DictReader(_without_bom(lines))
+    header = _csv_step(reader, source, lambda: reader.fieldnames) or []
+    _check_header(header, source)
+    start = reader.line_num + 1
+    while (values := _csv_step(reader, source, lambda: next(reader, None))) is not None:
+        extra = values.pop(None, None)  # type: ignore[call-overload]
+        given = len(header) + len(extra) if extra else sum(v is not None for v in values.values())
+        if given != len(header):
+            yield (
+                start,
+                InvalidInput(
+                    f"has {given} fields but the header has {len(header)}; quote a value that "
+                    'contains a comma ("a, b")'
+                ),
+            )
+        else:
+            yield start, Row(source, start, dict(values))
+        start = reader.line_num + 1
+
+
+def _csv_step(reader: Any, source: str, step: Callable[[], Any]) -> Any:
+    """One step of the CSV reader; a malformed file is refused naming the line."""
+    try:
+        return step()
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        reason = (
+            f"a field is longer than {limit:,} characters; no catalogue value is that long"
+            if "field larger than field limit" in str(exc)
+            else f"not valid CSV ({exc})"
+        )
+        # the DictReader's own line_num moves only after a good row; its csv reader's has moved
+        raise InvalidInput(f"{source} line {reader.reader.line_num}: {reason}") from None
+
+
+def _check_header(header: list[str], source: str) -> None:
+    """Every catalogue column present, and none named twice (the last one would silently win)."""
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InvalidInput(
+            f"{source}: the header names {', '.join(map(repr, twice))} more than once; "
+            "name each column once"
+        )
+    missing = [c for c in CATALOGUE_COLUMNS if c not in header]
     if missing:
         raise InvalidInput(
             f"{source}: the header lacks {', '.join(missing)}; see data/README.md for the columns"
         )
-    start = reader.line_num + 1
-    for values in reader:
-        yield start, Row(source, start, dict(values))
-        start = reader.line_num + 1
 
 
 def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object or the parse error) per non-blank line."""
-    for number, line in enumerate(lines, start=1):
+    """(line number, parsed object or the reason it is refused) per non-blank line."""
+    for number, line in enumerate(_without_bom(lines), start=1):
         if not line.strip():
             continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, InvalidInput(f"not valid JSON ({exc.msg} at column {exc.colno})")
+        yield number, _parse_json(line)
+
+
+def _parse_json(line: str) -> Any:
+    """One line of JSON, strictly: no duplicate keys, no NaN or Infinity, no huge numbers."""
+    try:
+        return json.loads(
+            line,
+            object_pairs_hook=_object_without_duplicates,
+            parse_int=_json_int,
+            parse_float=Decimal,  # exact, and never inf: 1e400 stays a number to refuse by name
+            parse_constant=_json_constant,
+        )
+    except InvalidInput as refused:
+        return refused
+    except json.JSONDecodeError as exc:
+        return InvalidInput(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return InvalidInput("not valid JSON (nested too deeply; a record is a flat object)")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (any depth): a repeated key is refused."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise InvalidInput(f"the key {quote_input(key)} appears twice in one object")
+        found[key] = value
+    return found
+
+
+def _json_int(text: str) -> int:
+    """A JSON integer no longer than any the ledger stores (int() of 5,000 digits is refused)."""
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise InvalidInput(
+            f"the number {quote_input(text, 24)} has {digits:,} digits; no field takes more "
+            f"than {MAX_DIGITS}"
+        )
+    return int(text)
+
+
+def _json_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON numbers; the ledger never takes them."""
+    raise InvalidInput(f"{name} is not a number the ledger takes; give a whole number")
+
+
+# --- checking values against the event's fields ---------------------------------------------
+
+
+def _check_value(value: Any, hint: Any, what: str) -> None:
+    """Refuse a JSON value whose type is not the one the event field declares."""
+    if hint is Any:
+        return
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        if value is None:
+            return
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) is list:
+        _check_list(value, typing.get_args(hint)[0], what)
+    elif hint is bool:
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{what}: give true or false, not {_shown(value)}")
+    elif hint is int:
+        _check_int(value, what)
+    elif hint is str and not isinstance(value, str):
+        raise InvalidInput(f"{what}: give text, not {_shown(value)}")
+
+
+def _check_list(value: Any, item: Any, what: str) -> None:
+    """A list of the declared items; `list[Any]` items are [code, micrograms] pairs."""
+    if not isinstance(value, list):
+        raise InvalidInput(f"{what}: give a list, not {_shown(value)}")
+    for n, entry in enumerate(value):
+        if typing.get_origin(item) is list:  # [[code, micrograms], …]
+            if not isinstance(entry, list) or len(entry) != 2:
+                raise InvalidInput(f"{what}[{n}]: give a [code, micrograms] pair")
+            _check_value(entry[0], str, f"{what}[{n}][0]")
+            _check_int(entry[1], f"{what}[{n}][1]")
+        else:
+            _check_value(entry, item, f"{what}[{n}]")
+
+
+def _check_int(value: Any, what: str) -> None:
+    """A whole number (true, false and 2.0 are not), not negative, that SQLite can store.
+
+    Larger values the rules judge (a mass more than is held is a refusal by the rule, exit 1).
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what}: give a whole number, not {_shown(value)}")
+    if not 0 <= value <= MAX_INT:
+        raise InvalidInput(
+            f"{what}: {value} is out of range; give a whole number from 0 to {MAX_INT}"
+        )
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as its author wrote it, cut short for a one-line message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, Decimal):
+        return quote_input(str(value)).strip("'")
+    if isinstance(value, str):
+        return quote_input(value)
+    return quote_input(json.dumps(value, default=str)).strip("'")
+
+
+def _repr(value: Any, limit: int = 120) -> str:
+    """repr() of a value, cut short so that a message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@functools.cache
+def _field_types(kind: str) -> dict[str, Any]:
+    """The declared type of every payload field of an event kind (read once per kind)."""
+    return typing.get_type_hints(EVENT_TYPES[kind])
+
+
+def _check_payload(kind: str, payload: dict[str, Any]) -> None:
+    """Every payload field is one the event has, with the type it declares."""
+    event_type = EVENT_TYPES[kind]
+    fields = set(event_type.__dataclass_fields__)
+    extra = sorted(set(payload) - fields)
+    if extra:
+        raise InvalidInput(f"payload: {kind} has no field {quote_input(extra[0])}")
+    hints = _field_types(kind)
+    for name, value in payload.items():
+        _check_value(value, hints[name], f"payload.{name}")
 
 
 # --- the catalogue ------------------------------------------------------------------------------
 
 
-def _register_row(session: Session, ctx: Context, row: Row) -> Envelope:
+def _register_row(session: Session, ctx: Context, row: Any) -> Envelope:
     """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv."""
+    if isinstance(row, SampleLoansError):
+        raise row
     return samples.register_sample(
         session,
         ctx,
@@ -145,10 +342,16 @@ def _register_row(session: Session, ctx: Context, row: Row) -> Envelope:
         purpose_class=row.get("purpose_class"),
         storage_location=row.get("storage_location"),
         condition=row.get("condition") or "pristine",
-        depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row),
-        depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row),
+        depth_top_mm=_depth_mm(row, "depth_top_cm"),
+        depth_bottom_mm=_depth_mm(row, "depth_bottom_cm"),
         record=row.get("record") or "illustrative",
     )
+
+
+def _depth_mm(row: Row, column: str) -> int | None:
+    """A depth column in cm as integer millimetres, or None when empty."""
+    text = row.get(column)
+    return parse_depth_mm(text, column) if text else None
 
 
 # --- the history --------------------------------------------------------------------------------
@@ -366,49 +569,71 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
-    """One history line through its service; the stored payload must match what was given."""
+    """One history line through its service; the stored payload must match what was given.
+
+    The line's actor acts (their role must allow the act, as the command checks); the importing
+    curator (`ctx.actor`) is recorded beside them in `os_user`.
+    """
     if isinstance(record, SampleLoansError):
         raise record
-    if not isinstance(record, dict):
-        raise InvalidInput("each line must be a JSON object with kind, actor and payload")
-    unknown = sorted(set(record) - ENVELOPE_KEYS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown field {unknown[0]!r}; fields are {', '.join(sorted(ENVELOPE_KEYS))}"
-        )
-    kind = record.get("kind")
-    if kind not in HANDLERS:
-        known = ", ".join(sorted(HANDLERS))
-        raise InvalidInput(f"kind: {kind!r} cannot be imported; use one of {known}")
-    payload = record.get("payload")
-    if not isinstance(payload, dict):
-        raise InvalidInput("payload: must be a JSON object")
-    fields = set(EVENT_TYPES[kind].__dataclass_fields__)
-    extra = sorted(set(payload) - fields)
-    if extra:
-        raise InvalidInput(f"payload: {kind} has no field {extra[0]!r}")
-    actor = record.get("actor")
-    if not isinstance(actor, str) or not actor.strip():
-        raise InvalidInput("actor: give the e-mail of the person who acted")
-    occurred = record.get("occurred_at")
-    options: dict[str, Any] = {"occurred_at": _when(occurred, "occurred_at") if occurred else None}
-    if record.get("reason") is not None:
-        options["reason"] = str(record["reason"])
-    if record.get("corrects_seq") is not None:
-        if kind != "event.corrected":
-            raise InvalidInput("corrects_seq: only an event.corrected record references another")
-        options["corrects_seq"] = record["corrects_seq"]
-    if "reason" in options and kind not in REASON_KINDS:
-        raise InvalidInput(f"reason: {kind} does not take a reason")
-    record_ctx = Context(actor=actor.strip().lower(), os_user=ctx.os_user, now=ctx.now)
+    kind, payload, actor = _check_envelope(record)
+    options = _envelope_options(record, kind)
+    record_ctx = Context(actor=actor, os_user=imported_os_user(ctx.os_user, ctx.actor), now=ctx.now)
     try:
         envelope = HANDLERS[kind](session, record_ctx, payload, options)
+    except PermissionDenied as exc:
+        # the importing curator may import; it is the line's actor who could not have done it
+        raise InvalidInput(f"actor: {exc}") from None
     except KeyError as exc:
         raise InvalidInput(f"payload: {kind} needs the field {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload: {exc}") from None
     _same_as_stored(envelope, payload)
     return envelope
+
+
+def _check_envelope(record: Any) -> tuple[str, dict[str, Any], str]:
+    """The kind, payload and actor of a history line, each of the type it must be."""
+    if not isinstance(record, dict):
+        raise InvalidInput("each line must be a JSON object with kind, actor and payload")
+    unknown = sorted(set(record) - ENVELOPE_KEYS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown field {quote_input(unknown[0])}; fields are "
+            f"{', '.join(sorted(ENVELOPE_KEYS))}"
+        )
+    kind = record.get("kind")
+    if not isinstance(kind, str) or kind not in HANDLERS:
+        known = ", ".join(sorted(HANDLERS))
+        raise InvalidInput(f"kind: {_shown(kind)} cannot be imported; use one of {known}")
+    payload = record.get("payload")
+    if not isinstance(payload, dict):
+        raise InvalidInput("payload: must be a JSON object")
+    _check_payload(kind, payload)
+    actor = record.get("actor")
+    if not isinstance(actor, str) or not actor.strip():
+        raise InvalidInput("actor: give the e-mail of the person who acted")
+    return kind, payload, clean_email(actor, "actor")
+
+
+def _envelope_options(record: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The occurred_at, reason and corrects_seq of a history line as service arguments."""
+    for name in ("occurred_at", "reason"):
+        if record.get(name) is not None:
+            _check_value(record[name], str, name)
+    if record.get("corrects_seq") is not None:
+        _check_int(record["corrects_seq"], "corrects_seq")
+    occurred = record.get("occurred_at")
+    options: dict[str, Any] = {"occurred_at": _when(occurred, "occurred_at") if occurred else None}
+    if record.get("reason") is not None:
+        if kind not in REASON_KINDS:
+            raise InvalidInput(f"reason: {kind} does not take a reason")
+        options["reason"] = record["reason"]
+    if record.get("corrects_seq") is not None:
+        if kind != "event.corrected":
+            raise InvalidInput("corrects_seq: only an event.corrected record references another")
+        options["corrects_seq"] = record["corrects_seq"]
+    return options
 
 
 def _same_as_stored(envelope: Envelope, given: dict[str, Any]) -> None:
@@ -418,7 +643,8 @@ def _same_as_stored(envelope: Envelope, given: dict[str, Any]) -> None:
         value = given[name]  # read from JSON, so equal values compare equal without encoding
         if value != stored.get(name) and json.loads(json.dumps(value)) != stored.get(name):
             raise InvalidInput(
-                f"payload: {name} is {given[name]!r} but the ledger records {stored.get(name)!r}"
+                f"payload: {name} is {_repr(value)} but the ledger records "
+                f"{_repr(stored.get(name))}"
             )
 
 
@@ -443,25 +669,31 @@ def import_records(
     """Import every record of a catalogue or history; raise BulkRejected if any is refused.
 
     The caller owns the transaction: on BulkRejected (or any error) it must roll back, which
-    leaves the database exactly as it was. `lines` must be re-readable (a list or a seekable
-    file): a refused record sends the import down the per-record path to name every bad line.
+    leaves the database exactly as it was. The lines are read once, `batch` records at a time.
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     require_importer(session, ctx)
-    if not (hasattr(lines, "seek") or isinstance(lines, list | tuple)):
-        # a one-shot iterator would give the second pass no lines, and an empty import commits
-        raise TypeError("import_records needs re-readable lines: a list or a seekable file")
-    attempt = session.begin_nested()
-    try:
-        result = _import_batched(session, ctx, lines, fmt, source, progress, batch)
-    except (SampleLoansError, IntegrityError):
-        # the batched pass cannot say which line broke a rule: undo it and find every bad line
-        attempt.rollback()
-        session.expunge_all()
-        return _import_per_record(session, ctx, _rewound(lines), fmt, source, progress)
-    attempt.commit()
+    records, handle = _reader(lines, fmt, source)
+    connection = session.connection()
+    db.use_bulk_cache(connection)
+    unit = BatchSession(connection, defer_checks=True)
+    _forget(unit)
+    result = BulkResult(format=fmt)
+    while chunk := list(islice(records, batch)):
+        errors, _clean = _import_run(session, unit, ctx, chunk, handle)
+        result.records += len(chunk)
+        result.events += len(chunk) - len(errors)
+        result.errors.extend(errors)
+        if progress is not None:
+            progress(result.records)
+    if result.errors:
+        raise BulkRejected(result.errors, result.records)
     return result
+
+
+Records = list[tuple[int, Any]]
+Handle = Callable[[Any, Context, Any], Envelope]
 
 
 def _reader(lines: Iterable[str], fmt: str, source: str) -> tuple[Iterator[tuple[int, Any]], Any]:
@@ -471,35 +703,99 @@ def _reader(lines: Iterable[str], fmt: str, source: str) -> tuple[Iterator[tuple
     return _jsonl_records(lines, source), _history_record
 
 
-def _import_batched(
-    session: Session,
-    ctx: Context,
-    lines: Iterable[str],
-    fmt: str,
-    source: str,
-    progress: Callable[[int], None] | None,
-    batch: int,
-) -> BulkResult:
-    """The fast pass: records through their services into a write-back batch session.
+def _import_run(
+    session: Session, unit: BatchSession, ctx: Context, records: Records, handle: Handle
+) -> tuple[list[LineError], bool]:
+    """Import a run of records as one batch; if it is undone, narrow it down to the refused ones.
 
-    The same services and the same checks run, but rows are written once per batch and the
-    invariant checks run on everything the batch touched; the first refusal aborts the pass.
+    A record refused before it appended anything is simply listed and the batch goes on. A
+    record refused after it appended (its changes are in the batch) undoes the batch, which is
+    narrowed to: the records before it (as one batch again), that record, then the rest; a
+    batch undone by its closing checks (record unknown) is narrowed to each half. Every record
+    is thus judged on the state its accepted predecessors left, as one by one, a run of good
+    records costs one batch, and recursion stays shallow (halves and prefixes).
+
+    Returns the refused records and whether the run went through without any undo.
     """
-    records, handle = _reader(lines, fmt, source)
-    result = BulkResult(format=fmt)
-    connection = session.connection()
-    db.use_bulk_cache(connection)
-    unit = BatchSession(connection, defer_checks=True)
-    for _line, record in records:
-        result.records += 1
-        handle(unit, ctx, record)
-        result.events += 1
-        if result.records % batch == 0:
-            _end_batch(unit)
-        if progress is not None:
-            progress(result.records)
-    _end_batch(unit)
-    return result
+    errors: list[LineError] = []
+    clean = True
+    pending = records
+    while pending:
+        refused, undone_at, error = _try_batch(session, unit, ctx, pending, handle)
+        if error is None:
+            errors += refused
+            break
+        clean = False
+        if len(pending) == 1:
+            errors.append(_line_error(pending[0][0], error))
+            break
+        if undone_at is None:
+            half = len(pending) // 2
+            errors += _import_run(session, unit, ctx, pending[:half], handle)[0]
+            pending = pending[half:]
+            continue
+        prefix_clean = True
+        if undone_at > 0:
+            prefix, prefix_clean = _import_run(session, unit, ctx, pending[:undone_at], handle)
+            errors += prefix
+        line, record = pending[undone_at]
+        if prefix_clean and isinstance(error, SampleLoansError):
+            # its predecessors left exactly the state it was refused on: the same refusal
+            errors.append(_line_error(line, error))
+        else:
+            errors += _import_run(session, unit, ctx, [(line, record)], handle)[0]
+        pending = pending[undone_at + 1 :]
+    return errors, clean
+
+
+def _try_batch(
+    session: Session, unit: BatchSession, ctx: Context, records: Records, handle: Handle
+) -> tuple[list[LineError], int | None, BaseException | None]:
+    """Import records into the batch session and check them, or undo all of them.
+
+    Returns (the records refused without a change, None, None) when the batch is written, else
+    ([], the index of the record that undid it or None for the closing checks, the error).
+    """
+    savepoint = session.begin_nested()
+    session.connection()  # emits the SAVEPOINT now: the batch session writes on this connection
+    head, totals = unit.info["head"], dict(unit.info[samples.ROOT_TOTALS])
+    refused: list[LineError] = []
+    done = 0
+    try:
+        for line, record in records:
+            before = unit.info["head"]
+            try:
+                handle(unit, ctx, record)
+            except SampleLoansError as error:
+                if unit.info["head"] != before:
+                    raise  # refused after it appended: its changes are in the batch
+                refused.append(_line_error(line, error))  # services write only by appending
+            done += 1
+        _end_batch(unit)
+    except REFUSALS as error:
+        savepoint.rollback()
+        _forget(unit, head, totals)  # rows it holds may carry the undone changes
+        return [], (done if done < len(records) else None), error
+    savepoint.commit()
+    return refused, None, None
+
+
+def _forget(
+    unit: BatchSession, head: tuple[int, str] | None = None, totals: dict[str, int] | None = None
+) -> None:
+    """Start the batch session afresh, knowing the chain head and mission masses at its start."""
+    unit.reset()
+    unit.info["head"] = head
+    unit.info[samples.ROOT_TOTALS] = totals or {}
+
+
+def _line_error(line: int, error: BaseException) -> LineError:
+    """A refused record's line, its reason on one line, and the exit code it calls for."""
+    if isinstance(error, SampleLoansError):
+        return LineError(line, str(error).replace("\n", " "), error.exit_code)
+    # a schema constraint the rules did not catch first: the record conflicts with a stored one
+    reason = str(getattr(error, "orig", error)).replace("\n", " ")
+    return LineError(line, f"conflicts with a record in the ledger ({reason})", 2)
 
 
 def _end_batch(unit: BatchSession) -> None:
@@ -508,14 +804,6 @@ def _end_batch(unit: BatchSession) -> None:
     if violations:
         raise RuleViolation("; ".join(v.message for v in violations))
     unit.release()
-
-
-def _rewound(lines: Iterable[str]) -> Iterable[str]:
-    """The same lines from the start again: a seekable file is rewound, a list read again."""
-    seek = getattr(lines, "seek", None)
-    if seek is not None:
-        seek(0)
-    return lines
 
 
 def _import_per_record(
@@ -527,7 +815,10 @@ def _import_per_record(
     progress: Callable[[int], None] | None,
     batch: int = 500,
 ) -> BulkResult:
-    """The diagnostic pass: each record in its own SAVEPOINT, every refusal collected."""
+    """The reference path, record by record through the ORM session, each in its own SAVEPOINT.
+
+    Not used by the import: tests compare what the batched path writes and refuses with it.
+    """
     records, handle = _reader(lines, fmt, source)
     result = BulkResult(format=fmt)
     for line, record in records:
@@ -536,9 +827,8 @@ def _import_per_record(
             with session.begin_nested():
                 handle(session, ctx, record)
             result.events += 1
-        except SampleLoansError as error:
-            message = str(error).replace("\n", " ")
-            result.errors.append(LineError(line, message, error.exit_code))
+        except REFUSALS as error:
+            result.errors.append(_line_error(line, error))
         if result.records % batch == 0:
             session.expunge_all()  # bounded memory: rows are in the database, not in Python
         if progress is not None:

@@ -1,6 +1,5 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
-import unicodedata
 from datetime import datetime
 from typing import TypeVar
 
@@ -9,6 +8,8 @@ from sqlmodel import Session, SQLModel
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, Loan, Person, Sample
+from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
+from sampleloans.units import quote_input
 
 ROLES = ("curator", "compliance_officer", "researcher")
 STAFF_ROLES = ("curator", "compliance_officer")
@@ -20,7 +21,6 @@ LENDABLE_PURPOSES = ("research", "public_welfare")
 TRANSFER_TYPES = ("loan", "gift", "exhibition")
 INSTITUTION_KINDS = ("lender", "curator", "borrower")
 INCIDENT_KINDS = ("loss", "theft", "damage")
-MAX_TEXT = 500
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -75,18 +75,13 @@ def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Pe
 
 
 def require_text(value: str | None, field: str, *, max_len: int = MAX_TEXT) -> str:
-    """A non-empty single line of printable text, trimmed."""
-    if value is None or not value.strip():
-        raise InvalidInput(f"{field}: must not be empty")
-    cleaned = value.strip()
-    if len(cleaned) > max_len:
-        raise InvalidInput(f"{field}: {len(cleaned)} characters; at most {max_len} are accepted")
-    bad = [c for c in cleaned if unicodedata.category(c).startswith("C")]
-    if bad:
-        raise InvalidInput(
-            f"{field}: contains the control character {bad[0]!r}; use printable text only"
-        )
-    return cleaned
+    """A non-empty single line of visible text, trimmed (see `sampleloans.text`)."""
+    return clean_text(value, field, max_len=max_len)
+
+
+def require_name(value: str | None, field: str, *, max_len: int = MAX_TEXT) -> str:
+    """A name: visible text on one line, each word in one script (no look-alike letters)."""
+    return clean_name(value, field, max_len=max_len)
 
 
 def require_choice(value: str, field: str, choices: tuple[str, ...]) -> str:
@@ -110,19 +105,15 @@ def require_code(value: str, field: str = "code") -> str:
 
 
 def require_email(value: str, field: str = "email") -> str:
-    """A plausible e-mail address, lower-cased."""
-    email = require_text(value, field, max_len=200).lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email:
-        raise InvalidInput(f"{field}: {value!r} is not an e-mail address like name@example.org")
-    return email
+    """A plain ASCII e-mail address, lower-cased (see `sampleloans.text`)."""
+    return clean_email(value, field)
 
 
 def get(session: Session, model: type[T], key: str, what: str, hint: str) -> T:
     """A record by primary key, or NotFound with the command that lists them."""
     row = session.get(model, key)
     if row is None:
-        raise NotFound(f"{what} {key!r} does not exist; {hint}")
+        raise NotFound(f"{what} {quote_input(key, 80)} does not exist; {hint}")
     return row
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso
 from sampleloans.errors import InvalidInput, StorageError
-from sampleloans.ledger.envelope import Context, envelope_of
+from sampleloans.ledger.envelope import Context, envelope_of, importer_of
 from sampleloans.models import (
     EventSubject,
     LedgerEvent,
@@ -38,6 +38,7 @@ class HistoryEntry:
     description: str
     corrects_seq: int | None
     corrected_by: tuple[int, ...]
+    imported_by: str | None = None  # the curator who imported it from a history file
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def record_history(
                 description=describe(session, row),
                 corrects_seq=row.corrects_seq,
                 corrected_by=tuple(corrected.get(row.seq, [])),
+                imported_by=importer_of(row.os_user),
             )
         )
     state = None

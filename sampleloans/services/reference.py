@@ -20,6 +20,7 @@ from sampleloans.services.common import (
     require_choice,
     require_code,
     require_email,
+    require_name,
     require_role,
     require_staff_institution,
     require_text,
@@ -45,7 +46,7 @@ def add_mission(
 
     event = ev.MissionAdded(
         code=code,
-        name=require_text(name, "name"),
+        name=require_name(name, "name"),
         returned_at=to_iso(returned_at) if returned_at else None,
         returned_mass_ug=returned_mass_ug,
     )
@@ -70,9 +71,9 @@ def add_institution(
         raise Conflict(f"institution {short_name} already exists; see 'institutions show'")
     event = ev.InstitutionAdded(
         short_name=short_name,
-        name=require_text(name, "name"),
-        country=require_text(country, "country"),
-        city=require_text(city, "city"),
+        name=require_name(name, "name"),
+        country=require_name(country, "country"),
+        city=require_name(city, "city"),
         institution_kind=require_choice(kind, "kind", INSTITUTION_KINDS),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
@@ -97,7 +98,7 @@ def add_person(
     role = require_choice(role, "role", ROLES)
     require_staff_institution(session, role, institution)
     event = ev.PersonAdded(
-        email=email, name=require_text(name, "name"), institution=institution, role=role
+        email=email, name=require_name(name, "name"), institution=institution, role=role
     )
     return append(session, ctx, event, occurred_at=occurred_at)
 

@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
@@ -17,6 +17,7 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
+from sampleloans.units import quote_input
 
 ORIGINS = ("scoop", "drill")
 # Advisory only: codes are opaque (DOMAIN.md §2); this pattern never rejects a code.
@@ -61,16 +62,10 @@ def register_sample(
         raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
     known = session.get(Mission, mission)
     if known is None:
-        raise NotFound(f"mission {mission!r} does not exist; known missions are CE-5 and CE-6")
-    if mass_ug <= 0:
-        raise InvalidInput("mass: must be more than 0 µg")
-    if known.returned_mass_ug is not None and mass_ug > known.returned_mass_ug:
-        from sampleloans.units import format_mass
-
-        raise InvalidInput(
-            f"mass: {format_mass(mass_ug)} is more than {mission} returned in all "
-            f"({format_mass(known.returned_mass_ug)}); check the unit"
+        raise NotFound(
+            f"mission {quote_input(mission, 80)} does not exist; known missions are CE-5 and CE-6"
         )
+    _check_mass(known, mass_ug)
     origin = require_choice(origin, "origin", ORIGINS)
     _check_depth(origin, depth_top_mm, depth_bottom_mm)
     event = ev.SampleRegistered(
@@ -88,7 +83,69 @@ def register_sample(
         mass_ug=mass_ug,
         custodian=curator.institution,
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    registered_ug = _check_mission_total(session, known, mass_ug)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    totals = session.info.get(ROOT_TOTALS)
+    if totals is not None:
+        totals[mission] = registered_ug + mass_ug
+    return envelope
+
+
+ROOT_TOTALS = "mission_root_ug"
+"""`session.info` key of a bulk session's running mass of root samples per mission.
+
+A bulk import registers thousands of samples in one transaction; summing the mission's samples
+for each would be quadratic, so a `BatchSession` keeps the running total (it forgets it with
+everything else when a batch is rolled back). A plain session has no such key and asks the
+database each time.
+"""
+
+
+def _check_mass(mission: Mission, mass_ug: int) -> None:
+    """Refuse a mass that is not positive, or more than 10 kg or the mission's whole return."""
+    from sampleloans.units import MAX_MASS_UG, format_mass
+
+    if mass_ug <= 0:
+        raise InvalidInput("mass: must be more than 0 µg")
+    if mass_ug > MAX_MASS_UG:
+        raise InvalidInput(f"mass: {format_mass(mass_ug)} is more than 10 kg; check the unit")
+    if mission.returned_mass_ug is not None and mass_ug > mission.returned_mass_ug:
+        raise InvalidInput(
+            f"mass: {format_mass(mass_ug)} is more than {mission.code} returned in all "
+            f"({format_mass(mission.returned_mass_ug)}); check the unit"
+        )
+
+
+def _check_mission_total(session: Session, mission: Mission, mass_ug: int) -> int:
+    """Refuse a root sample that would take the mission's registered samples past its return.
+
+    Returns the mass the mission's root samples held before this one.
+    """
+    from sampleloans.units import format_mass
+
+    registered_ug = _root_mass_ug(session, mission.code)
+    returned_ug = mission.returned_mass_ug
+    if returned_ug is not None and registered_ug + mass_ug > returned_ug:
+        raise RuleViolation(
+            f"mission {mission.code} returned {format_mass(returned_ug)} in all; its samples "
+            f"already registered hold {format_mass(registered_ug)}, so {format_mass(mass_ug)} "
+            f"more would make {format_mass(registered_ug + mass_ug)}; check the mass and unit"
+        )
+    return registered_ug
+
+
+def _root_mass_ug(session: Session, mission: str) -> int:
+    """The initial mass of every sample of a mission that is not split from another."""
+    totals = session.info.get(ROOT_TOTALS)
+    if totals is not None and mission in totals:
+        return int(totals[mission])
+    query = select(func.coalesce(func.sum(Sample.initial_mass_ug), 0)).where(
+        Sample.mission == mission, col(Sample.parent_code).is_(None)
+    )
+    registered_ug = int(session.exec(query).first() or 0)
+    if totals is not None:
+        totals[mission] = registered_ug
+    return registered_ug
 
 
 def _check_depth(origin: str, top_mm: int | None, bottom_mm: int | None) -> None:
@@ -97,8 +154,13 @@ def _check_depth(origin: str, top_mm: int | None, bottom_mm: int | None) -> None
         return
     if origin != "drill":
         raise InvalidInput("depth: only drilled samples (origin drill) have a depth interval")
-    if top_mm is None or bottom_mm is None or top_mm < 0 or bottom_mm <= top_mm:
-        raise InvalidInput("depth: give TOP-BOTTOM in cm with 0 ≤ top < bottom, e.g. 28-30")
+    from sampleloans.units import MAX_DEPTH_MM
+
+    if top_mm is None or bottom_mm is None or not 0 <= top_mm < bottom_mm <= MAX_DEPTH_MM:
+        raise InvalidInput(
+            f"depth: give TOP-BOTTOM in cm with 0 ≤ top < bottom ≤ {MAX_DEPTH_MM // 10} cm, "
+            "e.g. 28-30"
+        )
 
 
 def child_code(parent: str, given: str) -> str:

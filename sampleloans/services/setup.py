@@ -15,10 +15,10 @@ from sampleloans.errors import Conflict, InvalidInput
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import LedgerEvent, LedgerMeta, Mission
-from sampleloans.services.common import get_institution, require_email, require_text
+from sampleloans.services.common import get_institution, require_email, require_name
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
-from sampleloans.units import parse_mass_ug
+from sampleloans.units import parse_depth_mm, parse_mass_ug
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,11 @@ def read_rows(name: str) -> list[Row]:
     return [Row(name, index + 2, dict(values)) for index, values in enumerate(reader)]
 
 
-def cm_to_mm(text: str, row: Row) -> int | None:
-    """A depth in whole or decimal centimetres as integer millimetres."""
+def cm_to_mm(text: str, row: Row, column: str = "depth") -> int | None:
+    """A depth in whole or decimal centimetres (one decimal at most) as integer millimetres."""
     if not text:
         return None
-    try:
-        return round(float(text) * 10)
-    except ValueError:
-        raise InvalidInput(
-            f"{row.source} line {row.line}: depth {text!r} is not a number of cm"
-        ) from None
+    return parse_depth_mm(text, f"{row.source} line {row.line}: {column}")
 
 
 def register_sample_rows(
@@ -76,8 +71,8 @@ def register_sample_rows(
             purpose_class=row.get("purpose_class"),
             storage_location=row.get("storage_location"),
             condition=row.get("condition") or "pristine",
-            depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row),
-            depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row),
+            depth_top_mm=cm_to_mm(row.get("depth_top_cm"), row, "depth_top_cm"),
+            depth_bottom_mm=cm_to_mm(row.get("depth_bottom_cm"), row, "depth_bottom_cm"),
             record=row.get("record") or "illustrative",
             occurred_at=_mission_return(session, ctx, row) if at_mission_return else None,
         )
@@ -163,7 +158,7 @@ def init_ledger(
         ctx,
         ev.PersonAdded(
             email=require_email(ctx.actor, "curator e-mail"),
-            name=require_text(curator_name, "curator name"),
+            name=require_name(curator_name, "curator name"),
             institution=curator_institution,
             role="curator",
         ),

@@ -1,0 +1,125 @@
+"""Text that people type: one line of visible characters, names in one script per word, and
+plain e-mail addresses.
+
+Every service that takes a name, an e-mail or free text validates it here, so the single
+commands and `import` refuse the same things. A leaf module: it imports nothing of ours but the
+errors, so anything may use it.
+"""
+
+import re
+import unicodedata
+
+from sampleloans.errors import InvalidInput
+
+MAX_TEXT = 500
+
+# Cc control, Cf format (zero-width and bidi marks), Cs surrogates, Co private use, Cn
+# unassigned, and the line and paragraph separators (Zl, Zp): none of them belongs in a ledger
+# record, and each can hide or reorder what a reader sees on a terminal or in a report.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+# Scripts whose letters look alike (Latin a, Cyrillic а, Greek α …): a word that mixes them is
+# almost always a look-alike substitution, so that two names or addresses that read the same
+# can name two different records.
+_CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC")
+
+_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_PART = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*", re.ASCII)
+_DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
+_EMAIL_HINT = "give a plain address like name@example.org"
+
+
+def describe_char(char: str) -> str:
+    """A character as `'x' (U+0078 LATIN SMALL LETTER X)`, readable whatever it is."""
+    name = unicodedata.name(char, "unnamed character")
+    return f"{char!r} (U+{ord(char):04X} {name})"
+
+
+def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
+    """A non-empty single line of visible text, trimmed; control and format characters refused."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: give text, not {_json_type(value)}")
+    # only ASCII blanks are trimmed before the check: a line separator at either end is refused,
+    # not silently dropped; other Unicode spaces at the ends (a pasted no-break space) are trimmed
+    cleaned = value.strip(" \t\r\n")
+    if len(cleaned) > max_len:
+        raise InvalidInput(f"{field}: {len(cleaned)} characters; at most {max_len} are accepted")
+    if not (cleaned.isascii() and cleaned.isprintable()):  # else no character to look at
+        bad = next((c for c in cleaned if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+        if bad is not None:
+            raise InvalidInput(
+                f"{field}: contains the control or format character {describe_char(bad)}; "
+                "use visible text on one line"
+            )
+        cleaned = cleaned.strip()
+    if not cleaned:
+        raise InvalidInput(f"{field}: must not be empty")
+    return cleaned
+
+
+def clean_name(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
+    """A name (of a person, institution, place): clean text whose every word is in one script."""
+    name = clean_text(value, field, max_len=max_len)
+    for word in re.findall(r"[^\W\d_]+", name):
+        scripts: dict[str, str] = {}
+        for char in word:
+            script = _script(char)
+            if script is not None:
+                scripts.setdefault(script, char)
+        if len(scripts) > 1:
+            (first, _), (second, odd) = list(scripts.items())[:2]
+            raise InvalidInput(
+                f"{field}: the word {word!r} mixes {first.title()} and {second.title()} letters "
+                f"({describe_char(odd)}); type each word in one script"
+            )
+    return name
+
+
+def clean_email(value: object, field: str = "email") -> str:
+    """A plain ASCII e-mail address (addr-spec: dot-atom local part @ a DNS name), lower-cased."""
+    email = clean_text(value, field, max_len=254).lower()
+    quoted = repr(email) if len(email) <= 60 else repr(email[:60] + "…")
+    odd = next((c for c in email if not c.isascii()), None)
+    if odd is not None:
+        raise InvalidInput(
+            f"{field}: {quoted} contains {describe_char(odd)}; e-mail addresses are plain ASCII "
+            "(write an international domain in its xn-- form)"
+        )
+    local, at, domain = email.rpartition("@")
+    if not at or not _valid_local(local) or not _valid_domain(domain):
+        raise InvalidInput(f"{field}: {quoted} is not an e-mail address; {_EMAIL_HINT}")
+    return email
+
+
+def _valid_local(local: str) -> bool:
+    return len(local) <= 64 and _LOCAL_PART.fullmatch(local) is not None
+
+
+def _valid_domain(domain: str) -> bool:
+    labels = domain.split(".")
+    return (
+        len(domain) <= 253
+        and len(labels) >= 2
+        and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _script(char: str) -> str | None:
+    """The confusable script a letter belongs to (by its Unicode name), else None."""
+    name = unicodedata.name(char, "")
+    first = name.split(" ", 1)[0]
+    return first if first in _CONFUSABLE_SCRIPTS else None
+
+
+def _json_type(value: object) -> str:
+    """What a non-text value is, in the words a JSON or CSV author uses."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "a number"
