@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, inspect, text
-from sqlalchemy.exc import DatabaseError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
 
 from sampleloans import dates, db
-from sampleloans.errors import InvalidInput, SampleLoansError
+from sampleloans.errors import InvalidInput, SampleLoansError, StorageError
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import chain, checks
 from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.events import event_from_payload
-from sampleloans.ledger.store import envelope_of
+from sampleloans.ledger.store import Context, envelope_of
 from sampleloans.models import LedgerEvent
+from sampleloans.services.common import require_role
 
 TIMELESS_KINDS = ("ledger.created", "mission.added", "institution.added", "person.added")
 """Reference records that later events point at; an `as of` replay keeps them whatever their
@@ -71,6 +73,34 @@ def parse_anchor(value: str) -> tuple[int, str]:
             "as printed by 'verify --print-head'"
         )
     return int(match.group(1)), match.group(2)
+
+
+VERIFY_ROLES = ("curator", "compliance_officer")
+"""Who may verify the whole ledger: its problem lines name every institution's records."""
+
+
+def verify_as(
+    engine: Engine,
+    ctx: Context,
+    *,
+    anchor: tuple[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """`verify` for the acting person: a registered curator or compliance officer (exit 4
+    otherwise). A file too damaged to look the person up is reported as damaged, nothing more."""
+    try:
+        with Session(engine) as session:
+            require_role(session, ctx, *VERIFY_ROLES, action="verify the whole ledger")
+    except OperationalError as exc:
+        if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+            raise StorageError(
+                "the database is locked past the lock timeout; try again (or raise "
+                "SAMPLELOANS_LOCK_TIMEOUT)"
+            ) from None
+        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+    except DatabaseError as exc:
+        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+    return verify(engine, anchor=anchor, progress=progress)
 
 
 def verify(
