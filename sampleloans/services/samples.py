@@ -71,6 +71,7 @@ def register_sample(
             f"mass: {format_mass(mass_ug)} is more than {mission} returned in all "
             f"({format_mass(known.returned_mass_ug)}); check the unit"
         )
+    _check_after_return(known, occurred_at or ctx.now)
     origin = require_choice(origin, "origin", ORIGINS)
     _check_depth(origin, depth_top_mm, depth_bottom_mm)
     event = ev.SampleRegistered(
@@ -89,6 +90,18 @@ def register_sample(
         custodian=curator.institution,
     )
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _check_after_return(mission: Mission, when: datetime) -> None:
+    """A sample exists on Earth only from its mission's return (CE-5: 16 Dec 2020)."""
+    if mission.returned_at is not None and when < mission.returned_at:
+        from sampleloans.dates import to_iso
+
+        raise InvalidInput(
+            f"time: {to_iso(when)} is before mission {mission.code} returned "
+            f"({to_iso(mission.returned_at)}); a sample cannot be registered before its "
+            "mission returned: check --at"
+        )
 
 
 def _check_depth(origin: str, top_mm: int | None, bottom_mm: int | None) -> None:
