@@ -15,7 +15,9 @@ from pathlib import Path
 
 CURATOR = "curator@naoc.example"
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
-START = datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+START = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
+"""The first synthetic event: after CE-6 returned (25 Jun 2024), so every sample may exist then,
+and not before the test ledgers' own events (recorded at 2025-04-01 09:00)."""
 
 
 @dataclass(frozen=True)

@@ -169,10 +169,12 @@ def test_restore_of_an_older_copy_is_flagged_as_rollback_by_verify_anchor(
     )
     assert fingerprint(db_path) == before
 
-    restored = cli(db_path, "restore", str(old), "--force")
+    restored = cli(db_path, "restore", str(old), "--force", "--older")
     assert restored.returncode == 0, restored.stderr
     assert restored.stdout == (
         f"Restored {db_path} from {old}; verified; ledger head is now {head(old)}.\n"
+        f"Rolled back: the restored head (event {head(old).split(':')[0]}) is older than the "
+        f"ledger's was ({newer_head}); 1 event(s) were removed.\n"
     )
     assert head(db_path) == head(old) != newer_head
     assert mode(db_path) == 0o600

@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import fingerprint
+from tests.conftest import COMPLIANCE, fingerprint
+
+STAFF = ("--as", COMPLIANCE)
 
 HEAD = re.compile(r"^\d+:[0-9a-f]{64}$")
 
@@ -107,13 +109,13 @@ def test_init_with_unknown_institution_leaves_no_file(tmp_path: Path, runner: Cl
 
 
 def test_verify_clean_ledger_and_print_head(engine, cli_env, runner: CliRunner) -> None:
-    result = runner.invoke(app, ["verify"])
+    result = runner.invoke(app, [*STAFF, "verify"])
     assert result.exit_code == 0, result.output
     assert "verify: OK" in result.stdout
-    head = runner.invoke(app, ["verify", "--print-head"])
+    head = runner.invoke(app, [*STAFF, "verify", "--print-head"])
     assert head.exit_code == 0
     assert HEAD.match(head.stdout.strip())
-    anchored = runner.invoke(app, ["verify", "--anchor", head.stdout.strip(), "--json"])
+    anchored = runner.invoke(app, [*STAFF, "verify", "--anchor", head.stdout.strip(), "--json"])
     report = json.loads(anchored.stdout)
     assert anchored.exit_code == 0
     assert report["ok"] is True and report["problems"] == []
@@ -125,7 +127,7 @@ def test_verify_names_a_value_changed_with_raw_sqlite(engine, db_path, cli_env, 
         connection.execute(
             "UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = 'CE5C0000YJYX061'"
         )
-    result = runner.invoke(app, ["verify"])
+    result = runner.invoke(app, [*STAFF, "verify"])
     assert result.exit_code == 1
     assert (
         "sample row CE5C0000YJYX061: vault_ug is 12399 but the events give 12400" in result.stdout
@@ -134,25 +136,25 @@ def test_verify_names_a_value_changed_with_raw_sqlite(engine, db_path, cli_env, 
 
 
 def test_verify_catches_an_edited_event_and_rollback(engine, db_path, cli_env, runner) -> None:
-    head = runner.invoke(app, ["verify", "--print-head"]).stdout.strip()
+    head = runner.invoke(app, [*STAFF, "verify", "--print-head"]).stdout.strip()
     with sqlite3.connect(db_path) as connection:
         connection.execute("DROP TRIGGER ledger_event_no_update")
         connection.execute(
             "UPDATE ledger_event SET payload = replace(payload, 'pristine', 'damaged') "
             "WHERE seq = 30"
         )
-    result = runner.invoke(app, ["verify", "--anchor", head])
+    result = runner.invoke(app, [*STAFF, "verify", "--anchor", head])
     assert result.exit_code == 1
     assert "event 30 (sample.registered) does not match its hash" in result.stdout
     assert "append-only trigger ledger_event_no_update is missing" in result.stdout
     seq = int(head.split(":")[0])
-    too_far = runner.invoke(app, ["verify", "--anchor", f"{seq + 5}:{'0' * 64}"])
+    too_far = runner.invoke(app, [*STAFF, "verify", "--anchor", f"{seq + 5}:{'0' * 64}"])
     assert too_far.exit_code == 1
     assert f"the ledger ends at event {seq} but the anchor is event {seq + 5}" in too_far.stdout
 
 
 def test_verify_bad_anchor_is_usage_error(engine, cli_env, runner) -> None:
-    result = runner.invoke(app, ["verify", "--anchor", "12:xyz"])
+    result = runner.invoke(app, [*STAFF, "verify", "--anchor", "12:xyz"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: anchor: '12:xyz' is not SEQ:HASH")
 
@@ -185,7 +187,7 @@ def test_demo_subprocess_tells_the_story_and_verifies(tmp_path: Path) -> None:
     assert statuses["L-2025-Brown"] == "approved"  # refused issue left it approved
     assert statuses["L-2025-UoC"] == "received"
     assert f"ledger head {events}:" in out
-    again = sampleloans("--db", str(db), "verify", "--print-head")
+    again = sampleloans("--db", str(db), *STAFF, "verify", "--print-head")
     assert again.returncode == 0
     assert again.stdout.startswith(f"{events}:")
 
@@ -262,7 +264,7 @@ def test_correction_is_a_new_event_and_history_shows_both(engine, db_path, cli_e
             "SELECT kind, corrects_seq FROM ledger_event WHERE seq = ?", (seq,)
         ).fetchone()
     assert row == ("event.corrected", 5)
-    assert runner.invoke(app, ["verify"]).exit_code == 0
+    assert runner.invoke(app, [*STAFF, "verify"]).exit_code == 0
     bad = runner.invoke(
         app, ["--as", "curator@naoc.example", "custody", "correct", "99999", "--text", "x"]
     )

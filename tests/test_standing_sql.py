@@ -27,24 +27,6 @@ def varied(run: Run) -> None:
     rich_history(run)  # a split lineage; L-1 (OU) closed with a borrower split; L-2 (UoC) out
     signed_agreement(run, "Brown", inventory_interval="P3M")
     run(loans.extend_loan, number="L-2", period="P3M", approver=CURATOR, reason="beam time")
-    # L-3 (OU): issued a quarter second past NOW, then recalled to a due time with a fraction
-    run(
-        loans.request_loan,
-        number="L-3",
-        agreement="AG-OU",
-        pi=OU_PI,
-        samples=["CE5C0500YJFM00415"],
-        loan_period="P6M",
-    )
-    run(loans.approve_loan, number="L-3")
-    run(loans.issue_loan, number="L-3", now=NOW + timedelta(milliseconds=250))
-    run(
-        loans.recall_loan,
-        number="L-3",
-        due_at=RECALL_DUE,
-        reason="the beamline closes",
-        now=NOW + timedelta(days=1),
-    )
     # L-4 (Brown): received, inventory every three months, now on its way back
     received_loan(
         run, number="L-4", agreement="AG-Brown", pi=BROWN_PI, samples=("CE5C0000YJYX052",)
@@ -62,6 +44,25 @@ def varied(run: Run) -> None:
         agreement="AG-UoC",
         pi=UOC_PI,
         samples=["CE5Z0200YJFM00103"],
+    )
+    # L-3 (OU): issued a quarter second past NOW, then recalled to a due time with a fraction
+    # (last: the recording clock never goes back, and these are the latest moments)
+    run(
+        loans.request_loan,
+        number="L-3",
+        agreement="AG-OU",
+        pi=OU_PI,
+        samples=["CE5C0500YJFM00415"],
+        loan_period="P6M",
+    )
+    run(loans.approve_loan, number="L-3")
+    run(loans.issue_loan, number="L-3", now=NOW + timedelta(milliseconds=250))
+    run(
+        loans.recall_loan,
+        number="L-3",
+        due_at=RECALL_DUE,
+        reason="the beamline closes",
+        now=NOW + timedelta(days=1),
     )
 
 

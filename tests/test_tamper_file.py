@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.services.verify import verify
+from tests.conftest import COMPLIANCE
 from tests.test_verify_tamper import (  # noqa: F401  (pytest fixtures used by name)
     engine,
     found,
@@ -70,7 +71,7 @@ def test_a_damaged_file_is_reported_not_crashed(engine, history, db_path):  # no
     for offset in range(4096 * 2, 4096 * 2 + 64):  # scribble over a b-tree page header
         data[offset] = 0xFF
     db_path.write_bytes(bytes(data))
-    result = CliRunner().invoke(app, ["--db", str(db_path), "verify"])
+    result = CliRunner().invoke(app, ["--db", str(db_path), "--as", COMPLIANCE, "verify"])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "the database file is damaged" in result.stdout or "integrity_check" in result.stdout

@@ -149,10 +149,13 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.db import transaction
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
+        who = actor(ctx)
         engine = open_engine(ctx)
         with transaction(engine) as session:
-            yield session, service_ctx
+            # BEGIN IMMEDIATE first, then read the clock: writers queued on the lock then
+            # record in the order they append, so recorded_at never goes back along seq
+            session.connection()
+            yield session, context(ctx, who)
 
 
 @contextmanager

@@ -169,18 +169,19 @@ def verify(
 ) -> None:
     """Check the whole ledger: hash chain, replay = projections, invariants, SQLite integrity.
 
-    Exit 0 when clean, 1 when anything is wrong (every problem is printed).
+    Exit 0 when clean, 1 when anything is wrong (every problem is printed). Curators and
+    compliance officers only.
     Example: sampleloans verify --anchor 212:5f0c…
     """
     from sampleloans.commands.render import verify_lines
-    from sampleloans.services.verify import parse_anchor
-    from sampleloans.services.verify import verify as run_verify
+    from sampleloans.services.verify import parse_anchor, verify_as
 
     with errors_to_exit_codes():
         anchor_value = None if anchor is None else parse_anchor(anchor)
         engine = open_engine(ctx)
+        service_ctx = context(ctx)
         with _chain_progress(quiet=print_head or as_json) as advance:
-            result = run_verify(engine, anchor=anchor_value, progress=advance)
+            result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:

@@ -1,7 +1,7 @@
 """Top-level maintenance commands: backup and restore of the ledger database."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from sampleloans.commands.common import (
     lock_timeout_ms,
     open_engine,
 )
+
+if TYPE_CHECKING:
+    from sampleloans.services.maintenance import CopyResult
 
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing file.")]
 
@@ -45,12 +48,24 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the existing ledger database.")
     ] = False,
+    other_ledger: Annotated[
+        bool,
+        typer.Option("--other-ledger", help="Allow a backup of another ledger (another id)."),
+    ] = False,
+    older: Annotated[
+        bool,
+        typer.Option(
+            "--older", help="Allow a backup that lacks events of the ledger (a rollback)."
+        ),
+    ] = False,
 ) -> None:
     """Replace the ledger database with a backup, after verifying the backup.
 
     A backup that fails verify is refused (exit 1); an existing ledger is replaced only with
-    --force. Only curators may restore. Afterwards, 'verify --anchor' with a head you saved
-    earlier shows whether the restore rolled the ledger back.
+    --force, by a backup of another ledger only with --other-ledger, and by an older backup
+    (one lacking events the ledger has) only with --older. Only curators may restore.
+    Afterwards, 'verify --anchor' with a head you saved earlier shows whether the restore
+    rolled the ledger back.
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
     from sampleloans import db
@@ -61,10 +76,38 @@ def restore(
         path = db_path(ctx)
         engine = db.make_engine(db.url_for_path(path), lock_timeout_ms=lock_timeout_ms())
         try:
-            result = run_restore(engine, service_ctx, file, force=force)
+            result = run_restore(
+                engine, service_ctx, file, force=force, other_ledger=other_ledger, older=older
+            )
         finally:
             engine.dispose()
-    console().print(
+    out = console()
+    out.print(
         f"Restored {result.path} from {file}; verified; ledger head is now {result.head}.",
         markup=False,
     )
+    for line in _replacement_lines(result):
+        out.print(line, markup=False)
+
+
+def _replacement_lines(result: "CopyResult") -> list[str]:
+    """Plain words for what a restore replaced: another ledger, or events rolled back."""
+    replaced = result.replaced
+    if replaced is None:
+        return []
+    if result.removed_events and replaced.head_seq == result.removed_events:
+        return [
+            f"Replaced ledger {replaced.ledger_id} (head {replaced.head}) with another ledger: "
+            f"its {replaced.head_seq} event(s) are no longer in {result.path}."
+        ]
+    if result.removed_events and result.head_seq < replaced.head_seq:
+        return [
+            f"Rolled back: the restored head (event {result.head_seq}) is older than the "
+            f"ledger's was ({replaced.head}); {result.removed_events} event(s) were removed."
+        ]
+    if result.removed_events:
+        return [
+            f"Rolled back: the ledger was at head {replaced.head}; {result.removed_events} of "
+            "its event(s) are not in the restored copy and were removed."
+        ]
+    return []

@@ -48,15 +48,38 @@ def genesis(session: Session) -> str:
 
 def head(session: Session) -> tuple[int, str]:
     """The last event's seq and hash, or (0, genesis) for an empty ledger (a primary-key seek)."""
-    row = session.execute(_HEAD_QUERY).first()
-    if row is None:
-        return 0, genesis(session)
-    return int(row[0]), str(row[1])
+    seq, hash_hex, _recorded_at = _last_link(session)
+    return seq, hash_hex
 
 
 _HEAD_QUERY = text(
-    "SELECT seq, hash FROM ledger_event WHERE seq = (SELECT max(seq) FROM ledger_event)"
+    "SELECT seq, hash, recorded_at FROM ledger_event "
+    "WHERE seq = (SELECT max(seq) FROM ledger_event)"
 )
+
+
+def _last_link(session: Session) -> tuple[int, str, datetime | None]:
+    """The last event's seq, hash and recording time, or (0, genesis, None) when empty."""
+    row = session.execute(_HEAD_QUERY).first()
+    if row is None:
+        return 0, genesis(session), None
+    return int(row[0]), str(row[1]), _stored_time(row[2])
+
+
+def _stored_time(value: str | datetime) -> datetime:
+    """A stored `…Z` time as an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _check_clock(now: datetime, last_seq: int, last_recorded_at: datetime | None) -> None:
+    """Refuse to record before the last event was recorded: `recorded_at` never decreases."""
+    if last_recorded_at is not None and now < last_recorded_at:
+        raise RuleViolation(
+            f"clock: now is {_iso(now)}, before event {last_seq} was recorded "
+            f"({_iso(last_recorded_at)}); the recording clock (SAMPLELOANS_NOW or the system "
+            "clock) must not go back: set it right and try again"
+        )
 
 
 def append(
@@ -69,14 +92,15 @@ def append(
     corrects_seq: int | None = None,
 ) -> Envelope:
     """Append one event, apply it to the projections and run the invariant checks on it."""
+    # a bulk session remembers the head in info["head"]: no head query per event
+    last_seq, prev_hash, last_recorded_at = session.info.get("head") or _last_link(session)
+    _check_clock(ctx.now, last_seq, last_recorded_at)
     when = occurred_at or ctx.now
     if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
         raise RuleViolation(
             f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
             "events can only be recorded for the past"
         )
-    # a bulk session remembers the head in info["head"]: no head query per event
-    last_seq, prev_hash = session.info.get("head") or head(session)
     payload = chain.canonical(event.to_payload())
     body = chain.event_body(
         seq=last_seq + 1,
@@ -93,7 +117,7 @@ def append(
     # a Core insert: the event row is never read back through the ORM on the write path
     session.execute(insert(LedgerEvent.__table__), values)  # type: ignore[attr-defined]
     if "head" in session.info:
-        session.info["head"] = (last_seq + 1, values["hash"])
+        session.info["head"] = (last_seq + 1, values["hash"], ctx.now)
     crashpoints.reached("after_event_insert")
     envelope = Envelope(
         seq=last_seq + 1,

@@ -35,11 +35,14 @@ RESTORE_ROLES = ("curator",)
 
 @dataclass(frozen=True)
 class CopyResult:
-    """What a backup or restore produced: the file and the ledger head it holds."""
+    """What a backup or restore produced: the file and the ledger head it holds; for a restore
+    over an existing ledger, also the head it replaced and how many of its events are gone."""
 
     path: Path
     head_seq: int
     head_hash: str
+    replaced: "LedgerIdentity | None" = None
+    removed_events: int = 0
 
     @property
     def head(self) -> str:
@@ -119,6 +122,106 @@ def _head(path: Path) -> tuple[int, str]:
     return (0, "") if row is None else (int(row[0]), str(row[1]))
 
 
+@dataclass(frozen=True)
+class LedgerIdentity:
+    """Which ledger a file holds (its `ledger_id`) and how far it goes (its head)."""
+
+    ledger_id: str
+    head_seq: int
+    head_hash: str
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH` of the last event."""
+        return chain.format_head(self.head_seq, self.head_hash)
+
+
+def _identity(path: Path) -> LedgerIdentity:
+    """The ledger id and head of a ledger file (read only: nothing is written to it)."""
+    with closing(_reader(path)) as connection:
+        meta = connection.execute(
+            "SELECT value FROM ledger_meta WHERE key = 'ledger_id'"
+        ).fetchone()
+        last = connection.execute(
+            "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    seq, hash_hex = (0, "") if last is None else (int(last[0]), str(last[1]))
+    return LedgerIdentity("" if meta is None else str(meta[0]), seq, hash_hex)
+
+
+def _hash_at(path: Path, seq: int) -> str | None:
+    """The hash of event `seq` in a ledger file, or None when it has no such event."""
+    with closing(_reader(path)) as connection:
+        row = connection.execute("SELECT hash FROM ledger_event WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _reader(path: Path) -> sqlite3.Connection:
+    """A plain connection for reading a ledger file (the live one is in WAL mode, which a
+    `mode=ro` connection cannot always open)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
+    return connection
+
+
+def _removed_events(current: LedgerIdentity, live: Path, backup_file: Path) -> int:
+    """How many of the live ledger's events the backup lacks (0 when the live ledger is a
+    prefix of the backup: restoring it only moves forward)."""
+    if current.head_seq == 0:
+        return 0
+    if _hash_at(backup_file, current.head_seq) == current.head_hash:
+        return 0  # the backup extends the live ledger (or is the same)
+    common = _common_prefix(live, backup_file, current.head_seq)
+    return current.head_seq - common
+
+
+def _common_prefix(live: Path, backup_file: Path, upper: int) -> int:
+    """The last seq at which both files hold the same event (hashes chain, so equal hashes at
+    a seq mean equal histories up to it): a binary search."""
+    low, high = 0, upper  # invariant: equal at low (0 = genesis), different at high
+    while high - low > 1:
+        middle = (low + high) // 2
+        here = _hash_at(live, middle)
+        if here is not None and here == _hash_at(backup_file, middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _check_replacement(
+    current: LedgerIdentity,
+    restored: LedgerIdentity,
+    removed: int,
+    source: Path,
+    *,
+    other_ledger: bool,
+    older: bool,
+) -> None:
+    """Refuse a backup of another ledger without `other_ledger`, and one that would remove
+    events of the live ledger (an older copy, or a diverged one) without `older`."""
+    if current.ledger_id != restored.ledger_id:
+        if not other_ledger:
+            raise Conflict(
+                f"{source} is a backup of ledger {restored.ledger_id}, not of this ledger "
+                f"{current.ledger_id}; nothing was restored (pass --other-ledger to replace "
+                "this ledger with another one)"
+            )
+        return
+    if removed and not older:
+        common = current.head_seq - removed
+        what = (
+            "is older than this ledger"
+            if common == restored.head_seq
+            else f"differs from this ledger from event {common + 1} on"
+        )
+        raise Conflict(
+            f"{source} {what}: restoring it would remove {removed} event(s) of this ledger "
+            f"(head {current.head_seq} → {restored.head_seq}); nothing was restored "
+            "(pass --older to roll the ledger back to it)"
+        )
+
+
 def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> CopyResult:
     """Copy the live ledger to `dest` (0600, atomic) while writers keep working."""
     database = _database_file(engine)
@@ -140,11 +243,20 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
     return CopyResult(dest, head_seq, head_hash)
 
 
-def restore(engine: Engine, ctx: Context, source: Path, *, force: bool = False) -> CopyResult:
+def restore(
+    engine: Engine,
+    ctx: Context,
+    source: Path,
+    *,
+    force: bool = False,
+    other_ledger: bool = False,
+    older: bool = False,
+) -> CopyResult:
     """Replace the live ledger with a verified copy of the backup `source`.
 
     The actor must be a curator of the current ledger (or, when there is no current ledger,
-    of the backup). An existing ledger is replaced only with `force`.
+    of the backup). An existing ledger is replaced only with `force`, by a backup of another
+    ledger only with `other_ledger`, and by one lacking any of its events only with `older`.
     """
     database = _database_file(engine)
     if not source.is_file():
@@ -169,11 +281,34 @@ def restore(engine: Engine, ctx: Context, source: Path, *, force: bool = False) 
                     require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
             finally:
                 copy_engine.dispose()
+        replaced, removed = None, 0
+        if exists:
+            replaced, removed = _replacement(database, temp, source, other_ledger, older)
         _load_into(temp, database)
         head_seq, head_hash = _head(database)
     finally:
         _remove(temp)
-    return CopyResult(database, head_seq, head_hash)
+    return CopyResult(database, head_seq, head_hash, replaced=replaced, removed_events=removed)
+
+
+def _replacement(
+    database: Path, temp: Path, source: Path, other_ledger: bool, older: bool
+) -> tuple[LedgerIdentity, int]:
+    """The live ledger's identity and how many of its events the restore removes, after the
+    refusals of `_check_replacement`."""
+    try:
+        current, restored = _identity(database), _identity(temp)
+        if current.ledger_id != restored.ledger_id:
+            removed = current.head_seq  # another ledger: none of these events remain
+        else:
+            removed = _removed_events(current, database, temp)
+    except sqlite3.Error as exc:
+        raise StorageError(
+            f"cannot read the ledger {database} to compare it with {source} ({exc}); "
+            "nothing was restored"
+        ) from None
+    _check_replacement(current, restored, removed, source, other_ledger=other_ledger, older=older)
+    return current, removed
 
 
 def _verified_copy(source: Path, temp: Path) -> None:

@@ -66,6 +66,7 @@ def register_sample(
             f"mission {quote_input(mission, 80)} does not exist; known missions are CE-5 and CE-6"
         )
     _check_mass(known, mass_ug)
+    _check_after_return(known, occurred_at or ctx.now)
     origin = require_choice(origin, "origin", ORIGINS)
     _check_depth(origin, depth_top_mm, depth_bottom_mm)
     event = ev.SampleRegistered(
@@ -146,6 +147,18 @@ def _root_mass_ug(session: Session, mission: str) -> int:
     if totals is not None:
         totals[mission] = registered_ug
     return registered_ug
+
+
+def _check_after_return(mission: Mission, when: datetime) -> None:
+    """A sample exists on Earth only from its mission's return (CE-5: 16 Dec 2020)."""
+    if mission.returned_at is not None and when < mission.returned_at:
+        from sampleloans.dates import to_iso
+
+        raise RuleViolation(  # time order is a rule (exit 1), as for every --at
+            f"time: {to_iso(when)} is before mission {mission.code} returned "
+            f"({to_iso(mission.returned_at)}); a sample cannot be registered before its "
+            "mission returned: check --at"
+        )
 
 
 def _check_depth(origin: str, top_mm: int | None, bottom_mm: int | None) -> None:

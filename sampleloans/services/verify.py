@@ -9,22 +9,25 @@ import json
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, inspect, text
-from sqlalchemy.exc import DatabaseError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, insert, inspect, text
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
 
-from sampleloans import db
-from sampleloans.errors import InvalidInput, SampleLoansError
+from sampleloans import dates, db
+from sampleloans.errors import InvalidInput, SampleLoansError, StorageError
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import chain, checks
 from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.events import event_from_payload
-from sampleloans.ledger.store import envelope_of
+from sampleloans.ledger.store import Context, envelope_of
 from sampleloans.models import LedgerEvent
+from sampleloans.services.common import require_role
 
 TIMELESS_KINDS = ("ledger.created", "mission.added", "institution.added", "person.added")
 """Reference records that later events point at; an `as of` replay keeps them whatever their
@@ -72,52 +75,149 @@ def parse_anchor(value: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+VERIFY_ROLES = ("curator", "compliance_officer")
+"""Who may verify the whole ledger: its problem lines name every institution's records."""
+
+
+def verify_as(
+    engine: Engine,
+    ctx: Context,
+    *,
+    anchor: tuple[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """`verify` for the acting person: a registered curator or compliance officer (exit 4
+    otherwise). A file too damaged to look the person up is reported as damaged, nothing more."""
+    try:
+        with Session(engine) as session:
+            require_role(session, ctx, *VERIFY_ROLES, action="verify the whole ledger")
+    except OperationalError as exc:
+        if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+            raise StorageError(
+                "the database is locked past the lock timeout; try again (or raise "
+                "SAMPLELOANS_LOCK_TIMEOUT)"
+            ) from None
+        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+    except DatabaseError as exc:
+        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+    return verify(engine, anchor=anchor, progress=progress)
+
+
 def verify(
     engine: Engine,
     *,
     anchor: tuple[int, str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyResult:
-    """Run every check on the ledger database and return all problems found."""
+    """Run every check on the ledger database and return all problems found.
+
+    Every stage reads through one connection inside one read transaction, so they all see the
+    same snapshot of a ledger that others keep writing (WAL readers keep theirs until the end).
+    """
     result = VerifyResult()
-    stages: tuple[tuple[str, Callable[[], None]], ...] = (
-        ("the integrity check", lambda: _check_integrity(engine, result)),
-        ("the chain check", lambda: _check_chain(engine, result, anchor, progress)),
-        ("the replay", lambda: _check_replay(engine, result)),
-        ("the invariant checks", lambda: _check_invariants(engine, result)),
-    )
-    for name, stage in stages:
-        try:
-            stage()
-        except DatabaseError as exc:
-            # a damaged file (flipped bytes, truncated pages) is a finding, not a crash
-            result.problems.append(
-                Problem(
-                    "integrity",
-                    f"the database file is damaged ({_first_line(exc.orig or exc)}); {name} could "
-                    "not run: restore the latest verified backup",
-                )
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="sampleloans-replay-") as scratch,
+        engine.connect() as connection,
+    ):
+        stages: tuple[tuple[str, Callable[[], None]], ...] = (
+            ("the snapshot", lambda: _begin_snapshot(connection)),
+            ("the integrity check", lambda: _check_integrity(connection, result)),
+            ("the chain check", lambda: _check_chain(connection, result, anchor, progress)),
+            ("the replay", lambda: _check_replay(connection, Path(scratch), result)),
+            ("the invariant checks", lambda: _check_invariants(connection, result)),
+        )
+        for name, stage in stages:
+            try:
+                stage()
+            except DatabaseError as exc:
+                # a damaged file (flipped bytes, truncated pages) is a finding, not a crash
+                result.problems.append(damaged_file_problem(exc, name))
+        connection.rollback()  # ends the read transaction; nothing was written
     return result
 
 
-def _check_integrity(engine: Engine, result: VerifyResult) -> None:
+def damaged_file_problem(exc: DatabaseError, what: str) -> Problem:
+    """The finding for a database SQLite cannot read: `what` could not run."""
+    return Problem(
+        "integrity",
+        f"the database file is damaged ({_first_line(exc.orig or exc)}); {what} could "
+        "not run: restore the latest verified backup",
+    )
+
+
+def _begin_snapshot(connection: Connection) -> None:
+    """Open the read transaction and fix its snapshot with a first read (WAL: BEGIN alone
+    takes no snapshot; the first read does, and every later read of this transaction sees it)."""
+    connection.execute(text("SELECT count(*) FROM main.sqlite_master")).scalar()
+
+
+def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     """SQLite's integrity check and the append-only triggers."""
-    for problem in db.integrity_problems(engine):
+    rows = connection.execute(text("PRAGMA main.integrity_check")).fetchall()
+    found = [str(row[0]) for row in rows]
+    for problem in [] if found == ["ok"] else found:
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
-    for name in db.missing_triggers(engine):
-        result.problems.append(
-            Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
+    result.problems.extend(trigger_problems(connection))
+
+
+def _normalised_sql(sql: str) -> str:
+    """SQL text with every run of whitespace made one space (how it is laid out is no change)."""
+    return " ".join(sql.split())
+
+
+def expected_triggers() -> dict[str, str]:
+    """Name → normalised definition of every append-only trigger as SQLite stores it (SQLite
+    drops `IF NOT EXISTS` from the stored text)."""
+    expected = {}
+    for statement in db.APPEND_ONLY_TRIGGERS:
+        stored = _normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
+        expected[stored.split()[2]] = stored
+    return expected
+
+
+def trigger_problems(connection: Connection) -> list[Problem]:
+    """Append-only triggers that are missing or altered (same name, another definition, e.g.
+    `WHEN 0`), and any trigger the ledger does not create (it could change what is recorded)."""
+    expected = expected_triggers()
+    rows = connection.execute(
+        text(
+            "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' "
+            "ORDER BY name"
         )
+    ).all()
+    present = {row.name: row for row in rows}
+    problems = [
+        Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
+        for name in expected
+        if name not in present
+    ]
+    for name, row in present.items():
+        stored = _normalised_sql(row.sql or "")
+        if name not in expected:
+            problems.append(
+                Problem(
+                    "schema",
+                    f"trigger {name} on {row.tbl_name} is not part of the ledger's schema "
+                    f"({stored[:120]}): a trigger can change or block what is recorded",
+                )
+            )
+        elif stored != expected[name]:
+            problems.append(
+                Problem(
+                    "schema",
+                    f"append-only trigger {name} was altered (now: {stored[:160]}): its "
+                    "definition is not the ledger's, so the ledger may have been unprotected",
+                )
+            )
+    return problems
 
 
-def _check_invariants(engine: Engine, result: VerifyResult) -> None:
+def _check_invariants(connection: Connection, result: VerifyResult) -> None:
     """Every invariant over the stored projections."""
-    with engine.connect() as connection:
-        # plain rows through a batch session: the ORM's per-object cost is not needed to read
-        snapshot = checks.build_snapshot(BatchSession(connection, read_only=True))
-        for violation in checks.run_checks(snapshot):
-            result.problems.append(Problem("invariant", violation.message))
+    # plain rows through a batch session: the ORM's per-object cost is not needed to read
+    snapshot = checks.build_snapshot(BatchSession(connection, read_only=True))
+    for violation in checks.run_checks(snapshot):
+        result.problems.append(Problem("invariant", violation.message))
 
 
 def _genesis(connection: Any) -> str | None:
@@ -134,40 +234,42 @@ def _stream(connection: Any, query: str, batch: int = 5000) -> Iterator[Any]:
 
 
 def _check_chain(
-    engine: Engine,
+    connection: Connection,
     result: VerifyResult,
     anchor: tuple[int, str] | None,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Recompute every hash link; check seq is gapless and the anchor is still in the chain."""
+    """Recompute every hash link; check seq is gapless, the recording clock never goes back,
+    and the anchor is still in the chain."""
     columns = (
         "seq, kind, payload, occurred_at, recorded_at, actor, os_user, corrects_seq, reason,"
         " prev_hash, hash"
     )
-    with engine.connect() as connection:
-        genesis = _genesis(connection)
-        if genesis is None:
-            result.problems.append(Problem("chain", "ledger_meta has no ledger_id (genesis)"))
-            genesis = ""
-        prev_hash, expected_seq, anchor_seen = genesis, 1, False
-        query = f"SELECT {columns} FROM ledger_event ORDER BY seq"
-        for row in _stream(connection, query):
-            _check_link(row, prev_hash, expected_seq, result)
-            if anchor and row.seq == anchor[0]:
-                anchor_seen = True
-                if row.hash != anchor[1]:
-                    result.problems.append(
-                        Problem(
-                            "anchor",
-                            f"event {row.seq} has hash {row.hash[:16]}… but the anchor says "
-                            f"{anchor[1][:16]}…: the ledger was rewritten or replaced since",
-                        )
+    genesis = _genesis(connection)
+    if genesis is None:
+        result.problems.append(Problem("chain", "ledger_meta has no ledger_id (genesis)"))
+        genesis = ""
+    prev_hash, expected_seq, anchor_seen = genesis, 1, False
+    clock = _RecordingClock()
+    query = f"SELECT {columns} FROM ledger_event ORDER BY seq"
+    for row in _stream(connection, query):
+        _check_link(row, prev_hash, expected_seq, result)
+        clock.check(row, result)
+        if anchor and row.seq == anchor[0]:
+            anchor_seen = True
+            if row.hash != anchor[1]:
+                result.problems.append(
+                    Problem(
+                        "anchor",
+                        f"event {row.seq} has hash {row.hash[:16]}… but the anchor says "
+                        f"{anchor[1][:16]}…: the ledger was rewritten or replaced since",
                     )
-            prev_hash, expected_seq = row.hash, row.seq + 1
-            result.events += 1
-            result.head_seq, result.head_hash = row.seq, row.hash
-            if progress is not None:
-                progress(row.seq)
+                )
+        prev_hash, expected_seq = row.hash, row.seq + 1
+        result.events += 1
+        result.head_seq, result.head_hash = row.seq, row.hash
+        if progress is not None:
+            progress(row.seq)
     if anchor and not anchor_seen:
         result.problems.append(
             Problem(
@@ -176,6 +278,37 @@ def _check_chain(
                 "events were removed (truncation or a rollback to an older copy)",
             )
         )
+
+
+class _RecordingClock:
+    """The latest `recorded_at` seen along seq: it must never decrease."""
+
+    def __init__(self) -> None:
+        self.latest: datetime | None = None
+        self.latest_seq = 0
+
+    def check(self, row: Any, result: VerifyResult) -> None:
+        """Report an event recorded before the event before it (or an unreadable time)."""
+        try:
+            recorded_at = datetime.fromisoformat(str(row.recorded_at))
+        except ValueError:
+            result.problems.append(
+                Problem("chain", f"event {row.seq} has no readable recorded_at time")
+            )
+            return
+        if recorded_at.tzinfo is None:
+            recorded_at = recorded_at.replace(tzinfo=UTC)
+        if self.latest is not None and recorded_at < self.latest:
+            result.problems.append(
+                Problem(
+                    "chain",
+                    f"event {row.seq} ({row.kind}) was recorded at {row.recorded_at}, before "
+                    f"event {self.latest_seq} ({dates.to_iso(self.latest)}): the recording "
+                    "clock went backwards",
+                )
+            )
+            return
+        self.latest, self.latest_seq = recorded_at, row.seq
 
 
 def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResult) -> None:
@@ -214,21 +347,22 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
 
 
 def replay_into(
-    engine: Engine,
+    source: Engine | Connection,
     target: Engine,
     up_to_seq: int | None = None,
     occurred_by: datetime | None = None,
 ) -> Problem | None:
-    """Apply every event of `engine` (or those up to `up_to_seq`, and with `occurred_by`
+    """Apply every event of `source` (or those up to `up_to_seq`, and with `occurred_by`
     only those that had happened by then) to the empty schema of `target`; the first failure.
 
+    `source` is an engine or a connection whose open read transaction is the snapshot to replay.
     Skipping a back-dated event's later-recorded neighbours is sound: every record's events are
     in time order, so the events of any record up to a moment form a prefix of its events.
     The events go through the same `apply` as every write, into a write-back batch session that
     writes the projections once per `REPLAY_BATCH` events, so memory does not grow with the ledger.
     """
-    with engine.connect() as source, target.begin() as connection:
-        meta = source.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
+    with _connected(source) as reading, target.begin() as connection:
+        meta = reading.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
         for key, value in meta:
             connection.execute(
                 text("INSERT INTO ledger_meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
@@ -236,7 +370,7 @@ def replay_into(
         unit = BatchSession(connection)
         where = "" if up_to_seq is None else f" WHERE seq <= {int(up_to_seq)}"
         query = f"SELECT * FROM ledger_event{where} ORDER BY seq"
-        for count, row in enumerate(_stream(source, query), start=1):
+        for count, row in enumerate(_stream(reading, query), start=1):
             envelope = envelope_of(row)
             if (
                 occurred_by is not None
@@ -264,6 +398,16 @@ def replay_into(
     return None
 
 
+@contextmanager
+def _connected(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection: the given one as it is (its transaction stays open), or a new one."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.connect() as connection:
+        yield connection
+
+
 REPLAY_BATCH = 5000
 _INSERT_EVENT = insert(LedgerEvent.__table__)  # type: ignore[attr-defined]
 
@@ -273,56 +417,53 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _check_replay(engine: Engine, result: VerifyResult) -> None:
+def _check_replay(connection: Connection, scratch: Path, result: VerifyResult) -> None:
     """Replay into a scratch file and compare every projection table with the stored one."""
-    with tempfile.TemporaryDirectory(prefix="sampleloans-replay-") as scratch:
-        path = Path(scratch) / "replay.db"
-        target = db.scratch_engine(path)
-        try:
-            db.create_schema(target)
-            failure = replay_into(engine, target)
-            if failure is not None:
-                result.problems.append(failure)
-                return
-            for table in _differing_tables(engine, path):
-                result.problems.extend(compare_table(engine, target, table))
-        finally:
-            target.dispose()
+    path = scratch / "replay.db"
+    target = db.scratch_engine(path)
+    try:
+        db.create_schema(target)
+        failure = replay_into(connection, target)
+        if failure is not None:
+            result.problems.append(failure)
+            return
+        for table in _differing_tables(connection, path):
+            result.problems.extend(compare_table(connection, target, table))
+    finally:
+        target.dispose()
 
 
-def _differing_tables(engine: Engine, replayed: Path) -> list[str]:
+def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     """The projection tables whose rows differ from the replay's (set difference in SQLite).
 
     Only those are compared row by row to name the differences; equal tables cost one pass in C.
+    The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
     differing = []
-    with engine.connect() as connection:
-        connection.exec_driver_sql("ATTACH DATABASE ? AS replayed", (str(replayed),))
-        try:
-            for table in db.projection_tables():
-                here, there = f"main.{table}", f"replayed.{table}"
-                query = (
-                    f"SELECT EXISTS (SELECT * FROM {here} EXCEPT SELECT * FROM {there}) "
-                    f"OR EXISTS (SELECT * FROM {there} EXCEPT SELECT * FROM {here})"
-                )
-                if connection.exec_driver_sql(query).scalar():
-                    differing.append(table)
-        finally:
-            connection.rollback()
-            connection.exec_driver_sql("DETACH DATABASE replayed")
+    connection.exec_driver_sql("ATTACH DATABASE ? AS replayed", (str(replayed),))
+    for table in db.projection_tables():
+        here, there = f"main.{table}", f"replayed.{table}"
+        query = (
+            f"SELECT EXISTS (SELECT * FROM {here} EXCEPT SELECT * FROM {there}) "
+            f"OR EXISTS (SELECT * FROM {there} EXCEPT SELECT * FROM {here})"
+        )
+        if connection.exec_driver_sql(query).scalar():
+            differing.append(table)
+    # no DETACH: it is refused while the transaction is open; closing the connection detaches
     return differing
 
 
-def compare_table(stored: Engine, replayed: Engine, table: str) -> list[Problem]:
+def compare_table(stored: Engine | Connection, replayed: Engine, table: str) -> list[Problem]:
     """Differences between the stored projection and the replayed one for one table.
 
     Both sides are streamed in primary-key order and merged, so one missing row is reported
     once instead of shifting every row after it.
     """
     keys = inspect(replayed).get_pk_constraint(table)["constrained_columns"]
-    query = f"SELECT * FROM {table} ORDER BY {', '.join(keys)}"
+    # `main.`: the verifying connection also has the replay attached, under another name
+    query = f"SELECT * FROM main.{table} ORDER BY {', '.join(keys)}"
     problems: list[Problem] = []
-    with stored.connect() as left, replayed.connect() as right:
+    with _connected(stored) as left, replayed.connect() as right:
         have_rows, want_rows = _stream(left, query), _stream(right, query)
         have, want = next(have_rows, None), next(want_rows, None)
         while (have is not None or want is not None) and len(problems) < 50:
