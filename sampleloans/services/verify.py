@@ -7,7 +7,6 @@ catches truncation, a rollback to an older copy and a chain recomputed after tam
 
 import json
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, inspect, text
 from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 
-from sampleloans import db
+from sampleloans import crashpoints, db, fileio
 from sampleloans.errors import InvalidInput, SampleLoansError
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import chain, checks
@@ -275,12 +274,15 @@ def _first_line(exc: BaseException) -> str:
 
 def _check_replay(engine: Engine, result: VerifyResult) -> None:
     """Replay into a scratch file and compare every projection table with the stored one."""
-    with tempfile.TemporaryDirectory(prefix="sampleloans-replay-") as scratch:
-        path = Path(scratch) / "replay.db"
+    # the replay is a whole copy of the ledger: its folder is removed at the end, on SIGTERM,
+    # or (after a SIGKILL) by the next verify (fileio.private_temp_dir)
+    with fileio.private_temp_dir("replay") as scratch:
+        path = scratch / "replay.db"
         target = db.scratch_engine(path)
         try:
             db.create_schema(target)
             failure = replay_into(engine, target)
+            crashpoints.reached("after_replay")
             if failure is not None:
                 result.problems.append(failure)
                 return
