@@ -58,8 +58,15 @@ def url_for_path(path: Path | str) -> str:
 
 def create_private_file(path: Path) -> None:
     """Create an empty file readable only by its owner (SQLite itself would use 0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise StorageError(
+            f"database {path} already exists; choose another --db or use the existing one"
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
 
 
@@ -144,10 +151,14 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
 
 def create_schema(engine: Engine) -> None:
     """Create every table, index and append-only trigger (idempotent)."""
-    SQLModel.metadata.create_all(engine)
-    with engine.begin() as connection:
-        for statement in APPEND_ONLY_TRIGGERS:
-            connection.exec_driver_sql(statement)
+    try:
+        SQLModel.metadata.create_all(engine)
+        with engine.begin() as connection:
+            for statement in APPEND_ONLY_TRIGGERS:
+                connection.exec_driver_sql(statement)
+    except DatabaseError as exc:  # a full or read-only disk: one line, exit 3
+        raise_if_environment(exc, str(engine.url.database), what="the new database")
+        raise
 
 
 def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
@@ -169,7 +180,10 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         engine = make_engine(url, lock_timeout_ms=timeout)
     else:
         check_ledger_file(path)
-        engine = make_engine(url, lock_timeout_ms=timeout, read_only=on_read_only_medium(path))
+        read_only = on_read_only_medium(path)
+        if not read_only:  # a killed restore's or init's copy of a ledger does not stay behind
+            fileio.remove_stale_temps(path.parent if str(path.parent) else Path("."))
+        engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
         _check_opens(engine, path)
     if create:
         create_schema(engine)
@@ -287,7 +301,7 @@ FULL_DISK_BYTES = 1 << 20
 
 
 def storage_error(
-    exc: BaseException, path: Path | str, *, damage: bool = True
+    exc: BaseException, path: Path | str, *, damage: bool = True, what: str = "the ledger"
 ) -> StorageError | None:
     """The one-line environment error (exit 3) for a SQLite error, or None if it is not one.
 
@@ -302,63 +316,77 @@ def storage_error(
     message = _ENVIRONMENT_MESSAGES.get(code)
     if message is None or (code == "SQLITE_CORRUPT" and not damage):
         return None
-    return StorageError(message(Path(path), str(orig)))
+    return StorageError(message(Path(path), str(orig), what))
 
 
-def _read_only_message(path: Path, _said: str) -> str:
+DATA_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+"""Codes that describe the file's content (damage `verify` reports), not the environment."""
+
+
+def raise_if_environment(exc: BaseException, path: Path | str, *, what: str = "the ledger") -> None:
+    """Raise the environment error (exit 3) for a full disk, an I/O error, a lock or a
+    read-only file, so that `verify` never reports one as a problem of the ledger."""
+    orig = getattr(exc, "orig", None) or exc
+    code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
+    mapped = None if code in DATA_CODES else storage_error(exc, path, what=what)
+    if mapped is not None:
+        raise mapped from None
+
+
+def _read_only_message(path: Path, _said: str, what: str) -> str:
     return (
-        f"cannot write the ledger {path}: {_why_read_only(path)}; nothing was written "
+        f"cannot write {what} {path}: {_why_read_only(path)}; nothing was written "
         "(reading commands still work)"
     )
 
 
-def _full_message(path: Path, _said: str) -> str:
+def _full_message(path: Path, _said: str, what: str) -> str:
     return (
-        f"the disk holding the ledger {path} (or TMPDIR) is full, or a file size limit was "
+        f"the disk holding {what} {path} (or TMPDIR) is full, or a file size limit was "
         "reached; nothing was written; free some space and try again"
     )
 
 
-def _io_message(path: Path, said: str) -> str:
+def _io_message(path: Path, said: str, what: str) -> str:
     if _free_bytes(path) < FULL_DISK_BYTES:
-        return _full_message(path, said)
+        return _full_message(path, said, what)
     return (
-        f"reading or writing the ledger {path} failed (SQLite says: {said}); nothing was "
+        f"reading or writing {what} {path} failed (SQLite says: {said}); nothing was "
         "written; check the disk, then try again"
     )
 
 
-def _cannot_open_message(path: Path, said: str) -> str:
+def _cannot_open_message(path: Path, said: str, what: str) -> str:
     return (
-        f"cannot open the ledger {path} (SQLite says: {said}); the file must be readable and "
+        f"cannot open {what} {path} (SQLite says: {said}); the file must be readable and "
         f"its folder writable (SQLite keeps {path.name}-wal and -shm beside it); nothing was "
         "written"
     )
 
 
-def _not_a_database_message(path: Path, _said: str) -> str:
+def _not_a_database_message(path: Path, _said: str, what: str) -> str:
     return (
         f"{path} is not a ledger database (SQLite says: file is not a database); check "
         "--db / SAMPLELOANS_DB"
     )
 
 
-def _damaged_message(path: Path, said: str) -> str:
+def _damaged_message(path: Path, said: str, what: str) -> str:
     return (
-        f"the ledger {path} is damaged (SQLite says: {said}); nothing was written; run "
+        f"{what} {path} is damaged (SQLite says: {said}); nothing was written; run "
         "'sampleloans verify' and restore the latest verified backup"
     )
 
 
-_ENVIRONMENT_MESSAGES: dict[str, Callable[[Path, str], str]] = {
-    "SQLITE_BUSY": lambda _path, _said: LOCKED_MESSAGE,
-    "SQLITE_LOCKED": lambda _path, _said: LOCKED_MESSAGE,
+_ENVIRONMENT_MESSAGES: dict[str, Callable[[Path, str, str], str]] = {
+    "SQLITE_BUSY": lambda _path, _said, _what: LOCKED_MESSAGE,
+    "SQLITE_LOCKED": lambda _path, _said, _what: LOCKED_MESSAGE,
     "SQLITE_READONLY": _read_only_message,
     "SQLITE_FULL": _full_message,
     "SQLITE_IOERR": _io_message,
     "SQLITE_CANTOPEN": _cannot_open_message,
     "SQLITE_PERM": _cannot_open_message,
-    "SQLITE_NOMEM": lambda path, _said: f"out of memory while using the ledger {path}",
+    "SQLITE_NOMEM": lambda path, _said, what: f"out of memory while using {what} {path}",
     "SQLITE_NOTADB": _not_a_database_message,
     "SQLITE_CORRUPT": _damaged_message,
 }
@@ -447,7 +475,10 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
         raise StorageError(
             f"database {path} already exists; choose another --db or use the existing one"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder of {path}: {exc.strerror}") from None
     with fileio.private_temp_file(path.parent, f"{path.name}.creating") as temp:
         engine = make_engine(url_for_path(temp.path))
         try:
@@ -459,6 +490,8 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
             raise StorageError(
                 f"database {path} already exists; choose another --db or use the existing one"
             ) from None
+        except OSError as exc:  # e.g. a file system without hard links: never a blind rename
+            raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
         finally:
             engine.dispose()
 

@@ -308,11 +308,13 @@ def _process_alive(pid: int) -> bool:
 
 
 def _remove_path(path: Path) -> None:
-    """Remove a stale temp file or folder; one that vanished meanwhile is fine."""
+    """Remove a stale temp file or folder; one that vanished meanwhile (or that a read-only
+    folder keeps) is left to a later run."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 class Terminated(SystemExit):

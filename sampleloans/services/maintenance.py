@@ -105,7 +105,7 @@ def _head(path: Path) -> tuple[int, str]:
 def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> CopyResult:
     """Copy the live ledger to `dest` (0600, atomic) while writers keep working."""
     database = _database_file(engine)
-    with Session(engine) as session:
+    with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
         require_role(session, ctx, *BACKUP_ROLES, action="back up the ledger")
     _check_destination(dest, database, force)
     # a killed backup leaves its temp file; the next one into this folder removes it
@@ -149,10 +149,9 @@ def restore(engine: Engine, ctx: Context, source: Path, *, force: bool = False) 
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
     exists = os.path.lexists(database)
-    if exists:  # never overwrite an empty file or another application's database
-        db.check_ledger_file(database)
     if exists:
-        with Session(engine) as session:
+        db.check_ledger_file(database)  # never overwrite an empty file or another app's database
+        with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
             require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
         if not force:
             raise StorageError(
@@ -183,12 +182,19 @@ def _verified_copy(source: Path, temp: Path) -> None:
         with closing(sqlite3.connect(uri, uri=True)) as backup_file:
             _copy(backup_file, temp)
     except sqlite3.Error as exc:
+        db.raise_if_environment(exc, temp, what="the verified copy of the backup")  # full disk
         raise Conflict(
             f"{source} is not a readable ledger backup ({exc}); nothing was restored"
+        ) from None
+    except OSError as exc:  # the fsync of the copy: a full or failing disk
+        raise StorageError(
+            f"cannot copy the backup beside {temp.parent}: {exc.strerror}; nothing was restored"
         ) from None
     copy_engine = db.make_engine(db.url_for_path(temp))
     try:
         result = verify(copy_engine)
+    except StorageError:  # the environment failed (a full TMPDIR), not the backup
+        raise
     except Exception as exc:  # a file that is not a ledger at all
         raise Conflict(
             f"{source} is not a ledger backup ({str(exc).splitlines()[0][:200]}); "

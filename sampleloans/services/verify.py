@@ -250,6 +250,9 @@ def replay_into(
                 if count % REPLAY_BATCH == 0:
                     unit.release()
             except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
+                db.raise_if_environment(
+                    exc, str(target.url.database), what="verify's scratch replay"
+                )
                 return Problem(
                     "replay",
                     f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}",
@@ -257,6 +260,7 @@ def replay_into(
         try:
             unit.release()
         except SQLAlchemyError as exc:
+            db.raise_if_environment(exc, str(target.url.database), what="verify's scratch replay")
             return Problem(
                 "replay", f"the replayed projections cannot be stored: {_first_line(exc)}"
             )
