@@ -352,7 +352,8 @@ def _io_message(path: Path, said: str, what: str) -> str:
         return _full_message(path, said, what)
     return (
         f"reading or writing {what} {path} failed (SQLite says: {said}); nothing was "
-        "written; check the disk, then try again"
+        "written; check the disk, its free space and any file size limit (ulimit -f), then "
+        "try again"
     )
 
 
@@ -427,7 +428,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         session.commit()
         if write:
             crashpoints.reached("after_commit")
-    except DatabaseError as exc:
+    except (DatabaseError, sqlite3.DatabaseError) as exc:  # the batch session uses the driver
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
             session.rollback()  # then rolls back from its journal on the next open
         mapped = storage_error(exc, engine.url.database or ":memory:")
