@@ -123,7 +123,7 @@ def write_atomic(
     check_output(path, force=force, ledger=ledger, option=option)
     directory = path.parent if str(path.parent) else Path(".")
     try:
-        with private_temp_file(directory, path.name) as temp:
+        with private_temp_file(directory, path.name, option) as temp:
             _write_all(temp.fd, data)
             check_output(path, force=force, ledger=ledger, option=option)  # changed meanwhile?
             crashpoints.reached("before_replace")
@@ -184,7 +184,7 @@ class TempFile:
 
 
 @contextlib.contextmanager
-def private_temp_file(folder: Path, stem: str) -> Iterator[TempFile]:
+def private_temp_file(folder: Path, stem: str, option: str | None = None) -> Iterator[TempFile]:
     """A new empty 0600 file `.STEM.sampleloans-PID-XXXXXXXX.tmp` in `folder`, locked while
     we live and removed (with any SQLite -wal/-shm/-journal) when the block ends or on
     SIGTERM; stale ones of dead processes in `folder` are removed first."""
@@ -194,7 +194,8 @@ def private_temp_file(folder: Path, stem: str) -> Iterator[TempFile]:
             prefix=f".{stem}.{TEMP_TAG}-{os.getpid()}-", suffix=".tmp", dir=folder
         )
     except OSError as exc:
-        raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
+        prefix = f"{option}: " if option else ""
+        raise StorageError(f"{prefix}cannot write in {folder}: {exc.strerror}") from None
     path = Path(name)
     try:
         _lock(fd)

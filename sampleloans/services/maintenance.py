@@ -211,9 +211,12 @@ def _verified_copy(source: Path, temp: Path) -> None:
 
 
 def _load_into(temp: Path, database: Path) -> None:
-    """Load the verified copy into the live database in one SQLite transaction."""
-    if not database.exists():
-        db.create_private_file(database)
+    """Load the verified copy into the live database in one SQLite transaction (or, with no
+    ledger yet, link the copy into place: a crash leaves no file or the whole ledger, never an
+    empty file that later commands would refuse)."""
+    if not os.path.lexists(database):
+        _link_new_ledger(temp, database)
+        return
     try:
         with (
             closing(sqlite3.connect(temp, isolation_level=None)) as copy,
@@ -228,3 +231,18 @@ def _load_into(temp: Path, database: Path) -> None:
         raise StorageError(
             f"restore into {database} failed: {exc}; the ledger was left as it was"
         ) from None
+
+
+def _link_new_ledger(temp: Path, database: Path) -> None:
+    """Put the verified copy (0600, rollback journal) in place as a new WAL-mode ledger."""
+    try:
+        with closing(sqlite3.connect(temp, isolation_level=None)) as copy:
+            copy.execute("PRAGMA journal_mode = WAL")
+        os.link(temp, database)  # never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise StorageError(
+            f"{database} appeared during the restore; nothing was restored, run it again"
+        ) from None
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"restore into {database} failed: {exc}; nothing was written") from None
+    fileio.fsync_directory(database.parent)
