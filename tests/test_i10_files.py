@@ -565,6 +565,23 @@ def test_killed_restore_leaves_a_copy_that_the_next_run_removes(
     assert fileio.temp_names(ledger.parent) == []
 
 
+def test_killed_restore_into_a_new_ledger_leaves_no_file_there(
+    ledger: Path, tmp_path: Path
+) -> None:
+    backup = tmp_path / "backup.db"
+    assert cli(ledger, "backup", str(backup)).returncode == 0
+    fresh = tmp_path / "fresh" / "ledger.db"
+    fresh.parent.mkdir()
+    killed = cli(fresh, "restore", str(backup), crash_at="before_restore_load")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not fresh.exists()  # not even an empty file that later commands would refuse
+    restored = cli(fresh, "restore", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert sorted(p.name for p in fresh.parent.iterdir()) == ["ledger.db"]
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    assert verified(fresh) == []
+
+
 def test_killed_verify_leaves_its_replay_the_next_verify_removes(
     ledger: Path, tmp_path: Path
 ) -> None:

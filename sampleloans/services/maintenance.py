@@ -168,9 +168,11 @@ def restore(engine: Engine, ctx: Context, source: Path, *, force: bool = False) 
                     require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
             finally:
                 copy_engine.dispose()
+        # the head is read from the copy: a read-only reader of the live WAL-mode file would
+        # leave its -wal and -shm behind
+        head_seq, head_hash = _head(temp.path)
         crashpoints.reached("before_restore_load")
         _load_into(temp.path, database)
-        head_seq, head_hash = _head(database)
     return CopyResult(database, head_seq, head_hash)
 
 
