@@ -480,7 +480,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create the folder of {path}: {exc.strerror}") from None
-    with fileio.private_temp_file(path.parent, f"{path.name}.creating") as temp:
+    with fileio.private_temp_file(path.parent, f"{path.name}.creating", "--db") as temp:
         engine = make_engine(url_for_path(temp.path))
         try:
             create_schema(engine)

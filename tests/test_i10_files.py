@@ -301,6 +301,20 @@ def test_check_ledger_file_says_what_the_file_is(tmp_path: Path, engine: Engine)
     db.check_ledger_file(tmp_path / "ledger.db")  # ours: no error
 
 
+def test_a_foreign_database_in_use_by_its_application_is_left_alone(tmp_path: Path) -> None:
+    theirs = tmp_path / "app.db"
+    with closing(sqlite3.connect(theirs, isolation_level=None)) as app_connection:
+        app_connection.execute("PRAGMA journal_mode = WAL")
+        app_connection.execute("CREATE TABLE note (body TEXT)")
+        app_connection.execute("INSERT INTO note VALUES ('in the -wal only')")
+        data = ("app.db", "app.db-wal")  # (the -shm is shared memory every reader marks)
+        before = {name: state_of(tmp_path / name) for name in data}
+        with pytest.raises(StorageError, match="another application"):
+            db.open_engine(db.url_for_path(theirs))
+        assert {name: state_of(tmp_path / name) for name in data} == before
+        assert app_connection.execute("SELECT body FROM note").fetchall() == [("in the -wal only",)]
+
+
 # --------------------------------------- item 14: read-only, immutable, full disk
 
 
