@@ -52,8 +52,11 @@ def ledger_files(ledger: Path) -> list[Path]:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: same resolved path, or same device and inode."""
-    if a.resolve() == b.resolve():
-        return True
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return False
     try:
         first, second = a.stat(), b.stat()
     except OSError:  # either does not exist (or cannot be read): not provably the same
