@@ -26,7 +26,12 @@ GeneratedOption = Annotated[
         "same --generated-at give a byte-identical file.",
     ),
 ]
-ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace an existing --out file (a regular file; never the ledger)."
+    ),
+]
 LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
 InstitutionOption = Annotated[
     str | None, typer.Option("--institution", help="An institution's short name.")
