@@ -11,8 +11,18 @@ import os
 import signal
 
 ENV_VAR = "SAMPLELOANS_CRASH_AT"
-POINTS = ("after_event_insert", "after_apply", "before_commit", "after_commit", "before_replace")
-"""Every instrumented point (`before_replace` only where files are written atomically)."""
+POINTS = (
+    "after_event_insert",
+    "after_apply",
+    "before_commit",
+    "after_commit",
+    "before_replace",
+    "before_restore_load",
+    "after_replay",
+)
+"""Every instrumented point: `before_replace` where files are written atomically (reports,
+backup), `before_restore_load` once restore's verified copy exists, `after_replay` once verify's
+scratch replay is complete."""
 
 
 def reached(name: str) -> None:

@@ -7,17 +7,20 @@ chain head and fork the hash chain.
 """
 
 import os
+import shutil
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, SQLModel
 
-from sampleloans import crashpoints, models
+from sampleloans import crashpoints, fileio, models
 from sampleloans.errors import StorageError
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
@@ -55,16 +58,57 @@ def url_for_path(path: Path | str) -> str:
 
 def create_private_file(path: Path) -> None:
     """Create an empty file readable only by its owner (SQLite itself would use 0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise StorageError(
+            f"database {path} already exists; choose another --db or use the existing one"
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
 
 
-def make_engine(url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> Engine:
-    """An engine with the pragmas and transaction handling every connection needs."""
-    engine = create_engine(url, poolclass=_pool_for(url))
+def file_uri(path: Path, *, read_only: bool = False, immutable: bool = False) -> str:
+    """A SQLite `file:` URI for `path` (escaped: a name may hold `?`, `#` or `%`)."""
+    options = []
+    if read_only or immutable:
+        options.append("mode=ro")
+    if immutable:
+        options.append("immutable=1")
+    query = f"?{'&'.join(options)}" if options else ""
+    return f"file:{quote(str(path.absolute()))}{query}"
+
+
+def on_read_only_medium(path: Path) -> bool:
+    """Whether `path` lies on a file system mounted read-only (nobody can change it there)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def make_engine(
+    url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS, read_only: bool = False
+) -> Engine:
+    """An engine with the pragmas and transaction handling every connection needs.
+
+    `read_only` (a ledger on a read-only mount) opens the file immutable: SQLite then needs no
+    -shm beside it, reads work, and any write fails with SQLITE_READONLY (exit 3).
+    """
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        uri = file_uri(path, immutable=True)
+        engine = create_engine(
+            url,
+            poolclass=_pool_for(url),
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+        )
+    else:
+        engine = create_engine(url, poolclass=_pool_for(url))
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, lock_timeout_ms)
+        _configure_sqlite(engine, lock_timeout_ms, wal=path is not None and not read_only)
     return engine
 
 
@@ -75,7 +119,7 @@ def _pool_for(url: str) -> Any:
     return StaticPool if sqlite_path(url) is None else NullPool
 
 
-def _configure_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, lock_timeout_ms: int, *, wal: bool) -> None:
     """Pragmas on connect; `BEGIN IMMEDIATE` for writes, deferred `BEGIN` for reads."""
 
     @event.listens_for(engine, "connect")
@@ -84,8 +128,8 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        if sqlite_path(str(engine.url)) is not None:
-            cursor.execute("PRAGMA journal_mode = WAL")
+        if wal:
+            _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
@@ -95,38 +139,278 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch to WAL; a ledger file we may not write keeps its mode (reads work, writes then
+    fail with SQLITE_READONLY, which `transaction` reports as exit 3)."""
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError as exc:
+        if not str(exc.sqlite_errorname).startswith("SQLITE_READONLY"):
+            raise
+
+
 def create_schema(engine: Engine) -> None:
     """Create every table, index and append-only trigger (idempotent)."""
-    SQLModel.metadata.create_all(engine)
-    with engine.begin() as connection:
-        for statement in APPEND_ONLY_TRIGGERS:
-            connection.exec_driver_sql(statement)
+    try:
+        SQLModel.metadata.create_all(engine)
+        with engine.begin() as connection:
+            for statement in APPEND_ONLY_TRIGGERS:
+                connection.exec_driver_sql(statement)
+    except DatabaseError as exc:  # a full or read-only disk: one line, exit 3
+        raise_if_environment(exc, str(engine.url.database), what="the new database")
+        raise
 
 
 def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
-    """Open an existing ledger database (or create a new one when `create`)."""
+    """Open an existing ledger database (or create a new one when `create`).
+
+    An existing file is first proved to be a ledger without writing to it (see
+    `check_ledger_file`): nothing, not even a pragma, touches a file that is not ours.
+    """
     path = sqlite_path(url)
-    if path is not None:
-        if create:
-            if path.exists():
-                raise StorageError(
-                    f"database {path} already exists; choose another --db or use the existing one"
-                )
-            create_private_file(path)
-        elif not path.is_file():
-            raise StorageError(
-                f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
-            )
     timeout = DEFAULT_LOCK_TIMEOUT_MS if lock_timeout_ms is None else lock_timeout_ms
-    engine = make_engine(url, lock_timeout_ms=timeout)
+    if path is None:
+        engine = make_engine(url, lock_timeout_ms=timeout)
+    elif create:
+        if os.path.lexists(path):
+            raise StorageError(
+                f"database {path} already exists; choose another --db or use the existing one"
+            )
+        create_private_file(path)
+        engine = make_engine(url, lock_timeout_ms=timeout)
+    else:
+        check_ledger_file(path)
+        read_only = on_read_only_medium(path)
+        if not read_only:  # a killed restore's or init's copy of a ledger does not stay behind
+            fileio.remove_stale_temps(path.parent if str(path.parent) else Path("."))
+        engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
+        _check_opens(engine, path)
     if create:
         create_schema(engine)
     return engine
 
 
-def _is_locked(exc: OperationalError) -> bool:
-    """Whether SQLite gave up waiting for another writer."""
-    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+SQLITE_MAGIC = b"SQLite format 3\x00"
+LEDGER_TABLES = ("ledger_event", "ledger_meta")
+"""Tables every sampleloans ledger has from its creation; another application's file lacks
+them."""
+
+
+def check_ledger_file(path: Path) -> None:
+    """Refuse (exit 3) a --db that is missing, not a regular file, empty, not SQLite, or
+    another application's SQLite file — reading it only, so that such a file is never
+    written, not even switched to WAL (which rewrites its header)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise StorageError(
+            f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot open the ledger {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise StorageError(
+            f"--db: {path} is not a regular file; give the ledger database file "
+            "(check --db / SAMPLELOANS_DB)"
+        )
+    header = _read_header(path)
+    if not header:
+        raise StorageError(
+            f"--db: {path} is an empty file, not a ledger; create one with 'sampleloans init' "
+            "(check --db / SAMPLELOANS_DB)"
+        )
+    if not header.startswith(SQLITE_MAGIC):
+        raise StorageError(
+            f"{path} is not a ledger database (SQLite says: file is not a database); "
+            "check --db / SAMPLELOANS_DB"
+        )
+    if not _has_ledger_tables(path, wal_header=header[18:20] == b"\x02\x02"):
+        raise StorageError(
+            f"--db: {path} is a SQLite database of another application (it has no "
+            f"{' or '.join(LEDGER_TABLES)} table); it was not changed; check --db / "
+            "SAMPLELOANS_DB"
+        )
+
+
+def _read_header(path: Path) -> bytes:
+    """The first 100 bytes of a file (SQLite's header), read without changing anything."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(100)
+    except OSError as exc:
+        raise StorageError(f"cannot read the ledger {path}: {exc.strerror}") from None
+
+
+def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
+    """Whether the file's schema has the ledger's tables, read through a read-only connection.
+
+    With no -wal or -journal beside it, nobody has the file open for writing, so it is read
+    immutable: no lock, and no -wal/-shm is created beside another application's file.
+    A schema SQLite cannot read is damage for `verify` to report when the file is in WAL mode
+    (ours always are, so reading it changes nothing); otherwise it is refused.
+    """
+    busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    uri = file_uri(path, read_only=True, immutable=not busy)
+    try:
+        with _closing_connection(uri) as probe:
+            rows = probe.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                LEDGER_TABLES,
+            ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorname == "SQLITE_CORRUPT" and wal_header:
+            return True
+        mapped = storage_error(exc, path)
+        if mapped is not None:
+            raise mapped from None
+        raise StorageError(
+            f"cannot tell whether {path} is a ledger (SQLite says: {exc}); it was not changed"
+        ) from None
+    return len(rows) == len(LEDGER_TABLES)
+
+
+@contextmanager
+def _closing_connection(uri: str) -> Iterator[sqlite3.Connection]:
+    """A raw SQLite connection to a URI, closed afterwards."""
+    connection = sqlite3.connect(uri, uri=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _check_opens(engine: Engine, path: Path) -> None:
+    """Open one connection now, so that a ledger SQLite cannot open (an unwritable folder for
+    its -shm, a permission) is an environment error here, not damage reported by `verify`."""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except DatabaseError as exc:
+        mapped = storage_error(exc, path, damage=False)
+        if mapped is not None:
+            raise mapped from None
+        # damage (a malformed schema page) is left for `verify` to report
+
+
+LOCKED_MESSAGE = (
+    "the database is locked by another writer past the lock timeout; nothing was written, try "
+    "again (or raise SAMPLELOANS_LOCK_TIMEOUT)"
+)
+FULL_DISK_BYTES = 1 << 20
+"""Below this much free space, an I/O error is reported as a full disk."""
+
+
+def storage_error(
+    exc: BaseException, path: Path | str, *, damage: bool = True, what: str = "the ledger"
+) -> StorageError | None:
+    """The one-line environment error (exit 3) for a SQLite error, or None if it is not one.
+
+    Covers a lock held past the timeout, a read-only file or mount, a full disk (also an
+    RLIMIT_FSIZE), I/O errors, a file SQLite cannot open, and (with `damage`) a damaged file.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    if not isinstance(orig, sqlite3.Error):
+        return None
+    # the primary code of an extended one: SQLITE_IOERR_WRITE -> SQLITE_IOERR
+    code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
+    message = _ENVIRONMENT_MESSAGES.get(code)
+    if message is None or (code == "SQLITE_CORRUPT" and not damage):
+        return None
+    return StorageError(message(Path(path), str(orig), what))
+
+
+DATA_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+"""Codes that describe the file's content (damage `verify` reports), not the environment."""
+
+
+def raise_if_environment(exc: BaseException, path: Path | str, *, what: str = "the ledger") -> None:
+    """Raise the environment error (exit 3) for a full disk, an I/O error, a lock or a
+    read-only file, so that `verify` never reports one as a problem of the ledger."""
+    orig = getattr(exc, "orig", None) or exc
+    code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
+    mapped = None if code in DATA_CODES else storage_error(exc, path, what=what)
+    if mapped is not None:
+        raise mapped from None
+
+
+def _read_only_message(path: Path, _said: str, what: str) -> str:
+    return (
+        f"cannot write {what} {path}: {_why_read_only(path)}; nothing was written "
+        "(reading commands still work)"
+    )
+
+
+def _full_message(path: Path, _said: str, what: str) -> str:
+    return (
+        f"the disk holding {what} {path} (or TMPDIR) is full, or a file size limit was "
+        "reached; nothing was written; free some space and try again"
+    )
+
+
+def _io_message(path: Path, said: str, what: str) -> str:
+    if _free_bytes(path) < FULL_DISK_BYTES:
+        return _full_message(path, said, what)
+    return (
+        f"reading or writing {what} {path} failed (SQLite says: {said}); nothing was "
+        "written; check the disk, its free space and any file size limit (ulimit -f), then "
+        "try again"
+    )
+
+
+def _cannot_open_message(path: Path, said: str, what: str) -> str:
+    return (
+        f"cannot open {what} {path} (SQLite says: {said}); the file must be readable and "
+        f"its folder writable (SQLite keeps {path.name}-wal and -shm beside it); nothing was "
+        "written"
+    )
+
+
+def _not_a_database_message(path: Path, _said: str, what: str) -> str:
+    return (
+        f"{path} is not a ledger database (SQLite says: file is not a database); check "
+        "--db / SAMPLELOANS_DB"
+    )
+
+
+def _damaged_message(path: Path, said: str, what: str) -> str:
+    return (
+        f"{what} {path} is damaged (SQLite says: {said}); nothing was written; run "
+        "'sampleloans verify' and restore the latest verified backup"
+    )
+
+
+_ENVIRONMENT_MESSAGES: dict[str, Callable[[Path, str, str], str]] = {
+    "SQLITE_BUSY": lambda _path, _said, _what: LOCKED_MESSAGE,
+    "SQLITE_LOCKED": lambda _path, _said, _what: LOCKED_MESSAGE,
+    "SQLITE_READONLY": _read_only_message,
+    "SQLITE_FULL": _full_message,
+    "SQLITE_IOERR": _io_message,
+    "SQLITE_CANTOPEN": _cannot_open_message,
+    "SQLITE_PERM": _cannot_open_message,
+    "SQLITE_NOMEM": lambda path, _said, what: f"out of memory while using {what} {path}",
+    "SQLITE_NOTADB": _not_a_database_message,
+    "SQLITE_CORRUPT": _damaged_message,
+}
+"""Primary SQLite result codes that mean the environment failed, each with its message."""
+
+
+def _free_bytes(path: Path) -> int:
+    """Free space on the file system holding `path` (a large number when unknown)."""
+    try:
+        return shutil.disk_usage(path.parent if str(path.parent) else ".").free
+    except OSError:
+        return FULL_DISK_BYTES
+
+
+def _why_read_only(path: Path) -> str:
+    """Why SQLite may not write the ledger, in words (mount, file or folder permission)."""
+    if on_read_only_medium(path):
+        return "it is on a read-only file system"
+    if not os.access(path, os.W_OK):
+        return "the file is read-only for this account (or immutable)"
+    if not os.access(path.parent, os.W_OK):
+        return "its folder is read-only for this account (SQLite needs its -wal and -shm there)"
+    return "SQLite opened it read-only"
 
 
 @contextmanager
@@ -144,21 +428,13 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         session.commit()
         if write:
             crashpoints.reached("after_commit")
-    except DatabaseError as exc:
-        session.rollback()
-        if not isinstance(exc, OperationalError) and "not a database" in str(exc.orig):
-            raise StorageError(
-                f"{engine.url.database} is not a ledger database (SQLite says: file is not a "
-                "database); check --db / SAMPLELOANS_DB"
-            ) from exc
-        if not isinstance(exc, OperationalError):
+    except (DatabaseError, sqlite3.DatabaseError) as exc:  # the batch session uses the driver
+        with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
+            session.rollback()  # then rolls back from its journal on the next open
+        mapped = storage_error(exc, engine.url.database or ":memory:")
+        if mapped is None:
             raise
-        if _is_locked(exc):
-            raise StorageError(
-                "the database is locked by another writer past the lock timeout; nothing was "
-                "written, try again (or raise SAMPLELOANS_LOCK_TIMEOUT)"
-            ) from exc
-        raise
+        raise mapped from exc
     except BaseException:
         session.rollback()
         raise
@@ -193,27 +469,32 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     """Build a new database in a private temp file beside `path`, then link it into place.
 
     A crash or an error at any point leaves either no file at `path` or a complete ledger,
-    never tables without a ledger; an existing file is never replaced.
+    never tables without a ledger; an existing file is never replaced. The temp file of a
+    killed run is removed by the next one (see `fileio.private_temp_file`).
     """
-    if path.exists():
+    if os.path.lexists(path):
         raise StorageError(
             f"database {path} already exists; choose another --db or use the existing one"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.creating")
-    engine = open_engine(url_for_path(temp), create=True)
     try:
-        build(engine)
-        engine.dispose()  # the last connection closing checkpoints and removes the -wal
-        os.link(temp, path)  # fails instead of replacing a file that appeared meanwhile
-    except FileExistsError:
-        raise StorageError(
-            f"database {path} already exists; choose another --db or use the existing one"
-        ) from None
-    finally:
-        engine.dispose()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{temp}{suffix}").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder of {path}: {exc.strerror}") from None
+    with fileio.private_temp_file(path.parent, f"{path.name}.creating", "--db") as temp:
+        engine = make_engine(url_for_path(temp.path))
+        try:
+            create_schema(engine)
+            build(engine)
+            engine.dispose()  # the last connection closing checkpoints and removes the -wal
+            os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
+        except FileExistsError:
+            raise StorageError(
+                f"database {path} already exists; choose another --db or use the existing one"
+            ) from None
+        except OSError as exc:  # e.g. a file system without hard links: never a blind rename
+            raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
+        finally:
+            engine.dispose()
 
 
 BULK_CACHE_KIB = -65_536

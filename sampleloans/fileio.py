@@ -1,59 +1,357 @@
-"""Writing output files atomically: a temp file beside the target, fsync, `os.replace`.
+"""Writing output files safely, and the private temporary files every copy goes through.
 
-An existing file is replaced only when asked; on any error the temp file is removed, so no
-partial file is ever left. New files are readable only by their owner (0600).
+Output files are written atomically: a temp file beside the target, fsync, `os.replace` (or a
+hard link, which never clobbers). An existing file is replaced only when asked, and only if it
+is a regular file that is not the ledger database (or its -wal/-shm/-journal) under any name:
+a symlink, a `..` path or a hard link to the ledger is refused. New files are 0600.
+
+Every temporary file or folder we make is named `…sampleloans-PID-XXXXXXXX…` and holds an
+exclusive `flock` for its whole life, so a later run can tell a dead writer's leftover (lock
+free, process gone) from a live writer's file (never touched) and remove it: a SIGKILL cannot
+be caught, so stale files are cleaned on the next run; SIGTERM and SIGINT clean up at once.
 """
 
+import contextlib
+import errno
+import fcntl
 import os
+import re
+import shutil
+import signal
+import stat
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
-from sampleloans.errors import StorageError
+from sampleloans import crashpoints
+from sampleloans.errors import InvalidInput, StorageError
+
+TEMP_TAG = "sampleloans"
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+STALE_AFTER_S = 3600
+"""A lock-free temp file whose PID is alive is still removed after this long (the PID was
+reused by an unrelated process); a live writer always holds its lock, whatever its age."""
+
+_TEMP_FILE = re.compile(
+    rf"^\..+\.{TEMP_TAG}-(?P<pid>\d+)-[a-z0-9_]{{8}}\.tmp(?P<sidecar>-wal|-shm|-journal)?$"
+)
+TEMP_DIR_PURPOSES = ("replay",)
+_TEMP_DIR = re.compile(
+    rf"^{TEMP_TAG}-(?:{'|'.join(TEMP_DIR_PURPOSES)})-(?P<pid>\d+)-[a-z0-9_]{{8}}$"
+)
 
 
-def write_atomic(path: Path, data: bytes, *, force: bool = False, option: str = "--out") -> None:
-    """Write `data` to `path` atomically with mode 0600; refuse to replace without `force`."""
-    if path.is_dir():
-        raise StorageError(f"{option}: {path} is a directory; give a file name")
+def ledger_files(ledger: Path) -> list[Path]:
+    """The ledger database and the SQLite files beside it that belong to it."""
+    return [ledger, *(Path(f"{ledger}{suffix}") for suffix in SQLITE_SIDECARS)]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: same resolved path, or same device and inode."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return False
+    try:
+        first, second = a.stat(), b.stat()
+    except OSError:  # either does not exist (or cannot be read): not provably the same
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _label(option: str | None, path: Path) -> str:
+    """`--out: PATH` or just `PATH` when the path is a positional argument."""
+    return f"{option}: {path}" if option else str(path)
+
+
+def refuse_ledger(path: Path, ledger: Path | None, option: str | None = None) -> None:
+    """Refuse `path` when it is the ledger or one of its SQLite files under any name (exit 2)."""
+    if ledger is None:
+        return
+    for protected in ledger_files(ledger):
+        if _same_file(path, protected):
+            what = "" if protected == ledger else f"'s {protected.name[len(ledger.name) :]} file"
+            raise InvalidInput(
+                f"{_label(option, path)} is the ledger database{what or ' itself'} "
+                f"({protected}); give another file name"
+            )
+
+
+def refuse_non_regular(path: Path, option: str | None = None) -> None:
+    """Refuse an existing `path` that is not a regular file: only those may be replaced."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return  # a new file (or a dangling symlink: linking refuses it, --force replaces it)
+    except OSError as exc:
+        raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise StorageError(f"{_label(option, path)} is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        raise StorageError(
+            f"{_label(option, path)} is not a regular file (a device, FIFO or socket); only a "
+            "regular file may be replaced: give a file name"
+        )
+
+
+def check_output(
+    path: Path, *, force: bool, ledger: Path | None = None, option: str = "--out"
+) -> None:
+    """Refuse an output path that is the ledger, not a regular file, in a missing folder, or
+    existing without `force`."""
+    refuse_ledger(path, ledger, option)
+    refuse_non_regular(path, option)
     if path.exists() and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise StorageError(f"{option}: directory {directory} does not exist")
+
+
+def write_atomic(
+    path: Path,
+    data: bytes,
+    *,
+    force: bool = False,
+    option: str = "--out",
+    ledger: Path | None = None,
+) -> None:
+    """Write `data` to `path` atomically with mode 0600; refuse to replace without `force`,
+    and never replace the ledger or anything that is not a regular file."""
+    check_output(path, force=force, ledger=ledger, option=option)
+    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        with private_temp_file(directory, path.name, option) as temp:
+            _write_all(temp.fd, data)
+            check_output(path, force=force, ledger=ledger, option=option)  # changed meanwhile?
+            crashpoints.reached("before_replace")
+            move_into_place(temp.path, path, force=force, option=option)
     except OSError as exc:
-        raise StorageError(f"{option}: cannot write in {directory}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(temp, path)
-        else:
-            try:  # a hard link never replaces: no clobbering a file created meanwhile
-                os.link(temp, path)
-            except FileExistsError:
-                raise StorageError(f"{option}: {path} exists; pass --force to replace it") from None
-            except OSError:  # a filesystem without hard links: check, then rename
-                if path.exists():
-                    raise StorageError(
-                        f"{option}: {path} exists; pass --force to replace it"
-                    ) from None
-                os.replace(temp, path)
-            Path(temp).unlink(missing_ok=True)
-    except BaseException as exc:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise StorageError(f"{option}: cannot write {path}: {exc.strerror}") from None
-        raise
+        raise StorageError(f"{option}: cannot write {path}: {exc.strerror}") from None
+    fsync_directory(directory)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte to `fd` and flush it to disk."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def move_into_place(temp: Path, path: Path, *, force: bool, option: str | None = None) -> None:
+    """Rename the finished temp file to `path`; without `force`, never over an existing file."""
+    if force:
+        os.replace(temp, path)
+        return
+    try:  # a hard link never replaces: no clobbering a file created meanwhile
+        os.link(temp, path)
+    except FileExistsError:
+        raise StorageError(f"{_label(option, path)} exists; pass --force to replace it") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+            raise
+        if os.path.lexists(path):  # a filesystem without hard links: check, then rename
+            raise StorageError(
+                f"{_label(option, path)} exists; pass --force to replace it"
+            ) from None
+        os.replace(temp, path)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Flush a folder's entries to disk (best effort: some filesystems refuse it)."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
         return
     try:
         os.fsync(dir_fd)
+    except OSError:
+        pass
     finally:
         os.close(dir_fd)
+
+
+@dataclass(frozen=True)
+class TempFile:
+    """A private temporary file: its path and an open descriptor holding its lock."""
+
+    path: Path
+    fd: int
+
+
+@contextlib.contextmanager
+def private_temp_file(folder: Path, stem: str, option: str | None = None) -> Iterator[TempFile]:
+    """A new empty 0600 file `.STEM.sampleloans-PID-XXXXXXXX.tmp` in `folder`, locked while
+    we live and removed (with any SQLite -wal/-shm/-journal) when the block ends or on
+    SIGTERM; stale ones of dead processes in `folder` are removed first."""
+    remove_stale_temps(folder)
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{stem}.{TEMP_TAG}-{os.getpid()}-", suffix=".tmp", dir=folder
+        )
+    except OSError as exc:
+        prefix = f"{option}: " if option else ""
+        raise StorageError(f"{prefix}cannot write in {folder}: {exc.strerror}") from None
+    path = Path(name)
+    try:
+        _lock(fd)
+        with _cleanup_on_termination():
+            yield TempFile(path, fd)
+    finally:
+        os.close(fd)
+        for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_SIDECARS)):
+            candidate.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def private_temp_dir(purpose: str) -> Iterator[Path]:
+    """A new 0700 folder `sampleloans-PURPOSE-PID-XXXXXXXX` in TMPDIR, locked while we live
+    and removed when the block ends or on SIGTERM; stale ones of dead processes go first."""
+    if purpose not in TEMP_DIR_PURPOSES:
+        raise ValueError(f"unknown temp folder purpose {purpose!r}")
+    parent = Path(tempfile.gettempdir())
+    remove_stale_temps(parent)
+    try:
+        path = Path(tempfile.mkdtemp(prefix=f"{TEMP_TAG}-{purpose}-{os.getpid()}-", dir=parent))
+    except OSError as exc:
+        raise StorageError(f"cannot write in {parent} (TMPDIR): {exc.strerror}") from None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _lock(fd)
+        with _cleanup_on_termination():
+            yield path
+    finally:
+        os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _lock(fd: int) -> None:
+    """Take the exclusive lock that marks a temp file as a live writer's (if supported)."""
+    with contextlib.suppress(OSError):  # no flock here (some network filesystems): PID only
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove our temp files and folders in `folder` left by dead processes; return them.
+
+    A candidate is ours (name pattern, owned by this user), its lock is free, and its process
+    is gone or it is older than STALE_AFTER_S. A live writer's file is never removed.
+    """
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        match = _TEMP_FILE.match(name) or _TEMP_DIR.match(name)
+        if match is None:
+            continue
+        path = folder / name
+        main = path if match.groupdict().get("sidecar") is None else _main_of(path)
+        if _is_stale(main, path, int(match["pid"])):
+            _remove_path(path)
+            removed.append(path)
+    return removed
+
+
+def _main_of(sidecar: Path) -> Path:
+    """The temp file a SQLite -wal/-shm/-journal belongs to."""
+    for suffix in SQLITE_SIDECARS:
+        if sidecar.name.endswith(suffix):
+            return sidecar.with_name(sidecar.name[: -len(suffix)])
+    return sidecar
+
+
+def _is_stale(main: Path, path: Path, pid: int) -> bool:
+    """Whether `path` (or the temp file `main` it belongs to) is a dead writer's leftover."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if info.st_uid != os.geteuid() or stat.S_ISLNK(info.st_mode):
+        return False
+    if _lock_is_held(main):
+        return False
+    old = time.time() - info.st_mtime > STALE_AFTER_S
+    return old or not _process_alive(pid)
+
+
+def _lock_is_held(path: Path) -> bool:
+    """Whether a live process holds the lock of a temp file or folder (False if it is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False  # the main file is gone: only the PID and the age decide
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # no flock on this filesystem: only the PID and the age decide
+    finally:
+        os.close(fd)  # also releases the lock we may have taken
+    return False
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_path(path: Path) -> None:
+    """Remove a stale temp file or folder; one that vanished meanwhile (or that a read-only
+    folder keeps) is left to a later run."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM/SIGHUP so that `finally` blocks remove temp files."""
+
+
+@contextlib.contextmanager
+def _cleanup_on_termination() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception while a temp file exists (SIGINT already
+    raises KeyboardInterrupt), so the cleanup runs; other handlers are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    installed: dict[int, Callable[[int, FrameType | None], None] | int | None] = {}
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) == signal.SIG_DFL:
+            installed[number] = signal.signal(number, _raise_terminated)
+    try:
+        yield
+    finally:
+        for number, previous in installed.items():
+            signal.signal(number, previous)
+
+
+def _raise_terminated(number: int, _frame: FrameType | None) -> None:
+    """Signal handler: unwind (running every cleanup) and exit as the signal would, 128+N."""
+    raise Terminated(128 + number)
+
+
+def temp_names(folder: Path) -> Sequence[Path]:
+    """Our temp files and folders present in `folder` (live or stale), sorted."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [folder / n for n in names if _TEMP_FILE.match(n) or _TEMP_DIR.match(n)]

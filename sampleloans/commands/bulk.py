@@ -70,6 +70,8 @@ def import_file(
                 result = import_records(session, service_ctx, lines, fmt=fmt, source=file.name)
         except UnicodeDecodeError:
             raise InvalidInput(f"{file}: is not UTF-8 text") from None
+        except OSError as exc:  # a read error midway (a failing disk, a vanished mount)
+            raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
     what = "samples" if fmt == "csv" else "events"
     console().print(
         f"Imported {result.events} {what} from {file} in one transaction.", markup=False

@@ -122,15 +122,19 @@ def _demo_folder(directory: Path | None) -> Path:
     """A fresh folder for the demo; an existing non-empty one is refused."""
     from sampleloans.errors import StorageError
 
-    if directory is None:
-        return Path(tempfile.mkdtemp(prefix="sampleloans-demo-"))
-    if directory.exists() and not directory.is_dir():
-        raise StorageError(
-            f"--dir: {directory} is a file, not a folder; give a new or empty folder"
-        )
-    if directory.exists() and any(directory.iterdir()):
-        raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        if directory is None:
+            return Path(tempfile.mkdtemp(prefix="sampleloans-demo-"))
+        if directory.exists() and not directory.is_dir():
+            raise StorageError(
+                f"--dir: {directory} is a file, not a folder; give a new or empty folder"
+            )
+        if directory.exists() and any(directory.iterdir()):
+            raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only or full disk, a folder we may not read
+        where = directory if directory is not None else "TMPDIR"
+        raise StorageError(f"--dir: cannot create a folder in {where}: {exc.strerror}") from None
     return directory
 
 

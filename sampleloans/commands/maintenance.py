@@ -28,7 +28,8 @@ def backup(
     """Copy the ledger to FILE while others keep working (SQLite's online backup API).
 
     The copy is consistent, private (0600) and written atomically; an existing FILE is kept
-    unless --force. Curators and compliance officers may back up.
+    unless --force, which replaces only a regular file; FILE may never be the ledger (or its
+    -wal/-shm/-journal) under any name. Curators and compliance officers may back up.
     Example: sampleloans backup /srv/backups/ledger-2025-04-24.db
     """
     from sampleloans.services.maintenance import backup as run_backup

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import console, errors_to_exit_codes, now, reading
+from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
 
 app = typer.Typer(
     help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True
@@ -26,7 +26,12 @@ GeneratedOption = Annotated[
         "same --generated-at give a byte-identical file.",
     ),
 ]
-ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace an existing --out file (a regular file; never the ledger)."
+    ),
+]
 LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
 InstitutionOption = Annotated[
     str | None, typer.Option("--institution", help="An institution's short name.")
@@ -39,15 +44,6 @@ def _parse_time(text: str | None, option: str) -> Any:
     return parse_datetime(text, option) if text else None
 
 
-def _refuse_existing(out: Path, force: bool) -> None:
-    from sampleloans.errors import StorageError
-
-    if out.is_dir():
-        raise StorageError(f"--out: {out} is a directory; give a file name")
-    if out.exists() and not force:
-        raise StorageError(f"--out: {out} exists; pass --force to replace it")
-
-
 def _make(
     ctx: typer.Context,
     kind: str,
@@ -57,7 +53,7 @@ def _make(
     **scope: Any,
 ) -> None:
     """Build, render and write one report."""
-    from sampleloans.fileio import write_atomic
+    from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
     from sampleloans.services.reporting import build_report, make_request
 
@@ -65,11 +61,12 @@ def _make(
         as_of = _parse_time(scope.pop("as_of", None), "--as-of")
         when = _parse_time(generated_at, "--generated-at") or now()
         request = make_request(kind, as_of=as_of, **scope)
-        _refuse_existing(out, force)
+        ledger = db_path(ctx)  # never written over, under any name (link, symlink, ..)
+        check_output(out, force=force, ledger=ledger)  # before the work of building the report
         with reading(ctx) as (session, service_ctx):
             report = build_report(session, service_ctx, request, generated_at=when)
         data = render(report)
-        write_atomic(out, data, force=force)
+        write_atomic(out, data, force=force, ledger=ledger)
     console().print(
         f"Wrote {out}: {report.title.lower()}, {report.scope_label}; ledger head "
         f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}.",

@@ -14,15 +14,14 @@ Curators and compliance officers may back up; only curators may restore.
 
 import os
 import sqlite3
-import tempfile
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sampleloans import db
+from sampleloans import crashpoints, db, fileio
 from sampleloans.errors import Conflict, InvalidInput, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
@@ -67,32 +66,16 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_destination(dest: Path, database: Path, force: bool) -> None:
-    """Refuse a destination that is the database, a folder, missing its folder, or existing."""
-    if _same_file(dest, database):
-        raise InvalidInput(f"{dest} is the ledger database itself; give another file name")
+    """Refuse a destination that is the ledger (or its -wal/-shm/-journal) under any name, not
+    a regular file, in a missing folder, or existing without `force`."""
+    fileio.refuse_ledger(dest, database)
     if dest.is_dir():
         raise StorageError(f"{dest} is a folder; give a file name for the backup")
+    fileio.refuse_non_regular(dest)
     if not dest.parent.is_dir():
         raise StorageError(f"{dest.parent} does not exist; create the folder first")
     if dest.exists() and not force:
         raise StorageError(f"{dest} already exists; choose another name or pass --force")
-
-
-def _private_temp(folder: Path, prefix: str) -> Path:
-    """A new empty 0600 file in `folder` (mkstemp creates it owner-only)."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
-    os.close(fd)
-    return Path(name)
-
-
-def _remove(path: Path) -> None:
-    """Remove a SQLite file and any -wal/-shm/-journal beside it."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with suppress(FileNotFoundError):
-            os.unlink(f"{path}{suffix}")
 
 
 def _fsync(path: Path) -> None:
@@ -115,7 +98,7 @@ def _copy(source: sqlite3.Connection, target: Path) -> None:
 
 def _head(path: Path) -> tuple[int, str]:
     """The last event of a ledger file (0 and empty for an empty ledger)."""
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+    with closing(sqlite3.connect(db.file_uri(path, read_only=True), uri=True)) as connection:
         row = connection.execute(
             "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -225,22 +208,36 @@ def _check_replacement(
 def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> CopyResult:
     """Copy the live ledger to `dest` (0600, atomic) while writers keep working."""
     database = _database_file(engine)
-    with Session(engine) as session:
+    with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
         require_role(session, ctx, *BACKUP_ROLES, action="back up the ledger")
     _check_destination(dest, database, force)
-    temp = _private_temp(dest.parent, f".{dest.name}.")
-    try:
-        with closing(sqlite3.connect(database, isolation_level=None)) as source:
-            source.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
-            _copy(source, temp)
-        head_seq, head_hash = _head(temp)
-        os.replace(temp, dest)
-        _fsync(dest.parent)
-    except sqlite3.Error as exc:
-        raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
-    finally:
-        _remove(temp)
+    # a killed backup leaves its temp file; the next one into this folder removes it
+    with fileio.private_temp_file(dest.parent, dest.name) as temp:
+        try:
+            with closing(_connect_source(database)) as source:
+                source.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
+                _copy(source, temp.path)
+            head_seq, head_hash = _head(temp.path)
+            _check_destination(dest, database, force)  # nothing put there meanwhile
+            crashpoints.reached("before_replace")
+            fileio.move_into_place(temp.path, dest, force=force)  # no clobbering without force
+        except sqlite3.Error as exc:
+            raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
+        except OSError as exc:
+            raise StorageError(
+                f"backup to {dest} failed: {exc.strerror}; nothing was written"
+            ) from None
+    fileio.fsync_directory(dest.parent)
     return CopyResult(dest, head_seq, head_hash)
+
+
+def _connect_source(database: Path) -> sqlite3.Connection:
+    """A connection to the live ledger for copying it (immutable on a read-only mount, where
+    SQLite could not create the -shm a WAL reader needs and nobody can write anyway)."""
+    immutable = db.on_read_only_medium(database)
+    return sqlite3.connect(
+        db.file_uri(database, immutable=immutable), uri=True, isolation_level=None
+    )
 
 
 def restore(
@@ -263,19 +260,21 @@ def restore(
         raise StorageError(f"no backup at {source}; give the file written by 'backup'")
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
-    exists = database.is_file() and database.stat().st_size > 0
+    exists = os.path.lexists(database)
     if exists:
-        with Session(engine) as session:
+        db.check_ledger_file(database)  # never overwrite an empty file or another app's database
+        with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
             require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
         if not force:
             raise StorageError(
                 f"{database} already holds a ledger; pass --force to replace it with {source}"
             )
-    temp = _private_temp(database.parent, f".{database.name}.restore.")
-    try:
-        _verified_copy(source, temp)
+    # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
+    # SIGKILL) by the next restore beside this ledger
+    with fileio.private_temp_file(database.parent, f"{database.name}.restore") as temp:
+        _verified_copy(source, temp.path)
         if not exists:
-            copy_engine = db.make_engine(db.url_for_path(temp))
+            copy_engine = db.make_engine(db.url_for_path(temp.path))
             try:
                 with Session(copy_engine) as session:
                     require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
@@ -283,11 +282,12 @@ def restore(
                 copy_engine.dispose()
         replaced, removed = None, 0
         if exists:
-            replaced, removed = _replacement(database, temp, source, other_ledger, older)
-        _load_into(temp, database)
-        head_seq, head_hash = _head(database)
-    finally:
-        _remove(temp)
+            replaced, removed = _replacement(database, temp.path, source, other_ledger, older)
+        # the head is read from the copy: a read-only reader of the live WAL-mode file would
+        # leave its -wal and -shm behind
+        head_seq, head_hash = _head(temp.path)
+        crashpoints.reached("before_restore_load")
+        _load_into(temp.path, database)
     return CopyResult(database, head_seq, head_hash, replaced=replaced, removed_events=removed)
 
 
@@ -315,15 +315,23 @@ def _verified_copy(source: Path, temp: Path) -> None:
     """Copy the backup to `temp` without touching it, then verify the copy (exit 1 if not
     clean: nothing is restored)."""
     try:
-        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as backup_file:
+        uri = db.file_uri(source, read_only=True)
+        with closing(sqlite3.connect(uri, uri=True)) as backup_file:
             _copy(backup_file, temp)
     except sqlite3.Error as exc:
+        db.raise_if_environment(exc, temp, what="the verified copy of the backup")  # full disk
         raise Conflict(
             f"{source} is not a readable ledger backup ({exc}); nothing was restored"
+        ) from None
+    except OSError as exc:  # the fsync of the copy: a full or failing disk
+        raise StorageError(
+            f"cannot copy the backup beside {temp.parent}: {exc.strerror}; nothing was restored"
         ) from None
     copy_engine = db.make_engine(db.url_for_path(temp))
     try:
         result = verify(copy_engine)
+    except StorageError:  # the environment failed (a full TMPDIR), not the backup
+        raise
     except Exception as exc:  # a file that is not a ledger at all
         raise Conflict(
             f"{source} is not a ledger backup ({str(exc).splitlines()[0][:200]}); "
@@ -340,9 +348,12 @@ def _verified_copy(source: Path, temp: Path) -> None:
 
 
 def _load_into(temp: Path, database: Path) -> None:
-    """Load the verified copy into the live database in one SQLite transaction."""
-    if not database.exists():
-        db.create_private_file(database)
+    """Load the verified copy into the live database in one SQLite transaction (or, with no
+    ledger yet, link the copy into place: a crash leaves no file or the whole ledger, never an
+    empty file that later commands would refuse)."""
+    if not os.path.lexists(database):
+        _link_new_ledger(temp, database)
+        return
     try:
         with (
             closing(sqlite3.connect(temp, isolation_level=None)) as copy,
@@ -357,3 +368,18 @@ def _load_into(temp: Path, database: Path) -> None:
         raise StorageError(
             f"restore into {database} failed: {exc}; the ledger was left as it was"
         ) from None
+
+
+def _link_new_ledger(temp: Path, database: Path) -> None:
+    """Put the verified copy (0600, rollback journal) in place as a new WAL-mode ledger."""
+    try:
+        with closing(sqlite3.connect(temp, isolation_level=None)) as copy:
+            copy.execute("PRAGMA journal_mode = WAL")
+        os.link(temp, database)  # never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise StorageError(
+            f"{database} appeared during the restore; nothing was restored, run it again"
+        ) from None
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"restore into {database} failed: {exc}; nothing was written") from None
+    fileio.fsync_directory(database.parent)

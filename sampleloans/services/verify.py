@@ -7,7 +7,6 @@ catches truncation, a rollback to an older copy and a chain recomputed after tam
 
 import json
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from sampleloans import dates, db
+from sampleloans import crashpoints, dates, db, fileio
 from sampleloans.errors import InvalidInput, SampleLoansError, StorageError
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import chain, checks
@@ -116,14 +115,16 @@ def verify(
     """
     result = VerifyResult()
     with (
-        tempfile.TemporaryDirectory(prefix="sampleloans-replay-") as scratch,
+        # the replay is a whole copy of the ledger: its folder is removed at the end, on SIGTERM,
+        # or (after a SIGKILL) by the next verify (fileio.private_temp_dir)
+        fileio.private_temp_dir("replay") as scratch,
         engine.connect() as connection,
     ):
         stages: tuple[tuple[str, Callable[[], None]], ...] = (
             ("the snapshot", lambda: _begin_snapshot(connection)),
             ("the integrity check", lambda: _check_integrity(connection, result)),
             ("the chain check", lambda: _check_chain(connection, result, anchor, progress)),
-            ("the replay", lambda: _check_replay(connection, Path(scratch), result)),
+            ("the replay", lambda: _check_replay(connection, scratch, result)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
         )
         for name, stage in stages:
@@ -385,6 +386,9 @@ def replay_into(
                 if count % REPLAY_BATCH == 0:
                     unit.release()
             except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
+                db.raise_if_environment(
+                    exc, str(target.url.database), what="verify's scratch replay"
+                )
                 return Problem(
                     "replay",
                     f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}",
@@ -392,6 +396,7 @@ def replay_into(
         try:
             unit.release()
         except SQLAlchemyError as exc:
+            db.raise_if_environment(exc, str(target.url.database), what="verify's scratch replay")
             return Problem(
                 "replay", f"the replayed projections cannot be stored: {_first_line(exc)}"
             )
@@ -424,6 +429,7 @@ def _check_replay(connection: Connection, scratch: Path, result: VerifyResult) -
     try:
         db.create_schema(target)
         failure = replay_into(connection, target)
+        crashpoints.reached("after_replay")
         if failure is not None:
             result.problems.append(failure)
             return
