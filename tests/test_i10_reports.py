@@ -2,6 +2,7 @@
 account of each event, and `verify-document`'s one-line refusals."""
 
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -273,3 +274,58 @@ def test_holders_still_find_a_real_gap() -> None:
     holders.receive(11, [], "NAOC")
     assert holders.ship(12, [B], "OU", "NAOC") == []  # B stayed at OU: no gap
     assert holders.ship(13, [A], "OU", "NAOC") == [(A, "NAOC")]  # A is back at NAOC: a gap
+
+
+def real_account() -> str:
+    """The operating-system account running these tests, as the CLI records it."""
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_custody_history_json_names_each_events_os_account(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))  # recorded by the services as "tester"
+    consumed = runner.invoke(
+        app,
+        [
+            "--as",
+            "curator@naoc.example",
+            "loans",
+            "consume",
+            "L-1",
+            "--sample",
+            A,
+            "--technique",
+            "SIMS",
+            "--mass",
+            "1 mg",
+            "--destructive",
+        ],
+    )
+    assert consumed.exit_code == 0, consumed.stderr
+    shown = runner.invoke(app, [*AS_STAFF, "custody", "history", "--loan", "L-1", "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    events = json.loads(shown.stdout)["events"]
+    accounts = {e["kind"]: e["os_user"] for e in events}
+    assert accounts["loan.issued"] == "tester"
+    assert accounts["loan.consumed"] == real_account()
+
+
+def test_custody_report_event_table_names_the_os_account(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    assert {e.os_user for e in custody_body(engine, loan="L-1").events} == {"tester"}
+    out = tmp_path / "custody.pdf"
+    result = report_cli(runner, out, "custody", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "OS account" in text
+    assert text.count("\ntester\n") == len(custody_body(engine, loan="L-1").events)
+    checked = runner.invoke(app, [*AS_STAFF, "verify-document", str(out)])
+    assert checked.exit_code == 0, checked.stdout
+    assert "verified against the ledger" in checked.stdout

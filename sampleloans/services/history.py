@@ -34,6 +34,7 @@ class HistoryEntry:
     occurred_at: datetime
     kind: str
     actor: str
+    os_user: str  # the operating-system account that recorded it
     description: str
     corrects_seq: int | None
     corrected_by: tuple[int, ...]
@@ -214,6 +215,7 @@ def record_history(
                 occurred_at=envelope.occurred_at,
                 kind=row.kind,
                 actor=row.actor,
+                os_user=row.os_user,
                 description=describe(session, row),
                 corrects_seq=row.corrects_seq,
                 corrected_by=tuple(corrected.get(row.seq, [])),

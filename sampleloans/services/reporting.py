@@ -126,6 +126,7 @@ class CustodyRow:
     mass_ug: int | None
     condition: str
     recorded_by: str
+    os_user: str  # the operating-system account that recorded the event
     description: str
     flag: str  # "" | gap | discrepancy | incident | correction
 
@@ -713,6 +714,7 @@ def _custody_rows(
             LedgerEvent.payload,
             LedgerEvent.occurred_at,
             LedgerEvent.actor,
+            LedgerEvent.os_user,
             LedgerEvent.corrects_seq,
         )
         .where(col(LedgerEvent.seq).in_(in_scope))
@@ -728,7 +730,7 @@ def _custody_rows(
 
 def _custody_row(
     session: Session,
-    event: Any,  # a row of seq, kind, payload, occurred_at, actor, corrects_seq
+    event: Any,  # a row of seq, kind, payload, occurred_at, actor, os_user, corrects_seq
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holders: Holders,
@@ -848,6 +850,7 @@ def _custody_row(
         occurred_at=from_iso(event.occurred_at),
         kind=kind,
         recorded_by=sys.intern(event.actor),
+        os_user=sys.intern(event.os_user),
         description=describe_payload(session, kind, event.seq, event.corrects_seq, p),
         flag=flag,
         **fields,
