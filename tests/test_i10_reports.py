@@ -4,7 +4,10 @@ account of each event, and `verify-document`'s one-line refusals."""
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -329,3 +332,168 @@ def test_custody_report_event_table_names_the_os_account(
     checked = runner.invoke(app, [*AS_STAFF, "verify-document", str(out)])
     assert checked.exit_code == 0, checked.stdout
     assert "verified against the ledger" in checked.stdout
+
+
+# --- verify-document: one line, the documented exit code ------------------------------------
+
+
+@pytest.fixture
+def custody_pdf(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> Path:
+    """A fresh custody report of an OU loan, written through the CLI."""
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    out = tmp_path / "custody.pdf"
+    result = report_cli(runner, out, "custody", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> object:
+    """Run `verify-document PATH` as `actor`."""
+    return runner.invoke(app, ["--as", actor, "verify-document", str(path)])
+
+
+def assert_one_error_line(result: object, exit_code: int, *phrases: str) -> None:
+    """Nothing on stdout, exactly one `Error:` line on stderr, the given exit code."""
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+    assert result.stdout == ""  # type: ignore[attr-defined]
+    lines = result.stderr.splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+def with_keywords(source: Path, target: Path, keywords: str) -> Path:
+    """A copy of a report whose metadata Keywords were replaced."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(source))
+    writer.add_metadata({"/Keywords": keywords})
+    writer.write(target)
+    return target
+
+
+@dataclass
+class Ran:
+    """A finished real process, shaped like a CliRunner result."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def verify_in_a_process(cli_env: dict[str, str], path: Path) -> Ran:
+    """`verify-document PATH` in a real process: pytest's log capture is not there to hide
+    what the PDF library logs to stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sampleloans", *AS_STAFF, "verify-document", str(path)],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def test_verify_document_on_a_non_pdf_prints_one_line(
+    custody_pdf: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    other = tmp_path / "notes.pdf"
+    other.write_bytes(b"hello, this is not a PDF\n")
+    assert_one_error_line(verify_in_a_process(cli_env, other), 2, "is not a sampleloans report")
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+def test_verify_document_on_a_truncated_report_prints_one_line(
+    custody_pdf: Path, cli_env: dict[str, str], tmp_path: Path, keep: float
+) -> None:
+    data = custody_pdf.read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    result = verify_in_a_process(cli_env, cut)
+    assert_one_error_line(result, 2, "is not a sampleloans report")
+
+
+def test_verify_document_refusal_prints_nothing_before_the_error(
+    custody_pdf: Path, runner: CliRunner
+) -> None:
+    result = verify_document(runner, custody_pdf, actor="muenker@uni-koeln.example")
+    assert_one_error_line(result, 4)
+
+
+def test_verify_document_calls_a_future_date_an_altered_document(
+    custody_pdf: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    meta["generated_at"] = "2099-01-01T00:00:00Z"
+    altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
+    result = verify_document(runner, altered)
+    assert_one_error_line(result, 1, "altered", "2099-01-01T00:00:00Z")
+    assert "--generated-at" not in result.stderr  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("kind", "zzz"),
+        ("scope", "shelf:3"),
+        ("head", "xyz"),
+        ("as_of", "2099-01-01"),
+        ("kind", 7),
+        ("generated_at", None),
+    ],
+)
+def test_verify_document_calls_impossible_metadata_altered(
+    custody_pdf: Path, runner: CliRunner, tmp_path: Path, field: str, value: object
+) -> None:
+    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    meta[field] = value
+    altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
+    result = verify_document(runner, altered)
+    assert_one_error_line(result, 1, "altered", field)
+    assert "--" not in result.stderr  # type: ignore[attr-defined]  # names no option
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000, "[" * 500],
+)
+def test_verify_document_on_deeply_nested_metadata_prints_one_line(
+    custody_pdf: Path, runner: CliRunner, tmp_path: Path, keywords: str
+) -> None:
+    nested = with_keywords(custody_pdf, tmp_path / "nested.pdf", keywords)
+    assert_one_error_line(verify_document(runner, nested), 2, "is not a sampleloans report")
+
+
+def deep_pdf(path: Path, depth: int, *, dictionary: bool) -> Path:
+    """A minimal PDF whose document information nests `depth` arrays (or dictionaries)."""
+    nested = (
+        b"<< /A " * depth + b"1" + b" >>" * depth if dictionary else b"[" * depth + b"]" * depth
+    )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
+        b"<< /Keywords " + nested + b" >>",
+    ]
+    data = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(data))
+        data += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(data)
+    data += b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    data += b"trailer\n<< /Size 4 /Root 1 0 R /Info 3 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_verify_document_on_a_deeply_nested_pdf_prints_one_line(
+    custody_pdf: Path, cli_env: dict[str, str], tmp_path: Path, depth: int, dictionary: bool
+) -> None:
+    path = deep_pdf(tmp_path / "deep.pdf", depth, dictionary=dictionary)
+    result = verify_in_a_process(cli_env, path)
+    assert_one_error_line(result, 2, "is not a sampleloans report")
