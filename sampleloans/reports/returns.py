@@ -65,8 +65,8 @@ def story(report: Report) -> list[Any]:
     if body.splits:
         out.append(
             layout.para(
-                "Continuation lines are the borrower's splits: their mass left the parent's "
-                "“Split by borrower” term, so the Total counts it once, as "
+                "Continuation lines are the borrower's splits. Their mass also appears in the "
+                "parent's 'Split by borrower' column, so the Total counts it once, as "
                 "'sampleloans balance --loan' does.",
                 st["note"],
             )
