@@ -497,3 +497,18 @@ def test_verify_document_on_a_deeply_nested_pdf_prints_one_line(
     path = deep_pdf(tmp_path / "deep.pdf", depth, dictionary=dictionary)
     result = verify_in_a_process(cli_env, path)
     assert_one_error_line(result, 2, "is not a sampleloans report")
+
+
+def test_f75_does_not_close_out_while_a_continuation_is_held(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A, B))
+    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    return_part(run, "L-1", [A, B], "R-1")  # the split stays with the borrower
+    out = tmp_path / "f75.pdf"
+    result = report_cli(runner, out, "return", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "nothing remains accountable" not in text
+    assert "5.000 mg remains accountable by the borrower." in text
