@@ -512,3 +512,45 @@ def test_f75_does_not_close_out_while_a_continuation_is_held(
     text = text_of(out)
     assert "nothing remains accountable" not in text
     assert "5.000 mg remains accountable by the borrower." in text
+
+
+def test_history_and_report_show_the_recall_reason_and_recording_time(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    later = NOW + timedelta(days=2)
+    run(
+        loans.recall_loan,
+        number="L-1",
+        due_at=later + timedelta(days=10),
+        reason="audit of the SIMS lab",
+        now=later,
+    )
+    shown = runner.invoke(app, [*AS_STAFF, "custody", "history", "--loan", "L-1", "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    recall = next(e for e in json.loads(shown.stdout)["events"] if e["kind"] == "loan.recalled")
+    assert recall["reason"] == "audit of the SIMS lab"
+    assert recall["recorded_at"] == "2025-04-03T09:00:00Z"
+    row = next(e for e in custody_body(engine, loan="L-1").events if e.kind == "loan.recalled")
+    assert row.description.endswith("; reason: audit of the SIMS lab")
+
+
+def test_lineage_report_names_every_borrower_of_the_lineage(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    from tests.conftest import UOC_PI
+
+    signed_agreement(run, "OU")
+    signed_agreement(run, "UoC")
+    received_loan(run, number="L-1", samples=(A,))
+    return_part(run, "L-1", [A], "R-1")
+    received_loan(run, number="L-2", agreement="AG-UoC", pi=UOC_PI, samples=(A,))
+    out = tmp_path / "lineage.pdf"
+    result = report_cli(runner, out, "custody", "--sample", A)
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "Borrowing institution, L-1" in text and "Open University" in text
+    assert "Borrowing institution, L-2" in text and "University of Cologne" in text
+    roles = [p.role for p in custody_body(engine, sample=A).parties]
+    assert "Borrowing institution" not in roles  # no single borrower stands for both loans

@@ -32,9 +32,11 @@ class HistoryEntry:
 
     seq: int
     occurred_at: datetime
+    recorded_at: datetime
     kind: str
     actor: str
     os_user: str  # the operating-system account that recorded it
+    reason: str | None  # why, where the command asks (a recall, a correction)
     description: str
     corrects_seq: int | None
     corrected_by: tuple[int, ...]
@@ -213,9 +215,11 @@ def record_history(
             HistoryEntry(
                 seq=row.seq,
                 occurred_at=envelope.occurred_at,
+                recorded_at=envelope.recorded_at,
                 kind=row.kind,
                 actor=row.actor,
                 os_user=row.os_user,
+                reason=row.reason,
                 description=describe(session, row),
                 corrects_seq=row.corrects_seq,
                 corrected_by=tuple(corrected.get(row.seq, [])),

@@ -502,6 +502,22 @@ def _loan_parties(session: Session, loan: Loan) -> list[Party]:
     ]
 
 
+def _parties_of_loans(session: Session, loans: list[Loan]) -> list[Party]:
+    """The parties of several loans (a lineage lent more than once): each borrower by loan,
+    never the first loan's borrower standing for all of them."""
+    curators = sorted({loan.curator for loan in loans if loan.curator})
+    parties = [_institution_party(session, "Lender", _lender(session))]
+    parties += [_institution_party(session, "Curator", short) for short in curators]
+    for loan in loans:
+        parties.append(
+            _institution_party(session, f"Borrowing institution, {loan.number}", loan.institution)
+        )
+        parties.append(
+            _person_party(session, f"Principal investigator, {loan.number}", loan.pi_email)
+        )
+    return parties
+
+
 def _agreement_info(agreement: Agreement) -> AgreementInfo:
     from sampleloans.units import format_mass, format_period
 
@@ -587,8 +603,10 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
             _institution_party(session, "Lender", _lender(session)),
             _institution_party(session, "Borrowing institution", keys[0]),
         ]
-    elif loans:
+    elif len(loans) == 1:
         parties = _loan_parties(session, loans[0])
+    elif loans:
+        parties = _parties_of_loans(session, loans)
     if request.sample:
         first = get_sample(session, keys[0])
         parties.insert(
@@ -716,6 +734,7 @@ def _custody_rows(
             LedgerEvent.actor,
             LedgerEvent.os_user,
             LedgerEvent.corrects_seq,
+            LedgerEvent.reason,
         )
         .where(col(LedgerEvent.seq).in_(in_scope))
         .order_by(LedgerEvent.seq)
@@ -730,7 +749,7 @@ def _custody_rows(
 
 def _custody_row(
     session: Session,
-    event: Any,  # a row of seq, kind, payload, occurred_at, actor, os_user, corrects_seq
+    event: Any,  # a row of seq, kind, payload, occurred_at, actor, os_user, corrects_seq, reason
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holders: Holders,
@@ -851,11 +870,20 @@ def _custody_row(
         kind=kind,
         recorded_by=sys.intern(event.actor),
         os_user=sys.intern(event.os_user),
-        description=describe_payload(session, kind, event.seq, event.corrects_seq, p),
+        description=_with_reason(
+            describe_payload(session, kind, event.seq, event.corrects_seq, p), kind, event.reason
+        ),
         flag=flag,
         **fields,
     )
     return row, found
+
+
+def _with_reason(description: str, kind: str, reason: str | None) -> str:
+    """An event's description and the reason recorded with it (a correction's is its text)."""
+    if not reason or kind == "event.corrected":
+        return description
+    return f"{description}; reason: {reason}"
 
 
 # --- return (F-75) ------------------------------------------------------------------------------
