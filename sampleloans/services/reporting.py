@@ -588,7 +588,8 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
         loans = list(
             session.exec(select(Loan).where(col(Loan.number).in_(numbers)).order_by(Loan.number))
         )
-        label = f"sample {request.sample} and its lineage ({len(codes)} samples)"
+        count = f"{len(codes)} sample" + ("" if len(codes) == 1 else "s")
+        label = f"sample {request.sample} and its lineage ({count})"
     else:
         short = get_institution(session, request.institution or "").short_name
         subject_type, keys = "institution", [short]
