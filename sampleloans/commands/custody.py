@@ -45,9 +45,10 @@ def history(
     up to that time are listed, and the ledger is replayed up to then to show the state of the
     record at that moment (custody state, custodian, masses).
 
-    JSON keys: subject_type, subject_key, lineage, as_of, events [seq, occurred_at, kind, actor,
-    imported_by (the curator who imported the event from a history file, else null),
-    description, corrects_seq, corrected_by], state (null without --as-of) {as_of, up_to_seq,
+    JSON keys: subject_type, subject_key, lineage, as_of, events [seq, occurred_at, recorded_at,
+    kind, actor, imported_by (the curator who imported the event from a history file, else null),
+    os_user (the operating-system account that recorded it), reason, description, corrects_seq,
+    corrected_by], state (null without --as-of) {as_of, up_to_seq,
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug], loans [number, institution, status, due_at,
     items [sample_code, state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
@@ -88,9 +89,12 @@ def history_json(result: Any) -> dict[str, Any]:
             {
                 "seq": e.seq,
                 "occurred_at": _iso(e.occurred_at),
+                "recorded_at": _iso(e.recorded_at),
                 "kind": e.kind,
                 "actor": e.actor,
                 "imported_by": e.imported_by,
+                "os_user": e.os_user,
+                "reason": e.reason,
                 "description": e.description,
                 "corrects_seq": e.corrects_seq,
                 "corrected_by": list(e.corrected_by),

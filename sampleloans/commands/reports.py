@@ -5,13 +5,24 @@ Each report command: parse → build the read model in one read transaction
 pypdf are imported only inside these commands.
 """
 
+import io
 import json
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.errors import SampleLoansError
+
+if TYPE_CHECKING:
+    from sampleloans.services.reporting import ReportRequest
 
 app = typer.Typer(
     help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True
@@ -152,10 +163,28 @@ def inventory(
     _make(ctx, "inventory", out, force, generated_at, loan=loan)
 
 
+METADATA_MAX_CHARS = 4096  # a report's Keywords JSON is a few hundred characters
+
+
+@contextmanager
+def _pdf_library_quiet() -> Iterator[None]:
+    """Keep pypdf's own warnings (logging and `warnings`) off the terminal: a file it cannot
+    read gets our one `Error:` line, not its diagnostics first."""
+    logger = logging.getLogger("pypdf")  # its modules log to child loggers, which inherit this
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     """A report file's bytes and the metadata it carries (Keywords JSON)."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     from sampleloans.errors import InvalidInput, StorageError
 
@@ -163,18 +192,103 @@ def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
         data = path.read_bytes()
     except OSError as exc:
         raise StorageError(f"FILE: cannot read {path}: {exc.strerror}") from None
+    not_a_report = f"FILE: {path} is not a sampleloans report"
     try:
-        import io
-
-        info = PdfReader(io.BytesIO(data)).metadata or {}
-        meta = json.loads(str(info.get("/Keywords", "")))
-    except (PdfReadError, ValueError, OSError) as exc:
-        raise InvalidInput(
-            f"FILE: {path} is not a sampleloans report (no readable report metadata: {exc})"
-        ) from None
+        with _pdf_library_quiet():
+            info = PdfReader(io.BytesIO(data)).metadata or {}
+            keywords = str(info.get("/Keywords", ""))
+    except (PyPdfError, ValueError, OSError, RecursionError):
+        raise InvalidInput(f"{not_a_report} (not a readable PDF)") from None
+    if len(keywords) > METADATA_MAX_CHARS:
+        raise InvalidInput(f"{not_a_report} (its metadata is far longer than a report's)")
+    try:
+        meta = json.loads(keywords)
+    except ValueError:
+        raise InvalidInput(f"{not_a_report} (no report metadata)") from None
+    except RecursionError:  # JSON nested deeper than Python's stack
+        raise InvalidInput(f"{not_a_report} (its metadata is nested too deeply)") from None
     if not isinstance(meta, dict) or meta.get("app") != "sampleloans":
-        raise InvalidInput(f"FILE: {path} is not a sampleloans report (no report metadata)")
+        raise InvalidInput(f"{not_a_report} (no report metadata)")
     return data, meta
+
+
+class AlteredDocument(SampleLoansError):
+    """A report file whose metadata no `report` command writes: it was changed afterwards."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class DocumentClaim:
+    """What a report file says about itself: which report, at which head, with which digest."""
+
+    request: "ReportRequest"
+    head_seq: int
+    head_hash: str
+    digest: str
+    generated_at: datetime
+    as_of: datetime | None
+
+
+def _metadata_text(meta: dict[str, Any], key: str) -> str:
+    """One metadata value, which every report writes as text."""
+    from sampleloans.errors import InvalidInput
+
+    value = meta.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{key}: missing or not text")
+    return value
+
+
+def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
+    """The report a file claims to be; metadata no report carries means it was altered."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.reporting import make_request
+    from sampleloans.services.verify import parse_anchor
+
+    try:
+        kind, scope, head, digest, generated = (
+            _metadata_text(meta, key) for key in ("kind", "scope", "head", "digest", "generated_at")
+        )
+        as_of_text = meta.get("as_of")
+        if as_of_text is not None and not isinstance(as_of_text, str):
+            raise InvalidInput("as_of: not text")
+        try:
+            seq, hash_hex = parse_anchor(head)
+        except InvalidInput:
+            raise InvalidInput(f"head: {head[:40]!r} is not SEQ:HASH") from None
+        scope_name, _, scope_value = scope.partition(":")
+        if scope_name not in ("loan", "sample", "institution") or not scope_value:
+            raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
+        generated_at = parse_datetime(generated, "generated_at")
+        as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
+        try:
+            request = make_request(kind, as_of=as_of, **{scope_name: scope_value})
+        except InvalidInput:
+            raise InvalidInput(
+                f"kind: no {kind[:20]!r} report of {scope[:60]!r}"
+                + (" as of a moment" if as_of else "")
+                + " is ever written"
+            ) from None
+    except InvalidInput as exc:
+        raise AlteredDocument(
+            f"FILE: {path} carries report metadata no report is written with ({exc}); "
+            "the document was altered"
+        ) from None
+    return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of)
+
+
+def _refuse_future_dates(path: Path, claim: DocumentClaim, now: datetime) -> None:
+    """A report is dated when it is made: a date after now was put there afterwards."""
+    from sampleloans.dates import to_iso
+
+    for name, moment in (("generated_at", claim.generated_at), ("as_of", claim.as_of)):
+        if moment is not None and moment > now:
+            raise AlteredDocument(
+                f"FILE: {path} says {name} {to_iso(moment)}, later than now ({to_iso(now)}); "
+                "no report is dated in the future: the document was altered"
+            )
 
 
 def verify_document(
@@ -184,41 +298,31 @@ def verify_document(
     """Check a report against the ledger: head still there, content and file unchanged, current.
 
     Exit 0 when all hold; 1 when the ledger no longer has the printed head, the content or the
-    file differ from what the ledger says at that head, or later events change the report.
+    file differ from what the ledger says at that head, later events change the report, or the
+    file's report metadata was altered (e.g. a date in the future); 2 when the file is not a
+    report at all.
 
     Example: sampleloans --as compliance@naoc.example verify-document custody.pdf
     """
-    from sampleloans.errors import InvalidInput
     from sampleloans.reports import render
-    from sampleloans.services.reporting import (
-        build_report,
-        check_access,
-        hash_at,
-        make_request,
-        rebuild_at,
-    )
-    from sampleloans.services.verify import parse_anchor
+    from sampleloans.services.reporting import build_report, check_access, hash_at, rebuild_at
 
     out = console()
     problems: list[str] = []
     with errors_to_exit_codes():
         data, meta = read_document(file)
-        try:
-            seq, hash_hex = parse_anchor(str(meta["head"]))
-            scope_name, _, scope_value = str(meta["scope"]).partition(":")
-            generated_at = _parse_time(str(meta["generated_at"]), "generated_at")
-            as_of = _parse_time(meta.get("as_of"), "as_of")
-            request = make_request(str(meta["kind"]), as_of=as_of, **{scope_name: scope_value})
-            digest = str(meta["digest"])
-        except (KeyError, TypeError) as exc:
-            raise InvalidInput(f"FILE: {file} has incomplete report metadata ({exc})") from None
-        out.print(
-            f"{file}: {meta['kind']} report, {meta['scope']}, ledger head {seq}:{hash_hex[:12]}…",
-            markup=False,
-        )
+        claim = document_claim(file, meta)
+        request, seq, hash_hex = claim.request, claim.head_seq, claim.head_hash
+        generated_at, as_of, digest = claim.generated_at, claim.as_of, claim.digest
         with reading(ctx) as (session, service_ctx):
-            # who may read this report is settled before anything about the ledger is printed
+            # who may read this report is settled before anything at all is printed
             check_access(session, service_ctx, request)
+            _refuse_future_dates(file, claim, service_ctx.now)
+            out.print(
+                f"{file}: {request.kind} report, {request.scope}, ledger head "
+                f"{seq}:{hash_hex[:12]}…",
+                markup=False,
+            )
             found = hash_at(session, seq)
             from sampleloans.ledger.store import head
 

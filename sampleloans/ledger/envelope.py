@@ -49,6 +49,12 @@ def importer_of(os_user: str) -> str | None:
     return importer if mark else None
 
 
+def os_account_of(os_user: str) -> str:
+    """The operating-system account that recorded an event, without the importer's mark."""
+    account, mark, _importer = os_user.rpartition(IMPORT_MARK)
+    return account if mark else os_user
+
+
 def from_stored(text: str) -> datetime:
     """Aware datetime of stored text (`…Z`; Python 3.11 reads the Z itself)."""
     return datetime.fromisoformat(text)

@@ -18,8 +18,9 @@ EVENT_HEADER = (
     "Mass",
     "Condition",
     "Recorded by",
+    "OS account",
 )
-EVENT_WIDTHS = (0.045, 0.10, 0.09, 0.11, 0.11, 0.10, 0.10, 0.05, 0.075, 0.09, 0.13)
+EVENT_WIDTHS = (0.045, 0.09, 0.09, 0.10, 0.10, 0.08, 0.09, 0.05, 0.075, 0.08, 0.12, 0.08)
 
 
 def story(report: Report) -> list[Any]:
@@ -120,4 +121,5 @@ def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
         mass(e.mass_ug) if e.mass_ug is not None else "",
         e.condition,
         e.recorded_by,
+        e.os_user,
     )

@@ -9,7 +9,7 @@ from reportlab.lib import colors
 
 from sampleloans.reports import layout
 from sampleloans.reports.common import header_lines, mass, party_lines, when
-from sampleloans.services.reporting import Report, ReturnBody
+from sampleloans.services.reporting import Report, ReturnBody, ReturnLine
 
 TERMS = (
     ("consumed", "Consumed", colors.HexColor("#C0504D")),
@@ -52,32 +52,7 @@ def story(report: Report) -> list[Any]:
         "Lost",
         "Remaining accountable",
     )
-    rows: list[tuple[Any, ...]] = [
-        (
-            line.code,
-            mass(line.issued_ug),
-            mass(line.transferred_ug),
-            mass(line.consumed_ug),
-            mass(line.returned_now_ug),
-            mass(line.returned_before_ug),
-            mass(line.split_ug),
-            mass(line.lost_ug),
-            mass(line.remaining_ug),
-        )
-        for line in body.lines
-    ]
-    fields = (
-        "issued_ug",
-        "transferred_ug",
-        "consumed_ug",
-        "returned_now_ug",
-        "returned_before_ug",
-        "split_ug",
-        "lost_ug",
-        "remaining_ug",
-    )
-    totals = {f: sum(getattr(line, f) for line in body.lines) for f in fields}
-    rows.append(("Total", *(mass(totals[f]) for f in fields)))
+    rows = [_accounting_cells(line) for line in (*body.lines, body.total)]
     out.extend(
         layout.data_tables(
             header,
@@ -87,7 +62,16 @@ def story(report: Report) -> list[Any]:
             align_right=range(1, 9),
         )
     )
-    remaining = totals["remaining_ug"]
+    if body.splits:
+        out.append(
+            layout.para(
+                "Continuation lines are the borrower's splits. Their mass also appears in the "
+                "parent's 'Split by borrower' column, so the Total counts it once, as "
+                "'sampleloans balance --loan' does.",
+                st["note"],
+            )
+        )
+    remaining = body.total.remaining_ug
     verdict = (
         "Every microgram issued is accounted for: nothing remains accountable (close-out)."
         if remaining == 0
@@ -145,6 +129,22 @@ def story(report: Report) -> list[Any]:
     out.append(chart(body))
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out
+
+
+def _accounting_cells(line: ReturnLine) -> tuple[str, ...]:
+    """One row of the mass accounting table (a continuation line says so)."""
+    code = f"{line.code} (continuation)" if line.split_from else line.code
+    return (
+        code,
+        mass(line.issued_ug),
+        mass(line.transferred_ug),
+        mass(line.consumed_ug),
+        mass(line.returned_now_ug),
+        mass(line.returned_before_ug),
+        mass(line.split_ug),
+        mass(line.lost_ug),
+        mass(line.remaining_ug),
+    )
 
 
 def chart(body: ReturnBody) -> Drawing:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso
 from sampleloans.errors import InvalidInput, StorageError
-from sampleloans.ledger.envelope import Context, envelope_of, importer_of
+from sampleloans.ledger.envelope import Context, envelope_of, importer_of, os_account_of
 from sampleloans.models import (
     EventSubject,
     LedgerEvent,
@@ -33,8 +33,11 @@ class HistoryEntry:
 
     seq: int
     occurred_at: datetime
+    recorded_at: datetime
     kind: str
     actor: str
+    os_user: str  # the operating-system account that recorded it
+    reason: str | None  # why, where the command asks (a recall, a correction)
     description: str
     corrects_seq: int | None
     corrected_by: tuple[int, ...]
@@ -227,8 +230,11 @@ def record_history(
             HistoryEntry(
                 seq=row.seq,
                 occurred_at=envelope.occurred_at,
+                recorded_at=envelope.recorded_at,
                 kind=row.kind,
                 actor=row.actor,
+                os_user=os_account_of(row.os_user),
+                reason=row.reason,
                 description=describe(session, row),
                 corrects_seq=row.corrects_seq,
                 corrected_by=tuple(corrected.get(row.seq, [])),

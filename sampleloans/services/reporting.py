@@ -125,6 +125,7 @@ class CustodyRow:
     mass_ug: int | None
     condition: str
     recorded_by: str
+    os_user: str  # the operating-system account that recorded the event
     description: str
     flag: str  # "" | gap | discrepancy | incident | correction
 
@@ -162,9 +163,10 @@ class Analysis:
 
 @dataclass(frozen=True)
 class ReturnLine:
-    """One issued sample on the return form, term by term."""
+    """One item of a loan on the return form, term by term (as a line of `balance --loan`)."""
 
     code: str
+    split_from: str  # the parent of a borrower's split (a continuation item), else ""
     description: str
     issued_ug: int
     transferred_ug: int
@@ -200,6 +202,7 @@ class ReturnBody:
     parties: tuple[Party, ...]
     agreement: AgreementInfo
     lines: tuple[ReturnLine, ...]
+    total: ReturnLine  # net of the borrower's splits within the loan, as `balance --loan`
     splits: tuple[SplitLine, ...]
     conditions: tuple[Finding, ...]
     findings: tuple[Finding, ...]
@@ -497,6 +500,22 @@ def _loan_parties(session: Session, loan: Loan) -> list[Party]:
     ]
 
 
+def _parties_of_loans(session: Session, loans: list[Loan]) -> list[Party]:
+    """The parties of several loans (a lineage lent more than once): each borrower by loan,
+    never the first loan's borrower standing for all of them."""
+    curators = sorted({loan.curator for loan in loans if loan.curator})
+    parties = [_institution_party(session, "Lender", _lender(session))]
+    parties += [_institution_party(session, "Curator", short) for short in curators]
+    for loan in loans:
+        parties.append(
+            _institution_party(session, f"Borrowing institution, {loan.number}", loan.institution)
+        )
+        parties.append(
+            _person_party(session, f"Principal investigator, {loan.number}", loan.pi_email)
+        )
+    return parties
+
+
 def _agreement_info(agreement: Agreement) -> AgreementInfo:
     from sampleloans.units import format_mass, format_period
 
@@ -576,7 +595,8 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
         loans = list(
             session.exec(select(Loan).where(col(Loan.number).in_(numbers)).order_by(Loan.number))
         )
-        label = f"sample {request.sample} and its lineage ({len(codes)} samples)"
+        count = f"{len(codes)} sample" + ("" if len(codes) == 1 else "s")
+        label = f"sample {request.sample} and its lineage ({count})"
     else:
         short = get_institution(session, request.institution or "").short_name
         subject_type, keys = "institution", [short]
@@ -591,8 +611,10 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
             _institution_party(session, "Lender", _lender(session)),
             _institution_party(session, "Borrowing institution", keys[0]),
         ]
-    elif loans:
+    elif len(loans) == 1:
         parties = _loan_parties(session, loans[0])
+    elif loans:
+        parties = _parties_of_loans(session, loans)
     if request.sample:
         first = get_sample(session, keys[0])
         parties.insert(
@@ -626,7 +648,9 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
                     )
                 )
         items.sort(key=lambda i: (i.code, i.loan))
-    events, findings = _custody_rows(session, subject_type, keys, numbers)
+    # a lineage report sees only its own samples' events: track (and judge) only those
+    tracked = set(keys) if request.sample else None
+    events, findings = _custody_rows(session, subject_type, keys, numbers, tracked)
     body = CustodyBody(
         parties=tuple(parties),
         agreements=tuple(agreements),
@@ -637,8 +661,58 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
     return body, label
 
 
+class Holders:
+    """Who holds each sample, replayed from a report's events: per sample, never per loan.
+
+    A loan's samples part ways (a partial return, a borrower's split), so only the samples a
+    shipment names change hands with it. `tracked` limits the replay to the samples whose every
+    event the report reads (a lineage report does not read its siblings' return trips); None
+    tracks every sample named.
+    """
+
+    def __init__(self, tracked: set[str] | None = None) -> None:
+        self.tracked = tracked
+        self.holder: dict[str, str] = {}
+        self.shipment_samples: dict[int, list[str]] = {}
+
+    def _mine(self, codes: list[str]) -> list[str]:
+        """The codes this replay follows."""
+        return [c for c in codes if self.tracked is None or c in self.tracked]
+
+    def place(self, codes: list[str], holder: str) -> None:
+        """The samples are now held by `holder` (registered, issued or received)."""
+        for code in self._mine(codes):
+            self.holder[code] = holder
+
+    def split(self, parent: str, children: list[str]) -> None:
+        """Split children start where their parent is."""
+        where = self.holder.get(parent)
+        if where is not None:
+            self.place(children, where)
+
+    def ship(self, seq: int, codes: list[str], sender: str, receiver: str) -> list[tuple[str, str]]:
+        """Record a shipment; return (sample, last holder) for each sample the sender did not
+        hold."""
+        self.shipment_samples[seq] = list(codes)
+        gaps = []
+        for code in self._mine(codes):
+            expected = self.holder.get(code)
+            if expected is not None and expected != sender:
+                gaps.append((code, expected))
+            self.holder[code] = f"in transit to {receiver}"
+        return gaps
+
+    def receive(self, shipment_seq: int, weighed: list[str], receiver: str) -> None:
+        """The receiver now holds every sample of the shipment."""
+        self.place(self.shipment_samples.get(shipment_seq, weighed), receiver)
+
+
 def _custody_rows(
-    session: Session, subject_type: str, keys: list[str], loan_numbers: list[str]
+    session: Session,
+    subject_type: str,
+    keys: list[str],
+    loan_numbers: list[str],
+    tracked: set[str] | None = None,
 ) -> tuple[list[CustodyRow], list[Finding]]:
     """Every event of the scope in seq order: one streamed query, no per-event look-up."""
     in_scope = select(EventSubject.seq).where(
@@ -654,8 +728,9 @@ def _custody_rows(
         .where(col(Weighing.loan_number).in_(loan_numbers))
         .order_by(Weighing.seq, Weighing.sample_code)
     ):
-        weighings.setdefault(w.seq, []).append(w)
-    holder: dict[str, str] = {}
+        if tracked is None or w.sample_code in tracked:
+            weighings.setdefault(w.seq, []).append(w)
+    holders = Holders(tracked)
     rows: list[CustodyRow] = []
     findings: list[Finding] = []
     events = session.exec(
@@ -665,14 +740,16 @@ def _custody_rows(
             LedgerEvent.payload,
             LedgerEvent.occurred_at,
             LedgerEvent.actor,
+            LedgerEvent.os_user,
             LedgerEvent.corrects_seq,
+            LedgerEvent.reason,
         )
         .where(col(LedgerEvent.seq).in_(in_scope))
         .order_by(LedgerEvent.seq)
         .execution_options(yield_per=EVENT_BATCH)
     )
     for event in events:
-        row, found = _custody_row(session, event, shipments, weighings, holder)
+        row, found = _custody_row(session, event, shipments, weighings, holders)
         rows.append(row)
         findings.extend(found)
     return rows, findings
@@ -680,10 +757,10 @@ def _custody_rows(
 
 def _custody_row(
     session: Session,
-    event: Any,  # a row of seq, kind, payload, occurred_at, actor, corrects_seq
+    event: Any,  # a row of seq, kind, payload, occurred_at, actor, os_user, corrects_seq, reason
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
-    holder: dict[str, str],
+    holders: Holders,
 ) -> tuple[CustodyRow, list[Finding]]:
     p: dict[str, Any] = json.loads(event.payload)
     fields: dict[str, Any] = {
@@ -700,6 +777,7 @@ def _custody_row(
     flag = ""
     kind = sys.intern(event.kind)  # a few kinds and actors recur on thousands of rows
     if kind == "sample.registered":
+        holders.place([p["code"]], p["custodian"])
         fields.update(
             received_by=p["custodian"],
             location=p["storage_location"],
@@ -709,11 +787,12 @@ def _custody_row(
     elif kind == "sample.moved":
         fields.update(location=p["storage_location"])
     elif kind == "sample.split":
+        holders.split(p["parent"], [c for c, _m in p["children"]])
         fields.update(mass_ug=sum(int(m) for _c, m in p["children"]) + int(p["loss_ug"]))
     elif kind == "loan.issued":
         loan = session.get(Loan, p["number"])
         curator = loan.curator if loan and loan.curator else ""
-        holder[p["number"]] = curator
+        holders.place([c for c, _m in p["items"]], curator)
         fields.update(
             released_by="vault", received_by=curator, mass_ug=sum(int(m) for _c, m in p["items"])
         )
@@ -726,18 +805,18 @@ def _custody_row(
                 received_by=f"{shipment.receiver} (in transit)",
                 location=shipment.sender,
             )
-            expected = holder.get(p["number"])
-            if expected is not None and expected != shipment.sender:
+            for code, expected in holders.ship(
+                event.seq, p["samples"], shipment.sender, shipment.receiver
+            ):
                 flag = "gap"
                 found.append(
                     Finding(
                         event.seq,
                         "gap",
-                        f"{shipment.sender} shipped loan {p['number']} but the last recorded "
-                        f"holder was {expected}",
+                        f"{shipment.sender} shipped {code} (loan {p['number']}) but its last "
+                        f"recorded holder was {expected}",
                     )
                 )
-            holder[p["number"]] = f"in transit to {shipment.receiver}"
     elif kind == "loan.received":
         shipment = shipments.get(int(p["shipment_seq"]))
         weighed = weighings.get(event.seq, [])
@@ -754,7 +833,7 @@ def _custody_row(
                 container=shipment.container,
                 seal=shipment.seal_number,
             )
-            holder[p["number"]] = shipment.receiver
+            holders.receive(shipment.seq, [c for c, _m in p["weighed"]], shipment.receiver)
         if not p["seal_intact"]:
             flag = "discrepancy"
             found.append(
@@ -776,6 +855,8 @@ def _custody_row(
                     )
                 )
     elif kind in ("loan.consumed", "loan.split"):
+        if kind == "loan.split":
+            holders.split(p["parent"], [p["child"]])
         fields.update(mass_ug=p["mass_ug"])
         if kind == "loan.consumed":
             fields.update(condition=p["technique"] + (", destructive" if p["destructive"] else ""))
@@ -796,11 +877,21 @@ def _custody_row(
         occurred_at=from_iso(event.occurred_at),
         kind=kind,
         recorded_by=sys.intern(event.actor),
-        description=describe_payload(session, kind, event.seq, event.corrects_seq, p),
+        os_user=sys.intern(event.os_user),
+        description=_with_reason(
+            describe_payload(session, kind, event.seq, event.corrects_seq, p), kind, event.reason
+        ),
         flag=flag,
         **fields,
     )
     return row, found
+
+
+def _with_reason(description: str, kind: str, reason: str | None) -> str:
+    """An event's description and the reason recorded with it (a correction's is its text)."""
+    if not reason or kind == "event.corrected":
+        return description
+    return f"{description}; reason: {reason}"
 
 
 # --- return (F-75) ------------------------------------------------------------------------------
@@ -849,26 +940,28 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
         )
         weighing = accepted.get(item.sample_code)
         now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
+        sample = session.get(Sample, item.sample_code)
+        parent = ""
         if item.source == "borrower_split":
-            sample = session.get(Sample, item.sample_code)
-            fate = _fate(item)
+            parent = sample.parent_code if sample and sample.parent_code else ""
             splits.append(
                 SplitLine(
                     code=item.sample_code,
-                    parent=sample.parent_code if sample and sample.parent_code else "",
+                    parent=parent,
                     mass_ug=item.issued_ug,
                     consumed_ug=item.consumed_ug,
                     returned_ug=item.returned_ug,
                     lost_ug=item.lost_ug,
                     remaining_ug=item.held_ug,
-                    fate=fate,
+                    fate=_fate(item),
                 )
             )
-            continue
+        # every item is a line, continuations too: the form must agree with `balance --loan`
         lines.append(
             ReturnLine(
                 code=item.sample_code,
-                description=_description(session.get(Sample, item.sample_code)),
+                split_from=parent,
+                description=_description(sample),
                 issued_ug=item.issued_ug,
                 transferred_ug=item.transferred_ug,
                 consumed_ug=item.consumed_ug,
@@ -897,7 +990,8 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
         )
     ]
     findings = _weighing_findings(session, loan.number)
-    # this loan's incidents only: a sample returned and lent again has others' incidents too
+    # only this loan's incidents: the same sample may have had others in the vault or on
+    # another loan, which did not happen on this form's watch
     for incident in session.exec(
         select(Incident).where(Incident.loan_number == loan.number).order_by(Incident.seq)
     ):
@@ -920,11 +1014,39 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
         parties=tuple(_loan_parties(session, loan)),
         agreement=_agreement_info(agreement),
         lines=tuple(lines),
+        total=_return_total(lines),
         splits=tuple(splits),
         conditions=tuple(conditions),
         findings=tuple(sorted(findings, key=lambda f: f.seq)),
     )
     return body, f"loan {loan.number}"
+
+
+def _return_total(lines: list[ReturnLine]) -> ReturnLine:
+    """The Total line, net of the borrower's splits within the loan (as `balance --loan`).
+
+    A borrower's split moves mass from its parent's `split` term into a continuation line's
+    `issued`; counting both would show more issued than the curator ever issued.
+    """
+    moved_ug = sum(line.issued_ug for line in lines if line.split_from)
+
+    def total(name: str) -> int:
+        return sum(getattr(line, name) for line in lines)
+
+    return ReturnLine(
+        code="Total",
+        split_from="",
+        description="",
+        issued_ug=total("issued_ug") - moved_ug,
+        transferred_ug=total("transferred_ug"),
+        consumed_ug=total("consumed_ug"),
+        analyses=(),
+        returned_now_ug=total("returned_now_ug"),
+        returned_before_ug=total("returned_before_ug"),
+        split_ug=total("split_ug") - moved_ug,
+        lost_ug=total("lost_ug"),
+        remaining_ug=total("remaining_ug"),
+    )
 
 
 def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) -> set[int]:

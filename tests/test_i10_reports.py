@@ -1,0 +1,556 @@
+"""Issue 10, reports: custody findings that happened, F-75 totals equal to `balance`, the OS
+account of each event, and `verify-document`'s one-line refusals."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.cli import app
+from sampleloans.services import incidents, loans
+from sampleloans.services.reporting import CustodyBody, ReturnBody, build_report, make_request
+from sampleloans.units import parse_mass_ug as mass
+from tests.conftest import COMPLIANCE, NOW, OU_PI, ctx_for
+from tests.factories import held_ug, received_loan, signed_agreement
+
+A, B, C = "CE5C0200YJFM00112", "CE5C0300YJFM00307", "CE5C0500YJFM00415"
+AS_STAFF = ["--as", COMPLIANCE]
+GEN = ["--generated-at", "2025-04-01T09:00:00Z"]
+
+Run = Callable[..., object]
+
+
+def text_of(path: Path) -> str:
+    """Every page's text of a PDF file."""
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def report_cli(runner: CliRunner, out: Path, *args: str, actor: str = COMPLIANCE) -> object:
+    """Run `report ARGS --out OUT` through the CLI."""
+    return runner.invoke(app, ["--as", actor, "report", *args, "--out", str(out), *GEN])
+
+
+def custody_body(engine: Engine, **scope: str) -> CustodyBody:
+    """The custody report's read model for one scope, as a compliance officer."""
+    with db.transaction(engine, write=False) as session:
+        request = make_request("custody", **scope)  # type: ignore[arg-type]
+        report = build_report(session, ctx_for(COMPLIANCE), request, generated_at=NOW)
+    assert isinstance(report.body, CustodyBody)
+    return report.body
+
+
+def return_body(engine: Engine, number: str) -> ReturnBody:
+    """The F-75's read model of one loan."""
+    with db.transaction(engine, write=False) as session:
+        request = make_request("return", loan=number)
+        report = build_report(session, ctx_for(COMPLIANCE), request, generated_at=NOW)
+    assert isinstance(report.body, ReturnBody)
+    return report.body
+
+
+def return_part(run: Run, number: str, codes: list[str], seal: str) -> None:
+    """Release some held samples for return and accept them back whole."""
+    run(loans.release_return, number=number, container="N2 box", seal_number=seal, samples=codes)
+    run(
+        loans.accept_return,
+        number=number,
+        seal_intact=True,
+        condition="unchanged",
+        weighed_ug={code: held_ug(run, number, code) for code in codes},
+    )
+
+
+def partial_returns(run: Run) -> None:
+    """Three samples lent to OU; one comes back alone, then the other two together."""
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A, B, C))
+    return_part(run, "L-1", [A], "R-1")
+    return_part(run, "L-1", [B, C], "R-2")
+
+
+def every_case(run: Run) -> None:
+    """Partial returns, a borrower split and its own return, a recall, a loss, corrections, and
+    a returned sample lent again to the same institution."""
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A, B, C))
+    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    run(
+        loans.consume,
+        number="L-1",
+        sample=A,
+        technique="SIMS",
+        mass_ug=mass("1 mg"),
+        destructive=True,
+    )
+    run(loans.recall_loan, number="L-1", due_at=NOW + timedelta(days=30), reason="audit")
+    return_part(run, "L-1", [A], "R-1")
+    seal = run(
+        loans.release_return,
+        number="L-1",
+        container="N2 box",
+        seal_number="R-2",
+        samples=[B + "-G1"],
+    )
+    run(incidents.record_correction, corrects_seq=seal.seq, text="seal was R-2b")  # type: ignore[attr-defined]
+    run(
+        loans.accept_return,
+        number="L-1",
+        seal_intact=True,
+        condition="unchanged",
+        weighed_ug={B + "-G1": mass("5 mg")},
+    )
+    return_part(run, "L-1", [B, C], "R-3")
+    received_loan(run, number="L-2", samples=(A,))
+    return_part(run, "L-2", [A], "R-4")
+
+
+@pytest.mark.parametrize("build", [partial_returns, every_case])
+@pytest.mark.parametrize(
+    "scope",
+    [("loan", "L-1"), ("sample", A), ("sample", B), ("sample", C), ("institution", "OU")],
+)
+def test_custody_report_shows_no_finding_that_did_not_happen(
+    engine: Engine, run: Run, build: Callable[[Run], None], scope: tuple[str, str]
+) -> None:
+    build(run)
+    body = custody_body(engine, **{scope[0]: scope[1]})
+    assert body.findings == ()
+    assert {e.flag for e in body.events} <= {"", "correction"}
+
+
+@pytest.mark.parametrize(
+    ("build", "args"),
+    [
+        (partial_returns, ["--loan", "L-1"]),
+        (every_case, ["--sample", B]),
+        (partial_returns, ["--institution", "OU"]),
+    ],
+)
+def test_cli_custody_report_after_a_partial_return_has_no_gap(
+    engine: Engine,
+    run: Run,
+    cli_env: dict[str, str],
+    runner: CliRunner,
+    tmp_path: Path,
+    build: Callable[[Run], None],
+    args: list[str],
+) -> None:
+    build(run)
+    out = tmp_path / "custody.pdf"
+    result = report_cli(runner, out, "custody", *args)
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "Findings: gaps, discrepancies, incidents (0)" in text
+    assert "last recorded holder" not in text
+
+
+def split_and_loss(run: Run) -> None:
+    """A borrower's split of B, 300 µg of the split lost, part of A consumed; A returned."""
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A, B))
+    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    run(
+        incidents.report_incident,
+        sample=B + "-G1",
+        kind="loss",
+        description="spilled",
+        mass_lost_ug=300,
+    )
+    run(
+        loans.consume,
+        number="L-1",
+        sample=A,
+        technique="SIMS",
+        mass_ug=mass("1 mg"),
+        destructive=True,
+    )
+    return_part(run, "L-1", [A], "R-1")
+
+
+def accounting_rows(text: str) -> dict[str, list[int]]:
+    """The F-75's mass accounting table as printed: each row's label and its 8 masses (µg)."""
+    table = text.split("Remaining\naccountable\n", 1)[1]
+    lines = [line for line in table.splitlines() if line != "(continuation)"]
+    rows: dict[str, list[int]] = {}
+    while lines and re.fullmatch(r"[A-Z0-9-]+|Total", lines[0]):
+        rows[lines[0]] = [mass(cell, allow_zero=True) for cell in lines[1:9]]
+        lines = lines[9:]
+    return rows
+
+
+def f75_as_balance(cells: list[int]) -> dict[str, int]:
+    """An F-75 row in `balance`'s terms (returned = now + before, held = remaining)."""
+    issued, transferred, consumed, now_ug, before_ug, split, lost, remaining = cells
+    return {
+        "issued_ug": issued,
+        "transferred_ug": transferred,
+        "consumed_ug": consumed,
+        "returned_ug": now_ug + before_ug,
+        "split_ug": split,
+        "lost_ug": lost,
+        "held_ug": remaining,
+    }
+
+
+@pytest.mark.parametrize("build", [split_and_loss, every_case])
+def test_f75_agrees_with_balance_line_for_line(
+    engine: Engine,
+    run: Run,
+    cli_env: dict[str, str],
+    runner: CliRunner,
+    tmp_path: Path,
+    build: Callable[[Run], None],
+) -> None:
+    build(run)
+    shown = runner.invoke(app, [*AS_STAFF, "balance", "--loan", "L-1", "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    balance = json.loads(shown.stdout)
+    out = tmp_path / "f75.pdf"
+    result = report_cli(runner, out, "return", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    printed = accounting_rows(text_of(out))
+    terms = list(f75_as_balance([0] * 8))
+    expected = {i["sample_code"]: {t: i[t] for t in terms} for i in balance["items"]}
+    expected["Total"] = {t: balance["item_total"][t] for t in terms}
+    assert {code: f75_as_balance(cells) for code, cells in printed.items()} == expected
+    assert list(printed) == [*sorted(i["sample_code"] for i in balance["items"]), "Total"]
+
+
+def test_f75_read_model_total_counts_the_continuation(engine: Engine, run: Run) -> None:
+    split_and_loss(run)
+    body = return_body(engine, "L-1")
+    assert body.total.lost_ug == 300
+    assert body.total.issued_ug == mass("40 mg")  # what the curator issued, once
+    assert body.total.remaining_ug == mass("19.7 mg")
+    assert [line.split_from for line in body.lines] == ["", "", B]
+
+
+def test_f75_lists_only_this_loans_incidents(engine: Engine, run: Run) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    envelope = run(incidents.report_incident, sample=A, kind="damage", description="chipped")
+    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="cleaned")  # type: ignore[attr-defined]
+    return_part(run, "L-1", [A], "R-1")
+    received_loan(run, number="L-2", samples=(A,))
+    assert [f.kind for f in return_body(engine, "L-1").findings] == ["incident"]
+    assert return_body(engine, "L-2").findings == ()
+
+
+def test_lineage_report_judges_only_its_own_samples_weighings(engine: Engine, run: Run) -> None:
+    signed_agreement(run, "OU")
+    run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[A, B])
+    run(loans.approve_loan, number="L-1")
+    run(loans.issue_loan, number="L-1")
+    run(loans.ship_loan, number="L-1", container="N2 box", seal_number="S-1")
+    run(
+        loans.receive_loan,
+        number="L-1",
+        seal_intact=True,
+        condition="pristine",
+        weighed_ug={B: mass("19.5 mg")},
+    )
+    assert custody_body(engine, sample=A).findings == ()
+    found = custody_body(engine, sample=B).findings
+    assert [(f.kind, f.text.split(":")[0]) for f in found] == [("weighing", B)]
+    assert [f.kind for f in custody_body(engine, loan="L-1").findings] == ["weighing"]
+
+
+def test_holders_still_find_a_real_gap() -> None:
+    from sampleloans.services.reporting import Holders
+
+    holders = Holders()
+    holders.place([A, B], "NAOC")
+    assert holders.ship(10, [A, B], "NAOC", "OU") == []
+    holders.receive(10, [], "OU")
+    assert holders.ship(11, [A], "OU", "NAOC") == []
+    holders.receive(11, [], "NAOC")
+    assert holders.ship(12, [B], "OU", "NAOC") == []  # B stayed at OU: no gap
+    assert holders.ship(13, [A], "OU", "NAOC") == [(A, "NAOC")]  # A is back at NAOC: a gap
+
+
+def real_account() -> str:
+    """The operating-system account running these tests, as the CLI records it."""
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_custody_history_json_names_each_events_os_account(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))  # recorded by the services as "tester"
+    consumed = runner.invoke(
+        app,
+        [
+            "--as",
+            "curator@naoc.example",
+            "loans",
+            "consume",
+            "L-1",
+            "--sample",
+            A,
+            "--technique",
+            "SIMS",
+            "--mass",
+            "1 mg",
+            "--destructive",
+        ],
+    )
+    assert consumed.exit_code == 0, consumed.stderr
+    shown = runner.invoke(app, [*AS_STAFF, "custody", "history", "--loan", "L-1", "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    events = json.loads(shown.stdout)["events"]
+    accounts = {e["kind"]: e["os_user"] for e in events}
+    assert accounts["loan.issued"] == "tester"
+    assert accounts["loan.consumed"] == real_account()
+
+
+def test_custody_report_event_table_names_the_os_account(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    assert {e.os_user for e in custody_body(engine, loan="L-1").events} == {"tester"}
+    out = tmp_path / "custody.pdf"
+    result = report_cli(runner, out, "custody", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "OS account" in text
+    assert text.count("\ntester\n") == len(custody_body(engine, loan="L-1").events)
+    checked = runner.invoke(app, [*AS_STAFF, "verify-document", str(out)])
+    assert checked.exit_code == 0, checked.stdout
+    assert "verified against the ledger" in checked.stdout
+
+
+# --- verify-document: one line, the documented exit code ------------------------------------
+
+
+@pytest.fixture
+def custody_pdf(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> Path:
+    """A fresh custody report of an OU loan, written through the CLI."""
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    out = tmp_path / "custody.pdf"
+    result = report_cli(runner, out, "custody", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> object:
+    """Run `verify-document PATH` as `actor`."""
+    return runner.invoke(app, ["--as", actor, "verify-document", str(path)])
+
+
+def assert_one_error_line(result: object, exit_code: int, *phrases: str) -> None:
+    """Nothing on stdout, exactly one `Error:` line on stderr, the given exit code."""
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+    assert result.stdout == ""  # type: ignore[attr-defined]
+    lines = result.stderr.splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+def with_keywords(source: Path, target: Path, keywords: str) -> Path:
+    """A copy of a report whose metadata Keywords were replaced."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(source))
+    writer.add_metadata({"/Keywords": keywords})
+    writer.write(target)
+    return target
+
+
+@dataclass
+class Ran:
+    """A finished real process, shaped like a CliRunner result."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def verify_in_a_process(cli_env: dict[str, str], path: Path) -> Ran:
+    """`verify-document PATH` in a real process: pytest's log capture is not there to hide
+    what the PDF library logs to stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sampleloans", *AS_STAFF, "verify-document", str(path)],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def test_verify_document_on_a_non_pdf_prints_one_line(
+    custody_pdf: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    other = tmp_path / "notes.pdf"
+    other.write_bytes(b"hello, this is not a PDF\n")
+    assert_one_error_line(verify_in_a_process(cli_env, other), 2, "is not a sampleloans report")
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+def test_verify_document_on_a_truncated_report_prints_one_line(
+    custody_pdf: Path, cli_env: dict[str, str], tmp_path: Path, keep: float
+) -> None:
+    data = custody_pdf.read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    result = verify_in_a_process(cli_env, cut)
+    assert_one_error_line(result, 2, "is not a sampleloans report")
+
+
+def test_verify_document_refusal_prints_nothing_before_the_error(
+    custody_pdf: Path, runner: CliRunner
+) -> None:
+    result = verify_document(runner, custody_pdf, actor="muenker@uni-koeln.example")
+    assert_one_error_line(result, 4)
+
+
+def test_verify_document_calls_a_future_date_an_altered_document(
+    custody_pdf: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    meta["generated_at"] = "2099-01-01T00:00:00Z"
+    altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
+    result = verify_document(runner, altered)
+    assert_one_error_line(result, 1, "altered", "2099-01-01T00:00:00Z")
+    assert "--generated-at" not in result.stderr  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("kind", "zzz"),
+        ("scope", "shelf:3"),
+        ("head", "xyz"),
+        ("as_of", "2099-01-01"),
+        ("kind", 7),
+        ("generated_at", None),
+    ],
+)
+def test_verify_document_calls_impossible_metadata_altered(
+    custody_pdf: Path, runner: CliRunner, tmp_path: Path, field: str, value: object
+) -> None:
+    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    meta[field] = value
+    altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
+    result = verify_document(runner, altered)
+    assert_one_error_line(result, 1, "altered", field)
+    assert "--" not in result.stderr  # type: ignore[attr-defined]  # names no option
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000, "[" * 500],
+)
+def test_verify_document_on_deeply_nested_metadata_prints_one_line(
+    custody_pdf: Path, runner: CliRunner, tmp_path: Path, keywords: str
+) -> None:
+    nested = with_keywords(custody_pdf, tmp_path / "nested.pdf", keywords)
+    assert_one_error_line(verify_document(runner, nested), 2, "is not a sampleloans report")
+
+
+def deep_pdf(path: Path, depth: int, *, dictionary: bool) -> Path:
+    """A minimal PDF whose document information nests `depth` arrays (or dictionaries)."""
+    nested = (
+        b"<< /A " * depth + b"1" + b" >>" * depth if dictionary else b"[" * depth + b"]" * depth
+    )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
+        b"<< /Keywords " + nested + b" >>",
+    ]
+    data = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(data))
+        data += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(data)
+    data += b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    data += b"trailer\n<< /Size 4 /Root 1 0 R /Info 3 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_verify_document_on_a_deeply_nested_pdf_prints_one_line(
+    custody_pdf: Path, cli_env: dict[str, str], tmp_path: Path, depth: int, dictionary: bool
+) -> None:
+    path = deep_pdf(tmp_path / "deep.pdf", depth, dictionary=dictionary)
+    result = verify_in_a_process(cli_env, path)
+    assert_one_error_line(result, 2, "is not a sampleloans report")
+
+
+def test_f75_does_not_close_out_while_a_continuation_is_held(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A, B))
+    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    return_part(run, "L-1", [A, B], "R-1")  # the split stays with the borrower
+    out = tmp_path / "f75.pdf"
+    result = report_cli(runner, out, "return", "--loan", "L-1")
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "nothing remains accountable" not in text
+    assert "5.000 mg remains accountable by the borrower." in text
+
+
+def test_history_and_report_show_the_recall_reason_and_recording_time(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    later = NOW + timedelta(days=2)
+    run(
+        loans.recall_loan,
+        number="L-1",
+        due_at=later + timedelta(days=10),
+        reason="audit of the SIMS lab",
+        now=later,
+    )
+    shown = runner.invoke(app, [*AS_STAFF, "custody", "history", "--loan", "L-1", "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    recall = next(e for e in json.loads(shown.stdout)["events"] if e["kind"] == "loan.recalled")
+    assert recall["reason"] == "audit of the SIMS lab"
+    assert recall["recorded_at"] == "2025-04-03T09:00:00Z"
+    row = next(e for e in custody_body(engine, loan="L-1").events if e.kind == "loan.recalled")
+    assert row.description.endswith("; reason: audit of the SIMS lab")
+
+
+def test_lineage_report_names_every_borrower_of_the_lineage(
+    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    from tests.conftest import UOC_PI
+
+    signed_agreement(run, "OU")
+    signed_agreement(run, "UoC")
+    received_loan(run, number="L-1", samples=(A,))
+    return_part(run, "L-1", [A], "R-1")
+    received_loan(run, number="L-2", agreement="AG-UoC", pi=UOC_PI, samples=(A,))
+    out = tmp_path / "lineage.pdf"
+    result = report_cli(runner, out, "custody", "--sample", A)
+    assert result.exit_code == 0, result.stderr
+    text = text_of(out)
+    assert "Borrowing institution, L-1" in text and "Open University" in text
+    assert "Borrowing institution, L-2" in text and "University of Cologne" in text
+    roles = [p.role for p in custody_body(engine, sample=A).parties]
+    assert "Borrowing institution" not in roles  # no single borrower stands for both loans
