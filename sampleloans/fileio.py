@@ -99,13 +99,34 @@ def refuse_non_regular(path: Path, option: str | None = None) -> None:
         )
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def refuse_database(path: Path, option: str | None = None) -> None:
+    """Refuse replacing a SQLite database (another ledger, a backup) with a document (exit 2)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except (FileNotFoundError, IsADirectoryError):
+        return
+    except OSError as exc:
+        raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
+    if header == SQLITE_HEADER:
+        raise InvalidInput(
+            f"{_label(option, path)} is a SQLite database (a ledger or a backup); a document "
+            "never replaces one: give another file name"
+        )
+
+
 def check_output(
     path: Path, *, force: bool, ledger: Path | None = None, option: str = "--out"
 ) -> None:
-    """Refuse an output path that is the ledger, not a regular file, in a missing folder, or
-    existing without `force`."""
+    """Refuse an output path that is the ledger, not a regular file, a database, in a missing
+    folder, or existing without `force`."""
     refuse_ledger(path, ledger, option)
     refuse_non_regular(path, option)
+    refuse_database(path, option)
     if path.exists() and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
     directory = path.parent if str(path.parent) else Path(".")

@@ -703,3 +703,17 @@ def test_sigterm_and_sigint_remove_the_temp_file_at_once(
         assert holder.returncode == code
     assert not held.exists()
     assert fileio.temp_names(tmp_path) == []
+
+
+def test_report_force_never_replaces_another_database(
+    ledger: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A backup or another ledger is a database too: `--force` replaces documents, not those."""
+    copy = tmp_path / "old-backup.db"
+    assert runner.invoke(app, [*AS, "backup", str(copy)]).exit_code == 0
+    before = copy.read_bytes()
+    result = runner.invoke(app, [*AS, *REPORT, "--out", str(copy), "--force"])
+    assert result.exit_code == 2, result.stderr
+    assert "is a SQLite database" in one_error_line(result.stderr)
+    assert copy.read_bytes() == before
+    assert fileio.temp_names(tmp_path) == []
