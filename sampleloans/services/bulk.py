@@ -42,7 +42,7 @@ from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES
 from sampleloans.ledger.store import Context, Envelope
-from sampleloans.services import agreements, incidents, loans, reference, samples
+from sampleloans.services import agreements, corrections, incidents, loans, reference, samples
 from sampleloans.services.common import get_loan, require_role
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
@@ -54,12 +54,16 @@ ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_
 REASON_KINDS = (
     "agreement.ended",
     "loan.extended",
+    "mass.corrected",
     "loan.recalled",
     "person.deactivated",
     "person.reactivated",
     "person.role_changed",
 )
 """The kinds whose command takes a reason (stored in the envelope, not the payload)."""
+
+CORRECTION_KINDS = ("event.corrected", "mass.corrected")
+"""The kinds that reference an earlier event (`corrects_seq`)."""
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
 MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
 BOM = "\ufeff"  # the byte-order mark Excel writes at the start of a UTF-8 CSV
@@ -564,6 +568,15 @@ HANDLERS: dict[str, Handler] = {
     "event.corrected": lambda s, c, p, kw: incidents.record_correction(
         s, c, corrects_seq=int(kw.pop("corrects_seq", None) or 0), text=p["text"], **kw
     ),
+    "mass.corrected": lambda s, c, p, kw: corrections.correct_mass(
+        s,
+        c,
+        corrects_seq=int(kw.pop("corrects_seq", None) or 0),
+        mass_ug=int(p["new_mass_ug"]),
+        sample=p["sample"],
+        reason=kw.pop("reason", None) or "",
+        **kw,
+    ),
 }
 """Event kind → the service call the single command makes, with the payload as arguments."""
 
@@ -630,8 +643,10 @@ def _envelope_options(record: dict[str, Any], kind: str) -> dict[str, Any]:
             raise InvalidInput(f"reason: {kind} does not take a reason")
         options["reason"] = record["reason"]
     if record.get("corrects_seq") is not None:
-        if kind != "event.corrected":
-            raise InvalidInput("corrects_seq: only an event.corrected record references another")
+        if kind not in CORRECTION_KINDS:
+            raise InvalidInput(
+                "corrects_seq: only an event.corrected or mass.corrected record references another"
+            )
         options["corrects_seq"] = record["corrects_seq"]
     return options
 
