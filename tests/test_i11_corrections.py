@@ -19,7 +19,7 @@ from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.models import Consumption, LedgerEvent, LoanItem, Sample, Weighing
-from sampleloans.services import loans, samples
+from sampleloans.services import incidents, loans, samples
 from sampleloans.services.corrections import correct_mass
 from sampleloans.services.reporting import ReturnBody, build_report, make_request
 from sampleloans.services.verify import verify
@@ -199,6 +199,31 @@ def test_weighings_are_corrected_and_a_return_weighing_stays_exact(engine, db_pa
     assert_verifies(engine)
 
 
+def test_a_loss_is_corrected_on_loan_and_in_the_vault(engine, db_path, run):
+    signed_agreement(run)
+    received_loan(run)
+    on_loan = run(
+        incidents.report_incident,
+        sample=CODE,
+        kind="loss",
+        description="spill",
+        mass_lost_ug=mass("1 mg"),
+    ).seq
+    run(correct_mass, corrects_seq=on_loan, mass_ug=mass("0.1 mg"), reason="0.1 mg spilled")
+    item = row(engine, LoanItem, ("L-1", CODE))
+    assert (item["held_ug"], item["lost_ug"]) == (19_900, 100)
+    assert row(engine, Sample, CODE)["lost_ug"] == 100
+    in_vault = run(
+        incidents.report_incident, sample=ROOT, kind="damage", description="vial cracked"
+    ).seq
+    run(correct_mass, corrects_seq=in_vault, mass_ug=mass("0.4 mg"), reason="fragments lost")
+    sample = row(engine, Sample, ROOT)
+    assert (sample["vault_ug"], sample["lost_ug"]) == (12_000, 400)
+    assert_verifies(engine)
+    with pytest.raises(RuleViolation, match="in the vault now"):
+        run(correct_mass, corrects_seq=in_vault, mass_ug=mass("13 mg"), reason="x")
+
+
 def test_bad_requests_are_input_errors_and_researchers_may_not_correct(engine, run):
     seq = consumed_and_returning(run)
     with pytest.raises(InvalidInput, match="records no mass"):
@@ -293,6 +318,8 @@ def test_cli_corrects_a_consumption_and_every_view_follows(engine, run, runner, 
         "--weighed",
         f"{CODE}=19.7mg",
     )
+    shown = json.loads(ok(runner, "loans", "show", "L-1", "--json"))
+    assert [c["mass_ug"] for c in shown["consumptions"] if c["seq"] == seq] == [300]
     history = json.loads(ok(runner, "custody", "history", "--loan", "L-1", "--json"))
     events = {e["seq"]: e for e in history["events"]}
     assert events[seq]["corrected_by"] == [correction]

@@ -228,7 +228,7 @@ def correct(
     mass: Annotated[
         str | None,
         typer.Option(
-            "--mass", help="The right mass of a consumption, weighing, registration or split."
+            "--mass", help="The right mass of a consumption, weighing, registration, split or loss."
         ),
     ] = None,
     sample: Annotated[
@@ -243,9 +243,10 @@ def correct(
     """Record a correction of an earlier event; the earlier event stays exactly as it was.
 
     Give --text for a note, or --mass with --reason to supersede a recorded mass: a consumption,
-    a weighing at a receipt or return, a registration (before the sample was split or lent) or a
-    split child. The balance, status, loans show and the reports then use the corrected mass;
-    a correction that would break the mass balance at any point since is refused (exit 1).
+    a weighing at a receipt or return, a registration (before the sample was split or lent), a
+    split child or an incident's lost mass. The balance, status, loans show and the reports then
+    use the corrected mass; a correction that would break the mass balance at any point since is
+    refused (exit 1).
     `custody history` shows both events.
     Example: sampleloans custody correct 57 --mass '0.3 mg' --reason "lab log says 0.3 mg"
     Example: sampleloans custody correct 57 --text "seal number was SL-OU-02, not SL-OU-20"

@@ -842,8 +842,12 @@ MASS_WHAT: dict[str, str] = {
     ev.SampleRegistered.kind: "registration",
     ev.SampleSplit.kind: "split",
     ev.LoanSplit.kind: "split",
+    ev.IncidentReported.kind: "loss",
 }
 """The event kinds that record a mass a correction may supersede, and what that mass is."""
+
+MAY_BE_ZERO = ("weighing", "loss")
+"""The corrected masses that may be 0 µg (an empty weighing, an incident that lost nothing)."""
 
 _LEFT_BORROWER = {"consumed": "consumed", "lost": "lost", "split": "split"}
 """An item whose held mass reaches 0 ends in the state named after where the mass went."""
@@ -861,6 +865,8 @@ def mass_samples(kind: str, payload: dict[str, Any]) -> list[str]:
         return sorted(str(code) for code, _mass in payload["children"])
     if kind == ev.LoanSplit.kind:
         return [str(payload["child"])]
+    if kind == ev.IncidentReported.kind:
+        return [str(payload["sample"])]
     return []
 
 
@@ -877,6 +883,10 @@ def recorded_mass_ug(session: Session, kind: str, seq: int, code: str) -> int:
         weighing = session.get(Weighing, (seq, code))
         assert weighing is not None
         return int(weighing.weighed_ug)
+    if kind == ev.IncidentReported.kind:
+        incident = session.get(Incident, seq)
+        assert incident is not None
+        return int(incident.mass_lost_ug)
     sample = session.get(Sample, code)
     assert sample is not None
     return int(sample.initial_mass_ug)
@@ -1084,12 +1094,36 @@ def _correct_loan_split(
     _follow_items(session, loan)
 
 
+def _correct_loss(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A loss's mass moves between what was lost and where it was lost from (loan or vault)."""
+    sample = _sample(session, envelope, event.sample, t)
+    delta_ug = event.new_mass_ug - event.old_mass_ug
+    if p["loan"] is not None:
+        loan = _loan(session, envelope, p["loan"], t, whole=False)
+        item = _item(session, loan.number, sample.code)
+        _with_borrower(loan, item)
+        _move_held(sample, item, delta_ug, "lost")
+        session.add(item)
+        _follow_items(session, loan)
+    else:  # lost in the vault: fixed once the vault mass was lent or split as it stood
+        _fixed_since(session, sample.code, envelope.corrects_seq, _TAKES_MASS)
+        _vault_change(sample, -delta_ug)
+    sample.lost_ug += delta_ug
+    incident = session.get(Incident, envelope.corrects_seq)
+    assert incident is not None
+    incident.mass_lost_ug = event.new_mass_ug
+    session.add(incident)
+
+
 _MASS_CORRECTORS_BY_KIND: dict[str, Callable[..., None]] = {
     ev.LoanConsumed.kind: _correct_consumption,
     ev.LoanReceived.kind: _correct_weighing,
     ev.SampleRegistered.kind: _correct_registration,
     ev.SampleSplit.kind: _correct_vault_split,
     ev.LoanSplit.kind: _correct_loan_split,
+    ev.IncidentReported.kind: _correct_loss,
 }
 
 
@@ -1111,7 +1145,7 @@ def _mass_corrected(session: Session, envelope: Any, event: ev.MassCorrected, t:
             f"event {row.seq} records {in_force_ug} µg of {event.sample} now, "
             f"not {event.old_mass_ug} µg"
         )
-    least_ug = 0 if event.what == "weighing" else 1
+    least_ug = 0 if event.what in MAY_BE_ZERO else 1
     if event.new_mass_ug < least_ug or event.new_mass_ug == event.old_mass_ug:
         raise InvalidInput(
             f"mass: the corrected mass must differ from {event.old_mass_ug} µg and be at "

@@ -1,6 +1,6 @@
 """Corrections of recorded masses: a new event supersedes the value, the old event stays.
 
-A mistyped consumption, weighing, registration or split mass is corrected by a
+A mistyped consumption, weighing, registration, split or loss mass is corrected by a
 `mass.corrected` event that names the event it corrects (`corrects_seq`), the sample, the mass
 in force and the right one, with a reason. `apply` moves the difference through the same
 projections the original event built (so `balance`, `status`, `loans show` and the reports use
@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.apply import MASS_WHAT, mass_samples, recorded_mass_ug
+from sampleloans.ledger.apply import MASS_WHAT, MAY_BE_ZERO, mass_samples, recorded_mass_ug
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import LedgerEvent, Mission, Sample
 from sampleloans.services.common import require_role, require_text
@@ -60,8 +60,8 @@ def _mass_event(session: Session, seq: int) -> LedgerEvent:
     if row.kind not in MASS_WHAT:
         raise InvalidInput(
             f"--mass: event {seq} ({row.kind.replace('.', ' ')}) records no mass; a mass can be "
-            "corrected on a consumption, a receipt's weighing, a registration or a split; "
-            "use --text for other corrections"
+            "corrected on a consumption, a receipt's weighing, a registration, a split or a "
+            "loss; use --text for other corrections"
         )
     return row
 
@@ -85,7 +85,7 @@ def _corrected_sample(row: LedgerEvent, given: str | None) -> str:
 
 def _check_new_mass(what: str, code: str, old_ug: int, new_ug: int) -> None:
     """A corrected mass is a real change within what a mass can be."""
-    least_ug = 0 if what == "weighing" else 1
+    least_ug = 0 if what in MAY_BE_ZERO else 1
     if new_ug < least_ug:
         raise InvalidInput(f"--mass: must be at least {format_mass(least_ug)} for a {what}")
     if new_ug > MAX_MASS_UG:
