@@ -428,3 +428,9 @@ def test_import_accepts_a_mass_correction(engine, runner, db_path, tmp_path):
         result.stderr
     )
     assert fingerprint(db_path) == before
+    unnamed = tmp_path / "unnamed.jsonl"  # a mass correction must name the event it corrects
+    del lines[1]["corrects_seq"]
+    unnamed.write_text(json.dumps(lines[1]) + "\n", encoding="utf-8")
+    result = cli(runner, "import", str(unnamed))
+    assert result.exit_code == 2 and "corrects_seq: a mass.corrected record names" in result.stderr
+    assert fingerprint(db_path) == before

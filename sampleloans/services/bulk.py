@@ -54,8 +54,8 @@ ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_
 REASON_KINDS = (
     "agreement.ended",
     "loan.extended",
-    "mass.corrected",
     "loan.recalled",
+    "mass.corrected",
     "person.deactivated",
     "person.reactivated",
     "person.role_changed",
@@ -411,6 +411,24 @@ def _pick(p: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: p[name] for name in names if name in p}
 
 
+def _mass_corrected(
+    session: Session, ctx: Context, p: dict[str, Any], kw: dict[str, Any]
+) -> Envelope:
+    """A mass correction names the event it corrects in the envelope's `corrects_seq`."""
+    corrects_seq = kw.pop("corrects_seq", None)
+    if corrects_seq is None:
+        raise InvalidInput("corrects_seq: a mass.corrected record names the event it corrects")
+    return corrections.correct_mass(
+        session,
+        ctx,
+        corrects_seq=int(corrects_seq),
+        mass_ug=int(p["new_mass_ug"]),
+        sample=p["sample"],
+        reason=kw.pop("reason", None) or "",
+        **kw,
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "mission.added": lambda s, c, p, kw: reference.add_mission(
         s,
@@ -568,15 +586,7 @@ HANDLERS: dict[str, Handler] = {
     "event.corrected": lambda s, c, p, kw: incidents.record_correction(
         s, c, corrects_seq=int(kw.pop("corrects_seq", None) or 0), text=p["text"], **kw
     ),
-    "mass.corrected": lambda s, c, p, kw: corrections.correct_mass(
-        s,
-        c,
-        corrects_seq=int(kw.pop("corrects_seq", None) or 0),
-        mass_ug=int(p["new_mass_ug"]),
-        sample=p["sample"],
-        reason=kw.pop("reason", None) or "",
-        **kw,
-    ),
+    "mass.corrected": _mass_corrected,
 }
 """Event kind → the service call the single command makes, with the payload as arguments."""
 
