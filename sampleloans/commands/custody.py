@@ -167,7 +167,7 @@ def history_renderables(result: Any) -> list[Any]:
         what = Text(e.description)
         if e.corrected_by:
             what.append(f"  [corrected by {', '.join(map(str, e.corrected_by))}]", style="yellow")
-        style = "yellow" if e.kind == "event.corrected" else ""
+        style = "yellow" if e.kind in ("event.corrected", "mass.corrected") else ""
         table.add_row(
             str(e.seq),
             format_datetime(e.occurred_at),
@@ -222,18 +222,81 @@ def history_renderables(result: Any) -> list[Any]:
 def correct(
     ctx: typer.Context,
     seq: Annotated[int, typer.Argument(help="The event being corrected (its seq).")],
-    text: Annotated[str, typer.Option("--text", help="What was wrong and what is right.")],
+    text: Annotated[
+        str | None, typer.Option("--text", help="A text-only correction: what was wrong.")
+    ] = None,
+    mass: Annotated[
+        str | None,
+        typer.Option(
+            "--mass", help="The right mass of a consumption, weighing, registration, split or loss."
+        ),
+    ] = None,
+    sample: Annotated[
+        str | None,
+        typer.Option("--sample", help="With --mass: the sample, where the event weighed several."),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="With --mass: why the recorded mass was wrong.")
+    ] = None,
     at: AtOption = None,
 ) -> None:
     """Record a correction of an earlier event; the earlier event stays exactly as it was.
 
-    The correction is a new event that references the old one; `custody history` shows both.
+    Give --text for a note, or --mass with --reason to supersede a recorded mass: a consumption,
+    a weighing at a receipt or return, a registration (before the sample was split or lent), a
+    split child or an incident's lost mass. The balance, status, loans show and the reports then
+    use the corrected mass; a correction that would break the mass balance at any point since is
+    refused (exit 1).
+    `custody history` shows both events.
+    Example: sampleloans custody correct 57 --mass '0.3 mg' --reason "lab log says 0.3 mg"
     Example: sampleloans custody correct 57 --text "seal number was SL-OU-02, not SL-OU-20"
     """
-    from sampleloans.services.incidents import record_correction
+    from sampleloans.errors import InvalidInput
 
     with writing(ctx) as (session, service_ctx):
-        envelope = record_correction(
-            session, service_ctx, corrects_seq=seq, text=text, occurred_at=parse_at(at)
-        )
-    console().print(f"Recorded correction of event {seq} (event {envelope.seq}).", markup=False)
+        if (text is None) == (mass is None):
+            raise InvalidInput("give either --text TEXT or --mass MASS --reason TEXT")
+        if mass is None:
+            if sample is not None or reason is not None:
+                raise InvalidInput("--sample and --reason go with --mass; --text is the whole note")
+            envelope = _correct_text(session, service_ctx, seq, text or "", at)
+        else:
+            envelope = _correct_mass(session, service_ctx, seq, mass, sample, reason, at)
+    what = "mass correction" if mass is not None else "correction"
+    console().print(f"Recorded {what} of event {seq} (event {envelope.seq}).", markup=False)
+
+
+def _correct_text(session: Any, service_ctx: Any, seq: int, text: str, at: str | None) -> Any:
+    """A text-only correction."""
+    from sampleloans.services.incidents import record_correction
+
+    return record_correction(
+        session, service_ctx, corrects_seq=seq, text=text, occurred_at=parse_at(at)
+    )
+
+
+def _correct_mass(
+    session: Any,
+    service_ctx: Any,
+    seq: int,
+    mass: str,
+    sample: str | None,
+    reason: str | None,
+    at: str | None,
+) -> Any:
+    """A correction that supersedes a recorded mass."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.corrections import correct_mass
+    from sampleloans.units import parse_mass_ug
+
+    if reason is None:
+        raise InvalidInput("--reason: say why the recorded mass was wrong")
+    return correct_mass(
+        session,
+        service_ctx,
+        corrects_seq=seq,
+        mass_ug=parse_mass_ug(mass, "--mass", allow_zero=True),
+        reason=reason,
+        sample=sample,
+        occurred_at=parse_at(at),
+    )

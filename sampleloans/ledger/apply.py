@@ -832,3 +832,329 @@ def _corrected(session: Session, envelope: Any, event: ev.Correction, t: Touched
     ).all()
     for subject in subjects:
         _subject(session, envelope.seq, subject.subject_type, subject.subject_key)
+
+
+# --- mass corrections ---------------------------------------------------------------------------
+
+MASS_WHAT: dict[str, str] = {
+    ev.LoanConsumed.kind: "consumption",
+    ev.LoanReceived.kind: "weighing",
+    ev.SampleRegistered.kind: "registration",
+    ev.SampleSplit.kind: "split",
+    ev.LoanSplit.kind: "split",
+    ev.IncidentReported.kind: "loss",
+}
+"""The event kinds that record a mass a correction may supersede, and what that mass is."""
+
+MAY_BE_ZERO = ("weighing", "loss")
+"""The corrected masses that may be 0 µg (an empty weighing, an incident that lost nothing)."""
+
+_LEFT_BORROWER = {"consumed": "consumed", "lost": "lost", "split": "split"}
+"""An item whose held mass reaches 0 ends in the state named after where the mass went."""
+
+
+def mass_samples(kind: str, payload: dict[str, Any]) -> list[str]:
+    """The samples whose mass an event of `kind` recorded (a mass correction names one)."""
+    if kind == ev.LoanConsumed.kind:
+        return [str(payload["sample"])]
+    if kind == ev.LoanReceived.kind:
+        return sorted(str(code) for code, _mass in payload["weighed"])
+    if kind == ev.SampleRegistered.kind:
+        return [str(payload["code"])]
+    if kind == ev.SampleSplit.kind:
+        return sorted(str(code) for code, _mass in payload["children"])
+    if kind == ev.LoanSplit.kind:
+        return [str(payload["child"])]
+    if kind == ev.IncidentReported.kind:
+        return [str(payload["sample"])]
+    return []
+
+
+def recorded_mass_ug(session: Session, kind: str, seq: int, code: str) -> int:
+    """The mass in force for one sample of a mass-bearing event: as recorded or last corrected.
+
+    The projections hold it (a correction updates them), so no history has to be read.
+    """
+    if kind == ev.LoanConsumed.kind:
+        consumption = session.get(Consumption, seq)
+        assert consumption is not None
+        return int(consumption.mass_ug)
+    if kind == ev.LoanReceived.kind:
+        weighing = session.get(Weighing, (seq, code))
+        assert weighing is not None
+        return int(weighing.weighed_ug)
+    if kind == ev.IncidentReported.kind:
+        incident = session.get(Incident, seq)
+        assert incident is not None
+        return int(incident.mass_lost_ug)
+    sample = session.get(Sample, code)
+    assert sample is not None
+    return int(sample.initial_mass_ug)
+
+
+def mass_correction_text(what: str, code: str, old_ug: int, new_ug: int, reason: str) -> str:
+    """The note a mass correction files beside the event it corrects."""
+    from sampleloans.units import format_mass
+
+    return f"{what} of {code} corrected: {format_mass(old_ug)} → {format_mass(new_ug)}; {reason}"
+
+
+def _corrected_row(session: Session, envelope: Any) -> LedgerEvent:
+    """The earlier event a correction names."""
+    if envelope.corrects_seq is None:
+        raise InvalidInput("corrects_seq: a mass correction names the event it corrects")
+    row = session.get(LedgerEvent, envelope.corrects_seq)
+    if row is None:
+        raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
+    if envelope.corrects_seq >= envelope.seq:
+        raise InvalidInput("a correction can only reference an earlier event")
+    return row
+
+
+_TAKES_MASS = (ev.SampleSplit.kind, ev.LoanIssued.kind)
+"""Events that take a sample's vault mass as it stands: its mass is fixed from then on."""
+
+
+def _later_kinds(session: Session, code: str, after_seq: int) -> set[str]:
+    """The kinds of the events about a sample after a given event (an index range scan)."""
+    query = (
+        select(LedgerEvent.kind)
+        .join(EventSubject, EventSubject.seq == LedgerEvent.seq)  # type: ignore[arg-type]
+        .where(
+            EventSubject.subject_type == "sample",
+            EventSubject.subject_key == code,
+            EventSubject.seq > after_seq,  # type: ignore[operator]
+        )
+    )
+    return set(session.exec(query).all())
+
+
+def _fixed_since(session: Session, code: str, after_seq: int, kinds: tuple[str, ...]) -> None:
+    """Refuse to change a sample's own mass once something has taken it as it was."""
+    later = _later_kinds(session, code, after_seq) & set(kinds)
+    if later:
+        done = "lent" if ev.LoanIssued.kind in later else "split"
+        raise RuleViolation(
+            f"mass: sample {code} was {done} after event {after_seq}, with the mass recorded "
+            "then; its recorded mass can no longer change"
+        )
+
+
+def _with_borrower(loan: Loan, item: LoanItem) -> None:
+    """A loan item's mass can move only while the borrower still has the sample."""
+    if loan.status in ("settled", "closed"):
+        raise RuleViolation(
+            f"mass: loan {loan.number} is {words(loan.status)}; its balance is final"
+        )
+    if item.state not in ("held", "return_in_transit", *_LEFT_BORROWER):
+        raise RuleViolation(
+            f"mass: sample {item.sample_code} is {words(item.state)} on loan {loan.number}; "
+            "its mass on the loan can be corrected only while the borrower has it"
+        )
+
+
+def _item_state(sample: Sample, item: LoanItem, column: str) -> None:
+    """An item's custody state after its held mass changed: used up at 0, held again above."""
+    if item.held_ug == 0 and item.state == "held":
+        item.state = sample.custody_state = _LEFT_BORROWER[column]
+    elif item.held_ug > 0 and item.state in _LEFT_BORROWER:
+        item.state = sample.custody_state = "held"
+
+
+def _move_held(sample: Sample, item: LoanItem, delta_ug: int, column: str) -> None:
+    """Move `delta_ug` of what the borrower holds into `column` (back to held when negative).
+
+    Held mass only ever decreases after an item is issued, so what it holds now is the least
+    it held at any point since: if that covers the change, every earlier moment does too.
+    """
+    from sampleloans.units import format_mass
+
+    travelling = item.state == "return_in_transit"
+    if delta_ug > item.held_ug or (travelling and delta_ug == item.held_ug):
+        raise RuleViolation(
+            f"mass: sample {sample.code} holds {format_mass(item.held_ug)} on loan "
+            f"{item.loan_number} now; the correction would take {format_mass(delta_ug)} from it"
+            + (" and leave its return shipment empty" if travelling else "")
+        )
+    item.held_ug -= delta_ug
+    setattr(item, f"{column}_ug", getattr(item, f"{column}_ug") + delta_ug)
+    sample.on_loan_ug -= delta_ug
+    _item_state(sample, item, column)
+
+
+def _correct_consumption(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A consumption's mass moves between what was consumed and what the borrower holds."""
+    loan = _loan(session, envelope, p["number"], t, whole=False)
+    sample = _sample(session, envelope, event.sample, t)
+    item = _item(session, loan.number, event.sample)
+    _with_borrower(loan, item)
+    delta_ug = event.new_mass_ug - event.old_mass_ug
+    _move_held(sample, item, delta_ug, "consumed")
+    sample.consumed_ug += delta_ug
+    session.add(item)
+    consumption = session.get(Consumption, envelope.corrects_seq)
+    assert consumption is not None
+    consumption.mass_ug = event.new_mass_ug
+    session.add(consumption)
+    _follow_items(session, loan)
+
+
+def _correct_weighing(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A weighing at a receipt is a record beside the balance; a return's must be exact."""
+    from sampleloans.units import format_mass
+
+    shipment = session.get(Shipment, p["shipment_seq"])
+    assert shipment is not None
+    _loan(session, envelope, p["number"], t, whole=False)
+    _sample(session, envelope, event.sample, t)
+    weighing = session.get(Weighing, (envelope.corrects_seq, event.sample))
+    assert weighing is not None
+    if shipment.direction == "return" and event.new_mass_ug != weighing.expected_ug:
+        raise RuleViolation(
+            f"mass: a returned sample weighs exactly what was accountable; {event.sample} "
+            f"came back with {format_mass(weighing.expected_ug)} accountable"
+        )
+    weighing.weighed_ug = event.new_mass_ug
+    session.add(weighing)
+
+
+def _correct_registration(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A registered mass changes the sample's initial and vault mass, before any split or loan."""
+    sample = _sample(session, envelope, event.sample, t)
+    _fixed_since(session, sample.code, envelope.corrects_seq, _TAKES_MASS)
+    _vault_change(sample, event.new_mass_ug - event.old_mass_ug)
+    sample.initial_mass_ug += event.new_mass_ug - event.old_mass_ug
+
+
+def _vault_change(sample: Sample, delta_ug: int) -> None:
+    """Add to (or take from) a sample's vault mass, which never goes below 0."""
+    from sampleloans.units import format_mass
+
+    if sample.vault_ug + delta_ug < 0:
+        raise RuleViolation(
+            f"mass: sample {sample.code} has {format_mass(sample.vault_ug)} in the vault now; "
+            f"the correction would take {format_mass(-delta_ug)} from it"
+        )
+    sample.vault_ug += delta_ug
+
+
+def _correct_vault_split(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A split child's mass moves between the child and its parent's vault mass.
+
+    Neither may have been lent since (an issue takes the vault mass as it was), nor the child
+    split; the parent's vault mass only decreases otherwise, so its mass now bounds the change.
+    """
+    parent = _sample(session, envelope, p["parent"], t)
+    child = _sample(session, envelope, event.sample, t)
+    _fixed_since(session, child.code, envelope.corrects_seq, _TAKES_MASS)
+    _fixed_since(session, parent.code, envelope.corrects_seq, (ev.LoanIssued.kind,))
+    delta_ug = event.new_mass_ug - event.old_mass_ug
+    _vault_change(parent, -delta_ug)
+    _vault_change(child, delta_ug)
+    parent.split_ug += delta_ug
+    child.initial_mass_ug += delta_ug
+
+
+def _correct_loan_split(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A borrower's split child's mass moves between the child and what the parent holds."""
+    from sampleloans.units import format_mass
+
+    loan = _loan(session, envelope, p["number"], t, whole=False)
+    parent = _sample(session, envelope, p["parent"], t)
+    child = _sample(session, envelope, event.sample, t)
+    parent_item = _item(session, loan.number, parent.code)
+    child_item = _item(session, loan.number, child.code)
+    _with_borrower(loan, parent_item)
+    _with_borrower(loan, child_item)
+    delta_ug = event.new_mass_ug - event.old_mass_ug
+    if -delta_ug >= child_item.held_ug:  # the child's own later use is fixed: keep some held
+        raise RuleViolation(
+            f"mass: sample {child.code} holds {format_mass(child_item.held_ug)} on loan "
+            f"{loan.number} now; the correction would take {format_mass(-delta_ug)} from it"
+        )
+    _move_held(parent, parent_item, delta_ug, "split")
+    parent.split_ug += delta_ug
+    child_item.issued_ug += delta_ug
+    child_item.held_ug += delta_ug
+    child.initial_mass_ug += delta_ug
+    child.on_loan_ug += delta_ug
+    _item_state(child, child_item, "consumed")
+    session.add(parent_item)
+    session.add(child_item)
+    _follow_items(session, loan)
+
+
+def _correct_loss(
+    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+) -> None:
+    """A loss's mass moves between what was lost and where it was lost from (loan or vault)."""
+    sample = _sample(session, envelope, event.sample, t)
+    delta_ug = event.new_mass_ug - event.old_mass_ug
+    if p["loan"] is not None:
+        loan = _loan(session, envelope, p["loan"], t, whole=False)
+        item = _item(session, loan.number, sample.code)
+        _with_borrower(loan, item)
+        _move_held(sample, item, delta_ug, "lost")
+        session.add(item)
+        _follow_items(session, loan)
+    else:  # lost in the vault: fixed once the vault mass was lent or split as it stood
+        _fixed_since(session, sample.code, envelope.corrects_seq, _TAKES_MASS)
+        _vault_change(sample, -delta_ug)
+    sample.lost_ug += delta_ug
+    incident = session.get(Incident, envelope.corrects_seq)
+    assert incident is not None
+    incident.mass_lost_ug = event.new_mass_ug
+    session.add(incident)
+
+
+_MASS_CORRECTORS_BY_KIND: dict[str, Callable[..., None]] = {
+    ev.LoanConsumed.kind: _correct_consumption,
+    ev.LoanReceived.kind: _correct_weighing,
+    ev.SampleRegistered.kind: _correct_registration,
+    ev.SampleSplit.kind: _correct_vault_split,
+    ev.LoanSplit.kind: _correct_loan_split,
+    ev.IncidentReported.kind: _correct_loss,
+}
+
+
+@applies(ev.MassCorrected)
+def _mass_corrected(session: Session, envelope: Any, event: ev.MassCorrected, t: Touched) -> None:
+    """A corrected mass supersedes the recorded one; the projections move by the difference.
+
+    The corrected event stays as it was; a note beside it says old → new and why.
+    """
+    row = _corrected_row(session, envelope)
+    payload = json.loads(row.payload)
+    if MASS_WHAT.get(row.kind) != event.what:
+        raise InvalidInput(f"event {row.seq} records no {event.what} mass to correct")
+    if event.sample not in mass_samples(row.kind, payload):
+        raise InvalidInput(f"event {row.seq} records no mass of sample {event.sample}")
+    in_force_ug = recorded_mass_ug(session, row.kind, row.seq, event.sample)
+    if in_force_ug != event.old_mass_ug:
+        raise Conflict(
+            f"event {row.seq} records {in_force_ug} µg of {event.sample} now, "
+            f"not {event.old_mass_ug} µg"
+        )
+    least_ug = 0 if event.what in MAY_BE_ZERO else 1
+    if event.new_mass_ug < least_ug or event.new_mass_ug == event.old_mass_ug:
+        raise InvalidInput(
+            f"mass: the corrected mass must differ from {event.old_mass_ug} µg and be at "
+            f"least {least_ug} µg"
+        )
+    _MASS_CORRECTORS_BY_KIND[row.kind](session, envelope, event, payload, t)
+    text = mass_correction_text(
+        event.what, event.sample, event.old_mass_ug, event.new_mass_ug, envelope.reason or ""
+    )
+    _insert(session, Note, seq=envelope.seq, corrects_seq=row.seq, text=text)
+    for subject in session.exec(select(EventSubject).where(EventSubject.seq == row.seq)).all():
+        _subject(session, envelope.seq, subject.subject_type, subject.subject_key)

@@ -362,3 +362,21 @@ class Correction(Event):
 
     kind: ClassVar[str] = "event.corrected"
     text: str
+
+
+@_register
+@dataclass(frozen=True)
+class MassCorrected(Event):
+    """A mass recorded by an earlier event (the envelope's `corrects_seq`) was wrong.
+
+    `new_mass_ug` supersedes `old_mass_ug` for one sample of that event: the consumption, the
+    weighing at a receipt, the registration, a split child's mass or an incident's lost mass
+    (`what`). The earlier event
+    stays as it was; the reason is the envelope's.
+    """
+
+    kind: ClassVar[str] = "mass.corrected"
+    what: str  # consumption | weighing | registration | split | loss
+    sample: str
+    old_mass_ug: int
+    new_mass_ug: int

@@ -42,7 +42,7 @@ from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES
 from sampleloans.ledger.store import Context, Envelope
-from sampleloans.services import agreements, incidents, loans, reference, samples
+from sampleloans.services import agreements, corrections, incidents, loans, reference, samples
 from sampleloans.services.common import get_loan, require_role
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
@@ -55,11 +55,15 @@ REASON_KINDS = (
     "agreement.ended",
     "loan.extended",
     "loan.recalled",
+    "mass.corrected",
     "person.deactivated",
     "person.reactivated",
     "person.role_changed",
 )
 """The kinds whose command takes a reason (stored in the envelope, not the payload)."""
+
+CORRECTION_KINDS = ("event.corrected", "mass.corrected")
+"""The kinds that reference an earlier event (`corrects_seq`)."""
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
 MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
 BOM = "\ufeff"  # the byte-order mark Excel writes at the start of a UTF-8 CSV
@@ -407,6 +411,24 @@ def _pick(p: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: p[name] for name in names if name in p}
 
 
+def _mass_corrected(
+    session: Session, ctx: Context, p: dict[str, Any], kw: dict[str, Any]
+) -> Envelope:
+    """A mass correction names the event it corrects in the envelope's `corrects_seq`."""
+    corrects_seq = kw.pop("corrects_seq", None)
+    if corrects_seq is None:
+        raise InvalidInput("corrects_seq: a mass.corrected record names the event it corrects")
+    return corrections.correct_mass(
+        session,
+        ctx,
+        corrects_seq=int(corrects_seq),
+        mass_ug=int(p["new_mass_ug"]),
+        sample=p["sample"],
+        reason=kw.pop("reason", None) or "",
+        **kw,
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "mission.added": lambda s, c, p, kw: reference.add_mission(
         s,
@@ -564,6 +586,7 @@ HANDLERS: dict[str, Handler] = {
     "event.corrected": lambda s, c, p, kw: incidents.record_correction(
         s, c, corrects_seq=int(kw.pop("corrects_seq", None) or 0), text=p["text"], **kw
     ),
+    "mass.corrected": _mass_corrected,
 }
 """Event kind → the service call the single command makes, with the payload as arguments."""
 
@@ -630,8 +653,10 @@ def _envelope_options(record: dict[str, Any], kind: str) -> dict[str, Any]:
             raise InvalidInput(f"reason: {kind} does not take a reason")
         options["reason"] = record["reason"]
     if record.get("corrects_seq") is not None:
-        if kind != "event.corrected":
-            raise InvalidInput("corrects_seq: only an event.corrected record references another")
+        if kind not in CORRECTION_KINDS:
+            raise InvalidInput(
+                "corrects_seq: only an event.corrected or mass.corrected record references another"
+            )
         options["corrects_seq"] = record["corrects_seq"]
     return options
 

@@ -466,6 +466,12 @@ def describe_payload(
         return f"incident {p['incident_seq']} resolved: {p['resolution']}"
     if kind == "event.corrected":
         return f"CORRECTION of event {corrects_seq}: {p['text']}"
+    if kind == "mass.corrected":
+        return (
+            f"CORRECTION of event {corrects_seq}: {p['what']} of {p['sample']} "
+            f"{format_mass(p['old_mass_ug'])} → {format_mass(p['new_mass_ug'])}"
+            + (f"; reason: {reason}" if reason else "")
+        )
     return kind
 
 

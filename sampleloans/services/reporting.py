@@ -872,6 +872,9 @@ def _custody_row(
         )
     elif kind == "event.corrected":
         flag = "correction"
+    elif kind == "mass.corrected":
+        flag = "correction"
+        fields.update(mass_ug=p["new_mass_ug"])
     row = CustodyRow(
         seq=event.seq,
         occurred_at=from_iso(event.occurred_at),
