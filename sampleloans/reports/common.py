@@ -85,6 +85,7 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         head=report.head,
         digest=report.digest,
         generated_at=when(report.generated_at),
+        created_at=report.generated_at,
         subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
         keywords=compact(meta),
         qr_payload=compact(meta),
