@@ -519,19 +519,24 @@ def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None =
     return lines
 
 
-_BREAKS = re.compile(r"(?<=[./\-_,;:)])(?=.)|(?<=.)(?=[@(])")
+_COARSE_BREAKS = re.compile(r"(?<=.)(?=[@(])")  # before an e-mail's @, an opening bracket
+_FINE_BREAKS = re.compile(r"(?<=[./\-_,;:)])(?=.)")  # after a dot, slash, hyphen …
 
 
-def word_pieces(word: str) -> list[str]:
-    """A word cut where a line may break inside it: before `@` or `(`, after `.`, `/`, `-`,
-    `_`, `,`, `;`, `:` or `)` (`li.na@naoc.example` → `li.`, `na`, `@naoc.`, `example`)."""
-    return _BREAKS.split(word)
+def word_pieces(word: str, fits: Callable[[str], bool] = lambda _piece: False) -> list[str]:
+    """A word cut where a line may break inside it: first only before `@` or `(`; a piece
+    that still does not fit (`fits`) also after `.`, `/`, `-`, `_`, `,`, `;`, `:` or `)`
+    (`li.na@naoc.example` → `li.na`, `@naoc.example`, or `li.`, `na`, `@naoc.`, `example`)."""
+    pieces: list[str] = []
+    for piece in _COARSE_BREAKS.split(word):
+        pieces.extend([piece] if fits(piece) else _FINE_BREAKS.split(piece))
+    return pieces
 
 
 def _break_units(word: str, width: float, measure: Callable[[str], float]) -> Iterator[str]:
     """The units a long word is packed from: its pieces, and the characters of a piece that is
     itself wider than a line."""
-    for piece in word_pieces(word):
+    for piece in word_pieces(word, lambda piece: measure(piece) <= width):
         if measure(piece) <= width:
             yield piece
         else:
@@ -551,6 +556,14 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
         return scale * sum(map(width_of, map(ord, text), repeat(default)))
 
     return measure
+
+
+def ruled_lines(count: int) -> Table:
+    """`count` empty ruled lines, the full width, to write on by hand."""
+    usable = PAGE[0] - 2 * MARGIN
+    table = Table([[""]] * count, colWidths=[usable], rowHeights=[8 * mm] * count, hAlign="LEFT")
+    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)]))
+    return table
 
 
 def signature_blocks(roles: Sequence[str]) -> KeepTogether:
@@ -737,9 +750,7 @@ def build_pdf(
         invariant=1,
         pageCompression=1,
     )
-    canvasmaker = _numbered_canvas(
-        title, scope, head, digest, generated_at, qr_payload, created_at
-    )
+    canvasmaker = _numbered_canvas(title, scope, head, digest, generated_at, qr_payload, created_at)
     # Page streams are Flate-compressed binary, without reportlab's default ASCII85 layer on
     # top: that pure-Python encoder cost a fifth of a long report's time and 25 % of its size.
     a85 = rl_config.useA85
@@ -751,8 +762,11 @@ def build_pdf(
     return buffer.getvalue()
 
 
-def title_block(title: str, lines: Sequence[tuple[str, str]]) -> list[Any]:
-    """The first page's title and header facts (leaves room for the QR code at the right)."""
+def title_block(
+    title: str, lines: Sequence[tuple[str, str]], marked: Sequence[int] = ()
+) -> list[Any]:
+    """The first page's title and header facts (leaves room for the QR code at the right);
+    `marked` lines are highlighted (an overdue return)."""
     st = styles()
     usable = PAGE[0] - 2 * MARGIN - 34 * mm
-    return [para(title, st["h1"]), key_values(lines, usable), Spacer(1, 4 * mm)]
+    return [para(title, st["h1"]), key_values(lines, usable, marked=marked), Spacer(1, 4 * mm)]
