@@ -294,10 +294,10 @@ def test_inventory_asks_for_the_measured_mass_and_remarks_not_for_returned_items
     assert held == {B, C}
     text = text_of(all_reports["inventory"])
     assert "Measured by PI" in text
-    confirm = text.split("measure and confirm", 1)[1].split("No longer held", 1)[0]
+    confirm = text.split("measure and confirm", 1)[1].split("Not held by the PI", 1)[0]
     assert confirm.count("yes") == len(held)
     assert A not in confirm and B in confirm and C in confirm
-    returned = text.split("No longer held", 1)[1].split("Attestation", 1)[0]
+    returned = text.split("Not held by the PI", 1)[1].split("Attestation", 1)[0]
     assert A in returned and "returned" in returned and "yes" not in returned
     remarks = text.split("Remarks (explain any difference)", 1)[1]
     decoration = ("Inventory statement —", "sampleloans", "ledger head", "page ", "Check this")

@@ -43,7 +43,7 @@ def story(report: Report) -> list[Any]:
     gone = [i for i in body.items if i.held_ug == 0]
     if gone:
         out += layout.section(
-            "No longer held (returned or otherwise accounted for): nothing to confirm",
+            "Not held by the PI (returned, used up, or not issued yet): nothing to confirm",
             layout.data_tables(
                 ("Code", "Description", "Issued", "State"),
                 [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
