@@ -7,7 +7,7 @@ from sampleloans.reports.common import mass, party_lines, readable, title_block,
 from sampleloans.services.reporting import InventoryBody, Report
 
 BLANK = "__________"  # a cell the PI fills in
-REMARK_LINES = 6  # ruled lines left for the PI's explanation of any difference
+REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference
 
 
 def story(report: Report) -> list[Any]:

@@ -561,7 +561,7 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
 def ruled_lines(count: int) -> Table:
     """`count` empty ruled lines, the full width, to write on by hand."""
     usable = PAGE[0] - 2 * MARGIN
-    table = Table([[""]] * count, colWidths=[usable], rowHeights=[8 * mm] * count, hAlign="LEFT")
+    table = Table([[""]] * count, colWidths=[usable], rowHeights=[7 * mm] * count, hAlign="LEFT")
     table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)]))
     return table
 
