@@ -4,7 +4,7 @@ import io
 import json
 import os
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -190,6 +190,7 @@ def test_unicode_names_render_in_the_embedded_font() -> None:
         head="1:" + "a" * 64,
         digest="b" * 64,
         generated_at="2025-04-01 09:00 UTC",
+        created_at=datetime(2025, 4, 1, 9, 0, tzinfo=UTC),
         doc_title="T",
         subject="s",
         keywords="{}",

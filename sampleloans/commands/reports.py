@@ -143,6 +143,9 @@ def overdue(
 ) -> None:
     """Notice to an institution of loans and inventories past due (days late at --generated-at).
 
+    Addressed to each PI and the institution, with a date to respond by (14 days after
+    --generated-at: return the samples or request an extension) and the agreement terms.
+
     Example: sampleloans report overdue --institution Osaka --out notice.pdf
     """
     _make(ctx, "overdue", out, force, generated_at, institution=institution)
@@ -157,6 +160,9 @@ def inventory(
     force: ForceOption = False,
 ) -> None:
     """Inventory statement of a loan: what the ledger says the PI holds, to be attested.
+
+    The PI writes the mass measured beside each sample, confirms it, and explains any
+    difference under Remarks; samples no longer held are listed apart.
 
     Example: sampleloans report inventory --loan L-2025-OU --out inventory.pdf
     """

@@ -7,7 +7,7 @@ from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.reports import layout
-from sampleloans.services.reporting import Party, Report
+from sampleloans.services.reporting import Overdue, Party, Report
 from sampleloans.units import format_mass
 
 METADATA_VERSION = 1
@@ -21,6 +21,22 @@ def mass(ug: int | None) -> str:
 def when(moment: datetime | None) -> str:
     """A time as printed ('2025-04-24 10:00 UTC'), or a dash."""
     return "—" if moment is None else format_datetime(moment)
+
+
+def day(moment: datetime | None) -> str:
+    """A date alone as printed ('2025-04-24'), or a dash."""
+    return "—" if moment is None else format_datetime(moment)[:10]
+
+
+def readable(state: str) -> str:
+    """A state or status in words ('return_in_transit' → 'return in transit')."""
+    return state.replace("_", " ")
+
+
+def overdue_text(late: Overdue) -> str:
+    """The header line of a return past due: 'OVERDUE since 2026-04-25, 3 days'."""
+    days = f"{late.days_late} day" + ("" if late.days_late == 1 else "s")
+    return f"OVERDUE since {when(late.due_at)}, {days}: loan {late.loan} was due back"
 
 
 def report_number(report: Report) -> str:
@@ -63,6 +79,14 @@ def header_lines(report: Report) -> list[tuple[str, str]]:
     return lines
 
 
+def title_block(report: Report, overdue: tuple[Overdue, ...] = ()) -> list[Any]:
+    """The first page's title and header facts, each return past due flagged below them."""
+    lines = header_lines(report)
+    flags = [("Return overdue", overdue_text(late)) for late in overdue]
+    marked = range(len(lines), len(lines) + len(flags))
+    return layout.title_block(report.title, [*lines, *flags], marked)
+
+
 def party_lines(parties: tuple[Party, ...]) -> list[tuple[str, str]]:
     """Parties as labelled lines."""
     return [(p.role, f"{p.name}" + (f" — {p.detail}" if p.detail else "")) for p in parties]
@@ -85,6 +109,7 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         head=report.head,
         digest=report.digest,
         generated_at=when(report.generated_at),
+        created_at=report.generated_at,
         subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
         keywords=compact(meta),
         qr_payload=compact(meta),

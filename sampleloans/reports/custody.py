@@ -1,14 +1,15 @@
 """The chain-of-custody report: parties, agreement, items, every event, findings, signatures."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from sampleloans.reports import layout
-from sampleloans.reports.common import header_lines, mass, party_lines, when
+from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 from sampleloans.services.reporting import CustodyBody, CustodyRow, Report
 
 EVENT_HEADER = (
     "Seq",
-    "Time (UTC)",
+    "Time",
     "Event",
     "Released by",
     "Received by",
@@ -17,10 +18,25 @@ EVENT_HEADER = (
     "Seal intact",
     "Mass",
     "Condition",
-    "Recorded by",
-    "OS account",
 )
-EVENT_WIDTHS = (0.045, 0.09, 0.09, 0.10, 0.10, 0.08, 0.09, 0.05, 0.075, 0.08, 0.12, 0.08)
+# the time column fits '2025-04-24 08:00 UTC' on one line; the party columns an e-mail
+EVENT_WIDTHS = (0.045, 0.145, 0.095, 0.165, 0.165, 0.065, 0.095, 0.045, 0.08, 0.1)
+RECORDED_WIDTHS = (0.06, 0.2, 0.09, 0.65)  # an e-mail fits whole in 0.2
+
+# Hand-overs get a signature line per party. The persons printed are the hand-over row's party
+# fields (services.reporting.CustodyRow), named here and nowhere else.
+HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
+HANDOVER_PARTIES = ("released_by", "received_by")
+SIGNATURE_HEADER = (
+    "Seq",
+    "Hand-over",
+    "Released by",
+    "Signature and date",
+    "Received by",
+    "Signature and date",
+)
+SIGNATURE_WIDTHS = (0.06, 0.16, 0.19, 0.20, 0.19, 0.20)
+SIGNATURE_CELL = "\n\n" + "_" * 24 + "\nDate: " + "_" * 18  # room to sign, then the date
 
 
 def story(report: Report) -> list[Any]:
@@ -28,91 +44,110 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, CustodyBody)
     st = layout.styles()
-    out: list[Any] = layout.title_block(report.title, header_lines(report))
-    out.append(layout.heading("Parties"))
-    out.append(layout.key_values(party_lines(body.parties)))
+    out: list[Any] = title_block(report, body.overdue)
+    out += layout.section("Parties", [layout.key_values(party_lines(body.parties))])
     for agreement in body.agreements:
-        out.append(layout.heading(f"Agreement {agreement.number}"))
         lines = [
             ("Status", agreement.status),
             ("Signed on", when(agreement.signed_at)),
             ("Signed by", agreement.signed_by or "—"),
             *agreement.terms,
         ]
-        out.append(layout.key_values(lines))
-    out.append(layout.heading(f"Items ({len(body.items)})"))
-    out.extend(
-        layout.data_tables(
-            ("Code", "Description", "Loan", "Issued mass", "Held now", "Custodian", "State"),
-            [
-                (
-                    i.code,
-                    i.description,
-                    i.loan,
-                    mass(i.issued_ug),
-                    mass(i.held_ug),
-                    i.custodian,
-                    i.state,
-                )
-                for i in body.items
-            ],
-            (0.22, 0.26, 0.13, 0.10, 0.10, 0.09, 0.10),
-            align_right=(3, 4),
-        )
-    )
-    out.append(layout.heading(f"Findings: gaps, discrepancies, incidents ({len(body.findings)})"))
-    if body.findings:
-        out.extend(
-            layout.data_tables(
-                ("Seq", "Kind", "What"),
-                [(f.seq, f.kind, f.text) for f in body.findings],
-                (0.08, 0.12, 0.80),
-                marked=range(len(body.findings)),
+        out += layout.section(f"Agreement {agreement.number}", [layout.key_values(lines)])
+    items = layout.data_tables(
+        ("Code", "Description", "Loan", "Issued mass", "Held now", "Custodian", "State"),
+        [
+            (
+                i.code,
+                i.description,
+                i.loan,
+                mass(i.issued_ug),
+                mass(i.held_ug),
+                i.custodian,
+                readable(i.state),
             )
+            for i in body.items
+        ],
+        (0.22, 0.26, 0.13, 0.10, 0.10, 0.09, 0.10),
+        align_right=(3, 4),
+    )
+    out += layout.section(f"Items ({len(body.items)})", items)
+    if body.findings:
+        findings = layout.data_tables(
+            ("Seq", "Kind", "What"),
+            [(f.seq, f.kind, f.text) for f in body.findings],
+            (0.08, 0.12, 0.80),
+            marked=range(len(body.findings)),
         )
     else:
-        out.append(
+        findings = [
             layout.para(
                 "No gap, weighing discrepancy, broken seal or incident recorded.", st["note"]
             )
-        )
-    out.append(layout.heading(f"Chain of custody ({len(body.events)} events)"))
-    out.append(
-        layout.para(
-            "Every event of the scope in ledger order. Highlighted rows: gap, discrepancy, "
-            "incident or correction.",
-            st["note"],
-        )
+        ]
+    out += layout.section(
+        f"Findings: gaps, discrepancies, incidents ({len(body.findings)})", findings
     )
     marked = [index for index, e in enumerate(body.events) if e.flag]
-    out.extend(
-        layout.data_tables(
-            EVENT_HEADER,
-            (_event_cells(e) for e in body.events),
-            EVENT_WIDTHS,
-            marked=marked,
-            align_right=(8,),
-        )
+    note = layout.para(
+        "Every event of the scope in ledger order; times in UTC. Highlighted rows: gap, "
+        "discrepancy, incident or correction.",
+        st["note"],
     )
-    out.append(layout.heading("Event descriptions"))
-    out.extend(
-        layout.data_tables(
-            ("Seq", "What the ledger records"),
-            ((e.seq, e.description) for e in body.events),
-            (0.07, 0.93),
-            marked=marked,
-        )
+    chain = layout.data_tables(
+        EVENT_HEADER,
+        (_event_cells(e) for e in body.events),
+        EVENT_WIDTHS,
+        marked=marked,
+        align_right=(8,),
     )
+    out += layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
+    described = layout.data_tables(
+        ("Seq", "Recorded by", "OS account", "What the ledger records"),
+        ((e.seq, e.recorded_by, e.os_user, e.description) for e in body.events),
+        RECORDED_WIDTHS,
+        marked=marked,
+    )
+    out += layout.section("Event descriptions, and who recorded each", described)
+    out += handover_signatures(body)
     out.append(layout.signature_blocks(("Curator", "Compliance officer")))
     return out
+
+
+def handover_signatures(body: CustodyBody) -> list[Any]:
+    """Per hand-over, the releasing and the receiving party, each with a line to sign and date."""
+    note = layout.para(
+        "Each person who released or received the samples signs and dates the line beside "
+        "their name.",
+        layout.styles()["note"],
+    )
+    count = sum(1 for e in body.events if e.kind in HANDOVER_KINDS)
+    table = layout.data_tables(SIGNATURE_HEADER, _signature_rows(body), SIGNATURE_WIDTHS)
+    return layout.section(f"Hand-overs to sign ({count})", [note, *table])
+
+
+def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
+    """One row per hand-over: seq, what and when, then each party and room for a signature."""
+    for e in body.events:
+        if e.kind not in HANDOVER_KINDS:
+            continue
+        released, received = (getattr(e, name) or "—" for name in HANDOVER_PARTIES)
+        yield (
+            e.seq,
+            f"{e.label}\n{when(e.occurred_at)}",
+            released,
+            SIGNATURE_CELL,
+            received,
+            SIGNATURE_CELL,
+        )
 
 
 def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
     """One row of the chain-of-custody table."""
     return (
         e.seq,
-        when(e.occurred_at).removesuffix(" UTC"),
-        e.kind + (f" [{e.flag}]" if e.flag else ""),
+        when(e.occurred_at),
+        e.label + (f" [{e.flag}]" if e.flag else ""),
         e.released_by,
         e.received_by,
         e.location,
@@ -120,6 +155,4 @@ def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
         e.seal_intact,
         mass(e.mass_ug) if e.mass_ug is not None else "",
         e.condition,
-        e.recorded_by,
-        e.os_user,
     )

@@ -1,10 +1,13 @@
-"""The inventory statement: what the ledger says the PI holds, for the PI to attest."""
+"""The inventory statement: what the ledger says the PI holds, for the PI to measure and attest."""
 
 from typing import Any
 
 from sampleloans.reports import layout
-from sampleloans.reports.common import header_lines, mass, party_lines, when
+from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 from sampleloans.services.reporting import InventoryBody, Report
+
+BLANK = "__________"  # a cell the PI fills in
+REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference
 
 
 def story(report: Report) -> list[Any]:
@@ -12,43 +15,50 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, InventoryBody)
     st = layout.styles()
-    out: list[Any] = layout.title_block(report.title, header_lines(report))
-    out.append(layout.heading("Parties"))
-    out.append(layout.key_values(party_lines(body.parties)))
-    out.append(layout.heading("Loan"))
-    out.append(
-        layout.key_values(
-            [
-                ("Loan", body.loan),
-                ("Status", body.status),
-                ("Return due", when(body.due_at)),
-                ("Last inventory", when(body.last_inventory_at)),
-                ("Next inventory due", when(body.next_inventory_due_at)),
-            ]
-        )
-    )
-    out.append(layout.heading("Samples the ledger says the PI holds"))
-    rows = [
-        (i.code, i.description, mass(i.issued_ug), mass(i.held_ug), i.state, "__ yes  __ no")
-        for i in body.items
+    out: list[Any] = title_block(report, body.overdue)
+    out += layout.section("Parties", [layout.key_values(party_lines(body.parties))])
+    loan = [
+        ("Loan", body.loan),
+        ("Status", readable(body.status)),
+        ("Return due", when(body.due_at)),
+        ("Last inventory", when(body.last_inventory_at)),
+        ("Next inventory due", when(body.next_inventory_due_at)),
     ]
-    rows.append(("Total held", "", "", mass(body.held_ug), "", ""))
-    out.extend(
-        layout.data_tables(
-            ("Code", "Description", "Issued", "Held (ledger)", "State", "Confirmed"),
-            rows,
-            (0.24, 0.28, 0.11, 0.12, 0.11, 0.14),
-            total=True,
-            align_right=(2, 3),
-        )
+    out += layout.section("Loan", [layout.key_values(loan)])
+    held = [i for i in body.items if i.held_ug > 0]
+    rows: list[tuple[str, ...]] = [
+        (i.code, i.description, mass(i.held_ug), BLANK, readable(i.state), "__ yes  __ no")
+        for i in held
+    ]
+    if held:
+        rows.append(("Total held", "", mass(body.held_ug), BLANK, "", ""))
+    table = layout.data_tables(
+        ("Code", "Description", "Held (ledger)", "Measured by PI", "State", "Confirmed"),
+        rows,
+        (0.23, 0.25, 0.12, 0.14, 0.12, 0.14),
+        total=bool(held),
+        align_right=(2,),
     )
-    out.append(
-        layout.para(
-            "I attest that I hold the samples above in the masses stated, in the containers and "
-            "storage agreed, and that no material was transferred, consumed or lost other than "
-            "as recorded in the ledger. Mark any difference and explain it below.",
-            st["body"],
+    out += layout.section("Samples the ledger says the PI holds: measure and confirm", table)
+    gone = [i for i in body.items if i.held_ug == 0]
+    if gone:
+        out += layout.section(
+            "Not held by the PI (returned, used up, or not issued yet): nothing to confirm",
+            layout.data_tables(
+                ("Code", "Description", "Issued", "State"),
+                [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
+                (0.28, 0.37, 0.15, 0.20),
+                align_right=(2,),
+            ),
         )
+    attest = layout.para(
+        "I attest that I hold the samples above in the masses I measured and wrote in "
+        "'Measured by PI', in the containers and storage agreed, and that no material was "
+        "transferred, consumed or lost other than as recorded in the ledger. Where a measured "
+        "mass differs from the ledger's, or a line is marked 'no', I explain it under Remarks.",
+        st["body"],
     )
+    out += layout.section("Attestation", [attest])
+    out += layout.section("Remarks (explain any difference)", [layout.ruled_lines(REMARK_LINES)])
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out

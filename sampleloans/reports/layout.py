@@ -9,7 +9,8 @@ copyright notice beside it), taken from Debian's fonts-wqy-microhei. Shipping it
 PDFs byte-identical across machines. `SAMPLELOANS_REPORT_FONT` (a .ttf/.ttc path) overrides it.
 
 `build_pdf` is deterministic (`invariant=1`, fixed metadata, no user, host or path anywhere):
-the same story and arguments give byte-identical files.
+the same story and arguments give byte-identical files. The PDF's CreationDate and ModDate are
+the report's generation time (`created_at`), not reportlab's invariant 2000-01-01.
 
 Long reports (a custody report of 100,000 events has some 5,500 pages) stay linear and lean:
 data tables hold plain, pre-wrapped text in `TextTable`s of TABLE_CHUNK rows, which write a
@@ -20,8 +21,10 @@ only until 'page N of M' can be written.
 import gc
 import io
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 from itertools import groupby, islice, repeat
 from pathlib import Path
@@ -40,7 +43,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as canvas_module
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from reportlab.platypus.flowables import KeepTogether
+from reportlab.platypus.flowables import CondPageBreak, KeepTogether
 from reportlab.platypus.tables import CellStyle
 
 from sampleloans.errors import StorageError
@@ -64,6 +67,8 @@ QR_BORDER = 4  # modules of quiet zone around the QR code
 ROW_RULE = 0.2  # points, the thin rule under each table row
 MEMO_SIZE = 4096  # wrapped cell texts remembered per column
 WRAP_OVER = 14  # strings longer than this wrap within their column; shorter ones never do
+SECTION_ROOM = 32 * mm  # a heading followed by a table starts a new page with less room left
+SIGNATURE_ROW_LINES = 4  # lines of room in a hand-over signature cell
 
 
 @contextmanager
@@ -147,23 +152,36 @@ def heading(text: str) -> Paragraph:
     return para(text, styles()["h2"])
 
 
-def key_values(pairs: Sequence[tuple[str, str]], width: float | None = None) -> Table:
-    """A two-column table of labels and values."""
+def key_values(
+    pairs: Sequence[tuple[str, str]], width: float | None = None, *, marked: Sequence[int] = ()
+) -> Table:
+    """A two-column table of labels and values; `marked` rows are highlighted (a warning)."""
     st = styles()
     usable = width or (PAGE[0] - 2 * MARGIN)
     rows = [[para(k, st["note"]), para(v, st["body"])] for k, v in pairs]
     table = Table(rows, colWidths=[usable * 0.28, usable * 0.72], hAlign="LEFT")
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, SHADE),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-            ]
-        )
-    )
+    commands: list[Any] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, SHADE),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    commands += [("BACKGROUND", (0, row), (-1, row), MARK) for row in marked]
+    table.setStyle(TableStyle(commands))
     return table
+
+
+def section(title: str, content: Sequence[Any]) -> list[Any]:
+    """A heading kept on the same page as its content.
+
+    Short content (key-value lines, a paragraph, a chart) moves to the next page with its
+    heading when it does not fit (KeepTogether); a data table, which may run over many pages,
+    starts on a new page only when less than SECTION_ROOM is left (CondPageBreak), so the
+    heading always stands above its first rows.
+    """
+    if any(isinstance(item, TextTable) for item in content):
+        return [CondPageBreak(SECTION_ROOM), heading(title), *content]
+    return [KeepTogether([heading(title), *content])]
 
 
 def data_tables(
@@ -265,7 +283,17 @@ class _Cells:
 
     def wrap(self, text: str, column: int) -> str:
         """Text wrapped to a column, lines joined by newlines."""
-        return "\n".join(wrap_lines(text, self.widths[column], self.measure))
+        return "\n".join(self._lines(text, column))
+
+    def _lines(self, text: str, column: int) -> list[str]:
+        """A cell's lines: each of its own lines (a newline in the text) wrapped to the column;
+        an empty own line stays, as room to write in."""
+        if "\n" not in text:
+            return wrap_lines(text, self.widths[column], self.measure)
+        lines: list[str] = []
+        for own in text.split("\n"):
+            lines.extend(wrap_lines(own, self.widths[column], self.measure) or [""])
+        return lines
 
     def row(self, row: Sequence[Any]) -> tuple[list[str], int]:
         """A row's cell strings and the line count of its tallest cell."""
@@ -274,7 +302,7 @@ class _Cells:
         for column, value in enumerate(row):
             if type(value) is not str:
                 texts.append("" if value is None else str(value))
-            elif len(value) <= WRAP_OVER:
+            elif len(value) <= WRAP_OVER and "\n" not in value:
                 texts.append(value)
             else:
                 seen = self.seen[column]
@@ -282,7 +310,7 @@ class _Cells:
                 if done is None:
                     if len(seen) >= MEMO_SIZE:  # unique values (descriptions) would fill it
                         seen.clear()
-                    lines = wrap_lines(value, self.widths[column], self.measure)
+                    lines = self._lines(value, column)
                     done = seen[value] = ("\n".join(lines), len(lines))
                 texts.append(done[0])
                 if done[1] > tallest:
@@ -446,9 +474,10 @@ _DROP_PRINTABLE_ASCII = str.maketrans("", "", _PRINTABLE_ASCII)
 def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None = None) -> list[str]:
     """Break text at spaces into lines that fit `width` points, as a Paragraph would.
 
-    Whitespace collapses to single spaces; a word wider than a whole line is cut between
-    characters, its first piece filling the rest of the current line (Paragraph's
-    splitLongWords); a line may run over by 5 % of a space per word (its spaceShrinkage).
+    Whitespace collapses to single spaces; a word wider than a whole line breaks where a reader
+    expects it (`word_pieces`: before an `@`, after a `.`, `-`, `/` …), its first piece filling
+    the rest of the current line, and only a piece still wider than a line is cut between
+    characters; a line may run over by 5 % of a space per word (Paragraph's spaceShrinkage).
     `measure` gives a string's width in points (default: the cell font, see `measurer`).
     """
     measure = measure or measurer()
@@ -463,17 +492,17 @@ def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None =
     used = 0.0  # width of the words on `line`, with the spaces between them
     for word in words:
         w = measure(word)
-        if w > width:  # a long word: cut it, its first piece filling the current line
+        if w > width:  # a long word: break it, its first piece filling the current line
             at = used + space if line else 0.0
             piece = ""
-            for char in word:
-                cw = measure(char)
+            for unit in _break_units(word, width, measure):
+                cw = measure(unit)
                 if at + cw > width and (piece or cw <= width):
                     if piece:
                         line.append(piece)
                     lines.append(" ".join(line))
                     line, piece, at = [], "", 0.0
-                piece += char
+                piece += unit
                 at += cw
             line.append(piece)
             used = at
@@ -490,6 +519,30 @@ def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None =
     return lines
 
 
+_COARSE_BREAKS = re.compile(r"(?<=.)(?=[@(])")  # before an e-mail's @, an opening bracket
+_FINE_BREAKS = re.compile(r"(?<=[./\-_,;:)])(?=.)")  # after a dot, slash, hyphen …
+
+
+def word_pieces(word: str, fits: Callable[[str], bool] = lambda _piece: False) -> list[str]:
+    """A word cut where a line may break inside it: first only before `@` or `(`; a piece
+    that still does not fit (`fits`) also after `.`, `/`, `-`, `_`, `,`, `;`, `:` or `)`
+    (`li.na@naoc.example` → `li.na`, `@naoc.example`, or `li.`, `na`, `@naoc.`, `example`)."""
+    pieces: list[str] = []
+    for piece in _COARSE_BREAKS.split(word):
+        pieces.extend([piece] if fits(piece) else _FINE_BREAKS.split(piece))
+    return pieces
+
+
+def _break_units(word: str, width: float, measure: Callable[[str], float]) -> Iterator[str]:
+    """The units a long word is packed from: its pieces, and the characters of a piece that is
+    itself wider than a line."""
+    for piece in word_pieces(word, lambda piece: measure(piece) <= width):
+        if measure(piece) <= width:
+            yield piece
+        else:
+            yield from piece
+
+
 def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
     """A function giving a string's width in points in the report font at `size`.
 
@@ -503,6 +556,14 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
         return scale * sum(map(width_of, map(ord, text), repeat(default)))
 
     return measure
+
+
+def ruled_lines(count: int) -> Table:
+    """`count` empty ruled lines, the full width, to write on by hand."""
+    usable = PAGE[0] - 2 * MARGIN
+    table = Table([[""]] * count, colWidths=[usable], rowHeights=[7 * mm] * count, hAlign="LEFT")
+    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)]))
+    return table
 
 
 def signature_blocks(roles: Sequence[str]) -> KeepTogether:
@@ -533,8 +594,26 @@ def signature_blocks(roles: Sequence[str]) -> KeepTogether:
     return KeepTogether([heading("Signatures"), table])
 
 
+def pdf_date(moment: datetime) -> Callable[..., str]:
+    """A reportlab date formatter that writes `moment` (UTC) as a PDF date, whatever it is
+    given: CreationDate and ModDate say when the report was generated, the same on every run."""
+    u = moment.astimezone(UTC)
+    text = f"D:{u.year:04d}{u.month:02d}{u.day:02d}{u.hour:02d}{u.minute:02d}{u.second:02d}+00'00'"
+
+    def formatter(*_ymdhms: int) -> str:
+        return text
+
+    return formatter
+
+
 def _numbered_canvas(
-    title: str, scope: str, head: str, digest: str, generated_at: str, qr_payload: str
+    title: str,
+    scope: str,
+    head: str,
+    digest: str,
+    generated_at: str,
+    qr_payload: str,
+    created_at: datetime,
 ) -> type:
     """A canvas that holds every page until the end so the footer can say 'page N of M'.
 
@@ -546,6 +625,7 @@ def _numbered_canvas(
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._saved: list[dict[str, Any]] = []
+            self.setDateFormatter(pdf_date(created_at))
 
         def showPage(self) -> None:
             self._saved.append(dict(self.__dict__))
@@ -642,12 +722,16 @@ def build_pdf(
     head: str,
     digest: str,
     generated_at: str,
+    created_at: datetime,
     doc_title: str,
     subject: str,
     keywords: str,
     qr_payload: str,
 ) -> bytes:
-    """Lay out a story on A4 pages with header, footer and QR code; return the PDF bytes."""
+    """Lay out a story on A4 pages with header, footer and QR code; return the PDF bytes.
+
+    `created_at` is written as the PDF's CreationDate and ModDate.
+    """
     register_font()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -666,7 +750,7 @@ def build_pdf(
         invariant=1,
         pageCompression=1,
     )
-    canvasmaker = _numbered_canvas(title, scope, head, digest, generated_at, qr_payload)
+    canvasmaker = _numbered_canvas(title, scope, head, digest, generated_at, qr_payload, created_at)
     # Page streams are Flate-compressed binary, without reportlab's default ASCII85 layer on
     # top: that pure-Python encoder cost a fifth of a long report's time and 25 % of its size.
     a85 = rl_config.useA85
@@ -678,8 +762,11 @@ def build_pdf(
     return buffer.getvalue()
 
 
-def title_block(title: str, lines: Sequence[tuple[str, str]]) -> list[Any]:
-    """The first page's title and header facts (leaves room for the QR code at the right)."""
+def title_block(
+    title: str, lines: Sequence[tuple[str, str]], marked: Sequence[int] = ()
+) -> list[Any]:
+    """The first page's title and header facts (leaves room for the QR code at the right);
+    `marked` lines are highlighted (an overdue return)."""
     st = styles()
     usable = PAGE[0] - 2 * MARGIN - 34 * mm
-    return [para(title, st["h1"]), key_values(lines, usable), Spacer(1, 4 * mm)]
+    return [para(title, st["h1"]), key_values(lines, usable, marked=marked), Spacer(1, 4 * mm)]

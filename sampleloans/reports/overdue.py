@@ -3,8 +3,8 @@
 from typing import Any
 
 from sampleloans.reports import layout
-from sampleloans.reports.common import header_lines, mass, party_lines, when
-from sampleloans.services.reporting import OverdueBody, Report
+from sampleloans.reports.common import day, mass, party_lines, title_block, when
+from sampleloans.services.reporting import RESPOND_WITHIN_DAYS, OverdueBody, Report
 
 
 def story(report: Report) -> list[Any]:
@@ -12,31 +12,47 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, OverdueBody)
     st = layout.styles()
-    out: list[Any] = layout.title_block(report.title, header_lines(report))
-    out.append(layout.heading("To"))
-    out.append(layout.key_values(party_lines((body.institution,))))
-    out.append(layout.heading(f"Obligations past due on {when(report.generated_at)}"))
-    out.extend(
-        layout.data_tables(
-            ("Loan", "Principal investigator", "Obligation", "Due", "Days late", "Mass held"),
-            [
-                (
-                    line.loan,
-                    line.pi,
-                    "return of samples" if line.what == "return" else "annual inventory",
-                    when(line.due_at),
-                    str(line.days_late),
-                    mass(line.held_ug),
-                )
-                for line in body.lines
-            ],
-            (0.17, 0.25, 0.16, 0.18, 0.1, 0.14),
-            marked=range(len(body.lines)),
-            align_right=(4, 5),
+    out: list[Any] = title_block(report)
+    to = [*party_lines(body.addressees), *party_lines((body.institution,))]
+    marked: list[int] = []
+    if body.lines:
+        marked.append(len(to))
+        to.append(
+            (
+                "Respond by",
+                f"{day(body.respond_by)} ({RESPOND_WITHIN_DAYS} days after this notice): return "
+                "the samples, or request an extension under the agreement terms below",
+            )
         )
+    out += layout.section("To", [layout.key_values(to, marked=marked)])
+    table = layout.data_tables(
+        ("Loan", "Principal investigator", "Agreement", "Obligation", "Due", "Days late", "Held"),
+        [
+            (
+                line.loan,
+                line.pi,
+                line.agreement,
+                "return of samples" if line.what == "return" else "annual inventory",
+                when(line.due_at),
+                str(line.days_late),
+                mass(line.held_ug),
+            )
+            for line in body.lines
+        ],
+        (0.13, 0.19, 0.14, 0.14, 0.17, 0.08, 0.15),
+        marked=range(len(body.lines)),
+        align_right=(5, 6),
     )
-    out.append(layout.heading("What to do"))
-    for number, action in enumerate(body.actions, start=1):
-        out.append(layout.para(f"{number}. {action}", st["body"]))
+    out += layout.section(f"Obligations past due on {when(report.generated_at)}", table)
+    if body.clauses:
+        out += layout.section(
+            "The agreement terms this notice rests on",
+            [layout.key_values(party_lines(body.clauses))],
+        )
+    actions = [
+        layout.para(f"{number}. {action}", st["body"])
+        for number, action in enumerate(body.actions, start=1)
+    ]
+    out += layout.section("What to do", actions)
     out.append(layout.signature_blocks(("Compliance officer", "Curator")))
     return out

@@ -8,7 +8,7 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
 from sampleloans.reports import layout
-from sampleloans.reports.common import header_lines, mass, party_lines, when
+from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 from sampleloans.services.reporting import Report, ReturnBody, ReturnLine
 
 TERMS = (
@@ -26,21 +26,13 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, ReturnBody)
     st = layout.styles()
-    out: list[Any] = layout.title_block(report.title, header_lines(report))
-    out.append(layout.heading("Parties"))
-    out.append(layout.key_values([*party_lines(body.parties), ("Loan status", body.status)]))
+    out: list[Any] = title_block(report, body.overdue)
+    parties = [*party_lines(body.parties), ("Loan status", readable(body.status))]
+    out += layout.section("Parties", [layout.key_values(parties)])
     agreement = body.agreement
-    out.append(layout.heading(f"Agreement {agreement.number}"))
-    out.append(
-        layout.key_values(
-            [
-                ("Status", agreement.status),
-                ("Signed on", when(agreement.signed_at)),
-                *agreement.terms[2:5],
-            ]
-        )
-    )
-    out.append(layout.heading("Mass accounting per sample"))
+    terms = [("Status", agreement.status), ("Signed on", when(agreement.signed_at))]
+    terms += agreement.terms[2:5]
+    out += layout.section(f"Agreement {agreement.number}", [layout.key_values(terms)])
     header = (
         "Sample",
         "Issued",
@@ -53,17 +45,15 @@ def story(report: Report) -> list[Any]:
         "Remaining accountable",
     )
     rows = [_accounting_cells(line) for line in (*body.lines, body.total)]
-    out.extend(
-        layout.data_tables(
-            header,
-            rows,
-            (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
-            total=True,
-            align_right=range(1, 9),
-        )
+    accounting: list[Any] = layout.data_tables(
+        header,
+        rows,
+        (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
+        total=True,
+        align_right=range(1, 9),
     )
     if body.splits:
-        out.append(
+        accounting.append(
             layout.para(
                 "Continuation lines are the borrower's splits. Their mass also appears in the "
                 "parent's 'Split by borrower' column, so the Total counts it once, as "
@@ -77,8 +67,8 @@ def story(report: Report) -> list[Any]:
         if remaining == 0
         else f"{mass(remaining)} remains accountable by the borrower."
     )
-    out.append(layout.para(verdict, st["body"]))
-    out.append(layout.heading("Analyses (consumption, analysis by analysis)"))
+    accounting.append(layout.para(verdict, st["body"]))
+    out += layout.section("Mass accounting per sample", accounting)
     analyses = [
         (
             a.seq,
@@ -91,42 +81,42 @@ def story(report: Report) -> list[Any]:
         for line in body.lines
         for a in line.analyses
     ]
-    out.extend(
+    out += layout.section(
+        "Analyses (consumption, analysis by analysis)",
         layout.data_tables(
             ("Seq", "Sample", "Date", "Technique", "Destructive", "Mass"),
             analyses,
             (0.07, 0.25, 0.18, 0.25, 0.1, 0.15),
             align_right=(5,),
-        )
+        ),
     )
-    out.append(layout.heading("Continuation: splits made by the borrower"))
-    out.extend(
+    out += layout.section(
+        "Continuation: splits made by the borrower",
         layout.data_tables(
             ("Split", "From", "Mass", "Fate"),
             [(s.code, s.parent, mass(s.mass_ug), s.fate) for s in body.splits],
             (0.28, 0.27, 0.12, 0.33),
             align_right=(2,),
-        )
+        ),
     )
-    out.append(layout.heading("Condition and contamination history"))
-    out.extend(
+    out += layout.section(
+        "Condition and contamination history",
         layout.data_tables(
             ("Seq", "Leg", "Hand-over"),
             [(c.seq, c.kind, c.text) for c in body.conditions],
             (0.07, 0.1, 0.83),
-        )
+        ),
     )
-    out.append(layout.heading("Discrepancies and incidents"))
-    out.extend(
+    out += layout.section(
+        "Discrepancies and incidents",
         layout.data_tables(
             ("Seq", "Kind", "What"),
             [(f.seq, f.kind, f.text) for f in body.findings],
             (0.07, 0.13, 0.80),
             marked=range(len(body.findings)),
-        )
+        ),
     )
-    out.append(layout.heading("Mass balance"))
-    out.append(chart(body))
+    out += layout.section("Mass balance", [chart(body)])
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out
 

@@ -11,14 +11,14 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache, cached_property
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from sampleloans import db
-from sampleloans.dates import days_between, from_iso, to_iso
+from sampleloans.dates import days_between, format_datetime, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, StorageError
 from sampleloans.ledger import store
 from sampleloans.ledger.envelope import Context
@@ -53,6 +53,43 @@ TITLES = {
     "return": "Sample return report (F-75)",
     "overdue": "Notice of overdue obligations",
     "inventory": "Inventory statement",
+}
+RESPOND_WITHIN_DAYS = 14  # an overdue notice asks for the return or an extension request by then
+EVENT_LABELS = {
+    # what a reader of a form sees for each event kind (never the ledger's dotted name)
+    "ledger.created": "Ledger created",
+    "institution.added": "Institution added",
+    "person.added": "Person added",
+    "person.role_changed": "Role changed",
+    "person.deactivated": "Person deactivated",
+    "person.reactivated": "Person reactivated",
+    "mission.added": "Mission added",
+    "sample.registered": "Registration",
+    "sample.moved": "Storage move",
+    "sample.split": "Split",
+    "agreement.created": "Agreement drafted",
+    "agreement.signed": "Agreement signed",
+    "agreement.ended": "Agreement ended",
+    "loan.requested": "Loan requested",
+    "loan.approved": "Loan approved",
+    "loan.issued": "Issue from vault",
+    "loan.consumed": "Analysis",
+    "loan.split": "Split by borrower",
+    "loan.inventory": "Inventory attested",
+    "loan.extended": "Extension",
+    "loan.recalled": "Recall",
+    "loan.settled": "Settlement",
+    "loan.closed": "Loan closed",
+    "incident.reported": "Incident",
+    "incident.resolved": "Incident resolved",
+    "event.corrected": "Correction",
+}
+HANDOVER_LABELS = {
+    # (kind, shipment direction) of the hand-over events
+    ("loan.shipped", "outbound"): "Shipment",
+    ("loan.shipped", "return"): "Return shipped",
+    ("loan.received", "outbound"): "Receipt",
+    ("loan.received", "return"): "Return accepted",
 }
 
 
@@ -116,6 +153,7 @@ class CustodyRow:
     seq: int
     occurred_at: datetime
     kind: str
+    label: str  # what a reader sees for the kind: "Receipt", "Return accepted" (EVENT_LABELS)
     released_by: str
     received_by: str
     location: str
@@ -140,9 +178,19 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Overdue:
+    """A loan whose return is past due at the report's moment."""
+
+    loan: str
+    due_at: datetime
+    days_late: int
+
+
+@dataclass(frozen=True)
 class CustodyBody:
     """The custody report's content."""
 
+    overdue: tuple[Overdue, ...]
     parties: tuple[Party, ...]
     agreements: tuple[AgreementInfo, ...]
     items: tuple[ItemRow, ...]
@@ -199,6 +247,7 @@ class ReturnBody:
 
     loan: str
     status: str
+    overdue: tuple[Overdue, ...]
     parties: tuple[Party, ...]
     agreement: AgreementInfo
     lines: tuple[ReturnLine, ...]
@@ -213,7 +262,8 @@ class OverdueLine:
     """One overdue obligation."""
 
     loan: str
-    pi: str
+    pi: str  # the PI's name
+    agreement: str
     what: str  # return | inventory
     due_at: datetime
     days_late: int
@@ -225,6 +275,9 @@ class OverdueBody:
     """The overdue notice's content."""
 
     institution: Party
+    addressees: tuple[Party, ...]  # each PI named in the notice: name, e-mail, institution
+    respond_by: datetime  # RESPOND_WITHIN_DAYS after generation
+    clauses: tuple[Party, ...]  # per agreement: number, and its loan-period and extension terms
     lines: tuple[OverdueLine, ...]
     actions: tuple[str, ...]
 
@@ -235,6 +288,7 @@ class InventoryBody:
 
     loan: str
     status: str
+    overdue: tuple[Overdue, ...]
     parties: tuple[Party, ...]
     due_at: datetime | None
     last_inventory_at: datetime | None
@@ -454,7 +508,7 @@ def _build(session: Session, request: ReportRequest, generated_at: datetime) -> 
     except NotFound as exc:
         raise NotFound(f"{exc} (in the ledger up to event {head_seq})") from None
     if request.as_of:
-        label += f", as of {request.as_of}"
+        label += f", as of {format_datetime(from_iso(request.as_of))}"
     return Report(
         request=request,
         title=TITLES[request.kind],
@@ -474,6 +528,15 @@ def _institution_party(session: Session, role: str, short: str | None) -> Party:
     if inst is None:
         return Party(role, short or "—", "")
     return Party(role, inst.name, f"{inst.short_name}, {inst.city}, {inst.country}")
+
+
+def _overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
+    """The loans among `loans` still out whose return was due before `at`."""
+    return tuple(
+        Overdue(loan.number, loan.due_at, days_between(loan.due_at, at))
+        for loan in sorted(loans, key=lambda loan: loan.number)
+        if loan.status in ACTIVE_LOAN_STATUSES and loan.due_at is not None and loan.due_at < at
+    )
 
 
 def _person_party(session: Session, role: str, email: str) -> Party:
@@ -521,7 +584,7 @@ def _agreement_info(agreement: Agreement) -> AgreementInfo:
 
     terms = (
         ("Term", format_period(agreement.term)),
-        ("Expires", to_iso(agreement.expires_at) if agreement.expires_at else "—"),
+        ("Expires", format_datetime(agreement.expires_at) if agreement.expires_at else "—"),
         ("Maximum total mass", format_mass(agreement.max_total_mass_ug)),
         ("Purposes allowed", agreement.allowed_purposes.replace(",", ", ")),
         ("Destructive use", "allowed" if agreement.destructive_use_allowed else "not allowed"),
@@ -578,7 +641,7 @@ def _item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
 # --- custody --------------------------------------------------------------------------------
 
 
-def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[CustodyBody, str]:
+def _custody(session: Session, request: ReportRequest, now: datetime) -> tuple[CustodyBody, str]:
     loans: list[Loan]
     if request.loan:
         loans = [get_loan(session, request.loan)]
@@ -651,7 +714,10 @@ def _custody(session: Session, request: ReportRequest, _now: datetime) -> tuple[
     # a lineage report sees only its own samples' events: track (and judge) only those
     tracked = set(keys) if request.sample else None
     events, findings = _custody_rows(session, subject_type, keys, numbers, tracked)
+    # judged at the moment the report shows: its --as-of, else its generation time
+    at = from_iso(request.as_of) if request.as_of else now
     body = CustodyBody(
+        overdue=_overdue_returns(loans, at),
         parties=tuple(parties),
         agreements=tuple(agreements),
         items=tuple(items),
@@ -879,6 +945,7 @@ def _custody_row(
         seq=event.seq,
         occurred_at=from_iso(event.occurred_at),
         kind=kind,
+        label=event_label(kind, p, shipments, event.seq),
         recorded_by=sys.intern(event.actor),
         os_user=sys.intern(event.os_user),
         description=_with_reason(
@@ -888,6 +955,21 @@ def _custody_row(
         **fields,
     )
     return row, found
+
+
+def event_label(
+    kind: str, payload: dict[str, Any], shipments: dict[int, Shipment], seq: int
+) -> str:
+    """What a reader sees for an event: a hand-over by its direction ("Receipt", "Return
+    accepted"), any other kind by EVENT_LABELS, an unknown kind as plain words."""
+    if kind in ("loan.shipped", "loan.received"):
+        shipment = shipments.get(seq if kind == "loan.shipped" else int(payload["shipment_seq"]))
+        direction = shipment.direction if shipment is not None else "outbound"
+        return HANDOVER_LABELS[(kind, direction)]
+    label = EVENT_LABELS.get(kind)
+    if label is None:  # a kind added later: its words, never its dotted name
+        label = kind.rpartition(".")[2].replace("_", " ").capitalize()
+    return label
 
 
 def _with_reason(description: str, kind: str, reason: str | None) -> str:
@@ -900,7 +982,7 @@ def _with_reason(description: str, kind: str, reason: str | None) -> str:
 # --- return (F-75) ------------------------------------------------------------------------------
 
 
-def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[ReturnBody, str]:
+def _return(session: Session, request: ReportRequest, now: datetime) -> tuple[ReturnBody, str]:
     loan = get_loan(session, request.loan or "")
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
@@ -982,7 +1064,7 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
             s.direction,
             f"{s.direction} {s.container} seal {s.seal_number}: "
             + (
-                f"received {to_iso(s.received_at)}, seal "
+                f"received {format_datetime(s.received_at)}, seal "
                 f"{'intact' if s.seal_intact else 'BROKEN'}, condition {s.condition_on_receipt}"
                 if s.received_at
                 else "not yet received"
@@ -1014,6 +1096,7 @@ def _return(session: Session, request: ReportRequest, _now: datetime) -> tuple[R
     body = ReturnBody(
         loan=loan.number,
         status=loan.status,
+        overdue=_overdue_returns([loan], now),
         parties=tuple(_loan_parties(session, loan)),
         agreement=_agreement_info(agreement),
         lines=tuple(lines),
@@ -1104,6 +1187,7 @@ def _weighing_findings(session: Session, number: str) -> list[Finding]:
 def _overdue(session: Session, request: ReportRequest, now: datetime) -> tuple[OverdueBody, str]:
     short = get_institution(session, request.institution or "").short_name
     lines = []
+    late_loans: list[Loan] = []
     for loan in session.exec(
         select(Loan)
         .where(Loan.institution == short, col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
@@ -1113,22 +1197,30 @@ def _overdue(session: Session, request: ReportRequest, now: datetime) -> tuple[O
             i.held_ug
             for i in session.exec(select(LoanItem).where(LoanItem.loan_number == loan.number))
         )
+        pi = session.get(Person, loan.pi_email)
+        pi_name = pi.name if pi is not None else loan.pi_email
         for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
             if due is not None and due < now:
+                days = days_between(due, now)
                 lines.append(
-                    OverdueLine(loan.number, loan.pi_email, what, due, days_between(due, now), held)
+                    OverdueLine(loan.number, pi_name, loan.agreement, what, due, days, held)
                 )
+                if loan not in late_loans:
+                    late_loans.append(loan)
     lines.sort(key=lambda r: (-r.days_late, r.loan, r.what))
+    respond_by = now + timedelta(days=RESPOND_WITHIN_DAYS)
+    by = respond_by.date().isoformat()
     actions = []
     if any(line.what == "return" for line in lines):
         actions.append(
-            "Return the samples of every loan past due to the curator in a sealed container, "
-            "or request an extension in writing before any further use."
+            f"By {by}, return the samples of every loan past due to the curator in a sealed "
+            "container, or request an extension in writing under the agreement's extension "
+            "clause below; do not use the samples further until then."
         )
     if any(line.what == "inventory" for line in lines):
         actions.append(
-            "Attest the inventory of every loan listed (what the PI holds, sample by sample) "
-            "within 30 days of this notice."
+            f"By {by}, attest the inventory of every loan listed (what the PI holds, sample by "
+            "sample)."
         )
     if lines:
         actions.append(
@@ -1139,14 +1231,60 @@ def _overdue(session: Session, request: ReportRequest, now: datetime) -> tuple[O
         actions.append("No obligation is overdue at the date of this notice; no action is needed.")
     body = OverdueBody(
         institution=_institution_party(session, "Institution", short),
+        addressees=tuple(_addressees(session, late_loans)),
+        respond_by=respond_by,
+        clauses=tuple(_clauses(session, late_loans)),
         lines=tuple(lines),
         actions=tuple(actions),
     )
     return body, f"institution {short}"
 
 
+def _addressees(session: Session, loans: list[Loan]) -> list[Party]:
+    """Each PI of the late loans, once: name, then e-mail, institution, its city and country."""
+    parties: list[Party] = []
+    for email in sorted({loan.pi_email for loan in loans}):
+        person = session.get(Person, email)
+        if person is None:
+            parties.append(Party("Principal investigator", email, ""))
+            continue
+        inst = session.get(Institution, person.institution)
+        where = f"{inst.name}, {inst.city}, {inst.country}" if inst else person.institution
+        parties.append(Party("Principal investigator", person.name, f"{email}; {where}"))
+    return parties
+
+
+def _clauses(session: Session, loans: list[Loan]) -> list[Party]:
+    """The agreement terms the notice rests on: per agreement, its loan period and extensions."""
+    from sampleloans.units import format_period
+
+    clauses = []
+    for number in sorted({loan.agreement for loan in loans}):
+        agreement = session.get(Agreement, number)
+        if agreement is None:
+            continue
+        used = ", ".join(
+            f"{loan.number} has used {loan.extensions_granted} of {agreement.max_extensions}"
+            for loan in loans
+            if loan.agreement == number
+        )
+        clauses.append(
+            Party(
+                f"Agreement {number}",
+                f"loans last at most {format_period(agreement.max_loan_period)}; up to "
+                f"{agreement.max_extensions} extension(s) of at most "
+                f"{format_period(agreement.max_extension_period)} each, requested in writing "
+                "before the return is due",
+                f"signed {format_datetime(agreement.signed_at)}; {used}"
+                if agreement.signed_at
+                else used,
+            )
+        )
+    return clauses
+
+
 def _inventory(
-    session: Session, request: ReportRequest, _now: datetime
+    session: Session, request: ReportRequest, now: datetime
 ) -> tuple[InventoryBody, str]:
     loan = get_loan(session, request.loan or "")
     items = list(
@@ -1160,6 +1298,7 @@ def _inventory(
     body = InventoryBody(
         loan=loan.number,
         status=loan.status,
+        overdue=_overdue_returns([loan], now),
         parties=tuple(_loan_parties(session, loan)),
         due_at=loan.due_at,
         last_inventory_at=loan.last_inventory_at,
