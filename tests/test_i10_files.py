@@ -623,9 +623,13 @@ def test_killed_init_leaves_no_ledger_and_the_next_init_cleans_up(tmp_path: Path
 
 HOLDER = textwrap.dedent(
     """
+    import signal
     import sys
     from pathlib import Path
     from sampleloans import fileio
+    # a shell that starts a job in the background makes it ignore SIGINT, and Python then keeps
+    # it ignored: give this holder the terminal's default so the test is the same everywhere
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with fileio.private_temp_file(Path(sys.argv[1]), "held.pdf") as temp:
         print(temp.path, flush=True)
         sys.stdin.readline()
