@@ -185,6 +185,9 @@ def console(*, stderr: bool = False) -> "Console":
 
 
 def print_json(data: Any) -> None:
-    """Stable JSON: sorted keys, two-space indent, UTF-8."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    """Stable JSON in the one vocabulary of docs/json.md: sorted keys, two-space indent, UTF-8."""
+    from sampleloans.commands.jsonout import to_json
+
+    text = json.dumps(to_json(data), indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    sys.stdout.write(text)
     sys.stdout.write("\n")

@@ -16,9 +16,10 @@ SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost")
 
 
 def _iso(moment: Any) -> str | None:
-    from sampleloans.dates import to_iso
+    """A time in the JSON vocabulary (whole-second UTC 'Z'), or None."""
+    from sampleloans.commands.jsonout import json_time
 
-    return to_iso(moment) if moment is not None else None
+    return json_time(moment) if moment is not None else None
 
 
 def _terms(row: Any, terms: tuple[str, ...]) -> dict[str, int]:
@@ -39,10 +40,11 @@ def balance(
     lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost.
     Without --sample/--loan (curators and compliance officers only): collection-wide totals.
 
-    JSON keys: scope (loan|lineage|collection), subject, balanced, items [sample_code, source,
-    state, issued_ug, held_ug, consumed_ug, returned_ug, transferred_ug, split_ug, lost_ug,
-    balanced], item_total, samples [code, parent_code, custody_state, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], sample_total (null when not shown).
+    JSON keys (docs/json.md): scope (loan|lineage|collection), subject, balanced,
+    item_balance {rows [sample_code, source, custody_state, issued_ug, held_ug, consumed_ug,
+    returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the same masses,
+    balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
+    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], total {…}}; each null when not shown.
 
     Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
     """
@@ -58,14 +60,20 @@ def balance(
         out.print(renderable)
 
 
+def _total(row: Any, terms: tuple[str, ...]) -> dict[str, Any]:
+    """A total: only the mass terms and whether they balance (no fake sample code or state)."""
+    return {**_terms(row, terms), "balanced": row.balanced}
+
+
 def _balance_json(result: Any) -> dict[str, Any]:
+    """Rows and their total in separate keys: a total is never a pseudo-row of the list."""
+
     def item(row: Any) -> dict[str, Any]:
         return {
             "sample_code": row.sample_code,
             "source": row.source,
-            "state": row.state,
-            **_terms(row, ITEM_TERMS),
-            "balanced": row.balanced,
+            "custody_state": row.state,
+            **_total(row, ITEM_TERMS),
         }
 
     def sample(row: Any) -> dict[str, Any]:
@@ -73,20 +81,28 @@ def _balance_json(result: Any) -> dict[str, Any]:
             "code": row.code,
             "parent_code": row.parent_code,
             "custody_state": row.custody_state,
-            **_terms(row, SAMPLE_TERMS),
-            "balanced": row.balanced,
+            **_total(row, SAMPLE_TERMS),
         }
 
     totals = [t for t in (result.item_total, result.sample_total) if t is not None]
+    item_balance = sample_balance = None
+    if result.item_total is not None:
+        item_balance = {
+            "rows": [item(r) for r in result.items],
+            "total": _total(result.item_total, ITEM_TERMS),
+        }
+    if result.sample_total is not None:
+        sample_balance = {
+            "rows": [sample(r) for r in result.samples],
+            "total": _total(result.sample_total, SAMPLE_TERMS),
+        }
     return {
         "scope": result.scope,
         "subject": result.subject,
         "balanced": all(t.balanced for t in totals)
         and all(r.balanced for r in (*result.items, *result.samples)),
-        "items": [item(r) for r in result.items],
-        "item_total": item(result.item_total) if result.item_total else None,
-        "samples": [sample(r) for r in result.samples],
-        "sample_total": sample(result.sample_total) if result.sample_total else None,
+        "item_balance": item_balance,
+        "sample_balance": sample_balance,
     }
 
 
@@ -170,8 +186,8 @@ def overdue(
     Curators and compliance officers see every institution (or the one given); researchers see
     only their own. Exit 0 even when some are overdue.
 
-    JSON keys: overdue [loan_number, institution, pi_email, what (return|inventory), due_at,
-    days_late].
+    JSON (docs/json.md): an array of {loan_number, institution, pi_email, what
+    (return|inventory), due_at, days_late}, like every list command.
 
     Example: sampleloans --as compliance@naoc.example overdue --institution OU
     """
@@ -181,19 +197,17 @@ def overdue(
         rows = find_overdue(session, service_ctx, institution=institution)
     if as_json:
         print_json(
-            {
-                "overdue": [
-                    {
-                        "loan_number": r.loan_number,
-                        "institution": r.institution,
-                        "pi_email": r.pi_email,
-                        "what": r.what,
-                        "due_at": _iso(r.due_at),
-                        "days_late": r.days_late,
-                    }
-                    for r in rows
-                ]
-            }
+            [
+                {
+                    "loan_number": r.loan_number,
+                    "institution": r.institution,
+                    "pi_email": r.pi_email,
+                    "what": r.what,
+                    "due_at": _iso(r.due_at),
+                    "days_late": r.days_late,
+                }
+                for r in rows
+            ]
         )
         return
     from rich.table import Table
@@ -235,10 +249,10 @@ def status(
     Researchers see their own institution; curators and compliance officers must give --loan or
     --institution.
 
-    JSON keys: loans [number, institution, pi_email, status, held_ug, due_at, days_left
-    (negative when overdue), overdue, inventory_overdue, extensions_granted, max_extensions,
-    next_inventory_due_at, inventory_days_left, obligations [text], items [sample_code, state,
-    issued_ug, held_ug]].
+    JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug, due_at,
+    days_left (negative when overdue), overdue, inventory_overdue, extensions_granted,
+    max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
+    items [sample_code, custody_state, issued_ug, held_ug]].
 
     Example: sampleloans --as anand@open.example status
     """
@@ -276,7 +290,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "items": [
             {
                 "sample_code": i.sample_code,
-                "state": i.state,
+                "custody_state": i.state,
                 "issued_ug": i.issued_ug,
                 "held_ug": i.held_ug,
             }

@@ -45,13 +45,14 @@ def history(
     up to that time are listed, and the ledger is replayed up to then to show the state of the
     record at that moment (custody state, custodian, masses).
 
-    JSON keys: subject_type, subject_key, lineage, as_of, events [seq, occurred_at, recorded_at,
+    JSON keys (docs/json.md): subject_type, subject_key, lineage, as_of, events [seq,
+    occurred_at, recorded_at,
     kind, actor, imported_by (the curator who imported the event from a history file, else null),
     os_user (the operating-system account that recorded it), reason, description, corrects_seq,
-    corrected_by], state (null without --as-of) {as_of, up_to_seq,
+    corrected_by], replayed_state (null without --as-of) {as_of, up_to_seq,
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug], loans [number, institution, status, due_at,
-    items [sample_code, state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
+    items [sample_code, custody_state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
 
     Example: sampleloans custody history --sample CE5C0400YJFM00505 --as-of 2025-05-01
     """
@@ -72,9 +73,10 @@ def history(
 
 
 def _iso(moment: Any) -> str | None:
-    from sampleloans.dates import to_iso
+    """A time in the JSON vocabulary (whole-second UTC 'Z'), or None."""
+    from sampleloans.commands.jsonout import json_time
 
-    return to_iso(moment) if moment is not None else None
+    return json_time(moment) if moment is not None else None
 
 
 def history_json(result: Any) -> dict[str, Any]:
@@ -101,7 +103,7 @@ def history_json(result: Any) -> dict[str, Any]:
             }
             for e in result.entries
         ],
-        "state": None
+        "replayed_state": None
         if state is None
         else {
             "as_of": _iso(state.as_of),
@@ -131,7 +133,7 @@ def history_json(result: Any) -> dict[str, Any]:
                     "items": [
                         {
                             "sample_code": i.sample_code,
-                            "state": i.state,
+                            "custody_state": i.state,
                             "issued_ug": i.issued_ug,
                             "held_ug": i.held_ug,
                             "consumed_ug": i.consumed_ug,

@@ -83,8 +83,8 @@ def list_(
 ) -> None:
     """List incidents by number (researchers see those on their own institution's loans).
 
-    JSON: a list of {seq, sample, loan, institution, kind, description, mass_lost_ug,
-    reported_at, reported_by, status, resolved_at, resolution}.
+    JSON (docs/json.md): a list of {seq, sample_code, loan_number, institution, kind,
+    description, mass_lost_ug, reported_at, reported_by, status, resolved_at, resolution}.
     Example: sampleloans incidents list --open
     """
     from rich.table import Table

@@ -5,7 +5,8 @@ from typing import Annotated
 import typer
 
 from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
-from sampleloans.commands.samples import jsonable, plain
+from sampleloans.commands.jsonout import renamed
+from sampleloans.commands.samples import plain
 
 app = typer.Typer(help="Lenders, curators and borrowing institutions.", no_args_is_help=True)
 
@@ -42,6 +43,10 @@ def add(
     console().print(line, markup=False)
 
 
+# The views' counts under their JSON names (docs/json.md: a count is <thing>_count).
+COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "loan_count"}
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -52,8 +57,8 @@ def list_(
 ) -> None:
     """List institutions by short name (researchers: only their own).
 
-    JSON: an array of objects with keys short_name, name, country, city, kind, people,
-    agreements, loans (counts).
+    JSON (docs/json.md): an array of objects with keys short_name, name, country, city, kind,
+    person_count, agreement_count, loan_count.
     Example: sampleloans institutions list --kind borrower
     """
     from rich.table import Table
@@ -64,7 +69,7 @@ def list_(
     with reading(ctx) as (session, service_ctx):
         rows = list_institutions(session, service_ctx, kind=kind)
     if as_json:
-        print_json(jsonable(rows))
+        print_json(renamed(rows, COUNTS))
         return
     table = Table(title=f"Institutions ({len(rows)})")
     for heading in ("short", "name", "country", "city", "kind"):
@@ -95,7 +100,8 @@ def show(
 ) -> None:
     """Show one institution with the number of its people, agreements and loans.
 
-    JSON keys: short_name, name, country, city, kind, people, agreements, loans (counts).
+    JSON keys (docs/json.md): short_name, name, country, city, kind, person_count,
+    agreement_count, loan_count.
     Example: sampleloans institutions show OU
     """
     from rich.table import Table
@@ -106,7 +112,7 @@ def show(
     with reading(ctx) as (session, service_ctx):
         view = show_institution(session, service_ctx, short_name=short_name)
     if as_json:
-        print_json(jsonable(view))
+        print_json(renamed(view, COUNTS))
         return
     table = Table(title=plain(f"Institution {view.short_name}")[0], show_header=False)
     table.add_column("field", style="bold", no_wrap=True)

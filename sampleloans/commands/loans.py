@@ -1,6 +1,5 @@
 """`sampleloans loans …`: Loans through their whole life."""
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -477,18 +476,10 @@ def close(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
 
 
 def jsonable(value: Any) -> Any:
-    """A view (dataclass, tuple, datetime) as plain JSON values; times as ISO 8601 UTC."""
-    from sampleloans.dates import to_iso
+    """A view as JSON values in the one vocabulary of docs/json.md."""
+    from sampleloans.commands.jsonout import to_json
 
-    if isinstance(value, datetime):
-        return to_iso(value)
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return jsonable(asdict(value))
-    return value
+    return to_json(value)
 
 
 def _when(value: datetime | None) -> str:
@@ -532,8 +523,9 @@ def list_(
 ) -> None:
     """List loans by number (researchers see their own institution's).
 
-    JSON: a list of {number, agreement, institution, pi, status, transfer_type, samples,
-    issued_ug, held_ug, due_at, days_left (negative when overdue), overdue}.
+    JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
+    transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
+    overdue), overdue}.
     Example: sampleloans loans list --status received
     """
     from sampleloans.services import loan_views
@@ -541,7 +533,9 @@ def list_(
     with reading(ctx) as (session, service_ctx):
         rows = loan_views.list_loans(session, service_ctx, status=status, institution=institution)
     if as_json:
-        print_json(jsonable(rows))
+        from sampleloans.commands.jsonout import renamed
+
+        print_json(renamed(rows, {"samples": "sample_count"}))
         return
     console().print(_list_table(rows))
 
@@ -577,13 +571,13 @@ def _list_table(rows: "list[LoanRow]") -> "Table":
 def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
     """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
 
-    JSON keys: number, agreement, institution, pi, purpose, transfer_type, status, loan_period,
-    requested_at, approved_at, issued_at, due_at, days_left, overdue, extensions_granted,
-    extensions_allowed, next_inventory_due_at, recalled_at, settled_at, obligations, closed_at,
-    items [{sample, source, state, issued_ug, held_ug, consumed_ug, returned_ug, split_ug,
-    lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
+    JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
+    transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
+    overdue, extensions_granted, max_extensions, next_inventory_due_at, recalled_at, settled_at,
+    obligations, closed_at, items [{sample_code, source, custody_state, issued_ug, held_ug,
+    consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
     sender, receiver, shipped_at, received_at, seal_intact, condition}], consumptions [{seq,
-    sample, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
+    sample_code, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
     reason, new_due_at}].
     Example: sampleloans loans show L-1 --json
     """

@@ -5,7 +5,8 @@ from typing import Annotated
 import typer
 
 from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
-from sampleloans.commands.samples import jsonable, plain
+from sampleloans.commands.jsonout import to_json as jsonable
+from sampleloans.commands.samples import plain
 
 app = typer.Typer(
     help="People who may act: curators, compliance officers, researchers.",
@@ -57,7 +58,7 @@ def list_(
 ) -> None:
     """List people by e-mail (researchers: only their own institution's).
 
-    JSON: an array of objects with keys email, name, institution, role, active.
+    JSON (docs/json.md): an array of objects with keys email, name, institution, role, active.
     Example: sampleloans people list --institution OU
     """
     from rich.table import Table
@@ -87,7 +88,7 @@ def show(
 ) -> None:
     """Show one person.
 
-    JSON keys: email, name, institution, role, active.
+    JSON keys (docs/json.md): email, name, institution, role, active.
     Example: sampleloans people show anand@open.example
     """
     from rich.table import Table
