@@ -149,7 +149,7 @@ def test_samples_list(runner: CliRunner, run: Run) -> None:
     assert re.search(rf"{OU_SAMPLE} +│ CE-5 +│ regolith +│ 20\.000 mg +│ 0 µg +│ 20\.000 mg", table)
     result = invoke(runner, CURATOR, "samples", "list", "--state", "gone")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: state: 'gone' is not one of vault, on_loan, issued")
+    assert result.stderr.startswith("Error: state: 'gone' is not one of vault, on-loan, issued")
 
 
 def test_samples_read_access(runner: CliRunner, run: Run) -> None:
@@ -229,7 +229,7 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
     assert err == "Error: institution 'XX' does not exist; see 'institutions list'\n"
     err = refused(runner, db_path, CURATOR, [*other, "OU", "--role", "boss"], 2)
-    assert err == "Error: role: 'boss' is not one of curator, compliance_officer, researcher\n"
+    assert err == "Error: role: 'boss' is not one of curator, compliance-officer, researcher\n"
     ou = as_json(runner, CURATOR, "people", "list", "--institution", "OU")
     assert [p["email"] for p in ou] == [OU_PI, "new@open.example"]
     staff = as_json(runner, CURATOR, "people", "list", "--role", "compliance-officer")

@@ -40,7 +40,7 @@ def balance(
     lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost.
     Without --sample/--loan (curators and compliance officers only): collection-wide totals.
 
-    JSON keys (docs/json.md): scope (loan|lineage|collection), subject, balanced,
+    JSON keys (docs/json.md): subject_type (loan|sample|collection), subject_key, balanced,
     item_balance {rows [sample_code, source, custody_state, issued_ug, held_ug, consumed_ug,
     returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the same masses,
     balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
@@ -96,9 +96,10 @@ def _balance_json(result: Any) -> dict[str, Any]:
             "rows": [sample(r) for r in result.samples],
             "total": _total(result.sample_total, SAMPLE_TERMS),
         }
+    # the same names as `custody history` for what is looked at (one name per concept)
     return {
-        "scope": result.scope,
-        "subject": result.subject,
+        "subject_type": "sample" if result.scope == "lineage" else result.scope,
+        "subject_key": result.subject,
         "balanced": all(t.balanced for t in totals)
         and all(r.balanced for r in (*result.items, *result.samples)),
         "item_balance": item_balance,

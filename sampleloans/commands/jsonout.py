@@ -44,7 +44,6 @@ WORD_KEYS = frozenset(
         "transfer_type",
         "what",
         "direction",
-        "scope",
         "subject_type",
         "origin",
         "record",

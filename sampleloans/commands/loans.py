@@ -574,11 +574,11 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
     overdue, extensions_granted, max_extensions, next_inventory_due_at, recalled_at, settled_at,
-    obligations, closed_at, items [{sample_code, source, custody_state, issued_ug, held_ug,
-    consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
-    sender, receiver, shipped_at, received_at, seal_intact, condition}], consumptions [{seq,
-    sample_code, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
-    reason, new_due_at}].
+    settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug,
+    held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq,
+    direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
+    seal_intact, condition}], consumptions [{seq, sample_code, technique, destructive, mass_ug,
+    occurred_at}], extensions [{seq, period, approver, reason, new_due_at}].
     Example: sampleloans loans show L-1 --json
     """
     from sampleloans.services import loan_views
@@ -586,7 +586,10 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     with reading(ctx) as (session, service_ctx):
         detail = loan_views.loan_detail(session, service_ctx, number)
     if as_json:
-        print_json(jsonable(detail))
+        from sampleloans.commands.jsonout import renamed
+
+        # the text recorded at settlement, not the open obligations of `status`
+        print_json(renamed(detail, {"obligations": "settled_obligations"}))
         return
     out = console()
     for renderable in _detail_renderables(detail):
