@@ -264,7 +264,11 @@ def test_agreements_lifecycle(runner: CliRunner) -> None:
         r"Drafted agreement AG-9 with OU \(pending until signed\); event \d+\.\n", result.stdout
     )
     pending = as_json(runner, CURATOR, "agreements", "show", "AG-9")
-    assert (pending["status"], pending["in_force"], pending["term"]) == ("pending", False, "5 years")
+    assert (pending["status"], pending["in_force"], pending["term"]) == (
+        "pending",
+        False,
+        "5 years",
+    )
     assert pending["max_loan_period"] == "12 months" and pending["max_total_mass_ug"] == 1_000_000
     assert pending["destructive_use_allowed"] and not pending["onward_transfer_allowed"]
     result = invoke(runner, CURATOR, "agreements", "sign", "AG-9", "--signed-by", "LESEC and OU")

@@ -200,7 +200,7 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     ok(runner, "loans", "close", "L-1")
     detail = show(runner)
     assert detail["status"] == "closed"
-    assert detail["obligations"] == "final report received"
+    assert detail["settled_obligations"] == "final report received"
     assert detail["closed_at"] == "2025-04-01T09:00:00Z"
 
 
@@ -286,7 +286,10 @@ def test_partial_return_keeps_the_loan_received(runner, run):
     detail = show(runner)
     assert detail["status"] == "received"
     assert detail["shipments"][-1]["seal_intact"] is False
-    assert {i["sample_code"]: i["custody_state"] for i in detail["items"]} == {S1: "held", S2: "returned"}
+    assert {i["sample_code"]: i["custody_state"] for i in detail["items"]} == {
+        S1: "held",
+        S2: "returned",
+    }
 
 
 # --- refusals: exact message, exit code, nothing written ---------------------------------------

@@ -224,7 +224,10 @@ def test_f75_agrees_with_balance_line_for_line(
     expected = {i["sample_code"]: {t: i[t] for t in terms} for i in balance["item_balance"]["rows"]}
     expected["Total"] = {t: balance["item_balance"]["total"][t] for t in terms}
     assert {code: f75_as_balance(cells) for code, cells in printed.items()} == expected
-    assert list(printed) == [*sorted(i["sample_code"] for i in balance["item_balance"]["rows"]), "Total"]
+    assert list(printed) == [
+        *sorted(i["sample_code"] for i in balance["item_balance"]["rows"]),
+        "Total",
+    ]
 
 
 def test_f75_read_model_total_counts_the_continuation(engine: Engine, run: Run) -> None:
