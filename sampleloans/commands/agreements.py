@@ -4,7 +4,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
 
@@ -151,12 +160,14 @@ def list_(
         str | None, typer.Option("--status", help="pending, signed, expired or terminated.")
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List agreements by number (researchers: only their own institution's).
 
     JSON: an array of objects with the keys of 'agreements show --json'.
     Example: sampleloans agreements list --status signed
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -183,7 +194,7 @@ def list_(
                 str(row.loans),
             )
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 def _terms(view: "AgreementView") -> list[tuple[str, str]]:

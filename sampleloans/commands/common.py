@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")
 ]
+CsvOption = Annotated[
+    bool,
+    typer.Option("--csv", help="Print CSV (RFC 4180, the table's columns) instead of a table."),
+]
 AtOption = Annotated[
     str | None,
     typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset); default now."),
@@ -191,3 +195,20 @@ def print_json(data: Any) -> None:
     text = json.dumps(to_json(data), indent=2, sort_keys=True, ensure_ascii=False, default=str)
     sys.stdout.write(text)
     sys.stdout.write("\n")
+
+
+def check_output_format(*, as_json: bool, as_csv: bool) -> None:
+    """Refuse --json and --csv together (exit 2) before anything is read."""
+    if as_json and as_csv:
+        sys.stderr.write("Error: --json and --csv: give one of them, not both\n")
+        raise typer.Exit(2)
+
+
+def print_table(table: Any, *, as_csv: bool = False) -> None:
+    """A rich table on stdout, or the same columns and cells as CSV (RFC 4180)."""
+    if as_csv:
+        from sampleloans.commands.render import table_csv
+
+        sys.stdout.write(table_csv(table))
+        return
+    console().print(table)

@@ -1,10 +1,19 @@
 """Top-level read commands for compliance officers and researchers: balance, overdue, status."""
 
+import sys
 from typing import Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import JsonOption, console, print_json, reading
+from sampleloans.commands.common import (
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    print_json,
+    print_table,
+    reading,
+)
 
 LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
 InstitutionOption = Annotated[
@@ -33,6 +42,7 @@ def balance(
     ] = None,
     loan: LoanOption = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
 
@@ -46,14 +56,24 @@ def balance(
     balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], total {…}}; each null when not shown.
 
+    CSV: the table's columns and rows (the total row included); the collection's two tables
+    one after the other, separated by an empty line.
+
     Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services.standing import mass_balance
 
     with reading(ctx) as (session, service_ctx):
         result = mass_balance(session, service_ctx, sample=sample, loan=loan)
     if as_json:
         print_json(_balance_json(result))
+        return
+    if as_csv:
+        from sampleloans.commands.render import table_csv
+
+        tables = [r for r in _balance_renderables(result) if hasattr(r, "columns")]
+        sys.stdout.write(table_csv(*tables))
         return
     out = console()
     for renderable in _balance_renderables(result):
@@ -180,7 +200,10 @@ def _balance_renderables(result: Any) -> list[Any]:
 
 
 def overdue(
-    ctx: typer.Context, institution: InstitutionOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    institution: InstitutionOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """Loans past their due date and inventories past due, as of now, most days late first.
 
@@ -192,6 +215,7 @@ def overdue(
 
     Example: sampleloans --as compliance@naoc.example overdue --institution OU
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services.standing import overdue as find_overdue
 
     with reading(ctx) as (session, service_ctx):
@@ -216,9 +240,8 @@ def overdue(
 
     from sampleloans.dates import format_datetime
 
-    out = console()
-    if not rows:
-        out.print("Nothing is overdue.", style="green")
+    if not rows and not as_csv:  # CSV: the header alone says "none" to a spreadsheet
+        console().print("Nothing is overdue.", style="green")
         return
     table = Table(title="Overdue loans and inventories")
     for heading in ("loan", "institution", "PI", "overdue", "was due (UTC)", "days late"):
@@ -235,7 +258,7 @@ def overdue(
             str(r.days_late),
             style="red",
         )
-    out.print(table)
+    print_table(table, as_csv=as_csv)
 
 
 def status(

@@ -4,7 +4,16 @@ from typing import Annotated
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
 
@@ -54,6 +63,7 @@ def list_(
         str | None, typer.Option("--kind", help="Only lenders, curators or borrowers.")
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List institutions by short name (researchers: only their own).
 
@@ -61,6 +71,7 @@ def list_(
     person_count, agreement_count, loan_count.
     Example: sampleloans institutions list --kind borrower
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -89,7 +100,7 @@ def list_(
                 str(row.loans),
             )
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 @app.command("show")

@@ -7,10 +7,13 @@ import typer
 
 from sampleloans.commands.common import (
     AtOption,
+    CsvOption,
     JsonOption,
+    check_output_format,
     console,
     parse_at,
     print_json,
+    print_table,
     reading,
     writing,
 )
@@ -520,6 +523,7 @@ def list_(
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List loans by number (researchers see their own institution's).
 
@@ -528,6 +532,7 @@ def list_(
     overdue), overdue}.
     Example: sampleloans loans list --status received
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services import loan_views
 
     with reading(ctx) as (session, service_ctx):
@@ -537,7 +542,7 @@ def list_(
 
         print_json(renamed(rows, {"samples": "sample_count"}))
         return
-    console().print(_list_table(rows))
+    print_table(_list_table(rows), as_csv=as_csv)
 
 
 def _list_table(rows: "list[LoanRow]") -> "Table":

@@ -4,7 +4,16 @@ from typing import Annotated
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
 from sampleloans.commands.jsonout import to_json as jsonable
 from sampleloans.commands.samples import plain
 
@@ -55,12 +64,14 @@ def list_(
     ] = None,
     role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List people by e-mail (researchers: only their own institution's).
 
     JSON (docs/json.md): an array of objects with keys email, name, institution, role, active.
     Example: sampleloans people list --institution OU
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -77,7 +88,7 @@ def list_(
     for row in rows:
         role = row.role.replace("_", " ")
         table.add_row(*plain(row.email, row.name, row.institution, role, _status(row.active)))
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 @app.command("show")

@@ -1,5 +1,7 @@
 """Turning results into rich renderables: tables, lines, colours. No business rules here."""
 
+import csv
+import io
 from typing import Any
 
 from rich.table import Table
@@ -67,3 +69,23 @@ def demo_summary_table(rows: list[Any], head: str) -> Table:
         "total", str(sum(r.loans for r in rows)), "", *(format_mass(t) for t in total), style="bold"
     )
     return table
+
+
+def cell_text(cell: Any) -> str:
+    """The plain text of one table cell (a str or a rich Text)."""
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def table_csv(*tables: Table) -> str:
+    """Tables as CSV (RFC 4180: CRLF, quoted where needed): each table's headers, then its rows
+    exactly as the table shows them; several tables are separated by one empty line."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for index, table in enumerate(tables):
+        if index:
+            out.write("\r\n")
+        writer.writerow(cell_text(column.header) for column in table.columns)
+        cells = [list(column.cells) for column in table.columns]
+        for row in zip(*cells, strict=True):
+            writer.writerow(cell_text(cell) for cell in row)
+    return out.getvalue()

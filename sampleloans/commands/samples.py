@@ -5,7 +5,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
 from sampleloans.commands.jsonout import renamed
 
 if TYPE_CHECKING:
@@ -169,12 +178,14 @@ def list_(
         ),
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List samples by code (researchers: only those on their institution's loans).
 
     JSON: an array of objects with the keys of 'samples show --json'.
     Example: sampleloans samples list --state vault
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -206,7 +217,7 @@ def list_(
                 row.loan_number or "",
             )
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 def _state(state: str, frozen: bool) -> str:
