@@ -204,11 +204,28 @@ def check_output_format(*, as_json: bool, as_csv: bool) -> None:
         raise typer.Exit(2)
 
 
-def print_table(table: Any, *, as_csv: bool = False) -> None:
-    """A rich table on stdout, or the same columns and cells as CSV (RFC 4180)."""
-    if as_csv:
-        from sampleloans.commands.render import table_csv
+def print_table(
+    table: Any, *, as_csv: bool = False, abbreviations: dict[str, str] | None = None
+) -> None:
+    """A rich table on stdout, every column kept on a narrow terminal (abbreviated headers
+    get a legend), or the same columns and cells as CSV (RFC 4180)."""
+    from sampleloans.commands.render import fit_to_width, table_csv
 
+    if as_csv:
         sys.stdout.write(table_csv(table))
         return
-    console().print(table)
+    out = console()
+    out.print(fit_to_width(table, out.width, abbreviations))
+
+
+def print_fitted(renderables: list[Any]) -> None:
+    """Lines and tables on stdout; each table keeps every column on a narrow terminal."""
+    from rich.table import Table
+
+    from sampleloans.commands.render import fit_to_width
+
+    out = console()
+    for renderable in renderables:
+        if isinstance(renderable, Table):
+            renderable = fit_to_width(renderable, out.width)
+        out.print(renderable)

@@ -10,6 +10,7 @@ from sampleloans.commands.common import (
     JsonOption,
     check_output_format,
     console,
+    print_fitted,
     print_json,
     print_table,
     reading,
@@ -75,9 +76,7 @@ def balance(
         tables = [r for r in _balance_renderables(result) if hasattr(r, "columns")]
         sys.stdout.write(table_csv(*tables))
         return
-    out = console()
-    for renderable in _balance_renderables(result):
-        out.print(renderable)
+    print_fitted(_balance_renderables(result))
 
 
 def _total(row: Any, terms: tuple[str, ...]) -> dict[str, Any]:
@@ -342,6 +341,7 @@ def _standing_table(r: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import fit_to_width
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
@@ -382,4 +382,4 @@ def _standing_table(r: Any) -> Any:
             format_mass(i.held_ug),
             style="yellow" if "transit" in i.state else "",
         )
-    return Group(*lines, table)
+    return Group(*lines, fit_to_width(table, console().width))

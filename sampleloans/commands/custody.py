@@ -9,6 +9,7 @@ from sampleloans.commands.common import (
     JsonOption,
     console,
     parse_at,
+    print_fitted,
     print_json,
     reading,
     writing,
@@ -67,9 +68,7 @@ def history(
     if as_json:
         print_json(history_json(result))
         return
-    out = console()
-    for renderable in history_renderables(result):
-        out.print(renderable)
+    print_fitted(history_renderables(result))
 
 
 def _iso(moment: Any) -> str | None:

@@ -100,7 +100,7 @@ def list_(
                 str(row.loans),
             )
         )
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, abbreviations={"people": "ppl", "agreements": "agr"})
 
 
 @app.command("show")

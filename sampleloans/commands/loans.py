@@ -12,6 +12,7 @@ from sampleloans.commands.common import (
     check_output_format,
     console,
     parse_at,
+    print_fitted,
     print_json,
     print_table,
     reading,
@@ -596,9 +597,7 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
         # the text recorded at settlement, not the open obligations of `status`
         print_json(renamed(detail, {"obligations": "settled_obligations"}))
         return
-    out = console()
-    for renderable in _detail_renderables(detail):
-        out.print(renderable)
+    print_fitted(_detail_renderables(detail))
 
 
 def _detail_renderables(d: "LoanDetail") -> list[Any]:

@@ -89,3 +89,50 @@ def table_csv(*tables: Table) -> str:
         for row in zip(*cells, strict=True):
             writer.writerow(cell_text(cell) for cell in row)
     return out.getvalue()
+
+
+def _longest_word(texts: list[str]) -> int:
+    """The length of the longest space-separated word in some texts (1 if none)."""
+    return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None = None) -> Table:
+    """A table that keeps every column on a narrow terminal: never dropped, never cut.
+
+    Rich squeezes a table wider than the terminal by shrinking its wrappable columns, down to
+    nothing (a column then silently disappears) and cutting no-wrap cells with '…'. When the
+    table does not fit: headers listed in `abbreviations` get their short form (a legend is
+    added as the caption); each column is given room for its longest word (cells wrap between
+    words), with tighter padding if that is what it takes; failing that, each column keeps at
+    least its longest header word and long words fold onto the next line instead of being cut.
+    """
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    wide = Console(width=10_000)
+    if Measurement.get(wide, wide.options, table).maximum <= width:
+        return table
+    legend = []
+    for column in table.columns:
+        short = (abbreviations or {}).get(cell_text(column.header))
+        if short:
+            legend.append(f"{short} = {cell_text(column.header)}")
+            column.header = short
+    if legend:
+        caption = "; ".join(legend)
+        table.caption = f"{table.caption}; {caption}" if table.caption else caption
+    headers = [_longest_word([cell_text(c.header)]) for c in table.columns]
+    words = [
+        max(h, _longest_word([cell_text(cell) for cell in c.cells]))
+        for h, c in zip(headers, table.columns, strict=True)
+    ]
+    borders = len(table.columns) + 1
+    if sum(words) + borders + 2 * len(table.columns) > width:
+        table.padding = (0, 0)  # one character per column between borders, not three
+        table.pad_edge = False
+    fits = sum(words) + borders <= width
+    for column, header, word in zip(table.columns, headers, words, strict=True):
+        column.min_width = word if fits else header
+        column.no_wrap = False
+        column.overflow = "fold"
+    return table
