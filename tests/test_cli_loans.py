@@ -146,7 +146,10 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
         "2 mg",
         "--destructive",
     )
-    assert out.startswith(f"Loan L-1: 2.000 mg of {S1} consumed by SIMS (event ")
+    assert out.startswith(
+        f"Loan L-1: 2.000 mg of {S1} consumed by SIMS (destructive); "
+        "it no longer has to come back (event "
+    )
     out = ok(runner, "loans", "split", "L-1", "--sample", S1, "--child", "-G1", "--mass", "1 mg")
     assert out.startswith(f"Loan L-1: {S1}-G1 (1.000 mg) split from {S1} (event ")
     out = ok(
@@ -190,7 +193,9 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
         "--weighed",
         f"{S2}=20mg",
     )
-    assert out.startswith("Loan L-1 return accepted; the loan is returned (event ")
+    assert out.startswith(
+        "Loan L-1 return accepted; every sample is accounted for; the loan is returned (event "
+    )
     detail = show(runner)
     assert detail["status"] == "returned"
     assert sum(i["returned_ug"] for i in detail["items"]) == 38000

@@ -321,7 +321,9 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
     )
     assert "different shipments" in mixed and "seal R-1" in mixed and "seal R-2" in mixed
     out = ok(runner, *ACCEPT, "--weighed", f"{S2}=18.5mg")  # the later shipment first
-    assert out.startswith("Loan L-1 return accepted; the loan is received (event ")
+    assert out.startswith(
+        "Loan L-1 return accepted; a partial return: the borrower still holds the other samples"
+    )
 
     # everything left goes back: only now is the loan return in transit
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "R-3")
@@ -334,7 +336,7 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
         "('loans accept-return')"
     )
     out = ok(runner, *ACCEPT, "--weighed", f"{S1}=20mg")
-    assert "the loan is return in transit" in out
+    assert "a partial return: the other samples are still on their way back" in out
     out = ok(runner, *ACCEPT, "--weighed", f"{S2}-G1=1mg", "--weighed", f"{S3}=20mg")
     assert "the loan is returned" in out
     assert set(states(runner).values()) == {"returned"}
@@ -350,7 +352,7 @@ def test_a_held_sample_used_up_leaves_the_loan_returning(runner, run, db_path):
     ok(runner, *CONSUME[:4], S2, "--technique", "SIMS", "--mass", "20 mg", "--destructive")
     assert show(runner)["status"] == "return-in-transit"
     assert ok(runner, *ACCEPT, "--weighed", f"{S1}=20mg").startswith(
-        "Loan L-1 return accepted; the loan is returned"
+        "Loan L-1 return accepted; every sample is accounted for; the loan is returned"
     )
 
 

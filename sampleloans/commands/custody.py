@@ -152,6 +152,7 @@ def history_renderables(result: Any) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import event_label
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
@@ -161,7 +162,7 @@ def history_renderables(result: Any) -> list[Any]:
     table = Table(title=Text(title))
     table.add_column("seq", justify="right")
     table.add_column("occurred (UTC)", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
+    table.add_column("event", no_wrap=True)
     table.add_column("actor")
     table.add_column("what")
     for e in result.entries:
@@ -172,7 +173,7 @@ def history_renderables(result: Any) -> list[Any]:
         table.add_row(
             str(e.seq),
             format_datetime(e.occurred_at),
-            Text(e.kind),
+            Text(event_label(e.kind)),
             Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
             what,
             style=style,

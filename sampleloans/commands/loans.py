@@ -218,11 +218,20 @@ def consume(
     technique: Annotated[str, typer.Option("--technique", help="The analysis, e.g. SIMS.")],
     mass: Annotated[str, typer.Option("--mass", help="Mass used, e.g. '2 mg'.")],
     destructive: Annotated[
-        bool, typer.Option("--destructive/--non-destructive", help="Whether it destroyed mass.")
+        bool,
+        typer.Option(
+            "--destructive/--non-destructive",
+            help="Whether the analysis destroys material (needs the agreement's permission). "
+            "Either way the mass is consumed: it no longer has to come back.",
+        ),
     ],
     at: AtOption = None,
 ) -> None:
     """Record mass used by one analysis of a held sample.
+
+    A non-destructive analysis still consumes its --mass: that mass leaves what the borrower
+    holds and no longer has to come back (issued = held + consumed + returned + …). Record
+    only the mass that will not be returned; an analysis that uses nothing needs no record.
 
     Example: sampleloans loans consume L-1 --sample CE5C0200YJFM00112 --technique SIMS
     --mass "2 mg" --destructive
@@ -242,9 +251,11 @@ def consume(
             destructive=destructive,
             occurred_at=parse_at(at),
         )
+    # say plainly that even a non-destructive use takes mass out of what must come back
+    kind = "destructive" if destructive else "non-destructive"
     _say(
         f"Loan {number}: {format_mass(mass_ug)} of {sample} consumed by {technique} "
-        f"(event {envelope.seq})."
+        f"({kind}); it no longer has to come back (event {envelope.seq})."
     )
 
 
@@ -336,7 +347,6 @@ def accept_return(
     Example: sampleloans loans accept-return L-1 --seal-intact --condition pristine
     --weighed CE5C0200YJFM00112=18mg
     """
-    from sampleloans.ledger.checks import words
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
@@ -349,8 +359,19 @@ def accept_return(
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
         )
-        status = words(loans.get_loan(session, number).status)
-    _say(f"Loan {number} return accepted; the loan is {status} (event {envelope.seq}).")
+        status = loans.get_loan(session, number).status
+    _say(f"Loan {number} return accepted; {_after_return(status)} (event {envelope.seq}).")
+
+
+def _after_return(status: str) -> str:
+    """What an accepted return leaves, in words: all back, or a partial return."""
+    from sampleloans.ledger.checks import words
+
+    if status == "received":
+        return "a partial return: the borrower still holds the other samples"
+    if status == "return_in_transit":
+        return "a partial return: the other samples are still on their way back"
+    return f"every sample is accounted for; the loan is {words(status)}"
 
 
 @app.command("extend")

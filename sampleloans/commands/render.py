@@ -136,3 +136,41 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
         column.no_wrap = False
         column.overflow = "fold"
     return table
+
+
+# Event kinds as a person reads them in tables; JSON keeps the kinds themselves.
+EVENT_LABELS: dict[str, str] = {
+    "ledger.created": "ledger created",
+    "mission.added": "mission added",
+    "institution.added": "institution added",
+    "person.added": "person added",
+    "person.deactivated": "person deactivated",
+    "person.reactivated": "person reactivated",
+    "person.role_changed": "role changed",
+    "sample.registered": "sample registered",
+    "sample.split": "sample split",
+    "sample.moved": "sample moved",
+    "agreement.created": "agreement drafted",
+    "agreement.signed": "agreement signed",
+    "agreement.ended": "agreement ended",
+    "loan.requested": "loan requested",
+    "loan.approved": "loan approved",
+    "loan.issued": "issued from vault",
+    "loan.shipped": "shipped",
+    "loan.received": "received",
+    "loan.consumed": "analysis (mass consumed)",
+    "loan.split": "split by borrower",
+    "loan.extended": "loan extended",
+    "loan.recalled": "loan recalled",
+    "loan.inventory": "inventory attested",
+    "loan.settled": "loan settled",
+    "loan.closed": "loan closed",
+    "incident.reported": "incident reported",
+    "incident.resolved": "incident resolved",
+    "event.corrected": "correction",
+}
+
+
+def event_label(kind: str) -> str:
+    """An event kind in words ('loan.received' → 'received'); unknown kinds said plainly."""
+    return EVENT_LABELS.get(kind, kind.replace(".", " ").replace("_", " "))
