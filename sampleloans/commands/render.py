@@ -96,15 +96,35 @@ def _longest_word(texts: list[str]) -> int:
     return max((len(word) for text in texts for word in text.split()), default=1)
 
 
+def _longest_line(texts: list[str]) -> int:
+    """The length of the longest line in some texts (1 if none)."""
+    return max((len(line) for text in texts for line in text.splitlines()), default=1)
+
+
+def _share_out(floors: list[int], wants: list[int], room: int, *, fewest_first: bool) -> list[int]:
+    """Widths from `floors` up towards `wants` until `room` is used, one character at a time:
+    to the column that lacks least (completing as many columns as possible) or most."""
+    widths = list(floors)
+    for _ in range(max(0, room - sum(widths))):
+        lacking = [
+            (want - width, k) for k, (width, want) in enumerate(zip(widths, wants, strict=True))
+        ]
+        open_ = [pair for pair in lacking if pair[0] > 0]
+        if not open_:
+            break
+        widths[(min(open_) if fewest_first else max(open_))[1]] += 1
+    return widths
+
+
 def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None = None) -> Table:
     """A table that keeps every column on a narrow terminal: never dropped, never cut.
 
     Rich squeezes a table wider than the terminal by shrinking its wrappable columns, down to
     nothing (a column then silently disappears) and cutting no-wrap cells with '…'. When the
     table does not fit: headers listed in `abbreviations` get their short form (a legend is
-    added as the caption); each column is given room for its longest word (cells wrap between
-    words), with tighter padding if that is what it takes; failing that, each column keeps at
-    least its longest header word and long words fold onto the next line instead of being cut.
+    added as the caption); padding is tightened; each column gets a fixed width of at least its
+    longest header word, and its longest word where there is room, the rest shared out; cells
+    wrap between words and fold a word only when it is longer than its column.
     """
     from rich.console import Console
     from rich.measure import Measurement
@@ -121,18 +141,23 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     if legend:
         caption = "; ".join(legend)
         table.caption = f"{table.caption}; {caption}" if table.caption else caption
-    headers = [_longest_word([cell_text(c.header)]) for c in table.columns]
-    words = [
-        max(h, _longest_word([cell_text(cell) for cell in c.cells]))
-        for h, c in zip(headers, table.columns, strict=True)
-    ]
-    borders = len(table.columns) + 1
-    if sum(words) + borders + 2 * len(table.columns) > width:
+    texts = [[cell_text(c.header), *(cell_text(cell) for cell in c.cells)] for c in table.columns]
+    headers = [_longest_word(t[:1]) for t in texts]
+    words = [max(h, _longest_word(t)) for h, t in zip(headers, texts, strict=True)]
+    lines = [max(w, _longest_line(t)) for w, t in zip(words, texts, strict=True)]
+    room = width - (len(table.columns) + 1)  # the vertical borders
+    if sum(words) + 2 * len(table.columns) <= room:
+        room -= 2 * len(table.columns)  # room for the usual padding too
+    else:
         table.padding = (0, 0)  # one character per column between borders, not three
         table.pad_edge = False
-    fits = sum(words) + borders <= width
-    for column, header, word in zip(table.columns, headers, words, strict=True):
-        column.min_width = word if fits else header
+    # whole words first (as many columns as room allows), then whole lines
+    # the first column names the row (a sample code, a loan number): keep it whole if it can be
+    floors = [min(words[0], room // 3), *headers[1:]]
+    whole_words = _share_out(floors, words, room, fewest_first=True)
+    widths = _share_out(whole_words, lines, room, fewest_first=False)
+    for column, fixed in zip(table.columns, widths, strict=True):
+        column.width = fixed
         column.no_wrap = False
         column.overflow = "fold"
     return table
