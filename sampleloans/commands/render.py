@@ -101,18 +101,17 @@ def _longest_line(texts: list[str]) -> int:
     return max((len(line) for text in texts for line in text.splitlines()), default=1)
 
 
-def _share_out(floors: list[int], wants: list[int], room: int, *, fewest_first: bool) -> list[int]:
-    """Widths from `floors` up towards `wants` until `room` is used, one character at a time:
-    to the column that lacks least (completing as many columns as possible) or most."""
+def _share_out(floors: list[int], wants: list[int], room: int) -> list[int]:
+    """Widths from `floors` up towards `wants` until `room` is used, one character at a time
+    to the column that lacks least: as many columns as possible are completed, and the widest
+    (free text, which wraps well) takes what is left."""
     widths = list(floors)
     for _ in range(max(0, room - sum(widths))):
-        lacking = [
-            (want - width, k) for k, (width, want) in enumerate(zip(widths, wants, strict=True))
-        ]
+        lacking = [(want - w, k) for k, (w, want) in enumerate(zip(widths, wants, strict=True))]
         open_ = [pair for pair in lacking if pair[0] > 0]
         if not open_:
             break
-        widths[(min(open_) if fewest_first else max(open_))[1]] += 1
+        widths[min(open_)[1]] += 1
     return widths
 
 
@@ -154,8 +153,7 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     # whole words first (as many columns as room allows), then whole lines
     # the first column names the row (a sample code, a loan number): keep it whole if it can be
     floors = [min(words[0], room // 3), *headers[1:]]
-    whole_words = _share_out(floors, words, room, fewest_first=True)
-    widths = _share_out(whole_words, lines, room, fewest_first=False)
+    widths = _share_out(_share_out(floors, words, room), lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
         column.width = fixed
         column.no_wrap = False

@@ -417,7 +417,8 @@ def describe_payload(
     if kind == "agreement.created":
         return (
             f"agreement {p['number']} drafted with {p['institution']}: up to "
-            f"{format_mass(p['max_total_mass_ug'])}, loans up to {p['max_loan_period']}, "
+            f"{format_mass(p['max_total_mass_ug'])}, loans up to "
+            f"{format_period(p['max_loan_period'])}, "
             f"{p['max_extensions']} extension(s)"
         )
     if kind == "agreement.signed":
@@ -427,7 +428,8 @@ def describe_payload(
     if kind == "loan.requested":
         return (
             f"loan {p['number']} requested under {p['agreement']} by {p['pi']} "
-            f"({p['purpose_class']}, {p['loan_period']}): {', '.join(p['samples'])}"
+            f"({words(p['purpose_class'])}, {format_period(p['loan_period'])}): "
+            f"{', '.join(p['samples'])}"
         )
     if kind == "loan.approved":
         return f"loan {p['number']} approved"
