@@ -187,7 +187,7 @@ def test_fit_to_width_never_leaves_a_column_without_room() -> None:
 
 def test_history_table_shows_event_labels_and_json_keeps_kinds(demo) -> None:
     """Tables say 'received', not 'loan.received'; JSON keeps the kind."""
-    table = run(demo, "custody", "history", "--loan", "L-2025-UoC").stdout
+    table = run(demo, "custody", "history", "--loan", "L-2025-UoC", columns=250).stdout
     assert "loan.received" not in table and "loan.issued" not in table
     assert "issued from vault" in table and "hand carried" in table and "hand_carried" not in table
     assert "(research, 1 year)" in table and "P1Y" not in table

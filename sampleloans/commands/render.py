@@ -115,6 +115,17 @@ def _share_out(floors: list[int], wants: list[int], room: int) -> list[int]:
     return widths
 
 
+def _share_in_proportion(floors: list[int], wants: list[int], room: int) -> list[int]:
+    """Widths from `floors` towards `wants`, the room left shared in proportion to what each
+    column lacks (a long free-text column gets most of it)."""
+    lacking = [max(0, want - floor) for floor, want in zip(floors, wants, strict=True)]
+    spare = max(0, room - sum(floors))
+    if sum(lacking) <= spare:
+        return [max(floor, want) for floor, want in zip(floors, wants, strict=True)]
+    total = sum(lacking)
+    return [floor + spare * lack // total for floor, lack in zip(floors, lacking, strict=True)]
+
+
 def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None = None) -> Table:
     """A table that keeps every column on a narrow terminal: never dropped, never cut.
 
@@ -153,7 +164,12 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     # whole words first (as many columns as room allows), then whole lines
     # the first column names the row (a sample code, a loan number): keep it whole if it can be
     floors = [min(words[0], room // 3), *headers[1:]]
-    widths = _share_out(_share_out(floors, words, room), lines, room)
+    # a no-wrap column (a date, a mass, a label) asks for whole lines first, others whole words
+    firsts = [
+        line if c.no_wrap else word
+        for c, line, word in zip(table.columns, lines, words, strict=True)
+    ]
+    widths = _share_in_proportion(_share_out(floors, firsts, room), lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
         column.width = fixed
         column.no_wrap = False
@@ -181,7 +197,7 @@ EVENT_LABELS: dict[str, str] = {
     "loan.issued": "issued from vault",
     "loan.shipped": "shipped",
     "loan.received": "received",
-    "loan.consumed": "analysis (mass consumed)",
+    "loan.consumed": "analysis",
     "loan.split": "split by borrower",
     "loan.extended": "loan extended",
     "loan.recalled": "loan recalled",
