@@ -62,10 +62,10 @@ def test_samples_register_then_show(runner: CliRunner) -> None:
     )
     data = as_json(runner, COMPLIANCE, "samples", "show", "CE5Z0200YJFM00999")
     assert data["depth_top_mm"] == 280 and data["depth_bottom_mm"] == 300
-    assert data["initial_mass_ug"] == data["vault_ug"] == 100_000
+    assert data["initial_ug"] == data["vault_ug"] == 100_000
     assert data["record"] == "real" and data["custodian"] == "NAOC"
     assert data["registered_at"] == "2025-03-01T00:00:00Z"
-    assert data["children"] == [] and data["parent_code"] is None
+    assert data["child_codes"] == [] and data["parent_code"] is None
 
 
 def test_samples_register_refusals(runner: CliRunner, db_path: Path) -> None:
@@ -105,11 +105,11 @@ def test_samples_split_and_tree(runner: CliRunner) -> None:
         result.stdout,
     )
     parent = as_json(runner, CURATOR, "samples", "show", PARENT)
-    assert parent["children"] == [f"{PARENT}-01", f"{PARENT}-02"]
+    assert parent["child_codes"] == [f"{PARENT}-01", f"{PARENT}-02"]
     assert (parent["vault_ug"], parent["split_ug"], parent["lost_ug"]) == (224_900, 25_000, 100)
     tree = as_json(runner, CURATOR, "samples", "tree", f"{PARENT}-02")
     assert tree["code"] == PARENT
-    assert [(c["code"], c["initial_mass_ug"]) for c in tree["children"]] == [
+    assert [(c["code"], c["initial_ug"]) for c in tree["children"]] == [
         (f"{PARENT}-01", 20_000),
         (f"{PARENT}-02", 5_000),
     ]
@@ -149,7 +149,7 @@ def test_samples_list(runner: CliRunner, run: Run) -> None:
     assert re.search(rf"{OU_SAMPLE} +│ CE-5 +│ regolith +│ 20\.000 mg +│ 0 µg +│ 20\.000 mg", table)
     result = invoke(runner, CURATOR, "samples", "list", "--state", "gone")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: state: 'gone' is not one of vault, on_loan, issued")
+    assert result.stderr.startswith("Error: state: 'gone' is not one of vault, on-loan, issued")
 
 
 def test_samples_read_access(runner: CliRunner, run: Run) -> None:
@@ -196,7 +196,8 @@ def test_institutions_add_list_show(runner: CliRunner, db_path: Path) -> None:
     kit = as_json(runner, CURATOR, "institutions", "show", "KIT")
     assert kit == {
         "short_name": "KIT", "name": "Karlsruhe [b]IT", "country": "Germany",
-        "city": "Karlsruhe", "kind": "borrower", "people": 0, "agreements": 0, "loans": 0,
+        "city": "Karlsruhe", "kind": "borrower", "person_count": 0, "agreement_count": 0,
+        "loan_count": 0,
     }  # fmt: skip
     text = invoke(runner, CURATOR, "institutions", "show", "KIT").stdout
     assert "Karlsruhe [b]IT" in text and "Karlsruhe, Germany" in text
@@ -206,7 +207,7 @@ def test_institutions_counts_and_access(runner: CliRunner, run: Run) -> None:
     signed_agreement(run)
     issued_loan(run)
     ou = as_json(runner, OU_PI, "institutions", "show", "OU")
-    assert (ou["people"], ou["agreements"], ou["loans"]) == (1, 1, 1)
+    assert (ou["person_count"], ou["agreement_count"], ou["loan_count"]) == (1, 1, 1)
     assert [r["short_name"] for r in as_json(runner, OU_PI, "institutions", "list")] == ["OU"]
     result = invoke(runner, OU_PI, "institutions", "show", "UoC")
     assert result.exit_code == 2
@@ -229,13 +230,13 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
     assert err == "Error: institution 'XX' does not exist; see 'institutions list'\n"
     err = refused(runner, db_path, CURATOR, [*other, "OU", "--role", "boss"], 2)
-    assert err == "Error: role: 'boss' is not one of curator, compliance_officer, researcher\n"
+    assert err == "Error: role: 'boss' is not one of curator, compliance-officer, researcher\n"
     ou = as_json(runner, CURATOR, "people", "list", "--institution", "OU")
     assert [p["email"] for p in ou] == [OU_PI, "new@open.example"]
     staff = as_json(runner, CURATOR, "people", "list", "--role", "compliance-officer")
     assert staff == [
         {"email": COMPLIANCE, "institution": "NAOC", "name": staff[0]["name"],
-         "role": "compliance_officer", "active": True}
+         "role": "compliance-officer", "active": True}
     ]  # fmt: skip
     assert as_json(runner, OU_PI, "people", "show", "new@open.example")["name"] == "Ada"
     assert len(as_json(runner, OU_PI, "people", "list")) == 2
@@ -263,8 +264,12 @@ def test_agreements_lifecycle(runner: CliRunner) -> None:
         r"Drafted agreement AG-9 with OU \(pending until signed\); event \d+\.\n", result.stdout
     )
     pending = as_json(runner, CURATOR, "agreements", "show", "AG-9")
-    assert (pending["status"], pending["in_force"], pending["term"]) == ("pending", False, "P5Y")
-    assert pending["max_loan_period"] == "P12M" and pending["max_total_mass_ug"] == 1_000_000
+    assert (pending["status"], pending["in_force"], pending["term"]) == (
+        "pending",
+        False,
+        "5 years",
+    )
+    assert pending["max_loan_period"] == "12 months" and pending["max_total_mass_ug"] == 1_000_000
     assert pending["destructive_use_allowed"] and not pending["onward_transfer_allowed"]
     result = invoke(runner, CURATOR, "agreements", "sign", "AG-9", "--signed-by", "LESEC and OU")
     assert result.exit_code == 0, result.stderr
@@ -318,7 +323,7 @@ def test_agreements_list_and_access(runner: CliRunner, run: Run) -> None:
     signed_agreement(run)
     issued_loan(run)
     rows = as_json(runner, COMPLIANCE, "agreements", "list")
-    assert [(a["number"], a["issued_ug"], a["loans"]) for a in rows] == [
+    assert [(a["number"], a["issued_ug"], a["loan_count"]) for a in rows] == [
         ("AG-OU", 20_000, 1),
         ("AG-UoC", 0, 0),
     ]

@@ -41,7 +41,11 @@ def invoke(runner, *args: str):
 def test_history_of_a_loan_as_table_and_json(runner, ledger):
     result = invoke(runner, "--as", OU_PI, "custody", "history", "--loan", "L-1")
     assert result.exit_code == 0, result.stderr
-    assert "loan.shipped" in result.stdout and "NAOC → OU" in result.stdout
+    assert (
+        "shipped" in result.stdout
+        and "loan.shipped" not in result.stdout
+        and "NAOC → OU" in result.stdout
+    )
     assert "2.500 mg of CE5C0200YJFM00112 consumed" in result.stdout
     result = invoke(runner, "--as", OU_PI, "custody", "history", "--loan", "L-1", "--json")
     data = json.loads(result.stdout)
@@ -54,7 +58,7 @@ def test_history_of_a_loan_as_table_and_json(runner, ledger):
         "loan.received",
         "loan.consumed",
     ]
-    assert data["state"] is None and data["subject_key"] == "L-1"
+    assert data["replayed_state"] is None and data["subject_key"] == "L-1"
 
 
 def test_history_of_a_sample_and_an_institution(runner, ledger):
@@ -66,7 +70,7 @@ def test_history_of_a_sample_and_an_institution(runner, ledger):
     assert "20.000 mg" in data["events"][0]["description"]
     result = invoke(runner, "--as", COMPLIANCE, "custody", "history", "--institution", "OU")
     assert result.exit_code == 0, result.stderr
-    assert "agreement.signed" in result.stdout and "person.added" in result.stdout
+    assert "agreement signed" in result.stdout and "person added" in result.stdout
 
 
 def test_history_as_of_shows_the_earlier_state(runner, ledger):
@@ -75,11 +79,11 @@ def test_history_as_of_shows_the_earlier_state(runner, ledger):
     assert before.exit_code == 0, before.stderr
     data = json.loads(before.stdout)
     assert "loan.consumed" not in [e["kind"] for e in data["events"]]
-    (sample,) = data["state"]["samples"]
+    (sample,) = data["replayed_state"]["samples"]
     assert sample["custody_state"] == "held" and sample["custodian"] == "OU"
     assert sample["on_loan_ug"] == mass("20 mg") and sample["consumed_ug"] == 0
     now = json.loads(invoke(runner, *args, "--as-of", "2025-05-10", "--json").stdout)
-    assert now["state"]["samples"][0]["consumed_ug"] == CONSUMED
+    assert now["replayed_state"]["samples"][0]["consumed_ug"] == CONSUMED
     table = invoke(runner, *args, "--as-of", "2025-04-15")
     assert "State as of 2025-04-15 00:00 UTC" in table.stdout
     bad = invoke(runner, *args, "--as-of", "15/04/2025")
@@ -99,11 +103,11 @@ def test_balance_of_a_loan(runner, ledger):
     result = invoke(runner, "--as", COMPLIANCE, "balance", "--loan", "L-1", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    (item,) = data["items"]
+    (item,) = data["item_balance"]["rows"]
     assert item["issued_ug"] == mass("20 mg")
     assert item["consumed_ug"] == CONSUMED
     assert item["held_ug"] == mass("20 mg") - CONSUMED
-    assert data["balanced"] and data["item_total"]["issued_ug"] == mass("20 mg")
+    assert data["balanced"] and data["item_balance"]["total"]["issued_ug"] == mass("20 mg")
     table = invoke(runner, "--as", OU_PI, "balance", "--loan", "L-1")
     assert "issued = held + consumed + returned + transferred + split + lost" in table.stdout
     assert "✓" in table.stdout and "17.500 mg" in table.stdout
@@ -112,22 +116,22 @@ def test_balance_of_a_loan(runner, ledger):
 def test_balance_of_a_lineage_and_the_collection(runner, ledger):
     result = invoke(runner, "--as", OU_PI, "balance", "--sample", SAMPLE, "--json")
     assert result.exit_code == 0, result.stderr
-    (sample,) = json.loads(result.stdout)["samples"]
+    (sample,) = json.loads(result.stdout)["sample_balance"]["rows"]
     assert sample["on_loan_ug"] == mass("20 mg") - CONSUMED and sample["consumed_ug"] == CONSUMED
     whole = json.loads(invoke(runner, "--as", COMPLIANCE, "balance", "--json").stdout)
-    assert whole["scope"] == "collection" and whole["balanced"]
-    assert whole["sample_total"]["consumed_ug"] == CONSUMED
+    assert whole["subject_type"] == "collection" and whole["balanced"]
+    assert whole["sample_balance"]["total"]["consumed_ug"] == CONSUMED
     refused = invoke(runner, "--as", OU_PI, "balance")
     assert refused.exit_code == 4
 
 
 def test_overdue_after_the_clock_moves(runner, ledger, monkeypatch):
     quiet = invoke(runner, "--as", COMPLIANCE, "overdue", "--json")
-    assert quiet.exit_code == 0 and json.loads(quiet.stdout) == {"overdue": []}
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout) == []
     monkeypatch.setenv("SAMPLELOANS_NOW", "2026-04-13T12:00:00Z")  # due 2026-04-01 09:00
     result = invoke(runner, "--as", COMPLIANCE, "overdue", "--json")
     assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)["overdue"]
+    rows = json.loads(result.stdout)
     assert [(r["loan_number"], r["what"], r["days_late"]) for r in rows] == [
         ("L-1", "inventory", 12),
         ("L-1", "return", 12),
@@ -151,7 +155,7 @@ def test_status_for_a_researcher(runner, ledger):
     assert loan["items"] == [
         {
             "sample_code": SAMPLE,
-            "state": "held",
+            "custody_state": "held",
             "issued_ug": mass("20 mg"),
             "held_ug": mass("20 mg") - CONSUMED,
         }

@@ -79,8 +79,8 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     assert out.startswith("Loan L-1 requested: 2 samples under agreement AG-OU (event ")
     detail = show(runner)
     assert detail["status"] == "requested"
-    assert [i["sample"] for i in detail["items"]] == [S1, S2]
-    assert detail["loan_period"] == "P12M"
+    assert [i["sample_code"] for i in detail["items"]] == [S1, S2]
+    assert detail["loan_period"] == "12 months"
     assert detail["due_at"] is None and detail["days_left"] is None
 
     ok(runner, "loans", "approve", "L-1")
@@ -111,9 +111,9 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     )
     assert out.startswith("Loan L-1 shipped in N2 box 7, seal S-0042 (event ")
     detail = show(runner)
-    assert detail["status"] == "in_transit"
+    assert detail["status"] == "in-transit"
     (shipment,) = detail["shipments"]
-    assert shipment["seal_number"] == "S-0042" and shipment["method"] == "hand_carried"
+    assert shipment["seal_number"] == "S-0042" and shipment["method"] == "hand-carried"
     assert shipment["sender"] == "NAOC" and shipment["receiver"] == "OU"
     assert shipment["received_at"] is None
 
@@ -131,7 +131,7 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     detail = show(runner)
     assert detail["status"] == "received"
     assert detail["shipments"][0]["seal_intact"] is True
-    assert {i["state"] for i in detail["items"]} == {"held"}
+    assert {i["custody_state"] for i in detail["items"]} == {"held"}
 
     out = ok(
         runner,
@@ -146,7 +146,10 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
         "2 mg",
         "--destructive",
     )
-    assert out.startswith(f"Loan L-1: 2.000 mg of {S1} consumed by SIMS (event ")
+    assert out.startswith(
+        f"Loan L-1: 2.000 mg of {S1} consumed by SIMS (destructive); "
+        "it no longer has to come back (event "
+    )
     out = ok(runner, "loans", "split", "L-1", "--sample", S1, "--child", "-G1", "--mass", "1 mg")
     assert out.startswith(f"Loan L-1: {S1}-G1 (1.000 mg) split from {S1} (event ")
     out = ok(
@@ -164,17 +167,17 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     assert out.startswith("Loan L-1 extended; now due 2026-10-01 (event ")
     ok(runner, "loans", "inventory", "L-1", "--note", "all present", actor=OU_PI)
     detail = show(runner)
-    items = {i["sample"]: i for i in detail["items"]}
+    items = {i["sample_code"]: i for i in detail["items"]}
     assert items[S1]["held_ug"] == 17000
     assert items[S1]["consumed_ug"] == 2000 and items[S1]["split_ug"] == 1000
-    assert items[f"{S1}-G1"]["source"] == "borrower_split"
+    assert items[f"{S1}-G1"]["source"] == "borrower-split"
     assert detail["consumptions"][0]["mass_ug"] == 2000
     assert detail["consumptions"][0]["destructive"] is True
-    assert detail["extensions_granted"] == 1 and detail["extensions_allowed"] == 2
+    assert detail["extensions_granted"] == 1 and detail["max_extensions"] == 2
     assert detail["extensions"][0]["new_due_at"] == "2026-10-01T09:00:00Z"
 
     ok(runner, "loans", "return", "L-1", "--container", "N2 box 7", "--seal", "S-0043")
-    assert show(runner)["status"] == "return_in_transit"
+    assert show(runner)["status"] == "return-in-transit"
     out = ok(
         runner,
         "loans",
@@ -190,7 +193,9 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
         "--weighed",
         f"{S2}=20mg",
     )
-    assert out.startswith("Loan L-1 return accepted; the loan is returned (event ")
+    assert out.startswith(
+        "Loan L-1 return accepted; every sample is accounted for; the loan is returned (event "
+    )
     detail = show(runner)
     assert detail["status"] == "returned"
     assert sum(i["returned_ug"] for i in detail["items"]) == 38000
@@ -200,7 +205,7 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     ok(runner, "loans", "close", "L-1")
     detail = show(runner)
     assert detail["status"] == "closed"
-    assert detail["obligations"] == "final report received"
+    assert detail["settled_obligations"] == "final report received"
     assert detail["closed_at"] == "2025-04-01T09:00:00Z"
 
 
@@ -225,12 +230,12 @@ def test_show_table_and_list(runner, run):
     assert rows == [
         {
             "number": "L-1",
-            "agreement": "AG-OU",
+            "agreement_number": "AG-OU",
             "institution": "OU",
-            "pi": OU_PI,
+            "pi_email": OU_PI,
             "status": "received",
             "transfer_type": "loan",
-            "samples": 1,
+            "sample_count": 1,
             "issued_ug": 20000,
             "held_ug": 20000,
             "due_at": "2026-04-01T09:00:00Z",
@@ -286,7 +291,10 @@ def test_partial_return_keeps_the_loan_received(runner, run):
     detail = show(runner)
     assert detail["status"] == "received"
     assert detail["shipments"][-1]["seal_intact"] is False
-    assert {i["sample"]: i["state"] for i in detail["items"]} == {S1: "held", S2: "returned"}
+    assert {i["sample_code"]: i["custody_state"] for i in detail["items"]} == {
+        S1: "held",
+        S2: "returned",
+    }
 
 
 # --- refusals: exact message, exit code, nothing written ---------------------------------------
@@ -726,8 +734,8 @@ def test_incident_freezes_the_sample_until_resolved(runner, run, db_path):
     (row,) = json.loads(ok(runner, "incidents", "list", "--open", "--json"))
     assert row == {
         "seq": seq,
-        "sample": S1,
-        "loan": "L-1",
+        "sample_code": S1,
+        "loan_number": "L-1",
         "institution": "OU",
         "kind": "damage",
         "description": "vial cracked",

@@ -133,7 +133,9 @@ def test_staff_still_read_the_whole_lineage(ledger: None, runner: CliRunner) -> 
     assert [c["code"] for c in tree["children"]] == [CHILD]
     assert tree["children"][0]["loan_number"] == "L-UoC"
     past = cli(runner, COMPLIANCE, "custody", "history", "--sample", S1, "--as-of", AS_OF, "--json")
-    assert "L-UoC" in [loan["number"] for loan in json.loads(past.stdout)["state"]["loans"]]
+    assert "L-UoC" in [
+        loan["number"] for loan in json.loads(past.stdout)["replayed_state"]["loans"]
+    ]
 
 
 def test_tree_and_as_of_history_leave_out_the_child_on_cologne_loan(
@@ -146,8 +148,10 @@ def test_tree_and_as_of_history_leave_out_the_child_on_cologne_loan(
     assert (vault_tree["code"], vault_tree["children"]) == (PARENT, [])
     args = ("custody", "history", "--sample", S1, "--as-of", AS_OF, "--json")
     past = json.loads(cli(runner, OU_PI, *args).stdout)
-    assert [loan["number"] for loan in past["state"]["loans"]] == ["L-OU"]
-    assert [s["code"] for s in past["state"]["samples"]] == [S1]  # the child is Cologne's now
+    assert [loan["number"] for loan in past["replayed_state"]["loans"]] == ["L-OU"]
+    assert [s["code"] for s in past["replayed_state"]["samples"]] == [
+        S1
+    ]  # the child is Cologne's now
     # the child was OU's before it went back: its history on the OU loan stays readable
     assert CHILD in past["lineage"]
     assert "loan.split" in [e["kind"] for e in past["events"]]

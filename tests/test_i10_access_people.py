@@ -125,7 +125,8 @@ def test_deactivated_person_is_refused_and_history_stays(
     assert "deactivated" in cli(runner, CURATOR, "people", "list", "--institution", "OU").stdout
     # the loan and the person's earlier acts stay as they were
     assert (
-        json.loads(cli(runner, COMPLIANCE, "loans", "show", "L-1", "--json").stdout)["pi"] == OU_PI
+        json.loads(cli(runner, COMPLIANCE, "loans", "show", "L-1", "--json").stdout)["pi_email"]
+        == OU_PI
     )
     events = json.loads(
         cli(runner, COMPLIANCE, "custody", "history", "--institution", "OU", "--json").stdout

@@ -69,7 +69,7 @@ def show(runner: CliRunner, number: str = "L-1") -> dict:
 
 def states(runner: CliRunner, number: str = "L-1") -> dict[str, str]:
     """Each item's custody state on a loan."""
-    return {i["sample"]: i["state"] for i in show(runner, number)["items"]}
+    return {i["sample_code"]: i["custody_state"] for i in show(runner, number)["items"]}
 
 
 def at_clock(monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
@@ -283,7 +283,7 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
     received_loan(run, samples=(S1, S2, S3))
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "R-1", "--sample", S1)
     assert show(runner)["status"] == "received"  # the borrower still holds S2 and S3
-    assert states(runner) == {S1: "return_in_transit", S2: "held", S3: "held"}
+    assert states(runner) == {S1: "return-in-transit", S2: "held", S3: "held"}
 
     # the samples still held stay usable: consumption, a split, an incident, the inventory
     ok(runner, *CONSUME[:4], S2, "--technique", "SIMS", "--mass", "0.5 mg", "--destructive")
@@ -321,12 +321,14 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
     )
     assert "different shipments" in mixed and "seal R-1" in mixed and "seal R-2" in mixed
     out = ok(runner, *ACCEPT, "--weighed", f"{S2}=18.5mg")  # the later shipment first
-    assert out.startswith("Loan L-1 return accepted; the loan is received (event ")
+    assert out.startswith(
+        "Loan L-1 return accepted; a partial return: the borrower still holds the other samples"
+    )
 
     # everything left goes back: only now is the loan return in transit
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "R-3")
     detail = show(runner)
-    assert detail["status"] == "return_in_transit"
+    assert detail["status"] == "return-in-transit"
     assert "return in transit" in ok(runner, "loans", "show", "L-1")
     settle = refused(runner, db_path, "loans", "settle", "L-1", "--obligations", "x", code=1)
     assert settle == (
@@ -334,7 +336,7 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
         "('loans accept-return')"
     )
     out = ok(runner, *ACCEPT, "--weighed", f"{S1}=20mg")
-    assert "the loan is return in transit" in out
+    assert "a partial return: the other samples are still on their way back" in out
     out = ok(runner, *ACCEPT, "--weighed", f"{S2}-G1=1mg", "--weighed", f"{S3}=20mg")
     assert "the loan is returned" in out
     assert set(states(runner).values()) == {"returned"}
@@ -348,9 +350,9 @@ def test_a_held_sample_used_up_leaves_the_loan_returning(runner, run, db_path):
     received_loan(run, samples=(S1, S2))
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "R-1", "--sample", S1)
     ok(runner, *CONSUME[:4], S2, "--technique", "SIMS", "--mass", "20 mg", "--destructive")
-    assert show(runner)["status"] == "return_in_transit"
+    assert show(runner)["status"] == "return-in-transit"
     assert ok(runner, *ACCEPT, "--weighed", f"{S1}=20mg").startswith(
-        "Loan L-1 return accepted; the loan is returned"
+        "Loan L-1 return accepted; every sample is accounted for; the loan is returned"
     )
 
 
@@ -473,7 +475,7 @@ def test_back_dated_entries_are_ordered_per_sample(runner, run, db_path, monkeyp
     history = json.loads(
         ok(runner, "custody", "history", "--loan", "L-1", "--as-of", "2025-06-10", "--json")
     )
-    (loan,) = history["state"]["loans"]
+    (loan,) = history["replayed_state"]["loans"]
     items = {i["sample_code"]: i for i in loan["items"]}
     assert items[S1]["consumed_ug"] == 2000 and items[S2]["held_ug"] == 20000
     assert f"{S2}-G1" not in items
@@ -632,8 +634,8 @@ def test_an_imported_history_with_two_returns_in_transit(runner, run, engine, tm
     assert result.exit_code == 0, result.output
     detail = json.loads(ok(runner, "--db", str(copy), "loans", "show", "L-1", "--json"))
     assert detail["status"] == "received"
-    assert {i["sample"]: i["state"] for i in detail["items"]} == {
-        S1: "return_in_transit",
+    assert {i["sample_code"]: i["custody_state"] for i in detail["items"]} == {
+        S1: "return-in-transit",
         S2: "returned",
         S3: "held",
     }

@@ -221,10 +221,13 @@ def test_f75_agrees_with_balance_line_for_line(
     assert result.exit_code == 0, result.stderr
     printed = accounting_rows(text_of(out))
     terms = list(f75_as_balance([0] * 8))
-    expected = {i["sample_code"]: {t: i[t] for t in terms} for i in balance["items"]}
-    expected["Total"] = {t: balance["item_total"][t] for t in terms}
+    expected = {i["sample_code"]: {t: i[t] for t in terms} for i in balance["item_balance"]["rows"]}
+    expected["Total"] = {t: balance["item_balance"]["total"][t] for t in terms}
     assert {code: f75_as_balance(cells) for code, cells in printed.items()} == expected
-    assert list(printed) == [*sorted(i["sample_code"] for i in balance["items"]), "Total"]
+    assert list(printed) == [
+        *sorted(i["sample_code"] for i in balance["item_balance"]["rows"]),
+        "Total",
+    ]
 
 
 def test_f75_read_model_total_counts_the_continuation(engine: Engine, run: Run) -> None:

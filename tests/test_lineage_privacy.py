@@ -71,11 +71,11 @@ def test_researcher_cannot_print_a_lineage_report(run, cli_env, runner, tmp_path
 def test_balance_totals_count_a_borrower_split_once(run, cli_env, runner) -> None:
     two_loans_from_one_parent(run)
     result = runner.invoke(app, ["--as", COMPLIANCE, "balance", "--loan", "L-OU", "--json"])
-    total = json.loads(result.stdout)["item_total"]
+    total = json.loads(result.stdout)["item_balance"]["total"]
     assert total["issued_ug"] == mass("20 mg")  # what the curator issued, not 25 mg
     assert total["held_ug"] == mass("20 mg") and total["split_ug"] == 0
     lineage = runner.invoke(app, ["--as", COMPLIANCE, "balance", "--sample", PARENT, "--json"])
-    sample_total = json.loads(lineage.stdout)["sample_total"]
+    sample_total = json.loads(lineage.stdout)["sample_balance"]["total"]
     assert sample_total["initial_ug"] == mass("1000 mg")  # the root's mass, children not again
     assert sample_total["split_ug"] == 0
     assert json.loads(lineage.stdout)["balanced"] is True
@@ -123,7 +123,7 @@ def test_as_of_ignores_events_recorded_later_but_dated_earlier(run, cli_env, run
         env={"SAMPLELOANS_NOW": latest.strftime("%Y-%m-%dT%H:%M:%SZ")},
     )
     assert result.exit_code == 0, result.output
-    state = json.loads(result.stdout)["state"]
+    state = json.loads(result.stdout)["replayed_state"]
     (sample,) = state["samples"]
     assert sample["custody_state"] == "vault"  # the loan did not exist yet
     assert state["loans"] == []
@@ -160,5 +160,5 @@ def test_as_of_replays_a_sample_dated_before_the_ledger_began(run, cli_env, runn
         ],
     )
     assert result.exit_code == 0, result.output
-    (sample,) = json.loads(result.stdout)["state"]["samples"]
+    (sample,) = json.loads(result.stdout)["replayed_state"]["samples"]
     assert (sample["custody_state"], sample["vault_ug"]) == ("vault", mass("2 mg"))

@@ -4,8 +4,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
-from sampleloans.commands.samples import jsonable, plain
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
+from sampleloans.commands.jsonout import renamed
+from sampleloans.commands.samples import plain
 
 if TYPE_CHECKING:
     from sampleloans.services.catalog import AgreementView
@@ -150,12 +160,14 @@ def list_(
         str | None, typer.Option("--status", help="pending, signed, expired or terminated.")
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List agreements by number (researchers: only their own institution's).
 
     JSON: an array of objects with the keys of 'agreements show --json'.
     Example: sampleloans agreements list --status signed
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -165,7 +177,7 @@ def list_(
     with reading(ctx) as (session, service_ctx):
         rows = list_agreements(session, service_ctx, institution=institution, status=status)
     if as_json:
-        print_json(jsonable(rows))
+        print_json(renamed(rows, {"loans": "loan_count"}))
         return
     table = Table(title=f"Agreements ({len(rows)})")
     for heading in ("number", "institution", "status", "in force", "issued", "max mass", "loans"):
@@ -182,7 +194,7 @@ def list_(
                 str(row.loans),
             )
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 def _terms(view: "AgreementView") -> list[tuple[str, str]]:
@@ -223,10 +235,10 @@ def _terms(view: "AgreementView") -> list[tuple[str, str]]:
 def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
     """Show an agreement: its terms in words, whether it is in force now, mass issued vs max.
 
-    JSON keys: number, institution, status, in_force, created_at, signed_at, signed_by, term,
-    expires_at, ended_at, end_reason, max_total_mass_ug, issued_ug, loans, allowed_purposes
-    (list), destructive_use_allowed, onward_transfer_allowed, max_loan_period, max_extensions,
-    max_extension_period, inventory_interval (periods as ISO 8601, e.g. P5Y).
+    JSON keys (docs/json.md): number, institution, status, in_force, created_at, signed_at,
+    signed_by, term, expires_at, ended_at, end_reason, max_total_mass_ug, issued_ug, loan_count,
+    allowed_purposes (list), destructive_use_allowed, onward_transfer_allowed, max_loan_period,
+    max_extensions, max_extension_period, inventory_interval (periods in words, e.g. "5 years").
     Example: sampleloans agreements show AG-2025-OU
     """
     from rich.table import Table
@@ -238,7 +250,7 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     with reading(ctx) as (session, service_ctx):
         view = show_agreement(session, service_ctx, number=number)
     if as_json:
-        print_json(jsonable(view))
+        print_json(renamed(view, {"loans": "loan_count"}))
         return
     table = Table(title=Text(f"Agreement {view.number}"), show_header=False)
     table.add_column("field", style="bold", no_wrap=True)

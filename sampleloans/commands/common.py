@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")
 ]
+CsvOption = Annotated[
+    bool,
+    typer.Option("--csv", help="Print CSV (RFC 4180, the table's columns) instead of a table."),
+]
 AtOption = Annotated[
     str | None,
     typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset); default now."),
@@ -185,6 +189,43 @@ def console(*, stderr: bool = False) -> "Console":
 
 
 def print_json(data: Any) -> None:
-    """Stable JSON: sorted keys, two-space indent, UTF-8."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    """Stable JSON in the one vocabulary of docs/json.md: sorted keys, two-space indent, UTF-8."""
+    from sampleloans.commands.jsonout import to_json
+
+    text = json.dumps(to_json(data), indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    sys.stdout.write(text)
     sys.stdout.write("\n")
+
+
+def check_output_format(*, as_json: bool, as_csv: bool) -> None:
+    """Refuse --json and --csv together (exit 2) before anything is read."""
+    if as_json and as_csv:
+        sys.stderr.write("Error: --json and --csv: give one of them, not both\n")
+        raise typer.Exit(2)
+
+
+def print_table(
+    table: Any, *, as_csv: bool = False, abbreviations: dict[str, str] | None = None
+) -> None:
+    """A rich table on stdout, every column kept on a narrow terminal (abbreviated headers
+    get a legend), or the same columns and cells as CSV (RFC 4180)."""
+    from sampleloans.commands.render import fit_to_width, table_csv
+
+    if as_csv:
+        sys.stdout.write(table_csv(table))
+        return
+    out = console()
+    out.print(fit_to_width(table, out.width, abbreviations))
+
+
+def print_fitted(renderables: list[Any]) -> None:
+    """Lines and tables on stdout; each table keeps every column on a narrow terminal."""
+    from rich.table import Table
+
+    from sampleloans.commands.render import fit_to_width
+
+    out = console()
+    for renderable in renderables:
+        if isinstance(renderable, Table):
+            renderable = fit_to_width(renderable, out.width)
+        out.print(renderable)

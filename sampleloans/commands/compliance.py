@@ -1,10 +1,20 @@
 """Top-level read commands for compliance officers and researchers: balance, overdue, status."""
 
+import sys
 from typing import Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import JsonOption, console, print_json, reading
+from sampleloans.commands.common import (
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    print_fitted,
+    print_json,
+    print_table,
+    reading,
+)
 
 LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
 InstitutionOption = Annotated[
@@ -16,9 +26,10 @@ SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost")
 
 
 def _iso(moment: Any) -> str | None:
-    from sampleloans.dates import to_iso
+    """A time in the JSON vocabulary (whole-second UTC 'Z'), or None."""
+    from sampleloans.commands.jsonout import json_time
 
-    return to_iso(moment) if moment is not None else None
+    return json_time(moment) if moment is not None else None
 
 
 def _terms(row: Any, terms: tuple[str, ...]) -> dict[str, int]:
@@ -32,6 +43,7 @@ def balance(
     ] = None,
     loan: LoanOption = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
 
@@ -39,13 +51,18 @@ def balance(
     lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost.
     Without --sample/--loan (curators and compliance officers only): collection-wide totals.
 
-    JSON keys: scope (loan|lineage|collection), subject, balanced, items [sample_code, source,
-    state, issued_ug, held_ug, consumed_ug, returned_ug, transferred_ug, split_ug, lost_ug,
-    balanced], item_total, samples [code, parent_code, custody_state, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], sample_total (null when not shown).
+    JSON keys (docs/json.md): subject_type (loan|sample|collection), subject_key, balanced,
+    item_balance {rows [sample_code, source, custody_state, issued_ug, held_ug, consumed_ug,
+    returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the same masses,
+    balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
+    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], total {…}}; each null when not shown.
+
+    CSV: the table's columns and rows (the total row included); the collection's two tables
+    one after the other, separated by an empty line.
 
     Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services.standing import mass_balance
 
     with reading(ctx) as (session, service_ctx):
@@ -53,19 +70,29 @@ def balance(
     if as_json:
         print_json(_balance_json(result))
         return
-    out = console()
-    for renderable in _balance_renderables(result):
-        out.print(renderable)
+    if as_csv:
+        from sampleloans.commands.render import table_csv
+
+        tables = [r for r in _balance_renderables(result) if hasattr(r, "columns")]
+        sys.stdout.write(table_csv(*tables))
+        return
+    print_fitted(_balance_renderables(result))
+
+
+def _total(row: Any, terms: tuple[str, ...]) -> dict[str, Any]:
+    """A total: only the mass terms and whether they balance (no fake sample code or state)."""
+    return {**_terms(row, terms), "balanced": row.balanced}
 
 
 def _balance_json(result: Any) -> dict[str, Any]:
+    """Rows and their total in separate keys: a total is never a pseudo-row of the list."""
+
     def item(row: Any) -> dict[str, Any]:
         return {
             "sample_code": row.sample_code,
             "source": row.source,
-            "state": row.state,
-            **_terms(row, ITEM_TERMS),
-            "balanced": row.balanced,
+            "custody_state": row.state,
+            **_total(row, ITEM_TERMS),
         }
 
     def sample(row: Any) -> dict[str, Any]:
@@ -73,20 +100,29 @@ def _balance_json(result: Any) -> dict[str, Any]:
             "code": row.code,
             "parent_code": row.parent_code,
             "custody_state": row.custody_state,
-            **_terms(row, SAMPLE_TERMS),
-            "balanced": row.balanced,
+            **_total(row, SAMPLE_TERMS),
         }
 
     totals = [t for t in (result.item_total, result.sample_total) if t is not None]
+    item_balance = sample_balance = None
+    if result.item_total is not None:
+        item_balance = {
+            "rows": [item(r) for r in result.items],
+            "total": _total(result.item_total, ITEM_TERMS),
+        }
+    if result.sample_total is not None:
+        sample_balance = {
+            "rows": [sample(r) for r in result.samples],
+            "total": _total(result.sample_total, SAMPLE_TERMS),
+        }
+    # the same names as `custody history` for what is looked at (one name per concept)
     return {
-        "scope": result.scope,
-        "subject": result.subject,
+        "subject_type": "sample" if result.scope == "lineage" else result.scope,
+        "subject_key": result.subject,
         "balanced": all(t.balanced for t in totals)
         and all(r.balanced for r in (*result.items, *result.samples)),
-        "items": [item(r) for r in result.items],
-        "item_total": item(result.item_total) if result.item_total else None,
-        "samples": [sample(r) for r in result.samples],
-        "sample_total": sample(result.sample_total) if result.sample_total else None,
+        "item_balance": item_balance,
+        "sample_balance": sample_balance,
     }
 
 
@@ -163,37 +199,39 @@ def _balance_renderables(result: Any) -> list[Any]:
 
 
 def overdue(
-    ctx: typer.Context, institution: InstitutionOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    institution: InstitutionOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """Loans past their due date and inventories past due, as of now, most days late first.
 
     Curators and compliance officers see every institution (or the one given); researchers see
     only their own. Exit 0 even when some are overdue.
 
-    JSON keys: overdue [loan_number, institution, pi_email, what (return|inventory), due_at,
-    days_late].
+    JSON (docs/json.md): an array of {loan_number, institution, pi_email, what
+    (return|inventory), due_at, days_late}, like every list command.
 
     Example: sampleloans --as compliance@naoc.example overdue --institution OU
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services.standing import overdue as find_overdue
 
     with reading(ctx) as (session, service_ctx):
         rows = find_overdue(session, service_ctx, institution=institution)
     if as_json:
         print_json(
-            {
-                "overdue": [
-                    {
-                        "loan_number": r.loan_number,
-                        "institution": r.institution,
-                        "pi_email": r.pi_email,
-                        "what": r.what,
-                        "due_at": _iso(r.due_at),
-                        "days_late": r.days_late,
-                    }
-                    for r in rows
-                ]
-            }
+            [
+                {
+                    "loan_number": r.loan_number,
+                    "institution": r.institution,
+                    "pi_email": r.pi_email,
+                    "what": r.what,
+                    "due_at": _iso(r.due_at),
+                    "days_late": r.days_late,
+                }
+                for r in rows
+            ]
         )
         return
     from rich.table import Table
@@ -201,9 +239,8 @@ def overdue(
 
     from sampleloans.dates import format_datetime
 
-    out = console()
-    if not rows:
-        out.print("Nothing is overdue.", style="green")
+    if not rows and not as_csv:  # CSV: the header alone says "none" to a spreadsheet
+        console().print("Nothing is overdue.", style="green")
         return
     table = Table(title="Overdue loans and inventories")
     for heading in ("loan", "institution", "PI", "overdue", "was due (UTC)", "days late"):
@@ -220,7 +257,7 @@ def overdue(
             str(r.days_late),
             style="red",
         )
-    out.print(table)
+    print_table(table, as_csv=as_csv)
 
 
 def status(
@@ -235,10 +272,10 @@ def status(
     Researchers see their own institution; curators and compliance officers must give --loan or
     --institution.
 
-    JSON keys: loans [number, institution, pi_email, status, held_ug, due_at, days_left
-    (negative when overdue), overdue, inventory_overdue, extensions_granted, max_extensions,
-    next_inventory_due_at, inventory_days_left, obligations [text], items [sample_code, state,
-    issued_ug, held_ug]].
+    JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug, due_at,
+    days_left (negative when overdue), overdue, inventory_overdue, extensions_granted,
+    max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
+    items [sample_code, custody_state, issued_ug, held_ug]].
 
     Example: sampleloans --as anand@open.example status
     """
@@ -276,7 +313,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "items": [
             {
                 "sample_code": i.sample_code,
-                "state": i.state,
+                "custody_state": i.state,
                 "issued_ug": i.issued_ug,
                 "held_ug": i.held_ug,
             }
@@ -304,6 +341,7 @@ def _standing_table(r: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import fit_to_width
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
@@ -344,4 +382,4 @@ def _standing_table(r: Any) -> Any:
             format_mass(i.held_ug),
             style="yellow" if "transit" in i.state else "",
         )
-    return Group(*lines, table)
+    return Group(*lines, fit_to_width(table, console().width))

@@ -9,6 +9,7 @@ from sampleloans.commands.common import (
     JsonOption,
     console,
     parse_at,
+    print_fitted,
     print_json,
     reading,
     writing,
@@ -45,13 +46,14 @@ def history(
     up to that time are listed, and the ledger is replayed up to then to show the state of the
     record at that moment (custody state, custodian, masses).
 
-    JSON keys: subject_type, subject_key, lineage, as_of, events [seq, occurred_at, recorded_at,
+    JSON keys (docs/json.md): subject_type, subject_key, lineage, as_of, events [seq,
+    occurred_at, recorded_at,
     kind, actor, imported_by (the curator who imported the event from a history file, else null),
     os_user (the operating-system account that recorded it), reason, description, corrects_seq,
-    corrected_by], state (null without --as-of) {as_of, up_to_seq,
+    corrected_by], replayed_state (null without --as-of) {as_of, up_to_seq,
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug], loans [number, institution, status, due_at,
-    items [sample_code, state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
+    items [sample_code, custody_state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
 
     Example: sampleloans custody history --sample CE5C0400YJFM00505 --as-of 2025-05-01
     """
@@ -66,15 +68,14 @@ def history(
     if as_json:
         print_json(history_json(result))
         return
-    out = console()
-    for renderable in history_renderables(result):
-        out.print(renderable)
+    print_fitted(history_renderables(result))
 
 
 def _iso(moment: Any) -> str | None:
-    from sampleloans.dates import to_iso
+    """A time in the JSON vocabulary (whole-second UTC 'Z'), or None."""
+    from sampleloans.commands.jsonout import json_time
 
-    return to_iso(moment) if moment is not None else None
+    return json_time(moment) if moment is not None else None
 
 
 def history_json(result: Any) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def history_json(result: Any) -> dict[str, Any]:
             }
             for e in result.entries
         ],
-        "state": None
+        "replayed_state": None
         if state is None
         else {
             "as_of": _iso(state.as_of),
@@ -131,7 +132,7 @@ def history_json(result: Any) -> dict[str, Any]:
                     "items": [
                         {
                             "sample_code": i.sample_code,
-                            "state": i.state,
+                            "custody_state": i.state,
                             "issued_ug": i.issued_ug,
                             "held_ug": i.held_ug,
                             "consumed_ug": i.consumed_ug,
@@ -151,6 +152,7 @@ def history_renderables(result: Any) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import event_label
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
@@ -160,7 +162,7 @@ def history_renderables(result: Any) -> list[Any]:
     table = Table(title=Text(title))
     table.add_column("seq", justify="right")
     table.add_column("occurred (UTC)", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
+    table.add_column("event", no_wrap=True)
     table.add_column("actor")
     table.add_column("what")
     for e in result.entries:
@@ -171,7 +173,7 @@ def history_renderables(result: Any) -> list[Any]:
         table.add_row(
             str(e.seq),
             format_datetime(e.occurred_at),
-            Text(e.kind),
+            Text(event_label(e.kind)),
             Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
             what,
             style=style,

@@ -6,10 +6,13 @@ import typer
 
 from sampleloans.commands.common import (
     AtOption,
+    CsvOption,
     JsonOption,
+    check_output_format,
     console,
     parse_at,
     print_json,
+    print_table,
     reading,
     writing,
 )
@@ -80,13 +83,15 @@ def list_(
     ctx: typer.Context,
     open_only: Annotated[bool, typer.Option("--open", help="Only open incidents.")] = False,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List incidents by number (researchers see those on their own institution's loans).
 
-    JSON: a list of {seq, sample, loan, institution, kind, description, mass_lost_ug,
-    reported_at, reported_by, status, resolved_at, resolution}.
+    JSON (docs/json.md): a list of {seq, sample_code, loan_number, institution, kind,
+    description, mass_lost_ug, reported_at, reported_by, status, resolved_at, resolution}.
     Example: sampleloans incidents list --open
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
     from rich.text import Text
 
@@ -116,4 +121,4 @@ def list_(
             format_datetime(row.reported_at),
             Text(status, style="red" if row.status == "open" else ""),
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv)

@@ -4,8 +4,18 @@ from typing import Annotated
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
-from sampleloans.commands.samples import jsonable, plain
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
+from sampleloans.commands.jsonout import renamed
+from sampleloans.commands.samples import plain
 
 app = typer.Typer(help="Lenders, curators and borrowing institutions.", no_args_is_help=True)
 
@@ -42,6 +52,10 @@ def add(
     console().print(line, markup=False)
 
 
+# The views' counts under their JSON names (docs/json.md: a count is <thing>_count).
+COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "loan_count"}
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -49,13 +63,15 @@ def list_(
         str | None, typer.Option("--kind", help="Only lenders, curators or borrowers.")
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List institutions by short name (researchers: only their own).
 
-    JSON: an array of objects with keys short_name, name, country, city, kind, people,
-    agreements, loans (counts).
+    JSON (docs/json.md): an array of objects with keys short_name, name, country, city, kind,
+    person_count, agreement_count, loan_count.
     Example: sampleloans institutions list --kind borrower
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -64,7 +80,7 @@ def list_(
     with reading(ctx) as (session, service_ctx):
         rows = list_institutions(session, service_ctx, kind=kind)
     if as_json:
-        print_json(jsonable(rows))
+        print_json(renamed(rows, COUNTS))
         return
     table = Table(title=f"Institutions ({len(rows)})")
     for heading in ("short", "name", "country", "city", "kind"):
@@ -84,7 +100,7 @@ def list_(
                 str(row.loans),
             )
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv, abbreviations={"people": "ppl", "agreements": "agr"})
 
 
 @app.command("show")
@@ -95,7 +111,8 @@ def show(
 ) -> None:
     """Show one institution with the number of its people, agreements and loans.
 
-    JSON keys: short_name, name, country, city, kind, people, agreements, loans (counts).
+    JSON keys (docs/json.md): short_name, name, country, city, kind, person_count,
+    agreement_count, loan_count.
     Example: sampleloans institutions show OU
     """
     from rich.table import Table
@@ -106,7 +123,7 @@ def show(
     with reading(ctx) as (session, service_ctx):
         view = show_institution(session, service_ctx, short_name=short_name)
     if as_json:
-        print_json(jsonable(view))
+        print_json(renamed(view, COUNTS))
         return
     table = Table(title=plain(f"Institution {view.short_name}")[0], show_header=False)
     table.add_column("field", style="bold", no_wrap=True)

@@ -174,7 +174,8 @@ def verify(
     """Check the whole ledger: hash chain, replay = projections, invariants, SQLite integrity.
 
     Exit 0 when clean, 1 when anything is wrong (every problem is printed). Curators and
-    compliance officers only.
+    compliance officers only. JSON keys (docs/json.md): ok, head, event_count, problems [area,
+    message].
     Example: sampleloans verify --anchor 212:5f0c…
     """
     from sampleloans.commands.render import verify_lines
@@ -193,7 +194,7 @@ def verify(
             {
                 "ok": result.ok,
                 "head": result.head,
-                "events": result.events,
+                "event_count": result.events,
                 "problems": [{"area": p.area, "message": p.message} for p in result.problems],
             }
         )

@@ -1,6 +1,5 @@
 """`sampleloans loans …`: Loans through their whole life."""
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -8,10 +7,14 @@ import typer
 
 from sampleloans.commands.common import (
     AtOption,
+    CsvOption,
     JsonOption,
+    check_output_format,
     console,
     parse_at,
+    print_fitted,
     print_json,
+    print_table,
     reading,
     writing,
 )
@@ -215,11 +218,20 @@ def consume(
     technique: Annotated[str, typer.Option("--technique", help="The analysis, e.g. SIMS.")],
     mass: Annotated[str, typer.Option("--mass", help="Mass used, e.g. '2 mg'.")],
     destructive: Annotated[
-        bool, typer.Option("--destructive/--non-destructive", help="Whether it destroyed mass.")
+        bool,
+        typer.Option(
+            "--destructive/--non-destructive",
+            help="Whether the analysis destroys material (needs the agreement's permission). "
+            "Either way the mass is consumed: it no longer has to come back.",
+        ),
     ],
     at: AtOption = None,
 ) -> None:
     """Record mass used by one analysis of a held sample.
+
+    A non-destructive analysis still consumes its --mass: that mass leaves what the borrower
+    holds and no longer has to come back (issued = held + consumed + returned + …). Record
+    only the mass that will not be returned; an analysis that uses nothing needs no record.
 
     Example: sampleloans loans consume L-1 --sample CE5C0200YJFM00112 --technique SIMS
     --mass "2 mg" --destructive
@@ -239,9 +251,11 @@ def consume(
             destructive=destructive,
             occurred_at=parse_at(at),
         )
+    # say plainly that even a non-destructive use takes mass out of what must come back
+    kind = "destructive" if destructive else "non-destructive"
     _say(
         f"Loan {number}: {format_mass(mass_ug)} of {sample} consumed by {technique} "
-        f"(event {envelope.seq})."
+        f"({kind}); it no longer has to come back (event {envelope.seq})."
     )
 
 
@@ -333,7 +347,6 @@ def accept_return(
     Example: sampleloans loans accept-return L-1 --seal-intact --condition pristine
     --weighed CE5C0200YJFM00112=18mg
     """
-    from sampleloans.ledger.checks import words
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
@@ -346,8 +359,19 @@ def accept_return(
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
         )
-        status = words(loans.get_loan(session, number).status)
-    _say(f"Loan {number} return accepted; the loan is {status} (event {envelope.seq}).")
+        status = loans.get_loan(session, number).status
+    _say(f"Loan {number} return accepted; {_after_return(status)} (event {envelope.seq}).")
+
+
+def _after_return(status: str) -> str:
+    """What an accepted return leaves, in words: all back, or a partial return."""
+    from sampleloans.ledger.checks import words
+
+    if status == "received":
+        return "a partial return: the borrower still holds the other samples"
+    if status == "return_in_transit":
+        return "a partial return: the other samples are still on their way back"
+    return f"every sample is accounted for; the loan is {words(status)}"
 
 
 @app.command("extend")
@@ -477,18 +501,10 @@ def close(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
 
 
 def jsonable(value: Any) -> Any:
-    """A view (dataclass, tuple, datetime) as plain JSON values; times as ISO 8601 UTC."""
-    from sampleloans.dates import to_iso
+    """A view as JSON values in the one vocabulary of docs/json.md."""
+    from sampleloans.commands.jsonout import to_json
 
-    if isinstance(value, datetime):
-        return to_iso(value)
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return jsonable(asdict(value))
-    return value
+    return to_json(value)
 
 
 def _when(value: datetime | None) -> str:
@@ -529,21 +545,26 @@ def list_(
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List loans by number (researchers see their own institution's).
 
-    JSON: a list of {number, agreement, institution, pi, status, transfer_type, samples,
-    issued_ug, held_ug, due_at, days_left (negative when overdue), overdue}.
+    JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
+    transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
+    overdue), overdue}.
     Example: sampleloans loans list --status received
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services import loan_views
 
     with reading(ctx) as (session, service_ctx):
         rows = loan_views.list_loans(session, service_ctx, status=status, institution=institution)
     if as_json:
-        print_json(jsonable(rows))
+        from sampleloans.commands.jsonout import renamed
+
+        print_json(renamed(rows, {"samples": "sample_count"}))
         return
-    console().print(_list_table(rows))
+    print_table(_list_table(rows), as_csv=as_csv)
 
 
 def _list_table(rows: "list[LoanRow]") -> "Table":
@@ -577,14 +598,14 @@ def _list_table(rows: "list[LoanRow]") -> "Table":
 def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
     """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
 
-    JSON keys: number, agreement, institution, pi, purpose, transfer_type, status, loan_period,
-    requested_at, approved_at, issued_at, due_at, days_left, overdue, extensions_granted,
-    extensions_allowed, next_inventory_due_at, recalled_at, settled_at, obligations, closed_at,
-    items [{sample, source, state, issued_ug, held_ug, consumed_ug, returned_ug, split_ug,
-    lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
-    sender, receiver, shipped_at, received_at, seal_intact, condition}], consumptions [{seq,
-    sample, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
-    reason, new_due_at}].
+    JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
+    transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
+    overdue, extensions_granted, max_extensions, next_inventory_due_at, recalled_at, settled_at,
+    settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug,
+    held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq,
+    direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
+    seal_intact, condition}], consumptions [{seq, sample_code, technique, destructive, mass_ug,
+    occurred_at}], extensions [{seq, period, approver, reason, new_due_at}].
     Example: sampleloans loans show L-1 --json
     """
     from sampleloans.services import loan_views
@@ -592,11 +613,12 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     with reading(ctx) as (session, service_ctx):
         detail = loan_views.loan_detail(session, service_ctx, number)
     if as_json:
-        print_json(jsonable(detail))
+        from sampleloans.commands.jsonout import renamed
+
+        # the text recorded at settlement, not the open obligations of `status`
+        print_json(renamed(detail, {"obligations": "settled_obligations"}))
         return
-    out = console()
-    for renderable in _detail_renderables(detail):
-        out.print(renderable)
+    print_fitted(_detail_renderables(detail))
 
 
 def _detail_renderables(d: "LoanDetail") -> list[Any]:

@@ -4,8 +4,18 @@ from typing import Annotated
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
-from sampleloans.commands.samples import jsonable, plain
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
+from sampleloans.commands.jsonout import to_json as jsonable
+from sampleloans.commands.samples import plain
 
 app = typer.Typer(
     help="People who may act: curators, compliance officers, researchers.",
@@ -54,12 +64,14 @@ def list_(
     ] = None,
     role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List people by e-mail (researchers: only their own institution's).
 
-    JSON: an array of objects with keys email, name, institution, role, active.
+    JSON (docs/json.md): an array of objects with keys email, name, institution, role, active.
     Example: sampleloans people list --institution OU
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -76,7 +88,7 @@ def list_(
     for row in rows:
         role = row.role.replace("_", " ")
         table.add_row(*plain(row.email, row.name, row.institution, role, _status(row.active)))
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 @app.command("show")
@@ -87,7 +99,7 @@ def show(
 ) -> None:
     """Show one person.
 
-    JSON keys: email, name, institution, role, active.
+    JSON keys (docs/json.md): email, name, institution, role, active.
     Example: sampleloans people show anand@open.example
     """
     from rich.table import Table

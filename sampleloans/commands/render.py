@@ -1,5 +1,7 @@
 """Turning results into rich renderables: tables, lines, colours. No business rules here."""
 
+import csv
+import io
 from typing import Any
 
 from rich.table import Table
@@ -67,3 +69,147 @@ def demo_summary_table(rows: list[Any], head: str) -> Table:
         "total", str(sum(r.loans for r in rows)), "", *(format_mass(t) for t in total), style="bold"
     )
     return table
+
+
+def cell_text(cell: Any) -> str:
+    """The plain text of one table cell (a str or a rich Text)."""
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def table_csv(*tables: Table) -> str:
+    """Tables as CSV (RFC 4180: CRLF, quoted where needed): each table's headers, then its rows
+    exactly as the table shows them; several tables are separated by one empty line."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for index, table in enumerate(tables):
+        if index:
+            out.write("\r\n")
+        writer.writerow(cell_text(column.header) for column in table.columns)
+        cells = [list(column.cells) for column in table.columns]
+        for row in zip(*cells, strict=True):
+            writer.writerow(cell_text(cell) for cell in row)
+    return out.getvalue()
+
+
+def _longest_word(texts: list[str]) -> int:
+    """The length of the longest space-separated word in some texts (1 if none)."""
+    return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def _longest_line(texts: list[str]) -> int:
+    """The length of the longest line in some texts (1 if none)."""
+    return max((len(line) for text in texts for line in text.splitlines()), default=1)
+
+
+def _share_out(floors: list[int], wants: list[int], room: int) -> list[int]:
+    """Widths from `floors` up towards `wants` until `room` is used, one character at a time
+    to the column that lacks least: as many columns as possible are completed, and the widest
+    (free text, which wraps well) takes what is left."""
+    widths = list(floors)
+    for _ in range(max(0, room - sum(widths))):
+        lacking = [(want - w, k) for k, (w, want) in enumerate(zip(widths, wants, strict=True))]
+        open_ = [pair for pair in lacking if pair[0] > 0]
+        if not open_:
+            break
+        widths[min(open_)[1]] += 1
+    return widths
+
+
+def _share_in_proportion(floors: list[int], wants: list[int], room: int) -> list[int]:
+    """Widths from `floors` towards `wants`, the room left shared in proportion to what each
+    column lacks (a long free-text column gets most of it)."""
+    lacking = [max(0, want - floor) for floor, want in zip(floors, wants, strict=True)]
+    spare = max(0, room - sum(floors))
+    if sum(lacking) <= spare:
+        return [max(floor, want) for floor, want in zip(floors, wants, strict=True)]
+    total = sum(lacking)
+    return [floor + spare * lack // total for floor, lack in zip(floors, lacking, strict=True)]
+
+
+def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None = None) -> Table:
+    """A table that keeps every column on a narrow terminal: never dropped, never cut.
+
+    Rich squeezes a table wider than the terminal by shrinking its wrappable columns, down to
+    nothing (a column then silently disappears) and cutting no-wrap cells with '…'. When the
+    table does not fit: headers listed in `abbreviations` get their short form (a legend is
+    added as the caption); padding is tightened; each column gets a fixed width of at least its
+    longest header word, and its longest word where there is room, the rest shared out; cells
+    wrap between words and fold a word only when it is longer than its column.
+    """
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    wide = Console(width=10_000)
+    if Measurement.get(wide, wide.options, table).maximum <= width:
+        return table
+    legend = []
+    for column in table.columns:
+        short = (abbreviations or {}).get(cell_text(column.header))
+        if short:
+            legend.append(f"{short} = {cell_text(column.header)}")
+            column.header = short
+    if legend:
+        caption = "; ".join(legend)
+        table.caption = f"{table.caption}; {caption}" if table.caption else caption
+    texts = [[cell_text(c.header), *(cell_text(cell) for cell in c.cells)] for c in table.columns]
+    headers = [_longest_word(t[:1]) for t in texts]
+    words = [max(h, _longest_word(t)) for h, t in zip(headers, texts, strict=True)]
+    lines = [max(w, _longest_line(t)) for w, t in zip(words, texts, strict=True)]
+    room = width - (len(table.columns) + 1)  # the vertical borders
+    if sum(words) + 2 * len(table.columns) <= room:
+        room -= 2 * len(table.columns)  # room for the usual padding too
+    else:
+        table.padding = (0, 0)  # one character per column between borders, not three
+        table.pad_edge = False
+    # whole words first (as many columns as room allows), then whole lines
+    # the first column names the row (a sample code, a loan number): keep it whole if it can be
+    floors = [min(words[0], room // 3), *headers[1:]]
+    # a no-wrap column (a date, a mass, a label) asks for whole lines first, others whole words
+    firsts = [
+        line if c.no_wrap else word
+        for c, line, word in zip(table.columns, lines, words, strict=True)
+    ]
+    widths = _share_in_proportion(_share_out(floors, firsts, room), lines, room)
+    for column, fixed in zip(table.columns, widths, strict=True):
+        column.width = fixed
+        column.no_wrap = False
+        column.overflow = "fold"
+    return table
+
+
+# Event kinds as a person reads them in tables; JSON keeps the kinds themselves.
+EVENT_LABELS: dict[str, str] = {
+    "ledger.created": "ledger created",
+    "mission.added": "mission added",
+    "institution.added": "institution added",
+    "person.added": "person added",
+    "person.deactivated": "person deactivated",
+    "person.reactivated": "person reactivated",
+    "person.role_changed": "role changed",
+    "sample.registered": "sample registered",
+    "sample.split": "sample split",
+    "sample.moved": "sample moved",
+    "agreement.created": "agreement drafted",
+    "agreement.signed": "agreement signed",
+    "agreement.ended": "agreement ended",
+    "loan.requested": "loan requested",
+    "loan.approved": "loan approved",
+    "loan.issued": "issued from vault",
+    "loan.shipped": "shipped",
+    "loan.received": "received",
+    "loan.consumed": "analysis",
+    "loan.split": "split by borrower",
+    "loan.extended": "loan extended",
+    "loan.recalled": "loan recalled",
+    "loan.inventory": "inventory attested",
+    "loan.settled": "loan settled",
+    "loan.closed": "loan closed",
+    "incident.reported": "incident reported",
+    "incident.resolved": "incident resolved",
+    "event.corrected": "correction",
+}
+
+
+def event_label(kind: str) -> str:
+    """An event kind in words ('loan.received' → 'received'); unknown kinds said plainly."""
+    return EVENT_LABELS.get(kind, kind.replace(".", " ").replace("_", " "))

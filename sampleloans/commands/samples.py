@@ -1,13 +1,21 @@
 """`sampleloans samples …`: Samples and splits in the collection."""
 
 import re
-from dataclasses import fields, is_dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import AtOption, JsonOption, console, parse_at, print_json
+from sampleloans.commands.common import (
+    AtOption,
+    CsvOption,
+    JsonOption,
+    check_output_format,
+    console,
+    parse_at,
+    print_json,
+    print_table,
+)
+from sampleloans.commands.jsonout import renamed
 
 if TYPE_CHECKING:
     from sampleloans.services.catalog import SampleNode, SampleView
@@ -18,16 +26,10 @@ _DEPTH_RE = re.compile(r"([0-9]{1,4}(?:\.[0-9])?) *- *([0-9]{1,4}(?:\.[0-9])?)",
 
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses to dicts, tuples to lists, datetimes to stored ISO text (UTC, 'Z')."""
-    from sampleloans.dates import to_iso
+    """A view as JSON values in the one vocabulary of docs/json.md."""
+    from sampleloans.commands.jsonout import to_json
 
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, datetime):
-        return to_iso(value)
-    return value
+    return to_json(value)
 
 
 def plain(*values: str) -> list[Any]:
@@ -176,12 +178,14 @@ def list_(
         ),
     ] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """List samples by code (researchers: only those on their institution's loans).
 
     JSON: an array of objects with the keys of 'samples show --json'.
     Example: sampleloans samples list --state vault
     """
+    check_output_format(as_json=as_json, as_csv=as_csv)
     from rich.table import Table
 
     from sampleloans.commands.common import reading
@@ -191,7 +195,7 @@ def list_(
     with reading(ctx) as (session, service_ctx):
         rows = list_samples(session, service_ctx, mission=mission, state=state)
     if as_json:
-        print_json(jsonable(rows))
+        print_json(renamed(rows, {"children": "child_codes"}))
         return
     table = Table(title=f"Samples ({len(rows)})")
     for heading in ("code", "mission", "material", "initial", "vault", "on loan"):
@@ -213,7 +217,7 @@ def list_(
                 row.loan_number or "",
             )
         )
-    console().print(table)
+    print_table(table, as_csv=as_csv)
 
 
 def _state(state: str, frozen: bool) -> str:
@@ -245,9 +249,9 @@ def show(
 ) -> None:
     """Show one sample: description, masses and their balance, custody, lineage.
 
-    JSON keys: code, mission, parent_code, children (codes), origin, depth_top_mm,
+    JSON keys (docs/json.md): code, mission, parent_code, child_codes, origin, depth_top_mm,
     depth_bottom_mm, material_type, physical_form, purpose_class, storage_location, condition,
-    record, initial_mass_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, custodian,
+    record, initial_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, custodian,
     custody_state, loan_number, frozen, registered_at, last_event_at.
     Example: sampleloans samples show CE5C0400YJFM00505
     """
@@ -260,7 +264,7 @@ def show(
     with reading(ctx) as (session, service_ctx):
         view = show_sample(session, service_ctx, code=code)
     if as_json:
-        print_json(jsonable(view))
+        print_json(renamed(view, {"children": "child_codes"}))
         return
     depth = ""
     if view.depth_top_mm is not None and view.depth_bottom_mm is not None:
@@ -300,7 +304,7 @@ def tree(
 
     Researchers see it from the sample asked for, with only the samples on their own loans.
 
-    JSON: the root node; each node has code, initial_mass_ug, vault_ug, on_loan_ug,
+    JSON: the root node; each node has code, initial_ug, vault_ug, on_loan_ug,
     custody_state, custodian, loan_number, frozen and children (nodes, by code).
     Example: sampleloans samples tree CE5C0400YJFM00505-G1
     """

@@ -88,7 +88,9 @@ def require_choice(value: str, field: str, choices: tuple[str, ...]) -> str:
     """One of a fixed set of words (case-insensitive, '-' or ' ' taken as '_')."""
     normalised = value.strip().lower().replace("-", "_").replace(" ", "_")
     if normalised not in choices:
-        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(choices)}")
+        # listed as a user types them (compliance-officer), not as stored
+        spelled = ", ".join(choice.replace("_", "-") for choice in choices)
+        raise InvalidInput(f"{field}: {value!r} is not one of {spelled}")
     return normalised
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso
 from sampleloans.errors import InvalidInput, StorageError
+from sampleloans.ledger.checks import words
 from sampleloans.ledger.envelope import Context, envelope_of, importer_of, os_account_of
 from sampleloans.models import (
     EventSubject,
@@ -24,7 +25,7 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
-from sampleloans.units import format_mass
+from sampleloans.units import format_mass, format_period
 
 
 @dataclass(frozen=True)
@@ -416,7 +417,8 @@ def describe_payload(
     if kind == "agreement.created":
         return (
             f"agreement {p['number']} drafted with {p['institution']}: up to "
-            f"{format_mass(p['max_total_mass_ug'])}, loans up to {p['max_loan_period']}, "
+            f"{format_mass(p['max_total_mass_ug'])}, loans up to "
+            f"{format_period(p['max_loan_period'])}, "
             f"{p['max_extensions']} extension(s)"
         )
     if kind == "agreement.signed":
@@ -426,7 +428,8 @@ def describe_payload(
     if kind == "loan.requested":
         return (
             f"loan {p['number']} requested under {p['agreement']} by {p['pi']} "
-            f"({p['purpose_class']}, {p['loan_period']}): {', '.join(p['samples'])}"
+            f"({words(p['purpose_class'])}, {format_period(p['loan_period'])}): "
+            f"{', '.join(p['samples'])}"
         )
     if kind == "loan.approved":
         return f"loan {p['number']} approved"
@@ -448,7 +451,8 @@ def describe_payload(
             f"borrower on loan {p['number']}"
         )
     if kind == "loan.extended":
-        return f"loan {p['number']} extended by {p['period']} (approved by {p['approver']})"
+        period = format_period(p["period"])
+        return f"loan {p['number']} extended by {period} (approved by {p['approver']})"
     if kind == "loan.recalled":
         return f"loan {p['number']} recalled; due by {format_datetime(from_iso(p['due_at']))}"
     if kind == "loan.inventory":
@@ -493,7 +497,7 @@ def _shipped(session: Session, seq: int, p: dict[str, Any]) -> str:
     route = f" {shipment.sender} → {shipment.receiver}" if shipment is not None else ""
     return (
         f"loan {p['number']} shipped {p['direction']}{route} in {p['container']}, seal "
-        f"{p['seal_number']}, by {p['method']}: {', '.join(p['samples'])}"
+        f"{p['seal_number']}, by {words(p['method'])}: {', '.join(p['samples'])}"
     )
 
 

@@ -22,6 +22,7 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.services import access
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.standing import return_due
 
 
@@ -282,7 +283,10 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         overdue=overdue,
         extensions_granted=loan.extensions_granted,
         extensions_allowed=agreement.max_extensions,
-        next_inventory_due_at=loan.next_inventory_due_at,
+        # no inventory is owed once nothing is out (as `status` says)
+        next_inventory_due_at=(
+            loan.next_inventory_due_at if loan.status in ACTIVE_LOAN_STATUSES else None
+        ),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,

@@ -1,0 +1,128 @@
+"""The one JSON vocabulary of every `--json` output (documented key by key in docs/json.md).
+
+Every command prints through `print_json`, which passes its data through `to_json` here, so
+the rules hold for every command, including ones added later:
+
+- a record's own identifier is `number` (loan, agreement), `code` (sample), `email` (person) or
+  `short_name` (institution); a reference to another record is `<record>_<identifier>`
+  (`loan_number`, `agreement_number`, `sample_code`, `pi_email`, `parent_code`), except an
+  institution, which is named by its short name under `institution`;
+- a count is `<thing>_count`; a mass is an integer `*_ug` (micrograms);
+- a time is whole-second ISO 8601 UTC (`2025-04-24T08:00:00Z`);
+- a period is said as a user types it (`12 months`, `1 year 6 months`), never `P12M`;
+- a word from a fixed list (role, status, custody state, method, purpose, …) is spelled as the
+  command line accepts it: `compliance-officer`, `hand-carried`, `return-in-transit`.
+"""
+
+from dataclasses import fields, is_dataclass
+from datetime import datetime
+from typing import Any
+
+# Older names of a concept → its one name. Views keep their field names (reports use them);
+# the JSON says each concept one way.
+RENAMED_KEYS: dict[str, str] = {
+    "pi": "pi_email",
+    "agreement": "agreement_number",
+    "sample": "sample_code",
+    "loan": "loan_number",
+    "initial_mass_ug": "initial_ug",
+    "extensions_allowed": "max_extensions",
+    "state": "custody_state",
+}
+
+# Keys whose values are words of a fixed list that a user also types.
+WORD_KEYS = frozenset(
+    {
+        "role",
+        "method",
+        "status",
+        "custody_state",
+        "source",
+        "purpose",
+        "purpose_class",
+        "allowed_purposes",
+        "transfer_type",
+        "what",
+        "direction",
+        "subject_type",
+        "origin",
+        "record",
+    }
+)
+
+# Keys whose values are canonical ISO 8601 periods (P1Y6M) in the views.
+PERIOD_KEYS = frozenset(
+    {
+        "term",
+        "max_loan_period",
+        "max_extension_period",
+        "inventory_interval",
+        "loan_period",
+        "period",
+    }
+)
+
+
+def json_time(moment: datetime) -> str:
+    """A time as whole-second ISO 8601 UTC with a 'Z' (sub-second parts are dropped)."""
+    from sampleloans.dates import to_iso
+
+    return to_iso(moment.replace(microsecond=0))
+
+
+def _time_text(text: str) -> str:
+    """A stored ISO time string, cut to whole seconds (a view may hand over a string)."""
+    if len(text) > 20 and text.endswith("Z") and text[19] == ".":
+        return text[:19] + "Z"
+    return text
+
+
+def _word(value: Any) -> Any:
+    """A fixed-list word in its command-line spelling (hyphens, not underscores)."""
+    if isinstance(value, str):
+        return value.replace("_", "-")
+    if isinstance(value, list | tuple):
+        return [_word(v) for v in value]
+    return value
+
+
+def _period(value: Any) -> Any:
+    """A canonical period in words, as a user types it ('6 months')."""
+    from sampleloans.units import format_period
+
+    if isinstance(value, str) and value.startswith("P"):
+        return format_period(value)
+    return value
+
+
+def _value(key: str, value: Any) -> Any:
+    """The JSON form of one value under `key`."""
+    value = to_json(value)
+    if key in WORD_KEYS:
+        return _word(value)
+    if key in PERIOD_KEYS:
+        return _period(value)
+    if isinstance(value, str) and (key.endswith("_at") or key == "as_of"):
+        return _time_text(value)
+    return value
+
+
+def to_json(value: Any) -> Any:
+    """Views, dicts, lists and times as plain JSON values in the one vocabulary."""
+    if isinstance(value, datetime):
+        return json_time(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, dict):
+        return {RENAMED_KEYS.get(k, k): _value(RENAMED_KEYS.get(k, k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
+
+
+def renamed(data: Any, names: dict[str, str]) -> Any:
+    """`data` (a view or a list of views) as JSON dicts with some keys renamed (e.g. a count)."""
+    if isinstance(data, list | tuple):
+        return [renamed(item, names) for item in data]
+    plain = to_json(data)
+    return {names.get(k, k): v for k, v in plain.items()}
