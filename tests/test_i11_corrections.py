@@ -330,7 +330,7 @@ def test_cli_corrects_a_consumption_and_every_view_follows(engine, run, runner, 
     table = ok(runner, "custody", "history", "--loan", "L-1")
     assert f"corrected by {correction}" in table and "500 µg → 300 µg" in table
     balance = json.loads(ok(runner, "balance", "--loan", "L-1", "--json", actor=COMPLIANCE))
-    (item,) = [i for i in balance["items"] if i["sample_code"] == CODE]
+    (item,) = [i for i in balance["item_balance"]["rows"] if i["sample_code"] == CODE]
     assert (item["consumed_ug"], item["returned_ug"], item["lost_ug"]) == (300, 19_700, 0)
     assert ok(runner, "verify", actor=COMPLIANCE).startswith("verify: OK")
 
@@ -376,7 +376,7 @@ def test_cli_corrects_a_registration_and_the_text_form_still_works(engine, runne
     seq = _registration_seq(db_path, ROOT)
     ok(runner, "custody", "correct", str(seq), "--mass", "12 mg", "--reason", "reweighed")
     shown = json.loads(ok(runner, "balance", "--sample", ROOT, "--json"))
-    (sample,) = [s for s in shown["samples"] if s["code"] == ROOT]
+    (sample,) = [s for s in shown["sample_balance"]["rows"] if s["code"] == ROOT]
     assert (sample["initial_ug"], sample["vault_ug"]) == (12_000, 12_000)
     ok(runner, "custody", "correct", str(seq), "--text", "catalogue typo fixed")
     assert ok(runner, "verify").startswith("verify: OK")
