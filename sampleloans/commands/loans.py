@@ -34,6 +34,40 @@ SealIntact = Annotated[
     bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
 ]
 Condition = Annotated[str, typer.Option("--condition", help="Condition on receipt.")]
+ReleasedBy = Annotated[
+    str | None,
+    typer.Option(
+        "--released-by",
+        help="Who handed the samples over: a registered person's e-mail or a name "
+        "(default: see README, 'Hand-overs').",
+    ),
+]
+ReceivedBy = Annotated[
+    str | None,
+    typer.Option(
+        "--received-by",
+        help="Who took the samples: a registered person's e-mail or a name "
+        "(default: see README, 'Hand-overs').",
+    ),
+]
+Courier = Annotated[
+    str | None, typer.Option("--courier", help="The courier: a registered e-mail or a name.")
+]
+Witness = Annotated[
+    str | None, typer.Option("--witness", help="A witness: a registered e-mail or a name.")
+]
+
+
+def _parties(
+    released_by: str | None, received_by: str | None, courier: str | None, witness: str | None
+) -> dict[str, str | None]:
+    """The hand-over persons as service arguments (None: the documented default)."""
+    return {
+        "released_by": released_by,
+        "received_by": received_by,
+        "courier": courier,
+        "witness": witness,
+    }
 
 
 def parse_weighed(values: list[str] | None) -> dict[str, int]:
@@ -125,7 +159,15 @@ def approve(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
 
 
 @app.command("issue")
-def issue(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
+def issue(
+    ctx: typer.Context,
+    number: Number,
+    at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
+) -> None:
     """Issue an approved loan: its samples leave the vault, whole.
 
     Example: sampleloans loans issue L-1
@@ -135,7 +177,13 @@ def issue(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
     from sampleloans.units import format_mass
 
     with writing(ctx) as (session, service_ctx):
-        envelope = loans.issue_loan(session, service_ctx, number=number, occurred_at=parse_at(at))
+        envelope = loans.issue_loan(
+            session,
+            service_ctx,
+            number=number,
+            occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
+        )
         items = loans.items_of(session, number)
         due = loans.get_loan(session, number).due_at
     mass = format_mass(sum(i.issued_ug for i in items))
@@ -154,6 +202,10 @@ def ship(
     seal: Seal,
     method: Method = "courier",
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Release an issued loan's samples for shipment in a sealed container.
 
@@ -170,6 +222,7 @@ def ship(
             seal_number=seal,
             method=method,
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
     _say(f"Loan {number} shipped in {container}, seal {seal} (event {envelope.seq}).")
 
@@ -185,6 +238,10 @@ def receive(
         typer.Option("--weighed", help="CODE=MASS weighed on arrival (repeatable)."),
     ] = None,
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Record the borrower's receipt: seal, condition and weighed masses.
 
@@ -202,6 +259,7 @@ def receive(
             condition=condition,
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
     seal_text = "seal intact" if seal_intact else "SEAL BROKEN"
     _say(f"Loan {number} received by the borrower, {seal_text} (event {envelope.seq}).")
@@ -294,6 +352,10 @@ def return_(
         typer.Option("--sample", help="A held sample to return (repeatable; default all)."),
     ] = None,
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Release held samples (all, or the named ones) for the return trip.
 
@@ -311,6 +373,7 @@ def return_(
             method=method,
             samples=sample or None,
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
     _say(f"Loan {number} released for return in {container}, seal {seal} (event {envelope.seq}).")
 
@@ -326,6 +389,10 @@ def accept_return(
         typer.Option("--weighed", help="CODE=MASS weighed on return (one per sample)."),
     ],
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Accept returned samples back into the vault; each must weigh what is accountable.
 
@@ -345,6 +412,7 @@ def accept_return(
             condition=condition,
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
         status = words(loans.get_loan(session, number).status)
     _say(f"Loan {number} return accepted; the loan is {status} (event {envelope.seq}).")
