@@ -581,6 +581,68 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
     return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
 
 
+def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool) -> str:
+    """When something happened, and when it was recorded if that was after the fact."""
+    text = _when(occurred_at)
+    return f"{text} (recorded {_when(recorded_at)})" if backdated else text
+
+
+def _handover_tables(d: "LoanDetail") -> list[Any]:
+    """Who handed over to whom, then weighing discrepancies and broken seals (if any)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.services.handover import label
+    from sampleloans.units import format_mass
+
+    parts: list[Any] = []
+    if d.handovers:
+        table = Table(title="Hand-overs")
+        for heading in ("event", "step", "when (UTC)", "released by", "received by", "courier"):
+            table.add_column(heading)
+        table.add_column("witness")
+        table.add_column("recorded by")
+        for h in d.handovers:
+            table.add_row(
+                str(h.seq),
+                h.step,
+                Text(
+                    handover_when(h.occurred_at, h.recorded_at, h.backdated),
+                    style="yellow" if h.backdated else "",
+                ),
+                Text(label(h.released_by)),
+                Text(label(h.received_by)),
+                Text(label(h.courier)),
+                Text(label(h.witness)),
+                Text(h.recorded_by),
+            )
+        parts.append(table)
+    if d.weighing_discrepancies:
+        table = Table(title="Weighing discrepancies")
+        for heading in ("event", "sample", "expected", "weighed", "difference"):
+            table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
+        for w in d.weighing_discrepancies:
+            sign = "+" if w.difference_ug > 0 else "−"
+            table.add_row(
+                str(w.seq),
+                Text(w.sample),
+                format_mass(w.expected_ug),
+                format_mass(w.weighed_ug),
+                Text(f"{sign}{format_mass(abs(w.difference_ug))}", style="red"),
+                style="",
+            )
+        parts.append(table)
+    for b in d.broken_seals:
+        parts.append(
+            Text(
+                f"Seal {b.seal_number} of the {b.direction} shipment (event {b.shipment_seq}) "
+                f"arrived BROKEN (event {b.seq}).",
+                style="red",
+            )
+        )
+    return parts
+
+
 def _status_text(status: str) -> Any:
     from rich.text import Text
 
@@ -652,7 +714,10 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
     sender, receiver, shipped_at, received_at, seal_intact, condition}], consumptions [{seq,
     sample, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
-    reason, new_due_at}].
+    reason, new_due_at}], handovers [{seq, step, occurred_at, recorded_at, backdated,
+    released_by, received_by, courier, witness (each {email, name, institution} or null),
+    recorded_by}], weighing_discrepancies [{seq, sample, expected_ug, weighed_ug,
+    difference_ug}], broken_seals [{seq, shipment_seq, direction, seal_number}].
     Example: sampleloans loans show L-1 --json
     """
     from sampleloans.services import loan_views
@@ -735,6 +800,7 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 Text(_when(s.received_at), style="" if s.received_at else "yellow"),
             )
         parts.append(ships)
+    parts.extend(_handover_tables(d))
     if d.consumptions:
         uses = Table(title="Consumptions")
         for heading in ("event", "sample", "technique", "destructive", "mass", "when"):

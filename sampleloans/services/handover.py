@@ -61,10 +61,10 @@ class PartyView:
 
     @property
     def label(self) -> str:
-        """'Name (INST, email)' for a registered person, the name as recorded otherwise."""
+        """'Name (INST)' for a registered person, the name as recorded otherwise."""
         if self.email is None:
             return self.name
-        return f"{self.name} ({self.institution}, {self.email})"
+        return f"{self.name} ({self.institution})"
 
 
 @dataclass(frozen=True)
@@ -193,3 +193,10 @@ def loan_handovers(session: Session, number: str) -> list[Handover]:
         .order_by(LedgerEvent.seq)
     ).all()
     return [handover_of(session, row) for row in rows]
+
+
+def receiver_label(handover: Handover) -> str:
+    """Who received: the person recorded, or the unnamed carrier of a shipment."""
+    if handover.received_by is None and handover.step in ("ship", "return"):
+        return "the carrier (not named)"
+    return label(handover.received_by)

@@ -4,6 +4,7 @@ Every function starts with the acting reader; researchers see only their own ins
 loans and incidents, curators and compliance officers see everything.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,13 +16,17 @@ from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
     Agreement,
     Consumption,
+    EventSubject,
     Extension,
     Incident,
+    LedgerEvent,
     Loan,
     LoanItem,
     Shipment,
+    Weighing,
 )
 from sampleloans.services import access
+from sampleloans.services.handover import PartyView, loan_handovers
 from sampleloans.services.standing import return_due
 
 
@@ -100,6 +105,43 @@ class ExtensionView:
 
 
 @dataclass(frozen=True)
+class HandoverView:
+    """One hand-over of a loan: who released, who received, both times, who recorded it."""
+
+    seq: int
+    step: str  # issue | ship | receive | return | accept-return
+    occurred_at: datetime
+    recorded_at: datetime
+    backdated: bool  # recorded more than an hour after it happened
+    released_by: PartyView | None
+    received_by: PartyView | None
+    courier: PartyView | None
+    witness: PartyView | None
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class DiscrepancyView:
+    """A sample that weighed other than expected at a receipt or return."""
+
+    seq: int
+    sample: str
+    expected_ug: int
+    weighed_ug: int
+    difference_ug: int  # weighed - expected
+
+
+@dataclass(frozen=True)
+class BrokenSealView:
+    """A container whose seal arrived broken."""
+
+    seq: int  # the receipt
+    shipment_seq: int
+    direction: str
+    seal_number: str
+
+
+@dataclass(frozen=True)
 class LoanDetail:
     """Everything `loans show` prints about one loan."""
 
@@ -128,6 +170,9 @@ class LoanDetail:
     shipments: tuple[ShipmentView, ...]
     consumptions: tuple[ConsumptionView, ...]
     extensions: tuple[ExtensionView, ...]
+    handovers: tuple[HandoverView, ...] = ()
+    weighing_discrepancies: tuple[DiscrepancyView, ...] = ()
+    broken_seals: tuple[BrokenSealView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -291,7 +336,75 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         shipments=shipments,
         consumptions=consumptions,
         extensions=extensions,
+        handovers=_handovers(session, number),
+        weighing_discrepancies=_discrepancies(session, number),
+        broken_seals=_broken_seals(session, number),
     )
+
+
+def _handovers(session: Session, number: str) -> tuple[HandoverView, ...]:
+    """A loan's hand-overs in seq order, with their persons and both times."""
+    return tuple(
+        HandoverView(
+            seq=h.seq,
+            step=h.step,
+            occurred_at=h.occurred_at,
+            recorded_at=h.recorded_at,
+            backdated=h.backdated,
+            released_by=h.released_by,
+            received_by=h.received_by,
+            courier=h.courier,
+            witness=h.witness,
+            recorded_by=h.recorded_by,
+        )
+        for h in loan_handovers(session, number)
+    )
+
+
+def _discrepancies(session: Session, number: str) -> tuple[DiscrepancyView, ...]:
+    """Weighings of a loan that differ from the mass the ledger expected, by seq and sample."""
+    query = (
+        select(Weighing)
+        .where(Weighing.loan_number == number, Weighing.weighed_ug != Weighing.expected_ug)
+        .order_by(col(Weighing.seq), col(Weighing.sample_code))
+    )
+    return tuple(
+        DiscrepancyView(
+            seq=w.seq,
+            sample=w.sample_code,
+            expected_ug=w.expected_ug,
+            weighed_ug=w.weighed_ug,
+            difference_ug=w.weighed_ug - w.expected_ug,
+        )
+        for w in session.exec(query).all()
+    )
+
+
+def _broken_seals(session: Session, number: str) -> tuple[BrokenSealView, ...]:
+    """Shipments of a loan whose seal arrived broken, by receipt."""
+    subjects = select(EventSubject.seq).where(
+        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+    )
+    receipts = session.exec(
+        select(LedgerEvent.seq, LedgerEvent.payload)
+        .where(col(LedgerEvent.seq).in_(subjects), LedgerEvent.kind == "loan.received")
+        .order_by(col(LedgerEvent.seq))
+    ).all()
+    views = []
+    for seq, payload in receipts:
+        p = json.loads(payload)
+        shipment = session.get(Shipment, int(p["shipment_seq"]))
+        if p["seal_intact"] or shipment is None:
+            continue
+        views.append(
+            BrokenSealView(
+                seq=seq,
+                shipment_seq=shipment.seq,
+                direction=shipment.direction,
+                seal_number=shipment.seal_number,
+            )
+        )
+    return tuple(views)
 
 
 def list_incidents(
