@@ -102,7 +102,8 @@ def handover_text(handover: Any) -> str:
 
     if handover is None:
         return ""
-    text = f"released by {label(handover.released_by)} → received by {receiver_label(handover)}"
+    text = f"released by {label(handover.released_by)} → received by "
+    text += receiver_label(handover.step, handover.received_by)
     for name in ("courier", "witness"):
         view = getattr(handover, name)
         if view is not None:

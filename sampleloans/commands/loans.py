@@ -592,7 +592,7 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
-    from sampleloans.services.handover import label
+    from sampleloans.services.handover import label, receiver_label
     from sampleloans.units import format_mass
 
     parts: list[Any] = []
@@ -611,7 +611,7 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
                     style="yellow" if h.backdated else "",
                 ),
                 Text(label(h.released_by)),
-                Text(label(h.received_by)),
+                Text(receiver_label(h.step, h.received_by)),
                 Text(label(h.courier)),
                 Text(label(h.witness)),
                 Text(h.recorded_by),

@@ -79,8 +79,10 @@ def story(report: Report) -> list[Any]:
     out.append(layout.heading(f"Chain of custody ({len(body.events)} events)"))
     out.append(
         layout.para(
-            "Every event of the scope in ledger order. Highlighted rows: gap, discrepancy, "
-            "incident or correction.",
+            "Every event of the scope in ledger order. Released by / received by: the persons "
+            "recorded at each hand-over (courier and witness in its description); an event "
+            "entered more than an hour after it happened shows when it was recorded. "
+            "Highlighted rows: gap, discrepancy, incident or correction.",
             st["note"],
         )
     )
@@ -107,11 +109,19 @@ def story(report: Report) -> list[Any]:
     return out
 
 
+def _time_cell(e: CustodyRow) -> str:
+    """When the event happened; a back-dated entry also says when it was recorded."""
+    occurred = when(e.occurred_at).removesuffix(" UTC")
+    if not e.backdated:
+        return occurred
+    return f"{occurred} (recorded {when(e.recorded_at).removesuffix(' UTC')})"
+
+
 def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
     """One row of the chain-of-custody table."""
     return (
         e.seq,
-        when(e.occurred_at).removesuffix(" UTC"),
+        _time_cell(e),
         e.kind + (f" [{e.flag}]" if e.flag else ""),
         e.released_by,
         e.received_by,

@@ -195,8 +195,8 @@ def loan_handovers(session: Session, number: str) -> list[Handover]:
     return [handover_of(session, row) for row in rows]
 
 
-def receiver_label(handover: Handover) -> str:
+def receiver_label(step: str, received_by: PartyView | None) -> str:
     """Who received: the person recorded, or the unnamed carrier of a shipment."""
-    if handover.received_by is None and handover.step in ("ship", "return"):
+    if received_by is None and step in ("ship", "return"):
         return "the carrier (not named)"
-    return label(handover.received_by)
+    return label(received_by)
