@@ -116,7 +116,8 @@ def when_text(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
     from sampleloans.dates import format_datetime
 
     text = format_datetime(occurred_at)
-    return f"{text} (recorded {format_datetime(recorded_at)})" if backdated else text
+    # on its own line, so the column stays narrow and the description keeps its width
+    return f"{text}\n(recorded {format_datetime(recorded_at)})" if backdated else text
 
 
 def history_json(result: Any) -> dict[str, Any]:
@@ -209,6 +210,8 @@ def history_renderables(result: Any) -> list[Any]:
     table.add_column("what")
     for e in result.entries:
         what = Text(e.description)
+        if e.reason and not e.kind.startswith("person.") and e.kind != "event.corrected":
+            what.append(f"; reason: {e.reason}")  # a recall's, an extension's, a move's
         if e.handover is not None:
             what.append(f"; {handover_text(e.handover)}")
         if e.corrected_by:

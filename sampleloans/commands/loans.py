@@ -584,7 +584,7 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
 def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool) -> str:
     """When something happened, and when it was recorded if that was after the fact."""
     text = _when(occurred_at)
-    return f"{text} (recorded {_when(recorded_at)})" if backdated else text
+    return f"{text}\n(recorded {_when(recorded_at)})" if backdated else text
 
 
 def _handover_tables(d: "LoanDetail") -> list[Any]:

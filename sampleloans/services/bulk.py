@@ -58,6 +58,7 @@ REASON_KINDS = (
     "person.deactivated",
     "person.reactivated",
     "person.role_changed",
+    "sample.moved",
 )
 """The kinds whose command takes a reason (stored in the envelope, not the payload)."""
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
