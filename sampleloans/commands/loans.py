@@ -583,7 +583,7 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
 
 def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool) -> str:
     """When something happened, and when it was recorded if that was after the fact."""
-    text = _when(occurred_at)
+    text = _when(occurred_at).removesuffix(" UTC")  # the column says UTC
     return f"{text}\n(recorded {_when(recorded_at)})" if backdated else text
 
 
@@ -598,11 +598,16 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
     parts: list[Any] = []
     if d.handovers:
         table = Table(title="Hand-overs")
-        for heading in ("event", "step", "when (UTC)", "released by", "received by", "courier"):
+        for heading in ("event", "step", "when (UTC)", "released by", "received by"):
             table.add_column(heading)
-        table.add_column("witness")
+        table.add_column("courier / witness")
         table.add_column("recorded by")
         for h in d.handovers:
+            helpers = [
+                f"{name} {view.label}"
+                for name, view in (("courier", h.courier), ("witness", h.witness))
+                if view is not None
+            ]
             table.add_row(
                 str(h.seq),
                 h.step,
@@ -612,8 +617,7 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
                 ),
                 Text(label(h.released_by)),
                 Text(receiver_label(h.step, h.received_by)),
-                Text(label(h.courier)),
-                Text(label(h.witness)),
+                Text("; ".join(helpers) or "—"),
                 Text(h.recorded_by),
             )
         parts.append(table)

@@ -10,9 +10,9 @@ default, the same rule at writing and at reading:
 |---|---|---|
 | issue | the recording curator | the recording curator |
 | ship (outbound) | the recording curator | the courier, if one is named |
-| receive (outbound) | the shipment's courier, else whoever released it | the loan's PI |
+| receive (outbound) | who took the shipment (its courier), else its releaser | the loan's PI |
 | return (release) | the loan's PI | the courier, if one is named |
-| accept-return | the shipment's courier, else whoever released it | the recording curator |
+| accept-return | who took the shipment (its courier), else its releaser | the recording curator |
 """
 
 import json
@@ -135,7 +135,7 @@ def _defaults(
     shipped_payload = json.loads(shipped.payload)
     sender = parties_of(session, shipped.kind, shipped_payload, shipped.actor)
     outbound = shipped_payload.get("direction", "outbound") == "outbound"
-    return sender.courier or sender.released_by, (pi if outbound else recorder)
+    return sender.received_by or sender.released_by, (pi if outbound else recorder)
 
 
 def party_view(session: Session, value: str | None) -> PartyView | None:
