@@ -717,11 +717,11 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     items [{sample, source, state, issued_ug, held_ug, consumed_ug, returned_ug, split_ug,
     lost_ug, transferred_ug}], shipments [{seq, direction, container, seal_number, method,
     sender, receiver, shipped_at, received_at, seal_intact, condition}], consumptions [{seq,
-    sample, technique, destructive, mass_ug, occurred_at}], extensions [{seq, period, approver,
-    reason, new_due_at}], handovers [{seq, step, occurred_at, recorded_at, backdated,
-    released_by, received_by, courier, witness (each {email, name, institution} or null),
-    recorded_by}], weighing_discrepancies [{seq, sample, expected_ug, weighed_ug,
-    difference_ug}], broken_seals [{seq, shipment_seq, direction, seal_number}].
+    sample, technique, destructive, mass_ug, occurred_at, recorded_at, backdated}], extensions
+    [{seq, period, approver, reason, new_due_at, occurred_at, recorded_at, backdated}],
+    handovers [{seq, step, occurred_at, recorded_at, backdated, released_by, received_by,
+    courier, witness (each {email, name, institution} or null), recorded_by}],
+    weighing_discrepancies [{seq, sample, expected_ug, weighed_ug, difference_ug}], broken_seals [{seq, shipment_seq, direction, seal_number}].
     Example: sampleloans loans show L-1 --json
     """
     from sampleloans.services import loan_views
@@ -807,7 +807,7 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
     parts.extend(_handover_tables(d))
     if d.consumptions:
         uses = Table(title="Consumptions")
-        for heading in ("event", "sample", "technique", "destructive", "mass", "when"):
+        for heading in ("event", "sample", "technique", "destructive", "mass", "when (UTC)"):
             uses.add_column(heading, justify="right" if heading == "mass" else "left")
         for c in d.consumptions:
             uses.add_row(
@@ -816,7 +816,10 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 Text(c.technique),
                 "yes" if c.destructive else "no",
                 format_mass(c.mass_ug),
-                _when(c.occurred_at),
+                Text(
+                    handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
+                    style="yellow" if c.backdated else "",
+                ),
             )
         parts.append(uses)
     if d.extensions:
@@ -828,7 +831,7 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 str(e.seq),
                 format_period(e.period),
                 Text(e.approver),
-                Text(e.reason),
+                Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
                 _when(e.new_due_at),
             )
         parts.append(exts)

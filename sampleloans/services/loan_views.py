@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.checks import LOAN_STATUSES
-from sampleloans.ledger.envelope import Context
+from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.models import (
     Agreement,
     Consumption,
@@ -26,7 +26,7 @@ from sampleloans.models import (
     Weighing,
 )
 from sampleloans.services import access
-from sampleloans.services.handover import PartyView, loan_handovers
+from sampleloans.services.handover import PartyView, is_backdated, loan_handovers
 from sampleloans.services.standing import return_due
 
 
@@ -91,6 +91,8 @@ class ConsumptionView:
     destructive: bool
     mass_ug: int
     occurred_at: datetime
+    recorded_at: datetime | None = None
+    backdated: bool = False  # recorded over an hour after it happened
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ class ExtensionView:
     approver: str
     reason: str
     new_due_at: datetime
+    occurred_at: datetime | None = None
+    recorded_at: datetime | None = None
+    backdated: bool = False  # recorded over an hour after it happened
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
+    times = _event_times(session, number)
     items = tuple(
         ItemView(
             sample=i.sample_code,
@@ -291,6 +297,8 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             destructive=c.destructive,
             mass_ug=c.mass_ug,
             occurred_at=c.occurred_at,
+            recorded_at=times[c.seq][1],
+            backdated=is_backdated(*times[c.seq]),
         )
         for c in session.exec(
             select(Consumption)
@@ -305,6 +313,9 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             approver=e.approver,
             reason=e.reason,
             new_due_at=e.new_due_at,
+            occurred_at=times[e.seq][0],
+            recorded_at=times[e.seq][1],
+            backdated=is_backdated(*times[e.seq]),
         )
         for e in session.exec(
             select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
@@ -340,6 +351,19 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         weighing_discrepancies=_discrepancies(session, number),
         broken_seals=_broken_seals(session, number),
     )
+
+
+def _event_times(session: Session, number: str) -> dict[int, tuple[datetime, datetime]]:
+    """seq → (occurred_at, recorded_at) of every event of a loan."""
+    subjects = select(EventSubject.seq).where(
+        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+    )
+    rows = session.exec(
+        select(LedgerEvent.seq, LedgerEvent.occurred_at, LedgerEvent.recorded_at).where(
+            col(LedgerEvent.seq).in_(subjects)
+        )
+    ).all()
+    return {seq: (from_stored(occurred), from_stored(recorded)) for seq, occurred, recorded in rows}
 
 
 def _handovers(session: Session, number: str) -> tuple[HandoverView, ...]:
