@@ -721,7 +721,8 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     [{seq, period, approver, reason, new_due_at, occurred_at, recorded_at, backdated}],
     handovers [{seq, step, occurred_at, recorded_at, backdated, released_by, received_by,
     courier, witness (each {email, name, institution} or null), recorded_by}],
-    weighing_discrepancies [{seq, sample, expected_ug, weighed_ug, difference_ug}], broken_seals [{seq, shipment_seq, direction, seal_number}].
+    weighing_discrepancies [{seq, sample, expected_ug, weighed_ug, difference_ug}],
+    broken_seals [{seq, shipment_seq, direction, seal_number}].
     Example: sampleloans loans show L-1 --json
     """
     from sampleloans.services import loan_views
