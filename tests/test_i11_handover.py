@@ -329,3 +329,33 @@ def test_samples_move_cli(run, runner: CliRunner, db_path: Path) -> None:
     result = cli(runner, "samples", "move", VAULT_SAMPLE, "--location", "  ")
     assert result.exit_code == 2 and "storage location" in result.stderr
     assert fingerprint(db_path) == before
+
+
+def test_an_imported_history_line_keeps_its_hand_over_persons(run, runner, tmp_path, engine):
+    """`import` passes the persons of a hand-over line to the same service as the command."""
+    signed_agreement(run)
+    issued_loan(run)
+    line = {
+        "kind": "loan.shipped",
+        "occurred_at": "2025-04-01T09:00:00Z",
+        "actor": CURATOR,
+        "payload": {
+            "number": "L-1",
+            "direction": "outbound",
+            "container": "box",
+            "seal_number": "S-1",
+            "method": "courier",
+            "samples": [S1],
+            "courier": COURIER,
+            "witness": COMPLIANCE,
+        },
+    }
+    history = tmp_path / "history.jsonl"
+    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    ok(runner, "import", str(history))
+    payload = payload_of(engine, last_seq(engine))
+    assert (payload["courier"], payload["witness"], payload["received_by"]) == (
+        COURIER,
+        COMPLIANCE,
+        COURIER,
+    )
