@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
-from sampleloans.errors import Conflict, InvalidInput, PermissionDenied
+from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import LedgerEvent, Sample
 from sampleloans.services import loans, samples
@@ -359,3 +359,21 @@ def test_an_imported_history_line_keeps_its_hand_over_persons(run, runner, tmp_p
         COMPLIANCE,
         COURIER,
     )
+
+
+def test_a_registered_person_on_the_wrong_side_is_refused(run, runner, db_path) -> None:
+    """The PI cannot release from the vault; another institution's researcher cannot receive."""
+    signed_agreement(run)
+    issued_loan(run)
+    with pytest.raises(RuleViolation, match=r"released by: anand@open\.example is at OU"):
+        run(loans.ship_loan, number="L-1", container="b", seal_number="S", released_by=OU_PI)
+    run(loans.ship_loan, number="L-1", container="box", seal_number="S-1")
+    before = fingerprint(db_path)
+    result = cli(runner, "loans", "receive", "L-1", "--seal-intact", "--condition", "ok",
+                 "--received-by", "muenker@uni-koeln.example")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: received by: muenker@uni-koeln.example is at UoC, not at OU, the borrowing "
+        "institution of loan L-1; name someone there (or someone who is not registered)\n"
+    )
+    assert fingerprint(db_path) == before

@@ -22,9 +22,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from sampleloans.errors import InvalidInput
+from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger.envelope import from_stored
-from sampleloans.models import EventSubject, LedgerEvent, Loan, Person
+from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Person
+from sampleloans.services.common import STAFF_INSTITUTION_KINDS
 from sampleloans.text import clean_email, clean_name
 
 HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
@@ -116,6 +117,43 @@ def parties_of(session: Session, kind: str, payload: dict[str, Any], recorder: s
         courier=given["courier"],
         witness=given["witness"],
     )
+
+
+SIDES = {
+    # step → (the party checked, where a registered person in that role must work)
+    "issue": ("released_by", "staff"),
+    "ship": ("released_by", "staff"),
+    "receive": ("received_by", "borrower"),
+    "return": ("released_by", "borrower"),
+    "accept-return": ("received_by", "staff"),
+}
+
+
+def check_sides(session: Session, step: str, loan: Loan, parties: Parties) -> None:
+    """Refuse a registered person on the wrong side of a hand-over: the lender's staff release
+    from the vault and take returns back; the borrowing institution receives and releases returns.
+    Unregistered names (couriers, lab staff) are not checked: the ledger knows nothing of them."""
+    field, side = SIDES[step]
+    email = getattr(parties, field)
+    person = session.get(Person, email) if email and "@" in email else None
+    if person is None:
+        return
+    what = field.replace("_", " ")
+    institution = session.get(Institution, person.institution)
+    if side == "staff":
+        if institution is not None and institution.kind in STAFF_INSTITUTION_KINDS:
+            return
+        raise RuleViolation(
+            f"{what}: {email} is at {person.institution}, not at the lender or a curator; at "
+            f"a {step} the samples pass through the lender's staff (name one of them, or "
+            "someone who is not registered)"
+        )
+    if person.institution != loan.institution:
+        raise RuleViolation(
+            f"{what}: {email} is at {person.institution}, not at {loan.institution}, the "
+            f"borrowing institution of loan {loan.number}; name someone there (or someone who "
+            "is not registered)"
+        )
 
 
 def _defaults(

@@ -34,7 +34,13 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
-from sampleloans.services.handover import PARTY_FIELDS, parties_of, require_party
+from sampleloans.services.handover import (
+    PARTY_FIELDS,
+    check_sides,
+    parties_of,
+    require_party,
+    step_of,
+)
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
 
@@ -227,7 +233,10 @@ def with_parties(
         for name in PARTY_FIELDS
     }
     draft = dataclasses.replace(event, **checked)
-    parties = parties_of(session, event.kind, draft.to_payload(), ctx.actor)
+    payload = draft.to_payload()
+    parties = parties_of(session, event.kind, payload, ctx.actor)
+    step = step_of(session, event.kind, payload)
+    check_sides(session, step, get_loan(session, event.number), parties)
     return dataclasses.replace(
         draft, released_by=parties.released_by, received_by=parties.received_by
     )
