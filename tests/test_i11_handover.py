@@ -300,10 +300,12 @@ def test_move_service_records_location_and_reason(run, engine) -> None:
     with db.transaction(engine) as session:
         sample = session.get(Sample, VAULT_SAMPLE)
         assert sample is not None and sample.storage_location == "Shelf 9"
-    with pytest.raises(Conflict, match="already at"):
-        run(samples.move_sample, code=VAULT_SAMPLE, storage_location="Shelf 9")
     with pytest.raises(PermissionDenied):
         run(samples.move_sample, code=VAULT_SAMPLE, storage_location="X", actor=COMPLIANCE)
+    signed_agreement(run)
+    issued_loan(run)
+    with pytest.raises(Conflict, match="is issued on loan L-1, not in the vault"):
+        run(samples.move_sample, code=S1, storage_location="X")
 
 
 def test_samples_move_cli(run, runner: CliRunner, db_path: Path) -> None:

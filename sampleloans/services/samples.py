@@ -251,8 +251,6 @@ def move_sample(
             "vault; only a sample in the vault can change storage location"
         )
     location = require_text(storage_location, "storage location", max_len=120)
-    if location == sample.storage_location:
-        raise Conflict(f"storage location: sample {code} is already at {location!r}")
     why = require_text(reason, "reason", max_len=500) if reason is not None else None
     event = ev.SampleMoved(code=code, storage_location=location)
     return append(session, ctx, event, occurred_at=occurred_at, reason=why)
