@@ -40,6 +40,7 @@ WRITE_COMMANDS: dict[str, list[str]] = {
         "NAOC N2 cabinet A",
     ],
     "samples split": ["samples", "split", "CE5C0000YJYX070", "--child", "-01=1mg"],
+    "samples move": ["samples", "move", "CE5C0000YJYX070", "--location", "NAOC N2 cabinet Z"],
     "institutions add": [
         "institutions",
         "add",

@@ -81,6 +81,7 @@ ARGS: dict[str, list[str]] = {
                          "--location", "z"],
     "samples show": [SAMPLE],
     "samples split": [SAMPLE, "--child", "-01=1mg"],
+    "samples move": [SAMPLE, "--location", "x"],
     "samples tree": [SAMPLE],
     "status": [],
     "verify": [],

@@ -50,7 +50,10 @@ def history(
     occurred_at, recorded_at,
     kind, actor, imported_by (the curator who imported the event from a history file, else null),
     os_user (the operating-system account that recorded it), reason, description, corrects_seq,
-    corrected_by], replayed_state (null without --as-of) {as_of, up_to_seq,
+    corrected_by, backdated (recorded over an hour after it occurred), handover (null except for
+    issue, ship, receive, return and accept-return: {step, released_by, received_by, courier,
+    witness}, each {email, name, institution} or null)], replayed_state (null without --as-of)
+    {as_of, up_to_seq,
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug], loans [number, institution, status, due_at,
     items [sample_code, custody_state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
@@ -78,6 +81,46 @@ def _iso(moment: Any) -> str | None:
     return json_time(moment) if moment is not None else None
 
 
+def _handover_json(handover: Any) -> dict[str, Any] | None:
+    """The persons of a hand-over event as JSON (None for any other event)."""
+    from dataclasses import asdict
+
+    if handover is None:
+        return None
+    persons = ("released_by", "received_by", "courier", "witness")
+    return {
+        "step": handover.step,
+        **{
+            name: (asdict(view) if (view := getattr(handover, name)) is not None else None)
+            for name in persons
+        },
+    }
+
+
+def handover_text(handover: Any) -> str:
+    """'released by A → received by B; courier C; witness D' for a hand-over, else ''."""
+    from sampleloans.services.handover import label, receiver_label
+
+    if handover is None:
+        return ""
+    text = f"released by {label(handover.released_by)} → received by "
+    text += receiver_label(handover.step, handover.received_by)
+    for name in ("courier", "witness"):
+        view = getattr(handover, name)
+        if view is not None:
+            text += f"; {name} {view.label}"
+    return text
+
+
+def when_text(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
+    """When it happened, and when it was recorded where that was after the fact."""
+    from sampleloans.dates import format_datetime
+
+    text = format_datetime(occurred_at)
+    # on its own line, so the column stays narrow and the description keeps its width
+    return f"{text}\n(recorded {format_datetime(recorded_at)})" if backdated else text
+
+
 def history_json(result: Any) -> dict[str, Any]:
     """The documented JSON shape of a history."""
     state = result.state
@@ -99,6 +142,8 @@ def history_json(result: Any) -> dict[str, Any]:
                 "description": e.description,
                 "corrects_seq": e.corrects_seq,
                 "corrected_by": list(e.corrected_by),
+                "backdated": e.backdated,
+                "handover": _handover_json(e.handover),
             }
             for e in result.entries
         ],
@@ -167,12 +212,19 @@ def history_renderables(result: Any) -> list[Any]:
     table.add_column("what")
     for e in result.entries:
         what = Text(e.description)
+        if e.reason and not e.kind.startswith("person.") and e.kind != "event.corrected":
+            what.append(f"; reason: {e.reason}")  # a recall's, an extension's, a move's
+        if e.handover is not None:
+            what.append(f"; {handover_text(e.handover)}")
         if e.corrected_by:
             what.append(f"  [corrected by {', '.join(map(str, e.corrected_by))}]", style="yellow")
         style = "yellow" if e.kind in ("event.corrected", "mass.corrected") else ""
         table.add_row(
             str(e.seq),
-            format_datetime(e.occurred_at),
+            Text(
+                when_text(e.occurred_at, e.recorded_at, e.backdated),
+                style="yellow" if e.backdated else "",
+            ),
             Text(event_label(e.kind)),
             Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
             what,

@@ -37,6 +37,40 @@ SealIntact = Annotated[
     bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
 ]
 Condition = Annotated[str, typer.Option("--condition", help="Condition on receipt.")]
+ReleasedBy = Annotated[
+    str | None,
+    typer.Option(
+        "--released-by",
+        help="Who handed the samples over: a registered person's e-mail or a name "
+        "(default: see README, 'Hand-overs').",
+    ),
+]
+ReceivedBy = Annotated[
+    str | None,
+    typer.Option(
+        "--received-by",
+        help="Who took the samples: a registered person's e-mail or a name "
+        "(default: see README, 'Hand-overs').",
+    ),
+]
+Courier = Annotated[
+    str | None, typer.Option("--courier", help="The courier: a registered e-mail or a name.")
+]
+Witness = Annotated[
+    str | None, typer.Option("--witness", help="A witness: a registered e-mail or a name.")
+]
+
+
+def _parties(
+    released_by: str | None, received_by: str | None, courier: str | None, witness: str | None
+) -> dict[str, str | None]:
+    """The hand-over persons as service arguments (None: the documented default)."""
+    return {
+        "released_by": released_by,
+        "received_by": received_by,
+        "courier": courier,
+        "witness": witness,
+    }
 
 
 def parse_weighed(values: list[str] | None) -> dict[str, int]:
@@ -128,7 +162,15 @@ def approve(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
 
 
 @app.command("issue")
-def issue(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
+def issue(
+    ctx: typer.Context,
+    number: Number,
+    at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
+) -> None:
     """Issue an approved loan: its samples leave the vault, whole.
 
     Example: sampleloans loans issue L-1
@@ -138,7 +180,13 @@ def issue(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
     from sampleloans.units import format_mass
 
     with writing(ctx) as (session, service_ctx):
-        envelope = loans.issue_loan(session, service_ctx, number=number, occurred_at=parse_at(at))
+        envelope = loans.issue_loan(
+            session,
+            service_ctx,
+            number=number,
+            occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
+        )
         items = loans.items_of(session, number)
         due = loans.get_loan(session, number).due_at
     mass = format_mass(sum(i.issued_ug for i in items))
@@ -157,6 +205,10 @@ def ship(
     seal: Seal,
     method: Method = "courier",
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Release an issued loan's samples for shipment in a sealed container.
 
@@ -173,6 +225,7 @@ def ship(
             seal_number=seal,
             method=method,
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
     _say(f"Loan {number} shipped in {container}, seal {seal} (event {envelope.seq}).")
 
@@ -188,6 +241,10 @@ def receive(
         typer.Option("--weighed", help="CODE=MASS weighed on arrival (repeatable)."),
     ] = None,
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Record the borrower's receipt: seal, condition and weighed masses.
 
@@ -205,6 +262,7 @@ def receive(
             condition=condition,
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
     seal_text = "seal intact" if seal_intact else "SEAL BROKEN"
     _say(f"Loan {number} received by the borrower, {seal_text} (event {envelope.seq}).")
@@ -308,6 +366,10 @@ def return_(
         typer.Option("--sample", help="A held sample to return (repeatable; default all)."),
     ] = None,
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Release held samples (all, or the named ones) for the return trip.
 
@@ -325,6 +387,7 @@ def return_(
             method=method,
             samples=sample or None,
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
     _say(f"Loan {number} released for return in {container}, seal {seal} (event {envelope.seq}).")
 
@@ -340,6 +403,10 @@ def accept_return(
         typer.Option("--weighed", help="CODE=MASS weighed on return (one per sample)."),
     ],
     at: AtOption = None,
+    released_by: ReleasedBy = None,
+    received_by: ReceivedBy = None,
+    courier: Courier = None,
+    witness: Witness = None,
 ) -> None:
     """Accept returned samples back into the vault; each must weigh what is accountable.
 
@@ -358,6 +425,7 @@ def accept_return(
             condition=condition,
             weighed_ug=parse_weighed(weighed),
             occurred_at=parse_at(at),
+            **_parties(released_by, received_by, courier, witness),
         )
         status = loans.get_loan(session, number).status
     _say(f"Loan {number} return accepted; {_after_return(status)} (event {envelope.seq}).")
@@ -529,6 +597,72 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
     return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
 
 
+def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool) -> str:
+    """When something happened, and when it was recorded if that was after the fact."""
+    text = _when(occurred_at).removesuffix(" UTC")  # the column says UTC
+    return f"{text}\n(recorded {_when(recorded_at)})" if backdated else text
+
+
+def _handover_tables(d: "LoanDetail") -> list[Any]:
+    """Who handed over to whom, then weighing discrepancies and broken seals (if any)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.services.handover import label, receiver_label
+    from sampleloans.units import format_mass
+
+    parts: list[Any] = []
+    if d.handovers:
+        table = Table(title="Hand-overs")
+        for heading in ("event", "step", "when (UTC)", "released by", "received by"):
+            table.add_column(heading)
+        table.add_column("courier / witness")
+        table.add_column("recorded by")
+        for h in d.handovers:
+            helpers = [
+                f"{name} {view.label}"
+                for name, view in (("courier", h.courier), ("witness", h.witness))
+                if view is not None
+            ]
+            table.add_row(
+                str(h.seq),
+                h.step,
+                Text(
+                    handover_when(h.occurred_at, h.recorded_at, h.backdated),
+                    style="yellow" if h.backdated else "",
+                ),
+                Text(label(h.released_by)),
+                Text(receiver_label(h.step, h.received_by)),
+                Text("; ".join(helpers) or "—"),
+                Text(h.recorded_by),
+            )
+        parts.append(table)
+    if d.weighing_discrepancies:
+        table = Table(title="Weighing discrepancies")
+        for heading in ("event", "sample", "expected", "weighed", "difference"):
+            table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
+        for w in d.weighing_discrepancies:
+            sign = "+" if w.difference_ug > 0 else "−"
+            table.add_row(
+                str(w.seq),
+                Text(w.sample),
+                format_mass(w.expected_ug),
+                format_mass(w.weighed_ug),
+                Text(f"{sign}{format_mass(abs(w.difference_ug))}", style="red"),
+                style="",
+            )
+        parts.append(table)
+    for b in d.broken_seals:
+        parts.append(
+            Text(
+                f"Seal {b.seal_number} of the {b.direction} shipment (event {b.shipment_seq}) "
+                f"arrived BROKEN (event {b.seq}).",
+                style="red",
+            )
+        )
+    return parts
+
+
 def _status_text(status: str) -> Any:
     from rich.text import Text
 
@@ -605,7 +739,11 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq,
     direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
     seal_intact, condition}], consumptions [{seq, sample_code, technique, destructive, mass_ug,
-    occurred_at}], extensions [{seq, period, approver, reason, new_due_at}].
+    occurred_at}], extensions [{seq, period, approver, reason, new_due_at}], handovers [{seq, step,
+    occurred_at, recorded_at, backdated, released_by, received_by, courier, witness (each
+    {email, name, institution} or null), recorded_by}], weighing_discrepancies [{seq,
+    sample_code, expected_ug, weighed_ug, difference_ug}], broken_seals [{seq, shipment_seq,
+    direction, seal_number}].
     Example: sampleloans loans show L-1 --json
     """
     from sampleloans.services import loan_views
@@ -689,9 +827,10 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 Text(_when(s.received_at), style="" if s.received_at else "yellow"),
             )
         parts.append(ships)
+    parts.extend(_handover_tables(d))
     if d.consumptions:
         uses = Table(title="Consumptions")
-        for heading in ("event", "sample", "technique", "destructive", "mass", "when"):
+        for heading in ("event", "sample", "technique", "destructive", "mass", "when (UTC)"):
             uses.add_column(heading, justify="right" if heading == "mass" else "left")
         for c in d.consumptions:
             uses.add_row(
@@ -700,7 +839,10 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 Text(c.technique),
                 "yes" if c.destructive else "no",
                 format_mass(c.mass_ug),
-                _when(c.occurred_at),
+                Text(
+                    handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
+                    style="yellow" if c.backdated else "",
+                ),
             )
         parts.append(uses)
     if d.extensions:
@@ -712,7 +854,7 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 str(e.seq),
                 format_period(e.period),
                 Text(e.approver),
-                Text(e.reason),
+                Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
                 _when(e.new_due_at),
             )
         parts.append(exts)

@@ -165,6 +165,38 @@ def split(
     console().print(f"Split {parent} into {made}{lost}; event {envelope.seq}.", markup=False)
 
 
+@app.command("move")
+def move(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Code of the sample to move (in the vault).")],
+    location: Annotated[
+        str, typer.Option("--location", help="The new storage location, e.g. 'NAOC N2 cabinet C'.")
+    ],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why it moved (kept with the event).")
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Record a new storage location for a sample in the vault (curators only).
+
+    Example: sampleloans samples move CE5C0400YJFM00505 --location "NAOC N2 cabinet C"
+    --reason "cabinet B serviced"
+    """
+    from sampleloans.commands.common import writing
+    from sampleloans.services.samples import move_sample
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = move_sample(
+            session,
+            service_ctx,
+            code=code,
+            storage_location=location,
+            occurred_at=parse_at(at),
+            reason=reason,
+        )
+    console().print(f"Moved {code} to {location}; event {envelope.seq}.", markup=False)
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,

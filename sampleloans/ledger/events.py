@@ -227,6 +227,11 @@ class LoanIssued(Event):
     kind: ClassVar[str] = "loan.issued"
     number: str
     items: list[list[Any]]  # [[code, mass_ug], …]
+    # who handed over to whom (absent in events written before: see services/handover.py)
+    released_by: str | None = None
+    received_by: str | None = None
+    courier: str | None = None
+    witness: str | None = None
 
 
 @_register
@@ -241,6 +246,11 @@ class LoanShipped(Event):
     seal_number: str
     method: str
     samples: list[str]
+    # who handed over to whom (absent in events written before: see services/handover.py)
+    released_by: str | None = None
+    received_by: str | None = None
+    courier: str | None = None
+    witness: str | None = None
 
 
 @_register
@@ -254,6 +264,11 @@ class LoanReceived(Event):
     seal_intact: bool
     condition: str
     weighed: list[list[Any]]  # [[code, weighed_ug], …]
+    # who handed over to whom (absent in events written before: see services/handover.py)
+    released_by: str | None = None
+    received_by: str | None = None
+    courier: str | None = None
+    witness: str | None = None
 
 
 @_register

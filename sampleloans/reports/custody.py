@@ -25,7 +25,6 @@ RECORDED_WIDTHS = (0.06, 0.2, 0.09, 0.65)  # an e-mail fits whole in 0.2
 
 # Hand-overs get a signature line per party. The persons printed are the hand-over row's party
 # fields (services.reporting.CustodyRow), named here and nowhere else.
-HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
 HANDOVER_PARTIES = ("released_by", "received_by")
 SIGNATURE_HEADER = (
     "Seq",
@@ -90,8 +89,10 @@ def story(report: Report) -> list[Any]:
     )
     marked = [index for index, e in enumerate(body.events) if e.flag]
     note = layout.para(
-        "Every event of the scope in ledger order; times in UTC. Highlighted rows: gap, "
-        "discrepancy, incident or correction.",
+        "Every event of the scope in ledger order; times in UTC. Released by / received by: the "
+        "persons recorded at each hand-over (courier and witness in its description); an event "
+        "entered more than an hour after it happened also shows when it was recorded. "
+        "Highlighted rows: gap, discrepancy, incident or correction.",
         st["note"],
     )
     chain = layout.data_tables(
@@ -121,7 +122,7 @@ def handover_signatures(body: CustodyBody) -> list[Any]:
         "their name.",
         layout.styles()["note"],
     )
-    count = sum(1 for e in body.events if e.kind in HANDOVER_KINDS)
+    count = sum(1 for e in body.events if e.handover is not None)
     table = layout.data_tables(SIGNATURE_HEADER, _signature_rows(body), SIGNATURE_WIDTHS)
     return layout.section(f"Hand-overs to sign ({count})", [note, *table])
 
@@ -129,7 +130,7 @@ def handover_signatures(body: CustodyBody) -> list[Any]:
 def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
     """One row per hand-over: seq, what and when, then each party and room for a signature."""
     for e in body.events:
-        if e.kind not in HANDOVER_KINDS:
+        if e.handover is None:  # not a hand-over
             continue
         released, received = (getattr(e, name) or "—" for name in HANDOVER_PARTIES)
         yield (
@@ -142,11 +143,19 @@ def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
         )
 
 
+def _time_cell(e: CustodyRow) -> str:
+    """When the event happened; a back-dated entry also says when it was recorded."""
+    occurred = when(e.occurred_at)
+    if not e.backdated:
+        return occurred
+    return f"{occurred} (recorded {when(e.recorded_at)})"
+
+
 def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
     """One row of the chain-of-custody table."""
     return (
         e.seq,
-        when(e.occurred_at),
+        _time_cell(e),
         e.label + (f" [{e.flag}]" if e.flag else ""),
         e.released_by,
         e.received_by,

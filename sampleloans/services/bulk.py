@@ -59,6 +59,7 @@ REASON_KINDS = (
     "person.deactivated",
     "person.reactivated",
     "person.role_changed",
+    "sample.moved",
 )
 """The kinds whose command takes a reason (stored in the envelope, not the payload)."""
 
@@ -382,7 +383,12 @@ Handler = Callable[[Session, Context, dict[str, Any], dict[str, Any]], Envelope]
 def _received(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:
     """A receipt: outbound (`loans receive`) or a return (`loans accept-return`)."""
     weighed = dict(_pairs(p.get("weighed", []), "weighed"))
-    args = {"seal_intact": bool(p["seal_intact"]), "condition": p["condition"], **kw}
+    args = {
+        "seal_intact": bool(p["seal_intact"]),
+        "condition": p["condition"],
+        **_parties(p),
+        **kw,
+    }
     # only the outbound shipment makes a loan `in_transit`; a return may travel while the
     # borrower still holds other samples (the loan stays `received`)
     if get_loan(s, p["number"]).status == "in_transit":
@@ -397,6 +403,7 @@ def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> E
         "container": p["container"],
         "seal_number": p["seal_number"],
         "method": p.get("method", "courier"),
+        **_parties(p),
         **kw,
     }
     if p.get("direction", "outbound") == "return":
@@ -404,6 +411,11 @@ def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> E
     if p.get("direction", "outbound") != "outbound":
         raise InvalidInput(f"direction: {p.get('direction')!r} is not outbound or return")
     return loans.ship_loan(s, c, **args)
+
+
+def _parties(p: dict[str, Any]) -> dict[str, Any]:
+    """The hand-over persons a line names (released_by, received_by, courier, witness)."""
+    return _pick(p, "released_by", "received_by", "courier", "witness")
 
 
 def _pick(p: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -525,7 +537,9 @@ HANDLERS: dict[str, Handler] = {
         **kw,
     ),
     "loan.approved": lambda s, c, p, kw: loans.approve_loan(s, c, number=p["number"], **kw),
-    "loan.issued": lambda s, c, p, kw: loans.issue_loan(s, c, number=p["number"], **kw),
+    "loan.issued": lambda s, c, p, kw: loans.issue_loan(
+        s, c, number=p["number"], **_parties(p), **kw
+    ),
     "loan.shipped": _shipped,
     "loan.received": _received,
     "loan.consumed": lambda s, c, p, kw: loans.consume(

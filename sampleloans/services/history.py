@@ -25,6 +25,7 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
+from sampleloans.services.handover import HANDOVER_KINDS, Handover, handover_of, is_backdated
 from sampleloans.units import format_mass, format_period
 
 
@@ -43,6 +44,12 @@ class HistoryEntry:
     corrects_seq: int | None
     corrected_by: tuple[int, ...]
     imported_by: str | None = None  # the curator who imported it from a history file
+    handover: Handover | None = None  # who released and who received, for a hand-over
+
+    @property
+    def backdated(self) -> bool:
+        """Whether the event was entered after the fact (see `handover.BACKDATED_AFTER`)."""
+        return is_backdated(self.occurred_at, self.recorded_at)
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,7 @@ def record_history(
                 corrects_seq=row.corrects_seq,
                 corrected_by=tuple(corrected.get(row.seq, [])),
                 imported_by=importer_of(row.os_user),
+                handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
             )
         )
     state = None

@@ -4,6 +4,7 @@ Every function starts with the acting reader; researchers see only their own ins
 loans and incidents, curators and compliance officers see everything.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,17 +12,21 @@ from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.checks import LOAN_STATUSES
-from sampleloans.ledger.envelope import Context
+from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.models import (
     Agreement,
     Consumption,
+    EventSubject,
     Extension,
     Incident,
+    LedgerEvent,
     Loan,
     LoanItem,
     Shipment,
+    Weighing,
 )
 from sampleloans.services import access
+from sampleloans.services.handover import PartyView, is_backdated, loan_handovers
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.standing import return_due
 
@@ -87,6 +92,8 @@ class ConsumptionView:
     destructive: bool
     mass_ug: int
     occurred_at: datetime
+    recorded_at: datetime | None = None
+    backdated: bool = False  # recorded over an hour after it happened
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,46 @@ class ExtensionView:
     approver: str
     reason: str
     new_due_at: datetime
+    occurred_at: datetime | None = None
+    recorded_at: datetime | None = None
+    backdated: bool = False  # recorded over an hour after it happened
+
+
+@dataclass(frozen=True)
+class HandoverView:
+    """One hand-over of a loan: who released, who received, both times, who recorded it."""
+
+    seq: int
+    step: str  # issue | ship | receive | return | accept-return
+    occurred_at: datetime
+    recorded_at: datetime
+    backdated: bool  # recorded more than an hour after it happened
+    released_by: PartyView | None
+    received_by: PartyView | None
+    courier: PartyView | None
+    witness: PartyView | None
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class DiscrepancyView:
+    """A sample that weighed other than expected at a receipt or return."""
+
+    seq: int
+    sample: str
+    expected_ug: int
+    weighed_ug: int
+    difference_ug: int  # weighed - expected
+
+
+@dataclass(frozen=True)
+class BrokenSealView:
+    """A container whose seal arrived broken."""
+
+    seq: int  # the receipt
+    shipment_seq: int
+    direction: str
+    seal_number: str
 
 
 @dataclass(frozen=True)
@@ -129,6 +176,9 @@ class LoanDetail:
     shipments: tuple[ShipmentView, ...]
     consumptions: tuple[ConsumptionView, ...]
     extensions: tuple[ExtensionView, ...]
+    handovers: tuple[HandoverView, ...] = ()
+    weighing_discrepancies: tuple[DiscrepancyView, ...] = ()
+    broken_seals: tuple[BrokenSealView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +256,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
+    times = _event_times(session, number)
     items = tuple(
         ItemView(
             sample=i.sample_code,
@@ -247,6 +298,8 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             destructive=c.destructive,
             mass_ug=c.mass_ug,
             occurred_at=c.occurred_at,
+            recorded_at=times[c.seq][1],
+            backdated=is_backdated(*times[c.seq]),
         )
         for c in session.exec(
             select(Consumption)
@@ -261,6 +314,9 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             approver=e.approver,
             reason=e.reason,
             new_due_at=e.new_due_at,
+            occurred_at=times[e.seq][0],
+            recorded_at=times[e.seq][1],
+            backdated=is_backdated(*times[e.seq]),
         )
         for e in session.exec(
             select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
@@ -295,7 +351,88 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         shipments=shipments,
         consumptions=consumptions,
         extensions=extensions,
+        handovers=_handovers(session, number),
+        weighing_discrepancies=_discrepancies(session, number),
+        broken_seals=_broken_seals(session, number),
     )
+
+
+def _event_times(session: Session, number: str) -> dict[int, tuple[datetime, datetime]]:
+    """seq → (occurred_at, recorded_at) of every event of a loan."""
+    subjects = select(EventSubject.seq).where(
+        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+    )
+    rows = session.exec(
+        select(LedgerEvent.seq, LedgerEvent.occurred_at, LedgerEvent.recorded_at).where(
+            col(LedgerEvent.seq).in_(subjects)
+        )
+    ).all()
+    return {seq: (from_stored(occurred), from_stored(recorded)) for seq, occurred, recorded in rows}
+
+
+def _handovers(session: Session, number: str) -> tuple[HandoverView, ...]:
+    """A loan's hand-overs in seq order, with their persons and both times."""
+    return tuple(
+        HandoverView(
+            seq=h.seq,
+            step=h.step,
+            occurred_at=h.occurred_at,
+            recorded_at=h.recorded_at,
+            backdated=h.backdated,
+            released_by=h.released_by,
+            received_by=h.received_by,
+            courier=h.courier,
+            witness=h.witness,
+            recorded_by=h.recorded_by,
+        )
+        for h in loan_handovers(session, number)
+    )
+
+
+def _discrepancies(session: Session, number: str) -> tuple[DiscrepancyView, ...]:
+    """Weighings of a loan that differ from the mass the ledger expected, by seq and sample."""
+    query = (
+        select(Weighing)
+        .where(Weighing.loan_number == number, Weighing.weighed_ug != Weighing.expected_ug)
+        .order_by(col(Weighing.seq), col(Weighing.sample_code))
+    )
+    return tuple(
+        DiscrepancyView(
+            seq=w.seq,
+            sample=w.sample_code,
+            expected_ug=w.expected_ug,
+            weighed_ug=w.weighed_ug,
+            difference_ug=w.weighed_ug - w.expected_ug,
+        )
+        for w in session.exec(query).all()
+    )
+
+
+def _broken_seals(session: Session, number: str) -> tuple[BrokenSealView, ...]:
+    """Shipments of a loan whose seal arrived broken, by receipt."""
+    subjects = select(EventSubject.seq).where(
+        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+    )
+    receipts = session.exec(
+        select(LedgerEvent.seq, LedgerEvent.payload)
+        .where(col(LedgerEvent.seq).in_(subjects), LedgerEvent.kind == "loan.received")
+        .order_by(col(LedgerEvent.seq))
+    ).all()
+    views = []
+    for seq, payload in receipts:
+        p = json.loads(payload)
+        shipment = session.get(Shipment, int(p["shipment_seq"]))
+        if p["seal_intact"] or shipment is None:
+            continue
+        views.append(
+            BrokenSealView(
+                seq=seq,
+                shipment_seq=shipment.seq,
+                direction=shipment.direction,
+                seal_number=shipment.seal_number,
+            )
+        )
+    return tuple(views)
 
 
 def list_incidents(

@@ -4,7 +4,10 @@ Each function checks the rules of DOMAIN.md §5 first and refuses with a specifi
 then does it append one event. Times come in as `occurred_at` (default: `ctx.now`).
 """
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlmodel import Session, select
 
@@ -31,9 +34,17 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
+from sampleloans.services.handover import (
+    PARTY_FIELDS,
+    check_sides,
+    parties_of,
+    require_party,
+    step_of,
+)
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
 
+HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = ("courier", "hand_carried", "diplomatic_pouch", "post")
 
 
@@ -165,7 +176,15 @@ def issued_under(session: Session, agreement: str) -> int:
 
 
 def issue_loan(
-    session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    occurred_at: datetime | None = None,
+    released_by: str | None = None,
+    received_by: str | None = None,
+    courier: str | None = None,
+    witness: str | None = None,
 ) -> Envelope:
     """Issue an approved loan: the samples leave the vault, whole, under an agreement in force."""
     loan = _curated_loan(session, ctx, number, "issue", "issue loans")
@@ -190,7 +209,37 @@ def issue_loan(
             f"{format_mass(already_ug)} already issued + {format_mass(new_ug)} now would exceed it"
         )
     event = ev.LoanIssued(number=number, items=[[s.code, s.vault_ug] for s in samples])
-    return append(session, ctx, event, occurred_at=occurred_at)
+    parties = HandoverInput(released_by, received_by, courier, witness)
+    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
+
+
+@dataclass(frozen=True)
+class HandoverInput:
+    """The persons of a hand-over as the command gives them (None: the default)."""
+
+    released_by: str | None = None
+    received_by: str | None = None
+    courier: str | None = None
+    witness: str | None = None
+
+
+def with_parties(
+    session: Session, ctx: Context, event: HandoverEvent, given: HandoverInput
+) -> HandoverEvent:
+    """The hand-over event with its persons: those given (checked) and the defaults for the rest,
+    so the payload records who released and who received, apart from who records it."""
+    checked = {
+        name: require_party(session, getattr(given, name), name.replace("_", " "))
+        for name in PARTY_FIELDS
+    }
+    draft = dataclasses.replace(event, **checked)
+    payload = draft.to_payload()
+    parties = parties_of(session, event.kind, payload, ctx.actor)
+    step = step_of(session, event.kind, payload)
+    check_sides(session, step, get_loan(session, event.number), parties)
+    return dataclasses.replace(
+        draft, released_by=parties.released_by, received_by=parties.received_by
+    )
 
 
 def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
@@ -216,12 +265,24 @@ def ship_loan(
     seal_number: str,
     method: str = "courier",
     occurred_at: datetime | None = None,
+    released_by: str | None = None,
+    received_by: str | None = None,
+    courier: str | None = None,
+    witness: str | None = None,
 ) -> Envelope:
     """Release an issued loan's samples for shipment in a sealed container."""
     loan = _curated_loan(session, ctx, number, "ship", "release loans for shipment")
     samples = [i.sample_code for i in items_of(session, number) if i.state == "issued"]
+    parties = HandoverInput(released_by, received_by, courier, witness)
     return _ship(
-        session, ctx, loan, "outbound", samples, container, seal_number, method, occurred_at
+        session,
+        ctx,
+        loan,
+        "outbound",
+        samples,
+        (container, seal_number, method),
+        parties,
+        occurred_at,
     )
 
 
@@ -231,12 +292,12 @@ def _ship(
     loan: Loan,
     direction: str,
     samples: list[str],
-    container: str,
-    seal_number: str,
-    method: str,
+    packing: tuple[str, str, str],  # container, seal number, method
+    parties: "HandoverInput",
     occurred_at: datetime | None,
 ) -> Envelope:
     """Append one shipment event after validating its fields."""
+    container, seal_number, method = packing
     if not samples:
         raise Conflict(f"loan {loan.number} has no samples to ship")
     event = ev.LoanShipped(
@@ -247,7 +308,7 @@ def _ship(
         method=require_choice(method, "method", SHIPPING_METHODS),
         samples=sorted(samples),
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
 
 
 def open_shipment(session: Session, number: str, direction: str) -> Shipment:
@@ -332,6 +393,10 @@ def receive_loan(
     condition: str,
     weighed_ug: dict[str, int] | None = None,
     occurred_at: datetime | None = None,
+    released_by: str | None = None,
+    received_by: str | None = None,
+    courier: str | None = None,
+    witness: str | None = None,
 ) -> Envelope:
     """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
     _curated_loan(session, ctx, number, "receive", "record receipts")
@@ -344,7 +409,8 @@ def receive_loan(
         condition=require_text(condition, "condition", max_len=200),
         weighed=_weighed_list(session, number, codes, weighed_ug or {}),
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    parties = HandoverInput(released_by, received_by, courier, witness)
+    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
 
 
 def _held_item(session: Session, number: str, code: str) -> LoanItem:
@@ -439,6 +505,10 @@ def release_return(
     method: str = "courier",
     samples: list[str] | None = None,
     occurred_at: datetime | None = None,
+    released_by: str | None = None,
+    received_by: str | None = None,
+    courier: str | None = None,
+    witness: str | None = None,
 ) -> Envelope:
     """Release held samples (all, or the named ones) for the return trip."""
     loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
@@ -446,7 +516,9 @@ def release_return(
     chosen = sorted(set(samples)) if samples else held
     for code in chosen:
         _held_item(session, number, code)
-    return _ship(session, ctx, loan, "return", chosen, container, seal_number, method, occurred_at)
+    parties = HandoverInput(released_by, received_by, courier, witness)
+    packing = (container, seal_number, method)
+    return _ship(session, ctx, loan, "return", chosen, packing, parties, occurred_at)
 
 
 def accept_return(
@@ -458,6 +530,10 @@ def accept_return(
     condition: str,
     weighed_ug: dict[str, int],
     occurred_at: datetime | None = None,
+    released_by: str | None = None,
+    received_by: str | None = None,
+    courier: str | None = None,
+    witness: str | None = None,
 ) -> Envelope:
     """Accept one return shipment (the one whose samples are weighed); each sample must weigh
     what the borrower is accountable for. Other returns of the loan may still be travelling."""
@@ -478,7 +554,8 @@ def accept_return(
         condition=require_text(condition, "condition", max_len=200),
         weighed=weighed,
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    parties = HandoverInput(released_by, received_by, courier, witness)
+    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
 
 
 def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:

@@ -39,6 +39,14 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_institution, get_loan, get_sample
+from sampleloans.services.handover import (
+    HANDOVER_KINDS,
+    Handover,
+    handover_of,
+    is_backdated,
+    label,
+    receiver_label,
+)
 from sampleloans.services.history import (
     describe_payload,
     last_seq_at,
@@ -166,6 +174,11 @@ class CustodyRow:
     os_user: str  # the operating-system account that recorded the event
     description: str
     flag: str  # "" | gap | discrepancy | incident | correction
+    recorded_at: datetime | None = None
+    backdated: bool = False  # recorded over an hour after it occurred: both times are shown
+    courier: str = ""
+    witness: str = ""
+    handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
 
 
 @dataclass(frozen=True, slots=True)
@@ -805,6 +818,7 @@ def _custody_rows(
             LedgerEvent.kind,
             LedgerEvent.payload,
             LedgerEvent.occurred_at,
+            LedgerEvent.recorded_at,
             LedgerEvent.actor,
             LedgerEvent.os_user,
             LedgerEvent.corrects_seq,
@@ -823,7 +837,7 @@ def _custody_rows(
 
 def _custody_row(
     session: Session,
-    event: Any,  # a row of seq, kind, payload, occurred_at, actor, os_user, corrects_seq, reason
+    event: Any,  # seq, kind, payload, occurred_at, recorded_at, actor, os_user, corrects_seq, …
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holders: Holders,
@@ -859,18 +873,12 @@ def _custody_row(
         loan = session.get(Loan, p["number"])
         curator = loan.curator if loan and loan.curator else ""
         holders.place([c for c, _m in p["items"]], curator)
-        fields.update(
-            released_by="vault", received_by=curator, mass_ug=sum(int(m) for _c, m in p["items"])
-        )
+        fields.update(location=curator, mass_ug=sum(int(m) for _c, m in p["items"]))
     elif kind == "loan.shipped":
         shipment = shipments.get(event.seq)
         fields.update(container=p["container"], seal=p["seal_number"])
         if shipment is not None:
-            fields.update(
-                released_by=f"{shipment.sender} ({shipment.released_by})",
-                received_by=f"{shipment.receiver} (in transit)",
-                location=shipment.sender,
-            )
+            fields.update(location=shipment.sender)
             for code, expected in holders.ship(
                 event.seq, p["samples"], shipment.sender, shipment.receiver
             ):
@@ -893,8 +901,6 @@ def _custody_row(
         )
         if shipment is not None:
             fields.update(
-                released_by=shipment.sender,
-                received_by=f"{shipment.receiver} ({event.actor})",
                 location=shipment.receiver,
                 container=shipment.container,
                 seal=shipment.seal_number,
@@ -941,17 +947,23 @@ def _custody_row(
     elif kind == "mass.corrected":
         flag = "correction"
         fields.update(mass_ug=p["new_mass_ug"])
+    handover = handover_of(session, event) if kind in HANDOVER_KINDS else None
+    if handover is not None:
+        fields.update(_handover_fields(handover))
+    occurred_at, recorded_at = from_iso(event.occurred_at), from_iso(event.recorded_at)
+    description = describe_payload(session, kind, event.seq, event.corrects_seq, p)
     row = CustodyRow(
         seq=event.seq,
-        occurred_at=from_iso(event.occurred_at),
+        occurred_at=occurred_at,
         kind=kind,
         label=event_label(kind, p, shipments, event.seq),
         recorded_by=sys.intern(event.actor),
         os_user=sys.intern(event.os_user),
-        description=_with_reason(
-            describe_payload(session, kind, event.seq, event.corrects_seq, p), kind, event.reason
-        ),
+        description=_with_reason(_with_persons(description, handover), kind, event.reason),
         flag=flag,
+        recorded_at=recorded_at,
+        backdated=is_backdated(occurred_at, recorded_at),
+        handover=handover,
         **fields,
     )
     return row, found
@@ -970,6 +982,28 @@ def event_label(
     if label is None:  # a kind added later: its words, never its dotted name
         label = kind.rpartition(".")[2].replace("_", " ").capitalize()
     return label
+
+
+def _handover_fields(handover: Handover) -> dict[str, str]:
+    """The recorded persons of a hand-over as the custody table's cells."""
+    return {
+        "released_by": label(handover.released_by),
+        "received_by": receiver_label(handover.step, handover.received_by),
+        "courier": handover.courier.label if handover.courier else "",
+        "witness": handover.witness.label if handover.witness else "",
+    }
+
+
+def _with_persons(description: str, handover: Handover | None) -> str:
+    """An event's description with who released, who received, the courier and the witness."""
+    if handover is None:
+        return description
+    cells = _handover_fields(handover)
+    text = f"{description}; released by {cells['released_by']} → received by {cells['received_by']}"
+    for name in ("courier", "witness"):
+        if cells[name]:
+            text += f"; {name} {cells[name]}"
+    return text
 
 
 def _with_reason(description: str, kind: str, reason: str | None) -> str:

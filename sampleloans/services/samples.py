@@ -239,13 +239,18 @@ def move_sample(
     code: str,
     storage_location: str,
     occurred_at: datetime | None = None,
+    reason: str | None = None,
 ) -> Envelope:
     """Record a new storage location for a sample in the vault (curators only)."""
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != "vault":
-        raise Conflict(f"sample {code} is on loan {sample.loan_number}; it is not in the vault")
+        where = f" on loan {sample.loan_number}" if sample.loan_number else ""
+        raise Conflict(
+            f"sample {code} is {sample.custody_state.replace('_', ' ')}{where}, not in the "
+            "vault; only a sample in the vault can change storage location"
+        )
     location = require_text(storage_location, "storage location", max_len=120)
-    return append(
-        session, ctx, ev.SampleMoved(code=code, storage_location=location), occurred_at=occurred_at
-    )
+    why = require_text(reason, "reason", max_len=500) if reason is not None else None
+    event = ev.SampleMoved(code=code, storage_location=location)
+    return append(session, ctx, event, occurred_at=occurred_at, reason=why)

@@ -1,0 +1,240 @@
+"""Who handed over to whom: the persons of each hand-over, apart from who recorded it.
+
+A hand-over is an issue (vault → dispatch), a shipment (outbound or return release) or a
+receipt (outbound receipt or return acceptance). Its payload may name `released_by`,
+`received_by`, `courier` and `witness`: a registered person by e-mail, or anyone else by name.
+A field a payload does not name (every event written before these fields existed) takes its
+default, the same rule at writing and at reading:
+
+| hand-over | released by (default) | received by (default) |
+|---|---|---|
+| issue | the recording curator | the recording curator |
+| ship (outbound) | the recording curator | the courier, if one is named |
+| receive (outbound) | who took the shipment (its courier), else its releaser | the loan's PI |
+| return (release) | the loan's PI | the courier, if one is named |
+| accept-return | who took the shipment (its courier), else its releaser | the recording curator |
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sampleloans.errors import InvalidInput, RuleViolation
+from sampleloans.ledger.envelope import from_stored
+from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Person
+from sampleloans.services.common import STAFF_INSTITUTION_KINDS
+from sampleloans.text import clean_email, clean_name
+
+HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
+PARTY_FIELDS = ("released_by", "received_by", "courier", "witness")
+MAX_PARTY_LEN = 120
+
+BACKDATED_AFTER = timedelta(hours=1)
+"""An event recorded more than this after it happened is shown with both times."""
+
+
+def is_backdated(occurred_at: datetime, recorded_at: datetime) -> bool:
+    """Whether an event was entered after the fact (recorded over an hour after it happened)."""
+    return recorded_at - occurred_at > BACKDATED_AFTER
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The persons of one hand-over as recorded: e-mails of registered people, or names."""
+
+    released_by: str | None
+    received_by: str | None
+    courier: str | None
+    witness: str | None
+
+
+@dataclass(frozen=True)
+class PartyView:
+    """One person of a hand-over as shown: a registered person with name and institution, or
+    someone unregistered by the name recorded (e-mail and institution None)."""
+
+    email: str | None
+    name: str
+    institution: str | None
+
+    @property
+    def label(self) -> str:
+        """'Name (INST)' for a registered person, the name as recorded otherwise."""
+        if self.email is None:
+            return self.name
+        return f"{self.name} ({self.institution})"
+
+
+@dataclass(frozen=True)
+class Handover:
+    """One hand-over event with its persons, its step and both of its times."""
+
+    seq: int
+    step: str  # issue | ship | receive | return | accept-return
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    released_by: PartyView | None
+    received_by: PartyView | None
+    courier: PartyView | None
+    witness: PartyView | None
+
+    @property
+    def backdated(self) -> bool:
+        """Whether this hand-over was entered after the fact."""
+        return is_backdated(self.occurred_at, self.recorded_at)
+
+
+def require_party(session: Session, value: str | None, field: str) -> str | None:
+    """A hand-over person as given on the command line: a registered e-mail, or a name.
+
+    Anything with an '@' must be a registered person's e-mail (exit 2 otherwise), so a typo in
+    an address is not silently kept as a name.
+    """
+    if value is None:
+        return None
+    if "@" in value:
+        email = clean_email(value, field)
+        if session.get(Person, email) is None:
+            raise InvalidInput(
+                f"{field}: no registered person has the e-mail {email}; give a registered "
+                "person's e-mail (see 'people list') or the name of someone who is not registered"
+            )
+        return email
+    return clean_name(value, field, max_len=MAX_PARTY_LEN)
+
+
+def parties_of(session: Session, kind: str, payload: dict[str, Any], recorder: str) -> Parties:
+    """The persons of a hand-over event: the payload's, and the defaults for what it omits."""
+    given = {name: payload.get(name) for name in PARTY_FIELDS}
+    released, received = _defaults(session, kind, payload, recorder, given["courier"])
+    return Parties(
+        released_by=given["released_by"] or released,
+        received_by=given["received_by"] or received,
+        courier=given["courier"],
+        witness=given["witness"],
+    )
+
+
+SIDES = {
+    # step → (the party checked, where a registered person in that role must work)
+    "issue": ("released_by", "staff"),
+    "ship": ("released_by", "staff"),
+    "receive": ("received_by", "borrower"),
+    "return": ("released_by", "borrower"),
+    "accept-return": ("received_by", "staff"),
+}
+
+
+def check_sides(session: Session, step: str, loan: Loan, parties: Parties) -> None:
+    """Refuse a registered person on the wrong side of a hand-over: the lender's staff release
+    from the vault and take returns back; the borrowing institution receives and releases returns.
+    Unregistered names (couriers, lab staff) are not checked: the ledger knows nothing of them."""
+    field, side = SIDES[step]
+    email = getattr(parties, field)
+    person = session.get(Person, email) if email and "@" in email else None
+    if person is None:
+        return
+    what = field.replace("_", " ")
+    institution = session.get(Institution, person.institution)
+    if side == "staff":
+        if institution is not None and institution.kind in STAFF_INSTITUTION_KINDS:
+            return
+        raise RuleViolation(
+            f"{what}: {email} is at {person.institution}, not at the lender or a curator; at "
+            f"a {step} the samples pass through the lender's staff (name one of them, or "
+            "someone who is not registered)"
+        )
+    if person.institution != loan.institution:
+        raise RuleViolation(
+            f"{what}: {email} is at {person.institution}, not at {loan.institution}, the "
+            f"borrowing institution of loan {loan.number}; name someone there (or someone who "
+            "is not registered)"
+        )
+
+
+def _defaults(
+    session: Session, kind: str, payload: dict[str, Any], recorder: str, courier: str | None
+) -> tuple[str | None, str | None]:
+    """(released by, received by) when the payload does not name them (see the module table)."""
+    loan = session.get(Loan, payload["number"])
+    pi = loan.pi_email if loan is not None else None
+    if kind == "loan.issued":
+        return recorder, recorder
+    if kind == "loan.shipped":
+        outbound = payload.get("direction", "outbound") == "outbound"
+        return (recorder if outbound else pi), courier
+    shipped = session.get(LedgerEvent, int(payload["shipment_seq"]))
+    if shipped is None:
+        return None, recorder
+    shipped_payload = json.loads(shipped.payload)
+    sender = parties_of(session, shipped.kind, shipped_payload, shipped.actor)
+    outbound = shipped_payload.get("direction", "outbound") == "outbound"
+    return sender.received_by or sender.released_by, (pi if outbound else recorder)
+
+
+def party_view(session: Session, value: str | None) -> PartyView | None:
+    """How a recorded person reads: name and institution for a registered e-mail."""
+    if value is None:
+        return None
+    person = session.get(Person, value) if "@" in value else None
+    if person is None:
+        return PartyView(email=None, name=value, institution=None)
+    return PartyView(email=person.email, name=person.name, institution=person.institution)
+
+
+def label(view: PartyView | None) -> str:
+    """A person's label, or an em dash when none is recorded."""
+    return view.label if view is not None else "—"
+
+
+def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
+    """The command-line name of a hand-over step (issue, ship, receive, return, accept-return)."""
+    if kind == "loan.issued":
+        return "issue"
+    if kind == "loan.shipped":
+        return "ship" if payload.get("direction", "outbound") == "outbound" else "return"
+    shipped = session.get(LedgerEvent, int(payload["shipment_seq"]))
+    direction = json.loads(shipped.payload).get("direction") if shipped is not None else None
+    return "accept-return" if direction == "return" else "receive"
+
+
+def handover_of(session: Session, row: Any) -> Handover:
+    """The hand-over of one stored event row (seq, kind, payload, occurred_at, recorded_at,
+    actor), its persons resolved to names and institutions."""
+    payload = json.loads(row.payload)
+    parties = parties_of(session, row.kind, payload, row.actor)
+    return Handover(
+        seq=row.seq,
+        step=step_of(session, row.kind, payload),
+        occurred_at=from_stored(row.occurred_at),
+        recorded_at=from_stored(row.recorded_at),
+        recorded_by=row.actor,
+        released_by=party_view(session, parties.released_by),
+        received_by=party_view(session, parties.received_by),
+        courier=party_view(session, parties.courier),
+        witness=party_view(session, parties.witness),
+    )
+
+
+def loan_handovers(session: Session, number: str) -> list[Handover]:
+    """Every hand-over of a loan in seq order."""
+    seqs = select(EventSubject.seq).where(
+        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+    )
+    rows = session.exec(
+        select(LedgerEvent)
+        .where(col(LedgerEvent.seq).in_(seqs), col(LedgerEvent.kind).in_(HANDOVER_KINDS))
+        .order_by(LedgerEvent.seq)
+    ).all()
+    return [handover_of(session, row) for row in rows]
+
+
+def receiver_label(step: str, received_by: PartyView | None) -> str:
+    """Who received: the person recorded, or the unnamed carrier of a shipment."""
+    if received_by is None and step in ("ship", "return"):
+        return "the carrier (not named)"
+    return label(received_by)
