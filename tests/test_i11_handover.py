@@ -250,7 +250,7 @@ def test_backdated_hand_over_shows_both_times(run, runner: CliRunner, tmp_path: 
     out = tmp_path / "c.pdf"
     wide(runner, "report", "custody", "--loan", "L-1", "--out", str(out), env=later)
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(out).pages).split())
-    assert "(recorded 2025-04-10 09:00)" in text
+    assert "(recorded 2025-04-10 09:00 UTC)" in text
 
 
 # --- item 4: discrepancies and broken seals in loans show -----------------------------------
@@ -265,7 +265,7 @@ def test_loans_show_lists_weighing_discrepancies_and_broken_seals(run, runner) -
        "--weighed", f"{S1}=19.5mg")  # fmt: skip
     detail = show_json(runner)
     (found,) = detail["weighing_discrepancies"]
-    assert found["sample"] == S1
+    assert found["sample_code"] == S1
     assert (found["expected_ug"], found["weighed_ug"], found["difference_ug"]) == (
         20000,
         19500,
