@@ -12,7 +12,7 @@ InstitutionOption = Annotated[
 ]
 
 ITEM_TERMS = ("issued", "held", "consumed", "returned", "transferred", "split", "lost")
-SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost")
+SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost", "transferred")
 
 
 def _iso(moment: Any) -> str | None:
@@ -36,13 +36,15 @@ def balance(
     """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
 
     Loan: per item and in total, issued = held + consumed + returned + transferred + split +
-    lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost.
+    lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost
+    + transferred (given away for good).
     Without --sample/--loan (curators and compliance officers only): collection-wide totals.
 
     JSON keys: scope (loan|lineage|collection), subject, balanced, items [sample_code, source,
     state, issued_ug, held_ug, consumed_ug, returned_ug, transferred_ug, split_ug, lost_ug,
     balanced], item_total, samples [code, parent_code, custody_state, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], sample_total (null when not shown).
+    on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug, balanced], sample_total (null
+    when not shown).
 
     Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
     """
@@ -137,7 +139,15 @@ def _balance_renderables(result: Any) -> list[Any]:
         table = Table(title=Text(title))
         table.add_column("sample", no_wrap=True)
         table.add_column("custody state")
-        for term in ("initial", "vault", "on loan", "split to children", "consumed", "lost"):
+        for term in (
+            "initial",
+            "vault",
+            "on loan",
+            "split to children",
+            "consumed",
+            "lost",
+            "transferred",
+        ):
             table.add_column(term, justify="right", no_wrap=True)
         table.add_column("=", justify="center")
         for row in (*result.samples, result.sample_total):
@@ -152,7 +162,7 @@ def _balance_renderables(result: Any) -> list[Any]:
         s = result.sample_total
         out.append(
             Text(
-                "initial = vault + on loan + split + consumed + lost: "
+                "initial = vault + on loan + split + consumed + lost + transferred: "
                 + f"{format_mass(s.initial_ug)} = "
                 + " + ".join(format_mass(getattr(s, f"{x}_ug")) for x in SAMPLE_TERMS[1:])
                 + (" ✓" if s.balanced else " ✗ DOES NOT BALANCE"),

@@ -16,6 +16,7 @@ from sampleloans.services.common import (
     require_code,
     require_role,
     require_text,
+    where_sample_is,
 )
 from sampleloans.units import quote_input
 
@@ -206,7 +207,7 @@ def split_sample(
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
     if sample.custody_state != "vault":
         raise Conflict(
-            f"sample {parent} is on loan {sample.loan_number}; record its return before splitting"
+            f"sample {parent} is {where_sample_is(sample)}; only a sample in the vault is split"
         )
     codes = [child_code(parent, code) for code, _mass in children]
     if len(set(codes)) != len(codes):
@@ -244,7 +245,7 @@ def move_sample(
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != "vault":
-        raise Conflict(f"sample {code} is on loan {sample.loan_number}; it is not in the vault")
+        raise Conflict(f"sample {code} is {where_sample_is(sample)}; it is not in the vault")
     location = require_text(storage_location, "storage location", max_len=120)
     return append(
         session, ctx, ev.SampleMoved(code=code, storage_location=location), occurred_at=occurred_at
