@@ -413,6 +413,11 @@ def describe_payload(
         return f"{p['parent']} split into {_pairs(p['children'])}{loss}"
     if kind == "sample.moved":
         return f"{p['code']} moved to {p['storage_location']}"
+    if kind == "sample.transferred":
+        return (
+            f"{_pairs(p['items'])} given to {p['recipient']} for good (a permanent transfer, "
+            f"not a loan); reference: {p['reference']}"
+        )
     if kind == "agreement.created":
         return (
             f"agreement {p['number']} drafted with {p['institution']}: up to "

@@ -4,13 +4,13 @@ left is still accounted for, as the `transferred` term of the sample's balance."
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.checks import NEVER_LENT
 from sampleloans.ledger.store import Context, Envelope, append
-from sampleloans.models import Sample
+from sampleloans.models import EventSubject, LedgerEvent, Sample
 from sampleloans.services.common import (
     get_institution,
     get_sample,
@@ -65,3 +65,37 @@ def _require_transferable(sample: Sample) -> None:
         raise RuleViolation(f"sample {sample.code} is {where_sample_is(sample)}; not in the vault")
     if sample.vault_ug <= 0:
         raise RuleViolation(f"sample {sample.code} has no mass left in the vault")
+
+
+def last_transfer_seq(session: Session, code: str) -> int:
+    """The sequence number of the transfer that gave a sample away."""
+    query = (
+        select(func.max(EventSubject.seq))
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(EventSubject.seq))
+        .where(
+            EventSubject.subject_type == "sample",
+            EventSubject.subject_key == code,
+            LedgerEvent.kind == ev.SampleTransferred.kind,
+        )
+    )
+    seq = session.exec(query).first()
+    if seq is None:
+        raise RuleViolation(f"sample {code} was never transferred; no custody note to add")
+    return int(seq)
+
+
+def record_custody_note(
+    session: Session,
+    ctx: Context,
+    *,
+    code: str,
+    note: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Note what a recipient did with given samples (e.g. MNHN → IPGP for a while) as a note on
+    the transfer event; the sample is no longer the lender's, so nothing else changes."""
+    from sampleloans.services.incidents import record_correction
+
+    sample = get_sample(session, require_code(code, "sample"))
+    seq = last_transfer_seq(session, sample.code)
+    return record_correction(session, ctx, corrects_seq=seq, text=note, occurred_at=occurred_at)
