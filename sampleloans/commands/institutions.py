@@ -17,7 +17,9 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     country: Annotated[str, typer.Option("--country", help="Country.")],
     city: Annotated[str, typer.Option("--city", help="City.")],
-    kind: Annotated[str, typer.Option("--kind", help="lender, curator or borrower.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="lender, curator, borrower or recipient (of gifts).")
+    ],
     at: AtOption = None,
 ) -> None:
     """Register an institution (curators only).
@@ -46,7 +48,7 @@ def add(
 def list_(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only lenders, curators or borrowers.")
+        str | None, typer.Option("--kind", help="Only lenders, curators, borrowers or recipients.")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
