@@ -59,6 +59,7 @@ class SampleState:
     split_ug: int
     consumed_ug: int
     lost_ug: int
+    transferred_ug: int
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,7 @@ def _sample_state(sample: Sample) -> SampleState:
         split_ug=sample.split_ug,
         consumed_ug=sample.consumed_ug,
         lost_ug=sample.lost_ug,
+        transferred_ug=sample.transferred_ug,
     )
 
 
