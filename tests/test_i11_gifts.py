@@ -77,6 +77,10 @@ def test_transfer_gives_a_sample_for_good_and_the_balance_counts_it(runner: CliR
     history = as_json(runner, COMPLIANCE, "custody", "history", "--sample", GIFT)["events"]
     given = [e["description"] for e in history if e["kind"] == "sample.transferred"]
     assert len(given) == 1 and "given to MNHN for good" in given[0]
+    as_of = as_json(
+        runner, COMPLIANCE, "custody", "history", "--sample", GIFT, "--as-of", "2024-01-01"
+    )
+    assert as_of["state"]["samples"][0]["transferred_ug"] == 1_500_000
     assert invoke(runner, COMPLIANCE, "verify").exit_code == 0
 
 
