@@ -40,6 +40,15 @@ WRITE_COMMANDS: dict[str, list[str]] = {
         "NAOC N2 cabinet A",
     ],
     "samples split": ["samples", "split", "CE5C0000YJYX070", "--child", "-01=1mg"],
+    "samples transfer": [
+        "samples",
+        "transfer",
+        "CE5C0000YJYX070",
+        "--to",
+        "MNHN",
+        "--reference",
+        "gift",
+    ],
     "institutions add": [
         "institutions",
         "add",

@@ -78,6 +78,7 @@ ARGS: dict[str, list[str]] = {
                          "--location", "z"],
     "samples show": [SAMPLE],
     "samples split": [SAMPLE, "--child", "-01=1mg"],
+    "samples transfer": [SAMPLE, "--to", "MNHN", "--reference", "gift"],
     "samples tree": [SAMPLE],
     "status": [],
     "verify": [],

@@ -299,8 +299,8 @@ def show(
 
     JSON keys: code, mission, parent_code, children (codes), origin, depth_top_mm,
     depth_bottom_mm, material_type, physical_form, purpose_class, storage_location, condition,
-    record, initial_mass_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, custodian,
-    custody_state, loan_number, frozen, registered_at, last_event_at.
+    record, initial_mass_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug,
+    custodian, custody_state, loan_number, frozen, registered_at, last_event_at.
     Example: sampleloans samples show CE5C0400YJFM00505
     """
     from rich.table import Table

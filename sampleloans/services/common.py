@@ -57,9 +57,11 @@ def staff_institution(session: Session, short_name: str) -> bool:
 def require_staff_institution(session: Session, role: str, institution: str) -> None:
     """Refuse a curator or compliance officer at a borrowing institution (a rule, exit 1)."""
     if role in STAFF_ROLES and not staff_institution(session, institution):
+        known = session.get(Institution, institution)
+        kind = known.kind if known is not None else "borrower"  # a recipient says so too
         raise RuleViolation(
             f"role: a {role.replace('_', ' ')} must belong to a lender or curator institution, "
-            f"and {institution} is a borrower; register them there as a researcher, or at an "
+            f"and {institution} is a {kind}; register them there as a researcher, or at an "
             "institution listed by 'institutions list --kind curator'"
         )
 

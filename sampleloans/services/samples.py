@@ -206,9 +206,8 @@ def split_sample(
     if sample.frozen:
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
     if sample.custody_state != "vault":
-        raise Conflict(
-            f"sample {parent} is {where_sample_is(sample)}; only a sample in the vault is split"
-        )
+        then = "record its return before splitting" if sample.loan_number else "it stays whole"
+        raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
     if len(set(codes)) != len(codes):
         raise InvalidInput("children: each child code must be different")
