@@ -359,3 +359,12 @@ def test_loans_request_of_a_given_sample_names_where_it_went(run: Run) -> None:
             samples=[GIFT],
             loan_period="P1Y",
         )
+
+
+@pytest.mark.usefixtures("cli_env", "engine")
+def test_staff_at_a_recipient_is_refused_naming_its_kind(runner: CliRunner, db_path: Path) -> None:
+    """Same class: the refusal said 'is a borrower' of any non-staff institution."""
+    args = ["people", "add", "x@mnhn.example", "--name", "Xavier Dupont", "--institution", "MNHN",
+            "--role", "curator"]  # fmt: skip
+    message = refused(runner, db_path, CURATOR, args, 1)
+    assert "MNHN is a recipient" in message and "borrower;" not in message
