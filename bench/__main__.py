@@ -387,7 +387,8 @@ def main() -> int:
             "balance (collection)",
             lambda s: standing.mass_balance(s, ctx),
             "SELECT sum(initial_mass_ug), sum(vault_ug), sum(on_loan_ug), sum(split_ug), "
-            "sum(consumed_ug), sum(lost_ug) FROM sample WHERE parent_code IS NULL",
+            "sum(consumed_ug), sum(lost_ug), sum(transferred_ug) FROM sample "
+            "WHERE parent_code IS NULL",
         ),
     ):
         with dbm.transaction(engine, write=False) as session:

@@ -3,7 +3,9 @@
 Each step runs in its own transaction, as a curator at a terminal would run one command. The
 clock is simulated (the step's own time), so the story reads in order from April 2025 to the
 demo's "today"; the dates of the signing and the collections are the published ones, the
-masses and later events are illustrative (see data/README.md).
+masses and later events are illustrative (see data/README.md). Before the round, the two
+gifts of Chang'e-5 material (Russia, Feb 2022; France, Apr 2023) are entered after the fact as
+permanent transfers, with illustrative codes and masses adding up to the published 1.5 g each.
 """
 
 from collections.abc import Callable, Iterator
@@ -13,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from sampleloans.dates import parse_datetime
 from sampleloans.db import transaction
 from sampleloans.errors import SampleLoansError
 from sampleloans.ledger.envelope import Context
-from sampleloans.services import agreements, loans, samples, setup
+from sampleloans.services import agreements, loans, samples, setup, transfers
 from sampleloans.units import parse_mass_ug as mass
 
 CURATOR = "curator@naoc.example"
@@ -54,8 +57,11 @@ ROUND: list[tuple[str, str, list[tuple[str, str | None, str]], bool]] = [
     ("SBU", "glotch@stonybrook.example", [("CE5C0800YJFM00102", "-02", "500 mg")], True),
 ]
 SIGNED = ("IPGP", "UoC", "Osaka", "SUPARCO", "OU")
-# Collection dates (published where known: Cologne 25 Apr, Osaka ~1 May, OU arrived 9 May 2025).
-COLLECTED = {"IPGP": (28, 30), "UoC": (25, 27), "Osaka": (25, 1), "SUPARCO": (30, 3), "OU": (6, 9)}
+# Collection dates (published where known: Cologne 25 Apr, Osaka ~1 May, OU in the UK by 8 May
+# 2025, BBC). IPGP's real hand-over (a basalt sample, at a ceremony at NAOC on or before 17 Apr
+# 2025) preceded the signing; the demo's IPGP loan is an illustrative regolith split instead,
+# collected after the signing, since nothing is issued without a signed agreement.
+COLLECTED = {"IPGP": (28, 30), "UoC": (25, 27), "Osaka": (25, 1), "SUPARCO": (30, 3), "OU": (5, 8)}
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ def _run(engine: Engine, os_user: str, planned: Planned) -> Step:
 def run_demo(engine: Engine, os_user: str) -> Iterator[Step]:
     """Replay the 2025 round step by step, in time order, yielding each step once recorded."""
     demo = Demo()
-    for chapter in (_setup, _agreements, _loans, _research, _later):
+    for chapter in (_setup, _gifts, _agreements, _loans, _research, _later):
         chapter(demo)
     # sorted() is stable: steps planned for the same moment keep the story's order.
     for planned in sorted(demo.plan, key=lambda p: p.at):
@@ -153,6 +159,54 @@ def _setup(demo: Demo) -> None:
     )
 
 
+def _gifts(demo: Demo) -> None:
+    """The 2022 and 2023 gifts, entered after the fact: samples registered as of the mission's
+    return, each gift one permanent transfer at its own date, and the MNHN's custody plan noted."""
+    rows = setup.read_rows("demo/gifts.csv")
+    demo.do(
+        _at(3, 4, 11),
+        CURATOR,
+        "gift samples registered (as of the mission's return)",
+        setup.register_sample_rows,
+        rows=rows,
+        at_mission_return=True,
+    )
+    for (recipient, when, reference, note), codes in _gift_groups(rows).items():
+        demo.do(
+            _at(3, 4, 12),
+            CURATOR,
+            f"gift of {', '.join(codes)} to {recipient} ({when[:10]}) entered after the fact",
+            transfers.transfer_samples,
+            codes=codes,
+            recipient=recipient,
+            reference=reference,
+            occurred_at=parse_datetime(when),
+        )
+        if note:
+            demo.do(
+                _at(3, 4, 12),
+                CURATOR,
+                f"custody note on the gift to {recipient}: {note}",
+                transfers.record_custody_note,
+                code=codes[0],
+                note=note,
+            )
+
+
+def _gift_groups(rows: list[setup.Row]) -> dict[tuple[str, str, str, str], list[str]]:
+    """The gift rows grouped into transfers: (recipient, date, reference, note) → codes."""
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for row in rows:
+        key = (
+            row.get("recipient"),
+            row.get("transferred_at"),
+            row.get("reference"),
+            row.get("custody_note"),
+        )
+        groups.setdefault(key, []).append(row.get("code"))
+    return groups
+
+
 def _agreements(demo: Demo) -> None:
     """Seven agreements drafted; five signed on 24 Apr 2025, the two US ones stay pending."""
     for institution, _pi, _items, destructive in ROUND:
@@ -168,10 +222,8 @@ def _agreements(demo: Demo) -> None:
             allowed_purposes=["research"],
             max_loan_period="P1Y",
             destructive_use_allowed=destructive,
-            max_extensions=2,
-            max_extension_period="P6M",
             inventory_interval="P1Y",
-        )
+        )  # renewal: the default one extension of up to 6 months (research loans)
     for institution in SIGNED:
         demo.do(
             _at(4, 24, 8),
@@ -179,7 +231,7 @@ def _agreements(demo: Demo) -> None:
             f"agreement AG-2025-{institution} signed in Beijing",
             agreements.sign_agreement,
             number=f"AG-2025-{institution}",
-            signed_by=f"LESEC and {institution}",
+            signed_by=f"CNSA and {institution}",  # CNSA signs international agreements
         )
 
 

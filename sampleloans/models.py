@@ -110,16 +110,18 @@ class Mission(TableModel, table=True):
 
 
 class Institution(TableModel, table=True):
-    """A lender, curator or borrowing institution."""
+    """A lender, curator, borrowing institution, or the recipient of a permanent transfer."""
 
     short_name: str = Field(primary_key=True)
     name: str
     country: str
     city: str
-    kind: str = Field(index=True)  # lender | curator | borrower
+    kind: str = Field(index=True)  # lender | curator | borrower | recipient
 
     __table_args__ = (
-        CheckConstraint("kind IN ('lender', 'curator', 'borrower')", name="institution_kind"),
+        CheckConstraint(
+            "kind IN ('lender', 'curator', 'borrower', 'recipient')", name="institution_kind"
+        ),
     )
 
 
@@ -181,7 +183,9 @@ class Agreement(TableModel, table=True):
 class Sample(TableModel, table=True):
     """A sample or split; mass columns always satisfy the lineage conservation equation.
 
-    initial_mass_ug = vault_ug + on_loan_ug + split_ug + consumed_ug + lost_ug
+    initial_mass_ug = vault_ug + on_loan_ug + split_ug + consumed_ug + lost_ug + transferred_ug
+
+    `transferred_ug` left the collection for good (a gift: `sample.transferred`).
     """
 
     code: str = Field(primary_key=True)
@@ -202,8 +206,10 @@ class Sample(TableModel, table=True):
     split_ug: int = 0
     consumed_ug: int = 0
     lost_ug: int = 0
+    transferred_ug: int = 0
     custodian: str = Field(foreign_key="institution.short_name", index=True)
-    custody_state: str = "vault"  # vault | issued | in_transit | held | return_in_transit
+    # vault | issued | in_transit | held | return_in_transit | transferred (given away for good)
+    custody_state: str = "vault"
     loan_number: str | None = Field(default=None, index=True)
     frozen: bool = False
     registered_at: datetime = _utc()
@@ -213,7 +219,7 @@ class Sample(TableModel, table=True):
         CheckConstraint("initial_mass_ug > 0", name="sample_initial_positive"),
         CheckConstraint(
             "vault_ug >= 0 AND on_loan_ug >= 0 AND split_ug >= 0 AND consumed_ug >= 0"
-            " AND lost_ug >= 0",
+            " AND lost_ug >= 0 AND transferred_ug >= 0",
             name="sample_masses_non_negative",
         ),
         CheckConstraint("origin IN ('scoop', 'drill')", name="sample_origin"),

@@ -18,6 +18,7 @@ def sample(code: str = "S1", **kw: object) -> Row:
         "split_ug": 0,
         "consumed_ug": 0,
         "lost_ug": 0,
+        "transferred_ug": 0,
         "custody_state": "vault",
         "loan_number": None,
         "purpose_class": "research",

@@ -188,7 +188,7 @@ def test_institutions_add_list_show(runner: CliRunner, db_path: Path) -> None:
     bad = [*args[:-1], "museum"]
     bad[2] = "KIT2"
     assert refused(runner, db_path, CURATOR, bad, 2) == (
-        "Error: kind: 'museum' is not one of lender, curator, borrower\n"
+        "Error: kind: 'museum' is not one of lender, curator, borrower, recipient\n"
     )
     rows = as_json(runner, COMPLIANCE, "institutions", "list", "--kind", "borrower")
     names = [r["short_name"] for r in rows]

@@ -41,6 +41,15 @@ WRITE_COMMANDS: dict[str, list[str]] = {
     ],
     "samples split": ["samples", "split", "CE5C0000YJYX070", "--child", "-01=1mg"],
     "samples move": ["samples", "move", "CE5C0000YJYX070", "--location", "NAOC N2 cabinet Z"],
+    "samples transfer": [
+        "samples",
+        "transfer",
+        "CE5C0000YJYX070",
+        "--to",
+        "MNHN",
+        "--reference",
+        "gift",
+    ],
     "institutions add": [
         "institutions",
         "add",

@@ -82,6 +82,7 @@ ARGS: dict[str, list[str]] = {
     "samples show": [SAMPLE],
     "samples split": [SAMPLE, "--child", "-01=1mg"],
     "samples move": [SAMPLE, "--location", "x"],
+    "samples transfer": [SAMPLE, "--to", "MNHN", "--reference", "gift"],
     "samples tree": [SAMPLE],
     "status": [],
     "verify": [],

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from sampleloans import db
 from sampleloans.dates import days_between
 from sampleloans.models import Loan, LoanItem, Sample
-from sampleloans.services import loan_views, loans, standing
+from sampleloans.services import loan_views, loans, standing, transfers
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, ctx_for
 from tests.factories import received_loan, rich_history, signed_agreement
@@ -37,6 +37,8 @@ def varied(run: Run) -> None:
     run(loans.approve_loan, number="L-5")
     run(loans.issue_loan, number="L-5")
     run(loans.ship_loan, number="L-5", container="N2 box", seal_number="S-5")
+    # a gift: the real 1.5 g sample given for good (the balance's "transferred" term)
+    run(transfers.transfer_samples, codes=["CE5C0400YJFM00507"], recipient="MNHN", reference="gift")
     # L-6 (UoC): requested only
     run(
         loans.request_loan,
@@ -170,6 +172,7 @@ def _expected_balance(session: Session) -> tuple[tuple[object, ...], tuple[objec
         sum(s.split_ug for s in samples) - inner,
         sum(s.consumed_ug for s in samples),
         sum(s.lost_ug for s in samples),
+        sum(s.transferred_ug for s in samples),
     )
     return item_total, sample_total
 

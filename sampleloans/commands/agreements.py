@@ -48,11 +48,19 @@ def add(
         typer.Option("--onward-transfer/--no-onward-transfer", help="Onward transfer allowed."),
     ] = False,
     max_extensions: Annotated[
-        int, typer.Option("--max-extensions", help="How many extensions may be granted.")
-    ] = 2,
+        int | None,
+        typer.Option(
+            "--max-extensions", help="How many extensions may be granted (default 1: CNSA rules)."
+        ),
+    ] = None,
     max_extension_period: Annotated[
-        str, typer.Option("--max-extension-period", help="Longest extension, e.g. P6M.")
-    ] = "P6M",
+        str | None,
+        typer.Option(
+            "--max-extension-period",
+            help="Longest extension, e.g. P6M (default 6 months for research, 1 month for "
+            "public welfare only).",
+        ),
+    ] = None,
     inventory_interval: Annotated[
         str, typer.Option("--inventory-interval", help="Inventory due every, e.g. P1Y.")
     ] = "P1Y",
@@ -79,7 +87,9 @@ def add(
             destructive_use_allowed=destructive,
             onward_transfer_allowed=onward_transfer,
             max_extensions=max_extensions,
-            max_extension_period=parse_period(max_extension_period, "--max-extension-period"),
+            max_extension_period=parse_period(max_extension_period, "--max-extension-period")
+            if max_extension_period is not None
+            else None,
             inventory_interval=parse_period(inventory_interval, "--inventory-interval"),
             occurred_at=parse_at(at),
         )

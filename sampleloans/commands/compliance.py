@@ -22,7 +22,7 @@ InstitutionOption = Annotated[
 ]
 
 ITEM_TERMS = ("issued", "held", "consumed", "returned", "transferred", "split", "lost")
-SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost")
+SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost", "transferred")
 
 
 def _iso(moment: Any) -> str | None:
@@ -48,14 +48,15 @@ def balance(
     """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
 
     Loan: per item and in total, issued = held + consumed + returned + transferred + split +
-    lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost.
+    lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost
+    + transferred (given away for good).
     Without --sample/--loan (curators and compliance officers only): collection-wide totals.
 
     JSON keys (docs/json.md): subject_type (loan|sample|collection), subject_key, balanced,
     item_balance {rows [sample_code, source, custody_state, issued_ug, held_ug, consumed_ug,
     returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the same masses,
     balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug, balanced], total {…}}; each null when not shown.
+    on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug, balanced], total {…}}; each null when not shown.
 
     CSV: the table's columns and rows (the total row included); the collection's two tables
     one after the other, separated by an empty line.
@@ -173,7 +174,15 @@ def _balance_renderables(result: Any) -> list[Any]:
         table = Table(title=Text(title))
         table.add_column("sample", no_wrap=True)
         table.add_column("custody state")
-        for term in ("initial", "vault", "on loan", "split to children", "consumed", "lost"):
+        for term in (
+            "initial",
+            "vault",
+            "on loan",
+            "split to children",
+            "consumed",
+            "lost",
+            "transferred",
+        ):
             table.add_column(term, justify="right", no_wrap=True)
         table.add_column("=", justify="center")
         for row in (*result.samples, result.sample_total):
@@ -188,7 +197,7 @@ def _balance_renderables(result: Any) -> list[Any]:
         s = result.sample_total
         out.append(
             Text(
-                "initial = vault + on loan + split + consumed + lost: "
+                "initial = vault + on loan + split + consumed + lost + transferred: "
                 + f"{format_mass(s.initial_ug)} = "
                 + " + ".join(format_mass(getattr(s, f"{x}_ug")) for x in SAMPLE_TERMS[1:])
                 + (" ✓" if s.balanced else " ✗ DOES NOT BALANCE"),

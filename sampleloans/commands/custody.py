@@ -55,8 +55,9 @@ def history(
     witness}, each {email, name, institution} or null)], replayed_state (null without --as-of)
     {as_of, up_to_seq,
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug], loans [number, institution, status, due_at,
-    items [sample_code, custody_state, issued_ug, held_ug, consumed_ug, returned_ug]]}.
+    on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug], loans [number, institution,
+    status, due_at, items [sample_code, custody_state, issued_ug, held_ug, consumed_ug,
+    returned_ug]]}.
 
     Example: sampleloans custody history --sample CE5C0400YJFM00505 --as-of 2025-05-01
     """
@@ -165,6 +166,7 @@ def history_json(result: Any) -> dict[str, Any]:
                     "split_ug": s.split_ug,
                     "consumed_ug": s.consumed_ug,
                     "lost_ug": s.lost_ug,
+                    "transferred_ug": s.transferred_ug,
                 }
                 for s in state.samples
             ],
@@ -243,7 +245,7 @@ def history_renderables(result: Any) -> list[Any]:
     samples.add_column("custody state")
     samples.add_column("custodian")
     samples.add_column("loan")
-    for heading in ("initial", "vault", "on loan", "split", "consumed", "lost"):
+    for heading in ("initial", "vault", "on loan", "split", "consumed", "lost", "transferred"):
         samples.add_column(heading, justify="right", no_wrap=True)
     for s in state.samples:
         samples.add_row(
@@ -260,6 +262,7 @@ def history_renderables(result: Any) -> list[Any]:
                     s.split_ug,
                     s.consumed_ug,
                     s.lost_ug,
+                    s.transferred_ug,
                 )
             ),
             style="yellow" if "transit" in s.custody_state else "",

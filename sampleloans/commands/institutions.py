@@ -27,7 +27,9 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     country: Annotated[str, typer.Option("--country", help="Country.")],
     city: Annotated[str, typer.Option("--city", help="City.")],
-    kind: Annotated[str, typer.Option("--kind", help="lender, curator or borrower.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="lender, curator, borrower or recipient (of gifts).")
+    ],
     at: AtOption = None,
 ) -> None:
     """Register an institution (curators only).
@@ -60,7 +62,7 @@ COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "l
 def list_(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only lenders, curators or borrowers.")
+        str | None, typer.Option("--kind", help="Only lenders, curators, borrowers or recipients.")
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,

@@ -197,6 +197,57 @@ def move(
     console().print(f"Moved {code} to {location}; event {envelope.seq}.", markup=False)
 
 
+@app.command("transfer")
+def transfer(
+    ctx: typer.Context,
+    codes: Annotated[
+        list[str], typer.Argument(help="Codes of the samples given (whole, from the vault).")
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="The recipient institution (kind recipient), e.g. MNHN.")
+    ],
+    reference: Annotated[
+        str,
+        typer.Option("--reference", help="The document the transfer rests on (decree, protocol)."),
+    ],
+    at: AtOption = None,
+) -> None:
+    """Give whole samples to a recipient institution for good: a gift, not a loan (curators only).
+
+    Each sample must be in the vault, not frozen and not permanent or backup storage; its whole
+    mass leaves the collection and is shown as "transferred" in its balance.
+
+    Example: sampleloans samples transfer CE5C0400YJFM00507 --to MNHN --reference 'CNSA gift to France, 24 Apr 2023' --at 2023-04-24
+    """  # noqa: E501
+    from sampleloans.commands.common import writing
+    from sampleloans.services.transfers import transfer_samples
+    from sampleloans.units import format_mass
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = transfer_samples(
+            session,
+            service_ctx,
+            codes=codes,
+            recipient=to,
+            reference=reference,
+            occurred_at=parse_at(at),
+        )
+        given = transferred_items(envelope)
+    total = format_mass(sum(mass for _code, mass in given))
+    names = ", ".join(code for code, _mass in given)
+    console().print(
+        f"Transferred {names} ({total}) to {to.strip()} for good; event {envelope.seq}.",
+        markup=False,
+    )
+
+
+def transferred_items(envelope: Any) -> list[tuple[str, int]]:
+    """The (code, mass_ug) pairs a transfer event recorded."""
+    import json
+
+    return [(str(code), int(mass)) for code, mass in json.loads(envelope.payload or "{}")["items"]]
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -206,7 +257,7 @@ def list_(
         typer.Option(
             "--state",
             help="vault, on-loan, issued, in-transit, held, return-in-transit, consumed, "
-            "lost or split.",
+            "lost, split or transferred.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -259,7 +310,7 @@ def _state(state: str, frozen: bool) -> str:
 
 
 def balance_line(view: "SampleView") -> str:
-    """initial = vault + on loan + split + consumed + lost, in words."""
+    """initial = vault + on loan + split + consumed + lost + transferred, in words."""
     from sampleloans.units import format_mass
 
     parts = (
@@ -268,6 +319,7 @@ def balance_line(view: "SampleView") -> str:
         ("split", view.split_ug),
         ("consumed", view.consumed_ug),
         ("lost", view.lost_ug),
+        ("transferred", view.transferred_ug),
     )
     terms = " + ".join(f"{format_mass(mass)} {name}" for name, mass in parts)
     return f"{format_mass(view.initial_mass_ug)} initial = {terms}"
@@ -283,8 +335,8 @@ def show(
 
     JSON keys (docs/json.md): code, mission, parent_code, child_codes, origin, depth_top_mm,
     depth_bottom_mm, material_type, physical_form, purpose_class, storage_location, condition,
-    record, initial_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, custodian,
-    custody_state, loan_number, frozen, registered_at, last_event_at.
+    record, initial_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug,
+    custodian, custody_state, loan_number, frozen, registered_at, last_event_at.
     Example: sampleloans samples show CE5C0400YJFM00505
     """
     from rich.table import Table

@@ -17,7 +17,12 @@ from sqlmodel import Session, SQLModel, select
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.checks import loan_status_of, require_loan_transition, words
+from sampleloans.ledger.checks import (
+    NEVER_LENT,
+    loan_status_of,
+    require_loan_transition,
+    words,
+)
 from sampleloans.models import (
     Agreement,
     Consumption,
@@ -386,6 +391,32 @@ def _moved(session: Session, envelope: Any, event: ev.SampleMoved, t: Touched) -
     """A new storage location."""
     sample = _sample(session, envelope, event.code, t)
     sample.storage_location = event.storage_location
+
+
+@applies(ev.SampleTransferred)
+def _transferred(session: Session, envelope: Any, event: ev.SampleTransferred, t: Touched) -> None:
+    """Whole samples leave the vault for good: custody and ownership pass to the recipient."""
+    recipient = session.get(Institution, event.recipient)
+    if recipient is None or recipient.kind != "recipient":
+        raise Conflict(f"institution {event.recipient} is not a recipient of transfers")
+    _subject(session, envelope.seq, "institution", event.recipient)
+    for code, mass in event.items:
+        sample = _sample(session, envelope, code, t)
+        _require_transferable(sample, int(mass))
+        sample.vault_ug = 0
+        sample.transferred_ug += int(mass)
+        sample.custody_state = "transferred"
+        sample.custodian = recipient.short_name
+
+
+def _require_transferable(sample: Sample, mass_ug: int) -> None:
+    """A transfer takes a whole, unfrozen, lendable sample from the vault (replay's wall)."""
+    if sample.custody_state != "vault" or sample.vault_ug != mass_ug or mass_ug <= 0:
+        raise Conflict(f"sample {sample.code} is not whole in the vault; it cannot be transferred")
+    if sample.frozen:
+        raise Conflict(f"sample {sample.code} is frozen by an open incident")
+    if sample.purpose_class in NEVER_LENT:
+        raise Conflict(f"sample {sample.code} is {sample.purpose_class} storage; never given away")
 
 
 # --- agreements ---------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ SAMPLE_STATES = (
     "consumed",
     "lost",
     "split",
+    "transferred",
 )
 NEVER_LENT = ("permanent", "backup")
 
@@ -170,21 +171,18 @@ class Snapshot:
 
 
 def check_sample_conservation(snapshot: Snapshot) -> list[Violation]:
-    """initial = vault + on loan + split into children + consumed + lost, exactly."""
+    """initial = vault + on loan + split into children + consumed + lost + transferred, exactly."""
     found = []
     for s in snapshot.samples:
-        total = s.vault_ug + s.on_loan_ug + s.split_ug + s.consumed_ug + s.lost_ug
-        if (
-            total != s.initial_mass_ug
-            or min(s.vault_ug, s.on_loan_ug, s.split_ug, s.consumed_ug, s.lost_ug) < 0
-        ):
+        parts = (s.vault_ug, s.on_loan_ug, s.split_ug, s.consumed_ug, s.lost_ug, s.transferred_ug)
+        if sum(parts) != s.initial_mass_ug or min(parts) < 0:
             found.append(
                 Violation(
                     "mass_conservation",
                     f"sample {s.code}",
                     f"sample {s.code}: initial {s.initial_mass_ug} µg ≠ vault {s.vault_ug} + "
                     f"on loan {s.on_loan_ug} + split {s.split_ug} + consumed {s.consumed_ug} + "
-                    f"lost {s.lost_ug} µg",
+                    f"lost {s.lost_ug} + transferred {s.transferred_ug} µg",
                 )
             )
     return found

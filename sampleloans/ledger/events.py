@@ -158,6 +158,21 @@ class SampleMoved(Event):
 
 @_register
 @dataclass(frozen=True)
+class SampleTransferred(Event):
+    """Whole samples leave the collection for good: a gift to a recipient institution.
+
+    Not a loan: nothing is due back. Ownership and custody pass to `recipient`; `reference`
+    names the document (decree, hand-over protocol) the transfer rests on.
+    """
+
+    kind: ClassVar[str] = "sample.transferred"
+    recipient: str
+    items: list[list[Any]]  # [[code, mass_ug], …]: each sample's whole vault mass
+    reference: str
+
+
+@_register
+@dataclass(frozen=True)
 class AgreementCreated(Event):
     """A loan agreement is drafted with its terms (status pending)."""
 

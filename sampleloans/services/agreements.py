@@ -19,6 +19,17 @@ from sampleloans.services.common import (
     require_text,
 )
 
+RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
+"""Default renewal per purpose: one extension of up to 6 months for research loans, of up to 1
+month for public-welfare loans (CNSA rules, secondary copy [likely]: DOMAIN.md §7). Only
+defaults: `agreements add --max-extensions/--max-extension-period` set each agreement's own."""
+
+
+def renewal_defaults(purposes: list[str]) -> tuple[int, str]:
+    """The default (extensions, longest extension) for the purposes an agreement allows: the
+    research term when research is allowed, else the public-welfare one."""
+    return RENEWAL_TERMS["research" if "research" in purposes else "public_welfare"]
+
 
 def create_agreement(
     session: Session,
@@ -32,14 +43,15 @@ def create_agreement(
     max_loan_period: str,
     destructive_use_allowed: bool = False,
     onward_transfer_allowed: bool = False,
-    max_extensions: int = 2,
-    max_extension_period: str = "P6M",
+    max_extensions: int | None = None,
+    max_extension_period: str | None = None,
     inventory_interval: str = "P1Y",
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Draft an agreement with its terms; it is pending until signed (curators only).
 
-    Periods are canonical ISO strings from `units.parse_period`.
+    Periods are canonical ISO strings from `units.parse_period`. Renewal terms left out
+    follow `RENEWAL_TERMS` for the purposes allowed.
     """
     require_role(session, ctx, "curator", action="create agreements")
     number = require_code(number, "agreement number")
@@ -52,11 +64,14 @@ def create_agreement(
         )
     if max_total_mass_ug <= 0:
         raise InvalidInput("max mass: must be more than 0 µg")
-    if not 0 <= max_extensions <= 20:
-        raise InvalidInput("max extensions: must be between 0 and 20")
     purposes = sorted({require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes})
     if not purposes:
         raise InvalidInput("purpose: allow at least one of research, public_welfare")
+    default_extensions, default_period = renewal_defaults(purposes)
+    max_extensions = default_extensions if max_extensions is None else max_extensions
+    max_extension_period = max_extension_period or default_period
+    if not 0 <= max_extensions <= 20:
+        raise InvalidInput("max extensions: must be between 0 and 20")
     event = ev.AgreementCreated(
         number=number,
         institution=institution,

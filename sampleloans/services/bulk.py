@@ -42,7 +42,15 @@ from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES
 from sampleloans.ledger.store import Context, Envelope
-from sampleloans.services import agreements, corrections, incidents, loans, reference, samples
+from sampleloans.services import (
+    agreements,
+    corrections,
+    incidents,
+    loans,
+    reference,
+    samples,
+    transfers,
+)
 from sampleloans.services.common import get_loan, require_role
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
@@ -503,6 +511,14 @@ HANDLERS: dict[str, Handler] = {
     ),
     "sample.moved": lambda s, c, p, kw: samples.move_sample(
         s, c, code=p["code"], storage_location=p["storage_location"], **kw
+    ),
+    "sample.transferred": lambda s, c, p, kw: transfers.transfer_samples(
+        s,
+        c,
+        codes=[str(code) for code, _mass in _pairs(p["items"], "items")],
+        recipient=p["recipient"],
+        reference=p["reference"],
+        **kw,
     ),
     "agreement.created": lambda s, c, p, kw: agreements.create_agreement(
         s,

@@ -31,7 +31,7 @@ from sampleloans.services.common import (
 from sampleloans.services.loans import issued_under
 
 ON_LOAN_STATES = ("issued", "in_transit", "held", "return_in_transit")
-SAMPLE_STATES = ("vault", "on_loan", *ON_LOAN_STATES, "consumed", "lost", "split")
+SAMPLE_STATES = ("vault", "on_loan", *ON_LOAN_STATES, "consumed", "lost", "split", "transferred")
 AGREEMENT_STATUSES = ("pending", "signed", "expired", "terminated")
 
 
@@ -58,6 +58,7 @@ class SampleView:
     split_ug: int
     consumed_ug: int
     lost_ug: int
+    transferred_ug: int
     custodian: str
     custody_state: str
     loan_number: str | None
@@ -163,6 +164,7 @@ def _sample_view(sample: Sample, children: tuple[str, ...]) -> SampleView:
         split_ug=sample.split_ug,
         consumed_ug=sample.consumed_ug,
         lost_ug=sample.lost_ug,
+        transferred_ug=sample.transferred_ug,
         custodian=sample.custodian,
         custody_state=sample.custody_state,
         loan_number=sample.loan_number,

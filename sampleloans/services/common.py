@@ -19,7 +19,8 @@ held at a borrowing institution would let the borrower act on every institution'
 PURPOSE_CLASSES = ("permanent", "backup", "research", "public_welfare")
 LENDABLE_PURPOSES = ("research", "public_welfare")
 TRANSFER_TYPES = ("loan", "gift", "exhibition")
-INSTITUTION_KINDS = ("lender", "curator", "borrower")
+INSTITUTION_KINDS = ("lender", "curator", "borrower", "recipient")
+"""A recipient receives samples for good (a gift, `samples transfer`); it never borrows."""
 INCIDENT_KINDS = ("loss", "theft", "damage")
 
 T = TypeVar("T", bound=SQLModel)
@@ -56,9 +57,11 @@ def staff_institution(session: Session, short_name: str) -> bool:
 def require_staff_institution(session: Session, role: str, institution: str) -> None:
     """Refuse a curator or compliance officer at a borrowing institution (a rule, exit 1)."""
     if role in STAFF_ROLES and not staff_institution(session, institution):
+        known = session.get(Institution, institution)
+        kind = known.kind if known is not None else "borrower"  # a recipient says so too
         raise RuleViolation(
             f"role: a {role.replace('_', ' ')} must belong to a lender or curator institution, "
-            f"and {institution} is a borrower; register them there as a researcher, or at an "
+            f"and {institution} is a {kind}; register them there as a researcher, or at an "
             "institution listed by 'institutions list --kind curator'"
         )
 
@@ -142,6 +145,16 @@ def get_institution(session: Session, short_name: str) -> Institution:
 def get_person(session: Session, email: str) -> Person:
     """A person by e-mail."""
     return get(session, Person, email.lower(), "person", "see 'people list'")
+
+
+def where_sample_is(sample: Sample) -> str:
+    """Where a sample that is not in the vault is, in words: 'on loan L-1', 'transferred to
+    MNHN for good'."""
+    if sample.custody_state == "transferred":
+        return f"transferred to {sample.custodian} for good"
+    if sample.loan_number:
+        return f"on loan {sample.loan_number}"
+    return sample.custody_state.replace("_", " ")
 
 
 def require_active(person: Person, field: str) -> Person:

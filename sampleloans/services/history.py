@@ -67,6 +67,7 @@ class SampleState:
     split_ug: int
     consumed_ug: int
     lost_ug: int
+    transferred_ug: int
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ def _sample_state(sample: Sample) -> SampleState:
         split_ug=sample.split_ug,
         consumed_ug=sample.consumed_ug,
         lost_ug=sample.lost_ug,
+        transferred_ug=sample.transferred_ug,
     )
 
 
@@ -422,6 +424,11 @@ def describe_payload(
         return f"{p['parent']} split into {_pairs(p['children'])}{loss}"
     if kind == "sample.moved":
         return f"{p['code']} moved to {p['storage_location']}"
+    if kind == "sample.transferred":
+        return (
+            f"{_pairs(p['items'])} given to {p['recipient']} for good (a permanent transfer, "
+            f"not a loan); reference: {p['reference']}"
+        )
     if kind == "agreement.created":
         return (
             f"agreement {p['number']} drafted with {p['institution']}: up to "

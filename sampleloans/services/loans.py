@@ -33,6 +33,7 @@ from sampleloans.services.common import (
     require_code,
     require_role,
     require_text,
+    where_sample_is,
 )
 from sampleloans.services.handover import (
     PARTY_FIELDS,
@@ -136,7 +137,7 @@ def _lendable(sample: Sample) -> None:
     if sample.frozen:
         raise Conflict(f"sample {sample.code} is frozen by an open incident; resolve it first")
     if sample.custody_state != "vault":
-        raise Conflict(f"sample {sample.code} is on loan {sample.loan_number}; it is not available")
+        raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
         raise Conflict(f"sample {sample.code} has no mass left in the vault")
 

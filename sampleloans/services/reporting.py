@@ -866,6 +866,14 @@ def _custody_row(
         )
     elif kind == "sample.moved":
         fields.update(location=p["storage_location"])
+    elif kind == "sample.transferred":  # a gift: custody passes to the recipient for good
+        codes = [c for c, _m in p["items"]]
+        fields.update(
+            released_by=holders.holder.get(codes[0], ""),
+            received_by=p["recipient"],
+            mass_ug=sum(int(m) for _c, m in p["items"]),
+        )
+        holders.place(codes, p["recipient"])
     elif kind == "sample.split":
         holders.split(p["parent"], [c for c, _m in p["children"]])
         fields.update(mass_ug=sum(int(m) for _c, m in p["children"]) + int(p["loss_ug"]))

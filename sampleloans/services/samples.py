@@ -16,6 +16,7 @@ from sampleloans.services.common import (
     require_code,
     require_role,
     require_text,
+    where_sample_is,
 )
 from sampleloans.units import quote_input
 
@@ -205,9 +206,8 @@ def split_sample(
     if sample.frozen:
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
     if sample.custody_state != "vault":
-        raise Conflict(
-            f"sample {parent} is on loan {sample.loan_number}; record its return before splitting"
-        )
+        then = "record its return before splitting" if sample.loan_number else "it stays whole"
+        raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
     if len(set(codes)) != len(codes):
         raise InvalidInput("children: each child code must be different")
@@ -245,11 +245,7 @@ def move_sample(
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != "vault":
-        where = f" on loan {sample.loan_number}" if sample.loan_number else ""
-        raise Conflict(
-            f"sample {code} is {sample.custody_state.replace('_', ' ')}{where}, not in the "
-            "vault; only a sample in the vault can change storage location"
-        )
+        raise Conflict(f"sample {code} is {where_sample_is(sample)}; it is not in the vault")
     location = require_text(storage_location, "storage location", max_len=120)
     why = require_text(reason, "reason", max_len=500) if reason is not None else None
     event = ev.SampleMoved(code=code, storage_location=location)

@@ -18,7 +18,7 @@ from sampleloans.services.history import visible_subtree
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
-SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost")
+SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost", "transferred")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class ItemBalance:
 
 @dataclass(frozen=True)
 class SampleBalance:
-    """One sample's balance: initial = vault + on loan + split to children + consumed + lost."""
+    """One sample's balance: initial = vault + on loan + split to children + consumed + lost +
+    transferred (given away for good)."""
 
     code: str
     parent_code: str | None
@@ -55,6 +56,7 @@ class SampleBalance:
     split_ug: int
     consumed_ug: int
     lost_ug: int
+    transferred_ug: int
 
     @property
     def balanced(self) -> bool:
@@ -143,6 +145,7 @@ def _sample_balance(sample: Sample) -> SampleBalance:
         split_ug=sample.split_ug,
         consumed_ug=sample.consumed_ug,
         lost_ug=sample.lost_ug,
+        transferred_ug=sample.transferred_ug,
     )
 
 
@@ -251,11 +254,12 @@ def _collection_sample_total(session: Session, label: str) -> SampleBalance:
         func.sum(Sample.split_ug),
         func.sum(Sample.consumed_ug),
         func.sum(Sample.lost_ug),
+        func.sum(Sample.transferred_ug),
         func.sum(inner),
     )
     sums = _execute(session, query).one()
-    initial, vault, on_loan, split, consumed, lost, inner_ug = (s or 0 for s in sums)
-    terms = (vault, on_loan, split - inner_ug, consumed, lost)
+    initial, vault, on_loan, split, consumed, lost, transferred, inner_ug = (s or 0 for s in sums)
+    terms = (vault, on_loan, split - inner_ug, consumed, lost, transferred)
     return SampleBalance(label, None, "", initial - inner_ug, *terms)
 
 

@@ -1,0 +1,101 @@
+"""Permanent transfers: whole samples given away for good (China's gifts of Chang'e-5 material
+to Russia in 2022 and to France in 2023). Not loans: nothing is due back, but the mass that
+left is still accounted for, as the `transferred` term of the sample's balance."""
+
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from sampleloans.errors import InvalidInput, RuleViolation
+from sampleloans.ledger import events as ev
+from sampleloans.ledger.checks import NEVER_LENT
+from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.models import EventSubject, LedgerEvent, Sample
+from sampleloans.services.common import (
+    get_institution,
+    get_sample,
+    require_code,
+    require_role,
+    require_text,
+    where_sample_is,
+)
+
+
+def transfer_samples(
+    session: Session,
+    ctx: Context,
+    *,
+    codes: list[str],
+    recipient: str,
+    reference: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Give whole samples from the vault to a recipient institution for good (curators only)."""
+    require_role(session, ctx, "curator", action="transfer samples")
+    to = get_institution(session, recipient)
+    if to.kind != "recipient":
+        raise RuleViolation(
+            f"--to: {to.short_name} is a {to.kind}; samples are given only to a recipient "
+            "institution ('institutions add … --kind recipient'); a borrower gets a loan"
+        )
+    wanted = sorted({require_code(code, "sample") for code in codes})
+    if not wanted:
+        raise InvalidInput("samples: name at least one sample code")
+    samples = [get_sample(session, code) for code in wanted]
+    for sample in samples:
+        _require_transferable(sample)
+    event = ev.SampleTransferred(
+        recipient=to.short_name,
+        items=[[sample.code, sample.vault_ug] for sample in samples],
+        reference=require_text(reference, "reference", max_len=200),
+    )
+    return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _require_transferable(sample: Sample) -> None:
+    """Only a whole sample in the vault, not frozen, and not storage-class, is given away."""
+    if sample.purpose_class in NEVER_LENT:
+        raise RuleViolation(
+            f"sample {sample.code} is {sample.purpose_class} storage material, which never "
+            "leaves the collection"
+        )
+    if sample.frozen:
+        raise RuleViolation(f"sample {sample.code} is frozen by an open incident; resolve it first")
+    if sample.custody_state != "vault":
+        raise RuleViolation(f"sample {sample.code} is {where_sample_is(sample)}; not in the vault")
+    if sample.vault_ug <= 0:
+        raise RuleViolation(f"sample {sample.code} has no mass left in the vault")
+
+
+def last_transfer_seq(session: Session, code: str) -> int:
+    """The sequence number of the transfer that gave a sample away."""
+    query = (
+        select(func.max(EventSubject.seq))
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(EventSubject.seq))
+        .where(
+            EventSubject.subject_type == "sample",
+            EventSubject.subject_key == code,
+            LedgerEvent.kind == ev.SampleTransferred.kind,
+        )
+    )
+    seq = session.exec(query).first()
+    if seq is None:
+        raise RuleViolation(f"sample {code} was never transferred; no custody note to add")
+    return int(seq)
+
+
+def record_custody_note(
+    session: Session,
+    ctx: Context,
+    *,
+    code: str,
+    note: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Note what a recipient did with given samples (e.g. MNHN → IPGP for a while) as a note on
+    the transfer event; the sample is no longer the lender's, so nothing else changes."""
+    from sampleloans.services.incidents import record_correction
+
+    sample = get_sample(session, require_code(code, "sample"))
+    seq = last_transfer_seq(session, sample.code)
+    return record_correction(session, ctx, corrects_seq=seq, text=note, occurred_at=occurred_at)
