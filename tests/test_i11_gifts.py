@@ -67,9 +67,11 @@ def test_transfer_gives_a_sample_for_good_and_the_balance_counts_it(runner: CliR
     assert (shown["custody_state"], shown["custodian"]) == ("transferred", "MNHN")
     assert (shown["vault_ug"], shown["transferred_ug"]) == (0, 1_500_000)
     lineage = as_json(runner, COMPLIANCE, "balance", "--sample", GIFT)
-    assert lineage["samples"][0]["transferred_ug"] == 1_500_000 and lineage["balanced"] is True
+    (row,) = lineage["sample_balance"]["rows"]
+    assert row["transferred_ug"] == 1_500_000 and lineage["balanced"] is True
     whole = as_json(runner, COMPLIANCE, "balance")
-    assert whole["sample_total"]["transferred_ug"] == 1_500_000 and whole["balanced"] is True
+    total = whole["sample_balance"]["total"]
+    assert total["transferred_ug"] == 1_500_000 and whole["balanced"] is True
     text = invoke(runner, COMPLIANCE, "balance", "--sample", GIFT).stdout
     assert "+ lost + transferred:" in text and "1.500 g ✓" in text
     listed = as_json(runner, COMPLIANCE, "samples", "list", "--state", "transferred")
@@ -80,7 +82,7 @@ def test_transfer_gives_a_sample_for_good_and_the_balance_counts_it(runner: CliR
     as_of = as_json(
         runner, COMPLIANCE, "custody", "history", "--sample", GIFT, "--as-of", "2024-01-01"
     )
-    assert as_of["state"]["samples"][0]["transferred_ug"] == 1_500_000
+    assert as_of["replayed_state"]["samples"][0]["transferred_ug"] == 1_500_000
     assert invoke(runner, COMPLIANCE, "verify").exit_code == 0
 
 
@@ -219,12 +221,12 @@ def test_agreements_add_defaults_to_one_extension_of_six_months(runner: CliRunne
             "--max-mass", "1 g", "--max-loan-period", "12 months"]  # fmt: skip
     assert invoke(runner, CURATOR, *base, "--purpose", "research").exit_code == 0
     shown = as_json(runner, COMPLIANCE, "agreements", "show", "AG-R")
-    assert (shown["max_extensions"], shown["max_extension_period"]) == (1, "P6M")
+    assert (shown["max_extensions"], shown["max_extension_period"]) == (1, "6 months")
     welfare = [*base, "--purpose", "public-welfare"]
     welfare[2] = "AG-W"
     assert invoke(runner, CURATOR, *welfare).exit_code == 0
     shown = as_json(runner, COMPLIANCE, "agreements", "show", "AG-W")
-    assert (shown["max_extensions"], shown["max_extension_period"]) == (1, "P1M")
+    assert (shown["max_extensions"], shown["max_extension_period"]) == (1, "1 month")
     custom = [*base, "--purpose", "research", "--max-extensions", "3", "--max-extension-period",
               "P2M"]  # fmt: skip
     custom[2] = "AG-C"

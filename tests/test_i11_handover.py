@@ -304,7 +304,7 @@ def test_move_service_records_location_and_reason(run, engine) -> None:
         run(samples.move_sample, code=VAULT_SAMPLE, storage_location="X", actor=COMPLIANCE)
     signed_agreement(run)
     issued_loan(run)
-    with pytest.raises(Conflict, match="is issued on loan L-1, not in the vault"):
+    with pytest.raises(Conflict, match="is on loan L-1, not in the vault"):
         run(samples.move_sample, code=S1, storage_location="X")
 
 
@@ -323,7 +323,7 @@ def test_samples_move_cli(run, runner: CliRunner, db_path: Path) -> None:
     result = cli(runner, "samples", "move", S1, "--location", "Shelf 1")
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: sample {S1} is issued on loan L-1, not in the vault; only a sample in the "
+        f"Error: sample {S1} is on loan L-1, not in the vault; only a sample in the "
         "vault can change storage location\n"
     )
     result = cli(runner, "samples", "move", VAULT_SAMPLE, "--location", "X", actor=COMPLIANCE)

@@ -218,8 +218,9 @@ def print_table(
     out.print(fit_to_width(table, out.width, abbreviations))
 
 
-def print_fitted(renderables: list[Any]) -> None:
-    """Lines and tables on stdout; each table keeps every column on a narrow terminal."""
+def print_fitted(renderables: list[Any], *, abbreviations: dict[str, str] | None = None) -> None:
+    """Lines and tables on stdout; each table keeps every column on a narrow terminal (headers
+    in `abbreviations` shortened, with a legend, when it does not fit)."""
     from rich.table import Table
 
     from sampleloans.commands.render import fit_to_width
@@ -227,5 +228,5 @@ def print_fitted(renderables: list[Any]) -> None:
     out = console()
     for renderable in renderables:
         if isinstance(renderable, Table):
-            renderable = fit_to_width(renderable, out.width)
+            renderable = fit_to_width(renderable, out.width, abbreviations)
         out.print(renderable)

@@ -56,7 +56,8 @@ def balance(
     item_balance {rows [sample_code, source, custody_state, issued_ug, held_ug, consumed_ug,
     returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the same masses,
     balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug, balanced], total {…}}; each null when not shown.
+    on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug, balanced], total {…}}; each null
+    when not shown.
 
     CSV: the table's columns and rows (the total row included); the collection's two tables
     one after the other, separated by an empty line.
@@ -77,7 +78,18 @@ def balance(
         tables = [r for r in _balance_renderables(result) if hasattr(r, "columns")]
         sys.stdout.write(table_csv(*tables))
         return
-    print_fitted(_balance_renderables(result))
+    print_fitted(_balance_renderables(result), abbreviations=BALANCE_ABBREVIATIONS)
+
+
+# the balance tables have ten columns: on an 80-column terminal their headers are shortened
+# (with a legend under the table) so that every column keeps room for its figures
+BALANCE_ABBREVIATIONS = {
+    "custody state": "state",
+    "split to children": "split",
+    "consumed": "cons",
+    "returned": "ret",
+    "transferred": "xfer",
+}
 
 
 def _total(row: Any, terms: tuple[str, ...]) -> dict[str, Any]:

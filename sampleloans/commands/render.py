@@ -171,7 +171,7 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     ]
     widths = _share_in_proportion(_share_out(floors, firsts, room), lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
-        column.width = fixed
+        column.width = max(1, fixed)  # a column never vanishes, whatever the terminal
         column.no_wrap = False
         column.overflow = "fold"
     return table

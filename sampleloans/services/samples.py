@@ -245,7 +245,10 @@ def move_sample(
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != "vault":
-        raise Conflict(f"sample {code} is {where_sample_is(sample)}; it is not in the vault")
+        raise Conflict(
+            f"sample {code} is {where_sample_is(sample)}, not in the vault; only a sample in the "
+            "vault can change storage location"
+        )
     location = require_text(storage_location, "storage location", max_len=120)
     why = require_text(reason, "reason", max_len=500) if reason is not None else None
     event = ev.SampleMoved(code=code, storage_location=location)
