@@ -232,7 +232,7 @@ def test_agreements_add_defaults_to_one_extension_of_six_months(runner: CliRunne
     custom[2] = "AG-C"
     assert invoke(runner, CURATOR, *custom).exit_code == 0
     shown = as_json(runner, COMPLIANCE, "agreements", "show", "AG-C")
-    assert (shown["max_extensions"], shown["max_extension_period"]) == (3, "P2M")
+    assert (shown["max_extensions"], shown["max_extension_period"]) == (3, "2 months")
 
 
 def test_renewal_default_service_and_second_extension_refused(run: Run, engine: Engine) -> None:
