@@ -92,7 +92,8 @@ def test_custody_history_names_the_curator_who_imported_each_event(
     monkeypatch.setenv("COLUMNS", "300")  # the whole actor cell on one line
     table = invoke(runner, "--as", CURATOR, "custody", "history", "--loan", "L-BULK-1")
     # the actor cell may wrap beside a back-dated entry's two times: read it without the wrap
-    cells = " ".join(line.split("│")[4].strip() for line in table.stdout.splitlines() if "│" in line)
+    rows = [line.split("│") for line in table.stdout.splitlines() if "│" in line]
+    cells = " ".join(row[4].strip() for row in rows)
     assert f"imported by {second_curator}" in " ".join(cells.split())
     # an event recorded by its own command names nobody as importer
     sample = invoke(runner, "--as", CURATOR, "custody", "history", "--sample",
