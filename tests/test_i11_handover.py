@@ -379,3 +379,19 @@ def test_a_registered_person_on_the_wrong_side_is_refused(run, runner, db_path) 
         "institution of loan L-1; name someone there (or someone who is not registered)\n"
     )
     assert fingerprint(db_path) == before
+
+
+def test_a_deactivated_person_is_refused_in_a_hand_over(run, runner: CliRunner, db_path) -> None:
+    """Whoever may no longer act does not hand samples over or take them either (exit 1)."""
+    signed_agreement(run)
+    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", S1)
+    ok(runner, "loans", "approve", "L-1")
+    ok(runner, "people", "deactivate", COMPLIANCE, "--reason", "retired")
+    before = fingerprint(db_path)
+    result = cli(runner, "loans", "issue", "L-1", "--received-by", COMPLIANCE)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: received by: {COMPLIANCE} is deactivated; name an active person "
+        "(see 'people list')\n"
+    )
+    assert fingerprint(db_path) == before

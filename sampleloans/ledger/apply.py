@@ -302,8 +302,8 @@ def _person_role_changed(
     person = _known_person(session, envelope, event.email)
     if person.role != event.previous_role:
         raise Conflict(
-            f"person {person.email} is a {person.role}, not a {event.previous_role} as the "
-            "role change says"
+            f"person {person.email} is a {person.role.replace('_', ' ')}, not a "
+            f"{event.previous_role.replace('_', ' ')} as the role change says"
         )
     person.role = event.role
     session.add(person)

@@ -98,10 +98,15 @@ def require_party(session: Session, value: str | None, field: str) -> str | None
         return None
     if "@" in value:
         email = clean_email(value, field)
-        if session.get(Person, email) is None:
+        person = session.get(Person, email)
+        if person is None:
             raise InvalidInput(
                 f"{field}: no registered person has the e-mail {email}; give a registered "
                 "person's e-mail (see 'people list') or the name of someone who is not registered"
+            )
+        if not person.active:  # a deactivated person no longer hands samples over or takes them
+            raise RuleViolation(
+                f"{field}: {email} is deactivated; name an active person (see 'people list')"
             )
         return email
     return clean_name(value, field, max_len=MAX_PARTY_LEN)
