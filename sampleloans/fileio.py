@@ -129,7 +129,7 @@ def check_output(
     refuse_database(path, option)
     if path.exists() and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent  # Path("x").parent is already Path(".")
     if not directory.is_dir():
         raise StorageError(f"{option}: directory {directory} does not exist")
 
@@ -145,7 +145,7 @@ def write_atomic(
     """Write `data` to `path` atomically with mode 0600; refuse to replace without `force`,
     and never replace the ledger or anything that is not a regular file."""
     check_output(path, force=force, ledger=ledger, option=option)
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent  # Path("x").parent is already Path(".")
     try:
         with private_temp_file(directory, path.name, option) as temp:
             _write_all(temp.fd, data)

@@ -29,7 +29,7 @@ def _iso(moment: Any) -> str | None:
     """A time in the JSON vocabulary (whole-second UTC 'Z'), or None."""
     from sampleloans.commands.jsonout import json_time
 
-    return json_time(moment) if moment is not None else None
+    return json_time(moment)
 
 
 def _terms(row: Any, terms: tuple[str, ...]) -> dict[str, int]:

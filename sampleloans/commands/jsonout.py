@@ -63,11 +63,11 @@ PERIOD_KEYS = frozenset(
 )
 
 
-def json_time(moment: datetime) -> str:
-    """A time as whole-second ISO 8601 UTC with a 'Z' (sub-second parts are dropped)."""
+def json_time(moment: datetime | None) -> str | None:
+    """A time as whole-second ISO 8601 UTC with a 'Z' (sub-second parts are dropped); None stays."""
     from sampleloans.dates import to_iso
 
-    return to_iso(moment.replace(microsecond=0))
+    return None if moment is None else to_iso(moment.replace(microsecond=0))
 
 
 def _time_text(text: str) -> str:

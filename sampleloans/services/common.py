@@ -7,7 +7,7 @@ from sqlmodel import Session, SQLModel
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Agreement, Institution, Loan, Person, Sample
+from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
 
@@ -172,3 +172,11 @@ def in_force(agreement: Agreement, when: datetime) -> bool:
         and agreement.signed_at <= when
         and (agreement.expires_at is None or when < agreement.expires_at)
     )
+
+
+def get_event(session: Session, seq: int) -> LedgerEvent:
+    """A recorded event by its seq, or NotFound (exit 2); out-of-range numbers are not looked up."""
+    row = session.get(LedgerEvent, seq) if 0 < seq < 2**63 else None  # SQLite's integer range
+    if row is None:
+        raise NotFound(f"event {seq} does not exist; see 'custody history'")
+    return row

@@ -13,12 +13,12 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import InvalidInput, NotFound
+from sampleloans.errors import InvalidInput
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.apply import MASS_WHAT, MAY_BE_ZERO, mass_samples, recorded_mass_ug
 from sampleloans.ledger.store import Context, Envelope, append
 from sampleloans.models import LedgerEvent, Mission, Sample
-from sampleloans.services.common import require_role, require_text
+from sampleloans.services.common import get_event, require_role, require_text
 from sampleloans.units import MAX_MASS_UG, format_mass
 
 
@@ -54,9 +54,7 @@ def correct_mass(
 
 def _mass_event(session: Session, seq: int) -> LedgerEvent:
     """The event to correct, which must be one that records a mass."""
-    row = session.get(LedgerEvent, seq) if 0 < seq < 2**63 else None
-    if row is None:
-        raise NotFound(f"event {seq} does not exist; see 'custody history'")
+    row = get_event(session, seq)
     if row.kind not in MASS_WHAT:
         raise InvalidInput(
             f"--mass: event {seq} ({row.kind.replace('.', ' ')}) records no mass; a mass can be "

@@ -7,9 +7,10 @@ from sqlmodel import Session
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.store import Context, Envelope, append
-from sampleloans.models import Incident, LedgerEvent
+from sampleloans.models import Incident
 from sampleloans.services.common import (
     INCIDENT_KINDS,
+    get_event,
     get_sample,
     require_choice,
     require_role,
@@ -83,8 +84,7 @@ def record_correction(
 ) -> Envelope:
     """Append a correction that references an earlier event; the earlier event is unchanged."""
     require_role(session, ctx, "curator", action="record corrections")
-    if not 0 < corrects_seq < 2**63 or session.get(LedgerEvent, corrects_seq) is None:
-        raise NotFound(f"event {corrects_seq} does not exist; see 'custody history'")
+    get_event(session, corrects_seq)
     body = require_text(text, "text")
     return append(
         session,
