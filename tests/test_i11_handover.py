@@ -395,3 +395,37 @@ def test_a_deactivated_person_is_refused_in_a_hand_over(run, runner: CliRunner, 
         "(see 'people list')\n"
     )
     assert fingerprint(db_path) == before
+
+
+def test_a_return_is_not_received_by_a_third_institution(run, runner: CliRunner, db_path) -> None:
+    """A registered receiver of a return works at the lender or the borrower, never elsewhere."""
+    signed_agreement(run)
+    received_loan(run, number="L-1", samples=(S1,))
+    before = fingerprint(db_path)
+    args = ["loans", "return", "L-1", "--container", "box", "--seal", "S-9"]
+    result = cli(runner, *args, "--received-by", "muenker@uni-koeln.example")
+    assert result.exit_code == 1, result.output
+    assert "is at UoC, neither the lender nor OU" in result.stderr
+    assert fingerprint(db_path) == before
+    assert cli(runner, *args, "--received-by", COMPLIANCE).exit_code == 0
+
+
+def test_history_as_of_names_no_later_correction(run, runner: CliRunner, monkeypatch) -> None:
+    """`--as-of` lists what had happened by then: a later correction is not named (nor its
+    reason twice in the table)."""
+    signed_agreement(run)
+    received_loan(run, number="L-1", samples=(S1,))
+    monkeypatch.setenv("SAMPLELOANS_NOW", "2025-05-01T09:00:00Z")
+    ok(runner, "loans", "consume", "L-1", "--sample", S1, "--technique", "EPMA", "--mass",
+       "0.5 mg", "--non-destructive", "--at", "2025-04-10T09:00:00Z")  # fmt: skip
+    seq = max(e["seq"] for e in history_json(runner)["events"])
+    ok(runner, "custody", "correct", str(seq), "--mass", "0.3 mg", "--reason", "reweighed")
+    as_of = ["custody", "history", "--loan", "L-1", "--as-of", "2025-04-20T00:00:00Z", "--json"]
+    before = json.loads(ok(runner, *as_of))
+    (consumed,) = [e for e in before["events"] if e["seq"] == seq]
+    assert consumed["corrected_by"] == []
+    now = history_json(runner)
+    (consumed,) = [e for e in now["events"] if e["seq"] == seq]
+    assert consumed["corrected_by"] == [seq + 1]
+    table = ok(runner, "custody", "history", "--loan", "L-1")
+    assert table.count("reweighed") == 1

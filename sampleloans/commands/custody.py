@@ -214,7 +214,9 @@ def history_renderables(result: Any) -> list[Any]:
     table.add_column("what")
     for e in result.entries:
         what = Text(e.description)
-        if e.reason and not e.kind.startswith("person.") and e.kind != "event.corrected":
+        # corrections and person events already say their reason in the description
+        described = ("event.corrected", "mass.corrected")
+        if e.reason and not e.kind.startswith("person.") and e.kind not in described:
             what.append(f"; reason: {e.reason}")  # a recall's, an extension's, a move's
         if e.handover is not None:
             what.append(f"; {handover_text(e.handover)}")

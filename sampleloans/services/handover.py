@@ -124,13 +124,14 @@ def parties_of(session: Session, kind: str, payload: dict[str, Any], recorder: s
     )
 
 
-SIDES = {
-    # step → (the party checked, where a registered person in that role must work)
-    "issue": ("released_by", "staff"),
-    "ship": ("released_by", "staff"),
-    "receive": ("received_by", "borrower"),
-    "return": ("released_by", "borrower"),
-    "accept-return": ("received_by", "staff"),
+SIDES: dict[str, tuple[tuple[str, str], ...]] = {
+    # step → (the party checked, where a registered person in that role must work); a party
+    # not listed may be a courier or anyone else (a shipment is received by whoever carries it)
+    "issue": (("released_by", "staff"),),
+    "ship": (("released_by", "staff"),),
+    "receive": (("received_by", "borrower"),),
+    "return": (("released_by", "borrower"), ("received_by", "staff-or-borrower")),
+    "accept-return": (("received_by", "staff"),),
 }
 
 
@@ -138,15 +139,30 @@ def check_sides(session: Session, step: str, loan: Loan, parties: Parties) -> No
     """Refuse a registered person on the wrong side of a hand-over: the lender's staff release
     from the vault and take returns back; the borrowing institution receives and releases returns.
     Unregistered names (couriers, lab staff) are not checked: the ledger knows nothing of them."""
-    field, side = SIDES[step]
-    email = getattr(parties, field)
+    for field, side in SIDES[step]:
+        _check_side(session, step, loan, field, side, getattr(parties, field))
+
+
+def _check_side(
+    session: Session, step: str, loan: Loan, field: str, side: str, email: str | None
+) -> None:
+    """Refuse one registered party who does not work where `side` says."""
     person = session.get(Person, email) if email and "@" in email else None
     if person is None:
         return
     what = field.replace("_", " ")
     institution = session.get(Institution, person.institution)
+    is_staff = institution is not None and institution.kind in STAFF_INSTITUTION_KINDS
+    if side == "staff-or-borrower":  # a return carried by the lender's staff or the borrower's
+        if is_staff or person.institution == loan.institution:
+            return
+        raise RuleViolation(
+            f"{what}: {email} is at {person.institution}, neither the lender nor "
+            f"{loan.institution}, the borrowing institution of loan {loan.number}; name someone "
+            "there, or a courier who is not registered"
+        )
     if side == "staff":
-        if institution is not None and institution.kind in STAFF_INSTITUTION_KINDS:
+        if is_staff:
             return
         raise RuleViolation(
             f"{what}: {email} is at {person.institution}, not at the lender or a curator; at "

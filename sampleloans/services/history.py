@@ -230,6 +230,8 @@ def record_history(
         select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(Note.seq)
     ).all():
         corrected.setdefault(note.corrects_seq, []).append(note.seq)
+    if as_of is not None:  # a correction made after the moment asked for had not happened yet
+        corrected = _corrections_by(session, corrected, as_of)
     entries = []
     for row in rows:
         envelope = envelope_of(row)
@@ -525,3 +527,20 @@ def _received(session: Session, p: dict[str, Any]) -> str:
         f"loan {p['number']} received{where} (shipment {p['shipment_seq']}), seal {seal}, "
         f"condition {p['condition']}; weighed {_pairs(p['weighed'])}"
     )
+
+
+def _corrections_by(
+    session: Session, corrected: dict[int, list[int]], as_of: datetime
+) -> dict[int, list[int]]:
+    """Only the corrections that had occurred by `as_of`, per corrected event."""
+    seqs = [seq for found in corrected.values() for seq in found]
+    occurred = dict(
+        session.exec(
+            select(LedgerEvent.seq, LedgerEvent.occurred_at).where(col(LedgerEvent.seq).in_(seqs))
+        ).all()
+    )
+    kept = {
+        target: [seq for seq in found if from_iso(occurred[seq]) <= as_of]
+        for target, found in corrected.items()
+    }
+    return {target: found for target, found in kept.items() if found}
