@@ -294,10 +294,10 @@ def test_inventory_asks_for_the_measured_mass_and_remarks_not_for_returned_items
     assert held == {B, C}
     text = text_of(all_reports["inventory"])
     assert "Measured by PI" in text
-    confirm = text.split("measure and confirm", 1)[1].split("Not held by the PI", 1)[0]
+    confirm = text.split("measure and confirm", 1)[1].split("Not in the PI's hands", 1)[0]
     assert confirm.count("yes") == len(held)
     assert A not in confirm and B in confirm and C in confirm
-    returned = text.split("Not held by the PI", 1)[1].split("Attestation", 1)[0]
+    returned = text.split("Not in the PI's hands", 1)[1].split("Attestation", 1)[0]
     assert A in returned and "returned" in returned and "yes" not in returned
     remarks = text.split("Remarks (explain any difference)", 1)[1]
     decoration = ("Inventory statement —", "sampleloans", "ledger head", "page ", "Check this")
@@ -341,3 +341,17 @@ def test_reports_are_byte_identical_and_verify(
         result = runner.invoke(app, ["--as", COMPLIANCE, "verify-document", str(path)])
         assert result.exit_code == 0, (name, result.stdout, result.stderr)
         assert "verified against the ledger" in result.stdout
+
+
+def test_inventory_does_not_ask_to_confirm_a_sample_on_its_way_back(
+    run: Run, runner: CliRunner, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """After a partial return the PI confirms only what is still in their hands."""
+    signed_agreement(run)
+    received_loan(run, number="L-1", samples=(A, B))
+    run(loans.release_return, number="L-1", container="box", seal_number="S-9", samples=[A])
+    text = text_of(report(runner, tmp_path / "inv.pdf", "inventory", "--loan", "L-1",
+                          generated_at="2025-04-01T09:00:00Z"))  # fmt: skip
+    confirm = text.split("measure and confirm", 1)[1].split("Not in the PI's hands", 1)[0]
+    assert B in confirm and A not in confirm and confirm.count("yes") == 1
+    assert A in text.split("Not in the PI's hands", 1)[1]

@@ -25,13 +25,14 @@ def story(report: Report) -> list[Any]:
         ("Next inventory due", when(body.next_inventory_due_at)),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
-    held = [i for i in body.items if i.held_ug > 0]
+    # the PI confirms only what is in their hands: not what is gone, nor what is on its way back
+    held = [i for i in body.items if _in_hand(i)]
     rows: list[tuple[str, ...]] = [
         (i.code, i.description, mass(i.held_ug), BLANK, readable(i.state), "__ yes  __ no")
         for i in held
     ]
     if held:
-        rows.append(("Total held", "", mass(body.held_ug), BLANK, "", ""))
+        rows.append(("Total held", "", mass(sum(i.held_ug for i in held)), BLANK, "", ""))
     table = layout.data_tables(
         ("Code", "Description", "Held (ledger)", "Measured by PI", "State", "Confirmed"),
         rows,
@@ -40,10 +41,11 @@ def story(report: Report) -> list[Any]:
         align_right=(2,),
     )
     out += layout.section("Samples the ledger says the PI holds: measure and confirm", table)
-    gone = [i for i in body.items if i.held_ug == 0]
+    gone = [i for i in body.items if not _in_hand(i)]
     if gone:
         out += layout.section(
-            "Not held by the PI (returned, used up, or not issued yet): nothing to confirm",
+            "Not in the PI's hands (returned, on its way back, used up, or not issued yet): "
+            "nothing to confirm",
             layout.data_tables(
                 ("Code", "Description", "Issued", "State"),
                 [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
@@ -62,3 +64,8 @@ def story(report: Report) -> list[Any]:
     out += layout.section("Remarks (explain any difference)", [layout.ruled_lines(REMARK_LINES)])
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out
+
+
+def _in_hand(item: Any) -> bool:
+    """Whether the PI holds an item now (some mass held, and not on its way back)."""
+    return bool(item.held_ug > 0 and item.state != "return_in_transit")
