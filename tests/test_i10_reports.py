@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
+from sampleloans.readmodels.report import CustodyBody, ReturnBody
 from sampleloans.services import incidents, loans
-from sampleloans.services.reporting import CustodyBody, ReturnBody, build_report, make_request
+from sampleloans.services.reporting import build_report, make_request
 from sampleloans.units import parse_mass_ug as mass
 from tests.conftest import COMPLIANCE, NOW, OU_PI, ctx_for
 from tests.factories import held_ug, received_loan, signed_agreement
@@ -270,7 +271,7 @@ def test_lineage_report_judges_only_its_own_samples_weighings(engine: Engine, ru
 
 
 def test_holders_still_find_a_real_gap() -> None:
-    from sampleloans.services.reporting import Holders
+    from sampleloans.services.reporting.custody import Holders
 
     holders = Holders()
     holders.place([A, B], "NAOC")

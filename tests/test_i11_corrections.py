@@ -19,9 +19,10 @@ from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.models import Consumption, LedgerEvent, LoanItem, Sample, Weighing
+from sampleloans.readmodels.report import ReturnBody
 from sampleloans.services import incidents, loans, samples
 from sampleloans.services.corrections import correct_mass
-from sampleloans.services.reporting import ReturnBody, build_report, make_request
+from sampleloans.services.reporting import build_report, make_request
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
 from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, ctx_for, fingerprint

@@ -20,19 +20,18 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
-from sampleloans.reports import layout, returns
-from sampleloans.reports.custody import HANDOVER_PARTIES
-from sampleloans.services import loans
-from sampleloans.services.reporting import (
+from sampleloans.readmodels.report import (
     RESPOND_WITHIN_DAYS,
     CustodyBody,
     InventoryBody,
     Overdue,
     OverdueBody,
     ReturnBody,
-    build_report,
-    make_request,
 )
+from sampleloans.reports import layout, returns
+from sampleloans.reports.custody import HANDOVER_PARTIES
+from sampleloans.services import loans
+from sampleloans.services.reporting import build_report, make_request
 from tests.conftest import COMPLIANCE, CURATOR, OU_PI, ctx_for
 from tests.factories import Run, held_ug, received_loan, signed_agreement
 

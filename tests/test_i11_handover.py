@@ -15,8 +15,9 @@ from sampleloans.cli import app
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import LedgerEvent, Sample
+from sampleloans.readmodels.handover import is_backdated
 from sampleloans.services import loans, samples
-from sampleloans.services.handover import is_backdated, loan_handovers, parties_of
+from sampleloans.services.handover import loan_handovers, parties_of
 from sampleloans.services.verify import verify
 from tests.conftest import COMPLIANCE, CURATOR, OU_PI, fingerprint
 from tests.factories import issued_loan, received_loan, signed_agreement

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sampleloans import db
 from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger import store
+from sampleloans.readmodels.report import ReturnBody
 from sampleloans.reports import layout, render
 from sampleloans.services import loans
 from sampleloans.services.reporting import (
-    ReturnBody,
     build_report,
     make_request,
     rebuild_at,

@@ -100,7 +100,7 @@ def _handover_json(handover: Any) -> dict[str, Any] | None:
 
 def handover_text(handover: Any) -> str:
     """'released by A → received by B; courier C; witness D' for a hand-over, else ''."""
-    from sampleloans.services.handover import label, receiver_label
+    from sampleloans.readmodels.handover import label, receiver_label
 
     if handover is None:
         return ""

@@ -608,7 +608,7 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
-    from sampleloans.services.handover import label, receiver_label
+    from sampleloans.readmodels.handover import label, receiver_label
     from sampleloans.units import format_mass
 
     parts: list[Any] = []

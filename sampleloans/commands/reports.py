@@ -22,7 +22,7 @@ from sampleloans.commands.common import console, db_path, errors_to_exit_codes, 
 from sampleloans.errors import SampleLoansError
 
 if TYPE_CHECKING:
-    from sampleloans.services.reporting import ReportRequest
+    from sampleloans.readmodels.report import ReportRequest
 
 app = typer.Typer(
     help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
+from sampleloans.readmodels.report import Overdue, Party, Report
 from sampleloans.reports import layout
-from sampleloans.services.reporting import Overdue, Party, Report
 from sampleloans.units import format_mass
 
 METADATA_VERSION = 1

@@ -3,9 +3,9 @@
 from collections.abc import Iterator
 from typing import Any
 
+from sampleloans.readmodels.report import CustodyBody, CustodyRow, Report
 from sampleloans.reports import layout
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
-from sampleloans.services.reporting import CustodyBody, CustodyRow, Report
 
 EVENT_HEADER = (
     "Seq",

@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from sampleloans.readmodels.report import InventoryBody, Report
 from sampleloans.reports import layout
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
-from sampleloans.services.reporting import InventoryBody, Report
 
 BLANK = "__________"  # a cell the PI fills in
 REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference

@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from sampleloans.readmodels.report import RESPOND_WITHIN_DAYS, OverdueBody, Report
 from sampleloans.reports import layout
 from sampleloans.reports.common import day, mass, party_lines, title_block, when
-from sampleloans.services.reporting import RESPOND_WITHIN_DAYS, OverdueBody, Report
 
 
 def story(report: Report) -> list[Any]:

@@ -7,9 +7,9 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
+from sampleloans.readmodels.report import Report, ReturnBody, ReturnLine
 from sampleloans.reports import layout
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
-from sampleloans.services.reporting import Report, ReturnBody, ReturnLine
 
 TERMS = (
     ("consumed", "Consumed", colors.HexColor("#C0504D")),

@@ -17,7 +17,6 @@ default, the same rule at writing and at reading:
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -25,20 +24,13 @@ from sqlmodel import Session, col, select
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger.envelope import from_stored
 from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Person
+from sampleloans.readmodels.handover import Handover, PartyView
 from sampleloans.services.common import STAFF_INSTITUTION_KINDS
 from sampleloans.text import clean_email, clean_name
 
 HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
 PARTY_FIELDS = ("released_by", "received_by", "courier", "witness")
 MAX_PARTY_LEN = 120
-
-BACKDATED_AFTER = timedelta(hours=1)
-"""An event recorded more than this after it happened is shown with both times."""
-
-
-def is_backdated(occurred_at: datetime, recorded_at: datetime) -> bool:
-    """Whether an event was entered after the fact (recorded over an hour after it happened)."""
-    return recorded_at - occurred_at > BACKDATED_AFTER
 
 
 @dataclass(frozen=True)
@@ -49,43 +41,6 @@ class Parties:
     received_by: str | None
     courier: str | None
     witness: str | None
-
-
-@dataclass(frozen=True)
-class PartyView:
-    """One person of a hand-over as shown: a registered person with name and institution, or
-    someone unregistered by the name recorded (e-mail and institution None)."""
-
-    email: str | None
-    name: str
-    institution: str | None
-
-    @property
-    def label(self) -> str:
-        """'Name (INST)' for a registered person, the name as recorded otherwise."""
-        if self.email is None:
-            return self.name
-        return f"{self.name} ({self.institution})"
-
-
-@dataclass(frozen=True)
-class Handover:
-    """One hand-over event with its persons, its step and both of its times."""
-
-    seq: int
-    step: str  # issue | ship | receive | return | accept-return
-    occurred_at: datetime
-    recorded_at: datetime
-    recorded_by: str
-    released_by: PartyView | None
-    received_by: PartyView | None
-    courier: PartyView | None
-    witness: PartyView | None
-
-    @property
-    def backdated(self) -> bool:
-        """Whether this hand-over was entered after the fact."""
-        return is_backdated(self.occurred_at, self.recorded_at)
 
 
 def require_party(session: Session, value: str | None, field: str) -> str | None:
@@ -207,11 +162,6 @@ def party_view(session: Session, value: str | None) -> PartyView | None:
     return PartyView(email=person.email, name=person.name, institution=person.institution)
 
 
-def label(view: PartyView | None) -> str:
-    """A person's label, or an em dash when none is recorded."""
-    return view.label if view is not None else "—"
-
-
 def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
     """The command-line name of a hand-over step (issue, ship, receive, return, accept-return)."""
     if kind == "loan.issued":
@@ -252,10 +202,3 @@ def loan_handovers(session: Session, number: str) -> list[Handover]:
         .order_by(LedgerEvent.seq)
     ).all()
     return [handover_of(session, row) for row in rows]
-
-
-def receiver_label(step: str, received_by: PartyView | None) -> str:
-    """Who received: the person recorded, or the unnamed carrier of a shipment."""
-    if received_by is None and step in ("ship", "return"):
-        return "the carrier (not named)"
-    return label(received_by)

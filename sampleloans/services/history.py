@@ -23,9 +23,10 @@ from sampleloans.models import (
     Sample,
     Shipment,
 )
+from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
-from sampleloans.services.handover import HANDOVER_KINDS, Handover, handover_of, is_backdated
+from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.units import format_mass, format_period
 
 

@@ -25,8 +25,9 @@ from sampleloans.models import (
     Shipment,
     Weighing,
 )
+from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
-from sampleloans.services.handover import PartyView, is_backdated, loan_handovers
+from sampleloans.services.handover import loan_handovers
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.standing import return_due
 

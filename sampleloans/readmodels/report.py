@@ -1,0 +1,388 @@
+"""The reports' read models: frozen dataclasses, and the content digest of a report.
+
+A report is fully determined by its request (kind and scope), the ledger up to a seq, and its
+`generated_at` (used as "now" for days late and due dates). `content_digest` hashes the
+canonical JSON of that read model (not the PDF bytes), so `verify-document` can rebuild the
+same model from a replay of the ledger up to the printed head and compare digests.
+
+This module holds no SQL and imports neither SQLAlchemy nor the ledger: `services/reporting/`
+builds these objects from the ledger, `reports/` turns them into PDF bytes.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sampleloans.dates import to_iso
+from sampleloans.readmodels.handover import Handover
+
+KINDS = ("custody", "return", "overdue", "inventory")
+TITLES = {
+    "custody": "Chain-of-custody report",
+    "return": "Sample return report (F-75)",
+    "overdue": "Notice of overdue obligations",
+    "inventory": "Inventory statement",
+}
+RESPOND_WITHIN_DAYS = 14  # an overdue notice asks for the return or an extension request by then
+EVENT_LABELS = {
+    # what a reader of a form sees for each event kind (never the ledger's dotted name)
+    "ledger.created": "Ledger created",
+    "institution.added": "Institution added",
+    "person.added": "Person added",
+    "person.role_changed": "Role changed",
+    "person.deactivated": "Person deactivated",
+    "person.reactivated": "Person reactivated",
+    "mission.added": "Mission added",
+    "sample.registered": "Registration",
+    "sample.moved": "Storage move",
+    "sample.split": "Split",
+    "agreement.created": "Agreement drafted",
+    "agreement.signed": "Agreement signed",
+    "agreement.ended": "Agreement ended",
+    "loan.requested": "Loan requested",
+    "loan.approved": "Loan approved",
+    "loan.issued": "Issue from vault",
+    "loan.consumed": "Analysis",
+    "loan.split": "Split by borrower",
+    "loan.inventory": "Inventory attested",
+    "loan.extended": "Extension",
+    "loan.recalled": "Recall",
+    "loan.settled": "Settlement",
+    "loan.closed": "Loan closed",
+    "incident.reported": "Incident",
+    "incident.resolved": "Incident resolved",
+    "event.corrected": "Correction",
+}
+HANDOVER_LABELS = {
+    # (kind, shipment direction) of the hand-over events
+    ("loan.shipped", "outbound"): "Shipment",
+    ("loan.shipped", "return"): "Return shipped",
+    ("loan.received", "outbound"): "Receipt",
+    ("loan.received", "return"): "Return accepted",
+}
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a report covers: its kind and exactly one scope, optionally as of a moment."""
+
+    kind: str
+    loan: str | None = None
+    sample: str | None = None
+    institution: str | None = None
+    as_of: str | None = None  # ISO text; custody only
+
+    @property
+    def scope(self) -> str:
+        """`loan:NUMBER`, `sample:CODE` or `institution:SHORT`."""
+        for name in ("loan", "sample", "institution"):
+            value = getattr(self, name)
+            if value:
+                return f"{name}:{value}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Party:
+    """One party named on a report."""
+
+    role: str
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class AgreementInfo:
+    """An agreement and its terms, as labelled lines."""
+
+    number: str
+    status: str
+    signed_at: datetime | None
+    signed_by: str | None
+    terms: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One sample in a report's items table."""
+
+    code: str
+    description: str
+    loan: str
+    issued_ug: int
+    held_ug: int
+    custodian: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyRow:
+    """One ledger event in the chain of custody."""
+
+    seq: int
+    occurred_at: datetime
+    kind: str
+    label: str  # what a reader sees for the kind: "Receipt", "Return accepted" (EVENT_LABELS)
+    released_by: str
+    received_by: str
+    location: str
+    container: str
+    seal: str
+    seal_intact: str
+    mass_ug: int | None
+    condition: str
+    recorded_by: str
+    os_user: str  # the operating-system account that recorded the event
+    description: str
+    flag: str  # "" | gap | discrepancy | incident | correction
+    recorded_at: datetime | None = None
+    backdated: bool = False  # recorded over an hour after it occurred: both times are shown
+    courier: str = ""
+    witness: str = ""
+    handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A gap, discrepancy or incident a reviewer must see."""
+
+    seq: int
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A loan whose return is past due at the report's moment."""
+
+    loan: str
+    due_at: datetime
+    days_late: int
+
+
+@dataclass(frozen=True)
+class CustodyBody:
+    """The custody report's content."""
+
+    overdue: tuple[Overdue, ...]
+    parties: tuple[Party, ...]
+    agreements: tuple[AgreementInfo, ...]
+    items: tuple[ItemRow, ...]
+    events: tuple[CustodyRow, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis that consumed mass."""
+
+    seq: int
+    occurred_at: datetime
+    technique: str
+    destructive: bool
+    mass_ug: int
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """One item of a loan on the return form, term by term (as a line of `balance --loan`)."""
+
+    code: str
+    split_from: str  # the parent of a borrower's split (a continuation item), else ""
+    description: str
+    issued_ug: int
+    transferred_ug: int
+    consumed_ug: int
+    analyses: tuple[Analysis, ...]
+    returned_now_ug: int
+    returned_before_ug: int
+    split_ug: int
+    lost_ug: int
+    remaining_ug: int
+
+
+@dataclass(frozen=True)
+class SplitLine:
+    """A split the borrower made, with its fate."""
+
+    code: str
+    parent: str
+    mass_ug: int
+    consumed_ug: int
+    returned_ug: int
+    lost_ug: int
+    remaining_ug: int
+    fate: str
+
+
+@dataclass(frozen=True)
+class ReturnBody:
+    """The return report's content (NASA F-75 counterpart)."""
+
+    loan: str
+    status: str
+    overdue: tuple[Overdue, ...]
+    parties: tuple[Party, ...]
+    agreement: AgreementInfo
+    lines: tuple[ReturnLine, ...]
+    total: ReturnLine  # net of the borrower's splits within the loan, as `balance --loan`
+    splits: tuple[SplitLine, ...]
+    conditions: tuple[Finding, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class OverdueLine:
+    """One overdue obligation."""
+
+    loan: str
+    pi: str  # the PI's name
+    agreement: str
+    what: str  # return | inventory
+    due_at: datetime
+    days_late: int
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class OverdueBody:
+    """The overdue notice's content."""
+
+    institution: Party
+    addressees: tuple[Party, ...]  # each PI named in the notice: name, e-mail, institution
+    respond_by: datetime  # RESPOND_WITHIN_DAYS after generation
+    clauses: tuple[Party, ...]  # per agreement: number, and its loan-period and extension terms
+    lines: tuple[OverdueLine, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InventoryBody:
+    """The inventory statement's content."""
+
+    loan: str
+    status: str
+    overdue: tuple[Overdue, ...]
+    parties: tuple[Party, ...]
+    due_at: datetime | None
+    last_inventory_at: datetime | None
+    next_inventory_due_at: datetime | None
+    items: tuple[ItemRow, ...]
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report's read model: request, title, the ledger head it reads, and its content."""
+
+    request: ReportRequest
+    title: str
+    scope_label: str
+    generated_at: datetime
+    head_seq: int
+    head_hash: str
+    body: CustodyBody | ReturnBody | OverdueBody | InventoryBody
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the content (the head is printed beside it)."""
+        return content_digest(self)
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH`."""
+        return f"{self.head_seq}:{self.head_hash}"
+
+
+_ATOMS = (str, int, float, type(None), datetime)
+
+
+def _plain(value: Any) -> Any:
+    """`dataclasses.asdict` for the read models, without its deep copies (same JSON)."""
+    if isinstance(value, _ATOMS):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in order (remembered per class: called once per row)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+)
+
+
+def _canonical_parts(value: Any) -> Iterator[str]:
+    """Sorted-key compact JSON of a read model (dataclasses as objects), in pieces.
+
+    The pieces joined are `json.dumps(_plain(value), sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`; a list is written item by item, so a report of 100,000 events never
+    holds the JSON of all of them at once.
+    """
+    if isinstance(value, (tuple, list)):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield _JSON.encode(_plain(item))
+        yield "]"
+    elif isinstance(value, dict) or not isinstance(value, _ATOMS):
+        pairs = value if isinstance(value, dict) else _plain_fields(value)
+        yield "{"
+        for index, key in enumerate(sorted(pairs)):
+            yield ("," if index else "") + _JSON.encode(key) + ":"
+            yield from _canonical_parts(pairs[key])
+        yield "}"
+    else:
+        yield _JSON.encode(value)
+
+
+def _plain_fields(value: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, values as they are."""
+    return {name: getattr(value, name) for name in _field_names(type(value))}
+
+
+def _canonical_data(report: Report) -> dict[str, Any]:
+    """What the content digest covers."""
+    return {
+        "request": report.request,
+        "title": report.title,
+        "scope": report.scope_label,
+        "generated_at": report.generated_at,
+        "body": report.body,
+    }
+
+
+def canonical_content(report: Report) -> str:
+    """Sorted-key compact JSON of everything a report says except the ledger head."""
+    return "".join(_canonical_parts(_canonical_data(report)))
+
+
+def content_digest(report: Report) -> str:
+    """The content digest printed on every page and stored in the PDF metadata."""
+    digest = hashlib.sha256()
+    for part in _canonical_parts(_canonical_data(report)):
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()

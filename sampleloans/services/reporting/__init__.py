@@ -1,0 +1,148 @@
+"""Build the PDF reports' read models from the ledger: one builder module per report.
+
+The read models themselves (frozen dataclasses and the content digest) are in
+`sampleloans/readmodels/report.py`; `reports/` turns them into PDF bytes. This package reads
+the projections through the ORM session and never writes: `custody.py`, `returns.py`,
+`overdue.py` and `inventory.py` each build one report's body, `parts.py` holds what they share.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlmodel import Session
+
+from sampleloans import db
+from sampleloans.dates import format_datetime, from_iso, to_iso
+from sampleloans.errors import InvalidInput, NotFound, StorageError
+from sampleloans.ledger import store
+from sampleloans.ledger.envelope import Context
+from sampleloans.models import LedgerEvent
+from sampleloans.readmodels.report import (
+    KINDS,
+    TITLES,
+    CustodyBody,
+    InventoryBody,
+    OverdueBody,
+    Report,
+    ReportRequest,
+    ReturnBody,
+)
+from sampleloans.services import access
+from sampleloans.services.common import get_sample
+from sampleloans.services.history import last_seq_at
+from sampleloans.services.reporting import custody, inventory, overdue, returns
+
+Body = CustodyBody | ReturnBody | OverdueBody | InventoryBody
+Builder = Callable[[Session, ReportRequest, datetime], tuple[Body, str]]
+
+
+def make_request(
+    kind: str,
+    *,
+    loan: str | None = None,
+    sample: str | None = None,
+    institution: str | None = None,
+    as_of: datetime | None = None,
+) -> ReportRequest:
+    """Validate which scopes a kind accepts."""
+    if kind not in KINDS:
+        raise InvalidInput(f"report kind {kind!r} is not one of {', '.join(KINDS)}")
+    given = [
+        name
+        for name, value in (("loan", loan), ("sample", sample), ("institution", institution))
+        if value
+    ]
+    allowed = {"custody": ("loan", "sample", "institution"), "overdue": ("institution",)}.get(
+        kind, ("loan",)
+    )
+    if len(given) != 1 or given[0] not in allowed:
+        options = " or ".join(f"--{a}" for a in allowed)
+        raise InvalidInput(f"report {kind}: give exactly one of {options}")
+    if as_of is not None and kind != "custody":
+        raise InvalidInput(f"--as-of: only the custody report takes it, not {kind}")
+    return ReportRequest(
+        kind=kind,
+        loan=loan,
+        sample=sample,
+        institution=institution,
+        as_of=to_iso(as_of) if as_of is not None else None,
+    )
+
+
+def check_access(session: Session, ctx: Context, request: ReportRequest) -> None:
+    """Curators and compliance officers read every report; researchers their own institution."""
+    person = access.reader(session, ctx)
+    if request.loan:
+        access.readable_loan(session, person, request.loan)
+    elif request.sample:
+        # a lineage spans other institutions' loans (siblings, earlier borrowers): staff only
+        access.require_staff(person, "print a sample lineage's custody report")
+        get_sample(session, request.sample)
+    else:
+        access.readable_institution(session, person, request.institution or "")
+
+
+def build_report(
+    session: Session, ctx: Context, request: ReportRequest, *, generated_at: datetime
+) -> Report:
+    """The report's read model at the ledger's head (or as of `request.as_of`)."""
+    check_access(session, ctx, request)
+    if generated_at > ctx.now:
+        raise InvalidInput("--generated-at: is in the future; a report is dated when it is made")
+    if request.as_of is not None:
+        as_of = from_iso(request.as_of)
+        if as_of > ctx.now:
+            raise InvalidInput("--as-of: is in the future; give a moment up to now")
+        return rebuild_at(session, ctx, request, last_seq_at(session, as_of), generated_at)
+    return _build(session, request, generated_at)
+
+
+def rebuild_at(
+    session: Session, ctx: Context, request: ReportRequest, seq: int, generated_at: datetime
+) -> Report:
+    """The same report built from a replay of the ledger up to `seq` (in memory)."""
+    from sampleloans.services.verify import replay_into
+
+    check_access(session, ctx, request)
+    target = db.make_engine("sqlite://")
+    try:
+        db.create_schema(target)
+        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
+        failure = replay_into(source, target, up_to_seq=seq)  # type: ignore[arg-type]
+        if failure is not None:
+            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
+        with Session(target) as past:
+            return _build(past, request, generated_at)
+    finally:
+        target.dispose()
+
+
+def hash_at(session: Session, seq: int) -> str | None:
+    """The hash of event `seq`, or None when the ledger has no such event."""
+    row = session.get(LedgerEvent, seq)
+    return None if row is None else row.hash
+
+
+def _build(session: Session, request: ReportRequest, generated_at: datetime) -> Report:
+    head_seq, head_hash = store.head(session)
+    builders: dict[str, Builder] = {
+        "custody": custody.build,
+        "return": returns.build,
+        "overdue": overdue.build,
+        "inventory": inventory.build,
+    }
+    try:
+        body, label = builders[request.kind](session, request, generated_at)
+    except NotFound as exc:
+        raise NotFound(f"{exc} (in the ledger up to event {head_seq})") from None
+    if request.as_of:
+        label += f", as of {format_datetime(from_iso(request.as_of))}"
+    return Report(
+        request=request,
+        title=TITLES[request.kind],
+        scope_label=label,
+        generated_at=generated_at,
+        head_seq=head_seq,
+        head_hash=head_hash,
+        body=body,
+    )

@@ -1,0 +1,39 @@
+"""The inventory statement's read model: what a loan's PI holds, sample by sample."""
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from sampleloans.models import (
+    LoanItem,
+)
+from sampleloans.readmodels.report import (
+    InventoryBody,
+    ReportRequest,
+)
+from sampleloans.services.common import get_loan
+from sampleloans.services.reporting.parts import item_rows, loan_parties, overdue_returns
+
+
+def build(session: Session, request: ReportRequest, now: datetime) -> tuple[InventoryBody, str]:
+    loan = get_loan(session, request.loan or "")
+    items = list(
+        session.exec(
+            select(LoanItem)
+            .where(LoanItem.loan_number == loan.number)
+            .order_by(LoanItem.sample_code)
+        )
+    )
+    rows = item_rows(session, items)
+    body = InventoryBody(
+        loan=loan.number,
+        status=loan.status,
+        overdue=overdue_returns([loan], now),
+        parties=tuple(loan_parties(session, loan)),
+        due_at=loan.due_at,
+        last_inventory_at=loan.last_inventory_at,
+        next_inventory_due_at=loan.next_inventory_due_at,
+        items=tuple(rows),
+        held_ug=sum(i.held_ug for i in items),
+    )
+    return body, f"loan {loan.number}"

@@ -1,0 +1,124 @@
+"""The overdue notice's read model: an institution's late returns and inventories, whom the
+notice addresses, the agreement clauses it rests on and the actions it asks for."""
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from sampleloans.dates import days_between, format_datetime
+from sampleloans.models import (
+    Agreement,
+    Institution,
+    Loan,
+    LoanItem,
+    Person,
+)
+from sampleloans.readmodels.report import (
+    RESPOND_WITHIN_DAYS,
+    OverdueBody,
+    OverdueLine,
+    Party,
+    ReportRequest,
+)
+from sampleloans.services.common import get_institution
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.reporting.parts import institution_party
+from sampleloans.units import format_period
+
+
+def build(session: Session, request: ReportRequest, now: datetime) -> tuple[OverdueBody, str]:
+    short = get_institution(session, request.institution or "").short_name
+    lines = []
+    late_loans: list[Loan] = []
+    for loan in session.exec(
+        select(Loan)
+        .where(Loan.institution == short, col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
+        .order_by(Loan.number)
+    ):
+        held = sum(
+            i.held_ug
+            for i in session.exec(select(LoanItem).where(LoanItem.loan_number == loan.number))
+        )
+        pi = session.get(Person, loan.pi_email)
+        pi_name = pi.name if pi is not None else loan.pi_email
+        for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
+            if due is not None and due < now:
+                days = days_between(due, now)
+                lines.append(
+                    OverdueLine(loan.number, pi_name, loan.agreement, what, due, days, held)
+                )
+                if loan not in late_loans:
+                    late_loans.append(loan)
+    lines.sort(key=lambda r: (-r.days_late, r.loan, r.what))
+    respond_by = now + timedelta(days=RESPOND_WITHIN_DAYS)
+    by = respond_by.date().isoformat()
+    actions = []
+    if any(line.what == "return" for line in lines):
+        actions.append(
+            f"By {by}, return the samples of every loan past due to the curator in a sealed "
+            "container, or request an extension in writing under the agreement's extension "
+            "clause below; do not use the samples further until then."
+        )
+    if any(line.what == "inventory" for line in lines):
+        actions.append(
+            f"By {by}, attest the inventory of every loan listed (what the PI holds, sample by "
+            "sample)."
+        )
+    if lines:
+        actions.append(
+            "Until these obligations are met, no new material will be issued to the institution, "
+            "and samples may be recalled."
+        )
+    else:
+        actions.append("No obligation is overdue at the date of this notice; no action is needed.")
+    body = OverdueBody(
+        institution=institution_party(session, "Institution", short),
+        addressees=tuple(_addressees(session, late_loans)),
+        respond_by=respond_by,
+        clauses=tuple(_clauses(session, late_loans)),
+        lines=tuple(lines),
+        actions=tuple(actions),
+    )
+    return body, f"institution {short}"
+
+
+def _addressees(session: Session, loans: list[Loan]) -> list[Party]:
+    """Each PI of the late loans, once: name, then e-mail, institution, its city and country."""
+    parties: list[Party] = []
+    for email in sorted({loan.pi_email for loan in loans}):
+        person = session.get(Person, email)
+        if person is None:
+            parties.append(Party("Principal investigator", email, ""))
+            continue
+        inst = session.get(Institution, person.institution)
+        where = f"{inst.name}, {inst.city}, {inst.country}" if inst else person.institution
+        parties.append(Party("Principal investigator", person.name, f"{email}; {where}"))
+    return parties
+
+
+def _clauses(session: Session, loans: list[Loan]) -> list[Party]:
+    """The agreement terms the notice rests on: per agreement, its loan period and extensions."""
+
+    clauses = []
+    for number in sorted({loan.agreement for loan in loans}):
+        agreement = session.get(Agreement, number)
+        if agreement is None:
+            continue
+        used = ", ".join(
+            f"{loan.number} has used {loan.extensions_granted} of {agreement.max_extensions}"
+            for loan in loans
+            if loan.agreement == number
+        )
+        clauses.append(
+            Party(
+                f"Agreement {number}",
+                f"loans last at most {format_period(agreement.max_loan_period)}; up to "
+                f"{agreement.max_extensions} extension(s) of at most "
+                f"{format_period(agreement.max_extension_period)} each, requested in writing "
+                "before the return is due",
+                f"signed {format_datetime(agreement.signed_at)}; {used}"
+                if agreement.signed_at
+                else used,
+            )
+        )
+    return clauses

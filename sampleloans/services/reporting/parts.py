@@ -1,0 +1,136 @@
+"""Pieces every report builder shares: parties, agreement terms, item rows, overdue loans."""
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from sampleloans.dates import days_between, format_datetime
+from sampleloans.models import (
+    Agreement,
+    Institution,
+    Loan,
+    LoanItem,
+    Person,
+    Sample,
+)
+from sampleloans.readmodels.report import (
+    AgreementInfo,
+    ItemRow,
+    Overdue,
+    Party,
+)
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.units import format_mass, format_period
+
+
+def institution_party(session: Session, role: str, short: str | None) -> Party:
+    inst = session.get(Institution, short) if short else None
+    if inst is None:
+        return Party(role, short or "—", "")
+    return Party(role, inst.name, f"{inst.short_name}, {inst.city}, {inst.country}")
+
+
+def overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
+    """The loans among `loans` still out whose return was due before `at`."""
+    return tuple(
+        Overdue(loan.number, loan.due_at, days_between(loan.due_at, at))
+        for loan in sorted(loans, key=lambda loan: loan.number)
+        if loan.status in ACTIVE_LOAN_STATUSES and loan.due_at is not None and loan.due_at < at
+    )
+
+
+def person_party(session: Session, role: str, email: str) -> Party:
+    person = session.get(Person, email)
+    if person is None:
+        return Party(role, email, "")
+    return Party(role, person.name, f"{person.email}, {person.institution}")
+
+
+def lender(session: Session) -> str | None:
+    return session.exec(
+        select(Institution.short_name)
+        .where(Institution.kind == "lender")
+        .order_by(Institution.short_name)
+    ).first()
+
+
+def loan_parties(session: Session, loan: Loan) -> list[Party]:
+    return [
+        institution_party(session, "Lender", lender(session)),
+        institution_party(session, "Curator", loan.curator),
+        institution_party(session, "Borrowing institution", loan.institution),
+        person_party(session, "Principal investigator", loan.pi_email),
+    ]
+
+
+def parties_of_loans(session: Session, loans: list[Loan]) -> list[Party]:
+    """The parties of several loans (a lineage lent more than once): each borrower by loan,
+    never the first loan's borrower standing for all of them."""
+    curators = sorted({loan.curator for loan in loans if loan.curator})
+    parties = [institution_party(session, "Lender", lender(session))]
+    parties += [institution_party(session, "Curator", short) for short in curators]
+    for loan in loans:
+        parties.append(
+            institution_party(session, f"Borrowing institution, {loan.number}", loan.institution)
+        )
+        parties.append(
+            person_party(session, f"Principal investigator, {loan.number}", loan.pi_email)
+        )
+    return parties
+
+
+def agreement_info(agreement: Agreement) -> AgreementInfo:
+    terms = (
+        ("Term", format_period(agreement.term)),
+        ("Expires", format_datetime(agreement.expires_at) if agreement.expires_at else "—"),
+        ("Maximum total mass", format_mass(agreement.max_total_mass_ug)),
+        ("Purposes allowed", agreement.allowed_purposes.replace(",", ", ")),
+        ("Destructive use", "allowed" if agreement.destructive_use_allowed else "not allowed"),
+        ("Onward transfer", "allowed" if agreement.onward_transfer_allowed else "not allowed"),
+        ("Maximum loan period", format_period(agreement.max_loan_period)),
+        (
+            "Extensions",
+            f"up to {agreement.max_extensions} of {format_period(agreement.max_extension_period)}",
+        ),
+        ("Inventory interval", format_period(agreement.inventory_interval)),
+    )
+    return AgreementInfo(
+        number=agreement.number,
+        status=agreement.status,
+        signed_at=agreement.signed_at,
+        signed_by=agreement.signed_by,
+        terms=terms,
+    )
+
+
+def description_of(sample: Sample | None) -> str:
+    if sample is None:
+        return ""
+    return f"{sample.material_type} {sample.physical_form}, {sample.mission} {sample.origin}"
+
+
+def item_custodian(session: Session, item: LoanItem, sample: Sample | None) -> str:
+    """Who holds a loan item for this loan: the sample's custodian while it is on this loan;
+    once back, the loan's curator (the sample may be on another institution's loan by now)."""
+    if sample is not None and sample.loan_number == item.loan_number:
+        return sample.custodian
+    loan = session.get(Loan, item.loan_number)
+    return (loan.curator or "") if loan is not None else ""
+
+
+def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
+    rows = []
+    for item in items:
+        sample = session.get(Sample, item.sample_code)
+        rows.append(
+            ItemRow(
+                code=item.sample_code,
+                description=description_of(sample),
+                loan=item.loan_number,
+                issued_ug=item.issued_ug,
+                held_ug=item.held_ug,
+                custodian=item_custodian(session, item, sample),
+                state=item.state,
+            )
+        )
+    return rows

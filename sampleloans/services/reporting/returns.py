@@ -1,0 +1,231 @@
+"""The sample return report's read model (NASA F-75 counterpart): each item of a loan term by
+term, the borrower's splits, the shipments' conditions and the findings."""
+
+import json
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from sampleloans.dates import format_datetime
+from sampleloans.models import (
+    Agreement,
+    Consumption,
+    EventSubject,
+    Incident,
+    LedgerEvent,
+    LoanItem,
+    Note,
+    Sample,
+    Shipment,
+    Weighing,
+)
+from sampleloans.readmodels.report import (
+    Analysis,
+    Finding,
+    ReportRequest,
+    ReturnBody,
+    ReturnLine,
+    SplitLine,
+)
+from sampleloans.services.common import get_loan
+from sampleloans.services.reporting.parts import (
+    agreement_info,
+    description_of,
+    loan_parties,
+    overdue_returns,
+)
+from sampleloans.units import format_mass
+
+
+def build(session: Session, request: ReportRequest, now: datetime) -> tuple[ReturnBody, str]:
+    loan = get_loan(session, request.loan or "")
+    agreement = session.get(Agreement, loan.agreement)
+    assert agreement is not None
+    items = list(
+        session.exec(
+            select(LoanItem)
+            .where(LoanItem.loan_number == loan.number)
+            .order_by(LoanItem.sample_code)
+        )
+    )
+    return_seqs = sorted(
+        s.seq
+        for s in session.exec(
+            select(Shipment).where(
+                Shipment.loan_number == loan.number, Shipment.direction == "return"
+            )
+        )
+        if s.received_at is not None
+    )
+    accepted = {
+        w.sample_code: w
+        for w in session.exec(
+            select(Weighing).where(Weighing.loan_number == loan.number).order_by(Weighing.seq)
+        )
+        if w.seq in _receipt_seqs(session, loan.number, return_seqs)
+    }
+    latest_receipt = max(_receipt_seqs(session, loan.number, return_seqs), default=None)
+    lines, splits = [], []
+    for item in items:
+        analyses = tuple(
+            Analysis(c.seq, c.occurred_at, c.technique, c.destructive, c.mass_ug)
+            for c in session.exec(
+                select(Consumption)
+                .where(
+                    Consumption.loan_number == loan.number,
+                    Consumption.sample_code == item.sample_code,
+                )
+                .order_by(Consumption.seq)
+            )
+        )
+        weighing = accepted.get(item.sample_code)
+        now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
+        sample = session.get(Sample, item.sample_code)
+        parent = ""
+        if item.source == "borrower_split":
+            parent = sample.parent_code if sample and sample.parent_code else ""
+            splits.append(
+                SplitLine(
+                    code=item.sample_code,
+                    parent=parent,
+                    mass_ug=item.issued_ug,
+                    consumed_ug=item.consumed_ug,
+                    returned_ug=item.returned_ug,
+                    lost_ug=item.lost_ug,
+                    remaining_ug=item.held_ug,
+                    fate=_fate(item),
+                )
+            )
+        # every item is a line, continuations too: the form must agree with `balance --loan`
+        lines.append(
+            ReturnLine(
+                code=item.sample_code,
+                split_from=parent,
+                description=description_of(sample),
+                issued_ug=item.issued_ug,
+                transferred_ug=item.transferred_ug,
+                consumed_ug=item.consumed_ug,
+                analyses=analyses,
+                returned_now_ug=now_ug,
+                returned_before_ug=item.returned_ug - now_ug,
+                split_ug=item.split_ug,
+                lost_ug=item.lost_ug,
+                remaining_ug=item.held_ug,
+            )
+        )
+    conditions = [
+        Finding(
+            s.seq,
+            s.direction,
+            f"{s.direction} {s.container} seal {s.seal_number}: "
+            + (
+                f"received {format_datetime(s.received_at)}, seal "
+                f"{'intact' if s.seal_intact else 'BROKEN'}, condition {s.condition_on_receipt}"
+                if s.received_at
+                else "not yet received"
+            ),
+        )
+        for s in session.exec(
+            select(Shipment).where(Shipment.loan_number == loan.number).order_by(Shipment.seq)
+        )
+    ]
+    findings = _weighing_findings(session, loan.number)
+    # only this loan's incidents: the same sample may have had others in the vault or on
+    # another loan, which did not happen on this form's watch
+    for incident in session.exec(
+        select(Incident).where(Incident.loan_number == loan.number).order_by(Incident.seq)
+    ):
+        findings.append(
+            Finding(
+                incident.seq,
+                "incident",
+                f"{incident.kind} on {incident.sample_code}: {incident.description} "
+                f"({incident.status}{': ' + incident.resolution if incident.resolution else ''})",
+            )
+        )
+    for note in session.exec(select(Note).order_by(Note.seq)):
+        if note.corrects_seq in {f.seq for f in findings}:
+            findings.append(
+                Finding(note.seq, "correction", f"of event {note.corrects_seq}: {note.text}")
+            )
+    body = ReturnBody(
+        loan=loan.number,
+        status=loan.status,
+        overdue=overdue_returns([loan], now),
+        parties=tuple(loan_parties(session, loan)),
+        agreement=agreement_info(agreement),
+        lines=tuple(lines),
+        total=_return_total(lines),
+        splits=tuple(splits),
+        conditions=tuple(conditions),
+        findings=tuple(sorted(findings, key=lambda f: f.seq)),
+    )
+    return body, f"loan {loan.number}"
+
+
+def _return_total(lines: list[ReturnLine]) -> ReturnLine:
+    """The Total line, net of the borrower's splits within the loan (as `balance --loan`).
+
+    A borrower's split moves mass from its parent's `split` term into a continuation line's
+    `issued`; counting both would show more issued than the curator ever issued.
+    """
+    moved_ug = sum(line.issued_ug for line in lines if line.split_from)
+
+    def total(name: str) -> int:
+        return sum(getattr(line, name) for line in lines)
+
+    return ReturnLine(
+        code="Total",
+        split_from="",
+        description="",
+        issued_ug=total("issued_ug") - moved_ug,
+        transferred_ug=total("transferred_ug"),
+        consumed_ug=total("consumed_ug"),
+        analyses=(),
+        returned_now_ug=total("returned_now_ug"),
+        returned_before_ug=total("returned_before_ug"),
+        split_ug=total("split_ug") - moved_ug,
+        lost_ug=total("lost_ug"),
+        remaining_ug=total("remaining_ug"),
+    )
+
+
+def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) -> set[int]:
+    """Seqs of the events that accepted a return shipment of a loan."""
+    found = set()
+    for event in session.exec(
+        select(LedgerEvent)
+        .join(EventSubject, col(EventSubject.seq) == col(LedgerEvent.seq))
+        .where(
+            LedgerEvent.kind == "loan.received",
+            EventSubject.subject_type == "loan",
+            EventSubject.subject_key == number,
+        )
+    ):
+        if int(json.loads(event.payload)["shipment_seq"]) in return_shipments:
+            found.add(event.seq)
+    return found
+
+
+def _fate(item: LoanItem) -> str:
+    parts = [
+        f"{name} {format_mass(getattr(item, name + '_ug'))}"
+        for name in ("consumed", "returned", "transferred", "lost", "held")
+        if getattr(item, name + "_ug")
+    ]
+    return ", ".join(parts) or "nothing left"
+
+
+def _weighing_findings(session: Session, number: str) -> list[Finding]:
+    return [
+        Finding(
+            w.seq,
+            "weighing",
+            f"{w.sample_code}: expected {format_mass(w.expected_ug)}, "
+            f"weighed {format_mass(w.weighed_ug)}",
+        )
+        for w in session.exec(
+            select(Weighing).where(Weighing.loan_number == number).order_by(Weighing.seq)
+        )
+        if w.expected_ug != w.weighed_ug
+    ]
