@@ -28,7 +28,7 @@ from sampleloans.readmodels.report import (
     OverdueBody,
     ReturnBody,
 )
-from sampleloans.reports import layout, returns
+from sampleloans.reports import layout, returns, tables
 from sampleloans.reports.custody import HANDOVER_PARTIES
 from sampleloans.services import loans
 from sampleloans.services.reporting import build_report, make_request
@@ -162,12 +162,12 @@ def test_event_kinds_print_as_words_and_emails_are_never_cut(
 
 
 def test_a_long_word_breaks_before_the_at_sign_not_inside_a_name() -> None:
-    measure = layout.measurer()
+    measure = tables.measurer()
     email = "muenker@uni-koeln.example"
     width = measure("muenker@uni-koeln.") - 1  # the whole address does not fit
-    lines = layout.wrap_lines(email, width, measure)
+    lines = tables.wrap_lines(email, width, measure)
     assert lines == ["muenker", "@uni-koeln.example"]
-    assert layout.wrap_lines("li.na@naoc.example", measure("@naoc.exa"), measure) == [
+    assert tables.wrap_lines("li.na@naoc.example", measure("@naoc.exa"), measure) == [
         "li.na",
         "@naoc.",
         "example",

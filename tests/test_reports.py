@@ -14,7 +14,7 @@ from sampleloans import db
 from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger import store
 from sampleloans.readmodels.report import ReturnBody
-from sampleloans.reports import layout, render
+from sampleloans.reports import layout, render, tables
 from sampleloans.services import loans
 from sampleloans.services.reporting import (
     build_report,
@@ -203,10 +203,10 @@ def test_unicode_names_render_in_the_embedded_font() -> None:
 
 def test_long_tables_are_split_and_repeat_their_header() -> None:
     rows = [(i, f"row {i}") for i in range(1_200)]
-    tables = layout.data_tables(("n", "text"), rows, (0.2, 0.8))
-    assert len(tables) == 3
-    assert all(t.repeatRows == 1 for t in tables)
-    assert [len(t._cellvalues) for t in tables] == [501, 501, 201]
+    chunks = tables.data_tables(("n", "text"), rows, (0.2, 0.8))
+    assert len(chunks) == 3
+    assert all(t.repeatRows == 1 for t in chunks)
+    assert [len(t._cellvalues) for t in chunks] == [501, 501, 201]
 
 
 def test_researchers_read_only_their_own_institution(history: Engine) -> None:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sampleloans.readmodels.report import CustodyBody, CustodyRow, Report
-from sampleloans.reports import layout
+from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 
 EVENT_HEADER = (
@@ -53,7 +53,7 @@ def story(report: Report) -> list[Any]:
             *agreement.terms,
         ]
         out += layout.section(f"Agreement {agreement.number}", [layout.key_values(lines)])
-    items = layout.data_tables(
+    items = tables.data_tables(
         ("Code", "Description", "Loan", "Issued mass", "Held now", "Custodian", "State"),
         [
             (
@@ -72,7 +72,7 @@ def story(report: Report) -> list[Any]:
     )
     out += layout.section(f"Items ({len(body.items)})", items)
     if body.findings:
-        findings = layout.data_tables(
+        findings = tables.data_tables(
             ("Seq", "Kind", "What"),
             [(f.seq, f.kind, f.text) for f in body.findings],
             (0.08, 0.12, 0.80),
@@ -95,7 +95,7 @@ def story(report: Report) -> list[Any]:
         "Highlighted rows: gap, discrepancy, incident or correction.",
         st["note"],
     )
-    chain = layout.data_tables(
+    chain = tables.data_tables(
         EVENT_HEADER,
         (_event_cells(e) for e in body.events),
         EVENT_WIDTHS,
@@ -103,7 +103,7 @@ def story(report: Report) -> list[Any]:
         align_right=(8,),
     )
     out += layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
-    described = layout.data_tables(
+    described = tables.data_tables(
         ("Seq", "Recorded by", "OS account", "What the ledger records"),
         ((e.seq, e.recorded_by, e.os_user, e.description) for e in body.events),
         RECORDED_WIDTHS,
@@ -123,7 +123,7 @@ def handover_signatures(body: CustodyBody) -> list[Any]:
         layout.styles()["note"],
     )
     count = sum(1 for e in body.events if e.handover is not None)
-    table = layout.data_tables(SIGNATURE_HEADER, _signature_rows(body), SIGNATURE_WIDTHS)
+    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body), SIGNATURE_WIDTHS)
     return layout.section(f"Hand-overs to sign ({count})", [note, *table])
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 from sampleloans.readmodels.report import InventoryBody, Report
-from sampleloans.reports import layout
+from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 
 BLANK = "__________"  # a cell the PI fills in
@@ -33,7 +33,7 @@ def story(report: Report) -> list[Any]:
     ]
     if held:
         rows.append(("Total held", "", mass(sum(i.held_ug for i in held)), BLANK, "", ""))
-    table = layout.data_tables(
+    table = tables.data_tables(
         ("Code", "Description", "Held (ledger)", "Measured by PI", "State", "Confirmed"),
         rows,
         (0.23, 0.25, 0.12, 0.14, 0.12, 0.14),
@@ -46,7 +46,7 @@ def story(report: Report) -> list[Any]:
         out += layout.section(
             "Not in the PI's hands (returned, on its way back, used up, or not issued yet): "
             "nothing to confirm",
-            layout.data_tables(
+            tables.data_tables(
                 ("Code", "Description", "Issued", "State"),
                 [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
                 (0.28, 0.37, 0.15, 0.20),

@@ -3,7 +3,7 @@
 from typing import Any
 
 from sampleloans.readmodels.report import RESPOND_WITHIN_DAYS, OverdueBody, Report
-from sampleloans.reports import layout
+from sampleloans.reports import layout, tables
 from sampleloans.reports.common import day, mass, party_lines, title_block, when
 
 
@@ -25,7 +25,7 @@ def story(report: Report) -> list[Any]:
             )
         )
     out += layout.section("To", [layout.key_values(to, marked=marked)])
-    table = layout.data_tables(
+    table = tables.data_tables(
         ("Loan", "Principal investigator", "Agreement", "Obligation", "Due", "Days late", "Held"),
         [
             (

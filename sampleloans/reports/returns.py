@@ -8,7 +8,7 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
 from sampleloans.readmodels.report import Report, ReturnBody, ReturnLine
-from sampleloans.reports import layout
+from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 
 TERMS = (
@@ -45,7 +45,7 @@ def story(report: Report) -> list[Any]:
         "Remaining accountable",
     )
     rows = [_accounting_cells(line) for line in (*body.lines, body.total)]
-    accounting: list[Any] = layout.data_tables(
+    accounting: list[Any] = tables.data_tables(
         header,
         rows,
         (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
@@ -83,7 +83,7 @@ def story(report: Report) -> list[Any]:
     ]
     out += layout.section(
         "Analyses (consumption, analysis by analysis)",
-        layout.data_tables(
+        tables.data_tables(
             ("Seq", "Sample", "Date", "Technique", "Destructive", "Mass"),
             analyses,
             (0.07, 0.25, 0.18, 0.25, 0.1, 0.15),
@@ -92,7 +92,7 @@ def story(report: Report) -> list[Any]:
     )
     out += layout.section(
         "Continuation: splits made by the borrower",
-        layout.data_tables(
+        tables.data_tables(
             ("Split", "From", "Mass", "Fate"),
             [(s.code, s.parent, mass(s.mass_ug), s.fate) for s in body.splits],
             (0.28, 0.27, 0.12, 0.33),
@@ -101,7 +101,7 @@ def story(report: Report) -> list[Any]:
     )
     out += layout.section(
         "Condition and contamination history",
-        layout.data_tables(
+        tables.data_tables(
             ("Seq", "Leg", "Hand-over"),
             [(c.seq, c.kind, c.text) for c in body.conditions],
             (0.07, 0.1, 0.83),
@@ -109,7 +109,7 @@ def story(report: Report) -> list[Any]:
     )
     out += layout.section(
         "Discrepancies and incidents",
-        layout.data_tables(
+        tables.data_tables(
             ("Seq", "Kind", "What"),
             [(f.seq, f.kind, f.text) for f in body.findings],
             (0.07, 0.13, 0.80),

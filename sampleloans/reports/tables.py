@@ -1,0 +1,424 @@
+"""The table engine of the reports: data tables of plain, pre-wrapped text, drawn fast.
+
+reportlab's `Table` of `Paragraph` cells lays out in quadratic time and writes a text object per
+line of every cell; a custody report of 100,000 events could not be printed that way. Here
+cells are plain strings wrapped to their column once (`wrap_lines`, memoised per column), a
+table holds at most TABLE_CHUNK rows, and `TextTable` writes a whole page's cells as one text
+object and its row rules as one path.
+
+Private reportlab API this module relies on (hence the bounds on reportlab in pyproject.toml;
+tests/test_reports.py compares the bytes of every report, so a change shows there first):
+- `Table` internals: `_drawBkgrnd`, `_drawLines`, `_makeRoundedCornersClip`, `_cellvalues`,
+  `_cellStyles`, `_rowpositions`, `_colpositions`, `_rowHeights`, `_colWidths`,
+  `_curweight`, `_curcolor`, `_curcellstyle` (TextTable.draw replaces Table.draw);
+- `PDFTextObject` internals: `_code` (the operator list), `_curSubset` and `_formatText` (how
+  a TrueType subset writes a string);
+- the TrueType face's `charWidths` and `defaultWidth` (`measurer`), and `rl_accel.fp_str`.
+"""
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice, repeat
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.rl_accel import fp_str
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.textobject import PDFTextObject
+from reportlab.platypus import Table, TableStyle
+from reportlab.platypus.tables import CellStyle
+
+from sampleloans.reports.layout import (
+    FONT,
+    MARGIN,
+    MARK,
+    PAGE,
+    RULE,
+    SHADE,
+    para,
+    register_font,
+    styles,
+)
+
+TABLE_CHUNK = 500  # rows per Table: one giant Table lays out in quadratic time
+CELL_SIZE = 7  # points, the font size of table cells
+CELL_LEADING = 8.5
+CELL_PADDING = 2
+CELL_V_PADDING = 1.2
+ROW_RULE = 0.2  # points, the thin rule under each table row
+MEMO_SIZE = 4096  # wrapped cell texts remembered per column
+WRAP_OVER = 14  # strings longer than this wrap within their column; shorter ones never do
+
+
+def data_tables(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    widths: Sequence[float],
+    *,
+    marked: Sequence[int] = (),
+    total: bool = False,
+    align_right: Sequence[int] = (),
+) -> list[Any]:
+    """Tables of at most TABLE_CHUNK rows each, header repeated on every page.
+
+    `rows` may be any iterable (a generator keeps a long report from holding every row twice);
+    `widths` are fractions of the usable width; `marked` are row indexes to highlight;
+    `total` shades the last row. Strings longer than WRAP_OVER characters wrap within their
+    column. Cells are plain text broken into lines here (never a Paragraph each) and drawn by
+    `TextTable`, so a table of thousands of rows lays out and draws in linear time.
+    """
+    pending = iter(rows)
+    chunk = list(islice(pending, TABLE_CHUNK))
+    if not chunk:
+        return [para("(none)", styles()["note"])]
+    usable = PAGE[0] - 2 * MARGIN
+    col_widths = [usable * w for w in widths]
+    cells = _Cells([w - 2 * CELL_PADDING for w in col_widths])
+    head_row = [cells.wrap(h, column) for column, h in enumerate(header)]
+    head_height = _height(max(h.count("\n") for h in head_row) + 1)
+    head_styles = [_cell_style("LEFT") for _ in widths]
+    body_styles = [_cell_style("RIGHT" if c in align_right else "LEFT") for c in range(len(widths))]
+    marked_set = set(marked)
+    out: list[Any] = []
+    start = 0
+    while chunk:
+        following = list(islice(pending, TABLE_CHUNK))
+        data = [head_row]
+        heights = [head_height]
+        for row in chunk:
+            texts, lines = cells.row(row)
+            data.append(texts)
+            heights.append(_height(lines))
+        table = TextTable(
+            data,
+            colWidths=col_widths,
+            rowHeights=heights,
+            repeatRows=1,
+            hAlign="LEFT",
+            normalizedData=1,
+            cellStyles=[head_styles, *[body_styles] * len(chunk)],
+        )
+        commands: list[Any] = [
+            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
+        ]
+        for index in range(start, start + len(chunk)):
+            if index in marked_set:
+                commands.append(
+                    ("BACKGROUND", (0, index - start + 1), (-1, index - start + 1), MARK)
+                )
+        if total and not following:
+            commands.append(("BACKGROUND", (0, -1), (-1, -1), SHADE))
+            commands.append(("LINEABOVE", (0, -1), (-1, -1), 0.6, RULE))
+        table.setStyle(TableStyle(commands))
+        out.append(table)
+        start += len(chunk)
+        chunk = following
+    return out
+
+
+def _cell_style(alignment: str) -> CellStyle:
+    """The style of every cell of a column (shared by its rows: never set cell commands)."""
+    style = CellStyle(alignment)
+    style.fontname = FONT
+    style.fontsize = CELL_SIZE
+    style.leading = CELL_LEADING
+    style.valign = "TOP"
+    style.alignment = alignment
+    style.topPadding = style.bottomPadding = CELL_V_PADDING
+    style.leftPadding = style.rightPadding = CELL_PADDING
+    return style
+
+
+def _height(lines: int) -> float:
+    """The height of a row whose tallest cell has `lines` lines."""
+    return lines * CELL_LEADING + 2 * CELL_V_PADDING
+
+
+class _Cells:
+    """Turns table rows into plain cell strings, long ones wrapped to their column's width.
+
+    Wrapped text is memoised per column (the same time, actor or condition recurs on many rows),
+    up to MEMO_SIZE values a column.
+    """
+
+    def __init__(self, widths: list[float]) -> None:
+        self.widths = widths
+        self.measure = measurer()
+        self.seen: list[dict[str, tuple[str, int]]] = [{} for _ in widths]
+
+    def wrap(self, text: str, column: int) -> str:
+        """Text wrapped to a column, lines joined by newlines."""
+        return "\n".join(self._lines(text, column))
+
+    def _lines(self, text: str, column: int) -> list[str]:
+        """A cell's lines: each of its own lines (a newline in the text) wrapped to the column;
+        an empty own line stays, as room to write in."""
+        if "\n" not in text:
+            return wrap_lines(text, self.widths[column], self.measure)
+        lines: list[str] = []
+        for own in text.split("\n"):
+            lines.extend(wrap_lines(own, self.widths[column], self.measure) or [""])
+        return lines
+
+    def row(self, row: Sequence[Any]) -> tuple[list[str], int]:
+        """A row's cell strings and the line count of its tallest cell."""
+        texts: list[str] = []
+        tallest = 1
+        for column, value in enumerate(row):
+            if type(value) is not str:
+                texts.append("" if value is None else str(value))
+            elif len(value) <= WRAP_OVER and "\n" not in value:
+                texts.append(value)
+            else:
+                seen = self.seen[column]
+                done = seen.get(value)
+                if done is None:
+                    if len(seen) >= MEMO_SIZE:  # unique values (descriptions) would fill it
+                        seen.clear()
+                    lines = self._lines(value, column)
+                    done = seen[value] = ("\n".join(lines), len(lines))
+                texts.append(done[0])
+                if done[1] > tallest:
+                    tallest = done[1]
+        return texts, tallest
+
+
+class TextTable(Table):
+    """A Table of plain-text cells, drawn with a few PDF objects per page instead of hundreds.
+
+    reportlab's Table draws each line of each cell with `drawString` (a text object apiece)
+    and each row rule with `line`; this draws the backgrounds and line commands as Table does,
+    a thin rule under every row after the first as one path, and every cell's text as one text
+    object (`_CellText`), at the places Table would draw TOP-aligned cells. Cells must be
+    strings; SPAN, shadows, rounded corners and render callbacks are not supported.
+    """
+
+    def draw(self) -> None:
+        """Backgrounds, rules and line commands, then the text of every cell at once."""
+        canv = self.canv
+        canv.saveState()
+        self._curweight = self._curcolor = self._curcellstyle = None
+        self._makeRoundedCornersClip()
+        self._drawBkgrnd()
+        self._draw_rules()
+        self._drawLines()
+        canv.restoreState()
+        self._draw_text()
+
+    def _draw_rules(self) -> None:
+        """A thin rule under each row but the header, as one path."""
+        below = self._rowpositions[2:]
+        if not below:
+            return
+        canv = self.canv
+        num = _memo(canv).number
+        left, right = num(self._colpositions[0]), num(self._colpositions[-1])
+        canv.saveState()
+        canv.setStrokeColor(SHADE)
+        canv.setLineWidth(ROW_RULE)
+        canv.setLineCap(1)
+        canv.setLineJoin(1)
+        canv.addLiteral(" ".join(f"{left} {num(y)} m {right} {num(y)} l" for y in below) + " S")
+        canv.restoreState()
+
+    def _draw_text(self) -> None:
+        """Every cell's lines, top-aligned, left or right as the column's style says."""
+        text = _CellText(self.canv)
+        rows = zip(
+            self._cellvalues,
+            self._cellStyles,
+            self._rowpositions[1:],
+            self._rowHeights,
+            strict=True,
+        )
+        for row, row_styles, bottom, height in rows:
+            top = bottom + height
+            # _colpositions has one more entry than there are columns: its last, the right edge
+            for value, style, left, width in zip(
+                row, row_styles, self._colpositions, self._colWidths, strict=False
+            ):
+                if not value:
+                    continue
+                y = top - style.topPadding - style.fontsize
+                if style.alignment == "RIGHT":
+                    right = left + width - style.rightPadding
+                    for line in value.split("\n"):
+                        text.lines_at(right - text.measure(line), y, (line,))
+                        y -= style.leading
+                else:
+                    text.lines_at(left + style.leftPadding, y, value.split("\n"))
+        self.canv.drawText(text)
+
+
+class _Memo:
+    """Per document (canvas): formatted numbers, and how the cell font writes each character.
+
+    reportlab's TrueType subsets keep printable ASCII at its own codes in subset 0
+    (`rl_config.ttfAsciiReadable`, checked here once); any other character gets its code when
+    first written. `codes` maps each character known to be in subset 0 to its escaped code,
+    so a line of such characters is written with one `str.translate`.
+    """
+
+    def __init__(self, canv: Any) -> None:
+        self.numbers: dict[float, str] = {}
+        self.codes: dict[int, str] = dict(_PDF_ESCAPES)
+        self.elsewhere: set[str] = set()  # characters in another subset
+        self.probe = PDFTextObject(canv)
+        self.probe.setFont(FONT, CELL_SIZE, CELL_LEADING)
+        self.fast = self._written(_PRINTABLE_ASCII) == _PRINTABLE_ASCII.translate(self.codes)
+
+    def number(self, value: float) -> str:
+        """`fp_str(value)`, memoised."""
+        text = self.numbers.get(value)
+        if text is None:
+            text = self.numbers[value] = fp_str(value)
+        return text
+
+    def writable(self, line: str) -> bool:
+        """Whether every character of a line is in subset 0 (so `codes` can write it)."""
+        if not self.fast:
+            return False
+        for char in line.translate(_DROP_PRINTABLE_ASCII):
+            if ord(char) in self.codes:
+                continue
+            if char in self.elsewhere:
+                return False
+            written = self._written(char)
+            if written is None:
+                self.elsewhere.add(char)
+                return False
+            self.codes[ord(char)] = written
+        return True
+
+    def _written(self, text: str) -> str | None:
+        """The escaped codes reportlab writes for text while subset 0 is current, or None."""
+        probe = self.probe
+        probe._curSubset = 0
+        out = probe._formatText(text)
+        if probe._curSubset != 0 or not out.startswith("(") or not out.endswith(") Tj"):
+            return None
+        return out[1:-4]
+
+
+def _memo(canv: Any) -> _Memo:
+    """The canvas's memo (the font subset codes it remembers are that document's)."""
+    memo = canv.__dict__.get("_sl_memo")
+    if memo is None:
+        memo = canv.__dict__["_sl_memo"] = _Memo(canv)
+    return memo
+
+
+class _CellText(PDFTextObject):
+    """A text object in the cell font: lines of subset-0 characters written by `_Memo.codes`,
+    any other line (or the first, which selects the subset) by reportlab."""
+
+    def __init__(self, canv: Any) -> None:
+        super().__init__(canv)
+        self.setFont(FONT, CELL_SIZE, CELL_LEADING)
+        self.setFillColor(colors.black)
+        self.memo = _memo(canv)
+        self.measure = measurer()
+
+    def lines_at(self, x: float, y: float, lines: Sequence[str]) -> None:
+        """Write lines from (x, y) down, one leading apart."""
+        memo = self.memo
+        code = self._code
+        code.append(f"1 0 0 1 {memo.number(x)} {memo.number(y)} Tm")
+        for line in lines:
+            if self._curSubset == 0 and memo.writable(line):
+                code.append(f"({line.translate(memo.codes)}) Tj T*")
+            else:
+                code.append(self._formatText(line) + " T*")
+
+
+_PDF_ESCAPES = str.maketrans({"\\": "\\\\", "(": "\\(", ")": "\\)"})
+_PRINTABLE_ASCII = "".join(map(chr, range(32, 127)))
+_DROP_PRINTABLE_ASCII = str.maketrans("", "", _PRINTABLE_ASCII)
+
+
+def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None = None) -> list[str]:
+    """Break text at spaces into lines that fit `width` points, as a Paragraph would.
+
+    Whitespace collapses to single spaces; a word wider than a whole line breaks where a reader
+    expects it (`word_pieces`: before an `@`, after a `.`, `-`, `/` …), its first piece filling
+    the rest of the current line, and only a piece still wider than a line is cut between
+    characters; a line may run over by 5 % of a space per word (Paragraph's spaceShrinkage).
+    `measure` gives a string's width in points (default: the cell font, see `measurer`).
+    """
+    measure = measure or measurer()
+    words = text.split()
+    single = " ".join(words)
+    if measure(single) <= width:  # the usual case: it all fits on one line
+        return [single] if single else []
+    space = measure(" ")
+    shrink = 0.05 * space
+    lines: list[str] = []
+    line: list[str] = []
+    used = 0.0  # width of the words on `line`, with the spaces between them
+    for word in words:
+        w = measure(word)
+        if w > width:  # a long word: break it, its first piece filling the current line
+            at = used + space if line else 0.0
+            piece = ""
+            for unit in _break_units(word, width, measure):
+                cw = measure(unit)
+                if at + cw > width and (piece or cw <= width):
+                    if piece:
+                        line.append(piece)
+                    lines.append(" ".join(line))
+                    line, piece, at = [], "", 0.0
+                piece += unit
+                at += cw
+            line.append(piece)
+            used = at
+        elif not line:
+            line, used = [word], w
+        elif used + space + w <= width + shrink * len(line):
+            line.append(word)
+            used += space + w
+        else:
+            lines.append(" ".join(line))
+            line, used = [word], w
+    if line:
+        lines.append(" ".join(line))
+    return lines
+
+
+_COARSE_BREAKS = re.compile(r"(?<=.)(?=[@(])")  # before an e-mail's @, an opening bracket
+_FINE_BREAKS = re.compile(r"(?<=[./\-_,;:)])(?=.)")  # after a dot, slash, hyphen …
+
+
+def word_pieces(word: str, fits: Callable[[str], bool] = lambda _piece: False) -> list[str]:
+    """A word cut where a line may break inside it: first only before `@` or `(`; a piece
+    that still does not fit (`fits`) also after `.`, `/`, `-`, `_`, `,`, `;`, `:` or `)`
+    (`li.na@naoc.example` → `li.na`, `@naoc.example`, or `li.`, `na`, `@naoc.`, `example`)."""
+    pieces: list[str] = []
+    for piece in _COARSE_BREAKS.split(word):
+        pieces.extend([piece] if fits(piece) else _FINE_BREAKS.split(piece))
+    return pieces
+
+
+def _break_units(word: str, width: float, measure: Callable[[str], float]) -> Iterator[str]:
+    """The units a long word is packed from: its pieces, and the characters of a piece that is
+    itself wider than a line."""
+    for piece in word_pieces(word, lambda piece: measure(piece) <= width):
+        if measure(piece) <= width:
+            yield piece
+        else:
+            yield from piece
+
+
+def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
+    """A function giving a string's width in points in the report font at `size`.
+
+    The same sum as reportlab's `stringWidth` for a TrueType font, done by `map` and `sum`.
+    """
+    register_font()
+    face = pdfmetrics.getFont(FONT).face
+    width_of, default, scale = face.charWidths.get, face.defaultWidth, 0.001 * size
+
+    def measure(text: str) -> float:
+        return scale * sum(map(width_of, map(ord, text), repeat(default)))
+
+    return measure
