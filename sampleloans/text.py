@@ -123,3 +123,9 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return "a number"
+
+
+def words(state: str) -> str:
+    """A status or custody state as words for messages ('return_in_transit' → 'return in
+    transit'); internal names never reach a person."""
+    return state.replace("_", " ")

@@ -99,11 +99,9 @@ def lock_timeout_ms() -> int:
 
 def open_engine(ctx: typer.Context, *, create: bool = False) -> "Engine":
     """The ledger database engine (refuses a missing file unless creating)."""
-    from sampleloans import db
+    from sampleloans.services.ledgerfile import open_ledger
 
-    return db.open_engine(
-        db.url_for_path(db_path(ctx)), create=create, lock_timeout_ms=lock_timeout_ms()
-    )
+    return open_ledger(db_path(ctx), create=create, lock_timeout_ms=lock_timeout_ms())
 
 
 def actor(ctx: typer.Context, *, required: bool = True) -> str | None:
@@ -150,7 +148,7 @@ def errors_to_exit_codes() -> Iterator[None]:
 @contextmanager
 def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     """One write transaction as the acting person; errors become exit codes."""
-    from sampleloans.db import transaction
+    from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
         who = actor(ctx)
@@ -166,7 +164,7 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
 def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     """One read transaction as the acting person (reads need an actor too: researchers see
     only their own institution, so nobody's view is guessed)."""
-    from sampleloans.db import transaction
+    from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
         service_ctx = context(ctx)

@@ -47,8 +47,8 @@ def init(
     Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
     --at 2025-03-01
     """
-    from sampleloans.db import create_ledger_file, transaction
     from sampleloans.services.common import require_email
+    from sampleloans.services.ledgerfile import create_ledger_file, transaction
     from sampleloans.services.setup import init_ledger
 
     with errors_to_exit_codes():
@@ -86,16 +86,15 @@ def demo(
     Never touches your real ledger. Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
-    from sampleloans.db import open_engine as open_db
-    from sampleloans.db import transaction, url_for_path
     from sampleloans.demo import DEMO_TODAY, run_demo
+    from sampleloans.services.ledgerfile import open_ledger, transaction
     from sampleloans.services.queries import collection_summary
     from sampleloans.services.verify import verify
 
     with errors_to_exit_codes():
         folder = _demo_folder(directory)
         path = folder / "ledger.db"
-        engine = open_db(url_for_path(path), create=True)
+        engine = open_ledger(path, create=True)
         out = console()
         out.print(
             f"Demo ledger: {path}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",

@@ -433,7 +433,7 @@ def accept_return(
 
 def _after_return(status: str) -> str:
     """What an accepted return leaves, in words: all back, or a partial return."""
-    from sampleloans.ledger.checks import words
+    from sampleloans.text import words
 
     if status == "received":
         return "a partial return: the borrower still holds the other samples"

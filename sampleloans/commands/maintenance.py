@@ -69,13 +69,13 @@ def restore(
     rolled the ledger back.
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
-    from sampleloans import db
+    from sampleloans.services.ledgerfile import engine_for_restore
     from sampleloans.services.maintenance import restore as run_restore
 
     with errors_to_exit_codes():
         service_ctx = context(ctx)
         path = db_path(ctx)
-        engine = db.make_engine(db.url_for_path(path), lock_timeout_ms=lock_timeout_ms())
+        engine = engine_for_restore(path, lock_timeout_ms=lock_timeout_ms())
         try:
             result = run_restore(
                 engine, service_ctx, file, force=force, other_ledger=other_ledger, older=older

@@ -311,7 +311,13 @@ def verify_document(
     Example: sampleloans --as compliance@naoc.example verify-document custody.pdf
     """
     from sampleloans.reports import render
-    from sampleloans.services.reporting import build_report, check_access, hash_at, rebuild_at
+    from sampleloans.services.reporting import (
+        build_report,
+        check_access,
+        hash_at,
+        ledger_head,
+        rebuild_at,
+    )
 
     out = console()
     problems: list[str] = []
@@ -330,9 +336,7 @@ def verify_document(
                 markup=False,
             )
             found = hash_at(session, seq)
-            from sampleloans.ledger.store import head
-
-            head_seq, _head_hash = head(session)
+            head_seq, _head_hash = ledger_head(session)
             if found is None:
                 problems.append(
                     f"head: the ledger ends at event {head_seq} but this report was built on "

@@ -96,7 +96,7 @@ def register(
     Example: sampleloans samples register CE5C0400YJFM00777 --mission CE-5 --mass "20 mg" --origin scoop --material regolith --form powder --purpose research --location "NAOC N2 cabinet A"
     """  # noqa: E501
     from sampleloans.commands.common import writing
-    from sampleloans.models import Sample
+    from sampleloans.services.common import get_sample
     from sampleloans.services.samples import register_sample
     from sampleloans.units import format_mass, parse_mass_ug
 
@@ -119,8 +119,7 @@ def register(
             record=record,
             occurred_at=parse_at(at),
         )
-        sample = session.get(Sample, code.strip())
-        assert sample is not None
+        sample = get_sample(session, code.strip())
         line = (
             f"Registered {sample.code} ({format_mass(sample.initial_mass_ug)}) in the "
             f"{sample.custodian} vault; event {envelope.seq}."

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.errors import Conflict
+from sampleloans.text import words
 
 LOAN_STATUSES = (
     "requested",
@@ -102,12 +103,6 @@ class Violation:
     check: str
     record: str
     message: str
-
-
-def words(state: str) -> str:
-    """A status or custody state as words for messages ('return_in_transit' → 'return in
-    transit'); internal names never reach a person."""
-    return state.replace("_", " ")
 
 
 def transition_hint(status: str, action: str) -> str:

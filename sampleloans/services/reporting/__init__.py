@@ -117,6 +117,11 @@ def rebuild_at(
         target.dispose()
 
 
+def ledger_head(session: Session) -> tuple[int, str]:
+    """The ledger's last event as (seq, hash): what a report printed now would carry."""
+    return store.head(session)
+
+
 def hash_at(session: Session, seq: int) -> str | None:
     """The hash of event `seq`, or None when the ledger has no such event."""
     row = session.get(LedgerEvent, seq)

@@ -50,6 +50,7 @@ EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[CustodyBody, str]:
+    """The custody report's body and scope label: a loan, a sample's lineage or an institution."""
     loans: list[Loan]
     if request.loan:
         loans = [get_loan(session, request.loan)]

@@ -16,6 +16,7 @@ from sampleloans.services.reporting.parts import item_rows, loan_parties, overdu
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[InventoryBody, str]:
+    """The inventory statement's body and scope label for one loan."""
     loan = get_loan(session, request.loan or "")
     items = list(
         session.exec(

@@ -27,6 +27,7 @@ from sampleloans.units import format_period
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[OverdueBody, str]:
+    """The overdue notice's body and scope label for one institution, judged at `now`."""
     short = get_institution(session, request.institution or "").short_name
     lines = []
     late_loans: list[Loan] = []

@@ -24,6 +24,7 @@ from sampleloans.units import format_mass, format_period
 
 
 def institution_party(session: Session, role: str, short: str | None) -> Party:
+    """An institution named on a report: its full name, then short name, city and country."""
     inst = session.get(Institution, short) if short else None
     if inst is None:
         return Party(role, short or "—", "")
@@ -40,6 +41,7 @@ def overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
 
 
 def person_party(session: Session, role: str, email: str) -> Party:
+    """A person named on a report: name, then e-mail and institution."""
     person = session.get(Person, email)
     if person is None:
         return Party(role, email, "")
@@ -47,6 +49,7 @@ def person_party(session: Session, role: str, email: str) -> Party:
 
 
 def lender(session: Session) -> str | None:
+    """The short name of the lending institution (the first, if several are recorded)."""
     return session.exec(
         select(Institution.short_name)
         .where(Institution.kind == "lender")
@@ -55,6 +58,7 @@ def lender(session: Session) -> str | None:
 
 
 def loan_parties(session: Session, loan: Loan) -> list[Party]:
+    """The parties of one loan: lender, curator, borrowing institution and PI."""
     return [
         institution_party(session, "Lender", lender(session)),
         institution_party(session, "Curator", loan.curator),
@@ -80,6 +84,7 @@ def parties_of_loans(session: Session, loans: list[Loan]) -> list[Party]:
 
 
 def agreement_info(agreement: Agreement) -> AgreementInfo:
+    """An agreement's terms as the labelled lines a report prints."""
     terms = (
         ("Term", format_period(agreement.term)),
         ("Expires", format_datetime(agreement.expires_at) if agreement.expires_at else "—"),
@@ -104,6 +109,7 @@ def agreement_info(agreement: Agreement) -> AgreementInfo:
 
 
 def description_of(sample: Sample | None) -> str:
+    """A sample as a reader knows it: material, form, mission and origin."""
     if sample is None:
         return ""
     return f"{sample.material_type} {sample.physical_form}, {sample.mission} {sample.origin}"
@@ -119,6 +125,7 @@ def item_custodian(session: Session, item: LoanItem, sample: Sample | None) -> s
 
 
 def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
+    """The items table's rows: each loan item with its sample and who holds it."""
     rows = []
     for item in items:
         sample = session.get(Sample, item.sample_code)

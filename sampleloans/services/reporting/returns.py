@@ -38,6 +38,7 @@ from sampleloans.units import format_mass
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[ReturnBody, str]:
+    """The return report's body (F-75) and scope label for one loan."""
     loan = get_loan(session, request.loan or "")
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None

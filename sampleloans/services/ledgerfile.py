@@ -1,0 +1,38 @@
+"""The ledger file a command works on: open it, run one transaction on it, create a new one.
+
+Commands reach the database only through this module (tests/test_architecture.py): they never
+build an engine or a session themselves, so how the database is opened stays in `db.py`.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from sampleloans import db
+
+
+def open_ledger(path: Path, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
+    """The ledger database at `path`: a file that is not a ledger is refused (exit 3) without
+    being written; a missing one is created only when `create`."""
+    return db.open_engine(db.url_for_path(path), create=create, lock_timeout_ms=lock_timeout_ms)
+
+
+def engine_for_restore(path: Path, *, lock_timeout_ms: int) -> Engine:
+    """An engine on the file a restore replaces, which may be missing or damaged, so it is not
+    proved to be a ledger first (the restore service checks what it replaces)."""
+    return db.make_engine(db.url_for_path(path), lock_timeout_ms=lock_timeout_ms)
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """One transaction on the ledger: committed on success, rolled back on any error."""
+    with db.transaction(engine, write=write) as session:
+        yield session
+
+
+def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
+    """Build a new ledger at `path` with `build`, all or nothing (an existing file is refused)."""
+    db.create_ledger_file(path, build)
