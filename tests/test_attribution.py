@@ -1,5 +1,5 @@
 """T6 (part): the OS user is recorded truthfully when USER/LOGNAME lie, and the database,
-its WAL/SHM files and backups are private (0600) (RELIABILITY.md)."""
+its WAL/SHM files and backups are private (0600) (docs/reliability.md)."""
 
 import os
 import pwd

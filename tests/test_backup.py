@@ -1,5 +1,5 @@
 """T7 backup and restore: consistent online copies while writers run, a verified restore, and
-a rollback to an older copy caught by `verify --anchor` (RELIABILITY.md)."""
+a rollback to an older copy caught by `verify --anchor` (docs/reliability.md)."""
 
 import os
 import sqlite3

@@ -1,4 +1,4 @@
-"""T3 concurrency: real processes appending to one ledger at once (RELIABILITY.md).
+"""T3 concurrency: real processes appending to one ledger at once (docs/reliability.md).
 
 Nothing raising is not enough: the hash chain must not fork, so every event must have exactly
 one successor, seq must be gapless, and every append must land exactly once.

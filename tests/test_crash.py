@@ -1,5 +1,5 @@
 """T2 crash safety: SIGKILL a real `python -m sampleloans` at every instrumented point of each
-write command, and at random moments of a long command (RELIABILITY.md).
+write command, and at random moments of a long command (docs/reliability.md).
 
 After every kill: SQLite's integrity_check is ok, `verify` is clean, and the database equals
 exactly the state before the command or the state after it, never something between.

@@ -1,6 +1,6 @@
 """Planted bugs: each deliberate defect must make the T1 state machine fail.
 
-A check that never fails proves nothing; these tests plant the three defects RELIABILITY.md
+A check that never fails proves nothing; these tests plant the three defects docs/reliability.md
 names (a skipped mass decrement, a double loan, a write without its event) and expect the
 state machine to raise, and each asserts which check caught it. The runs are focused: every
 example starts with a loan the borrower holds (so consumption, borrower splits, losses on loan

@@ -3,7 +3,7 @@
 Every rule calls one service (in its own transaction, as the CLI does) with an outcome the
 model predicts: success (exactly one new event, the model updated) or refusal (a
 `SampleLoansError`, zero new events). Any other exception is a bug. After every step the
-invariants of RELIABILITY.md are checked against the database and the model: mass
+invariants of docs/reliability.md are checked against the database and the model: mass
 conservation (`checks.run_checks` on everything, and model masses = database masses), one
 custodian, only allowed loan transitions, append-only (every earlier event row byte-identical),
 the chain links, and replay = projections (`verify`, every `VERIFY_EVERY` steps and at teardown).

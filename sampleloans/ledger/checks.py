@@ -43,7 +43,7 @@ LOAN_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "settle": ("received", "returned"),
     "close": ("settled",),
 }
-"""For each loan action, the statuses it may start from (DOMAIN.md §5.3)."""
+"""For each loan action, the statuses it may start from (docs/domain.md, "Agreements and loans")."""
 
 LOAN_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
     "requested": (("approved", "approve it first ('loans approve')"),),

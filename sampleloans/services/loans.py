@@ -1,6 +1,6 @@
 """The life of a loan: request, approve, issue, ship, receive, consume, split, return, close.
 
-Each function checks the rules of DOMAIN.md §5 first and refuses with a specific message; only
+Each function checks the rules of docs/domain.md ("Agreements and loans") first and refuses with a specific message; only
 then does it append one event. Times come in as `occurred_at` (default: `ctx.now`).
 """
 

@@ -1,4 +1,4 @@
-"""Backup and restore of the ledger database (RELIABILITY.md T7).
+"""Backup and restore of the ledger database (docs/reliability.md, tier T7).
 
 `backup` takes a consistent online copy with SQLite's backup API while other processes keep
 writing; the copy is written to a private (0600) temporary file in the destination folder and

@@ -35,7 +35,7 @@ class Row:
 
 
 def read_rows(name: str) -> list[Row]:
-    """Rows of a CSV shipped in the package's data folder (e.g. 'samples.csv', 'demo/x.csv')."""
+    """Rows of a CSV shipped in the package's data folder (e.g. 'samples.csv', 'demo/samples.csv')."""
     folder = resources.files("sampleloans.data")
     text = folder.joinpath(*name.split("/")).read_text(encoding="utf-8")
     reader = csv.DictReader(io.StringIO(text))
