@@ -1,4 +1,4 @@
-"""Test-only crash points: die by SIGKILL at a named point of a write (docs/reliability.md, tier T2).
+"""Test-only crash points: die by SIGKILL at a named point of a write (docs/reliability.md, T2).
 
 `reached("after_commit")` kills this process when the environment variable
 `SAMPLELOANS_CRASH_AT` names that point, so a test can prove that a crash anywhere leaves the

@@ -360,8 +360,8 @@ def _cleanup_on_termination() -> Iterator[None]:
     try:
         yield
     finally:
-        for number, previous in installed.items():
-            signal.signal(number, previous)
+        for signum, previous in installed.items():
+            signal.signal(signum, previous)
 
 
 def _raise_terminated(number: int, _frame: FrameType | None) -> None:

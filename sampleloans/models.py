@@ -11,9 +11,9 @@ text ending in `Z` so that the stored value is exactly what the hash chain cover
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ConfigDict
 from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 
 class UTCDateTime(TypeDecorator):
@@ -49,7 +49,7 @@ class TableModel(SQLModel):
     them, so building 17 pydantic schemas at import would only slow every command's start.
     """
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = SQLModelConfig(defer_build=True)
 
 
 # --- the ledger -------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sampleloans.services.catalog import AgreementView
 
 app = typer.Typer(help="Loan agreements and their terms.", no_args_is_help=True)
@@ -212,8 +214,8 @@ def _terms(view: "AgreementView") -> list[tuple[str, str]]:
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass, format_period
 
-    def when(value: object) -> str:
-        return format_datetime(value) if value else "—"  # type: ignore[arg-type]
+    def when(value: "datetime | None") -> str:
+        return format_datetime(value) if value else "—"
 
     def yes(flag: bool) -> str:
         return "allowed" if flag else "not allowed"

@@ -114,10 +114,15 @@ def to_json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in fields(value)}
     if isinstance(value, dict):
-        return {RENAMED_KEYS.get(k, k): _value(RENAMED_KEYS.get(k, k), v) for k, v in value.items()}
+        return {_key(k): _value(_key(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_json(item) for item in value]
     return value
+
+
+def _key(name: Any) -> Any:
+    """A key in the one vocabulary of docs/json.md (`pi` → `pi_email`, …)."""
+    return RENAMED_KEYS.get(name, name)
 
 
 def renamed(data: Any, names: dict[str, str]) -> Any:

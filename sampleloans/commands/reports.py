@@ -9,7 +9,7 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,7 +201,7 @@ def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     not_a_report = f"FILE: {path} is not a sampleloans report"
     try:
         with _pdf_library_quiet():
-            info = PdfReader(io.BytesIO(data)).metadata or {}
+            info: Mapping[str, Any] = PdfReader(io.BytesIO(data)).metadata or {}
             keywords = str(info.get("/Keywords", ""))
     except (PyPdfError, ValueError, OSError, RecursionError):
         raise InvalidInput(f"{not_a_report} (not a readable PDF)") from None

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from functools import cache
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from reportlab import rl_config
 from reportlab.graphics.barcode import qrencoder
@@ -226,6 +226,12 @@ def pdf_date(moment: datetime) -> Callable[..., str]:
     return formatter
 
 
+class _CanvasInternals(Protocol):
+    """What `NumberedCanvas` uses of reportlab's `Canvas` below its public API."""
+
+    def _startPage(self) -> None: ...
+
+
 def _numbered_canvas(
     title: str,
     scope: str,
@@ -234,7 +240,7 @@ def _numbered_canvas(
     generated_at: str,
     qr_payload: str,
     created_at: datetime,
-) -> type:
+) -> type[canvas_module.Canvas]:
     """A canvas that holds every page until the end so the footer can say 'page N of M'.
 
     What every page repeats (running head, rules, footer line) is one form XObject drawn on
@@ -249,7 +255,7 @@ def _numbered_canvas(
 
         def showPage(self) -> None:
             self._saved.append(dict(self.__dict__))
-            self._startPage()
+            cast(_CanvasInternals, self)._startPage()
 
         def save(self) -> None:
             saved, self._saved = self._saved, []
@@ -366,7 +372,7 @@ def build_pdf(
         subject=subject,
         creator="sampleloans",
         producer=PRODUCER,
-        keywords=keywords,
+        keywords=[keywords],  # one string: reportlab joins a list with ', '
         invariant=1,
         pageCompression=1,
     )

@@ -154,7 +154,7 @@ def chart(body: ReturnBody) -> Drawing:
     }
     chart_ = HorizontalBarChart()
     chart_.x, chart_.y = 130, 40
-    chart_.width, chart_.height = width - 150, height - 75
+    chart_.width, chart_.height = width - 150, height - 75  # type: ignore[assignment]  # reportlab takes float sizes; its stub says int
     chart_.data = [[v / 1000 for v in values[key]] or [0] for key, _label, _colour in TERMS]
     chart_.categoryAxis.style = "stacked"
     chart_.categoryAxis.categoryNames = [line.code for line in body.lines] or ["—"]

@@ -19,11 +19,12 @@ tests/test_reports.py compares the bytes of every report, so a change shows ther
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice, repeat
-from typing import Any
+from typing import Any, Literal, Protocol, cast
 
 from reportlab.lib import colors
 from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Table, TableStyle
 from reportlab.platypus.tables import CellStyle
@@ -48,6 +49,33 @@ CELL_V_PADDING = 1.2
 ROW_RULE = 0.2  # points, the thin rule under each table row
 MEMO_SIZE = 4096  # wrapped cell texts remembered per column
 WRAP_OVER = 14  # strings longer than this wrap within their column; shorter ones never do
+
+
+class _TableInternals(Protocol):
+    """What `TextTable` uses of reportlab's `Table` below its public API (see above)."""
+
+    _curweight: Any
+    _curcolor: Any
+    _curcellstyle: Any
+    _rowpositions: list[float]
+    _colpositions: list[float]
+    _rowHeights: list[float]
+    _colWidths: list[float]
+    _cellvalues: list[list[Any]]
+    _cellStyles: list[list[CellStyle]]
+
+    def _makeRoundedCornersClip(self) -> None: ...
+    def _drawBkgrnd(self) -> None: ...
+    def _drawLines(self) -> None: ...
+
+
+class _TextInternals(Protocol):
+    """What `_CellText` and `_Memo` use of reportlab's `PDFTextObject` below its public API."""
+
+    _code: list[str]
+    _curSubset: int
+
+    def _formatText(self, text: str) -> str: ...
 
 
 def data_tables(
@@ -117,7 +145,7 @@ def data_tables(
     return out
 
 
-def _cell_style(alignment: str) -> CellStyle:
+def _cell_style(alignment: Literal["LEFT", "RIGHT"]) -> CellStyle:
     """The style of every cell of a column (shared by its rows: never set cell commands)."""
     style = CellStyle(alignment)
     style.fontname = FONT
@@ -194,26 +222,32 @@ class TextTable(Table):
     strings; SPAN, shadows, rounded corners and render callbacks are not supported.
     """
 
+    @property
+    def _inner(self) -> _TableInternals:
+        """This table as the reportlab internals it draws with."""
+        return cast(_TableInternals, self)
+
     def draw(self) -> None:
         """Backgrounds, rules and line commands, then the text of every cell at once."""
-        canv = self.canv
+        canv, inner = self.canv, self._inner
         canv.saveState()
-        self._curweight = self._curcolor = self._curcellstyle = None
-        self._makeRoundedCornersClip()
-        self._drawBkgrnd()
+        inner._curweight = inner._curcolor = inner._curcellstyle = None
+        inner._makeRoundedCornersClip()
+        inner._drawBkgrnd()
         self._draw_rules()
-        self._drawLines()
+        inner._drawLines()
         canv.restoreState()
         self._draw_text()
 
     def _draw_rules(self) -> None:
         """A thin rule under each row but the header, as one path."""
-        below = self._rowpositions[2:]
+        inner = self._inner
+        below = inner._rowpositions[2:]
         if not below:
             return
         canv = self.canv
         num = _memo(canv).number
-        left, right = num(self._colpositions[0]), num(self._colpositions[-1])
+        left, right = num(inner._colpositions[0]), num(inner._colpositions[-1])
         canv.saveState()
         canv.setStrokeColor(SHADE)
         canv.setLineWidth(ROW_RULE)
@@ -224,19 +258,19 @@ class TextTable(Table):
 
     def _draw_text(self) -> None:
         """Every cell's lines, top-aligned, left or right as the column's style says."""
-        text = _CellText(self.canv)
+        text, inner = _CellText(self.canv), self._inner
         rows = zip(
-            self._cellvalues,
-            self._cellStyles,
-            self._rowpositions[1:],
-            self._rowHeights,
+            inner._cellvalues,
+            inner._cellStyles,
+            inner._rowpositions[1:],
+            inner._rowHeights,
             strict=True,
         )
         for row, row_styles, bottom, height in rows:
             top = bottom + height
             # _colpositions has one more entry than there are columns: its last, the right edge
             for value, style, left, width in zip(
-                row, row_styles, self._colpositions, self._colWidths, strict=False
+                row, row_styles, inner._colpositions, inner._colWidths, strict=False
             ):
                 if not value:
                     continue
@@ -264,8 +298,9 @@ class _Memo:
         self.numbers: dict[float, str] = {}
         self.codes: dict[int, str] = dict(_PDF_ESCAPES)
         self.elsewhere: set[str] = set()  # characters in another subset
-        self.probe = PDFTextObject(canv)
-        self.probe.setFont(FONT, CELL_SIZE, CELL_LEADING)
+        probe = PDFTextObject(canv)
+        probe.setFont(FONT, CELL_SIZE, CELL_LEADING)
+        self.probe = cast(_TextInternals, probe)
         self.fast = self._written(_PRINTABLE_ASCII) == _PRINTABLE_ASCII.translate(self.codes)
 
     def number(self, value: float) -> str:
@@ -322,14 +357,14 @@ class _CellText(PDFTextObject):
 
     def lines_at(self, x: float, y: float, lines: Sequence[str]) -> None:
         """Write lines from (x, y) down, one leading apart."""
-        memo = self.memo
-        code = self._code
+        memo, inner = self.memo, cast(_TextInternals, self)
+        code = inner._code
         code.append(f"1 0 0 1 {memo.number(x)} {memo.number(y)} Tm")
         for line in lines:
-            if self._curSubset == 0 and memo.writable(line):
+            if inner._curSubset == 0 and memo.writable(line):
                 code.append(f"({line.translate(memo.codes)}) Tj T*")
             else:
-                code.append(self._formatText(line) + " T*")
+                code.append(inner._formatText(line) + " T*")
 
 
 _PDF_ESCAPES = str.maketrans({"\\": "\\\\", "(": "\\(", ")": "\\)"})
@@ -415,7 +450,7 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
     The same sum as reportlab's `stringWidth` for a TrueType font, done by `map` and `sum`.
     """
     register_font()
-    face = pdfmetrics.getFont(FONT).face
+    face = cast(TTFont, pdfmetrics.getFont(FONT)).face  # register_font registers a TTFont
     width_of, default, scale = face.charWidths.get, face.defaultWidth, 0.001 * size
 
     def measure(text: str) -> float:

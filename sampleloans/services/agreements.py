@@ -21,8 +21,9 @@ from sampleloans.services.common import (
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
 """Default renewal per purpose: one extension of up to 6 months for research loans, of up to 1
-month for public-welfare loans (CNSA rules, secondary copy [likely]: data/README.md, "Renewal"). Only
-defaults: `agreements add --max-extensions/--max-extension-period` set each agreement's own."""
+month for public-welfare loans (CNSA rules, secondary copy [likely]: data/README.md, "Renewal").
+Only defaults: `agreements add --max-extensions/--max-extension-period` set each agreement's
+own."""
 
 
 def renewal_defaults(purposes: list[str]) -> tuple[int, str]:

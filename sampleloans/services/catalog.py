@@ -16,6 +16,7 @@ Who sees what (every function starts with `access.reader`):
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, func, select
 
 from sampleloans.ledger.envelope import Context
@@ -195,7 +196,8 @@ def list_samples(
     for code, parent in session.exec(
         select(Sample.code, Sample.parent_code).where(col(Sample.parent_code).is_not(None))
     ).all():
-        if visible is None or code in visible:
+        # every row has a parent (the query keeps children only); the test narrows the type
+        if parent is not None and (visible is None or code in visible):
             children.setdefault(parent, []).append(code)
     return [_sample_view(s, tuple(sorted(children.get(s.code, [])))) for s in samples]
 
@@ -243,15 +245,15 @@ def _node(session: Session, person: Person, sample: Sample) -> SampleNode:
 # --- institutions -----------------------------------------------------------------------------
 
 
-def _counts(session: Session, model: type, column: object) -> dict[str, int]:
+def _counts(session: Session, model: type, column: Mapped[str]) -> dict[str, int]:
     rows = session.exec(select(column, func.count()).select_from(model).group_by(column)).all()
     return {key: int(n) for key, n in rows}
 
 
 def _institution_views(session: Session, rows: list[Institution]) -> list[InstitutionView]:
-    people = _counts(session, Person, Person.institution)
-    agreements = _counts(session, Agreement, Agreement.institution)
-    loans = _counts(session, Loan, Loan.institution)
+    people = _counts(session, Person, col(Person.institution))
+    agreements = _counts(session, Agreement, col(Agreement.institution))
+    loans = _counts(session, Loan, col(Loan.institution))
     return [
         InstitutionView(
             short_name=i.short_name,

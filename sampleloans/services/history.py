@@ -224,11 +224,11 @@ def record_history(
     hidden = foreign_loan_events(session, person, list(seqs))
     seqs = [seq for seq in seqs if seq not in hidden]
     rows = session.exec(
-        select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(LedgerEvent.seq)
+        select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(col(LedgerEvent.seq))
     ).all()
     corrected: dict[int, list[int]] = {}
     for note in session.exec(
-        select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(Note.seq)
+        select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(col(Note.seq))
     ).all():
         corrected.setdefault(note.corrects_seq, []).append(note.seq)
     if as_of is not None:  # a correction made after the moment asked for had not happened yet
@@ -298,8 +298,8 @@ def replayed_state(
     try:
         db.create_schema(target)
         # a second, read-only connection: never BEGIN IMMEDIATE against our own session
-        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
-        failure = replay_into(source, target, up_to_seq=up_to, occurred_by=as_of)  # type: ignore[arg-type]
+        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")
+        failure = replay_into(source, target, up_to_seq=up_to, occurred_by=as_of)
         if failure is not None:
             raise StorageError(f"{failure.message}; run 'sampleloans verify'")
         with Session(target) as past:

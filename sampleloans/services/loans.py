@@ -1,15 +1,16 @@
 """The life of a loan: request, approve, issue, ship, receive, consume, split, return, close.
 
-Each function checks the rules of docs/domain.md ("Agreements and loans") first and refuses with a specific message; only
-then does it append one event. Times come in as `occurred_at` (default: `ctx.now`).
+Each function checks the rules of docs/domain.md ("Agreements and loans") first and refuses
+with a specific message; only then does it append one event. Times come in as `occurred_at`
+(default: `ctx.now`).
 """
 
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sampleloans.dates import to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
@@ -154,7 +155,7 @@ def borrower_blockers(session: Session, institution: str, now: datetime) -> list
     """Overdue loans and overdue inventories of an institution, as sentences."""
     query = select(Loan).where(
         Loan.institution == institution,
-        Loan.status.in_(("issued", "in_transit", "received", "return_in_transit")),  # type: ignore[attr-defined]
+        col(Loan.status).in_(("issued", "in_transit", "received", "return_in_transit")),
     )
     blockers = []
     for loan in session.exec(query.order_by(Loan.number)).all():
@@ -170,7 +171,7 @@ def issued_under(session: Session, agreement: str) -> int:
     """Micrograms issued so far under an agreement (curator-issued items only)."""
     query = (
         select(LoanItem.issued_ug)
-        .join(Loan, Loan.number == LoanItem.loan_number)  # type: ignore[arg-type]
+        .join(Loan, col(Loan.number) == col(LoanItem.loan_number))
         .where(Loan.agreement == agreement, LoanItem.source == "issued")
     )
     return sum(session.exec(query).all())
@@ -229,7 +230,9 @@ def with_parties(
 ) -> HandoverEvent:
     """The hand-over event with its persons: those given (checked) and the defaults for the rest,
     so the payload records who released and who received, apart from who records it."""
-    checked = {
+    # Any: the four party fields of every hand-over event are `str | None`, which mypy cannot
+    # tell from the other fields `replace` would accept by keyword
+    checked: dict[str, Any] = {
         name: require_party(session, getattr(given, name), name.replace("_", " "))
         for name in PARTY_FIELDS
     }
@@ -319,9 +322,9 @@ def open_shipment(session: Session, number: str, direction: str) -> Shipment:
         .where(
             Shipment.loan_number == number,
             Shipment.direction == direction,
-            Shipment.received_at.is_(None),  # type: ignore[union-attr]
+            col(Shipment.received_at).is_(None),
         )
-        .order_by(Shipment.seq.desc())  # type: ignore[attr-defined]
+        .order_by(col(Shipment.seq).desc())
     )
     shipment = session.exec(query).first()
     if shipment is None:
@@ -336,9 +339,9 @@ def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str
         .where(
             Shipment.loan_number == number,
             Shipment.direction == "return",
-            Shipment.received_at.is_(None),  # type: ignore[union-attr]
+            col(Shipment.received_at).is_(None),
         )
-        .order_by(Shipment.seq)  # type: ignore[arg-type]
+        .order_by(col(Shipment.seq))
     )
     return [(s, shipment_samples(session, s.seq)) for s in session.exec(query).all()]
 
@@ -691,7 +694,7 @@ def settle_loan(
         raise RuleViolation(f"loan {number} still has {_unaccounted(open_items)} first")
     codes = [i.sample_code for i in items_of(session, number)]
     open_incident = session.exec(
-        select(Incident).where(Incident.sample_code.in_(codes), Incident.status == "open")  # type: ignore[attr-defined]
+        select(Incident).where(col(Incident.sample_code).in_(codes), Incident.status == "open")
     ).first()
     if open_incident is not None:
         raise Conflict(

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.models import Agreement, Institution, Loan, LoanItem
@@ -35,9 +36,10 @@ def _agreement_status(session: Session, institution: str) -> str:
 
 def collection_summary(session: Session, now: datetime) -> list[InstitutionSummary]:
     """Every borrowing institution with loans or agreements, by short name."""
-    totals = session.exec(
-        select(
-            Loan.institution,
+    # Core `select`: sqlmodel's is typed for at most four columns
+    totals = session.execute(
+        sa_select(
+            col(Loan.institution),
             func.count(func.distinct(Loan.number)),
             # a borrower's split moves mass between items of one loan: count issued once
             func.coalesce(

@@ -21,7 +21,8 @@ from sampleloans.services.common import (
 from sampleloans.units import quote_input
 
 ORIGINS = ("scoop", "drill")
-# Advisory only: codes are opaque (docs/domain.md, "The material"); this pattern never rejects a code.
+# Advisory only: codes are opaque (docs/domain.md, "The material"); this pattern never rejects
+# a code.
 CODE_PATTERN = re.compile(r"^(CE\d)([CZ])(\d{4})(YJ)?([A-Z]{2})?(\d+)")
 
 

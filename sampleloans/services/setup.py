@@ -35,7 +35,7 @@ class Row:
 
 
 def read_rows(name: str) -> list[Row]:
-    """Rows of a CSV shipped in the package's data folder (e.g. 'samples.csv', 'demo/samples.csv')."""
+    """Rows of a CSV shipped in the package's data folder ('samples.csv', 'demo/samples.csv')."""
     folder = resources.files("sampleloans.data")
     text = folder.joinpath(*name.split("/")).read_text(encoding="utf-8")
     reader = csv.DictReader(io.StringIO(text))
@@ -125,7 +125,7 @@ def init_ledger(
     Only a new, empty database may be initialised: the reference records are appended without
     a role check because nobody is registered yet to authorise them.
     """
-    if session.get(LedgerMeta, "ledger_id") is not None or session.get(LedgerEvent, 1):
+    if session.get(LedgerMeta, "ledger_id") is not None or session.get(LedgerEvent, 1) is not None:
         raise Conflict("this database already holds a ledger; it is never initialised twice")
     identity = ledger_id or str(uuid.uuid4())
     session.add(LedgerMeta(key="ledger_id", value=identity))

@@ -107,8 +107,8 @@ def rebuild_at(
     target = db.make_engine("sqlite://")
     try:
         db.create_schema(target)
-        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
-        failure = replay_into(source, target, up_to_seq=seq)  # type: ignore[arg-type]
+        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")
+        failure = replay_into(source, target, up_to_seq=seq)
         if failure is not None:
             raise StorageError(f"{failure.message}; run 'sampleloans verify'")
         with Session(target) as past:

@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import from_iso
@@ -59,13 +60,13 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
     elif request.sample:
         codes = lineage(session, request.sample)
         subject_type, keys = "sample", codes
-        numbers = set(
+        lent_in = set(
             session.exec(
                 select(LoanItem.loan_number).where(col(LoanItem.sample_code).in_(codes))
             ).all()
         )
         loans = list(
-            session.exec(select(Loan).where(col(Loan.number).in_(numbers)).order_by(Loan.number))
+            session.exec(select(Loan).where(col(Loan.number).in_(lent_in)).order_by(Loan.number))
         )
         count = f"{len(codes)} sample" + ("" if len(codes) == 1 else "s")
         label = f"sample {request.sample} and its lineage ({count})"
@@ -201,27 +202,28 @@ def _custody_rows(
     for w in session.exec(
         select(Weighing)
         .where(col(Weighing.loan_number).in_(loan_numbers))
-        .order_by(Weighing.seq, Weighing.sample_code)
+        .order_by(col(Weighing.seq), Weighing.sample_code)
     ):
         if tracked is None or w.sample_code in tracked:
             weighings.setdefault(w.seq, []).append(w)
     holders = Holders(tracked)
     rows: list[CustodyRow] = []
     findings: list[Finding] = []
-    events = session.exec(
-        select(
-            LedgerEvent.seq,
-            LedgerEvent.kind,
-            LedgerEvent.payload,
-            LedgerEvent.occurred_at,
-            LedgerEvent.recorded_at,
-            LedgerEvent.actor,
-            LedgerEvent.os_user,
-            LedgerEvent.corrects_seq,
-            LedgerEvent.reason,
+    # Core `select`: sqlmodel's is typed for at most four columns
+    events = session.execute(
+        sa_select(
+            col(LedgerEvent.seq),
+            col(LedgerEvent.kind),
+            col(LedgerEvent.payload),
+            col(LedgerEvent.occurred_at),
+            col(LedgerEvent.recorded_at),
+            col(LedgerEvent.actor),
+            col(LedgerEvent.os_user),
+            col(LedgerEvent.corrects_seq),
+            col(LedgerEvent.reason),
         )
         .where(col(LedgerEvent.seq).in_(in_scope))
-        .order_by(LedgerEvent.seq)
+        .order_by(col(LedgerEvent.seq))
         .execution_options(yield_per=EVENT_BATCH)
     )
     for event in events:

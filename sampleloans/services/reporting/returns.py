@@ -61,7 +61,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
     accepted = {
         w.sample_code: w
         for w in session.exec(
-            select(Weighing).where(Weighing.loan_number == loan.number).order_by(Weighing.seq)
+            select(Weighing).where(Weighing.loan_number == loan.number).order_by(col(Weighing.seq))
         )
         if w.seq in _receipt_seqs(session, loan.number, return_seqs)
     }
@@ -76,7 +76,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
                     Consumption.loan_number == loan.number,
                     Consumption.sample_code == item.sample_code,
                 )
-                .order_by(Consumption.seq)
+                .order_by(col(Consumption.seq))
             )
         )
         weighing = accepted.get(item.sample_code)
@@ -127,14 +127,14 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
             ),
         )
         for s in session.exec(
-            select(Shipment).where(Shipment.loan_number == loan.number).order_by(Shipment.seq)
+            select(Shipment).where(Shipment.loan_number == loan.number).order_by(col(Shipment.seq))
         )
     ]
     findings = _weighing_findings(session, loan.number)
     # only this loan's incidents: the same sample may have had others in the vault or on
     # another loan, which did not happen on this form's watch
     for incident in session.exec(
-        select(Incident).where(Incident.loan_number == loan.number).order_by(Incident.seq)
+        select(Incident).where(Incident.loan_number == loan.number).order_by(col(Incident.seq))
     ):
         findings.append(
             Finding(
@@ -144,7 +144,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
                 f"({incident.status}{': ' + incident.resolution if incident.resolution else ''})",
             )
         )
-    for note in session.exec(select(Note).order_by(Note.seq)):
+    for note in session.exec(select(Note).order_by(col(Note.seq))):
         if note.corrects_seq in {f.seq for f in findings}:
             findings.append(
                 Finding(note.seq, "correction", f"of event {note.corrects_seq}: {note.text}")
@@ -226,7 +226,7 @@ def _weighing_findings(session: Session, number: str) -> list[Finding]:
             f"weighed {format_mass(w.weighed_ug)}",
         )
         for w in session.exec(
-            select(Weighing).where(Weighing.loan_number == number).order_by(Weighing.seq)
+            select(Weighing).where(Weighing.loan_number == number).order_by(col(Weighing.seq))
         )
         if w.expected_ug != w.weighed_ug
     ]
