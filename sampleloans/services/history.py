@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso
 from sampleloans.errors import InvalidInput, StorageError
-from sampleloans.ledger.checks import words
 from sampleloans.ledger.envelope import Context, envelope_of, importer_of, os_account_of
 from sampleloans.models import (
     EventSubject,
@@ -27,6 +26,7 @@ from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
+from sampleloans.text import words
 from sampleloans.units import format_mass, format_period
 
 

@@ -15,7 +15,6 @@ from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
-from sampleloans.services.history import visible_subtree
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
@@ -194,6 +193,10 @@ def mass_balance(
         items = [_item_balance(i) for i in rows]
         return Balance("loan", loan, tuple(items), _item_total(items, "total"), (), None)
     if sample:
+        # imported here: only a lineage needs history (and its hand-over code); `status` and
+        # `overdue`, which import this module, start without them
+        from sampleloans.services.history import visible_subtree
+
         access.readable_sample(session, person, sample)
         codes = visible_subtree(session, person, sample)
         rows_s = session.exec(
