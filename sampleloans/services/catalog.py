@@ -29,7 +29,7 @@ from sampleloans.services.common import (
     in_force,
     require_choice,
 )
-from sampleloans.services.loans import issued_under
+from sampleloans.services.queries import issued_under
 
 ON_LOAN_STATES = ("issued", "in_transit", "held", "return_in_transit")
 SAMPLE_STATES = ("vault", "on_loan", *ON_LOAN_STATES, "consumed", "lost", "split", "transferred")

@@ -43,6 +43,7 @@ from sampleloans.services.handover import (
     require_party,
     step_of,
 )
+from sampleloans.services.queries import issued_under
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
 
@@ -165,16 +166,6 @@ def borrower_blockers(session: Session, institution: str, now: datetime) -> list
             due = loan.next_inventory_due_at.date().isoformat()
             blockers.append(f"the inventory of loan {loan.number} was due {due}")
     return blockers
-
-
-def issued_under(session: Session, agreement: str) -> int:
-    """Micrograms issued so far under an agreement (curator-issued items only)."""
-    query = (
-        select(LoanItem.issued_ug)
-        .join(Loan, col(Loan.number) == col(LoanItem.loan_number))
-        .where(Loan.agreement == agreement, LoanItem.source == "issued")
-    )
-    return sum(session.exec(query).all())
 
 
 def issue_loan(

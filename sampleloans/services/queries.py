@@ -86,3 +86,13 @@ def collection_summary(session: Session, now: datetime) -> list[InstitutionSumma
             )
         )
     return rows
+
+
+def issued_under(session: Session, agreement: str) -> int:
+    """Micrograms issued so far under an agreement (curator-issued items only)."""
+    query = (
+        select(LoanItem.issued_ug)
+        .join(Loan, col(Loan.number) == col(LoanItem.loan_number))
+        .where(Loan.agreement == agreement, LoanItem.source == "issued")
+    )
+    return sum(session.exec(query).all())

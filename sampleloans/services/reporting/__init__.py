@@ -9,12 +9,11 @@ the projections through the ORM session and never writes: `custody.py`, `returns
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sampleloans import db
 from sampleloans.dates import format_datetime, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, StorageError
-from sampleloans.ledger import store
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
@@ -118,8 +117,19 @@ def rebuild_at(
 
 
 def ledger_head(session: Session) -> tuple[int, str]:
-    """The ledger's last event as (seq, hash): what a report printed now would carry."""
-    return store.head(session)
+    """The ledger's last event as (seq, hash): what a report printed now would carry.
+
+    Read with one primary-key seek here, so that printing a report does not load the write
+    side (`ledger/store.py`); only an empty ledger asks the store for its genesis link.
+    """
+    last = session.exec(
+        select(LedgerEvent.seq, LedgerEvent.hash).order_by(col(LedgerEvent.seq).desc()).limit(1)
+    ).first()
+    if last is None:
+        from sampleloans.ledger.store import head
+
+        return head(session)
+    return last[0], last[1]
 
 
 def hash_at(session: Session, seq: int) -> str | None:
@@ -129,7 +139,7 @@ def hash_at(session: Session, seq: int) -> str | None:
 
 
 def _build(session: Session, request: ReportRequest, generated_at: datetime) -> Report:
-    head_seq, head_hash = store.head(session)
+    head_seq, head_hash = ledger_head(session)
     builders: dict[str, Builder] = {
         "custody": custody.build,
         "return": returns.build,
