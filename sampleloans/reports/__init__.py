@@ -8,7 +8,7 @@ from typing import Any
 
 
 def render(report: Any) -> bytes:
-    """The PDF bytes of a report read model (services.reporting.Report)."""
+    """The PDF bytes of a report read model (readmodels.report.Report)."""
     from sampleloans.reports import common, custody, inventory, overdue, returns
 
     builders = {

@@ -24,7 +24,7 @@ EVENT_WIDTHS = (0.045, 0.145, 0.095, 0.165, 0.165, 0.065, 0.095, 0.045, 0.08, 0.
 RECORDED_WIDTHS = (0.06, 0.2, 0.09, 0.65)  # an e-mail fits whole in 0.2
 
 # Hand-overs get a signature line per party. The persons printed are the hand-over row's party
-# fields (services.reporting.CustodyRow), named here and nowhere else.
+# fields (readmodels.report.CustodyRow), named here and nowhere else.
 HANDOVER_PARTIES = ("released_by", "received_by")
 SIGNATURE_HEADER = (
     "Seq",
