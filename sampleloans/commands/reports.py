@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError
 
 if TYPE_CHECKING:
@@ -169,6 +170,8 @@ def inventory(
     _make(ctx, "inventory", out, force, generated_at, loan=loan)
 
 
+app.command("statement")(statement_command)
+
 METADATA_MAX_CHARS = 4096  # a report's Keywords JSON is a few hundred characters
 
 
@@ -300,6 +303,14 @@ def _refuse_future_dates(path: Path, claim: DocumentClaim, now: datetime) -> Non
 def verify_document(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A PDF written by 'sampleloans report'.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="A statement only: check its checkpoint and proofs with the lender's public "
+            "key alone (the .pub file of 'keys generate'), without the ledger.",
+        ),
+    ] = None,
 ) -> None:
     """Check a report against the ledger: head still there, content and file unchanged, current.
 
@@ -317,6 +328,10 @@ def verify_document(
     problems: list[str] = []
     with errors_to_exit_codes():
         data, meta = read_document(file)
+    if meta.get("kind") == "statement" or public_key is not None:
+        _verify_statement(ctx, file, data, meta, public_key)
+        return
+    with errors_to_exit_codes():
         claim = document_claim(file, meta)
         request, seq, hash_hex = claim.request, claim.head_seq, claim.head_hash
         generated_at, as_of, digest = claim.generated_at, claim.as_of, claim.digest
@@ -368,6 +383,26 @@ def verify_document(
         out.print(f"{file}: does NOT match the ledger ({len(problems)} problem(s))", markup=False)
         raise typer.Exit(1)
     out.print(f"{file}: verified against the ledger", markup=False)
+
+
+def _verify_statement(
+    ctx: typer.Context, file: Path, data: bytes, meta: dict[str, Any], public_key: Path | None
+) -> None:
+    """A statement: with --public-key, its proofs alone; else against the ledger."""
+    from sampleloans.commands import statement
+
+    if meta.get("kind") != "statement":
+        from sampleloans.errors import InvalidInput
+
+        with errors_to_exit_codes():
+            raise InvalidInput(
+                f"--public-key: {file} is a {str(meta.get('kind'))[:20]} report; only a "
+                "statement carries proofs to check with a public key"
+            )
+    if public_key is not None:
+        statement.verify_offline(file, data, meta, public_key)
+    else:
+        statement.verify_with_ledger(ctx, file, data, meta)
 
 
 def _compare(

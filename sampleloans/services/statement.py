@@ -213,6 +213,11 @@ def proof_document(statement: Statement) -> dict[str, Any]:
     }
 
 
+def newest_kept_note(session: Session) -> str | None:
+    """The signed note of the newest checkpoint the ledger keeps, or None."""
+    return None  # until checkpoints are kept (sampleloans checkpoint)
+
+
 # --- building -------------------------------------------------------------------------------
 
 
@@ -506,3 +511,80 @@ def file_name(pi_email: str) -> str:
     """A statement's file name from its PI's e-mail: `statement-anand-at-open.example.pdf`."""
     local, _, domain = pi_email.partition("@")
     return f"statement-{_UNSAFE.sub('_', local)}-at-{_UNSAFE.sub('_', domain)}.pdf"
+
+
+# --- checking with the public key alone -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProofCheck:
+    """What `verify_proofs` found: lines that held, and problems."""
+
+    lines: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def verify_proofs(proofs: dict[str, Any], public_key_text: str, *, digest: str) -> ProofCheck:
+    """Check a statement's embedded proofs with the lender's public key alone: the checkpoint's
+    signature, each event's hash recomputed from its fields, and each inclusion proof against
+    the signed root. A wrong key or a re-signed checkpoint raises `CheckpointRefused` (exit 1)."""
+    from sampleloans.ledger.checkpoint import parse_verifier_key, verify_checkpoint
+
+    if proofs.get("format") != PROOF_FORMAT:
+        raise InvalidInput(f"FILE: its proofs are not in the {PROOF_FORMAT} format")
+    verifier = parse_verifier_key(public_key_text)
+    note = proofs.get("checkpoint")
+    if not isinstance(note, str):
+        raise InvalidInput("FILE: its proofs carry no signed checkpoint")
+    checkpoint = verify_checkpoint(note, verifier)
+    lines = [
+        f"checkpoint signed by {verifier.name} ({verifier.fingerprint()[:23]}…): "
+        f"{checkpoint.origin}, {checkpoint.size} events"
+    ]
+    problems = []
+    if proofs.get("digest") != digest:
+        problems.append(
+            "digest: the embedded proofs belong to another statement than the one printed"
+        )
+    if proofs.get("tree_size") != checkpoint.size:
+        problems.append("tree_size: the proofs do not name the signed checkpoint's size")
+    events = proofs.get("events")
+    if not isinstance(events, list):
+        raise InvalidInput("FILE: its proofs carry no list of events")
+    proved = 0
+    for index, entry in enumerate(events):
+        problem = _event_problem(entry, checkpoint.size, checkpoint.root)
+        if problem:
+            problems.append(f"event #{index + 1}: {problem}")
+        else:
+            proved += 1
+    lines.append(f"{proved} of {len(events)} events: hash recomputed and included in the root")
+    return ProofCheck(tuple(lines), tuple(problems))
+
+
+def _event_problem(entry: Any, size: int, root: bytes) -> str | None:
+    """Why one embedded event does not check out, or None."""
+    from sampleloans.ledger.chain import link_hash
+    from sampleloans.ledger.merkle import leaf_hash, verify_inclusion
+
+    if not isinstance(entry, dict):
+        return "not an object"
+    seq, body, prev, hash_hex, proof = (
+        entry.get(k) for k in ("seq", "event", "prev_hash", "hash", "proof")
+    )
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(body, dict):
+        return "no seq or event fields"
+    if not isinstance(prev, str) or not isinstance(hash_hex, str) or not isinstance(proof, list):
+        return f"event {seq}: no prev_hash, hash or proof"
+    if body.get("seq") != seq:
+        return f"event {seq}: its fields name seq {body.get('seq')!r}"
+    if link_hash(prev, body) != hash_hex:
+        return f"event {seq}: its fields do not hash to {hash_hex[:16]}…: the event was altered"
+    try:
+        path = [bytes.fromhex(node) for node in proof]
+        leaf = leaf_hash(bytes.fromhex(hash_hex))
+    except (TypeError, ValueError):
+        return f"event {seq}: its proof is not hex"
+    if not 1 <= seq <= size or not verify_inclusion(seq - 1, size, leaf, path, root):
+        return f"event {seq}: its inclusion proof does not lead to the signed root"
+    return None
