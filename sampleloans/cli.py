@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "overdue": ("compliance", "overdue"),
     "status": ("compliance", "status"),
     "verify-document": ("reports", "verify_document"),
+    "notify": ("notify", "notify"),
     "backup": ("maintenance", "backup"),
     "restore": ("maintenance", "restore"),
     "samples": ("samples", "app"),

@@ -221,24 +221,36 @@ def newest_kept_note(session: Session) -> str | None:
 # --- building -------------------------------------------------------------------------------
 
 
-def statement_pis(
-    session: Session, ctx: Context, *, institution: str | None, pi: str | None
-) -> list[str]:
-    """The PIs a request covers, sorted: one named PI, or each PI of an institution's open loans."""
+def statement_scope(
+    session: Session,
+    ctx: Context,
+    *,
+    institution: str | None,
+    pi: str | None,
+    everyone: bool = False,
+) -> tuple[str, str]:
+    """Who may have which statements: ("pi", EMAIL), ("institution", SHORT) or ("all", "")
+    (`everyone`, staff only); researchers their own institution's PIs."""
     person = access.reader(session, ctx)
+    if everyone and not (institution or pi):
+        access.require_staff(person, "make the statements of every institution")
+        return "all", ""
     if bool(institution) == bool(pi):
         raise InvalidInput("report statement: give exactly one of --institution or --pi")
     if pi:
-        found = access.readable_person(session, person, pi)
-        return [found.email]
-    short = access.readable_institution(session, person, institution or "").short_name
-    emails = session.exec(
-        select(Loan.pi_email)
-        .where(Loan.institution == short, col(Loan.status).in_(OPEN_STATUSES))
-        .distinct()
-        .order_by(Loan.pi_email)
-    ).all()
-    return list(emails)
+        return "pi", access.readable_person(session, person, pi).email
+    return "institution", access.readable_institution(session, person, institution or "").short_name
+
+
+def statement_pis(session: Session, scope: tuple[str, str]) -> list[str]:
+    """The PIs a scope covers, sorted: the one named, or each PI with an open loan in it."""
+    kind, key = scope
+    if kind == "pi":
+        return [key]
+    query = select(Loan.pi_email).where(col(Loan.status).in_(OPEN_STATUSES))
+    if kind == "institution":
+        query = query.where(Loan.institution == key)
+    return list(session.exec(query.distinct().order_by(Loan.pi_email)).all())
 
 
 def build_statements(
@@ -248,12 +260,13 @@ def build_statements(
     *,
     institution: str | None = None,
     pi: str | None = None,
+    everyone: bool = False,
     generated_at: datetime,
 ) -> list[Statement]:
     """One statement per PI, built on the ledger as `checkpoint` commits to it."""
     if generated_at > ctx.now:
         raise InvalidInput("--generated-at: is in the future; a statement is dated when it is made")
-    pis = statement_pis(session, ctx, institution=institution, pi=pi)
+    scope = statement_scope(session, ctx, institution=institution, pi=pi, everyone=everyone)
     head_seq, _hash = store.head(session)
     size = checkpoint.tree_size
     if size > head_seq or size < 1:
@@ -263,6 +276,7 @@ def build_statements(
         )
     proofs = InclusionProofs(session, checkpoint)
     with _ledger_at(session, size, head_seq) as past:
+        pis = statement_pis(past, scope)  # as the checkpoint saw them
         return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
 
 
