@@ -222,3 +222,171 @@ def _pdf_library_quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What validating a signed report found: who signed, when, and each problem in one line.
+
+    `trusted` is None when no trust root was given (integrity was still checked)."""
+
+    signer: str
+    fingerprint_sha256: str
+    signing_time: datetime | None
+    trusted: bool | None
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when the signature holds (and chains to the trust root, when one was given)."""
+        return not self.problems
+
+
+def load_trust_root(pem_or_der: bytes, source: str = "--trust-root") -> x509.Certificate:
+    """A trust root certificate from PEM or DER bytes."""
+    try:
+        if b"-----BEGIN" in pem_or_der:
+            return x509.load_pem_x509_certificate(pem_or_der)
+        return x509.load_der_x509_certificate(pem_or_der)
+    except ValueError:
+        raise InvalidInput(f"{source}: not a PEM or DER certificate") from None
+
+
+def is_signed(data: bytes) -> bool:
+    """Whether PDF bytes carry a signature dictionary (cheap test before parsing)."""
+    return b"/ByteRange" in data and b"/Contents" in data
+
+
+# What pyHanko raises on a malformed file or signature (a damaged CMS blob can surface as a
+# TypeError or KeyError deep inside asn1crypto): each means "this signature cannot be read".
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def check_signature(
+    data: bytes, trust_root: x509.Certificate | None, now: datetime
+) -> SignatureCheck:
+    """Validate a signed report offline: its one signature covers the whole file, right after
+    the rendering, is intact, and (with `trust_root`) its certificate chains to that root and is
+    valid at `now`. No network: no OCSP/CRL fetching; revocation is soft-fail (a certificate
+    without revocation information is accepted, one with it is checked only against what the
+    file embeds). Raises SignatureFailure when the file has no readable signature."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    with _pdf_library_quiet():
+        try:
+            reader = PdfFileReader(io.BytesIO(data))
+        except (PdfError, *_UNREADABLE):
+            raise SignatureFailure(
+                "signature: the file is not a readable PDF (it was damaged or altered)"
+            ) from None
+        try:
+            embedded = reader.embedded_signatures
+        except (PdfError, *_UNREADABLE):
+            raise SignatureFailure(
+                "signature: the signature cannot be read (its bytes were altered)"
+            ) from None
+        if not embedded:
+            raise SignatureFailure("signature: the file is not signed")
+        if len(embedded) > 1:
+            raise SignatureFailure(
+                f"signature: the file carries {len(embedded)} signatures; a report carries one"
+            )
+        try:
+            status = _validate(embedded[0], trust_root, now)
+        except (PdfError, *_UNREADABLE):
+            raise SignatureFailure(
+                "signature: the signature cannot be read (its bytes were altered)"
+            ) from None
+        revisions = reader.xrefs.total_revisions
+        signed_revision = embedded[0].signed_revision
+    return _findings(status, trust_root, now, revisions, signed_revision)
+
+
+def _validate(embedded: object, trust_root: x509.Certificate | None, now: datetime) -> object:
+    """pyHanko's validation of one embedded signature, offline, at `now`."""
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = (
+        [asn1_x509.Certificate.load(trust_root.public_bytes(serialization.Encoding.DER))]
+        if trust_root is not None
+        else []
+    )
+    context = ValidationContext(
+        trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail", moment=now
+    )
+    return validate_pdf_signature(embedded, context)
+
+
+def _findings(
+    status: object,
+    trust_root: x509.Certificate | None,
+    now: datetime,
+    revisions: int,
+    signed_revision: int,
+) -> SignatureCheck:
+    """Turn pyHanko's status into one line per problem, most telling first."""
+    from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+
+    assert isinstance(status, PdfSignatureStatus)
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    signer = subject_name(cert)
+    problems: list[str] = []
+    if not status.intact:
+        problems.append(
+            "signature: the signed bytes were changed after signing (the digest no longer matches)"
+        )
+    elif not status.valid:
+        problems.append(f"signature: the signature value is not valid for {signer}'s certificate")
+    if revisions > signed_revision + 1:
+        problems.append(
+            f"signature: {revisions - signed_revision - 1} update(s) were appended after signing; "
+            "the signature no longer covers the whole file"
+        )
+    elif status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        problems.append(
+            "signature: bytes were appended after signing; the signature no longer covers the "
+            "whole file"
+        )
+    if signed_revision != SIGNED_REVISIONS - 1:
+        problems.append(
+            "signature: the file was updated between its rendering and its signature "
+            f"(signed revision {signed_revision + 1} of {revisions})"
+        )
+    when = status.signer_reported_dt
+    if when is not None and when > now:
+        problems.append(f"signature: signed at {when:%Y-%m-%d %H:%M} UTC, after now")
+    trusted = None if trust_root is None else bool(status.trusted)
+    if trust_root is not None and status.intact and status.valid and not status.trusted:
+        problems.append(_trust_problem(cert, signer, trust_root, now))
+    return SignatureCheck(
+        signer=signer,
+        fingerprint_sha256=hashlib.sha256(status.signing_cert.dump()).hexdigest(),
+        signing_time=when,
+        trusted=trusted,
+        problems=tuple(problems),
+    )
+
+
+def _trust_problem(
+    cert: x509.Certificate, signer: str, root: x509.Certificate, now: datetime
+) -> str:
+    """Why a signer's certificate is not trusted, in words."""
+    root_name = subject_name(root)
+    for what, which in (("signer's certificate", cert), (f"trust root {root_name!r}", root)):
+        if now >= which.not_valid_after_utc:
+            return (
+                f"certificate: the {what} ({subject_name(which)}) expired on "
+                f"{which.not_valid_after_utc:%Y-%m-%d}"
+            )
+        if now < which.not_valid_before_utc:
+            return (
+                f"certificate: the {what} ({subject_name(which)}) is valid only from "
+                f"{which.not_valid_before_utc:%Y-%m-%d}"
+            )
+    return (
+        f"certificate: the signer {signer!r} does not chain to the trust root {root_name!r}: "
+        "signed by someone else, or by an issuer you do not trust"
+    )
