@@ -85,9 +85,9 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _issued(cert: x509.Certificate, key: CertificateIssuerPrivateKeyTypes, chain: bytes) -> (
-    IssuedCertificate
-):
+def _issued(
+    cert: x509.Certificate, key: CertificateIssuerPrivateKeyTypes, chain: bytes
+) -> IssuedCertificate:
     """Bundle a certificate, its key and its chain as PEM."""
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     return IssuedCertificate(cert_pem, _key_pem(key), cert_pem + chain, fingerprint(cert))
@@ -134,7 +134,9 @@ def _usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def load_root(cert_pem: bytes, key_pem: bytes) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+def load_root(
+    cert_pem: bytes, key_pem: bytes
+) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
     """A lender root written by `lender_root`: its certificate and key, checked to match."""
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
@@ -174,8 +176,8 @@ def signing_certificate(
     `valid_for` but never beyond the root's own expiry."""
     if not root_cert.not_valid_before_utc <= now < root_cert.not_valid_after_utc:
         raise InvalidInput(
-            f"--root: the root certificate is valid only from {root_cert.not_valid_before_utc:%Y-%m-%d} "
-            f"to {root_cert.not_valid_after_utc:%Y-%m-%d}"
+            "--root: the root certificate is valid only from "
+            f"{root_cert.not_valid_before_utc:%Y-%m-%d} to {root_cert.not_valid_after_utc:%Y-%m-%d}"
         )
     key = _new_key(algorithm)
     wanted = add_period(now, valid_for)

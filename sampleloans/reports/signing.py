@@ -100,8 +100,12 @@ def load_pem_credentials(
     except TypeError:  # encrypted without a passphrase, or a passphrase for a clear key
         raise InvalidInput(
             f"{key_source}: the key is "
-            + ("not encrypted; give no passphrase" if passphrase else "encrypted; give its "
-               "passphrase in SAMPLELOANS_SIGNER_PASSPHRASE or --signer-passphrase-file")
+            + (
+                "not encrypted; give no passphrase"
+                if passphrase
+                else "encrypted; give its "
+                "passphrase in SAMPLELOANS_SIGNER_PASSPHRASE or --signer-passphrase-file"
+            )
         ) from None
     except ValueError:
         raise InvalidInput(
@@ -179,7 +183,9 @@ def sign_pdf(
     class FixedTimeSigner(signers.PdfSigner):  # type: ignore[misc]
         """pyHanko's PdfSigner with the signing time given, not read from the clock."""
 
-        def init_signing_session(self, pdf_out: object, existing_fields_only: bool = False) -> object:
+        def init_signing_session(
+            self, pdf_out: object, existing_fields_only: bool = False
+        ) -> object:
             session = super().init_signing_session(pdf_out, existing_fields_only)
             session.system_time = signing_time
             return session
