@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incidents": ("incidents", "app"),
     "custody": ("custody", "app"),
     "report": ("reports", "app"),
+    "keys": ("keys", "app"),
 }
 
 

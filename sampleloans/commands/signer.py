@@ -85,17 +85,19 @@ def read_input(path: Path, option: str) -> bytes:
         raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
 
 
-def passphrase(passphrase_file: Path | None) -> bytes | None:
-    """The passphrase from --signer-passphrase-file's first line, else the environment."""
+def passphrase(
+    passphrase_file: Path | None, option: str = "--signer-passphrase-file"
+) -> bytes | None:
+    """The passphrase from the passphrase file's first line, else the environment."""
     from sampleloans.errors import InvalidInput
 
     if passphrase_file is not None:
-        raw = read_input(passphrase_file, "--signer-passphrase-file")
+        raw = read_input(passphrase_file, option)
         if len(raw) > PASSPHRASE_MAX_BYTES:
-            raise InvalidInput("--signer-passphrase-file: longer than a passphrase (1024 bytes)")
+            raise InvalidInput(f"{option}: longer than a passphrase (1024 bytes)")
         line = raw.splitlines()[0] if raw else b""
         if not line:
-            raise InvalidInput("--signer-passphrase-file: the first line is empty")
+            raise InvalidInput(f"{option}: the first line is empty")
         return line
     value = os.environ.get(PASSPHRASE_ENV)
     return value.encode() if value else None
