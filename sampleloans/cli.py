@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incidents": ("incidents", "app"),
     "custody": ("custody", "app"),
     "report": ("reports", "app"),
+    "keys": ("keys", "app"),
 }
 
 

@@ -6,7 +6,6 @@ server and what went wrong; the password is never part of any message.
 """
 
 import smtplib
-import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,7 +146,9 @@ class SmtpTransport:
 def _reason(exc: BaseException) -> str:
     """One line of why an SMTP step failed (never the password)."""
     if isinstance(exc, smtplib.SMTPResponseException):
-        said = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
+        said = (
+            exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
+        )
         return f"{exc.smtp_code} {said}".strip().replace("\n", " ")
     return (str(exc) or type(exc).__name__).replace("\n", " ")
 
@@ -174,5 +175,5 @@ def smtp_session(settings: SmtpSettings) -> Iterator[SmtpTransport]:
     finally:
         try:
             client.quit()
-        except (OSError, smtplib.SMTPException, socket.timeout):
+        except (OSError, smtplib.SMTPException):  # a timeout is an OSError
             client.close()

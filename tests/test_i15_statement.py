@@ -134,7 +134,9 @@ def test_statement_is_built_on_the_checkpoint_not_on_later_events(ledger, tmp_pa
     ledger2 = {**ledger, **newer}
     (moved,) = service_statements(ledger2, pi=OSAKA_PI)
     assert moved.digest != before.digest
-    assert not [o for o in moved.body.obligations if o.what == "inventory attestation" and o.overdue]
+    assert not [
+        o for o in moved.body.obligations if o.what == "inventory attestation" and o.overdue
+    ]
 
 
 # --- checking ----------------------------------------------------------------------------------
@@ -196,7 +198,9 @@ def test_verify_document_with_the_ledger_and_a_changed_byte(ledger) -> None:
     assert "verified against the ledger" not in result.stdout
 
 
-def test_a_checkpoint_of_another_ledger_is_refused_and_nothing_written(ledger, demo, tmp_path) -> None:
+def test_a_checkpoint_of_another_ledger_is_refused_and_nothing_written(
+    ledger, demo, tmp_path
+) -> None:
     other = make_demo(tmp_path / "other")
     foreign = write_checkpoint(other, tmp_path)
     before = fingerprint(ledger["db"])

@@ -117,7 +117,10 @@ def _notice_messages(
             f"Please respond by {day(body.respond_by)}. The notice is attached.",
         ]
     )
-    pdf = Attachment(f"overdue-notice-{_UNSAFE.sub('_', short)}.pdf", "application/pdf", render(report))
+    subject = f"Overdue: lunar sample loans of {short}, respond by {day(body.respond_by)}"
+    pdf = Attachment(
+        f"overdue-notice-{_UNSAFE.sub('_', short)}.pdf", "application/pdf", render(report)
+    )
     return [
         Outgoing(
             (recipient, "overdue", report.request.scope, checkpoint),
@@ -125,7 +128,7 @@ def _notice_messages(
             compose(
                 sender=sender,
                 recipient=recipient,
-                subject=f"Overdue: lunar sample loans of {short}, respond by {day(body.respond_by)}",
+                subject=subject,
                 text=text + "\n",
                 attachment=pdf,
                 sent_at=sent_at,

@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.commands.signer import (
+    PassphraseFileOption,
+    SignerCertOption,
+    SignerKeyOption,
+    SignerP12Option,
+    SignOption,
+    SignRequest,
+)
 
 if TYPE_CHECKING:
     from sampleloans.services.statement import CheckpointRef, Statement
@@ -104,7 +112,14 @@ def statement(
             help="Generation time printed on the statements (ISO 8601); default now.",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace existing statement files.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing statement files.")
+    ] = False,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
     """Statements to principal investigators: holdings, due dates, obligations, events with proofs.
 
@@ -114,16 +129,19 @@ def statement(
 
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
+    from sampleloans.commands.signer import load_credentials
     from sampleloans.dates import parse_datetime
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_output, write_atomic
-    from sampleloans.reports.statement import render
     from sampleloans.services.statement import file_name
 
     with errors_to_exit_codes():
-        when = parse_datetime(generated_at, "--generated-at") if generated_at else now()
+        signing_time = now()
+        when = parse_datetime(generated_at, "--generated-at") if generated_at else signing_time
         if not out.is_dir():
             raise StorageError(f"--out: {out} is not an existing folder")
+        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        credentials = load_credentials(signing, signing_time)  # a bad key fails before work
         ledger = db_path(ctx)
         statements = build(
             ctx, institution=institution, pi=pi, checkpoint_file=checkpoint, generated_at=when
@@ -132,7 +150,9 @@ def statement(
         for target in targets:  # every file is refused before any is written
             check_output(target, force=force, ledger=ledger)
         for target, made in zip(targets, statements, strict=True):
-            write_atomic(target, render(made), force=force, ledger=ledger)
+            write_atomic(
+                target, signed_pdf(made, credentials, signing_time), force=force, ledger=ledger
+            )
     out_console = console()
     if not statements:
         out_console.print("No statement: no open loan in that scope.", markup=False)
@@ -140,9 +160,28 @@ def statement(
         out_console.print(
             f"Wrote {target}: statement to {made.request.pi}, {len(made.body.events)} events "
             f"proved in checkpoint {made.body.checkpoint.tree_size}:"
-            f"{made.body.checkpoint.root_hash[:12]}…, digest {made.digest[:16]}.",
+            f"{made.body.checkpoint.root_hash[:12]}…, digest {made.digest[:16]}"
+            + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
+
+
+def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:
+    """A statement's PDF, signed (PAdES, an incremental update) when credentials are given."""
+    from sampleloans.reports.statement import render
+
+    data = render(made)
+    if credentials is None:
+        return data
+    from sampleloans.reports.signing import sign_pdf
+
+    return sign_pdf(
+        data,
+        credentials,
+        signing_time,
+        reason=f"{made.title}, {made.request.pi}; checkpoint {made.body.checkpoint.tree_size}:"
+        f"{made.body.checkpoint.root_hash[:16]}",
+    )
 
 
 # --- verify-document of a statement -----------------------------------------------------------
@@ -174,9 +213,13 @@ def embedded_proofs(data: bytes) -> dict[str, Any]:
     return proofs
 
 
-def verify_offline(file: Path, data: bytes, meta: dict[str, Any], public_key: Path) -> None:
+def verify_offline(
+    file: Path, data: bytes, meta: dict[str, Any], public_key: Path, trust_root: Any
+) -> None:
     """Check a statement with the lender's public key alone: the checkpoint's signature, each
-    event's hash from its fields, and each inclusion proof against the signed root."""
+    event's hash from its fields, and each inclusion proof against the signed root; and the
+    PDF's own signature when it is signed (against --trust-root when given)."""
+    from sampleloans.commands.signer import check_document_signature
     from sampleloans.services.statement import verify_proofs
 
     out = console()
@@ -186,11 +229,13 @@ def verify_offline(file: Path, data: bytes, meta: dict[str, Any], public_key: Pa
         report = verify_proofs(proofs, key_text, digest=str(meta.get("digest", "")))
     for line in report.lines:
         out.print(f"ok    {line}", markup=False)
-    for problem in report.problems:
+    problems = list(report.problems)
+    check_document_signature(out, problems, data, trust_root, now())
+    for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
-    if report.problems:
+    if problems:
         out.print(
-            f"{file}: does NOT match the signed checkpoint ({len(report.problems)} problem(s))",
+            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
             markup=False,
         )
         raise typer.Exit(1)
@@ -212,9 +257,12 @@ def _read_text(path: Path, option: str) -> str:
         raise InvalidInput(f"{option}: {path} is not a text key file") from None
 
 
-def verify_with_ledger(ctx: typer.Context, file: Path, data: bytes, meta: dict[str, Any]) -> None:
+def verify_with_ledger(
+    ctx: typer.Context, file: Path, data: bytes, meta: dict[str, Any], trust_root: Any
+) -> None:
     """Check a statement against the ledger: rebuilt on its checkpoint, same digest, same bytes
     (a signed file: its unsigned rendering is a prefix)."""
+    from sampleloans.commands.signer import check_document_signature
     from sampleloans.dates import parse_datetime
     from sampleloans.errors import InvalidInput
     from sampleloans.reports.statement import render
@@ -242,6 +290,7 @@ def verify_with_ledger(ctx: typer.Context, file: Path, data: bytes, meta: dict[s
             f"{checkpoint.tree_size} events",
             markup=False,
         )
+        check_document_signature(out, problems, data, trust_root, now())
         if rebuilt.digest != meta.get("digest"):
             problems.append(
                 f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
@@ -253,7 +302,9 @@ def verify_with_ledger(ctx: typer.Context, file: Path, data: bytes, meta: dict[s
                 "was modified after it was written"
             )
         else:
-            out.print(f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False)
+            out.print(
+                f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False
+            )
             out.print("ok    the file is byte-identical to a fresh rendering", markup=False)
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)

@@ -100,7 +100,11 @@ def _holdings(statement: Statement) -> list[Any]:
     if not body.loans:
         return layout.section(
             "What you hold",
-            [layout.para("You have no open loan at the date of this statement.", layout.styles()["body"])],
+            [
+                layout.para(
+                    "You have no open loan at the date of this statement.", layout.styles()["body"]
+                )
+            ],
         )
     loans = [
         (
@@ -124,8 +128,14 @@ def _holdings(statement: Statement) -> list[Any]:
         ),
     )
     rows: list[tuple[str, ...]] = [
-        (item.code, loan.number, item.description, readable(item.state), mass(item.issued_ug),
-         mass(item.held_ug))
+        (
+            item.code,
+            loan.number,
+            item.description,
+            readable(item.state),
+            mass(item.issued_ug),
+            mass(item.held_ug),
+        )
         for loan in body.loans
         for item in loan.items
     ]
@@ -149,7 +159,11 @@ def _obligations(statement: Statement) -> list[Any]:
     if not owed:
         return layout.section(
             "What you owe",
-            [layout.para("Nothing is owed at the date of this statement.", layout.styles()["body"])],
+            [
+                layout.para(
+                    "Nothing is owed at the date of this statement.", layout.styles()["body"]
+                )
+            ],
         )
     rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in owed]
     marked = [index for index, o in enumerate(owed) if o.overdue]

@@ -52,7 +52,8 @@ def overdue_targets(session: Session, ctx: Context, institution: str | None) -> 
     for row in overdue(session, ctx, institution=institution):
         by_institution.setdefault(row.institution, set()).add(row.pi_email)
     return [
-        NoticeTarget(short, tuple(sorted(emails))) for short, emails in sorted(by_institution.items())
+        NoticeTarget(short, tuple(sorted(emails)))
+        for short, emails in sorted(by_institution.items())
     ]
 
 

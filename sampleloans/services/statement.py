@@ -482,7 +482,8 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
     for seq, number in subjects:
         loan_of.setdefault(seq, number)
     shipments = {
-        s.seq: s for s in session.exec(select(Shipment).where(col(Shipment.loan_number).in_(numbers)))
+        s.seq: s
+        for s in session.exec(select(Shipment).where(col(Shipment.loan_number).in_(numbers)))
     }
     rows = session.exec(
         select(LedgerEvent).where(col(LedgerEvent.seq).in_(loan_of)).order_by(LedgerEvent.seq)
