@@ -259,3 +259,44 @@ def test_embedded_proofs_file_is_listed_as_an_attachment(ledger) -> None:
     proofs = json.loads(blob)
     assert proofs["checkpoint"] == ledger["note"]
     assert all(e["proof"] for e in proofs["events"])
+
+
+# --- signed statements (PAdES, fix-15b's signing) ------------------------------------------------
+
+
+def test_signed_statement_checks_offline_with_key_and_trust_root(ledger, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    env = env_for(ledger["db"])
+    lender, signer = tmp_path / "lender", tmp_path / "signer"
+    made = invoke(env, "keys", "lender-root", "--out", str(lender), "--name", "CNSA Lunar Loans")
+    assert made.exit_code == 0, made.stderr
+    made = invoke(env, "keys", "signing-cert", "--root", str(lender), "--out", str(signer))
+    assert made.exit_code == 0, made.stderr
+    sign = ["--sign", "--signer-key", str(signer / "signing-key.pem"),
+            "--signer-cert", str(signer / "signing-cert.pem")]  # fmt: skip
+    result = make_statements(ledger, "--pi", OSAKA_PI, *sign)
+    assert "signed by" in result.stdout
+    pdf = ledger["dir"] / "st" / "statement-terada-at-osaka-u.example.pdf"
+    data = pdf.read_bytes()
+    (statement,) = service_statements(ledger, pi=OSAKA_PI)
+    from sampleloans.reports.statement import render
+
+    assert data.startswith(render(statement)) and len(data) > len(render(statement))
+    nowhere = {"SAMPLELOANS_DB": str(tmp_path / "none.db"), "SAMPLELOANS_NOW": NOW}
+    root = str(lender / "root-cert.pem")
+    check = invoke(nowhere, "verify-document", str(pdf), "--public-key", str(ledger["pub"]),
+                   "--trust-root", root)  # fmt: skip
+    assert check.exit_code == 0, check.stdout
+    assert "chains to the trust root" in check.stdout
+    with_ledger = invoke(env, "verify-document", str(pdf), "--trust-root", root)
+    assert with_ledger.exit_code == 0, with_ledger.stdout
+    appended = tmp_path / "appended.pdf"
+    appended.write_bytes(data + b"\n% appended after signing\n")
+    check = invoke(nowhere, "verify-document", str(appended), "--public-key", str(ledger["pub"]),
+                   "--trust-root", root)  # fmt: skip
+    assert check.exit_code == 1
+    if shutil.which("pdfsig"):
+        done = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True, timeout=60)
+        assert "Signature is Valid" in done.stdout, done.stdout
