@@ -113,3 +113,20 @@ def test_frontier_is_logarithmic_and_resumes() -> None:
     assert resumed.root() == merkle.MerkleTree(leaves).root()
     with pytest.raises(ValueError):
         merkle.Frontier(3, [b"x" * 32])
+
+
+def test_streamed_proofs_equal_the_in_memory_ones() -> None:
+    rng = random.Random(3)
+    leaves = [rng.randbytes(32) for _ in range(53)]
+    tree = merkle.MerkleTree(leaves)
+
+    def source(start: int, end: int) -> list[bytes]:
+        return leaves[start:end]
+
+    for size in range(1, 54):
+        for index in range(size):
+            ranges = merkle.inclusion_ranges(index, size)
+            assert merkle.proof_from_ranges(ranges, source) == tree.inclusion_proof(index, size)
+        for old in range(size + 1):
+            ranges = merkle.consistency_ranges(old, size)
+            assert merkle.proof_from_ranges(ranges, source) == tree.consistency_proof(old, size)

@@ -14,7 +14,7 @@ so far, the "compact range"); `MerkleTree` keeps every level for proofs (O(n) me
 """
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -154,6 +154,55 @@ class MerkleTree:
                 self.subtree_root(start + k, end),
             ]
         return [*self._subproof(m - k, start + k, end, False), self.subtree_root(start, start + k)]
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose roots make RFC 6962 PATH(index, D[0:size]), in order.
+
+    With `proof_from_ranges` this computes a proof streaming the leaves once, in O(log n)
+    memory, for trees too large for `MerkleTree`.
+    """
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
+    ranges: list[tuple[int, int]] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _largest_power_of_two_below(end - start)
+        if index - start < k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    return ranges[::-1]
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose roots make RFC 6962 PROOF(old_size, D[0:new_size]), in order."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"no consistency proof from size {old_size} to {new_size}")
+    if old_size in (0, new_size):
+        return []
+    ranges: list[tuple[int, int]] = []
+    m, start, end, complete = old_size, 0, new_size, True
+    while m != end - start:
+        k = _largest_power_of_two_below(end - start)
+        if m <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            m, start, complete = m - k, start + k, False
+    if not complete:
+        ranges.append((start, end))
+    return ranges[::-1]
+
+
+def proof_from_ranges(
+    ranges: Sequence[tuple[int, int]], leaves: Callable[[int, int], Iterable[bytes]]
+) -> list[bytes]:
+    """The roots of `ranges`, each computed by streaming `leaves(start, end)` (leaf data)."""
+    return [root_of(leaves(start, end)) for start, end in ranges]
 
 
 def root_from_inclusion(index: int, size: int, hashed_leaf: bytes, proof: Sequence[bytes]) -> bytes:
