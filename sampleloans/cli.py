@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notify": ("notify", "notify"),
     "backup": ("maintenance", "backup"),
     "restore": ("maintenance", "restore"),
+    "export": ("export", "export"),
+    "verify-bag": ("export", "verify_bag"),
     "samples": ("samples", "app"),
     "institutions": ("institutions", "app"),
     "people": ("people", "app"),
