@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("maintenance", "restore"),
     "export": ("export", "export"),
     "verify-bag": ("export", "verify_bag"),
+    "checkpoint": ("checkpoints", "checkpoint_app"),
     "samples": ("samples", "app"),
     "institutions": ("institutions", "app"),
     "people": ("people", "app"),

@@ -238,7 +238,9 @@ def _read_sqlite(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
         raise Unreadable(f"{path}: ledger_meta has no ledger_id")
 
     def events() -> Iterator[dict[str, Any]]:
-        cursor = connection.execute(f"SELECT {', '.join(EVENT_FIELDS)} FROM ledger_event ORDER BY seq")
+        cursor = connection.execute(
+            f"SELECT {', '.join(EVENT_FIELDS)} FROM ledger_event ORDER BY seq"
+        )
         for values in cursor:
             yield dict(zip(EVENT_FIELDS, values, strict=True))
         connection.close()
@@ -278,7 +280,9 @@ def _read_jsonl(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
 
 
 def check_chain(
-    ledger_id: str, events: Iterator[dict[str, Any]], watch: set[int] = frozenset()  # type: ignore[assignment]
+    ledger_id: str,
+    events: Iterator[dict[str, Any]],
+    watch: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> tuple[dict[str, Any], list[str]]:
     """Recompute the chain; the summary (head, size, root; the hash and the Merkle root at each
     size in `watch`) and every failure found."""
@@ -346,7 +350,9 @@ def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None)
         if line.startswith("head "):
             seq, _, hash_hex = line[5:].partition(":")
             if summary["_hashes"].get(int(seq)) != hash_hex:
-                failures.append(f"checkpoint: event {seq} does not have the head hash {hash_hex[:16]}…")
+                failures.append(
+                    f"checkpoint: event {seq} does not have the head hash {hash_hex[:16]}…"
+                )
     if public_key is not None:
         failures.extend(_check_signature(text, signatures, public_key.strip()))
     return failures
@@ -387,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
         watch = set()
         if note is not None:
             _text, lines, _signatures = split_checkpoint(note)
-            watch = {int(lines[1])} | {int(x[5:].partition(":")[0]) for x in lines if x[:5] == "head "}
+            watch = {int(lines[1])} | {
+                int(x[5:].partition(":")[0]) for x in lines if x[:5] == "head "
+            }
         ledger_id, events = read_source(args.source)
         summary, failures = check_chain(ledger_id, events, watch)
         if note is not None:

@@ -12,9 +12,12 @@ from typing import Annotated
 
 import typer
 
+from sampleloans.commands.checkpoints import generate as generate_checkpoint_key
 from sampleloans.commands.common import console, errors_to_exit_codes, now
 
 app = typer.Typer(help="Keys and certificates.", no_args_is_help=True)
+# one `keys` group: the checkpoint signing key (fix-15a) beside the report certificates
+app.command("generate")(generate_checkpoint_key)
 
 # --- report signing certificates (issue 15, point 4) -------------------------------------------
 

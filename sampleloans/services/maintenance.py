@@ -259,8 +259,8 @@ def restore(
     """
     database = _database_file(engine)
     if not source.is_file():
-        written_by = "'export --events'" if events else "'backup'"
-        raise StorageError(f"no {'export' if events else 'backup'} at {source}; give the file written by {written_by}")
+        what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
+        raise StorageError(f"no {what} at {source}; give the file written by {written_by}")
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
     exists = os.path.lexists(database)

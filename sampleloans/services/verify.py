@@ -169,8 +169,10 @@ def _normalised_sql(sql: str) -> str:
 def expected_triggers() -> dict[str, str]:
     """Name → normalised definition of every append-only trigger as SQLite stores it (SQLite
     drops `IF NOT EXISTS` from the stored text)."""
+    from sampleloans.services.checkpoints import checkpoint_triggers
+
     expected = {}
-    for statement in db.APPEND_ONLY_TRIGGERS:
+    for statement in (*db.APPEND_ONLY_TRIGGERS, *checkpoint_triggers()):
         stored = _normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
         expected[stored.split()[2]] = stored
     return expected
@@ -187,10 +189,12 @@ def trigger_problems(connection: Connection) -> list[Problem]:
         )
     ).all()
     present = {row.name: row for row in rows}
+    # the checkpoint table and its triggers exist once a first checkpoint was kept
+    tables = {t for (t,) in connection.execute(text("SELECT name FROM main.sqlite_master"))}
     problems = [
         Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
         for name in expected
-        if name not in present
+        if name not in present and (not name.startswith("checkpoint_") or "checkpoint" in tables)
     ]
     for name, row in present.items():
         stored = _normalised_sql(row.sql or "")
