@@ -48,8 +48,24 @@ def event_hashes(ledger: Path, up_to: int | None = None) -> list[bytes]:
     return [bytes.fromhex(h) for seq, h in rows if up_to is None or seq <= up_to]
 
 
+def make_checkpoint(ledger: Path, folder: Path) -> dict[str, Any]:
+    """A key pair (`keys generate`) and a checkpoint of the head (`checkpoint --key`), kept in
+    the ledger and written to a file, through the CLI."""
+    env = env_for(ledger)
+    key, cp = folder / "lender.key", folder / "cp.txt"
+    if not key.exists():
+        made = invoke(env, "keys", "generate", "--out", str(key), "--name", ORIGIN)
+        assert made.exit_code == 0, made.stderr
+    made = invoke(env, "checkpoint", "--key", str(key), "--out", str(cp), "--force")
+    assert made.exit_code == 0, made.stderr
+    note = cp.read_text()
+    size = int(note.split("\n")[1])
+    return {"key": key, "pub": folder / "lender.key.pub", "cp": cp, "size": size, "note": note}
+
+
 def write_checkpoint(ledger: Path, folder: Path, *, up_to: int | None = None) -> dict[str, Any]:
-    """A key pair and a signed checkpoint of the ledger (its first `up_to` events), as files."""
+    """A key pair and a signed checkpoint of the ledger (its first `up_to` events), as files,
+    made with the library (for a checkpoint no `checkpoint` command would make)."""
     signer = generate_signer(ORIGIN)
     hashes = event_hashes(ledger, up_to)
     note = sign_checkpoint(Checkpoint(ORIGIN, len(hashes), root_of(hashes)), signer)

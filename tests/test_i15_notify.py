@@ -17,8 +17,8 @@ from tests.i15_statement_helpers import (
     copy_ledger,
     env_for,
     invoke,
+    make_checkpoint,
     make_demo,
-    write_checkpoint,
 )
 
 SENDER = "loans@naoc.example"
@@ -64,7 +64,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
     path = copy_ledger(demo, tmp_path / "ledger.db")
-    return {"db": path, **write_checkpoint(path, tmp_path), "dir": tmp_path}
+    return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
 
 
 def smtp_env(ledger: dict[str, Any], port: int, **extra: str) -> dict[str, str]:
@@ -132,8 +132,7 @@ def test_a_new_checkpoint_sends_the_statements_again(ledger, smtp, tmp_path) -> 
     env = smtp_env(ledger, controller.port)
     assert notify(env, ledger, "--institution", "Osaka").exit_code == 0
     assert invoke(env, "loans", "inventory", "L-2025-Osaka").exit_code == 0
-    (tmp_path / "k2").mkdir()
-    newer = write_checkpoint(ledger["db"], tmp_path / "k2")
+    newer = make_checkpoint(ledger["db"], tmp_path)
     result = notify(env, {**ledger, **newer}, "--institution", "Osaka")
     assert result.exit_code == 0, result.stderr
     assert len(inbox.messages) == 4

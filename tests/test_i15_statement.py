@@ -22,6 +22,7 @@ from tests.i15_statement_helpers import (
     copy_ledger,
     env_for,
     invoke,
+    make_checkpoint,
     make_demo,
     write_checkpoint,
 )
@@ -40,7 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
     """A copy of the demo ledger with a key pair and a signed checkpoint of its head."""
     path = copy_ledger(demo, tmp_path / "ledger.db")
-    return {"db": path, **write_checkpoint(path, tmp_path), "dir": tmp_path}
+    return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
 
 
 def make_statements(ledger: dict[str, Any], *args: str, code: int = 0) -> Any:
@@ -129,8 +130,7 @@ def test_statement_is_built_on_the_checkpoint_not_on_later_events(ledger, tmp_pa
     assert result.exit_code == 0, result.stderr
     (after,) = service_statements(ledger, pi=OSAKA_PI)
     assert after.digest == before.digest  # the new event is after the checkpoint
-    (tmp_path / "k2").mkdir()
-    newer = write_checkpoint(ledger["db"], tmp_path / "k2")
+    newer = make_checkpoint(ledger["db"], tmp_path)
     ledger2 = {**ledger, **newer}
     (moved,) = service_statements(ledger2, pi=OSAKA_PI)
     assert moved.digest != before.digest
@@ -300,3 +300,40 @@ def test_signed_statement_checks_offline_with_key_and_trust_root(ledger, tmp_pat
     if shutil.which("pdfsig"):
         done = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True, timeout=60)
         assert "Signature is Valid" in done.stdout, done.stdout
+
+
+def test_default_is_the_newest_kept_checkpoint_and_none_kept_is_refused(
+    ledger, demo, tmp_path
+) -> None:
+    out = ledger["dir"] / "st"
+    out.mkdir()
+    env = env_for(ledger["db"])
+    result = invoke(env, "report", "statement", "--pi", OSAKA_PI, "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert f"checkpoint {ledger['size']}:" in result.stdout
+    proofs = json.loads(
+        PdfReader(out / "statement-terada-at-osaka-u.example.pdf").attachments[
+            "statement-proofs.json"
+        ][0]
+    )
+    assert proofs["checkpoint"] == ledger["note"]
+    bare = copy_ledger(demo, tmp_path / "bare.db")  # no checkpoint was ever made on it
+    result = invoke(env_for(bare), "report", "statement", "--pi", OSAKA_PI, "--out", str(out),
+                    "--force")  # fmt: skip
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "run 'sampleloans checkpoint --key FILE' first" in result.stderr
+
+
+def test_the_stand_alone_verifier_accepts_the_checkpoint_a_statement_names(ledger) -> None:
+    import subprocess
+    import sys
+
+    events = ledger["dir"] / "events.jsonl"
+    assert invoke(env_for(ledger["db"]), "export", "--events", str(events)).exit_code == 0
+    tool = Path(__file__).resolve().parent.parent / "tools" / "verify_ledger.py"
+    done = subprocess.run(
+        [sys.executable, str(tool), str(events), "--checkpoint", str(ledger["cp"]),
+         "--public-key", str(ledger["pub"])],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -214,8 +214,11 @@ def proof_document(statement: Statement) -> dict[str, Any]:
 
 
 def newest_kept_note(session: Session) -> str | None:
-    """The signed note of the newest checkpoint the ledger keeps, or None."""
-    return None  # until checkpoints are kept (sampleloans checkpoint)
+    """The signed note of the newest checkpoint the ledger keeps (`sampleloans checkpoint`)."""
+    from sampleloans.services.checkpoints import latest_checkpoint
+
+    kept = latest_checkpoint(session.connection())
+    return kept.note if kept is not None else None
 
 
 # --- building -------------------------------------------------------------------------------
