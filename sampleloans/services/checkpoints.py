@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,17 @@ def _read_small(path: Path, what: str, limit: int) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{what}: {path} is not UTF-8 text") from None
+
+
+@contextmanager
+def _about(what: str, path: Path | str) -> Iterator[None]:
+    """Name the option and file in a refusal of a note read from a file."""
+    try:
+        yield
+    except notes.CheckpointRefused as exc:
+        raise notes.CheckpointRefused(f"{what} {path}: {exc}") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{what} {path}: {exc}") from None
 
 
 def read_signer(path: Path) -> notes.SignerKey:
@@ -479,7 +491,8 @@ def verify_checkpoint_file(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
         connection = session.connection()
-        checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
+        with _about("--checkpoint", note_path):
+            checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
         problems = check_extends(connection, checkpoint)
     return CheckpointCheck(checkpoint, verifier.name, problems)
 
@@ -487,18 +500,19 @@ def verify_checkpoint_file(
 # --- consistency proofs between two checkpoints -------------------------------------------
 
 
+def _one_of_pair(what: str, note: str, verifier: notes.VerifierKey | None) -> notes.Checkpoint:
+    """One checkpoint of a pair, its signature checked when a key is given."""
+    with _about(what, "checkpoint"):
+        if verifier is not None:
+            return notes.verify_checkpoint(note, verifier)
+        return notes.parse_checkpoint(notes.split_note(note)[0])
+
+
 def _parse_pair(
     old_note: str, new_note: str, verifier: notes.VerifierKey | None
 ) -> tuple[notes.Checkpoint, notes.Checkpoint]:
     """Both checkpoints (signatures checked when a key is given), same origin, old ≤ new."""
-    if verifier is not None:
-        old, new = (
-            notes.verify_checkpoint(old_note, verifier),
-            notes.verify_checkpoint(new_note, verifier),
-        )
-    else:
-        old = notes.parse_checkpoint(notes.split_note(old_note)[0])
-        new = notes.parse_checkpoint(notes.split_note(new_note)[0])
+    old, new = _one_of_pair("OLD", old_note, verifier), _one_of_pair("NEW", new_note, verifier)
     if old.origin != new.origin:
         raise notes.CheckpointRefused(
             f"the checkpoints are of two logs ({old.origin} and {new.origin}); no proof links them"
@@ -632,7 +646,8 @@ def verify_since(
         verifier = (
             read_verifier(key_path) if key_path else notes.parse_verifier_key(kept.public_key)
         )
-        checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
+        with _about("--since", note_path):
+            checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
         result = SinceResult(kept.id, checkpoint.size)
         _check_anchor(connection, checkpoint, kept, result)
         if result.ok:
