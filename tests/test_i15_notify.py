@@ -237,3 +237,37 @@ def test_subprocess_notify_reaches_the_server(ledger, smtp) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert {m["To"] for _r, m in inbox.messages} == {"anand@open.example"}
+
+
+def test_signed_statements_by_mail_pass_pdfsig_and_the_trust_root(ledger, smtp) -> None:
+    import shutil
+    import subprocess
+
+    controller, inbox = smtp
+    env = smtp_env(ledger, controller.port)
+    lender, signer = ledger["dir"] / "lender", ledger["dir"] / "signer"
+    assert invoke(env, "keys", "lender-root", "--out", str(lender), "--name", "CNSA").exit_code == 0
+    made = invoke(env, "keys", "signing-cert", "--root", str(lender), "--out", str(signer))
+    assert made.exit_code == 0, made.stderr
+    sign = ["--sign", "--signer-key", str(signer / "signing-key.pem"),
+            "--signer-cert", str(signer / "signing-cert.pem")]  # fmt: skip
+    result = notify(env, ledger, "--institution", "OU", *sign)
+    assert result.exit_code == 0, result.stderr
+    (statement,) = [m for _r, m in inbox.messages if m["Subject"].startswith("Statement")]
+    (attachment,) = list(statement.iter_attachments())
+    received = ledger["dir"] / "signed.pdf"
+    received.write_bytes(attachment.get_content())
+    nowhere = {
+        "SAMPLELOANS_DB": str(ledger["dir"] / "none.db"),
+        "SAMPLELOANS_NOW": env["SAMPLELOANS_NOW"],
+    }
+    check = invoke(
+        nowhere,
+        "verify-document", str(received), "--public-key", str(ledger["pub"]),
+        "--trust-root", str(lender / "root-cert.pem"),
+    )  # fmt: skip
+    assert check.exit_code == 0, check.stdout
+    assert "chains to the trust root" in check.stdout
+    if shutil.which("pdfsig"):
+        done = subprocess.run(["pdfsig", str(received)], capture_output=True, text=True, timeout=60)
+        assert "Signature is Valid" in done.stdout, done.stdout

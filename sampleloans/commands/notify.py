@@ -19,6 +19,14 @@ from sampleloans.commands.common import (
     reading,
     writing,
 )
+from sampleloans.commands.signer import (
+    PassphraseFileOption,
+    SignerCertOption,
+    SignerKeyOption,
+    SignerP12Option,
+    SignOption,
+    SignRequest,
+)
 from sampleloans.commands.statement import CheckpointOption
 
 if TYPE_CHECKING:
@@ -47,11 +55,13 @@ class Outgoing:
         return _UNSAFE.sub("_", name) + ".eml"
 
 
-def _statement_message(statement: Any, sender: str, sent_at: datetime) -> Outgoing:
-    """A PI's statement as an e-mail to the PI."""
+def _statement_message(
+    statement: Any, sender: str, sent_at: datetime, credentials: Any = None
+) -> Outgoing:
+    """A PI's statement as an e-mail to the PI (signed when credentials are given)."""
+    from sampleloans.commands.statement import signed_pdf
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports.common import mass, when
-    from sampleloans.reports.statement import render
     from sampleloans.services.statement import file_name
 
     body = statement.body
@@ -82,7 +92,9 @@ def _statement_message(statement: Any, sender: str, sent_at: datetime) -> Outgoi
         f"{body.checkpoint.tree_size})",
         text=text + "\n",
         attachment=Attachment(
-            file_name(statement.request.pi), "application/pdf", render(statement)
+            file_name(statement.request.pi),
+            "application/pdf",
+            signed_pdf(statement, credentials, sent_at),
         ),
         sent_at=sent_at,
         message_id=_message_id("statement", statement.digest, statement.request.pi),
@@ -153,6 +165,7 @@ def _plan(
     checkpoint_file: Path | None,
     sender: str,
     sent_at: datetime,
+    credentials: Any = None,
 ) -> tuple[list[Outgoing], set["SendKey"], str]:
     """Every message due (statements, overdue notices), what was already sent, the checkpoint."""
     from sampleloans.commands.statement import newest_checkpoint, read_checkpoint_file
@@ -173,7 +186,7 @@ def _plan(
             everyone=not institution,
             generated_at=sent_at,
         )
-        outgoing = [_statement_message(s, sender, sent_at) for s in statements]
+        outgoing = [_statement_message(s, sender, sent_at, credentials) for s in statements]
         for target in overdue_targets(session, service_ctx, institution):
             request = make_request("overdue", institution=target.institution)
             report = build_report(session, service_ctx, request, generated_at=sent_at)
@@ -226,17 +239,24 @@ def notify(
             help="Login name; the password only from SAMPLELOANS_SMTP_PASSWORD.",
         ),
     ] = None,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
     """E-mail statements to PIs and overdue notices to late PIs, once per checkpoint.
 
     Each PI with an open loan gets their statement (built on the newest signed checkpoint, or
     --checkpoint FILE); each PI with a return or inventory past due gets their institution's
     overdue notice. A message already sent for the same recipient, document and checkpoint is
-    not sent again. Curators only.
+    not sent again. --sign signs each statement (PAdES) like 'report statement --sign'.
+    Curators only.
 
     Example: SAMPLELOANS_SMTP_HOST=mail.naoc.example SAMPLELOANS_SMTP_FROM=loans@naoc.example
     sampleloans --as curator@naoc.example notify
     """
+    from sampleloans.commands.signer import load_credentials
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.mail import smtp_session, smtp_settings
@@ -256,8 +276,12 @@ def notify(
         elif not outbox.is_dir():
             raise StorageError(f"--outbox: {outbox} is not an existing folder")
         sent_at = now()
+        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
         sender = settings.sender if settings else (smtp_from or OUTBOX_SENDER)
-        outgoing, done, checkpoint_id = _plan(ctx, institution, checkpoint, sender, sent_at)
+        outgoing, done, checkpoint_id = _plan(
+            ctx, institution, checkpoint, sender, sent_at, credentials
+        )
         pending = [o for o in outgoing if o.key not in done]
         skipped = len(outgoing) - len(pending)
         if outbox is not None:
