@@ -76,7 +76,7 @@ class BagExtras:
 
 def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> BagResult:
     """Write the bag at `dest` (which must not exist), validated before it is put in place."""
-    import bagit
+    import bagit  # type: ignore[import-untyped]
 
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *EXPORT_ROLES, action="export the ledger")
@@ -207,7 +207,7 @@ def verify_bag(path: Path) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
     events' hash chain and each checkpoint's root against the events. Any failure is one
     `RuleViolation` line (exit 1); a folder that is not a bag is `InvalidInput` (exit 2)."""
-    import bagit
+    import bagit  # type: ignore[import-untyped]
 
     with _bagit_quiet():
         try:
@@ -243,7 +243,7 @@ def _bagit_quiet() -> Iterator[None]:
 
 def _first_detail(exc: object) -> str:
     """The first finding of a failed validation, in words (sorted, so it is always the same)."""
-    import bagit
+    import bagit  # type: ignore[import-untyped]
 
     details = sorted(getattr(exc, "details", None) or [], key=str)
     if not details:

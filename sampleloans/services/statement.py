@@ -312,7 +312,9 @@ class InclusionProofs:
 
         size = checkpoint.tree_size
         hashes = session.exec(
-            select(LedgerEvent.hash).where(LedgerEvent.seq <= size).order_by(LedgerEvent.seq)
+            select(LedgerEvent.hash)
+            .where(col(LedgerEvent.seq) <= size)
+            .order_by(col(LedgerEvent.seq))
         )
         self.tree = MerkleTree(bytes.fromhex(h) for h in hashes)
         self.size = size
@@ -455,7 +457,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
         for incident in session.exec(
             select(Incident)
             .where(Incident.loan_number == loan.number, Incident.status == "open")
-            .order_by(Incident.seq)
+            .order_by(col(Incident.seq))
         ):
             owed.append(
                 Obligation(
@@ -489,7 +491,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
         for s in session.exec(select(Shipment).where(col(Shipment.loan_number).in_(numbers)))
     }
     rows = session.exec(
-        select(LedgerEvent).where(col(LedgerEvent.seq).in_(loan_of)).order_by(LedgerEvent.seq)
+        select(LedgerEvent).where(col(LedgerEvent.seq).in_(loan_of)).order_by(col(LedgerEvent.seq))
     )
     events = []
     for event in rows:
