@@ -50,11 +50,12 @@ def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
     from sampleloans.services.statement import CheckpointRef
 
     try:
-        text, _signatures = split_note(note)
+        text, signatures = split_note(note)
         checkpoint = parse_checkpoint(text)
     except InvalidInput as exc:
         raise InvalidInput(f"{option}: not a signed checkpoint ({exc})") from None
-    return CheckpointRef(checkpoint.origin, checkpoint.size, checkpoint.root.hex(), note)
+    signed_by = ", ".join(f"{name}+{key_id.hex()}" for name, key_id, _sig in signatures)
+    return CheckpointRef(checkpoint.origin, checkpoint.size, checkpoint.root.hex(), note, signed_by)
 
 
 def newest_checkpoint(session: Any) -> "CheckpointRef":

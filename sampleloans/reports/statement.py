@@ -70,6 +70,7 @@ def story(statement: Statement) -> list[Any]:
         ("To", f"{body.pi.name} — {body.pi.detail}"),
         ("Generated at", when(statement.generated_at)),
         ("Signed checkpoint", f"{checkpoint.origin}, {checkpoint.tree_size} events"),
+        ("Checkpoint signed by", checkpoint.signed_by or "—"),
         ("Checkpoint root", checkpoint.root_hash),
         ("Content digest", statement.digest),
     ]

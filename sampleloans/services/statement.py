@@ -58,6 +58,7 @@ class CheckpointRef:
     tree_size: int  # the number of events it covers: events 1 … tree_size
     root_hash: str  # hex of the RFC 6962 root over the event hashes
     note: str  # the signed note, exactly as kept (C2SP tlog-checkpoint)
+    signed_by: str = ""  # the signing keys as NAME+KEYID, from the note's signature lines
 
 
 @dataclass(frozen=True)
