@@ -337,3 +337,25 @@ def test_the_stand_alone_verifier_accepts_the_checkpoint_a_statement_names(ledge
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda e: e.update(prev_hash="é" * 64),
+        lambda e: e.update(proof=["zz"]),
+        lambda e: e.update(proof=[1, 2]),
+        lambda e: e.update(seq=10**30),
+        lambda e: e["event"].update(payload=1.5),
+        lambda e: e.update(event="not an object"),
+    ],
+    ids=["non-ascii prev", "non-hex proof", "numbers in proof", "huge seq", "float", "no body"],
+)
+def test_hostile_proof_entries_are_findings_not_tracebacks(ledger, damage) -> None:
+    (statement,) = service_statements(ledger, pi=OSAKA_PI)
+    from sampleloans.reports.statement import proofs_json
+
+    proofs = json.loads(proofs_json(statement))
+    damage(proofs["events"][0])
+    check = verify_proofs(proofs, ledger["pub"].read_text(), digest=statement.digest)
+    assert len(check.problems) == 1 and check.problems[0].startswith("event #1:")

@@ -599,7 +599,11 @@ def _event_problem(entry: Any, size: int, root: bytes) -> str | None:
         return f"event {seq}: no prev_hash, hash or proof"
     if body.get("seq") != seq:
         return f"event {seq}: its fields name seq {body.get('seq')!r}"
-    if link_hash(prev, body) != hash_hex:
+    try:
+        recomputed = link_hash(prev, body)
+    except (UnicodeEncodeError, InvalidInput, TypeError, ValueError):
+        return f"event {seq}: its fields or previous hash are not what the ledger hashes"
+    if recomputed != hash_hex:
         return f"event {seq}: its fields do not hash to {hash_hex[:16]}…: the event was altered"
     try:
         path = [bytes.fromhex(node) for node in proof]
