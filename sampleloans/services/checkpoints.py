@@ -383,13 +383,18 @@ def make_checkpoint(
         origin_of(snap.ledger_id),
         snap.size,
         snap.frontier.root(),
-        (f"head {head}", f"state {snap.state}", f"time {dates.to_iso(ctx.now)}"),
+        (f"head {head}", f"state {snap.state}", f"time {_whole_seconds(ctx)}"),
     )
     note = notes.sign_checkpoint(checkpoint, signer)
     new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
     if out is not None:
         fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out")
     return Made(note, checkpoint, new_id, out)
+
+
+def _whole_seconds(ctx: Context) -> str:
+    """Now, as stored text to the whole second (`…Z`)."""
+    return dates.to_iso(ctx.now.replace(microsecond=0))
 
 
 def _refuse_inconsistent(snap: _Snapshot) -> None:
@@ -426,7 +431,7 @@ def _keep(
                 "note": note,
                 "key": verifier.encode(),
                 "frontier": hashes,
-                "at": dates.to_iso(ctx.now),
+                "at": _whole_seconds(ctx),
             },
         )
         return int(cursor.lastrowid or 0)
