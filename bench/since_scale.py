@@ -155,7 +155,8 @@ def main() -> None:
     if last < size + args.new:
         append(path, size + args.new)
     env = {**os.environ, "SAMPLELOANS_DB": str(path), "SAMPLELOANS_USER": CURATOR}
-    times, report = [], {}
+    times: list[float] = []
+    report: dict[str, object] = {}
     for _ in range(args.runs):
         start = time.perf_counter()
         done = subprocess.run(

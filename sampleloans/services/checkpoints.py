@@ -202,8 +202,11 @@ def state_digest(connection: Connection) -> str:
     """`sha256:<hex>` over every projection table in name order, each row in primary-key
     order as the JSON array of its stored values (docs/ledger-format.md section 6)."""
     digest = hashlib.sha256()
-    for model in sorted(PROJECTION_TABLES, key=lambda m: m.__tablename__):  # type: ignore[attr-defined]
-        table = model.__table__  # type: ignore[attr-defined]
+    tables = sorted(
+        (model.__table__ for model in PROJECTION_TABLES),  # type: ignore[attr-defined]
+        key=lambda table: str(table.name),
+    )
+    for table in tables:
         keys = ", ".join(column.name for column in table.primary_key.columns)
         digest.update(f"{table.name}\n".encode())
         cursor = connection.execute(text(f"SELECT * FROM {table.name} ORDER BY {keys}"))
@@ -224,7 +227,8 @@ def _head_at(connection: Connection, seq: int) -> str | None:
 
 def _last_seq(connection: Connection) -> int:
     """The last event's seq (0 for none)."""
-    return int(connection.execute(text("SELECT coalesce(max(seq), 0) FROM ledger_event")).scalar())
+    last = connection.execute(text("SELECT coalesce(max(seq), 0) FROM ledger_event")).scalar()
+    return int(last or 0)
 
 
 def _has_table(connection: Connection) -> bool:
