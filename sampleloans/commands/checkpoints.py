@@ -86,9 +86,9 @@ def checkpoint(
     from sampleloans.services.checkpoints import make_checkpoint, read_signer
 
     with errors_to_exit_codes():
-        signer = read_signer(key)  # type: ignore[arg-type]
         service_ctx = context(ctx)
         engine = open_engine(ctx)
+        signer = read_signer(key)  # type: ignore[arg-type]
         made = make_checkpoint(engine, service_ctx, signer, out=out, force=force)
     if out is None:
         typer.echo(made.note, nl=False)

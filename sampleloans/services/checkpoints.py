@@ -537,10 +537,11 @@ def prove_consistency(
     engine: Engine, ctx: Context, old_path: Path, new_path: Path, out: Path, *, force: bool = False
 ) -> dict[str, Any]:
     """Write the RFC 6962 consistency proof from checkpoint OLD to NEW (canonical JSON)."""
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), None)
     fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
     with db.transaction(engine, write=False) as session:
-        require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
         connection = session.connection()
         if old.origin != origin_of(_ledger_id(connection)):
             raise notes.CheckpointRefused(f"OLD is a checkpoint of {old.origin}, not this ledger")
