@@ -115,7 +115,7 @@ def test_checkpoint_is_made_kept_and_verified(
     listed = runner.invoke(app, ["--as", COMPLIANCE, "checkpoint", "list", "--json"])
     ok(listed)
     [row] = json.loads(listed.stdout)
-    assert row["tree_size"] == size and row["public_key"] == public.read_text().strip()
+    assert row["event_count"] == size and row["public_key"] == public.read_text().strip()
     secret = private.read_text().strip().rsplit("+", 1)[1]
     assert secret not in Path(db.sqlite_path(str(engine.url))).read_bytes().decode("latin-1")  # type: ignore[arg-type]
 
@@ -281,7 +281,9 @@ def test_verify_since_checks_only_new_events_and_says_what_it_skipped(
     result = runner.invoke(app, [*AS, "verify", "--since", str(cp_file), "--json"])
     ok(result)
     report = json.loads(result.stdout)
-    assert report["ok"] and report["new_events"] == 2 and report["since_size"] == size
+    assert (
+        report["ok"] and report["new_event_count"] == 2 and report["checkpoint_event_count"] == size
+    )
     assert any(f"events 1..{size}" in line for line in report["not_checked"])
     assert any("replay" in line for line in report["not_checked"])
     text_out = runner.invoke(
@@ -363,3 +365,27 @@ def test_roles(
     args = [str(tmp_path / a) if a == "cp.txt" else str(keys[0]) if a == "KEY" else a for a in args]
     result = runner.invoke(app, ["--as", who, *args])
     one_error_line(result, 4)
+
+
+def test_json_keys_are_in_the_vocabulary(
+    engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
+) -> None:
+    from tests.test_i11_json import format_problem, type_name, vocabulary, walk
+
+    cp_file = tmp_path / "cp.txt"
+    make_cp(runner, keys[0], cp_file)
+    add_lab(engine, "LabA")
+    vocab, problems = vocabulary(), []
+    for args in (["checkpoint", "list"], ["verify", "--since", str(cp_file)]):
+        result = runner.invoke(app, [*AS, *args, "--json"])
+        ok(result)
+        for path, key, value in walk(json.loads(result.stdout)):
+            if key not in vocab:
+                problems.append(f"{path}.{key}: not in docs/json.md")
+                continue
+            types, fmt, _emitted = vocab[key]
+            if type_name(value) not in types:
+                problems.append(f"{path}.{key}: {type_name(value)} not in {types}")
+            elif (problem := format_problem(key, fmt, value)) is not None:
+                problems.append(problem)
+    assert problems == []

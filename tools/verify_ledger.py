@@ -162,7 +162,7 @@ def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 def _mul(scalar: int, point: tuple[int, ...]) -> tuple[int, ...]:
     """Scalar multiplication (double and add)."""
-    result = (0, 1, 1, 0)
+    result: tuple[int, ...] = (0, 1, 1, 0)
     while scalar > 0:
         if scalar & 1:
             result = _add(result, point)

@@ -86,9 +86,9 @@ def checkpoint(
     from sampleloans.services.checkpoints import make_checkpoint, read_signer
 
     with errors_to_exit_codes():
-        signer = read_signer(key)  # type: ignore[arg-type]
         service_ctx = context(ctx)
         engine = open_engine(ctx)
+        signer = read_signer(key)  # type: ignore[arg-type]
         made = make_checkpoint(engine, service_ctx, signer, out=out, force=force)
     if out is None:
         typer.echo(made.note, nl=False)
@@ -110,7 +110,7 @@ def _usage(message: str) -> None:
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the kept checkpoints, oldest first.
 
-    JSON keys: id, tree_size, head, state, created_at, public_key. Curators and compliance
+    JSON keys: id, event_count, head, state_digest, created_at, public_key. Curators and compliance
     officers. Example: sampleloans checkpoint list
     """
     from rich.table import Table
@@ -124,9 +124,9 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             [
                 {
                     "id": k.id,
-                    "tree_size": k.tree_size,
+                    "event_count": k.tree_size,
                     "head": k.head,
-                    "state": k.state,
+                    "state_digest": k.state,
                     "created_at": k.created_at,
                     "public_key": k.public_key,
                 }

@@ -203,9 +203,6 @@ def verify(
     after a checkpoint this ledger kept (made after a full verify) and prints what it did not
     re-check. Example: sampleloans verify --anchor 212:5f0c…
     """
-    from sampleloans.commands.render import verify_lines
-    from sampleloans.services.verify import parse_anchor, verify_as
-
     if since is not None:
         if checkpoint is not None or anchor is not None or print_head:
             _usage("--since checks only new events; not with --checkpoint, --anchor, --print-head")
@@ -213,6 +210,9 @@ def verify(
         return
     if (checkpoint is None) != (public_key is None):
         _usage("--checkpoint and --public-key go together (the checkpoint and its key)")
+    from sampleloans.commands.render import verify_lines
+    from sampleloans.services.verify import parse_anchor, verify_as
+
     with errors_to_exit_codes():
         anchor_value = None if anchor is None else parse_anchor(anchor)
         engine = open_engine(ctx)
@@ -276,8 +276,9 @@ def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json:
             {
                 "ok": result.ok,
                 "head": result.head,
-                "since_size": result.from_size,
-                "new_events": result.new_events,
+                "checkpoint_id": result.checkpoint_id,
+                "checkpoint_event_count": result.from_size,
+                "new_event_count": result.new_events,
                 "checked": result.checked,
                 "not_checked": result.not_checked,
                 "problems": [{"area": a, "message": m} for a, m in result.problems],

@@ -202,8 +202,11 @@ def state_digest(connection: Connection) -> str:
     """`sha256:<hex>` over every projection table in name order, each row in primary-key
     order as the JSON array of its stored values (docs/ledger-format.md section 6)."""
     digest = hashlib.sha256()
-    for model in sorted(PROJECTION_TABLES, key=lambda m: m.__tablename__):  # type: ignore[attr-defined]
-        table = model.__table__  # type: ignore[attr-defined]
+    tables = sorted(
+        (model.__table__ for model in PROJECTION_TABLES),  # type: ignore[attr-defined]
+        key=lambda table: str(table.name),
+    )
+    for table in tables:
         keys = ", ".join(column.name for column in table.primary_key.columns)
         digest.update(f"{table.name}\n".encode())
         cursor = connection.execute(text(f"SELECT * FROM {table.name} ORDER BY {keys}"))
@@ -224,7 +227,8 @@ def _head_at(connection: Connection, seq: int) -> str | None:
 
 def _last_seq(connection: Connection) -> int:
     """The last event's seq (0 for none)."""
-    return int(connection.execute(text("SELECT coalesce(max(seq), 0) FROM ledger_event")).scalar())
+    last = connection.execute(text("SELECT coalesce(max(seq), 0) FROM ledger_event")).scalar()
+    return int(last or 0)
 
 
 def _has_table(connection: Connection) -> bool:
@@ -383,13 +387,18 @@ def make_checkpoint(
         origin_of(snap.ledger_id),
         snap.size,
         snap.frontier.root(),
-        (f"head {head}", f"state {snap.state}", f"time {dates.to_iso(ctx.now)}"),
+        (f"head {head}", f"state {snap.state}", f"time {_whole_seconds(ctx)}"),
     )
     note = notes.sign_checkpoint(checkpoint, signer)
     new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
     if out is not None:
         fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out")
     return Made(note, checkpoint, new_id, out)
+
+
+def _whole_seconds(ctx: Context) -> str:
+    """Now, as stored text to the whole second (`…Z`)."""
+    return dates.to_iso(ctx.now.replace(microsecond=0))
 
 
 def _refuse_inconsistent(snap: _Snapshot) -> None:
@@ -426,7 +435,7 @@ def _keep(
                 "note": note,
                 "key": verifier.encode(),
                 "frontier": hashes,
-                "at": dates.to_iso(ctx.now),
+                "at": _whole_seconds(ctx),
             },
         )
         return int(cursor.lastrowid or 0)
@@ -528,10 +537,11 @@ def prove_consistency(
     engine: Engine, ctx: Context, old_path: Path, new_path: Path, out: Path, *, force: bool = False
 ) -> dict[str, Any]:
     """Write the RFC 6962 consistency proof from checkpoint OLD to NEW (canonical JSON)."""
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), None)
     fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
     with db.transaction(engine, write=False) as session:
-        require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
         connection = session.connection()
         if old.origin != origin_of(_ledger_id(connection)):
             raise notes.CheckpointRefused(f"OLD is a checkpoint of {old.origin}, not this ledger")

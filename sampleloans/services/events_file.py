@@ -80,7 +80,8 @@ def export_events(engine: Engine, ctx: Context, dest: Path, *, force: bool = Fal
 def _write_export(engine: Engine, out: TextIO) -> tuple[int, str]:
     """Header and events from one read snapshot; the count and the head written."""
     with engine.connect() as connection:
-        meta = dict(connection.execute(text("SELECT key, value FROM ledger_meta")).all())
+        rows = connection.execute(text("SELECT key, value FROM ledger_meta")).all()
+        meta: dict[str, str] = {str(key): str(value) for key, value in rows}
         ledger_id = meta.get("ledger_id")
         if ledger_id is None:
             raise InvalidInput("this database has no ledger; nothing to export")
