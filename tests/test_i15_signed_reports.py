@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import certs
 from sampleloans.cli import app
@@ -81,7 +82,7 @@ def ledger(engine: Engine, run, cli_env: dict[str, str]) -> Engine:
     return engine
 
 
-def report(runner: CliRunner, out: Path, *extra: str, kind: tuple[str, ...] = ()) -> object:
+def report(runner: CliRunner, out: Path, *extra: str, kind: tuple[str, ...] = ()) -> Result:
     """Run `report custody --loan L-2 --out OUT` (or another kind) with extra options."""
     command = list(kind) or ["custody", "--loan", "L-2"]
     return runner.invoke(app, [*AS, "report", *command, "--out", str(out), *GEN, *extra])
@@ -140,7 +141,8 @@ def test_sign_pdf_appends_to_the_rendering_and_rsa_signing_is_deterministic(
         assert check.signing_time == NOW
 
 
-def _root(pki: Pki) -> object:
+def _root(pki: Pki) -> x509.Certificate:
+    """A PKI's root certificate."""
     return signing.load_trust_root(pki.root_pem.read_bytes())
 
 
@@ -150,9 +152,9 @@ def test_check_signature_names_each_kind_of_failure(
     signed = signing.sign_pdf(unsigned, pki.credentials, NOW)
     root = _root(pki)
 
-    def problems(data: bytes, trust: object = root, now: datetime = NOW) -> str:
+    def problems(data: bytes, trust: x509.Certificate = root, now: datetime = NOW) -> str:
         try:
-            return " | ".join(signing.check_signature(data, trust, now).problems)  # type: ignore[arg-type]
+            return " | ".join(signing.check_signature(data, trust, now).problems)
         except signing.SignatureFailure as failure:
             return str(failure)
 
@@ -223,7 +225,7 @@ def test_keys_commands_write_private_keys_0600_and_never_print_them(
     assert credentials.signer_name == f"{LENDER} report signing"
     assert (
         credentials.chain[0].subject
-        == certs.x509.load_pem_x509_certificate((lender / "root-cert.pem").read_bytes()).subject
+        == x509.load_pem_x509_certificate((lender / "root-cert.pem").read_bytes()).subject
     )
     before = {p: p.read_bytes() for p in files}
     again = runner.invoke(app, ["keys", "lender-root", "--out", str(lender), "--name", "Other"])
