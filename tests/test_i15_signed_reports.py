@@ -445,3 +445,46 @@ def test_pyhanko_cli_validates_against_the_trust_root(
     assert "The signature covers the entire file" in good.stdout
     other = validate(stranger.root_pem)
     assert other.returncode != 0 and "judged VALID" not in other.stdout
+
+
+def test_encrypted_pem_key_takes_its_passphrase_from_the_environment(
+    ledger: Engine, runner: CliRunner, tmp_path: Path, pki: Pki
+) -> None:
+    key = serialization.load_pem_private_key(pki.key_pem.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    locked = tmp_path / "locked-key.pem"
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"open sesame"),
+        )
+    )
+    args = ["--sign", "--signer-key", str(locked), "--signer-cert", str(pki.chain_pem)]
+    out = tmp_path / "signed.pdf"
+    refused = report(runner, out, *args)
+    assert refused.exit_code == 2 and "SAMPLELOANS_SIGNER_PASSPHRASE" in refused.stderr
+    assert "open sesame" not in refused.output and not out.exists()
+    signed = runner.invoke(
+        app,
+        [*AS, "report", "custody", "--loan", "L-2", "--out", str(out), *GEN, *args],
+        env={"SAMPLELOANS_SIGNER_PASSPHRASE": "open sesame"},
+    )
+    assert signed.exit_code == 0, signed.stderr
+    assert "open sesame" not in signed.output
+    assert signing.check_signature(out.read_bytes(), _root(pki), NOW).ok
+
+
+def test_a_trust_root_that_is_not_a_certificate_is_invalid_input(
+    ledger: Engine, runner: CliRunner, tmp_path: Path, pki: Pki
+) -> None:
+    signed = tmp_path / "signed.pdf"
+    assert report(runner, signed, *sign_args(pki)).exit_code == 0
+    for bad, code in ((pki.key_pem, 2), (tmp_path / "missing.pem", 3)):
+        result = runner.invoke(
+            app,
+            ["verify-document", str(signed), "--trust-root", str(bad)],
+            env={"SAMPLELOANS_DB": str(tmp_path / "none.db")},
+        )
+        assert result.exit_code == code, result.output
+        assert result.stderr.startswith("Error: --trust-root:") and result.stdout == ""
