@@ -104,6 +104,7 @@ def append_update(data: bytes) -> bytes:
 
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
     writer.document_meta.title = "changed after signing"
+    writer.document_meta.keywords = ["not", "the", "report's", "claim"]
     writer.update_root()  # an update with no changed object would write nothing
     out = io.BytesIO()
     writer.write(out)

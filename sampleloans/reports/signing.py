@@ -271,6 +271,26 @@ def is_signed(data: bytes) -> bool:
     return b"/ByteRange" in data and b"/Contents" in data
 
 
+def signed_extent(data: bytes) -> int | None:
+    """How many leading bytes the file's one signature covers (the end of its ByteRange):
+    what the signer signed, whatever was appended since; None when the file carries no single
+    readable signature."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    if not is_signed(data):
+        return None
+    with _pdf_library_quiet():
+        try:
+            embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures
+        except (PdfError, *_UNREADABLE):
+            return None
+    if len(embedded) != 1 or len(embedded[0].byte_range) != 4:
+        return None
+    _, _, start, length = (int(n) for n in embedded[0].byte_range)
+    return start + length if 0 < start + length <= len(data) else None
+
+
 # What pyHanko raises on a malformed file or signature (a damaged CMS blob can surface as a
 # TypeError or KeyError deep inside asn1crypto): each means "this signature cannot be read".
 _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
