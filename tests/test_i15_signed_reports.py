@@ -489,3 +489,50 @@ def test_a_trust_root_that_is_not_a_certificate_is_invalid_input(
         )
         assert result.exit_code == code, result.output
         assert result.stderr.startswith("Error: --trust-root:") and result.stdout == ""
+
+
+def test_a_borrower_checks_a_signed_report_with_the_root_alone_in_real_processes(
+    ledger: Engine, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    def sampleloans(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sampleloans", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **env},
+        )
+
+    lender, signer, out = tmp_path / "lender", tmp_path / "signer", tmp_path / "custody.pdf"
+    assert (
+        sampleloans("keys", "lender-root", "--out", str(lender), "--name", LENDER).returncode == 0
+    )
+    made = sampleloans("keys", "signing-cert", "--root", str(lender), "--out", str(signer))
+    assert made.returncode == 0, made.stderr
+    signed = sampleloans(
+        *AS, "report", "custody", "--loan", "L-2", "--out", str(out), *GEN, "--sign",
+        SAMPLELOANS_SIGNER_KEY=str(signer / "signing-key.pem"),
+        SAMPLELOANS_SIGNER_CERT=str(signer / "signing-cert.pem"),
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    # the borrower's machine: no SAMPLELOANS_DB, no ledger at the default place, no --as
+    borrower = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
+    borrower["XDG_DATA_HOME"] = str(tmp_path / "borrower-home")
+    borrower["SAMPLELOANS_NOW"] = cli_env["SAMPLELOANS_NOW"]  # the certificates' clock
+    check = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "verify-document", str(out), "--trust-root",
+         str(lender / "root-cert.pem")],
+        capture_output=True, text=True, check=False, env=borrower,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"signed by '{LENDER} report signing' at 2025-04-01 09:00 UTC" in check.stdout
+    assert "not modified after signing" in check.stdout
+    assert "ledger checks were skipped (no ledger at" in check.stdout
+    out.write_bytes(flip(out.read_bytes(), 2000))
+    changed = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "verify-document", str(out), "--trust-root",
+         str(lender / "root-cert.pem")],
+        capture_output=True, text=True, check=False, env=borrower,
+    )  # fmt: skip
+    assert changed.returncode == 1 and "Traceback" not in changed.stdout + changed.stderr
+    assert len([line for line in changed.stdout.splitlines() if line.startswith("FAIL")]) == 1
