@@ -272,9 +272,14 @@ def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     except OSError as exc:
         raise StorageError(f"FILE: cannot read {path}: {exc.strerror}") from None
     not_a_report = f"FILE: {path} is not a sampleloans report"
+    signed = data
+    if b"/ByteRange" in data:  # a signed report: its claim is what the signer signed
+        from sampleloans.reports.signing import signed_extent
+
+        signed = data[: signed_extent(data) or len(data)]
     try:
         with _pdf_library_quiet():
-            info = PdfReader(io.BytesIO(data)).metadata or {}
+            info = PdfReader(io.BytesIO(signed)).metadata or {}
             keywords = str(info.get("/Keywords", ""))
     except (PyPdfError, ValueError, OSError, RecursionError):
         raise InvalidInput(f"{not_a_report} (not a readable PDF)") from None

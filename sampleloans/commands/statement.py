@@ -81,10 +81,12 @@ def build(
     generated_at: datetime,
 ) -> list["Statement"]:
     """The statements a request covers, each built on the checkpoint (one read transaction)."""
+    from sampleloans.services import access
     from sampleloans.services.statement import build_statements
 
     given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
     with reading(ctx) as (session, service_ctx):
+        access.reader(session, service_ctx)  # who acts is settled before anything else
         checkpoint = given or newest_checkpoint(session)
         return build_statements(
             session,

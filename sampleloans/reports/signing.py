@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from sampleloans.errors import InvalidInput, SampleLoansError
+
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.writer import BasePdfFileWriter
+    from pyhanko.sign.signers import Signer
+    from pyhanko.sign.signers.pdf_signer import PdfSigningSession
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+    from pyhanko.sign.validation.status import PdfSignatureStatus
 
 SIGNATURE_FIELD = "LenderSignature"
 RSA_MIN_BITS = 2048
@@ -130,9 +138,9 @@ def load_pkcs12_credentials(
     return _checked(key, cert, extra, source)
 
 
-def _pyhanko_signer(credentials: SigningCredentials) -> object:
+def _pyhanko_signer(credentials: SigningCredentials) -> "Signer":
     """pyHanko's in-memory signer over the credentials (asn1crypto objects)."""
-    from asn1crypto import keys as asn1_keys
+    from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
     from asn1crypto import x509 as asn1_x509
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -172,7 +180,7 @@ def sign_pdf(
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
-    class FixedTimeWriter(IncrementalPdfFileWriter):  # type: ignore[misc]
+    class FixedTimeWriter(IncrementalPdfFileWriter):
         """pyHanko stamps ModDate with the wall clock; we stamp the injected time."""
 
         def _update_meta(self) -> None:
@@ -180,12 +188,12 @@ def sign_pdf(
             if self._info is not None:
                 self._info.get_object()["/ModDate"] = generic.pdf_date(signing_time)
 
-    class FixedTimeSigner(signers.PdfSigner):  # type: ignore[misc]
+    class FixedTimeSigner(signers.PdfSigner):
         """pyHanko's PdfSigner with the signing time given, not read from the clock."""
 
         def init_signing_session(
-            self, pdf_out: object, existing_fields_only: bool = False
-        ) -> object:
+            self, pdf_out: "BasePdfFileWriter", existing_fields_only: bool = False
+        ) -> "PdfSigningSession":
             session = super().init_signing_session(pdf_out, existing_fields_only)
             session.system_time = signing_time
             return session
@@ -263,6 +271,26 @@ def is_signed(data: bytes) -> bool:
     return b"/ByteRange" in data and b"/Contents" in data
 
 
+def signed_extent(data: bytes) -> int | None:
+    """How many leading bytes the file's one signature covers (the end of its ByteRange):
+    what the signer signed, whatever was appended since; None when the file carries no single
+    readable signature."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    if not is_signed(data):
+        return None
+    with _pdf_library_quiet():
+        try:
+            embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures
+        except (PdfError, *_UNREADABLE):
+            return None
+    if len(embedded) != 1 or len(embedded[0].byte_range) != 4:
+        return None
+    _, _, start, length = (int(n) for n in embedded[0].byte_range)
+    return start + length if 0 < start + length <= len(data) else None
+
+
 # What pyHanko raises on a malformed file or signature (a damaged CMS blob can surface as a
 # TypeError or KeyError deep inside asn1crypto): each means "this signature cannot be read".
 _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
@@ -309,9 +337,11 @@ def check_signature(
     return _findings(status, trust_root, now, revisions, signed_revision)
 
 
-def _validate(embedded: object, trust_root: x509.Certificate | None, now: datetime) -> object:
+def _validate(
+    embedded: "EmbeddedPdfSignature", trust_root: x509.Certificate | None, now: datetime
+) -> "PdfSignatureStatus":
     """pyHanko's validation of one embedded signature, offline, at `now`."""
-    from asn1crypto import x509 as asn1_x509
+    from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
@@ -327,16 +357,15 @@ def _validate(embedded: object, trust_root: x509.Certificate | None, now: dateti
 
 
 def _findings(
-    status: object,
+    status: "PdfSignatureStatus",
     trust_root: x509.Certificate | None,
     now: datetime,
     revisions: int,
     signed_revision: int,
 ) -> SignatureCheck:
     """Turn pyHanko's status into one line per problem, most telling first."""
-    from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    assert isinstance(status, PdfSignatureStatus)
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     signer = subject_name(cert)
     problems: list[str] = []
