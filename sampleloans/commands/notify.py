@@ -253,8 +253,10 @@ def notify(
     not sent again. --sign signs each statement (PAdES) like 'report statement --sign'.
     Curators only.
 
-    Example: SAMPLELOANS_SMTP_HOST=mail.naoc.example SAMPLELOANS_SMTP_FROM=loans@naoc.example
-    sampleloans --as curator@naoc.example notify
+    The server comes from SAMPLELOANS_SMTP_HOST, _PORT, _FROM, _STARTTLS, _USER and _PASSWORD
+    (or the options); --outbox DIR is a dry run that writes .eml files.
+
+    Example: sampleloans --as curator@naoc.example notify --outbox outbox/
     """
     from sampleloans.commands.signer import load_credentials
     from sampleloans.errors import StorageError
