@@ -359,3 +359,21 @@ def test_hostile_proof_entries_are_findings_not_tracebacks(ledger, damage) -> No
     damage(proofs["events"][0])
     check = verify_proofs(proofs, ledger["pub"].read_text(), digest=statement.digest)
     assert len(check.problems) == 1 and check.problems[0].startswith("event #1:")
+
+
+def test_proofs_of_another_pis_statement_are_named(ledger) -> None:
+    from sampleloans.reports.statement import proofs_json
+
+    (theirs,) = service_statements(ledger, pi=OU_PI)
+    proofs = json.loads(proofs_json(theirs))
+    check = verify_proofs(proofs, ledger["pub"].read_text(), digest=theirs.digest, pi=OSAKA_PI)
+    assert check.problems == ("pi: the embedded proofs are of another PI's statement",)
+
+
+def test_an_unsigned_statement_says_its_pages_are_not_covered(ledger, tmp_path) -> None:
+    make_statements(ledger, "--pi", OSAKA_PI)
+    pdf = ledger["dir"] / "st" / "statement-terada-at-osaka-u.example.pdf"
+    nowhere = {"SAMPLELOANS_DB": str(tmp_path / "none.db"), "COLUMNS": "200"}
+    result = invoke(nowhere, "verify-document", str(pdf), "--public-key", str(ledger["pub"]))
+    assert result.exit_code == 0
+    assert "the PDF itself is not signed" in result.stdout

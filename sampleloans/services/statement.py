@@ -545,7 +545,9 @@ class ProofCheck:
     problems: tuple[str, ...]
 
 
-def verify_proofs(proofs: dict[str, Any], public_key_text: str, *, digest: str) -> ProofCheck:
+def verify_proofs(
+    proofs: dict[str, Any], public_key_text: str, *, digest: str, pi: str | None = None
+) -> ProofCheck:
     """Check a statement's embedded proofs with the lender's public key alone: the checkpoint's
     signature, each event's hash recomputed from its fields, and each inclusion proof against
     the signed root. A wrong key or a re-signed checkpoint raises `CheckpointRefused` (exit 1)."""
@@ -563,6 +565,8 @@ def verify_proofs(proofs: dict[str, Any], public_key_text: str, *, digest: str) 
         f"{checkpoint.origin}, {checkpoint.size} events"
     ]
     problems = []
+    if pi is not None and proofs.get("pi") != pi:
+        problems.append("pi: the embedded proofs are of another PI's statement")
     if proofs.get("digest") != digest:
         problems.append(
             "digest: the embedded proofs belong to another statement than the one printed"
