@@ -447,3 +447,23 @@ def test_inclusion_proofs_of_events_check_against_the_signed_root(
             assert merkle.verify_inclusion(seq - 1, cp.size, leaf, proof, cp.root)
             other = merkle.leaf_hash(bytes.fromhex(hashes[seq + 1]))
             assert not merkle.verify_inclusion(seq - 1, cp.size, other, proof, cp.root)
+
+
+def test_verify_since_catches_a_kept_frontier_changed_behind_its_back(
+    engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
+) -> None:
+    cp_file = tmp_path / "cp.txt"
+    make_cp(runner, keys[0], cp_file)
+    path = db.sqlite_path(str(engine.url))
+    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+        connection.execute("DROP TRIGGER checkpoint_no_update")
+        frontier = json.loads(connection.execute("SELECT frontier FROM checkpoint").fetchone()[0])
+        frontier[-1] = frontier[0]
+        connection.execute("UPDATE checkpoint SET frontier = ?", (json.dumps(frontier),))
+    result = runner.invoke(
+        app, [*AS, "verify", "--since", str(cp_file), "--public-key", str(keys[1])]
+    )
+    assert result.exit_code == 1
+    assert "the kept Merkle frontier is not the signed one" in result.stdout
+    full = runner.invoke(app, [*AS, "verify"])
+    assert full.exit_code == 1 and "checkpoint_no_update is missing" in full.stdout
