@@ -389,3 +389,81 @@ def test_json_keys_are_in_the_vocabulary(
             elif (problem := format_problem(key, fmt, value)) is not None:
                 problems.append(problem)
     assert problems == []
+
+
+def test_stand_alone_verifier_checks_the_checkpoint_and_its_signature(
+    engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
+) -> None:
+    import subprocess
+    import sys
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "verify_ledger.py"
+    cp_file = tmp_path / "cp.txt"
+    old_copy = tmp_path / "old.db"
+    maintenance.backup(engine, ctx_for(), old_copy)
+    add_lab(engine, "LabA")
+    make_cp(runner, keys[0], cp_file)
+    add_lab(engine, "LabB")  # the ledger goes on after the checkpoint: still consistent
+    ledger = str(db.sqlite_path(str(engine.url)))
+    args = ["--checkpoint", str(cp_file), "--public-key", str(keys[1])]
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(tool), *extra], capture_output=True, text=True, timeout=120
+        )
+
+    good = run(ledger, *args)
+    assert good.returncode == 0, good.stdout + good.stderr
+    other = tmp_path / "other.key"
+    ok(runner.invoke(app, ["keys", "generate", "--out", str(other), "--name", "naoc.example"]))
+    wrong_key = run(ledger, "--checkpoint", str(cp_file), "--public-key", f"{other}.pub")
+    assert wrong_key.returncode == 1 and "not signed by naoc.example" in wrong_key.stdout
+    rolled_back = run(str(old_copy), *args)
+    assert rolled_back.returncode == 1 and "the ledger has" in rolled_back.stdout
+    forged = cp_file.read_text().replace("\nhead ", "\nhead 1", 1)
+    (tmp_path / "forged.txt").write_text(forged)
+    tampered = run(
+        ledger, "--checkpoint", str(tmp_path / "forged.txt"), "--public-key", str(keys[1])
+    )
+    assert tampered.returncode == 1 and "signature does not verify" in tampered.stdout
+
+
+def test_inclusion_proofs_of_events_check_against_the_signed_root(
+    engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
+) -> None:
+    from sampleloans.ledger import merkle
+
+    note = make_cp(runner, keys[0], tmp_path / "cp.txt")
+    add_lab(engine, "LabA")  # events after the checkpoint do not change its proofs
+    verifier = notes.parse_verifier_key(keys[1].read_text())
+    cp = notes.verify_checkpoint(note, verifier)
+    with engine.connect() as connection:
+        kept = checkpoints.latest_checkpoint(connection)
+        assert kept is not None and kept.note == note
+        hashes = dict(connection.exec_driver_sql("SELECT seq, hash FROM ledger_event").all())
+        for seq in (1, 2, cp.size // 2, cp.size):
+            proof = checkpoints.inclusion_proof(connection, seq, cp.size)
+            leaf = merkle.leaf_hash(bytes.fromhex(hashes[seq]))
+            assert merkle.verify_inclusion(seq - 1, cp.size, leaf, proof, cp.root)
+            other = merkle.leaf_hash(bytes.fromhex(hashes[seq + 1]))
+            assert not merkle.verify_inclusion(seq - 1, cp.size, other, proof, cp.root)
+
+
+def test_verify_since_catches_a_kept_frontier_changed_behind_its_back(
+    engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
+) -> None:
+    cp_file = tmp_path / "cp.txt"
+    make_cp(runner, keys[0], cp_file)
+    path = db.sqlite_path(str(engine.url))
+    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+        connection.execute("DROP TRIGGER checkpoint_no_update")
+        frontier = json.loads(connection.execute("SELECT frontier FROM checkpoint").fetchone()[0])
+        frontier[-1] = frontier[0]
+        connection.execute("UPDATE checkpoint SET frontier = ?", (json.dumps(frontier),))
+    result = runner.invoke(
+        app, [*AS, "verify", "--since", str(cp_file), "--public-key", str(keys[1])]
+    )
+    assert result.exit_code == 1
+    assert "the kept Merkle frontier is not the signed one" in result.stdout
+    full = runner.invoke(app, [*AS, "verify"])
+    assert full.exit_code == 1 and "checkpoint_no_update is missing" in full.stdout

@@ -15,10 +15,7 @@ from sampleloans.commands.common import (
 )
 
 keys_app = typer.Typer(help="Signing keys for checkpoints (Ed25519).", no_args_is_help=True)
-checkpoint_app = typer.Typer(
-    help="Signed checkpoints of the ledger (C2SP tlog-checkpoint) and proofs between them.",
-    invoke_without_command=True,
-)
+checkpoint_app = typer.Typer(invoke_without_command=True)  # help: the callback's docstring
 
 Force = Annotated[bool, typer.Option("--force", help="Replace existing files.")]
 PublicKey = Annotated[
