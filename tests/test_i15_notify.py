@@ -271,3 +271,45 @@ def test_signed_statements_by_mail_pass_pdfsig_and_the_trust_root(ledger, smtp) 
     if shutil.which("pdfsig"):
         done = subprocess.run(["pdfsig", str(received)], capture_output=True, text=True, timeout=60)
         assert "Signature is Valid" in done.stdout, done.stdout
+
+
+class RefusingInbox(Inbox):
+    """An inbox whose server refuses one recipient (550), as a real server refuses a mailbox."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        """Refuse one address, accept the others."""
+        if address == self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_refused_recipient_stops_with_one_line_and_only_what_was_sent_is_recorded(
+    ledger,
+) -> None:
+    refused = "pi@suparco.example"
+    inbox = RefusingInbox(refused)
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        env = smtp_env(ledger, controller.port)
+        result = notify(env, ledger)
+        assert result.exit_code == 3 and result.stderr.count("\n") == 1
+        assert refused in result.stderr
+        delivered = [rcpt[0] for rcpt, _m in inbox.messages]
+        assert refused not in delivered and delivered
+        assert [r for r, _k, _s in sent_rows(ledger)] == delivered
+        inbox.refused = "nobody@nowhere.example"
+        again = notify(env, ledger)
+        assert again.exit_code == 0, again.stderr
+        rows = sent_rows(ledger)
+        assert len(rows) == len(set(rows)) == len(inbox.messages)  # nothing sent twice
+        assert (refused, "statement", f"pi:{refused}") in rows
+    finally:
+        controller.stop()
