@@ -116,6 +116,7 @@ def test_checkpoint_is_made_kept_and_verified(
     ok(listed)
     [row] = json.loads(listed.stdout)
     assert row["event_count"] == size and row["public_key"] == public.read_text().strip()
+    assert row["note"] == (tmp_path / "cp.txt").read_text()
     secret = private.read_text().strip().rsplit("+", 1)[1]
     assert secret not in Path(db.sqlite_path(str(engine.url))).read_bytes().decode("latin-1")  # type: ignore[arg-type]
 

@@ -116,7 +116,8 @@ def _usage(message: str) -> NoReturn:
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the kept checkpoints, oldest first.
 
-    JSON keys: id, event_count, head, state_digest, created_at, public_key. Curators and compliance
+    JSON keys: id, event_count, head, state_digest, created_at, public_key, note (the signed
+    checkpoint, as written). Curators and compliance
     officers. Example: sampleloans checkpoint list
     """
     from rich.table import Table
@@ -135,6 +136,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     "state_digest": k.state,
                     "created_at": k.created_at,
                     "public_key": k.public_key,
+                    "note": k.note,
                 }
                 for k in kept
             ]
