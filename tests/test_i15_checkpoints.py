@@ -116,6 +116,7 @@ def test_checkpoint_is_made_kept_and_verified(
     ok(listed)
     [row] = json.loads(listed.stdout)
     assert row["event_count"] == size and row["public_key"] == public.read_text().strip()
+    assert row["note"] == (tmp_path / "cp.txt").read_text()
     secret = private.read_text().strip().rsplit("+", 1)[1]
     assert secret not in Path(db.sqlite_path(str(engine.url))).read_bytes().decode("latin-1")  # type: ignore[arg-type]
 
@@ -467,3 +468,26 @@ def test_verify_since_catches_a_kept_frontier_changed_behind_its_back(
     assert "the kept Merkle frontier is not the signed one" in result.stdout
     full = runner.invoke(app, [*AS, "verify"])
     assert full.exit_code == 1 and "checkpoint_no_update is missing" in full.stdout
+
+
+def test_the_key_never_signs_a_history_contradicting_what_it_signed_before(
+    engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
+) -> None:
+    old_copy = tmp_path / "old.db"
+    maintenance.backup(engine, ctx_for(), old_copy)
+    add_lab(engine, "LabA")
+    make_cp(runner, keys[0], tmp_path / "cp1.txt")
+    memory = Path(f"{keys[0]}.signed")
+    assert stat.S_IMODE(memory.stat().st_mode) == 0o600
+    # roll the whole file back (its checkpoint table too), then write another history
+    ok(runner.invoke(app, [*AS, "restore", str(old_copy), "--force", "--older"]))
+    add_lab(engine, "LabB")
+    path = db.sqlite_path(str(engine.url))
+    before = fingerprint(path)  # type: ignore[arg-type]
+    out = tmp_path / "cp2.txt"
+    result = runner.invoke(app, [*AS, "checkpoint", "--key", str(keys[0]), "--out", str(out)])
+    one_error_line(result, 1, "this key last signed a checkpoint of this ledger", "no checkpoint")
+    assert not out.exists() and fingerprint(path) == before  # type: ignore[arg-type]
+    memory.write_text("{not json")
+    result = runner.invoke(app, [*AS, "checkpoint", "--key", str(keys[0]), "--out", str(out)])
+    one_error_line(result, 2, "damaged")

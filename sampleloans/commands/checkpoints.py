@@ -1,7 +1,7 @@
 """`keys generate` and `checkpoint`: signing keys and signed checkpoints of the ledger."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -71,7 +71,9 @@ def checkpoint(
     The checkpoint (a C2SP signed note: origin, tree size, RFC 6962 Merkle root, and head,
     state digest and time lines) is kept in the ledger's append-only checkpoint table and
     printed (or written to --out). Refused (exit 1) if verify finds a problem or the ledger no
-    longer extends an earlier checkpoint. Curators only.
+    longer extends an earlier checkpoint: one kept in the ledger, or the last one this key
+    signed for it, recorded beside the key in KEY.signed (so a rolled-back ledger file cannot
+    make the key sign a history that contradicts what it signed before). Curators only.
     Example: sampleloans checkpoint --key ~/.config/sampleloans/checkpoint.key --out cp-212.txt
     """
     if ctx.invoked_subcommand is not None:
@@ -80,13 +82,20 @@ def checkpoint(
         return
     if key is None:
         _usage("--key FILE is needed to sign a checkpoint (make one with 'keys generate')")
-    from sampleloans.services.checkpoints import make_checkpoint, read_signer
+    from sampleloans.services.checkpoints import make_checkpoint, memory_path, read_signer
 
     with errors_to_exit_codes():
         service_ctx = context(ctx)
         engine = open_engine(ctx)
-        signer = read_signer(key)  # type: ignore[arg-type]
-        made = make_checkpoint(engine, service_ctx, signer, out=out, force=force)
+        signer = read_signer(key)
+        made = make_checkpoint(
+            engine,
+            service_ctx,
+            signer,
+            out=out,
+            force=force,
+            memory=memory_path(key),  # type: ignore[arg-type]
+        )
     if out is None:
         typer.echo(made.note, nl=False)
     console(stderr=out is None).print(
@@ -97,7 +106,7 @@ def checkpoint(
     )
 
 
-def _usage(message: str) -> None:
+def _usage(message: str) -> NoReturn:
     """One usage error line and exit 2."""
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(2)
@@ -107,7 +116,8 @@ def _usage(message: str) -> None:
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the kept checkpoints, oldest first.
 
-    JSON keys: id, event_count, head, state_digest, created_at, public_key. Curators and compliance
+    JSON keys: id, event_count, head, state_digest, created_at, public_key, note (the signed
+    checkpoint, as written). Curators and compliance
     officers. Example: sampleloans checkpoint list
     """
     from rich.table import Table
@@ -126,6 +136,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     "state_digest": k.state,
                     "created_at": k.created_at,
                     "public_key": k.public_key,
+                    "note": k.note,
                 }
                 for k in kept
             ]

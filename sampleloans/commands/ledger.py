@@ -4,7 +4,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -243,7 +243,7 @@ def verify(
         raise typer.Exit(1)
 
 
-def _usage(message: str) -> None:
+def _usage(message: str) -> NoReturn:
     """One usage error line and exit 2."""
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(2)

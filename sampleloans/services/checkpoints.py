@@ -332,14 +332,16 @@ class _Snapshot:
     kept: list[StoredCheckpoint]
 
 
-def _take_snapshot(engine: Engine) -> _Snapshot:
-    """Tree, head and state of the ledger in one read transaction."""
+def _take_snapshot(engine: Engine, also: Iterable[int] = ()) -> _Snapshot:
+    """Tree, head and state of the ledger in one read transaction (with the Merkle root at the
+    size of every kept checkpoint and at the sizes `also`)."""
     with engine.connect() as connection:
         connection.execute(text("SELECT count(*) FROM ledger_event")).scalar()  # fixes it
         ledger_id = _ledger_id(connection)
         size = _last_seq(connection)
         kept = stored_checkpoints(connection)
-        frontier, roots = frontier_at(connection, size, [k.tree_size for k in kept])
+        watch = [*(k.tree_size for k in kept), *(n for n in also if n <= size)]
+        frontier, roots = frontier_at(connection, size, watch)
         head_hash = _head_at(connection, size) or chain.genesis_hash(ledger_id)
         state = state_digest(connection)
         connection.rollback()
@@ -354,11 +356,14 @@ def make_checkpoint(
     out: Path | None = None,
     force: bool = False,
     verify_first: Callable[[Engine], Any] | None = None,
+    memory: Path | None = None,
 ) -> Made:
     """Verify the whole ledger, then sign and keep a checkpoint of that same state.
 
     Refused (exit 1) when verify finds a problem, or when the ledger no longer extends a
-    checkpoint kept before (a log never signs two inconsistent checkpoints).
+    checkpoint kept before or, with `memory` (the signer's own record beside its key, which a
+    rollback of the ledger file does not roll back), the last one this key signed for it: a
+    log never signs two inconsistent checkpoints.
     """
     from sampleloans.services.verify import verify
 
@@ -366,9 +371,10 @@ def make_checkpoint(
         require_role(session, ctx, *CREATE_ROLES, action="sign a checkpoint")
     if out is not None:
         fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+    remembered = _read_memory(memory, signer.verifier())
     check = verify_first or verify
     for _attempt in range(3):
-        snap = _take_snapshot(engine)
+        snap = _take_snapshot(engine, [c.size for c in remembered.values()])
         result = check(engine)
         if not result.ok:
             first = result.problems[0].message
@@ -382,6 +388,7 @@ def make_checkpoint(
     else:
         raise Conflict("the ledger kept changing during the checkpoint; run it again")
     _refuse_inconsistent(snap)
+    _refuse_unlike_memory(snap, remembered.get(origin_of(snap.ledger_id)), memory)
     head = chain.format_head(snap.size, snap.head_hash)
     checkpoint = notes.Checkpoint(
         origin_of(snap.ledger_id),
@@ -391,9 +398,60 @@ def make_checkpoint(
     )
     note = notes.sign_checkpoint(checkpoint, signer)
     new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
+    if memory is not None:
+        _remember(memory, remembered, checkpoint.origin, note)
     if out is not None:
         fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out")
     return Made(note, checkpoint, new_id, out)
+
+
+def memory_path(key_path: Path) -> Path:
+    """The signer's record of the last checkpoint it signed for each ledger: KEY.signed."""
+    return key_path.with_name(key_path.name + ".signed")
+
+
+def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, notes.Checkpoint]:
+    """Origin → the last checkpoint this key signed for it (each signature checked)."""
+    if memory is None or not memory.exists():
+        return {}
+    what = f"the key's record of signed checkpoints {memory}"
+    try:
+        recorded = json.loads(_read_small(memory, what, 1024 * 1024))
+        assert isinstance(recorded, dict)
+        return {
+            origin: notes.verify_checkpoint(note, verifier) for origin, note in recorded.items()
+        }
+    except (ValueError, AssertionError, AttributeError, InvalidInput, notes.CheckpointRefused):
+        raise InvalidInput(f"{what} is damaged or not this key's; move it aside") from None
+
+
+def _refuse_unlike_memory(
+    snap: _Snapshot, last: notes.Checkpoint | None, memory: Path | None
+) -> None:
+    """The ledger must extend the last checkpoint this key signed for it."""
+    if last is None:
+        return
+    if last.size > snap.size or snap.roots.get(last.size) != last.root:
+        raise Conflict(
+            f"this key last signed a checkpoint of this ledger at {last.size} events "
+            f"({last.extension('head') or ''}, recorded in {memory}) that the ledger no longer "
+            "extends: it was rolled back or rewritten since; no checkpoint was made"
+        )
+
+
+def _remember(
+    memory: Path, remembered: dict[str, notes.Checkpoint], origin: str, note: str
+) -> None:
+    """Record `note` as the last checkpoint signed for `origin` (0600, atomic)."""
+    recorded = {o: _note_of(memory, o) for o in remembered}
+    recorded[origin] = note
+    data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
+    fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
+
+
+def _note_of(memory: Path, origin: str) -> str:
+    """The recorded note of `origin` (already checked by `_read_memory`)."""
+    return str(json.loads(memory.read_text(encoding="utf-8"))[origin])
 
 
 def _whole_seconds(ctx: Context) -> str:
