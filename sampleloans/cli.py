@@ -26,8 +26,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "overdue": ("compliance", "overdue"),
     "status": ("compliance", "status"),
     "verify-document": ("reports", "verify_document"),
+    "notify": ("notify", "notify"),
     "backup": ("maintenance", "backup"),
     "restore": ("maintenance", "restore"),
+    "export": ("export", "export"),
+    "verify-bag": ("export", "verify_bag"),
+    "checkpoint": ("checkpoints", "checkpoint_app"),
     "samples": ("samples", "app"),
     "institutions": ("institutions", "app"),
     "people": ("people", "app"),
@@ -36,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incidents": ("incidents", "app"),
     "custody": ("custody", "app"),
     "report": ("reports", "app"),
+    "keys": ("keys", "app"),
 }
 
 

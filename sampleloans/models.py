@@ -407,3 +407,28 @@ PROJECTION_TABLES: tuple[type[SQLModel], ...] = (
     Note,
 )
 """Tables rebuilt by replaying the ledger; verify compares each of them row by row."""
+
+
+# --- operational records (not events, not projections) -----------------------------------------
+
+
+class NotificationSent(TableModel, table=True):
+    """One e-mail `notify` delivered: a statement or an overdue notice to one recipient, for
+    one checkpoint. Not a custody event (an e-mail changes no custody), so it is kept beside
+    the ledger, never in the hash chain; it only keeps a message from being sent twice."""
+
+    __tablename__ = "notification_sent"
+    __table_args__ = (
+        Index("ux_notification_once", "recipient", "kind", "scope", "checkpoint", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str  # e-mail address
+    kind: str  # statement | overdue
+    scope: str  # pi:EMAIL | institution:SHORT
+    checkpoint: str  # SIZE:ROOT of the checkpoint it was built on
+    digest: str  # the content digest of the PDF sent
+    message_id: str
+    sent_at: datetime = _utc()
+    sent_by: str  # the curator who ran notify
+    via: str  # "smtp HOST:PORT"

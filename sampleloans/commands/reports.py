@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.commands.signer import (
+    PassphraseFileOption,
+    SignerCertOption,
+    SignerKeyOption,
+    SignerP12Option,
+    SignOption,
+    SignRequest,
+)
+from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError
 
 if TYPE_CHECKING:
@@ -61,26 +70,43 @@ def _make(
     out: Path,
     force: bool,
     generated_at: str | None,
+    signing: SignRequest = SignRequest(),  # frozen: a shared default is safe
     **scope: Any,
 ) -> None:
-    """Build, render and write one report."""
+    """Build, render, sign when asked, and write one report."""
+    from sampleloans.commands.signer import load_credentials
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
     from sampleloans.services.reporting import build_report, make_request
 
     with errors_to_exit_codes():
         as_of = _parse_time(scope.pop("as_of", None), "--as-of")
-        when = _parse_time(generated_at, "--generated-at") or now()
+        signing_time = now()
+        when = _parse_time(generated_at, "--generated-at") or signing_time
         request = make_request(kind, as_of=as_of, **scope)
         ledger = db_path(ctx)  # never written over, under any name (link, symlink, ..)
         check_output(out, force=force, ledger=ledger)  # before the work of building the report
+        credentials = load_credentials(signing, signing_time)  # a bad key fails before work too
         with reading(ctx) as (session, service_ctx):
             report = build_report(session, service_ctx, request, generated_at=when)
         data = render(report)
+        signed = ""
+        if credentials is not None:
+            from sampleloans.reports.signing import sign_pdf
+
+            # an incremental update: `data` stays a byte-exact prefix of the signed file
+            data = sign_pdf(
+                data,
+                credentials,
+                signing_time,
+                reason=f"{report.title}, {report.scope_label}; ledger head "
+                f"{report.head_seq}:{report.head_hash[:16]}",
+            )
+            signed = f"; signed by {credentials.signer_name}"
         write_atomic(out, data, force=force, ledger=ledger)
     console().print(
         f"Wrote {out}: {report.title.lower()}, {report.scope_label}; ledger head "
-        f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}.",
+        f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}{signed}.",
         markup=False,
     )
 
@@ -99,6 +125,11 @@ def custody(
     ] = None,
     generated_at: GeneratedOption = None,
     force: ForceOption = False,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
     """Chain-of-custody report of a loan, a sample lineage or an institution.
 
@@ -111,6 +142,7 @@ def custody(
         out,
         force,
         generated_at,
+        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
         sample=sample,
         institution=institution,
@@ -125,12 +157,25 @@ def return_report(
     loan: LoanOption = None,
     generated_at: GeneratedOption = None,
     force: ForceOption = False,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
     """Return report of a loan (digital NASA Form F-75): per-sample mass accounting.
 
     Example: sampleloans report return --loan L-2025-IPGP --out return.pdf
     """
-    _make(ctx, "return", out, force, generated_at, loan=loan)
+    _make(
+        ctx,
+        "return",
+        out,
+        force,
+        generated_at,
+        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        loan=loan,
+    )
 
 
 @app.command("overdue")
@@ -140,6 +185,11 @@ def overdue(
     institution: InstitutionOption = None,
     generated_at: GeneratedOption = None,
     force: ForceOption = False,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
     """Notice to an institution of loans and inventories past due (days late at --generated-at).
 
@@ -148,7 +198,15 @@ def overdue(
 
     Example: sampleloans report overdue --institution Osaka --out notice.pdf
     """
-    _make(ctx, "overdue", out, force, generated_at, institution=institution)
+    _make(
+        ctx,
+        "overdue",
+        out,
+        force,
+        generated_at,
+        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        institution=institution,
+    )
 
 
 @app.command("inventory")
@@ -158,6 +216,11 @@ def inventory(
     loan: LoanOption = None,
     generated_at: GeneratedOption = None,
     force: ForceOption = False,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
     """Inventory statement of a loan: what the ledger says the PI holds, to be attested.
 
@@ -166,8 +229,18 @@ def inventory(
 
     Example: sampleloans report inventory --loan L-2025-OU --out inventory.pdf
     """
-    _make(ctx, "inventory", out, force, generated_at, loan=loan)
+    _make(
+        ctx,
+        "inventory",
+        out,
+        force,
+        generated_at,
+        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        loan=loan,
+    )
 
+
+app.command("statement")(statement_command)
 
 METADATA_MAX_CHARS = 4096  # a report's Keywords JSON is a few hundred characters
 
@@ -199,9 +272,14 @@ def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     except OSError as exc:
         raise StorageError(f"FILE: cannot read {path}: {exc.strerror}") from None
     not_a_report = f"FILE: {path} is not a sampleloans report"
+    signed = data
+    if b"/ByteRange" in data:  # a signed report: its claim is what the signer signed
+        from sampleloans.reports.signing import signed_extent
+
+        signed = data[: signed_extent(data) or len(data)]
     try:
         with _pdf_library_quiet():
-            info: Mapping[str, Any] = PdfReader(io.BytesIO(data)).metadata or {}
+            info: Mapping[str, Any] = PdfReader(io.BytesIO(signed)).metadata or {}
             keywords = str(info.get("/Keywords", ""))
     except (PyPdfError, ValueError, OSError, RecursionError):
         raise InvalidInput(f"{not_a_report} (not a readable PDF)") from None
@@ -300,16 +378,42 @@ def _refuse_future_dates(path: Path, claim: DocumentClaim, now: datetime) -> Non
 def verify_document(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A PDF written by 'sampleloans report'.")],
+    trust_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust-root",
+            help="The lender's root certificate (PEM or DER): validate the report's signature "
+            "against it, offline. Without a ledger at --db, only the signature is checked.",
+        ),
+    ] = None,
+    signature_only: Annotated[
+        bool,
+        typer.Option(
+            "--signature-only",
+            help="With --trust-root: skip the ledger checks even if a ledger is there.",
+        ),
+    ] = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="A statement only: check its checkpoint and proofs with the lender's public "
+            "key alone (the .pub file of 'keys generate'), without the ledger.",
+        ),
+    ] = None,
 ) -> None:
-    """Check a report against the ledger: head still there, content and file unchanged, current.
+    """Check a report against the ledger: head still there, content and file unchanged, current;
+    and its signature, when signed.
 
     Exit 0 when all hold; 1 when the ledger no longer has the printed head, the content or the
-    file differ from what the ledger says at that head, later events change the report, or the
-    file's report metadata was altered (e.g. a date in the future); 2 when the file is not a
-    report at all.
+    file differ from what the ledger says at that head, later events change the report, the
+    file's report metadata was altered (e.g. a date in the future), or the signature fails (a
+    changed byte, an update appended after signing, a signer not chaining to --trust-root, an
+    expired certificate, no signature with --trust-root); 2 when the file is not a report.
 
-    Example: sampleloans --as compliance@naoc.example verify-document custody.pdf
+    Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
     """
+    from sampleloans.commands.signer import check_document_signature, load_trust_root
     from sampleloans.reports import render
     from sampleloans.services.reporting import (
         build_report,
@@ -322,10 +426,23 @@ def verify_document(
     out = console()
     problems: list[str] = []
     with errors_to_exit_codes():
+        if signature_only and trust_root is None:
+            from sampleloans.errors import InvalidInput
+
+            raise InvalidInput("--signature-only: give --trust-root CERT to check the signature")
+        root = load_trust_root(trust_root) if trust_root is not None else None
         data, meta = read_document(file)
+    if meta.get("kind") == "statement" or public_key is not None:
+        _verify_statement(ctx, file, data, meta, public_key, root)
+        return
+    with errors_to_exit_codes():
         claim = document_claim(file, meta)
         request, seq, hash_hex = claim.request, claim.head_seq, claim.head_hash
         generated_at, as_of, digest = claim.generated_at, claim.as_of, claim.digest
+        ledger = db_path(ctx)
+        if root is not None and (signature_only or not ledger.exists()):
+            _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
+            return
         with reading(ctx) as (session, service_ctx):
             # who may read this report is settled before anything at all is printed
             check_access(session, service_ctx, request)
@@ -335,6 +452,7 @@ def verify_document(
                 f"{seq}:{hash_hex[:12]}…",
                 markup=False,
             )
+            signed = check_document_signature(out, problems, data, root, service_ctx.now)
             found = hash_at(session, seq)
             head_seq, _head_hash = ledger_head(session)
             if found is None:
@@ -354,7 +472,7 @@ def verify_document(
                     then = build_report(session, service_ctx, request, generated_at=generated_at)
                 else:
                     then = rebuild_at(session, service_ctx, request, seq, generated_at)
-                _compare(out, problems, then, digest, data, render, seq)
+                _compare(out, problems, then, digest, data, render, seq, signed=signed)
                 current = build_report(session, service_ctx, request, generated_at=generated_at)
                 if current.digest != then.digest:
                     problems.append(
@@ -374,10 +492,75 @@ def verify_document(
     out.print(f"{file}: verified against the ledger", markup=False)
 
 
-def _compare(
-    out: Any, problems: list[str], then: Any, digest: str, data: bytes, render: Any, seq: int
+def _verify_statement(
+    ctx: typer.Context,
+    file: Path,
+    data: bytes,
+    meta: dict[str, Any],
+    public_key: Path | None,
+    trust_root: Any,
 ) -> None:
-    """Compare the rebuilt report's digest and a fresh rendering with the document."""
+    """A statement: with --public-key, its proofs alone; else against the ledger."""
+    from sampleloans.commands import statement
+
+    if meta.get("kind") != "statement":
+        from sampleloans.errors import InvalidInput
+
+        with errors_to_exit_codes():
+            raise InvalidInput(
+                f"--public-key: {file} is a {str(meta.get('kind'))[:20]} report; only a "
+                "statement carries proofs to check with a public key"
+            )
+    if public_key is not None:
+        statement.verify_offline(file, data, meta, public_key, trust_root)
+    else:
+        statement.verify_with_ledger(ctx, file, data, meta, trust_root)
+
+
+def _verify_signature_only(
+    out: Any,
+    file: Path,
+    claim: DocumentClaim,
+    data: bytes,
+    root: Any,
+    ledger: Path,
+    asked: bool,
+) -> None:
+    """Validate a signed report with the trust root alone: no ledger, no acting person."""
+    from sampleloans.commands.signer import check_document_signature
+
+    when = now()
+    _refuse_future_dates(file, claim, when)
+    request = claim.request
+    out.print(
+        f"{file}: {request.kind} report, {request.scope}, ledger head "
+        f"{claim.head_seq}:{claim.head_hash[:12]}…, digest {claim.digest[:16]}",
+        markup=False,
+    )
+    problems: list[str] = []
+    check_document_signature(out, problems, data, root, when)
+    for problem in problems:
+        out.print(f"FAIL  {problem}", markup=False)
+    skipped = "--signature-only" if asked else f"no ledger at {ledger}"
+    if problems:
+        out.print(f"{file}: signature NOT valid ({len(problems)} problem(s))", markup=False)
+        raise typer.Exit(1)
+    out.print(f"{file}: signature valid; the ledger checks were skipped ({skipped})", markup=False)
+
+
+def _compare(
+    out: Any,
+    problems: list[str],
+    then: Any,
+    digest: str,
+    data: bytes,
+    render: Any,
+    seq: int,
+    *,
+    signed: bool = False,
+) -> None:
+    """Compare the rebuilt report's digest and a fresh rendering with the document (for a
+    signed file, with the part before the signature, whose checks run apart)."""
     if then.digest != digest:
         problems.append(
             f"content: the ledger at event {seq} gives digest {then.digest[:16]} but the "
@@ -385,7 +568,13 @@ def _compare(
         )
         return
     out.print(f"ok    content digest {digest[:16]} matches the ledger at event {seq}", markup=False)
-    if render(then) != data:
+    fresh = render(then)
+    if signed and data.startswith(fresh):
+        out.print(
+            "ok    up to its signature, the file is byte-identical to a fresh rendering",
+            markup=False,
+        )
+    elif fresh != data:
         problems.append(
             "file: the PDF differs from a fresh rendering of the same report: the file was "
             "modified after it was written"

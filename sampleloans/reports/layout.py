@@ -240,6 +240,7 @@ def _numbered_canvas(
     generated_at: str,
     qr_payload: str,
     created_at: datetime,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> type[canvas_module.Canvas]:
     """A canvas that holds every page until the end so the footer can say 'page N of M'.
 
@@ -273,9 +274,39 @@ def _numbered_canvas(
                 if number == 1:
                     _draw_qr(self, qr_payload)
                 super().showPage()
+            if attachments:
+                embed_files(self, attachments)
             super().save()
 
     return NumberedCanvas
+
+
+def embed_files(c: Any, files: Sequence[tuple[str, str, bytes]]) -> None:
+    """Embed files in the document (the catalog's EmbeddedFiles name tree, PDF 1.7 7.11.4),
+    which PDF readers list as attachments; reportlab has no API for it, only the objects."""
+    from reportlab.pdfbase import pdfdoc
+
+    doc = c._doc
+    names: list[Any] = []
+    for name, mime, data in sorted(files):
+        stream = pdfdoc.PDFStream(
+            pdfdoc.PDFDictionary(
+                {"Type": pdfdoc.PDFName("EmbeddedFile"), "Subtype": pdfdoc.PDFName(mime)}
+            ),
+            data,
+        )
+        spec = pdfdoc.PDFDictionary(
+            {
+                "Type": pdfdoc.PDFName("Filespec"),
+                "F": pdfdoc.PDFString(name),
+                "UF": pdfdoc.PDFString(name),
+                "EF": pdfdoc.PDFDictionary({"F": doc.Reference(stream)}),
+            }
+        )
+        names += [pdfdoc.PDFString(name), doc.Reference(spec)]
+    doc.Catalog.Names = pdfdoc.PDFDictionary(
+        {"EmbeddedFiles": pdfdoc.PDFDictionary({"Names": pdfdoc.PDFArray(names)})}
+    )
 
 
 def _decorate(c: Any, title: str, scope: str, head: str, digest: str, generated_at: str) -> None:
@@ -353,10 +384,12 @@ def build_pdf(
     subject: str,
     keywords: str,
     qr_payload: str,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> bytes:
     """Lay out a story on A4 pages with header, footer and QR code; return the PDF bytes.
 
-    `created_at` is written as the PDF's CreationDate and ModDate.
+    `created_at` is written as the PDF's CreationDate and ModDate; `attachments` (name,
+    MIME type, bytes) are embedded files (a statement's proofs).
     """
     register_font()
     buffer = io.BytesIO()
@@ -376,7 +409,9 @@ def build_pdf(
         invariant=1,
         pageCompression=1,
     )
-    canvasmaker = _numbered_canvas(title, scope, head, digest, generated_at, qr_payload, created_at)
+    canvasmaker = _numbered_canvas(
+        title, scope, head, digest, generated_at, qr_payload, created_at, attachments
+    )
     # Page streams are Flate-compressed binary, without reportlab's default ASCII85 layer on
     # top: that pure-Python encoder cost a fifth of a long report's time and 25 % of its size.
     a85 = rl_config.useA85

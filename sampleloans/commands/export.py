@@ -1,0 +1,113 @@
+"""`export`: the ledger's events as JSON lines with their hashes (docs/ledger-format.md)."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sampleloans.commands.common import console, context, errors_to_exit_codes, open_engine
+
+
+def export(
+    ctx: typer.Context,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="The JSON-lines file to write (0600, atomic)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    bag: Annotated[
+        Path | None,
+        typer.Option(
+            "--bag",
+            help="Instead: an archival BagIt bag in this new folder (events, checkpoints, public "
+            "keys, reports, the format and the stand-alone verifier).",
+        ),
+    ] = None,
+    report: Annotated[
+        list[Path] | None,
+        typer.Option("--report", help="With --bag: a (signed) report PDF to include; repeat."),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="With --bag: a checkpoint file to add; repeat."),
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option("--public-key", help="With --bag: a public key file to add; repeat."),
+    ] = None,
+) -> None:
+    """Write every event, with its hashes, to a JSON-lines file (format: docs/ledger-format.md).
+
+    Line 1 is a header (format, version, ledger id); then one canonical JSON object per event in
+    seq order. 'restore --events FILE' rebuilds the same ledger (same head) from it, and
+    tools/verify_ledger.py checks it without sampleloans. Curators and compliance officers.
+    Example: sampleloans export --events ledger-events.jsonl
+    """
+    from sampleloans.services.events_file import export_events
+
+    if (events is None) == (bag is None):
+        with errors_to_exit_codes():
+            from sampleloans.errors import InvalidInput
+
+            raise InvalidInput("export: give exactly one of --events FILE or --bag DIR")
+    if bag is not None:
+        _export_bag(ctx, bag, report or [], checkpoint or [], public_key or [])
+        return
+    assert events is not None
+    if report or checkpoint or public_key:
+        with errors_to_exit_codes():
+            from sampleloans.errors import InvalidInput
+
+            raise InvalidInput("--report, --checkpoint, --public-key: only with --bag")
+    with errors_to_exit_codes():
+        service_ctx = context(ctx)
+        engine = open_engine(ctx)
+        result = export_events(engine, service_ctx, events, force=force)
+    console().print(
+        f"Exported {result.events} events to {result.path}; head {result.head}.", markup=False
+    )
+
+
+def _export_bag(
+    ctx: typer.Context,
+    bag: Path,
+    reports: list[Path],
+    checkpoints: list[Path],
+    public_keys: list[Path],
+) -> None:
+    """`export --bag DIR`: write and validate the archival bag."""
+    from sampleloans.services.bag import BagExtras, export_bag
+
+    with errors_to_exit_codes():
+        service_ctx = context(ctx)
+        engine = open_engine(ctx)
+        extras = BagExtras(tuple(reports), tuple(checkpoints), tuple(public_keys))
+        result = export_bag(engine, service_ctx, bag, extras)
+    console().print(
+        f"Wrote bag {result.path}: {result.events} events (head {result.head}), "
+        f"{result.checkpoints} checkpoint(s), {result.keys} public key(s), {result.reports} "
+        "report(s), docs/ledger-format.md and tools/verify_ledger.py; validated (BagIt, sha256 "
+        "and sha512).",
+        markup=False,
+    )
+
+
+def verify_bag(
+    bag: Annotated[Path, typer.Argument(help="A folder written by 'export --bag'.")],
+) -> None:
+    """Validate an archival bag: every checksum (BagIt), the events' hash chain, and each
+    checkpoint's root against the events. No ledger and no acting person needed.
+
+    Exit 0 when all hold; 1 when a file was changed, added or removed, or the events or a
+    checkpoint do not check out; 2 when the folder is not a bag.
+
+    Example: sampleloans verify-bag archive-2026/
+    """
+    from sampleloans.services.bag import verify_bag as check
+
+    with errors_to_exit_codes():
+        result = check(bag)
+    out = console()
+    for line in result.lines:
+        out.print(f"ok    {line}", markup=False)
+    out.print(f"{bag}: a valid bag of this ledger", markup=False)

@@ -1,0 +1,167 @@
+"""`sampleloans keys …`: keys and certificates.
+
+# --- report signing certificates (issue 15, point 4) ---------------------------------------
+`keys lender-root` and `keys signing-cert` make a self-signed lender root and a signing
+certificate it issues, to try `report … --sign` out; an institution with a real certificate
+uses that instead (README, "Signed reports"). Private keys are written 0600, atomically, and
+never printed. No ledger is opened.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sampleloans.commands.checkpoints import generate as generate_checkpoint_key
+from sampleloans.commands.common import console, errors_to_exit_codes, now
+
+app = typer.Typer(help="Keys and certificates.", no_args_is_help=True)
+# one `keys` group: the checkpoint signing key (fix-15a) beside the report certificates
+app.command("generate")(generate_checkpoint_key)
+
+# --- report signing certificates (issue 15, point 4) -------------------------------------------
+
+ROOT_CERT, ROOT_KEY = "root-cert.pem", "root-key.pem"
+SIGNING_CERT, SIGNING_KEY, SIGNING_P12 = "signing-cert.pem", "signing-key.pem", "signing.p12"
+
+AlgorithmOption = Annotated[
+    str,
+    typer.Option("--algorithm", help="Key algorithm: ecdsa-p256 or rsa (3072 bits)."),
+]
+OutDirOption = Annotated[
+    Path, typer.Option("--out", help="Folder to write into (created, mode 0700, if missing).")
+]
+
+
+def _out_dir(folder: Path, names: list[str]) -> list[Path]:
+    """The files to write in --out, checked before anything is written: none may exist."""
+    from sampleloans.errors import StorageError
+    from sampleloans.fileio import check_output
+
+    if not folder.exists():
+        try:
+            folder.mkdir(mode=0o700)
+        except OSError as exc:
+            raise StorageError(f"--out: cannot create {folder}: {exc.strerror}") from None
+    elif not folder.is_dir():
+        raise StorageError(f"--out: {folder} is not a folder")
+    paths = [folder / name for name in names]
+    for path in paths:
+        check_output(path, force=False)  # never over an existing key: exit 3
+    return paths
+
+
+@app.command("lender-root")
+def lender_root(
+    out: OutDirOption,
+    name: Annotated[str, typer.Option("--name", help="The lender's name (the root's CN).")],
+    algorithm: AlgorithmOption = "ecdsa-p256",
+    valid_for: Annotated[
+        str, typer.Option("--valid-for", help="How long the root is valid, e.g. '10 years'.")
+    ] = "10 years",
+) -> None:
+    """Create a self-signed lender root certificate (for trying signed reports out).
+
+    Writes root-cert.pem (give it to whoever checks reports: verify-document --trust-root) and
+    root-key.pem (private, 0600; it only issues signing certificates).
+
+    Example: sampleloans keys lender-root --out lender --name "CNSA Lunar Sample Curation"
+    """
+    from sampleloans import certs
+    from sampleloans.fileio import write_atomic
+    from sampleloans.units import parse_period
+
+    with errors_to_exit_codes():
+        certs.check_algorithm(algorithm)
+        certs.check_name(name)
+        period = parse_period(valid_for, "--valid-for")
+        cert_path, key_path = _out_dir(out, [ROOT_CERT, ROOT_KEY])
+        issued = certs.lender_root(name, now(), period, algorithm)
+        write_atomic(key_path, issued.key_pem)
+        write_atomic(cert_path, issued.cert_pem)
+    console().print(
+        f"Wrote {cert_path} (the trust root to share) and {key_path} (private, 0600): "
+        f"{name.strip()}, {algorithm}, SHA-256 fingerprint {issued.fingerprint_sha256}.",
+        markup=False,
+    )
+
+
+@app.command("signing-cert")
+def signing_cert(
+    root: Annotated[
+        Path, typer.Option("--root", help="Folder of 'keys lender-root' (root-cert/-key.pem).")
+    ],
+    out: OutDirOption,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="The signer's name (CN); default the root's name + ' report signing'."
+        ),
+    ] = None,
+    algorithm: AlgorithmOption = "ecdsa-p256",
+    valid_for: Annotated[
+        str,
+        typer.Option("--valid-for", help="How long it is valid, e.g. '2 years' (≤ the root)."),
+    ] = "2 years",
+    p12: Annotated[
+        bool,
+        typer.Option(
+            "--p12",
+            help="Also write signing.p12 (PKCS#12), encrypted with the passphrase in "
+            "SAMPLELOANS_SIGNER_PASSPHRASE or --passphrase-file.",
+        ),
+    ] = False,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option("--passphrase-file", help="With --p12: a file whose first line is it."),
+    ] = None,
+) -> None:
+    """Create a report-signing certificate issued by a lender root (for trying it out).
+
+    Writes signing-cert.pem (the certificate, then the root), signing-key.pem (private, 0600)
+    and, with --p12, signing.p12; sign with `report … --sign --signer-key … --signer-cert …`.
+
+    Example: sampleloans keys signing-cert --root lender --out signer
+    """
+    from sampleloans import certs
+    from sampleloans.commands.signer import read_input
+    from sampleloans.errors import InvalidInput
+    from sampleloans.fileio import write_atomic
+    from sampleloans.reports.signing import subject_name
+    from sampleloans.units import parse_period
+
+    with errors_to_exit_codes():
+        certs.check_algorithm(algorithm)
+        period = parse_period(valid_for, "--valid-for")
+        if passphrase_file is not None and not p12:
+            raise InvalidInput("--passphrase-file: only with --p12")
+        secret = _p12_passphrase(passphrase_file) if p12 else None
+        root_cert, root_key = certs.load_root(
+            read_input(root / ROOT_CERT, "--root"), read_input(root / ROOT_KEY, "--root")
+        )
+        # a signer named like its issuer would look self-issued to path builders (RFC 5280)
+        default = f"{subject_name(root_cert)[: certs.NAME_MAX_CHARS - 15]} report signing"
+        signer = certs.check_name(name if name is not None else default)
+        names = [SIGNING_CERT, SIGNING_KEY] + ([SIGNING_P12] if p12 else [])
+        paths = _out_dir(out, names)
+        issued = certs.signing_certificate(root_cert, root_key, signer, now(), period, algorithm)
+        write_atomic(paths[1], issued.key_pem)
+        write_atomic(paths[0], issued.chain_pem)
+        if secret is not None:
+            write_atomic(paths[2], certs.pkcs12(issued, secret, signer))
+    console().print(
+        f"Wrote {', '.join(str(p) for p in paths)} (keys private, 0600): {signer}, {algorithm}, "
+        f"issued by {subject_name(root_cert)}, SHA-256 fingerprint {issued.fingerprint_sha256}.",
+        markup=False,
+    )
+
+
+def _p12_passphrase(passphrase_file: Path | None) -> bytes:
+    """The PKCS#12 passphrase --p12 needs, from --passphrase-file or the environment."""
+    from sampleloans.commands.signer import PASSPHRASE_ENV, passphrase
+    from sampleloans.errors import InvalidInput
+
+    secret = passphrase(passphrase_file, "--passphrase-file")
+    if not secret:
+        raise InvalidInput(f"--p12: set {PASSPHRASE_ENV} or give --passphrase-file")
+    return secret

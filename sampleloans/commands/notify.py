@@ -1,0 +1,327 @@
+"""`sampleloans notify`: e-mail each PI their statement and each late PI their institution's
+overdue notice, through the configured SMTP server (or into `--outbox DIR` as `.eml` files, a
+dry run), at most once per recipient, document and checkpoint."""
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sampleloans.commands.common import (
+    console,
+    db_path,
+    errors_to_exit_codes,
+    now,
+    reading,
+    writing,
+)
+from sampleloans.commands.signer import (
+    PassphraseFileOption,
+    SignerCertOption,
+    SignerKeyOption,
+    SignerP12Option,
+    SignOption,
+    SignRequest,
+)
+from sampleloans.commands.statement import CheckpointOption
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from sampleloans.services.notify import SendKey
+
+OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to deliver, and what its delivery is recorded under."""
+
+    key: "SendKey"
+    digest: str
+    message: "EmailMessage"
+
+    @property
+    def file_name(self) -> str:
+        """Its `.eml` name in an outbox: kind, scope and recipient, made safe."""
+        recipient, kind, scope, _checkpoint = self.key
+        subject = scope.partition(":")[2]
+        name = f"{kind}-{recipient}" if subject == recipient else f"{kind}-{subject}-{recipient}"
+        return _UNSAFE.sub("_", name) + ".eml"
+
+
+def _statement_message(
+    statement: Any, sender: str, sent_at: datetime, credentials: Any = None
+) -> Outgoing:
+    """A PI's statement as an e-mail to the PI (signed when credentials are given)."""
+    from sampleloans.commands.statement import signed_pdf
+    from sampleloans.mail import Attachment, compose
+    from sampleloans.reports.common import mass, when
+    from sampleloans.services.statement import file_name
+
+    body = statement.body
+    owed = [f"  - loan {o.loan}: {o.what}, {o.standing}" for o in body.obligations]
+    text = "\n".join(
+        [
+            f"Dear {body.pi.name},",
+            "",
+            f"attached is your statement of the lunar samples lent to you by {body.lender.name}, "
+            f"built on the ledger's signed checkpoint of {body.checkpoint.tree_size} events.",
+            "",
+            f"You hold {mass(body.held_ug)} on {len(body.loans)} open loan(s).",
+            "What you owe:" if owed else "Nothing is owed at the date of this statement.",
+            *owed,
+            "",
+            "Every event listed carries a proof that it is in the ledger the lender signed; check "
+            "them with the lender's public key alone:",
+            f"  sampleloans verify-document {file_name(statement.request.pi)} --public-key KEY.pub",
+            "",
+            f"Generated {when(statement.generated_at)}.",
+        ]
+    )
+    checkpoint = statement.checkpoint_id
+    message = compose(
+        sender=sender,
+        recipient=statement.request.pi,
+        subject=f"Statement of your lunar sample loans (ledger checkpoint "
+        f"{body.checkpoint.tree_size})",
+        text=text + "\n",
+        attachment=Attachment(
+            file_name(statement.request.pi),
+            "application/pdf",
+            signed_pdf(statement, credentials, sent_at),
+        ),
+        sent_at=sent_at,
+        message_id=_message_id("statement", statement.digest, statement.request.pi),
+    )
+    key = (statement.request.pi, "statement", statement.request.scope, checkpoint)
+    return Outgoing(key, statement.digest, message)
+
+
+def _notice_messages(
+    report: Any, recipients: tuple[str, ...], checkpoint: str, sender: str, sent_at: datetime
+) -> list[Outgoing]:
+    """An institution's overdue notice as one e-mail to each of its late PIs."""
+    from sampleloans.mail import Attachment, compose
+    from sampleloans.reports import render
+    from sampleloans.reports.common import day, when
+
+    body = report.body
+    short = report.request.institution
+    lines = [
+        f"  - loan {line.loan}: {line.what} was due {when(line.due_at)}, {line.days_late} days late"
+        for line in body.lines
+    ]
+    text = "\n".join(
+        [
+            f"To the principal investigators of {body.institution.name},",
+            "",
+            "the following obligations are past due:",
+            *lines,
+            "",
+            *body.actions,
+            "",
+            f"Please respond by {day(body.respond_by)}. The notice is attached.",
+        ]
+    )
+    subject = f"Overdue: lunar sample loans of {short}, respond by {day(body.respond_by)}"
+    pdf = Attachment(
+        f"overdue-notice-{_UNSAFE.sub('_', short)}.pdf", "application/pdf", render(report)
+    )
+    return [
+        Outgoing(
+            (recipient, "overdue", report.request.scope, checkpoint),
+            report.digest,
+            compose(
+                sender=sender,
+                recipient=recipient,
+                subject=subject,
+                text=text + "\n",
+                attachment=pdf,
+                sent_at=sent_at,
+                message_id=_message_id("overdue", report.digest, recipient),
+            ),
+        )
+        for recipient in recipients
+    ]
+
+
+def _message_id(kind: str, digest: str, recipient: str) -> str:
+    """A Message-ID that is the same for the same document and recipient."""
+    import hashlib
+
+    who = hashlib.sha256(recipient.encode("utf-8")).hexdigest()[:12]
+    return f"<{kind}.{digest[:24]}.{who}@sampleloans>"
+
+
+def _plan(
+    ctx: typer.Context,
+    institution: str | None,
+    checkpoint_file: Path | None,
+    sender: str,
+    sent_at: datetime,
+    credentials: Any = None,
+) -> tuple[list[Outgoing], set["SendKey"], str]:
+    """Every message due (statements, overdue notices), what was already sent, the checkpoint."""
+    from sampleloans.commands.statement import newest_checkpoint, read_checkpoint_file
+    from sampleloans.services.notify import overdue_targets, require_curator, sent_keys
+    from sampleloans.services.reporting import build_report, make_request
+    from sampleloans.services.statement import build_statements
+
+    given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
+    with reading(ctx) as (session, service_ctx):
+        require_curator(session, service_ctx)
+        checkpoint = given or newest_checkpoint(session)
+        checkpoint_id = f"{checkpoint.tree_size}:{checkpoint.root_hash}"
+        statements = build_statements(
+            session,
+            service_ctx,
+            checkpoint,
+            institution=institution,
+            everyone=not institution,
+            generated_at=sent_at,
+        )
+        outgoing = [_statement_message(s, sender, sent_at, credentials) for s in statements]
+        for target in overdue_targets(session, service_ctx, institution):
+            request = make_request("overdue", institution=target.institution)
+            report = build_report(session, service_ctx, request, generated_at=sent_at)
+            outgoing += _notice_messages(report, target.recipients, checkpoint_id, sender, sent_at)
+        done = sent_keys(session)
+    return outgoing, done, checkpoint_id
+
+
+def notify(
+    ctx: typer.Context,
+    institution: Annotated[
+        str | None,
+        typer.Option("--institution", help="Only this institution's PIs; default every one."),
+    ] = None,
+    checkpoint: CheckpointOption = None,
+    outbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--outbox",
+            help="Dry run: write each message as a .eml file into this existing folder; "
+            "nothing is sent or recorded.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing .eml files in --outbox.")
+    ] = False,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option("--smtp-host", envvar="SAMPLELOANS_SMTP_HOST", help="SMTP server host."),
+    ] = None,
+    smtp_port: Annotated[
+        str | None,
+        typer.Option("--smtp-port", envvar="SAMPLELOANS_SMTP_PORT", help="SMTP port (25)."),
+    ] = None,
+    smtp_from: Annotated[
+        str | None,
+        typer.Option("--smtp-from", envvar="SAMPLELOANS_SMTP_FROM", help="Sender address."),
+    ] = None,
+    smtp_starttls: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-starttls", envvar="SAMPLELOANS_SMTP_STARTTLS", help="1 to use STARTTLS (0)."
+        ),
+    ] = None,
+    smtp_user: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-user",
+            envvar="SAMPLELOANS_SMTP_USER",
+            help="Login name; the password only from SAMPLELOANS_SMTP_PASSWORD.",
+        ),
+    ] = None,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """E-mail statements to PIs and overdue notices to late PIs, once per checkpoint.
+
+    Each PI with an open loan gets their statement (built on the newest signed checkpoint, or
+    --checkpoint FILE); each PI with a return or inventory past due gets their institution's
+    overdue notice. A message already sent for the same recipient, document and checkpoint is
+    not sent again. --sign signs each statement (PAdES) like 'report statement --sign'.
+    Curators only.
+
+    The server comes from SAMPLELOANS_SMTP_HOST, _PORT, _FROM, _STARTTLS, _USER and _PASSWORD
+    (or the options); --outbox DIR is a dry run that writes .eml files.
+
+    Example: sampleloans --as curator@naoc.example notify --outbox outbox/
+    """
+    from sampleloans.commands.signer import load_credentials
+    from sampleloans.errors import StorageError
+    from sampleloans.fileio import check_output, write_atomic
+    from sampleloans.mail import smtp_session, smtp_settings
+    from sampleloans.services.notify import require_curator
+
+    out = console()
+    with reading(ctx) as (session, service_ctx):
+        require_curator(session, service_ctx)  # who acts is settled before the configuration
+    with errors_to_exit_codes():
+        settings = None
+        if outbox is None:
+            settings = smtp_settings(
+                smtp_host,
+                smtp_port,
+                smtp_from,
+                starttls=smtp_starttls,
+                user=smtp_user,
+                password=os.environ.get("SAMPLELOANS_SMTP_PASSWORD"),
+            )
+        elif not outbox.is_dir():
+            raise StorageError(f"--outbox: {outbox} is not an existing folder")
+        sent_at = now()
+        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
+        sender = settings.sender if settings else (smtp_from or OUTBOX_SENDER)
+        outgoing, done, checkpoint_id = _plan(
+            ctx, institution, checkpoint, sender, sent_at, credentials
+        )
+        pending = [o for o in outgoing if o.key not in done]
+        skipped = len(outgoing) - len(pending)
+        if outbox is not None:
+            ledger = db_path(ctx)
+            targets = [outbox / o.file_name for o in pending]
+            for target in targets:  # refuse before writing any
+                check_output(target, force=force, ledger=ledger, option="--outbox")
+            for target, item in zip(targets, pending, strict=True):
+                write_atomic(target, item.message.as_bytes(), force=force, option="--outbox")
+                out.print(f"Wrote {target}: {_summary(item)}", markup=False)
+        elif pending:
+            assert settings is not None
+            with smtp_session(settings) as smtp:
+                for item in pending:
+                    smtp.send(item.message)
+                    _record(ctx, item, settings.label, sent_at)
+                    out.print(f"Sent {_summary(item)}", markup=False)
+    cp = checkpoint_id.split(":")[0]
+    verb = "would send" if outbox is not None else "sent"
+    out.print(
+        f"notify: {len(pending)} {verb}, {skipped} already sent for checkpoint {cp}.",
+        markup=False,
+    )
+
+
+def _summary(item: Outgoing) -> str:
+    """`statement to X (pi:X)` for an output line."""
+    recipient, kind, scope, _checkpoint = item.key
+    return f"{kind} to {recipient} ({scope})"
+
+
+def _record(ctx: typer.Context, item: Outgoing, via: str, sent_at: datetime) -> None:
+    """Record one delivered message in its own short write transaction."""
+    from sampleloans.services.notify import Delivery, record_sent
+
+    with writing(ctx) as (session, service_ctx):
+        delivery = Delivery(item.key, item.digest, str(item.message["Message-ID"]), via)
+        record_sent(session, service_ctx, delivery, sent_at)

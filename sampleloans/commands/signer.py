@@ -1,0 +1,201 @@
+"""Signing reports from the command line: the `--sign` options every report command takes,
+loading the lender's credentials from files, and `verify-document`'s signature check.
+
+The passphrase of a PKCS#12 file or an encrypted PEM key is never an option value (it would
+sit in shell history and the process list): it comes from SAMPLELOANS_SIGNER_PASSPHRASE or
+from the first line of `--signer-passphrase-file`.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from sampleloans.reports.signing import SigningCredentials
+
+PASSPHRASE_ENV = "SAMPLELOANS_SIGNER_PASSPHRASE"
+PASSPHRASE_MAX_BYTES = 1024
+
+SignOption = Annotated[
+    bool,
+    typer.Option(
+        "--sign",
+        help="Sign the PDF (PAdES) with the lender's certificate: --signer-p12, or "
+        "--signer-key with --signer-cert.",
+    ),
+]
+SignerP12Option = Annotated[
+    Path | None,
+    typer.Option(
+        "--signer-p12",
+        envvar="SAMPLELOANS_SIGNER_P12",
+        help="PKCS#12 file (.p12/.pfx) with the signing key and certificate chain; passphrase "
+        f"from {PASSPHRASE_ENV} or --signer-passphrase-file.",
+    ),
+]
+SignerKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signer-key",
+        envvar="SAMPLELOANS_SIGNER_KEY",
+        help="PEM private key (RSA ≥ 2048 or ECDSA P-256) of the signing certificate.",
+    ),
+]
+SignerCertOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signer-cert",
+        envvar="SAMPLELOANS_SIGNER_CERT",
+        help="PEM file: the signing certificate first, then its issuers.",
+    ),
+]
+PassphraseFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signer-passphrase-file",
+        help=f"File whose first line is the key's passphrase (instead of {PASSPHRASE_ENV}).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    """The signing options of one report command."""
+
+    sign: bool = False
+    p12: Path | None = None
+    key: Path | None = None
+    cert: Path | None = None
+    passphrase_file: Path | None = None
+
+
+def read_input(path: Path, option: str) -> bytes:
+    """An input file's bytes; an unreadable one is exit 3, naming the option."""
+    from sampleloans.errors import StorageError
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+
+
+def passphrase(
+    passphrase_file: Path | None, option: str = "--signer-passphrase-file"
+) -> bytes | None:
+    """The passphrase from the passphrase file's first line, else the environment."""
+    from sampleloans.errors import InvalidInput
+
+    if passphrase_file is not None:
+        raw = read_input(passphrase_file, option)
+        if len(raw) > PASSPHRASE_MAX_BYTES:
+            raise InvalidInput(f"{option}: longer than a passphrase (1024 bytes)")
+        line = raw.splitlines()[0] if raw else b""
+        if not line:
+            raise InvalidInput(f"{option}: the first line is empty")
+        return line
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode() if value else None
+
+
+def load_credentials(request: SignRequest, signing_time: datetime) -> "SigningCredentials | None":
+    """The signer's credentials when --sign was given (checked before any work), else None."""
+    from sampleloans.errors import InvalidInput, RuleViolation
+    from sampleloans.reports import signing
+
+    given = [
+        name
+        for name, value in (
+            ("--signer-p12", request.p12),
+            ("--signer-key", request.key),
+            ("--signer-cert", request.cert),
+            ("--signer-passphrase-file", request.passphrase_file),
+        )
+        if value is not None
+    ]
+    if not request.sign:
+        if request.passphrase_file is not None:
+            raise InvalidInput("--signer-passphrase-file: only with --sign")
+        return None  # signer files from the environment apply only to --sign
+    if request.p12 is not None and (request.key or request.cert):
+        raise InvalidInput(
+            "--signer-p12: give either a PKCS#12 file or --signer-key and --signer-cert, not both"
+        )
+    if request.p12 is not None:
+        credentials = signing.load_pkcs12_credentials(
+            read_input(request.p12, "--signer-p12"), passphrase(request.passphrase_file)
+        )
+    elif request.key is not None and request.cert is not None:
+        credentials = signing.load_pem_credentials(
+            read_input(request.key, "--signer-key"),
+            read_input(request.cert, "--signer-cert"),
+            passphrase(request.passphrase_file),
+        )
+    else:
+        missing = "--signer-cert" if "--signer-key" in given else "--signer-key"
+        raise InvalidInput(
+            f"--sign: give --signer-p12 FILE, or --signer-key FILE with --signer-cert FILE "
+            f"({missing} is missing)"
+        )
+    cert = credentials.cert
+    if not cert.not_valid_before_utc <= signing_time < cert.not_valid_after_utc:
+        raise RuleViolation(
+            f"--signer-cert: the certificate of {credentials.signer_name} is valid from "
+            f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
+            f"not at {signing_time:%Y-%m-%d %H:%M} UTC; no reader would accept the signature"
+        )
+    return credentials
+
+
+def load_trust_root(path: Path) -> "x509.Certificate":
+    """The --trust-root certificate file (PEM or DER)."""
+    from sampleloans.reports.signing import load_trust_root as parse
+
+    return parse(read_input(path, "--trust-root"))
+
+
+def check_document_signature(
+    out: Any,
+    problems: list[str],
+    data: bytes,
+    trust_root: "x509.Certificate | None",
+    now: datetime,
+) -> bool:
+    """Check a report's signature (if it has one, or must have one), print what holds, add a
+    line per problem; True when the file is signed."""
+    from sampleloans.reports.signing import SignatureFailure, check_signature, is_signed
+
+    if not is_signed(data):
+        if trust_root is not None:
+            problems.append(
+                "signature: the file is not signed; --trust-root checks a signed report"
+            )
+        return False
+    try:
+        result = check_signature(data, trust_root, now)
+    except SignatureFailure as failure:
+        problems.append(str(failure))
+        return True
+    when = f"{result.signing_time:%Y-%m-%d %H:%M} UTC" if result.signing_time else "no time given"
+    if result.problems:
+        problems.extend(result.problems)
+        out.print(f"      signed by {result.signer!r} at {when}", markup=False)
+        return True
+    out.print(
+        f"ok    signed by {result.signer!r} at {when} (certificate sha256 "
+        f"{result.fingerprint_sha256[:16]}…); the signature covers the whole file, which was "
+        "not modified after signing",
+        markup=False,
+    )
+    if result.trusted:
+        out.print("ok    the signer's certificate chains to the trust root", markup=False)
+    else:
+        out.print(
+            "      the signer was not checked against a trust root (no --trust-root)", markup=False
+        )
+    return True

@@ -1,0 +1,326 @@
+"""`sampleloans report statement`: one PDF per principal investigator, built on a signed
+checkpoint, and `verify-document` of a statement (with the ledger, or the public key alone)."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.commands.signer import (
+    PassphraseFileOption,
+    SignerCertOption,
+    SignerKeyOption,
+    SignerP12Option,
+    SignOption,
+    SignRequest,
+)
+
+if TYPE_CHECKING:
+    from sampleloans.services.statement import CheckpointRef, Statement
+
+CheckpointOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        help="A signed checkpoint file ('sampleloans checkpoint'); default the newest kept.",
+    ),
+]
+
+
+def read_checkpoint_file(path: Path) -> "CheckpointRef":
+    """The checkpoint a signed-note file holds (its signature is the borrower's to check)."""
+    from sampleloans.errors import InvalidInput, StorageError
+
+    try:
+        note = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"--checkpoint: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--checkpoint: {path} is not a signed checkpoint (not UTF-8)") from None
+    return checkpoint_ref(note, "--checkpoint")
+
+
+def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
+    """A signed note's checkpoint as a statement names it (InvalidInput naming `option`)."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
+    from sampleloans.services.statement import CheckpointRef
+
+    try:
+        text, signatures = split_note(note)
+        checkpoint = parse_checkpoint(text)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{option}: not a signed checkpoint ({exc})") from None
+    signed_by = ", ".join(f"{name}+{key_id.hex()}" for name, key_id, _sig in signatures)
+    return CheckpointRef(checkpoint.origin, checkpoint.size, checkpoint.root.hex(), note, signed_by)
+
+
+def newest_checkpoint(session: Any) -> "CheckpointRef":
+    """The newest checkpoint kept in the ledger; refused (exit 1) when none was made."""
+    from sampleloans.errors import RuleViolation
+    from sampleloans.services.statement import newest_kept_note
+
+    note = newest_kept_note(session)
+    if note is None:
+        raise RuleViolation(
+            "checkpoint: none kept yet; a statement is built on a signed checkpoint: run "
+            "'sampleloans checkpoint --key FILE' first, or give --checkpoint FILE"
+        )
+    return checkpoint_ref(note, "checkpoint")
+
+
+def build(
+    ctx: typer.Context,
+    *,
+    institution: str | None,
+    pi: str | None,
+    checkpoint_file: Path | None,
+    generated_at: datetime,
+) -> list["Statement"]:
+    """The statements a request covers, each built on the checkpoint (one read transaction)."""
+    from sampleloans.services import access
+    from sampleloans.services.statement import build_statements
+
+    given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
+    with reading(ctx) as (session, service_ctx):
+        access.reader(session, service_ctx)  # who acts is settled before anything else
+        checkpoint = given or newest_checkpoint(session)
+        return build_statements(
+            session,
+            service_ctx,
+            checkpoint,
+            institution=institution,
+            pi=pi,
+            generated_at=generated_at,
+        )
+
+
+def statement(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("--out", help="The folder to write one PDF per PI into (it must exist).")
+    ],
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="Every PI of this institution's open loans.")
+    ] = None,
+    pi: Annotated[str | None, typer.Option("--pi", help="One PI, by e-mail.")] = None,
+    checkpoint: CheckpointOption = None,
+    generated_at: Annotated[
+        str | None,
+        typer.Option(
+            "--generated-at",
+            help="Generation time printed on the statements (ISO 8601); default now.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing statement files.")
+    ] = False,
+    sign: SignOption = False,
+    signer_p12: SignerP12Option = None,
+    signer_key: SignerKeyOption = None,
+    signer_cert: SignerCertOption = None,
+    signer_passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Statements to principal investigators: holdings, due dates, obligations, events with proofs.
+
+    One PDF per PI (`statement-NAME-at-DOMAIN.pdf`, in e-mail order) in --out, built on the
+    newest signed checkpoint (or --checkpoint FILE); each event it lists carries an RFC 6962
+    inclusion proof in the embedded file statement-proofs.json.
+
+    Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
+    """
+    from sampleloans.commands.signer import load_credentials
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import StorageError
+    from sampleloans.fileio import check_output, write_atomic
+    from sampleloans.services.statement import file_name
+
+    with errors_to_exit_codes():
+        signing_time = now()
+        when = parse_datetime(generated_at, "--generated-at") if generated_at else signing_time
+        if not out.is_dir():
+            raise StorageError(f"--out: {out} is not an existing folder")
+        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        credentials = load_credentials(signing, signing_time)  # a bad key fails before work
+        ledger = db_path(ctx)
+        statements = build(
+            ctx, institution=institution, pi=pi, checkpoint_file=checkpoint, generated_at=when
+        )
+        targets = [out / file_name(s.request.pi) for s in statements]
+        for target in targets:  # every file is refused before any is written
+            check_output(target, force=force, ledger=ledger)
+        for target, made in zip(targets, statements, strict=True):
+            write_atomic(
+                target, signed_pdf(made, credentials, signing_time), force=force, ledger=ledger
+            )
+    out_console = console()
+    if not statements:
+        out_console.print("No statement: no open loan in that scope.", markup=False)
+    for target, made in zip(targets, statements, strict=True):
+        out_console.print(
+            f"Wrote {target}: statement to {made.request.pi}, {len(made.body.events)} events "
+            f"proved in checkpoint {made.body.checkpoint.tree_size}:"
+            f"{made.body.checkpoint.root_hash[:12]}…, digest {made.digest[:16]}"
+            + (f"; signed by {credentials.signer_name}." if credentials else "."),
+            markup=False,
+        )
+
+
+def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:
+    """A statement's PDF, signed (PAdES, an incremental update) when credentials are given."""
+    from sampleloans.reports.statement import render
+
+    data = render(made)
+    if credentials is None:
+        return data
+    from sampleloans.reports.signing import sign_pdf
+
+    return sign_pdf(
+        data,
+        credentials,
+        signing_time,
+        reason=f"{made.title}, {made.request.pi}; checkpoint {made.body.checkpoint.tree_size}:"
+        f"{made.body.checkpoint.root_hash[:16]}",
+    )
+
+
+# --- verify-document of a statement -----------------------------------------------------------
+
+
+def embedded_proofs(data: bytes) -> dict[str, Any]:
+    """The proofs file embedded in a statement PDF (InvalidInput when there is none)."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    from sampleloans.errors import InvalidInput
+    from sampleloans.reports.statement import PROOFS_FILE
+
+    try:
+        attachments = PdfReader(io.BytesIO(data)).attachments
+        blobs = attachments.get(PROOFS_FILE) or []
+    except (PyPdfError, ValueError, KeyError, OSError):
+        blobs = []
+    if len(blobs) != 1:
+        raise InvalidInput(f"FILE: a statement must embed exactly one {PROOFS_FILE}")
+    try:
+        proofs = json.loads(blobs[0])
+    except (ValueError, RecursionError):
+        raise InvalidInput(f"FILE: its {PROOFS_FILE} is not JSON") from None
+    if not isinstance(proofs, dict):
+        raise InvalidInput(f"FILE: its {PROOFS_FILE} is not a JSON object")
+    return proofs
+
+
+def verify_offline(
+    file: Path, data: bytes, meta: dict[str, Any], public_key: Path, trust_root: Any
+) -> None:
+    """Check a statement with the lender's public key alone: the checkpoint's signature, each
+    event's hash from its fields, and each inclusion proof against the signed root; and the
+    PDF's own signature when it is signed (against --trust-root when given)."""
+    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.services.statement import verify_proofs
+
+    out = console()
+    with errors_to_exit_codes():
+        key_text = _read_text(public_key, "--public-key")
+        proofs = embedded_proofs(data)
+        scope = str(meta.get("scope", ""))
+        report = verify_proofs(
+            proofs, key_text, digest=str(meta.get("digest", "")), pi=scope.removeprefix("pi:")
+        )
+    for line in report.lines:
+        out.print(f"ok    {line}", markup=False)
+    problems = list(report.problems)
+    if not check_document_signature(out, problems, data, trust_root, now()):
+        # the proofs hold for the events they carry; only a PAdES signature covers the page text
+        out.print(
+            "note  the PDF itself is not signed: its printed pages are not covered by these "
+            "checks (a statement made with --sign is)",
+            markup=False,
+        )
+    for problem in problems:
+        out.print(f"FAIL  {problem}", markup=False)
+    if problems:
+        out.print(
+            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"{file}: every event listed is in the ledger the lender signed (checked with the "
+        "public key alone)",
+        markup=False,
+    )
+
+
+def _read_text(path: Path, option: str) -> str:
+    from sampleloans.errors import InvalidInput, StorageError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{option}: {path} is not a text key file") from None
+
+
+def verify_with_ledger(
+    ctx: typer.Context, file: Path, data: bytes, meta: dict[str, Any], trust_root: Any
+) -> None:
+    """Check a statement against the ledger: rebuilt on its checkpoint, same digest, same bytes
+    (a signed file: its unsigned rendering is a prefix)."""
+    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import InvalidInput
+    from sampleloans.reports.statement import render
+    from sampleloans.services.statement import build_statements
+
+    out = console()
+    problems: list[str] = []
+    with errors_to_exit_codes():
+        scope = str(meta.get("scope", ""))
+        if not scope.startswith("pi:"):
+            raise InvalidInput(f"scope: {scope[:60]!r} is not pi:EMAIL")
+        generated = parse_datetime(str(meta.get("generated_at", "")), "generated_at")
+        checkpoint = checkpoint_ref(str(embedded_proofs(data).get("checkpoint", "")), "checkpoint")
+        with reading(ctx) as (session, service_ctx):
+            (rebuilt,) = build_statements(
+                session, service_ctx, checkpoint, pi=scope[3:], generated_at=generated
+            )
+        out.print(
+            f"{file}: statement to {scope[3:]}, checkpoint {checkpoint.tree_size}:"
+            f"{checkpoint.root_hash[:12]}…",
+            markup=False,
+        )
+        out.print(
+            f"ok    the checkpoint's root is this ledger's root over its first "
+            f"{checkpoint.tree_size} events",
+            markup=False,
+        )
+        check_document_signature(out, problems, data, trust_root, now())
+        if rebuilt.digest != meta.get("digest"):
+            problems.append(
+                f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
+                f"{str(meta.get('digest'))[:16]}: its content is not what the ledger recorded"
+            )
+        elif not data.startswith(render(rebuilt)):
+            problems.append(
+                "file: the PDF differs from a fresh rendering of the same statement: the file "
+                "was modified after it was written"
+            )
+        else:
+            out.print(
+                f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False
+            )
+            out.print("ok    the file is byte-identical to a fresh rendering", markup=False)
+    for problem in problems:
+        out.print(f"FAIL  {problem}", markup=False)
+    if problems:
+        out.print(f"{file}: does NOT match the ledger ({len(problems)} problem(s))", markup=False)
+        raise typer.Exit(1)
+    out.print(f"{file}: verified against the ledger", markup=False)

@@ -1,0 +1,179 @@
+"""E-mail for `notify`: the SMTP settings, one message per document (PDF attached), and its
+delivery through an SMTP server (smtplib) or into an outbox folder of `.eml` files.
+
+Every failure to reach or use the server is a `StorageError` (exit 3) with one line naming the
+server and what went wrong; the password is never part of any message.
+"""
+
+import smtplib
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from sampleloans.errors import InvalidInput, StorageError
+from sampleloans.text import clean_email
+
+SMTP_TIMEOUT_S = 30
+DEFAULT_PORT = 25
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to hand messages over: host, port, sender, STARTTLS and login."""
+
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """`smtp HOST:PORT`, as recorded with each send."""
+        return f"smtp {self.host}:{self.port}"
+
+
+def smtp_settings(
+    host: str | None,
+    port: str | None,
+    sender: str | None,
+    *,
+    starttls: str | None,
+    user: str | None,
+    password: str | None,
+) -> SmtpSettings:
+    """Settings from options or environment text; a bad one is a StorageError (exit 3)."""
+    if not host or not host.strip() or any(c.isspace() for c in host.strip()):
+        raise StorageError(
+            "SMTP host: none configured; set SAMPLELOANS_SMTP_HOST (or --smtp-host), or give "
+            "--outbox DIR for a dry run"
+        )
+    port_text = (port or str(DEFAULT_PORT)).strip()
+    if not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:
+        raise StorageError(
+            f"SMTP port: {port_text[:20]!r} is not a port number (1-65535); set "
+            "SAMPLELOANS_SMTP_PORT or --smtp-port"
+        )
+    if not sender:
+        raise StorageError(
+            "SMTP from: no sender address; set SAMPLELOANS_SMTP_FROM (or --smtp-from), e.g. "
+            "loans@naoc.example"
+        )
+    try:
+        from_address = clean_email(sender, "SMTP from")
+    except InvalidInput as exc:  # configuration, not a command's input: exit 3
+        raise StorageError(str(exc)) from None
+    flag = (starttls or "0").strip().lower()
+    if flag not in ("0", "1", "yes", "no", "true", "false"):
+        raise StorageError(
+            f"SMTP STARTTLS: {flag[:10]!r} is not 1 or 0; set SAMPLELOANS_SMTP_STARTTLS"
+        )
+    if bool(user) != bool(password):
+        raise StorageError(
+            "SMTP login: give both SAMPLELOANS_SMTP_USER and SAMPLELOANS_SMTP_PASSWORD, or neither"
+        )
+    return SmtpSettings(
+        host=host.strip(),
+        port=int(port_text),
+        sender=from_address,
+        starttls=flag in ("1", "yes", "true"),
+        user=user or None,
+        password=password or None,
+    )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message."""
+
+    name: str
+    mime: str  # maintype/subtype
+    data: bytes
+
+
+def compose(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    attachment: Attachment,
+    sent_at: datetime,
+    message_id: str,
+) -> EmailMessage:
+    """One message: plain text body and the document attached (deterministic headers)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = format_datetime(sent_at)
+    message["Message-ID"] = message_id
+    message.set_content(text)
+    maintype, _, subtype = attachment.mime.partition("/")
+    message.add_attachment(
+        attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name
+    )
+    return message
+
+
+class SmtpTransport:
+    """An open SMTP session: `send` hands over one message."""
+
+    def __init__(self, client: smtplib.SMTP, settings: SmtpSettings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message to the server; StorageError (exit 3) if it is refused."""
+        try:
+            refused = self.client.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise StorageError(
+                f"SMTP {self.settings.host}:{self.settings.port}: sending to {message['To']} "
+                f"failed: {_reason(exc)}"
+            ) from None
+        if refused:
+            raise StorageError(
+                f"SMTP {self.settings.host}:{self.settings.port}: refused {', '.join(refused)}"
+            )
+
+
+def _reason(exc: BaseException) -> str:
+    """One line of why an SMTP step failed (never the password)."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        said = (
+            exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
+        )
+        return f"{exc.smtp_code} {said}".strip().replace("\n", " ")
+    return (str(exc) or type(exc).__name__).replace("\n", " ")
+
+
+@contextmanager
+def smtp_session(settings: SmtpSettings) -> Iterator[SmtpTransport]:
+    """Connect, STARTTLS and log in as configured; StorageError (exit 3) on any failure."""
+    where = f"SMTP {settings.host}:{settings.port}"
+    try:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT_S)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise StorageError(f"{where}: cannot connect: {_reason(exc)}") from None
+    try:
+        try:
+            if settings.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if settings.user and settings.password:
+                client.login(settings.user, settings.password)
+        except smtplib.SMTPAuthenticationError:
+            raise StorageError(f"{where}: login refused for {settings.user}") from None
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            raise StorageError(f"{where}: {_reason(exc)}") from None
+        yield SmtpTransport(client, settings)
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):  # a timeout is an OSError
+            client.close()

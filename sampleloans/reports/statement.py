@@ -1,0 +1,197 @@
+"""The statement to a principal investigator: holdings, dates, obligations and the events of
+their loans, with the checkpoint it is built on and each event's inclusion proof embedded."""
+
+import json
+from typing import Any
+
+from sampleloans.dates import to_iso
+from sampleloans.reports import layout
+from sampleloans.reports.common import compact, mass, party_lines, readable, when
+from sampleloans.services.statement import Statement, proof_document
+
+PROOFS_FILE = "statement-proofs.json"
+PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
+METADATA_VERSION = 1
+
+
+def metadata(statement: Statement) -> dict[str, Any]:
+    """What the QR code and the PDF Keywords carry, and verify-document reads back."""
+    return {
+        "app": "sampleloans",
+        "v": METADATA_VERSION,
+        "kind": statement.request.kind,
+        "scope": statement.request.scope,
+        "head": statement.head,
+        "digest": statement.digest,
+        "generated_at": to_iso(statement.generated_at),
+        "checkpoint": statement.checkpoint_id,
+    }
+
+
+def proofs_json(statement: Statement) -> bytes:
+    """The embedded proofs file: sorted-key JSON, UTF-8, one trailing newline."""
+    text = json.dumps(proof_document(statement), sort_keys=True, indent=1, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def render(statement: Statement) -> bytes:
+    """The statement's PDF bytes (invariant: the same statement gives the same bytes)."""
+    meta = compact(metadata(statement))
+    with layout.gc_paused():
+        return layout.build_pdf(
+            story(statement),
+            title=statement.title,
+            doc_title=f"{statement.title}: {statement.scope_label}",
+            scope=statement.scope_label,
+            head=statement.head,
+            digest=statement.digest,
+            generated_at=when(statement.generated_at),
+            created_at=statement.generated_at,
+            subject=f"{statement.title}, {statement.scope_label}, ledger head {statement.head}",
+            keywords=meta,
+            qr_payload=meta,
+            attachments=((PROOFS_FILE, PROOFS_MIME, proofs_json(statement)),),
+        )
+
+
+def statement_number(statement: Statement) -> str:
+    """A stable number: checkpoint size and the first digest digits."""
+    return f"ST-{statement.head_seq}-{statement.digest[:8].upper()}"
+
+
+def story(statement: Statement) -> list[Any]:
+    """The flowables of a statement."""
+    body = statement.body
+    st = layout.styles()
+    checkpoint = body.checkpoint
+    late = [o for o in body.obligations if o.overdue]
+    header = [
+        ("Statement number", statement_number(statement)),
+        ("To", f"{body.pi.name} — {body.pi.detail}"),
+        ("Generated at", when(statement.generated_at)),
+        ("Signed checkpoint", f"{checkpoint.origin}, {checkpoint.tree_size} events"),
+        ("Checkpoint signed by", checkpoint.signed_by or "—"),
+        ("Checkpoint root", checkpoint.root_hash),
+        ("Content digest", statement.digest),
+    ]
+    flags = [("Overdue", f"{o.what} of loan {o.loan}: {o.standing}") for o in late]
+    marked = range(len(header), len(header) + len(flags))
+    out: list[Any] = layout.title_block(statement.title, [*header, *flags], marked)
+    out += layout.section(
+        "Parties", [layout.key_values(party_lines((body.lender, body.institution, body.pi)))]
+    )
+    out += _holdings(statement)
+    out += _obligations(statement)
+    out += _events(statement)
+    note = (
+        f"This statement is built on the ledger as the lender's signed checkpoint commits to it "
+        f"(events 1 to {checkpoint.tree_size}, root {checkpoint.root_hash[:16]}…). The file "
+        f"'{PROOFS_FILE}' embedded in this PDF holds the checkpoint and, for each event listed, "
+        "the fields that were hashed, the previous hash and an RFC 6962 inclusion proof. "
+        "Anyone with the lender's public key can check them without the ledger: "
+        "'sampleloans verify-document THIS.pdf --public-key KEY'."
+    )
+    out += layout.section("How to check this statement", [layout.para(note, st["body"])])
+    return out
+
+
+def _holdings(statement: Statement) -> list[Any]:
+    """What the PI holds, loan by loan, and the loans' dates."""
+    body = statement.body
+    if not body.loans:
+        return layout.section(
+            "What you hold",
+            [
+                layout.para(
+                    "You have no open loan at the date of this statement.", layout.styles()["body"]
+                )
+            ],
+        )
+    loans = [
+        (
+            loan.number,
+            loan.agreement,
+            readable(loan.status),
+            when(loan.due_at),
+            f"{loan.extensions_granted} of {loan.max_extensions}",
+            when(loan.next_inventory_due_at),
+            mass(loan.held_ug),
+        )
+        for loan in body.loans
+    ]
+    out = layout.section(
+        "Your loans",
+        layout.data_tables(
+            ("Loan", "Agreement", "Status", "Return due", "Extensions", "Inventory due", "Held"),
+            loans,
+            (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16),
+            align_right=(6,),
+        ),
+    )
+    rows: list[tuple[str, ...]] = [
+        (
+            item.code,
+            loan.number,
+            item.description,
+            readable(item.state),
+            mass(item.issued_ug),
+            mass(item.held_ug),
+        )
+        for loan in body.loans
+        for item in loan.items
+    ]
+    rows.append(("Total held", "", "", "", "", mass(body.held_ug)))
+    out += layout.section(
+        "What you hold (sample and mass)",
+        layout.data_tables(
+            ("Sample", "Loan", "Description", "State", "Issued", "Held"),
+            rows,
+            (0.2, 0.13, 0.29, 0.14, 0.12, 0.12),
+            total=True,
+            align_right=(4, 5),
+        ),
+    )
+    return out
+
+
+def _obligations(statement: Statement) -> list[Any]:
+    """What the PI owes, most pressing first."""
+    owed = statement.body.obligations
+    if not owed:
+        return layout.section(
+            "What you owe",
+            [
+                layout.para(
+                    "Nothing is owed at the date of this statement.", layout.styles()["body"]
+                )
+            ],
+        )
+    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in owed]
+    marked = [index for index, o in enumerate(owed) if o.overdue]
+    return layout.section(
+        "What you owe (returns, inventory attestations, reports)",
+        layout.data_tables(
+            ("Loan", "Obligation", "Due", "Standing"),
+            rows,
+            (0.15, 0.22, 0.2, 0.43),
+            marked=marked,
+        ),
+    )
+
+
+def _events(statement: Statement) -> list[Any]:
+    """Every event of the PI's loans, with its hash (the proof is in the embedded file)."""
+    events = statement.body.events
+    rows = (
+        (str(e.seq), when(e.occurred_at), e.loan, e.label, e.description, e.hash[:16] + "…")
+        for e in events
+    )
+    return layout.section(
+        f"Events of your loans ({len(events)}, each proved in the signed checkpoint)",
+        layout.data_tables(
+            ("Seq", "Occurred", "Loan", "Event", "Description", "Hash"),
+            rows,
+            (0.06, 0.15, 0.12, 0.13, 0.39, 0.15),
+            align_right=(0,),
+        ),
+    )

@@ -1,0 +1,296 @@
+"""The archival export: a BagIt bag (RFC 8493, the `bagit` library) holding everything needed
+to check the ledger in fifty years without this program.
+
+    data/events.jsonl          every event with its hashes (docs/ledger-format.md section 5)
+    data/checkpoints/*.txt     every kept signed checkpoint (and any given)
+    data/keys/*.pub            the public keys that signed them (and any given)
+    data/reports/*.pdf         the signed reports given with --report
+    data/docs/ledger-format.md the written format
+    data/tools/verify_ledger.py the stand-alone verifier (standard library only)
+    data/README.txt            how to check it all
+
+The bag is built in a private folder beside DIR, validated with the bagit library, then
+renamed into place: DIR appears whole or not at all.
+"""
+
+import base64
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from sampleloans import db, fileio
+from sampleloans.errors import InvalidInput, RuleViolation, StorageError
+from sampleloans.ledger import chain
+from sampleloans.ledger.envelope import Context
+from sampleloans.services.common import require_role
+from sampleloans.services.events_file import EXPORT_ROLES, export_events, read_export
+
+CHECKSUMS = ("sha256", "sha512")
+EVENTS_FILE = "events.jsonl"
+HEAD_TAG = "Sampleloans-Head"
+README = """This is an archival copy of a sampleloans custody ledger (a BagIt bag, RFC 8493).
+
+events.jsonl      every event, one canonical JSON object per line, with its hash
+checkpoints/      the lender's signed checkpoints (C2SP signed notes, RFC 6962 roots)
+keys/             the Ed25519 public keys that signed them
+reports/          signed PDF reports (PAdES), if any were given
+docs/ledger-format.md   how every hash is computed, written to be implemented from scratch
+tools/verify_ledger.py  a stand-alone checker (Python 3.11 standard library only)
+
+Check the bag's files:  bagit.py --validate BAG   (or: sampleloans verify-bag BAG)
+Check the ledger:       python3 tools/verify_ledger.py events.jsonl \\
+                            --checkpoint checkpoints/FILE.txt --public-key keys/FILE.pub
+Rebuild a ledger:       sampleloans --db new.db restore --events events.jsonl
+"""
+
+
+@dataclass(frozen=True)
+class BagResult:
+    """What `export --bag` wrote."""
+
+    path: Path
+    events: int
+    head: str
+    checkpoints: int
+    keys: int
+    reports: int
+
+
+@dataclass(frozen=True)
+class BagExtras:
+    """Files given on the command line to put in the bag."""
+
+    reports: tuple[Path, ...] = ()
+    checkpoints: tuple[Path, ...] = ()
+    public_keys: tuple[Path, ...] = ()
+
+
+def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> BagResult:
+    """Write the bag at `dest` (which must not exist), validated before it is put in place."""
+    import bagit  # type: ignore[import-untyped]
+
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *EXPORT_ROLES, action="export the ledger")
+        lender = _lender_name(session.connection())
+        kept = _kept_checkpoints(session.connection())
+    database = db.sqlite_path(str(engine.url))
+    fileio.refuse_ledger(dest, database, "--bag")
+    if os.path.lexists(dest):
+        raise StorageError(f"--bag: {dest} exists; give a new folder for the bag")
+    if not dest.parent.is_dir():
+        raise StorageError(f"--bag: directory {dest.parent} does not exist")
+    with _building(dest) as folder:
+        exported = export_events(engine, ctx, folder / EVENTS_FILE)
+        checkpoints = _write_named(folder / "checkpoints", kept["checkpoints"], extras.checkpoints)
+        keys = _write_named(folder / "keys", kept["keys"], extras.public_keys)
+        reports = _write_named(folder / "reports", {}, extras.reports, pdf=True)
+        _write(
+            folder / "docs" / "ledger-format.md", _packaged("sampleloans.docs", "ledger-format.md")
+        )
+        _write(
+            folder / "tools" / "verify_ledger.py",
+            _packaged("sampleloans.tools", "verify_ledger.py"),
+        )
+        _write(folder / "README.txt", README.encode("utf-8"))
+        info = {
+            "Source-Organization": lender,
+            "External-Description": "sampleloans custody ledger: events, signed checkpoints, "
+            "public keys, signed reports, the written format and a stand-alone verifier",
+            "Bagging-Date": ctx.now.date().isoformat(),
+            HEAD_TAG: exported.head,
+        }
+        try:
+            bag = bagit.make_bag(str(folder), bag_info=info, checksums=list(CHECKSUMS))
+            bag.validate()
+        except (bagit.BagError, OSError) as exc:
+            raise StorageError(f"--bag: the bag could not be made: {exc}") from None
+    return BagResult(dest, exported.events, exported.head, checkpoints, keys, reports)
+
+
+@contextmanager
+def _building(dest: Path) -> Iterator[Path]:
+    """A private folder beside `dest`, renamed to `dest` when the body succeeds, else removed."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".bag-tmp", dir=dest.parent))
+    try:
+        yield folder
+        if os.path.lexists(dest):
+            raise StorageError(f"--bag: {dest} appeared meanwhile; nothing was replaced")
+        os.rename(folder, dest)
+        fileio.fsync_directory(dest.parent)
+    finally:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _lender_name(connection: object) -> str:
+    """The lender institution's name, for the bag's Source-Organization."""
+    row = connection.execute(  # type: ignore[attr-defined]
+        text("SELECT name FROM institution WHERE kind = 'lender' ORDER BY short_name LIMIT 1")
+    ).first()
+    return str(row[0]) if row else "unknown lender"
+
+
+def _kept_checkpoints(connection: object) -> dict[str, dict[str, bytes]]:
+    """Every kept checkpoint and public key, by file name."""
+    from sampleloans.services.checkpoints import stored_checkpoints
+
+    checkpoints: dict[str, bytes] = {}
+    keys: dict[str, bytes] = {}
+    for kept in stored_checkpoints(connection):  # type: ignore[arg-type]
+        checkpoints[f"checkpoint-{kept.id:06d}-size-{kept.tree_size}.txt"] = kept.note.encode()
+        name = kept.public_key.partition("+")[0]
+        key_id = hashlib.sha256(kept.public_key.encode()).hexdigest()[:8]
+        keys[f"{_safe(name)}-{key_id}.pub"] = (kept.public_key.strip() + "\n").encode()
+    return {"checkpoints": checkpoints, "keys": keys}
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe form of a key name (`naoc.example/ledger` → `naoc.example_ledger`)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "key"
+
+
+def _write_named(
+    folder: Path, kept: dict[str, bytes], given: tuple[Path, ...], *, pdf: bool = False
+) -> int:
+    """Write the kept files and copies of the given ones into `folder`; how many."""
+    files = dict(kept)
+    for path in given:
+        data = _read_given(path)
+        if pdf and not data.startswith(b"%PDF-"):
+            raise InvalidInput(f"--report: {path} is not a PDF")
+        if path.name in files and files[path.name] != data:
+            raise InvalidInput(f"{path.name}: two different files of that name for the bag")
+        files[path.name] = data
+    for name, data in sorted(files.items()):
+        _write(folder / name, data)
+    return len(files)
+
+
+def _read_given(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read it: {exc.strerror}") from None
+
+
+def _packaged(package: str, name: str) -> bytes:
+    """A file shipped inside the package (the format document, the verifier)."""
+    return resources.files(package).joinpath(name).read_bytes()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path, "xb") as handle:
+        handle.write(data)
+
+
+# --- checking a bag -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BagCheck:
+    """What `verify-bag` found (each line held)."""
+
+    lines: tuple[str, ...]
+
+
+def verify_bag(path: Path) -> BagCheck:
+    """Validate a bag (every payload checksum, completeness) with the bagit library, then its
+    events' hash chain and each checkpoint's root against the events. Any failure is one
+    `RuleViolation` line (exit 1); a folder that is not a bag is `InvalidInput` (exit 2)."""
+    import bagit  # type: ignore[import-untyped]
+
+    with _bagit_quiet():
+        try:
+            bag = bagit.Bag(str(path))
+        except bagit.BagError as exc:
+            raise InvalidInput(f"BAG: {path} is not a BagIt bag ({exc})") from None
+        try:
+            bag.validate()
+        except bagit.BagValidationError as exc:
+            raise RuleViolation(f"BAG: {path} fails validation: {_first_detail(exc)}") from None
+    lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
+    payload = path / "data"
+    head, hashes = _chain(payload / EVENTS_FILE)
+    if bag.info.get(HEAD_TAG) not in (None, head):
+        raise RuleViolation(f"BAG: the events end at {head}, but the bag says {bag.info[HEAD_TAG]}")
+    lines.append(f"events: {len(hashes)}, chain intact, head {head}")
+    for note_path in sorted((payload / "checkpoints").glob("*.txt")):
+        lines.append(_checkpoint_line(note_path, hashes))
+    return BagCheck(tuple(lines))
+
+
+@contextmanager
+def _bagit_quiet() -> Iterator[None]:
+    """Keep bagit's own log lines off the terminal: a failure gets our one `Error:` line."""
+    logger = logging.getLogger("bagit")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _first_detail(exc: object) -> str:
+    """The first finding of a failed validation, in words (sorted, so it is always the same)."""
+    import bagit  # type: ignore[import-untyped]
+
+    details = sorted(getattr(exc, "details", None) or [], key=str)
+    if not details:
+        return str(exc)
+    first = details[0]
+    more = f" (and {len(details) - 1} more finding(s))" if len(details) > 1 else ""
+    if isinstance(first, bagit.ChecksumMismatch):
+        algorithm = first.algorithm
+        return f"{first.path}: its {algorithm} checksum differs: the file was changed{more}"
+    if isinstance(first, bagit.FileMissing):
+        return f"{first.path}: listed in the manifest but missing{more}"
+    if isinstance(first, bagit.UnexpectedFile):
+        return f"{first.path}: not in the manifest (a file was added){more}"
+    return f"{first}{more}"
+
+
+def _chain(events_path: Path) -> tuple[str, list[bytes]]:
+    """Recompute the events file's hash chain; its head and every event hash."""
+    meta, events = read_export(events_path)
+    ledger_id = meta.get("ledger_id", "")
+    prev = chain.genesis_hash(ledger_id)
+    hashes: list[bytes] = []
+    head = chain.format_head(0, prev)
+    for record in events:
+        body = {k: record[k] for k in record if k not in ("prev_hash", "hash")}
+        expected = chain.link_hash(prev, body)
+        if record["prev_hash"] != prev or record["hash"] != expected:
+            raise RuleViolation(
+                f"BAG: event {record['seq']} of {EVENTS_FILE} does not hash to its recorded hash"
+            )
+        prev = record["hash"]
+        hashes.append(bytes.fromhex(prev))
+        head = chain.format_head(record["seq"], prev)
+    return head, hashes
+
+
+def _checkpoint_line(note_path: Path, hashes: list[bytes]) -> str:
+    """Check one checkpoint's root against the events (its signature is the verifier's)."""
+    from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
+    from sampleloans.ledger.merkle import root_of
+
+    text_, _signatures = split_note(note_path.read_text(encoding="utf-8"))
+    checkpoint = parse_checkpoint(text_)
+    if checkpoint.size > len(hashes) or root_of(hashes[: checkpoint.size]) != checkpoint.root:
+        raise RuleViolation(
+            f"BAG: checkpoint {note_path.name} (size {checkpoint.size}) is not a checkpoint of "
+            "these events"
+        )
+    root = base64.b64encode(checkpoint.root).decode("ascii")
+    return f"checkpoint {note_path.name}: size {checkpoint.size}, root {root} matches the events"

@@ -1,0 +1,107 @@
+"""What `notify` delivers and what it already delivered: overdue notices' recipients, and the
+record of each e-mail sent (`notification_sent`), so that nothing is sent twice for the same
+checkpoint.
+
+Recording a send is not a custody event: an e-mail changes nobody's custody of anything, and
+the hash chain stays the record of custody alone. The record lives beside the ledger in the
+same file, is only ever added to, and is keyed by recipient, kind, scope and checkpoint.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import inspect
+from sqlmodel import Session, select
+
+from sampleloans.ledger.envelope import Context
+from sampleloans.models import NotificationSent
+from sampleloans.services import access
+from sampleloans.services.common import acting_person
+from sampleloans.services.standing import overdue
+
+SendKey = tuple[str, str, str, str]
+"""(recipient, kind, scope, checkpoint): what is sent at most once."""
+
+
+@dataclass(frozen=True)
+class NoticeTarget:
+    """An institution with something overdue, and the PIs its notice goes to."""
+
+    institution: str
+    recipients: tuple[str, ...]
+
+
+def require_curator(session: Session, ctx: Context) -> None:
+    """Only curators deliver statements and notices (it writes the record of what was sent)."""
+    from sampleloans.errors import PermissionDenied
+
+    person = acting_person(session, ctx)
+    if person.role != "curator":
+        raise PermissionDenied(
+            f"{person.email} is a {person.role.replace('-', ' ')}; only curators may run notify"
+        )
+
+
+def overdue_targets(session: Session, ctx: Context, institution: str | None) -> list[NoticeTarget]:
+    """Each institution with a return or inventory past due at `ctx.now`, with its late PIs."""
+    if institution:
+        institution = access.readable_institution(
+            session, access.reader(session, ctx), institution
+        ).short_name
+    by_institution: dict[str, set[str]] = {}
+    for row in overdue(session, ctx, institution=institution):
+        by_institution.setdefault(row.institution, set()).add(row.pi_email)
+    return [
+        NoticeTarget(short, tuple(sorted(emails)))
+        for short, emails in sorted(by_institution.items())
+    ]
+
+
+def _has_table(session: Session) -> bool:
+    """Whether this ledger has the send record yet (ledgers made before `notify` do not)."""
+    return bool(inspect(session.connection()).has_table(NotificationSent.__tablename__))
+
+
+def sent_keys(session: Session) -> set[SendKey]:
+    """Every (recipient, kind, scope, checkpoint) already delivered."""
+    if not _has_table(session):
+        return set()
+    rows = session.exec(
+        select(
+            NotificationSent.recipient,
+            NotificationSent.kind,
+            NotificationSent.scope,
+            NotificationSent.checkpoint,
+        )
+    ).all()
+    return {(r, k, s, c) for r, k, s, c in rows}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message handed to the mail server, to be recorded."""
+
+    key: SendKey
+    digest: str
+    message_id: str
+    via: str
+
+
+def record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: datetime) -> None:
+    """Add the record of one delivered message (the table is created on first use)."""
+    NotificationSent.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+    recipient, kind, scope, checkpoint = delivery.key
+    session.add(
+        NotificationSent(
+            recipient=recipient,
+            kind=kind,
+            scope=scope,
+            checkpoint=checkpoint,
+            digest=delivery.digest,
+            message_id=delivery.message_id,
+            sent_at=sent_at,
+            sent_by=ctx.actor,
+            via=delivery.via,
+        )
+    )
+    session.flush()

@@ -1,0 +1,619 @@
+"""Statements to researchers: per principal investigator, what they hold, what is due and when,
+what they owe, and every event of their loans, each with an RFC 6962 inclusion proof against a
+signed checkpoint of the ledger.
+
+A statement is built on a checkpoint: the ledger as it stood at the checkpoint's tree size (the
+checkpoint's last event), so the same checkpoint and `generated_at` give the same statement
+whatever was appended since. Its proofs let a borrower check, with the lender's public key
+alone, that the events it lists are in the ledger the lender signed.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sampleloans import db
+from sampleloans.dates import days_between, from_iso, to_iso
+from sampleloans.errors import InvalidInput, NotFound, RuleViolation, StorageError
+from sampleloans.ledger import store
+from sampleloans.ledger.chain import event_body
+from sampleloans.ledger.envelope import Context
+from sampleloans.models import (
+    Agreement,
+    EventSubject,
+    Incident,
+    Institution,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Person,
+    Sample,
+    Shipment,
+)
+from sampleloans.services import access
+from sampleloans.services.history import describe_payload
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.reporting import Party, event_label
+
+TITLE = "Statement to the principal investigator"
+KIND = "statement"
+OPEN_STATUSES = ("requested", "approved", *ACTIVE_LOAN_STATUSES, "returned", "settled")
+"""A loan appears on its PI's statement until it is closed."""
+PROOF_FORMAT = "sampleloans-statement-proofs-v1"
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """The signed checkpoint a statement is built on: its note as kept, and what it commits to."""
+
+    origin: str
+    tree_size: int  # the number of events it covers: events 1 … tree_size
+    root_hash: str  # hex of the RFC 6962 root over the event hashes
+    note: str  # the signed note, exactly as kept (C2SP tlog-checkpoint)
+    signed_by: str = ""  # the signing keys as NAME+KEYID, from the note's signature lines
+
+
+@dataclass(frozen=True)
+class StatementItem:
+    """One sample of a loan as it stands."""
+
+    code: str
+    description: str
+    state: str
+    issued_ug: int
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class StatementLoan:
+    """One of the PI's loans: dates, extensions and samples."""
+
+    number: str
+    agreement: str
+    status: str
+    issued_at: datetime | None
+    due_at: datetime | None
+    extensions_granted: int
+    max_extensions: int
+    last_inventory_at: datetime | None
+    next_inventory_due_at: datetime | None
+    items: tuple[StatementItem, ...]
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """Something the PI owes: a return, an inventory attestation, a report."""
+
+    loan: str
+    what: str  # return | inventory attestation | settlement report | incident report
+    due_at: datetime | None
+    standing: str  # "overdue by 3 days", "due in 12 days", "now"
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class StatementEvent:
+    """One event of the PI's loans, with what a borrower needs to check it without the ledger."""
+
+    seq: int
+    occurred_at: datetime
+    loan: str
+    label: str
+    description: str
+    hash: str
+    prev_hash: str
+    body: dict[str, Any] = field(compare=False)  # the fields hashed (ledger.chain.event_body)
+    proof: tuple[str, ...] = ()  # RFC 6962 audit path (hex), leaf index seq - 1
+
+
+@dataclass(frozen=True)
+class StatementBody:
+    """A statement's content."""
+
+    pi: Party
+    institution: Party
+    lender: Party
+    checkpoint: CheckpointRef
+    loans: tuple[StatementLoan, ...]
+    held_ug: int
+    obligations: tuple[Obligation, ...]
+    events: tuple[StatementEvent, ...]
+
+
+@dataclass(frozen=True)
+class StatementRequest:
+    """Which PI a statement is for (the report machinery's `request`)."""
+
+    pi: str
+    kind: str = KIND
+    as_of: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """`pi:EMAIL`."""
+        return f"pi:{self.pi}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement's read model, shaped like `reporting.Report` (title, head, digest)."""
+
+    request: StatementRequest
+    title: str
+    scope_label: str
+    generated_at: datetime
+    head_seq: int
+    head_hash: str
+    body: StatementBody
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the content (the head is printed beside it)."""
+        return hashlib.sha256(canonical_content(self).encode("utf-8")).hexdigest()
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH` of the checkpoint's last event."""
+        return f"{self.head_seq}:{self.head_hash}"
+
+    @property
+    def checkpoint_id(self) -> str:
+        """`SIZE:ROOT`: the checkpoint a statement is built on, as recorded with a send."""
+        return f"{self.body.checkpoint.tree_size}:{self.body.checkpoint.root_hash}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def canonical_content(statement: Statement) -> str:
+    """Sorted-key compact JSON of everything a statement says except the ledger head."""
+    data = {
+        "request": asdict(statement.request),
+        "title": statement.title,
+        "scope": statement.scope_label,
+        "generated_at": statement.generated_at,
+        "body": asdict(statement.body),
+    }
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def proof_document(statement: Statement) -> dict[str, Any]:
+    """What a statement embeds for a borrower: the checkpoint and, per event, its hashed fields,
+    previous hash, hash and inclusion proof (checked by `verify_proofs` with the key alone)."""
+    body = statement.body
+    return {
+        "format": PROOF_FORMAT,
+        "pi": statement.request.pi,
+        "digest": statement.digest,
+        "checkpoint": body.checkpoint.note,
+        "tree_size": body.checkpoint.tree_size,
+        "events": [
+            {
+                "seq": e.seq,
+                "event": e.body,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                "proof": list(e.proof),
+            }
+            for e in body.events
+        ],
+    }
+
+
+def newest_kept_note(session: Session) -> str | None:
+    """The signed note of the newest checkpoint the ledger keeps (`sampleloans checkpoint`)."""
+    from sampleloans.services.checkpoints import latest_checkpoint
+
+    kept = latest_checkpoint(session.connection())
+    return kept.note if kept is not None else None
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def statement_scope(
+    session: Session,
+    ctx: Context,
+    *,
+    institution: str | None,
+    pi: str | None,
+    everyone: bool = False,
+) -> tuple[str, str]:
+    """Who may have which statements: ("pi", EMAIL), ("institution", SHORT) or ("all", "")
+    (`everyone`, staff only); researchers their own institution's PIs."""
+    person = access.reader(session, ctx)
+    if everyone and not (institution or pi):
+        access.require_staff(person, "make the statements of every institution")
+        return "all", ""
+    if bool(institution) == bool(pi):
+        raise InvalidInput("report statement: give exactly one of --institution or --pi")
+    if pi:
+        return "pi", access.readable_person(session, person, pi).email
+    return "institution", access.readable_institution(session, person, institution or "").short_name
+
+
+def statement_pis(session: Session, scope: tuple[str, str]) -> list[str]:
+    """The PIs a scope covers, sorted: the one named, or each PI with an open loan in it."""
+    kind, key = scope
+    if kind == "pi":
+        return [key]
+    query = select(Loan.pi_email).where(col(Loan.status).in_(OPEN_STATUSES))
+    if kind == "institution":
+        query = query.where(Loan.institution == key)
+    return list(session.exec(query.distinct().order_by(Loan.pi_email)).all())
+
+
+def build_statements(
+    session: Session,
+    ctx: Context,
+    checkpoint: CheckpointRef,
+    *,
+    institution: str | None = None,
+    pi: str | None = None,
+    everyone: bool = False,
+    generated_at: datetime,
+) -> list[Statement]:
+    """One statement per PI, built on the ledger as `checkpoint` commits to it."""
+    if generated_at > ctx.now:
+        raise InvalidInput("--generated-at: is in the future; a statement is dated when it is made")
+    scope = statement_scope(session, ctx, institution=institution, pi=pi, everyone=everyone)
+    head_seq, _hash = store.head(session)
+    size = checkpoint.tree_size
+    if size > head_seq or size < 1:
+        raise RuleViolation(
+            f"checkpoint: it covers {size} events but the ledger has {head_seq}: it is not a "
+            "checkpoint of this ledger"
+        )
+    proofs = InclusionProofs(session, checkpoint)
+    with _ledger_at(session, size, head_seq) as past:
+        pis = statement_pis(past, scope)  # as the checkpoint saw them
+        return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
+
+
+@contextmanager
+def _ledger_at(session: Session, seq: int, head_seq: int) -> Iterator[Session]:
+    """The projections as they stood after event `seq` (the live ones when `seq` is the head)."""
+    if seq == head_seq:
+        yield session
+        return
+    from sampleloans.services.verify import replay_into
+
+    target = db.make_engine("sqlite://")
+    try:
+        db.create_schema(target)
+        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
+        failure = replay_into(source, target, up_to_seq=seq)  # type: ignore[arg-type]
+        if failure is not None:
+            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
+        with Session(target) as past:
+            yield past
+    finally:
+        target.dispose()
+
+
+class InclusionProofs:
+    """RFC 6962 inclusion proofs of events in the tree a checkpoint signs (built once)."""
+
+    def __init__(self, session: Session, checkpoint: CheckpointRef) -> None:
+        from sampleloans.ledger.merkle import MerkleTree
+
+        size = checkpoint.tree_size
+        hashes = session.exec(
+            select(LedgerEvent.hash)
+            .where(col(LedgerEvent.seq) <= size)
+            .order_by(col(LedgerEvent.seq))
+        )
+        self.tree = MerkleTree(bytes.fromhex(h) for h in hashes)
+        self.size = size
+        if self.tree.root(size).hex() != checkpoint.root_hash:
+            raise RuleViolation(
+                f"checkpoint: its root {checkpoint.root_hash[:16]}… is not the root of this "
+                f"ledger's first {size} events: it is a checkpoint of another ledger, or the "
+                "ledger was rewritten; run 'sampleloans verify'"
+            )
+
+    def of(self, seq: int) -> tuple[str, ...]:
+        """The audit path of event `seq` (leaf index seq - 1), as hex."""
+        return tuple(node.hex() for node in self.tree.inclusion_proof(seq - 1, self.size))
+
+
+def _build_one(
+    session: Session,
+    email: str,
+    checkpoint: CheckpointRef,
+    proofs: InclusionProofs,
+    now: datetime,
+) -> Statement:
+    """The statement of one PI from projections as they stood at the checkpoint."""
+    person = session.get(Person, email)
+    if person is None:  # registered after the checkpoint
+        raise NotFound(
+            f"--pi: {email} is not in the ledger up to event {checkpoint.tree_size} (the "
+            "checkpoint's last event); make a new checkpoint first"
+        )
+    loans = list(
+        session.exec(
+            select(Loan)
+            .where(Loan.pi_email == email, col(Loan.status).in_(OPEN_STATUSES))
+            .order_by(Loan.number)
+        )
+    )
+    statement_loans = [_loan(session, loan) for loan in loans]
+    last = session.get(LedgerEvent, checkpoint.tree_size)
+    assert last is not None  # the checkpoint's root was just proved over these events
+    body = StatementBody(
+        pi=Party("Principal investigator", person.name, person.email),
+        institution=_institution(session, "Institution", person.institution),
+        lender=_institution(session, "Lender", _lender(session)),
+        checkpoint=checkpoint,
+        loans=tuple(statement_loans),
+        held_ug=sum(loan.held_ug for loan in statement_loans),
+        obligations=tuple(_obligations(session, loans, now)),
+        events=tuple(_events(session, [loan.number for loan in loans], proofs)),
+    )
+    return Statement(
+        request=StatementRequest(pi=email),
+        title=TITLE,
+        scope_label=f"{person.name} ({email})",
+        generated_at=now,
+        head_seq=last.seq,
+        head_hash=last.hash,
+        body=body,
+    )
+
+
+def _institution(session: Session, role: str, short: str | None) -> Party:
+    inst = session.get(Institution, short) if short else None
+    if inst is None:
+        return Party(role, short or "—", "")
+    return Party(role, inst.name, f"{inst.short_name}, {inst.city}, {inst.country}")
+
+
+def _lender(session: Session) -> str | None:
+    return session.exec(
+        select(Institution.short_name)
+        .where(Institution.kind == "lender")
+        .order_by(Institution.short_name)
+    ).first()
+
+
+def _loan(session: Session, loan: Loan) -> StatementLoan:
+    items = []
+    for item in session.exec(
+        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+    ):
+        sample = session.get(Sample, item.sample_code)
+        description = (
+            f"{sample.material_type} {sample.physical_form}, {sample.mission}" if sample else ""
+        )
+        items.append(
+            StatementItem(item.sample_code, description, item.state, item.issued_ug, item.held_ug)
+        )
+    agreement = session.get(Agreement, loan.agreement)
+    return StatementLoan(
+        number=loan.number,
+        agreement=loan.agreement,
+        status=loan.status,
+        issued_at=loan.issued_at,
+        due_at=loan.due_at,
+        extensions_granted=loan.extensions_granted,
+        max_extensions=agreement.max_extensions if agreement is not None else 0,
+        last_inventory_at=loan.last_inventory_at,
+        next_inventory_due_at=loan.next_inventory_due_at,
+        items=tuple(items),
+        held_ug=sum(i.held_ug for i in items),
+    )
+
+
+def _standing(due: datetime, now: datetime) -> tuple[str, bool]:
+    """'overdue by 3 days', 'overdue since today', 'due today' or 'due in 12 days'."""
+    if due < now:
+        days = days_between(due, now)
+        return ("overdue since today" if days == 0 else f"overdue by {_days(days)}"), True
+    days = days_between(now, due)
+    return ("due today" if days == 0 else f"due in {_days(days)}"), False
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obligation]:
+    """What the PI owes on each loan, most pressing first: returns and inventory attestations
+    with their dates, the settlement report of a returned loan, open incidents to report on."""
+    owed: list[Obligation] = []
+    for loan in loans:
+        active = loan.status in ACTIVE_LOAN_STATUSES
+        for what, due in (
+            ("return", loan.due_at if active else None),
+            ("inventory attestation", loan.next_inventory_due_at if active else None),
+        ):
+            if due is not None:
+                standing, late = _standing(due, now)
+                owed.append(Obligation(loan.number, what, due, standing, late))
+        if loan.status == "returned":
+            owed.append(
+                Obligation(
+                    loan.number,
+                    "settlement report",
+                    None,
+                    "now: report the results and publications the agreement asks for",
+                    False,
+                )
+            )
+        for incident in session.exec(
+            select(Incident)
+            .where(Incident.loan_number == loan.number, Incident.status == "open")
+            .order_by(col(Incident.seq))
+        ):
+            owed.append(
+                Obligation(
+                    loan.number,
+                    "incident report",
+                    incident.reported_at,
+                    f"open: {incident.kind} of {incident.sample_code} (event {incident.seq})",
+                    False,
+                )
+            )
+    owed.sort(key=lambda o: (not o.overdue, o.due_at is None, o.due_at or now, o.loan, o.what))
+    return owed
+
+
+def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> list[StatementEvent]:
+    """Every event of the loans up to the checkpoint, in seq order, each with its proof."""
+    if not numbers:
+        return []
+    subjects = session.exec(
+        select(EventSubject.seq, EventSubject.subject_key).where(
+            EventSubject.subject_type == "loan",
+            col(EventSubject.subject_key).in_(numbers),
+            EventSubject.seq <= proofs.size,
+        )
+    ).all()
+    loan_of: dict[int, str] = {}
+    for seq, number in subjects:
+        loan_of.setdefault(seq, number)
+    shipments = {
+        s.seq: s
+        for s in session.exec(select(Shipment).where(col(Shipment.loan_number).in_(numbers)))
+    }
+    rows = session.exec(
+        select(LedgerEvent).where(col(LedgerEvent.seq).in_(loan_of)).order_by(col(LedgerEvent.seq))
+    )
+    events = []
+    for event in rows:
+        payload = json.loads(event.payload)
+        events.append(
+            StatementEvent(
+                seq=event.seq,
+                occurred_at=from_iso(event.occurred_at),
+                loan=loan_of[event.seq],
+                label=event_label(event.kind, payload, shipments, event.seq),
+                description=describe_payload(
+                    session, event.kind, event.seq, event.corrects_seq, payload, event.reason
+                ),
+                hash=event.hash,
+                prev_hash=event.prev_hash,
+                body=event_body(
+                    seq=event.seq,
+                    kind=event.kind,
+                    payload=event.payload,
+                    occurred_at=event.occurred_at,
+                    recorded_at=event.recorded_at,
+                    actor=event.actor,
+                    os_user=event.os_user,
+                    corrects_seq=event.corrects_seq,
+                    reason=event.reason,
+                ),
+                proof=proofs.of(event.seq),
+            )
+        )
+    return events
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_name(pi_email: str) -> str:
+    """A statement's file name from its PI's e-mail: `statement-anand-at-open.example.pdf`."""
+    local, _, domain = pi_email.partition("@")
+    return f"statement-{_UNSAFE.sub('_', local)}-at-{_UNSAFE.sub('_', domain)}.pdf"
+
+
+# --- checking with the public key alone -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProofCheck:
+    """What `verify_proofs` found: lines that held, and problems."""
+
+    lines: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def verify_proofs(
+    proofs: dict[str, Any], public_key_text: str, *, digest: str, pi: str | None = None
+) -> ProofCheck:
+    """Check a statement's embedded proofs with the lender's public key alone: the checkpoint's
+    signature, each event's hash recomputed from its fields, and each inclusion proof against
+    the signed root. A wrong key or a re-signed checkpoint raises `CheckpointRefused` (exit 1)."""
+    from sampleloans.ledger.checkpoint import parse_verifier_key, verify_checkpoint
+
+    if proofs.get("format") != PROOF_FORMAT:
+        raise InvalidInput(f"FILE: its proofs are not in the {PROOF_FORMAT} format")
+    verifier = parse_verifier_key(public_key_text)
+    note = proofs.get("checkpoint")
+    if not isinstance(note, str):
+        raise InvalidInput("FILE: its proofs carry no signed checkpoint")
+    checkpoint = verify_checkpoint(note, verifier)
+    lines = [
+        f"checkpoint signed by {verifier.name} ({verifier.fingerprint()[:23]}…): "
+        f"{checkpoint.origin}, {checkpoint.size} events"
+    ]
+    problems = []
+    if pi is not None and proofs.get("pi") != pi:
+        problems.append("pi: the embedded proofs are of another PI's statement")
+    if proofs.get("digest") != digest:
+        problems.append(
+            "digest: the embedded proofs belong to another statement than the one printed"
+        )
+    if proofs.get("tree_size") != checkpoint.size:
+        problems.append("tree_size: the proofs do not name the signed checkpoint's size")
+    events = proofs.get("events")
+    if not isinstance(events, list):
+        raise InvalidInput("FILE: its proofs carry no list of events")
+    proved = 0
+    for index, entry in enumerate(events):
+        problem = _event_problem(entry, checkpoint.size, checkpoint.root)
+        if problem:
+            problems.append(f"event #{index + 1}: {problem}")
+        else:
+            proved += 1
+    lines.append(f"{proved} of {len(events)} events: hash recomputed and included in the root")
+    return ProofCheck(tuple(lines), tuple(problems))
+
+
+def _event_problem(entry: Any, size: int, root: bytes) -> str | None:
+    """Why one embedded event does not check out, or None."""
+    from sampleloans.ledger.chain import link_hash
+    from sampleloans.ledger.merkle import leaf_hash, verify_inclusion
+
+    if not isinstance(entry, dict):
+        return "not an object"
+    seq, body, prev, hash_hex, proof = (
+        entry.get(k) for k in ("seq", "event", "prev_hash", "hash", "proof")
+    )
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(body, dict):
+        return "no seq or event fields"
+    if not isinstance(prev, str) or not isinstance(hash_hex, str) or not isinstance(proof, list):
+        return f"event {seq}: no prev_hash, hash or proof"
+    if body.get("seq") != seq:
+        return f"event {seq}: its fields name seq {body.get('seq')!r}"
+    try:
+        recomputed = link_hash(prev, body)
+    except (UnicodeEncodeError, InvalidInput, TypeError, ValueError):
+        return f"event {seq}: its fields or previous hash are not what the ledger hashes"
+    if recomputed != hash_hex:
+        return f"event {seq}: its fields do not hash to {hash_hex[:16]}…: the event was altered"
+    try:
+        path = [bytes.fromhex(node) for node in proof]
+        leaf = leaf_hash(bytes.fromhex(hash_hex))
+    except (TypeError, ValueError):
+        return f"event {seq}: its proof is not hex"
+    if not 1 <= seq <= size or not verify_inclusion(seq - 1, size, leaf, path, root):
+        return f"event {seq}: its inclusion proof does not lead to the signed root"
+    return None

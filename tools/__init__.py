@@ -1,0 +1,1 @@
+"""The stand-alone tools, shipped inside the package as `sampleloans.tools` (export --bag)."""
