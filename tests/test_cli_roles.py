@@ -218,8 +218,11 @@ def test_matrix_covers_every_write_command() -> None:
     # tests in tests/test_backup.py: they copy whole files rather than append events
     maintenance = {"backup", "restore"}
     maintenance |= {c for c in commands if c.startswith("keys ")}  # key files, not events
-    # e-mail and the archival bag have their own role tests (tests/test_i15_notify.py, _bag.py)
+    # e-mail and the archival bag have their own role tests:
+    # tests/test_i15_notify.py and tests/test_i15_bag.py
     maintenance |= {"notify", "export", "verify-bag"}
+    # proofs between checkpoints write no event; their roles are in tests/test_i15_checkpoints.py
+    maintenance |= {"checkpoint prove", "checkpoint check-consistency"}
     assert commands - reads - maintenance == set(WRITE_COMMANDS)
 
 

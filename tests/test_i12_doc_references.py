@@ -21,8 +21,13 @@ BASES = ("", "sampleloans", "docs", "tests", "data")
 REFERENCE = re.compile(
     r"(?<![\w./<{-])"  # not inside a longer path, a URL or a placeholder such as <issue>
     r"((?:\.\./)*[\w.-]*[A-Za-z_][\w.-]*(?:/[\w.-]+)*"
-    r"\.(?:md|py|toml|csv|png|ttc|txt|json))\b"
+    r"\.(?:md|py|toml|csv|png|ttc))\b"
 )
+
+# An indented two-column listing ("    data/events.jsonl   every event ...") pictures the files a
+# command writes (a bag, an outbox), not files of this repository.
+LISTING = re.compile(r"\s*\S+/\S*\s{2,}\S")
+# Files a command writes (.json, .txt) are not checked: their names are the user's or the output's.
 
 
 def repository_files() -> list[Path]:
@@ -67,7 +72,11 @@ def resolves(reference: str, seen_from: Path) -> bool:
 
 def dangling(path: Path) -> list[str]:
     """The references in a file's prose that name no file of the repository."""
-    lines = [line for line in prose(path).splitlines() if "Example:" not in line]
+    lines = [
+        line
+        for line in prose(path).splitlines()
+        if "Example:" not in line and not LISTING.match(line)
+    ]
     return sorted(
         {ref for line in lines for ref in REFERENCE.findall(line) if not resolves(ref, path)}
     )

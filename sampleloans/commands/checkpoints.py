@@ -94,7 +94,7 @@ def checkpoint(
             signer,
             out=out,
             force=force,
-            memory=memory_path(key),  # type: ignore[arg-type]
+            memory=memory_path(key),
         )
     if out is None:
         typer.echo(made.note, nl=False)

@@ -19,7 +19,7 @@ from sampleloans.commands.signer import (
 )
 
 if TYPE_CHECKING:
-    from sampleloans.services.statement import CheckpointRef, Statement
+    from sampleloans.readmodels.statement import CheckpointRef, Statement
 
 CheckpointOption = Annotated[
     Path | None,
@@ -28,6 +28,13 @@ CheckpointOption = Annotated[
         help="A signed checkpoint file ('sampleloans checkpoint'); default the newest kept.",
     ),
 ]
+
+
+def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
+    """A signed note's checkpoint as a statement names it (InvalidInput naming `option`)."""
+    from sampleloans.services.statement import checkpoint_ref as parse_note
+
+    return parse_note(note, option)
 
 
 def read_checkpoint_file(path: Path) -> "CheckpointRef":
@@ -41,21 +48,6 @@ def read_checkpoint_file(path: Path) -> "CheckpointRef":
     except UnicodeDecodeError:
         raise InvalidInput(f"--checkpoint: {path} is not a signed checkpoint (not UTF-8)") from None
     return checkpoint_ref(note, "--checkpoint")
-
-
-def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
-    """A signed note's checkpoint as a statement names it (InvalidInput naming `option`)."""
-    from sampleloans.errors import InvalidInput
-    from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
-    from sampleloans.services.statement import CheckpointRef
-
-    try:
-        text, signatures = split_note(note)
-        checkpoint = parse_checkpoint(text)
-    except InvalidInput as exc:
-        raise InvalidInput(f"{option}: not a signed checkpoint ({exc})") from None
-    signed_by = ", ".join(f"{name}+{key_id.hex()}" for name, key_id, _sig in signatures)
-    return CheckpointRef(checkpoint.origin, checkpoint.size, checkpoint.root.hex(), note, signed_by)
 
 
 def newest_checkpoint(session: Any) -> "CheckpointRef":

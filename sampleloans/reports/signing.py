@@ -140,7 +140,7 @@ def load_pkcs12_credentials(
 
 def _pyhanko_signer(credentials: SigningCredentials) -> "Signer":
     """pyHanko's in-memory signer over the credentials (asn1crypto objects)."""
-    from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
+    from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]  # asn1crypto has no hints
     from asn1crypto import x509 as asn1_x509
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -341,7 +341,7 @@ def _validate(
     embedded: "EmbeddedPdfSignature", trust_root: x509.Certificate | None, now: datetime
 ) -> "PdfSignatureStatus":
     """pyHanko's validation of one embedded signature, offline, at `now`."""
-    from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
+    from asn1crypto import x509 as asn1_x509
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 

@@ -5,9 +5,9 @@ import json
 from typing import Any
 
 from sampleloans.dates import to_iso
-from sampleloans.reports import layout
+from sampleloans.readmodels.statement import Statement, proof_document
+from sampleloans.reports import layout, tables
 from sampleloans.reports.common import compact, mass, party_lines, readable, when
-from sampleloans.services.statement import Statement, proof_document
 
 PROOFS_FILE = "statement-proofs.json"
 PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
@@ -121,7 +121,7 @@ def _holdings(statement: Statement) -> list[Any]:
     ]
     out = layout.section(
         "Your loans",
-        layout.data_tables(
+        tables.data_tables(
             ("Loan", "Agreement", "Status", "Return due", "Extensions", "Inventory due", "Held"),
             loans,
             (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16),
@@ -143,7 +143,7 @@ def _holdings(statement: Statement) -> list[Any]:
     rows.append(("Total held", "", "", "", "", mass(body.held_ug)))
     out += layout.section(
         "What you hold (sample and mass)",
-        layout.data_tables(
+        tables.data_tables(
             ("Sample", "Loan", "Description", "State", "Issued", "Held"),
             rows,
             (0.2, 0.13, 0.29, 0.14, 0.12, 0.12),
@@ -170,7 +170,7 @@ def _obligations(statement: Statement) -> list[Any]:
     marked = [index for index, o in enumerate(owed) if o.overdue]
     return layout.section(
         "What you owe (returns, inventory attestations, reports)",
-        layout.data_tables(
+        tables.data_tables(
             ("Loan", "Obligation", "Due", "Standing"),
             rows,
             (0.15, 0.22, 0.2, 0.43),
@@ -188,7 +188,7 @@ def _events(statement: Statement) -> list[Any]:
     )
     return layout.section(
         f"Events of your loans ({len(events)}, each proved in the signed checkpoint)",
-        layout.data_tables(
+        tables.data_tables(
             ("Seq", "Occurred", "Loan", "Event", "Description", "Hash"),
             rows,
             (0.06, 0.15, 0.12, 0.13, 0.39, 0.15),

@@ -1,13 +1,13 @@
 """The archival export: a BagIt bag (RFC 8493, the `bagit` library) holding everything needed
 to check the ledger in fifty years without this program.
 
-    data/events.jsonl          every event with its hashes (docs/ledger-format.md section 5)
-    data/checkpoints/*.txt     every kept signed checkpoint (and any given)
-    data/keys/*.pub            the public keys that signed them (and any given)
-    data/reports/*.pdf         the signed reports given with --report
-    data/docs/ledger-format.md the written format
-    data/tools/verify_ledger.py the stand-alone verifier (standard library only)
-    data/README.txt            how to check it all
+    data/events.jsonl            every event with its hashes (docs/ledger-format.md section 5)
+    data/checkpoints/*.txt       every kept signed checkpoint (and any given)
+    data/keys/*.pub              the public keys that signed them (and any given)
+    data/reports/*.pdf           the signed reports given with --report
+    data/docs/ledger-format.md   the written format
+    data/tools/verify_ledger.py  the stand-alone verifier (standard library only)
+    data/README.txt              how to check it all
 
 The bag is built in a private folder beside DIR, validated with the bagit library, then
 renamed into place: DIR appears whole or not at all.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from sampleloans import db, fileio
 from sampleloans.errors import InvalidInput, RuleViolation, StorageError
@@ -76,7 +76,7 @@ class BagExtras:
 
 def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> BagResult:
     """Write the bag at `dest` (which must not exist), validated before it is put in place."""
-    import bagit  # type: ignore[import-untyped]
+    import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
 
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *EXPORT_ROLES, action="export the ledger")
@@ -131,21 +131,21 @@ def _building(dest: Path) -> Iterator[Path]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _lender_name(connection: object) -> str:
+def _lender_name(connection: Connection) -> str:
     """The lender institution's name, for the bag's Source-Organization."""
-    row = connection.execute(  # type: ignore[attr-defined]
+    row = connection.execute(
         text("SELECT name FROM institution WHERE kind = 'lender' ORDER BY short_name LIMIT 1")
     ).first()
     return str(row[0]) if row else "unknown lender"
 
 
-def _kept_checkpoints(connection: object) -> dict[str, dict[str, bytes]]:
+def _kept_checkpoints(connection: Connection) -> dict[str, dict[str, bytes]]:
     """Every kept checkpoint and public key, by file name."""
     from sampleloans.services.checkpoints import stored_checkpoints
 
     checkpoints: dict[str, bytes] = {}
     keys: dict[str, bytes] = {}
-    for kept in stored_checkpoints(connection):  # type: ignore[arg-type]
+    for kept in stored_checkpoints(connection):
         checkpoints[f"checkpoint-{kept.id:06d}-size-{kept.tree_size}.txt"] = kept.note.encode()
         name = kept.public_key.partition("+")[0]
         key_id = hashlib.sha256(kept.public_key.encode()).hexdigest()[:8]
@@ -207,7 +207,7 @@ def verify_bag(path: Path) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
     events' hash chain and each checkpoint's root against the events. Any failure is one
     `RuleViolation` line (exit 1); a folder that is not a bag is `InvalidInput` (exit 2)."""
-    import bagit  # type: ignore[import-untyped]
+    import bagit
 
     with _bagit_quiet():
         try:
@@ -243,7 +243,7 @@ def _bagit_quiet() -> Iterator[None]:
 
 def _first_detail(exc: object) -> str:
     """The first finding of a failed validation, in words (sorted, so it is always the same)."""
-    import bagit  # type: ignore[import-untyped]
+    import bagit
 
     details = sorted(getattr(exc, "details", None) or [], key=str)
     if not details:

@@ -203,7 +203,7 @@ def state_digest(connection: Connection) -> str:
     order as the JSON array of its stored values (docs/ledger-format.md section 6)."""
     digest = hashlib.sha256()
     tables = sorted(
-        (model.__table__ for model in PROJECTION_TABLES),  # type: ignore[attr-defined]
+        (model.__table__ for model in PROJECTION_TABLES),  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
         key=lambda table: str(table.name),
     )
     for table in tables:

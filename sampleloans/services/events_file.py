@@ -204,7 +204,7 @@ def load_events(source: Path, target: Engine) -> int:
     count = 0
     with target.begin() as connection:
         for key, value in sorted(meta.items()):
-            connection.execute(insert(LedgerMeta.__table__), {"key": key, "value": value})  # type: ignore[attr-defined]
+            connection.execute(insert(LedgerMeta.__table__), {"key": key, "value": value})  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
         batch: list[dict[str, Any]] = []
         for record in events:
             batch.append(record)
@@ -222,7 +222,7 @@ def _insert(connection: Connection, batch: list[dict[str, Any]], source: Path) -
     from sqlalchemy.exc import IntegrityError
 
     try:
-        connection.execute(insert(LedgerEvent.__table__), batch)  # type: ignore[attr-defined]
+        connection.execute(insert(LedgerEvent.__table__), batch)  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
     except IntegrityError:
         raise Conflict(
             f"{source}: events between seq {batch[0]['seq']} and {batch[-1]['seq']} repeat a "

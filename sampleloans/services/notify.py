@@ -89,7 +89,7 @@ class Delivery:
 
 def record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: datetime) -> None:
     """Add the record of one delivered message (the table is created on first use)."""
-    NotificationSent.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+    NotificationSent.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
     recipient, kind, scope, checkpoint = delivery.key
     session.add(
         NotificationSent(

@@ -1,0 +1,183 @@
+"""A statement to a principal investigator, as read model: frozen dataclasses, no SQL.
+
+`services/statement.py` builds it from the ledger; `reports/statement.py` renders it; the proof
+document is what a borrower checks with the lender's public key alone.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sampleloans.dates import to_iso
+from sampleloans.readmodels.report import Party
+
+TITLE = "Statement to the principal investigator"
+KIND = "statement"
+PROOF_FORMAT = "sampleloans-statement-proofs-v1"
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """The signed checkpoint a statement is built on: its note as kept, and what it commits to."""
+
+    origin: str
+    tree_size: int  # the number of events it covers: events 1 … tree_size
+    root_hash: str  # hex of the RFC 6962 root over the event hashes
+    note: str  # the signed note, exactly as kept (C2SP tlog-checkpoint)
+    signed_by: str = ""  # the signing keys as NAME+KEYID, from the note's signature lines
+
+
+@dataclass(frozen=True)
+class StatementItem:
+    """One sample of a loan as it stands."""
+
+    code: str
+    description: str
+    state: str
+    issued_ug: int
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class StatementLoan:
+    """One of the PI's loans: dates, extensions and samples."""
+
+    number: str
+    agreement: str
+    status: str
+    issued_at: datetime | None
+    due_at: datetime | None
+    extensions_granted: int
+    max_extensions: int
+    last_inventory_at: datetime | None
+    next_inventory_due_at: datetime | None
+    items: tuple[StatementItem, ...]
+    held_ug: int
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """Something the PI owes: a return, an inventory attestation, a report."""
+
+    loan: str
+    what: str  # return | inventory attestation | settlement report | incident report
+    due_at: datetime | None
+    standing: str  # "overdue by 3 days", "due in 12 days", "now"
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class StatementEvent:
+    """One event of the PI's loans, with what a borrower needs to check it without the ledger."""
+
+    seq: int
+    occurred_at: datetime
+    loan: str
+    label: str
+    description: str
+    hash: str
+    prev_hash: str
+    body: dict[str, Any] = field(compare=False)  # the fields hashed (ledger.chain.event_body)
+    proof: tuple[str, ...] = ()  # RFC 6962 audit path (hex), leaf index seq - 1
+
+
+@dataclass(frozen=True)
+class StatementBody:
+    """A statement's content."""
+
+    pi: Party
+    institution: Party
+    lender: Party
+    checkpoint: CheckpointRef
+    loans: tuple[StatementLoan, ...]
+    held_ug: int
+    obligations: tuple[Obligation, ...]
+    events: tuple[StatementEvent, ...]
+
+
+@dataclass(frozen=True)
+class StatementRequest:
+    """Which PI a statement is for (the report machinery's `request`)."""
+
+    pi: str
+    kind: str = KIND
+    as_of: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """`pi:EMAIL`."""
+        return f"pi:{self.pi}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement's read model, shaped like `reporting.Report` (title, head, digest)."""
+
+    request: StatementRequest
+    title: str
+    scope_label: str
+    generated_at: datetime
+    head_seq: int
+    head_hash: str
+    body: StatementBody
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the content (the head is printed beside it)."""
+        return hashlib.sha256(canonical_content(self).encode("utf-8")).hexdigest()
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH` of the checkpoint's last event."""
+        return f"{self.head_seq}:{self.head_hash}"
+
+    @property
+    def checkpoint_id(self) -> str:
+        """`SIZE:ROOT`: the checkpoint a statement is built on, as recorded with a send."""
+        return f"{self.body.checkpoint.tree_size}:{self.body.checkpoint.root_hash}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def canonical_content(statement: Statement) -> str:
+    """Sorted-key compact JSON of everything a statement says except the ledger head."""
+    data = {
+        "request": asdict(statement.request),
+        "title": statement.title,
+        "scope": statement.scope_label,
+        "generated_at": statement.generated_at,
+        "body": asdict(statement.body),
+    }
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def proof_document(statement: Statement) -> dict[str, Any]:
+    """What a statement embeds for a borrower: the checkpoint and, per event, its hashed fields,
+    previous hash, hash and inclusion proof (checked by `verify_proofs` with the key alone)."""
+    body = statement.body
+    return {
+        "format": PROOF_FORMAT,
+        "pi": statement.request.pi,
+        "digest": statement.digest,
+        "checkpoint": body.checkpoint.note,
+        "tree_size": body.checkpoint.tree_size,
+        "events": [
+            {
+                "seq": e.seq,
+                "event": e.body,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                "proof": list(e.proof),
+            }
+            for e in body.events
+        ],
+    }
