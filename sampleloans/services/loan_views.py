@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.checks import LOAN_STATUSES
 from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.models import (
@@ -27,8 +28,6 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.handover import PartyView, is_backdated, loan_handovers
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
-from sampleloans.services.standing import return_due
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,7 @@ def list_loans(
     rows = []
     for loan in session.exec(query.order_by(Loan.number)).all():
         items = _items(session, loan.number)
-        days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
+        days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
         rows.append(
             LoanRow(
                 number=loan.number,
@@ -255,7 +254,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
     loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
-    days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
+    days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
     times = _event_times(session, number)
     items = tuple(
         ItemView(
@@ -341,7 +340,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         extensions_allowed=agreement.max_extensions,
         # no inventory is owed once nothing is out (as `status` says)
         next_inventory_due_at=(
-            loan.next_inventory_due_at if loan.status in ACTIVE_LOAN_STATUSES else None
+            loan.next_inventory_due_at if rule.is_out(loan.status) else None
         ),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sampleloans.dates import to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.store import Context, Envelope, append
@@ -44,6 +45,7 @@ from sampleloans.services.handover import (
 )
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = ("courier", "hand_carried", "diplomatic_pouch", "post")
@@ -153,15 +155,17 @@ def approve_loan(
 def borrower_blockers(session: Session, institution: str, now: datetime) -> list[str]:
     """Overdue loans and overdue inventories of an institution, as sentences."""
     query = select(Loan).where(
-        Loan.institution == institution,
-        Loan.status.in_(("issued", "in_transit", "received", "return_in_transit")),  # type: ignore[attr-defined]
+        Loan.institution == institution, col(Loan.status).in_(ACTIVE_LOAN_STATUSES)
     )
     blockers = []
     for loan in session.exec(query.order_by(Loan.number)).all():
-        if loan.due_at is not None and loan.due_at < now:
+        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now):
             blockers.append(f"loan {loan.number} was due {loan.due_at.date().isoformat()}")
-        if loan.next_inventory_due_at is not None and loan.next_inventory_due_at < now:
-            due = loan.next_inventory_due_at.date().isoformat()
+        inventory_due_at = loan.next_inventory_due_at
+        if inventory_due_at is not None and rule.inventory_overdue(
+            loan.status, inventory_due_at, now
+        ):
+            due = inventory_due_at.date().isoformat()
             blockers.append(f"the inventory of loan {loan.number} was due {due}")
     return blockers
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from sampleloans import db
 from sampleloans.dates import days_between, format_datetime, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, StorageError
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
@@ -548,7 +549,7 @@ def _overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
     return tuple(
         Overdue(loan.number, loan.due_at, days_between(loan.due_at, at))
         for loan in sorted(loans, key=lambda loan: loan.number)
-        if loan.status in ACTIVE_LOAN_STATUSES and loan.due_at is not None and loan.due_at < at
+        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, at)
     )
 
 
@@ -1242,7 +1243,7 @@ def _overdue(session: Session, request: ReportRequest, now: datetime) -> tuple[O
         pi = session.get(Person, loan.pi_email)
         pi_name = pi.name if pi is not None else loan.pi_email
         for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
-            if due is not None and due < now:
+            if due is not None and rule.past_due(due, now):  # the loan is out (query above)
                 days = days_between(due, now)
                 lines.append(
                     OverdueLine(loan.number, pi_name, loan.agreement, what, due, days, held)

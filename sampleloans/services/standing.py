@@ -2,7 +2,7 @@
 loan's obligations. Read services returning frozen dataclasses, sorted deterministically."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -11,11 +11,12 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between
 from sampleloans.errors import InvalidInput
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.history import visible_subtree
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES
 
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
 SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost", "transferred")
@@ -282,25 +283,30 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     # superset), and the exact `due < now` below decides.
     bound = now.replace(microsecond=0) + timedelta(seconds=1)
     query = select(
-        Loan.number, Loan.institution, Loan.pi_email, Loan.due_at, Loan.next_inventory_due_at
+        Loan.number,
+        Loan.institution,
+        Loan.pi_email,
+        Loan.status,
+        Loan.due_at,
+        Loan.next_inventory_due_at,
     ).where(
         col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
         or_(col(Loan.due_at) < bound, col(Loan.next_inventory_due_at) < bound),
     )
     if scope is not None:
         query = query.where(Loan.institution == scope)
-    today = now.astimezone(UTC).date()
     rows: list[OverdueRow] = []
     # batches, so that result rows die young and a big list does not set off a full GC
     for batch in _execute(session, query).partitions(500):
-        for number, loan_institution, pi_email, return_due_at, inventory_due_at in batch:
+        for number, loan_institution, pi_email, status, return_due_at, inventory_due_at in batch:
             # 'inventory' before 'return': the order of `what` within a loan, kept by the sorts
-            for what, due in (("inventory", inventory_due_at), ("return", return_due_at)):
-                if due is not None and due < now:
-                    # days_between(due, now) unrolled: calendar days between the UTC dates
-                    days_late = (today - due.astimezone(UTC).date()).days
-                    row = OverdueRow(number, loan_institution, pi_email, what, due, days_late)
-                    rows.append(row)
+            for what, due, late in (
+                ("inventory", inventory_due_at, rule.inventory_overdue),
+                ("return", return_due_at, rule.return_overdue),
+            ):
+                if due is not None and late(status, due, now):
+                    days = rule.days_late(due, now)
+                    rows.append(OverdueRow(number, loan_institution, pi_email, what, due, days))
     # (-days_late, loan_number, what) as two stable sorts on keys that allocate nothing
     rows.sort(key=attrgetter("loan_number"))
     rows.sort(key=attrgetter("days_late"), reverse=True)
@@ -330,11 +336,8 @@ def loan_status(
     return [_standing(session, ctx.now, record) for record in loans]
 
 
-def return_due(status: str, due_at: datetime | None, now: datetime) -> tuple[int | None, bool]:
-    """Calendar days until a loan that is out must be returned (negative when late), overdue."""
-    if due_at is None or status not in ACTIVE_LOAN_STATUSES:
-        return None, False
-    return days_between(now, due_at), due_at < now
+return_due = rule.return_due
+"""Days left and whether overdue: the one rule (`ledger/overdue.py`), named here for views."""
 
 
 def _plural(count: int, word: str) -> str:
@@ -354,11 +357,11 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ).all()
     agreement = session.get(Agreement, loan.agreement)
-    active = loan.status in ACTIVE_LOAN_STATUSES
-    days_left, overdue = return_due(loan.status, loan.due_at, now)
+    active = rule.is_out(loan.status)
+    days_left, overdue = rule.return_due(loan.status, loan.due_at, now)
     inventory_due = loan.next_inventory_due_at if active else None
     inventory_left = days_between(now, inventory_due) if inventory_due else None
-    inventory_overdue = inventory_due is not None and inventory_due < now
+    inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now)
     obligations = []
     if days_left is not None and loan.due_at is not None:
         if overdue:
