@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.store import Context, append
 from sampleloans.models import Agreement
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -18,6 +18,7 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
+from sampleloans.services.results import AgreementWritten, agreement_written
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
 """Default renewal per purpose: one extension of up to 6 months for research loans, of up to 1
@@ -47,7 +48,7 @@ def create_agreement(
     max_extension_period: str | None = None,
     inventory_interval: str = "P1Y",
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> AgreementWritten:
     """Draft an agreement with its terms; it is pending until signed (curators only).
 
     Periods are canonical ISO strings from `units.parse_period`. Renewal terms left out
@@ -85,7 +86,7 @@ def create_agreement(
         max_extension_period=max_extension_period,
         inventory_interval=inventory_interval,
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    return agreement_written(session, append(session, ctx, event, occurred_at=occurred_at), number)
 
 
 def sign_agreement(
@@ -95,7 +96,7 @@ def sign_agreement(
     number: str,
     signed_by: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> AgreementWritten:
     """Record the signature; the agreement is in force from then for its term."""
     require_role(session, ctx, "curator", action="record signatures")
     agreement = get_agreement(session, number)
@@ -105,7 +106,7 @@ def sign_agreement(
     if when < agreement.created_at:  # time order is a rule (exit 1)
         raise RuleViolation(f"time: agreement {number} cannot be signed before it was drafted")
     event = ev.AgreementSigned(number=number, signed_by=require_name(signed_by, "signed by"))
-    return append(session, ctx, event, occurred_at=occurred_at)
+    return agreement_written(session, append(session, ctx, event, occurred_at=occurred_at), number)
 
 
 def end_agreement(
@@ -116,7 +117,7 @@ def end_agreement(
     status: str,
     reason: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> AgreementWritten:
     """Mark an agreement expired or terminated, with a reason; loans under it stay tracked."""
     require_role(session, ctx, "curator", action="end agreements")
     agreement = get_agreement(session, number)
@@ -128,10 +129,11 @@ def end_agreement(
         raise RuleViolation(f"time: agreement {number} cannot end before it was signed")
     if when < agreement.created_at:
         raise RuleViolation(f"time: agreement {number} cannot end before it was drafted")
-    return append(
+    envelope = append(
         session,
         ctx,
         ev.AgreementEnded(number=number, status=status),
         occurred_at=occurred_at,
         reason=require_text(reason, "reason"),
     )
+    return agreement_written(session, envelope, number)

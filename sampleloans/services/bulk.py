@@ -401,7 +401,7 @@ def _received(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> 
     # borrower still holds other samples (the loan stays `received`)
     if get_loan(s, p["number"]).status == "in_transit":
         return loans.receive_loan(s, c, number=p["number"], weighed_ug=weighed or None, **args)
-    return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args)
+    return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args).envelope
 
 
 def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:
@@ -501,13 +501,15 @@ HANDLERS: dict[str, Handler] = {
         mass_ug=int(p["mass_ug"]),
         **kw,
     ),
-    "sample.split": lambda s, c, p, kw: samples.split_sample(
-        s,
-        c,
-        parent=p["parent"],
-        children=_pairs(p["children"], "children"),
-        loss_ug=int(p.get("loss_ug", 0)),
-        **kw,
+    "sample.split": lambda s, c, p, kw: (
+        samples.split_sample(
+            s,
+            c,
+            parent=p["parent"],
+            children=_pairs(p["children"], "children"),
+            loss_ug=int(p.get("loss_ug", 0)),
+            **kw,
+        ).envelope
     ),
     "sample.moved": lambda s, c, p, kw: samples.move_sample(
         s, c, code=p["code"], storage_location=p["storage_location"], **kw
@@ -520,30 +522,34 @@ HANDLERS: dict[str, Handler] = {
         reference=p["reference"],
         **kw,
     ),
-    "agreement.created": lambda s, c, p, kw: agreements.create_agreement(
-        s,
-        c,
-        **_pick(
-            p,
-            "number",
-            "institution",
-            "term",
-            "allowed_purposes",
-            "max_loan_period",
-            "destructive_use_allowed",
-            "onward_transfer_allowed",
-            "max_extensions",
-            "max_extension_period",
-            "inventory_interval",
-        ),
-        max_total_mass_ug=int(p["max_total_mass_ug"]),
-        **kw,
+    "agreement.created": lambda s, c, p, kw: (
+        agreements.create_agreement(
+            s,
+            c,
+            **_pick(
+                p,
+                "number",
+                "institution",
+                "term",
+                "allowed_purposes",
+                "max_loan_period",
+                "destructive_use_allowed",
+                "onward_transfer_allowed",
+                "max_extensions",
+                "max_extension_period",
+                "inventory_interval",
+            ),
+            max_total_mass_ug=int(p["max_total_mass_ug"]),
+            **kw,
+        ).envelope
     ),
-    "agreement.signed": lambda s, c, p, kw: agreements.sign_agreement(
-        s, c, number=p["number"], signed_by=p["signed_by"], **kw
+    "agreement.signed": lambda s, c, p, kw: (
+        agreements.sign_agreement(s, c, number=p["number"], signed_by=p["signed_by"], **kw).envelope
     ),
-    "agreement.ended": lambda s, c, p, kw: agreements.end_agreement(
-        s, c, number=p["number"], status=p["status"], reason=kw.pop("reason", None) or "", **kw
+    "agreement.ended": lambda s, c, p, kw: (
+        agreements.end_agreement(
+            s, c, number=p["number"], status=p["status"], reason=kw.pop("reason", None) or "", **kw
+        ).envelope
     ),
     "loan.requested": lambda s, c, p, kw: loans.request_loan(
         s,
@@ -553,8 +559,8 @@ HANDLERS: dict[str, Handler] = {
         **kw,
     ),
     "loan.approved": lambda s, c, p, kw: loans.approve_loan(s, c, number=p["number"], **kw),
-    "loan.issued": lambda s, c, p, kw: loans.issue_loan(
-        s, c, number=p["number"], **_parties(p), **kw
+    "loan.issued": lambda s, c, p, kw: (
+        loans.issue_loan(s, c, number=p["number"], **_parties(p), **kw).envelope
     ),
     "loan.shipped": _shipped,
     "loan.received": _received,
@@ -568,31 +574,37 @@ HANDLERS: dict[str, Handler] = {
         destructive=bool(p["destructive"]),
         **kw,
     ),
-    "loan.split": lambda s, c, p, kw: loans.borrower_split(
-        s,
-        c,
-        number=p["number"],
-        sample=p["parent"],
-        child=p["child"],
-        mass_ug=int(p["mass_ug"]),
-        **kw,
+    "loan.split": lambda s, c, p, kw: (
+        loans.borrower_split(
+            s,
+            c,
+            number=p["number"],
+            sample=p["parent"],
+            child=p["child"],
+            mass_ug=int(p["mass_ug"]),
+            **kw,
+        ).envelope
     ),
-    "loan.extended": lambda s, c, p, kw: loans.extend_loan(
-        s,
-        c,
-        number=p["number"],
-        period=p["period"],
-        approver=p["approver"],
-        reason=kw.pop("reason", None) or "",
-        **kw,
+    "loan.extended": lambda s, c, p, kw: (
+        loans.extend_loan(
+            s,
+            c,
+            number=p["number"],
+            period=p["period"],
+            approver=p["approver"],
+            reason=kw.pop("reason", None) or "",
+            **kw,
+        ).envelope
     ),
-    "loan.recalled": lambda s, c, p, kw: loans.recall_loan(
-        s,
-        c,
-        number=p["number"],
-        due_at=_when(p["due_at"], "due_at"),
-        reason=kw.pop("reason", None) or "",
-        **kw,
+    "loan.recalled": lambda s, c, p, kw: (
+        loans.recall_loan(
+            s,
+            c,
+            number=p["number"],
+            due_at=_when(p["due_at"], "due_at"),
+            reason=kw.pop("reason", None) or "",
+            **kw,
+        ).envelope
     ),
     "loan.inventory": lambda s, c, p, kw: loans.attest_inventory(
         s, c, number=p["number"], note=p.get("note"), **kw

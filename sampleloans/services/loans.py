@@ -43,6 +43,7 @@ from sampleloans.services.handover import (
     require_party,
     step_of,
 )
+from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES
@@ -190,7 +191,7 @@ def issue_loan(
     received_by: str | None = None,
     courier: str | None = None,
     witness: str | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Issue an approved loan: the samples leave the vault, whole, under an agreement in force."""
     loan = _curated_loan(session, ctx, number, "issue", "issue loans")
     when = occurred_at or ctx.now
@@ -215,7 +216,10 @@ def issue_loan(
         )
     event = ev.LoanIssued(number=number, items=[[s.code, s.vault_ug] for s in samples])
     parties = HandoverInput(released_by, received_by, courier, witness)
-    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
+    envelope = append(
+        session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
+    )
+    return loan_written(session, envelope, number, [s.code for s in samples])
 
 
 @dataclass(frozen=True)
@@ -488,7 +492,7 @@ def borrower_split(
     child: str,
     mass_ug: int,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
     _curated_loan(session, ctx, number, "split", "record borrower splits")
     item = _held_item(session, number, sample)
@@ -497,7 +501,7 @@ def borrower_split(
         raise Conflict(f"sample {code} is already registered; choose another suffix")
     _within_held(item, mass_ug, "split")
     event = ev.LoanSplit(number=number, parent=sample, child=code, mass_ug=mass_ug)
-    return append(session, ctx, event, occurred_at=occurred_at)
+    return samples_written(session, append(session, ctx, event, occurred_at=occurred_at), [code])
 
 
 def release_return(
@@ -539,7 +543,7 @@ def accept_return(
     received_by: str | None = None,
     courier: str | None = None,
     witness: str | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Accept one return shipment (the one whose samples are weighed); each sample must weigh
     what the borrower is accountable for. Other returns of the loan may still be travelling."""
     _curated_loan(session, ctx, number, "accept_return", "accept returns")
@@ -560,7 +564,10 @@ def accept_return(
         weighed=weighed,
     )
     parties = HandoverInput(released_by, received_by, courier, witness)
-    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
+    envelope = append(
+        session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
+    )
+    return loan_written(session, envelope, number, codes)
 
 
 def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
@@ -589,7 +596,7 @@ def extend_loan(
     approver: str,
     reason: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Extend the due date by a period, within the agreement's number and length of extensions."""
     loan = _curated_loan(session, ctx, number, "extend", "extend loans")
     deal = get_agreement(session, loan.agreement)
@@ -608,9 +615,10 @@ def extend_loan(
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
     _due_after_extension(loan, period, occurred_at or ctx.now)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
-    return append(
+    envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
+    return loan_written(session, envelope, number, [])
 
 
 def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
@@ -633,7 +641,7 @@ def recall_loan(
     due_at: datetime,
     reason: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Recall a loan: it is due back by `due_at`, after the recall and never later than due."""
     loan = _curated_loan(session, ctx, number, "recall", "recall loans")
     when = occurred_at or ctx.now
@@ -650,9 +658,10 @@ def recall_loan(
             "more time, use 'loans extend')"
         )
     event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
-    return append(
+    envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
+    return loan_written(session, envelope, number, [])
 
 
 def attest_inventory(

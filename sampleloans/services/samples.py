@@ -18,6 +18,7 @@ from sampleloans.services.common import (
     require_text,
     where_sample_is,
 )
+from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import quote_input
 
 ORIGINS = ("scoop", "drill")
@@ -197,7 +198,7 @@ def split_sample(
     children: list[tuple[str, int]],
     loss_ug: int = 0,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> SamplesWritten:
     """Split children off a sample in the vault; the parent keeps the rest (curators only)."""
     require_role(session, ctx, "curator", action="split samples")
     sample = get_sample(session, parent)
@@ -229,7 +230,7 @@ def split_sample(
         children=[[code, mass] for code, (_given, mass) in zip(codes, children, strict=True)],
         loss_ug=loss_ug,
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    return samples_written(session, append(session, ctx, event, occurred_at=occurred_at), codes)
 
 
 def move_sample(
