@@ -40,7 +40,7 @@ from sampleloans.dates import parse_datetime
 from sampleloans.errors import InvalidInput, PermissionDenied, RuleViolation, SampleLoansError
 from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.envelope import imported_os_user
-from sampleloans.ledger.events import EVENT_TYPES
+from sampleloans.ledger.events import EVENT_TYPES, CodeMass
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.services import (
     agreements,
@@ -277,7 +277,7 @@ def _check_list(value: Any, item: Any, what: str) -> None:
     if not isinstance(value, list):
         raise InvalidInput(f"{what}: give a list, not {_shown(value)}")
     for n, entry in enumerate(value):
-        if typing.get_origin(item) is list:  # [[code, micrograms], …]
+        if item is CodeMass:  # [[code, micrograms], …]
             if not isinstance(entry, list) or len(entry) != 2:
                 raise InvalidInput(f"{what}[{n}]: give a [code, micrograms] pair")
             _check_value(entry[0], str, f"{what}[{n}][0]")

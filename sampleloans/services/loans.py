@@ -214,7 +214,7 @@ def issue_loan(
             f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
             f"{format_mass(already_ug)} already issued + {format_mass(new_ug)} now would exceed it"
         )
-    event = ev.LoanIssued(number=number, items=[[s.code, s.vault_ug] for s in samples])
+    event = ev.LoanIssued(number=number, items=[ev.CodeMass(s.code, s.vault_ug) for s in samples])
     parties = HandoverInput(released_by, received_by, courier, witness)
     envelope = append(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
@@ -377,19 +377,19 @@ def _return_being_accepted(
 
 def _weighed_list(
     session: Session, number: str, codes: list[str], weighed_ug: dict[str, int]
-) -> list[list[object]]:
+) -> list[ev.CodeMass]:
     """Weighed masses for the shipped samples; a missing weighing means 'as expected'."""
     unknown = sorted(set(weighed_ug) - set(codes))
     if unknown:
         raise InvalidInput(f"weighed: {unknown[0]} was not in this shipment of loan {number}")
-    result: list[list[object]] = []
+    result: list[ev.CodeMass] = []
     for code in codes:
         expected = session.get(LoanItem, (number, code))
         assert expected is not None
         mass = weighed_ug.get(code, expected.held_ug)
         if mass < 0:
             raise InvalidInput("weighed: a mass cannot be negative")
-        result.append([code, mass])
+        result.append(ev.CodeMass(code, mass))
     return result
 
 
@@ -682,7 +682,9 @@ def attest_inventory(
             "or a curator attests"
         )
     require_loan_transition(loan, "inventory")
-    held = [[i.sample_code, i.held_ug] for i in items_of(session, number) if i.held_ug > 0]
+    held = [
+        ev.CodeMass(i.sample_code, i.held_ug) for i in items_of(session, number) if i.held_ug > 0
+    ]
     event = ev.InventoryAttested(
         number=number, held=held, note=require_text(note, "note") if note else None
     )

@@ -227,7 +227,9 @@ def split_sample(
         )
     event = ev.SampleSplit(
         parent=parent,
-        children=[[code, mass] for code, (_given, mass) in zip(codes, children, strict=True)],
+        children=[
+            ev.CodeMass(code, mass) for code, (_given, mass) in zip(codes, children, strict=True)
+        ],
         loss_ug=loss_ug,
     )
     return samples_written(session, append(session, ctx, event, occurred_at=occurred_at), codes)

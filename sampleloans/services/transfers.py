@@ -46,7 +46,7 @@ def transfer_samples(
         _require_transferable(sample)
     event = ev.SampleTransferred(
         recipient=to.short_name,
-        items=[[sample.code, sample.vault_ug] for sample in samples],
+        items=[ev.CodeMass(sample.code, sample.vault_ug) for sample in samples],
         reference=require_text(reference, "reference", max_len=200),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
