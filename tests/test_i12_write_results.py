@@ -82,7 +82,7 @@ def test_splits_carry_the_new_samples(run, engine) -> None:
     ]
     signed_agreement(run)
     received_loan(run)
-    piece = run(loans.borrower_split, number="L-1", sample=SAMPLE, child="-B1", mass_ug=1000)
+    piece = run(loans.borrower_split, number="L-1", parent=SAMPLE, child="-B1", mass_ug=1000)
     (child,) = piece.samples
     assert piece.envelope.kind == "loan.split"
     assert (child.code, child.custody_state) == (f"{SAMPLE}-B1", "held")

@@ -46,7 +46,7 @@ def report(
             session,
             service_ctx,
             sample=sample,
-            kind=kind,
+            incident_kind=kind,
             description=description,
             mass_lost_ug=parse_mass_ug(mass_lost, "--mass-lost") if mass_lost else 0,
             occurred_at=parse_at(at),

@@ -339,7 +339,7 @@ def split(
             session,
             service_ctx,
             number=number,
-            sample=sample,
+            parent=sample,
             child=child,
             mass_ug=parse_mass_ug(mass, "--mass"),
             occurred_at=parse_at(at),

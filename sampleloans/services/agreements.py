@@ -86,7 +86,8 @@ def create_agreement(
         max_extension_period=max_extension_period,
         inventory_interval=inventory_interval,
     )
-    return agreement_written(session, append(session, ctx, event, occurred_at=occurred_at), number)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return agreement_written(session, envelope, number)
 
 
 def sign_agreement(
@@ -106,7 +107,8 @@ def sign_agreement(
     if when < agreement.created_at:  # time order is a rule (exit 1)
         raise RuleViolation(f"time: agreement {number} cannot be signed before it was drafted")
     event = ev.AgreementSigned(number=number, signed_by=require_name(signed_by, "signed by"))
-    return agreement_written(session, append(session, ctx, event, occurred_at=occurred_at), number)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return agreement_written(session, envelope, number)
 
 
 def end_agreement(

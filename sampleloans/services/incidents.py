@@ -24,7 +24,7 @@ def report_incident(
     ctx: Context,
     *,
     sample: str,
-    kind: str,
+    incident_kind: str,
     description: str,
     mass_lost_ug: int = 0,
     occurred_at: datetime | None = None,
@@ -32,7 +32,7 @@ def report_incident(
     """Report a loss, theft or damage; the sample is frozen until the incident is resolved."""
     require_role(session, ctx, "curator", action="report incidents")
     target = get_sample(session, sample)
-    incident_kind = require_choice(kind, "kind", INCIDENT_KINDS)
+    incident_kind = require_choice(incident_kind, "kind", INCIDENT_KINDS)
     if mass_lost_ug < 0:
         raise InvalidInput("mass lost: cannot be negative")
     on_loan = target.custody_state in ("issued", "in_transit", "held", "return_in_transit")

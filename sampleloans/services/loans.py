@@ -488,20 +488,21 @@ def borrower_split(
     ctx: Context,
     *,
     number: str,
-    sample: str,
+    parent: str,
     child: str,
     mass_ug: int,
     occurred_at: datetime | None = None,
 ) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
     _curated_loan(session, ctx, number, "split", "record borrower splits")
-    item = _held_item(session, number, sample)
-    code = child_code(sample, child)
+    item = _held_item(session, number, parent)
+    code = child_code(parent, child)
     if session.get(Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; choose another suffix")
     _within_held(item, mass_ug, "split")
-    event = ev.LoanSplit(number=number, parent=sample, child=code, mass_ug=mass_ug)
-    return samples_written(session, append(session, ctx, event, occurred_at=occurred_at), [code])
+    event = ev.LoanSplit(number=number, parent=parent, child=code, mass_ug=mass_ug)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return samples_written(session, envelope, [code])
 
 
 def release_return(

@@ -61,7 +61,7 @@ def add_institution(
     name: str,
     country: str,
     city: str,
-    kind: str,
+    institution_kind: str,
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Register an institution (curators only)."""
@@ -74,7 +74,7 @@ def add_institution(
         name=require_name(name, "name"),
         country=require_name(country, "country"),
         city=require_name(city, "city"),
-        institution_kind=require_choice(kind, "kind", INSTITUTION_KINDS),
+        institution_kind=require_choice(institution_kind, "kind", INSTITUTION_KINDS),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
 

@@ -232,7 +232,8 @@ def split_sample(
         ],
         loss_ug=loss_ug,
     )
-    return samples_written(session, append(session, ctx, event, occurred_at=occurred_at), codes)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return samples_written(session, envelope, codes)
 
 
 def move_sample(
