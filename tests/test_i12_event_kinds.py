@@ -61,3 +61,53 @@ def test_the_registry_entry_joins_the_parts_of_a_kind() -> None:
     assert kinds.entry("ledger.created").import_mapping is None
     assert kinds.entry("ledger.created").not_imported_because
     assert dataclasses.is_dataclass(entry)
+
+
+def test_payload_pairs_are_typed_records_with_the_same_json() -> None:
+    from sampleloans.ledger.chain import canonical
+
+    event = ev.LoanIssued(number="L-1", items=[ev.CodeMass("CE5-A", 20_000)])
+    assert event.items[0].mass_ug == 20_000
+    assert canonical(event.to_payload()) == (
+        '{"courier":null,"items":[["CE5-A",20000]],"number":"L-1","received_by":null,'
+        '"released_by":null,"witness":null}'
+    )
+    back = ev.event_from_payload("loan.issued", {"number": "L-1", "items": [["CE5-A", 20_000]]})
+    assert back.items == [ev.CodeMass(code="CE5-A", mass_ug=20_000)]  # type: ignore[attr-defined]
+    assert type(back.items[0]) is ev.CodeMass  # type: ignore[attr-defined]
+    pair_kinds = {k for k, cls in ev.EVENT_TYPES.items() if cls.pair_fields}
+    assert pair_kinds == {
+        "sample.split",
+        "sample.transferred",
+        "loan.issued",
+        "loan.received",
+        "loan.inventory",
+    }
+
+
+def test_the_import_mapping_names_only_the_kinds_that_differ() -> None:
+    import inspect
+
+    from sampleloans.services import bulk
+
+    generic = {k for k, h in HANDLERS.items() if h.__qualname__.startswith("_same_names")}
+    assert set(HANDLERS) - generic == {
+        "mission.added",  # returned_at is text in the payload, a time for the service
+        "sample.transferred",  # the payload lists [code, mass] items; the service takes codes
+        "loan.shipped",  # outbound or return: two services
+        "loan.received",  # a receipt or an accepted return: two services
+        "loan.recalled",  # due_at is text in the payload
+        "event.corrected",  # corrects_seq is the envelope's
+        "mass.corrected",  # corrects_seq is the envelope's
+    }
+    # a same-named kind: every argument the service requires is a payload field of the kind
+    for kind in generic:
+        fields = set(ev.EVENT_TYPES[kind].__dataclass_fields__)
+        service = inspect.getclosurevars(HANDLERS[kind]).nonlocals["service"]
+        required = {
+            name
+            for name, p in inspect.signature(service).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and p.default is p.empty and name != "reason"
+        }
+        assert required <= fields, (kind, required - fields)
+    assert bulk.REASON_KINDS  # the envelope's reason still goes to the services that take one
