@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sampleloans"
-LEAVES = ("errors", "units", "dates")
+LEAVES = ("errors", "units", "dates", "vocab")
 
 
 def modules() -> list[Path]:

@@ -18,6 +18,7 @@ from sampleloans.commands.common import (
     reading,
     writing,
 )
+from sampleloans.vocab import LoanStatus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -432,9 +433,9 @@ def _after_return(status: str) -> str:
     """What an accepted return leaves, in words: all back, or a partial return."""
     from sampleloans.ledger.checks import words
 
-    if status == "received":
+    if status == LoanStatus.RECEIVED:
         return "a partial return: the borrower still holds the other samples"
-    if status == "return_in_transit":
+    if status == LoanStatus.RETURN_IN_TRANSIT:
         return "a partial return: the other samples are still on their way back"
     return f"every sample is accounted for; the loan is {words(status)}"
 

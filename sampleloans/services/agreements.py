@@ -19,6 +19,7 @@ from sampleloans.services.common import (
     require_text,
 )
 from sampleloans.services.results import AgreementWritten, agreement_written
+from sampleloans.vocab import AgreementStatus, InstitutionKind
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
 """Default renewal per purpose: one extension of up to 6 months for research loans, of up to 1
@@ -59,7 +60,7 @@ def create_agreement(
     if session.get(Agreement, number) is not None:
         raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
     partner = get_institution(session, institution)
-    if partner.kind != "borrower":
+    if partner.kind != InstitutionKind.BORROWER:
         raise InvalidInput(
             f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
         )
@@ -101,7 +102,7 @@ def sign_agreement(
     """Record the signature; the agreement is in force from then for its term."""
     require_role(session, ctx, "curator", action="record signatures")
     agreement = get_agreement(session, number)
-    if agreement.status != "pending":
+    if agreement.status != AgreementStatus.PENDING:
         raise Conflict(f"agreement {number} is {agreement.status}; only pending ones can be signed")
     when = occurred_at or ctx.now
     if when < agreement.created_at:  # time order is a rule (exit 1)
@@ -124,7 +125,7 @@ def end_agreement(
     require_role(session, ctx, "curator", action="end agreements")
     agreement = get_agreement(session, number)
     status = require_choice(status, "status", ("expired", "terminated"))
-    if agreement.status not in ("pending", "signed"):
+    if agreement.status not in (AgreementStatus.PENDING, AgreementStatus.SIGNED):
         raise Conflict(f"agreement {number} has already ended ({agreement.status})")
     when = occurred_at or ctx.now
     if agreement.signed_at is not None and when < agreement.signed_at:

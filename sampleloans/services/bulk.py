@@ -57,6 +57,7 @@ from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
 from sampleloans.units import parse_depth_mm, parse_mass_ug, quote_input
+from sampleloans.vocab import Direction, LoanStatus
 
 FORMATS = ("csv", "jsonl")
 CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
@@ -401,7 +402,7 @@ def _received(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> 
     }
     # only the outbound shipment makes a loan `in_transit`; a return may travel while the
     # borrower still holds other samples (the loan stays `received`)
-    if get_loan(s, p["number"]).status == "in_transit":
+    if get_loan(s, p["number"]).status == LoanStatus.IN_TRANSIT:
         return loans.receive_loan(s, c, number=p["number"], weighed_ug=weighed or None, **args)
     return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args).envelope
 
@@ -416,9 +417,9 @@ def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> E
         **_parties(p),
         **kw,
     }
-    if p.get("direction", "outbound") == "return":
+    if p.get("direction", Direction.OUTBOUND) == Direction.RETURN:
         return loans.release_return(s, c, samples=p.get("samples"), **args)
-    if p.get("direction", "outbound") != "outbound":
+    if p.get("direction", Direction.OUTBOUND) != Direction.OUTBOUND:
         raise InvalidInput(f"direction: {p.get('direction')!r} is not outbound or return")
     return loans.ship_loan(s, c, **args)
 

@@ -10,6 +10,7 @@ from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
+from sampleloans.vocab import AgreementStatus, CustodyState
 
 ROLES = ("curator", "compliance_officer", "researcher")
 STAFF_ROLES = ("curator", "compliance_officer")
@@ -150,7 +151,7 @@ def get_person(session: Session, email: str) -> Person:
 def where_sample_is(sample: Sample) -> str:
     """Where a sample that is not in the vault is, in words: 'on loan L-1', 'transferred to
     MNHN for good'."""
-    if sample.custody_state == "transferred":
+    if sample.custody_state == CustodyState.TRANSFERRED:
         return f"transferred to {sample.custodian} for good"
     if sample.loan_number:
         return f"on loan {sample.loan_number}"
@@ -167,7 +168,7 @@ def require_active(person: Person, field: str) -> Person:
 def in_force(agreement: Agreement, when: datetime) -> bool:
     """Whether an agreement is signed and within its term at `when`."""
     return (
-        agreement.status == "signed"
+        agreement.status == AgreementStatus.SIGNED
         and agreement.signed_at is not None
         and agreement.signed_at <= when
         and (agreement.expires_at is None or when < agreement.expires_at)

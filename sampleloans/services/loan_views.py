@@ -28,6 +28,7 @@ from sampleloans.models import (
 )
 from sampleloans.services import access
 from sampleloans.services.handover import PartyView, is_backdated, loan_handovers
+from sampleloans.vocab import IncidentStatus, ItemSource, Role
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def list_loans(
     if institution is not None:
         short = access.readable_institution(session, person, institution).short_name
         query = query.where(Loan.institution == short)
-    elif person.role == "researcher":
+    elif person.role == Role.RESEARCHER:
         query = query.where(Loan.institution == person.institution)
     rows = []
     for loan in session.exec(query.order_by(Loan.number)).all():
@@ -238,7 +239,7 @@ def list_loans(
                 status=loan.status,
                 transfer_type=loan.transfer_type,
                 samples=len(items),
-                issued_ug=sum(i.issued_ug for i in items if i.source == "issued"),
+                issued_ug=sum(i.issued_ug for i in items if i.source == ItemSource.ISSUED),
                 held_ug=sum(i.held_ug for i in items),
                 due_at=loan.due_at,
                 days_left=days_left,
@@ -441,7 +442,7 @@ def list_incidents(
         Loan, col(Loan.number) == col(Incident.loan_number), isouter=True
     )
     if open_only:
-        query = query.where(Incident.status == "open")
+        query = query.where(Incident.status == IncidentStatus.OPEN)
     rows = []
     for incident, institution in session.exec(query.order_by(col(Incident.seq))).all():
         if not access.can_see_institution(person, institution):

@@ -46,7 +46,16 @@ from sampleloans.services.handover import (
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
+    AgreementStatus,
+    CustodyState,
+    Direction,
+    IncidentStatus,
+    ItemSource,
+    ItemState,
+    Role,
+)
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = ("courier", "hand_carried", "diplomatic_pouch", "post")
@@ -139,7 +148,7 @@ def _lendable(sample: Sample) -> None:
         )
     if sample.frozen:
         raise Conflict(f"sample {sample.code} is frozen by an open incident; resolve it first")
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
         raise Conflict(f"sample {sample.code} has no mass left in the vault")
@@ -176,7 +185,7 @@ def issued_under(session: Session, agreement: str) -> int:
     query = (
         select(LoanItem.issued_ug)
         .join(Loan, Loan.number == LoanItem.loan_number)  # type: ignore[arg-type]
-        .where(Loan.agreement == agreement, LoanItem.source == "issued")
+        .where(Loan.agreement == agreement, LoanItem.source == ItemSource.ISSUED)
     )
     return sum(session.exec(query).all())
 
@@ -253,7 +262,7 @@ def with_parties(
 
 def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
     """Refuse issuing without a signed agreement in force."""
-    if deal.status == "pending":
+    if deal.status == AgreementStatus.PENDING:
         raise RuleViolation(
             f"agreement {deal.number} with {deal.institution} is not signed; loan {loan.number} "
             "cannot be issued until it is ('agreements sign')"
@@ -281,7 +290,7 @@ def ship_loan(
 ) -> Envelope:
     """Release an issued loan's samples for shipment in a sealed container."""
     loan = _curated_loan(session, ctx, number, "ship", "release loans for shipment")
-    samples = [i.sample_code for i in items_of(session, number) if i.state == "issued"]
+    samples = [i.sample_code for i in items_of(session, number) if i.state == ItemState.ISSUED]
     parties = HandoverInput(released_by, received_by, courier, witness)
     return _ship(
         session,
@@ -343,7 +352,7 @@ def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str
         select(Shipment)
         .where(
             Shipment.loan_number == number,
-            Shipment.direction == "return",
+            Shipment.direction == Direction.RETURN,
             Shipment.received_at.is_(None),  # type: ignore[union-attr]
         )
         .order_by(Shipment.seq)  # type: ignore[arg-type]
@@ -410,7 +419,7 @@ def receive_loan(
     """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
     _curated_loan(session, ctx, number, "receive", "record receipts")
     shipment = open_shipment(session, number, "outbound")
-    codes = [i.sample_code for i in items_of(session, number) if i.state == "in_transit"]
+    codes = [i.sample_code for i in items_of(session, number) if i.state == ItemState.IN_TRANSIT]
     event = ev.LoanReceived(
         number=number,
         shipment_seq=shipment.seq,
@@ -429,12 +438,12 @@ def _held_item(session: Session, number: str, code: str) -> LoanItem:
         raise InvalidInput(
             f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
         )
-    if item.state == "return_in_transit":
+    if item.state == ItemState.RETURN_IN_TRANSIT:
         raise Conflict(
             f"sample {code} of loan {number} is on its way back (return in transit), not held "
             f"by the borrower; record its arrival with 'loans accept-return {number}'"
         )
-    if item.state != "held":
+    if item.state != ItemState.HELD:
         raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
     if get_sample(session, code).frozen:
         raise Conflict(f"sample {code} is frozen by an open incident; resolve it first")
@@ -522,7 +531,7 @@ def release_return(
 ) -> Envelope:
     """Release held samples (all, or the named ones) for the return trip."""
     loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
-    held = [i.sample_code for i in items_of(session, number) if i.state == "held"]
+    held = [i.sample_code for i in items_of(session, number) if i.state == ItemState.HELD]
     chosen = sorted(set(samples)) if samples else held
     for code in chosen:
         _held_item(session, number, code)
@@ -612,7 +621,7 @@ def extend_loan(
             f"{deal.number} ({format_period(deal.max_extension_period)})"
         )
     approver_person = require_active(get_person(session, approver), "approver")
-    if approver_person.role != "curator":
+    if approver_person.role != Role.CURATOR:
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
     _due_after_extension(loan, period, occurred_at or ctx.now)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
@@ -677,7 +686,7 @@ def attest_inventory(
     person = acting_person(session, ctx)
     # a researcher's foreign loan reads as a missing one: the refusal discloses nothing
     loan = access.readable_loan(session, person, number)
-    if person.role == "compliance_officer":
+    if person.role == Role.COMPLIANCE_OFFICER:
         raise PermissionDenied(
             f"{person.email} may not attest inventories of loan {number}; the PI's institution "
             "or a curator attests"
@@ -707,7 +716,9 @@ def settle_loan(
         raise RuleViolation(f"loan {number} still has {_unaccounted(open_items)} first")
     codes = [i.sample_code for i in items_of(session, number)]
     open_incident = session.exec(
-        select(Incident).where(Incident.sample_code.in_(codes), Incident.status == "open")  # type: ignore[attr-defined]
+        select(Incident).where(
+            col(Incident.sample_code).in_(codes), Incident.status == IncidentStatus.OPEN
+        )
     ).first()
     if open_incident is not None:
         raise Conflict(
@@ -719,8 +730,8 @@ def settle_loan(
 
 def _unaccounted(open_items: list[LoanItem]) -> str:
     """What is still out on a loan, in words, with what to record for it."""
-    held = [i for i in open_items if i.state != "return_in_transit"]
-    travelling = [i for i in open_items if i.state == "return_in_transit"]
+    held = [i for i in open_items if i.state != ItemState.RETURN_IN_TRANSIT]
+    travelling = [i for i in open_items if i.state == ItemState.RETURN_IN_TRANSIT]
     parts = []
     if held:
         parts.append(

@@ -54,6 +54,7 @@ from sampleloans.services.history import (
     lineage,
 )
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import Direction, InstitutionKind, ItemSource
 
 KINDS = ("custody", "return", "overdue", "inventory")
 EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
@@ -565,7 +566,7 @@ def _person_party(session: Session, role: str, email: str) -> Party:
 def _lender(session: Session) -> str | None:
     return session.exec(
         select(Institution.short_name)
-        .where(Institution.kind == "lender")
+        .where(Institution.kind == InstitutionKind.LENDER)
         .order_by(Institution.short_name)
     ).first()
 
@@ -1042,7 +1043,7 @@ def _return(session: Session, request: ReportRequest, now: datetime) -> tuple[Re
         s.seq
         for s in session.exec(
             select(Shipment).where(
-                Shipment.loan_number == loan.number, Shipment.direction == "return"
+                Shipment.loan_number == loan.number, Shipment.direction == Direction.RETURN
             )
         )
         if s.received_at is not None
@@ -1072,7 +1073,7 @@ def _return(session: Session, request: ReportRequest, now: datetime) -> tuple[Re
         now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
         sample = session.get(Sample, item.sample_code)
         parent = ""
-        if item.source == "borrower_split":
+        if item.source == ItemSource.BORROWER_SPLIT:
             parent = sample.parent_code if sample and sample.parent_code else ""
             splits.append(
                 SplitLine(

@@ -20,6 +20,7 @@ from sampleloans.services.common import (
 )
 from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import quote_input
+from sampleloans.vocab import CustodyState
 
 ORIGINS = ("scoop", "drill")
 # Advisory only: codes are opaque (DOMAIN.md §2); this pattern never rejects a code.
@@ -206,7 +207,7 @@ def split_sample(
         raise InvalidInput("children: give at least one CODE=MASS, e.g. -01=20mg")
     if sample.frozen:
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         then = "record its return before splitting" if sample.loan_number else "it stays whole"
         raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
@@ -248,7 +249,7 @@ def move_sample(
     """Record a new storage location for a sample in the vault (curators only)."""
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         raise Conflict(
             f"sample {code} is {where_sample_is(sample)}, not in the vault; only a sample in the "
             "vault can change storage location"

@@ -16,7 +16,7 @@ from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.history import visible_subtree
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, IncidentStatus, ItemSource, Role
 
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
 SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost", "transferred")
@@ -160,7 +160,7 @@ def _item_total(items: list[ItemBalance], label: str) -> ItemBalance:
     def total(name: str) -> int:
         return sum(getattr(i, name) for i in items)
 
-    moved_ug = sum(i.issued_ug for i in items if i.source == "borrower_split")
+    moved_ug = sum(i.issued_ug for i in items if i.source == ItemSource.BORROWER_SPLIT)
     terms = {f"{t}_ug": total(f"{t}_ug") for t in LOAN_TERMS}
     terms["split_ug"] -= moved_ug
     return ItemBalance(label, "", "", total("issued_ug") - moved_ug, **terms)
@@ -224,7 +224,7 @@ def _execute(session: Session, query: Select[Any]) -> Result[Any]:
 
 def _collection_item_total(session: Session, label: str) -> ItemBalance:
     """`_item_total` of every loan item, as one aggregate query over the projection."""
-    moved = case((col(LoanItem.source) == "borrower_split", LoanItem.issued_ug), else_=0)
+    moved = case((col(LoanItem.source) == ItemSource.BORROWER_SPLIT, LoanItem.issued_ug), else_=0)
     query = select(
         func.sum(LoanItem.issued_ug),
         func.sum(LoanItem.held_ug),
@@ -268,7 +268,7 @@ def _scope_institution(session: Session, person: Person, institution: str | None
     """The institution a read is limited to: a researcher's own; staff any or all."""
     if institution:
         return access.readable_institution(session, person, institution).short_name
-    if person.role == "researcher":
+    if person.role == Role.RESEARCHER:
         return person.institution
     return None
 
@@ -324,7 +324,7 @@ def loan_status(
             raise InvalidInput(f"loan {loan} belongs to {record.institution}, not {institution}")
         loans = [record]
     else:
-        if person.role != "researcher" and not institution:
+        if person.role != Role.RESEARCHER and not institution:
             raise InvalidInput(
                 f"{person.email} is not a researcher: give --loan NUMBER or --institution SHORT"
             )
@@ -373,7 +373,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
     for incident in session.exec(
         select(Incident)
-        .where(Incident.loan_number == loan.number, Incident.status == "open")
+        .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
         .order_by(Incident.seq)
     ).all():
         obligations.append(f"open incident {incident.seq}")
