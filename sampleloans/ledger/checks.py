@@ -11,19 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.errors import Conflict
-from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus
+from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, values
 
-LOAN_STATUSES = (
-    "requested",
-    "approved",
-    "issued",
-    "in_transit",
-    "received",
-    "return_in_transit",
-    "returned",
-    "settled",
-    "closed",
-)
+LOAN_STATUSES = values(LoanStatus)
 """A loan's statuses in lifecycle order. From `received` on, the status follows its items: it
 stays `received` while the borrower holds anything, is `return_in_transit` only when everything
 left is on its way back, and `returned` once nothing is held or travelling (`loan_status_of`)."""

@@ -55,10 +55,12 @@ from sampleloans.vocab import (
     ItemSource,
     ItemState,
     Role,
+    ShipmentMethod,
+    values,
 )
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
-SHIPPING_METHODS = ("courier", "hand_carried", "diplomatic_pouch", "post")
+SHIPPING_METHODS = values(ShipmentMethod)
 
 
 def _curator(session: Session, ctx: Context, action: str) -> None:

@@ -20,9 +20,9 @@ from sampleloans.services.common import (
 )
 from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import quote_input
-from sampleloans.vocab import CustodyState
+from sampleloans.vocab import CustodyState, Origin, RecordSource, values
 
-ORIGINS = ("scoop", "drill")
+ORIGINS = values(Origin)
 # Advisory only: codes are opaque (DOMAIN.md §2); this pattern never rejects a code.
 CODE_PATTERN = re.compile(r"^(CE\d)([CZ])(\d{4})(YJ)?([A-Z]{2})?(\d+)")
 
@@ -83,7 +83,7 @@ def register_sample(
         purpose_class=require_choice(purpose_class, "purpose class", PURPOSE_CLASSES),
         storage_location=require_text(storage_location, "storage location", max_len=120),
         condition=require_text(condition, "condition", max_len=200),
-        record=require_choice(record, "record", ("real", "illustrative")),
+        record=require_choice(record, "record", values(RecordSource)),
         mass_ug=mass_ug,
         custodian=curator.institution,
     )
