@@ -65,7 +65,8 @@ class TableModel(SQLModel):
     them, so building 17 pydantic schemas at import would only slow every command's start.
     """
 
-    model_config = ConfigDict(defer_build=True)
+    # SQLModel declares its own TypedDict subclass of pydantic's ConfigDict (only privately)
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]  # same keys
 
 
 # --- the ledger -------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ def loan_handovers(session: Session, number: str) -> list[Handover]:
     rows = session.exec(
         select(LedgerEvent)
         .where(col(LedgerEvent.seq).in_(seqs), col(LedgerEvent.kind).in_(HANDOVER_KINDS))
-        .order_by(LedgerEvent.seq)
+        .order_by(col(LedgerEvent.seq))
     ).all()
     return [handover_of(session, row) for row in rows]
 

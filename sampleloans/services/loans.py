@@ -252,7 +252,13 @@ def with_parties(
         name: require_party(session, getattr(given, name), name.replace("_", " "))
         for name in PARTY_FIELDS
     }
-    draft = dataclasses.replace(event, **checked)
+    draft = dataclasses.replace(
+        event,
+        released_by=checked["released_by"],
+        received_by=checked["received_by"],
+        courier=checked["courier"],
+        witness=checked["witness"],
+    )
     payload = draft.to_payload()
     parties = parties_of(session, event.kind, payload, ctx.actor)
     step = step_of(session, event.kind, payload)

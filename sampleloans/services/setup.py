@@ -126,7 +126,7 @@ def init_ledger(
     Only a new, empty database may be initialised: the reference records are appended without
     a role check because nobody is registered yet to authorise them.
     """
-    if session.get(LedgerMeta, "ledger_id") is not None or session.get(LedgerEvent, 1):
+    if session.get(LedgerMeta, "ledger_id") is not None or session.get(LedgerEvent, 1) is not None:
         raise Conflict("this database already holds a ledger; it is never initialised twice")
     identity = ledger_id or str(uuid.uuid4())
     session.add(LedgerMeta(key="ledger_id", value=identity))
