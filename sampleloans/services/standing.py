@@ -16,8 +16,18 @@ from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.history import visible_subtree
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, IncidentStatus, ItemSource, Role
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, IncidentStatus, ItemSource, LoanStatus, Role
 
+FOLLOW_UP: dict[str, str] = {
+    LoanStatus.REQUESTED: "awaiting approval",
+    LoanStatus.APPROVED: "awaiting issue",
+    LoanStatus.ISSUED: "awaiting shipment",
+    LoanStatus.IN_TRANSIT: "record receipt of the shipment",
+    LoanStatus.RETURN_IN_TRANSIT: "return in transit to the curator",
+    LoanStatus.RETURNED: "settle: record obligations",
+    LoanStatus.SETTLED: "close the loan",
+}
+"""What a loan in each status waits for, as an open obligation."""
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
 SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost", "transferred")
 
@@ -377,15 +387,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         .order_by(Incident.seq)
     ).all():
         obligations.append(f"open incident {incident.seq}")
-    follow_up = {
-        "requested": "awaiting approval",
-        "approved": "awaiting issue",
-        "issued": "awaiting shipment",
-        "in_transit": "record receipt of the shipment",
-        "return_in_transit": "return in transit to the curator",
-        "returned": "settle: record obligations",
-        "settled": "close the loan",
-    }.get(loan.status)
+    follow_up = FOLLOW_UP.get(loan.status)
     if follow_up:
         obligations.append(follow_up)
     return LoanStanding(
