@@ -338,7 +338,7 @@ def _research(demo: Demo) -> None:
         "Osaka: split CE5C0000YJYX061-G1 (2.000 mg) for SIMS mounts",
         loans.borrower_split,
         number="L-2025-Osaka",
-        sample="CE5C0000YJYX061",
+        parent="CE5C0000YJYX061",
         child="-G1",
         mass_ug=mass("2 mg"),
     )

@@ -15,6 +15,22 @@ from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
+from sampleloans.vocab import (
+    AgreementStatus,
+    CustodyState,
+    IncidentStatus,
+    InstitutionKind,
+    ItemSource,
+    ItemState,
+    LoanStatus,
+    Origin,
+    PurposeClass,
+    RecordSource,
+    Role,
+    TransferType,
+    sql_in,
+)
+
 
 class UTCDateTime(TypeDecorator):
     """An aware UTC datetime stored as ISO 8601 text (`2025-04-24T10:00:00Z`)."""
@@ -118,11 +134,7 @@ class Institution(TableModel, table=True):
     city: str
     kind: str = Field(index=True)  # lender | curator | borrower | recipient
 
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN ('lender', 'curator', 'borrower', 'recipient')", name="institution_kind"
-        ),
-    )
+    __table_args__ = (CheckConstraint(sql_in("kind", InstitutionKind), name="institution_kind"),)
 
 
 class Person(TableModel, table=True):
@@ -138,11 +150,7 @@ class Person(TableModel, table=True):
     # a default in the schema too: a row written without it (raw SQL, an older writer) is active
     active: bool = Field(default=True, sa_column_kwargs={"server_default": text("1")})
 
-    __table_args__ = (
-        CheckConstraint(
-            "role IN ('curator', 'compliance_officer', 'researcher')", name="person_role"
-        ),
-    )
+    __table_args__ = (CheckConstraint(sql_in("role", Role), name="person_role"),)
 
 
 class Agreement(TableModel, table=True):
@@ -150,7 +158,7 @@ class Agreement(TableModel, table=True):
 
     number: str = Field(primary_key=True)
     institution: str = Field(foreign_key="institution.short_name", index=True)
-    status: str = "pending"  # pending | signed | expired | terminated
+    status: str = AgreementStatus.PENDING.value
     created_at: datetime = _utc()
     signed_at: datetime | None = _utc(default=None)
     signed_by: str | None = None
@@ -169,9 +177,7 @@ class Agreement(TableModel, table=True):
     inventory_interval: str = "P1Y"
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'signed', 'expired', 'terminated')", name="agreement_status"
-        ),
+        CheckConstraint(sql_in("status", AgreementStatus), name="agreement_status"),
         CheckConstraint("max_total_mass_ug > 0", name="agreement_max_mass_positive"),
         CheckConstraint("max_extensions >= 0", name="agreement_max_extensions"),
     )
@@ -199,7 +205,7 @@ class Sample(TableModel, table=True):
     purpose_class: str  # permanent | backup | research | public_welfare
     storage_location: str
     condition: str
-    record: str = "illustrative"  # real | illustrative: where the record comes from
+    record: str = RecordSource.ILLUSTRATIVE.value  # where the record comes from
     initial_mass_ug: int
     vault_ug: int = 0
     on_loan_ug: int = 0
@@ -208,8 +214,7 @@ class Sample(TableModel, table=True):
     lost_ug: int = 0
     transferred_ug: int = 0
     custodian: str = Field(foreign_key="institution.short_name", index=True)
-    # vault | issued | in_transit | held | return_in_transit | transferred (given away for good)
-    custody_state: str = "vault"
+    custody_state: str = CustodyState.VAULT.value  # a `CustodyState`
     loan_number: str | None = Field(default=None, index=True)
     frozen: bool = False
     registered_at: datetime = _utc()
@@ -222,11 +227,8 @@ class Sample(TableModel, table=True):
             " AND lost_ug >= 0 AND transferred_ug >= 0",
             name="sample_masses_non_negative",
         ),
-        CheckConstraint("origin IN ('scoop', 'drill')", name="sample_origin"),
-        CheckConstraint(
-            "purpose_class IN ('permanent', 'backup', 'research', 'public_welfare')",
-            name="sample_purpose_class",
-        ),
+        CheckConstraint(sql_in("origin", Origin), name="sample_origin"),
+        CheckConstraint(sql_in("purpose_class", PurposeClass), name="sample_purpose_class"),
     )
 
 
@@ -242,8 +244,8 @@ class Loan(TableModel, table=True):
     pi_email: str = Field(foreign_key="person.email", index=True)
     curator: str | None = Field(default=None, foreign_key="institution.short_name")
     purpose_class: str
-    transfer_type: str = "loan"  # loan | gift | exhibition
-    status: str = Field(default="requested", index=True)
+    transfer_type: str = TransferType.LOAN.value
+    status: str = Field(default=LoanStatus.REQUESTED.value, index=True)
     loan_period: str  # ISO period asked for
     requested_at: datetime = _utc()
     approved_at: datetime | None = _utc(default=None)
@@ -262,12 +264,8 @@ class Loan(TableModel, table=True):
     last_loan_wide_event_at: datetime = _utc()
 
     __table_args__ = (
-        CheckConstraint("transfer_type IN ('loan', 'gift', 'exhibition')", name="transfer_type"),
-        CheckConstraint(
-            "status IN ('requested', 'approved', 'issued', 'in_transit', 'received',"
-            " 'return_in_transit', 'returned', 'settled', 'closed')",
-            name="loan_status",
-        ),
+        CheckConstraint(sql_in("transfer_type", TransferType), name="transfer_type"),
+        CheckConstraint(sql_in("status", LoanStatus), name="loan_status"),
     )
 
 
@@ -281,7 +279,7 @@ class LoanItem(TableModel, table=True):
 
     loan_number: str = Field(primary_key=True, foreign_key="loan.number")
     sample_code: str = Field(primary_key=True, foreign_key="sample.code", index=True)
-    source: str = "issued"  # issued by the curator | borrower_split made by the borrower
+    source: str = ItemSource.ISSUED.value  # an `ItemSource`
     issued_ug: int = 0
     held_ug: int = 0
     consumed_ug: int = 0
@@ -289,9 +287,7 @@ class LoanItem(TableModel, table=True):
     transferred_ug: int = 0
     split_ug: int = 0
     lost_ug: int = 0
-    state: str = (
-        "requested"  # requested | issued | in_transit | held | return_in_transit | returned
-    )
+    state: str = ItemState.REQUESTED.value  # an `ItemState`
 
     __table_args__ = (
         CheckConstraint(
@@ -376,7 +372,7 @@ class Incident(TableModel, table=True):
     mass_lost_ug: int = 0
     reported_at: datetime = _utc()
     reported_by: str
-    status: str = "open"  # open | resolved
+    status: str = IncidentStatus.OPEN.value
     resolved_at: datetime | None = _utc(default=None)
     resolution: str | None = None
 

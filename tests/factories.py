@@ -157,7 +157,7 @@ def rich_history(run: Run) -> None:
     run(
         loans.borrower_split,
         number="L-1",
-        sample="CE5C0300YJFM00307",
+        parent="CE5C0300YJFM00307",
         child="-A",
         mass_ug=mass("5 mg"),
     )
@@ -193,7 +193,7 @@ def rich_history(run: Run) -> None:
     envelope = run(
         incidents.report_incident,
         sample="CE5C0800YJFM00102",
-        kind="loss",
+        incident_kind="loss",
         description="vial cracked",
         mass_lost_ug=mass("1 mg"),
     )

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "sampleloans"
 
 # Leaves: anyone may import them; they load nothing of ours but each other.
-LEAVES = ("errors", "units", "dates", "text", "crashpoints", "fileio", "certs", "mail")
+LEAVES = ("errors", "units", "dates", "text", "crashpoints", "fileio", "certs", "mail", "vocab")
 LEAF_MODULES = ("sampleloans", *(f"sampleloans.{leaf}" for leaf in LEAVES))
 DATABASE = ("sqlalchemy", "sqlmodel")
 USER_INTERFACE = ("typer", "click", "rich")

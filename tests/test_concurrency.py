@@ -41,7 +41,7 @@ WORKER = textwrap.dedent(
     for i in range(count):
         with db.transaction(engine) as session:
             add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}",
-                            country="CN", city="Beijing", kind="borrower")
+                            country="CN", city="Beijing", institution_kind="borrower")
     """
 )
 

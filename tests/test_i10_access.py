@@ -39,7 +39,7 @@ def intertwined(run: Run) -> None:
     signed_agreement(run, "OU", max_mass="3 g")
     signed_agreement(run, "UoC", max_mass="3 g")
     received_loan(run, number="L-OU", pi=OU_PI, samples=(S1, S2))
-    run(loans.borrower_split, number="L-OU", sample=S1, child="-G1", mass_ug=mass("5 mg"))
+    run(loans.borrower_split, number="L-OU", parent=S1, child="-G1", mass_ug=mass("5 mg"))
     run(
         loans.release_return,
         number="L-OU",
@@ -67,7 +67,7 @@ def intertwined(run: Run) -> None:
         mass_ug=mass("1 mg"),
         destructive=True,
     )
-    run(incidents.report_incident, sample=S2, kind="damage", description="vial cracked")
+    run(incidents.report_incident, sample=S2, incident_kind="damage", description="vial cracked")
 
 
 @pytest.fixture

@@ -255,7 +255,7 @@ def test_a_loss_larger_than_held_is_a_rule_at_service_level(run):
         run(
             incidents.report_incident,
             sample=S1,
-            kind="loss",
+            incident_kind="loss",
             description="x",
             mass_lost_ug=mass("21 mg"),
         )
@@ -488,7 +488,7 @@ def test_back_dated_entries_at_service_level(engine, run):
     run(
         loans.borrower_split,
         number="L-1",
-        sample=S2,
+        parent=S2,
         child="-G1",
         mass_ug=1000,
         now=later,

@@ -85,7 +85,7 @@ def every_case(run: Run) -> None:
     a returned sample lent again to the same institution."""
     signed_agreement(run, "OU")
     received_loan(run, number="L-1", samples=(A, B, C))
-    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    run(loans.borrower_split, number="L-1", parent=B, child="-G1", mass_ug=mass("5 mg"))
     run(
         loans.consume,
         number="L-1",
@@ -160,11 +160,11 @@ def split_and_loss(run: Run) -> None:
     """A borrower's split of B, 300 µg of the split lost, part of A consumed; A returned."""
     signed_agreement(run, "OU")
     received_loan(run, number="L-1", samples=(A, B))
-    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    run(loans.borrower_split, number="L-1", parent=B, child="-G1", mass_ug=mass("5 mg"))
     run(
         incidents.report_incident,
         sample=B + "-G1",
-        kind="loss",
+        incident_kind="loss",
         description="spilled",
         mass_lost_ug=300,
     )
@@ -243,7 +243,9 @@ def test_f75_read_model_total_counts_the_continuation(engine: Engine, run: Run) 
 def test_f75_lists_only_this_loans_incidents(engine: Engine, run: Run) -> None:
     signed_agreement(run, "OU")
     received_loan(run, number="L-1", samples=(A,))
-    envelope = run(incidents.report_incident, sample=A, kind="damage", description="chipped")
+    envelope = run(
+        incidents.report_incident, sample=A, incident_kind="damage", description="chipped"
+    )
     run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="cleaned")  # type: ignore[attr-defined]
     return_part(run, "L-1", [A], "R-1")
     received_loan(run, number="L-2", samples=(A,))
@@ -510,7 +512,7 @@ def test_f75_does_not_close_out_while_a_continuation_is_held(
 ) -> None:
     signed_agreement(run, "OU")
     received_loan(run, number="L-1", samples=(A, B))
-    run(loans.borrower_split, number="L-1", sample=B, child="-G1", mass_ug=mass("5 mg"))
+    run(loans.borrower_split, number="L-1", parent=B, child="-G1", mass_ug=mass("5 mg"))
     return_part(run, "L-1", [A, B], "R-1")  # the split stays with the borrower
     out = tmp_path / "f75.pdf"
     result = report_cli(runner, out, "return", "--loan", "L-1")

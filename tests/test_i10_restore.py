@@ -50,7 +50,7 @@ def add_lab(engine: Engine, name: str) -> None:
     with db.transaction(engine) as session:
         add_institution(
             session, ctx_for(), short_name=name, name="Lab", country="CN", city="B",
-            kind="borrower",
+            institution_kind="borrower",
         )  # fmt: skip
 
 

@@ -170,7 +170,13 @@ def test_verify_as_refuses_researchers_and_strangers(engine: Engine) -> None:
 
 def lab(session, ctx, name: str) -> None:
     add_institution(
-        session, ctx, short_name=name, name="Lab", country="CN", city="Beijing", kind="borrower"
+        session,
+        ctx,
+        short_name=name,
+        name="Lab",
+        country="CN",
+        city="Beijing",
+        institution_kind="borrower",
     )
 
 

@@ -39,7 +39,7 @@ WRITER = textwrap.dedent(
     while not stop.exists():
         with db.transaction(engine) as session:
             add_institution(session, ctx, short_name=f"V{worker}-{count}", name=f"Lab {count}",
-                            country="CN", city="Beijing", kind="borrower")
+                            country="CN", city="Beijing", institution_kind="borrower")
         count += 1
         time.sleep(0.002)  # leave the cores to the verifier too
     print(count)
@@ -120,7 +120,7 @@ def add_lab(engine: Engine, short_name: str) -> None:
     with db.transaction(engine) as session:
         add_institution(
             session, ctx_for(), short_name=short_name, name="Lab", country="CN", city="Beijing",
-            kind="borrower",
+            institution_kind="borrower",
         )  # fmt: skip
 
 

@@ -173,7 +173,7 @@ def test_a_borrowers_split_child_is_corrected_against_the_parents_held_mass(engi
     signed_agreement(run)
     received_loan(run)
     seq = run(
-        loans.borrower_split, number="L-1", sample=CODE, child="-G1", mass_ug=mass("2 mg")
+        loans.borrower_split, number="L-1", parent=CODE, child="-G1", mass_ug=mass("2 mg")
     ).seq
     run(correct_mass, corrects_seq=seq, mass_ug=mass("3 mg"), reason="x")
     parent = row(engine, LoanItem, ("L-1", CODE))
@@ -206,7 +206,7 @@ def test_a_loss_is_corrected_on_loan_and_in_the_vault(engine, db_path, run):
     on_loan = run(
         incidents.report_incident,
         sample=CODE,
-        kind="loss",
+        incident_kind="loss",
         description="spill",
         mass_lost_ug=mass("1 mg"),
     ).seq
@@ -215,7 +215,7 @@ def test_a_loss_is_corrected_on_loan_and_in_the_vault(engine, db_path, run):
     assert (item["held_ug"], item["lost_ug"]) == (19_900, 100)
     assert row(engine, Sample, CODE)["lost_ug"] == 100
     in_vault = run(
-        incidents.report_incident, sample=ROOT, kind="damage", description="vial cracked"
+        incidents.report_incident, sample=ROOT, incident_kind="damage", description="vial cracked"
     ).seq
     run(correct_mass, corrects_seq=in_vault, mass_ug=mass("0.4 mg"), reason="fragments lost")
     sample = row(engine, Sample, ROOT)

@@ -100,7 +100,7 @@ def test_transfer_refusals_write_nothing(runner: CliRunner, db_path: Path, run: 
     assert "reference" in refused(runner, db_path, CURATOR, blank, 2)
     future = [*TRANSFER, "--at", "2030-01-01"]
     refused(runner, db_path, CURATOR, future, 1)
-    run(incidents.report_incident, sample=BEAD, kind="damage", description="cracked vial")
+    run(incidents.report_incident, sample=BEAD, incident_kind="damage", description="cracked vial")
     frozen = ["samples", "transfer", BEAD, *TRANSFER[3:]]
     assert "frozen" in refused(runner, db_path, CURATOR, frozen, 1)
 

@@ -28,7 +28,7 @@ def two_loans_from_one_parent(run) -> None:
     run(
         loans.borrower_split,
         number="L-OU",
-        sample=f"{PARENT}-01",
+        parent=f"{PARENT}-01",
         child="-G1",
         mass_ug=mass("5 mg"),
     )

@@ -71,7 +71,7 @@ def test_tree_from_root_includes_borrower_splits(run: Run) -> None:
     run(
         loans.borrower_split,
         number="L-1",
-        sample="CE5C0400YJFM00505-G1",
+        parent="CE5C0400YJFM00505-G1",
         child="-F1",
         mass_ug=mass("1 mg"),
     )

@@ -40,7 +40,7 @@ def lineage_loan(run):
         loans.borrower_split,
         now=LATER + timedelta(days=1),
         number="L-1",
-        sample=CHILD,
+        parent=CHILD,
         child=f"{CHILD}-G1",
         mass_ug=mass("10 mg"),
     )

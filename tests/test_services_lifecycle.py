@@ -238,7 +238,7 @@ def test_full_loan_lifecycle(engine, run):
     run(
         loans.borrower_split,
         number="L-1",
-        sample=S307,
+        parent=S307,
         child="-A",
         mass_ug=mass("5 mg"),
         now=use_at,
@@ -333,7 +333,7 @@ def test_incident_with_mass_lost_freezes_then_resolve_and_settle(engine, run):
     envelope = run(
         incidents.report_incident,
         sample=S112,
-        kind="loss",
+        incident_kind="loss",
         description="spilled during transfer",
         mass_lost_ug=mass("1.25 mg"),
     )
@@ -370,7 +370,7 @@ def test_incident_in_the_vault_writes_off_vault_mass(engine, run):
     run(
         incidents.report_incident,
         sample=BIG,
-        kind="damage",
+        incident_kind="damage",
         description="container dropped",
         mass_lost_ug=mass("2 mg"),
     )

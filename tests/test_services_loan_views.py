@@ -100,7 +100,7 @@ def test_list_loans_for_researchers(read, two_loans):
 def test_split_children_count_once_in_issued_mass(run, read):
     signed_agreement(run)
     received_loan(run)
-    run(loans.borrower_split, number="L-1", sample=S1, child="-G1", mass_ug=1000)
+    run(loans.borrower_split, number="L-1", parent=S1, child="-G1", mass_ug=1000)
     (row,) = read(loan_views.list_loans)
     assert row.samples == 2 and row.issued_ug == 20000 and row.held_ug == 20000
 
@@ -108,9 +108,15 @@ def test_split_children_count_once_in_issued_mass(run, read):
 def test_list_incidents(run, read):
     signed_agreement(run)
     issued_loan(run)
-    on_loan = run(incidents.report_incident, sample=S1, kind="damage", description="cracked vial")
+    on_loan = run(
+        incidents.report_incident, sample=S1, incident_kind="damage", description="cracked vial"
+    )
     in_vault = run(
-        incidents.report_incident, sample=S3, kind="loss", description="mislaid", mass_lost_ug=5
+        incidents.report_incident,
+        sample=S3,
+        incident_kind="loss",
+        description="mislaid",
+        mass_lost_ug=5,
     )
     run(incidents.resolve_incident, incident_seq=in_vault.seq, resolution="found")
     rows = read(loan_views.list_incidents)

@@ -68,7 +68,7 @@ def approved_two_samples_small_agreement(run: Run) -> None:
 def approved_then_frozen(run: Run) -> None:
     signed_agreement(run)
     approved_loan(run)
-    run(incidents.report_incident, sample=S112, kind="damage", description="vial cracked")
+    run(incidents.report_incident, sample=S112, incident_kind="damage", description="vial cracked")
 
 
 def overdue_loan(run: Run) -> None:
@@ -119,7 +119,7 @@ def received_all_lost_incident_open(run: Run) -> None:
     run(
         incidents.report_incident,
         sample=S112,
-        kind="loss",
+        incident_kind="loss",
         description="vial lost in the lab",
         mass_lost_ug=mass("20 mg"),
     )
@@ -442,7 +442,7 @@ WRITE_SERVICES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], dict[s
     "incident": (
         nothing,
         incidents.report_incident,
-        {"sample": BIG, "kind": "loss", "description": "gone"},
+        {"sample": BIG, "incident_kind": "loss", "description": "gone"},
     ),
     "correction": (nothing, incidents.record_correction, {"corrects_seq": 2, "text": "note"}),
 }

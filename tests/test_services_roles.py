@@ -38,7 +38,7 @@ def base(run: Run) -> None:
     signed_agreement(run, "OU")
     draft_agreement(run, "UoC", number="AG-UoC")
     received_loan(run)
-    run(incidents.report_incident, sample=BIG, kind="damage", description="vial cracked")
+    run(incidents.report_incident, sample=BIG, incident_kind="damage", description="vial cracked")
 
 
 def brown_deactivated(run: Run) -> None:
@@ -102,7 +102,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
             "name": "New U",
             "country": "Chile",
             "city": "Santiago",
-            "kind": "borrower",
+            "institution_kind": "borrower",
         },
     ),
     "add_person": (
@@ -214,7 +214,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
     "borrower_split": (
         base,
         loans.borrower_split,
-        {"number": "L-1", "sample": S112, "child": "-G1", "mass_ug": 1000},
+        {"number": "L-1", "parent": S112, "child": "-G1", "mass_ug": 1000},
     ),
     "release_return": (
         base,
@@ -242,7 +242,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
     "report_incident": (
         base,
         incidents.report_incident,
-        {"sample": "CE5C0500YJFM00415", "kind": "loss", "description": "gone"},
+        {"sample": "CE5C0500YJFM00415", "incident_kind": "loss", "description": "gone"},
     ),
     "resolve_incident": (
         base,
@@ -283,7 +283,8 @@ def test_write_service_role_matrix(name: str, role: str, run: Run, db_path: Any)
     now = NOW + timedelta(hours=1)
     before = fingerprint(db_path)
     if allowed(name, role):
-        envelope = run(service, actor=ROLES[role], now=now, **kwargs)
+        written = run(service, actor=ROLES[role], now=now, **kwargs)
+        envelope = getattr(written, "envelope", written)  # a result carries its envelope
         assert envelope.actor == ROLES[role]
         assert fingerprint(db_path) != before
     else:
@@ -340,7 +341,7 @@ def ou_history(run: Run) -> None:
     run(
         incidents.report_incident,
         sample=S112,
-        kind="damage",
+        incident_kind="damage",
         description="vial scratched",
     )
 

@@ -647,7 +647,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         held = loan.items[code].held_ug
         suffix = self.next_code("-B")
         ok = self.holdable(number, code) and 0 < mass <= held
-        self.call(ok, loans.borrower_split, number=number, sample=code, child=suffix, mass_ug=mass)
+        self.call(ok, loans.borrower_split, number=number, parent=code, child=suffix, mass_ug=mass)
         if ok:
             self.use_up(loan, code, mass, "split")
             parent = self.m_samples[code]
@@ -786,7 +786,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             ok,
             incidents.report_incident,
             sample=code,
-            kind="loss" if mass else "damage",
+            incident_kind="loss" if mass else "damage",
             description="vial cracked",
             mass_lost_ug=mass,
         )
@@ -1373,7 +1373,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             "close": (loans.close_loan, {"number": number}),
             "incident": (
                 incidents.report_incident,
-                {"sample": code, "kind": "loss", "description": "x"},
+                {"sample": code, "incident_kind": "loss", "description": "x"},
             ),
             "correction": (incidents.record_correction, {"corrects_seq": 1, "text": "x"}),
         }

@@ -116,15 +116,14 @@ def sign(
     from sampleloans.commands.common import writing
     from sampleloans.dates import format_datetime
     from sampleloans.services.agreements import sign_agreement
-    from sampleloans.services.common import get_agreement
 
     with writing(ctx) as (session, service_ctx):
-        envelope = sign_agreement(
+        signed = sign_agreement(
             session, service_ctx, number=number, signed_by=signed_by, occurred_at=parse_at(at)
         )
-        expires = get_agreement(session, number).expires_at
+    expires = signed.agreement.expires_at
     until = f"; in force until {format_datetime(expires)}" if expires else ""
-    console().print(f"Signed agreement {number}{until}; event {envelope.seq}.", markup=False)
+    console().print(f"Signed agreement {number}{until}; event {signed.seq}.", markup=False)
 
 
 def _end(ctx: typer.Context, number: str, status: str, reason: str, at: str | None) -> None:

@@ -46,7 +46,7 @@ def report(
             session,
             service_ctx,
             sample=sample,
-            kind=kind,
+            incident_kind=kind,
             description=description,
             mass_lost_ug=parse_mass_ug(mass_lost, "--mass-lost") if mass_lost else 0,
             occurred_at=parse_at(at),
@@ -99,6 +99,7 @@ def list_(
     from sampleloans.dates import format_datetime
     from sampleloans.services import loan_views
     from sampleloans.units import format_mass
+    from sampleloans.vocab import IncidentStatus
 
     with reading(ctx) as (session, service_ctx):
         rows = loan_views.list_incidents(session, service_ctx, open_only=open_only)
@@ -119,6 +120,6 @@ def list_(
             Text(f"{row.kind}: {row.description}"),
             format_mass(row.mass_lost_ug),
             format_datetime(row.reported_at),
-            Text(status, style="red" if row.status == "open" else ""),
+            Text(status, style="red" if row.status == IncidentStatus.OPEN else ""),
         )
     print_table(table, as_csv=as_csv)

@@ -47,7 +47,7 @@ def add(
             name=name,
             country=country,
             city=city,
-            kind=kind,
+            institution_kind=kind,
             occurred_at=parse_at(at),
         )
     line = f"Added institution {short_name.strip()} ({kind.strip().lower()}); event {envelope.seq}."

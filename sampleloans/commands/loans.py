@@ -18,6 +18,7 @@ from sampleloans.commands.common import (
     reading,
     writing,
 )
+from sampleloans.vocab import LoanStatus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -180,20 +181,19 @@ def issue(
     from sampleloans.units import format_mass
 
     with writing(ctx) as (session, service_ctx):
-        envelope = loans.issue_loan(
+        issued = loans.issue_loan(
             session,
             service_ctx,
             number=number,
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )
-        items = loans.items_of(session, number)
-        due = loans.get_loan(session, number).due_at
-    mass = format_mass(sum(i.issued_ug for i in items))
+    mass = format_mass(sum(i.issued_ug for i in issued.items))
+    due = issued.loan.due_at
     due_text = to_iso(due)[:10] if due else "not set"
     _say(
-        f"Loan {number} issued: {_plural(len(items), 'sample')}, {mass} left the vault; "
-        f"due {due_text} (event {envelope.seq})."
+        f"Loan {number} issued: {_plural(len(issued.items), 'sample')}, {mass} left the vault; "
+        f"due {due_text} (event {issued.seq})."
     )
 
 
@@ -333,24 +333,22 @@ def split(
     Example: sampleloans loans split L-1 --sample CE5C0200YJFM00112 --child=-G1 --mass "1 mg"
     """
     from sampleloans.services import loans
-    from sampleloans.services.samples import child_code
     from sampleloans.units import format_mass, parse_mass_ug
 
     with writing(ctx) as (session, service_ctx):
-        mass_ug = parse_mass_ug(mass, "--mass")
-        envelope = loans.borrower_split(
+        split_off = loans.borrower_split(
             session,
             service_ctx,
             number=number,
-            sample=sample,
+            parent=sample,
             child=child,
-            mass_ug=mass_ug,
+            mass_ug=parse_mass_ug(mass, "--mass"),
             occurred_at=parse_at(at),
         )
-        code = child_code(sample, child)
+    (piece,) = split_off.samples
     _say(
-        f"Loan {number}: {code} ({format_mass(mass_ug)}) split from {sample} "
-        f"(event {envelope.seq})."
+        f"Loan {number}: {piece.code} ({format_mass(piece.initial_mass_ug)}) split from "
+        f"{piece.parent_code} (event {split_off.seq})."
     )
 
 
@@ -417,7 +415,7 @@ def accept_return(
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
-        envelope = loans.accept_return(
+        accepted = loans.accept_return(
             session,
             service_ctx,
             number=number,
@@ -427,17 +425,17 @@ def accept_return(
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )
-        status = loans.get_loan(session, number).status
-    _say(f"Loan {number} return accepted; {_after_return(status)} (event {envelope.seq}).")
+    after = _after_return(accepted.loan.status)
+    _say(f"Loan {number} return accepted; {after} (event {accepted.seq}).")
 
 
 def _after_return(status: str) -> str:
     """What an accepted return leaves, in words: all back, or a partial return."""
     from sampleloans.text import words
 
-    if status == "received":
+    if status == LoanStatus.RECEIVED:
         return "a partial return: the borrower still holds the other samples"
-    if status == "return_in_transit":
+    if status == LoanStatus.RETURN_IN_TRANSIT:
         return "a partial return: the other samples are still on their way back"
     return f"every sample is accounted for; the loan is {words(status)}"
 
@@ -460,7 +458,7 @@ def extend(
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
-        envelope = loans.extend_loan(
+        extended = loans.extend_loan(
             session,
             service_ctx,
             number=number,
@@ -469,9 +467,9 @@ def extend(
             reason=reason,
             occurred_at=parse_at(at),
         )
-        due = loans.get_loan(session, number).due_at
+    due = extended.loan.due_at
     due_text = to_iso(due)[:10] if due else "not set"
-    _say(f"Loan {number} extended; now due {due_text} (event {envelope.seq}).")
+    _say(f"Loan {number} extended; now due {due_text} (event {extended.seq}).")
 
 
 def parse_period_option(text: str) -> str:
@@ -497,7 +495,7 @@ def recall(
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
-        envelope = loans.recall_loan(
+        recalled = loans.recall_loan(
             session,
             service_ctx,
             number=number,
@@ -505,9 +503,9 @@ def recall(
             reason=reason,
             occurred_at=parse_at(at),
         )
-        due_at = loans.get_loan(session, number).due_at
+    due_at = recalled.loan.due_at
     due_text = to_iso(due_at)[:10] if due_at else "not set"
-    _say(f"Loan {number} recalled; due back {due_text} (event {envelope.seq}).")
+    _say(f"Loan {number} recalled; due back {due_text} (event {recalled.seq}).")
 
 
 @app.command("inventory")

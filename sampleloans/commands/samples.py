@@ -145,23 +145,22 @@ def split(
     Example: sampleloans samples split CE5C0400YJFM00505 --child -G1=20mg --child -G2=5mg --loss 0.1mg
     """  # noqa: E501
     from sampleloans.commands.common import writing
-    from sampleloans.services.samples import child_code, split_sample
+    from sampleloans.services.samples import split_sample
     from sampleloans.units import format_mass, parse_mass_ug
 
     with writing(ctx) as (session, service_ctx):
-        children = [parse_child(text) for text in child]
         loss_ug = parse_mass_ug(loss, "--loss") if loss is not None else 0
-        envelope = split_sample(
+        split_off = split_sample(
             session,
             service_ctx,
             parent=parent,
-            children=children,
+            children=[parse_child(text) for text in child],
             loss_ug=loss_ug,
             occurred_at=parse_at(at),
         )
-    made = ", ".join(f"{child_code(parent, c)} ({format_mass(m)})" for c, m in children)
+    made = ", ".join(f"{s.code} ({format_mass(s.initial_mass_ug)})" for s in split_off.samples)
     lost = f"; loss {format_mass(loss_ug)}" if loss_ug else ""
-    console().print(f"Split {parent} into {made}{lost}; event {envelope.seq}.", markup=False)
+    console().print(f"Split {parent} into {made}{lost}; event {split_off.seq}.", markup=False)
 
 
 @app.command("move")

@@ -12,18 +12,9 @@ from typing import Any
 
 from sampleloans.errors import Conflict
 from sampleloans.text import words
+from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, values
 
-LOAN_STATUSES = (
-    "requested",
-    "approved",
-    "issued",
-    "in_transit",
-    "received",
-    "return_in_transit",
-    "returned",
-    "settled",
-    "closed",
-)
+LOAN_STATUSES = values(LoanStatus)
 """A loan's statuses in lifecycle order. From `received` on, the status follows its items: it
 stays `received` while the borrower holds anything, is `return_in_transit` only when everything
 left is on its way back, and `returned` once nothing is held or travelling (`loan_status_of`)."""
@@ -312,7 +303,7 @@ def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
         items_by_loan[i.loan_number].append(i)
     found = []
     for loan in snapshot.loans:
-        if loan.status in ("settled", "closed"):
+        if loan.status in (LoanStatus.SETTLED, LoanStatus.CLOSED):
             open_ug = sum(i.held_ug for i in items_by_loan.get(loan.number, []))
             if open_ug:
                 found.append(
@@ -393,14 +384,14 @@ def build_snapshot(
         issued_query = limited(
             select(Loan.agreement, func.sum(LoanItem.issued_ug))
             .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number))
-            .where(LoanItem.source == "issued"),
+            .where(LoanItem.source == ItemSource.ISSUED),
             Loan.agreement,
             agreement_keys,
         ).group_by(Loan.agreement)
         snapshot.agreement_issued_ug = {
             number: int(total) for number, total in session.exec(issued_query).all()
         }
-    open_query = select(Incident.sample_code).where(Incident.status == "open")
+    open_query = select(Incident.sample_code).where(Incident.status == IncidentStatus.OPEN)
     snapshot.open_incident_samples = set(rows(open_query, Incident.sample_code, sample_keys))
     return snapshot
 

@@ -6,9 +6,20 @@ computed by `apply` from the event and the projections, the same way during a re
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 EVENT_TYPES: dict[str, type["Event"]] = {}
+
+
+class CodeMass(NamedTuple):
+    """One sample and a mass in micrograms, as a payload lists them.
+
+    A tuple, so the canonical JSON writes it as the pair `[code, mass_ug]` that the ledger has
+    always stored: the chain's bytes do not depend on it being a typed record in code.
+    """
+
+    code: str
+    mass_ug: int
 
 
 def _register(cls: type["Event"]) -> type["Event"]:
@@ -22,6 +33,8 @@ class Event:
     """Base of every event payload."""
 
     kind: ClassVar[str] = ""
+    pair_fields: ClassVar[tuple[str, ...]] = ()
+    """The fields holding `list[CodeMass]`, rebuilt as records when read back from JSON."""
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON-ready payload: field name → value (the encoder writes tuples as lists)."""
@@ -35,6 +48,11 @@ def event_from_payload(kind: str, payload: dict[str, Any]) -> Event:
         cls = EVENT_TYPES[kind]
     except KeyError:
         raise ValueError(f"unknown event kind {kind!r}") from None
+    if cls.pair_fields:
+        payload = dict(payload)
+        for name in cls.pair_fields:
+            if name in payload:
+                payload[name] = [CodeMass._make(pair) for pair in payload[name]]
     return cls(**payload)
 
 
@@ -141,8 +159,9 @@ class SampleSplit(Event):
     """The curator splits children off a sample in the vault, with optional processing loss."""
 
     kind: ClassVar[str] = "sample.split"
+    pair_fields: ClassVar[tuple[str, ...]] = ("children",)
     parent: str
-    children: list[list[Any]]  # [[code, mass_ug], …]
+    children: list[CodeMass]
     loss_ug: int
 
 
@@ -166,8 +185,9 @@ class SampleTransferred(Event):
     """
 
     kind: ClassVar[str] = "sample.transferred"
+    pair_fields: ClassVar[tuple[str, ...]] = ("items",)
     recipient: str
-    items: list[list[Any]]  # [[code, mass_ug], …]: each sample's whole vault mass
+    items: list[CodeMass]  # each sample's whole vault mass
     reference: str
 
 
@@ -240,8 +260,9 @@ class LoanIssued(Event):
     """The samples leave the vault, whole, with the masses the ledger holds."""
 
     kind: ClassVar[str] = "loan.issued"
+    pair_fields: ClassVar[tuple[str, ...]] = ("items",)
     number: str
-    items: list[list[Any]]  # [[code, mass_ug], …]
+    items: list[CodeMass]
     # who handed over to whom (absent in events written before: see services/handover.py)
     released_by: str | None = None
     received_by: str | None = None
@@ -274,11 +295,12 @@ class LoanReceived(Event):
     """The container arrives: seal checked, condition noted, each sample weighed."""
 
     kind: ClassVar[str] = "loan.received"
+    pair_fields: ClassVar[tuple[str, ...]] = ("weighed",)
     number: str
     shipment_seq: int
     seal_intact: bool
     condition: str
-    weighed: list[list[Any]]  # [[code, weighed_ug], …]
+    weighed: list[CodeMass]  # each sample's weighed mass
     # who handed over to whom (absent in events written before: see services/handover.py)
     released_by: str | None = None
     received_by: str | None = None
@@ -338,8 +360,9 @@ class InventoryAttested(Event):
     """The PI attests what they hold; the next inventory falls due one interval later."""
 
     kind: ClassVar[str] = "loan.inventory"
+    pair_fields: ClassVar[tuple[str, ...]] = ("held",)
     number: str
-    held: list[list[Any]]  # [[code, held_ug], …]
+    held: list[CodeMass]  # what the PI holds of each sample
     note: str | None = None
 
 

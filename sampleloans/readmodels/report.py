@@ -40,6 +40,7 @@ EVENT_LABELS = {
     "sample.registered": "Registration",
     "sample.moved": "Storage move",
     "sample.split": "Split",
+    "sample.transferred": "Transferred",
     "agreement.created": "Agreement drafted",
     "agreement.signed": "Agreement signed",
     "agreement.ended": "Agreement ended",
@@ -56,6 +57,7 @@ EVENT_LABELS = {
     "incident.reported": "Incident",
     "incident.resolved": "Incident resolved",
     "event.corrected": "Correction",
+    "mass.corrected": "Corrected",
 }
 HANDOVER_LABELS = {
     # (kind, shipment direction) of the hand-over events

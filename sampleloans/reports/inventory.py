@@ -5,6 +5,7 @@ from typing import Any
 from sampleloans.readmodels.report import InventoryBody, Report
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
+from sampleloans.vocab import ItemState
 
 BLANK = "__________"  # a cell the PI fills in
 REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference
@@ -68,4 +69,4 @@ def story(report: Report) -> list[Any]:
 
 def _in_hand(item: Any) -> bool:
     """Whether the PI holds an item now (some mass held, and not on its way back)."""
-    return bool(item.held_ug > 0 and item.state != "return_in_transit")
+    return bool(item.held_ug > 0 and item.state != ItemState.RETURN_IN_TRANSIT)

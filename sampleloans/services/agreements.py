@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.store import Context, append
 from sampleloans.models import Agreement
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -18,6 +18,8 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
+from sampleloans.services.results import AgreementWritten, agreement_written
+from sampleloans.vocab import AgreementStatus, InstitutionKind
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
 """Default renewal per purpose: one extension of up to 6 months for research loans, of up to 1
@@ -48,7 +50,7 @@ def create_agreement(
     max_extension_period: str | None = None,
     inventory_interval: str = "P1Y",
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> AgreementWritten:
     """Draft an agreement with its terms; it is pending until signed (curators only).
 
     Periods are canonical ISO strings from `units.parse_period`. Renewal terms left out
@@ -59,7 +61,7 @@ def create_agreement(
     if session.get(Agreement, number) is not None:
         raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
     partner = get_institution(session, institution)
-    if partner.kind != "borrower":
+    if partner.kind != InstitutionKind.BORROWER:
         raise InvalidInput(
             f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
         )
@@ -86,7 +88,8 @@ def create_agreement(
         max_extension_period=max_extension_period,
         inventory_interval=inventory_interval,
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return agreement_written(session, envelope, number)
 
 
 def sign_agreement(
@@ -96,17 +99,18 @@ def sign_agreement(
     number: str,
     signed_by: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> AgreementWritten:
     """Record the signature; the agreement is in force from then for its term."""
     require_role(session, ctx, "curator", action="record signatures")
     agreement = get_agreement(session, number)
-    if agreement.status != "pending":
+    if agreement.status != AgreementStatus.PENDING:
         raise Conflict(f"agreement {number} is {agreement.status}; only pending ones can be signed")
     when = occurred_at or ctx.now
     if when < agreement.created_at:  # time order is a rule (exit 1)
         raise RuleViolation(f"time: agreement {number} cannot be signed before it was drafted")
     event = ev.AgreementSigned(number=number, signed_by=require_name(signed_by, "signed by"))
-    return append(session, ctx, event, occurred_at=occurred_at)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return agreement_written(session, envelope, number)
 
 
 def end_agreement(
@@ -117,22 +121,23 @@ def end_agreement(
     status: str,
     reason: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> AgreementWritten:
     """Mark an agreement expired or terminated, with a reason; loans under it stay tracked."""
     require_role(session, ctx, "curator", action="end agreements")
     agreement = get_agreement(session, number)
     status = require_choice(status, "status", ("expired", "terminated"))
-    if agreement.status not in ("pending", "signed"):
+    if agreement.status not in (AgreementStatus.PENDING, AgreementStatus.SIGNED):
         raise Conflict(f"agreement {number} has already ended ({agreement.status})")
     when = occurred_at or ctx.now
     if agreement.signed_at is not None and when < agreement.signed_at:
         raise RuleViolation(f"time: agreement {number} cannot end before it was signed")
     if when < agreement.created_at:
         raise RuleViolation(f"time: agreement {number} cannot end before it was drafted")
-    return append(
+    envelope = append(
         session,
         ctx,
         ev.AgreementEnded(number=number, status=status),
         occurred_at=occurred_at,
         reason=require_text(reason, "reason"),
     )
+    return agreement_written(session, envelope, number)

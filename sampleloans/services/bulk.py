@@ -21,6 +21,7 @@ EMAIL", see `envelope.imported_os_user`).
 
 import csv
 import functools
+import inspect
 import json
 import sqlite3
 import types
@@ -40,7 +41,7 @@ from sampleloans.dates import parse_datetime
 from sampleloans.errors import InvalidInput, PermissionDenied, RuleViolation, SampleLoansError
 from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.envelope import imported_os_user
-from sampleloans.ledger.events import EVENT_TYPES
+from sampleloans.ledger.events import EVENT_TYPES, CodeMass
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.services import (
     agreements,
@@ -52,9 +53,11 @@ from sampleloans.services import (
     transfers,
 )
 from sampleloans.services.common import get_loan, require_role
+from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
 from sampleloans.units import parse_depth_mm, parse_mass_ug, quote_input
+from sampleloans.vocab import Direction, LoanStatus
 
 FORMATS = ("csv", "jsonl")
 CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
@@ -277,7 +280,7 @@ def _check_list(value: Any, item: Any, what: str) -> None:
     if not isinstance(value, list):
         raise InvalidInput(f"{what}: give a list, not {_shown(value)}")
     for n, entry in enumerate(value):
-        if typing.get_origin(item) is list:  # [[code, micrograms], …]
+        if item is CodeMass:  # [[code, micrograms], …]
             if not isinstance(entry, list) or len(entry) != 2:
                 raise InvalidInput(f"{what}[{n}]: give a [code, micrograms] pair")
             _check_value(entry[0], str, f"{what}[{n}][0]")
@@ -399,9 +402,9 @@ def _received(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> 
     }
     # only the outbound shipment makes a loan `in_transit`; a return may travel while the
     # borrower still holds other samples (the loan stays `received`)
-    if get_loan(s, p["number"]).status == "in_transit":
+    if get_loan(s, p["number"]).status == LoanStatus.IN_TRANSIT:
         return loans.receive_loan(s, c, number=p["number"], weighed_ug=weighed or None, **args)
-    return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args)
+    return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args).envelope
 
 
 def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:
@@ -414,9 +417,9 @@ def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> E
         **_parties(p),
         **kw,
     }
-    if p.get("direction", "outbound") == "return":
+    if p.get("direction", Direction.OUTBOUND) == Direction.RETURN:
         return loans.release_return(s, c, samples=p.get("samples"), **args)
-    if p.get("direction", "outbound") != "outbound":
+    if p.get("direction", Direction.OUTBOUND) != Direction.OUTBOUND:
         raise InvalidInput(f"direction: {p.get('direction')!r} is not outbound or return")
     return loans.ship_loan(s, c, **args)
 
@@ -449,7 +452,57 @@ def _mass_corrected(
     )
 
 
+def _same_names(service: Callable[..., Any]) -> Handler:
+    """The mapping of a kind whose payload fields are its service's keyword arguments, by the
+    same names: the fields the service takes are passed (fields the ledger derives are not, and
+    are compared with what it records afterwards); a field it needs and the line lacks is named."""
+    parameters = inspect.signature(service).parameters
+    accepted = {name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    required = [name for name in accepted if parameters[name].default is inspect.Parameter.empty]
+    needs_reason = "reason" in required  # the envelope's reason; its absence the service refuses
+
+    def handler(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:
+        for name in required:
+            if name not in p and name not in kw and name != "reason":
+                raise KeyError(name)
+        args = {name: value for name, value in p.items() if name in accepted}
+        if needs_reason:
+            kw = {"reason": "", **kw}
+        result = service(s, c, **args, **kw)
+        return result.envelope if isinstance(result, Written) else result
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
+    **{
+        kind: _same_names(service)
+        for kind, service in (
+            ("institution.added", reference.add_institution),
+            ("person.added", reference.add_person),
+            ("person.deactivated", reference.deactivate_person),
+            ("person.reactivated", reference.reactivate_person),
+            ("person.role_changed", reference.change_role),
+            ("sample.registered", samples.register_sample),
+            ("sample.split", samples.split_sample),
+            ("sample.moved", samples.move_sample),
+            ("agreement.created", agreements.create_agreement),
+            ("agreement.signed", agreements.sign_agreement),
+            ("agreement.ended", agreements.end_agreement),
+            ("loan.requested", loans.request_loan),
+            ("loan.approved", loans.approve_loan),
+            ("loan.issued", loans.issue_loan),
+            ("loan.consumed", loans.consume),
+            ("loan.split", loans.borrower_split),
+            ("loan.extended", loans.extend_loan),
+            ("loan.inventory", loans.attest_inventory),
+            ("loan.settled", loans.settle_loan),
+            ("loan.closed", loans.close_loan),
+            ("incident.reported", incidents.report_incident),
+            ("incident.resolved", incidents.resolve_incident),
+        )
+    },
+    # the kinds whose payload differs from their service's arguments
     "mission.added": lambda s, c, p, kw: reference.add_mission(
         s,
         c,
@@ -459,59 +512,6 @@ HANDLERS: dict[str, Handler] = {
         returned_mass_ug=p.get("returned_mass_ug"),
         **kw,
     ),
-    "institution.added": lambda s, c, p, kw: reference.add_institution(
-        s,
-        c,
-        short_name=p["short_name"],
-        name=p["name"],
-        country=p["country"],
-        city=p["city"],
-        kind=p["institution_kind"],
-        **kw,
-    ),
-    "person.added": lambda s, c, p, kw: reference.add_person(
-        s, c, email=p["email"], name=p["name"], institution=p["institution"], role=p["role"], **kw
-    ),
-    "person.deactivated": lambda s, c, p, kw: reference.deactivate_person(
-        s, c, email=p["email"], reason=kw.pop("reason", None) or "", **kw
-    ),
-    "person.reactivated": lambda s, c, p, kw: reference.reactivate_person(
-        s, c, email=p["email"], reason=kw.pop("reason", None) or "", **kw
-    ),
-    "person.role_changed": lambda s, c, p, kw: reference.change_role(
-        s, c, email=p["email"], role=p["role"], reason=kw.pop("reason", None) or "", **kw
-    ),
-    "sample.registered": lambda s, c, p, kw: samples.register_sample(
-        s,
-        c,
-        **_pick(
-            p,
-            "code",
-            "mission",
-            "origin",
-            "depth_top_mm",
-            "depth_bottom_mm",
-            "material_type",
-            "physical_form",
-            "purpose_class",
-            "storage_location",
-            "condition",
-            "record",
-        ),
-        mass_ug=int(p["mass_ug"]),
-        **kw,
-    ),
-    "sample.split": lambda s, c, p, kw: samples.split_sample(
-        s,
-        c,
-        parent=p["parent"],
-        children=_pairs(p["children"], "children"),
-        loss_ug=int(p.get("loss_ug", 0)),
-        **kw,
-    ),
-    "sample.moved": lambda s, c, p, kw: samples.move_sample(
-        s, c, code=p["code"], storage_location=p["storage_location"], **kw
-    ),
     "sample.transferred": lambda s, c, p, kw: transfers.transfer_samples(
         s,
         c,
@@ -520,98 +520,17 @@ HANDLERS: dict[str, Handler] = {
         reference=p["reference"],
         **kw,
     ),
-    "agreement.created": lambda s, c, p, kw: agreements.create_agreement(
-        s,
-        c,
-        **_pick(
-            p,
-            "number",
-            "institution",
-            "term",
-            "allowed_purposes",
-            "max_loan_period",
-            "destructive_use_allowed",
-            "onward_transfer_allowed",
-            "max_extensions",
-            "max_extension_period",
-            "inventory_interval",
-        ),
-        max_total_mass_ug=int(p["max_total_mass_ug"]),
-        **kw,
-    ),
-    "agreement.signed": lambda s, c, p, kw: agreements.sign_agreement(
-        s, c, number=p["number"], signed_by=p["signed_by"], **kw
-    ),
-    "agreement.ended": lambda s, c, p, kw: agreements.end_agreement(
-        s, c, number=p["number"], status=p["status"], reason=kw.pop("reason", None) or "", **kw
-    ),
-    "loan.requested": lambda s, c, p, kw: loans.request_loan(
-        s,
-        c,
-        **_pick(p, "number", "agreement", "pi", "samples", "purpose_class", "transfer_type"),
-        loan_period=p.get("loan_period"),
-        **kw,
-    ),
-    "loan.approved": lambda s, c, p, kw: loans.approve_loan(s, c, number=p["number"], **kw),
-    "loan.issued": lambda s, c, p, kw: loans.issue_loan(
-        s, c, number=p["number"], **_parties(p), **kw
-    ),
-    "loan.shipped": _shipped,
-    "loan.received": _received,
-    "loan.consumed": lambda s, c, p, kw: loans.consume(
-        s,
-        c,
-        number=p["number"],
-        sample=p["sample"],
-        technique=p["technique"],
-        mass_ug=int(p["mass_ug"]),
-        destructive=bool(p["destructive"]),
-        **kw,
-    ),
-    "loan.split": lambda s, c, p, kw: loans.borrower_split(
-        s,
-        c,
-        number=p["number"],
-        sample=p["parent"],
-        child=p["child"],
-        mass_ug=int(p["mass_ug"]),
-        **kw,
-    ),
-    "loan.extended": lambda s, c, p, kw: loans.extend_loan(
-        s,
-        c,
-        number=p["number"],
-        period=p["period"],
-        approver=p["approver"],
-        reason=kw.pop("reason", None) or "",
-        **kw,
-    ),
-    "loan.recalled": lambda s, c, p, kw: loans.recall_loan(
-        s,
-        c,
-        number=p["number"],
-        due_at=_when(p["due_at"], "due_at"),
-        reason=kw.pop("reason", None) or "",
-        **kw,
-    ),
-    "loan.inventory": lambda s, c, p, kw: loans.attest_inventory(
-        s, c, number=p["number"], note=p.get("note"), **kw
-    ),
-    "loan.settled": lambda s, c, p, kw: loans.settle_loan(
-        s, c, number=p["number"], obligations=p["obligations"], **kw
-    ),
-    "loan.closed": lambda s, c, p, kw: loans.close_loan(s, c, number=p["number"], **kw),
-    "incident.reported": lambda s, c, p, kw: incidents.report_incident(
-        s,
-        c,
-        sample=p["sample"],
-        kind=p["incident_kind"],
-        description=p["description"],
-        mass_lost_ug=int(p.get("mass_lost_ug", 0)),
-        **kw,
-    ),
-    "incident.resolved": lambda s, c, p, kw: incidents.resolve_incident(
-        s, c, incident_seq=int(p["incident_seq"]), resolution=p["resolution"], **kw
+    "loan.shipped": _shipped,  # outbound or return: two services
+    "loan.received": _received,  # a receipt or an accepted return: two services
+    "loan.recalled": lambda s, c, p, kw: (
+        loans.recall_loan(
+            s,
+            c,
+            number=p["number"],
+            due_at=_when(p["due_at"], "due_at"),
+            reason=kw.pop("reason", None) or "",
+            **kw,
+        ).envelope
     ),
     "event.corrected": lambda s, c, p, kw: incidents.record_correction(
         s, c, corrects_seq=int(kw.pop("corrects_seq", None) or 0), text=p["text"], **kw

@@ -30,10 +30,24 @@ from sampleloans.services.common import (
     require_choice,
 )
 from sampleloans.services.queries import issued_under
+from sampleloans.vocab import AgreementStatus, CustodyState, values
 
-ON_LOAN_STATES = ("issued", "in_transit", "held", "return_in_transit")
-SAMPLE_STATES = ("vault", "on_loan", *ON_LOAN_STATES, "consumed", "lost", "split", "transferred")
-AGREEMENT_STATUSES = ("pending", "signed", "expired", "terminated")
+ON_LOAN_STATES: tuple[str, ...] = (
+    CustodyState.ISSUED.value,
+    CustodyState.IN_TRANSIT.value,
+    CustodyState.HELD.value,
+    CustodyState.RETURN_IN_TRANSIT.value,
+)
+SAMPLE_STATES = (
+    CustodyState.VAULT.value,
+    "on_loan",  # a filter word: any of ON_LOAN_STATES
+    *ON_LOAN_STATES,
+    CustodyState.CONSUMED.value,
+    CustodyState.LOST.value,
+    CustodyState.SPLIT.value,
+    CustodyState.TRANSFERRED.value,
+)
+AGREEMENT_STATUSES = values(AgreementStatus)
 
 
 @dataclass(frozen=True)

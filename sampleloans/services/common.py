@@ -10,18 +10,34 @@ from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
+from sampleloans.vocab import (
+    AgreementStatus,
+    CustodyState,
+    IncidentKind,
+    InstitutionKind,
+    PurposeClass,
+    Role,
+    TransferType,
+    values,
+)
 
-ROLES = ("curator", "compliance_officer", "researcher")
-STAFF_ROLES = ("curator", "compliance_officer")
-STAFF_INSTITUTION_KINDS = ("lender", "curator")
+ROLES = values(Role)
+STAFF_ROLES: tuple[str, ...] = (Role.CURATOR.value, Role.COMPLIANCE_OFFICER.value)
+STAFF_INSTITUTION_KINDS: tuple[str, ...] = (
+    InstitutionKind.LENDER.value,
+    InstitutionKind.CURATOR.value,
+)
 """Curators and compliance officers belong to the lender or a curating institution: a role
 held at a borrowing institution would let the borrower act on every institution's loans."""
-PURPOSE_CLASSES = ("permanent", "backup", "research", "public_welfare")
-LENDABLE_PURPOSES = ("research", "public_welfare")
-TRANSFER_TYPES = ("loan", "gift", "exhibition")
-INSTITUTION_KINDS = ("lender", "curator", "borrower", "recipient")
+PURPOSE_CLASSES = values(PurposeClass)
+LENDABLE_PURPOSES: tuple[str, ...] = (
+    PurposeClass.RESEARCH.value,
+    PurposeClass.PUBLIC_WELFARE.value,
+)
+TRANSFER_TYPES = values(TransferType)
+INSTITUTION_KINDS = values(InstitutionKind)
 """A recipient receives samples for good (a gift, `samples transfer`); it never borrows."""
-INCIDENT_KINDS = ("loss", "theft", "damage")
+INCIDENT_KINDS = values(IncidentKind)
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -150,7 +166,7 @@ def get_person(session: Session, email: str) -> Person:
 def where_sample_is(sample: Sample) -> str:
     """Where a sample that is not in the vault is, in words: 'on loan L-1', 'transferred to
     MNHN for good'."""
-    if sample.custody_state == "transferred":
+    if sample.custody_state == CustodyState.TRANSFERRED:
         return f"transferred to {sample.custodian} for good"
     if sample.loan_number:
         return f"on loan {sample.loan_number}"
@@ -167,7 +183,7 @@ def require_active(person: Person, field: str) -> Person:
 def in_force(agreement: Agreement, when: datetime) -> bool:
     """Whether an agreement is signed and within its term at `when`."""
     return (
-        agreement.status == "signed"
+        agreement.status == AgreementStatus.SIGNED
         and agreement.signed_at is not None
         and agreement.signed_at <= when
         and (agreement.expires_at is None or when < agreement.expires_at)

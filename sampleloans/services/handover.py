@@ -27,6 +27,7 @@ from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Per
 from sampleloans.readmodels.handover import Handover, PartyView
 from sampleloans.services.common import STAFF_INSTITUTION_KINDS
 from sampleloans.text import clean_email, clean_name
+from sampleloans.vocab import Direction
 
 HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
 PARTY_FIELDS = ("released_by", "received_by", "courier", "witness")
@@ -141,14 +142,14 @@ def _defaults(
     if kind == "loan.issued":
         return recorder, recorder
     if kind == "loan.shipped":
-        outbound = payload.get("direction", "outbound") == "outbound"
+        outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
         return (recorder if outbound else pi), courier
     shipped = session.get(LedgerEvent, int(payload["shipment_seq"]))
     if shipped is None:
         return None, recorder
     shipped_payload = json.loads(shipped.payload)
     sender = parties_of(session, shipped.kind, shipped_payload, shipped.actor)
-    outbound = shipped_payload.get("direction", "outbound") == "outbound"
+    outbound = shipped_payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
     return sender.received_by or sender.released_by, (pi if outbound else recorder)
 
 
@@ -167,10 +168,11 @@ def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
     if kind == "loan.issued":
         return "issue"
     if kind == "loan.shipped":
-        return "ship" if payload.get("direction", "outbound") == "outbound" else "return"
+        outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
+        return "ship" if outbound else "return"
     shipped = session.get(LedgerEvent, int(payload["shipment_seq"]))
     direction = json.loads(shipped.payload).get("direction") if shipped is not None else None
-    return "accept-return" if direction == "return" else "receive"
+    return "accept-return" if direction == Direction.RETURN else "receive"
 
 
 def handover_of(session: Session, row: Any) -> Handover:

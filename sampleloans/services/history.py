@@ -392,6 +392,24 @@ def describe(session: Session, row: LedgerEvent) -> str:
     return describe_payload(session, row.kind, row.seq, row.corrects_seq, payload, row.reason)
 
 
+Describer = Callable[[Session, int, int | None, dict[str, Any], str | None], str]
+"""(session, seq, corrects_seq, payload, envelope reason) → the line a person reads."""
+
+DESCRIBERS: dict[str, Describer] = {}
+"""Event kind → its one-line description (every kind has one: `services/kinds.py` checks)."""
+
+
+def _describes(*kinds: str) -> Callable[[Describer], Describer]:
+    """Register the description of one or more event kinds."""
+
+    def register(function: Describer) -> Describer:
+        for kind in kinds:
+            DESCRIBERS[kind] = function
+        return function
+
+    return register
+
+
 def describe_payload(
     session: Session,
     kind: str,
@@ -402,111 +420,203 @@ def describe_payload(
 ) -> str:
     """`describe` for an event already decoded: its kind, seq, corrected seq and payload (and
     the envelope's reason, which a change to a person names)."""
-    if kind == "ledger.created":
-        return f"ledger created ({p['software']})"
-    if kind == "mission.added":
-        return f"mission {p['code']} added ({p['name']})"
-    if kind == "institution.added":
-        return (
-            f"institution {p['short_name']} added: {p['name']}, {p['city']}, {p['country']} "
-            f"({p['institution_kind']})"
-        )
-    if kind == "person.added":
-        role = str(p["role"]).replace("_", " ")
-        return f"person {p['email']} added: {p['name']}, {role} at {p['institution']}"
-    if kind.startswith("person."):
-        return _person_change(kind, p) + (f"; reason: {reason}" if reason else "")
-    if kind == "sample.registered":
-        return (
-            f"{p['code']} registered: {format_mass(p['mass_ug'])} {p['material_type']} "
-            f"{p['physical_form']} ({p['purpose_class']}) at {p['custodian']}, "
-            f"{p['storage_location']}"
-        )
-    if kind == "sample.split":
-        loss = f"; {format_mass(p['loss_ug'])} lost in processing" if p["loss_ug"] else ""
-        return f"{p['parent']} split into {_pairs(p['children'])}{loss}"
-    if kind == "sample.moved":
-        return f"{p['code']} moved to {p['storage_location']}"
-    if kind == "sample.transferred":
-        return (
-            f"{_pairs(p['items'])} given to {p['recipient']} for good (a permanent transfer, "
-            f"not a loan); reference: {p['reference']}"
-        )
-    if kind == "agreement.created":
-        return (
-            f"agreement {p['number']} drafted with {p['institution']}: up to "
-            f"{format_mass(p['max_total_mass_ug'])}, loans up to "
-            f"{format_period(p['max_loan_period'])}, "
-            f"{p['max_extensions']} extension(s)"
-        )
-    if kind == "agreement.signed":
-        return f"agreement {p['number']} signed by {p['signed_by']}"
-    if kind == "agreement.ended":
-        return f"agreement {p['number']} {p['status']}"
-    if kind == "loan.requested":
-        return (
-            f"loan {p['number']} requested under {p['agreement']} by {p['pi']} "
-            f"({words(p['purpose_class'])}, {format_period(p['loan_period'])}): "
-            f"{', '.join(p['samples'])}"
-        )
-    if kind == "loan.approved":
-        return f"loan {p['number']} approved"
-    if kind == "loan.issued":
-        return f"loan {p['number']} issued from the vault: {_pairs(p['items'])}"
-    if kind == "loan.shipped":
-        return _shipped(session, seq, p)
-    if kind == "loan.received":
-        return _received(session, p)
-    if kind == "loan.consumed":
-        destructive = ", destructive" if p["destructive"] else ""
-        return (
-            f"{format_mass(p['mass_ug'])} of {p['sample']} consumed on loan {p['number']} "
-            f"({p['technique']}{destructive})"
-        )
-    if kind == "loan.split":
-        return (
-            f"{p['child']} ({format_mass(p['mass_ug'])}) split from {p['parent']} by the "
-            f"borrower on loan {p['number']}"
-        )
-    if kind == "loan.extended":
-        period = format_period(p["period"])
-        return f"loan {p['number']} extended by {period} (approved by {p['approver']})"
-    if kind == "loan.recalled":
-        return f"loan {p['number']} recalled; due by {format_datetime(from_iso(p['due_at']))}"
-    if kind == "loan.inventory":
-        held = sum(int(mass) for _code, mass in p["held"])
-        note = f"; note: {p['note']}" if p.get("note") else ""
-        return f"inventory of loan {p['number']} attested: {format_mass(held)} held{note}"
-    if kind == "loan.settled":
-        return f"loan {p['number']} settled: {p['obligations']}"
-    if kind == "loan.closed":
-        return f"loan {p['number']} closed"
-    if kind == "incident.reported":
-        lost = f"; {format_mass(p['mass_lost_ug'])} lost" if p.get("mass_lost_ug") else ""
-        return f"{p['incident_kind']} incident on {p['sample']}: {p['description']}{lost}"
-    if kind == "incident.resolved":
-        return f"incident {p['incident_seq']} resolved: {p['resolution']}"
-    if kind == "event.corrected":
-        return f"CORRECTION of event {corrects_seq}: {p['text']}"
-    if kind == "mass.corrected":
-        return (
-            f"CORRECTION of event {corrects_seq}: {p['what']} of {p['sample']} "
-            f"{format_mass(p['old_mass_ug'])} → {format_mass(p['new_mass_ug'])}"
-            + (f"; reason: {reason}" if reason else "")
-        )
-    return kind
+    describer = DESCRIBERS.get(kind)
+    return kind if describer is None else describer(session, seq, corrects_seq, p, reason)
 
 
-def _person_change(kind: str, p: dict[str, Any]) -> str:
-    """A deactivation, reactivation or role change (the reason is in the envelope)."""
-    if kind == "person.deactivated":
-        return f"person {p['email']} deactivated: may no longer act"
-    if kind == "person.reactivated":
-        return f"person {p['email']} reactivated"
-    if kind == "person.role_changed":
-        before, after = (str(p[k]).replace("_", " ") for k in ("previous_role", "role"))
-        return f"person {p['email']} role changed from {before} to {after}"
-    return kind
+# each describer takes (session, seq, corrects_seq, payload, reason); most need the payload only
+
+
+@_describes("ledger.created")
+def _ledger_created(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"ledger created ({p['software']})"
+
+
+@_describes("mission.added")
+def _mission(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"mission {p['code']} added ({p['name']})"
+
+
+@_describes("institution.added")
+def _institution(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return (
+        f"institution {p['short_name']} added: {p['name']}, {p['city']}, {p['country']} "
+        f"({p['institution_kind']})"
+    )
+
+
+@_describes("person.added")
+def _person_added(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    role = str(p["role"]).replace("_", " ")
+    return f"person {p['email']} added: {p['name']}, {role} at {p['institution']}"
+
+
+def _with_reason(line: str, reason: str | None) -> str:
+    """A change to a person names the envelope's reason."""
+    return line + (f"; reason: {reason}" if reason else "")
+
+
+@_describes("person.deactivated")
+def _deactivated(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: str | None) -> str:
+    return _with_reason(f"person {p['email']} deactivated: may no longer act", why)
+
+
+@_describes("person.reactivated")
+def _reactivated(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: str | None) -> str:
+    return _with_reason(f"person {p['email']} reactivated", why)
+
+
+@_describes("person.role_changed")
+def _role_changed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: str | None) -> str:
+    before, after = (str(p[k]).replace("_", " ") for k in ("previous_role", "role"))
+    return _with_reason(f"person {p['email']} role changed from {before} to {after}", why)
+
+
+@_describes("sample.registered")
+def _registered(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return (
+        f"{p['code']} registered: {format_mass(p['mass_ug'])} {p['material_type']} "
+        f"{p['physical_form']} ({p['purpose_class']}) at {p['custodian']}, "
+        f"{p['storage_location']}"
+    )
+
+
+@_describes("sample.split")
+def _split(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    loss = f"; {format_mass(p['loss_ug'])} lost in processing" if p["loss_ug"] else ""
+    return f"{p['parent']} split into {_pairs(p['children'])}{loss}"
+
+
+@_describes("sample.moved")
+def _moved(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"{p['code']} moved to {p['storage_location']}"
+
+
+@_describes("sample.transferred")
+def _transferred(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return (
+        f"{_pairs(p['items'])} given to {p['recipient']} for good (a permanent transfer, "
+        f"not a loan); reference: {p['reference']}"
+    )
+
+
+@_describes("agreement.created")
+def _drafted(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return (
+        f"agreement {p['number']} drafted with {p['institution']}: up to "
+        f"{format_mass(p['max_total_mass_ug'])}, loans up to "
+        f"{format_period(p['max_loan_period'])}, "
+        f"{p['max_extensions']} extension(s)"
+    )
+
+
+@_describes("agreement.signed")
+def _signed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"agreement {p['number']} signed by {p['signed_by']}"
+
+
+@_describes("agreement.ended")
+def _ended(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"agreement {p['number']} {p['status']}"
+
+
+@_describes("loan.requested")
+def _requested(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return (
+        f"loan {p['number']} requested under {p['agreement']} by {p['pi']} "
+        f"({words(p['purpose_class'])}, {format_period(p['loan_period'])}): "
+        f"{', '.join(p['samples'])}"
+    )
+
+
+@_describes("loan.approved")
+def _approved(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"loan {p['number']} approved"
+
+
+@_describes("loan.issued")
+def _issued(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"loan {p['number']} issued from the vault: {_pairs(p['items'])}"
+
+
+@_describes("loan.shipped")
+def _shipped_line(s: Session, seq: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return _shipped(s, seq, p)
+
+
+@_describes("loan.received")
+def _received_line(s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return _received(s, p)
+
+
+@_describes("loan.consumed")
+def _consumed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    destructive = ", destructive" if p["destructive"] else ""
+    return (
+        f"{format_mass(p['mass_ug'])} of {p['sample']} consumed on loan {p['number']} "
+        f"({p['technique']}{destructive})"
+    )
+
+
+@_describes("loan.split")
+def _loan_split(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return (
+        f"{p['child']} ({format_mass(p['mass_ug'])}) split from {p['parent']} by the "
+        f"borrower on loan {p['number']}"
+    )
+
+
+@_describes("loan.extended")
+def _extended(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    period = format_period(p["period"])
+    return f"loan {p['number']} extended by {period} (approved by {p['approver']})"
+
+
+@_describes("loan.recalled")
+def _recalled(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"loan {p['number']} recalled; due by {format_datetime(from_iso(p['due_at']))}"
+
+
+@_describes("loan.inventory")
+def _inventory(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    held = sum(int(mass) for _code, mass in p["held"])
+    note = f"; note: {p['note']}" if p.get("note") else ""
+    return f"inventory of loan {p['number']} attested: {format_mass(held)} held{note}"
+
+
+@_describes("loan.settled")
+def _settled(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"loan {p['number']} settled: {p['obligations']}"
+
+
+@_describes("loan.closed")
+def _closed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"loan {p['number']} closed"
+
+
+@_describes("incident.reported")
+def _incident(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    lost = f"; {format_mass(p['mass_lost_ug'])} lost" if p.get("mass_lost_ug") else ""
+    return f"{p['incident_kind']} incident on {p['sample']}: {p['description']}{lost}"
+
+
+@_describes("incident.resolved")
+def _resolved(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"incident {p['incident_seq']} resolved: {p['resolution']}"
+
+
+@_describes("event.corrected")
+def _note(_s: Session, _q: int, corrects: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"CORRECTION of event {corrects}: {p['text']}"
+
+
+@_describes("mass.corrected")
+def _mass(_s: Session, _q: int, corrects: int | None, p: dict[str, Any], reason: str | None) -> str:
+    return (
+        f"CORRECTION of event {corrects}: {p['what']} of {p['sample']} "
+        f"{format_mass(p['old_mass_ug'])} → {format_mass(p['new_mass_ug'])}"
+        + (f"; reason: {reason}" if reason else "")
+    )
 
 
 def _shipped(session: Session, seq: int, p: dict[str, Any]) -> str:

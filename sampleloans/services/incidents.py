@@ -17,6 +17,15 @@ from sampleloans.services.common import (
     require_text,
 )
 from sampleloans.units import format_mass
+from sampleloans.vocab import CustodyState, IncidentStatus
+
+ON_LOAN_STATES = (
+    CustodyState.ISSUED,
+    CustodyState.IN_TRANSIT,
+    CustodyState.HELD,
+    CustodyState.RETURN_IN_TRANSIT,
+)
+"""A sample in these states is out on a loan: a loss is written off what is on loan."""
 
 
 def report_incident(
@@ -24,7 +33,7 @@ def report_incident(
     ctx: Context,
     *,
     sample: str,
-    kind: str,
+    incident_kind: str,
     description: str,
     mass_lost_ug: int = 0,
     occurred_at: datetime | None = None,
@@ -32,10 +41,10 @@ def report_incident(
     """Report a loss, theft or damage; the sample is frozen until the incident is resolved."""
     require_role(session, ctx, "curator", action="report incidents")
     target = get_sample(session, sample)
-    incident_kind = require_choice(kind, "kind", INCIDENT_KINDS)
+    incident_kind = require_choice(incident_kind, "kind", INCIDENT_KINDS)
     if mass_lost_ug < 0:
         raise InvalidInput("mass lost: cannot be negative")
-    on_loan = target.custody_state in ("issued", "in_transit", "held", "return_in_transit")
+    on_loan = target.custody_state in ON_LOAN_STATES
     if mass_lost_ug:
         available = target.on_loan_ug if on_loan else target.vault_ug
         if mass_lost_ug > available:  # the mass balance forbids it: a rule, like any overdraw
@@ -66,7 +75,7 @@ def resolve_incident(
     incident = session.get(Incident, incident_seq) if 0 < incident_seq < 2**63 else None
     if incident is None:
         raise NotFound(f"incident {incident_seq} does not exist; see 'incidents list'")
-    if incident.status != "open":
+    if incident.status != IncidentStatus.OPEN:
         raise Conflict(f"incident {incident_seq} is already resolved")
     event = ev.IncidentResolved(
         incident_seq=incident_seq, resolution=require_text(resolution, "resolution")

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.checks import LOAN_STATUSES
 from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.models import (
@@ -28,8 +29,7 @@ from sampleloans.models import (
 from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
 from sampleloans.services.handover import loan_handovers
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
-from sampleloans.services.standing import return_due
+from sampleloans.vocab import IncidentStatus, ItemSource, Role
 
 
 @dataclass(frozen=True)
@@ -225,12 +225,12 @@ def list_loans(
     if institution is not None:
         short = access.readable_institution(session, person, institution).short_name
         query = query.where(Loan.institution == short)
-    elif person.role == "researcher":
+    elif person.role == Role.RESEARCHER:
         query = query.where(Loan.institution == person.institution)
     rows = []
     for loan in session.exec(query.order_by(Loan.number)).all():
         items = _items(session, loan.number)
-        days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
+        days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
         rows.append(
             LoanRow(
                 number=loan.number,
@@ -240,7 +240,7 @@ def list_loans(
                 status=loan.status,
                 transfer_type=loan.transfer_type,
                 samples=len(items),
-                issued_ug=sum(i.issued_ug for i in items if i.source == "issued"),
+                issued_ug=sum(i.issued_ug for i in items if i.source == ItemSource.ISSUED),
                 held_ug=sum(i.held_ug for i in items),
                 due_at=loan.due_at,
                 days_left=days_left,
@@ -256,7 +256,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
     loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
-    days_left, overdue = return_due(loan.status, loan.due_at, ctx.now)
+    days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
     times = _event_times(session, number)
     items = tuple(
         ItemView(
@@ -341,9 +341,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         extensions_granted=loan.extensions_granted,
         extensions_allowed=agreement.max_extensions,
         # no inventory is owed once nothing is out (as `status` says)
-        next_inventory_due_at=(
-            loan.next_inventory_due_at if loan.status in ACTIVE_LOAN_STATUSES else None
-        ),
+        next_inventory_due_at=(loan.next_inventory_due_at if rule.is_out(loan.status) else None),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,
@@ -445,7 +443,7 @@ def list_incidents(
         Loan, col(Loan.number) == col(Incident.loan_number), isouter=True
     )
     if open_only:
-        query = query.where(Incident.status == "open")
+        query = query.where(Incident.status == IncidentStatus.OPEN)
     rows = []
     for incident, institution in session.exec(query.order_by(col(Incident.seq))).all():
         if not access.can_see_institution(person, institution):

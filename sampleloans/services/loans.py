@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from sampleloans.dates import to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.store import Context, Envelope, append
@@ -44,11 +45,23 @@ from sampleloans.services.handover import (
     step_of,
 )
 from sampleloans.services.queries import issued_under
+from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
 from sampleloans.units import format_mass, format_period, period_delta
+from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
+    AgreementStatus,
+    CustodyState,
+    Direction,
+    IncidentStatus,
+    ItemState,
+    Role,
+    ShipmentMethod,
+    values,
+)
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
-SHIPPING_METHODS = ("courier", "hand_carried", "diplomatic_pouch", "post")
+SHIPPING_METHODS = values(ShipmentMethod)
 
 
 def _curator(session: Session, ctx: Context, action: str) -> None:
@@ -138,7 +151,7 @@ def _lendable(sample: Sample) -> None:
         )
     if sample.frozen:
         raise Conflict(f"sample {sample.code} is frozen by an open incident; resolve it first")
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
         raise Conflict(f"sample {sample.code} has no mass left in the vault")
@@ -156,14 +169,17 @@ def borrower_blockers(session: Session, institution: str, now: datetime) -> list
     """Overdue loans and overdue inventories of an institution, as sentences."""
     query = select(Loan).where(
         Loan.institution == institution,
-        col(Loan.status).in_(("issued", "in_transit", "received", "return_in_transit")),
+        col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
     )
     blockers = []
     for loan in session.exec(query.order_by(Loan.number)).all():
-        if loan.due_at is not None and loan.due_at < now:
+        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now):
             blockers.append(f"loan {loan.number} was due {loan.due_at.date().isoformat()}")
-        if loan.next_inventory_due_at is not None and loan.next_inventory_due_at < now:
-            due = loan.next_inventory_due_at.date().isoformat()
+        inventory_due_at = loan.next_inventory_due_at
+        if inventory_due_at is not None and rule.inventory_overdue(
+            loan.status, inventory_due_at, now
+        ):
+            due = inventory_due_at.date().isoformat()
             blockers.append(f"the inventory of loan {loan.number} was due {due}")
     return blockers
 
@@ -178,7 +194,7 @@ def issue_loan(
     received_by: str | None = None,
     courier: str | None = None,
     witness: str | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Issue an approved loan: the samples leave the vault, whole, under an agreement in force."""
     loan = _curated_loan(session, ctx, number, "issue", "issue loans")
     when = occurred_at or ctx.now
@@ -201,9 +217,12 @@ def issue_loan(
             f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
             f"{format_mass(already_ug)} already issued + {format_mass(new_ug)} now would exceed it"
         )
-    event = ev.LoanIssued(number=number, items=[[s.code, s.vault_ug] for s in samples])
+    event = ev.LoanIssued(number=number, items=[ev.CodeMass(s.code, s.vault_ug) for s in samples])
     parties = HandoverInput(released_by, received_by, courier, witness)
-    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
+    envelope = append(
+        session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
+    )
+    return loan_written(session, envelope, number, [s.code for s in samples])
 
 
 @dataclass(frozen=True)
@@ -227,7 +246,13 @@ def with_parties(
         name: require_party(session, getattr(given, name), name.replace("_", " "))
         for name in PARTY_FIELDS
     }
-    draft = dataclasses.replace(event, **checked)
+    draft = dataclasses.replace(
+        event,
+        released_by=checked["released_by"],
+        received_by=checked["received_by"],
+        courier=checked["courier"],
+        witness=checked["witness"],
+    )
     payload = draft.to_payload()
     parties = parties_of(session, event.kind, payload, ctx.actor)
     step = step_of(session, event.kind, payload)
@@ -239,7 +264,7 @@ def with_parties(
 
 def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
     """Refuse issuing without a signed agreement in force."""
-    if deal.status == "pending":
+    if deal.status == AgreementStatus.PENDING:
         raise RuleViolation(
             f"agreement {deal.number} with {deal.institution} is not signed; loan {loan.number} "
             "cannot be issued until it is ('agreements sign')"
@@ -267,7 +292,7 @@ def ship_loan(
 ) -> Envelope:
     """Release an issued loan's samples for shipment in a sealed container."""
     loan = _curated_loan(session, ctx, number, "ship", "release loans for shipment")
-    samples = [i.sample_code for i in items_of(session, number) if i.state == "issued"]
+    samples = [i.sample_code for i in items_of(session, number) if i.state == ItemState.ISSUED]
     parties = HandoverInput(released_by, received_by, courier, witness)
     return _ship(
         session,
@@ -329,7 +354,7 @@ def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str
         select(Shipment)
         .where(
             Shipment.loan_number == number,
-            Shipment.direction == "return",
+            Shipment.direction == Direction.RETURN,
             col(Shipment.received_at).is_(None),
         )
         .order_by(col(Shipment.seq))
@@ -363,19 +388,19 @@ def _return_being_accepted(
 
 def _weighed_list(
     session: Session, number: str, codes: list[str], weighed_ug: dict[str, int]
-) -> list[list[object]]:
+) -> list[ev.CodeMass]:
     """Weighed masses for the shipped samples; a missing weighing means 'as expected'."""
     unknown = sorted(set(weighed_ug) - set(codes))
     if unknown:
         raise InvalidInput(f"weighed: {unknown[0]} was not in this shipment of loan {number}")
-    result: list[list[object]] = []
+    result: list[ev.CodeMass] = []
     for code in codes:
         expected = session.get(LoanItem, (number, code))
         assert expected is not None
         mass = weighed_ug.get(code, expected.held_ug)
         if mass < 0:
             raise InvalidInput("weighed: a mass cannot be negative")
-        result.append([code, mass])
+        result.append(ev.CodeMass(code, mass))
     return result
 
 
@@ -396,7 +421,7 @@ def receive_loan(
     """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
     _curated_loan(session, ctx, number, "receive", "record receipts")
     shipment = open_shipment(session, number, "outbound")
-    codes = [i.sample_code for i in items_of(session, number) if i.state == "in_transit"]
+    codes = [i.sample_code for i in items_of(session, number) if i.state == ItemState.IN_TRANSIT]
     event = ev.LoanReceived(
         number=number,
         shipment_seq=shipment.seq,
@@ -415,12 +440,12 @@ def _held_item(session: Session, number: str, code: str) -> LoanItem:
         raise InvalidInput(
             f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
         )
-    if item.state == "return_in_transit":
+    if item.state == ItemState.RETURN_IN_TRANSIT:
         raise Conflict(
             f"sample {code} of loan {number} is on its way back (return in transit), not held "
             f"by the borrower; record its arrival with 'loans accept-return {number}'"
         )
-    if item.state != "held":
+    if item.state != ItemState.HELD:
         raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
     if get_sample(session, code).frozen:
         raise Conflict(f"sample {code} is frozen by an open incident; resolve it first")
@@ -474,20 +499,21 @@ def borrower_split(
     ctx: Context,
     *,
     number: str,
-    sample: str,
+    parent: str,
     child: str,
     mass_ug: int,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
     _curated_loan(session, ctx, number, "split", "record borrower splits")
-    item = _held_item(session, number, sample)
-    code = child_code(sample, child)
+    item = _held_item(session, number, parent)
+    code = child_code(parent, child)
     if session.get(Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; choose another suffix")
     _within_held(item, mass_ug, "split")
-    event = ev.LoanSplit(number=number, parent=sample, child=code, mass_ug=mass_ug)
-    return append(session, ctx, event, occurred_at=occurred_at)
+    event = ev.LoanSplit(number=number, parent=parent, child=code, mass_ug=mass_ug)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return samples_written(session, envelope, [code])
 
 
 def release_return(
@@ -507,7 +533,7 @@ def release_return(
 ) -> Envelope:
     """Release held samples (all, or the named ones) for the return trip."""
     loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
-    held = [i.sample_code for i in items_of(session, number) if i.state == "held"]
+    held = [i.sample_code for i in items_of(session, number) if i.state == ItemState.HELD]
     chosen = sorted(set(samples)) if samples else held
     for code in chosen:
         _held_item(session, number, code)
@@ -529,7 +555,7 @@ def accept_return(
     received_by: str | None = None,
     courier: str | None = None,
     witness: str | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Accept one return shipment (the one whose samples are weighed); each sample must weigh
     what the borrower is accountable for. Other returns of the loan may still be travelling."""
     _curated_loan(session, ctx, number, "accept_return", "accept returns")
@@ -550,7 +576,10 @@ def accept_return(
         weighed=weighed,
     )
     parties = HandoverInput(released_by, received_by, courier, witness)
-    return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
+    envelope = append(
+        session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
+    )
+    return loan_written(session, envelope, number, codes)
 
 
 def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
@@ -579,7 +608,7 @@ def extend_loan(
     approver: str,
     reason: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Extend the due date by a period, within the agreement's number and length of extensions."""
     loan = _curated_loan(session, ctx, number, "extend", "extend loans")
     deal = get_agreement(session, loan.agreement)
@@ -594,13 +623,14 @@ def extend_loan(
             f"{deal.number} ({format_period(deal.max_extension_period)})"
         )
     approver_person = require_active(get_person(session, approver), "approver")
-    if approver_person.role != "curator":
+    if approver_person.role != Role.CURATOR:
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
     _due_after_extension(loan, period, occurred_at or ctx.now)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
-    return append(
+    envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
+    return loan_written(session, envelope, number, [])
 
 
 def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
@@ -623,7 +653,7 @@ def recall_loan(
     due_at: datetime,
     reason: str,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> LoanWritten:
     """Recall a loan: it is due back by `due_at`, after the recall and never later than due."""
     loan = _curated_loan(session, ctx, number, "recall", "recall loans")
     when = occurred_at or ctx.now
@@ -640,9 +670,10 @@ def recall_loan(
             "more time, use 'loans extend')"
         )
     event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
-    return append(
+    envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
+    return loan_written(session, envelope, number, [])
 
 
 def attest_inventory(
@@ -657,13 +688,15 @@ def attest_inventory(
     person = acting_person(session, ctx)
     # a researcher's foreign loan reads as a missing one: the refusal discloses nothing
     loan = access.readable_loan(session, person, number)
-    if person.role == "compliance_officer":
+    if person.role == Role.COMPLIANCE_OFFICER:
         raise PermissionDenied(
             f"{person.email} may not attest inventories of loan {number}; the PI's institution "
             "or a curator attests"
         )
     require_loan_transition(loan, "inventory")
-    held = [[i.sample_code, i.held_ug] for i in items_of(session, number) if i.held_ug > 0]
+    held = [
+        ev.CodeMass(i.sample_code, i.held_ug) for i in items_of(session, number) if i.held_ug > 0
+    ]
     event = ev.InventoryAttested(
         number=number, held=held, note=require_text(note, "note") if note else None
     )
@@ -685,7 +718,9 @@ def settle_loan(
         raise RuleViolation(f"loan {number} still has {_unaccounted(open_items)} first")
     codes = [i.sample_code for i in items_of(session, number)]
     open_incident = session.exec(
-        select(Incident).where(col(Incident.sample_code).in_(codes), Incident.status == "open")
+        select(Incident).where(
+            col(Incident.sample_code).in_(codes), Incident.status == IncidentStatus.OPEN
+        )
     ).first()
     if open_incident is not None:
         raise Conflict(
@@ -697,8 +732,8 @@ def settle_loan(
 
 def _unaccounted(open_items: list[LoanItem]) -> str:
     """What is still out on a loan, in words, with what to record for it."""
-    held = [i for i in open_items if i.state != "return_in_transit"]
-    travelling = [i for i in open_items if i.state == "return_in_transit"]
+    held = [i for i in open_items if i.state != ItemState.RETURN_IN_TRANSIT]
+    travelling = [i for i in open_items if i.state == ItemState.RETURN_IN_TRANSIT]
     parts = []
     if held:
         parts.append(

@@ -18,6 +18,7 @@ from sampleloans.models import NotificationSent
 from sampleloans.services import access
 from sampleloans.services.common import acting_person
 from sampleloans.services.standing import overdue
+from sampleloans.vocab import Role
 
 SendKey = tuple[str, str, str, str]
 """(recipient, kind, scope, checkpoint): what is sent at most once."""
@@ -36,7 +37,7 @@ def require_curator(session: Session, ctx: Context) -> None:
     from sampleloans.errors import PermissionDenied
 
     person = acting_person(session, ctx)
-    if person.role != "curator":
+    if person.role != Role.CURATOR:
         raise PermissionDenied(
             f"{person.email} is a {person.role.replace('-', ' ')}; only curators may run notify"
         )

@@ -7,9 +7,11 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from sampleloans.ledger import overdue as rule
 from sampleloans.models import Agreement, Institution, Loan, LoanItem
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, InstitutionKind, ItemSource
 
-ACTIVE_LOAN_STATUSES = ("issued", "in_transit", "received", "return_in_transit")
+__all__ = ["ACTIVE_LOAN_STATUSES", "InstitutionSummary", "collection_summary"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,10 @@ def collection_summary(session: Session, now: datetime) -> list[InstitutionSumma
             func.count(func.distinct(Loan.number)),
             # a borrower's split moves mass between items of one loan: count issued once
             func.coalesce(
-                func.sum(case((col(LoanItem.source) == "issued", LoanItem.issued_ug), else_=0)), 0
+                func.sum(
+                    case((col(LoanItem.source) == ItemSource.ISSUED, LoanItem.issued_ug), else_=0)
+                ),
+                0,
             ),
             func.coalesce(func.sum(LoanItem.consumed_ug), 0),
             func.coalesce(func.sum(LoanItem.returned_ug), 0),
@@ -58,12 +63,14 @@ def collection_summary(session: Session, now: datetime) -> list[InstitutionSumma
         for loan in session.exec(
             select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
         ).all()
-        if (loan.due_at and loan.due_at < now)
-        or (loan.next_inventory_due_at and loan.next_inventory_due_at < now)
+        if rule.return_overdue(loan.status, loan.due_at, now)
+        or rule.inventory_overdue(loan.status, loan.next_inventory_due_at, now)
     }
     rows = []
     institutions = session.exec(
-        select(Institution).where(Institution.kind == "borrower").order_by(Institution.short_name)
+        select(Institution)
+        .where(Institution.kind == InstitutionKind.BORROWER)
+        .order_by(Institution.short_name)
     ).all()
     for institution in institutions:
         totals_row = by_institution.get(institution.short_name)
@@ -93,6 +100,6 @@ def issued_under(session: Session, agreement: str) -> int:
     query = (
         select(LoanItem.issued_ug)
         .join(Loan, col(Loan.number) == col(LoanItem.loan_number))
-        .where(Loan.agreement == agreement, LoanItem.source == "issued")
+        .where(Loan.agreement == agreement, LoanItem.source == ItemSource.ISSUED)
     )
     return sum(session.exec(query).all())

@@ -25,6 +25,7 @@ from sampleloans.services.common import (
     require_staff_institution,
     require_text,
 )
+from sampleloans.vocab import Role
 
 
 def add_mission(
@@ -61,7 +62,7 @@ def add_institution(
     name: str,
     country: str,
     city: str,
-    kind: str,
+    institution_kind: str,
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Register an institution (curators only)."""
@@ -74,7 +75,7 @@ def add_institution(
         name=require_name(name, "name"),
         country=require_name(country, "country"),
         city=require_name(city, "city"),
-        institution_kind=require_choice(kind, "kind", INSTITUTION_KINDS),
+        institution_kind=require_choice(institution_kind, "kind", INSTITUTION_KINDS),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
 
@@ -106,13 +107,13 @@ def add_person(
 def _active_curators(session: Session) -> int:
     """How many active curators the ledger has."""
     query = select(func.count()).select_from(Person)
-    query = query.where(Person.role == "curator", col(Person.active).is_(True))
+    query = query.where(Person.role == Role.CURATOR, col(Person.active).is_(True))
     return int(session.exec(query).one())
 
 
 def _keep_a_curator(session: Session, person: Person, change: str) -> None:
     """Refuse a change that would leave no active curator (nobody could record anything)."""
-    if person.role == "curator" and person.active and _active_curators(session) <= 1:
+    if person.role == Role.CURATOR and person.active and _active_curators(session) <= 1:
         raise RuleViolation(
             f"{person.email} is the last active curator; {change} would leave nobody who may "
             "record anything (add or reactivate another curator first)"

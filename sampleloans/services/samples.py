@@ -18,9 +18,11 @@ from sampleloans.services.common import (
     require_text,
     where_sample_is,
 )
+from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import quote_input
+from sampleloans.vocab import CustodyState, Origin, RecordSource, values
 
-ORIGINS = ("scoop", "drill")
+ORIGINS = values(Origin)
 # Advisory only: codes are opaque (docs/domain.md, "The material"); this pattern never rejects
 # a code.
 CODE_PATTERN = re.compile(r"^(CE\d)([CZ])(\d{4})(YJ)?([A-Z]{2})?(\d+)")
@@ -82,7 +84,7 @@ def register_sample(
         purpose_class=require_choice(purpose_class, "purpose class", PURPOSE_CLASSES),
         storage_location=require_text(storage_location, "storage location", max_len=120),
         condition=require_text(condition, "condition", max_len=200),
-        record=require_choice(record, "record", ("real", "illustrative")),
+        record=require_choice(record, "record", values(RecordSource)),
         mass_ug=mass_ug,
         custodian=curator.institution,
     )
@@ -198,7 +200,7 @@ def split_sample(
     children: list[tuple[str, int]],
     loss_ug: int = 0,
     occurred_at: datetime | None = None,
-) -> Envelope:
+) -> SamplesWritten:
     """Split children off a sample in the vault; the parent keeps the rest (curators only)."""
     require_role(session, ctx, "curator", action="split samples")
     sample = get_sample(session, parent)
@@ -206,7 +208,7 @@ def split_sample(
         raise InvalidInput("children: give at least one CODE=MASS, e.g. -01=20mg")
     if sample.frozen:
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         then = "record its return before splitting" if sample.loan_number else "it stays whole"
         raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
@@ -227,10 +229,13 @@ def split_sample(
         )
     event = ev.SampleSplit(
         parent=parent,
-        children=[[code, mass] for code, (_given, mass) in zip(codes, children, strict=True)],
+        children=[
+            ev.CodeMass(code, mass) for code, (_given, mass) in zip(codes, children, strict=True)
+        ],
         loss_ug=loss_ug,
     )
-    return append(session, ctx, event, occurred_at=occurred_at)
+    envelope = append(session, ctx, event, occurred_at=occurred_at)
+    return samples_written(session, envelope, codes)
 
 
 def move_sample(
@@ -245,7 +250,7 @@ def move_sample(
     """Record a new storage location for a sample in the vault (curators only)."""
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         raise Conflict(
             f"sample {code} is {where_sample_is(sample)}, not in the vault; only a sample in the "
             "vault can change storage location"

@@ -19,6 +19,7 @@ from sampleloans.services.common import get_institution, require_email, require_
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
 from sampleloans.units import parse_depth_mm, parse_mass_ug
+from sampleloans.vocab import InstitutionKind
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def init_ledger(
             ),
             occurred_at=occurred_at,
         )
-    if get_institution(session, curator_institution).kind != "curator":
+    if get_institution(session, curator_institution).kind != InstitutionKind.CURATOR:
         raise InvalidInput(f"institution: {curator_institution} is not a curating institution")
     last = append(
         session,

@@ -2,7 +2,7 @@
 loan's obligations. Read services returning frozen dataclasses, sorted deterministically."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -12,11 +12,22 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between
 from sampleloans.errors import InvalidInput
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, IncidentStatus, ItemSource, LoanStatus, Role
 
+FOLLOW_UP: dict[str, str] = {
+    LoanStatus.REQUESTED: "awaiting approval",
+    LoanStatus.APPROVED: "awaiting issue",
+    LoanStatus.ISSUED: "awaiting shipment",
+    LoanStatus.IN_TRANSIT: "record receipt of the shipment",
+    LoanStatus.RETURN_IN_TRANSIT: "return in transit to the curator",
+    LoanStatus.RETURNED: "settle: record obligations",
+    LoanStatus.SETTLED: "close the loan",
+}
+"""What a loan in each status waits for, as an open obligation."""
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
 SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost", "transferred")
 
@@ -159,7 +170,7 @@ def _item_total(items: list[ItemBalance], label: str) -> ItemBalance:
     def total(name: str) -> int:
         return sum(getattr(i, name) for i in items)
 
-    moved_ug = sum(i.issued_ug for i in items if i.source == "borrower_split")
+    moved_ug = sum(i.issued_ug for i in items if i.source == ItemSource.BORROWER_SPLIT)
     terms = {f"{t}_ug": total(f"{t}_ug") for t in LOAN_TERMS}
     terms["split_ug"] -= moved_ug
     return ItemBalance(label, "", "", total("issued_ug") - moved_ug, **terms)
@@ -227,7 +238,7 @@ def _execute(session: Session, query: Executable) -> "Result[*tuple[Any, ...]]":
 
 def _collection_item_total(session: Session, label: str) -> ItemBalance:
     """`_item_total` of every loan item, as one aggregate query over the projection."""
-    moved = case((col(LoanItem.source) == "borrower_split", LoanItem.issued_ug), else_=0)
+    moved = case((col(LoanItem.source) == ItemSource.BORROWER_SPLIT, LoanItem.issued_ug), else_=0)
     query = sa_select(
         func.sum(LoanItem.issued_ug),
         func.sum(LoanItem.held_ug),
@@ -271,7 +282,7 @@ def _scope_institution(session: Session, person: Person, institution: str | None
     """The institution a read is limited to: a researcher's own; staff any or all."""
     if institution:
         return access.readable_institution(session, person, institution).short_name
-    if person.role == "researcher":
+    if person.role == Role.RESEARCHER:
         return person.institution
     return None
 
@@ -289,6 +300,7 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
         col(Loan.number),
         col(Loan.institution),
         col(Loan.pi_email),
+        col(Loan.status),
         col(Loan.due_at),
         col(Loan.next_inventory_due_at),
     ).where(
@@ -297,18 +309,18 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     )
     if scope is not None:
         query = query.where(col(Loan.institution) == scope)
-    today = now.astimezone(UTC).date()
     rows: list[OverdueRow] = []
     # batches, so that result rows die young and a big list does not set off a full GC
     for batch in _execute(session, query).partitions(500):
-        for number, loan_institution, pi_email, return_due_at, inventory_due_at in batch:
+        for number, loan_institution, pi_email, status, return_due_at, inventory_due_at in batch:
             # 'inventory' before 'return': the order of `what` within a loan, kept by the sorts
-            for what, due in (("inventory", inventory_due_at), ("return", return_due_at)):
-                if due is not None and due < now:
-                    # days_between(due, now) unrolled: calendar days between the UTC dates
-                    days_late = (today - due.astimezone(UTC).date()).days
-                    row = OverdueRow(number, loan_institution, pi_email, what, due, days_late)
-                    rows.append(row)
+            for what, due, late in (
+                ("inventory", inventory_due_at, rule.inventory_overdue),
+                ("return", return_due_at, rule.return_overdue),
+            ):
+                if due is not None and late(status, due, now):
+                    days = rule.days_late(due, now)
+                    rows.append(OverdueRow(number, loan_institution, pi_email, what, due, days))
     # (-days_late, loan_number, what) as two stable sorts on keys that allocate nothing
     rows.sort(key=attrgetter("loan_number"))
     rows.sort(key=attrgetter("days_late"), reverse=True)
@@ -326,7 +338,7 @@ def loan_status(
             raise InvalidInput(f"loan {loan} belongs to {record.institution}, not {institution}")
         loans = [record]
     else:
-        if person.role != "researcher" and not institution:
+        if person.role != Role.RESEARCHER and not institution:
             raise InvalidInput(
                 f"{person.email} is not a researcher: give --loan NUMBER or --institution SHORT"
             )
@@ -338,11 +350,8 @@ def loan_status(
     return [_standing(session, ctx.now, record) for record in loans]
 
 
-def return_due(status: str, due_at: datetime | None, now: datetime) -> tuple[int | None, bool]:
-    """Calendar days until a loan that is out must be returned (negative when late), overdue."""
-    if due_at is None or status not in ACTIVE_LOAN_STATUSES:
-        return None, False
-    return days_between(now, due_at), due_at < now
+return_due = rule.return_due
+"""Days left and whether overdue: the one rule (`ledger/overdue.py`), named here for views."""
 
 
 def _plural(count: int, word: str) -> str:
@@ -362,11 +371,11 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ).all()
     agreement = session.get(Agreement, loan.agreement)
-    active = loan.status in ACTIVE_LOAN_STATUSES
-    days_left, overdue = return_due(loan.status, loan.due_at, now)
+    active = rule.is_out(loan.status)
+    days_left, overdue = rule.return_due(loan.status, loan.due_at, now)
     inventory_due = loan.next_inventory_due_at if active else None
     inventory_left = days_between(now, inventory_due) if inventory_due else None
-    inventory_overdue = inventory_due is not None and inventory_due < now
+    inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now)
     obligations = []
     if days_left is not None and loan.due_at is not None:
         if overdue:
@@ -378,19 +387,11 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
     for incident in session.exec(
         select(Incident)
-        .where(Incident.loan_number == loan.number, Incident.status == "open")
+        .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
         .order_by(col(Incident.seq))
     ).all():
         obligations.append(f"open incident {incident.seq}")
-    follow_up = {
-        "requested": "awaiting approval",
-        "approved": "awaiting issue",
-        "issued": "awaiting shipment",
-        "in_transit": "record receipt of the shipment",
-        "return_in_transit": "return in transit to the curator",
-        "returned": "settle: record obligations",
-        "settled": "close the loan",
-    }.get(loan.status)
+    follow_up = FOLLOW_UP.get(loan.status)
     if follow_up:
         obligations.append(follow_up)
     return LoanStanding(

@@ -57,8 +57,15 @@ from sampleloans.services import access
 from sampleloans.services.history import describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting.custody import event_label
+from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
-OPEN_STATUSES = ("requested", "approved", *ACTIVE_LOAN_STATUSES, "returned", "settled")
+OPEN_STATUSES = (
+    LoanStatus.REQUESTED,
+    LoanStatus.APPROVED,
+    *ACTIVE_LOAN_STATUSES,
+    LoanStatus.RETURNED,
+    LoanStatus.SETTLED,
+)
 """A loan appears on its PI's statement until it is closed."""
 
 
@@ -246,7 +253,7 @@ def _institution(session: Session, role: str, short: str | None) -> Party:
 def _lender(session: Session) -> str | None:
     return session.exec(
         select(Institution.short_name)
-        .where(Institution.kind == "lender")
+        .where(Institution.kind == InstitutionKind.LENDER)
         .order_by(Institution.short_name)
     ).first()
 
@@ -305,7 +312,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
             if due is not None:
                 standing, late = _standing(due, now)
                 owed.append(Obligation(loan.number, what, due, standing, late))
-        if loan.status == "returned":
+        if loan.status == LoanStatus.RETURNED:
             owed.append(
                 Obligation(
                     loan.number,
@@ -317,7 +324,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
             )
         for incident in session.exec(
             select(Incident)
-            .where(Incident.loan_number == loan.number, Incident.status == "open")
+            .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
             .order_by(col(Incident.seq))
         ):
             owed.append(

@@ -19,6 +19,7 @@ from sampleloans.services.common import (
     require_text,
     where_sample_is,
 )
+from sampleloans.vocab import CustodyState, InstitutionKind
 
 
 def transfer_samples(
@@ -33,7 +34,7 @@ def transfer_samples(
     """Give whole samples from the vault to a recipient institution for good (curators only)."""
     require_role(session, ctx, "curator", action="transfer samples")
     to = get_institution(session, recipient)
-    if to.kind != "recipient":
+    if to.kind != InstitutionKind.RECIPIENT:
         raise RuleViolation(
             f"--to: {to.short_name} is a {to.kind}; samples are given only to a recipient "
             "institution ('institutions add … --kind recipient'); a borrower gets a loan"
@@ -46,7 +47,7 @@ def transfer_samples(
         _require_transferable(sample)
     event = ev.SampleTransferred(
         recipient=to.short_name,
-        items=[[sample.code, sample.vault_ug] for sample in samples],
+        items=[ev.CodeMass(sample.code, sample.vault_ug) for sample in samples],
         reference=require_text(reference, "reference", max_len=200),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
@@ -61,7 +62,7 @@ def _require_transferable(sample: Sample) -> None:
         )
     if sample.frozen:
         raise RuleViolation(f"sample {sample.code} is frozen by an open incident; resolve it first")
-    if sample.custody_state != "vault":
+    if sample.custody_state != CustodyState.VAULT:
         raise RuleViolation(f"sample {sample.code} is {where_sample_is(sample)}; not in the vault")
     if sample.vault_ug <= 0:
         raise RuleViolation(f"sample {sample.code} has no mass left in the vault")

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between, format_datetime
+from sampleloans.ledger import overdue as rule
 from sampleloans.models import (
     Agreement,
     Institution,
@@ -43,7 +44,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
         pi = session.get(Person, loan.pi_email)
         pi_name = pi.name if pi is not None else loan.pi_email
         for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
-            if due is not None and due < now:
+            if due is not None and rule.past_due(due, now):  # the loan is out (query above)
                 days = days_between(due, now)
                 lines.append(
                     OverdueLine(loan.number, pi_name, loan.agreement, what, due, days, held)

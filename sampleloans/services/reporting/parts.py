@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from sampleloans.dates import days_between, format_datetime
+from sampleloans.ledger import overdue as rule
 from sampleloans.models import (
     Agreement,
     Institution,
@@ -19,8 +20,8 @@ from sampleloans.readmodels.report import (
     Overdue,
     Party,
 )
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.units import format_mass, format_period
+from sampleloans.vocab import InstitutionKind
 
 
 def institution_party(session: Session, role: str, short: str | None) -> Party:
@@ -36,7 +37,7 @@ def overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
     return tuple(
         Overdue(loan.number, loan.due_at, days_between(loan.due_at, at))
         for loan in sorted(loans, key=lambda loan: loan.number)
-        if loan.status in ACTIVE_LOAN_STATUSES and loan.due_at is not None and loan.due_at < at
+        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, at)
     )
 
 
@@ -52,7 +53,7 @@ def lender(session: Session) -> str | None:
     """The short name of the lending institution (the first, if several are recorded)."""
     return session.exec(
         select(Institution.short_name)
-        .where(Institution.kind == "lender")
+        .where(Institution.kind == InstitutionKind.LENDER)
         .order_by(Institution.short_name)
     ).first()
 

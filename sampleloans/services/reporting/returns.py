@@ -35,6 +35,7 @@ from sampleloans.services.reporting.parts import (
     overdue_returns,
 )
 from sampleloans.units import format_mass
+from sampleloans.vocab import Direction, ItemSource
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[ReturnBody, str]:
@@ -53,7 +54,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
         s.seq
         for s in session.exec(
             select(Shipment).where(
-                Shipment.loan_number == loan.number, Shipment.direction == "return"
+                Shipment.loan_number == loan.number, Shipment.direction == Direction.RETURN
             )
         )
         if s.received_at is not None
@@ -83,7 +84,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
         now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
         sample = session.get(Sample, item.sample_code)
         parent = ""
-        if item.source == "borrower_split":
+        if item.source == ItemSource.BORROWER_SPLIT:
             parent = sample.parent_code if sample and sample.parent_code else ""
             splits.append(
                 SplitLine(

@@ -1,0 +1,57 @@
+"""The one "overdue" rule: when a loan's return or its inventory is late, and by how much.
+
+Pure functions of a loan's status, a due time and an injected `now`; every place that says
+"overdue" (`status`, `overdue`, `loans show`, `loans list`, the reports, the summary after
+`demo` and the refusal to issue to a late borrower) decides through them, so they agree on
+every instant.
+
+The rule: a loan is *out* from its issue until everything is back (a return still in transit
+is out). An obligation of a loan that is out is overdue once `now` is strictly past its due
+time plus `GRACE`: at the due instant itself it is not yet late. Days late and days left count
+calendar days between UTC dates.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES
+
+GRACE = timedelta(0)
+"""How long after its due time an obligation is still on time: none."""
+
+
+def is_out(status: str) -> bool:
+    """Whether a loan with this status is out (issued and not yet all back)."""
+    return status in ACTIVE_LOAN_STATUSES
+
+
+def past_due(due_at: datetime | None, now: datetime) -> bool:
+    """Whether `now` is past a due time (and its grace); no due time is never late."""
+    return due_at is not None and due_at + GRACE < now
+
+
+def return_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
+    """Whether a loan's return is overdue at `now`."""
+    return is_out(status) and past_due(due_at, now)
+
+
+def inventory_overdue(status: str, next_inventory_due_at: datetime | None, now: datetime) -> bool:
+    """Whether a loan's inventory attestation is overdue at `now`."""
+    return is_out(status) and past_due(next_inventory_due_at, now)
+
+
+def calendar_days(earlier: datetime, later: datetime) -> int:
+    """Calendar days from earlier's UTC date to later's UTC date (negative if reversed)."""
+    return (later.astimezone(UTC).date() - earlier.astimezone(UTC).date()).days
+
+
+def days_late(due_at: datetime, now: datetime) -> int:
+    """Calendar days an obligation due at `due_at` is late at `now` (0: late since today)."""
+    return calendar_days(due_at, now)
+
+
+def return_due(status: str, due_at: datetime | None, now: datetime) -> tuple[int | None, bool]:
+    """Calendar days left until a loan that is out must be back (negative when late), and
+    whether it is overdue; (None, False) for a loan that is not out or has no due date."""
+    if due_at is None or not is_out(status):
+        return None, False
+    return calendar_days(now, due_at), return_overdue(status, due_at, now)

@@ -1,0 +1,188 @@
+"""The closed vocabularies of the ledger, one `StrEnum` each: a leaf every layer may import.
+
+A member's value is exactly the text stored in the database and written into event payloads,
+so a member and its string compare and hash equal and the chain never changes. The database's
+CHECK constraints are generated from these enums (`models.py`, `sql_in`): no second list.
+Members are listed in the order their CHECK constraint names them.
+"""
+
+from enum import StrEnum
+
+
+class LoanStatus(StrEnum):
+    """A loan's status, in lifecycle order (see `ledger/checks.py` for the moves between them)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    ISSUED = "issued"
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+    RETURN_IN_TRANSIT = "return_in_transit"
+    RETURNED = "returned"
+    SETTLED = "settled"
+    CLOSED = "closed"
+
+
+ACTIVE_LOAN_STATUSES: tuple[LoanStatus, ...] = (
+    LoanStatus.ISSUED,
+    LoanStatus.IN_TRANSIT,
+    LoanStatus.RECEIVED,
+    LoanStatus.RETURN_IN_TRANSIT,
+)
+"""A loan that is out: issued and not yet back (a return in transit is still out)."""
+
+
+class CustodyState(StrEnum):
+    """Where a sample is: in the vault, on its way or held by a borrower, or given away."""
+
+    VAULT = "vault"
+    ISSUED = "issued"
+    IN_TRANSIT = "in_transit"
+    HELD = "held"
+    RETURN_IN_TRANSIT = "return_in_transit"
+    TRANSFERRED = "transferred"
+    # a sample lent whole whose held mass all went one way stays named after where it went
+    CONSUMED = "consumed"
+    LOST = "lost"
+    SPLIT = "split"
+
+
+class ItemState(StrEnum):
+    """Where one sample of a loan is, as far as that loan is concerned."""
+
+    REQUESTED = "requested"
+    ISSUED = "issued"
+    IN_TRANSIT = "in_transit"
+    HELD = "held"
+    RETURN_IN_TRANSIT = "return_in_transit"
+    RETURNED = "returned"
+    # held mass all gone one way (see `ledger/apply.py`, `_LEFT_BORROWER`)
+    CONSUMED = "consumed"
+    LOST = "lost"
+    SPLIT = "split"
+
+
+class ItemSource(StrEnum):
+    """How a sample joined a loan: issued by the curator, or split off by the borrower."""
+
+    ISSUED = "issued"
+    BORROWER_SPLIT = "borrower_split"
+
+
+class Role(StrEnum):
+    """What a registered person may do."""
+
+    CURATOR = "curator"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    RESEARCHER = "researcher"
+
+
+class InstitutionKind(StrEnum):
+    """What an institution is to the collection (a recipient receives gifts, never borrows)."""
+
+    LENDER = "lender"
+    CURATOR = "curator"
+    BORROWER = "borrower"
+    RECIPIENT = "recipient"
+
+
+class AgreementStatus(StrEnum):
+    """A loan agreement's status."""
+
+    PENDING = "pending"
+    SIGNED = "signed"
+    EXPIRED = "expired"
+    TERMINATED = "terminated"
+
+
+class PurposeClass(StrEnum):
+    """What a sample is kept for; permanent and backup material is never lent."""
+
+    PERMANENT = "permanent"
+    BACKUP = "backup"
+    RESEARCH = "research"
+    PUBLIC_WELFARE = "public_welfare"
+
+
+class TransferType(StrEnum):
+    """The kind of a loan request."""
+
+    LOAN = "loan"
+    GIFT = "gift"
+    EXHIBITION = "exhibition"
+
+
+class Origin(StrEnum):
+    """How a sample was collected."""
+
+    SCOOP = "scoop"
+    DRILL = "drill"
+
+
+class RecordSource(StrEnum):
+    """Where a sample's record comes from: published (real) or invented for the demo."""
+
+    REAL = "real"
+    ILLUSTRATIVE = "illustrative"
+
+
+class ShipmentMethod(StrEnum):
+    """How a sealed container travels."""
+
+    COURIER = "courier"
+    HAND_CARRIED = "hand_carried"
+    DIPLOMATIC_POUCH = "diplomatic_pouch"
+    POST = "post"
+
+
+class Direction(StrEnum):
+    """A shipment's direction: to the borrower, or back to the curator."""
+
+    OUTBOUND = "outbound"
+    RETURN = "return"
+
+
+class IncidentKind(StrEnum):
+    """What happened to a sample."""
+
+    LOSS = "loss"
+    THEFT = "theft"
+    DAMAGE = "damage"
+
+
+class IncidentStatus(StrEnum):
+    """Whether an incident still freezes its sample."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class CorrectedMass(StrEnum):
+    """Which recorded mass a `mass.corrected` event supersedes."""
+
+    CONSUMPTION = "consumption"
+    WEIGHING = "weighing"
+    REGISTRATION = "registration"
+    SPLIT = "split"
+    LOSS = "loss"
+
+
+class SubjectType(StrEnum):
+    """The kinds of record an event is indexed under (`event_subject`)."""
+
+    SAMPLE = "sample"
+    LOAN = "loan"
+    INSTITUTION = "institution"
+    AGREEMENT = "agreement"
+    PERSON = "person"
+
+
+def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
+    """The stored texts of a vocabulary, in its declared order."""
+    return tuple(member.value for member in vocabulary)
+
+
+def sql_in(column: str, vocabulary: type[StrEnum]) -> str:
+    """The SQL of a CHECK that `column` holds one of the vocabulary's values."""
+    quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values(vocabulary))
+    return f"{column} IN ({quoted})"
