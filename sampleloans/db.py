@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, SQLModel
 
@@ -505,6 +505,29 @@ ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, what
 def use_bulk_cache(connection: Any) -> None:
     """Give this connection the bulk page cache (for an import)."""
     connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+
+
+def integrity_report(connection: Connection) -> list[str]:
+    """SQLite's own integrity check of the main database: ["ok"] or each problem found."""
+    return [str(row[0]) for row in connection.execute(text("PRAGMA main.integrity_check"))]
+
+
+def attach(connection: Connection, path: Path, name: str) -> None:
+    """Attach another database file to this connection under `name` (for set comparisons)."""
+    connection.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
+
+
+def memory_engine() -> Engine:
+    """A private in-memory database (an "as of" replay is read there, then thrown away)."""
+    return make_engine("sqlite://")
+
+
+def reader_of(session: Session) -> Engine:
+    """The session's engine for a second, read-only connection (a deferred transaction: it
+    never waits for the write lock the session may hold)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return engine.execution_options(sqlite_begin="DEFERRED")
 
 
 def scratch_engine(path: Path) -> Engine:

@@ -17,10 +17,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from sampleloans import db
 from sampleloans.dates import days_between, format_datetime, from_iso, to_iso
-from sampleloans.errors import InvalidInput, NotFound, StorageError
-from sampleloans.ledger import store
+from sampleloans.errors import InvalidInput, NotFound
+from sampleloans.ledger import replay, store
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
     Agreement,
@@ -49,7 +48,6 @@ from sampleloans.services.handover import (
 )
 from sampleloans.services.history import (
     describe_payload,
-    last_seq_at,
     lineage,
 )
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
@@ -478,28 +476,20 @@ def build_report(
         as_of = from_iso(request.as_of)
         if as_of > ctx.now:
             raise InvalidInput("--as-of: is in the future; give a moment up to now")
-        return rebuild_at(session, ctx, request, last_seq_at(session, as_of), generated_at)
+        cut = replay.as_of(session, as_of)
+        return rebuild_at(session, ctx, request, cut.up_to_seq or 0, generated_at)
     return _build(session, request, generated_at)
 
 
 def rebuild_at(
     session: Session, ctx: Context, request: ReportRequest, seq: int, generated_at: datetime
 ) -> Report:
-    """The same report built from a replay of the ledger up to `seq` (in memory)."""
-    from sampleloans.services.verify import replay_into
-
+    """The same report built from a replay of the ledger up to `seq` (in memory); a report as
+    of a moment takes the ledger as it stood then (`ledger/replay.py`), whose head is `seq`."""
     check_access(session, ctx, request)
-    target = db.make_engine("sqlite://")
-    try:
-        db.create_schema(target)
-        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")  # type: ignore[union-attr]
-        failure = replay_into(source, target, up_to_seq=seq)  # type: ignore[arg-type]
-        if failure is not None:
-            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
-        with Session(target) as past:
-            return _build(past, request, generated_at)
-    finally:
-        target.dispose()
+    moment = from_iso(request.as_of) if request.as_of is not None else None
+    with replay.ledger_at(session, replay.Cut(up_to_seq=seq, occurred_by=moment)) as past:
+        return _build(past, request, generated_at)
 
 
 def hash_at(session: Session, seq: int) -> str | None:

@@ -1,0 +1,513 @@
+"""The ledger's unit of work: the one way events and projection rows reach the database.
+
+A `Unit` owns, for one transaction:
+
+- the **connection** it writes on (SQLAlchemy Core: `insert()` / `update()` executemany, so the
+  same code runs on every dialect `db.py` supports);
+- the **chain head** (seq, hash, recording time), read once and then carried along;
+- a **write-back buffer** of projection rows: `get` answers from it first, new rows and changed
+  rows are written by `flush`, one executemany per table (parents first);
+- the **touched records** of the events appended since the last check;
+- **when the checks run**: at once after each event (`checks_now=True`, a single command is a
+  batch of one) or for the whole batch at `end_batch` (an import: a batch of N).
+
+`append(unit, ctx, event)` is the one way an event enters the ledger; `verify`'s replay and the
+"as of" reconstruction (`ledger/replay.py`) push stored events through the same `apply` and the
+same buffer with `replay`. `apply` sees the unit only through the `Projections` port
+(`ledger/apply.py`).
+
+Rows from the unit are `Tracked` records with the model's column names as attributes (typed as
+the model for the type checker); setting an attribute is the update, written at the next flush.
+The ORM `Session` stays on the read side: a service reads through it and appends through its
+unit; after a flush, `sync` expires the ORM's copies of the rows the unit changed.
+"""
+
+import weakref
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import ORMExecuteState
+from sqlmodel import Session, SQLModel
+
+from sampleloans import crashpoints
+from sampleloans.errors import InvalidInput, RuleViolation
+from sampleloans.ledger import chain
+from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.events import Event
+from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
+
+M = TypeVar("M", bound=SQLModel)
+Key = tuple[str, tuple[Any, ...]]
+KEEP_ROWS = 20_000
+"""Rows a unit keeps between batches before it forgets them all (bounded memory)."""
+
+
+@dataclass
+class Touched:
+    """The records events changed, so the checks look at exactly those."""
+
+    samples: set[str] = field(default_factory=set)
+    loans: set[str] = field(default_factory=set)
+    agreements: set[str] = field(default_factory=set)
+
+    def update(self, other: "Touched") -> None:
+        """Add what another event touched."""
+        self.samples |= other.samples
+        self.loans |= other.loans
+        self.agreements |= other.agreements
+
+    def __bool__(self) -> bool:
+        return bool(self.samples or self.loans or self.agreements)
+
+
+@dataclass(frozen=True)
+class Link:
+    """The chain head: the last event's seq and hash and when it was recorded."""
+
+    seq: int
+    hash: str
+    recorded_at: datetime | None
+
+
+class Tracked:
+    """A row held by a unit: plain attributes; setting one marks the row as changed."""
+
+    __slots__ = ("__dict__", "_changed", "_key")
+
+    def __init__(self, values: dict[str, Any], changed: set[Key], key: Key) -> None:
+        object.__setattr__(self, "_changed", changed)
+        object.__setattr__(self, "_key", key)
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+        self._changed.add(self._key)
+
+    def __repr__(self) -> str:
+        return f"Tracked({self.__dict__!r})"
+
+
+class _TableInfo:
+    """Column names, key, defaults and the Core statements a unit runs on one table."""
+
+    def __init__(self, model: type[SQLModel]) -> None:
+        table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+        self.model = model
+        self.table = table
+        self.columns = tuple(column.name for column in table.columns)
+        self.key_columns = tuple(column.name for column in table.primary_key.columns)
+        self.value_columns = tuple(name for name in self.columns if name not in self.key_columns)
+        self.insert = insert(table)
+        # bound names differ from column names: Core refuses a bindparam named like a SET column
+        self.update = (
+            update(table)
+            .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
+            .values({name: bindparam(f"v_{name}") for name in self.value_columns})
+        )
+        self.select = select(table).where(
+            *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
+        )
+        self.defaults: dict[str, Any] = {}
+        for name in self.columns:
+            found = model.model_fields.get(name)
+            value = None if found is None else found.get_default(call_default_factory=True)
+            self.defaults[name] = None if value is PydanticUndefined else value
+
+    def key_params(self, ident: tuple[Any, ...]) -> dict[str, Any]:
+        """The bound key of one row."""
+        return {f"k_{name}": value for name, value in zip(self.key_columns, ident, strict=True)}
+
+
+_TABLES: dict[str, _TableInfo] = {}
+_ORDER = {table.name: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
+
+
+def _info(model: type[SQLModel]) -> _TableInfo:
+    """The cached description of a model's table."""
+    name: str = model.__tablename__  # type: ignore[assignment]  # a str on every table model
+    found = _TABLES.get(name)
+    if found is None:
+        found = _TABLES[name] = _TableInfo(model)
+    return found
+
+
+class Unit:
+    """The unit of work of one transaction (see the module docstring)."""
+
+    def __init__(
+        self, connection: Connection, *, checks_now: bool = True, session: Session | None = None
+    ) -> None:
+        self.connection = connection
+        self.checks_now = checks_now
+        self.session = session  # the read side whose stale copies `sync` expires
+        self.head: Link | None = None
+        self.touched = Touched()
+        self.mission_root_ug: dict[str, int] = {}
+        """Running mass of root samples per mission, kept while a batch registers many."""
+        self._rows: dict[Key, Tracked] = {}  # the identity map
+        self._changed: set[Key] = set()  # rows set since they were last written
+        self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
+        self._raw: set[str] = set()  # tables with buffered rows outside the identity map
+        self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
+        self._written: set[Key] = set()  # rows written since the last `sync`
+
+    # --- the port: reads ------------------------------------------------------------------------
+
+    def get(self, model: type[M], key: Any) -> M | None:
+        """A row by primary key: from this unit if it holds it, else from the database."""
+        info = _info(model)
+        ident = key if isinstance(key, tuple) else (key,)
+        name = (info.table.name, ident)
+        found = self._rows.get(name)
+        if found is None:
+            if info.table.name in self._raw:  # a buffered row may be the one asked for
+                self.flush()
+            row = self.connection.execute(info.select, info.key_params(ident)).first()
+            if row is None:
+                return None
+            found = self._rows[name] = Tracked(dict(row._mapping), self._changed, name)
+        return cast(M, found)  # a Tracked row has every column of M as an attribute
+
+    def loan_items(self, number: str) -> list[LoanItem]:
+        """Every item of a loan, in sample-code order (this event's changes included)."""
+        self.flush()
+        info = _info(LoanItem)
+        query = (
+            select(info.table)
+            .where(info.table.c.loan_number == number)
+            .order_by(info.table.c.sample_code)
+        )
+        return [cast(LoanItem, self._adopt(info, row)) for row in self.connection.execute(query)]
+
+    def has_open_incident(self, code: str) -> bool:
+        """Whether a sample has an incident still open."""
+        self.flush()
+        table = _info(Incident).table
+        query = select(table.c.seq).where(table.c.sample_code == code, table.c.status == "open")
+        return self.connection.execute(query.limit(1)).first() is not None
+
+    def subjects_of(self, seq: int) -> list[tuple[str, str]]:
+        """The (subject type, key) pairs an event is indexed under."""
+        self.flush()
+        table = _info(EventSubject).table
+        query = select(table.c.subject_type, table.c.subject_key).where(table.c.seq == seq)
+        return [(str(kind), str(key)) for kind, key in self.connection.execute(query)]
+
+    def kinds_after(self, code: str, after_seq: int) -> set[str]:
+        """The kinds of the events about a sample after a given event (an index range scan)."""
+        self.flush()
+        events, subjects = _info(LedgerEvent).table, _info(EventSubject).table
+        query = (
+            select(events.c.kind)
+            .join(subjects, subjects.c.seq == events.c.seq)
+            .where(
+                subjects.c.subject_type == "sample",
+                subjects.c.subject_key == code,
+                subjects.c.seq > after_seq,
+            )
+        )
+        return {str(kind) for (kind,) in self.connection.execute(query)}
+
+    def _adopt(self, info: _TableInfo, row: Any) -> Tracked:
+        """The identity-map record of a database row."""
+        mapping = row._mapping
+        name = (info.table.name, tuple(mapping[column] for column in info.key_columns))
+        known = self._rows.get(name)
+        if known is None:
+            known = self._rows[name] = Tracked(dict(mapping), self._changed, name)
+        return known
+
+    # --- the port: writes -----------------------------------------------------------------------
+
+    def insert(self, model: type[SQLModel], **values: Any) -> None:
+        """Buffer a new row given by its field values (the model's defaults fill the rest)."""
+        info = _info(model)
+        row = {**info.defaults, **values}
+        name = (info.table.name, tuple(row[column] for column in info.key_columns))
+        tracked = self._rows[name] = Tracked(row, self._changed, name)
+        self._pending[info.table.name].append(tracked)
+
+    def index(self, seq: int, subject_type: str, key: str) -> None:
+        """Index an event under one record (once per event)."""
+        entry = (seq, subject_type, key)
+        if entry not in self._subjects:
+            self._subjects.add(entry)
+            self._pending[EventSubject.__tablename__].append(  # type: ignore[index]
+                {"seq": seq, "subject_type": subject_type, "subject_key": key}
+            )
+            self._raw.add(EventSubject.__tablename__)  # type: ignore[arg-type]
+
+    def insert_event(self, values: dict[str, Any]) -> None:
+        """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
+        self._pending[LedgerEvent.__tablename__].append(values)  # type: ignore[index]
+        self._raw.add(LedgerEvent.__tablename__)  # type: ignore[arg-type]
+
+    def flush(self) -> None:
+        """INSERT the buffered rows (parents first), then UPDATE the rows changed since read."""
+        if not self._pending and not self._changed:
+            return
+        pending, self._pending = self._pending, defaultdict(list)
+        self._raw.clear()
+        for table_name in sorted(pending, key=_ORDER.__getitem__):
+            info = _TABLES.get(table_name) or _info(_model_of(table_name))
+            rows = []
+            for row in pending[table_name]:
+                if isinstance(row, Tracked):
+                    self._changed.discard(row._key)
+                    rows.append({name: row.__dict__[name] for name in info.columns})
+                else:
+                    rows.append(row)
+            self.connection.execute(info.insert, rows)
+        if self._changed:
+            self._write_changes()
+
+    def _write_changes(self) -> None:
+        """One executemany UPDATE per table for the rows set since they were last written."""
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for name in self._changed:
+            info = _TABLES[name[0]]
+            row = self._rows[name].__dict__
+            params = info.key_params(name[1])
+            params.update({f"v_{column}": row[column] for column in info.value_columns})
+            by_table[name[0]].append(params)
+        if self.session is not None:
+            self._written |= self._changed
+        self._changed.clear()
+        for table_name, rows in by_table.items():
+            self.connection.execute(_TABLES[table_name].update, rows)
+
+    def sync(self) -> None:
+        """Expire the read session's copies of rows this unit has changed (they are stale)."""
+        if self.session is None or not (self._written or self._changed):
+            return
+        identity_map = self.session.identity_map
+        for table_name, ident in self._written | self._changed:
+            stale = identity_map.get(self.session.identity_key(_TABLES[table_name].model, ident))
+            if stale is not None:
+                self.session.expire(stale)
+        self._written.clear()
+
+    def release(self) -> None:
+        """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
+
+        Rows stay valid across batches because nothing else writes in this transaction, so the
+        reference rows every record reads (people, agreements, loans) are not read again.
+        """
+        self.flush()
+        if len(self._rows) > KEEP_ROWS:
+            self._rows.clear()
+            if self.session is not None:
+                self.sync()
+                self.session.expunge_all()  # the read side's copies are bounded the same way
+
+    def reset(
+        self, head: Link | None = None, mission_root_ug: dict[str, int] | None = None
+    ) -> None:
+        """Forget every row, pending write and touched record, as after the batch's rollback.
+
+        The rows it holds may carry changes the rollback undid, so everything is read again; the
+        caller gives the head and running totals as they were where the batch started.
+        """
+        self._rows.clear()
+        self._changed.clear()
+        self._pending.clear()
+        self._raw.clear()
+        self._written.clear()
+        self.touched = Touched()
+        self.head = head
+        self.mission_root_ug = dict(mission_root_ug or {})
+        if self.session is not None:
+            self.session.expire_all()  # its copies may hold what the rollback undid
+
+    # --- the chain and the checks ---------------------------------------------------------------
+
+    def link(self) -> Link:
+        """The chain head: carried by the unit, read from the database once."""
+        if self.head is None:
+            self.flush()
+            table = _info(LedgerEvent).table
+            last = select(func.max(table.c.seq)).scalar_subquery()
+            query = select(table.c.seq, table.c.hash, table.c.recorded_at).where(
+                table.c.seq == last
+            )
+            row = self.connection.execute(query).first()
+            if row is None:
+                self.head = Link(0, self._genesis(), None)
+            else:
+                self.head = Link(int(row[0]), str(row[1]), _stored_time(row[2]))
+        return self.head
+
+    def _genesis(self) -> str:
+        """The genesis hash of this ledger (from its id in ledger_meta)."""
+        table = _info(LedgerMeta).table
+        query = select(table.c.value).where(table.c.key == "ledger_id")
+        ledger_id = self.connection.execute(query).scalar()
+        if ledger_id is None:
+            raise InvalidInput("this database has no ledger; run 'sampleloans init' first")
+        return chain.genesis_hash(str(ledger_id))
+
+    def check(self) -> None:
+        """Run every check on what the events since the last check touched; refuse on any."""
+        from sampleloans.ledger import checks
+
+        touched, self.touched = self.touched, Touched()
+        if not touched:
+            return
+        self.flush()
+        violations = checks.check_touched(self.connection, touched)
+        if violations:
+            raise RuleViolation("; ".join(v.message for v in violations))
+
+    def end_batch(self) -> None:
+        """Check what the batch touched, then write it and forget its rows if they are many."""
+        self.check()
+        self.release()
+        self.sync()
+
+
+def _model_of(table_name: str) -> type[SQLModel]:
+    """The table model of a table name."""
+    for mapper in SQLModel._sa_registry.mappers:  # type: ignore[attr-defined]  # SQLModel's registry
+        if mapper.local_table.name == table_name:
+            return cast(type[SQLModel], mapper.class_)
+    raise KeyError(table_name)
+
+
+def _stored_time(value: str | datetime) -> datetime:
+    """A stored `…Z` time as an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    """Stored text of an aware datetime (`…Z`), as `models.UTCDateTime` stores it."""
+    from sampleloans.dates import to_iso
+
+    return to_iso(moment)
+
+
+def _check_clock(now: datetime, last: Link) -> None:
+    """Refuse to record before the last event was recorded: `recorded_at` never decreases."""
+    if last.recorded_at is not None and now < last.recorded_at:
+        raise RuleViolation(
+            f"clock: now is {_iso(now)}, before event {last.seq} was recorded "
+            f"({_iso(last.recorded_at)}); the recording clock (SAMPLELOANS_NOW or the system "
+            "clock) must not go back: set it right and try again"
+        )
+
+
+def append(
+    unit: Unit,
+    ctx: Context,
+    event: Event,
+    *,
+    occurred_at: datetime | None = None,
+    reason: str | None = None,
+    corrects_seq: int | None = None,
+) -> Envelope:
+    """Append one event: link it to the chain, apply it, and check it now or with its batch."""
+    last = unit.link()
+    _check_clock(ctx.now, last)
+    when = occurred_at or ctx.now
+    if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
+        raise RuleViolation(
+            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
+            "events can only be recorded for the past"
+        )
+    payload = chain.canonical(event.to_payload())
+    body = chain.event_body(
+        seq=last.seq + 1,
+        kind=event.kind,
+        payload=payload,
+        occurred_at=_iso(when),
+        recorded_at=_iso(ctx.now),
+        actor=ctx.actor,
+        os_user=ctx.os_user,
+        corrects_seq=corrects_seq,
+        reason=reason,
+    )
+    values = {**body, "prev_hash": last.hash, "hash": chain.link_hash(last.hash, body)}
+    envelope = Envelope(
+        seq=last.seq + 1,
+        kind=event.kind,
+        occurred_at=when.astimezone(UTC),
+        recorded_at=ctx.now.astimezone(UTC),
+        actor=ctx.actor,
+        os_user=ctx.os_user,
+        corrects_seq=corrects_seq,
+        reason=reason,
+        payload=payload,
+    )
+    unit.insert_event(values)
+    if unit.checks_now:
+        unit.flush()  # the event row is written before its projections (see crashpoints)
+    crashpoints.reached("after_event_insert")
+    unit.touched.update(_apply(unit, envelope, event))
+    crashpoints.reached("after_apply")
+    unit.head = Link(envelope.seq, values["hash"], ctx.now)
+    if unit.checks_now:
+        unit.check()
+        unit.flush()
+    unit.sync()  # the read session's copies of what this event changed are stale now
+    return envelope
+
+
+def replay(unit: Unit, row: dict[str, Any], envelope: Envelope, event: Event) -> None:
+    """Store a recorded event row and apply it (`verify`'s replay, "as of"): the same buffer
+    and the same `apply` as `append`."""
+    unit.insert_event(row)
+    _apply(unit, envelope, event)
+    unit.head = Link(envelope.seq, str(row["hash"]), envelope.recorded_at)
+
+
+def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
+    """Apply one event through the unit's port; what it touched."""
+    from sampleloans.ledger.apply import apply  # apply imports this module's Touched
+
+    unit._subjects.clear()  # a new event: its index entries start afresh
+    touched = apply(unit, envelope, event)
+    if unit.checks_now:
+        unit.flush()
+    return touched
+
+
+_OPEN: "weakref.WeakKeyDictionary[Session, Unit]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def batch_unit(session: Session) -> Iterator[Unit]:
+    """Open a batch unit on a session's connection: appends through the session use it, and
+    their checks wait for `Unit.end_batch` (an import)."""
+    unit = Unit(session.connection(), checks_now=False, session=session)
+
+    def write_first(_state: ORMExecuteState) -> None:
+        unit.flush()  # what the session reads next must see the buffered rows
+
+    _OPEN[session] = unit
+    sa_event.listen(session, "do_orm_execute", write_first)
+    try:
+        yield unit
+    finally:
+        sa_event.remove(session, "do_orm_execute", write_first)
+        del _OPEN[session]
+
+
+def open_batch(session: Session) -> Unit | None:
+    """The batch unit open on a session (an import), or None for a single command."""
+    return _OPEN.get(session)
+
+
+def unit_for(session: Session) -> Unit:
+    """The unit a session's appends go through: its open batch, or a new batch of one."""
+    found = _OPEN.get(session)
+    if found is not None:
+        return found
+    session.flush()  # anything the session itself added (the ledger's metadata) comes first
+    return Unit(session.connection(), checks_now=True, session=session)
