@@ -80,7 +80,7 @@ def replay_into(source: Engine | Connection, target: Engine, cut: Cut | None = N
     """
     cut = cut or Cut()
     with _connected(source) as reading, target.begin() as connection:
-        unit = Unit(connection, checks_now=False)
+        unit = Unit(connection, checks_now=False, empty=True)
         meta = LedgerMeta.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:

@@ -31,9 +31,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Column, Connection, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 from sqlmodel import Session, SQLModel
 
 from sampleloans import crashpoints
@@ -45,6 +49,10 @@ from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, 
 
 M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
+_ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+_ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
+_UNTRACKED = frozenset({"ledger_event", "event_subject"})
+"""Tables whose rows a unit writes without holding them (events and their index)."""
 KEEP_ROWS = 20_000
 """Rows a unit keeps between batches before it forgets them all (bounded memory)."""
 
@@ -79,16 +87,23 @@ class Link:
 class Tracked:
     """A row held by a unit: plain attributes; setting one marks the row as changed."""
 
-    __slots__ = ("__dict__", "_changed", "_key")
+    __slots__ = ("__dict__", "_changed", "_key", "_unsynced")
+    _changed: set[Key]  # rows to write at the next flush
+    _unsynced: set[Key]  # rows whose read-session copies are behind
+    _key: Key
 
-    def __init__(self, values: dict[str, Any], changed: set[Key], key: Key) -> None:
-        object.__setattr__(self, "_changed", changed)
+    def __init__(
+        self, values: dict[str, Any], changed: tuple[set[Key], set[Key]], key: Key
+    ) -> None:
+        object.__setattr__(self, "_changed", changed[0])
+        object.__setattr__(self, "_unsynced", changed[1])
         object.__setattr__(self, "_key", key)
         self.__dict__.update(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self.__dict__[name] = value
         self._changed.add(self._key)
+        self._unsynced.add(self._key)
 
     def __repr__(self) -> str:
         return f"Tracked({self.__dict__!r})"
@@ -100,6 +115,7 @@ class _TableInfo:
     def __init__(self, model: type[SQLModel]) -> None:
         table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
         self.model = model
+        self.mapper = sa_inspect(model)
         self.table = table
         self.columns = tuple(column.name for column in table.columns)
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
@@ -142,9 +158,17 @@ class Unit:
     """The unit of work of one transaction (see the module docstring)."""
 
     def __init__(
-        self, connection: Connection, *, checks_now: bool = True, session: Session | None = None
+        self,
+        connection: Connection,
+        *,
+        checks_now: bool = True,
+        session: Session | None = None,
+        empty: bool = False,
     ) -> None:
         self.connection = connection
+        self.complete = empty
+        """Whether every projection row is in memory (a replay into an empty schema, until rows
+        are first forgotten): a key not held is then known to be missing, with no query."""
         self.checks_now = checks_now
         self.session = session  # the read side whose stale copies `sync` expires
         self.head: Link | None = None
@@ -153,10 +177,14 @@ class Unit:
         """Running mass of root samples per mission, kept while a batch registers many."""
         self._rows: dict[Key, Tracked] = {}  # the identity map
         self._changed: set[Key] = set()  # rows set since they were last written
+        self._unsynced: set[Key] = set()  # rows set since the read session's copies were
+        self._marks = (self._changed, self._unsynced)
         self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
-        self._written: set[Key] = set()  # rows written since the last `sync`
+        self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
+        self.held: list[object] = []
+        """The read session's rows of a batch, kept alive so reference rows are read once."""
 
     # --- the port: reads ------------------------------------------------------------------------
 
@@ -167,24 +195,31 @@ class Unit:
         name = (info.table.name, ident)
         found = self._rows.get(name)
         if found is None:
+            if self.complete and info.table.name not in _UNTRACKED:
+                return None
             if info.table.name in self._raw:  # a buffered row may be the one asked for
                 self.flush()
             row = self.connection.execute(info.select, info.key_params(ident)).first()
             if row is None:
                 return None
-            found = self._rows[name] = Tracked(dict(row._mapping), self._changed, name)
+            found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
 
     def loan_items(self, number: str) -> list[LoanItem]:
-        """Every item of a loan, in sample-code order (this event's changes included)."""
-        self.flush()
-        info = _info(LoanItem)
-        query = (
-            select(info.table)
-            .where(info.table.c.loan_number == number)
-            .order_by(info.table.c.sample_code)
-        )
-        return [cast(LoanItem, self._adopt(info, row)) for row in self.connection.execute(query)]
+        """Every item of a loan, in sample-code order (this event's changes included).
+
+        Read once per loan, then kept: every later item of it is inserted through this unit.
+        """
+        codes = self._items_of.get(number)
+        if codes is None:
+            info = _info(LoanItem)
+            self.flush()  # items buffered before the first look are read back with the rest
+            rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
+            codes = self._items_of[number] = {
+                self._adopt(info, row).sample_code for row in rows
+            }
+        items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
+        return [item for item in items if item is not None]
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
@@ -221,7 +256,7 @@ class Unit:
         name = (info.table.name, tuple(mapping[column] for column in info.key_columns))
         known = self._rows.get(name)
         if known is None:
-            known = self._rows[name] = Tracked(dict(mapping), self._changed, name)
+            known = self._rows[name] = Tracked(dict(mapping), self._marks, name)
         return known
 
     # --- the port: writes -----------------------------------------------------------------------
@@ -231,8 +266,10 @@ class Unit:
         info = _info(model)
         row = {**info.defaults, **values}
         name = (info.table.name, tuple(row[column] for column in info.key_columns))
-        tracked = self._rows[name] = Tracked(row, self._changed, name)
+        tracked = self._rows[name] = Tracked(row, self._marks, name)
         self._pending[info.table.name].append(tracked)
+        if model is LoanItem and row["loan_number"] in self._items_of:
+            self._items_of[row["loan_number"]].add(row["sample_code"])
 
     def index(self, seq: int, subject_type: str, key: str) -> None:
         """Index an event under one record (once per event)."""
@@ -256,17 +293,23 @@ class Unit:
         pending, self._pending = self._pending, defaultdict(list)
         self._raw.clear()
         for table_name in sorted(pending, key=_ORDER.__getitem__):
-            info = _TABLES.get(table_name) or _info(_model_of(table_name))
-            rows = []
-            for row in pending[table_name]:
-                if isinstance(row, Tracked):
-                    self._changed.discard(row._key)
-                    rows.append({name: row.__dict__[name] for name in info.columns})
-                else:
-                    rows.append(row)
-            self.connection.execute(info.insert, rows)
+            self._insert_rows(table_name, pending[table_name])
         if self._changed:
             self._write_changes()
+
+    def _insert_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
+        """One executemany INSERT of buffered rows."""
+        if not pending:
+            return
+        info = _TABLES.get(table_name) or _info(_model_of(table_name))
+        rows = []
+        for row in pending:
+            if isinstance(row, Tracked):
+                self._changed.discard(row._key)
+                rows.append({name: row.__dict__[name] for name in info.columns})
+            else:
+                rows.append(row)
+        self.connection.execute(info.insert, rows)
 
     def _write_changes(self) -> None:
         """One executemany UPDATE per table for the rows set since they were last written."""
@@ -277,22 +320,42 @@ class Unit:
             params = info.key_params(name[1])
             params.update({f"v_{column}": row[column] for column in info.value_columns})
             by_table[name[0]].append(params)
-        if self.session is not None:
-            self._written |= self._changed
         self._changed.clear()
         for table_name, rows in by_table.items():
             self.connection.execute(_TABLES[table_name].update, rows)
 
     def sync(self) -> None:
-        """Expire the read session's copies of rows this unit has changed (they are stale)."""
-        if self.session is None or not (self._written or self._changed):
+        """Bring the read session's copies of the rows this unit changed up to date.
+
+        The values are set as the copies' loaded state (`set_committed_value`): the session sees
+        them as read from the database, with nothing for it to write and no query to run.
+        """
+        if self.session is None or not self._unsynced:
             return
         identity_map = self.session.identity_map
-        for table_name, ident in self._written | self._changed:
-            stale = identity_map.get(self.session.identity_key(_TABLES[table_name].model, ident))
-            if stale is not None:
-                self.session.expire(stale)
-        self._written.clear()
+        for name in self._unsynced:
+            info = _TABLES[name[0]]
+            copy = identity_map.get(info.mapper.identity_key_from_primary_key(list(name[1])))
+            row = self._rows.get(name)
+            if copy is None or row is None:
+                continue
+            loaded = copy.__dict__
+            for column in info.value_columns:
+                value = row.__dict__[column]
+                if column not in loaded or loaded[column] != value:
+                    set_committed_value(copy, column, value)
+        self._unsynced.clear()
+
+    def pending_for(self, state: ORMExecuteState) -> bool:
+        """Whether a read of the session may concern rows this unit has not written yet.
+
+        A primary-key read of a row the unit does not hold cannot: the unit holds every row it
+        inserted or changed since it last wrote. Any other query may.
+        """
+        if not (self._pending or self._changed):
+            return False
+        key = _key_read_by(state)
+        return key is None or key in self._rows or key[0] in self._raw
 
     def release(self) -> None:
         """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
@@ -303,9 +366,10 @@ class Unit:
         self.flush()
         if len(self._rows) > KEEP_ROWS:
             self._rows.clear()
+            self._items_of.clear()
+            self.complete = False
             if self.session is not None:
-                self.sync()
-                self.session.expunge_all()  # the read side's copies are bounded the same way
+                self.held.clear()  # the read side's copies are bounded the same way
 
     def reset(
         self, head: Link | None = None, mission_root_ug: dict[str, int] | None = None
@@ -316,13 +380,16 @@ class Unit:
         caller gives the head and running totals as they were where the batch started.
         """
         self._rows.clear()
+        self.complete = False
         self._changed.clear()
         self._pending.clear()
         self._raw.clear()
-        self._written.clear()
+        self._unsynced.clear()
+        self._items_of.clear()
         self.touched = Touched()
         self.head = head
         self.mission_root_ug = dict(mission_root_ug or {})
+        self.held.clear()
         if self.session is not None:
             self.session.expire_all()  # its copies may hold what the rollback undid
 
@@ -370,6 +437,38 @@ class Unit:
         self.check()
         self.release()
         self.sync()
+
+
+def _key_read_by(state: ORMExecuteState) -> Key | None:
+    """The row a session statement reads by its whole primary key (`Session.get`), if it does."""
+    statement = state.statement
+    if not state.is_select or not isinstance(statement, Select):
+        return None
+    froms = statement.columns_clause_froms
+    if len(froms) != 1 or not isinstance(froms[0], Table):
+        return None
+    table = froms[0]
+    clause = statement.whereclause
+    if clause is None:
+        return None
+    parts = list(clause.clauses) if isinstance(clause, BooleanClauseList) else [clause]
+    values: dict[str, Any] = {}
+    params = state.parameters if isinstance(state.parameters, dict) else {}
+    for part in parts:
+        if not (
+            isinstance(part, BinaryExpression)
+            and part.operator is operators.eq
+            and isinstance(part.left, Column)
+            and part.left.table is table
+            and part.left.primary_key
+            and isinstance(part.right, BindParameter)
+        ):
+            return None
+        values[part.left.name] = params.get(part.right.key, part.right.value)
+    names = [column.name for column in table.primary_key.columns]
+    if set(values) != set(names):
+        return None
+    return (table.name, tuple(values[name] for name in names))
 
 
 def _model_of(table_name: str) -> type[SQLModel]:
@@ -487,15 +586,21 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     their checks wait for `Unit.end_batch` (an import)."""
     unit = Unit(session.connection(), checks_now=False, session=session)
 
-    def write_first(_state: ORMExecuteState) -> None:
-        unit.flush()  # what the session reads next must see the buffered rows
+    def write_first(state: ORMExecuteState) -> None:
+        if unit.pending_for(state):
+            unit.flush()  # what the session reads next must see the buffered rows
+
+    def keep(_session: Session, instance: object) -> None:
+        unit.held.append(instance)  # the session's identity map only holds rows weakly
 
     _OPEN[session] = unit
     sa_event.listen(session, "do_orm_execute", write_first)
+    sa_event.listen(session, "loaded_as_persistent", keep)
     try:
         yield unit
     finally:
         sa_event.remove(session, "do_orm_execute", write_first)
+        sa_event.remove(session, "loaded_as_persistent", keep)
         del _OPEN[session]
 
 
