@@ -31,7 +31,18 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Column, Connection, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Result,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState
@@ -183,6 +194,7 @@ class Unit:
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
         self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
+        self._absent: set[Key] = set()  # keys the read session found no row for
         self.held: list[object] = []
         """The read session's rows of a batch, kept alive so reference rows are read once."""
 
@@ -195,7 +207,7 @@ class Unit:
         name = (info.table.name, ident)
         found = self._rows.get(name)
         if found is None:
-            if self.complete and info.table.name not in _UNTRACKED:
+            if name in self._absent or (self.complete and info.table.name not in _UNTRACKED):
                 return None
             if info.table.name in self._raw:  # a buffered row may be the one asked for
                 self.flush()
@@ -215,9 +227,7 @@ class Unit:
             info = _info(LoanItem)
             self.flush()  # items buffered before the first look are read back with the rest
             rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
-            codes = self._items_of[number] = {
-                self._adopt(info, row).sample_code for row in rows
-            }
+            codes = self._items_of[number] = {self._adopt(info, row).sample_code for row in rows}
         items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
         return [item for item in items if item is not None]
 
@@ -268,6 +278,7 @@ class Unit:
         name = (info.table.name, tuple(row[column] for column in info.key_columns))
         tracked = self._rows[name] = Tracked(row, self._marks, name)
         self._pending[info.table.name].append(tracked)
+        self._absent.discard(name)
         if model is LoanItem and row["loan_number"] in self._items_of:
             self._items_of[row["loan_number"]].add(row["sample_code"])
 
@@ -346,16 +357,22 @@ class Unit:
                     set_committed_value(copy, column, value)
         self._unsynced.clear()
 
-    def pending_for(self, state: ORMExecuteState) -> bool:
-        """Whether a read of the session may concern rows this unit has not written yet.
+    def read_through(self, state: ORMExecuteState) -> Result[Any] | None:
+        """Run before each query of the read session (a batch): write what it may need first.
 
-        A primary-key read of a row the unit does not hold cannot: the unit holds every row it
-        inserted or changed since it last wrote. Any other query may.
+        A primary-key read of a row the unit does not hold needs nothing written (the unit holds
+        every row it inserted or changed since it last wrote); when it finds no row, the unit
+        remembers that the key is free, so `apply` does not ask again. Any other query may read
+        buffered rows, which are written first.
         """
-        if not (self._pending or self._changed):
-            return False
         key = _key_read_by(state)
-        return key is None or key in self._rows or key[0] in self._raw
+        if key is None or key in self._rows or key[0] in self._raw:
+            self.flush()
+            return None
+        found = state.invoke_statement().freeze()
+        if not found.data:
+            self._absent.add(key)
+        return found()
 
     def release(self) -> None:
         """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
@@ -367,6 +384,7 @@ class Unit:
         if len(self._rows) > KEEP_ROWS:
             self._rows.clear()
             self._items_of.clear()
+            self._absent.clear()
             self.complete = False
             if self.session is not None:
                 self.held.clear()  # the read side's copies are bounded the same way
@@ -386,6 +404,7 @@ class Unit:
         self._raw.clear()
         self._unsynced.clear()
         self._items_of.clear()
+        self._absent.clear()
         self.touched = Touched()
         self.head = head
         self.mission_root_ug = dict(mission_root_ug or {})
@@ -459,7 +478,7 @@ def _key_read_by(state: ORMExecuteState) -> Key | None:
             isinstance(part, BinaryExpression)
             and part.operator is operators.eq
             and isinstance(part.left, Column)
-            and part.left.table is table
+            and part.left.table.name == table.name  # the statement's table may be annotated
             and part.left.primary_key
             and isinstance(part.right, BindParameter)
         ):
@@ -586,9 +605,8 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     their checks wait for `Unit.end_batch` (an import)."""
     unit = Unit(session.connection(), checks_now=False, session=session)
 
-    def write_first(state: ORMExecuteState) -> None:
-        if unit.pending_for(state):
-            unit.flush()  # what the session reads next must see the buffered rows
+    def write_first(state: ORMExecuteState) -> Result[Any] | None:
+        return unit.read_through(state)  # what the session reads must see the buffered rows
 
     def keep(_session: Session, instance: object) -> None:
         unit.held.append(instance)  # the session's identity map only holds rows weakly
