@@ -34,6 +34,7 @@ from pydantic_core import PydanticUndefined
 from sqlalchemy import (
     Column,
     Connection,
+    FrozenResult,
     Result,
     Select,
     Table,
@@ -195,6 +196,7 @@ class Unit:
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
         self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
         self._absent: set[Key] = set()  # keys the read session found no row for
+        self._empty: dict[str, FrozenResult[Any]] = {}
         self.held: list[object] = []
         """The read session's rows of a batch, kept alive so reference rows are read once."""
 
@@ -213,6 +215,7 @@ class Unit:
                 self.flush()
             row = self.connection.execute(info.select, info.key_params(ident)).first()
             if row is None:
+                self._absent.add(name)  # every write of this transaction goes through the unit
                 return None
             found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
@@ -287,6 +290,7 @@ class Unit:
         entry = (seq, subject_type, key)
         if entry not in self._subjects:
             self._subjects.add(entry)
+            self._absent.discard((EventSubject.__tablename__, entry))  # type: ignore[arg-type]
             self._pending[EventSubject.__tablename__].append(  # type: ignore[index]
                 {"seq": seq, "subject_type": subject_type, "subject_key": key}
             )
@@ -295,6 +299,7 @@ class Unit:
     def insert_event(self, values: dict[str, Any]) -> None:
         """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
         self._pending[LedgerEvent.__tablename__].append(values)  # type: ignore[index]
+        self._absent.discard((LedgerEvent.__tablename__, (values["seq"],)))  # type: ignore[arg-type]
         self._raw.add(LedgerEvent.__tablename__)  # type: ignore[arg-type]
 
     def flush(self) -> None:
@@ -369,9 +374,13 @@ class Unit:
         if key is None or key in self._rows or key[0] in self._raw:
             self.flush()
             return None
+        empty = self._empty.get(key[0])
+        if empty is not None and self.get(_TABLES[key[0]].model, key[1]) is None:
+            return empty()  # the unit's own lookup is cheaper than the session's load
         found = state.invoke_statement().freeze()
         if not found.data:
             self._absent.add(key)
+            self._empty[key[0]] = found  # an empty answer to this table's key read
         return found()
 
     def release(self) -> None:
