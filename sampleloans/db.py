@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -515,6 +515,78 @@ def integrity_report(connection: Connection) -> list[str]:
 def attach(connection: Connection, path: Path, name: str) -> None:
     """Attach another database file to this connection under `name` (for set comparisons)."""
     connection.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
+
+
+# --- whole database files: backup and restore (SQLite's backup API) ------------------------------
+
+FileError = sqlite3.Error
+"""What the file operations below raise when SQLite refuses (a damaged or locked file)."""
+FileConnection = sqlite3.Connection
+"""A plain connection to a database file, for copying it whole."""
+
+
+def file_reader(path: Path, *, read_only: bool = False) -> FileConnection:
+    """A plain connection for reading a ledger file: `read_only` opens it `mode=ro` (a backup
+    that must not be touched); otherwise a plain one (the live ledger is in WAL mode, which a
+    `mode=ro` connection cannot always open), waiting for a writer's lock as commands do."""
+    if read_only:
+        return sqlite3.connect(file_uri(path, read_only=True), uri=True)
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
+    return connection
+
+
+def copy_source(database: Path) -> FileConnection:
+    """A connection to the live ledger for copying it (immutable on a read-only mount, where
+    SQLite could not create the -shm a WAL reader needs and nobody can write anyway)."""
+    immutable = on_read_only_medium(database)
+    connection = sqlite3.connect(
+        file_uri(database, immutable=immutable), uri=True, isolation_level=None
+    )
+    connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
+    return connection
+
+
+def copy_database(source: FileConnection, target: Path) -> None:
+    """Copy a whole database into the (empty, private) file `target` as one self-contained
+    file (rollback-journal mode, so no -wal has to travel with it), flushed to disk."""
+    with closing(sqlite3.connect(target, isolation_level=None)) as copy:
+        source.backup(copy)  # pages=-1: one step, one consistent snapshot
+        copy.execute("PRAGMA journal_mode = DELETE")
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def file_head(path: Path) -> tuple[int, str]:
+    """The last event of a ledger file (0 and empty for an empty ledger)."""
+    with closing(sqlite3.connect(file_uri(path, read_only=True), uri=True)) as connection:
+        row = connection.execute(
+            "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
+def load_database(copy_path: Path, database: Path) -> None:
+    """Load a whole database file into the live one in one SQLite transaction (readers see
+    the old or the new ledger), leaving it in WAL mode with no stale -wal behind."""
+    with (
+        closing(sqlite3.connect(copy_path, isolation_level=None)) as copy,
+        closing(sqlite3.connect(database, isolation_level=None)) as live,
+    ):
+        live.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
+        live.execute("PRAGMA journal_mode = WAL")
+        copy.backup(live)
+        live.execute("PRAGMA journal_mode = WAL")
+        live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def use_wal_file(path: Path) -> None:
+    """Switch a database file to WAL mode (a restored copy about to become the ledger)."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as copy:
+        copy.execute("PRAGMA journal_mode = WAL")
 
 
 def memory_engine() -> Engine:
