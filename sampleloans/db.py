@@ -444,7 +444,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
 
 def projection_tables() -> list[str]:
     """Names of the tables rebuilt by a replay, in a stable order."""
-    return [model.__tablename__ for model in models.PROJECTION_TABLES]  # type: ignore[attr-defined]
+    return [str(model.__tablename__) for model in models.PROJECTION_TABLES]
 
 
 def integrity_problems(engine: Engine) -> list[str]:

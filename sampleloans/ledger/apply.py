@@ -910,6 +910,13 @@ def mass_correction_text(what: str, code: str, old_ug: int, new_ug: int, reason:
     return f"{what} of {code} corrected: {format_mass(old_ug)} → {format_mass(new_ug)}; {reason}"
 
 
+def _corrected_seq(envelope: Envelope) -> int:
+    """The seq of the event a correction names (`_corrected_row` has checked it is there)."""
+    if envelope.corrects_seq is None:
+        raise InvalidInput("corrects_seq: a mass correction names the event it corrects")
+    return envelope.corrects_seq
+
+
 def _corrected_row(store: Projections, envelope: Envelope) -> LedgerEvent:
     """The earlier event a correction names."""
     if envelope.corrects_seq is None:
@@ -1021,7 +1028,7 @@ def _correct_registration(
 ) -> None:
     """A registered mass changes the sample's initial and vault mass, before any split or loan."""
     sample = _sample(store, envelope, event.sample, t)
-    _fixed_since(store, sample.code, envelope.corrects_seq, _TAKES_MASS)
+    _fixed_since(store, sample.code, _corrected_seq(envelope), _TAKES_MASS)
     _vault_change(sample, event.new_mass_ug - event.old_mass_ug)
     sample.initial_mass_ug += event.new_mass_ug - event.old_mass_ug
 
@@ -1048,8 +1055,8 @@ def _correct_vault_split(
     """
     parent = _sample(store, envelope, p["parent"], t)
     child = _sample(store, envelope, event.sample, t)
-    _fixed_since(store, child.code, envelope.corrects_seq, _TAKES_MASS)
-    _fixed_since(store, parent.code, envelope.corrects_seq, (ev.LoanIssued.kind,))
+    _fixed_since(store, child.code, _corrected_seq(envelope), _TAKES_MASS)
+    _fixed_since(store, parent.code, _corrected_seq(envelope), (ev.LoanIssued.kind,))
     delta_ug = event.new_mass_ug - event.old_mass_ug
     _vault_change(parent, -delta_ug)
     _vault_change(child, delta_ug)
@@ -1099,7 +1106,7 @@ def _correct_loss(
         _move_held(sample, item, delta_ug, "lost")
         _follow_items(store, loan)
     else:  # lost in the vault: fixed once the vault mass was lent or split as it stood
-        _fixed_since(store, sample.code, envelope.corrects_seq, _TAKES_MASS)
+        _fixed_since(store, sample.code, _corrected_seq(envelope), _TAKES_MASS)
         _vault_change(sample, -delta_ug)
     sample.lost_ug += delta_ug
     incident = store.get(Incident, envelope.corrects_seq)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import chain
@@ -68,10 +68,10 @@ def iter_events(session: Session, *, up_to_seq: int | None = None) -> Iterator[L
     """Every event in seq order, streamed in batches (never the whole ledger in memory)."""
     last = 0
     while True:
-        query = select(LedgerEvent).where(LedgerEvent.seq > last)  # type: ignore[arg-type]
+        query = select(LedgerEvent).where(col(LedgerEvent.seq) > last)
         if up_to_seq is not None:
-            query = query.where(LedgerEvent.seq <= up_to_seq)  # type: ignore[arg-type]
-        batch = list(session.exec(query.order_by(LedgerEvent.seq).limit(2000)).all())
+            query = query.where(col(LedgerEvent.seq) <= up_to_seq)
+        batch = list(session.exec(query.order_by(col(LedgerEvent.seq)).limit(2000)).all())
         if not batch:
             return
         for row in batch:

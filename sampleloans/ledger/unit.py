@@ -63,8 +63,6 @@ M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
-_UNTRACKED = frozenset({"ledger_event", "event_subject"})
-"""Tables whose rows a unit writes without holding them (events and their index)."""
 KEEP_ROWS = 20_000
 """Rows a unit keeps between batches before it forgets them all (bounded memory)."""
 
@@ -166,6 +164,12 @@ def _info(model: type[SQLModel]) -> _TableInfo:
     return found
 
 
+_EVENTS = _info(LedgerEvent).table.name
+_SUBJECTS = _info(EventSubject).table.name
+_UNTRACKED = frozenset({_EVENTS, _SUBJECTS})
+"""Tables whose rows a unit writes without holding them (events and their index)."""
+
+
 class Unit:
     """The unit of work of one transaction (see the module docstring)."""
 
@@ -230,7 +234,8 @@ class Unit:
             info = _info(LoanItem)
             self.flush()  # items buffered before the first look are read back with the rest
             rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
-            codes = self._items_of[number] = {self._adopt(info, row).sample_code for row in rows}
+            adopted = (self._adopt(info, row) for row in rows)
+            codes = self._items_of[number] = {str(item.__dict__["sample_code"]) for item in adopted}
         items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
         return [item for item in items if item is not None]
 
@@ -290,17 +295,17 @@ class Unit:
         entry = (seq, subject_type, key)
         if entry not in self._subjects:
             self._subjects.add(entry)
-            self._absent.discard((EventSubject.__tablename__, entry))  # type: ignore[arg-type]
-            self._pending[EventSubject.__tablename__].append(  # type: ignore[index]
+            self._absent.discard((_SUBJECTS, entry))
+            self._pending[_SUBJECTS].append(
                 {"seq": seq, "subject_type": subject_type, "subject_key": key}
             )
-            self._raw.add(EventSubject.__tablename__)  # type: ignore[arg-type]
+            self._raw.add(_SUBJECTS)
 
     def insert_event(self, values: dict[str, Any]) -> None:
         """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
-        self._pending[LedgerEvent.__tablename__].append(values)  # type: ignore[index]
-        self._absent.discard((LedgerEvent.__tablename__, (values["seq"],)))  # type: ignore[arg-type]
-        self._raw.add(LedgerEvent.__tablename__)  # type: ignore[arg-type]
+        self._pending[_EVENTS].append(values)
+        self._absent.discard((_EVENTS, (values["seq"],)))
+        self._raw.add(_EVENTS)
 
     def flush(self) -> None:
         """INSERT the buffered rows (parents first), then UPDATE the rows changed since read."""
@@ -317,7 +322,7 @@ class Unit:
         """One executemany INSERT of buffered rows."""
         if not pending:
             return
-        info = _TABLES.get(table_name) or _info(_model_of(table_name))
+        info = _TABLES[table_name]  # described when its first row was buffered
         rows = []
         for row in pending:
             if isinstance(row, Tracked):
@@ -487,6 +492,7 @@ def _key_read_by(state: ORMExecuteState) -> Key | None:
             isinstance(part, BinaryExpression)
             and part.operator is operators.eq
             and isinstance(part.left, Column)
+            and isinstance(part.left.table, Table)
             and part.left.table.name == table.name  # the statement's table may be annotated
             and part.left.primary_key
             and isinstance(part.right, BindParameter)
@@ -497,14 +503,6 @@ def _key_read_by(state: ORMExecuteState) -> Key | None:
     if set(values) != set(names):
         return None
     return (table.name, tuple(values[name] for name in names))
-
-
-def _model_of(table_name: str) -> type[SQLModel]:
-    """The table model of a table name."""
-    for mapper in SQLModel._sa_registry.mappers:  # type: ignore[attr-defined]  # SQLModel's registry
-        if mapper.local_table.name == table_name:
-            return cast(type[SQLModel], mapper.class_)
-    raise KeyError(table_name)
 
 
 def _stored_time(value: str | datetime) -> datetime:

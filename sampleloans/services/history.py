@@ -223,11 +223,11 @@ def record_history(
     hidden = foreign_loan_events(session, person, list(seqs))
     seqs = [seq for seq in seqs if seq not in hidden]
     rows = session.exec(
-        select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(LedgerEvent.seq)
+        select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(col(LedgerEvent.seq))
     ).all()
     corrected: dict[int, list[int]] = {}
     for note in session.exec(
-        select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(Note.seq)
+        select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(col(Note.seq))
     ).all():
         corrected.setdefault(note.corrects_seq, []).append(note.seq)
     if as_of is not None:  # a correction made after the moment asked for had not happened yet

@@ -420,6 +420,7 @@ def compare_table(stored: Engine | Connection, replayed: Engine, table: str) -> 
                 problems.append(_missing_row(table, want_key))
                 want = next(want_rows, None)
             else:
+                assert have is not None and want is not None  # the same key on both sides
                 if tuple(have) != tuple(want):
                     problems.append(_changed_row(table, have_key, have, want))
                 have, want = next(have_rows, None), next(want_rows, None)
