@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from sampleloans.ledger import apply as apply_module
-from sampleloans.ledger.unit import unit_for
 from sampleloans.ledger import store
+from sampleloans.ledger.unit import unit_for
 from sampleloans.models import LoanItem, Sample
 from sampleloans.services import loans
 from sampleloans.services import samples as samples_service

@@ -1,6 +1,6 @@
 """Invariant checks in beancount's style: `check_*(snapshot) -> list[Violation]`.
 
-Every check runs and every violation is reported. The same checks refuse a write (store.append
+Every check runs and every violation is reported. The same checks refuse a write (the unit of work
 raises when any fails on the touched records) and power `verify` (all records, all printed).
 """
 

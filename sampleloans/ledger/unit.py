@@ -314,11 +314,11 @@ class Unit:
         pending, self._pending = self._pending, defaultdict(list)
         self._raw.clear()
         for table_name in sorted(pending, key=_ORDER.__getitem__):
-            self._insert_rows(table_name, pending[table_name])
+            self._write_new_rows(table_name, pending[table_name])
         if self._changed:
             self._write_changes()
 
-    def _insert_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
+    def _write_new_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
         """One executemany INSERT of buffered rows."""
         if not pending:
             return
