@@ -1,8 +1,7 @@
 """Reading the ledger: its genesis, its head, and its events in order.
 
-Writing is the unit of work's (`ledger/unit.py`): `append(unit, ctx, event)` is the only way an
-event enters the ledger. `Context`, `Envelope` and `append` are re-exported for callers that
-name them here.
+Writing is the unit of work's (`ledger/unit.py`): `unit.append(unit, ctx, event)` is the only
+way an event enters the ledger; `append(session, …)` here does it through the session's unit.
 """
 
 import json
@@ -14,9 +13,9 @@ from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import chain
+from sampleloans.ledger import unit as ledger_unit
 from sampleloans.ledger.envelope import Context, Envelope, envelope_of
 from sampleloans.ledger.events import Event, event_from_payload
-from sampleloans.ledger.unit import append
 from sampleloans.models import LedgerEvent, LedgerMeta
 
 __all__ = [
@@ -29,6 +28,27 @@ __all__ = [
     "head",
     "iter_events",
 ]
+
+
+def append(
+    session: Session,
+    ctx: Context,
+    event: Event,
+    *,
+    occurred_at: datetime | None = None,
+    reason: str | None = None,
+    corrects_seq: int | None = None,
+) -> Envelope:
+    """Append an event through the session's unit of work: the import's open batch, or a batch
+    of one checked at once (`ledger/unit.py`)."""
+    return ledger_unit.append(
+        ledger_unit.unit_for(session),
+        ctx,
+        event,
+        occurred_at=occurred_at,
+        reason=reason,
+        corrects_seq=corrects_seq,
+    )
 
 
 def genesis(session: Session) -> str:

@@ -6,7 +6,7 @@ from typing import TypeVar
 from sqlmodel import Session, SQLModel
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
-from sampleloans.ledger import unit as ledger_unit
+from sampleloans.ledger import store
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
@@ -38,10 +38,9 @@ def append(
     corrects_seq: int | None = None,
 ) -> Envelope:
     """Append an event through the session's unit of work (`ledger/unit.py`): the import's
-    open batch, or a batch of one checked at once; the session's stale copies are expired."""
-    unit = ledger_unit.unit_for(session)
-    return ledger_unit.append(
-        unit, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
+    open batch, or a batch of one checked at once; the session's copies follow the changes."""
+    return store.append(
+        session, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
     )
 
 
