@@ -24,7 +24,7 @@ unit; after a flush, `sync` expires the ORM's copies of the rows the unit change
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -223,6 +223,19 @@ class Unit:
                 return None
             found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
+
+    def prefetch(self, model: type[SQLModel], keys: Iterable[Any]) -> None:
+        """Read the rows of many single-column keys with one query (an import's batch); a key
+        with no row is remembered free, so neither the read session nor `apply` asks again."""
+        info = _info(model)
+        name = info.table.name
+        wanted = {key for key in keys if (name, (key,)) not in self._rows}
+        if not wanted:
+            return
+        column = info.table.c[info.key_columns[0]]
+        for row in self.connection.execute(select(info.table).where(column.in_(sorted(wanted)))):
+            wanted.discard(self._adopt(info, row)._key[1][0])
+        self._absent.update((name, (key,)) for key in wanted)
 
     def loan_items(self, number: str) -> list[LoanItem]:
         """Every item of a loan, in sample-code order (this event's changes included).

@@ -42,6 +42,7 @@ from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.ledger.unit import Unit, batch_unit
+from sampleloans.models import Sample
 from sampleloans.services import (
     agreements,
     corrections,
@@ -812,6 +813,9 @@ def _try_batch(
     savepoint = session.begin_nested()
     session.connection()  # emits the SAVEPOINT now: the unit writes on this connection
     head, totals = unit.head, dict(unit.mission_root_ug)
+    if handle is _register_row:  # one query for the batch's codes, not one per record
+        codes = (row.get("code") for _line, row in records if not isinstance(row, Exception))
+        unit.prefetch(Sample, (code.strip() for code in codes if isinstance(code, str)))
     refused: list[LineError] = []
     done = 0
     try:
