@@ -428,7 +428,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         session.commit()
         if write:
             crashpoints.reached("after_commit")
-    except (DatabaseError, sqlite3.DatabaseError) as exc:  # the batch session uses the driver
+    except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
             session.rollback()  # then rolls back from its journal on the next open
         mapped = storage_error(exc, engine.url.database or ":memory:")
