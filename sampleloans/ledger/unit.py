@@ -583,9 +583,7 @@ def append(
         reason=reason,
         payload=payload,
     )
-    unit.insert_event(values)
-    if unit.checks_now:
-        unit.flush()  # the event row is written before its projections (see crashpoints)
+    unit.insert_event(values)  # written with its projections, parents first
     crashpoints.reached("after_event_insert")
     unit.touched.update(_apply(unit, envelope, event))
     crashpoints.reached("after_apply")
