@@ -186,7 +186,7 @@ class Unit:
         """Whether every projection row is in memory (a replay into an empty schema, until rows
         are first forgotten): a key not held is then known to be missing, with no query."""
         self.checks_now = checks_now
-        self.session = session  # the read side whose stale copies `sync` expires
+        self.session = session  # the read side whose copies `sync` brings up to date
         self.head: Link | None = None
         self.touched = Touched()
         self.mission_root_ug: dict[str, int] = {}
