@@ -279,7 +279,7 @@ def check_item_balance(snapshot: Snapshot) -> list[Violation]:
 def check_custody(snapshot: Snapshot) -> list[Violation]:
     """One custodian of record: at most one active loan item per sample, matching the sample."""
     found = []
-    active: dict[str, list[Any]] = defaultdict(list)
+    active: dict[str, list[ItemFigures]] = defaultdict(list)
     held_ug: dict[str, int] = defaultdict(int)
     for i in snapshot.items:
         if i.state in ACTIVE_ITEM_STATES:
@@ -365,7 +365,7 @@ def check_agreement_mass(snapshot: Snapshot) -> list[Violation]:
 
 def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
     """A settled or closed loan has every microgram accounted for."""
-    items_by_loan: dict[str, list[Any]] = defaultdict(list)
+    items_by_loan: dict[str, list[ItemFigures]] = defaultdict(list)
     for i in snapshot.items:
         items_by_loan[i.loan_number].append(i)
     found = []
