@@ -38,9 +38,8 @@ def main() -> None:
         with db.transaction(engine) as session, path.open(encoding="utf-8", newline="") as lines:
             events = import_records(session, ctx, lines, fmt=fmt, source=path.name).events
         seconds = time.perf_counter() - start
-        print(
-            f"import {fmt}: {events} events in {seconds:.2f} s ({seconds / events * 1e6:.0f} µs/event)"
-        )
+        per_event_us = seconds / events * 1e6
+        print(f"import {fmt}: {events} events in {seconds:.2f} s ({per_event_us:.0f} µs/event)")
     start = time.perf_counter()
     result = verify(engine)
     seconds = time.perf_counter() - start
