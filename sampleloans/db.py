@@ -11,12 +11,12 @@ import shutil
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, SQLModel
 
@@ -428,7 +428,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         session.commit()
         if write:
             crashpoints.reached("after_commit")
-    except (DatabaseError, sqlite3.DatabaseError) as exc:  # the batch session uses the driver
+    except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
             session.rollback()  # then rolls back from its journal on the next open
         mapped = storage_error(exc, engine.url.database or ":memory:")
@@ -444,12 +444,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
 
 def projection_tables() -> list[str]:
     """Names of the tables rebuilt by a replay, in a stable order."""
-    names = []
-    for model in models.PROJECTION_TABLES:
-        name = model.__tablename__  # typed str | callable on SQLModel; ours are all strings
-        assert isinstance(name, str), model
-        names.append(name)
-    return names
+    return [str(model.__tablename__) for model in models.PROJECTION_TABLES]
 
 
 def integrity_problems(engine: Engine) -> list[str]:
@@ -510,6 +505,97 @@ ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, what
 def use_bulk_cache(connection: Any) -> None:
     """Give this connection the bulk page cache (for an import)."""
     connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+
+
+def integrity_report(connection: Connection) -> list[str]:
+    """SQLite's own integrity check of the main database: ["ok"] or each problem found."""
+    return [str(row[0]) for row in connection.execute(text("PRAGMA main.integrity_check"))]
+
+
+def attach(connection: Connection, path: Path, name: str) -> None:
+    """Attach another database file to this connection under `name` (for set comparisons)."""
+    connection.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
+
+
+# --- whole database files: backup and restore (SQLite's backup API) ------------------------------
+
+FileError = sqlite3.Error
+"""What the file operations below raise when SQLite refuses (a damaged or locked file)."""
+FileConnection = sqlite3.Connection
+"""A plain connection to a database file, for copying it whole."""
+
+
+def file_reader(path: Path, *, read_only: bool = False) -> FileConnection:
+    """A plain connection for reading a ledger file: `read_only` opens it `mode=ro` (a backup
+    that must not be touched); otherwise a plain one (the live ledger is in WAL mode, which a
+    `mode=ro` connection cannot always open), waiting for a writer's lock as commands do."""
+    if read_only:
+        return sqlite3.connect(file_uri(path, read_only=True), uri=True)
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
+    return connection
+
+
+def copy_source(database: Path) -> FileConnection:
+    """A connection to the live ledger for copying it (immutable on a read-only mount, where
+    SQLite could not create the -shm a WAL reader needs and nobody can write anyway)."""
+    immutable = on_read_only_medium(database)
+    connection = sqlite3.connect(
+        file_uri(database, immutable=immutable), uri=True, isolation_level=None
+    )
+    connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
+    return connection
+
+
+def copy_database(source: FileConnection, target: Path) -> None:
+    """Copy a whole database into the (empty, private) file `target` as one self-contained
+    file (rollback-journal mode, so no -wal has to travel with it), flushed to disk."""
+    with closing(sqlite3.connect(target, isolation_level=None)) as copy:
+        source.backup(copy)  # pages=-1: one step, one consistent snapshot
+        copy.execute("PRAGMA journal_mode = DELETE")
+    fileio.fsync_file(target)
+
+
+def file_head(path: Path) -> tuple[int, str]:
+    """The last event of a ledger file (0 and empty for an empty ledger)."""
+    with closing(sqlite3.connect(file_uri(path, read_only=True), uri=True)) as connection:
+        row = connection.execute(
+            "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
+def load_database(copy_path: Path, database: Path) -> None:
+    """Load a whole database file into the live one in one SQLite transaction (readers see
+    the old or the new ledger), leaving it in WAL mode with no stale -wal behind."""
+    with (
+        closing(sqlite3.connect(copy_path, isolation_level=None)) as copy,
+        closing(sqlite3.connect(database, isolation_level=None)) as live,
+    ):
+        live.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
+        live.execute("PRAGMA journal_mode = WAL")
+        copy.backup(live)
+        live.execute("PRAGMA journal_mode = WAL")
+        live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def use_wal_file(path: Path) -> None:
+    """Switch a database file to WAL mode (a restored copy about to become the ledger)."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as copy:
+        copy.execute("PRAGMA journal_mode = WAL")
+
+
+def memory_engine() -> Engine:
+    """A private in-memory database (an "as of" replay is read there, then thrown away)."""
+    return make_engine("sqlite://")
+
+
+def reader_of(session: Session) -> Engine:
+    """The session's engine for a second, read-only connection (a deferred transaction: it
+    never waits for the write lock the session may hold)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return engine.execution_options(sqlite_begin="DEFERRED")
 
 
 def scratch_engine(path: Path) -> Engine:

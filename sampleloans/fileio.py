@@ -185,6 +185,15 @@ def move_into_place(temp: Path, path: Path, *, force: bool, option: str | None =
         os.replace(temp, path)
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a file's contents to disk (OSError on a full or failing disk: the caller says so)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_directory(directory: Path) -> None:
     """Flush a folder's entries to disk (best effort: some filesystems refuse it)."""
     try:

@@ -5,12 +5,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, text
 
 from bench.generate import Scale, write_catalogue, write_history
 from sampleloans import db
-from sampleloans.ledger import batch
-from sampleloans.ledger.batch import BatchSession
+from sampleloans.ledger import unit as unit_module
+from sampleloans.ledger.unit import Unit
 from sampleloans.models import EventSubject, LedgerEvent, Loan, Sample
 from sampleloans.services import bulk
 from sampleloans.services.bulk import BulkRejected, import_records
@@ -92,11 +92,11 @@ def test_a_refusal_after_several_batches_names_its_line_and_writes_nothing(
     assert fingerprint(db_path) == before
 
 
-def test_batch_session_reads_its_own_writes_and_forgets_on_release(
+def test_the_unit_reads_its_own_writes_and_forgets_on_release(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with engine.begin() as connection:
-        unit = BatchSession(connection)
+        unit = Unit(connection, checks_now=False)
         sample = unit.get(Sample, "CE5C0100YJFM00201")
         assert sample is not None and unit.get(Sample, "CE5C0100YJFM00201") is sample
         sample.storage_location = "cabinet 9"  # changed in memory only, until written
@@ -104,15 +104,13 @@ def test_batch_session_reads_its_own_writes_and_forgets_on_release(
             text("SELECT storage_location FROM sample WHERE code = 'CE5C0100YJFM00201'")
         ).scalar_one()
         assert stored != "cabinet 9"
-        queried = unit.exec(select(Sample).where(Sample.code == "CE5C0100YJFM00201")).all()
-        assert queried == [sample]  # a query writes first and answers from the identity map
+        assert unit.has_open_incident("CE5C0100YJFM00201") is False  # a lookup writes first
         stored = connection.execute(
             text("SELECT storage_location FROM sample WHERE code = 'CE5C0100YJFM00201'")
         ).scalar_one()
         assert stored == "cabinet 9"
         head = connection.execute(text("SELECT max(seq) FROM ledger_event")).scalar_one()
-        unit.execute(
-            insert(LedgerEvent.__table__),  # type: ignore[attr-defined]
+        unit.insert_event(
             {
                 "seq": head + 1,
                 "kind": "x",
@@ -125,15 +123,16 @@ def test_batch_session_reads_its_own_writes_and_forgets_on_release(
                 "reason": None,
                 "prev_hash": "0" * 64,
                 "hash": "1" * 64,
-            },
+            }
         )
         assert unit.get(LedgerEvent, head + 1) is not None  # a buffered insert is readable
-        unit.insert_row(EventSubject, {"seq": head + 1, "subject_type": "t", "subject_key": "k"})
+        unit.index(head + 1, "t", "k")
+        unit.index(head + 1, "t", "k")  # once per event
         assert unit.get(EventSubject, (head + 1, "t", "k")) is not None
         assert unit.get(Loan, "no such loan") is None
         unit.release()
         assert unit._rows  # kept while small: the next batch reads them again for free
-        monkeypatch.setattr(batch, "KEEP_ROWS", 2)
+        monkeypatch.setattr(unit_module, "KEEP_ROWS", 2)
         unit.release()
         assert not unit._rows  # forgotten past the cap: memory stays bounded
         subjects = connection.execute(

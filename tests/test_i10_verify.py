@@ -208,12 +208,15 @@ def test_append_refuses_a_recorded_at_before_the_head(engine: Engine) -> None:
 
 
 def test_a_batch_session_refuses_the_clock_going_back_too(engine: Engine) -> None:
-    from sampleloans.ledger.batch import BatchSession
+    from sampleloans.ledger.unit import batch_unit
 
-    with pytest.raises(RuleViolation, match="clock"), engine.begin() as connection:
-        unit = BatchSession(connection)
-        lab(unit, ctx_for(), "B1")
-        lab(unit, ctx_for(now=datetime(2024, 1, 1, tzinfo=UTC)), "B2")
+    with (
+        pytest.raises(RuleViolation, match="clock"),
+        db.transaction(engine) as session,
+        batch_unit(session),
+    ):
+        lab(session, ctx_for(), "B1")
+        lab(session, ctx_for(now=datetime(2024, 1, 1, tzinfo=UTC)), "B2")
 
 
 def drop_triggers(path: Path, *statements: str) -> None:

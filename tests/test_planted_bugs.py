@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sampleloans.ledger import apply as apply_module
 from sampleloans.ledger import store
+from sampleloans.ledger.unit import unit_for
 from sampleloans.models import LoanItem, Sample
 from sampleloans.services import loans
 from sampleloans.services import samples as samples_service
@@ -76,8 +77,9 @@ def test_write_without_event_row_is_caught(monkeypatch: pytest.MonkeyPatch) -> N
             corrects_seq=kw.get("corrects_seq"),
             reason=kw.get("reason"),
         )
-        apply_module.apply(session, envelope, event)
-        session.flush()
+        unit = unit_for(session)
+        apply_module.apply(unit, envelope, event)
+        unit.flush()
         return envelope
 
     for module in (samples_service, loans):

@@ -1,19 +1,18 @@
-"""`apply(session, envelope, event)`: the one code path that turns events into projections.
+"""`apply(store, envelope, event)`: the one code path that turns events into projections.
 
-Services call it through `store.append`; `verify` calls it to replay the whole ledger into an
-empty schema. It never looks at the clock: every time comes from the envelope. It refuses
-(raises) on an event that cannot follow the current state, so a replay of a tampered ledger
-names the event that no longer fits.
+Every event reaches it through the unit of work (`ledger/unit.py`): `append` for a new event,
+`replay` for a stored one (`verify`, "as of"). It sees the unit only through the `Projections`
+port below, never a database session. It never looks at the clock: every time comes from the
+envelope. It refuses (raises) on an event that cannot follow the current state, so a replay of
+a tampered ledger names the event that no longer fits. It returns the records it touched.
 """
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import SQLModel
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
@@ -23,10 +22,11 @@ from sampleloans.ledger.checks import (
     require_loan_transition,
     words,
 )
+from sampleloans.ledger.envelope import Envelope
+from sampleloans.ledger.unit import Touched
 from sampleloans.models import (
     Agreement,
     Consumption,
-    EventSubject,
     Extension,
     Incident,
     Institution,
@@ -43,23 +43,54 @@ from sampleloans.models import (
 )
 from sampleloans.units import period_delta
 
-
-@dataclass
-class Touched:
-    """The records one event changed, so the checks can look at exactly those."""
-
-    samples: set[str] = field(default_factory=set)
-    loans: set[str] = field(default_factory=set)
-    agreements: set[str] = field(default_factory=set)
-
-    def update(self, other: "Touched") -> None:
-        """Add what another event touched."""
-        self.samples |= other.samples
-        self.loans |= other.loans
-        self.agreements |= other.agreements
+M = TypeVar("M", bound=SQLModel)
 
 
-Applier = Callable[[Session, Any, Any, Touched], None]
+class KeyReader(Protocol):
+    """Anything that reads a row by primary key (the unit, or a read session)."""
+
+    def get(self, entity: type[M], ident: Any) -> M | None:
+        """The row of `entity` with key `ident`, or None."""
+        ...
+
+
+class Projections(KeyReader, Protocol):
+    """The port `apply` writes through: rows by key, inserts, the event index, and the few
+    lookups `apply` needs, each written once (`ledger/unit.py` implements it).
+
+    A row from `get` is updated by setting its attributes; the unit writes it at its next flush.
+    """
+
+    def insert(self, model: type[SQLModel], **values: Any) -> None:
+        """Add a new row (the model's defaults fill the fields not given)."""
+        ...
+
+    def index(self, seq: int, subject_type: str, key: str) -> None:
+        """Index the event `seq` under one record (idempotent within the event)."""
+        ...
+
+    def flush(self) -> None:
+        """Write what is buffered (lookups do it themselves)."""
+        ...
+
+    def loan_items(self, number: str) -> list[LoanItem]:
+        """Every item of a loan, in sample-code order."""
+        ...
+
+    def has_open_incident(self, code: str) -> bool:
+        """Whether a sample has an open incident."""
+        ...
+
+    def subjects_of(self, seq: int) -> list[tuple[str, str]]:
+        """The (subject type, key) pairs an event is indexed under."""
+        ...
+
+    def kinds_after(self, code: str, after_seq: int) -> set[str]:
+        """The kinds of the events about a sample after the event `after_seq`."""
+        ...
+
+
+Applier = Callable[[Projections, Envelope, Any, Touched], None]
 APPLIERS: dict[str, Applier] = {}
 E = TypeVar("E", bound=ev.Event)
 
@@ -74,39 +105,17 @@ def applies(event_type: type[E]) -> Callable[[Applier], Applier]:
     return register
 
 
-def apply(session: Session, envelope: Any, event: ev.Event) -> Touched:
+def apply(store: Projections, envelope: Envelope, event: ev.Event) -> Touched:
     """Update the projections for one event; return what it touched."""
     touched = Touched()
-    session.info["event_subjects"] = {}
-    APPLIERS[event.kind](session, envelope, event, touched)
-    subjects = list(session.info.pop("event_subjects").values())
-    if subjects:  # one executemany instead of an ORM object per subject
-        session.execute(insert(EventSubject.__table__), subjects)  # type: ignore[attr-defined]
+    APPLIERS[event.kind](store, envelope, event, touched)
     return touched
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _insert(session: Any, model: type[SQLModel], **values: Any) -> None:
-    """Add a new projection row (a bulk `BatchSession` takes the values without a model object)."""
-    insert_row = getattr(session, "insert_row", None)
-    if insert_row is not None:
-        insert_row(model, values)
-    else:
-        session.add(model(**values))
-
-
-def _subject(session: Session, seq: int, subject_type: str, key: str) -> None:
-    """Index the event under one record (idempotent within the event)."""
-    # collected per event in session.info and inserted once by `apply`
-    seen: dict[tuple[int, str, str], dict[str, Any]] = session.info.setdefault("event_subjects", {})
-    seen.setdefault(
-        (seq, subject_type, key), {"seq": seq, "subject_type": subject_type, "subject_key": key}
-    )
-
-
-def _in_order(previous: datetime, envelope: Any, what: str) -> None:
+def _in_order(previous: datetime, envelope: Envelope, what: str) -> None:
     """Refuse an event dated before the previous event of the same record (a rule: exit 1)."""
     if envelope.occurred_at < previous:
         raise RuleViolation(
@@ -116,21 +125,20 @@ def _in_order(previous: datetime, envelope: Any, what: str) -> None:
         )
 
 
-def _sample(session: Session, envelope: Any, code: str, touched: Touched) -> Sample:
+def _sample(store: Projections, envelope: Envelope, code: str, touched: Touched) -> Sample:
     """Load a sample, check time order, mark it as touched and index the event under it."""
-    sample = session.get(Sample, code)
+    sample = store.get(Sample, code)
     if sample is None:
         raise NotFound(f"sample {code} is not registered; check the code with 'samples list'")
     _in_order(sample.last_event_at, envelope, f"sample {code}")
     sample.last_event_at = envelope.occurred_at
     touched.samples.add(code)
-    _subject(session, envelope.seq, "sample", code)
-    session.add(sample)
+    store.index(envelope.seq, "sample", code)
     return sample
 
 
 def _loan(
-    session: Session, envelope: Any, number: str, touched: Touched, *, whole: bool = True
+    store: Projections, envelope: Envelope, number: str, touched: Touched, *, whole: bool = True
 ) -> Loan:
     """Load a loan, check time order, mark it as touched and index the event under it.
 
@@ -140,7 +148,7 @@ def _loan(
     incident) is ordered per sample by `_sample`, and here only after the last whole-loan event:
     entering sample A's analysis of June 1 after sample B's split of June 15 is fine.
     """
-    loan = session.get(Loan, number)
+    loan = store.get(Loan, number)
     if loan is None:
         raise NotFound(f"loan {number} does not exist; see 'loans list'")
     if whole:
@@ -157,42 +165,35 @@ def _loan(
         ("agreement", loan.agreement),
         ("person", loan.pi_email),
     ):
-        _subject(session, envelope.seq, subject_type, key)
-    session.add(loan)
+        store.index(envelope.seq, subject_type, key)
     return loan
 
 
-def _follow_items(session: Session, loan: Loan) -> None:
-    """Set a received loan's status from its items (see `checks.loan_status_of`); the query
-    sees this event's item changes (the session autoflushes; a batch writes before it reads)."""
-    loan.status = loan_status_of(_items(session, loan.number), loan.status)
+def _follow_items(store: Projections, loan: Loan) -> None:
+    """Set a received loan's status from its items (see `checks.loan_status_of`); the lookup
+    sees this event's item changes (the unit writes before it reads)."""
+    loan.status = loan_status_of(store.loan_items(loan.number), loan.status)
 
 
-def shipment_samples(session: Session, shipment_seq: int) -> list[str]:
+def shipment_samples(store: KeyReader, shipment_seq: int) -> list[str]:
     """The sample codes a shipment carried, as its event recorded them."""
-    row = session.get(LedgerEvent, shipment_seq)
+    row = store.get(LedgerEvent, shipment_seq)
     if row is None or row.kind != ev.LoanShipped.kind:
         raise NotFound(f"event {shipment_seq} is not a shipment")
     return sorted(json.loads(row.payload)["samples"])
 
 
-def _item(session: Session, number: str, code: str) -> LoanItem:
+def _item(store: Projections, number: str, code: str) -> LoanItem:
     """One item of a loan."""
-    item = session.get(LoanItem, (number, code))
+    item = store.get(LoanItem, (number, code))
     if item is None:
         raise NotFound(f"sample {code} is not part of loan {number}")
     return item
 
 
-def _items(session: Session, number: str) -> list[LoanItem]:
-    """Every item of a loan, in sample-code order."""
-    query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
-    return list(session.exec(query).all())
-
-
-def _agreement(session: Session, number: str) -> Agreement:
+def _agreement(store: Projections, number: str) -> Agreement:
     """Load an agreement or say which is missing."""
-    agreement = session.get(Agreement, number)
+    agreement = store.get(Agreement, number)
     if agreement is None:
         raise NotFound(f"agreement {number} does not exist; see 'agreements list'")
     return agreement
@@ -202,22 +203,23 @@ def _agreement(session: Session, number: str) -> Agreement:
 
 
 @applies(ev.LedgerCreated)
-def _ledger_created(session: Session, envelope: Any, event: ev.LedgerCreated, _t: Touched) -> None:
+def _ledger_created(
+    store: Projections, envelope: Envelope, event: ev.LedgerCreated, _t: Touched
+) -> None:
     """Nothing to project: the ledger's identity lives in ledger_meta."""
     if envelope.seq != 1:
         raise Conflict("ledger.created must be the first event")
 
 
 @applies(ev.MissionAdded)
-def _mission(session: Session, envelope: Any, event: ev.MissionAdded, _t: Touched) -> None:
+def _mission(store: Projections, envelope: Envelope, event: ev.MissionAdded, _t: Touched) -> None:
     """Add a mission."""
     from sampleloans.dates import from_iso
 
-    if session.get(Mission, event.code) is not None:
+    if store.get(Mission, event.code) is not None:
         raise Conflict(f"mission {event.code} already exists")
     returned_at = from_iso(event.returned_at) if event.returned_at else None
-    _insert(
-        session,
+    store.insert(
         Mission,
         code=event.code,
         name=event.name,
@@ -227,12 +229,13 @@ def _mission(session: Session, envelope: Any, event: ev.MissionAdded, _t: Touche
 
 
 @applies(ev.InstitutionAdded)
-def _institution(session: Session, envelope: Any, event: ev.InstitutionAdded, _t: Touched) -> None:
+def _institution(
+    store: Projections, envelope: Envelope, event: ev.InstitutionAdded, _t: Touched
+) -> None:
     """Add an institution."""
-    if session.get(Institution, event.short_name) is not None:
+    if store.get(Institution, event.short_name) is not None:
         raise Conflict(f"institution {event.short_name} already exists")
-    _insert(
-        session,
+    store.insert(
         Institution,
         short_name=event.short_name,
         name=event.name,
@@ -240,85 +243,82 @@ def _institution(session: Session, envelope: Any, event: ev.InstitutionAdded, _t
         city=event.city,
         kind=event.institution_kind,
     )
-    _subject(session, envelope.seq, "institution", event.short_name)
+    store.index(envelope.seq, "institution", event.short_name)
 
 
 @applies(ev.PersonAdded)
-def _person(session: Session, envelope: Any, event: ev.PersonAdded, _t: Touched) -> None:
+def _person(store: Projections, envelope: Envelope, event: ev.PersonAdded, _t: Touched) -> None:
     """Add a person."""
-    if session.get(Person, event.email) is not None:
+    if store.get(Person, event.email) is not None:
         raise Conflict(f"person {event.email} already exists")
-    _insert(
-        session,
+    store.insert(
         Person,
         email=event.email,
         name=event.name,
         institution=event.institution,
         role=event.role,
     )
-    _subject(session, envelope.seq, "person", event.email)
-    _subject(session, envelope.seq, "institution", event.institution)
+    store.index(envelope.seq, "person", event.email)
+    store.index(envelope.seq, "institution", event.institution)
 
 
-def _known_person(session: Session, envelope: Any, email: str) -> Person:
+def _known_person(store: Projections, envelope: Envelope, email: str) -> Person:
     """A registered person, with the event indexed under them and their institution."""
-    person = session.get(Person, email)
+    person = store.get(Person, email)
     if person is None:
         raise NotFound(f"person {email} does not exist; see 'people list'")
-    _subject(session, envelope.seq, "person", person.email)
-    _subject(session, envelope.seq, "institution", person.institution)
+    store.index(envelope.seq, "person", person.email)
+    store.index(envelope.seq, "institution", person.institution)
     return person
 
 
 @applies(ev.PersonDeactivated)
 def _person_deactivated(
-    session: Session, envelope: Any, event: ev.PersonDeactivated, _t: Touched
+    store: Projections, envelope: Envelope, event: ev.PersonDeactivated, _t: Touched
 ) -> None:
     """The person may no longer act; the row stays, marked inactive."""
-    person = _known_person(session, envelope, event.email)
+    person = _known_person(store, envelope, event.email)
     if not person.active:
         raise Conflict(f"person {person.email} is already deactivated")
     person.active = False
-    session.add(person)
 
 
 @applies(ev.PersonReactivated)
 def _person_reactivated(
-    session: Session, envelope: Any, event: ev.PersonReactivated, _t: Touched
+    store: Projections, envelope: Envelope, event: ev.PersonReactivated, _t: Touched
 ) -> None:
     """A deactivated person may act again."""
-    person = _known_person(session, envelope, event.email)
+    person = _known_person(store, envelope, event.email)
     if person.active:
         raise Conflict(f"person {person.email} is active; only a deactivated person is reactivated")
     person.active = True
-    session.add(person)
 
 
 @applies(ev.PersonRoleChanged)
 def _person_role_changed(
-    session: Session, envelope: Any, event: ev.PersonRoleChanged, _t: Touched
+    store: Projections, envelope: Envelope, event: ev.PersonRoleChanged, _t: Touched
 ) -> None:
     """The role changes; the event names the role it replaces, which must be the current one."""
-    person = _known_person(session, envelope, event.email)
+    person = _known_person(store, envelope, event.email)
     if person.role != event.previous_role:
         raise Conflict(
             f"person {person.email} is a {person.role.replace('_', ' ')}, not a "
             f"{event.previous_role.replace('_', ' ')} as the role change says"
         )
     person.role = event.role
-    session.add(person)
 
 
 # --- samples ------------------------------------------------------------------------------------
 
 
 @applies(ev.SampleRegistered)
-def _registered(session: Session, envelope: Any, event: ev.SampleRegistered, t: Touched) -> None:
+def _registered(
+    store: Projections, envelope: Envelope, event: ev.SampleRegistered, t: Touched
+) -> None:
     """A new sample in the vault."""
-    if session.get(Sample, event.code) is not None:
+    if store.get(Sample, event.code) is not None:
         raise Conflict(f"sample {event.code} is already registered; codes are unique")
-    _insert(
-        session,
+    store.insert(
         Sample,
         code=event.code,
         mission=event.mission,
@@ -337,13 +337,12 @@ def _registered(session: Session, envelope: Any, event: ev.SampleRegistered, t: 
         registered_at=envelope.occurred_at,
         last_event_at=envelope.occurred_at,
     )
-    session.flush()
     t.samples.add(event.code)
-    _subject(session, envelope.seq, "sample", event.code)
-    _subject(session, envelope.seq, "institution", event.custodian)
+    store.index(envelope.seq, "sample", event.code)
+    store.index(envelope.seq, "institution", event.custodian)
 
 
-def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Any) -> dict[str, Any]:
+def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Envelope) -> dict[str, Any]:
     """The fields of a split: it inherits everything descriptive from its parent."""
     return dict(
         code=code,
@@ -366,9 +365,9 @@ def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Any) -> dict[st
 
 
 @applies(ev.SampleSplit)
-def _split(session: Session, envelope: Any, event: ev.SampleSplit, t: Touched) -> None:
+def _split(store: Projections, envelope: Envelope, event: ev.SampleSplit, t: Touched) -> None:
     """Children leave the parent's vault mass; processing loss is recorded as lost."""
-    parent = _sample(session, envelope, event.parent, t)
+    parent = _sample(store, envelope, event.parent, t)
     if parent.custody_state != "vault":
         raise Conflict(f"sample {parent.code} is not in the vault; it cannot be split")
     total_ug = sum(int(mass) for _code, mass in event.children) + event.loss_ug
@@ -378,30 +377,31 @@ def _split(session: Session, envelope: Any, event: ev.SampleSplit, t: Touched) -
     parent.split_ug += total_ug - event.loss_ug
     parent.lost_ug += event.loss_ug
     for code, mass in event.children:
-        if session.get(Sample, code) is not None:
+        if store.get(Sample, code) is not None:
             raise Conflict(f"sample {code} is already registered; codes are unique")
-        _insert(session, Sample, **_child_of(parent, code, int(mass), envelope), vault_ug=int(mass))
-        session.flush()
+        store.insert(Sample, **_child_of(parent, code, int(mass), envelope), vault_ug=int(mass))
         t.samples.add(code)
-        _subject(session, envelope.seq, "sample", code)
+        store.index(envelope.seq, "sample", code)
 
 
 @applies(ev.SampleMoved)
-def _moved(session: Session, envelope: Any, event: ev.SampleMoved, t: Touched) -> None:
+def _moved(store: Projections, envelope: Envelope, event: ev.SampleMoved, t: Touched) -> None:
     """A new storage location."""
-    sample = _sample(session, envelope, event.code, t)
+    sample = _sample(store, envelope, event.code, t)
     sample.storage_location = event.storage_location
 
 
 @applies(ev.SampleTransferred)
-def _transferred(session: Session, envelope: Any, event: ev.SampleTransferred, t: Touched) -> None:
+def _transferred(
+    store: Projections, envelope: Envelope, event: ev.SampleTransferred, t: Touched
+) -> None:
     """Whole samples leave the vault for good: custody and ownership pass to the recipient."""
-    recipient = session.get(Institution, event.recipient)
+    recipient = store.get(Institution, event.recipient)
     if recipient is None or recipient.kind != "recipient":
         raise Conflict(f"institution {event.recipient} is not a recipient of transfers")
-    _subject(session, envelope.seq, "institution", event.recipient)
+    store.index(envelope.seq, "institution", event.recipient)
     for code, mass in event.items:
-        sample = _sample(session, envelope, code, t)
+        sample = _sample(store, envelope, code, t)
         _require_transferable(sample, int(mass))
         sample.vault_ug = 0
         sample.transferred_ug += int(mass)
@@ -424,13 +424,12 @@ def _require_transferable(sample: Sample, mass_ug: int) -> None:
 
 @applies(ev.AgreementCreated)
 def _agreement_created(
-    session: Session, envelope: Any, event: ev.AgreementCreated, t: Touched
+    store: Projections, envelope: Envelope, event: ev.AgreementCreated, t: Touched
 ) -> None:
     """A pending agreement with its terms."""
-    if session.get(Agreement, event.number) is not None:
+    if store.get(Agreement, event.number) is not None:
         raise Conflict(f"agreement {event.number} already exists")
-    _insert(
-        session,
+    store.insert(
         Agreement,
         number=event.number,
         institution=event.institution,
@@ -445,16 +444,16 @@ def _agreement_created(
         max_extension_period=event.max_extension_period,
         inventory_interval=event.inventory_interval,
     )
-    _subject(session, envelope.seq, "agreement", event.number)
-    _subject(session, envelope.seq, "institution", event.institution)
+    store.index(envelope.seq, "agreement", event.number)
+    store.index(envelope.seq, "institution", event.institution)
 
 
 @applies(ev.AgreementSigned)
 def _agreement_signed(
-    session: Session, envelope: Any, event: ev.AgreementSigned, t: Touched
+    store: Projections, envelope: Envelope, event: ev.AgreementSigned, t: Touched
 ) -> None:
     """Signed: in force from now for its term."""
-    agreement = _agreement(session, event.number)
+    agreement = _agreement(store, event.number)
     if agreement.status != "pending":
         raise Conflict(
             f"agreement {agreement.number} is {agreement.status}; only pending ones can be signed"
@@ -463,15 +462,16 @@ def _agreement_signed(
     agreement.signed_at = envelope.occurred_at
     agreement.signed_by = event.signed_by
     agreement.expires_at = envelope.occurred_at + period_delta(agreement.term)
-    session.add(agreement)
-    _subject(session, envelope.seq, "agreement", agreement.number)
-    _subject(session, envelope.seq, "institution", agreement.institution)
+    store.index(envelope.seq, "agreement", agreement.number)
+    store.index(envelope.seq, "institution", agreement.institution)
 
 
 @applies(ev.AgreementEnded)
-def _agreement_ended(session: Session, envelope: Any, event: ev.AgreementEnded, t: Touched) -> None:
+def _agreement_ended(
+    store: Projections, envelope: Envelope, event: ev.AgreementEnded, t: Touched
+) -> None:
     """Expired or terminated: no more issues under it."""
-    agreement = _agreement(session, event.number)
+    agreement = _agreement(store, event.number)
     if agreement.status not in ("pending", "signed"):
         raise Conflict(f"agreement {agreement.number} has already ended ({agreement.status})")
     if event.status not in ("expired", "terminated"):
@@ -479,22 +479,20 @@ def _agreement_ended(session: Session, envelope: Any, event: ev.AgreementEnded, 
     agreement.status = event.status
     agreement.ended_at = envelope.occurred_at
     agreement.end_reason = envelope.reason
-    session.add(agreement)
-    _subject(session, envelope.seq, "agreement", agreement.number)
-    _subject(session, envelope.seq, "institution", agreement.institution)
+    store.index(envelope.seq, "agreement", agreement.number)
+    store.index(envelope.seq, "institution", agreement.institution)
 
 
 # --- loans --------------------------------------------------------------------------------------
 
 
 @applies(ev.LoanRequested)
-def _requested(session: Session, envelope: Any, event: ev.LoanRequested, t: Touched) -> None:
+def _requested(store: Projections, envelope: Envelope, event: ev.LoanRequested, t: Touched) -> None:
     """A requested loan with its items (no mass yet)."""
-    if session.get(Loan, event.number) is not None:
+    if store.get(Loan, event.number) is not None:
         raise Conflict(f"loan {event.number} already exists; loan numbers are unique")
-    agreement = _agreement(session, event.agreement)
-    _insert(
-        session,
+    agreement = _agreement(store, event.agreement)
+    store.insert(
         Loan,
         number=event.number,
         agreement=event.agreement,
@@ -507,17 +505,16 @@ def _requested(session: Session, envelope: Any, event: ev.LoanRequested, t: Touc
         last_event_at=envelope.occurred_at,
         last_loan_wide_event_at=envelope.occurred_at,
     )
-    session.flush()
-    _loan(session, envelope, event.number, t)
+    _loan(store, envelope, event.number, t)
     for code in event.samples:
-        _sample(session, envelope, code, t)
-        _insert(session, LoanItem, loan_number=event.number, sample_code=code)
+        _sample(store, envelope, code, t)
+        store.insert(LoanItem, loan_number=event.number, sample_code=code)
 
 
 @applies(ev.LoanApproved)
-def _approved(session: Session, envelope: Any, event: ev.LoanApproved, t: Touched) -> None:
+def _approved(store: Projections, envelope: Envelope, event: ev.LoanApproved, t: Touched) -> None:
     """Approved by the acting curator."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "approve")
     loan.status = "approved"
     loan.approved_at = envelope.occurred_at
@@ -525,14 +522,14 @@ def _approved(session: Session, envelope: Any, event: ev.LoanApproved, t: Touche
 
 
 @applies(ev.LoanIssued)
-def _issued(session: Session, envelope: Any, event: ev.LoanIssued, t: Touched) -> None:
+def _issued(store: Projections, envelope: Envelope, event: ev.LoanIssued, t: Touched) -> None:
     """Whole samples leave the vault; the due date and first inventory are set."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "issue")
-    agreement = _agreement(session, loan.agreement)
+    agreement = _agreement(store, loan.agreement)
     for code, mass in event.items:
-        sample = _sample(session, envelope, code, t)
-        item = _item(session, loan.number, code)
+        sample = _sample(store, envelope, code, t)
+        item = _item(store, loan.number, code)
         if sample.custody_state != "vault" or sample.vault_ug != int(mass):
             raise Conflict(f"sample {code} is not whole in the vault; it cannot be issued")
         sample.vault_ug = 0
@@ -542,7 +539,6 @@ def _issued(session: Session, envelope: Any, event: ev.LoanIssued, t: Touched) -
         loan.curator = sample.custodian
         item.issued_ug = item.held_ug = int(mass)
         item.state = "issued"
-        session.add(item)
     loan.status = "issued"
     loan.issued_at = envelope.occurred_at
     loan.due_at = envelope.occurred_at + period_delta(loan.loan_period)
@@ -550,29 +546,27 @@ def _issued(session: Session, envelope: Any, event: ev.LoanIssued, t: Touched) -
 
 
 @applies(ev.LoanShipped)
-def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched) -> None:
+def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: Touched) -> None:
     """A sealed container leaves the sender; its samples are in transit.
 
     The outbound shipment carries the whole loan; a return carries the samples it names, so
     several returns of one loan may travel at once while the borrower keeps the rest.
     """
     outbound = event.direction == "outbound"
-    loan = _loan(session, envelope, event.number, t, whole=outbound)
+    loan = _loan(store, envelope, event.number, t, whole=outbound)
     require_loan_transition(loan, "ship" if outbound else "ship_return")
     expected_state = "issued" if outbound else "held"
     for code in event.samples:
-        sample = _sample(session, envelope, code, t)
-        item = _item(session, loan.number, code)
+        sample = _sample(store, envelope, code, t)
+        item = _item(store, loan.number, code)
         if item.state != expected_state:
             raise Conflict(
                 f"sample {code} of loan {loan.number} is {words(item.state)}, "
                 f"not {words(expected_state)}"
             )
         item.state = sample.custody_state = "in_transit" if outbound else "return_in_transit"
-        session.add(item)
     assert loan.curator is not None
-    _insert(
-        session,
+    store.insert(
         Shipment,
         seq=envelope.seq,
         loan_number=loan.number,
@@ -588,19 +582,19 @@ def _shipped(session: Session, envelope: Any, event: ev.LoanShipped, t: Touched)
     if outbound:
         loan.status = "in_transit"
     else:
-        _follow_items(session, loan)
+        _follow_items(store, loan)
 
 
 @applies(ev.LoanReceived)
-def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touched) -> None:
+def _received(store: Projections, envelope: Envelope, event: ev.LoanReceived, t: Touched) -> None:
     """The container arrives; the receiver becomes custodian. A return puts mass back."""
-    shipment = session.get(Shipment, event.shipment_seq)
+    shipment = store.get(Shipment, event.shipment_seq)
     if shipment is None or shipment.loan_number != event.number or shipment.received_at:
         raise Conflict(f"loan {event.number} has no open shipment {event.shipment_seq}")
     outbound = shipment.direction == "outbound"
-    loan = _loan(session, envelope, event.number, t, whole=outbound)
+    loan = _loan(store, envelope, event.number, t, whole=outbound)
     require_loan_transition(loan, "receive" if outbound else "accept_return")
-    carried = shipment_samples(session, shipment.seq)
+    carried = shipment_samples(store, shipment.seq)
     if sorted(str(code) for code, _mass in event.weighed) != carried:
         raise Conflict(
             f"the receipt of shipment {shipment.seq} of loan {loan.number} must weigh exactly "
@@ -610,18 +604,16 @@ def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touche
     shipment.received_by = envelope.actor
     shipment.seal_intact = event.seal_intact
     shipment.condition_on_receipt = event.condition
-    session.add(shipment)
     expected_state = "in_transit" if outbound else "return_in_transit"
     for code, weighed in event.weighed:
-        sample = _sample(session, envelope, code, t)
-        item = _item(session, loan.number, code)
+        sample = _sample(store, envelope, code, t)
+        item = _item(store, loan.number, code)
         if item.state != expected_state:
             raise Conflict(
                 f"sample {code} of loan {loan.number} is {words(item.state)}, "
                 f"not {words(expected_state)}"
             )
-        _insert(
-            session,
+        store.insert(
             Weighing,
             seq=envelope.seq,
             sample_code=code,
@@ -635,8 +627,7 @@ def _received(session: Session, envelope: Any, event: ev.LoanReceived, t: Touche
             sample.custodian = shipment.receiver
         else:
             _return_to_vault(sample, item, shipment.receiver)
-        session.add(item)
-    _follow_items(session, loan)
+    _follow_items(store, loan)
 
 
 def _return_to_vault(sample: Sample, item: LoanItem, curator: str) -> None:
@@ -665,18 +656,16 @@ def _use_up(sample: Sample, item: LoanItem, mass_ug: int, column: str) -> None:
 
 
 @applies(ev.LoanConsumed)
-def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touched) -> None:
+def _consumed(store: Projections, envelope: Envelope, event: ev.LoanConsumed, t: Touched) -> None:
     """Mass used up by one analysis."""
-    loan = _loan(session, envelope, event.number, t, whole=False)
+    loan = _loan(store, envelope, event.number, t, whole=False)
     require_loan_transition(loan, "consume")
-    sample = _sample(session, envelope, event.sample, t)
-    item = _item(session, loan.number, event.sample)
+    sample = _sample(store, envelope, event.sample, t)
+    item = _item(store, loan.number, event.sample)
     _use_up(sample, item, event.mass_ug, "consumed")
     sample.consumed_ug += event.mass_ug
-    session.add(item)
-    _follow_items(session, loan)
-    _insert(
-        session,
+    _follow_items(store, loan)
+    store.insert(
         Consumption,
         seq=envelope.seq,
         loan_number=loan.number,
@@ -689,17 +678,16 @@ def _consumed(session: Session, envelope: Any, event: ev.LoanConsumed, t: Touche
 
 
 @applies(ev.LoanSplit)
-def _loan_split(session: Session, envelope: Any, event: ev.LoanSplit, t: Touched) -> None:
+def _loan_split(store: Projections, envelope: Envelope, event: ev.LoanSplit, t: Touched) -> None:
     """The borrower's split becomes a sample of its own, held on the same loan."""
-    loan = _loan(session, envelope, event.number, t, whole=False)
+    loan = _loan(store, envelope, event.number, t, whole=False)
     require_loan_transition(loan, "split")
-    parent = _sample(session, envelope, event.parent, t)
-    item = _item(session, loan.number, event.parent)
-    if session.get(Sample, event.child) is not None:
+    parent = _sample(store, envelope, event.parent, t)
+    item = _item(store, loan.number, event.parent)
+    if store.get(Sample, event.child) is not None:
         raise Conflict(f"sample {event.child} is already registered; codes are unique")
     _use_up(parent, item, event.mass_ug, "split")
     parent.split_ug += event.mass_ug
-    session.add(item)
     child = _child_of(parent, event.child, event.mass_ug, envelope)
     child.update(
         on_loan_ug=event.mass_ug,
@@ -707,12 +695,10 @@ def _loan_split(session: Session, envelope: Any, event: ev.LoanSplit, t: Touched
         custodian=loan.institution,
         loan_number=loan.number,
     )
-    _insert(session, Sample, **child)
-    session.flush()
+    store.insert(Sample, **child)
     t.samples.add(event.child)
-    _subject(session, envelope.seq, "sample", event.child)
-    _insert(
-        session,
+    store.index(envelope.seq, "sample", event.child)
+    store.insert(
         LoanItem,
         loan_number=loan.number,
         sample_code=event.child,
@@ -724,15 +710,14 @@ def _loan_split(session: Session, envelope: Any, event: ev.LoanSplit, t: Touched
 
 
 @applies(ev.LoanExtended)
-def _extended(session: Session, envelope: Any, event: ev.LoanExtended, t: Touched) -> None:
+def _extended(store: Projections, envelope: Envelope, event: ev.LoanExtended, t: Touched) -> None:
     """The due date moves by the granted period."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "extend")
     assert loan.due_at is not None
     loan.due_at = loan.due_at + period_delta(event.period)
     loan.extensions_granted += 1
-    _insert(
-        session,
+    store.insert(
         Extension,
         seq=envelope.seq,
         loan_number=loan.number,
@@ -744,11 +729,11 @@ def _extended(session: Session, envelope: Any, event: ev.LoanExtended, t: Touche
 
 
 @applies(ev.LoanRecalled)
-def _recalled(session: Session, envelope: Any, event: ev.LoanRecalled, t: Touched) -> None:
+def _recalled(store: Projections, envelope: Envelope, event: ev.LoanRecalled, t: Touched) -> None:
     """A recall brings the due date forward (never later than it was)."""
     from sampleloans.dates import from_iso
 
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "recall")
     assert loan.due_at is not None
     loan.due_at = min(loan.due_at, from_iso(event.due_at))
@@ -756,15 +741,16 @@ def _recalled(session: Session, envelope: Any, event: ev.LoanRecalled, t: Touche
 
 
 @applies(ev.InventoryAttested)
-def _inventory(session: Session, envelope: Any, event: ev.InventoryAttested, t: Touched) -> None:
+def _inventory(
+    store: Projections, envelope: Envelope, event: ev.InventoryAttested, t: Touched
+) -> None:
     """An attestation; the next one falls due an interval later."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "inventory")
-    agreement = _agreement(session, loan.agreement)
+    agreement = _agreement(store, loan.agreement)
     loan.last_inventory_at = envelope.occurred_at
     loan.next_inventory_due_at = envelope.occurred_at + period_delta(agreement.inventory_interval)
-    _insert(
-        session,
+    store.insert(
         Inventory,
         seq=envelope.seq,
         loan_number=loan.number,
@@ -776,9 +762,9 @@ def _inventory(session: Session, envelope: Any, event: ev.InventoryAttested, t: 
 
 
 @applies(ev.LoanSettled)
-def _settled(session: Session, envelope: Any, event: ev.LoanSettled, t: Touched) -> None:
+def _settled(store: Projections, envelope: Envelope, event: ev.LoanSettled, t: Touched) -> None:
     """Every microgram accounted for; obligations recorded."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "settle")
     loan.status = "settled"
     loan.settled_at = envelope.occurred_at
@@ -786,9 +772,9 @@ def _settled(session: Session, envelope: Any, event: ev.LoanSettled, t: Touched)
 
 
 @applies(ev.LoanClosed)
-def _closed(session: Session, envelope: Any, event: ev.LoanClosed, t: Touched) -> None:
+def _closed(store: Projections, envelope: Envelope, event: ev.LoanClosed, t: Touched) -> None:
     """Closed for good."""
-    loan = _loan(session, envelope, event.number, t)
+    loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "close")
     loan.status = "closed"
     loan.closed_at = envelope.occurred_at
@@ -798,24 +784,24 @@ def _closed(session: Session, envelope: Any, event: ev.LoanClosed, t: Touched) -
 
 
 @applies(ev.IncidentReported)
-def _incident(session: Session, envelope: Any, event: ev.IncidentReported, t: Touched) -> None:
+def _incident(
+    store: Projections, envelope: Envelope, event: ev.IncidentReported, t: Touched
+) -> None:
     """Freeze the sample; write lost mass off where it is (on loan or in the vault)."""
-    sample = _sample(session, envelope, event.sample, t)
-    loan = None if event.loan is None else _loan(session, envelope, event.loan, t, whole=False)
+    sample = _sample(store, envelope, event.sample, t)
+    loan = None if event.loan is None else _loan(store, envelope, event.loan, t, whole=False)
     if event.mass_lost_ug:
         if loan is not None:
-            item = _item(session, loan.number, event.sample)
+            item = _item(store, loan.number, event.sample)
             _use_up(sample, item, event.mass_lost_ug, "lost")
-            session.add(item)
-            _follow_items(session, loan)
+            _follow_items(store, loan)
         else:
             if event.mass_lost_ug > sample.vault_ug:
                 raise Conflict(f"sample {sample.code} has less than that in the vault")
             sample.vault_ug -= event.mass_lost_ug
         sample.lost_ug += event.mass_lost_ug
     sample.frozen = True
-    _insert(
-        session,
+    store.insert(
         Incident,
         seq=envelope.seq,
         sample_code=sample.code,
@@ -829,40 +815,34 @@ def _incident(session: Session, envelope: Any, event: ev.IncidentReported, t: To
 
 
 @applies(ev.IncidentResolved)
-def _resolved(session: Session, envelope: Any, event: ev.IncidentResolved, t: Touched) -> None:
+def _resolved(
+    store: Projections, envelope: Envelope, event: ev.IncidentResolved, t: Touched
+) -> None:
     """Resolve; the sample thaws when no other incident on it is open."""
-    incident = session.get(Incident, event.incident_seq)
+    incident = store.get(Incident, event.incident_seq)
     if incident is None:
         raise NotFound(f"incident {event.incident_seq} does not exist; see 'incidents list'")
     if incident.status != "open":
         raise Conflict(f"incident {incident.seq} is already resolved")
-    sample = _sample(session, envelope, incident.sample_code, t)
+    sample = _sample(store, envelope, incident.sample_code, t)
     if incident.loan_number:
-        _loan(session, envelope, incident.loan_number, t, whole=False)
+        _loan(store, envelope, incident.loan_number, t, whole=False)
     incident.status = "resolved"
     incident.resolved_at = envelope.occurred_at
     incident.resolution = event.resolution
-    session.add(incident)
-    session.flush()
-    open_left = session.exec(
-        select(Incident).where(Incident.sample_code == sample.code, Incident.status == "open")
-    ).first()
-    sample.frozen = open_left is not None
+    sample.frozen = store.has_open_incident(sample.code)
 
 
 @applies(ev.Correction)
-def _corrected(session: Session, envelope: Any, event: ev.Correction, t: Touched) -> None:
+def _corrected(store: Projections, envelope: Envelope, event: ev.Correction, t: Touched) -> None:
     """A note on an earlier event, filed under the same records as that event."""
-    if envelope.corrects_seq is None or session.get(LedgerEvent, envelope.corrects_seq) is None:
+    if envelope.corrects_seq is None or store.get(LedgerEvent, envelope.corrects_seq) is None:
         raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
     if envelope.corrects_seq >= envelope.seq:
         raise InvalidInput("a correction can only reference an earlier event")
-    _insert(session, Note, seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text)
-    subjects = session.exec(
-        select(EventSubject).where(EventSubject.seq == envelope.corrects_seq)
-    ).all()
-    for subject in subjects:
-        _subject(session, envelope.seq, subject.subject_type, subject.subject_key)
+    store.insert(Note, seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text)
+    for subject_type, key in store.subjects_of(envelope.corrects_seq):
+        store.index(envelope.seq, subject_type, key)
 
 
 # --- mass corrections ---------------------------------------------------------------------------
@@ -901,24 +881,24 @@ def mass_samples(kind: str, payload: dict[str, Any]) -> list[str]:
     return []
 
 
-def recorded_mass_ug(session: Session, kind: str, seq: int, code: str) -> int:
+def recorded_mass_ug(store: KeyReader, kind: str, seq: int, code: str) -> int:
     """The mass in force for one sample of a mass-bearing event: as recorded or last corrected.
 
     The projections hold it (a correction updates them), so no history has to be read.
     """
     if kind == ev.LoanConsumed.kind:
-        consumption = session.get(Consumption, seq)
+        consumption = store.get(Consumption, seq)
         assert consumption is not None
         return int(consumption.mass_ug)
     if kind == ev.LoanReceived.kind:
-        weighing = session.get(Weighing, (seq, code))
+        weighing = store.get(Weighing, (seq, code))
         assert weighing is not None
         return int(weighing.weighed_ug)
     if kind == ev.IncidentReported.kind:
-        incident = session.get(Incident, seq)
+        incident = store.get(Incident, seq)
         assert incident is not None
         return int(incident.mass_lost_ug)
-    sample = session.get(Sample, code)
+    sample = store.get(Sample, code)
     assert sample is not None
     return int(sample.initial_mass_ug)
 
@@ -930,11 +910,18 @@ def mass_correction_text(what: str, code: str, old_ug: int, new_ug: int, reason:
     return f"{what} of {code} corrected: {format_mass(old_ug)} → {format_mass(new_ug)}; {reason}"
 
 
-def _corrected_row(session: Session, envelope: Any) -> LedgerEvent:
+def _corrected_seq(envelope: Envelope) -> int:
+    """The seq of the event a correction names (`_corrected_row` has checked it is there)."""
+    if envelope.corrects_seq is None:
+        raise InvalidInput("corrects_seq: a mass correction names the event it corrects")
+    return envelope.corrects_seq
+
+
+def _corrected_row(store: Projections, envelope: Envelope) -> LedgerEvent:
     """The earlier event a correction names."""
     if envelope.corrects_seq is None:
         raise InvalidInput("corrects_seq: a mass correction names the event it corrects")
-    row = session.get(LedgerEvent, envelope.corrects_seq)
+    row = store.get(LedgerEvent, envelope.corrects_seq)
     if row is None:
         raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
     if envelope.corrects_seq >= envelope.seq:
@@ -946,23 +933,9 @@ _TAKES_MASS = (ev.SampleSplit.kind, ev.LoanIssued.kind)
 """Events that take a sample's vault mass as it stands: its mass is fixed from then on."""
 
 
-def _later_kinds(session: Session, code: str, after_seq: int) -> set[str]:
-    """The kinds of the events about a sample after a given event (an index range scan)."""
-    query = (
-        select(LedgerEvent.kind)
-        .join(EventSubject, EventSubject.seq == LedgerEvent.seq)  # type: ignore[arg-type]
-        .where(
-            EventSubject.subject_type == "sample",
-            EventSubject.subject_key == code,
-            EventSubject.seq > after_seq,  # type: ignore[operator]
-        )
-    )
-    return set(session.exec(query).all())
-
-
-def _fixed_since(session: Session, code: str, after_seq: int, kinds: tuple[str, ...]) -> None:
+def _fixed_since(store: Projections, code: str, after_seq: int, kinds: tuple[str, ...]) -> None:
     """Refuse to change a sample's own mass once something has taken it as it was."""
-    later = _later_kinds(session, code, after_seq) & set(kinds)
+    later = store.kinds_after(code, after_seq) & set(kinds)
     if later:
         done = "lent" if ev.LoanIssued.kind in later else "split"
         raise RuleViolation(
@@ -1014,35 +987,33 @@ def _move_held(sample: Sample, item: LoanItem, delta_ug: int, column: str) -> No
 
 
 def _correct_consumption(
-    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A consumption's mass moves between what was consumed and what the borrower holds."""
-    loan = _loan(session, envelope, p["number"], t, whole=False)
-    sample = _sample(session, envelope, event.sample, t)
-    item = _item(session, loan.number, event.sample)
+    loan = _loan(store, envelope, p["number"], t, whole=False)
+    sample = _sample(store, envelope, event.sample, t)
+    item = _item(store, loan.number, event.sample)
     _with_borrower(loan, item)
     delta_ug = event.new_mass_ug - event.old_mass_ug
     _move_held(sample, item, delta_ug, "consumed")
     sample.consumed_ug += delta_ug
-    session.add(item)
-    consumption = session.get(Consumption, envelope.corrects_seq)
+    consumption = store.get(Consumption, envelope.corrects_seq)
     assert consumption is not None
     consumption.mass_ug = event.new_mass_ug
-    session.add(consumption)
-    _follow_items(session, loan)
+    _follow_items(store, loan)
 
 
 def _correct_weighing(
-    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A weighing at a receipt is a record beside the balance; a return's must be exact."""
     from sampleloans.units import format_mass
 
-    shipment = session.get(Shipment, p["shipment_seq"])
+    shipment = store.get(Shipment, p["shipment_seq"])
     assert shipment is not None
-    _loan(session, envelope, p["number"], t, whole=False)
-    _sample(session, envelope, event.sample, t)
-    weighing = session.get(Weighing, (envelope.corrects_seq, event.sample))
+    _loan(store, envelope, p["number"], t, whole=False)
+    _sample(store, envelope, event.sample, t)
+    weighing = store.get(Weighing, (envelope.corrects_seq, event.sample))
     assert weighing is not None
     if shipment.direction == "return" and event.new_mass_ug != weighing.expected_ug:
         raise RuleViolation(
@@ -1050,15 +1021,14 @@ def _correct_weighing(
             f"came back with {format_mass(weighing.expected_ug)} accountable"
         )
     weighing.weighed_ug = event.new_mass_ug
-    session.add(weighing)
 
 
 def _correct_registration(
-    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A registered mass changes the sample's initial and vault mass, before any split or loan."""
-    sample = _sample(session, envelope, event.sample, t)
-    _fixed_since(session, sample.code, envelope.corrects_seq, _TAKES_MASS)
+    sample = _sample(store, envelope, event.sample, t)
+    _fixed_since(store, sample.code, _corrected_seq(envelope), _TAKES_MASS)
     _vault_change(sample, event.new_mass_ug - event.old_mass_ug)
     sample.initial_mass_ug += event.new_mass_ug - event.old_mass_ug
 
@@ -1076,17 +1046,17 @@ def _vault_change(sample: Sample, delta_ug: int) -> None:
 
 
 def _correct_vault_split(
-    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A split child's mass moves between the child and its parent's vault mass.
 
     Neither may have been lent since (an issue takes the vault mass as it was), nor the child
     split; the parent's vault mass only decreases otherwise, so its mass now bounds the change.
     """
-    parent = _sample(session, envelope, p["parent"], t)
-    child = _sample(session, envelope, event.sample, t)
-    _fixed_since(session, child.code, envelope.corrects_seq, _TAKES_MASS)
-    _fixed_since(session, parent.code, envelope.corrects_seq, (ev.LoanIssued.kind,))
+    parent = _sample(store, envelope, p["parent"], t)
+    child = _sample(store, envelope, event.sample, t)
+    _fixed_since(store, child.code, _corrected_seq(envelope), _TAKES_MASS)
+    _fixed_since(store, parent.code, _corrected_seq(envelope), (ev.LoanIssued.kind,))
     delta_ug = event.new_mass_ug - event.old_mass_ug
     _vault_change(parent, -delta_ug)
     _vault_change(child, delta_ug)
@@ -1095,16 +1065,16 @@ def _correct_vault_split(
 
 
 def _correct_loan_split(
-    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A borrower's split child's mass moves between the child and what the parent holds."""
     from sampleloans.units import format_mass
 
-    loan = _loan(session, envelope, p["number"], t, whole=False)
-    parent = _sample(session, envelope, p["parent"], t)
-    child = _sample(session, envelope, event.sample, t)
-    parent_item = _item(session, loan.number, parent.code)
-    child_item = _item(session, loan.number, child.code)
+    loan = _loan(store, envelope, p["number"], t, whole=False)
+    parent = _sample(store, envelope, p["parent"], t)
+    child = _sample(store, envelope, event.sample, t)
+    parent_item = _item(store, loan.number, parent.code)
+    child_item = _item(store, loan.number, child.code)
     _with_borrower(loan, parent_item)
     _with_borrower(loan, child_item)
     delta_ug = event.new_mass_ug - event.old_mass_ug
@@ -1120,32 +1090,28 @@ def _correct_loan_split(
     child.initial_mass_ug += delta_ug
     child.on_loan_ug += delta_ug
     _item_state(child, child_item, "consumed")
-    session.add(parent_item)
-    session.add(child_item)
-    _follow_items(session, loan)
+    _follow_items(store, loan)
 
 
 def _correct_loss(
-    session: Session, envelope: Any, event: ev.MassCorrected, p: dict[str, Any], t: Touched
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A loss's mass moves between what was lost and where it was lost from (loan or vault)."""
-    sample = _sample(session, envelope, event.sample, t)
+    sample = _sample(store, envelope, event.sample, t)
     delta_ug = event.new_mass_ug - event.old_mass_ug
     if p["loan"] is not None:
-        loan = _loan(session, envelope, p["loan"], t, whole=False)
-        item = _item(session, loan.number, sample.code)
+        loan = _loan(store, envelope, p["loan"], t, whole=False)
+        item = _item(store, loan.number, sample.code)
         _with_borrower(loan, item)
         _move_held(sample, item, delta_ug, "lost")
-        session.add(item)
-        _follow_items(session, loan)
+        _follow_items(store, loan)
     else:  # lost in the vault: fixed once the vault mass was lent or split as it stood
-        _fixed_since(session, sample.code, envelope.corrects_seq, _TAKES_MASS)
+        _fixed_since(store, sample.code, _corrected_seq(envelope), _TAKES_MASS)
         _vault_change(sample, -delta_ug)
     sample.lost_ug += delta_ug
-    incident = session.get(Incident, envelope.corrects_seq)
+    incident = store.get(Incident, envelope.corrects_seq)
     assert incident is not None
     incident.mass_lost_ug = event.new_mass_ug
-    session.add(incident)
 
 
 _MASS_CORRECTORS_BY_KIND: dict[str, Callable[..., None]] = {
@@ -1159,18 +1125,20 @@ _MASS_CORRECTORS_BY_KIND: dict[str, Callable[..., None]] = {
 
 
 @applies(ev.MassCorrected)
-def _mass_corrected(session: Session, envelope: Any, event: ev.MassCorrected, t: Touched) -> None:
+def _mass_corrected(
+    store: Projections, envelope: Envelope, event: ev.MassCorrected, t: Touched
+) -> None:
     """A corrected mass supersedes the recorded one; the projections move by the difference.
 
     The corrected event stays as it was; a note beside it says old → new and why.
     """
-    row = _corrected_row(session, envelope)
+    row = _corrected_row(store, envelope)
     payload = json.loads(row.payload)
     if MASS_WHAT.get(row.kind) != event.what:
         raise InvalidInput(f"event {row.seq} records no {event.what} mass to correct")
     if event.sample not in mass_samples(row.kind, payload):
         raise InvalidInput(f"event {row.seq} records no mass of sample {event.sample}")
-    in_force_ug = recorded_mass_ug(session, row.kind, row.seq, event.sample)
+    in_force_ug = recorded_mass_ug(store, row.kind, row.seq, event.sample)
     if in_force_ug != event.old_mass_ug:
         raise Conflict(
             f"event {row.seq} records {in_force_ug} µg of {event.sample} now, "
@@ -1182,10 +1150,10 @@ def _mass_corrected(session: Session, envelope: Any, event: ev.MassCorrected, t:
             f"mass: the corrected mass must differ from {event.old_mass_ug} µg and be at "
             f"least {least_ug} µg"
         )
-    _MASS_CORRECTORS_BY_KIND[row.kind](session, envelope, event, payload, t)
+    _MASS_CORRECTORS_BY_KIND[row.kind](store, envelope, event, payload, t)
     text = mass_correction_text(
         event.what, event.sample, event.old_mass_ug, event.new_mass_ug, envelope.reason or ""
     )
-    _insert(session, Note, seq=envelope.seq, corrects_seq=row.seq, text=text)
-    for subject in session.exec(select(EventSubject).where(EventSubject.seq == row.seq)).all():
-        _subject(session, envelope.seq, subject.subject_type, subject.subject_key)
+    store.insert(Note, seq=envelope.seq, corrects_seq=row.seq, text=text)
+    for subject_type, key in store.subjects_of(row.seq):
+        store.index(envelope.seq, subject_type, key)

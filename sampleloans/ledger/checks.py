@@ -1,6 +1,6 @@
 """Invariant checks in beancount's style: `check_*(snapshot) -> list[Violation]`.
 
-Every check runs and every violation is reported. The same checks refuse a write (store.append
+Every check runs and every violation is reported. The same checks refuse a write (the unit of work
 raises when any fails on the touched records) and power `verify` (all records, all printed).
 """
 
@@ -8,11 +8,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sampleloans.errors import Conflict
 from sampleloans.text import words
 from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, values
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlmodel import Session
+
+    from sampleloans.ledger.unit import Touched
 
 LOAN_STATUSES = values(LoanStatus)
 """A loan's statuses in lifecycle order. From `received` on, the status follows its items: it
@@ -142,15 +148,62 @@ def loan_status_of(items: Iterable[Any], current: str) -> str:
     return current
 
 
+class SampleFigures(Protocol):
+    """What the checks read of a sample row."""
+
+    code: str
+    parent_code: str | None
+    purpose_class: str
+    custody_state: str
+    loan_number: str | None
+    frozen: bool
+    initial_mass_ug: int
+    vault_ug: int
+    on_loan_ug: int
+    split_ug: int
+    consumed_ug: int
+    lost_ug: int
+    transferred_ug: int
+
+
+class ItemFigures(Protocol):
+    """What the checks read of a loan item row."""
+
+    loan_number: str
+    sample_code: str
+    state: str
+    issued_ug: int
+    held_ug: int
+    consumed_ug: int
+    returned_ug: int
+    transferred_ug: int
+    split_ug: int
+    lost_ug: int
+
+
+class LoanFigures(Protocol):
+    """What the checks read of a loan row."""
+
+    number: str
+    status: str
+
+
+class AgreementFigures(Protocol):
+    """What the checks read of an agreement row."""
+
+    number: str
+    max_total_mass_ug: int
+
+
 @dataclass
 class Snapshot:
     """Plain rows the checks read; built from the database for all or some records."""
 
-    samples: list[Any] = field(default_factory=list)
-    children: dict[str, list[Any]] = field(default_factory=dict)
-    items: list[Any] = field(default_factory=list)
-    loans: list[Any] = field(default_factory=list)
-    agreements: list[Any] = field(default_factory=list)
+    samples: list[SampleFigures] = field(default_factory=list)
+    children: dict[str, list[SampleFigures]] = field(default_factory=dict)
+    items: list[ItemFigures] = field(default_factory=list)
+    loans: list[LoanFigures] = field(default_factory=list)
+    agreements: list[AgreementFigures] = field(default_factory=list)
     open_incident_samples: set[str] = field(default_factory=set)
     agreement_issued_ug: dict[str, int] = field(default_factory=dict)
     now: datetime | None = None
@@ -212,7 +265,7 @@ def check_item_balance(snapshot: Snapshot) -> list[Violation]:
 def check_custody(snapshot: Snapshot) -> list[Violation]:
     """One custodian of record: at most one active loan item per sample, matching the sample."""
     found = []
-    active: dict[str, list[Any]] = defaultdict(list)
+    active: dict[str, list[ItemFigures]] = defaultdict(list)
     held_ug: dict[str, int] = defaultdict(int)
     for i in snapshot.items:
         if i.state in ACTIVE_ITEM_STATES:
@@ -298,7 +351,7 @@ def check_agreement_mass(snapshot: Snapshot) -> list[Violation]:
 
 def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
     """A settled or closed loan has every microgram accounted for."""
-    items_by_loan: dict[str, list[Any]] = defaultdict(list)
+    items_by_loan: dict[str, list[ItemFigures]] = defaultdict(list)
     for i in snapshot.items:
         items_by_loan[i.loan_number].append(i)
     found = []
@@ -337,7 +390,7 @@ def run_checks(snapshot: Snapshot) -> list[Violation]:
 
 
 def build_snapshot(
-    session: Any,
+    bind: "Connection | Session",
     *,
     samples: Iterable[str] | None = None,
     loans: Iterable[str] | None = None,
@@ -345,63 +398,66 @@ def build_snapshot(
 ) -> Snapshot:
     """Load the rows the checks need: everything (None) or the named records and neighbours.
 
-    With named records every query is an index lookup on those keys, and a query whose key set
-    is empty is not run at all, so the cost of a write's checks does not grow with the ledger.
+    Plain rows through SQLAlchemy Core, on the connection of a unit (after its flush) or of a
+    read session. With named records every query is an index lookup on those keys, and a query
+    whose key set is empty is not run at all, so a write's checks do not grow with the ledger.
     """
-    from sqlmodel import col, func, select
+    from sqlalchemy import Connection, Select, func, select
 
     from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample
 
-    def limited(query: Any, column: Any, keys: set[str] | None) -> Any:
-        return query if keys is None else query.where(col(column).in_(sorted(keys)))
+    connection = bind if isinstance(bind, Connection) else bind.connection()
+    sample_t, item_t, loan_t = Sample.__table__, LoanItem.__table__, Loan.__table__  # type: ignore[attr-defined]
+    agreement_t, incident_t = Agreement.__table__, Incident.__table__  # type: ignore[attr-defined]
 
-    def rows(query: Any, column: Any, keys: set[str] | None) -> list[Any]:
+    def limited(query: Select[Any], column: Any, keys: set[str] | None) -> Select[Any]:
+        return query if keys is None else query.where(column.in_(sorted(keys)))
+
+    def rows(query: Select[Any], column: Any, keys: set[str] | None) -> list[Any]:
         if keys is not None and not keys:
             return []
-        return list(session.exec(limited(query, column, keys)).all())
+        return list(connection.execute(limited(query, column, keys)))
 
     sample_keys = None if samples is None else set(samples)
     loan_keys = None if loans is None else set(loans)
     agreement_keys = None if agreements is None else set(agreements)
     if loan_keys and sample_keys is not None:
-        loan_codes = session.exec(
-            select(LoanItem.sample_code).where(col(LoanItem.loan_number).in_(sorted(loan_keys)))
-        ).all()
-        sample_keys |= set(loan_codes)
+        in_loans = select(item_t.c.sample_code).where(item_t.c.loan_number.in_(sorted(loan_keys)))
+        sample_keys |= {str(code) for (code,) in connection.execute(in_loans)}
     snapshot = Snapshot()
-    if sample_keys is None:
-        snapshot.samples = list(session.exec(select(Sample)).all())
-    else:  # primary-key gets: the identity map answers for rows this transaction touched
-        found = (session.get(Sample, code) for code in sorted(sample_keys))
-        snapshot.samples = [sample for sample in found if sample is not None]
-    children_query = select(Sample).where(col(Sample.parent_code).is_not(None))
-    for child in rows(children_query, Sample.parent_code, sample_keys):
+    snapshot.samples = rows(
+        select(sample_t).order_by(sample_t.c.code), sample_t.c.code, sample_keys
+    )
+    children_query = select(sample_t).where(sample_t.c.parent_code.is_not(None))
+    for child in rows(children_query, sample_t.c.parent_code, sample_keys):
         snapshot.children.setdefault(child.parent_code, []).append(child)
-    snapshot.items = rows(select(LoanItem), LoanItem.sample_code, sample_keys)
-    snapshot.loans = rows(select(Loan), Loan.number, loan_keys)
-    snapshot.agreements = rows(select(Agreement), Agreement.number, agreement_keys)
+    snapshot.items = rows(select(item_t), item_t.c.sample_code, sample_keys)
+    snapshot.loans = rows(select(loan_t), loan_t.c.number, loan_keys)
+    snapshot.agreements = rows(select(agreement_t), agreement_t.c.number, agreement_keys)
     if agreement_keys is None or agreement_keys:
         issued_query = limited(
-            select(Loan.agreement, func.sum(LoanItem.issued_ug))
-            .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number))
-            .where(LoanItem.source == ItemSource.ISSUED),
-            Loan.agreement,
+            select(loan_t.c.agreement, func.sum(item_t.c.issued_ug))
+            .join(item_t, item_t.c.loan_number == loan_t.c.number)
+            .where(item_t.c.source == ItemSource.ISSUED),
+            loan_t.c.agreement,
             agreement_keys,
-        ).group_by(Loan.agreement)
+        ).group_by(loan_t.c.agreement)
         snapshot.agreement_issued_ug = {
-            number: int(total) for number, total in session.exec(issued_query).all()
+            str(number): int(total) for number, total in connection.execute(issued_query)
         }
-    open_query = select(Incident.sample_code).where(Incident.status == IncidentStatus.OPEN)
-    snapshot.open_incident_samples = set(rows(open_query, Incident.sample_code, sample_keys))
+    open_query = select(incident_t.c.sample_code).where(incident_t.c.status == IncidentStatus.OPEN)
+    snapshot.open_incident_samples = {
+        str(row.sample_code) for row in rows(open_query, incident_t.c.sample_code, sample_keys)
+    }
     return snapshot
 
 
-def check_touched(session: Any, touched: Any) -> list[Violation]:
-    """Run every check on the records one event changed (the write path's second wall)."""
+def check_touched(bind: "Connection | Session", touched: "Touched") -> list[Violation]:
+    """Run every check on the records events changed (the write path's second wall)."""
     if not (touched.samples or touched.loans or touched.agreements):
         return []
     snapshot = build_snapshot(
-        session,
+        bind,
         samples=touched.samples,
         loans=touched.loans,
         agreements=touched.agreements,

@@ -6,10 +6,11 @@ from sqlmodel import Session
 
 from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, append
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
+    append,
     get_agreement,
     get_institution,
     require_choice,

@@ -1,12 +1,13 @@
 """The bulk path: a sample catalogue (CSV) or a history (JSON Lines), all or nothing.
 
 Every record goes through the same service function as the single command, so every rule
-applies. Records are imported in batches through a write-back `BatchSession`, each batch inside
-a SAVEPOINT. When a batch is refused, it is rolled back and narrowed down (the records before
-the refused one, the refused one alone, the rest) until every refused record is known, each
-judged on exactly the state the records before it left, as one by one; the other batches keep
-the fast path. When anything was refused, `import_records` raises `BulkRejected` and the
-caller's transaction rolls back: nothing is written. Input is streamed one batch at a time.
+applies. Records are imported in batches through one batch unit of work (`ledger/unit.py`),
+each batch inside a SAVEPOINT, its checks run once at the batch's end. When a batch is refused,
+it is rolled back and narrowed down (the records before the refused one, the refused one
+alone, the rest) until every refused record is known, each judged on exactly the state the
+records before it left, as one by one; the other batches keep the fast path. When anything
+was refused, `import_records` raises `BulkRejected` and the caller's transaction rolls back:
+nothing is written. Input is streamed one batch at a time.
 
 History format: one JSON object per line,
 `{"kind": "loan.consumed", "occurred_at": "2025-05-01T10:00:00Z", "actor": "curator@…",
@@ -23,7 +24,6 @@ import csv
 import functools
 import inspect
 import json
-import sqlite3
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -38,11 +38,12 @@ from sqlmodel import Session
 
 from sampleloans import db
 from sampleloans.dates import parse_datetime
-from sampleloans.errors import InvalidInput, PermissionDenied, RuleViolation, SampleLoansError
-from sampleloans.ledger.batch import BatchSession
+from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES, CodeMass
 from sampleloans.ledger.store import Context, Envelope
+from sampleloans.ledger.unit import Unit, batch_unit
+from sampleloans.models import Sample
 from sampleloans.services import (
     agreements,
     corrections,
@@ -79,7 +80,7 @@ CORRECTION_KINDS = ("event.corrected", "mass.corrected")
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
 MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
 BOM = "\ufeff"  # the byte-order mark Excel writes at the start of a UTF-8 CSV
-REFUSALS = (SampleLoansError, IntegrityError, sqlite3.IntegrityError)
+REFUSALS = (SampleLoansError, IntegrityError)
 """What refuses one record (a rule, bad input, a constraint of the schema)."""
 
 
@@ -156,7 +157,7 @@ def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]
     _check_header(header, source)
     start = reader.line_num + 1
     while (values := _csv_step(reader, source, lambda: next(reader, None))) is not None:
-        extra = values.pop(None, None)  # type: ignore[call-overload]
+        extra = values.pop(None, None)
         given = len(header) + len(extra) if extra else sum(v is not None for v in values.values())
         if given != len(header):
             yield (
@@ -649,18 +650,16 @@ def import_records(
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     require_importer(session, ctx)
     records, handle = _reader(lines, fmt, source)
-    connection = session.connection()
-    db.use_bulk_cache(connection)
-    unit = BatchSession(connection, defer_checks=True)
-    _forget(unit)
+    db.use_bulk_cache(session.connection())
     result = BulkResult(format=fmt)
-    while chunk := list(islice(records, batch)):
-        errors, _clean = _import_run(session, unit, ctx, chunk, handle)
-        result.records += len(chunk)
-        result.events += len(chunk) - len(errors)
-        result.errors.extend(errors)
-        if progress is not None:
-            progress(result.records)
+    with batch_unit(session) as unit:
+        while chunk := list(islice(records, batch)):
+            errors, _clean = _import_run(session, unit, ctx, chunk, handle)
+            result.records += len(chunk)
+            result.events += len(chunk) - len(errors)
+            result.errors.extend(errors)
+            if progress is not None:
+                progress(result.records)
     if result.errors:
         raise BulkRejected(result.errors, result.records)
     return result
@@ -678,7 +677,7 @@ def _reader(lines: Iterable[str], fmt: str, source: str) -> tuple[Iterator[tuple
 
 
 def _import_run(
-    session: Session, unit: BatchSession, ctx: Context, records: Records, handle: Handle
+    session: Session, unit: Unit, ctx: Context, records: Records, handle: Handle
 ) -> tuple[list[LineError], bool]:
     """Import a run of records as one batch; if it is undone, narrow it down to the refused ones.
 
@@ -723,44 +722,38 @@ def _import_run(
 
 
 def _try_batch(
-    session: Session, unit: BatchSession, ctx: Context, records: Records, handle: Handle
+    session: Session, unit: Unit, ctx: Context, records: Records, handle: Handle
 ) -> tuple[list[LineError], int | None, BaseException | None]:
-    """Import records into the batch session and check them, or undo all of them.
+    """Import records through the batch unit and check them, or undo all of them.
 
     Returns (the records refused without a change, None, None) when the batch is written, else
     ([], the index of the record that undid it or None for the closing checks, the error).
     """
     savepoint = session.begin_nested()
-    session.connection()  # emits the SAVEPOINT now: the batch session writes on this connection
-    head, totals = unit.info["head"], dict(unit.info[samples.ROOT_TOTALS])
+    session.connection()  # emits the SAVEPOINT now: the unit writes on this connection
+    head, totals = unit.head, dict(unit.mission_root_ug)
+    if handle is _register_row:  # one query for the batch's codes, not one per record
+        codes = (row.get("code") for _line, row in records if not isinstance(row, Exception))
+        unit.prefetch(Sample, (code.strip() for code in codes if isinstance(code, str)))
     refused: list[LineError] = []
     done = 0
     try:
         for line, record in records:
-            before = unit.info["head"]
+            before = unit.head
             try:
-                handle(unit, ctx, record)
+                handle(session, ctx, record)
             except SampleLoansError as error:
-                if unit.info["head"] != before:
+                if unit.head != before:
                     raise  # refused after it appended: its changes are in the batch
                 refused.append(_line_error(line, error))  # services write only by appending
             done += 1
-        _end_batch(unit)
+        unit.end_batch()
     except REFUSALS as error:
         savepoint.rollback()
-        _forget(unit, head, totals)  # rows it holds may carry the undone changes
+        unit.reset(head, totals)  # rows it holds may carry the undone changes
         return [], (done if done < len(records) else None), error
     savepoint.commit()
     return refused, None, None
-
-
-def _forget(
-    unit: BatchSession, head: tuple[int, str] | None = None, totals: dict[str, int] | None = None
-) -> None:
-    """Start the batch session afresh, knowing the chain head and mission masses at its start."""
-    unit.reset()
-    unit.info["head"] = head
-    unit.info[samples.ROOT_TOTALS] = totals or {}
 
 
 def _line_error(line: int, error: BaseException) -> LineError:
@@ -770,14 +763,6 @@ def _line_error(line: int, error: BaseException) -> LineError:
     # a schema constraint the rules did not catch first: the record conflicts with a stored one
     reason = str(getattr(error, "orig", error)).replace("\n", " ")
     return LineError(line, f"conflicts with a record in the ledger ({reason})", 2)
-
-
-def _end_batch(unit: BatchSession) -> None:
-    """Check every record the batch touched, then write the batch and forget it."""
-    violations = unit.check_deferred()
-    if violations:
-        raise RuleViolation("; ".join(v.message for v in violations))
-    unit.release()
 
 
 def _import_per_record(

@@ -26,7 +26,6 @@ from sampleloans import dates, db, fileio
 from sampleloans.errors import Conflict, InvalidInput, StorageError
 from sampleloans.ledger import chain, checks, merkle
 from sampleloans.ledger import checkpoint as notes
-from sampleloans.ledger.batch import BatchSession
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import PROJECTION_TABLES
@@ -846,7 +845,7 @@ def _check_touched_records(
     if not result.records_checked:
         return
     snapshot = checks.build_snapshot(
-        BatchSession(connection, read_only=True),
+        connection,
         samples=touched["sample"],
         loans=touched["loan"],
         agreements=touched["agreement"],

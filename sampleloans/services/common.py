@@ -6,7 +6,9 @@ from typing import TypeVar
 from sqlmodel import Session, SQLModel
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
-from sampleloans.ledger.envelope import Context
+from sampleloans.ledger import store
+from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.events import Event
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
@@ -40,6 +42,22 @@ INSTITUTION_KINDS = values(InstitutionKind)
 INCIDENT_KINDS = values(IncidentKind)
 
 T = TypeVar("T", bound=SQLModel)
+
+
+def append(
+    session: Session,
+    ctx: Context,
+    event: Event,
+    *,
+    occurred_at: datetime | None = None,
+    reason: str | None = None,
+    corrects_seq: int | None = None,
+) -> Envelope:
+    """Append an event through the session's unit of work (`ledger/unit.py`): the import's
+    open batch, or a batch of one checked at once; the session's copies follow the changes."""
+    return store.append(
+        session, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
+    )
 
 
 def acting_person(session: Session, ctx: Context) -> Person:

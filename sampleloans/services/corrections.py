@@ -16,9 +16,9 @@ from sqlmodel import Session
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.apply import MASS_WHAT, MAY_BE_ZERO, mass_samples, recorded_mass_ug
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import LedgerEvent, Mission, Sample
-from sampleloans.services.common import get_event, require_role, require_text
+from sampleloans.services.common import append, get_event, require_role, require_text
 from sampleloans.units import MAX_MASS_UG, format_mass
 
 
@@ -107,9 +107,9 @@ def _check_mission_total(session: Session, code: str, delta_ug: int) -> None:
 
 def _follow_mission_total(session: Session, code: str, delta_ug: int) -> None:
     """A bulk session's running total of the mission's root samples follows the correction."""
-    from sampleloans.services.samples import ROOT_TOTALS
+    from sampleloans.ledger.unit import open_batch
 
     found = session.get(Sample, code)
-    totals = session.info.get(ROOT_TOTALS)
-    if found is not None and totals is not None and found.mission in totals:
-        totals[found.mission] += delta_ug
+    batch = open_batch(session)
+    if found is not None and batch is not None and found.mission in batch.mission_root_ug:
+        batch.mission_root_ug[found.mission] += delta_ug

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso
-from sampleloans.errors import InvalidInput, StorageError
+from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context, envelope_of, importer_of, os_account_of
 from sampleloans.models import (
     EventSubject,
@@ -267,15 +267,6 @@ def record_history(
     )
 
 
-def last_seq_at(session: Session, as_of: datetime) -> int:
-    """The last seq whose occurred_at is at or before `as_of` (0 when none is)."""
-    last = 0
-    for seq, occurred in session.exec(select(LedgerEvent.seq, LedgerEvent.occurred_at)).all():
-        if seq > last and from_iso(occurred) <= as_of:
-            last = seq
-    return last
-
-
 def replayed_state(
     session: Session,
     as_of: datetime,
@@ -290,50 +281,38 @@ def replayed_state(
     For a researcher `reader`, only their institution's loans, and only the samples that were
     on one of them at that moment, are part of the state.
     """
-    from sampleloans import db
-    from sampleloans.services.verify import replay_into
+    from sampleloans.ledger import replay
 
-    up_to = last_seq_at(session, as_of)
-    target = db.make_engine("sqlite://")
-    try:
-        db.create_schema(target)
-        # a second, read-only connection: never BEGIN IMMEDIATE against our own session
-        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")
-        failure = replay_into(source, target, up_to_seq=up_to, occurred_by=as_of)
-        if failure is not None:
-            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
-        with Session(target) as past:
-            if subject_type == "sample":
-                samples = past.exec(select(Sample).where(col(Sample.code).in_(codes))).all()
-                numbers = {
-                    i.loan_number
-                    for i in past.exec(
-                        select(LoanItem).where(col(LoanItem.sample_code).in_(codes))
-                    ).all()
-                }
-                loans = past.exec(select(Loan).where(col(Loan.number).in_(numbers))).all()
-            elif subject_type == "loan":
-                loans = past.exec(select(Loan).where(Loan.number == key)).all()
-                in_loan = past.exec(
-                    select(LoanItem.sample_code).where(LoanItem.loan_number == key)
+    cut = replay.as_of(session, as_of)  # the one definition of "as it stood at"
+    up_to = cut.up_to_seq or 0
+    with replay.ledger_at(session, cut) as past:
+        if subject_type == "sample":
+            samples = past.exec(select(Sample).where(col(Sample.code).in_(codes))).all()
+            numbers = {
+                i.loan_number
+                for i in past.exec(
+                    select(LoanItem).where(col(LoanItem.sample_code).in_(codes))
                 ).all()
-                samples = past.exec(select(Sample).where(col(Sample.code).in_(in_loan))).all()
-            else:
-                loans = past.exec(select(Loan).where(Loan.institution == key)).all()
-                samples = past.exec(select(Sample).where(Sample.custodian == key)).all()
-            if reader is not None and not access.is_staff(reader):
-                loans = [x for x in loans if x.institution == reader.institution]
-                samples = [x for x in samples if access.can_see_sample(past, reader, x)]
-            return ReplayedState(
-                as_of=as_of,
-                up_to_seq=up_to,
-                samples=tuple(_sample_state(s) for s in sorted(samples, key=lambda s: s.code)),
-                loans=tuple(
-                    _loan_state(past, loan) for loan in sorted(loans, key=lambda x: x.number)
-                ),
-            )
-    finally:
-        target.dispose()
+            }
+            loans = past.exec(select(Loan).where(col(Loan.number).in_(numbers))).all()
+        elif subject_type == "loan":
+            loans = past.exec(select(Loan).where(Loan.number == key)).all()
+            in_loan = past.exec(
+                select(LoanItem.sample_code).where(LoanItem.loan_number == key)
+            ).all()
+            samples = past.exec(select(Sample).where(col(Sample.code).in_(in_loan))).all()
+        else:
+            loans = past.exec(select(Loan).where(Loan.institution == key)).all()
+            samples = past.exec(select(Sample).where(Sample.custodian == key)).all()
+        if reader is not None and not access.is_staff(reader):
+            loans = [x for x in loans if x.institution == reader.institution]
+            samples = [x for x in samples if access.can_see_sample(past, reader, x)]
+        return ReplayedState(
+            as_of=as_of,
+            up_to_seq=up_to,
+            samples=tuple(_sample_state(s) for s in sorted(samples, key=lambda s: s.code)),
+            loans=tuple(_loan_state(past, loan) for loan in sorted(loans, key=lambda x: x.number)),
+        )
 
 
 def _sample_state(sample: Sample) -> SampleState:

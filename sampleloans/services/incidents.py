@@ -6,10 +6,11 @@ from sqlmodel import Session
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import Incident
 from sampleloans.services.common import (
     INCIDENT_KINDS,
+    append,
     get_event,
     get_sample,
     require_choice,

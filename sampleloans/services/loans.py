@@ -18,13 +18,14 @@ from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
     TRANSFER_TYPES,
     acting_person,
+    append,
     get_agreement,
     get_loan,
     get_person,

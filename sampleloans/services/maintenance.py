@@ -13,7 +13,6 @@ Curators and compliance officers may back up; only curators may restore.
 """
 
 import os
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,33 +77,6 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
         raise StorageError(f"{dest} already exists; choose another name or pass --force")
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _copy(source: sqlite3.Connection, target: Path) -> None:
-    """Copy a whole database into the (empty, private) file `target` as one self-contained
-    file (rollback-journal mode, so no -wal has to travel with it)."""
-    with closing(sqlite3.connect(target, isolation_level=None)) as copy:
-        source.backup(copy)  # pages=-1: one step, one consistent snapshot
-        copy.execute("PRAGMA journal_mode = DELETE")
-    _fsync(target)
-
-
-def _head(path: Path) -> tuple[int, str]:
-    """The last event of a ledger file (0 and empty for an empty ledger)."""
-    with closing(sqlite3.connect(db.file_uri(path, read_only=True), uri=True)) as connection:
-        row = connection.execute(
-            "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    return (0, "") if row is None else (int(row[0]), str(row[1]))
-
-
 @dataclass(frozen=True)
 class LedgerIdentity:
     """Which ledger a file holds (its `ledger_id`) and how far it goes (its head)."""
@@ -121,7 +93,7 @@ class LedgerIdentity:
 
 def _identity(path: Path) -> LedgerIdentity:
     """The ledger id and head of a ledger file (read only: nothing is written to it)."""
-    with closing(_reader(path)) as connection:
+    with closing(db.file_reader(path)) as connection:
         meta = connection.execute(
             "SELECT value FROM ledger_meta WHERE key = 'ledger_id'"
         ).fetchone()
@@ -134,17 +106,9 @@ def _identity(path: Path) -> LedgerIdentity:
 
 def _hash_at(path: Path, seq: int) -> str | None:
     """The hash of event `seq` in a ledger file, or None when it has no such event."""
-    with closing(_reader(path)) as connection:
+    with closing(db.file_reader(path)) as connection:
         row = connection.execute("SELECT hash FROM ledger_event WHERE seq = ?", (seq,)).fetchone()
     return None if row is None else str(row[0])
-
-
-def _reader(path: Path) -> sqlite3.Connection:
-    """A plain connection for reading a ledger file (the live one is in WAL mode, which a
-    `mode=ro` connection cannot always open)."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
-    return connection
 
 
 def _removed_events(current: LedgerIdentity, live: Path, backup_file: Path) -> int:
@@ -214,14 +178,13 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
     # a killed backup leaves its temp file; the next one into this folder removes it
     with fileio.private_temp_file(dest.parent, dest.name) as temp:
         try:
-            with closing(_connect_source(database)) as source:
-                source.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
-                _copy(source, temp.path)
-            head_seq, head_hash = _head(temp.path)
+            with closing(db.copy_source(database)) as source:
+                db.copy_database(source, temp.path)
+            head_seq, head_hash = db.file_head(temp.path)
             _check_destination(dest, database, force)  # nothing put there meanwhile
             crashpoints.reached("before_replace")
             fileio.move_into_place(temp.path, dest, force=force)  # no clobbering without force
-        except sqlite3.Error as exc:
+        except db.FileError as exc:
             raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
         except OSError as exc:
             raise StorageError(
@@ -229,15 +192,6 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
             ) from None
     fileio.fsync_directory(dest.parent)
     return CopyResult(dest, head_seq, head_hash)
-
-
-def _connect_source(database: Path) -> sqlite3.Connection:
-    """A connection to the live ledger for copying it (immutable on a read-only mount, where
-    SQLite could not create the -shm a WAL reader needs and nobody can write anyway)."""
-    immutable = db.on_read_only_medium(database)
-    return sqlite3.connect(
-        db.file_uri(database, immutable=immutable), uri=True, isolation_level=None
-    )
 
 
 def restore(
@@ -292,7 +246,7 @@ def restore(
             replaced, removed = _replacement(database, temp.path, source, other_ledger, older)
         # the head is read from the copy: a read-only reader of the live WAL-mode file would
         # leave its -wal and -shm behind
-        head_seq, head_hash = _head(temp.path)
+        head_seq, head_hash = db.file_head(temp.path)
         crashpoints.reached("before_restore_load")
         _load_into(temp.path, database)
     return CopyResult(database, head_seq, head_hash, replaced=replaced, removed_events=removed)
@@ -309,7 +263,7 @@ def _replacement(
             removed = current.head_seq  # another ledger: none of these events remain
         else:
             removed = _removed_events(current, database, temp)
-    except sqlite3.Error as exc:
+    except db.FileError as exc:
         raise StorageError(
             f"cannot read the ledger {database} to compare it with {source} ({exc}); "
             "nothing was restored"
@@ -322,10 +276,9 @@ def _verified_copy(source: Path, temp: Path) -> None:
     """Copy the backup to `temp` without touching it, then verify the copy (exit 1 if not
     clean: nothing is restored)."""
     try:
-        uri = db.file_uri(source, read_only=True)
-        with closing(sqlite3.connect(uri, uri=True)) as backup_file:
-            _copy(backup_file, temp)
-    except sqlite3.Error as exc:
+        with closing(db.file_reader(source, read_only=True)) as backup_file:
+            db.copy_database(backup_file, temp)
+    except db.FileError as exc:
         db.raise_if_environment(exc, temp, what="the verified copy of the backup")  # full disk
         raise Conflict(
             f"{source} is not a readable ledger backup ({exc}); nothing was restored"
@@ -357,7 +310,7 @@ def _built_from_events(source: Path, temp: Path) -> None:
     if failure is not None:
         raise Conflict(f"{source} cannot be replayed ({failure.message}); nothing was restored")
     try:
-        _fsync(temp)
+        fileio.fsync_file(temp)
     except OSError as exc:
         raise StorageError(f"cannot write beside {temp.parent}: {exc.strerror}") from None
 
@@ -392,16 +345,8 @@ def _load_into(temp: Path, database: Path) -> None:
         _link_new_ledger(temp, database)
         return
     try:
-        with (
-            closing(sqlite3.connect(temp, isolation_level=None)) as copy,
-            closing(sqlite3.connect(database, isolation_level=None)) as live,
-        ):
-            live.execute(f"PRAGMA busy_timeout = {db.DEFAULT_LOCK_TIMEOUT_MS}")
-            live.execute("PRAGMA journal_mode = WAL")
-            copy.backup(live)
-            live.execute("PRAGMA journal_mode = WAL")
-            live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error as exc:
+        db.load_database(temp, database)
+    except db.FileError as exc:
         raise StorageError(
             f"restore into {database} failed: {exc}; the ledger was left as it was"
         ) from None
@@ -410,13 +355,12 @@ def _load_into(temp: Path, database: Path) -> None:
 def _link_new_ledger(temp: Path, database: Path) -> None:
     """Put the verified copy (0600, rollback journal) in place as a new WAL-mode ledger."""
     try:
-        with closing(sqlite3.connect(temp, isolation_level=None)) as copy:
-            copy.execute("PRAGMA journal_mode = WAL")
+        db.use_wal_file(temp)
         os.link(temp, database)  # never replaces a file that appeared meanwhile
     except FileExistsError:
         raise StorageError(
             f"{database} appeared during the restore; nothing was restored, run it again"
         ) from None
-    except (sqlite3.Error, OSError) as exc:
+    except (db.FileError, OSError) as exc:
         raise StorageError(f"restore into {database} failed: {exc}; nothing was written") from None
     fileio.fsync_directory(database.parent)

@@ -10,11 +10,12 @@ from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import Conflict, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import Institution, Mission, Person
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
+    append,
     get_institution,
     get_person,
     require_choice,

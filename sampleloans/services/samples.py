@@ -7,10 +7,12 @@ from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.unit import open_batch
 from sampleloans.models import Mission, Sample
 from sampleloans.services.common import (
     PURPOSE_CLASSES,
+    append,
     get_sample,
     require_choice,
     require_code,
@@ -90,20 +92,10 @@ def register_sample(
     )
     registered_ug = _check_mission_total(session, known, mass_ug)
     envelope = append(session, ctx, event, occurred_at=occurred_at)
-    totals = session.info.get(ROOT_TOTALS)
-    if totals is not None:
-        totals[mission] = registered_ug + mass_ug
+    batch = open_batch(session)
+    if batch is not None:
+        batch.mission_root_ug[mission] = registered_ug + mass_ug
     return envelope
-
-
-ROOT_TOTALS = "mission_root_ug"
-"""`session.info` key of a bulk session's running mass of root samples per mission.
-
-A bulk import registers thousands of samples in one transaction; summing the mission's samples
-for each would be quadratic, so a `BatchSession` keeps the running total (it forgets it with
-everything else when a batch is rolled back). A plain session has no such key and asks the
-database each time.
-"""
 
 
 def _check_mass(mission: Mission, mass_ug: int) -> None:
@@ -140,8 +132,14 @@ def _check_mission_total(session: Session, mission: Mission, mass_ug: int) -> in
 
 
 def _root_mass_ug(session: Session, mission: str) -> int:
-    """The initial mass of every sample of a mission that is not split from another."""
-    totals = session.info.get(ROOT_TOTALS)
+    """The initial mass of every sample of a mission that is not split from another.
+
+    An import registers thousands of samples in one transaction; summing the mission's samples
+    for each would be quadratic, so its batch unit keeps the running total (`Unit.reset` puts
+    back the total of where an undone batch started). A single command asks the database.
+    """
+    batch = open_batch(session)
+    totals = None if batch is None else batch.mission_root_ug
     if totals is not None and mission in totals:
         return int(totals[mission])
     query = select(func.coalesce(func.sum(Sample.initial_mass_ug), 0)).where(

@@ -13,9 +13,9 @@ from sampleloans import __version__
 from sampleloans.dates import parse_datetime
 from sampleloans.errors import Conflict, InvalidInput
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import LedgerEvent, LedgerMeta, Mission
-from sampleloans.services.common import get_institution, require_email, require_name
+from sampleloans.services.common import append, get_institution, require_email, require_name
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
 from sampleloans.units import parse_depth_mm, parse_mass_ug

@@ -18,9 +18,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from sampleloans import db
 from sampleloans.dates import days_between, from_iso
-from sampleloans.errors import InvalidInput, NotFound, RuleViolation, StorageError
+from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import store
 from sampleloans.ledger.chain import event_body
 from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
@@ -157,19 +156,10 @@ def _ledger_at(session: Session, seq: int, head_seq: int) -> Iterator[Session]:
     if seq == head_seq:
         yield session
         return
-    from sampleloans.services.verify import replay_into
+    from sampleloans.ledger import replay
 
-    target = db.make_engine("sqlite://")
-    try:
-        db.create_schema(target)
-        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")
-        failure = replay_into(source, target, up_to_seq=seq)
-        if failure is not None:
-            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
-        with Session(target) as past:
-            yield past
-    finally:
-        target.dispose()
+    with replay.ledger_at(session, replay.Cut(up_to_seq=seq)) as past:
+        yield past
 
 
 class InclusionProofs:

@@ -9,9 +9,10 @@ from sqlmodel import Session, col, func, select
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.checks import NEVER_LENT
-from sampleloans.ledger.store import Context, Envelope, append
+from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import EventSubject, LedgerEvent, Sample
 from sampleloans.services.common import (
+    append,
     get_institution,
     get_sample,
     require_code,

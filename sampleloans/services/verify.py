@@ -5,7 +5,6 @@ from an earlier report or `--print-head`) also proves the ledger still extends t
 catches truncation, a rollback to an older copy and a chain recomputed after tampering.
 """
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,23 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, inspect, text
-from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session
 
 from sampleloans import crashpoints, dates, db, fileio
-from sampleloans.errors import InvalidInput, SampleLoansError, StorageError
-from sampleloans.ledger import apply as apply_module
-from sampleloans.ledger import chain, checks
-from sampleloans.ledger.batch import BatchSession
-from sampleloans.ledger.events import event_from_payload
-from sampleloans.ledger.store import Context, envelope_of
-from sampleloans.models import LedgerEvent
+from sampleloans.errors import InvalidInput, StorageError
+from sampleloans.ledger import chain, checks, replay
+from sampleloans.ledger.store import Context
 from sampleloans.services.common import require_role
-
-TIMELESS_KINDS = ("ledger.created", "mission.added", "institution.added", "person.added")
-"""Reference records that later events point at; an `as of` replay keeps them whatever their
-date, so a sample registered with its real (earlier) date still replays."""
 
 ANCHOR_PATTERN = re.compile(r"^(\d{1,12}):([0-9a-f]{64})$", re.ASCII)
 
@@ -154,8 +145,7 @@ def _begin_snapshot(connection: Connection) -> None:
 
 def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     """SQLite's integrity check and the append-only triggers."""
-    rows = connection.execute(text("PRAGMA main.integrity_check")).fetchall()
-    found = [str(row[0]) for row in rows]
+    found = db.integrity_report(connection)
     for problem in [] if found == ["ok"] else found:
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
     result.problems.extend(trigger_problems(connection))
@@ -227,8 +217,7 @@ def trigger_problems(connection: Connection) -> list[Problem]:
 
 def _check_invariants(connection: Connection, result: VerifyResult) -> None:
     """Every invariant over the stored projections."""
-    # plain rows through a batch session: the ORM's per-object cost is not needed to read
-    snapshot = checks.build_snapshot(BatchSession(connection, read_only=True))
+    snapshot = checks.build_snapshot(connection)  # plain Core rows: no ORM objects to build
     for violation in checks.run_checks(snapshot):
         result.problems.append(Problem("invariant", violation.message))
 
@@ -360,59 +349,12 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
 
 
 def replay_into(
-    source: Engine | Connection,
-    target: Engine,
-    up_to_seq: int | None = None,
-    occurred_by: datetime | None = None,
+    source: Engine | Connection, target: Engine, cut: replay.Cut | None = None
 ) -> Problem | None:
-    """Apply every event of `source` (or those up to `up_to_seq`, and with `occurred_by`
-    only those that had happened by then) to the empty schema of `target`; the first failure.
-
-    `source` is an engine or a connection whose open read transaction is the snapshot to replay.
-    Skipping a back-dated event's later-recorded neighbours is sound: every record's events are
-    in time order, so the events of any record up to a moment form a prefix of its events.
-    The events go through the same `apply` as every write, into a write-back batch session that
-    writes the projections once per `REPLAY_BATCH` events, so memory does not grow with the ledger.
-    """
-    with _connected(source) as reading, target.begin() as connection:
-        meta = reading.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
-        for key, value in meta:
-            connection.execute(
-                text("INSERT INTO ledger_meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
-            )
-        unit = BatchSession(connection)
-        where = "" if up_to_seq is None else f" WHERE seq <= {int(up_to_seq)}"
-        query = f"SELECT * FROM ledger_event{where} ORDER BY seq"
-        for count, row in enumerate(_stream(reading, query), start=1):
-            envelope = envelope_of(row)
-            if (
-                occurred_by is not None
-                and row.kind not in TIMELESS_KINDS
-                and envelope.occurred_at > occurred_by
-            ):
-                continue
-            try:
-                unit.execute(_INSERT_EVENT, row._asdict())
-                event = event_from_payload(row.kind, json.loads(row.payload))
-                apply_module.apply(unit, envelope, event)
-                if count % REPLAY_BATCH == 0:
-                    unit.release()
-            except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
-                db.raise_if_environment(
-                    exc, str(target.url.database), what="verify's scratch replay"
-                )
-                return Problem(
-                    "replay",
-                    f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}",
-                )
-        try:
-            unit.release()
-        except SQLAlchemyError as exc:
-            db.raise_if_environment(exc, str(target.url.database), what="verify's scratch replay")
-            return Problem(
-                "replay", f"the replayed projections cannot be stored: {_first_line(exc)}"
-            )
-    return None
+    """Replay `source` (all of it, or as `cut` takes it) into the empty schema of `target`
+    through the unit of work (`ledger/replay.py`); the first failure as a problem."""
+    failure = replay.replay_into(source, target, cut)
+    return None if failure is None else Problem("replay", failure)
 
 
 @contextmanager
@@ -423,10 +365,6 @@ def _connected(bind: Engine | Connection) -> Iterator[Connection]:
         return
     with bind.connect() as connection:
         yield connection
-
-
-REPLAY_BATCH = 5000
-_INSERT_EVENT = insert(LedgerEvent.__table__)  # type: ignore[attr-defined]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -458,7 +396,7 @@ def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
     differing = []
-    connection.exec_driver_sql("ATTACH DATABASE ? AS replayed", (str(replayed),))
+    db.attach(connection, replayed, "replayed")
     for table in db.projection_tables():
         here, there = f"main.{table}", f"replayed.{table}"
         query = (
@@ -494,6 +432,7 @@ def compare_table(stored: Engine | Connection, replayed: Engine, table: str) -> 
                 problems.append(_missing_row(table, want_key))
                 want = next(want_rows, None)
             else:
+                assert have is not None and want is not None  # the same key on both sides
                 if tuple(have) != tuple(want):
                     problems.append(_changed_row(table, have_key, have, want))
                 have, want = next(have_rows, None), next(want_rows, None)

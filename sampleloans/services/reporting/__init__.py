@@ -11,9 +11,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from sampleloans import db
 from sampleloans.dates import format_datetime, from_iso, to_iso
-from sampleloans.errors import InvalidInput, NotFound, StorageError
+from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
@@ -28,7 +27,6 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
-from sampleloans.services.history import last_seq_at
 from sampleloans.services.reporting import custody, inventory, overdue, returns
 
 Body = CustodyBody | ReturnBody | OverdueBody | InventoryBody
@@ -92,28 +90,24 @@ def build_report(
         as_of = from_iso(request.as_of)
         if as_of > ctx.now:
             raise InvalidInput("--as-of: is in the future; give a moment up to now")
-        return rebuild_at(session, ctx, request, last_seq_at(session, as_of), generated_at)
+        from sampleloans.ledger import replay  # the write side loads only for a past report
+
+        cut = replay.as_of(session, as_of)  # the one definition of "as it stood at"
+        return rebuild_at(session, ctx, request, cut.up_to_seq or 0, generated_at)
     return _build(session, request, generated_at)
 
 
 def rebuild_at(
     session: Session, ctx: Context, request: ReportRequest, seq: int, generated_at: datetime
 ) -> Report:
-    """The same report built from a replay of the ledger up to `seq` (in memory)."""
-    from sampleloans.services.verify import replay_into
+    """The same report built from a replay of the ledger up to `seq` (in memory); a report as
+    of a moment takes the ledger as it stood then (`ledger/replay.py`), whose head is `seq`."""
+    from sampleloans.ledger import replay
 
     check_access(session, ctx, request)
-    target = db.make_engine("sqlite://")
-    try:
-        db.create_schema(target)
-        source = session.get_bind().execution_options(sqlite_begin="DEFERRED")
-        failure = replay_into(source, target, up_to_seq=seq)
-        if failure is not None:
-            raise StorageError(f"{failure.message}; run 'sampleloans verify'")
-        with Session(target) as past:
-            return _build(past, request, generated_at)
-    finally:
-        target.dispose()
+    moment = from_iso(request.as_of) if request.as_of is not None else None
+    with replay.ledger_at(session, replay.Cut(up_to_seq=seq, occurred_by=moment)) as past:
+        return _build(past, request, generated_at)
 
 
 def ledger_head(session: Session) -> tuple[int, str]:

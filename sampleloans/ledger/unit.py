@@ -1,0 +1,654 @@
+"""The ledger's unit of work: the one way events and projection rows reach the database.
+
+A `Unit` owns, for one transaction:
+
+- the **connection** it writes on (SQLAlchemy Core: `insert()` / `update()` executemany, so the
+  same code runs on every dialect `db.py` supports);
+- the **chain head** (seq, hash, recording time), read once and then carried along;
+- a **write-back buffer** of projection rows: `get` answers from it first, new rows and changed
+  rows are written by `flush`, one executemany per table (parents first);
+- the **touched records** of the events appended since the last check;
+- **when the checks run**: at once after each event (`checks_now=True`, a single command is a
+  batch of one) or for the whole batch at `end_batch` (an import: a batch of N).
+
+`append(unit, ctx, event)` is the one way an event enters the ledger; `verify`'s replay and the
+"as of" reconstruction (`ledger/replay.py`) push stored events through the same `apply` and the
+same buffer with `replay`. `apply` sees the unit only through the `Projections` port
+(`ledger/apply.py`).
+
+Rows from the unit are `Tracked` records with the model's column names as attributes (typed as
+the model for the type checker); setting an attribute is the update, written at the next flush.
+The ORM `Session` stays on the read side: a service reads through it and appends through its
+unit; after a flush, `sync` expires the ORM's copies of the rows the unit changed.
+"""
+
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from pydantic_core import PydanticUndefined
+from sqlalchemy import (
+    Column,
+    Connection,
+    FrozenResult,
+    Result,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
+from sqlmodel import Session, SQLModel
+
+from sampleloans import crashpoints
+from sampleloans.errors import InvalidInput, RuleViolation
+from sampleloans.ledger import chain
+from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.events import Event
+from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
+
+M = TypeVar("M", bound=SQLModel)
+Key = tuple[str, tuple[Any, ...]]
+_ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+_ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
+KEEP_ROWS = 20_000
+"""Rows a unit keeps between batches before it forgets them all (bounded memory)."""
+
+
+@dataclass
+class Touched:
+    """The records events changed, so the checks look at exactly those."""
+
+    samples: set[str] = field(default_factory=set)
+    loans: set[str] = field(default_factory=set)
+    agreements: set[str] = field(default_factory=set)
+
+    def update(self, other: "Touched") -> None:
+        """Add what another event touched."""
+        self.samples |= other.samples
+        self.loans |= other.loans
+        self.agreements |= other.agreements
+
+    def __bool__(self) -> bool:
+        return bool(self.samples or self.loans or self.agreements)
+
+
+@dataclass(frozen=True)
+class Link:
+    """The chain head: the last event's seq and hash and when it was recorded."""
+
+    seq: int
+    hash: str
+    recorded_at: datetime | None
+
+
+class Tracked:
+    """A row held by a unit: plain attributes; setting one marks the row as changed."""
+
+    __slots__ = ("__dict__", "_changed", "_key", "_unsynced")
+    _changed: set[Key]  # rows to write at the next flush
+    _unsynced: set[Key]  # rows whose read-session copies are behind
+    _key: Key
+
+    def __init__(
+        self, values: dict[str, Any], changed: tuple[set[Key], set[Key]], key: Key
+    ) -> None:
+        object.__setattr__(self, "_changed", changed[0])
+        object.__setattr__(self, "_unsynced", changed[1])
+        object.__setattr__(self, "_key", key)
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+        self._changed.add(self._key)
+        self._unsynced.add(self._key)
+
+    def __repr__(self) -> str:
+        return f"Tracked({self.__dict__!r})"
+
+
+class _TableInfo:
+    """Column names, key, defaults and the Core statements a unit runs on one table."""
+
+    def __init__(self, model: type[SQLModel]) -> None:
+        table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+        self.model = model
+        self.mapper = sa_inspect(model)
+        self.table = table
+        self.columns = tuple(column.name for column in table.columns)
+        self.key_columns = tuple(column.name for column in table.primary_key.columns)
+        self.value_columns = tuple(name for name in self.columns if name not in self.key_columns)
+        self.insert = insert(table)
+        # bound names differ from column names: Core refuses a bindparam named like a SET column
+        self.update = (
+            update(table)
+            .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
+            .values({name: bindparam(f"v_{name}") for name in self.value_columns})
+        )
+        self.select = select(table).where(
+            *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
+        )
+        self.defaults: dict[str, Any] = {}
+        for name in self.columns:
+            found = model.model_fields.get(name)
+            value = None if found is None else found.get_default(call_default_factory=True)
+            self.defaults[name] = None if value is PydanticUndefined else value
+
+    def key_params(self, ident: tuple[Any, ...]) -> dict[str, Any]:
+        """The bound key of one row."""
+        return {f"k_{name}": value for name, value in zip(self.key_columns, ident, strict=True)}
+
+
+_TABLES: dict[str, _TableInfo] = {}
+_ORDER = {table.name: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
+
+
+def _info(model: type[SQLModel]) -> _TableInfo:
+    """The cached description of a model's table."""
+    name: str = model.__tablename__  # type: ignore[assignment]  # a str on every table model
+    found = _TABLES.get(name)
+    if found is None:
+        found = _TABLES[name] = _TableInfo(model)
+    return found
+
+
+_EVENTS = _info(LedgerEvent).table.name
+_SUBJECTS = _info(EventSubject).table.name
+_UNTRACKED = frozenset({_EVENTS, _SUBJECTS})
+"""Tables whose rows a unit writes without holding them (events and their index)."""
+
+
+class Unit:
+    """The unit of work of one transaction (see the module docstring)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        checks_now: bool = True,
+        session: Session | None = None,
+        empty: bool = False,
+    ) -> None:
+        self.connection = connection
+        self.complete = empty
+        """Whether every projection row is in memory (a replay into an empty schema, until rows
+        are first forgotten): a key not held is then known to be missing, with no query."""
+        self.checks_now = checks_now
+        self.session = session  # the read side whose copies `sync` brings up to date
+        self.head: Link | None = None
+        self.touched = Touched()
+        self.mission_root_ug: dict[str, int] = {}
+        """Running mass of root samples per mission, kept while a batch registers many."""
+        self._rows: dict[Key, Tracked] = {}  # the identity map
+        self._changed: set[Key] = set()  # rows set since they were last written
+        self._unsynced: set[Key] = set()  # rows set since the read session's copies were
+        self._marks = (self._changed, self._unsynced)
+        self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
+        self._raw: set[str] = set()  # tables with buffered rows outside the identity map
+        self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
+        self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
+        self._absent: set[Key] = set()  # keys the read session found no row for
+        self._empty: dict[str, FrozenResult[Any]] = {}
+        self.held: list[object] = []
+        """The read session's rows of a batch, kept alive so reference rows are read once."""
+
+    # --- the port: reads ------------------------------------------------------------------------
+
+    def get(self, model: type[M], key: Any) -> M | None:
+        """A row by primary key: from this unit if it holds it, else from the database."""
+        info = _info(model)
+        ident = key if isinstance(key, tuple) else (key,)
+        name = (info.table.name, ident)
+        found = self._rows.get(name)
+        if found is None:
+            if name in self._absent or (self.complete and info.table.name not in _UNTRACKED):
+                return None
+            if info.table.name in self._raw:  # a buffered row may be the one asked for
+                self.flush()
+            row = self.connection.execute(info.select, info.key_params(ident)).first()
+            if row is None:
+                self._absent.add(name)  # every write of this transaction goes through the unit
+                return None
+            found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
+        return cast(M, found)  # a Tracked row has every column of M as an attribute
+
+    def prefetch(self, model: type[SQLModel], keys: Iterable[Any]) -> None:
+        """Read the rows of many single-column keys with one query (an import's batch); a key
+        with no row is remembered free, so neither the read session nor `apply` asks again."""
+        info = _info(model)
+        name = info.table.name
+        wanted = {key for key in keys if (name, (key,)) not in self._rows}
+        if not wanted:
+            return
+        column = info.table.c[info.key_columns[0]]
+        for row in self.connection.execute(select(info.table).where(column.in_(sorted(wanted)))):
+            wanted.discard(self._adopt(info, row)._key[1][0])
+        self._absent.update((name, (key,)) for key in wanted)
+
+    def loan_items(self, number: str) -> list[LoanItem]:
+        """Every item of a loan, in sample-code order (this event's changes included).
+
+        Read once per loan, then kept: every later item of it is inserted through this unit.
+        """
+        codes = self._items_of.get(number)
+        if codes is None:
+            info = _info(LoanItem)
+            self.flush()  # items buffered before the first look are read back with the rest
+            rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
+            adopted = (self._adopt(info, row) for row in rows)
+            codes = self._items_of[number] = {str(item.__dict__["sample_code"]) for item in adopted}
+        items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
+        return [item for item in items if item is not None]
+
+    def has_open_incident(self, code: str) -> bool:
+        """Whether a sample has an incident still open."""
+        self.flush()
+        table = _info(Incident).table
+        query = select(table.c.seq).where(table.c.sample_code == code, table.c.status == "open")
+        return self.connection.execute(query.limit(1)).first() is not None
+
+    def subjects_of(self, seq: int) -> list[tuple[str, str]]:
+        """The (subject type, key) pairs an event is indexed under."""
+        self.flush()
+        table = _info(EventSubject).table
+        query = select(table.c.subject_type, table.c.subject_key).where(table.c.seq == seq)
+        return [(str(kind), str(key)) for kind, key in self.connection.execute(query)]
+
+    def kinds_after(self, code: str, after_seq: int) -> set[str]:
+        """The kinds of the events about a sample after a given event (an index range scan)."""
+        self.flush()
+        events, subjects = _info(LedgerEvent).table, _info(EventSubject).table
+        query = (
+            select(events.c.kind)
+            .join(subjects, subjects.c.seq == events.c.seq)
+            .where(
+                subjects.c.subject_type == "sample",
+                subjects.c.subject_key == code,
+                subjects.c.seq > after_seq,
+            )
+        )
+        return {str(kind) for (kind,) in self.connection.execute(query)}
+
+    def _adopt(self, info: _TableInfo, row: Any) -> Tracked:
+        """The identity-map record of a database row."""
+        mapping = row._mapping
+        name = (info.table.name, tuple(mapping[column] for column in info.key_columns))
+        known = self._rows.get(name)
+        if known is None:
+            known = self._rows[name] = Tracked(dict(mapping), self._marks, name)
+        return known
+
+    # --- the port: writes -----------------------------------------------------------------------
+
+    def insert(self, model: type[SQLModel], **values: Any) -> None:
+        """Buffer a new row given by its field values (the model's defaults fill the rest)."""
+        info = _info(model)
+        row = {**info.defaults, **values}
+        name = (info.table.name, tuple(row[column] for column in info.key_columns))
+        tracked = self._rows[name] = Tracked(row, self._marks, name)
+        self._pending[info.table.name].append(tracked)
+        self._absent.discard(name)
+        if model is LoanItem and row["loan_number"] in self._items_of:
+            self._items_of[row["loan_number"]].add(row["sample_code"])
+
+    def index(self, seq: int, subject_type: str, key: str) -> None:
+        """Index an event under one record (once per event)."""
+        entry = (seq, subject_type, key)
+        if entry not in self._subjects:
+            self._subjects.add(entry)
+            self._absent.discard((_SUBJECTS, entry))
+            self._pending[_SUBJECTS].append(
+                {"seq": seq, "subject_type": subject_type, "subject_key": key}
+            )
+            self._raw.add(_SUBJECTS)
+
+    def insert_event(self, values: dict[str, Any]) -> None:
+        """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
+        self._pending[_EVENTS].append(values)
+        self._absent.discard((_EVENTS, (values["seq"],)))
+        self._raw.add(_EVENTS)
+
+    def flush(self) -> None:
+        """INSERT the buffered rows (parents first), then UPDATE the rows changed since read."""
+        if not self._pending and not self._changed:
+            return
+        pending, self._pending = self._pending, defaultdict(list)
+        self._raw.clear()
+        for table_name in sorted(pending, key=_ORDER.__getitem__):
+            self._write_new_rows(table_name, pending[table_name])
+        if self._changed:
+            self._write_changes()
+
+    def _write_new_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
+        """One executemany INSERT of buffered rows."""
+        if not pending:
+            return
+        info = _TABLES[table_name]  # described when its first row was buffered
+        rows = []
+        for row in pending:
+            if isinstance(row, Tracked):
+                self._changed.discard(row._key)
+                rows.append({name: row.__dict__[name] for name in info.columns})
+            else:
+                rows.append(row)
+        self.connection.execute(info.insert, rows)
+
+    def _write_changes(self) -> None:
+        """One executemany UPDATE per table for the rows set since they were last written."""
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for name in self._changed:
+            info = _TABLES[name[0]]
+            row = self._rows[name].__dict__
+            params = info.key_params(name[1])
+            params.update({f"v_{column}": row[column] for column in info.value_columns})
+            by_table[name[0]].append(params)
+        self._changed.clear()
+        for table_name, rows in by_table.items():
+            self.connection.execute(_TABLES[table_name].update, rows)
+
+    def sync(self) -> None:
+        """Bring the read session's copies of the rows this unit changed up to date.
+
+        The values are set as the copies' loaded state (`set_committed_value`): the session sees
+        them as read from the database, with nothing for it to write and no query to run.
+        """
+        if self.session is None or not self._unsynced:
+            return
+        identity_map = self.session.identity_map
+        for name in self._unsynced:
+            info = _TABLES[name[0]]
+            copy = identity_map.get(info.mapper.identity_key_from_primary_key(list(name[1])))
+            row = self._rows.get(name)
+            if copy is None or row is None:
+                continue
+            loaded = copy.__dict__
+            for column in info.value_columns:
+                value = row.__dict__[column]
+                if column not in loaded or loaded[column] != value:
+                    set_committed_value(copy, column, value)
+        self._unsynced.clear()
+
+    def read_through(self, state: ORMExecuteState) -> Result[Any] | None:
+        """Run before each query of the read session (a batch): write what it may need first.
+
+        A primary-key read of a row the unit does not hold needs nothing written (the unit holds
+        every row it inserted or changed since it last wrote); when it finds no row, the unit
+        remembers that the key is free, so `apply` does not ask again. Any other query may read
+        buffered rows, which are written first.
+        """
+        key = _key_read_by(state)
+        if key is None or key in self._rows or key[0] in self._raw:
+            self.flush()
+            return None
+        empty = self._empty.get(key[0])
+        if empty is not None and self.get(_TABLES[key[0]].model, key[1]) is None:
+            return empty()  # the unit's own lookup is cheaper than the session's load
+        found = state.invoke_statement().freeze()
+        if not found.data:
+            self._absent.add(key)
+            self._empty[key[0]] = found  # an empty answer to this table's key read
+        return found()
+
+    def release(self) -> None:
+        """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
+
+        Rows stay valid across batches because nothing else writes in this transaction, so the
+        reference rows every record reads (people, agreements, loans) are not read again.
+        """
+        self.flush()
+        if len(self._rows) > KEEP_ROWS:
+            self._rows.clear()
+            self._items_of.clear()
+            self._absent.clear()
+            self.complete = False
+            if self.session is not None:
+                self.held.clear()  # the read side's copies are bounded the same way
+
+    def reset(
+        self, head: Link | None = None, mission_root_ug: dict[str, int] | None = None
+    ) -> None:
+        """Forget every row, pending write and touched record, as after the batch's rollback.
+
+        The rows it holds may carry changes the rollback undid, so everything is read again; the
+        caller gives the head and running totals as they were where the batch started.
+        """
+        self._rows.clear()
+        self.complete = False
+        self._changed.clear()
+        self._pending.clear()
+        self._raw.clear()
+        self._unsynced.clear()
+        self._items_of.clear()
+        self._absent.clear()
+        self.touched = Touched()
+        self.head = head
+        self.mission_root_ug = dict(mission_root_ug or {})
+        self.held.clear()
+        if self.session is not None:
+            self.session.expire_all()  # its copies may hold what the rollback undid
+
+    # --- the chain and the checks ---------------------------------------------------------------
+
+    def link(self) -> Link:
+        """The chain head: carried by the unit, read from the database once."""
+        if self.head is None:
+            self.flush()
+            table = _info(LedgerEvent).table
+            last = select(func.max(table.c.seq)).scalar_subquery()
+            query = select(table.c.seq, table.c.hash, table.c.recorded_at).where(
+                table.c.seq == last
+            )
+            row = self.connection.execute(query).first()
+            if row is None:
+                self.head = Link(0, self._genesis(), None)
+            else:
+                self.head = Link(int(row[0]), str(row[1]), _stored_time(row[2]))
+        return self.head
+
+    def _genesis(self) -> str:
+        """The genesis hash of this ledger (from its id in ledger_meta)."""
+        table = _info(LedgerMeta).table
+        query = select(table.c.value).where(table.c.key == "ledger_id")
+        ledger_id = self.connection.execute(query).scalar()
+        if ledger_id is None:
+            raise InvalidInput("this database has no ledger; run 'sampleloans init' first")
+        return chain.genesis_hash(str(ledger_id))
+
+    def check(self) -> None:
+        """Run every check on what the events since the last check touched; refuse on any."""
+        from sampleloans.ledger import checks
+
+        touched, self.touched = self.touched, Touched()
+        if not touched:
+            return
+        self.flush()
+        violations = checks.check_touched(self.connection, touched)
+        if violations:
+            raise RuleViolation("; ".join(v.message for v in violations))
+
+    def end_batch(self) -> None:
+        """Check what the batch touched, then write it and forget its rows if they are many."""
+        self.check()
+        self.release()
+        self.sync()
+
+
+def _key_read_by(state: ORMExecuteState) -> Key | None:
+    """The row a session statement reads by its whole primary key (`Session.get`), if it does."""
+    statement = state.statement
+    if not state.is_select or not isinstance(statement, Select):
+        return None
+    froms = statement.columns_clause_froms
+    if len(froms) != 1 or not isinstance(froms[0], Table):
+        return None
+    table = froms[0]
+    clause = statement.whereclause
+    if clause is None:
+        return None
+    parts = list(clause.clauses) if isinstance(clause, BooleanClauseList) else [clause]
+    values: dict[str, Any] = {}
+    params = state.parameters if isinstance(state.parameters, dict) else {}
+    for part in parts:
+        if not (
+            isinstance(part, BinaryExpression)
+            and part.operator is operators.eq
+            and isinstance(part.left, Column)
+            and isinstance(part.left.table, Table)
+            and part.left.table.name == table.name  # the statement's table may be annotated
+            and part.left.primary_key
+            and isinstance(part.right, BindParameter)
+        ):
+            return None
+        values[part.left.name] = params.get(part.right.key, part.right.value)
+    names = [column.name for column in table.primary_key.columns]
+    if set(values) != set(names):
+        return None
+    return (table.name, tuple(values[name] for name in names))
+
+
+def _stored_time(value: str | datetime) -> datetime:
+    """A stored `…Z` time as an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    """Stored text of an aware datetime (`…Z`), as `models.UTCDateTime` stores it."""
+    from sampleloans.dates import to_iso
+
+    return to_iso(moment)
+
+
+def _check_clock(now: datetime, last: Link) -> None:
+    """Refuse to record before the last event was recorded: `recorded_at` never decreases."""
+    if last.recorded_at is not None and now < last.recorded_at:
+        raise RuleViolation(
+            f"clock: now is {_iso(now)}, before event {last.seq} was recorded "
+            f"({_iso(last.recorded_at)}); the recording clock (SAMPLELOANS_NOW or the system "
+            "clock) must not go back: set it right and try again"
+        )
+
+
+def append(
+    unit: Unit,
+    ctx: Context,
+    event: Event,
+    *,
+    occurred_at: datetime | None = None,
+    reason: str | None = None,
+    corrects_seq: int | None = None,
+) -> Envelope:
+    """Append one event: link it to the chain, apply it, and check it now or with its batch."""
+    last = unit.link()
+    _check_clock(ctx.now, last)
+    when = occurred_at or ctx.now
+    if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
+        raise RuleViolation(
+            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
+            "events can only be recorded for the past"
+        )
+    payload = chain.canonical(event.to_payload(), f"{event.kind} payload")
+    body = chain.event_body(
+        seq=last.seq + 1,
+        kind=event.kind,
+        payload=payload,
+        occurred_at=_iso(when),
+        recorded_at=_iso(ctx.now),
+        actor=ctx.actor,
+        os_user=ctx.os_user,
+        corrects_seq=corrects_seq,
+        reason=reason,
+    )
+    values = {**body, "prev_hash": last.hash, "hash": chain.link_hash(last.hash, body)}
+    envelope = Envelope(
+        seq=last.seq + 1,
+        kind=event.kind,
+        occurred_at=when.astimezone(UTC),
+        recorded_at=ctx.now.astimezone(UTC),
+        actor=ctx.actor,
+        os_user=ctx.os_user,
+        corrects_seq=corrects_seq,
+        reason=reason,
+        payload=payload,
+    )
+    unit.insert_event(values)  # written with its projections, parents first
+    crashpoints.reached("after_event_insert")
+    unit.touched.update(_apply(unit, envelope, event))
+    crashpoints.reached("after_apply")
+    unit.head = Link(envelope.seq, values["hash"], ctx.now)
+    if unit.checks_now:
+        unit.check()
+        unit.flush()
+    unit.sync()  # the read session's copies of what this event changed are stale now
+    return envelope
+
+
+def replay(unit: Unit, row: dict[str, Any], envelope: Envelope, event: Event) -> None:
+    """Store a recorded event row and apply it (`verify`'s replay, "as of"): the same buffer
+    and the same `apply` as `append`."""
+    unit.insert_event(row)
+    _apply(unit, envelope, event)
+    unit.head = Link(envelope.seq, str(row["hash"]), envelope.recorded_at)
+
+
+def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
+    """Apply one event through the unit's port; what it touched."""
+    from sampleloans.ledger.apply import apply  # apply imports this module's Touched
+
+    unit._subjects.clear()  # a new event: its index entries start afresh
+    touched = apply(unit, envelope, event)
+    if unit.checks_now:
+        unit.flush()
+    return touched
+
+
+_OPEN: "weakref.WeakKeyDictionary[Session, Unit]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def batch_unit(session: Session) -> Iterator[Unit]:
+    """Open a batch unit on a session's connection: appends through the session use it, and
+    their checks wait for `Unit.end_batch` (an import)."""
+    unit = Unit(session.connection(), checks_now=False, session=session)
+
+    def write_first(state: ORMExecuteState) -> Result[Any] | None:
+        return unit.read_through(state)  # what the session reads must see the buffered rows
+
+    def keep(_session: Session, instance: object) -> None:
+        unit.held.append(instance)  # the session's identity map only holds rows weakly
+
+    _OPEN[session] = unit
+    sa_event.listen(session, "do_orm_execute", write_first)
+    sa_event.listen(session, "loaded_as_persistent", keep)
+    try:
+        yield unit
+    finally:
+        sa_event.remove(session, "do_orm_execute", write_first)
+        sa_event.remove(session, "loaded_as_persistent", keep)
+        del _OPEN[session]
+
+
+def open_batch(session: Session) -> Unit | None:
+    """The batch unit open on a session (an import), or None for a single command."""
+    return _OPEN.get(session)
+
+
+def unit_for(session: Session) -> Unit:
+    """The unit a session's appends go through: its open batch, or a new batch of one."""
+    found = _OPEN.get(session)
+    if found is not None:
+        return found
+    session.flush()  # anything the session itself added (the ledger's metadata) comes first
+    return Unit(session.connection(), checks_now=True, session=session)
