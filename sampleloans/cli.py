@@ -7,7 +7,6 @@ command's start-up does not pay for every other command's imports and Click obje
 
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -118,8 +117,12 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None,
-        typer.Option("--db", envvar="SAMPLELOANS_DB", help="Ledger database file."),
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SAMPLELOANS_DB",
+            help="Ledger database: a SQLite file, or postgresql://USER@HOST/DATABASE.",
+        ),
     ] = None,
     acting: Annotated[
         str | None,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text
+from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text, true
 from sqlmodel import Field, SQLModel
 
 
@@ -136,7 +136,7 @@ class Person(TableModel, table=True):
     institution: str = Field(foreign_key="institution.short_name", index=True)
     role: str
     # a default in the schema too: a row written without it (raw SQL, an older writer) is active
-    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("1")})
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
     __table_args__ = (
         CheckConstraint(

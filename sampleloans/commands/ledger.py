@@ -15,12 +15,14 @@ from sampleloans.commands.common import (
     JsonOption,
     console,
     context,
-    db_path,
+    db_label,
+    db_url,
     errors_to_exit_codes,
     open_engine,
     os_user,
     parse_at,
     print_json,
+    state,
 )
 
 
@@ -47,7 +49,7 @@ def init(
     Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
     --at 2025-03-01
     """
-    from sampleloans.db import create_ledger_file, transaction
+    from sampleloans.db import create_ledger, transaction
     from sampleloans.services.common import require_email
     from sampleloans.services.setup import init_ledger
 
@@ -55,7 +57,6 @@ def init(
         email = require_email(curator_email, "--curator-email")
         started_at = parse_at(at)
         service_ctx = context(ctx, email)
-        path = db_path(ctx)
 
         def build(engine: "Engine") -> None:
             with transaction(engine) as session:
@@ -67,13 +68,15 @@ def init(
                     occurred_at=started_at,
                 )
 
-        create_ledger_file(path, build)
+        create_ledger(db_url(ctx), build)
     console().print(
-        f"Created ledger {path} with the reference data; first curator {email}.", markup=False
+        f"Created ledger {db_label(ctx)} with the reference data; first curator {email}.",
+        markup=False,
     )
 
 
 def demo(
+    ctx: typer.Context,
     directory: Annotated[
         Path | None,
         typer.Option(
@@ -83,22 +86,28 @@ def demo(
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
 
-    Never touches your real ledger. Example: sampleloans demo
+    Never touches your real ledger. With a global --db postgresql://… the demo is written to
+    that database instead, which must hold no ledger yet.
+    Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
     from sampleloans.db import open_engine as open_db
-    from sampleloans.db import transaction, url_for_path
+    from sampleloans.db import display_url, is_postgres_url, transaction, url_for_path
     from sampleloans.demo import DEMO_TODAY, run_demo
     from sampleloans.services.queries import collection_summary
     from sampleloans.services.verify import verify
 
     with errors_to_exit_codes():
-        folder = _demo_folder(directory)
-        path = folder / "ledger.db"
-        engine = open_db(url_for_path(path), create=True)
+        given = state(ctx).db
+        if given and is_postgres_url(given):
+            url, label = given, display_url(given)
+        else:
+            path = _demo_folder(directory) / "ledger.db"
+            url, label = url_for_path(path), str(path)
+        engine = open_db(url, create=True)
         out = console()
         out.print(
-            f"Demo ledger: {path}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
+            f"Demo ledger: {label}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
             markup=False,
         )
         for step in run_demo(engine, os_user()):
@@ -110,7 +119,7 @@ def demo(
             summary = collection_summary(session, DEMO_TODAY)
         out.print(demo_summary_table(summary, result.head))
         out.print(
-            f"Try: SAMPLELOANS_DB={path} SAMPLELOANS_USER=compliance@naoc.example "
+            f"Try: SAMPLELOANS_DB={label} SAMPLELOANS_USER=compliance@naoc.example "
             "sampleloans overdue",
             markup=False,
         )
