@@ -83,6 +83,14 @@ def demo(
             "--dir", help="Folder for the demo database (default: a new temporary folder)."
         ),
     ] = None,
+    ledger_id: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger-id",
+            help="The demo ledger's id (a UUID; default random): two demos with the same id "
+            "end at the same head, e.g. one on SQLite and one on PostgreSQL.",
+        ),
+    ] = None,
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
 
@@ -98,6 +106,7 @@ def demo(
     from sampleloans.services.verify import verify
 
     with errors_to_exit_codes():
+        fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
         given = state(ctx).db
         if given and is_postgres_url(given):
             url, label = given, display_url(given)
@@ -110,7 +119,7 @@ def demo(
             f"Demo ledger: {label}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
             markup=False,
         )
-        for step in run_demo(engine, os_user()):
+        for step in run_demo(engine, os_user(), fixed_id):
             out.print(step_line(step))
         result = verify(engine)
         for line in verify_lines(result):
@@ -125,6 +134,22 @@ def demo(
         )
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _parse_ledger_id(value: str) -> str:
+    """A ledger id given on the command line: a UUID, in its canonical form."""
+    import uuid
+
+    from sampleloans.errors import InvalidInput
+    from sampleloans.units import quote_input
+
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidInput(
+            f"--ledger-id: {quote_input(value)} is not a UUID (e.g. "
+            "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b)"
+        ) from None
 
 
 def _demo_folder(directory: Path | None) -> Path:
