@@ -94,8 +94,8 @@ def demo(
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
 
-    Never touches your real ledger. With a global --db postgresql://… the demo is written to
-    that database instead, which must hold no ledger yet.
+    Never touches your real ledger. With a global --db postgresql://… on the command line (not
+    SAMPLELOANS_DB) the demo is written to that database instead, which must hold no ledger yet.
     Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
@@ -107,7 +107,7 @@ def demo(
 
     with errors_to_exit_codes():
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
-        given = state(ctx).db
+        given = _explicit_db(ctx)
         if given and is_postgres_url(given):
             url, label = given, display_url(given)
         else:
@@ -134,6 +134,14 @@ def demo(
         )
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _explicit_db(ctx: typer.Context) -> str | None:
+    """The global --db when typed on the command line (SAMPLELOANS_DB never sends the demo
+    into a real database)."""
+    source = ctx.find_root().get_parameter_source("db")
+    # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
+    return state(ctx).db if getattr(source, "name", None) == "COMMANDLINE" else None
 
 
 def _parse_ledger_id(value: str) -> str:
