@@ -598,7 +598,10 @@ ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, what
 
 
 def use_bulk_cache(connection: Any) -> None:
-    """Give this connection the bulk page cache (for an import)."""
+    """Give this connection the bulk page cache (for an import; SQLite only: PostgreSQL's
+    shared buffers are the server's to size)."""
+    if connection.dialect.name == "postgresql":
+        return
     connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
 
 

@@ -9,6 +9,7 @@ from sampleloans.commands.common import (
     console,
     context,
     db_path,
+    db_url,
     errors_to_exit_codes,
     lock_timeout_ms,
     open_engine,
@@ -74,8 +75,7 @@ def restore(
 
     with errors_to_exit_codes():
         service_ctx = context(ctx)
-        path = db_path(ctx)
-        engine = db.make_engine(db.url_for_path(path), lock_timeout_ms=lock_timeout_ms())
+        engine = db.make_engine(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
         try:
             result = run_restore(
                 engine, service_ctx, file, force=force, other_ledger=other_ledger, older=older

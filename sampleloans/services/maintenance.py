@@ -52,9 +52,15 @@ class CopyResult:
 def _database_file(engine: Engine) -> Path:
     """The SQLite file behind an engine (backup and restore work on files only)."""
     path = db.sqlite_path(str(engine.url))
-    if path is None:
-        raise StorageError("backup and restore need a SQLite database file (--db FILE)")
-    return path
+    if path is not None:
+        return path
+    if db.is_postgres_url(str(engine.url)):
+        raise StorageError(
+            f"backup and restore copy a SQLite file; {db.where(engine)} is a PostgreSQL "
+            "database: take a logical export of its events with 'sampleloans export --events "
+            "FILE' (it restores into a fresh ledger on either engine), or the server's pg_dump"
+        )
+    raise StorageError("backup and restore need a SQLite database file (--db FILE)")
 
 
 def _same_file(a: Path, b: Path) -> bool:
