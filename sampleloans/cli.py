@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incidents": ("incidents", "app"),
     "custody": ("custody", "app"),
     "report": ("reports", "app"),
+    "db": ("database", "app"),
 }
 
 

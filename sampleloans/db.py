@@ -154,16 +154,19 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
             raise
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table, index and append-only trigger (idempotent)."""
+def create_schema(engine: Engine, *, stamp: bool = False) -> None:
+    """Create every table, index and append-only trigger (idempotent); with `stamp`, a new
+    ledger's schema is recorded as this release's migration head (`db upgrade` starts there)."""
     if engine.dialect.name == "postgresql":
-        _create_postgres_schema(engine)
+        _create_postgres_schema(engine, stamp=stamp)
         return
     try:
         SQLModel.metadata.create_all(engine)
         with engine.begin() as connection:
             for statement in APPEND_ONLY_TRIGGERS:
                 connection.exec_driver_sql(statement)
+            if stamp:
+                _stamp_head(connection)
     except DatabaseError as exc:  # a full or read-only disk: one line, exit 3
         raise_if_environment(exc, str(engine.url.database), what="the new database")
         raise
@@ -196,7 +199,7 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
         _check_opens(engine, path)
     if create:
-        create_schema(engine)
+        create_schema(engine, stamp=True)
     return engine
 
 
@@ -578,7 +581,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     with fileio.private_temp_file(path.parent, f"{path.name}.creating", "--db") as temp:
         engine = make_engine(url_for_path(temp.path))
         try:
-            create_schema(engine)
+            create_schema(engine, stamp=True)
             build(engine)
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
@@ -740,12 +743,21 @@ def _integer_is_bigint(_type: Integer, _compiler: Any, **_kw: Any) -> str:
     return "BIGINT"
 
 
-def _create_postgres_schema(engine: Engine) -> None:
+def _stamp_head(connection: Any) -> None:
+    """Record the migration head in the new ledger (Alembic is imported only here)."""
+    from sampleloans import migrate
+
+    migrate.stamp_head(connection)
+
+
+def _create_postgres_schema(engine: Engine, *, stamp: bool) -> None:
     """Tables and defences in one transaction (DDL is transactional on PostgreSQL)."""
     with engine.begin() as connection:
         SQLModel.metadata.create_all(connection)
         for statement in POSTGRES_DEFENCES:
             connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+        if stamp:
+            _stamp_head(connection)
 
 
 def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
@@ -777,7 +789,7 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
         )
     if create:
         try:
-            _create_postgres_schema(engine)
+            _create_postgres_schema(engine, stamp=True)
         except DatabaseError as exc:
             engine.dispose()
             raise postgres_error(exc, where) or StorageError(
