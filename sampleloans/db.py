@@ -657,8 +657,8 @@ def display_url(url: str) -> str:
     """A database URL fit to print: the password is never shown."""
     if not is_postgres_url(url):
         return url
-    return make_url(driver_url(url)).set(drivername="postgresql").render_as_string(
-        hide_password=True
+    return (
+        make_url(driver_url(url)).set(drivername="postgresql").render_as_string(hide_password=True)
     )
 
 
@@ -738,9 +738,15 @@ POSTGRES_TRIGGER_NAMES = (
 
 
 @compiles(Integer, "postgresql")
-def _integer_is_bigint(_type: Integer, _compiler: Any, **_kw: Any) -> str:
-    """Every integer column is 64-bit on PostgreSQL, as on SQLite (masses in µg pass 2**31)."""
-    return "BIGINT"
+def _integer_is_bigint(type_: Integer, compiler: Any, **kw: Any) -> str:
+    """Every integer column is 64-bit on PostgreSQL, as on SQLite (masses in µg pass 2**31).
+
+    Only in a column's DDL (`type_expression` is the column); a CAST keeps INTEGER, which
+    SQLAlchemy's own catalogue queries rely on.
+    """
+    if kw.get("type_expression") is not None:
+        return "BIGINT"
+    return str(compiler.visit_INTEGER(type_, **kw))
 
 
 def _stamp_head(connection: Any) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text, true
+from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, true
 from sqlmodel import Field, SQLModel
 
 

@@ -173,7 +173,8 @@ def _copy_last_event(connection: psycopg.Connection, **changes: object) -> None:
 def test_the_database_requires_the_next_link(
     pg_ledger: str, changes: dict[str, object], refusal: str
 ) -> None:
-    """An INSERT must carry the next seq and the previous event's hash (trigger), whoever sends it."""
+    """An INSERT must carry the next seq and the previous event's hash (a trigger), whoever
+    sends it."""
     before = _event_count(pg_ledger)
     if changes["seq"] is None:
         changes = changes | {"seq": before + 1}

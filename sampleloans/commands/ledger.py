@@ -99,8 +99,8 @@ def demo(
     Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
-    from sampleloans.db import open_engine as open_db
     from sampleloans.db import display_url, is_postgres_url, transaction, url_for_path
+    from sampleloans.db import open_engine as open_db
     from sampleloans.demo import DEMO_TODAY, run_demo
     from sampleloans.services.queries import collection_summary
     from sampleloans.services.verify import verify
