@@ -286,3 +286,26 @@ def test_import_a_catalogue(pg_ledger: str, runner: CliRunner, tmp_path: Path) -
     result = runner.invoke(app, [*STAFF, "import", str(catalogue)])
     assert result.exit_code == 0, result.stderr
     assert _event_count(pg_ledger) == before + 1
+
+
+def test_reads_reports_and_verify_document(
+    pg_ledger: str, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A custody history as of a moment, a PDF report and verify-document, on PostgreSQL."""
+    history = runner.invoke(
+        app,
+        [*STAFF, "custody", "history", "--sample", "CE5C0400YJFM00505", "--as-of", "2025-03-20",
+         "--json"],
+    )  # fmt: skip
+    assert history.exit_code == 0, history.stderr
+    assert "CE5C0400YJFM00505" in history.stdout
+    report = tmp_path / "custody.pdf"
+    made = runner.invoke(
+        app,
+        [*STAFF, "report", "custody", "--sample", "CE5C0400YJFM00505", "--out", str(report),
+         "--generated-at", "2025-04-01T09:00:00Z"],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    checked = runner.invoke(app, [*STAFF, "verify-document", str(report)])
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    assert "verified against the ledger" in checked.stdout
