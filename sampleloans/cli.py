@@ -114,6 +114,13 @@ app = typer.Typer(
 )
 
 
+def _check_db(value: str | None) -> str | None:
+    """Refuse a --db no file name or URL can hold (exit 2, as for any invalid option)."""
+    if value is not None and "\x00" in value:
+        raise typer.BadParameter("embedded null byte")
+    return value
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -123,6 +130,7 @@ def root(
             "--db",
             envvar="SAMPLELOANS_DB",
             help="Ledger database: a SQLite file, or postgresql://USER@HOST/DATABASE.",
+            callback=_check_db,
         ),
     ] = None,
     acting: Annotated[

@@ -33,6 +33,7 @@ ARGS: dict[str, list[str]] = {
     "agreements show": ["AG-X"],
     "agreements sign": ["AG-X", "--signed-by", "x"],
     "agreements terminate": ["AG-X", "--reason", "x"],
+    "db upgrade": [],
     "backup": ["{tmp}/copy.db"],
     "balance": ["--sample", SAMPLE],
     "custody correct": ["5", "--text", "x"],

@@ -62,7 +62,7 @@ def default_db_path() -> Path:
 def db_path(ctx: typer.Context) -> Path:
     """The database file of this invocation (for a PostgreSQL URL, a path no file has)."""
     given = state(ctx).db
-    return Path(given) if given else default_db_path()
+    return Path(given) if given is not None else default_db_path()
 
 
 def db_url(ctx: typer.Context) -> str:
