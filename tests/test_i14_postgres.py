@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.services import setup
+from sampleloans.services.verify import verify
 from tests.conftest import CURATOR, ctx_for
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
@@ -309,3 +310,57 @@ def test_reads_reports_and_verify_document(
     checked = runner.invoke(app, [*STAFF, "verify-document", str(report)])
     assert checked.exit_code == 0, checked.stdout + checked.stderr
     assert "verified against the ledger" in checked.stdout
+
+
+WRITER = """
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from sampleloans import db
+from sampleloans.ledger.store import Context
+from sampleloans.services.reference import add_institution
+
+url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+engine = db.open_engine(url)
+ctx = Context(actor="curator@naoc.example", os_user="tester",
+              now=datetime(2025, 4, 1, 9, 0, tzinfo=UTC))
+while not go.exists():
+    time.sleep(0.005)
+for i in range(count):
+    with db.transaction(engine) as session:
+        add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}",
+                        country="CN", city="Beijing", kind="borrower")
+"""
+
+
+def test_concurrent_writers_neither_lose_nor_fork(pg_ledger: str, tmp_path: Path) -> None:
+    """8 processes appending at once through the advisory lock: every append lands once, seq
+    is gapless, every event links to the one before, and verify is clean."""
+    workers, appends = 8, 10
+    before = _event_count(pg_ledger)
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, pg_ledger, str(n), str(appends), str(go)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(workers)
+    ]
+    go.touch()
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * workers, errors
+    with psycopg.connect(pg_ledger) as connection:
+        rows = connection.execute("SELECT seq, prev_hash, hash FROM ledger_event ORDER BY seq")
+        events = rows.fetchall()
+        names = connection.execute("SELECT count(*) FROM institution WHERE short_name LIKE 'W%'")
+        added = names.fetchone()
+    assert len(events) == before + workers * appends
+    assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))
+    assert all(events[i][1] == events[i - 1][2] for i in range(1, len(events)))
+    assert added == (workers * appends,)
+    engine = db.open_engine(pg_ledger)
+    try:
+        assert verify(engine).problems == []
+    finally:
+        engine.dispose()
