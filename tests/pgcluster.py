@@ -26,7 +26,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin",)
-"""Where Debian and Ubuntu put the PostgreSQL 15 server binaries."""
+"""Where Debian and Ubuntu put the PostgreSQL 15 server binaries (SAMPLELOANS_PG_BIN: another
+folder)."""
 SERVER_ACCOUNT = "nobody"
 """The unprivileged account the cluster runs as when the tests run as root."""
 SUPERUSER = "postgres"
@@ -69,10 +70,16 @@ def _server_from_env(url: str) -> PgServer:
 
 def find_binaries() -> Path | None:
     """The folder holding `initdb` and `pg_ctl`, or None."""
-    for folder in PG_BIN_DIRS:
+    for folder in _bin_dirs():
         if (Path(folder) / "initdb").is_file() and (Path(folder) / "pg_ctl").is_file():
             return Path(folder)
     return None
+
+
+def _bin_dirs() -> tuple[str, ...]:
+    """Where to look for the server binaries."""
+    given = os.environ.get("SAMPLELOANS_PG_BIN")
+    return (given,) if given else PG_BIN_DIRS
 
 
 def _free_port() -> int:
@@ -157,7 +164,7 @@ def pg_server() -> Iterator[PgServer]:
         return
     binaries = find_binaries()
     if binaries is None:
-        _unavailable(f"no initdb/pg_ctl in {', '.join(PG_BIN_DIRS)} and no SAMPLELOANS_TEST_PG")
+        _unavailable(f"no initdb/pg_ctl in {', '.join(_bin_dirs())} and no SAMPLELOANS_TEST_PG")
     if os.geteuid() == 0 and not _account_exists(SERVER_ACCOUNT):
         _unavailable(f"running as root and there is no unprivileged account {SERVER_ACCOUNT!r}")
     cluster = LocalCluster(binaries)  # type: ignore[arg-type]

@@ -336,7 +336,7 @@ for i in range(count):
 def test_concurrent_writers_neither_lose_nor_fork(pg_ledger: str, tmp_path: Path) -> None:
     """8 processes appending at once through the advisory lock: every append lands once, seq
     is gapless, every event links to the one before, and verify is clean."""
-    workers, appends = 8, 10
+    workers, appends = 8, 6
     before = _event_count(pg_ledger)
     go = tmp_path / "go"
     processes = [
