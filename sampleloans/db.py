@@ -527,11 +527,6 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
     return problems
 
 
-def can_attach(connection: Any) -> bool:
-    """Whether another database file can be attached to this connection (SQLite only)."""
-    return bool(connection.dialect.name == "sqlite")
-
-
 def ordered_rows_query(connection: Any, table: str) -> str:
     """`SELECT *` of one of this database's own tables in primary-key order, byte order for
     text on every engine (PostgreSQL's collation could otherwise sort keys another way)."""
@@ -638,6 +633,11 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 WRITER_LOCK_KEY = 0x73616D706C65  # "sample": the one advisory lock every writer takes
 LOCK_NOT_AVAILABLE = "55P03"
 """SQLSTATE of a lock wait past `lock_timeout` (recognised by code, never by message text)."""
+
+
+def is_postgres(bind: Any) -> bool:
+    """Whether an engine or connection talks to PostgreSQL."""
+    return bool(bind.dialect.name == "postgresql")
 
 
 def is_postgres_url(url: str) -> bool:

@@ -364,3 +364,31 @@ def test_concurrent_writers_neither_lose_nor_fork(pg_ledger: str, tmp_path: Path
         assert verify(engine).problems == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "finding"),
+    [
+        (
+            "ALTER TABLE ledger_event DISABLE TRIGGER USER; "
+            "UPDATE ledger_event SET actor = 'someone@else.example' WHERE seq = 3; "
+            "ALTER TABLE ledger_event ENABLE TRIGGER USER",
+            "event 3 (",
+        ),
+        (
+            "UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = 'CE5C0400YJFM00505'",
+            "CE5C0400YJFM00505",
+        ),
+    ],
+    ids=["event rewritten by the owner", "projection changed"],
+)
+def test_verify_catches_tampering(
+    pg_ledger: str, runner: CliRunner, tamper: str, finding: str
+) -> None:
+    """As the owner, with the triggers switched off and on again: verify still names it."""
+    with psycopg.connect(pg_ledger, autocommit=True) as connection:
+        for statement in tamper.split("; "):
+            connection.execute(statement)  # type: ignore[arg-type]
+    result = runner.invoke(app, [*STAFF, "verify"])
+    assert result.exit_code == 1
+    assert finding in result.stdout

@@ -156,7 +156,7 @@ def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     """SQLite's integrity check and the append-only triggers."""
     for problem in db.integrity_check(connection):
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
-    if connection.dialect.name == "postgresql":  # issue 14: its defences are others
+    if db.is_postgres(connection):  # issue 14: its defences are triggers of its own
         result.problems.extend(
             Problem("schema", message) for message in db.postgres_trigger_problems(connection)
         )
@@ -448,7 +448,7 @@ def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     Only those are compared row by row to name the differences; equal tables cost one pass in C.
     The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
-    if not db.can_attach(connection):  # PostgreSQL: every table is compared row by row
+    if db.is_postgres(connection):  # no ATTACH there: every table is compared row by row
         return db.projection_tables()
     differing = []
     connection.exec_driver_sql("ATTACH DATABASE ? AS replayed", (str(replayed),))
