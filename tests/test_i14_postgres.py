@@ -392,3 +392,41 @@ def test_verify_catches_tampering(
     result = runner.invoke(app, [*STAFF, "verify"])
     assert result.exit_code == 1
     assert finding in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("point", "appended"),
+    [("after_event_insert", 0), ("after_apply", 0), ("before_commit", 0), ("after_commit", 1)],
+)
+def test_sigkill_during_a_write(pg_ledger: str, point: str, appended: int) -> None:
+    """A write command killed (SIGKILL) at each instrumented point: the database holds the
+    state before or after it, never a part, and verifies; the writers' lock is released."""
+    before = _event_count(pg_ledger)
+    done = subprocess.run(
+        [sys.executable, "-m", "sampleloans", *STAFF, "samples", "move", "CE5C0400YJFM00505",
+         "--location", "Cabinet K"],
+        env={**os.environ, "SAMPLELOANS_CRASH_AT": point}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == -9, done.stderr
+    assert _event_count(pg_ledger) == before + appended
+    engine = db.open_engine(pg_ledger, lock_timeout_ms=2000)
+    try:
+        with db.transaction(engine) as session:  # the lock is free again: a write gets it
+            session.connection()
+        assert verify(engine).problems == []
+    finally:
+        engine.dispose()
+
+
+def test_unreachable_server_and_missing_database(pg_env: str, runner: CliRunner) -> None:
+    """No server at the address, or no such database: exit 3, one line, password hidden."""
+    password = str(psycopg.conninfo.conninfo_to_dict(pg_env)["password"])
+    nowhere = f"postgresql://postgres:{password}@127.0.0.1:1/ledger"
+    missing = pg_env.rsplit("/", 1)[0] + "/no_such_database"
+    for url, said in ((nowhere, "cannot connect to the database"), (missing, "does not exist")):
+        result = runner.invoke(app, ["--db", url, *STAFF, "samples", "list"])
+        assert result.exit_code == 3, result.stderr
+        assert said in result.stderr
+        assert password not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
