@@ -430,3 +430,13 @@ def test_unreachable_server_and_missing_database(pg_env: str, runner: CliRunner)
         assert said in result.stderr
         assert password not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_upgrade_on_postgres(pg_ledger: str, runner: CliRunner) -> None:
+    """init stamped the head on PostgreSQL too: `db upgrade` has nothing to do."""
+    with psycopg.connect(pg_ledger) as connection:
+        stamped = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert stamped == [("0001_baseline",)]
+    result = runner.invoke(app, [*STAFF, "db", "upgrade"])
+    assert result.exit_code == 0, result.stderr
+    assert "at 0001_baseline already; nothing to do" in result.stdout
