@@ -94,7 +94,10 @@ class LocalCluster:
 
     def __init__(self, binaries: Path) -> None:
         self.binaries = binaries
-        self.root = Path(tempfile.mkdtemp(prefix="sampleloans-pg-"))
+        # /tmp, not TMPDIR: the socket's path must stay short (107 bytes), and the account
+        # the server runs as must be able to reach the folder (a 0700 TMPDIR would stop it)
+        base = "/tmp" if os.path.isdir("/tmp") else None
+        self.root = Path(tempfile.mkdtemp(prefix="sampleloans-pg-", dir=base))
         self.data = self.root / "data"
         self.password = secrets.token_urlsafe(18)
         self.port = _free_port()
