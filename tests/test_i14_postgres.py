@@ -440,3 +440,18 @@ def test_db_upgrade_on_postgres(pg_ledger: str, runner: CliRunner) -> None:
     result = runner.invoke(app, [*STAFF, "db", "upgrade"])
     assert result.exit_code == 0, result.stderr
     assert "at 0001_baseline already; nothing to do" in result.stdout
+
+
+def test_demo_never_writes_to_sampleloans_db_from_the_environment(
+    pg_env: str, runner: CliRunner, tmp_path: Path
+) -> None:
+    """SAMPLELOANS_DB naming a PostgreSQL database does not send the demo there: only a --db
+    typed on the command line does, so a real ledger's setting never receives the demo."""
+    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "demo" / "ledger.db").is_file()
+    with psycopg.connect(pg_env) as connection:
+        tables = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    assert tables == (0,)
