@@ -119,7 +119,7 @@ def make_engine(
 
 def _pool_for(url: str) -> Any:
     """In-memory databases must share one connection; files use a fresh one per use."""
-    from sqlalchemy.pool import NullPool, StaticPool
+    from sqlalchemy.pool import StaticPool
 
     return StaticPool if sqlite_path(url) is None else NullPool
 
@@ -663,12 +663,14 @@ def display_url(url: str) -> str:
 
 
 def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
-    """A psycopg 3 engine: a fresh connection per use, `lock_timeout` from the option."""
+    """A psycopg 3 engine keeping one connection for the process (a login costs a scram
+    handshake and a server process), `lock_timeout` from the option."""
     # lock_timeout = 0 means "wait for ever" to PostgreSQL; on SQLite 0 means "do not wait"
     timeout = max(1, int(lock_timeout_ms))
     engine = create_engine(
         driver_url(url),
-        poolclass=NullPool,
+        pool_size=1,
+        max_overflow=4,  # verify reads on a second connection while its snapshot stays open
         connect_args={
             "options": f"-c lock_timeout={timeout} -c timezone=UTC",
             "application_name": "sampleloans",
