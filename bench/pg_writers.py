@@ -34,6 +34,9 @@ url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.ar
 engine = db.open_engine(url)
 ctx = Context(actor="curator@naoc.example", os_user="bench",
               now=datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+with db.transaction(engine, write=False) as session:  # connected before the start
+    session.connection()
+Path(f"{go}.{worker}").touch()
 while not go.exists():
     time.sleep(0.001)
 for i in range(count):
@@ -50,6 +53,7 @@ import psycopg
 url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 key = int(sys.argv[5])
 connection = psycopg.connect(url)
+Path(f"{go}.{worker}").touch()
 while not go.exists():
     time.sleep(0.001)
 for i in range(count):
@@ -69,7 +73,9 @@ def _concurrent(script: str, url: str, appends: int, extra: list[str]) -> float:
             )
             for n in range(WORKERS)
         ]
-        time.sleep(1.5)  # every process has imported and connected
+        # every process has imported and connected before the clock starts
+        while not all(Path(f"{go}.{n}").exists() for n in range(WORKERS)):
+            time.sleep(0.01)
         started = time.perf_counter()
         go.touch()
         codes = [p.wait(timeout=600) for p in processes]
