@@ -129,7 +129,7 @@ def demo(
         out.print(demo_summary_table(summary, result.head))
         out.print(
             f"Try: SAMPLELOANS_DB={label} SAMPLELOANS_USER=compliance@naoc.example "
-            "sampleloans overdue",
+            "sampleloans overdue" + ("  (your password in place of ***)" if "***" in label else ""),
             markup=False,
         )
     if not result.ok:
