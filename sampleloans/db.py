@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, Integer, String, create_engine, event, inspect, make_url, text
+from sqlalchemy import Engine, Integer, String, create_engine, event, make_url, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
@@ -775,8 +775,12 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
     where = display_url(url)
     try:
         with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
-            has_ledger = set(LEDGER_TABLES) <= tables and bool(
+            # one catalogue lookup (to_regclass: NULL for a table that is not there)
+            found = connection.exec_driver_sql(
+                "SELECT to_regclass('ledger_event') IS NOT NULL "
+                "AND to_regclass('ledger_meta') IS NOT NULL"
+            ).scalar()
+            has_ledger = bool(found) and bool(
                 connection.exec_driver_sql("SELECT count(*) FROM ledger_meta").scalar()
             )
     except DatabaseError as exc:
