@@ -48,6 +48,7 @@ READ_COMMANDS: list[list[str]] = [
     ["overdue"],
     ["status", "--institution", "OU"],
     ["verify"],
+    ["checkpoint", "list"],  # empty on the demo: tests/test_i15_checkpoints.py checks its keys
 ]
 
 TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")

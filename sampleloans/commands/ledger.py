@@ -4,12 +4,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from sampleloans.ledger.envelope import Context
+    from sampleloans.services.verify import VerifyResult
 
 from sampleloans.commands.common import (
     JsonOption,
@@ -212,14 +215,43 @@ def verify(
         ),
     ] = None,
     as_json: JsonOption = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="A signed checkpoint file: also prove the ledger still extends it.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="The public key (.pub) the checkpoint is signed with."),
+    ] = None,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            help="A kept checkpoint file: check only the events after it (incremental).",
+        ),
+    ] = None,
 ) -> None:
     """Check the whole ledger: hash chain, replay = projections, invariants, SQLite integrity.
 
     Exit 0 when clean, 1 when anything is wrong (every problem is printed). Curators and
     compliance officers only. JSON keys (docs/json.md): ok, head, event_count, problems [area,
     message].
-    Example: sampleloans verify --anchor 212:5f0c…
+    With --checkpoint FILE --public-key KEY.pub it also checks the signed checkpoint and that
+    the ledger still extends it (its head and Merkle root): truncation, a rollback or a
+    recomputed chain fail without a remembered anchor. --since FILE checks only what came
+    after a checkpoint this ledger kept (made after a full verify) and prints what it did not
+    re-check. Example: sampleloans verify --anchor 212:5f0c…
     """
+    if since is not None:
+        if checkpoint is not None or anchor is not None or print_head:
+            _usage("--since checks only new events; not with --checkpoint, --anchor, --print-head")
+        _verify_since(ctx, since, public_key, as_json=as_json)
+        return
+    if (checkpoint is None) != (public_key is None):
+        _usage("--checkpoint and --public-key go together (the checkpoint and its key)")
     from sampleloans.commands.render import verify_lines
     from sampleloans.services.verify import parse_anchor, verify_as
 
@@ -229,6 +261,9 @@ def verify(
         service_ctx = context(ctx)
         with _chain_progress(quiet=print_head or as_json) as advance:
             result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
+        extends = None
+        if checkpoint is not None and public_key is not None:
+            extends = _add_checkpoint_problems(engine, service_ctx, checkpoint, public_key, result)
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
@@ -244,5 +279,66 @@ def verify(
         out = console()
         for line in verify_lines(result):
             out.print(line)
+        if extends is not None and result.ok:
+            out.print(extends, markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _usage(message: str) -> NoReturn:
+    """One usage error line and exit 2."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _add_checkpoint_problems(
+    engine: "Engine", service_ctx: "Context", note: Path, key: Path, result: "VerifyResult"
+) -> str:
+    """Check the ledger against a signed checkpoint; its problems join verify's. The line
+    to print when it holds."""
+    from sampleloans.services.checkpoints import verify_checkpoint_file
+    from sampleloans.services.verify import Problem
+
+    found = verify_checkpoint_file(engine, service_ctx, note, key)
+    result.problems += [Problem("checkpoint", message) for message in found.problems]
+    return (
+        f"checkpoint: the ledger extends the checkpoint signed by {found.key_name} "
+        f"({found.checkpoint.size} events, {found.checkpoint.extension('head')})"
+    )
+
+
+def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json: bool) -> None:
+    """`verify --since`: the events after a kept checkpoint, and what was not re-checked."""
+    from sampleloans.services.checkpoints import verify_since
+
+    with errors_to_exit_codes():
+        result = verify_since(open_engine(ctx), context(ctx), since, key)
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "head": result.head,
+                "checkpoint_id": result.checkpoint_id,
+                "checkpoint_event_count": result.from_size,
+                "new_event_count": result.new_events,
+                "checked": result.checked,
+                "not_checked": result.not_checked,
+                "problems": [{"area": a, "message": m} for a, m in result.problems],
+            }
+        )
+    else:
+        out = console()
+        verdict = "OK" if result.ok else f"{len(result.problems)} problem(s) found"
+        out.print(
+            f"verify --since checkpoint {result.checkpoint_id} (size {result.from_size}): "
+            f"{verdict} — {result.new_events} new events; head {result.head}",
+            markup=False,
+        )
+        for area, message in result.problems:
+            out.print(f"  [{area}] {message}", markup=False)
+        for line in result.checked:
+            out.print(f"  checked: {line}", markup=False)
+        for line in result.not_checked:
+            out.print(f"  not re-checked (a full 'verify' does): {line}", markup=False)
     if not result.ok:
         raise typer.Exit(1)

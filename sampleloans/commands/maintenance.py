@@ -46,7 +46,10 @@ def backup(
 
 def restore(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A backup written by 'sampleloans backup'.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A backup written by 'backup' (or, with --events, an events export)."),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace the existing ledger database.")
     ] = False,
@@ -60,6 +63,13 @@ def restore(
             "--older", help="Allow a backup that lacks events of the ledger (a rollback)."
         ),
     ] = False,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="FILE is an events export ('export --events'): rebuild the ledger from it.",
+        ),
+    ] = False,
 ) -> None:
     """Replace the ledger database with a backup, after verifying the backup.
 
@@ -67,7 +77,8 @@ def restore(
     --force, by a backup of another ledger only with --other-ledger, and by an older backup
     (one lacking events the ledger has) only with --older. Only curators may restore.
     Afterwards, 'verify --anchor' with a head you saved earlier shows whether the restore
-    rolled the ledger back.
+    rolled the ledger back. With --events, FILE is an events export (JSON lines): the ledger is
+    rebuilt from it with the same events and hashes (so the same head), then verified.
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
     from sampleloans import db
@@ -78,7 +89,13 @@ def restore(
         engine = db.make_engine(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
         try:
             result = run_restore(
-                engine, service_ctx, file, force=force, other_ledger=other_ledger, older=older
+                engine,
+                service_ctx,
+                file,
+                force=force,
+                other_ledger=other_ledger,
+                older=older,
+                events=events,
             )
         finally:
             engine.dispose()

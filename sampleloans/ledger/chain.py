@@ -1,15 +1,97 @@
-"""Canonical encoding and the hash chain: hash = sha256(prev_hash ‖ canonical(event))."""
+"""Canonical encoding and the hash chain: hash = sha256(prev_hash ‖ canonical(event)).
+
+The encoding is RFC 8785 (JSON Canonicalization Scheme) restricted to what the ledger stores:
+objects, arrays, strings, integers within ±(2^53 − 1), true, false and null. Anything else (a
+float, a larger integer, a lone surrogate, a non-string key) is refused, never rounded. The
+written format is `docs/ledger-format.md`; `tools/verify_ledger.py` implements it apart.
+"""
 
 import hashlib
 import json
 from typing import Any
 
+from sampleloans.errors import InvalidInput
+
 GENESIS_PREFIX = "sampleloans-genesis-v1:"
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer an IEEE 754 double holds exactly: RFC 8785 numbers beyond it are not
+exact, so the format refuses them (a mass of 2^53 µg would be 9 tonnes)."""
 
 
-def canonical(value: Any) -> str:
-    """Sorted-key compact JSON, the one encoding that hashes are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical(value: Any, what: str = "event") -> str:
+    """The RFC 8785 canonical JSON text of `value`: the one encoding hashes are computed over.
+
+    For the values the ledger stores, Python's sorted compact JSON (`ensure_ascii=False`) is
+    byte for byte RFC 8785: same escapes (only `"`, `\\` and controls, `\\u00xx` in lower
+    case), integers as digits. The one difference, key order by UTF-16 code units rather than
+    code points, shows only for keys with characters beyond U+FFFF; those objects are re-ordered.
+    """
+    try:
+        astral = _check_jcs(value)
+    except _Refused as refused:
+        raise InvalidInput(f"{what}: {refused}") from None
+    if astral:
+        text = json.dumps(_utf16_ordered(value), separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")  # a lone surrogate anywhere has no UTF-8 form
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what}: the text holds a lone surrogate (not valid Unicode)") from None
+    return text
+
+
+class _Refused(Exception):
+    """A value the format cannot encode exactly (the message names it)."""
+
+
+_SCALARS = (str, type(None), bool)
+
+
+def _check_jcs(value: Any) -> bool:
+    """Refuse what the format cannot encode exactly; True if some key lies beyond U+FFFF."""
+    if isinstance(value, _SCALARS):
+        return False
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise _Refused(
+                f"the integer {value} is outside ±(2^53 − 1) (±9007199254740991), "
+                "the range the ledger format stores exactly"
+            )
+        return False
+    if isinstance(value, list | tuple):
+        astral = False
+        for item in value:
+            astral = _check_jcs(item) or astral
+        return astral
+    if isinstance(value, dict):
+        astral = False
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Refused(f"the key {key!r} is not a string")
+            if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
+                astral = True
+            astral = _check_jcs(item) or astral
+        return astral
+    kind = f"the number {value!r}, with a fraction," if isinstance(value, float) else repr(value)
+    raise _Refused(
+        f"{kind} cannot be stored; the ledger format holds strings, integers, true, false, "
+        "null, arrays and objects"
+    )
+
+
+def _utf16_key(key: str) -> bytes:
+    """RFC 8785 sort key: the key's UTF-16 code units (big-endian bytes compare the same)."""
+    return key.encode("utf-16-be")
+
+
+def _utf16_ordered(value: Any) -> Any:
+    """A copy whose objects list their keys in RFC 8785 (UTF-16 code unit) order."""
+    if isinstance(value, dict):
+        return {k: _utf16_ordered(value[k]) for k in sorted(value, key=_utf16_key)}
+    if isinstance(value, list | tuple):
+        return [_utf16_ordered(item) for item in value]
+    return value
 
 
 def genesis_hash(ledger_id: str) -> str:
@@ -47,7 +129,7 @@ def link_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """The hash of one event given the previous event's hash."""
     digest = hashlib.sha256()
     digest.update(prev_hash.encode("ascii"))
-    digest.update(canonical(body).encode("utf-8"))
+    digest.update(canonical(body, "event").encode("utf-8"))
     return digest.hexdigest()
 
 

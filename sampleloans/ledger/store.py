@@ -101,7 +101,7 @@ def append(
             f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
             "events can only be recorded for the past"
         )
-    payload = chain.canonical(event.to_payload())
+    payload = chain.canonical(event.to_payload(), f"{event.kind} payload")
     body = chain.event_body(
         seq=last_seq + 1,
         kind=event.kind,

@@ -254,8 +254,10 @@ def restore(
     force: bool = False,
     other_ledger: bool = False,
     older: bool = False,
+    events: bool = False,
 ) -> CopyResult:
-    """Replace the live ledger with a verified copy of the backup `source`.
+    """Replace the live ledger with a verified copy of the backup `source` (with `events`, of
+    the ledger rebuilt from an events export: `sampleloans export --events`).
 
     The actor must be a curator of the current ledger (or, when there is no current ledger,
     of the backup). An existing ledger is replaced only with `force`, by a backup of another
@@ -263,7 +265,8 @@ def restore(
     """
     database = _database_file(engine)
     if not source.is_file():
-        raise StorageError(f"no backup at {source}; give the file written by 'backup'")
+        what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
+        raise StorageError(f"no {what} at {source}; give the file written by {written_by}")
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
     exists = os.path.lexists(database)
@@ -278,7 +281,11 @@ def restore(
     # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
     # SIGKILL) by the next restore beside this ledger
     with fileio.private_temp_file(database.parent, f"{database.name}.restore") as temp:
-        _verified_copy(source, temp.path)
+        if events:
+            _built_from_events(source, temp.path)
+            _verify_copy(source, temp.path)
+        else:
+            _verified_copy(source, temp.path)
         if not exists:
             copy_engine = db.make_engine(db.url_for_path(temp.path))
             try:
@@ -333,6 +340,36 @@ def _verified_copy(source: Path, temp: Path) -> None:
         raise StorageError(
             f"cannot copy the backup beside {temp.parent}: {exc.strerror}; nothing was restored"
         ) from None
+    _verify_copy(source, temp)
+
+
+def _built_from_events(source: Path, temp: Path) -> None:
+    """Rebuild a ledger in `temp` from an events export: the events stored as they are (same
+    hashes), then replayed through `apply` into the projections. Bad input: exit 2."""
+    from sampleloans.services.events_file import load_events
+    from sampleloans.services.verify import replay_into
+
+    with fileio.private_temp_dir("replay") as scratch:
+        events_only = db.scratch_engine(scratch / "events.db")
+        target = db.scratch_engine(temp)
+        try:
+            db.create_schema(events_only)
+            load_events(source, events_only)
+            db.create_schema(target)
+            failure = replay_into(events_only, target)
+        finally:
+            events_only.dispose()
+            target.dispose()
+    if failure is not None:
+        raise Conflict(f"{source} cannot be replayed ({failure.message}); nothing was restored")
+    try:
+        _fsync(temp)
+    except OSError as exc:
+        raise StorageError(f"cannot write beside {temp.parent}: {exc.strerror}") from None
+
+
+def _verify_copy(source: Path, temp: Path) -> None:
+    """Verify the copy in `temp` in full (exit 1 if not clean: nothing is restored)."""
     copy_engine = db.make_engine(db.url_for_path(temp))
     try:
         result = verify(copy_engine)

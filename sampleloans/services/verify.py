@@ -172,8 +172,13 @@ def _normalised_sql(sql: str) -> str:
 def expected_triggers() -> dict[str, str]:
     """Name → normalised definition of every append-only trigger as SQLite stores it (SQLite
     drops `IF NOT EXISTS` from the stored text)."""
+    return _normalised_triggers(db.APPEND_ONLY_TRIGGERS)
+
+
+def _normalised_triggers(statements: tuple[str, ...]) -> dict[str, str]:
+    """Name → normalised stored definition of each trigger statement."""
     expected = {}
-    for statement in db.APPEND_ONLY_TRIGGERS:
+    for statement in statements:
         stored = _normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
         expected[stored.split()[2]] = stored
     return expected
@@ -190,6 +195,13 @@ def trigger_problems(connection: Connection) -> list[Problem]:
         )
     ).all()
     present = {row.name: row for row in rows}
+    # the checkpoint table and its triggers exist once a first checkpoint was kept
+    if connection.execute(
+        text("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'checkpoint'")
+    ).first():
+        from sampleloans.services.checkpoints import checkpoint_triggers
+
+        expected = {**expected, **_normalised_triggers(checkpoint_triggers())}
     problems = [
         Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
         for name in expected

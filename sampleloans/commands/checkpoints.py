@@ -1,0 +1,200 @@
+"""`keys generate` and `checkpoint`: signing keys and signed checkpoints of the ledger."""
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from sampleloans.commands.common import (
+    JsonOption,
+    console,
+    context,
+    errors_to_exit_codes,
+    open_engine,
+    print_json,
+)
+
+keys_app = typer.Typer(help="Signing keys for checkpoints (Ed25519).", no_args_is_help=True)
+checkpoint_app = typer.Typer(invoke_without_command=True)  # help: the callback's docstring
+
+Force = Annotated[bool, typer.Option("--force", help="Replace existing files.")]
+PublicKey = Annotated[
+    Path, typer.Option("--public-key", help="The lender's public key (the .pub file).")
+]
+
+
+@keys_app.command("generate")
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="The private key file to write (0600).")],
+    name: Annotated[
+        str,
+        typer.Option("--name", help="The key's name in signatures (no spaces or '+')."),
+    ] = "sampleloans",
+    force: Force = False,
+) -> None:
+    """Make an Ed25519 key pair: FILE (private, 0600) and FILE.pub (public); print the
+    public key's fingerprint. The private key is never printed nor stored in the ledger.
+
+    Example: sampleloans keys generate --out ~/.sampleloans/cp.key --name naoc.example/ledger
+    """
+    from sampleloans.services.checkpoints import generate_keys
+
+    with errors_to_exit_codes():
+        files = generate_keys(out, name=name, force=force)
+    out_console = console()
+    out_console.print(
+        f"Wrote private key {files.private_path} (0600: keep it secret; it is never stored in "
+        f"the ledger) and public key {files.public_path}.",
+        markup=False,
+    )
+    out_console.print(
+        f"Key {files.verifier.name}+{files.verifier.key_id.hex()}, fingerprint "
+        f"{files.verifier.fingerprint()}",
+        markup=False,
+    )
+
+
+@checkpoint_app.callback()
+def checkpoint(
+    ctx: typer.Context,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="The private key file (from 'keys generate') to sign with."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the signed checkpoint to FILE.")
+    ] = None,
+    force: Force = False,
+) -> None:
+    """Verify the whole ledger, then sign a checkpoint of its head and keep it.
+
+    The checkpoint (a C2SP signed note: origin, tree size, RFC 6962 Merkle root, and head,
+    state digest and time lines) is kept in the ledger's append-only checkpoint table and
+    printed (or written to --out). Refused (exit 1) if verify finds a problem or the ledger no
+    longer extends an earlier checkpoint: one kept in the ledger, or the last one this key
+    signed for it, recorded beside the key in KEY.signed (so a rolled-back ledger file cannot
+    make the key sign a history that contradicts what it signed before). Curators only.
+    Example: sampleloans checkpoint --key ~/.config/sampleloans/checkpoint.key --out cp-212.txt
+    """
+    if ctx.invoked_subcommand is not None:
+        if key is not None or out is not None:
+            _usage("--key and --out go with 'checkpoint' alone, not with a subcommand")
+        return
+    if key is None:
+        _usage("--key FILE is needed to sign a checkpoint (make one with 'keys generate')")
+    from sampleloans.services.checkpoints import make_checkpoint, memory_path, read_signer
+
+    with errors_to_exit_codes():
+        service_ctx = context(ctx)
+        engine = open_engine(ctx)
+        signer = read_signer(key)
+        made = make_checkpoint(
+            engine,
+            service_ctx,
+            signer,
+            out=out,
+            force=force,
+            memory=memory_path(key),  # type: ignore[arg-type]
+        )
+    if out is None:
+        typer.echo(made.note, nl=False)
+    console(stderr=out is None).print(
+        f"Checkpoint {made.id}: {made.checkpoint.size} events, "
+        f"{made.checkpoint.extension('head')}, signed by {signer.name}"
+        + (f"; written to {out}" if out else ""),
+        markup=False,
+    )
+
+
+def _usage(message: str) -> NoReturn:
+    """One usage error line and exit 2."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@checkpoint_app.command("list")
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the kept checkpoints, oldest first.
+
+    JSON keys: id, event_count, head, state_digest, created_at, public_key, note (the signed
+    checkpoint, as written). Curators and compliance
+    officers. Example: sampleloans checkpoint list
+    """
+    from rich.table import Table
+
+    from sampleloans.services.checkpoints import list_checkpoints
+
+    with errors_to_exit_codes():
+        kept = list_checkpoints(open_engine(ctx), context(ctx))
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": k.id,
+                    "event_count": k.tree_size,
+                    "head": k.head,
+                    "state_digest": k.state,
+                    "created_at": k.created_at,
+                    "public_key": k.public_key,
+                    "note": k.note,
+                }
+                for k in kept
+            ]
+        )
+        return
+    table = Table(title="Checkpoints")
+    for heading in ("id", "events", "head", "made (UTC)", "key"):
+        table.add_column(heading)
+    for k in kept:
+        table.add_row(
+            str(k.id), str(k.tree_size), k.head[:24] + "…", k.created_at, k.public_key[:40]
+        )
+    console().print(table)
+
+
+@checkpoint_app.command("prove")
+def prove(
+    ctx: typer.Context,
+    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
+    out: Annotated[Path, typer.Option("--out", help="The proof file to write.")],
+    force: Force = False,
+) -> None:
+    """Write an RFC 6962 consistency proof that checkpoint NEW extends checkpoint OLD.
+
+    Anyone can check it without the ledger: 'checkpoint check-consistency OLD NEW PROOF
+    --public-key KEY.pub'. Curators and compliance officers.
+    Example: sampleloans checkpoint prove cp-107.txt cp-212.txt --out 107-212.proof.json
+    """
+    from sampleloans.services.checkpoints import prove_consistency
+
+    with errors_to_exit_codes():
+        document = prove_consistency(open_engine(ctx), context(ctx), old, new, out, force=force)
+    console().print(
+        f"Wrote the consistency proof from size {document['old_size']} to "
+        f"{document['new_size']} ({len(document['proof'])} hashes) to {out}.",
+        markup=False,
+    )
+
+
+@checkpoint_app.command("check-consistency")
+def check_consistency(
+    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
+    proof: Annotated[Path, typer.Argument(help="The proof from 'checkpoint prove'.")],
+    public_key: PublicKey,
+) -> None:
+    """Check, without the ledger, that checkpoint NEW extends OLD (both signed by the key).
+
+    Exit 0 consistent; 1 not (a rewritten log, another key, another ledger); 2 bad input.
+    Example: sampleloans checkpoint check-consistency cp-107.txt cp-212.txt 107-212.proof.json
+    --public-key naoc.pub
+    """
+    from sampleloans.services.checkpoints import check_consistency as run_check
+
+    with errors_to_exit_codes():
+        older, newer = run_check(old, new, proof, public_key)
+    console().print(
+        f"consistent: checkpoint {newer.size} extends checkpoint {older.size} of {older.origin}",
+        markup=False,
+    )

@@ -1,0 +1,278 @@
+"""Signed checkpoints: C2SP signed notes (Ed25519) whose text is a C2SP tlog checkpoint.
+
+A checkpoint names a Merkle tree head of the ledger (https://c2sp.org/tlog-checkpoint):
+
+    <origin>\\n
+    <tree size, decimal>\\n
+    <base64 RFC 6962 root hash>\\n
+    <extension line>\\n ...        (optional, opaque, never empty)
+
+and is signed as a note (https://c2sp.org/signed-note): the text, a blank line, then one line
+per signature, `— <key name> <base64(4-byte key ID || Ed25519 signature of the text)>`, with
+key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte public key)[:4].
+
+Keys are written in the formats of Go's golang.org/x/mod/sumdb/note, which C2SP tools read:
+a verifier key `<name>+<key ID hex>+<base64(0x01 || public key)>` and a signer key
+`PRIVATE+KEY+<name>+<key ID hex>+<base64(0x01 || 32-byte seed)>`.
+
+Malformed text or keys raise `InvalidInput` (exit 2); a note whose signature does not verify
+raises `CheckpointRefused` (exit 1). Neither message ever contains private key material.
+"""
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from sampleloans.errors import InvalidInput, SampleLoansError
+from sampleloans.ledger.merkle import HASH_SIZE
+
+ALG_ED25519 = 0x01
+SIGNATURE_DASH = "\u2014 "  # em dash and space open every signature line
+SIGNER_PREFIX = "PRIVATE+KEY+"
+MAX_SIGNATURES = 16
+MAX_NOTE_BYTES = 64 * 1024
+
+
+class CheckpointRefused(SampleLoansError):
+    """A checkpoint or note that is well formed but not signed by the given key, or not ours."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A public key with its note name and 4-byte key ID."""
+
+    name: str
+    public_key: bytes  # 32 raw Ed25519 bytes
+
+    @property
+    def key_id(self) -> bytes:
+        """SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
+        return key_id(self.name, self.public_key)
+
+    def encode(self) -> str:
+        """The vkey text `<name>+<key ID hex>+<base64(0x01 || public key)>`."""
+        material = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id.hex()}+{material}"
+
+    def fingerprint(self) -> str:
+        """`SHA256:<hex>` of the raw public key, for comparing keys by eye or by phone."""
+        return "SHA256:" + hashlib.sha256(self.public_key).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignerKey:
+    """A private key with its note name; its repr never shows the key."""
+
+    name: str
+    private_key: Ed25519PrivateKey = field(repr=False)
+
+    def verifier(self) -> VerifierKey:
+        """The matching public key."""
+        raw = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return VerifierKey(self.name, raw)
+
+    def encode(self) -> str:
+        """The signer key text `PRIVATE+KEY+<name>+<key ID hex>+<base64(0x01 || seed)>`."""
+        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+
+        seed = self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        material = base64.b64encode(bytes([ALG_ED25519]) + seed).decode("ascii")
+        return f"{SIGNER_PREFIX}{self.name}+{self.verifier().key_id.hex()}+{material}"
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """The C2SP key ID of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
+    return hashlib.sha256(
+        name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key
+    ).digest()[:4]
+
+
+def check_key_name(name: str) -> str:
+    """A note key name: non-empty, no spaces, no '+' (InvalidInput otherwise)."""
+    if not name or any(ch.isspace() or ch == "+" for ch in name) or not name.isprintable():
+        raise InvalidInput(
+            f"key name {name!r}: give a non-empty name without spaces or '+', "
+            "e.g. naoc.example/ledger"
+        )
+    return name
+
+
+def generate_signer(name: str) -> SignerKey:
+    """A new Ed25519 signer key called `name`."""
+    return SignerKey(check_key_name(name), Ed25519PrivateKey.generate())
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    """Strict standard base64, or InvalidInput naming `what`."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise InvalidInput(f"{what}: not valid base64") from None
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """Read a vkey `<name>+<key ID hex>+<base64(0x01 || key)>`; InvalidInput if malformed."""
+    text = text.strip()
+    if text.startswith(SIGNER_PREFIX):
+        raise InvalidInput("public key: this is a private key file; give the .pub file beside it")
+    name, _, rest = text.partition("+")
+    hash_hex, _, material = rest.partition("+")
+    what = "public key (expected NAME+KEYID+BASE64, the .pub file of 'keys generate')"
+    raw = _b64decode(material, what) if material else b""
+    if not name or len(hash_hex) != 8 or len(raw) != 1 + 32 or raw[0] != ALG_ED25519:
+        raise InvalidInput(f"{what}: malformed")
+    key = VerifierKey(check_key_name(name), raw[1:])
+    if key.key_id.hex() != hash_hex.lower():
+        raise InvalidInput(f"{what}: key ID {hash_hex} does not match the key")
+    return key
+
+
+def parse_signer_key(text: str) -> SignerKey:
+    """Read a signer key `PRIVATE+KEY+<name>+<key ID>+<base64(0x01 || seed)>`."""
+    what = "private key (expected the file written by 'keys generate')"
+    text = text.strip()
+    if not text.startswith(SIGNER_PREFIX):
+        raise InvalidInput(f"{what}: not a private key")
+    name, _, rest = text[len(SIGNER_PREFIX) :].partition("+")
+    hash_hex, _, material = rest.partition("+")
+    raw = _b64decode(material, what) if material else b""
+    if not name or len(hash_hex) != 8 or len(raw) != 1 + 32 or raw[0] != ALG_ED25519:
+        raise InvalidInput(f"{what}: malformed")
+    signer = SignerKey(check_key_name(name), Ed25519PrivateKey.from_private_bytes(raw[1:]))
+    if signer.verifier().key_id.hex() != hash_hex.lower():
+        raise InvalidInput(f"{what}: key ID {hash_hex} does not match the key")
+    return signer
+
+
+# --- signed notes -----------------------------------------------------------------------------
+
+
+def _check_note_text(text: str) -> None:
+    """Note text ends in a newline and holds no control character but newline."""
+    if not text.endswith("\n"):
+        raise InvalidInput("note text must end with a newline")
+    if any(ord(ch) < 0x20 and ch != "\n" for ch in text):
+        raise InvalidInput("note text must not contain control characters other than newline")
+
+
+def sign_note(text: str, signer: SignerKey) -> str:
+    """The signed note: text, a blank line, and one Ed25519 signature line."""
+    _check_note_text(text)
+    signature = signer.private_key.sign(text.encode("utf-8"))
+    blob = base64.b64encode(signer.verifier().key_id + signature).decode("ascii")
+    return f"{text}\n{SIGNATURE_DASH}{signer.name} {blob}\n"
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """The text of a signed note and its signatures as (key name, key ID, signature)."""
+    if len(note.encode("utf-8")) > MAX_NOTE_BYTES:
+        raise InvalidInput(f"signed note: larger than {MAX_NOTE_BYTES} bytes")
+    if not note.endswith("\n"):
+        raise InvalidInput("signed note: truncated (it must end with a signature line and newline)")
+    cut = note.rfind("\n\n")
+    if cut < 0:
+        raise InvalidInput("signed note: no blank line before the signatures (truncated?)")
+    text, signature_block = note[: cut + 1], note[cut + 2 :]
+    _check_note_text(text)
+    lines = signature_block.splitlines()
+    if not lines or len(lines) > MAX_SIGNATURES:
+        raise InvalidInput(f"signed note: needs 1 to {MAX_SIGNATURES} signature lines")
+    signatures = []
+    for line in lines:
+        if not line.startswith(SIGNATURE_DASH):
+            raise InvalidInput("signed note: a signature line must start with '— '")
+        name, _, blob_text = line[len(SIGNATURE_DASH) :].partition(" ")
+        blob = _b64decode(blob_text, "signed note signature")
+        if not name or " " in blob_text or len(blob) < 5:
+            raise InvalidInput("signed note: malformed signature line")
+        signatures.append((name, blob[:4], blob[4:]))
+    return text, signatures
+
+
+def open_note(note: str, verifier: VerifierKey) -> str:
+    """The text of `note` once `verifier`'s signature on it is checked (C2SP rules).
+
+    Signatures by other keys are ignored; one by this key (same name and key ID) must verify.
+    """
+    text, signatures = split_note(note)
+    public_key = Ed25519PublicKey.from_public_bytes(verifier.public_key)
+    ours = [s for name, kid, s in signatures if name == verifier.name and kid == verifier.key_id]
+    if not ours:
+        names = ", ".join(sorted({name for name, _, _ in signatures}))
+        raise CheckpointRefused(
+            f"signed note: not signed by key {verifier.name}+{verifier.key_id.hex()} "
+            f"(signed by {names}); check that you gave the right public key"
+        )
+    for signature in ours:
+        try:
+            public_key.verify(signature, text.encode("utf-8"))
+        except InvalidSignature:
+            raise CheckpointRefused(
+                f"signed note: the signature by {verifier.name} does not verify: "
+                "the text was changed after signing, or it was signed by another key"
+            ) from None
+    return text
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A tree head: origin, tree size, RFC 6962 root, and opaque extension lines."""
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The checkpoint's note text (C2SP tlog-checkpoint), ending in a newline."""
+        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode("ascii")]
+        return "\n".join([*lines, *self.extensions]) + "\n"
+
+    def extension(self, key: str) -> str | None:
+        """The value of the first extension line `key VALUE`, or None."""
+        for line in self.extensions:
+            name, _, value = line.partition(" ")
+            if name == key:
+                return value
+        return None
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    """A checkpoint from its note text (already verified); InvalidInput if malformed."""
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] != "":
+        raise InvalidInput("checkpoint: needs origin, tree size and root hash lines")
+    origin, size_text, root_text, *extensions = lines[:-1]
+    if not origin or any(not line for line in extensions):
+        raise InvalidInput("checkpoint: an empty origin or extension line")
+    if not size_text.isascii() or not size_text.isdigit() or size_text != str(int(size_text)):
+        raise InvalidInput(f"checkpoint: tree size {size_text!r} is not a decimal number")
+    root = _b64decode(root_text, "checkpoint root hash")
+    if len(root) != HASH_SIZE:
+        raise InvalidInput(f"checkpoint: root hash is {len(root)} bytes, not {HASH_SIZE}")
+    return Checkpoint(origin, int(size_text), root, tuple(extensions))
+
+
+def sign_checkpoint(checkpoint: Checkpoint, signer: SignerKey) -> str:
+    """The signed note of a checkpoint."""
+    return sign_note(checkpoint.text(), signer)
+
+
+def verify_checkpoint(note: str, verifier: VerifierKey, *, origin: str | None = None) -> Checkpoint:
+    """The checkpoint in a signed note, once its signature (and origin, if given) check out."""
+    checkpoint = parse_checkpoint(open_note(note, verifier))
+    if origin is not None and checkpoint.origin != origin:
+        raise CheckpointRefused(
+            f"checkpoint: it is of {checkpoint.origin}, not of this ledger ({origin})"
+        )
+    return checkpoint

@@ -1,0 +1,858 @@
+"""Signed checkpoints of the ledger: keys, making one, proving the ledger still extends one,
+consistency proofs between two, and the incremental `verify --since`.
+
+A checkpoint (docs/ledger-format.md section 4) is a C2SP signed note over the RFC 6962 root of
+the events' hashes, with extension lines for the chain head, the projections' state digest and
+the time. It is made only right after a full `verify` of the same ledger state found nothing,
+and kept in the `checkpoint` table, append-only like the events (triggers refuse UPDATE and
+DELETE), with the Merkle frontier at its size so that a later incremental verify needs only the
+events after it. The private key is read from its file to sign and never stored or printed.
+"""
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlmodel import Session
+
+from sampleloans import dates, db, fileio
+from sampleloans.errors import Conflict, InvalidInput, StorageError
+from sampleloans.ledger import chain, checks, merkle
+from sampleloans.ledger import checkpoint as notes
+from sampleloans.ledger.batch import BatchSession
+from sampleloans.ledger.envelope import Context
+from sampleloans.ledger.events import event_from_payload
+from sampleloans.models import PROJECTION_TABLES
+from sampleloans.services.common import require_role
+
+CREATE_ROLES = ("curator",)
+READ_ROLES = ("curator", "compliance_officer")
+ORIGIN_PREFIX = "sampleloans/ledger/"
+DEFAULT_KEY_NAME = "sampleloans"
+PROOF_FORMAT = "sampleloans-consistency"
+MAX_KEY_FILE_BYTES = 4096
+MAX_NOTE_FILE_BYTES = notes.MAX_NOTE_BYTES
+_BATCH = 5000
+
+CHECKPOINT_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS checkpoint (
+       id INTEGER PRIMARY KEY,
+       tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+       note TEXT NOT NULL,
+       public_key TEXT NOT NULL,
+       frontier TEXT NOT NULL,
+       created_at TEXT NOT NULL)""",
+    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_update BEFORE UPDATE ON checkpoint
+       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_delete BEFORE DELETE ON checkpoint
+       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
+)
+"""Made on the first `checkpoint`, so ledgers that never had one keep their schema."""
+
+
+def checkpoint_triggers() -> tuple[str, ...]:
+    """The append-only trigger statements of the checkpoint table (verify expects them)."""
+    return CHECKPOINT_SCHEMA[1:]
+
+
+def origin_of(ledger_id: str) -> str:
+    """The checkpoint origin line of a ledger."""
+    return f"{ORIGIN_PREFIX}{ledger_id}"
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    """Where a new key pair was written, and its public half."""
+
+    private_path: Path
+    public_path: Path
+    verifier: notes.VerifierKey
+
+
+def public_key_path(private_path: Path) -> Path:
+    """The public key file beside a private key file: FILE.pub."""
+    return private_path.with_name(private_path.name + ".pub")
+
+
+def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = False) -> KeyFiles:
+    """A new Ed25519 key pair: `out` (private, 0600, atomic) and `out.pub` (public)."""
+    signer = notes.generate_signer(name)
+    public = public_key_path(out)
+    fileio.check_output(out, force=force, option="--out")
+    fileio.check_output(public, force=force, option="--out (public key)")
+    # the public file first: if the private one then fails, nothing secret is half-written
+    fileio.write_atomic(public, (signer.verifier().encode() + "\n").encode("ascii"), force=force)
+    try:
+        fileio.write_atomic(out, (signer.encode() + "\n").encode("ascii"), force=force)
+    except BaseException:
+        public.unlink(missing_ok=True)
+        raise
+    return KeyFiles(out, public, signer.verifier())
+
+
+def _read_small(path: Path, what: str, limit: int) -> str:
+    """A small UTF-8 text file (a key or a note); exit 2 or 3 with one clear line."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"{what}: {path} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{what}: {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise StorageError(f"{what}: cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InvalidInput(f"{what}: {path} is larger than {limit} bytes; it is not one")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what}: {path} is not UTF-8 text") from None
+
+
+@contextmanager
+def _about(what: str, path: Path | str) -> Iterator[None]:
+    """Name the option and file in a refusal of a note read from a file."""
+    try:
+        yield
+    except notes.CheckpointRefused as exc:
+        raise notes.CheckpointRefused(f"{what} {path}: {exc}") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{what} {path}: {exc}") from None
+
+
+def read_signer(path: Path) -> notes.SignerKey:
+    """The private key of a file written by `keys generate` (its text never shown)."""
+    text_ = _read_small(path, "--key", MAX_KEY_FILE_BYTES)
+    try:
+        return notes.parse_signer_key(text_)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--key: {path}: {exc}") from None
+
+
+def read_verifier(path: Path) -> notes.VerifierKey:
+    """The public key of a `.pub` file written by `keys generate`."""
+    text_ = _read_small(path, "--public-key", MAX_KEY_FILE_BYTES)
+    try:
+        return notes.parse_verifier_key(text_)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--public-key: {path}: {exc}") from None
+
+
+def read_note(path: Path, what: str = "checkpoint") -> str:
+    """The text of a signed checkpoint file."""
+    return _read_small(path, what, MAX_NOTE_FILE_BYTES)
+
+
+# --- the ledger's tree and state ----------------------------------------------------------
+
+
+def _ledger_id(connection: Connection) -> str:
+    """The ledger's id; InvalidInput when the file holds no ledger."""
+    value = connection.execute(
+        text("SELECT value FROM ledger_meta WHERE key = 'ledger_id'")
+    ).scalar()
+    if value is None:
+        raise InvalidInput("this database has no ledger; run 'sampleloans init' first")
+    return str(value)
+
+
+def _hashes(connection: Connection, start_seq: int, end_seq: int) -> Iterator[bytes]:
+    """The raw hashes of events start_seq..end_seq (inclusive), streamed."""
+    cursor = connection.execute(
+        text("SELECT hash FROM ledger_event WHERE seq BETWEEN :a AND :b ORDER BY seq"),
+        {"a": start_seq, "b": end_seq},
+    )
+    while rows := cursor.fetchmany(_BATCH):
+        for row in rows:
+            yield bytes.fromhex(row[0])
+
+
+def _leaves(connection: Connection) -> Callable[[int, int], Iterable[bytes]]:
+    """Leaf data by 0-based leaf range [start, end) for `merkle.proof_from_ranges`."""
+    return lambda start, end: _hashes(connection, start + 1, end)
+
+
+def frontier_at(
+    connection: Connection, size: int, watch: Iterable[int] = ()
+) -> tuple[merkle.Frontier, dict[int, bytes]]:
+    """The Merkle frontier of the first `size` events, and the root at each size in `watch`."""
+    frontier, wanted, roots = merkle.Frontier(), set(watch), {}
+    if 0 in wanted:
+        roots[0] = merkle.EMPTY_ROOT
+    for data in _hashes(connection, 1, size):
+        frontier.append(data)
+        if frontier.size in wanted:
+            roots[frontier.size] = frontier.root()
+    if frontier.size != size:
+        raise Conflict(f"the ledger has {frontier.size} events, fewer than {size}")
+    return frontier, roots
+
+
+def state_digest(connection: Connection) -> str:
+    """`sha256:<hex>` over every projection table in name order, each row in primary-key
+    order as the JSON array of its stored values (docs/ledger-format.md section 6)."""
+    digest = hashlib.sha256()
+    tables = sorted(
+        (model.__table__ for model in PROJECTION_TABLES),  # type: ignore[attr-defined]
+        key=lambda table: str(table.name),
+    )
+    for table in tables:
+        keys = ", ".join(column.name for column in table.primary_key.columns)
+        digest.update(f"{table.name}\n".encode())
+        cursor = connection.execute(text(f"SELECT * FROM {table.name} ORDER BY {keys}"))
+        while rows := cursor.fetchmany(_BATCH):
+            for row in rows:
+                line = json.dumps(list(row), separators=(",", ":"), ensure_ascii=False)
+                digest.update(line.encode("utf-8") + b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def _head_at(connection: Connection, seq: int) -> str | None:
+    """The hash of event `seq`, or None if there is none."""
+    value = connection.execute(
+        text("SELECT hash FROM ledger_event WHERE seq = :s"), {"s": seq}
+    ).scalar()
+    return None if value is None else str(value)
+
+
+def _last_seq(connection: Connection) -> int:
+    """The last event's seq (0 for none)."""
+    last = connection.execute(text("SELECT coalesce(max(seq), 0) FROM ledger_event")).scalar()
+    return int(last or 0)
+
+
+def _has_table(connection: Connection) -> bool:
+    """Whether this ledger has ever kept a checkpoint."""
+    return inspect(connection).has_table("checkpoint")
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A kept checkpoint: its row, and the checkpoint its note holds (not re-verified here)."""
+
+    id: int
+    tree_size: int
+    note: str
+    public_key: str
+    frontier: merkle.Frontier
+    created_at: str
+    checkpoint: notes.Checkpoint
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH` of the head line."""
+        return self.checkpoint.extension("head") or ""
+
+    @property
+    def state(self) -> str:
+        """The state digest line."""
+        return self.checkpoint.extension("state") or ""
+
+
+def _stored(row: Any) -> StoredCheckpoint:
+    """A checkpoint row as a StoredCheckpoint."""
+    text_, _signatures = notes.split_note(row.note)
+    hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
+    return StoredCheckpoint(
+        id=int(row.id),
+        tree_size=int(row.tree_size),
+        note=row.note,
+        public_key=row.public_key,
+        frontier=merkle.Frontier(int(row.tree_size), hashes),
+        created_at=row.created_at,
+        checkpoint=notes.parse_checkpoint(text_),
+    )
+
+
+def stored_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
+    """Every kept checkpoint, oldest first."""
+    if not _has_table(connection):
+        return []
+    rows = connection.execute(
+        text(
+            "SELECT id, tree_size, note, public_key, frontier, created_at FROM checkpoint "
+            "ORDER BY id"
+        )
+    ).all()
+    return [_stored(row) for row in rows]
+
+
+def list_checkpoints(engine: Engine, ctx: Context) -> list[StoredCheckpoint]:
+    """Every kept checkpoint, for a curator or compliance officer."""
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *READ_ROLES, action="read the checkpoints")
+        return stored_checkpoints(session.connection())
+
+
+def latest_checkpoint(connection: Connection) -> StoredCheckpoint | None:
+    """The most recent kept checkpoint (for reports and statements), or None."""
+    kept = stored_checkpoints(connection)
+    return kept[-1] if kept else None
+
+
+def inclusion_proof(connection: Connection, seq: int, tree_size: int) -> list[bytes]:
+    """RFC 6962 inclusion proof of event `seq` in the tree of the first `tree_size` events."""
+    ranges = merkle.inclusion_ranges(seq - 1, tree_size)
+    return merkle.proof_from_ranges(ranges, _leaves(connection))
+
+
+# --- making a checkpoint --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Made:
+    """A new checkpoint: its note, its size and head, and where it was written."""
+
+    note: str
+    checkpoint: notes.Checkpoint
+    id: int
+    out: Path | None
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one read snapshot of the ledger gives for a checkpoint."""
+
+    ledger_id: str
+    size: int
+    head_hash: str
+    frontier: merkle.Frontier
+    roots: dict[int, bytes]
+    state: str
+    kept: list[StoredCheckpoint]
+
+
+def _take_snapshot(engine: Engine, also: Iterable[int] = ()) -> _Snapshot:
+    """Tree, head and state of the ledger in one read transaction (with the Merkle root at the
+    size of every kept checkpoint and at the sizes `also`)."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT count(*) FROM ledger_event")).scalar()  # fixes it
+        ledger_id = _ledger_id(connection)
+        size = _last_seq(connection)
+        kept = stored_checkpoints(connection)
+        watch = [*(k.tree_size for k in kept), *(n for n in also if n <= size)]
+        frontier, roots = frontier_at(connection, size, watch)
+        head_hash = _head_at(connection, size) or chain.genesis_hash(ledger_id)
+        state = state_digest(connection)
+        connection.rollback()
+    return _Snapshot(ledger_id, size, head_hash, frontier, roots, state, kept)
+
+
+def make_checkpoint(
+    engine: Engine,
+    ctx: Context,
+    signer: notes.SignerKey,
+    *,
+    out: Path | None = None,
+    force: bool = False,
+    verify_first: Callable[[Engine], Any] | None = None,
+    memory: Path | None = None,
+) -> Made:
+    """Verify the whole ledger, then sign and keep a checkpoint of that same state.
+
+    Refused (exit 1) when verify finds a problem, or when the ledger no longer extends a
+    checkpoint kept before or, with `memory` (the signer's own record beside its key, which a
+    rollback of the ledger file does not roll back), the last one this key signed for it: a
+    log never signs two inconsistent checkpoints.
+    """
+    from sampleloans.services.verify import verify
+
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *CREATE_ROLES, action="sign a checkpoint")
+    if out is not None:
+        fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+    remembered = _read_memory(memory, signer.verifier())
+    check = verify_first or verify
+    for _attempt in range(3):
+        snap = _take_snapshot(engine, [c.size for c in remembered.values()])
+        result = check(engine)
+        if not result.ok:
+            first = result.problems[0].message
+            raise Conflict(
+                f"verify found {len(result.problems)} problem(s) (first: {first}); a checkpoint "
+                "is signed only over a ledger that verifies: no checkpoint was made"
+            )
+        if result.head_seq == snap.size:  # the same events, so the same projections
+            break
+        time.sleep(0.1)  # others wrote between the two reads: take both again
+    else:
+        raise Conflict("the ledger kept changing during the checkpoint; run it again")
+    _refuse_inconsistent(snap)
+    _refuse_unlike_memory(snap, remembered.get(origin_of(snap.ledger_id)), memory)
+    head = chain.format_head(snap.size, snap.head_hash)
+    checkpoint = notes.Checkpoint(
+        origin_of(snap.ledger_id),
+        snap.size,
+        snap.frontier.root(),
+        (f"head {head}", f"state {snap.state}", f"time {_whole_seconds(ctx)}"),
+    )
+    note = notes.sign_checkpoint(checkpoint, signer)
+    new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
+    if memory is not None:
+        _remember(memory, remembered, checkpoint.origin, note)
+    if out is not None:
+        fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out")
+    return Made(note, checkpoint, new_id, out)
+
+
+def memory_path(key_path: Path) -> Path:
+    """The signer's record of the last checkpoint it signed for each ledger: KEY.signed."""
+    return key_path.with_name(key_path.name + ".signed")
+
+
+def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, notes.Checkpoint]:
+    """Origin → the last checkpoint this key signed for it (each signature checked)."""
+    if memory is None or not memory.exists():
+        return {}
+    what = f"the key's record of signed checkpoints {memory}"
+    try:
+        recorded = json.loads(_read_small(memory, what, 1024 * 1024))
+        assert isinstance(recorded, dict)
+        return {
+            origin: notes.verify_checkpoint(note, verifier) for origin, note in recorded.items()
+        }
+    except (ValueError, AssertionError, AttributeError, InvalidInput, notes.CheckpointRefused):
+        raise InvalidInput(f"{what} is damaged or not this key's; move it aside") from None
+
+
+def _refuse_unlike_memory(
+    snap: _Snapshot, last: notes.Checkpoint | None, memory: Path | None
+) -> None:
+    """The ledger must extend the last checkpoint this key signed for it."""
+    if last is None:
+        return
+    if last.size > snap.size or snap.roots.get(last.size) != last.root:
+        raise Conflict(
+            f"this key last signed a checkpoint of this ledger at {last.size} events "
+            f"({last.extension('head') or ''}, recorded in {memory}) that the ledger no longer "
+            "extends: it was rolled back or rewritten since; no checkpoint was made"
+        )
+
+
+def _remember(
+    memory: Path, remembered: dict[str, notes.Checkpoint], origin: str, note: str
+) -> None:
+    """Record `note` as the last checkpoint signed for `origin` (0600, atomic)."""
+    recorded = {o: _note_of(memory, o) for o in remembered}
+    recorded[origin] = note
+    data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
+    fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
+
+
+def _note_of(memory: Path, origin: str) -> str:
+    """The recorded note of `origin` (already checked by `_read_memory`)."""
+    return str(json.loads(memory.read_text(encoding="utf-8"))[origin])
+
+
+def _whole_seconds(ctx: Context) -> str:
+    """Now, as stored text to the whole second (`…Z`)."""
+    return dates.to_iso(ctx.now.replace(microsecond=0))
+
+
+def _refuse_inconsistent(snap: _Snapshot) -> None:
+    """A kept checkpoint the ledger does not extend: a rollback or a rewrite since it."""
+    for kept in snap.kept:
+        if kept.tree_size > snap.size or snap.roots.get(kept.tree_size) != kept.checkpoint.root:
+            raise Conflict(
+                f"the ledger no longer extends checkpoint {kept.id} (size {kept.tree_size}, "
+                f"head {kept.head[:24]}…): it was rolled back or rewritten since; no "
+                "checkpoint was made (restore the ledger that extends it)"
+            )
+
+
+def _keep(
+    engine: Engine,
+    note: str,
+    verifier: notes.VerifierKey,
+    frontier: merkle.Frontier,
+    ctx: Context,
+) -> int:
+    """Append the checkpoint to the checkpoint table (made on first use); its id."""
+    hashes = json.dumps([base64.b64encode(h).decode("ascii") for h in frontier.hashes])
+    with db.transaction(engine) as session:
+        connection = session.connection()
+        for statement in CHECKPOINT_SCHEMA:
+            connection.exec_driver_sql(statement)
+        cursor = connection.execute(
+            text(
+                "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
+                "VALUES (:size, :note, :key, :frontier, :at)"
+            ),
+            {
+                "size": frontier.size,
+                "note": note,
+                "key": verifier.encode(),
+                "frontier": hashes,
+                "at": _whole_seconds(ctx),
+            },
+        )
+        return int(cursor.lastrowid or 0)
+
+
+# --- checking the ledger against a checkpoint ------------------------------------------------
+
+
+@dataclass
+class CheckpointCheck:
+    """What checking the ledger against one checkpoint found."""
+
+    checkpoint: notes.Checkpoint
+    key_name: str
+    problems: list[str] = field(default_factory=list)
+
+
+def open_checkpoint(note: str, verifier: notes.VerifierKey, ledger_id: str) -> notes.Checkpoint:
+    """The checkpoint in `note` once its signature and origin are checked (exit 1 / 2)."""
+    checkpoint = notes.verify_checkpoint(note, verifier)
+    if checkpoint.origin != origin_of(ledger_id):
+        raise notes.CheckpointRefused(
+            f"checkpoint: it is a checkpoint of {checkpoint.origin}, not of this ledger "
+            f"({origin_of(ledger_id)})"
+        )
+    if checkpoint.extension("head") is None:
+        raise InvalidInput("checkpoint: no 'head SEQ:HASH' line; it was not made by sampleloans")
+    return checkpoint
+
+
+def check_extends(connection: Connection, checkpoint: notes.Checkpoint) -> list[str]:
+    """Problems if the ledger does not extend `checkpoint`: size, head hash, Merkle root."""
+    size, head = checkpoint.size, checkpoint.extension("head") or ""
+    seq_text, _, hash_hex = head.partition(":")
+    last = _last_seq(connection)
+    if size > last:
+        return [
+            f"the checkpoint covers {size} events but the ledger has {last}: events were "
+            "removed (truncation or a rollback to an older copy)"
+        ]
+    problems = []
+    if seq_text != str(size) or _head_at(connection, size) != hash_hex:
+        problems.append(
+            f"event {size} is not the checkpoint's head {head[:24]}…: the ledger was rewritten "
+            "or replaced since the checkpoint"
+        )
+    _frontier, roots = frontier_at(connection, last, [size])
+    if roots.get(size) != checkpoint.root:
+        problems.append(
+            f"the Merkle root of the first {size} events differs from the signed root: events "
+            "up to the checkpoint were changed (a recomputed chain)"
+        )
+    return problems
+
+
+def verify_checkpoint_file(
+    engine: Engine, ctx: Context, note_path: Path, key_path: Path
+) -> CheckpointCheck:
+    """Check that the ledger still extends the signed checkpoint in `note_path`."""
+    verifier = read_verifier(key_path)
+    note = read_note(note_path)
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
+        connection = session.connection()
+        with _about("--checkpoint", note_path):
+            checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
+        problems = check_extends(connection, checkpoint)
+    return CheckpointCheck(checkpoint, verifier.name, problems)
+
+
+# --- consistency proofs between two checkpoints -------------------------------------------
+
+
+def _one_of_pair(what: str, note: str, verifier: notes.VerifierKey | None) -> notes.Checkpoint:
+    """One checkpoint of a pair, its signature checked when a key is given."""
+    with _about(what, "checkpoint"):
+        if verifier is not None:
+            return notes.verify_checkpoint(note, verifier)
+        return notes.parse_checkpoint(notes.split_note(note)[0])
+
+
+def _parse_pair(
+    old_note: str, new_note: str, verifier: notes.VerifierKey | None
+) -> tuple[notes.Checkpoint, notes.Checkpoint]:
+    """Both checkpoints (signatures checked when a key is given), same origin, old ≤ new."""
+    old, new = _one_of_pair("OLD", old_note, verifier), _one_of_pair("NEW", new_note, verifier)
+    if old.origin != new.origin:
+        raise notes.CheckpointRefused(
+            f"the checkpoints are of two logs ({old.origin} and {new.origin}); no proof links them"
+        )
+    if old.size > new.size:
+        raise InvalidInput(
+            f"OLD covers {old.size} events and NEW {new.size}: give the older checkpoint first"
+        )
+    return old, new
+
+
+def prove_consistency(
+    engine: Engine, ctx: Context, old_path: Path, new_path: Path, out: Path, *, force: bool = False
+) -> dict[str, Any]:
+    """Write the RFC 6962 consistency proof from checkpoint OLD to NEW (canonical JSON)."""
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
+    old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), None)
+    fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+    with db.transaction(engine, write=False) as session:
+        connection = session.connection()
+        if old.origin != origin_of(_ledger_id(connection)):
+            raise notes.CheckpointRefused(f"OLD is a checkpoint of {old.origin}, not this ledger")
+        for name, checkpoint in (("OLD", old), ("NEW", new)):
+            if check_extends(connection, checkpoint):
+                raise notes.CheckpointRefused(
+                    f"{name} (size {checkpoint.size}) is not a checkpoint of this ledger as it "
+                    "is: no proof can be made"
+                )
+        ranges = merkle.consistency_ranges(old.size, new.size)
+        proof = merkle.proof_from_ranges(ranges, _leaves(connection))
+    document = {
+        "format": PROOF_FORMAT,
+        "version": 1,
+        "origin": old.origin,
+        "old_size": old.size,
+        "new_size": new.size,
+        "proof": [base64.b64encode(node).decode("ascii") for node in proof],
+    }
+    fileio.write_atomic(out, (chain.canonical(document) + "\n").encode("utf-8"), force=force)
+    return document
+
+
+def check_consistency(
+    old_path: Path, new_path: Path, proof_path: Path, key_path: Path
+) -> tuple[notes.Checkpoint, notes.Checkpoint]:
+    """Check offline (no ledger) that checkpoint NEW extends OLD: both signatures, then the
+    proof against both signed roots. CheckpointRefused (exit 1) if not."""
+    verifier = read_verifier(key_path)
+    old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), verifier)
+    document = _read_proof(proof_path)
+    if (document["old_size"], document["new_size"], document["origin"]) != (
+        old.size,
+        new.size,
+        old.origin,
+    ):
+        raise notes.CheckpointRefused(
+            f"PROOF is from size {document['old_size']} to {document['new_size']}, not from "
+            f"OLD ({old.size}) to NEW ({new.size})"
+        )
+    if not merkle.verify_consistency(old.size, new.size, old.root, new.root, document["proof"]):
+        raise notes.CheckpointRefused(
+            f"the proof does not show checkpoint {new.size} extends checkpoint {old.size}: the "
+            "log was rewritten between them (or the proof is not theirs)"
+        )
+    return old, new
+
+
+def _read_proof(path: Path) -> dict[str, Any]:
+    """A consistency proof file; InvalidInput if it is not one."""
+    raw = _read_small(path, "PROOF", 64 * 1024)
+    try:
+        document = json.loads(raw)
+        assert isinstance(document, dict) and document.get("format") == PROOF_FORMAT
+        sizes = (document["old_size"], document["new_size"])
+        assert all(type(s) is int and s >= 0 for s in sizes)
+        assert isinstance(document["origin"], str) and isinstance(document["proof"], list)
+        proof = [base64.b64decode(node, validate=True) for node in document["proof"]]
+        assert all(len(node) == merkle.HASH_SIZE for node in proof)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise InvalidInput(
+            f"PROOF: {path} is not a consistency proof written by 'checkpoint prove'"
+        ) from None
+    return {**document, "proof": proof}
+
+
+# --- incremental verify -------------------------------------------------------------------
+
+
+@dataclass
+class SinceResult:
+    """What `verify --since` checked, what it found and what it left to a full verify."""
+
+    checkpoint_id: int
+    from_size: int
+    head_seq: int = 0
+    head_hash: str = ""
+    new_events: int = 0
+    records_checked: int = 0
+    root: bytes = b""
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found."""
+        return not self.problems
+
+    @property
+    def head(self) -> str:
+        """`SEQ:HASH` of the last event."""
+        return chain.format_head(self.head_seq, self.head_hash)
+
+
+def verify_since(
+    engine: Engine, ctx: Context, note_path: Path, key_path: Path | None
+) -> SinceResult:
+    """Check only what came after a kept, fully verified checkpoint."""
+    from sampleloans.services.verify import trigger_problems
+
+    note = read_note(note_path, "--since")
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
+        connection = session.connection()
+        kept = next((k for k in stored_checkpoints(connection) if k.note == note), None)
+        if kept is None:
+            raise Conflict(
+                f"--since: {note_path} is not a checkpoint this ledger made and kept, so nothing "
+                "says it was fully verified; run a full 'verify' (or 'verify --checkpoint')"
+            )
+        verifier = (
+            read_verifier(key_path) if key_path else notes.parse_verifier_key(kept.public_key)
+        )
+        with _about("--since", note_path):
+            checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
+        result = SinceResult(kept.id, checkpoint.size)
+        _check_anchor(connection, checkpoint, kept, result)
+        if result.ok:
+            _check_new_events(session, connection, checkpoint, kept, result)
+            result.problems += [("schema", p.message) for p in trigger_problems(connection)]
+    result.checked.append(
+        f"signature of checkpoint {kept.id} by {verifier.name}+{verifier.key_id.hex()}"
+        + ("" if key_path else " (the key recorded with it; pass --public-key for your own)")
+    )
+    result.not_checked += [
+        f"the bodies and links of events 1..{checkpoint.size} (the checkpoint's signed root, "
+        "head and frontier cover them: they were checked when it was made)",
+        "the replay of every event against the projections (the state when the checkpoint was "
+        f"made: {kept.state})",
+        "the invariants of records no new event touched",
+        "SQLite's integrity check of the whole file",
+    ]
+    return result
+
+
+def _check_anchor(
+    connection: Connection,
+    checkpoint: notes.Checkpoint,
+    kept: StoredCheckpoint,
+    result: SinceResult,
+) -> None:
+    """The ledger still holds the checkpoint's head, and the kept frontier is the signed one."""
+    size = checkpoint.size
+    seq_text, _, hash_hex = (checkpoint.extension("head") or "").partition(":")
+    if kept.frontier.root() != checkpoint.root or seq_text != str(size):
+        result.problems.append(("checkpoint", "the kept Merkle frontier is not the signed one"))
+        return
+    stored = _head_at(connection, size) if size else chain.genesis_hash(_ledger_id(connection))
+    if stored is None:
+        result.problems.append(
+            ("checkpoint", f"event {size} is gone: events were removed (truncation or rollback)")
+        )
+    elif size and stored != hash_hex:
+        result.problems.append(
+            ("checkpoint", f"event {size} is not the checkpoint's head: the ledger was rewritten")
+        )
+    result.checked.append(f"event {size} still has the checkpoint's head hash")
+
+
+def _check_new_events(
+    session: Session,
+    connection: Connection,
+    checkpoint: notes.Checkpoint,
+    kept: StoredCheckpoint,
+    result: SinceResult,
+) -> None:
+    """Chain, payloads and invariants of the events after the checkpoint."""
+    size = checkpoint.size
+    prev_hash = (checkpoint.extension("head") or "").partition(":")[2] or chain.genesis_hash(
+        _ledger_id(connection)
+    )
+    last_recorded = connection.execute(
+        text("SELECT recorded_at FROM ledger_event WHERE seq = :s"), {"s": size}
+    ).scalar()
+    frontier, expected = kept.frontier.copy(), size + 1
+    cursor = connection.execute(
+        text("SELECT * FROM ledger_event WHERE seq > :s ORDER BY seq"), {"s": size}
+    )
+    while rows := cursor.fetchmany(_BATCH):
+        for row in rows:
+            result.problems += _link_problems(row, prev_hash, expected, last_recorded)
+            prev_hash, expected, last_recorded = row.hash, row.seq + 1, row.recorded_at
+            frontier.append(bytes.fromhex(row.hash))
+            result.new_events += 1
+            result.head_seq, result.head_hash = row.seq, row.hash
+    if not result.new_events:
+        result.head_seq, result.head_hash = size, prev_hash
+    result.root = frontier.root()
+    result.checked.append(
+        f"events {size + 1}..{result.head_seq}: seq, links, hashes, payloads, recording clock"
+    )
+    _check_touched_records(session, connection, size, result)
+
+
+def _link_problems(
+    row: Any, prev_hash: str, expected: int, last_recorded: Any
+) -> list[tuple[str, str]]:
+    """One new event's seq, link, hash, payload and recording time."""
+    problems = []
+    if row.seq != expected:
+        problems.append(
+            ("chain", f"seq jumps from {expected - 1} to {row.seq}: events are missing")
+        )
+    if row.prev_hash != prev_hash:
+        problems.append(("chain", f"event {row.seq} does not link to event {row.seq - 1}"))
+    body = chain.event_body(
+        seq=row.seq,
+        kind=row.kind,
+        payload=row.payload,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        os_user=row.os_user,
+        corrects_seq=row.corrects_seq,
+        reason=row.reason,
+    )
+    try:
+        if chain.link_hash(row.prev_hash, body) != row.hash:
+            problems.append(("chain", f"event {row.seq} ({row.kind}) does not match its hash"))
+        event_from_payload(row.kind, json.loads(row.payload))
+    except (InvalidInput, ValueError, TypeError, KeyError) as exc:
+        problems.append(("chain", f"event {row.seq} ({row.kind}) cannot be read: {exc}"))
+    if last_recorded is not None and str(row.recorded_at) < str(last_recorded):
+        problems.append(("chain", f"event {row.seq} was recorded before the event before it"))
+    return problems
+
+
+def _check_touched_records(
+    session: Session, connection: Connection, size: int, result: SinceResult
+) -> None:
+    """Every invariant on the samples, loans and agreements the new events touched."""
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT subject_type, subject_key FROM event_subject WHERE seq > :s "
+            "AND subject_type IN ('sample', 'loan', 'agreement')"
+        ),
+        {"s": size},
+    ).all()
+    touched: dict[str, set[str]] = {"sample": set(), "loan": set(), "agreement": set()}
+    for subject_type, key in rows:
+        touched[subject_type].add(key)
+    result.records_checked = sum(len(keys) for keys in touched.values())
+    if not result.records_checked:
+        return
+    snapshot = checks.build_snapshot(
+        BatchSession(connection, read_only=True),
+        samples=touched["sample"],
+        loans=touched["loan"],
+        agreements=touched["agreement"],
+    )
+    result.problems += [("invariant", v.message) for v in checks.run_checks(snapshot)]
+    result.checked.append(
+        f"every invariant of the {result.records_checked} samples, loans and agreements the new "
+        "events touched"
+    )

@@ -1,0 +1,231 @@
+"""The events export: every event with its hashes as JSON lines, and a ledger rebuilt from one.
+
+Format (docs/ledger-format.md section 5): line 1 is a header
+`{"format":"sampleloans-events","ledger_id":…,"meta":{…},"version":1}`, then one line per
+event in seq order with its eleven stored fields; every line is canonical JSON (RFC 8785), so
+two exports of the same ledger are byte-identical. The export is streamed from one read
+snapshot (memory does not grow with the ledger) into a private temp file moved into place.
+
+`build_ledger` turns such a file back into a ledger file: the events are stored exactly as
+exported (same hashes, so the same head) and replayed through the one `apply`; `restore
+--events` then verifies that copy like any backup before it replaces anything.
+"""
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Engine, insert, text
+
+from sampleloans import db, fileio
+from sampleloans.errors import Conflict, InvalidInput, StorageError
+from sampleloans.ledger import chain
+from sampleloans.ledger.envelope import Context
+from sampleloans.models import LedgerEvent, LedgerMeta
+from sampleloans.services.common import require_role
+
+FORMAT = "sampleloans-events"
+VERSION = 1
+EXPORT_ROLES = ("curator", "compliance_officer")
+EVENT_FIELDS = (
+    "seq",
+    "kind",
+    "payload",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "os_user",
+    "corrects_seq",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+_INT_FIELDS = ("seq",)
+_OPTIONAL = {"corrects_seq": int, "reason": str}
+_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: the file, how many events, and the head they end at."""
+
+    path: Path
+    events: int
+    head: str
+
+
+def export_events(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> ExportResult:
+    """Write every event of the ledger to `dest` as JSON lines (0600, atomic)."""
+    database = db.sqlite_path(str(engine.url))
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, *EXPORT_ROLES, action="export the ledger's events")
+    fileio.check_output(dest, force=force, ledger=database, option="--events")
+    try:
+        with fileio.private_temp_file(dest.parent, dest.name, "--events") as temp:
+            with os.fdopen(os.dup(temp.fd), "w", encoding="utf-8", newline="\n") as out:
+                count, head = _write_export(engine, out)
+                out.flush()
+                os.fsync(out.fileno())
+            fileio.check_output(dest, force=force, ledger=database, option="--events")
+            fileio.move_into_place(temp.path, dest, force=force, option="--events")
+    except OSError as exc:
+        raise StorageError(f"--events: cannot write {dest}: {exc.strerror}") from None
+    fileio.fsync_directory(dest.parent)
+    return ExportResult(dest, count, head)
+
+
+def _write_export(engine: Engine, out: TextIO) -> tuple[int, str]:
+    """Header and events from one read snapshot; the count and the head written."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT key, value FROM ledger_meta")).all()
+        meta: dict[str, str] = {str(key): str(value) for key, value in rows}
+        ledger_id = meta.get("ledger_id")
+        if ledger_id is None:
+            raise InvalidInput("this database has no ledger; nothing to export")
+        header = {"format": FORMAT, "version": VERSION, "ledger_id": ledger_id, "meta": meta}
+        out.write(chain.canonical(header, "export header") + "\n")
+        count, head = 0, chain.format_head(0, chain.genesis_hash(ledger_id))
+        for row in _stream_events(connection):
+            record = dict(zip(EVENT_FIELDS, row, strict=True))
+            out.write(chain.canonical(record, f"event {record['seq']}") + "\n")
+            count, head = count + 1, chain.format_head(record["seq"], record["hash"])
+        connection.rollback()
+    return count, head
+
+
+def _stream_events(connection: Connection) -> Iterator[tuple[Any, ...]]:
+    """Every event's stored fields in seq order, fetched in batches."""
+    cursor = connection.execute(
+        text(f"SELECT {', '.join(EVENT_FIELDS)} FROM ledger_event ORDER BY seq")
+    )
+    while rows := cursor.fetchmany(_BATCH):
+        yield from (tuple(row) for row in rows)
+
+
+# --- reading an export back ---------------------------------------------------------------
+
+
+def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]:
+    """The header's ledger_meta and the events of an export (each line checked as it is read).
+
+    Malformed input raises InvalidInput naming the line (exit 2); whether the events chain is
+    left to verify.
+    """
+    try:
+        handle = source.open(encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise StorageError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        header = _parse_line(handle.readline(), source, 1)
+    except BaseException:
+        handle.close()
+        raise
+    meta = header.get("meta") if isinstance(header, dict) else None
+    if (
+        not isinstance(header, dict)
+        or header.get("format") != FORMAT
+        or header.get("version") != VERSION
+        or not isinstance(meta, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+        or meta.get("ledger_id") != header.get("ledger_id")
+    ):
+        handle.close()
+        raise InvalidInput(
+            f"{source} line 1: not a sampleloans events export header "
+            f'(expected {{"format":"{FORMAT}","version":{VERSION},"ledger_id":…,"meta":{{…}}}}); '
+            "give a file written by 'sampleloans export --events'"
+        )
+    return meta, _events(handle, source)
+
+
+def _events(handle: TextIO, source: Path) -> Iterator[dict[str, Any]]:
+    """The event lines of an export, each checked for its fields and their types."""
+    with handle:
+        for number, line in enumerate(handle, start=2):
+            record = _parse_line(line, source, number)
+            _check_record(record, source, number)
+            yield record
+
+
+def _parse_line(line: str, source: Path, number: int) -> Any:
+    """One JSON line (no floats, no duplicate keys); InvalidInput naming the line."""
+    if not line.endswith("\n"):
+        raise InvalidInput(f"{source} line {number}: truncated (no end of line); the file is cut")
+    try:
+        return json.loads(
+            line, parse_float=_refuse_number, parse_constant=_refuse_number, object_pairs_hook=_once
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{source} line {number}: not valid JSON ({exc})") from None
+
+
+def _refuse_number(value: str) -> Any:
+    """Floats and NaN are outside the format."""
+    raise ValueError(f"{value} is not an integer")
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys each appear once."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise ValueError("a key appears twice")
+    return record
+
+
+def _check_record(record: Any, source: Path, number: int) -> None:
+    """An event line has exactly the stored fields, each of its type."""
+    where = f"{source} line {number}"
+    if not isinstance(record, dict) or set(record) != set(EVENT_FIELDS):
+        raise InvalidInput(f"{where}: an event needs exactly the keys {', '.join(EVENT_FIELDS)}")
+    for name in EVENT_FIELDS:
+        value = record[name]
+        if name in _OPTIONAL:
+            ok = value is None or (
+                isinstance(value, _OPTIONAL[name]) and not isinstance(value, bool)
+            )
+        elif name in _INT_FIELDS:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise InvalidInput(f"{where}: {name} is {value!r}, not of its type")
+    for name in ("prev_hash", "hash"):
+        if len(record[name]) != 64 or any(ch not in "0123456789abcdef" for ch in record[name]):
+            raise InvalidInput(f"{where}: {name} is not 64 lower-case hex digits")
+
+
+def load_events(source: Path, target: Engine) -> int:
+    """Store the header's metadata and every event of an export, as they are, in the empty
+    schema of `target` (no projections); how many events."""
+    meta, events = read_export(source)
+    count = 0
+    with target.begin() as connection:
+        for key, value in sorted(meta.items()):
+            connection.execute(insert(LedgerMeta.__table__), {"key": key, "value": value})  # type: ignore[attr-defined]
+        batch: list[dict[str, Any]] = []
+        for record in events:
+            batch.append(record)
+            if len(batch) == _BATCH:
+                count += _insert(connection, batch, source)
+                batch = []
+        count += _insert(connection, batch, source)
+    return count
+
+
+def _insert(connection: Connection, batch: list[dict[str, Any]], source: Path) -> int:
+    """Insert a batch of events; a repeated seq is bad input."""
+    if not batch:
+        return 0
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        connection.execute(insert(LedgerEvent.__table__), batch)  # type: ignore[attr-defined]
+    except IntegrityError:
+        raise Conflict(
+            f"{source}: events between seq {batch[0]['seq']} and {batch[-1]['seq']} repeat a "
+            "seq or break the ledger's constraints; nothing was restored"
+        ) from None
+    return len(batch)

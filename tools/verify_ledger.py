@@ -1,0 +1,421 @@
+#!/usr/bin/env python3
+"""Stand-alone check of a sampleloans ledger, written from docs/ledger-format.md alone.
+
+Standard library only (Python 3.11+); it shares no code with sampleloans, so a ledger can be
+checked by someone who has only the format document, this file and the ledger.
+
+    python3 verify_ledger.py LEDGER.db | EVENTS.jsonl [--checkpoint FILE [--public-key FILE]]
+
+It recomputes every event's hash from the genesis value (format section 3), checks seq, the
+links and that `recorded_at` never decreases (section 1), that each payload is canonical JSON
+(section 2), computes the RFC 6962 Merkle root over the event hashes (section 4) and prints the
+head. With --checkpoint it checks that the checkpoint's size, root and head line match this
+ledger, and with --public-key also its Ed25519 signature (RFC 8032, implemented below).
+Exit 0: all good; 1: a check failed (each failure printed); 2: unreadable input.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+GENESIS_PREFIX = "sampleloans-genesis-v1:"
+SAFE = 2**53 - 1
+BODY_FIELDS = (
+    "seq",
+    "kind",
+    "payload",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "os_user",
+    "corrects_seq",
+    "reason",
+)
+EVENT_FIELDS = (*BODY_FIELDS, "prev_hash", "hash")
+
+
+class Unreadable(Exception):
+    """The input cannot be read as a ledger or export (exit 2)."""
+
+
+# --- canonical JSON (RFC 8785 within the format's profile), written out by hand -----------
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
+_SHORT_ESCAPES["\r"] = "\\r"
+
+
+def jcs(value: Any) -> str:
+    """The canonical text of a JSON value; ValueError for what the profile refuses."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        if abs(value) > SAFE:
+            raise ValueError(f"integer {value} beyond ±(2^53 − 1)")
+        return str(value)
+    if isinstance(value, str):
+        return _jcs_string(value)
+    if isinstance(value, list):
+        return "[" + ",".join(jcs(item) for item in value) + "]"
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return "{" + ",".join(_jcs_string(k) + ":" + jcs(value[k]) for k in keys) + "}"
+    raise ValueError(f"{type(value).__name__} is not in the format's JSON profile")
+
+
+def _jcs_string(text: str) -> str:
+    """A JSON string as RFC 8785 writes it."""
+    out = ['"']
+    for ch in text:
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError("a lone surrogate")
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _reject_float(text: str) -> Any:
+    """json.loads hook: numbers with a fraction or exponent are outside the profile."""
+    raise ValueError(f"number {text} has a fraction or exponent")
+
+
+def parse_json(text: str) -> Any:
+    """Parse JSON, refusing floats (the profile has integers only)."""
+    return json.loads(text, parse_float=_reject_float, parse_constant=_reject_float)
+
+
+# --- the chain ------------------------------------------------------------------------------
+
+
+def genesis(ledger_id: str) -> str:
+    """SHA-256 of "sampleloans-genesis-v1:" + ledger_id, as hex."""
+    return hashlib.sha256((GENESIS_PREFIX + ledger_id).encode("utf-8")).hexdigest()
+
+
+def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    """SHA-256(ASCII(prev_hash) || UTF-8(canonical(body)))."""
+    body = {name: event[name] for name in BODY_FIELDS}
+    return hashlib.sha256(prev_hash.encode("ascii") + jcs(body).encode("utf-8")).hexdigest()
+
+
+# --- RFC 6962 Merkle root, streamed -------------------------------------------------------
+
+
+class MerkleRoot:
+    """The roots of the perfect subtrees so far (O(log n) memory)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.stack: list[bytes] = []
+
+    def add(self, data: bytes) -> None:
+        """Append one leaf (its data: the 32 raw bytes of an event hash)."""
+        node = hashlib.sha256(b"\x00" + data).digest()
+        size = self.size
+        while size & 1:
+            node = hashlib.sha256(b"\x01" + self.stack.pop() + node).digest()
+            size >>= 1
+        self.stack.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the leaves so far."""
+        if not self.stack:
+            return hashlib.sha256(b"").digest()
+        node = self.stack[-1]
+        for left in reversed(self.stack[:-1]):
+            node = hashlib.sha256(b"\x01" + left + node).digest()
+        return node
+
+
+# --- Ed25519 verification (RFC 8032 section 6, the reference algorithm) -------------------
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_Q = 2**252 + 27742317777372353535851937790883648493
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """Edwards point addition in extended coordinates."""
+    e1 = (a[1] - a[0]) * (b[1] - b[0]) % _P
+    e2 = (a[1] + a[0]) * (b[1] + b[0]) % _P
+    c = 2 * a[3] * b[3] * _D % _P
+    d = 2 * a[2] * b[2] % _P
+    e, f, g, h = e2 - e1, d - c, d + c, e2 + e1
+    return (e * f, g * h, f * g, e * h)
+
+
+def _mul(scalar: int, point: tuple[int, ...]) -> tuple[int, ...]:
+    """Scalar multiplication (double and add)."""
+    result: tuple[int, ...] = (0, 1, 1, 0)
+    while scalar > 0:
+        if scalar & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        scalar >>= 1
+    return result
+
+
+def _equal(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Projective equality."""
+    return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
+
+
+def _recover_x(y: int, sign: int) -> int | None:
+    """The x coordinate of a point from y and the sign bit."""
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P)
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P:
+        return None
+    return _P - x if (x & 1) != sign else x
+
+
+def _decompress(data: bytes) -> tuple[int, ...] | None:
+    """A point from its 32-byte encoding."""
+    y = int.from_bytes(data, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % _P)
+
+
+_GY = 4 * pow(5, _P - 2, _P) % _P
+_G = (_recover_x(_GY, 0) or 0, _GY, 1, (_recover_x(_GY, 0) or 0) * _GY % _P)
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    """RFC 8032 Ed25519 signature verification."""
+    if len(public) != 32 or len(signature) != 64:
+        return False
+    a, r = _decompress(public), _decompress(signature[:32])
+    s = int.from_bytes(signature[32:], "little")
+    if a is None or r is None or s >= _Q:
+        return False
+    h = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little") % _Q
+    return _equal(_mul(s, _G), _add(r, _mul(h, a)))
+
+
+# --- reading the input --------------------------------------------------------------------
+
+
+def read_source(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
+    """The ledger id and the events of a SQLite ledger or a JSON-lines events export."""
+    with path.open("rb") as handle:
+        magic = handle.read(16)
+    if magic == b"SQLite format 3\x00":
+        return _read_sqlite(path)
+    return _read_jsonl(path)
+
+
+def _read_sqlite(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
+    """Events of a ledger file, read only."""
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        row = connection.execute("SELECT value FROM ledger_meta WHERE key = 'ledger_id'").fetchone()
+    except sqlite3.Error as exc:
+        raise Unreadable(f"{path}: not a readable ledger ({exc})") from None
+    if row is None:
+        raise Unreadable(f"{path}: ledger_meta has no ledger_id")
+
+    def events() -> Iterator[dict[str, Any]]:
+        cursor = connection.execute(
+            f"SELECT {', '.join(EVENT_FIELDS)} FROM ledger_event ORDER BY seq"
+        )
+        for values in cursor:
+            yield dict(zip(EVENT_FIELDS, values, strict=True))
+        connection.close()
+
+    return str(row[0]), events()
+
+
+def _read_jsonl(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
+    """Events of an export: a header line, then one event per line."""
+    handle = path.open(encoding="utf-8")
+    try:
+        header = parse_json(handle.readline())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unreadable(f"{path}: line 1 is not the export header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != "sampleloans-events":
+        raise Unreadable(f"{path}: line 1 is not a sampleloans-events header")
+    if header.get("version") != 1 or not isinstance(header.get("ledger_id"), str):
+        raise Unreadable(f"{path}: unsupported export version or no ledger_id")
+
+    def events() -> Iterator[dict[str, Any]]:
+        with handle:
+            for number, line in enumerate(handle, start=2):
+                try:
+                    event = parse_json(line)
+                except ValueError as exc:
+                    raise Unreadable(f"{path}: line {number} is not JSON ({exc})") from None
+                if not isinstance(event, dict) or set(event) != set(EVENT_FIELDS):
+                    raise Unreadable(f"{path}: line {number} does not hold the event fields")
+                if jcs(event) + "\n" != line:
+                    raise Unreadable(f"{path}: line {number} is not canonical JSON")
+                yield event
+
+    return header["ledger_id"], events()
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
+def check_chain(
+    ledger_id: str,
+    events: Iterator[dict[str, Any]],
+    watch: set[int] = frozenset(),  # type: ignore[assignment]
+) -> tuple[dict[str, Any], list[str]]:
+    """Recompute the chain; the summary (head, size, root; the hash and the Merkle root at each
+    size in `watch`) and every failure found."""
+    failures: list[str] = []
+    prev, expected_seq, last_recorded, tree = genesis(ledger_id), 1, "", MerkleRoot()
+    hashes: dict[int, str] = {}
+    roots: dict[int, str] = {0: base64.b64encode(tree.root()).decode("ascii")}
+    for event in events:
+        seq = event["seq"]
+        if seq != expected_seq:
+            failures.append(f"seq jumps from {expected_seq - 1} to {seq}")
+        if event["prev_hash"] != prev:
+            failures.append(f"event {seq}: prev_hash is not the hash of event {seq - 1}")
+        if event_hash(event["prev_hash"], event) != event["hash"]:
+            failures.append(f"event {seq}: hash does not match its fields")
+        try:
+            if jcs(parse_json(event["payload"])) != event["payload"]:
+                failures.append(f"event {seq}: payload is not canonical JSON")
+        except ValueError as exc:
+            failures.append(f"event {seq}: payload outside the format ({exc})")
+        if event["recorded_at"] < last_recorded:  # same fixed form: text order is time order
+            failures.append(f"event {seq}: recorded_at goes back in time")
+        last_recorded = max(last_recorded, event["recorded_at"])
+        tree.add(bytes.fromhex(event["hash"]))
+        if tree.size in watch:
+            hashes[seq] = event["hash"]
+            roots[tree.size] = base64.b64encode(tree.root()).decode("ascii")
+        prev, expected_seq = event["hash"], seq + 1
+    summary = {
+        "events": tree.size,
+        "head": f"{expected_seq - 1}:{prev}",
+        "merkle_root": base64.b64encode(tree.root()).decode("ascii"),
+        "ledger_id": ledger_id,
+        "_hashes": hashes,
+        "_roots": roots,
+    }
+    return summary, failures
+
+
+def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
+    """The note text, its lines and its signature lines; Unreadable if it is no signed note."""
+    cut = note.rfind("\n\n")
+    if cut < 0 or not note.endswith("\n"):
+        raise Unreadable("checkpoint: not a signed note (no blank line before the signatures)")
+    text, signatures = note[: cut + 1], note[cut + 2 :].splitlines()
+    lines = text.split("\n")[:-1]
+    if len(lines) < 3 or not lines[1].isdigit():
+        raise Unreadable("checkpoint: needs an origin, a tree size and a root line")
+    return text, lines, signatures
+
+
+def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None) -> list[str]:
+    """A checkpoint against the recomputed ledger (and its signature, given the key)."""
+    text, lines, signatures = split_checkpoint(note)
+    origin, size, root = lines[0], int(lines[1]), lines[2]
+    root_at = summary["_roots"]
+    failures = []
+    if origin != f"sampleloans/ledger/{summary['ledger_id']}":
+        failures.append(f"checkpoint: origin {origin} is not this ledger")
+    if size > summary["events"]:
+        failures.append(f"checkpoint: size {size} but the ledger has {summary['events']} events")
+    elif root_at.get(size) != root:
+        failures.append(f"checkpoint: root of the first {size} events differs from the signed one")
+    for line in lines[3:]:
+        if line.startswith("head "):
+            seq, _, hash_hex = line[5:].partition(":")
+            if summary["_hashes"].get(int(seq)) != hash_hex:
+                failures.append(
+                    f"checkpoint: event {seq} does not have the head hash {hash_hex[:16]}…"
+                )
+    if public_key is not None:
+        failures.extend(_check_signature(text, signatures, public_key.strip()))
+    return failures
+
+
+def _check_signature(text: str, signatures: list[str], vkey: str) -> list[str]:
+    """The note signature by the key `<name>+<key ID>+<base64(0x01 || key)>`."""
+    name, key_id_hex, material = vkey.split("+", 2)
+    raw = base64.b64decode(material)
+    if raw[:1] != b"\x01" or len(raw) != 33:
+        return ["public key: not an Ed25519 note key"]
+    key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if key_id.hex() != key_id_hex:
+        return ["public key: key ID does not match"]
+    mine = []
+    for line in signatures:
+        signer, _, blob = line.removeprefix("\u2014 ").partition(" ")
+        data = base64.b64decode(blob)
+        if signer == name and data[:4] == key_id:
+            mine.append(data[4:])
+    if not mine:
+        return [f"checkpoint: not signed by {name}"]
+    if not all(ed25519_verify(raw[1:], text.encode("utf-8"), sig) for sig in mine):
+        return ["checkpoint: signature does not verify"]
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the checks and print the result; the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="a ledger .db file or an events export .jsonl")
+    parser.add_argument("--checkpoint", type=Path, help="a signed checkpoint to check")
+    parser.add_argument("--public-key", type=Path, help="the lender's public key (.pub)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        note = args.checkpoint.read_text(encoding="utf-8") if args.checkpoint else None
+        watch = set()
+        if note is not None:
+            _text, lines, _signatures = split_checkpoint(note)
+            watch = {int(lines[1])} | {
+                int(x[5:].partition(":")[0]) for x in lines if x[:5] == "head "
+            }
+        ledger_id, events = read_source(args.source)
+        summary, failures = check_chain(ledger_id, events, watch)
+        if note is not None:
+            public_key = args.public_key.read_text(encoding="utf-8") if args.public_key else None
+            failures += check_checkpoint(note, summary, public_key)
+    except (Unreadable, OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    summary.pop("_hashes")
+    summary.pop("_roots")
+    if args.json:
+        print(json.dumps({**summary, "ok": not failures, "failures": failures}, sort_keys=True))
+    else:
+        print(f"events: {summary['events']}\nhead: {summary['head']}")
+        print(f"merkle root: {summary['merkle_root']}")
+        for failure in failures:
+            print(f"FAIL: {failure}")
+        print("OK" if not failures else f"{len(failures)} problem(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
