@@ -355,7 +355,7 @@ def _built_from_events(source: Path, temp: Path) -> None:
         try:
             db.create_schema(events_only)
             load_events(source, events_only)
-            db.create_schema(target)
+            db.create_schema(target, stamp=True)  # a schema of this release: its revision
             failure = replay_into(events_only, target)
         finally:
             events_only.dispose()
