@@ -7,7 +7,6 @@ command's start-up does not pay for every other command's imports and Click obje
 
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -41,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "custody": ("custody", "app"),
     "report": ("reports", "app"),
     "keys": ("keys", "app"),
+    "db": ("database", "app"),
 }
 
 
@@ -119,12 +119,24 @@ app = typer.Typer(
 )
 
 
+def _check_db(value: str | None) -> str | None:
+    """Refuse a --db no file name or URL can hold (exit 2, as for any invalid option)."""
+    if value is not None and "\x00" in value:
+        raise typer.BadParameter("embedded null byte")
+    return value
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None,
-        typer.Option("--db", envvar="SAMPLELOANS_DB", help="Ledger database file."),
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SAMPLELOANS_DB",
+            help="Ledger database: a SQLite file, or postgresql://USER@HOST/DATABASE.",
+            callback=_check_db,
+        ),
     ] = None,
     acting: Annotated[
         str | None,

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Integer, String, create_engine, event, make_url, text
 from sqlalchemy.exc import DatabaseError
-from sqlmodel import Session, SQLModel
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import NullPool
+from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
 from sampleloans.errors import StorageError
+from sampleloans.ledger.chain import GENESIS_PREFIX
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 
@@ -97,6 +100,8 @@ def make_engine(
     `read_only` (a ledger on a read-only mount) opens the file immutable: SQLite then needs no
     -shm beside it, reads work, and any write fails with SQLITE_READONLY (exit 3).
     """
+    if is_postgres_url(url):
+        return _make_postgres_engine(url, lock_timeout_ms)
     path = sqlite_path(url)
     if read_only and path is not None:
         uri = file_uri(path, immutable=True)
@@ -114,7 +119,7 @@ def make_engine(
 
 def _pool_for(url: str) -> Any:
     """In-memory databases must share one connection; files use a fresh one per use."""
-    from sqlalchemy.pool import NullPool, StaticPool
+    from sqlalchemy.pool import StaticPool
 
     return StaticPool if sqlite_path(url) is None else NullPool
 
@@ -149,13 +154,19 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
             raise
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table, index and append-only trigger (idempotent)."""
+def create_schema(engine: Engine, *, stamp: bool = False) -> None:
+    """Create every table, index and append-only trigger (idempotent); with `stamp`, a new
+    ledger's schema is recorded as this release's migration head (`db upgrade` starts there)."""
+    if engine.dialect.name == "postgresql":
+        _create_postgres_schema(engine, stamp=stamp)
+        return
     try:
         SQLModel.metadata.create_all(engine)
         with engine.begin() as connection:
             for statement in APPEND_ONLY_TRIGGERS:
                 connection.exec_driver_sql(statement)
+            if stamp:
+                _stamp_head(connection)
     except DatabaseError as exc:  # a full or read-only disk: one line, exit 3
         raise_if_environment(exc, str(engine.url.database), what="the new database")
         raise
@@ -167,8 +178,10 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
     An existing file is first proved to be a ledger without writing to it (see
     `check_ledger_file`): nothing, not even a pragma, touches a file that is not ours.
     """
-    path = sqlite_path(url)
     timeout = DEFAULT_LOCK_TIMEOUT_MS if lock_timeout_ms is None else lock_timeout_ms
+    if is_postgres_url(url):
+        return _open_postgres(url, create=create, lock_timeout_ms=timeout)
+    path = sqlite_path(url)
     if path is None:
         engine = make_engine(url, lock_timeout_ms=timeout)
     elif create:
@@ -186,7 +199,7 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
         _check_opens(engine, path)
     if create:
-        create_schema(engine)
+        create_schema(engine, stamp=True)
     return engine
 
 
@@ -309,6 +322,8 @@ def storage_error(
     RLIMIT_FSIZE), I/O errors, a file SQLite cannot open, and (with `damage`) a damaged file.
     """
     orig = getattr(exc, "orig", None) or exc
+    if hasattr(orig, "sqlstate"):  # a psycopg error
+        return postgres_error(exc, str(path))
     if not isinstance(orig, sqlite3.Error):
         return None
     # the primary code of an extended one: SQLITE_IOERR_WRITE -> SQLITE_IOERR
@@ -431,7 +446,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
             session.rollback()  # then rolls back from its journal on the next open
-        mapped = storage_error(exc, engine.url.database or ":memory:")
+        mapped = storage_error(exc, where(engine))
         if mapped is None:
             raise
         raise mapped from exc
@@ -442,9 +457,87 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         session.close()
 
 
+def where(engine: Engine) -> str:
+    """The ledger an engine opens, fit for a message: its file, or its URL without password."""
+    if engine.dialect.name == "postgresql":
+        return engine.url.set(drivername="postgresql").render_as_string(hide_password=True)
+    return engine.url.database or ":memory:"
+
+
+def create_ledger(url: str, build: Callable[[Engine], None]) -> None:
+    """Create a new ledger at `url` and fill it with `build` (`init`); see `create_ledger_file`.
+
+    On PostgreSQL the tables are created in an existing database that holds no ledger; a failed
+    `build` rolls back its transaction and leaves no ledger there (init may be run again).
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        create_ledger_file(path, build)
+        return
+    engine = open_engine(url, create=True)
+    try:
+        build(engine)
+    finally:
+        engine.dispose()
+
+
 def projection_tables() -> list[str]:
     """Names of the tables rebuilt by a replay, in a stable order."""
     return [str(model.__tablename__) for model in models.PROJECTION_TABLES]
+
+
+def begin_snapshot(connection: Any) -> None:
+    """Fix the snapshot every later read of this (read) transaction sees.
+
+    SQLite in WAL: BEGIN alone takes no snapshot; the first read does. PostgreSQL: REPEATABLE
+    READ, READ ONLY, set as the transaction's first statement.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        connection.exec_driver_sql("SELECT 1").scalar()
+        return
+    connection.execute(text("SELECT count(*) FROM main.sqlite_master")).scalar()
+
+
+def integrity_check(connection: Any) -> list[str]:
+    """The storage engine's own consistency check: SQLite's `PRAGMA integrity_check` (empty
+    when sound); PostgreSQL checks its pages itself, so there is nothing to add."""
+    if connection.dialect.name == "postgresql":
+        return []
+    rows = connection.execute(text("PRAGMA main.integrity_check")).fetchall()
+    found = [str(row[0]) for row in rows]
+    return [] if found == ["ok"] else found
+
+
+def postgres_trigger_problems(connection: Any) -> list[str]:
+    """The PostgreSQL defences that are missing or disabled (`ALTER TABLE … DISABLE TRIGGER`)."""
+    rows = connection.execute(
+        text(
+            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta')"
+        )
+    ).all()
+    state = {row[0]: row[1] for row in rows}
+    problems = []
+    for name in POSTGRES_TRIGGER_NAMES:
+        if name not in state:
+            problems.append(f"trigger {name} is missing: the ledger was unprotected")
+        elif state[name] == "D":
+            problems.append(f"trigger {name} is disabled: the ledger was unprotected")
+    return problems
+
+
+def ordered_rows_query(connection: Any, table: str) -> str:
+    """`SELECT *` of one of this database's own tables in primary-key order, byte order for
+    text on every engine (PostgreSQL's collation could otherwise sort keys another way)."""
+    columns = SQLModel.metadata.tables[table].primary_key.columns
+    if connection.dialect.name != "postgresql":
+        return f"SELECT * FROM main.{table} ORDER BY {', '.join(c.name for c in columns)}"
+    keys = [
+        f'{c.name} COLLATE "C"' if isinstance(c.type, String | AutoString) else c.name
+        for c in columns
+    ]
+    return f"SELECT * FROM {table} ORDER BY {', '.join(keys)}"
 
 
 def integrity_problems(engine: Engine) -> list[str]:
@@ -483,7 +576,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     with fileio.private_temp_file(path.parent, f"{path.name}.creating", "--db") as temp:
         engine = make_engine(url_for_path(temp.path))
         try:
-            create_schema(engine)
+            create_schema(engine, stamp=True)
             build(engine)
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
@@ -503,13 +596,11 @@ ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, what
 
 
 def use_bulk_cache(connection: Any) -> None:
-    """Give this connection the bulk page cache (for an import)."""
+    """Give this connection the bulk page cache (for an import; SQLite only: PostgreSQL's
+    shared buffers are the server's to size)."""
+    if connection.dialect.name == "postgresql":
+        return
     connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
-
-
-def integrity_report(connection: Connection) -> list[str]:
-    """SQLite's own integrity check of the main database: ["ok"] or each problem found."""
-    return [str(row[0]) for row in connection.execute(text("PRAGMA main.integrity_check"))]
 
 
 def attach(connection: Connection, path: Path, name: str) -> None:
@@ -616,3 +707,227 @@ def scratch_engine(path: Path) -> Engine:
         connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+# --- PostgreSQL (issue 14) --------------------------------------------------------------------
+# Every dialect difference lives here. Writers serialise on one transaction-scoped advisory lock
+# taken as the first statement of every write transaction, in READ COMMITTED: that is what
+# `BEGIN IMMEDIATE` does on SQLite (REPEATABLE READ on top would refuse most concurrent writes).
+# Reads run in REPEATABLE READ, READ ONLY: one snapshot for the whole command.
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+WRITER_LOCK_KEY = 0x73616D706C65  # "sample": the one advisory lock every writer takes
+LOCK_NOT_AVAILABLE = "55P03"
+"""SQLSTATE of a lock wait past `lock_timeout` (recognised by code, never by message text)."""
+
+
+def is_postgres(bind: Any) -> bool:
+    """Whether an engine or connection talks to PostgreSQL."""
+    return bool(bind.dialect.name == "postgresql")
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether a --db value names a PostgreSQL database rather than a SQLite file."""
+    return url.startswith(POSTGRES_SCHEMES)
+
+
+def driver_url(url: str) -> str:
+    """The SQLAlchemy URL with psycopg 3 as the driver (`postgresql+psycopg://`)."""
+    for scheme in POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def display_url(url: str) -> str:
+    """A database URL fit to print: the password is never shown."""
+    if not is_postgres_url(url):
+        return url
+    return (
+        make_url(driver_url(url)).set(drivername="postgresql").render_as_string(hide_password=True)
+    )
+
+
+def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
+    """A psycopg 3 engine keeping one connection for the process (a login costs a scram
+    handshake and a server process), `lock_timeout` from the option."""
+    # lock_timeout = 0 means "wait for ever" to PostgreSQL; on SQLite 0 means "do not wait"
+    timeout = max(1, int(lock_timeout_ms))
+    engine = create_engine(
+        driver_url(url),
+        pool_size=1,
+        max_overflow=4,  # verify reads on a second connection while its snapshot stays open
+        connect_args={
+            "options": f"-c lock_timeout={timeout} -c timezone=UTC",
+            "application_name": "sampleloans",
+            "connect_timeout": 10,
+        },
+    )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin")
+        if mode == "IMMEDIATE":  # a write: queue for the writers' lock first
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+        elif mode == "DEFERRED":  # a read: one snapshot, and nothing can be written
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    return engine
+
+
+POSTGRES_DEFENCES = (
+    # the chain's links are unique: two events can never claim the same predecessor
+    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_prev_hash_key ON ledger_event (prev_hash)",
+    f"""CREATE OR REPLACE FUNCTION ledger_event_next() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        last_seq bigint;
+        last_hash text;
+    BEGIN
+        SELECT seq, hash INTO last_seq, last_hash FROM ledger_event ORDER BY seq DESC LIMIT 1;
+        IF last_seq IS NULL THEN
+            last_seq := 0;
+            SELECT encode(sha256(convert_to('{GENESIS_PREFIX}' || value, 'UTF8')), 'hex')
+              INTO last_hash FROM ledger_meta WHERE key = 'ledger_id';
+        END IF;
+        IF NEW.seq IS DISTINCT FROM last_seq + 1 THEN
+            RAISE EXCEPTION 'ledger events are appended in order: seq % expected, % given',
+                last_seq + 1, NEW.seq USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF NEW.prev_hash IS DISTINCT FROM last_hash THEN
+            RAISE EXCEPTION 'event % does not link to the previous hash', NEW.seq
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
+    END $$""",
+    "CREATE OR REPLACE TRIGGER ledger_event_next BEFORE INSERT ON ledger_event "
+    "FOR EACH ROW EXECUTE FUNCTION ledger_event_next()",
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+        f"FOR EACH {level} EXECUTE FUNCTION ledger_refuse_change('{message}')"
+        for table, message in (
+            ("ledger_event", "ledger events are append-only: record a correction"),
+            ("ledger_meta", "ledger metadata is written once"),
+        )
+        for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
+    ),
+)
+"""The database's own defences on PostgreSQL, against a client that skips the application."""
+POSTGRES_TRIGGER_NAMES = (
+    "ledger_event_next",
+    *TRIGGER_NAMES,
+    "ledger_event_no_truncate",
+    "ledger_meta_no_truncate",
+)
+
+
+@compiles(Integer, "postgresql")
+def _integer_is_bigint(type_: Integer, compiler: Any, **kw: Any) -> str:
+    """Every integer column is 64-bit on PostgreSQL, as on SQLite (masses in µg pass 2**31).
+
+    Only in a column's DDL (`type_expression` is the column); a CAST keeps INTEGER, which
+    SQLAlchemy's own catalogue queries rely on.
+    """
+    if kw.get("type_expression") is not None:
+        return "BIGINT"
+    return str(compiler.visit_INTEGER(type_, **kw))
+
+
+def _stamp_head(connection: Any) -> None:
+    """Record the migration head in the new ledger (Alembic is imported only here)."""
+    from sampleloans import migrate
+
+    migrate.stamp_head(connection)
+
+
+def _create_postgres_schema(engine: Engine, *, stamp: bool) -> None:
+    """Tables and defences in one transaction (DDL is transactional on PostgreSQL)."""
+    with engine.begin() as connection:
+        SQLModel.metadata.create_all(connection)
+        for statement in POSTGRES_DEFENCES:
+            connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+        if stamp:
+            _stamp_head(connection)
+
+
+def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
+    """A PostgreSQL ledger: `create` refuses a database that already holds one; otherwise
+    a database with no ledger is refused (exit 3), and so is a server we cannot reach."""
+    engine = _make_postgres_engine(url, lock_timeout_ms)
+    where = display_url(url)
+    try:
+        with engine.connect() as connection:
+            # one catalogue lookup (to_regclass: NULL for a table that is not there)
+            found = connection.exec_driver_sql(
+                "SELECT to_regclass('ledger_event') IS NOT NULL "
+                "AND to_regclass('ledger_meta') IS NOT NULL"
+            ).scalar()
+            has_ledger = bool(found) and bool(
+                connection.exec_driver_sql("SELECT count(*) FROM ledger_meta").scalar()
+            )
+    except DatabaseError as exc:
+        engine.dispose()
+        raise postgres_error(exc, where) or StorageError(
+            f"cannot use the database {where}: {_first_line(exc)}"
+        ) from None
+    if create and has_ledger:
+        engine.dispose()
+        raise StorageError(
+            f"database {where} already holds a ledger; choose another --db or use the existing one"
+        )
+    if not create and not has_ledger:
+        engine.dispose()
+        raise StorageError(
+            f"no ledger in the database {where}; run 'sampleloans init' or pass --db / "
+            "SAMPLELOANS_DB"
+        )
+    if create:
+        try:
+            _create_postgres_schema(engine, stamp=True)
+        except DatabaseError as exc:
+            engine.dispose()
+            raise postgres_error(exc, where) or StorageError(
+                f"cannot create the ledger's tables in {where}: {_first_line(exc)}"
+            ) from None
+    return engine
+
+
+_POSTGRES_ENVIRONMENT = {
+    LOCK_NOT_AVAILABLE: lambda _where, _said: LOCKED_MESSAGE,
+    "57014": lambda _where, _said: LOCKED_MESSAGE,  # query_canceled by a statement timeout
+    "28P01": lambda where, _said: f"the server refused the login to {where}: wrong password",
+    "28000": lambda where, said: f"the server refused the login to {where} ({said})",
+    "3D000": lambda where, _said: f"the database {where} does not exist; create it first",
+    "42501": lambda where, said: (
+        f"the server refused this login in {where} ({said}); nothing was written"
+    ),
+    "53100": lambda where, _said: f"the server's disk is full ({where}); nothing was written",
+    "25006": lambda where, _said: f"cannot write {where}: a read-only transaction",
+}
+"""SQLSTATEs that mean the environment failed (exit 3), each with its message."""
+
+
+def postgres_error(exc: BaseException, where: str) -> StorageError | None:
+    """The one-line environment error (exit 3) for a PostgreSQL error, or None.
+
+    Recognised by SQLSTATE; a server that cannot be reached at all has none (libpq's own
+    connection failure), and is an environment error too.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    message = _POSTGRES_ENVIRONMENT.get(sqlstate or "")
+    if message is not None:
+        return StorageError(message(where, _first_line(orig)))
+    if sqlstate is None and type(orig).__name__ == "OperationalError":
+        return StorageError(f"cannot connect to the database {where}: {_first_line(orig)}")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message (PostgreSQL adds DETAIL and CONTEXT lines)."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]

@@ -124,11 +124,18 @@ def _run(engine: Engine, os_user: str, planned: Planned) -> Step:
     return Step(planned.at, planned.actor, planned.text)
 
 
-def run_demo(engine: Engine, os_user: str) -> Iterator[Step]:
-    """Replay the 2025 round step by step, in time order, yielding each step once recorded."""
+def run_demo(engine: Engine, os_user: str, ledger_id: str | None = None) -> Iterator[Step]:
+    """Replay the 2025 round step by step, in time order, yielding each step once recorded.
+
+    A given `ledger_id` makes the whole chain reproducible: two runs with the same id and OS
+    account end at the same head, on SQLite and on PostgreSQL alike.
+    """
     demo = Demo()
     for chapter in (_setup, _gifts, _agreements, _loans, _research, _later):
         chapter(demo)
+    for planned in demo.plan:
+        if ledger_id is not None and planned.action is setup.init_ledger:
+            planned.kwargs["ledger_id"] = ledger_id
     # sorted() is stable: steps planned for the same moment keep the story's order.
     for planned in sorted(demo.plan, key=lambda p: p.at):
         yield _run(engine, os_user, planned)

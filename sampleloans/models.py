@@ -11,7 +11,7 @@ text ending in `Z` so that the stored value is exactly what the hash chain cover
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, text
+from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, true
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -148,7 +148,7 @@ class Person(TableModel, table=True):
     institution: str = Field(foreign_key="institution.short_name", index=True)
     role: str
     # a default in the schema too: a row written without it (raw SQL, an older writer) is active
-    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("1")})
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
     __table_args__ = (CheckConstraint(sql_in("role", Role), name="person_role"),)
 

@@ -33,6 +33,7 @@ ARGS: dict[str, list[str]] = {
     "agreements show": ["AG-X"],
     "agreements sign": ["AG-X", "--signed-by", "x"],
     "agreements terminate": ["AG-X", "--reason", "x"],
+    "db upgrade": [],
     "backup": ["{tmp}/copy.db"],
     "checkpoint list": [],
     "checkpoint prove": ["{tmp}/old.txt", "{tmp}/new.txt", "--out", "{tmp}/proof.json"],

@@ -41,7 +41,7 @@ AtOption = Annotated[
 class State:
     """Global options given before the command."""
 
-    db: Path | None = None
+    db: str | None = None  # a SQLite file, or a postgresql:// URL
     actor: str | None = None
 
 
@@ -60,8 +60,25 @@ def default_db_path() -> Path:
 
 
 def db_path(ctx: typer.Context) -> Path:
-    """The database file of this invocation."""
-    return state(ctx).db or default_db_path()
+    """The database file of this invocation (for a PostgreSQL URL, a path no file has)."""
+    given = state(ctx).db
+    return Path(given) if given is not None else default_db_path()
+
+
+def db_url(ctx: typer.Context) -> str:
+    """The database of this invocation as a URL: a SQLite file's, or the postgresql:// one."""
+    from sampleloans.services.ledgerfile import is_server_url, url_for_path
+
+    given = state(ctx).db
+    return given if given and is_server_url(given) else url_for_path(db_path(ctx))
+
+
+def db_label(ctx: typer.Context) -> str:
+    """The database of this invocation fit to print (a URL's password is never shown)."""
+    from sampleloans.services.ledgerfile import display_url, is_server_url
+
+    given = state(ctx).db
+    return display_url(given) if given and is_server_url(given) else str(db_path(ctx))
 
 
 def now() -> datetime:
@@ -99,9 +116,9 @@ def lock_timeout_ms() -> int:
 
 def open_engine(ctx: typer.Context, *, create: bool = False) -> "Engine":
     """The ledger database engine (refuses a missing file unless creating)."""
-    from sampleloans.services.ledgerfile import open_ledger
+    from sampleloans.services.ledgerfile import open_ledger_url
 
-    return open_ledger(db_path(ctx), create=create, lock_timeout_ms=lock_timeout_ms())
+    return open_ledger_url(db_url(ctx), create=create, lock_timeout_ms=lock_timeout_ms())
 
 
 def actor(ctx: typer.Context, *, required: bool = True) -> str | None:

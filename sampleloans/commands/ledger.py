@@ -18,12 +18,14 @@ from sampleloans.commands.common import (
     JsonOption,
     console,
     context,
-    db_path,
+    db_label,
+    db_url,
     errors_to_exit_codes,
     open_engine,
     os_user,
     parse_at,
     print_json,
+    state,
 )
 
 
@@ -51,14 +53,13 @@ def init(
     --at 2025-03-01
     """
     from sampleloans.services.common import require_email
-    from sampleloans.services.ledgerfile import create_ledger_file, transaction
+    from sampleloans.services.ledgerfile import create_ledger, transaction
     from sampleloans.services.setup import init_ledger
 
     with errors_to_exit_codes():
         email = require_email(curator_email, "--curator-email")
         started_at = parse_at(at)
         service_ctx = context(ctx, email)
-        path = db_path(ctx)
 
         def build(engine: "Engine") -> None:
             with transaction(engine) as session:
@@ -70,40 +71,63 @@ def init(
                     occurred_at=started_at,
                 )
 
-        create_ledger_file(path, build)
+        create_ledger(db_url(ctx), build)
     console().print(
-        f"Created ledger {path} with the reference data; first curator {email}.", markup=False
+        f"Created ledger {db_label(ctx)} with the reference data; first curator {email}.",
+        markup=False,
     )
 
 
 def demo(
+    ctx: typer.Context,
     directory: Annotated[
         Path | None,
         typer.Option(
             "--dir", help="Folder for the demo database (default: a new temporary folder)."
         ),
     ] = None,
+    ledger_id: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger-id",
+            help="The demo ledger's id (a UUID; default random): two demos with the same id "
+            "end at the same head, e.g. one on SQLite and one on PostgreSQL.",
+        ),
+    ] = None,
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
 
-    Never touches your real ledger. Example: sampleloans demo
+    Never touches your real ledger. With a global --db postgresql://… on the command line (not
+    SAMPLELOANS_DB) the demo is written to that database instead, which must hold no ledger yet.
+    Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
     from sampleloans.demo import DEMO_TODAY, run_demo
-    from sampleloans.services.ledgerfile import open_ledger, transaction
+    from sampleloans.services.ledgerfile import (
+        display_url,
+        is_server_url,
+        open_ledger_url,
+        transaction,
+        url_for_path,
+    )
     from sampleloans.services.queries import collection_summary
     from sampleloans.services.verify import verify
 
     with errors_to_exit_codes():
-        folder = _demo_folder(directory)
-        path = folder / "ledger.db"
-        engine = open_ledger(path, create=True)
+        fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
+        given = _explicit_db(ctx)
+        if given and is_server_url(given):
+            url, label = given, display_url(given)
+        else:
+            path = _demo_folder(directory) / "ledger.db"
+            url, label = url_for_path(path), str(path)
+        engine = open_ledger_url(url, create=True)
         out = console()
         out.print(
-            f"Demo ledger: {path}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
+            f"Demo ledger: {label}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
             markup=False,
         )
-        for step in run_demo(engine, os_user()):
+        for step in run_demo(engine, os_user(), fixed_id):
             out.print(step_line(step))
         result = verify(engine)
         for line in verify_lines(result):
@@ -112,12 +136,36 @@ def demo(
             summary = collection_summary(session, DEMO_TODAY)
         out.print(demo_summary_table(summary, result.head))
         out.print(
-            f"Try: SAMPLELOANS_DB={path} SAMPLELOANS_USER=compliance@naoc.example "
-            "sampleloans overdue",
+            f"Try: SAMPLELOANS_DB={label} SAMPLELOANS_USER=compliance@naoc.example "
+            "sampleloans overdue" + ("  (your password in place of ***)" if "***" in label else ""),
             markup=False,
         )
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _explicit_db(ctx: typer.Context) -> str | None:
+    """The global --db when typed on the command line (SAMPLELOANS_DB never sends the demo
+    into a real database)."""
+    source = ctx.find_root().get_parameter_source("db")
+    # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
+    return state(ctx).db if getattr(source, "name", None) == "COMMANDLINE" else None
+
+
+def _parse_ledger_id(value: str) -> str:
+    """A ledger id given on the command line: a UUID, in its canonical form."""
+    import uuid
+
+    from sampleloans.errors import InvalidInput
+    from sampleloans.units import quote_input
+
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidInput(
+            f"--ledger-id: {quote_input(value)} is not a UUID (e.g. "
+            "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b)"
+        ) from None
 
 
 def _demo_folder(directory: Path | None) -> Path:

@@ -9,6 +9,7 @@ from sampleloans.commands.common import (
     console,
     context,
     db_path,
+    db_url,
     errors_to_exit_codes,
     lock_timeout_ms,
     open_engine,
@@ -80,13 +81,12 @@ def restore(
     rebuilt from it with the same events and hashes (so the same head), then verified.
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
-    from sampleloans.services.ledgerfile import engine_for_restore
+    from sampleloans.services.ledgerfile import engine_for_restore_url
     from sampleloans.services.maintenance import restore as run_restore
 
     with errors_to_exit_codes():
         service_ctx = context(ctx)
-        path = db_path(ctx)
-        engine = engine_for_restore(path, lock_timeout_ms=lock_timeout_ms())
+        engine = engine_for_restore_url(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
         try:
             result = run_restore(
                 engine,

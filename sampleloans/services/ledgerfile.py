@@ -14,6 +14,38 @@ from sqlmodel import Session
 from sampleloans import db
 
 
+def is_server_url(given: str) -> bool:
+    """Whether `--db` names a PostgreSQL server (`postgresql://…`) rather than a file."""
+    return db.is_postgres_url(given)
+
+
+def display_url(url: str) -> str:
+    """A server URL fit to print: its password is never shown."""
+    return db.display_url(url)
+
+
+def url_for_path(path: Path) -> str:
+    """The database URL of a SQLite ledger file."""
+    return db.url_for_path(path)
+
+
+def open_ledger_url(
+    url: str, *, create: bool = False, lock_timeout_ms: int | None = None
+) -> Engine:
+    """The ledger at `url` (a SQLite file's URL or a PostgreSQL server's): see `open_ledger`."""
+    return db.open_engine(url, create=create, lock_timeout_ms=lock_timeout_ms)
+
+
+def engine_for_restore_url(url: str, *, lock_timeout_ms: int) -> Engine:
+    """`engine_for_restore` for a ledger named by URL (PostgreSQL refuses restore itself)."""
+    return db.make_engine(url, lock_timeout_ms=lock_timeout_ms)
+
+
+def create_ledger(url: str, build: Callable[[Engine], None]) -> None:
+    """Create a new ledger at `url` (a file or an empty PostgreSQL database) with `build`."""
+    db.create_ledger(url, build)
+
+
 def open_ledger(path: Path, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
     """The ledger database at `path`: a file that is not a ledger is refused (exit 3) without
     being written; a missing one is created only when `create`."""

@@ -51,9 +51,15 @@ class CopyResult:
 def _database_file(engine: Engine) -> Path:
     """The SQLite file behind an engine (backup and restore work on files only)."""
     path = db.sqlite_path(str(engine.url))
-    if path is None:
-        raise StorageError("backup and restore need a SQLite database file (--db FILE)")
-    return path
+    if path is not None:
+        return path
+    if db.is_postgres_url(str(engine.url)):
+        raise StorageError(
+            f"backup and restore copy a SQLite file; {db.where(engine)} is a PostgreSQL "
+            "database: take a logical export of its events with 'sampleloans export --events "
+            "FILE' (it restores into a fresh ledger on either engine), or the server's pg_dump"
+        )
+    raise StorageError("backup and restore need a SQLite database file (--db FILE)")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -302,7 +308,7 @@ def _built_from_events(source: Path, temp: Path) -> None:
         try:
             db.create_schema(events_only)
             load_events(source, events_only)
-            db.create_schema(target)
+            db.create_schema(target, stamp=True)  # a schema of this release: its revision
             failure = replay_into(events_only, target)
         finally:
             events_only.dispose()

@@ -140,14 +140,18 @@ def damaged_file_problem(exc: DatabaseError, what: str) -> Problem:
 def _begin_snapshot(connection: Connection) -> None:
     """Open the read transaction and fix its snapshot with a first read (WAL: BEGIN alone
     takes no snapshot; the first read does, and every later read of this transaction sees it)."""
-    connection.execute(text("SELECT count(*) FROM main.sqlite_master")).scalar()
+    db.begin_snapshot(connection)
 
 
 def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     """SQLite's integrity check and the append-only triggers."""
-    found = db.integrity_report(connection)
-    for problem in [] if found == ["ok"] else found:
+    for problem in db.integrity_check(connection):
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
+    if db.is_postgres(connection):  # issue 14: its defences are triggers of its own
+        result.problems.extend(
+            Problem("schema", message) for message in db.postgres_trigger_problems(connection)
+        )
+        return
     result.problems.extend(trigger_problems(connection))
 
 
@@ -395,6 +399,8 @@ def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     Only those are compared row by row to name the differences; equal tables cost one pass in C.
     The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
+    if db.is_postgres(connection):  # no ATTACH there: every table is compared row by row
+        return db.projection_tables()
     differing = []
     db.attach(connection, replayed, "replayed")
     for table in db.projection_tables():
@@ -416,11 +422,11 @@ def compare_table(stored: Engine | Connection, replayed: Engine, table: str) -> 
     once instead of shifting every row after it.
     """
     keys = inspect(replayed).get_pk_constraint(table)["constrained_columns"]
-    # `main.`: the verifying connection also has the replay attached, under another name
-    query = f"SELECT * FROM main.{table} ORDER BY {', '.join(keys)}"
     problems: list[Problem] = []
     with _connected(stored) as left, replayed.connect() as right:
-        have_rows, want_rows = _stream(left, query), _stream(right, query)
+        # `main.`: the verifying connection also has the replay attached, under another name
+        have_rows = _stream(left, db.ordered_rows_query(left, table))
+        want_rows = _stream(right, db.ordered_rows_query(right, table))
         have, want = next(have_rows, None), next(want_rows, None)
         while (have is not None or want is not None) and len(problems) < 50:
             have_key = None if have is None else tuple(have._mapping[k] for k in keys)

@@ -1,0 +1,166 @@
+"""PostgreSQL write figures (issue 14): a cold write command against SQLite's, and 8 concurrent
+writers' committed events per second against a raw psycopg baseline.
+
+Run: `python -m bench.pg_writers [--runs 12] [--appends 25]`. It starts its own throwaway
+PostgreSQL 15 cluster (tests/pgcluster.py: fsync off, loopback, scram-sha-256), or uses
+SAMPLELOANS_TEST_PG. The baseline takes the same advisory lock and inserts one row per
+transaction, so the ratio is what the ledger's rules (head, hash, apply, checks) cost.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sampleloans.db import WRITER_LOCK_KEY
+from tests.pgcluster import LocalCluster, PgServer, _server_from_env, find_binaries
+
+LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
+WORKERS = 8
+
+LEDGER_WRITER = """
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from sampleloans import db
+from sampleloans.ledger.store import Context
+from sampleloans.services.reference import add_institution
+
+url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+engine = db.open_engine(url)
+ctx = Context(actor="curator@naoc.example", os_user="bench",
+              now=datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+with db.transaction(engine, write=False) as session:  # connected before the start
+    session.connection()
+Path(f"{go}.{worker}").touch()
+while not go.exists():
+    time.sleep(0.001)
+for i in range(count):
+    with db.transaction(engine) as session:
+        add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}",
+                        country="CN", city="Beijing", kind="borrower")
+"""
+
+RAW_WRITER = """
+import sys, time
+from pathlib import Path
+import psycopg
+
+url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+key = int(sys.argv[5])
+connection = psycopg.connect(url)
+Path(f"{go}.{worker}").touch()
+while not go.exists():
+    time.sleep(0.001)
+for i in range(count):
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        connection.execute("INSERT INTO raw_event (worker, n) VALUES (%s, %s)", (worker, i))
+"""
+
+
+def _concurrent(script: str, url: str, appends: int, extra: list[str]) -> float:
+    """Committed appends per second of WORKERS processes started together."""
+    with tempfile.TemporaryDirectory() as folder:
+        go = Path(folder) / "go"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, url, str(n), str(appends), str(go), *extra]
+            )
+            for n in range(WORKERS)
+        ]
+        # every process has imported and connected before the clock starts
+        while not all(Path(f"{go}.{n}").exists() for n in range(WORKERS)):
+            time.sleep(0.01)
+        started = time.perf_counter()
+        go.touch()
+        codes = [p.wait(timeout=600) for p in processes]
+        elapsed = time.perf_counter() - started
+    if any(codes):
+        raise SystemExit(f"a writer failed: exit codes {codes}")
+    return WORKERS * appends / elapsed
+
+
+def _cold_write(database: str, runs: int, env: dict[str, str]) -> list[float]:
+    """Wall time of one write command in a fresh process, `runs` times."""
+    times = []
+    for i in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            ["sampleloans", "--db", database, "--as", "curator@naoc.example", "samples", "move",
+             "CE5C0400YJFM00505", "--location", f"Shelf {i}"],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    """Print the two PostgreSQL rows of the performance table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=12)
+    parser.add_argument("--appends", type=int, default=25)
+    args = parser.parse_args()
+    cluster = None
+    existing = os.environ.get("SAMPLELOANS_TEST_PG")
+    if existing:
+        server: PgServer = _server_from_env(existing)
+    else:
+        binaries = find_binaries()
+        if binaries is None:
+            raise SystemExit("no PostgreSQL 15 binaries and no SAMPLELOANS_TEST_PG")
+        cluster = LocalCluster(binaries)
+        server = cluster.start()
+    try:
+        _run(server, args.runs, args.appends)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(server: PgServer, runs: int, appends: int) -> None:
+    """Build both ledgers, measure, print."""
+    import psycopg
+
+    for name in ("bench_ledger", "bench_raw"):
+        server.admin(f"DROP DATABASE IF EXISTS {name}")
+        server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
+    pg = server.url("bench_ledger")
+    env = {**os.environ, "SAMPLELOANS_NOW": "2026-06-01T09:00:00Z"}
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite = str(Path(folder) / "demo" / "ledger.db")
+        for extra in (["--db", pg], []):
+            subprocess.run(
+                ["sampleloans", *extra, "demo", "--ledger-id", LEDGER_ID,
+                 *([] if extra else ["--dir", str(Path(folder) / "demo")])],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        sqlite_times, pg_times = [], []
+        for _ in range(runs):  # alternate, so load on the machine hits both alike
+            sqlite_times += _cold_write(sqlite, 1, env)
+            pg_times += _cold_write(pg, 1, env)
+    with psycopg.connect(server.url("bench_raw"), autocommit=True) as connection:
+        connection.execute("CREATE TABLE raw_event (id bigserial PRIMARY KEY, worker int, n int)")
+    ledger_rate = _concurrent(LEDGER_WRITER, pg, appends, [])
+    raw_rate = _concurrent(RAW_WRITER, server.url("bench_raw"), appends, [str(WRITER_LOCK_KEY)])
+    sqlite_s, pg_s = statistics.median(sqlite_times), statistics.median(pg_times)
+    print("| figure | PostgreSQL | reference | ratio | goal |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| write command, cold process (`samples move`, median of {runs}) | {pg_s:.3f} s | "
+        f"SQLite {sqlite_s:.3f} s | {pg_s / sqlite_s:.2f}× | ≤ 1.5× |"
+    )
+    print(
+        f"| {WORKERS} concurrent writers × {appends} appends, committed events/s | "
+        f"{ledger_rate:.0f} | raw psycopg + same lock {raw_rate:.0f} | "
+        f"{ledger_rate / raw_rate:.2f}× | ≥ 0.3× |"
+    )
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""`db`: the ledger database's schema (Alembic migrations, docs/migrations.md)."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from sampleloans.commands.common import (
+    console,
+    context,
+    db_label,
+    db_url,
+    errors_to_exit_codes,
+    open_engine,
+)
+
+app = typer.Typer(help="The ledger database's schema: migrations (docs/migrations.md).")
+
+
+@app.command("upgrade")
+def upgrade(
+    ctx: typer.Context,
+    sql: Annotated[
+        bool,
+        typer.Option(
+            "--sql",
+            help="Print the SQL instead of running it (for a DBA to review); connects to nothing.",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="With --sql: the revision the database is at (default: an empty database).",
+        ),
+    ] = None,
+) -> None:
+    """Bring the ledger's schema to this release's revision, in one transaction.
+
+    A ledger from before migrations is taken as the baseline (0001_baseline). Curators only.
+    With --sql, print the SQL for the --db's kind of database (SQLite or PostgreSQL) instead.
+    Example: sampleloans --db postgresql://dba@db.example/ledger db upgrade --sql
+    """
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services import schema
+
+    with errors_to_exit_codes():
+        if since is not None and not sql:
+            raise InvalidInput("--from: only with --sql (online, the database says its revision)")
+        if sql:
+            script = schema.upgrade_sql(db_url(ctx), since)
+            sys.stdout.write(script or f"-- {since} is this release's revision: no SQL to run\n")
+            return
+        service_ctx = context(ctx)
+        engine = open_engine(ctx)
+        try:
+            result = schema.upgrade(engine, service_ctx)
+        finally:
+            engine.dispose()
+    label = db_label(ctx)
+    if result.before is None:
+        message = (
+            f"{label} is a ledger from before migrations: recorded at {schema.BASELINE}"
+            + ("" if result.after == schema.BASELINE else f", then upgraded to {result.after}")
+            + "."
+        )
+    elif result.before == result.after:
+        message = f"The schema of {label} is at {result.after} already; nothing to do."
+    else:
+        message = f"Upgraded the schema of {label} from {result.before} to {result.after}."
+    console().print(message, markup=False)

@@ -1,0 +1,1 @@
+"""Revisions, oldest first: each one only adds (docs/migrations.md)."""

@@ -1,0 +1,33 @@
+"""Schema migrations as a service: `db upgrade` (curators) and the SQL a DBA reviews.
+
+The migrations themselves live in `sampleloans/migrations/` and run through `migrate.py`;
+commands reach them only here (tests/test_architecture.py).
+"""
+
+from sqlalchemy import Engine
+
+from sampleloans import db, migrate
+from sampleloans.errors import InvalidInput
+from sampleloans.ledger.envelope import Context
+from sampleloans.services.common import require_role
+from sampleloans.units import quote_input
+
+BASELINE = migrate.BASELINE
+UpgradeResult = migrate.UpgradeResult
+
+
+def upgrade_sql(url: str, since: str | None) -> str:
+    """The SQL that brings a database of `url`'s kind from `since` (None: empty) to the head."""
+    known = migrate.known_revisions()
+    if since is not None and since not in known:
+        raise InvalidInput(
+            f"--from: {quote_input(since)} is not a revision; known: {', '.join(known)}"
+        )
+    return migrate.upgrade_sql(db.driver_url(url), since)
+
+
+def upgrade(engine: Engine, ctx: Context) -> "migrate.UpgradeResult":
+    """Bring the ledger's schema to this release's revision, in one transaction (curators)."""
+    with db.transaction(engine, write=False) as session:
+        require_role(session, ctx, "curator", action="upgrade the schema")
+    return migrate.upgrade(engine)
