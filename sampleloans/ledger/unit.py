@@ -58,6 +58,7 @@ from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
+from sampleloans.vocab import IncidentStatus, SubjectType
 
 M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
@@ -256,7 +257,9 @@ class Unit:
         """Whether a sample has an incident still open."""
         self.flush()
         table = _info(Incident).table
-        query = select(table.c.seq).where(table.c.sample_code == code, table.c.status == "open")
+        query = select(table.c.seq).where(
+            table.c.sample_code == code, table.c.status == IncidentStatus.OPEN
+        )
         return self.connection.execute(query.limit(1)).first() is not None
 
     def subjects_of(self, seq: int) -> list[tuple[str, str]]:
@@ -274,7 +277,7 @@ class Unit:
             select(events.c.kind)
             .join(subjects, subjects.c.seq == events.c.seq)
             .where(
-                subjects.c.subject_type == "sample",
+                subjects.c.subject_type == SubjectType.SAMPLE,
                 subjects.c.subject_key == code,
                 subjects.c.seq > after_seq,
             )
@@ -643,6 +646,13 @@ def batch_unit(session: Session) -> Iterator[Unit]:
 def open_batch(session: Session) -> Unit | None:
     """The batch unit open on a session (an import), or None for a single command."""
     return _OPEN.get(session)
+
+
+def get_row(session: Session, model: type[M], key: Any) -> M | None:
+    """A row by primary key as the session's appends see it: from the import's open batch unit
+    (its identity map, no ORM load per record), else from the session (a single command)."""
+    batch = _OPEN.get(session)
+    return session.get(model, key) if batch is None else batch.get(model, key)
 
 
 def unit_for(session: Session) -> Unit:
