@@ -156,12 +156,20 @@ _TABLES: dict[str, _TableInfo] = {}
 _ORDER = {table.name: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
 
 
+_BY_MODEL: dict[type[SQLModel], _TableInfo] = {}
+
+
 def _info(model: type[SQLModel]) -> _TableInfo:
-    """The cached description of a model's table."""
-    name: str = model.__tablename__  # type: ignore[assignment]  # a str on every table model
-    found = _TABLES.get(name)
+    """The cached description of a model's table.
+
+    Kept by class as well as by table name: `__tablename__` is a declared attribute, computed
+    on every access, which an import would pay several times per record.
+    """
+    found = _BY_MODEL.get(model)
     if found is None:
-        found = _TABLES[name] = _TableInfo(model)
+        name: str = model.__tablename__  # type: ignore[assignment]  # a str on every table model
+        found = _TABLES.get(name) or _TableInfo(model)
+        _TABLES[name] = _BY_MODEL[model] = found
     return found
 
 
