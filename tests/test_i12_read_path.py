@@ -22,7 +22,7 @@ WRITE_SIDE = (
     "sampleloans.ledger.store",
     "sampleloans.ledger.apply",
     "sampleloans.ledger.events",
-    "sampleloans.ledger.batch",
+    "sampleloans.ledger.unit",
     "sampleloans.ledger.chain",
     "sampleloans.services.bulk",
     "sampleloans.services.verify",

@@ -22,7 +22,6 @@ The ORM `Session` stays on the read side: a service reads through it and appends
 unit; after a flush, `sync` expires the ORM's copies of the rows the unit changed.
 """
 
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,8 +56,11 @@ from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
+from sampleloans.ledger.reads import OPEN, get_row, open_batch
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
 from sampleloans.vocab import IncidentStatus, SubjectType
+
+__all__ = ["Touched", "Unit", "append", "batch_unit", "get_row", "open_batch", "replay", "unit_for"]
 
 M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
@@ -625,9 +627,6 @@ def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
     return touched
 
 
-_OPEN: "weakref.WeakKeyDictionary[Session, Unit]" = weakref.WeakKeyDictionary()
-
-
 @contextmanager
 def batch_unit(session: Session) -> Iterator[Unit]:
     """Open a batch unit on a session's connection: appends through the session use it, and
@@ -640,7 +639,7 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     def keep(_session: Session, instance: object) -> None:
         unit.held.append(instance)  # the session's identity map only holds rows weakly
 
-    _OPEN[session] = unit
+    OPEN[session] = unit
     sa_event.listen(session, "do_orm_execute", write_first)
     sa_event.listen(session, "loaded_as_persistent", keep)
     try:
@@ -648,24 +647,12 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     finally:
         sa_event.remove(session, "do_orm_execute", write_first)
         sa_event.remove(session, "loaded_as_persistent", keep)
-        del _OPEN[session]
-
-
-def open_batch(session: Session) -> Unit | None:
-    """The batch unit open on a session (an import), or None for a single command."""
-    return _OPEN.get(session)
-
-
-def get_row(session: Session, model: type[M], key: Any) -> M | None:
-    """A row by primary key as the session's appends see it: from the import's open batch unit
-    (its identity map, no ORM load per record), else from the session (a single command)."""
-    batch = _OPEN.get(session)
-    return session.get(model, key) if batch is None else batch.get(model, key)
+        del OPEN[session]
 
 
 def unit_for(session: Session) -> Unit:
     """The unit a session's appends go through: its open batch, or a new batch of one."""
-    found = _OPEN.get(session)
+    found = OPEN.get(session)
     if found is not None:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first

@@ -1,15 +1,13 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session, SQLModel
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
-from sampleloans.ledger import store
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.events import Event
-from sampleloans.ledger.unit import get_row
+from sampleloans.ledger.reads import get_row
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
@@ -42,13 +40,16 @@ INSTITUTION_KINDS = values(InstitutionKind)
 """A recipient receives samples for good (a gift, `samples transfer`); it never borrows."""
 INCIDENT_KINDS = values(IncidentKind)
 
+if TYPE_CHECKING:
+    from sampleloans.ledger.events import Event
+
 T = TypeVar("T", bound=SQLModel)
 
 
 def append(
     session: Session,
     ctx: Context,
-    event: Event,
+    event: "Event",
     *,
     occurred_at: datetime | None = None,
     reason: str | None = None,
@@ -56,6 +57,8 @@ def append(
 ) -> Envelope:
     """Append an event through the session's unit of work (`ledger/unit.py`): the import's
     open batch, or a batch of one checked at once; the session's copies follow the changes."""
+    from sampleloans.ledger import store  # the write side: read commands never load it
+
     return store.append(
         session, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
     )

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, func, select
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.unit import get_row, open_batch
+from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Mission, Sample
 from sampleloans.services.common import (
     PURPOSE_CLASSES,
