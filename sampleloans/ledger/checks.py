@@ -432,8 +432,11 @@ def build_snapshot(
     from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample
 
     connection = bind if isinstance(bind, Connection) else bind.connection()
-    sample_t, item_t, loan_t = Sample.__table__, LoanItem.__table__, Loan.__table__  # type: ignore[attr-defined]
-    agreement_t, incident_t = Agreement.__table__, Incident.__table__  # type: ignore[attr-defined]
+    sample_t = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    incident_t = Incident.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 
     def limited(query: Select[Any], column: Any, keys: set[str] | None) -> Select[Any]:
         return query if keys is None else query.where(column.in_(sorted(keys)))
