@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Engine
 
 from sampleloans import models, vocab
 from sampleloans.ledger.chain import canonical
@@ -41,7 +41,7 @@ def test_check_constraints_are_generated_from_the_enums(table: str, name: str) -
     assert [v.strip("'") for v in listed] == [member.value for member in enum]
 
 
-def test_the_schema_refuses_a_value_outside_the_vocabulary(db_path: Path, engine) -> None:
+def test_the_schema_refuses_a_value_outside_the_vocabulary(db_path: Path, engine: Engine) -> None:
     with sqlite3.connect(db_path) as connection, pytest.raises(sqlite3.IntegrityError):
         connection.execute(
             "INSERT INTO institution (short_name, name, country, city, kind)"
