@@ -42,6 +42,18 @@ from sampleloans.models import (
     Weighing,
 )
 from sampleloans.units import period_delta
+from sampleloans.vocab import (
+    AgreementStatus,
+    CorrectedMass,
+    CustodyState,
+    Direction,
+    IncidentStatus,
+    InstitutionKind,
+    ItemSource,
+    ItemState,
+    LoanStatus,
+    SubjectType,
+)
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -133,7 +145,7 @@ def _sample(store: Projections, envelope: Envelope, code: str, touched: Touched)
     _in_order(sample.last_event_at, envelope, f"sample {code}")
     sample.last_event_at = envelope.occurred_at
     touched.samples.add(code)
-    store.index(envelope.seq, "sample", code)
+    store.index(envelope.seq, SubjectType.SAMPLE, code)
     return sample
 
 
@@ -160,10 +172,10 @@ def _loan(
     touched.loans.add(number)
     touched.agreements.add(loan.agreement)
     for subject_type, key in (
-        ("loan", number),
-        ("institution", loan.institution),
-        ("agreement", loan.agreement),
-        ("person", loan.pi_email),
+        (SubjectType.LOAN, number),
+        (SubjectType.INSTITUTION, loan.institution),
+        (SubjectType.AGREEMENT, loan.agreement),
+        (SubjectType.PERSON, loan.pi_email),
     ):
         store.index(envelope.seq, subject_type, key)
     return loan
@@ -243,7 +255,7 @@ def _institution(
         city=event.city,
         kind=event.institution_kind,
     )
-    store.index(envelope.seq, "institution", event.short_name)
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.short_name)
 
 
 @applies(ev.PersonAdded)
@@ -258,8 +270,8 @@ def _person(store: Projections, envelope: Envelope, event: ev.PersonAdded, _t: T
         institution=event.institution,
         role=event.role,
     )
-    store.index(envelope.seq, "person", event.email)
-    store.index(envelope.seq, "institution", event.institution)
+    store.index(envelope.seq, SubjectType.PERSON, event.email)
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.institution)
 
 
 def _known_person(store: Projections, envelope: Envelope, email: str) -> Person:
@@ -267,8 +279,8 @@ def _known_person(store: Projections, envelope: Envelope, email: str) -> Person:
     person = store.get(Person, email)
     if person is None:
         raise NotFound(f"person {email} does not exist; see 'people list'")
-    store.index(envelope.seq, "person", person.email)
-    store.index(envelope.seq, "institution", person.institution)
+    store.index(envelope.seq, SubjectType.PERSON, person.email)
+    store.index(envelope.seq, SubjectType.INSTITUTION, person.institution)
     return person
 
 
@@ -338,8 +350,8 @@ def _registered(
         last_event_at=envelope.occurred_at,
     )
     t.samples.add(event.code)
-    store.index(envelope.seq, "sample", event.code)
-    store.index(envelope.seq, "institution", event.custodian)
+    store.index(envelope.seq, SubjectType.SAMPLE, event.code)
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.custodian)
 
 
 def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Envelope) -> dict[str, Any]:
@@ -368,7 +380,7 @@ def _child_of(parent: Sample, code: str, mass_ug: int, envelope: Envelope) -> di
 def _split(store: Projections, envelope: Envelope, event: ev.SampleSplit, t: Touched) -> None:
     """Children leave the parent's vault mass; processing loss is recorded as lost."""
     parent = _sample(store, envelope, event.parent, t)
-    if parent.custody_state != "vault":
+    if parent.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {parent.code} is not in the vault; it cannot be split")
     total_ug = sum(int(mass) for _code, mass in event.children) + event.loss_ug
     if total_ug > parent.vault_ug:
@@ -381,7 +393,7 @@ def _split(store: Projections, envelope: Envelope, event: ev.SampleSplit, t: Tou
             raise Conflict(f"sample {code} is already registered; codes are unique")
         store.insert(Sample, **_child_of(parent, code, int(mass), envelope), vault_ug=int(mass))
         t.samples.add(code)
-        store.index(envelope.seq, "sample", code)
+        store.index(envelope.seq, SubjectType.SAMPLE, code)
 
 
 @applies(ev.SampleMoved)
@@ -397,21 +409,21 @@ def _transferred(
 ) -> None:
     """Whole samples leave the vault for good: custody and ownership pass to the recipient."""
     recipient = store.get(Institution, event.recipient)
-    if recipient is None or recipient.kind != "recipient":
+    if recipient is None or recipient.kind != InstitutionKind.RECIPIENT:
         raise Conflict(f"institution {event.recipient} is not a recipient of transfers")
-    store.index(envelope.seq, "institution", event.recipient)
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.recipient)
     for code, mass in event.items:
         sample = _sample(store, envelope, code, t)
         _require_transferable(sample, int(mass))
         sample.vault_ug = 0
         sample.transferred_ug += int(mass)
-        sample.custody_state = "transferred"
+        sample.custody_state = CustodyState.TRANSFERRED
         sample.custodian = recipient.short_name
 
 
 def _require_transferable(sample: Sample, mass_ug: int) -> None:
     """A transfer takes a whole, unfrozen, lendable sample from the vault (replay's wall)."""
-    if sample.custody_state != "vault" or sample.vault_ug != mass_ug or mass_ug <= 0:
+    if sample.custody_state != CustodyState.VAULT or sample.vault_ug != mass_ug or mass_ug <= 0:
         raise Conflict(f"sample {sample.code} is not whole in the vault; it cannot be transferred")
     if sample.frozen:
         raise Conflict(f"sample {sample.code} is frozen by an open incident")
@@ -444,8 +456,8 @@ def _agreement_created(
         max_extension_period=event.max_extension_period,
         inventory_interval=event.inventory_interval,
     )
-    store.index(envelope.seq, "agreement", event.number)
-    store.index(envelope.seq, "institution", event.institution)
+    store.index(envelope.seq, SubjectType.AGREEMENT, event.number)
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.institution)
 
 
 @applies(ev.AgreementSigned)
@@ -454,16 +466,16 @@ def _agreement_signed(
 ) -> None:
     """Signed: in force from now for its term."""
     agreement = _agreement(store, event.number)
-    if agreement.status != "pending":
+    if agreement.status != AgreementStatus.PENDING:
         raise Conflict(
             f"agreement {agreement.number} is {agreement.status}; only pending ones can be signed"
         )
-    agreement.status = "signed"
+    agreement.status = AgreementStatus.SIGNED
     agreement.signed_at = envelope.occurred_at
     agreement.signed_by = event.signed_by
     agreement.expires_at = envelope.occurred_at + period_delta(agreement.term)
-    store.index(envelope.seq, "agreement", agreement.number)
-    store.index(envelope.seq, "institution", agreement.institution)
+    store.index(envelope.seq, SubjectType.AGREEMENT, agreement.number)
+    store.index(envelope.seq, SubjectType.INSTITUTION, agreement.institution)
 
 
 @applies(ev.AgreementEnded)
@@ -472,15 +484,15 @@ def _agreement_ended(
 ) -> None:
     """Expired or terminated: no more issues under it."""
     agreement = _agreement(store, event.number)
-    if agreement.status not in ("pending", "signed"):
+    if agreement.status not in (AgreementStatus.PENDING, AgreementStatus.SIGNED):
         raise Conflict(f"agreement {agreement.number} has already ended ({agreement.status})")
-    if event.status not in ("expired", "terminated"):
+    if event.status not in (AgreementStatus.EXPIRED, AgreementStatus.TERMINATED):
         raise InvalidInput(f"status: {event.status!r} is not expired or terminated")
     agreement.status = event.status
     agreement.ended_at = envelope.occurred_at
     agreement.end_reason = envelope.reason
-    store.index(envelope.seq, "agreement", agreement.number)
-    store.index(envelope.seq, "institution", agreement.institution)
+    store.index(envelope.seq, SubjectType.AGREEMENT, agreement.number)
+    store.index(envelope.seq, SubjectType.INSTITUTION, agreement.institution)
 
 
 # --- loans --------------------------------------------------------------------------------------
@@ -516,7 +528,7 @@ def _approved(store: Projections, envelope: Envelope, event: ev.LoanApproved, t:
     """Approved by the acting curator."""
     loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "approve")
-    loan.status = "approved"
+    loan.status = LoanStatus.APPROVED
     loan.approved_at = envelope.occurred_at
     loan.approved_by = envelope.actor
 
@@ -530,16 +542,16 @@ def _issued(store: Projections, envelope: Envelope, event: ev.LoanIssued, t: Tou
     for code, mass in event.items:
         sample = _sample(store, envelope, code, t)
         item = _item(store, loan.number, code)
-        if sample.custody_state != "vault" or sample.vault_ug != int(mass):
+        if sample.custody_state != CustodyState.VAULT or sample.vault_ug != int(mass):
             raise Conflict(f"sample {code} is not whole in the vault; it cannot be issued")
         sample.vault_ug = 0
         sample.on_loan_ug = int(mass)
-        sample.custody_state = "issued"
+        sample.custody_state = CustodyState.ISSUED
         sample.loan_number = loan.number
         loan.curator = sample.custodian
         item.issued_ug = item.held_ug = int(mass)
-        item.state = "issued"
-    loan.status = "issued"
+        item.state = ItemState.ISSUED
+    loan.status = LoanStatus.ISSUED
     loan.issued_at = envelope.occurred_at
     loan.due_at = envelope.occurred_at + period_delta(loan.loan_period)
     loan.next_inventory_due_at = envelope.occurred_at + period_delta(agreement.inventory_interval)
@@ -552,10 +564,10 @@ def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: T
     The outbound shipment carries the whole loan; a return carries the samples it names, so
     several returns of one loan may travel at once while the borrower keeps the rest.
     """
-    outbound = event.direction == "outbound"
+    outbound = event.direction == Direction.OUTBOUND
     loan = _loan(store, envelope, event.number, t, whole=outbound)
     require_loan_transition(loan, "ship" if outbound else "ship_return")
-    expected_state = "issued" if outbound else "held"
+    expected_state = ItemState.ISSUED if outbound else ItemState.HELD
     for code in event.samples:
         sample = _sample(store, envelope, code, t)
         item = _item(store, loan.number, code)
@@ -564,7 +576,9 @@ def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: T
                 f"sample {code} of loan {loan.number} is {words(item.state)}, "
                 f"not {words(expected_state)}"
             )
-        item.state = sample.custody_state = "in_transit" if outbound else "return_in_transit"
+        item.state = sample.custody_state = (
+            ItemState.IN_TRANSIT if outbound else ItemState.RETURN_IN_TRANSIT
+        )
     assert loan.curator is not None
     store.insert(
         Shipment,
@@ -580,7 +594,7 @@ def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: T
         shipped_at=envelope.occurred_at,
     )
     if outbound:
-        loan.status = "in_transit"
+        loan.status = LoanStatus.IN_TRANSIT
     else:
         _follow_items(store, loan)
 
@@ -591,7 +605,7 @@ def _received(store: Projections, envelope: Envelope, event: ev.LoanReceived, t:
     shipment = store.get(Shipment, event.shipment_seq)
     if shipment is None or shipment.loan_number != event.number or shipment.received_at:
         raise Conflict(f"loan {event.number} has no open shipment {event.shipment_seq}")
-    outbound = shipment.direction == "outbound"
+    outbound = shipment.direction == Direction.OUTBOUND
     loan = _loan(store, envelope, event.number, t, whole=outbound)
     require_loan_transition(loan, "receive" if outbound else "accept_return")
     carried = shipment_samples(store, shipment.seq)
@@ -604,7 +618,7 @@ def _received(store: Projections, envelope: Envelope, event: ev.LoanReceived, t:
     shipment.received_by = envelope.actor
     shipment.seal_intact = event.seal_intact
     shipment.condition_on_receipt = event.condition
-    expected_state = "in_transit" if outbound else "return_in_transit"
+    expected_state = ItemState.IN_TRANSIT if outbound else ItemState.RETURN_IN_TRANSIT
     for code, weighed in event.weighed:
         sample = _sample(store, envelope, code, t)
         item = _item(store, loan.number, code)
@@ -623,7 +637,7 @@ def _received(store: Projections, envelope: Envelope, event: ev.LoanReceived, t:
         )
         sample.condition = event.condition
         if outbound:
-            item.state = sample.custody_state = "held"
+            item.state = sample.custody_state = ItemState.HELD
             sample.custodian = shipment.receiver
         else:
             _return_to_vault(sample, item, shipment.receiver)
@@ -636,8 +650,8 @@ def _return_to_vault(sample: Sample, item: LoanItem, curator: str) -> None:
     sample.on_loan_ug -= item.held_ug
     item.returned_ug += item.held_ug
     item.held_ug = 0
-    item.state = "returned"
-    sample.custody_state = "vault"
+    item.state = ItemState.RETURNED
+    sample.custody_state = CustodyState.VAULT
     sample.custodian = curator
     sample.loan_number = None
 
@@ -649,10 +663,8 @@ def _use_up(sample: Sample, item: LoanItem, mass_ug: int, column: str) -> None:
     item.held_ug -= mass_ug
     setattr(item, f"{column}_ug", getattr(item, f"{column}_ug") + mass_ug)
     sample.on_loan_ug -= mass_ug
-    if item.held_ug == 0 and item.state == "held":
-        item.state = sample.custody_state = {"consumed": "consumed", "lost": "lost"}.get(
-            column, "split"
-        )
+    if item.held_ug == 0 and item.state == ItemState.HELD:
+        item.state = sample.custody_state = _LEFT_BORROWER[column]
 
 
 @applies(ev.LoanConsumed)
@@ -691,21 +703,21 @@ def _loan_split(store: Projections, envelope: Envelope, event: ev.LoanSplit, t: 
     child = _child_of(parent, event.child, event.mass_ug, envelope)
     child.update(
         on_loan_ug=event.mass_ug,
-        custody_state="held",
+        custody_state=CustodyState.HELD,
         custodian=loan.institution,
         loan_number=loan.number,
     )
     store.insert(Sample, **child)
     t.samples.add(event.child)
-    store.index(envelope.seq, "sample", event.child)
+    store.index(envelope.seq, SubjectType.SAMPLE, event.child)
     store.insert(
         LoanItem,
         loan_number=loan.number,
         sample_code=event.child,
-        source="borrower_split",
+        source=ItemSource.BORROWER_SPLIT,
         issued_ug=event.mass_ug,
         held_ug=event.mass_ug,
-        state="held",
+        state=ItemState.HELD,
     )
 
 
@@ -766,7 +778,7 @@ def _settled(store: Projections, envelope: Envelope, event: ev.LoanSettled, t: T
     """Every microgram accounted for; obligations recorded."""
     loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "settle")
-    loan.status = "settled"
+    loan.status = LoanStatus.SETTLED
     loan.settled_at = envelope.occurred_at
     loan.obligations = event.obligations
 
@@ -776,7 +788,7 @@ def _closed(store: Projections, envelope: Envelope, event: ev.LoanClosed, t: Tou
     """Closed for good."""
     loan = _loan(store, envelope, event.number, t)
     require_loan_transition(loan, "close")
-    loan.status = "closed"
+    loan.status = LoanStatus.CLOSED
     loan.closed_at = envelope.occurred_at
 
 
@@ -822,12 +834,12 @@ def _resolved(
     incident = store.get(Incident, event.incident_seq)
     if incident is None:
         raise NotFound(f"incident {event.incident_seq} does not exist; see 'incidents list'")
-    if incident.status != "open":
+    if incident.status != IncidentStatus.OPEN:
         raise Conflict(f"incident {incident.seq} is already resolved")
     sample = _sample(store, envelope, incident.sample_code, t)
     if incident.loan_number:
         _loan(store, envelope, incident.loan_number, t, whole=False)
-    incident.status = "resolved"
+    incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = envelope.occurred_at
     incident.resolution = event.resolution
     sample.frozen = store.has_open_incident(sample.code)
@@ -847,20 +859,24 @@ def _corrected(store: Projections, envelope: Envelope, event: ev.Correction, t: 
 
 # --- mass corrections ---------------------------------------------------------------------------
 
-MASS_WHAT: dict[str, str] = {
-    ev.LoanConsumed.kind: "consumption",
-    ev.LoanReceived.kind: "weighing",
-    ev.SampleRegistered.kind: "registration",
-    ev.SampleSplit.kind: "split",
-    ev.LoanSplit.kind: "split",
-    ev.IncidentReported.kind: "loss",
+MASS_WHAT: dict[str, CorrectedMass] = {
+    ev.LoanConsumed.kind: CorrectedMass.CONSUMPTION,
+    ev.LoanReceived.kind: CorrectedMass.WEIGHING,
+    ev.SampleRegistered.kind: CorrectedMass.REGISTRATION,
+    ev.SampleSplit.kind: CorrectedMass.SPLIT,
+    ev.LoanSplit.kind: CorrectedMass.SPLIT,
+    ev.IncidentReported.kind: CorrectedMass.LOSS,
 }
 """The event kinds that record a mass a correction may supersede, and what that mass is."""
 
-MAY_BE_ZERO = ("weighing", "loss")
+MAY_BE_ZERO = (CorrectedMass.WEIGHING, CorrectedMass.LOSS)
 """The corrected masses that may be 0 µg (an empty weighing, an incident that lost nothing)."""
 
-_LEFT_BORROWER = {"consumed": "consumed", "lost": "lost", "split": "split"}
+_LEFT_BORROWER: dict[str, ItemState] = {
+    "consumed": ItemState.CONSUMED,
+    "lost": ItemState.LOST,
+    "split": ItemState.SPLIT,
+}
 """An item whose held mass reaches 0 ends in the state named after where the mass went."""
 
 
@@ -946,11 +962,11 @@ def _fixed_since(store: Projections, code: str, after_seq: int, kinds: tuple[str
 
 def _with_borrower(loan: Loan, item: LoanItem) -> None:
     """A loan item's mass can move only while the borrower still has the sample."""
-    if loan.status in ("settled", "closed"):
+    if loan.status in (LoanStatus.SETTLED, LoanStatus.CLOSED):
         raise RuleViolation(
             f"mass: loan {loan.number} is {words(loan.status)}; its balance is final"
         )
-    if item.state not in ("held", "return_in_transit", *_LEFT_BORROWER):
+    if item.state not in (ItemState.HELD, ItemState.RETURN_IN_TRANSIT, *_LEFT_BORROWER.values()):
         raise RuleViolation(
             f"mass: sample {item.sample_code} is {words(item.state)} on loan {loan.number}; "
             "its mass on the loan can be corrected only while the borrower has it"
@@ -959,10 +975,10 @@ def _with_borrower(loan: Loan, item: LoanItem) -> None:
 
 def _item_state(sample: Sample, item: LoanItem, column: str) -> None:
     """An item's custody state after its held mass changed: used up at 0, held again above."""
-    if item.held_ug == 0 and item.state == "held":
+    if item.held_ug == 0 and item.state == ItemState.HELD:
         item.state = sample.custody_state = _LEFT_BORROWER[column]
-    elif item.held_ug > 0 and item.state in _LEFT_BORROWER:
-        item.state = sample.custody_state = "held"
+    elif item.held_ug > 0 and item.state in _LEFT_BORROWER.values():
+        item.state = sample.custody_state = ItemState.HELD
 
 
 def _move_held(sample: Sample, item: LoanItem, delta_ug: int, column: str) -> None:
@@ -973,7 +989,7 @@ def _move_held(sample: Sample, item: LoanItem, delta_ug: int, column: str) -> No
     """
     from sampleloans.units import format_mass
 
-    travelling = item.state == "return_in_transit"
+    travelling = item.state == ItemState.RETURN_IN_TRANSIT
     if delta_ug > item.held_ug or (travelling and delta_ug == item.held_ug):
         raise RuleViolation(
             f"mass: sample {sample.code} holds {format_mass(item.held_ug)} on loan "
@@ -1015,7 +1031,7 @@ def _correct_weighing(
     _sample(store, envelope, event.sample, t)
     weighing = store.get(Weighing, (envelope.corrects_seq, event.sample))
     assert weighing is not None
-    if shipment.direction == "return" and event.new_mass_ug != weighing.expected_ug:
+    if shipment.direction == Direction.RETURN and event.new_mass_ug != weighing.expected_ug:
         raise RuleViolation(
             f"mass: a returned sample weighs exactly what was accountable; {event.sample} "
             f"came back with {format_mass(weighing.expected_ug)} accountable"

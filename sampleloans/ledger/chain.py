@@ -62,7 +62,8 @@ def _check_jcs(value: Any) -> bool:
     if isinstance(value, list | tuple):
         astral = False
         for item in value:
-            astral = _check_jcs(item) or astral
+            if not isinstance(item, _SCALARS):  # text, null and booleans need no look
+                astral = _check_jcs(item) or astral
         return astral
     if isinstance(value, dict):
         astral = False
@@ -71,7 +72,8 @@ def _check_jcs(value: Any) -> bool:
                 raise _Refused(f"the key {key!r} is not a string")
             if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
                 astral = True
-            astral = _check_jcs(item) or astral
+            if not isinstance(item, _SCALARS):
+                astral = _check_jcs(item) or astral
         return astral
     kind = f"the number {value!r}, with a fraction," if isinstance(value, float) else repr(value)
     raise _Refused(

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sampleloans.errors import Conflict
 from sampleloans.text import words
-from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, values
+from sampleloans.vocab import (
+    CustodyState,
+    IncidentStatus,
+    ItemSource,
+    ItemState,
+    LoanStatus,
+    PurposeClass,
+    values,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -25,36 +33,48 @@ LOAN_STATUSES = values(LoanStatus)
 stays `received` while the borrower holds anything, is `return_in_transit` only when everything
 left is on its way back, and `returned` once nothing is held or travelling (`loan_status_of`)."""
 
-LOAN_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "approve": ("requested",),
-    "issue": ("approved",),
-    "ship": ("issued",),
-    "receive": ("in_transit",),
-    "consume": ("received",),
-    "split": ("received",),
-    "ship_return": ("received",),
-    "accept_return": ("received", "return_in_transit"),
-    "extend": ("issued", "in_transit", "received", "return_in_transit"),
-    "recall": ("issued", "in_transit", "received", "return_in_transit"),
-    "inventory": ("received", "return_in_transit"),
-    "settle": ("received", "returned"),
-    "close": ("settled",),
+LOAN_TRANSITIONS: dict[str, tuple[LoanStatus, ...]] = {
+    "approve": (LoanStatus.REQUESTED,),
+    "issue": (LoanStatus.APPROVED,),
+    "ship": (LoanStatus.ISSUED,),
+    "receive": (LoanStatus.IN_TRANSIT,),
+    "consume": (LoanStatus.RECEIVED,),
+    "split": (LoanStatus.RECEIVED,),
+    "ship_return": (LoanStatus.RECEIVED,),
+    "accept_return": (LoanStatus.RECEIVED, LoanStatus.RETURN_IN_TRANSIT),
+    "extend": (
+        LoanStatus.ISSUED,
+        LoanStatus.IN_TRANSIT,
+        LoanStatus.RECEIVED,
+        LoanStatus.RETURN_IN_TRANSIT,
+    ),
+    "recall": (
+        LoanStatus.ISSUED,
+        LoanStatus.IN_TRANSIT,
+        LoanStatus.RECEIVED,
+        LoanStatus.RETURN_IN_TRANSIT,
+    ),
+    "inventory": (LoanStatus.RECEIVED, LoanStatus.RETURN_IN_TRANSIT),
+    "settle": (LoanStatus.RECEIVED, LoanStatus.RETURNED),
+    "close": (LoanStatus.SETTLED,),
 }
 """For each loan action, the statuses it may start from (docs/domain.md, "Agreements and loans")."""
 
-LOAN_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
-    "requested": (("approved", "approve it first ('loans approve')"),),
-    "approved": (("issued", "issue it first ('loans issue')"),),
-    "issued": (("in_transit", "ship it first ('loans ship')"),),
-    "in_transit": (("received", "record its receipt first ('loans receive')"),),
-    "received": (
-        ("settled", "settle it first ('loans settle')"),
-        ("return_in_transit", "release samples for return first ('loans return')"),
+LOAN_STEPS: dict[str, tuple[tuple[LoanStatus, str], ...]] = {
+    LoanStatus.REQUESTED: ((LoanStatus.APPROVED, "approve it first ('loans approve')"),),
+    LoanStatus.APPROVED: ((LoanStatus.ISSUED, "issue it first ('loans issue')"),),
+    LoanStatus.ISSUED: ((LoanStatus.IN_TRANSIT, "ship it first ('loans ship')"),),
+    LoanStatus.IN_TRANSIT: ((LoanStatus.RECEIVED, "record its receipt first ('loans receive')"),),
+    LoanStatus.RECEIVED: (
+        (LoanStatus.SETTLED, "settle it first ('loans settle')"),
+        (LoanStatus.RETURN_IN_TRANSIT, "release samples for return first ('loans return')"),
     ),
-    "return_in_transit": (("returned", "accept the return first ('loans accept-return')"),),
-    "returned": (("settled", "settle it first ('loans settle')"),),
-    "settled": (("closed", "close it ('loans close')"),),
-    "closed": (),
+    LoanStatus.RETURN_IN_TRANSIT: (
+        (LoanStatus.RETURNED, "accept the return first ('loans accept-return')"),
+    ),
+    LoanStatus.RETURNED: ((LoanStatus.SETTLED, "settle it first ('loans settle')"),),
+    LoanStatus.SETTLED: ((LoanStatus.CLOSED, "close it ('loans close')"),),
+    LoanStatus.CLOSED: (),
 }
 """The statuses each status moves on to, and the hint that names the command doing it."""
 
@@ -78,19 +98,24 @@ PAST_STEP: dict[str, str] = {
 ACTION_WORDS: dict[str, str] = {"ship_return": "release it for return"}
 """Actions whose internal name does not read as words in a message."""
 
-ACTIVE_ITEM_STATES = ("issued", "in_transit", "held", "return_in_transit")
-SAMPLE_STATES = (
-    "vault",
-    "issued",
-    "in_transit",
-    "held",
-    "return_in_transit",
-    "consumed",
-    "lost",
-    "split",
-    "transferred",
+ACTIVE_ITEM_STATES = (
+    ItemState.ISSUED,
+    ItemState.IN_TRANSIT,
+    ItemState.HELD,
+    ItemState.RETURN_IN_TRANSIT,
 )
-NEVER_LENT = ("permanent", "backup")
+SAMPLE_STATES = (
+    CustodyState.VAULT,
+    CustodyState.ISSUED,
+    CustodyState.IN_TRANSIT,
+    CustodyState.HELD,
+    CustodyState.RETURN_IN_TRANSIT,
+    CustodyState.CONSUMED,
+    CustodyState.LOST,
+    CustodyState.SPLIT,
+    CustodyState.TRANSFERRED,
+)
+NEVER_LENT = (PurposeClass.PERMANENT, PurposeClass.BACKUP)
 
 
 @dataclass(frozen=True)
@@ -139,12 +164,12 @@ def loan_status_of(items: Iterable[Any], current: str) -> str:
     whose samples were all used up keeps its status.
     """
     states = {item.state for item in items}
-    if "held" in states:
-        return "received"
-    if "return_in_transit" in states:
-        return "return_in_transit"
-    if "returned" in states:
-        return "returned"
+    if ItemState.HELD in states:
+        return LoanStatus.RECEIVED
+    if ItemState.RETURN_IN_TRANSIT in states:
+        return LoanStatus.RETURN_IN_TRANSIT
+    if ItemState.RETURNED in states:
+        return LoanStatus.RETURNED
     return current
 
 
@@ -407,8 +432,11 @@ def build_snapshot(
     from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample
 
     connection = bind if isinstance(bind, Connection) else bind.connection()
-    sample_t, item_t, loan_t = Sample.__table__, LoanItem.__table__, Loan.__table__  # type: ignore[attr-defined]
-    agreement_t, incident_t = Agreement.__table__, Incident.__table__  # type: ignore[attr-defined]
+    sample_t = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    incident_t = Incident.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 
     def limited(query: Select[Any], column: Any, keys: set[str] | None) -> Select[Any]:
         return query if keys is None else query.where(column.in_(sorted(keys)))

@@ -32,12 +32,18 @@ from sqlmodel import Session
 
 from sampleloans import db
 from sampleloans.errors import SampleLoansError, StorageError
+from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import LedgerEvent, LedgerMeta
 
-TIMELESS_KINDS = ("ledger.created", "mission.added", "institution.added", "person.added")
+TIMELESS_KINDS = (
+    ev.LedgerCreated.kind,
+    ev.MissionAdded.kind,
+    ev.InstitutionAdded.kind,
+    ev.PersonAdded.kind,
+)
 """Reference records that later events point at; an `as of` replay keeps them whatever their
 date, so a sample registered with its real (earlier) date still replays."""
 

@@ -22,7 +22,6 @@ The ORM `Session` stays on the read side: a service reads through it and appends
 unit; after a flush, `sync` expires the ORM's copies of the rows the unit changed.
 """
 
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,7 +56,11 @@ from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
+from sampleloans.ledger.reads import OPEN, get_row, open_batch
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
+from sampleloans.vocab import IncidentStatus, SubjectType
+
+__all__ = ["Touched", "Unit", "append", "batch_unit", "get_row", "open_batch", "replay", "unit_for"]
 
 M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
@@ -155,12 +158,20 @@ _TABLES: dict[str, _TableInfo] = {}
 _ORDER = {table.name: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
 
 
+_BY_MODEL: dict[type[SQLModel], _TableInfo] = {}
+
+
 def _info(model: type[SQLModel]) -> _TableInfo:
-    """The cached description of a model's table."""
-    name: str = model.__tablename__  # type: ignore[assignment]  # a str on every table model
-    found = _TABLES.get(name)
+    """The cached description of a model's table.
+
+    Kept by class as well as by table name: `__tablename__` is a declared attribute, computed
+    on every access, which an import would pay several times per record.
+    """
+    found = _BY_MODEL.get(model)
     if found is None:
-        found = _TABLES[name] = _TableInfo(model)
+        name: str = model.__tablename__  # type: ignore[assignment]  # a str on every table model
+        found = _TABLES.get(name) or _TableInfo(model)
+        _TABLES[name] = _BY_MODEL[model] = found
     return found
 
 
@@ -256,7 +267,9 @@ class Unit:
         """Whether a sample has an incident still open."""
         self.flush()
         table = _info(Incident).table
-        query = select(table.c.seq).where(table.c.sample_code == code, table.c.status == "open")
+        query = select(table.c.seq).where(
+            table.c.sample_code == code, table.c.status == IncidentStatus.OPEN
+        )
         return self.connection.execute(query.limit(1)).first() is not None
 
     def subjects_of(self, seq: int) -> list[tuple[str, str]]:
@@ -274,7 +287,7 @@ class Unit:
             select(events.c.kind)
             .join(subjects, subjects.c.seq == events.c.seq)
             .where(
-                subjects.c.subject_type == "sample",
+                subjects.c.subject_type == SubjectType.SAMPLE,
                 subjects.c.subject_key == code,
                 subjects.c.seq > after_seq,
             )
@@ -614,9 +627,6 @@ def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
     return touched
 
 
-_OPEN: "weakref.WeakKeyDictionary[Session, Unit]" = weakref.WeakKeyDictionary()
-
-
 @contextmanager
 def batch_unit(session: Session) -> Iterator[Unit]:
     """Open a batch unit on a session's connection: appends through the session use it, and
@@ -629,7 +639,7 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     def keep(_session: Session, instance: object) -> None:
         unit.held.append(instance)  # the session's identity map only holds rows weakly
 
-    _OPEN[session] = unit
+    OPEN[session] = unit
     sa_event.listen(session, "do_orm_execute", write_first)
     sa_event.listen(session, "loaded_as_persistent", keep)
     try:
@@ -637,17 +647,12 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     finally:
         sa_event.remove(session, "do_orm_execute", write_first)
         sa_event.remove(session, "loaded_as_persistent", keep)
-        del _OPEN[session]
-
-
-def open_batch(session: Session) -> Unit | None:
-    """The batch unit open on a session (an import), or None for a single command."""
-    return _OPEN.get(session)
+        del OPEN[session]
 
 
 def unit_for(session: Session) -> Unit:
     """The unit a session's appends go through: its open batch, or a new batch of one."""
-    found = _OPEN.get(session)
+    found = OPEN.get(session)
     if found is not None:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first

@@ -1,14 +1,13 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session, SQLModel
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
-from sampleloans.ledger import store
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.events import Event
+from sampleloans.ledger.reads import get_row
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
@@ -41,13 +40,16 @@ INSTITUTION_KINDS = values(InstitutionKind)
 """A recipient receives samples for good (a gift, `samples transfer`); it never borrows."""
 INCIDENT_KINDS = values(IncidentKind)
 
+if TYPE_CHECKING:
+    from sampleloans.ledger.events import Event
+
 T = TypeVar("T", bound=SQLModel)
 
 
 def append(
     session: Session,
     ctx: Context,
-    event: Event,
+    event: "Event",
     *,
     occurred_at: datetime | None = None,
     reason: str | None = None,
@@ -55,6 +57,8 @@ def append(
 ) -> Envelope:
     """Append an event through the session's unit of work (`ledger/unit.py`): the import's
     open batch, or a batch of one checked at once; the session's copies follow the changes."""
+    from sampleloans.ledger import store  # the write side: read commands never load it
+
     return store.append(
         session, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
     )
@@ -62,7 +66,7 @@ def append(
 
 def acting_person(session: Session, ctx: Context) -> Person:
     """The registered, active person behind `ctx.actor`, or a refusal naming the fix."""
-    person = session.get(Person, ctx.actor)
+    person = get_row(session, Person, ctx.actor)
     if person is None:
         raise PermissionDenied(
             f"{ctx.actor!r} is not a registered person; act as someone listed by 'people list'"
@@ -84,7 +88,7 @@ def acting_person(session: Session, ctx: Context) -> Person:
 
 def staff_institution(session: Session, short_name: str) -> bool:
     """Whether curators and compliance officers may belong to an institution."""
-    institution = session.get(Institution, short_name)
+    institution = get_row(session, Institution, short_name)
     return institution is not None and institution.kind in STAFF_INSTITUTION_KINDS
 
 
@@ -149,8 +153,9 @@ def require_email(value: str, field: str = "email") -> str:
 
 
 def get(session: Session, model: type[T], key: str, what: str, hint: str) -> T:
-    """A record by primary key, or NotFound with the command that lists them."""
-    row = session.get(model, key)
+    """A record by primary key, or NotFound with the command that lists them (read through an
+    import's batch unit when one is open)."""
+    row = get_row(session, model, key)
     if row is None:
         raise NotFound(f"{what} {quote_input(key, 80)} does not exist; {hint}")
     return row

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, func, select
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.unit import open_batch
+from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Mission, Sample
 from sampleloans.services.common import (
     PURPOSE_CLASSES,
@@ -64,9 +64,10 @@ def register_sample(
     """Register a sample in the acting curator's vault (curators only)."""
     curator = require_role(session, ctx, "curator", action="register samples")
     code = require_code(code)
-    if session.get(Sample, code) is not None:
+    # read through an import's batch unit: it has looked up the whole batch's codes at once
+    if get_row(session, Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
-    known = session.get(Mission, mission)
+    known = get_row(session, Mission, mission)
     if known is None:
         raise NotFound(
             f"mission {quote_input(mission, 80)} does not exist; known missions are CE-5 and CE-6"
