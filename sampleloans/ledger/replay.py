@@ -41,8 +41,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from sampleloans import db
-from sampleloans.errors import SampleLoansError, StorageError
 from sampleloans.dates import to_iso
+from sampleloans.errors import SampleLoansError, StorageError
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.unit import Unit, replay
@@ -52,7 +52,12 @@ TIMELESS_KINDS = ("ledger.created", "mission.added", "institution.added", "perso
 """Reference records that later events point at; an `as of` replay keeps them whatever their
 date, so a sample registered with its real (earlier) date still replays."""
 
-REFERENCE_KINDS = (*TIMELESS_KINDS, "person.deactivated", "person.reactivated", "person.role_changed")
+REFERENCE_KINDS = (
+    *TIMELESS_KINDS,
+    "person.deactivated",
+    "person.reactivated",
+    "person.role_changed",
+)
 """The reference records every scoped replay takes (as the cut takes them): any event may point
 at a person, an institution or a mission, and a report names people."""
 
@@ -102,9 +107,7 @@ def last_taken(bind: Connection | Session, cut: Cut) -> int:
         return min(up_to, _head_seq(connection))
     table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     timeless = connection.execute(
-        select(func.max(table.c.seq)).where(
-            table.c.kind.in_(TIMELESS_KINDS), table.c.seq <= up_to
-        )
+        select(func.max(table.c.seq)).where(table.c.kind.in_(TIMELESS_KINDS), table.c.seq <= up_to)
     ).scalar()
     return max(_last_occurred(connection, cut.occurred_by, up_to), int(timeless or 0))
 
