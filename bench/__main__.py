@@ -67,6 +67,77 @@ def cold(args: list[str], runs: int, env: dict[str, str] | None = None) -> float
     return statistics.median(times)
 
 
+def cold_peak(args: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median wall time and peak RSS (MB) of a fresh process of `args` (exit 0 or 1: a
+    verify-document that finds a report out of date exits 1), timed by a wrapper process."""
+    wrapper = (
+        "import resource, subprocess, sys, time\nstart = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
+        "\nseconds = time.perf_counter() - start\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(seconds, peak, done.returncode)\n"
+    )
+    times, peaks = [], []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", wrapper, *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds, peak, code = done.stdout.split()
+        if int(code) not in (0, 1):
+            raise RuntimeError(f"{' '.join(args)} exited {code}")
+        times.append(float(seconds))
+        peaks.append(float(peak))
+    return statistics.median(times), max(peaks)
+
+
+def mid_loan_moment(path: Path, loan: str) -> str:
+    """The date of the middle event of a loan: an "as of" inside its life."""
+    con = sqlite3.connect(path)
+    dates = [
+        r[0]
+        for r in con.execute(
+            "SELECT e.occurred_at FROM event_subject s JOIN ledger_event e ON e.seq = s.seq "
+            "WHERE s.subject_type = 'loan' AND s.subject_key = ? ORDER BY s.seq",
+            (loan,),
+        )
+    ]
+    con.close()
+    return dates[len(dates) // 2]
+
+
+def as_of_rows(big: Path, big_env: dict[str, str], demo: Path, demo_env: dict[str, str],
+               work: Path, runs: int) -> None:  # fmt: skip
+    """Issue 13 point 1: `custody history --as-of` and `verify-document` of a report after one
+    later event, on the big ledger against the demo ledger (time and the child's peak RSS)."""
+    cases = (("big", big, big_env, "L-000002", "SYN0000002"),
+             ("demo", demo, demo_env, "L-2025-UoC", "CE5C0000YJYX052"))  # fmt: skip
+    history: dict[str, tuple[float, float]] = {}
+    checked: dict[str, tuple[float, float]] = {}
+    for name, path, env, loan, sample in cases:
+        moment = mid_loan_moment(path, loan)
+        history[name] = cold_peak(
+            [str(BIN), "custody", "history", "--loan", loan, "--as-of", moment], runs, env
+        )
+        pdf = work / f"as-of-{name}.pdf"
+        made = [str(BIN), "report", "custody", "--loan", loan, "--out", str(pdf)]
+        subprocess.run(made, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
+        later = [str(BIN), "loans", "consume", loan, "--sample", sample, "--technique", "bench",
+                 "--mass", "1 ug", "--destructive"]  # fmt: skip
+        subprocess.run(later, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
+        checked[name] = cold_peak([str(BIN), "verify-document", str(pdf)], runs, env)
+    for label, measured in (
+        ("custody history --as-of", history),
+        ("verify-document after a later event", checked),
+    ):
+        figure(f"{label} big / demo ledger", measured["big"][0], measured["demo"][0], "≤ 1.1", "s")
+        figure(f"{label} peak RSS, big ledger", measured["big"][1], 200, "≤ 1 (200 MB)", "MB")
+        note(f"{label}: peak RSS on the demo ledger {measured['demo'][1]:.0f} MB")
+
+
 notes: list[str] = []
 
 
@@ -355,6 +426,7 @@ def main() -> int:
     )
     figure("loans consume cold, big ledger", w_big, floor, "≤ 1.35", "s")
     figure("loans consume big / demo ledger", w_big, w_demo, "≤ 1.1", "s")
+    as_of_rows(big, big_env, demo_dir / "ledger.db", demo_env, work, runs)
 
     from sampleloans import db as dbm
     from sampleloans.ledger.store import Context
