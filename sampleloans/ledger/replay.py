@@ -121,8 +121,10 @@ def _last_occurred(connection: Connection, moment: datetime, up_to: int | None =
     # answers it), but not within one ("…:05.5Z" sorts before "…:05Z"): those few rows of
     # the moment's own second are compared as datetimes.
     second = to_iso(moment.replace(microsecond=0))[:19]
+    # `seq + 0`: not the rowid's own max, which SQLite would find by walking the whole table
+    # back from its end; a range of the `occurred_at` index (covering: it holds the seq)
     before = connection.execute(
-        select(func.max(table.c.seq)).where(table.c.occurred_at < second, *within)
+        select(func.max(table.c.seq + 0)).where(table.c.occurred_at < second, *within)
     ).scalar()
     last = int(before or 0)
     same_second = select(table.c.seq, table.c.occurred_at).where(
