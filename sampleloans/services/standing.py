@@ -321,7 +321,8 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
         return days
 
     # plain DB-API rows: no per-row result processing by SQLAlchemy, no ORM objects
-    result = _execute(session, query)
+    session.flush()  # pending changes first, as `session.exec` would
+    result = session.connection().execute(query)
     try:
         while batch := result.cursor.fetchmany(1000):
             for number, owner, pi_email, status, return_text, inventory_text in batch:
