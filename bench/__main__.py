@@ -148,6 +148,7 @@ def as_of_rows(big: Path, big_env: dict[str, str], demo: Path, demo_env: dict[st
             [str(BIN), "custody", "history", "--loan", loan, "--as-of", moment], runs, env
         )
         pdf = work / f"as-of-{name}.pdf"
+        pdf.unlink(missing_ok=True)  # `report --out` never overwrites (a --reuse run)
         made = [str(BIN), "report", "custody", "--loan", loan, "--out", str(pdf)]
         subprocess.run(made, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
         later = [str(BIN), "loans", "consume", loan, "--sample", sample, "--technique", "bench",
