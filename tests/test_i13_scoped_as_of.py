@@ -239,3 +239,39 @@ def test_backdated_scoped_equals_full_and_verify_document(
         occurred_at=NOW + timedelta(days=6))  # fmt: skip
     failed = cli("verify-document", str(out), now=_iso(NOW + timedelta(days=16)))
     assert failed.exit_code != 0, failed.stdout
+
+
+def test_the_cut_and_the_scope_are_index_seeks(demo: Path) -> None:
+    """No statement of `as_of` or of a scoped replay scans the ledger or its subject index."""
+    from sqlalchemy import event
+
+    engine = db.open_engine(db.url_for_path(demo))
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with db.transaction(engine, write=False) as session:
+            cut = replay.as_of(session, NOW + timedelta(days=30))
+            with replay.ledger_at(session, cut, scope=[("loan", "L-2025-UoC")]):
+                pass
+        event.remove(engine, "before_cursor_execute", keep)
+        assert any("occurred_at" in s for s, _ in statements)
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            for statement, parameters in statements:
+                plan = [
+                    row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                ]
+                scans = [
+                    p for p in plan if p.startswith(("SCAN ledger_event", "SCAN event_subject"))
+                ]
+                assert not scans, (statement, plan)
+                if statement.lstrip().startswith("SELECT max("):  # the cut: a range, not a walk
+                    assert any("(occurred_at<?" in p for p in plan), plan
+    finally:
+        engine.dispose()
