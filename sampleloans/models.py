@@ -87,6 +87,8 @@ class LedgerEvent(TableModel, table=True):
     __table_args__ = (
         CheckConstraint("seq >= 1", name="seq_positive"),
         CheckConstraint("length(hash) = 64", name="hash_is_sha256"),
+        # "the ledger as it stood at T" finds its last event through this (`ledger/replay.py`)
+        Index("ix_ledger_event_occurred", "occurred_at"),
     )
 
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

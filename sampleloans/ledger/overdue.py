@@ -24,9 +24,15 @@ def is_out(status: str) -> bool:
     return status in ACTIVE_LOAN_STATUSES
 
 
+def late_if_due_before(now: datetime) -> datetime:
+    """The instant such that an obligation due strictly before it is late at `now` (a list
+    of many obligations compares each due time with this one instant)."""
+    return now - GRACE
+
+
 def past_due(due_at: datetime | None, now: datetime) -> bool:
     """Whether `now` is past a due time (and its grace); no due time is never late."""
-    return due_at is not None and due_at + GRACE < now
+    return due_at is not None and due_at < late_if_due_before(now)
 
 
 def return_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:

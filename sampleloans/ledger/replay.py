@@ -18,25 +18,36 @@ one) is left out: it had not happened yet at T. Leaving it out is sound because 
 events are in time order, so the events of any record up to a moment form a prefix of its events.
 ("The last seq dated before T, with everything recorded before it", which the report used
 earlier, included such events.)
+
+**A scoped "as of"** (`ledger_at(…, scope=…)`) replays only what a loan, a sample lineage or an
+institution needs, not the whole ledger: the events indexed under the scope's subjects
+(`event_subject`) and, transitively, what those events read when they apply, each only *before*
+the event that reads it: the earlier events of every sample and loan an event names (which
+brings a split child's parent, or a sample's earlier loans), the agreement events of the loans'
+agreements, and the reference records (ledger, missions, institutions, people). Every event
+applies to rows whose state is then exactly as in the full replay, so every row of the scope is
+identical to it (`tests/test_i13_scoped_as_of.py` compares the two).
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from sampleloans import db
+from sampleloans.dates import to_iso
 from sampleloans.errors import SampleLoansError, StorageError
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.unit import Unit, replay
-from sampleloans.models import LedgerEvent, LedgerMeta
+from sampleloans.models import EventSubject, LedgerEvent, LedgerMeta
 
 TIMELESS_KINDS = (
     ev.LedgerCreated.kind,
@@ -46,6 +57,28 @@ TIMELESS_KINDS = (
 )
 """Reference records that later events point at; an `as of` replay keeps them whatever their
 date, so a sample registered with its real (earlier) date still replays."""
+
+REFERENCE_KINDS = (
+    *TIMELESS_KINDS,
+    "person.deactivated",
+    "person.reactivated",
+    "person.role_changed",
+)
+"""The reference records every scoped replay takes (as the cut takes them): any event may point
+at a person, an institution or a mission, and a report names people."""
+
+AGREEMENT_KINDS = ("agreement.created", "agreement.signed", "agreement.ended")
+"""The only events that change an agreement's row (a loan's events are indexed under its
+agreement too, but only read it)."""
+
+FOLLOWED = ("sample", "loan")
+"""Subjects whose earlier events an event depends on: it reads and changes their rows."""
+
+Subject = tuple[str, str]
+"""(subject_type, subject_key) as in `event_subject`."""
+
+IN_CHUNK = 500
+"""Keys per `IN (…)` list (well under SQLite's bound-parameter limit)."""
 
 REPLAY_BATCH = 5000
 """Events replayed between two writes of the buffered projections (bounded memory)."""
@@ -69,18 +102,148 @@ class Cut:
 def as_of(bind: Connection | Session, moment: datetime) -> Cut:
     """The ledger as it stood at `moment` (see the module docstring)."""
     connection = bind if isinstance(bind, Connection) else bind.connection()
+    return Cut(up_to_seq=_last_occurred(connection, moment), occurred_by=moment)
+
+
+def last_taken(bind: Connection | Session, cut: Cut) -> int:
+    """The last event the cut takes (0: none): the head a full replay of it ends on."""
+    connection = bind if isinstance(bind, Connection) else bind.connection()
+    up_to = cut.up_to_seq if cut.up_to_seq is not None else _head_seq(connection)
+    if cut.occurred_by is None:
+        return min(up_to, _head_seq(connection))
     table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    last = 0
-    # compared as datetimes, not as text: stored times may differ in their fraction digits
-    for seq, occurred in connection.execute(select(table.c.seq, table.c.occurred_at)):
-        if seq > last and from_stored(occurred) <= moment:
-            last = int(seq)
-    return Cut(up_to_seq=last, occurred_by=moment)
+    timeless = connection.execute(
+        select(func.max(table.c.seq)).where(table.c.kind.in_(TIMELESS_KINDS), table.c.seq <= up_to)
+    ).scalar()
+    return max(_last_occurred(connection, cut.occurred_by, up_to), int(timeless or 0))
 
 
-def replay_into(source: Engine | Connection, target: Engine, cut: Cut | None = None) -> str | None:
-    """Replay the events of `source` (all, or those of `cut`) into the empty schema of `target`;
-    the first failure in words ("event N (kind) cannot be replayed: …"), or None.
+def _last_occurred(connection: Connection, moment: datetime, up_to: int | None = None) -> int:
+    """The last seq (≤ `up_to`) of an event that had occurred by `moment`; 0 when none."""
+    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    within = [] if up_to is None else [table.c.seq <= up_to]
+    # Stored times are canonical `to_iso` text: fixed-width up to the second, then an optional
+    # fraction, then "Z". Text order is time order between different seconds (an index range
+    # answers it), but not within one ("…:05.5Z" sorts before "…:05Z"): those few rows of
+    # the moment's own second are compared as datetimes.
+    second = to_iso(moment.replace(microsecond=0))[:19]
+    # `seq + 0`: not the rowid's own max, which SQLite would find by walking the whole table
+    # back from its end; a range of the `occurred_at` index (covering: it holds the seq)
+    before = connection.execute(
+        select(func.max(table.c.seq + 0)).where(table.c.occurred_at < second, *within)
+    ).scalar()
+    last = int(before or 0)
+    same_second = select(table.c.seq, table.c.occurred_at).where(
+        table.c.occurred_at >= second,
+        table.c.occurred_at < second + "~",
+        table.c.seq > last,
+        *within,
+    )
+    for seq, occurred in connection.execute(same_second):
+        if from_stored(occurred) <= moment:
+            last = max(last, int(seq))
+    return last
+
+
+def scope_seqs(connection: Connection, scope: Iterable[Subject], cut: Cut) -> list[int]:
+    """The events a replay of `scope` as `cut` takes needs, in seq order (module docstring).
+
+    A work list of subjects, each with the seq up to which its events are needed. The scope's
+    own subjects, and the samples, loans and agreements their events name, are needed up to the
+    head (those are the records a view of the scope reads); any other event needs the samples,
+    loans and agreement it names up to just before itself. Every
+    query is an index seek on `event_subject` (subject, seq) or on its primary key (seq).
+    """
+    head = cut.up_to_seq if cut.up_to_seq is not None else _head_seq(connection)
+    taken: set[int] = set(_reference_seqs(connection, cut, head))
+    needed: dict[Subject, int] = {}  # subject -> events needed up to this seq
+    done: dict[Subject, int] = {}  # subject -> events already read up to this seq
+    pending: list[Subject] = []
+
+    def need(subject: Subject, up_to: int) -> None:
+        if up_to > needed.get(subject, 0):
+            needed[subject] = up_to
+            pending.append(subject)
+
+    roots = set(scope)
+    for subject in roots:
+        need(subject, head)
+    while pending:
+        subject = pending.pop()
+        low, high = done.get(subject, 0), needed[subject]
+        if high <= low:
+            continue
+        done[subject] = high
+        fresh = [s for s in _subject_seqs(connection, subject, low, high, cut) if s not in taken]
+        taken.update(fresh)
+        for seq, subject_type, key in _subjects_of(connection, fresh):
+            if subject_type in FOLLOWED or subject_type == "agreement":
+                # what the scope's own events name is read in full (a loan's samples, a
+                # sample's loans, an institution's loans and samples); the rest up to the event
+                need((subject_type, key), head if subject in roots else seq - 1)
+    return sorted(taken)
+
+
+def _head_seq(connection: Connection) -> int:
+    """The last seq of the ledger (0 when empty)."""
+    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    return int(connection.execute(select(func.max(table.c.seq))).scalar() or 0)
+
+
+def _reference_seqs(connection: Connection, cut: Cut, head: int) -> list[int]:
+    """The reference records' events the cut takes (through the `kind` index)."""
+    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    query = select(table.c.seq, table.c.kind, table.c.occurred_at).where(
+        table.c.kind.in_(REFERENCE_KINDS), table.c.seq <= head
+    )
+    rows = connection.execute(query)
+    return [seq for seq, kind, occurred in rows if cut.takes(kind, from_stored(occurred))]
+
+
+def _subject_seqs(
+    connection: Connection, subject: Subject, after: int, up_to: int, cut: Cut
+) -> list[int]:
+    """The events of one subject with `after < seq ≤ up_to` that the cut takes (an agreement:
+    only the agreement's own events)."""
+    index = EventSubject.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    query = (
+        select(events.c.seq, events.c.kind, events.c.occurred_at)
+        .join(index, index.c.seq == events.c.seq)
+        .where(
+            index.c.subject_type == subject[0],
+            index.c.subject_key == subject[1],
+            index.c.seq > after,
+            index.c.seq <= up_to,
+        )
+    )
+    if subject[0] == "agreement":
+        query = query.where(events.c.kind.in_(AGREEMENT_KINDS))
+    rows = connection.execute(query)
+    return [seq for seq, kind, occurred in rows if cut.takes(kind, from_stored(occurred))]
+
+
+def _subjects_of(connection: Connection, seqs: Sequence[int]) -> Iterator[tuple[int, str, str]]:
+    """(seq, subject_type, subject_key) of every index entry of the given events."""
+    index = EventSubject.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    for start in range(0, len(seqs), IN_CHUNK):
+        chunk = list(seqs[start : start + IN_CHUNK])
+        query = select(index.c.seq, index.c.subject_type, index.c.subject_key).where(
+            index.c.seq.in_(chunk)
+        )
+        for seq, subject_type, key in connection.execute(query):
+            yield int(seq), subject_type, key
+
+
+def replay_into(
+    source: Engine | Connection,
+    target: Engine,
+    cut: Cut | None = None,
+    scope: Sequence[Subject] | None = None,
+) -> str | None:
+    """Replay the events of `source` (all, or those of `cut`; only what `scope` needs, when
+    given) into the empty schema of `target`; the first failure in words ("event N (kind)
+    cannot be replayed: …"), or None.
 
     `source` is an engine or a connection whose open read transaction is the snapshot to replay.
     """
@@ -91,12 +254,8 @@ def replay_into(source: Engine | Connection, target: Engine, cut: Cut | None = N
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:
             connection.execute(meta.insert(), rows)
-        events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-        query = select(events).order_by(events.c.seq)
-        if cut.up_to_seq is not None:
-            query = query.where(events.c.seq <= cut.up_to_seq)
         count = 0
-        for row in reading.execution_options(yield_per=REPLAY_BATCH).execute(query):
+        for row in _event_rows(reading, cut, scope):
             envelope = envelope_of(row)
             if not cut.takes(row.kind, envelope.occurred_at):
                 continue
@@ -117,9 +276,29 @@ def replay_into(source: Engine | Connection, target: Engine, cut: Cut | None = N
     return None
 
 
+def _event_rows(reading: Connection, cut: Cut, scope: Sequence[Subject] | None) -> Iterator[Any]:
+    """The stored rows to replay, in seq order: all within the cut, or those `scope` needs."""
+    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    if scope is None:
+        query = select(events).order_by(events.c.seq)
+        if cut.up_to_seq is not None:
+            query = query.where(events.c.seq <= cut.up_to_seq)
+        yield from reading.execution_options(yield_per=REPLAY_BATCH).execute(query)
+        return
+    seqs = scope_seqs(reading, scope, cut)
+    for start in range(0, len(seqs), IN_CHUNK):
+        chunk = seqs[start : start + IN_CHUNK]
+        yield from reading.execute(
+            select(events).where(events.c.seq.in_(chunk)).order_by(events.c.seq)
+        )
+
+
 @contextmanager
-def ledger_at(session: Session, cut: Cut) -> Iterator[Session]:
-    """A read session over the ledger replayed in memory as `cut` takes it.
+def ledger_at(
+    session: Session, cut: Cut, scope: Sequence[Subject] | None = None
+) -> Iterator[Session]:
+    """A read session over the ledger replayed in memory as `cut` takes it: all of it, or
+    only what the records of `scope` need (identical for those records).
 
     The replay reads through a second, read-only connection: never BEGIN IMMEDIATE against the
     caller's own session. A ledger that does not replay is a storage problem (run `verify`).
@@ -127,7 +306,7 @@ def ledger_at(session: Session, cut: Cut) -> Iterator[Session]:
     target = db.memory_engine()
     try:
         db.create_schema(target)
-        failure = replay_into(db.reader_of(session), target, cut)
+        failure = replay_into(db.reader_of(session), target, cut, scope)
         if failure is not None:
             raise StorageError(f"{failure}; run 'sampleloans verify'")
         with Session(target) as past:

@@ -276,7 +276,8 @@ def replayed_state(
     *,
     reader: Person | None = None,
 ) -> ReplayedState:
-    """Replay the ledger into an in-memory schema up to `as_of`, then read the record there.
+    """Replay the record's scope (not the whole ledger: `ledger/replay.py`) into an in-memory
+    schema as it stood at `as_of`, then read the record there.
 
     For a researcher `reader`, only their institution's loans, and only the samples that were
     on one of them at that moment, are part of the state.
@@ -285,7 +286,8 @@ def replayed_state(
 
     cut = replay.as_of(session, as_of)  # the one definition of "as it stood at"
     up_to = cut.up_to_seq or 0
-    with replay.ledger_at(session, cut) as past:
+    scope = [("sample", code) for code in codes] if subject_type == "sample" else []
+    with replay.ledger_at(session, cut, scope=scope or [(subject_type, key)]) as past:
         if subject_type == "sample":
             samples = past.exec(select(Sample).where(col(Sample.code).in_(codes))).all()
             numbers = {

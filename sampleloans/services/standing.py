@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Executable, Result, case, func, or_
+from sqlalchemy import Executable, Result, String, case, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import days_between
+from sampleloans.dates import days_between, to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
@@ -292,39 +292,77 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     person = access.reader(session, ctx)
     scope = _scope_institution(session, person, institution)
     now = ctx.now
-    # Times are stored as ISO text, whose order is time order only to the whole second
-    # ('…:00Z' sorts after '…:00.5Z'): SQL keeps every time before the second after now (a
-    # superset), and the exact `due < now` below decides.
-    bound = now.replace(microsecond=0) + timedelta(seconds=1)
+    late_before = rule.late_if_due_before(now)  # the one rule: due strictly before this is late
+    # Times are stored as canonical ISO text, whose order is time order between different
+    # seconds but not inside one ('…:00Z' sorts after '…:00.5Z'): a due time in an earlier
+    # second than `late_before` is late, in a later one it is not, and in that second itself
+    # it is parsed and compared. SQL keeps every time before the next second (a superset).
+    second = to_iso(late_before.replace(microsecond=0))[:19]
+    bound = to_iso(late_before.replace(microsecond=0) + timedelta(seconds=1))
+    query = _overdue_candidates(bound, scope)
+    out = {status: rule.is_out(status) for status in ACTIVE_LOAN_STATUSES}
+    late_by_date: dict[str, int] = {}  # days late depend on the due date only: one rule call each
+    parse = datetime.fromisoformat
+    rows: list[OverdueRow] = []
+    add = rows.append
+
+    def late(due_text: str | None) -> datetime | None:
+        """The due time if it is late: text order decides between seconds (`second` is a
+        prefix: any time of an earlier second sorts before it), the rule's instant inside."""
+        if due_text is None or due_text >= bound:
+            return None
+        due = parse(due_text)
+        return due if due_text < second or due < late_before else None
+
+    def days_late(due: datetime, due_text: str) -> int:
+        days = late_by_date.get(due_text[:10])
+        if days is None:
+            days = late_by_date[due_text[:10]] = rule.days_late(due, now)
+        return days
+
+    # plain DB-API rows: no per-row result processing by SQLAlchemy, no ORM objects
+    session.flush()  # pending changes first, as `session.exec` would
+    result = session.connection().execute(query)
+    try:
+        while batch := result.cursor.fetchmany(1000):
+            for number, owner, pi_email, status, return_text, inventory_text in batch:
+                if not out.get(status, False):
+                    continue
+                # 'inventory' before 'return': the order of `what` within a loan, kept by the sorts
+                if (due := late(inventory_text)) is not None:
+                    days = days_late(due, inventory_text)
+                    add(OverdueRow(number, owner, pi_email, "inventory", due, days))
+                if (due := late(return_text)) is not None:
+                    days = days_late(due, return_text)
+                    add(OverdueRow(number, owner, pi_email, "return", due, days))
+    finally:
+        result.close()
+    # (-days_late, loan_number, what) as two stable sorts on keys that allocate nothing
+    rows.sort(key=attrgetter("loan_number"))
+    rows.sort(key=attrgetter("days_late"), reverse=True)
+    return rows
+
+
+def _overdue_candidates(bound: str, scope: str | None) -> Executable:
+    """The active loans with a return or an inventory due before `bound` (stored text), as
+    (number, institution, pi_email, status, return due text, inventory due text)."""
+    # the stored text, not parsed by SQLAlchemy (the caller parses only what it keeps)
+    return_text = type_coerce(col(Loan.due_at), String)
+    inventory_text = type_coerce(col(Loan.next_inventory_due_at), String)
     query = sa_select(
         col(Loan.number),
         col(Loan.institution),
         col(Loan.pi_email),
         col(Loan.status),
-        col(Loan.due_at),
-        col(Loan.next_inventory_due_at),
+        return_text,
+        inventory_text,
     ).where(
         col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
-        or_(col(Loan.due_at) < bound, col(Loan.next_inventory_due_at) < bound),
+        or_(return_text < bound, inventory_text < bound),
     )
     if scope is not None:
         query = query.where(col(Loan.institution) == scope)
-    rows: list[OverdueRow] = []
-    # batches, so that result rows die young and a big list does not set off a full GC
-    for batch in _execute(session, query).partitions(500):
-        for number, loan_institution, pi_email, status, return_due_at, inventory_due_at in batch:
-            # 'inventory' before 'return': the order of `what` within a loan, kept by the sorts
-            for what, due, late in (
-                ("inventory", inventory_due_at, rule.inventory_overdue),
-                ("return", return_due_at, rule.return_overdue),
-            ):
-                if due is not None and late(status, due, now):
-                    days = rule.days_late(due, now)
-                    rows.append(OverdueRow(number, loan_institution, pi_email, what, due, days))
-    # (-days_late, loan_number, what) as two stable sorts on keys that allocate nothing
-    rows.sort(key=attrgetter("loan_number"))
-    rows.sort(key=attrgetter("days_late"), reverse=True)
-    return rows
+    return query
 
 
 def loan_status(

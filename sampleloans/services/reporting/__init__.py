@@ -106,8 +106,25 @@ def rebuild_at(
 
     check_access(session, ctx, request)
     moment = from_iso(request.as_of) if request.as_of is not None else None
-    with replay.ledger_at(session, replay.Cut(up_to_seq=seq, occurred_by=moment)) as past:
-        return _build(past, request, generated_at)
+    cut = replay.Cut(up_to_seq=seq, occurred_by=moment)
+    # only the report's scope is replayed, so its head is read here: the last event the cut
+    # takes, which is where the full replay would end
+    head_seq = replay.last_taken(session, cut)
+    head_hash = hash_at(session, head_seq)
+    head = None if head_hash is None else (head_seq, head_hash)  # none taken: the genesis
+    with replay.ledger_at(session, cut, scope=_scope_of(session, request)) as past:
+        return _build(past, request, generated_at, head=head)
+
+
+def _scope_of(session: Session, request: ReportRequest) -> list[tuple[str, str]]:
+    """The records a report reads, as `event_subject` subjects (a sample: its whole lineage)."""
+    if request.loan:
+        return [("loan", request.loan)]
+    if request.sample:
+        from sampleloans.services.history import lineage
+
+        return [("sample", code) for code in lineage(session, request.sample)]
+    return [("institution", request.institution or "")]
 
 
 def ledger_head(session: Session) -> tuple[int, str]:
@@ -132,8 +149,13 @@ def hash_at(session: Session, seq: int) -> str | None:
     return None if row is None else row.hash
 
 
-def _build(session: Session, request: ReportRequest, generated_at: datetime) -> Report:
-    head_seq, head_hash = ledger_head(session)
+def _build(
+    session: Session,
+    request: ReportRequest,
+    generated_at: datetime,
+    head: tuple[int, str] | None = None,
+) -> Report:
+    head_seq, head_hash = head or ledger_head(session)
     builders: dict[str, Builder] = {
         "custody": custody.build,
         "return": returns.build,
