@@ -305,6 +305,21 @@ def inclusion_proof(connection: Connection, seq: int, tree_size: int) -> list[by
     return merkle.proof_from_ranges(ranges, _leaves(connection))
 
 
+def inclusion_proofs(
+    connection: Connection, seqs: Iterable[int], tree_size: int
+) -> tuple[bytes, dict[int, list[bytes]]]:
+    """The root of the first `tree_size` events and the RFC 6962 inclusion proof of each event
+    in `seqs`, in one streamed pass (memory: the proofs, not the tree); Conflict when the
+    ledger has fewer events."""
+    try:
+        root, by_index = merkle.inclusion_proofs(
+            _hashes(connection, 1, tree_size), tree_size, (seq - 1 for seq in seqs)
+        )
+    except ValueError as exc:
+        raise Conflict(f"the ledger has fewer than {tree_size} events ({exc})") from None
+    return root, {index + 1: proof for index, proof in by_index.items()}
+
+
 # --- making a checkpoint --------------------------------------------------------------------
 
 
