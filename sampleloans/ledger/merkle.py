@@ -235,7 +235,9 @@ def inclusion_proofs(
     for start, _count, root in reversed(stack):
         edge = root if edge is None else node_hash(root, edge)
         known.setdefault((start, size), edge)
-    return edge or EMPTY_ROOT, {index: [known[span] for span in spans] for index, spans in wanted.items()}
+    return edge or EMPTY_ROOT, {
+        index: [known[span] for span in spans] for index, spans in wanted.items()
+    }
 
 
 def proof_from_ranges(
