@@ -146,6 +146,7 @@ def build_statements(
             "checkpoint of this ledger"
         )
     proofs = InclusionProofs(session, checkpoint)
+    _refuse_unkept(session, checkpoint)
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
         return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
@@ -161,6 +162,19 @@ def _ledger_at(session: Session, seq: int, head_seq: int) -> Iterator[Session]:
 
     with replay.ledger_at(session, replay.Cut(up_to_seq=seq)) as past:
         yield past
+
+
+def _refuse_unkept(session: Session, checkpoint: CheckpointRef) -> None:
+    """A statement names only a checkpoint this ledger made and keeps: a copy re-signed by
+    another key, or edited, would be refused by every borrower holding the lender's key."""
+    from sampleloans.services.checkpoints import stored_checkpoints
+
+    if all(kept.note != checkpoint.note for kept in stored_checkpoints(session.connection())):
+        raise RuleViolation(
+            f"checkpoint: its root is this ledger's, but it is not a checkpoint this ledger "
+            f"made and keeps (signed by {checkpoint.signed_by or 'no key'}: a re-signed or "
+            "edited copy?); give the file 'sampleloans checkpoint' wrote, or omit --checkpoint"
+        )
 
 
 class InclusionProofs:
