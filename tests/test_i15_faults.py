@@ -125,19 +125,11 @@ def test_bad_checkpoints_give_one_line_and_the_documented_exit_code(
     before = fingerprint(ledger["db"])
     for (fault, command), (code, words) in EXPECTED.items():
         given = str(faults[fault])
+        statement = ["report", "statement", "--institution", "Osaka", "--out", str(out)]
         args = {
             "verify": ["verify", "--checkpoint", given, "--public-key", str(ledger["pub"])],
             "since": ["verify", "--since", given],
-            "statement": [
-                "report",
-                "statement",
-                "--institution",
-                "Osaka",
-                "--out",
-                str(out),
-                "--checkpoint",
-                given,
-            ],  # fmt: skip
+            "statement": [*statement, "--checkpoint", given],
         }[command]
         one_error_line(invoke(env, *args), code, words)
     assert list(out.iterdir()) == [] and fingerprint(ledger["db"]) == before
