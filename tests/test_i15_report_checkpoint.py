@@ -52,7 +52,8 @@ def report(ledger: Path, kind: str, out: Path) -> Path:
 def text_and_meta(pdf: Path) -> tuple[str, dict[str, Any], dict[str, list[bytes]]]:
     reader = PdfReader(io.BytesIO(pdf.read_bytes()))
     text = " ".join((page.extract_text() or "") for page in reader.pages[:1])
-    meta = json.loads(str((reader.metadata or {}).get("/Keywords")))
+    info: dict[str, Any] = dict(reader.metadata or {})
+    meta = json.loads(str(info.get("/Keywords")))
     return " ".join(text.split()), meta, dict(reader.attachments)
 
 
