@@ -198,3 +198,25 @@ def test_a_kept_checkpoint_the_ledger_no_longer_matches_refuses_the_report(
     [line] = made.stderr.strip().splitlines()
     assert line.startswith("Error: checkpoint:") and "run 'sampleloans verify'" in line
     assert not (tmp_path / "c.pdf").exists()
+
+
+def test_a_report_as_of_a_moment_names_the_checkpoint_covering_that_past_head(
+    ledger: Path, tmp_path: Path
+) -> None:
+    cp = make_checkpoint(ledger, tmp_path)
+    added = invoke(env_for(ledger), "institutions", "add", "LATE", "--name", "Late Lab",
+                   "--country", "CN", "--city", "Beijing", "--kind", "borrower")  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    now = report(ledger, "custody", tmp_path / "now.pdf")  # head 108: no checkpoint covers it
+    assert "checkpoint" not in text_and_meta(now)[1]
+    past = tmp_path / "past.pdf"
+    made = invoke(env_for(ledger), "report", "custody", *REPORTS["custody"], "--as-of",
+                  "2026-06-01T00:00:00Z", "--out", str(past))  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    _text, meta, _files = text_and_meta(past)
+    assert int(meta["head"].split(":")[0]) <= cp["size"]
+    assert meta["checkpoint"].startswith(f"{cp['size']}:")
+    for env, extra in ((env_for(ledger), []), (no_ledger_env(tmp_path), ["--public-key"])):
+        args = [*extra, str(cp["pub"])] if extra else []
+        checked = invoke(env, "verify-document", str(past), *args)
+        assert checked.exit_code == 0, checked.stdout + checked.stderr
