@@ -19,10 +19,12 @@ POINTS = (
     "before_replace",
     "before_restore_load",
     "after_replay",
+    "before_bag_rename",
 )
 """Every instrumented point: `before_replace` where files are written atomically (reports,
 backup), `before_restore_load` once restore's verified copy exists, `after_replay` once verify's
-scratch replay is complete."""
+scratch replay is complete, `before_bag_rename` once an export's bag is built and validated in
+its private folder."""
 
 
 def reached(name: str) -> None:

@@ -37,8 +37,10 @@ STALE_AFTER_S = 3600
 reused by an unrelated process); a live writer always holds its lock, whatever its age."""
 
 _TEMP_FILE = re.compile(
-    rf"^\..+\.{TEMP_TAG}-(?P<pid>\d+)-[a-z0-9_]{{8}}\.tmp(?P<sidecar>-wal|-shm|-journal)?$"
+    rf"^\..+\.{TEMP_TAG}-(?P<pid>\d+)-[a-z0-9_]{{8}}\.(?:bag-)?tmp"
+    r"(?P<sidecar>-wal|-shm|-journal)?$"
 )
+BUILD_DIR_SUFFIX = ".bag-tmp"
 TEMP_DIR_PURPOSES = ("replay",)
 _TEMP_DIR = re.compile(
     rf"^{TEMP_TAG}-(?:{'|'.join(TEMP_DIR_PURPOSES)})-(?P<pid>\d+)-[a-z0-9_]{{8}}$"
@@ -238,6 +240,32 @@ def private_temp_file(folder: Path, stem: str, option: str | None = None) -> Ite
         os.close(fd)
         for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_SIDECARS)):
             candidate.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def private_build_dir(folder: Path, stem: str, option: str | None = None) -> Iterator[Path]:
+    """A new 0700 folder `.STEM.sampleloans-PID-XXXXXXXX.bag-tmp` in `folder` to build a
+    folder output in (then renamed into place), locked while we live and removed when the block
+    ends or on SIGTERM; stale ones of dead processes (a SIGKILL) in `folder` are removed first."""
+    remove_stale_temps(folder)
+    try:
+        path = Path(
+            tempfile.mkdtemp(
+                prefix=f".{stem}.{TEMP_TAG}-{os.getpid()}-", suffix=BUILD_DIR_SUFFIX, dir=folder
+            )
+        )
+    except OSError as exc:
+        prefix = f"{option}: " if option else ""
+        raise StorageError(f"{prefix}cannot write in {folder}: {exc.strerror}") from None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _lock(fd)
+        with _cleanup_on_termination():
+            yield path
+    finally:
+        os.close(fd)
+        if path.is_dir() and not path.is_symlink():  # gone once renamed into place
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

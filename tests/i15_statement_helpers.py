@@ -71,6 +71,7 @@ def write_checkpoint(ledger: Path, folder: Path, *, up_to: int | None = None) ->
     note = sign_checkpoint(Checkpoint(ORIGIN, len(hashes), root_of(hashes)), signer)
     paths = {"key": folder / "lender.key", "pub": folder / "lender.pub", "cp": folder / "cp.txt"}
     paths["key"].write_text(signer.encode() + "\n")
+    paths["key"].chmod(0o600)  # `checkpoint --key` refuses a key others may read
     paths["pub"].write_text(signer.verifier().encode() + "\n")
     paths["cp"].write_text(note)
     return {**paths, "size": len(hashes), "note": note}

@@ -50,7 +50,8 @@ def prose(path: Path) -> str:
     comments (one per line, in order)."""
     source = path.read_text(encoding="utf-8")
     if path.suffix == ".md":
-        return source
+        # a fenced block shows commands and output, whose file names are the user's
+        return re.sub(r"^```.*?^```", "", source, flags=re.S | re.M)
     parts: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):

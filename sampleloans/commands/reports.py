@@ -8,6 +8,7 @@ pypdf are imported only inside these commands.
 import io
 import json
 import logging
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -312,6 +313,10 @@ class DocumentClaim:
     digest: str
     generated_at: datetime
     as_of: datetime | None
+    checkpoint: str | None = None  # `SIZE:ROOT` of the signed checkpoint it names
+
+
+CHECKPOINT_ID = re.compile(r"[1-9][0-9]{0,15}:[0-9a-f]{64}")
 
 
 def _metadata_text(meta: dict[str, Any], key: str) -> str:
@@ -347,6 +352,11 @@ def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
             raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
         generated_at = parse_datetime(generated, "generated_at")
         as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
+        checkpoint = meta.get("checkpoint")
+        if checkpoint is not None and (
+            not isinstance(checkpoint, str) or not CHECKPOINT_ID.fullmatch(checkpoint)
+        ):
+            raise InvalidInput("checkpoint: not SIZE:ROOT")
         try:
             request = make_request(kind, as_of=as_of, **{scope_name: scope_value})
         except InvalidInput:
@@ -360,7 +370,7 @@ def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
             f"FILE: {path} carries report metadata no report is written with ({exc}); "
             "the document was altered"
         ) from None
-    return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of)
+    return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of, checkpoint)
 
 
 def _refuse_future_dates(path: Path, claim: DocumentClaim, now: datetime) -> None:
@@ -432,8 +442,13 @@ def verify_document(
             raise InvalidInput("--signature-only: give --trust-root CERT to check the signature")
         root = load_trust_root(trust_root) if trust_root is not None else None
         data, meta = read_document(file)
-    if meta.get("kind") == "statement" or public_key is not None:
+    if meta.get("kind") == "statement":
         _verify_statement(ctx, file, data, meta, public_key, root)
+        return
+    if public_key is not None:
+        with errors_to_exit_codes():
+            claim = document_claim(file, meta)
+        _verify_report_offline(file, data, claim, public_key, root)
         return
     with errors_to_exit_codes():
         claim = document_claim(file, meta)
@@ -468,13 +483,29 @@ def verify_document(
                 )
             else:
                 out.print(f"ok    head {seq} is in the ledger with the same hash", markup=False)
-                if seq == head_seq and as_of is None:
-                    then = build_report(session, service_ctx, request, generated_at=generated_at)
-                else:
-                    then = rebuild_at(session, service_ctx, request, seq, generated_at)
-                _compare(out, problems, then, digest, data, render, seq, signed=signed)
-                current = build_report(session, service_ctx, request, generated_at=generated_at)
-                if current.digest != then.digest:
+                then_digest = digest
+                if _check_named_checkpoint(out, problems, session, claim):
+                    # rebuilt naming the checkpoint the file names: a later one changes nothing
+                    named = claim.checkpoint
+                    if seq == head_seq and as_of is None:
+                        then = build_report(
+                            session,
+                            service_ctx,
+                            request,
+                            generated_at=generated_at,
+                            checkpoint=named,
+                        )
+                    else:
+                        then = rebuild_at(
+                            session, service_ctx, request, seq, generated_at, checkpoint=named
+                        )
+                    _compare(out, problems, then, digest, data, render, seq, signed=signed)
+                    then_digest = then.digest
+                # the checkpoint is printed beside the content, not in it: compare content alone
+                current = build_report(
+                    session, service_ctx, request, generated_at=generated_at, checkpoint=None
+                )
+                if current.digest != then_digest:
                     problems.append(
                         f"current: events after {seq} (the ledger is at {head_seq}) change this "
                         "report's content; it is out of date: issue a new one"
@@ -492,6 +523,96 @@ def verify_document(
     out.print(f"{file}: verified against the ledger", markup=False)
 
 
+def _check_named_checkpoint(
+    out: Any, problems: list[str], session: Any, claim: DocumentClaim
+) -> bool:
+    """With the ledger: the checkpoint the report names is kept here, signed by the key kept
+    with it, and covers the report's head (False, with the problem, when it is not)."""
+    from sampleloans.services.reporting.checkpoint import named_problem
+
+    if claim.checkpoint is None:
+        out.print(
+            "note  the report names no signed checkpoint (none covered its head when it was made)",
+            markup=False,
+        )
+        return True
+    problem = named_problem(session, claim.checkpoint, claim.head_seq)
+    if problem is not None:
+        problems.append(problem)
+        return False
+    size = claim.checkpoint.partition(":")[0]
+    out.print(
+        f"ok    checkpoint {size}:{claim.checkpoint[len(size) + 1 :][:12]}… is kept in the "
+        "ledger and its signature verifies",
+        markup=False,
+    )
+    return True
+
+
+def _verify_report_offline(
+    file: Path, data: bytes, claim: DocumentClaim, public_key: Path, trust_root: Any
+) -> None:
+    """A report with the lender's public key alone: its checkpoint's signature and the head
+    event's inclusion proof under the signed root (and its PDF signature when signed)."""
+    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.commands.statement import read_public_key_text
+    from sampleloans.errors import RuleViolation
+    from sampleloans.services.reporting.checkpoint import verify_report_proof
+
+    out = console()
+    with errors_to_exit_codes():
+        _refuse_future_dates(file, claim, now())
+        key_text = read_public_key_text(public_key)
+        if claim.checkpoint is None:
+            raise RuleViolation(
+                f"FILE: {file} names no signed checkpoint (none covered its head when it was "
+                "made): there is nothing to check with --public-key; print it again after "
+                "'sampleloans checkpoint'"
+            )
+        document = embedded_checkpoint(data)
+        report = verify_report_proof(
+            document,
+            key_text,
+            head=f"{claim.head_seq}:{claim.head_hash}",
+            checkpoint_id=claim.checkpoint,
+        )
+    out.print(
+        f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
+        f"{claim.head_seq}:{claim.head_hash[:12]}…",
+        markup=False,
+    )
+    for line in report.lines:
+        out.print(f"ok    {line}", markup=False)
+    problems = list(report.problems)
+    if not check_document_signature(out, problems, data, trust_root, now()):
+        out.print(
+            "note  the PDF itself is not signed: its printed content is checked only against "
+            "the ledger (or by a signed copy, --sign)",
+            markup=False,
+        )
+    for problem in problems:
+        out.print(f"FAIL  {problem}", markup=False)
+    if problems:
+        out.print(
+            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"{file}: its head event is in the ledger the lender signed (checked with the public "
+        "key alone)",
+        markup=False,
+    )
+
+
+def embedded_checkpoint(data: bytes) -> dict[str, Any]:
+    """The checkpoint file embedded in a report PDF (InvalidInput when there is none)."""
+    from sampleloans.commands.statement import embedded_json
+    from sampleloans.reports.common import CHECKPOINT_FILE
+
+    return embedded_json(data, CHECKPOINT_FILE)
+
+
 def _verify_statement(
     ctx: typer.Context,
     file: Path,
@@ -503,14 +624,6 @@ def _verify_statement(
     """A statement: with --public-key, its proofs alone; else against the ledger."""
     from sampleloans.commands import statement
 
-    if meta.get("kind") != "statement":
-        from sampleloans.errors import InvalidInput
-
-        with errors_to_exit_codes():
-            raise InvalidInput(
-                f"--public-key: {file} is a {str(meta.get('kind'))[:20]} report; only a "
-                "statement carries proofs to check with a public key"
-            )
     if public_key is not None:
         statement.verify_offline(file, data, meta, public_key, trust_root)
     else:

@@ -184,27 +184,33 @@ def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> b
 
 def embedded_proofs(data: bytes) -> dict[str, Any]:
     """The proofs file embedded in a statement PDF (InvalidInput when there is none)."""
+    from sampleloans.reports.statement import PROOFS_FILE
+
+    return embedded_json(data, PROOFS_FILE)
+
+
+def embedded_json(data: bytes, name: str) -> dict[str, Any]:
+    """The JSON object a PDF embeds as file `name` (InvalidInput when there is not one)."""
     import io
 
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     from sampleloans.errors import InvalidInput
-    from sampleloans.reports.statement import PROOFS_FILE
 
     try:
         attachments = PdfReader(io.BytesIO(data)).attachments
-        blobs = attachments.get(PROOFS_FILE) or []
+        blobs = attachments.get(name) or []
     except (PyPdfError, ValueError, KeyError, OSError):
         blobs = []
     if len(blobs) != 1:
-        raise InvalidInput(f"FILE: a statement must embed exactly one {PROOFS_FILE}")
+        raise InvalidInput(f"FILE: it must embed exactly one {name}")
     try:
         proofs = json.loads(blobs[0])
     except (ValueError, RecursionError):
-        raise InvalidInput(f"FILE: its {PROOFS_FILE} is not JSON") from None
+        raise InvalidInput(f"FILE: its {name} is not JSON") from None
     if not isinstance(proofs, dict):
-        raise InvalidInput(f"FILE: its {PROOFS_FILE} is not a JSON object")
+        raise InvalidInput(f"FILE: its {name} is not a JSON object")
     return proofs
 
 
@@ -219,7 +225,7 @@ def verify_offline(
 
     out = console()
     with errors_to_exit_codes():
-        key_text = _read_text(public_key, "--public-key")
+        key_text = read_public_key_text(public_key)
         proofs = embedded_proofs(data)
         scope = str(meta.get("scope", ""))
         report = verify_proofs(
@@ -248,6 +254,11 @@ def verify_offline(
         "public key alone)",
         markup=False,
     )
+
+
+def read_public_key_text(path: Path) -> str:
+    """The text of a `--public-key` file."""
+    return _read_text(path, "--public-key")
 
 
 def _read_text(path: Path, option: str) -> str:

@@ -10,7 +10,9 @@ of RFC 6962 section 2.1 (the verification algorithms are RFC 9162 section 2.1.3.
     empty root = SHA-256("")
 
 `Frontier` computes a root in one pass with O(log n) memory (the roots of the perfect subtrees
-so far, the "compact range"); `MerkleTree` keeps every level for proofs (O(n) memory).
+so far, the "compact range"); `inclusion_proofs` computes the audit paths of many leaves in one
+pass over the leaves, holding only the nodes those paths need; `MerkleTree` keeps every level
+for proofs (O(n) memory: tests and small trees only).
 """
 
 import hashlib
@@ -196,6 +198,46 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
     if not complete:
         ranges.append((start, end))
     return ranges[::-1]
+
+
+def inclusion_proofs(
+    leaves: Iterable[bytes], size: int, indices: Iterable[int]
+) -> tuple[bytes, dict[int, list[bytes]]]:
+    """The root of the first `size` leaves and the RFC 6962 audit path of each leaf in `indices`,
+    in one pass over the leaf data: memory O(log size) plus the nodes the paths hold.
+
+    Every node of an RFC 6962 path is either a perfect, aligned subtree (its root is known the
+    moment its last leaf is read) or a range ending at `size` on the tree's right edge (folded
+    from the final frontier), so nothing else need be kept.
+    """
+    wanted = {index: inclusion_ranges(index, size) for index in sorted(set(indices))}
+    needed = {span for spans in wanted.values() for span in spans}
+    known: dict[tuple[int, int], bytes] = {}
+    stack: list[tuple[int, int, bytes]] = []  # (start, leaf count, root) of perfect subtrees
+    count = 0
+    for data in leaves:
+        if count == size:
+            break
+        node = (count, 1, leaf_hash(data))
+        while True:
+            if (node[0], node[0] + node[1]) in needed:
+                known[(node[0], node[0] + node[1])] = node[2]
+            if not stack or stack[-1][1] != node[1]:
+                break
+            left = stack.pop()
+            node = (left[0], left[1] * 2, node_hash(left[2], node[2]))
+        stack.append(node)
+        count += 1
+    if count != size:
+        raise ValueError(f"{count} leaves were given for a tree of {size}")
+    # the right edge: the range from each perfect subtree's start to the end of the tree
+    edge: bytes | None = None
+    for start, _count, root in reversed(stack):
+        edge = root if edge is None else node_hash(root, edge)
+        known.setdefault((start, size), edge)
+    return edge or EMPTY_ROOT, {
+        index: [known[span] for span in spans] for index, spans in wanted.items()
+    }
 
 
 def proof_from_ranges(

@@ -277,9 +277,34 @@ class InventoryBody:
     held_ug: int
 
 
+CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
+
+
+@dataclass(frozen=True)
+class ReportCheckpoint:
+    """The signed checkpoint a report names: the newest kept one covering its head event, with
+    that event's RFC 6962 inclusion proof under the checkpoint's root."""
+
+    origin: str
+    tree_size: int  # events 1 … tree_size; the report's head is one of them
+    root_hash: str  # hex
+    signed_by: str  # the signing keys as NAME+KEYID, from the note's signature lines
+    note: str  # the signed note as kept (C2SP tlog-checkpoint)
+    proof: tuple[str, ...]  # audit path (hex) of the head event, leaf index head_seq - 1
+
+    @property
+    def id(self) -> str:
+        """`SIZE:ROOT`, as the report's metadata names it."""
+        return f"{self.tree_size}:{self.root_hash}"
+
+
 @dataclass(frozen=True)
 class Report:
-    """A report's read model: request, title, the ledger head it reads, and its content."""
+    """A report's read model: request, title, the ledger head it reads, and its content.
+
+    `checkpoint` is the signed checkpoint the report names (None: none covers its head yet);
+    like the head, it is printed beside the content and not part of the content digest.
+    """
 
     request: ReportRequest
     title: str
@@ -288,6 +313,7 @@ class Report:
     head_seq: int
     head_hash: str
     body: CustodyBody | ReturnBody | OverdueBody | InventoryBody
+    checkpoint: ReportCheckpoint | None = None
 
     @cached_property
     def digest(self) -> str:
@@ -298,6 +324,21 @@ class Report:
     def head(self) -> str:
         """`SEQ:HASH`."""
         return f"{self.head_seq}:{self.head_hash}"
+
+
+def checkpoint_document(report: Report) -> dict[str, Any] | None:
+    """What a report embeds for a reader without the ledger: the signed checkpoint and the
+    inclusion proof of the head event under its root (None when it names no checkpoint)."""
+    checkpoint = report.checkpoint
+    if checkpoint is None:
+        return None
+    return {
+        "format": CHECKPOINT_PROOF_FORMAT,
+        "checkpoint": checkpoint.note,
+        "tree_size": checkpoint.tree_size,
+        "head": {"seq": report.head_seq, "hash": report.head_hash},
+        "proof": list(checkpoint.proof),
+    }
 
 
 _ATOMS = (str, int, float, type(None), datetime)

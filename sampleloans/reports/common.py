@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
-from sampleloans.readmodels.report import Overdue, Party, Report
+from sampleloans.readmodels.report import Overdue, Party, Report, checkpoint_document
 from sampleloans.reports import layout
 from sampleloans.units import format_mass
 
 METADATA_VERSION = 1
+CHECKPOINT_FILE = "report-checkpoint.json"
+CHECKPOINT_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 
 
 def mass(ug: int | None) -> str:
@@ -59,7 +61,39 @@ def metadata(report: Report) -> dict[str, Any]:
     }
     if request.as_of:
         data["as_of"] = request.as_of
+    if report.checkpoint is not None:
+        data["checkpoint"] = report.checkpoint.id
     return data
+
+
+def checkpoint_lines(report: Report) -> list[tuple[str, str]]:
+    """The signed checkpoint the report is built on, or a plain word that none covers it yet."""
+    checkpoint = report.checkpoint
+    if checkpoint is None:
+        return [
+            (
+                "Signed checkpoint",
+                f"none yet: the ledger has no signed checkpoint covering event {report.head_seq}; "
+                "the lender makes one with 'sampleloans checkpoint' and prints the report again",
+            )
+        ]
+    return [
+        (
+            "Signed checkpoint",
+            f"{checkpoint.tree_size} events, signed by {checkpoint.signed_by or '—'}; the head "
+            f"event's inclusion proof is embedded ({CHECKPOINT_FILE})",
+        ),
+        ("Checkpoint root", checkpoint.root_hash),
+    ]
+
+
+def checkpoint_json(report: Report) -> bytes | None:
+    """The embedded checkpoint file: sorted-key JSON, UTF-8, one trailing newline (or None)."""
+    document = checkpoint_document(report)
+    if document is None:
+        return None
+    text = json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
 
 
 def compact(data: dict[str, Any]) -> str:
@@ -75,6 +109,7 @@ def header_lines(report: Report) -> list[tuple[str, str]]:
         ("Generated at", when(report.generated_at)),
         ("Ledger head", report.head),
         ("Content digest", report.digest),
+        *checkpoint_lines(report),
     ]
     return lines
 
@@ -101,6 +136,7 @@ def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
 
 def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[str, Any]) -> bytes:
     """`render` once the metadata is known."""
+    proof = checkpoint_json(report)
     return layout.build_pdf(
         story_of(report),
         title=report.title,
@@ -113,4 +149,5 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
         keywords=compact(meta),
         qr_payload=compact(meta),
+        attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
     )

@@ -17,8 +17,6 @@ import base64
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from sampleloans import db, fileio
+from sampleloans import crashpoints, db, fileio
 from sampleloans.errors import InvalidInput, RuleViolation, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
@@ -118,17 +116,15 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
 
 @contextmanager
 def _building(dest: Path) -> Iterator[Path]:
-    """A private folder beside `dest`, renamed to `dest` when the body succeeds, else removed."""
-    folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".bag-tmp", dir=dest.parent))
-    try:
+    """A private folder beside `dest`, renamed to `dest` when the body succeeds, else removed;
+    one a killed export left behind is removed first (fileio's stale-temp cleanup)."""
+    with fileio.private_build_dir(dest.parent, dest.name, "--bag") as folder:
         yield folder
         if os.path.lexists(dest):
             raise StorageError(f"--bag: {dest} appeared meanwhile; nothing was replaced")
+        crashpoints.reached("before_bag_rename")
         os.rename(folder, dest)
         fileio.fsync_directory(dest.parent)
-    finally:
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _lender_name(connection: Connection) -> str:

@@ -12,6 +12,7 @@ events after it. The private key is read from its file to sign and never stored 
 import base64
 import hashlib
 import json
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -129,9 +130,25 @@ def _about(what: str, path: Path | str) -> Iterator[None]:
         raise InvalidInput(f"{what} {path}: {exc}") from None
 
 
+def refuse_unprotected_key(path: Path, option: str) -> None:
+    """Refuse (exit 3, like ssh) a private key file that group or others may read or write:
+    whoever could read it could sign checkpoints in the lender's name."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise StorageError(
+            f"{option}: {path} is accessible by group or others (mode {mode:04o}); a private "
+            f"key must be readable by its owner only: run 'chmod 600 {path}'"
+        )
+
+
 def read_signer(path: Path) -> notes.SignerKey:
-    """The private key of a file written by `keys generate` (its text never shown)."""
+    """The private key of a file written by `keys generate` (its text never shown); refused
+    when its mode lets group or others read it (`refuse_unprotected_key`)."""
     text_ = _read_small(path, "--key", MAX_KEY_FILE_BYTES)
+    refuse_unprotected_key(path, "--key")
     try:
         return notes.parse_signer_key(text_)
     except InvalidInput as exc:
@@ -303,6 +320,21 @@ def inclusion_proof(connection: Connection, seq: int, tree_size: int) -> list[by
     """RFC 6962 inclusion proof of event `seq` in the tree of the first `tree_size` events."""
     ranges = merkle.inclusion_ranges(seq - 1, tree_size)
     return merkle.proof_from_ranges(ranges, _leaves(connection))
+
+
+def inclusion_proofs(
+    connection: Connection, seqs: Iterable[int], tree_size: int
+) -> tuple[bytes, dict[int, list[bytes]]]:
+    """The root of the first `tree_size` events and the RFC 6962 inclusion proof of each event
+    in `seqs`, in one streamed pass (memory: the proofs, not the tree); Conflict when the
+    ledger has fewer events."""
+    try:
+        root, by_index = merkle.inclusion_proofs(
+            _hashes(connection, 1, tree_size), tree_size, (seq - 1 for seq in seqs)
+        )
+    except ValueError as exc:
+        raise Conflict(f"the ledger has fewer than {tree_size} events ({exc})") from None
+    return root, {index + 1: proof for index, proof in by_index.items()}
 
 
 # --- making a checkpoint --------------------------------------------------------------------

@@ -10,12 +10,13 @@ alone, that the events it lists are in the ledger the lender signed.
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between, from_iso
@@ -145,6 +146,7 @@ def build_statements(
             "checkpoint of this ledger"
         )
     proofs = InclusionProofs(session, checkpoint)
+    _refuse_unkept(session, checkpoint)
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
         return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
@@ -162,30 +164,49 @@ def _ledger_at(session: Session, seq: int, head_seq: int) -> Iterator[Session]:
         yield past
 
 
+def _refuse_unkept(session: Session, checkpoint: CheckpointRef) -> None:
+    """A statement names only a checkpoint this ledger made and keeps: a copy re-signed by
+    another key, or edited, would be refused by every borrower holding the lender's key."""
+    from sampleloans.services.checkpoints import stored_checkpoints
+
+    if all(kept.note != checkpoint.note for kept in stored_checkpoints(session.connection())):
+        raise RuleViolation(
+            f"checkpoint: its root is this ledger's, but it is not a checkpoint this ledger "
+            f"made and keeps (signed by {checkpoint.signed_by or 'no key'}: a re-signed or "
+            "edited copy?); give the file 'sampleloans checkpoint' wrote, or omit --checkpoint"
+        )
+
+
 class InclusionProofs:
-    """RFC 6962 inclusion proofs of events in the tree a checkpoint signs (built once)."""
+    """RFC 6962 inclusion proofs of events in the tree a checkpoint signs, each batch computed
+    in one streamed pass over the event hashes (a 1M-event ledger is never held in memory)."""
 
     def __init__(self, session: Session, checkpoint: CheckpointRef) -> None:
-        from sampleloans.ledger.merkle import MerkleTree
-
-        size = checkpoint.tree_size
-        hashes = session.exec(
-            select(LedgerEvent.hash)
-            .where(col(LedgerEvent.seq) <= size)
-            .order_by(col(LedgerEvent.seq))
-        )
-        self.tree = MerkleTree(bytes.fromhex(h) for h in hashes)
-        self.size = size
-        if self.tree.root(size).hex() != checkpoint.root_hash:
+        self.connection = session.connection()
+        self.size = checkpoint.tree_size
+        root, _none = _proofs(self.connection, (), self.size)
+        if root.hex() != checkpoint.root_hash:
             raise RuleViolation(
                 f"checkpoint: its root {checkpoint.root_hash[:16]}… is not the root of this "
-                f"ledger's first {size} events: it is a checkpoint of another ledger, or the "
+                f"ledger's first {self.size} events: it is a checkpoint of another ledger, or the "
                 "ledger was rewritten; run 'sampleloans verify'"
             )
 
-    def of(self, seq: int) -> tuple[str, ...]:
-        """The audit path of event `seq` (leaf index seq - 1), as hex."""
-        return tuple(node.hex() for node in self.tree.inclusion_proof(seq - 1, self.size))
+    def of(self, seqs: list[int]) -> dict[int, tuple[str, ...]]:
+        """The audit path of each event in `seqs` (leaf index seq - 1), as hex."""
+        if not seqs:
+            return {}
+        _root, proofs = _proofs(self.connection, seqs, self.size)
+        return {seq: tuple(node.hex() for node in path) for seq, path in proofs.items()}
+
+
+def _proofs(
+    connection: Connection, seqs: Iterable[int], size: int
+) -> tuple[bytes, dict[int, list[bytes]]]:
+    """`services.checkpoints.inclusion_proofs` (imported late: it loads the write side)."""
+    from sampleloans.services.checkpoints import inclusion_proofs
+
+    return inclusion_proofs(connection, seqs, size)
 
 
 def _build_one(
@@ -351,6 +372,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
     rows = session.exec(
         select(LedgerEvent).where(col(LedgerEvent.seq).in_(loan_of)).order_by(col(LedgerEvent.seq))
     )
+    paths = proofs.of(sorted(loan_of))
     events = []
     for event in rows:
         payload = json.loads(event.payload)
@@ -376,7 +398,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
                     corrects_seq=event.corrects_seq,
                     reason=event.reason,
                 ),
-                proof=proofs.of(event.seq),
+                proof=paths[event.seq],
             )
         )
     return events

@@ -7,12 +7,13 @@ the projections through the ORM session and never writes: `custody.py`, `returns
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso, to_iso
-from sampleloans.errors import InvalidInput, NotFound
+from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
@@ -30,6 +31,8 @@ from sampleloans.services.common import get_sample
 from sampleloans.services.reporting import custody, inventory, overdue, returns
 
 Body = CustodyBody | ReturnBody | OverdueBody | InventoryBody
+NEWEST = "newest"
+"""Name the newest kept checkpoint covering the head (else `SIZE:ROOT`, or None for none)."""
 Builder = Callable[[Session, ReportRequest, datetime], tuple[Body, str]]
 
 
@@ -80,9 +83,15 @@ def check_access(session: Session, ctx: Context, request: ReportRequest) -> None
 
 
 def build_report(
-    session: Session, ctx: Context, request: ReportRequest, *, generated_at: datetime
+    session: Session,
+    ctx: Context,
+    request: ReportRequest,
+    *,
+    generated_at: datetime,
+    checkpoint: str | None = NEWEST,
 ) -> Report:
-    """The report's read model at the ledger's head (or as of `request.as_of`)."""
+    """The report's read model at the ledger's head (or as of `request.as_of`), naming the
+    `checkpoint` (NEWEST: the newest kept one covering its head; `SIZE:ROOT`; None: none)."""
     check_access(session, ctx, request)
     if generated_at > ctx.now:
         raise InvalidInput("--generated-at: is in the future; a report is dated when it is made")
@@ -93,12 +102,20 @@ def build_report(
         from sampleloans.ledger import replay  # the write side loads only for a past report
 
         cut = replay.as_of(session, as_of)  # the one definition of "as it stood at"
-        return rebuild_at(session, ctx, request, cut.up_to_seq or 0, generated_at)
-    return _build(session, request, generated_at)
+        return rebuild_at(
+            session, ctx, request, cut.up_to_seq or 0, generated_at, checkpoint=checkpoint
+        )
+    return with_checkpoint(session, _build(session, request, generated_at), checkpoint)
 
 
 def rebuild_at(
-    session: Session, ctx: Context, request: ReportRequest, seq: int, generated_at: datetime
+    session: Session,
+    ctx: Context,
+    request: ReportRequest,
+    seq: int,
+    generated_at: datetime,
+    *,
+    checkpoint: str | None = NEWEST,
 ) -> Report:
     """The same report built from a replay of the ledger up to `seq` (in memory); a report as
     of a moment takes the ledger as it stood then (`ledger/replay.py`), whose head is `seq`."""
@@ -113,7 +130,8 @@ def rebuild_at(
     head_hash = hash_at(session, head_seq)
     head = None if head_hash is None else (head_seq, head_hash)  # none taken: the genesis
     with replay.ledger_at(session, cut, scope=_scope_of(session, request)) as past:
-        return _build(past, request, generated_at, head=head)
+        report = _build(past, request, generated_at, head=head)
+    return with_checkpoint(session, report, checkpoint)
 
 
 def _scope_of(session: Session, request: ReportRequest) -> list[tuple[str, str]]:
@@ -125,6 +143,27 @@ def _scope_of(session: Session, request: ReportRequest) -> list[tuple[str, str]]
 
         return [("sample", code) for code in lineage(session, request.sample)]
     return [("institution", request.institution or "")]
+
+
+def with_checkpoint(session: Session, report: Report, checkpoint: str | None) -> Report:
+    """`report` naming a kept signed checkpoint covering its head, with the head's inclusion
+    proof (NEWEST: the newest such, if any; `SIZE:ROOT`: that one; None: none)."""
+    if checkpoint is None:
+        return report
+    from sampleloans.services.reporting import checkpoint as checkpoints  # loads the ledger
+
+    connection = session.connection()
+    if checkpoint == NEWEST:
+        kept = checkpoints.newest_covering(connection, report.head_seq)
+        if kept is None:
+            return report
+    else:
+        problem = checkpoints.named_problem(session, checkpoint, report.head_seq)
+        kept = checkpoints.kept_named(connection, checkpoint)
+        if problem is not None or kept is None:
+            raise RuleViolation(problem or f"checkpoint: {checkpoint[:24]}… is not kept")
+    named = checkpoints.report_checkpoint(session, report.head_seq, kept)
+    return replace(report, checkpoint=named)
 
 
 def ledger_head(session: Session) -> tuple[int, str]:
