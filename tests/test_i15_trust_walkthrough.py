@@ -234,3 +234,9 @@ def test_a_borrower_and_an_auditor_check_everything_without_the_ledger(tmp_path:
     rebuilt = tmp_path / "rebuilt.db"
     sl("--db", str(rebuilt), "restore", "--events", str(bag / "data" / "events.jsonl"))
     assert sl("--db", str(rebuilt), "verify", "--print-head").strip().splitlines()[-1] == head
+
+
+def test_the_printed_check_proofs_script_is_the_shipped_one(tmp_path: Path) -> None:
+    """docs/trust.md prints tools/check_proofs.py in full: the two never drift apart."""
+    shipped = Path(__file__).resolve().parent.parent / "tools" / "check_proofs.py"
+    assert check_proofs_script(tmp_path).read_text() == shipped.read_text()
