@@ -38,6 +38,7 @@ from sqlalchemy import (
     Result,
     Select,
     Table,
+    TableClause,
     bindparam,
     func,
     insert,
@@ -49,6 +50,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 from sqlmodel import Session, SQLModel
 
@@ -192,6 +194,7 @@ class Unit:
         self.mission_root_ug: dict[str, int] = {}
         """Running mass of root samples per mission, kept while a batch registers many."""
         self._rows: dict[Key, Tracked] = {}  # the identity map
+        self._used: set[Key] = set()  # rows read or written since the last `release`
         self._changed: set[Key] = set()  # rows set since they were last written
         self._unsynced: set[Key] = set()  # rows set since the read session's copies were
         self._marks = (self._changed, self._unsynced)
@@ -222,6 +225,7 @@ class Unit:
                 self._absent.add(name)  # every write of this transaction goes through the unit
                 return None
             found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
+        self._used.add(name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
 
     def prefetch(self, model: type[SQLModel], keys: Iterable[Any]) -> None:
@@ -245,7 +249,7 @@ class Unit:
         codes = self._items_of.get(number)
         if codes is None:
             info = _info(LoanItem)
-            self.flush()  # items buffered before the first look are read back with the rest
+            self.flush_for({info.table.name})  # buffered items are read back with the rest
             rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
             adopted = (self._adopt(info, row) for row in rows)
             codes = self._items_of[number] = {str(item.__dict__["sample_code"]) for item in adopted}
@@ -254,14 +258,14 @@ class Unit:
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
-        self.flush()
+        self.flush()  # rare (incidents, corrections): everything is written first
         table = _info(Incident).table
         query = select(table.c.seq).where(table.c.sample_code == code, table.c.status == "open")
         return self.connection.execute(query.limit(1)).first() is not None
 
     def subjects_of(self, seq: int) -> list[tuple[str, str]]:
         """The (subject type, key) pairs an event is indexed under."""
-        self.flush()
+        self.flush()  # rare (incidents, corrections): everything is written first
         table = _info(EventSubject).table
         query = select(table.c.subject_type, table.c.subject_key).where(table.c.seq == seq)
         return [(str(kind), str(key)) for kind, key in self.connection.execute(query)]
@@ -288,6 +292,7 @@ class Unit:
         known = self._rows.get(name)
         if known is None:
             known = self._rows[name] = Tracked(dict(mapping), self._marks, name)
+        self._used.add(name)
         return known
 
     # --- the port: writes -----------------------------------------------------------------------
@@ -298,6 +303,7 @@ class Unit:
         row = {**info.defaults, **values}
         name = (info.table.name, tuple(row[column] for column in info.key_columns))
         tracked = self._rows[name] = Tracked(row, self._marks, name)
+        self._used.add(name)
         self._pending[info.table.name].append(tracked)
         self._absent.discard(name)
         if model is LoanItem and row["loan_number"] in self._items_of:
@@ -319,6 +325,19 @@ class Unit:
         self._pending[_EVENTS].append(values)
         self._absent.discard((_EVENTS, (values["seq"],)))
         self._raw.add(_EVENTS)
+
+    def dirty_tables(self) -> set[str]:
+        """The tables with rows buffered or changed since the last flush."""
+        dirty = {name for name, rows in self._pending.items() if rows}
+        dirty.update(key[0] for key in self._changed)
+        return dirty
+
+    def flush_for(self, tables: set[str]) -> None:
+        """Write everything before a query of `tables`, if any of them has unwritten rows (a
+        query of untouched tables needs nothing written: flushing then would only cut the
+        batch's executemany into small pieces)."""
+        if (self._pending or self._changed) and not tables.isdisjoint(self.dirty_tables()):
+            self.flush()
 
     def flush(self) -> None:
         """INSERT the buffered rows (parents first), then UPDATE the rows changed since read."""
@@ -390,7 +409,11 @@ class Unit:
         """
         key = _key_read_by(state)
         if key is None or key in self._rows or key[0] in self._raw:
-            self.flush()
+            tables = _tables_read_by(state)
+            if tables is None:
+                self.flush()
+            else:
+                self.flush_for(tables)
             return None
         empty = self._empty.get(key[0])
         if empty is not None and self.get(_TABLES[key[0]].model, key[1]) is None:
@@ -409,12 +432,20 @@ class Unit:
         """
         self.flush()
         if len(self._rows) > KEEP_ROWS:
-            self._rows.clear()
-            self._items_of.clear()
+            # keep the rows the last batch used (the reference rows every record reads, the
+            # records in play): forgetting them all made every batch read them again
+            used = self._used
+            self._rows = {key: row for key, row in self._rows.items() if key in used}
+            self._items_of = {
+                number: codes
+                for number, codes in self._items_of.items()
+                if ("loan", (number,)) in used
+            }
             self._absent.clear()
             self.complete = False
-            if self.session is not None:
-                self.held.clear()  # the read side's copies are bounded the same way
+        self._used = set()
+        if self.session is not None and len(self.held) > KEEP_ROWS:
+            self.held.clear()  # the read side's copies are bounded the same way
 
     def reset(
         self, head: Link | None = None, mission_root_ug: dict[str, int] | None = None
@@ -425,6 +456,7 @@ class Unit:
         caller gives the head and running totals as they were where the batch started.
         """
         self._rows.clear()
+        self._used.clear()
         self.complete = False
         self._changed.clear()
         self._pending.clear()
@@ -516,6 +548,15 @@ def _key_read_by(state: ORMExecuteState) -> Key | None:
     if set(values) != set(names):
         return None
     return (table.name, tuple(values[name] for name in names))
+
+
+def _tables_read_by(state: ORMExecuteState) -> set[str] | None:
+    """The names of the tables a session SELECT reads (None: not known, e.g. text SQL)."""
+    statement = state.statement
+    if not state.is_select or not isinstance(statement, Select):
+        return None
+    found = find_tables(statement, check_columns=True)
+    return {table.name for table in found if isinstance(table, TableClause)} or None
 
 
 def _stored_time(value: str | datetime) -> datetime:
