@@ -202,6 +202,7 @@ class Unit:
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
         self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
+        self._new_items: dict[str, set[str]] = defaultdict(set)  # loan → items not yet written
         self._absent: set[Key] = set()  # keys the read session found no row for
         self._empty: dict[str, FrozenResult[Any]] = {}
         self.held: list[object] = []
@@ -249,10 +250,14 @@ class Unit:
         codes = self._items_of.get(number)
         if codes is None:
             info = _info(LoanItem)
-            self.flush_for({info.table.name})  # buffered items are read back with the rest
+            # no flush: a stored row the unit holds is answered from the unit (`_adopt`), and
+            # the items it buffered are added from `_new_items` (a flush here cut every batch
+            # into one write per loan it first looked at)
             rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
             adopted = (self._adopt(info, row) for row in rows)
-            codes = self._items_of[number] = {str(item.__dict__["sample_code"]) for item in adopted}
+            codes = {str(item.__dict__["sample_code"]) for item in adopted}
+            codes |= self._new_items.get(number, set())
+            self._items_of[number] = codes
         items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
         return [item for item in items if item is not None]
 
@@ -306,8 +311,10 @@ class Unit:
         self._used.add(name)
         self._pending[info.table.name].append(tracked)
         self._absent.discard(name)
-        if model is LoanItem and row["loan_number"] in self._items_of:
-            self._items_of[row["loan_number"]].add(row["sample_code"])
+        if model is LoanItem:
+            self._new_items[row["loan_number"]].add(row["sample_code"])
+            if row["loan_number"] in self._items_of:
+                self._items_of[row["loan_number"]].add(row["sample_code"])
 
     def index(self, seq: int, subject_type: str, key: str) -> None:
         """Index an event under one record (once per event)."""
@@ -345,6 +352,7 @@ class Unit:
             return
         pending, self._pending = self._pending, defaultdict(list)
         self._raw.clear()
+        self._new_items.clear()
         for table_name in sorted(pending, key=_ORDER.__getitem__):
             self._write_new_rows(table_name, pending[table_name])
         if self._changed:
@@ -463,6 +471,7 @@ class Unit:
         self._raw.clear()
         self._unsynced.clear()
         self._items_of.clear()
+        self._new_items.clear()
         self._absent.clear()
         self.touched = Touched()
         self.head = head
