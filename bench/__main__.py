@@ -231,10 +231,8 @@ def scaling_figures(work: Path, ingest: dict[str, float], checked: dict[str, flo
     """Issue 13: import and verify per event, bench ledger / a 10k ledger of the same shape,
     and the import against a raw executemany of exactly the rows it writes (`bench.scaling`)."""
     small = in_child(
-        "from bench.scaling import per_event
-"
-        f"result = per_event({SMALL_EVENTS}, Path({str(work / 'scaling')!r}))
-"
+        "from bench.scaling import per_event\n"
+        f"result = per_event({SMALL_EVENTS}, Path({str(work / 'scaling')!r}))\n"
     )
     big_import_us = ingest["seconds"] / ingest["events"] * 1e6
     big_verify_us = checked["seconds"] / checked["events"] * 1e6
@@ -419,10 +417,8 @@ def main() -> int:
         f"{checked['peak_mb']:.0f} MB"
     )
     stage = in_child(
-        "from bench.scaling import chain_stage
-"
-        f"result = {{'seconds': chain_stage(Path({str(big)!r}))}}
-"
+        "from bench.scaling import chain_stage\n"
+        f"result = {{'seconds': chain_stage(Path({str(big)!r}))}}\n"
     )
     figure("verify chain stage / raw chain", stage["seconds"], raw_chain_s, "≤ 1.2", "s")
     scaling_figures(work, ingest, checked)

@@ -66,7 +66,7 @@ Key = tuple[str, tuple[Any, ...]]
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
 KEEP_ROWS = 20_000
-"""Rows a unit keeps between batches before it forgets them all (bounded memory)."""
+"""Rows a unit keeps between batches before it forgets those the last batch did not use."""
 
 
 @dataclass
@@ -203,6 +203,7 @@ class Unit:
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
         self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
         self._new_items: dict[str, set[str]] = defaultdict(set)  # loan → items not yet written
+        self._new_events: dict[Any, dict[str, Any]] = {}  # seq → event row not yet written
         self._absent: set[Key] = set()  # keys the read session found no row for
         self._empty: dict[str, FrozenResult[Any]] = {}
         self.held: list[object] = []
@@ -219,7 +220,9 @@ class Unit:
         if found is None:
             if name in self._absent or (self.complete and info.table.name not in _UNTRACKED):
                 return None
-            if info.table.name in self._raw:  # a buffered row may be the one asked for
+            if name[0] == _EVENTS and ident[0] in self._new_events:  # no flush for an event
+                return cast(M, Tracked(dict(self._new_events[ident[0]]), self._marks, name))
+            if info.table.name in self._raw and name[0] != _EVENTS:  # a buffered row may be it
                 self.flush()
             row = self.connection.execute(info.select, info.key_params(ident)).first()
             if row is None:
@@ -330,6 +333,7 @@ class Unit:
     def insert_event(self, values: dict[str, Any]) -> None:
         """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
         self._pending[_EVENTS].append(values)
+        self._new_events[values["seq"]] = values
         self._absent.discard((_EVENTS, (values["seq"],)))
         self._raw.add(_EVENTS)
 
@@ -353,6 +357,7 @@ class Unit:
         pending, self._pending = self._pending, defaultdict(list)
         self._raw.clear()
         self._new_items.clear()
+        self._new_events.clear()
         for table_name in sorted(pending, key=_ORDER.__getitem__):
             self._write_new_rows(table_name, pending[table_name])
         if self._changed:
@@ -433,13 +438,13 @@ class Unit:
         return found()
 
     def release(self) -> None:
-        """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
+        """Write everything; forget the rows once there are `KEEP_ROWS` (bounded memory).
 
         Rows stay valid across batches because nothing else writes in this transaction, so the
         reference rows every record reads (people, agreements, loans) are not read again.
         """
         self.flush()
-        if len(self._rows) > KEEP_ROWS:
+        if len(self._rows) >= KEEP_ROWS:
             # keep the rows the last batch used (the reference rows every record reads, the
             # records in play): forgetting them all made every batch read them again
             used = self._used
@@ -472,6 +477,7 @@ class Unit:
         self._unsynced.clear()
         self._items_of.clear()
         self._new_items.clear()
+        self._new_events.clear()
         self._absent.clear()
         self.touched = Touched()
         self.head = head
