@@ -49,7 +49,9 @@ def capture_writes(engine: Any, path: Path) -> Iterator[None]:
 
     handle = path.open("wb")
 
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+    def record(
+        _conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool
+    ) -> None:
         if statement.lstrip()[:6].upper() in WRITES:
             pickle.dump((statement, params, many), handle, protocol=pickle.HIGHEST_PROTOCOL)
 

@@ -50,8 +50,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.util import find_tables
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from sampleloans import crashpoints
