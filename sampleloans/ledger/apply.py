@@ -170,7 +170,8 @@ def _loan(
         _in_order(loan.last_loan_wide_event_at, envelope, f"loan {number} as a whole")
     loan.last_event_at = max(loan.last_event_at, envelope.occurred_at)
     touched.loans.add(number)
-    touched.agreements.add(loan.agreement)
+    # the agreement's check (mass issued under it) runs only where issued mass changes
+    # (`_issued_mass_changed`): a consumption does not make every agreement's loans re-summed
     for subject_type, key in (
         (SubjectType.LOAN, number),
         (SubjectType.INSTITUTION, loan.institution),
@@ -179,6 +180,11 @@ def _loan(
     ):
         store.index(envelope.seq, subject_type, key)
     return loan
+
+
+def _issued_mass_changed(touched: Touched, loan: Loan) -> None:
+    """Mark the loan's agreement for its check: mass issued under it changed."""
+    touched.agreements.add(loan.agreement)
 
 
 def _follow_items(store: Projections, loan: Loan) -> None:
@@ -551,6 +557,7 @@ def _issued(store: Projections, envelope: Envelope, event: ev.LoanIssued, t: Tou
         loan.curator = sample.custodian
         item.issued_ug = item.held_ug = int(mass)
         item.state = ItemState.ISSUED
+    _issued_mass_changed(t, loan)
     loan.status = LoanStatus.ISSUED
     loan.issued_at = envelope.occurred_at
     loan.due_at = envelope.occurred_at + period_delta(loan.loan_period)
@@ -719,6 +726,7 @@ def _loan_split(store: Projections, envelope: Envelope, event: ev.LoanSplit, t: 
         held_ug=event.mass_ug,
         state=ItemState.HELD,
     )
+    _issued_mass_changed(t, loan)
 
 
 @applies(ev.LoanExtended)
@@ -1102,6 +1110,7 @@ def _correct_loan_split(
     _move_held(parent, parent_item, delta_ug, "split")
     parent.split_ug += delta_ug
     child_item.issued_ug += delta_ug
+    _issued_mass_changed(t, loan)
     child_item.held_ug += delta_ug
     child.initial_mass_ug += delta_ug
     child.on_loan_ug += delta_ug

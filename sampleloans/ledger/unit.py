@@ -37,6 +37,7 @@ from sqlalchemy import (
     Result,
     Select,
     Table,
+    TableClause,
     bindparam,
     func,
     insert,
@@ -49,6 +50,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from sampleloans import crashpoints
@@ -67,7 +69,7 @@ Key = tuple[str, tuple[Any, ...]]
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
 KEEP_ROWS = 20_000
-"""Rows a unit keeps between batches before it forgets them all (bounded memory)."""
+"""Rows a unit keeps between batches before it forgets those the last batch did not use."""
 
 
 @dataclass
@@ -203,6 +205,7 @@ class Unit:
         self.mission_root_ug: dict[str, int] = {}
         """Running mass of root samples per mission, kept while a batch registers many."""
         self._rows: dict[Key, Tracked] = {}  # the identity map
+        self._used: set[Key] = set()  # rows read or written since the last `release`
         self._changed: set[Key] = set()  # rows set since they were last written
         self._unsynced: set[Key] = set()  # rows set since the read session's copies were
         self._marks = (self._changed, self._unsynced)
@@ -210,6 +213,8 @@ class Unit:
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
         self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
+        self._new_items: dict[str, set[str]] = defaultdict(set)  # loan → items not yet written
+        self._new_events: dict[Any, dict[str, Any]] = {}  # seq → event row not yet written
         self._absent: set[Key] = set()  # keys the read session found no row for
         self._empty: dict[str, FrozenResult[Any]] = {}
         self.held: list[object] = []
@@ -226,13 +231,16 @@ class Unit:
         if found is None:
             if name in self._absent or (self.complete and info.table.name not in _UNTRACKED):
                 return None
-            if info.table.name in self._raw:  # a buffered row may be the one asked for
+            if name[0] == _EVENTS and ident[0] in self._new_events:  # no flush for an event
+                return cast(M, Tracked(dict(self._new_events[ident[0]]), self._marks, name))
+            if info.table.name in self._raw and name[0] != _EVENTS:  # a buffered row may be it
                 self.flush()
             row = self.connection.execute(info.select, info.key_params(ident)).first()
             if row is None:
                 self._absent.add(name)  # every write of this transaction goes through the unit
                 return None
             found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
+        self._used.add(name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
 
     def prefetch(self, model: type[SQLModel], keys: Iterable[Any]) -> None:
@@ -256,16 +264,20 @@ class Unit:
         codes = self._items_of.get(number)
         if codes is None:
             info = _info(LoanItem)
-            self.flush()  # items buffered before the first look are read back with the rest
+            # no flush: a stored row the unit holds is answered from the unit (`_adopt`), and
+            # the items it buffered are added from `_new_items` (a flush here cut every batch
+            # into one write per loan it first looked at)
             rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
             adopted = (self._adopt(info, row) for row in rows)
-            codes = self._items_of[number] = {str(item.__dict__["sample_code"]) for item in adopted}
+            codes = {str(item.__dict__["sample_code"]) for item in adopted}
+            codes |= self._new_items.get(number, set())
+            self._items_of[number] = codes
         items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
         return [item for item in items if item is not None]
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
-        self.flush()
+        self.flush()  # rare (incidents, corrections): everything is written first
         table = _info(Incident).table
         query = select(table.c.seq).where(
             table.c.sample_code == code, table.c.status == IncidentStatus.OPEN
@@ -274,7 +286,7 @@ class Unit:
 
     def subjects_of(self, seq: int) -> list[tuple[str, str]]:
         """The (subject type, key) pairs an event is indexed under."""
-        self.flush()
+        self.flush()  # rare (incidents, corrections): everything is written first
         table = _info(EventSubject).table
         query = select(table.c.subject_type, table.c.subject_key).where(table.c.seq == seq)
         return [(str(kind), str(key)) for kind, key in self.connection.execute(query)]
@@ -301,6 +313,7 @@ class Unit:
         known = self._rows.get(name)
         if known is None:
             known = self._rows[name] = Tracked(dict(mapping), self._marks, name)
+        self._used.add(name)
         return known
 
     # --- the port: writes -----------------------------------------------------------------------
@@ -311,10 +324,13 @@ class Unit:
         row = {**info.defaults, **values}
         name = (info.table.name, tuple(row[column] for column in info.key_columns))
         tracked = self._rows[name] = Tracked(row, self._marks, name)
+        self._used.add(name)
         self._pending[info.table.name].append(tracked)
         self._absent.discard(name)
-        if model is LoanItem and row["loan_number"] in self._items_of:
-            self._items_of[row["loan_number"]].add(row["sample_code"])
+        if model is LoanItem:
+            self._new_items[row["loan_number"]].add(row["sample_code"])
+            if row["loan_number"] in self._items_of:
+                self._items_of[row["loan_number"]].add(row["sample_code"])
 
     def index(self, seq: int, subject_type: str, key: str) -> None:
         """Index an event under one record (once per event)."""
@@ -330,8 +346,22 @@ class Unit:
     def insert_event(self, values: dict[str, Any]) -> None:
         """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
         self._pending[_EVENTS].append(values)
+        self._new_events[values["seq"]] = values
         self._absent.discard((_EVENTS, (values["seq"],)))
         self._raw.add(_EVENTS)
+
+    def dirty_tables(self) -> set[str]:
+        """The tables with rows buffered or changed since the last flush."""
+        dirty = {name for name, rows in self._pending.items() if rows}
+        dirty.update(key[0] for key in self._changed)
+        return dirty
+
+    def flush_for(self, tables: set[str]) -> None:
+        """Write everything before a query of `tables`, if any of them has unwritten rows (a
+        query of untouched tables needs nothing written: flushing then would only cut the
+        batch's executemany into small pieces)."""
+        if (self._pending or self._changed) and not tables.isdisjoint(self.dirty_tables()):
+            self.flush()
 
     def flush(self) -> None:
         """INSERT the buffered rows (parents first), then UPDATE the rows changed since read."""
@@ -339,6 +369,8 @@ class Unit:
             return
         pending, self._pending = self._pending, defaultdict(list)
         self._raw.clear()
+        self._new_items.clear()
+        self._new_events.clear()
         for table_name in sorted(pending, key=_ORDER.__getitem__):
             self._write_new_rows(table_name, pending[table_name])
         if self._changed:
@@ -403,7 +435,11 @@ class Unit:
         """
         key = _key_read_by(state)
         if key is None or key in self._rows or key[0] in self._raw:
-            self.flush()
+            tables = _tables_read_by(state)
+            if tables is None:
+                self.flush()
+            else:
+                self.flush_for(tables)
             return None
         empty = self._empty.get(key[0])
         if empty is not None and self.get(_TABLES[key[0]].model, key[1]) is None:
@@ -415,19 +451,27 @@ class Unit:
         return found()
 
     def release(self) -> None:
-        """Write everything; forget the rows once there are more than `KEEP_ROWS` (bounded memory).
+        """Write everything; forget the rows once there are `KEEP_ROWS` (bounded memory).
 
         Rows stay valid across batches because nothing else writes in this transaction, so the
         reference rows every record reads (people, agreements, loans) are not read again.
         """
         self.flush()
-        if len(self._rows) > KEEP_ROWS:
-            self._rows.clear()
-            self._items_of.clear()
+        if len(self._rows) >= KEEP_ROWS:
+            # keep the rows the last batch used (the reference rows every record reads, the
+            # records in play): forgetting them all made every batch read them again
+            used = self._used
+            self._rows = {key: row for key, row in self._rows.items() if key in used}
+            self._items_of = {
+                number: codes
+                for number, codes in self._items_of.items()
+                if ("loan", (number,)) in used
+            }
             self._absent.clear()
             self.complete = False
-            if self.session is not None:
-                self.held.clear()  # the read side's copies are bounded the same way
+        self._used = set()
+        if self.session is not None and len(self.held) > KEEP_ROWS:
+            self.held.clear()  # the read side's copies are bounded the same way
 
     def reset(
         self, head: Link | None = None, mission_root_ug: dict[str, int] | None = None
@@ -438,12 +482,15 @@ class Unit:
         caller gives the head and running totals as they were where the batch started.
         """
         self._rows.clear()
+        self._used.clear()
         self.complete = False
         self._changed.clear()
         self._pending.clear()
         self._raw.clear()
         self._unsynced.clear()
         self._items_of.clear()
+        self._new_items.clear()
+        self._new_events.clear()
         self._absent.clear()
         self.touched = Touched()
         self.head = head
@@ -529,6 +576,15 @@ def _key_read_by(state: ORMExecuteState) -> Key | None:
     if set(values) != set(names):
         return None
     return (table.name, tuple(values[name] for name in names))
+
+
+def _tables_read_by(state: ORMExecuteState) -> set[str] | None:
+    """The names of the tables a session SELECT reads (None: not known, e.g. text SQL)."""
+    statement = state.statement
+    if not state.is_select or not isinstance(statement, Select):
+        return None
+    found = find_tables(statement, check_columns=True)
+    return {table.name for table in found if isinstance(table, TableClause)} or None
 
 
 def _stored_time(value: str | datetime) -> datetime:
