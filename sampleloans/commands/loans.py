@@ -9,20 +9,27 @@ from sampleloans.commands.common import (
     AtOption,
     CsvOption,
     JsonOption,
-    check_output_format,
     console,
     parse_at,
     print_fitted,
     print_json,
-    print_table,
     reading,
     writing,
+)
+from sampleloans.commands.listing import (
+    Column,
+    JsonlOption,
+    LimitOption,
+    OffsetOption,
+    TableSpec,
+    check_formats,
+    output_format,
+    page_for,
+    write_rows,
 )
 from sampleloans.vocab import LoanStatus
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from sampleloans.services.loan_views import LoanDetail, LoanRow
 
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
@@ -676,54 +683,89 @@ def list_(
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
+    pi: Annotated[
+        str | None, typer.Option("--pi", help="Only this principal investigator's (e-mail).")
+    ] = None,
+    due_before: Annotated[
+        str | None, typer.Option("--due-before", help="Only loans due before this time.")
+    ] = None,
+    due_after: Annotated[
+        str | None, typer.Option("--due-after", help="Only loans due after this time.")
+    ] = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
     """List loans by number (researchers see their own institution's).
 
+    Filters combine (all must hold); --due-before/--due-after are ISO 8601 times (UTC if no
+    offset), strict. Rows stream: --json writes one array row by row, --jsonl one object per
+    line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
     transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
     overdue), overdue}.
-    Example: sampleloans loans list --status received
+    Example: sampleloans loans list --status received --due-before 2026-06-01
     """
-    check_output_format(as_json=as_json, as_csv=as_csv)
+    check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
+    from sampleloans.commands.jsonout import renamed
+    from sampleloans.dates import parse_datetime
     from sampleloans.services import loan_views
 
+    fmt = output_format(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
     with reading(ctx) as (session, service_ctx):
-        rows = loan_views.list_loans(session, service_ctx, status=status, institution=institution)
-    if as_json:
-        from sampleloans.commands.jsonout import renamed
+        filters = loan_views.LoanFilters(
+            status=status,
+            institution=institution,
+            pi=pi,
+            due_before=parse_datetime(due_before, "--due-before") if due_before else None,
+            due_after=parse_datetime(due_after, "--due-after") if due_after else None,
+        )
+        page = page_for(limit, offset, table=fmt == "table")
+        listing = loan_views.loans_listing(session, service_ctx, filters=filters, page=page)
+        write_rows(
+            listing.rows,
+            page=page,
+            total=listing.total,
+            to_json=lambda row: renamed(row, {"samples": "sample_count"}),
+            spec=LOAN_TABLE,
+            fmt=fmt,
+        )
 
-        print_json(renamed(rows, {"samples": "sample_count"}))
-        return
-    print_table(_list_table(rows), as_csv=as_csv)
 
-
-def _list_table(rows: "list[LoanRow]") -> "Table":
-    from rich.table import Table
+def _loan_cells(row: "LoanRow") -> list[Any]:
     from rich.text import Text
 
     from sampleloans.units import format_mass
 
-    table = Table(title="Loans")
-    for heading in ("loan", "institution", "PI", "status", "samples", "issued", "held", "due"):
-        table.add_column(
-            heading,
-            justify="right" if heading in ("issued", "held") else "left",
-            no_wrap=heading in ("loan", "due"),
-        )
-    for row in rows:
-        table.add_row(
-            Text(row.number),
-            Text(row.institution),
-            Text(row.pi),
-            _status_text(row.status),
-            str(row.samples),
-            format_mass(row.issued_ug),
-            format_mass(row.held_ug),
-            _due_text(row.due_at, row.days_left, row.overdue),
-        )
-    return table
+    return [
+        Text(row.number),
+        Text(row.institution),
+        Text(row.pi),
+        _status_text(row.status),
+        str(row.samples),
+        format_mass(row.issued_ug),
+        format_mass(row.held_ug),
+        _due_text(row.due_at, row.days_left, row.overdue),
+    ]
+
+
+LOAN_TABLE = TableSpec(
+    title="Loans",
+    columns=(
+        Column("loan", no_wrap=True),
+        Column("institution"),
+        Column("PI"),
+        Column("status"),
+        Column("samples"),
+        Column("issued", right=True),
+        Column("held", right=True),
+        Column("due", no_wrap=True),
+    ),
+    cells=_loan_cells,
+    empty="No loans match.",
+)
 
 
 @app.command("show")

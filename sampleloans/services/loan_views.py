@@ -5,9 +5,13 @@ loans and incidents, curators and compliance officers see everything.
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select, case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
@@ -23,13 +27,17 @@ from sampleloans.models import (
     LedgerEvent,
     Loan,
     LoanItem,
+    Person,
     Shipment,
     Weighing,
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
+from sampleloans.services.common import get
 from sampleloans.services.handover import loan_handovers
-from sampleloans.vocab import IncidentStatus, ItemSource, Role
+from sampleloans.services.listing import EVERY_ROW, Listing, Page, batches, counter, paged
+from sampleloans.units import quote_input
+from sampleloans.vocab import IncidentStatus, ItemSource
 
 
 @dataclass(frozen=True)
@@ -213,41 +221,113 @@ def list_loans(
     status: str | None = None,
     institution: str | None = None,
 ) -> list[LoanRow]:
-    """Loans by number; researchers see only their own institution's."""
+    """Every loan by number, as a list (small ledgers, tests); `loans_listing` streams."""
+    filters = LoanFilters(status=status, institution=institution)
+    return list(loans_listing(session, ctx, filters=filters).rows)
+
+
+@dataclass(frozen=True)
+class LoanFilters:
+    """What `loans list` narrows to; None: no filter on that field."""
+
+    status: str | None = None
+    institution: str | None = None
+    pi: str | None = None  # the principal investigator's e-mail
+    due_before: datetime | None = None  # due strictly before
+    due_after: datetime | None = None  # due strictly after
+
+
+def loans_listing(
+    session: Session,
+    ctx: Context,
+    *,
+    filters: LoanFilters = LoanFilters(),
+    page: Page = EVERY_ROW,
+) -> Listing[LoanRow]:
+    """Loans by number, streamed a batch at a time, with the count of every match.
+
+    Researchers see only their own institution's loans (in SQL); every filter value is checked
+    before any row is read.
+    """
     person = access.reader(session, ctx)
-    query = select(Loan)
-    if status is not None:
-        wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
-        if wanted not in LOAN_STATUSES:
-            accepted = ", ".join(name.replace("_", "-") for name in LOAN_STATUSES)
-            raise InvalidInput(f"status: {status!r} is not one of {accepted}")
-        query = query.where(Loan.status == wanted)
-    if institution is not None:
-        short = access.readable_institution(session, person, institution).short_name
-        query = query.where(Loan.institution == short)
-    elif person.role == Role.RESEARCHER:
-        query = query.where(Loan.institution == person.institution)
-    rows = []
-    for loan in session.exec(query.order_by(Loan.number)).all():
-        items = _items(session, loan.number)
-        days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
-        rows.append(
-            LoanRow(
-                number=loan.number,
-                agreement=loan.agreement,
-                institution=loan.institution,
-                pi=loan.pi_email,
-                status=loan.status,
-                transfer_type=loan.transfer_type,
-                samples=len(items),
-                issued_ug=sum(i.issued_ug for i in items if i.source == ItemSource.ISSUED),
-                held_ug=sum(i.held_ug for i in items),
-                due_at=loan.due_at,
+    query = _loan_query(session, person, filters)
+    return Listing(
+        rows=_loan_rows(session, paged(query, page), ctx.now), total=counter(session, query)
+    )
+
+
+def _loan_status(status: str) -> str:
+    """A loan status as stored, or InvalidInput naming the accepted ones."""
+    wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
+    if wanted not in LOAN_STATUSES:
+        accepted = ", ".join(name.replace("_", "-") for name in LOAN_STATUSES)
+        raise InvalidInput(f"--status: {quote_input(status)} is not one of {accepted}")
+    return wanted
+
+
+def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Select[Any]:
+    """The loans a person may read that match the filters, with their item totals, by number."""
+    item = LoanItem.__table__.alias("item")
+    of_loan = item.c.loan_number == col(Loan.number)
+    issued = case((item.c.source == ItemSource.ISSUED.value, item.c.issued_ug), else_=0)
+    query = sa_select(
+        col(Loan.number),
+        col(Loan.agreement),
+        col(Loan.institution),
+        col(Loan.pi_email),
+        col(Loan.status),
+        col(Loan.transfer_type),
+        col(Loan.due_at),
+        sa_select(func.count()).where(of_loan).scalar_subquery().label("samples"),
+        sa_select(func.coalesce(func.sum(issued), 0))
+        .where(of_loan)
+        .scalar_subquery()
+        .label("issued_ug"),
+        sa_select(func.coalesce(func.sum(item.c.held_ug), 0))
+        .where(of_loan)
+        .scalar_subquery()
+        .label("held_ug"),
+    )
+    if filters.status is not None:
+        query = query.where(col(Loan.status) == _loan_status(filters.status))
+    if filters.institution is not None:
+        short = access.readable_institution(session, person, filters.institution.strip())
+        query = query.where(col(Loan.institution) == short.short_name)
+    elif not access.is_staff(person):
+        query = query.where(col(Loan.institution) == person.institution)
+    if filters.pi is not None:
+        email = filters.pi.strip().lower()
+        if access.is_staff(person):
+            get(session, Person, email, "--pi: person", "see 'people list'")
+        else:
+            access.readable_person(session, person, email)
+        query = query.where(col(Loan.pi_email) == email)
+    if filters.due_before is not None:
+        query = query.where(col(Loan.due_at) < filters.due_before)
+    if filters.due_after is not None:
+        query = query.where(col(Loan.due_at) > filters.due_after)
+    return query.order_by(col(Loan.number))
+
+
+def _loan_rows(session: Session, query: Select[Any], now: datetime) -> Iterator[LoanRow]:
+    """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
+    for batch in batches(session, query):
+        for r in batch:
+            days_left, overdue = rule.return_due(r.status, r.due_at, now)
+            yield LoanRow(
+                number=r.number,
+                agreement=r.agreement,
+                institution=r.institution,
+                pi=r.pi_email,
+                status=r.status,
+                transfer_type=r.transfer_type,
+                samples=int(r.samples),
+                issued_ug=int(r.issued_ug),
+                held_ug=int(r.held_ug),
+                due_at=r.due_at,
                 days_left=days_left,
                 overdue=overdue,
             )
-        )
-    return rows
 
 
 def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
