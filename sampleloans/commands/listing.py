@@ -56,7 +56,8 @@ def check_formats(*, as_json: bool = False, as_jsonl: bool = False, as_csv: bool
         name for name, on in (("--json", as_json), ("--jsonl", as_jsonl), ("--csv", as_csv)) if on
     ]
     if len(given) > 1:
-        sys.stderr.write(f"Error: {' and '.join(given)}: give one output format, not several\n")
+        several = "not both" if len(given) == 2 else "not several"
+        sys.stderr.write(f"Error: {' and '.join(given)}: give one of them, {several}\n")
         raise typer.Exit(2)
 
 
