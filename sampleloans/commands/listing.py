@@ -216,7 +216,7 @@ def write_table(
     number of rows."""
     first = list(islice(rows, RICH_ROWS + 1))
     if not first:
-        if not page.offset:
+        if not page.offset and spec.empty:
             _console().print(spec.empty)
         return 0
     if len(first) <= RICH_ROWS:

@@ -12,7 +12,6 @@ from sampleloans.commands.common import (
     console,
     parse_at,
     print_fitted,
-    print_json,
     reading,
     writing,
 )
@@ -769,8 +768,17 @@ LOAN_TABLE = TableSpec(
 
 
 @app.command("show")
-def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    number: Number,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
+    as_json: JsonOption = False,
+) -> None:
     """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
+
+    The consumptions (one per analysis: the part that grows) stream; --limit/--offset page
+    through them (on a terminal the table shows 50 unless --limit says otherwise).
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
@@ -786,21 +794,71 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     direction, seal_number}].
     Example: sampleloans loans show L-1 --json
     """
+    import sys
+    from dataclasses import replace
+
+    from sampleloans.commands.jsonout import renamed, to_json
+    from sampleloans.commands.listing import write_json
     from sampleloans.services import loan_views
 
     with reading(ctx) as (session, service_ctx):
-        detail = loan_views.loan_detail(session, service_ctx, number)
-    if as_json:
-        from sampleloans.commands.jsonout import renamed
+        page = page_for(limit, offset, table=not as_json)
+        detail, total = loan_views.loan_detail_stream(session, service_ctx, number, page=page)
+        if as_json:
+            # the text recorded at settlement, not the open obligations of `status`
+            head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
+            head["consumptions"] = map(to_json, detail.consumptions)
+            write_json(head, sys.stdout)
+            return
+        before, after = _detail_renderables(detail)
+        print_fitted(before)
+        write_rows(
+            iter(detail.consumptions),
+            page=page,
+            total=total,
+            to_json=to_json,
+            spec=CONSUMPTION_TABLE,
+            fmt="table",
+        )
+        print_fitted(after)
 
-        # the text recorded at settlement, not the open obligations of `status`
-        print_json(renamed(detail, {"obligations": "settled_obligations"}))
-        return
-    print_fitted(_detail_renderables(detail))
+
+def _consumption_cells(c: Any) -> list[Any]:
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    return [
+        str(c.seq),
+        Text(c.sample),
+        Text(c.technique),
+        "yes" if c.destructive else "no",
+        format_mass(c.mass_ug),
+        Text(
+            handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
+            style="yellow" if c.backdated else "",
+        ),
+    ]
 
 
-def _detail_renderables(d: "LoanDetail") -> list[Any]:
-    """Header grid, then the items, shipments, consumptions and extensions tables."""
+CONSUMPTION_TABLE = TableSpec(
+    title="Consumptions",
+    columns=(
+        Column("event"),
+        Column("sample"),
+        Column("technique"),
+        Column("destructive"),
+        Column("mass", right=True),
+        Column("when (UTC)"),
+    ),
+    cells=_consumption_cells,
+    empty="",
+)
+
+
+def _detail_renderables(d: "LoanDetail") -> tuple[list[Any], list[Any]]:
+    """Header grid, items, shipments and hand-overs; then (after the consumptions, streamed
+    apart) the extensions table."""
     from rich.table import Table
     from rich.text import Text
 
@@ -868,23 +926,7 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
             )
         parts.append(ships)
     parts.extend(_handover_tables(d))
-    if d.consumptions:
-        uses = Table(title="Consumptions")
-        for heading in ("event", "sample", "technique", "destructive", "mass", "when (UTC)"):
-            uses.add_column(heading, justify="right" if heading == "mass" else "left")
-        for c in d.consumptions:
-            uses.add_row(
-                str(c.seq),
-                Text(c.sample),
-                Text(c.technique),
-                "yes" if c.destructive else "no",
-                format_mass(c.mass_ug),
-                Text(
-                    handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
-                    style="yellow" if c.backdated else "",
-                ),
-            )
-        parts.append(uses)
+    after: list[Any] = []
     if d.extensions:
         exts = Table(title="Extensions")
         for heading in ("event", "period", "approver", "reason", "new due"):
@@ -897,5 +939,5 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
                 _when(e.new_due_at),
             )
-        parts.append(exts)
-    return parts
+        after.append(exts)
+    return parts, after

@@ -5,8 +5,8 @@ loans and incidents, curators and compliance officers see everything.
 """
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -183,7 +183,7 @@ class LoanDetail:
     closed_at: datetime | None
     items: tuple[ItemView, ...]
     shipments: tuple[ShipmentView, ...]
-    consumptions: tuple[ConsumptionView, ...]
+    consumptions: Iterable[ConsumptionView]  # a tuple, or a stream from `loan_detail_stream`
     extensions: tuple[ExtensionView, ...]
     handovers: tuple[HandoverView, ...] = ()
     weighing_discrepancies: tuple[DiscrepancyView, ...] = ()
@@ -331,13 +331,26 @@ def _loan_rows(session: Session, query: Select[Any], now: datetime) -> Iterator[
 
 
 def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
-    """One loan with its items, shipments, consumptions and extensions (each in seq order)."""
+    """One loan with its items, shipments, consumptions and extensions (each in seq order), the
+    consumptions as a tuple (small loans, tests); `loan_detail_stream` streams them."""
+    detail, _total = loan_detail_stream(session, ctx, number)
+    return replace(detail, consumptions=tuple(detail.consumptions))
+
+
+def loan_detail_stream(
+    session: Session, ctx: Context, number: str, *, page: Page = EVERY_ROW
+) -> tuple[LoanDetail, Callable[[], int]]:
+    """`loan_detail` whose consumptions (the part that grows with the loan's events) stream a
+    batch at a time, one page of them, with a count of them all."""
     person = access.reader(session, ctx)
     loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
-    times = _event_times(session, number)
+    extension_rows = session.exec(
+        select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
+    ).all()
+    times = _event_times(session, [e.seq for e in extension_rows])
     items = tuple(
         ItemView(
             sample=i.sample_code,
@@ -371,23 +384,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             select(Shipment).where(Shipment.loan_number == number).order_by(col(Shipment.seq))
         ).all()
     )
-    consumptions = tuple(
-        ConsumptionView(
-            seq=c.seq,
-            sample=c.sample_code,
-            technique=c.technique,
-            destructive=c.destructive,
-            mass_ug=c.mass_ug,
-            occurred_at=c.occurred_at,
-            recorded_at=times[c.seq][1],
-            backdated=is_backdated(*times[c.seq]),
-        )
-        for c in session.exec(
-            select(Consumption)
-            .where(Consumption.loan_number == number)
-            .order_by(col(Consumption.seq))
-        ).all()
-    )
+    consumptions = _consumption_query(number)
     extensions = tuple(
         ExtensionView(
             seq=e.seq,
@@ -399,11 +396,9 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             recorded_at=times[e.seq][1],
             backdated=is_backdated(*times[e.seq]),
         )
-        for e in session.exec(
-            select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
-        ).all()
+        for e in extension_rows
     )
-    return LoanDetail(
+    detail = LoanDetail(
         number=loan.number,
         agreement=loan.agreement,
         institution=loan.institution,
@@ -428,22 +423,56 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         closed_at=loan.closed_at,
         items=items,
         shipments=shipments,
-        consumptions=consumptions,
+        consumptions=_consumptions(session, paged(consumptions, page)),
         extensions=extensions,
         handovers=_handovers(session, number),
         weighing_discrepancies=_discrepancies(session, number),
         broken_seals=_broken_seals(session, number),
     )
+    return detail, counter(session, consumptions)
 
 
-def _event_times(session: Session, number: str) -> dict[int, tuple[datetime, datetime]]:
-    """seq → (occurred_at, recorded_at) of every event of a loan."""
-    subjects = select(EventSubject.seq).where(
-        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+def _consumption_query(number: str) -> Select[Any]:
+    """A loan's consumptions with their event's times, in seq order."""
+    return (
+        sa_select(
+            col(Consumption.seq),
+            col(Consumption.sample_code),
+            col(Consumption.technique),
+            col(Consumption.destructive),
+            col(Consumption.mass_ug),
+            col(Consumption.occurred_at),
+            col(LedgerEvent.occurred_at).label("event_occurred_at"),
+            col(LedgerEvent.recorded_at),
+        )
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(Consumption.seq))
+        .where(col(Consumption.loan_number) == number)
+        .order_by(col(Consumption.seq))
     )
+
+
+def _consumptions(session: Session, query: Select[Any]) -> Iterator[ConsumptionView]:
+    """The consumptions of `query`, a batch at a time."""
+    for batch in batches(session, query):
+        for c in batch:
+            occurred, recorded = from_stored(c.event_occurred_at), from_stored(c.recorded_at)
+            yield ConsumptionView(
+                seq=c.seq,
+                sample=c.sample_code,
+                technique=c.technique,
+                destructive=bool(c.destructive),
+                mass_ug=c.mass_ug,
+                occurred_at=c.occurred_at,
+                recorded_at=recorded,
+                backdated=is_backdated(occurred, recorded),
+            )
+
+
+def _event_times(session: Session, seqs: list[int]) -> dict[int, tuple[datetime, datetime]]:
+    """seq → (occurred_at, recorded_at) of some events."""
     rows = session.exec(
         select(LedgerEvent.seq, LedgerEvent.occurred_at, LedgerEvent.recorded_at).where(
-            col(LedgerEvent.seq).in_(subjects)
+            col(LedgerEvent.seq).in_(seqs)
         )
     ).all()
     return {seq: (from_stored(occurred), from_stored(recorded)) for seq, occurred, recorded in rows}
