@@ -131,3 +131,33 @@ def renamed(data: Any, names: dict[str, str]) -> Any:
         return [renamed(item, names) for item in data]
     plain = to_json(data)
     return {names.get(k, k): v for k, v in plain.items()}
+
+
+def row_converter(view_type: type, names: dict[str, str] | None = None) -> Any:
+    """`renamed(view, names)` for one kind of view, its key plan worked out once: the same
+    dicts, several times faster, for lists that stream many rows."""
+    plan = []
+    for f in fields(view_type):
+        key = _key(f.name)
+        kind = "word" if key in WORD_KEYS else "period" if key in PERIOD_KEYS else ""
+        if not kind and (key.endswith("_at") or key == "as_of"):
+            kind = "time"
+        plan.append((f.name, (names or {}).get(key, key), kind))
+    simple = (str, int, bool, float, type(None))
+
+    def convert(view: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, key, kind in plan:
+            value = getattr(view, name)
+            if type(value) not in simple:
+                value = to_json(value)
+            if kind == "word":
+                value = _word(value)
+            elif kind == "period":
+                value = _period(value)
+            elif kind == "time" and isinstance(value, str):
+                value = _time_text(value)
+            out[key] = value
+        return out
+
+    return convert

@@ -708,7 +708,7 @@ def list_(
     Example: sampleloans loans list --status received --due-before 2026-06-01
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
-    from sampleloans.commands.jsonout import renamed
+    from sampleloans.commands.jsonout import row_converter
     from sampleloans.dates import parse_datetime
     from sampleloans.services import loan_views
 
@@ -727,7 +727,7 @@ def list_(
             listing.rows,
             page=page,
             total=listing.total,
-            to_json=lambda row: renamed(row, {"samples": "sample_count"}),
+            to_json=row_converter(loan_views.LoanRow, {"samples": "sample_count"}),
             spec=LOAN_TABLE,
             fmt=fmt,
         )

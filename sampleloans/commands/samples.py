@@ -292,8 +292,8 @@ def list_(
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
     from sampleloans.commands.common import reading
-    from sampleloans.commands.jsonout import renamed
-    from sampleloans.services.catalog import SampleFilters, samples_listing
+    from sampleloans.commands.jsonout import row_converter
+    from sampleloans.services.catalog import SampleFilters, SampleView, samples_listing
 
     filters = SampleFilters(mission, state, material, location, custodian)
     fmt = output_format(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
@@ -304,7 +304,7 @@ def list_(
             listing.rows,
             page=page,
             total=listing.total,
-            to_json=lambda row: renamed(row, {"children": "child_codes"}),
+            to_json=row_converter(SampleView, {"children": "child_codes"}),
             spec=SAMPLE_TABLE,
             fmt=fmt,
         )
