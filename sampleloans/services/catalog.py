@@ -235,6 +235,7 @@ def samples_listing(
 
 
 _SAMPLE_FIELDS = tuple(f for f in SampleView.__dataclass_fields__ if f != "children")
+assert list(SampleView.__dataclass_fields__).index("children") == 3  # see `_sample_views`
 
 
 def _sample_query(session: Session, person: Person, filters: SampleFilters) -> Select[Any]:
@@ -317,7 +318,8 @@ def _sample_views(session: Session, person: Person, query: Select[Any]) -> Itera
     for batch in batches(session, query):
         children = _children_of(session, person, [row.code for row in batch])
         for row in batch:
-            yield SampleView(**row._mapping, children=tuple(children.get(row.code, ())))
+            # positional, in the view's field order (`children` is its fourth field)
+            yield SampleView(*row[:3], tuple(children.get(row.code, ())), *row[3:])
 
 
 def _children_of(session: Session, person: Person, codes: list[str]) -> dict[str, list[str]]:
