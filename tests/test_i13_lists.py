@@ -172,9 +172,7 @@ def test_limit_zero_means_every_row(env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("option", "value"), [("--limit", "-1"), ("--offset", "-3")], ids=["limit", "offset"]
 )
-def test_negative_page_is_refused_in_one_line(
-    env: dict[str, str], option: str, value: str
-) -> None:
+def test_negative_page_is_refused_in_one_line(env: dict[str, str], option: str, value: str) -> None:
     for args in (["samples", "list"], ["loans", "list"], ["overdue"]):
         result = cli(env, *args, option, value, code=2)
         assert result.stdout == ""
@@ -230,9 +228,7 @@ def test_loan_filters_combine(env: dict[str, str]) -> None:
         ).stdout
     )  # fmt: skip
     expected = [
-        r
-        for r in every
-        if r["status"] == "received" and "2026-04-26" < r["due_at"] < "2026-06-01"
+        r for r in every if r["status"] == "received" and "2026-04-26" < r["due_at"] < "2026-06-01"
     ]
     assert [r["number"] for r in rows] == [r["number"] for r in expected]
     assert [r["number"] for r in rows] == ["L-2025-OU", "L-2025-SUPARCO"]
@@ -452,3 +448,23 @@ def test_memory_does_not_grow_with_the_rows(large: dict[int, Path], args: list[s
     small = peak_rss_mb(large[5_000], args)
     big = peak_rss_mb(large[50_000], args)
     assert big / small <= 1.3, f"{args}: {small:.0f} MB at 5k samples, {big:.0f} MB at 50k"
+
+
+def test_bench_list_rows_measure_ours_and_the_floor(demo_db: Path, tmp_path: Path) -> None:
+    """The bench rows of streamed lists run (a smoke run on the demo ledger): each a ratio of
+    ours to the hand-written streaming loop measured in the same run, and peak memory."""
+    from bench import __main__ as bench
+
+    copy = tmp_path / "ledger.db"
+    shutil.copyfile(demo_db, copy)
+    bench.rows.clear()
+    bench.list_figures(copy, loan="L-2025-UoC")
+    names = [row[0] for row in bench.rows]
+    assert names[:4] == [
+        "samples list --jsonl time",
+        "samples list --jsonl peak RSS",
+        "loans list --json time",
+        "loans list --json peak RSS",
+    ]
+    assert "custody history --loan L-2025-UoC peak RSS" in names
+    assert all(ratio > 0 for _name, ratio, *_rest in bench.rows)
