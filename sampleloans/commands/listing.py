@@ -145,14 +145,14 @@ def json_text(value: Any, pad: str = "") -> str:
 
 
 def json_chunks(value: Any, pad: str = "") -> Iterator[str]:
-    """A JSON document as text pieces, an iterator anywhere in it written as an array item by
-    item: the same text `json.dumps(indent=2, sort_keys=True)` gives for the whole."""
+    """A JSON document as text pieces, an iterator (as a value of a dict, or the whole) written
+    as an array item by item: the same text `json.dumps(indent=2, sort_keys=True)` gives for
+    the whole."""
     if isinstance(value, Iterator):
         inner = pad + "  "
         count = 0
-        for item in value:
-            yield ("[\n" if count == 0 else ",\n") + inner
-            yield from json_chunks(item, inner)
+        for item in value:  # plain JSON values: an iterator's items hold no iterator
+            yield ("[\n" if count == 0 else ",\n") + inner + json_text(item, inner)
             count += 1
         yield "[]" if count == 0 else "\n" + pad + "]"
     elif isinstance(value, dict) and any(isinstance(v, Iterator) for v in value.values()):

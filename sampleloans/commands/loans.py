@@ -797,7 +797,7 @@ def show(
     import sys
     from dataclasses import replace
 
-    from sampleloans.commands.jsonout import renamed, to_json
+    from sampleloans.commands.jsonout import renamed, row_converter, to_json
     from sampleloans.commands.listing import write_json
     from sampleloans.services import loan_views
 
@@ -807,7 +807,9 @@ def show(
         if as_json:
             # the text recorded at settlement, not the open obligations of `status`
             head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
-            head["consumptions"] = map(to_json, detail.consumptions)
+            head["consumptions"] = map(
+                row_converter(loan_views.ConsumptionView), detail.consumptions
+            )
             write_json(head, sys.stdout)
             return
         before, after = _detail_renderables(detail)
