@@ -468,3 +468,22 @@ def test_bench_list_rows_measure_ours_and_the_floor(demo_db: Path, tmp_path: Pat
     ]
     assert "custody history --loan L-2025-UoC peak RSS" in names
     assert all(ratio > 0 for _name, ratio, *_rest in bench.rows)
+
+
+def test_row_converter_gives_what_renamed_gives(demo_db: Path) -> None:
+    """The fast per-view key plan of streamed lists writes the same JSON as `renamed`."""
+    from sampleloans.commands.jsonout import renamed, row_converter
+    from sampleloans.services.catalog import SampleView
+    from sampleloans.services.loan_views import LoanRow
+
+    engine = db.open_engine(db.url_for_path(demo_db))
+    with db.transaction(engine, write=False) as session:
+        ctx = ctx_for(CURATOR, datetime_now())
+        samples = list(samples_listing(session, ctx).rows)
+        loans = list(loans_listing(session, ctx).rows)
+    engine.dispose()
+    to_sample = row_converter(SampleView, {"children": "child_codes"})
+    assert [to_sample(v) for v in samples] == renamed(samples, {"children": "child_codes"})
+    assert any(v.children for v in samples) and any(v.loan_number for v in samples)
+    to_loan = row_converter(LoanRow, {"samples": "sample_count"})
+    assert [to_loan(v) for v in loans] == renamed(loans, {"samples": "sample_count"})
