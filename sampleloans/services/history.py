@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal
+from sqlalchemy import case, func, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -28,7 +28,7 @@ from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
-from sampleloans.services.listing import EVERY_ROW, Page, batches, counter, paged
+from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import words
 from sampleloans.units import format_mass, format_period, quote_input
 
@@ -298,7 +298,7 @@ def _event_query(
     keys: list[str],
     filters: HistoryFilters,
     as_of: datetime | None,
-) -> Select[Any]:
+) -> Query:
     """The events of some records a person may read, filtered, in seq order."""
     subjects = sa_select(col(EventSubject.seq)).where(
         col(EventSubject.subject_type) == subject_type, col(EventSubject.subject_key).in_(keys)
@@ -338,9 +338,7 @@ _EVENT_COLUMNS = (
 )
 
 
-def _entries(
-    session: Session, query: Select[Any], as_of: datetime | None
-) -> Iterator[HistoryEntry]:
+def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator[HistoryEntry]:
     """The history lines of the events of `query`, a batch at a time (corrections looked up
     per batch)."""
     for batch in batches(session, query):

@@ -10,7 +10,7 @@ footer.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
@@ -18,6 +18,12 @@ from sqlmodel import Session
 from sampleloans.errors import InvalidInput
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    Query = Select[*tuple[Any, ...]]
+    """A select of any columns."""
+else:
+    Query = Select
 
 BATCH_ROWS = 500
 """Rows fetched from the database at a time."""
@@ -52,7 +58,7 @@ class Listing(Generic[T]):
     total: Callable[[], int]
 
 
-def paged(query: Select[Any], page: Page) -> Select[Any]:
+def paged(query: Query, page: Page) -> Query:
     """The query restricted to one page (in SQL)."""
     page.check()
     if page.offset:
@@ -62,7 +68,7 @@ def paged(query: Select[Any], page: Page) -> Select[Any]:
     return query
 
 
-def batches(session: Session, query: Select[Any]) -> Iterator[list[Any]]:
+def batches(session: Session, query: Query) -> Iterator[list[Any]]:
     """The rows of a Core select, `BATCH_ROWS` at a time, as the database returns them.
 
     Plain columns in Core: no ORM identity map holds them, so a batch dies once it is used.
@@ -74,7 +80,7 @@ def batches(session: Session, query: Select[Any]) -> Iterator[list[Any]]:
         yield list(batch)
 
 
-def counter(session: Session, query: Select[Any]) -> Callable[[], int]:
+def counter(session: Session, query: Query) -> Callable[[], int]:
     """A function counting the rows of `query` (without its order, offset or limit)."""
 
     def count() -> int:

@@ -8,9 +8,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, case, func
+from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -35,7 +34,7 @@ from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
 from sampleloans.services.common import get
 from sampleloans.services.handover import loan_handovers
-from sampleloans.services.listing import EVERY_ROW, Listing, Page, batches, counter, paged
+from sampleloans.services.listing import EVERY_ROW, Listing, Page, Query, batches, counter, paged
 from sampleloans.units import quote_input
 from sampleloans.vocab import IncidentStatus, ItemSource
 
@@ -265,11 +264,13 @@ def _loan_status(status: str) -> str:
     return wanted
 
 
-def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Select[Any]:
+def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query:
     """The loans a person may read that match the filters, with their item totals, by number."""
-    item = LoanItem.__table__.alias("item")
-    of_loan = item.c.loan_number == col(Loan.number)
-    issued = case((item.c.source == ItemSource.ISSUED.value, item.c.issued_ug), else_=0)
+    # correlated subqueries, one index lookup per loan row: the rows stream, nothing is grouped
+    of_loan = col(LoanItem.loan_number) == col(Loan.number)
+    issued = case(
+        (col(LoanItem.source) == ItemSource.ISSUED.value, col(LoanItem.issued_ug)), else_=0
+    )
     query = sa_select(
         col(Loan.number),
         col(Loan.agreement),
@@ -283,7 +284,7 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Selec
         .where(of_loan)
         .scalar_subquery()
         .label("issued_ug"),
-        sa_select(func.coalesce(func.sum(item.c.held_ug), 0))
+        sa_select(func.coalesce(func.sum(col(LoanItem.held_ug)), 0))
         .where(of_loan)
         .scalar_subquery()
         .label("held_ug"),
@@ -309,7 +310,7 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Selec
     return query.order_by(col(Loan.number))
 
 
-def _loan_rows(session: Session, query: Select[Any], now: datetime) -> Iterator[LoanRow]:
+def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
     """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
     for batch in batches(session, query):
         for r in batch:
@@ -432,7 +433,7 @@ def loan_detail_stream(
     return detail, counter(session, consumptions)
 
 
-def _consumption_query(number: str) -> Select[Any]:
+def _consumption_query(number: str) -> Query:
     """A loan's consumptions with their event's times, in seq order."""
     return (
         sa_select(
@@ -451,7 +452,7 @@ def _consumption_query(number: str) -> Select[Any]:
     )
 
 
-def _consumptions(session: Session, query: Select[Any]) -> Iterator[ConsumptionView]:
+def _consumptions(session: Session, query: Query) -> Iterator[ConsumptionView]:
     """The consumptions of `query`, a batch at a time."""
     for batch in batches(session, query):
         for c in batch:
