@@ -487,3 +487,22 @@ def test_row_converter_gives_what_renamed_gives(demo_db: Path) -> None:
     assert any(v.children for v in samples) and any(v.loan_number for v in samples)
     to_loan = row_converter(LoanRow, {"samples": "sample_count"})
     assert [to_loan(v) for v in loans] == renamed(loans, {"samples": "sample_count"})
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(large: dict[int, Path]) -> None:
+    """`sampleloans samples list --jsonl | head -1`: exit 0, no traceback, as `git log` does."""
+    env = {**os.environ, "SAMPLELOANS_DB": str(large[50_000]), "SAMPLELOANS_USER": CURATOR,
+           "SAMPLELOANS_NOW": NOW}  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sampleloans", "samples", "list", "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    first = json.loads(child.stdout.readline())
+    child.stdout.close()  # the reader goes away with 50,000 rows still to come
+    assert child.wait(timeout=120) == 0
+    assert child.stderr.read() == b""
+    assert first["code"] == "BULK0000001"
