@@ -506,3 +506,25 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(large: dict[int, Path
     assert child.wait(timeout=120) == 0
     assert child.stderr.read() == b""
     assert first["code"] == "BULK0000001"
+
+
+def test_history_by_seal_is_the_shipment_and_its_receipt(env: dict[str, str]) -> None:
+    args = ["custody", "history", "--loan", "L-2025-IPGP", "--jsonl"]
+    every = jsonl(cli(env, *args).stdout)
+    sealed = jsonl(cli(env, *args, "--seal", "SL-IPGP-R1").stdout)
+    assert [e["kind"] for e in sealed] == ["loan.shipped", "loan.received"]
+    assert "SL-IPGP-R1" in sealed[0]["description"]
+    assert f"(shipment {sealed[0]['seq']})" in sealed[1]["description"]
+    assert all(e in every for e in sealed)
+    # another loan's seal within this loan's history: nothing, not an error
+    assert cli(env, *args, "--seal", "SL-UoC-01").stdout == ""
+
+
+def test_researcher_seal_of_another_institution_reads_as_unknown(env: dict[str, str]) -> None:
+    args = ["custody", "history", "--loan", "L-2025-OU", "--seal"]
+    other = cli(env, *args, "SL-UoC-01", code=2, who=OU_PI).stderr
+    unknown = cli(env, *args, "SL-NONE-01", code=2, who=OU_PI).stderr
+    assert other.replace("SL-UoC-01", "X") == unknown.replace("SL-NONE-01", "X")
+    assert other.startswith("Error: --seal: ") and other.count("\n") == 1
+    mine = jsonl(cli(env, *args, "SL-OU-01", "--jsonl", who=OU_PI).stdout)
+    assert [e["kind"] for e in mine] == ["loan.shipped", "loan.received"]

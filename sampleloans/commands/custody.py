@@ -60,6 +60,10 @@ def history(
     until: Annotated[
         str | None, typer.Option("--until", help="Only events that occurred at or before this.")
     ] = None,
+    seal: Annotated[
+        str | None,
+        typer.Option("--seal", help="Only the shipment sealed with this seal and its receipt."),
+    ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,
     as_json: JsonOption = False,
@@ -69,8 +73,8 @@ def history(
 
     Give exactly one of --sample, --loan, --institution. With --as-of, only events that occurred
     up to that time are listed, and the ledger is replayed up to then to show the state of the
-    record at that moment (custody state, custodian, masses). --kind, --since and --until narrow
-    the events listed (they combine); events stream, --limit/--offset page through them.
+    record at that moment (custody state, custodian, masses). --kind, --since, --until and --seal
+    narrow the events listed (they combine); events stream, --limit/--offset page through them.
 
     JSON keys (docs/json.md): subject_type, subject_key, lineage, as_of, events [seq,
     occurred_at, recorded_at,
@@ -103,6 +107,7 @@ def history(
             kinds=tuple(k.strip() for k in kind or ()),
             since=parse_datetime(since, "--since") if since else None,
             until=parse_datetime(until, "--until") if until else None,
+            seal=seal,
         )
         page = page_for(limit, offset, table=fmt == "table")
         result, total = history_listing(

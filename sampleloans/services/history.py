@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal
+from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -213,6 +213,7 @@ class HistoryFilters:
     kinds: tuple[str, ...] = ()  # event kinds as in a .jsonl history, e.g. loan.received
     since: datetime | None = None  # occurred at or after
     until: datetime | None = None  # occurred at or before
+    seal: str | None = None  # a container's seal number: its shipment and that shipment's receipt
 
 
 def history_listing(
@@ -249,6 +250,8 @@ def history_listing(
     if as_of is not None and as_of > ctx.now:
         raise InvalidInput("--as-of: is in the future; give a moment up to now")
     query = _event_query(person, subject_type, keys, _checked(filters), as_of)
+    if filters.seal is not None:
+        query = query.where(_sealed(session, person, filters.seal))
     state = None
     if as_of is not None:
         state = replayed_state(session, as_of, subject_type, key, codes, reader=person)
@@ -276,6 +279,34 @@ def _checked(filters: HistoryFilters) -> HistoryFilters:
     if filters.since and filters.until and filters.since > filters.until:
         raise InvalidInput("--since: is after --until; give a range that moves forward")
     return filters
+
+
+def _sealed(session: Session, person: Person, seal: str) -> Any:
+    """The events of the shipments sealed with `seal` that a person may read: each shipment
+    and its receipt (InvalidInput when there is none, the same for a seal of other
+    institutions' shipments as for one never used)."""
+    query = sa_select(col(Shipment.seq)).where(col(Shipment.seal_number) == seal.strip())
+    if not access.is_staff(person):
+        query = query.join(Loan, col(Loan.number) == col(Shipment.loan_number)).where(
+            col(Loan.institution) == person.institution
+        )
+    shipped = list(session.connection().execute(query).scalars())
+    if not shipped:
+        raise InvalidInput(
+            f"--seal: {quote_input(seal)} is not the seal of any shipment you may read; "
+            "see 'loans show'"
+        )
+    # a receipt names its shipment in its payload, canonical JSON (docs/ledger-format.md:
+    # compact, keys sorted), so `"shipment_seq":N` is followed by ',' or '}'
+    receipts = [
+        col(LedgerEvent.payload).like(f'%"shipment_seq":{seq}{end}%')
+        for seq in shipped
+        for end in (",", "}")
+    ]
+    return or_(
+        col(LedgerEvent.seq).in_(shipped),
+        and_(col(LedgerEvent.kind) == "loan.received", or_(*receipts)),
+    )
 
 
 def _occurred(moment: datetime) -> str:
