@@ -362,6 +362,77 @@ def scaling_figures(work: Path, ingest: dict[str, float], checked: dict[str, flo
     )
 
 
+def cli_in_child(db_path: Path, args: list[str]) -> dict[str, float]:
+    """Seconds and peak RSS (MB) of one command run in a fresh process, its stdout discarded.
+
+    The clock starts at the command (the interpreter's start-up is not counted; the imports the
+    command does when it runs are).
+    """
+    env = {"SAMPLELOANS_DB": str(db_path), "SAMPLELOANS_USER": CURATOR,
+           "SAMPLELOANS_NOW": NOW.isoformat()}  # fmt: skip
+    return in_child(
+        "import os, sys\n"
+        f"os.environ.update({env!r})\n"
+        f"sys.argv = ['sampleloans', *{args!r}]\n"
+        "from sampleloans.cli import main\n"
+        "real, sys.stdout = sys.stdout, open(os.devnull, 'w')\n"
+        "start = time.perf_counter()\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "sys.stdout.flush()\nresult = {'seconds': time.perf_counter() - start}\n"
+        "sys.stdout = real\n"
+    )
+
+
+def streaming_json_baseline(
+    db_path: Path, table: str, key: str, *, lines: bool
+) -> dict[str, float]:
+    """The hand-written floor of a streamed `--json`/`--jsonl` list: sqlite3 rows a batch at a
+    time, each row `json.dumps`'d (two-space indent in an array, or one line each), in a fresh
+    process; seconds and peak RSS."""
+    dump = (
+        "out.write(json.dumps(dict(zip(cols, row)), sort_keys=True, ensure_ascii=False) + '\\n')"
+        if lines
+        else "out.write(('[\\n  ' if first else ',\\n  ') + json.dumps(dict(zip(cols, row)), "
+        "indent=2, sort_keys=True, ensure_ascii=False).replace('\\n', '\\n  '))\n"
+        "            first = False"
+    )
+    return in_child(
+        "import json, os, sqlite3\n"
+        "start = time.perf_counter()\n"
+        f"con = sqlite3.connect({str(db_path)!r})\n"
+        f"cur = con.execute('SELECT * FROM {table} ORDER BY {key}')\n"
+        "cols = [d[0] for d in cur.description]\n"
+        "out, first = open(os.devnull, 'w'), True\n"
+        "while batch := cur.fetchmany(500):\n"
+        "    for row in batch:\n"
+        f"            {dump}\n"
+        f"out.write({'' if lines else ']' + chr(10)!r})\nout.close()\n"
+        "result = {'seconds': time.perf_counter() - start}\n"
+    )
+
+
+def list_figures(big: Path, loan: str = "L-000001") -> None:
+    """Issue 13 point 2: streamed lists against the hand-written streaming floor, in this run;
+    peak memory of the lists that grew with the ledger, against the 150 MB goal."""
+    for name, args, table, key, lines in (
+        ("samples list --jsonl", ["samples", "list", "--jsonl"], "sample", "code", True),
+        ("loans list --json", ["loans", "list", "--json"], "loan", "number", False),
+    ):
+        ours = cli_in_child(big, args)
+        base = streaming_json_baseline(big, table, key, lines=lines)
+        figure(f"{name} time", ours["seconds"], base["seconds"], "≤ 2", "s")
+        figure(f"{name} peak RSS", ours["peak_mb"], base["peak_mb"], "< 150 MB", "MB")
+    for args in (
+        ["samples", "list"],
+        ["loans", "list"],
+        ["custody", "history", "--loan", loan],  # 100,000 events at full scale
+        ["loans", "show", loan],
+    ):
+        ours = cli_in_child(big, args)
+        figure(f"{' '.join(args)} peak RSS", ours["peak_mb"], 150, "< 1 (150 MB)", "MB")
+        note(f"{' '.join(args)} (piped, every row): {ours['seconds']:.1f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
@@ -552,6 +623,8 @@ def main() -> int:
     ):
         ours_q, base_q = repeated(engine, big, call, sql, at, calls=7)
         figure(f"{name}, median of 7 calls", ours_q, base_q, "≤ 2", "s")
+
+    list_figures(big)
 
     timer = "from bench.__main__ import time_report\nresult = time_report"
     ten_k = in_child(f"{timer}({str(big)!r}, 0)\n")

@@ -24,7 +24,6 @@ from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
 from sampleloans.errors import StorageError
-from sampleloans.ledger.chain import GENESIS_PREFIX
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 
@@ -776,10 +775,15 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     return engine
 
 
-POSTGRES_DEFENCES = (
-    # the chain's links are unique: two events can never claim the same predecessor
-    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_prev_hash_key ON ledger_event (prev_hash)",
-    f"""CREATE OR REPLACE FUNCTION ledger_event_next() RETURNS trigger LANGUAGE plpgsql AS $$
+def postgres_defences() -> tuple[str, ...]:
+    """The database's own defences on PostgreSQL, against a client that skips the application
+    (the genesis rule comes from `ledger/chain.py`, loaded only here: reads never load it)."""
+    from sampleloans.ledger.chain import GENESIS_PREFIX
+
+    return (
+        # the chain's links are unique: two events can never claim the same predecessor
+        "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_prev_hash_key ON ledger_event (prev_hash)",
+        f"""CREATE OR REPLACE FUNCTION ledger_event_next() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         last_seq bigint;
         last_hash text;
@@ -800,23 +804,24 @@ POSTGRES_DEFENCES = (
         END IF;
         RETURN NEW;
     END $$""",
-    """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
     END $$""",
-    "CREATE OR REPLACE TRIGGER ledger_event_next BEFORE INSERT ON ledger_event "
-    "FOR EACH ROW EXECUTE FUNCTION ledger_event_next()",
-    *(
-        f"CREATE OR REPLACE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-        f"FOR EACH {level} EXECUTE FUNCTION ledger_refuse_change('{message}')"
-        for table, message in (
-            ("ledger_event", "ledger events are append-only: record a correction"),
-            ("ledger_meta", "ledger metadata is written once"),
-        )
-        for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
-    ),
-)
-"""The database's own defences on PostgreSQL, against a client that skips the application."""
+        "CREATE OR REPLACE TRIGGER ledger_event_next BEFORE INSERT ON ledger_event "
+        "FOR EACH ROW EXECUTE FUNCTION ledger_event_next()",
+        *(
+            f"CREATE OR REPLACE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"FOR EACH {level} EXECUTE FUNCTION ledger_refuse_change('{message}')"
+            for table, message in (
+                ("ledger_event", "ledger events are append-only: record a correction"),
+                ("ledger_meta", "ledger metadata is written once"),
+            )
+            for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
+        ),
+    )
+
+
 POSTGRES_TRIGGER_NAMES = (
     "ledger_event_next",
     *TRIGGER_NAMES,
@@ -848,7 +853,7 @@ def _create_postgres_schema(engine: Engine, *, stamp: bool) -> None:
     """Tables and defences in one transaction (DDL is transactional on PostgreSQL)."""
     with engine.begin() as connection:
         SQLModel.metadata.create_all(connection)
-        for statement in POSTGRES_DEFENCES:
+        for statement in postgres_defences():
             connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
         if stamp:
             _stamp_head(connection)

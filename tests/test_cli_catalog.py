@@ -149,7 +149,7 @@ def test_samples_list(runner: CliRunner, run: Run) -> None:
     assert re.search(rf"{OU_SAMPLE} +│ CE-5 +│ regolith +│ 20\.000 mg +│ 0 µg +│ 20\.000 mg", table)
     result = invoke(runner, CURATOR, "samples", "list", "--state", "gone")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: state: 'gone' is not one of vault, on-loan, issued")
+    assert result.stderr.startswith("Error: --state: 'gone' is not one of vault, on-loan, issued")
 
 
 def test_samples_read_access(runner: CliRunner, run: Run) -> None:

@@ -32,7 +32,7 @@ def test_list_samples_filters_by_state_and_mission(run: Run) -> None:
     assert on_loan[0].custody_state == "issued" and on_loan[0].on_loan_ug == 20_000
     assert OU_SAMPLE not in [r.code for r in run(catalog.list_samples, state="vault")]
     assert run(catalog.list_samples, mission="CE-6") == []
-    with pytest.raises(InvalidInput, match=r"^state: 'away' is not one of vault, on-loan"):
+    with pytest.raises(InvalidInput, match=r"^--state: 'away' is not one of vault, on-loan"):
         run(catalog.list_samples, state="away")
 
 

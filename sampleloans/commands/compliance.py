@@ -12,8 +12,18 @@ from sampleloans.commands.common import (
     console,
     print_fitted,
     print_json,
-    print_table,
     reading,
+)
+from sampleloans.commands.listing import (
+    Column,
+    JsonlOption,
+    LimitOption,
+    OffsetOption,
+    TableSpec,
+    check_formats,
+    output_format,
+    page_for,
+    write_rows,
 )
 
 LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
@@ -222,7 +232,10 @@ def _balance_renderables(result: Any) -> list[Any]:
 def overdue(
     ctx: typer.Context,
     institution: InstitutionOption = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
     """Loans past their due date and inventories past due, as of now, most days late first.
@@ -231,54 +244,74 @@ def overdue(
     only their own. Exit 0 even when some are overdue.
 
     JSON (docs/json.md): an array of {loan_number, institution, pi_email, what
-    (return|inventory), due_at, days_late}, like every list command.
+    (return|inventory), due_at, days_late}, like every list command; --jsonl: one per line.
 
     Example: sampleloans --as compliance@naoc.example overdue --institution OU
     """
-    check_output_format(as_json=as_json, as_csv=as_csv)
+    check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
+    from itertools import islice
+
     from sampleloans.services.standing import overdue as find_overdue
 
+    fmt = output_format(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
     with reading(ctx) as (session, service_ctx):
-        rows = find_overdue(session, service_ctx, institution=institution)
-    if as_json:
-        print_json(
-            [
-                {
-                    "loan_number": r.loan_number,
-                    "institution": r.institution,
-                    "pi_email": r.pi_email,
-                    "what": r.what,
-                    "due_at": _iso(r.due_at),
-                    "days_late": r.days_late,
-                }
-                for r in rows
-            ]
+        page = page_for(limit, offset, table=fmt == "table")
+        found = find_overdue(session, service_ctx, institution=institution)
+        rows = list(found) if not isinstance(found, list) else found
+        if not rows and fmt == "table":  # CSV: the header alone says "none" to a spreadsheet
+            console().print("Nothing is overdue.", style="green")
+            return
+        end = None if page.limit is None else page.offset + page.limit
+        write_rows(
+            islice(rows, page.offset, end),
+            page=page,
+            total=lambda: len(rows),
+            to_json=_overdue_json,
+            spec=OVERDUE_TABLE,
+            fmt=fmt,
         )
-        return
-    from rich.table import Table
+
+
+def _overdue_json(r: Any) -> dict[str, Any]:
+    return {
+        "loan_number": r.loan_number,
+        "institution": r.institution,
+        "pi_email": r.pi_email,
+        "what": r.what,
+        "due_at": _iso(r.due_at),
+        "days_late": r.days_late,
+    }
+
+
+def _overdue_cells(r: Any) -> list[Any]:
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
 
-    if not rows and not as_csv:  # CSV: the header alone says "none" to a spreadsheet
-        console().print("Nothing is overdue.", style="green")
-        return
-    table = Table(title="Overdue loans and inventories")
-    for heading in ("loan", "institution", "PI", "overdue", "was due (UTC)", "days late"):
-        table.add_column(
-            heading, justify="right" if heading == "days late" else "left", no_wrap=True
-        )
-    for r in rows:
-        table.add_row(
-            Text(r.loan_number),
-            Text(r.institution),
-            Text(r.pi_email),
-            "return" if r.what == "return" else "inventory",
-            format_datetime(r.due_at).removesuffix(" UTC"),
-            str(r.days_late),
-            style="red",
-        )
-    print_table(table, as_csv=as_csv)
+    return [
+        Text(r.loan_number),
+        Text(r.institution),
+        Text(r.pi_email),
+        "return" if r.what == "return" else "inventory",
+        format_datetime(r.due_at).removesuffix(" UTC"),
+        str(r.days_late),
+    ]
+
+
+OVERDUE_TABLE = TableSpec(
+    title="Overdue loans and inventories",
+    columns=(
+        Column("loan", no_wrap=True),
+        Column("institution", no_wrap=True),
+        Column("PI", no_wrap=True),
+        Column("overdue", no_wrap=True),
+        Column("was due (UTC)", no_wrap=True),
+        Column("days late", right=True, no_wrap=True),
+    ),
+    cells=_overdue_cells,
+    empty="Nothing is overdue.",
+    row_style=lambda _row: "red",
+)
 
 
 def status(

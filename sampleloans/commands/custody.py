@@ -1,5 +1,6 @@
 """`sampleloans custody …`: Chain-of-custody history."""
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -10,9 +11,20 @@ from sampleloans.commands.common import (
     console,
     parse_at,
     print_fitted,
-    print_json,
     reading,
     writing,
+)
+from sampleloans.commands.listing import (
+    Column,
+    JsonlOption,
+    LimitOption,
+    OffsetOption,
+    TableSpec,
+    check_formats,
+    output_format,
+    page_for,
+    write_json,
+    write_rows,
 )
 
 app = typer.Typer(help="Chain-of-custody history.", no_args_is_help=True)
@@ -38,13 +50,31 @@ def history(
             "--as-of", help="Only events up to this time (ISO 8601), and the state replayed then."
         ),
     ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Only events of this kind, e.g. loan.received (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events that occurred at or after this.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only events that occurred at or before this.")
+    ] = None,
+    seal: Annotated[
+        str | None,
+        typer.Option("--seal", help="Only the shipment sealed with this seal and its receipt."),
+    ] = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
 ) -> None:
     """Every event concerning a sample lineage, a loan or an institution, in ledger order.
 
     Give exactly one of --sample, --loan, --institution. With --as-of, only events that occurred
     up to that time are listed, and the ledger is replayed up to then to show the state of the
-    record at that moment (custody state, custodian, masses).
+    record at that moment (custody state, custodian, masses). --kind, --since, --until and --seal
+    narrow the events listed (they combine); events stream, --limit/--offset page through them.
 
     JSON keys (docs/json.md): subject_type, subject_key, lineage, as_of, events [seq,
     occurred_at, recorded_at,
@@ -57,22 +87,60 @@ def history(
     samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug], loans [number, institution,
     status, due_at, items [sample_code, custody_state, issued_ug, held_ug, consumed_ug,
-    returned_ug]]}.
+    returned_ug]]}. --jsonl: one event object per line (not with --as-of).
 
     Example: sampleloans custody history --sample CE5C0400YJFM00505 --as-of 2025-05-01
     """
+    check_formats(as_json=as_json, as_jsonl=as_jsonl)
     from sampleloans.dates import parse_datetime
-    from sampleloans.services.history import record_history
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.history import HistoryFilters, history_listing
 
+    fmt = output_format(as_json=as_json, as_jsonl=as_jsonl)
     with reading(ctx) as (session, service_ctx):
+        if as_jsonl and as_of:
+            raise InvalidInput(
+                "--jsonl: lists events only; give --json to see the state replayed --as-of"
+            )
         moment = parse_datetime(as_of, "--as-of") if as_of else None
-        result = record_history(
-            session, service_ctx, sample=sample, loan=loan, institution=institution, as_of=moment
+        filters = HistoryFilters(
+            kinds=tuple(k.strip() for k in kind or ()),
+            since=parse_datetime(since, "--since") if since else None,
+            until=parse_datetime(until, "--until") if until else None,
+            seal=seal,
         )
-    if as_json:
-        print_json(history_json(result))
-        return
-    print_fitted(history_renderables(result))
+        page = page_for(limit, offset, table=fmt == "table")
+        result, total = history_listing(
+            session,
+            service_ctx,
+            sample=sample,
+            loan=loan,
+            institution=institution,
+            as_of=moment,
+            filters=filters,
+            page=page,
+        )
+        if fmt == "table":
+            write_rows(
+                iter(result.entries),
+                page=page,
+                total=total,
+                to_json=event_json,
+                spec=history_spec(result),
+                fmt=fmt,
+            )
+            print_fitted(state_renderables(result))
+        elif fmt == "jsonl":
+            write_rows(
+                iter(result.entries),
+                page=page,
+                total=total,
+                to_json=event_json,
+                spec=history_spec(result),
+                fmt=fmt,
+            )
+        else:
+            write_json(history_json(result), sys.stdout)
 
 
 def _iso(moment: Any) -> str | None:
@@ -122,32 +190,34 @@ def when_text(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
     return f"{text}\n(recorded {format_datetime(recorded_at)})" if backdated else text
 
 
+def event_json(e: Any) -> dict[str, Any]:
+    """One event of a history in the JSON vocabulary."""
+    return {
+        "seq": e.seq,
+        "occurred_at": _iso(e.occurred_at),
+        "recorded_at": _iso(e.recorded_at),
+        "kind": e.kind,
+        "actor": e.actor,
+        "imported_by": e.imported_by,
+        "os_user": e.os_user,
+        "reason": e.reason,
+        "description": e.description,
+        "corrects_seq": e.corrects_seq,
+        "corrected_by": list(e.corrected_by),
+        "backdated": e.backdated,
+        "handover": _handover_json(e.handover),
+    }
+
+
 def history_json(result: Any) -> dict[str, Any]:
-    """The documented JSON shape of a history."""
+    """The documented JSON shape of a history; `events` is an iterator (streamed)."""
     state = result.state
     return {
         "subject_type": result.subject_type,
         "subject_key": result.subject_key,
         "lineage": list(result.codes),
         "as_of": _iso(result.as_of),
-        "events": [
-            {
-                "seq": e.seq,
-                "occurred_at": _iso(e.occurred_at),
-                "recorded_at": _iso(e.recorded_at),
-                "kind": e.kind,
-                "actor": e.actor,
-                "imported_by": e.imported_by,
-                "os_user": e.os_user,
-                "reason": e.reason,
-                "description": e.description,
-                "corrects_seq": e.corrects_seq,
-                "corrected_by": list(e.corrected_by),
-                "backdated": e.backdated,
-                "handover": _handover_json(e.handover),
-            }
-            for e in result.entries
-        ],
+        "events": map(event_json, result.entries),
         "replayed_state": None
         if state is None
         else {
@@ -194,47 +264,83 @@ def history_json(result: Any) -> dict[str, Any]:
     }
 
 
-def history_renderables(result: Any) -> list[Any]:
-    """The history table, then (with --as-of) the replayed state."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from sampleloans.commands.render import event_label
+def history_spec(result: Any) -> TableSpec:
+    """The history as a table: one row per event."""
     from sampleloans.dates import format_datetime
-    from sampleloans.units import format_mass
 
     title = f"Custody history of {result.subject_type} {result.subject_key}"
     if result.as_of is not None:
         title += f" as of {format_datetime(result.as_of)}"
-    table = Table(title=Text(title))
-    table.add_column("seq", justify="right")
-    table.add_column("occurred (UTC)", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("actor")
-    table.add_column("what")
-    for e in result.entries:
-        what = Text(e.description)
-        # corrections and person events already say their reason in the description
-        described = ("event.corrected", "mass.corrected")
-        if e.reason and not e.kind.startswith("person.") and e.kind not in described:
-            what.append(f"; reason: {e.reason}")  # a recall's, an extension's, a move's
-        if e.handover is not None:
-            what.append(f"; {handover_text(e.handover)}")
-        if e.corrected_by:
-            what.append(f"  [corrected by {', '.join(map(str, e.corrected_by))}]", style="yellow")
-        style = "yellow" if e.kind in ("event.corrected", "mass.corrected") else ""
-        table.add_row(
-            str(e.seq),
-            Text(
-                when_text(e.occurred_at, e.recorded_at, e.backdated),
-                style="yellow" if e.backdated else "",
-            ),
-            Text(event_label(e.kind)),
-            Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
-            what,
-            style=style,
+    return TableSpec(
+        title=title.replace("{", "{{").replace("}", "}}"),
+        columns=(
+            Column("seq", right=True),
+            Column("occurred (UTC)", no_wrap=True),
+            Column("event", no_wrap=True),
+            Column("actor"),
+            Column("what"),
+        ),
+        cells=_event_cells,
+        empty="No events match.",
+        row_style=_event_style,
+    )
+
+
+def _event_style(e: Any) -> str:
+    return "yellow" if e.kind in ("event.corrected", "mass.corrected") else ""
+
+
+def _event_cells(e: Any) -> list[Any]:
+    from rich.text import Text
+
+    from sampleloans.commands.render import event_label
+
+    what = Text(e.description)
+    # corrections and person events already say their reason in the description
+    described = ("event.corrected", "mass.corrected")
+    if e.reason and not e.kind.startswith("person.") and e.kind not in described:
+        what.append(f"; reason: {e.reason}")  # a recall's, an extension's, a move's
+    if e.handover is not None:
+        what.append(f"; {handover_text(e.handover)}")
+    if e.corrected_by:
+        what.append(f"  [corrected by {', '.join(map(str, e.corrected_by))}]", style="yellow")
+    return [
+        str(e.seq),
+        Text(
+            when_text(e.occurred_at, e.recorded_at, e.backdated),
+            style="yellow" if e.backdated else "",
+        ),
+        Text(event_label(e.kind)),
+        Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
+        what,
+    ]
+
+
+def history_renderables(result: Any) -> list[Any]:
+    """The history table (every event of `result`), then the lineage and replayed state."""
+    from rich.table import Table
+    from rich.text import Text
+
+    spec = history_spec(result)
+    table = Table(title=Text(spec.title.format()))
+    for column in spec.columns:
+        table.add_column(
+            column.heading, justify="right" if column.right else "left", no_wrap=column.no_wrap
         )
-    out: list[Any] = [table]
+    for e in result.entries:
+        table.add_row(*_event_cells(e), style=_event_style(e))
+    return [table, *state_renderables(result)]
+
+
+def state_renderables(result: Any) -> list[Any]:
+    """The lineage line, then (with --as-of) the replayed state."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.dates import format_datetime
+    from sampleloans.units import format_mass
+
+    out: list[Any] = []
     if result.codes:
         out.append(Text(f"lineage: {', '.join(result.codes)}"))
     state = result.state

@@ -15,7 +15,7 @@ the rules hold for every command, including ones added later:
 """
 
 from dataclasses import fields, is_dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 # Older names of a concept → its one name. Views keep their field names (reports use them);
@@ -131,3 +131,48 @@ def renamed(data: Any, names: dict[str, str]) -> Any:
         return [renamed(item, names) for item in data]
     plain = to_json(data)
     return {names.get(k, k): v for k, v in plain.items()}
+
+
+def _utc_time(moment: datetime) -> str | None:
+    """`json_time` with a shortcut for a time already in UTC (most of them)."""
+    if moment.tzinfo is UTC:
+        return (
+            f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+        )
+    return json_time(moment)
+
+
+def row_converter(view_type: type, names: dict[str, str] | None = None) -> Any:
+    """`renamed(view, names)` for one kind of view, its key plan worked out once: the same
+    dicts, several times faster, for lists that stream many rows."""
+    plan = []
+    for f in fields(view_type):
+        key = _key(f.name)
+        kind = "word" if key in WORD_KEYS else "period" if key in PERIOD_KEYS else ""
+        if not kind and (key.endswith("_at") or key == "as_of"):
+            kind = "time"
+        plan.append((f.name, (names or {}).get(key, key), kind))
+    simple = (str, int, bool, float, type(None))
+
+    def convert(view: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, key, kind in plan:
+            value = getattr(view, name)
+            cls = type(value)
+            if cls is datetime:
+                value = _utc_time(value)
+            elif cls is tuple and all(type(item) is str for item in value):
+                value = list(value)
+            elif cls not in simple:
+                value = to_json(value)
+            if kind == "word":
+                value = _word(value)
+            elif kind == "period":
+                value = _period(value)
+            elif kind == "time" and isinstance(value, str):
+                value = _time_text(value)
+            out[key] = value
+        return out
+
+    return convert

@@ -9,20 +9,26 @@ from sampleloans.commands.common import (
     AtOption,
     CsvOption,
     JsonOption,
-    check_output_format,
     console,
     parse_at,
     print_fitted,
-    print_json,
-    print_table,
     reading,
     writing,
+)
+from sampleloans.commands.listing import (
+    Column,
+    JsonlOption,
+    LimitOption,
+    OffsetOption,
+    TableSpec,
+    check_formats,
+    output_format,
+    page_for,
+    write_rows,
 )
 from sampleloans.vocab import LoanStatus
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from sampleloans.services.loan_views import LoanDetail, LoanRow
 
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
@@ -676,59 +682,103 @@ def list_(
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
+    pi: Annotated[
+        str | None, typer.Option("--pi", help="Only this principal investigator's (e-mail).")
+    ] = None,
+    due_before: Annotated[
+        str | None, typer.Option("--due-before", help="Only loans due before this time.")
+    ] = None,
+    due_after: Annotated[
+        str | None, typer.Option("--due-after", help="Only loans due after this time.")
+    ] = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
     """List loans by number (researchers see their own institution's).
 
+    Filters combine (all must hold); --due-before/--due-after are ISO 8601 times (UTC if no
+    offset), strict. Rows stream: --json writes one array row by row, --jsonl one object per
+    line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
     transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
     overdue), overdue}.
-    Example: sampleloans loans list --status received
+    Example: sampleloans loans list --status received --due-before 2026-06-01
     """
-    check_output_format(as_json=as_json, as_csv=as_csv)
+    check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
+    from sampleloans.commands.jsonout import row_converter
+    from sampleloans.dates import parse_datetime
     from sampleloans.services import loan_views
 
+    fmt = output_format(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
     with reading(ctx) as (session, service_ctx):
-        rows = loan_views.list_loans(session, service_ctx, status=status, institution=institution)
-    if as_json:
-        from sampleloans.commands.jsonout import renamed
+        filters = loan_views.LoanFilters(
+            status=status,
+            institution=institution,
+            pi=pi,
+            due_before=parse_datetime(due_before, "--due-before") if due_before else None,
+            due_after=parse_datetime(due_after, "--due-after") if due_after else None,
+        )
+        page = page_for(limit, offset, table=fmt == "table")
+        listing = loan_views.loans_listing(session, service_ctx, filters=filters, page=page)
+        write_rows(
+            listing.rows,
+            page=page,
+            total=listing.total,
+            to_json=row_converter(loan_views.LoanRow, {"samples": "sample_count"}),
+            spec=LOAN_TABLE,
+            fmt=fmt,
+        )
 
-        print_json(renamed(rows, {"samples": "sample_count"}))
-        return
-    print_table(_list_table(rows), as_csv=as_csv)
 
-
-def _list_table(rows: "list[LoanRow]") -> "Table":
-    from rich.table import Table
+def _loan_cells(row: "LoanRow") -> list[Any]:
     from rich.text import Text
 
     from sampleloans.units import format_mass
 
-    table = Table(title="Loans")
-    for heading in ("loan", "institution", "PI", "status", "samples", "issued", "held", "due"):
-        table.add_column(
-            heading,
-            justify="right" if heading in ("issued", "held") else "left",
-            no_wrap=heading in ("loan", "due"),
-        )
-    for row in rows:
-        table.add_row(
-            Text(row.number),
-            Text(row.institution),
-            Text(row.pi),
-            _status_text(row.status),
-            str(row.samples),
-            format_mass(row.issued_ug),
-            format_mass(row.held_ug),
-            _due_text(row.due_at, row.days_left, row.overdue),
-        )
-    return table
+    return [
+        Text(row.number),
+        Text(row.institution),
+        Text(row.pi),
+        _status_text(row.status),
+        str(row.samples),
+        format_mass(row.issued_ug),
+        format_mass(row.held_ug),
+        _due_text(row.due_at, row.days_left, row.overdue),
+    ]
+
+
+LOAN_TABLE = TableSpec(
+    title="Loans",
+    columns=(
+        Column("loan", no_wrap=True),
+        Column("institution"),
+        Column("PI"),
+        Column("status"),
+        Column("samples"),
+        Column("issued", right=True),
+        Column("held", right=True),
+        Column("due", no_wrap=True),
+    ),
+    cells=_loan_cells,
+    empty="No loans match.",
+)
 
 
 @app.command("show")
-def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    number: Number,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
+    as_json: JsonOption = False,
+) -> None:
     """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
+
+    The consumptions (one per analysis: the part that grows) stream; --limit/--offset page
+    through them (on a terminal the table shows 50 unless --limit says otherwise).
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
@@ -744,21 +794,73 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     direction, seal_number}].
     Example: sampleloans loans show L-1 --json
     """
+    import sys
+    from dataclasses import replace
+
+    from sampleloans.commands.jsonout import renamed, row_converter, to_json
+    from sampleloans.commands.listing import write_json
     from sampleloans.services import loan_views
 
     with reading(ctx) as (session, service_ctx):
-        detail = loan_views.loan_detail(session, service_ctx, number)
-    if as_json:
-        from sampleloans.commands.jsonout import renamed
+        page = page_for(limit, offset, table=not as_json)
+        detail, total = loan_views.loan_detail_stream(session, service_ctx, number, page=page)
+        if as_json:
+            # the text recorded at settlement, not the open obligations of `status`
+            head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
+            head["consumptions"] = map(
+                row_converter(loan_views.ConsumptionView), detail.consumptions
+            )
+            write_json(head, sys.stdout)
+            return
+        before, after = _detail_renderables(detail)
+        print_fitted(before)
+        write_rows(
+            iter(detail.consumptions),
+            page=page,
+            total=total,
+            to_json=to_json,
+            spec=CONSUMPTION_TABLE,
+            fmt="table",
+        )
+        print_fitted(after)
 
-        # the text recorded at settlement, not the open obligations of `status`
-        print_json(renamed(detail, {"obligations": "settled_obligations"}))
-        return
-    print_fitted(_detail_renderables(detail))
+
+def _consumption_cells(c: Any) -> list[Any]:
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    return [
+        str(c.seq),
+        Text(c.sample),
+        Text(c.technique),
+        "yes" if c.destructive else "no",
+        format_mass(c.mass_ug),
+        Text(
+            handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
+            style="yellow" if c.backdated else "",
+        ),
+    ]
 
 
-def _detail_renderables(d: "LoanDetail") -> list[Any]:
-    """Header grid, then the items, shipments, consumptions and extensions tables."""
+CONSUMPTION_TABLE = TableSpec(
+    title="Consumptions",
+    columns=(
+        Column("event"),
+        Column("sample"),
+        Column("technique"),
+        Column("destructive"),
+        Column("mass", right=True),
+        Column("when (UTC)"),
+    ),
+    cells=_consumption_cells,
+    empty="",
+)
+
+
+def _detail_renderables(d: "LoanDetail") -> tuple[list[Any], list[Any]]:
+    """Header grid, items, shipments and hand-overs; then (after the consumptions, streamed
+    apart) the extensions table."""
     from rich.table import Table
     from rich.text import Text
 
@@ -826,23 +928,7 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
             )
         parts.append(ships)
     parts.extend(_handover_tables(d))
-    if d.consumptions:
-        uses = Table(title="Consumptions")
-        for heading in ("event", "sample", "technique", "destructive", "mass", "when (UTC)"):
-            uses.add_column(heading, justify="right" if heading == "mass" else "left")
-        for c in d.consumptions:
-            uses.add_row(
-                str(c.seq),
-                Text(c.sample),
-                Text(c.technique),
-                "yes" if c.destructive else "no",
-                format_mass(c.mass_ug),
-                Text(
-                    handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
-                    style="yellow" if c.backdated else "",
-                ),
-            )
-        parts.append(uses)
+    after: list[Any] = []
     if d.extensions:
         exts = Table(title="Extensions")
         for heading in ("event", "period", "approver", "reason", "new due"):
@@ -855,5 +941,5 @@ def _detail_renderables(d: "LoanDetail") -> list[Any]:
                 Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
                 _when(e.new_due_at),
             )
-        parts.append(exts)
-    return parts
+        after.append(exts)
+    return parts, after

@@ -9,13 +9,22 @@ from sampleloans.commands.common import (
     AtOption,
     CsvOption,
     JsonOption,
-    check_output_format,
     console,
     parse_at,
     print_json,
-    print_table,
 )
 from sampleloans.commands.jsonout import renamed
+from sampleloans.commands.listing import (
+    Column,
+    JsonlOption,
+    LimitOption,
+    OffsetOption,
+    TableSpec,
+    check_formats,
+    output_format,
+    page_for,
+    write_rows,
+)
 
 if TYPE_CHECKING:
     from sampleloans.services.catalog import SampleNode, SampleView
@@ -258,47 +267,81 @@ def list_(
             "lost, split or transferred.",
         ),
     ] = None,
+    material: Annotated[
+        str | None, typer.Option("--material", help="Only this material type, e.g. basalt.")
+    ] = None,
+    location: Annotated[
+        str | None,
+        typer.Option("--location", help="Only storage locations containing this text."),
+    ] = None,
+    custodian: Annotated[
+        str | None,
+        typer.Option("--custodian", help="Only samples held by this institution (short name)."),
+    ] = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
     """List samples by code (researchers: only those on their institution's loans).
 
-    JSON: an array of objects with the keys of 'samples show --json'.
-    Example: sampleloans samples list --state vault
+    Filters combine (all must hold). Rows stream: --json writes one array row by row, --jsonl
+    one object per line; both with the keys of 'samples show --json'.
+    Example: sampleloans samples list --state vault --mission CE-5 --limit 20
     """
-    check_output_format(as_json=as_json, as_csv=as_csv)
-    from rich.table import Table
-
+    check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
     from sampleloans.commands.common import reading
-    from sampleloans.services.catalog import list_samples
+    from sampleloans.commands.jsonout import row_converter
+    from sampleloans.services.catalog import SampleFilters, SampleView, samples_listing
+
+    filters = SampleFilters(mission, state, material, location, custodian)
+    fmt = output_format(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
+    with reading(ctx) as (session, service_ctx):
+        page = page_for(limit, offset, table=fmt == "table")
+        listing = samples_listing(session, service_ctx, filters=filters, page=page)
+        write_rows(
+            listing.rows,
+            page=page,
+            total=listing.total,
+            to_json=row_converter(SampleView, {"children": "child_codes"}),
+            spec=SAMPLE_TABLE,
+            fmt=fmt,
+        )
+
+
+def _sample_cells(row: "SampleView") -> list[Any]:
     from sampleloans.units import format_mass
 
-    with reading(ctx) as (session, service_ctx):
-        rows = list_samples(session, service_ctx, mission=mission, state=state)
-    if as_json:
-        print_json(renamed(rows, {"children": "child_codes"}))
-        return
-    table = Table(title=f"Samples ({len(rows)})")
-    for heading in ("code", "mission", "material", "initial", "vault", "on loan"):
-        table.add_column(heading, no_wrap=heading in ("code", "initial", "vault", "on loan"))
-    table.add_column("state")
-    table.add_column("custodian")
-    table.add_column("loan")
-    for row in rows:
-        table.add_row(
-            *plain(
-                row.code,
-                row.mission,
-                row.material_type,
-                format_mass(row.initial_mass_ug),
-                format_mass(row.vault_ug),
-                format_mass(row.on_loan_ug),
-                _state(row.custody_state, row.frozen),
-                row.custodian,
-                row.loan_number or "",
-            )
-        )
-    print_table(table, as_csv=as_csv)
+    return plain(
+        row.code,
+        row.mission,
+        row.material_type,
+        format_mass(row.initial_mass_ug),
+        format_mass(row.vault_ug),
+        format_mass(row.on_loan_ug),
+        _state(row.custody_state, row.frozen),
+        row.custodian,
+        row.loan_number or "",
+    )
+
+
+SAMPLE_TABLE = TableSpec(
+    title="Samples ({count})",
+    columns=(
+        Column("code", no_wrap=True),
+        Column("mission"),
+        Column("material"),
+        Column("initial", no_wrap=True),
+        Column("vault", no_wrap=True),
+        Column("on loan", no_wrap=True),
+        Column("state"),
+        Column("custodian"),
+        Column("loan"),
+    ),
+    cells=_sample_cells,
+    empty="No samples match.",
+)
 
 
 def _state(state: str, frozen: bool) -> str:

@@ -13,24 +13,31 @@ Who sees what (every function starts with `access.reader`):
   its subtree); staff see the whole lineage from its root.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, func, select
 
+from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Agreement, Institution, Loan, Person, Sample
+from sampleloans.models import Agreement, Institution, Loan, Mission, Person, Sample
 from sampleloans.services import access
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
+    get,
     get_sample,
     in_force,
     require_choice,
+    require_text,
 )
+from sampleloans.services.listing import EVERY_ROW, Listing, Page, Query, batches, counter, paged
 from sampleloans.services.queries import issued_under
-from sampleloans.vocab import AgreementStatus, CustodyState, values
+from sampleloans.units import quote_input
+from sampleloans.vocab import AgreementStatus, CustodyState, InstitutionKind, values
 
 ON_LOAN_STATES: tuple[str, ...] = (
     CustodyState.ISSUED.value,
@@ -192,28 +199,141 @@ def _sample_view(sample: Sample, children: tuple[str, ...]) -> SampleView:
 def list_samples(
     session: Session, ctx: Context, *, mission: str | None = None, state: str | None = None
 ) -> list[SampleView]:
-    """Samples by code; `state` is a custody state or `on_loan` (any state away from the vault).
+    """Every sample by code, as a list (small ledgers, tests); `samples_listing` streams."""
+    return list(samples_listing(session, ctx, filters=SampleFilters(mission, state)).rows)
 
-    Researchers get only the samples on loans of their institution.
+
+@dataclass(frozen=True)
+class SampleFilters:
+    """What `samples list` narrows to; None: no filter on that field."""
+
+    mission: str | None = None
+    state: str | None = None  # a custody state or `on_loan` (any state away from the vault)
+    material: str | None = None  # material type, case-insensitive
+    location: str | None = None  # storage locations containing this text, case-insensitive
+    custodian: str | None = None  # an institution's short name
+
+
+def samples_listing(
+    session: Session,
+    ctx: Context,
+    *,
+    filters: SampleFilters = SampleFilters(),
+    page: Page = EVERY_ROW,
+) -> Listing[SampleView]:
+    """Samples by code, streamed a batch at a time, with the count of every match.
+
+    Researchers get only the samples on loans of their institution (a join, in SQL). Every
+    filter value is checked before any row is read (exit 2 naming the option).
     """
     person = access.reader(session, ctx)
-    query = select(Sample).order_by(Sample.code)
-    if mission:
-        query = query.where(Sample.mission == mission)
-    if state:
-        wanted = require_choice(state, "state", SAMPLE_STATES)
+    query = _sample_query(session, person, filters)
+    rows = _sample_views(session, person, paged(query, page))
+    return Listing(rows=rows, total=counter(session, query))
+
+
+_SAMPLE_FIELDS = tuple(f for f in SampleView.__dataclass_fields__ if f != "children")
+assert list(SampleView.__dataclass_fields__).index("children") == 3  # see `_sample_views`
+
+
+def _sample_query(session: Session, person: Person, filters: SampleFilters) -> Query:
+    """The samples a person may read that match the filters, by code."""
+    query = sa_select(*(getattr(Sample, name) for name in _SAMPLE_FIELDS))
+    if not access.is_staff(person):
+        query = query.join(Loan, col(Loan.number) == col(Sample.loan_number)).where(
+            col(Loan.institution) == person.institution
+        )
+    if filters.mission is not None:
+        query = query.where(col(Sample.mission) == _mission(session, filters.mission))
+    if filters.state is not None:
+        wanted = require_choice(filters.state, "--state", SAMPLE_STATES)
         states = ON_LOAN_STATES if wanted == "on_loan" else (wanted,)
         query = query.where(col(Sample.custody_state).in_(states))
-    samples = [s for s in session.exec(query).all() if access.can_see_sample(session, person, s)]
-    visible = None if access.is_staff(person) else {s.code for s in samples}
-    children: dict[str, list[str]] = {}
-    for code, parent in session.exec(
-        select(Sample.code, Sample.parent_code).where(col(Sample.parent_code).is_not(None))
-    ).all():
-        # every row has a parent (the query keeps children only); the test narrows the type
-        if parent is not None and (visible is None or code in visible):
-            children.setdefault(parent, []).append(code)
-    return [_sample_view(s, tuple(sorted(children.get(s.code, [])))) for s in samples]
+    if filters.material is not None:
+        material = _material(session, filters.material)
+        query = query.where(func.lower(col(Sample.material_type)) == material)
+    if filters.location is not None:
+        text = require_text(filters.location, "--location", max_len=200).lower()
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            func.lower(col(Sample.storage_location)).like(f"%{escaped}%", escape="\\")
+        )
+    if filters.custodian is not None:
+        query = query.where(col(Sample.custodian) == _custodian(session, person, filters.custodian))
+    return query.order_by(col(Sample.code))
+
+
+def _mission(session: Session, code: str) -> str:
+    """A mission code the ledger knows, or InvalidInput listing them."""
+    wanted = code.strip()
+    known = sorted(session.exec(select(Mission.code)).all())
+    match = next((m for m in known if m.lower() == wanted.lower()), None)
+    if match is None:
+        raise InvalidInput(
+            f"--mission: {quote_input(code)} is not a mission; give one of {', '.join(known)}"
+        )
+    return match
+
+
+def _material(session: Session, material: str) -> str:
+    """A material type some sample has (lower case), or InvalidInput listing them."""
+    wanted = material.strip().lower()
+    known = session.exec(
+        select(func.lower(col(Sample.material_type)))
+        .distinct()
+        .where(func.lower(col(Sample.material_type)) == wanted)
+    ).first()
+    if known is None:
+        types = sorted(set(session.exec(select(col(Sample.material_type)).distinct()).all()))
+        shown = ", ".join(types[:20]) + (", …" if len(types) > 20 else "")
+        raise InvalidInput(
+            f"--material: {quote_input(material)} is not the material of any sample; "
+            f"give one of {shown or '(no samples yet)'}"
+        )
+    return wanted
+
+
+def _custodian(session: Session, person: Person, short_name: str) -> str:
+    """An institution a sample may be held by: any for staff; for a researcher their own or a
+    lender or curator (the vaults), any other answering as a missing one does."""
+    name = short_name.strip()
+    if access.is_staff(person):
+        return get(
+            session, Institution, name, "--custodian: institution", "see 'institutions list'"
+        ).short_name
+    institution = session.get(Institution, name)
+    vaults = (InstitutionKind.LENDER.value, InstitutionKind.CURATOR.value)
+    if institution is None or not (
+        institution.short_name == person.institution or institution.kind in vaults
+    ):
+        raise access.unseen("institution", name)
+    return institution.short_name
+
+
+def _sample_views(session: Session, person: Person, query: Query) -> Iterator[SampleView]:
+    """Views of the rows of `query`, each with the children the person may see (one query per
+    batch of rows, not per sample)."""
+    for batch in batches(session, query):
+        children = _children_of(session, person, [row.code for row in batch])
+        for row in batch:
+            # positional, in the view's field order (`children` is its fourth field)
+            yield SampleView(*row[:3], tuple(children.get(row.code, ())), *row[3:])  # type: ignore[call-arg]  # positional, checked by the assert above
+
+
+def _children_of(session: Session, person: Person, codes: list[str]) -> dict[str, list[str]]:
+    """parent code → its children's codes in code order, those the person may read."""
+    query = sa_select(col(Sample.parent_code), col(Sample.code)).where(
+        col(Sample.parent_code).in_(codes)
+    )
+    if not access.is_staff(person):
+        query = query.join(Loan, col(Loan.number) == col(Sample.loan_number)).where(
+            col(Loan.institution) == person.institution
+        )
+    found: dict[str, list[str]] = {}
+    for parent, code in session.connection().execute(query.order_by(col(Sample.code))):
+        if parent is not None:  # every row has one (the filter); the test narrows the type
+            found.setdefault(parent, []).append(code)
+    return found
 
 
 def show_sample(session: Session, ctx: Context, *, code: str) -> SampleView:

@@ -2,16 +2,18 @@
 and (for `--as-of`) the state replayed from the ledger up to a moment in the past."""
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, from_iso
+from sampleloans.dates import format_datetime, from_iso, to_iso
 from sampleloans.errors import InvalidInput
-from sampleloans.ledger.envelope import Context, envelope_of, importer_of, os_account_of
+from sampleloans.ledger.envelope import Context, from_stored, importer_of, os_account_of
 from sampleloans.models import (
     EventSubject,
     LedgerEvent,
@@ -26,8 +28,9 @@ from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
+from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import words
-from sampleloans.units import format_mass, format_period
+from sampleloans.units import format_mass, format_period, quote_input
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class History:
     subject_type: str  # sample | loan | institution
     subject_key: str
     codes: tuple[str, ...]  # the sample lineage (for a sample), else empty
-    entries: tuple[HistoryEntry, ...]
+    entries: Iterable[HistoryEntry]  # a tuple, or a stream from `history_listing`
     as_of: datetime | None
     state: ReplayedState | None
 
@@ -195,7 +198,37 @@ def record_history(
     institution: str | None = None,
     as_of: datetime | None = None,
 ) -> History:
-    """Every event concerning one record in seq order (a sample: its whole lineage)."""
+    """Every event concerning one record in seq order (a sample: its whole lineage), as a
+    tuple (small histories, tests); `history_listing` streams."""
+    history, _total = history_listing(
+        session, ctx, sample=sample, loan=loan, institution=institution, as_of=as_of
+    )
+    return replace(history, entries=tuple(history.entries))
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """What `custody history` narrows to: event kinds, and a time range (whole seconds)."""
+
+    kinds: tuple[str, ...] = ()  # event kinds as in a .jsonl history, e.g. loan.received
+    since: datetime | None = None  # occurred at or after
+    until: datetime | None = None  # occurred at or before
+    seal: str | None = None  # a container's seal number: its shipment and that shipment's receipt
+
+
+def history_listing(
+    session: Session,
+    ctx: Context,
+    *,
+    sample: str | None = None,
+    loan: str | None = None,
+    institution: str | None = None,
+    as_of: datetime | None = None,
+    filters: HistoryFilters = HistoryFilters(),
+    page: Page = EVERY_ROW,
+) -> tuple[History, Callable[[], int]]:
+    """A record's history whose `entries` stream in seq order, a batch at a time, and a count
+    of every event the filters match. Every argument is checked before any event is read."""
     person = access.reader(session, ctx)
     options = (("sample", sample), ("loan", loan), ("institution", institution))
     chosen = [(t, k) for t, k in options if k]
@@ -216,33 +249,136 @@ def record_history(
         keys = [key]
     if as_of is not None and as_of > ctx.now:
         raise InvalidInput("--as-of: is in the future; give a moment up to now")
-    seqs = session.exec(
-        select(EventSubject.seq)
-        .where(EventSubject.subject_type == subject_type, col(EventSubject.subject_key).in_(keys))
-        .distinct()
-    ).all()
-    hidden = foreign_loan_events(session, person, list(seqs))
-    seqs = [seq for seq in seqs if seq not in hidden]
-    rows = session.exec(
-        select(LedgerEvent).where(col(LedgerEvent.seq).in_(seqs)).order_by(col(LedgerEvent.seq))
-    ).all()
-    corrected: dict[int, list[int]] = {}
-    for note in session.exec(
-        select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(col(Note.seq))
-    ).all():
-        corrected.setdefault(note.corrects_seq, []).append(note.seq)
-    if as_of is not None:  # a correction made after the moment asked for had not happened yet
-        corrected = _corrections_by(session, corrected, as_of)
-    entries = []
-    for row in rows:
-        envelope = envelope_of(row)
-        if as_of is not None and envelope.occurred_at > as_of:
-            continue
-        entries.append(
-            HistoryEntry(
+    query = _event_query(person, subject_type, keys, _checked(filters), as_of)
+    if filters.seal is not None:
+        query = query.where(_sealed(session, person, filters.seal))
+    state = None
+    if as_of is not None:
+        state = replayed_state(session, as_of, subject_type, key, codes, reader=person)
+    history = History(
+        subject_type=subject_type,
+        subject_key=key,
+        codes=tuple(codes),
+        entries=_entries(session, paged(query, page), as_of),
+        as_of=as_of,
+        state=state,
+    )
+    return history, counter(session, query)
+
+
+def _checked(filters: HistoryFilters) -> HistoryFilters:
+    """The filters with each kind checked against the event kinds (InvalidInput naming them)."""
+    if filters.kinds:  # the kinds' registry is the write side's: loaded only when asked
+        from sampleloans.ledger.events import EVENT_TYPES
+    for kind in filters.kinds:
+        if kind not in EVENT_TYPES:
+            raise InvalidInput(
+                f"--kind: {quote_input(kind)} is not an event kind; give one of "
+                + ", ".join(sorted(EVENT_TYPES))
+            )
+    if filters.since and filters.until and filters.since > filters.until:
+        raise InvalidInput("--since: is after --until; give a range that moves forward")
+    return filters
+
+
+def _sealed(session: Session, person: Person, seal: str) -> Any:
+    """The events of the shipments sealed with `seal` that a person may read: each shipment
+    and its receipt (InvalidInput when there is none, the same for a seal of other
+    institutions' shipments as for one never used)."""
+    query = sa_select(col(Shipment.seq)).where(col(Shipment.seal_number) == seal.strip())
+    if not access.is_staff(person):
+        query = query.join(Loan, col(Loan.number) == col(Shipment.loan_number)).where(
+            col(Loan.institution) == person.institution
+        )
+    shipped = list(session.connection().execute(query).scalars())
+    if not shipped:
+        raise InvalidInput(
+            f"--seal: {quote_input(seal)} is not the seal of any shipment you may read; "
+            "see 'loans show'"
+        )
+    # a receipt names its shipment in its payload, canonical JSON (docs/ledger-format.md:
+    # compact, keys sorted), so `"shipment_seq":N` is followed by ',' or '}'
+    receipts = [
+        col(LedgerEvent.payload).like(f'%"shipment_seq":{seq}{end}%')
+        for seq in shipped
+        for end in (",", "}")
+    ]
+    return or_(
+        col(LedgerEvent.seq).in_(shipped),
+        and_(col(LedgerEvent.kind) == "loan.received", or_(*receipts)),
+    )
+
+
+def _occurred(moment: datetime) -> str:
+    """A moment as `_occurred_key` spells it: ISO UTC with six decimals, fixed width."""
+    return to_iso(moment.replace(microsecond=0))[:-1] + f".{moment.microsecond:06d}Z"
+
+
+# The stored `occurred_at` is 'YYYY-MM-DDTHH:MM:SSZ', or with '.ffffff' when not whole (see
+# dates.to_iso); padded to one width, its text order is its time order, exactly.
+def _occurred_key() -> Any:
+    """`occurred_at` padded to one width, so that its text order is its time order."""
+    stored = col(LedgerEvent.occurred_at)
+    whole = func.substr(stored, 1, 19).concat(literal(".000000Z"))
+    return case((func.length(stored) == 20, whole), else_=stored)
+
+
+def _event_query(
+    person: Person,
+    subject_type: str,
+    keys: list[str],
+    filters: HistoryFilters,
+    as_of: datetime | None,
+) -> Query:
+    """The events of some records a person may read, filtered, in seq order."""
+    subjects = sa_select(col(EventSubject.seq)).where(
+        col(EventSubject.subject_type) == subject_type, col(EventSubject.subject_key).in_(keys)
+    )
+    query = sa_select(*_EVENT_COLUMNS).where(col(LedgerEvent.seq).in_(subjects))
+    if not access.is_staff(person):  # events of other institutions' loans are not theirs
+        foreign = (
+            sa_select(col(EventSubject.seq))
+            .join(Loan, col(Loan.number) == col(EventSubject.subject_key))
+            .where(
+                col(EventSubject.seq) == col(LedgerEvent.seq),
+                col(EventSubject.subject_type) == "loan",
+                col(Loan.institution) != person.institution,
+            )
+        )
+        query = query.where(~foreign.exists())
+    if filters.kinds:
+        query = query.where(col(LedgerEvent.kind).in_(filters.kinds))
+    if filters.since is not None:
+        query = query.where(_occurred_key() >= _occurred(filters.since))
+    until = min((t for t in (filters.until, as_of) if t is not None), default=None)
+    if until is not None:
+        query = query.where(_occurred_key() <= _occurred(until))
+    return query.order_by(col(LedgerEvent.seq))
+
+
+_EVENT_COLUMNS = (
+    col(LedgerEvent.seq),
+    col(LedgerEvent.kind),
+    col(LedgerEvent.payload),
+    col(LedgerEvent.occurred_at),
+    col(LedgerEvent.recorded_at),
+    col(LedgerEvent.actor),
+    col(LedgerEvent.os_user),
+    col(LedgerEvent.corrects_seq),
+    col(LedgerEvent.reason),
+)
+
+
+def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator[HistoryEntry]:
+    """The history lines of the events of `query`, a batch at a time (corrections looked up
+    per batch)."""
+    for batch in batches(session, query):
+        corrected = _corrections_of(session, [row.seq for row in batch], as_of)
+        for row in batch:
+            yield HistoryEntry(
                 seq=row.seq,
-                occurred_at=envelope.occurred_at,
-                recorded_at=envelope.recorded_at,
+                occurred_at=from_stored(row.occurred_at),
+                recorded_at=from_stored(row.recorded_at),
                 kind=row.kind,
                 actor=row.actor,
                 os_user=os_account_of(row.os_user),
@@ -253,18 +389,23 @@ def record_history(
                 imported_by=importer_of(row.os_user),
                 handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
             )
-        )
-    state = None
-    if as_of is not None:
-        state = replayed_state(session, as_of, subject_type, key, codes, reader=person)
-    return History(
-        subject_type=subject_type,
-        subject_key=key,
-        codes=tuple(codes),
-        entries=tuple(entries),
-        as_of=as_of,
-        state=state,
+
+
+def _corrections_of(
+    session: Session, seqs: list[int], as_of: datetime | None
+) -> dict[int, list[int]]:
+    """Corrected seq → the seqs of its corrections (as they stood at `as_of`, when given)."""
+    query = (
+        sa_select(col(Note.corrects_seq), col(Note.seq))
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(Note.seq))
+        .where(col(Note.corrects_seq).in_(seqs))
     )
+    if as_of is not None:  # a correction made after the moment asked for had not happened yet
+        query = query.where(_occurred_key() <= _occurred(as_of))
+    corrected: dict[int, list[int]] = {}
+    for target, seq in session.connection().execute(query.order_by(col(Note.seq))):
+        corrected.setdefault(target, []).append(seq)
+    return corrected
 
 
 def replayed_state(
@@ -619,20 +760,3 @@ def _received(session: Session, p: dict[str, Any]) -> str:
         f"loan {p['number']} received{where} (shipment {p['shipment_seq']}), seal {seal}, "
         f"condition {p['condition']}; weighed {_pairs(p['weighed'])}"
     )
-
-
-def _corrections_by(
-    session: Session, corrected: dict[int, list[int]], as_of: datetime
-) -> dict[int, list[int]]:
-    """Only the corrections that had occurred by `as_of`, per corrected event."""
-    seqs = [seq for found in corrected.values() for seq in found]
-    occurred = dict(
-        session.exec(
-            select(LedgerEvent.seq, LedgerEvent.occurred_at).where(col(LedgerEvent.seq).in_(seqs))
-        ).all()
-    )
-    kept = {
-        target: [seq for seq in found if from_iso(occurred[seq]) <= as_of]
-        for target, found in corrected.items()
-    }
-    return {target: found for target, found in kept.items() if found}

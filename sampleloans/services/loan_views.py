@@ -5,9 +5,12 @@ loans and incidents, curators and compliance officers see everything.
 """
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
@@ -23,13 +26,17 @@ from sampleloans.models import (
     LedgerEvent,
     Loan,
     LoanItem,
+    Person,
     Shipment,
     Weighing,
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
+from sampleloans.services.common import get
 from sampleloans.services.handover import loan_handovers
-from sampleloans.vocab import IncidentStatus, ItemSource, Role
+from sampleloans.services.listing import EVERY_ROW, Listing, Page, Query, batches, counter, paged
+from sampleloans.units import quote_input
+from sampleloans.vocab import IncidentStatus, ItemSource
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,7 @@ class LoanDetail:
     closed_at: datetime | None
     items: tuple[ItemView, ...]
     shipments: tuple[ShipmentView, ...]
-    consumptions: tuple[ConsumptionView, ...]
+    consumptions: Iterable[ConsumptionView]  # a tuple, or a stream from `loan_detail_stream`
     extensions: tuple[ExtensionView, ...]
     handovers: tuple[HandoverView, ...] = ()
     weighing_discrepancies: tuple[DiscrepancyView, ...] = ()
@@ -213,51 +220,138 @@ def list_loans(
     status: str | None = None,
     institution: str | None = None,
 ) -> list[LoanRow]:
-    """Loans by number; researchers see only their own institution's."""
+    """Every loan by number, as a list (small ledgers, tests); `loans_listing` streams."""
+    filters = LoanFilters(status=status, institution=institution)
+    return list(loans_listing(session, ctx, filters=filters).rows)
+
+
+@dataclass(frozen=True)
+class LoanFilters:
+    """What `loans list` narrows to; None: no filter on that field."""
+
+    status: str | None = None
+    institution: str | None = None
+    pi: str | None = None  # the principal investigator's e-mail
+    due_before: datetime | None = None  # due strictly before
+    due_after: datetime | None = None  # due strictly after
+
+
+def loans_listing(
+    session: Session,
+    ctx: Context,
+    *,
+    filters: LoanFilters = LoanFilters(),
+    page: Page = EVERY_ROW,
+) -> Listing[LoanRow]:
+    """Loans by number, streamed a batch at a time, with the count of every match.
+
+    Researchers see only their own institution's loans (in SQL); every filter value is checked
+    before any row is read.
+    """
     person = access.reader(session, ctx)
-    query = select(Loan)
-    if status is not None:
-        wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
-        if wanted not in LOAN_STATUSES:
-            accepted = ", ".join(name.replace("_", "-") for name in LOAN_STATUSES)
-            raise InvalidInput(f"status: {status!r} is not one of {accepted}")
-        query = query.where(Loan.status == wanted)
-    if institution is not None:
-        short = access.readable_institution(session, person, institution).short_name
-        query = query.where(Loan.institution == short)
-    elif person.role == Role.RESEARCHER:
-        query = query.where(Loan.institution == person.institution)
-    rows = []
-    for loan in session.exec(query.order_by(Loan.number)).all():
-        items = _items(session, loan.number)
-        days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
-        rows.append(
-            LoanRow(
-                number=loan.number,
-                agreement=loan.agreement,
-                institution=loan.institution,
-                pi=loan.pi_email,
-                status=loan.status,
-                transfer_type=loan.transfer_type,
-                samples=len(items),
-                issued_ug=sum(i.issued_ug for i in items if i.source == ItemSource.ISSUED),
-                held_ug=sum(i.held_ug for i in items),
-                due_at=loan.due_at,
+    query = _loan_query(session, person, filters)
+    return Listing(
+        rows=_loan_rows(session, paged(query, page), ctx.now), total=counter(session, query)
+    )
+
+
+def _loan_status(status: str) -> str:
+    """A loan status as stored, or InvalidInput naming the accepted ones."""
+    wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
+    if wanted not in LOAN_STATUSES:
+        accepted = ", ".join(name.replace("_", "-") for name in LOAN_STATUSES)
+        raise InvalidInput(f"--status: {quote_input(status)} is not one of {accepted}")
+    return wanted
+
+
+def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query:
+    """The loans a person may read that match the filters, with their item totals, by number."""
+    # correlated subqueries, one index lookup per loan row: the rows stream, nothing is grouped
+    of_loan = col(LoanItem.loan_number) == col(Loan.number)
+    issued = case(
+        (col(LoanItem.source) == ItemSource.ISSUED.value, col(LoanItem.issued_ug)), else_=0
+    )
+    query = sa_select(
+        col(Loan.number),
+        col(Loan.agreement),
+        col(Loan.institution),
+        col(Loan.pi_email),
+        col(Loan.status),
+        col(Loan.transfer_type),
+        col(Loan.due_at),
+        sa_select(func.count()).where(of_loan).scalar_subquery().label("samples"),
+        sa_select(func.coalesce(func.sum(issued), 0))
+        .where(of_loan)
+        .scalar_subquery()
+        .label("issued_ug"),
+        sa_select(func.coalesce(func.sum(col(LoanItem.held_ug)), 0))
+        .where(of_loan)
+        .scalar_subquery()
+        .label("held_ug"),
+    )
+    if filters.status is not None:
+        query = query.where(col(Loan.status) == _loan_status(filters.status))
+    if filters.institution is not None:
+        short = access.readable_institution(session, person, filters.institution.strip())
+        query = query.where(col(Loan.institution) == short.short_name)
+    elif not access.is_staff(person):
+        query = query.where(col(Loan.institution) == person.institution)
+    if filters.pi is not None:
+        email = filters.pi.strip().lower()
+        if access.is_staff(person):
+            get(session, Person, email, "--pi: person", "see 'people list'")
+        else:
+            access.readable_person(session, person, email)
+        query = query.where(col(Loan.pi_email) == email)
+    if filters.due_before is not None:
+        query = query.where(col(Loan.due_at) < filters.due_before)
+    if filters.due_after is not None:
+        query = query.where(col(Loan.due_at) > filters.due_after)
+    return query.order_by(col(Loan.number))
+
+
+def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
+    """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
+    for batch in batches(session, query):
+        for r in batch:
+            days_left, overdue = rule.return_due(r.status, r.due_at, now)
+            yield LoanRow(
+                number=r.number,
+                agreement=r.agreement,
+                institution=r.institution,
+                pi=r.pi_email,
+                status=r.status,
+                transfer_type=r.transfer_type,
+                samples=int(r.samples),
+                issued_ug=int(r.issued_ug),
+                held_ug=int(r.held_ug),
+                due_at=r.due_at,
                 days_left=days_left,
                 overdue=overdue,
             )
-        )
-    return rows
 
 
 def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
-    """One loan with its items, shipments, consumptions and extensions (each in seq order)."""
+    """One loan with its items, shipments, consumptions and extensions (each in seq order), the
+    consumptions as a tuple (small loans, tests); `loan_detail_stream` streams them."""
+    detail, _total = loan_detail_stream(session, ctx, number)
+    return replace(detail, consumptions=tuple(detail.consumptions))
+
+
+def loan_detail_stream(
+    session: Session, ctx: Context, number: str, *, page: Page = EVERY_ROW
+) -> tuple[LoanDetail, Callable[[], int]]:
+    """`loan_detail` whose consumptions (the part that grows with the loan's events) stream a
+    batch at a time, one page of them, with a count of them all."""
     person = access.reader(session, ctx)
     loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
-    times = _event_times(session, number)
+    extension_rows = session.exec(
+        select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
+    ).all()
+    times = _event_times(session, [e.seq for e in extension_rows])
     items = tuple(
         ItemView(
             sample=i.sample_code,
@@ -291,23 +385,7 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             select(Shipment).where(Shipment.loan_number == number).order_by(col(Shipment.seq))
         ).all()
     )
-    consumptions = tuple(
-        ConsumptionView(
-            seq=c.seq,
-            sample=c.sample_code,
-            technique=c.technique,
-            destructive=c.destructive,
-            mass_ug=c.mass_ug,
-            occurred_at=c.occurred_at,
-            recorded_at=times[c.seq][1],
-            backdated=is_backdated(*times[c.seq]),
-        )
-        for c in session.exec(
-            select(Consumption)
-            .where(Consumption.loan_number == number)
-            .order_by(col(Consumption.seq))
-        ).all()
-    )
+    consumptions = _consumption_query(number)
     extensions = tuple(
         ExtensionView(
             seq=e.seq,
@@ -319,11 +397,9 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
             recorded_at=times[e.seq][1],
             backdated=is_backdated(*times[e.seq]),
         )
-        for e in session.exec(
-            select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
-        ).all()
+        for e in extension_rows
     )
-    return LoanDetail(
+    detail = LoanDetail(
         number=loan.number,
         agreement=loan.agreement,
         institution=loan.institution,
@@ -348,22 +424,56 @@ def loan_detail(session: Session, ctx: Context, number: str) -> LoanDetail:
         closed_at=loan.closed_at,
         items=items,
         shipments=shipments,
-        consumptions=consumptions,
+        consumptions=_consumptions(session, paged(consumptions, page)),
         extensions=extensions,
         handovers=_handovers(session, number),
         weighing_discrepancies=_discrepancies(session, number),
         broken_seals=_broken_seals(session, number),
     )
+    return detail, counter(session, consumptions)
 
 
-def _event_times(session: Session, number: str) -> dict[int, tuple[datetime, datetime]]:
-    """seq → (occurred_at, recorded_at) of every event of a loan."""
-    subjects = select(EventSubject.seq).where(
-        EventSubject.subject_type == "loan", EventSubject.subject_key == number
+def _consumption_query(number: str) -> Query:
+    """A loan's consumptions with their event's times, in seq order."""
+    return (
+        sa_select(
+            col(Consumption.seq),
+            col(Consumption.sample_code),
+            col(Consumption.technique),
+            col(Consumption.destructive),
+            col(Consumption.mass_ug),
+            col(Consumption.occurred_at),
+            col(LedgerEvent.occurred_at).label("event_occurred_at"),
+            col(LedgerEvent.recorded_at),
+        )
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(Consumption.seq))
+        .where(col(Consumption.loan_number) == number)
+        .order_by(col(Consumption.seq))
     )
+
+
+def _consumptions(session: Session, query: Query) -> Iterator[ConsumptionView]:
+    """The consumptions of `query`, a batch at a time."""
+    for batch in batches(session, query):
+        for c in batch:
+            occurred, recorded = from_stored(c.event_occurred_at), from_stored(c.recorded_at)
+            yield ConsumptionView(
+                seq=c.seq,
+                sample=c.sample_code,
+                technique=c.technique,
+                destructive=bool(c.destructive),
+                mass_ug=c.mass_ug,
+                occurred_at=c.occurred_at,
+                recorded_at=recorded,
+                backdated=is_backdated(occurred, recorded),
+            )
+
+
+def _event_times(session: Session, seqs: list[int]) -> dict[int, tuple[datetime, datetime]]:
+    """seq → (occurred_at, recorded_at) of some events."""
     rows = session.exec(
         select(LedgerEvent.seq, LedgerEvent.occurred_at, LedgerEvent.recorded_at).where(
-            col(LedgerEvent.seq).in_(subjects)
+            col(LedgerEvent.seq).in_(seqs)
         )
     ).all()
     return {seq: (from_stored(occurred), from_stored(recorded)) for seq, occurred, recorded in rows}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso, to_iso
@@ -148,7 +149,7 @@ def _scope_of(session: Session, request: ReportRequest) -> list[tuple[str, str]]
 def with_checkpoint(session: Session, report: Report, checkpoint: str | None) -> Report:
     """`report` naming a kept signed checkpoint covering its head, with the head's inclusion
     proof (NEWEST: the newest such, if any; `SIZE:ROOT`: that one; None: none)."""
-    if checkpoint is None:
+    if checkpoint is None or (checkpoint == NEWEST and not _keeps_checkpoints(session)):
         return report
     from sampleloans.services.reporting import checkpoint as checkpoints  # loads the ledger
 
@@ -216,3 +217,12 @@ def _build(
         head_hash=head_hash,
         body=body,
     )
+
+
+def _keeps_checkpoints(session: Session) -> bool:
+    """Whether the ledger keeps any signed checkpoint: without one, a report names none and the
+    checkpoint code (hashing, proofs, the write side's checks) is never loaded."""
+    connection = session.connection()
+    if not inspect(connection).has_table("checkpoint"):
+        return False
+    return connection.execute(text("SELECT 1 FROM checkpoint LIMIT 1")).first() is not None

@@ -1,0 +1,93 @@
+"""Lists read as streams: one page of rows, yielded batch by batch, and a cheap total.
+
+A list service builds one query (filters, the reader's scope, an ORDER BY on a unique key so
+the order is the same every time), then hands back a `Listing`: `rows` runs the query for the
+page asked (`LIMIT`/`OFFSET` in SQL) and yields views as the database returns them, a batch at
+a time, so memory stays that of one batch whatever the number of rows; `total()` counts every
+row the filters match (one `SELECT count(*)` of the same query), for a "showing 1–50 of N"
+footer.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlmodel import Session
+
+from sampleloans.errors import InvalidInput
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    Query = Select[*tuple[Any, ...]]
+    """A select of any columns."""
+else:
+    Query = Select
+
+BATCH_ROWS = 500
+"""Rows fetched from the database at a time."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which rows of a list to read: skip `offset`, then at most `limit` (None: every row)."""
+
+    offset: int = 0
+    limit: int | None = None
+
+    def check(self) -> "Page":
+        """Refuse a negative offset or limit (exit 2)."""
+        if self.offset < 0:
+            raise InvalidInput(f"--offset: {self.offset} is negative; give 0 or more rows to skip")
+        if self.limit is not None and self.limit < 0:
+            raise InvalidInput(
+                f"--limit: {self.limit} is negative; give a number of rows (0 means every row)"
+            )
+        return self
+
+
+EVERY_ROW = Page()
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """One page of a list as a stream, and how many rows the filters match in all."""
+
+    rows: Iterator[T]
+    total: Callable[[], int]
+
+
+def paged(query: Query, page: Page) -> Query:
+    """The query restricted to one page (in SQL)."""
+    page.check()
+    if page.offset:
+        query = query.offset(page.offset)
+    if page.limit:  # 0 or None: every row
+        query = query.limit(page.limit)
+    return query
+
+
+def batches(session: Session, query: Query) -> Iterator[list[Any]]:
+    """The rows of a Core select, `BATCH_ROWS` at a time, as the database returns them.
+
+    Plain columns in Core: no ORM identity map holds them, so a batch dies once it is used.
+    Pending changes are flushed first, as `session.exec` would.
+    """
+    session.flush()
+    result = session.connection().execute(query)
+    for batch in result.partitions(BATCH_ROWS):
+        yield list(batch)
+
+
+def counter(session: Session, query: Query) -> Callable[[], int]:
+    """A function counting the rows of `query` (without its order, offset or limit)."""
+
+    def count() -> int:
+        inner = query.order_by(None).limit(None).offset(None).subquery()
+        session.flush()
+        return int(
+            session.connection().execute(select(func.count()).select_from(inner)).scalar_one()
+        )
+
+    return count
