@@ -61,6 +61,12 @@ _FUNCTIONS = (
             RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
+        -- recorded at the server's clock, read by this very transaction: never the client's
+        IF NEW.recorded_at::timestamptz NOT BETWEEN transaction_timestamp()
+                                            AND clock_timestamp() THEN
+            RAISE EXCEPTION 'event recorded_at % is not the server''s clock', NEW.recorded_at
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         RETURN NEW;
     END $$""",
     "CREATE OR REPLACE TRIGGER ledger_event_actor BEFORE INSERT ON ledger_event "
@@ -73,6 +79,7 @@ _FUNCTIONS = (
         grp text := CASE person_role WHEN 'curator' THEN '{GROUP_ROLES["curator"]}'
                     WHEN 'compliance_officer' THEN '{GROUP_ROLES["compliance_officer"]}'
                     WHEN 'researcher' THEN '{GROUP_ROLES["researcher"]}' END;
+        other text;
     BEGIN
         IF grp IS NULL THEN
             RAISE EXCEPTION 'unknown person role %', person_role;
@@ -83,6 +90,14 @@ _FUNCTIONS = (
         EXECUTE format('ALTER ROLE %I %s', email,
                        CASE WHEN may_login THEN 'LOGIN' ELSE 'NOLOGIN' END);
         EXECUTE format('GRANT %I TO %I', grp, email);
+        -- a changed role leaves the old group (revoking a non-member only warns)
+        FOREACH other IN ARRAY ARRAY['{GROUP_ROLES["curator"]}',
+                                     '{GROUP_ROLES["compliance_officer"]}',
+                                     '{GROUP_ROLES["researcher"]}'] LOOP
+            IF other <> grp AND pg_has_role(email, other, 'MEMBER') THEN
+                EXECUTE format('REVOKE %I FROM %I', other, email);
+            END IF;
+        END LOOP;
     END $$""",
 )
 

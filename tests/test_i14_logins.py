@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg import sql
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from tests.pgcluster import PgServer
@@ -122,6 +122,17 @@ def test_an_actor_that_is_not_the_login_is_refused(pg_server: PgServer, secured:
             )
 
 
+def test_a_client_chosen_recorded_at_is_refused(pg_server: PgServer, secured: str) -> None:
+    """The right actor but a recorded_at the client picked (not the server's clock): refused."""
+    with psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="server's clock"):
+            connection.execute(
+                "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
+                "os_user, prev_hash, hash) SELECT max(seq) + 1, 'note', '{}', 'x', "
+                f"'2031-01-01T00:00:00Z', '{CURATOR}', 'x', 'x', repeat('0', 64) FROM ledger_event"
+            )
+
+
 GROUPS = ("sampleloans_curator", "sampleloans_compliance", "sampleloans_researcher")
 
 
@@ -160,3 +171,105 @@ def test_verify_is_clean_on_a_secured_ledger(pg_server: PgServer, secured: str) 
     )
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "defence" not in result.stdout
+
+
+def _cli(url: str, *args: str) -> Result:
+    """One CLI command on `url` with no --as and no SAMPLELOANS_USER (the login acts)."""
+    env = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "COLUMNS": "200", "SAMPLELOANS_USER": ""}
+    return CliRunner().invoke(app, ["--db", url, *args], env=env)
+
+
+def _events(pg_server: PgServer, database: str) -> int:
+    return int(_rows(pg_server.url(database), "SELECT count(*) FROM ledger_event")[0][0])  # type: ignore[call-overload]
+
+
+def test_as_someone_else_is_refused(pg_server: PgServer, secured: str) -> None:
+    """On a secured ledger `--as` naming another person than the login: exit 4, nothing written."""
+    before = _events(pg_server, secured)
+    url = _login_url(pg_server, secured, CURATOR)
+    result = _cli(url, "--as", "compliance@naoc.example", "institutions", "add", "XYZ",
+                  "--name", "X", "--country", "FR", "--city", "Paris", "--kind", "borrower")  # fmt: skip
+    assert result.exit_code == 4, result.stdout + result.stderr
+    assert "is not the login of this connection" in result.stderr
+    assert _events(pg_server, secured) == before
+
+
+def test_a_researcher_gets_one_answer_for_foreign_and_missing(
+    pg_server: PgServer, secured: str
+) -> None:
+    """Through the CLI, a researcher's login: another institution's loan reads exactly as a
+    loan that does not exist; their own loan shows."""
+    admin = pg_server.url(secured)
+    own = str(_rows(admin, "SELECT number FROM loan WHERE institution = 'IPGP' LIMIT 1")[0][0])
+    foreign = str(_rows(admin, "SELECT number FROM loan WHERE institution = 'OU' LIMIT 1")[0][0])
+    url = _login_url(pg_server, secured, RESEARCHER)
+    assert _cli(url, "loans", "show", own).exit_code == 0
+    not_yours = _cli(url, "loans", "show", foreign)
+    missing = _cli(url, "loans", "show", "L-2099-999")
+    assert not_yours.exit_code == missing.exit_code == 2
+    assert not_yours.stderr.replace(foreign, "X") == missing.stderr.replace("L-2099-999", "X")
+
+
+def test_people_add_creates_the_login_and_deactivate_revokes_it(
+    pg_server: PgServer, secured: str
+) -> None:
+    """The curator's own login adds a researcher (no --as): their LOGIN role exists in the
+    researcher group; deactivation takes the login away, the role and events stay."""
+    email = f"new{os.getpid()}@ipgp.example"
+    url = _login_url(pg_server, secured, CURATOR)
+    added = _cli(url, "people", "add", email, "--name", "New Person", "--institution", "IPGP",
+                 "--role", "researcher", "--print-sql")  # fmt: skip
+    assert added.exit_code == 0, added.stdout + added.stderr
+    assert "Login role created" in added.stdout
+    assert f'GRANT sampleloans_researcher TO "{email}";' in added.stdout
+    admin = pg_server.url(secured)
+    query = (
+        f"SELECT rolcanlogin, pg_has_role(oid, 'sampleloans_researcher', 'MEMBER') "
+        f"FROM pg_roles WHERE rolname = '{email}'"
+    )
+    assert _rows(admin, query) == [(True, True)]
+    last = _rows(
+        admin,
+        "SELECT actor, abs(extract(epoch FROM now() - recorded_at::timestamptz)) < 60 "
+        "FROM ledger_event ORDER BY seq DESC LIMIT 1",
+    )
+    assert last == [(CURATOR, True)]  # the login, at the server's clock (not SAMPLELOANS_NOW)
+    gone = _cli(url, "people", "deactivate", email, "--reason", "left")
+    assert gone.exit_code == 0, gone.stderr
+    assert _rows(admin, query) == [(False, True)]
+
+
+def test_verify_reports_each_missing_defence(pg_server: PgServer, pg_url: str) -> None:
+    """A secured ledger whose DBA undid the defences: `verify` names each one (exit 1)."""
+    env = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "COLUMNS": "200"}
+    runner = CliRunner()
+    init = runner.invoke(app, ["--db", pg_url, "init", "--curator-email", CURATOR,
+                               "--curator-name", "Li Na", "--at", "2025-03-01"], env=env)  # fmt: skip
+    assert init.exit_code == 0, init.stderr
+    assert runner.invoke(app, ["--db", pg_url, "db", "secure"], env=env).exit_code == 0
+    login = f"dba{os.getpid()}"  # a login role that is no person, given what nobody may have
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE loan DISABLE ROW LEVEL SECURITY")
+        connection.execute("ALTER TABLE ledger_event DISABLE TRIGGER ledger_event_actor")
+        connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+        connection.execute(
+            sql.SQL("GRANT UPDATE, TRUNCATE ON ledger_event TO {}").format(sql.Identifier(login))
+        )
+        connection.execute(sql.SQL("ALTER ROLE {} BYPASSRLS").format(sql.Identifier(CURATOR)))
+    try:
+        result = runner.invoke(app, ["--db", pg_url, "--as", CURATOR, "verify"], env=env)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(CURATOR)))
+            connection.execute(sql.SQL("REVOKE ALL ON ledger_event FROM {}").format(sql.Identifier(login)))
+            connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
+    assert result.exit_code == 1, result.stdout + result.stderr
+    for finding in (
+        "row-level security is off on loan",
+        "trigger ledger_event_actor is disabled",
+        f"login {login} may UPDATE ledger_event",
+        f"login {login} may TRUNCATE ledger_event",
+        f"person {CURATOR} logs in as a role with BYPASSRLS",
+    ):
+        assert finding in " ".join(result.stdout.split()), finding

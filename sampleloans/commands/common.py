@@ -147,6 +147,34 @@ def parse_at(at: str | None) -> datetime | None:
     return None if at is None else parse_datetime(at, "--at")
 
 
+def on_server(ctx: typer.Context) -> bool:
+    """Whether this invocation's ledger is on a PostgreSQL server (where `--as` is optional:
+    a secured ledger knows who logged in)."""
+    from sampleloans.services.ledgerfile import is_server_url
+
+    given = state(ctx).db
+    return bool(given and is_server_url(given))
+
+
+def session_context(ctx: typer.Context, session: "Session", declared: str | None) -> "Context":
+    """Who acts in this transaction, and when: on a secured PostgreSQL ledger the login (a
+    different `--as` is refused, exit 4) at the server's clock; otherwise `--as` /
+    SAMPLELOANS_USER at SAMPLELOANS_NOW or the system clock."""
+    from dataclasses import replace
+
+    from sampleloans.errors import PermissionDenied
+    from sampleloans.services.logins import acting_login, server_clock
+
+    who = acting_login(session, declared)
+    if not who:
+        raise PermissionDenied(
+            "no acting person: pass --as EMAIL or set SAMPLELOANS_USER to a registered person"
+        )
+    service_ctx = context(ctx, who)
+    clock = server_clock(session)
+    return service_ctx if clock is None else replace(service_ctx, now=clock)
+
+
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
@@ -168,13 +196,13 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
-        who = actor(ctx)
+        declared = actor(ctx, required=not on_server(ctx))
         engine = open_engine(ctx)
         with transaction(engine) as session:
             # BEGIN IMMEDIATE first, then read the clock: writers queued on the lock then
             # record in the order they append, so recorded_at never goes back along seq
             session.connection()
-            yield session, context(ctx, who)
+            yield session, session_context(ctx, session, declared)
 
 
 @contextmanager
@@ -184,10 +212,10 @@ def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
+        declared = actor(ctx, required=not on_server(ctx))
         engine = open_engine(ctx)
         with transaction(engine, write=False) as session:
-            yield session, service_ctx
+            yield session, session_context(ctx, session, declared)
 
 
 def console(*, stderr: bool = False) -> "Console":

@@ -1,11 +1,14 @@
 """People who log in to a PostgreSQL ledger (issue 14): the opt-in hardening and the login
 behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
 
-from sqlalchemy import Engine
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from sampleloans import db, pgsecurity
 from sampleloans.errors import InvalidInput, PermissionDenied
+from sampleloans.models import Person
 
 
 def secure(engine: Engine) -> list[str]:
@@ -41,15 +44,31 @@ def acting_login(session: Session, declared: str | None) -> str | None:
     return login
 
 
-def sync_login(session: Session, email: str, role: str, *, active: bool) -> None:
-    """Give a person their LOGIN role and group (or revoke the login) on a secured ledger, in
-    the same transaction as the event that registers or deactivates them."""
-    if secured_login(session) is not None:
-        pgsecurity.set_login(session.connection(), email, role, active=active)
+def server_clock(session: Session) -> datetime | None:
+    """The database server's clock on a secured ledger (events are recorded at its time, and
+    the actor trigger refuses any other), or None where the client's clock is used."""
+    if secured_login(session) is None:
+        return None
+    value = session.connection().execute(text("SELECT statement_timestamp()")).scalar()
+    return value.astimezone(UTC) if isinstance(value, datetime) else None
+
+
+def sync_login(session: Session, email: str) -> bool:
+    """Give a person their LOGIN role in their group, or revoke the login of a deactivated
+    one, on a secured ledger, in the transaction of the event that changed them. Whether the
+    ledger is secured (and so whether anything was done)."""
+    if secured_login(session) is None:
+        return False
+    person = session.get(Person, email.strip().lower())
+    if person is None:
+        return False
+    pgsecurity.set_login(session.connection(), person.email, person.role, active=person.active)
+    return True
 
 
 def login_sql(email: str, role: str) -> str:
     """The SQL a DBA runs to let a person log in."""
+    role = role.strip().lower().replace("-", "_")
     if role not in pgsecurity.GROUP_ROLES:
         raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
     return pgsecurity.login_sql(email, role)
