@@ -192,7 +192,9 @@ def _owners(tables: list[str]) -> list[str]:
     ]
     # the chain check must see the whole chain, whoever appends (RLS hides most of it)
     statements.append("ALTER FUNCTION ledger_event_next() SECURITY DEFINER")
-    statements.append("REVOKE ALL ON FUNCTION sampleloans_set_login(text, text, boolean) FROM PUBLIC")
+    statements.append(
+        "REVOKE ALL ON FUNCTION sampleloans_set_login(text, text, boolean) FROM PUBLIC"
+    )
     statements.append(
         f"GRANT EXECUTE ON FUNCTION sampleloans_set_login(text, text, boolean) "
         f"TO {GROUP_ROLES['curator']}"
@@ -216,9 +218,7 @@ def secure(connection: Any) -> list[str]:
     role (no password: the DBA sets one). Returns the e-mails given a role."""
     for statement in secure_statements(_tables(connection)):
         connection.execute(text(statement))
-    people = connection.execute(
-        text("SELECT email, role, active FROM person ORDER BY email")
-    ).all()
+    people = connection.execute(text("SELECT email, role, active FROM person ORDER BY email")).all()
     for email, role, active in people:
         set_login(connection, str(email), str(role), active=bool(active))
     return [str(row[0]) for row in people]

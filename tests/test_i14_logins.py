@@ -4,6 +4,7 @@ researchers, and `verify` reporting every missing defence. On a throwaway Postgr
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -53,7 +54,7 @@ def secured(pg_server: PgServer) -> Iterator[str]:
 
 def _rows(url: str, query: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url) as connection:
-        return list(connection.execute(query).fetchall())  # type: ignore[arg-type]
+        return list(connection.execute(query).fetchall())
 
 
 def test_a_researcher_sees_only_their_institution(pg_server: PgServer, secured: str) -> None:
@@ -64,7 +65,9 @@ def test_a_researcher_sees_only_their_institution(pg_server: PgServer, secured: 
     all_institutions = {row[0] for row in _rows(admin, "SELECT institution FROM loan")}
     assert len(all_institutions) > 1
     assert {row[0] for row in _rows(mine, "SELECT institution FROM loan")} == {"IPGP"}
-    ipgp_loans = {row[0] for row in _rows(admin, "SELECT number FROM loan WHERE institution = 'IPGP'")}
+    ipgp_loans = {
+        row[0] for row in _rows(admin, "SELECT number FROM loan WHERE institution = 'IPGP'")
+    }
     for table in ("loan_item", "shipment", "weighing", "consumption", "incident", "inventory"):
         seen = {row[0] for row in _rows(mine, f"SELECT loan_number FROM {table}")}
         assert seen <= ipgp_loans, table
@@ -106,31 +109,37 @@ def test_a_curator_login_cannot_change_history(
     pg_server: PgServer, secured: str, statement: str, refusal: str
 ) -> None:
     """At the database level, a curator's own login may not rewrite, empty or unprotect."""
-    with psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refusal):
-            connection.execute(statement)  # type: ignore[arg-type]
+    with (
+        psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match=refusal),
+    ):
+        connection.execute(statement)
 
 
 def test_an_actor_that_is_not_the_login_is_refused(pg_server: PgServer, secured: str) -> None:
     """The trigger refuses an event whose actor is not the login that inserts it."""
-    with psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="is not the login"):
-            connection.execute(
-                "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
-                "os_user, prev_hash, hash) SELECT max(seq) + 1, 'note', '{}', 'x', 'x', "
-                "'compliance@naoc.example', 'x', 'x', repeat('0', 64) FROM ledger_event"
-            )
+    with (
+        psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="is not the login"),
+    ):
+        connection.execute(
+            "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
+            "os_user, prev_hash, hash) SELECT max(seq) + 1, 'note', '{}', 'x', 'x', "
+            "'compliance@naoc.example', 'x', 'x', repeat('0', 64) FROM ledger_event"
+        )
 
 
 def test_a_client_chosen_recorded_at_is_refused(pg_server: PgServer, secured: str) -> None:
     """The right actor but a recorded_at the client picked (not the server's clock): refused."""
-    with psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="server's clock"):
-            connection.execute(
-                "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
-                "os_user, prev_hash, hash) SELECT max(seq) + 1, 'note', '{}', 'x', "
-                f"'2031-01-01T00:00:00Z', '{CURATOR}', 'x', 'x', repeat('0', 64) FROM ledger_event"
-            )
+    with (
+        psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="server's clock"),
+    ):
+        connection.execute(
+            "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
+            "os_user, prev_hash, hash) SELECT max(seq) + 1, 'note', '{}', 'x', "
+            f"'2031-01-01T00:00:00Z', '{CURATOR}', 'x', 'x', repeat('0', 64) FROM ledger_event"
+        )
 
 
 GROUPS = ("sampleloans_curator", "sampleloans_compliance", "sampleloans_researcher")
@@ -142,7 +151,10 @@ def test_role_table_privilege_matrix(pg_server: PgServer, secured: str, group: s
     events, nothing but SELECT on the metadata, no DELETE/TRUNCATE anywhere; tables owned
     by a role that cannot log in."""
     admin = pg_server.url(secured)
-    tables = [row[0] for row in _rows(admin, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    tables = [
+        row[0]
+        for row in _rows(admin, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    ]
     granted: dict[str, set[str]] = {}
     for table in tables:
         granted[str(table)] = {
@@ -184,11 +196,11 @@ def _events(pg_server: PgServer, database: str) -> int:
 
 
 def test_as_someone_else_is_refused(pg_server: PgServer, secured: str) -> None:
-    """On a secured ledger `--as` naming another person than the login: exit 4, nothing written."""
+    """On a secured ledger, `--as` naming another person than the login: exit 4, no event."""
     before = _events(pg_server, secured)
     url = _login_url(pg_server, secured, CURATOR)
-    result = _cli(url, "--as", "compliance@naoc.example", "institutions", "add", "XYZ",
-                  "--name", "X", "--country", "FR", "--city", "Paris", "--kind", "borrower")  # fmt: skip
+    args = ["institutions", "add", "XYZ", "--name", "X", "--country", "FR", "--city", "Paris"]
+    result = _cli(url, "--as", "compliance@naoc.example", *args, "--kind", "borrower")
     assert result.exit_code == 4, result.stdout + result.stderr
     assert "is not the login of this connection" in result.stderr
     assert _events(pg_server, secured) == before
@@ -240,11 +252,11 @@ def test_people_add_creates_the_login_and_deactivate_revokes_it(
 
 
 def test_verify_reports_each_missing_defence(pg_server: PgServer, pg_url: str) -> None:
-    """A secured ledger whose DBA undid the defences: `verify` names each one (exit 1)."""
+    """A secured ledger whose DBA undid its defences: `verify` names each one (exit 1)."""
     env = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "COLUMNS": "200"}
     runner = CliRunner()
-    init = runner.invoke(app, ["--db", pg_url, "init", "--curator-email", CURATOR,
-                               "--curator-name", "Li Na", "--at", "2025-03-01"], env=env)  # fmt: skip
+    args = ["init", "--curator-email", CURATOR, "--curator-name", "Li Na", "--at", "2025-03-01"]
+    init = runner.invoke(app, ["--db", pg_url, *args], env=env)
     assert init.exit_code == 0, init.stderr
     assert runner.invoke(app, ["--db", pg_url, "db", "secure"], env=env).exit_code == 0
     login = f"dba{os.getpid()}"  # a login role that is no person, given what nobody may have
@@ -262,7 +274,9 @@ def test_verify_reports_each_missing_defence(pg_server: PgServer, pg_url: str) -
     finally:
         with psycopg.connect(pg_url, autocommit=True) as connection:
             connection.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(CURATOR)))
-            connection.execute(sql.SQL("REVOKE ALL ON ledger_event FROM {}").format(sql.Identifier(login)))
+            connection.execute(
+                sql.SQL("REVOKE ALL ON ledger_event FROM {}").format(sql.Identifier(login))
+            )
             connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
     assert result.exit_code == 1, result.stdout + result.stderr
     for finding in (
@@ -273,3 +287,30 @@ def test_verify_reports_each_missing_defence(pg_server: PgServer, pg_url: str) -
         f"person {CURATOR} logs in as a role with BYPASSRLS",
     ):
         assert finding in " ".join(result.stdout.split()), finding
+
+
+@pytest.mark.parametrize(
+    "command", [["loans", "list"], ["status"], ["overdue"], ["incidents", "list"]]
+)
+def test_a_researchers_reads_show_nothing_foreign(
+    pg_server: PgServer, secured: str, command: list[str]
+) -> None:
+    """Read commands through the researcher's own login name no other institution's loan."""
+    admin = pg_server.url(secured)
+    foreign = [
+        str(row[0]) for row in _rows(admin, "SELECT number FROM loan WHERE institution <> 'IPGP'")
+    ]
+    assert foreign
+    result = _cli(_login_url(pg_server, secured, RESEARCHER), *command)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert not [number for number in foreign if number in result.stdout], result.stdout
+
+
+def test_db_secure_refuses_sqlite(runner: CliRunner, tmp_path: Path) -> None:
+    """SQLite has no logins: `db secure` refuses with exit 2 and one line."""
+    path = tmp_path / "ledger.db"
+    args = ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"]
+    assert runner.invoke(app, ["--db", str(path), *args]).exit_code == 0
+    result = runner.invoke(app, ["--db", str(path), "db", "secure"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: db secure: only for a PostgreSQL ledger")
