@@ -37,7 +37,7 @@ def secured(pg_server: PgServer) -> Iterator[str]:
     env = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "COLUMNS": "200"}
     demo = runner.invoke(app, ["--db", admin_url, "demo", "--ledger-id", LEDGER_ID], env=env)
     assert demo.exit_code == 0, demo.stdout[-2000:] + demo.stderr
-    done = runner.invoke(app, ["--db", admin_url, "db", "secure"], env=env)
+    done = runner.invoke(app, ["--db", admin_url, "--as", CURATOR, "db", "secure"], env=env)
     assert done.exit_code == 0, done.stderr
     assert f"login role {RESEARCHER}" in done.stdout
     for email in (CURATOR, RESEARCHER, FOREIGN_RESEARCHER):
@@ -258,7 +258,10 @@ def test_verify_reports_each_missing_defence(pg_server: PgServer, pg_url: str) -
     args = ["init", "--curator-email", CURATOR, "--curator-name", "Li Na", "--at", "2025-03-01"]
     init = runner.invoke(app, ["--db", pg_url, *args], env=env)
     assert init.exit_code == 0, init.stderr
-    assert runner.invoke(app, ["--db", pg_url, "db", "secure"], env=env).exit_code == 0
+    assert (
+        runner.invoke(app, ["--db", pg_url, "--as", CURATOR, "db", "secure"], env=env).exit_code
+        == 0
+    )
     login = f"dba{os.getpid()}"  # a login role that is no person, given what nobody may have
     with psycopg.connect(pg_url, autocommit=True) as connection:
         connection.execute("ALTER TABLE loan DISABLE ROW LEVEL SECURITY")
@@ -311,6 +314,6 @@ def test_db_secure_refuses_sqlite(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     args = ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"]
     assert runner.invoke(app, ["--db", str(path), *args]).exit_code == 0
-    result = runner.invoke(app, ["--db", str(path), "db", "secure"])
+    result = runner.invoke(app, ["--db", str(path), "--as", CURATOR, "db", "secure"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: db secure: only for a PostgreSQL ledger")

@@ -79,14 +79,16 @@ def secure(ctx: typer.Context) -> None:
     sampleloans_researcher get only what they need (never UPDATE/DELETE/TRUNCATE on events);
     each registered person gets a LOGIN role named by their e-mail (no password: set one);
     a trigger checks every event's actor is the login; row-level security scopes researchers.
-    Example: sampleloans --db postgresql://postgres@db.example/ledger db secure
+    --as names the curator on whose behalf the DBA runs it.
+    Example: sampleloans --db postgresql://postgres@db.example/ledger --as li@naoc.example db secure
     """
     from sampleloans.services import logins
 
     with errors_to_exit_codes():
+        service_ctx = context(ctx)
         engine = open_engine(ctx)
         try:
-            people = logins.secure(engine)
+            people = logins.secure(engine, service_ctx)
         finally:
             engine.dispose()
     out = console()

@@ -8,17 +8,21 @@ from sqlmodel import Session
 
 from sampleloans import db, pgsecurity
 from sampleloans.errors import InvalidInput, PermissionDenied
+from sampleloans.ledger.envelope import Context
 from sampleloans.models import Person
+from sampleloans.services.common import require_role
 
 
-def secure(engine: Engine) -> list[str]:
-    """Install the login hardening (one transaction); the e-mails given a login role."""
-    if not db.is_postgres(engine):
-        raise InvalidInput(
-            "db secure: only for a PostgreSQL ledger (--db postgresql://…); a SQLite ledger "
-            "is protected by its file's permissions"
-        )
+def secure(engine: Engine, ctx: Context) -> list[str]:
+    """Install the login hardening (one transaction), on behalf of a curator named by the DBA
+    who runs it; the e-mails given a login role."""
     with db.transaction(engine) as session:
+        require_role(session, ctx, "curator", action="secure the database")
+        if not db.is_postgres(engine):
+            raise InvalidInput(
+                "db secure: only for a PostgreSQL ledger (--db postgresql://…); a SQLite "
+                "ledger is protected by its file's permissions"
+            )
         return pgsecurity.secure(session.connection())
 
 
