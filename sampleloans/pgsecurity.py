@@ -254,6 +254,12 @@ def session_login(connection: Any) -> str:
     return str(connection.execute(text("SELECT session_user")).scalar())
 
 
+def is_superuser(connection: Any) -> bool:
+    """Whether this connection's login is a superuser (the DBA, not a person)."""
+    found = connection.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = session_user"))
+    return bool(found.scalar())
+
+
 def defence_problems(connection: Any) -> list[str]:
     """The hardening's defences that are missing, as findings for `verify` (secured only)."""
     if not is_secured(connection):

@@ -156,6 +156,19 @@ def on_server(ctx: typer.Context) -> bool:
     return bool(given and is_server_url(given))
 
 
+def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
+    """The ledger's engine and who acts, for a command that runs its own transactions
+    (verify, export, checkpoints): on a secured PostgreSQL ledger the login, as in `reading`."""
+    from sampleloans.services.ledgerfile import transaction
+
+    declared = actor(ctx, required=not on_server(ctx))
+    engine = open_engine(ctx)
+    if not on_server(ctx):
+        return engine, context(ctx, declared)
+    with transaction(engine, write=False) as session:
+        return engine, session_context(ctx, session, declared)
+
+
 def session_context(ctx: typer.Context, session: "Session", declared: str | None) -> "Context":
     """Who acts in this transaction, and when: on a secured PostgreSQL ledger the login (a
     different `--as` is refused, exit 4) at the server's clock; otherwise `--as` /
