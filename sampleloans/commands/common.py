@@ -161,8 +161,8 @@ def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
     (verify, export, checkpoints): on a secured PostgreSQL ledger the login, as in `reading`."""
     from sampleloans.services.ledgerfile import transaction
 
+    engine = open_engine(ctx)  # first, as before: a missing ledger is exit 3 whoever acts
     declared = actor(ctx, required=not on_server(ctx))
-    engine = open_engine(ctx)
     if not on_server(ctx):
         return engine, context(ctx, declared)
     with transaction(engine, write=False) as session:
