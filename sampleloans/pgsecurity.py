@@ -34,6 +34,9 @@ LOAN_SCOPED_TABLES = (
 )
 """Tables whose rows belong to one loan (`loan_number`): a researcher sees their own only."""
 RLS_TABLES = ("loan", *LOAN_SCOPED_TABLES, *APPEND_ONLY_TABLES)
+RESEARCHER_ALSO_WRITES = ("sample",)
+"""A researcher's consumption or split changes a sample's masses (replay checks them); they
+never write people, institutions or agreements (their own institution decides what they see)."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 
 _FUNCTIONS = (
@@ -84,6 +87,18 @@ _FUNCTIONS = (
         IF grp IS NULL THEN
             RAISE EXCEPTION 'unknown person role %', person_role;
         END IF;
+        -- only a registered person, as the ledger records them; never one of our own roles
+        -- or an existing login that is no person (the DBA's), so no curator can take one over
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = sampleloans_set_login.email
+                       AND p.role = person_role)
+           OR email LIKE 'sampleloans\\_%' OR email LIKE 'pg\\_%'
+           OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = email AND (r.rolsuper OR NOT
+                      (pg_has_role(r.oid, '{GROUP_ROLES["curator"]}', 'MEMBER')
+                       OR pg_has_role(r.oid, '{GROUP_ROLES["compliance_officer"]}', 'MEMBER')
+                       OR pg_has_role(r.oid, '{GROUP_ROLES["researcher"]}', 'MEMBER')))) THEN
+            RAISE EXCEPTION 'role % is not a registered person''s login', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = email) THEN
             EXECUTE format('CREATE ROLE %I LOGIN', email);
         END IF;
@@ -122,17 +137,22 @@ def _tables(connection: Any) -> list[str]:
 
 
 def _grants(tables: list[str]) -> list[str]:
-    """Each group's privileges: read everything, append events, insert and update projections;
-    never UPDATE, DELETE or TRUNCATE on the events."""
+    """Each group's privileges: read everything, append events, insert and update projections
+    (researchers only their loans' and the samples' rows, never people or agreements); never
+    UPDATE, DELETE or TRUNCATE on the events."""
     groups = ", ".join(GROUP_ROLES.values())
+    staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
+    researcher_writes = {*RLS_TABLES, *RESEARCHER_ALSO_WRITES}
     statements = [f"GRANT USAGE ON SCHEMA public TO {groups}"]
     for table in tables:
         statements.append(f"REVOKE ALL ON {table} FROM PUBLIC")
+        statements.append(f"REVOKE INSERT, UPDATE ON {table} FROM {groups}")
         statements.append(f"GRANT SELECT ON {table} TO {groups}")
         if table in READ_ONLY_TABLES:
             continue
         verbs = "INSERT" if table in APPEND_ONLY_TABLES else "INSERT, UPDATE"
-        statements.append(f"GRANT {verbs} ON {table} TO {groups}")
+        writers = groups if table in researcher_writes else staff
+        statements.append(f"GRANT {verbs} ON {table} TO {writers}")
     statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {groups}")
     return statements
 

@@ -143,6 +143,19 @@ def test_a_client_chosen_recorded_at_is_refused(pg_server: PgServer, secured: st
         )
 
 
+@pytest.mark.parametrize("role", ["postgres", "sampleloans_owner", "sampleloans_researcher"])
+def test_a_curator_cannot_take_over_a_role_that_is_no_person(
+    pg_server: PgServer, secured: str, role: str
+) -> None:
+    """The login helper only serves registered people: a curator's login cannot use it to
+    open or join another role."""
+    with (
+        psycopg.connect(_login_url(pg_server, secured, CURATOR)) as connection,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="not a registered person"),
+    ):
+        connection.execute("SELECT sampleloans_set_login(%s, 'curator', true)", (role,))
+
+
 GROUPS = ("sampleloans_curator", "sampleloans_compliance", "sampleloans_researcher")
 
 
@@ -168,6 +181,9 @@ def test_role_table_privilege_matrix(pg_server: PgServer, secured: str, group: s
     assert granted["event_subject"] == {"SELECT", "INSERT"}
     assert granted["ledger_meta"] == {"SELECT"}
     assert granted["loan"] == {"SELECT", "INSERT", "UPDATE"}
+    # a researcher who could rewrite their person row could move to another institution
+    staff = group != "sampleloans_researcher"
+    assert granted["person"] == ({"SELECT", "INSERT", "UPDATE"} if staff else {"SELECT"})
     assert not any(verbs & {"DELETE", "TRUNCATE"} for verbs in granted.values())
     owners = _rows(
         admin,
