@@ -7,6 +7,8 @@ connection to their own institution's loans. A ledger without it (the demo, pari
 before: nothing here runs unless asked.
 """
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -269,15 +271,26 @@ def login_sql(email: str, role: str) -> str:
     )
 
 
-def session_login(connection: Any) -> str:
-    """The authenticated login of this connection (`session_user`)."""
-    return str(connection.execute(text("SELECT session_user")).scalar())
+@dataclass(frozen=True)
+class LoginState:
+    """What a command needs to know about its connection, read in one query."""
+
+    secured: bool
+    login: str
+    superuser: bool
+    clock: datetime
 
 
-def is_superuser(connection: Any) -> bool:
-    """Whether this connection's login is a superuser (the DBA, not a person)."""
-    found = connection.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = session_user"))
-    return bool(found.scalar())
+def login_state(connection: Any) -> LoginState:
+    """Whether the ledger is secured, the login (`session_user`), whether it is a superuser
+    (the DBA, not a person), and the server's clock, in one round trip."""
+    row = connection.execute(
+        text(
+            f"SELECT to_regproc('{SECURED_MARKER}') IS NOT NULL, session_user::text, "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = session_user), statement_timestamp()"
+        )
+    ).one()
+    return LoginState(bool(row[0]), str(row[1]), bool(row[2]), row[3].astimezone(UTC))
 
 
 def defence_problems(connection: Any) -> list[str]:

@@ -176,15 +176,14 @@ def session_context(ctx: typer.Context, session: "Session", declared: str | None
     from dataclasses import replace
 
     from sampleloans.errors import PermissionDenied
-    from sampleloans.services.logins import acting_login, server_clock
+    from sampleloans.services.logins import identity
 
-    who = acting_login(session, declared)
+    who, clock = identity(session, declared)
     if not who:
         raise PermissionDenied(
             "no acting person: pass --as EMAIL or set SAMPLELOANS_USER to a registered person"
         )
     service_ctx = context(ctx, who)
-    clock = server_clock(session)
     return service_ctx if clock is None else replace(service_ctx, now=clock)
 
 

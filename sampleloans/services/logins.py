@@ -1,9 +1,9 @@
 """People who log in to a PostgreSQL ledger (issue 14): the opt-in hardening and the login
 behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sampleloans import db, pgsecurity
@@ -26,46 +26,40 @@ def secure(engine: Engine, ctx: Context) -> list[str]:
         return pgsecurity.secure(session.connection())
 
 
-def secured_login(session: Session) -> str | None:
-    """The login of a secured PostgreSQL ledger's session, or None (SQLite, not secured)."""
+def is_secured(session: Session) -> bool:
+    """Whether the session's ledger is a PostgreSQL one with the login hardening."""
     connection = session.connection()
-    if not db.is_postgres(connection) or not pgsecurity.is_secured(connection):
-        return None
-    return pgsecurity.session_login(connection)
+    return db.is_postgres(connection) and pgsecurity.is_secured(connection)
 
 
-def acting_login(session: Session, declared: str | None) -> str | None:
-    """Who acts: on a secured ledger the login itself (`--as` may be left out, and is refused,
-    exit 4, when it names someone else); elsewhere what `--as` declared."""
-    login = secured_login(session)
-    if login is None:
-        return declared
-    if declared is not None and pgsecurity.is_superuser(session.connection()):
+def identity(session: Session, declared: str | None) -> tuple[str | None, datetime | None]:
+    """Who acts and the server's clock, in one round trip on PostgreSQL: on a secured ledger
+    the login itself (`--as` may be left out, and is refused, exit 4, when it names someone
+    else) at the server's time (the actor trigger refuses any other); elsewhere what `--as`
+    declared, and None (the client's clock)."""
+    connection = session.connection()
+    if not db.is_postgres(connection):
+        return declared, None
+    state = pgsecurity.login_state(connection)
+    if not state.secured:
+        return declared, None
+    if declared is not None and state.superuser:
         # the DBA may read (verify) on a person's behalf; the actor trigger still refuses
         # any event they write under another name, and a superuser could lift any check
-        return declared
-    if declared is not None and declared != login:
+        return declared, state.clock
+    if declared is not None and declared != state.login:
         raise PermissionDenied(
-            f"--as: {declared} is not the login of this connection ({login}); on a secured "
-            "PostgreSQL ledger you act as the login you connect with"
+            f"--as: {declared} is not the login of this connection ({state.login}); on a "
+            "secured PostgreSQL ledger you act as the login you connect with"
         )
-    return login
-
-
-def server_clock(session: Session) -> datetime | None:
-    """The database server's clock on a secured ledger (events are recorded at its time, and
-    the actor trigger refuses any other), or None where the client's clock is used."""
-    if secured_login(session) is None:
-        return None
-    value = session.connection().execute(text("SELECT statement_timestamp()")).scalar()
-    return value.astimezone(UTC) if isinstance(value, datetime) else None
+    return state.login, state.clock
 
 
 def sync_login(session: Session, email: str) -> bool:
     """Give a person their LOGIN role in their group, or revoke the login of a deactivated
     one, on a secured ledger, in the transaction of the event that changed them. Whether the
     ledger is secured (and so whether anything was done)."""
-    if secured_login(session) is None:
+    if not is_secured(session):
         return False
     person = session.get(Person, email.strip().lower())
     if person is None:
