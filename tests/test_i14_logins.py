@@ -237,20 +237,32 @@ def test_the_dba_cannot_write_under_a_persons_name(pg_server: PgServer, secured:
     assert _events(pg_server, secured) == before
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["loans", "show", "{loan}"],
+        ["balance", "--loan", "{loan}"],
+        ["custody", "history", "--loan", "{loan}"],
+        ["loans", "inventory", "{loan}"],
+    ],
+)
 def test_a_researcher_gets_one_answer_for_foreign_and_missing(
-    pg_server: PgServer, secured: str
+    pg_server: PgServer, secured: str, command: list[str]
 ) -> None:
-    """Through the CLI, a researcher's login: another institution's loan reads exactly as a
-    loan that does not exist; their own loan shows."""
+    """Through the CLI, a researcher's login: another institution's loan reads (and refuses a
+    write) exactly as a loan that does not exist; their own loan shows."""
     admin = pg_server.url(secured)
     own = str(_rows(admin, "SELECT number FROM loan WHERE institution = 'IPGP' LIMIT 1")[0][0])
     foreign = str(_rows(admin, "SELECT number FROM loan WHERE institution = 'OU' LIMIT 1")[0][0])
     url = _login_url(pg_server, secured, RESEARCHER)
     assert _cli(url, "loans", "show", own).exit_code == 0
-    not_yours = _cli(url, "loans", "show", foreign)
-    missing = _cli(url, "loans", "show", "L-2099-999")
-    assert not_yours.exit_code == missing.exit_code == 2
+    before = _events(pg_server, secured)
+    not_yours = _cli(url, *[arg.format(loan=foreign) for arg in command])
+    missing = _cli(url, *[arg.format(loan="L-2099-999") for arg in command])
+    assert not_yours.exit_code == missing.exit_code == 2, not_yours.stderr
+    assert not_yours.stdout == missing.stdout == ""
     assert not_yours.stderr.replace(foreign, "X") == missing.stderr.replace("L-2099-999", "X")
+    assert _events(pg_server, secured) == before
 
 
 def test_people_add_creates_the_login_and_deactivate_revokes_it(
