@@ -58,6 +58,14 @@ _FUNCTIONS = (
                        WHERE s.seq = event_seq AND s.subject_type = 'loan'
                        AND l.institution = sampleloans_login_institution())
     $$""",
+    # the chain's head for any writer: row-level security hides most events from a
+    # researcher, yet their event must link to the last one (its seq, hash and time only)
+    """CREATE OR REPLACE FUNCTION sampleloans_chain_head()
+    RETURNS TABLE (seq bigint, hash text, recorded_at text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT e.seq, e.hash::text, e.recorded_at::text FROM ledger_event e
+        WHERE e.seq = (SELECT max(m.seq) FROM ledger_event m)
+    $$""",
     # the actor of an event is the login that writes it, never a typed name
     """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -210,6 +218,7 @@ def _owners(tables: list[str]) -> list[str]:
             "sampleloans_loan_is_mine(text)",
             "sampleloans_event_is_mine(bigint)",
             "sampleloans_set_login(text, text, boolean)",
+            "sampleloans_chain_head()",
         )
     ]
     # the chain check must see the whole chain, whoever appends (RLS hides most of it)

@@ -360,3 +360,20 @@ def test_db_secure_refuses_sqlite(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(path), "--as", CURATOR, "db", "secure"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: db secure: only for a PostgreSQL ledger")
+
+
+def test_a_researcher_records_in_their_lab_with_their_own_login(
+    pg_server: PgServer, secured: str
+) -> None:
+    """Row-level security hides most of the chain from a researcher, yet their event links to
+    the head (read through `sampleloans_chain_head()`), is theirs, and the ledger verifies."""
+    admin = pg_server.url(secured)
+    before = _events(pg_server, secured)
+    url = _login_url(pg_server, secured, FOREIGN_RESEARCHER)  # OU's PI; their loan is received
+    done = _cli(url, "loans", "inventory", "L-2025-OU")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert _events(pg_server, secured) == before + 1
+    last = _rows(admin, "SELECT actor FROM ledger_event ORDER BY seq DESC LIMIT 1")
+    assert last == [(FOREIGN_RESEARCHER,)]
+    checked = _cli(_login_url(pg_server, secured, CURATOR), "verify")
+    assert checked.exit_code == 0, checked.stdout + checked.stderr

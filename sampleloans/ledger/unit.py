@@ -458,12 +458,7 @@ class Unit:
         """The chain head: carried by the unit, read from the database once."""
         if self.head is None:
             self.flush()
-            table = _info(LedgerEvent).table
-            last = select(func.max(table.c.seq)).scalar_subquery()
-            query = select(table.c.seq, table.c.hash, table.c.recorded_at).where(
-                table.c.seq == last
-            )
-            row = self.connection.execute(query).first()
+            row = self.connection.execute(head_query(self.connection)).first()
             if row is None:
                 self.head = Link(0, self._genesis(), None)
             else:
@@ -529,6 +524,22 @@ def _key_read_by(state: ORMExecuteState) -> Key | None:
     if set(values) != set(names):
         return None
     return (table.name, tuple(values[name] for name in names))
+
+
+SECURED_FLAG = "sampleloans_secured"
+"""Set in a connection's `info` by `services/logins.py` when its ledger is secured."""
+
+
+def head_query(connection: Any) -> Select[Any]:
+    """The query for the chain's last link (seq, hash, recorded_at) on this connection; on a
+    secured PostgreSQL ledger (issue 14) row-level security may hide the head from the login,
+    so it is read through `sampleloans_chain_head()`, which shows those three and nothing else."""
+    if connection.info.get(SECURED_FLAG, False):
+        head = func.sampleloans_chain_head().table_valued("seq", "hash", "recorded_at")
+        return select(head.c.seq, head.c.hash, head.c.recorded_at)
+    table = _info(LedgerEvent).table
+    last = select(func.max(table.c.seq)).scalar_subquery()
+    return select(table.c.seq, table.c.hash, table.c.recorded_at).where(table.c.seq == last)
 
 
 def _stored_time(value: str | datetime) -> datetime:

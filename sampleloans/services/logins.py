@@ -9,6 +9,7 @@ from sqlmodel import Session
 from sampleloans import db, pgsecurity
 from sampleloans.errors import InvalidInput, PermissionDenied
 from sampleloans.ledger.envelope import Context
+from sampleloans.ledger.unit import SECURED_FLAG
 from sampleloans.models import Person
 from sampleloans.services.common import require_role
 
@@ -43,6 +44,7 @@ def identity(session: Session, declared: str | None) -> tuple[str | None, dateti
     state = pgsecurity.login_state(connection)
     if not state.secured:
         return declared, None
+    connection.info[SECURED_FLAG] = True  # the unit then reads the head through a function
     if declared is not None and state.superuser:
         # the DBA may read (verify) on a person's behalf; the actor trigger still refuses
         # any event they write under another name, and a superuser could lift any check
