@@ -289,9 +289,18 @@ def test_people_add_creates_the_login_and_deactivate_revokes_it(
         "FROM ledger_event ORDER BY seq DESC LIMIT 1",
     )
     assert last == [(CURATOR, True)]  # the login, at the server's clock (not SAMPLELOANS_NOW)
+    pg_server.admin(
+        sql.SQL("ALTER ROLE {} PASSWORD {}")
+        .format(sql.Identifier(email), sql.Literal(PASSWORD))
+        .as_string(None)
+    )
+    psycopg.connect(_login_url(pg_server, secured, email)).close()  # they can log in
     gone = _cli(url, "people", "deactivate", email, "--reason", "left")
     assert gone.exit_code == 0, gone.stderr
     assert _rows(admin, query) == [(False, True)]
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        psycopg.connect(_login_url(pg_server, secured, email))
+    assert _rows(admin, f"SELECT active FROM person WHERE email = '{email}'") == [(False,)]
 
 
 def test_verify_reports_each_missing_defence(pg_server: PgServer, pg_url: str) -> None:
