@@ -26,6 +26,9 @@ from sampleloans import crashpoints, fileio, models
 from sampleloans.errors import StorageError
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
+SECURED_FLAG = "sampleloans_secured"
+"""Set in a connection's `info` by `services/logins.py` when its PostgreSQL ledger is secured
+(the unit then reads the chain head through a function row-level security lets through)."""
 
 APPEND_ONLY_TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS ledger_event_no_update BEFORE UPDATE ON ledger_event

@@ -218,6 +218,8 @@ def test_matrix_covers_every_write_command() -> None:
     # tests in tests/test_backup.py: they copy whole files rather than append events;
     # db upgrade (curators) changes the schema, not the events: tests/test_i14_migrations.py
     maintenance = {"backup", "restore", "db upgrade"}
+    # db secure is the DBA's (the server's privileges decide): tests/test_i14_logins.py
+    maintenance |= {"db secure"}
     maintenance |= {c for c in commands if c.startswith("keys ")}  # key files, not events
     # e-mail and the archival bag have their own role tests:
     # tests/test_i15_notify.py and tests/test_i15_bag.py

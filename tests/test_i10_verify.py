@@ -34,6 +34,7 @@ ARGS: dict[str, list[str]] = {
     "agreements sign": ["AG-X", "--signed-by", "x"],
     "agreements terminate": ["AG-X", "--reason", "x"],
     "db upgrade": [],
+    "db secure": [],
     "backup": ["{tmp}/copy.db"],
     "checkpoint list": [],
     "checkpoint prove": ["{tmp}/old.txt", "{tmp}/new.txt", "--out", "{tmp}/proof.json"],

@@ -9,6 +9,7 @@ from sampleloans.commands.common import (
     JsonOption,
     console,
     context,
+    engine_context,
     errors_to_exit_codes,
     open_engine,
     print_json,
@@ -85,8 +86,7 @@ def checkpoint(
     from sampleloans.services.checkpoints import make_checkpoint, memory_path, read_signer
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)
         signer = read_signer(key)
         made = make_checkpoint(
             engine,

@@ -147,6 +147,46 @@ def parse_at(at: str | None) -> datetime | None:
     return None if at is None else parse_datetime(at, "--at")
 
 
+def on_server(ctx: typer.Context) -> bool:
+    """Whether this invocation's ledger is on a PostgreSQL server (where `--as` is optional:
+    a secured ledger knows who logged in)."""
+    from sampleloans.services.ledgerfile import is_server_url
+
+    given = state(ctx).db
+    return bool(given and is_server_url(given))
+
+
+def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
+    """The ledger's engine and who acts, for a command that runs its own transactions
+    (verify, export, checkpoints): on a secured PostgreSQL ledger the login, as in `reading`."""
+    from sampleloans.services.ledgerfile import transaction
+
+    engine = open_engine(ctx)  # first, as before: a missing ledger is exit 3 whoever acts
+    declared = actor(ctx, required=not on_server(ctx))
+    if not on_server(ctx):
+        return engine, context(ctx, declared)
+    with transaction(engine, write=False) as session:
+        return engine, session_context(ctx, session, declared)
+
+
+def session_context(ctx: typer.Context, session: "Session", declared: str | None) -> "Context":
+    """Who acts in this transaction, and when: on a secured PostgreSQL ledger the login (a
+    different `--as` is refused, exit 4) at the server's clock; otherwise `--as` /
+    SAMPLELOANS_USER at SAMPLELOANS_NOW or the system clock."""
+    from dataclasses import replace
+
+    from sampleloans.errors import PermissionDenied
+    from sampleloans.services.logins import identity
+
+    who, clock = identity(session, declared)
+    if not who:
+        raise PermissionDenied(
+            "no acting person: pass --as EMAIL or set SAMPLELOANS_USER to a registered person"
+        )
+    service_ctx = context(ctx, who)
+    return service_ctx if clock is None else replace(service_ctx, now=clock)
+
+
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
@@ -168,13 +208,13 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
-        who = actor(ctx)
+        declared = actor(ctx, required=not on_server(ctx))
         engine = open_engine(ctx)
         with transaction(engine) as session:
             # BEGIN IMMEDIATE first, then read the clock: writers queued on the lock then
             # record in the order they append, so recorded_at never goes back along seq
             session.connection()
-            yield session, context(ctx, who)
+            yield session, session_context(ctx, session, declared)
 
 
 @contextmanager
@@ -184,10 +224,10 @@ def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
+        declared = actor(ctx, required=not on_server(ctx))
         engine = open_engine(ctx)
         with transaction(engine, write=False) as session:
-            yield session, service_ctx
+            yield session, session_context(ctx, session, declared)
 
 
 def console(*, stderr: bool = False) -> "Console":

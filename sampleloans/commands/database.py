@@ -69,3 +69,29 @@ def upgrade(
     else:
         message = f"Upgraded the schema of {label} from {result.before} to {result.after}."
     console().print(message, markup=False)
+
+
+@app.command("secure")
+def secure(ctx: typer.Context) -> None:
+    """Install the login hardening on a PostgreSQL ledger (opt-in; run once as its DBA).
+
+    Tables pass to a NOLOGIN owner; group roles sampleloans_curator, sampleloans_compliance and
+    sampleloans_researcher get only what they need (never UPDATE/DELETE/TRUNCATE on events);
+    each registered person gets a LOGIN role named by their e-mail (no password: set one);
+    a trigger checks every event's actor is the login; row-level security scopes researchers.
+    --as names the curator on whose behalf the DBA runs it.
+    Example: sampleloans --db postgresql://postgres@db.example/ledger --as li@naoc.example db secure
+    """
+    from sampleloans.services import logins
+
+    with errors_to_exit_codes():
+        service_ctx = context(ctx)
+        engine = open_engine(ctx)
+        try:
+            people = logins.secure(engine, service_ctx)
+        finally:
+            engine.dispose()
+    out = console()
+    out.print(f"Secured {db_label(ctx)}: row-level security on, actors checked.", markup=False)
+    for email in people:
+        out.print(f'  login role {email} (set its password: \\password "{email}")', markup=False)

@@ -5,7 +5,11 @@ from typing import Annotated
 
 import typer
 
-from sampleloans.commands.common import console, context, errors_to_exit_codes, open_engine
+from sampleloans.commands.common import (
+    console,
+    engine_context,
+    errors_to_exit_codes,
+)
 
 
 def export(
@@ -60,8 +64,7 @@ def export(
 
             raise InvalidInput("--report, --checkpoint, --public-key: only with --bag")
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)
         result = export_events(engine, service_ctx, events, force=force)
     console().print(
         f"Exported {result.events} events to {result.path}; head {result.head}.", markup=False
@@ -79,8 +82,7 @@ def _export_bag(
     from sampleloans.services.bag import BagExtras, export_bag
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)
         extras = BagExtras(tuple(reports), tuple(checkpoints), tuple(public_keys))
         result = export_bag(engine, service_ctx, bag, extras)
     console().print(

@@ -20,8 +20,8 @@ from sampleloans.commands.common import (
     context,
     db_label,
     db_url,
+    engine_context,
     errors_to_exit_codes,
-    open_engine,
     os_user,
     parse_at,
     print_json,
@@ -262,8 +262,7 @@ def verify(
 
     with errors_to_exit_codes():
         anchor_value = None if anchor is None else parse_anchor(anchor)
-        engine = open_engine(ctx)
-        service_ctx = context(ctx)
+        engine, service_ctx = engine_context(ctx)
         with _chain_progress(quiet=print_head or as_json) as advance:
             result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
         extends = None
@@ -317,7 +316,7 @@ def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json:
     from sampleloans.services.checkpoints import verify_since
 
     with errors_to_exit_codes():
-        result = verify_since(open_engine(ctx), context(ctx), since, key)
+        result = verify_since(*engine_context(ctx), since, key)
     if as_json:
         print_json(
             {

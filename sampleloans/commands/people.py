@@ -33,14 +33,28 @@ def add(
     institution: Annotated[str, typer.Option("--institution", help="Short name, e.g. OU.")],
     role: Annotated[str, typer.Option("--role", help="curator, compliance-officer or researcher.")],
     at: AtOption = None,
+    print_sql: Annotated[
+        bool,
+        typer.Option(
+            "--print-sql",
+            help="Also print the SQL a DBA runs to give the person a PostgreSQL login.",
+        ),
+    ] = False,
 ) -> None:
     """Register a person who may act (curators only).
 
+    On a secured PostgreSQL ledger (`db secure`) this also creates their LOGIN role, named by
+    the e-mail, in their group (no password yet: the DBA sets one).
     Example: sampleloans people add pi@kit.example --name "Ada Example" --institution KIT --role researcher
     """  # noqa: E501
-    from sampleloans.commands.common import writing
+    from sampleloans.commands.common import errors_to_exit_codes, writing
+    from sampleloans.services.logins import login_sql, sync_login
     from sampleloans.services.reference import add_person
 
+    sql = ""
+    if print_sql:
+        with errors_to_exit_codes():
+            sql = login_sql(email.strip().lower(), role)
     with writing(ctx) as (session, service_ctx):
         envelope = add_person(
             session,
@@ -51,9 +65,14 @@ def add(
             role=role,
             occurred_at=parse_at(at),
         )
+        login = sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
     line = f"Added {email.strip().lower()} ({words} at {institution}); event {envelope.seq}."
+    if login:
+        line += " Login role created: the DBA sets its password."
     console().print(line, markup=False)
+    if sql:
+        console().print(sql, markup=False, end="")
 
 
 @app.command("list")
@@ -134,12 +153,14 @@ def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
     Example: sampleloans people deactivate pi@kit.example --reason "left the institute"
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.logins import sync_login
     from sampleloans.services.reference import deactivate_person
 
     with writing(ctx) as (session, service_ctx):
         envelope = deactivate_person(
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
+        sync_login(session, email)
     line = f"Deactivated {email.strip().lower()}; event {envelope.seq}."
     console().print(line, markup=False)
 
@@ -151,12 +172,14 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
     Example: sampleloans people reactivate pi@kit.example --reason "deactivated by mistake"
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.logins import sync_login
     from sampleloans.services.reference import reactivate_person
 
     with writing(ctx) as (session, service_ctx):
         envelope = reactivate_person(
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
+        sync_login(session, email)
     line = f"Reactivated {email.strip().lower()}; event {envelope.seq}."
     console().print(line, markup=False)
 
@@ -174,12 +197,14 @@ def set_role(
     Example: sampleloans people set-role zhang@naoc.example --role curator --reason "promoted"
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.logins import sync_login
     from sampleloans.services.reference import change_role
 
     with writing(ctx) as (session, service_ctx):
         envelope = change_role(
             session, service_ctx, email=email, role=role, reason=reason, occurred_at=parse_at(at)
         )
+        sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
     line = f"{email.strip().lower()} is now a {words}; event {envelope.seq}."
     console().print(line, markup=False)

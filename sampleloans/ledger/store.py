@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput
@@ -65,15 +64,9 @@ def head(session: Session) -> tuple[int, str]:
     return seq, hash_hex
 
 
-_HEAD_QUERY = text(
-    "SELECT seq, hash, recorded_at FROM ledger_event "
-    "WHERE seq = (SELECT max(seq) FROM ledger_event)"
-)
-
-
 def _last_link(session: Session) -> tuple[int, str, datetime | None]:
     """The last event's seq, hash and recording time, or (0, genesis, None) when empty."""
-    row = session.execute(_HEAD_QUERY).first()
+    row = session.execute(ledger_unit.head_query(session.connection())).first()
     if row is None:
         return 0, genesis(session), None
     return int(row[0]), str(row[1]), datetime.fromisoformat(str(row[2]))

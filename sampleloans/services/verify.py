@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session
 
-from sampleloans import crashpoints, dates, db, fileio
+from sampleloans import crashpoints, dates, db, fileio, pgsecurity
 from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.ledger import chain, checks, replay
 from sampleloans.ledger.store import Context
@@ -162,6 +162,9 @@ def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     if db.is_postgres(connection):  # issue 14: its defences are triggers of its own
         result.problems.extend(
             Problem("schema", message) for message in db.postgres_trigger_problems(connection)
+        )
+        result.problems.extend(
+            Problem("defence", message) for message in pgsecurity.defence_problems(connection)
         )
         return
     result.problems.extend(trigger_problems(connection))

@@ -1,0 +1,374 @@
+"""The opt-in login hardening of a PostgreSQL ledger (issue 14, points 4, 5 and 8).
+
+`sampleloans db secure` installs it: tables owned by a role nobody logs in as, one group role
+per kind of person, each person a LOGIN role named by their e-mail, the actor of every event
+checked against `session_user` by a trigger, and row-level security scoping a researcher's
+connection to their own institution's loans. A ledger without it (the demo, parity) works as
+before: nothing here runs unless asked.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+OWNER_ROLE = "sampleloans_owner"
+GROUP_ROLES = {
+    "curator": "sampleloans_curator",
+    "compliance_officer": "sampleloans_compliance",
+    "researcher": "sampleloans_researcher",
+}
+"""The group role of each person role (the ledger's `person.role` values)."""
+SECURED_MARKER = "sampleloans_login_institution"
+"""A function only the hardening creates: its presence says the ledger is secured."""
+
+READ_ONLY_TABLES = ("ledger_meta", "alembic_version", "mission", "institution")
+APPEND_ONLY_TABLES = ("ledger_event", "event_subject")
+LOAN_SCOPED_TABLES = (
+    "loan_item",
+    "shipment",
+    "weighing",
+    "consumption",
+    "extension",
+    "inventory",
+    "incident",
+)
+"""Tables whose rows belong to one loan (`loan_number`): a researcher sees their own only."""
+RLS_TABLES = ("loan", *LOAN_SCOPED_TABLES, *APPEND_ONLY_TABLES)
+RESEARCHER_ALSO_WRITES = ("sample",)
+"""A researcher's consumption or split changes a sample's masses (replay checks them); they
+never write people, institutions or agreements (their own institution decides what they see)."""
+FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
+
+_FUNCTIONS = (
+    # who is logged in, as the ledger knows them (security definer: person is read as the owner)
+    f"""CREATE OR REPLACE FUNCTION {SECURED_MARKER}() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT institution FROM person WHERE email = session_user::text AND active
+    $$""",
+    """CREATE OR REPLACE FUNCTION sampleloans_loan_is_mine(loan_no text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM loan WHERE number = loan_no
+                       AND institution = sampleloans_login_institution())
+    $$""",
+    """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_seq bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
+                       WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                       AND l.institution = sampleloans_login_institution())
+    $$""",
+    # the chain's head for any writer: row-level security hides most events from a
+    # researcher, yet their event must link to the last one (its seq, hash and time only)
+    """CREATE OR REPLACE FUNCTION sampleloans_chain_head()
+    RETURNS TABLE (seq bigint, hash text, recorded_at text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT e.seq, e.hash::text, e.recorded_at::text FROM ledger_event e
+        WHERE e.seq = (SELECT max(m.seq) FROM ledger_event m)
+    $$""",
+    # the actor of an event is the login that writes it, never a typed name
+    """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.actor IS DISTINCT FROM session_user::text THEN
+            RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- recorded at the server's clock, read by this very transaction: never the client's
+        IF NEW.recorded_at::timestamptz NOT BETWEEN transaction_timestamp()
+                                            AND clock_timestamp() THEN
+            RAISE EXCEPTION 'event recorded_at % is not the server''s clock', NEW.recorded_at
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END $$""",
+    "CREATE OR REPLACE TRIGGER ledger_event_actor BEFORE INSERT ON ledger_event "
+    "FOR EACH ROW EXECUTE FUNCTION ledger_event_actor()",
+    # people add / deactivate on a secured ledger: the owner may create roles, a curator not
+    f"""CREATE OR REPLACE FUNCTION sampleloans_set_login(email text, person_role text,
+                                                        may_login boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        grp text := CASE person_role WHEN 'curator' THEN '{GROUP_ROLES["curator"]}'
+                    WHEN 'compliance_officer' THEN '{GROUP_ROLES["compliance_officer"]}'
+                    WHEN 'researcher' THEN '{GROUP_ROLES["researcher"]}' END;
+        other text;
+    BEGIN
+        IF grp IS NULL THEN
+            RAISE EXCEPTION 'unknown person role %', person_role;
+        END IF;
+        -- only a registered person, as the ledger records them; never one of our own roles
+        -- or an existing login that is no person (the DBA's), so no curator can take one over
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = sampleloans_set_login.email
+                       AND p.role = person_role)
+           OR email LIKE 'sampleloans\\_%' OR email LIKE 'pg\\_%'
+           OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = email AND (r.rolsuper OR NOT
+                      (pg_has_role(r.oid, '{GROUP_ROLES["curator"]}', 'MEMBER')
+                       OR pg_has_role(r.oid, '{GROUP_ROLES["compliance_officer"]}', 'MEMBER')
+                       OR pg_has_role(r.oid, '{GROUP_ROLES["researcher"]}', 'MEMBER')))) THEN
+            RAISE EXCEPTION 'role % is not a registered person''s login', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = email) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN', email);
+        END IF;
+        EXECUTE format('ALTER ROLE %I %s', email,
+                       CASE WHEN may_login THEN 'LOGIN' ELSE 'NOLOGIN' END);
+        EXECUTE format('GRANT %I TO %I', grp, email);
+        -- a changed role leaves the old group (revoking a non-member only warns)
+        FOREACH other IN ARRAY ARRAY['{GROUP_ROLES["curator"]}',
+                                     '{GROUP_ROLES["compliance_officer"]}',
+                                     '{GROUP_ROLES["researcher"]}'] LOOP
+            IF other <> grp AND pg_has_role(email, other, 'MEMBER') THEN
+                EXECUTE format('REVOKE %I FROM %I', other, email);
+            END IF;
+        END LOOP;
+    END $$""",
+)
+
+
+def _create_roles_sql() -> str:
+    """Create the owner and group roles unless the cluster has them (roles are cluster-wide)."""
+    names = [OWNER_ROLE, *GROUP_ROLES.values()]
+    creates = "\n".join(
+        f"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN "
+        f"CREATE ROLE {name} NOLOGIN; END IF;"
+        for name in names
+    )
+    return f"DO $$ BEGIN\n{creates}\nEND $$"
+
+
+def _tables(connection: Any) -> list[str]:
+    """The ledger's tables in the public schema (every one gets the NOLOGIN owner)."""
+    rows = connection.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+    ).all()
+    return [str(row[0]) for row in rows]
+
+
+def _grants(tables: list[str]) -> list[str]:
+    """Each group's privileges: read everything, append events, insert and update projections
+    (researchers only their loans' and the samples' rows, never people or agreements); never
+    UPDATE, DELETE or TRUNCATE on the events."""
+    groups = ", ".join(GROUP_ROLES.values())
+    staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
+    researcher_writes = {*RLS_TABLES, *RESEARCHER_ALSO_WRITES}
+    statements = [f"GRANT USAGE ON SCHEMA public TO {groups}"]
+    for table in tables:
+        statements.append(f"REVOKE ALL ON {table} FROM PUBLIC")
+        statements.append(f"REVOKE INSERT, UPDATE ON {table} FROM {groups}")
+        statements.append(f"GRANT SELECT ON {table} TO {groups}")
+        if table in READ_ONLY_TABLES:
+            continue
+        verbs = "INSERT" if table in APPEND_ONLY_TABLES else "INSERT, UPDATE"
+        writers = groups if table in researcher_writes else staff
+        statements.append(f"GRANT {verbs} ON {table} TO {writers}")
+    statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {groups}")
+    return statements
+
+
+def _policies() -> list[str]:
+    """Row-level security: curators and compliance officers see every row, researchers only
+    their institution's loans and what belongs to them."""
+    staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
+    researcher = GROUP_ROLES["researcher"]
+    mine = {
+        "loan": f"institution = {SECURED_MARKER}()",
+        **{table: "sampleloans_loan_is_mine(loan_number)" for table in LOAN_SCOPED_TABLES},
+    }
+    statements = []
+    for table in RLS_TABLES:
+        statements.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        statements.append(f"DROP POLICY IF EXISTS staff_all ON {table}")
+        statements.append(
+            f"CREATE POLICY staff_all ON {table} TO {staff} USING (true) WITH CHECK (true)"
+        )
+        for name in ("researcher_own", "researcher_read", "researcher_append"):
+            statements.append(f"DROP POLICY IF EXISTS {name} ON {table}")
+        if table in mine:
+            statements.append(
+                f"CREATE POLICY researcher_own ON {table} TO {researcher} USING ({mine[table]})"
+            )
+            continue
+        # events: read those about my loans; append my own (their subjects follow the event)
+        statements.append(
+            f"CREATE POLICY researcher_read ON {table} FOR SELECT TO {researcher} "
+            "USING (sampleloans_event_is_mine(seq))"
+        )
+        check = "actor = session_user::text" if table == "ledger_event" else "true"
+        statements.append(
+            f"CREATE POLICY researcher_append ON {table} FOR INSERT TO {researcher} "
+            f"WITH CHECK ({check})"
+        )
+    return statements
+
+
+def _owners(tables: list[str]) -> list[str]:
+    """Hand every table and function to the NOLOGIN owner (nobody logs in as the owner, so no
+    login can alter, disable triggers on or drop the tables)."""
+    statements = [f"ALTER ROLE {OWNER_ROLE} NOLOGIN CREATEROLE"]
+    statements += [f"ALTER TABLE {table} OWNER TO {OWNER_ROLE}" for table in tables]
+    statements += [
+        f"ALTER FUNCTION {name} OWNER TO {OWNER_ROLE}"
+        for name in (
+            "ledger_event_next()",
+            "ledger_refuse_change()",
+            "ledger_event_actor()",
+            f"{SECURED_MARKER}()",
+            "sampleloans_loan_is_mine(text)",
+            "sampleloans_event_is_mine(bigint)",
+            "sampleloans_set_login(text, text, boolean)",
+            "sampleloans_chain_head()",
+        )
+    ]
+    # the chain check must see the whole chain, whoever appends (RLS hides most of it)
+    statements.append("ALTER FUNCTION ledger_event_next() SECURITY DEFINER")
+    statements.append(
+        "REVOKE ALL ON FUNCTION sampleloans_set_login(text, text, boolean) FROM PUBLIC"
+    )
+    statements.append(
+        f"GRANT EXECUTE ON FUNCTION sampleloans_set_login(text, text, boolean) "
+        f"TO {GROUP_ROLES['curator']}"
+    )
+    return statements
+
+
+def secure_statements(tables: list[str]) -> list[str]:
+    """Every statement of the hardening, in order (idempotent: run again, same result)."""
+    return [
+        _create_roles_sql(),
+        *_FUNCTIONS,
+        *_owners(tables),
+        *_grants(tables),
+        *_policies(),
+    ]
+
+
+def secure(connection: Any) -> list[str]:
+    """Install the hardening in one transaction; then give every registered person a login
+    role (no password: the DBA sets one). Returns the e-mails given a role."""
+    for statement in secure_statements(_tables(connection)):
+        connection.execute(text(statement))
+    people = connection.execute(text("SELECT email, role, active FROM person ORDER BY email")).all()
+    for email, role, active in people:
+        set_login(connection, str(email), str(role), active=bool(active))
+    return [str(row[0]) for row in people]
+
+
+def is_secured(connection: Any) -> bool:
+    """Whether the login hardening is installed in this database."""
+    found = connection.execute(text(f"SELECT to_regproc('{SECURED_MARKER}') IS NOT NULL"))
+    return bool(found.scalar())
+
+
+def set_login(connection: Any, email: str, role: str, *, active: bool) -> None:
+    """Create (or update) a person's LOGIN role and group membership; `active` false revokes
+    the login (the role and the history stay)."""
+    connection.execute(
+        text("SELECT sampleloans_set_login(:email, :role, :active)"),
+        {"email": email, "role": role, "active": active},
+    )
+
+
+def login_sql(email: str, role: str) -> str:
+    """The SQL a DBA runs to let a person log in (what `people add --print-sql` prints)."""
+    quoted = '"' + email.replace('"', '""') + '"'
+    return (
+        f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS;\n"
+        f"GRANT {GROUP_ROLES[role]} TO {quoted};\n"
+        f"\\password {quoted}\n"
+    )
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """What a command needs to know about its connection, read in one query."""
+
+    secured: bool
+    login: str
+    superuser: bool
+    clock: datetime
+
+
+def login_state(connection: Any) -> LoginState:
+    """Whether the ledger is secured, the login (`session_user`), whether it is a superuser
+    (the DBA, not a person), and the server's clock, in one round trip."""
+    row = connection.execute(
+        text(
+            f"SELECT to_regproc('{SECURED_MARKER}') IS NOT NULL, session_user::text, "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = session_user), statement_timestamp()"
+        )
+    ).one()
+    return LoginState(bool(row[0]), str(row[1]), bool(row[2]), row[3].astimezone(UTC))
+
+
+def defence_problems(connection: Any) -> list[str]:
+    """The hardening's defences that are missing, as findings for `verify` (secured only)."""
+    if not is_secured(connection):
+        return []
+    problems = []
+    rows = connection.execute(
+        text(
+            "SELECT relname, relrowsecurity FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+        )
+    ).all()
+    enabled = {str(row[0]): bool(row[1]) for row in rows}
+    for table in RLS_TABLES:
+        if not enabled.get(table, False):
+            problems.append(f"row-level security is off on {table}: researchers see every row")
+    state = connection.execute(
+        text(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 'ledger_event_actor' "
+            "AND tgrelid = 'ledger_event'::regclass"
+        )
+    ).scalar()
+    if state is None:
+        problems.append("trigger ledger_event_actor is missing: an event's actor is not checked")
+    elif state == "D":
+        problems.append("trigger ledger_event_actor is disabled: an event's actor is not checked")
+    problems += _event_grant_problems(connection)
+    problems += _privileged_people(connection)
+    return problems
+
+
+def _event_grant_problems(connection: Any) -> list[str]:
+    """Any login role (directly or through a group) that may change or empty the events."""
+    problems = []
+    for verb in FORBIDDEN_ON_EVENTS:
+        rows = connection.execute(
+            text(
+                "SELECT rolname FROM pg_roles WHERE rolcanlogin AND NOT rolsuper "
+                "AND has_table_privilege(oid, 'ledger_event', :verb) ORDER BY rolname"
+            ),
+            {"verb": verb},
+        ).all()
+        problems += [
+            f"login {row[0]} may {verb} ledger_event: revoke it (events are append-only)"
+            for row in rows
+        ]
+    owner = connection.execute(
+        text("SELECT tableowner FROM pg_tables WHERE tablename = 'ledger_event'")
+    ).scalar()
+    can_login = connection.execute(
+        text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :owner"), {"owner": owner}
+    ).scalar()
+    if can_login:
+        problems.append(f"ledger_event is owned by {owner}, a role that can log in")
+    return problems
+
+
+def _privileged_people(connection: Any) -> list[str]:
+    """People whose role is a superuser or bypasses row-level security."""
+    rows = connection.execute(
+        text(
+            "SELECT r.rolname, r.rolsuper, r.rolbypassrls FROM person p "
+            "JOIN pg_roles r ON r.rolname = p.email WHERE r.rolsuper OR r.rolbypassrls "
+            "ORDER BY r.rolname"
+        )
+    ).all()
+    return [
+        f"person {row[0]} logs in as a {'superuser' if row[1] else 'role with BYPASSRLS'}: "
+        "row-level security and the triggers do not bind them"
+        for row in rows
+    ]

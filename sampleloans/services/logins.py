@@ -1,0 +1,77 @@
+"""People who log in to a PostgreSQL ledger (issue 14): the opt-in hardening and the login
+behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from sampleloans import db, pgsecurity
+from sampleloans.errors import InvalidInput, PermissionDenied
+from sampleloans.ledger.envelope import Context
+from sampleloans.models import Person
+from sampleloans.services.common import require_role
+
+
+def secure(engine: Engine, ctx: Context) -> list[str]:
+    """Install the login hardening (one transaction), on behalf of a curator named by the DBA
+    who runs it; the e-mails given a login role."""
+    with db.transaction(engine) as session:
+        require_role(session, ctx, "curator", action="secure the database")
+        if not db.is_postgres(engine):
+            raise InvalidInput(
+                "db secure: only for a PostgreSQL ledger (--db postgresql://…); a SQLite "
+                "ledger is protected by its file's permissions"
+            )
+        return pgsecurity.secure(session.connection())
+
+
+def is_secured(session: Session) -> bool:
+    """Whether the session's ledger is a PostgreSQL one with the login hardening."""
+    connection = session.connection()
+    return db.is_postgres(connection) and pgsecurity.is_secured(connection)
+
+
+def identity(session: Session, declared: str | None) -> tuple[str | None, datetime | None]:
+    """Who acts and the server's clock, in one round trip on PostgreSQL: on a secured ledger
+    the login itself (`--as` may be left out, and is refused, exit 4, when it names someone
+    else) at the server's time (the actor trigger refuses any other); elsewhere what `--as`
+    declared, and None (the client's clock)."""
+    connection = session.connection()
+    if not db.is_postgres(connection):
+        return declared, None
+    state = pgsecurity.login_state(connection)
+    if not state.secured:
+        return declared, None
+    connection.info[db.SECURED_FLAG] = True  # the unit then reads the head through a function
+    if declared is not None and state.superuser:
+        # the DBA may read (verify) on a person's behalf; the actor trigger still refuses
+        # any event they write under another name, and a superuser could lift any check
+        return declared, state.clock
+    if declared is not None and declared != state.login:
+        raise PermissionDenied(
+            f"--as: {declared} is not the login of this connection ({state.login}); on a "
+            "secured PostgreSQL ledger you act as the login you connect with"
+        )
+    return state.login, state.clock
+
+
+def sync_login(session: Session, email: str) -> bool:
+    """Give a person their LOGIN role in their group, or revoke the login of a deactivated
+    one, on a secured ledger, in the transaction of the event that changed them. Whether the
+    ledger is secured (and so whether anything was done)."""
+    if not is_secured(session):
+        return False
+    person = session.get(Person, email.strip().lower())
+    if person is None:
+        return False
+    pgsecurity.set_login(session.connection(), person.email, person.role, active=person.active)
+    return True
+
+
+def login_sql(email: str, role: str) -> str:
+    """The SQL a DBA runs to let a person log in."""
+    role = role.strip().lower().replace("-", "_")
+    if role not in pgsecurity.GROUP_ROLES:
+        raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
+    return pgsecurity.login_sql(email, role)
