@@ -30,7 +30,7 @@ def verify_lines(result: Any) -> list[Text]:
         return [
             Text(
                 f"verify: OK — {result.events} events, chain intact, replay matches the "
-                f"projections, all invariants hold, SQLite integrity ok; head {result.head}",
+                f"projections, all invariants hold, {result.storage}; head {result.head}",
                 style="green",
             )
         ]

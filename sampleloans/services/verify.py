@@ -54,6 +54,7 @@ class VerifyResult:
     head_hash: str = ""
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
+    storage: str = "SQLite integrity ok"  # what the storage check proved, in words
 
     @property
     def ok(self) -> bool:
@@ -160,6 +161,7 @@ def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     for problem in db.integrity_check(connection):
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
     if db.is_postgres(connection):  # issue 14: its defences are triggers of its own
+        result.storage = "PostgreSQL defences in place"
         result.problems.extend(
             Problem("schema", message) for message in db.postgres_trigger_problems(connection)
         )
