@@ -179,3 +179,25 @@ def test_service_round_trip_counts(engine: Engine, tmp_path: Path) -> None:
     result = events_file.export_events(engine, ctx_for(), out)
     meta, events = events_file.read_export(out)
     assert meta["ledger_id"] and sum(1 for _ in events) == result.events
+
+
+def test_a_binary_file_is_refused_in_one_line(
+    exported: Path, tmp_path: Path, runner: CliRunner
+) -> None:
+    """Bytes that are not UTF-8 (a PDF, a database, noise), at the start or after good lines,
+    are bad input: one line, exit 2, no traceback, nothing written."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.events_file import read_export
+
+    noise = tmp_path / "noise.jsonl"
+    noise.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(InvalidInput, match="line 1: not UTF-8 text"):
+        read_export(noise)
+    target = tmp_path / "t5" / "ledger.db"
+    target.parent.mkdir()
+    assert "not UTF-8 text" in _refused_restore(runner, noise, target, 2)
+    tail = tmp_path / "tail.jsonl"
+    tail.write_bytes(exported.read_bytes() + bytes(range(128, 256)) + b"\n")
+    other = tmp_path / "t6" / "ledger.db"
+    other.parent.mkdir()
+    assert "not UTF-8 text" in _refused_restore(runner, tail, other, 2)

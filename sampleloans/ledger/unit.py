@@ -582,8 +582,6 @@ def _tables_read_by(state: ORMExecuteState) -> set[str] | None:
     return {table.name for table in found if isinstance(table, TableClause)} or None
 
 
-
-
 def head_query(connection: Any) -> Select[Any]:
     """The query for the chain's last link (seq, hash, recorded_at) on this connection; on a
     secured PostgreSQL ledger (issue 14) row-level security may hide the head from the login,

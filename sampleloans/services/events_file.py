@@ -119,7 +119,7 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
     except OSError as exc:
         raise StorageError(f"cannot read {source}: {exc.strerror}") from None
     try:
-        header = _parse_line(handle.readline(), source, 1)
+        header = _parse_line(_next_line(handle, source, 1), source, 1)
     except BaseException:
         handle.close()
         raise
@@ -144,10 +144,23 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
 def _events(handle: TextIO, source: Path) -> Iterator[dict[str, Any]]:
     """The event lines of an export, each checked for its fields and their types."""
     with handle:
-        for number, line in enumerate(handle, start=2):
+        number = 2
+        while line := _next_line(handle, source, number):
             record = _parse_line(line, source, number)
             _check_record(record, source, number)
             yield record
+            number += 1
+
+
+def _next_line(handle: TextIO, source: Path, number: int) -> str:
+    """The next line of an export ("" at the end); bytes that are not UTF-8 are bad input."""
+    try:
+        return handle.readline()
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{source} line {number}: not UTF-8 text; give a file written by "
+            "'sampleloans export --events'"
+        ) from None
 
 
 def _parse_line(line: str, source: Path, number: int) -> Any:
