@@ -122,7 +122,7 @@ def test_verify_is_clean_and_sees_a_disabled_trigger(pg_ledger: str, runner: Cli
     clean = runner.invoke(app, [*STAFF, "verify"])
     assert clean.exit_code == 0, clean.stdout + clean.stderr
     # the verdict names what was proved on this engine, never SQLite's integrity check
-    assert "PostgreSQL defences in place" in clean.stdout
+    assert "PostgreSQL triggers in place" in clean.stdout
     assert "SQLite" not in clean.stdout
     with psycopg.connect(pg_ledger, autocommit=True) as connection:
         connection.execute("ALTER TABLE ledger_event DISABLE TRIGGER ledger_event_no_update")

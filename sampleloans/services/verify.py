@@ -161,7 +161,7 @@ def _check_integrity(connection: Connection, result: VerifyResult) -> None:
     for problem in db.integrity_check(connection):
         result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
     if db.is_postgres(connection):  # issue 14: its defences are triggers of its own
-        result.storage = "PostgreSQL defences in place"
+        result.storage = "PostgreSQL triggers in place"
         result.problems.extend(
             Problem("schema", message) for message in db.postgres_trigger_problems(connection)
         )
