@@ -554,7 +554,7 @@ def _verify_report_offline(
 ) -> None:
     """A report with the lender's public key alone: its checkpoint's signature and the head
     event's inclusion proof under the signed root (and its PDF signature when signed)."""
-    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.commands.signer import print_offline_verdict
     from sampleloans.commands.statement import read_public_key_text
     from sampleloans.errors import RuleViolation
     from sampleloans.services.reporting.checkpoint import verify_report_proof
@@ -581,27 +581,16 @@ def _verify_report_offline(
         f"{claim.head_seq}:{claim.head_hash[:12]}…",
         markup=False,
     )
-    for line in report.lines:
-        out.print(f"ok    {line}", markup=False)
-    problems = list(report.problems)
-    if not check_document_signature(out, problems, data, trust_root, now()):
-        out.print(
-            "note  the PDF itself is not signed: its printed content is checked only against "
-            "the ledger (or by a signed copy, --sign)",
-            markup=False,
-        )
-    for problem in problems:
-        out.print(f"FAIL  {problem}", markup=False)
-    if problems:
-        out.print(
-            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
-            markup=False,
-        )
-        raise typer.Exit(1)
-    out.print(
-        f"{file}: its head event is in the ledger the lender signed (checked with the public "
+    print_offline_verdict(
+        out,
+        file,
+        report,
+        data,
+        trust_root,
+        unsigned_note="its printed content is checked only against the ledger (or by a signed "
+        "copy, --sign)",
+        verdict="its head event is in the ledger the lender signed (checked with the public "
         "key alone)",
-        markup=False,
     )
 
 

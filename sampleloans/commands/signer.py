@@ -199,3 +199,34 @@ def check_document_signature(
             "      the signer was not checked against a trust root (no --trust-root)", markup=False
         )
     return True
+
+
+def print_offline_verdict(
+    out: Any,
+    file: Path,
+    found: Any,
+    data: bytes,
+    trust_root: Any,
+    *,
+    unsigned_note: str,
+    verdict: str,
+) -> None:
+    """Print an offline check (a report's or a statement's proofs, checked with the public key
+    alone) and the PDF's own signature: `ok` lines, the note when the PDF is unsigned, `FAIL`
+    lines; exit 1 on any problem, else the `verdict` line."""
+    from sampleloans.commands.common import now
+
+    for line in found.lines:
+        out.print(f"ok    {line}", markup=False)
+    problems = list(found.problems)
+    if not check_document_signature(out, problems, data, trust_root, now()):
+        out.print(f"note  the PDF itself is not signed: {unsigned_note}", markup=False)
+    for problem in problems:
+        out.print(f"FAIL  {problem}", markup=False)
+    if problems:
+        out.print(
+            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    out.print(f"{file}: {verdict}", markup=False)

@@ -220,7 +220,7 @@ def verify_offline(
     """Check a statement with the lender's public key alone: the checkpoint's signature, each
     event's hash from its fields, and each inclusion proof against the signed root; and the
     PDF's own signature when it is signed (against --trust-root when given)."""
-    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.commands.signer import print_offline_verdict
     from sampleloans.services.statement import verify_proofs
 
     out = console()
@@ -231,28 +231,17 @@ def verify_offline(
         report = verify_proofs(
             proofs, key_text, digest=str(meta.get("digest", "")), pi=scope.removeprefix("pi:")
         )
-    for line in report.lines:
-        out.print(f"ok    {line}", markup=False)
-    problems = list(report.problems)
-    if not check_document_signature(out, problems, data, trust_root, now()):
-        # the proofs hold for the events they carry; only a PAdES signature covers the page text
-        out.print(
-            "note  the PDF itself is not signed: its printed pages are not covered by these "
-            "checks (a statement made with --sign is)",
-            markup=False,
-        )
-    for problem in problems:
-        out.print(f"FAIL  {problem}", markup=False)
-    if problems:
-        out.print(
-            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
-            markup=False,
-        )
-        raise typer.Exit(1)
-    out.print(
-        f"{file}: every event listed is in the ledger the lender signed (checked with the "
+    # the proofs hold for the events they carry; only a PAdES signature covers the page text
+    print_offline_verdict(
+        out,
+        file,
+        report,
+        data,
+        trust_root,
+        unsigned_note="its printed pages are not covered by these checks (a statement made "
+        "with --sign is)",
+        verdict="every event listed is in the ledger the lender signed (checked with the "
         "public key alone)",
-        markup=False,
     )
 
 
