@@ -9,6 +9,7 @@ A line with "Example:" shows a command line, whose file names are the user's.
 import ast
 import io
 import re
+import subprocess
 import tokenize
 from pathlib import Path
 
@@ -31,13 +32,29 @@ LISTING = re.compile(r"\s*\S+/\S*\s{2,}\S")
 
 
 def repository_files() -> list[Path]:
-    """The repository's own files (no virtual environment, build output or caches)."""
+    """The repository's own files: what git tracks or would track (not ignored), so that a
+    virtual environment anywhere inside the clone (CI's `.ci-venv`) is never read."""
+    try:
+        listed = (
+            subprocess.run(
+                ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode("utf-8")
+            .split("\0")
+        )
+    except (OSError, subprocess.CalledProcessError):
+        # not a git checkout (an unpacked archive): every file outside hidden folders
+        listed = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")]
     return sorted(
-        path
-        for path in ROOT.rglob("*")
-        if path.is_file()
-        and not SKIPPED_DIRS & set(path.relative_to(ROOT).parts)
-        and not any(part.endswith(("_cache", ".egg-info")) for part in path.relative_to(ROOT).parts)
+        ROOT / name
+        for name in listed
+        if name
+        and (ROOT / name).is_file()
+        and not any(part.startswith(".") or part in SKIPPED_DIRS for part in Path(name).parts[:-1])
+        and not any(part.endswith(("_cache", ".egg-info")) for part in Path(name).parts)
     )
 
 
