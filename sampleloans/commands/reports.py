@@ -12,7 +12,7 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -314,6 +314,7 @@ class DocumentClaim:
     generated_at: datetime
     as_of: datetime | None
     checkpoint: str | None = None  # `SIZE:ROOT` of the signed checkpoint it names
+    layout: int = 2  # the page layout it was printed in (its metadata's "v")
 
 
 CHECKPOINT_ID = re.compile(r"[1-9][0-9]{0,15}:[0-9a-f]{64}")
@@ -352,7 +353,10 @@ def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
             raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
         generated_at = parse_datetime(generated, "generated_at")
         as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
+        layout = _layout(meta)
         checkpoint = meta.get("checkpoint")
+        if checkpoint is not None and layout < 2:
+            raise InvalidInput(f"checkpoint: a layout {layout} report names none")
         if checkpoint is not None and (
             not isinstance(checkpoint, str) or not CHECKPOINT_ID.fullmatch(checkpoint)
         ):
@@ -370,7 +374,20 @@ def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
             f"FILE: {path} carries report metadata no report is written with ({exc}); "
             "the document was altered"
         ) from None
-    return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of, checkpoint)
+    return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of, checkpoint, layout)
+
+
+def _layout(meta: dict[str, Any]) -> int:
+    """The page layout a report file says it was printed in (metadata "v")."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.readmodels.report import REPORT_LAYOUTS
+
+    layout = meta.get("v")
+    # bool is an int in Python, but `true` is no layout number
+    if type(layout) is not int or layout not in REPORT_LAYOUTS:
+        accepted = ", ".join(str(number) for number in REPORT_LAYOUTS)
+        raise InvalidInput(f"v: {str(layout)[:12]!r} is not a report layout (accepted: {accepted})")
+    return layout
 
 
 def _refuse_future_dates(path: Path, claim: DocumentClaim, now: datetime) -> None:
@@ -499,6 +516,8 @@ def verify_document(
                         then = rebuild_at(
                             session, service_ctx, request, seq, generated_at, checkpoint=named
                         )
+                    # re-rendered in the layout the file was printed in (an older release's)
+                    then = replace(then, layout=claim.layout)
                     _compare(out, problems, then, digest, data, render, seq, signed=signed)
                     then_digest = then.digest
                 # the checkpoint is printed beside the content, not in it: compare content alone
@@ -531,10 +550,12 @@ def _check_named_checkpoint(
     from sampleloans.services.reporting.checkpoint import named_problem
 
     if claim.checkpoint is None:
-        out.print(
-            "note  the report names no signed checkpoint (none covered its head when it was made)",
-            markup=False,
+        why = (
+            "printed by a release before signed checkpoints (layout 1)"
+            if claim.layout < 2
+            else "none covered its head when it was made"
         )
+        out.print(f"note  the report names no signed checkpoint ({why})", markup=False)
         return True
     problem = named_problem(session, claim.checkpoint, claim.head_seq)
     if problem is not None:

@@ -278,6 +278,11 @@ class InventoryBody:
 
 
 CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
+# The page layout a report is printed in, carried as "v" in its metadata, so that
+# `verify-document` re-renders a file in the layout it was made with: 1 = before signed
+# checkpoints (no checkpoint lines on the first page), 2 = naming its signed checkpoint.
+REPORT_LAYOUT = 2
+REPORT_LAYOUTS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -314,6 +319,7 @@ class Report:
     head_hash: str
     body: CustodyBody | ReturnBody | OverdueBody | InventoryBody
     checkpoint: ReportCheckpoint | None = None
+    layout: int = REPORT_LAYOUT
 
     @cached_property
     def digest(self) -> str:

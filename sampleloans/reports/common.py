@@ -10,7 +10,6 @@ from sampleloans.readmodels.report import Overdue, Party, Report, checkpoint_doc
 from sampleloans.reports import layout
 from sampleloans.units import format_mass
 
-METADATA_VERSION = 1
 CHECKPOINT_FILE = "report-checkpoint.json"
 CHECKPOINT_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 
@@ -52,7 +51,7 @@ def metadata(report: Report) -> dict[str, Any]:
     request = report.request
     data: dict[str, Any] = {
         "app": "sampleloans",
-        "v": METADATA_VERSION,
+        "v": report.layout,
         "kind": request.kind,
         "scope": request.scope,
         "head": report.head,
@@ -69,6 +68,8 @@ def metadata(report: Report) -> dict[str, Any]:
 def checkpoint_lines(report: Report) -> list[tuple[str, str]]:
     """The signed checkpoint the report is built on, or a plain word that none covers it yet."""
     checkpoint = report.checkpoint
+    if report.layout < 2:
+        return []  # printed before signed checkpoints existed
     if checkpoint is None:
         return [
             (
