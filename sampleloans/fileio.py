@@ -84,6 +84,20 @@ def refuse_ledger(path: Path, ledger: Path | None, option: str | None = None) ->
             )
 
 
+def key_exposure(path: Path, option: str) -> str | None:
+    """Why a private key file is exposed (group or others may read or write it), else None."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    if not mode & 0o077:
+        return None
+    return (
+        f"{option}: {path} is accessible by group or others (mode {mode:04o}); a private key "
+        f"must be readable by its owner only: run 'chmod 600 {path}'"
+    )
+
+
 def refuse_non_regular(path: Path, option: str | None = None) -> None:
     """Refuse an existing `path` that is not a regular file: only those may be replaced."""
     try:

@@ -536,3 +536,20 @@ def test_a_borrower_checks_a_signed_report_with_the_root_alone_in_real_processes
     )  # fmt: skip
     assert changed.returncode == 1 and "Traceback" not in changed.stdout + changed.stderr
     assert len([line for line in changed.stdout.splitlines() if line.startswith("FAIL")]) == 1
+
+
+def test_a_signing_key_others_may_read_is_signed_with_a_warning(
+    ledger: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A PEM key readable by group or others still signs (an institution's export may arrive
+    so) but says, on stderr, how to protect it; a key at 0600 signs silently."""
+    exposed = make_pki(tmp_path / "exposed", "ecdsa-p256")
+    exposed.key_pem.chmod(0o644)
+    result = report(runner, tmp_path / "signed.pdf", *sign_args(exposed))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Warning: --signer-key: ")
+    assert "(mode 0644)" in result.stderr and f"chmod 600 {exposed.key_pem}" in result.stderr
+    exposed.key_pem.chmod(0o600)
+    quiet = report(runner, tmp_path / "quiet.pdf", *sign_args(exposed))
+    assert quiet.exit_code == 0, quiet.stderr
+    assert "Warning" not in quiet.stderr

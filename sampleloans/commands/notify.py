@@ -258,7 +258,7 @@ def notify(
 
     Example: sampleloans --as curator@naoc.example notify --outbox outbox/
     """
-    from sampleloans.commands.signer import load_credentials
+    from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.mail import smtp_session, smtp_settings
@@ -310,6 +310,7 @@ def notify(
         f"notify: {len(pending)} {verb}, {skipped} already sent for checkpoint {cp}.",
         markup=False,
     )
+    warn_if_exposed(signing)
 
 
 def _summary(item: Outgoing) -> str:

@@ -75,7 +75,7 @@ def _make(
     **scope: Any,
 ) -> None:
     """Build, render, sign when asked, and write one report."""
-    from sampleloans.commands.signer import load_credentials
+    from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
     from sampleloans.services.reporting import build_report, make_request
@@ -110,6 +110,7 @@ def _make(
         f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}{signed}.",
         markup=False,
     )
+    warn_if_exposed(signing)
 
 
 @app.command("custody")

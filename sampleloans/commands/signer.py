@@ -85,6 +85,23 @@ def read_input(path: Path, option: str) -> bytes:
         raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
 
 
+def warn_if_exposed(request: SignRequest) -> None:
+    """After a signed file is written: warn on stderr when a signing key file is readable by
+    group or others. The signature is still made (an institution's key exported from its key
+    store may arrive so), but whoever reads it can sign in the lender's name. Checkpoint keys,
+    which `keys generate` writes at 0600, are refused instead."""
+    import sys
+
+    from sampleloans.fileio import key_exposure
+
+    if not request.sign:
+        return
+    for option, path in (("--signer-p12", request.p12), ("--signer-key", request.key)):
+        exposure = key_exposure(path, option) if path is not None else None
+        if exposure is not None:
+            sys.stderr.write(f"Warning: {exposure}\n")
+
+
 def passphrase(
     passphrase_file: Path | None, option: str = "--signer-passphrase-file"
 ) -> bytes | None:

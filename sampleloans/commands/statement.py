@@ -124,7 +124,7 @@ def statement(
 
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
-    from sampleloans.commands.signer import load_credentials
+    from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.dates import parse_datetime
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_output, write_atomic
@@ -159,6 +159,7 @@ def statement(
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
+    warn_if_exposed(signing)
 
 
 def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:

@@ -12,7 +12,6 @@ events after it. The private key is read from its file to sign and never stored 
 import base64
 import hashlib
 import json
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -133,15 +132,9 @@ def _about(what: str, path: Path | str) -> Iterator[None]:
 def refuse_unprotected_key(path: Path, option: str) -> None:
     """Refuse (exit 3, like ssh) a private key file that group or others may read or write:
     whoever could read it could sign checkpoints in the lender's name."""
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError as exc:
-        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
-    if mode & 0o077:
-        raise StorageError(
-            f"{option}: {path} is accessible by group or others (mode {mode:04o}); a private "
-            f"key must be readable by its owner only: run 'chmod 600 {path}'"
-        )
+    exposure = fileio.key_exposure(path, option)
+    if exposure is not None:
+        raise StorageError(exposure)
 
 
 def read_signer(path: Path) -> notes.SignerKey:
