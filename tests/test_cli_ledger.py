@@ -200,6 +200,48 @@ def test_demo_refuses_a_non_empty_folder(tmp_path: Path, runner: CliRunner) -> N
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_demo_to_a_db_named_on_the_command_line(tmp_path: Path, runner: CliRunner) -> None:
+    """`--db FILE demo` writes the demo there, complete, and leaves nothing else beside it;
+    SAMPLELOANS_DB alone never sends the demo into a ledger file."""
+    target = tmp_path / "demo.db"
+    result = runner.invoke(app, ["--db", str(target), "demo"])
+    assert result.exit_code == 0, result.stderr
+    assert f"Demo ledger: {target}" in result.stdout
+    assert f"Try: SAMPLELOANS_DB={target} " in result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.db"]
+    head = runner.invoke(app, ["--db", str(target), "--as", COMPLIANCE, "verify", "--print-head"])
+    assert head.exit_code == 0 and head.stdout.startswith("107:")
+    from_env = runner.invoke(app, ["demo"], env={"SAMPLELOANS_DB": str(tmp_path / "env.db")})
+    assert from_env.exit_code == 0, from_env.stderr
+    assert not (tmp_path / "env.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [(["--db", "{existing}", "demo"], 3, "--db: {existing} exists; the demo writes only"),
+     (["--db", "{missing}/x.db", "demo"], 3, "--db: {missing} is not an existing folder"),
+     (["--db", "{new}", "demo", "--dir", "{folder}"], 2, "--dir: give --dir or a global --db")],
+    ids=["existing-file", "no-folder", "db-and-dir"],
+)  # fmt: skip
+def test_demo_refuses_a_db_it_must_not_write(
+    tmp_path: Path, runner: CliRunner, args: list[str], code: int, message: str
+) -> None:
+    """An existing file (perhaps a real ledger) is never replaced: one line, nothing written."""
+    places = {
+        "existing": str(tmp_path / "ledger.db"),
+        "missing": str(tmp_path / "nowhere"),
+        "new": str(tmp_path / "new.db"),
+        "folder": str(tmp_path / "demo"),
+    }
+    (tmp_path / "ledger.db").write_bytes(b"mine")
+    result = runner.invoke(app, [a.format(**places) for a in args])
+    assert result.exit_code == code
+    assert result.stderr.startswith(f"Error: {message.format(**places)}")
+    assert result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.db"]
+    assert (tmp_path / "ledger.db").read_bytes() == b"mine"
+
+
 def test_python_dash_m_and_console_script_agree() -> None:
     via_module = sampleloans("--help")
     assert via_module.returncode == 0

@@ -97,12 +97,13 @@ def demo(
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
 
-    Never touches your real ledger. With a global --db postgresql://… on the command line (not
-    SAMPLELOANS_DB) the demo is written to that database instead, which must hold no ledger yet.
-    Example: sampleloans demo
+    Never touches your real ledger. With a global --db typed on the command line (not
+    SAMPLELOANS_DB) the demo is written there instead: a new file, or a PostgreSQL database that
+    holds no ledger yet. Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
     from sampleloans.demo import DEMO_TODAY, run_demo
+    from sampleloans.errors import InvalidInput
     from sampleloans.services.ledgerfile import (
         display_url,
         is_server_url,
@@ -116,8 +117,17 @@ def demo(
     with errors_to_exit_codes():
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
         given = _explicit_db(ctx)
+        target = None  # a --db file, put in place only once the demo is complete
+        if given and directory is not None:
+            raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
         if given and is_server_url(given):
             url, label = given, display_url(given)
+        elif given:
+            target = _new_demo_file(Path(given))
+            # built beside it, then linked into place: a killed demo leaves no partial ledger
+            path = Path(tempfile.mkdtemp(prefix=".sampleloans-demo-", dir=target.parent))
+            path = path / "ledger.db"
+            url, label = url_for_path(path), str(target)
         else:
             path = _demo_folder(directory) / "ledger.db"
             url, label = url_for_path(path), str(path)
@@ -135,6 +145,9 @@ def demo(
         with transaction(engine, write=False) as session:
             summary = collection_summary(session, DEMO_TODAY)
         out.print(demo_summary_table(summary, result.head))
+        if target is not None:
+            engine.dispose()  # the last connection folds the write-ahead log into the file
+            _put_in_place(path, target)
         out.print(
             f"Try: SAMPLELOANS_DB={label} SAMPLELOANS_USER=compliance@naoc.example "
             "sampleloans overdue" + ("  (your password in place of ***)" if "***" in label else ""),
@@ -166,6 +179,36 @@ def _parse_ledger_id(value: str) -> str:
             f"--ledger-id: {quote_input(value)} is not a UUID (e.g. "
             "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b)"
         ) from None
+
+
+def _new_demo_file(path: Path) -> Path:
+    """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
+    from sampleloans.errors import StorageError
+
+    if path.exists() or path.is_symlink():
+        raise StorageError(
+            f"--db: {path} exists; the demo writes only a new ledger: give a new file name"
+        )
+    if not path.parent.is_dir():
+        raise StorageError(f"--db: {path.parent} is not an existing folder")
+    return path
+
+
+def _put_in_place(built: Path, target: Path) -> None:
+    """Link the finished demo ledger at `target` (never over a file made meanwhile) and remove
+    the folder it was built in."""
+    import os
+    import shutil
+
+    from sampleloans.errors import StorageError
+
+    try:
+        os.link(built, target)
+    except FileExistsError:
+        raise StorageError(
+            f"--db: {target} was created while the demo ran; the demo is left in {built.parent}"
+        ) from None
+    shutil.rmtree(built.parent)
 
 
 def _demo_folder(directory: Path | None) -> Path:
