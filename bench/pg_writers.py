@@ -42,7 +42,7 @@ while not go.exists():
 for i in range(count):
     with db.transaction(engine) as session:
         add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}",
-                        country="CN", city="Beijing", kind="borrower")
+                        country="CN", city="Beijing", institution_kind="borrower")
 """
 
 RAW_WRITER = """

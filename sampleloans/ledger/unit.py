@@ -371,10 +371,11 @@ class Unit:
         self._raw.clear()
         self._new_items.clear()
         self._new_events.clear()
-        for table_name in sorted(pending, key=_ORDER.__getitem__):
-            self._write_new_rows(table_name, pending[table_name])
-        if self._changed:
-            self._write_changes()
+        with db.pipelined(self.connection):  # PostgreSQL: one round trip for the flush
+            for table_name in sorted(pending, key=_ORDER.__getitem__):
+                self._write_new_rows(table_name, pending[table_name])
+            if self._changed:
+                self._write_changes()
 
     def _write_new_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
         """One executemany INSERT of buffered rows."""
@@ -505,7 +506,11 @@ class Unit:
         """The chain head: carried by the unit, read from the database once."""
         if self.head is None:
             self.flush()
-            row = self.connection.execute(head_query(self.connection)).first()
+            # read with the writers' lock when this transaction began (PostgreSQL), once: a
+            # later unit of the same transaction must see the events this one appends
+            row = self.connection.info.pop(db.PREFETCHED_HEAD, None)
+            if row is None:
+                row = self.connection.execute(head_query(self.connection)).first()
             if row is None:
                 self.head = Link(0, self._genesis(), None)
             else:
