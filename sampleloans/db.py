@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, Integer, String, create_engine, event, make_url, text
@@ -442,7 +442,10 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         yield session
         if write:
             crashpoints.reached("before_commit")
-        session.commit()
+        if session.info.pop(PENDING_WRITES, None) is None:
+            session.commit()
+        else:
+            _commit_with_pending_writes(session)
         if write:
             crashpoints.reached("after_commit")
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
@@ -457,6 +460,39 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+PENDING_WRITES = "sampleloans_pending_writes"
+"""Session and connection info: a unit whose last rows wait for the next statement or the
+commit (PostgreSQL: sent with the COMMIT, one round trip; see `Unit.flush_later`)."""
+
+
+class Flushable(Protocol):
+    """What waits in `PENDING_WRITES`: a unit of work with rows to write."""
+
+    def flush(self) -> None:
+        """Write the buffered rows."""
+
+
+def _commit_with_pending_writes(session: Session) -> None:
+    """Commit a write transaction whose unit left its last rows for the commit: the session's
+    own changes first (the ORM reads their row counts), then those rows and the COMMIT in one
+    pipeline (one round trip while the writers' lock is held)."""
+    session.flush()  # runs any statement, and so writes the pending rows first, outside it
+    connection = session.connection()
+    with pipelined(connection):
+        pending = connection.info.pop(PENDING_WRITES, None)
+        if pending is not None:
+            pending.flush()
+        session.commit()
+
+
+def _write_pending_first(connection: Any, *_args: Any) -> None:
+    """Before any statement of a transaction: write the rows a unit left for later, so every
+    read sees them (a session query, a check, the next unit's head, a SAVEPOINT)."""
+    pending = connection.info.pop(PENDING_WRITES, None)
+    if pending is not None:
+        pending.flush()
 
 
 def where(engine: Engine) -> str:
@@ -779,12 +815,22 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Any) -> None:
         connection.info.pop(PREFETCHED_HEAD, None)  # valid in its own transaction only
+        connection.info.pop(PENDING_WRITES, None)  # written by the commit, or rolled back
+        connection.info.pop(LOCKED_WRITE, None)
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _on_savepoint_rollback(connection: Any, *_args: Any) -> None:
+        connection.info.pop(PENDING_WRITES, None)  # (never set: the SAVEPOINT wrote them)
+
+    event.listen(engine, "before_execute", _write_pending_first)
 
     return engine
 
 
 HAS_LEDGER_OPTION = "sampleloans_has_ledger"
 """Execution option of an engine whose database is known to hold the ledger's tables."""
+LOCKED_WRITE = "sampleloans_locked_write"
+"""Connection info: this transaction holds the writers' lock (`_begin_write`)."""
 PREFETCHED_HEAD = "sampleloans_prefetched_head"
 """Connection info: the chain head read right after the writers' lock (see `_begin_write`)."""
 _HEAD_AFTER_LOCK = (
@@ -817,6 +863,7 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         head = cursors[-1].fetchone() if with_head else None
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
+    connection.info[LOCKED_WRITE] = True
     if head is not None:
         connection.info[PREFETCHED_HEAD] = tuple(head)
 

@@ -235,13 +235,31 @@ class Unit:
                 return cast(M, Tracked(dict(self._new_events[ident[0]]), self._marks, name))
             if info.table.name in self._raw and name[0] != _EVENTS:  # a buffered row may be it
                 self.flush()
-            row = self.connection.execute(info.select, info.key_params(ident)).first()
-            if row is None:
-                self._absent.add(name)  # every write of this transaction goes through the unit
-                return None
-            found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
+            values = self._session_copy(info, ident)
+            if values is None:
+                row = self.connection.execute(info.select, info.key_params(ident)).first()
+                if row is None:
+                    self._absent.add(name)  # every write of this transaction goes through it
+                    return None
+                values = dict(row._mapping)
+            found = self._rows[name] = Tracked(values, self._marks, name)
         self._used.add(name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
+
+    def _session_copy(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
+        """The values of a row the read session loaded in this transaction (a single command:
+        the service read it a moment ago, and `unit_for` flushed the session first), so
+        `apply` does not read it again; None when the session does not hold it whole."""
+        if self.session is None or not self.checks_now:
+            return None
+        copy = self.session.identity_map.get(info.mapper.identity_key_from_primary_key(ident))
+        if copy is None:
+            return None
+        state = sa_inspect(copy)
+        loaded = copy.__dict__
+        if state.modified or state.expired_attributes or any(c not in loaded for c in info.columns):
+            return None
+        return {column: loaded[column] for column in info.columns}
 
     def prefetch(self, model: type[SQLModel], keys: Iterable[Any]) -> None:
         """Read the rows of many single-column keys with one query (an import's batch); a key
@@ -376,6 +394,19 @@ class Unit:
                 self._write_new_rows(table_name, pending[table_name])
             if self._changed:
                 self._write_changes()
+
+    def flush_later(self) -> None:
+        """Write the buffered rows now (SQLite), or leave them for the transaction's next
+        statement or its COMMIT (PostgreSQL: `db.transaction` sends them in one pipeline with
+        the COMMIT, one round trip fewer while the writers' lock is held)."""
+        if not self._pending and not self._changed:
+            return
+        info = self.connection.info
+        if self.session is None or not info.get(db.LOCKED_WRITE):
+            self.flush()
+            return
+        # the next statement on this connection writes them first (db._write_pending_first)
+        info[db.PENDING_WRITES] = self.session.info[db.PENDING_WRITES] = self
 
     def _write_new_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
         """One executemany INSERT of buffered rows."""
@@ -671,7 +702,7 @@ def append(
     unit.head = Link(envelope.seq, values["hash"], ctx.now)
     if unit.checks_now:
         unit.check()
-        unit.flush()
+        unit.flush_later()
     unit.sync()  # the read session's copies of what this event changed are stale now
     return envelope
 
@@ -689,10 +720,7 @@ def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
     from sampleloans.ledger.apply import apply  # apply imports this module's Touched
 
     unit._subjects.clear()  # a new event: its index entries start afresh
-    touched = apply(unit, envelope, event)
-    if unit.checks_now:
-        unit.flush()
-    return touched
+    return apply(unit, envelope, event)  # written by `check` or `flush_later` (append)
 
 
 @contextmanager

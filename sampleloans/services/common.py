@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.reads import get_row
+from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
@@ -66,7 +66,7 @@ def append(
 
 def acting_person(session: Session, ctx: Context) -> Person:
     """The registered, active person behind `ctx.actor`, or a refusal naming the fix."""
-    person = get_row(session, Person, ctx.actor)
+    person = _person_with_institution(session, ctx.actor)
     if person is None:
         raise PermissionDenied(
             f"{ctx.actor!r} is not a registered person; act as someone listed by 'people list'"
@@ -84,6 +84,30 @@ def acting_person(session: Session, ctx: Context) -> Person:
             "('people set-role')"
         )
     return person
+
+
+_HELD = "sampleloans_held_rows"
+
+
+def _person_with_institution(session: Session, email: str) -> Person | None:
+    """A person, read together with their institution (one round trip, not two: every write
+    command reads both while it holds the writers' lock); an import's batch unit answers from
+    memory instead."""
+    if open_batch(session) is not None or session.identity_key(Person, email) in (
+        session.identity_map
+    ):
+        return get_row(session, Person, email)
+    query = (
+        select(Person, Institution)
+        .outerjoin(Institution, col(Institution.short_name) == col(Person.institution))
+        .where(col(Person.email) == email)
+    )
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    # the identity map holds rows weakly: keep the institution for `staff_institution`
+    session.info.setdefault(_HELD, []).append(row[1])
+    return row[0]
 
 
 def staff_institution(session: Session, short_name: str) -> bool:
