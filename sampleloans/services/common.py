@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
 
+from sampleloans.db import LOCKED_WRITE
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
@@ -131,6 +132,10 @@ def require_staff_institution(session: Session, role: str, institution: str) -> 
 def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Person:
     """The acting person, if their role is one of `roles`; otherwise PermissionDenied."""
     person = acting_person(session, ctx)
+    if open_batch(session) is None and session.connection().info.get(LOCKED_WRITE):
+        from sampleloans.ledger.unit import note_absent  # the write side
+
+        note_absent(session)  # PostgreSQL: apply need not read again what is not there
     if person.role not in roles:
         allowed = " or ".join(r.replace("_", " ") + "s" for r in roles)
         raise PermissionDenied(
