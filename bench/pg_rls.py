@@ -1,7 +1,8 @@
 """`status` for a researcher through row-level security, 1M-event ledger / demo ledger, both on
 PostgreSQL (issue 14, goal ≤ 1.1×).
 
-Run: `python -m bench.pg_rls --big /work/benchwork/after/big.db [--runs 7]`. It starts its own
+Run: `python -m bench.pg_rls --big LEDGER.db [--runs 7]` (also part of `python -m bench`, on
+its big ledger). It starts its own
 throwaway PostgreSQL 15 cluster (tests/pgcluster.py), or uses SAMPLELOANS_TEST_PG.
 
 The 1M-event ledger is loaded into PostgreSQL by `load_ledger`, a bench-only loader: the
@@ -19,14 +20,14 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
 from bench.generate import CURATOR
-from tests.pgcluster import LocalCluster, PgServer, _server_from_env, find_binaries
+from bench.pg_writers import start_server
+from tests.pgcluster import PgServer
 
 BIN = Path(sys.executable).with_name("sampleloans")
 DEMO_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
@@ -35,21 +36,6 @@ BIG = ("pi2@inst2.example", "L-000002", "2025-06-01T09:00:00Z")
 DEMO = ("muenker@uni-koeln.example", "L-2025-UoC", "2026-04-28T09:00:00Z")
 """(researcher, one of their institution's loans, the clock) on each ledger."""
 COPY_ROWS = 50_000
-
-
-def start_server() -> tuple[PgServer, LocalCluster | None]:
-    """SAMPLELOANS_TEST_PG, else a throwaway cluster; SystemExit with the reason if neither."""
-    existing = os.environ.get("SAMPLELOANS_TEST_PG")
-    if existing:
-        return _server_from_env(existing), None
-    binaries = find_binaries()
-    if binaries is None:
-        raise SystemExit(
-            "skipped: no PostgreSQL 15 server binaries (initdb, pg_ctl in /usr/lib/postgresql/15/"
-            "bin or SAMPLELOANS_PG_BIN) and no SAMPLELOANS_TEST_PG"
-        )
-    cluster = LocalCluster(binaries)
-    return cluster.start(), cluster
 
 
 def load_ledger(sqlite_path: Path, url: str) -> int:
@@ -174,7 +160,6 @@ def run(server: PgServer, big: Path, runs: int) -> tuple[float, float]:
     demo_url = researcher_url(server, "bench_rls_demo", DEMO[0])
     for plan in explain_status(big_url, BIG[1]):
         print(plan)
-    on_big, on_demo = 0.0, 0.0
     big_times, demo_times = [], []
     for _ in range(runs):  # alternate, so load on the machine hits both alike
         big_times.append(cold_status(big_url, BIG[1], BIG[2], 1))
@@ -191,8 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     server, cluster = start_server()
     try:
-        with tempfile.TemporaryDirectory():
-            on_big, on_demo = run(server, args.big, args.runs)
+        on_big, on_demo = run(server, args.big, args.runs)
     finally:
         if cluster is not None:
             cluster.stop()
