@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans.db import LOCKED_WRITE
@@ -88,6 +89,11 @@ def acting_person(session: Session, ctx: Context) -> Person:
 
 
 _HELD = "sampleloans_held_rows"
+_PERSON_WITH_INSTITUTION = (
+    select(Person, Institution)
+    .outerjoin(Institution, col(Institution.short_name) == col(Person.institution))
+    .where(col(Person.email) == bindparam("email"))
+)  # built once: building a statement costs more than running it
 
 
 def _person_with_institution(session: Session, email: str) -> Person | None:
@@ -98,12 +104,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
         session.identity_map
     ):
         return get_row(session, Person, email)
-    query = (
-        select(Person, Institution)
-        .outerjoin(Institution, col(Institution.short_name) == col(Person.institution))
-        .where(col(Person.email) == email)
-    )
-    row = session.exec(query).first()
+    row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
     if row is None:
         return None
     # the identity map holds rows weakly: keep the institution for `staff_institution`
