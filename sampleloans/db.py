@@ -881,8 +881,9 @@ def pipelined(connection: Connection) -> Iterator[None]:
         return
     import psycopg
 
+    raw: Any = connection.connection.driver_connection  # a psycopg connection here
     try:
-        with connection.connection.driver_connection.pipeline():
+        with raw.pipeline():
             yield
     except psycopg.Error as exc:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc

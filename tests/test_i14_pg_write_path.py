@@ -170,7 +170,7 @@ def test_row_level_security_keeps_a_researchers_reads_on_indexes(
     with psycopg.connect(secured_url) as connection:
         connection.execute("SET enable_seqscan = off")
         plan = "\n".join(str(row[0]) for row in connection.execute(f"EXPLAIN {query}"))
-        rows = connection.execute(query).fetchall()  # type: ignore[arg-type]  # test constants
+        rows = connection.execute(query).fetchall()
     assert "Seq Scan" not in plan, plan
     assert "Index" in plan, plan
     if query.startswith("SELECT * FROM loan "):
