@@ -823,6 +823,8 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
         connection.info.pop(PENDING_WRITES, None)  # (never set: the SAVEPOINT wrote them)
 
     event.listen(engine, "before_execute", _write_pending_first)
+    # exec_driver_sql skips before_execute: the cursor-level event writes them for it
+    event.listen(engine, "before_cursor_execute", _write_pending_first)
 
     return engine
 

@@ -90,8 +90,9 @@ def test_a_write_command_reads_the_head_once_and_each_row_once(
 
 
 def test_two_appends_in_one_transaction_chain_in_order(demo_url: str) -> None:
-    """Rows left for the COMMIT are written before any later statement: a second append in the
-    same transaction links to the first, and the session reads what the first wrote."""
+    """Rows left for the COMMIT are written before any later statement (even one sent with
+    `exec_driver_sql`): a second append in the same transaction links to the first, and the
+    session reads what the first wrote."""
     engine = db.open_engine(demo_url)
     try:
         with db.transaction(engine) as session:
@@ -99,7 +100,10 @@ def test_two_appends_in_one_transaction_chain_in_order(demo_url: str) -> None:
                 session, ctx_for(now=LATER), short_name="TWO-A", name="Lab A", country="CN",
                 city="Beijing", institution_kind="borrower",
             )  # fmt: skip
-            assert session.get(Institution, "TWO-A") is not None  # written before this read
+            # the first statement after the append, at the driver's level: the rows come first
+            count = "SELECT count(*) FROM institution WHERE short_name = 'TWO-A'"
+            assert session.connection().exec_driver_sql(count).scalar() == 1
+            assert session.get(Institution, "TWO-A") is not None
             second = add_institution(
                 session, ctx_for(now=LATER), short_name="TWO-B", name="Lab B", country="CN",
                 city="Beijing", institution_kind="borrower",
