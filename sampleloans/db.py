@@ -481,7 +481,7 @@ def _commit_with_pending_writes(session: Session) -> None:
     session.flush()  # runs any statement, and so writes the pending rows first, outside it
     connection = session.connection()
     with pipelined(connection):
-        pending = connection.info.pop(PENDING_WRITES, None)
+        pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
         if pending is not None:
             pending.flush()
         session.commit()
@@ -490,7 +490,7 @@ def _commit_with_pending_writes(session: Session) -> None:
 def _write_pending_first(connection: Any, *_args: Any) -> None:
     """Before any statement of a transaction: write the rows a unit left for later, so every
     read sees them (a session query, a check, the next unit's head, a SAVEPOINT)."""
-    pending = connection.info.pop(PENDING_WRITES, None)
+    pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
     if pending is not None:
         pending.flush()
 
