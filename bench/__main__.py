@@ -434,7 +434,12 @@ def list_figures(big: Path, loan: str = "L-000001") -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        epilog="Single rows: python -m bench.pg_writers (PostgreSQL writes), python -m "
+        "bench.pg_rls --big LEDGER.db (status through row-level security), python -m "
+        "bench.since_scale, python -m bench.report_scale, python -m bench.scaling.",
+    )
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -651,6 +656,10 @@ def main() -> int:
         note(f"custody report of loan 1: {large['pages']:.0f} pages")
     engine.dispose()
 
+    if args.scale == "tiny":  # the smoke test's scale: a PostgreSQL cluster alone takes longer
+        note("PostgreSQL rows: skipped at --scale tiny (python -m bench.pg_writers, bench.pg_rls)")
+    else:
+        postgres_rows(big, runs)
     print("EXPLAIN QUERY PLAN of the hot queries:")
     plans_ok = explain(big)
     if args.write:
@@ -659,6 +668,49 @@ def main() -> int:
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if plans_ok else 1
+
+
+def postgres_rows(big: Path, runs: int) -> None:
+    """Issue 14's rows on PostgreSQL, on a throwaway cluster the bench starts itself (as the
+    tests do) or SAMPLELOANS_TEST_PG; skipped, with the reason printed, where neither exists."""
+    from bench import pg_rls, pg_writers
+
+    try:
+        server, cluster = pg_writers.start_server()
+    except SystemExit as skipped:
+        note(f"PostgreSQL rows {skipped}")
+        return
+    try:
+        found = pg_writers.measure(server, runs, appends=25)
+        figure(
+            "write command cold (`samples move`), PostgreSQL / SQLite",
+            found.pg_write_s,
+            found.sqlite_write_s,
+            "≤ 1.5",
+            "s",
+        )
+        figure(
+            f"{pg_writers.WORKERS} concurrent writers, PostgreSQL ledger / raw psycopg + same lock",
+            found.ledger_rate,
+            found.raw_rate,
+            "≥ 0.3",
+            "ev/s",
+        )
+        on_big, on_demo = pg_rls.run(server, big, runs)
+        figure(
+            "`status --loan` as a researcher through RLS, big / demo ledger (PostgreSQL)",
+            on_big,
+            on_demo,
+            "≤ 1.1",
+            "s",
+        )
+        note(
+            "PostgreSQL rows: the big ledger is copied into PostgreSQL by bench/pg_rls.py's "
+            "COPY loader (triggers off for the copy), then secured with `db secure`"
+        )
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 def write_results(scale: str, heavy: str, plans_ok: bool, extra: str = "") -> None:

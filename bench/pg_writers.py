@@ -1,10 +1,11 @@
 """PostgreSQL write figures (issue 14): a cold write command against SQLite's, and 8 concurrent
 writers' committed events per second against a raw psycopg baseline.
 
-Run: `python -m bench.pg_writers [--runs 12] [--appends 25]`. It starts its own throwaway
-PostgreSQL 15 cluster (tests/pgcluster.py: fsync off, loopback, scram-sha-256), or uses
-SAMPLELOANS_TEST_PG. The baseline takes the same advisory lock and inserts one row per
-transaction, so the ratio is what the ledger's rules (head, hash, apply, checks) cost.
+Run: `python -m bench.pg_writers [--runs 12] [--appends 25]` (also part of `python -m bench`).
+It starts its own throwaway PostgreSQL 15 cluster (tests/pgcluster.py: fsync off, loopback,
+scram-sha-256), or uses SAMPLELOANS_TEST_PG. The baseline takes the same advisory lock and
+inserts one row per transaction, so the ratio is what the ledger's rules (head, hash, apply,
+checks) cost.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from sampleloans.db import WRITER_LOCK_KEY
@@ -42,7 +44,7 @@ while not go.exists():
 for i in range(count):
     with db.transaction(engine) as session:
         add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}",
-                        country="CN", city="Beijing", kind="borrower")
+                        country="CN", city="Beijing", institution_kind="borrower")
 """
 
 RAW_WRITER = """
@@ -99,31 +101,63 @@ def _cold_write(database: str, runs: int, env: dict[str, str]) -> list[float]:
     return times
 
 
+@dataclass(frozen=True)
+class WriteFigures:
+    """The two write figures on PostgreSQL, each with its reference measured in the same run."""
+
+    pg_write_s: float
+    sqlite_write_s: float
+    ledger_rate: float
+    raw_rate: float
+    runs: int
+    appends: int
+
+
 def main() -> None:
     """Print the two PostgreSQL rows of the performance table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--appends", type=int, default=25)
     args = parser.parse_args()
-    cluster = None
-    existing = os.environ.get("SAMPLELOANS_TEST_PG")
-    if existing:
-        server: PgServer = _server_from_env(existing)
-    else:
-        binaries = find_binaries()
-        if binaries is None:
-            raise SystemExit("no PostgreSQL 15 binaries and no SAMPLELOANS_TEST_PG")
-        cluster = LocalCluster(binaries)
-        server = cluster.start()
+    server, cluster = start_server()
     try:
-        _run(server, args.runs, args.appends)
+        found = measure(server, args.runs, args.appends)
     finally:
         if cluster is not None:
             cluster.stop()
+    print("| figure | PostgreSQL | reference | ratio | goal |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| write command, cold process (`samples move`, median of {found.runs}) | "
+        f"{found.pg_write_s:.3f} s | SQLite {found.sqlite_write_s:.3f} s | "
+        f"{found.pg_write_s / found.sqlite_write_s:.2f}× | ≤ 1.5× |"
+    )
+    print(
+        f"| {WORKERS} concurrent writers × {found.appends} appends, committed events/s | "
+        f"{found.ledger_rate:.0f} | raw psycopg + same lock {found.raw_rate:.0f} | "
+        f"{found.ledger_rate / found.raw_rate:.2f}× | ≥ 0.3× |"
+    )
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
-def _run(server: PgServer, runs: int, appends: int) -> None:
-    """Build both ledgers, measure, print."""
+def start_server() -> tuple[PgServer, LocalCluster | None]:
+    """SAMPLELOANS_TEST_PG, else a throwaway cluster (stop it after); SystemExit with the
+    reason where neither exists."""
+    existing = os.environ.get("SAMPLELOANS_TEST_PG")
+    if existing:
+        return _server_from_env(existing), None
+    binaries = find_binaries()
+    if binaries is None:
+        raise SystemExit(
+            "skipped: no PostgreSQL 15 server binaries (initdb and pg_ctl in "
+            "/usr/lib/postgresql/15/bin or SAMPLELOANS_PG_BIN) and no SAMPLELOANS_TEST_PG"
+        )
+    cluster = LocalCluster(binaries)
+    return cluster.start(), cluster
+
+
+def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
+    """Build both ledgers and the raw table, measure the two write figures."""
     import psycopg
 
     for name in ("bench_ledger", "bench_raw"):
@@ -131,13 +165,15 @@ def _run(server: PgServer, runs: int, appends: int) -> None:
         server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
     pg = server.url("bench_ledger")
     env = {**os.environ, "SAMPLELOANS_NOW": "2026-06-01T09:00:00Z"}
+    env.pop("SAMPLELOANS_DB", None)
+    env.pop("SAMPLELOANS_USER", None)
     with tempfile.TemporaryDirectory() as folder:
         sqlite = str(Path(folder) / "demo" / "ledger.db")
         for extra in (["--db", pg], []):
             subprocess.run(
                 ["sampleloans", *extra, "demo", "--ledger-id", LEDGER_ID,
                  *([] if extra else ["--dir", str(Path(folder) / "demo")])],
-                check=True, capture_output=True,
+                check=True, capture_output=True, env=env,
             )  # fmt: skip
         sqlite_times, pg_times = [], []
         for _ in range(runs):  # alternate, so load on the machine hits both alike
@@ -147,19 +183,14 @@ def _run(server: PgServer, runs: int, appends: int) -> None:
         connection.execute("CREATE TABLE raw_event (id bigserial PRIMARY KEY, worker int, n int)")
     ledger_rate = _concurrent(LEDGER_WRITER, pg, appends, [])
     raw_rate = _concurrent(RAW_WRITER, server.url("bench_raw"), appends, [str(WRITER_LOCK_KEY)])
-    sqlite_s, pg_s = statistics.median(sqlite_times), statistics.median(pg_times)
-    print("| figure | PostgreSQL | reference | ratio | goal |")
-    print("|---|---|---|---|---|")
-    print(
-        f"| write command, cold process (`samples move`, median of {runs}) | {pg_s:.3f} s | "
-        f"SQLite {sqlite_s:.3f} s | {pg_s / sqlite_s:.2f}× | ≤ 1.5× |"
+    return WriteFigures(
+        pg_write_s=statistics.median(pg_times),
+        sqlite_write_s=statistics.median(sqlite_times),
+        ledger_rate=ledger_rate,
+        raw_rate=raw_rate,
+        runs=runs,
+        appends=appends,
     )
-    print(
-        f"| {WORKERS} concurrent writers × {appends} appends, committed events/s | "
-        f"{ledger_rate:.0f} | raw psycopg + same lock {raw_rate:.0f} | "
-        f"{ledger_rate / raw_rate:.2f}× | ≥ 0.3× |"
-    )
-    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

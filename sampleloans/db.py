@@ -13,11 +13,11 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, Integer, String, create_engine, event, make_url, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
@@ -442,7 +442,10 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         yield session
         if write:
             crashpoints.reached("before_commit")
-        session.commit()
+        if session.info.pop(PENDING_WRITES, None) is None:
+            session.commit()
+        else:
+            _commit_with_pending_writes(session)
         if write:
             crashpoints.reached("after_commit")
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
@@ -457,6 +460,39 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+PENDING_WRITES = "sampleloans_pending_writes"
+"""Session and connection info: a unit whose last rows wait for the next statement or the
+commit (PostgreSQL: sent with the COMMIT, one round trip; see `Unit.flush_later`)."""
+
+
+class Flushable(Protocol):
+    """What waits in `PENDING_WRITES`: a unit of work with rows to write."""
+
+    def flush(self) -> None:
+        """Write the buffered rows."""
+
+
+def _commit_with_pending_writes(session: Session) -> None:
+    """Commit a write transaction whose unit left its last rows for the commit: the session's
+    own changes first (the ORM reads their row counts), then those rows and the COMMIT in one
+    pipeline (one round trip while the writers' lock is held)."""
+    session.flush()  # runs any statement, and so writes the pending rows first, outside it
+    connection = session.connection()
+    with pipelined(connection):
+        pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+        if pending is not None:
+            pending.flush()
+        session.commit()
+
+
+def _write_pending_first(connection: Any, *_args: Any) -> None:
+    """Before any statement of a transaction: write the rows a unit left for later, so every
+    read sees them (a session query, a check, the next unit's head, a SAVEPOINT)."""
+    pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+    if pending is not None:
+        pending.flush()
 
 
 def where(engine: Engine) -> str:
@@ -768,14 +804,91 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin")
+        options = connection.get_execution_options()
+        mode = options.get("sqlite_begin")
         if mode == "IMMEDIATE":  # a write: queue for the writers' lock first
-            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            _begin_write(connection, with_head=bool(options.get(HAS_LEDGER_OPTION)))
         elif mode == "DEFERRED":  # a read: one snapshot, and nothing can be written
             connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        connection.info.pop(PREFETCHED_HEAD, None)  # valid in its own transaction only
+        connection.info.pop(PENDING_WRITES, None)  # written by the commit, or rolled back
+        connection.info.pop(LOCKED_WRITE, None)
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _on_savepoint_rollback(connection: Any, *_args: Any) -> None:
+        connection.info.pop(PENDING_WRITES, None)  # (never set: the SAVEPOINT wrote them)
+
+    event.listen(engine, "before_execute", _write_pending_first)
+    # exec_driver_sql skips before_execute: the cursor-level event writes them for it
+    event.listen(engine, "before_cursor_execute", _write_pending_first)
+
     return engine
+
+
+HAS_LEDGER_OPTION = "sampleloans_has_ledger"
+"""Execution option of an engine whose database is known to hold the ledger's tables."""
+LOCKED_WRITE = "sampleloans_locked_write"
+"""Connection info: this transaction holds the writers' lock (`_begin_write`)."""
+PREFETCHED_HEAD = "sampleloans_prefetched_head"
+"""Connection info: the chain head read right after the writers' lock (see `_begin_write`)."""
+_HEAD_AFTER_LOCK = (
+    # no row where row-level security filters the events (the head would be the login's
+    # last visible event): the unit then reads the head through its own query
+    "SELECT h.seq, h.hash, h.recorded_at FROM (SELECT seq, hash, recorded_at FROM ledger_event "
+    "ORDER BY seq DESC LIMIT 1) h WHERE NOT row_security_active('ledger_event')"
+)
+
+
+def _begin_write(connection: Any, *, with_head: bool) -> None:
+    """Start a write transaction in one round trip (psycopg's pipeline mode): READ COMMITTED,
+    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held.
+
+    Each pipelined statement takes its snapshot when the server starts it, so the head is
+    read after the lock is granted (the last writer's event is committed and visible). Every
+    statement sent and waited for while the lock is held delays every queued writer.
+    """
+    import psycopg
+
+    raw = connection.connection.driver_connection
+    statements = [
+        "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
+        *([_HEAD_AFTER_LOCK] if with_head else []),
+    ]
+    try:
+        with raw.pipeline():
+            cursors = [raw.execute(statement) for statement in statements]
+        head = cursors[-1].fetchone() if with_head else None
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
+    connection.info[LOCKED_WRITE] = True
+    if head is not None:
+        connection.info[PREFETCHED_HEAD] = tuple(head)
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """Send the statements of the block without waiting for each answer (psycopg's pipeline
+    mode on PostgreSQL: one round trip for a flush's INSERTs and UPDATEs; SQLite: as is).
+
+    Only for statements whose results nobody reads inside the block; an error of any of
+    them is raised, as SQLAlchemy raises it, when the block ends.
+    """
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg
+
+    raw: Any = connection.connection.driver_connection  # a psycopg connection here
+    try:
+        with raw.pipeline():
+            yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def postgres_defences() -> tuple[str, ...]:
@@ -901,7 +1014,7 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
             raise postgres_error(exc, where) or StorageError(
                 f"cannot create the ledger's tables in {where}: {_first_line(exc)}"
             ) from None
-    return engine
+    return engine.execution_options(**{HAS_LEDGER_OPTION: True})
 
 
 _POSTGRES_ENVIRONMENT = {

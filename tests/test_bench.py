@@ -32,3 +32,4 @@ def test_bench_tiny_prints_every_figure(tmp_path: Path) -> None:
         assert re.search(rf"^{re.escape(name)}.*: ratio [0-9.e+-]+ ", result.stdout, re.M), name
     assert "heavy modules loaded by --help: []" in result.stdout
     assert "FULL SCAN" not in result.stdout
+    assert "PostgreSQL rows: skipped at --scale tiny" in result.stdout  # the reason is printed

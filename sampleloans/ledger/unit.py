@@ -235,13 +235,31 @@ class Unit:
                 return cast(M, Tracked(dict(self._new_events[ident[0]]), self._marks, name))
             if info.table.name in self._raw and name[0] != _EVENTS:  # a buffered row may be it
                 self.flush()
-            row = self.connection.execute(info.select, info.key_params(ident)).first()
-            if row is None:
-                self._absent.add(name)  # every write of this transaction goes through the unit
-                return None
-            found = self._rows[name] = Tracked(dict(row._mapping), self._marks, name)
+            values = self._session_copy(info, ident)
+            if values is None:
+                row = self.connection.execute(info.select, info.key_params(ident)).first()
+                if row is None:
+                    self._absent.add(name)  # every write of this transaction goes through it
+                    return None
+                values = dict(row._mapping)
+            found = self._rows[name] = Tracked(values, self._marks, name)
         self._used.add(name)
         return cast(M, found)  # a Tracked row has every column of M as an attribute
+
+    def _session_copy(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
+        """The values of a row the read session loaded in this transaction (a single command:
+        the service read it a moment ago, and `unit_for` flushed the session first), so
+        `apply` does not read it again; None when the session does not hold it whole."""
+        if self.session is None or not self.checks_now:
+            return None
+        copy = self.session.identity_map.get(info.mapper.identity_key_from_primary_key(ident))
+        if copy is None:
+            return None
+        state = sa_inspect(copy)
+        loaded = copy.__dict__
+        if state.modified or state.expired_attributes or any(c not in loaded for c in info.columns):
+            return None
+        return {column: loaded[column] for column in info.columns}
 
     def prefetch(self, model: type[SQLModel], keys: Iterable[Any]) -> None:
         """Read the rows of many single-column keys with one query (an import's batch); a key
@@ -371,10 +389,24 @@ class Unit:
         self._raw.clear()
         self._new_items.clear()
         self._new_events.clear()
-        for table_name in sorted(pending, key=_ORDER.__getitem__):
-            self._write_new_rows(table_name, pending[table_name])
-        if self._changed:
-            self._write_changes()
+        with db.pipelined(self.connection):  # PostgreSQL: one round trip for the flush
+            for table_name in sorted(pending, key=_ORDER.__getitem__):
+                self._write_new_rows(table_name, pending[table_name])
+            if self._changed:
+                self._write_changes()
+
+    def flush_later(self) -> None:
+        """Write the buffered rows now (SQLite), or leave them for the transaction's next
+        statement or its COMMIT (PostgreSQL: `db.transaction` sends them in one pipeline with
+        the COMMIT, one round trip fewer while the writers' lock is held)."""
+        if not self._pending and not self._changed:
+            return
+        info = self.connection.info
+        if self.session is None or not info.get(db.LOCKED_WRITE):
+            self.flush()
+            return
+        # the next statement on this connection writes them first (db._write_pending_first)
+        info[db.PENDING_WRITES] = self.session.info[db.PENDING_WRITES] = self
 
     def _write_new_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
         """One executemany INSERT of buffered rows."""
@@ -505,7 +537,11 @@ class Unit:
         """The chain head: carried by the unit, read from the database once."""
         if self.head is None:
             self.flush()
-            row = self.connection.execute(head_query(self.connection)).first()
+            # read with the writers' lock when this transaction began (PostgreSQL), once: a
+            # later unit of the same transaction must see the events this one appends
+            row = self.connection.info.pop(db.PREFETCHED_HEAD, None)
+            if row is None:
+                row = self.connection.execute(head_query(self.connection)).first()
             if row is None:
                 self.head = Link(0, self._genesis(), None)
             else:
@@ -666,7 +702,7 @@ def append(
     unit.head = Link(envelope.seq, values["hash"], ctx.now)
     if unit.checks_now:
         unit.check()
-        unit.flush()
+        unit.flush_later()
     unit.sync()  # the read session's copies of what this event changed are stale now
     return envelope
 
@@ -684,10 +720,7 @@ def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
     from sampleloans.ledger.apply import apply  # apply imports this module's Touched
 
     unit._subjects.clear()  # a new event: its index entries start afresh
-    touched = apply(unit, envelope, event)
-    if unit.checks_now:
-        unit.flush()
-    return touched
+    return apply(unit, envelope, event)  # written by `check` or `flush_later` (append)
 
 
 @contextmanager
@@ -719,4 +752,39 @@ def unit_for(session: Session) -> Unit:
     if found is not None:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first
-    return Unit(session.connection(), checks_now=True, session=session)
+    unit = Unit(session.connection(), checks_now=True, session=session)
+    unit._absent.update(session.info.get(ABSENT_KEYS, ()))  # the service looked them up
+    return unit
+
+
+ABSENT_KEYS = "sampleloans_absent_keys"
+"""Session info: the keys the session's primary-key reads found no row for (`note_absent`)."""
+
+
+def note_absent(session: Session) -> None:
+    """Remember, for this write transaction, which primary-key reads of the session found no
+    row, so `apply` does not read them again (a command checks "does not exist yet" and its
+    event then inserts the row: one round trip fewer while the writers' lock is held).
+
+    Forgotten whenever the session itself writes rows; the unit writes through its own buffer,
+    which `get` consults first.
+    """
+    if ABSENT_KEYS in session.info:
+        return
+    absent: set[Key] = set()
+    session.info[ABSENT_KEYS] = absent
+
+    def note(state: ORMExecuteState) -> Result[Any] | None:
+        key = _key_read_by(state) if state.session not in OPEN else None
+        if key is None:
+            return None
+        found = state.invoke_statement().freeze()
+        if not found.data:
+            absent.add(key)
+        return found()
+
+    def forget(*_args: Any) -> None:
+        absent.clear()
+
+    sa_event.listen(session, "do_orm_execute", note)
+    sa_event.listen(session, "after_flush", forget)
