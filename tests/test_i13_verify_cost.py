@@ -103,7 +103,7 @@ def test_the_lean_scratch_has_the_ledgers_tables_and_columns(tmp_path: Path) -> 
 
 def _changed(value: Any) -> Any:
     """Another value of the same kind (a type the column accepts)."""
-    if isinstance(value, bool) or value in (0, 1) and isinstance(value, int):
+    if isinstance(value, bool) or (value in (0, 1) and isinstance(value, int)):
         return 1 - int(value) if value in (0, 1) else value + 1
     if isinstance(value, int):
         return value + 1
@@ -121,7 +121,7 @@ def _change_one_column(path: Path, table: str) -> tuple[str, str]:
     try:
         row = connection.execute(f"SELECT * FROM {table} ORDER BY {', '.join(keys)}").fetchone()
         assert row is not None, f"the rich history has no {table} row: extend the fixture"
-        others = [name for name in row.keys() if name not in keys]
+        others = [name for name in row.keys() if name not in keys]  # noqa: SIM118  (a Row iterates values)
         where = " AND ".join(f"{key} = ?" for key in keys)
         for column in reversed(others or keys[-1:]):
             try:
@@ -193,7 +193,8 @@ def test_the_integrity_check_in_its_thread_is_reported_first(
     db_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tamper(db_path, ("UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = 'CE5C0400YJFM00505'", ()))
+    edit = "UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = 'CE5C0400YJFM00505'"
+    tamper(db_path, (edit, ()))
     threads: list[str] = []
 
     def damaged(connection: Any) -> list[str]:

@@ -125,7 +125,7 @@ def verify(
     same snapshot of a ledger that others keep writing (WAL readers keep theirs until the end).
     """
     result = VerifyResult()
-    background = _FileCheck.start(engine)
+    background = _FileCheck.launch(engine)
     with (
         # the replay is a whole copy of the ledger: its folder is removed at the end, on SIGTERM,
         # or (after a SIGKILL) by the next verify (fileio.private_temp_dir)
@@ -175,12 +175,12 @@ class _FileCheck(threading.Thread):
         self.error: DatabaseError | None = None
 
     @classmethod
-    def start(cls, engine: Engine) -> "_FileCheck | None":
+    def launch(cls, engine: Engine) -> "_FileCheck | None":
         """The check started for a SQLite file; None where it runs inline (memory, PostgreSQL)."""
         if db.sqlite_path(engine.url.render_as_string(hide_password=True)) is None:
             return None
         check = cls(engine)
-        threading.Thread.start(check)
+        check.start()
         return check
 
     def run(self) -> None:
@@ -339,10 +339,12 @@ def _check_invariants(connection: Connection, result: VerifyResult) -> None:
 
 def _record_chunks(connection: Connection) -> Iterator[tuple[list[str], list[str], list[str]]]:
     """The keys of every sample, loan and agreement, `INVARIANT_CHUNK` of each at a time."""
-    keysets = [
-        _keys_in_chunks(connection, model.__table__.c[key])  # type: ignore[attr-defined]  # SQLModel sets it
-        for model, key in ((Sample, "code"), (Loan, "number"), (Agreement, "number"))
-    ]
+    columns = (
+        Sample.__table__.c.code,  # type: ignore[attr-defined]  # SQLModel sets it
+        Loan.__table__.c.number,  # type: ignore[attr-defined]  # SQLModel sets it
+        Agreement.__table__.c.number,  # type: ignore[attr-defined]  # SQLModel sets it
+    )
+    keysets = [_keys_in_chunks(connection, column) for column in columns]
     while True:
         chunk = [next(keys, []) for keys in keysets]
         if not any(chunk):
