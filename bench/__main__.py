@@ -433,6 +433,33 @@ def list_figures(big: Path, loan: str = "L-000001") -> None:
         note(f"{' '.join(args)} (piped, every row): {ours['seconds']:.1f} s")
 
 
+def verify_rows(big: Path) -> dict[str, float]:
+    """Full `verify` of the bench ledger in a fresh process against the raw chain recompute
+    (issue 13 point 5, issue 15 point 3), and verify's chain stage alone; the verify figures."""
+    checked = in_child(
+        "from sampleloans import db\nfrom sampleloans.services.verify import verify\n"
+        f"engine = db.open_engine(db.url_for_path({str(big)!r}))\n"
+        "start, cpu = time.perf_counter(), time.process_time()\nfound = verify(engine)\n"
+        "result = {'seconds': time.perf_counter() - start, 'ok': found.ok, "
+        "'cpu': time.process_time() - cpu, 'events': found.events}\n"
+    )
+    start_cpu = time.process_time()
+    raw_chain_s = raw_chain(big)
+    raw_chain_cpu = time.process_time() - start_cpu
+    figure("verify", checked["seconds"], raw_chain_s, "≤ 5 (#15), ≤ 10 (#13)", "s")
+    note(
+        f"verify: ok={checked['ok']} over {checked['events']:.0f} events; peak RSS "
+        f"{checked['peak_mb']:.0f} MB; CPU {checked['cpu']:.1f} s (both threads) against the raw "
+        f"chain's {raw_chain_cpu:.1f} s: {checked['cpu'] / raw_chain_cpu:.1f}×"
+    )
+    stage = in_child(
+        "from bench.scaling import chain_stage\n"
+        f"result = {{'seconds': chain_stage(Path({str(big)!r}))}}\n"
+    )
+    figure("verify chain stage / raw chain", stage["seconds"], raw_chain_s, "≤ 1.2", "s")
+    return checked
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -446,7 +473,19 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="reuse --workdir's ledger and its ingest figures"
     )
+    parser.add_argument(
+        "--only",
+        choices=["verify"],
+        default=None,
+        help="only these rows, on --workdir's existing big.db (verify: full verify, the raw chain "
+        "recompute and the chain stage)",
+    )
     args = parser.parse_args()
+    if args.only == "verify":
+        if args.workdir is None or not (args.workdir / "big.db").exists():
+            parser.error("--only needs --workdir DIR holding the bench ledger DIR/big.db")
+        verify_rows(args.workdir / "big.db")
+        return 0
     scale = SCALES[args.scale]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="sampleloans-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -577,24 +616,7 @@ def main() -> int:
     from sampleloans.services import standing
 
     engine = dbm.open_engine(dbm.url_for_path(big))
-    checked = in_child(
-        "from sampleloans import db\nfrom sampleloans.services.verify import verify\n"
-        f"engine = db.open_engine(db.url_for_path({str(big)!r}))\n"
-        "start = time.perf_counter()\nfound = verify(engine)\n"
-        "result = {'seconds': time.perf_counter() - start, 'ok': found.ok, "
-        "'events': found.events}\n"
-    )
-    raw_chain_s = raw_chain(big)
-    figure("verify", checked["seconds"], raw_chain_s, "≤ 5 (#15), ≤ 10 (#13)", "s")
-    note(
-        f"verify: ok={checked['ok']} over {checked['events']:.0f} events; peak RSS "
-        f"{checked['peak_mb']:.0f} MB"
-    )
-    stage = in_child(
-        "from bench.scaling import chain_stage\n"
-        f"result = {{'seconds': chain_stage(Path({str(big)!r}))}}\n"
-    )
-    figure("verify chain stage / raw chain", stage["seconds"], raw_chain_s, "≤ 1.2", "s")
+    checked = verify_rows(big)
     scaling_figures(work, ingest, checked)
 
     # overdue at a moment every loan's inventory and return are late: the full list (20k loans

@@ -727,6 +727,37 @@ def reader_of(session: Session) -> Engine:
     return engine.execution_options(sqlite_begin="DEFERRED")
 
 
+SCRATCH_INDEXES = ("ix_event_subject_lookup", "ix_incident_sample_code")
+"""The only secondary indexes a replay's own lookups use (the events of a sample after a
+corrected one; a sample's open incidents); every other read of the unit is by primary key."""
+
+
+def create_scratch_schema(engine: Engine) -> None:
+    """The tables a replay writes, lean: each with its columns and primary key, a key other than
+    one integer as the table itself (SQLite `WITHOUT ROWID`: one b-tree, not a table and a key
+    index), and
+    only `SCRATCH_INDEXES`: no other index, unique hash or trigger to keep up in a copy that
+    is compared and thrown away. Same table and column names, so the unit writes it unchanged."""
+    from sqlalchemy import Column, Index, MetaData, Table
+
+    lean = MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        keys = [column.name for column in table.primary_key.columns]
+        copy = Table(
+            table.name,
+            lean,
+            *(
+                Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                for c in table.columns
+            ),
+            sqlite_with_rowid=len(keys) == 1 and isinstance(table.c[keys[0]].type, Integer),
+        )
+        for index in table.indexes:
+            if index.name in SCRATCH_INDEXES:
+                Index(index.name, *(copy.c[column.name] for column in index.columns))
+    lean.create_all(engine)
+
+
 def scratch_engine(path: Path) -> Engine:
     """A throwaway SQLite file for a replay: no journal and no fsync (it is deleted after)."""
     engine = create_engine(url_for_path(path), poolclass=_pool_for(url_for_path(path)))

@@ -240,10 +240,12 @@ def replay_into(
     target: Engine,
     cut: Cut | None = None,
     scope: Sequence[Subject] | None = None,
+    *,
+    batch: int = REPLAY_BATCH,
 ) -> str | None:
     """Replay the events of `source` (all, or those of `cut`; only what `scope` needs, when
-    given) into the empty schema of `target`; the first failure in words ("event N (kind)
-    cannot be replayed: …"), or None.
+    given) into the empty schema of `target`, writing every `batch` events; the first failure
+    in words ("event N (kind) cannot be replayed: …"), or None.
 
     `source` is an engine or a connection whose open read transaction is the snapshot to replay.
     """
@@ -263,7 +265,7 @@ def replay_into(
                 event = event_from_payload(row.kind, json.loads(row.payload))
                 replay(unit, dict(row._mapping), envelope, event)
                 count += 1
-                if count % REPLAY_BATCH == 0:
+                if count % batch == 0:
                     unit.release()
             except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
                 db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
