@@ -170,3 +170,33 @@ def test_bench_peak_is_the_childs_own_not_the_parents() -> None:
     assert small["peak_mb"] < 100, small  # a bare interpreter, not this 300 MB process
     assert grown["peak_mb"] > 120, grown
     assert grown["peak_mb"] - small["peak_mb"] > 100
+
+
+def test_flat_row_json_text_is_json_dumps_text() -> None:
+    """`--json` lists put a flat row's indented text together from the json module's pieces;
+    it must be the very text `json.dumps(indent=2, sort_keys=True)` gives, or fall back."""
+    import random
+    import string
+
+    from sampleloans.commands.listing import _flat_row_text, json_text
+
+    rnd = random.Random(13)
+    alphabet = string.printable + 'é\u2028\x00"\\ü😀'
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+
+    def value() -> object:
+        return rnd.choice(
+            [text(), rnd.randint(-(10**18), 10**18), True, False, None, 1.5, {"a": 1},
+             [text() for _ in range(rnd.randint(0, 3))], [rnd.randint(0, 9), None, True]]
+        )  # fmt: skip
+
+    fast = 0
+    for _ in range(3000):
+        row = {text(): value() for _ in range(rnd.randint(0, 8))}
+        want = json.dumps(row, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        assert json_text(row) == want, row
+        assert json_text(row, "  ") == want.replace("\n", "\n  ")
+        fast += _flat_row_text(row) is not None
+    assert 500 < fast < 3000  # both the fast path and the fallback were taken
