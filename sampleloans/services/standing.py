@@ -331,12 +331,13 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     try:
         while batch := result.cursor.fetchmany(1000):
             for number, owner, pi_email, return_text, inventory_text in batch:
-                # 'inventory' before 'return': the order of `what` within a loan
-                if late(inventory_text):
+                # 'inventory' before 'return': the order of `what` within a loan; a time in an
+                # earlier second is late by the text alone (no call), the rest ask `late`
+                if (inventory_text is not None and inventory_text < second) or late(inventory_text):
                     days, rows = by_date.get(inventory_text[:10]) or date_rows(inventory_text)
                     due = parse(inventory_text)
                     rows.append((number, owner, pi_email, "inventory", due, days))
-                if late(return_text):
+                if (return_text is not None and return_text < second) or late(return_text):
                     days, rows = by_date.get(return_text[:10]) or date_rows(return_text)
                     rows.append((number, owner, pi_email, "return", parse(return_text), days))
     finally:
