@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def cold_peak(args: list[str], runs: int, env: dict[str, str]) -> tuple[float, f
         "import resource, subprocess, sys, time\nstart = time.perf_counter()\n"
         "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
         "\nseconds = time.perf_counter() - start\n"
+        # the one child's own maxrss: at least this small wrapper's (~10 MB), never the bench's
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(seconds, peak, done.returncode)\n"
     )
@@ -173,12 +175,26 @@ def note(text: str) -> None:
     print(f"  {text}", flush=True)
 
 
+PEAK_MB = (
+    "def peak_mb() -> float:\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1]) / 1024\n"
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+)
+"""The child's own peak RSS in MB. Not `ru_maxrss`: Linux carries a process's `ru_maxrss` over
+`execve` from the memory of the parent it was spawned from (`setmax_mm_hiwater_rss`), so every
+child of this 73 MB bench process read at least 73 MB. VmHWM is the high-water mark of the
+child's own address space, the figure `/usr/bin/time -v` also reports when its parent is small."""
+
+
 def in_child(code: str) -> dict[str, float]:
     """Run `code` in a fresh Python process; it sets `result`; add the child's peak RSS in MB."""
     wrapper = (
         "import json, resource, time\nfrom pathlib import Path\n"
+        + PEAK_MB
         + code
-        + "result['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        + "result['peak_mb'] = peak_mb()\n"
         "print(json.dumps(result))\n"
     )
     done = subprocess.run(
@@ -433,9 +449,88 @@ def list_figures(big: Path, loan: str = "L-000001") -> None:
         note(f"{' '.join(args)} (piped, every row): {ours['seconds']:.1f} s")
 
 
-def verify_rows(big: Path) -> dict[str, float]:
-    """Full `verify` of the bench ledger in a fresh process against the raw chain recompute
-    (issue 13 point 5, issue 15 point 3), and verify's chain stage alone; the verify figures."""
+PARTS = ("ingest", "cold", "as-of", "verify", "overdue", "lists", "report", "postgres")
+"""The groups of rows `--only` can pick."""
+
+
+def ingest_figures(ingest: dict[str, float]) -> None:
+    """The bulk ingest rate against a raw executemany of ledger_event-width rows."""
+    figure("bulk ingest events/s", ingest["rate"], ingest["baseline"], "≥ 0.20", "ev/s")
+    note(
+        f"bulk ingest: {ingest['events']:.0f} events in {ingest['seconds']:.1f} s; peak RSS of "
+        f"the importing process {ingest['peak_mb']:.0f} MB"
+    )
+
+
+def help_figures(work: Path, runs: int) -> str:
+    """`--help` cold against a bare two-command Typer app; returns the heavy modules it loads."""
+    bare = work / "bare.py"
+    bare.write_text(
+        "import typer\napp = typer.Typer()\n@app.command()\ndef noop() -> None:\n"
+        "    pass\n@app.command()\ndef other() -> None:\n    pass\napp()\n"
+    )
+    py = sys.executable
+    figure(
+        "--help cold",
+        cold([str(BIN), "--help"], runs),
+        cold([py, str(bare), "--help"], runs),
+        "≤ 1.2",
+        "s",
+    )
+    probe = subprocess.run(
+        [
+            py,
+            "-c",
+            "import sys\nsys.argv=['sampleloans','--help']\ntry:\n"
+            "    from sampleloans.cli import main; main()\nexcept SystemExit:\n"
+            "    pass\nprint(sorted(m for m in ('sqlalchemy','reportlab') "
+            "if m in sys.modules), file=sys.stderr)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    heavy = probe.stderr.strip()
+    print(f"  heavy modules loaded by --help: {heavy}")
+    return heavy
+
+
+def cold_figures(
+    big_env: dict[str, str], demo_env: dict[str, str], floor: float, runs: int
+) -> None:
+    """Issue 12: cold read commands and a cold write against the import floor (`import typer,
+    rich.table, sqlmodel` in a fresh interpreter) and against the demo ledger."""
+    for name, big_args, demo_args in (
+        ("status", ["status", "--loan", "L-000002"], ["status", "--loan", "L-2025-UoC"]),
+        ("loans show", ["loans", "show", "L-000002"], ["loans", "show", "L-2025-UoC"]),
+        (
+            "custody history",
+            ["custody", "history", "--loan", "L-000002"],
+            ["custody", "history", "--loan", "L-2025-UoC"],
+        ),
+    ):
+        on_big = cold([str(BIN), *big_args], runs, big_env)
+        on_demo = cold([str(BIN), *demo_args], runs, demo_env)
+        figure(f"{name} cold, big ledger", on_big, floor, "≤ 1.25", "s")
+        figure(f"{name} big / demo ledger", on_big, on_demo, "≤ 1.1", "s")
+    consume = ["--technique", "bench", "--mass", "1 ug", "--destructive"]
+    w_big = cold(
+        [str(BIN), "loans", "consume", "L-000002", "--sample", "SYN0000002", *consume],
+        runs,
+        big_env,
+    )
+    w_demo = cold(
+        [str(BIN), "loans", "consume", "L-2025-UoC", "--sample", "CE5C0000YJYX052", *consume],
+        runs,
+        demo_env,
+    )
+    figure("loans consume cold, big ledger", w_big, floor, "≤ 1.35", "s")
+    figure("loans consume big / demo ledger", w_big, w_demo, "≤ 1.1", "s")
+
+
+def verify_figures(work: Path, big: Path, ingest: dict[str, float]) -> None:
+    """Issues 13 and 15: full verify and its chain stage against the raw chain recompute, then
+    the per-event scaling of import and verify."""
     checked = in_child(
         "from sampleloans import db\nfrom sampleloans.services.verify import verify\n"
         f"engine = db.open_engine(db.url_for_path({str(big)!r}))\n"
@@ -457,7 +552,78 @@ def verify_rows(big: Path) -> dict[str, float]:
         f"result = {{'seconds': chain_stage(Path({str(big)!r}))}}\n"
     )
     figure("verify chain stage / raw chain", stage["seconds"], raw_chain_s, "≤ 1.2", "s")
-    return checked
+    scaling_figures(work, ingest, checked)
+
+
+def report_figures(big: Path, large_report_events: int) -> None:
+    """Custody reports of 10k and 100k events against a bare platypus document."""
+    timer = "from bench.__main__ import time_report\nresult = time_report"
+    ten_k = in_child(f"{timer}({str(big)!r}, 0)\n")
+    figure(
+        f"custody report ({ten_k['events']:.0f} events)",
+        ten_k["seconds"],
+        ten_k["baseline"],
+        "≤ 1.25",
+        "s",
+    )
+    note(
+        f"custody report of loan 0: {ten_k['pages']:.0f} pages, peak RSS {ten_k['peak_mb']:.0f} MB"
+    )
+    if large_report_events:
+        large = in_child(f"{timer}({str(big)!r}, 1, baseline=False)\n")
+        figure(
+            f"custody report {large['events']:.0f} / {ten_k['events']:.0f} events",
+            large["seconds"],
+            ten_k["seconds"],
+            "≤ 12",
+            "s",
+        )
+        figure("custody report 100k peak RSS", large["peak_mb"], 500, "< 1 (500 MB)", "MB")
+        note(f"custody report of loan 1: {large['pages']:.0f} pages")
+
+
+def drain(rows: Iterable[object]) -> None:
+    """Run through every row of a list or a stream, keeping none (in C: adds no Python work)."""
+    deque(rows, maxlen=0)
+
+
+def overdue_figures(engine: Any, big: Path) -> None:
+    """Issue 13 point 6: `overdue` and the collection balance against hand-written SQL, the
+    median of 7 interleaved calls each (our rows are all read, whether a list or a stream)."""
+    from sampleloans.ledger.store import Context
+    from sampleloans.services import standing
+
+    # overdue at a moment every loan's inventory and return are late: the full list (20k loans
+    # at full scale, two rows each), not the empty list of the ledger's own "now"
+    late_now = NOW.replace(year=NOW.year + 5)
+    late_text = late_now.isoformat().replace("+00:00", "Z")
+    active = "status IN ('issued','in_transit','received','return_in_transit')"
+    for name, call, sql, at in (
+        (
+            "overdue",
+            lambda s: drain(standing.overdue(s, Context(CURATOR, "bench", late_now))),
+            f"SELECT number, due_at FROM loan WHERE {active} "
+            "AND (due_at < :now OR next_inventory_due_at < :now) ORDER BY due_at",
+            late_text,
+        ),
+        (
+            "overdue (baseline: the same columns)",
+            lambda s: drain(standing.overdue(s, Context(CURATOR, "bench", late_now))),
+            f"SELECT number, institution, pi_email, status, due_at, next_inventory_due_at "
+            f"FROM loan WHERE {active} AND (due_at < :now OR next_inventory_due_at < :now)",
+            late_text,
+        ),
+        (
+            "balance (collection)",
+            lambda s: standing.mass_balance(s, Context(CURATOR, "bench", NOW)),
+            "SELECT sum(initial_mass_ug), sum(vault_ug), sum(on_loan_ug), sum(split_ug), "
+            "sum(consumed_ug), sum(lost_ug), sum(transferred_ug) FROM sample "
+            "WHERE parent_code IS NULL",
+            NOW.isoformat().replace("+00:00", "Z"),
+        ),
+    ):
+        ours_q, base_q = repeated(engine, big, call, sql, at, calls=7)
+        figure(f"{name}, median of 7 calls", ours_q, base_q, "≤ 2", "s")
 
 
 def main() -> int:
@@ -475,17 +641,22 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["verify"],
+        type=lambda text: set(text.split(",")),
         default=None,
-        help="only these rows, on --workdir's existing big.db (verify: full verify, the raw chain "
-        "recompute and the chain stage)",
+        help=f"measure only these rows, comma-separated: {', '.join(PARTS)} (with --reuse: on "
+        "the ledger already in --workdir)",
     )
     args = parser.parse_args()
-    if args.only == "verify":
-        if args.workdir is None or not (args.workdir / "big.db").exists():
-            parser.error("--only needs --workdir DIR holding the bench ledger DIR/big.db")
-        verify_rows(args.workdir / "big.db")
-        return 0
+    unknown = (args.only or set()) - set(PARTS)
+    if unknown:
+        parser.error(f"--only: {', '.join(sorted(unknown))}; give some of {', '.join(PARTS)}")
+    if args.only is not None and args.write:
+        parser.error("--write records a whole run; not with --only")
+
+    def want(part: str) -> bool:
+        """Whether this run measures the rows of `part`."""
+        return args.only is None or part in args.only
+
     scale = SCALES[args.scale]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="sampleloans-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -509,48 +680,20 @@ def main() -> int:
             "baseline": raw_ingest(work / "raw.db", max(int(built["events"]), 10_000)),
         }
         saved.write_text(json.dumps(ingest))
-    figure("bulk ingest events/s", ingest["rate"], ingest["baseline"], "≥ 0.20", "ev/s")
-    note(
-        f"bulk ingest: {ingest['events']:.0f} events in {ingest['seconds']:.1f} s; peak RSS of "
-        f"the importing process {ingest['peak_mb']:.0f} MB"
-    )
-
-    bare = work / "bare.py"
-    bare.write_text(
-        "import typer\napp = typer.Typer()\n@app.command()\ndef noop() -> None:\n"
-        "    pass\n@app.command()\ndef other() -> None:\n    pass\napp()\n"
-    )
+    if want("ingest"):
+        ingest_figures(ingest)
     py = sys.executable
     runs = scale.runs
-    figure(
-        "--help cold",
-        cold([str(BIN), "--help"], runs),
-        cold([py, str(bare), "--help"], runs),
-        "≤ 1.2",
-        "s",
-    )
-    probe = subprocess.run(
-        [
-            py,
-            "-c",
-            "import sys\nsys.argv=['sampleloans','--help']\ntry:\n"
-            "    from sampleloans.cli import main; main()\nexcept SystemExit:\n"
-            "    pass\nprint(sorted(m for m in ('sqlalchemy','reportlab') "
-            "if m in sys.modules), file=sys.stderr)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    heavy = probe.stderr.strip()
-    print(f"  heavy modules loaded by --help: {heavy}")
-
-    floor = cold([py, "-c", "import typer, rich.table, sqlmodel"], runs)
+    heavy = "not measured (--only)"
+    if want("cold"):
+        heavy = help_figures(work, runs)
+    floor = cold([py, "-c", "import typer, rich.table, sqlmodel"], runs) if want("cold") else 0.0
     demo_dir = work / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)
-    subprocess.run(
-        [str(BIN), "demo", "--dir", str(demo_dir)], check=True, stdout=subprocess.DEVNULL
-    )
+    if want("cold") or want("as-of"):
+        shutil.rmtree(demo_dir, ignore_errors=True)
+        subprocess.run(
+            [str(BIN), "demo", "--dir", str(demo_dir)], check=True, stdout=subprocess.DEVNULL
+        )
     demo_env = {
         "SAMPLELOANS_DB": str(demo_dir / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,
@@ -561,126 +704,27 @@ def main() -> int:
         "SAMPLELOANS_USER": CURATOR,
         "SAMPLELOANS_NOW": NOW.isoformat(),
     }
-    for name, big_args, demo_args in (
-        ("status", ["status", "--loan", "L-000002"], ["status", "--loan", "L-2025-UoC"]),
-        ("loans show", ["loans", "show", "L-000002"], ["loans", "show", "L-2025-UoC"]),
-        (
-            "custody history",
-            ["custody", "history", "--loan", "L-000002"],
-            ["custody", "history", "--loan", "L-2025-UoC"],
-        ),
-    ):
-        on_big = cold([str(BIN), *big_args], runs, big_env)
-        on_demo = cold([str(BIN), *demo_args], runs, demo_env)
-        figure(f"{name} cold, big ledger", on_big, floor, "≤ 1.25", "s")
-        figure(f"{name} big / demo ledger", on_big, on_demo, "≤ 1.1", "s")
-    consume = [
-        "loans",
-        "consume",
-        "--sample",
-        "{s}",
-        "--technique",
-        "bench",
-        "--mass",
-        "1 ug",
-        "--destructive",
-    ]
-    w_big = cold(
-        [
-            str(BIN),
-            "loans",
-            "consume",
-            "L-000002",
-            *[a.replace("{s}", "SYN0000002") for a in consume[2:]],
-        ],
-        runs,
-        big_env,
-    )
-    w_demo = cold(
-        [
-            str(BIN),
-            "loans",
-            "consume",
-            "L-2025-UoC",
-            *[a.replace("{s}", "CE5C0000YJYX052") for a in consume[2:]],
-        ],
-        runs,
-        demo_env,
-    )
-    figure("loans consume cold, big ledger", w_big, floor, "≤ 1.35", "s")
-    figure("loans consume big / demo ledger", w_big, w_demo, "≤ 1.1", "s")
-    as_of_rows(big, big_env, demo_dir / "ledger.db", demo_env, work, runs)
+    if want("cold"):
+        cold_figures(big_env, demo_env, floor, runs)
+    if want("as-of"):
+        as_of_rows(big, big_env, demo_dir / "ledger.db", demo_env, work, runs)
 
     from sampleloans import db as dbm
-    from sampleloans.ledger.store import Context
-    from sampleloans.services import standing
 
     engine = dbm.open_engine(dbm.url_for_path(big))
-    checked = verify_rows(big)
-    scaling_figures(work, ingest, checked)
-
-    # overdue at a moment every loan's inventory and return are late: the full list (20k loans
-    # at full scale, two rows each), not the empty list of the ledger's own "now"
-    late_now = NOW.replace(year=NOW.year + 5)
-    late_text = late_now.isoformat().replace("+00:00", "Z")
-    active = "status IN ('issued','in_transit','received','return_in_transit')"
-    for name, call, sql, at in (
-        (
-            "overdue",
-            lambda s: standing.overdue(s, Context(CURATOR, "bench", late_now)),
-            f"SELECT number, due_at FROM loan WHERE {active} "
-            "AND (due_at < :now OR next_inventory_due_at < :now) ORDER BY due_at",
-            late_text,
-        ),
-        (
-            "overdue (baseline: the same columns)",
-            lambda s: standing.overdue(s, Context(CURATOR, "bench", late_now)),
-            f"SELECT number, institution, pi_email, status, due_at, next_inventory_due_at "
-            f"FROM loan WHERE {active} AND (due_at < :now OR next_inventory_due_at < :now)",
-            late_text,
-        ),
-        (
-            "balance (collection)",
-            lambda s: standing.mass_balance(s, Context(CURATOR, "bench", NOW)),
-            "SELECT sum(initial_mass_ug), sum(vault_ug), sum(on_loan_ug), sum(split_ug), "
-            "sum(consumed_ug), sum(lost_ug), sum(transferred_ug) FROM sample "
-            "WHERE parent_code IS NULL",
-            NOW.isoformat().replace("+00:00", "Z"),
-        ),
-    ):
-        ours_q, base_q = repeated(engine, big, call, sql, at, calls=7)
-        figure(f"{name}, median of 7 calls", ours_q, base_q, "≤ 2", "s")
-
-    list_figures(big)
-
-    timer = "from bench.__main__ import time_report\nresult = time_report"
-    ten_k = in_child(f"{timer}({str(big)!r}, 0)\n")
-    figure(
-        f"custody report ({ten_k['events']:.0f} events)",
-        ten_k["seconds"],
-        ten_k["baseline"],
-        "≤ 1.25",
-        "s",
-    )
-    note(
-        f"custody report of loan 0: {ten_k['pages']:.0f} pages, peak RSS {ten_k['peak_mb']:.0f} MB"
-    )
-    if scale.large_report_events:
-        large = in_child(f"{timer}({str(big)!r}, 1, baseline=False)\n")
-        figure(
-            f"custody report {large['events']:.0f} / {ten_k['events']:.0f} events",
-            large["seconds"],
-            ten_k["seconds"],
-            "≤ 12",
-            "s",
-        )
-        figure("custody report 100k peak RSS", large["peak_mb"], 500, "< 1 (500 MB)", "MB")
-        note(f"custody report of loan 1: {large['pages']:.0f} pages")
+    if want("verify"):
+        verify_figures(work, big, ingest)
+    if want("overdue"):
+        overdue_figures(engine, big)
+    if want("lists"):
+        list_figures(big)
+    if want("report"):
+        report_figures(big, scale.large_report_events)
     engine.dispose()
 
     if args.scale == "tiny":  # the smoke test's scale: a PostgreSQL cluster alone takes longer
         note("PostgreSQL rows: skipped at --scale tiny (python -m bench.pg_writers, bench.pg_rls)")
-    else:
+    elif want("postgres"):
         postgres_rows(big, runs)
     print("EXPLAIN QUERY PLAN of the hot queries:")
     plans_ok = explain(big)

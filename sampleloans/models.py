@@ -50,7 +50,19 @@ class UTCDateTime(TypeDecorator):
         """Read stored text back as an aware UTC datetime."""
         if value is None:
             return None
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)  # Python 3.11 reads the 'Z' as UTC
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """`process_result_value` itself when the column's text comes back as it is (no
+        processor of its own): one call per value instead of two, for lists of many rows."""
+        if self.impl_instance.result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)
+        return _time_from_text
+
+
+def _time_from_text(value: str | None) -> datetime | None:
+    """`UTCDateTime.process_result_value`, as a plain function."""
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def _utc(**kwargs: Any) -> Any:

@@ -419,11 +419,14 @@ def test_a_terminal_gets_one_page(large: dict[int, Path]) -> None:
 
 def peak_rss_mb(db_path: Path, args: list[str]) -> float:
     """Peak RSS (MB) of a fresh process that runs one command, its stdout thrown away."""
+    from bench.__main__ import PEAK_MB  # the child's own high-water mark, not ru_maxrss
+
     probe = (
         "import resource, sys\nfrom sampleloans.cli import main\n"
-        f"sys.argv = ['sampleloans', *{args!r}]\n"
+        + PEAK_MB
+        + f"sys.argv = ['sampleloans', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+        "print(peak_mb(), file=sys.stderr)\n"
     )
     env = {**os.environ, "SAMPLELOANS_DB": str(db_path), "SAMPLELOANS_USER": CURATOR,
            "SAMPLELOANS_NOW": NOW}  # fmt: skip

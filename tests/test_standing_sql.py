@@ -118,7 +118,7 @@ def test_overdue_agrees_with_python_over_every_loan(engine: Engine, varied: None
         got = _read(engine, standing.overdue, actor, now, institution=institution)
         with db.transaction(engine, write=False) as session:
             expected = _expected_overdue(session, now, scope)
-        assert [dataclasses.astuple(r) for r in got] == expected, (actor, institution)
+        assert [tuple(r) for r in got] == expected, (actor, institution)
 
 
 def test_the_moments_cover_the_cases(engine: Engine, varied: None):

@@ -256,8 +256,8 @@ def overdue(
     fmt = output_format(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
     with reading(ctx) as (session, service_ctx):
         page = page_for(limit, offset, table=fmt == "table")
-        found = find_overdue(session, service_ctx, institution=institution)
-        rows = list(found) if not isinstance(found, list) else found
+        # a sequence that makes each row as it is written: never a list of every row
+        rows = find_overdue(session, service_ctx, institution=institution)
         if not rows and fmt == "table":  # CSV: the header alone says "none" to a spreadsheet
             console().print("Nothing is overdue.", style="green")
             return

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from json.encoder import encode_basestring  # the C encoder where there is one
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
@@ -140,8 +141,56 @@ def footer(page: "Page", shown: int, total: Callable[[], int]) -> str:
 
 def json_text(value: Any, pad: str = "") -> str:
     """One JSON value as `print_json` writes it (sorted keys, two-space indent), indented."""
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    text = _flat_row_text(value) if type(value) is dict else None
+    if text is None:
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     return text.replace("\n", "\n" + pad) if pad else text
+
+
+def _false_or_true(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _null(_value: None) -> str:
+    return "null"
+
+
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,  # the json module's own (C) string encoder, ensure_ascii=False
+    int: int.__repr__,
+    bool: _false_or_true,
+    type(None): _null,
+}
+"""How `json.dumps` writes a value of each of these exact types."""
+
+
+def _flat_row_text(row: dict[Any, Any]) -> str | None:
+    """`json.dumps(row, indent=2, sort_keys=True, ensure_ascii=False)` for a list's row: a dict
+    of str keys whose values are strings, ints, booleans, None or lists of those; None for
+    anything else (the caller then asks `json.dumps`).
+
+    Why: with an indent, `json.dumps` runs its pure-Python encoder, most of the time of a
+    `--json` list; a row is flat, so its text is put together here from the C encoder's
+    pieces. `tests/test_i13_read_speed.py` holds the two equal.
+    """
+    if not row:
+        return None
+    scalar = _SCALAR_TEXT
+    parts = []
+    for key in sorted(row):
+        if type(key) is not str:
+            return None
+        value = row[key]
+        write = scalar.get(type(value))
+        if write is not None:
+            text = write(value)
+        elif type(value) is list and all(type(item) in scalar for item in value):
+            items = ",\n    ".join(scalar[type(item)](item) for item in value)
+            text = "[\n    " + items + "\n  ]" if value else "[]"
+        else:
+            return None
+        parts.append(encode_basestring(key) + ": " + text)
+    return "{\n  " + ",\n  ".join(parts) + "\n}"
 
 
 def json_chunks(value: Any, pad: str = "") -> Iterator[str]:
@@ -185,9 +234,11 @@ def write_json_array(items: Iterable[Any], out: TextIO) -> int:
 
 def write_jsonl(items: Iterable[Any], out: TextIO) -> int:
     """JSON Lines: one compact object per line, sorted keys; returns the number of lines."""
+    # one encoder for every line (`json.dumps` with options builds a new one per call)
+    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
     count = 0
     for item in items:
-        out.write(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+        out.write(encode(item) + "\n")
         count += 1
     return count
 

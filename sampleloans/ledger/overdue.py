@@ -15,13 +15,15 @@ from datetime import UTC, datetime, timedelta
 
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES
 
+OUT_STATUSES = ACTIVE_LOAN_STATUSES
+"""The statuses of a loan that is out (a query selects loans that are out by this set)."""
 GRACE = timedelta(0)
 """How long after its due time an obligation is still on time: none."""
 
 
 def is_out(status: str) -> bool:
     """Whether a loan with this status is out (issued and not yet all back)."""
-    return status in ACTIVE_LOAN_STATUSES
+    return status in OUT_STATUSES
 
 
 def late_if_due_before(now: datetime) -> datetime:

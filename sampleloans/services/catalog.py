@@ -34,7 +34,16 @@ from sampleloans.services.common import (
     require_choice,
     require_text,
 )
-from sampleloans.services.listing import EVERY_ROW, Listing, Page, Query, batches, counter, paged
+from sampleloans.services.listing import (
+    EVERY_ROW,
+    Listing,
+    Page,
+    Query,
+    batches,
+    counter,
+    paged,
+    view_maker,
+)
 from sampleloans.services.queries import issued_under
 from sampleloans.units import quote_input
 from sampleloans.vocab import AgreementStatus, CustodyState, InstitutionKind, values
@@ -233,6 +242,7 @@ def samples_listing(
 
 
 _SAMPLE_FIELDS = tuple(f for f in SampleView.__dataclass_fields__ if f != "children")
+_make_sample_view = view_maker(SampleView)
 assert list(SampleView.__dataclass_fields__).index("children") == 3  # see `_sample_views`
 
 
@@ -316,8 +326,8 @@ def _sample_views(session: Session, person: Person, query: Query) -> Iterator[Sa
     for batch in batches(session, query):
         children = _children_of(session, person, [row.code for row in batch])
         for row in batch:
-            # positional, in the view's field order (`children` is its fourth field)
-            yield SampleView(*row[:3], tuple(children.get(row.code, ())), *row[3:])  # type: ignore[call-arg]  # positional, checked by the assert above
+            # in the view's field order (`children` is its fourth field)
+            yield _make_sample_view((*row[:3], tuple(children.get(row.code, ())), *row[3:]))
 
 
 def _children_of(session: Session, person: Person, codes: list[str]) -> dict[str, list[str]]:

@@ -8,8 +8,8 @@ row the filters match (one `SELECT count(*)` of the same query), for a "showing 
 footer.
 """
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 else:
     Query = Select
 
-BATCH_ROWS = 500
+BATCH_ROWS = 2000
 """Rows fetched from the database at a time."""
 
 
@@ -56,6 +56,32 @@ class Listing(Generic[T]):
 
     rows: Iterator[T]
     total: Callable[[], int]
+
+
+def view_maker(view_type: type[T]) -> Callable[[Iterable[Any]], T]:
+    """A function that builds a frozen dataclass view from its field values in field order.
+
+    A frozen dataclass's own `__init__` sets each field through `object.__setattr__`: for a
+    view of 26 fields that is most of the cost of a list of 150,000 rows. This fills the new
+    instance's dict in one C call instead; it is the same object (equal, hashable, frozen).
+    Only for plain views: no `__post_init__`, no `__slots__`, every field set by `__init__`.
+    """
+    names = tuple(f.name for f in fields(view_type))  # type: ignore[arg-type]  # a dataclass, checked below
+    if (
+        not is_dataclass(view_type)
+        or hasattr(view_type, "__post_init__")
+        or "__slots__" in vars(view_type)
+        or any(not f.init for f in fields(view_type))
+    ):
+        raise TypeError(f"{view_type.__name__}: not a plain dataclass view")
+    new = object.__new__
+
+    def make(values: Iterable[Any]) -> T:
+        view = new(view_type)
+        view.__dict__.update(zip(names, values, strict=True))
+        return view
+
+    return make
 
 
 def paged(query: Query, page: Page) -> Query:

@@ -34,7 +34,16 @@ from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
 from sampleloans.services.common import get
 from sampleloans.services.handover import loan_handovers
-from sampleloans.services.listing import EVERY_ROW, Listing, Page, Query, batches, counter, paged
+from sampleloans.services.listing import (
+    EVERY_ROW,
+    Listing,
+    Page,
+    Query,
+    batches,
+    counter,
+    paged,
+    view_maker,
+)
 from sampleloans.units import quote_input
 from sampleloans.vocab import IncidentStatus, ItemSource
 
@@ -310,24 +319,17 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
     return query.order_by(col(Loan.number))
 
 
+_make_loan_row = view_maker(LoanRow)
+
+
 def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
     """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
     for batch in batches(session, query):
-        for r in batch:
-            days_left, overdue = rule.return_due(r.status, r.due_at, now)
-            yield LoanRow(
-                number=r.number,
-                agreement=r.agreement,
-                institution=r.institution,
-                pi=r.pi_email,
-                status=r.status,
-                transfer_type=r.transfer_type,
-                samples=int(r.samples),
-                issued_ug=int(r.issued_ug),
-                held_ug=int(r.held_ug),
-                due_at=r.due_at,
-                days_left=days_left,
-                overdue=overdue,
+        for number, agreement, owner, pi, status, kind, due_at, samples, issued, held in batch:
+            days_left, overdue = rule.return_due(status, due_at, now)
+            totals = (int(samples), int(issued), int(held))
+            yield _make_loan_row(
+                (number, agreement, owner, pi, status, kind, *totals, due_at, days_left, overdue)
             )
 
 
