@@ -855,11 +855,39 @@ def _stamp_head(connection: Any) -> None:
 def _create_postgres_schema(engine: Engine, *, stamp: bool) -> None:
     """Tables and defences in one transaction (DDL is transactional on PostgreSQL)."""
     with engine.begin() as connection:
-        SQLModel.metadata.create_all(connection)
-        for statement in postgres_defences():
-            connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
-        if stamp:
-            _stamp_head(connection)
+        install_postgres_schema(connection, stamp=stamp)
+
+
+def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
+    """Create the tables and defences in the caller's transaction (with `stamp`, at this
+    release's migration head)."""
+    SQLModel.metadata.create_all(connection)
+    for statement in postgres_defences():
+        connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+    if stamp:
+        _stamp_head(connection)
+
+
+def ledger_tables_present(connection: Connection) -> list[str]:
+    """The ledger's tables that already exist in a PostgreSQL database (sorted)."""
+    names = sorted(str(table.name) for table in SQLModel.metadata.sorted_tables)
+    return [
+        name
+        for name in names
+        if connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar()
+    ]
+
+
+def copy_tables(source: Connection, target: Connection, *, batch_rows: int = 5000) -> None:
+    """Copy every row of every model table from `source` to `target`, parents first (the
+    target's tables exist and are empty; its triggers see events appended in seq order)."""
+    tables = SQLModel.metadata.sorted_tables
+    # the metadata first: the genesis link of event 1 is checked against the ledger id
+    for table in sorted(tables, key=lambda table: table.name != "ledger_meta"):
+        order = list(table.primary_key.columns) or list(table.columns)
+        rows = source.execute(table.select().order_by(*order))
+        while batch := rows.fetchmany(batch_rows):
+            target.execute(table.insert(), [dict(row._mapping) for row in batch])
 
 
 def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
