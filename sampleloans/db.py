@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, Integer, String, create_engine, event, make_url, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
@@ -46,6 +56,14 @@ TRIGGER_NAMES = (
     "ledger_meta_no_update",
     "ledger_meta_no_delete",
 )
+CHECKPOINT_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_update BEFORE UPDATE ON checkpoint
+       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_delete BEFORE DELETE ON checkpoint
+       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
+)
+"""The checkpoint table's append-only triggers on SQLite (revision 0004 adds the table; a
+ledger that made it on first use before then has the same ones)."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -165,7 +183,7 @@ def create_schema(engine: Engine, *, stamp: bool = False) -> None:
     try:
         SQLModel.metadata.create_all(engine)
         with engine.begin() as connection:
-            for statement in APPEND_ONLY_TRIGGERS:
+            for statement in (*APPEND_ONLY_TRIGGERS, *CHECKPOINT_TRIGGERS):
                 connection.exec_driver_sql(statement)
             if stamp:
                 _stamp_head(connection)
@@ -516,12 +534,16 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
     rows = connection.execute(
         text(
             "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta')"
+            "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta', "
+            "'checkpoint')"
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
+    expected = POSTGRES_TRIGGER_NAMES
+    if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
+        expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
     problems = []
-    for name in POSTGRES_TRIGGER_NAMES:
+    for name in expected:
         if name not in state:
             problems.append(f"trigger {name} is missing: the ledger was unprotected")
         elif state[name] == "D":
@@ -819,6 +841,7 @@ def postgres_defences() -> tuple[str, ...]:
             for table, message in (
                 ("ledger_event", "ledger events are append-only: record a correction"),
                 ("ledger_meta", "ledger metadata is written once"),
+                ("checkpoint", "checkpoints are append-only"),
             )
             for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
         ),
@@ -831,6 +854,12 @@ POSTGRES_TRIGGER_NAMES = (
     "ledger_event_no_truncate",
     "ledger_meta_no_truncate",
 )
+POSTGRES_CHECKPOINT_TRIGGER_NAMES = (
+    "checkpoint_no_update",
+    "checkpoint_no_delete",
+    "checkpoint_no_truncate",
+)
+"""Expected once the checkpoint table exists (revision 0004)."""
 
 
 @compiles(Integer, "postgresql")
@@ -866,6 +895,16 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
     if stamp:
         _stamp_head(connection)
+
+
+def require_table(connection: Connection, table: str, what: str) -> None:
+    """Refuse (exit 3) a write that needs a table this ledger's schema does not have yet: the
+    ledger predates the revision that adds it, and `db upgrade` brings it in."""
+    if not inspect(connection).has_table(table):
+        raise StorageError(
+            f"{what} needs the {table} table, which this ledger's schema does not have yet: "
+            "a curator runs 'sampleloans db upgrade' first; nothing was written"
+        )
 
 
 def ledger_tables_present(connection: Connection) -> list[str]:
