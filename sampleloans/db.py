@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
-from sampleloans.errors import StorageError
+from sampleloans.errors import PermissionDenied, SampleLoansError, StorageError
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 SECURED_FLAG = "sampleloans_secured"
@@ -335,7 +335,7 @@ FULL_DISK_BYTES = 1 << 20
 
 def storage_error(
     exc: BaseException, path: Path | str, *, damage: bool = True, what: str = "the ledger"
-) -> StorageError | None:
+) -> SampleLoansError | None:
     """The one-line environment error (exit 3) for a SQLite error, or None if it is not one.
 
     Covers a lock held past the timeout, a read-only file or mount, a full disk (also an
@@ -539,7 +539,7 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
-    expected = POSTGRES_TRIGGER_NAMES
+    expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
     if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
         expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
     problems = []
@@ -986,8 +986,15 @@ _POSTGRES_ENVIRONMENT = {
 """SQLSTATEs that mean the environment failed (exit 3), each with its message."""
 
 
-def postgres_error(exc: BaseException, where: str) -> StorageError | None:
-    """The one-line environment error (exit 3) for a PostgreSQL error, or None.
+NOLOGIN_TEXT = "is not permitted to log in"
+"""The server's FATAL for a role without LOGIN (a deactivated person). libpq gives no SQLSTATE
+for a failure while connecting, so this text (the server's own, untranslated under lc_messages
+C or English) is the only signal; any other wording stays an environment error (exit 3)."""
+
+
+def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
+    """The one-line error for a PostgreSQL error (exit 3: the environment; exit 4: a
+    deactivated person's revoked login), or None.
 
     Recognised by SQLSTATE; a server that cannot be reached at all has none (libpq's own
     connection failure), and is an environment error too.
@@ -998,6 +1005,11 @@ def postgres_error(exc: BaseException, where: str) -> StorageError | None:
     if message is not None:
         return StorageError(message(where, _first_line(orig)))
     if sqlstate is None and type(orig).__name__ == "OperationalError":
+        if NOLOGIN_TEXT in str(orig):
+            return PermissionDenied(
+                f"the server refused the login to {where}: this person's login is revoked "
+                "(deactivated); a curator may reactivate them ('people reactivate')"
+            )
         return StorageError(f"cannot connect to the database {where}: {_first_line(orig)}")
     return None
 
