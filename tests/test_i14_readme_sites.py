@@ -96,9 +96,11 @@ def test_the_several_sites_commands_run_as_written(
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert "Added moynier@ipgp.example" in out or "moynier@ipgp.example" in out
+    assert "row-level security on, actors checked" in out
+    assert "Added moynier@ipgp.example (researcher at IPGP)" in out
+    assert "No loans match." in out
     assert "(0 rows)" in out  # psql as the researcher: no loan of IPGP yet, and no other
     verdicts = [line for line in out.splitlines() if line.startswith("verify:")]
     assert len(verdicts) == 2 and all("verify: OK" in line for line in verdicts), out
-    assert "PostgreSQL triggers in place" in out
+    assert "PostgreSQL triggers in place" in out and "verify: OK — 22 events" in out
     assert "SECRET" not in out and "PASS2" not in out  # passwords are never printed
