@@ -913,7 +913,9 @@ def ledger_tables_present(connection: Connection) -> list[str]:
     return [
         name
         for name in names
-        if connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar()
+        if connection.execute(
+            text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}
+        ).scalar()
     ]
 
 

@@ -54,7 +54,9 @@ def _key(runner: CliRunner, tmp_path: Path) -> Path:
 
 def _sqlite_tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
+        rows = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
+        )
         return {str(row[0]) for row in rows}
 
 
@@ -94,9 +96,7 @@ def test_upgrade_brings_in_the_checkpoint_table_on_sqlite(
     upgraded = _cli(runner, str(ledger), *STAFF, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.stderr
     assert migrate.head_revision() == "0004_checkpoint"
-    assert {"checkpoint", "checkpoint_no_update", "checkpoint_no_delete"} <= _sqlite_tables(
-        ledger
-    )
+    assert {"checkpoint", "checkpoint_no_update", "checkpoint_no_delete"} <= _sqlite_tables(ledger)
     kept = _cli(runner, str(ledger), *STAFF, "checkpoint", "--key", str(key))
     assert kept.exit_code == 0, kept.stderr
     listed = _cli(runner, str(ledger), *STAFF, "checkpoint", "list", "--json")
@@ -150,12 +150,15 @@ def test_checkpoint_on_a_new_postgres_ledger(
     verified = _cli(runner, pg_url, *STAFF, "verify")
     assert verified.exit_code == 0, verified.stdout
     with psycopg.connect(pg_url) as connection:
-        assert connection.execute("SELECT array_agg(id ORDER BY id) FROM checkpoint").fetchone() == (
-            [1, 2],
-        )
+        assert connection.execute(
+            "SELECT array_agg(id ORDER BY id) FROM checkpoint"
+        ).fetchone() == ([1, 2],)
         for statement in ("UPDATE checkpoint SET tree_size = 0", "TRUNCATE checkpoint"):
-            with pytest.raises(psycopg.errors.IntegrityConstraintViolation), connection.transaction():
-                connection.execute(statement)  # type: ignore[arg-type]
+            with (
+                pytest.raises(psycopg.errors.IntegrityConstraintViolation),
+                connection.transaction(),
+            ):
+                connection.execute(statement)
         connection.execute("ALTER TABLE checkpoint DISABLE TRIGGER checkpoint_no_update")
     found = _cli(runner, pg_url, *STAFF, "verify")
     assert found.exit_code == 1 and "checkpoint_no_update is disabled" in found.stdout

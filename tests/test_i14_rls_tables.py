@@ -13,7 +13,7 @@ from psycopg import sql
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-import sampleloans.models  # noqa: F401  (registers every table)
+import sampleloans.models
 from sampleloans import pgsecurity
 from sampleloans.cli import app
 from tests.pgcluster import PgServer
@@ -116,10 +116,10 @@ def test_a_researchers_login_sees_only_their_institutions_rows(
     rows the superuser finds for it), and other institutions' rows do exist."""
     key = KEYS[table]
     with psycopg.connect(pg_server.url(secured)) as admin:
-        everything = {row[0] for row in admin.execute(f"SELECT {key} FROM {table}")}  # type: ignore[arg-type]
-        mine = {row[0] for row in admin.execute(MINE[table], {"me": INSTITUTION})}  # type: ignore[arg-type]
+        everything = {row[0] for row in admin.execute(f"SELECT {key} FROM {table}")}
+        mine = {row[0] for row in admin.execute(MINE[table], {"me": INSTITUTION})}
     with psycopg.connect(_login(pg_server, secured)) as connection:
-        seen = {row[0] for row in connection.execute(f"SELECT {key} FROM {table}")}  # type: ignore[arg-type]
+        seen = {row[0] for row in connection.execute(f"SELECT {key} FROM {table}")}
     assert seen == mine, table
     if table in {"loan", "loan_item", "sample", "person", "agreement", "ledger_event"}:
         assert everything - mine, f"{table}: the demo has other institutions' rows"
@@ -130,16 +130,16 @@ def test_shared_tables_show_every_row(pg_server: PgServer, secured: str, table: 
     """Reference data is everyone's: the researcher sees what the superuser sees."""
     query = f"SELECT count(*) FROM {table}"
     with psycopg.connect(pg_server.url(secured)) as admin:
-        total = admin.execute(query).fetchone()  # type: ignore[arg-type]
+        total = admin.execute(query).fetchone()
     with psycopg.connect(_login(pg_server, secured)) as connection:
-        assert connection.execute(query).fetchone() == total  # type: ignore[arg-type]
+        assert connection.execute(query).fetchone() == total
 
 
 def _refused(server: PgServer, database: str, statement: str) -> str:
     """Run one statement as the researcher; the error class name (it must fail)."""
     with psycopg.connect(_login(server, database)) as connection:
         try:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
         except psycopg.Error as exc:
             return type(exc).__name__
         rows = connection.execute("SELECT 1").fetchall()
@@ -200,7 +200,7 @@ def test_an_update_of_every_row_reaches_only_their_own(
     the UPDATE is refused outright); rolled back."""
     key = KEYS[table]
     with psycopg.connect(pg_server.url(secured)) as admin:
-        mine = {row[0] for row in admin.execute(MINE[table], {"me": INSTITUTION})}  # type: ignore[arg-type]
+        mine = {row[0] for row in admin.execute(MINE[table], {"me": INSTITUTION})}
         column = admin.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
             "ORDER BY ordinal_position LIMIT 1",

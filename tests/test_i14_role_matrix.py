@@ -117,7 +117,9 @@ WRITES: dict[str, Write] = {
         "people", "add", "new@open.example", "--name", "New", "--institution", "OU", "--role",
         "researcher",
     )),
-    "people deactivate": Write("base", ("people", "deactivate", "pi@brown.example", "--reason", "left")),
+    "people deactivate": Write(
+        "base", ("people", "deactivate", "pi@brown.example", "--reason", "left")
+    ),
     "people reactivate": Write(
         "brown_deactivated", ("people", "reactivate", "pi@brown.example", "--reason", "back")
     ),
@@ -139,7 +141,9 @@ WRITES: dict[str, Write] = {
     )),
     "loans approve": Write("requested_l2", ("loans", "approve", "L-2")),
     "loans issue": Write("approved_l2", ("loans", "issue", "L-2")),
-    "loans ship": Write("issued_l2", ("loans", "ship", "L-2", "--container", "box", "--seal", "S-9")),
+    "loans ship": Write(
+        "issued_l2", ("loans", "ship", "L-2", "--container", "box", "--seal", "S-9")
+    ),
     "loans receive": Write(
         "shipped_l2", ("loans", "receive", "L-2", "--seal-intact", "--condition", "ok"), LAB
     ),
@@ -150,7 +154,9 @@ WRITES: dict[str, Write] = {
     "loans split": Write(
         "base", ("loans", "split", "L-1", "--sample", S112, "--child", "-G1", "--mass", "1 mg"), LAB
     ),
-    "loans return": Write("base", ("loans", "return", "L-1", "--container", "box", "--seal", "S-R")),
+    "loans return": Write(
+        "base", ("loans", "return", "L-1", "--container", "box", "--seal", "S-R")
+    ),
     "loans accept-return": Write("returning", (
         "loans", "accept-return", "L-1", "--seal-intact", "--condition", "ok", "--weighed",
         f"{S112}=20mg",
@@ -158,14 +164,19 @@ WRITES: dict[str, Write] = {
     "loans extend": Write("base", (
         "loans", "extend", "L-1", "--period", "P1M", "--approver", CURATOR, "--reason", "beam time",
     )),
-    "loans recall": Write("base", ("loans", "recall", "L-1", "--due", "{due}", "--reason", "audit")),
+    "loans recall": Write(
+        "base", ("loans", "recall", "L-1", "--due", "{due}", "--reason", "audit")
+    ),
     "loans inventory": Write("base", ("loans", "inventory", "L-1"), LAB),
     "loans settle": Write("returned", ("loans", "settle", "L-1", "--obligations", "report filed")),
     "loans close": Write("settled", ("loans", "close", "L-1")),
     "incidents report": Write("base", (
-        "incidents", "report", "--sample", S112, "--kind", "damage", "--description", "vial cracked",
+        "incidents", "report", "--sample", S112, "--kind", "damage", "--description",
+        "vial cracked",
     ), LAB),
-    "incidents resolve": Write("base", ("incidents", "resolve", "{incident}", "--resolution", "ok")),
+    "incidents resolve": Write(
+        "base", ("incidents", "resolve", "{incident}", "--resolution", "ok")
+    ),
     "custody correct": Write("base", ("custody", "correct", "5", "--text", "name misspelt")),
     "import": Write("base", ("import", "{tmp}/catalogue.csv")),
     "checkpoint": Write("base", ("checkpoint", "--key", "{key}"), event=False),
@@ -212,9 +223,9 @@ def test_matrix_covers_every_write_command() -> None:
     commands = cli_commands(typer.main.get_command(app))
     assert set(WRITES) | OUTSIDE <= commands, "the matrix names a command the CLI lacks"
     assert commands - _reads(commands) - OUTSIDE == set(WRITES)
-    assert LAB_COMMANDS == {
+    assert {
         "loans receive", "loans consume", "loans split", "incidents report", "loans inventory",
-    }  # fmt: skip
+    } == LAB_COMMANDS  # fmt: skip
 
 
 def expected_exit(command: str, role: str) -> int:
@@ -273,7 +284,9 @@ def _catalogue(folder: Path) -> None:
 def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint signing key."""
     out = tmp_path_factory.mktemp("key") / "cp.key"
-    done = CliRunner().invoke(app, ["keys", "generate", "--out", str(out), "--name", "naoc.example"])
+    done = CliRunner().invoke(
+        app, ["keys", "generate", "--out", str(out), "--name", "naoc.example"]
+    )
     assert done.exit_code == 0, done.stderr
     return out
 
@@ -451,7 +464,9 @@ def _pg_fingerprint(server: PgServer, database: str) -> str:
         ]
         parts = []
         for table in tables:
-            query = sql.SQL("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t")
+            query = sql.SQL(
+                "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
+            )
             found = connection.execute(query.format(sql.Identifier(table))).fetchone()
             parts.append(f"{table}:{found[0] if found else ''}")
     return ";".join(parts)

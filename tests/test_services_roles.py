@@ -2,8 +2,8 @@
 
 Only curators write, except what happens in the borrower's lab (receipt, consumption, a split,
 an incident, the inventory), which the loan's own institution records too; every refusal is
-`PermissionDenied` (another institution's loan: `NotFound`) with nothing written. Researchers from another institution are refused or
-filtered by every list/show read service.
+`PermissionDenied` (another institution's loan: `NotFound`) with nothing written. Researchers
+from another institution are refused or filtered by every list/show read service.
 """
 
 import inspect

@@ -41,6 +41,7 @@ MAX_KEY_FILE_BYTES = 4096
 MAX_NOTE_FILE_BYTES = notes.MAX_NOTE_BYTES
 _BATCH = 5000
 
+
 def checkpoint_triggers() -> tuple[str, ...]:
     """The append-only trigger statements of the checkpoint table (verify expects them)."""
     return db.CHECKPOINT_TRIGGERS

@@ -398,12 +398,12 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
 def _researchers_among(session: Session, actors: set[str]) -> set[str]:
     """Which of these actors are researchers (a borrower's people: issue 14 point 6 has the
     curator see what they recorded marked as such)."""
-    rows = session.exec(
-        sa_select(col(Person.email)).where(
+    emails = session.exec(
+        select(Person.email).where(
             col(Person.email).in_(sorted(actors)), col(Person.role) == Role.RESEARCHER
         )
     ).all()
-    return {str(row[0]) for row in rows}
+    return {str(email) for email in emails}
 
 
 def _corrections_of(

@@ -44,9 +44,7 @@ def report_incident(
 
     Curators report on any sample; a researcher on a sample their institution holds on loan
     (issue 14 point 6: what happens in their lab), any other reads as a missing one."""
-    person = require_role(
-        session, ctx, Role.CURATOR, Role.RESEARCHER, action="report incidents"
-    )
+    person = require_role(session, ctx, Role.CURATOR, Role.RESEARCHER, action="report incidents")
     if person.role == Role.RESEARCHER:
         target = access.readable_sample(session, person, sample)
     else:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import inspect
-
 from sqlmodel import Session, select
 
 from sampleloans import db
