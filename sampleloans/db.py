@@ -897,6 +897,21 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
+SCHEMA_HEAD = "0004_checkpoint"
+"""This release's migration head, known without loading Alembic (a test keeps it equal to the
+revisions' head)."""
+
+
+def schema_behind(engine: Engine) -> str | None:
+    """The revision a ledger's schema is at when it is not this release's (None when it is);
+    a ledger from before migrations has no version table: 'the baseline'."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return "the baseline (a ledger from before migrations)"
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found == SCHEMA_HEAD else str(found)
+
+
 def require_table(connection: Connection, table: str, what: str) -> None:
     """Refuse (exit 3) a write that needs a table this ledger's schema does not have yet: the
     ledger predates the revision that adds it, and `db upgrade` brings it in."""

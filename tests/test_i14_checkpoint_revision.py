@@ -60,6 +60,11 @@ def _sqlite_tables(path: Path) -> set[str]:
         return {str(row[0]) for row in rows}
 
 
+def test_the_schema_head_known_without_alembic_is_alembics() -> None:
+    """`db.SCHEMA_HEAD` (read commands compare with it) is the revisions' head."""
+    assert migrate.head_revision() == db.SCHEMA_HEAD
+
+
 def test_no_code_path_creates_a_table_on_first_use() -> None:
     """Tables come from create_schema (a new ledger) and the revisions, nowhere else."""
     for path in (ROOT / "sampleloans").rglob("*.py"):
@@ -91,7 +96,10 @@ def test_upgrade_brings_in_the_checkpoint_table_on_sqlite(
     listed = _cli(runner, str(ledger), *STAFF, "checkpoint", "list")
     assert listed.exit_code == 0, listed.stderr
     assert "db upgrade" in listed.stderr
-    assert fingerprint(ledger) == before  # a read writes nothing
+    checked = _cli(runner, str(ledger), *STAFF, "verify")
+    assert checked.exit_code == 0, checked.stdout
+    assert "sampleloans db upgrade" in checked.stderr and "0004_checkpoint" in checked.stderr
+    assert fingerprint(ledger) == before  # reads write nothing
 
     upgraded = _cli(runner, str(ledger), *STAFF, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.stderr
@@ -103,6 +111,7 @@ def test_upgrade_brings_in_the_checkpoint_table_on_sqlite(
     assert listed.exit_code == 0 and '"id": 1' in listed.stdout, listed.stdout
     verified = _cli(runner, str(ledger), *STAFF, "verify")
     assert verified.exit_code == 0, verified.stdout
+    assert "db upgrade" not in verified.stderr  # at this release's revision now
     with sqlite3.connect(ledger) as connection, pytest.raises(sqlite3.DatabaseError):
         connection.execute("UPDATE checkpoint SET tree_size = 0")
 
