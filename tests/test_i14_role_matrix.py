@@ -525,3 +525,25 @@ def test_role_matrix_on_postgres(
     finally:
         for name in clones:
             pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("command", sorted(LAB_COMMANDS))
+def test_a_foreign_loan_answers_as_a_missing_one(
+    command: str, sqlite_templates: dict[str, tuple[Path, Built]], key: Path, tmp_path: Path
+) -> None:
+    """Issue 14 point 5 for the lab commands: a researcher of another institution gets the
+    same exit code and the same words for OU's loan (or sample) as for one that does not
+    exist, so a refusal discloses nothing."""
+    write = WRITES[command]
+    template, built = sqlite_templates[write.state]
+    ledger = tmp_path / "ledger.db"
+    shutil.copyfile(template, ledger)
+    args = _fill(write.args, built, tmp_path, key)
+    real = "L-2" if "L-2" in args else ("L-1" if "L-1" in args else S112)
+    missing = [("L-NONE" if real.startswith("L-") else "CE5C9999ZZZZ99999") if a == real else a
+               for a in args]  # fmt: skip
+    foreign = _sqlite_run(ledger, args, UOC_PI)
+    absent = _sqlite_run(ledger, missing, UOC_PI)
+    assert foreign.exit_code == absent.exit_code == 2, (foreign.stderr, absent.stderr)
+    gone = "L-NONE" if real.startswith("L-") else "CE5C9999ZZZZ99999"
+    assert foreign.stderr.replace(real, "KEY") == absent.stderr.replace(gone, "KEY")
