@@ -35,8 +35,9 @@ def section_blocks() -> list[str]:
 def _substituted(script: str, server: PgServer, database: str) -> str:
     """The section's commands aimed at the throwaway cluster (see the module docstring)."""
     address = f"{server.host}:{server.port}"
-    script = script.replace("db.example:5432/ledger", f"{address}/{database}")
-    script = script.replace("-h db.example -U dba ledger", f"-U dba {database}")
+    for name, given in (("ledger", database), ("demo", f"{database}_demo")):
+        script = script.replace(f"db.example:5432/{name}", f"{address}/{given}")
+        script = script.replace(f"-h db.example -U dba {name}", f"-U dba {given}")
     for email, password in PASSWORDS.items():
         script = script.replace(
             f"-c '\\password \"{email}\"'",
@@ -58,7 +59,8 @@ def sites_database(pg_server: PgServer) -> Iterator[str]:
     try:
         yield name
     finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for made in (name, f"{name}_demo"):
+            pg_server.admin(f"DROP DATABASE IF EXISTS {made} WITH (FORCE)")
 
 
 def test_the_section_has_the_steps_the_issue_names() -> None:
@@ -85,6 +87,7 @@ def test_the_several_sites_commands_run_as_written(
         "PGPASSWORD": "SECRET",  # the DBA's, for psql and createdb (as ~/.pgpass would)
         "COLUMNS": "200",
         "NO_COLOR": "1",
+        "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z",  # the demo's clock (secured: the server's)
     }
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
@@ -100,7 +103,13 @@ def test_the_several_sites_commands_run_as_written(
     assert "Added moynier@ipgp.example (researcher at IPGP)" in out
     assert "No loans match." in out
     assert "(0 rows)" in out  # psql as the researcher: no loan of IPGP yet, and no other
+    # step 5: on the demo, IPGP's loan alone, in sampleloans and in psql
+    researcher = out[out.rindex("Secured ") :].split("\n", 1)[1]  # after the demo's db secure
+    assert "L-2025-IPGP" in researcher, researcher
+    assert "L-2025-OU" not in researcher and "L-2025-UoC" not in researcher
+    assert re.search(r"L-2025-IPGP\s*\|\s*IPGP\n\(1 row\)", researcher), researcher
     verdicts = [line for line in out.splitlines() if line.startswith("verify:")]
-    assert len(verdicts) == 2 and all("verify: OK" in line for line in verdicts), out
+    # steps 0 and 4, and the demo's own closing verify in step 5
+    assert len(verdicts) == 3 and all("verify: OK" in line for line in verdicts), out
     assert "PostgreSQL triggers in place" in out and "verify: OK — 22 events" in out
     assert "SECRET" not in out and "PASS2" not in out  # passwords are never printed
