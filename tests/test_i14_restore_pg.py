@@ -201,3 +201,23 @@ def test_a_changed_event_writes_nothing(
     changed.write_text("".join(lines), encoding="utf-8")
     _refused(_restore(runner, pg_url, changed), 1)
     assert _tables(pg_url) == []
+
+
+@pytest.mark.parametrize("point", ["before_restore_load", "before_commit"])
+def test_a_killed_restore_leaves_the_database_empty(
+    export: Path, pg_url: str, tmp_path: Path, point: str
+) -> None:
+    """SIGKILL before the copy or inside its transaction (all rows sent, not committed): the
+    database has no table; the same restore run again succeeds."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, **ENV, "SAMPLELOANS_CRASH_AT": point, "TMPDIR": str(tmp_path)}
+    args = [sys.executable, "-m", "sampleloans", "--db", pg_url, *STAFF, "restore", "--events"]
+    killed = subprocess.run([*args, str(export)], env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    assert _tables(pg_url) == []
+    env.pop("SAMPLELOANS_CRASH_AT")
+    again = subprocess.run([*args, str(export)], env=env, capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "ledger_event" in _tables(pg_url)

@@ -304,6 +304,7 @@ def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str) -> None
                 raise StorageError(_not_empty_message(where, present))
             db.install_postgres_schema(target, stamp=True)
             db.copy_tables(source, target)
+            crashpoints.reached("before_commit")  # a crash here: the server rolls it all back
     except DatabaseError as exc:
         raise db.postgres_error(exc, where) or StorageError(
             f"restore into {where} failed ({str(exc.orig).splitlines()[0][:200]}); "
