@@ -16,14 +16,24 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, Integer, String, create_engine, event, make_url, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
-from sampleloans.errors import StorageError
+from sampleloans.errors import PermissionDenied, SampleLoansError, StorageError
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 SECURED_FLAG = "sampleloans_secured"
@@ -46,6 +56,14 @@ TRIGGER_NAMES = (
     "ledger_meta_no_update",
     "ledger_meta_no_delete",
 )
+CHECKPOINT_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_update BEFORE UPDATE ON checkpoint
+       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_delete BEFORE DELETE ON checkpoint
+       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
+)
+"""The checkpoint table's append-only triggers on SQLite (revision 0004 adds the table; a
+ledger that made it on first use before then has the same ones)."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -165,7 +183,7 @@ def create_schema(engine: Engine, *, stamp: bool = False) -> None:
     try:
         SQLModel.metadata.create_all(engine)
         with engine.begin() as connection:
-            for statement in APPEND_ONLY_TRIGGERS:
+            for statement in (*APPEND_ONLY_TRIGGERS, *CHECKPOINT_TRIGGERS):
                 connection.exec_driver_sql(statement)
             if stamp:
                 _stamp_head(connection)
@@ -317,7 +335,7 @@ FULL_DISK_BYTES = 1 << 20
 
 def storage_error(
     exc: BaseException, path: Path | str, *, damage: bool = True, what: str = "the ledger"
-) -> StorageError | None:
+) -> SampleLoansError | None:
     """The one-line environment error (exit 3) for a SQLite error, or None if it is not one.
 
     Covers a lock held past the timeout, a read-only file or mount, a full disk (also an
@@ -552,12 +570,16 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
     rows = connection.execute(
         text(
             "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta')"
+            "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta', "
+            "'checkpoint')"
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
+    expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
+    if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
+        expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
     problems = []
-    for name in POSTGRES_TRIGGER_NAMES:
+    for name in expected:
         if name not in state:
             problems.append(f"trigger {name} is missing: the ledger was unprotected")
         elif state[name] == "D":
@@ -963,6 +985,7 @@ def postgres_defences() -> tuple[str, ...]:
             for table, message in (
                 ("ledger_event", "ledger events are append-only: record a correction"),
                 ("ledger_meta", "ledger metadata is written once"),
+                ("checkpoint", "checkpoints are append-only"),
             )
             for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
         ),
@@ -975,6 +998,12 @@ POSTGRES_TRIGGER_NAMES = (
     "ledger_event_no_truncate",
     "ledger_meta_no_truncate",
 )
+POSTGRES_CHECKPOINT_TRIGGER_NAMES = (
+    "checkpoint_no_update",
+    "checkpoint_no_delete",
+    "checkpoint_no_truncate",
+)
+"""Expected once the checkpoint table exists (revision 0004)."""
 
 
 @compiles(Integer, "postgresql")
@@ -999,11 +1028,66 @@ def _stamp_head(connection: Any) -> None:
 def _create_postgres_schema(engine: Engine, *, stamp: bool) -> None:
     """Tables and defences in one transaction (DDL is transactional on PostgreSQL)."""
     with engine.begin() as connection:
-        SQLModel.metadata.create_all(connection)
-        for statement in postgres_defences():
-            connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
-        if stamp:
-            _stamp_head(connection)
+        install_postgres_schema(connection, stamp=stamp)
+
+
+def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
+    """Create the tables and defences in the caller's transaction (with `stamp`, at this
+    release's migration head)."""
+    SQLModel.metadata.create_all(connection)
+    for statement in postgres_defences():
+        connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+    if stamp:
+        _stamp_head(connection)
+
+
+SCHEMA_HEAD = "0004_checkpoint"
+"""This release's migration head, known without loading Alembic (a test keeps it equal to the
+revisions' head)."""
+
+
+def schema_behind(engine: Engine) -> str | None:
+    """The revision a ledger's schema is at when it is not this release's (None when it is);
+    a ledger from before migrations has no version table: 'the baseline'."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return "the baseline (a ledger from before migrations)"
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found == SCHEMA_HEAD else str(found)
+
+
+def require_table(connection: Connection, table: str, what: str) -> None:
+    """Refuse (exit 3) a write that needs a table this ledger's schema does not have yet: the
+    ledger predates the revision that adds it, and `db upgrade` brings it in."""
+    if not inspect(connection).has_table(table):
+        raise StorageError(
+            f"{what} needs the {table} table, which this ledger's schema does not have yet: "
+            "a curator runs 'sampleloans db upgrade' first; nothing was written"
+        )
+
+
+def ledger_tables_present(connection: Connection) -> list[str]:
+    """The ledger's tables that already exist in a PostgreSQL database (sorted)."""
+    names = sorted(str(table.name) for table in SQLModel.metadata.sorted_tables)
+    return [
+        name
+        for name in names
+        if connection.execute(
+            text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}
+        ).scalar()
+    ]
+
+
+def copy_tables(source: Connection, target: Connection, *, batch_rows: int = 5000) -> None:
+    """Copy every row of every model table from `source` to `target`, parents first (the
+    target's tables exist and are empty; its triggers see events appended in seq order)."""
+    tables = SQLModel.metadata.sorted_tables
+    # the metadata first: the genesis link of event 1 is checked against the ledger id
+    for table in sorted(tables, key=lambda table: table.name != "ledger_meta"):
+        order = list(table.primary_key.columns) or list(table.columns)
+        rows = source.execute(table.select().order_by(*order))
+        while batch := rows.fetchmany(batch_rows):
+            target.execute(table.insert(), [dict(row._mapping) for row in batch])
 
 
 def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
@@ -1063,8 +1147,15 @@ _POSTGRES_ENVIRONMENT = {
 """SQLSTATEs that mean the environment failed (exit 3), each with its message."""
 
 
-def postgres_error(exc: BaseException, where: str) -> StorageError | None:
-    """The one-line environment error (exit 3) for a PostgreSQL error, or None.
+NOLOGIN_TEXT = "is not permitted to log in"
+"""The server's FATAL for a role without LOGIN (a deactivated person). libpq gives no SQLSTATE
+for a failure while connecting, so this text (the server's own, untranslated under lc_messages
+C or English) is the only signal; any other wording stays an environment error (exit 3)."""
+
+
+def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
+    """The one-line error for a PostgreSQL error (exit 3: the environment; exit 4: a
+    deactivated person's revoked login), or None.
 
     Recognised by SQLSTATE; a server that cannot be reached at all has none (libpq's own
     connection failure), and is an environment error too.
@@ -1075,6 +1166,11 @@ def postgres_error(exc: BaseException, where: str) -> StorageError | None:
     if message is not None:
         return StorageError(message(where, _first_line(orig)))
     if sqlstate is None and type(orig).__name__ == "OperationalError":
+        if NOLOGIN_TEXT in str(orig):
+            return PermissionDenied(
+                f"the server refused the login to {where}: this person's login is revoked "
+                "(deactivated); a curator may reactivate them ('people reactivate')"
+            )
         return StorageError(f"cannot connect to the database {where}: {_first_line(orig)}")
     return None
 

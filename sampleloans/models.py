@@ -442,3 +442,19 @@ class NotificationSent(TableModel, table=True):
     sent_at: datetime = _utc()
     sent_by: str  # the curator who ran notify
     via: str  # "smtp HOST:PORT"
+
+
+class Checkpoint(TableModel, table=True):
+    """One signed checkpoint the ledger kept (`sampleloans checkpoint`): a C2SP signed note
+    over the first `tree_size` events and the Merkle frontier that extends it. Not an event;
+    append-only like the events (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "checkpoint"
+    __table_args__ = (CheckConstraint("tree_size >= 0", name="checkpoint_size"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_size: int
+    note: str  # the signed note, as written to the checkpoint file
+    public_key: str  # the verifier key (C2SP vkey) that signed it
+    frontier: str  # JSON list of base64 Merkle frontier hashes
+    created_at: str  # ISO text to the whole second

@@ -23,8 +23,14 @@ GROUP_ROLES = {
 SECURED_MARKER = "sampleloans_login_institution"
 """A function only the hardening creates: its presence says the ledger is secured."""
 
-READ_ONLY_TABLES = ("ledger_meta", "alembic_version", "mission", "institution")
+READ_ONLY_TABLES = ("ledger_meta", "alembic_version")
 APPEND_ONLY_TABLES = ("ledger_event", "event_subject")
+KEPT_RECORD_TABLES = ("checkpoint", "notification_sent")
+"""Records kept beside the chain (not events): staff append them, nobody changes them."""
+SHARED_TABLES = ("ledger_meta", "alembic_version", "mission", "institution", "checkpoint")
+"""Tables whose rows are no institution's: the ledger's identity and schema revision, the
+missions and institutions (reference data every loan names), and the signed checkpoints
+(a tree size and root over the whole chain, which discloses no event)."""
 LOAN_SCOPED_TABLES = (
     "loan_item",
     "shipment",
@@ -35,7 +41,24 @@ LOAN_SCOPED_TABLES = (
     "incident",
 )
 """Tables whose rows belong to one loan (`loan_number`): a researcher sees their own only."""
-RLS_TABLES = ("loan", *LOAN_SCOPED_TABLES, *APPEND_ONLY_TABLES)
+OWN_INSTITUTION_TABLES = {
+    "person": "institution = sampleloans_login_institution() "
+    "OR role IN ('curator', 'compliance_officer')",
+    "agreement": "institution = sampleloans_login_institution()",
+    "sample": "loan_number IS NOT NULL AND sampleloans_loan_is_mine(loan_number)",
+    "note": "sampleloans_event_is_mine(seq)",
+}
+"""What else a researcher sees: their institution's people and the staff (named on their
+loans), their agreements, the samples on their loans, the notes about their events."""
+STAFF_ONLY_TABLES = ("notification_sent",)
+"""Whom the lender e-mailed: staff only (a researcher sees no row)."""
+RLS_TABLES = (
+    "loan",
+    *LOAN_SCOPED_TABLES,
+    *APPEND_ONLY_TABLES,
+    *OWN_INSTITUTION_TABLES,
+    *STAFF_ONLY_TABLES,
+)
 RESEARCHER_ALSO_WRITES = ("sample",)
 """A researcher's consumption or split changes a sample's masses (replay checks them); they
 never write people, institutions or agreements (their own institution decides what they see)."""
@@ -152,7 +175,7 @@ def _grants(tables: list[str]) -> list[str]:
     UPDATE, DELETE or TRUNCATE on the events."""
     groups = ", ".join(GROUP_ROLES.values())
     staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
-    researcher_writes = {*RLS_TABLES, *RESEARCHER_ALSO_WRITES}
+    researcher_writes = {"loan", *LOAN_SCOPED_TABLES, *APPEND_ONLY_TABLES, *RESEARCHER_ALSO_WRITES}
     statements = [f"GRANT USAGE ON SCHEMA public TO {groups}"]
     for table in tables:
         statements.append(f"REVOKE ALL ON {table} FROM PUBLIC")
@@ -160,14 +183,15 @@ def _grants(tables: list[str]) -> list[str]:
         statements.append(f"GRANT SELECT ON {table} TO {groups}")
         if table in READ_ONLY_TABLES:
             continue
-        verbs = "INSERT" if table in APPEND_ONLY_TABLES else "INSERT, UPDATE"
+        append_only = table in APPEND_ONLY_TABLES or table in KEPT_RECORD_TABLES
+        verbs = "INSERT" if append_only else "INSERT, UPDATE"
         writers = groups if table in researcher_writes else staff
         statements.append(f"GRANT {verbs} ON {table} TO {writers}")
     statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {groups}")
     return statements
 
 
-def _policies() -> list[str]:
+def _policies(tables: list[str]) -> list[str]:
     """Row-level security: curators and compliance officers see every row, researchers only
     their institution's loans and what belongs to them."""
     staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
@@ -175,9 +199,10 @@ def _policies() -> list[str]:
     mine = {
         "loan": f"institution = {SECURED_MARKER}()",
         **{table: "sampleloans_loan_is_mine(loan_number)" for table in LOAN_SCOPED_TABLES},
+        **OWN_INSTITUTION_TABLES,
     }
     statements = []
-    for table in RLS_TABLES:
+    for table in (t for t in RLS_TABLES if t in tables):  # a table a later revision adds
         statements.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         statements.append(f"DROP POLICY IF EXISTS staff_all ON {table}")
         statements.append(
@@ -185,6 +210,8 @@ def _policies() -> list[str]:
         )
         for name in ("researcher_own", "researcher_read", "researcher_append"):
             statements.append(f"DROP POLICY IF EXISTS {name} ON {table}")
+        if table in STAFF_ONLY_TABLES:  # no policy for researchers: they see no row
+            continue
         if table in mine:
             statements.append(
                 f"CREATE POLICY researcher_own ON {table} TO {researcher} USING ({mine[table]})"
@@ -240,7 +267,7 @@ def secure_statements(tables: list[str]) -> list[str]:
         *_FUNCTIONS,
         *_owners(tables),
         *_grants(tables),
-        *_policies(),
+        *_policies(tables),
     ]
 
 
@@ -315,7 +342,7 @@ def defence_problems(connection: Any) -> list[str]:
     ).all()
     enabled = {str(row[0]): bool(row[1]) for row in rows}
     for table in RLS_TABLES:
-        if not enabled.get(table, False):
+        if not enabled.get(table, True):  # a table this ledger's revision lacks is no finding
             problems.append(f"row-level security is off on {table}: researchers see every row")
     state = connection.execute(
         text(

@@ -1,8 +1,9 @@
 """The role matrix: every write command × every role, through the CLI, in one table.
 
 Curators may write (the command may still be refused by a rule, but never with exit 4);
-compliance officers and researchers are refused with exit 4 and nothing is written. The one
-exception is the annual inventory, which the PI's own institution attests.
+compliance officers and researchers are refused with exit 4 and nothing is written. The
+exception is what happens in the borrower's lab (receipt, consumption, a split, an incident,
+the inventory), which the loan's own institution records too (issue 14 point 6).
 """
 
 import shutil
@@ -179,9 +180,13 @@ ROLES = {
 }
 
 
+LAB = {"loans receive", "loans consume", "loans split", "incidents report", "loans inventory"}
+"""What happens in the borrower's lab: its own researchers record it too (issue 14 point 6)."""
+
+
 def allowed(command: str, role: str) -> bool:
-    """Who may run a write command: curators; and the PI's institution for the inventory."""
-    return role == "curator" or (command == "loans inventory" and role == "researcher")
+    """Who may run a write command: curators; the loan's own institution in its lab."""
+    return role == "curator" or (command in LAB and role == "researcher")
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +251,7 @@ def test_role_matrix(
         assert result.exit_code != 4, result.output
     else:
         # a researcher elsewhere meets another institution's loan as a missing one (exit 2)
-        foreign = (command, role) == ("loans inventory", "researcher_elsewhere")
+        foreign = command in LAB and role == "researcher_elsewhere"
         assert result.exit_code == (2 if foreign else 4), result.output
         assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
         assert fingerprint(path) == before

@@ -112,7 +112,8 @@ def test_a_line_whose_actor_could_not_have_acted_is_refused(
 ) -> None:
     monkeypatch.setenv("SAMPLELOANS_NOW", LATER_NOW)
     records = history()
-    records[7] = {**records[7], "actor": "muenker@uni-koeln.example"}  # a researcher consumes
+    # a compliance officer consumes (the loan's own researcher may: issue 14 point 6)
+    records[7] = {**records[7], "actor": "compliance@naoc.example"}
     records[3] = {**records[3], "actor": "ghost@naoc.example"}  # nobody of that name
     records[4] = {**records[4], "actor": "curаtor@naoc.example"}  # Cyrillic а
     engine.dispose()
@@ -121,7 +122,7 @@ def test_a_line_whose_actor_could_not_have_acted_is_refused(
     assert lines[1].startswith("line 5: actor: 'curаtor@naoc.example' contains 'а' (U+0430")
     assert lines[2].startswith("line 6: ")  # issuing an unapproved loan: follows from line 4
     assert any(
-        line.startswith("line 8: actor: muenker@uni-koeln.example is a researcher")
+        line.startswith("line 8: actor: compliance@naoc.example is a compliance officer")
         for line in lines
     )
 

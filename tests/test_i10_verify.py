@@ -371,4 +371,11 @@ def test_a_fresh_ledger_has_exactly_the_expected_triggers(engine: Engine, db_pat
         stored = dict(
             connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
         )
-    assert {name: " ".join(sql.split()) for name, sql in stored.items()} == expected_triggers()
+    # a fresh ledger also has the checkpoint table (revision 0004) and its two triggers
+    checkpoint = {
+        statement.split()[5]: " ".join(statement.replace(" IF NOT EXISTS ", " ", 1).split())
+        for statement in db.CHECKPOINT_TRIGGERS
+    }
+    assert set(checkpoint) == {"checkpoint_no_update", "checkpoint_no_delete"}
+    stored_normalised = {name: " ".join(sql.split()) for name, sql in stored.items()}
+    assert stored_normalised == {**expected_triggers(), **checkpoint}

@@ -447,15 +447,20 @@ WRITE_SERVICES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], dict[s
     "correction": (nothing, incidents.record_correction, {"corrects_seq": 2, "text": "note"}),
 }
 
+# what happens in the borrower's lab its own researchers record too (issue 14 point 6): OU's
+# PI may consume on OU's L-1; an incident on a vault sample answers as a missing sample
+LAB_REFUSALS: dict[str, tuple[type[Exception], str] | None] = {
+    "consume": None,
+    "incident": (NotFound, rf"sample '{BIG}' not found among the records you may read"),
+}
 for _name, (_setup, _service, _kwargs) in WRITE_SERVICES.items():
-    CASES[f"researcher-{_name}"] = Case(
-        _setup,
-        _service,
-        _kwargs,
-        PermissionDenied,
-        rf"{OU_PI} is a researcher; only curators may",
-        actor=OU_PI,
+    _lab = LAB_REFUSALS.get(
+        _name, (PermissionDenied, rf"{OU_PI} is a researcher; only curators may")
     )
+    if _lab is not None:  # None: allowed (tests/test_services_roles.py, test_i14_role_matrix.py)
+        CASES[f"researcher-{_name}"] = Case(
+            _setup, _service, _kwargs, _lab[0], _lab[1], actor=OU_PI
+        )
     CASES[f"compliance-officer-{_name}"] = Case(
         _setup,
         _service,

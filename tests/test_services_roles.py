@@ -1,8 +1,9 @@
 """T6 at service level: every write service × every role, and researchers' read scope.
 
-Only curators write (the PI's own institution may also attest an inventory); every refusal is
-`PermissionDenied` with nothing written. Researchers from another institution are refused or
-filtered by every list/show read service.
+Only curators write, except what happens in the borrower's lab (receipt, consumption, a split,
+an incident, the inventory), which the loan's own institution records too; every refusal is
+`PermissionDenied` (another institution's loan: `NotFound`) with nothing written. Researchers
+from another institution are refused or filtered by every list/show read service.
 """
 
 import inspect
@@ -242,7 +243,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
     "report_incident": (
         base,
         incidents.report_incident,
-        {"sample": "CE5C0500YJFM00415", "incident_kind": "loss", "description": "gone"},
+        {"sample": S112, "incident_kind": "loss", "description": "gone"},  # held on OU's L-1
     ),
     "resolve_incident": (
         base,
@@ -257,8 +258,12 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
 }
 
 
+LAB = {"receive_loan", "consume", "borrower_split", "report_incident", "attest_inventory"}
+"""What happens in the borrower's lab: its own researchers record it too (issue 14 point 6)."""
+
+
 def allowed(name: str, role: str) -> bool:
-    return role == "curator" or (name == "attest_inventory" and role == "researcher")
+    return role == "curator" or (name in LAB and role == "researcher")
 
 
 def test_matrix_covers_every_write_service() -> None:
@@ -289,8 +294,8 @@ def test_write_service_role_matrix(name: str, role: str, run: Run, db_path: Any)
         assert fingerprint(db_path) != before
     else:
         # a researcher elsewhere meets another institution's loan as a missing one
-        outsider_inventory = (name, role) == ("attest_inventory", "outsider")
-        with pytest.raises(NotFound if outsider_inventory else PermissionDenied):
+        outsider_lab = name in LAB and role == "outsider"
+        with pytest.raises(NotFound if outsider_lab else PermissionDenied):
             run(service, actor=ROLES[role], now=now, **kwargs)
         assert fingerprint(db_path) == before
 

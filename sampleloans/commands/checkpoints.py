@@ -126,6 +126,13 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     with errors_to_exit_codes():
         kept = list_checkpoints(open_engine(ctx), context(ctx))
+    if kept is None:  # a ledger from before revision 0004: nothing kept, and where to go
+        kept = []
+        console(stderr=True).print(
+            "Note: this ledger's schema has no checkpoint table yet; a curator runs "
+            "'sampleloans db upgrade' to add it.",
+            markup=False,
+        )
     if as_json:
         print_json(
             [

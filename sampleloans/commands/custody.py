@@ -79,6 +79,7 @@ def history(
     JSON keys (docs/json.md): subject_type, subject_key, lineage, as_of, events [seq,
     occurred_at, recorded_at,
     kind, actor, imported_by (the curator who imported the event from a history file, else null),
+    recorded_by_borrower (true when a researcher of the borrower recorded it),
     os_user (the operating-system account that recorded it), reason, description, corrects_seq,
     corrected_by, backdated (recorded over an hour after it occurred), handover (null except for
     issue, ship, receive, return and accept-return: {step, released_by, received_by, courier,
@@ -199,6 +200,7 @@ def event_json(e: Any) -> dict[str, Any]:
         "kind": e.kind,
         "actor": e.actor,
         "imported_by": e.imported_by,
+        "recorded_by_borrower": e.by_borrower,
         "os_user": e.os_user,
         "reason": e.reason,
         "description": e.description,
@@ -311,7 +313,11 @@ def _event_cells(e: Any) -> list[Any]:
             style="yellow" if e.backdated else "",
         ),
         Text(event_label(e.kind)),
-        Text(e.actor + (f" (imported by {e.imported_by})" if e.imported_by else "")),
+        Text(
+            e.actor
+            + (f" (imported by {e.imported_by})" if e.imported_by else "")
+            + (" (recorded by the borrower)" if e.by_borrower else "")
+        ),
         what,
     ]
 

@@ -7,11 +7,10 @@ import typer
 
 from sampleloans.commands.common import (
     console,
-    context,
     db_label,
     db_url,
+    engine_context,
     errors_to_exit_codes,
-    open_engine,
 )
 
 app = typer.Typer(help="The ledger database's schema: migrations (docs/migrations.md).")
@@ -51,8 +50,7 @@ def upgrade(
             script = schema.upgrade_sql(db_url(ctx), since)
             sys.stdout.write(script or f"-- {since} is this release's revision: no SQL to run\n")
             return
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)  # on a secured ledger: the login
         try:
             result = schema.upgrade(engine, service_ctx)
         finally:
@@ -85,8 +83,7 @@ def secure(ctx: typer.Context) -> None:
     from sampleloans.services import logins
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)  # on a secured ledger: the login
         try:
             people = logins.secure(engine, service_ctx)
         finally:

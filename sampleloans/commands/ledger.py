@@ -328,8 +328,23 @@ def verify(
             out.print(line)
         if extends is not None and result.ok:
             out.print(extends, markup=False)
+        with errors_to_exit_codes():
+            _schema_note(engine)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _schema_note(engine: "Engine") -> None:
+    """Say on stderr what to run when the ledger's schema is older than this release's."""
+    from sampleloans.services.ledgerfile import SCHEMA_HEAD, schema_behind
+
+    behind = schema_behind(engine)
+    if behind is not None:
+        console(stderr=True).print(
+            f"Note: this ledger's schema is at {behind}, not this release's ({SCHEMA_HEAD}); "
+            "a curator runs 'sampleloans db upgrade' to bring it up.",
+            markup=False,
+        )
 
 
 def _usage(message: str) -> NoReturn:

@@ -262,11 +262,13 @@ def notify(
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.mail import smtp_session, smtp_settings
-    from sampleloans.services.notify import require_curator
+    from sampleloans.services.notify import require_curator, require_send_record
 
     out = console()
     with reading(ctx) as (session, service_ctx):
         require_curator(session, service_ctx)  # who acts is settled before the configuration
+        if outbox is None:  # what is sent must be recorded, or it would be sent again
+            require_send_record(session)
     with errors_to_exit_codes():
         settings = None
         if outbox is None:

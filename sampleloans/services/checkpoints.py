@@ -40,25 +40,10 @@ MAX_KEY_FILE_BYTES = 4096
 MAX_NOTE_FILE_BYTES = notes.MAX_NOTE_BYTES
 _BATCH = 5000
 
-CHECKPOINT_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS checkpoint (
-       id INTEGER PRIMARY KEY,
-       tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
-       note TEXT NOT NULL,
-       public_key TEXT NOT NULL,
-       frontier TEXT NOT NULL,
-       created_at TEXT NOT NULL)""",
-    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_update BEFORE UPDATE ON checkpoint
-       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS checkpoint_no_delete BEFORE DELETE ON checkpoint
-       BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END""",
-)
-"""Made on the first `checkpoint`, so ledgers that never had one keep their schema."""
-
 
 def checkpoint_triggers() -> tuple[str, ...]:
     """The append-only trigger statements of the checkpoint table (verify expects them)."""
-    return CHECKPOINT_SCHEMA[1:]
+    return db.CHECKPOINT_TRIGGERS
 
 
 def origin_of(ledger_id: str) -> str:
@@ -296,10 +281,13 @@ def stored_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
     return [_stored(row) for row in rows]
 
 
-def list_checkpoints(engine: Engine, ctx: Context) -> list[StoredCheckpoint]:
-    """Every kept checkpoint, for a curator or compliance officer."""
+def list_checkpoints(engine: Engine, ctx: Context) -> list[StoredCheckpoint] | None:
+    """Every kept checkpoint, for a curator or compliance officer; None when the ledger's
+    schema predates the checkpoint table (`db upgrade` adds it)."""
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="read the checkpoints")
+        if not _has_table(session.connection()):
+            return None
         return stored_checkpoints(session.connection())
 
 
@@ -501,16 +489,15 @@ def _keep(
     frontier: merkle.Frontier,
     ctx: Context,
 ) -> int:
-    """Append the checkpoint to the checkpoint table (made on first use); its id."""
+    """Append the checkpoint to the checkpoint table (revision 0004 makes it); its id."""
     hashes = json.dumps([base64.b64encode(h).decode("ascii") for h in frontier.hashes])
     with db.transaction(engine) as session:
         connection = session.connection()
-        for statement in CHECKPOINT_SCHEMA:
-            connection.exec_driver_sql(statement)
+        db.require_table(connection, "checkpoint", "keeping a checkpoint")
         cursor = connection.execute(
             text(
                 "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
-                "VALUES (:size, :note, :key, :frontier, :at)"
+                "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
             ),
             {
                 "size": frontier.size,
@@ -520,7 +507,7 @@ def _keep(
                 "at": _whole_seconds(ctx),
             },
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.scalar_one())
 
 
 # --- checking the ledger against a checkpoint ------------------------------------------------

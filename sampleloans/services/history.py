@@ -31,6 +31,7 @@ from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import words
 from sampleloans.units import format_mass, format_period, quote_input
+from sampleloans.vocab import Role
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class HistoryEntry:
     corrected_by: tuple[int, ...]
     imported_by: str | None = None  # the curator who imported it from a history file
     handover: Handover | None = None  # who released and who received, for a hand-over
+    by_borrower: bool = False  # recorded by a researcher of the borrowing institution
 
     @property
     def backdated(self) -> bool:
@@ -374,6 +376,7 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
     per batch)."""
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
+        borrowers = _researchers_among(session, {row.actor for row in batch})
         for row in batch:
             yield HistoryEntry(
                 seq=row.seq,
@@ -388,7 +391,19 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
                 corrected_by=tuple(corrected.get(row.seq, [])),
                 imported_by=importer_of(row.os_user),
                 handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
+                by_borrower=row.actor in borrowers,
             )
+
+
+def _researchers_among(session: Session, actors: set[str]) -> set[str]:
+    """Which of these actors are researchers (a borrower's people: issue 14 point 6 has the
+    curator see what they recorded marked as such)."""
+    emails = session.exec(
+        select(Person.email).where(
+            col(Person.email).in_(sorted(actors)), col(Person.role) == Role.RESEARCHER
+        )
+    ).all()
+    return {str(email) for email in emails}
 
 
 def _corrections_of(

@@ -4,12 +4,14 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import Incident
+from sampleloans.services import access
 from sampleloans.services.common import (
     INCIDENT_KINDS,
+    acting_person,
     append,
     get_event,
     get_sample,
@@ -17,8 +19,9 @@ from sampleloans.services.common import (
     require_role,
     require_text,
 )
+from sampleloans.text import words
 from sampleloans.units import format_mass
-from sampleloans.vocab import CustodyState, IncidentStatus
+from sampleloans.vocab import CustodyState, IncidentStatus, Role
 
 ON_LOAN_STATES = (
     CustodyState.ISSUED,
@@ -39,9 +42,20 @@ def report_incident(
     mass_lost_ug: int = 0,
     occurred_at: datetime | None = None,
 ) -> Envelope:
-    """Report a loss, theft or damage; the sample is frozen until the incident is resolved."""
-    require_role(session, ctx, "curator", action="report incidents")
-    target = get_sample(session, sample)
+    """Report a loss, theft or damage; the sample is frozen until the incident is resolved.
+
+    Curators report on any sample; a researcher on a sample their institution holds on loan
+    (issue 14 point 6: what happens in their lab), any other reads as a missing one."""
+    person = acting_person(session, ctx)
+    if person.role not in (Role.CURATOR, Role.RESEARCHER):
+        raise PermissionDenied(
+            f"{person.email} is a {words(person.role)}; only curators may report incidents "
+            "(and a researcher, on a sample held on their institution's loan)"
+        )
+    if person.role == Role.RESEARCHER:
+        target = access.readable_sample(session, person, sample)
+    else:
+        target = get_sample(session, sample)
     incident_kind = require_choice(incident_kind, "kind", INCIDENT_KINDS)
     if mass_lost_ug < 0:
         raise InvalidInput("mass lost: cannot be negative")

@@ -68,3 +68,11 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
 def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     """Build a new ledger at `path` with `build`, all or nothing (an existing file is refused)."""
     db.create_ledger_file(path, build)
+
+
+SCHEMA_HEAD = db.SCHEMA_HEAD
+
+
+def schema_behind(engine: Engine) -> str | None:
+    """The revision of a ledger whose schema is older than this release's, or None."""
+    return db.schema_behind(engine)

@@ -70,6 +70,18 @@ def _curator(session: Session, ctx: Context, action: str) -> None:
     require_role(session, ctx, "curator", action=action)
 
 
+def _lab_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
+    """The loan, for what happens in the borrower's lab (issue 14 point 6): a curator, or a
+    researcher of the loan's own institution (another institution's loan reads as a missing
+    one: the refusal discloses nothing); its status must allow `action`."""
+    person = acting_person(session, ctx)
+    if person.role != Role.RESEARCHER:
+        return _curated_loan(session, ctx, number, action, doing)
+    loan = access.readable_loan(session, person, number)
+    require_loan_transition(loan, action)
+    return loan
+
+
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
     """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
     _curator(session, ctx, doing)
@@ -420,7 +432,7 @@ def receive_loan(
     witness: str | None = None,
 ) -> Envelope:
     """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
-    _curated_loan(session, ctx, number, "receive", "record receipts")
+    _lab_loan(session, ctx, number, "receive", "record receipts")
     shipment = open_shipment(session, number, "outbound")
     codes = [i.sample_code for i in items_of(session, number) if i.state == ItemState.IN_TRANSIT]
     event = ev.LoanReceived(
@@ -465,7 +477,7 @@ def consume(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record mass used by one analysis; destructive use only where the agreement allows it."""
-    loan = _curated_loan(session, ctx, number, "consume", "record consumption")
+    loan = _lab_loan(session, ctx, number, "consume", "record consumption")
     item = _held_item(session, number, sample)
     deal = get_agreement(session, loan.agreement)
     if destructive and not deal.destructive_use_allowed:
@@ -506,7 +518,7 @@ def borrower_split(
     occurred_at: datetime | None = None,
 ) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
-    _curated_loan(session, ctx, number, "split", "record borrower splits")
+    _lab_loan(session, ctx, number, "split", "record borrower splits")
     item = _held_item(session, number, parent)
     code = child_code(parent, child)
     if session.get(Sample, code) is not None:

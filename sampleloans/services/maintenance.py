@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
 from sampleloans import crashpoints, db, fileio
@@ -217,6 +218,8 @@ def restore(
     of the backup). An existing ledger is replaced only with `force`, by a backup of another
     ledger only with `other_ledger`, and by one lacking any of its events only with `older`.
     """
+    if events and db.is_postgres(engine):
+        return _restore_events_into_postgres(engine, ctx, source, force=force)
     database = _database_file(engine)
     if not source.is_file():
         what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
@@ -256,6 +259,71 @@ def restore(
         crashpoints.reached("before_restore_load")
         _load_into(temp.path, database)
     return CopyResult(database, head_seq, head_hash, replaced=replaced, removed_events=removed)
+
+
+def _restore_events_into_postgres(
+    engine: Engine, ctx: Context, source: Path, *, force: bool
+) -> CopyResult:
+    """`restore --events` into an empty PostgreSQL database: the ledger is rebuilt and verified
+    in a scratch SQLite file, then copied in one transaction (schema, defences, rows); a
+    database that holds any of the ledger's tables is refused, nothing written."""
+    where = db.where(engine)
+    if force:
+        raise StorageError(
+            f"restore --events into PostgreSQL fills an empty database and never replaces a "
+            f"ledger; --force does not apply: create an empty database for it ({where})"
+        )
+    if not source.is_file():
+        raise StorageError(f"no export at {source}; give the file written by 'export --events'")
+    with fileio.private_temp_dir("replay") as scratch:
+        copy_path = scratch / "restored.db"
+        _built_from_events(source, copy_path)
+        _verify_copy(source, copy_path)
+        copy_engine = db.make_engine(db.url_for_path(copy_path))
+        try:
+            with Session(copy_engine) as session:
+                require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+            head_seq, head_hash = db.file_head(copy_path)
+            crashpoints.reached("before_restore_load")
+            _copy_into_postgres(copy_engine, engine, where)
+        finally:
+            copy_engine.dispose()
+    return CopyResult(Path(where), head_seq, head_hash)
+
+
+def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str) -> None:
+    """Create the schema and copy every row into PostgreSQL in one write transaction (the
+    writers' lock first, so two restores cannot both find the database empty)."""
+    try:
+        with (
+            copy_engine.connect() as source,
+            engine.execution_options(sqlite_begin="IMMEDIATE").begin() as target,
+        ):
+            present = db.ledger_tables_present(target)
+            if present:
+                raise StorageError(_not_empty_message(where, present))
+            db.install_postgres_schema(target, stamp=True)
+            db.copy_tables(source, target)
+            crashpoints.reached("before_commit")  # a crash here: the server rolls it all back
+    except DatabaseError as exc:
+        raise db.postgres_error(exc, where) or StorageError(
+            f"restore into {where} failed ({str(exc.orig).splitlines()[0][:200]}); "
+            "nothing was written"
+        ) from None
+
+
+def _not_empty_message(where: str, present: list[str]) -> str:
+    """Why a PostgreSQL database cannot take a restore: it holds a ledger, or some of its
+    tables."""
+    what = (
+        "already holds a ledger"
+        if "ledger_event" in present
+        else f"is not empty (it has the table(s) {', '.join(present)})"
+    )
+    return (
+        f"the database {where} {what}; restore --events fills only an empty database: "
+        "create one (createdb) and restore into it; nothing was written"
+    )
 
 
 def _replacement(

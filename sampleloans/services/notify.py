@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import inspect
 from sqlmodel import Session, select
 
+from sampleloans import db
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import NotificationSent
 from sampleloans.services import access
@@ -63,6 +64,12 @@ def _has_table(session: Session) -> bool:
     return bool(inspect(session.connection()).has_table(NotificationSent.__tablename__))
 
 
+def require_send_record(session: Session) -> None:
+    """Refuse (exit 3) to send on a ledger without the send record: sent mail could not be
+    recorded, so it would be sent again (`db upgrade` adds the table)."""
+    db.require_table(session.connection(), NotificationSent.__tablename__, "notify")
+
+
 def sent_keys(session: Session) -> set[SendKey]:
     """Every (recipient, kind, scope, checkpoint) already delivered."""
     if not _has_table(session):
@@ -89,8 +96,8 @@ class Delivery:
 
 
 def record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: datetime) -> None:
-    """Add the record of one delivered message (the table is created on first use)."""
-    NotificationSent.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
+    """Add the record of one delivered message (revision 0002 made the table)."""
+    require_send_record(session)
     recipient, kind, scope, checkpoint = delivery.key
     session.add(
         NotificationSent(
