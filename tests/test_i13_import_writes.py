@@ -87,7 +87,7 @@ def test_rows_of_one_shape_go_in_one_executemany(engine: Engine) -> None:
         unit.flush()
         (update,) = _updates(seen, "sample")
         assert len(update[1]) == len(codes)  # one statement, one parameter set per row
-        stored = dict(
+        stored: dict[str, str] = dict(
             connection.exec_driver_sql("SELECT code, storage_location FROM sample").fetchall()
         )
         assert all(stored[code] == f"drawer {code}" for code in codes)
