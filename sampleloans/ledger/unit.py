@@ -27,7 +27,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from pydantic_core import PydanticUndefined
@@ -181,85 +180,6 @@ class _TableInfo:
     def key_params(self, ident: tuple[Any, ...]) -> dict[str, Any]:
         """The bound key of one row."""
         return {f"k_{name}": value for name, value in zip(self.key_columns, ident, strict=True)}
-
-
-class _Driver:
-    """A Core INSERT or UPDATE compiled once for a dialect, run as the driver's own executemany.
-
-    `Connection.execute(statement, rows)` builds and type-processes every row's parameters in
-    SQLAlchemy (about 10 µs a row, more than SQLite's own insert); here the statement's SQL is
-    compiled once and each row is a tuple (or dict, for a dialect with named parameters) with
-    only the columns' own bind processors applied (`UTCDateTime` to text). The SQL is what Core
-    would run, so every dialect `db.py` supports runs the same statements.
-    """
-
-    def __init__(self, statement: Any, dialect: Any, names: tuple[str, ...]) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(names))
-        self.sql = compiled.string
-        binds = compiled.binds
-        order = compiled.positiontup if compiled.positional else list(binds)
-        if order is None or set(order) != set(names):
-            raise LookupError("the compiled statement binds other parameters than the row's")
-        self.names = tuple(order)
-        self.positional = bool(compiled.positional)
-        processors = {name: binds[name].type.bind_processor(dialect) for name in self.names}
-        self.processed = {name: f for name, f in processors.items() if f is not None}
-
-    def run(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        """One executemany of the rows (dicts keyed by bind name; they are not changed)."""
-        params: list[Any]
-        if self.positional:
-            pick = itemgetter(*self.names)
-            at = [(self.names.index(name), f) for name, f in self.processed.items()]
-            if len(self.names) == 1:
-                params = [(pick(row),) for row in rows]
-            elif at:
-                params = []
-                for row in rows:
-                    values = list(pick(row))
-                    for index, process in at:
-                        values[index] = process(values[index])
-                    params.append(tuple(values))
-            else:
-                params = [pick(row) for row in rows]
-        else:
-            processed = self.processed
-            params = (
-                [
-                    {
-                        name: processed[name](value) if name in processed else value
-                        for name, value in row.items()
-                    }
-                    for row in rows
-                ]
-                if processed
-                else rows
-            )
-        connection.exec_driver_sql(self.sql, params)
-
-
-_DRIVERS: dict[tuple[str, str, int, tuple[str, ...]], _Driver | None] = {}
-
-
-def _run_many(
-    connection: Connection, statement: Any, kind: str, table: str, rows: list[dict[str, Any]]
-) -> None:
-    """Run `statement` once per row: through `_Driver` where it compiles to the rows' own
-    parameters, else through Core (a statement that adds parameters of its own)."""
-    dialect = connection.dialect
-    names = tuple(rows[0])
-    key = (kind, table, id(dialect), names)
-    if key not in _DRIVERS:
-        try:
-            _DRIVERS[key] = _Driver(statement, dialect, names)
-        except LookupError:
-            _DRIVERS[key] = None
-    driver = _DRIVERS[key]
-    keys = rows[0].keys()
-    if driver is None or any(row.keys() != keys for row in rows):
-        connection.execute(statement, rows)
-    else:
-        driver.run(connection, rows)
 
 
 _TABLES: dict[str, _TableInfo] = {}
@@ -495,7 +415,7 @@ class Unit:
                 rows.append({name: row.__dict__[name] for name in info.columns})
             else:
                 rows.append(row)
-        _run_many(self.connection, info.insert, "insert", table_name, rows)
+        db.write_many(self.connection, info.insert, "insert", table_name, rows)
 
     def _write_changes(self) -> None:
         """One executemany UPDATE per table and set of columns changed since last written.
@@ -516,7 +436,7 @@ class Unit:
             by_shape[(name[0], shape)].append(params)
         self._changed.clear()
         for (table_name, shape), rows in by_shape.items():
-            _run_many(
+            db.write_many(
                 self.connection,
                 _TABLES[table_name].update_of(shape),
                 "update",
