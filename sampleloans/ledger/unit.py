@@ -68,8 +68,13 @@ M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
-KEEP_ROWS = 20_000
-"""Rows a unit keeps between batches before it forgets those the last batch did not use."""
+KEEP_ROWS = 100_000
+"""Rows a unit holds at most between batches; beyond it, it forgets the rows read longest ago,
+whole batches at a time, until at most three quarters of it remain. Sized above the rows an
+import cycling through the bench collection keeps reading (20,000 loans, their items and
+samples, ~60,000 rows), so a large import does not read them again."""
+WRITTEN_ONLY = -1
+"""The last-read batch of a row written and not read since: the first to be forgotten."""
 
 
 @dataclass
@@ -99,16 +104,19 @@ class Link:
     recorded_at: datetime | None
 
 
+_MISSING = object()
+
+
 class Tracked:
     """A row held by a unit: plain attributes; setting one marks the row as changed."""
 
     __slots__ = ("__dict__", "_changed", "_key", "_unsynced")
-    _changed: set[Key]  # rows to write at the next flush
+    _changed: dict[Key, set[str]]  # rows to write at the next flush → the columns set
     _unsynced: set[Key]  # rows whose read-session copies are behind
     _key: Key
 
     def __init__(
-        self, values: dict[str, Any], changed: tuple[set[Key], set[Key]], key: Key
+        self, values: dict[str, Any], changed: tuple[dict[Key, set[str]], set[Key]], key: Key
     ) -> None:
         object.__setattr__(self, "_changed", changed[0])
         object.__setattr__(self, "_unsynced", changed[1])
@@ -116,8 +124,16 @@ class Tracked:
         self.__dict__.update(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self.__dict__[name] = value
-        self._changed.add(self._key)
+        values = self.__dict__
+        old = values.get(name, _MISSING)
+        if old is value or (type(old) is type(value) and old == value):
+            return  # nothing to write (`last_event_at = max(…)` mostly keeps its value)
+        values[name] = value
+        found = self._changed.get(self._key)
+        if found is None:
+            self._changed[self._key] = {name}
+        else:
+            found.add(name)
         self._unsynced.add(self._key)
 
     def __repr__(self) -> str:
@@ -136,20 +152,30 @@ class _TableInfo:
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
         self.value_columns = tuple(name for name in self.columns if name not in self.key_columns)
         self.insert = insert(table)
-        # bound names differ from column names: Core refuses a bindparam named like a SET column
-        self.update = (
-            update(table)
-            .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
-            .values({name: bindparam(f"v_{name}") for name in self.value_columns})
-        )
         self.select = select(table).where(
             *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
         )
+        self.updates: dict[tuple[str, ...], Any] = {}
         self.defaults: dict[str, Any] = {}
         for name in self.columns:
             found = model.model_fields.get(name)
             value = None if found is None else found.get_default(call_default_factory=True)
             self.defaults[name] = None if value is PydanticUndefined else value
+
+    def update_of(self, columns: tuple[str, ...]) -> Any:
+        """The UPDATE of some value columns of one row by its key (cached per column set).
+
+        Bound names differ from column names: Core refuses a bindparam named like a SET column.
+        """
+        found = self.updates.get(columns)
+        if found is None:
+            table = self.table
+            found = self.updates[columns] = (
+                update(table)
+                .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
+                .values({name: bindparam(f"v_{name}") for name in columns})
+            )
+        return found
 
     def key_params(self, ident: tuple[Any, ...]) -> dict[str, Any]:
         """The bound key of one row."""
@@ -205,8 +231,9 @@ class Unit:
         self.mission_root_ug: dict[str, int] = {}
         """Running mass of root samples per mission, kept while a batch registers many."""
         self._rows: dict[Key, Tracked] = {}  # the identity map
-        self._used: set[Key] = set()  # rows read or written since the last `release`
-        self._changed: set[Key] = set()  # rows set since they were last written
+        self._batch = 0  # batches released so far (the clock of `_used`)
+        self._used: dict[Key, int] = {}  # row → the last batch that read it
+        self._changed: dict[Key, set[str]] = {}  # rows set since last written → their columns
         self._unsynced: set[Key] = set()  # rows set since the read session's copies were
         self._marks = (self._changed, self._unsynced)
         self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
@@ -243,7 +270,7 @@ class Unit:
                     return None
                 values = dict(row._mapping)
             found = self._rows[name] = Tracked(values, self._marks, name)
-        self._used.add(name)
+        self._used[name] = self._batch
         return cast(M, found)  # a Tracked row has every column of M as an attribute
 
     def _session_copy(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -331,7 +358,7 @@ class Unit:
         known = self._rows.get(name)
         if known is None:
             known = self._rows[name] = Tracked(dict(mapping), self._marks, name)
-        self._used.add(name)
+        self._used[name] = self._batch
         return known
 
     # --- the port: writes -----------------------------------------------------------------------
@@ -342,7 +369,7 @@ class Unit:
         row = {**info.defaults, **values}
         name = (info.table.name, tuple(row[column] for column in info.key_columns))
         tracked = self._rows[name] = Tracked(row, self._marks, name)
-        self._used.add(name)
+        self._used[name] = WRITTEN_ONLY  # most new rows (consumptions, weighings) are not read
         self._pending[info.table.name].append(tracked)
         self._absent.discard(name)
         if model is LoanItem:
@@ -416,24 +443,38 @@ class Unit:
         rows = []
         for row in pending:
             if isinstance(row, Tracked):
-                self._changed.discard(row._key)
+                self._changed.pop(row._key, None)
                 rows.append({name: row.__dict__[name] for name in info.columns})
             else:
                 rows.append(row)
-        self.connection.execute(info.insert, rows)
+        db.write_many(self.connection, info.insert, "insert", table_name, rows)
 
     def _write_changes(self) -> None:
-        """One executemany UPDATE per table for the rows set since they were last written."""
-        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for name in self._changed:
+        """One executemany UPDATE per table and set of columns changed since last written.
+
+        Only the columns set are written: SQLite rewrites the entry of every index on a column
+        in the SET list, so writing the whole row made each loan update rewrite six index
+        entries where a consumption changes none of their columns.
+        """
+        by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        for name, columns in self._changed.items():
             info = _TABLES[name[0]]
             row = self._rows[name].__dict__
+            shape = tuple(column for column in info.value_columns if column in columns)
+            if not shape:
+                continue  # only key columns were set, to the same values
             params = info.key_params(name[1])
-            params.update({f"v_{column}": row[column] for column in info.value_columns})
-            by_table[name[0]].append(params)
+            params.update({f"v_{column}": row[column] for column in shape})
+            by_shape[(name[0], shape)].append(params)
         self._changed.clear()
-        for table_name, rows in by_table.items():
-            self.connection.execute(_TABLES[table_name].update, rows)
+        for (table_name, shape), rows in by_shape.items():
+            db.write_many(
+                self.connection,
+                _TABLES[table_name].update_of(shape),
+                "update",
+                f"{table_name}:{','.join(shape)}",
+                rows,
+            )
 
     def sync(self) -> None:
         """Bring the read session's copies of the rows this unit changed up to date.
@@ -483,25 +524,31 @@ class Unit:
         return found()
 
     def release(self) -> None:
-        """Write everything; forget the rows once there are `KEEP_ROWS` (bounded memory).
+        """Write everything; beyond `KEEP_ROWS` rows, forget the least recently read.
 
         Rows stay valid across batches because nothing else writes in this transaction, so the
-        reference rows every record reads (people, agreements, loans) are not read again.
+        reference rows every record reads (people, agreements, loans) are not read again. The
+        rows forgotten are those read longest ago (rows written and never read first): keeping
+        only the last batch's rows made an import that cycles through more records than a
+        batch holds read every one of them again (point reads growing with the collection).
         """
         self.flush()
+        self._batch += 1
         if len(self._rows) >= KEEP_ROWS:
-            # keep the rows the last batch used (the reference rows every record reads, the
-            # records in play): forgetting them all made every batch read them again
             used = self._used
-            self._rows = {key: row for key, row in self._rows.items() if key in used}
+            stamps = sorted(used.get(key, WRITTEN_ONLY) for key in self._rows)
+            # whole batches at a time: every row last read in or before the batch at the cut
+            cut = stamps[len(stamps) - KEEP_ROWS * 3 // 4 - 1]
+            for key in [key for key in self._rows if used.get(key, WRITTEN_ONLY) <= cut]:
+                del self._rows[key]
+                used.pop(key, None)
             self._items_of = {
                 number: codes
                 for number, codes in self._items_of.items()
-                if ("loan", (number,)) in used
+                if ("loan", (number,)) in self._rows
             }
             self._absent.clear()
             self.complete = False
-        self._used = set()
         if self.session is not None and len(self.held) > KEEP_ROWS:
             self.held.clear()  # the read side's copies are bounded the same way
 

@@ -19,6 +19,7 @@ from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.reads import get_row
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
@@ -448,7 +449,7 @@ def receive_loan(
 
 def _held_item(session: Session, number: str, code: str) -> LoanItem:
     """An item of a loan that the borrower holds now."""
-    item = session.get(LoanItem, (number, code))
+    item = get_row(session, LoanItem, (number, code))  # an import's unit holds it: no ORM load
     if item is None:
         raise InvalidInput(
             f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
