@@ -376,7 +376,7 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
     per batch)."""
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
-        borrowers = _researchers_among(session, {row.actor for row in batch})
+        roles = _roles_of(session, {row.actor for row in batch})
         for row in batch:
             yield HistoryEntry(
                 seq=row.seq,
@@ -391,19 +391,41 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
                 corrected_by=tuple(corrected.get(row.seq, [])),
                 imported_by=importer_of(row.os_user),
                 handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
-                by_borrower=row.actor in borrowers,
+                by_borrower=_role_at(roles.get(row.actor, ()), row.seq) == Role.RESEARCHER,
             )
 
 
-def _researchers_among(session: Session, actors: set[str]) -> set[str]:
-    """Which of these actors are researchers (a borrower's people: issue 14 point 6 has the
-    curator see what they recorded marked as such)."""
-    emails = session.exec(
-        select(Person.email).where(
-            col(Person.email).in_(sorted(actors)), col(Person.role) == Role.RESEARCHER
+ROLE_KINDS = ("person.added", "person.role_changed")
+
+
+def _roles_of(session: Session, actors: set[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each actor's roles over time, from the events that gave them (seq, role), in order: the
+    curator sees an event marked as the borrower's by the role its actor had when recording it
+    (issue 14 point 6), not the role they hold today (`people set-role`)."""
+    rows = session.execute(
+        sa_select(col(EventSubject.subject_key), col(LedgerEvent.seq), col(LedgerEvent.payload))
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(EventSubject.seq))
+        .where(
+            col(EventSubject.subject_type) == "person",
+            col(EventSubject.subject_key).in_(sorted(actors)),
+            col(LedgerEvent.kind).in_(ROLE_KINDS),
         )
+        .order_by(col(LedgerEvent.seq))
     ).all()
-    return {str(email) for email in emails}
+    roles: dict[str, list[tuple[int, str]]] = {}
+    for email, seq, payload in rows:
+        roles.setdefault(str(email), []).append((int(seq), str(json.loads(payload)["role"])))
+    return roles
+
+
+def _role_at(history: Iterable[tuple[int, str]], seq: int) -> str | None:
+    """The role a person held when event `seq` was recorded (None: not yet a person)."""
+    held = None
+    for given_at, role in history:
+        if given_at >= seq:
+            break
+        held = role
+    return held
 
 
 def _corrections_of(
