@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from operator import itemgetter
@@ -709,7 +710,11 @@ class _Driver:
         connection.exec_driver_sql(self.sql, params)
 
 
-_DRIVERS: dict[tuple[str, str, int, tuple[str, ...]], _Driver | None] = {}
+_DRIVERS: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str, tuple[str, ...]], _Driver | None]]"
+_DRIVERS = weakref.WeakKeyDictionary()
+"""Compiled statements per dialect object: kept with the dialect (an engine's) and dropped with
+it, so a scratch engine of each `verify` adds nothing that lives on, and a new engine can never
+find another's statements under a reused `id`."""
 
 
 def write_many(
@@ -721,13 +726,14 @@ def write_many(
     cache; every row has the same keys as the first."""
     dialect = connection.dialect
     names = tuple(rows[0])
-    key = (kind, table, id(dialect), names)
-    if key not in _DRIVERS:
+    key = (kind, table, names)
+    compiled = _DRIVERS.setdefault(dialect, {})
+    if key not in compiled:
         try:
-            _DRIVERS[key] = _Driver(statement, dialect, names)
+            compiled[key] = _Driver(statement, dialect, names)
         except LookupError:
-            _DRIVERS[key] = None
-    driver = _DRIVERS[key]
+            compiled[key] = None
+    driver = compiled[key]
     keys = rows[0].keys()
     if driver is None or any(row.keys() != keys for row in rows):
         connection.execute(statement, rows)

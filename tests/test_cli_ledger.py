@@ -216,6 +216,18 @@ def test_demo_to_a_db_named_on_the_command_line(tmp_path: Path, runner: CliRunne
     assert not (tmp_path / "env.db").exists()
 
 
+def test_a_killed_demo_leaves_no_ledger_at_its_db(tmp_path: Path) -> None:
+    """A demo killed half-way (SIGKILL after a commit) leaves nothing at `--db`; its private
+    build folder is removed by the next run, which then writes the whole demo there."""
+    target = tmp_path / "demo.db"
+    killed = sampleloans("--db", str(target), "demo", env={"SAMPLELOANS_CRASH_AT": "after_commit"})
+    assert killed.returncode == -9, killed.stderr  # the crash point kills the process itself
+    assert not target.exists()
+    again = sampleloans("--db", str(target), "demo")
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.db"]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [(["--db", "{existing}", "demo"], 3, "--db: {existing} exists; the demo writes only"),

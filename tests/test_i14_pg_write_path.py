@@ -218,3 +218,29 @@ def test_bench_loader_copies_a_ledger_that_verifies(tmp_path: Any, pg_server: Pg
         engine.dispose()
         pg_server.admin(f"DROP DATABASE IF EXISTS {name}")
     assert found.problems == []
+
+
+def test_a_row_inserted_by_one_event_is_found_by_the_next_in_the_same_transaction(
+    pg_url: str,
+) -> None:
+    """The keys a command found missing are handed to its own event's unit once: the next
+    event of the same transaction finds the row the first one inserted (it was refused as
+    "does not exist" when the missing keys outlived the unit that inserted them)."""
+    from sampleloans.services.reference import add_person, deactivate_person
+
+    made = CliRunner().invoke(
+        app, ["--db", pg_url, "demo", "--ledger-id", LEDGER_ID], env={"SAMPLELOANS_NOW": DEMO_AT}
+    )
+    assert made.exit_code == 0, made.stderr
+    engine = db.open_engine(pg_url)
+    try:
+        with db.transaction(engine) as session:
+            ctx = ctx_for(now=LATER)
+            add_institution(session, ctx, short_name="ABS-A", name="Lab A", country="CN",
+                            city="Beijing", institution_kind="curator")  # fmt: skip
+            add_person(session, ctx, email="new@absa.example", name="New Person",
+                       institution="ABS-A", role="curator")  # fmt: skip
+            deactivate_person(session, ctx, email="new@absa.example", reason="left")
+        assert verify(engine).problems == []
+    finally:
+        engine.dispose()

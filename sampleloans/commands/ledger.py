@@ -2,7 +2,7 @@
 
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -104,6 +104,7 @@ def demo(
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
     from sampleloans.demo import DEMO_TODAY, run_demo
     from sampleloans.errors import InvalidInput
+    from sampleloans.fileio import private_build_dir
     from sampleloans.services.ledgerfile import (
         display_url,
         is_server_url,
@@ -114,7 +115,7 @@ def demo(
     from sampleloans.services.queries import collection_summary
     from sampleloans.services.verify import verify
 
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), ExitStack() as stack:
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
         given = _explicit_db(ctx)
         target = None  # a --db file, put in place only once the demo is complete
@@ -124,9 +125,10 @@ def demo(
             url, label = given, display_url(given)
         elif given:
             target = _new_demo_file(Path(given))
-            # built beside it, then linked into place: a killed demo leaves no partial ledger
-            path = Path(tempfile.mkdtemp(prefix=".sampleloans-demo-", dir=target.parent))
-            path = path / "ledger.db"
+            # built in a private folder beside it, then linked into place: a failed demo leaves
+            # no partial ledger, and a killed one's folder is removed by the next run
+            built = stack.enter_context(private_build_dir(target.parent, target.name, "--db"))
+            path = built / "ledger.db"
             url, label = url_for_path(path), str(target)
         else:
             path = _demo_folder(directory) / "ledger.db"
@@ -195,20 +197,18 @@ def _new_demo_file(path: Path) -> Path:
 
 
 def _put_in_place(built: Path, target: Path) -> None:
-    """Link the finished demo ledger at `target` (never over a file made meanwhile) and remove
-    the folder it was built in."""
+    """Link the finished demo ledger at `target`, never over a file made meanwhile (the folder
+    it was built in is removed when the command ends)."""
     import os
-    import shutil
 
     from sampleloans.errors import StorageError
 
     try:
         os.link(built, target)
     except FileExistsError:
-        raise StorageError(
-            f"--db: {target} was created while the demo ran; the demo is left in {built.parent}"
-        ) from None
-    shutil.rmtree(built.parent)
+        raise StorageError(f"--db: {target} was created while the demo ran; not replaced") from None
+    except OSError as exc:  # e.g. a file system without hard links: never a blind rename
+        raise StorageError(f"--db: cannot create {target}: {exc.strerror}") from None
 
 
 def _demo_folder(directory: Path | None) -> Path:

@@ -619,8 +619,8 @@ class Unit:
     def end_batch(self) -> None:
         """Check what the batch touched, then write it and forget its rows if they are many."""
         self.check()
+        self.sync()  # before `release` may forget rows whose session copies it must refresh
         self.release()
-        self.sync()
 
 
 def _key_read_by(state: ORMExecuteState) -> Key | None:
@@ -800,7 +800,12 @@ def unit_for(session: Session) -> Unit:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first
     unit = Unit(session.connection(), checks_now=True, session=session)
-    unit._absent.update(session.info.get(ABSENT_KEYS, ()))  # the service looked them up
+    absent = session.info.get(ABSENT_KEYS)
+    if absent:
+        # handed over once: this unit may insert those rows, and the next unit of the same
+        # transaction must then read them, not take them for missing
+        unit._absent.update(absent)
+        absent.clear()
     return unit
 
 
