@@ -23,6 +23,7 @@ from tests.pgcluster import LocalCluster, PgServer, _server_from_env, find_binar
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 WORKERS = 8
+BIN = Path(sys.executable).with_name("sampleloans")  # this environment's command, not PATH's
 
 LEDGER_WRITER = """
 import sys, time
@@ -93,7 +94,7 @@ def _cold_write(database: str, runs: int, env: dict[str, str]) -> list[float]:
     for i in range(runs):
         started = time.perf_counter()
         subprocess.run(
-            ["sampleloans", "--db", database, "--as", "curator@naoc.example", "samples", "move",
+            [str(BIN), "--db", database, "--as", "curator@naoc.example", "samples", "move",
              "CE5C0400YJFM00505", "--location", f"Shelf {i}"],
             check=True, capture_output=True, env=env,
         )  # fmt: skip
@@ -171,7 +172,7 @@ def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
         sqlite = str(Path(folder) / "demo" / "ledger.db")
         for extra in (["--db", pg], []):
             subprocess.run(
-                ["sampleloans", *extra, "demo", "--ledger-id", LEDGER_ID,
+                [str(BIN), *extra, "demo", "--ledger-id", LEDGER_ID,
                  *([] if extra else ["--dir", str(Path(folder) / "demo")])],
                 check=True, capture_output=True, env=env,
             )  # fmt: skip
