@@ -343,6 +343,9 @@ SMALL_EVENTS = 10_000
 def scaling_figures(work: Path, ingest: dict[str, float], checked: dict[str, float]) -> None:
     """Issue 13: import and verify per event, bench ledger / a 10k ledger of the same shape,
     and the import against a raw executemany of exactly the rows it writes (`bench.scaling`)."""
+    # a fresh folder: the same-rows floor replays onto copies it keeps there, and a copy left by
+    # an earlier run (`--reuse`) would already hold the events it replays
+    shutil.rmtree(work / "scaling", ignore_errors=True)
     small = in_child(
         "from bench.scaling import per_event\n"
         f"result = per_event({SMALL_EVENTS}, Path({str(work / 'scaling')!r}))\n"
