@@ -127,6 +127,25 @@ def event_body(
     }
 
 
+BODY_FIELDS = (
+    "seq",
+    "kind",
+    "payload",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "os_user",
+    "corrects_seq",
+    "reason",
+)
+"""The stored fields an event's hash covers, in `event_body`'s order (docs/ledger-format.md)."""
+
+
+def stored_body(row: Any) -> dict[str, Any]:
+    """`event_body` of a stored event row (any object with the `BODY_FIELDS` as attributes)."""
+    return {name: getattr(row, name) for name in BODY_FIELDS}
+
+
 def link_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """The hash of one event given the previous event's hash."""
     digest = hashlib.sha256()

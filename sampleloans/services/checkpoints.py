@@ -817,17 +817,7 @@ def _link_problems(
         )
     if row.prev_hash != prev_hash:
         problems.append(("chain", f"event {row.seq} does not link to event {row.seq - 1}"))
-    body = chain.event_body(
-        seq=row.seq,
-        kind=row.kind,
-        payload=row.payload,
-        occurred_at=row.occurred_at,
-        recorded_at=row.recorded_at,
-        actor=row.actor,
-        os_user=row.os_user,
-        corrects_seq=row.corrects_seq,
-        reason=row.reason,
-    )
+    body = chain.stored_body(row)
     try:
         if chain.link_hash(row.prev_hash, body) != row.hash:
             problems.append(("chain", f"event {row.seq} ({row.kind}) does not match its hash"))

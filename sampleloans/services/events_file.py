@@ -30,19 +30,7 @@ from sampleloans.services.common import require_role
 FORMAT = "sampleloans-events"
 VERSION = 1
 EXPORT_ROLES = ("curator", "compliance_officer")
-EVENT_FIELDS = (
-    "seq",
-    "kind",
-    "payload",
-    "occurred_at",
-    "recorded_at",
-    "actor",
-    "os_user",
-    "corrects_seq",
-    "reason",
-    "prev_hash",
-    "hash",
-)
+EVENT_FIELDS = (*chain.BODY_FIELDS, "prev_hash", "hash")  # the fields of an export line
 _INT_FIELDS = ("seq",)
 _OPTIONAL = {"corrects_seq": int, "reason": str}
 _BATCH = 5000

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from sampleloans.dates import days_between, from_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import store
-from sampleloans.ledger.chain import event_body
+from sampleloans.ledger.chain import stored_body
 from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
@@ -387,17 +387,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
                 ),
                 hash=event.hash,
                 prev_hash=event.prev_hash,
-                body=event_body(
-                    seq=event.seq,
-                    kind=event.kind,
-                    payload=event.payload,
-                    occurred_at=event.occurred_at,
-                    recorded_at=event.recorded_at,
-                    actor=event.actor,
-                    os_user=event.os_user,
-                    corrects_seq=event.corrects_seq,
-                    reason=event.reason,
-                ),
+                body=stored_body(event),
                 proof=paths[event.seq],
             )
         )
