@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -194,15 +195,22 @@ def _account_exists(name: str) -> bool:
 _numbers = count(1)
 
 
-@pytest.fixture
-def pg_url(pg_server: PgServer) -> Iterator[str]:
-    """A fresh empty database for one test (`postgresql://…`), dropped afterwards."""
+@contextmanager
+def fresh_database(pg_server: PgServer) -> Iterator[str]:
+    """A new empty database on the cluster (`postgresql://…`), dropped when the block ends."""
     name = f"sampleloans_t{os.getpid()}_{next(_numbers)}"
     pg_server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
     try:
         yield pg_server.url(name)
     finally:
         pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh empty database for one test, dropped afterwards."""
+    with fresh_database(pg_server) as url:
+        yield url
 
 
 def with_database(url: str, database: str) -> str:

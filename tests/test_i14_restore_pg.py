@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from sampleloans import migrate
 from sampleloans.cli import app
 from tests.conftest import CURATOR, OU_PI
-from tests.pgcluster import PgServer
+from tests.pgcluster import PgServer, fresh_database
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 STAFF = ["--as", CURATOR]
@@ -25,12 +25,8 @@ _numbers = count(1)
 @pytest.fixture
 def new_database(pg_server: PgServer) -> Iterator[str]:
     """A second empty database on the cluster (the restore's target), dropped afterwards."""
-    name = f"sampleloans_restore{os.getpid()}_{next(_numbers)}"
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
-    try:
-        yield pg_server.url(name)
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database(pg_server) as url:
+        yield url
 
 
 def _cli(runner: CliRunner, *args: str) -> Result:
