@@ -6,6 +6,7 @@ recipe). Without it, concurrent writers either fail with "database is locked" or
 chain head and fork the hash chain.
 """
 
+import itertools
 import os
 import shutil
 import sqlite3
@@ -830,6 +831,32 @@ def use_wal_file(path: Path) -> None:
 def memory_engine() -> Engine:
     """A private in-memory database (an "as of" replay is read there, then thrown away)."""
     return make_engine("sqlite://")
+
+
+_STREAMS = itertools.count(1)
+
+
+def stream_tuples(connection: Connection, query: str, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """The rows of a read query as plain tuples, fetched `batch` at a time, in the connection's
+    own transaction (its snapshot).
+
+    Through the driver's cursor, not Core's result: a whole-ledger pass (`verify`'s chain and
+    its index comparison) spent a third of its time building `Row` objects. PostgreSQL: a
+    server-side cursor, so the rows are not all fetched into memory at once.
+    """
+    raw = connection.connection.driver_connection
+    if is_postgres(connection):
+        # named: several streams may be open at once on one connection
+        name = f"sampleloans_stream_{next(_STREAMS)}"
+        cursor = raw.cursor(name=name)  # type: ignore[union-attr]  # psycopg
+    else:
+        cursor = raw.cursor()  # type: ignore[union-attr]  # sqlite3
+    try:
+        cursor.execute(query)
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+    finally:
+        cursor.close()
 
 
 def reader_of(session: Session) -> Engine:

@@ -7,6 +7,7 @@ catches truncation, a rollback to an older copy and a chain recomputed after tam
 
 import re
 import threading
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -385,40 +386,51 @@ def _check_chain(
         genesis = ""
     prev_hash, expected_seq, anchor_seen = genesis, 1, False
     clock = _RecordingClock()
+    link_hash, body_fields = chain.stored_link_hash, BODY
     query = f"SELECT {columns} FROM ledger_event ORDER BY seq"
-    for row in _stream(connection, query):
-        # the common case in a few comparisons; any doubt takes the checks that name the fault
+    for values in db.stream_tuples(connection, query):
+        # the common case in a few comparisons on a plain tuple; any doubt takes the checks that
+        # name the fault (on a named row)
         if not (
-            row[0] == expected_seq
-            and row[9] == prev_hash
-            and chain.stored_link_hash(prev_hash, dict(zip(BODY, row[:9], strict=True))) == row[10]
+            values[0] == expected_seq
+            and values[9] == prev_hash
+            and link_hash(prev_hash, dict(zip(body_fields, values[:9], strict=True))) == values[10]
         ):
-            _check_link(row, prev_hash, expected_seq, result)
-        if row[4] == clock.latest_text:  # the same moment as the last event's is in order
-            clock.latest_seq = row[0]
+            _check_link(StoredEvent._make(values), prev_hash, expected_seq, result)
+        if values[4] == clock.latest_text:  # the same moment as the last event's is in order
+            clock.latest_seq = values[0]
         else:
-            clock.check(row, result)
-        if anchor and row.seq == anchor[0]:
+            clock.check(StoredEvent._make(values), result)
+        if anchor and values[0] == anchor[0]:
             anchor_seen = True
-            if row.hash != anchor[1]:
-                result.problems.append(
-                    Problem(
-                        "anchor",
-                        f"event {row.seq} has hash {row.hash[:16]}… but the anchor says "
-                        f"{anchor[1][:16]}…: the ledger was rewritten or replaced since",
-                    )
-                )
-        prev_hash, expected_seq = row.hash, row.seq + 1
+            _check_anchor(values[10], anchor, result)
+        prev_hash, expected_seq = values[10], values[0] + 1
         result.events += 1
-        result.head_seq, result.head_hash = row.seq, row.hash
+        result.head_seq, result.head_hash = values[0], values[10]
         if progress is not None:
-            progress(row.seq)
+            progress(values[0])
     if anchor and not anchor_seen:
         result.problems.append(
             Problem(
                 "anchor",
                 f"the ledger ends at event {result.head_seq} but the anchor is event {anchor[0]}: "
                 "events were removed (truncation or a rollback to an older copy)",
+            )
+        )
+
+
+StoredEvent = namedtuple("StoredEvent", (*BODY, "prev_hash", "hash"))  # type: ignore[misc]
+"""A stored event row as `_check_chain` selects it, by name (for the checks that name a fault)."""
+
+
+def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) -> None:
+    """The event at the anchor's seq must have the anchor's hash."""
+    if hash_hex != anchor[1]:
+        result.problems.append(
+            Problem(
+                "anchor",
+                f"event {anchor[0]} has hash {hash_hex[:16]}… but the anchor says "
+                f"{anchor[1][:16]}…: the ledger was rewritten or replaced since",
             )
         )
 
@@ -433,9 +445,6 @@ class _RecordingClock:
 
     def check(self, row: Any, result: VerifyResult) -> None:
         """Report an event recorded before the event before it (or an unreadable time)."""
-        if row.recorded_at == self.latest_text:  # the same moment as the last: in order
-            self.latest_seq = row.seq
-            return
         try:
             recorded_at = datetime.fromisoformat(str(row.recorded_at))
         except ValueError:
