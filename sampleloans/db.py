@@ -836,7 +836,9 @@ def memory_engine() -> Engine:
 _STREAMS = itertools.count(1)
 
 
-def stream_tuples(connection: Connection, query: str, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+def stream_tuples(
+    connection: Connection, query: str, batch: int = 5000
+) -> Iterator[tuple[Any, ...]]:
     """The rows of a read query as plain tuples, fetched `batch` at a time, in the connection's
     own transaction (its snapshot).
 
