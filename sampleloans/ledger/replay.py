@@ -235,6 +235,55 @@ def _subjects_of(connection: Connection, seqs: Sequence[int]) -> Iterator[tuple[
             yield int(seq), subject_type, key
 
 
+class IndexCheck:
+    """The replayed index compared with the ledger's own `event_subject`, event by event, as a
+    replay of the whole ledger goes (`verify`), instead of copying it.
+
+    The index is the largest table (four to five entries per event): writing it into the scratch
+    copy and comparing the two with a set difference was a fifth of `verify`'s time on a
+    1M-event ledger. The stored entries are read in seq order beside the replay; each event's
+    entries are compared as a set with those stored under its seq. A stored entry under a seq
+    no event had, or left after the last event, is one no event produced.
+    """
+
+    LIMIT = 50
+    """Differences kept to name (all are counted)."""
+
+    def __init__(self, connection: Connection) -> None:
+        query = "SELECT seq, subject_type, subject_key FROM event_subject ORDER BY seq"
+        self._rows = db.stream_tuples(connection, query)
+        self._next: tuple[Any, ...] | None = next(self._rows, None)
+        self.extra: list[tuple[Any, ...]] = []
+        """Stored entries no event produced (the first `LIMIT`)."""
+        self.missing: list[tuple[Any, ...]] = []
+        """Entries the events produce that are not stored (the first `LIMIT`)."""
+        self.differences = 0
+
+    def event(self, seq: int, entries: set[tuple[int, str, str]]) -> None:
+        """Compare one replayed event's entries with the stored entries under its seq."""
+        stored: set[tuple[Any, ...]] = set()
+        while self._next is not None and self._next[0] <= seq:
+            if self._next[0] < seq:
+                self._note(self.extra, [self._next])
+            else:
+                stored.add(self._next)
+            self._next = next(self._rows, None)
+        if stored != entries:
+            self._note(self.extra, sorted(stored - entries))
+            self._note(self.missing, sorted(entries - stored))
+
+    def finish(self) -> None:
+        """Every stored entry after the last replayed event is one no event produced."""
+        while self._next is not None:
+            self._note(self.extra, [self._next])
+            self._next = next(self._rows, None)
+
+    def _note(self, found: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+        """Count differences; keep the first ones to name."""
+        self.differences += len(rows)
+        found.extend(rows[: max(0, self.LIMIT - len(self.extra) - len(self.missing))])
+
+
 def replay_into(
     source: Engine | Connection,
     target: Engine,
@@ -242,16 +291,20 @@ def replay_into(
     scope: Sequence[Subject] | None = None,
     *,
     batch: int = REPLAY_BATCH,
+    index_check: IndexCheck | None = None,
 ) -> str | None:
     """Replay the events of `source` (all, or those of `cut`; only what `scope` needs, when
     given) into the empty schema of `target`, writing every `batch` events; the first failure
     in words ("event N (kind) cannot be replayed: …"), or None.
 
     `source` is an engine or a connection whose open read transaction is the snapshot to replay.
+    With `index_check` (a whole replay, `source` a connection), the events and their index are
+    not copied: the replay reads the ledger's own, and hands each event's entries to the check.
     """
     cut = cut or Cut()
     with _connected(source) as reading, target.begin() as connection:
-        unit = Unit(connection, checks_now=False, empty=True)
+        stored = reading if index_check is not None else None
+        unit = Unit(connection, checks_now=False, empty=True, stored=stored)
         meta = LedgerMeta.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:
@@ -264,6 +317,8 @@ def replay_into(
             try:
                 event = event_from_payload(row.kind, json.loads(row.payload))
                 replay(unit, dict(row._mapping), envelope, event)
+                if index_check is not None:
+                    index_check.event(row.seq, unit.indexed())
                 count += 1
                 if count % batch == 0:
                     unit.release()

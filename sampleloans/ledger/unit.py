@@ -219,8 +219,13 @@ class Unit:
         checks_now: bool = True,
         session: Session | None = None,
         empty: bool = False,
+        stored: Connection | None = None,
     ) -> None:
         self.connection = connection
+        self.stored = stored
+        """A replay that copies neither the events nor their index (`verify`): both are the
+        ledger's own, read from this connection (the ledger's, in its snapshot), and each
+        event's index entries are left for the caller to compare (`indexed`)."""
         self.complete = empty
         """Whether every projection row is in memory (a replay into an empty schema, until rows
         are first forgotten): a key not held is then known to be missing, with no query."""
@@ -239,6 +244,7 @@ class Unit:
         self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
+        self._applying_seq, self._applying_kind = 0, ""  # the event being applied
         self._items_of: dict[str, set[str]] = {}  # loan → its item codes, once read
         self._new_items: dict[str, set[str]] = defaultdict(set)  # loan → items not yet written
         self._new_events: dict[Any, dict[str, Any]] = {}  # seq → event row not yet written
@@ -258,13 +264,16 @@ class Unit:
         if found is None:
             if name in self._absent or (self.complete and info.table.name not in _UNTRACKED):
                 return None
+            if self.stored is not None and name[0] == _EVENTS and ident[0] > self._applying_seq:
+                return None  # the ledger's own later events are not replayed yet
             if name[0] == _EVENTS and ident[0] in self._new_events:  # no flush for an event
                 return cast(M, Tracked(dict(self._new_events[ident[0]]), self._marks, name))
             if info.table.name in self._raw and name[0] != _EVENTS:  # a buffered row may be it
                 self.flush()
             values = self._session_copy(info, ident)
             if values is None:
-                row = self.connection.execute(info.select, info.key_params(ident)).first()
+                reading = self._reader_of(info.table.name)
+                row = reading.execute(info.select, info.key_params(ident)).first()
                 if row is None:
                     self._absent.add(name)  # every write of this transaction goes through it
                     return None
@@ -272,6 +281,13 @@ class Unit:
             found = self._rows[name] = Tracked(values, self._marks, name)
         self._used[name] = self._batch
         return cast(M, found)  # a Tracked row has every column of M as an attribute
+
+    def _reader_of(self, table_name: str) -> Connection:
+        """Where a table is read: the ledger's own events and index in a replay that does not
+        copy them (`stored`), else this unit's connection."""
+        if self.stored is not None and table_name in _UNTRACKED:
+            return self.stored
+        return self.connection
 
     def _session_copy(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
         """The values of a row the read session loaded in this transaction (a single command:
@@ -331,14 +347,19 @@ class Unit:
 
     def subjects_of(self, seq: int) -> list[tuple[str, str]]:
         """The (subject type, key) pairs an event is indexed under."""
-        self.flush()  # rare (incidents, corrections): everything is written first
+        if self.stored is not None and seq >= self._applying_seq:
+            # the ledger's own index holds every event's entries: up to the one being applied,
+            # the replay's own (none for a later event, as in a copy)
+            return sorted((kind, key) for at, kind, key in self._subjects if at == seq)
+        if self.stored is None:
+            self.flush()  # rare (incidents, corrections): everything is written first
         table = _info(EventSubject).table
         query = select(table.c.subject_type, table.c.subject_key).where(table.c.seq == seq)
-        return [(str(kind), str(key)) for kind, key in self.connection.execute(query)]
+        rows = self._reader_of(_SUBJECTS).execute(query.order_by(*table.primary_key.columns))
+        return [(str(kind), str(key)) for kind, key in rows]
 
     def kinds_after(self, code: str, after_seq: int) -> set[str]:
         """The kinds of the events about a sample after a given event (an index range scan)."""
-        self.flush()
         events, subjects = _info(LedgerEvent).table, _info(EventSubject).table
         query = (
             select(events.c.kind)
@@ -349,7 +370,15 @@ class Unit:
                 subjects.c.seq > after_seq,
             )
         )
-        return {str(kind) for (kind,) in self.connection.execute(query)}
+        if self.stored is None:
+            self.flush()
+            return {str(kind) for (kind,) in self.connection.execute(query)}
+        # the ledger's own index, up to the events replayed so far, and the one being applied
+        done = self.head.seq if self.head is not None else 0
+        kinds = {str(kind) for (kind,) in self.stored.execute(query.where(subjects.c.seq <= done))}
+        if (self._applying_seq, SubjectType.SAMPLE, code) in self._subjects:
+            kinds.add(self._applying_kind)
+        return kinds
 
     def _adopt(self, info: _TableInfo, row: Any) -> Tracked:
         """The identity-map record of a database row."""
@@ -382,14 +411,23 @@ class Unit:
         entry = (seq, subject_type, key)
         if entry not in self._subjects:
             self._subjects.add(entry)
+            if self.stored is not None:
+                return  # compared by the caller (`indexed`), not copied
             self._absent.discard((_SUBJECTS, entry))
             self._pending[_SUBJECTS].append(
                 {"seq": seq, "subject_type": subject_type, "subject_key": key}
             )
             self._raw.add(_SUBJECTS)
 
+    def indexed(self) -> set[tuple[int, str, str]]:
+        """The index entries (seq, subject type, key) of the event applied last."""
+        return self._subjects
+
     def insert_event(self, values: dict[str, Any]) -> None:
         """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
+        self._applying_seq, self._applying_kind = values["seq"], values["kind"]
+        if self.stored is not None:
+            return  # the ledger's own row, read from there (`_reader_of`)
         self._pending[_EVENTS].append(values)
         self._new_events[values["seq"]] = values
         self._absent.discard((_EVENTS, (values["seq"],)))

@@ -24,7 +24,7 @@ from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.ledger import chain, checks, replay
 from sampleloans.ledger.store import Context
 from sampleloans.ledger.unit import Touched
-from sampleloans.models import Agreement, Loan, Sample
+from sampleloans.models import Agreement, EventSubject, Loan, Sample
 from sampleloans.services.common import require_role
 
 VERIFY_REPLAY_BATCH = replay.REPLAY_BATCH
@@ -508,10 +508,11 @@ def replay_into(
     cut: replay.Cut | None = None,
     *,
     batch: int = replay.REPLAY_BATCH,
+    index_check: replay.IndexCheck | None = None,
 ) -> Problem | None:
     """Replay `source` (all of it, or as `cut` takes it) into the empty schema of `target`
     through the unit of work (`ledger/replay.py`); the first failure as a problem."""
-    failure = replay.replay_into(source, target, cut, batch=batch)
+    failure = replay.replay_into(source, target, cut, batch=batch, index_check=index_check)
     return None if failure is None else Problem("replay", failure)
 
 
@@ -531,20 +532,42 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _check_replay(connection: Connection, scratch: Path, result: VerifyResult) -> None:
-    """Replay into a scratch file and compare every projection table with the stored one."""
+    """Replay into a scratch file and compare every projection table with the stored one (the
+    event index as the replay goes, `replay.IndexCheck`; the others once it is done)."""
     path = scratch / "replay.db"
     target = db.scratch_engine(path)
     try:
         db.create_scratch_schema(target)
-        failure = replay_into(connection, target, batch=VERIFY_REPLAY_BATCH)
+        index_check = replay.IndexCheck(connection)
+        failure = replay_into(
+            connection, target, batch=VERIFY_REPLAY_BATCH, index_check=index_check
+        )
         crashpoints.reached("after_replay")
         if failure is not None:
             result.problems.append(failure)
             return
+        index_check.finish()
+        result.problems.extend(_index_problems(index_check))
         for table in _differing_tables(connection, path):
             result.problems.extend(compare_table(connection, target, table))
     finally:
         target.dispose()
+
+
+INDEX_TABLE = str(EventSubject.__tablename__)
+"""The projection compared as the replay goes (`replay.IndexCheck`), not in the scratch copy."""
+
+
+def _index_problems(check: replay.IndexCheck) -> list[Problem]:
+    """The differences between the replayed and the stored event index, as `compare_table`
+    names them."""
+    found = [(tuple(row), _extra_row) for row in check.extra]
+    found += [(tuple(row), _missing_row) for row in check.missing]
+    found.sort(key=lambda pair: pair[0])  # in key order, as `compare_table` merges them
+    problems = [name(INDEX_TABLE, row) for row, name in found]
+    if check.differences > len(problems):
+        problems.append(Problem("projection", f"{INDEX_TABLE}: more differences not shown"))
+    return problems
 
 
 def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
@@ -553,11 +576,12 @@ def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     Only those are compared row by row to name the differences; equal tables cost one pass in C.
     The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
+    tables = [table for table in db.projection_tables() if table != INDEX_TABLE]
     if db.is_postgres(connection):  # no ATTACH there: every table is compared row by row
-        return db.projection_tables()
+        return tables
     differing = []
     db.attach(connection, replayed, "replayed")
-    for table in db.projection_tables():
+    for table in tables:
         here, there = f"main.{table}", f"replayed.{table}"
         query = (
             f"SELECT EXISTS (SELECT * FROM {here} EXCEPT SELECT * FROM {there}) "

@@ -1,0 +1,181 @@
+"""Issue 13 point 5: `verify` compares the event index as the replay goes (`replay.IndexCheck`).
+
+The replay of a whole ledger copies neither the events nor their index into the scratch file: it
+reads the ledger's own (the chain stage proves the events) and compares each event's replayed
+index entries with the stored ones under its seq. These tests show the comparison names every
+kind of difference as the scratch comparison did, that the replay reads the stored index only
+up to the event being applied, and that both ways of replaying give the same projections.
+"""
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.cli import app
+from sampleloans.ledger import replay
+from sampleloans.services.verify import compare_table, verify
+from tests.conftest import COMPLIANCE
+from tests.test_verify_tamper import (  # noqa: F401  (pytest fixtures used by name)
+    engine,
+    history,
+    tamper,
+    template,
+)
+
+
+def _entries(path: Path, where: str = "1 = 1") -> list[tuple[int, str, str]]:
+    """Stored index entries, in key order."""
+    connection = sqlite3.connect(path)
+    try:
+        query = f"SELECT seq, subject_type, subject_key FROM event_subject WHERE {where} ORDER BY 1, 2, 3"  # noqa: E501
+        return [tuple(row) for row in connection.execute(query)]
+    finally:
+        connection.close()
+
+
+def _index_messages(ledger: Engine) -> list[str]:
+    """What `verify` says about the event index."""
+    return [p.message for p in verify(ledger).problems if p.message.startswith("event_subject")]
+
+
+def test_a_deleted_index_entry_is_named_as_missing(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    seq, kind, key = _entries(db_path, "subject_type = 'sample'")[5]
+    engine.dispose()
+    tamper(
+        db_path,
+        (
+            "DELETE FROM event_subject WHERE seq = ? AND subject_type = ? AND subject_key = ?",
+            (seq, kind, key),
+        ),
+    )
+    assert _index_messages(engine) == [
+        f"event_subject row {seq}/{kind}/{key} is produced by the events but missing"
+    ]
+
+
+def test_entries_no_event_produced_are_named_wherever_they_are(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    head = history[0]
+    seq = _entries(db_path)[10][0]
+    engine.dispose()
+    insert = "INSERT INTO event_subject (seq, subject_type, subject_key) VALUES (?, ?, ?)"
+    tamper(
+        db_path,
+        (insert, (seq, "sample", "NOT-A-SAMPLE")),  # under an event that has entries
+        (insert, (head + 7, "loan", "L-GHOST")),  # after the last event
+    )
+    assert _index_messages(engine) == [
+        f"event_subject row {seq}/sample/NOT-A-SAMPLE is in the database but no event produced it",
+        f"event_subject row {head + 7}/loan/L-GHOST is in the database but no event produced it",
+    ]
+
+
+def test_many_differences_are_counted_and_the_first_named(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    stored = len(_entries(db_path))
+    assert stored > replay.IndexCheck.LIMIT  # the rich history has enough entries
+    engine.dispose()
+    tamper(db_path, ("DELETE FROM event_subject", ()))
+    messages = _index_messages(engine)
+    assert len(messages) == replay.IndexCheck.LIMIT + 1
+    assert messages[-1] == "event_subject: more differences not shown"
+    assert all("produced by the events but missing" in m for m in messages[:-1])
+
+
+def test_verify_names_an_index_difference_through_the_cli(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    seq, kind, key = _entries(db_path, "subject_type = 'loan'")[0]
+    engine.dispose()
+    tamper(
+        db_path,
+        ("UPDATE event_subject SET subject_key = 'L-OTHER' WHERE seq = ? AND subject_type = ?",
+         (seq, kind)),
+    )  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["--db", str(db_path), "--as", COMPLIANCE, "verify"], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stdout.split())
+    assert f"event_subject row {seq}/loan/L-OTHER is in the database but no event produced" in text
+    assert f"event_subject row {seq}/loan/{key} is produced by the events but missing" in text
+
+
+def test_both_ways_of_replaying_give_the_same_projections(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The rich history has an incident, its resolution and a correction of it: the replay
+    that reads the stored index (subjects of the corrected event) equals the one that copies it,
+    table by table, and the index it compares as it goes equals the stored index."""
+    copied, read = db.scratch_engine(tmp_path / "a.db"), db.scratch_engine(tmp_path / "b.db")
+    try:
+        for target in (copied, read):
+            db.create_scratch_schema(target)
+        assert replay.replay_into(engine, copied) is None
+        with engine.connect() as connection:
+            db.begin_snapshot(connection)
+            check = replay.IndexCheck(connection)
+            assert replay.replay_into(connection, read, index_check=check) is None
+            check.finish()
+        assert (check.differences, check.extra, check.missing) == (0, [], [])
+        with read.connect() as connection:  # nothing of the ledger's own was copied
+            assert connection.exec_driver_sql("SELECT count(*) FROM ledger_event").scalar() == 0
+            assert connection.exec_driver_sql("SELECT count(*) FROM event_subject").scalar() == 0
+        for table in db.projection_tables():
+            if table != "event_subject":
+                assert compare_table(copied, read, table) == [], table
+            assert compare_table(engine, copied, table) == [], table
+    finally:
+        copied.dispose()
+        read.dispose()
+
+
+def test_a_correction_reads_the_stored_index_only_up_to_the_event_applied(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    """An index entry forged under a later event, naming the corrected incident's sample, is not
+    read by the replay of the correction (a copy would not hold it yet either): verify names the
+    forged entry and nothing else."""
+    connection = sqlite3.connect(db_path)
+    try:
+        (corrected,) = connection.execute(
+            "SELECT corrects_seq FROM ledger_event WHERE corrects_seq IS NOT NULL ORDER BY seq"
+        ).fetchone()
+        (sample,) = connection.execute(
+            "SELECT subject_key FROM event_subject WHERE seq = ? AND subject_type = 'sample'",
+            (corrected,),
+        ).fetchone()
+    finally:
+        connection.close()
+    engine.dispose()
+    forged = history[0] + 1
+    tamper(
+        db_path,
+        (
+            "INSERT INTO event_subject (seq, subject_type, subject_key) VALUES (?, 'sample', ?)",
+            (forged, sample),
+        ),
+    )
+    problems = [p.message for p in verify(engine).problems]
+    assert problems == [
+        f"event_subject row {forged}/sample/{sample} is in the database but no event produced it"
+    ]
