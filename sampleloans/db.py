@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import stat
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager, suppress
 from operator import itemgetter
 from pathlib import Path
@@ -838,7 +838,7 @@ _STREAMS = itertools.count(1)
 
 def stream_tuples(
     connection: Connection, query: str, batch: int = 5000
-) -> Iterator[tuple[Any, ...]]:
+) -> Generator[tuple[Any, ...], None, None]:
     """The rows of a read query as plain tuples, fetched `batch` at a time, in the connection's
     own transaction (its snapshot).
 

@@ -10,12 +10,14 @@ up to the event being applied, and that both ways of replaying give the same pro
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger import replay
+from sampleloans.services import verify as verify_module
 from sampleloans.services.verify import compare_table, verify
 from tests.conftest import COMPLIANCE
 from tests.test_verify_tamper import (  # noqa: F401  (pytest fixtures used by name)
@@ -179,3 +181,50 @@ def test_a_correction_reads_the_stored_index_only_up_to_the_event_applied(
     assert problems == [
         f"event_subject row {forged}/sample/{sample} is in the database but no event produced it"
     ]
+
+
+# --- the chain checked in a second process beside the replay (a large SQLite file) ---------------
+
+
+def test_the_chain_checked_beside_finds_what_it_finds_here(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An altered event and a changed projection row: the findings, their order, the head and
+    the event count are the same whether the chain is checked here or in the second process."""
+    engine.dispose()
+    tamper(
+        db_path,
+        ("UPDATE ledger_event SET actor = 'mallory@example.org' WHERE seq = 9", ()),
+        ("UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = 'CE5C0400YJFM00505'", ()),
+    )
+    here = verify(engine, anchor=history)
+    monkeypatch.setattr(verify_module, "CHAIN_BESIDE_EVENTS", 1)
+    beside_result = verify(engine, anchor=history)
+    assert [p.area for p in here.problems][:1] == ["chain"]
+    assert any("event 9" in p.message for p in here.problems)
+    assert beside_result.problems == here.problems
+    assert (beside_result.events, beside_result.head) == (here.events, here.head)
+    assert here.head.startswith(f"{history[0]}:")
+
+
+def test_a_large_ledger_checks_its_chain_in_a_second_process(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[int] = []
+    real = verify_module._ChainCheck.start
+
+    def start(self: verify_module._ChainCheck, *args: object) -> None:
+        real(self, *args)  # type: ignore[arg-type]
+        seen.append(0 if self.future is None else 1)
+
+    monkeypatch.setattr(verify_module._ChainCheck, "start", start)
+    assert verify(engine).ok
+    monkeypatch.setattr(verify_module, "CHAIN_BESIDE_EVENTS", 1)
+    result = verify(engine)
+    assert result.ok and result.head == f"{history[0]}:{history[1]}"
+    assert seen == [0, 1]  # here for a small ledger, beside for a large one

@@ -232,8 +232,8 @@ def _demo_folder(directory: Path | None) -> Path:
 
 
 @contextmanager
-def _chain_progress(*, quiet: bool) -> Iterator[Callable[[int], None] | None]:
-    """A transient progress bar over the hash chain on a terminal; nothing when piped."""
+def _replay_progress(*, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A transient progress bar over the replay of the ledger on a terminal; nothing when piped."""
     import sys
 
     if quiet or not sys.stderr.isatty():
@@ -242,7 +242,7 @@ def _chain_progress(*, quiet: bool) -> Iterator[Callable[[int], None] | None]:
     from rich.progress import Progress
 
     with Progress(console=console(stderr=True), transient=True) as progress:
-        task = progress.add_task("checking the hash chain", total=None)
+        task = progress.add_task("replaying the ledger", total=None)
 
         def advance(seq: int) -> None:
             if seq % 1000 == 0:
@@ -306,7 +306,7 @@ def verify(
     with errors_to_exit_codes():
         anchor_value = None if anchor is None else parse_anchor(anchor)
         engine, service_ctx = engine_context(ctx)
-        with _chain_progress(quiet=print_head or as_json) as advance:
+        with _replay_progress(quiet=print_head or as_json) as advance:
             result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
         extends = None
         if checkpoint is not None and public_key is not None:

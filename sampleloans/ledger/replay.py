@@ -30,7 +30,7 @@ identical to it (`tests/test_i13_scoped_as_of.py` compares the two).
 """
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -278,6 +278,10 @@ class IndexCheck:
             self._note(self.extra, [self._next])
             self._next = next(self._rows, None)
 
+    def close(self) -> None:
+        """Stop reading the stored index (its cursor is closed while the connection is open)."""
+        self._rows.close()
+
     def _note(self, found: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
         """Count differences; keep the first ones to name."""
         self.differences += len(rows)
@@ -292,6 +296,7 @@ def replay_into(
     *,
     batch: int = REPLAY_BATCH,
     index_check: IndexCheck | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> str | None:
     """Replay the events of `source` (all, or those of `cut`; only what `scope` needs, when
     given) into the empty schema of `target`, writing every `batch` events; the first failure
@@ -316,9 +321,17 @@ def replay_into(
                 continue
             try:
                 event = event_from_payload(row.kind, json.loads(row.payload))
-                replay(unit, dict(row._mapping), envelope, event)
+                # a copy of the row only where the unit writes it (not into `stored`'s replay)
+                replay(
+                    unit,
+                    row._mapping if stored is not None else dict(row._mapping),
+                    envelope,
+                    event,
+                )
                 if index_check is not None:
                     index_check.event(row.seq, unit.indexed())
+                if progress is not None:
+                    progress(row.seq)
                 count += 1
                 if count % batch == 0:
                     unit.release()

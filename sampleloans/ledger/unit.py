@@ -23,7 +23,7 @@ unit; after a flush, `sync` expires the ORM's copies of the rows the unit change
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +73,9 @@ KEEP_ROWS = 100_000
 whole batches at a time, until at most three quarters of it remain. Sized above the rows an
 import cycling through the bench collection keeps reading (20,000 loans, their items and
 samples, ~60,000 rows), so a large import does not read them again."""
+FORGOTTEN_KEYS = 1_000_000
+"""Keys of forgotten rows a replay from empty remembers at most (about 100 bytes each), so a new
+key is known to be free without a query: sized above the bench collection's 150,000 samples."""
 WRITTEN_ONLY = -1
 """The last-read batch of a row written and not read since: the first to be forgotten."""
 
@@ -227,8 +230,12 @@ class Unit:
         ledger's own, read from this connection (the ledger's, in its snapshot), and each
         event's index entries are left for the caller to compare (`indexed`)."""
         self.complete = empty
-        """Whether every projection row is in memory (a replay into an empty schema, until rows
-        are first forgotten): a key not held is then known to be missing, with no query."""
+        """Whether every projection row is known to this unit (a replay into an empty schema): a
+        key neither held nor forgotten (`_forgotten`, `_incomplete`) is then known to be
+        missing, with no query."""
+        self._forgotten: set[Key] = set()  # keys of rows forgotten while `complete`
+        self._incomplete: set[str] = set()  # tables whose forgotten rows' keys are not kept
+        self._written_only: list[Key] = []  # rows inserted since last forgetting, maybe unread
         self.checks_now = checks_now
         self.session = session  # the read side whose copies `sync` brings up to date
         self.head: Link | None = None
@@ -262,7 +269,12 @@ class Unit:
         name = (info.table.name, ident)
         found = self._rows.get(name)
         if found is None:
-            if name in self._absent or (self.complete and info.table.name not in _UNTRACKED):
+            if name in self._absent or (
+                self.complete
+                and name[0] not in _UNTRACKED
+                and name[0] not in self._incomplete
+                and name not in self._forgotten
+            ):
                 return None
             if self.stored is not None and name[0] == _EVENTS and ident[0] > self._applying_seq:
                 return None  # the ledger's own later events are not replayed yet
@@ -399,6 +411,7 @@ class Unit:
         name = (info.table.name, tuple(row[column] for column in info.key_columns))
         tracked = self._rows[name] = Tracked(row, self._marks, name)
         self._used[name] = WRITTEN_ONLY  # most new rows (consumptions, weighings) are not read
+        self._written_only.append(name)
         self._pending[info.table.name].append(tracked)
         self._absent.discard(name)
         if model is LoanItem:
@@ -423,14 +436,15 @@ class Unit:
         """The index entries (seq, subject type, key) of the event applied last."""
         return self._subjects
 
-    def insert_event(self, values: dict[str, Any]) -> None:
+    def insert_event(self, values: Mapping[str, Any]) -> None:
         """Buffer a ledger event row (kept out of the identity map: events are never changed)."""
         self._applying_seq, self._applying_kind = values["seq"], values["kind"]
         if self.stored is not None:
             return  # the ledger's own row, read from there (`_reader_of`)
-        self._pending[_EVENTS].append(values)
-        self._new_events[values["seq"]] = values
-        self._absent.discard((_EVENTS, (values["seq"],)))
+        row = values if isinstance(values, dict) else dict(values)
+        self._pending[_EVENTS].append(row)
+        self._new_events[row["seq"]] = row
+        self._absent.discard((_EVENTS, (row["seq"],)))
         self._raw.add(_EVENTS)
 
     def dirty_tables(self) -> set[str]:
@@ -573,22 +587,55 @@ class Unit:
         self.flush()
         self._batch += 1
         if len(self._rows) >= KEEP_ROWS:
-            used = self._used
-            stamps = sorted(used.get(key, WRITTEN_ONLY) for key in self._rows)
-            # whole batches at a time: every row last read in or before the batch at the cut
-            cut = stamps[len(stamps) - KEEP_ROWS * 3 // 4 - 1]
-            for key in [key for key in self._rows if used.get(key, WRITTEN_ONLY) <= cut]:
-                del self._rows[key]
-                used.pop(key, None)
-            self._items_of = {
-                number: codes
-                for number, codes in self._items_of.items()
-                if ("loan", (number,)) in self._rows
-            }
-            self._absent.clear()
-            self.complete = False
+            self._forget_written_only()
+        if len(self._rows) >= KEEP_ROWS:
+            self._forget_least_recent()
         if self.session is not None and len(self.held) > KEEP_ROWS:
             self.held.clear()  # the read side's copies are bounded the same way
+
+    def _forget_written_only(self) -> None:
+        """Forget the rows inserted and not read since (most consumptions, weighings, index
+        entries): no sort of the whole map, which cost a replay a tenth of its time."""
+        used = self._used
+        for key in self._written_only:
+            if used.get(key) == WRITTEN_ONLY and key in self._rows:
+                self._forget(key)
+        self._written_only.clear()
+        self._after_forgetting()
+
+    def _forget_least_recent(self) -> None:
+        """Forget whole batches of the rows read longest ago, until three quarters remain."""
+        used = self._used
+        stamps = sorted(used.get(key, WRITTEN_ONLY) for key in self._rows)
+        cut = stamps[len(stamps) - KEEP_ROWS * 3 // 4 - 1]
+        for key in [key for key in self._rows if used.get(key, WRITTEN_ONLY) <= cut]:
+            self._forget(key)
+        self._after_forgetting()
+
+    def _forget(self, key: Key) -> None:
+        """Drop one row from memory (it is written). A replay from empty remembers its key, so a
+        new key is still known to be free without a query; a row made by one event (keyed by
+        its seq) is read again only by a correction, and its table is just marked incomplete."""
+        del self._rows[key]
+        self._used.pop(key, None)
+        if self.complete:
+            if _TABLES[key[0]].key_columns[0] == "seq":
+                self._incomplete.add(key[0])
+            else:
+                self._forgotten.add(key)
+
+    def _after_forgetting(self) -> None:
+        """Drop what refers to forgotten rows; past a bound on the keys remembered, stop knowing
+        every row (the memory stays bounded; misses are then read from the database)."""
+        self._items_of = {
+            number: codes
+            for number, codes in self._items_of.items()
+            if ("loan", (number,)) in self._rows
+        }
+        self._absent.clear()
+        if len(self._forgotten) > FORGOTTEN_KEYS:
+            self.complete = False
+            self._forgotten.clear()
 
     def reset(
         self, head: Link | None = None, mission_root_ug: dict[str, int] | None = None
@@ -601,6 +648,9 @@ class Unit:
         self._rows.clear()
         self._used.clear()
         self.complete = False
+        self._forgotten.clear()
+        self._incomplete.clear()
+        self._written_only.clear()
         self._changed.clear()
         self._pending.clear()
         self._raw.clear()
@@ -792,7 +842,7 @@ def append(
     return envelope
 
 
-def replay(unit: Unit, row: dict[str, Any], envelope: Envelope, event: Event) -> None:
+def replay(unit: Unit, row: Mapping[str, Any], envelope: Envelope, event: Event) -> None:
     """Store a recorded event row and apply it (`verify`'s replay, "as of"): the same buffer
     and the same `apply` as `append`."""
     unit.insert_event(row)
