@@ -9,6 +9,7 @@ text ending in `Z` so that the stored value is exactly what the hash chain cover
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, true
@@ -46,6 +47,13 @@ class UTCDateTime(TypeDecorator):
             raise ValueError("naive datetime stored; every time inside is aware UTC")
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """`process_bind_param` through a cache when the text goes to the driver as it is: a
+        replay or an import writes the same event time into several rows and columns."""
+        if self.impl_instance.bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+        return _text_of_time
+
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
         """Read stored text back as an aware UTC datetime."""
         if value is None:
@@ -60,9 +68,19 @@ class UTCDateTime(TypeDecorator):
         return _time_from_text
 
 
+@lru_cache(maxsize=4096)
+def _text_of_time(value: datetime | None) -> str | None:
+    """`UTCDateTime.process_bind_param`, cached (equal instants have the same text; a naive
+    datetime raises, and is never cached)."""
+    return UTCDateTime.process_bind_param(_UTC_TEXT, value, None)
+
+
 def _time_from_text(value: str | None) -> datetime | None:
     """`UTCDateTime.process_result_value`, as a plain function."""
     return None if value is None else datetime.fromisoformat(value)
+
+
+_UTC_TEXT = UTCDateTime()
 
 
 def _utc(**kwargs: Any) -> Any:

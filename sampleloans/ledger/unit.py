@@ -153,6 +153,7 @@ class _TableInfo:
         self.table = table
         self.columns = tuple(column.name for column in table.columns)
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
+        self.key_set = frozenset(self.key_columns)
         self.value_columns = tuple(name for name in self.columns if name not in self.key_columns)
         self.insert = insert(table)
         self.select = select(table).where(
@@ -345,8 +346,18 @@ class Unit:
             codes = {str(item.__dict__["sample_code"]) for item in adopted}
             codes |= self._new_items.get(number, set())
             self._items_of[number] = codes
-        items = (self.get(LoanItem, (number, code)) for code in sorted(codes))
-        return [item for item in items if item is not None]
+        held, used, batch = self._rows, self._used, self._batch
+        items: list[LoanItem] = []
+        for code in sorted(codes):
+            key = (_ITEMS.name, (number, code))
+            item = cast(LoanItem | None, held.get(key))  # held: without `get`'s general path
+            if item is not None:
+                used[key] = batch
+            else:
+                item = self.get(LoanItem, (number, code))
+            if item is not None:
+                items.append(item)
+        return items
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
@@ -512,7 +523,8 @@ class Unit:
         for name, columns in self._changed.items():
             info = _TABLES[name[0]]
             row = self._rows[name].__dict__
-            shape = tuple(column for column in info.value_columns if column in columns)
+            # sorted: one statement per set of columns, whatever order they were set in
+            shape = tuple(sorted(columns - info.key_set))
             if not shape:
                 continue  # only key columns were set, to the same values
             params = info.key_params(name[1])
