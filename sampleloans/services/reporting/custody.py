@@ -34,7 +34,12 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services.common import get_institution, get_loan, get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
-from sampleloans.services.history import describe_payload, lineage
+from sampleloans.services.history import (
+    describe_payload,
+    lineage,
+    recorded_by_borrower,
+    roles_of,
+)
 from sampleloans.services.reporting.parts import (
     agreement_info,
     description_of,
@@ -207,6 +212,7 @@ def _custody_rows(
         if tracked is None or w.sample_code in tracked:
             weighings.setdefault(w.seq, []).append(w)
     holders = Holders(tracked)
+    roles = roles_of(session, None)  # every person's: a few rows, read once
     rows: list[CustodyRow] = []
     findings: list[Finding] = []
     # Core `select`: sqlmodel's is typed for at most four columns
@@ -227,7 +233,7 @@ def _custody_rows(
         .execution_options(yield_per=EVENT_BATCH)
     )
     for event in events:
-        row, found = _custody_row(session, event, shipments, weighings, holders)
+        row, found = _custody_row(session, event, shipments, weighings, holders, roles)
         rows.append(row)
         findings.extend(found)
     return rows, findings
@@ -239,6 +245,7 @@ def _custody_row(
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holders: Holders,
+    roles: dict[str, list[tuple[int, str]]],
 ) -> tuple[CustodyRow, list[Finding]]:
     p: dict[str, Any] = json.loads(event.payload)
     fields: dict[str, Any] = {
@@ -368,6 +375,7 @@ def _custody_row(
         recorded_at=recorded_at,
         backdated=is_backdated(occurred_at, recorded_at),
         handover=handover,
+        by_borrower=recorded_by_borrower(roles, event.actor, event.seq),
         **fields,
     )
     return row, found
