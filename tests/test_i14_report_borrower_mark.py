@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -25,6 +26,7 @@ from sampleloans.reports import render
 from sampleloans.reports.custody import BORROWER_MARK
 from sampleloans.services.reporting import build_report, make_request
 from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, ctx_for, fingerprint
+from tests.pgcluster import PgServer
 
 GOLDEN = Path(__file__).parent / "golden"
 KINDS = ("custody", "return", "overdue", "inventory")
@@ -167,10 +169,11 @@ def golden_custody_report(ledger: Path) -> Report:
         engine.dispose()
 
 
-def test_the_read_model_marks_by_the_role_and_each_layout_digests_its_own_fields(
+def test_the_read_model_marks_the_borrowers_people_and_each_layout_digests_its_fields(
     golden_ledger: Path,
 ) -> None:
-    """Service level: only event 105 is the borrower's; in layout 2 the same read model gives
+    """Service level: only event 105 (recorded by a person of UoC, the loan's borrower) is
+    marked; in layout 2 the same read model gives
     the digest and the very bytes of the layout-2 golden, in layout 3 another digest."""
     report = golden_custody_report(golden_ledger)
     body = report.body
@@ -187,3 +190,44 @@ def test_the_read_model_marks_by_the_role_and_each_layout_digests_its_own_fields
     )
     assert content_digest(unmarked) != content_digest(report)  # layout 3 digests the mark
     assert content_digest(replace(unmarked, layout=2)) == content_digest(as_layout_2)
+
+
+def test_on_a_secured_postgres_ledger_either_side_verifies_the_others_report(
+    pg_server: PgServer, pg_url: str, tmp_path: Path
+) -> None:
+    """Row-level security hides the person events from a researcher, so the mark is read from
+    what both sides see (the people and the loan): OU's researcher records an analysis and
+    prints the custody report of their loan, the curator prints their own; both are marked on
+    the same rows, and each verifies the other's file."""
+    name = pg_url.rsplit("/", 1)[1]
+    env = {"SAMPLELOANS_NOW": AFTER_THE_LEDGER, "COLUMNS": "200", "SAMPLELOANS_USER": ""}
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", pg_url, "demo"], env=env).exit_code == 0
+    secured = runner.invoke(app, ["--db", pg_url, "--as", CURATOR, "db", "secure"], env=env)
+    assert secured.exit_code == 0, secured.stderr
+    logins = {}
+    for email in (OU_PI, CURATOR):
+        pg_server.admin(
+            sql.SQL("ALTER ROLE {} PASSWORD 'borrower-mark'")
+            .format(sql.Identifier(email))
+            .as_string(None)
+        )
+        logins[email] = PgServer(pg_server.host, pg_server.port, email, "borrower-mark").url(name)
+    env = {"COLUMNS": "200", "SAMPLELOANS_USER": ""}  # a secured ledger keeps the server's clock
+    consumed = runner.invoke(app, ["--db", logins[OU_PI], "loans", "consume", "L-2025-OU",
+                                   "--sample", "CE5C0300YJFM00307", "--technique", "SIMS",
+                                   "--mass", "1 mg", "--destructive"], env=env)  # fmt: skip
+    assert consumed.exit_code == 0, consumed.stderr
+    files = {}
+    for email in (OU_PI, CURATOR):
+        files[email] = tmp_path / f"{email}.pdf"
+        args = ["report", "custody", "--loan", "L-2025-OU", "--out", str(files[email])]
+        printed = runner.invoke(app, ["--db", logins[email], *args], env=env)
+        assert printed.exit_code == 0, printed.stderr
+        assert marked_actors(files[email]) == [OU_PI, OU_PI]  # the inventory and the analysis
+    for reader, writer in ((CURATOR, OU_PI), (OU_PI, CURATOR)):
+        checked = runner.invoke(
+            app, ["--db", logins[reader], "verify-document", str(files[writer])], env=env
+        )
+        assert checked.exit_code == 0, (reader, checked.stdout)
+        assert "byte-identical to a fresh rendering" in checked.stdout

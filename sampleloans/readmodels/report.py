@@ -146,8 +146,8 @@ class CustodyRow:
     courier: str = ""
     witness: str = ""
     handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
-    # recorded by a researcher of the borrowing institution (the role held when recording);
-    # printed and digested from layout 3 on (LAYOUT_FIELDS)
+    # recorded by a person of the institution the event's loan is lent to (services/reporting/
+    # custody.Borrowers); printed and digested from layout 3 on (LAYOUT_FIELDS)
     by_borrower: bool = False
 
 

@@ -376,7 +376,7 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
     per batch)."""
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
-        roles = roles_of(session, {row.actor for row in batch})
+        roles = _roles_of(session, {row.actor for row in batch})
         for row in batch:
             yield HistoryEntry(
                 seq=row.seq,
@@ -391,37 +391,31 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
                 corrected_by=tuple(corrected.get(row.seq, [])),
                 imported_by=importer_of(row.os_user),
                 handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
-                by_borrower=recorded_by_borrower(roles, row.actor, row.seq),
+                by_borrower=_role_at(roles.get(row.actor, ()), row.seq) == Role.RESEARCHER,
             )
 
 
 ROLE_KINDS = ("person.added", "person.role_changed")
 
 
-def roles_of(session: Session, actors: set[str] | None) -> dict[str, list[tuple[int, str]]]:
-    """Each actor's roles over time (every person's when `actors` is None), from the events that
-    gave them (seq, role), in order: the curator sees an event marked as the borrower's by the
-    role its actor had when recording it (issue 14 point 6), not the role they hold today
-    (`people set-role`)."""
-    query = (
+def _roles_of(session: Session, actors: set[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each actor's roles over time, from the events that gave them (seq, role), in order: the
+    curator sees an event marked as the borrower's by the role its actor had when recording it
+    (issue 14 point 6), not the role they hold today (`people set-role`)."""
+    rows = session.execute(
         sa_select(col(EventSubject.subject_key), col(LedgerEvent.seq), col(LedgerEvent.payload))
         .join(LedgerEvent, col(LedgerEvent.seq) == col(EventSubject.seq))
-        .where(col(EventSubject.subject_type) == "person", col(LedgerEvent.kind).in_(ROLE_KINDS))
+        .where(
+            col(EventSubject.subject_type) == "person",
+            col(EventSubject.subject_key).in_(sorted(actors)),
+            col(LedgerEvent.kind).in_(ROLE_KINDS),
+        )
         .order_by(col(LedgerEvent.seq))
-    )
-    if actors is not None:
-        query = query.where(col(EventSubject.subject_key).in_(sorted(actors)))
-    rows = session.execute(query).all()
+    ).all()
     roles: dict[str, list[tuple[int, str]]] = {}
     for email, seq, payload in rows:
         roles.setdefault(str(email), []).append((int(seq), str(json.loads(payload)["role"])))
     return roles
-
-
-def recorded_by_borrower(roles: dict[str, list[tuple[int, str]]], actor: str, seq: int) -> bool:
-    """Whether event `seq` was recorded by a researcher, i.e. by the borrower (`roles`: from
-    `roles_of`): a researcher records only on their own institution's loans."""
-    return _role_at(roles.get(actor, ()), seq) == Role.RESEARCHER
 
 
 def _role_at(history: Iterable[tuple[int, str]], seq: int) -> str | None:
