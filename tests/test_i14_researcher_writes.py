@@ -418,3 +418,25 @@ def test_upgrade_sql_shows_the_guard(tmp_path: Path) -> None:
     assert "GRANT UPDATE (last_event_at" in done.stdout
     assert "IF to_regproc('sampleloans_login_institution') IS NULL THEN RETURN" in done.stdout
     assert "0005_researcher_write_guard" in done.stdout
+
+
+def test_verify_names_a_privilege_a_login_gets_through_another_role(
+    pg_server: PgServer, ledger: str
+) -> None:
+    """A researcher's login made a member of some other role that may set due dates: the
+    login is named, though neither it nor its group was granted anything."""
+    extra = f"sampleloans_test_extra{os.getpid()}"
+    pg_server.admin(
+        f"DO $$ BEGIN IF to_regrole('{extra}') IS NULL THEN CREATE ROLE {extra} NOLOGIN; "
+        "END IF; END $$"
+    )
+    _admin(pg_server, ledger, f"GRANT UPDATE (due_at) ON loan TO {extra}")
+    pg_server.admin(f'GRANT {extra} TO "{OU_PI}"')
+    try:
+        found = _cli(_login(pg_server, ledger, CURATOR), "verify")
+    finally:
+        pg_server.admin(f'REVOKE {extra} FROM "{OU_PI}"')
+        _admin(pg_server, ledger, f"REVOKE UPDATE (due_at) ON loan FROM {extra}")
+        pg_server.admin(f"DROP ROLE {extra}")
+    assert found.exit_code == 1, found.stdout
+    assert f"{OU_PI} may UPDATE loan (due_at)" in found.stdout, found.stdout
