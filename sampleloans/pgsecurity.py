@@ -102,6 +102,14 @@ GUARDED_TABLES = tuple(sorted({*RESEARCHER_INSERTS, *RESEARCHER_UPDATES} - {"led
 `projection_write_needs_event`: at commit, a researcher's change to one is refused unless the
 same transaction appended the ledger's newest event in their name."""
 GUARD_TRIGGER = "projection_write_needs_event"
+RESEARCHER_LOGIN = (
+    f"pg_has_role(session_user, '{GROUP_ROLES['researcher']}', 'MEMBER') "
+    f"AND NOT pg_has_role(session_user, '{OWNER_ROLE}', 'MEMBER')"
+)
+"""The guard's `WHEN`: the login is a researcher. A superuser is a member of every role, the
+owner's too, so the DBA is not one. Built-in calls only (no SQL function to call): it is
+evaluated for every row any login writes, and it keeps curators' rows out of the deferred
+queue."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 
 _FUNCTIONS = (
@@ -147,13 +155,6 @@ _FUNCTIONS = (
     END $$""",
     "CREATE OR REPLACE TRIGGER ledger_event_actor BEFORE INSERT ON ledger_event "
     "FOR EACH ROW EXECUTE FUNCTION ledger_event_actor()",
-    # whether the login is a researcher (a superuser is a "member" of every role: not one)
-    f"""CREATE OR REPLACE FUNCTION sampleloans_login_is_researcher() RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-        SELECT coalesce((SELECT NOT r.rolsuper
-                         AND pg_has_role(r.oid, '{GROUP_ROLES["researcher"]}', 'MEMBER')
-                         FROM pg_roles r WHERE r.rolname = session_user), false)
-    $$""",
     # a researcher changes projections only with an event of theirs in the same transaction:
     # checked at commit (a deferred constraint trigger), when every event of it is appended.
     # Writers append under one lock and the chain is linear, so a transaction's events are the
@@ -276,7 +277,7 @@ def _guards(tables: list[str]) -> list[str]:
         statements.append(
             f"CREATE CONSTRAINT TRIGGER {GUARD_TRIGGER} AFTER INSERT OR UPDATE ON {table} "
             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-            "WHEN (sampleloans_login_is_researcher()) "
+            f"WHEN ({RESEARCHER_LOGIN}) "
             f"EXECUTE FUNCTION {GUARD_TRIGGER}()"
         )
     return statements
@@ -338,7 +339,6 @@ def _owners(tables: list[str]) -> list[str]:
             "sampleloans_set_login(text, text, boolean)",
             "sampleloans_chain_head()",
             f"{GUARD_TRIGGER}()",
-            "sampleloans_login_is_researcher()",
         )
     ]
     # the chain check must see the whole chain, whoever appends (RLS hides most of it)

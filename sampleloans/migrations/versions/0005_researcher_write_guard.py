@@ -31,6 +31,11 @@ RESEARCHER = "sampleloans_researcher"
 OWNER = "sampleloans_owner"
 SECURED_MARKER = "sampleloans_login_institution"
 GUARD = "projection_write_needs_event"
+# the login is a researcher, and not a superuser (who is a "member" of every role, OWNER's too)
+RESEARCHER_LOGIN = (
+    f"pg_has_role(session_user, '{RESEARCHER}', 'MEMBER') "
+    f"AND NOT pg_has_role(session_user, '{OWNER}', 'MEMBER')"
+)
 INSERTS = (
     "ledger_event",
     "event_subject",
@@ -80,11 +85,6 @@ WRITABLE_BEFORE = (
 GUARDED = tuple(sorted({*INSERTS, *UPDATES} - {"ledger_event"}))
 
 FUNCTIONS = (
-    f"""CREATE OR REPLACE FUNCTION sampleloans_login_is_researcher() RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-        SELECT coalesce((SELECT NOT r.rolsuper AND pg_has_role(r.oid, '{RESEARCHER}', 'MEMBER')
-                         FROM pg_roles r WHERE r.rolname = session_user), false)
-    $fn$""",
     f"""CREATE OR REPLACE FUNCTION {GUARD}() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
     DECLARE
@@ -102,7 +102,6 @@ FUNCTIONS = (
         END IF;
         RETURN NULL;
     END $fn$""",
-    f"ALTER FUNCTION sampleloans_login_is_researcher() OWNER TO {OWNER}",
     f"ALTER FUNCTION {GUARD}() OWNER TO {OWNER}",
 )
 
@@ -121,7 +120,7 @@ def _table_statements() -> list[str]:
             lines.append(
                 f"CREATE CONSTRAINT TRIGGER {GUARD} AFTER INSERT OR UPDATE ON {table} "
                 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-                f"WHEN (sampleloans_login_is_researcher()) EXECUTE FUNCTION {GUARD}()"
+                f"WHEN ({RESEARCHER_LOGIN}) EXECUTE FUNCTION {GUARD}()"
             )
         body = ";\n        ".join(lines)
         out.append(
