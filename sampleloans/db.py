@@ -1161,7 +1161,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0004_checkpoint"
+SCHEMA_HEAD = "0005_researcher_write_guard"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

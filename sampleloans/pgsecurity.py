@@ -59,9 +59,57 @@ RLS_TABLES = (
     *OWN_INSTITUTION_TABLES,
     *STAFF_ONLY_TABLES,
 )
-RESEARCHER_ALSO_WRITES = ("sample",)
-"""A researcher's consumption or split changes a sample's masses (replay checks them); they
-never write people, institutions or agreements (their own institution decides what they see)."""
+RESEARCHER_INSERTS = (
+    "ledger_event",
+    "event_subject",
+    "weighing",  # loans receive
+    "consumption",  # loans consume
+    "sample",  # loans split: the child
+    "loan_item",  # loans split: the child's item
+    "incident",  # incidents report
+    "inventory",  # loans inventory
+)
+"""The tables a researcher's lab events insert into (`ledger/apply.py`: `_received`,
+`_consumed`, `_loan_split`, `_incident`, `_inventory`); never people, institutions, agreements."""
+RESEARCHER_UPDATES = {
+    "loan": (
+        "last_event_at",
+        "last_loan_wide_event_at",
+        "status",
+        "last_inventory_at",
+        "next_inventory_due_at",
+    ),
+    "loan_item": ("state", "held_ug", "consumed_ug", "split_ug", "lost_ug"),
+    "sample": (
+        "last_event_at",
+        "condition",
+        "custody_state",
+        "custodian",
+        "on_loan_ug",
+        "consumed_ug",
+        "split_ug",
+        "lost_ug",
+        "frozen",
+    ),
+    "shipment": ("received_at", "received_by", "seal_intact", "condition_on_receipt"),
+}
+"""The only columns a researcher's lab events change (the same appliers): granted column by
+column, so a researcher's login cannot set a loan's due date, obligations or institution, an
+item's issued mass, a sample's vault mass, … even in `psql` (tests/test_i14_researcher_writes.py
+derives these from the statements each lab command runs)."""
+GUARDED_TABLES = tuple(sorted({*RESEARCHER_INSERTS, *RESEARCHER_UPDATES} - {"ledger_event"}))
+"""The projection tables a researcher may write, each guarded by the constraint trigger
+`projection_write_needs_event`: at commit, a researcher's change to one is refused unless the
+same transaction appended the ledger's newest event in their name."""
+GUARD_TRIGGER = "projection_write_needs_event"
+RESEARCHER_LOGIN = (
+    f"pg_has_role(session_user, '{GROUP_ROLES['researcher']}', 'MEMBER') "
+    f"AND NOT pg_has_role(session_user, '{OWNER_ROLE}', 'MEMBER')"
+)
+"""The guard's `WHEN`: the login is a researcher. A superuser is a member of every role, the
+owner's too, so the DBA is not one. Built-in calls only (no SQL function to call): it is
+evaluated for every row any login writes, and it keeps curators' rows out of the deferred
+queue."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 
 _FUNCTIONS = (
@@ -107,6 +155,28 @@ _FUNCTIONS = (
     END $$""",
     "CREATE OR REPLACE TRIGGER ledger_event_actor BEFORE INSERT ON ledger_event "
     "FOR EACH ROW EXECUTE FUNCTION ledger_event_actor()",
+    # a researcher changes projections only with an event of theirs in the same transaction:
+    # checked at commit (a deferred constraint trigger), when every event of it is appended.
+    # Writers append under one lock and the chain is linear, so a transaction's events are the
+    # newest ones until it commits: its last event is the chain's head, inserted by this very
+    # transaction (xmin). Security definer: the owner reads the head through row-level security.
+    f"""CREATE OR REPLACE FUNCTION {GUARD_TRIGGER}() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        head_actor text;
+        head_xmin xid;
+    BEGIN
+        SELECT e.actor, e.xmin INTO head_actor, head_xmin FROM ledger_event e
+        ORDER BY e.seq DESC LIMIT 1;
+        IF head_xmin IS DISTINCT FROM pg_current_xact_id()::xid
+           OR head_actor IS DISTINCT FROM session_user::text THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
+                '%s on %s by %s in a transaction that appended no event of theirs: ',
+                TG_OP, TG_TABLE_NAME, session_user)
+                || 'a researcher changes their loans only by recording an event';
+        END IF;
+        RETURN NULL;
+    END $$""",
     # people add / deactivate on a secured ledger: the owner may create roles, a curator not
     f"""CREATE OR REPLACE FUNCTION sampleloans_set_login(email text, person_role text,
                                                         may_login boolean) RETURNS void
@@ -175,19 +245,41 @@ def _grants(tables: list[str]) -> list[str]:
     UPDATE, DELETE or TRUNCATE on the events."""
     groups = ", ".join(GROUP_ROLES.values())
     staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
-    researcher_writes = {"loan", *LOAN_SCOPED_TABLES, *APPEND_ONLY_TABLES, *RESEARCHER_ALSO_WRITES}
+    researcher = GROUP_ROLES["researcher"]
     statements = [f"GRANT USAGE ON SCHEMA public TO {groups}"]
     for table in tables:
         statements.append(f"REVOKE ALL ON {table} FROM PUBLIC")
+        # a table-level REVOKE also revokes the column privileges: rerunning starts afresh
         statements.append(f"REVOKE INSERT, UPDATE ON {table} FROM {groups}")
         statements.append(f"GRANT SELECT ON {table} TO {groups}")
         if table in READ_ONLY_TABLES:
             continue
         append_only = table in APPEND_ONLY_TABLES or table in KEPT_RECORD_TABLES
-        verbs = "INSERT" if append_only else "INSERT, UPDATE"
-        writers = groups if table in researcher_writes else staff
-        statements.append(f"GRANT {verbs} ON {table} TO {writers}")
+        statements.append(
+            f"GRANT {'INSERT' if append_only else 'INSERT, UPDATE'} ON {table} TO {staff}"
+        )
+        if table in RESEARCHER_INSERTS:
+            statements.append(f"GRANT INSERT ON {table} TO {researcher}")
+        if table in RESEARCHER_UPDATES:
+            columns = ", ".join(RESEARCHER_UPDATES[table])
+            statements.append(f"GRANT UPDATE ({columns}) ON {table} TO {researcher}")
     statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {groups}")
+    return statements
+
+
+def _guards(tables: list[str]) -> list[str]:
+    """The deferred constraint trigger on every projection table a researcher may write (only
+    a researcher's rows are queued: `WHEN` is checked at once, curators' writes pass free)."""
+    statements = []
+    for table in (t for t in GUARDED_TABLES if t in tables):
+        # constraint triggers have no CREATE OR REPLACE
+        statements.append(f"DROP TRIGGER IF EXISTS {GUARD_TRIGGER} ON {table}")
+        statements.append(
+            f"CREATE CONSTRAINT TRIGGER {GUARD_TRIGGER} AFTER INSERT OR UPDATE ON {table} "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            f"WHEN ({RESEARCHER_LOGIN}) "
+            f"EXECUTE FUNCTION {GUARD_TRIGGER}()"
+        )
     return statements
 
 
@@ -246,6 +338,7 @@ def _owners(tables: list[str]) -> list[str]:
             "sampleloans_event_is_mine(bigint)",
             "sampleloans_set_login(text, text, boolean)",
             "sampleloans_chain_head()",
+            f"{GUARD_TRIGGER}()",
         )
     ]
     # the chain check must see the whole chain, whoever appends (RLS hides most of it)
@@ -267,6 +360,7 @@ def secure_statements(tables: list[str]) -> list[str]:
         *_FUNCTIONS,
         *_owners(tables),
         *_grants(tables),
+        *_guards(tables),
         *_policies(tables),
     ]
 
@@ -355,7 +449,79 @@ def defence_problems(connection: Any) -> list[str]:
     elif state == "D":
         problems.append("trigger ledger_event_actor is disabled: an event's actor is not checked")
     problems += _event_grant_problems(connection)
+    problems += _guard_problems(connection, enabled)
+    problems += _researcher_grant_problems(connection)
     problems += _privileged_people(connection)
+    return problems
+
+
+def _guard_problems(connection: Any, tables: dict[str, bool]) -> list[str]:
+    """A guarded table whose constraint trigger is missing or disabled."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = :name AND c.relnamespace = 'public'::regnamespace"
+        ),
+        {"name": GUARD_TRIGGER},
+    ).all()
+    state = {str(row[0]): str(row[1]) for row in rows}
+    problems = []
+    for table in (t for t in GUARDED_TABLES if t in tables):
+        if state.get(table, "D") == "D":
+            how = "missing" if table not in state else "disabled"
+            problems.append(
+                f"trigger {GUARD_TRIGGER} is {how} on {table}: a researcher's login may change "
+                "their loans' rows there without recording an event"
+            )
+    return problems
+
+
+def _researcher_grant_problems(connection: Any) -> list[str]:
+    """A privilege a researcher (the group or one login) holds beyond what their lab events
+    write: INSERT outside RESEARCHER_INSERTS, UPDATE of a column outside RESEARCHER_UPDATES.
+
+    A login holds more than its group only through a grant naming it or another role it is a
+    member of: only such logins are checked one by one (not every researcher of a big ledger).
+    """
+    rows = connection.execute(
+        text(
+            "WITH grantees AS ("
+            "  SELECT (aclexplode(c.relacl)).grantee AS oid FROM pg_class c "
+            "  WHERE c.relnamespace = 'public'::regnamespace AND c.relacl IS NOT NULL "
+            "  UNION SELECT (aclexplode(a.attacl)).grantee FROM pg_attribute a "
+            "  JOIN pg_class c ON c.oid = a.attrelid "
+            "  WHERE c.relnamespace = 'public'::regnamespace AND a.attacl IS NOT NULL), "
+            "checked AS ("
+            "  SELECT r.oid, r.rolname FROM pg_roles r WHERE NOT r.rolsuper AND ("
+            "    r.rolname = :group OR (r.rolcanlogin AND pg_has_role(r.oid, :group, 'MEMBER') "
+            "    AND (r.oid IN (SELECT oid FROM grantees) OR EXISTS (SELECT 1 FROM "
+            "      pg_auth_members m WHERE m.member = r.oid AND m.roleid <> to_regrole(:group))))))"
+            "SELECT r.rolname, c.relname, a.attname, "
+            "has_column_privilege(r.oid, c.oid, a.attnum, 'UPDATE'), "
+            "has_table_privilege(r.oid, c.oid, 'INSERT') "
+            "FROM checked r CROSS JOIN pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1, 2, 3"
+        ),
+        {"group": GROUP_ROLES["researcher"]},
+    ).all()
+    updates: dict[tuple[str, str], list[str]] = {}
+    inserts: set[tuple[str, str]] = set()
+    for role, table, column, may_update, may_insert in rows:
+        if may_update and column not in RESEARCHER_UPDATES.get(table, ()):
+            updates.setdefault((str(role), str(table)), []).append(str(column))
+        if may_insert and table not in RESEARCHER_INSERTS:
+            inserts.add((str(role), str(table)))
+    problems = [
+        f"{role} may UPDATE {table} ({', '.join(columns)}): a researcher's lab events change "
+        f"only {', '.join(RESEARCHER_UPDATES.get(table, ())) or 'none of its columns'}; "
+        "revoke it ('db secure' grants no more)"
+        for (role, table), columns in sorted(updates.items())
+    ]
+    problems += [
+        f"{role} may INSERT into {table}: a researcher's lab events never do; revoke it"
+        for role, table in sorted(inserts)
+    ]
     return problems
 
 

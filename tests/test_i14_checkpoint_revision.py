@@ -98,12 +98,12 @@ def test_upgrade_brings_in_the_checkpoint_table_on_sqlite(
     assert "db upgrade" in listed.stderr
     checked = _cli(runner, str(ledger), *STAFF, "verify")
     assert checked.exit_code == 0, checked.stdout
-    assert "sampleloans db upgrade" in checked.stderr and "0004_checkpoint" in checked.stderr
+    assert "sampleloans db upgrade" in checked.stderr and db.SCHEMA_HEAD in checked.stderr
     assert fingerprint(ledger) == before  # reads write nothing
 
     upgraded = _cli(runner, str(ledger), *STAFF, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.stderr
-    assert migrate.head_revision() == "0004_checkpoint"
+    assert migrate.head_revision() == db.SCHEMA_HEAD
     assert {"checkpoint", "checkpoint_no_update", "checkpoint_no_delete"} <= _sqlite_tables(ledger)
     kept = _cli(runner, str(ledger), *STAFF, "checkpoint", "--key", str(key))
     assert kept.exit_code == 0, kept.stderr
@@ -131,7 +131,7 @@ def test_upgrade_from_0003_on_postgres(
     assert refused.exit_code == 3 and "db upgrade" in refused.stderr, refused.stderr
     upgraded = _cli(runner, pg_url, *STAFF, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.stderr
-    assert "0003" in upgraded.stdout and "0004_checkpoint" in upgraded.stdout
+    assert "0003" in upgraded.stdout and db.SCHEMA_HEAD in upgraded.stdout
     with psycopg.connect(pg_url) as connection:
         names = {
             row[0]

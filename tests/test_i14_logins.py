@@ -11,6 +11,7 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner, Result
 
+from sampleloans import pgsecurity
 from sampleloans.cli import app
 from tests.pgcluster import PgServer
 
@@ -180,9 +181,15 @@ def test_role_table_privilege_matrix(pg_server: PgServer, secured: str, group: s
     assert granted["ledger_event"] == {"SELECT", "INSERT"}
     assert granted["event_subject"] == {"SELECT", "INSERT"}
     assert granted["ledger_meta"] == {"SELECT"}
-    assert granted["loan"] == {"SELECT", "INSERT", "UPDATE"}
     # a researcher who could rewrite their person row could move to another institution
     staff = group != "sampleloans_researcher"
+    # researchers: INSERT where their lab events insert, UPDATE only column by column
+    # (tests/test_i14_researcher_writes.py), never table-wide
+    assert granted["loan"] == ({"SELECT", "INSERT", "UPDATE"} if staff else {"SELECT"})
+    if not staff:
+        inserts = {table for table, verbs in granted.items() if "INSERT" in verbs}
+        assert inserts == set(pgsecurity.RESEARCHER_INSERTS)
+        assert not any("UPDATE" in verbs for verbs in granted.values())
     assert granted["person"] == ({"SELECT", "INSERT", "UPDATE"} if staff else {"SELECT"})
     assert not any(verbs & {"DELETE", "TRUNCATE"} for verbs in granted.values())
     owners = _rows(

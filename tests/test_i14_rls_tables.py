@@ -242,9 +242,11 @@ def test_another_institutions_row_cannot_be_inserted(
 def test_tampering_with_own_projection_rows_is_caught_by_verify(
     pg_server: PgServer, pg_url: str
 ) -> None:
-    """The researcher's login may update their own loans' projection rows (their lab's events
-    are applied with it), so a direct UPDATE bypassing the events is possible: `verify`
-    (replay compared row by row) names it. Separate database: this one is changed."""
+    """The researcher's login may no longer update their own loans' projection rows directly
+    (column grants and the guard trigger, revision 0005: tests/test_i14_researcher_writes.py);
+    the change a researcher can still force, with a forged event of their own in the same
+    transaction, is named by `verify` (the event's hash, and its replay). Separate database: this
+    one is changed."""
     name = pg_url.rsplit("/", 1)[1]
     runner = CliRunner()
     env = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "COLUMNS": "200"}
@@ -257,11 +259,27 @@ def test_tampering_with_own_projection_rows_is_caught_by_verify(
             .format(sql.Identifier(email), sql.Literal(PASSWORD))
             .as_string(None)
         )
+    with (
+        psycopg.connect(_login(pg_server, name)) as connection,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        connection.execute("UPDATE loan SET obligations = 'tampered' WHERE institution = 'IPGP'")
+    stamp = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     with psycopg.connect(_login(pg_server, name)) as connection:
+        connection.execute(
+            "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
+            "os_user, prev_hash, hash) SELECT h.seq + 1, 'loan.inventory', "
+            '\'{"held":[],"note":null,"number":"L-2025-IPGP"}\', '
+            f"{stamp}, "
+            f"{stamp}, session_user, 'psql', h.hash, repeat('e', 64) "
+            "FROM sampleloans_chain_head() h"
+        )
         changed = connection.execute(
-            "UPDATE loan SET obligations = 'tampered' WHERE institution = 'IPGP'"
+            "UPDATE loan SET last_inventory_at = '2099-01-01T00:00:00Z' WHERE institution = 'IPGP'"
         ).rowcount
     assert changed > 0
     found = runner.invoke(app, ["--db", _login(pg_server, name, CURATOR), "verify"])
     assert found.exit_code == 1, found.stdout
-    assert "loan" in found.stdout and "tampered" in found.stdout
+    # the forged event is named (its hash; IPGP's loan is closed, so it cannot be replayed)
+    assert "(loan.inventory) does not match its hash" in found.stdout, found.stdout
+    assert "cannot be replayed: loan L-2025-IPGP is closed" in found.stdout, found.stdout

@@ -146,6 +146,9 @@ class CustodyRow:
     courier: str = ""
     witness: str = ""
     handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
+    # recorded by a person of the institution the event's loan is lent to (services/reporting/
+    # custody.Borrowers); printed and digested from layout 3 on (LAYOUT_FIELDS)
+    by_borrower: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,9 +283,13 @@ class InventoryBody:
 CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # The page layout a report is printed in, carried as "v" in its metadata, so that
 # `verify-document` re-renders a file in the layout it was made with: 1 = before signed
-# checkpoints (no checkpoint lines on the first page), 2 = naming its signed checkpoint.
-REPORT_LAYOUT = 2
-REPORT_LAYOUTS = (1, 2)
+# checkpoints (no checkpoint lines on the first page), 2 = naming its signed checkpoint, 3 = the
+# custody report marks the events a researcher of the borrower recorded.
+REPORT_LAYOUT = 3
+REPORT_LAYOUTS = (1, 2, 3)
+# Read-model fields a layout added, with the first layout that has them: an older layout's content
+# digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
+LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,7 @@ class Report:
 
     `checkpoint` is the signed checkpoint the report names (None: none covers its head yet);
     like the head, it is printed beside the content and not part of the content digest.
+    `layout` is the page layout it is printed in; its content digest covers that layout's fields.
     """
 
     request: ReportRequest
@@ -350,25 +358,30 @@ def checkpoint_document(report: Report) -> dict[str, Any] | None:
 _ATOMS = (str, int, float, type(None), datetime)
 
 
-def _plain(value: Any) -> Any:
-    """`dataclasses.asdict` for the read models, without its deep copies (same JSON)."""
+def _plain(value: Any, layout: int = REPORT_LAYOUT) -> Any:
+    """`dataclasses.asdict` for the read models, without its deep copies (same JSON), with the
+    fields of `layout` only."""
     if isinstance(value, _ATOMS):
         return value
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return [_plain(v, layout) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+        return {k: _plain(v, layout) for k, v in value.items()}
+    names = _field_names(type(value), layout)
+    return {name: _plain(getattr(value, name), layout) for name in names}
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_NAMES: dict[tuple[type, int], tuple[str, ...]] = {}
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    """The field names of a dataclass, in order (remembered per class: called once per row)."""
-    names = _FIELD_NAMES.get(cls)
+def _field_names(cls: type, layout: int) -> tuple[str, ...]:
+    """The field names of a dataclass in `layout`, in order (remembered per class and layout:
+    called once per row)."""
+    names = _FIELD_NAMES.get((cls, layout))
     if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+        names = _FIELD_NAMES[(cls, layout)] = tuple(
+            f.name for f in fields(cls) if LAYOUT_FIELDS.get((cls, f.name), 0) <= layout
+        )
     return names
 
 
@@ -383,34 +396,34 @@ _JSON = json.JSONEncoder(
 )
 
 
-def _canonical_parts(value: Any) -> Iterator[str]:
+def _canonical_parts(value: Any, layout: int) -> Iterator[str]:
     """Sorted-key compact JSON of a read model (dataclasses as objects), in pieces.
 
     The pieces joined are `json.dumps(_plain(value), sort_keys=True, separators=(",", ":"),
     ensure_ascii=False)`; a list is written item by item, so a report of 100,000 events never
-    holds the JSON of all of them at once.
+    holds the JSON of all of them at once. Only the fields `layout` has are written.
     """
     if isinstance(value, (tuple, list)):
         yield "["
         for index, item in enumerate(value):
             if index:
                 yield ","
-            yield _JSON.encode(_plain(item))
+            yield _JSON.encode(_plain(item, layout))
         yield "]"
     elif isinstance(value, dict) or not isinstance(value, _ATOMS):
-        pairs = value if isinstance(value, dict) else _plain_fields(value)
+        pairs = value if isinstance(value, dict) else _plain_fields(value, layout)
         yield "{"
         for index, key in enumerate(sorted(pairs)):
             yield ("," if index else "") + _JSON.encode(key) + ":"
-            yield from _canonical_parts(pairs[key])
+            yield from _canonical_parts(pairs[key], layout)
         yield "}"
     else:
         yield _JSON.encode(value)
 
 
-def _plain_fields(value: Any) -> dict[str, Any]:
-    """A dataclass's fields by name, values as they are."""
-    return {name: getattr(value, name) for name in _field_names(type(value))}
+def _plain_fields(value: Any, layout: int) -> dict[str, Any]:
+    """A dataclass's fields in `layout` by name, values as they are."""
+    return {name: getattr(value, name) for name in _field_names(type(value), layout)}
 
 
 def _canonical_data(report: Report) -> dict[str, Any]:
@@ -425,13 +438,15 @@ def _canonical_data(report: Report) -> dict[str, Any]:
 
 
 def canonical_content(report: Report) -> str:
-    """Sorted-key compact JSON of everything a report says except the ledger head."""
-    return "".join(_canonical_parts(_canonical_data(report)))
+    """Sorted-key compact JSON of everything a report says except the ledger head (in the
+    report's layout)."""
+    return "".join(_canonical_parts(_canonical_data(report), report.layout))
 
 
 def content_digest(report: Report) -> str:
-    """The content digest printed on every page and stored in the PDF metadata."""
+    """The content digest printed on every page and stored in the PDF metadata: of the content
+    as the report's layout has it (a field a later layout added is left out)."""
     digest = hashlib.sha256()
-    for part in _canonical_parts(_canonical_data(report)):
+    for part in _canonical_parts(_canonical_data(report), report.layout):
         digest.update(part.encode("utf-8"))
     return digest.hexdigest()

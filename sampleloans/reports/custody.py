@@ -22,6 +22,8 @@ EVENT_HEADER = (
 # the time column fits '2025-04-24 08:00 UTC' on one line; the party columns an e-mail
 EVENT_WIDTHS = (0.045, 0.145, 0.095, 0.165, 0.165, 0.065, 0.095, 0.045, 0.08, 0.1)
 RECORDED_WIDTHS = (0.06, 0.2, 0.09, 0.65)  # an e-mail fits whole in 0.2
+BORROWER_MARK = "(the borrower)"  # under the e-mail of a person of the borrower (layout 3)
+BORROWER_LAYOUT = 3  # the first page layout that marks the borrower's events
 
 # Hand-overs get a signature line per party. The persons printed are the hand-over row's party
 # fields (readmodels.report.CustodyRow), named here and nowhere else.
@@ -105,10 +107,15 @@ def story(report: Report) -> list[Any]:
     out += layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
     described = tables.data_tables(
         ("Seq", "Recorded by", "OS account", "What the ledger records"),
-        ((e.seq, e.recorded_by, e.os_user, e.description) for e in body.events),
+        (
+            (e.seq, _recorded_by_cell(e, report.layout), e.os_user, e.description)
+            for e in body.events
+        ),
         RECORDED_WIDTHS,
         marked=marked,
     )
+    if report.layout >= BORROWER_LAYOUT:
+        described.insert(0, layout.para(BORROWER_NOTE, st["note"]))
     out += layout.section("Event descriptions, and who recorded each", described)
     out += handover_signatures(body)
     out.append(layout.signature_blocks(("Curator", "Compliance officer")))
@@ -141,6 +148,20 @@ def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
             received,
             SIGNATURE_CELL,
         )
+
+
+BORROWER_NOTE = (
+    f"Recorded by: the person who entered the event; {BORROWER_MARK} marks an event a person "
+    "of the borrowing institution recorded in their lab (receipt, analysis, split, incident, "
+    "inventory); every other event was recorded by the lender's staff."
+)
+
+
+def _recorded_by_cell(e: CustodyRow, page_layout: int) -> str:
+    """Who recorded an event; from layout 3 on, a person of the borrower is marked so."""
+    if e.by_borrower and page_layout >= BORROWER_LAYOUT:
+        return f"{e.recorded_by}\n{BORROWER_MARK}"
+    return e.recorded_by
 
 
 def _time_cell(e: CustodyRow) -> str:

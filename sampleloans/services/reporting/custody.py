@@ -17,6 +17,7 @@ from sampleloans.models import (
     LedgerEvent,
     Loan,
     LoanItem,
+    Person,
     Shipment,
     Weighing,
 )
@@ -123,7 +124,8 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
         items.sort(key=lambda i: (i.code, i.loan))
     # a lineage report sees only its own samples' events: track (and judge) only those
     tracked = set(keys) if request.sample else None
-    events, findings = _custody_rows(session, subject_type, keys, numbers, tracked)
+    borrowers = Borrowers(session, loans)
+    events, findings = _custody_rows(session, subject_type, keys, numbers, tracked, borrowers)
     # judged at the moment the report shows: its --as-of, else its generation time
     at = from_iso(request.as_of) if request.as_of else now
     body = CustodyBody(
@@ -135,6 +137,35 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
         findings=tuple(findings),
     )
     return body, label
+
+
+class Borrowers:
+    """Which events a person of the borrowing institution recorded (the custody report's
+    "(the borrower)" mark, layout 3): the actor's institution is the institution of the loan
+    the event is about.
+
+    Read from the `person` and `loan` rows alone, which every reader of the report sees alike: a
+    researcher's own institution's people and the lender's staff under PostgreSQL's row-level
+    security, everyone for a curator (the person events that carry role changes are hidden
+    from a researcher, so the role held when recording cannot be the rule here). A person's
+    institution never changes; only a researcher of the borrower records on its loans.
+    """
+
+    def __init__(self, session: Session, loans: list[Loan]) -> None:
+        self.borrower = {loan.number: loan.institution for loan in loans}
+        rows = session.execute(sa_select(col(Person.email), col(Person.institution))).all()
+        self.home = {str(email): str(institution) for email, institution in rows}
+
+    def recorded(self, kind: str, payload: dict[str, Any], actor: str) -> bool:
+        """Whether a person of the borrower of the event's loan recorded it."""
+        if kind.startswith("loan."):
+            number = payload.get("number")
+        elif kind.startswith("incident."):
+            number = payload.get("loan")
+        else:
+            return False
+        borrower = self.borrower.get(str(number)) if number else None
+        return borrower is not None and self.home.get(actor) == borrower
 
 
 class Holders:
@@ -188,7 +219,8 @@ def _custody_rows(
     subject_type: str,
     keys: list[str],
     loan_numbers: list[str],
-    tracked: set[str] | None = None,
+    tracked: set[str] | None,
+    borrowers: Borrowers,
 ) -> tuple[list[CustodyRow], list[Finding]]:
     """Every event of the scope in seq order: one streamed query, no per-event look-up."""
     in_scope = select(EventSubject.seq).where(
@@ -227,7 +259,7 @@ def _custody_rows(
         .execution_options(yield_per=EVENT_BATCH)
     )
     for event in events:
-        row, found = _custody_row(session, event, shipments, weighings, holders)
+        row, found = _custody_row(session, event, shipments, weighings, holders, borrowers)
         rows.append(row)
         findings.extend(found)
     return rows, findings
@@ -239,6 +271,7 @@ def _custody_row(
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holders: Holders,
+    borrowers: Borrowers,
 ) -> tuple[CustodyRow, list[Finding]]:
     p: dict[str, Any] = json.loads(event.payload)
     fields: dict[str, Any] = {
@@ -368,6 +401,7 @@ def _custody_row(
         recorded_at=recorded_at,
         backdated=is_backdated(occurred_at, recorded_at),
         handover=handover,
+        by_borrower=borrowers.recorded(kind, p, event.actor),
         **fields,
     )
     return row, found
