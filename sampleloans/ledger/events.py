@@ -53,7 +53,27 @@ def event_from_payload(kind: str, payload: dict[str, Any]) -> Event:
         for name in cls.pair_fields:
             if name in payload:
                 payload[name] = [CodeMass._make(pair) for pair in payload[name]]
-    return cls(**payload)
+    try:
+        return cls(**payload)
+    except TypeError:
+        raise ValueError(_payload_mismatch(cls, payload)) from None
+
+
+def _payload_mismatch(cls: type[Event], payload: dict[str, Any]) -> str:
+    """Which fields a stored payload lacks or has beyond its kind's, in words."""
+    fields = {field.name for field in dataclasses.fields(cls)}
+    required = {
+        field.name
+        for field in dataclasses.fields(cls)
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    }
+    missing, unknown = sorted(required - set(payload)), sorted(set(payload) - fields)
+    parts = [f"lacks {', '.join(missing)}"] if missing else []
+    parts += (
+        [f"has fields a {cls.kind} event does not have ({', '.join(unknown)})"] if unknown else []
+    )
+    found = " and ".join(parts) or "does not fit its fields"
+    return f"the {cls.kind} payload {found}"
 
 
 @_register
