@@ -23,10 +23,11 @@ unit; after a flush, `sync` expires the ORM's copies of the rows the unit change
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from pydantic_core import PydanticUndefined
@@ -160,6 +161,7 @@ class _TableInfo:
             *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
         )
         self.updates: dict[tuple[str, ...], Any] = {}
+        self.binds: dict[tuple[str, ...], Any] = {}
         self.defaults: dict[str, Any] = {}
         for name in self.columns:
             found = model.model_fields.get(name)
@@ -179,6 +181,20 @@ class _TableInfo:
                 .where(*(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns))
                 .values({name: bindparam(f"v_{name}") for name in columns})
             )
+        return found
+
+    def update_binds(
+        self, columns: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]]:
+        """The bound names of `update_of(columns)` (key, then values) and what picks the
+        values from a row (cached per column set: an update of many rows builds no names)."""
+        found = self.binds.get(columns)
+        if found is None:
+            names = tuple(f"k_{name}" for name in self.key_columns)
+            names += tuple(f"v_{name}" for name in columns)
+            getter = itemgetter(*columns)  # one column: the value itself, not a tuple
+            pick = getter if len(columns) > 1 else lambda row: (getter(row),)
+            found = self.binds[columns] = (names, pick)
         return found
 
     def key_params(self, ident: tuple[Any, ...]) -> dict[str, Any]:
@@ -504,10 +520,14 @@ class Unit:
             return
         info = _TABLES[table_name]  # described when its first row was buffered
         rows = []
+        width = len(info.columns)
         for row in pending:
             if isinstance(row, Tracked):
                 self._changed.pop(row._key, None)
-                rows.append({name: row.__dict__[name] for name in info.columns})
+                values = row.__dict__  # the row's columns and nothing else (read at once)
+                if len(values) != width:
+                    values = {name: values[name] for name in info.columns}
+                rows.append(values)
             else:
                 rows.append(row)
         db.write_many(self.connection, info.insert, "insert", table_name, rows)
@@ -527,9 +547,8 @@ class Unit:
             shape = tuple(sorted(columns - info.key_set))
             if not shape:
                 continue  # only key columns were set, to the same values
-            params = info.key_params(name[1])
-            params.update({f"v_{column}": row[column] for column in shape})
-            by_shape[(name[0], shape)].append(params)
+            binds, pick = info.update_binds(shape)
+            by_shape[(name[0], shape)].append(dict(zip(binds, (*name[1], *pick(row)), strict=True)))
         self._changed.clear()
         for (table_name, shape), rows in by_shape.items():
             db.write_many(
