@@ -12,9 +12,13 @@ general ones give.
 """
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +28,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.commands.listing import write_jsonl
+from sampleloans.dates import parse_datetime
 from sampleloans.ledger import replay
 from sampleloans.ledger.envelope import from_stored
 from sampleloans.models import Loan, Sample
@@ -137,3 +142,44 @@ def test_jsonl_lines_are_the_json_arrays_objects_through_the_cli(
     lines = as_lines.stdout.splitlines()
     assert len(objects) >= 2 and [json.loads(line) for line in lines] == objects
     assert lines == [json.dumps(o, sort_keys=True, ensure_ascii=False) for o in objects]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-06-01T09:00:00+00:00",
+        "2025-06-01T09:00:00.5+00:00",
+        "2025-06-01T09:00:00.123456+00:00",
+        "2025-06-01T09:00:00.000000+00:00",
+        "2025-06-01T09:00+00:00",
+        "2025-06-01T24:00:00+00:00",
+    ],
+)
+def test_a_time_with_a_zero_offset_reads_as_isoparse_reads_it(text: str) -> None:
+    from dateutil.parser import isoparse
+
+    assert parse_datetime(text) == isoparse(text).astimezone(UTC)
+
+
+def test_a_command_run_at_an_isoformat_now_starts_without_dateutils_parser(
+    db_path: Path, run: Run
+) -> None:
+    """SAMPLELOANS_NOW as Python's isoformat writes it (what the bench sets) is read without
+    importing dateutil's parser and time-zone modules at start-up."""
+    signed_agreement(run)
+    received_loan(run, samples=(S1,))
+    probe = (
+        "import sys\nsys.argv = ['sampleloans', 'status', '--loan', 'L-1']\n"
+        "from sampleloans.cli import main\ntry:\n    main()\nexcept SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('dateutil.parser'))\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "SAMPLELOANS_DB": str(db_path), "SAMPLELOANS_USER": CURATOR,
+           "SAMPLELOANS_NOW": (NOW + timedelta(days=1)).isoformat()}  # fmt: skip
+    assert env["SAMPLELOANS_NOW"].endswith("+00:00")
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert "L-1" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
