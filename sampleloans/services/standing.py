@@ -333,7 +333,8 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     # loans often share a due date, and then the row needs no look-up at all.
     inventory_date = return_date = ""
     inventory_days = return_days = 0
-    add_inventory = add_return = _no_row
+    add_inventory: Callable[[tuple[Any, ...]], None] = _no_row
+    add_return: Callable[[tuple[Any, ...]], None] = _no_row
     # plain DB-API rows: no per-row result processing by SQLAlchemy, no ORM objects
     session.flush()  # pending changes first, as `session.exec` would
     result = session.connection().execute(_overdue_candidates(bound, scope))
