@@ -88,12 +88,15 @@ def parse_datetime(text: str, field: str = "time") -> datetime:
 
 
 def _stored_form(stripped: str) -> datetime | None:
-    """Exactly what to_iso writes ('2025-04-24T10:00:00Z'), else None.
+    """Exactly what to_iso writes ('2025-04-24T10:00:00Z'), or that with the UTC offset
+    written '+00:00' (what Python's `isoformat` writes), else None.
 
     isoparse reads such text to the same instant; reading it here spares the import of
     dateutil's parser (and its time-zone modules) at the start of every command run with
     SAMPLELOANS_NOW or `--at` in that form. Anything else, valid or not, goes to isoparse.
     """
+    if stripped.endswith("+00:00"):
+        stripped = stripped[: -len("+00:00")] + "Z"
     try:
         return from_iso(stripped)
     except ValueError:

@@ -271,7 +271,9 @@ def test_the_cut_and_the_scope_are_index_seeks(demo: Path) -> None:
                     p for p in plan if p.startswith(("SCAN ledger_event", "SCAN event_subject"))
                 ]
                 assert not scans, (statement, plan)
-                if statement.lstrip().startswith("SELECT max("):  # the cut: a range, not a walk
+                # the cut: a range, not a walk (the head, max(seq) of the whole table, is one
+                # seek of the table's b-tree)
+                if statement.lstrip().startswith("SELECT max(") and "WHERE" in statement:
                     assert any("(occurred_at<?" in p for p in plan), plan
     finally:
         engine.dispose()

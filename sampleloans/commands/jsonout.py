@@ -183,8 +183,14 @@ _to_words = methodcaller("replace", "_", "-")
 
 
 def _time_or_none(value: Any) -> Any:
-    """`_json_value('time', value)` with a shortcut for a datetime."""
-    return _utc_time(value) if type(value) is datetime else _json_value("time", value)
+    """`_json_value('time', value)` with a shortcut for a datetime in UTC (`_utc_time`'s
+    text, inline: two calls a row on lists of 150,000 rows)."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return (
+            f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
+        )
+    return _json_value("time", value)
 
 
 def _fix_for(kind: str, annotation: Any) -> Callable[[Any], Any]:

@@ -127,12 +127,7 @@ def _last_occurred(connection: Connection, moment: datetime, up_to: int | None =
     # answers it), but not within one ("…:05.5Z" sorts before "…:05Z"): those few rows of
     # the moment's own second are compared as datetimes.
     second = to_iso(moment.replace(microsecond=0))[:19]
-    # `seq + 0`: not the rowid's own max, which SQLite would find by walking the whole table
-    # back from its end; a range of the `occurred_at` index (covering: it holds the seq)
-    before = connection.execute(
-        select(func.max(table.c.seq + 0)).where(table.c.occurred_at < second, *within)
-    ).scalar()
-    last = int(before or 0)
+    last = _last_before(connection, second, up_to)
     same_second = select(table.c.seq, table.c.occurred_at).where(
         table.c.occurred_at >= second,
         table.c.occurred_at < second + "~",
@@ -143,6 +138,42 @@ def _last_occurred(connection: Connection, moment: datetime, up_to: int | None =
         if from_stored(occurred) <= moment:
             last = max(last, int(seq))
     return last
+
+
+def _last_before(connection: Connection, second: str, up_to: int | None) -> int:
+    """The last seq (≤ `up_to`) of an event dated before `second` (a stored time's first 19
+    characters); 0 when none.
+
+    The event with the latest date before `second` is found by one seek of the `occurred_at`
+    index, and it is the answer unless an event recorded after it is back-dated before
+    `second`. Seqs have no gaps, so that is checked by counting the events after it dated from
+    `second` on: a range of the index as long as what happened after the moment, not as long as
+    all that happened before it (751,623 of 1,000,033 events for a loan's mid-life moment on
+    the bench ledger). When the count falls short, the whole range before `second` answers.
+    """
+    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    within = [] if up_to is None else [table.c.seq <= up_to]
+    latest = connection.execute(
+        select(table.c.seq)
+        .where(table.c.occurred_at < second, *within)
+        .order_by(table.c.occurred_at.desc())
+        .limit(1)
+    ).scalar()
+    if latest is None:
+        return 0
+    top = up_to if up_to is not None else _head_seq(connection)
+    # `seq + 0` (here and below): the covering `occurred_at` index, not a walk of the table
+    later = connection.execute(
+        select(func.count()).where(
+            table.c.occurred_at >= second, table.c.seq + 0 > latest, table.c.seq + 0 <= top
+        )
+    ).scalar()
+    if later == top - latest:
+        return int(latest)
+    before = connection.execute(
+        select(func.max(table.c.seq + 0)).where(table.c.occurred_at < second, *within)
+    ).scalar()
+    return int(before or 0)
 
 
 def scope_seqs(connection: Connection, scope: Iterable[Subject], cut: Cut) -> list[int]:

@@ -8,7 +8,7 @@ row the filters match (one `SELECT count(*)` of the same query), for a "showing 
 footer.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -58,7 +58,7 @@ class Listing(Generic[T]):
     total: Callable[[], int]
 
 
-def view_maker(view_type: type[T]) -> Callable[[Iterable[Any]], T]:
+def view_maker(view_type: type[T]) -> Callable[[Sequence[Any]], T]:
     """A function that builds a frozen dataclass view from its field values in field order.
 
     A frozen dataclass's own `__init__` sets each field through `object.__setattr__`: for a
@@ -75,10 +75,13 @@ def view_maker(view_type: type[T]) -> Callable[[Iterable[Any]], T]:
     ):
         raise TypeError(f"{view_type.__name__}: not a plain dataclass view")
     new = object.__new__
+    count = len(names)
 
-    def make(values: Iterable[Any]) -> T:
+    def make(values: Sequence[Any]) -> T:
+        if len(values) != count:  # checked here: a strict zip costs more than the rest
+            raise ValueError(f"{view_type.__name__}: {len(values)} values for {count} fields")
         view = new(view_type)
-        view.__dict__.update(zip(names, values, strict=True))
+        view.__dict__.update(zip(names, values, strict=False))
         return view
 
     return make
@@ -104,6 +107,42 @@ def batches(session: Session, query: Query) -> Iterator[list[Any]]:
     result = session.connection().execute(query)
     for batch in result.partitions(BATCH_ROWS):
         yield list(batch)
+
+
+def plain_batches(session: Session, query: Query) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """`batches` as plain tuples: the driver's rows, with each column's own result conversion
+    (a stored time to a datetime, SQLite's 0/1 to a bool) applied a column at a time.
+
+    For lists of many rows: SQLAlchemy's per-row processing and Row objects cost more than
+    the fetch itself (150,000 samples); here only the columns that need a conversion are
+    touched, in C (`map` of the type's own processor). On SQLite only, whose driver describes
+    no column types (a type's processor then depends on nothing else); elsewhere the rows of
+    `batches`, as tuples.
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        for rows in batches(session, query):
+            yield [tuple(row) for row in rows]
+        return
+    session.flush()
+    result = session.connection().execute(query)
+    conversions = tuple(
+        (index, convert)
+        for index, column in enumerate(query.selected_columns)
+        if (convert := column.type.result_processor(dialect, None)) is not None
+    )
+    cursor = result.cursor
+    while batch := cursor.fetchmany(BATCH_ROWS):
+        if not conversions:
+            yield batch
+            continue
+        columns: list[Iterable[Any]] = list(zip(*batch, strict=True))
+        for index, convert in conversions:
+            columns[index] = map(convert, columns[index])
+        yield list(zip(*columns, strict=True))
+    # closed once read to the end; a reader that stops early (a closed pipe) leaves it to the
+    # connection, as `batches` does: closing it here later could find the database gone
+    result.close()
 
 
 def counter(session: Session, query: Query) -> Callable[[], int]:

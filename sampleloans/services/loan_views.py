@@ -42,6 +42,7 @@ from sampleloans.services.listing import (
     batches,
     counter,
     paged,
+    plain_batches,
     view_maker,
 )
 from sampleloans.units import quote_input
@@ -324,7 +325,7 @@ _make_loan_row = view_maker(LoanRow)
 
 def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
     """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
-    for batch in batches(session, query):
+    for batch in plain_batches(session, query):
         for number, agreement, owner, pi, status, kind, due_at, samples, issued, held in batch:
             days_left, overdue = rule.return_due(status, due_at, now)
             totals = (int(samples), int(issued), int(held))

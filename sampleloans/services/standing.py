@@ -310,11 +310,15 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     # late is an earlier date, so the dates in order give the rows most days late first.
     # The query reads loans by number and a loan's inventory comes before its return, so each
     # date's rows are already in (loan_number, what) order: no sort of the rows at all.
-    by_date: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
+    by_date: dict[str, tuple[int, Callable[[tuple[Any, ...]], None]]] = {}
+    date_lists: dict[str, list[tuple[Any, ...]]] = {}
 
-    def date_rows(due_text: str) -> tuple[int, list[tuple[Any, ...]]]:
-        """The days late and the rows of the date of `due_text` (made on first use)."""
-        found = by_date[due_text[:10]] = (rule.days_late(parse(due_text), now), [])
+    def date_rows(due_text: str) -> tuple[int, Callable[[tuple[Any, ...]], None]]:
+        """The days late of the date of `due_text` and how to add a row to the date's list
+        (made on first use)."""
+        rows: list[tuple[Any, ...]] = []
+        date_lists[due_text[:10]] = rows
+        found = by_date[due_text[:10]] = (rule.days_late(parse(due_text), now), rows.append)
         return found
 
     def late(due_text: str | None) -> bool:
@@ -325,6 +329,12 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
             return False
         return due_text < second or parse(due_text) < late_before
 
+    # The date of the previous row of each kind and its (days late, add a row): consecutive
+    # loans often share a due date, and then the row needs no look-up at all.
+    inventory_date = return_date = ""
+    inventory_days = return_days = 0
+    add_inventory: Callable[[tuple[Any, ...]], None] = _no_row
+    add_return: Callable[[tuple[Any, ...]], None] = _no_row
     # plain DB-API rows: no per-row result processing by SQLAlchemy, no ORM objects
     session.flush()  # pending changes first, as `session.exec` would
     result = session.connection().execute(_overdue_candidates(bound, scope))
@@ -334,15 +344,27 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
                 # 'inventory' before 'return': the order of `what` within a loan; a time in an
                 # earlier second is late by the text alone (no call), the rest ask `late`
                 if (inventory_text is not None and inventory_text < second) or late(inventory_text):
-                    days, rows = by_date.get(inventory_text[:10]) or date_rows(inventory_text)
+                    if inventory_text[:10] != inventory_date:
+                        inventory_date = inventory_text[:10]
+                        inventory_days, add_inventory = by_date.get(inventory_date) or date_rows(
+                            inventory_text
+                        )
                     due = parse(inventory_text)
-                    rows.append((number, owner, pi_email, "inventory", due, days))
+                    add_inventory((number, owner, pi_email, "inventory", due, inventory_days))
                 if (return_text is not None and return_text < second) or late(return_text):
-                    days, rows = by_date.get(return_text[:10]) or date_rows(return_text)
-                    rows.append((number, owner, pi_email, "return", parse(return_text), days))
+                    if return_text[:10] != return_date:
+                        return_date = return_text[:10]
+                        return_days, add_return = by_date.get(return_date) or date_rows(return_text)
+                    due = parse(return_text)
+                    add_return((number, owner, pi_email, "return", due, return_days))
     finally:
         result.close()
-    return OverdueRows(list(chain.from_iterable(by_date[date][1] for date in sorted(by_date))))
+    return OverdueRows(list(chain.from_iterable(date_lists[date] for date in sorted(date_lists))))
+
+
+def _no_row(row: tuple[Any, ...]) -> None:
+    """A stand-in for a date's `append` before the first late row of a kind (never called)."""
+    raise AssertionError(f"no date list for {row!r}")
 
 
 _overdue_row = cast(Callable[[tuple[Any, ...]], OverdueRow], partial(tuple.__new__, OverdueRow))
