@@ -719,12 +719,19 @@ find another's statements under a reused `id`."""
 
 
 def write_many(
-    connection: Connection, statement: Any, kind: str, table: str, rows: list[dict[str, Any]]
+    connection: Connection,
+    statement: Any,
+    kind: str,
+    table: str,
+    rows: list[dict[str, Any]],
+    *,
+    same_keys: bool = False,
 ) -> None:
     """Run a Core INSERT or UPDATE once per row (the unit of work's writes, `ledger/unit.py`):
     through `_Driver` where it compiles to the rows' own parameters, else through Core (a
     statement that adds parameters of its own). `kind` and `table` name the statement for its
-    cache; every row has the same keys as the first."""
+    cache; rows whose keys differ from the first's go through Core, unless the caller built
+    them with the same keys (`same_keys`: not checked again, row by row)."""
     dialect = connection.dialect
     names = tuple(rows[0])
     key = (kind, table, names)
@@ -736,7 +743,7 @@ def write_many(
             compiled[key] = None
     driver = compiled[key]
     keys = rows[0].keys()
-    if driver is None or any(row.keys() != keys for row in rows):
+    if driver is None or (not same_keys and any(row.keys() != keys for row in rows)):
         connection.execute(statement, rows)
     else:
         driver.run(connection, rows)

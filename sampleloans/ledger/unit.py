@@ -557,6 +557,7 @@ class Unit:
                 "update",
                 f"{table_name}:{','.join(shape)}",
                 rows,
+                same_keys=True,  # built from one shape's bound names (`update_binds`)
             )
 
     def sync(self) -> None:
