@@ -1020,7 +1020,10 @@ def pipelined(connection: Connection) -> Iterator[None]:
     mode on PostgreSQL: one round trip for a flush's INSERTs and UPDATEs; SQLite: as is).
 
     Only for statements whose results nobody reads inside the block; an error of any of
-    them is raised, as SQLAlchemy raises it, when the block ends.
+    them is raised, as SQLAlchemy raises it, when the block ends. Inside another such block
+    it adds nothing: a nested pipeline's end is a Sync, a round trip of its own (the unit's
+    last rows would wait for it before the COMMIT, while the writers' lock is held), so the
+    statements go with the outer block's and their errors come at its end.
     """
     if connection.dialect.name != "postgresql":
         yield
@@ -1028,6 +1031,9 @@ def pipelined(connection: Connection) -> Iterator[None]:
     import psycopg
 
     raw: Any = connection.connection.driver_connection  # a psycopg connection here
+    if raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+        yield
+        return
     try:
         with raw.pipeline():
             yield
