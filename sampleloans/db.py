@@ -13,6 +13,7 @@ import stat
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
+from contextvars import ContextVar
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
@@ -959,6 +960,7 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Any) -> None:
         connection.info.pop(PREFETCHED_HEAD, None)  # valid in its own transaction only
+        connection.info.pop(PREFETCHED_ROW, None)
         connection.info.pop(PENDING_WRITES, None)  # written by the commit, or rolled back
         connection.info.pop(LOCKED_WRITE, None)
 
@@ -987,9 +989,48 @@ _HEAD_AFTER_LOCK = (
 )
 
 
+PREFETCHED_ROW = "sampleloans_prefetched_row"
+"""Connection info: the first row of the statement `read_with_lock` sent with the lock."""
+NOT_READ = object()
+"""`read_with_lock`'s answer when the statement did not go with the lock (see there)."""
+_READ_WITH_LOCK: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar(
+    "sampleloans_read_with_lock", default=None
+)
+_LOCK_READS: "weakref.WeakKeyDictionary[Any, dict[Any, str]]" = weakref.WeakKeyDictionary()
+"""SQL of the statements read with the lock, compiled once per dialect object."""
+
+
+def read_with_lock(session: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """The first row (or None) of a Core SELECT that begins a write transaction on PostgreSQL,
+    read in the same pipeline as the writers' lock: after the grant, one round trip fewer
+    while the lock is held (the acting person, whom every write command reads first).
+
+    NOT_READ where it did not go with the lock (SQLite, or a transaction already begun): the
+    caller then runs its query as usual. The session's own pending rows are written first.
+    """
+    if session.new or session.dirty or session.deleted:
+        return NOT_READ  # the session's autoflush must come first: an ordinary query
+    token = _READ_WITH_LOCK.set((statement, params))
+    try:
+        connection = session.connection()  # a new write transaction begins here, or not
+    finally:
+        _READ_WITH_LOCK.reset(token)
+    return connection.info.pop(PREFETCHED_ROW, NOT_READ)
+
+
+def _lock_read_sql(dialect: Any, statement: Any) -> str:
+    """The SQL of a statement read with the lock, for this dialect (compiled once)."""
+    compiled = _LOCK_READS.setdefault(dialect, {})
+    found = compiled.get(statement)
+    if found is None:
+        found = compiled[statement] = statement.compile(dialect=dialect).string
+    return found
+
+
 def _begin_write(connection: Any, *, with_head: bool) -> None:
     """Start a write transaction in one round trip (psycopg's pipeline mode): READ COMMITTED,
-    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held.
+    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held,
+    with the statement of `read_with_lock` when one waits.
 
     Each pipelined statement takes its snapshot when the server starts it, so the head is
     read after the lock is granted (the last writer's event is committed and visible). Every
@@ -1003,15 +1044,22 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
         *([_HEAD_AFTER_LOCK] if with_head else []),
     ]
+    waiting = _READ_WITH_LOCK.get()
+    read = None
     try:
         with raw.pipeline():
             cursors = [raw.execute(statement) for statement in statements]
+            if waiting is not None:
+                read = raw.execute(_lock_read_sql(connection.dialect, waiting[0]), waiting[1])
         head = cursors[-1].fetchone() if with_head else None
+        row = read.fetchone() if read is not None else None
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
         connection.info[PREFETCHED_HEAD] = tuple(head)
+    if read is not None:
+        connection.info[PREFETCHED_ROW] = None if row is None else tuple(row)
 
 
 @contextmanager
