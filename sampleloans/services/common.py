@@ -123,6 +123,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
     ):
         return get_row(session, Person, email)
     found = db.read_with_lock(session, _PERSON_ROW, {"email": email})
+    institution: Institution | None
     if found is db.NOT_READ:
         row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
         if row is None:
