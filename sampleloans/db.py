@@ -498,14 +498,21 @@ class Flushable(Protocol):
 def _commit_with_pending_writes(session: Session) -> None:
     """Commit a write transaction whose unit left its last rows for the commit: the session's
     own changes first (the ORM reads their row counts), then those rows and the COMMIT in one
-    pipeline (one round trip while the writers' lock is held)."""
+    pipeline (one round trip while the writers' lock is held).
+
+    The driver's COMMIT goes in the pipeline; SQLAlchemy's commit then ends the transaction on
+    its side with nothing left for the driver to send. Had SQLAlchemy's commit run inside the
+    pipeline, the connection would have gone back to its pool there, and the pool's rollback
+    costs a Sync of its own in pipeline mode (one more round trip per write).
+    """
     session.flush()  # runs any statement, and so writes the pending rows first, outside it
     connection = session.connection()
     with pipelined(connection):
         pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
         if pending is not None:
             pending.flush()
-        session.commit()
+        connection.connection.driver_connection.commit()
+    session.commit()
 
 
 def _write_pending_first(connection: Any, *_args: Any) -> None:

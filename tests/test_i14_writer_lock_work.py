@@ -108,6 +108,11 @@ def test_a_writers_transaction_waits_twice_for_the_server_after_the_lock(demo_ur
     # no Sync between the last rows and the COMMIT: they go in one round trip
     assert not any(line.startswith("F\t4\tSync") for line in lines[inserts[0] : commit])
     assert _round_trips_after_the_grant(lines) == 2
+    # after the COMMIT, only the pipeline's end (the pool's rollback no longer adds a Sync)
+    committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
+    rest = lines[committed + 1 :]
+    upto = next((n for n, line in enumerate(rest) if "\tParse\t" in line), len(rest))
+    assert sum(line.startswith("F\t4\tSync") for line in rest[:upto]) == 1
     # a second engine (another process's): the same, nothing of the first one's reused
     assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 2
 
