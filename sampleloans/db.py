@@ -511,7 +511,8 @@ def _commit_with_pending_writes(session: Session) -> None:
         pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
         if pending is not None:
             pending.flush()
-        connection.connection.driver_connection.commit()
+        driver: Any = connection.connection.driver_connection  # psycopg's, open here
+        driver.commit()
     session.commit()
 
 
