@@ -1053,12 +1053,14 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         *([_HEAD_AFTER_LOCK] if with_head else []),
     ]
     waiting = _READ_WITH_LOCK.get()
+    # compiled before the lock is asked for: the pipeline sends each statement at once
+    read_sql = None if waiting is None else _lock_read_sql(connection.dialect, waiting[0])
     read = None
     try:
         with raw.pipeline():
             cursors = [raw.execute(statement) for statement in statements]
-            if waiting is not None:
-                read = raw.execute(_lock_read_sql(connection.dialect, waiting[0]), waiting[1])
+            if waiting is not None and read_sql is not None:
+                read = raw.execute(read_sql, waiting[1])
         head = cursors[-1].fetchone() if with_head else None
         row = read.fetchone() if read is not None else None
     except psycopg.Error as exc:
