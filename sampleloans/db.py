@@ -14,6 +14,7 @@ import stat
 import weakref
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager, suppress
+from contextvars import ContextVar
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
@@ -498,14 +499,22 @@ class Flushable(Protocol):
 def _commit_with_pending_writes(session: Session) -> None:
     """Commit a write transaction whose unit left its last rows for the commit: the session's
     own changes first (the ORM reads their row counts), then those rows and the COMMIT in one
-    pipeline (one round trip while the writers' lock is held)."""
+    pipeline (one round trip while the writers' lock is held).
+
+    The driver's COMMIT goes in the pipeline; SQLAlchemy's commit then ends the transaction on
+    its side with nothing left for the driver to send. Had SQLAlchemy's commit run inside the
+    pipeline, the connection would have gone back to its pool there, and the pool's rollback
+    costs a Sync of its own in pipeline mode (one more round trip per write).
+    """
     session.flush()  # runs any statement, and so writes the pending rows first, outside it
     connection = session.connection()
     with pipelined(connection):
         pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
         if pending is not None:
             pending.flush()
-        session.commit()
+        driver: Any = connection.connection.driver_connection  # psycopg's, open here
+        driver.commit()
+    session.commit()
 
 
 def _write_pending_first(connection: Any, *_args: Any) -> None:
@@ -995,6 +1004,7 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Any) -> None:
         connection.info.pop(PREFETCHED_HEAD, None)  # valid in its own transaction only
+        connection.info.pop(PREFETCHED_ROW, None)
         connection.info.pop(PENDING_WRITES, None)  # written by the commit, or rolled back
         connection.info.pop(LOCKED_WRITE, None)
 
@@ -1023,9 +1033,48 @@ _HEAD_AFTER_LOCK = (
 )
 
 
+PREFETCHED_ROW = "sampleloans_prefetched_row"
+"""Connection info: the first row of the statement `read_with_lock` sent with the lock."""
+NOT_READ = object()
+"""`read_with_lock`'s answer when the statement did not go with the lock (see there)."""
+_READ_WITH_LOCK: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar(
+    "sampleloans_read_with_lock", default=None
+)
+_LOCK_READS: "weakref.WeakKeyDictionary[Any, dict[Any, str]]" = weakref.WeakKeyDictionary()
+"""SQL of the statements read with the lock, compiled once per dialect object."""
+
+
+def read_with_lock(session: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """The first row (or None) of a Core SELECT that begins a write transaction on PostgreSQL,
+    read in the same pipeline as the writers' lock: after the grant, one round trip fewer
+    while the lock is held (the acting person, whom every write command reads first).
+
+    NOT_READ where it did not go with the lock (SQLite, or a transaction already begun): the
+    caller then runs its query as usual. The session's own pending rows are written first.
+    """
+    if session.new or session.dirty or session.deleted:
+        return NOT_READ  # the session's autoflush must come first: an ordinary query
+    token = _READ_WITH_LOCK.set((statement, params))
+    try:
+        connection = session.connection()  # a new write transaction begins here, or not
+    finally:
+        _READ_WITH_LOCK.reset(token)
+    return connection.info.pop(PREFETCHED_ROW, NOT_READ)
+
+
+def _lock_read_sql(dialect: Any, statement: Any) -> str:
+    """The SQL of a statement read with the lock, for this dialect (compiled once)."""
+    compiled = _LOCK_READS.setdefault(dialect, {})
+    found = compiled.get(statement)
+    if found is None:
+        found = compiled[statement] = statement.compile(dialect=dialect).string
+    return found
+
+
 def _begin_write(connection: Any, *, with_head: bool) -> None:
     """Start a write transaction in one round trip (psycopg's pipeline mode): READ COMMITTED,
-    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held.
+    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held,
+    with the statement of `read_with_lock` when one waits.
 
     Each pipelined statement takes its snapshot when the server starts it, so the head is
     read after the lock is granted (the last writer's event is committed and visible). Every
@@ -1039,15 +1088,24 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
         *([_HEAD_AFTER_LOCK] if with_head else []),
     ]
+    waiting = _READ_WITH_LOCK.get()
+    # compiled before the lock is asked for: the pipeline sends each statement at once
+    read_sql = None if waiting is None else _lock_read_sql(connection.dialect, waiting[0])
+    read = None
     try:
         with raw.pipeline():
             cursors = [raw.execute(statement) for statement in statements]
+            if waiting is not None and read_sql is not None:
+                read = raw.execute(read_sql, waiting[1])
         head = cursors[-1].fetchone() if with_head else None
+        row = read.fetchone() if read is not None else None
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
         connection.info[PREFETCHED_HEAD] = tuple(head)
+    if read is not None:
+        connection.info[PREFETCHED_ROW] = None if row is None else tuple(row)
 
 
 @contextmanager
@@ -1056,7 +1114,10 @@ def pipelined(connection: Connection) -> Iterator[None]:
     mode on PostgreSQL: one round trip for a flush's INSERTs and UPDATEs; SQLite: as is).
 
     Only for statements whose results nobody reads inside the block; an error of any of
-    them is raised, as SQLAlchemy raises it, when the block ends.
+    them is raised, as SQLAlchemy raises it, when the block ends. Inside another such block
+    it adds nothing: a nested pipeline's end is a Sync, a round trip of its own (the unit's
+    last rows would wait for it before the COMMIT, while the writers' lock is held), so the
+    statements go with the outer block's and their errors come at its end.
     """
     if connection.dialect.name != "postgresql":
         yield
@@ -1064,6 +1125,9 @@ def pipelined(connection: Connection) -> Iterator[None]:
     import psycopg
 
     raw: Any = connection.connection.driver_connection  # a psycopg connection here
+    if raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+        yield
+        return
     try:
         with raw.pipeline():
             yield

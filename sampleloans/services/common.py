@@ -1,11 +1,14 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
 
+from sampleloans import db
 from sampleloans.db import LOCKED_WRITE
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context, Envelope
@@ -94,22 +97,65 @@ _PERSON_WITH_INSTITUTION = (
     .outerjoin(Institution, col(Institution.short_name) == col(Person.institution))
     .where(col(Person.email) == bindparam("email"))
 )  # built once: building a statement costs more than running it
+_PEOPLE: Table = Person.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+_INSTITUTIONS: Table = Institution.__table__  # type: ignore[attr-defined]
+_PERSON_ROW = (
+    sa_select(*_PEOPLE.columns, *_INSTITUTIONS.columns)
+    .select_from(
+        _PEOPLE.outerjoin(_INSTITUTIONS, _INSTITUTIONS.c.short_name == _PEOPLE.c.institution)
+    )
+    .where(_PEOPLE.c.email == bindparam("email"))
+)
+"""The same read through Core, as a row: what goes with the writers' lock."""
 
 
 def _person_with_institution(session: Session, email: str) -> Person | None:
     """A person, read together with their institution (one round trip, not two: every write
     command reads both while it holds the writers' lock); an import's batch unit answers from
-    memory instead."""
+    memory instead.
+
+    On PostgreSQL, when it begins a write transaction, the read goes in the lock's own
+    pipeline (`db.read_with_lock`): run after the grant, so a deactivation committed by the
+    writer before is seen, and one round trip fewer while the lock is held.
+    """
     if open_batch(session) is not None or session.identity_key(Person, email) in (
         session.identity_map
     ):
         return get_row(session, Person, email)
-    row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
-    if row is None:
+    found = db.read_with_lock(session, _PERSON_ROW, {"email": email})
+    institution: Institution | None
+    if found is db.NOT_READ:
+        row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
+        if row is None:
+            return None
+        person, institution = row
+    elif found is None:
         return None
+    else:
+        width = len(_PEOPLE.columns)
+        person = _as_loaded(session, Person, _PEOPLE, found[:width])
+        institution = (
+            _as_loaded(session, Institution, _INSTITUTIONS, found[width:])
+            if found[width] is not None
+            else None
+        )
     # the identity map holds rows weakly: keep the institution for `staff_institution`
-    session.info.setdefault(_HELD, []).append(row[1])
-    return row[0]
+    session.info.setdefault(_HELD, []).append(institution)
+    return person
+
+
+def _as_loaded(session: Session, model: type[T], table: Table, values: tuple[Any, ...]) -> T:
+    """The session's copy of a row read outside the ORM: the one it holds, or a new one added
+    to it as if loaded (every column known, nothing to write)."""
+    names = [column.name for column in table.columns]
+    key = tuple(values[names.index(column.name)] for column in table.primary_key.columns)
+    held = session.identity_map.get(session.identity_key(model, key))
+    if held is not None:
+        return cast(T, held)
+    record = model(**dict(zip(names, values, strict=True)))
+    make_transient_to_detached(record)
+    session.add(record)
+    return record
 
 
 def staff_institution(session: Session, short_name: str) -> bool:

@@ -61,6 +61,8 @@ def engine_for_restore(path: Path, *, lock_timeout_ms: int) -> Engine:
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One transaction on the ledger: committed on success, rolled back on any error."""
+    if write:  # loaded before the writers' lock is taken, not by the first append inside it
+        from sampleloans.ledger import store  # noqa: F401
     with db.transaction(engine, write=write) as session:
         yield session
 

@@ -1,0 +1,314 @@
+"""What a write does while it holds the writers' lock (issue 14, Performance: 8 concurrent
+writers against a raw psycopg loop).
+
+- Round trips after the lock is granted, counted in libpq's own protocol trace (PostgreSQL).
+  A long-lived writer's transaction (services in `db.transaction`): the acting person goes in
+  the lock's own pipeline, then the command's own lookup, then the last rows and the COMMIT
+  together: 2 (as many as the raw baseline's INSERT and COMMIT). A CLI command, which begins
+  before it reads anything: 3. A pipelined block inside another used to end with a Sync of its
+  own, one more round trip before the COMMIT.
+- The acting person read with the lock is read after the grant, in every transaction: a person
+  deactivated between two writes of the same process is refused on the second.
+- The write side (`apply`, the checks) is loaded and the ORM's mappers are configured before a
+  write transaction begins, not by the process's first append inside the lock (both engines:
+  the CLI's write path is the same code).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg import pq
+from sqlalchemy import Engine, event
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.cli import app
+from sampleloans.errors import PermissionDenied
+from sampleloans.services.reference import (
+    add_institution,
+    add_person,
+    deactivate_person,
+    reactivate_person,
+)
+from sampleloans.services.verify import verify
+from tests.conftest import CURATOR, ctx_for
+
+ROOT = Path(__file__).resolve().parent.parent
+LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
+LATER = datetime(2026, 4, 28, 9, 0, tzinfo=UTC)
+
+
+def _protocol_trace(url: str, short_name: str) -> list[str]:
+    """libpq's trace of one `add_institution` transaction on a fresh engine (one line per
+    protocol message: direction, length, message type, details)."""
+    engine = db.open_engine(url)
+    with tempfile.TemporaryFile("w+") as trace:
+
+        def start_trace(dbapi_connection: Any, *_args: Any) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(
+                pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE
+            )
+
+        event.listen(engine.pool, "checkout", start_trace)
+        try:
+            with db.transaction(engine) as session:
+                add_institution(
+                    session, ctx_for(now=LATER), short_name=short_name, name="Lab T",
+                    country="CN", city="Beijing", institution_kind="borrower",
+                )  # fmt: skip
+            assert verify(engine).problems == []
+        finally:
+            engine.dispose()
+        trace.seek(0)
+        return trace.read().splitlines()
+
+
+def _round_trips_after_the_grant(lines: list[str]) -> int:
+    """Syncs the client sent after the one that asked for the writers' lock, up to the COMMIT's
+    answer: each is a wait for the server while the lock is held."""
+    lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
+    lock_sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
+    committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
+    return sum(line.startswith("F\t4\tSync") for line in lines[lock_sync + 1 : committed])
+
+
+@pytest.fixture
+def demo_url(pg_url: str) -> str:
+    """The demo ledger on this test's PostgreSQL database."""
+    result = CliRunner().invoke(
+        app,
+        ["--db", pg_url, "demo", "--ledger-id", LEDGER_ID],
+        env={"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z"},
+    )
+    assert result.exit_code == 0, result.stderr
+    return pg_url
+
+
+def test_a_writers_transaction_waits_twice_for_the_server_after_the_lock(demo_url: str) -> None:
+    """`add_institution` in a long-lived writer's transaction on PostgreSQL: after the grant,
+    the short name, then the INSERTs with the COMMIT in one pipeline; the person came with the
+    lock. The rows are written and the chain holds (`verify`)."""
+    lines = _protocol_trace(demo_url, "TRACE-1")
+    lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
+    person = next(n for n, line in enumerate(lines) if "Parse" in line and "SELECT person." in line)
+    sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
+    assert lock < person < sync  # the person's read is in the lock's pipeline
+    commit = next(n for n, line in enumerate(lines) if '"COMMIT"' in line and "Parse" in line)
+    inserts = [n for n, line in enumerate(lines) if "Parse" in line and '"INSERT INTO' in line]
+    assert len(inserts) == 3  # institution, ledger_event, event_subject
+    # no Sync between the last rows and the COMMIT: they go in one round trip
+    assert not any(line.startswith("F\t4\tSync") for line in lines[inserts[0] : commit])
+    assert _round_trips_after_the_grant(lines) == 2
+    # after the COMMIT, only the pipeline's end (the pool's rollback no longer adds a Sync)
+    committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
+    rest = lines[committed + 1 :]
+    upto = next((n for n, line in enumerate(rest) if "\tParse\t" in line), len(rest))
+    assert sum(line.startswith("F\t4\tSync") for line in rest[:upto]) == 1
+    # a second engine (another process's): the same, nothing of the first one's reused
+    assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 2
+
+
+def test_a_cli_write_waits_three_times_after_the_lock(demo_url: str, statements: list[str]) -> None:
+    """The CLI begins (takes the lock) before it reads the clock and the person: the person,
+    the short name, then the rows with the COMMIT."""
+    result = CliRunner().invoke(
+        app,
+        ["--db", demo_url, "--as", CURATOR, "institutions", "add", "CLI-RT", "--name", "Lab",
+         "--country", "CN", "--city", "Beijing", "--kind", "borrower"],
+        env={"SAMPLELOANS_NOW": "2026-04-28T09:00:00Z"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    people = [s for s in statements if s.startswith("SELECT person.")]
+    assert len(people) == 1 and "LEFT OUTER JOIN institution" in people[0]
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every statement SQLAlchemy sends in this test (not those sent on the driver itself)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+SECOND = "second.curator@naoc.example"
+
+
+def _write(engine: Engine, actor: str, short_name: str) -> None:
+    """One institution added by `actor` in its own transaction."""
+    with db.transaction(engine) as session:
+        add_institution(
+            session, ctx_for(actor, LATER), short_name=short_name, name="Lab S",
+            country="CN", city="Beijing", institution_kind="borrower",
+        )  # fmt: skip
+
+
+def test_a_person_deactivated_between_two_writes_of_one_process_is_refused(
+    demo_url: str,
+) -> None:
+    """A long-lived writer (one engine, one connection) writes as a curator; another process
+    deactivates them; the writer's very next write is refused (exit 4's error) and writes
+    nothing; reactivated, the next one is recorded. An unknown actor is refused too."""
+    writer, other = db.open_engine(demo_url), db.open_engine(demo_url)
+    try:
+        with db.transaction(other) as session:
+            add_person(
+                session, ctx_for(now=LATER), email=SECOND, name="Second Curator",
+                institution="NAOC", role="curator",
+            )  # fmt: skip
+        _write(writer, SECOND, "STALE-1")
+        with db.transaction(other) as session:
+            deactivate_person(session, ctx_for(now=LATER), email=SECOND, reason="left")
+        before = _event_count(demo_url)
+        with pytest.raises(PermissionDenied, match="deactivated"):
+            _write(writer, SECOND, "STALE-2")
+        assert _event_count(demo_url) == before
+        with db.transaction(other) as session:
+            reactivate_person(session, ctx_for(now=LATER), email=SECOND, reason="back")
+        _write(writer, SECOND, "STALE-3")
+        with pytest.raises(PermissionDenied, match="not a registered person"):
+            _write(writer, "nobody@nowhere.example", "STALE-4")
+        assert _event_count(demo_url) == before + 2
+        assert verify(writer).problems == []
+    finally:
+        writer.dispose()
+        other.dispose()
+
+
+def _event_count(url: str) -> int:
+    """How many events the ledger holds (read by another client)."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        found = connection.execute("SELECT count(*) FROM ledger_event").fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def test_read_with_lock_is_an_ordinary_query_where_it_cannot_go_with_the_lock(
+    tmp_path: Path, demo_url: str
+) -> None:
+    """SQLite, a transaction already begun, or a session with rows of its own to write first:
+    NOT_READ, and the caller runs its query as usual."""
+    from sampleloans.services.common import _PERSON_ROW
+
+    params = {"email": CURATOR}
+    sqlite = db.open_engine(db.url_for_path(tmp_path / "r.db"), create=True)
+    postgres = db.open_engine(demo_url)
+    try:
+        with db.transaction(sqlite) as session:
+            assert db.read_with_lock(session, _PERSON_ROW, params) is db.NOT_READ
+        with db.transaction(postgres) as session:
+            session.connection()  # begun: the lock is taken already
+            assert db.read_with_lock(session, _PERSON_ROW, params) is db.NOT_READ
+        with db.transaction(postgres) as session:
+            row = db.read_with_lock(session, _PERSON_ROW, params)
+            assert row is not db.NOT_READ and row[0] == CURATOR
+    finally:
+        sqlite.dispose()
+        postgres.dispose()
+
+
+PROBE = """
+import json, sys
+import sqlalchemy
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import Engine
+seen = []
+
+@event.listens_for(Engine, "begin")
+def _begin(connection):
+    if connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE" and not seen:
+        from sampleloans.models import Person
+        seen.append({
+            "apply": "sampleloans.ledger.apply" in sys.modules,
+            "checks": "sampleloans.ledger.checks" in sys.modules,
+            "mappers_configured": Person.__mapper__.configured,
+        })
+
+sys.argv = ["sampleloans", *json.loads(sys.argv[1])]
+from sampleloans.cli import main
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code or 0
+else:
+    code = 0
+sys.stderr.write("\\n" + json.dumps({"code": code, "seen": seen}) + "\\n")
+"""
+
+
+def test_the_write_side_is_ready_before_a_write_command_takes_the_lock(tmp_path: Path) -> None:
+    """A cold `institutions add` (SQLite: BEGIN IMMEDIATE is the lock) has loaded `apply` and
+    the checks and configured the mappers before it begins; its write is recorded."""
+    folder = tmp_path / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    env = {
+        **os.environ,
+        "SAMPLELOANS_DB": str(folder / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": "2026-04-28T09:00:00Z",
+    }
+    args = ["institutions", "add", "WARM", "--name", "Lab W", "--country", "CN",
+            "--city", "Beijing", "--kind", "borrower"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    assert report["seen"] == [{"apply": True, "checks": True, "mappers_configured": True}]
+    shown = CliRunner().invoke(
+        app, ["--db", str(folder / "ledger.db"), "--as", CURATOR, "institutions", "list"]
+    )
+    assert "WARM" in shown.stdout
+
+
+def test_a_read_command_still_loads_no_write_side(tmp_path: Path) -> None:
+    """The probe can tell: a read command begins with none of it loaded."""
+    folder = tmp_path / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.replace('== "IMMEDIATE"', '== "DEFERRED"'),
+         json.dumps(["institutions", "list"])],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+        env={**os.environ, "SAMPLELOANS_DB": str(folder / "ledger.db"),
+             "SAMPLELOANS_USER": CURATOR},
+    )  # fmt: skip
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    assert report["seen"] and report["seen"][0]["apply"] is False
+    assert report["seen"][0]["checks"] is False
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_pipelined_blocks_on_sqlite_run_as_is(tmp_path: Path, nested: bool) -> None:
+    """`db.pipelined` is a no-op on SQLite, nested or not: statements run and are seen at once."""
+    engine = db.open_engine(db.url_for_path(tmp_path / "p.db"), create=True)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            with db.pipelined(connection):
+                if nested:
+                    with db.pipelined(connection):
+                        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                else:
+                    connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        engine.dispose()
