@@ -5,6 +5,7 @@ command modules are imported only when their command runs (or help lists them), 
 command's start-up does not pay for every other command's imports and Click objects.
 """
 
+import gc
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Annotated, Any
@@ -149,4 +150,9 @@ def root(
 
 def main() -> None:
     """Entry point of the `sampleloans` console script."""
-    app()
+    try:
+        app()
+    finally:
+        # every object left is freed at exit anyway: frozen, the collector does not walk them
+        # generation by generation first (about a tenth of a second of a command's CPU)
+        gc.freeze()
