@@ -220,11 +220,38 @@ def test_a_large_ledger_checks_its_chain_in_a_second_process(
 
     def start(self: verify_module._ChainCheck, *args: object) -> None:
         real(self, *args)  # type: ignore[arg-type]
-        seen.append(0 if self.future is None else 1)
+        seen.append(0 if self.process is None else 1)
+
+    answers: list[object] = []
+    read_answer = verify_module._chain_answer
+
+    def answer(output: str) -> object:
+        answers.append(read_answer(output))
+        return answers[-1]
 
     monkeypatch.setattr(verify_module._ChainCheck, "start", start)
+    monkeypatch.setattr(verify_module, "_chain_answer", answer)
     assert verify(engine).ok
     monkeypatch.setattr(verify_module, "CHAIN_BESIDE_EVENTS", 1)
     result = verify(engine)
     assert result.ok and result.head == f"{history[0]}:{history[1]}"
     assert seen == [0, 1]  # here for a small ledger, beside for a large one
+    assert len(answers) == 1 and answers[0] is not None  # the second process answered
+    assert answers[0].head == result.head  # type: ignore[attr-defined]
+
+
+def test_a_second_process_that_cannot_run_leaves_the_chain_checked_here(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine.dispose()
+    tamper(db_path, ("UPDATE ledger_event SET actor = 'mallory@example.org' WHERE seq = 9", ()))
+    here = verify(engine)
+    monkeypatch.setattr(verify_module, "CHAIN_BESIDE_EVENTS", 1)
+    monkeypatch.setattr(verify_module.sys, "executable", "/bin/false")  # exits 1 at once
+    fallen_back = verify(engine)
+    assert fallen_back.problems == here.problems
+    assert any(p.area == "chain" and "event 9" in p.message for p in here.problems)
+    assert (fallen_back.events, fallen_back.head) == (here.events, here.head)

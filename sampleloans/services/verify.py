@@ -5,15 +5,16 @@ from an earlier report or `--print-head`) also proves the ledger still extends t
 catches truncation, a rollback to an older copy and a chain recomputed after tampering.
 """
 
+import json
 import re
+import subprocess
+import sys
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -126,22 +127,22 @@ def verify(
         fileio.private_temp_dir("replay") as scratch,
         engine.connect() as connection,
     ):
+        at: dict[str, int] = {}  # where the findings of checks that run beside go
         stages: tuple[tuple[str, Callable[[], None]], ...] = (
             ("the snapshot", lambda: _begin_snapshot(connection)),
             ("the integrity check", lambda: _check_integrity(connection, result, background)),
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
             ("the replay", lambda: _check_replay(connection, scratch, result, progress)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
+            (
+                "the chain check",
+                lambda: chain_check.finish(connection, result, at["the chain check"]),
+            ),
         )
-        at = {}  # where the findings of checks that run beside go: in stage order
         for name, stage in stages:
-            at[name] = len(result.problems)
+            at.setdefault(name, len(result.problems))  # in stage order, not finish order
             _run_stage(name, stage, result)
         connection.rollback()  # ends the read transaction; nothing was written
-    # the later position first, so the earlier one still points where it did
-    found = VerifyResult()
-    _run_stage("the chain check", chain_check.finish_into(found, result), found)
-    result.problems[at["the chain check"] : at["the chain check"]] = found.problems
     if background is not None:
         found = VerifyResult()
         _run_stage("the integrity check", background.finish_into(found), found)
@@ -213,13 +214,14 @@ class _ChainCheck:
     """The chain stage: run here, or for a large SQLite file in a second process beside the
     replay (the recompute is Python, so a thread would only share this one's core).
 
-    The second process reads the same file in its own read transaction, up to the head this
-    snapshot sees: events are append-only, so it checks the same rows.
+    The second process (`python -m sampleloans.services.chain_beside`) reads the same file in
+    its own read transaction, up to the head this snapshot sees: events are append-only, so it
+    checks the same rows. Should it fail to run or answer, the chain is checked here after all.
     """
 
     def __init__(self) -> None:
-        self.future: Future[VerifyResult] | None = None
-        self.pool: ProcessPoolExecutor | None = None
+        self.process: subprocess.Popen[str] | None = None
+        self.anchor: tuple[int, str] | None = None
 
     def start(
         self,
@@ -229,33 +231,53 @@ class _ChainCheck:
         anchor: tuple[int, str] | None,
     ) -> None:
         """Check the chain now, or start checking it beside (a large SQLite file)."""
+        self.anchor = anchor
         path = db.sqlite_path(engine.url.render_as_string(hide_password=True))
         head = replay.last_taken(connection, replay.Cut())
         if path is None or head < CHAIN_BESIDE_EVENTS:
             _check_chain(connection, result, anchor, None)
             return
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-        self.future = self.pool.submit(_chain_of_file, str(path), head, anchor)
+        given = "-" if anchor is None else chain.format_head(*anchor)
+        command = [sys.executable, "-m", "sampleloans.services.chain_beside", str(path), str(head)]
+        self.process = subprocess.Popen(
+            [*command, given],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
 
-    def finish_into(self, found: VerifyResult, result: VerifyResult) -> Callable[[], None]:
-        """The stage that waits for the second process and takes its findings and head."""
-
-        def finish() -> None:
-            if self.future is None or self.pool is None:
-                return
-            try:
-                checked = self.future.result()
-            finally:
-                self.pool.shutdown()
-            found.problems.extend(checked.problems)
-            result.events = checked.events
-            result.head_seq, result.head_hash = checked.head_seq, checked.head_hash
-
-        return finish
+    def finish(self, connection: Connection, result: VerifyResult, at: int) -> None:
+        """Wait for the second process; put its findings where the chain stage's go (`at`),
+        and take its head and event count."""
+        if self.process is None:
+            return
+        output, _ = self.process.communicate()
+        checked = _chain_answer(output) if self.process.returncode == 0 else None
+        if checked is None:  # it could not run: the proof is still owed, so it is done here
+            checked = VerifyResult()
+            _check_chain(connection, checked, self.anchor, None)
+        result.problems[at:at] = checked.problems
+        result.events = checked.events
+        result.head_seq, result.head_hash = checked.head_seq, checked.head_hash
 
 
-def _chain_of_file(path: str, up_to_seq: int, anchor: tuple[int, str] | None) -> VerifyResult:
-    """The chain stage on a SQLite file, up to `up_to_seq` (run in the second process)."""
+def _chain_answer(output: str) -> VerifyResult | None:
+    """The second process's answer (None when it is not one)."""
+    try:
+        found = json.loads(output)
+        return VerifyResult(
+            head_seq=int(found["head_seq"]),
+            head_hash=str(found["head_hash"]),
+            events=int(found["events"]),
+            problems=[Problem(str(area), str(message)) for area, message in found["problems"]],
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def chain_of_file(path: str, up_to_seq: int, anchor: tuple[int, str] | None) -> VerifyResult:
+    """The chain stage on a SQLite file, up to `up_to_seq` (what the second process runs)."""
     result = VerifyResult()
     engine = db.open_engine(db.url_for_path(path))
     try:
