@@ -98,7 +98,7 @@ _PERSON_WITH_INSTITUTION = (
     .where(col(Person.email) == bindparam("email"))
 )  # built once: building a statement costs more than running it
 _PEOPLE: Table = Person.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-_INSTITUTIONS: Table = Institution.__table__  # type: ignore[attr-defined]
+_INSTITUTIONS: Table = Institution.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _PERSON_ROW = (
     sa_select(*_PEOPLE.columns, *_INSTITUTIONS.columns)
     .select_from(

@@ -518,7 +518,7 @@ def _check_chain(
         )
 
 
-StoredEvent = namedtuple("StoredEvent", (*BODY, "prev_hash", "hash"))  # type: ignore[misc]
+StoredEvent = namedtuple("StoredEvent", (*BODY, "prev_hash", "hash"))  # type: ignore[misc]  # names from BODY_FIELDS
 """A stored event row as `_check_chain` selects it, by name (for the checks that name a fault)."""
 
 
