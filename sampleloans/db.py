@@ -849,6 +849,24 @@ def memory_engine() -> Engine:
     return make_engine("sqlite://")
 
 
+def sql_order(values: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    """A sort key that orders stored values as SQLite's ORDER BY does whatever their types
+    (NULL, then numbers, then text, then blobs): a tampered row may hold text in an integer
+    column, which Python cannot compare with an integer."""
+    return tuple(_sql_rank(value) for value in values)
+
+
+def _sql_rank(value: Any) -> tuple[int, Any]:
+    """One value's place in SQLite's order of types, with the value itself."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, bytes(value))
+
+
 _STREAMS = itertools.count(1)
 
 

@@ -255,3 +255,43 @@ def test_a_second_process_that_cannot_run_leaves_the_chain_checked_here(
     assert fallen_back.problems == here.problems
     assert any(p.area == "chain" and "event 9" in p.message for p in here.problems)
     assert (fallen_back.events, fallen_back.head) == (here.events, here.head)
+
+
+# --- a tampered key of another type (text in an integer key column) ------------------------------
+
+
+def test_an_index_entry_whose_seq_is_text_is_named_not_a_crash(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    engine.dispose()
+    insert = "INSERT INTO event_subject (seq, subject_type, subject_key) VALUES (?, ?, ?)"
+    tamper(db_path, (insert, ("abc", "sample", "X")), (insert, ("12x", "loan", "Y")))
+    assert [p.message for p in verify(engine).problems] == [
+        "event_subject row 12x/loan/Y is in the database but no event produced it",
+        "event_subject row abc/sample/X is in the database but no event produced it",
+    ]
+
+
+def test_a_weighing_whose_seq_is_text_is_named_not_a_crash(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
+    connection = sqlite3.connect(db_path)
+    try:
+        cursor = connection.execute("SELECT * FROM weighing ORDER BY seq LIMIT 1")
+        names = [column[0] for column in cursor.description]
+        row = list(cursor.fetchone())
+    finally:
+        connection.close()
+    row[names.index("seq")] = "later"
+    engine.dispose()
+    placeholders = ", ".join("?" for _ in names)
+    tamper(db_path, (f"INSERT INTO weighing ({', '.join(names)}) VALUES ({placeholders})", row))
+    problems = [p.message for p in verify(engine).problems if p.area == "projection"]
+    assert problems == [
+        f"weighing row later/{row[names.index('sample_code')]} is in the database but no event "
+        "produced it"
+    ]

@@ -293,14 +293,15 @@ class IndexCheck:
     def event(self, seq: int, entries: set[tuple[int, str, str]]) -> None:
         """Compare one replayed event's entries with the stored entries under its seq."""
         stored: set[tuple[Any, ...]] = set()
-        while self._next is not None and self._next[0] <= seq:
+        # a seq that is not a number (a tampered row) sorts after every number: `finish`
+        while self._next is not None and _number_at_most(self._next[0], seq):
             if self._next[0] < seq:
                 self._note(self.extra, [self._next])
             else:
                 stored.add(self._next)
             self._next = next(self._rows, None)
         if stored != entries:
-            self._note(self.extra, sorted(stored - entries))
+            self._note(self.extra, sorted(stored - entries, key=db.sql_order))
             self._note(self.missing, sorted(entries - stored))
 
     def finish(self) -> None:
@@ -317,6 +318,11 @@ class IndexCheck:
         """Count differences; keep the first ones to name."""
         self.differences += len(rows)
         found.extend(rows[: max(0, self.LIMIT - len(self.extra) - len(self.missing))])
+
+
+def _number_at_most(value: Any, seq: int) -> bool:
+    """Whether a stored seq is a number no greater than `seq`."""
+    return isinstance(value, int | float) and value <= seq
 
 
 def replay_into(

@@ -677,7 +677,7 @@ def _index_problems(check: replay.IndexCheck) -> list[Problem]:
     names them."""
     found = [(tuple(row), _extra_row) for row in check.extra]
     found += [(tuple(row), _missing_row) for row in check.missing]
-    found.sort(key=lambda pair: pair[0])  # in key order, as `compare_table` merges them
+    found.sort(key=lambda pair: db.sql_order(pair[0]))  # in key order, as `compare_table` does
     problems = [name(INDEX_TABLE, row) for row, name in found]
     if check.differences > len(problems):
         problems.append(Problem("projection", f"{INDEX_TABLE}: more differences not shown"))
@@ -723,14 +723,18 @@ def compare_table(stored: Engine | Connection, replayed: Engine, table: str) -> 
         while (have is not None or want is not None) and len(problems) < 50:
             have_key = None if have is None else tuple(have._mapping[k] for k in keys)
             want_key = None if want is None else tuple(want._mapping[k] for k in keys)
-            if want_key is None or (have_key is not None and have_key < want_key):
+            # compared as SQLite orders them: a tampered key may be text in an integer column
+            have_at = None if have_key is None else db.sql_order(have_key)
+            want_at = None if want_key is None else db.sql_order(want_key)
+            if want_at is None or (have_at is not None and have_at < want_at):
                 problems.append(_extra_row(table, have_key))
                 have = next(have_rows, None)
-            elif have_key is None or want_key < have_key:
+            elif have_at is None or want_at < have_at:
                 problems.append(_missing_row(table, want_key))
                 want = next(want_rows, None)
             else:
-                assert have is not None and want is not None  # the same key on both sides
+                # the same key on both sides
+                assert have is not None and want is not None and have_key is not None
                 if tuple(have) != tuple(want):
                     problems.append(_changed_row(table, have_key, have, want))
                 have, want = next(have_rows, None), next(want_rows, None)
