@@ -295,3 +295,26 @@ def test_a_weighing_whose_seq_is_text_is_named_not_a_crash(
         f"weighing row later/{row[names.index('sample_code')]} is in the database but no event "
         "produced it"
     ]
+
+
+def test_a_replay_reading_the_ledgers_events_finds_no_later_or_malformed_event(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """What a forged payload may name instead of an earlier event: a later one, or not a seq at
+    all. Neither is found, as in a copy that holds only the events replayed so far."""
+    from sampleloans.ledger.unit import Unit
+    from sampleloans.models import LedgerEvent
+
+    scratch = db.scratch_engine(tmp_path / "scratch.db")
+    try:
+        db.create_scratch_schema(scratch)
+        with engine.connect() as reading, scratch.begin() as writing:
+            unit = Unit(writing, checks_now=False, empty=True, stored=reading)
+            unit.insert_event({"seq": 5, "kind": "sample.registered"})
+            assert unit.get(LedgerEvent, 4) is not None  # an earlier event: the ledger's own
+            assert unit.get(LedgerEvent, 6) is None  # a later one is not replayed yet
+            assert unit.get(LedgerEvent, "abc") is None  # not a seq: no such event
+    finally:
+        scratch.dispose()

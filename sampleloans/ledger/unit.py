@@ -294,7 +294,12 @@ class Unit:
                 and name not in self._forgotten
             ):
                 return None
-            if self.stored is not None and name[0] == _EVENTS and ident[0] > self._applying_seq:
+            if (
+                self.stored is not None
+                and name[0] == _EVENTS
+                and isinstance(ident[0], int)
+                and ident[0] > self._applying_seq
+            ):
                 return None  # the ledger's own later events are not replayed yet
             if name[0] == _EVENTS and ident[0] in self._new_events:  # no flush for an event
                 return cast(M, Tracked(dict(self._new_events[ident[0]]), self._marks, name))
