@@ -153,6 +153,7 @@ class _TableInfo:
         self.model = model
         self.mapper = sa_inspect(model)
         self.table = table
+        self.name: str = table.name
         self.columns = tuple(column.name for column in table.columns)
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
         self.key_set = frozenset(self.key_columns)
@@ -282,9 +283,9 @@ class Unit:
 
     def get(self, model: type[M], key: Any) -> M | None:
         """A row by primary key: from this unit if it holds it, else from the database."""
-        info = _info(model)
+        info = _BY_MODEL.get(model) or _info(model)  # the common case without a call
         ident = key if isinstance(key, tuple) else (key,)
-        name = (info.table.name, ident)
+        name = (info.name, ident)
         found = self._rows.get(name)
         if found is None:
             if name in self._absent or (
@@ -315,7 +316,8 @@ class Unit:
                 values = dict(row._mapping)
             found = self._rows[name] = Tracked(values, self._marks, name)
         self._used[name] = self._batch
-        return cast(M, found)  # a Tracked row has every column of M as an attribute
+        # a Tracked row has every column of M as an attribute (not `cast`: a call per read)
+        return found  # type: ignore[return-value]  # a Tracked row stands for M
 
     def _reader_of(self, table_name: str) -> Connection:
         """Where a table is read: the ledger's own events and index in a replay that does not
