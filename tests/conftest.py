@@ -1,13 +1,14 @@
 """Shared fixtures: a temp ledger per test, a fixed clock, an isolated CLI environment."""
 
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
 from sampleloans import db
@@ -85,3 +86,37 @@ def cli_env(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def runner() -> CliRunner:
     """Typer's CliRunner (stderr is kept apart from stdout)."""
     return CliRunner()
+
+
+GOLDEN = Path(__file__).parent / "golden"
+"""The golden ledger of release 0.1 and the reports printed from it (docs/migrations.md)."""
+AFTER_THE_REPORTS = "2026-01-01T00:00:00Z"  # the golden reports say 2025-09-01
+
+
+@pytest.fixture
+def golden_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of release 0.1's golden ledger as this test's database, with a clock after the
+    golden reports were printed."""
+    ledger = tmp_path / "ledger.db"
+    shutil.copy(GOLDEN / "ledger-0.1.db", ledger)
+    monkeypatch.setenv("SAMPLELOANS_DB", str(ledger))
+    monkeypatch.setenv("SAMPLELOANS_NOW", AFTER_THE_REPORTS)
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
+    return ledger
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every statement SQLAlchemy sends on any engine in this test, in order, white space
+    folded (pipelined ones included; not those sent on the driver itself)."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)

@@ -5,14 +5,12 @@ as before. Also: row-level security keeps the researcher's reads on indexes.
 On a throwaway PostgreSQL 15 cluster (skipped with the reason where there is none)."""
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
@@ -40,21 +38,6 @@ def demo_url(pg_url: str) -> str:
     )
     assert result.exit_code == 0, result.stderr
     return pg_url
-
-
-@pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """Every statement any engine sends in this test, in order (pipelined ones included)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def _institution_args(short: str) -> list[str]:

@@ -9,7 +9,6 @@ printed from it by the last layout-2 code (see tests/golden/README.md).
 
 import io
 import json
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,27 +24,13 @@ from sampleloans.readmodels.report import REPORT_LAYOUT, CustodyBody, Report, co
 from sampleloans.reports import render
 from sampleloans.reports.custody import BORROWER_MARK
 from sampleloans.services.reporting import build_report, make_request
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, ctx_for, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, GOLDEN, OU_PI, UOC_PI, ctx_for, fingerprint
 from tests.pgcluster import PgServer
 
-GOLDEN = Path(__file__).parent / "golden"
 KINDS = ("custody", "return", "overdue", "inventory")
-AFTER_THE_REPORTS = "2026-01-01T00:00:00Z"
 PRINTED_AT = "2025-09-01T00:00:00Z"  # the golden reports' --generated-at
 AFTER_THE_LEDGER = "2026-06-01T00:00:00Z"  # its last event was recorded on 2026-04-20
 BORROWER_EVENT = 105  # the inventory UoC's researcher attested on L-2025-UoC
-
-
-@pytest.fixture
-def golden_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the golden ledger as this test's database, its clock after the reports."""
-    ledger = tmp_path / "ledger.db"
-    shutil.copy(GOLDEN / "ledger-0.1.db", ledger)
-    monkeypatch.setenv("SAMPLELOANS_DB", str(ledger))
-    monkeypatch.setenv("SAMPLELOANS_NOW", AFTER_THE_REPORTS)
-    monkeypatch.setenv("COLUMNS", "120")
-    monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
-    return ledger
 
 
 def cli(*args: str) -> tuple[int, str]:

@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,21 +128,6 @@ def test_a_cli_write_waits_three_times_after_the_lock(demo_url: str, statements:
     assert result.exit_code == 0, result.stderr
     people = [s for s in statements if s.startswith("SELECT person.")]
     assert len(people) == 1 and "LEFT OUTER JOIN institution" in people[0]
-
-
-@pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """Every statement SQLAlchemy sends in this test (not those sent on the driver itself)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 SECOND = "second.curator@naoc.example"

@@ -7,7 +7,6 @@ golden ledger; see tests/golden/README.md.
 
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,9 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.readmodels.report import REPORT_LAYOUT
-from tests.conftest import COMPLIANCE, CURATOR, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, GOLDEN, fingerprint
 
-GOLDEN = Path(__file__).parent / "golden"
 KINDS = ("custody", "return", "overdue", "inventory")
-AFTER_THE_REPORTS = "2026-01-01T00:00:00Z"  # the golden reports say 2025-09-01
-
-
-@pytest.fixture
-def golden_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of release 0.1's golden ledger as this test's database, with a clock after the
-    golden reports were printed."""
-    ledger = tmp_path / "ledger.db"
-    shutil.copy(GOLDEN / "ledger-0.1.db", ledger)
-    monkeypatch.setenv("SAMPLELOANS_DB", str(ledger))
-    monkeypatch.setenv("SAMPLELOANS_NOW", AFTER_THE_REPORTS)
-    monkeypatch.setenv("COLUMNS", "120")
-    monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
-    return ledger
 
 
 def verify_document(path: Path) -> tuple[int, str]:
