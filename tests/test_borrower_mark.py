@@ -1,5 +1,6 @@
-"""Issue 14 point 6: the curator sees an event marked as recorded by the borrower by the role its
-actor had when recording it, not the role they hold today (`people set-role` changes it later).
+"""Issue 14 point 6: the curator sees an event marked as recorded by the borrower when a person
+of the loan's borrowing institution recorded it (`services/borrower_mark.py`); a curator later
+made a researcher (`people set-role`) at the lender does not become the borrower.
 """
 
 import json
@@ -42,7 +43,7 @@ def history(loan: str) -> list[dict[str, object]]:
     return rows
 
 
-def test_the_mark_follows_the_role_held_when_the_event_was_recorded(demo: Path) -> None:
+def test_the_mark_follows_the_recorders_institution_not_a_later_role(demo: Path) -> None:
     """A researcher's consumption is marked; a curator later made a researcher does not have
     their earlier curator events marked; what they record after the change is."""
     cli("--as", CURATOR, "people", "add", SECOND_CURATOR, "--name", "Wang Li",

@@ -520,6 +520,15 @@ def test_role_matrix_on_postgres(
                 )
                 assert shown.exit_code == 0, shown.stderr
                 assert '"recorded_by_borrower": true' in shown.stdout
+                # the researcher's own view marks it too: one rule, read from rows RLS shows
+                own = _pg_run(
+                    pg_server,
+                    database,
+                    ["custody", "history", "--institution", "OU", "--json"],
+                    email,
+                )
+                assert own.exit_code == 0, own.stderr
+                assert '"recorded_by_borrower": true' in own.stdout
             shutil.rmtree(folder)
             folder = _case_folder(tmp_path)
     finally:

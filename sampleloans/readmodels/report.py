@@ -147,7 +147,7 @@ class CustodyRow:
     witness: str = ""
     handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
     # recorded by a person of the institution the event's loan is lent to (services/reporting/
-    # custody.Borrowers); printed and digested from layout 3 on (LAYOUT_FIELDS)
+    # services/borrower_mark.py); printed and digested from layout 3 on (LAYOUT_FIELDS)
     by_borrower: bool = False
 
 

@@ -26,12 +26,12 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.services import access
+from sampleloans.services.borrower_mark import BorrowerMark, loan_of
 from sampleloans.services.common import get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import words
 from sampleloans.units import format_mass, format_period, quote_input
-from sampleloans.vocab import Role
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class HistoryEntry:
     corrected_by: tuple[int, ...]
     imported_by: str | None = None  # the curator who imported it from a history file
     handover: Handover | None = None  # who released and who received, for a hand-over
-    by_borrower: bool = False  # recorded by a researcher of the borrowing institution
+    by_borrower: bool = False  # recorded by a person of the borrower (services/borrower_mark.py)
 
     @property
     def backdated(self) -> bool:
@@ -374,10 +374,12 @@ _EVENT_COLUMNS = (
 def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator[HistoryEntry]:
     """The history lines of the events of `query`, a batch at a time (corrections looked up
     per batch)."""
+    mark = BorrowerMark(session)
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
-        roles = _roles_of(session, {row.actor for row in batch})
-        for row in batch:
+        payloads = [json.loads(row.payload) for row in batch]
+        mark.learn(filter(None, (loan_of(r.kind, p) for r, p in zip(batch, payloads, strict=True))))
+        for row, payload in zip(batch, payloads, strict=True):
             yield HistoryEntry(
                 seq=row.seq,
                 occurred_at=from_stored(row.occurred_at),
@@ -391,41 +393,8 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
                 corrected_by=tuple(corrected.get(row.seq, [])),
                 imported_by=importer_of(row.os_user),
                 handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
-                by_borrower=_role_at(roles.get(row.actor, ()), row.seq) == Role.RESEARCHER,
+                by_borrower=mark.recorded(row.kind, payload, row.actor),
             )
-
-
-ROLE_KINDS = ("person.added", "person.role_changed")
-
-
-def _roles_of(session: Session, actors: set[str]) -> dict[str, list[tuple[int, str]]]:
-    """Each actor's roles over time, from the events that gave them (seq, role), in order: the
-    curator sees an event marked as the borrower's by the role its actor had when recording it
-    (issue 14 point 6), not the role they hold today (`people set-role`)."""
-    rows = session.execute(
-        sa_select(col(EventSubject.subject_key), col(LedgerEvent.seq), col(LedgerEvent.payload))
-        .join(LedgerEvent, col(LedgerEvent.seq) == col(EventSubject.seq))
-        .where(
-            col(EventSubject.subject_type) == "person",
-            col(EventSubject.subject_key).in_(sorted(actors)),
-            col(LedgerEvent.kind).in_(ROLE_KINDS),
-        )
-        .order_by(col(LedgerEvent.seq))
-    ).all()
-    roles: dict[str, list[tuple[int, str]]] = {}
-    for email, seq, payload in rows:
-        roles.setdefault(str(email), []).append((int(seq), str(json.loads(payload)["role"])))
-    return roles
-
-
-def _role_at(history: Iterable[tuple[int, str]], seq: int) -> str | None:
-    """The role a person held when event `seq` was recorded (None: not yet a person)."""
-    held = None
-    for given_at, role in history:
-        if given_at >= seq:
-            break
-        held = role
-    return held
 
 
 def _corrections_of(

@@ -17,7 +17,6 @@ from sampleloans.models import (
     LedgerEvent,
     Loan,
     LoanItem,
-    Person,
     Shipment,
     Weighing,
 )
@@ -33,6 +32,7 @@ from sampleloans.readmodels.report import (
     Party,
     ReportRequest,
 )
+from sampleloans.services.borrower_mark import BorrowerMark
 from sampleloans.services.common import get_institution, get_loan, get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.services.history import describe_payload, lineage
@@ -124,7 +124,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
         items.sort(key=lambda i: (i.code, i.loan))
     # a lineage report sees only its own samples' events: track (and judge) only those
     tracked = set(keys) if request.sample else None
-    borrowers = Borrowers(session, loans)
+    borrowers = BorrowerMark(session, loans)
     events, findings = _custody_rows(session, subject_type, keys, numbers, tracked, borrowers)
     # judged at the moment the report shows: its --as-of, else its generation time
     at = from_iso(request.as_of) if request.as_of else now
@@ -137,35 +137,6 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
         findings=tuple(findings),
     )
     return body, label
-
-
-class Borrowers:
-    """Which events a person of the borrowing institution recorded (the custody report's
-    "(the borrower)" mark, layout 3): the actor's institution is the institution of the loan
-    the event is about.
-
-    Read from the `person` and `loan` rows alone, which every reader of the report sees alike: a
-    researcher's own institution's people and the lender's staff under PostgreSQL's row-level
-    security, everyone for a curator (the person events that carry role changes are hidden
-    from a researcher, so the role held when recording cannot be the rule here). A person's
-    institution never changes; only a researcher of the borrower records on its loans.
-    """
-
-    def __init__(self, session: Session, loans: list[Loan]) -> None:
-        self.borrower = {loan.number: loan.institution for loan in loans}
-        rows = session.execute(sa_select(col(Person.email), col(Person.institution))).all()
-        self.home = {str(email): str(institution) for email, institution in rows}
-
-    def recorded(self, kind: str, payload: dict[str, Any], actor: str) -> bool:
-        """Whether a person of the borrower of the event's loan recorded it."""
-        if kind.startswith("loan."):
-            number = payload.get("number")
-        elif kind.startswith("incident."):
-            number = payload.get("loan")
-        else:
-            return False
-        borrower = self.borrower.get(str(number)) if number else None
-        return borrower is not None and self.home.get(actor) == borrower
 
 
 class Holders:
@@ -220,7 +191,7 @@ def _custody_rows(
     keys: list[str],
     loan_numbers: list[str],
     tracked: set[str] | None,
-    borrowers: Borrowers,
+    borrowers: BorrowerMark,
 ) -> tuple[list[CustodyRow], list[Finding]]:
     """Every event of the scope in seq order: one streamed query, no per-event look-up."""
     in_scope = select(EventSubject.seq).where(
@@ -271,7 +242,7 @@ def _custody_row(
     shipments: dict[int, Shipment],
     weighings: dict[int, list[Weighing]],
     holders: Holders,
-    borrowers: Borrowers,
+    borrowers: BorrowerMark,
 ) -> tuple[CustodyRow, list[Finding]]:
     p: dict[str, Any] = json.loads(event.payload)
     fields: dict[str, Any] = {
