@@ -28,6 +28,7 @@ from sampleloans.ledger import chain, checks, replay
 from sampleloans.ledger.store import Context
 from sampleloans.ledger.unit import Touched
 from sampleloans.models import Agreement, EventSubject, Loan, Sample
+from sampleloans.services import verify_halves
 from sampleloans.services.common import require_role
 
 VERIFY_REPLAY_BATCH = replay.REPLAY_BATCH
@@ -119,6 +120,7 @@ def verify(
     same snapshot of a ledger that others keep writing (WAL readers keep theirs until the end).
     """
     result = VerifyResult()
+    path = db.sqlite_path(engine.url.render_as_string(hide_password=True))
     background = _FileCheck.launch(engine)
     chain_check = _ChainCheck()
     with (
@@ -132,7 +134,7 @@ def verify(
             ("the snapshot", lambda: _begin_snapshot(connection)),
             ("the integrity check", lambda: _check_integrity(connection, result, background)),
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
-            ("the replay", lambda: _check_replay(connection, scratch, result, progress)),
+            ("the replay", lambda: _check_replay(connection, scratch, result, progress, path)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
             (
                 "the chain check",
@@ -638,9 +640,23 @@ def _check_replay(
     scratch: Path,
     result: VerifyResult,
     progress: Callable[[int], None] | None = None,
+    ledger: Path | None = None,
 ) -> None:
     """Replay into a scratch file and compare every projection table with the stored one (the
-    event index as the replay goes, `replay.IndexCheck`; the others once it is done)."""
+    event index as the replay goes, `replay.IndexCheck`; the others once it is done).
+
+    A large SQLite ledger is replayed in two halves on two cores (`verify_halves.py`); where
+    that replay is not clean, the whole ledger is replayed here in one piece to name what
+    differs."""
+    head = replay.last_taken(connection, replay.Cut())
+    if ledger is not None and head >= verify_halves.REPLAY_BESIDE_EVENTS:
+        halves = verify_halves.replay_in_halves(
+            connection, scratch, ledger, head, VERIFY_REPLAY_BATCH, progress
+        )
+        if halves is not None:
+            crashpoints.reached("after_replay")
+            _compare_replayed(connection, halves, result)
+            return
     path = scratch / "replay.db"
     target = db.scratch_engine(path)
     try:
@@ -662,6 +678,15 @@ def _check_replay(
         finally:
             index_check.close()  # its cursor, while the connection is open
         result.problems.extend(_index_problems(index_check))
+    finally:
+        target.dispose()
+    _compare_replayed(connection, path, result)
+
+
+def _compare_replayed(connection: Connection, path: Path, result: VerifyResult) -> None:
+    """Compare every projection table but the index with the replay in the scratch file."""
+    target = db.scratch_engine(path)
+    try:
         for table in _differing_tables(connection, path):
             result.problems.extend(compare_table(connection, target, table))
     finally:

@@ -1,0 +1,60 @@
+"""Half of `verify`'s replay in a second process, beside the other half (`services/verify.py`,
+`ledger/halves.py`).
+
+`python -m sampleloans.services.replay_beside PATH UP_TO_SEQ HALVES SCRATCH` replays the events
+up to `UP_TO_SEQ` of the SQLite ledger file `PATH` that the halves file `HALVES` gives to the
+process beside, into a new scratch file `SCRATCH`, comparing their event index entries as it
+goes, and prints one JSON object: failure (the first event that cannot be replayed, in words,
+or null), differences (index entries that differ), events (how many it replayed).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from sampleloans import db
+from sampleloans.ledger import replay
+from sampleloans.ledger.halves import BESIDE, Halves
+from sampleloans.services.verify import VERIFY_REPLAY_BATCH
+
+
+def main(argv: list[str]) -> None:
+    """Replay the half as asked and print the answer."""
+    path, up_to_seq, halves_path, scratch = argv
+    halves = Halves.load(Path(halves_path))
+    engine = db.open_engine(db.url_for_path(path))
+    target = db.scratch_engine(Path(scratch))
+    replayed = 0
+
+    def count(_seq: int) -> None:
+        nonlocal replayed
+        replayed += 1
+
+    try:
+        db.create_scratch_schema(target)
+        with engine.connect() as connection:
+            check = replay.IndexCheck(connection, lambda seq: halves.checks(seq, BESIDE))
+            try:
+                failure = replay.replay_into(
+                    connection,
+                    target,
+                    replay.Cut(up_to_seq=int(up_to_seq)),
+                    batch=VERIFY_REPLAY_BATCH,
+                    index_check=check,
+                    progress=count,
+                    half=(halves, BESIDE),
+                )
+                if failure is None:
+                    check.finish()
+            finally:
+                check.close()
+            connection.rollback()
+    finally:
+        target.dispose()
+        engine.dispose()
+    answer = {"failure": failure, "differences": check.differences, "events": replayed}
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
