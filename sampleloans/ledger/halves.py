@@ -33,9 +33,6 @@ LINKING = ("sample", "loan", "agreement")
 REFERENCE_TABLES = tuple(str(model.__tablename__) for model in (Mission, Institution, Person))
 """The tables only reference events write: both halves replay them, one copy is kept."""
 
-BESIDE_HEAD_START = 0.1
-"""The share of the events the process beside is deemed to have done before it starts: it
-shares its core with the chain check (about a tenth of the replay's time)."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +82,10 @@ def split_in_two(connection: Connection, head: int, reference_kinds: tuple[str, 
             root = _root(parent, node)
             first[seq] = root
             sizes[root] = sizes.get(root, 0) + 1
-    unlinked = head - sum(sizes.values())
-    load = [unlinked, int(head * BESIDE_HEAD_START)]
+    # as many events each: the process beside starts once these halves are written, and
+    # shares its core with the chain check for its first seconds, while this one then has the
+    # halves' scratch files to join before comparing them (about as long)
+    load = [head - sum(sizes.values()), 0]
     half_of: dict[int, int] = {}
     for root in sorted(sizes, key=lambda r: (-sizes[r], r)):  # largest first, then by node
         which = MAIN if load[MAIN] <= load[BESIDE] else BESIDE

@@ -654,6 +654,8 @@ def _check_replay(
             connection, scratch, ledger, head, VERIFY_REPLAY_BATCH, progress
         )
         if halves is not None:
+            if progress is not None:
+                progress(head)  # the last events may have been the other half's
             crashpoints.reached("after_replay")
             _compare_replayed(connection, halves, result)
             return
