@@ -202,3 +202,53 @@ def test_verify_replays_in_halves_through_the_cli(
     assert "OK" in shown.stdout or "ok" in shown.stdout.lower()
     assert len(used) == 1 and used[0] is not None
     assert demo.read_bytes() == before
+
+
+def test_events_appended_during_the_halves_are_not_replayed(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer appends after this snapshot began and before the second process opens its own:
+    that process replays only up to the snapshot's head, and verify passes on that head."""
+    from datetime import UTC, datetime
+
+    from sampleloans.services.samples import move_sample
+    from tests.conftest import ctx_for
+
+    ledger = db.open_engine(db.url_for_path(demo))
+    writer = db.open_engine(db.url_for_path(demo))
+    real_split = verify_halves.split_in_two
+    code = "CE5C0400YJFM00505"
+
+    def split_then_write(*args: object, **kwargs: object) -> object:
+        halves = real_split(*args, **kwargs)  # type: ignore[arg-type]  # passed through
+        for shelf in range(3):
+            with db.transaction(writer) as session:
+                move_sample(
+                    session, ctx_for(now=datetime(2026, 7, 1, tzinfo=UTC)), code=code,
+                    storage_location=f"Shelf {shelf}",
+                )  # fmt: skip
+        return halves
+
+    used: list[Path | None] = []
+    real = verify_halves.replay_in_halves
+
+    def spy(*args: object, **kwargs: object) -> Path | None:
+        used.append(real(*args, **kwargs))  # type: ignore[arg-type]  # passed through
+        return used[-1]
+
+    monkeypatch.setattr(verify_halves, "split_in_two", split_then_write)
+    monkeypatch.setattr(verify_halves, "replay_in_halves", spy)
+    monkeypatch.setattr(verify_halves, "REPLAY_BESIDE_EVENTS", 1)
+    try:
+        with ledger.connect() as connection:
+            before = replay.last_taken(connection, replay.Cut())
+        result = verify(ledger)
+        with ledger.connect() as connection:
+            after = replay.last_taken(connection, replay.Cut())
+    finally:
+        ledger.dispose()
+        writer.dispose()
+    assert after == before + 3  # the writer did append
+    assert result.ok, result.problems
+    assert result.head_seq == before
+    assert len(used) == 1 and used[0] is not None  # and the halves were clean
