@@ -82,6 +82,22 @@ def demo(tmp_path: Path) -> Path:
     return ledger
 
 
+@pytest.fixture
+def used(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
+    """What each replay in halves gave (its scratch file, or None where it was not clean), with
+    every ledger large enough for it."""
+    answers: list[Path | None] = []
+    real = verify_halves.replay_in_halves
+
+    def spy(*args: object, **kwargs: object) -> Path | None:
+        answers.append(real(*args, **kwargs))  # type: ignore[arg-type]  # passed through
+        return answers[-1]
+
+    monkeypatch.setattr(verify_halves, "replay_in_halves", spy)
+    monkeypatch.setattr(verify_halves, "REPLAY_BESIDE_EVENTS", 1)
+    return answers
+
+
 def test_the_demo_in_halves_equals_the_whole_replay(demo: Path, tmp_path: Path) -> None:
     ledger = db.open_engine(db.url_for_path(demo))
     try:
@@ -165,16 +181,8 @@ def test_findings_are_those_of_one_replay(
 def test_a_second_process_that_cannot_run_leaves_the_replay_here(
     engine: Engine,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
+    used: list[Path | None],
 ) -> None:
-    used: list[Path | None] = []
-    real = verify_halves.replay_in_halves
-
-    def spy(*args: object, **kwargs: object) -> Path | None:
-        used.append(real(*args, **kwargs))  # type: ignore[arg-type]  # passed through
-        return used[-1]
-
-    monkeypatch.setattr(verify_halves, "replay_in_halves", spy)
-    monkeypatch.setattr(verify_halves, "REPLAY_BESIDE_EVENTS", 1)
     assert verify(engine).ok
     assert len(used) == 1 and used[0] is not None  # the halves were used
     monkeypatch.setattr(verify_halves.sys, "executable", "/bin/false")  # exits 1 at once
@@ -184,17 +192,8 @@ def test_a_second_process_that_cannot_run_leaves_the_replay_here(
 
 
 def test_verify_replays_in_halves_through_the_cli(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
+    demo: Path, monkeypatch: pytest.MonkeyPatch, used: list[Path | None]
 ) -> None:
-    used: list[Path | None] = []
-    real = verify_halves.replay_in_halves
-
-    def spy(*args: object, **kwargs: object) -> Path | None:
-        used.append(real(*args, **kwargs))  # type: ignore[arg-type]  # passed through
-        return used[-1]
-
-    monkeypatch.setattr(verify_halves, "replay_in_halves", spy)
-    monkeypatch.setattr(verify_halves, "REPLAY_BESIDE_EVENTS", 1)
     monkeypatch.setattr(verify_module, "CHAIN_BESIDE_EVENTS", 1)
     before = demo.read_bytes()
     shown = CliRunner().invoke(app, ["--db", str(demo), "--as", COMPLIANCE, "verify"])
@@ -205,7 +204,7 @@ def test_verify_replays_in_halves_through_the_cli(
 
 
 def test_events_appended_during_the_halves_are_not_replayed(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
+    demo: Path, monkeypatch: pytest.MonkeyPatch, used: list[Path | None]
 ) -> None:
     """A writer appends after this snapshot began and before the second process opens its own:
     that process replays only up to the snapshot's head, and verify passes on that head."""
@@ -229,16 +228,7 @@ def test_events_appended_during_the_halves_are_not_replayed(
                 )  # fmt: skip
         return halves
 
-    used: list[Path | None] = []
-    real = verify_halves.replay_in_halves
-
-    def spy(*args: object, **kwargs: object) -> Path | None:
-        used.append(real(*args, **kwargs))  # type: ignore[arg-type]  # passed through
-        return used[-1]
-
     monkeypatch.setattr(verify_halves, "split_in_two", split_then_write)
-    monkeypatch.setattr(verify_halves, "replay_in_halves", spy)
-    monkeypatch.setattr(verify_halves, "REPLAY_BESIDE_EVENTS", 1)
     try:
         with ledger.connect() as connection:
             before = replay.last_taken(connection, replay.Cut())

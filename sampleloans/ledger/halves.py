@@ -34,7 +34,6 @@ REFERENCE_TABLES = tuple(str(model.__tablename__) for model in (Mission, Institu
 """The tables only reference events write: both halves replay them, one copy is kept."""
 
 
-
 @dataclass(frozen=True)
 class Halves:
     """Which replay takes each event up to `head` (`side[seq]`: MAIN, BESIDE or BOTH)."""

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from sampleloans import db
-from sampleloans.ledger import replay
 from sampleloans.ledger.halves import BESIDE, Halves
 from sampleloans.services.verify import VERIFY_REPLAY_BATCH
+from sampleloans.services.verify_halves import replay_half
 
 
 def main(argv: list[str]) -> None:
@@ -31,28 +31,15 @@ def main(argv: list[str]) -> None:
         replayed += 1
 
     try:
-        db.create_scratch_schema(target)
         with engine.connect() as connection:
-            check = replay.IndexCheck(connection, lambda seq: halves.checks(seq, BESIDE))
-            try:
-                failure = replay.replay_into(
-                    connection,
-                    target,
-                    replay.Cut(up_to_seq=int(up_to_seq)),
-                    batch=VERIFY_REPLAY_BATCH,
-                    index_check=check,
-                    progress=count,
-                    half=(halves, BESIDE),
-                )
-                if failure is None:
-                    check.finish()
-            finally:
-                check.close()
+            failure, differences = replay_half(
+                connection, target, (halves, BESIDE), int(up_to_seq), VERIFY_REPLAY_BATCH, count
+            )
             connection.rollback()
     finally:
         target.dispose()
         engine.dispose()
-    answer = {"failure": failure, "differences": check.differences, "events": replayed}
+    answer = {"failure": failure, "differences": differences, "events": replayed}
     json.dump(answer, sys.stdout)
 
 

@@ -62,7 +62,10 @@ def replay_in_halves(
     path = scratch / "halves.db"
     target = db.scratch_engine(path)
     try:
-        clean = _replay_half(connection, target, halves, head, batch, progress)
+        failure, differences = replay_half(
+            connection, target, (halves, MAIN), head, batch, progress
+        )
+        clean = failure is None and differences == 0
         output, _ = process.communicate() if clean else ("", None)
         if not clean or process.returncode != 0 or not _clean_answer(output):
             return None
@@ -75,17 +78,20 @@ def replay_in_halves(
             process.wait()
 
 
-def _replay_half(
+def replay_half(
     connection: Connection,
     target: Engine,
-    halves: Halves,
+    half: tuple[Halves, int],
     head: int,
     batch: int,
-    progress: Callable[[int], None] | None,
-) -> bool:
-    """Replay this process's half; whether every event replayed and its index matched."""
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str | None, int]:
+    """Replay one half (halves, which) of the ledger up to `head` into a new scratch schema in
+    `target`, comparing its events' index entries as it goes: the first event that cannot be
+    replayed (in words, or None) and the number of index entries that differ."""
+    halves, which = half
     db.create_scratch_schema(target)
-    check = replay.IndexCheck(connection, lambda seq: halves.checks(seq, MAIN))
+    check = replay.IndexCheck(connection, lambda seq: halves.checks(seq, which))
     try:
         failure = replay.replay_into(
             connection,
@@ -94,13 +100,13 @@ def _replay_half(
             batch=batch,
             index_check=check,
             progress=progress,
-            half=(halves, MAIN),
+            half=half,
         )
         if failure is None:
             check.finish()
     finally:
         check.close()
-    return failure is None and check.differences == 0
+    return failure, check.differences
 
 
 def _clean_answer(output: str) -> bool:
