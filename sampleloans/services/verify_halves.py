@@ -61,21 +61,25 @@ def replay_in_halves(
     )
     path = scratch / "halves.db"
     target = db.scratch_engine(path)
+    merged = False
     try:
         failure, differences = replay_half(
             connection, target, (halves, MAIN), head, batch, progress
         )
         clean = failure is None and differences == 0
         output, _ = process.communicate() if clean else ("", None)
-        if not clean or process.returncode != 0 or not _clean_answer(output):
-            return None
-        _add_rows(target, beside)
-        return path
+        if clean and process.returncode == 0 and _clean_answer(output):
+            _add_rows(target, beside)
+            merged = True
     finally:
         target.dispose()
         if process.poll() is None:  # not waited for: this half already failed
             process.kill()
             process.wait()
+        beside.unlink(missing_ok=True)
+        if not merged:  # the whole replay that follows needs the room
+            path.unlink(missing_ok=True)
+    return path if merged else None
 
 
 def replay_half(
