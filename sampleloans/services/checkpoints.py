@@ -418,8 +418,11 @@ def make_checkpoint(
 
 
 def memory_path(key_path: Path) -> Path:
-    """The signer's record of the last checkpoint it signed for each ledger: KEY.signed."""
-    return key_path.with_name(key_path.name + ".signed")
+    """The signer's record of the last checkpoint it signed for each ledger: KEY.signed beside
+    the key file itself (a symbolic link to the key shares the key's record, not one of its own,
+    so naming the key another way does not make it forget what it signed)."""
+    key_file = key_path.resolve()
+    return key_file.with_name(key_file.name + ".signed")
 
 
 def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, notes.Checkpoint]:
@@ -427,14 +430,19 @@ def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, 
     if memory is None or not memory.exists():
         return {}
     what = f"the key's record of signed checkpoints {memory}"
+    damaged = InvalidInput(f"{what} is damaged or not this key's; move it aside")
     try:
         recorded = json.loads(_read_small(memory, what, 1024 * 1024))
-        assert isinstance(recorded, dict)
+    except ValueError:
+        raise damaged from None
+    if not isinstance(recorded, dict) or not all(isinstance(n, str) for n in recorded.values()):
+        raise damaged
+    try:
         return {
             origin: notes.verify_checkpoint(note, verifier) for origin, note in recorded.items()
         }
-    except (ValueError, AssertionError, AttributeError, InvalidInput, notes.CheckpointRefused):
-        raise InvalidInput(f"{what} is damaged or not this key's; move it aside") from None
+    except (InvalidInput, notes.CheckpointRefused):
+        raise damaged from None
 
 
 def _refuse_unlike_memory(
@@ -642,11 +650,12 @@ def check_consistency(
     verifier = read_verifier(key_path)
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), verifier)
     document = _read_proof(proof_path)
-    if (document["old_size"], document["new_size"], document["origin"]) != (
-        old.size,
-        new.size,
-        old.origin,
-    ):
+    if document["origin"] != old.origin:
+        raise notes.CheckpointRefused(
+            f"PROOF is of the log {document['origin']}, not of the checkpoints' "
+            f"({old.origin}): no proof of another log links them"
+        )
+    if (document["old_size"], document["new_size"]) != (old.size, new.size):
         raise notes.CheckpointRefused(
             f"PROOF is from size {document['old_size']} to {document['new_size']}, not from "
             f"OLD ({old.size}) to NEW ({new.size})"
@@ -662,18 +671,28 @@ def check_consistency(
 def _read_proof(path: Path) -> dict[str, Any]:
     """A consistency proof file; InvalidInput if it is not one."""
     raw = _read_small(path, "PROOF", 64 * 1024)
+    # explicit checks, not asserts: `python -O` would strip those and let any JSON through
+    malformed = InvalidInput(
+        f"PROOF: {path} is not a consistency proof written by 'checkpoint prove'"
+    )
     try:
         document = json.loads(raw)
-        assert isinstance(document, dict) and document.get("format") == PROOF_FORMAT
-        sizes = (document["old_size"], document["new_size"])
-        assert all(type(s) is int and s >= 0 for s in sizes)
-        assert isinstance(document["origin"], str) and isinstance(document["proof"], list)
-        proof = [base64.b64decode(node, validate=True) for node in document["proof"]]
-        assert all(len(node) == merkle.HASH_SIZE for node in proof)
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise InvalidInput(
-            f"PROOF: {path} is not a consistency proof written by 'checkpoint prove'"
-        ) from None
+    except ValueError:
+        raise malformed from None
+    if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:
+        raise malformed
+    sizes = (document.get("old_size"), document.get("new_size"))
+    nodes = document.get("proof")
+    if not all(type(size) is int and size >= 0 for size in sizes):
+        raise malformed
+    if not isinstance(document.get("origin"), str) or not isinstance(nodes, list):
+        raise malformed
+    try:
+        proof = [base64.b64decode(node, validate=True) for node in nodes]
+    except (ValueError, TypeError):
+        raise malformed from None
+    if not all(len(node) == merkle.HASH_SIZE for node in proof):
+        raise malformed
     return {**document, "proof": proof}
 
 
