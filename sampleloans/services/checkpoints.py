@@ -254,18 +254,26 @@ class StoredCheckpoint:
 
 
 def _stored(row: Any) -> StoredCheckpoint:
-    """A checkpoint row as a StoredCheckpoint."""
-    text_, _signatures = notes.split_note(row.note)
-    hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
-    return StoredCheckpoint(
-        id=int(row.id),
-        tree_size=int(row.tree_size),
-        note=row.note,
-        public_key=row.public_key,
-        frontier=merkle.Frontier(int(row.tree_size), hashes),
-        created_at=row.created_at,
-        checkpoint=notes.parse_checkpoint(text_),
-    )
+    """A checkpoint row as a StoredCheckpoint; Conflict (exit 1) for a row no checkpoint
+    command wrote (the table is append-only: an edited row is tampering, for verify to name)."""
+    try:
+        text_, _signatures = notes.split_note(row.note)
+        hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
+        return StoredCheckpoint(
+            id=int(row.id),
+            tree_size=int(row.tree_size),
+            note=row.note,
+            public_key=row.public_key,
+            frontier=merkle.Frontier(int(row.tree_size), hashes),
+            created_at=row.created_at,
+            checkpoint=notes.parse_checkpoint(text_),
+        )
+    except (InvalidInput, ValueError, TypeError, AttributeError):
+        raise Conflict(
+            f"kept checkpoint {row.id}: its row in the checkpoint table is damaged (its note or "
+            "frontier is not what 'checkpoint' writes): the table was edited; run "
+            "'sampleloans verify'"
+        ) from None
 
 
 def stored_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
@@ -543,6 +551,58 @@ def open_checkpoint(note: str, verifier: notes.VerifierKey, ledger_id: str) -> n
     return checkpoint
 
 
+def kept_checkpoint_problems(connection: Connection) -> list[str]:
+    """Problems if the ledger no longer extends a checkpoint it kept: fewer events than the
+    checkpoint covers (a truncation), or another hash at its head (a rewrite).
+
+    The head suffices once the chain is checked: each hash covers every event before it, so the
+    same head hash means the same first `tree_size` events, and so the same signed root.
+    """
+    if not _has_table(connection):
+        return []
+    last = _last_seq(connection)
+    problems = []
+    rows = connection.execute(
+        text(
+            "SELECT id, tree_size, note, public_key, frontier, created_at FROM checkpoint "
+            "ORDER BY id"
+        )
+    ).all()
+    for row in rows:
+        try:
+            kept = _stored(row)
+        except Conflict as damaged:  # a row no checkpoint command wrote
+            problems.append(str(damaged).removesuffix("; run 'sampleloans verify'"))
+            continue
+        seq_text, _, hash_hex = kept.head.partition(":")
+        if not _kept_signature_holds(kept):
+            problems.append(
+                f"kept checkpoint {kept.id}: its signature does not verify with the key kept "
+                "with it: the checkpoint table was edited"
+            )
+        elif kept.tree_size > last:
+            problems.append(
+                f"kept checkpoint {kept.id} covers {kept.tree_size} events but the ledger has "
+                f"{last}: events were removed (truncation or a rollback)"
+            )
+        elif seq_text != str(kept.tree_size) or _head_at(connection, kept.tree_size) != hash_hex:
+            problems.append(
+                f"event {kept.tree_size} is not the head of kept checkpoint {kept.id} "
+                f"({kept.head[:24]}…): the ledger was rewritten since that checkpoint"
+            )
+    return problems
+
+
+def _kept_signature_holds(kept: StoredCheckpoint) -> bool:
+    """Whether a kept note verifies with the public key kept beside it, and says what its row
+    says (so an edited head line cannot vouch for a rewritten chain)."""
+    try:
+        checkpoint = notes.verify_checkpoint(kept.note, notes.parse_verifier_key(kept.public_key))
+    except (InvalidInput, notes.CheckpointRefused):
+        return False
+    return checkpoint.size == kept.tree_size
+
+
 def check_extends(connection: Connection, checkpoint: notes.Checkpoint) -> list[str]:
     """Problems if the ledger does not extend `checkpoint`: size, head hash, Merkle root."""
     size, head = checkpoint.size, checkpoint.extension("head") or ""
@@ -751,6 +811,9 @@ def verify_since(
         if result.ok:
             _check_new_events(session, connection, checkpoint, kept, result)
             result.problems += [("schema", p.message) for p in trigger_problems(connection)]
+            # a later kept checkpoint the ledger no longer reaches: cut back after it
+            result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
+            result.checked.append("every checkpoint kept in the ledger still has its head event")
     result.checked.append(
         f"signature of checkpoint {kept.id} by {verifier.name}+{verifier.key_id.hex()}"
         + ("" if key_path else " (the key recorded with it; pass --public-key for your own)")
