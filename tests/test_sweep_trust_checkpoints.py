@@ -82,7 +82,7 @@ def test_a_file_that_is_no_proof_is_refused_even_under_python_O(two_checkpoints,
     cases = {
         "format": {**document, "format": "something-else"},
         "bool-size": {**document, "old_size": True},
-        "short-node": {**document, "proof": ["AAAA"] + document["proof"][1:]},
+        "short-node": {**document, "proof": ["AAAA", *document["proof"][1:]]},
     }
     for name, bad in cases.items():
         path = two_checkpoints["dir"] / f"{name}.json"

@@ -8,7 +8,6 @@ if there were no ledger; and with a ledger, a report whose content matched but w
 certificate had expired ended "does NOT match the ledger".
 """
 
-from pathlib import Path
 from typing import Any
 
 import pytest
