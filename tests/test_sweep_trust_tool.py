@@ -9,6 +9,7 @@ non-UTF-8 checkpoint gave Python's codec message without the file's name.
 """
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,30 @@ def test_a_signature_line_that_is_not_base64_is_a_failure_not_a_crash(signed) ->
     assert "FAIL: checkpoint: the signature line of naoc.example/ledger is not base64" in (
         done.stdout
     )
+
+
+def test_a_ledger_in_a_folder_named_with_hash_and_question_mark(signed, tmp_path) -> None:
+    """The verifier opened `file:PATH?mode=ro` unescaped: a '#' cut the path short, SQLite
+    created that shorter file, and the ledger was "not a readable ledger"."""
+    folder = tmp_path / "archive #2?copy"
+    folder.mkdir()
+    ledger = copy_ledger(signed["db"], folder / "ledger.db")
+    before = sorted(tmp_path.rglob("*"))
+    done = tool(ledger, "--checkpoint", signed["cp"], "--public-key", signed["pub"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("OK")
+    assert sorted(tmp_path.rglob("*")) == before  # nothing created beside it
+
+
+def test_a_float_in_a_tampered_row_is_a_failure_of_that_event(signed, tmp_path) -> None:
+    ledger = copy_ledger(signed["db"], tmp_path / "ledger.db")
+    with sqlite3.connect(ledger) as connection:
+        triggers = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ledger_event'"
+        ).fetchall()
+        for (name,) in triggers:
+            connection.execute(f"DROP TRIGGER {name}")
+        connection.execute("UPDATE ledger_event SET corrects_seq = 1.5 WHERE seq = 50")
+    done = tool(ledger)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL: event 50: a field outside the format" in done.stdout

@@ -233,7 +233,9 @@ def read_source(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
 def _read_sqlite(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
     """Events of a ledger file, read only."""
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # read only, through a URI whose path is percent-encoded: a '#' or '?' in a folder's
+        # name would otherwise cut the path short (and SQLite would create that shorter file)
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         row = connection.execute("SELECT value FROM ledger_meta WHERE key = 'ledger_id'").fetchone()
     except sqlite3.Error as exc:
         raise Unreadable(f"{path}: not a readable ledger ({exc})") from None
@@ -299,8 +301,11 @@ def check_chain(
             failures.append(f"seq jumps from {expected_seq - 1} to {seq}")
         if event["prev_hash"] != prev:
             failures.append(f"event {seq}: prev_hash is not the hash of event {seq - 1}")
-        if event_hash(event["prev_hash"], event) != event["hash"]:
-            failures.append(f"event {seq}: hash does not match its fields")
+        try:
+            if event_hash(event["prev_hash"], event) != event["hash"]:
+                failures.append(f"event {seq}: hash does not match its fields")
+        except (ValueError, TypeError, AttributeError) as exc:  # e.g. a float in a tampered row
+            failures.append(f"event {seq}: a field outside the format ({exc})")
         try:
             if jcs(parse_json(event["payload"])) != event["payload"]:
                 failures.append(f"event {seq}: payload is not canonical JSON")
