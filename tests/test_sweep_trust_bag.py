@@ -120,3 +120,51 @@ def test_a_private_key_given_as_public_key_is_invalid_input(bag: dict[str, Any])
     assert result.stderr.startswith("Error: --public-key") and "private key" in result.stderr
     secret = bag["key"].read_text().strip().split("+", 4)[4]
     assert secret not in result.stdout + result.stderr
+
+
+def export(ledger: Path, folder: Path, *extra: str) -> Any:
+    return invoke(env_for(ledger), "export", "--bag", str(folder), *extra)
+
+
+def nothing_written(folder: Path) -> bool:
+    return not folder.exists() and not [p for p in folder.parent.iterdir() if "bag-tmp" in p.name]
+
+
+def test_a_private_key_given_as_public_key_is_never_copied_into_a_bag(bag) -> None:
+    """`export --bag --public-key` copied any file: a private key given by mistake went into
+    the bag meant to be handed out, world-readable once copied."""
+    ledger, target = bag["dir"].parent / "ledger.db", bag["dir"].parent / "out"
+    result = export(ledger, target, "--public-key", str(bag["key"]))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: --public-key") and "private key" in result.stderr
+    assert nothing_written(target)
+    secret = bag["key"].read_text().strip().split("+", 4)[4]
+    assert secret not in result.stdout + result.stderr
+
+
+def test_given_checkpoints_are_checked_before_anything_is_written(bag, tmp_path) -> None:
+    ledger, target = bag["dir"].parent / "ledger.db", bag["dir"].parent / "out"
+    not_a_note = tmp_path / "notes.txt"
+    not_a_note.write_text("hello\n")
+    result = export(ledger, target, "--checkpoint", str(not_a_note))
+    assert result.exit_code == 2 and result.stderr.startswith("Error: --checkpoint")
+    other = make_demo(tmp_path / "other")  # another ledger (its own id), signed by the lender
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "lender.key").write_bytes(bag["key"].read_bytes())
+    (tmp_path / "o" / "lender.key").chmod(0o600)
+    (tmp_path / "o" / "lender.key.pub").write_bytes(bag["pub"].read_bytes())
+    foreign = make_checkpoint(other, tmp_path / "o")
+    result = export(ledger, target, "--checkpoint", str(foreign["cp"]))
+    assert result.exit_code == 1 and "not of this ledger" in result.stderr
+    stranger = generate_signer("witness.example")
+    cosigned = tmp_path / "witnessed.txt"
+    text = bag["note"].read_text().rpartition("\n\n")[0] + "\n"
+    cosigned.write_text(sign_note(text, stranger))
+    result = export(ledger, target, "--checkpoint", str(cosigned))
+    assert result.exit_code == 1 and "give its public key with --public-key" in result.stderr
+    assert nothing_written(target)
+    witness_key = tmp_path / "witness.pub"
+    witness_key.write_text(stranger.verifier().encode() + "\n")
+    result = export(ledger, target, "--checkpoint", str(cosigned), "--public-key", str(witness_key))
+    assert result.exit_code == 0, result.stderr
+    assert verify_bag(target).exit_code == 0

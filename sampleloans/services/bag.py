@@ -84,6 +84,9 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
         require_role(session, ctx, *EXPORT_ROLES, action="export the ledger")
         lender = _lender_name(session.connection())
         kept = _kept_checkpoints(session.connection())
+        # what is given is checked before anything is written: the bag must verify as a whole
+        kept["keys"].update(_given_keys(extras.public_keys))
+        _check_given_checkpoints(session.connection(), extras.checkpoints, kept["keys"])
     database = db.sqlite_path(str(engine.url))
     fileio.refuse_ledger(dest, database, "--bag")
     if os.path.lexists(dest):
@@ -93,7 +96,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
     with _building(dest) as folder:
         exported = export_events(engine, ctx, folder / EVENTS_FILE)
         checkpoints = _write_named(folder / "checkpoints", kept["checkpoints"], extras.checkpoints)
-        keys = _write_named(folder / "keys", kept["keys"], extras.public_keys)
+        keys = _write_named(folder / "keys", kept["keys"], ())
         reports = _write_named(folder / "reports", {}, extras.reports, pdf=True)
         _write(
             folder / "docs" / "ledger-format.md", _packaged("sampleloans.docs", "ledger-format.md")
@@ -147,10 +150,63 @@ def _kept_checkpoints(connection: Connection) -> dict[str, dict[str, bytes]]:
     keys: dict[str, bytes] = {}
     for kept in stored_checkpoints(connection):
         checkpoints[f"checkpoint-{kept.id:06d}-size-{kept.tree_size}.txt"] = kept.note.encode()
-        name = kept.public_key.partition("+")[0]
-        key_id = hashlib.sha256(kept.public_key.encode()).hexdigest()[:8]
-        keys[f"{_safe(name)}-{key_id}.pub"] = (kept.public_key.strip() + "\n").encode()
+        keys.update([_key_file(kept.public_key)])
     return {"checkpoints": checkpoints, "keys": keys}
+
+
+def _key_file(vkey: str) -> tuple[str, bytes]:
+    """A public key's file name in the bag and its content (the one `NAME+KEYID+…` line)."""
+    name = vkey.partition("+")[0]
+    digest = hashlib.sha256(vkey.strip().encode()).hexdigest()[:8]
+    return f"{_safe(name)}-{digest}.pub", (vkey.strip() + "\n").encode()
+
+
+def _given_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
+    """The public keys given with --public-key, each checked to be one: a private key file
+    given by mistake is refused, never copied into a bag meant to be handed out."""
+    from sampleloans.services.checkpoints import read_verifier
+
+    keys: dict[str, bytes] = {}
+    for path in paths:
+        verifier = read_verifier(path)  # InvalidInput (exit 2) names the file and what it is
+        keys.update([_key_file(verifier.encode())])
+    return keys
+
+
+def _check_given_checkpoints(
+    connection: Connection, paths: tuple[Path, ...], keys: dict[str, bytes]
+) -> None:
+    """Each checkpoint given with --checkpoint is a signed note of this ledger, signed by a key
+    the bag carries, whose tree this ledger extends; refused otherwise (nothing written)."""
+    from sampleloans.ledger.checkpoint import CheckpointRefused, parse_verifier_key, split_note
+    from sampleloans.services.checkpoints import (
+        _ledger_id,
+        check_extends,
+        open_checkpoint,
+        read_note,
+    )
+
+    verifiers = [parse_verifier_key(data.decode("utf-8")) for data in keys.values()]
+    for path in paths:
+        note = read_note(path, "--checkpoint")
+        try:
+            _text, signatures = split_note(note)
+        except InvalidInput as exc:
+            raise InvalidInput(f"--checkpoint {path}: {exc}") from None
+        signed_by = {(name, key_id) for name, key_id, _signature in signatures}
+        verifier = next((v for v in verifiers if (v.name, v.key_id) in signed_by), None)
+        if verifier is None:
+            raise CheckpointRefused(
+                f"--checkpoint {path}: not signed by a key the bag carries; give its public key "
+                "with --public-key"
+            )
+        try:
+            checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
+        except (CheckpointRefused, InvalidInput) as exc:
+            raise type(exc)(f"--checkpoint {path}: {exc}") from None
+        problems = check_extends(connection, checkpoint)
+        if problems:
+            raise CheckpointRefused(f"--checkpoint {path}: {problems[0]}")
 
 
 def _safe(name: str) -> str:
