@@ -100,3 +100,14 @@ def test_a_proof_of_another_log_is_named_as_such(two_checkpoints) -> None:
     assert done.returncode == 1
     assert "is of the log sampleloans/ledger/another" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_checkpoint_list_names_the_key_by_name_and_key_id(two_checkpoints) -> None:
+    """The key column cut the key line at 40 characters, through its base64."""
+    ledger = two_checkpoints["dir"] / "ledger.db"
+    listed = invoke({**env_for(ledger), "COLUMNS": "200"}, "checkpoint", "list")
+    assert listed.exit_code == 0, listed.stderr
+    name, key_id, material = two_checkpoints["pub"].read_text().strip().split("+", 2)
+    rows = [line for line in listed.stdout.splitlines() if f"{name}+{key_id}" in line]
+    assert len(rows) == 2
+    assert not any(material[:6] in row for row in rows)

@@ -154,8 +154,10 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         table.add_column(heading)
     for k in kept:
         table.add_row(
-            str(k.id), str(k.tree_size), k.head[:24] + "…", k.created_at, k.public_key[:40]
-        )
+            # NAME+KEYID names the key; a cut through its base64 named nothing
+            str(k.id), str(k.tree_size), k.head[:24] + "…", k.created_at,
+            "+".join(k.public_key.split("+", 2)[:2]),
+        )  # fmt: skip
     console().print(table)
 
 
