@@ -10,7 +10,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import bagit
+import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
 import pytest
 
 from sampleloans.ledger.checkpoint import generate_signer, sign_note
@@ -130,7 +130,7 @@ def nothing_written(folder: Path) -> bool:
     return not folder.exists() and not [p for p in folder.parent.iterdir() if "bag-tmp" in p.name]
 
 
-def test_a_private_key_given_as_public_key_is_never_copied_into_a_bag(bag) -> None:
+def test_a_private_key_given_as_public_key_is_never_copied_into_a_bag(bag: dict[str, Any]) -> None:
     """`export --bag --public-key` copied any file: a private key given by mistake went into
     the bag meant to be handed out, world-readable once copied."""
     ledger, target = bag["dir"].parent / "ledger.db", bag["dir"].parent / "out"
@@ -142,7 +142,9 @@ def test_a_private_key_given_as_public_key_is_never_copied_into_a_bag(bag) -> No
     assert secret not in result.stdout + result.stderr
 
 
-def test_given_checkpoints_are_checked_before_anything_is_written(bag, tmp_path) -> None:
+def test_given_checkpoints_are_checked_before_anything_is_written(
+    bag: dict[str, Any], tmp_path: Path
+) -> None:
     ledger, target = bag["dir"].parent / "ledger.db", bag["dir"].parent / "out"
     not_a_note = tmp_path / "notes.txt"
     not_a_note.write_text("hello\n")

@@ -30,7 +30,7 @@ def add_event(ledger: Path, location: str) -> None:
     assert moved.exit_code == 0, moved.stderr
 
 
-def test_a_key_reached_through_a_link_remembers_what_it_signed(demo: Path, tmp_path: Path):
+def test_a_key_reached_through_a_link_remembers_what_it_signed(demo: Path, tmp_path: Path) -> None:
     ledger = copy_ledger(demo, tmp_path / "ledger.db")
     older = copy_ledger(ledger, tmp_path / "older.db")  # the copy an attacker rolls back to
     add_event(ledger, "NAOC N2 cabinet C")
@@ -75,7 +75,9 @@ def check(paths: dict[str, Any], proof: Path, *python: str) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("optimised", [(), ("-O",)], ids=["python", "python -O"])
-def test_a_file_that_is_no_proof_is_refused_even_under_python_O(two_checkpoints, optimised):
+def test_a_file_that_is_no_proof_is_refused_even_under_python_O(
+    two_checkpoints: dict[str, Any], optimised: tuple[str, ...]
+) -> None:
     good = check(two_checkpoints, two_checkpoints["proof"], *optimised)
     assert good.returncode == 0, good.stderr
     document = json.loads(two_checkpoints["proof"].read_text())
@@ -92,7 +94,7 @@ def test_a_file_that_is_no_proof_is_refused_even_under_python_O(two_checkpoints,
         assert done.stderr.startswith("Error: PROOF:") and "not a consistency proof" in done.stderr
 
 
-def test_a_proof_of_another_log_is_named_as_such(two_checkpoints) -> None:
+def test_a_proof_of_another_log_is_named_as_such(two_checkpoints: dict[str, Any]) -> None:
     document = json.loads(two_checkpoints["proof"].read_text())
     path = two_checkpoints["dir"] / "other-log.json"
     path.write_text(json.dumps({**document, "origin": "sampleloans/ledger/another"}))
@@ -102,7 +104,7 @@ def test_a_proof_of_another_log_is_named_as_such(two_checkpoints) -> None:
     assert done.stderr.count("\n") == 1
 
 
-def test_checkpoint_list_names_the_key_by_name_and_key_id(two_checkpoints) -> None:
+def test_checkpoint_list_names_the_key_by_name_and_key_id(two_checkpoints: dict[str, Any]) -> None:
     """The key column cut the key line at 40 characters, through its base64."""
     ledger = two_checkpoints["dir"] / "ledger.db"
     listed = invoke({**env_for(ledger), "COLUMNS": "200"}, "checkpoint", "list")

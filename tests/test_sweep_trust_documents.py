@@ -60,7 +60,9 @@ def outsider(signed: dict[str, Any], *args: Any, now: str = SIGNED_AT) -> Any:
 
 
 @pytest.mark.parametrize("document", ["report", "signed_statement"])
-def test_no_ledger_and_nothing_to_check_with_says_what_to_give(signed, document) -> None:
+def test_no_ledger_and_nothing_to_check_with_says_what_to_give(
+    signed: dict[str, Any], document: str
+) -> None:
     done = outsider(signed, signed[document])
     assert done.exit_code == 3, (done.stdout, done.stderr)
     assert done.stderr.startswith("Error: no ledger at ") and done.stderr.count("\n") == 1
@@ -68,7 +70,7 @@ def test_no_ledger_and_nothing_to_check_with_says_what_to_give(signed, document)
     assert "acting person" not in done.stderr
 
 
-def test_a_signed_statement_checks_with_the_trust_root_alone(signed) -> None:
+def test_a_signed_statement_checks_with_the_trust_root_alone(signed: dict[str, Any]) -> None:
     done = outsider(signed, signed["signed_statement"], "--trust-root", signed["root"])
     assert done.exit_code == 0, (done.stdout, done.stderr)
     assert f"statement to {OSAKA_PI}" in done.stdout
@@ -84,7 +86,7 @@ def test_a_signed_statement_checks_with_the_trust_root_alone(signed) -> None:
     assert done.exit_code in (1, 2) and "signature NOT valid" in done.stdout + done.stderr
 
 
-def test_a_statement_signature_only_with_a_ledger_at_hand(signed) -> None:
+def test_a_statement_signature_only_with_a_ledger_at_hand(signed: dict[str, Any]) -> None:
     env = env_for(signed["db"], now=SIGNED_AT)
     done = invoke(env, "verify-document", str(signed["signed_statement"]), "--trust-root",
                   str(signed["root"]), "--signature-only")  # fmt: skip
@@ -92,7 +94,7 @@ def test_a_statement_signature_only_with_a_ledger_at_hand(signed) -> None:
     assert "the ledger checks were skipped (--signature-only)" in done.stdout
 
 
-def test_a_postgresql_ledger_is_a_ledger_for_verify_document(signed) -> None:
+def test_a_postgresql_ledger_is_a_ledger_for_verify_document(signed: dict[str, Any]) -> None:
     """--trust-root skips the ledger checks only when there is no ledger: a server URL is one
     (here one that does not answer, so the check fails as an environment problem)."""
     env = {"SAMPLELOANS_NOW": SIGNED_AT, "SAMPLELOANS_USER": "compliance@naoc.example"}
@@ -103,7 +105,9 @@ def test_a_postgresql_ledger_is_a_ledger_for_verify_document(signed) -> None:
     assert done.stderr.startswith("Error: cannot connect to the database")
 
 
-def test_an_expired_certificate_on_a_matching_report_is_named_as_the_signature(signed) -> None:
+def test_an_expired_certificate_on_a_matching_report_is_named_as_the_signature(
+    signed: dict[str, Any],
+) -> None:
     later = "2026-12-15T09:00:00Z"  # the signing certificate expired in September
     env = env_for(signed["db"], "compliance@naoc.example", now=later)
     done = invoke(env, "verify-document", str(signed["report"]), "--trust-root",

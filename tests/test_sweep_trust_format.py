@@ -110,7 +110,9 @@ def test_the_proof_vectors_follow_from_rfc_6962_by_hand() -> None:
 
 
 @pytest.mark.parametrize("vector", VECTORS["jcs"], ids=lambda v: v["name"])
-def test_every_canonical_vector_is_what_an_independent_rfc8785_library_writes(vector) -> None:
+def test_every_canonical_vector_is_what_an_independent_rfc8785_library_writes(
+    vector: dict[str, str],
+) -> None:
     value = json.loads(vector["input"])
     assert rfc8785.dumps(value).decode("utf-8") == vector["canonical"]
 

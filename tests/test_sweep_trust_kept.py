@@ -60,7 +60,7 @@ def verify(ledger: Path, *args: str) -> Any:
     return invoke(env_for(ledger, "compliance@naoc.example"), "verify", *args)
 
 
-def test_a_ledger_cut_below_a_kept_checkpoint_fails_both_verifies(kept) -> None:
+def test_a_ledger_cut_below_a_kept_checkpoint_fails_both_verifies(kept: dict[str, Any]) -> None:
     assert verify(kept["db"], "--since", str(kept["older"])).exit_code == 0
     with unprotected(kept["db"], "ledger_event") as connection:
         connection.execute("DELETE FROM ledger_event WHERE seq > ?", (kept["newer_size"] - 2,))
@@ -72,7 +72,9 @@ def test_a_ledger_cut_below_a_kept_checkpoint_fails_both_verifies(kept) -> None:
     assert "[checkpoint] kept checkpoint 2 covers" in full.stdout
 
 
-def test_a_recomputed_chain_fails_full_verify_against_the_kept_checkpoints(kept) -> None:
+def test_a_recomputed_chain_fails_full_verify_against_the_kept_checkpoints(
+    kept: dict[str, Any],
+) -> None:
     with unprotected(kept["db"], "ledger_event") as connection:
         connection.execute("UPDATE ledger_event SET actor = 'mallory@naoc.example' WHERE seq = 50")
         ledger_id = connection.execute(
@@ -96,7 +98,7 @@ def test_a_recomputed_chain_fails_full_verify_against_the_kept_checkpoints(kept)
     assert "is not the head of kept checkpoint 2" in full.stdout
 
 
-def test_an_edited_kept_checkpoint_is_named_not_a_crash(kept) -> None:
+def test_an_edited_kept_checkpoint_is_named_not_a_crash(kept: dict[str, Any]) -> None:
     with unprotected(kept["db"], "checkpoint") as connection:
         connection.execute("UPDATE checkpoint SET note = replace(note, 'time 2', 'time 3')")
     full = verify(kept["db"])
@@ -114,7 +116,9 @@ def test_an_edited_kept_checkpoint_is_named_not_a_crash(kept) -> None:
         assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
 
 
-def test_an_event_edited_before_the_checkpoint_is_left_to_full_verify_which_says_so(kept):
+def test_an_event_edited_before_the_checkpoint_is_left_to_full_verify_which_says_so(
+    kept: dict[str, Any],
+) -> None:
     with unprotected(kept["db"], "ledger_event") as connection:
         connection.execute("UPDATE ledger_event SET actor = 'mallory@naoc.example' WHERE seq = 50")
     since = verify(kept["db"], "--since", str(kept["older"]))

@@ -35,7 +35,9 @@ def tool(*args: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_checkpoint_without_a_key_says_its_signature_was_not_checked(signed) -> None:
+def test_a_checkpoint_without_a_key_says_its_signature_was_not_checked(
+    signed: dict[str, Any],
+) -> None:
     unsigned = tool(signed["db"], "--checkpoint", signed["cp"])
     assert unsigned.returncode == 0, unsigned.stdout + unsigned.stderr
     assert "signature NOT checked (no --public-key)" in unsigned.stdout
@@ -51,7 +53,9 @@ def test_a_checkpoint_without_a_key_says_its_signature_was_not_checked(signed) -
     assert json.loads(keyed_json.stdout)["checkpoint_signature"] == "checked"
 
 
-def test_a_private_key_as_public_key_is_unreadable_input_never_echoed(signed) -> None:
+def test_a_private_key_as_public_key_is_unreadable_input_never_echoed(
+    signed: dict[str, Any],
+) -> None:
     done = tool(signed["db"], "--checkpoint", signed["cp"], "--public-key", signed["key"])
     assert done.returncode == 2
     assert done.stderr.startswith("Error: public key:") and "private key" in done.stderr
@@ -63,7 +67,7 @@ def test_a_private_key_as_public_key_is_unreadable_input_never_echoed(signed) ->
     assert done.returncode == 2 and "not NAME+KEYID+BASE64" in done.stderr
 
 
-def test_a_checkpoint_is_read_byte_for_byte(signed) -> None:
+def test_a_checkpoint_is_read_byte_for_byte(signed: dict[str, Any]) -> None:
     crlf = signed["dir"] / "crlf.txt"
     crlf.write_bytes(signed["cp"].read_bytes().replace(b"\n", b"\r\n"))
     done = tool(signed["db"], "--checkpoint", crlf, "--public-key", signed["pub"])
@@ -77,7 +81,9 @@ def test_a_checkpoint_is_read_byte_for_byte(signed) -> None:
     assert done.returncode == 2 and str(binary) in done.stderr and "UTF-8" in done.stderr
 
 
-def test_a_signature_line_that_is_not_base64_is_a_failure_not_a_crash(signed) -> None:
+def test_a_signature_line_that_is_not_base64_is_a_failure_not_a_crash(
+    signed: dict[str, Any],
+) -> None:
     text = signed["cp"].read_text()
     head, _, line = text.rstrip("\n").rpartition("\n")
     broken = signed["dir"] / "broken.txt"
@@ -89,7 +95,9 @@ def test_a_signature_line_that_is_not_base64_is_a_failure_not_a_crash(signed) ->
     )
 
 
-def test_a_ledger_in_a_folder_named_with_hash_and_question_mark(signed, tmp_path) -> None:
+def test_a_ledger_in_a_folder_named_with_hash_and_question_mark(
+    signed: dict[str, Any], tmp_path: Path
+) -> None:
     """The verifier opened `file:PATH?mode=ro` unescaped: a '#' cut the path short, SQLite
     created that shorter file, and the ledger was "not a readable ledger"."""
     folder = tmp_path / "archive #2?copy"
@@ -101,7 +109,9 @@ def test_a_ledger_in_a_folder_named_with_hash_and_question_mark(signed, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no "archive " file beside
 
 
-def test_a_float_in_a_tampered_row_is_a_failure_of_that_event(signed, tmp_path) -> None:
+def test_a_float_in_a_tampered_row_is_a_failure_of_that_event(
+    signed: dict[str, Any], tmp_path: Path
+) -> None:
     ledger = copy_ledger(signed["db"], tmp_path / "ledger.db")
     with sqlite3.connect(ledger) as connection:
         triggers = connection.execute(
