@@ -117,3 +117,10 @@ def test_an_expired_certificate_on_a_matching_report_is_named_as_the_signature(
     assert "ok    content digest" in done.stdout
     last = done.stdout.strip().splitlines()[-1]
     assert "matches the ledger, but its signature is NOT valid (1 problem(s))" in last
+
+
+def test_the_public_key_check_of_a_statement_says_whose_it_is(signed: dict[str, Any]) -> None:
+    done = outsider(signed, signed["unsigned_statement"], "--public-key", signed["pub"])
+    assert done.exit_code == 0, (done.stdout, done.stderr)
+    first = done.stdout.splitlines()[0]
+    assert first == f"{signed['unsigned_statement']}: statement to {OSAKA_PI}"

@@ -232,6 +232,8 @@ def verify_offline(
         report = verify_proofs(
             proofs, key_text, digest=str(meta.get("digest", "")), pi=scope.removeprefix("pi:")
         )
+    # whose statement, first: the proofs say which events, the statement says for whom
+    out.print(f"{file}: statement to {scope.removeprefix('pi:')}", markup=False)
     # the proofs hold for the events they carry; only a PAdES signature covers the page text
     print_offline_verdict(
         out,
