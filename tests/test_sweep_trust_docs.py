@@ -45,3 +45,15 @@ def test_trust_md_names_the_bag_head_tag_the_bag_carries() -> None:
 
     tags = set(re.findall(r"`([A-Z][A-Za-z]+-Head)`", TRUST))
     assert tags == {HEAD_TAG}
+
+
+def test_the_format_says_where_a_ledger_file_keeps_what_the_verifier_reads() -> None:
+    """ledger-format.md did not name the tables a ledger file keeps its events and its id in,
+    which the stand-alone verifier "written from the document alone" had to know."""
+    document = (ROOT / "docs" / "ledger-format.md").read_text("utf-8")
+    section_1 = document.split("## 1. Events", 1)[1].split("## 2.", 1)[0]
+    tool = (ROOT / "tools" / "verify_ledger.py").read_text("utf-8")
+    read = set(re.findall(r"(?:FROM|WHERE)\s+(\w+)", tool)) | set(re.findall(r"'(\w+)'", tool))
+    assert {"ledger_event", "ledger_meta", "key", "ledger_id"} <= read
+    for name in ("ledger_event", "ledger_meta", "key", "value", "ledger_id"):
+        assert f"`{name}`" in section_1, name
