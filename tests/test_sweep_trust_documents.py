@@ -8,6 +8,7 @@ if there were no ledger; and with a ledger, a report whose content matched but w
 certificate had expired ended "does NOT match the ledger".
 """
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,3 +125,26 @@ def test_the_public_key_check_of_a_statement_says_whose_it_is(signed: dict[str, 
     assert done.exit_code == 0, (done.stdout, done.stderr)
     first = done.stdout.splitlines()[0]
     assert first == f"{signed['unsigned_statement']}: statement to {OSAKA_PI}"
+
+
+def damage_embedded_file(source: Path, target: Path) -> None:
+    """One changed byte inside the embedded JSON's first key (a signed file: after signing)."""
+    data = bytearray(source.read_bytes())
+    start = data.index(b"/Type /EmbeddedFile")
+    at = data.index(b'"checkpoint"', start) + 3
+    data[at] ^= 0x01
+    target.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("document", ["report", "signed_statement", "unsigned_statement"])
+def test_a_changed_byte_in_the_embedded_proof_is_an_altered_file(
+    signed: dict[str, Any], document: str, tmp_path: Path
+) -> None:
+    """It was "not a report" (exit 2); the file is a report of ours that was altered (exit 1,
+    as a changed byte anywhere else is)."""
+    changed = tmp_path / "changed.pdf"
+    damage_embedded_file(signed[document], changed)
+    done = outsider(signed, changed, "--public-key", signed["pub"])
+    assert done.exit_code == 1, (done.stdout, done.stderr)
+    assert done.stderr.startswith("Error: FILE: its ") and done.stderr.count("\n") == 1
+    assert "the file was altered" in done.stderr
