@@ -789,7 +789,6 @@ def verify_since(
     engine: Engine, ctx: Context, note_path: Path, key_path: Path | None
 ) -> SinceResult:
     """Check only what came after a kept, fully verified checkpoint."""
-    from sampleloans.services.verify import trigger_problems
 
     note = read_note(note_path, "--since")
     with db.transaction(engine, write=False) as session:
@@ -810,7 +809,7 @@ def verify_since(
         _check_anchor(connection, checkpoint, kept, result)
         if result.ok:
             _check_new_events(session, connection, checkpoint, kept, result)
-            result.problems += [("schema", p.message) for p in trigger_problems(connection)]
+            result.problems += _defence_problems(connection)
             # a later kept checkpoint the ledger no longer reaches: cut back after it
             result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
             result.checked.append("every checkpoint kept in the ledger still has its head event")
@@ -827,6 +826,19 @@ def verify_since(
         "SQLite's integrity check of the whole file",
     ]
     return result
+
+
+def _defence_problems(connection: Connection) -> list[tuple[str, str]]:
+    """The append-only triggers (and on PostgreSQL its other defences), as a full verify checks
+    them on this engine: SQLite's are read from sqlite_master, PostgreSQL's from its catalogue."""
+    from sampleloans import pgsecurity
+    from sampleloans.services.verify import trigger_problems
+
+    if db.is_postgres(connection):
+        return [("schema", m) for m in db.postgres_trigger_problems(connection)] + [
+            ("defence", m) for m in pgsecurity.defence_problems(connection)
+        ]
+    return [("schema", p.message) for p in trigger_problems(connection)]
 
 
 def _check_anchor(
