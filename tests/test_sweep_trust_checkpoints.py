@@ -113,3 +113,21 @@ def test_checkpoint_list_names_the_key_by_name_and_key_id(two_checkpoints: dict[
     rows = [line for line in listed.stdout.splitlines() if f"{name}+{key_id}" in line]
     assert len(rows) == 2
     assert not any(material[:6] in row for row in rows)
+
+
+def test_a_replaced_key_sets_the_old_keys_record_aside(demo: Path, tmp_path: Path) -> None:
+    """After `keys generate --force`, the next checkpoint was refused (exit 2: "damaged or not
+    this key's; move it aside"): the record beside the key was the replaced key's."""
+    ledger = copy_ledger(demo, tmp_path / "ledger.db")
+    signed = make_checkpoint(ledger, tmp_path)
+    record = tmp_path / "lender.key.signed"
+    old_record = record.read_bytes()
+    replaced = invoke(env_for(ledger), "keys", "generate", "--out", str(signed["key"]),
+                      "--name", "naoc.example/ledger", "--force")  # fmt: skip
+    assert replaced.exit_code == 0, replaced.stderr
+    aside = tmp_path / "lender.key.signed.replaced-1"
+    assert f"moved to {aside}" in replaced.stdout
+    assert aside.read_bytes() == old_record and not record.exists()
+    again = invoke(env_for(ledger), "checkpoint", "--key", str(signed["key"]))
+    assert again.exit_code == 0, again.stderr
+    assert record.exists()

@@ -53,6 +53,12 @@ def generate(
         f"{files.verifier.fingerprint()}",
         markup=False,
     )
+    if files.old_record is not None:
+        out_console.print(
+            f"The replaced key's record of the checkpoints it signed was moved to "
+            f"{files.old_record}.",
+            markup=False,
+        )
 
 
 @checkpoint_app.callback()

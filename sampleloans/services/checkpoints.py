@@ -12,6 +12,7 @@ events after it. The private key is read from its file to sign and never stored 
 import base64
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ class KeyFiles:
     private_path: Path
     public_path: Path
     verifier: notes.VerifierKey
+    old_record: Path | None = None
 
 
 def public_key_path(private_path: Path) -> Path:
@@ -81,7 +83,21 @@ def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = Fals
     except BaseException:
         public.unlink(missing_ok=True)
         raise
-    return KeyFiles(out, public, signer.verifier())
+    return KeyFiles(out, public, signer.verifier(), _set_aside_record(out))
+
+
+def _set_aside_record(key_path: Path) -> Path | None:
+    """The replaced key's record of what it signed (KEY.signed), renamed beside it: kept, not
+    deleted, but no longer read as the new key's (whose first checkpoint it would refuse)."""
+    record = memory_path(key_path)
+    if not record.exists():
+        return None
+    for number in range(1, 1000):
+        aside = record.with_name(f"{record.name}.replaced-{number}")
+        if not os.path.lexists(aside):
+            os.rename(record, aside)
+            return aside
+    raise StorageError(f"--out: too many set-aside records beside {record}; move them away")
 
 
 def _read_small(path: Path, what: str, limit: int) -> str:
