@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from sampleloans.errors import InvalidInput
+from sampleloans.errors import RuleViolation
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.merkle import MerkleTree
 from sampleloans.services.reporting.checkpoint import verify_report_proof
@@ -175,7 +175,7 @@ def test_the_offline_check_refuses_a_changed_proof_head_or_checkpoint(
             {**document, "checkpoint": resigned}, key, head=meta["head"],
             checkpoint_id=meta["checkpoint"],
         )  # fmt: skip
-    with pytest.raises(InvalidInput):
+    with pytest.raises(RuleViolation, match="the file was altered"):  # a report, altered: exit 1
         verify_report_proof({"format": "x"}, key, head=meta["head"], checkpoint_id="1:00")
 
 

@@ -10,8 +10,11 @@ It recomputes every event's hash from the genesis value (format section 3), chec
 links and that `recorded_at` never decreases (section 1), that each payload is canonical JSON
 (section 2), computes the RFC 6962 Merkle root over the event hashes (section 4) and prints the
 head. With --checkpoint it checks that the checkpoint's size, root and head line match this
-ledger, and with --public-key also its Ed25519 signature (RFC 8032, implemented below).
-Exit 0: all good; 1: a check failed (each failure printed); 2: unreadable input.
+ledger, and with --public-key also its Ed25519 signature (RFC 8032, implemented below);
+without --public-key it says the signature was NOT checked. The checkpoint file is read byte
+for byte (the signature covers its exact bytes).
+Exit 0: all good; 1: a check failed (each failure printed); 2: unreadable input (a ledger,
+export, checkpoint or key file that is not one, e.g. a private key given as --public-key).
 """
 
 import argparse
@@ -230,7 +233,9 @@ def read_source(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
 def _read_sqlite(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
     """Events of a ledger file, read only."""
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # read only, through a URI whose path is percent-encoded: a '#' or '?' in a folder's
+        # name would otherwise cut the path short (and SQLite would create that shorter file)
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         row = connection.execute("SELECT value FROM ledger_meta WHERE key = 'ledger_id'").fetchone()
     except sqlite3.Error as exc:
         raise Unreadable(f"{path}: not a readable ledger ({exc})") from None
@@ -296,8 +301,11 @@ def check_chain(
             failures.append(f"seq jumps from {expected_seq - 1} to {seq}")
         if event["prev_hash"] != prev:
             failures.append(f"event {seq}: prev_hash is not the hash of event {seq - 1}")
-        if event_hash(event["prev_hash"], event) != event["hash"]:
-            failures.append(f"event {seq}: hash does not match its fields")
+        try:
+            if event_hash(event["prev_hash"], event) != event["hash"]:
+                failures.append(f"event {seq}: hash does not match its fields")
+        except (ValueError, TypeError, AttributeError) as exc:  # e.g. a float in a tampered row
+            failures.append(f"event {seq}: a field outside the format ({exc})")
         try:
             if jcs(parse_json(event["payload"])) != event["payload"]:
                 failures.append(f"event {seq}: payload is not canonical JSON")
@@ -358,10 +366,30 @@ def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None)
     return failures
 
 
+def read_public_key(path: Path) -> str:
+    """The one line of a public key file; Unreadable (exit 2) if it is not one."""
+    vkey = path.read_bytes().decode("utf-8", errors="replace").strip()
+    if vkey.startswith("PRIVATE+KEY+"):  # never echo it: it is the lender's secret
+        raise Unreadable(f"public key: {path} is a private key file; give the .pub file")
+    name, _, rest = vkey.partition("+")
+    key_id_hex, _, material = rest.partition("+")
+    try:
+        raw = base64.b64decode(material, validate=True)
+    except ValueError:
+        raw = b""
+    if not name or len(key_id_hex) != 8 or raw[:1] != b"\x01" or len(raw) != 33:
+        raise Unreadable(f"public key: {path} is not NAME+KEYID+BASE64 (an Ed25519 note key)")
+    return vkey
+
+
 def _check_signature(text: str, signatures: list[str], vkey: str) -> list[str]:
     """The note signature by the key `<name>+<key ID>+<base64(0x01 || key)>`."""
-    name, key_id_hex, material = vkey.split("+", 2)
-    raw = base64.b64decode(material)
+    name, _, rest = vkey.partition("+")
+    key_id_hex, _, material = rest.partition("+")
+    try:
+        raw = base64.b64decode(material, validate=True)
+    except ValueError:
+        raw = b""
     if raw[:1] != b"\x01" or len(raw) != 33:
         return ["public key: not an Ed25519 note key"]
     key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
@@ -370,7 +398,10 @@ def _check_signature(text: str, signatures: list[str], vkey: str) -> list[str]:
     mine = []
     for line in signatures:
         signer, _, blob = line.removeprefix("\u2014 ").partition(" ")
-        data = base64.b64decode(blob)
+        try:
+            data = base64.b64decode(blob, validate=True)
+        except ValueError:
+            return [f"checkpoint: the signature line of {signer} is not base64"]
         if signer == name and data[:4] == key_id:
             mine.append(data[4:])
     if not mine:
@@ -378,6 +409,15 @@ def _check_signature(text: str, signatures: list[str], vkey: str) -> list[str]:
     if not all(ed25519_verify(raw[1:], text.encode("utf-8"), sig) for sig in mine):
         return ["checkpoint: signature does not verify"]
     return []
+
+
+def _read_note(path: Path) -> str:
+    """A checkpoint file's text, byte for byte (no newline translation: the signature covers
+    the exact bytes); Unreadable if it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unreadable(f"checkpoint: {path} is not UTF-8 text") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     try:
-        note = args.checkpoint.read_text(encoding="utf-8") if args.checkpoint else None
+        note = _read_note(args.checkpoint) if args.checkpoint else None
+        public_key = read_public_key(args.public_key) if args.public_key else None
         watch = set()
         if note is not None:
             _text, lines, _signatures = split_checkpoint(note)
@@ -399,18 +440,26 @@ def main(argv: list[str] | None = None) -> int:
         ledger_id, events = read_source(args.source)
         summary, failures = check_chain(ledger_id, events, watch)
         if note is not None:
-            public_key = args.public_key.read_text(encoding="utf-8") if args.public_key else None
             failures += check_checkpoint(note, summary, public_key)
     except (Unreadable, OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
     summary.pop("_hashes")
     summary.pop("_roots")
+    if note is not None:  # say plainly when the checkpoint's signature was not checked
+        summary["checkpoint_signature"] = "checked" if public_key else "not checked"
     if args.json:
         print(json.dumps({**summary, "ok": not failures, "failures": failures}, sort_keys=True))
     else:
         print(f"events: {summary['events']}\nhead: {summary['head']}")
         print(f"merkle root: {summary['merkle_root']}")
+        if note is not None and public_key is not None and not failures:
+            print(f"checkpoint: matches this ledger and is signed by {public_key.split('+')[0]}")
+        if note is not None and public_key is None:
+            print(
+                "checkpoint: signature NOT checked (no --public-key): anyone could have written "
+                "it; give the lender's KEY.pub"
+            )
         for failure in failures:
             print(f"FAIL: {failure}")
         print("OK" if not failures else f"{len(failures)} problem(s)")

@@ -53,6 +53,12 @@ def generate(
         f"{files.verifier.fingerprint()}",
         markup=False,
     )
+    if files.old_record is not None:
+        out_console.print(
+            f"The replaced key's record of the checkpoints it signed was moved to "
+            f"{files.old_record}.",
+            markup=False,
+        )
 
 
 @checkpoint_app.callback()
@@ -154,8 +160,10 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         table.add_column(heading)
     for k in kept:
         table.add_row(
-            str(k.id), str(k.tree_size), k.head[:24] + "…", k.created_at, k.public_key[:40]
-        )
+            # NAME+KEYID names the key; a cut through its base64 named nothing
+            str(k.id), str(k.tree_size), k.head[:24] + "…", k.created_at,
+            "+".join(k.public_key.split("+", 2)[:2]),
+        )  # fmt: skip
     console().print(table)
 
 

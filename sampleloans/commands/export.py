@@ -96,20 +96,45 @@ def _export_bag(
 
 def verify_bag(
     bag: Annotated[Path, typer.Argument(help="A folder written by 'export --bag'.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The lender's public key (KEY.pub) as you received it: every checkpoint must "
+            "be signed by it. Without it, by a key the bag itself carries.",
+        ),
+    ] = None,
 ) -> None:
     """Validate an archival bag: every checksum (BagIt), the events' hash chain, and each
-    checkpoint's root against the events. No ledger and no acting person needed.
+    checkpoint's signature, origin and root against the events. No ledger and no acting
+    person needed.
 
     Exit 0 when all hold; 1 when a file was changed, added or removed, or the events or a
-    checkpoint do not check out; 2 when the folder is not a bag.
+    checkpoint do not check out (a broken or foreign signature too); 2 when the folder is not
+    a bag or the key is not a public key.
 
-    Example: sampleloans verify-bag archive-2026/
+    Example: sampleloans verify-bag archive-2026/ --public-key naoc.pub
     """
     from sampleloans.services.bag import verify_bag as check
+    from sampleloans.services.checkpoints import read_verifier
 
     with errors_to_exit_codes():
-        result = check(bag)
+        verifier = read_verifier(public_key) if public_key is not None else None
+        result = check(bag, verifier)
     out = console()
     for line in result.lines:
         out.print(f"ok    {line}", markup=False)
-    out.print(f"{bag}: a valid bag of this ledger", markup=False)
+    if not any(line.startswith("checkpoint ") for line in result.lines):
+        out.print(
+            f"{bag}: a valid bag, but it holds no signed checkpoint: nothing in it says the "
+            "lender made it",
+            markup=False,
+        )
+    elif verifier is not None:
+        out.print(f"{bag}: a valid bag; its checkpoints are signed by your key", markup=False)
+    else:
+        out.print(
+            f"{bag}: a valid bag; its checkpoints are signed by the key(s) it carries: compare "
+            "their fingerprints with the lender's published one, or pass --public-key",
+            markup=False,
+        )

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.commands.common import (
+    console,
+    db_path,
+    errors_to_exit_codes,
+    now,
+    reading,
+    state,
+)
 from sampleloans.commands.signer import (
     PassphraseFileOption,
     SignerCertOption,
@@ -29,7 +36,7 @@ from sampleloans.commands.signer import (
     SignRequest,
 )
 from sampleloans.commands.statement import statement as statement_command
-from sampleloans.errors import SampleLoansError
+from sampleloans.errors import SampleLoansError, StorageError
 
 if TYPE_CHECKING:
     from sampleloans.readmodels.report import ReportRequest
@@ -461,7 +468,7 @@ def verify_document(
         root = load_trust_root(trust_root) if trust_root is not None else None
         data, meta = read_document(file)
     if meta.get("kind") == "statement":
-        _verify_statement(ctx, file, data, meta, public_key, root)
+        _verify_statement(ctx, file, data, meta, public_key, root, signature_only=signature_only)
         return
     if public_key is not None:
         with errors_to_exit_codes():
@@ -473,9 +480,15 @@ def verify_document(
         request, seq, hash_hex = claim.request, claim.head_seq, claim.head_hash
         generated_at, as_of, digest = claim.generated_at, claim.as_of, claim.digest
         ledger = db_path(ctx)
-        if root is not None and (signature_only or not ledger.exists()):
+        present = _ledger_present(ctx)
+        if root is not None and (signature_only or not present):
             _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
             return
+        if not present:
+            raise StorageError(
+                f"no ledger at {ledger}: to check {file} without one, give --trust-root "
+                "ROOT.pem (its signature) or --public-key KEY.pub (the checkpoint it names)"
+            )
         with reading(ctx) as (session, service_ctx):
             # who may read this report is settled before anything at all is printed
             check_access(session, service_ctx, request)
@@ -486,6 +499,7 @@ def verify_document(
                 markup=False,
             )
             signed = check_document_signature(out, problems, data, root, service_ctx.now)
+            signature_problems = len(problems)  # the signature's come first
             found = hash_at(session, seq)
             head_seq, _head_hash = ledger_head(session)
             if found is None:
@@ -540,9 +554,30 @@ def verify_document(
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
-        out.print(f"{file}: does NOT match the ledger ({len(problems)} problem(s))", markup=False)
+        out.print(
+            f"{file}: {_verdict(len(problems) - signature_problems, signature_problems)} "
+            f"({len(problems)} problem(s))",
+            markup=False,
+        )
         raise typer.Exit(1)
     out.print(f"{file}: verified against the ledger", markup=False)
+
+
+def _verdict(ledger_problems: int, signature_problems: int) -> str:
+    """The last line's verdict: what failed, the ledger checks, the signature or both."""
+    if not ledger_problems:
+        return "matches the ledger, but its signature is NOT valid"
+    if not signature_problems:
+        return "does NOT match the ledger"
+    return "does NOT match the ledger, and its signature is NOT valid"
+
+
+def _ledger_present(ctx: typer.Context) -> bool:
+    """Whether this invocation names a ledger: a PostgreSQL URL, or a file that exists."""
+    from sampleloans.services.ledgerfile import is_server_url
+
+    given = state(ctx).db
+    return bool(given and is_server_url(given)) or db_path(ctx).exists()
 
 
 def _check_named_checkpoint(
@@ -633,14 +668,49 @@ def _verify_statement(
     meta: dict[str, Any],
     public_key: Path | None,
     trust_root: Any,
+    *,
+    signature_only: bool,
 ) -> None:
-    """A statement: with --public-key, its proofs alone; else against the ledger."""
+    """A statement: with --public-key, its proofs alone; with a ledger, against it; else, with
+    --trust-root, its PDF signature alone (like a report, no acting person needed)."""
     from sampleloans.commands import statement
 
     if public_key is not None:
         statement.verify_offline(file, data, meta, public_key, trust_root)
-    else:
+    elif not signature_only and _ledger_present(ctx):
         statement.verify_with_ledger(ctx, file, data, meta, trust_root)
+    elif trust_root is not None:
+        skipped = "--signature-only" if signature_only else f"no ledger at {db_path(ctx)}"
+        _statement_signature_only(file, data, meta, trust_root, skipped)
+    else:
+        with errors_to_exit_codes():
+            raise StorageError(
+                f"no ledger at {db_path(ctx)}: to check {file} without one, give --public-key "
+                "KEY.pub (its proofs) or --trust-root ROOT.pem (its signature)"
+            )
+
+
+def _statement_signature_only(
+    file: Path, data: bytes, meta: dict[str, Any], root: Any, skipped: str
+) -> None:
+    """Validate a signed statement with the trust root alone: no ledger, no acting person."""
+    from sampleloans.commands.signer import check_document_signature
+
+    out = console()
+    scope = str(meta.get("scope", ""))
+    out.print(f"{file}: statement to {scope.removeprefix('pi:')}", markup=False)
+    problems: list[str] = []
+    check_document_signature(out, problems, data, root, now())
+    for problem in problems:
+        out.print(f"FAIL  {problem}", markup=False)
+    if problems:
+        out.print(f"{file}: signature NOT valid ({len(problems)} problem(s))", markup=False)
+        raise typer.Exit(1)
+    out.print(
+        f"{file}: signature valid; the ledger checks were skipped ({skipped}); its proofs are "
+        "checked with --public-key",
+        markup=False,
+    )
 
 
 def _verify_signature_only(

@@ -197,21 +197,24 @@ def embedded_json(data: bytes, name: str) -> dict[str, Any]:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
-    from sampleloans.errors import InvalidInput
+    from sampleloans.errors import RuleViolation
 
+    # only asked of a file whose report metadata was read: a missing or damaged embedded file
+    # means the report was altered (exit 1, as a changed byte is), not that it is no report
+    altered = "the file was altered, or was not written by 'sampleloans report'"
     try:
         attachments = PdfReader(io.BytesIO(data)).attachments
         blobs = attachments.get(name) or []
     except (PyPdfError, ValueError, KeyError, OSError):
         blobs = []
     if len(blobs) != 1:
-        raise InvalidInput(f"FILE: it must embed exactly one {name}")
+        raise RuleViolation(f"FILE: it must embed exactly one {name}: {altered}")
     try:
         proofs = json.loads(blobs[0])
     except (ValueError, RecursionError):
-        raise InvalidInput(f"FILE: its {name} is not JSON") from None
+        raise RuleViolation(f"FILE: its {name} is not JSON: {altered}") from None
     if not isinstance(proofs, dict):
-        raise InvalidInput(f"FILE: its {name} is not a JSON object")
+        raise RuleViolation(f"FILE: its {name} is not a JSON object: {altered}")
     return proofs
 
 
@@ -232,6 +235,8 @@ def verify_offline(
         report = verify_proofs(
             proofs, key_text, digest=str(meta.get("digest", "")), pi=scope.removeprefix("pi:")
         )
+    # whose statement, first: the proofs say which events, the statement says for whom
+    out.print(f"{file}: statement to {scope.removeprefix('pi:')}", markup=False)
     # the proofs hold for the events they carry; only a PAdES signature covers the page text
     print_offline_verdict(
         out,

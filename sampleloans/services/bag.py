@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
 
@@ -31,6 +32,9 @@ from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.services.common import require_role
 from sampleloans.services.events_file import EXPORT_ROLES, export_events, read_export
+
+if TYPE_CHECKING:
+    from sampleloans.ledger.checkpoint import Checkpoint, VerifierKey
 
 CHECKSUMS = ("sha256", "sha512")
 EVENTS_FILE = "events.jsonl"
@@ -80,6 +84,9 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
         require_role(session, ctx, *EXPORT_ROLES, action="export the ledger")
         lender = _lender_name(session.connection())
         kept = _kept_checkpoints(session.connection())
+        # what is given is checked before anything is written: the bag must verify as a whole
+        kept["keys"].update(_given_keys(extras.public_keys))
+        _check_given_checkpoints(session.connection(), extras.checkpoints, kept["keys"])
     database = db.sqlite_path(str(engine.url))
     fileio.refuse_ledger(dest, database, "--bag")
     if os.path.lexists(dest):
@@ -89,7 +96,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
     with _building(dest) as folder:
         exported = export_events(engine, ctx, folder / EVENTS_FILE)
         checkpoints = _write_named(folder / "checkpoints", kept["checkpoints"], extras.checkpoints)
-        keys = _write_named(folder / "keys", kept["keys"], extras.public_keys)
+        keys = _write_named(folder / "keys", kept["keys"], ())
         reports = _write_named(folder / "reports", {}, extras.reports, pdf=True)
         _write(
             folder / "docs" / "ledger-format.md", _packaged("sampleloans.docs", "ledger-format.md")
@@ -143,10 +150,63 @@ def _kept_checkpoints(connection: Connection) -> dict[str, dict[str, bytes]]:
     keys: dict[str, bytes] = {}
     for kept in stored_checkpoints(connection):
         checkpoints[f"checkpoint-{kept.id:06d}-size-{kept.tree_size}.txt"] = kept.note.encode()
-        name = kept.public_key.partition("+")[0]
-        key_id = hashlib.sha256(kept.public_key.encode()).hexdigest()[:8]
-        keys[f"{_safe(name)}-{key_id}.pub"] = (kept.public_key.strip() + "\n").encode()
+        keys.update([_key_file(kept.public_key)])
     return {"checkpoints": checkpoints, "keys": keys}
+
+
+def _key_file(vkey: str) -> tuple[str, bytes]:
+    """A public key's file name in the bag and its content (the one `NAME+KEYID+…` line)."""
+    name = vkey.partition("+")[0]
+    digest = hashlib.sha256(vkey.strip().encode()).hexdigest()[:8]
+    return f"{_safe(name)}-{digest}.pub", (vkey.strip() + "\n").encode()
+
+
+def _given_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
+    """The public keys given with --public-key, each checked to be one: a private key file
+    given by mistake is refused, never copied into a bag meant to be handed out."""
+    from sampleloans.services.checkpoints import read_verifier
+
+    keys: dict[str, bytes] = {}
+    for path in paths:
+        verifier = read_verifier(path)  # InvalidInput (exit 2) names the file and what it is
+        keys.update([_key_file(verifier.encode())])
+    return keys
+
+
+def _check_given_checkpoints(
+    connection: Connection, paths: tuple[Path, ...], keys: dict[str, bytes]
+) -> None:
+    """Each checkpoint given with --checkpoint is a signed note of this ledger, signed by a key
+    the bag carries, whose tree this ledger extends; refused otherwise (nothing written)."""
+    from sampleloans.ledger.checkpoint import CheckpointRefused, parse_verifier_key, split_note
+    from sampleloans.services.checkpoints import (
+        _ledger_id,
+        check_extends,
+        open_checkpoint,
+        read_note,
+    )
+
+    verifiers = [parse_verifier_key(data.decode("utf-8")) for data in keys.values()]
+    for path in paths:
+        note = read_note(path, "--checkpoint")
+        try:
+            _text, signatures = split_note(note)
+        except InvalidInput as exc:
+            raise InvalidInput(f"--checkpoint {path}: {exc}") from None
+        signed_by = {(name, key_id) for name, key_id, _signature in signatures}
+        verifier = next((v for v in verifiers if (v.name, v.key_id) in signed_by), None)
+        if verifier is None:
+            raise CheckpointRefused(
+                f"--checkpoint {path}: not signed by a key the bag carries; give its public key "
+                "with --public-key"
+            )
+        try:
+            checkpoint = open_checkpoint(note, verifier, _ledger_id(connection))
+        except (CheckpointRefused, InvalidInput) as exc:
+            raise type(exc)(f"--checkpoint {path}: {exc}") from None
+        problems = check_extends(connection, checkpoint)
+        if problems:
+            raise CheckpointRefused(f"--checkpoint {path}: {problems[0]}")
 
 
 def _safe(name: str) -> str:
@@ -199,10 +259,15 @@ class BagCheck:
     lines: tuple[str, ...]
 
 
-def verify_bag(path: Path) -> BagCheck:
+def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
-    events' hash chain and each checkpoint's root against the events. Any failure is one
-    `RuleViolation` line (exit 1); a folder that is not a bag is `InvalidInput` (exit 2)."""
+    events' hash chain, and each checkpoint's origin, signature and root against the events.
+
+    A checkpoint's signature is checked with `public_key` (the reader's own copy of the
+    lender's key) when given, else with the key in the bag's keys/ that signed it: the bag's
+    manifests are plain checksums anyone can regenerate, so only a signature says who made it.
+    Any failure is one `RuleViolation` line (exit 1); a folder that is not a bag is
+    `InvalidInput` (exit 2)."""
     import bagit
 
     with _bagit_quiet():
@@ -216,13 +281,29 @@ def verify_bag(path: Path) -> BagCheck:
             raise RuleViolation(f"BAG: {path} fails validation: {_first_detail(exc)}") from None
     lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
     payload = path / "data"
-    head, hashes = _chain(payload / EVENTS_FILE)
+    origin, head, hashes = _chain(payload / EVENTS_FILE)
     if bag.info.get(HEAD_TAG) not in (None, head):
         raise RuleViolation(f"BAG: the events end at {head}, but the bag says {bag.info[HEAD_TAG]}")
     lines.append(f"events: {len(hashes)}, chain intact, head {head}")
+    keys = [public_key] if public_key is not None else _bag_keys(payload / "keys")
     for note_path in sorted((payload / "checkpoints").glob("*.txt")):
-        lines.append(_checkpoint_line(note_path, hashes))
+        lines.append(_checkpoint_line(note_path, hashes, origin, keys))
     return BagCheck(tuple(lines))
+
+
+def _bag_keys(folder: Path) -> list["VerifierKey"]:
+    """The public keys the bag carries (data/keys/*.pub); a file that is none fails the bag."""
+    from sampleloans.ledger.checkpoint import parse_verifier_key
+
+    keys = []
+    for key_path in sorted(folder.glob("*.pub")):
+        try:
+            keys.append(parse_verifier_key(key_path.read_text(encoding="utf-8")))
+        except (InvalidInput, UnicodeDecodeError):
+            raise RuleViolation(
+                f"BAG: keys/{key_path.name} is not a public key written by 'keys generate'"
+            ) from None
+    return keys
 
 
 @contextmanager
@@ -256,8 +337,11 @@ def _first_detail(exc: object) -> str:
     return f"{first}{more}"
 
 
-def _chain(events_path: Path) -> tuple[str, list[bytes]]:
-    """Recompute the events file's hash chain; its head and every event hash."""
+def _chain(events_path: Path) -> tuple[str, str, list[bytes]]:
+    """Recompute the events file's hash chain; the ledger's checkpoint origin, its head and
+    every event hash."""
+    from sampleloans.services.checkpoints import origin_of
+
     meta, events = read_export(events_path)
     ledger_id = meta.get("ledger_id", "")
     prev = chain.genesis_hash(ledger_id)
@@ -273,20 +357,51 @@ def _chain(events_path: Path) -> tuple[str, list[bytes]]:
         prev = record["hash"]
         hashes.append(bytes.fromhex(prev))
         head = chain.format_head(record["seq"], prev)
-    return head, hashes
+    return origin_of(ledger_id), head, hashes
 
 
-def _checkpoint_line(note_path: Path, hashes: list[bytes]) -> str:
-    """Check one checkpoint's root against the events (its signature is the verifier's)."""
-    from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
+def _checkpoint_line(
+    note_path: Path, hashes: list[bytes], origin: str, keys: list["VerifierKey"]
+) -> str:
+    """Check one checkpoint: signed by one of `keys`, of these events' ledger, and its root
+    that of the events; the line that says so."""
     from sampleloans.ledger.merkle import root_of
 
-    text_, _signatures = split_note(note_path.read_text(encoding="utf-8"))
-    checkpoint = parse_checkpoint(text_)
+    checkpoint, signer = _signed_checkpoint(note_path, origin, keys)
     if checkpoint.size > len(hashes) or root_of(hashes[: checkpoint.size]) != checkpoint.root:
         raise RuleViolation(
             f"BAG: checkpoint {note_path.name} (size {checkpoint.size}) is not a checkpoint of "
             "these events"
         )
     root = base64.b64encode(checkpoint.root).decode("ascii")
-    return f"checkpoint {note_path.name}: size {checkpoint.size}, root {root} matches the events"
+    return (
+        f"checkpoint {note_path.name}: size {checkpoint.size}, root {root} matches the events; "
+        f"signed by {signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)"
+    )
+
+
+def _signed_checkpoint(
+    note_path: Path, origin: str, keys: list["VerifierKey"]
+) -> "tuple[Checkpoint, VerifierKey]":
+    """The checkpoint in a note file once a key of `keys` that signed it verifies it and its
+    origin is `origin`; RuleViolation naming the file otherwise."""
+    from sampleloans.ledger.checkpoint import CheckpointRefused, split_note, verify_checkpoint
+
+    where = f"BAG: checkpoints/{note_path.name}"
+    try:
+        note = note_path.read_text(encoding="utf-8")
+        _text, signatures = split_note(note)
+    except (InvalidInput, UnicodeDecodeError) as exc:
+        raise RuleViolation(f"{where} is not a signed checkpoint ({exc})") from None
+    signers = {(name, key_id) for name, key_id, _signature in signatures}
+    signer = next((k for k in keys if (k.name, k.key_id) in signers), None)
+    if signer is None:
+        held = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in keys) or "none"
+        raise RuleViolation(
+            f"{where} is not signed by any key checked (keys: {held}): re-signed by someone "
+            "else, or its key is missing"
+        )
+    try:
+        return verify_checkpoint(note, signer, origin=origin), signer
+    except (CheckpointRefused, InvalidInput) as exc:
+        raise RuleViolation(f"{where}: {exc}") from None

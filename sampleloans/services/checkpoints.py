@@ -12,6 +12,7 @@ events after it. The private key is read from its file to sign and never stored 
 import base64
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ class KeyFiles:
     private_path: Path
     public_path: Path
     verifier: notes.VerifierKey
+    old_record: Path | None = None
 
 
 def public_key_path(private_path: Path) -> Path:
@@ -81,7 +83,21 @@ def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = Fals
     except BaseException:
         public.unlink(missing_ok=True)
         raise
-    return KeyFiles(out, public, signer.verifier())
+    return KeyFiles(out, public, signer.verifier(), _set_aside_record(out))
+
+
+def _set_aside_record(key_path: Path) -> Path | None:
+    """The replaced key's record of what it signed (KEY.signed), renamed beside it: kept, not
+    deleted, but no longer read as the new key's (whose first checkpoint it would refuse)."""
+    record = memory_path(key_path)
+    if not record.exists():
+        return None
+    for number in range(1, 1000):
+        aside = record.with_name(f"{record.name}.replaced-{number}")
+        if not os.path.lexists(aside):
+            os.rename(record, aside)
+            return aside
+    raise StorageError(f"--out: too many set-aside records beside {record}; move them away")
 
 
 def _read_small(path: Path, what: str, limit: int) -> str:
@@ -254,18 +270,26 @@ class StoredCheckpoint:
 
 
 def _stored(row: Any) -> StoredCheckpoint:
-    """A checkpoint row as a StoredCheckpoint."""
-    text_, _signatures = notes.split_note(row.note)
-    hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
-    return StoredCheckpoint(
-        id=int(row.id),
-        tree_size=int(row.tree_size),
-        note=row.note,
-        public_key=row.public_key,
-        frontier=merkle.Frontier(int(row.tree_size), hashes),
-        created_at=row.created_at,
-        checkpoint=notes.parse_checkpoint(text_),
-    )
+    """A checkpoint row as a StoredCheckpoint; Conflict (exit 1) for a row no checkpoint
+    command wrote (the table is append-only: an edited row is tampering, for verify to name)."""
+    try:
+        text_, _signatures = notes.split_note(row.note)
+        hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
+        return StoredCheckpoint(
+            id=int(row.id),
+            tree_size=int(row.tree_size),
+            note=row.note,
+            public_key=row.public_key,
+            frontier=merkle.Frontier(int(row.tree_size), hashes),
+            created_at=row.created_at,
+            checkpoint=notes.parse_checkpoint(text_),
+        )
+    except (InvalidInput, ValueError, TypeError, AttributeError):
+        raise Conflict(
+            f"kept checkpoint {row.id}: its row in the checkpoint table is damaged (its note or "
+            "frontier is not what 'checkpoint' writes): the table was edited; run "
+            "'sampleloans verify'"
+        ) from None
 
 
 def stored_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
@@ -418,8 +442,11 @@ def make_checkpoint(
 
 
 def memory_path(key_path: Path) -> Path:
-    """The signer's record of the last checkpoint it signed for each ledger: KEY.signed."""
-    return key_path.with_name(key_path.name + ".signed")
+    """The signer's record of the last checkpoint it signed for each ledger: KEY.signed beside
+    the key file itself (a symbolic link to the key shares the key's record, not one of its own,
+    so naming the key another way does not make it forget what it signed)."""
+    key_file = key_path.resolve()
+    return key_file.with_name(key_file.name + ".signed")
 
 
 def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, notes.Checkpoint]:
@@ -427,14 +454,19 @@ def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, 
     if memory is None or not memory.exists():
         return {}
     what = f"the key's record of signed checkpoints {memory}"
+    damaged = InvalidInput(f"{what} is damaged or not this key's; move it aside")
     try:
         recorded = json.loads(_read_small(memory, what, 1024 * 1024))
-        assert isinstance(recorded, dict)
+    except ValueError:
+        raise damaged from None
+    if not isinstance(recorded, dict) or not all(isinstance(n, str) for n in recorded.values()):
+        raise damaged
+    try:
         return {
             origin: notes.verify_checkpoint(note, verifier) for origin, note in recorded.items()
         }
-    except (ValueError, AssertionError, AttributeError, InvalidInput, notes.CheckpointRefused):
-        raise InvalidInput(f"{what} is damaged or not this key's; move it aside") from None
+    except (InvalidInput, notes.CheckpointRefused):
+        raise damaged from None
 
 
 def _refuse_unlike_memory(
@@ -533,6 +565,58 @@ def open_checkpoint(note: str, verifier: notes.VerifierKey, ledger_id: str) -> n
     if checkpoint.extension("head") is None:
         raise InvalidInput("checkpoint: no 'head SEQ:HASH' line; it was not made by sampleloans")
     return checkpoint
+
+
+def kept_checkpoint_problems(connection: Connection) -> list[str]:
+    """Problems if the ledger no longer extends a checkpoint it kept: fewer events than the
+    checkpoint covers (a truncation), or another hash at its head (a rewrite).
+
+    The head suffices once the chain is checked: each hash covers every event before it, so the
+    same head hash means the same first `tree_size` events, and so the same signed root.
+    """
+    if not _has_table(connection):
+        return []
+    last = _last_seq(connection)
+    problems = []
+    rows = connection.execute(
+        text(
+            "SELECT id, tree_size, note, public_key, frontier, created_at FROM checkpoint "
+            "ORDER BY id"
+        )
+    ).all()
+    for row in rows:
+        try:
+            kept = _stored(row)
+        except Conflict as damaged:  # a row no checkpoint command wrote
+            problems.append(str(damaged).removesuffix("; run 'sampleloans verify'"))
+            continue
+        seq_text, _, hash_hex = kept.head.partition(":")
+        if not _kept_signature_holds(kept):
+            problems.append(
+                f"kept checkpoint {kept.id}: its signature does not verify with the key kept "
+                "with it: the checkpoint table was edited"
+            )
+        elif kept.tree_size > last:
+            problems.append(
+                f"kept checkpoint {kept.id} covers {kept.tree_size} events but the ledger has "
+                f"{last}: events were removed (truncation or a rollback)"
+            )
+        elif seq_text != str(kept.tree_size) or _head_at(connection, kept.tree_size) != hash_hex:
+            problems.append(
+                f"event {kept.tree_size} is not the head of kept checkpoint {kept.id} "
+                f"({kept.head[:24]}…): the ledger was rewritten since that checkpoint"
+            )
+    return problems
+
+
+def _kept_signature_holds(kept: StoredCheckpoint) -> bool:
+    """Whether a kept note verifies with the public key kept beside it, and says what its row
+    says (so an edited head line cannot vouch for a rewritten chain)."""
+    try:
+        checkpoint = notes.verify_checkpoint(kept.note, notes.parse_verifier_key(kept.public_key))
+    except (InvalidInput, notes.CheckpointRefused):
+        return False
+    return checkpoint.size == kept.tree_size
 
 
 def check_extends(connection: Connection, checkpoint: notes.Checkpoint) -> list[str]:
@@ -642,11 +726,12 @@ def check_consistency(
     verifier = read_verifier(key_path)
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), verifier)
     document = _read_proof(proof_path)
-    if (document["old_size"], document["new_size"], document["origin"]) != (
-        old.size,
-        new.size,
-        old.origin,
-    ):
+    if document["origin"] != old.origin:
+        raise notes.CheckpointRefused(
+            f"PROOF is of the log {document['origin']}, not of the checkpoints' "
+            f"({old.origin}): no proof of another log links them"
+        )
+    if (document["old_size"], document["new_size"]) != (old.size, new.size):
         raise notes.CheckpointRefused(
             f"PROOF is from size {document['old_size']} to {document['new_size']}, not from "
             f"OLD ({old.size}) to NEW ({new.size})"
@@ -662,18 +747,28 @@ def check_consistency(
 def _read_proof(path: Path) -> dict[str, Any]:
     """A consistency proof file; InvalidInput if it is not one."""
     raw = _read_small(path, "PROOF", 64 * 1024)
+    # explicit checks, not asserts: `python -O` would strip those and let any JSON through
+    malformed = InvalidInput(
+        f"PROOF: {path} is not a consistency proof written by 'checkpoint prove'"
+    )
     try:
         document = json.loads(raw)
-        assert isinstance(document, dict) and document.get("format") == PROOF_FORMAT
-        sizes = (document["old_size"], document["new_size"])
-        assert all(type(s) is int and s >= 0 for s in sizes)
-        assert isinstance(document["origin"], str) and isinstance(document["proof"], list)
-        proof = [base64.b64decode(node, validate=True) for node in document["proof"]]
-        assert all(len(node) == merkle.HASH_SIZE for node in proof)
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise InvalidInput(
-            f"PROOF: {path} is not a consistency proof written by 'checkpoint prove'"
-        ) from None
+    except ValueError:
+        raise malformed from None
+    if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:
+        raise malformed
+    sizes = (document.get("old_size"), document.get("new_size"))
+    nodes = document.get("proof")
+    if not all(type(size) is int and size >= 0 for size in sizes):
+        raise malformed
+    if not isinstance(document.get("origin"), str) or not isinstance(nodes, list):
+        raise malformed
+    try:
+        proof = [base64.b64decode(node, validate=True) for node in nodes]
+    except (ValueError, TypeError):
+        raise malformed from None
+    if not all(len(node) == merkle.HASH_SIZE for node in proof):
+        raise malformed
     return {**document, "proof": proof}
 
 
@@ -710,7 +805,6 @@ def verify_since(
     engine: Engine, ctx: Context, note_path: Path, key_path: Path | None
 ) -> SinceResult:
     """Check only what came after a kept, fully verified checkpoint."""
-    from sampleloans.services.verify import trigger_problems
 
     note = read_note(note_path, "--since")
     with db.transaction(engine, write=False) as session:
@@ -731,7 +825,10 @@ def verify_since(
         _check_anchor(connection, checkpoint, kept, result)
         if result.ok:
             _check_new_events(session, connection, checkpoint, kept, result)
-            result.problems += [("schema", p.message) for p in trigger_problems(connection)]
+            result.problems += _defence_problems(connection)
+            # a later kept checkpoint the ledger no longer reaches: cut back after it
+            result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
+            result.checked.append("every checkpoint kept in the ledger still has its head event")
     result.checked.append(
         f"signature of checkpoint {kept.id} by {verifier.name}+{verifier.key_id.hex()}"
         + ("" if key_path else " (the key recorded with it; pass --public-key for your own)")
@@ -745,6 +842,19 @@ def verify_since(
         "SQLite's integrity check of the whole file",
     ]
     return result
+
+
+def _defence_problems(connection: Connection) -> list[tuple[str, str]]:
+    """The append-only triggers (and on PostgreSQL its other defences), as a full verify checks
+    them on this engine: SQLite's are read from sqlite_master, PostgreSQL's from its catalogue."""
+    from sampleloans import pgsecurity
+    from sampleloans.services.verify import trigger_problems
+
+    if db.is_postgres(connection):
+        return [("schema", m) for m in db.postgres_trigger_problems(connection)] + [
+            ("defence", m) for m in pgsecurity.defence_problems(connection)
+        ]
+    return [("schema", p.message) for p in trigger_problems(connection)]
 
 
 def _check_anchor(

@@ -405,6 +405,8 @@ def file_name(pi_email: str) -> str:
 
 # --- checking with the public key alone -------------------------------------------------------
 
+ALTERED = "the file was altered, or was not written by 'sampleloans report'"
+
 
 @dataclass(frozen=True)
 class ProofCheck:
@@ -423,12 +425,17 @@ def verify_proofs(
     from sampleloans.ledger.checkpoint import parse_verifier_key, verify_checkpoint
 
     if proofs.get("format") != PROOF_FORMAT:
-        raise InvalidInput(f"FILE: its proofs are not in the {PROOF_FORMAT} format")
+        raise RuleViolation(f"FILE: its proofs are not in the {PROOF_FORMAT} format: {ALTERED}")
     verifier = parse_verifier_key(public_key_text)
     note = proofs.get("checkpoint")
     if not isinstance(note, str):
-        raise InvalidInput("FILE: its proofs carry no signed checkpoint")
-    checkpoint = verify_checkpoint(note, verifier)
+        raise RuleViolation(f"FILE: its proofs carry no signed checkpoint: {ALTERED}")
+    try:
+        checkpoint = verify_checkpoint(note, verifier)
+    except InvalidInput as exc:
+        raise RuleViolation(
+            f"FILE: its embedded checkpoint is damaged ({exc}): {ALTERED}"
+        ) from None
     lines = [
         f"checkpoint signed by {verifier.name} ({verifier.fingerprint()[:23]}…): "
         f"{checkpoint.origin}, {checkpoint.size} events"
@@ -444,7 +451,7 @@ def verify_proofs(
         problems.append("tree_size: the proofs do not name the signed checkpoint's size")
     events = proofs.get("events")
     if not isinstance(events, list):
-        raise InvalidInput("FILE: its proofs carry no list of events")
+        raise RuleViolation(f"FILE: its proofs carry no list of events: {ALTERED}")
     proved = 0
     for index, entry in enumerate(events):
         problem = _event_problem(entry, checkpoint.size, checkpoint.root)

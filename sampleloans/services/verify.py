@@ -136,6 +136,7 @@ def verify(
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
             ("the replay", lambda: _check_replay(connection, scratch, result, progress, path)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
+            ("the kept checkpoints", lambda: _check_kept_checkpoints(connection, result)),
             (
                 "the chain check",
                 lambda: chain_check.finish(connection, result, at["the chain check"]),
@@ -302,6 +303,13 @@ def damaged_file_problem(exc: DatabaseError, what: str) -> Problem:
         f"the database file is damaged ({_first_line(exc.orig or exc)}); {what} could "
         "not run: restore the latest verified backup",
     )
+
+
+def _check_kept_checkpoints(connection: Connection, result: VerifyResult) -> None:
+    """The ledger still reaches every checkpoint it kept (a truncation or rewrite after one)."""
+    from sampleloans.services.checkpoints import kept_checkpoint_problems
+
+    result.problems.extend(Problem("checkpoint", m) for m in kept_checkpoint_problems(connection))
 
 
 def _begin_snapshot(connection: Connection) -> None:

@@ -18,6 +18,8 @@ from sampleloans.ledger import merkle
 from sampleloans.readmodels.report import CHECKPOINT_PROOF_FORMAT, ReportCheckpoint
 from sampleloans.services import checkpoints
 
+ALTERED = "the file was altered, or was not written by 'sampleloans report'"
+
 
 def newest_covering(connection: Connection, head_seq: int) -> checkpoints.StoredCheckpoint | None:
     """The newest kept checkpoint whose tree holds event `head_seq`, or None."""
@@ -99,15 +101,21 @@ def verify_report_proof(
     """Check a report's embedded checkpoint with the lender's public key alone: its signature,
     that it is the one the report's metadata names, and that the report's head event is
     included under its root. A wrong key or a re-signed checkpoint raises CheckpointRefused."""
+    # a report (its metadata was read) whose embedded proof is damaged was altered: exit 1
     if document.get("format") != CHECKPOINT_PROOF_FORMAT:
-        raise InvalidInput(
-            f"FILE: its checkpoint file is not in the {CHECKPOINT_PROOF_FORMAT} format"
+        raise RuleViolation(
+            f"FILE: its checkpoint file is not in the {CHECKPOINT_PROOF_FORMAT} format: {ALTERED}"
         )
     verifier = notes.parse_verifier_key(public_key_text)
     note = document.get("checkpoint")
     if not isinstance(note, str):
-        raise InvalidInput("FILE: its checkpoint file carries no signed checkpoint")
-    checkpoint = notes.verify_checkpoint(note, verifier)
+        raise RuleViolation(f"FILE: its checkpoint file carries no signed checkpoint: {ALTERED}")
+    try:
+        checkpoint = notes.verify_checkpoint(note, verifier)
+    except InvalidInput as exc:
+        raise RuleViolation(
+            f"FILE: its embedded checkpoint is damaged ({exc}): {ALTERED}"
+        ) from None
     lines = [
         f"checkpoint signed by {verifier.name} ({verifier.fingerprint()[:23]}…): "
         f"{checkpoint.origin}, {checkpoint.size} events"
