@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
-from sampleloans.errors import PermissionDenied, SampleLoansError, StorageError
+from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError, StorageError
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 SECURED_FLAG = "sampleloans_secured"
@@ -79,7 +79,16 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def url_for_path(path: Path | str) -> str:
-    """The SQLAlchemy URL of a SQLite file."""
+    """The SQLAlchemy URL of a SQLite file; a path holding "?" is refused (exit 2): a URL reads
+    what follows it as options, so the ledger would be opened (or created) elsewhere."""
+    if "?" in str(path):
+        from sampleloans.units import quote_input
+
+        shown = quote_input(str(path), limit=4096)  # whole: where the '?' is matters
+        raise InvalidInput(
+            f"database path: {shown} holds a '?', which a database URL reads as the start of "
+            "its options; use a file and folder names without '?'"
+        )
     return f"sqlite:///{Path(path)}"
 
 

@@ -124,6 +124,7 @@ def demo(
         if given and is_server_url(given):
             url, label = given, display_url(given)
         elif given:
+            url_for_path(Path(given))  # a path no URL can name is refused before anything is made
             target = _new_demo_file(Path(given))
             # built in a private folder beside it, then linked into place: a failed demo leaves
             # no partial ledger, and a killed one's folder is removed by the next run
@@ -131,6 +132,8 @@ def demo(
             path = built / "ledger.db"
             url, label = url_for_path(path), str(target)
         else:
+            if directory is not None:
+                url_for_path(directory / "ledger.db")  # refused before the folder is made
             path = _demo_folder(directory) / "ledger.db"
             url, label = url_for_path(path), str(path)
         engine = open_ledger_url(url, create=True)
