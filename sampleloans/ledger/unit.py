@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.orm import ORMExecuteState, configure_mappers
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import operators
@@ -937,16 +938,19 @@ ABSENT_KEYS = "sampleloans_absent_keys"
 """Session info: the keys the session's primary-key reads found no row for (`note_absent`)."""
 
 
-def note_absent(session: Session) -> None:
+def note_absent(session: Session) -> set[Key]:
     """Remember, for this write transaction, which primary-key reads of the session found no
     row, so `apply` does not read them again (a command checks "does not exist yet" and its
-    event then inserts the row: one round trip fewer while the writers' lock is held).
+    event then inserts the row: one round trip fewer while the writers' lock is held), and so
+    the session itself answers a second read of such a key "none" without a query.
 
-    Forgotten whenever the session itself writes rows; the unit writes through its own buffer,
-    which `get` consults first.
+    Forgotten whenever the session itself writes rows, and handed over to the next unit (which
+    may insert them: it then answers for them); the unit writes through its own buffer, which
+    `get` consults first. Returns the keys noted so far.
     """
-    if ABSENT_KEYS in session.info:
-        return
+    found: set[Key] | None = session.info.get(ABSENT_KEYS)
+    if found is not None:
+        return found
     absent: set[Key] = set()
     session.info[ABSENT_KEYS] = absent
 
@@ -954,6 +958,10 @@ def note_absent(session: Session) -> None:
         key = _key_read_by(state) if state.session not in OPEN else None
         if key is None:
             return None
+        if key in absent:
+            empty = _no_entity(state)
+            if empty is not None:
+                return empty
         found = state.invoke_statement().freeze()
         if not found.data:
             absent.add(key)
@@ -964,6 +972,25 @@ def note_absent(session: Session) -> None:
 
     sa_event.listen(session, "do_orm_execute", note)
     sa_event.listen(session, "after_flush", forget)
+    return absent
+
+
+def known_absent(session: Session, key: Key) -> None:
+    """Note that this write transaction has no row under `key` (read with the writers' lock,
+    `services/common.read_with_the_lock`): the session answers its read without a query."""
+    note_absent(session).add(key)
+
+
+def _no_entity(state: ORMExecuteState) -> Result[Any] | None:
+    """An empty answer to a SELECT of one whole mapped entity (what `Session.get` runs), built
+    without a query; None for any other shape of statement (it is then run)."""
+    statement = state.statement
+    if not isinstance(statement, Select):
+        return None
+    described = statement.column_descriptions
+    if len(described) != 1 or described[0]["expr"] is not described[0]["entity"]:
+        return None
+    return IteratorResult(SimpleResultMetaData([str(described[0]["name"])]), iter(()))
 
 
 # The write side loads and sets up as one piece, before a write transaction takes the writers'

@@ -18,6 +18,7 @@ from sampleloans.services.common import (
     append,
     get_institution,
     get_person,
+    read_with_the_lock,
     require_choice,
     require_code,
     require_email,
@@ -25,6 +26,7 @@ from sampleloans.services.common import (
     require_role,
     require_staff_institution,
     require_text,
+    validated,
 )
 from sampleloans.vocab import Role
 
@@ -40,6 +42,7 @@ def add_mission(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a sample-return mission (curators only)."""
+    read_with_the_lock(session, Mission, validated(lambda: require_code(code, "mission")))
     require_role(session, ctx, "curator", action="add missions")
     code = require_code(code, "mission")
     if session.get(Mission, code) is not None:
@@ -67,6 +70,8 @@ def add_institution(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Register an institution (curators only)."""
+    key = validated(lambda: require_code(short_name, "short name"))
+    read_with_the_lock(session, Institution, key)  # "already exists?" comes with the lock
     require_role(session, ctx, "curator", action="add institutions")
     short_name = require_code(short_name, "short name")
     if session.get(Institution, short_name) is not None:
@@ -92,6 +97,8 @@ def add_person(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Register a person who may act (curators only)."""
+    read_with_the_lock(session, Person, validated(lambda: require_email(email)))
+    read_with_the_lock(session, Institution, institution)  # looked up as given
     require_role(session, ctx, "curator", action="add people")
     email = require_email(email)
     if session.get(Person, email) is not None:
