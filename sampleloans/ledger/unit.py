@@ -61,7 +61,7 @@ from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
-from sampleloans.ledger.reads import OPEN, get_row, open_batch
+from sampleloans.ledger.reads import ABSENT_KEYS, OPEN, get_row, open_batch
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
 from sampleloans.vocab import IncidentStatus, SubjectType
 
@@ -932,10 +932,6 @@ def unit_for(session: Session) -> Unit:
         unit._absent.update(absent)
         absent.clear()
     return unit
-
-
-ABSENT_KEYS = "sampleloans_absent_keys"
-"""Session info: the keys the session's primary-key reads found no row for (`note_absent`)."""
 
 
 def note_absent(session: Session) -> set[Key]:

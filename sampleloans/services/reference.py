@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from sampleloans.errors import Conflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.reads import get_row
 from sampleloans.models import Institution, Mission, Person
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
@@ -45,7 +46,7 @@ def add_mission(
     read_with_the_lock(session, Mission, validated(lambda: require_code(code, "mission")))
     require_role(session, ctx, "curator", action="add missions")
     code = require_code(code, "mission")
-    if session.get(Mission, code) is not None:
+    if get_row(session, Mission, code) is not None:
         raise Conflict(f"mission {code} already exists")
     from sampleloans.dates import to_iso
 
@@ -74,7 +75,7 @@ def add_institution(
     read_with_the_lock(session, Institution, key)  # "already exists?" comes with the lock
     require_role(session, ctx, "curator", action="add institutions")
     short_name = require_code(short_name, "short name")
-    if session.get(Institution, short_name) is not None:
+    if get_row(session, Institution, short_name) is not None:
         raise Conflict(f"institution {short_name} already exists; see 'institutions show'")
     event = ev.InstitutionAdded(
         short_name=short_name,
@@ -101,7 +102,7 @@ def add_person(
     read_with_the_lock(session, Institution, institution)  # looked up as given
     require_role(session, ctx, "curator", action="add people")
     email = require_email(email)
-    if session.get(Person, email) is not None:
+    if get_row(session, Person, email) is not None:
         raise Conflict(f"person {email} already exists; see 'people show'")
     get_institution(session, institution)
     role = require_choice(role, "role", ROLES)
