@@ -32,11 +32,13 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
+    read_with_the_lock,
     require_active,
     require_choice,
     require_code,
     require_role,
     require_text,
+    validated,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -117,9 +119,11 @@ def request_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a PI's request for whole samples under an agreement (curators only)."""
+    read_with_the_lock(session, Loan, validated(lambda: require_code(number, "loan number")))
+    read_with_the_lock(session, Agreement, agreement)
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
-    if session.get(Loan, number) is not None:
+    if get_row(session, Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
     deal = get_agreement(session, agreement)
     person = require_active(get_person(session, pi), "pi")
