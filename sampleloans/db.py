@@ -1015,7 +1015,11 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
         mode = options.get("sqlite_begin")
         if mode == "IMMEDIATE":  # a write: queue for the writers' lock first
             _begin_write(connection, with_head=bool(options.get(HAS_LEDGER_OPTION)))
-        elif mode == "DEFERRED":  # a read: one snapshot, and nothing can be written
+            return
+        raw = connection.connection.driver_connection
+        if raw.autocommit:  # left so by the last write (`_begin_write`): psycopg's BEGIN again
+            raw.autocommit = False
+        if mode == "DEFERRED":  # a read: one snapshot, and nothing can be written
             connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     @event.listens_for(engine, "commit")
@@ -1093,9 +1097,9 @@ def _lock_read_sql(dialect: Any, statement: Any) -> str:
 
 
 def _begin_write(connection: Any, *, with_head: bool) -> None:
-    """Start a write transaction in one round trip (psycopg's pipeline mode): READ COMMITTED,
-    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held,
-    with the statements of `read_with_lock` when some wait.
+    """Start a write transaction in one round trip (psycopg's pipeline mode): BEGIN in READ
+    COMMITTED, the writers' advisory lock, and, on a ledger, the chain head read once the lock
+    is held, with the statements of `read_with_lock` when some wait.
 
     Each pipelined statement takes its snapshot when the server starts it, so the head is
     read after the lock is granted (the last writer's event is committed and visible). Every
@@ -1104,11 +1108,18 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
     import psycopg
 
     raw = connection.connection.driver_connection
-    statements = [
-        "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
-        *([_HEAD_AFTER_LOCK] if with_head else []),
-    ]
+    begin = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+    if raw.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        # The BEGIN goes in the pipeline too: psycopg's own, sent before a pipeline's first
+        # statement, waits for its answer (a round trip and two wake-ups of its own per write).
+        # In autocommit psycopg sends none; its commit() and rollback() still end the
+        # transaction this BEGIN opens (they ask the server whether one is open), and the next
+        # transaction that is not a write turns autocommit off again (`_on_begin`).
+        raw.autocommit = True
+        begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+    statements = [begin, f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"]
+    if with_head:
+        statements.append(_HEAD_AFTER_LOCK)
     waiting = _READ_WITH_LOCK.get() or ()
     # compiled before the lock is asked for: the pipeline sends each statement at once
     reads = [

@@ -106,6 +106,9 @@ def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url
     )
     sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
     assert lock < person < sync  # the person's read is in the lock's pipeline
+    # the transaction's BEGIN too: the first message sent, with no Sync (round trip) of its own
+    assert "BEGIN ISOLATION LEVEL READ COMMITTED" in lines[0]
+    assert not any(line.startswith("F\t4\tSync") for line in lines[:lock])
     assert lock < name < sync  # and so is "does the short name exist yet?"
     commit = next(n for n, line in enumerate(lines) if '"COMMIT"' in line and "Parse" in line)
     selects = [line for line in lines[:commit] if "Parse" in line and "SELECT" in line]
@@ -303,5 +306,36 @@ def test_pipelined_blocks_on_sqlite_run_as_is(tmp_path: Path, nested: bool) -> N
                 else:
                     connection.exec_driver_sql("INSERT INTO t VALUES (1)")
                 assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_read_after_a_write_on_the_same_connection_is_one_repeatable_read_snapshot(
+    demo_url: str,
+) -> None:
+    """The write sent its own BEGIN (psycopg in autocommit for it); the next read on the same
+    pooled connection is again one transaction in REPEATABLE READ, READ ONLY (its statements see
+    one transaction time), and after a refused write nothing is left open."""
+    engine = db.open_engine(demo_url)
+    try:
+        _write(engine, CURATOR, "SNAP-1")
+        with db.transaction(engine, write=False) as session:
+            connection = session.connection()
+            show = connection.exec_driver_sql
+            assert show("SHOW transaction_isolation").scalar() == "repeatable read"
+            assert show("SHOW transaction_read_only").scalar() == "on"
+            first = show("SELECT now()").scalar()
+            show("SELECT pg_sleep(0.01)")
+            assert show("SELECT now()").scalar() == first  # one transaction, not autocommit
+        with pytest.raises(PermissionDenied):
+            _write(engine, "nobody@nowhere.example", "SNAP-2")
+        with engine.connect() as connection:
+            raw: Any = connection.connection.driver_connection
+            assert raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        _write(engine, CURATOR, "SNAP-3")
+        with db.transaction(engine) as session:  # a write still runs in READ COMMITTED
+            level = session.connection().exec_driver_sql("SHOW transaction_isolation").scalar()
+            assert level == "read committed"
+        assert verify(engine).problems == []
     finally:
         engine.dispose()

@@ -942,33 +942,42 @@ def note_absent(session: Session) -> set[Key]:
 
     Forgotten whenever the session itself writes rows, and handed over to the next unit (which
     may insert them: it then answers for them); the unit writes through its own buffer, which
-    `get` consults first. Returns the keys noted so far.
+    `get` consults first. Returns the keys noted so far. The session's reads are watched by
+    listeners on the Session class (`_note_absent`, `_forget_absent`), set once for the
+    process: a listener set on each session cost a writer ~0.1 ms inside the lock.
     """
     found: set[Key] | None = session.info.get(ABSENT_KEYS)
-    if found is not None:
-        return found
-    absent: set[Key] = set()
-    session.info[ABSENT_KEYS] = absent
+    if found is None:
+        found = session.info[ABSENT_KEYS] = set()
+    return found
 
-    def note(state: ORMExecuteState) -> Result[Any] | None:
-        key = _key_read_by(state) if state.session not in OPEN else None
-        if key is None:
-            return None
-        if key in absent:
-            empty = _no_entity(state)
-            if empty is not None:
-                return empty
-        found = state.invoke_statement().freeze()
-        if not found.data:
-            absent.add(key)
-        return found()
 
-    def forget(*_args: Any) -> None:
+@sa_event.listens_for(Session, "do_orm_execute")
+def _note_absent(state: ORMExecuteState) -> Result[Any] | None:
+    """A session that notes absent keys (`note_absent`): answer a read of a key known to have
+    no row without a query, and note the keys its primary-key reads find no row for."""
+    absent: set[Key] | None = state.session.info.get(ABSENT_KEYS)
+    if absent is None or state.session in OPEN:
+        return None
+    key = _key_read_by(state)
+    if key is None:
+        return None
+    if key in absent:
+        empty = _no_entity(state)
+        if empty is not None:
+            return empty
+    found = state.invoke_statement().freeze()
+    if not found.data:
+        absent.add(key)
+    return found()
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _forget_absent(session: Session, *_args: Any) -> None:
+    """The session wrote rows of its own: what it found absent may be there now."""
+    absent: set[Key] | None = session.info.get(ABSENT_KEYS)
+    if absent:
         absent.clear()
-
-    sa_event.listen(session, "do_orm_execute", note)
-    sa_event.listen(session, "after_flush", forget)
-    return absent
 
 
 def known_absent(session: Session, key: Key) -> None:
