@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from sampleloans import db
@@ -244,3 +245,29 @@ def _lock_waiters(url: str) -> int:
             if count or time.monotonic() > deadline:
                 return count
             time.sleep(0.02)
+
+
+def test_a_row_the_server_refuses_in_the_commits_pipeline_is_an_error_and_writes_nothing(
+    writers: tuple[Engine, Engine], demo_url: str
+) -> None:
+    """The unit's rows go on the driver's own cursor in the COMMIT's pipeline: a row the server
+    refuses (here a trigger a DBA added) still comes back as SQLAlchemy's error, nothing of the
+    transaction is written, and the writer's next write works."""
+    first, _second = writers
+    _add_institution(first, "KEY-R0")
+    with psycopg.connect(demo_url, autocommit=True) as admin:
+        admin.execute(
+            "CREATE FUNCTION refuse_r1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.short_name = 'KEY-R1' THEN RAISE EXCEPTION 'no KEY-R1 here'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        admin.execute(
+            "CREATE TRIGGER refuse_r1 BEFORE INSERT ON institution "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_r1()"
+        )
+    before = _events(demo_url)
+    with pytest.raises(DBAPIError, match="no KEY-R1 here"):
+        _add_institution(first, "KEY-R1")
+    assert _events(demo_url) == before
+    _add_institution(first, "KEY-R2")
+    assert _events(demo_url) == before + 1
