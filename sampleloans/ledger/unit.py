@@ -944,7 +944,7 @@ def note_absent(session: Session) -> set[Key]:
     may insert them: it then answers for them); the unit writes through its own buffer, which
     `get` consults first. Returns the keys noted so far. The session's reads are watched by
     listeners on the Session class (`_note_absent`, `_forget_absent`), set once for the
-    process: a listener set on each session cost a writer ~0.1 ms inside the lock.
+    process: two listeners set on each session cost a writer ~33 µs inside the lock.
     """
     found: set[Key] | None = session.info.get(ABSENT_KEYS)
     if found is None:

@@ -8,6 +8,7 @@ with a specific message; only then does it append one event. Times come in as `o
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
@@ -20,7 +21,7 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
-from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
+from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -99,6 +100,10 @@ def items_of(session: Session, number: str) -> list[LoanItem]:
     return list(session.exec(query).all())
 
 
+MANY_KEYS = 20
+"""Sample codes of a loan request read with the writers' lock at most (one pipelined read each)."""
+
+
 def _longer(period_a: str, period_b: str) -> bool:
     """Whether period a is longer than period b (compared from a fixed date)."""
     start = datetime(2000, 1, 1)
@@ -121,6 +126,9 @@ def request_loan(
     """Record a PI's request for whole samples under an agreement (curators only)."""
     read_with_the_lock(session, Loan, validated(lambda: require_code(number, "loan number")))
     read_with_the_lock(session, Agreement, agreement)
+    read_with_the_lock(session, Person, pi.lower())
+    for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
+        read_with_the_lock(session, Sample, validated(partial(require_code, code)))
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
