@@ -161,7 +161,8 @@ def test_rows_with_stored_times_read_with_the_lock_are_as_the_orm_loads_them(
     before = _events(demo_url)
     with db.transaction(first) as session:
         samples.move_sample(session, ctx_for(now=LATER), code=SAMPLE, storage_location="Shelf K")
-    request = {"number": "L-LOCK", "agreement": "AG-2025-OU", "pi": OU_PI, "samples": [SAMPLE]}
+    request: dict[str, Any] = {"number": "L-LOCK", "agreement": "AG-2025-OU", "pi": OU_PI}
+    request["samples"] = [SAMPLE]
     with db.transaction(first) as session:
         loans.request_loan(session, ctx_for(now=LATER), **request)
     with pytest.raises(Conflict, match="loan L-LOCK already exists"), db.transaction(first) as s:
