@@ -726,6 +726,17 @@ class _Driver:
                 if processed
                 else rows
             )
+        raw: Any = connection.connection.driver_connection
+        if _in_pipeline(raw):
+            # PostgreSQL, inside `pipelined` (which raises any error as SQLAlchemy would): the
+            # driver's own cursor; SQLAlchemy's execution path cost a writer ~40 µs a statement
+            # while it held the writers' lock (statement events, result set-up for no result)
+            cursor = raw.cursor()
+            if len(params) == 1:
+                cursor.execute(self.sql, params[0])
+            else:
+                cursor.executemany(self.sql, params)
+            return
         connection.exec_driver_sql(self.sql, params)
 
 
@@ -734,6 +745,12 @@ _DRIVERS = weakref.WeakKeyDictionary()
 """Compiled statements per dialect object: kept with the dialect (an engine's) and dropped with
 it, so a scratch engine of each `verify` adds nothing that lives on, and a new engine can never
 find another's statements under a reused `id`."""
+
+
+def _in_pipeline(raw: Any) -> bool:
+    """Whether a driver connection is a psycopg one in pipeline mode (`pipelined`)."""
+    pgconn = getattr(raw, "pgconn", None)
+    return pgconn is not None and bool(pgconn.pipeline_status)
 
 
 def write_many(
@@ -1024,14 +1041,18 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
         mode = options.get("sqlite_begin")
         if mode == "IMMEDIATE":  # a write: queue for the writers' lock first
             _begin_write(connection, with_head=bool(options.get(HAS_LEDGER_OPTION)))
-        elif mode == "DEFERRED":  # a read: one snapshot, and nothing can be written
+            return
+        raw = connection.connection.driver_connection
+        if raw.autocommit:  # left so by the last write (`_begin_write`): psycopg's BEGIN again
+            raw.autocommit = False
+        if mode == "DEFERRED":  # a read: one snapshot, and nothing can be written
             connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Any) -> None:
         connection.info.pop(PREFETCHED_HEAD, None)  # valid in its own transaction only
-        connection.info.pop(PREFETCHED_ROW, None)
+        connection.info.pop(PREFETCHED_ROWS, None)
         connection.info.pop(PENDING_WRITES, None)  # written by the commit, or rolled back
         connection.info.pop(LOCKED_WRITE, None)
 
@@ -1060,33 +1081,36 @@ _HEAD_AFTER_LOCK = (
 )
 
 
-PREFETCHED_ROW = "sampleloans_prefetched_row"
-"""Connection info: the first row of the statement `read_with_lock` sent with the lock."""
+PREFETCHED_ROWS = "sampleloans_prefetched_rows"
+"""Connection info: the first row of each statement `read_with_lock` sent with the lock."""
 NOT_READ = object()
-"""`read_with_lock`'s answer when the statement did not go with the lock (see there)."""
-_READ_WITH_LOCK: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar(
+"""`read_with_lock`'s answer when the statements did not go with the lock (see there)."""
+LockRead = tuple[Any, dict[str, Any]]
+"""A Core SELECT and its parameters, to be read in the lock's own pipeline."""
+_READ_WITH_LOCK: ContextVar[tuple[LockRead, ...] | None] = ContextVar(
     "sampleloans_read_with_lock", default=None
 )
 _LOCK_READS: "weakref.WeakKeyDictionary[Any, dict[Any, str]]" = weakref.WeakKeyDictionary()
 """SQL of the statements read with the lock, compiled once per dialect object."""
 
 
-def read_with_lock(session: Session, statement: Any, params: dict[str, Any]) -> Any:
-    """The first row (or None) of a Core SELECT that begins a write transaction on PostgreSQL,
-    read in the same pipeline as the writers' lock: after the grant, one round trip fewer
-    while the lock is held (the acting person, whom every write command reads first).
+def read_with_lock(session: Session, reads: tuple[LockRead, ...]) -> Any:
+    """The first row (or None) of each Core SELECT of `reads`, when they begin a write
+    transaction on PostgreSQL: read in the same pipeline as the writers' lock, after the grant,
+    so no round trip of their own while the lock is held (the acting person, whom every write
+    command reads first, and the rows the command declared it will look up by key).
 
-    NOT_READ where it did not go with the lock (SQLite, or a transaction already begun): the
-    caller then runs its query as usual. The session's own pending rows are written first.
+    NOT_READ where they did not go with the lock (SQLite, or a transaction already begun): the
+    caller then runs its queries as usual. The session's own pending rows are written first.
     """
     if session.new or session.dirty or session.deleted:
         return NOT_READ  # the session's autoflush must come first: an ordinary query
-    token = _READ_WITH_LOCK.set((statement, params))
+    token = _READ_WITH_LOCK.set(reads)
     try:
         connection = session.connection()  # a new write transaction begins here, or not
     finally:
         _READ_WITH_LOCK.reset(token)
-    return connection.info.pop(PREFETCHED_ROW, NOT_READ)
+    return connection.info.pop(PREFETCHED_ROWS, NOT_READ)
 
 
 def _lock_read_sql(dialect: Any, statement: Any) -> str:
@@ -1099,9 +1123,9 @@ def _lock_read_sql(dialect: Any, statement: Any) -> str:
 
 
 def _begin_write(connection: Any, *, with_head: bool) -> None:
-    """Start a write transaction in one round trip (psycopg's pipeline mode): READ COMMITTED,
-    the writers' advisory lock, and, on a ledger, the chain head read once the lock is held,
-    with the statement of `read_with_lock` when one waits.
+    """Start a write transaction in one round trip (psycopg's pipeline mode): BEGIN in READ
+    COMMITTED, the writers' advisory lock, and, on a ledger, the chain head read once the lock
+    is held, with the statements of `read_with_lock` when some wait.
 
     Each pipelined statement takes its snapshot when the server starts it, so the head is
     read after the lock is granted (the last writer's event is committed and visible). Every
@@ -1110,29 +1134,36 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
     import psycopg
 
     raw = connection.connection.driver_connection
-    statements = [
-        "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
-        *([_HEAD_AFTER_LOCK] if with_head else []),
-    ]
-    waiting = _READ_WITH_LOCK.get()
+    begin = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+    if raw.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        # The BEGIN goes in the pipeline too: psycopg's own, sent before a pipeline's first
+        # statement, waits for its answer (a round trip and two wake-ups of its own per write).
+        # In autocommit psycopg sends none; its commit() and rollback() still end the
+        # transaction this BEGIN opens (they ask the server whether one is open), and the next
+        # transaction that is not a write turns autocommit off again (`_on_begin`).
+        raw.autocommit = True
+        begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+    statements = [begin, f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"]
+    if with_head:
+        statements.append(_HEAD_AFTER_LOCK)
+    waiting = _READ_WITH_LOCK.get() or ()
     # compiled before the lock is asked for: the pipeline sends each statement at once
-    read_sql = None if waiting is None else _lock_read_sql(connection.dialect, waiting[0])
-    read = None
+    reads = [
+        (_lock_read_sql(connection.dialect, statement), params) for statement, params in waiting
+    ]
     try:
         with raw.pipeline():
             cursors = [raw.execute(statement) for statement in statements]
-            if waiting is not None and read_sql is not None:
-                read = raw.execute(read_sql, waiting[1])
+            answers = [raw.execute(sql, params) for sql, params in reads]
         head = cursors[-1].fetchone() if with_head else None
-        row = read.fetchone() if read is not None else None
+        rows = [answer.fetchone() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
         connection.info[PREFETCHED_HEAD] = tuple(head)
-    if read is not None:
-        connection.info[PREFETCHED_ROW] = None if row is None else tuple(row)
+    if waiting:
+        connection.info[PREFETCHED_ROWS] = [None if row is None else tuple(row) for row in rows]
 
 
 @contextmanager

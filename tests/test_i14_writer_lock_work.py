@@ -2,9 +2,9 @@
 writers against a raw psycopg loop).
 
 - Round trips after the lock is granted, counted in libpq's own protocol trace (PostgreSQL).
-  A long-lived writer's transaction (services in `db.transaction`): the acting person goes in
-  the lock's own pipeline, then the command's own lookup, then the last rows and the COMMIT
-  together: 2 (as many as the raw baseline's INSERT and COMMIT). A CLI command, which begins
+  A long-lived writer's transaction (services in `db.transaction`): the acting person and the
+  command's own lookup by key go in the lock's own pipeline, then the last rows and the COMMIT
+  together: 1 (the raw baseline's INSERT and COMMIT: 2). A CLI command, which begins
   before it reads anything: 3. A pipelined block inside another used to end with a Sync of its
   own, one more round trip before the COMMIT.
 - The acting person read with the lock is read after the grant, in every transaction: a person
@@ -92,28 +92,40 @@ def demo_url(pg_url: str) -> str:
     return pg_url
 
 
-def test_a_writers_transaction_waits_twice_for_the_server_after_the_lock(demo_url: str) -> None:
-    """`add_institution` in a long-lived writer's transaction on PostgreSQL: after the grant,
-    the short name, then the INSERTs with the COMMIT in one pipeline; the person came with the
-    lock. The rows are written and the chain holds (`verify`)."""
+def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url: str) -> None:
+    """`add_institution` in a long-lived writer's transaction on PostgreSQL: the person and the
+    short name's row come with the lock, then the INSERTs with the COMMIT in one pipeline. The
+    rows are written and the chain holds (`verify`)."""
     lines = _protocol_trace(demo_url, "TRACE-1")
     lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
     person = next(n for n, line in enumerate(lines) if "Parse" in line and "SELECT person." in line)
+    name = next(
+        n
+        for n, line in enumerate(lines)
+        if "Parse" in line and "SELECT institution.short_name" in line
+    )
     sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
     assert lock < person < sync  # the person's read is in the lock's pipeline
+    # the transaction's BEGIN too: the first message sent, with no Sync (round trip) of its own
+    assert "BEGIN ISOLATION LEVEL READ COMMITTED" in lines[0]
+    assert not any(line.startswith("F\t4\tSync") for line in lines[:lock])
+    assert lock < name < sync  # and so is "does the short name exist yet?"
+    commit = next(n for n, line in enumerate(lines) if '"COMMIT"' in line and "Parse" in line)
+    selects = [line for line in lines[:commit] if "Parse" in line and "SELECT" in line]
+    assert len(selects) == 4  # the lock, the head, the person, the short name: nothing else
     commit = next(n for n, line in enumerate(lines) if '"COMMIT"' in line and "Parse" in line)
     inserts = [n for n, line in enumerate(lines) if "Parse" in line and '"INSERT INTO' in line]
     assert len(inserts) == 3  # institution, ledger_event, event_subject
     # no Sync between the last rows and the COMMIT: they go in one round trip
     assert not any(line.startswith("F\t4\tSync") for line in lines[inserts[0] : commit])
-    assert _round_trips_after_the_grant(lines) == 2
+    assert _round_trips_after_the_grant(lines) == 1
     # after the COMMIT, only the pipeline's end (the pool's rollback no longer adds a Sync)
     committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
     rest = lines[committed + 1 :]
     upto = next((n for n, line in enumerate(rest) if "\tParse\t" in line), len(rest))
     assert sum(line.startswith("F\t4\tSync") for line in rest[:upto]) == 1
     # a second engine (another process's): the same, nothing of the first one's reused
-    assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 2
+    assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 1
 
 
 def test_a_cli_write_waits_three_times_after_the_lock(demo_url: str, statements: list[str]) -> None:
@@ -196,13 +208,13 @@ def test_read_with_lock_is_an_ordinary_query_where_it_cannot_go_with_the_lock(
     postgres = db.open_engine(demo_url)
     try:
         with db.transaction(sqlite) as session:
-            assert db.read_with_lock(session, _PERSON_ROW, params) is db.NOT_READ
+            assert db.read_with_lock(session, ((_PERSON_ROW, params),)) is db.NOT_READ
         with db.transaction(postgres) as session:
             session.connection()  # begun: the lock is taken already
-            assert db.read_with_lock(session, _PERSON_ROW, params) is db.NOT_READ
+            assert db.read_with_lock(session, ((_PERSON_ROW, params),)) is db.NOT_READ
         with db.transaction(postgres) as session:
-            row = db.read_with_lock(session, _PERSON_ROW, params)
-            assert row is not db.NOT_READ and row[0] == CURATOR
+            rows = db.read_with_lock(session, ((_PERSON_ROW, params),))
+            assert rows is not db.NOT_READ and rows[0] is not None and rows[0][0] == CURATOR
     finally:
         sqlite.dispose()
         postgres.dispose()
@@ -294,5 +306,36 @@ def test_pipelined_blocks_on_sqlite_run_as_is(tmp_path: Path, nested: bool) -> N
                 else:
                     connection.exec_driver_sql("INSERT INTO t VALUES (1)")
                 assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_read_after_a_write_on_the_same_connection_is_one_repeatable_read_snapshot(
+    demo_url: str,
+) -> None:
+    """The write sent its own BEGIN (psycopg in autocommit for it); the next read on the same
+    pooled connection is again one transaction in REPEATABLE READ, READ ONLY (its statements see
+    one transaction time), and after a refused write nothing is left open."""
+    engine = db.open_engine(demo_url)
+    try:
+        _write(engine, CURATOR, "SNAP-1")
+        with db.transaction(engine, write=False) as session:
+            connection = session.connection()
+            show = connection.exec_driver_sql
+            assert show("SHOW transaction_isolation").scalar() == "repeatable read"
+            assert show("SHOW transaction_read_only").scalar() == "on"
+            first = show("SELECT now()").scalar()
+            show("SELECT pg_sleep(0.01)")
+            assert show("SELECT now()").scalar() == first  # one transaction, not autocommit
+        with pytest.raises(PermissionDenied):
+            _write(engine, "nobody@nowhere.example", "SNAP-2")
+        with engine.connect() as connection:
+            raw: Any = connection.connection.driver_connection
+            assert raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        _write(engine, CURATOR, "SNAP-3")
+        with db.transaction(engine) as session:  # a write still runs in READ COMMITTED
+            level = session.connection().exec_driver_sql("SHOW transaction_isolation").scalar()
+            assert level == "read committed"
+        assert verify(engine).problems == []
     finally:
         engine.dispose()

@@ -25,8 +25,22 @@ def open_batch(session: Session) -> "Unit | None":
     return OPEN.get(session)
 
 
+ABSENT_KEYS = "sampleloans_absent_keys"
+"""Session info: the keys (table name, key values) this write transaction knows have no row
+(`ledger/unit.note_absent`): read with the writers' lock, or found missing since the session
+last wrote."""
+
+
 def get_row(session: Session, model: type[M], key: Any) -> M | None:
     """A row by primary key as the session's appends see it: from the import's open batch unit
-    (its identity map, no ORM load per record), else from the session (a single command)."""
+    (its identity map, no ORM load per record), else from the session (a single command), or
+    None without asking it for a key known to have no row."""
     batch = OPEN.get(session)
-    return session.get(model, key) if batch is None else batch.get(model, key)
+    if batch is not None:
+        return batch.get(model, key)
+    absent = session.info.get(ABSENT_KEYS)
+    if absent:
+        table_name: str = model.__table__.name  # type: ignore[attr-defined]  # SQLModel sets it
+        if (table_name, key if isinstance(key, tuple) else (key,)) in absent:
+            return None
+    return session.get(model, key)

@@ -7,17 +7,20 @@ from sqlmodel import Session
 from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Agreement
+from sampleloans.ledger.reads import get_row
+from sampleloans.models import Agreement, Institution
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
     append,
     get_agreement,
     get_institution,
+    read_with_the_lock,
     require_choice,
     require_code,
     require_name,
     require_role,
     require_text,
+    validated,
 )
 from sampleloans.services.results import AgreementWritten, agreement_written
 from sampleloans.vocab import AgreementStatus, InstitutionKind
@@ -57,9 +60,12 @@ def create_agreement(
     Periods are canonical ISO strings from `units.parse_period`. Renewal terms left out
     follow `RENEWAL_TERMS` for the purposes allowed.
     """
+    key = validated(lambda: require_code(number, "agreement number"))
+    read_with_the_lock(session, Agreement, key)  # "already exists?" comes with the lock
+    read_with_the_lock(session, Institution, institution)
     require_role(session, ctx, "curator", action="create agreements")
     number = require_code(number, "agreement number")
-    if session.get(Agreement, number) is not None:
+    if get_row(session, Agreement, number) is not None:
         raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
     partner = get_institution(session, institution)
     if partner.kind != InstitutionKind.BORROWER:

@@ -8,6 +8,7 @@ with a specific message; only then does it append one event. Times come in as `o
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
@@ -20,7 +21,7 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
-from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample, Shipment
+from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -32,11 +33,13 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
+    read_with_the_lock,
     require_active,
     require_choice,
     require_code,
     require_role,
     require_text,
+    validated,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -97,6 +100,10 @@ def items_of(session: Session, number: str) -> list[LoanItem]:
     return list(session.exec(query).all())
 
 
+MANY_KEYS = 20
+"""Sample codes of a loan request read with the writers' lock at most (one pipelined read each)."""
+
+
 def _longer(period_a: str, period_b: str) -> bool:
     """Whether period a is longer than period b (compared from a fixed date)."""
     start = datetime(2000, 1, 1)
@@ -117,9 +124,14 @@ def request_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a PI's request for whole samples under an agreement (curators only)."""
+    read_with_the_lock(session, Loan, validated(lambda: require_code(number, "loan number")))
+    read_with_the_lock(session, Agreement, agreement)
+    read_with_the_lock(session, Person, pi.lower())
+    for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
+        read_with_the_lock(session, Sample, validated(partial(require_code, code)))
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
-    if session.get(Loan, number) is not None:
+    if get_row(session, Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
     deal = get_agreement(session, agreement)
     person = require_active(get_person(session, pi), "pi")

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from sampleloans.errors import Conflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.reads import get_row
 from sampleloans.models import Institution, Mission, Person
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
@@ -18,6 +19,7 @@ from sampleloans.services.common import (
     append,
     get_institution,
     get_person,
+    read_with_the_lock,
     require_choice,
     require_code,
     require_email,
@@ -25,6 +27,7 @@ from sampleloans.services.common import (
     require_role,
     require_staff_institution,
     require_text,
+    validated,
 )
 from sampleloans.vocab import Role
 
@@ -40,9 +43,10 @@ def add_mission(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a sample-return mission (curators only)."""
+    read_with_the_lock(session, Mission, validated(lambda: require_code(code, "mission")))
     require_role(session, ctx, "curator", action="add missions")
     code = require_code(code, "mission")
-    if session.get(Mission, code) is not None:
+    if get_row(session, Mission, code) is not None:
         raise Conflict(f"mission {code} already exists")
     from sampleloans.dates import to_iso
 
@@ -67,9 +71,11 @@ def add_institution(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Register an institution (curators only)."""
+    key = validated(lambda: require_code(short_name, "short name"))
+    read_with_the_lock(session, Institution, key)  # "already exists?" comes with the lock
     require_role(session, ctx, "curator", action="add institutions")
     short_name = require_code(short_name, "short name")
-    if session.get(Institution, short_name) is not None:
+    if get_row(session, Institution, short_name) is not None:
         raise Conflict(f"institution {short_name} already exists; see 'institutions show'")
     event = ev.InstitutionAdded(
         short_name=short_name,
@@ -92,9 +98,11 @@ def add_person(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Register a person who may act (curators only)."""
+    read_with_the_lock(session, Person, validated(lambda: require_email(email)))
+    read_with_the_lock(session, Institution, institution)  # looked up as given
     require_role(session, ctx, "curator", action="add people")
     email = require_email(email)
-    if session.get(Person, email) is not None:
+    if get_row(session, Person, email) is not None:
         raise Conflict(f"person {email} already exists; see 'people show'")
     get_institution(session, institution)
     role = require_choice(role, "role", ROLES)

@@ -14,6 +14,7 @@ from sampleloans.services.common import (
     PURPOSE_CLASSES,
     append,
     get_sample,
+    read_with_the_lock,
     require_choice,
     require_code,
     require_role,
@@ -247,6 +248,7 @@ def move_sample(
     reason: str | None = None,
 ) -> Envelope:
     """Record a new storage location for a sample in the vault (curators only)."""
+    read_with_the_lock(session, Sample, code)  # the sample comes with the writers' lock
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != CustodyState.VAULT:
