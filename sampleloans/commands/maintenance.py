@@ -10,9 +10,9 @@ from sampleloans.commands.common import (
     context,
     db_path,
     db_url,
+    engine_context,
     errors_to_exit_codes,
     lock_timeout_ms,
-    open_engine,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +36,7 @@ def backup(
     from sampleloans.services.maintenance import backup as run_backup
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)  # secured PostgreSQL: the login acts
         result = run_backup(engine, service_ctx, file, force=force)
     console().print(
         f"Backed up {db_path(ctx)} to {result.path} at ledger head {result.head}.", markup=False
