@@ -1250,7 +1250,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0005_researcher_write_guard"
+SCHEMA_HEAD = "0006_definer_search_path"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

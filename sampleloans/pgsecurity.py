@@ -111,6 +111,28 @@ owner's too, so the DBA is not one. Built-in calls only (no SQL function to call
 evaluated for every row any login writes, and it keeps curators' rows out of the deferred
 queue."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
+NEW_OWN_EVENT = "sampleloans_event_is_new_own"
+SUBJECT_CHECK = (
+    f"{NEW_OWN_EVENT}(seq) AND (subject_type <> 'loan' OR sampleloans_loan_is_mine(subject_key))"
+)
+"""What a researcher's row of `event_subject` must satisfy: it names an event their transaction
+just appended in their name, and no other institution's loan."""
+FIXED_SEARCH_PATH = "public, pg_temp"
+"""The search path of every function of the ledger: a login's temporary table (pg_temp, searched
+first unless named) never stands in for a ledger table inside a function the owner runs."""
+LEDGER_FUNCTIONS = (
+    "ledger_event_next()",
+    "ledger_refuse_change()",
+    "ledger_event_actor()",
+    f"{SECURED_MARKER}()",
+    "sampleloans_loan_is_mine(text)",
+    "sampleloans_event_is_mine(bigint)",
+    f"{NEW_OWN_EVENT}(bigint)",
+    "sampleloans_set_login(text, text, boolean)",
+    "sampleloans_chain_head()",
+    f"{GUARD_TRIGGER}()",
+)
+"""Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
 _FUNCTIONS = (
     # who is logged in, as the ledger knows them (security definer: person is read as the owner)
@@ -128,6 +150,15 @@ _FUNCTIONS = (
         SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
                        WHERE s.seq = event_seq AND s.subject_type = 'loan'
                        AND l.institution = sampleloans_login_institution())
+    $$""",
+    # an event this very transaction appended in the login's name: the only events a
+    # researcher may attach subjects to (a subject row for someone else's event would make
+    # that event "mine" and show it through row-level security)
+    f"""CREATE OR REPLACE FUNCTION {NEW_OWN_EVENT}(event_seq bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM ledger_event e WHERE e.seq = event_seq
+                       AND e.actor = session_user::text
+                       AND e.xmin = pg_current_xact_id()::xid)
     $$""",
     # the chain's head for any writer: row-level security hides most events from a
     # researcher, yet their event must link to the last one (its seq, hash and time only)
@@ -314,7 +345,7 @@ def _policies(tables: list[str]) -> list[str]:
             f"CREATE POLICY researcher_read ON {table} FOR SELECT TO {researcher} "
             "USING (sampleloans_event_is_mine(seq))"
         )
-        check = "actor = session_user::text" if table == "ledger_event" else "true"
+        check = "actor = session_user::text" if table == "ledger_event" else SUBJECT_CHECK
         statements.append(
             f"CREATE POLICY researcher_append ON {table} FOR INSERT TO {researcher} "
             f"WITH CHECK ({check})"
@@ -327,19 +358,9 @@ def _owners(tables: list[str]) -> list[str]:
     login can alter, disable triggers on or drop the tables)."""
     statements = [f"ALTER ROLE {OWNER_ROLE} NOLOGIN CREATEROLE"]
     statements += [f"ALTER TABLE {table} OWNER TO {OWNER_ROLE}" for table in tables]
+    statements += [f"ALTER FUNCTION {name} OWNER TO {OWNER_ROLE}" for name in LEDGER_FUNCTIONS]
     statements += [
-        f"ALTER FUNCTION {name} OWNER TO {OWNER_ROLE}"
-        for name in (
-            "ledger_event_next()",
-            "ledger_refuse_change()",
-            "ledger_event_actor()",
-            f"{SECURED_MARKER}()",
-            "sampleloans_loan_is_mine(text)",
-            "sampleloans_event_is_mine(bigint)",
-            "sampleloans_set_login(text, text, boolean)",
-            "sampleloans_chain_head()",
-            f"{GUARD_TRIGGER}()",
-        )
+        f"ALTER FUNCTION {name} SET search_path = {FIXED_SEARCH_PATH}" for name in LEDGER_FUNCTIONS
     ]
     # the chain check must see the whole chain, whoever appends (RLS hides most of it)
     statements.append("ALTER FUNCTION ledger_event_next() SECURITY DEFINER")
@@ -452,7 +473,52 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _guard_problems(connection, enabled)
     problems += _researcher_grant_problems(connection)
     problems += _privileged_people(connection)
+    problems += _search_path_problems(connection)
+    problems += _subject_policy_problems(connection)
     return problems
+
+
+def _search_path_problems(connection: Any) -> list[str]:
+    """A function of the ledger's schema that runs as its owner (SECURITY DEFINER) without a
+    search path ending in pg_temp: a login's temporary table would stand in for a ledger table
+    inside it (e.g. a fake chain head for the link check)."""
+    rows = connection.execute(
+        text(
+            "SELECT p.oid::regprocedure::text, p.proconfig FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef ORDER BY 1"
+        )
+    ).all()
+    problems = []
+    for name, settings in rows:
+        paths = [
+            str(s)[len("search_path=") :] for s in settings or () if s.startswith("search_path=")
+        ]
+        schemas = [part.strip().strip('"') for part in paths[0].split(",")] if paths else []
+        if not schemas or schemas[-1] != "pg_temp":
+            problems.append(
+                f"function {name} runs as its owner without a fixed search path ending in "
+                f"pg_temp: a login's temporary table can stand in for a ledger table in it; "
+                f"run 'db secure' again"
+            )
+    return problems
+
+
+def _subject_policy_problems(connection: Any) -> list[str]:
+    """The researchers' INSERT policy on `event_subject` lets them attach subjects to events
+    that are not theirs (which shows those events to them through row-level security)."""
+    check = connection.execute(
+        text(
+            "SELECT pg_get_expr(polwithcheck, polrelid) FROM pg_policy "
+            "WHERE polname = 'researcher_append' AND polrelid = to_regclass('public.event_subject')"
+        )
+    ).scalar()
+    if check is None or NEW_OWN_EVENT in str(check):  # none: researchers append no subject
+        return []
+    return [
+        "the researchers' INSERT policy on event_subject does not require an event of their own "
+        "appended in the same transaction: a researcher's login could make any event theirs "
+        "and read it; run 'db secure' again"
+    ]
 
 
 def _guard_problems(connection: Any, tables: dict[str, bool]) -> list[str]:
