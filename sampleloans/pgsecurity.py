@@ -470,6 +470,7 @@ def defence_problems(connection: Any) -> list[str]:
     elif state == "D":
         problems.append("trigger ledger_event_actor is disabled: an event's actor is not checked")
     problems += _event_grant_problems(connection)
+    problems += _table_grant_problems(connection)
     problems += _guard_problems(connection, enabled)
     problems += _researcher_grant_problems(connection)
     problems += _privileged_people(connection)
@@ -589,6 +590,29 @@ def _researcher_grant_problems(connection: Any) -> list[str]:
         for role, table in sorted(inserts)
     ]
     return problems
+
+
+def _table_grant_problems(connection: Any) -> list[str]:
+    """Any login (directly or through a group) that may DELETE or TRUNCATE a table other than
+    the events (TRUNCATE ignores row-level security; a DELETE removes what no event undid), or
+    UPDATE a table kept append-only (`db secure` grants neither)."""
+    rows = connection.execute(
+        text(
+            "SELECT r.rolname, c.relname, v.verb FROM pg_roles r "
+            "CROSS JOIN pg_class c CROSS JOIN (VALUES ('DELETE'), ('TRUNCATE'), ('UPDATE')) "
+            "AS v(verb) WHERE r.rolcanlogin AND NOT r.rolsuper "
+            "AND c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' "
+            "AND c.relname <> 'ledger_event' "
+            "AND (v.verb <> 'UPDATE' OR c.relname = ANY(:kept)) "
+            "AND has_table_privilege(r.oid, c.oid, v.verb) ORDER BY 2, 3, 1"
+        ),
+        {"kept": [*READ_ONLY_TABLES, *APPEND_ONLY_TABLES, *KEPT_RECORD_TABLES]},
+    ).all()
+    return [
+        f"login {role} may {verb} {table}: revoke it (no login deletes, empties or rewrites "
+        "the ledger's records)"
+        for role, table, verb in rows
+    ]
 
 
 def _event_grant_problems(connection: Any) -> list[str]:

@@ -26,9 +26,7 @@ RESEARCHER = "anand@open.example"  # OU
 PASSWORD = "s3cret-login"  # the other PostgreSQL tests' password: login roles are cluster-wide
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 ENV = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "COLUMNS": "200", "NO_COLOR": "1"}
-SERVER_NOW = (
-    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-)
+SERVER_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 """An event's recorded_at as the actor trigger accepts it: the server's clock, now."""
 OWN_EVENT = (
     "INSERT INTO public.ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
@@ -211,3 +209,24 @@ def test_revision_0006_secures_a_ledger_secured_before_it(pg_server: PgServer) -
                     "INSERT INTO event_subject (seq, subject_type, subject_key) "
                     "VALUES (1, 'loan', 'L-2025-OU')"
                 )
+
+
+def test_verify_names_a_delete_truncate_or_rewrite_grant_on_any_table(
+    pg_server: PgServer,
+) -> None:
+    """Beyond the events: TRUNCATE on a projection (it ignores row-level security), DELETE for
+    one researcher's login, UPDATE of an append-only record: each is named with the login."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("GRANT TRUNCATE ON loan TO sampleloans_curator")
+            admin.execute(
+                sql.SQL("GRANT DELETE ON sample TO {}").format(sql.Identifier(RESEARCHER))
+            )
+            admin.execute("GRANT UPDATE ON checkpoint TO sampleloans_compliance")
+        code, out = _verify(_login(pg_server, url.rsplit("/", 1)[1], CURATOR))
+    assert code == 1, out
+    assert f"login {CURATOR} may TRUNCATE loan: revoke it" in out
+    assert f"login {RESEARCHER} may DELETE sample: revoke it" in out
+    assert "login compliance@naoc.example may UPDATE checkpoint: revoke it" in out
+    assert "may UPDATE loan:" not in out  # staff's own UPDATE of projections is no finding
