@@ -23,6 +23,8 @@ def upgrade_sql(url: str, since: str | None) -> str:
         raise InvalidInput(
             f"--from: {quote_input(since)} is not a revision; known: {', '.join(known)}"
         )
+    if db.is_postgres_url(url):
+        db.server_url(url)  # one the offline script could not read either: exit 2, not a trace
     return migrate.upgrade_sql(db.driver_url(url), since)
 
 
