@@ -8,11 +8,13 @@ import typer
 from sampleloans.commands.common import (
     console,
     context,
+    db_label,
     db_path,
     db_url,
     engine_context,
     errors_to_exit_codes,
     lock_timeout_ms,
+    on_server,
 )
 
 if TYPE_CHECKING:
@@ -99,8 +101,10 @@ def restore(
         finally:
             engine.dispose()
     out = console()
+    # a server's URL, not result.path: a Path folds the URL's '//' into '/'
+    restored = db_label(ctx) if on_server(ctx) else str(result.path)
     out.print(
-        f"Restored {result.path} from {file}; verified; ledger head is now {result.head}.",
+        f"Restored {restored} from {file}; verified; ledger head is now {result.head}.",
         markup=False,
     )
     for line in _replacement_lines(result):
