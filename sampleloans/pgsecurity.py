@@ -233,6 +233,14 @@ _FUNCTIONS = (
             RAISE EXCEPTION 'role % is not a registered person''s login', email
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
+        -- the login follows the ledger: a deactivated person gets it back only once their
+        -- reactivation is recorded (a curator's psql cannot undo a deactivation)
+        IF may_login AND NOT EXISTS (SELECT 1 FROM person p
+                                     WHERE p.email = sampleloans_set_login.email AND p.active) THEN
+            RAISE EXCEPTION 'person % is deactivated in the ledger: record their reactivation '
+                            '(people reactivate) first', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = email) THEN
             EXECUTE format('CREATE ROLE %I LOGIN', email);
         END IF;
@@ -474,9 +482,25 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _guard_problems(connection, enabled)
     problems += _researcher_grant_problems(connection)
     problems += _privileged_people(connection)
+    problems += _deactivated_logins(connection)
     problems += _search_path_problems(connection)
     problems += _subject_policy_problems(connection)
     return problems
+
+
+def _deactivated_logins(connection: Any) -> list[str]:
+    """People the ledger records as deactivated whose role may still log in."""
+    rows = connection.execute(
+        text(
+            "SELECT r.rolname FROM person p JOIN pg_roles r ON r.rolname = p.email "
+            "WHERE NOT p.active AND r.rolcanlogin ORDER BY 1"
+        )
+    ).all()
+    return [
+        f"person {row[0]} is deactivated in the ledger but their role may log in: "
+        f'ALTER ROLE "{row[0]}" NOLOGIN (or record their reactivation)'
+        for row in rows
+    ]
 
 
 def _search_path_problems(connection: Any) -> list[str]:

@@ -194,6 +194,7 @@ def test_revision_0006_secures_a_ledger_secured_before_it(pg_server: PgServer) -
                 "TO sampleloans_researcher WITH CHECK (true)"
             )
             admin.execute("DROP FUNCTION sampleloans_event_is_new_own(bigint)")
+            admin.execute(_set_login_without_the_ledger_check(admin))
             admin.execute("UPDATE alembic_version SET version_num = '0005_researcher_write_guard'")
         database = url.rsplit("/", 1)[1]
         assert _verify(_login(pg_server, database, CURATOR))[0] == 1
@@ -209,6 +210,70 @@ def test_revision_0006_secures_a_ledger_secured_before_it(pg_server: PgServer) -
                     "INSERT INTO event_subject (seq, subject_type, subject_key) "
                     "VALUES (1, 'loan', 'L-2025-OU')"
                 )
+        _deactivate(pg_server, database, RESEARCHER)
+        with (
+            psycopg.connect(_login(pg_server, database, CURATOR)) as connection,
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="deactivated"),
+        ):
+            connection.execute(
+                "SELECT sampleloans_set_login(%s, 'researcher', true)", (RESEARCHER,)
+            )
+
+
+def _set_login_without_the_ledger_check(admin: psycopg.Connection) -> str:
+    """sampleloans_set_login as revision 0005's ledgers had it: no check that the ledger
+    records the person as active."""
+    row = admin.execute(
+        "SELECT pg_get_functiondef('sampleloans_set_login(text, text, boolean)'::regprocedure)"
+    ).fetchone()
+    assert row is not None
+    body = str(row[0])
+    start = body.index("IF may_login AND NOT EXISTS")
+    end = body.index("END IF;", start) + len("END IF;")
+    return body[:start] + body[end:]
+
+
+def _deactivate(server: PgServer, database: str, email: str) -> None:
+    """`people deactivate` with the curator's own login."""
+    curator = _login(server, database, CURATOR)
+    done = CliRunner().invoke(
+        app, ["--db", curator, "people", "deactivate", email, "--reason", "left"], env=ENV
+    )
+    assert done.exit_code == 0, done.stderr
+
+
+def test_a_curators_login_cannot_undo_a_deactivation(pg_server: PgServer) -> None:
+    """After `people deactivate`, a curator calling sampleloans_set_login in psql to give the
+    login back is refused (the ledger still says deactivated); the DBA's ALTER ROLE … LOGIN is
+    named by verify; `people reactivate` gives the login back."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        database = url.rsplit("/", 1)[1]
+        _deactivate(pg_server, database, RESEARCHER)
+        with (
+            psycopg.connect(_login(pg_server, database, CURATOR)) as connection,
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="deactivated"),
+        ):
+            connection.execute(
+                "SELECT sampleloans_set_login(%s, 'researcher', true)", (RESEARCHER,)
+            )
+        with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+            psycopg.connect(_login(pg_server, database)).close()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(RESEARCHER)))
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 1, out
+        assert f"person {RESEARCHER} is deactivated in the ledger but their role may log in" in out
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(RESEARCHER)))
+        back = CliRunner().invoke(
+            app,
+            ["--db", _login(pg_server, database, CURATOR), "people", "reactivate", RESEARCHER,
+             "--reason", "back"],
+            env=ENV,
+        )  # fmt: skip
+        assert back.exit_code == 0, back.stderr
+        psycopg.connect(_login(pg_server, database)).close()  # logs in again
 
 
 def test_verify_names_a_delete_truncate_or_rewrite_grant_on_any_table(

@@ -9,7 +9,9 @@ login hardening, is unchanged):
   `ledger_event` gave it a fake chain head, so any seq and previous hash passed the link check;
 - the researchers' INSERT policy on `event_subject` requires an event their own transaction just
   appended in their name, naming no other institution's loan. Before, a researcher's login could
-  attach subject rows to any event and so read every event through row-level security.
+  attach subject rows to any event and so read every event through row-level security;
+- `sampleloans_set_login` refuses a login to a person the ledger records as deactivated: a
+  curator calling it in psql could give a deactivated person their login back.
 
 Frozen (docs/migrations.md rule 4): the SQL below is this revision's own copy of what
 `sampleloans/pgsecurity.py` installs. One DO block that does nothing on a ledger without the
@@ -46,7 +48,57 @@ FUNCTIONS = (
     "sampleloans_chain_head()",
     "projection_write_needs_event()",
 )
+SET_LOGIN = """CREATE OR REPLACE FUNCTION sampleloans_set_login(email text, person_role text,
+                                                        may_login boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        grp text := CASE person_role WHEN 'curator' THEN 'sampleloans_curator'
+                    WHEN 'compliance_officer' THEN 'sampleloans_compliance'
+                    WHEN 'researcher' THEN 'sampleloans_researcher' END;
+        other text;
+    BEGIN
+        IF grp IS NULL THEN
+            RAISE EXCEPTION 'unknown person role %', person_role;
+        END IF;
+        -- only a registered person, as the ledger records them; never one of our own roles
+        -- or an existing login that is no person (the DBA's), so no curator can take one over
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = sampleloans_set_login.email
+                       AND p.role = person_role)
+           OR email LIKE 'sampleloans\\_%' OR email LIKE 'pg\\_%'
+           OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = email AND (r.rolsuper OR NOT
+                      (pg_has_role(r.oid, 'sampleloans_curator', 'MEMBER')
+                       OR pg_has_role(r.oid, 'sampleloans_compliance', 'MEMBER')
+                       OR pg_has_role(r.oid, 'sampleloans_researcher', 'MEMBER')))) THEN
+            RAISE EXCEPTION 'role % is not a registered person''s login', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- the login follows the ledger: a deactivated person gets it back only once their
+        -- reactivation is recorded (a curator's psql cannot undo a deactivation)
+        IF may_login AND NOT EXISTS (SELECT 1 FROM person p
+                                     WHERE p.email = sampleloans_set_login.email AND p.active) THEN
+            RAISE EXCEPTION 'person % is deactivated in the ledger: record their reactivation '
+                            '(people reactivate) first', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = email) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN', email);
+        END IF;
+        EXECUTE format('ALTER ROLE %I %s', email,
+                       CASE WHEN may_login THEN 'LOGIN' ELSE 'NOLOGIN' END);
+        EXECUTE format('GRANT %I TO %I', grp, email);
+        -- a changed role leaves the old group (revoking a non-member only warns)
+        FOREACH other IN ARRAY ARRAY['sampleloans_curator',
+                                     'sampleloans_compliance',
+                                     'sampleloans_researcher'] LOOP
+            IF other <> grp AND pg_has_role(email, other, 'MEMBER') THEN
+                EXECUTE format('REVOKE %I FROM %I', other, email);
+            END IF;
+        END LOOP;
+    END $$"""
+"""`people add`/`deactivate`'s login function, now refusing a login to a person the ledger
+records as deactivated (before, a curator's psql could give it back without the event)."""
 STATEMENTS = (
+    SET_LOGIN,
     f"""CREATE OR REPLACE FUNCTION {NEW_OWN_EVENT}(event_seq bigint) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
         SELECT EXISTS (SELECT 1 FROM ledger_event e WHERE e.seq = event_seq
