@@ -112,6 +112,7 @@ evaluated for every row any login writes, and it keeps curators' rows out of the
 queue."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 NEW_OWN_EVENT = "sampleloans_event_is_new_own"
+EVENT_HASHES = "sampleloans_event_hashes"
 SUBJECT_CHECK = (
     f"{NEW_OWN_EVENT}(seq) AND (subject_type <> 'loan' OR sampleloans_loan_is_mine(subject_key))"
 )
@@ -130,6 +131,7 @@ LEDGER_FUNCTIONS = (
     f"{NEW_OWN_EVENT}(bigint)",
     "sampleloans_set_login(text, text, boolean)",
     "sampleloans_chain_head()",
+    f"{EVENT_HASHES}(bigint, bigint)",
     f"{GUARD_TRIGGER}()",
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
@@ -167,6 +169,14 @@ _FUNCTIONS = (
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT e.seq, e.hash::text, e.recorded_at::text FROM ledger_event e
         WHERE e.seq = (SELECT max(m.seq) FROM ledger_event m)
+    $$""",
+    # every event's seq and hash, for a researcher's statement: its inclusion proofs need the
+    # whole tree's leaves, which row-level security hides (digests: no event's content)
+    f"""CREATE OR REPLACE FUNCTION {EVENT_HASHES}(first_seq bigint, last_seq bigint)
+    RETURNS TABLE (seq bigint, hash text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT e.seq, e.hash::text FROM ledger_event e
+        WHERE e.seq BETWEEN first_seq AND last_seq ORDER BY e.seq
     $$""",
     # the actor of an event is the login that writes it, never a typed name
     """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger

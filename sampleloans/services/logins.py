@@ -3,7 +3,7 @@ behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
 
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 from sampleloans import db, pgsecurity
@@ -75,3 +75,33 @@ def login_sql(email: str, role: str) -> str:
     if role not in pgsecurity.GROUP_ROLES:
         raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
     return pgsecurity.login_sql(email, role)
+
+
+_EVENTS_HIDDEN = "sampleloans_events_hidden"
+
+
+def events_hidden(connection: Connection) -> bool:
+    """Whether row-level security hides events from this connection's login (a researcher on
+    a secured PostgreSQL ledger); asked once per database connection."""
+    if not db.is_postgres(connection):
+        return False
+    known = connection.info.get(_EVENTS_HIDDEN)
+    if known is None:
+        asked = text(
+            f"SELECT to_regproc('{pgsecurity.EVENT_HASHES}') IS NOT NULL "
+            f"AND {pgsecurity.RESEARCHER_LOGIN}"
+        )
+        known = connection.info[_EVENTS_HIDDEN] = bool(connection.execute(asked).scalar())
+    return bool(known)
+
+
+def refuse_hidden_replay(session: Session, what: str) -> None:
+    """Refuse (exit 4) what rebuilds the ledger as it stood before its head when this login
+    cannot read every event it replays: on a secured PostgreSQL ledger row-level security
+    shows a researcher only their loans' events, and a replay of the rest would fail."""
+    if events_hidden(session.connection()):
+        raise PermissionDenied(
+            f"{what} rebuilds the ledger as it stood then by replaying its events, and your "
+            "login sees only your loans' events (row-level security); a curator or compliance "
+            "officer can run it for you"
+        )

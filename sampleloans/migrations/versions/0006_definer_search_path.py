@@ -11,7 +11,9 @@ login hardening, is unchanged):
   appended in their name, naming no other institution's loan. Before, a researcher's login could
   attach subject rows to any event and so read every event through row-level security;
 - `sampleloans_set_login` refuses a login to a person the ledger records as deactivated: a
-  curator calling it in psql could give a deactivated person their login back.
+  curator calling it in psql could give a deactivated person their login back;
+- `sampleloans_event_hashes(first, last)`: every event's seq and hash (digests, no content), so
+  a researcher's statement can prove its events in the signed tree.
 
 Frozen (docs/migrations.md rule 4): the SQL below is this revision's own copy of what
 `sampleloans/pgsecurity.py` installs. One DO block that does nothing on a ledger without the
@@ -46,6 +48,7 @@ FUNCTIONS = (
     f"{NEW_OWN_EVENT}(bigint)",
     "sampleloans_set_login(text, text, boolean)",
     "sampleloans_chain_head()",
+    "sampleloans_event_hashes(bigint, bigint)",
     "projection_write_needs_event()",
 )
 SET_LOGIN = """CREATE OR REPLACE FUNCTION sampleloans_set_login(email text, person_role text,
@@ -97,8 +100,18 @@ SET_LOGIN = """CREATE OR REPLACE FUNCTION sampleloans_set_login(email text, pers
     END $$"""
 """`people add`/`deactivate`'s login function, now refusing a login to a person the ledger
 records as deactivated (before, a curator's psql could give it back without the event)."""
+EVENT_HASHES = """CREATE OR REPLACE FUNCTION sampleloans_event_hashes(
+    first_seq bigint, last_seq bigint)
+    RETURNS TABLE (seq bigint, hash text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+        SELECT e.seq, e.hash::text FROM ledger_event e
+        WHERE e.seq BETWEEN first_seq AND last_seq ORDER BY e.seq
+    $fn$"""
+"""Every event's seq and hash for a researcher's statement (its inclusion proofs need every
+leaf of the tree, which row-level security hides from them)."""
 STATEMENTS = (
     SET_LOGIN,
+    EVENT_HASHES,
     f"""CREATE OR REPLACE FUNCTION {NEW_OWN_EVENT}(event_seq bigint) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
         SELECT EXISTS (SELECT 1 FROM ledger_event e WHERE e.seq = event_seq
