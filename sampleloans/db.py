@@ -1370,13 +1370,15 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
     return engine.execution_options(**{HAS_LEDGER_OPTION: True})
 
 
+INSUFFICIENT_PRIVILEGE = "42501"
+"""SQLSTATE of a privilege the server refuses the login (e.g. DDL by a person's login)."""
 _POSTGRES_ENVIRONMENT = {
     LOCK_NOT_AVAILABLE: lambda _where, _said: LOCKED_MESSAGE,
     "57014": lambda _where, _said: LOCKED_MESSAGE,  # query_canceled by a statement timeout
     "28P01": lambda where, _said: f"the server refused the login to {where}: wrong password",
     "28000": lambda where, said: f"the server refused the login to {where} ({said})",
     "3D000": lambda where, _said: f"the database {where} does not exist; create it first",
-    "42501": lambda where, said: (
+    INSUFFICIENT_PRIVILEGE: lambda where, said: (
         f"the server refused this login in {where} ({said}); nothing was written"
     ),
     "53100": lambda where, _said: f"the server's disk is full ({where}); nothing was written",
