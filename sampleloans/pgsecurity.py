@@ -136,6 +136,28 @@ LEDGER_FUNCTIONS = (
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
+EVENT_IS_MINE = """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_seq bigint)
+    RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
+                       WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                       AND l.institution = sampleloans_login_institution())
+            OR ((EXISTS (SELECT 1 FROM event_subject s JOIN sample x ON x.code = s.subject_key
+                         JOIN loan l ON l.number = x.loan_number
+                         WHERE s.seq = event_seq AND s.subject_type = 'sample'
+                         AND l.institution = sampleloans_login_institution())
+                 OR EXISTS (SELECT 1 FROM event_subject s
+                            WHERE s.seq = event_seq AND s.subject_type = 'institution'
+                            AND s.subject_key = sampleloans_login_institution()))
+                AND NOT EXISTS (SELECT 1 FROM event_subject s JOIN loan l
+                                ON l.number = s.subject_key
+                                WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                                AND l.institution IS DISTINCT FROM
+                                    sampleloans_login_institution()))
+    $$"""
+"""Which events a researcher's login reads (row-level security on ledger_event, event_subject
+and note)."""
+
 _FUNCTIONS = (
     # who is logged in, as the ledger knows them (security definer: person is read as the owner)
     f"""CREATE OR REPLACE FUNCTION {SECURED_MARKER}() RETURNS text
@@ -147,12 +169,11 @@ _FUNCTIONS = (
         SELECT EXISTS (SELECT 1 FROM loan WHERE number = loan_no
                        AND institution = sampleloans_login_institution())
     $$""",
-    """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_seq bigint) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-        SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
-                       WHERE s.seq = event_seq AND s.subject_type = 'loan'
-                       AND l.institution = sampleloans_login_institution())
-    $$""",
+    # an event is mine when it is about one of my loans, or about my institution or a sample on
+    # one of my loans and no other institution's loan (a sample's registration, a split that
+    # made it; my institution's people and agreements): what `custody history` shows a
+    # researcher on SQLite (services/history.py)
+    EVENT_IS_MINE,
     # an event this very transaction appended in the login's name: the only events a
     # researcher may attach subjects to (a subject row for someone else's event would make
     # that event "mine" and show it through row-level security)

@@ -13,7 +13,10 @@ login hardening, is unchanged):
 - `sampleloans_set_login` refuses a login to a person the ledger records as deactivated: a
   curator calling it in psql could give a deactivated person their login back;
 - `sampleloans_event_hashes(first, last)`: every event's seq and hash (digests, no content), so
-  a researcher's statement can prove its events in the signed tree.
+  a researcher's statement can prove its events in the signed tree;
+- `sampleloans_event_is_mine`: a researcher also reads the events about their institution or a
+  sample on their loans that name no other institution's loan (a sample's registration, the
+  split that made it, their agreements and people), as `custody history` shows them on SQLite.
 
 Frozen (docs/migrations.md rule 4): the SQL below is this revision's own copy of what
 `sampleloans/pgsecurity.py` installs. One DO block that does nothing on a ledger without the
@@ -109,8 +112,30 @@ EVENT_HASHES = """CREATE OR REPLACE FUNCTION sampleloans_event_hashes(
     $fn$"""
 """Every event's seq and hash for a researcher's statement (its inclusion proofs need every
 leaf of the tree, which row-level security hides from them)."""
+EVENT_IS_MINE = """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_seq bigint)
+    RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+        SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
+                       WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                       AND l.institution = sampleloans_login_institution())
+            OR ((EXISTS (SELECT 1 FROM event_subject s JOIN sample x ON x.code = s.subject_key
+                         JOIN loan l ON l.number = x.loan_number
+                         WHERE s.seq = event_seq AND s.subject_type = 'sample'
+                         AND l.institution = sampleloans_login_institution())
+                 OR EXISTS (SELECT 1 FROM event_subject s
+                            WHERE s.seq = event_seq AND s.subject_type = 'institution'
+                            AND s.subject_key = sampleloans_login_institution()))
+                AND NOT EXISTS (SELECT 1 FROM event_subject s JOIN loan l
+                                ON l.number = s.subject_key
+                                WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                                AND l.institution IS DISTINCT FROM
+                                    sampleloans_login_institution()))
+    $fn$"""
+"""The events a researcher reads: also those about their institution or a sample on their loans
+naming no other institution's loan, as `custody history` shows them on SQLite."""
 STATEMENTS = (
     SET_LOGIN,
+    EVENT_IS_MINE,
     EVENT_HASHES,
     f"""CREATE OR REPLACE FUNCTION {NEW_OWN_EVENT}(event_seq bigint) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
