@@ -4,12 +4,12 @@ behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sampleloans import db, pgsecurity
 from sampleloans.errors import InvalidInput, PermissionDenied
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Person
+from sampleloans.models import EventSubject, Person
 from sampleloans.services.common import require_role
 
 
@@ -67,6 +67,21 @@ def sync_login(session: Session, email: str) -> bool:
         return False
     pgsecurity.set_login(session.connection(), person.email, person.role, active=person.active)
     return True
+
+
+def sync_logins_since(session: Session, after_seq: int) -> int:
+    """After an import: on a secured ledger, the login of every person an event after
+    `after_seq` added, deactivated, reactivated or moved (as `people …` does for one); how
+    many were synced."""
+    if not is_secured(session):
+        return 0
+    emails = session.exec(
+        select(EventSubject.subject_key)
+        .where(EventSubject.subject_type == "person", col(EventSubject.seq) > after_seq)
+        .distinct()
+        .order_by(EventSubject.subject_key)
+    ).all()
+    return sum(sync_login(session, str(email)) for email in emails)
 
 
 def login_sql(email: str, role: str) -> str:
