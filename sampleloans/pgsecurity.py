@@ -310,11 +310,12 @@ def _tables(connection: Any) -> list[str]:
 
 
 def _grants(tables: list[str]) -> list[str]:
-    """Each group's privileges: read everything, append events, insert and update projections
-    (researchers only their loans' and the samples' rows, never people or agreements); never
+    """Each group's privileges: read everything; curators append events and insert and update
+    projections, researchers what their lab events write (their loans' and the samples' rows,
+    never people or agreements), compliance officers nothing (they record no event); never
     UPDATE, DELETE or TRUNCATE on the events."""
     groups = ", ".join(GROUP_ROLES.values())
-    staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
+    curator = GROUP_ROLES["curator"]
     researcher = GROUP_ROLES["researcher"]
     statements = [f"GRANT USAGE ON SCHEMA public TO {groups}"]
     for table in tables:
@@ -326,7 +327,7 @@ def _grants(tables: list[str]) -> list[str]:
             continue
         append_only = table in APPEND_ONLY_TABLES or table in KEPT_RECORD_TABLES
         statements.append(
-            f"GRANT {'INSERT' if append_only else 'INSERT, UPDATE'} ON {table} TO {staff}"
+            f"GRANT {'INSERT' if append_only else 'INSERT, UPDATE'} ON {table} TO {curator}"
         )
         if table in RESEARCHER_INSERTS:
             statements.append(f"GRANT INSERT ON {table} TO {researcher}")
@@ -512,11 +513,32 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _table_grant_problems(connection)
     problems += _guard_problems(connection, enabled)
     problems += _researcher_grant_problems(connection)
+    problems += _compliance_write_problems(connection)
     problems += _privileged_people(connection)
     problems += _deactivated_logins(connection)
     problems += _search_path_problems(connection)
     problems += _subject_policy_problems(connection)
     return problems
+
+
+def _compliance_write_problems(connection: Any) -> list[str]:
+    """The compliance officers' group allowed to INSERT or UPDATE a table: they record no
+    event, so their login needs to write nothing (`db secure` grants them SELECT only)."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, v.verb FROM pg_class c "
+            "CROSS JOIN (VALUES ('INSERT'), ('UPDATE')) AS v(verb) "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' "
+            "AND (has_table_privilege(:group, c.oid, v.verb) "
+            "OR has_any_column_privilege(:group, c.oid, v.verb)) ORDER BY 1, 2"
+        ),
+        {"group": GROUP_ROLES["compliance_officer"]},
+    ).all()
+    return [
+        f"{GROUP_ROLES['compliance_officer']} may {verb} {table}: compliance officers record "
+        "nothing; revoke it ('db secure' grants them SELECT only)"
+        for table, verb in rows
+    ]
 
 
 def _deactivated_logins(connection: Any) -> list[str]:

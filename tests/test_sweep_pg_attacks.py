@@ -295,3 +295,34 @@ def test_verify_names_a_delete_truncate_or_rewrite_grant_on_any_table(
     assert f"login {RESEARCHER} may DELETE sample: revoke it" in out
     assert "login compliance@naoc.example may UPDATE checkpoint: revoke it" in out
     assert "may UPDATE loan:" not in out  # staff's own UPDATE of projections is no finding
+
+
+def test_a_compliance_officers_login_writes_nothing(pg_server: PgServer) -> None:
+    """Compliance officers record no event: their psql may not append an event nor change a
+    projection (their group reads only); a write grant put back is named by verify."""
+    officer = "compliance@naoc.example"
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        database = url.rsplit("/", 1)[1]
+        pg_server.admin(
+            sql.SQL("ALTER ROLE {} PASSWORD {}")
+            .format(sql.Identifier(officer), sql.Literal(PASSWORD))
+            .as_string(None)
+        )
+        before = _events(pg_server, database)
+        for statement in (
+            OWN_EVENT,
+            "UPDATE loan SET due_at = due_at",
+            "INSERT INTO note DEFAULT VALUES",
+        ):
+            with (
+                psycopg.connect(_login(pg_server, database, officer)) as connection,
+                pytest.raises(psycopg.errors.InsufficientPrivilege),
+            ):
+                connection.execute(statement)
+        assert _events(pg_server, database) == before
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("GRANT UPDATE ON loan TO sampleloans_compliance")
+        code, out = _verify(_login(pg_server, database, CURATOR))
+    assert code == 1, out
+    assert "sampleloans_compliance may UPDATE loan: compliance officers record nothing" in out

@@ -14,6 +14,8 @@ login hardening, is unchanged):
   curator calling it in psql could give a deactivated person their login back;
 - `sampleloans_event_hashes(first, last)`: every event's seq and hash (digests, no content), so
   a researcher's statement can prove its events in the signed tree;
+- the compliance officers' group loses INSERT and UPDATE on every table (they record no event;
+  before, their psql could append events and change projections);
 - `sampleloans_event_is_mine`: a researcher also reads the events about their institution or a
   sample on their loans that name no other institution's loan (a sample's registration, the
   split that made it, their agreements and people), as `custody history` shows them on SQLite.
@@ -149,6 +151,8 @@ STATEMENTS = (
         f"ALTER FUNCTION {name} SET search_path = public, pg_temp; END IF"
         for name in FUNCTIONS
     ),
+    # compliance officers record no event: their group reads only
+    "REVOKE INSERT, UPDATE ON ALL TABLES IN SCHEMA public FROM sampleloans_compliance",
     "DROP POLICY IF EXISTS researcher_append ON event_subject",
     f"CREATE POLICY researcher_append ON event_subject FOR INSERT TO {RESEARCHER} "
     f"WITH CHECK ({NEW_OWN_EVENT}(seq) AND "
