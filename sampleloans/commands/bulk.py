@@ -51,14 +51,13 @@ def import_file(
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
     from sampleloans.errors import InvalidInput, NotFound, StorageError
-    from sampleloans.ledger.store import head
     from sampleloans.services.bulk import detect_format, import_records, require_importer
-    from sampleloans.services.logins import sync_logins_since
+    from sampleloans.services.logins import head_seq, sync_logins_since
 
     with writing(ctx) as (session, service_ctx):
         require_importer(session, service_ctx)
         fmt = detect_format(file.name)
-        before_seq, _hash = head(session)
+        before_seq = head_seq(session)
         try:
             handle = file.open(encoding="utf-8", newline="")
         except FileNotFoundError:

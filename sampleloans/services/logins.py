@@ -69,6 +69,13 @@ def sync_login(session: Session, email: str) -> bool:
     return True
 
 
+def head_seq(session: Session) -> int:
+    """The ledger's last seq (0 when empty): where an import's events will start after."""
+    from sampleloans.ledger.store import head
+
+    return head(session)[0]
+
+
 def sync_logins_since(session: Session, after_seq: int) -> int:
     """After an import: on a secured ledger, the login of every person an event after
     `after_seq` added, deactivated, reactivated or moved (as `people …` does for one); how
