@@ -207,6 +207,12 @@ _FUNCTIONS = (
             RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
+        -- deactivation revokes the login, which a session opened before it outlives: such a
+        -- session appends nothing more (the login's own person row, as its policy shows it)
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = NEW.actor AND p.active) THEN
+            RAISE EXCEPTION 'event actor % is not an active person of the ledger', NEW.actor
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         -- recorded at the server's clock, read by this very transaction: never the client's
         IF NEW.recorded_at::timestamptz NOT BETWEEN transaction_timestamp()
                                             AND clock_timestamp() THEN

@@ -326,3 +326,17 @@ def test_a_compliance_officers_login_writes_nothing(pg_server: PgServer) -> None
         code, out = _verify(_login(pg_server, database, CURATOR))
     assert code == 1, out
     assert "sampleloans_compliance may UPDATE loan: compliance officers record nothing" in out
+
+
+def test_a_session_opened_before_deactivation_appends_nothing(pg_server: PgServer) -> None:
+    """`people deactivate` revokes the login, but a psql session opened before it outlives the
+    revocation: the actor trigger now refuses its event (the person is no longer active)."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        database = url.rsplit("/", 1)[1]
+        with psycopg.connect(_login(pg_server, database)) as early:  # opened before
+            _deactivate(pg_server, database, RESEARCHER)
+            before = _events(pg_server, database)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not an active person"):
+                early.execute(OWN_EVENT)
+        assert _events(pg_server, database) == before

@@ -14,6 +14,8 @@ login hardening, is unchanged):
   curator calling it in psql could give a deactivated person their login back;
 - `sampleloans_event_hashes(first, last)`: every event's seq and hash (digests, no content), so
   a researcher's statement can prove its events in the signed tree;
+- the actor trigger refuses an event by a person the ledger records as deactivated (a session
+  opened before the deactivation outlived the revoked login and could still append);
 - the compliance officers' group loses INSERT and UPDATE on every table (they record no event;
   before, their psql could append events and change projections);
 - `sampleloans_event_is_mine`: a researcher also reads the events about their institution or a
@@ -135,8 +137,32 @@ EVENT_IS_MINE = """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_se
     $fn$"""
 """The events a researcher reads: also those about their institution or a sample on their loans
 naming no other institution's loan, as `custody history` shows them on SQLite."""
+EVENT_ACTOR = """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF NEW.actor IS DISTINCT FROM session_user::text THEN
+            RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- deactivation revokes the login, which a session opened before it outlives: such a
+        -- session appends nothing more (the login's own person row, as its policy shows it)
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = NEW.actor AND p.active) THEN
+            RAISE EXCEPTION 'event actor % is not an active person of the ledger', NEW.actor
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- recorded at the server's clock, read by this very transaction: never the client's
+        IF NEW.recorded_at::timestamptz NOT BETWEEN transaction_timestamp()
+                                            AND clock_timestamp() THEN
+            RAISE EXCEPTION 'event recorded_at % is not the server''s clock', NEW.recorded_at
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END $fn$"""
+"""The actor trigger's function, now also refusing an event by a person the ledger records as
+deactivated (a session opened before the deactivation outlives the revoked login)."""
 STATEMENTS = (
     SET_LOGIN,
+    EVENT_ACTOR,
     EVENT_IS_MINE,
     EVENT_HASHES,
     f"""CREATE OR REPLACE FUNCTION {NEW_OWN_EVENT}(event_seq bigint) RETURNS boolean
