@@ -41,7 +41,7 @@ def test_an_imported_history_syncs_the_logins(pg_server: PgServer, tmp_path: Pat
         done = CliRunner().invoke(app, ["--db", curator, "import", str(history)], env=ENV)
         assert done.exit_code == 0, done.stderr
         with psycopg.connect(url) as admin:
-            roles = dict(
+            roles: dict[str, bool] = dict(
                 admin.execute(
                     "SELECT rolname, rolcanlogin AND pg_has_role(oid, 'sampleloans_researcher', "
                     "'MEMBER') FROM pg_roles WHERE rolname IN (%s, %s)",
