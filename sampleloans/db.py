@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from sqlalchemy import (
+    URL,
     Connection,
     Engine,
     Integer,
@@ -1010,13 +1011,41 @@ def driver_url(url: str) -> str:
     return url
 
 
+SECRET_URL_PARAMETERS = ("password", "sslpassword")
+"""Query parameters of a PostgreSQL URL that hold a secret (libpq reads a password there too)."""
+
+
 def display_url(url: str) -> str:
-    """A database URL fit to print: the password is never shown."""
+    """A database URL fit to print: the password is never shown (nor one in the query)."""
     if not is_postgres_url(url):
         return url
-    return (
-        make_url(driver_url(url)).set(drivername="postgresql").render_as_string(hide_password=True)
-    )
+    try:
+        parsed = make_url(driver_url(url))
+    except ValueError:  # not a URL SQLAlchemy reads (a port that is no number): mask by hand
+        return _masked(url)
+    return _masked(parsed.set(drivername="postgresql").render_as_string(hide_password=True))
+
+
+def _masked(url: str) -> str:
+    """`url` with the password of its user part and of its query replaced by ***."""
+    import re
+
+    url = re.sub(r"^([a-z+]+://[^:/@?#]*:)[^/?#]*@", r"\1***@", url)
+    keys = "|".join(SECRET_URL_PARAMETERS)
+    return re.sub(rf"([?&](?:{keys})=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
+
+
+def server_url(url: str) -> URL:
+    """A PostgreSQL `--db` value as SQLAlchemy's URL with psycopg 3 as the driver; one it
+    cannot read (a port that is no number, a broken IPv6 host) is invalid input (exit 2)."""
+    try:
+        return make_url(driver_url(url))
+    except ValueError:
+        raise InvalidInput(
+            f"--db (or SAMPLELOANS_DB): {_masked(url)} is not a PostgreSQL URL this program can "
+            "read; give postgresql://USER:PASSWORD@HOST:PORT/DATABASE (PORT a number, an e-mail "
+            "user's @ as %40)"
+        ) from None
 
 
 def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
@@ -1025,7 +1054,7 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     # lock_timeout = 0 means "wait for ever" to PostgreSQL; on SQLite 0 means "do not wait"
     timeout = max(1, int(lock_timeout_ms))
     engine = create_engine(
-        driver_url(url),
+        server_url(url),
         pool_size=1,
         max_overflow=4,  # verify reads on a second connection while its snapshot stays open
         connect_args={
@@ -1290,7 +1319,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0005_researcher_write_guard"
+SCHEMA_HEAD = "0006_definer_search_path"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 
@@ -1381,13 +1410,15 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
     return engine.execution_options(**{HAS_LEDGER_OPTION: True})
 
 
+INSUFFICIENT_PRIVILEGE = "42501"
+"""SQLSTATE of a privilege the server refuses the login (e.g. DDL by a person's login)."""
 _POSTGRES_ENVIRONMENT = {
     LOCK_NOT_AVAILABLE: lambda _where, _said: LOCKED_MESSAGE,
     "57014": lambda _where, _said: LOCKED_MESSAGE,  # query_canceled by a statement timeout
     "28P01": lambda where, _said: f"the server refused the login to {where}: wrong password",
     "28000": lambda where, said: f"the server refused the login to {where} ({said})",
     "3D000": lambda where, _said: f"the database {where} does not exist; create it first",
-    "42501": lambda where, said: (
+    INSUFFICIENT_PRIVILEGE: lambda where, said: (
         f"the server refused this login in {where} ({said}); nothing was written"
     ),
     "53100": lambda where, _said: f"the server's disk is full ({where}); nothing was written",

@@ -111,6 +111,52 @@ owner's too, so the DBA is not one. Built-in calls only (no SQL function to call
 evaluated for every row any login writes, and it keeps curators' rows out of the deferred
 queue."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
+NEW_OWN_EVENT = "sampleloans_event_is_new_own"
+EVENT_HASHES = "sampleloans_event_hashes"
+SUBJECT_CHECK = (
+    f"{NEW_OWN_EVENT}(seq) AND (subject_type <> 'loan' OR sampleloans_loan_is_mine(subject_key))"
+)
+"""What a researcher's row of `event_subject` must satisfy: it names an event their transaction
+just appended in their name, and no other institution's loan."""
+FIXED_SEARCH_PATH = "public, pg_temp"
+"""The search path of every function of the ledger: a login's temporary table (pg_temp, searched
+first unless named) never stands in for a ledger table inside a function the owner runs."""
+LEDGER_FUNCTIONS = (
+    "ledger_event_next()",
+    "ledger_refuse_change()",
+    "ledger_event_actor()",
+    f"{SECURED_MARKER}()",
+    "sampleloans_loan_is_mine(text)",
+    "sampleloans_event_is_mine(bigint)",
+    f"{NEW_OWN_EVENT}(bigint)",
+    "sampleloans_set_login(text, text, boolean)",
+    "sampleloans_chain_head()",
+    f"{EVENT_HASHES}(bigint, bigint)",
+    f"{GUARD_TRIGGER}()",
+)
+"""Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
+
+EVENT_IS_MINE = """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_seq bigint)
+    RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
+                       WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                       AND l.institution = sampleloans_login_institution())
+            OR ((EXISTS (SELECT 1 FROM event_subject s JOIN sample x ON x.code = s.subject_key
+                         JOIN loan l ON l.number = x.loan_number
+                         WHERE s.seq = event_seq AND s.subject_type = 'sample'
+                         AND l.institution = sampleloans_login_institution())
+                 OR EXISTS (SELECT 1 FROM event_subject s
+                            WHERE s.seq = event_seq AND s.subject_type = 'institution'
+                            AND s.subject_key = sampleloans_login_institution()))
+                AND NOT EXISTS (SELECT 1 FROM event_subject s JOIN loan l
+                                ON l.number = s.subject_key
+                                WHERE s.seq = event_seq AND s.subject_type = 'loan'
+                                AND l.institution IS DISTINCT FROM
+                                    sampleloans_login_institution()))
+    $$"""
+"""Which events a researcher's login reads (row-level security on ledger_event, event_subject
+and note)."""
 
 _FUNCTIONS = (
     # who is logged in, as the ledger knows them (security definer: person is read as the owner)
@@ -123,11 +169,19 @@ _FUNCTIONS = (
         SELECT EXISTS (SELECT 1 FROM loan WHERE number = loan_no
                        AND institution = sampleloans_login_institution())
     $$""",
-    """CREATE OR REPLACE FUNCTION sampleloans_event_is_mine(event_seq bigint) RETURNS boolean
+    # an event is mine when it is about one of my loans, or about my institution or a sample on
+    # one of my loans and no other institution's loan (a sample's registration, a split that
+    # made it; my institution's people and agreements): what `custody history` shows a
+    # researcher on SQLite (services/history.py)
+    EVENT_IS_MINE,
+    # an event this very transaction appended in the login's name: the only events a
+    # researcher may attach subjects to (a subject row for someone else's event would make
+    # that event "mine" and show it through row-level security)
+    f"""CREATE OR REPLACE FUNCTION {NEW_OWN_EVENT}(event_seq bigint) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-        SELECT EXISTS (SELECT 1 FROM event_subject s JOIN loan l ON l.number = s.subject_key
-                       WHERE s.seq = event_seq AND s.subject_type = 'loan'
-                       AND l.institution = sampleloans_login_institution())
+        SELECT EXISTS (SELECT 1 FROM ledger_event e WHERE e.seq = event_seq
+                       AND e.actor = session_user::text
+                       AND e.xmin = pg_current_xact_id()::xid)
     $$""",
     # the chain's head for any writer: row-level security hides most events from a
     # researcher, yet their event must link to the last one (its seq, hash and time only)
@@ -137,12 +191,26 @@ _FUNCTIONS = (
         SELECT e.seq, e.hash::text, e.recorded_at::text FROM ledger_event e
         WHERE e.seq = (SELECT max(m.seq) FROM ledger_event m)
     $$""",
+    # every event's seq and hash, for a researcher's statement: its inclusion proofs need the
+    # whole tree's leaves, which row-level security hides (digests: no event's content)
+    f"""CREATE OR REPLACE FUNCTION {EVENT_HASHES}(first_seq bigint, last_seq bigint)
+    RETURNS TABLE (seq bigint, hash text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT e.seq, e.hash::text FROM ledger_event e
+        WHERE e.seq BETWEEN first_seq AND last_seq ORDER BY e.seq
+    $$""",
     # the actor of an event is the login that writes it, never a typed name
     """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
         IF NEW.actor IS DISTINCT FROM session_user::text THEN
             RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- deactivation revokes the login, which a session opened before it outlives: such a
+        -- session appends nothing more (the login's own person row, as its policy shows it)
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = NEW.actor AND p.active) THEN
+            RAISE EXCEPTION 'event actor % is not an active person of the ledger', NEW.actor
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
         -- recorded at the server's clock, read by this very transaction: never the client's
@@ -202,6 +270,14 @@ _FUNCTIONS = (
             RAISE EXCEPTION 'role % is not a registered person''s login', email
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
+        -- the login follows the ledger: a deactivated person gets it back only once their
+        -- reactivation is recorded (a curator's psql cannot undo a deactivation)
+        IF may_login AND NOT EXISTS (SELECT 1 FROM person p
+                                     WHERE p.email = sampleloans_set_login.email AND p.active) THEN
+            RAISE EXCEPTION 'person % is deactivated in the ledger: record their reactivation '
+                            '(people reactivate) first', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = email) THEN
             EXECUTE format('CREATE ROLE %I LOGIN', email);
         END IF;
@@ -240,11 +316,12 @@ def _tables(connection: Any) -> list[str]:
 
 
 def _grants(tables: list[str]) -> list[str]:
-    """Each group's privileges: read everything, append events, insert and update projections
-    (researchers only their loans' and the samples' rows, never people or agreements); never
+    """Each group's privileges: read everything; curators append events and insert and update
+    projections, researchers what their lab events write (their loans' and the samples' rows,
+    never people or agreements), compliance officers nothing (they record no event); never
     UPDATE, DELETE or TRUNCATE on the events."""
     groups = ", ".join(GROUP_ROLES.values())
-    staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
+    curator = GROUP_ROLES["curator"]
     researcher = GROUP_ROLES["researcher"]
     statements = [f"GRANT USAGE ON SCHEMA public TO {groups}"]
     for table in tables:
@@ -256,7 +333,7 @@ def _grants(tables: list[str]) -> list[str]:
             continue
         append_only = table in APPEND_ONLY_TABLES or table in KEPT_RECORD_TABLES
         statements.append(
-            f"GRANT {'INSERT' if append_only else 'INSERT, UPDATE'} ON {table} TO {staff}"
+            f"GRANT {'INSERT' if append_only else 'INSERT, UPDATE'} ON {table} TO {curator}"
         )
         if table in RESEARCHER_INSERTS:
             statements.append(f"GRANT INSERT ON {table} TO {researcher}")
@@ -314,7 +391,7 @@ def _policies(tables: list[str]) -> list[str]:
             f"CREATE POLICY researcher_read ON {table} FOR SELECT TO {researcher} "
             "USING (sampleloans_event_is_mine(seq))"
         )
-        check = "actor = session_user::text" if table == "ledger_event" else "true"
+        check = "actor = session_user::text" if table == "ledger_event" else SUBJECT_CHECK
         statements.append(
             f"CREATE POLICY researcher_append ON {table} FOR INSERT TO {researcher} "
             f"WITH CHECK ({check})"
@@ -327,19 +404,9 @@ def _owners(tables: list[str]) -> list[str]:
     login can alter, disable triggers on or drop the tables)."""
     statements = [f"ALTER ROLE {OWNER_ROLE} NOLOGIN CREATEROLE"]
     statements += [f"ALTER TABLE {table} OWNER TO {OWNER_ROLE}" for table in tables]
+    statements += [f"ALTER FUNCTION {name} OWNER TO {OWNER_ROLE}" for name in LEDGER_FUNCTIONS]
     statements += [
-        f"ALTER FUNCTION {name} OWNER TO {OWNER_ROLE}"
-        for name in (
-            "ledger_event_next()",
-            "ledger_refuse_change()",
-            "ledger_event_actor()",
-            f"{SECURED_MARKER}()",
-            "sampleloans_loan_is_mine(text)",
-            "sampleloans_event_is_mine(bigint)",
-            "sampleloans_set_login(text, text, boolean)",
-            "sampleloans_chain_head()",
-            f"{GUARD_TRIGGER}()",
-        )
+        f"ALTER FUNCTION {name} SET search_path = {FIXED_SEARCH_PATH}" for name in LEDGER_FUNCTIONS
     ]
     # the chain check must see the whole chain, whoever appends (RLS hides most of it)
     statements.append("ALTER FUNCTION ledger_event_next() SECURITY DEFINER")
@@ -449,10 +516,93 @@ def defence_problems(connection: Any) -> list[str]:
     elif state == "D":
         problems.append("trigger ledger_event_actor is disabled: an event's actor is not checked")
     problems += _event_grant_problems(connection)
+    problems += _table_grant_problems(connection)
     problems += _guard_problems(connection, enabled)
     problems += _researcher_grant_problems(connection)
+    problems += _compliance_write_problems(connection)
     problems += _privileged_people(connection)
+    problems += _deactivated_logins(connection)
+    problems += _search_path_problems(connection)
+    problems += _subject_policy_problems(connection)
     return problems
+
+
+def _compliance_write_problems(connection: Any) -> list[str]:
+    """The compliance officers' group allowed to INSERT or UPDATE a table: they record no
+    event, so their login needs to write nothing (`db secure` grants them SELECT only)."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, v.verb FROM pg_class c "
+            "CROSS JOIN (VALUES ('INSERT'), ('UPDATE')) AS v(verb) "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' "
+            "AND (has_table_privilege(:group, c.oid, v.verb) "
+            "OR has_any_column_privilege(:group, c.oid, v.verb)) ORDER BY 1, 2"
+        ),
+        {"group": GROUP_ROLES["compliance_officer"]},
+    ).all()
+    return [
+        f"{GROUP_ROLES['compliance_officer']} may {verb} {table}: compliance officers record "
+        "nothing; revoke it ('db secure' grants them SELECT only)"
+        for table, verb in rows
+    ]
+
+
+def _deactivated_logins(connection: Any) -> list[str]:
+    """People the ledger records as deactivated whose role may still log in."""
+    rows = connection.execute(
+        text(
+            "SELECT r.rolname FROM person p JOIN pg_roles r ON r.rolname = p.email "
+            "WHERE NOT p.active AND r.rolcanlogin ORDER BY 1"
+        )
+    ).all()
+    return [
+        f"person {row[0]} is deactivated in the ledger but their role may log in: "
+        f'ALTER ROLE "{row[0]}" NOLOGIN (or record their reactivation)'
+        for row in rows
+    ]
+
+
+def _search_path_problems(connection: Any) -> list[str]:
+    """A function of the ledger's schema that runs as its owner (SECURITY DEFINER) without a
+    search path ending in pg_temp: a login's temporary table would stand in for a ledger table
+    inside it (e.g. a fake chain head for the link check)."""
+    rows = connection.execute(
+        text(
+            "SELECT p.oid::regprocedure::text, p.proconfig FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef ORDER BY 1"
+        )
+    ).all()
+    problems = []
+    for name, settings in rows:
+        paths = [
+            str(s)[len("search_path=") :] for s in settings or () if s.startswith("search_path=")
+        ]
+        schemas = [part.strip().strip('"') for part in paths[0].split(",")] if paths else []
+        if not schemas or schemas[-1] != "pg_temp":
+            problems.append(
+                f"function {name} runs as its owner without a fixed search path ending in "
+                f"pg_temp: a login's temporary table can stand in for a ledger table in it; "
+                f"run 'db secure' again"
+            )
+    return problems
+
+
+def _subject_policy_problems(connection: Any) -> list[str]:
+    """The researchers' INSERT policy on `event_subject` lets them attach subjects to events
+    that are not theirs (which shows those events to them through row-level security)."""
+    check = connection.execute(
+        text(
+            "SELECT pg_get_expr(polwithcheck, polrelid) FROM pg_policy "
+            "WHERE polname = 'researcher_append' AND polrelid = to_regclass('public.event_subject')"
+        )
+    ).scalar()
+    if check is None or NEW_OWN_EVENT in str(check):  # none: researchers append no subject
+        return []
+    return [
+        "the researchers' INSERT policy on event_subject does not require an event of their own "
+        "appended in the same transaction: a researcher's login could make any event theirs "
+        "and read it; run 'db secure' again"
+    ]
 
 
 def _guard_problems(connection: Any, tables: dict[str, bool]) -> list[str]:
@@ -523,6 +673,34 @@ def _researcher_grant_problems(connection: Any) -> list[str]:
         for role, table in sorted(inserts)
     ]
     return problems
+
+
+def _table_grant_problems(connection: Any) -> list[str]:
+    """Any login (directly or through a group) that may DELETE or TRUNCATE a table other than
+    the events (TRUNCATE ignores row-level security; a DELETE removes what no event undid), or
+    UPDATE a table kept append-only (`db secure` grants neither).
+
+    Read from the tables' grants (a handful of grantees), then the logins that are members of
+    one: not every login against every table (a big ledger has thousands of people)."""
+    rows = connection.execute(
+        text(
+            "WITH granted AS (SELECT DISTINCT c.relname, a.grantee, a.privilege_type AS verb "
+            "  FROM pg_class c, LATERAL aclexplode(c.relacl) a "
+            "  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' "
+            "  AND c.relname <> 'ledger_event' AND a.grantee <> c.relowner "
+            "  AND (a.privilege_type IN ('DELETE', 'TRUNCATE') "
+            "       OR (a.privilege_type = 'UPDATE' AND c.relname = ANY(:kept)))) "
+            "SELECT DISTINCT r.rolname, g.relname, g.verb FROM granted g JOIN pg_roles r "
+            "ON r.rolcanlogin AND NOT r.rolsuper "
+            "AND (g.grantee = 0 OR pg_has_role(r.oid, g.grantee, 'MEMBER')) ORDER BY 2, 3, 1"
+        ),
+        {"kept": [*READ_ONLY_TABLES, *APPEND_ONLY_TABLES, *KEPT_RECORD_TABLES]},
+    ).all()
+    return [
+        f"login {role} may {verb} {table}: revoke it (no login deletes, empties or rewrites "
+        "the ledger's records)"
+        for role, table, verb in rows
+    ]
 
 
 def _event_grant_problems(connection: Any) -> list[str]:

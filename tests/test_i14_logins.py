@@ -178,19 +178,23 @@ def test_role_table_privilege_matrix(pg_server: PgServer, secured: str, group: s
             if _rows(admin, f"SELECT has_table_privilege('{group}', '{table}', '{verb}')")[0][0]
         }
     assert all("SELECT" in verbs for verbs in granted.values())
-    assert granted["ledger_event"] == {"SELECT", "INSERT"}
-    assert granted["event_subject"] == {"SELECT", "INSERT"}
+    appends = {"SELECT"} if group == "sampleloans_compliance" else {"SELECT", "INSERT"}
+    assert granted["ledger_event"] == appends
+    assert granted["event_subject"] == appends
     assert granted["ledger_meta"] == {"SELECT"}
     # a researcher who could rewrite their person row could move to another institution
-    staff = group != "sampleloans_researcher"
+    curator = group == "sampleloans_curator"
     # researchers: INSERT where their lab events insert, UPDATE only column by column
-    # (tests/test_i14_researcher_writes.py), never table-wide
-    assert granted["loan"] == ({"SELECT", "INSERT", "UPDATE"} if staff else {"SELECT"})
-    if not staff:
+    # (tests/test_i14_researcher_writes.py), never table-wide; compliance officers record
+    # nothing: SELECT only
+    assert granted["loan"] == ({"SELECT", "INSERT", "UPDATE"} if curator else {"SELECT"})
+    if group == "sampleloans_researcher":
         inserts = {table for table, verbs in granted.items() if "INSERT" in verbs}
         assert inserts == set(pgsecurity.RESEARCHER_INSERTS)
         assert not any("UPDATE" in verbs for verbs in granted.values())
-    assert granted["person"] == ({"SELECT", "INSERT", "UPDATE"} if staff else {"SELECT"})
+    if group == "sampleloans_compliance":
+        assert all(verbs == {"SELECT"} for verbs in granted.values()), granted
+    assert granted["person"] == ({"SELECT", "INSERT", "UPDATE"} if curator else {"SELECT"})
     assert not any(verbs & {"DELETE", "TRUNCATE"} for verbs in granted.values())
     owners = _rows(
         admin,

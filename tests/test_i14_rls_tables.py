@@ -24,6 +24,20 @@ INSTITUTION = "IPGP"
 PASSWORD = "s3cret-login"  # as tests/test_i14_logins.py: login roles are cluster-wide
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 
+MY_EVENTS = (
+    "SELECT s.seq FROM event_subject s JOIN loan l ON l.number = s.subject_key "
+    "WHERE s.subject_type = 'loan' AND l.institution = %(me)s "
+    "UNION (SELECT s.seq FROM event_subject s JOIN sample x ON x.code = s.subject_key "
+    "JOIN loan l ON l.number = x.loan_number "
+    "WHERE s.subject_type = 'sample' AND l.institution = %(me)s "
+    "UNION SELECT s.seq FROM event_subject s "
+    "WHERE s.subject_type = 'institution' AND s.subject_key = %(me)s "
+    "EXCEPT SELECT s.seq FROM event_subject s JOIN loan l ON l.number = s.subject_key "
+    "WHERE s.subject_type = 'loan' AND l.institution <> %(me)s)"
+)
+"""The events a researcher reads: about their loans; or about their institution or a sample on
+their loans and naming no other institution's loan (what `custody history` shows on SQLite)."""
+
 # How each table's rows belong to an institution, as the superuser computes it: the set of
 # keys the researcher may see (a query over the whole table, run as the superuser)
 MINE = {
@@ -38,15 +52,9 @@ MINE = {
     "person": "SELECT email FROM person WHERE institution = %(me)s "
     "OR role IN ('curator', 'compliance_officer')",
     "agreement": "SELECT number FROM agreement WHERE institution = %(me)s",
-    "ledger_event": "SELECT seq::text FROM ledger_event WHERE seq IN (SELECT s.seq FROM "
-    "event_subject s JOIN loan l ON l.number = s.subject_key WHERE s.subject_type = 'loan' "
-    "AND l.institution = %(me)s)",
-    "event_subject": "SELECT seq::text FROM event_subject WHERE seq IN (SELECT s.seq FROM "
-    "event_subject s JOIN loan l ON l.number = s.subject_key WHERE s.subject_type = 'loan' "
-    "AND l.institution = %(me)s)",
-    "note": "SELECT seq::text FROM note WHERE seq IN (SELECT s.seq FROM event_subject s "
-    "JOIN loan l ON l.number = s.subject_key WHERE s.subject_type = 'loan' "
-    "AND l.institution = %(me)s)",
+    "ledger_event": f"SELECT seq::text FROM ledger_event WHERE seq IN ({MY_EVENTS})",
+    "event_subject": f"SELECT seq::text FROM event_subject WHERE seq IN ({MY_EVENTS})",
+    "note": f"SELECT seq::text FROM note WHERE seq IN ({MY_EVENTS})",
     "notification_sent": "SELECT id::text FROM notification_sent WHERE false",
 }
 """The researcher's own rows of each scoped table (keys the researcher's query returns too)."""

@@ -52,10 +52,12 @@ def import_file(
     """
     from sampleloans.errors import InvalidInput, NotFound, StorageError
     from sampleloans.services.bulk import detect_format, import_records, require_importer
+    from sampleloans.services.logins import head_seq, sync_logins_since
 
     with writing(ctx) as (session, service_ctx):
         require_importer(session, service_ctx)
         fmt = detect_format(file.name)
+        before_seq = head_seq(session)
         try:
             handle = file.open(encoding="utf-8", newline="")
         except FileNotFoundError:
@@ -72,6 +74,8 @@ def import_file(
             raise InvalidInput(f"{file}: is not UTF-8 text") from None
         except OSError as exc:  # a read error midway (a failing disk, a vanished mount)
             raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
+        # imported people log in (or stop) as with 'people add/deactivate/…', same transaction
+        sync_logins_since(session, before_seq)
     what = "samples" if fmt == "csv" else "events"
     console().print(
         f"Imported {result.events} {what} from {file} in one transaction.", markup=False

@@ -8,10 +8,8 @@ import typer
 from sampleloans.commands.common import (
     JsonOption,
     console,
-    context,
     engine_context,
     errors_to_exit_codes,
-    open_engine,
     print_json,
 )
 
@@ -131,7 +129,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from sampleloans.services.checkpoints import list_checkpoints
 
     with errors_to_exit_codes():
-        kept = list_checkpoints(open_engine(ctx), context(ctx))
+        kept = list_checkpoints(*engine_context(ctx))  # secured: the login acts
     if kept is None:  # a ledger from before revision 0004: nothing kept, and where to go
         kept = []
         console(stderr=True).print(
@@ -184,7 +182,8 @@ def prove(
     from sampleloans.services.checkpoints import prove_consistency
 
     with errors_to_exit_codes():
-        document = prove_consistency(open_engine(ctx), context(ctx), old, new, out, force=force)
+        engine, service_ctx = engine_context(ctx)  # secured: the login acts
+        document = prove_consistency(engine, service_ctx, old, new, out, force=force)
     console().print(
         f"Wrote the consistency proof from size {document['old_size']} to "
         f"{document['new_size']} ({len(document['proof'])} hashes) to {out}.",

@@ -8,11 +8,13 @@ import typer
 from sampleloans.commands.common import (
     console,
     context,
+    db_label,
     db_path,
     db_url,
+    engine_context,
     errors_to_exit_codes,
     lock_timeout_ms,
-    open_engine,
+    on_server,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +38,7 @@ def backup(
     from sampleloans.services.maintenance import backup as run_backup
 
     with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = open_engine(ctx)
+        engine, service_ctx = engine_context(ctx)  # secured PostgreSQL: the login acts
         result = run_backup(engine, service_ctx, file, force=force)
     console().print(
         f"Backed up {db_path(ctx)} to {result.path} at ledger head {result.head}.", markup=False
@@ -100,8 +101,10 @@ def restore(
         finally:
             engine.dispose()
     out = console()
+    # a server's URL, not result.path: a Path folds the URL's '//' into '/'
+    restored = db_label(ctx) if on_server(ctx) else str(result.path)
     out.print(
-        f"Restored {result.path} from {file}; verified; ledger head is now {result.head}.",
+        f"Restored {restored} from {file}; verified; ledger head is now {result.head}.",
         markup=False,
     )
     for line in _replacement_lines(result):

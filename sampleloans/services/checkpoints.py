@@ -23,13 +23,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session
 
-from sampleloans import dates, db, fileio
+from sampleloans import dates, db, fileio, pgsecurity
 from sampleloans.errors import Conflict, InvalidInput, StorageError
 from sampleloans.ledger import chain, checks, merkle
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import PROJECTION_TABLES
+from sampleloans.services import logins
 from sampleloans.services.common import require_role
 
 CREATE_ROLES = ("curator",)
@@ -176,15 +177,25 @@ def _ledger_id(connection: Connection) -> str:
     return str(value)
 
 
+_HASHES = "SELECT hash FROM ledger_event WHERE seq BETWEEN :a AND :b ORDER BY seq"
+_HASHES_FOR_RESEARCHERS = f"SELECT hash FROM {pgsecurity.EVENT_HASHES}(:a, :b)"
+"""On a secured PostgreSQL ledger row-level security shows a researcher only their loans'
+events; the tree's other leaves come from the owner's function (seq and hash only)."""
+
+
 def _hashes(connection: Connection, start_seq: int, end_seq: int) -> Iterator[bytes]:
     """The raw hashes of events start_seq..end_seq (inclusive), streamed."""
-    cursor = connection.execute(
-        text("SELECT hash FROM ledger_event WHERE seq BETWEEN :a AND :b ORDER BY seq"),
-        {"a": start_seq, "b": end_seq},
-    )
+    query = _HASHES_FOR_RESEARCHERS if logins.events_hidden(connection) else _HASHES
+    cursor = connection.execute(text(query), {"a": start_seq, "b": end_seq})
     while rows := cursor.fetchmany(_BATCH):
         for row in rows:
             yield bytes.fromhex(row[0])
+
+
+def event_hash(connection: Connection, seq: int) -> str | None:
+    """The hash (hex) of event `seq`, whoever reads (a researcher's login too), or None."""
+    found = next(_hashes(connection, seq, seq), None)
+    return None if found is None else found.hex()
 
 
 def _leaves(connection: Connection) -> Callable[[int, int], Iterable[bytes]]:

@@ -430,7 +430,9 @@ def replayed_state(
     on one of them at that moment, are part of the state.
     """
     from sampleloans.ledger import replay
+    from sampleloans.services.logins import refuse_hidden_replay
 
+    refuse_hidden_replay(session, "--as-of")
     cut = replay.as_of(session, as_of)  # the one definition of "as it stood at"
     up_to = cut.up_to_seq or 0
     scope = [("sample", code) for code in codes] if subject_type == "sample" else []

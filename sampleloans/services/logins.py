@@ -3,13 +3,13 @@ behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
 
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, col, select
 
 from sampleloans import db, pgsecurity
 from sampleloans.errors import InvalidInput, PermissionDenied
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Person
+from sampleloans.models import EventSubject, Person
 from sampleloans.services.common import require_role
 
 
@@ -69,9 +69,61 @@ def sync_login(session: Session, email: str) -> bool:
     return True
 
 
+def head_seq(session: Session) -> int:
+    """The ledger's last seq (0 when empty): where an import's events will start after."""
+    from sampleloans.ledger.store import head
+
+    return head(session)[0]
+
+
+def sync_logins_since(session: Session, after_seq: int) -> int:
+    """After an import: on a secured ledger, the login of every person an event after
+    `after_seq` added, deactivated, reactivated or moved (as `people …` does for one); how
+    many were synced."""
+    if not is_secured(session):
+        return 0
+    emails = session.exec(
+        select(EventSubject.subject_key)
+        .where(EventSubject.subject_type == "person", col(EventSubject.seq) > after_seq)
+        .distinct()
+        .order_by(EventSubject.subject_key)
+    ).all()
+    return sum(sync_login(session, str(email)) for email in emails)
+
+
 def login_sql(email: str, role: str) -> str:
     """The SQL a DBA runs to let a person log in."""
     role = role.strip().lower().replace("-", "_")
     if role not in pgsecurity.GROUP_ROLES:
         raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
     return pgsecurity.login_sql(email, role)
+
+
+_EVENTS_HIDDEN = "sampleloans_events_hidden"
+
+
+def events_hidden(connection: Connection) -> bool:
+    """Whether row-level security hides events from this connection's login (a researcher on
+    a secured PostgreSQL ledger); asked once per database connection."""
+    if not db.is_postgres(connection):
+        return False
+    known = connection.info.get(_EVENTS_HIDDEN)
+    if known is None:
+        asked = text(
+            f"SELECT to_regproc('{pgsecurity.EVENT_HASHES}') IS NOT NULL "
+            f"AND {pgsecurity.RESEARCHER_LOGIN}"
+        )
+        known = connection.info[_EVENTS_HIDDEN] = bool(connection.execute(asked).scalar())
+    return bool(known)
+
+
+def refuse_hidden_replay(session: Session, what: str) -> None:
+    """Refuse (exit 4) what rebuilds the ledger as it stood before its head when this login
+    cannot read every event it replays: on a secured PostgreSQL ledger row-level security
+    shows a researcher only their loans' events, and a replay of the rest would fail."""
+    if events_hidden(session.connection()):
+        raise PermissionDenied(
+            f"{what} rebuilds the ledger as it stood then by replaying its events, and your "
+            "login sees only your loans' events (row-level security); a curator or compliance "
+            "officer can run it for you"
+        )

@@ -255,7 +255,10 @@ def _collection_item_total(session: Session, label: str) -> ItemBalance:
         func.sum(moved),
     )
     sums = _execute(session, query).one()
-    issued, held, consumed, returned, transferred, split, lost, moved_ug = (s or 0 for s in sums)
+    # int(): PostgreSQL's sum of a bigint is numeric (a Decimal), SQLite's an int
+    issued, held, consumed, returned, transferred, split, lost, moved_ug = (
+        int(s or 0) for s in sums
+    )
     terms = (held, consumed, returned, transferred, split - moved_ug, lost)
     return ItemBalance(label, "", "", issued - moved_ug, *terms)
 
@@ -278,7 +281,9 @@ def _collection_sample_total(session: Session, label: str) -> SampleBalance:
         func.sum(inner),
     )
     sums = _execute(session, query).one()
-    initial, vault, on_loan, split, consumed, lost, transferred, inner_ug = (s or 0 for s in sums)
+    initial, vault, on_loan, split, consumed, lost, transferred, inner_ug = (
+        int(s or 0) for s in sums
+    )
     terms = (vault, on_loan, split - inner_ug, consumed, lost, transferred)
     return SampleBalance(label, None, "", initial - inner_ug, *terms)
 

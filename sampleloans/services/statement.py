@@ -147,6 +147,7 @@ def build_statements(
         )
     proofs = InclusionProofs(session, checkpoint)
     _refuse_unkept(session, checkpoint)
+    _refuse_hidden_replay(session, size, head_seq)
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
         return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
@@ -162,6 +163,19 @@ def _ledger_at(session: Session, seq: int, head_seq: int) -> Iterator[Session]:
 
     with replay.ledger_at(session, replay.Cut(up_to_seq=seq)) as past:
         yield past
+
+
+def _refuse_hidden_replay(session: Session, size: int, head_seq: int) -> None:
+    """A checkpoint older than the head is rebuilt by replaying the events up to it, which a
+    researcher's login on a secured PostgreSQL ledger cannot (refused in words, exit 4)."""
+    from sampleloans.services.logins import refuse_hidden_replay
+
+    if size != head_seq:
+        refuse_hidden_replay(
+            session,
+            f"a statement on a checkpoint of {size} events (the ledger has {head_seq}; a new "
+            "checkpoint needs none)",
+        )
 
 
 def _refuse_unkept(session: Session, checkpoint: CheckpointRef) -> None:
@@ -191,6 +205,12 @@ class InclusionProofs:
                 f"ledger's first {self.size} events: it is a checkpoint of another ledger, or the "
                 "ledger was rewritten; run 'sampleloans verify'"
             )
+
+    def leaf_hash(self, seq: int) -> str | None:
+        """The hash (hex) of event `seq`, one of the tree's leaves."""
+        from sampleloans.services.checkpoints import event_hash
+
+        return event_hash(self.connection, seq)
 
     def of(self, seqs: list[int]) -> dict[int, tuple[str, ...]]:
         """The audit path of each event in `seqs` (leaf index seq - 1), as hex."""
@@ -231,8 +251,9 @@ def _build_one(
         )
     )
     statement_loans = [_loan(session, loan) for loan in loans]
-    last = session.get(LedgerEvent, checkpoint.tree_size)
-    assert last is not None  # the checkpoint's root was just proved over these events
+    # the checkpoint's last event, read as a leaf: a researcher's row-level security may hide it
+    last_hash = proofs.leaf_hash(checkpoint.tree_size)
+    assert last_hash is not None  # the checkpoint's root was just proved over these events
     body = StatementBody(
         pi=Party("Principal investigator", person.name, person.email),
         institution=_institution(session, "Institution", person.institution),
@@ -248,8 +269,8 @@ def _build_one(
         title=TITLE,
         scope_label=f"{person.name} ({email})",
         generated_at=now,
-        head_seq=last.seq,
-        head_hash=last.hash,
+        head_seq=checkpoint.tree_size,
+        head_hash=last_hash,
         body=body,
     )
 

@@ -29,6 +29,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
+from sampleloans.services.logins import refuse_hidden_replay
 from sampleloans.services.reporting import custody, inventory, overdue, returns
 
 Body = CustodyBody | ReturnBody | OverdueBody | InventoryBody
@@ -123,6 +124,7 @@ def rebuild_at(
     from sampleloans.ledger import replay
 
     check_access(session, ctx, request)
+    refuse_hidden_replay(session, "a report as it stood at an earlier event")
     moment = from_iso(request.as_of) if request.as_of is not None else None
     cut = replay.Cut(up_to_seq=seq, occurred_by=moment)
     # only the report's scope is replayed, so its head is read here: the last event the cut
