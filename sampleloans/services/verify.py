@@ -28,7 +28,7 @@ from sampleloans.ledger import chain, checks, replay
 from sampleloans.ledger.store import Context
 from sampleloans.ledger.unit import Touched
 from sampleloans.models import Agreement, EventSubject, Loan, Sample
-from sampleloans.services import verify_halves
+from sampleloans.services import recorders, verify_halves
 from sampleloans.services.common import require_role
 
 VERIFY_REPLAY_BATCH = replay.REPLAY_BATCH
@@ -44,7 +44,7 @@ BODY = chain.BODY_FIELDS  # the hashed columns, in the order `_check_chain` sele
 class Problem:
     """One thing verify found wrong, in words a compliance officer can act on."""
 
-    area: str  # integrity | schema | chain | anchor | replay | projection | invariant
+    area: str  # integrity | schema | chain | anchor | replay | projection | invariant | recorder
     message: str
 
 
@@ -136,6 +136,7 @@ def verify(
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
             ("the replay", lambda: _check_replay(connection, scratch, result, progress, path)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
+            ("the recorders check", lambda: _check_recorders(connection, result)),
             ("the kept checkpoints", lambda: _check_kept_checkpoints(connection, result)),
             (
                 "the chain check",
@@ -432,6 +433,13 @@ def _check_invariants(connection: Connection, result: VerifyResult) -> None:
             if violation.message not in seen:
                 seen.add(violation.message)
                 result.problems.append(Problem("invariant", violation.message))
+
+
+def _check_recorders(connection: Connection, result: VerifyResult) -> None:
+    """Every event was recorded by someone who could record it (`services/recorders.py`)."""
+    result.problems.extend(
+        Problem("recorder", finding.message) for finding in recorders.recorder_findings(connection)
+    )
 
 
 def _record_chunks(connection: Connection) -> Iterator[tuple[list[str], list[str], list[str]]]:
