@@ -7,6 +7,7 @@ command's start-up does not pay for every other command's imports and Click obje
 
 import gc
 import importlib
+import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Annotated, Any
 
@@ -93,6 +94,28 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = LazyCommands(self.commands)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Refuse an argument that is not text before any command sees it (exit 2)."""
+        for position, arg in enumerate(args):
+            before = args[position - 1] if position else ""
+            named = before.startswith("-") and not arg.startswith("-")
+            _refuse_undecodable(arg, before if named else f"argument {position + 1}")
+        return super().parse_args(ctx, args)
+
+
+def _refuse_undecodable(value: str, field: str) -> None:
+    """Refuse bytes that are not UTF-8 (Python keeps them as lone surrogates in argv and the
+    environment): no record, file name or filter may hold them, and SQL drivers cannot send
+    them."""
+    bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    if bad is None:
+        return
+    shown = value.encode("utf-8", "surrogateescape")[:80].decode("ascii", "backslashreplace")
+    sys.stderr.write(
+        f"Error: {field}: '{shown}' holds bytes that are not UTF-8 text; type it in UTF-8\n"
+    )
+    raise typer.Exit(2)
+
 
 def _build(name: str) -> Any:
     """Build one top-level command or sub-app exactly as `app.command`/`app.add_typer` would."""
@@ -145,6 +168,9 @@ def root(
     ] = None,
 ) -> None:
     """The custody ledger for lunar samples lent to researchers."""
+    # from the environment these were never arguments: checked here the same way
+    _refuse_undecodable(db or "", "--db (SAMPLELOANS_DB)")
+    _refuse_undecodable(acting or "", "--as (SAMPLELOANS_USER)")
     ctx.obj = State(db=db, actor=acting)
 
 
