@@ -100,7 +100,42 @@ class LazyGroup(TyperGroup):
             before = args[position - 1] if position else ""
             named = before.startswith("-") and not arg.startswith("-")
             _refuse_undecodable(arg, before if named else f"argument {position + 1}")
+            given = _blank_value_of(before, arg)
+            if given is not None and self._takes_value(ctx, args, given):
+                sys.stderr.write(
+                    f"Error: {given}: must not be empty; give a value, or leave {given} out\n"
+                )
+                raise typer.Exit(2)
         return super().parse_args(ctx, args)
+
+    def _takes_value(self, ctx: Any, args: list[str], option: str) -> bool:
+        """Whether `option` takes a value in the command `args` name (not a flag such as
+        --json, after which a blank word is a stray argument that Click reports)."""
+        command: Any = self
+        for arg in args:
+            commands = getattr(command, "commands", None)
+            if commands is None or arg.startswith("-") or arg not in commands:
+                continue
+            command = commands[arg]
+        params = [*command.params, *(self.params if command is not self else [])]
+        for param in params:
+            if option in getattr(param, "opts", ()) or option in getattr(
+                param, "secondary_opts", ()
+            ):
+                return not (param.is_flag or param.count)
+        return False  # not an option of this command: Click says so
+
+
+def _blank_value_of(before: str, arg: str) -> str | None:
+    """The option given an empty or blank value (`--loan ''`, `--since=`), if `arg` is one:
+    no option takes one, and reading it as "not given" would answer another question (the
+    whole collection's balance for `balance --loan ''`)."""
+    option, equals, value = arg.partition("=")
+    if arg.startswith("--") and equals and not value.strip():
+        return option
+    if before.startswith("--") and before != "--" and "=" not in before and not arg.strip():
+        return before
+    return None
 
 
 def _refuse_undecodable(value: str, field: str) -> None:
