@@ -26,7 +26,10 @@ COMMANDS = {
     "overdue --institution": (["overdue", "--institution", XFF], "--institution"),
     "people show": (["people", "show", XFF], "argument 5"),
     "institutions show": (["institutions", "show", XFF], "argument 5"),
-    "agreements list --institution": (["agreements", "list", "--institution", XFF], "--institution"),
+    "agreements list --institution": (
+        ["agreements", "list", "--institution", XFF],
+        "--institution",
+    ),
     "custody history --seal": (
         ["custody", "history", "--sample", "CE5C0200YJFM00112", "--seal", XFF],
         "--seal",

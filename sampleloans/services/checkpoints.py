@@ -433,7 +433,14 @@ def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, 
         return {
             origin: notes.verify_checkpoint(note, verifier) for origin, note in recorded.items()
         }
-    except (ValueError, AssertionError, AttributeError, InvalidInput, notes.CheckpointRefused):
+    except (
+        ValueError,
+        AssertionError,
+        AttributeError,
+        RecursionError,  # JSON nested deeper than Python's stack
+        InvalidInput,
+        notes.CheckpointRefused,
+    ):
         raise InvalidInput(f"{what} is damaged or not this key's; move it aside") from None
 
 
@@ -670,7 +677,7 @@ def _read_proof(path: Path) -> dict[str, Any]:
         assert isinstance(document["origin"], str) and isinstance(document["proof"], list)
         proof = [base64.b64decode(node, validate=True) for node in document["proof"]]
         assert all(len(node) == merkle.HASH_SIZE for node in proof)
-    except (ValueError, KeyError, TypeError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise InvalidInput(
             f"PROOF: {path} is not a consistency proof written by 'checkpoint prove'"
         ) from None

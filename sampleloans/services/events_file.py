@@ -161,6 +161,11 @@ def _parse_line(line: str, source: Path, number: int) -> Any:
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{source} line {number}: not valid JSON ({exc})") from None
+    except RecursionError:  # arrays or objects nested deeper than Python's stack
+        raise InvalidInput(
+            f"{source} line {number}: not valid JSON (nested too deeply; an event is a flat "
+            "object)"
+        ) from None
 
 
 def _refuse_number(value: str) -> Any:
