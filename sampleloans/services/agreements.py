@@ -13,6 +13,7 @@ from sampleloans.services.common import (
     append,
     get_agreement,
     get_institution,
+    refuse_case_twin,
     require_choice,
     require_code,
     require_name,
@@ -61,6 +62,7 @@ def create_agreement(
     number = require_code(number, "agreement number")
     if session.get(Agreement, number) is not None:
         raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
+    refuse_case_twin(session, Agreement.number, number, "agreement")
     partner = get_institution(session, institution)
     if partner.kind != InstitutionKind.BORROWER:
         raise InvalidInput(

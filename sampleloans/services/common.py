@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
@@ -221,6 +221,19 @@ def require_code(value: str, field: str = "code") -> str:
             "digits and - , . _ without spaces"
         )
     return code
+
+
+def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> None:
+    """Refuse a new code that differs from a recorded one only in case (`ou` beside `OU`):
+    two records that read alike would each be found by one spelling and not the other."""
+    twin = session.exec(
+        select(column).where(func.lower(column) == code.lower(), column != code).limit(1)
+    ).first()
+    if twin is not None:
+        raise Conflict(
+            f"{what} {code} differs only in case from {what} {twin}; use {twin} or choose a "
+            "code that differs in more than case"
+        )
 
 
 def require_email(value: str, field: str = "email") -> str:

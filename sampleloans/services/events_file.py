@@ -163,8 +163,7 @@ def _parse_line(line: str, source: Path, number: int) -> Any:
         raise InvalidInput(f"{source} line {number}: not valid JSON ({exc})") from None
     except RecursionError:  # arrays or objects nested deeper than Python's stack
         raise InvalidInput(
-            f"{source} line {number}: not valid JSON (nested too deeply; an event is a flat "
-            "object)"
+            f"{source} line {number}: not valid JSON (nested too deeply; an event is a flat object)"
         ) from None
 
 
