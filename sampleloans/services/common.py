@@ -1,5 +1,6 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
+import string
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -211,11 +212,15 @@ def require_choice(value: str, field: str, choices: tuple[str, ...]) -> str:
     return normalised
 
 
+_CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-,._")
+
+
 def require_code(value: str, field: str = "code") -> str:
-    """A record code: printable ASCII without spaces (look-alike letters are refused)."""
+    """A record code: ASCII letters, digits and - , . _ (look-alike letters, spaces and
+    characters that mean something to a shell, SQL LIKE or a path, such as % * / ', refused)."""
     code = require_text(value, field, max_len=80)
-    if not code.isascii() or any(c.isspace() for c in code):
-        odd = next(c for c in code if not c.isascii() or c.isspace())
+    if not _CODE_CHARACTERS.issuperset(code):
+        odd = next(c for c in code if c not in _CODE_CHARACTERS)
         raise InvalidInput(
             f"{field}: {code!r} contains {odd!r} (U+{ord(odd):04X}); codes are ASCII letters, "
             "digits and - , . _ without spaces"
