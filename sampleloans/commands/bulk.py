@@ -51,11 +51,13 @@ def import_file(
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
     from sampleloans.errors import InvalidInput, NotFound, StorageError
+    from sampleloans.fileio import refuse_special_input
     from sampleloans.services.bulk import detect_format, import_records, require_importer
 
     with writing(ctx) as (session, service_ctx):
         require_importer(session, service_ctx)
         fmt = detect_format(file.name)
+        refuse_special_input(file, "FILE")
         try:
             handle = file.open(encoding="utf-8", newline="")
         except FileNotFoundError:

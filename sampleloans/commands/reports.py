@@ -268,7 +268,9 @@ def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     from pypdf.errors import PyPdfError
 
     from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, "FILE")
     try:
         data = path.read_bytes()
     except OSError as exc:

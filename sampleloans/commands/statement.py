@@ -40,7 +40,9 @@ def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
 def read_checkpoint_file(path: Path) -> "CheckpointRef":
     """The checkpoint a signed-note file holds (its signature is the borrower's to check)."""
     from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, "--checkpoint")
     try:
         note = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -253,7 +255,9 @@ def read_public_key_text(path: Path) -> str:
 
 def _read_text(path: Path, option: str) -> str:
     from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, option)
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -86,6 +86,7 @@ def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = Fals
 
 def _read_small(path: Path, what: str, limit: int) -> str:
     """A small UTF-8 text file (a key or a note); exit 2 or 3 with one clear line."""
+    fileio.refuse_special_input(path, what)
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
