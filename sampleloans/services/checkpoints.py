@@ -71,13 +71,14 @@ def public_key_path(private_path: Path) -> Path:
 def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = False) -> KeyFiles:
     """A new Ed25519 key pair: `out` (private, 0600, atomic) and `out.pub` (public)."""
     signer = notes.generate_signer(name)
+    fileio.check_output(out, force=force, option="--out")  # first: '.' or '/' has no name
     public = public_key_path(out)
-    fileio.check_output(out, force=force, option="--out")
     fileio.check_output(public, force=force, option="--out (public key)")
+    # UTF-8, as the signed-note format takes any name without spaces or '+' (e.g. 大阪/ledger);
     # the public file first: if the private one then fails, nothing secret is half-written
-    fileio.write_atomic(public, (signer.verifier().encode() + "\n").encode("ascii"), force=force)
+    fileio.write_atomic(public, (signer.verifier().encode() + "\n").encode("utf-8"), force=force)
     try:
-        fileio.write_atomic(out, (signer.encode() + "\n").encode("ascii"), force=force)
+        fileio.write_atomic(out, (signer.encode() + "\n").encode("utf-8"), force=force)
     except BaseException:
         public.unlink(missing_ok=True)
         raise

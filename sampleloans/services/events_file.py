@@ -149,6 +149,8 @@ def _next_line(handle: TextIO, source: Path, number: int) -> str:
             f"{source} line {number}: not UTF-8 text; give a file written by "
             "'sampleloans export --events'"
         ) from None
+    except OSError as exc:  # a read error (EIO) or a file the kernel will not read this way
+        raise StorageError(f"{source} line {number}: cannot be read ({exc.strerror})") from None
 
 
 def _parse_line(line: str, source: Path, number: int) -> Any:
