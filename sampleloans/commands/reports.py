@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sampleloans.commands.common import console, db_path, errors_to_exit_codes, now, reading
+from sampleloans.commands.common import (
+    console,
+    db_path,
+    errors_to_exit_codes,
+    now,
+    on_server,
+    reading,
+)
 from sampleloans.commands.signer import (
     PassphraseFileOption,
     SignerCertOption,
@@ -478,6 +485,15 @@ def verify_document(
         if root is not None and (signature_only or not ledger.exists()):
             _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
             return
+        if not on_server(ctx) and not ledger.exists():
+            # said before who acts is asked for: without a ledger nobody needs to act
+            from sampleloans.errors import StorageError
+
+            raise StorageError(
+                f"no ledger at {ledger} to compare {file} with; give --db the ledger, or check "
+                "the report without it: --trust-root CERT (a signed report) or --public-key "
+                "KEY.pub"
+            )
         with reading(ctx) as (session, service_ctx):
             # who may read this report is settled before anything at all is printed
             check_access(session, service_ctx, request)
