@@ -7,6 +7,7 @@ command's start-up does not pay for every other command's imports and Click obje
 
 import gc
 import importlib
+import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Annotated, Any
 
@@ -93,6 +94,63 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = LazyCommands(self.commands)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Refuse an argument that is not text before any command sees it (exit 2)."""
+        for position, arg in enumerate(args):
+            before = args[position - 1] if position else ""
+            named = before.startswith("-") and not arg.startswith("-")
+            _refuse_undecodable(arg, before if named else f"argument {position + 1}")
+            given = _blank_value_of(before, arg)
+            if given is not None and self._takes_value(ctx, args, given):
+                sys.stderr.write(
+                    f"Error: {given}: must not be empty; give a value, or leave {given} out\n"
+                )
+                raise typer.Exit(2)
+        return super().parse_args(ctx, args)
+
+    def _takes_value(self, ctx: Any, args: list[str], option: str) -> bool:
+        """Whether `option` takes a value in the command `args` name (not a flag such as
+        --json, after which a blank word is a stray argument that Click reports)."""
+        command: Any = self
+        for arg in args:
+            commands = getattr(command, "commands", None)
+            if commands is None or arg.startswith("-") or arg not in commands:
+                continue
+            command = commands[arg]
+        params = [*command.params, *(self.params if command is not self else [])]
+        for param in params:
+            if option in getattr(param, "opts", ()) or option in getattr(
+                param, "secondary_opts", ()
+            ):
+                return not (param.is_flag or param.count)
+        return False  # not an option of this command: Click says so
+
+
+def _blank_value_of(before: str, arg: str) -> str | None:
+    """The option given an empty or blank value (`--loan ''`, `--since=`), if `arg` is one:
+    no option takes one, and reading it as "not given" would answer another question (the
+    whole collection's balance for `balance --loan ''`)."""
+    option, equals, value = arg.partition("=")
+    if arg.startswith("--") and equals and not value.strip():
+        return option
+    if before.startswith("--") and before != "--" and "=" not in before and not arg.strip():
+        return before
+    return None
+
+
+def _refuse_undecodable(value: str, field: str) -> None:
+    """Refuse bytes that are not UTF-8 (Python keeps them as lone surrogates in argv and the
+    environment): no record, file name or filter may hold them, and SQL drivers cannot send
+    them."""
+    bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    if bad is None:
+        return
+    shown = value.encode("utf-8", "surrogateescape")[:80].decode("ascii", "backslashreplace")
+    sys.stderr.write(
+        f"Error: {field}: '{shown}' holds bytes that are not UTF-8 text; type it in UTF-8\n"
+    )
+    raise typer.Exit(2)
+
 
 def _build(name: str) -> Any:
     """Build one top-level command or sub-app exactly as `app.command`/`app.add_typer` would."""
@@ -145,6 +203,9 @@ def root(
     ] = None,
 ) -> None:
     """The custody ledger for lunar samples lent to researchers."""
+    # from the environment these were never arguments: checked here the same way
+    _refuse_undecodable(db or "", "--db (SAMPLELOANS_DB)")
+    _refuse_undecodable(acting or "", "--as (SAMPLELOANS_USER)")
     ctx.obj = State(db=db, actor=acting)
 
 

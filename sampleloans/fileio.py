@@ -115,6 +115,21 @@ def refuse_non_regular(path: Path, option: str | None = None) -> None:
         )
 
 
+def refuse_special_input(path: Path, option: str) -> None:
+    """Refuse reading an input that is neither a regular file nor a folder (exit 2): a FIFO
+    blocks until someone writes to it and a device such as /dev/zero never ends. A missing
+    or unreadable path is left to the reader's own message."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InvalidInput(
+            f"{option}: {path} is not a regular file (a device, FIFO or socket); give the "
+            "file itself"
+        )
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 

@@ -48,10 +48,15 @@ def smtp_settings(
     password: str | None,
 ) -> SmtpSettings:
     """Settings from options or environment text; a bad one is a StorageError (exit 3)."""
-    if not host or not host.strip() or any(c.isspace() for c in host.strip()):
+    if not host or not host.strip():
         raise StorageError(
             "SMTP host: none configured; set SAMPLELOANS_SMTP_HOST (or --smtp-host), or give "
             "--outbox DIR for a dry run"
+        )
+    if any(c.isspace() for c in host.strip()):
+        raise StorageError(
+            f"SMTP host: {host.strip()[:60]!r} is not a host name (it holds a space); set "
+            "SAMPLELOANS_SMTP_HOST or --smtp-host to a name like mail.example.org"
         )
     port_text = (port or str(DEFAULT_PORT)).strip()
     if not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:

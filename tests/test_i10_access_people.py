@@ -195,7 +195,7 @@ def test_set_role_keeps_the_institution_rule_and_refuses_no_change(
     assert "does not exist" in refused(runner, db_path, CURATOR, missing, 2)
     empty = ["people", "deactivate", BROWN_PI, "--reason", " "]
     assert refused(runner, db_path, CURATOR, empty, 2).startswith(
-        "Error: reason: must not be empty"
+        "Error: --reason: must not be empty"
     )
 
 

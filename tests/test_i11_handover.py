@@ -330,7 +330,7 @@ def test_samples_move_cli(run, runner: CliRunner, db_path: Path) -> None:
     result = cli(runner, "samples", "move", VAULT_SAMPLE, "--location", "X", actor=COMPLIANCE)
     assert result.exit_code == 4 and result.stderr.startswith("Error: ")
     result = cli(runner, "samples", "move", VAULT_SAMPLE, "--location", "  ")
-    assert result.exit_code == 2 and "storage location" in result.stderr
+    assert result.exit_code == 2 and "--location: must not be empty" in result.stderr
     assert fingerprint(db_path) == before
 
 

@@ -51,6 +51,7 @@ def import_file(
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
     from sampleloans.errors import InvalidInput, NotFound, StorageError
+    from sampleloans.fileio import refuse_special_input
     from sampleloans.services.bulk import detect_format, import_records, require_importer
     from sampleloans.services.logins import head_seq, sync_logins_since
 
@@ -58,6 +59,7 @@ def import_file(
         require_importer(session, service_ctx)
         fmt = detect_format(file.name)
         before_seq = head_seq(session)
+        refuse_special_input(file, "FILE")
         try:
             handle = file.open(encoding="utf-8", newline="")
         except FileNotFoundError:

@@ -102,7 +102,8 @@ def lock_timeout_ms() -> int:
     from sampleloans.errors import InvalidInput
     from sampleloans.units import quote_input
 
-    raw = os.environ.get("SAMPLELOANS_LOCK_TIMEOUT", "10")
+    # set but empty is unset, as for SAMPLELOANS_NOW and the other variables
+    raw = os.environ.get("SAMPLELOANS_LOCK_TIMEOUT", "").strip() or "10"
     try:
         seconds = float(raw)
     except ValueError:

@@ -261,9 +261,9 @@ def overdue(
         if not rows and fmt == "table":  # CSV: the header alone says "none" to a spreadsheet
             console().print("Nothing is overdue.", style="green")
             return
-        end = None if page.limit is None else page.offset + page.limit
+        # the page's rows without adding offset and limit, which may pass islice's largest index
         write_rows(
-            islice(rows, page.offset, end),
+            islice(islice(rows, page.offset, None), page.limit),
             page=page,
             total=lambda: len(rows),
             to_json=_overdue_json,

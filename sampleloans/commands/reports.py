@@ -85,7 +85,11 @@ def _make(
     from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
-    from sampleloans.services.reporting import build_report, make_request
+    from sampleloans.services.reporting import (
+        build_report,
+        make_request,
+        refuse_dated_before_head,
+    )
 
     with errors_to_exit_codes():
         as_of = _parse_time(scope.pop("as_of", None), "--as-of")
@@ -97,6 +101,8 @@ def _make(
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work too
         with reading(ctx) as (session, service_ctx):
             report = build_report(session, service_ctx, request, generated_at=when)
+            if generated_at is not None:  # a date typed, not the clock (which may lag a copy)
+                refuse_dated_before_head(session, report)
         data = render(report)
         signed = ""
         if credentials is not None:
@@ -275,7 +281,9 @@ def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     from pypdf.errors import PyPdfError
 
     from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, "FILE")
     try:
         data = path.read_bytes()
     except OSError as exc:

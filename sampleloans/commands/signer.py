@@ -78,7 +78,9 @@ class SignRequest:
 def read_input(path: Path, option: str) -> bytes:
     """An input file's bytes; an unreadable one is exit 3, naming the option."""
     from sampleloans.errors import StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, option)
     try:
         return path.read_bytes()
     except OSError as exc:

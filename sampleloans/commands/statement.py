@@ -40,7 +40,9 @@ def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
 def read_checkpoint_file(path: Path) -> "CheckpointRef":
     """The checkpoint a signed-note file holds (its signature is the borrower's to check)."""
     from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, "--checkpoint")
     try:
         note = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -71,15 +73,19 @@ def build(
     pi: str | None,
     checkpoint_file: Path | None,
     generated_at: datetime,
+    dated_by_hand: bool = False,
 ) -> list["Statement"]:
-    """The statements a request covers, each built on the checkpoint (one read transaction)."""
+    """The statements a request covers, each built on the checkpoint (one read transaction);
+    a date typed (`dated_by_hand`) may not precede what the checkpoint covers."""
     from sampleloans.services import access
-    from sampleloans.services.statement import build_statements
+    from sampleloans.services.statement import build_statements, refuse_dated_before_checkpoint
 
     given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
     with reading(ctx) as (session, service_ctx):
         access.reader(session, service_ctx)  # who acts is settled before anything else
         checkpoint = given or newest_checkpoint(session)
+        if dated_by_hand:
+            refuse_dated_before_checkpoint(session, checkpoint, generated_at)
         return build_statements(
             session,
             service_ctx,
@@ -139,7 +145,12 @@ def statement(
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work
         ledger = db_path(ctx)
         statements = build(
-            ctx, institution=institution, pi=pi, checkpoint_file=checkpoint, generated_at=when
+            ctx,
+            institution=institution,
+            pi=pi,
+            checkpoint_file=checkpoint,
+            generated_at=when,
+            dated_by_hand=generated_at is not None,
         )
         targets = [out / file_name(s.request.pi) for s in statements]
         for target in targets:  # every file is refused before any is written
@@ -258,7 +269,9 @@ def read_public_key_text(path: Path) -> str:
 
 def _read_text(path: Path, option: str) -> str:
     from sampleloans.errors import InvalidInput, StorageError
+    from sampleloans.fileio import refuse_special_input
 
+    refuse_special_input(path, option)
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:

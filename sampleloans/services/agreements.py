@@ -15,6 +15,7 @@ from sampleloans.services.common import (
     get_agreement,
     get_institution,
     read_with_the_lock,
+    refuse_case_twin,
     require_choice,
     require_code,
     require_name,
@@ -67,6 +68,7 @@ def create_agreement(
     number = require_code(number, "agreement number")
     if get_row(session, Agreement, number) is not None:
         raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
+    refuse_case_twin(session, Agreement.number, number, "agreement")
     partner = get_institution(session, institution)
     if partner.kind != InstitutionKind.BORROWER:
         raise InvalidInput(

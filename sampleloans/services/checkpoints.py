@@ -74,13 +74,14 @@ def public_key_path(private_path: Path) -> Path:
 def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = False) -> KeyFiles:
     """A new Ed25519 key pair: `out` (private, 0600, atomic) and `out.pub` (public)."""
     signer = notes.generate_signer(name)
+    fileio.check_output(out, force=force, option="--out")  # first: '.' or '/' has no name
     public = public_key_path(out)
-    fileio.check_output(out, force=force, option="--out")
     fileio.check_output(public, force=force, option="--out (public key)")
+    # UTF-8, as the signed-note format takes any name without spaces or '+' (e.g. 大阪/ledger);
     # the public file first: if the private one then fails, nothing secret is half-written
-    fileio.write_atomic(public, (signer.verifier().encode() + "\n").encode("ascii"), force=force)
+    fileio.write_atomic(public, (signer.verifier().encode() + "\n").encode("utf-8"), force=force)
     try:
-        fileio.write_atomic(out, (signer.encode() + "\n").encode("ascii"), force=force)
+        fileio.write_atomic(out, (signer.encode() + "\n").encode("utf-8"), force=force)
     except BaseException:
         public.unlink(missing_ok=True)
         raise
@@ -103,6 +104,7 @@ def _set_aside_record(key_path: Path) -> Path | None:
 
 def _read_small(path: Path, what: str, limit: int) -> str:
     """A small UTF-8 text file (a key or a note); exit 2 or 3 with one clear line."""
+    fileio.refuse_special_input(path, what)
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
@@ -468,7 +470,7 @@ def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, 
     damaged = InvalidInput(f"{what} is damaged or not this key's; move it aside")
     try:
         recorded = json.loads(_read_small(memory, what, 1024 * 1024))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise damaged from None
     if not isinstance(recorded, dict) or not all(isinstance(n, str) for n in recorded.values()):
         raise damaged
@@ -764,7 +766,7 @@ def _read_proof(path: Path) -> dict[str, Any]:
     )
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise malformed from None
     if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:
         raise malformed

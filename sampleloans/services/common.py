@@ -1,10 +1,11 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
+import string
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
@@ -316,16 +317,33 @@ def require_choice(value: str, field: str, choices: tuple[str, ...]) -> str:
     return normalised
 
 
+_CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-,._")
+
+
 def require_code(value: str, field: str = "code") -> str:
-    """A record code: printable ASCII without spaces (look-alike letters are refused)."""
+    """A record code: ASCII letters, digits and - , . _ (look-alike letters, spaces and
+    characters that mean something to a shell, SQL LIKE or a path, such as % * / ', refused)."""
     code = require_text(value, field, max_len=80)
-    if not code.isascii() or any(c.isspace() for c in code):
-        odd = next(c for c in code if not c.isascii() or c.isspace())
+    if not _CODE_CHARACTERS.issuperset(code):
+        odd = next(c for c in code if c not in _CODE_CHARACTERS)
         raise InvalidInput(
             f"{field}: {code!r} contains {odd!r} (U+{ord(odd):04X}); codes are ASCII letters, "
             "digits and - , . _ without spaces"
         )
     return code
+
+
+def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> None:
+    """Refuse a new code that differs from a recorded one only in case (`ou` beside `OU`):
+    two records that read alike would each be found by one spelling and not the other."""
+    twin = session.exec(
+        select(column).where(func.lower(column) == code.lower(), column != code).limit(1)
+    ).first()
+    if twin is not None:
+        raise Conflict(
+            f"{what} {code} differs only in case from {what} {twin}; use {twin} or choose a "
+            "code that differs in more than case"
+        )
 
 
 def require_email(value: str, field: str = "email") -> str:

@@ -149,6 +149,8 @@ def _next_line(handle: TextIO, source: Path, number: int) -> str:
             f"{source} line {number}: not UTF-8 text; give a file written by "
             "'sampleloans export --events'"
         ) from None
+    except OSError as exc:  # a read error (EIO) or a file the kernel will not read this way
+        raise StorageError(f"{source} line {number}: cannot be read ({exc.strerror})") from None
 
 
 def _parse_line(line: str, source: Path, number: int) -> Any:
@@ -161,6 +163,10 @@ def _parse_line(line: str, source: Path, number: int) -> Any:
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{source} line {number}: not valid JSON ({exc})") from None
+    except RecursionError:  # arrays or objects nested deeper than Python's stack
+        raise InvalidInput(
+            f"{source} line {number}: not valid JSON (nested too deeply; an event is a flat object)"
+        ) from None
 
 
 def _refuse_number(value: str) -> Any:

@@ -27,6 +27,8 @@ else:
 
 BATCH_ROWS = 2000
 """Rows fetched from the database at a time."""
+MAX_ROWS = 2**63 - 1
+"""More rows than any table holds: SQLite's (and PostgreSQL's bigint) largest LIMIT/OFFSET."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,13 @@ class Page:
     limit: int | None = None
 
     def check(self) -> "Page":
-        """Refuse a negative offset or limit (exit 2)."""
+        """Refuse a negative offset or limit, or one beyond a 64-bit row count (exit 2)."""
+        for option, value in (("--offset", self.offset), ("--limit", self.limit)):
+            if value is not None and value > MAX_ROWS:
+                raise InvalidInput(
+                    f"{option}: {value} is more rows than a ledger can hold; give at most "
+                    f"{MAX_ROWS}"
+                )
         if self.offset < 0:
             raise InvalidInput(f"--offset: {self.offset} is negative; give 0 or more rows to skip")
         if self.limit is not None and self.limit < 0:

@@ -313,6 +313,12 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         else:
             access.readable_person(session, person, email)
         query = query.where(col(Loan.pi_email) == email)
+    before, after = filters.due_before, filters.due_after
+    if before is not None and after is not None and after >= before:
+        # both bounds are strict: no loan is due in an empty or backward range
+        raise InvalidInput(
+            "--due-after: is not before --due-before; give a range that moves forward"
+        )
     if filters.due_before is not None:
         query = query.where(col(Loan.due_at) < filters.due_before)
     if filters.due_after is not None:

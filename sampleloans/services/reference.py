@@ -20,6 +20,7 @@ from sampleloans.services.common import (
     get_institution,
     get_person,
     read_with_the_lock,
+    refuse_case_twin,
     require_choice,
     require_code,
     require_email,
@@ -77,6 +78,7 @@ def add_institution(
     short_name = require_code(short_name, "short name")
     if get_row(session, Institution, short_name) is not None:
         raise Conflict(f"institution {short_name} already exists; see 'institutions show'")
+    refuse_case_twin(session, Institution.short_name, short_name, "institution")
     event = ev.InstitutionAdded(
         short_name=short_name,
         name=require_name(name, "name"),

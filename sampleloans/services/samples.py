@@ -64,7 +64,7 @@ def register_sample(
 ) -> Envelope:
     """Register a sample in the acting curator's vault (curators only)."""
     curator = require_role(session, ctx, "curator", action="register samples")
-    code = require_code(code)
+    code = require_sample_code(code, "code")
     # read through an import's batch unit: it has looked up the whole batch's codes at once
     if get_row(session, Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
@@ -180,11 +180,23 @@ def _check_depth(origin: str, top_mm: int | None, bottom_mm: int | None) -> None
         )
 
 
+def require_sample_code(value: str, field: str) -> str:
+    """A new sample's code: a record code in capitals, as curators write them (CE5C0000YJYX070,
+    a split's -G1), so that no code differs from another only in case."""
+    code = require_code(value, field)
+    if code != code.upper():
+        raise InvalidInput(
+            f"{field}: {code!r} has lower-case letters; sample codes are written in capitals, "
+            f"e.g. {code.upper()}"
+        )
+    return code
+
+
 def child_code(parent: str, given: str) -> str:
     """A split's code: a suffix like '-G1' is appended; a full code must extend the parent's."""
     given = given.strip()
     code = parent + given if given.startswith("-") else given
-    code = require_code(code, "child code")
+    code = require_sample_code(code, "child code")
     if not code.startswith(parent) or code == parent:
         raise InvalidInput(
             f"child code: {code!r} must be the parent's code plus a suffix, e.g. {parent}-01"

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import days_between, from_iso
+from sampleloans.dates import days_between, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import store
 from sampleloans.ledger.chain import stored_body
@@ -151,6 +151,20 @@ def build_statements(
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
         return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
+
+
+def refuse_dated_before_checkpoint(
+    session: Session, checkpoint: CheckpointRef, generated_at: datetime
+) -> None:
+    """Refuse a statement dated (--generated-at) before the last event its checkpoint covers
+    was recorded (exit 1): at that moment the ledger did not yet hold what it proves."""
+    last = session.get(LedgerEvent, checkpoint.tree_size)
+    if last is not None and generated_at < from_iso(last.recorded_at):
+        raise RuleViolation(
+            f"--generated-at: {to_iso(generated_at)} is before {last.recorded_at}, when event "
+            f"{checkpoint.tree_size} (the last its checkpoint covers) was recorded; a statement "
+            "is dated when it is made"
+        )
 
 
 @contextmanager

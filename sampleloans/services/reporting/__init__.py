@@ -110,6 +110,23 @@ def build_report(
     return with_checkpoint(session, _build(session, request, generated_at), checkpoint)
 
 
+def refuse_dated_before_head(session: Session, report: Report) -> None:
+    """Refuse a report dated (--generated-at) before what it prints (exit 1): before its head
+    event was recorded, or before the moment it is as of."""
+    when = to_iso(report.generated_at)
+    as_of = report.request.as_of
+    if as_of is not None and report.generated_at < from_iso(as_of):
+        raise RuleViolation(
+            f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is made"
+        )
+    head = session.get(LedgerEvent, report.head_seq) if report.head_seq else None
+    if head is not None and report.generated_at < from_iso(head.recorded_at):
+        raise RuleViolation(
+            f"--generated-at: {when} is before {head.recorded_at}, when event {report.head_seq} "
+            "(the last the report prints) was recorded; a report is dated when it is made"
+        )
+
+
 def rebuild_at(
     session: Session,
     ctx: Context,

@@ -1,0 +1,96 @@
+"""Codes that differ only in case: a new institution or agreement whose code is a recorded
+one's in another case is refused (exit 1), and a new sample code must be in capitals (exit 2),
+so that no two records read alike; before, `institutions add ou` sat beside `OU` and
+`loans split … --child -g9` made `…-g9` beside a possible `…-G9`."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests import factories
+from tests.conftest import CURATOR, fingerprint
+
+S = "CE5C0200YJFM00112"  # lent on L-1 (20 mg)
+VAULT = "CE5C0000YJYX070"
+
+
+@pytest.fixture
+def ledger(run: object, db_path: Path, cli_env: dict[str, str]) -> Path:
+    """The demo people and samples, agreement AG-OU signed and loan L-1 received."""
+    factories.signed_agreement(run, "OU", destructive=False)
+    factories.received_loan(run)
+    return db_path
+
+
+def invoke(argv: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["--as", CURATOR, *argv])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+INSTITUTION = ["--name", "Open Uni", "--country", "UK", "--city", "Milton Keynes"]
+AGREEMENT = [
+    "--institution", "OU", "--term", "5 years", "--max-mass", "1 g", "--purpose", "research",
+    "--max-loan-period", "12 months",
+]  # fmt: skip
+TWINS = {
+    "institution": (
+        ["institutions", "add", "ou", *INSTITUTION, "--kind", "borrower"],
+        "Error: institution ou differs only in case from institution OU; use OU or choose a "
+        "code that differs in more than case\n",
+    ),
+    "agreement": (
+        ["agreements", "add", "ag-ou", *AGREEMENT],
+        "Error: agreement ag-ou differs only in case from agreement AG-OU; use AG-OU or choose "
+        "a code that differs in more than case\n",
+    ),
+}
+LOWER = {
+    "samples register": (
+        [
+            "samples", "register", "ce5c0000yjyx999", "--mission", "CE-5", "--mass", "1 mg",
+            "--origin", "scoop", "--material", "glass", "--form", "bead", "--purpose", "research",
+            "--location", "cabinet B",
+        ],
+        "Error: code: 'ce5c0000yjyx999' has lower-case letters; sample codes are written in "
+        "capitals, e.g. CE5C0000YJYX999\n",
+    ),
+    "samples split": (
+        ["samples", "split", VAULT, "--child", "-g1=1mg"],
+        f"Error: child code: '{VAULT}-g1' has lower-case letters; sample codes are written in "
+        f"capitals, e.g. {VAULT}-G1\n",
+    ),
+    "loans split": (
+        ["loans", "split", "L-1", "--sample", S, "--child", "-g9", "--mass", "1 mg"],
+        f"Error: child code: '{S}-g9' has lower-case letters; sample codes are written in "
+        f"capitals, e.g. {S}-G9\n",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(TWINS))
+def test_a_code_differing_only_in_case_is_refused(name: str, ledger: Path) -> None:
+    argv, message = TWINS[name]
+    before = fingerprint(ledger)
+    assert invoke(argv) == (1, "", message)
+    assert fingerprint(ledger) == before
+
+
+@pytest.mark.parametrize("name", sorted(LOWER))
+def test_a_new_sample_code_in_lower_case_is_refused(name: str, ledger: Path) -> None:
+    argv, message = LOWER[name]
+    before = fingerprint(ledger)
+    assert invoke(argv) == (2, "", message)
+    assert fingerprint(ledger) == before
+
+
+def test_the_same_codes_in_capitals_or_new_are_recorded(ledger: Path) -> None:
+    assert invoke(["institutions", "add", "OU2", *INSTITUTION, "--kind", "borrower"])[0] == 0
+    assert invoke(["agreements", "add", "AG-OU-2", *AGREEMENT])[0] == 0
+    for argv, _message in LOWER.values():
+        upper = [a.upper() if a.startswith(("ce5c", "-g")) else a for a in argv]
+        upper = [a.replace("-g1=", "-G1=") for a in upper]
+        code, _out, err = invoke(upper)
+        assert code == 0, err
