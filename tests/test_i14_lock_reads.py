@@ -272,3 +272,19 @@ def test_a_row_the_server_refuses_in_the_commits_pipeline_is_an_error_and_writes
     assert _events(demo_url) == before
     _add_institution(first, "KEY-R2")
     assert _events(demo_url) == before + 1
+
+
+def test_a_case_twin_committed_by_the_writer_before_is_refused_with_the_lock(
+    writers: tuple[Engine, Engine], demo_url: str
+) -> None:
+    """Writer B adds Twin-1; writer A's "a code differing only in case?" goes with the lock
+    (no query of its own) and sees it: TWIN-1 is refused, nothing written."""
+    first, second = writers
+    _add_institution(first, "KEY-0")  # the first writer's connection is open and warm
+    _add_institution(second, "Twin-1")
+    before = _events(demo_url)
+    seen = _selects_sent_through_sqlalchemy(first)
+    with pytest.raises(Conflict, match="TWIN-1 differs only in case from institution Twin-1"):
+        _add_institution(first, "TWIN-1")
+    assert not [s for s in seen if "lower(" in s]  # answered from the lock's pipeline
+    assert _events(demo_url) == before

@@ -112,7 +112,15 @@ def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url
     assert lock < name < sync  # and so is "does the short name exist yet?"
     commit = next(n for n, line in enumerate(lines) if '"COMMIT"' in line and "Parse" in line)
     selects = [line for line in lines[:commit] if "Parse" in line and "SELECT" in line]
-    assert len(selects) == 4  # the lock, the head, the person, the short name: nothing else
+    # the lock, the head, the person, the short name and its case twin: nothing else
+    assert len(selects) == 5
+    names = [
+        n
+        for n, line in enumerate(lines)
+        if "Parse" in line and "SELECT institution.short_name" in line
+    ]
+    assert len(names) == 2  # the row by its key, and a code differing only in case
+    assert all(lock < n < sync for n in names)  # both come with the lock
     commit = next(n for n, line in enumerate(lines) if '"COMMIT"' in line and "Parse" in line)
     inserts = [n for n, line in enumerate(lines) if "Parse" in line and '"INSERT INTO' in line]
     assert len(inserts) == 3  # institution, ledger_event, event_subject

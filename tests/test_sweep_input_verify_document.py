@@ -26,8 +26,8 @@ def test_no_ledger_and_no_key_or_root(
     assert result.exit_code == 3
     assert result.stdout == ""
     assert result.stderr == (
-        f"Error: no ledger at {missing} to compare {pdf} with; give --db the ledger, or check "
-        "the report without it: --trust-root CERT (a signed report) or --public-key KEY.pub\n"
+        f"Error: no ledger at {missing}: to check {pdf} without one, give --trust-root "
+        "ROOT.pem (its signature) or --public-key KEY.pub (the checkpoint it names)\n"
     )
     assert not missing.parent.exists()
     # with the ledger, the same file verifies as before (an acting person is asked for then)

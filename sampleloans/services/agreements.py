@@ -14,6 +14,7 @@ from sampleloans.services.common import (
     append,
     get_agreement,
     get_institution,
+    read_twin_with_the_lock,
     read_with_the_lock,
     refuse_case_twin,
     require_choice,
@@ -63,6 +64,7 @@ def create_agreement(
     """
     key = validated(lambda: require_code(number, "agreement number"))
     read_with_the_lock(session, Agreement, key)  # "already exists?" comes with the lock
+    read_twin_with_the_lock(session, Agreement.number, key)  # and "a case twin?"
     read_with_the_lock(session, Institution, institution)
     require_role(session, ctx, "curator", action="create agreements")
     number = require_code(number, "agreement number")

@@ -130,6 +130,24 @@ def read_with_the_lock(session: Session, model: type[SQLModel], key: Any) -> Non
         session.info.setdefault(_LOCK_KEYS, []).append((model, ident))
 
 
+def read_twin_with_the_lock(session: Session, column: Any, code: Any) -> None:
+    """Declare, as `read_with_the_lock` does, the case-twin lookup `refuse_case_twin` will make
+    for a new code: on PostgreSQL it goes in the lock's pipeline and is answered from there."""
+    if isinstance(code, str) and _sendable(code):
+        session.info.setdefault(_LOCK_TWINS, []).append((column, code))
+
+
+def _twin_read(column: Any) -> Any:
+    """The Core SELECT of a code differing from another only in case (built once per column)."""
+    found = _TWIN_READS.get(column)
+    if found is None:
+        # no LIMIT: its own bound parameter would not go with the lock; the first row answers
+        found = _TWIN_READS[column] = sa_select(column).where(
+            func.lower(column) == bindparam("t_lower"), column != bindparam("t_code")
+        )
+    return found
+
+
 def _sendable(value: Any) -> bool:
     """Whether a key value can go to the server as a parameter whatever it holds: an integer,
     or text PostgreSQL can store (no NUL, encodable as UTF-8)."""
@@ -155,6 +173,9 @@ def validated(check: Callable[[], Any]) -> Any:
 
 _LOCK_KEYS = "sampleloans_lock_keys"
 _KEY_READS: dict[type[SQLModel], Any] = {}
+_LOCK_TWINS = "sampleloans_lock_twins"
+_TWIN_ANSWERS = "sampleloans_twin_answers"
+_TWIN_READS: dict[Any, Any] = {}
 
 
 def _key_read(model: type[SQLModel]) -> Any:
@@ -179,6 +200,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
     their own while the lock is held.
     """
     declared: list[tuple[type[SQLModel], tuple[Any, ...]]] = session.info.pop(_LOCK_KEYS, [])
+    twins: list[tuple[Any, str]] = session.info.pop(_LOCK_TWINS, [])
     if open_batch(session) is not None or session.identity_key(Person, email) in (
         session.identity_map
     ):
@@ -188,7 +210,16 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
         table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         names = (f"k_{column.name}" for column in table.primary_key.columns)
         reads.append((_key_read(model), dict(zip(names, ident, strict=True))))
+    for column, code in twins:
+        reads.append((_twin_read(column), {"t_lower": code.lower(), "t_code": code}))
     found = db.read_with_lock(session, tuple(reads))
+    if found is not db.NOT_READ and twins:
+        answers = found[len(found) - len(twins) :]
+        found = found[: len(found) - len(twins)]
+        session.info[_TWIN_ANSWERS] = {
+            (str(column), code): None if row is None else row[0]
+            for (column, code), row in zip(twins, answers, strict=True)
+        }
     institution: Institution | None
     if found is db.NOT_READ:
         row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
@@ -336,9 +367,13 @@ def require_code(value: str, field: str = "code") -> str:
 def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> None:
     """Refuse a new code that differs from a recorded one only in case (`ou` beside `OU`):
     two records that read alike would each be found by one spelling and not the other."""
-    twin = session.exec(
-        select(column).where(func.lower(column) == code.lower(), column != code).limit(1)
-    ).first()
+    answered: dict[tuple[str, str], Any] = session.info.get(_TWIN_ANSWERS, {})
+    if (str(column), code) in answered:  # read with the writers' lock (PostgreSQL)
+        twin = answered[(str(column), code)]
+    else:
+        twin = session.exec(
+            select(column).where(func.lower(column) == code.lower(), column != code).limit(1)
+        ).first()
     if twin is not None:
         raise Conflict(
             f"{what} {code} differs only in case from {what} {twin}; use {twin} or choose a "

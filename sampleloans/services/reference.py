@@ -19,6 +19,7 @@ from sampleloans.services.common import (
     append,
     get_institution,
     get_person,
+    read_twin_with_the_lock,
     read_with_the_lock,
     refuse_case_twin,
     require_choice,
@@ -74,6 +75,7 @@ def add_institution(
     """Register an institution (curators only)."""
     key = validated(lambda: require_code(short_name, "short name"))
     read_with_the_lock(session, Institution, key)  # "already exists?" comes with the lock
+    read_twin_with_the_lock(session, Institution.short_name, key)  # and "a case twin?"
     require_role(session, ctx, "curator", action="add institutions")
     short_name = require_code(short_name, "short name")
     if get_row(session, Institution, short_name) is not None:
