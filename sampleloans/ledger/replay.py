@@ -48,7 +48,7 @@ from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
-from sampleloans.ledger.unit import Unit, replay
+from sampleloans.ledger.unit import Unit, replay, young_garbage_only
 from sampleloans.models import EventSubject, LedgerEvent, LedgerMeta
 
 TIMELESS_KINDS = (
@@ -356,7 +356,7 @@ def replay_into(
     """
     cut = cut or Cut()
     with (
-        _young_garbage_only(),
+        young_garbage_only(),
         _connected(source) as reading,
         target.begin() as connection,
     ):
@@ -416,23 +416,6 @@ def _event_rows(reading: Connection, cut: Cut, scope: Sequence[Subject] | None) 
         yield from reading.execute(
             select(events).where(events.c.seq.in_(chunk)).order_by(events.c.seq)
         )
-
-
-@contextmanager
-def _young_garbage_only() -> Iterator[None]:
-    """Collect only the young generations while a replay runs (each batch, `gc.collect(1)`).
-
-    A replay keeps up to `KEEP_ROWS` rows across batches and creates few reference cycles
-    (3,800 objects over 200,000 events of the bench ledger); CPython's automatic collections of
-    the oldest generation walked every kept row again and again: an eighth of the replay's CPU.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextmanager

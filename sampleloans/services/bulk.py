@@ -22,6 +22,7 @@ EMAIL", see `envelope.imported_os_user`).
 
 import csv
 import functools
+import gc
 import inspect
 import json
 import types
@@ -42,7 +43,7 @@ from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES, CodeMass
 from sampleloans.ledger.store import Context, Envelope
-from sampleloans.ledger.unit import Unit, batch_unit
+from sampleloans.ledger.unit import Unit, batch_unit, young_garbage_only
 from sampleloans.models import Sample
 from sampleloans.services import (
     agreements,
@@ -652,9 +653,10 @@ def import_records(
     records, handle = _reader(lines, fmt, source)
     db.use_bulk_cache(session.connection())
     result = BulkResult(format=fmt)
-    with batch_unit(session) as unit:
+    with young_garbage_only(), batch_unit(session) as unit:
         while chunk := list(islice(records, batch)):
             errors, _clean = _import_run(session, unit, ctx, chunk, handle)
+            gc.collect(1)  # the batch's own cycles: not the rows the unit keeps across
             result.records += len(chunk)
             result.events += len(chunk) - len(errors)
             result.errors.extend(errors)
