@@ -77,6 +77,11 @@ def parse_anchor(value: str) -> tuple[int, str]:
             f"anchor: {value[:40]!r} is not SEQ:HASH (a number, a colon and 64 hex digits), "
             "as printed by 'verify --print-head'"
         )
+    if int(match.group(1)) < 1:  # the first event is seq 1: no head is seq 0
+        raise InvalidInput(
+            f"anchor: {value[:40]!r} names event 0; a head's SEQ is 1 or more, as printed by "
+            "'verify --print-head'"
+        )
     return int(match.group(1)), match.group(2)
 
 
