@@ -59,7 +59,9 @@ def test_a_write_command_reads_the_head_once_and_each_row_once(
     assert result.exit_code == 0, result.stderr
     # the lock and the head go in one pipeline on the driver's connection, not through here
     assert not any("max(ledger_event.seq)" in s for s in statements)  # no second head query
-    assert sum(s.startswith("SELECT institution.") for s in statements) == 1  # not in apply
+    by_name = [s for s in statements if s.startswith("SELECT institution.")]
+    assert sum("lower(" not in s for s in by_name) == 1  # by its key once: not again in apply
+    assert sum("lower(" in s for s in by_name) == 1  # and the one case-twin check
     people = [s for s in statements if s.startswith("SELECT person.")]
     assert len(people) == 1 and "LEFT OUTER JOIN institution" in people[0]
     # the rows go on the driver's own cursor in the COMMIT's pipeline, not through here

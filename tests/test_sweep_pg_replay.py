@@ -53,7 +53,7 @@ def _statement(server: PgServer, database: str, email: str, out: Path) -> tuple[
     out.mkdir()
     code, _out, err = _run(
         server, database, email, "report", "statement", "--institution", "OU", "--out",
-        str(out), "--generated-at", "2025-04-01",
+        str(out), "--generated-at", "2026-04-21",
     )  # fmt: skip
     return code, err
 
