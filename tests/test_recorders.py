@@ -14,22 +14,11 @@ from sampleloans.cli import app
 from sampleloans.services import common, loans, samples
 from sampleloans.services.recorders import recorder_findings
 from tests.conftest import COMPLIANCE, CURATOR, OU_PI
+from tests.test_borrower_mark import demo  # noqa: F401  (the demo after its last event)
 
-AFTER_THE_DEMO = "2026-06-01T00:00:00Z"
 OU_SAMPLE = "CE5C0300YJFM00307"  # held on L-2025-OU in the demo
 VAULT_SAMPLE = "CE5C0400YJFM00505"  # in the vault
 BROWN_PI = "pi@brown.example"  # a researcher whose loan is only approved
-
-
-@pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    ledger = tmp_path / "demo.db"
-    made = CliRunner().invoke(app, ["--db", str(ledger), "demo"])
-    assert made.exit_code == 0, made.stderr
-    monkeypatch.setenv("SAMPLELOANS_DB", str(ledger))
-    monkeypatch.setenv("SAMPLELOANS_NOW", AFTER_THE_DEMO)
-    monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
-    return ledger
 
 
 def cli(actor: str, *args: str) -> Any:
@@ -66,7 +55,8 @@ def skip_role_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(samples, "require_role", lenient)
 
 
-def test_what_the_commands_let_each_role_record_is_no_finding(demo: Path) -> None:
+@pytest.mark.usefixtures("demo")
+def test_what_the_commands_let_each_role_record_is_no_finding() -> None:
     ok(OU_PI, "loans", "consume", "L-2025-OU", "--sample", OU_SAMPLE, "--technique", "SIMS",
        "--mass", "1 mg", "--destructive")  # fmt: skip
     ok(OU_PI, "loans", "inventory", "L-2025-OU")
@@ -74,9 +64,8 @@ def test_what_the_commands_let_each_role_record_is_no_finding(demo: Path) -> Non
     assert verify_findings() == []
 
 
-def test_a_researcher_extending_their_own_loan_is_named(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("demo")
+def test_a_researcher_extending_their_own_loan_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     skip_role_checks(monkeypatch)
     ok(OU_PI, "loans", "extend", "L-2025-OU", "--period", "P1M", "--approver", CURATOR,
        "--reason", "more time")  # fmt: skip
@@ -86,8 +75,9 @@ def test_a_researcher_extending_their_own_loan_is_named(
     assert "a researcher: only curators record it" in found[0]
 
 
+@pytest.mark.usefixtures("demo")
 def test_a_researcher_consuming_on_another_institutions_loan_is_named(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     skip_role_checks(monkeypatch)
     ok(OU_PI, "loans", "consume", "L-2025-UoC", "--sample", "CE5C0000YJYX052",
@@ -96,9 +86,8 @@ def test_a_researcher_consuming_on_another_institutions_loan_is_named(
     assert "(loan.consumed)" in found and "not lent to their institution" in found
 
 
-def test_a_researcher_accepting_their_own_return_is_named(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("demo")
+def test_a_researcher_accepting_their_own_return_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     ok(CURATOR, "loans", "return", "L-2025-OU", "--container", "box", "--seal", "S-1",
        "--method", "courier")  # fmt: skip
     shown = json.loads(cli(CURATOR, "loans", "show", "L-2025-OU", "--json").stdout)
@@ -115,8 +104,9 @@ def test_a_researcher_accepting_their_own_return_is_named(
     assert "(loan.received)" in found and "only curators accept a return" in found
 
 
+@pytest.mark.usefixtures("demo")
 def test_a_compliance_officer_deactivated_or_unknown_actor_is_named(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     skip_role_checks(monkeypatch)
     ok(COMPLIANCE, "samples", "move", VAULT_SAMPLE, "--location", "Shelf 1")
@@ -131,7 +121,7 @@ def test_a_compliance_officer_deactivated_or_unknown_actor_is_named(
     assert "'mallory@example.org', who was not a registered person then" in found[2]
 
 
-def test_the_findings_are_in_seq_order_at_service_level(demo: Path) -> None:
+def test_the_findings_are_in_seq_order_at_service_level(demo: Path) -> None:  # noqa: F811
     from sampleloans import db
 
     engine = db.open_engine(db.url_for_path(demo))
