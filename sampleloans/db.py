@@ -919,6 +919,16 @@ def stream_tuples(
         while rows := cursor.fetchmany(batch):
             yield from rows
     finally:
+        _close_stream(raw, cursor)
+
+
+def _close_stream(raw: Any, cursor: Any) -> None:
+    """Close a stream's cursor. A stage stopped by SIGTERM (`fileio.Terminated`, raised inside a
+    query) has its connection closed by SQLAlchemy first: its cursors are gone with it, and
+    closing one again must not replace the termination with a driver error."""
+    if getattr(raw, "closed", False):  # psycopg says so
+        return
+    with suppress(sqlite3.ProgrammingError):  # sqlite3: "Cannot operate on a closed database"
         cursor.close()
 
 

@@ -8,7 +8,9 @@ findings in the same order as by a replay in one piece; a second process that ca
 answer leaves the proof to this one; and `sampleloans verify` uses it through the CLI.
 """
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -242,3 +244,43 @@ def test_events_appended_during_the_halves_are_not_replayed(
     assert result.ok, result.problems
     assert result.head_seq == before
     assert len(used) == 1 and used[0] is not None  # and the halves were clean
+
+
+def test_a_stream_whose_connection_is_gone_closes_quietly(demo: Path) -> None:
+    """SIGTERM's exception inside a query makes SQLAlchemy close the connection; closing an
+    open stream afterwards must not replace that exception with a driver error."""
+    ledger = db.open_engine(db.url_for_path(demo))
+    try:
+        with ledger.connect() as connection:
+            rows = db.stream_tuples(connection, "SELECT seq FROM ledger_event ORDER BY seq")
+            assert next(rows) == (1,)
+            connection.invalidate()  # what SQLAlchemy does on a BaseException in a query
+            rows.close()  # no "Cannot operate on a closed database"
+    finally:
+        ledger.dispose()
+
+
+def test_a_verify_terminated_during_the_halves_ends_the_second_process(
+    engine: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    used: list[Path | None],
+) -> None:
+    """SIGTERM (`fileio.Terminated`) while this half replays: the termination propagates as
+    itself, and the process beside is ended, not left to run on."""
+    from sampleloans import fileio
+
+    started: list[subprocess.Popen[str]] = []
+    real_popen = verify_halves.subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    def terminated(*_args: object, **_kwargs: object) -> None:
+        raise fileio.Terminated(143)
+
+    monkeypatch.setattr(verify_halves.subprocess, "Popen", popen)
+    monkeypatch.setattr(verify_halves, "replay_half", terminated)
+    with pytest.raises(fileio.Terminated):
+        verify(engine)
+    assert len(started) == 1 and started[0].poll() is not None  # ended, and waited for

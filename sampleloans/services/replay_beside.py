@@ -9,6 +9,7 @@ or null), differences (index entries that differ), events (how many it replayed)
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from sampleloans import db
 from sampleloans.ledger.halves import BESIDE, Halves
 from sampleloans.services.verify import VERIFY_REPLAY_BATCH
 from sampleloans.services.verify_halves import replay_half
+
+ORPHAN_CHECK_EVENTS = 5000
+"""How often (in events replayed) this half checks that the verify which started it still runs."""
 
 
 def main(argv: list[str]) -> None:
@@ -25,10 +29,14 @@ def main(argv: list[str]) -> None:
     engine = db.open_engine(db.url_for_path(path))
     target = db.scratch_engine(Path(scratch))
     replayed = 0
+    parent = os.getppid()
 
     def count(_seq: int) -> None:
         nonlocal replayed
         replayed += 1
+        if replayed % ORPHAN_CHECK_EVENTS == 0 and os.getppid() != parent:
+            # the verify that started this half was killed: nobody will read its answer
+            raise SystemExit(1)
 
     try:
         with engine.connect() as connection:

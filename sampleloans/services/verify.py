@@ -148,9 +148,12 @@ def verify(
                 lambda: chain_check.finish(connection, result, at["the chain check"]),
             ),
         )
-        for name, stage in stages:
-            at.setdefault(name, len(result.problems))  # in stage order, not finish order
-            _run_stage(name, stage, result)
+        try:
+            for name, stage in stages:
+                at.setdefault(name, len(result.problems))  # in stage order, not finish order
+                _run_stage(name, stage, result)
+        finally:
+            chain_check.stop()  # stopped early (SIGTERM): its answer is no longer wanted
         connection.rollback()  # ends the read transaction; nothing was written
     if background is not None:
         found = VerifyResult()
@@ -255,6 +258,12 @@ class _ChainCheck:
             stderr=subprocess.DEVNULL,
             text=True,
         )
+
+    def stop(self) -> None:
+        """End the second process if it still runs (a verify stopped before its last stage)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def finish(self, connection: Connection, result: VerifyResult, at: int) -> None:
         """Wait for the second process; put its findings where the chain stage's go (`at`),
