@@ -12,6 +12,7 @@ revision 0006 installs both on a ledger secured before."""
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -53,16 +54,23 @@ def secure_demo(server: PgServer, url: str) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def secured(pg_server: PgServer) -> Iterator[str]:
-    """A secured demo ledger the tests of this module only read or roll back on."""
-    name = f"sampleloans_sweep_attacks_{os.getpid()}"
+@contextmanager
+def secured_database(pg_server: PgServer, purpose: str) -> Iterator[str]:
+    """A secured demo ledger in a database of its own (its name), dropped after."""
+    name = f"sampleloans_sweep_{purpose}_{os.getpid()}"
     pg_server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
     try:
         secure_demo(pg_server, pg_server.url(name))
         yield name
     finally:
         pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def secured(pg_server: PgServer) -> Iterator[str]:
+    """A secured demo ledger the tests of this module only read or roll back on."""
+    with secured_database(pg_server, "attacks") as name:
+        yield name
 
 
 def _login(server: PgServer, database: str, email: str = RESEARCHER) -> str:

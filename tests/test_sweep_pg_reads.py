@@ -8,7 +8,6 @@ ledger, that did not behave as on SQLite.
   researcher's login listed the checkpoints as the curator)."""
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +16,21 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests.pgcluster import PgServer
-from tests.test_sweep_pg_attacks import CURATOR, ENV, LEDGER_ID, PASSWORD, RESEARCHER, secure_demo
+from tests.test_sweep_pg_attacks import (
+    CURATOR,
+    ENV,
+    LEDGER_ID,
+    PASSWORD,
+    RESEARCHER,
+    secured_database,
+)
 
 
 @pytest.fixture(scope="module")
 def secured(pg_server: PgServer) -> Iterator[str]:
     """A secured demo ledger this module only reads."""
-    name = f"sampleloans_sweep_reads_{os.getpid()}"
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
-    try:
-        secure_demo(pg_server, pg_server.url(name))
+    with secured_database(pg_server, "reads") as name:
         yield name
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _as_login(server: PgServer, database: str, email: str, *args: str) -> tuple[int, str, str]:

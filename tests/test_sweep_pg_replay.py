@@ -11,7 +11,6 @@ events row-level security hides from them.
   failed with a misleading "event 66 cannot be replayed … run 'sampleloans verify'" (exit 3):
   the replay saw only the researcher's events. It is now refused in words (exit 4)."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests.pgcluster import PgServer
-from tests.test_sweep_pg_attacks import CURATOR, ENV, PASSWORD, RESEARCHER, secure_demo
+from tests.test_sweep_pg_attacks import CURATOR, ENV, PASSWORD, RESEARCHER, secured_database
 
 LOAN = "L-2025-OU"  # the researcher's (OU)
 REFUSED = "your login sees only your loans' events (row-level security)"
@@ -30,13 +29,8 @@ REFUSED = "your login sees only your loans' events (row-level security)"
 @pytest.fixture(scope="module")
 def secured(pg_server: PgServer) -> Iterator[str]:
     """A secured demo ledger with a checkpoint of its head (signed by a fresh key)."""
-    name = f"sampleloans_sweep_replay_{os.getpid()}"
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
-    try:
-        secure_demo(pg_server, pg_server.url(name))
+    with secured_database(pg_server, "replay") as name:
         yield name
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _url(server: PgServer, database: str, email: str) -> str:
