@@ -44,11 +44,12 @@ from sqlmodel import Session
 from sampleloans import db
 from sampleloans.dates import to_iso
 from sampleloans.errors import SampleLoansError, StorageError
+from sampleloans.gcpause import gc_paused
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
-from sampleloans.ledger.unit import Unit, replay, young_garbage_only
+from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import EventSubject, LedgerEvent, LedgerMeta
 
 TIMELESS_KINDS = (
@@ -356,7 +357,7 @@ def replay_into(
     """
     cut = cut or Cut()
     with (
-        young_garbage_only(),
+        gc_paused(),  # the young generations are collected after each batch
         _connected(source) as reading,
         target.begin() as connection,
     ):

@@ -22,7 +22,6 @@ The ORM `Session` stays on the read side: a service reads through it and appends
 unit; after a flush, `sync` expires the ORM's copies of the rows the unit changed.
 """
 
-import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -997,25 +996,6 @@ def _no_entity(state: ORMExecuteState) -> Result[Any] | None:
     if len(described) != 1 or described[0]["expr"] is not described[0]["entity"]:
         return None
     return IteratorResult(SimpleResultMetaData([str(described[0]["name"])]), iter(()))
-
-
-@contextmanager
-def young_garbage_only() -> Iterator[None]:
-    """No automatic garbage collection while a long batch runs (a replay, an import): the
-    caller collects the young generations after each batch (`gc.collect(1)`).
-
-    A batch unit keeps up to `KEEP_ROWS` rows across batches and creates few reference cycles
-    (3,800 objects over 200,000 replayed events of the bench ledger); CPython's automatic
-    collections of the oldest generation walked every kept row again and again: a tenth of a
-    replay's CPU, growing with the rows kept.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # The write side loads and sets up as one piece, before a write transaction takes the writers'

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
+from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.report import Overdue, Party, Report, checkpoint_document
 from sampleloans.reports import layout
 from sampleloans.units import format_mass
@@ -131,7 +132,7 @@ def party_lines(parties: tuple[Party, ...]) -> list[tuple[str, str]]:
 def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
     """Lay out a report's story into PDF bytes with its header, footer, QR and metadata."""
     meta = metadata(report)
-    with layout.gc_paused():
+    with gc_paused():
         return _render(report, story_of, meta)
 
 

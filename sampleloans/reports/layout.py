@@ -22,11 +22,9 @@ Private reportlab API used here (see the bounds on reportlab in pyproject.toml):
 `Canvas._startPage` (reportlab's own "page N of M" recipe).
 """
 
-import gc
 import io
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from itertools import groupby
@@ -61,22 +59,6 @@ DECORATION = "decoration"  # the form XObject of what every page repeats
 QR_BORDER = 4  # modules of quiet zone around the QR code
 SECTION_ROOM = 32 * mm  # a heading followed by a table starts a new page with less room left
 SIGNATURE_ROW_LINES = 4  # lines of room in a hand-over signature cell
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a report is laid out.
-
-    A long report makes hundreds of thousands of small objects, few of them in cycles; the
-    collector's passes over them cost a tenth of the time. Cycles left are collected after.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def font_path() -> Path:

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from sampleloans.dates import to_iso
+from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.statement import Statement, proof_document
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import compact, mass, party_lines, readable, when
@@ -37,7 +38,7 @@ def proofs_json(statement: Statement) -> bytes:
 def render(statement: Statement) -> bytes:
     """The statement's PDF bytes (invariant: the same statement gives the same bytes)."""
     meta = compact(metadata(statement))
-    with layout.gc_paused():
+    with gc_paused():
         return layout.build_pdf(
             story(statement),
             title=statement.title,

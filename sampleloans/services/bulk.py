@@ -40,10 +40,11 @@ from sqlmodel import Session
 from sampleloans import db
 from sampleloans.dates import parse_datetime
 from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError
+from sampleloans.gcpause import gc_paused
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.events import EVENT_TYPES, CodeMass
 from sampleloans.ledger.store import Context, Envelope
-from sampleloans.ledger.unit import Unit, batch_unit, young_garbage_only
+from sampleloans.ledger.unit import Unit, batch_unit
 from sampleloans.models import Sample
 from sampleloans.services import (
     agreements,
@@ -653,7 +654,7 @@ def import_records(
     records, handle = _reader(lines, fmt, source)
     db.use_bulk_cache(session.connection())
     result = BulkResult(format=fmt)
-    with young_garbage_only(), batch_unit(session) as unit:
+    with gc_paused(), batch_unit(session) as unit:
         while chunk := list(islice(records, batch)):
             errors, _clean = _import_run(session, unit, ctx, chunk, handle)
             gc.collect(1)  # the batch's own cycles: not the rows the unit keeps across
