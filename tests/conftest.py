@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.ledger.store import Context
 from sampleloans.services import setup
-from tests.pgcluster import pg_server, pg_url  # noqa: F401  (issue 14: PostgreSQL fixtures)
+from tests.pgcluster import demo_url, pg_server, pg_url  # noqa: F401  (issue 14: PostgreSQL fixtures)
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
 CURATOR = "curator@naoc.example"

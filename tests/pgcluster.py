@@ -213,6 +213,26 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
         yield url
 
 
+DEMO_LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
+"""The demo's ledger id in the PostgreSQL tests (a fixed id: the same head on both engines)."""
+
+
+@pytest.fixture
+def demo_url(pg_url: str) -> str:
+    """The demo ledger on this test's PostgreSQL database (the demo's own simulated clock)."""
+    from typer.testing import CliRunner
+
+    from sampleloans.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["--db", pg_url, "demo", "--ledger-id", DEMO_LEDGER_ID],
+        env={"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z"},
+    )
+    assert result.exit_code == 0, result.stderr
+    return pg_url
+
+
 def with_database(url: str, database: str) -> str:
     """The same server URL naming another database."""
     parts = urlsplit(url)

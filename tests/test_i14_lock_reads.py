@@ -37,18 +37,6 @@ ENV = {"SAMPLELOANS_NOW": "2026-04-28T09:00:00Z"}
 
 
 @pytest.fixture
-def demo_url(pg_url: str) -> str:
-    """The demo ledger on this test's PostgreSQL database."""
-    result = CliRunner().invoke(
-        app,
-        ["--db", pg_url, "demo", "--ledger-id", LEDGER_ID],
-        env={"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z"},
-    )
-    assert result.exit_code == 0, result.stderr
-    return pg_url
-
-
-@pytest.fixture
 def writers(demo_url: str) -> Any:
     """Two long-lived writers (each an engine with its own connection, as two processes)."""
     first, second = db.open_engine(demo_url), db.open_engine(demo_url)

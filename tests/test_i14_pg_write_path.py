@@ -30,16 +30,6 @@ RESEARCHER = "moynier@ipgp.example"  # IPGP, loan L-2025-IPGP
 PASSWORD = "index-check"
 
 
-@pytest.fixture
-def demo_url(pg_url: str) -> str:
-    """The demo ledger on this test's PostgreSQL database."""
-    result = CliRunner().invoke(
-        app, ["--db", pg_url, "demo", "--ledger-id", LEDGER_ID], env={"SAMPLELOANS_NOW": DEMO_AT}
-    )
-    assert result.exit_code == 0, result.stderr
-    return pg_url
-
-
 def _institution_args(short: str) -> list[str]:
     return [
         "--as", CURATOR, "institutions", "add", short, "--name", f"Lab {short}",

@@ -80,18 +80,6 @@ def _round_trips_after_the_grant(lines: list[str]) -> int:
     return sum(line.startswith("F\t4\tSync") for line in lines[lock_sync + 1 : committed])
 
 
-@pytest.fixture
-def demo_url(pg_url: str) -> str:
-    """The demo ledger on this test's PostgreSQL database."""
-    result = CliRunner().invoke(
-        app,
-        ["--db", pg_url, "demo", "--ledger-id", LEDGER_ID],
-        env={"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z"},
-    )
-    assert result.exit_code == 0, result.stderr
-    return pg_url
-
-
 def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url: str) -> None:
     """`add_institution` in a long-lived writer's transaction on PostgreSQL: the person and the
     short name's row come with the lock, then the INSERTs with the COMMIT in one pipeline. The

@@ -121,7 +121,7 @@ def test_a_compliance_officer_deactivated_or_unknown_actor_is_named(
     assert "'mallory@example.org', who was not a registered person then" in found[2]
 
 
-def test_the_findings_are_in_seq_order_at_service_level(demo: Path) -> None:  # noqa: F811
+def test_the_demo_has_no_recorder_finding_at_service_level(demo: Path) -> None:  # noqa: F811
     from sampleloans import db
 
     engine = db.open_engine(db.url_for_path(demo))
