@@ -774,6 +774,13 @@ def postgres_rows(big: Path, runs: int) -> None:
             "≥ 0.3",
             "ev/s",
         )
+        figure(
+            f"{pg_writers.WORKERS} concurrent writers moving a sample, PostgreSQL / raw psycopg",
+            found.moving_rate.committed,
+            found.raw_rate.committed,
+            "— (a write that changes a sample)",
+            "ev/s",
+        )
         on_big, on_demo = pg_rls.run(server, big, runs)
         figure(
             "`status --loan` as a researcher through RLS, big / demo ledger (PostgreSQL)",

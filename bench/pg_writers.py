@@ -25,13 +25,14 @@ LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 WORKERS = 8
 BIN = Path(sys.executable).with_name("sampleloans")  # this environment's command, not PATH's
 
-LEDGER_WRITER = """
+_WRITER = """
 import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from sampleloans import db
 from sampleloans.ledger.store import Context
 from sampleloans.services.reference import add_institution
+from sampleloans.services.samples import move_sample
 
 url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 engine = db.open_engine(url)
@@ -44,10 +45,23 @@ while not go.exists():
     time.sleep(0.001)
 for i in range(count):
     with db.transaction(engine) as session:
-        add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}",
-                        country="CN", city="Beijing", institution_kind="borrower")
+        WRITE
 print("committed", flush=True)  # the clock stops at the last commit, not at the exit
 """
+
+LEDGER_WRITER = _WRITER.replace(
+    "WRITE",
+    'add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}", '
+    'country="CN", city="Beijing", institution_kind="borrower")',
+)
+"""Writers adding institutions: a write that changes no sample or loan (no checks to read)."""
+
+MOVING_WRITER = _WRITER.replace(
+    "WRITE",
+    'move_sample(session, ctx, code="CE5C0400YJFM00505", storage_location=f"Shelf {worker}/{i}")',
+)
+"""The same writers, each moving a sample of the demo (a write that changes a sample, so the
+write path's checks read the sample, its children and its items while the lock is held)."""
 
 RAW_WRITER = """
 import sys, time
@@ -130,6 +144,7 @@ class WriteFigures:
     pg_write_s: float
     sqlite_write_s: float
     ledger_rate: Rate
+    moving_rate: Rate
     raw_rate: Rate
     runs: int
     appends: int
@@ -159,6 +174,12 @@ def main() -> None:
         f"{found.ledger_rate.committed:.0f} | raw psycopg + same lock "
         f"{found.raw_rate.committed:.0f} | "
         f"{found.ledger_rate.committed / found.raw_rate.committed:.2f}× | ≥ 0.3× |"
+    )
+    print(
+        f"| the same writers moving a sample (`samples move`), committed events/s | "
+        f"{found.moving_rate.committed:.0f} | raw psycopg + same lock "
+        f"{found.raw_rate.committed:.0f} | "
+        f"{found.moving_rate.committed / found.raw_rate.committed:.2f}× | (no goal of its own) |"
     )
     print(
         f"(to the writers' exit, as measured before: {found.ledger_rate.exited:.0f} / "
@@ -209,11 +230,13 @@ def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
     with psycopg.connect(server.url("bench_raw"), autocommit=True) as connection:
         connection.execute("CREATE TABLE raw_event (id bigserial PRIMARY KEY, worker int, n int)")
     ledger_rate = _concurrent(LEDGER_WRITER, pg, appends, [])
+    moving_rate = _concurrent(MOVING_WRITER, pg, appends, [])
     raw_rate = _concurrent(RAW_WRITER, server.url("bench_raw"), appends, [str(WRITER_LOCK_KEY)])
     return WriteFigures(
         pg_write_s=statistics.median(pg_times),
         sqlite_write_s=statistics.median(sqlite_times),
         ledger_rate=ledger_rate,
+        moving_rate=moving_rate,
         raw_rate=raw_rate,
         runs=runs,
         appends=appends,

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
+from sampleloans.ledger.envelope import Envelope
 from sampleloans.readmodels.report import CustodyBody, ReturnBody
 from sampleloans.services import incidents, loans
 from sampleloans.services.reporting import build_report, make_request
@@ -562,3 +563,38 @@ def test_lineage_report_names_every_borrower_of_the_lineage(
     assert "Borrowing institution, L-2" in text and "University of Cologne" in text
     roles = [p.role for p in custody_body(engine, sample=A).parties]
     assert "Borrowing institution" not in roles  # no single borrower stands for both loans
+
+
+def _seq(result: object) -> int:
+    """The seq of the event a service call appended."""
+    assert isinstance(result, Envelope)
+    return result.seq
+
+
+def test_f75_lists_corrections_of_its_findings_and_of_those_corrections(
+    engine: Engine, run: Run
+) -> None:
+    """A note correcting one of the loan's incidents is a finding, and so is a note correcting
+    that note; a note about another loan's incident is not."""
+    signed_agreement(run, "OU")
+    received_loan(run, number="L-1", samples=(A,))
+    damage = _seq(
+        run(incidents.report_incident, sample=A, incident_kind="damage", description="chip")
+    )
+    first = _seq(run(incidents.record_correction, corrects_seq=damage, text="a crack, not a chip"))
+    second = _seq(run(incidents.record_correction, corrects_seq=first, text="hairline crack"))
+    run(incidents.resolve_incident, incident_seq=damage, resolution="sealed")
+    return_part(run, "L-1", [A], "R-1")
+    received_loan(run, number="L-2", samples=(A,))
+    other = _seq(
+        run(incidents.report_incident, sample=A, incident_kind="damage", description="dent")
+    )
+    run(incidents.record_correction, corrects_seq=other, text="a scratch")
+    findings = return_body(engine, "L-1").findings
+    assert [(f.seq, f.kind) for f in findings] == [
+        (damage, "incident"),
+        (first, "correction"),
+        (second, "correction"),
+    ]
+    assert findings[2].text == f"of event {first}: hairline crack"
+    assert [f.kind for f in return_body(engine, "L-2").findings] == ["incident", "correction"]

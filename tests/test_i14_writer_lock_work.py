@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,20 @@ from typing import Any
 import pytest
 from psycopg import pq
 from sqlalchemy import Engine, event
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import PermissionDenied
+from sampleloans.services import loans
 from sampleloans.services.reference import (
     add_institution,
     add_person,
     deactivate_person,
     reactivate_person,
 )
+from sampleloans.services.samples import move_sample
 from sampleloans.services.verify import verify
 from tests.conftest import CURATOR, ctx_for
 
@@ -48,6 +52,18 @@ LATER = datetime(2026, 4, 28, 9, 0, tzinfo=UTC)
 def _protocol_trace(url: str, short_name: str) -> list[str]:
     """libpq's trace of one `add_institution` transaction on a fresh engine (one line per
     protocol message: direction, length, message type, details)."""
+
+    def write(session: Session) -> None:
+        add_institution(
+            session, ctx_for(now=LATER), short_name=short_name, name="Lab T",
+            country="CN", city="Beijing", institution_kind="borrower",
+        )  # fmt: skip
+
+    return _trace_of(url, write)
+
+
+def _trace_of(url: str, write: Callable[[Session], object]) -> list[str]:
+    """libpq's trace of one write transaction on a fresh engine; the ledger verifies after."""
     engine = db.open_engine(url)
     with tempfile.TemporaryFile("w+") as trace:
 
@@ -60,10 +76,7 @@ def _protocol_trace(url: str, short_name: str) -> list[str]:
         event.listen(engine.pool, "checkout", start_trace)
         try:
             with db.transaction(engine) as session:
-                add_institution(
-                    session, ctx_for(now=LATER), short_name=short_name, name="Lab T",
-                    country="CN", city="Beijing", institution_kind="borrower",
-                )  # fmt: skip
+                write(session)
             assert verify(engine).problems == []
         finally:
             engine.dispose()
@@ -122,6 +135,46 @@ def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url
     assert sum(line.startswith("F\t4\tSync") for line in rest[:upto]) == 1
     # a second engine (another process's): the same, nothing of the first one's reused
     assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 1
+
+
+def test_a_sample_writes_checks_wait_twice_after_its_rows(demo_url: str) -> None:
+    """A write that changes a sample (a move) runs the write path's checks while it holds the
+    lock: its rows, then the samples with their children and open incidents in one query, then
+    their loan items (three waits; five before the samples, children and incidents were read
+    apart). The move is recorded and the ledger verifies."""
+
+    def move(session: Session) -> None:
+        move_sample(
+            session, ctx_for(now=LATER), code="CE5C0400YJFM00505", storage_location="Shelf T"
+        )
+
+    lines = _trace_of(demo_url, move)
+    assert _round_trips_after_the_grant(lines) == 3
+    reads = [line for line in lines if "\tParse\t" in line and '"SELECT sample.code' in line]
+    assert len(reads) == 2  # with the lock (the declared row), then the checks' one query
+    assert any("UPDATE sample SET storage_location" in line for line in lines)
+
+
+def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str) -> None:
+    """A consumption on PostgreSQL: the loan, the item and the sample come with the lock (not
+    a wait each while it is held, nor a second read of the sample by `apply`); then the
+    agreement, the loan's items, the rows, and the checks' items, samples and loan: six waits
+    after the grant (twelve before)."""
+
+    def consume(session: Session) -> None:
+        loans.consume(
+            session, ctx_for(now=LATER), number="L-2025-UoC", sample="CE5C0000YJYX052",
+            technique="bench", mass_ug=1, destructive=True,
+        )  # fmt: skip
+
+    lines = _trace_of(demo_url, consume)
+    assert _round_trips_after_the_grant(lines) == 6
+    lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
+    sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
+    with_the_lock = [line for line in lines[lock:sync] if "\tParse\t" in line]
+    for columns in ('"SELECT loan.number', '"SELECT loan_item.loan_number', '"SELECT sample.code'):
+        assert sum(columns in line for line in with_the_lock) == 1, columns
+    assert any("INSERT INTO consumption" in line for line in lines)
 
 
 def test_a_cli_write_waits_three_times_after_the_lock(demo_url: str, statements: list[str]) -> None:
@@ -220,6 +273,7 @@ PROBE = """
 import json, sys
 import sqlalchemy
 from sqlalchemy import Engine, event
+from sqlmodel import Session
 from sqlalchemy.engine import Engine
 seen = []
 

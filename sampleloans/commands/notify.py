@@ -260,8 +260,7 @@ def notify(
     """
     from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import check_output, write_atomic
-    from sampleloans.mail import smtp_session, smtp_settings
+    from sampleloans.mail import smtp_settings
     from sampleloans.services.notify import require_curator, require_send_record
 
     out = console()
@@ -292,20 +291,10 @@ def notify(
         pending = [o for o in outgoing if o.key not in done]
         skipped = len(outgoing) - len(pending)
         if outbox is not None:
-            ledger = db_path(ctx)
-            targets = [outbox / o.file_name for o in pending]
-            for target in targets:  # refuse before writing any
-                check_output(target, force=force, ledger=ledger, option="--outbox")
-            for target, item in zip(targets, pending, strict=True):
-                write_atomic(target, item.message.as_bytes(), force=force, option="--outbox")
-                out.print(f"Wrote {target}: {_summary(item)}", markup=False)
+            _write_outbox(out, outbox, pending, ledger=db_path(ctx), force=force)
         elif pending:
             assert settings is not None
-            with smtp_session(settings) as smtp:
-                for item in pending:
-                    smtp.send(item.message)
-                    _record(ctx, item, settings.label, sent_at)
-                    out.print(f"Sent {_summary(item)}", markup=False)
+            _send_all(ctx, out, settings, pending, sent_at)
     cp = checkpoint_id.split(":")[0]
     verb = "would send" if outbox is not None else "sent"
     out.print(
@@ -313,6 +302,35 @@ def notify(
         markup=False,
     )
     warn_if_exposed(signing)
+
+
+def _write_outbox(
+    out: Any, outbox: Path, pending: list[Outgoing], *, ledger: Path | None, force: bool
+) -> None:
+    """The dry run: each message as a .eml file in `outbox`, every target refused (exit 3)
+    before any is written."""
+    from sampleloans.fileio import check_output, write_atomic
+
+    targets = [outbox / o.file_name for o in pending]
+    for target in targets:  # refuse before writing any
+        check_output(target, force=force, ledger=ledger, option="--outbox")
+    for target, item in zip(targets, pending, strict=True):
+        write_atomic(target, item.message.as_bytes(), force=force, option="--outbox")
+        out.print(f"Wrote {target}: {_summary(item)}", markup=False)
+
+
+def _send_all(
+    ctx: typer.Context, out: Any, settings: Any, pending: list[Outgoing], sent_at: datetime
+) -> None:
+    """Send each message over one SMTP session, recording each as sent right after it went
+    (a failure part-way leaves the ones sent recorded, and they are not sent again)."""
+    from sampleloans.mail import smtp_session
+
+    with smtp_session(settings) as smtp:
+        for item in pending:
+            smtp.send(item.message)
+            _record(ctx, item, settings.label, sent_at)
+            out.print(f"Sent {_summary(item)}", markup=False)
 
 
 def _summary(item: Outgoing) -> str:

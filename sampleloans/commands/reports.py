@@ -457,14 +457,7 @@ def verify_document(
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
     """
     from sampleloans.commands.signer import check_document_signature, load_trust_root
-    from sampleloans.reports import render
-    from sampleloans.services.reporting import (
-        build_report,
-        check_access,
-        hash_at,
-        ledger_head,
-        rebuild_at,
-    )
+    from sampleloans.services.reporting import check_access
 
     out = console()
     problems: list[str] = []
@@ -485,8 +478,6 @@ def verify_document(
         return
     with errors_to_exit_codes():
         claim = document_claim(file, meta)
-        request, seq, hash_hex = claim.request, claim.head_seq, claim.head_hash
-        generated_at, as_of, digest = claim.generated_at, claim.as_of, claim.digest
         ledger = db_path(ctx)
         present = _ledger_present(ctx)
         if root is not None and (signature_only or not present):
@@ -499,66 +490,20 @@ def verify_document(
             )
         with reading(ctx) as (session, service_ctx):
             # who may read this report is settled before anything at all is printed
-            check_access(session, service_ctx, request)
+            check_access(session, service_ctx, claim.request)
             _refuse_future_dates(file, claim, service_ctx.now)
             out.print(
-                f"{file}: {request.kind} report, {request.scope}, ledger head "
-                f"{seq}:{hash_hex[:12]}…",
+                f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
+                f"{claim.head_seq}:{claim.head_hash[:12]}…",
                 markup=False,
             )
             signed = check_document_signature(out, problems, data, root, service_ctx.now)
             signature_problems = len(problems)  # the signature's come first
-            found = hash_at(session, seq)
-            head_seq, _head_hash = ledger_head(session)
-            if found is None:
-                problems.append(
-                    f"head: the ledger ends at event {head_seq} but this report was built on "
-                    f"event {seq}: events were removed (a rollback to an older copy or a "
-                    "truncation)"
-                )
-            elif found != hash_hex:
-                problems.append(
-                    f"head: event {seq} has hash {found[:16]}… but the report says "
-                    f"{hash_hex[:16]}…: the ledger was rewritten or replaced"
-                )
-            else:
-                out.print(f"ok    head {seq} is in the ledger with the same hash", markup=False)
-                then_digest = digest
-                if _check_named_checkpoint(out, problems, session, claim):
-                    # rebuilt naming the checkpoint the file names: a later one changes nothing
-                    named = claim.checkpoint
-                    if seq == head_seq and as_of is None:
-                        then = build_report(
-                            session,
-                            service_ctx,
-                            request,
-                            generated_at=generated_at,
-                            checkpoint=named,
-                        )
-                    else:
-                        then = rebuild_at(
-                            session, service_ctx, request, seq, generated_at, checkpoint=named
-                        )
-                    # re-rendered in the layout the file was printed in (an older release's)
-                    then = replace(then, layout=claim.layout)
-                    _compare(out, problems, then, digest, data, render, seq, signed=signed)
-                    then_digest = then.digest
-                # the checkpoint is printed beside the content, not in it: compare content alone
-                current = build_report(
-                    session, service_ctx, request, generated_at=generated_at, checkpoint=None
-                )
-                # digested in the file's layout (a later layout may digest more fields)
-                current = replace(current, layout=claim.layout)
-                if current.digest != then_digest:
-                    problems.append(
-                        f"current: events after {seq} (the ledger is at {head_seq}) change this "
-                        "report's content; it is out of date: issue a new one"
-                    )
-                else:
-                    out.print(
-                        f"ok    no later event (ledger at {head_seq}) changes its content",
-                        markup=False,
-                    )
+            head_seq = _check_head(out, problems, session, claim)
+            if head_seq is not None:
+                check = _LedgerCheck(out, problems, session, service_ctx, claim, data, signed)
+                then_digest = _check_content_then(check, head_seq)
+                _check_still_current(check, head_seq, then_digest)
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
@@ -578,6 +523,113 @@ def _verdict(ledger_problems: int, signature_problems: int) -> str:
     if not signature_problems:
         return "does NOT match the ledger"
     return "does NOT match the ledger, and its signature is NOT valid"
+
+
+def _check_head(out: Any, problems: list[str], session: Any, claim: DocumentClaim) -> int | None:
+    """The report's head is in the ledger with the same hash: the ledger's own head seq, or
+    None (with the problem: events removed, or the ledger rewritten)."""
+    from sampleloans.services.reporting import hash_at, ledger_head
+
+    seq, hash_hex = claim.head_seq, claim.head_hash
+    found = hash_at(session, seq)
+    head_seq, _head_hash = ledger_head(session)
+    if found is None:
+        problems.append(
+            f"head: the ledger ends at event {head_seq} but this report was built on "
+            f"event {seq}: events were removed (a rollback to an older copy or a truncation)"
+        )
+        return None
+    if found != hash_hex:
+        problems.append(
+            f"head: event {seq} has hash {found[:16]}… but the report says "
+            f"{hash_hex[:16]}…: the ledger was rewritten or replaced"
+        )
+        return None
+    out.print(f"ok    head {seq} is in the ledger with the same hash", markup=False)
+    return int(head_seq)
+
+
+@dataclass(frozen=True)
+class _LedgerCheck:
+    """What the checks of a report against the ledger share: where they print and collect
+    problems, the reading session, the file's claim and bytes, whether it is signed."""
+
+    out: Any
+    problems: list[str]
+    session: Any
+    service_ctx: Any
+    claim: DocumentClaim
+    data: bytes
+    signed: bool
+
+
+def _check_content_then(check: _LedgerCheck, head_seq: int) -> str:
+    """The file equals the report rebuilt as the ledger stood at its head, naming the
+    checkpoint it names (content and bytes); the digest to compare the current report with
+    (the file's own when the checkpoint check failed and nothing was rebuilt)."""
+    from sampleloans.reports import render
+    from sampleloans.services.reporting import build_report, rebuild_at
+
+    claim = check.claim
+    if not _check_named_checkpoint(check.out, check.problems, check.session, claim):
+        return claim.digest
+    # rebuilt naming the checkpoint the file names: a later one changes nothing
+    if claim.head_seq == head_seq and claim.as_of is None:
+        then = build_report(
+            check.session,
+            check.service_ctx,
+            claim.request,
+            generated_at=claim.generated_at,
+            checkpoint=claim.checkpoint,
+        )
+    else:
+        then = rebuild_at(
+            check.session,
+            check.service_ctx,
+            claim.request,
+            claim.head_seq,
+            claim.generated_at,
+            checkpoint=claim.checkpoint,
+        )
+    # re-rendered in the layout the file was printed in (an older release's)
+    then = replace(then, layout=claim.layout)
+    _compare(
+        check.out,
+        check.problems,
+        then,
+        claim.digest,
+        check.data,
+        render,
+        claim.head_seq,
+        signed=check.signed,
+    )
+    return str(then.digest)
+
+
+def _check_still_current(check: _LedgerCheck, head_seq: int, then_digest: str) -> None:
+    """No event after the report's head changes its content (it is not out of date)."""
+    from sampleloans.services.reporting import build_report
+
+    claim = check.claim
+    # the checkpoint is printed beside the content, not in it: compare content alone
+    current = build_report(
+        check.session,
+        check.service_ctx,
+        claim.request,
+        generated_at=claim.generated_at,
+        checkpoint=None,
+    )
+    # digested in the file's layout (a later layout may digest more fields)
+    current = replace(current, layout=claim.layout)
+    if current.digest != then_digest:
+        check.problems.append(
+            f"current: events after {claim.head_seq} (the ledger is at {head_seq}) change this "
+            "report's content; it is out of date: issue a new one"
+        )
+    else:
+        check.out.print(
+            f"ok    no later event (ledger at {head_seq}) changes its content", markup=False
+        )
 
 
 def _ledger_present(ctx: typer.Context) -> bool:

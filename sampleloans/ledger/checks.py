@@ -426,58 +426,133 @@ def build_snapshot(
     Plain rows through SQLAlchemy Core, on the connection of a unit (after its flush) or of a
     read session. With named records every query is an index lookup on those keys, and a query
     whose key set is empty is not run at all, so a write's checks do not grow with the ledger.
+    Few queries, each reading what it can at once: on PostgreSQL a write runs its checks while
+    it holds the writers' lock, and each query is a wait for the server that every queued
+    writer waits too.
     """
-    from sqlalchemy import Connection, Select, func, select
+    from sqlalchemy import Connection
 
-    from sampleloans.models import Agreement, Incident, Loan, LoanItem, Sample
+    from sampleloans.models import Agreement, Loan
 
     connection = bind if isinstance(bind, Connection) else bind.connection()
-    sample_t = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    incident_t = Incident.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-
-    def limited(query: Select[Any], column: Any, keys: set[str] | None) -> Select[Any]:
-        return query if keys is None else query.where(column.in_(sorted(keys)))
-
-    def rows(query: Select[Any], column: Any, keys: set[str] | None) -> list[Any]:
-        if keys is not None and not keys:
-            return []
-        return list(connection.execute(limited(query, column, keys)))
-
-    sample_keys = None if samples is None else set(samples)
     loan_keys = None if loans is None else set(loans)
     agreement_keys = None if agreements is None else set(agreements)
-    if loan_keys and sample_keys is not None:
-        in_loans = select(item_t.c.sample_code).where(item_t.c.loan_number.in_(sorted(loan_keys)))
-        sample_keys |= {str(code) for (code,) in connection.execute(in_loans)}
     snapshot = Snapshot()
-    snapshot.samples = rows(
-        select(sample_t).order_by(sample_t.c.code), sample_t.c.code, sample_keys
+    snapshot.items, sample_keys = _items(
+        connection, None if samples is None else set(samples), loan_keys
     )
-    children_query = select(sample_t).where(sample_t.c.parent_code.is_not(None))
-    for child in rows(children_query, sample_t.c.parent_code, sample_keys):
-        snapshot.children.setdefault(child.parent_code, []).append(child)
-    snapshot.items = rows(select(item_t), item_t.c.sample_code, sample_keys)
-    snapshot.loans = rows(select(loan_t), loan_t.c.number, loan_keys)
-    snapshot.agreements = rows(select(agreement_t), agreement_t.c.number, agreement_keys)
+    _read_samples(connection, snapshot, sample_keys)
+    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    snapshot.loans = _rows(connection, loan_t.c.number, loan_keys)
+    snapshot.agreements = _rows(connection, agreement_t.c.number, agreement_keys)
     if agreement_keys is None or agreement_keys:
-        issued_query = limited(
-            select(loan_t.c.agreement, func.sum(item_t.c.issued_ug))
-            .join(item_t, item_t.c.loan_number == loan_t.c.number)
-            .where(item_t.c.source == ItemSource.ISSUED),
-            loan_t.c.agreement,
-            agreement_keys,
-        ).group_by(loan_t.c.agreement)
-        snapshot.agreement_issued_ug = {
-            str(number): int(total) for number, total in connection.execute(issued_query)
-        }
-    open_query = select(incident_t.c.sample_code).where(incident_t.c.status == IncidentStatus.OPEN)
-    snapshot.open_incident_samples = {
-        str(row.sample_code) for row in rows(open_query, incident_t.c.sample_code, sample_keys)
-    }
+        snapshot.agreement_issued_ug = _issued_by_agreement(connection, agreement_keys)
     return snapshot
+
+
+def _rows(connection: "Connection", key: Any, keys: set[str] | None) -> list[Any]:
+    """Every row of `key`'s table (None), or those whose `key` is one of `keys` (none for an
+    empty set: no query)."""
+    from sqlalchemy import select
+
+    if keys is None:
+        return list(connection.execute(select(key.table)))
+    if not keys:
+        return []
+    return list(connection.execute(select(key.table).where(key.in_(sorted(keys)))))
+
+
+def _items(
+    connection: "Connection", sample_keys: set[str] | None, loan_keys: set[str] | None
+) -> tuple[list[Any], set[str] | None]:
+    """The loan items the checks need, and the samples they need (None: every one).
+
+    Scoped: the items of the named samples and of every sample on a named loan, on any loan,
+    in one query; the samples are the named ones and those on the named loans."""
+    from sqlalchemy import or_, select
+
+    from sampleloans.models import LoanItem
+
+    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    if sample_keys is None:
+        return list(connection.execute(select(item_t))), None
+    wanted = []
+    if sample_keys:
+        wanted.append(item_t.c.sample_code.in_(sorted(sample_keys)))
+    if loan_keys:
+        on_loans = select(item_t.c.sample_code).where(item_t.c.loan_number.in_(sorted(loan_keys)))
+        wanted.append(item_t.c.sample_code.in_(on_loans))
+    if not wanted:
+        return [], sample_keys
+    items = list(connection.execute(select(item_t).where(or_(*wanted))))
+    if loan_keys:
+        sample_keys = sample_keys | {
+            str(i.sample_code) for i in items if i.loan_number in loan_keys
+        }
+    return items, sample_keys
+
+
+def _read_samples(
+    connection: "Connection", snapshot: Snapshot, sample_keys: set[str] | None
+) -> None:
+    """The samples, their children and which have an open incident (None: every sample).
+
+    Scoped: one query, each sample with whether it has an open incident; every sample: one
+    scan of the samples and one of the open incidents (not a probe for each sample)."""
+    from sqlalchemy import or_, select
+
+    from sampleloans.models import Incident, Sample
+
+    sample_t = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    incident_t = Incident.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    is_open = incident_t.c.status == IncidentStatus.OPEN
+    query = select(sample_t).order_by(sample_t.c.code)
+    if sample_keys is None:
+        open_query = select(incident_t.c.sample_code).where(is_open)
+        snapshot.open_incident_samples = {
+            str(row.sample_code) for row in connection.execute(open_query)
+        }
+    elif not sample_keys:
+        return
+    else:
+        keys = sorted(sample_keys)
+        has_open = select(incident_t.c.sample_code).where(
+            incident_t.c.sample_code == sample_t.c.code, is_open
+        )
+        query = query.add_columns(has_open.exists().label("has_open_incident"))
+        query = query.where(or_(sample_t.c.code.in_(keys), sample_t.c.parent_code.in_(keys)))
+    for sample in connection.execute(query):
+        if sample_keys is None or sample.code in sample_keys:
+            snapshot.samples.append(sample)
+            if sample_keys is not None and sample.has_open_incident:
+                snapshot.open_incident_samples.add(str(sample.code))
+        parent = sample.parent_code
+        if parent is not None and (sample_keys is None or parent in sample_keys):
+            snapshot.children.setdefault(parent, []).append(sample)
+
+
+def _issued_by_agreement(
+    connection: "Connection", agreement_keys: set[str] | None
+) -> dict[str, int]:
+    """The mass issued so far under each agreement (None: every agreement)."""
+    from sqlalchemy import func, select
+
+    from sampleloans.models import Loan, LoanItem
+
+    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    query = (
+        select(loan_t.c.agreement, func.sum(item_t.c.issued_ug))
+        .join(item_t, item_t.c.loan_number == loan_t.c.number)
+        .where(item_t.c.source == ItemSource.ISSUED)
+    )
+    if agreement_keys is not None:
+        query = query.where(loan_t.c.agreement.in_(sorted(agreement_keys)))
+    return {
+        str(number): int(total)
+        for number, total in connection.execute(query.group_by(loan_t.c.agreement))
+    }
 
 
 def check_touched(bind: "Connection | Session", touched: "Touched") -> list[Violation]:

@@ -74,20 +74,45 @@ def _curator(session: Session, ctx: Context, action: str) -> None:
     require_role(session, ctx, "curator", action=action)
 
 
-def _lab_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
+def _lab_loan(
+    session: Session,
+    ctx: Context,
+    number: str,
+    action: str,
+    doing: str,
+    samples: tuple[str, ...] = (),
+) -> Loan:
     """The loan, for what happens in the borrower's lab (issue 14 point 6): a curator, or a
     researcher of the loan's own institution (another institution's loan reads as a missing
-    one: the refusal discloses nothing); its status must allow `action`."""
+    one: the refusal discloses nothing); its status must allow `action`. `samples`: the items
+    the command will look at (`_held_item`), read with the loan."""
+    _read_with_the_lock(session, number, samples)
     person = acting_person(session, ctx)
     if person.role != Role.RESEARCHER:
-        return _curated_loan(session, ctx, number, action, doing)
+        return _loan_for_curator(session, ctx, number, action, doing)
     loan = access.readable_loan(session, person, number)
     require_loan_transition(loan, action)
     return loan
 
 
+def _read_with_the_lock(session: Session, number: str, samples: tuple[str, ...] = ()) -> None:
+    """Declare the loan, and each named sample with its item on the loan, as rows the command
+    looks up by key: on PostgreSQL they come with the writers' lock, not one wait each while it
+    is held (`read_with_the_lock`), and they stay in the session for the write's `apply`."""
+    read_with_the_lock(session, Loan, number)
+    for code in samples:
+        read_with_the_lock(session, LoanItem, (number, code))
+        read_with_the_lock(session, Sample, code)
+
+
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
     """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
+    _read_with_the_lock(session, number)
+    return _loan_for_curator(session, ctx, number, action, doing)
+
+
+def _loan_for_curator(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
+    """`_curated_loan` once its reads are declared."""
     _curator(session, ctx, doing)
     loan = get_loan(session, number)
     require_loan_transition(loan, action)
@@ -490,7 +515,7 @@ def consume(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record mass used by one analysis; destructive use only where the agreement allows it."""
-    loan = _lab_loan(session, ctx, number, "consume", "record consumption")
+    loan = _lab_loan(session, ctx, number, "consume", "record consumption", (sample,))
     item = _held_item(session, number, sample)
     deal = get_agreement(session, loan.agreement)
     if destructive and not deal.destructive_use_allowed:
@@ -531,7 +556,7 @@ def borrower_split(
     occurred_at: datetime | None = None,
 ) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
-    _lab_loan(session, ctx, number, "split", "record borrower splits")
+    _lab_loan(session, ctx, number, "split", "record borrower splits", (parent,))
     item = _held_item(session, number, parent)
     code = child_code(parent, child)
     if session.get(Sample, code) is not None:

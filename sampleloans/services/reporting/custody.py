@@ -4,6 +4,8 @@ institution, with who held what, and the gaps, discrepancies and incidents a rev
 
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -209,7 +211,7 @@ def _custody_rows(
     ):
         if tracked is None or w.sample_code in tracked:
             weighings.setdefault(w.seq, []).append(w)
-    holders = Holders(tracked)
+    known = _Known(session, shipments, weighings, Holders(tracked))
     rows: list[CustodyRow] = []
     findings: list[Finding] = []
     # Core `select`: sqlmodel's is typed for at most four columns
@@ -230,152 +232,229 @@ def _custody_rows(
         .execution_options(yield_per=EVENT_BATCH)
     )
     for event in events:
-        row, found = _custody_row(session, event, shipments, weighings, holders, borrowers)
+        row, found = _custody_row(known, event, borrowers)
         rows.append(row)
         findings.extend(found)
     return rows, findings
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What every event's row may look up: the scope's shipments and weighings by event, who
+    holds each sample so far, and the session (a loan's curator)."""
+
+    session: Session
+    shipments: dict[int, Shipment]
+    weighings: dict[int, list[Weighing]]
+    holders: Holders
+
+
+@dataclass
+class _Cells:
+    """What one event gives its custody row: the cells, a flag and the findings it raises."""
+
+    seq: int
+    fields: dict[str, Any]
+    flag: str = ""
+    found: list[Finding] = field(default_factory=list)
+
+    def finding(self, flag: str, area: str, text: str) -> None:
+        """Flag the row and record a finding about this event."""
+        self.flag = flag
+        self.found.append(Finding(self.seq, area, text))
+
+
+def _items_mass_ug(pairs: list[Any]) -> int:
+    """The total mass of (code, mass_ug) pairs."""
+    return sum(int(m) for _c, m in pairs)
+
+
+def _registered(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A sample enters the vault: its custodian holds it."""
+    known.holders.place([p["code"]], p["custodian"])
+    cells.fields.update(
+        received_by=p["custodian"],
+        location=p["storage_location"],
+        mass_ug=p["mass_ug"],
+        condition=p["condition"],
+    )
+
+
+def _moved(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A sample moves within the vault."""
+    cells.fields.update(location=p["storage_location"])
+
+
+def _transferred(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A gift: custody passes to the recipient for good."""
+    codes = [c for c, _m in p["items"]]
+    cells.fields.update(
+        released_by=known.holders.holder.get(codes[0], ""),
+        received_by=p["recipient"],
+        mass_ug=_items_mass_ug(p["items"]),
+    )
+    known.holders.place(codes, p["recipient"])
+
+
+def _split(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A split in the vault: the children stay with the parent's holder."""
+    known.holders.split(p["parent"], [c for c, _m in p["children"]])
+    cells.fields.update(mass_ug=_items_mass_ug(p["children"]) + int(p["loss_ug"]))
+
+
+def _issued(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A loan is issued: its curator holds the samples until they are shipped."""
+    loan = known.session.get(Loan, p["number"])
+    curator = loan.curator if loan and loan.curator else ""
+    known.holders.place([c for c, _m in p["items"]], curator)
+    cells.fields.update(location=curator, mass_ug=_items_mass_ug(p["items"]))
+
+
+def _shipped(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A shipment leaves: a gap when the sender was not the samples' last holder."""
+    shipment = known.shipments.get(cells.seq)
+    cells.fields.update(container=p["container"], seal=p["seal_number"])
+    if shipment is None:
+        return
+    cells.fields.update(location=shipment.sender)
+    for code, expected in known.holders.ship(
+        cells.seq, p["samples"], shipment.sender, shipment.receiver
+    ):
+        cells.finding(
+            "gap",
+            "gap",
+            f"{shipment.sender} shipped {code} (loan {p['number']}) but its last recorded "
+            f"holder was {expected}",
+        )
+
+
+def _received(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A shipment arrives: a broken seal or a weighing off the expected mass is a finding."""
+    shipment = known.shipments.get(int(p["shipment_seq"]))
+    cells.fields.update(
+        seal_intact="yes" if p["seal_intact"] else "NO",
+        condition=p["condition"],
+        mass_ug=_items_mass_ug(p["weighed"]),
+    )
+    if shipment is not None:
+        cells.fields.update(
+            location=shipment.receiver, container=shipment.container, seal=shipment.seal_number
+        )
+        known.holders.receive(shipment.seq, [c for c, _m in p["weighed"]], shipment.receiver)
+    if not p["seal_intact"]:
+        cells.finding("discrepancy", "seal", f"seal broken on receipt of loan {p['number']}")
+    for w in known.weighings.get(cells.seq, []):
+        if w.expected_ug != w.weighed_ug:
+            diff = w.weighed_ug - w.expected_ug
+            sign = "+" if diff > 0 else "−"
+            cells.finding(
+                "discrepancy",
+                "weighing",
+                f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
+                f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff))})",
+            )
+
+
+def _consumed(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """Mass used by an analysis at the borrower's lab."""
+    destructive = ", destructive" if p["destructive"] else ""
+    cells.fields.update(mass_ug=p["mass_ug"], condition=p["technique"] + destructive)
+
+
+def _split_on_loan(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A split at the borrower's lab (for mounts): the child stays with the parent's holder."""
+    known.holders.split(p["parent"], [p["child"]])
+    cells.fields.update(mass_ug=p["mass_ug"])
+
+
+def _inventory(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """The annual inventory attestation: the mass held."""
+    cells.fields.update(mass_ug=_items_mass_ug(p["held"]))
+
+
+def _incident(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A loss or damage: always a finding."""
+    cells.fields.update(mass_ug=p.get("mass_lost_ug") or None)
+    cells.finding(
+        "incident", "incident", f"{p['incident_kind']} on {p['sample']}: {p['description']}"
+    )
+
+
+def _event_corrected(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A correction of an earlier event's record."""
+    cells.flag = "correction"
+
+
+def _mass_corrected(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
+    """A correction of a recorded mass."""
+    cells.flag = "correction"
+    cells.fields.update(mass_ug=p["new_mass_ug"])
+
+
+_CELLS_OF_KIND: dict[str, Callable[[_Cells, dict[str, Any], _Known], None]] = {
+    "sample.registered": _registered,
+    "sample.moved": _moved,
+    "sample.transferred": _transferred,
+    "sample.split": _split,
+    "loan.issued": _issued,
+    "loan.shipped": _shipped,
+    "loan.received": _received,
+    "loan.consumed": _consumed,
+    "loan.split": _split_on_loan,
+    "loan.inventory": _inventory,
+    "incident.reported": _incident,
+    "event.corrected": _event_corrected,
+    "mass.corrected": _mass_corrected,
+}
+"""What each kind of event puts in its custody row (other kinds: the common cells alone)."""
+
+
 def _custody_row(
-    session: Session,
+    known: _Known,
     event: Any,  # seq, kind, payload, occurred_at, recorded_at, actor, os_user, corrects_seq, …
-    shipments: dict[int, Shipment],
-    weighings: dict[int, list[Weighing]],
-    holders: Holders,
     borrowers: BorrowerMark,
 ) -> tuple[CustodyRow, list[Finding]]:
+    """One event's row of the custody table, and the findings it raises."""
     p: dict[str, Any] = json.loads(event.payload)
-    fields: dict[str, Any] = {
-        "released_by": "",
-        "received_by": "",
-        "location": "",
-        "container": "",
-        "seal": "",
-        "seal_intact": "",
-        "mass_ug": None,
-        "condition": "",
-    }
-    found: list[Finding] = []
-    flag = ""
+    cells = _Cells(
+        event.seq,
+        {
+            "released_by": "",
+            "received_by": "",
+            "location": "",
+            "container": "",
+            "seal": "",
+            "seal_intact": "",
+            "mass_ug": None,
+            "condition": "",
+        },
+    )
     kind = sys.intern(event.kind)  # a few kinds and actors recur on thousands of rows
-    if kind == "sample.registered":
-        holders.place([p["code"]], p["custodian"])
-        fields.update(
-            received_by=p["custodian"],
-            location=p["storage_location"],
-            mass_ug=p["mass_ug"],
-            condition=p["condition"],
-        )
-    elif kind == "sample.moved":
-        fields.update(location=p["storage_location"])
-    elif kind == "sample.transferred":  # a gift: custody passes to the recipient for good
-        codes = [c for c, _m in p["items"]]
-        fields.update(
-            released_by=holders.holder.get(codes[0], ""),
-            received_by=p["recipient"],
-            mass_ug=sum(int(m) for _c, m in p["items"]),
-        )
-        holders.place(codes, p["recipient"])
-    elif kind == "sample.split":
-        holders.split(p["parent"], [c for c, _m in p["children"]])
-        fields.update(mass_ug=sum(int(m) for _c, m in p["children"]) + int(p["loss_ug"]))
-    elif kind == "loan.issued":
-        loan = session.get(Loan, p["number"])
-        curator = loan.curator if loan and loan.curator else ""
-        holders.place([c for c, _m in p["items"]], curator)
-        fields.update(location=curator, mass_ug=sum(int(m) for _c, m in p["items"]))
-    elif kind == "loan.shipped":
-        shipment = shipments.get(event.seq)
-        fields.update(container=p["container"], seal=p["seal_number"])
-        if shipment is not None:
-            fields.update(location=shipment.sender)
-            for code, expected in holders.ship(
-                event.seq, p["samples"], shipment.sender, shipment.receiver
-            ):
-                flag = "gap"
-                found.append(
-                    Finding(
-                        event.seq,
-                        "gap",
-                        f"{shipment.sender} shipped {code} (loan {p['number']}) but its last "
-                        f"recorded holder was {expected}",
-                    )
-                )
-    elif kind == "loan.received":
-        shipment = shipments.get(int(p["shipment_seq"]))
-        weighed = weighings.get(event.seq, [])
-        fields.update(
-            seal_intact="yes" if p["seal_intact"] else "NO",
-            condition=p["condition"],
-            mass_ug=sum(int(m) for _c, m in p["weighed"]),
-        )
-        if shipment is not None:
-            fields.update(
-                location=shipment.receiver,
-                container=shipment.container,
-                seal=shipment.seal_number,
-            )
-            holders.receive(shipment.seq, [c for c, _m in p["weighed"]], shipment.receiver)
-        if not p["seal_intact"]:
-            flag = "discrepancy"
-            found.append(
-                Finding(event.seq, "seal", f"seal broken on receipt of loan {p['number']}")
-            )
-        for w in weighed:
-            if w.expected_ug != w.weighed_ug:
-                flag = "discrepancy"
-                diff = w.weighed_ug - w.expected_ug
-                sign = "+" if diff > 0 else "−"
-                found.append(
-                    Finding(
-                        event.seq,
-                        "weighing",
-                        f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
-                        f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff))})",
-                    )
-                )
-    elif kind in ("loan.consumed", "loan.split"):
-        if kind == "loan.split":
-            holders.split(p["parent"], [p["child"]])
-        fields.update(mass_ug=p["mass_ug"])
-        if kind == "loan.consumed":
-            fields.update(condition=p["technique"] + (", destructive" if p["destructive"] else ""))
-    elif kind == "loan.inventory":
-        fields.update(mass_ug=sum(int(m) for _c, m in p["held"]))
-    elif kind == "incident.reported":
-        flag = "incident"
-        fields.update(mass_ug=p.get("mass_lost_ug") or None)
-        found.append(
-            Finding(
-                event.seq, "incident", f"{p['incident_kind']} on {p['sample']}: {p['description']}"
-            )
-        )
-    elif kind == "event.corrected":
-        flag = "correction"
-    elif kind == "mass.corrected":
-        flag = "correction"
-        fields.update(mass_ug=p["new_mass_ug"])
+    fill = _CELLS_OF_KIND.get(kind)
+    if fill is not None:
+        fill(cells, p, known)
+    session = known.session
     handover = handover_of(session, event) if kind in HANDOVER_KINDS else None
     if handover is not None:
-        fields.update(_handover_fields(handover))
+        cells.fields.update(_handover_fields(handover))
     occurred_at, recorded_at = from_iso(event.occurred_at), from_iso(event.recorded_at)
     description = describe_payload(session, kind, event.seq, event.corrects_seq, p)
     row = CustodyRow(
         seq=event.seq,
         occurred_at=occurred_at,
         kind=kind,
-        label=event_label(kind, p, shipments, event.seq),
+        label=event_label(kind, p, known.shipments, event.seq),
         recorded_by=sys.intern(event.actor),
         os_user=sys.intern(event.os_user),
         description=_with_reason(_with_persons(description, handover), kind, event.reason),
-        flag=flag,
+        flag=cells.flag,
         recorded_at=recorded_at,
         backdated=is_backdated(occurred_at, recorded_at),
         handover=handover,
         by_borrower=borrowers.recorded(kind, p, event.actor),
-        **fields,
+        **cells.fields,
     )
-    return row, found
+    return row, cells.found
 
 
 def event_label(

@@ -13,6 +13,7 @@ from sampleloans.models import (
     EventSubject,
     Incident,
     LedgerEvent,
+    Loan,
     LoanItem,
     Note,
     Sample,
@@ -43,13 +44,26 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
     loan = get_loan(session, request.loan or "")
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
-    items = list(
-        session.exec(
-            select(LoanItem)
-            .where(LoanItem.loan_number == loan.number)
-            .order_by(LoanItem.sample_code)
-        )
+    lines, splits = _lines(session, loan)
+    findings = _findings(session, loan.number)
+    body = ReturnBody(
+        loan=loan.number,
+        status=loan.status,
+        overdue=overdue_returns([loan], now),
+        parties=tuple(loan_parties(session, loan)),
+        agreement=agreement_info(agreement),
+        lines=tuple(lines),
+        total=_return_total(lines),
+        splits=tuple(splits),
+        conditions=tuple(_conditions(session, loan.number)),
+        findings=tuple(sorted(findings, key=lambda f: f.seq)),
     )
+    return body, f"loan {loan.number}"
+
+
+def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLine]]:
+    """A line for every item of the loan (continuations too: the form must agree with
+    `balance --loan`), and a split line for each sample split at the borrower's lab."""
     return_seqs = sorted(
         s.seq
         for s in session.exec(
@@ -59,46 +73,26 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
         )
         if s.received_at is not None
     )
+    receipts = _receipt_seqs(session, loan.number, return_seqs)  # read once, not per weighing
     accepted = {
         w.sample_code: w
         for w in session.exec(
             select(Weighing).where(Weighing.loan_number == loan.number).order_by(col(Weighing.seq))
         )
-        if w.seq in _receipt_seqs(session, loan.number, return_seqs)
+        if w.seq in receipts
     }
-    latest_receipt = max(_receipt_seqs(session, loan.number, return_seqs), default=None)
+    latest_receipt = max(receipts, default=None)
     lines, splits = [], []
-    for item in items:
-        analyses = tuple(
-            Analysis(c.seq, c.occurred_at, c.technique, c.destructive, c.mass_ug)
-            for c in session.exec(
-                select(Consumption)
-                .where(
-                    Consumption.loan_number == loan.number,
-                    Consumption.sample_code == item.sample_code,
-                )
-                .order_by(col(Consumption.seq))
-            )
-        )
+    for item in session.exec(
+        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+    ).all():
         weighing = accepted.get(item.sample_code)
         now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
         sample = session.get(Sample, item.sample_code)
         parent = ""
         if item.source == ItemSource.BORROWER_SPLIT:
             parent = sample.parent_code if sample and sample.parent_code else ""
-            splits.append(
-                SplitLine(
-                    code=item.sample_code,
-                    parent=parent,
-                    mass_ug=item.issued_ug,
-                    consumed_ug=item.consumed_ug,
-                    returned_ug=item.returned_ug,
-                    lost_ug=item.lost_ug,
-                    remaining_ug=item.held_ug,
-                    fate=_fate(item),
-                )
-            )
-        # every item is a line, continuations too: the form must agree with `balance --loan`
+            splits.append(_split_line(item, parent))
         lines.append(
             ReturnLine(
                 code=item.sample_code,
@@ -107,7 +101,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
                 issued_ug=item.issued_ug,
                 transferred_ug=item.transferred_ug,
                 consumed_ug=item.consumed_ug,
-                analyses=analyses,
+                analyses=_analyses(session, loan.number, item.sample_code),
                 returned_now_ug=now_ug,
                 returned_before_ug=item.returned_ug - now_ug,
                 split_ug=item.split_ug,
@@ -115,7 +109,38 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
                 remaining_ug=item.held_ug,
             )
         )
-    conditions = [
+    return lines, splits
+
+
+def _split_line(item: LoanItem, parent: str) -> SplitLine:
+    """A sample split from `parent` at the borrower's lab: its mass and what became of it."""
+    return SplitLine(
+        code=item.sample_code,
+        parent=parent,
+        mass_ug=item.issued_ug,
+        consumed_ug=item.consumed_ug,
+        returned_ug=item.returned_ug,
+        lost_ug=item.lost_ug,
+        remaining_ug=item.held_ug,
+        fate=_fate(item),
+    )
+
+
+def _analyses(session: Session, loan_number: str, sample_code: str) -> tuple[Analysis, ...]:
+    """The analyses that consumed part of one sample on the loan, in recording order."""
+    return tuple(
+        Analysis(c.seq, c.occurred_at, c.technique, c.destructive, c.mass_ug)
+        for c in session.exec(
+            select(Consumption)
+            .where(Consumption.loan_number == loan_number, Consumption.sample_code == sample_code)
+            .order_by(col(Consumption.seq))
+        )
+    )
+
+
+def _conditions(session: Session, loan_number: str) -> list[Finding]:
+    """Each shipment of the loan: its container, seal, and how it arrived (or not yet)."""
+    return [
         Finding(
             s.seq,
             s.direction,
@@ -128,41 +153,41 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
             ),
         )
         for s in session.exec(
-            select(Shipment).where(Shipment.loan_number == loan.number).order_by(col(Shipment.seq))
+            select(Shipment).where(Shipment.loan_number == loan_number).order_by(col(Shipment.seq))
         )
     ]
-    findings = _weighing_findings(session, loan.number)
+
+
+def _findings(session: Session, loan_number: str) -> list[Finding]:
+    """Weighing differences and incidents of the loan, and the corrections recorded of them."""
+    findings = _weighing_findings(session, loan_number)
     # only this loan's incidents: the same sample may have had others in the vault or on
     # another loan, which did not happen on this form's watch
     for incident in session.exec(
-        select(Incident).where(Incident.loan_number == loan.number).order_by(col(Incident.seq))
+        select(Incident).where(Incident.loan_number == loan_number).order_by(col(Incident.seq))
     ):
+        resolution = ": " + incident.resolution if incident.resolution else ""
         findings.append(
             Finding(
                 incident.seq,
                 "incident",
                 f"{incident.kind} on {incident.sample_code}: {incident.description} "
-                f"({incident.status}{': ' + incident.resolution if incident.resolution else ''})",
+                f"({incident.status}{resolution})",
             )
         )
-    for note in session.exec(select(Note).order_by(col(Note.seq))):
-        if note.corrects_seq in {f.seq for f in findings}:
-            findings.append(
-                Finding(note.seq, "correction", f"of event {note.corrects_seq}: {note.text}")
-            )
-    body = ReturnBody(
-        loan=loan.number,
-        status=loan.status,
-        overdue=overdue_returns([loan], now),
-        parties=tuple(loan_parties(session, loan)),
-        agreement=agreement_info(agreement),
-        lines=tuple(lines),
-        total=_return_total(lines),
-        splits=tuple(splits),
-        conditions=tuple(conditions),
-        findings=tuple(sorted(findings, key=lambda f: f.seq)),
-    )
-    return body, f"loan {loan.number}"
+    # the notes correcting these events, and the notes correcting those, and so on (read by
+    # what they correct, not a scan of every note of the ledger)
+    wanted = {f.seq for f in findings}
+    while wanted:
+        notes = session.exec(
+            select(Note).where(col(Note.corrects_seq).in_(sorted(wanted))).order_by(col(Note.seq))
+        ).all()
+        findings.extend(
+            Finding(note.seq, "correction", f"of event {note.corrects_seq}: {note.text}")
+            for note in notes
+        )
+        wanted = {note.seq for note in notes}
+    return findings
 
 
 def _return_total(lines: list[ReturnLine]) -> ReturnLine:
