@@ -55,7 +55,7 @@ class PgServer:
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql)
 
 
 def _server_from_env(url: str) -> PgServer:

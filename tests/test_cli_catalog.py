@@ -2,17 +2,15 @@
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, Run, fingerprint
 from tests.factories import issued_loan, signed_agreement
 
-Run = Callable[..., object]
 OU_SAMPLE = "CE5C0200YJFM00112"
 PARENT = "CE5C0400YJFM00505"
 REGISTER = [

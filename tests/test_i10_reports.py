@@ -22,14 +22,12 @@ from sampleloans.readmodels.report import CustodyBody, ReturnBody
 from sampleloans.services import incidents, loans
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, NOW, OU_PI, ctx_for
+from tests.conftest import COMPLIANCE, NOW, OU_PI, Run, ctx_for
 from tests.factories import held_ug, received_loan, signed_agreement
 
 A, B, C = "CE5C0200YJFM00112", "CE5C0300YJFM00307", "CE5C0500YJFM00415"
 AS_STAFF = ["--as", COMPLIANCE]
 GEN = ["--generated-at", "2025-04-01T09:00:00Z"]
-
-Run = Callable[..., object]
 
 
 def text_of(path: Path) -> str:

@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,10 +20,9 @@ from sampleloans.models import Sample
 from sampleloans.services import agreements, incidents, loans, transfers
 from sampleloans.services.catalog import show_agreement
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, ctx_for, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, Run, ctx_for, fingerprint
 from tests.factories import issued_loan, signed_agreement
 
-Run = Callable[..., object]
 GIFT = "CE5C0400YJFM00507"  # real code, 1.5 g (Guo et al. 2022)
 BEAD = "CE5C0600YJFM00304"
 BACKUP = "CE5C0900YJFM00002"

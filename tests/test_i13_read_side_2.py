@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -34,10 +33,9 @@ from sampleloans.ledger.envelope import from_stored
 from sampleloans.models import Loan, Sample
 from sampleloans.services import loans
 from sampleloans.services.listing import batches, plain_batches
-from tests.conftest import CURATOR, NOW
+from tests.conftest import CURATOR, NOW, Run
 from tests.factories import received_loan, rich_history, signed_agreement
 
-Run = Callable[..., object]
 S1, S2 = "CE5C0200YJFM00112", "CE5C0300YJFM00307"
 
 

@@ -14,10 +14,9 @@ from sampleloans.dates import days_between
 from sampleloans.models import Loan, LoanItem, Sample
 from sampleloans.services import loan_views, loans, standing, transfers
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
-from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, ctx_for
+from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, Run, ctx_for
 from tests.factories import received_loan, rich_history, signed_agreement
 
-Run = Callable[..., object]
 RECALL_DUE = NOW + timedelta(days=20, microseconds=500_000)  # a due time with a fraction
 
 
