@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import loans
@@ -25,13 +25,13 @@ def ledger(engine: Engine, run, cli_env: dict[str, str]) -> Engine:
     return engine
 
 
-def report(runner: CliRunner, out: Path, *args: str) -> object:
+def report(runner: CliRunner, out: Path, *args: str) -> Result:
     """Run `report custody --loan L-2 --out OUT` (or other args)."""
     command = list(args) or ["custody", "--loan", "L-2"]
     return runner.invoke(app, [*AS, "report", *command, "--out", str(out), *GEN])
 
 
-def verify(runner: CliRunner, path: Path) -> object:
+def verify(runner: CliRunner, path: Path) -> Result:
     """Run `verify-document PATH`."""
     return runner.invoke(app, [*AS, "verify-document", str(path)])
 

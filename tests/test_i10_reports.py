@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -35,7 +35,7 @@ def text_of(path: Path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
-def report_cli(runner: CliRunner, out: Path, *args: str, actor: str = COMPLIANCE) -> object:
+def report_cli(runner: CliRunner, out: Path, *args: str, actor: str = COMPLIANCE) -> Result:
     """Run `report ARGS --out OUT` through the CLI."""
     return runner.invoke(app, ["--as", actor, "report", *args, "--out", str(out), *GEN])
 
@@ -101,7 +101,7 @@ def every_case(run: Run) -> None:
         seal_number="R-2",
         samples=[B + "-G1"],
     )
-    run(incidents.record_correction, corrects_seq=seal.seq, text="seal was R-2b")  # type: ignore[attr-defined]
+    run(incidents.record_correction, corrects_seq=seal.seq, text="seal was R-2b")
     run(
         loans.accept_return,
         number="L-1",
@@ -244,7 +244,7 @@ def test_f75_lists_only_this_loans_incidents(engine: Engine, run: Run) -> None:
     envelope = run(
         incidents.report_incident, sample=A, incident_kind="damage", description="chipped"
     )
-    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="cleaned")  # type: ignore[attr-defined]
+    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="cleaned")
     return_part(run, "L-1", [A], "R-1")
     received_loan(run, number="L-2", samples=(A,))
     assert [f.kind for f in return_body(engine, "L-1").findings] == ["incident"]
@@ -354,7 +354,7 @@ def custody_pdf(
     return out
 
 
-def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> object:
+def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> Result:
     """Run `verify-document PATH` as `actor`."""
     return runner.invoke(app, ["--as", actor, "verify-document", str(path)])
 
@@ -437,7 +437,7 @@ def test_verify_document_calls_a_future_date_an_altered_document(
     altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
     result = verify_document(runner, altered)
     assert_one_error_line(result, 1, "altered", "2099-01-01T00:00:00Z")
-    assert "--generated-at" not in result.stderr  # type: ignore[attr-defined]
+    assert "--generated-at" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -459,7 +459,7 @@ def test_verify_document_calls_impossible_metadata_altered(
     altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
     result = verify_document(runner, altered)
     assert_one_error_line(result, 1, "altered", field)
-    assert "--" not in result.stderr  # type: ignore[attr-defined]  # names no option
+    assert "--" not in result.stderr  # names no option
 
 
 @pytest.mark.parametrize(
