@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.services import loans
@@ -34,7 +35,7 @@ def ledger(run, cli_env, monkeypatch):
     return "L-1"
 
 
-def invoke(runner, *args: str):
+def invoke(runner: CliRunner, *args: str):
     return runner.invoke(app, list(args))
 
 

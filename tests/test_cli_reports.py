@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import loans
-from tests.conftest import UOC_PI
+from tests.conftest import UOC_PI, Run
 from tests.factories import rich_history
 
 AS = ["--as", "compliance@naoc.example"]
@@ -19,7 +19,7 @@ GEN = ["--generated-at", "2025-04-01T09:00:00Z"]
 
 
 @pytest.fixture
-def ledger(engine: Engine, run, cli_env: dict[str, str]) -> Engine:
+def ledger(engine: Engine, run: Run, cli_env: dict[str, str]) -> Engine:
     """The factories' varied history, with the CLI pointed at it."""
     rich_history(run)
     return engine
@@ -134,7 +134,7 @@ def test_verify_document_refuses_an_outsider_before_saying_anything_of_the_ledge
 
 
 def test_verify_fails_after_a_later_event_in_scope(
-    ledger: Engine, run, runner: CliRunner, tmp_path: Path
+    ledger: Engine, run: Run, runner: CliRunner, tmp_path: Path
 ) -> None:
     out = tmp_path / "custody.pdf"
     assert report(runner, out).exit_code == 0
@@ -165,7 +165,7 @@ def test_verify_fails_when_one_byte_changes(
 
 
 def test_verify_detects_a_rolled_back_ledger(
-    ledger: Engine, run, runner: CliRunner, tmp_path: Path, db_path: Path
+    ledger: Engine, run: Run, runner: CliRunner, tmp_path: Path, db_path: Path
 ) -> None:
     backup = tmp_path / "old.db"
     ledger.dispose()
@@ -194,7 +194,7 @@ def test_verify_refuses_a_file_that_is_not_a_report(
 
 
 def test_custody_as_of_verifies_and_stays_current(
-    ledger: Engine, run, runner: CliRunner, tmp_path: Path
+    ledger: Engine, run: Run, runner: CliRunner, tmp_path: Path
 ) -> None:
     from tests.factories import LATER
 

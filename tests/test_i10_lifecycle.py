@@ -25,7 +25,7 @@ from sampleloans.models import Loan, LoanItem, Sample
 from sampleloans.services import agreements, incidents, loans, setup
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR, NOW, OU_PI, ctx_for, fingerprint
+from tests.conftest import CURATOR, NOW, OU_PI, Run, ctx_for, fingerprint
 from tests.factories import draft_agreement, issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"  # 20 mg each (data/demo/samples.csv)
@@ -99,31 +99,31 @@ class Refusal:
     clock: str | None = None  # the CLI's clock when not the fixtures' 2025-04-01T09:00:00Z
 
 
-def _received(run) -> None:
+def _received(run: Run) -> None:
     signed_agreement(run)
     received_loan(run)
 
 
-def _issued(run) -> None:
+def _issued(run: Run) -> None:
     signed_agreement(run)
     issued_loan(run)
 
 
-def _returning(run) -> None:
+def _returning(run: Run) -> None:
     _received(run)
     run(loans.release_return, number="L-1", container="box", seal_number="R-1")
 
 
-def _requested(run) -> None:
+def _requested(run: Run) -> None:
     signed_agreement(run)
     run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[S1])
 
 
-def _nothing(run) -> None:
+def _nothing(run: Run) -> None:
     return None
 
 
-def _drafted(run) -> None:
+def _drafted(run: Run) -> None:
     draft_agreement(run)
 
 

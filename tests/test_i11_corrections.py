@@ -25,7 +25,7 @@ from sampleloans.services.corrections import correct_mass
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, ctx_for, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, Run, ctx_for, fingerprint
 from tests.factories import received_loan, signed_agreement
 
 CODE = "CE5C0200YJFM00112"  # 20 mg in the demo catalogue
@@ -33,7 +33,7 @@ ROOT = "CE5C0000YJYX061"  # 12.4 mg, never lent in the fixtures
 PARENT = "CE5C0100YJFM00201"  # 1000 mg
 
 
-def consumed_and_returning(run, consumed: str = "0.5 mg") -> int:
+def consumed_and_returning(run: Run, consumed: str = "0.5 mg") -> int:
     """L-1 (20 mg of CODE) received, `consumed` recorded, the rest released for return; returns
     the consumption's seq."""
     signed_agreement(run)
@@ -50,7 +50,7 @@ def consumed_and_returning(run, consumed: str = "0.5 mg") -> int:
     return envelope.seq
 
 
-def accept(run, weighed: str):
+def accept(run: Run, weighed: str):
     """Accept L-1's return with CODE weighed at `weighed`."""
     return run(
         loans.accept_return,

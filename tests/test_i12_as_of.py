@@ -19,7 +19,7 @@ from sampleloans.cli import app
 from sampleloans.ledger import replay
 from sampleloans.services import history, loans
 from sampleloans.services.reporting import CustodyBody, build_report, make_request
-from tests.conftest import COMPLIANCE, NOW, ctx_for
+from tests.conftest import COMPLIANCE, NOW, Run, ctx_for
 from tests.factories import received_loan, signed_agreement
 
 S1, S2 = "CE5C0200YJFM00112", "CE5C0300YJFM00307"
@@ -35,7 +35,7 @@ def _iso(moment) -> str:
 
 
 @pytest.fixture
-def two_analyses(engine: Engine, run) -> tuple[int, int]:
+def two_analyses(engine: Engine, run: Run) -> tuple[int, int]:
     """Loan L-1 with S1 and S2; S1 analysed at LATE_AT, then S2 back-dated to BACK_AT."""
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))

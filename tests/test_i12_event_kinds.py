@@ -47,7 +47,7 @@ def test_a_new_kind_without_its_parts_is_reported(monkeypatch: pytest.MonkeyPatc
     assert kinds.missing("sample.audited") == []
 
 
-def test_a_part_registered_for_an_unknown_kind_is_reported(monkeypatch) -> None:
+def test_a_part_registered_for_an_unknown_kind_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(DESCRIBERS, "loan.teleported", lambda *_args: "teleported")
     assert "loan.teleported" in kinds.all_kinds()
     assert "payload" in kinds.missing("loan.teleported")

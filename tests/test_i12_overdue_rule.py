@@ -18,7 +18,7 @@ from sampleloans.errors import RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.models import Loan
 from sampleloans.services import loan_views, loans, queries, reporting, standing
-from tests.conftest import COMPLIANCE, NOW, ctx_for
+from tests.conftest import COMPLIANCE, NOW, Run, ctx_for
 from tests.factories import approved_loan, issued_loan, received_loan, signed_agreement
 
 MICRO = timedelta(microseconds=1)
@@ -104,7 +104,7 @@ def test_every_place_agrees_on_an_issued_loan(issued) -> None:
     assert_all(issued, due + timedelta(days=40), True)
 
 
-def test_every_place_agrees_after_an_extension(run, issued) -> None:
+def test_every_place_agrees_after_an_extension(run: Run, issued) -> None:
     old_due = _due_at(issued)
     run(
         loans.extend_loan,
@@ -120,7 +120,7 @@ def test_every_place_agrees_after_an_extension(run, issued) -> None:
     assert_all(issued, new_due + MICRO, True)
 
 
-def test_a_return_in_transit_is_still_overdue(run, engine) -> None:
+def test_a_return_in_transit_is_still_overdue(run: Run, engine: Engine) -> None:
     signed_agreement(run, inventory_interval="P2Y")
     received_loan(run)
     run(loans.release_return, number="L-1", container="N2 box", seal_number="S-2")
@@ -131,7 +131,7 @@ def test_a_return_in_transit_is_still_overdue(run, engine) -> None:
     assert_all(engine, due + MICRO, True)
 
 
-def test_issue_is_refused_exactly_when_the_rule_says_overdue(run, issued) -> None:
+def test_issue_is_refused_exactly_when_the_rule_says_overdue(run: Run, issued) -> None:
     due = _due_at(issued)
     approved_loan(run, number="L-2", samples=("CE5C0300YJFM00307",))
     with pytest.raises(RuleViolation, match="loan L-1 was due"):

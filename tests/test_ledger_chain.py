@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sampleloans import db
@@ -40,7 +41,7 @@ def ledger_id(path: Path) -> str:
         ]
 
 
-def count(engine) -> int:
+def count(engine: Engine) -> int:
     with Session(engine) as session:
         return store.head(session)[0]
 

@@ -22,7 +22,7 @@ from sampleloans.services.reporting import (
     rebuild_at,
 )
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, NOW, OU_PI, UOC_PI, ctx_for
+from tests.conftest import COMPLIANCE, NOW, OU_PI, UOC_PI, Run, ctx_for
 from tests.factories import LATER, rich_history
 
 GENERATED = NOW + timedelta(days=40)
@@ -41,7 +41,7 @@ def text_of(data: bytes) -> str:
 
 
 @pytest.fixture
-def history(engine: Engine, run) -> Engine:
+def history(engine: Engine, run: Run) -> Engine:
     """The varied history of the factories: two loans, a split, an incident, a correction."""
     rich_history(run)
     return engine
@@ -70,7 +70,7 @@ def test_custody_report_lists_parties_items_events_and_the_head(history: Engine)
 
 
 def test_custody_report_highlights_weighing_discrepancies_and_incidents(
-    engine: Engine, run
+    engine: Engine, run: Run
 ) -> None:
     from tests.factories import issued_loan, signed_agreement
 
@@ -122,7 +122,7 @@ def test_return_report_accounts_for_every_microgram(history: Engine) -> None:
     assert "CE5C0300YJFM00307-A" in text
 
 
-def test_overdue_and_inventory_reports(history: Engine, run) -> None:
+def test_overdue_and_inventory_reports(history: Engine, run: Run) -> None:
     late = NOW + timedelta(days=500)
     with db.transaction(history, write=False) as session:
         request = make_request("overdue", institution="UoC")
@@ -152,7 +152,7 @@ def test_same_ledger_same_time_gives_identical_bytes(history: Engine) -> None:
         assert first == second, kind
 
 
-def test_rebuilt_at_an_older_head_gives_the_same_digest(history: Engine, run) -> None:
+def test_rebuilt_at_an_older_head_gives_the_same_digest(history: Engine, run: Run) -> None:
     report = report_of(history, "custody", loan="L-2")
     run(loans.attest_inventory, number="L-2", actor=UOC_PI)
     with db.transaction(history, write=False) as session:
@@ -224,7 +224,7 @@ def test_requests_are_validated() -> None:
         make_request("custody", loan="L-1", sample="X")
 
 
-def test_custody_as_of_shows_the_ledger_then(history: Engine, run) -> None:
+def test_custody_as_of_shows_the_ledger_then(history: Engine, run: Run) -> None:
     run(loans.attest_inventory, number="L-2", actor=UOC_PI, now=LATER)
     full = report_of(history, "custody", loan="L-2")
     with db.transaction(history, write=False) as session:

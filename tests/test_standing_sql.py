@@ -112,7 +112,9 @@ READERS = (
 
 
 @pytest.mark.parametrize("now", MOMENTS, ids=lambda m: m.isoformat())
-def test_overdue_agrees_with_python_over_every_loan(engine: Engine, varied: None, now: datetime):
+def test_overdue_agrees_with_python_over_every_loan(
+    engine: Engine, varied: None, now: datetime
+) -> None:
     for actor, institution, scope in READERS:
         got = _read(engine, standing.overdue, actor, now, institution=institution)
         with db.transaction(engine, write=False) as session:
@@ -176,7 +178,7 @@ def _expected_balance(session: Session) -> tuple[tuple[object, ...], tuple[objec
     return item_total, sample_total
 
 
-def test_collection_balance_agrees_with_python_over_every_row(engine: Engine, varied: None):
+def test_collection_balance_agrees_with_python_over_every_row(engine: Engine, varied: None) -> None:
     balance = _read(engine, standing.mass_balance, COMPLIANCE, NOW)
     assert (balance.scope, balance.subject, balance.items, balance.samples) == (
         "collection",
@@ -197,7 +199,7 @@ def test_collection_balance_agrees_with_python_over_every_row(engine: Engine, va
     assert balance.sample_total.lost_ug > 0 and balance.item_total.consumed_ug > 0
 
 
-def test_collection_balance_of_a_ledger_without_loans(engine: Engine):
+def test_collection_balance_of_a_ledger_without_loans(engine: Engine) -> None:
     balance = _read(engine, standing.mass_balance, CURATOR, NOW)
     with db.transaction(engine, write=False) as session:
         item_total, sample_total = _expected_balance(session)
@@ -210,7 +212,9 @@ def test_collection_balance_of_a_ledger_without_loans(engine: Engine):
 
 
 @pytest.mark.parametrize("now", MOMENTS, ids=lambda m: m.isoformat())
-def test_one_days_left_rule_for_status_and_loan_lists(engine: Engine, varied: None, now: datetime):
+def test_one_days_left_rule_for_status_and_loan_lists(
+    engine: Engine, varied: None, now: datetime
+) -> None:
     rows = _read(engine, loan_views.list_loans, CURATOR, now)
     assert len(rows) == 6
     for row in rows:
