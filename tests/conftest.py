@@ -67,9 +67,8 @@ def engine(db_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def run(engine: Engine) -> Run:
-    """Call a service in its own committed transaction: run(fn, actor=…, now=…, **kwargs)."""
+def run_on(engine: Engine) -> Run:
+    """A `run` on any engine: each call is one committed transaction as `actor` at `now`."""
 
     def call(
         fn: Callable[..., T], /, *, actor: str = CURATOR, now: datetime = NOW, **kw: object
@@ -78,6 +77,12 @@ def run(engine: Engine) -> Run:
             return fn(session, ctx_for(actor, now), **kw)
 
     return call
+
+
+@pytest.fixture
+def run(engine: Engine) -> Run:
+    """Call a service in its own committed transaction: run(fn, actor=…, now=…, **kwargs)."""
+    return run_on(engine)
 
 
 @pytest.fixture

@@ -290,10 +290,10 @@ def test_a_catalogue_depth_beyond_any_real_number_is_refused(
     assert "is not a depth in cm" in lines[0]
 
 
-def test_json_depths_beyond_the_deepest_drill_are_refused(run: object) -> None:
+def test_json_depths_beyond_the_deepest_drill_are_refused(run: Run) -> None:
     for top, bottom in ((0, 10**18), (-5, 10)):
         with pytest.raises(InvalidInput, match="depth: give TOP-BOTTOM"):
-            run(  # type: ignore[operator]
+            run(
                 samples.register_sample, code=f"D{top}", mission="CE-5", mass_ug=1,
                 origin="drill", material_type="r", physical_form="p", purpose_class="research",
                 storage_location="A", depth_top_mm=top, depth_bottom_mm=bottom,
@@ -376,18 +376,18 @@ def test_samples_of_a_mission_may_not_exceed_what_it_returned_import(
     assert lines[0].startswith("line 3: mission CE-5 returned 1731.000 g in all")
 
 
-def register(run: object, code: str, mass_ug: int) -> None:
+def register(run: Run, code: str, mass_ug: int) -> None:
     """Register a CE-5 scoop sample through the service."""
-    run(  # type: ignore[operator]
+    run(
         samples.register_sample, code=code, mission="CE-5", mass_ug=mass_ug, origin="scoop",
         material_type="r", physical_form="p", purpose_class="research", storage_location="A",
     )  # fmt: skip
 
 
-def test_split_children_do_not_count_against_the_mission(run: object) -> None:
+def test_split_children_do_not_count_against_the_mission(run: Run) -> None:
     # only root samples add up to the return: a split moves mass, it does not create it
     register(run, "ROOT1", 1_690_000_000)  # with the ~14 g already registered: 1,704 g
-    run(samples.split_sample, parent="ROOT1", children=[("-01", 1_000_000_000)])  # type: ignore[operator]
+    run(samples.split_sample, parent="ROOT1", children=[("-01", 1_000_000_000)])
     register(run, "ROOT2", 20_000_000)  # 1,724 g: the 1,000 g child is not counted again
     with pytest.raises(RuleViolation, match=r"mission CE-5 returned 1731\.000 g"):
         register(run, "ROOT3", 20_000_000)  # 1,744 g
