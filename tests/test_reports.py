@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sampleloans import db
 from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger import store
-from sampleloans.readmodels.report import ReturnBody
+from sampleloans.readmodels.report import CustodyBody, OverdueBody, Report, ReturnBody
 from sampleloans.reports import layout, render, tables
 from sampleloans.services import loans
 from sampleloans.services.reporting import (
@@ -28,10 +28,18 @@ from tests.factories import LATER, rich_history
 GENERATED = NOW + timedelta(days=40)
 
 
-def report_of(engine: Engine, kind: str, *, actor: str = COMPLIANCE, **scope: object):
+def report_of(
+    engine: Engine,
+    kind: str,
+    *,
+    actor: str = COMPLIANCE,
+    loan: str | None = None,
+    sample: str | None = None,
+    institution: str | None = None,
+) -> Report:
     """Build a report's read model at the head as `actor`."""
     with db.transaction(engine, write=False) as session:
-        request = make_request(kind, **scope)  # type: ignore[arg-type]
+        request = make_request(kind, loan=loan, sample=sample, institution=institution)
         return build_report(session, ctx_for(actor, GENERATED), request, generated_at=GENERATED)
 
 
@@ -50,6 +58,7 @@ def history(engine: Engine, run: Run) -> Engine:
 def test_custody_report_lists_parties_items_events_and_the_head(history: Engine) -> None:
     report = report_of(history, "custody", loan="L-1")
     data = render(report)
+    assert isinstance(report.body, CustodyBody)
     text = text_of(data)
     with db.transaction(history, write=False) as session:
         head_seq, head_hash = store.head(session)
@@ -85,6 +94,7 @@ def test_custody_report_highlights_weighing_discrepancies_and_incidents(
         weighed_ug={"CE5C0200YJFM00112": mass("19.5 mg")},
     )
     report = report_of(engine, "custody", loan="L-1")
+    assert isinstance(report.body, CustodyBody)
     kinds = {f.kind for f in report.body.findings}
     assert {"weighing", "seal"} <= kinds
     text = text_of(render(report))
@@ -94,6 +104,7 @@ def test_custody_report_highlights_weighing_discrepancies_and_incidents(
 
 def test_sample_custody_covers_the_whole_lineage(history: Engine) -> None:
     report = report_of(history, "custody", sample="CE5C0300YJFM00307")
+    assert isinstance(report.body, CustodyBody)
     codes = {i.code for i in report.body.items}
     assert {"CE5C0300YJFM00307", "CE5C0300YJFM00307-A"} <= codes
     assert "lineage" in report.scope_label
@@ -127,6 +138,7 @@ def test_overdue_and_inventory_reports(history: Engine, run: Run) -> None:
     with db.transaction(history, write=False) as session:
         request = make_request("overdue", institution="UoC")
         notice = build_report(session, ctx_for(COMPLIANCE, late), request, generated_at=late)
+    assert isinstance(notice.body, OverdueBody)
     assert [(line.loan, line.what) for line in notice.body.lines] == [
         ("L-2", "inventory"),
         ("L-2", "return"),
@@ -232,6 +244,7 @@ def test_custody_as_of_shows_the_ledger_then(history: Engine, run: Run) -> None:
         past = build_report(
             session, ctx_for(COMPLIANCE, GENERATED), request, generated_at=GENERATED
         )
+    assert isinstance(past.body, CustodyBody) and isinstance(full.body, CustodyBody)
     assert len(past.body.events) < len(full.body.events)
     assert past.head_seq < full.head_seq
     assert "as of" in past.scope_label
@@ -239,6 +252,7 @@ def test_custody_as_of_shows_the_ledger_then(history: Engine, run: Run) -> None:
 
 def test_custody_flags_incidents_and_corrections(history: Engine) -> None:
     report = report_of(history, "custody", sample="CE5C0800YJFM00102")
+    assert isinstance(report.body, CustodyBody)
     flags = {e.flag for e in report.body.events}
     assert "incident" in flags
     assert any(f.kind == "incident" and "vial cracked" in f.text for f in report.body.findings)
