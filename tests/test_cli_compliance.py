@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import loans
@@ -35,7 +35,7 @@ def ledger(run, cli_env, monkeypatch):
     return "L-1"
 
 
-def invoke(runner: CliRunner, *args: str):
+def invoke(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, list(args))
 
 

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import agreements, loans
@@ -19,7 +19,7 @@ S2 = "CE5C0300YJFM00307"
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 

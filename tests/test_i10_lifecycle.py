@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -39,7 +39,7 @@ INTERNAL_NAMES = ("return_in_transit", "in_transit", "ship_return", "accept_retu
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
@@ -299,7 +299,9 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
         "--description",
         "vial chipped",
     )
-    seq = re.search(r"event (\d+)", out).group(1)
+    found = re.search(r"event (\d+)", out)
+    assert found is not None, out
+    seq = found.group(1)
     ok(runner, "incidents", "resolve", seq, "--resolution", "vial replaced")
     ok(runner, "loans", "inventory", "L-1", actor=OU_PI)
 
@@ -363,7 +365,9 @@ def test_partial_returns_at_service_level(engine, run):
     run(loans.release_return, number="L-1", container="box", seal_number="R-2", samples=[S2])
     run(loans.consume, number="L-1", sample=S3, technique="SIMS", mass_ug=1000, destructive=True)
     with db.transaction(engine, write=False) as session:
-        assert session.get(Loan, "L-1").status == "received"
+        loan = session.get(Loan, "L-1")
+        assert loan is not None
+        assert loan.status == "received"
         assert [codes for _s, codes in loans.open_returns(session, "L-1")] == [[S1], [S2]]
     with pytest.raises(Conflict, match="record its arrival with 'loans accept-return L-1'"):
         run(loans.consume, number="L-1", sample=S1, technique="x", mass_ug=1, destructive=True)
@@ -377,9 +381,13 @@ def test_partial_returns_at_service_level(engine, run):
         )
     run(loans.accept_return, number="L-1", seal_intact=True, condition="ok", weighed_ug={S1: 20000})
     with db.transaction(engine, write=False) as session:
-        assert session.get(LoanItem, ("L-1", S1)).state == "returned"
-        assert session.get(LoanItem, ("L-1", S2)).state == "return_in_transit"
-        assert session.get(Sample, S1).custody_state == "vault"
+        first, second = session.get(LoanItem, ("L-1", S1)), session.get(LoanItem, ("L-1", S2))
+        assert first is not None and second is not None
+        assert first.state == "returned"
+        assert second.state == "return_in_transit"
+        sample = session.get(Sample, S1)
+        assert sample is not None
+        assert sample.custody_state == "vault"
     assert verify(engine).ok
 
 
@@ -519,6 +527,7 @@ def test_back_dated_entries_at_service_level(engine, run):
         run(loans.attest_inventory, number="L-1", now=later, occurred_at=NOW + timedelta(days=70))
     with db.transaction(engine, write=False) as session:
         loan = session.get(Loan, "L-1")
+        assert loan is not None
         assert loan.last_event_at == NOW + timedelta(days=75)  # the latest, not the last entered
         assert loan.last_loan_wide_event_at == NOW  # the receipt
     assert verify(engine).ok
@@ -580,9 +589,9 @@ def test_init_ledger_dates_at_service_level(tmp_path):
             occurred_at=started,
         )
     with db.transaction(engine, write=False) as session:
-        assert session.get(Sample, REFERENCE).registered_at == datetime(
-            2020, 12, 16, 17, 59, tzinfo=UTC
-        )
+        reference = session.get(Sample, REFERENCE)
+        assert reference is not None
+        assert reference.registered_at == datetime(2020, 12, 16, 17, 59, tzinfo=UTC)
     # a clock before a mission's return dates its records by the clock (nothing in the future)
     early = tmp_path / "early.db"
     engine2 = db.open_engine(db.url_for_path(early), create=True)

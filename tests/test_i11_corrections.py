@@ -9,11 +9,12 @@ import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
-from typer.testing import CliRunner
+from sqlmodel import SQLModel, select
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -23,6 +24,7 @@ from sampleloans.readmodels.report import ReturnBody
 from sampleloans.services import incidents, loans, samples
 from sampleloans.services.corrections import correct_mass
 from sampleloans.services.reporting import build_report, make_request
+from sampleloans.services.results import LoanWritten
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
 from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, Run, ctx_for, fingerprint
@@ -50,7 +52,7 @@ def consumed_and_returning(run: Run, consumed: str = "0.5 mg") -> int:
     return envelope.seq
 
 
-def accept(run: Run, weighed: str):
+def accept(run: Run, weighed: str) -> LoanWritten:
     """Accept L-1's return with CODE weighed at `weighed`."""
     return run(
         loans.accept_return,
@@ -61,11 +63,12 @@ def accept(run: Run, weighed: str):
     )
 
 
-def row(engine: Engine, model, key):
-    """One projection row (detached copy of its values)."""
+def row(engine: Engine, model: type[SQLModel], key: object) -> dict[str, Any]:
+    """One projection row (detached copy of its values); the row must exist."""
     with db.transaction(engine, write=False) as session:
         found = session.get(model, key)
-        return None if found is None else found.model_dump()
+        assert found is not None, (model.__name__, key)
+        return found.model_dump()
 
 
 def assert_verifies(engine: Engine) -> None:
@@ -268,7 +271,7 @@ def _registration_seq(db_path: Path, code: str) -> int:
 # --- through the CLI ----------------------------------------------------------------------------
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
@@ -398,7 +401,7 @@ def test_import_accepts_a_mass_correction(engine, runner, db_path, tmp_path):
         "condition": "pristine",
         "mass_ug": 3_200,
     }
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"kind": "sample.registered", "actor": CURATOR, "payload": registered},
         {
             "kind": "mass.corrected",
@@ -420,8 +423,8 @@ def test_import_accepts_a_mass_correction(engine, runner, db_path, tmp_path):
     assert ok(runner, "verify").startswith("verify: OK")
     stale = tmp_path / "stale.jsonl"  # old_mass_ug must be the mass in force
     lines[1]["corrects_seq"] = head + 1
-    lines[1]["payload"]["old_mass_ug"] = 3_200  # type: ignore[index]
-    lines[1]["payload"]["new_mass_ug"] = 2_000  # type: ignore[index]
+    lines[1]["payload"]["old_mass_ug"] = 3_200
+    lines[1]["payload"]["new_mass_ug"] = 2_000
     stale.write_text(json.dumps(lines[1]) + "\n", encoding="utf-8")
     before = fingerprint(db_path)
     result = cli(runner, "import", str(stale))

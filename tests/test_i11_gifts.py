@@ -7,10 +7,11 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -30,12 +31,12 @@ TRANSFER = ["samples", "transfer", GIFT, "--to", "MNHN", "--reference", "CNSA gi
 FIRMNESS = ("firm", "likely", "unsure", "illustrative")
 
 
-def invoke(runner: CliRunner, actor: str, *args: str):
+def invoke(runner: CliRunner, actor: str, *args: str) -> Result:
     """Run the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
 
-def as_json(runner: CliRunner, actor: str, *args: str):
+def as_json(runner: CliRunner, actor: str, *args: str) -> Any:
     """A read command's --json output."""
     result = invoke(runner, actor, *args, "--json")
     assert result.exit_code == 0, result.stderr
@@ -164,7 +165,7 @@ def test_import_accepts_a_transfer_and_verify_replays_it(
     cli_env: dict[str, str], engine: Engine, runner: CliRunner, tmp_path: Path
 ) -> None:
     engine.dispose()
-    line = {
+    line: dict[str, Any] = {
         "kind": "sample.transferred",
         "occurred_at": "2022-02-15T08:00:00Z",
         "actor": CURATOR,

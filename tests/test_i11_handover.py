@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -30,7 +30,7 @@ WITNESS = "Claire Dupont"
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
