@@ -103,7 +103,7 @@ NO_LEDGER = {"keys generate", "checkpoint check-consistency", "verify-bag"}
 
 
 def test_the_matrix_covers_every_command() -> None:
-    commands = set(command_paths(typer.main.get_command(app)))  # type: ignore[arg-type]
+    commands = set(command_paths(typer.main.get_command(app)))
     no_ledger = {c for c in commands if c.startswith("keys ")}  # key files; no ledger opened
     assert commands - OWN_LEDGER - NO_LEDGER - no_ledger == set(ARGS)
 
@@ -331,7 +331,7 @@ def neutered(statement: str) -> str:
 
 @pytest.mark.parametrize("name", db.TRIGGER_NAMES)
 def test_a_neutered_trigger_is_named_by_verify(
-    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner, name
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner, name: str
 ) -> None:
     statement = next(s for s in db.APPEND_ONLY_TRIGGERS if f" {name} " in s)
     twin = neutered(statement)

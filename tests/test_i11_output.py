@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from rich.table import Table
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -59,7 +59,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return make_demo(tmp_path_factory.mktemp("out") / "demo")
 
 
-def run(env: dict[str, str], *args: str, columns: int = 120, code: int = 0) -> Any:
+def run(env: dict[str, str], *args: str, columns: int = 120, code: int = 0) -> Result:
     """Invoke the CLI at a terminal width; check the exit code."""
     result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
     assert result.exit_code == code, (args, result.stdout, result.stderr)
@@ -70,7 +70,9 @@ def run(env: dict[str, str], *args: str, columns: int = 120, code: int = 0) -> A
 
 
 @pytest.mark.parametrize("args", CSV_COMMANDS, ids=" ".join)
-def test_csv_has_the_tables_columns_and_one_line_per_row(demo: dict[str, str], args) -> None:
+def test_csv_has_the_tables_columns_and_one_line_per_row(
+    demo: dict[str, str], args: list[str]
+) -> None:
     """RFC 4180 (CRLF), the table's headers, one record per JSON row, cells as in the table."""
     text = run(demo, *args, "--csv").stdout_bytes.decode("utf-8")  # bytes: CRLF as written
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
@@ -89,7 +91,7 @@ def test_csv_quotes_commas_in_a_cell(demo: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("args", BALANCES, ids=" ".join)
-def test_balance_csv_has_the_rows_and_the_total(demo: dict[str, str], args) -> None:
+def test_balance_csv_has_the_rows_and_the_total(demo: dict[str, str], args: list[str]) -> None:
     """balance --csv: the table's rows, the total row last; the collection's two tables."""
     text = run(demo, *args, "--csv").stdout_bytes.decode("utf-8")
     blocks = [b for b in text.split("\r\n\r\n") if b]
@@ -103,7 +105,7 @@ def test_balance_csv_has_the_rows_and_the_total(demo: dict[str, str], args) -> N
 
 
 @pytest.mark.parametrize("args", [*CSV_COMMANDS, BALANCES[1]], ids=" ".join)
-def test_csv_and_json_together_are_refused(demo: dict[str, str], args) -> None:
+def test_csv_and_json_together_are_refused(demo: dict[str, str], args: list[str]) -> None:
     """--csv with --json: exit 2, one Error line, nothing on stdout."""
     result = run(demo, *args, "--csv", "--json", code=2)
     assert result.stdout == ""
@@ -136,7 +138,7 @@ def header_words(env: dict[str, str], args: list[str]) -> list[str]:
 @pytest.mark.parametrize("columns", [80, 100])
 @pytest.mark.parametrize("args", [*CSV_COMMANDS, *BALANCES], ids=" ".join)
 def test_no_column_is_dropped_or_cut_on_a_narrow_terminal(
-    demo: dict[str, str], args, columns
+    demo: dict[str, str], args: list[str], columns: int
 ) -> None:
     """At 80 and 100 columns every header is shown (whole words) and no cell is cut with '…'."""
     text = run(demo, *args, columns=columns).stdout
@@ -151,7 +153,7 @@ def test_no_column_is_dropped_or_cut_on_a_narrow_terminal(
 
 
 @pytest.mark.parametrize("columns", [80, 100])
-def test_status_and_history_keep_their_columns(demo: dict[str, str], columns) -> None:
+def test_status_and_history_keep_their_columns(demo: dict[str, str], columns: int) -> None:
     """The tables of status and custody history keep every column too."""
     status = run(demo, "status", "--institution", "OU", columns=columns).stdout
     assert all(

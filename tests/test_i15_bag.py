@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import bagit
+import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
 import pytest
 
 from tests.conftest import fingerprint
@@ -110,7 +110,7 @@ def test_the_bags_events_restore_to_the_same_head(ledger: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("where", ["data/events.jsonl", "data/tools/verify_ledger.py"])
-def test_one_changed_byte_fails_with_one_line(ledger: dict[str, Any], where) -> None:
+def test_one_changed_byte_fails_with_one_line(ledger: dict[str, Any], where: str) -> None:
     bag_dir = make_bag(ledger)
     target = bag_dir / where
     data = bytearray(target.read_bytes())

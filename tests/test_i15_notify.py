@@ -34,7 +34,7 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Accept the message and keep its recipients and parsed content."""
         message = email.message_from_bytes(envelope.content, policy=default)
-        self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
 
 
@@ -176,7 +176,9 @@ def test_unreachable_server_one_line_exit_3_nothing_recorded(ledger: dict[str, A
         ({"SAMPLELOANS_SMTP_USER": "naoc"}, "SMTP login"),
     ],
 )
-def test_bad_smtp_configuration_one_line_exit_3(ledger: dict[str, Any], extra, words) -> None:
+def test_bad_smtp_configuration_one_line_exit_3(
+    ledger: dict[str, Any], extra: dict[str, str], words: str
+) -> None:
     before = fingerprint(ledger["db"])
     result = notify(smtp_env(ledger, 25, **extra), ledger)
     assert result.exit_code == 3, result.stdout
@@ -207,7 +209,7 @@ def test_outbox_is_a_dry_run(ledger: dict[str, Any], smtp: Any) -> None:
     ]
     message = email.message_from_bytes((outbox / names[1]).read_bytes(), policy=default)
     assert message["To"] == OSAKA_PI
-    assert [a.get_filename() for a in message.iter_attachments()] == [  # type: ignore[attr-defined]
+    assert [a.get_filename() for a in message.iter_attachments()] == [
         "statement-terada-at-osaka-u.example.pdf"
     ]
     assert sent_rows(ledger) == []

@@ -4,6 +4,7 @@ proofs a borrower checks with the public key alone."""
 import io
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +237,9 @@ def test_researchers_get_their_own_institution_only(ledger: dict[str, Any]) -> N
         (["--pi", "nobody@nowhere.example"], 2, "nobody@nowhere.example"),
     ],
 )
-def test_bad_scopes_one_line(ledger: dict[str, Any], args, code, words) -> None:
+def test_bad_scopes_one_line(
+    ledger: dict[str, Any], args: list[str], code: int, words: str
+) -> None:
     result = make_statements(ledger, *args, code=code)
     assert result.stderr.count("\n") == 1 and words in result.stderr
 
@@ -359,7 +362,9 @@ def test_the_stand_alone_verifier_accepts_the_checkpoint_a_statement_names(
     ],
     ids=["non-ascii prev", "non-hex proof", "numbers in proof", "huge seq", "float", "no body"],
 )
-def test_hostile_proof_entries_are_findings_not_tracebacks(ledger: dict[str, Any], damage) -> None:
+def test_hostile_proof_entries_are_findings_not_tracebacks(
+    ledger: dict[str, Any], damage: Callable[[dict[str, Any]], None]
+) -> None:
     (statement,) = service_statements(ledger, pi=OSAKA_PI)
     from sampleloans.reports.statement import proofs_json
 

@@ -50,7 +50,7 @@ def test_loan_detail_contents(run, read, two_loans):
     assert [(c.sample, c.mass_ug) for c in detail.consumptions] == [(S1, 2000)]
     assert [e.reason for e in detail.extensions] == ["downtime"]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        detail.status = "closed"  # type: ignore[misc]
+        detail.status = "closed"
 
 
 def test_loan_detail_overdue(read, two_loans):
