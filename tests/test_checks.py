@@ -6,7 +6,7 @@ import pytest
 
 from sampleloans.errors import Conflict
 from sampleloans.ledger import checks
-from sampleloans.ledger.checks import Snapshot
+from sampleloans.ledger.checks import ItemFigures, SampleFigures, Snapshot
 
 
 def sample(code: str = "S1", **kw: object) -> Row:
@@ -56,7 +56,7 @@ def on_loan(code: str = "S1", loan: str = "L-1", **kw: object) -> Row:
     return sample(code, **values)
 
 
-GOOD_SAMPLES = [
+GOOD_SAMPLES: list[SampleFigures] = [
     sample(),
     sample("S2", vault_ug=40, split_ug=50, consumed_ug=0, lost_ug=10),
     on_loan("S3", loan="L-1"),
@@ -133,7 +133,7 @@ def test_split_balance():
     ],
 )
 def test_item_balance(row):
-    good = [
+    good: list[ItemFigures] = [
         item(),
         item(
             "S2",

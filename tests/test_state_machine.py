@@ -828,9 +828,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.do_borrower_split(number, code, mass)
         elif action == "release_return":
             free = self.holdable_items(number)
-            held = [c for c, i in loan.items.items() if i.state == "held"]
+            held_codes = [c for c, i in loan.items.items() if i.state == "held"]
             chosen: list[str] | None = None
-            if len(free) < len(held) or data.draw(st.booleans(), label="partial"):
+            if len(free) < len(held_codes) or data.draw(st.booleans(), label="partial"):
                 chosen = sorted(data.draw(st.sets(st.sampled_from(free), min_size=1)))
             self.do_release_return(number, chosen)
         elif action == "accept_return":

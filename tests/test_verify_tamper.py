@@ -18,14 +18,14 @@ from sampleloans.ledger import chain
 from sampleloans.services import loans, setup
 from sampleloans.services.verify import VerifyResult, parse_anchor, verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR, NOW, ctx_for
+from tests.conftest import ctx_for, run_on
 from tests.factories import rich_history
 
 FRACTIONS = (0.0, 0.3, 0.6, 0.97, 1.0)
 """Where in the ledger to tamper: first event, early, middle, next-to-last region, the head."""
 
-FIELDS = ("seq", "kind", "payload", "occurred_at", "recorded_at", "actor", "os_user")
-FIELDS += ("corrects_seq", "reason")
+FIELDS: tuple[str, ...] = ("seq", "kind", "payload", "occurred_at", "recorded_at", "actor")
+FIELDS += ("os_user", "corrects_seq", "reason")
 
 
 def position(head: int, fraction: float) -> int:
@@ -43,11 +43,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[int,
             setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
             setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
 
-        def run(fn: Any, *, actor: str = CURATOR, now: Any = NOW, **kw: Any) -> Any:
-            with db.transaction(eng) as session:
-                return fn(session, ctx_for(actor, now), **kw)
-
-        rich_history(run)
+        rich_history(run_on(eng))
         result = verify(eng)
         assert result.ok, result.problems
     finally:
