@@ -443,7 +443,9 @@ def test_inclusion_proofs_of_events_check_against_the_signed_root(
     with engine.connect() as connection:
         kept = checkpoints.latest_checkpoint(connection)
         assert kept is not None and kept.note == note
-        hashes = dict(connection.exec_driver_sql("SELECT seq, hash FROM ledger_event").all())
+        hashes: dict[int, str] = dict(
+            connection.exec_driver_sql("SELECT seq, hash FROM ledger_event").all()
+        )
         for seq in (1, 2, cp.size // 2, cp.size):
             proof = checkpoints.inclusion_proof(connection, seq, cp.size)
             leaf = merkle.leaf_hash(bytes.fromhex(hashes[seq]))

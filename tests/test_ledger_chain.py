@@ -3,7 +3,9 @@
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -134,7 +136,7 @@ def test_one_event_per_successful_call_and_none_per_refused_one(engine, run):
     start = count(engine)
     signed_agreement(run)  # two calls: create and sign
     assert count(engine) == start + 2
-    steps = [
+    steps: list[tuple[Callable[..., object], dict[str, Any]]] = [
         (
             loans.request_loan,
             {"number": "L-1", "agreement": "AG-OU", "pi": OU_PI, "samples": ["CE5C0200YJFM00112"]},
@@ -147,7 +149,7 @@ def test_one_event_per_successful_call_and_none_per_refused_one(engine, run):
         before = count(engine)
         run(service, **kwargs)
         assert count(engine) == before + 1, service.__name__
-    refused = [
+    refused: list[tuple[Callable[..., object], dict[str, Any]]] = [
         (loans.approve_loan, {"number": "L-1"}),
         (loans.issue_loan, {"number": "L-1"}),
         (samples.split_sample, {"parent": "CE5C0200YJFM00112", "children": [("-1", 5)]}),

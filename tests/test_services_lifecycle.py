@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from sampleloans.errors import RuleViolation
 from sampleloans.models import (
@@ -43,7 +43,7 @@ def row(engine: Engine, model: type, key: Any) -> Any:
         return found
 
 
-def rows(engine: Engine, model: type, **where: Any) -> list[Any]:
+def rows(engine: Engine, model: type[SQLModel], **where: Any) -> list[Any]:
     """Projection rows matching equality filters."""
     with Session(engine) as session:
         query = select(model)

@@ -5,7 +5,7 @@ And on clean histories it must find nothing (zero false alarms).
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def tamper(path: Path, *statements: tuple[str, tuple[Any, ...]], restore: bool = True) -> None:
+def tamper(path: Path, *statements: tuple[str, Sequence[Any]], restore: bool = True) -> None:
     """Drop the append-only triggers, run the statements, and (optionally) put them back."""
     connection = connect(path)
     try:
