@@ -7,7 +7,7 @@ and not the other (it had not, although it was recorded earlier). `custody histo
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ MOMENT = NOW + timedelta(days=7)  # between the two dates
 LATER = NOW + timedelta(days=12)
 
 
-def _iso(moment) -> str:
+def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 

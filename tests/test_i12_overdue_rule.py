@@ -17,6 +17,7 @@ from sampleloans.dates import to_iso
 from sampleloans.errors import RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.models import Loan
+from sampleloans.readmodels.report import OverdueBody, ReturnBody
 from sampleloans.services import loan_views, loans, queries, reporting, standing
 from tests.conftest import COMPLIANCE, NOW, Run, ctx_for
 from tests.factories import approved_loan, issued_loan, received_loan, signed_agreement
@@ -44,6 +45,7 @@ def verdicts(engine: Engine, at: datetime, number: str = "L-1") -> dict[str, boo
             session, ctx, reporting.make_request("return", loan=number), generated_at=at
         )
         summary = {row.institution: row.status for row in queries.collection_summary(session, at)}
+        assert isinstance(notice.body, OverdueBody) and isinstance(returns.body, ReturnBody)
         return {
             "rule": rule.return_overdue(loan.status, loan.due_at, at),
             "status": standing.loan_status(session, ctx, loan=number)[0].overdue,
@@ -55,10 +57,9 @@ def verdicts(engine: Engine, at: datetime, number: str = "L-1") -> dict[str, boo
             "loans list": next(
                 r.overdue for r in loan_views.list_loans(session, ctx) if r.number == number
             ),
-            "return report": any(late.loan == number for late in returns.body.overdue),  # type: ignore[union-attr]
+            "return report": any(late.loan == number for late in returns.body.overdue),
             "overdue notice": any(
-                line.loan == number and line.what == "return"
-                for line in notice.body.lines  # type: ignore[union-attr]
+                line.loan == number and line.what == "return" for line in notice.body.lines
             ),
             "summary": "overdue" in summary.get("OU", ""),
             "issue refusal": any(
@@ -74,7 +75,7 @@ def assert_all(engine: Engine, at: datetime, expected: bool, number: str = "L-1"
 
 
 @pytest.fixture
-def issued(run, engine):
+def issued(run: Run, engine: Engine) -> Engine:
     """OU's loan L-1 issued at NOW (period one year); inventories every two years."""
     signed_agreement(run, inventory_interval="P2Y")
     issued_loan(run)
@@ -95,7 +96,7 @@ def test_rule_at_the_boundary_instants() -> None:
     assert rule.days_late(due, due + timedelta(hours=15)) == 1  # a calendar day, in UTC
 
 
-def test_every_place_agrees_on_an_issued_loan(issued) -> None:
+def test_every_place_agrees_on_an_issued_loan(issued: Engine) -> None:
     due = _due_at(issued)
     assert due == NOW.replace(year=2026)
     assert_all(issued, due - MICRO, False)
@@ -104,7 +105,7 @@ def test_every_place_agrees_on_an_issued_loan(issued) -> None:
     assert_all(issued, due + timedelta(days=40), True)
 
 
-def test_every_place_agrees_after_an_extension(run: Run, issued) -> None:
+def test_every_place_agrees_after_an_extension(run: Run, issued: Engine) -> None:
     old_due = _due_at(issued)
     run(
         loans.extend_loan,
@@ -131,7 +132,7 @@ def test_a_return_in_transit_is_still_overdue(run: Run, engine: Engine) -> None:
     assert_all(engine, due + MICRO, True)
 
 
-def test_issue_is_refused_exactly_when_the_rule_says_overdue(run: Run, issued) -> None:
+def test_issue_is_refused_exactly_when_the_rule_says_overdue(run: Run, issued: Engine) -> None:
     due = _due_at(issued)
     approved_loan(run, number="L-2", samples=("CE5C0300YJFM00307",))
     with pytest.raises(RuleViolation, match="loan L-1 was due"):
