@@ -322,7 +322,9 @@ def test_correction_is_a_new_event_and_history_shows_both(engine, db_path, cli_e
         app, ["--as", "curator@naoc.example", "custody", "correct", "5", "--text", "typo in name"]
     )
     assert result.exit_code == 0, result.output
-    seq = int(re.search(r"\(event (\d+)\)", result.stdout).group(1))  # type: ignore[union-attr]
+    found = re.search(r"\(event (\d+)\)", result.stdout)
+    assert found is not None, result.stdout
+    seq = int(found.group(1))
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("SELECT * FROM ledger_event WHERE seq = 5").fetchone() == before
         row = connection.execute(

@@ -310,7 +310,9 @@ def test_cli_corrects_a_consumption_and_every_view_follows(engine, run, runner, 
         code=1,
     )
     out = ok(runner, "custody", "correct", str(seq), "--mass", "0.3 mg", "--reason", "lab log")
-    correction = int(re.search(r"\(event (\d+)\)", out).group(1))  # type: ignore[union-attr]
+    found = re.search(r"\(event (\d+)\)", out)
+    assert found is not None, out
+    correction = int(found.group(1))
     ok(
         runner,
         "loans",

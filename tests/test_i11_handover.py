@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
-from sampleloans.ledger.events import event_from_payload
+from sampleloans.ledger.events import LoanShipped, event_from_payload
 from sampleloans.models import LedgerEvent, Sample
 from sampleloans.readmodels.handover import is_backdated
 from sampleloans.services import loans, samples
@@ -126,7 +126,8 @@ def test_events_written_before_the_fields_read_with_the_defaults(run: Run, engin
         "samples": [S1],
     }
     event = event_from_payload("loan.shipped", old_shipment)
-    assert event.released_by is None  # type: ignore[attr-defined]
+    assert isinstance(event, LoanShipped)
+    assert event.released_by is None
     with db.transaction(engine) as session:
         parties = parties_of(session, "loan.shipped", old_shipment, CURATOR)
     assert parties.released_by == OU_PI  # a return is released by the loan's PI

@@ -73,8 +73,9 @@ def test_payload_pairs_are_typed_records_with_the_same_json() -> None:
         '"released_by":null,"witness":null}'
     )
     back = ev.event_from_payload("loan.issued", {"number": "L-1", "items": [["CE5-A", 20_000]]})
-    assert back.items == [ev.CodeMass(code="CE5-A", mass_ug=20_000)]  # type: ignore[attr-defined]
-    assert type(back.items[0]) is ev.CodeMass  # type: ignore[attr-defined]
+    assert isinstance(back, ev.LoanIssued)
+    assert back.items == [ev.CodeMass(code="CE5-A", mass_ug=20_000)]
+    assert type(back.items[0]) is ev.CodeMass
     pair_kinds = {k for k, cls in ev.EVENT_TYPES.items() if cls.pair_fields}
     assert pair_kinds == {
         "sample.split",

@@ -126,7 +126,9 @@ def test_a_return_in_transit_is_still_overdue(run: Run, engine: Engine) -> None:
     received_loan(run)
     run(loans.release_return, number="L-1", container="N2 box", seal_number="S-2")
     with db.transaction(engine, write=False) as session:
-        assert session.get(Loan, "L-1").status == "return_in_transit"  # type: ignore[union-attr]
+        loan = session.get(Loan, "L-1")
+        assert loan is not None
+        assert loan.status == "return_in_transit"
     due = _due_at(engine)
     assert_all(engine, due, False)
     assert_all(engine, due + MICRO, True)
