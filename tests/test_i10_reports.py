@@ -40,10 +40,16 @@ def report_cli(runner: CliRunner, out: Path, *args: str, actor: str = COMPLIANCE
     return runner.invoke(app, ["--as", actor, "report", *args, "--out", str(out), *GEN])
 
 
-def custody_body(engine: Engine, **scope: str) -> CustodyBody:
+def custody_body(
+    engine: Engine,
+    *,
+    loan: str | None = None,
+    sample: str | None = None,
+    institution: str | None = None,
+) -> CustodyBody:
     """The custody report's read model for one scope, as a compliance officer."""
     with db.transaction(engine, write=False) as session:
-        request = make_request("custody", **scope)  # type: ignore[arg-type]
+        request = make_request("custody", loan=loan, sample=sample, institution=institution)
         report = build_report(session, ctx_for(COMPLIANCE), request, generated_at=NOW)
     assert isinstance(report.body, CustodyBody)
     return report.body
@@ -359,11 +365,11 @@ def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> R
     return runner.invoke(app, ["--as", actor, "verify-document", str(path)])
 
 
-def assert_one_error_line(result: object, exit_code: int, *phrases: str) -> None:
+def assert_one_error_line(result: "Result | Ran", exit_code: int, *phrases: str) -> None:
     """Nothing on stdout, exactly one `Error:` line on stderr, the given exit code."""
-    assert result.exit_code == exit_code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
-    assert result.stdout == ""  # type: ignore[attr-defined]
-    lines = result.stderr.splitlines()  # type: ignore[attr-defined]
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), lines
     for phrase in phrases:
         assert phrase in lines[0]
@@ -432,7 +438,9 @@ def test_verify_document_refusal_prints_nothing_before_the_error(
 def test_verify_document_calls_a_future_date_an_altered_document(
     custody_pdf: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
-    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    metadata = PdfReader(custody_pdf).metadata
+    assert metadata is not None
+    meta = json.loads(str(metadata["/Keywords"]))
     meta["generated_at"] = "2099-01-01T00:00:00Z"
     altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
     result = verify_document(runner, altered)
@@ -454,7 +462,9 @@ def test_verify_document_calls_a_future_date_an_altered_document(
 def test_verify_document_calls_impossible_metadata_altered(
     custody_pdf: Path, runner: CliRunner, tmp_path: Path, field: str, value: object
 ) -> None:
-    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    metadata = PdfReader(custody_pdf).metadata
+    assert metadata is not None
+    meta = json.loads(str(metadata["/Keywords"]))
     meta[field] = value
     altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
     result = verify_document(runner, altered)
