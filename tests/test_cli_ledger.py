@@ -316,7 +316,9 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
         assert "Example: sampleloans" in " ".join(result.stdout.split()), f"{path}: no example"
 
 
-def test_correction_is_a_new_event_and_history_shows_both(engine, db_path, cli_env, runner):
+def test_correction_is_a_new_event_and_history_shows_both(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     before = sqlite3.connect(db_path).execute("SELECT * FROM ledger_event WHERE seq = 5").fetchone()
     result = runner.invoke(
         app, ["--as", "curator@naoc.example", "custody", "correct", "5", "--text", "typo in name"]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from sampleloans import db
@@ -227,7 +228,9 @@ REFUSALS: dict[str, Refusal] = {
 
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
-def test_every_refusal_exits_with_the_readme_code(name, runner, run, db_path, monkeypatch):
+def test_every_refusal_exits_with_the_readme_code(
+    name, runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = REFUSALS[name]
     case.setup(run)
     if case.clock:
@@ -236,12 +239,12 @@ def test_every_refusal_exits_with_the_readme_code(name, runner, run, db_path, mo
     assert not [word for word in INTERNAL_NAMES if word in message], message
 
 
-def test_the_readme_gives_rules_exit_1_and_unparseable_input_exit_2():
+def test_the_readme_gives_rules_exit_1_and_unparseable_input_exit_2() -> None:
     assert readme_code("mass balance") == readme_code("time order") == 1
     assert readme_code("cannot be parsed") == readme_code("unknown record") == 2
 
 
-def test_init_at_in_the_future_is_a_time_order_refusal(runner, tmp_path):
+def test_init_at_in_the_future_is_a_time_order_refusal(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "new.db"
     result = runner.invoke(app, ["--db", str(target), *INIT, "--at", "2025-05-01"])
     assert result.exit_code == readme_code("time order"), result.output
@@ -249,7 +252,7 @@ def test_init_at_in_the_future_is_a_time_order_refusal(runner, tmp_path):
     assert not target.exists()
 
 
-def test_a_loss_larger_than_held_is_a_rule_at_service_level(run):
+def test_a_loss_larger_than_held_is_a_rule_at_service_level(run: Run) -> None:
     _received(run)
     with pytest.raises(RuleViolation, match=r"21\.000 mg is more than the 20\.000 mg"):
         run(
@@ -261,7 +264,7 @@ def test_a_loss_larger_than_held_is_a_rule_at_service_level(run):
         )
 
 
-def test_an_agreement_cannot_end_before_it_was_signed(run):
+def test_an_agreement_cannot_end_before_it_was_signed(run: Run) -> None:
     draft_agreement(run)
     run(agreements.sign_agreement, number="AG-OU", signed_by="x", now=NOW + timedelta(days=2))
     with pytest.raises(RuleViolation, match="cannot end before it was signed"):
@@ -278,7 +281,9 @@ def test_an_agreement_cannot_end_before_it_was_signed(run):
 # --- 19: a partial return blocks nothing else -------------------------------------------------
 
 
-def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path):
+def test_partial_returns_leave_the_rest_of_the_loan_usable(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2, S3))
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "R-1", "--sample", S1)
@@ -346,7 +351,9 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
     assert "verify: OK" in ok(runner, "verify")
 
 
-def test_a_held_sample_used_up_leaves_the_loan_returning(runner, run, db_path):
+def test_a_held_sample_used_up_leaves_the_loan_returning(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     """Nothing held and one return travelling: the loan is return in transit, then returned."""
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))
@@ -358,7 +365,7 @@ def test_a_held_sample_used_up_leaves_the_loan_returning(runner, run, db_path):
     )
 
 
-def test_partial_returns_at_service_level(engine, run):
+def test_partial_returns_at_service_level(engine: Engine, run: Run) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2, S3))
     run(loans.release_return, number="L-1", container="box", seal_number="R-1", samples=[S1])
@@ -394,7 +401,9 @@ def test_partial_returns_at_service_level(engine, run):
 # --- 20 and 21: due dates ---------------------------------------------------------------------
 
 
-def test_a_recall_later_than_due_is_refused_and_points_to_extend(runner, run, db_path):
+def test_a_recall_later_than_due_is_refused_and_points_to_extend(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     _received(run)  # due 2026-04-01T09:00:00Z
     message = refused(runner, db_path, *RECALL, "--due", "2026-05-01", code=1)
     assert message == (
@@ -406,7 +415,9 @@ def test_a_recall_later_than_due_is_refused_and_points_to_extend(runner, run, db
     )
 
 
-def test_an_extension_that_leaves_the_loan_overdue_is_refused(runner, run, db_path, monkeypatch):
+def test_an_extension_that_leaves_the_loan_overdue_is_refused(
+    runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _received(run)  # due 2026-04-01T09:00:00Z
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
     message = refused(runner, db_path, *EXTEND, "--period", "P1M", code=1)
@@ -419,7 +430,7 @@ def test_an_extension_that_leaves_the_loan_overdue_is_refused(runner, run, db_pa
     assert show(runner)["overdue"] is False
 
 
-def test_extension_into_the_past_at_service_level(engine, run):
+def test_extension_into_the_past_at_service_level(engine: Engine, run: Run) -> None:
     _received(run)
     later = datetime(2026, 6, 1, tzinfo=UTC)
     with pytest.raises(
@@ -433,7 +444,9 @@ def test_extension_into_the_past_at_service_level(engine, run):
 # --- 22: back-dated entries, per sample and per loan ------------------------------------------
 
 
-def test_back_dated_entries_are_ordered_per_sample(runner, run, db_path, monkeypatch):
+def test_back_dated_entries_are_ordered_per_sample(
+    runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))  # all on 2025-04-01
     at_clock(monkeypatch, "2025-07-01T00:00:00Z")
@@ -489,7 +502,7 @@ def test_back_dated_entries_are_ordered_per_sample(runner, run, db_path, monkeyp
     assert f"{S2}-G1" not in items
 
 
-def test_back_dated_entries_at_service_level(engine, run):
+def test_back_dated_entries_at_service_level(engine: Engine, run: Run) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))
     later = NOW + timedelta(days=90)
@@ -536,7 +549,9 @@ def test_back_dated_entries_at_service_level(engine, run):
 # --- 23: init dates -------------------------------------------------------------------------------
 
 
-def test_init_in_2026_lets_the_2025_round_be_entered(runner, tmp_path, monkeypatch):
+def test_init_in_2026_lets_the_2025_round_be_entered(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "lab.db"
     monkeypatch.setenv("SAMPLELOANS_DB", str(target))
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
@@ -564,8 +579,8 @@ def test_init_in_2026_lets_the_2025_round_be_entered(runner, tmp_path, monkeypat
 
 
 def test_init_without_at_still_dates_the_reference_samples_by_their_mission(
-    runner, tmp_path, monkeypatch
-):
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "lab.db"
     monkeypatch.setenv("SAMPLELOANS_DB", str(target))
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
@@ -578,7 +593,7 @@ def test_init_without_at_still_dates_the_reference_samples_by_their_mission(
     ok(runner, "samples", "split", REFERENCE, "--child", "-01=20mg", "--at", "2025-04-14")
 
 
-def test_init_ledger_dates_at_service_level(tmp_path):
+def test_init_ledger_dates_at_service_level(tmp_path: Path) -> None:
     engine = db.open_engine(db.url_for_path(tmp_path / "l.db"), create=True)
     started = datetime(2025, 3, 1, tzinfo=UTC)
     with db.transaction(engine) as session:
@@ -604,7 +619,9 @@ def test_init_ledger_dates_at_service_level(tmp_path):
     engine2.dispose()
 
 
-def test_an_imported_history_with_two_returns_in_transit(runner, run, engine, tmp_path):
+def test_an_imported_history_with_two_returns_in_transit(
+    runner: CliRunner, run: Run, engine: Engine, tmp_path: Path
+) -> None:
     """`import` replays partial returns through the same rules: each receipt is the acceptance
     of the return shipment it weighs, even while another travels and the loan stays received."""
     with engine.connect() as connection:

@@ -249,7 +249,9 @@ def drop_triggers(path: Path, *statements: str) -> None:
         connection.close()
 
 
-def test_verify_reports_a_recording_clock_that_went_back(engine, db_path, cli_env, runner):
+def test_verify_reports_a_recording_clock_that_went_back(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     # stamp event 20 as recorded in 1900, then rehash the chain from there so only the clock
     # is wrong (a rewrite without rehashing is caught by the chain already)
     with sqlite3.connect(db_path) as connection:

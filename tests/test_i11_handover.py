@@ -343,7 +343,9 @@ def test_samples_move_cli(run: Run, runner: CliRunner, db_path: Path) -> None:
     assert fingerprint(db_path) == before
 
 
-def test_an_imported_history_line_keeps_its_hand_over_persons(run, runner, tmp_path, engine):
+def test_an_imported_history_line_keeps_its_hand_over_persons(
+    run: Run, runner: CliRunner, tmp_path: Path, engine: Engine
+) -> None:
     """`import` passes the persons of a hand-over line to the same service as the command."""
     signed_agreement(run)
     issued_loan(run)

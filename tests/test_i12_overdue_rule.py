@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -142,7 +143,9 @@ def test_issue_is_refused_exactly_when_the_rule_says_overdue(run: Run, issued: E
     run(loans.issue_loan, number="L-2", now=due)  # at the due instant L-1 is not late yet
 
 
-def test_cli_overdue_and_status_agree_at_the_boundary(issued, runner, cli_env, monkeypatch):
+def test_cli_overdue_and_status_agree_at_the_boundary(
+    issued: Engine, runner: CliRunner, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     due = _due_at(issued)
     for at, late in ((due, False), (due + timedelta(seconds=1), True)):
         monkeypatch.setenv("SAMPLELOANS_NOW", to_iso(at))

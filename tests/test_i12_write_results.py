@@ -22,7 +22,7 @@ ENGINE: list[Any] = []  # the test's ledger, for `cli` to read the head
 
 
 @pytest.fixture(autouse=True)
-def _remember_engine(engine):
+def _remember_engine(engine: Engine) -> None:
     ENGINE[:] = [engine]
 
 
