@@ -229,7 +229,7 @@ REFUSALS: dict[str, Refusal] = {
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
 def test_every_refusal_exits_with_the_readme_code(
-    name, runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = REFUSALS[name]
     case.setup(run)

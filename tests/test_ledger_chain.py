@@ -100,7 +100,7 @@ def test_two_ledgers_with_identical_content_share_no_hash(
     ],
 )
 def test_append_only_triggers_abort_update_and_delete(
-    engine: Engine, db_path: Path, statement
+    engine: Engine, db_path: Path, statement: str
 ) -> None:
     before = raw_events(db_path)
     connection = sqlite3.connect(db_path)
@@ -117,7 +117,7 @@ def test_append_only_triggers_abort_update_and_delete(
     "statement",
     ["UPDATE ledger_meta SET value = 'other'", "DELETE FROM ledger_meta"],
 )
-def test_ledger_meta_is_written_once(engine: Engine, db_path: Path, statement) -> None:
+def test_ledger_meta_is_written_once(engine: Engine, db_path: Path, statement: str) -> None:
     connection = sqlite3.connect(db_path)
     try:
         with pytest.raises(sqlite3.DatabaseError, match="written once"):
@@ -171,12 +171,12 @@ def test_one_event_per_successful_call_and_none_per_refused_one(engine: Engine, 
 
 def test_a_check_failing_after_apply_rolls_back_the_event(
     engine: Engine, run: Run, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from sampleloans.ledger import checks
 
     before = count(engine)
 
-    def broken(_session, _touched):
+    def broken(_session: object, _touched: object) -> list[checks.Violation]:
         return [checks.Violation("test", "sample X", "planted violation")]
 
     monkeypatch.setattr(checks, "check_touched", broken)

@@ -46,8 +46,10 @@ def flip_in_file(path: Path, needle: bytes) -> int:
 
 
 def test_flipped_bytes_in_stored_events_are_detected(
-    engine: Engine, history, db_path: Path
-) -> None:  # noqa: F811
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
     engine.dispose()  # checkpoint: every event is in the main file, none in the -wal
     head = history[0]
     for seq in positions(head):
@@ -68,7 +70,11 @@ def test_flipped_bytes_in_stored_events_are_detected(
         assert named or found(result, "integrity_check", "ledger_event"), seq
 
 
-def test_a_damaged_file_is_reported_not_crashed(engine: Engine, history, db_path: Path) -> None:  # noqa: F811
+def test_a_damaged_file_is_reported_not_crashed(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
     engine.dispose()
     data = bytearray(db_path.read_bytes())
     for offset in range(4096 * 2, 4096 * 2 + 64):  # scribble over a b-tree page header
@@ -82,7 +88,7 @@ def test_a_damaged_file_is_reported_not_crashed(engine: Engine, history, db_path
 
 def test_edits_and_deletions_at_random_positions_are_detected(
     engine: Engine,  # noqa: F811
-    history,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
     db_path: Path,
 ) -> None:
     engine.dispose()

@@ -178,7 +178,7 @@ def test_an_earlier_anchor_still_verifies_after_more_events(
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_any_earlier_anchor_of_a_clean_history_verifies(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     seq = position(history[0], fraction)
     anchor = (seq, event(db_path, seq)["hash"])
@@ -191,7 +191,7 @@ def test_any_earlier_anchor_of_a_clean_history_verifies(
 @pytest.mark.parametrize("restore", [True, False], ids=["trigger-restored", "trigger-left-off"])
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_edited_payload_is_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction, restore
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float, restore: bool
 ) -> None:
     seq = position(history[0], fraction)
     row = event(db_path, seq)
@@ -207,7 +207,7 @@ def test_edited_payload_is_detected(
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_edited_actor_is_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     seq = position(history[0], fraction)
     tamper(db_path, ("UPDATE ledger_event SET actor = 'mallory@x.example' WHERE seq = ?", (seq,)))
@@ -219,7 +219,7 @@ def test_edited_actor_is_detected(
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_edited_and_rehashed_event_is_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     head = history[0]
     seq = position(head, fraction)
@@ -239,7 +239,7 @@ def test_edited_and_rehashed_event_is_detected(
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_rehashed_suffix_is_detected_by_the_anchor(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     head = history[0]
     seq = position(head, fraction)
@@ -266,7 +266,7 @@ def test_rehashed_suffix_is_detected_by_the_anchor(
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_deleted_event_is_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     head = history[0]
     seq = position(head, fraction)
@@ -282,7 +282,7 @@ def test_deleted_event_is_detected(
 
 @pytest.mark.parametrize("fraction", (0.1, 0.3, 0.6, 0.9, 0.99))
 def test_truncated_tail_is_detected_with_the_earlier_anchor(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     head = history[0]
     keep = position(head, fraction)
@@ -363,7 +363,7 @@ PROJECTION_EDITS = {
 
 @pytest.mark.parametrize("sql,expected", PROJECTION_EDITS.values(), ids=PROJECTION_EDITS)
 def test_projection_edited_without_an_event_is_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, sql, expected
+    engine: Engine, history: tuple[int, str], db_path: Path, sql: str, expected: tuple[str, ...]
 ) -> None:
     tamper(db_path, (sql, ()))
     assert found(verify(engine), *expected)
@@ -385,7 +385,7 @@ def test_projection_edit_breaking_conservation_is_also_an_invariant_violation(
 
 @pytest.mark.parametrize("name", db.TRIGGER_NAMES)
 def test_dropped_trigger_is_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, name
+    engine: Engine, history: tuple[int, str], db_path: Path, name: str
 ) -> None:
     connection = sqlite3.connect(db_path)
     try:
@@ -444,7 +444,7 @@ def test_forged_event_with_a_valid_link_is_caught_by_replay(
 
 @pytest.mark.parametrize("gap", [1, 3, 50])
 def test_forged_event_with_a_bad_link_is_caught_by_the_chain(
-    engine: Engine, history: tuple[int, str], db_path: Path, gap
+    engine: Engine, history: tuple[int, str], db_path: Path, gap: int
 ) -> None:
     head, _ = history
     values = list(forged_consumption(event(db_path, head), head + gap, "0" * 64))
@@ -466,7 +466,7 @@ def test_forged_event_before_the_first_is_refused_by_the_schema(
 
 @pytest.mark.parametrize("fraction", FRACTIONS[:-1])
 def test_swapped_events_are_detected(
-    engine: Engine, history: tuple[int, str], db_path: Path, fraction
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
 ) -> None:
     head = history[0]
     seq = min(position(head, fraction), head - 1)
@@ -500,7 +500,7 @@ GOOD_HASH = "0123456789abcdef" * 4
         (f"999999999999:{GOOD_HASH}", (999_999_999_999, GOOD_HASH)),
     ],
 )
-def test_parse_anchor_accepts(text, expected) -> None:
+def test_parse_anchor_accepts(text: str, expected: tuple[int, str]) -> None:
     assert parse_anchor(text) == expected
 
 
@@ -520,6 +520,6 @@ def test_parse_anchor_accepts(text, expected) -> None:
         f"١٢:{GOOD_HASH}",
     ],
 )
-def test_parse_anchor_refuses(text) -> None:
+def test_parse_anchor_refuses(text: str) -> None:
     with pytest.raises(InvalidInput, match=r"is not SEQ:HASH"):
         parse_anchor(text)
