@@ -295,14 +295,14 @@ def platypus_baseline(n: int) -> float:
     import io
 
     from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import SimpleDocTemplate, Table
+    from reportlab.platypus import Flowable, SimpleDocTemplate, Table
 
     data = [
         [str(i), "loan.consumed", "2025-01-01T00:00:00Z", CURATOR, f"spot {i}, 1 µg"]
         for i in range(n)
     ]
     start = time.perf_counter()
-    story = [Table(data[i : i + 500], repeatRows=0) for i in range(0, n, 500)]
+    story: list[Flowable] = [Table(data[i : i + 500], repeatRows=0) for i in range(0, n, 500)]
     SimpleDocTemplate(io.BytesIO(), pagesize=A4).build(story)
     return time.perf_counter() - start
 
@@ -314,6 +314,7 @@ def time_report(path: str, loan: int, *, baseline: bool = True) -> dict[str, flo
     """
     from sampleloans import db as dbm
     from sampleloans.ledger.store import Context
+    from sampleloans.readmodels.report import CustodyBody
     from sampleloans.reports import layout, render
     from sampleloans.services.reporting import build_report, make_request
 
@@ -327,6 +328,7 @@ def time_report(path: str, loan: int, *, baseline: bool = True) -> dict[str, flo
     data = render(report)
     seconds = time.perf_counter() - start
     engine.dispose()
+    assert isinstance(report.body, CustodyBody)  # a custody report
     events = len(report.body.events)
     return {
         "seconds": seconds,

@@ -23,11 +23,15 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bench.generate import CURATOR
 from bench.pg_writers import start_server
 from tests.pgcluster import PgServer
+
+if TYPE_CHECKING:
+    import psycopg
 
 BIN = Path(sys.executable).with_name("sampleloans")
 DEMO_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
@@ -69,11 +73,11 @@ def load_ledger(sqlite_path: Path, url: str) -> int:
     return int(count[0]) if count else 0
 
 
-def _copy_table(source: sqlite3.Connection, target: object, table: str) -> None:
+def _copy_table(source: sqlite3.Connection, target: "psycopg.Connection[Any]", table: str) -> None:
     """COPY one table's rows (the columns both sides have), in primary-key order."""
     columns = [
         str(row[0])
-        for row in target.execute(  # type: ignore[attr-defined]  # a psycopg connection
+        for row in target.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
             "ORDER BY ordinal_position",
             (table,),
@@ -83,7 +87,7 @@ def _copy_table(source: sqlite3.Connection, target: object, table: str) -> None:
     names = [name for name in columns if name in present]
     listed = ", ".join(names)
     rows = source.execute(f"SELECT {listed} FROM {table} ORDER BY rowid")
-    with target.cursor().copy(f"COPY {table} ({listed}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+    with target.cursor().copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
         while batch := rows.fetchmany(COPY_ROWS):
             for row in batch:
                 copy.write_row(row)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sampleloans import db
 from sampleloans.ledger.store import Context
+from sampleloans.readmodels.report import CustodyBody
 from sampleloans.reports import render
 from sampleloans.services import agreements, loans, setup
 from sampleloans.services.reporting import build_report, make_request
@@ -102,6 +103,7 @@ def main() -> None:
 
     pages = len(PdfReader(io.BytesIO(data)).pages)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert isinstance(report.body, CustodyBody)  # a custody report
     print(
         f"{len(report.body.events)} events: read model {t1 - t0:.1f} s, render {t2 - t1:.1f} s, "
         f"{pages} pages, {len(data) / 1e6:.1f} MB, peak RSS {peak_mb:.0f} MB"

@@ -31,6 +31,7 @@ def child(path: Path, baseline: bool) -> None:
     from bench.report_10k import CURATOR, NOW
     from sampleloans import db
     from sampleloans.ledger.store import Context
+    from sampleloans.readmodels.report import CustodyBody
     from sampleloans.services.reporting import build_report, make_request
 
     engine = db.open_engine(db.url_for_path(path))
@@ -49,6 +50,7 @@ def child(path: Path, baseline: bool) -> None:
     total = time.perf_counter() - start
     cpu = time.process_time() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert isinstance(report.body, CustodyBody)  # a custody report
     events = len(report.body.events)
     figures = {
         "events": events,

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 from sqlalchemy import Engine, event
@@ -22,6 +23,16 @@ COMPLIANCE = "compliance@naoc.example"
 OU_PI = "anand@open.example"
 UOC_PI = "muenker@uni-koeln.example"
 BROWN_PI = "pi@brown.example"
+
+T = TypeVar("T")
+
+
+class Run(Protocol):
+    """The `run` fixture: call a service in its own transaction and return what it returns."""
+
+    def __call__(
+        self, fn: Callable[..., T], /, *, actor: str = ..., now: datetime = ..., **kw: object
+    ) -> T: ...
 
 
 def ctx_for(actor: str = CURATOR, now: datetime = NOW) -> Context:
@@ -56,15 +67,22 @@ def engine(db_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def run(engine: Engine) -> Callable[..., object]:
-    """Call a service in its own committed transaction: run(fn, actor=…, now=…, **kwargs)."""
+def run_on(engine: Engine) -> Run:
+    """A `run` on any engine: each call is one committed transaction as `actor` at `now`."""
 
-    def call(fn: Callable[..., object], *, actor: str = CURATOR, now: datetime = NOW, **kw: object):
+    def call(
+        fn: Callable[..., T], /, *, actor: str = CURATOR, now: datetime = NOW, **kw: object
+    ) -> T:
         with db.transaction(engine) as session:
             return fn(session, ctx_for(actor, now), **kw)
 
     return call
+
+
+@pytest.fixture
+def run(engine: Engine) -> Run:
+    """Call a service in its own committed transaction: run(fn, actor=…, now=…, **kwargs)."""
+    return run_on(engine)
 
 
 @pytest.fixture

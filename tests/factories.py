@@ -1,6 +1,5 @@
 """Build agreements and loans through the services (never raw SQL)."""
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -9,9 +8,7 @@ from sampleloans.models import LoanItem
 from sampleloans.services import agreements, incidents, loans
 from sampleloans.services import samples as samples_service
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import NOW
-
-Run = Callable[..., object]
+from tests.conftest import NOW, Run
 
 
 def signed_agreement(
@@ -101,25 +98,38 @@ def issued_loan(
     return number
 
 
-def received_loan(run: Run, **kw: object) -> str:
+def received_loan(
+    run: Run,
+    *,
+    number: str = "L-1",
+    agreement: str = "AG-OU",
+    pi: str = "anand@open.example",
+    samples: tuple[str, ...] = ("CE5C0200YJFM00112",),
+) -> str:
     """An issued loan shipped and received by the borrower."""
-    number = issued_loan(run, **kw)  # type: ignore[arg-type]
+    issued_loan(run, number=number, agreement=agreement, pi=pi, samples=samples)
     run(loans.ship_loan, number=number, container="N2 box", seal_number="S-1")
     run(loans.receive_loan, number=number, seal_intact=True, condition="pristine")
     return number
 
 
-def returned_loan(run: Run, **kw: object) -> str:
+def returned_loan(
+    run: Run,
+    *,
+    number: str = "L-1",
+    agreement: str = "AG-OU",
+    pi: str = "anand@open.example",
+    samples: tuple[str, ...] = ("CE5C0200YJFM00112",),
+) -> str:
     """A received loan released for return and accepted back whole."""
-    number = received_loan(run, **kw)
-    codes = kw.get("samples", ("CE5C0200YJFM00112",))
+    received_loan(run, number=number, agreement=agreement, pi=pi, samples=samples)
     run(loans.release_return, number=number, container="N2 box", seal_number="S-2")
     run(
         loans.accept_return,
         number=number,
         seal_intact=True,
         condition="pristine",
-        weighed_ug={code: held_ug(run, number, code) for code in codes},  # type: ignore[union-attr]
+        weighed_ug={code: held_ug(run, number, code) for code in samples},
     )
     return number
 
@@ -132,7 +142,7 @@ def held_ug(run: Run, number: str, code: str) -> int:
         assert item is not None
         return item.held_ug
 
-    return run(read)  # type: ignore[return-value]
+    return run(read)
 
 
 def rich_history(run: Run) -> None:
@@ -197,12 +207,12 @@ def rich_history(run: Run) -> None:
         description="vial cracked",
         mass_lost_ug=mass("1 mg"),
     )
-    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="vial replaced")  # type: ignore[attr-defined]
+    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="vial replaced")
     run(
         incidents.record_correction,
         corrects_seq=envelope.seq,
         text="the vial was cracked, not lost",
-    )  # type: ignore[attr-defined]
+    )
     run(samples_service.move_sample, code="CE5C0500YJFM00415", storage_location="NAOC N2 cabinet D")
 
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
@@ -55,7 +56,7 @@ class PgServer:
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql)
 
 
 def _server_from_env(url: str) -> PgServer:
@@ -148,7 +149,7 @@ class LocalCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     """Skip with the reason, or fail under CI (where the PostgreSQL tests must run)."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"PostgreSQL tests must run under CI=true: {reason}", pytrace=False)
@@ -171,7 +172,7 @@ def pg_server() -> Iterator[PgServer]:
         _unavailable(f"no initdb/pg_ctl in {', '.join(_bin_dirs())} and no SAMPLELOANS_TEST_PG")
     if os.geteuid() == 0 and not _account_exists(SERVER_ACCOUNT):
         _unavailable(f"running as root and there is no unprivileged account {SERVER_ACCOUNT!r}")
-    cluster = LocalCluster(binaries)  # type: ignore[arg-type]
+    cluster = LocalCluster(binaries)
     try:
         server = cluster.start()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:

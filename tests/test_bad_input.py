@@ -17,7 +17,7 @@ from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.services import setup
 from tests import factories
-from tests.conftest import CURATOR, ctx_for, fingerprint
+from tests.conftest import CURATOR, ctx_for, fingerprint, run_on
 
 S = "CE5C0200YJFM00112"
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
@@ -195,9 +195,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bad-input") / "template.db"
     engine = db.open_engine(db.url_for_path(path), create=True)
 
-    def run(fn, *, actor=CURATOR, now=None, **kw):  # type: ignore[no-untyped-def]
-        with db.transaction(engine) as session:
-            return fn(session, ctx_for(actor), **kw)
+    run = run_on(engine)
 
     with db.transaction(engine) as session:
         setup.init_ledger(session, ctx_for(), curator_name="Li Na")

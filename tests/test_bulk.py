@@ -1,8 +1,10 @@
 """The bulk path: catalogue CSV and history JSON Lines, all or nothing, every bad line named."""
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -30,8 +32,12 @@ def good_row(i: int) -> str:
     return f"BULK{i:04d},CE-5,scoop,,,regolith,powder,research,{i + 1} mg,illustrative,A,,,"
 
 
-def history() -> list[dict[str, object]]:
-    def rec(kind: str, at: str, payload: dict[str, object], reason: str | None = None):
+Record = dict[str, Any]
+"""One history record as parsed JSON: its values are any JSON value."""
+
+
+def history() -> list[Record]:
+    def rec(kind: str, at: str, payload: Record, reason: str | None = None) -> Record:
         return {
             "kind": kind,
             "occurred_at": at,
@@ -93,7 +99,7 @@ def history() -> list[dict[str, object]]:
     ]
 
 
-def jsonl(records: list[object]) -> str:
+def jsonl(records: Sequence[object]) -> str:
     return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
 
 
@@ -160,8 +166,8 @@ def test_bad_history_lines_all_reported_and_nothing_written(
 ) -> None:
     monkeypatch.setenv("SAMPLELOANS_NOW", "2025-05-01T09:00:00Z")
     records: list[object] = list(history())
-    over = dict(records[7])  # type: ignore[arg-type]
-    over["payload"] = {**over["payload"], "mass_ug": 10**12}  # type: ignore[dict-item]
+    over = dict(history()[7])
+    over["payload"] = {**over["payload"], "mass_ug": 10**12}
     records.insert(3, "{not json")  # line 4
     records.insert(5, {**history()[3], "kind": "loan.teleported"})  # line 6
     records.append(over)  # line 11: more than held

@@ -1,12 +1,13 @@
 """Each invariant check on a hand-built snapshot: a broken row is reported, a good one is not."""
 
+from collections.abc import Callable
 from types import SimpleNamespace as Row
 
 import pytest
 
 from sampleloans.errors import Conflict
 from sampleloans.ledger import checks
-from sampleloans.ledger.checks import Snapshot
+from sampleloans.ledger.checks import ItemFigures, SampleFigures, Snapshot, Violation
 
 
 def sample(code: str = "S1", **kw: object) -> Row:
@@ -56,7 +57,7 @@ def on_loan(code: str = "S1", loan: str = "L-1", **kw: object) -> Row:
     return sample(code, **values)
 
 
-GOOD_SAMPLES = [
+GOOD_SAMPLES: list[SampleFigures] = [
     sample(),
     sample("S2", vault_ug=40, split_ug=50, consumed_ug=0, lost_ug=10),
     on_loan("S3", loan="L-1"),
@@ -80,11 +81,13 @@ def good_snapshot() -> Snapshot:
 
 
 @pytest.mark.parametrize("check", checks.ALL_CHECKS, ids=lambda c: c.__name__)
-def test_every_check_is_silent_on_a_good_snapshot(check):
+def test_every_check_is_silent_on_a_good_snapshot(
+    check: Callable[[Snapshot], list[Violation]],
+) -> None:
     assert check(good_snapshot()) == []
 
 
-def test_run_checks_is_silent_on_a_good_snapshot_and_reports_every_break():
+def test_run_checks_is_silent_on_a_good_snapshot_and_reports_every_break() -> None:
     assert checks.run_checks(good_snapshot()) == []
     broken = good_snapshot()
     broken.samples[0].vault_ug -= 1  # conservation
@@ -103,7 +106,7 @@ def test_run_checks_is_silent_on_a_good_snapshot_and_reports_every_break():
         sample(vault_ug=50, on_loan_ug=50, consumed_ug=1),
     ],
 )
-def test_sample_conservation(row):
+def test_sample_conservation(row: SampleFigures) -> None:
     assert checks.check_sample_conservation(Snapshot(samples=GOOD_SAMPLES)) == []
     (violation,) = checks.check_sample_conservation(Snapshot(samples=[row]))
     assert violation.check == "mass_conservation"
@@ -111,7 +114,7 @@ def test_sample_conservation(row):
     assert f"vault {row.vault_ug}" in violation.message
 
 
-def test_split_balance():
+def test_split_balance() -> None:
     parent = sample("P", vault_ug=50, split_ug=50)
     good = Snapshot(samples=[parent], children={"P": [sample("P-1", initial_mass_ug=50)]})
     assert checks.check_split_balance(good) == []
@@ -132,8 +135,8 @@ def test_split_balance():
         item(held_ug=0, transferred_ug=50, split_ug=49),
     ],
 )
-def test_item_balance(row):
-    good = [
+def test_item_balance(row: ItemFigures) -> None:
+    good: list[ItemFigures] = [
         item(),
         item(
             "S2",
@@ -171,7 +174,7 @@ def test_item_balance(row):
         ([sample()], [item(held_ug=100)], "0 µg on loan but its loan items hold 100 µg"),
     ],
 )
-def test_custody(samples_, items_, expected):
+def test_custody(samples_: list[SampleFigures], items_: list[ItemFigures], expected: str) -> None:
     good = Snapshot(
         samples=[sample(), on_loan("S3")],
         items=[item("S3"), item("S1", loan="L-0", state="returned", held_ug=0, returned_ug=100)],
@@ -184,7 +187,7 @@ def test_custody(samples_, items_, expected):
 
 
 @pytest.mark.parametrize("purpose", ["permanent", "backup"])
-def test_never_lent(purpose):
+def test_never_lent(purpose: str) -> None:
     good = Snapshot(
         samples=[sample(purpose_class=purpose), sample("S2")],
         items=[item("S2"), item("S1", issued_ug=0, held_ug=0, state="requested")],
@@ -200,7 +203,7 @@ def test_never_lent(purpose):
     "frozen,open_incident,broken",
     [(False, False, False), (True, True, False), (True, False, True), (False, True, True)],
 )
-def test_frozen(frozen, open_incident, broken):
+def test_frozen(frozen: bool, open_incident: bool, broken: bool) -> None:
     snapshot = Snapshot(
         samples=[sample(frozen=frozen)], open_incident_samples={"S1"} if open_incident else set()
     )
@@ -212,7 +215,7 @@ def test_frozen(frozen, open_incident, broken):
 
 
 @pytest.mark.parametrize("issued,broken", [(0, False), (100, False), (101, True), (10**9, True)])
-def test_agreement_mass(issued, broken):
+def test_agreement_mass(issued: int, broken: bool) -> None:
     snapshot = Snapshot(
         agreements=[Row(number="AG", max_total_mass_ug=100)],
         agreement_issued_ug={"AG": issued},
@@ -234,7 +237,7 @@ def test_agreement_mass(issued, broken):
         ("closed", 100, True),
     ],
 )
-def test_closed_loans(status, held, broken):
+def test_closed_loans(status: str, held: int, broken: bool) -> None:
     snapshot = Snapshot(
         loans=[Row(number="L-1", status=status)],
         items=[item(held_ug=held), item("S2", held_ug=0, returned_ug=100)],
@@ -256,7 +259,7 @@ def test_closed_loans(status, held, broken):
         ("close", "settled"),
     ],
 )
-def test_require_loan_transition(action, allowed):
+def test_require_loan_transition(action: str, allowed: str) -> None:
     checks.require_loan_transition(Row(number="L-1", status=allowed), action)
     for status in ("requested", "approved", "issued", "in_transit", "received", "closed"):
         if status in checks.LOAN_TRANSITIONS[action]:
@@ -265,7 +268,7 @@ def test_require_loan_transition(action, allowed):
             checks.require_loan_transition(Row(number="L-1", status=status), action)
 
 
-def test_every_check_is_listed_in_all_checks():
+def test_every_check_is_listed_in_all_checks() -> None:
     defined = {
         name for name in dir(checks) if name.startswith("check_") and name != "check_touched"
     }

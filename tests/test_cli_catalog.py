@@ -2,17 +2,16 @@
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, Run, fingerprint
 from tests.factories import issued_loan, signed_agreement
 
-Run = Callable[..., object]
 OU_SAMPLE = "CE5C0200YJFM00112"
 PARENT = "CE5C0400YJFM00505"
 REGISTER = [
@@ -28,12 +27,12 @@ AGREEMENT = [
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
 
-def invoke(runner: CliRunner, actor: str, *args: str):
+def invoke(runner: CliRunner, actor: str, *args: str) -> Result:
     """Run the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
 
-def as_json(runner: CliRunner, actor: str, *args: str):
+def as_json(runner: CliRunner, actor: str, *args: str) -> Any:
     """Run a read command with --json and parse its output."""
     result = invoke(runner, actor, *args, "--json")
     assert result.exit_code == 0, result.stderr

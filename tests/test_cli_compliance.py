@@ -5,11 +5,12 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import loans
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, Run
 from tests.factories import LATER, received_loan, signed_agreement
 
 SAMPLE = "CE5C0200YJFM00112"
@@ -17,7 +18,7 @@ CONSUMED = mass("2.5 mg")
 
 
 @pytest.fixture
-def ledger(run, cli_env, monkeypatch):
+def ledger(run: Run, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     """OU's loan L-1 of one 20 mg sample, received at NOW, 2.5 mg consumed 30 days later."""
     signed_agreement(run)
     received_loan(run)
@@ -34,11 +35,11 @@ def ledger(run, cli_env, monkeypatch):
     return "L-1"
 
 
-def invoke(runner, *args: str):
+def invoke(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, list(args))
 
 
-def test_history_of_a_loan_as_table_and_json(runner, ledger):
+def test_history_of_a_loan_as_table_and_json(runner: CliRunner, ledger: str) -> None:
     result = invoke(runner, "--as", OU_PI, "custody", "history", "--loan", "L-1")
     assert result.exit_code == 0, result.stderr
     assert (
@@ -61,7 +62,7 @@ def test_history_of_a_loan_as_table_and_json(runner, ledger):
     assert data["replayed_state"] is None and data["subject_key"] == "L-1"
 
 
-def test_history_of_a_sample_and_an_institution(runner, ledger):
+def test_history_of_a_sample_and_an_institution(runner: CliRunner, ledger: str) -> None:
     result = invoke(runner, "--as", CURATOR, "custody", "history", "--sample", SAMPLE, "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -73,7 +74,7 @@ def test_history_of_a_sample_and_an_institution(runner, ledger):
     assert "agreement signed" in result.stdout and "person added" in result.stdout
 
 
-def test_history_as_of_shows_the_earlier_state(runner, ledger):
+def test_history_as_of_shows_the_earlier_state(runner: CliRunner, ledger: str) -> None:
     args = ["--as", COMPLIANCE, "custody", "history", "--sample", SAMPLE]
     before = invoke(runner, *args, "--as-of", "2025-04-15", "--json")
     assert before.exit_code == 0, before.stderr
@@ -90,7 +91,7 @@ def test_history_as_of_shows_the_earlier_state(runner, ledger):
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: --as-of:")
 
 
-def test_history_refusals(runner, ledger):
+def test_history_refusals(runner: CliRunner, ledger: str) -> None:
     other = invoke(runner, "--as", UOC_PI, "custody", "history", "--loan", "L-1")
     assert other.exit_code == 2 and "loan 'L-1' not found among the records" in other.stderr
     none = invoke(runner, "--as", CURATOR, "custody", "history")
@@ -99,7 +100,7 @@ def test_history_refusals(runner, ledger):
     assert missing.exit_code == 2
 
 
-def test_balance_of_a_loan(runner, ledger):
+def test_balance_of_a_loan(runner: CliRunner, ledger: str) -> None:
     result = invoke(runner, "--as", COMPLIANCE, "balance", "--loan", "L-1", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -113,7 +114,7 @@ def test_balance_of_a_loan(runner, ledger):
     assert "✓" in table.stdout and "17.500 mg" in table.stdout
 
 
-def test_balance_of_a_lineage_and_the_collection(runner, ledger):
+def test_balance_of_a_lineage_and_the_collection(runner: CliRunner, ledger: str) -> None:
     result = invoke(runner, "--as", OU_PI, "balance", "--sample", SAMPLE, "--json")
     assert result.exit_code == 0, result.stderr
     (sample,) = json.loads(result.stdout)["sample_balance"]["rows"]
@@ -125,7 +126,9 @@ def test_balance_of_a_lineage_and_the_collection(runner, ledger):
     assert refused.exit_code == 4
 
 
-def test_overdue_after_the_clock_moves(runner, ledger, monkeypatch):
+def test_overdue_after_the_clock_moves(
+    runner: CliRunner, ledger: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     quiet = invoke(runner, "--as", COMPLIANCE, "overdue", "--json")
     assert quiet.exit_code == 0 and json.loads(quiet.stdout) == []
     monkeypatch.setenv("SAMPLELOANS_NOW", "2026-04-13T12:00:00Z")  # due 2026-04-01 09:00
@@ -144,7 +147,7 @@ def test_overdue_after_the_clock_moves(runner, ledger, monkeypatch):
     assert invoke(runner, "--as", UOC_PI, "overdue", "--institution", "OU").exit_code == 2
 
 
-def test_status_for_a_researcher(runner, ledger):
+def test_status_for_a_researcher(runner: CliRunner, ledger: str) -> None:
     result = invoke(runner, "--as", OU_PI, "status", "--json")
     assert result.exit_code == 0, result.stderr
     (loan,) = json.loads(result.stdout)["loans"]
@@ -164,7 +167,7 @@ def test_status_for_a_researcher(runner, ledger):
     assert "Loan L-1" in table.stdout and "326 days left" in table.stdout
 
 
-def test_status_refusals(runner, ledger):
+def test_status_refusals(runner: CliRunner, ledger: str) -> None:
     other = invoke(runner, "--as", UOC_PI, "status", "--loan", "L-1")
     assert other.exit_code == 2 and other.stderr.startswith("Error: loan 'L-1' not found")
     staff = invoke(runner, "--as", COMPLIANCE, "status")
@@ -175,7 +178,7 @@ def test_status_refusals(runner, ledger):
     assert nobody.exit_code == 4
 
 
-def test_status_does_not_import_reportlab(ledger, cli_env):
+def test_status_does_not_import_reportlab(ledger: str, cli_env: dict[str, str]) -> None:
     # a fresh interpreter: popping modules here would break later tests' reportlab classes
     code = (
         "import sys\n"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
@@ -108,7 +109,9 @@ def test_init_with_unknown_institution_leaves_no_file(tmp_path: Path, runner: Cl
     assert not list(tmp_path.iterdir())
 
 
-def test_verify_clean_ledger_and_print_head(engine, cli_env, runner: CliRunner) -> None:
+def test_verify_clean_ledger_and_print_head(
+    engine: Engine, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     result = runner.invoke(app, [*STAFF, "verify"])
     assert result.exit_code == 0, result.output
     assert "verify: OK" in result.stdout
@@ -122,7 +125,9 @@ def test_verify_clean_ledger_and_print_head(engine, cli_env, runner: CliRunner) 
     assert report["head"] == head.stdout.strip()
 
 
-def test_verify_names_a_value_changed_with_raw_sqlite(engine, db_path, cli_env, runner) -> None:
+def test_verify_names_a_value_changed_with_raw_sqlite(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     with sqlite3.connect(db_path) as connection:
         connection.execute(
             "UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = 'CE5C0000YJYX061'"
@@ -135,7 +140,9 @@ def test_verify_names_a_value_changed_with_raw_sqlite(engine, db_path, cli_env, 
     assert "sample CE5C0000YJYX061: initial 12400 µg ≠ vault 12399" in result.stdout
 
 
-def test_verify_catches_an_edited_event_and_rollback(engine, db_path, cli_env, runner) -> None:
+def test_verify_catches_an_edited_event_and_rollback(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     head = runner.invoke(app, [*STAFF, "verify", "--print-head"]).stdout.strip()
     with sqlite3.connect(db_path) as connection:
         connection.execute("DROP TRIGGER ledger_event_no_update")
@@ -153,7 +160,9 @@ def test_verify_catches_an_edited_event_and_rollback(engine, db_path, cli_env, r
     assert f"the ledger ends at event {seq} but the anchor is event {seq + 5}" in too_far.stdout
 
 
-def test_verify_bad_anchor_is_usage_error(engine, cli_env, runner) -> None:
+def test_verify_bad_anchor_is_usage_error(
+    engine: Engine, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     result = runner.invoke(app, [*STAFF, "verify", "--anchor", "12:xyz"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: anchor: '12:xyz' is not SEQ:HASH")
@@ -275,7 +284,7 @@ def test_help_does_not_import_heavy_modules(command: str) -> None:
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 
-def test_writes_need_an_actor(engine, cli_env, runner) -> None:
+def test_writes_need_an_actor(engine: Engine, cli_env: dict[str, str], runner: CliRunner) -> None:
     result = runner.invoke(app, ["loans", "approve", "L-1"])
     assert result.exit_code == 4
     assert result.stderr == (
@@ -283,7 +292,9 @@ def test_writes_need_an_actor(engine, cli_env, runner) -> None:
     )
 
 
-def test_unregistered_actor_is_refused(engine, db_path, cli_env, runner) -> None:
+def test_unregistered_actor_is_refused(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     before = fingerprint(db_path)
     result = runner.invoke(app, ["--as", "nobody@example.org", "loans", "approve", "L-1"])
     assert result.exit_code == 4
@@ -305,13 +316,17 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
         assert "Example: sampleloans" in " ".join(result.stdout.split()), f"{path}: no example"
 
 
-def test_correction_is_a_new_event_and_history_shows_both(engine, db_path, cli_env, runner):
+def test_correction_is_a_new_event_and_history_shows_both(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     before = sqlite3.connect(db_path).execute("SELECT * FROM ledger_event WHERE seq = 5").fetchone()
     result = runner.invoke(
         app, ["--as", "curator@naoc.example", "custody", "correct", "5", "--text", "typo in name"]
     )
     assert result.exit_code == 0, result.output
-    seq = int(re.search(r"\(event (\d+)\)", result.stdout).group(1))  # type: ignore[union-attr]
+    found = re.search(r"\(event (\d+)\)", result.stdout)
+    assert found is not None, result.stdout
+    seq = int(found.group(1))
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("SELECT * FROM ledger_event WHERE seq = 5").fetchone() == before
         row = connection.execute(

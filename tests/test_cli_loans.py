@@ -5,12 +5,13 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import agreements, loans
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, OU_PI, UOC_PI, fingerprint
+from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, OU_PI, UOC_PI, Run, fingerprint
 from tests.factories import issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"
@@ -19,7 +20,7 @@ S2 = "CE5C0300YJFM00307"
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
@@ -58,7 +59,7 @@ def event_seq(line: str) -> int:
 # --- the whole life of a loan -----------------------------------------------------------------
 
 
-def test_full_lifecycle_through_the_cli(runner, run, db_path):
+def test_full_lifecycle_through_the_cli(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     out = ok(
         runner,
@@ -209,7 +210,7 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     assert detail["closed_at"] == "2025-04-01T09:00:00Z"
 
 
-def test_show_table_and_list(runner, run):
+def test_show_table_and_list(runner: CliRunner, run: Run) -> None:
     signed_agreement(run)
     received_loan(run)
     out = ok(runner, "loans", "show", "L-1")
@@ -246,7 +247,9 @@ def test_show_table_and_list(runner, run):
     assert json.loads(ok(runner, "loans", "list", "--status", "closed", "--json")) == []
 
 
-def test_overdue_loan_shows_days_overdue(runner, run, monkeypatch):
+def test_overdue_loan_shows_days_overdue(
+    runner: CliRunner, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     signed_agreement(run)
     received_loan(run)
     monkeypatch.setenv("SAMPLELOANS_NOW", "2026-05-01T09:00:00Z")
@@ -255,7 +258,7 @@ def test_overdue_loan_shows_days_overdue(runner, run, monkeypatch):
     assert "(overdue by 30 days)" in ok(runner, "loans", "show", "L-1")
 
 
-def test_recall_brings_the_due_date_forward(runner, run):
+def test_recall_brings_the_due_date_forward(runner: CliRunner, run: Run) -> None:
     signed_agreement(run)
     received_loan(run)
     out = ok(runner, "loans", "recall", "L-1", "--due", "2025-06-30T00:00:00Z", "--reason", "audit")
@@ -265,7 +268,9 @@ def test_recall_brings_the_due_date_forward(runner, run):
     assert detail["due_at"] == "2025-06-30T00:00:00Z"
 
 
-def test_at_option_records_the_given_time(runner, run, monkeypatch):
+def test_at_option_records_the_given_time(
+    runner: CliRunner, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     signed_agreement(run)
     run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[S1])
     monkeypatch.setenv("SAMPLELOANS_NOW", "2025-04-03T09:00:00Z")
@@ -273,7 +278,7 @@ def test_at_option_records_the_given_time(runner, run, monkeypatch):
     assert show(runner)["approved_at"] == "2025-04-02T10:30:00Z"
 
 
-def test_partial_return_keeps_the_loan_received(runner, run):
+def test_partial_return_keeps_the_loan_received(runner: CliRunner, run: Run) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "S-2", "--sample", S2)
@@ -300,7 +305,7 @@ def test_partial_return_keeps_the_loan_received(runner, run):
 # --- refusals: exact message, exit code, nothing written ---------------------------------------
 
 
-def test_request_refusals(runner, run, db_path):
+def test_request_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     refused(
         runner,
@@ -346,7 +351,7 @@ def test_request_refusals(runner, run, db_path):
     assert fingerprint(db_path) == before
 
 
-def test_approve_twice_is_refused(runner, run, db_path):
+def test_approve_twice_is_refused(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[S1])
     ok(runner, "loans", "approve", "L-1")
@@ -359,7 +364,9 @@ def test_approve_twice_is_refused(runner, run, db_path):
     )
 
 
-def test_issue_under_a_pending_agreement_is_refused(runner, run, db_path):
+def test_issue_under_a_pending_agreement_is_refused(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     run(
         agreements.create_agreement,
         number="AG-BR",
@@ -381,7 +388,7 @@ def test_issue_under_a_pending_agreement_is_refused(runner, run, db_path):
     )
 
 
-def test_ship_before_issue_is_refused(runner, run, db_path):
+def test_ship_before_issue_is_refused(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[S1])
     refused(
@@ -393,7 +400,9 @@ def test_ship_before_issue_is_refused(runner, run, db_path):
     )
 
 
-def test_receive_with_a_malformed_weighing_is_refused(runner, run, db_path):
+def test_receive_with_a_malformed_weighing_is_refused(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     issued_loan(run)
     run(loans.ship_loan, number="L-1", container="box", seal_number="S-1")
@@ -413,7 +422,9 @@ def test_receive_with_a_malformed_weighing_is_refused(runner, run, db_path):
     )
 
 
-def test_destructive_use_forbidden_by_the_agreement(runner, run, db_path):
+def test_destructive_use_forbidden_by_the_agreement(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run, destructive=False)
     received_loan(run)
     refused(
@@ -450,7 +461,9 @@ def test_destructive_use_forbidden_by_the_agreement(runner, run, db_path):
     )
 
 
-def test_consume_more_than_held_and_a_bare_number(runner, run, db_path):
+def test_consume_more_than_held_and_a_bare_number(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run)
     refused(
@@ -490,7 +503,7 @@ def test_consume_more_than_held_and_a_bare_number(runner, run, db_path):
     assert fingerprint(db_path) == before
 
 
-def test_split_refusals(runner, run, db_path):
+def test_split_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     received_loan(run)
     refused(
@@ -509,7 +522,7 @@ def test_split_refusals(runner, run, db_path):
     )
 
 
-def test_return_before_receipt_is_refused(runner, run, db_path):
+def test_return_before_receipt_is_refused(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     issued_loan(run)
     refused(
@@ -521,7 +534,9 @@ def test_return_before_receipt_is_refused(runner, run, db_path):
     )
 
 
-def test_accept_return_with_a_shortfall_is_refused(runner, run, db_path):
+def test_accept_return_with_a_shortfall_is_refused(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run)
     run(loans.release_return, number="L-1", container="box", seal_number="S-2")
@@ -562,7 +577,7 @@ def test_accept_return_with_a_shortfall_is_refused(runner, run, db_path):
     )
 
 
-def test_extend_beyond_the_maximum_is_refused(runner, run, db_path):
+def test_extend_beyond_the_maximum_is_refused(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run, max_extensions=1)
     received_loan(run)
     args = [
@@ -582,7 +597,7 @@ def test_extend_beyond_the_maximum_is_refused(runner, run, db_path):
     )
 
 
-def test_recall_into_the_past_is_refused(runner, run, db_path):
+def test_recall_into_the_past_is_refused(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     received_loan(run)
     refused(
@@ -595,7 +610,9 @@ def test_recall_into_the_past_is_refused(runner, run, db_path):
     )
 
 
-def test_inventory_by_a_compliance_officer_is_refused(runner, run, db_path):
+def test_inventory_by_a_compliance_officer_is_refused(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run)
     refused(
@@ -609,7 +626,9 @@ def test_inventory_by_a_compliance_officer_is_refused(runner, run, db_path):
     )
 
 
-def test_settle_with_mass_still_held_and_close_before_settle(runner, run, db_path):
+def test_settle_with_mass_still_held_and_close_before_settle(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run)
     refused(
@@ -629,7 +648,7 @@ def test_settle_with_mass_still_held_and_close_before_settle(runner, run, db_pat
     )
 
 
-def test_researchers_cannot_write(runner, run, db_path):
+def test_researchers_cannot_write(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[S1])
     refused(
@@ -645,7 +664,9 @@ def test_researchers_cannot_write(runner, run, db_path):
 # --- who may read -----------------------------------------------------------------------------
 
 
-def test_researcher_of_another_institution_cannot_show(runner, run, db_path):
+def test_researcher_of_another_institution_cannot_show(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     issued_loan(run)
     refused(
@@ -660,7 +681,7 @@ def test_researcher_of_another_institution_cannot_show(runner, run, db_path):
     assert show(runner, actor=COMPLIANCE)["number"] == "L-1"
 
 
-def test_researchers_list_only_their_own_loans(runner, run, db_path):
+def test_researchers_list_only_their_own_loans(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     signed_agreement(run, "UoC")
     issued_loan(run)
@@ -679,7 +700,7 @@ def test_researchers_list_only_their_own_loans(runner, run, db_path):
     )
 
 
-def test_reads_need_an_actor(runner, run):
+def test_reads_need_an_actor(runner: CliRunner, run: Run) -> None:
     result = runner.invoke(app, ["loans", "list"])
     assert result.exit_code == 4
     assert result.stderr == (
@@ -687,7 +708,7 @@ def test_reads_need_an_actor(runner, run):
     )
 
 
-def test_show_unknown_loan(runner, run, db_path):
+def test_show_unknown_loan(runner: CliRunner, run: Run, db_path: Path) -> None:
     refused(
         runner,
         db_path,
@@ -700,7 +721,9 @@ def test_show_unknown_loan(runner, run, db_path):
 # --- incidents --------------------------------------------------------------------------------
 
 
-def test_incident_freezes_the_sample_until_resolved(runner, run, db_path):
+def test_incident_freezes_the_sample_until_resolved(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run)
     out = ok(
@@ -760,7 +783,7 @@ def test_incident_freezes_the_sample_until_resolved(runner, run, db_path):
     )
 
 
-def test_incident_with_lost_mass_and_refusals(runner, run, db_path):
+def test_incident_with_lost_mass_and_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     received_loan(run)
     ok(
@@ -797,7 +820,7 @@ def test_incident_with_lost_mass_and_refusals(runner, run, db_path):
     assert len(json.loads(ok(runner, "incidents", "list", "--json", actor=OU_PI))) == 1
 
 
-def test_help_does_not_import_sqlalchemy():
+def test_help_does_not_import_sqlalchemy() -> None:
     import subprocess
     import sys
 
@@ -813,8 +836,8 @@ def test_help_does_not_import_sqlalchemy():
 
 
 def test_a_shortfall_found_on_return_is_recorded_as_loss_then_accepted(
-    runner, engine, db_path, cli_env, run
-):
+    runner: CliRunner, engine: Engine, db_path: Path, cli_env: dict[str, str], run: Run
+) -> None:
     """Mass missing when a return arrives: record the loss in transit, then accept the rest."""
     signed_agreement(run)
     received_loan(run)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.services import loans
-from tests.conftest import UOC_PI
+from tests.conftest import UOC_PI, Run
 from tests.factories import rich_history
 
 AS = ["--as", "compliance@naoc.example"]
@@ -19,19 +19,19 @@ GEN = ["--generated-at", "2025-04-01T09:00:00Z"]
 
 
 @pytest.fixture
-def ledger(engine: Engine, run, cli_env: dict[str, str]) -> Engine:
+def ledger(engine: Engine, run: Run, cli_env: dict[str, str]) -> Engine:
     """The factories' varied history, with the CLI pointed at it."""
     rich_history(run)
     return engine
 
 
-def report(runner: CliRunner, out: Path, *args: str) -> object:
+def report(runner: CliRunner, out: Path, *args: str) -> Result:
     """Run `report custody --loan L-2 --out OUT` (or other args)."""
     command = list(args) or ["custody", "--loan", "L-2"]
     return runner.invoke(app, [*AS, "report", *command, "--out", str(out), *GEN])
 
 
-def verify(runner: CliRunner, path: Path) -> object:
+def verify(runner: CliRunner, path: Path) -> Result:
     """Run `verify-document PATH`."""
     return runner.invoke(app, [*AS, "verify-document", str(path)])
 
@@ -134,7 +134,7 @@ def test_verify_document_refuses_an_outsider_before_saying_anything_of_the_ledge
 
 
 def test_verify_fails_after_a_later_event_in_scope(
-    ledger: Engine, run, runner: CliRunner, tmp_path: Path
+    ledger: Engine, run: Run, runner: CliRunner, tmp_path: Path
 ) -> None:
     out = tmp_path / "custody.pdf"
     assert report(runner, out).exit_code == 0
@@ -165,7 +165,7 @@ def test_verify_fails_when_one_byte_changes(
 
 
 def test_verify_detects_a_rolled_back_ledger(
-    ledger: Engine, run, runner: CliRunner, tmp_path: Path, db_path: Path
+    ledger: Engine, run: Run, runner: CliRunner, tmp_path: Path, db_path: Path
 ) -> None:
     backup = tmp_path / "old.db"
     ledger.dispose()
@@ -194,7 +194,7 @@ def test_verify_refuses_a_file_that_is_not_a_report(
 
 
 def test_custody_as_of_verifies_and_stays_current(
-    ledger: Engine, run, runner: CliRunner, tmp_path: Path
+    ledger: Engine, run: Run, runner: CliRunner, tmp_path: Path
 ) -> None:
     from tests.factories import LATER
 

@@ -23,7 +23,7 @@ import pytest
 from sampleloans import crashpoints, db
 from sampleloans.services import setup
 from sampleloans.services.verify import verify
-from tests.conftest import CURATOR, ctx_for, fingerprint
+from tests.conftest import CURATOR, ctx_for, fingerprint, run_on
 from tests.factories import approved_loan, draft_agreement, received_loan, signed_agreement
 
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
@@ -97,9 +97,7 @@ def base_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
         setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
 
-    def run(fn, *, actor: str = CURATOR, now=None, **kw):
-        with db.transaction(engine) as session:
-            return fn(session, ctx_for(actor), **kw)
+    run = run_on(engine)
 
     signed_agreement(run, "OU")
     draft_agreement(run, "UoC")

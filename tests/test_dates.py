@@ -21,8 +21,16 @@ from sampleloans.dates import (
 from sampleloans.errors import InvalidInput
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    microsecond: int = 0,
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
 
 # --- parse_datetime -------------------------------------------------------------------------
@@ -218,7 +226,7 @@ def test_naive_datetimes_are_programming_errors() -> None:
 
 def test_to_iso_refuses_a_date() -> None:
     with pytest.raises(TypeError):
-        to_iso(date(2025, 4, 24))  # type: ignore[arg-type]
+        to_iso(date(2025, 4, 24))  # type: ignore[arg-type]  # a date on purpose: refused
 
 
 aware_datetimes = st.datetimes(

@@ -10,6 +10,7 @@ the temporary files a killed command leaves behind.
   run removes; SIGTERM removes it at once; a live writer's temp file is never touched.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -453,7 +454,7 @@ def test_file_size_limit_during_import_and_report_is_one_line(ledger: Path, tmp_
                 capture_output=True,
                 text=True,
                 env=environment,
-                preexec_fn=lambda limit=limit_bytes: limited_file_size(limit),
+                preexec_fn=functools.partial(limited_file_size, limit_bytes),
                 timeout=300,
             )
             assert done.returncode == 3, (args, done.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -19,14 +19,14 @@ from sampleloans.services import bulk, reference, samples
 from sampleloans.services.bulk import BulkRejected, import_records
 from sampleloans.services.verify import verify
 from sampleloans.text import clean_email, clean_name, clean_text
-from tests.conftest import CURATOR, ctx_for, fingerprint
-from tests.test_bulk import HEADER, LATER, history, jsonl
+from tests.conftest import CURATOR, Run, ctx_for, fingerprint
+from tests.test_bulk import HEADER, LATER, Record, history, jsonl
 
 SECOND = "wang@naoc.example"
 LATER_NOW = "2025-05-01T09:00:00Z"
 
 
-def invoke(runner: CliRunner, *args: str) -> object:
+def invoke(runner: CliRunner, *args: str) -> Result:
     """Run the CLI in-process."""
     return runner.invoke(app, list(args))
 
@@ -290,10 +290,10 @@ def test_a_catalogue_depth_beyond_any_real_number_is_refused(
     assert "is not a depth in cm" in lines[0]
 
 
-def test_json_depths_beyond_the_deepest_drill_are_refused(run: object) -> None:
+def test_json_depths_beyond_the_deepest_drill_are_refused(run: Run) -> None:
     for top, bottom in ((0, 10**18), (-5, 10)):
         with pytest.raises(InvalidInput, match="depth: give TOP-BOTTOM"):
-            run(  # type: ignore[operator]
+            run(
                 samples.register_sample, code=f"D{top}", mission="CE-5", mass_ug=1,
                 origin="drill", material_type="r", physical_form="p", purpose_class="research",
                 storage_location="A", depth_top_mm=top, depth_bottom_mm=bottom,
@@ -376,18 +376,18 @@ def test_samples_of_a_mission_may_not_exceed_what_it_returned_import(
     assert lines[0].startswith("line 3: mission CE-5 returned 1731.000 g in all")
 
 
-def register(run: object, code: str, mass_ug: int) -> None:
+def register(run: Run, code: str, mass_ug: int) -> None:
     """Register a CE-5 scoop sample through the service."""
-    run(  # type: ignore[operator]
+    run(
         samples.register_sample, code=code, mission="CE-5", mass_ug=mass_ug, origin="scoop",
         material_type="r", physical_form="p", purpose_class="research", storage_location="A",
     )  # fmt: skip
 
 
-def test_split_children_do_not_count_against_the_mission(run: object) -> None:
+def test_split_children_do_not_count_against_the_mission(run: Run) -> None:
     # only root samples add up to the return: a split moves mass, it does not create it
     register(run, "ROOT1", 1_690_000_000)  # with the ~14 g already registered: 1,704 g
-    run(samples.split_sample, parent="ROOT1", children=[("-01", 1_000_000_000)])  # type: ignore[operator]
+    run(samples.split_sample, parent="ROOT1", children=[("-01", 1_000_000_000)])
     register(run, "ROOT2", 20_000_000)  # 1,724 g: the 1,000 g child is not counted again
     with pytest.raises(RuleViolation, match=r"mission CE-5 returned 1731\.000 g"):
         register(run, "ROOT3", 20_000_000)  # 1,744 g
@@ -474,14 +474,14 @@ def test_the_same_text_rules_apply_to_import(engine: Engine) -> None:
     assert details[2].startswith("line 3: name: contains the control or format character")
 
 
-def test_text_rules_accept_real_names_in_any_one_script(run: object) -> None:
+def test_text_rules_accept_real_names_in_any_one_script(run: Run) -> None:
     for name in ("Carsten Münker", "Frédéric Moynier", "大阪大学", "Мюнкер Карстен", "Ωμέγα Lab"):
         assert clean_name(name, "name") == name
     assert clean_name("α-quartz Lab", "name") == "α-quartz Lab"  # words split at the hyphen
     assert clean_text("regolith, 50–400 µm", "material") == "regolith, 50–400 µm"
     assert clean_email(" Anand@Open.Example ") == "anand@open.example"
     assert clean_email("a.b+c@xn--bcher-kva.example") == "a.b+c@xn--bcher-kva.example"
-    run(  # type: ignore[operator]
+    run(
         reference.add_person, email="moynier2@ipgp.example", name="Frédéric Moynier",
         institution="IPGP", role="researcher",
     )  # fmt: skip
@@ -515,29 +515,31 @@ def test_a_large_refused_catalogue_lists_every_bad_line_without_the_slow_pass(
     assert lines[-1].startswith("Error: 5 of 2500 records refused; nothing was imported")
 
 
-def _twin_errors(engine: Engine, lines: list[str], fmt: str, **kw: object) -> list[str]:
+def _twin_errors(
+    engine: Engine, lines: list[str], fmt: str, *, batch: int = 1000, reference: bool = False
+) -> list[str]:
     """The refusals of one import, rolled back."""
     with pytest.raises(BulkRejected) as refused, db.transaction(engine) as session:
-        if kw.get("reference"):
+        if reference:
             bulk.require_importer(session, ctx_for(now=LATER))
             bulk._import_per_record(session, ctx_for(now=LATER), lines, fmt, "input", None)
         else:
-            import_records(session, ctx_for(now=LATER), lines, fmt=fmt, batch=kw["batch"])
+            import_records(session, ctx_for(now=LATER), lines, fmt=fmt, batch=batch)
     return refused.value.details
 
 
 def test_narrowed_batches_refuse_exactly_what_record_by_record_refuses(engine: Engine) -> None:
-    def with_mass(record: dict[str, object], mass_ug: int) -> dict[str, object]:
-        return {**record, "payload": {**record["payload"], "mass_ug": mass_ug}}  # type: ignore[dict-item]
+    def with_mass(record: Record, mass_ug: int) -> Record:
+        return {**record, "payload": {**record["payload"], "mass_ug": mass_ug}}
 
     created, consumed = history()[0], history()[7]
     records: list[object] = list(history())
-    records.insert(1, {**created, "payload": {**created["payload"], "term": "x"}})  # type: ignore[dict-item]
+    records.insert(1, {**created, "payload": {**created["payload"], "term": "x"}})
     records.insert(4, "{not json")
     records[9] = with_mass(consumed, 10**9 + 1)  # line 10: more than the whole sample
     records.append(consumed)  # line 11: 2,000 µg, accepted
     records.append(with_mass(consumed, 999_999_000))  # line 12: more than the 999,998,000 µg left
-    registered = {
+    registered: Record = {
         "kind": "sample.registered", "occurred_at": "2025-04-20T10:00:00Z", "actor": CURATOR,
         "payload": {"code": "TWIN1", "mission": "CE-5", "origin": "scoop", "material_type": "r",
                     "physical_form": "p", "purpose_class": "research", "storage_location": "A",

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -25,7 +26,7 @@ from sampleloans.models import Loan, LoanItem, Sample
 from sampleloans.services import agreements, incidents, loans, setup
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR, NOW, OU_PI, ctx_for, fingerprint
+from tests.conftest import CURATOR, NOW, OU_PI, Run, ctx_for, fingerprint
 from tests.factories import draft_agreement, issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"  # 20 mg each (data/demo/samples.csv)
@@ -39,7 +40,7 @@ INTERNAL_NAMES = ("return_in_transit", "in_transit", "ship_return", "accept_retu
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
@@ -99,31 +100,31 @@ class Refusal:
     clock: str | None = None  # the CLI's clock when not the fixtures' 2025-04-01T09:00:00Z
 
 
-def _received(run) -> None:
+def _received(run: Run) -> None:
     signed_agreement(run)
     received_loan(run)
 
 
-def _issued(run) -> None:
+def _issued(run: Run) -> None:
     signed_agreement(run)
     issued_loan(run)
 
 
-def _returning(run) -> None:
+def _returning(run: Run) -> None:
     _received(run)
     run(loans.release_return, number="L-1", container="box", seal_number="R-1")
 
 
-def _requested(run) -> None:
+def _requested(run: Run) -> None:
     signed_agreement(run)
     run(loans.request_loan, number="L-1", agreement="AG-OU", pi=OU_PI, samples=[S1])
 
 
-def _nothing(run) -> None:
+def _nothing(run: Run) -> None:
     return None
 
 
-def _drafted(run) -> None:
+def _drafted(run: Run) -> None:
     draft_agreement(run)
 
 
@@ -227,7 +228,9 @@ REFUSALS: dict[str, Refusal] = {
 
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
-def test_every_refusal_exits_with_the_readme_code(name, runner, run, db_path, monkeypatch):
+def test_every_refusal_exits_with_the_readme_code(
+    name: str, runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = REFUSALS[name]
     case.setup(run)
     if case.clock:
@@ -236,12 +239,12 @@ def test_every_refusal_exits_with_the_readme_code(name, runner, run, db_path, mo
     assert not [word for word in INTERNAL_NAMES if word in message], message
 
 
-def test_the_readme_gives_rules_exit_1_and_unparseable_input_exit_2():
+def test_the_readme_gives_rules_exit_1_and_unparseable_input_exit_2() -> None:
     assert readme_code("mass balance") == readme_code("time order") == 1
     assert readme_code("cannot be parsed") == readme_code("unknown record") == 2
 
 
-def test_init_at_in_the_future_is_a_time_order_refusal(runner, tmp_path):
+def test_init_at_in_the_future_is_a_time_order_refusal(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "new.db"
     result = runner.invoke(app, ["--db", str(target), *INIT, "--at", "2025-05-01"])
     assert result.exit_code == readme_code("time order"), result.output
@@ -249,7 +252,7 @@ def test_init_at_in_the_future_is_a_time_order_refusal(runner, tmp_path):
     assert not target.exists()
 
 
-def test_a_loss_larger_than_held_is_a_rule_at_service_level(run):
+def test_a_loss_larger_than_held_is_a_rule_at_service_level(run: Run) -> None:
     _received(run)
     with pytest.raises(RuleViolation, match=r"21\.000 mg is more than the 20\.000 mg"):
         run(
@@ -261,7 +264,7 @@ def test_a_loss_larger_than_held_is_a_rule_at_service_level(run):
         )
 
 
-def test_an_agreement_cannot_end_before_it_was_signed(run):
+def test_an_agreement_cannot_end_before_it_was_signed(run: Run) -> None:
     draft_agreement(run)
     run(agreements.sign_agreement, number="AG-OU", signed_by="x", now=NOW + timedelta(days=2))
     with pytest.raises(RuleViolation, match="cannot end before it was signed"):
@@ -278,7 +281,9 @@ def test_an_agreement_cannot_end_before_it_was_signed(run):
 # --- 19: a partial return blocks nothing else -------------------------------------------------
 
 
-def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path):
+def test_partial_returns_leave_the_rest_of_the_loan_usable(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2, S3))
     ok(runner, "loans", "return", "L-1", "--container", "box", "--seal", "R-1", "--sample", S1)
@@ -299,7 +304,9 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
         "--description",
         "vial chipped",
     )
-    seq = re.search(r"event (\d+)", out).group(1)
+    found = re.search(r"event (\d+)", out)
+    assert found is not None, out
+    seq = found.group(1)
     ok(runner, "incidents", "resolve", seq, "--resolution", "vial replaced")
     ok(runner, "loans", "inventory", "L-1", actor=OU_PI)
 
@@ -344,7 +351,9 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(runner, run, db_path)
     assert "verify: OK" in ok(runner, "verify")
 
 
-def test_a_held_sample_used_up_leaves_the_loan_returning(runner, run, db_path):
+def test_a_held_sample_used_up_leaves_the_loan_returning(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     """Nothing held and one return travelling: the loan is return in transit, then returned."""
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))
@@ -356,14 +365,16 @@ def test_a_held_sample_used_up_leaves_the_loan_returning(runner, run, db_path):
     )
 
 
-def test_partial_returns_at_service_level(engine, run):
+def test_partial_returns_at_service_level(engine: Engine, run: Run) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2, S3))
     run(loans.release_return, number="L-1", container="box", seal_number="R-1", samples=[S1])
     run(loans.release_return, number="L-1", container="box", seal_number="R-2", samples=[S2])
     run(loans.consume, number="L-1", sample=S3, technique="SIMS", mass_ug=1000, destructive=True)
     with db.transaction(engine, write=False) as session:
-        assert session.get(Loan, "L-1").status == "received"
+        loan = session.get(Loan, "L-1")
+        assert loan is not None
+        assert loan.status == "received"
         assert [codes for _s, codes in loans.open_returns(session, "L-1")] == [[S1], [S2]]
     with pytest.raises(Conflict, match="record its arrival with 'loans accept-return L-1'"):
         run(loans.consume, number="L-1", sample=S1, technique="x", mass_ug=1, destructive=True)
@@ -377,16 +388,22 @@ def test_partial_returns_at_service_level(engine, run):
         )
     run(loans.accept_return, number="L-1", seal_intact=True, condition="ok", weighed_ug={S1: 20000})
     with db.transaction(engine, write=False) as session:
-        assert session.get(LoanItem, ("L-1", S1)).state == "returned"
-        assert session.get(LoanItem, ("L-1", S2)).state == "return_in_transit"
-        assert session.get(Sample, S1).custody_state == "vault"
+        first, second = session.get(LoanItem, ("L-1", S1)), session.get(LoanItem, ("L-1", S2))
+        assert first is not None and second is not None
+        assert first.state == "returned"
+        assert second.state == "return_in_transit"
+        sample = session.get(Sample, S1)
+        assert sample is not None
+        assert sample.custody_state == "vault"
     assert verify(engine).ok
 
 
 # --- 20 and 21: due dates ---------------------------------------------------------------------
 
 
-def test_a_recall_later_than_due_is_refused_and_points_to_extend(runner, run, db_path):
+def test_a_recall_later_than_due_is_refused_and_points_to_extend(
+    runner: CliRunner, run: Run, db_path: Path
+) -> None:
     _received(run)  # due 2026-04-01T09:00:00Z
     message = refused(runner, db_path, *RECALL, "--due", "2026-05-01", code=1)
     assert message == (
@@ -398,7 +415,9 @@ def test_a_recall_later_than_due_is_refused_and_points_to_extend(runner, run, db
     )
 
 
-def test_an_extension_that_leaves_the_loan_overdue_is_refused(runner, run, db_path, monkeypatch):
+def test_an_extension_that_leaves_the_loan_overdue_is_refused(
+    runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _received(run)  # due 2026-04-01T09:00:00Z
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
     message = refused(runner, db_path, *EXTEND, "--period", "P1M", code=1)
@@ -411,7 +430,7 @@ def test_an_extension_that_leaves_the_loan_overdue_is_refused(runner, run, db_pa
     assert show(runner)["overdue"] is False
 
 
-def test_extension_into_the_past_at_service_level(engine, run):
+def test_extension_into_the_past_at_service_level(engine: Engine, run: Run) -> None:
     _received(run)
     later = datetime(2026, 6, 1, tzinfo=UTC)
     with pytest.raises(
@@ -425,7 +444,9 @@ def test_extension_into_the_past_at_service_level(engine, run):
 # --- 22: back-dated entries, per sample and per loan ------------------------------------------
 
 
-def test_back_dated_entries_are_ordered_per_sample(runner, run, db_path, monkeypatch):
+def test_back_dated_entries_are_ordered_per_sample(
+    runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))  # all on 2025-04-01
     at_clock(monkeypatch, "2025-07-01T00:00:00Z")
@@ -481,7 +502,7 @@ def test_back_dated_entries_are_ordered_per_sample(runner, run, db_path, monkeyp
     assert f"{S2}-G1" not in items
 
 
-def test_back_dated_entries_at_service_level(engine, run):
+def test_back_dated_entries_at_service_level(engine: Engine, run: Run) -> None:
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))
     later = NOW + timedelta(days=90)
@@ -519,6 +540,7 @@ def test_back_dated_entries_at_service_level(engine, run):
         run(loans.attest_inventory, number="L-1", now=later, occurred_at=NOW + timedelta(days=70))
     with db.transaction(engine, write=False) as session:
         loan = session.get(Loan, "L-1")
+        assert loan is not None
         assert loan.last_event_at == NOW + timedelta(days=75)  # the latest, not the last entered
         assert loan.last_loan_wide_event_at == NOW  # the receipt
     assert verify(engine).ok
@@ -527,7 +549,9 @@ def test_back_dated_entries_at_service_level(engine, run):
 # --- 23: init dates -------------------------------------------------------------------------------
 
 
-def test_init_in_2026_lets_the_2025_round_be_entered(runner, tmp_path, monkeypatch):
+def test_init_in_2026_lets_the_2025_round_be_entered(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "lab.db"
     monkeypatch.setenv("SAMPLELOANS_DB", str(target))
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
@@ -555,8 +579,8 @@ def test_init_in_2026_lets_the_2025_round_be_entered(runner, tmp_path, monkeypat
 
 
 def test_init_without_at_still_dates_the_reference_samples_by_their_mission(
-    runner, tmp_path, monkeypatch
-):
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "lab.db"
     monkeypatch.setenv("SAMPLELOANS_DB", str(target))
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
@@ -569,7 +593,7 @@ def test_init_without_at_still_dates_the_reference_samples_by_their_mission(
     ok(runner, "samples", "split", REFERENCE, "--child", "-01=20mg", "--at", "2025-04-14")
 
 
-def test_init_ledger_dates_at_service_level(tmp_path):
+def test_init_ledger_dates_at_service_level(tmp_path: Path) -> None:
     engine = db.open_engine(db.url_for_path(tmp_path / "l.db"), create=True)
     started = datetime(2025, 3, 1, tzinfo=UTC)
     with db.transaction(engine) as session:
@@ -580,9 +604,9 @@ def test_init_ledger_dates_at_service_level(tmp_path):
             occurred_at=started,
         )
     with db.transaction(engine, write=False) as session:
-        assert session.get(Sample, REFERENCE).registered_at == datetime(
-            2020, 12, 16, 17, 59, tzinfo=UTC
-        )
+        reference = session.get(Sample, REFERENCE)
+        assert reference is not None
+        assert reference.registered_at == datetime(2020, 12, 16, 17, 59, tzinfo=UTC)
     # a clock before a mission's return dates its records by the clock (nothing in the future)
     early = tmp_path / "early.db"
     engine2 = db.open_engine(db.url_for_path(early), create=True)
@@ -595,7 +619,9 @@ def test_init_ledger_dates_at_service_level(tmp_path):
     engine2.dispose()
 
 
-def test_an_imported_history_with_two_returns_in_transit(runner, run, engine, tmp_path):
+def test_an_imported_history_with_two_returns_in_transit(
+    runner: CliRunner, run: Run, engine: Engine, tmp_path: Path
+) -> None:
     """`import` replays partial returns through the same rules: each receipt is the acceptance
     of the return shipment it weighs, even while another travels and the loan stays received."""
     with engine.connect() as connection:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -23,14 +23,12 @@ from sampleloans.readmodels.report import CustodyBody, ReturnBody
 from sampleloans.services import incidents, loans
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, NOW, OU_PI, ctx_for
+from tests.conftest import COMPLIANCE, NOW, OU_PI, Run, ctx_for
 from tests.factories import held_ug, received_loan, signed_agreement
 
 A, B, C = "CE5C0200YJFM00112", "CE5C0300YJFM00307", "CE5C0500YJFM00415"
 AS_STAFF = ["--as", COMPLIANCE]
 GEN = ["--generated-at", "2025-04-01T09:00:00Z"]
-
-Run = Callable[..., object]
 
 
 def text_of(path: Path) -> str:
@@ -38,15 +36,21 @@ def text_of(path: Path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
-def report_cli(runner: CliRunner, out: Path, *args: str, actor: str = COMPLIANCE) -> object:
+def report_cli(runner: CliRunner, out: Path, *args: str, actor: str = COMPLIANCE) -> Result:
     """Run `report ARGS --out OUT` through the CLI."""
     return runner.invoke(app, ["--as", actor, "report", *args, "--out", str(out), *GEN])
 
 
-def custody_body(engine: Engine, **scope: str) -> CustodyBody:
+def custody_body(
+    engine: Engine,
+    *,
+    loan: str | None = None,
+    sample: str | None = None,
+    institution: str | None = None,
+) -> CustodyBody:
     """The custody report's read model for one scope, as a compliance officer."""
     with db.transaction(engine, write=False) as session:
-        request = make_request("custody", **scope)  # type: ignore[arg-type]
+        request = make_request("custody", loan=loan, sample=sample, institution=institution)
         report = build_report(session, ctx_for(COMPLIANCE), request, generated_at=NOW)
     assert isinstance(report.body, CustodyBody)
     return report.body
@@ -104,7 +108,7 @@ def every_case(run: Run) -> None:
         seal_number="R-2",
         samples=[B + "-G1"],
     )
-    run(incidents.record_correction, corrects_seq=seal.seq, text="seal was R-2b")  # type: ignore[attr-defined]
+    run(incidents.record_correction, corrects_seq=seal.seq, text="seal was R-2b")
     run(
         loans.accept_return,
         number="L-1",
@@ -247,7 +251,7 @@ def test_f75_lists_only_this_loans_incidents(engine: Engine, run: Run) -> None:
     envelope = run(
         incidents.report_incident, sample=A, incident_kind="damage", description="chipped"
     )
-    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="cleaned")  # type: ignore[attr-defined]
+    run(incidents.resolve_incident, incident_seq=envelope.seq, resolution="cleaned")
     return_part(run, "L-1", [A], "R-1")
     received_loan(run, number="L-2", samples=(A,))
     assert [f.kind for f in return_body(engine, "L-1").findings] == ["incident"]
@@ -357,16 +361,16 @@ def custody_pdf(
     return out
 
 
-def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> object:
+def verify_document(runner: CliRunner, path: Path, actor: str = COMPLIANCE) -> Result:
     """Run `verify-document PATH` as `actor`."""
     return runner.invoke(app, ["--as", actor, "verify-document", str(path)])
 
 
-def assert_one_error_line(result: object, exit_code: int, *phrases: str) -> None:
+def assert_one_error_line(result: "Result | Ran", exit_code: int, *phrases: str) -> None:
     """Nothing on stdout, exactly one `Error:` line on stderr, the given exit code."""
-    assert result.exit_code == exit_code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
-    assert result.stdout == ""  # type: ignore[attr-defined]
-    lines = result.stderr.splitlines()  # type: ignore[attr-defined]
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), lines
     for phrase in phrases:
         assert phrase in lines[0]
@@ -435,12 +439,14 @@ def test_verify_document_refusal_prints_nothing_before_the_error(
 def test_verify_document_calls_a_future_date_an_altered_document(
     custody_pdf: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
-    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    metadata = PdfReader(custody_pdf).metadata
+    assert metadata is not None
+    meta = json.loads(str(metadata["/Keywords"]))
     meta["generated_at"] = "2099-01-01T00:00:00Z"
     altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
     result = verify_document(runner, altered)
     assert_one_error_line(result, 1, "altered", "2099-01-01T00:00:00Z")
-    assert "--generated-at" not in result.stderr  # type: ignore[attr-defined]
+    assert "--generated-at" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -457,12 +463,14 @@ def test_verify_document_calls_a_future_date_an_altered_document(
 def test_verify_document_calls_impossible_metadata_altered(
     custody_pdf: Path, runner: CliRunner, tmp_path: Path, field: str, value: object
 ) -> None:
-    meta = json.loads(str(PdfReader(custody_pdf).metadata["/Keywords"]))  # type: ignore[index]
+    metadata = PdfReader(custody_pdf).metadata
+    assert metadata is not None
+    meta = json.loads(str(metadata["/Keywords"]))
     meta[field] = value
     altered = with_keywords(custody_pdf, tmp_path / "altered.pdf", json.dumps(meta))
     result = verify_document(runner, altered)
     assert_one_error_line(result, 1, "altered", field)
-    assert "--" not in result.stderr  # type: ignore[attr-defined]  # names no option
+    assert "--" not in result.stderr  # names no option
 
 
 @pytest.mark.parametrize(

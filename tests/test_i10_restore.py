@@ -66,7 +66,9 @@ def unrelated(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_backup_of_another_ledger_is_refused(engine, db_path, unrelated) -> None:
+def test_a_backup_of_another_ledger_is_refused(
+    engine: Engine, db_path: Path, unrelated: Path
+) -> None:
     engine.dispose()
     before = fingerprint(db_path)
     refused = cli(db_path, "restore", str(unrelated), "--force")
@@ -80,7 +82,9 @@ def test_a_backup_of_another_ledger_is_refused(engine, db_path, unrelated) -> No
     assert fingerprint(db_path) == before
 
 
-def test_other_ledger_replaces_it_and_says_so(engine, db_path, unrelated) -> None:
+def test_other_ledger_replaces_it_and_says_so(
+    engine: Engine, db_path: Path, unrelated: Path
+) -> None:
     engine.dispose()
     old_id, old_head = ledger_id(db_path), head(db_path)
     restored = cli(db_path, "restore", str(unrelated), "--force", "--other-ledger")
@@ -93,7 +97,9 @@ def test_other_ledger_replaces_it_and_says_so(engine, db_path, unrelated) -> Non
     )
 
 
-def test_an_older_copy_is_refused_without_older(engine, db_path, tmp_path) -> None:
+def test_an_older_copy_is_refused_without_older(
+    engine: Engine, db_path: Path, tmp_path: Path
+) -> None:
     old = tmp_path / "old.db"
     maintenance.backup(engine, ctx_for(), old)
     add_lab(engine, "NEW1")
@@ -118,7 +124,9 @@ def test_an_older_copy_is_refused_without_older(engine, db_path, tmp_path) -> No
     assert head(db_path) == head(old)
 
 
-def test_a_copy_that_extends_the_ledger_needs_no_flag(engine, db_path, tmp_path) -> None:
+def test_a_copy_that_extends_the_ledger_needs_no_flag(
+    engine: Engine, db_path: Path, tmp_path: Path
+) -> None:
     old, new = tmp_path / "old.db", tmp_path / "new.db"
     maintenance.backup(engine, ctx_for(), old)
     add_lab(engine, "NEW1")
@@ -132,7 +140,9 @@ def test_a_copy_that_extends_the_ledger_needs_no_flag(engine, db_path, tmp_path)
     )
 
 
-def test_a_diverged_copy_of_the_same_ledger_is_refused(engine, db_path, tmp_path) -> None:
+def test_a_diverged_copy_of_the_same_ledger_is_refused(
+    engine: Engine, db_path: Path, tmp_path: Path
+) -> None:
     fork = tmp_path / "fork.db"
     maintenance.backup(engine, ctx_for(), fork)
     add_lab(engine, "LIVE")  # the live ledger goes one way …
@@ -152,7 +162,9 @@ def test_a_diverged_copy_of_the_same_ledger_is_refused(engine, db_path, tmp_path
     assert fingerprint(db_path) == before
 
 
-def test_restore_service_refuses_another_ledger(engine, db_path, unrelated, tmp_path) -> None:
+def test_restore_service_refuses_another_ledger(
+    engine: Engine, db_path: Path, unrelated: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "copy.db"
     shutil.copyfile(unrelated, copy)
     before = fingerprint(db_path)

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import typer
 from sqlalchemy import Engine
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import PermissionDenied, RuleViolation
+from sampleloans.ledger.store import Context
 from sampleloans.services.reference import add_institution
 from sampleloans.services.samples import register_sample
 from sampleloans.services.verify import expected_triggers, verify, verify_as
@@ -101,7 +103,7 @@ NO_LEDGER = {"keys generate", "checkpoint check-consistency", "verify-bag"}
 
 
 def test_the_matrix_covers_every_command() -> None:
-    commands = set(command_paths(typer.main.get_command(app)))  # type: ignore[arg-type]
+    commands = set(command_paths(typer.main.get_command(app)))
     no_ledger = {c for c in commands if c.startswith("keys ")}  # key files; no ledger opened
     assert commands - OWN_LEDGER - NO_LEDGER - no_ledger == set(ARGS)
 
@@ -125,7 +127,12 @@ def prepare(command: str, db_path: Path, folder: Path) -> None:
 @pytest.mark.parametrize("who", [None, f"  {NOBODY.title()} "])
 @pytest.mark.parametrize("command", sorted(ARGS))
 def test_every_command_refuses_without_a_registered_person(
-    command: str, who: str | None, engine: Engine, db_path: Path, tmp_path: Path, cli_env
+    command: str,
+    who: str | None,
+    engine: Engine,
+    db_path: Path,
+    tmp_path: Path,
+    cli_env: dict[str, str],
 ) -> None:
     prepare(command, db_path, tmp_path)
     before = fingerprint(db_path)
@@ -143,7 +150,9 @@ def test_every_command_refuses_without_a_registered_person(
     assert not (tmp_path / "events.jsonl").exists() and not (tmp_path / "proof.json").exists()
 
 
-def test_a_researcher_gets_no_whole_ledger_verify(engine, db_path, cli_env, runner) -> None:
+def test_a_researcher_gets_no_whole_ledger_verify(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     # a tampered ledger: the problem lines would name another institution's records
     with sqlite3.connect(db_path) as connection:
         connection.execute(f"UPDATE sample SET vault_ug = vault_ug - 1 WHERE code = '{SAMPLE}'")
@@ -170,7 +179,7 @@ def test_verify_as_refuses_researchers_and_strangers(engine: Engine) -> None:
 # --- item 10: the recording clock never goes back; no sample before its mission returned ------
 
 
-def lab(session, ctx, name: str) -> None:
+def lab(session: Session, ctx: Context, name: str) -> None:
     add_institution(
         session,
         ctx,
@@ -182,7 +191,9 @@ def lab(session, ctx, name: str) -> None:
     )
 
 
-def test_a_write_with_the_clock_set_back_is_refused(engine, db_path, cli_env, runner) -> None:
+def test_a_write_with_the_clock_set_back_is_refused(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     runner.invoke(app, ["--as", CURATOR, "institutions", "add", "L1", "--name", "Lab 1",
                         "--country", "CN", "--city", "B", "--kind", "borrower"])  # fmt: skip
     before = fingerprint(db_path)
@@ -238,7 +249,9 @@ def drop_triggers(path: Path, *statements: str) -> None:
         connection.close()
 
 
-def test_verify_reports_a_recording_clock_that_went_back(engine, db_path, cli_env, runner):
+def test_verify_reports_a_recording_clock_that_went_back(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     # stamp event 20 as recorded in 1900, then rehash the chain from there so only the clock
     # is wrong (a rewrite without rehashing is caught by the chain already)
     with sqlite3.connect(db_path) as connection:
@@ -280,7 +293,7 @@ def rehash_from(path: Path, seq: int, *, recorded_at: str) -> None:
 
 
 def test_a_sample_cannot_be_registered_before_its_mission_returned(
-    engine, db_path, cli_env, runner
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner
 ) -> None:
     before = fingerprint(db_path)
     result = runner.invoke(
@@ -319,7 +332,9 @@ def neutered(statement: str) -> str:
 
 
 @pytest.mark.parametrize("name", db.TRIGGER_NAMES)
-def test_a_neutered_trigger_is_named_by_verify(engine, db_path, cli_env, runner, name) -> None:
+def test_a_neutered_trigger_is_named_by_verify(
+    engine: Engine, db_path: Path, cli_env: dict[str, str], runner: CliRunner, name: str
+) -> None:
     statement = next(s for s in db.APPEND_ONLY_TRIGGERS if f" {name} " in s)
     twin = neutered(statement)
     assert "WHEN 0" in twin

@@ -9,11 +9,12 @@ import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
-from typer.testing import CliRunner
+from sqlmodel import SQLModel, select
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -23,9 +24,10 @@ from sampleloans.readmodels.report import ReturnBody
 from sampleloans.services import incidents, loans, samples
 from sampleloans.services.corrections import correct_mass
 from sampleloans.services.reporting import build_report, make_request
+from sampleloans.services.results import LoanWritten
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, ctx_for, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, Run, ctx_for, fingerprint
 from tests.factories import received_loan, signed_agreement
 
 CODE = "CE5C0200YJFM00112"  # 20 mg in the demo catalogue
@@ -33,7 +35,7 @@ ROOT = "CE5C0000YJYX061"  # 12.4 mg, never lent in the fixtures
 PARENT = "CE5C0100YJFM00201"  # 1000 mg
 
 
-def consumed_and_returning(run, consumed: str = "0.5 mg") -> int:
+def consumed_and_returning(run: Run, consumed: str = "0.5 mg") -> int:
     """L-1 (20 mg of CODE) received, `consumed` recorded, the rest released for return; returns
     the consumption's seq."""
     signed_agreement(run)
@@ -50,7 +52,7 @@ def consumed_and_returning(run, consumed: str = "0.5 mg") -> int:
     return envelope.seq
 
 
-def accept(run, weighed: str):
+def accept(run: Run, weighed: str) -> LoanWritten:
     """Accept L-1's return with CODE weighed at `weighed`."""
     return run(
         loans.accept_return,
@@ -61,11 +63,12 @@ def accept(run, weighed: str):
     )
 
 
-def row(engine: Engine, model, key):
-    """One projection row (detached copy of its values)."""
+def row(engine: Engine, model: type[SQLModel], key: object) -> dict[str, Any]:
+    """One projection row (detached copy of its values); the row must exist."""
     with db.transaction(engine, write=False) as session:
         found = session.get(model, key)
-        return None if found is None else found.model_dump()
+        assert found is not None, (model.__name__, key)
+        return found.model_dump()
 
 
 def assert_verifies(engine: Engine) -> None:
@@ -77,7 +80,7 @@ def assert_verifies(engine: Engine) -> None:
 # --- service level ------------------------------------------------------------------------------
 
 
-def test_a_corrected_consumption_lets_the_true_return_be_accepted(engine, run):
+def test_a_corrected_consumption_lets_the_true_return_be_accepted(engine: Engine, run: Run) -> None:
     seq = consumed_and_returning(run, "0.5 mg")  # the analysis really took 0.3 mg
     with pytest.raises(RuleViolation, match="accountable"):
         accept(run, "19.7 mg")
@@ -94,7 +97,9 @@ def test_a_corrected_consumption_lets_the_true_return_be_accepted(engine, run):
     assert_verifies(engine)
 
 
-def test_raising_a_consumption_beyond_what_is_held_is_refused(engine, db_path, run):
+def test_raising_a_consumption_beyond_what_is_held_is_refused(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     seq = consumed_and_returning(run, "0.5 mg")
     before = fingerprint(db_path)
     with pytest.raises(RuleViolation, match=r"holds 19\.500 mg"):
@@ -105,7 +110,9 @@ def test_raising_a_consumption_beyond_what_is_held_is_refused(engine, db_path, r
     assert fingerprint(db_path) == before
 
 
-def test_a_consumption_cannot_change_once_the_sample_came_back(engine, db_path, run):
+def test_a_consumption_cannot_change_once_the_sample_came_back(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     seq = consumed_and_returning(run, "0.5 mg")
     accept(run, "19.5 mg")
     before = fingerprint(db_path)
@@ -115,7 +122,9 @@ def test_a_consumption_cannot_change_once_the_sample_came_back(engine, db_path, 
     assert fingerprint(db_path) == before
 
 
-def test_lowering_a_consumption_that_used_everything_makes_the_sample_held_again(engine, run):
+def test_lowering_a_consumption_that_used_everything_makes_the_sample_held_again(
+    engine: Engine, run: Run
+) -> None:
     signed_agreement(run)
     received_loan(run)
     seq = run(
@@ -134,7 +143,9 @@ def test_lowering_a_consumption_that_used_everything_makes_the_sample_held_again
     assert_verifies(engine)
 
 
-def test_a_registration_is_corrected_before_the_sample_is_split_or_lent(engine, db_path, run):
+def test_a_registration_is_corrected_before_the_sample_is_split_or_lent(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     seq = _registration_seq(db_path, ROOT)
     run(correct_mass, corrects_seq=seq, mass_ug=mass("12 mg"), reason="reweighed dry")
     sample = row(engine, Sample, ROOT)
@@ -147,13 +158,17 @@ def test_a_registration_is_corrected_before_the_sample_is_split_or_lent(engine, 
     assert fingerprint(db_path) == before
 
 
-def test_a_registration_cannot_take_a_mission_past_what_it_returned(engine, db_path, run):
+def test_a_registration_cannot_take_a_mission_past_what_it_returned(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     seq = _registration_seq(db_path, ROOT)
     with pytest.raises(RuleViolation, match="returned"):
         run(correct_mass, corrects_seq=seq, mass_ug=mass("2000 g"), reason="x")
 
 
-def test_a_split_childs_mass_moves_between_child_and_parent_vault(engine, db_path, run):
+def test_a_split_childs_mass_moves_between_child_and_parent_vault(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     seq = run(samples.split_sample, parent=PARENT, children=[("-01", mass("20 mg"))]).seq
     child = f"{PARENT}-01"
     run(correct_mass, corrects_seq=seq, mass_ug=mass("25 mg"), reason="balance drift")
@@ -169,7 +184,9 @@ def test_a_split_childs_mass_moves_between_child_and_parent_vault(engine, db_pat
     assert fingerprint(db_path) == before
 
 
-def test_a_borrowers_split_child_is_corrected_against_the_parents_held_mass(engine, run):
+def test_a_borrowers_split_child_is_corrected_against_the_parents_held_mass(
+    engine: Engine, run: Run
+) -> None:
     signed_agreement(run)
     received_loan(run)
     seq = run(
@@ -185,7 +202,9 @@ def test_a_borrowers_split_child_is_corrected_against_the_parents_held_mass(engi
         run(correct_mass, corrects_seq=seq, mass_ug=mass("21 mg"), reason="x")
 
 
-def test_weighings_are_corrected_and_a_return_weighing_stays_exact(engine, db_path, run):
+def test_weighings_are_corrected_and_a_return_weighing_stays_exact(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     signed_agreement(run)
     received_loan(run)
     with db.transaction(engine, write=False) as session:
@@ -200,7 +219,9 @@ def test_weighings_are_corrected_and_a_return_weighing_stays_exact(engine, db_pa
     assert_verifies(engine)
 
 
-def test_a_loss_is_corrected_on_loan_and_in_the_vault(engine, db_path, run):
+def test_a_loss_is_corrected_on_loan_and_in_the_vault(
+    engine: Engine, db_path: Path, run: Run
+) -> None:
     signed_agreement(run)
     received_loan(run)
     on_loan = run(
@@ -225,7 +246,9 @@ def test_a_loss_is_corrected_on_loan_and_in_the_vault(engine, db_path, run):
         run(correct_mass, corrects_seq=in_vault, mass_ug=mass("13 mg"), reason="x")
 
 
-def test_bad_requests_are_input_errors_and_researchers_may_not_correct(engine, run):
+def test_bad_requests_are_input_errors_and_researchers_may_not_correct(
+    engine: Engine, run: Run
+) -> None:
     seq = consumed_and_returning(run)
     with pytest.raises(InvalidInput, match="records no mass"):
         run(correct_mass, corrects_seq=seq + 1, mass_ug=1, reason="x")  # the return shipment
@@ -239,7 +262,7 @@ def test_bad_requests_are_input_errors_and_researchers_may_not_correct(engine, r
         run(correct_mass, corrects_seq=seq, mass_ug=400, reason="x", actor=OU_PI)
 
 
-def test_the_return_form_uses_the_corrected_consumption(engine, run):
+def test_the_return_form_uses_the_corrected_consumption(engine: Engine, run: Run) -> None:
     seq = consumed_and_returning(run, "0.5 mg")
     run(correct_mass, corrects_seq=seq, mass_ug=mass("0.3 mg"), reason="lab log")
     accept(run, "19.7 mg")
@@ -268,7 +291,7 @@ def _registration_seq(db_path: Path, code: str) -> int:
 # --- through the CLI ----------------------------------------------------------------------------
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
@@ -291,7 +314,9 @@ def refused(runner: CliRunner, db_path: Path, *args: str, code: int, actor: str 
 
 
 @pytest.mark.usefixtures("cli_env")
-def test_cli_corrects_a_consumption_and_every_view_follows(engine, run, runner, db_path):
+def test_cli_corrects_a_consumption_and_every_view_follows(
+    engine: Engine, run: Run, runner: CliRunner, db_path: Path
+) -> None:
     seq = consumed_and_returning(run, "0.5 mg")
     refused(
         runner,
@@ -307,7 +332,9 @@ def test_cli_corrects_a_consumption_and_every_view_follows(engine, run, runner, 
         code=1,
     )
     out = ok(runner, "custody", "correct", str(seq), "--mass", "0.3 mg", "--reason", "lab log")
-    correction = int(re.search(r"\(event (\d+)\)", out).group(1))  # type: ignore[union-attr]
+    found = re.search(r"\(event (\d+)\)", out)
+    assert found is not None, out
+    correction = int(found.group(1))
     ok(
         runner,
         "loans",
@@ -337,7 +364,7 @@ def test_cli_corrects_a_consumption_and_every_view_follows(engine, run, runner, 
 
 
 @pytest.mark.usefixtures("cli_env")
-def test_cli_refusals(engine, run, runner, db_path):
+def test_cli_refusals(engine: Engine, run: Run, runner: CliRunner, db_path: Path) -> None:
     seq = consumed_and_returning(run, "0.5 mg")
     msg = refused(
         runner, db_path, "custody", "correct", str(seq), "--mass", "25 mg", "--reason", "x", code=1
@@ -373,7 +400,9 @@ def test_cli_refusals(engine, run, runner, db_path):
 
 
 @pytest.mark.usefixtures("cli_env")
-def test_cli_corrects_a_registration_and_the_text_form_still_works(engine, runner, db_path):
+def test_cli_corrects_a_registration_and_the_text_form_still_works(
+    engine: Engine, runner: CliRunner, db_path: Path
+) -> None:
     seq = _registration_seq(db_path, ROOT)
     ok(runner, "custody", "correct", str(seq), "--mass", "12 mg", "--reason", "reweighed")
     shown = json.loads(ok(runner, "balance", "--sample", ROOT, "--json"))
@@ -384,7 +413,9 @@ def test_cli_corrects_a_registration_and_the_text_form_still_works(engine, runne
 
 
 @pytest.mark.usefixtures("cli_env")
-def test_import_accepts_a_mass_correction(engine, runner, db_path, tmp_path):
+def test_import_accepts_a_mass_correction(
+    engine: Engine, runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
     with sqlite3.connect(db_path) as connection:
         (head,) = connection.execute("SELECT max(seq) FROM ledger_event").fetchone()
     registered = {
@@ -398,7 +429,7 @@ def test_import_accepts_a_mass_correction(engine, runner, db_path, tmp_path):
         "condition": "pristine",
         "mass_ug": 3_200,
     }
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"kind": "sample.registered", "actor": CURATOR, "payload": registered},
         {
             "kind": "mass.corrected",
@@ -420,8 +451,8 @@ def test_import_accepts_a_mass_correction(engine, runner, db_path, tmp_path):
     assert ok(runner, "verify").startswith("verify: OK")
     stale = tmp_path / "stale.jsonl"  # old_mass_ug must be the mass in force
     lines[1]["corrects_seq"] = head + 1
-    lines[1]["payload"]["old_mass_ug"] = 3_200  # type: ignore[index]
-    lines[1]["payload"]["new_mass_ug"] = 2_000  # type: ignore[index]
+    lines[1]["payload"]["old_mass_ug"] = 3_200
+    lines[1]["payload"]["new_mass_ug"] = 2_000
     stale.write_text(json.dumps(lines[1]) + "\n", encoding="utf-8")
     before = fingerprint(db_path)
     result = cli(runner, "import", str(stale))

@@ -105,10 +105,17 @@ def report(
     return out
 
 
-def body_of(engine: Engine, kind: str, at: datetime = LATE, **scope: str) -> object:
+def body_of(
+    engine: Engine,
+    kind: str,
+    at: datetime = LATE,
+    *,
+    loan: str | None = None,
+    institution: str | None = None,
+) -> object:
     """A report's read model, as a compliance officer, generated at `at`."""
     with db.transaction(engine, write=False) as session:
-        request = make_request(kind, **scope)  # type: ignore[arg-type]
+        request = make_request(kind, loan=loan, institution=institution)
         return build_report(session, ctx_for(COMPLIANCE, LATE), request, generated_at=at).body
 
 

@@ -4,14 +4,14 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -21,10 +21,9 @@ from sampleloans.models import Sample
 from sampleloans.services import agreements, incidents, loans, transfers
 from sampleloans.services.catalog import show_agreement
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, ctx_for, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, Run, ctx_for, fingerprint
 from tests.factories import issued_loan, signed_agreement
 
-Run = Callable[..., object]
 GIFT = "CE5C0400YJFM00507"  # real code, 1.5 g (Guo et al. 2022)
 BEAD = "CE5C0600YJFM00304"
 BACKUP = "CE5C0900YJFM00002"
@@ -32,12 +31,12 @@ TRANSFER = ["samples", "transfer", GIFT, "--to", "MNHN", "--reference", "CNSA gi
 FIRMNESS = ("firm", "likely", "unsure", "illustrative")
 
 
-def invoke(runner: CliRunner, actor: str, *args: str):
+def invoke(runner: CliRunner, actor: str, *args: str) -> Result:
     """Run the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
 
-def as_json(runner: CliRunner, actor: str, *args: str):
+def as_json(runner: CliRunner, actor: str, *args: str) -> Any:
     """A read command's --json output."""
     result = invoke(runner, actor, *args, "--json")
     assert result.exit_code == 0, result.stderr
@@ -166,7 +165,7 @@ def test_import_accepts_a_transfer_and_verify_replays_it(
     cli_env: dict[str, str], engine: Engine, runner: CliRunner, tmp_path: Path
 ) -> None:
     engine.dispose()
-    line = {
+    line: dict[str, Any] = {
         "kind": "sample.transferred",
         "occurred_at": "2022-02-15T08:00:00Z",
         "actor": CURATOR,

@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
-from sampleloans.ledger.events import event_from_payload
+from sampleloans.ledger.events import LoanShipped, event_from_payload
 from sampleloans.models import LedgerEvent, Sample
 from sampleloans.readmodels.handover import is_backdated
 from sampleloans.services import loans, samples
 from sampleloans.services.handover import loan_handovers, parties_of
 from sampleloans.services.verify import verify
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, Run, fingerprint
 from tests.factories import issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"
@@ -30,7 +30,7 @@ WITNESS = "Claire Dupont"
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-def cli(runner: CliRunner, *args: str, actor: str = CURATOR):
+def cli(runner: CliRunner, *args: str, actor: str = CURATOR) -> Result:
     """Invoke the CLI as `actor`."""
     return runner.invoke(app, ["--as", actor, *args])
 
@@ -76,7 +76,7 @@ def last_seq(engine: Engine) -> int:
 # --- item 2: who handed over to whom --------------------------------------------------------
 
 
-def test_named_persons_are_recorded_apart_from_the_recorder(run, engine: Engine) -> None:
+def test_named_persons_are_recorded_apart_from_the_recorder(run: Run, engine: Engine) -> None:
     """A shipment names releaser, courier and witness; the payload keeps them, not the actor."""
     signed_agreement(run)
     issued_loan(run)
@@ -101,7 +101,9 @@ def test_named_persons_are_recorded_apart_from_the_recorder(run, engine: Engine)
     assert ship.courier is not None and ship.courier.email is None
 
 
-def test_receipt_defaults_released_by_the_courier_received_by_the_pi(run, engine) -> None:
+def test_receipt_defaults_released_by_the_courier_received_by_the_pi(
+    run: Run, engine: Engine
+) -> None:
     """Left out, the receipt is released by the shipment's courier and received by the PI."""
     signed_agreement(run)
     issued_loan(run)
@@ -111,7 +113,7 @@ def test_receipt_defaults_released_by_the_courier_received_by_the_pi(run, engine
     assert (payload["released_by"], payload["received_by"]) == (COURIER, OU_PI)
 
 
-def test_events_written_before_the_fields_read_with_the_defaults(run, engine) -> None:
+def test_events_written_before_the_fields_read_with_the_defaults(run: Run, engine: Engine) -> None:
     """An old payload without the fields still rebuilds, and reads with the documented defaults."""
     signed_agreement(run)
     issued_loan(run)
@@ -124,14 +126,17 @@ def test_events_written_before_the_fields_read_with_the_defaults(run, engine) ->
         "samples": [S1],
     }
     event = event_from_payload("loan.shipped", old_shipment)
-    assert event.released_by is None  # type: ignore[attr-defined]
+    assert isinstance(event, LoanShipped)
+    assert event.released_by is None
     with db.transaction(engine) as session:
         parties = parties_of(session, "loan.shipped", old_shipment, CURATOR)
     assert parties.released_by == OU_PI  # a return is released by the loan's PI
     assert parties.received_by is None and parties.courier is None
 
 
-def test_an_unknown_email_is_refused_and_nothing_is_written(run, engine, db_path) -> None:
+def test_an_unknown_email_is_refused_and_nothing_is_written(
+    run: Run, engine: Engine, db_path: Path
+) -> None:
     """An e-mail that is no registered person is refused (exit 2 at the CLI)."""
     signed_agreement(run)
     issued_loan(run)
@@ -155,7 +160,7 @@ def test_an_unknown_email_is_refused_and_nothing_is_written(run, engine, db_path
     assert fingerprint(db_path) == before
 
 
-def test_cli_records_and_shows_each_hand_over(run, runner: CliRunner, engine) -> None:
+def test_cli_records_and_shows_each_hand_over(run: Run, runner: CliRunner, engine: Engine) -> None:
     """issue/ship/receive/return/accept-return through the CLI; show and history name them."""
     signed_agreement(run)
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", S1)
@@ -197,7 +202,9 @@ def test_cli_records_and_shows_each_hand_over(run, runner: CliRunner, engine) ->
     assert result.ok, result.problems
 
 
-def test_custody_report_shows_recorded_persons_not_the_actor(run, runner, tmp_path) -> None:
+def test_custody_report_shows_recorded_persons_not_the_actor(
+    run: Run, runner: CliRunner, tmp_path: Path
+) -> None:
     """The custody report's released/received cells are the recorded persons."""
     from pypdf import PdfReader
 
@@ -222,7 +229,7 @@ def test_backdated_threshold_is_one_hour() -> None:
     assert is_backdated(t0, datetime(2025, 4, 1, 9, 1, tzinfo=UTC))
 
 
-def test_backdated_hand_over_shows_both_times(run, runner: CliRunner, tmp_path: Path) -> None:
+def test_backdated_hand_over_shows_both_times(run: Run, runner: CliRunner, tmp_path: Path) -> None:
     """An entry made over an hour after it happened shows when it was recorded, everywhere;
     one made within the hour shows one time."""
     from pypdf import PdfReader
@@ -257,7 +264,9 @@ def test_backdated_hand_over_shows_both_times(run, runner: CliRunner, tmp_path: 
 # --- item 4: discrepancies and broken seals in loans show -----------------------------------
 
 
-def test_loans_show_lists_weighing_discrepancies_and_broken_seals(run, runner) -> None:
+def test_loans_show_lists_weighing_discrepancies_and_broken_seals(
+    run: Run, runner: CliRunner
+) -> None:
     """A receipt with a broken seal and a short weighing shows both, in the table and JSON."""
     signed_agreement(run)
     issued_loan(run)
@@ -280,7 +289,7 @@ def test_loans_show_lists_weighing_discrepancies_and_broken_seals(run, runner) -
     assert "Seal S-7 of the outbound shipment" in table and "BROKEN" in table
 
 
-def test_loans_show_has_no_findings_for_a_clean_receipt(run, runner) -> None:
+def test_loans_show_has_no_findings_for_a_clean_receipt(run: Run, runner: CliRunner) -> None:
     """Nothing to report: empty lists, no tables."""
     signed_agreement(run)
     received_loan(run)
@@ -292,7 +301,7 @@ def test_loans_show_has_no_findings_for_a_clean_receipt(run, runner) -> None:
 # --- item 5: samples move -------------------------------------------------------------------
 
 
-def test_move_service_records_location_and_reason(run, engine) -> None:
+def test_move_service_records_location_and_reason(run: Run, engine: Engine) -> None:
     """A move is an event with its reason; the sample's location follows."""
     envelope = run(
         samples.move_sample, code=VAULT_SAMPLE, storage_location="Shelf 9", reason="servicing"
@@ -309,7 +318,7 @@ def test_move_service_records_location_and_reason(run, engine) -> None:
         run(samples.move_sample, code=S1, storage_location="X")
 
 
-def test_samples_move_cli(run, runner: CliRunner, db_path: Path) -> None:
+def test_samples_move_cli(run: Run, runner: CliRunner, db_path: Path) -> None:
     """`samples move` moves a vault sample; refuses one on loan (1) and non-curators (4)."""
     out = ok(runner, "samples", "move", VAULT_SAMPLE, "--location", "NAOC N2 cabinet D",
              "--reason", "cabinet C serviced")  # fmt: skip
@@ -334,7 +343,9 @@ def test_samples_move_cli(run, runner: CliRunner, db_path: Path) -> None:
     assert fingerprint(db_path) == before
 
 
-def test_an_imported_history_line_keeps_its_hand_over_persons(run, runner, tmp_path, engine):
+def test_an_imported_history_line_keeps_its_hand_over_persons(
+    run: Run, runner: CliRunner, tmp_path: Path, engine: Engine
+) -> None:
     """`import` passes the persons of a hand-over line to the same service as the command."""
     signed_agreement(run)
     issued_loan(run)
@@ -364,7 +375,9 @@ def test_an_imported_history_line_keeps_its_hand_over_persons(run, runner, tmp_p
     )
 
 
-def test_a_registered_person_on_the_wrong_side_is_refused(run, runner, db_path) -> None:
+def test_a_registered_person_on_the_wrong_side_is_refused(
+    run: Run, runner: CliRunner, db_path: Path
+) -> None:
     """The PI cannot release from the vault; another institution's researcher cannot receive."""
     signed_agreement(run)
     issued_loan(run)
@@ -382,7 +395,9 @@ def test_a_registered_person_on_the_wrong_side_is_refused(run, runner, db_path) 
     assert fingerprint(db_path) == before
 
 
-def test_a_deactivated_person_is_refused_in_a_hand_over(run, runner: CliRunner, db_path) -> None:
+def test_a_deactivated_person_is_refused_in_a_hand_over(
+    run: Run, runner: CliRunner, db_path: Path
+) -> None:
     """Whoever may no longer act does not hand samples over or take them either (exit 1)."""
     signed_agreement(run)
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", S1)
@@ -398,7 +413,9 @@ def test_a_deactivated_person_is_refused_in_a_hand_over(run, runner: CliRunner, 
     assert fingerprint(db_path) == before
 
 
-def test_a_return_is_not_received_by_a_third_institution(run, runner: CliRunner, db_path) -> None:
+def test_a_return_is_not_received_by_a_third_institution(
+    run: Run, runner: CliRunner, db_path: Path
+) -> None:
     """A registered receiver of a return works at the lender or the borrower, never elsewhere."""
     signed_agreement(run)
     received_loan(run, number="L-1", samples=(S1,))
@@ -411,7 +428,9 @@ def test_a_return_is_not_received_by_a_third_institution(run, runner: CliRunner,
     assert cli(runner, *args, "--received-by", COMPLIANCE).exit_code == 0
 
 
-def test_history_as_of_names_no_later_correction(run, runner: CliRunner, monkeypatch) -> None:
+def test_history_as_of_names_no_later_correction(
+    run: Run, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`--as-of` lists what had happened by then: a later correction is not named (nor its
     reason twice in the table)."""
     signed_agreement(run)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from rich.table import Table
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -59,7 +59,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return make_demo(tmp_path_factory.mktemp("out") / "demo")
 
 
-def run(env: dict[str, str], *args: str, columns: int = 120, code: int = 0) -> Any:
+def run(env: dict[str, str], *args: str, columns: int = 120, code: int = 0) -> Result:
     """Invoke the CLI at a terminal width; check the exit code."""
     result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
     assert result.exit_code == code, (args, result.stdout, result.stderr)
@@ -70,7 +70,9 @@ def run(env: dict[str, str], *args: str, columns: int = 120, code: int = 0) -> A
 
 
 @pytest.mark.parametrize("args", CSV_COMMANDS, ids=" ".join)
-def test_csv_has_the_tables_columns_and_one_line_per_row(demo, args) -> None:
+def test_csv_has_the_tables_columns_and_one_line_per_row(
+    demo: dict[str, str], args: list[str]
+) -> None:
     """RFC 4180 (CRLF), the table's headers, one record per JSON row, cells as in the table."""
     text = run(demo, *args, "--csv").stdout_bytes.decode("utf-8")  # bytes: CRLF as written
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
@@ -82,14 +84,14 @@ def test_csv_has_the_tables_columns_and_one_line_per_row(demo, args) -> None:
     assert all(row[0] in table for row in rows)
 
 
-def test_csv_quotes_commas_in_a_cell(demo) -> None:
+def test_csv_quotes_commas_in_a_cell(demo: dict[str, str]) -> None:
     """A comma inside a cell is quoted, so a spreadsheet keeps it in one cell."""
     (header, row) = list(csv.reader(io.StringIO(run(demo, "incidents", "list", "--csv").stdout)))
     assert row[header.index("kind")] == "damage: vial, cracked"
 
 
 @pytest.mark.parametrize("args", BALANCES, ids=" ".join)
-def test_balance_csv_has_the_rows_and_the_total(demo, args) -> None:
+def test_balance_csv_has_the_rows_and_the_total(demo: dict[str, str], args: list[str]) -> None:
     """balance --csv: the table's rows, the total row last; the collection's two tables."""
     text = run(demo, *args, "--csv").stdout_bytes.decode("utf-8")
     blocks = [b for b in text.split("\r\n\r\n") if b]
@@ -103,7 +105,7 @@ def test_balance_csv_has_the_rows_and_the_total(demo, args) -> None:
 
 
 @pytest.mark.parametrize("args", [*CSV_COMMANDS, BALANCES[1]], ids=" ".join)
-def test_csv_and_json_together_are_refused(demo, args) -> None:
+def test_csv_and_json_together_are_refused(demo: dict[str, str], args: list[str]) -> None:
     """--csv with --json: exit 2, one Error line, nothing on stdout."""
     result = run(demo, *args, "--csv", "--json", code=2)
     assert result.stdout == ""
@@ -135,7 +137,9 @@ def header_words(env: dict[str, str], args: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("columns", [80, 100])
 @pytest.mark.parametrize("args", [*CSV_COMMANDS, *BALANCES], ids=" ".join)
-def test_no_column_is_dropped_or_cut_on_a_narrow_terminal(demo, args, columns) -> None:
+def test_no_column_is_dropped_or_cut_on_a_narrow_terminal(
+    demo: dict[str, str], args: list[str], columns: int
+) -> None:
     """At 80 and 100 columns every header is shown (whole words) and no cell is cut with '…'."""
     text = run(demo, *args, columns=columns).stdout
     assert "…" not in text
@@ -149,7 +153,7 @@ def test_no_column_is_dropped_or_cut_on_a_narrow_terminal(demo, args, columns) -
 
 
 @pytest.mark.parametrize("columns", [80, 100])
-def test_status_and_history_keep_their_columns(demo, columns) -> None:
+def test_status_and_history_keep_their_columns(demo: dict[str, str], columns: int) -> None:
     """The tables of status and custody history keep every column too."""
     status = run(demo, "status", "--institution", "OU", columns=columns).stdout
     assert all(
@@ -160,7 +164,7 @@ def test_status_and_history_keep_their_columns(demo, columns) -> None:
     assert "…" not in status + history
 
 
-def test_institution_names_fold_less_with_abbreviated_counts(demo) -> None:
+def test_institution_names_fold_less_with_abbreviated_counts(demo: dict[str, str]) -> None:
     """At 100 columns the count headers are abbreviated with a legend; a name takes <= 3 lines."""
     text = run(demo, "institutions", "list", columns=100).stdout
     assert "ppl = people" in text and "agr = agreements" in text
@@ -186,7 +190,7 @@ def test_fit_to_width_never_leaves_a_column_without_room() -> None:
 # --- item 10: words -------------------------------------------------------------------------
 
 
-def test_history_table_shows_event_labels_and_json_keeps_kinds(demo) -> None:
+def test_history_table_shows_event_labels_and_json_keeps_kinds(demo: dict[str, str]) -> None:
     """Tables say 'received', not 'loan.received'; JSON keeps the kind."""
     table = run(demo, "custody", "history", "--loan", "L-2025-UoC", columns=250).stdout
     assert "loan.received" not in table and "loan.issued" not in table
@@ -197,7 +201,7 @@ def test_history_table_shows_event_labels_and_json_keeps_kinds(demo) -> None:
     assert any("extended by 6 months" in e["description"] for e in events["events"])
 
 
-def test_a_closed_loan_shows_no_next_inventory(demo) -> None:
+def test_a_closed_loan_shows_no_next_inventory(demo: dict[str, str]) -> None:
     """L-2025-IPGP is closed: no next inventory in loans show, table or JSON."""
     detail = json.loads(run(demo, "loans", "show", "L-2025-IPGP", "--json").stdout)
     assert detail["status"] == "closed" and detail["next_inventory_due_at"] is None
@@ -206,7 +210,7 @@ def test_a_closed_loan_shows_no_next_inventory(demo) -> None:
     assert line.split()[-1] == "—"
 
 
-def test_loan_detail_service_has_no_inventory_after_close(demo) -> None:
+def test_loan_detail_service_has_no_inventory_after_close(demo: dict[str, str]) -> None:
     """The service view itself: a closed loan owes no inventory, an open one does."""
     engine = db.open_engine(db.url_for_path(Path(demo["SAMPLELOANS_DB"])))
     ctx = Context(actor=CURATOR, os_user="tester", now=db_now())

@@ -7,19 +7,19 @@ and not the other (it had not, although it was recorded earlier). `custody histo
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger import replay
 from sampleloans.services import history, loans
 from sampleloans.services.reporting import CustodyBody, build_report, make_request
-from tests.conftest import COMPLIANCE, NOW, ctx_for
+from tests.conftest import COMPLIANCE, NOW, Run, ctx_for
 from tests.factories import received_loan, signed_agreement
 
 S1, S2 = "CE5C0200YJFM00112", "CE5C0300YJFM00307"
@@ -30,12 +30,12 @@ MOMENT = NOW + timedelta(days=7)  # between the two dates
 LATER = NOW + timedelta(days=12)
 
 
-def _iso(moment) -> str:
+def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
-def two_analyses(engine: Engine, run) -> tuple[int, int]:
+def two_analyses(engine: Engine, run: Run) -> tuple[int, int]:
     """Loan L-1 with S1 and S2; S1 analysed at LATE_AT, then S2 back-dated to BACK_AT."""
     signed_agreement(run)
     received_loan(run, samples=(S1, S2))
@@ -58,7 +58,7 @@ def two_analyses(engine: Engine, run) -> tuple[int, int]:
         now=RECORDED_AT,
         occurred_at=BACK_AT,
     )
-    return late.seq, back.seq  # type: ignore[attr-defined]
+    return late.seq, back.seq
 
 
 def test_the_cut_takes_what_had_occurred_by_then(
@@ -90,7 +90,7 @@ def test_history_and_report_as_of_agree(engine: Engine, two_analyses: tuple[int,
     assert back in seqs and late not in seqs  # the same events as the history's state
 
 
-def _cli(runner: CliRunner, *args: str) -> object:
+def _cli(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, ["--as", COMPLIANCE, *args], env={"SAMPLELOANS_NOW": _iso(LATER)})
 
 
@@ -100,8 +100,8 @@ def test_the_three_agree_through_the_cli(
     _late, back = two_analyses
     runner = CliRunner()
     shown = _cli(runner, "custody", "history", "--loan", "L-1", "--as-of", _iso(MOMENT), "--json")
-    assert shown.exit_code == 0, shown.stderr  # type: ignore[attr-defined]
-    state = json.loads(shown.stdout)["replayed_state"]  # type: ignore[attr-defined]
+    assert shown.exit_code == 0, shown.stderr
+    state = json.loads(shown.stdout)["replayed_state"]
     assert state["up_to_seq"] == back
     consumed = {s["code"]: s["consumed_ug"] for s in state["samples"]}
     assert consumed == {S1: 0, S2: 2_000}
@@ -110,7 +110,7 @@ def test_the_three_agree_through_the_cli(
         runner, "report", "custody", "--loan", "L-1", "--as-of", _iso(MOMENT),
         "--out", str(out), "--generated-at", _iso(LATER),
     )  # fmt: skip
-    assert made.exit_code == 0, made.stderr  # type: ignore[attr-defined]
+    assert made.exit_code == 0, made.stderr
     checked = _cli(runner, "verify-document", str(out))
-    assert checked.exit_code == 0, checked.stdout  # type: ignore[attr-defined]
-    assert f"ledger head {back}:" in checked.stdout  # type: ignore[attr-defined]
+    assert checked.exit_code == 0, checked.stdout
+    assert f"ledger head {back}:" in checked.stdout

@@ -47,7 +47,7 @@ def test_a_new_kind_without_its_parts_is_reported(monkeypatch: pytest.MonkeyPatc
     assert kinds.missing("sample.audited") == []
 
 
-def test_a_part_registered_for_an_unknown_kind_is_reported(monkeypatch) -> None:
+def test_a_part_registered_for_an_unknown_kind_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(DESCRIBERS, "loan.teleported", lambda *_args: "teleported")
     assert "loan.teleported" in kinds.all_kinds()
     assert "payload" in kinds.missing("loan.teleported")
@@ -73,8 +73,9 @@ def test_payload_pairs_are_typed_records_with_the_same_json() -> None:
         '"released_by":null,"witness":null}'
     )
     back = ev.event_from_payload("loan.issued", {"number": "L-1", "items": [["CE5-A", 20_000]]})
-    assert back.items == [ev.CodeMass(code="CE5-A", mass_ug=20_000)]  # type: ignore[attr-defined]
-    assert type(back.items[0]) is ev.CodeMass  # type: ignore[attr-defined]
+    assert isinstance(back, ev.LoanIssued)
+    assert back.items == [ev.CodeMass(code="CE5-A", mass_ug=20_000)]
+    assert type(back.items[0]) is ev.CodeMass
     pair_kinds = {k for k, cls in ev.EVENT_TYPES.items() if cls.pair_fields}
     assert pair_kinds == {
         "sample.split",

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -17,8 +18,9 @@ from sampleloans.dates import to_iso
 from sampleloans.errors import RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.models import Loan
+from sampleloans.readmodels.report import OverdueBody, ReturnBody
 from sampleloans.services import loan_views, loans, queries, reporting, standing
-from tests.conftest import COMPLIANCE, NOW, ctx_for
+from tests.conftest import COMPLIANCE, NOW, Run, ctx_for
 from tests.factories import approved_loan, issued_loan, received_loan, signed_agreement
 
 MICRO = timedelta(microseconds=1)
@@ -44,6 +46,7 @@ def verdicts(engine: Engine, at: datetime, number: str = "L-1") -> dict[str, boo
             session, ctx, reporting.make_request("return", loan=number), generated_at=at
         )
         summary = {row.institution: row.status for row in queries.collection_summary(session, at)}
+        assert isinstance(notice.body, OverdueBody) and isinstance(returns.body, ReturnBody)
         return {
             "rule": rule.return_overdue(loan.status, loan.due_at, at),
             "status": standing.loan_status(session, ctx, loan=number)[0].overdue,
@@ -55,10 +58,9 @@ def verdicts(engine: Engine, at: datetime, number: str = "L-1") -> dict[str, boo
             "loans list": next(
                 r.overdue for r in loan_views.list_loans(session, ctx) if r.number == number
             ),
-            "return report": any(late.loan == number for late in returns.body.overdue),  # type: ignore[union-attr]
+            "return report": any(late.loan == number for late in returns.body.overdue),
             "overdue notice": any(
-                line.loan == number and line.what == "return"
-                for line in notice.body.lines  # type: ignore[union-attr]
+                line.loan == number and line.what == "return" for line in notice.body.lines
             ),
             "summary": "overdue" in summary.get("OU", ""),
             "issue refusal": any(
@@ -74,7 +76,7 @@ def assert_all(engine: Engine, at: datetime, expected: bool, number: str = "L-1"
 
 
 @pytest.fixture
-def issued(run, engine):
+def issued(run: Run, engine: Engine) -> Engine:
     """OU's loan L-1 issued at NOW (period one year); inventories every two years."""
     signed_agreement(run, inventory_interval="P2Y")
     issued_loan(run)
@@ -95,7 +97,7 @@ def test_rule_at_the_boundary_instants() -> None:
     assert rule.days_late(due, due + timedelta(hours=15)) == 1  # a calendar day, in UTC
 
 
-def test_every_place_agrees_on_an_issued_loan(issued) -> None:
+def test_every_place_agrees_on_an_issued_loan(issued: Engine) -> None:
     due = _due_at(issued)
     assert due == NOW.replace(year=2026)
     assert_all(issued, due - MICRO, False)
@@ -104,7 +106,7 @@ def test_every_place_agrees_on_an_issued_loan(issued) -> None:
     assert_all(issued, due + timedelta(days=40), True)
 
 
-def test_every_place_agrees_after_an_extension(run, issued) -> None:
+def test_every_place_agrees_after_an_extension(run: Run, issued: Engine) -> None:
     old_due = _due_at(issued)
     run(
         loans.extend_loan,
@@ -120,18 +122,20 @@ def test_every_place_agrees_after_an_extension(run, issued) -> None:
     assert_all(issued, new_due + MICRO, True)
 
 
-def test_a_return_in_transit_is_still_overdue(run, engine) -> None:
+def test_a_return_in_transit_is_still_overdue(run: Run, engine: Engine) -> None:
     signed_agreement(run, inventory_interval="P2Y")
     received_loan(run)
     run(loans.release_return, number="L-1", container="N2 box", seal_number="S-2")
     with db.transaction(engine, write=False) as session:
-        assert session.get(Loan, "L-1").status == "return_in_transit"  # type: ignore[union-attr]
+        loan = session.get(Loan, "L-1")
+        assert loan is not None
+        assert loan.status == "return_in_transit"
     due = _due_at(engine)
     assert_all(engine, due, False)
     assert_all(engine, due + MICRO, True)
 
 
-def test_issue_is_refused_exactly_when_the_rule_says_overdue(run, issued) -> None:
+def test_issue_is_refused_exactly_when_the_rule_says_overdue(run: Run, issued: Engine) -> None:
     due = _due_at(issued)
     approved_loan(run, number="L-2", samples=("CE5C0300YJFM00307",))
     with pytest.raises(RuleViolation, match="loan L-1 was due"):
@@ -139,7 +143,9 @@ def test_issue_is_refused_exactly_when_the_rule_says_overdue(run, issued) -> Non
     run(loans.issue_loan, number="L-2", now=due)  # at the due instant L-1 is not late yet
 
 
-def test_cli_overdue_and_status_agree_at_the_boundary(issued, runner, cli_env, monkeypatch):
+def test_cli_overdue_and_status_agree_at_the_boundary(
+    issued: Engine, runner: CliRunner, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     due = _due_at(issued)
     for at, late in ((due, False), (due + timedelta(seconds=1), True)):
         monkeypatch.setenv("SAMPLELOANS_NOW", to_iso(at))

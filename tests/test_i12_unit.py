@@ -1,5 +1,7 @@
 """The unit of work (issue 12, `ledger/unit.py`): one write path for commands, import and replay."""
 
+from typing import Any
+
 import pytest
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
@@ -21,7 +23,9 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = unit_module.Unit._write_new_rows
 
-    def spy(self: unit_module.Unit, table_name: str, pending: list) -> None:  # type: ignore[type-arg]
+    def spy(
+        self: unit_module.Unit, table_name: str, pending: list[dict[str, Any] | unit_module.Tracked]
+    ) -> None:
         if pending:
             seen.append(table_name)
         real(self, table_name, pending)

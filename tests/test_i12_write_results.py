@@ -4,8 +4,9 @@ print from that result (no read after the write) and print exactly what they pri
 from typing import Any
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import Engine, func
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -13,7 +14,7 @@ from sampleloans.models import Agreement, LedgerEvent, Loan, Sample
 from sampleloans.services import agreements, loans, samples
 from sampleloans.services.results import AgreementWritten, LoanWritten, SamplesWritten
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR
+from tests.conftest import CURATOR, Run
 from tests.factories import approved_loan, draft_agreement, received_loan, signed_agreement
 
 SAMPLE = "CE5C0200YJFM00112"
@@ -21,7 +22,7 @@ ENGINE: list[Any] = []  # the test's ledger, for `cli` to read the head
 
 
 @pytest.fixture(autouse=True)
-def _remember_engine(engine):
+def _remember_engine(engine: Engine) -> None:
     ENGINE[:] = [engine]
 
 
@@ -34,7 +35,7 @@ def stored(engine: Any, model: type, key: Any) -> Any:
         return row
 
 
-def test_issue_returns_the_envelope_the_loan_and_its_items(run, engine) -> None:
+def test_issue_returns_the_envelope_the_loan_and_its_items(run: Run, engine: Engine) -> None:
     signed_agreement(run)
     approved_loan(run)
     result = run(loans.issue_loan, number="L-1")
@@ -47,7 +48,9 @@ def test_issue_returns_the_envelope_the_loan_and_its_items(run, engine) -> None:
     ]
 
 
-def test_extend_recall_and_accept_return_carry_the_loan_after_the_event(run, engine) -> None:
+def test_extend_recall_and_accept_return_carry_the_loan_after_the_event(
+    run: Run, engine: Engine
+) -> None:
     signed_agreement(run)
     received_loan(run)
     before = stored(engine, Loan, "L-1").due_at
@@ -73,7 +76,7 @@ def test_extend_recall_and_accept_return_carry_the_loan_after_the_event(run, eng
     ]
 
 
-def test_splits_carry_the_new_samples(run, engine) -> None:
+def test_splits_carry_the_new_samples(run: Run, engine: Engine) -> None:
     parent = "CE5C0400YJFM00505"
     made = run(samples.split_sample, parent=parent, children=[("-G1", mass("5 mg"))])
     assert isinstance(made, SamplesWritten) and made.envelope.kind == "sample.split"
@@ -89,7 +92,7 @@ def test_splits_carry_the_new_samples(run, engine) -> None:
     assert stored(engine, Sample, child.code).initial_mass_ug == 1000
 
 
-def test_agreement_services_carry_the_agreement(run, engine) -> None:
+def test_agreement_services_carry_the_agreement(run: Run, engine: Engine) -> None:
     draft_agreement(run)
     signed = run(agreements.sign_agreement, number="AG-OU", signed_by="LESEC and OU")
     assert isinstance(signed, AgreementWritten) and signed.envelope.kind == "agreement.signed"
@@ -99,7 +102,7 @@ def test_agreement_services_carry_the_agreement(run, engine) -> None:
     assert ended.agreement.status == "terminated"
 
 
-def cli(runner, *args: str) -> str:
+def cli(runner: CliRunner, *args: str) -> str:
     """Run one command as the curator; its stdout (it must succeed), with the number of the
     event it wrote replaced by SEQ (the head, read apart)."""
     result = runner.invoke(app, ["--as", CURATOR, *args])
@@ -109,7 +112,9 @@ def cli(runner, *args: str) -> str:
     return result.stdout.strip().replace(f"event {seq}", "event SEQ")
 
 
-def test_cli_prints_the_same_lines_from_the_results(run, runner, cli_env) -> None:
+def test_cli_prints_the_same_lines_from_the_results(
+    run: Run, runner: CliRunner, cli_env: dict[str, str]
+) -> None:
     draft_agreement(run)
     assert cli(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU") == (
         "Signed agreement AG-OU; in force until 2030-04-01 09:00 UTC; event SEQ."

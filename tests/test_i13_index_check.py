@@ -9,6 +9,7 @@ up to the event being applied, and that both ways of replaying give the same pro
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -18,7 +19,7 @@ from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger import replay
 from sampleloans.services import verify as verify_module
-from sampleloans.services.verify import compare_table, verify
+from sampleloans.services.verify import VerifyResult, compare_table, verify
 from tests.conftest import COMPLIANCE
 from tests.test_verify_tamper import (  # noqa: F401  (pytest fixtures used by name)
     engine,
@@ -218,14 +219,14 @@ def test_a_large_ledger_checks_its_chain_in_a_second_process(
     seen: list[int] = []
     real = verify_module._ChainCheck.start
 
-    def start(self: verify_module._ChainCheck, *args: object) -> None:
-        real(self, *args)  # type: ignore[arg-type]
+    def start(self: verify_module._ChainCheck, *args: Any) -> None:
+        real(self, *args)
         seen.append(0 if self.process is None else 1)
 
-    answers: list[object] = []
+    answers: list[VerifyResult | None] = []
     read_answer = verify_module._chain_answer
 
-    def answer(output: str) -> object:
+    def answer(output: str) -> VerifyResult | None:
         answers.append(read_answer(output))
         return answers[-1]
 
@@ -237,7 +238,7 @@ def test_a_large_ledger_checks_its_chain_in_a_second_process(
     assert result.ok and result.head == f"{history[0]}:{history[1]}"
     assert seen == [0, 1]  # here for a small ledger, beside for a large one
     assert len(answers) == 1 and answers[0] is not None  # the second process answered
-    assert answers[0].head == result.head  # type: ignore[attr-defined]
+    assert answers[0].head == result.head
 
 
 def test_a_second_process_that_cannot_run_leaves_the_chain_checked_here(

@@ -15,6 +15,7 @@ from sampleloans.services import samples
 from sampleloans.services.corrections import correct_mass
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
+from tests.conftest import Run
 from tests.test_verify_tamper import tamper
 
 ROOT = "CE5C0000YJYX061"  # 12.4 mg, never lent in the fixtures
@@ -32,7 +33,7 @@ def _registration_seq(path: Path, code: str) -> int:
 
 
 def test_a_forged_later_entry_does_not_reach_the_replay_of_an_earlier_correction(
-    engine: Engine, db_path: Path, run
+    engine: Engine, db_path: Path, run: Run
 ) -> None:
     registered = _registration_seq(db_path, ROOT)
     run(correct_mass, corrects_seq=registered, mass_ug=mass("12 mg"), reason="reweighed dry")

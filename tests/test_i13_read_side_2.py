@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -34,10 +33,9 @@ from sampleloans.ledger.envelope import from_stored
 from sampleloans.models import Loan, Sample
 from sampleloans.services import loans
 from sampleloans.services.listing import batches, plain_batches
-from tests.conftest import CURATOR, NOW
+from tests.conftest import CURATOR, NOW, Run
 from tests.factories import received_loan, rich_history, signed_agreement
 
-Run = Callable[..., object]
 S1, S2 = "CE5C0200YJFM00112", "CE5C0300YJFM00307"
 
 
@@ -96,8 +94,8 @@ def test_plain_batches_give_what_sqlalchemy_rows_give(engine: Engine, run: Run) 
     rich_history(run)
     signed_agreement(run, "Brown")
     for query in (
-        select(*Sample.__table__.columns).order_by(Sample.code),  # type: ignore[attr-defined]
-        select(*Loan.__table__.columns).order_by(Loan.number),  # type: ignore[attr-defined]
+        select(*Sample.__table__.columns).order_by(Sample.code),  # type: ignore[attr-defined]  # SQLModel sets it
+        select(*Loan.__table__.columns).order_by(Loan.number),  # type: ignore[attr-defined]  # SQLModel sets it
     ):
         with db.transaction(engine, write=False) as session:
             general = [tuple(row) for batch in batches(session, query) for row in batch]
@@ -124,7 +122,7 @@ def test_the_line_encoder_writes_json_dumps_text(value: Any) -> None:
         def write(self, text: str) -> None:
             lines.append(text)
 
-    assert write_jsonl([value, value], Out()) == 2  # type: ignore[arg-type]
+    assert write_jsonl([value, value], Out()) == 2  # type: ignore[arg-type]  # a writer, not a TextIO
     expected = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str) + "\n"
     assert lines == [expected, expected]
 

@@ -100,7 +100,7 @@ def _moments(engine: Engine, count: int) -> list[datetime]:
     with engine.connect() as connection:
         dated = sorted(
             from_stored(r[0])
-            for r in connection.execute(select(LedgerEvent.__table__.c.occurred_at))  # type: ignore[attr-defined]
+            for r in connection.execute(select(LedgerEvent.__table__.c.occurred_at))  # type: ignore[attr-defined]  # SQLModel sets it
         )
     picks = [dated[len(dated) * (i + 1) // (count + 1)] for i in range(count)]
     return [*picks, picks[0] + timedelta(seconds=1), dated[-1]]

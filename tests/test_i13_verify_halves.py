@@ -69,7 +69,9 @@ def _sides(ledger: Engine) -> tuple[int, int, int]:
     with ledger.connect() as connection:
         head = replay.last_taken(connection, replay.Cut())
         halves = split_in_two(connection, head, replay.REFERENCE_KINDS)
-        kinds = dict(connection.exec_driver_sql("SELECT seq, kind FROM ledger_event").all())
+        kinds: dict[int, str] = dict(
+            connection.exec_driver_sql("SELECT seq, kind FROM ledger_event").all()
+        )
     sides = [halves.side[seq] for seq in range(1, head + 1)]
     both = [seq for seq in range(1, head + 1) if halves.side[seq] == BOTH]
     assert {kinds[seq] for seq in both} <= set(replay.REFERENCE_KINDS)

@@ -5,6 +5,7 @@ researchers, and `verify` reporting every missing defence. On a throwaway Postgr
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -54,7 +55,7 @@ def secured(pg_server: PgServer) -> Iterator[str]:
         pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _rows(url: str, query: str) -> list[tuple[object, ...]]:
+def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as connection:
         return list(connection.execute(query).fetchall())
 
@@ -75,7 +76,7 @@ def test_a_researcher_sees_only_their_institution(pg_server: PgServer, secured: 
         assert seen <= ipgp_loans, table
     total = _rows(admin, "SELECT count(*) FROM ledger_event")[0][0]
     events = [row[0] for row in _rows(mine, "SELECT seq FROM ledger_event")]
-    assert 0 < len(events) < int(total)  # type: ignore[call-overload]
+    assert 0 < len(events) < int(total)
     foreign = _rows(
         mine,
         "SELECT count(*) FROM event_subject WHERE subject_type = 'loan' "
@@ -223,7 +224,7 @@ def _cli(url: str, *args: str) -> Result:
 
 
 def _events(pg_server: PgServer, database: str) -> int:
-    return int(_rows(pg_server.url(database), "SELECT count(*) FROM ledger_event")[0][0])  # type: ignore[call-overload]
+    return int(_rows(pg_server.url(database), "SELECT count(*) FROM ledger_event")[0][0])
 
 
 def test_as_someone_else_is_refused(pg_server: PgServer, secured: str) -> None:

@@ -149,7 +149,7 @@ def test_the_database_refuses_changes(pg_ledger: str, statement: str, refusal: s
         psycopg.connect(pg_ledger) as connection,
         pytest.raises(psycopg.errors.IntegrityConstraintViolation, match=refusal),
     ):
-        connection.execute(statement)  # type: ignore[arg-type]
+        connection.execute(statement)
     assert _event_count(pg_ledger) == before
 
 
@@ -162,7 +162,7 @@ def _copy_last_event(connection: psycopg.Connection, **changes: object) -> None:
     values = dict(zip(columns, row, strict=True)) | changes
     placeholders = ", ".join(["%s"] * len(values))
     connection.execute(
-        f"INSERT INTO ledger_event ({', '.join(values)}) VALUES ({placeholders})",  # type: ignore[arg-type]
+        f"INSERT INTO ledger_event ({', '.join(values)}) VALUES ({placeholders})",
         list(values.values()),
     )
 
@@ -388,7 +388,7 @@ def test_verify_catches_tampering(
     """As the owner, with the triggers switched off and on again: verify still names it."""
     with psycopg.connect(pg_ledger, autocommit=True) as connection:
         for statement in tamper.split("; "):
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
     result = runner.invoke(app, [*STAFF, "verify"])
     assert result.exit_code == 1
     assert finding in result.stdout

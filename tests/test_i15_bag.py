@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import bagit
+import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
 import pytest
 
 from tests.conftest import fingerprint
@@ -61,7 +61,9 @@ def signed_statement(ledger: dict[str, Any]) -> Path:
     return out / "statement-terada-at-osaka-u.example.pdf"
 
 
-def test_bag_holds_everything_and_validates_with_bagit_and_the_verifier(ledger) -> None:
+def test_bag_holds_everything_and_validates_with_bagit_and_the_verifier(
+    ledger: dict[str, Any],
+) -> None:
     report = signed_statement(ledger)
     bag_dir = make_bag(ledger, "--report", str(report))
     bag = bagit.Bag(str(bag_dir))
@@ -98,7 +100,7 @@ def test_bag_holds_everything_and_validates_with_bagit_and_the_verifier(ledger) 
     assert "chain intact" in check.stdout and "matches the events" in check.stdout
 
 
-def test_the_bags_events_restore_to_the_same_head(ledger) -> None:
+def test_the_bags_events_restore_to_the_same_head(ledger: dict[str, Any]) -> None:
     bag_dir = make_bag(ledger)
     fresh = ledger["dir"] / "fresh.db"
     env = {**env_for(fresh)}
@@ -108,7 +110,7 @@ def test_the_bags_events_restore_to_the_same_head(ledger) -> None:
 
 
 @pytest.mark.parametrize("where", ["data/events.jsonl", "data/tools/verify_ledger.py"])
-def test_one_changed_byte_fails_with_one_line(ledger, where) -> None:
+def test_one_changed_byte_fails_with_one_line(ledger: dict[str, Any], where: str) -> None:
     bag_dir = make_bag(ledger)
     target = bag_dir / where
     data = bytearray(target.read_bytes())
@@ -122,7 +124,7 @@ def test_one_changed_byte_fails_with_one_line(ledger, where) -> None:
         bagit.Bag(str(bag_dir)).validate()
 
 
-def test_a_re_hashed_bag_with_a_forged_event_is_caught_by_the_chain(ledger) -> None:
+def test_a_re_hashed_bag_with_a_forged_event_is_caught_by_the_chain(ledger: dict[str, Any]) -> None:
     """Someone who edits an event and regenerates the manifests passes bagit, not the chain."""
     bag_dir = make_bag(ledger)
     events = bag_dir / "data" / "events.jsonl"
@@ -138,7 +140,7 @@ def test_a_re_hashed_bag_with_a_forged_event_is_caught_by_the_chain(ledger) -> N
     assert result.exit_code == 1 and "does not hash to its recorded hash" in result.stderr
 
 
-def test_existing_folder_not_a_bag_and_bad_extras(ledger, tmp_path) -> None:
+def test_existing_folder_not_a_bag_and_bad_extras(ledger: dict[str, Any], tmp_path: Path) -> None:
     env = env_for(ledger["db"])
     taken = tmp_path / "taken"
     taken.mkdir()
@@ -159,7 +161,7 @@ def test_existing_folder_not_a_bag_and_bad_extras(ledger, tmp_path) -> None:
     assert fingerprint(ledger["db"]) == before
 
 
-def test_researchers_may_not_export(ledger) -> None:
+def test_researchers_may_not_export(ledger: dict[str, Any]) -> None:
     result = invoke(
         env_for(ledger["db"], actor=OSAKA_PI), "export", "--bag", str(ledger["dir"] / "b")
     )

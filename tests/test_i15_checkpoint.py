@@ -1,6 +1,7 @@
 """Signed notes and checkpoints: the C2SP spec's example and Go's note test vector."""
 
 import base64
+from collections.abc import Callable
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_checkpoint_sign_verify_and_origin() -> None:
         lambda n: n[: n.rindex(" ") + 5] + "\n",  # signature truncated
     ],
 )
-def test_malformed_notes_are_invalid_input(damage) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_notes_are_invalid_input(damage: Callable[[str], str]) -> None:
     signer = cp.generate_signer("k")
     note = cp.sign_checkpoint(cp.Checkpoint("o", 1, bytes(32)), signer)
     with pytest.raises((InvalidInput, cp.CheckpointRefused)):

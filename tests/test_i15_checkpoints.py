@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans import db
 from sampleloans.cli import app
@@ -32,16 +32,23 @@ def add_lab(engine: Engine, name: str) -> None:
         )  # fmt: skip
 
 
-def ok(result: object) -> None:
-    assert result.exit_code == 0, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+def ledger_file(engine: Engine) -> Path:
+    """The SQLite file the engine writes."""
+    path = db.sqlite_path(str(engine.url))
+    assert path is not None, engine.url
+    return path
 
 
-def one_error_line(result: object, code: int, *needles: str) -> None:
+def ok(result: Result) -> None:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+
+
+def one_error_line(result: Result, code: int, *needles: str) -> None:
     """Exit `code`, one `Error: …` line on stderr naming `needles`, no traceback."""
-    assert result.exit_code == code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
-    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), lines
-    assert "Traceback" not in result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
 
@@ -92,7 +99,7 @@ def test_checkpoint_is_made_kept_and_verified(
     note = make_cp(runner, private, tmp_path / "cp.txt")
     text, signatures = notes.split_note(note)
     cp = notes.parse_checkpoint(text)
-    with sqlite3.connect(db.sqlite_path(str(engine.url))) as connection:  # type: ignore[arg-type]
+    with sqlite3.connect(ledger_file(engine)) as connection:
         size, hash_hex = connection.execute(
             "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -104,9 +111,8 @@ def test_checkpoint_is_made_kept_and_verified(
 
     assert cp.size == size and cp.extension("head") == f"{size}:{hash_hex}"
     assert cp.root == merkle.root_of(hashes)
-    assert cp.extension(
-        "state",
-    ).startswith("sha256:")  # type: ignore[union-attr]
+    state = cp.extension("state")
+    assert state is not None and state.startswith("sha256:")
     assert cp.extension("time") == "2025-04-01T09:00:00Z"
     assert signatures[0][0] == "naoc.example"
     result = runner.invoke(
@@ -120,20 +126,20 @@ def test_checkpoint_is_made_kept_and_verified(
     assert row["event_count"] == size and row["public_key"] == public.read_text().strip()
     assert row["note"] == (tmp_path / "cp.txt").read_text()
     secret = private.read_text().strip().split("+", 4)[4]
-    assert secret not in Path(db.sqlite_path(str(engine.url))).read_bytes().decode("latin-1")  # type: ignore[arg-type]
+    assert secret not in Path(ledger_file(engine)).read_bytes().decode("latin-1")
 
 
 def test_checkpoint_table_is_append_only_and_verify_knows_its_triggers(
     engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
 ) -> None:
     make_cp(runner, keys[0], tmp_path / "cp.txt")
-    path = db.sqlite_path(str(engine.url))
-    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+    path = ledger_file(engine)
+    with sqlite3.connect(path) as connection:
         for statement in ("UPDATE checkpoint SET tree_size = 1", "DELETE FROM checkpoint"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 connection.execute(statement)
     ok(runner.invoke(app, [*AS, "verify"]))
-    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+    with sqlite3.connect(path) as connection:
         connection.execute("DROP TRIGGER checkpoint_no_delete")
     result = runner.invoke(app, [*AS, "verify"])
     assert result.exit_code == 1 and "checkpoint_no_delete is missing" in result.stdout
@@ -185,7 +191,7 @@ def test_a_recomputed_chain_is_caught_by_the_checkpoint(
     engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
 ) -> None:
     make_cp(runner, keys[0], tmp_path / "cp.txt")
-    _rewrite_from(db.sqlite_path(str(engine.url)), 3)  # type: ignore[arg-type]
+    _rewrite_from(ledger_file(engine), 3)
     plain = runner.invoke(app, [*AS, "verify"])
     assert "[chain]" not in plain.stdout  # the chain is consistent with itself
     result = runner.invoke(
@@ -294,8 +300,8 @@ def test_verify_since_checks_only_new_events_and_says_what_it_skipped(
     )
     ok(text_out)
     assert "not re-checked (a full 'verify' does)" in text_out.stdout
-    path = db.sqlite_path(str(engine.url))
-    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+    path = ledger_file(engine)
+    with sqlite3.connect(path) as connection:
         connection.execute("DROP TRIGGER ledger_event_no_update")
         connection.execute(
             "UPDATE ledger_event SET actor = 'x@naoc.example' WHERE seq = ?", (size + 2,)
@@ -322,21 +328,21 @@ def test_verify_since_refuses_a_checkpoint_this_ledger_did_not_keep(
 def test_checkpoint_is_refused_over_a_ledger_that_fails_verify(
     engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
 ) -> None:
-    path = db.sqlite_path(str(engine.url))
-    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+    path = ledger_file(engine)
+    with sqlite3.connect(path) as connection:
         connection.execute("UPDATE sample SET material_type = 'cheese'")
-    before = fingerprint(path)  # type: ignore[arg-type]
+    before = fingerprint(path)
     out = tmp_path / "cp.txt"
     result = runner.invoke(app, [*AS, "checkpoint", "--key", str(keys[0]), "--out", str(out)])
     one_error_line(result, 1, "no checkpoint was made")
-    assert not out.exists() and fingerprint(path) == before  # type: ignore[arg-type]
+    assert not out.exists() and fingerprint(path) == before
 
 
 def test_a_log_never_signs_a_checkpoint_inconsistent_with_a_kept_one(
     engine: Engine, tmp_path: Path, runner: CliRunner, keys: tuple[Path, Path]
 ) -> None:
     make_cp(runner, keys[0], tmp_path / "cp.txt")
-    _rewrite_from(db.sqlite_path(str(engine.url)), 3)  # type: ignore[arg-type]
+    _rewrite_from(ledger_file(engine), 3)
 
     def passes(e: Engine) -> VerifyResult:  # a verify blind to the rewrite (replay unchanged)
         with e.connect() as connection:
@@ -407,7 +413,7 @@ def test_stand_alone_verifier_checks_the_checkpoint_and_its_signature(
     add_lab(engine, "LabA")
     make_cp(runner, keys[0], cp_file)
     add_lab(engine, "LabB")  # the ledger goes on after the checkpoint: still consistent
-    ledger = str(db.sqlite_path(str(engine.url)))
+    ledger = str(ledger_file(engine))
     args = ["--checkpoint", str(cp_file), "--public-key", str(keys[1])]
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
@@ -443,7 +449,9 @@ def test_inclusion_proofs_of_events_check_against_the_signed_root(
     with engine.connect() as connection:
         kept = checkpoints.latest_checkpoint(connection)
         assert kept is not None and kept.note == note
-        hashes = dict(connection.exec_driver_sql("SELECT seq, hash FROM ledger_event").all())
+        hashes: dict[int, str] = dict(
+            connection.exec_driver_sql("SELECT seq, hash FROM ledger_event").all()
+        )
         for seq in (1, 2, cp.size // 2, cp.size):
             proof = checkpoints.inclusion_proof(connection, seq, cp.size)
             leaf = merkle.leaf_hash(bytes.fromhex(hashes[seq]))
@@ -457,8 +465,8 @@ def test_verify_since_catches_a_kept_frontier_changed_behind_its_back(
 ) -> None:
     cp_file = tmp_path / "cp.txt"
     make_cp(runner, keys[0], cp_file)
-    path = db.sqlite_path(str(engine.url))
-    with sqlite3.connect(path) as connection:  # type: ignore[arg-type]
+    path = ledger_file(engine)
+    with sqlite3.connect(path) as connection:
         connection.execute("DROP TRIGGER checkpoint_no_update")
         frontier = json.loads(connection.execute("SELECT frontier FROM checkpoint").fetchone()[0])
         frontier[-1] = frontier[0]
@@ -484,12 +492,12 @@ def test_the_key_never_signs_a_history_contradicting_what_it_signed_before(
     # roll the whole file back (its checkpoint table too), then write another history
     ok(runner.invoke(app, [*AS, "restore", str(old_copy), "--force", "--older"]))
     add_lab(engine, "LabB")
-    path = db.sqlite_path(str(engine.url))
-    before = fingerprint(path)  # type: ignore[arg-type]
+    path = ledger_file(engine)
+    before = fingerprint(path)
     out = tmp_path / "cp2.txt"
     result = runner.invoke(app, [*AS, "checkpoint", "--key", str(keys[0]), "--out", str(out)])
     one_error_line(result, 1, "this key last signed a checkpoint of this ledger", "no checkpoint")
-    assert not out.exists() and fingerprint(path) == before  # type: ignore[arg-type]
+    assert not out.exists() and fingerprint(path) == before
     memory.write_text("{not json")
     result = runner.invoke(app, [*AS, "checkpoint", "--key", str(keys[0]), "--out", str(out)])
     one_error_line(result, 2, "damaged")

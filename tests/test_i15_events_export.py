@@ -41,7 +41,7 @@ def exported(engine: Engine, tmp_path: Path, runner: CliRunner, cli_env: dict[st
 
 
 def test_export_is_canonical_json_lines_0600_and_deterministic(
-    engine: Engine, exported: Path, runner: CliRunner
+    engine: Engine, db_path: Path, exported: Path, runner: CliRunner
 ) -> None:
     assert stat.S_IMODE(exported.stat().st_mode) == 0o600
     lines = exported.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -52,7 +52,7 @@ def test_export_is_canonical_json_lines_0600_and_deterministic(
         assert chain.canonical(json.loads(line)) + "\n" == line
     events = [json.loads(line) for line in lines[1:]]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    assert head_of(db.sqlite_path(str(engine.url))) == f"{events[-1]['seq']}:{events[-1]['hash']}"  # type: ignore[arg-type]
+    assert head_of(db_path) == f"{events[-1]['seq']}:{events[-1]['hash']}"
     again = exported.with_name("again.jsonl")
     result = runner.invoke(app, ["--as", CURATOR, "export", "--events", str(again)])
     assert result.exit_code == 0
@@ -60,7 +60,7 @@ def test_export_is_canonical_json_lines_0600_and_deterministic(
 
 
 def test_restore_events_into_a_fresh_ledger_gives_the_same_head(
-    engine: Engine, exported: Path, tmp_path: Path, runner: CliRunner
+    engine: Engine, db_path: Path, exported: Path, tmp_path: Path, runner: CliRunner
 ) -> None:
     fresh = tmp_path / "fresh" / "ledger.db"
     fresh.parent.mkdir()
@@ -68,7 +68,7 @@ def test_restore_events_into_a_fresh_ledger_gives_the_same_head(
         app, ["--db", str(fresh), "--as", CURATOR, "restore", "--events", str(exported)]
     )
     assert result.exit_code == 0, result.stderr
-    original = head_of(db.sqlite_path(str(engine.url)))  # type: ignore[arg-type]
+    original = head_of(db_path)
     assert head_of(fresh) == original
     assert original in result.stdout
     tool = subprocess.run(

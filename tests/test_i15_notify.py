@@ -34,7 +34,7 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Accept the message and keep its recipients and parsed content."""
         message = email.message_from_bytes(envelope.content, policy=default)
-        self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
 
 
@@ -92,7 +92,7 @@ def sent_rows(ledger: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def test_statement_arrives_with_recipient_subject_and_pdf_and_is_not_sent_twice(
-    ledger, smtp
+    ledger: dict[str, Any], smtp: Any
 ) -> None:
     controller, inbox = smtp
     env = smtp_env(ledger, controller.port)
@@ -127,7 +127,9 @@ def test_statement_arrives_with_recipient_subject_and_pdf_and_is_not_sent_twice(
     assert "0 sent, 2 already sent" in again.stdout
 
 
-def test_a_new_checkpoint_sends_the_statements_again(ledger, smtp, tmp_path) -> None:
+def test_a_new_checkpoint_sends_the_statements_again(
+    ledger: dict[str, Any], smtp: Any, tmp_path: Path
+) -> None:
     controller, inbox = smtp
     env = smtp_env(ledger, controller.port)
     assert notify(env, ledger, "--institution", "Osaka").exit_code == 0
@@ -139,7 +141,7 @@ def test_a_new_checkpoint_sends_the_statements_again(ledger, smtp, tmp_path) -> 
     assert len(sent_rows(ledger)) == 4
 
 
-def test_every_institution_by_default(ledger, smtp) -> None:
+def test_every_institution_by_default(ledger: dict[str, Any], smtp: Any) -> None:
     controller, inbox = smtp
     result = notify(smtp_env(ledger, controller.port), ledger)
     assert result.exit_code == 0, result.stderr
@@ -154,7 +156,7 @@ def test_every_institution_by_default(ledger, smtp) -> None:
     assert statements == pis
 
 
-def test_unreachable_server_one_line_exit_3_nothing_recorded(ledger) -> None:
+def test_unreachable_server_one_line_exit_3_nothing_recorded(ledger: dict[str, Any]) -> None:
     before = fingerprint(ledger["db"])
     env = smtp_env(ledger, free_port())  # nobody listens there
     result = notify(env, ledger)
@@ -174,7 +176,9 @@ def test_unreachable_server_one_line_exit_3_nothing_recorded(ledger) -> None:
         ({"SAMPLELOANS_SMTP_USER": "naoc"}, "SMTP login"),
     ],
 )
-def test_bad_smtp_configuration_one_line_exit_3(ledger, extra, words) -> None:
+def test_bad_smtp_configuration_one_line_exit_3(
+    ledger: dict[str, Any], extra: dict[str, str], words: str
+) -> None:
     before = fingerprint(ledger["db"])
     result = notify(smtp_env(ledger, 25, **extra), ledger)
     assert result.exit_code == 3, result.stdout
@@ -183,7 +187,7 @@ def test_bad_smtp_configuration_one_line_exit_3(ledger, extra, words) -> None:
     assert fingerprint(ledger["db"]) == before
 
 
-def test_starttls_refused_by_a_plain_server_is_one_line(ledger, smtp) -> None:
+def test_starttls_refused_by_a_plain_server_is_one_line(ledger: dict[str, Any], smtp: Any) -> None:
     controller, inbox = smtp
     env = smtp_env(ledger, controller.port, SAMPLELOANS_SMTP_STARTTLS="1")
     result = notify(env, ledger)
@@ -191,7 +195,7 @@ def test_starttls_refused_by_a_plain_server_is_one_line(ledger, smtp) -> None:
     assert inbox.messages == [] and sent_rows(ledger) == []
 
 
-def test_outbox_is_a_dry_run(ledger, smtp) -> None:
+def test_outbox_is_a_dry_run(ledger: dict[str, Any], smtp: Any) -> None:
     controller, inbox = smtp
     outbox = ledger["dir"] / "outbox"
     outbox.mkdir()
@@ -205,7 +209,7 @@ def test_outbox_is_a_dry_run(ledger, smtp) -> None:
     ]
     message = email.message_from_bytes((outbox / names[1]).read_bytes(), policy=default)
     assert message["To"] == OSAKA_PI
-    assert [a.get_filename() for a in message.iter_attachments()] == [  # type: ignore[attr-defined]
+    assert [a.get_filename() for a in message.iter_attachments()] == [
         "statement-terada-at-osaka-u.example.pdf"
     ]
     assert sent_rows(ledger) == []
@@ -214,7 +218,7 @@ def test_outbox_is_a_dry_run(ledger, smtp) -> None:
     assert real.exit_code == 0 and len(inbox.messages) == 2  # the dry run recorded nothing
 
 
-def test_only_curators_notify(ledger, smtp) -> None:
+def test_only_curators_notify(ledger: dict[str, Any], smtp: Any) -> None:
     controller, _inbox = smtp
     for actor in ("compliance@naoc.example", OSAKA_PI):
         env = {**smtp_env(ledger, controller.port), "SAMPLELOANS_USER": actor}
@@ -223,7 +227,7 @@ def test_only_curators_notify(ledger, smtp) -> None:
         assert "only curators may run notify" in result.stderr
 
 
-def test_subprocess_notify_reaches_the_server(ledger, smtp) -> None:
+def test_subprocess_notify_reaches_the_server(ledger: dict[str, Any], smtp: Any) -> None:
     import os
     import subprocess
     import sys
@@ -239,7 +243,9 @@ def test_subprocess_notify_reaches_the_server(ledger, smtp) -> None:
     assert {m["To"] for _r, m in inbox.messages} == {"anand@open.example"}
 
 
-def test_signed_statements_by_mail_pass_pdfsig_and_the_trust_root(ledger, smtp) -> None:
+def test_signed_statements_by_mail_pass_pdfsig_and_the_trust_root(
+    ledger: dict[str, Any], smtp: Any
+) -> None:
     import shutil
     import subprocess
 
@@ -291,7 +297,7 @@ class RefusingInbox(Inbox):
 
 
 def test_a_refused_recipient_stops_with_one_line_and_only_what_was_sent_is_recorded(
-    ledger,
+    ledger: dict[str, Any],
 ) -> None:
     refused = "pi@suparco.example"
     inbox = RefusingInbox(refused)

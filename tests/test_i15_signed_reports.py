@@ -22,6 +22,7 @@ from typer.testing import CliRunner, Result
 from sampleloans import certs
 from sampleloans.cli import app
 from sampleloans.reports import signing
+from tests.conftest import Run
 from tests.factories import rich_history
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)  # the CLI clock of conftest's cli_env
@@ -76,7 +77,7 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture
-def ledger(engine: Engine, run, cli_env: dict[str, str]) -> Engine:
+def ledger(engine: Engine, run: Run, cli_env: dict[str, str]) -> Engine:
     """The factories' varied history, with the CLI pointed at it."""
     rich_history(run)
     return engine

@@ -4,6 +4,7 @@ proofs a borrower checks with the public key alone."""
 import io
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def _ref(ledger: dict[str, Any]) -> CheckpointRef:
 # --- building -----------------------------------------------------------------------------------
 
 
-def test_one_statement_per_pi_with_holdings_obligations_and_events(ledger) -> None:
+def test_one_statement_per_pi_with_holdings_obligations_and_events(ledger: dict[str, Any]) -> None:
     result = make_statements(ledger, "--institution", "Osaka")
     files = sorted((ledger["dir"] / "st").iterdir())
     assert [f.name for f in files] == ["statement-terada-at-osaka-u.example.pdf"]
@@ -111,7 +112,7 @@ def test_one_statement_per_pi_with_holdings_obligations_and_events(ledger) -> No
     assert statement.body.checkpoint.tree_size == ledger["size"]
 
 
-def test_every_pi_of_an_institution_sorted_and_the_same_bytes_twice(ledger) -> None:
+def test_every_pi_of_an_institution_sorted_and_the_same_bytes_twice(ledger: dict[str, Any]) -> None:
     statements = service_statements(ledger, everyone=True)
     pis = [s.request.pi for s in statements]
     assert pis == sorted(pis) and len(pis) >= 5 and OSAKA_PI in pis
@@ -123,7 +124,9 @@ def test_every_pi_of_an_institution_sorted_and_the_same_bytes_twice(ledger) -> N
     assert target.read_bytes() == first
 
 
-def test_statement_is_built_on_the_checkpoint_not_on_later_events(ledger, tmp_path) -> None:
+def test_statement_is_built_on_the_checkpoint_not_on_later_events(
+    ledger: dict[str, Any], tmp_path: Path
+) -> None:
     (before,) = service_statements(ledger, pi=OSAKA_PI)
     env = env_for(ledger["db"])
     result = invoke(env, "loans", "inventory", "L-2025-Osaka", "--note", "all there")
@@ -142,7 +145,9 @@ def test_statement_is_built_on_the_checkpoint_not_on_later_events(ledger, tmp_pa
 # --- checking ----------------------------------------------------------------------------------
 
 
-def test_public_key_alone_checks_every_event_of_the_statement(ledger, tmp_path) -> None:
+def test_public_key_alone_checks_every_event_of_the_statement(
+    ledger: dict[str, Any], tmp_path: Path
+) -> None:
     make_statements(ledger, "--pi", OSAKA_PI)
     pdf = ledger["dir"] / "st" / "statement-terada-at-osaka-u.example.pdf"
     nowhere = {"SAMPLELOANS_DB": str(tmp_path / "no-ledger.db"), "COLUMNS": "120"}
@@ -158,7 +163,7 @@ def test_public_key_alone_checks_every_event_of_the_statement(ledger, tmp_path) 
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: signed note:")
 
 
-def test_an_altered_event_or_proof_is_named(ledger) -> None:
+def test_an_altered_event_or_proof_is_named(ledger: dict[str, Any]) -> None:
     (statement,) = service_statements(ledger, pi=OSAKA_PI)
     from sampleloans.reports.statement import proofs_json
 
@@ -181,7 +186,7 @@ def test_an_altered_event_or_proof_is_named(ledger) -> None:
         verify_proofs(resigned, key, digest=statement.digest)
 
 
-def test_verify_document_with_the_ledger_and_a_changed_byte(ledger) -> None:
+def test_verify_document_with_the_ledger_and_a_changed_byte(ledger: dict[str, Any]) -> None:
     make_statements(ledger, "--pi", OSAKA_PI)
     pdf = ledger["dir"] / "st" / "statement-terada-at-osaka-u.example.pdf"
     env = env_for(ledger["db"])
@@ -199,7 +204,7 @@ def test_verify_document_with_the_ledger_and_a_changed_byte(ledger) -> None:
 
 
 def test_a_checkpoint_of_another_ledger_is_refused_and_nothing_written(
-    ledger, demo, tmp_path
+    ledger: dict[str, Any], demo: Path, tmp_path: Path
 ) -> None:
     other = make_demo(tmp_path / "other")
     foreign = write_checkpoint(other, tmp_path)
@@ -213,7 +218,7 @@ def test_a_checkpoint_of_another_ledger_is_refused_and_nothing_written(
         service_statements({**ledger, "note": foreign["note"]}, pi=OSAKA_PI)
 
 
-def test_researchers_get_their_own_institution_only(ledger) -> None:
+def test_researchers_get_their_own_institution_only(ledger: dict[str, Any]) -> None:
     out = ledger["dir"] / "st"
     out.mkdir()
     base = ["report", "statement", "--out", str(out), "--checkpoint", str(ledger["cp"])]
@@ -232,12 +237,14 @@ def test_researchers_get_their_own_institution_only(ledger) -> None:
         (["--pi", "nobody@nowhere.example"], 2, "nobody@nowhere.example"),
     ],
 )
-def test_bad_scopes_one_line(ledger, args, code, words) -> None:
+def test_bad_scopes_one_line(
+    ledger: dict[str, Any], args: list[str], code: int, words: str
+) -> None:
     result = make_statements(ledger, *args, code=code)
     assert result.stderr.count("\n") == 1 and words in result.stderr
 
 
-def test_missing_out_folder_and_bad_checkpoint_file(ledger) -> None:
+def test_missing_out_folder_and_bad_checkpoint_file(ledger: dict[str, Any]) -> None:
     env = env_for(ledger["db"])
     missing = ledger["dir"] / "nowhere"
     result = invoke(env, "report", "statement", "--pi", OSAKA_PI, "--out", str(missing),
@@ -251,7 +258,7 @@ def test_missing_out_folder_and_bad_checkpoint_file(ledger) -> None:
     assert result.exit_code == 2 and result.stderr.startswith("Error: --checkpoint:")
 
 
-def test_embedded_proofs_file_is_listed_as_an_attachment(ledger) -> None:
+def test_embedded_proofs_file_is_listed_as_an_attachment(ledger: dict[str, Any]) -> None:
     make_statements(ledger, "--pi", OSAKA_PI)
     pdf = ledger["dir"] / "st" / "statement-terada-at-osaka-u.example.pdf"
     attachments = PdfReader(io.BytesIO(pdf.read_bytes())).attachments
@@ -264,7 +271,9 @@ def test_embedded_proofs_file_is_listed_as_an_attachment(ledger) -> None:
 # --- signed statements (PAdES, fix-15b's signing) ------------------------------------------------
 
 
-def test_signed_statement_checks_offline_with_key_and_trust_root(ledger, tmp_path) -> None:
+def test_signed_statement_checks_offline_with_key_and_trust_root(
+    ledger: dict[str, Any], tmp_path: Path
+) -> None:
     import shutil
     import subprocess
 
@@ -303,7 +312,7 @@ def test_signed_statement_checks_offline_with_key_and_trust_root(ledger, tmp_pat
 
 
 def test_default_is_the_newest_kept_checkpoint_and_none_kept_is_refused(
-    ledger, demo, tmp_path
+    ledger: dict[str, Any], demo: Path, tmp_path: Path
 ) -> None:
     out = ledger["dir"] / "st"
     out.mkdir()
@@ -324,7 +333,9 @@ def test_default_is_the_newest_kept_checkpoint_and_none_kept_is_refused(
     assert "run 'sampleloans checkpoint --key FILE' first" in result.stderr
 
 
-def test_the_stand_alone_verifier_accepts_the_checkpoint_a_statement_names(ledger) -> None:
+def test_the_stand_alone_verifier_accepts_the_checkpoint_a_statement_names(
+    ledger: dict[str, Any],
+) -> None:
     import subprocess
     import sys
 
@@ -351,7 +362,9 @@ def test_the_stand_alone_verifier_accepts_the_checkpoint_a_statement_names(ledge
     ],
     ids=["non-ascii prev", "non-hex proof", "numbers in proof", "huge seq", "float", "no body"],
 )
-def test_hostile_proof_entries_are_findings_not_tracebacks(ledger, damage) -> None:
+def test_hostile_proof_entries_are_findings_not_tracebacks(
+    ledger: dict[str, Any], damage: Callable[[dict[str, Any]], None]
+) -> None:
     (statement,) = service_statements(ledger, pi=OSAKA_PI)
     from sampleloans.reports.statement import proofs_json
 
@@ -361,7 +374,7 @@ def test_hostile_proof_entries_are_findings_not_tracebacks(ledger, damage) -> No
     assert len(check.problems) == 1 and check.problems[0].startswith("event #1:")
 
 
-def test_proofs_of_another_pis_statement_are_named(ledger) -> None:
+def test_proofs_of_another_pis_statement_are_named(ledger: dict[str, Any]) -> None:
     from sampleloans.reports.statement import proofs_json
 
     (theirs,) = service_statements(ledger, pi=OU_PI)
@@ -370,7 +383,9 @@ def test_proofs_of_another_pis_statement_are_named(ledger) -> None:
     assert check.problems == ("pi: the embedded proofs are of another PI's statement",)
 
 
-def test_an_unsigned_statement_says_its_pages_are_not_covered(ledger, tmp_path) -> None:
+def test_an_unsigned_statement_says_its_pages_are_not_covered(
+    ledger: dict[str, Any], tmp_path: Path
+) -> None:
     make_statements(ledger, "--pi", OSAKA_PI)
     pdf = ledger["dir"] / "st" / "statement-terada-at-osaka-u.example.pdf"
     nowhere = {"SAMPLELOANS_DB": str(tmp_path / "none.db"), "COLUMNS": "200"}

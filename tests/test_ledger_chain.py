@@ -3,9 +3,12 @@
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sampleloans import db
@@ -15,7 +18,7 @@ from sampleloans.models import LedgerMeta
 from sampleloans.services import loans, samples, setup
 from sampleloans.services.verify import compare_table, replay_into, verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import OU_PI, ctx_for
+from tests.conftest import OU_PI, Run, ctx_for
 from tests.factories import received_loan, rich_history, signed_agreement
 
 COLUMNS = (
@@ -40,12 +43,14 @@ def ledger_id(path: Path) -> str:
         ]
 
 
-def count(engine) -> int:
+def count(engine: Engine) -> int:
     with Session(engine) as session:
         return store.head(session)[0]
 
 
-def test_every_hash_recomputes_from_its_predecessor(engine, run, db_path):
+def test_every_hash_recomputes_from_its_predecessor(
+    engine: Engine, run: Run, db_path: Path
+) -> None:
     rich_history(run)
     events = raw_events(db_path)
     prev = chain.genesis_hash(ledger_id(db_path))
@@ -58,13 +63,15 @@ def test_every_hash_recomputes_from_its_predecessor(engine, run, db_path):
     assert len(events) > 50
 
 
-def test_seq_is_gapless_from_one(engine, run, db_path):
+def test_seq_is_gapless_from_one(engine: Engine, run: Run, db_path: Path) -> None:
     rich_history(run)
     seqs = [event["seq"] for event in raw_events(db_path)]
     assert seqs == list(range(1, len(seqs) + 1))
 
 
-def test_two_ledgers_with_identical_content_share_no_hash(engine, db_path, tmp_path):
+def test_two_ledgers_with_identical_content_share_no_hash(
+    engine: Engine, db_path: Path, tmp_path: Path
+) -> None:
     other_path = tmp_path / "other.db"
     other = db.open_engine(db.url_for_path(other_path), create=True)
     try:
@@ -92,7 +99,9 @@ def test_two_ledgers_with_identical_content_share_no_hash(engine, db_path, tmp_p
         "DELETE FROM ledger_event",
     ],
 )
-def test_append_only_triggers_abort_update_and_delete(engine, db_path, statement):
+def test_append_only_triggers_abort_update_and_delete(
+    engine: Engine, db_path: Path, statement: str
+) -> None:
     before = raw_events(db_path)
     connection = sqlite3.connect(db_path)
     try:
@@ -108,7 +117,7 @@ def test_append_only_triggers_abort_update_and_delete(engine, db_path, statement
     "statement",
     ["UPDATE ledger_meta SET value = 'other'", "DELETE FROM ledger_meta"],
 )
-def test_ledger_meta_is_written_once(engine, db_path, statement):
+def test_ledger_meta_is_written_once(engine: Engine, db_path: Path, statement: str) -> None:
     connection = sqlite3.connect(db_path)
     try:
         with pytest.raises(sqlite3.DatabaseError, match="written once"):
@@ -117,7 +126,7 @@ def test_ledger_meta_is_written_once(engine, db_path, statement):
         connection.close()
 
 
-def test_replay_of_a_rich_history_equals_the_projections(engine, run):
+def test_replay_of_a_rich_history_equals_the_projections(engine: Engine, run: Run) -> None:
     rich_history(run)
     result = verify(engine)
     assert result.ok, result.problems
@@ -129,11 +138,11 @@ def test_replay_of_a_rich_history_equals_the_projections(engine, run):
     assert "sample" in db.projection_tables() and "loan_item" in db.projection_tables()
 
 
-def test_one_event_per_successful_call_and_none_per_refused_one(engine, run):
+def test_one_event_per_successful_call_and_none_per_refused_one(engine: Engine, run: Run) -> None:
     start = count(engine)
     signed_agreement(run)  # two calls: create and sign
     assert count(engine) == start + 2
-    steps = [
+    steps: list[tuple[Callable[..., object], dict[str, Any]]] = [
         (
             loans.request_loan,
             {"number": "L-1", "agreement": "AG-OU", "pi": OU_PI, "samples": ["CE5C0200YJFM00112"]},
@@ -146,7 +155,7 @@ def test_one_event_per_successful_call_and_none_per_refused_one(engine, run):
         before = count(engine)
         run(service, **kwargs)
         assert count(engine) == before + 1, service.__name__
-    refused = [
+    refused: list[tuple[Callable[..., object], dict[str, Any]]] = [
         (loans.approve_loan, {"number": "L-1"}),
         (loans.issue_loan, {"number": "L-1"}),
         (samples.split_sample, {"parent": "CE5C0200YJFM00112", "children": [("-1", 5)]}),
@@ -160,12 +169,14 @@ def test_one_event_per_successful_call_and_none_per_refused_one(engine, run):
         assert count(engine) == before, service.__name__
 
 
-def test_a_check_failing_after_apply_rolls_back_the_event(engine, run, monkeypatch):
+def test_a_check_failing_after_apply_rolls_back_the_event(
+    engine: Engine, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sampleloans.ledger import checks
 
     before = count(engine)
 
-    def broken(_session, _touched):
+    def broken(_session: object, _touched: object) -> list[checks.Violation]:
         return [checks.Violation("test", "sample X", "planted violation")]
 
     monkeypatch.setattr(checks, "check_touched", broken)
@@ -174,7 +185,7 @@ def test_a_check_failing_after_apply_rolls_back_the_event(engine, run, monkeypat
     assert count(engine) == before
 
 
-def test_head_format(engine, run, db_path):
+def test_head_format(engine: Engine, run: Run, db_path: Path) -> None:
     signed_agreement(run)
     received_loan(run)
     events = raw_events(db_path)
@@ -187,7 +198,7 @@ def test_head_format(engine, run, db_path):
     assert chain.format_head(7, "ab" * 32) == "7:" + "ab" * 32
 
 
-def test_head_of_an_empty_ledger_is_genesis(tmp_path):
+def test_head_of_an_empty_ledger_is_genesis(tmp_path: Path) -> None:
     empty = db.open_engine(db.url_for_path(tmp_path / "empty.db"), create=True)
     try:
         with db.transaction(empty) as session:
@@ -199,7 +210,9 @@ def test_head_of_an_empty_ledger_is_genesis(tmp_path):
     assert chain.genesis_hash("a") != chain.genesis_hash("b")
 
 
-def test_canonical_encoding_is_sorted_key_compact_json(engine, run, db_path):
+def test_canonical_encoding_is_sorted_key_compact_json(
+    engine: Engine, run: Run, db_path: Path
+) -> None:
     assert chain.canonical({"b": 1, "a": [1, {"z": None, "y": True}], "c": "µg"}) == (
         '{"a":[1,{"y":true,"z":null}],"b":1,"c":"µg"}'
     )

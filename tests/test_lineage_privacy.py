@@ -2,19 +2,20 @@
 balance totals count split mass once."""
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.services import loans, samples
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, OU_PI, UOC_PI
+from tests.conftest import COMPLIANCE, OU_PI, UOC_PI, Run
 from tests.factories import received_loan, signed_agreement
 
 PARENT = "CE5C0100YJFM00201"
 
 
-def two_loans_from_one_parent(run) -> None:
+def two_loans_from_one_parent(run: Run) -> None:
     """-01 goes to the Open University, -02 to Cologne; OU's PI splits -01 further."""
     run(
         samples.split_sample,
@@ -40,7 +41,9 @@ def history(runner: CliRunner, actor: str, code: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_researcher_history_hides_siblings_and_other_loans(run, cli_env, runner) -> None:
+def test_researcher_history_hides_siblings_and_other_loans(
+    run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     two_loans_from_one_parent(run)
     mine = history(runner, OU_PI, f"{PARENT}-01")
     assert mine["lineage"] == [f"{PARENT}-01", f"{PARENT}-01-G1"]
@@ -57,7 +60,9 @@ def test_researcher_history_hides_siblings_and_other_loans(run, cli_env, runner)
     assert "L-UoC" in json.dumps(staff["events"])
 
 
-def test_researcher_cannot_print_a_lineage_report(run, cli_env, runner, tmp_path) -> None:
+def test_researcher_cannot_print_a_lineage_report(
+    run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
     two_loans_from_one_parent(run)
     out = tmp_path / "r.pdf"
     result = runner.invoke(
@@ -68,7 +73,9 @@ def test_researcher_cannot_print_a_lineage_report(run, cli_env, runner, tmp_path
     assert not out.exists()
 
 
-def test_balance_totals_count_a_borrower_split_once(run, cli_env, runner) -> None:
+def test_balance_totals_count_a_borrower_split_once(
+    run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     two_loans_from_one_parent(run)
     result = runner.invoke(app, ["--as", COMPLIANCE, "balance", "--loan", "L-OU", "--json"])
     total = json.loads(result.stdout)["item_balance"]["total"]
@@ -81,7 +88,9 @@ def test_balance_totals_count_a_borrower_split_once(run, cli_env, runner) -> Non
     assert json.loads(lineage.stdout)["balanced"] is True
 
 
-def test_researcher_tree_starts_at_their_sample(run, cli_env, runner) -> None:
+def test_researcher_tree_starts_at_their_sample(
+    run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     two_loans_from_one_parent(run)
     mine = runner.invoke(app, ["--as", OU_PI, "samples", "tree", f"{PARENT}-01", "--json"])
     tree = json.loads(mine.stdout)
@@ -91,7 +100,9 @@ def test_researcher_tree_starts_at_their_sample(run, cli_env, runner) -> None:
     assert json.loads(staff.stdout)["code"] == PARENT
 
 
-def test_as_of_ignores_events_recorded_later_but_dated_earlier(run, cli_env, runner) -> None:
+def test_as_of_ignores_events_recorded_later_but_dated_earlier(
+    run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     """A back-dated entry must not drag the replay forward past the as-of moment."""
     from datetime import timedelta
 
@@ -129,7 +140,9 @@ def test_as_of_ignores_events_recorded_later_but_dated_earlier(run, cli_env, run
     assert state["loans"] == []
 
 
-def test_as_of_replays_a_sample_dated_before_the_ledger_began(run, cli_env, runner) -> None:
+def test_as_of_replays_a_sample_dated_before_the_ledger_began(
+    run: Run, cli_env: dict[str, str], runner: CliRunner
+) -> None:
     """Chang'e-5 material registered with its real 2020 date replays as of 2024."""
     from datetime import UTC, datetime
 

@@ -23,14 +23,14 @@ def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[str]:
 
 
 def test_readme_mentions_every_command() -> None:
-    commands = command_paths(typer.main.get_command(app))  # type: ignore[arg-type]
+    commands = command_paths(typer.main.get_command(app))
     assert len(commands) > 3
     missing = [c for c in commands if not re.search(rf"`(sampleloans )?{re.escape(c)}\b", README)]
     assert missing == [], f"commands missing from README.md: {missing}"
 
 
 def test_readme_documents_no_command_that_does_not_exist() -> None:
-    commands = set(command_paths(typer.main.get_command(app)))  # type: ignore[arg-type]
+    commands = set(command_paths(typer.main.get_command(app)))
     nouns = {c.split()[0] for c in commands}
     documented = set(re.findall(r"^\| `([a-z-]+(?: [a-z-]+)?)`", README, flags=re.MULTILINE))
     unknown = [d for d in documented if d not in commands and d.split()[0] in nouns | commands]

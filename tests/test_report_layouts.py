@@ -28,7 +28,8 @@ def verify_document(path: Path) -> tuple[int, str]:
 
 def keywords(data: bytes) -> dict[str, object]:
     """The report metadata a PDF carries in its Keywords."""
-    info = PdfReader(io.BytesIO(data)).metadata or {}
+    info = PdfReader(io.BytesIO(data)).metadata
+    assert info is not None, "the PDF carries no metadata"
     loaded: dict[str, object] = json.loads(str(info["/Keywords"]))
     return loaded
 

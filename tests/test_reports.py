@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sampleloans import db
 from sampleloans.errors import InvalidInput, NotFound
 from sampleloans.ledger import store
-from sampleloans.readmodels.report import ReturnBody
+from sampleloans.readmodels.report import CustodyBody, OverdueBody, Report, ReturnBody
 from sampleloans.reports import layout, render, tables
 from sampleloans.services import loans
 from sampleloans.services.reporting import (
@@ -22,16 +22,24 @@ from sampleloans.services.reporting import (
     rebuild_at,
 )
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, NOW, OU_PI, UOC_PI, ctx_for
+from tests.conftest import COMPLIANCE, NOW, OU_PI, UOC_PI, Run, ctx_for
 from tests.factories import LATER, rich_history
 
 GENERATED = NOW + timedelta(days=40)
 
 
-def report_of(engine: Engine, kind: str, *, actor: str = COMPLIANCE, **scope: object):
+def report_of(
+    engine: Engine,
+    kind: str,
+    *,
+    actor: str = COMPLIANCE,
+    loan: str | None = None,
+    sample: str | None = None,
+    institution: str | None = None,
+) -> Report:
     """Build a report's read model at the head as `actor`."""
     with db.transaction(engine, write=False) as session:
-        request = make_request(kind, **scope)  # type: ignore[arg-type]
+        request = make_request(kind, loan=loan, sample=sample, institution=institution)
         return build_report(session, ctx_for(actor, GENERATED), request, generated_at=GENERATED)
 
 
@@ -41,7 +49,7 @@ def text_of(data: bytes) -> str:
 
 
 @pytest.fixture
-def history(engine: Engine, run) -> Engine:
+def history(engine: Engine, run: Run) -> Engine:
     """The varied history of the factories: two loans, a split, an incident, a correction."""
     rich_history(run)
     return engine
@@ -50,6 +58,7 @@ def history(engine: Engine, run) -> Engine:
 def test_custody_report_lists_parties_items_events_and_the_head(history: Engine) -> None:
     report = report_of(history, "custody", loan="L-1")
     data = render(report)
+    assert isinstance(report.body, CustodyBody)
     text = text_of(data)
     with db.transaction(history, write=False) as session:
         head_seq, head_hash = store.head(session)
@@ -70,7 +79,7 @@ def test_custody_report_lists_parties_items_events_and_the_head(history: Engine)
 
 
 def test_custody_report_highlights_weighing_discrepancies_and_incidents(
-    engine: Engine, run
+    engine: Engine, run: Run
 ) -> None:
     from tests.factories import issued_loan, signed_agreement
 
@@ -85,6 +94,7 @@ def test_custody_report_highlights_weighing_discrepancies_and_incidents(
         weighed_ug={"CE5C0200YJFM00112": mass("19.5 mg")},
     )
     report = report_of(engine, "custody", loan="L-1")
+    assert isinstance(report.body, CustodyBody)
     kinds = {f.kind for f in report.body.findings}
     assert {"weighing", "seal"} <= kinds
     text = text_of(render(report))
@@ -94,6 +104,7 @@ def test_custody_report_highlights_weighing_discrepancies_and_incidents(
 
 def test_sample_custody_covers_the_whole_lineage(history: Engine) -> None:
     report = report_of(history, "custody", sample="CE5C0300YJFM00307")
+    assert isinstance(report.body, CustodyBody)
     codes = {i.code for i in report.body.items}
     assert {"CE5C0300YJFM00307", "CE5C0300YJFM00307-A"} <= codes
     assert "lineage" in report.scope_label
@@ -122,11 +133,12 @@ def test_return_report_accounts_for_every_microgram(history: Engine) -> None:
     assert "CE5C0300YJFM00307-A" in text
 
 
-def test_overdue_and_inventory_reports(history: Engine, run) -> None:
+def test_overdue_and_inventory_reports(history: Engine, run: Run) -> None:
     late = NOW + timedelta(days=500)
     with db.transaction(history, write=False) as session:
         request = make_request("overdue", institution="UoC")
         notice = build_report(session, ctx_for(COMPLIANCE, late), request, generated_at=late)
+    assert isinstance(notice.body, OverdueBody)
     assert [(line.loan, line.what) for line in notice.body.lines] == [
         ("L-2", "inventory"),
         ("L-2", "return"),
@@ -152,7 +164,7 @@ def test_same_ledger_same_time_gives_identical_bytes(history: Engine) -> None:
         assert first == second, kind
 
 
-def test_rebuilt_at_an_older_head_gives_the_same_digest(history: Engine, run) -> None:
+def test_rebuilt_at_an_older_head_gives_the_same_digest(history: Engine, run: Run) -> None:
     report = report_of(history, "custody", loan="L-2")
     run(loans.attest_inventory, number="L-2", actor=UOC_PI)
     with db.transaction(history, write=False) as session:
@@ -224,7 +236,7 @@ def test_requests_are_validated() -> None:
         make_request("custody", loan="L-1", sample="X")
 
 
-def test_custody_as_of_shows_the_ledger_then(history: Engine, run) -> None:
+def test_custody_as_of_shows_the_ledger_then(history: Engine, run: Run) -> None:
     run(loans.attest_inventory, number="L-2", actor=UOC_PI, now=LATER)
     full = report_of(history, "custody", loan="L-2")
     with db.transaction(history, write=False) as session:
@@ -232,6 +244,7 @@ def test_custody_as_of_shows_the_ledger_then(history: Engine, run) -> None:
         past = build_report(
             session, ctx_for(COMPLIANCE, GENERATED), request, generated_at=GENERATED
         )
+    assert isinstance(past.body, CustodyBody) and isinstance(full.body, CustodyBody)
     assert len(past.body.events) < len(full.body.events)
     assert past.head_seq < full.head_seq
     assert "as of" in past.scope_label
@@ -239,6 +252,7 @@ def test_custody_as_of_shows_the_ledger_then(history: Engine, run) -> None:
 
 def test_custody_flags_incidents_and_corrections(history: Engine) -> None:
     report = report_of(history, "custody", sample="CE5C0800YJFM00102")
+    assert isinstance(report.body, CustodyBody)
     flags = {e.flag for e in report.body.events}
     assert "incident" in flags
     assert any(f.kind == "incident" and "vial cracked" in f.text for f in report.body.findings)

@@ -1,16 +1,13 @@
 """The catalog read services: what each role sees, sorting, and the derived fields."""
 
-from collections.abc import Callable
-
 import pytest
 
 from sampleloans.errors import InvalidInput, NotFound, PermissionDenied
 from sampleloans.services import catalog, loans, samples
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, UOC_PI, Run
 from tests.factories import issued_loan, received_loan, signed_agreement
 
-Run = Callable[..., object]
 OU_SAMPLE = "CE5C0200YJFM00112"
 
 

@@ -9,7 +9,7 @@ from sampleloans.services import incidents, loans, samples
 from sampleloans.services.history import record_history
 from sampleloans.services.standing import loan_status, mass_balance, overdue
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI
+from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, Run
 from tests.factories import LATER, received_loan, signed_agreement
 
 PARENT = "CE5C0100YJFM00201"
@@ -17,7 +17,7 @@ CHILD = f"{PARENT}-01"
 
 
 @pytest.fixture
-def lineage_loan(run):
+def lineage_loan(run: Run) -> str:
     """The 1 g soil split into -01 (100 mg) and -02 (50 mg), -01 lent to OU, part consumed."""
     run(
         samples.split_sample,
@@ -47,7 +47,7 @@ def lineage_loan(run):
     return "L-1"
 
 
-def test_sample_history_covers_the_whole_lineage(run, lineage_loan):
+def test_sample_history_covers_the_whole_lineage(run: Run, lineage_loan: str) -> None:
     history = run(record_history, actor=COMPLIANCE, now=LATER + timedelta(days=2), sample=CHILD)
     assert history.codes == (PARENT, CHILD, f"{CHILD}-G1", f"{PARENT}-02")
     kinds = [e.kind for e in history.entries]
@@ -60,7 +60,7 @@ def test_sample_history_covers_the_whole_lineage(run, lineage_loan):
     assert consumed.description.startswith("2.500 mg of CE5C0100YJFM00201-01 consumed")
 
 
-def test_history_marks_corrections(run, lineage_loan):
+def test_history_marks_corrections(run: Run, lineage_loan: str) -> None:
     later = LATER + timedelta(days=2)
     history = run(record_history, actor=CURATOR, now=later, loan="L-1")
     shipped = next(e for e in history.entries if e.kind == "loan.shipped")
@@ -72,16 +72,18 @@ def test_history_marks_corrections(run, lineage_loan):
     )
     history = run(record_history, actor=CURATOR, now=later, loan="L-1")
     corrected = next(e for e in history.entries if e.seq == shipped.seq)
+    assert isinstance(history.entries, tuple)  # record_history gives a tuple, not a stream
     note = history.entries[-1]
     assert note.kind == "event.corrected" and note.corrects_seq == shipped.seq
     assert corrected.corrected_by == (note.seq,)
 
 
-def test_as_of_replays_the_earlier_state(run, lineage_loan):
+def test_as_of_replays_the_earlier_state(run: Run, lineage_loan: str) -> None:
     now = LATER + timedelta(days=2)
     history = run(record_history, actor=OU_PI, now=now, loan="L-1", as_of=NOW + timedelta(days=1))
     assert all(e.occurred_at <= NOW + timedelta(days=1) for e in history.entries)
     assert "loan.consumed" not in [e.kind for e in history.entries]
+    assert history.state is not None  # as of a moment: the replayed state comes with it
     (child,) = history.state.samples
     assert (child.code, child.custody_state, child.custodian) == (CHILD, "held", "OU")
     assert child.on_loan_ug == mass("100 mg") and child.consumed_ug == 0
@@ -89,7 +91,7 @@ def test_as_of_replays_the_earlier_state(run, lineage_loan):
     assert loan_state.items[0].held_ug == mass("100 mg")
 
 
-def test_history_access_and_arguments(run, lineage_loan):
+def test_history_access_and_arguments(run: Run, lineage_loan: str) -> None:
     with pytest.raises(NotFound, match=r"^loan 'L-1' not found among the records you may read"):
         run(record_history, actor=UOC_PI, loan="L-1")
     with pytest.raises(InvalidInput, match="exactly one"):
@@ -98,7 +100,7 @@ def test_history_access_and_arguments(run, lineage_loan):
         run(record_history, actor=COMPLIANCE, institution="NOPE")
 
 
-def test_balances_match_the_ledger(run, lineage_loan):
+def test_balances_match_the_ledger(run: Run, lineage_loan: str) -> None:
     now = LATER + timedelta(days=2)
     loan_balance = run(mass_balance, actor=OU_PI, now=now, loan="L-1")
     parent_item = next(i for i in loan_balance.items if i.sample_code == CHILD)
@@ -106,17 +108,18 @@ def test_balances_match_the_ledger(run, lineage_loan):
     assert parent_item.consumed_ug == mass("2.5 mg")
     assert parent_item.split_ug == mass("10 mg")
     assert parent_item.held_ug == mass("100 mg") - mass("2.5 mg") - mass("10 mg")
+    assert loan_balance.item_total is not None
     assert all(i.balanced for i in loan_balance.items) and loan_balance.item_total.balanced
     lineage = run(mass_balance, actor=COMPLIANCE, now=now, sample=f"{PARENT}-02")
     root = lineage.samples[0]
     assert root.code == PARENT and root.split_ug == mass("150 mg") and root.lost_ug == mass("1 mg")
     assert root.vault_ug == mass("1000 mg") - mass("151 mg")
-    assert lineage.sample_total.balanced
+    assert lineage.sample_total is not None and lineage.sample_total.balanced
     with pytest.raises(PermissionDenied):
         run(mass_balance, actor=OU_PI, now=now)
 
 
-def test_overdue_and_status(run, lineage_loan):
+def test_overdue_and_status(run: Run, lineage_loan: str) -> None:
     late = NOW + timedelta(days=365 + 10)
     rows = run(overdue, actor=COMPLIANCE, now=late)
     assert [(r.loan_number, r.what, r.days_late) for r in rows] == [

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from sampleloans.errors import RuleViolation
 from sampleloans.models import (
@@ -26,7 +26,7 @@ from sampleloans.models import (
 from sampleloans.services import agreements, incidents, loans, samples
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR, NOW, OU_PI
+from tests.conftest import CURATOR, NOW, OU_PI, Run
 from tests.factories import draft_agreement, issued_loan, received_loan, signed_agreement
 
 S112 = "CE5C0200YJFM00112"
@@ -43,7 +43,7 @@ def row(engine: Engine, model: type, key: Any) -> Any:
         return found
 
 
-def rows(engine: Engine, model: type, **where: Any) -> list[Any]:
+def rows(engine: Engine, model: type[SQLModel], **where: Any) -> list[Any]:
     """Projection rows matching equality filters."""
     with Session(engine) as session:
         query = select(model)
@@ -60,7 +60,7 @@ def event_count(engine: Engine) -> int:
         return len(session.exec(select(LedgerEvent.seq)).all())
 
 
-def test_register_sample_puts_it_in_the_curators_vault(engine, run):
+def test_register_sample_puts_it_in_the_curators_vault(engine: Engine, run: Run) -> None:
     run(
         samples.register_sample,
         code="CE6C0100YJFM00001",
@@ -80,7 +80,7 @@ def test_register_sample_puts_it_in_the_curators_vault(engine, run):
     assert verify(engine).ok
 
 
-def test_split_without_loss_moves_mass_to_children(engine, run):
+def test_split_without_loss_moves_mass_to_children(engine: Engine, run: Run) -> None:
     run(
         samples.split_sample,
         parent=BIG,
@@ -98,7 +98,7 @@ def test_split_without_loss_moves_mass_to_children(engine, run):
     assert verify(engine).ok
 
 
-def test_split_with_processing_loss_records_the_loss(engine, run):
+def test_split_with_processing_loss_records_the_loss(engine: Engine, run: Run) -> None:
     run(
         samples.split_sample,
         parent=BIG,
@@ -113,7 +113,7 @@ def test_split_with_processing_loss_records_the_loss(engine, run):
     assert verify(engine).ok
 
 
-def test_agreement_create_sign_expire_terminate(engine, run):
+def test_agreement_create_sign_expire_terminate(engine: Engine, run: Run) -> None:
     # at NOW, before the OU steps later on: the recording clock never goes back
     draft_agreement(run, "UoC")
     run(agreements.end_agreement, number="AG-UoC", status="terminated", reason="withdrawn")
@@ -143,7 +143,7 @@ def test_agreement_create_sign_expire_terminate(engine, run):
     assert verify(engine).ok
 
 
-def test_full_loan_lifecycle(engine, run):
+def test_full_loan_lifecycle(engine: Engine, run: Run) -> None:
     signed_agreement(run, "OU")
     run(
         loans.request_loan,
@@ -313,7 +313,7 @@ def test_full_loan_lifecycle(engine, run):
     assert verify(engine).ok
 
 
-def test_recall_brings_the_due_date_forward_but_never_later(engine, run):
+def test_recall_brings_the_due_date_forward_but_never_later(engine: Engine, run: Run) -> None:
     signed_agreement(run, "OU")
     issued_loan(run)
     due = NOW + timedelta(days=20)
@@ -327,7 +327,7 @@ def test_recall_brings_the_due_date_forward_but_never_later(engine, run):
     assert verify(engine).ok
 
 
-def test_incident_with_mass_lost_freezes_then_resolve_and_settle(engine, run):
+def test_incident_with_mass_lost_freezes_then_resolve_and_settle(engine: Engine, run: Run) -> None:
     signed_agreement(run, "OU")
     received_loan(run)
     envelope = run(
@@ -366,7 +366,7 @@ def test_incident_with_mass_lost_freezes_then_resolve_and_settle(engine, run):
     assert verify(engine).ok
 
 
-def test_incident_in_the_vault_writes_off_vault_mass(engine, run):
+def test_incident_in_the_vault_writes_off_vault_mass(engine: Engine, run: Run) -> None:
     run(
         incidents.report_incident,
         sample=BIG,
@@ -383,7 +383,7 @@ def test_incident_in_the_vault_writes_off_vault_mass(engine, run):
     assert verify(engine).ok
 
 
-def test_correction_appends_a_note_and_leaves_the_event(engine, run):
+def test_correction_appends_a_note_and_leaves_the_event(engine: Engine, run: Run) -> None:
     before = event_count(engine)
     with Session(engine) as session:
         original = session.get(LedgerEvent, 5)

@@ -1,14 +1,17 @@
 """Read models of loans and incidents: contents, order, and who may read them."""
 
 import dataclasses
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import pytest
+from sqlalchemy import Engine
 
 from sampleloans import db
 from sampleloans.errors import InvalidInput, NotFound, PermissionDenied
 from sampleloans.services import incidents, loan_views, loans
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, ctx_for
+from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, Run, T, ctx_for
 from tests.factories import issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"
@@ -16,11 +19,32 @@ S2 = "CE5C0300YJFM00307"
 S3 = "CE5C0500YJFM00415"
 
 
+class Read(Protocol):
+    """The `read` fixture: call a read service in a read-only transaction; what it returns."""
+
+    def __call__(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: object,
+        actor: str = ...,
+        now: datetime = ...,
+        **kw: object,
+    ) -> T: ...
+
+
 @pytest.fixture
-def read(engine):
+def read(engine: Engine) -> Read:
     """Call a read service: read(fn, actor=…, now=…, **kwargs)."""
 
-    def call(fn, *args, actor=CURATOR, now=NOW, **kw):
+    def call(
+        fn: Callable[..., T],
+        /,
+        *args: object,
+        actor: str = CURATOR,
+        now: datetime = NOW,
+        **kw: object,
+    ) -> T:
         with db.transaction(engine, write=False) as session:
             return fn(session, ctx_for(actor, now), *args, **kw)
 
@@ -28,7 +52,7 @@ def read(engine):
 
 
 @pytest.fixture
-def two_loans(run):
+def two_loans(run: Run) -> None:
     """L-1 (OU, received, two samples) and L-2 (UoC, requested)."""
     signed_agreement(run)
     signed_agreement(run, "UoC")
@@ -36,7 +60,7 @@ def two_loans(run):
     run(loans.request_loan, number="L-2", agreement="AG-UoC", pi=UOC_PI, samples=[S3])
 
 
-def test_loan_detail_contents(run, read, two_loans):
+def test_loan_detail_contents(run: Run, read: Read, two_loans: None) -> None:
     run(loans.consume, number="L-1", sample=S1, technique="SIMS", mass_ug=2000, destructive=True)
     run(loans.extend_loan, number="L-1", period="P6M", approver=CURATOR, reason="downtime")
     detail = read(loan_views.loan_detail, "L-1", now=NOW + timedelta(days=10))
@@ -50,21 +74,21 @@ def test_loan_detail_contents(run, read, two_loans):
     assert [(c.sample, c.mass_ug) for c in detail.consumptions] == [(S1, 2000)]
     assert [e.reason for e in detail.extensions] == ["downtime"]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        detail.status = "closed"  # type: ignore[misc]
+        detail.status = "closed"  # type: ignore[misc]  # frozen: assigning must fail
 
 
-def test_loan_detail_overdue(read, two_loans):
+def test_loan_detail_overdue(read: Read, two_loans: None) -> None:
     detail = read(loan_views.loan_detail, "L-1", now=NOW + timedelta(days=400))
     assert detail.overdue is True and detail.days_left == -35
 
 
-def test_requested_loan_has_no_due_date(read, two_loans):
+def test_requested_loan_has_no_due_date(read: Read, two_loans: None) -> None:
     detail = read(loan_views.loan_detail, "L-2")
     assert detail.due_at is None and detail.days_left is None and detail.overdue is False
     assert detail.items[0].state == "requested"
 
 
-def test_loan_detail_access(read, two_loans):
+def test_loan_detail_access(read: Read, two_loans: None) -> None:
     assert read(loan_views.loan_detail, "L-1", actor=OU_PI).number == "L-1"
     assert read(loan_views.loan_detail, "L-1", actor=COMPLIANCE).number == "L-1"
     with pytest.raises(NotFound, match=r"^loan 'L-1' not found among the records you may read"):
@@ -75,7 +99,7 @@ def test_loan_detail_access(read, two_loans):
         read(loan_views.loan_detail, "L-9")
 
 
-def test_list_loans_sorted_and_filtered(read, two_loans):
+def test_list_loans_sorted_and_filtered(read: Read, two_loans: None) -> None:
     rows = read(loan_views.list_loans)
     assert [(r.number, r.status, r.samples) for r in rows] == [
         ("L-1", "received", 2),
@@ -90,14 +114,14 @@ def test_list_loans_sorted_and_filtered(read, two_loans):
         read(loan_views.list_loans, institution="XX")
 
 
-def test_list_loans_for_researchers(read, two_loans):
+def test_list_loans_for_researchers(read: Read, two_loans: None) -> None:
     assert [r.number for r in read(loan_views.list_loans, actor=OU_PI)] == ["L-1"]
     assert [r.number for r in read(loan_views.list_loans, actor=UOC_PI)] == ["L-2"]
     with pytest.raises(NotFound, match=r"^institution 'OU' not found among the records you"):
         read(loan_views.list_loans, actor=UOC_PI, institution="OU")
 
 
-def test_split_children_count_once_in_issued_mass(run, read):
+def test_split_children_count_once_in_issued_mass(run: Run, read: Read) -> None:
     signed_agreement(run)
     received_loan(run)
     run(loans.borrower_split, number="L-1", parent=S1, child="-G1", mass_ug=1000)
@@ -105,7 +129,7 @@ def test_split_children_count_once_in_issued_mass(run, read):
     assert row.samples == 2 and row.issued_ug == 20000 and row.held_ug == 20000
 
 
-def test_list_incidents(run, read):
+def test_list_incidents(run: Run, read: Read) -> None:
     signed_agreement(run)
     issued_loan(run)
     on_loan = run(

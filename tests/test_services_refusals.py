@@ -3,9 +3,11 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sampleloans import db
@@ -477,7 +479,7 @@ def ledger_head(engine: Any) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
-def test_refusal_writes_nothing(case: Case, engine, run, db_path) -> None:
+def test_refusal_writes_nothing(case: Case, engine: Engine, run: Run, db_path: Path) -> None:
     case.setup(run)
     before, head_before = fingerprint(db_path), ledger_head(engine)
     with pytest.raises(case.error, match=case.match) as caught:
@@ -487,7 +489,9 @@ def test_refusal_writes_nothing(case: Case, engine, run, db_path) -> None:
     assert ledger_head(engine) == head_before
 
 
-def test_a_refused_call_then_an_allowed_one_appends_exactly_one_event(engine, run) -> None:
+def test_a_refused_call_then_an_allowed_one_appends_exactly_one_event(
+    engine: Engine, run: Run
+) -> None:
     received(run)
     seq_before, _ = ledger_head(engine)
     with pytest.raises(RuleViolation):

@@ -47,17 +47,26 @@ def brown_deactivated(run: Run) -> None:
     run(reference.deactivate_person, email=BROWN_PI, reason="left")
 
 
-def approved_l2(run: Run) -> None:
+def requested_l2(run: Run) -> None:
     base(run)
     run(
         loans.request_loan, number="L-2", agreement="AG-OU", pi=OU_PI, samples=["CE5C0300YJFM00307"]
     )
+
+
+def approved_l2(run: Run) -> None:
+    requested_l2(run)
     run(loans.approve_loan, number="L-2")
 
 
 def issued_l2(run: Run) -> None:
     approved_l2(run)
     run(loans.issue_loan, number="L-2")
+
+
+def shipped_l2(run: Run) -> None:
+    issued_l2(run)
+    run(loans.ship_loan, number="L-2", container="box", seal_number="S-9")
 
 
 def returning(run: Run) -> None:
@@ -174,16 +183,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
         {"number": "L-2", "agreement": "AG-OU", "pi": OU_PI, "samples": ["CE5C0300YJFM00307"]},
     ),
     "approve_loan": (
-        lambda run: (
-            base(run),
-            run(
-                loans.request_loan,
-                number="L-2",
-                agreement="AG-OU",
-                pi=OU_PI,
-                samples=["CE5C0300YJFM00307"],
-            ),
-        ),
+        requested_l2,
         loans.approve_loan,
         {"number": "L-2"},
     ),
@@ -194,10 +194,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
         {"number": "L-2", "container": "box", "seal_number": "S-9"},
     ),
     "receive_loan": (
-        lambda run: (
-            issued_l2(run),
-            run(loans.ship_loan, number="L-2", container="box", seal_number="S-9"),
-        ),
+        shipped_l2,
         loans.receive_loan,
         {"number": "L-2", "seal_intact": True, "condition": "ok"},
     ),
@@ -290,6 +287,7 @@ def test_write_service_role_matrix(name: str, role: str, run: Run, db_path: Any)
     if allowed(name, role):
         written = run(service, actor=ROLES[role], now=now, **kwargs)
         envelope = getattr(written, "envelope", written)  # a result carries its envelope
+        assert envelope is not None
         assert envelope.actor == ROLES[role]
         assert fingerprint(db_path) != before
     else:

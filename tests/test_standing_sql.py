@@ -14,10 +14,9 @@ from sampleloans.dates import days_between
 from sampleloans.models import Loan, LoanItem, Sample
 from sampleloans.services import loan_views, loans, standing, transfers
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
-from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, ctx_for
+from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, Run, T, ctx_for
 from tests.factories import received_loan, rich_history, signed_agreement
 
-Run = Callable[..., object]
 RECALL_DUE = NOW + timedelta(days=20, microseconds=500_000)  # a due time with a fraction
 
 
@@ -68,7 +67,7 @@ def varied(run: Run) -> None:
     )
 
 
-def _read(engine: Engine, fn: Callable[..., object], actor: str, now: datetime, **kw: object):
+def _read(engine: Engine, fn: Callable[..., T], actor: str, now: datetime, **kw: object) -> T:
     """Call a read service in a read transaction."""
     with db.transaction(engine, write=False) as session:
         return fn(session, ctx_for(actor, now), **kw)
@@ -113,7 +112,9 @@ READERS = (
 
 
 @pytest.mark.parametrize("now", MOMENTS, ids=lambda m: m.isoformat())
-def test_overdue_agrees_with_python_over_every_loan(engine: Engine, varied: None, now: datetime):
+def test_overdue_agrees_with_python_over_every_loan(
+    engine: Engine, varied: None, now: datetime
+) -> None:
     for actor, institution, scope in READERS:
         got = _read(engine, standing.overdue, actor, now, institution=institution)
         with db.transaction(engine, write=False) as session:
@@ -121,7 +122,7 @@ def test_overdue_agrees_with_python_over_every_loan(engine: Engine, varied: None
         assert [tuple(r) for r in got] == expected, (actor, institution)
 
 
-def test_the_moments_cover_the_cases(engine: Engine, varied: None):
+def test_the_moments_cover_the_cases(engine: Engine, varied: None) -> None:
     """The comparison above is not vacuous: returns and inventories, late and not, sub-second."""
     with db.transaction(engine, write=False) as session:
         statuses = {loan.status for loan in session.exec(select(Loan)).all()}
@@ -177,7 +178,7 @@ def _expected_balance(session: Session) -> tuple[tuple[object, ...], tuple[objec
     return item_total, sample_total
 
 
-def test_collection_balance_agrees_with_python_over_every_row(engine: Engine, varied: None):
+def test_collection_balance_agrees_with_python_over_every_row(engine: Engine, varied: None) -> None:
     balance = _read(engine, standing.mass_balance, COMPLIANCE, NOW)
     assert (balance.scope, balance.subject, balance.items, balance.samples) == (
         "collection",
@@ -192,16 +193,18 @@ def test_collection_balance_agrees_with_python_over_every_row(engine: Engine, va
         ).all()
         children = session.exec(select(Sample).where(col(Sample.parent_code).is_not(None))).all()
     assert borrower_splits and children  # both nettings are exercised
+    assert balance.item_total is not None and balance.sample_total is not None
     assert dataclasses.astuple(balance.item_total) == item_total
     assert dataclasses.astuple(balance.sample_total) == sample_total
     assert balance.item_total.balanced and balance.sample_total.balanced
     assert balance.sample_total.lost_ug > 0 and balance.item_total.consumed_ug > 0
 
 
-def test_collection_balance_of_a_ledger_without_loans(engine: Engine):
+def test_collection_balance_of_a_ledger_without_loans(engine: Engine) -> None:
     balance = _read(engine, standing.mass_balance, CURATOR, NOW)
     with db.transaction(engine, write=False) as session:
         item_total, sample_total = _expected_balance(session)
+    assert balance.item_total is not None and balance.sample_total is not None
     assert (
         dataclasses.astuple(balance.item_total)
         == item_total
@@ -211,7 +214,9 @@ def test_collection_balance_of_a_ledger_without_loans(engine: Engine):
 
 
 @pytest.mark.parametrize("now", MOMENTS, ids=lambda m: m.isoformat())
-def test_one_days_left_rule_for_status_and_loan_lists(engine: Engine, varied: None, now: datetime):
+def test_one_days_left_rule_for_status_and_loan_lists(
+    engine: Engine, varied: None, now: datetime
+) -> None:
     rows = _read(engine, loan_views.list_loans, CURATOR, now)
     assert len(rows) == 6
     for row in rows:

@@ -265,7 +265,9 @@ def template() -> sqlite3.Connection:
             setup.register_sample_rows(session, ctx, setup.read_rows("demo/samples.csv"))
         copy = sqlite3.connect(":memory:", check_same_thread=False)
         with engine.connect() as connection:
-            connection.connection.driver_connection.backup(copy)  # type: ignore[union-attr]
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.backup(copy)
         engine.dispose()
         _TEMPLATE = copy
     return _TEMPLATE
@@ -275,7 +277,9 @@ def fresh_engine() -> Any:
     """A private in-memory copy of the template ledger."""
     engine = db.make_engine("sqlite://")
     with engine.connect() as connection:
-        template().backup(connection.connection.driver_connection)  # type: ignore[arg-type]
+        raw = connection.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        template().backup(raw)
     return engine
 
 
@@ -828,9 +832,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.do_borrower_split(number, code, mass)
         elif action == "release_return":
             free = self.holdable_items(number)
-            held = [c for c, i in loan.items.items() if i.state == "held"]
+            held_codes = [c for c, i in loan.items.items() if i.state == "held"]
             chosen: list[str] | None = None
-            if len(free) < len(held) or data.draw(st.booleans(), label="partial"):
+            if len(free) < len(held_codes) or data.draw(st.booleans(), label="partial"):
                 chosen = sorted(data.draw(st.sets(st.sampled_from(free), min_size=1)))
             self.do_release_return(number, chosen)
         elif action == "accept_return":
@@ -1506,7 +1510,7 @@ def run_machine(
             machine, settings=machine_settings(examples, steps, shrink=shrink)
         )
     finally:
-        del machine._hypothesis_internal_use_seed  # type: ignore[attr-defined]
+        del machine._hypothesis_internal_use_seed  # type: ignore[attr-defined]  # hypothesis.seed set it
     return seed
 
 

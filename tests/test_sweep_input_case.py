@@ -10,14 +10,14 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests import factories
-from tests.conftest import CURATOR, fingerprint
+from tests.conftest import CURATOR, Run, fingerprint
 
 S = "CE5C0200YJFM00112"  # lent on L-1 (20 mg)
 VAULT = "CE5C0000YJYX070"
 
 
 @pytest.fixture
-def ledger(run: object, db_path: Path, cli_env: dict[str, str]) -> Path:
+def ledger(run: Run, db_path: Path, cli_env: dict[str, str]) -> Path:
     """The demo people and samples, agreement AG-OU signed and loan L-1 received."""
     factories.signed_agreement(run, "OU", destructive=False)
     factories.received_loan(run)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests import factories
-from tests.conftest import CURATOR, OU_PI, fingerprint
+from tests.conftest import CURATOR, OU_PI, Run, fingerprint
 
 S = "CE5C0200YJFM00112"
 ODD = ["%", "*", "../x", "L'1", "L-1;rm", 'L"1', "L<1>", "L|1", "L\\1", "L#1", "L+1", "L`1`"]
@@ -37,7 +37,7 @@ COMMANDS = {
 
 
 @pytest.fixture
-def ledger(run: object, db_path: Path, cli_env: dict[str, str]) -> Path:
+def ledger(run: Run, db_path: Path, cli_env: dict[str, str]) -> Path:
     factories.signed_agreement(run, "OU")
     return db_path
 

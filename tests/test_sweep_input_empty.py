@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests import factories
-from tests.conftest import CURATOR, OU_PI, fingerprint
+from tests.conftest import CURATOR, OU_PI, Run, fingerprint
 
 S = "CE5C0200YJFM00112"
 CASES = {
@@ -40,7 +40,7 @@ CASES = {
 
 
 @pytest.fixture
-def ledger(run: object, db_path: Path, cli_env: dict[str, str]) -> Path:
+def ledger(run: Run, db_path: Path, cli_env: dict[str, str]) -> Path:
     """A ledger where each command above would succeed with a real value."""
     factories.signed_agreement(run, "OU")
     return db_path

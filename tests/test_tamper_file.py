@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from sampleloans import db
@@ -44,7 +45,11 @@ def flip_in_file(path: Path, needle: bytes) -> int:
     return offset
 
 
-def test_flipped_bytes_in_stored_events_are_detected(engine, history, db_path):  # noqa: F811
+def test_flipped_bytes_in_stored_events_are_detected(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
     engine.dispose()  # checkpoint: every event is in the main file, none in the -wal
     head = history[0]
     for seq in positions(head):
@@ -65,7 +70,11 @@ def test_flipped_bytes_in_stored_events_are_detected(engine, history, db_path): 
         assert named or found(result, "integrity_check", "ledger_event"), seq
 
 
-def test_a_damaged_file_is_reported_not_crashed(engine, history, db_path):  # noqa: F811
+def test_a_damaged_file_is_reported_not_crashed(
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
     engine.dispose()
     data = bytearray(db_path.read_bytes())
     for offset in range(4096 * 2, 4096 * 2 + 64):  # scribble over a b-tree page header
@@ -78,10 +87,10 @@ def test_a_damaged_file_is_reported_not_crashed(engine, history, db_path):  # no
 
 
 def test_edits_and_deletions_at_random_positions_are_detected(
-    engine,  # noqa: F811
-    history,  # noqa: F811
-    db_path,
-):
+    engine: Engine,  # noqa: F811
+    history: tuple[int, str],  # noqa: F811
+    db_path: Path,
+) -> None:
     engine.dispose()
     head = history[0]
     for seq in positions(head):

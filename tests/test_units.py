@@ -167,7 +167,7 @@ def test_quote_input(value: str, shown: str) -> None:
 @pytest.mark.parametrize("value", [20.0, None, b"20 mg", 20])
 def test_parse_mass_rejects_non_strings(value: object) -> None:
     with pytest.raises(TypeError):
-        parse_mass_ug(value)  # type: ignore[arg-type]
+        parse_mass_ug(value)  # type: ignore[arg-type]  # not a string on purpose: refused
 
 
 # --- format_mass ----------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_format_mass(mass: int, shown: str) -> None:
 @pytest.mark.parametrize("value", [True, False, 1.0, "20", None])
 def test_format_mass_refuses_non_int(value: object) -> None:
     with pytest.raises(TypeError):
-        format_mass(value)  # type: ignore[arg-type]
+        format_mass(value)  # type: ignore[arg-type]  # not an int on purpose: refused
 
 
 @given(st.integers(min_value=1, max_value=MAX_MASS_UG))

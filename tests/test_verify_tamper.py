@@ -5,7 +5,7 @@ And on clean histories it must find nothing (zero false alarms).
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,14 @@ from sampleloans.ledger import chain
 from sampleloans.services import loans, setup
 from sampleloans.services.verify import VerifyResult, parse_anchor, verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR, NOW, ctx_for
+from tests.conftest import Run, ctx_for, run_on
 from tests.factories import rich_history
 
 FRACTIONS = (0.0, 0.3, 0.6, 0.97, 1.0)
 """Where in the ledger to tamper: first event, early, middle, next-to-last region, the head."""
 
-FIELDS = ("seq", "kind", "payload", "occurred_at", "recorded_at", "actor", "os_user")
-FIELDS += ("corrects_seq", "reason")
+FIELDS: tuple[str, ...] = ("seq", "kind", "payload", "occurred_at", "recorded_at", "actor")
+FIELDS += ("os_user", "corrects_seq", "reason")
 
 
 def position(head: int, fraction: float) -> int:
@@ -43,11 +43,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[int,
             setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
             setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
 
-        def run(fn: Any, *, actor: str = CURATOR, now: Any = NOW, **kw: Any) -> Any:
-            with db.transaction(eng) as session:
-                return fn(session, ctx_for(actor, now), **kw)
-
-        rich_history(run)
+        rich_history(run_on(eng))
         result = verify(eng)
         assert result.ok, result.problems
     finally:
@@ -81,7 +77,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def tamper(path: Path, *statements: tuple[str, tuple[Any, ...]], restore: bool = True) -> None:
+def tamper(path: Path, *statements: tuple[str, Sequence[Any]], restore: bool = True) -> None:
     """Drop the append-only triggers, run the statements, and (optionally) put them back."""
     connection = connect(path)
     try:
@@ -144,7 +140,7 @@ def rehashed(row: sqlite3.Row, prev_hash: str, **changes: Any) -> tuple[str, dic
 # --- clean histories: no false alarms -----------------------------------------------------------
 
 
-def test_fresh_ledger_verifies_clean(tmp_path):
+def test_fresh_ledger_verifies_clean(tmp_path: Path) -> None:
     fresh = db.open_engine(db.url_for_path(tmp_path / "fresh.db"), create=True)
     try:
         with db.transaction(fresh) as session:
@@ -156,13 +152,17 @@ def test_fresh_ledger_verifies_clean(tmp_path):
     assert result.events == result.head_seq > 10
 
 
-def test_rich_history_verifies_clean_with_its_own_anchor(engine, history):
+def test_rich_history_verifies_clean_with_its_own_anchor(
+    engine: Engine, history: tuple[int, str]
+) -> None:
     result = verify(engine, anchor=history)
     assert result.ok, result.problems
     assert (result.head_seq, result.head_hash) == history
 
 
-def test_an_earlier_anchor_still_verifies_after_more_events(engine, run, history):
+def test_an_earlier_anchor_still_verifies_after_more_events(
+    engine: Engine, run: Run, history: tuple[int, str]
+) -> None:
     run(
         loans.consume,
         number="L-2",
@@ -177,7 +177,9 @@ def test_an_earlier_anchor_still_verifies_after_more_events(engine, run, history
 
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_any_earlier_anchor_of_a_clean_history_verifies(engine, history, db_path, fraction):
+def test_any_earlier_anchor_of_a_clean_history_verifies(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     seq = position(history[0], fraction)
     anchor = (seq, event(db_path, seq)["hash"])
     assert verify(engine, anchor=anchor).ok
@@ -188,7 +190,9 @@ def test_any_earlier_anchor_of_a_clean_history_verifies(engine, history, db_path
 
 @pytest.mark.parametrize("restore", [True, False], ids=["trigger-restored", "trigger-left-off"])
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_edited_payload_is_detected(engine, history, db_path, fraction, restore):
+def test_edited_payload_is_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float, restore: bool
+) -> None:
     seq = position(history[0], fraction)
     row = event(db_path, seq)
     tamper(
@@ -202,7 +206,9 @@ def test_edited_payload_is_detected(engine, history, db_path, fraction, restore)
 
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_edited_actor_is_detected(engine, history, db_path, fraction):
+def test_edited_actor_is_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     seq = position(history[0], fraction)
     tamper(db_path, ("UPDATE ledger_event SET actor = 'mallory@x.example' WHERE seq = ?", (seq,)))
     assert found(verify(engine), f"event {seq} (", "does not match its hash")
@@ -212,7 +218,9 @@ def test_edited_actor_is_detected(engine, history, db_path, fraction):
 
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_edited_and_rehashed_event_is_detected(engine, history, db_path, fraction):
+def test_edited_and_rehashed_event_is_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     head = history[0]
     seq = position(head, fraction)
     row = event(db_path, seq)
@@ -230,7 +238,9 @@ def test_edited_and_rehashed_event_is_detected(engine, history, db_path, fractio
 
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_rehashed_suffix_is_detected_by_the_anchor(engine, history, db_path, fraction):
+def test_rehashed_suffix_is_detected_by_the_anchor(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     head = history[0]
     seq = position(head, fraction)
     statements = []
@@ -255,7 +265,9 @@ def test_rehashed_suffix_is_detected_by_the_anchor(engine, history, db_path, fra
 
 
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_deleted_event_is_detected(engine, history, db_path, fraction):
+def test_deleted_event_is_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     head = history[0]
     seq = position(head, fraction)
     tamper(db_path, ("DELETE FROM ledger_event WHERE seq = ?", (seq,)))
@@ -269,7 +281,9 @@ def test_deleted_event_is_detected(engine, history, db_path, fraction):
 
 
 @pytest.mark.parametrize("fraction", (0.1, 0.3, 0.6, 0.9, 0.99))
-def test_truncated_tail_is_detected_with_the_earlier_anchor(engine, history, db_path, fraction):
+def test_truncated_tail_is_detected_with_the_earlier_anchor(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     head = history[0]
     keep = position(head, fraction)
     keep = min(keep, head - 1)
@@ -278,7 +292,9 @@ def test_truncated_tail_is_detected_with_the_earlier_anchor(engine, history, db_
     assert found(result, f"the ledger ends at event {keep} but the anchor is event {head}")
 
 
-def test_rollback_to_an_older_copy_is_only_caught_by_the_anchor(engine, run, history, db_path):
+def test_rollback_to_an_older_copy_is_only_caught_by_the_anchor(
+    engine: Engine, run: Run, history: tuple[int, str], db_path: Path
+) -> None:
     backup_path = db_path.with_name("backup.db")
     source, target = sqlite3.connect(db_path), sqlite3.connect(backup_path)
     try:
@@ -346,14 +362,16 @@ PROJECTION_EDITS = {
 
 
 @pytest.mark.parametrize("sql,expected", PROJECTION_EDITS.values(), ids=PROJECTION_EDITS)
-def test_projection_edited_without_an_event_is_detected(engine, history, db_path, sql, expected):
+def test_projection_edited_without_an_event_is_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, sql: str, expected: tuple[str, ...]
+) -> None:
     tamper(db_path, (sql, ()))
     assert found(verify(engine), *expected)
 
 
 def test_projection_edit_breaking_conservation_is_also_an_invariant_violation(
-    engine, history, db_path
-):
+    engine: Engine, history: tuple[int, str], db_path: Path
+) -> None:
     tamper(db_path, ("UPDATE sample SET vault_ug = 1 WHERE code = 'CE5C0400YJFM00505'", ()))
     result = verify(engine)
     assert any(
@@ -366,7 +384,9 @@ def test_projection_edit_breaking_conservation_is_also_an_invariant_violation(
 
 
 @pytest.mark.parametrize("name", db.TRIGGER_NAMES)
-def test_dropped_trigger_is_detected(engine, history, db_path, name):
+def test_dropped_trigger_is_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, name: str
+) -> None:
     connection = sqlite3.connect(db_path)
     try:
         connection.execute(f"DROP TRIGGER {name}")
@@ -411,7 +431,9 @@ INSERT = (
 )
 
 
-def test_forged_event_with_a_valid_link_is_caught_by_replay(engine, history, db_path):
+def test_forged_event_with_a_valid_link_is_caught_by_replay(
+    engine: Engine, history: tuple[int, str], db_path: Path
+) -> None:
     head, head_hash = history
     values = forged_consumption(event(db_path, head), head + 1, head_hash)
     tamper(db_path, (INSERT, values))
@@ -421,7 +443,9 @@ def test_forged_event_with_a_valid_link_is_caught_by_replay(engine, history, db_
 
 
 @pytest.mark.parametrize("gap", [1, 3, 50])
-def test_forged_event_with_a_bad_link_is_caught_by_the_chain(engine, history, db_path, gap):
+def test_forged_event_with_a_bad_link_is_caught_by_the_chain(
+    engine: Engine, history: tuple[int, str], db_path: Path, gap: int
+) -> None:
     head, _ = history
     values = list(forged_consumption(event(db_path, head), head + gap, "0" * 64))
     tamper(db_path, (INSERT, tuple(values)))
@@ -431,7 +455,9 @@ def test_forged_event_with_a_bad_link_is_caught_by_the_chain(engine, history, db
         assert found(result, f"seq jumps from {head} to {head + gap}")
 
 
-def test_forged_event_before_the_first_is_refused_by_the_schema(engine, history, db_path):
+def test_forged_event_before_the_first_is_refused_by_the_schema(
+    engine: Engine, history: tuple[int, str], db_path: Path
+) -> None:
     values = list(forged_consumption(event(db_path, 1), 0, "0" * 64))
     with pytest.raises(sqlite3.IntegrityError, match="seq_positive"):
         tamper(db_path, (INSERT, tuple(values)))
@@ -439,7 +465,9 @@ def test_forged_event_before_the_first_is_refused_by_the_schema(engine, history,
 
 
 @pytest.mark.parametrize("fraction", FRACTIONS[:-1])
-def test_swapped_events_are_detected(engine, history, db_path, fraction):
+def test_swapped_events_are_detected(
+    engine: Engine, history: tuple[int, str], db_path: Path, fraction: float
+) -> None:
     head = history[0]
     seq = min(position(head, fraction), head - 1)
     first, second = event(db_path, seq), event(db_path, seq + 1)
@@ -472,7 +500,7 @@ GOOD_HASH = "0123456789abcdef" * 4
         (f"999999999999:{GOOD_HASH}", (999_999_999_999, GOOD_HASH)),
     ],
 )
-def test_parse_anchor_accepts(text, expected):
+def test_parse_anchor_accepts(text: str, expected: tuple[int, str]) -> None:
     assert parse_anchor(text) == expected
 
 
@@ -492,6 +520,6 @@ def test_parse_anchor_accepts(text, expected):
         f"١٢:{GOOD_HASH}",
     ],
 )
-def test_parse_anchor_refuses(text):
+def test_parse_anchor_refuses(text: str) -> None:
     with pytest.raises(InvalidInput, match=r"is not SEQ:HASH"):
         parse_anchor(text)
