@@ -1344,7 +1344,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0006_definer_search_path"
+SCHEMA_HEAD = "0007_loan_number_case"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

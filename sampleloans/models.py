@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, true
+from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, func, text, true
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -298,6 +298,8 @@ class Loan(TableModel, table=True):
     __table_args__ = (
         CheckConstraint(sql_in("transfer_type", TransferType), name="transfer_type"),
         CheckConstraint(sql_in("status", LoanStatus), name="loan_status"),
+        # "a number differing only in case?" is one lookup (`services/common.refuse_case_twin`)
+        Index("ix_loan_number_lower", func.lower(text("number"))),
     )
 
 

@@ -94,3 +94,20 @@ def test_a_loans_scoped_snapshot_has_its_samples_and_all_their_items(tmp_path: P
             assert [str(loan.number) for loan in scoped.loans] == [number]
             assert checks.run_checks(scoped) == []
     engine.dispose()
+
+
+def test_an_agreements_scoped_snapshot_has_the_mass_issued_under_it(tmp_path: Path) -> None:
+    """A write touching an agreement reads it with the mass issued under it in one query:
+    the same figures as the whole snapshot's."""
+    engine = _ledger_with_an_open_incident(tmp_path)
+    with engine.connect() as connection:
+        whole = checks.build_snapshot(connection)
+        numbers = sorted(str(a.number) for a in whole.agreements)
+        assert any(whole.agreement_issued_ug.get(n, 0) > 0 for n in numbers)
+        for number in numbers:
+            scoped = checks.build_snapshot(connection, samples=[], agreements=[number])
+            assert [str(a.number) for a in scoped.agreements] == [number]
+            expected = {k: v for k, v in whole.agreement_issued_ug.items() if k == number}
+            assert scoped.agreement_issued_ug == expected
+            assert checks.run_checks(scoped) == []
+    engine.dispose()

@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,47 @@ def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str)
     for columns in ('"SELECT loan.number', '"SELECT loan_item.loan_number', '"SELECT sample.code'):
         assert sum(columns in line for line in with_the_lock) == 1, columns
     assert any("INSERT INTO consumption" in line for line in lines)
+
+
+ROUND = "L-T-ROUND"
+ROUND_SAMPLE = "CE5C0000YJYX048"
+ROUND_STEPS: list[tuple[str, Callable[..., object], dict[str, Any], int]] = [
+    # the step, its service, its arguments, its waits for the server after the lock's grant
+    ("request", loans.request_loan, {"agreement": "AG-2025-UoC",
+     "pi": "muenker@uni-koeln.example", "samples": [ROUND_SAMPLE]}, 4),
+    ("approve", loans.approve_loan, {}, 4),
+    ("issue", loans.issue_loan, {}, 11),  # 12 before
+    ("ship", loans.ship_loan, {"container": "box", "seal_number": "S-R1"}, 7),  # 8
+    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 11),  # 15
+    ("consume", loans.consume, {"sample": ROUND_SAMPLE, "technique": "x", "mass_ug": 1,
+     "destructive": True}, 6),  # 12
+    ("release the return", loans.release_return, {"container": "box",
+     "seal_number": "S-R2"}, 9),  # 12
+    ("accept the return", loans.accept_return, {"seal_intact": True, "condition": "good",
+     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 10),  # 16
+]  # fmt: skip
+
+
+def _round_step(
+    service: Callable[..., object], when: datetime, arguments: dict[str, Any], session: Session
+) -> None:
+    """One step of the round, in `session`'s transaction."""
+    service(session, ctx_for(now=when), number=ROUND, **arguments)
+
+
+def test_a_loans_whole_round_waits_for_the_server_few_times_while_it_holds_the_lock(
+    demo_url: str,
+) -> None:
+    """A loan from request to accepted return on PostgreSQL, one transaction per step: the
+    waits after the writers' lock is granted, step by step. The rows a step looks up by key
+    come with the lock, a row it loaded stays in the session for `apply` (not read again), and
+    the checks read few queries."""
+    waits = {}
+    for minutes, (step, service, arguments, _expected) in enumerate(ROUND_STEPS):
+        when = LATER + timedelta(minutes=minutes)
+        write = partial(_round_step, service, when, arguments)
+        waits[step] = _round_trips_after_the_grant(_trace_of(demo_url, write))
+    assert waits == {step: expected for step, _s, _a, expected in ROUND_STEPS}
 
 
 def test_a_cli_write_waits_three_times_after_the_lock(demo_url: str, statements: list[str]) -> None:

@@ -1,7 +1,8 @@
 """Codes that differ only in case: a new institution or agreement whose code is a recorded
 one's in another case is refused (exit 1), and a new sample code must be in capitals (exit 2),
-so that no two records read alike; before, `institutions add ou` sat beside `OU` and
-`loans split … --child -g9` made `…-g9` beside a possible `…-G9`."""
+so that no two records read alike; before, `institutions add ou` sat beside `OU`, `loans request
+l-1` beside `L-1` and `loans split … --child -g9` made `…-g9` beside a possible `…-G9`. A loan's
+case twin is found with one lookup of the index on `lower(number)` (revision 0007)."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests import factories
-from tests.conftest import CURATOR, Run, fingerprint
+from tests.conftest import CURATOR, OU_PI, Run, fingerprint
 
 S = "CE5C0200YJFM00112"  # lent on L-1 (20 mg)
 VAULT = "CE5C0000YJYX070"
@@ -45,6 +46,11 @@ TWINS = {
         ["agreements", "add", "ag-ou", *AGREEMENT],
         "Error: agreement ag-ou differs only in case from agreement AG-OU; use AG-OU or choose "
         "a code that differs in more than case\n",
+    ),
+    "loan": (
+        ["loans", "request", "l-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", VAULT],
+        "Error: loan l-1 differs only in case from loan L-1; use L-1 or choose a code that "
+        "differs in more than case\n",
     ),
 }
 LOWER = {
@@ -89,8 +95,47 @@ def test_a_new_sample_code_in_lower_case_is_refused(name: str, ledger: Path) -> 
 def test_the_same_codes_in_capitals_or_new_are_recorded(ledger: Path) -> None:
     assert invoke(["institutions", "add", "OU2", *INSTITUTION, "--kind", "borrower"])[0] == 0
     assert invoke(["agreements", "add", "AG-OU-2", *AGREEMENT])[0] == 0
+    loan = ["loans", "request", "L-2", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", VAULT]
+    assert invoke(loan)[0] == 0
     for argv, _message in LOWER.values():
         upper = [a.upper() if a.startswith(("ce5c", "-g")) else a for a in argv]
         upper = [a.replace("-g1=", "-G1=") for a in upper]
         code, _out, err = invoke(upper)
         assert code == 0, err
+
+
+def test_a_loan_numbers_case_twin_is_found_through_its_index(ledger: Path) -> None:
+    """The twin lookup is an index search, not a scan of every loan (SQLite's query plan)."""
+    import sqlite3
+
+    with sqlite3.connect(ledger) as connection:
+        plan = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT loan.number FROM loan "
+            "WHERE lower(loan.number) = ? AND loan.number != ? LIMIT 1",
+            ("l-1", "l-1"),
+        ).fetchall()
+    assert "USING INDEX ix_loan_number_lower" in " ".join(str(row[3]) for row in plan)
+
+
+def test_an_imported_loan_request_in_another_case_is_refused(ledger: Path, tmp_path: Path) -> None:
+    """`import` applies the same rule: the record is refused, nothing written."""
+    import json
+
+    record = {
+        "kind": "loan.requested",
+        "occurred_at": "2025-06-01T09:00:00Z",
+        "actor": CURATOR,
+        "payload": {
+            "number": "l-1",
+            "agreement": "AG-OU",
+            "pi": OU_PI,
+            "samples": [VAULT],
+        },
+    }
+    history = tmp_path / "history.jsonl"
+    history.write_text(json.dumps(record) + "\n")
+    before = fingerprint(ledger)
+    code, _out, err = invoke(["import", str(history)])
+    assert code == 1, err
+    assert "loan l-1 differs only in case from loan L-1" in err
+    assert fingerprint(ledger) == before

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
+from sampleloans import db
 from sampleloans.cli import app
 from tests.pgcluster import PgServer, fresh_database
 
@@ -208,7 +209,7 @@ def test_revision_0006_secures_a_ledger_secured_before_it(pg_server: PgServer) -
         assert _verify(_login(pg_server, database, CURATOR))[0] == 1
         upgrade = CliRunner().invoke(app, ["--db", url, "--as", CURATOR, "db", "upgrade"], env=ENV)
         assert upgrade.exit_code == 0, upgrade.stderr
-        assert "to 0006_definer_search_path" in upgrade.stdout
+        assert f"from 0005_researcher_write_guard to {db.SCHEMA_HEAD}" in upgrade.stdout
         code, out = _verify(_login(pg_server, database, CURATOR))
         assert code == 0, out
         with psycopg.connect(_login(pg_server, database)) as connection:

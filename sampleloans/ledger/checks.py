@@ -445,10 +445,36 @@ def build_snapshot(
     loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     snapshot.loans = _rows(connection, loan_t.c.number, loan_keys)
-    snapshot.agreements = _rows(connection, agreement_t.c.number, agreement_keys)
-    if agreement_keys is None or agreement_keys:
-        snapshot.agreement_issued_ug = _issued_by_agreement(connection, agreement_keys)
+    if agreement_keys is None:
+        snapshot.agreements = _rows(connection, agreement_t.c.number, None)
+        snapshot.agreement_issued_ug = _issued_by_agreement(connection)
+    elif agreement_keys:
+        _read_agreements(connection, snapshot, agreement_keys)
     return snapshot
+
+
+def _read_agreements(connection: "Connection", snapshot: Snapshot, keys: set[str]) -> None:
+    """A write's agreements, each with the mass issued under it so far, in one query."""
+    from sqlalchemy import func, select
+
+    from sampleloans.models import Agreement, Loan, LoanItem
+
+    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    issued = (
+        select(func.sum(item_t.c.issued_ug))
+        .select_from(loan_t.join(item_t, item_t.c.loan_number == loan_t.c.number))
+        .where(loan_t.c.agreement == agreement_t.c.number, item_t.c.source == ItemSource.ISSUED)
+        .scalar_subquery()
+    )
+    query = select(agreement_t, issued.label("issued_so_far_ug")).where(
+        agreement_t.c.number.in_(sorted(keys))
+    )
+    for row in connection.execute(query):
+        snapshot.agreements.append(row)
+        if row.issued_so_far_ug is not None:  # as the whole snapshot: only where some was
+            snapshot.agreement_issued_ug[str(row.number)] = int(row.issued_so_far_ug)
 
 
 def _rows(connection: "Connection", key: Any, keys: set[str] | None) -> list[Any]:
@@ -532,10 +558,8 @@ def _read_samples(
             snapshot.children.setdefault(parent, []).append(sample)
 
 
-def _issued_by_agreement(
-    connection: "Connection", agreement_keys: set[str] | None
-) -> dict[str, int]:
-    """The mass issued so far under each agreement (None: every agreement)."""
+def _issued_by_agreement(connection: "Connection") -> dict[str, int]:
+    """The mass issued so far under each agreement that has issued any."""
     from sqlalchemy import func, select
 
     from sampleloans.models import Loan, LoanItem
@@ -546,13 +570,9 @@ def _issued_by_agreement(
         select(loan_t.c.agreement, func.sum(item_t.c.issued_ug))
         .join(item_t, item_t.c.loan_number == loan_t.c.number)
         .where(item_t.c.source == ItemSource.ISSUED)
+        .group_by(loan_t.c.agreement)
     )
-    if agreement_keys is not None:
-        query = query.where(loan_t.c.agreement.in_(sorted(agreement_keys)))
-    return {
-        str(number): int(total)
-        for number, total in connection.execute(query.group_by(loan_t.c.agreement))
-    }
+    return {str(number): int(total) for number, total in connection.execute(query)}
 
 
 def check_touched(bind: "Connection | Session", touched: "Touched") -> list[Violation]:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func
+from sqlalchemy import Table, bindparam, event, func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
@@ -95,6 +95,21 @@ def acting_person(session: Session, ctx: Context) -> Person:
 
 
 _HELD = "sampleloans_held_rows"
+_KEEP_LOADED = "sampleloans_keep_loaded"
+"""Session info: keep every row the session loads until it ends (a PostgreSQL write that took
+the writers' lock; see `_keep_loaded`)."""
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    """Hold a row a write loads for as long as its transaction: the session's identity map
+    holds rows weakly, so a row the command read and let go (an item, a sample) was read
+    again by the next lookup or by `apply`, each a wait for the server while the writers'
+    lock is held."""
+    if session.info.get(_KEEP_LOADED):
+        session.info.setdefault(_HELD, []).append(instance)
+
+
 _PERSON_WITH_INSTITUTION = (
     select(Person, Institution)
     .outerjoin(Institution, col(Institution.short_name) == col(Person.institution))
@@ -228,6 +243,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
         person, institution = row
         held: list[object] = [institution]
     else:
+        session.info[_KEEP_LOADED] = True  # a PostgreSQL write with the lock: see there
         held = _adopt_read_with_lock(session, declared, found[1:])
         if found[0] is None:
             return None

@@ -33,7 +33,9 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
+    read_twin_with_the_lock,
     read_with_the_lock,
+    refuse_case_twin,
     require_active,
     require_choice,
     require_code,
@@ -149,7 +151,9 @@ def request_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a PI's request for whole samples under an agreement (curators only)."""
-    read_with_the_lock(session, Loan, validated(lambda: require_code(number, "loan number")))
+    key = validated(lambda: require_code(number, "loan number"))
+    read_with_the_lock(session, Loan, key)
+    read_twin_with_the_lock(session, Loan.number, key)  # and "a case twin?"
     read_with_the_lock(session, Agreement, agreement)
     read_with_the_lock(session, Person, pi.lower())
     for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
@@ -158,6 +162,7 @@ def request_loan(
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
+    refuse_case_twin(session, Loan.number, number, "loan")
     deal = get_agreement(session, agreement)
     person = require_active(get_person(session, pi), "pi")
     if person.institution != deal.institution:
