@@ -1,0 +1,95 @@
+"""Sweep "the whole 2025 round, as each user": what a table shows on a 100-column terminal.
+
+A mass or a loan number folded inside itself ("17.60" over "0 mg", "L-20" over "25-UoC") reads
+as another value; each must stay whole whenever every column's longest word fits.
+"""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from sampleloans.units import format_mass
+
+CURATOR = "curator@naoc.example"
+NOW = "2026-04-28T10:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The demo ledger (the 2025 round) and the environment to read it as the curator."""
+    folder = tmp_path_factory.mktemp("round") / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    return {
+        "SAMPLELOANS_DB": str(Path(folder) / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": NOW,
+        "NO_COLOR": "1",
+    }
+
+
+def run(env: dict[str, str], *args: str, columns: int = 100) -> Any:
+    """Invoke the CLI at a terminal width; it must succeed."""
+    result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result
+
+
+def number_words(mass_ug: int) -> str:
+    """The number part of a mass as a table shows it ('17.600' of '17.600 mg')."""
+    return format_mass(mass_ug).split()[0]
+
+
+def folded(words: set[str], table: str) -> list[str]:
+    """The words that do not appear whole in a table's text."""
+    return sorted(word for word in words if not re.search(rf"(?<![\w.]){re.escape(word)}", table))
+
+
+WHOLE_MASS = re.compile(r"\d+\.\d{3,6}( (mg|g))?|\d+ µg")
+
+
+def mass_fragments(table: str) -> list[str]:
+    """Cells of a table's rows that begin with a digit but are not a whole mass ('800.000 mg',
+    '800.000' with its unit wrapped below, '250 µg'): pieces of a mass folded inside itself."""
+    cells = [
+        cell.strip()
+        for line in table.splitlines()
+        if line.startswith("│")
+        for cell in line.strip("│").split("│")
+    ]
+    return [c for c in cells if c[:1].isdigit() and not WHOLE_MASS.fullmatch(c)]
+
+
+def test_samples_list_keeps_masses_and_loan_numbers_whole(demo) -> None:
+    """samples list at 100 columns: every mass and loan number on one line, as in its JSON."""
+    rows = json.loads(run(demo, "samples", "list", "--json").stdout)
+    words = {r["loan_number"] for r in rows if r["loan_number"]}
+    for row in rows:
+        words |= {number_words(row[key]) for key in ("initial_ug", "vault_ug", "on_loan_ug")}
+    table = run(demo, "samples", "list").stdout
+    assert folded(words, table) == []
+    assert mass_fragments(table) == []
+
+
+@pytest.mark.parametrize("code", ["CE5C0800YJFM00102", "CE5C0100YJFM00201"])
+def test_lineage_balance_keeps_masses_whole(demo, code) -> None:
+    """balance --sample at 100 columns: every mass of every row whole."""
+    data = json.loads(run(demo, "balance", "--sample", code, "--json").stdout)
+    rows = [*data["sample_balance"]["rows"], data["sample_balance"]["total"]]
+    words = {number_words(v) for row in rows for k, v in row.items() if k.endswith("_ug")}
+    table = run(demo, "balance", "--sample", code).stdout
+    assert folded(words, table) == []
+    assert mass_fragments(table) == []
+
+
+def test_custody_as_of_state_keeps_loan_numbers_whole(demo) -> None:
+    """The state table of custody history --as-of keeps the loan number whole at 100 columns."""
+    args = ["custody", "history", "--loan", "L-2025-SUPARCO", "--as-of", "2025-12-01"]
+    state = run(demo, *args).stdout.split("State as of", 1)[1]
+    table = "\n".join(line for line in state.splitlines() if line[:1] in "┃│")
+    assert folded({"L-2025-SUPARCO", "CE5Z0200YJFM00103", "100.000"}, table) == []
+    assert "xfer = transferred" in state  # the headers that had to be shortened, explained
