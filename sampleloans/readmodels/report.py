@@ -284,9 +284,11 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # The page layout a report is printed in, carried as "v" in its metadata, so that
 # `verify-document` re-renders a file in the layout it was made with: 1 = before signed
 # checkpoints (no checkpoint lines on the first page), 2 = naming its signed checkpoint, 3 = the
-# custody report marks the events a researcher of the borrower recorded.
-REPORT_LAYOUT = 3
-REPORT_LAYOUTS = (1, 2, 3)
+# custody report marks the events a researcher of the borrower recorded, 4 = the running head
+# is shortened with '…' to end before 'sampleloans custody ledger' (before: cut at 120 characters).
+REPORT_LAYOUT = 4
+REPORT_LAYOUTS = (1, 2, 3, 4)
+FITTED_HEAD_LAYOUT = 4
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}

@@ -12,14 +12,19 @@ from sampleloans.reports.common import compact, mass, party_lines, readable, whe
 
 PROOFS_FILE = "statement-proofs.json"
 PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
-METADATA_VERSION = 1
+# A statement's page layout, carried as "v" in its metadata so that verify-document re-renders
+# a file the way it was made: 1 = the first; 2 = the running head is shortened with '…' to end
+# before 'sampleloans custody ledger' (a long PI name ran over it).
+METADATA_VERSION = 2
+METADATA_VERSIONS = (1, 2)
+FITTED_HEAD_VERSION = 2
 
 
-def metadata(statement: Statement) -> dict[str, Any]:
+def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
     """What the QR code and the PDF Keywords carry, and verify-document reads back."""
     return {
         "app": "sampleloans",
-        "v": METADATA_VERSION,
+        "v": version,
         "kind": statement.request.kind,
         "scope": statement.request.scope,
         "head": statement.head,
@@ -35,9 +40,10 @@ def proofs_json(statement: Statement) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def render(statement: Statement) -> bytes:
-    """The statement's PDF bytes (invariant: the same statement gives the same bytes)."""
-    meta = compact(metadata(statement))
+def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
+    """The statement's PDF bytes in a page layout (`version`; invariant: the same statement
+    gives the same bytes)."""
+    meta = compact(metadata(statement, version))
     with gc_paused():
         return layout.build_pdf(
             story(statement),
@@ -51,6 +57,7 @@ def render(statement: Statement) -> bytes:
             subject=f"{statement.title}, {statement.scope_label}, ledger head {statement.head}",
             keywords=meta,
             qr_payload=meta,
+            head_fits=version >= FITTED_HEAD_VERSION,
             attachments=((PROOFS_FILE, PROOFS_MIME, proofs_json(statement)),),
         )
 
