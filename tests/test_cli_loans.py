@@ -87,7 +87,7 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     out = ok(runner, "loans", "issue", "L-1")
     seq = event_seq(out)
     assert out == (
-        f"Loan L-1 issued: 2 samples, 40.000 mg left the vault; due 2026-04-01 (event {seq}).\n"
+        f"Loan L-1 issued: 2 samples, 40.000 mg left the vault; due 2026-04-01 09:00 UTC (event {seq}).\n"
     )
     detail = show(runner)
     assert detail["status"] == "issued"
@@ -164,7 +164,7 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
         "--reason",
         "instrument downtime",
     )
-    assert out.startswith("Loan L-1 extended; now due 2026-10-01 (event ")
+    assert out.startswith("Loan L-1 extended; now due 2026-10-01 09:00 UTC (event ")
     ok(runner, "loans", "inventory", "L-1", "--note", "all present", actor=OU_PI)
     detail = show(runner)
     items = {i["sample_code"]: i for i in detail["items"]}
@@ -259,7 +259,7 @@ def test_recall_brings_the_due_date_forward(runner, run):
     signed_agreement(run)
     received_loan(run)
     out = ok(runner, "loans", "recall", "L-1", "--due", "2025-06-30T00:00:00Z", "--reason", "audit")
-    assert out.startswith("Loan L-1 recalled; due back 2025-06-30 (event ")
+    assert out.startswith("Loan L-1 recalled; due back 2025-06-30 00:00 UTC (event ")
     detail = show(runner)
     assert detail["recalled_at"] == "2025-04-01T09:00:00Z"
     assert detail["due_at"] == "2025-06-30T00:00:00Z"
