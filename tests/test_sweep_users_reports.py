@@ -152,3 +152,86 @@ def test_a_statement_claiming_an_unknown_layout_is_altered(
     result = cli(round_ledger, "--as", COMPLIANCE, "verify-document", str(altered), code=1)
     assert "v: '9' is not a statement layout (accepted: 1, 2)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.fixture(scope="module")
+def returned_ou(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    """The demo round with the Open University's loan returned (not yet settled) and a
+    checkpoint after it; the folder to print into."""
+    folder = tmp_path_factory.mktemp("returned")
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder / "demo")]).exit_code == 0
+    env = {
+        "SAMPLELOANS_DB": str(folder / "demo" / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z",
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+    }
+    cli(env, "loans", "return", "L-2025-OU", "--container", "vial", "--seal", "SL-OU-R")
+    weighed = ["CE5C0200YJFM00112=19.5mg", "CE5C0300YJFM00307=20mg", "CE5C0500YJFM00415=20mg"]
+    accept = ["--seal-intact", "--condition", "unchanged"]
+    cli(env, "loans", "accept-return", "L-2025-OU", *accept, *(f"--weighed={w}" for w in weighed))
+    cli(env, "keys", "generate", "--out", str(folder / "naoc.key"), "--name", "naoc")
+    cli(env, "checkpoint", "--key", str(folder / "naoc.key"))
+    return env, folder
+
+
+def page_text(pdf: Path) -> str:
+    """The text of every page of a PDF."""
+    return "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+
+
+def test_a_returned_loan_owes_no_inventory_in_the_statement(returned_ou) -> None:
+    """The PI's statement shows no inventory date for a loan that came back, as status says."""
+    env, folder = returned_ou
+    status = cli(env, "--as", "anand@open.example", "status", "--loan", "L-2025-OU").stdout
+    assert "next inventory —" in status
+    out = folder / "statements"
+    out.mkdir()
+    cli(
+        env,
+        "--as",
+        COMPLIANCE,
+        "report",
+        "statement",
+        "--pi",
+        "anand@open.example",
+        "--out",
+        str(out),
+    )
+    (pdf,) = out.glob("*.pdf")
+    text = page_text(pdf)
+    # the cells of the "Your loans" table, one a line: the loan's row follows the headers
+    cells = text.split("Your loans", 1)[1].split("What you hold", 1)[0].split("\n")
+    row = cells[cells.index("L-2025-OU") :]
+    assert row[:7] == ["L-2025-OU", "AG-2025-OU", "returned", *row[3:5], "—", "0 µg"]
+    assert "settlement report" in text
+    result = cli(env, "--as", COMPLIANCE, "verify-document", str(pdf))
+    assert "byte-identical to a fresh rendering" in result.stdout
+
+
+def test_a_returned_loan_owes_no_inventory_in_the_inventory_report(returned_ou) -> None:
+    """The inventory report of a returned loan says no inventory is due."""
+    env, folder = returned_ou
+    pdf = folder / "inventory.pdf"
+    cli(env, "--as", COMPLIANCE, "report", "inventory", "--loan", "L-2025-OU", "--out", str(pdf))
+    text = page_text(pdf)
+    assert text.split("Next inventory due\n", 1)[1].startswith("—\n")
+    result = cli(env, "--as", COMPLIANCE, "verify-document", str(pdf))
+    assert "byte-identical to a fresh rendering" in result.stdout
+
+
+def test_the_printed_inventory_rule_is_the_ledgers() -> None:
+    """The renderers' copy of the rule (they load no ledger module) agrees with the ledger's
+    for every loan status."""
+    from datetime import UTC, datetime
+
+    from sampleloans.ledger import overdue
+    from sampleloans.readmodels.report import owed_inventory_due
+    from sampleloans.vocab import LoanStatus
+
+    due = datetime(2027, 4, 20, 10, tzinfo=UTC)
+    for status in LoanStatus:
+        assert owed_inventory_due(status, due) == overdue.inventory_due(status, due), status
+    assert overdue.inventory_due(LoanStatus.RETURNED, due) is None
+    assert overdue.inventory_due(LoanStatus.RECEIVED, due) == due

@@ -482,9 +482,8 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ).all()
     agreement = session.get(Agreement, loan.agreement)
-    active = rule.is_out(loan.status)
     days_left, overdue = rule.return_due(loan.status, loan.due_at, now)
-    inventory_due = loan.next_inventory_due_at if active else None
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
     inventory_left = days_between(now, inventory_due) if inventory_due else None
     inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now)
     obligations = []
