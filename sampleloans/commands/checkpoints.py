@@ -168,8 +168,8 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @checkpoint_app.command("prove")
 def prove(
     ctx: typer.Context,
-    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
-    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The newer checkpoint file.")],
     out: Annotated[Path, typer.Option("--out", help="The proof file to write.")],
     force: Force = False,
 ) -> None:
@@ -193,9 +193,11 @@ def prove(
 
 @checkpoint_app.command("check-consistency")
 def check_consistency(
-    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
-    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
-    proof: Annotated[Path, typer.Argument(help="The proof from 'checkpoint prove'.")],
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The newer checkpoint file.")],
+    proof: Annotated[
+        Path, typer.Argument(metavar="PROOF", help="The proof from 'checkpoint prove'.")
+    ],
     public_key: PublicKey,
 ) -> None:
     """Check, without the ledger, that checkpoint NEW extends OLD (both signed by the key).

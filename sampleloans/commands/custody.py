@@ -394,7 +394,7 @@ def state_renderables(result: Any) -> list[Any]:
 @app.command("correct")
 def correct(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(help="The event being corrected (its seq).")],
+    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The event being corrected (its seq).")],
     text: Annotated[
         str | None, typer.Option("--text", help="A text-only correction: what was wrong.")
     ] = None,

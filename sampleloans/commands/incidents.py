@@ -61,7 +61,7 @@ def report(
 @app.command("resolve")
 def resolve(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(help="The incident number (its event seq).")],
+    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The incident number (its event seq).")],
     resolution: Annotated[str, typer.Option("--resolution", help="How it was resolved.")],
     at: AtOption = None,
 ) -> None:

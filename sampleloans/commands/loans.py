@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
 
-Number = Annotated[str, typer.Argument(help="The loan number, e.g. L-2025-001.")]
+Number = Annotated[str, typer.Argument(metavar="NUMBER", help="The loan number, e.g. L-2025-001.")]
 Container = Annotated[str, typer.Option("--container", help="The sealed container.")]
 Seal = Annotated[str, typer.Option("--seal", help="The seal number on the container.")]
 Method = Annotated[

@@ -81,7 +81,9 @@ def parse_child(text: str) -> tuple[str, int]:
 @app.command("register")
 def register(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="The sample's code (opaque, unique).")],
+    code: Annotated[
+        str, typer.Argument(metavar="CODE", help="The sample's code (opaque, unique).")
+    ],
     mission: Annotated[str, typer.Option("--mission", help="Mission code, e.g. CE-5.")],
     mass: Annotated[str, typer.Option("--mass", help="Initial mass, e.g. '20 mg'.")],
     origin: Annotated[str, typer.Option("--origin", help="scoop or drill.")],
@@ -139,7 +141,9 @@ def register(
 @app.command("split")
 def split(
     ctx: typer.Context,
-    parent: Annotated[str, typer.Argument(help="Code of the sample to split (in the vault).")],
+    parent: Annotated[
+        str, typer.Argument(metavar="PARENT", help="Code of the sample to split (in the vault).")
+    ],
     child: Annotated[
         list[str],
         typer.Option("--child", help="SUFFIX_OR_CODE=MASS, repeatable, e.g. -01=20mg."),
@@ -175,7 +179,9 @@ def split(
 @app.command("move")
 def move(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Code of the sample to move (in the vault).")],
+    code: Annotated[
+        str, typer.Argument(metavar="CODE", help="Code of the sample to move (in the vault).")
+    ],
     location: Annotated[
         str, typer.Option("--location", help="The new storage location, e.g. 'NAOC N2 cabinet C'.")
     ],
@@ -208,7 +214,8 @@ def move(
 def transfer(
     ctx: typer.Context,
     codes: Annotated[
-        list[str], typer.Argument(help="Codes of the samples given (whole, from the vault).")
+        list[str],
+        typer.Argument(metavar="CODE", help="Codes of the samples given (whole, from the vault)."),
     ],
     to: Annotated[
         str, typer.Option("--to", help="The recipient institution (kind recipient), e.g. MNHN.")
@@ -369,7 +376,7 @@ def balance_line(view: "SampleView") -> str:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="The sample's code.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The sample's code.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show one sample: description, masses and their balance, custody, lineage.
@@ -422,7 +429,7 @@ def show(
 @app.command("tree")
 def tree(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Any sample of the lineage.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Any sample of the lineage.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show a sample's split lineage from its root ancestor (borrower splits included).
