@@ -235,3 +235,14 @@ def test_the_printed_inventory_rule_is_the_ledgers() -> None:
         assert owed_inventory_due(status, due) == overdue.inventory_due(status, due), status
     assert overdue.inventory_due(LoanStatus.RETURNED, due) is None
     assert overdue.inventory_due(LoanStatus.RECEIVED, due) == due
+
+
+def test_status_and_statement_say_the_same_of_a_returned_loan(returned_ou) -> None:
+    """What the PI owes on a returned loan reads the same in `status` as in their statement
+    (status said 'settle: record obligations', the curator's step, not the PI's)."""
+    env, _ = returned_ou
+    status = cli(env, "--as", "anand@open.example", "status", "--loan", "L-2025-OU", "--json")
+    (loan,) = json.loads(status.stdout)["loans"]
+    assert loan["obligations"] == [
+        "settlement report: report the results and publications the agreement asks for"
+    ]

@@ -20,13 +20,15 @@ from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Samp
 from sampleloans.services import access
 from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, Role
 
+SETTLEMENT_REPORT = "report the results and publications the agreement asks for"
+"""What the PI of a returned loan owes before it is settled (status and the statement)."""
 FOLLOW_UP: dict[str, str] = {
     LoanStatus.REQUESTED: "awaiting approval",
     LoanStatus.APPROVED: "awaiting issue",
     LoanStatus.ISSUED: "awaiting shipment",
     LoanStatus.IN_TRANSIT: "record receipt of the shipment",
     LoanStatus.RETURN_IN_TRANSIT: "return in transit to the curator",
-    LoanStatus.RETURNED: "settle: record obligations",
+    LoanStatus.RETURNED: f"settlement report: {SETTLEMENT_REPORT}",
     LoanStatus.SETTLED: "close the loan",
 }
 """What a loan in each status waits for, as an open obligation."""

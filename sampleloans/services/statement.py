@@ -58,6 +58,7 @@ from sampleloans.services import access
 from sampleloans.services.history import describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting.custody import event_label
+from sampleloans.services.standing import SETTLEMENT_REPORT
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -365,7 +366,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
                     loan.number,
                     "settlement report",
                     None,
-                    "now: report the results and publications the agreement asks for",
+                    f"now: {SETTLEMENT_REPORT}",
                     False,
                 )
             )
