@@ -87,7 +87,8 @@ def test_full_lifecycle_through_the_cli(runner, run, db_path):
     out = ok(runner, "loans", "issue", "L-1")
     seq = event_seq(out)
     assert out == (
-        f"Loan L-1 issued: 2 samples, 40.000 mg left the vault; due 2026-04-01 09:00 UTC (event {seq}).\n"
+        "Loan L-1 issued: 2 samples, 40.000 mg left the vault; due 2026-04-01 09:00 UTC "
+        f"(event {seq}).\n"
     )
     detail = show(runner)
     assert detail["status"] == "issued"
