@@ -45,7 +45,7 @@ def shown_due(env: dict[str, str], number: str) -> str:
     return format_datetime(parse_datetime(data["due_at"]))
 
 
-def test_a_recall_says_the_instant_the_loan_is_due_back(demo) -> None:
+def test_a_recall_says_the_instant_the_loan_is_due_back(demo: dict[str, str]) -> None:
     """A recall typed in Beijing time is confirmed with its UTC instant, as loans show says."""
     args = ["loans", "recall", "L-2025-UoC", "--due", "2026-07-01T10:00:00+08:00"]
     out = cli(demo, *args, "--reason", "agreement review").stdout
@@ -53,7 +53,7 @@ def test_a_recall_says_the_instant_the_loan_is_due_back(demo) -> None:
     assert "due back 2026-07-01 02:00 UTC (event " in out
 
 
-def test_an_extension_and_an_issue_say_the_instant_they_are_due(demo) -> None:
+def test_an_extension_and_an_issue_say_the_instant_they_are_due(demo: dict[str, str]) -> None:
     """extend and issue confirm the due instant, hour and minute, as loans show says."""
     extend = ["loans", "extend", "L-2025-SUPARCO", "--period", "1 month"]
     out = cli(demo, *extend, "--approver", CURATOR, "--reason", "beam time").stdout
@@ -67,7 +67,7 @@ def test_an_extension_and_an_issue_say_the_instant_they_are_due(demo) -> None:
     assert "; due 2027-04-28 10:00 UTC (event " in out
 
 
-def test_the_refusal_to_issue_names_the_instant_that_was_missed(demo) -> None:
+def test_the_refusal_to_issue_names_the_instant_that_was_missed(demo: dict[str, str]) -> None:
     """Osaka's return was due at 08:00 UTC: the refusal to issue more says so."""
     request = ["loans", "request", "L-2026-Osaka-2", "--agreement", "AG-2025-Osaka"]
     cli(demo, *request, "--pi", "terada@osaka-u.example", "--sample", "CE5C0000YJYX070")

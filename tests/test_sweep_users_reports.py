@@ -67,7 +67,8 @@ def long_statement(round_ledger: dict[str, str], tmp_path_factory: pytest.TempPa
 def running_head(pdf: Path) -> tuple[str, float, float]:
     """The left text of the running head, its left x and the right text's left x (points)."""
     page = PdfReader(pdf).pages[0]
-    form = page["/Resources"]["/XObject"]["/FormXob." + layout.DECORATION].get_object()
+    resources: Any = page["/Resources"]
+    form = resources["/XObject"]["/FormXob." + layout.DECORATION].get_object()
     drawn: list[tuple[str, float]] = []
 
     def visit(text: str, _cm: Any, tm: Any, _font: Any, _size: Any) -> None:
@@ -81,7 +82,7 @@ def running_head(pdf: Path) -> tuple[str, float, float]:
     return left, left_x, right_x
 
 
-def test_a_long_name_in_the_running_head_stops_before_the_right_text(long_statement) -> None:
+def test_a_long_name_in_the_running_head_stops_before_the_right_text(long_statement: Path) -> None:
     """The statement's running head is shortened with '…' and ends before the right text."""
     left, left_x, right_x = running_head(long_statement)
     layout.register_font()
@@ -91,16 +92,17 @@ def test_a_long_name_in_the_running_head_stops_before_the_right_text(long_statem
 
 
 def test_the_shortened_statement_verifies_and_names_its_layout(
-    round_ledger, long_statement
+    round_ledger: dict[str, str], long_statement: Path
 ) -> None:
     """verify-document re-renders the statement in the layout its metadata names."""
-    keywords = json.loads(PdfReader(long_statement).metadata["/Keywords"])
+    metadata: Any = PdfReader(long_statement).metadata
+    keywords = json.loads(str(metadata["/Keywords"]))
     assert keywords["v"] == 2
     result = cli(round_ledger, "--as", COMPLIANCE, "verify-document", str(long_statement))
     assert "byte-identical to a fresh rendering" in result.stdout
 
 
-def test_a_short_running_head_is_whole(round_ledger, tmp_path) -> None:
+def test_a_short_running_head_is_whole(round_ledger: dict[str, str], tmp_path: Path) -> None:
     """A custody report's short running head is printed whole, without '…'."""
     out = tmp_path / "custody.pdf"
     cli(round_ledger, "report", "custody", "--loan", "L-2025-OU", "--out", str(out))
@@ -109,7 +111,7 @@ def test_a_short_running_head_is_whole(round_ledger, tmp_path) -> None:
 
 
 def test_a_statement_of_the_first_layout_still_verifies(
-    round_ledger, long_statement, tmp_path
+    round_ledger: dict[str, str], long_statement: Path, tmp_path: Path
 ) -> None:
     """A statement printed before the change (version 1: the head cut at 120 characters) is
     re-rendered that way by verify-document, so it still matches the ledger byte for byte."""
@@ -142,7 +144,7 @@ def test_a_statement_of_the_first_layout_still_verifies(
 
 
 def test_a_statement_claiming_an_unknown_layout_is_altered(
-    round_ledger, long_statement, tmp_path
+    round_ledger: dict[str, str], long_statement: Path, tmp_path: Path
 ) -> None:
     """A statement whose metadata names a layout no release writes: one line naming v, exit 1."""
     data = long_statement.read_bytes()
@@ -181,7 +183,9 @@ def page_text(pdf: Path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
 
 
-def test_a_returned_loan_owes_no_inventory_in_the_statement(returned_ou) -> None:
+def test_a_returned_loan_owes_no_inventory_in_the_statement(
+    returned_ou: tuple[dict[str, str], Path],
+) -> None:
     """The PI's statement shows no inventory date for a loan that came back, as status says."""
     env, folder = returned_ou
     status = cli(env, "--as", "anand@open.example", "status", "--loan", "L-2025-OU").stdout
@@ -210,7 +214,9 @@ def test_a_returned_loan_owes_no_inventory_in_the_statement(returned_ou) -> None
     assert "byte-identical to a fresh rendering" in result.stdout
 
 
-def test_a_returned_loan_owes_no_inventory_in_the_inventory_report(returned_ou) -> None:
+def test_a_returned_loan_owes_no_inventory_in_the_inventory_report(
+    returned_ou: tuple[dict[str, str], Path],
+) -> None:
     """The inventory report of a returned loan says no inventory is due."""
     env, folder = returned_ou
     pdf = folder / "inventory.pdf"
@@ -237,7 +243,9 @@ def test_the_printed_inventory_rule_is_the_ledgers() -> None:
     assert overdue.inventory_due(LoanStatus.RECEIVED, due) == due
 
 
-def test_status_and_statement_say_the_same_of_a_returned_loan(returned_ou) -> None:
+def test_status_and_statement_say_the_same_of_a_returned_loan(
+    returned_ou: tuple[dict[str, str], Path],
+) -> None:
     """What the PI owes on a returned loan reads the same in `status` as in their statement
     (status said 'settle: record obligations', the curator's step, not the PI's)."""
     env, _ = returned_ou

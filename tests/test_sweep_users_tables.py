@@ -64,7 +64,7 @@ def mass_fragments(table: str) -> list[str]:
     return [c for c in cells if c[:1].isdigit() and not WHOLE_MASS.fullmatch(c)]
 
 
-def test_samples_list_keeps_masses_and_loan_numbers_whole(demo) -> None:
+def test_samples_list_keeps_masses_and_loan_numbers_whole(demo: dict[str, str]) -> None:
     """samples list at 100 columns: every mass and loan number on one line, as in its JSON."""
     rows = json.loads(run(demo, "samples", "list", "--json").stdout)
     words = {r["loan_number"] for r in rows if r["loan_number"]}
@@ -76,7 +76,7 @@ def test_samples_list_keeps_masses_and_loan_numbers_whole(demo) -> None:
 
 
 @pytest.mark.parametrize("code", ["CE5C0800YJFM00102", "CE5C0100YJFM00201"])
-def test_lineage_balance_keeps_masses_whole(demo, code) -> None:
+def test_lineage_balance_keeps_masses_whole(demo: dict[str, str], code: str) -> None:
     """balance --sample at 100 columns: every mass of every row whole."""
     data = json.loads(run(demo, "balance", "--sample", code, "--json").stdout)
     rows = [*data["sample_balance"]["rows"], data["sample_balance"]["total"]]
@@ -86,7 +86,7 @@ def test_lineage_balance_keeps_masses_whole(demo, code) -> None:
     assert mass_fragments(table) == []
 
 
-def test_custody_as_of_state_keeps_loan_numbers_whole(demo) -> None:
+def test_custody_as_of_state_keeps_loan_numbers_whole(demo: dict[str, str]) -> None:
     """The state table of custody history --as-of keeps the loan number whole at 100 columns."""
     args = ["custody", "history", "--loan", "L-2025-SUPARCO", "--as-of", "2025-12-01"]
     state = run(demo, *args).stdout.split("State as of", 1)[1]
