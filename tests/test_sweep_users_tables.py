@@ -93,3 +93,36 @@ def test_custody_as_of_state_keeps_loan_numbers_whole(demo: dict[str, str]) -> N
     table = "\n".join(line for line in state.splitlines() if line[:1] in "┃│")
     assert folded({"L-2025-SUPARCO", "CE5Z0200YJFM00103", "100.000"}, table) == []
     assert "xfer = transferred" in state  # the headers that had to be shortened, explained
+
+
+def column_text(table: str, index: int) -> str:
+    """The text of one column of a table's rows, its wrapped pieces joined."""
+    rows = [line.strip("│").split("│") for line in table.splitlines() if line.startswith("│")]
+    return "".join(row[index].strip() for row in rows)
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_checkpoint_list_shows_each_head_and_state_whole(tmp_path: Path, columns: int) -> None:
+    """checkpoint list: the whole head (to compare with `verify --print-head` or give to
+    `verify --anchor`), the state digest the README lists, and the time as every table writes it
+    (it cut the head with '…', left the state out and wrote '2026-04-28T10:00:00Z')."""
+    assert CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    env = {
+        "SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": NOW,
+        "NO_COLOR": "1",
+    }
+    key = tmp_path / "naoc.key"
+    run(env, "keys", "generate", "--out", str(key), "--name", "naoc")
+    run(env, "checkpoint", "--key", str(key))
+    (kept,) = json.loads(run(env, "checkpoint", "list", "--json").stdout)
+    table = run(env, "checkpoint", "list", columns=columns).stdout
+    assert "…" not in table
+    headers = next(line for line in table.splitlines() if line.startswith("┃"))
+    names = [h.strip() for h in headers.strip("┃").split("┃")]
+    both = column_text(table, names.index("head / state"))
+    assert both == kept["head"] + kept["state_digest"]
+    assert column_text(table, names.index("made (UTC)")).replace(" ", "") == "2026-04-2810:00"
+    assert ("2026-04-28 10:00" in table) == (columns == 200)  # on one line where there is room
+    assert max(len(line) for line in table.splitlines()) <= columns
