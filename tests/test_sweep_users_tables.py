@@ -126,3 +126,27 @@ def test_checkpoint_list_shows_each_head_and_state_whole(tmp_path: Path, columns
     assert column_text(table, names.index("made (UTC)")).replace(" ", "") == "2026-04-2810:00"
     assert ("2026-04-28 10:00" in table) == (columns == 200)  # on one line where there is room
     assert max(len(line) for line in table.splitlines()) <= columns
+
+
+def tree_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of a `samples tree --json` tree, depth first."""
+    return [node, *(n for child in node["children"] for n in tree_nodes(child))]
+
+
+@pytest.mark.parametrize("code", ["CE5C0100YJFM00201", "CE5C0200YJFM00112"])
+def test_a_lineage_tree_adds_up(demo: dict[str, str], code: str) -> None:
+    """samples tree: each node's initial mass is its vault, on loan, children, consumed, lost and
+    transferred mass, and the tree prints what was consumed (a sample's 300 mg read 'vault
+    280 mg, on loan 0 µg' and the 20 mg analysed were nowhere)."""
+    root = json.loads(run(demo, "samples", "tree", code, "--json").stdout)
+    nodes = tree_nodes(root)
+    for node in nodes:
+        parts = ("vault_ug", "on_loan_ug", "consumed_ug", "lost_ug", "transferred_ug")
+        children = sum(child["initial_ug"] for child in node["children"])
+        assert node["initial_ug"] == sum(node[p] for p in parts) + children, node["code"]
+    text = run(demo, "samples", "tree", code, columns=200).stdout
+    consumed = [n for n in nodes if n["consumed_ug"]]
+    assert consumed  # the demo analysed part of each of these lineages
+    for node in consumed:
+        line = next(line for line in text.splitlines() if f"{node['code']} " in line)
+        assert f"consumed {format_mass(node['consumed_ug'])}" in line

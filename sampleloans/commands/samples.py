@@ -436,8 +436,9 @@ def tree(
 
     Researchers see it from the sample asked for, with only the samples on their own loans.
 
-    JSON: the root node; each node has code, initial_ug, vault_ug, on_loan_ug,
-    custody_state, custodian, loan_number, frozen and children (nodes, by code).
+    JSON: the root node; each node has code, initial_ug, vault_ug, on_loan_ug, consumed_ug,
+    lost_ug, transferred_ug, custody_state, custodian, loan_number, frozen and children (nodes,
+    by code): initial = vault + on loan + consumed + lost + transferred + the children's initial.
     Example: sampleloans samples tree CE5C0400YJFM00505-G1
     """
     from rich.tree import Tree
@@ -468,9 +469,20 @@ def _node_label(node: "SampleNode", asked: str) -> Any:
 
     label = Text(node.code, style="bold" if node.code == asked else "")
     loan = f" loan {node.loan_number}" if node.loan_number else ""
+    # what left the sample otherwise than by a split (its children, below), so that the line
+    # adds up: initial = vault + on loan + children + these
+    gone = [
+        f", {term} {format_mass(mass_ug)}"
+        for term, mass_ug in (
+            ("consumed", node.consumed_ug),
+            ("lost", node.lost_ug),
+            ("transferred", node.transferred_ug),
+        )
+        if mass_ug
+    ]
     label.append(
         f"  {format_mass(node.initial_mass_ug)}; vault {format_mass(node.vault_ug)}, "
-        f"on loan {format_mass(node.on_loan_ug)}; {_state(node.custody_state, node.frozen)} "
-        f"at {node.custodian}{loan}"
+        f"on loan {format_mass(node.on_loan_ug)}{''.join(gone)}; "
+        f"{_state(node.custody_state, node.frozen)} at {node.custodian}{loan}"
     )
     return label
