@@ -150,3 +150,28 @@ def test_a_lineage_tree_adds_up(demo: dict[str, str], code: str) -> None:
     for node in consumed:
         line = next(line for line in text.splitlines() if f"{node['code']} " in line)
         assert f"consumed {format_mass(node['consumed_ug'])}" in line
+
+
+def test_incidents_list_keeps_codes_and_masses_on_one_line(tmp_path: Path) -> None:
+    """incidents list at 100 columns: a loss's mass and the sample and loan codes each on one
+    line, the description wrapping instead ('250' over 'µg' before)."""
+    assert CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    env = {
+        "SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": NOW,
+        "NO_COLOR": "1",
+    }
+    report = ["incidents", "report", "--sample", "CE5C0100YJFM00201-02", "--kind", "loss"]
+    run(
+        env,
+        *report,
+        "--description",
+        "spilled in the glovebox while mounting",
+        "--mass-lost",
+        "0.25 mg",
+    )
+    table = run(env, "incidents", "list", columns=100).stdout
+    rows = [line for line in table.splitlines() if line.startswith("│")]
+    assert any("250 µg" in line and "CE5C0100YJFM00201-02" in line for line in rows), table
+    assert any("L-2025-Osaka" in line for line in rows), table
