@@ -113,7 +113,8 @@ def test_samples_split_and_tree(runner: CliRunner) -> None:
         (f"{PARENT}-02", 5_000),
     ]
     text = invoke(runner, CURATOR, "samples", "tree", PARENT).stdout
-    assert f"{PARENT}  250.000 mg; vault 224.900 mg, on loan 0 µg; vault at NAOC" in text
+    line = f"{PARENT}  250.000 mg; vault 224.900 mg, on loan 0 µg, lost 100 µg; vault at NAOC"
+    assert line in text
     assert f"└── {PARENT}-02  5.000 mg; vault 5.000 mg" in text
     show = invoke(runner, CURATOR, "samples", "show", PARENT).stdout
     assert "250.000 mg initial = 224.900 mg vault + 0 µg on loan + 25.000 mg split" in show

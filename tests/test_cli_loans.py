@@ -88,7 +88,8 @@ def test_full_lifecycle_through_the_cli(runner: CliRunner, run: Run, db_path: Pa
     out = ok(runner, "loans", "issue", "L-1")
     seq = event_seq(out)
     assert out == (
-        f"Loan L-1 issued: 2 samples, 40.000 mg left the vault; due 2026-04-01 (event {seq}).\n"
+        "Loan L-1 issued: 2 samples, 40.000 mg left the vault; due 2026-04-01 09:00 UTC "
+        f"(event {seq}).\n"
     )
     detail = show(runner)
     assert detail["status"] == "issued"
@@ -165,7 +166,7 @@ def test_full_lifecycle_through_the_cli(runner: CliRunner, run: Run, db_path: Pa
         "--reason",
         "instrument downtime",
     )
-    assert out.startswith("Loan L-1 extended; now due 2026-10-01 (event ")
+    assert out.startswith("Loan L-1 extended; now due 2026-10-01 09:00 UTC (event ")
     ok(runner, "loans", "inventory", "L-1", "--note", "all present", actor=OU_PI)
     detail = show(runner)
     items = {i["sample_code"]: i for i in detail["items"]}
@@ -262,7 +263,7 @@ def test_recall_brings_the_due_date_forward(runner: CliRunner, run: Run) -> None
     signed_agreement(run)
     received_loan(run)
     out = ok(runner, "loans", "recall", "L-1", "--due", "2025-06-30T00:00:00Z", "--reason", "audit")
-    assert out.startswith("Loan L-1 recalled; due back 2025-06-30 (event ")
+    assert out.startswith("Loan L-1 recalled; due back 2025-06-30 00:00 UTC (event ")
     detail = show(runner)
     assert detail["recalled_at"] == "2025-04-01T09:00:00Z"
     assert detail["due_at"] == "2025-06-30T00:00:00Z"

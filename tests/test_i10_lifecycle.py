@@ -411,7 +411,7 @@ def test_a_recall_later_than_due_is_refused_and_points_to_extend(
         "recall can only bring the due date forward (to give more time, use 'loans extend')"
     )
     assert ok(runner, *RECALL, "--due", "2026-04-01T09:00:00Z").startswith(
-        "Loan L-1 recalled; due back 2026-04-01"
+        "Loan L-1 recalled; due back 2026-04-01 09:00 UTC"
     )
 
 
@@ -426,7 +426,7 @@ def test_an_extension_that_leaves_the_loan_overdue_is_refused(
         "already past on 2026-06-01T00:00:00Z"
     )
     out = ok(runner, *EXTEND, "--period", "P6M")
-    assert out.startswith("Loan L-1 extended; now due 2026-10-01 (event ")
+    assert out.startswith("Loan L-1 extended; now due 2026-10-01 09:00 UTC (event ")
     assert show(runner)["overdue"] is False
 
 

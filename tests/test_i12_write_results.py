@@ -121,7 +121,7 @@ def test_cli_prints_the_same_lines_from_the_results(
     )
     approved_loan(run)
     assert cli(runner, "loans", "issue", "L-1") == (
-        "Loan L-1 issued: 1 sample, 20.000 mg left the vault; due 2026-04-01 (event SEQ)."
+        "Loan L-1 issued: 1 sample, 20.000 mg left the vault; due 2026-04-01 09:00 UTC (event SEQ)."
     )
     run(loans.ship_loan, number="L-1", container="N2 box", seal_number="S-1")
     run(loans.receive_loan, number="L-1", seal_intact=True, condition="pristine")
@@ -130,11 +130,11 @@ def test_cli_prints_the_same_lines_from_the_results(
     ) == (f"Loan L-1: {SAMPLE}-B1 (1.000 mg) split from {SAMPLE} (event SEQ).")
     extend = ["--period", "P6M", "--approver", CURATOR, "--reason", "downtime"]
     assert cli(runner, "loans", "extend", "L-1", *extend) == (
-        "Loan L-1 extended; now due 2026-10-01 (event SEQ)."
+        "Loan L-1 extended; now due 2026-10-01 09:00 UTC (event SEQ)."
     )
     recall = ["--due", "2026-01-15T00:00:00Z", "--reason", "audit"]
     assert cli(runner, "loans", "recall", "L-1", *recall) == (
-        "Loan L-1 recalled; due back 2026-01-15 (event SEQ)."
+        "Loan L-1 recalled; due back 2026-01-15 00:00 UTC (event SEQ)."
     )
     run(
         loans.release_return,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Loan agreements and their terms.", no_args_is_help=True)
 
-Number = Annotated[str, typer.Argument(help="The agreement's number.")]
+Number = Annotated[str, typer.Argument(metavar="NUMBER", help="The agreement's number.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
 
 

@@ -43,7 +43,9 @@ def _lines(handle: IO[str], size: int, *, show: bool) -> Iterator[IO[str] | Coun
 
 def import_file(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A catalogue .csv or a history .jsonl file.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A catalogue .csv or a history .jsonl file.")
+    ],
 ) -> None:
     """Import a sample catalogue (CSV, the columns of data/samples.csv) or a history (JSON
     Lines of ledger events), all or nothing; every refused line is reported (curators only).

@@ -11,6 +11,7 @@ from sampleloans.commands.common import (
     engine_context,
     errors_to_exit_codes,
     print_json,
+    print_table,
 )
 
 keys_app = typer.Typer(help="Signing keys for checkpoints (Ed25519).", no_args_is_help=True)
@@ -126,6 +127,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     from rich.table import Table
 
+    from sampleloans.dates import format_datetime, parse_datetime
     from sampleloans.services.checkpoints import list_checkpoints
 
     with errors_to_exit_codes():
@@ -154,22 +156,25 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
         return
     table = Table(title="Checkpoints")
-    for heading in ("id", "events", "head", "made (UTC)", "key"):
-        table.add_column(heading)
+    for heading in ("id", "events", "head / state", "made (UTC)", "key"):
+        table.add_column(heading, no_wrap=heading in ("id", "events", "key"))
     for k in kept:
+        # the whole head and state, one a line, to compare with `verify --print-head` or give
+        # to `verify --anchor` (a hash folds where the terminal is narrow, never cut)
         table.add_row(
+            str(k.id), str(k.tree_size), f"{k.head}\n{k.state}",
+            format_datetime(parse_datetime(k.created_at, "created_at"))[: -len(" UTC")],
             # NAME+KEYID names the key; a cut through its base64 named nothing
-            str(k.id), str(k.tree_size), k.head[:24] + "…", k.created_at,
             "+".join(k.public_key.split("+", 2)[:2]),
         )  # fmt: skip
-    console().print(table)
+    print_table(table)
 
 
 @checkpoint_app.command("prove")
 def prove(
     ctx: typer.Context,
-    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
-    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The newer checkpoint file.")],
     out: Annotated[Path, typer.Option("--out", help="The proof file to write.")],
     force: Force = False,
 ) -> None:
@@ -193,9 +198,11 @@ def prove(
 
 @checkpoint_app.command("check-consistency")
 def check_consistency(
-    old: Annotated[Path, typer.Argument(help="The older checkpoint file.")],
-    new: Annotated[Path, typer.Argument(help="The newer checkpoint file.")],
-    proof: Annotated[Path, typer.Argument(help="The proof from 'checkpoint prove'.")],
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="The older checkpoint file.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The newer checkpoint file.")],
+    proof: Annotated[
+        Path, typer.Argument(metavar="PROOF", help="The proof from 'checkpoint prove'.")
+    ],
     public_key: PublicKey,
 ) -> None:
     """Check, without the ledger, that checkpoint NEW extends OLD (both signed by the key).

@@ -88,18 +88,9 @@ def balance(
         tables = [r for r in _balance_renderables(result) if hasattr(r, "columns")]
         sys.stdout.write(table_csv(*tables))
         return
-    print_fitted(_balance_renderables(result), abbreviations=BALANCE_ABBREVIATIONS)
+    from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
 
-
-# the balance tables have ten columns: on an 80-column terminal their headers are shortened
-# (with a legend under the table) so that every column keeps room for its figures
-BALANCE_ABBREVIATIONS = {
-    "custody state": "state",
-    "split to children": "split",
-    "consumed": "cons",
-    "returned": "ret",
-    "transferred": "xfer",
-}
+    print_fitted(_balance_renderables(result), abbreviations=MASS_TERM_ABBREVIATIONS)
 
 
 def _total(row: Any, terms: tuple[str, ...]) -> dict[str, Any]:

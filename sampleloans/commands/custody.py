@@ -122,6 +122,8 @@ def history(
             page=page,
         )
         if fmt == "table":
+            from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
+
             write_rows(
                 iter(result.entries),
                 page=page,
@@ -130,7 +132,7 @@ def history(
                 spec=history_spec(result),
                 fmt=fmt,
             )
-            print_fitted(state_renderables(result))
+            print_fitted(state_renderables(result), abbreviations=MASS_TERM_ABBREVIATIONS)
         elif fmt == "jsonl":
             write_rows(
                 iter(result.entries),
@@ -357,8 +359,8 @@ def state_renderables(result: Any) -> list[Any]:
     )
     samples.add_column("sample", no_wrap=True)
     samples.add_column("custody state")
-    samples.add_column("custodian")
-    samples.add_column("loan")
+    samples.add_column("custodian", no_wrap=True)
+    samples.add_column("loan", no_wrap=True)
     for heading in ("initial", "vault", "on loan", "split", "consumed", "lost", "transferred"):
         samples.add_column(heading, justify="right", no_wrap=True)
     for s in state.samples:
@@ -392,7 +394,7 @@ def state_renderables(result: Any) -> list[Any]:
 @app.command("correct")
 def correct(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(help="The event being corrected (its seq).")],
+    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The event being corrected (its seq).")],
     text: Annotated[
         str | None, typer.Option("--text", help="A text-only correction: what was wrong.")
     ] = None,

@@ -95,7 +95,7 @@ def _export_bag(
 
 
 def verify_bag(
-    bag: Annotated[Path, typer.Argument(help="A folder written by 'export --bag'.")],
+    bag: Annotated[Path, typer.Argument(metavar="DIR", help="A folder written by 'export --bag'.")],
     public_key: Annotated[
         Path | None,
         typer.Option(

@@ -61,7 +61,7 @@ def report(
 @app.command("resolve")
 def resolve(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(help="The incident number (its event seq).")],
+    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The incident number (its event seq).")],
     resolution: Annotated[str, typer.Option("--resolution", help="How it was resolved.")],
     at: AtOption = None,
 ) -> None:
@@ -108,7 +108,12 @@ def list_(
         return
     table = Table(title="Incidents")
     for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported", "status"):
-        table.add_column(heading, justify="right" if heading == "mass lost" else "left")
+        table.add_column(
+            heading,
+            justify="right" if heading == "mass lost" else "left",
+            # codes and a mass read whole; the description wraps instead
+            no_wrap=heading in ("no.", "sample", "loan", "mass lost"),
+        )
     for row in rows:
         status = row.status
         if row.resolution:

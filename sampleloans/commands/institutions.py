@@ -23,7 +23,7 @@ app = typer.Typer(help="Lenders, curators and borrowing institutions.", no_args_
 @app.command("add")
 def add(
     ctx: typer.Context,
-    short_name: Annotated[str, typer.Argument(help="Short name, e.g. OU.")],
+    short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     country: Annotated[str, typer.Option("--country", help="Country.")],
     city: Annotated[str, typer.Option("--city", help="City.")],
@@ -108,7 +108,7 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    short_name: Annotated[str, typer.Argument(help="Short name, e.g. OU.")],
+    short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show one institution with the number of its people, agreements and loans.

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
 
-Number = Annotated[str, typer.Argument(help="The loan number, e.g. L-2025-001.")]
+Number = Annotated[str, typer.Argument(metavar="NUMBER", help="The loan number, e.g. L-2025-001.")]
 Container = Annotated[str, typer.Option("--container", help="The sealed container.")]
 Seal = Annotated[str, typer.Option("--seal", help="The seal number on the container.")]
 Method = Annotated[
@@ -182,7 +182,7 @@ def issue(
 
     Example: sampleloans loans issue L-1
     """
-    from sampleloans.dates import to_iso
+    from sampleloans.dates import format_datetime
     from sampleloans.services import loans
     from sampleloans.units import format_mass
 
@@ -196,7 +196,7 @@ def issue(
         )
     mass = format_mass(sum(i.issued_ug for i in issued.items))
     due = issued.loan.due_at
-    due_text = to_iso(due)[:10] if due else "not set"
+    due_text = format_datetime(due) if due else "not set"
     _say(
         f"Loan {number} issued: {_plural(len(issued.items), 'sample')}, {mass} left the vault; "
         f"due {due_text} (event {issued.seq})."
@@ -460,7 +460,7 @@ def extend(
     Example: sampleloans loans extend L-1 --period P6M --approver curator@naoc.example
     --reason "instrument downtime"
     """
-    from sampleloans.dates import to_iso
+    from sampleloans.dates import format_datetime
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
@@ -474,7 +474,7 @@ def extend(
             occurred_at=parse_at(at),
         )
     due = extended.loan.due_at
-    due_text = to_iso(due)[:10] if due else "not set"
+    due_text = format_datetime(due) if due else "not set"
     _say(f"Loan {number} extended; now due {due_text} (event {extended.seq}).")
 
 
@@ -497,7 +497,7 @@ def recall(
 
     Example: sampleloans loans recall L-1 --due 2025-06-30T00:00:00Z --reason "audit"
     """
-    from sampleloans.dates import parse_datetime, to_iso
+    from sampleloans.dates import format_datetime, parse_datetime
     from sampleloans.services import loans
 
     with writing(ctx) as (session, service_ctx):
@@ -510,7 +510,7 @@ def recall(
             occurred_at=parse_at(at),
         )
     due_at = recalled.loan.due_at
-    due_text = to_iso(due_at)[:10] if due_at else "not set"
+    due_text = format_datetime(due_at) if due_at else "not set"
     _say(f"Loan {number} recalled; due back {due_text} (event {recalled.seq}).")
 
 

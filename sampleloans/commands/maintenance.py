@@ -25,7 +25,7 @@ Force = Annotated[bool, typer.Option("--force", help="Replace an existing file."
 
 def backup(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The backup file to write (0600).")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The backup file to write (0600).")],
     force: Force = False,
 ) -> None:
     """Copy the ledger to FILE while others keep working (SQLite's online backup API).
@@ -49,7 +49,10 @@ def restore(
     ctx: typer.Context,
     file: Annotated[
         Path,
-        typer.Argument(help="A backup written by 'backup' (or, with --events, an events export)."),
+        typer.Argument(
+            metavar="FILE",
+            help="A backup written by 'backup' (or, with --events, an events export).",
+        ),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace the existing ledger database.")

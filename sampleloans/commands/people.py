@@ -21,14 +21,18 @@ app = typer.Typer(
     help="People who may act: curators, compliance officers, researchers.",
     no_args_is_help=True,
 )
-Email = Annotated[str, typer.Argument(help="E-mail address of a registered person.")]
+Email = Annotated[
+    str, typer.Argument(metavar="EMAIL", help="E-mail address of a registered person.")
+]
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
 
 
 @app.command("add")
 def add(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="E-mail address (the person's key).")],
+    email: Annotated[
+        str, typer.Argument(metavar="EMAIL", help="E-mail address (the person's key).")
+    ],
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     institution: Annotated[str, typer.Option("--institution", help="Short name, e.g. OU.")],
     role: Annotated[str, typer.Option("--role", help="curator, compliance-officer or researcher.")],
@@ -113,7 +117,7 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="E-mail address.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="E-mail address.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show one person.

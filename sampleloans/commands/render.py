@@ -126,6 +126,18 @@ def _share_in_proportion(floors: list[int], wants: list[int], room: int) -> list
     return [floor + spare * lack // total for floor, lack in zip(floors, lacking, strict=True)]
 
 
+# tables of mass terms (balance, the state of custody history --as-of) have ten columns or
+# more: on a narrow terminal their headers are shortened (with a legend under the table) so
+# that every column keeps room for its figures
+MASS_TERM_ABBREVIATIONS = {
+    "custody state": "state",
+    "split to children": "split",
+    "consumed": "cons",
+    "returned": "ret",
+    "transferred": "xfer",
+}
+
+
 def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None = None) -> Table:
     """A table that keeps every column on a narrow terminal: never dropped, never cut.
 
@@ -133,8 +145,8 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     nothing (a column then silently disappears) and cutting no-wrap cells with '…'. When the
     table does not fit: headers listed in `abbreviations` get their short form (a legend is
     added as the caption); padding is tightened; each column gets a fixed width of at least its
-    longest header word, and its longest word where there is room, the rest shared out; cells
-    wrap between words and fold a word only when it is longer than its column.
+    longest header word, then every column its longest word where there is room, the rest
+    shared out; cells wrap between words and fold a word only when it is longer than its column.
     """
     from rich.console import Console
     from rich.measure import Measurement
@@ -164,12 +176,20 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     # whole words first (as many columns as room allows), then whole lines
     # the first column names the row (a sample code, a loan number): keep it whole if it can be
     floors = [min(words[0], room // 3), *headers[1:]]
-    # a no-wrap column (a date, a mass, a label) asks for whole lines first, others whole words
-    firsts = [
-        line if c.no_wrap else word
-        for c, line, word in zip(table.columns, lines, words, strict=True)
-    ]
-    widths = _share_in_proportion(_share_out(floors, firsts, room), lines, room)
+
+    # Longest words before whole lines: a word folded inside itself reads as another value
+    # ('17.60' over '0 mg', 'L-20' over '25-UoC'). A no-wrap column (a code, a mass, a date)
+    # gets its longest word first, then every other column; then a no-wrap column its whole
+    # lines, then every column towards its whole lines.
+    def wanted(no_wrap: list[int], others: list[int]) -> list[int]:
+        return [
+            a if c.no_wrap else b for c, a, b in zip(table.columns, no_wrap, others, strict=True)
+        ]
+
+    widths = _share_out(floors, wanted(words, floors), room)
+    widths = _share_out(widths, words, room)
+    widths = _share_out(widths, wanted(lines, words), room)
+    widths = _share_in_proportion(widths, lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
         column.width = max(1, fixed)  # a column never vanishes, whatever the terminal
         column.no_wrap = False

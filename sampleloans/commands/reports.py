@@ -420,7 +420,9 @@ def _refuse_future_dates(path: Path, claim: DocumentClaim, now: datetime) -> Non
 
 def verify_document(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A PDF written by 'sampleloans report'.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE.pdf", help="A PDF written by 'sampleloans report'.")
+    ],
     trust_root: Annotated[
         Path | None,
         typer.Option(

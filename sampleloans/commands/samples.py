@@ -81,7 +81,9 @@ def parse_child(text: str) -> tuple[str, int]:
 @app.command("register")
 def register(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="The sample's code (opaque, unique).")],
+    code: Annotated[
+        str, typer.Argument(metavar="CODE", help="The sample's code (opaque, unique).")
+    ],
     mission: Annotated[str, typer.Option("--mission", help="Mission code, e.g. CE-5.")],
     mass: Annotated[str, typer.Option("--mass", help="Initial mass, e.g. '20 mg'.")],
     origin: Annotated[str, typer.Option("--origin", help="scoop or drill.")],
@@ -139,7 +141,9 @@ def register(
 @app.command("split")
 def split(
     ctx: typer.Context,
-    parent: Annotated[str, typer.Argument(help="Code of the sample to split (in the vault).")],
+    parent: Annotated[
+        str, typer.Argument(metavar="PARENT", help="Code of the sample to split (in the vault).")
+    ],
     child: Annotated[
         list[str],
         typer.Option("--child", help="SUFFIX_OR_CODE=MASS, repeatable, e.g. -01=20mg."),
@@ -175,7 +179,9 @@ def split(
 @app.command("move")
 def move(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Code of the sample to move (in the vault).")],
+    code: Annotated[
+        str, typer.Argument(metavar="CODE", help="Code of the sample to move (in the vault).")
+    ],
     location: Annotated[
         str, typer.Option("--location", help="The new storage location, e.g. 'NAOC N2 cabinet C'.")
     ],
@@ -208,7 +214,8 @@ def move(
 def transfer(
     ctx: typer.Context,
     codes: Annotated[
-        list[str], typer.Argument(help="Codes of the samples given (whole, from the vault).")
+        list[str],
+        typer.Argument(metavar="CODE", help="Codes of the samples given (whole, from the vault)."),
     ],
     to: Annotated[
         str, typer.Option("--to", help="The recipient institution (kind recipient), e.g. MNHN.")
@@ -330,14 +337,14 @@ SAMPLE_TABLE = TableSpec(
     title="Samples ({count})",
     columns=(
         Column("code", no_wrap=True),
-        Column("mission"),
+        Column("mission", no_wrap=True),
         Column("material"),
         Column("initial", no_wrap=True),
         Column("vault", no_wrap=True),
         Column("on loan", no_wrap=True),
         Column("state"),
-        Column("custodian"),
-        Column("loan"),
+        Column("custodian", no_wrap=True),
+        Column("loan", no_wrap=True),
     ),
     cells=_sample_cells,
     empty="No samples match.",
@@ -369,7 +376,7 @@ def balance_line(view: "SampleView") -> str:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="The sample's code.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The sample's code.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show one sample: description, masses and their balance, custody, lineage.
@@ -422,15 +429,16 @@ def show(
 @app.command("tree")
 def tree(
     ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Any sample of the lineage.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Any sample of the lineage.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show a sample's split lineage from its root ancestor (borrower splits included).
 
     Researchers see it from the sample asked for, with only the samples on their own loans.
 
-    JSON: the root node; each node has code, initial_ug, vault_ug, on_loan_ug,
-    custody_state, custodian, loan_number, frozen and children (nodes, by code).
+    JSON: the root node; each node has code, initial_ug, vault_ug, on_loan_ug, consumed_ug,
+    lost_ug, transferred_ug, custody_state, custodian, loan_number, frozen and children (nodes,
+    by code): initial = vault + on loan + consumed + lost + transferred + the children's initial.
     Example: sampleloans samples tree CE5C0400YJFM00505-G1
     """
     from rich.tree import Tree
@@ -461,9 +469,20 @@ def _node_label(node: "SampleNode", asked: str) -> Any:
 
     label = Text(node.code, style="bold" if node.code == asked else "")
     loan = f" loan {node.loan_number}" if node.loan_number else ""
+    # what left the sample otherwise than by a split (its children, below), so that the line
+    # adds up: initial = vault + on loan + children + these
+    gone = [
+        f", {term} {format_mass(mass_ug)}"
+        for term, mass_ug in (
+            ("consumed", node.consumed_ug),
+            ("lost", node.lost_ug),
+            ("transferred", node.transferred_ug),
+        )
+        if mass_ug
+    ]
     label.append(
         f"  {format_mass(node.initial_mass_ug)}; vault {format_mass(node.vault_ug)}, "
-        f"on loan {format_mass(node.on_loan_ug)}; {_state(node.custody_state, node.frozen)} "
-        f"at {node.custodian}{loan}"
+        f"on loan {format_mass(node.on_loan_ug)}{''.join(gone)}; "
+        f"{_state(node.custody_state, node.frozen)} at {node.custodian}{loan}"
     )
     return label

@@ -280,6 +280,23 @@ def _read_text(path: Path, option: str) -> str:
         raise InvalidInput(f"{option}: {path} is not a text key file") from None
 
 
+def statement_version(meta: dict[str, Any]) -> int:
+    """The page layout a statement file says it was printed in (metadata "v"); another value
+    was put there afterwards (exit 1, as for a report)."""
+    from sampleloans.commands.reports import AlteredDocument
+    from sampleloans.reports.statement import METADATA_VERSIONS
+
+    version = meta.get("v")
+    # bool is an int in Python, but `true` is no version number
+    if type(version) is not int or version not in METADATA_VERSIONS:
+        accepted = ", ".join(str(number) for number in METADATA_VERSIONS)
+        raise AlteredDocument(
+            f"v: {str(version)[:12]!r} is not a statement layout (accepted: {accepted}); "
+            "the document was altered"
+        )
+    return version
+
+
 def verify_with_ledger(
     ctx: typer.Context, file: Path, data: bytes, meta: dict[str, Any], trust_root: Any
 ) -> None:
@@ -297,6 +314,7 @@ def verify_with_ledger(
         scope = str(meta.get("scope", ""))
         if not scope.startswith("pi:"):
             raise InvalidInput(f"scope: {scope[:60]!r} is not pi:EMAIL")
+        version = statement_version(meta)
         generated = parse_datetime(str(meta.get("generated_at", "")), "generated_at")
         checkpoint = checkpoint_ref(str(embedded_proofs(data).get("checkpoint", "")), "checkpoint")
         with reading(ctx) as (session, service_ctx):
@@ -319,7 +337,7 @@ def verify_with_ledger(
                 f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
                 f"{str(meta.get('digest'))[:16]}: its content is not what the ledger recorded"
             )
-        elif not data.startswith(render(rebuilt)):
+        elif not data.startswith(render(rebuilt, version)):
             problems.append(
                 "file: the PDF differs from a fresh rendering of the same statement: the file "
                 "was modified after it was written"

@@ -42,6 +42,12 @@ def return_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
     return is_out(status) and past_due(due_at, now)
 
 
+def inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:
+    """The inventory attestation a loan owes: its next due time while it is out, none once
+    everything is back (returned, settled, closed) or before it is issued."""
+    return next_inventory_due_at if is_out(status) else None
+
+
 def inventory_overdue(status: str, next_inventory_due_at: datetime | None, now: datetime) -> bool:
     """Whether a loan's inventory attestation is overdue at `now`."""
     return is_out(status) and past_due(next_inventory_due_at, now)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.readmodels.handover import Handover
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES
 
 KINDS = ("custody", "return", "overdue", "inventory")
 TITLES = {
@@ -284,12 +285,22 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # The page layout a report is printed in, carried as "v" in its metadata, so that
 # `verify-document` re-renders a file in the layout it was made with: 1 = before signed
 # checkpoints (no checkpoint lines on the first page), 2 = naming its signed checkpoint, 3 = the
-# custody report marks the events a researcher of the borrower recorded.
-REPORT_LAYOUT = 3
-REPORT_LAYOUTS = (1, 2, 3)
+# custody report marks the events a researcher of the borrower recorded, 4 = the running head
+# is shortened with '…' to end before 'sampleloans custody ledger' (before: cut at 120 characters)
+# and the inventory report of a loan no longer out shows no next inventory date.
+REPORT_LAYOUT = 4
+REPORT_LAYOUTS = (1, 2, 3, 4)
+FITTED_HEAD_LAYOUT = 4
+OWED_INVENTORY_LAYOUT = 4
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
+
+
+def owed_inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:
+    """The inventory date a printed loan shows: none once it is no longer out. The rule of
+    `ledger.overdue.inventory_due`, for the renderers, which load no ledger module."""
+    return next_inventory_due_at if status in ACTIVE_LOAN_STATUSES else None
 
 
 @dataclass(frozen=True)

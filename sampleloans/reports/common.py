@@ -7,7 +7,13 @@ from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.gcpause import gc_paused
-from sampleloans.readmodels.report import Overdue, Party, Report, checkpoint_document
+from sampleloans.readmodels.report import (
+    FITTED_HEAD_LAYOUT,
+    Overdue,
+    Party,
+    Report,
+    checkpoint_document,
+)
 from sampleloans.reports import layout
 from sampleloans.units import format_mass
 
@@ -151,5 +157,6 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
         keywords=compact(meta),
         qr_payload=compact(meta),
+        head_fits=report.layout >= FITTED_HEAD_LAYOUT,
         attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
     )

@@ -1,14 +1,28 @@
 """The inventory statement: what the ledger says the PI holds, for the PI to measure and attest."""
 
+from datetime import datetime
 from typing import Any
 
-from sampleloans.readmodels.report import InventoryBody, Report
+from sampleloans.readmodels.report import (
+    OWED_INVENTORY_LAYOUT,
+    InventoryBody,
+    Report,
+    owed_inventory_due,
+)
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 from sampleloans.vocab import ItemState
 
 BLANK = "__________"  # a cell the PI fills in
 REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference
+
+
+def _inventory_due(report: Report, body: InventoryBody) -> datetime | None:
+    """The next inventory date the report shows: from layout 4 on, none for a loan no longer out
+    (the read model keeps the column's value, so an older file keeps its digest and bytes)."""
+    if report.layout >= OWED_INVENTORY_LAYOUT:
+        return owed_inventory_due(body.status, body.next_inventory_due_at)
+    return body.next_inventory_due_at
 
 
 def story(report: Report) -> list[Any]:
@@ -23,7 +37,7 @@ def story(report: Report) -> list[Any]:
         ("Status", readable(body.status)),
         ("Return due", when(body.due_at)),
         ("Last inventory", when(body.last_inventory_at)),
-        ("Next inventory due", when(body.next_inventory_due_at)),
+        ("Next inventory due", when(_inventory_due(report, body))),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
     # the PI confirms only what is in their hands: not what is gone, nor what is on its way back

@@ -56,6 +56,7 @@ RULE = colors.HexColor("#888888")
 SHADE = colors.HexColor("#ECECEC")
 MARK = colors.HexColor("#FBE3D6")
 DECORATION = "decoration"  # the form XObject of what every page repeats
+RUNNING_HEAD_RIGHT = "sampleloans custody ledger"  # at the top right of every page
 QR_BORDER = 4  # modules of quiet zone around the QR code
 SECTION_ROOM = 32 * mm  # a heading followed by a table starts a new page with less room left
 SIGNATURE_ROW_LINES = 4  # lines of room in a hand-over signature cell
@@ -222,7 +223,8 @@ def _numbered_canvas(
     generated_at: str,
     qr_payload: str,
     created_at: datetime,
-    attachments: Sequence[tuple[str, str, bytes]] = (),
+    attachments: Sequence[tuple[str, str, bytes]],
+    head_fits: bool,
 ) -> type[canvas_module.Canvas]:
     """A canvas that holds every page until the end so the footer can say 'page N of M'.
 
@@ -244,7 +246,7 @@ def _numbered_canvas(
             saved, self._saved = self._saved, []
             total = len(saved)
             self.beginForm(DECORATION)
-            _decorate(self, title, scope, head, digest, generated_at)
+            _decorate(self, title, scope, head, digest, generated_at, head_fits)
             self.endForm()
             for number in range(1, total + 1):
                 # let go of each page's operators once reportlab has them (half the peak memory)
@@ -291,14 +293,42 @@ def embed_files(c: Any, files: Sequence[tuple[str, str, bytes]]) -> None:
     )
 
 
-def _decorate(c: Any, title: str, scope: str, head: str, digest: str, generated_at: str) -> None:
-    """Running head, rules and footer line: the same on every page."""
+def shortened(text: str, room: float, size: float) -> str:
+    """`text`, cut at the end and marked '…' if it is wider than `room` points at `size`."""
+    if pdfmetrics.stringWidth(text, FONT, size) <= room:
+        return text
+    fits, too_long = 0, len(text)  # the longest prefix that fits with its '…', by bisection
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        wide = pdfmetrics.stringWidth(text[:middle].rstrip() + "…", FONT, size)
+        fits, too_long = (middle, too_long) if wide <= room else (fits, middle)
+    return text[:fits].rstrip() + "…"
+
+
+def _decorate(
+    c: Any,
+    title: str,
+    scope: str,
+    head: str,
+    digest: str,
+    generated_at: str,
+    head_fits: bool,
+) -> None:
+    """Running head, rules and footer line: the same on every page. With `head_fits` (page
+    layouts from 4 on) the running head is shortened to end before the right-hand text; before,
+    it was cut at 120 characters, and a long name ran over the right-hand text."""
     width, height = PAGE
     c.saveState()
     c.setFont(FONT, 8)
     c.setFillColor(GREY)
-    c.drawString(MARGIN, height - 10 * mm, f"{title} — {scope}"[:120])
-    c.drawRightString(width - MARGIN, height - 10 * mm, "sampleloans custody ledger")
+    left = f"{title} — {scope}"
+    if head_fits:
+        room = width - 2 * MARGIN - pdfmetrics.stringWidth(RUNNING_HEAD_RIGHT, FONT, 8) - 6 * mm
+        left = shortened(left, room, 8)
+    else:
+        left = left[:120]
+    c.drawString(MARGIN, height - 10 * mm, left)
+    c.drawRightString(width - MARGIN, height - 10 * mm, RUNNING_HEAD_RIGHT)
     c.setStrokeColor(RULE)
     c.setLineWidth(0.4)
     c.line(MARGIN, height - 11.5 * mm, width - MARGIN, height - 11.5 * mm)
@@ -367,11 +397,13 @@ def build_pdf(
     keywords: str,
     qr_payload: str,
     attachments: Sequence[tuple[str, str, bytes]] = (),
+    head_fits: bool = True,
 ) -> bytes:
     """Lay out a story on A4 pages with header, footer and QR code; return the PDF bytes.
 
     `created_at` is written as the PDF's CreationDate and ModDate; `attachments` (name,
-    MIME type, bytes) are embedded files (a statement's proofs).
+    MIME type, bytes) are embedded files (a statement's proofs); `head_fits`: the running head
+    is shortened to its line (page layouts from 4 on, statements from version 2 on).
     """
     register_font()
     buffer = io.BytesIO()
@@ -392,7 +424,7 @@ def build_pdf(
         pageCompression=1,
     )
     canvasmaker = _numbered_canvas(
-        title, scope, head, digest, generated_at, qr_payload, created_at, attachments
+        title, scope, head, digest, generated_at, qr_payload, created_at, attachments, head_fits
     )
     # Page streams are Flate-compressed binary, without reportlab's default ASCII85 layer on
     # top: that pure-Python encoder cost a fifth of a long report's time and 25 % of its size.

@@ -2,24 +2,32 @@
 their loans, with the checkpoint it is built on and each event's inclusion proof embedded."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.gcpause import gc_paused
-from sampleloans.readmodels.statement import Statement, proof_document
+from sampleloans.readmodels.report import owed_inventory_due
+from sampleloans.readmodels.statement import Statement, StatementLoan, proof_document
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import compact, mass, party_lines, readable, when
 
 PROOFS_FILE = "statement-proofs.json"
 PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
-METADATA_VERSION = 1
+# A statement's page layout, carried as "v" in its metadata so that verify-document re-renders
+# a file the way it was made: 1 = the first; 2 = the running head is shortened with '…' to end
+# before 'sampleloans custody ledger' (a long PI name ran over it), and a loan no longer out
+# (returned, settled) shows no inventory date (it owes none).
+METADATA_VERSION = 2
+METADATA_VERSIONS = (1, 2)
+VERSION_2 = 2
 
 
-def metadata(statement: Statement) -> dict[str, Any]:
+def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
     """What the QR code and the PDF Keywords carry, and verify-document reads back."""
     return {
         "app": "sampleloans",
-        "v": METADATA_VERSION,
+        "v": version,
         "kind": statement.request.kind,
         "scope": statement.request.scope,
         "head": statement.head,
@@ -35,12 +43,13 @@ def proofs_json(statement: Statement) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def render(statement: Statement) -> bytes:
-    """The statement's PDF bytes (invariant: the same statement gives the same bytes)."""
-    meta = compact(metadata(statement))
+def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
+    """The statement's PDF bytes in a page layout (`version`; invariant: the same statement
+    gives the same bytes)."""
+    meta = compact(metadata(statement, version))
     with gc_paused():
         return layout.build_pdf(
-            story(statement),
+            story(statement, version),
             title=statement.title,
             doc_title=f"{statement.title}: {statement.scope_label}",
             scope=statement.scope_label,
@@ -51,6 +60,7 @@ def render(statement: Statement) -> bytes:
             subject=f"{statement.title}, {statement.scope_label}, ledger head {statement.head}",
             keywords=meta,
             qr_payload=meta,
+            head_fits=version >= VERSION_2,
             attachments=((PROOFS_FILE, PROOFS_MIME, proofs_json(statement)),),
         )
 
@@ -60,7 +70,7 @@ def statement_number(statement: Statement) -> str:
     return f"ST-{statement.head_seq}-{statement.digest[:8].upper()}"
 
 
-def story(statement: Statement) -> list[Any]:
+def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
     """The flowables of a statement."""
     body = statement.body
     st = layout.styles()
@@ -81,7 +91,7 @@ def story(statement: Statement) -> list[Any]:
     out += layout.section(
         "Parties", [layout.key_values(party_lines((body.lender, body.institution, body.pi)))]
     )
-    out += _holdings(statement)
+    out += _holdings(statement, version)
     out += _obligations(statement)
     out += _events(statement)
     note = (
@@ -96,7 +106,15 @@ def story(statement: Statement) -> list[Any]:
     return out
 
 
-def _holdings(statement: Statement) -> list[Any]:
+def _inventory_due(loan: StatementLoan, version: int) -> datetime | None:
+    """The inventory date a loan shows: from version 2 on, none for a loan no longer out (the
+    read model keeps the column's value, so a version 1 file keeps its digest and bytes)."""
+    if version >= VERSION_2:
+        return owed_inventory_due(loan.status, loan.next_inventory_due_at)
+    return loan.next_inventory_due_at
+
+
+def _holdings(statement: Statement, version: int) -> list[Any]:
     """What the PI holds, loan by loan, and the loans' dates."""
     body = statement.body
     if not body.loans:
@@ -115,7 +133,7 @@ def _holdings(statement: Statement) -> list[Any]:
             readable(loan.status),
             when(loan.due_at),
             f"{loan.extensions_granted} of {loan.max_extensions}",
-            when(loan.next_inventory_due_at),
+            when(_inventory_due(loan, version)),
             mass(loan.held_ug),
         )
         for loan in body.loans

@@ -107,6 +107,9 @@ class SampleNode:
     initial_mass_ug: int
     vault_ug: int
     on_loan_ug: int
+    consumed_ug: int
+    lost_ug: int
+    transferred_ug: int
     custody_state: str
     custodian: str
     loan_number: str | None
@@ -379,6 +382,9 @@ def _node(session: Session, person: Person, sample: Sample) -> SampleNode:
         initial_mass_ug=sample.initial_mass_ug,
         vault_ug=sample.vault_ug,
         on_loan_ug=sample.on_loan_ug,
+        consumed_ug=sample.consumed_ug,
+        lost_ug=sample.lost_ug,
+        transferred_ug=sample.transferred_ug,
         custody_state=sample.custody_state,
         custodian=sample.custodian,
         loan_number=sample.loan_number,

@@ -426,7 +426,7 @@ def loan_detail_stream(
         extensions_granted=loan.extensions_granted,
         extensions_allowed=agreement.max_extensions,
         # no inventory is owed once nothing is out (as `status` says)
-        next_inventory_due_at=(loan.next_inventory_due_at if rule.is_out(loan.status) else None),
+        next_inventory_due_at=rule.inventory_due(loan.status, loan.next_inventory_due_at),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,

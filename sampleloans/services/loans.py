@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import to_iso
+from sampleloans.dates import format_datetime, to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
@@ -230,12 +230,12 @@ def borrower_blockers(session: Session, institution: str, now: datetime) -> list
     blockers = []
     for loan in session.exec(query.order_by(Loan.number)).all():
         if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now):
-            blockers.append(f"loan {loan.number} was due {loan.due_at.date().isoformat()}")
+            blockers.append(f"loan {loan.number} was due {format_datetime(loan.due_at)}")
         inventory_due_at = loan.next_inventory_due_at
         if inventory_due_at is not None and rule.inventory_overdue(
             loan.status, inventory_due_at, now
         ):
-            due = inventory_due_at.date().isoformat()
+            due = format_datetime(inventory_due_at)
             blockers.append(f"the inventory of loan {loan.number} was due {due}")
     return blockers
 

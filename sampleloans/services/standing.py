@@ -20,13 +20,15 @@ from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Samp
 from sampleloans.services import access
 from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, Role
 
+SETTLEMENT_REPORT = "report the results and publications the agreement asks for"
+"""What the PI of a returned loan owes before it is settled (status and the statement)."""
 FOLLOW_UP: dict[str, str] = {
     LoanStatus.REQUESTED: "awaiting approval",
     LoanStatus.APPROVED: "awaiting issue",
     LoanStatus.ISSUED: "awaiting shipment",
     LoanStatus.IN_TRANSIT: "record receipt of the shipment",
     LoanStatus.RETURN_IN_TRANSIT: "return in transit to the curator",
-    LoanStatus.RETURNED: "settle: record obligations",
+    LoanStatus.RETURNED: f"settlement report: {SETTLEMENT_REPORT}",
     LoanStatus.SETTLED: "close the loan",
 }
 """What a loan in each status waits for, as an open obligation."""
@@ -482,9 +484,8 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ).all()
     agreement = session.get(Agreement, loan.agreement)
-    active = rule.is_out(loan.status)
     days_left, overdue = rule.return_due(loan.status, loan.due_at, now)
-    inventory_due = loan.next_inventory_due_at if active else None
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
     inventory_left = days_between(now, inventory_due) if inventory_due else None
     inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now)
     obligations = []

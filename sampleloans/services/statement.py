@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import days_between, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
+from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
 from sampleloans.ledger.chain import stored_body
 from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
@@ -57,6 +58,7 @@ from sampleloans.services import access
 from sampleloans.services.history import describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting.custody import event_label
+from sampleloans.services.standing import SETTLEMENT_REPORT
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -353,7 +355,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
         active = loan.status in ACTIVE_LOAN_STATUSES
         for what, due in (
             ("return", loan.due_at if active else None),
-            ("inventory attestation", loan.next_inventory_due_at if active else None),
+            ("inventory attestation", rule.inventory_due(loan.status, loan.next_inventory_due_at)),
         ):
             if due is not None:
                 standing, late = _standing(due, now)
@@ -364,7 +366,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
                     loan.number,
                     "settlement report",
                     None,
-                    "now: report the results and publications the agreement asks for",
+                    f"now: {SETTLEMENT_REPORT}",
                     False,
                 )
             )
