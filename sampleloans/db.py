@@ -1336,11 +1336,16 @@ revisions' head)."""
 
 def schema_behind(engine: Engine) -> str | None:
     """The revision a ledger's schema is at when it is not this release's (None when it is);
-    a ledger from before migrations has no version table: 'the baseline'."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return "the baseline (a ledger from before migrations)"
-        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    a ledger from before migrations has no version table: 'the baseline'. A damaged file
+    whose revision cannot be read gives None: the damage is `verify`'s finding, not a note."""
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return "the baseline (a ledger from before migrations)"
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DatabaseError as exc:
+        raise_if_environment(exc, str(engine.url.database))
+        return None
     return None if found == SCHEMA_HEAD else str(found)
 
 

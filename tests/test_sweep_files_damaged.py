@@ -1,0 +1,112 @@
+"""Sweep "files": a ledger file an unlucky operator damaged, cut short or left a stale
+journal beside, run through the real CLI (subprocesses). Each case is one clear line or
+verify's findings, the documented exit code, no traceback, and nothing changed."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sampleloans import crashpoints
+from tests.conftest import CURATOR
+
+NOW = "2026-06-15T10:00:00Z"
+
+
+def sampleloans(
+    db: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI as the curator on `db`, at a fixed clock."""
+    environment = {k: v for k, v in os.environ.items() if k != crashpoints.ENV_VAR}
+    environment.update(
+        SAMPLELOANS_DB=str(db), SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW, COLUMNS="120"
+    )
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "sampleloans", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def digest(path: Path) -> str:
+    """The bytes of a file, as a digest: equal means unchanged."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The demo ledger (107 events), made once by the real `demo` command."""
+    folder = tmp_path_factory.mktemp("demo")
+    made = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder / "d")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    yield folder / "d" / "ledger.db"
+
+
+def copy_of(ledger: Path, target: Path, size: int | None = None) -> Path:
+    """A copy of the ledger, cut after `size` bytes when given."""
+    shutil.copyfile(ledger, target)
+    if size is not None:
+        with target.open("r+b") as handle:
+            handle.truncate(size)
+    return target
+
+
+PAGE = 4096
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [2 * PAGE, 2 * PAGE + 1808, 48 * PAGE, 48 * PAGE + 3000],
+    ids=["page-2", "mid-page-3", "page-48", "mid-page-49"],
+)
+@pytest.mark.parametrize("form", [[], ["--print-head"], ["--anchor", "1:" + "0" * 64]])
+def test_verify_of_a_truncated_ledger_reports_the_damage_without_a_traceback(
+    demo_ledger: Path, tmp_path: Path, cut: int, form: list[str]
+) -> None:
+    ledger = copy_of(demo_ledger, tmp_path / "cut.db", cut)
+    before = digest(ledger)
+    result = sampleloans(ledger, "verify", *form)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr
+    assert "damaged" in result.stdout
+    assert digest(ledger) == before
+
+
+@pytest.mark.parametrize("cut", [2 * PAGE, 48 * PAGE + 3000], ids=["page-2", "mid-page-49"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["loans", "list"],
+        ["samples", "move", "CE5C0000YJBP005", "--location", "cabinet Z"],
+        ["export", "--events", "out.jsonl"],
+        ["report", "custody", "--loan", "L-2025-OU", "--out", "out.pdf"],
+        ["backup", "out.db"],
+        ["db", "upgrade"],
+    ],
+    ids=lambda c: "-".join(c[:2]),
+)
+def test_other_commands_on_a_truncated_ledger_are_one_line_exit_3(
+    demo_ledger: Path, tmp_path: Path, cut: int, command: list[str]
+) -> None:
+    ledger = copy_of(demo_ledger, tmp_path / "cut.db", cut)
+    before = digest(ledger)
+    result = sampleloans(ledger, *command, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "damaged" in result.stderr
+    assert digest(ledger) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.db"]
