@@ -288,7 +288,7 @@ def _read_header(path: Path) -> bytes:
         raise StorageError(f"cannot read the ledger {path}: {exc.strerror}") from None
 
 
-def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
+def _has_ledger_tables(path: Path, *, wal_header: bool, busy: bool | None = None) -> bool:
     """Whether the file's schema has the ledger's tables, read through a read-only connection.
 
     With no -wal or -journal beside it, nobody has the file open for writing, so it is read
@@ -296,17 +296,18 @@ def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
     A schema SQLite cannot read is damage for `verify` to report when the file is in WAL mode
     (ours always are, so reading it changes nothing); otherwise it is refused.
     """
-    busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
-    uri = file_uri(path, read_only=True, immutable=not busy)
+    if busy is None:
+        busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
     try:
-        with _closing_connection(uri) as probe:
-            rows = probe.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-                LEDGER_TABLES,
-            ).fetchall()
+        rows = _ledger_tables_in(file_uri(path, read_only=True, immutable=not busy))
     except sqlite3.DatabaseError as exc:
         if exc.sqlite_errorname == "SQLITE_CORRUPT" and wal_header:
             return True
+        if exc.sqlite_errorname == "SQLITE_READONLY_ROLLBACK":
+            # a hot -journal beside it (a crash, or a stale copy) that a read-only probe may
+            # not roll back: the main file alone says whether it is ours; if it is, opening
+            # it rolls the journal back as SQLite always does
+            return _has_ledger_tables(path, wal_header=wal_header, busy=False)
         mapped = storage_error(exc, path)
         if mapped is not None:
             raise mapped from None
@@ -314,6 +315,15 @@ def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
             f"cannot tell whether {path} is a ledger (SQLite says: {exc}); it was not changed"
         ) from None
     return len(rows) == len(LEDGER_TABLES)
+
+
+def _ledger_tables_in(uri: str) -> list[Any]:
+    """The ledger's tables found in the schema of the database at `uri`."""
+    with _closing_connection(uri) as probe:
+        return probe.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+            LEDGER_TABLES,
+        ).fetchall()
 
 
 @contextmanager

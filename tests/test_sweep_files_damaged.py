@@ -110,3 +110,29 @@ def test_other_commands_on_a_truncated_ledger_are_one_line_exit_3(
     assert "damaged" in result.stderr
     assert digest(ledger) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.db"]
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [("-journal", os.urandom(5000)), ("-journal", b""), ("-wal", os.urandom(5000))],
+    ids=["garbage-journal", "empty-journal", "garbage-wal"],
+)
+@pytest.mark.parametrize(
+    "command, code",
+    [
+        (["verify"], 0),
+        (["loans", "list"], 0),
+        (["samples", "move", "CE5C0000YJBP005", "--location", "cabinet Z"], 0),
+    ],
+    ids=["verify", "read", "write"],
+)
+def test_a_stale_journal_or_wal_beside_the_ledger_is_not_taken_for_a_read_only_file(
+    demo_ledger: Path, tmp_path: Path, stale: tuple[str, bytes], command: list[str], code: int
+) -> None:
+    ledger = copy_of(demo_ledger, tmp_path / "ledger.db")
+    suffix, data = stale
+    Path(f"{ledger}{suffix}").write_bytes(data)
+    result = sampleloans(ledger, *command)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == code, result.stderr
+    assert sampleloans(ledger, "verify").returncode == 0
