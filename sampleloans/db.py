@@ -230,11 +230,31 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         read_only = on_read_only_medium(path)
         if not read_only:  # a killed restore's or init's copy of a ledger does not stay behind
             fileio.remove_stale_temps(path.parent if str(path.parent) else Path("."))
+            _writable_sidecars(path)
         engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
         _check_opens(engine, path)
     if create:
         create_schema(engine, stamp=True)
     return engine
+
+
+def _writable_sidecars(path: Path) -> None:
+    """Give the ledger's -wal and -shm back the ledger's own mode when they are read-only but
+    the ledger is not: SQLite gives them the ledger's mode when it makes them, so a read while
+    the ledger was read-only (chmod 444) leaves read-only ones, and once the ledger is writable
+    again every write would fail with SQLITE_READONLY. Only files of this account change."""
+    if not os.access(path, os.W_OK):
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            info = sidecar.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+            if not os.access(sidecar, os.W_OK):
+                with suppress(OSError):  # then the message names the file
+                    sidecar.chmod(mode)
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -469,6 +489,9 @@ def _why_read_only(path: Path) -> str:
         return "the file is read-only for this account (or immutable)"
     if not os.access(path.parent, os.W_OK):
         return "its folder is read-only for this account (SQLite needs its -wal and -shm there)"
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if sidecar.exists() and not os.access(sidecar, os.W_OK):
+            return f"{sidecar} beside it is read-only for this account; make it writable"
     return "SQLite opened it read-only"
 
 
