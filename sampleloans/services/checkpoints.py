@@ -406,6 +406,7 @@ def make_checkpoint(
     force: bool = False,
     verify_first: Callable[[Engine], Any] | None = None,
     memory: Path | None = None,
+    inputs: fileio.Inputs = (),
 ) -> Made:
     """Verify the whole ledger, then sign and keep a checkpoint of that same state.
 
@@ -419,7 +420,9 @@ def make_checkpoint(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *CREATE_ROLES, action="sign a checkpoint")
     if out is not None:
-        fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+        fileio.check_output(
+            out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=inputs
+        )
     remembered = _read_memory(memory, signer.verifier())
     check = verify_first or verify
     for _attempt in range(3):
@@ -450,8 +453,17 @@ def make_checkpoint(
     if memory is not None:
         _remember(memory, remembered, checkpoint.origin, note)
     if out is not None:
-        fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out")
+        fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out", inputs=inputs)
     return Made(note, checkpoint, new_id, out)
+
+
+def key_inputs(key_path: Path) -> list[tuple[str, Path]]:
+    """The files signing with a key reads: the key, its public half and its record."""
+    return [
+        ("the private key --key", key_path),
+        ("the key's public half", public_key_path(key_path)),
+        ("the key's record of signed checkpoints", memory_path(key_path)),
+    ]
 
 
 def memory_path(key_path: Path) -> Path:
@@ -706,7 +718,8 @@ def prove_consistency(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), None)
-    fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+    reads = [("checkpoint OLD", old_path), ("checkpoint NEW", new_path)]
+    fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=reads)
     with db.transaction(engine, write=False) as session:
         connection = session.connection()
         if old.origin != origin_of(_ledger_id(connection)):
@@ -727,7 +740,8 @@ def prove_consistency(
         "new_size": new.size,
         "proof": [base64.b64encode(node).decode("ascii") for node in proof],
     }
-    fileio.write_atomic(out, (chain.canonical(document) + "\n").encode("utf-8"), force=force)
+    proof_bytes = (chain.canonical(document) + "\n").encode("utf-8")
+    fileio.write_atomic(out, proof_bytes, force=force, inputs=reads)
     return document
 
 

@@ -82,6 +82,7 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
         raise StorageError(f"{dest.parent} does not exist; create the folder first")
     if dest.exists() and not force:
         raise StorageError(f"{dest} already exists; choose another name or pass --force")
+    fileio.refuse_write_protected(dest)
 
 
 @dataclass(frozen=True)
