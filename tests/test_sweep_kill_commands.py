@@ -165,7 +165,7 @@ def workspace(sources: Path, case: Case, folder: Path) -> Path:
     """A fresh folder holding what `case` starts from."""
     folder.mkdir()
     for name in ("key", "key.pub", "key.signed", "big.csv"):
-        shutil.copyfile(sources / name, folder / name)
+        shutil.copy(sources / name, folder / name)  # with its mode: a key stays 0600
     (folder / "statements").mkdir()
     if case.ledger == "demo":
         shutil.copyfile(sources / "ledger.db", folder / "ledger.db")
