@@ -130,3 +130,20 @@ def test_a_statement_is_not_made_over_altered_events(
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     assert list((tmp_path / "statements").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["bytes-in-events", "triggers-dropped-row-updated", "event-deleted-after-dropping-trigger"]
+)
+def test_the_archival_bag_is_not_made_over_a_ledger_that_does_not_check_out(
+    checkpointed: Path, tmp_path: Path, name: str
+) -> None:
+    tamper, _named = TAMPERS[name]
+    tamper(checkpointed)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = sampleloans(checkpointed, "export", "--bag", "bag", cwd=tmp_path)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("Error: --bag: ") and result.stderr.count("\n") == 1
+    assert "no bag was written" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no bag, no build folder
