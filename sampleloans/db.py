@@ -38,7 +38,13 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
-from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError, StorageError
+from sampleloans.errors import (
+    DamagedFile,
+    InvalidInput,
+    PermissionDenied,
+    SampleLoansError,
+    StorageError,
+)
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 SECURED_FLAG = "sampleloans_secured"
@@ -395,7 +401,8 @@ def storage_error(
     message = _ENVIRONMENT_MESSAGES.get(code)
     if message is None or (code == "SQLITE_CORRUPT" and not damage):
         return None
-    return StorageError(message(Path(path), str(orig), what))
+    kind = DamagedFile if code == "SQLITE_CORRUPT" else StorageError
+    return kind(message(Path(path), str(orig), what))
 
 
 DATA_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
@@ -849,7 +856,10 @@ def file_reader(path: Path, *, read_only: bool = False) -> FileConnection:
     that must not be touched); otherwise a plain one (the live ledger is in WAL mode, which a
     `mode=ro` connection cannot always open), waiting for a writer's lock as commands do."""
     if read_only:
-        return sqlite3.connect(file_uri(path, read_only=True), uri=True)
+        # with no -wal or -journal beside it nobody writes it: read immutable, so that a
+        # WAL-mode copy (a plain `cp` of a ledger) gets no -wal and -shm made beside it
+        busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+        return sqlite3.connect(file_uri(path, read_only=True, immutable=not busy), uri=True)
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
     return connection

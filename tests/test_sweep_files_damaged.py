@@ -136,3 +136,52 @@ def test_a_stale_journal_or_wal_beside_the_ledger_is_not_taken_for_a_read_only_f
     assert "Traceback" not in result.stderr
     assert result.returncode == code, result.stderr
     assert sampleloans(ledger, "verify").returncode == 0
+
+
+@pytest.mark.parametrize("cut", [2 * PAGE, 48 * PAGE + 3000], ids=["page-2", "mid-page-49"])
+def test_restore_force_replaces_a_damaged_ledger_and_keeps_it_aside(
+    demo_ledger: Path, tmp_path: Path, cut: int
+) -> None:
+    backup = copy_of(demo_ledger, tmp_path / "backup.db")
+    ledger = copy_of(demo_ledger, tmp_path / "ledger.db", cut)
+    damaged = digest(ledger)
+    told = sampleloans(ledger, "loans", "list")
+    assert told.returncode == 3 and "restore the latest verified backup" in told.stderr
+    refused = sampleloans(ledger, "restore", str(backup))  # without --force: never replaced
+    assert refused.returncode == 3, refused.stderr
+    assert "--force" in refused.stderr and digest(ledger) == damaged
+    restored = sampleloans(ledger, "restore", str(backup), "--force")
+    assert "Traceback" not in restored.stderr, restored.stderr[-3000:]
+    assert restored.returncode == 0, restored.stderr
+    aside = tmp_path / "ledger.db.damaged-1"
+    assert str(aside) in restored.stdout
+    assert digest(aside) == damaged  # the damaged file is kept, as it was, for a post-mortem
+    assert sampleloans(ledger, "verify").returncode == 0
+    names = {p.name for p in tmp_path.iterdir()} - {"ledger.db-wal", "ledger.db-shm"}
+    assert names == {"backup.db", "ledger.db", "ledger.db.damaged-1"}
+
+
+def test_restore_over_a_damaged_ledger_needs_a_curator_of_the_backup(
+    demo_ledger: Path, tmp_path: Path
+) -> None:
+    backup = copy_of(demo_ledger, tmp_path / "backup.db")
+    ledger = copy_of(demo_ledger, tmp_path / "ledger.db", 2 * PAGE)
+    damaged = digest(ledger)
+    result = sampleloans(
+        ledger, "restore", str(backup), "--force", env={"SAMPLELOANS_USER": "anand@open.example"}
+    )
+    assert result.returncode == 4, result.stderr
+    assert digest(ledger) == damaged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.db", "ledger.db"]
+
+
+def test_restore_from_a_plain_copy_of_a_ledger_leaves_the_copy_as_it_was(
+    demo_ledger: Path, tmp_path: Path
+) -> None:
+    copied = copy_of(demo_ledger, tmp_path / "copied.db")  # `cp`: a WAL-mode file, no -wal
+    before = digest(copied)
+    ledger = copy_of(demo_ledger, tmp_path / "ledger.db")
+    restored = sampleloans(ledger, "restore", str(copied), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert digest(copied) == before
+    assert not Path(f"{copied}-wal").exists() and not Path(f"{copied}-shm").exists()
