@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import (
     URL,
@@ -82,7 +82,9 @@ def sqlite_path(url: str) -> Path | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url in ("sqlite://", "sqlite:///:memory:"):
         return None
-    return Path(url[len(prefix) :])
+    # the inverse of `url_for_path`, and of SQLAlchemy's own rendering of an engine's URL,
+    # which escapes `%`, `#` and letters beyond ASCII (`é` is `%C3%A9` there)
+    return Path(unquote(url[len(prefix) :]))
 
 
 def url_for_path(path: Path | str) -> str:
@@ -96,7 +98,9 @@ def url_for_path(path: Path | str) -> str:
             f"database path: {shown} holds a '?', which a database URL reads as the start of "
             "its options; use a file and folder names without '?'"
         )
-    return f"sqlite:///{Path(path)}"
+    # SQLAlchemy reads `%XX` in a URL as an escape: a literal `%` is written `%25`, so that
+    # `a%41.db` names that file, not `aA.db`
+    return f"sqlite:///{str(Path(path)).replace('%', '%25')}"
 
 
 def create_private_file(path: Path) -> None:
