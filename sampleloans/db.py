@@ -103,15 +103,30 @@ def url_for_path(path: Path | str) -> str:
     return f"sqlite:///{str(Path(path)).replace('%', '%25')}"
 
 
+def _dangling(path: Path) -> str | None:
+    """Why `path` names no file although something is there: a symbolic link to nothing."""
+    if path.is_symlink() and not path.exists():
+        return (
+            f"--db: {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+            "give the ledger file itself, or a new file name for a new ledger"
+        )
+    return None
+
+
+def _exists_message(path: Path) -> str:
+    """Why a new ledger cannot be made at `path`: something is there already."""
+    return _dangling(path) or (
+        f"database {path} already exists; choose another --db or use the existing one"
+    )
+
+
 def create_private_file(path: Path) -> None:
     """Create an empty file readable only by its owner (SQLite itself would use 0644)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise StorageError(
-            f"database {path} already exists; choose another --db or use the existing one"
-        ) from None
+        raise StorageError(_exists_message(path)) from None
     except OSError as exc:
         raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
@@ -230,9 +245,7 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         engine = make_engine(url, lock_timeout_ms=timeout)
     elif create:
         if os.path.lexists(path):
-            raise StorageError(
-                f"database {path} already exists; choose another --db or use the existing one"
-            )
+            raise StorageError(_exists_message(path))
         create_private_file(path)
         engine = make_engine(url, lock_timeout_ms=timeout)
     else:
@@ -281,7 +294,8 @@ def check_ledger_file(path: Path) -> None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise StorageError(
-            f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
+            _dangling(path)
+            or f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
         ) from None
     except OSError as exc:
         raise StorageError(f"cannot open the ledger {path}: {exc.strerror}") from None
@@ -692,9 +706,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     killed run is removed by the next one (see `fileio.private_temp_file`).
     """
     if os.path.lexists(path):
-        raise StorageError(
-            f"database {path} already exists; choose another --db or use the existing one"
-        )
+        raise StorageError(_exists_message(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -707,9 +719,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
         except FileExistsError:
-            raise StorageError(
-                f"database {path} already exists; choose another --db or use the existing one"
-            ) from None
+            raise StorageError(_exists_message(path)) from None
         except OSError as exc:  # e.g. a file system without hard links: never a blind rename
             raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
         finally:

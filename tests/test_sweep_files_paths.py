@@ -65,3 +65,16 @@ def test_the_ledgers_own_files_are_never_an_output_whatever_its_name(
         assert done.returncode == 2, (args, done.stderr)
         assert "is the ledger database" in done.stderr, done.stderr
     assert digest(ledger) == before
+
+
+def test_a_dangling_symlink_as_db_is_named_the_same_way_by_every_command(tmp_path: Path) -> None:
+    link = tmp_path / "ledger.db"
+    link.symlink_to(tmp_path / "gone" / "x.db")
+    init = ["init", "--curator-email", "curator@naoc.example", "--curator-name", "Li Na"]
+    for args in (["verify"], ["loans", "list"], init):
+        done = sampleloans(link, *args)
+        assert done.returncode == 3, (args, done.stderr)
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "symbolic link" in done.stderr and "does not exist" in done.stderr, done.stderr
+        assert "run 'sampleloans init'" not in done.stderr  # which would refuse it in turn
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.db"]
