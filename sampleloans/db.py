@@ -274,10 +274,10 @@ def _writable_sidecars(path: Path) -> None:
             info = sidecar.lstat()
         except OSError:
             continue
-        if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-            if not os.access(sidecar, os.W_OK):
-                with suppress(OSError):  # then the message names the file
-                    sidecar.chmod(mode)
+        ours = stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+        if ours and not os.access(sidecar, os.W_OK):
+            with suppress(OSError):  # then the message names the file
+                sidecar.chmod(mode)
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -56,7 +56,9 @@ def index_page_flip(ledger: Path) -> None:
 TAMPERS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "bytes-in-events": (flip_in_events, ["[chain] event 105", "[projection] inventory row"]),
     "projection-row-deleted": (
-        lambda p: sqlite_cli(p, "DELETE FROM weighing WHERE rowid = (SELECT min(rowid) FROM weighing);"),
+        lambda p: sqlite_cli(
+            p, "DELETE FROM weighing WHERE rowid = (SELECT min(rowid) FROM weighing);"
+        ),
         ["[projection] weighing row", "missing"],
     ),
     "event-deleted-after-dropping-trigger": (
@@ -112,9 +114,14 @@ def checkpointed(demo_ledger: Path, tmp_path: Path) -> Path:
     return ledger
 
 
-@pytest.mark.parametrize(
-    "name", ["triggers-dropped-row-updated", "bytes-in-events", "event-deleted-after-dropping-trigger"]
-)
+EDITED_EVENTS = [
+    "triggers-dropped-row-updated",
+    "bytes-in-events",
+    "event-deleted-after-dropping-trigger",
+]
+
+
+@pytest.mark.parametrize("name", EDITED_EVENTS)
 def test_a_statement_is_not_made_over_altered_events(
     checkpointed: Path, tmp_path: Path, name: str
 ) -> None:
@@ -123,7 +130,13 @@ def test_a_statement_is_not_made_over_altered_events(
     # the loan of the event changed: 81 and 105 are L-2025-UoC's, 107 L-2025-OU's
     institution = "OU" if name == "event-deleted-after-dropping-trigger" else "UoC"
     result = sampleloans(
-        checkpointed, "report", "statement", "--institution", institution, "--out", "statements",
+        checkpointed,
+        "report",
+        "statement",
+        "--institution",
+        institution,
+        "--out",
+        "statements",
         cwd=tmp_path,
     )
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -132,9 +145,7 @@ def test_a_statement_is_not_made_over_altered_events(
     assert list((tmp_path / "statements").iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "name", ["bytes-in-events", "triggers-dropped-row-updated", "event-deleted-after-dropping-trigger"]
-)
+@pytest.mark.parametrize("name", EDITED_EVENTS)
 def test_the_archival_bag_is_not_made_over_a_ledger_that_does_not_check_out(
     checkpointed: Path, tmp_path: Path, name: str
 ) -> None:

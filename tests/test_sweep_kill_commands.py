@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from sampleloans import crashpoints, fileio
+from sampleloans import fileio
 from tests.conftest import CURATOR, GOLDEN, fingerprint
 
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"

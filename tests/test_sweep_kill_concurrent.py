@@ -110,9 +110,7 @@ def verify_loop(db: Path, stop: threading.Event, heads: list[tuple[int, str]]) -
         heads.append((process.returncode, stdout + stderr))
 
 
-def test_six_writers_and_verify_at_once_keep_every_event_once(
-    ledger: Path, tmp_path: Path
-) -> None:
+def test_six_writers_and_verify_at_once_keep_every_event_once(ledger: Path, tmp_path: Path) -> None:
     before = event_count(ledger)
     outcomes: list[tuple[int, int, str]] = []
     heads: list[tuple[int, str]] = []
@@ -122,7 +120,7 @@ def test_six_writers_and_verify_at_once_keep_every_event_once(
     checker = threading.Thread(target=verify_loop, args=(ledger, stop, heads))
     for thread in (*threads, checker):
         thread.start()
-    imported_out, imported_err = importer.communicate(timeout=900)
+    _, imported_err = importer.communicate(timeout=900)
     for thread in threads:
         thread.join()
     stop.set()

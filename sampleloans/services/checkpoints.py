@@ -420,9 +420,7 @@ def make_checkpoint(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *CREATE_ROLES, action="sign a checkpoint")
     if out is not None:
-        fileio.check_output(
-            out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=inputs
-        )
+        fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=inputs)
     remembered = _read_memory(memory, signer.verifier())
     check = verify_first or verify
     for _attempt in range(3):

@@ -272,7 +272,7 @@ def restore(
             aside = _set_aside_damaged(database)
         _load_into(temp.path, database)
     return CopyResult(
-        database, head_seq, head_hash, replaced=replaced, removed_events=removed, damaged_aside=aside
+        database, head_seq, head_hash, replaced, removed_events=removed, damaged_aside=aside
     )
 
 
