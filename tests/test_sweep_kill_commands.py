@@ -1,7 +1,7 @@
 """Sweep "kills": SIGKILL and SIGTERM a real `python -m sampleloans` in the middle of every
 command that writes (ledger writes, a large import, checkpoint, keys generate, reports,
-statements, the archival and events exports, backup, db upgrade, demo, init), at seeded
-random moments of its own run time.
+statements, the archival and events exports, backup, restore, db upgrade, demo, init), at
+seeded random moments of its own run time.
 
 After each kill: `verify` passes; no partial file is left where a user would see it (a hidden
 temp file of ours may stay after a SIGKILL, and the next run removes it); the output path is
@@ -122,6 +122,7 @@ CASES = {
     "export-bag": Case(["export", "--bag", "bag"], "bag"),
     "export-events": Case(["export", "--events", "events.jsonl"], "events.jsonl"),
     "backup": Case(["backup", "copy.db"], "copy.db"),
+    "restore": Case(["restore", "backup.db", "--force"]),
     "db-upgrade": Case(["db", "upgrade"], ledger="golden"),
     "demo": Case(["demo", "--dir", "demo"], "demo/ledger.db", ledger="none", makes_ledger=True),
     "init": Case(
@@ -145,7 +146,11 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     assert made.returncode == 0, made.stderr
     shutil.copyfile(folder / "demo" / "ledger.db", folder / "ledger.db")
-    for args in (["keys", "generate", "--out", "key"], ["checkpoint", "--key", "key"]):
+    for args in (
+        ["keys", "generate", "--out", "key"],
+        ["checkpoint", "--key", "key"],
+        ["backup", "backup.db"],
+    ):
         done = run(folder, args)
         assert done.returncode == 0, done.stderr
     rows = [
@@ -164,7 +169,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def workspace(sources: Path, case: Case, folder: Path) -> Path:
     """A fresh folder holding what `case` starts from."""
     folder.mkdir()
-    for name in ("key", "key.pub", "key.signed", "big.csv"):
+    for name in ("key", "key.pub", "key.signed", "big.csv", "backup.db"):
         shutil.copy(sources / name, folder / name)  # with its mode: a key stays 0600
     (folder / "statements").mkdir()
     if case.ledger == "demo":
