@@ -157,3 +157,21 @@ def test_six_writers_and_verify_at_once_keep_every_event_once(ledger: Path, tmp_
         assert code == 0, text
         seen.append(int(re.search(r"verify: OK — (\d+) events", text)[1]))  # type: ignore[index]
     assert seen == sorted(seen), f"a later verify saw fewer events: {seen}"
+
+
+def test_db_upgrades_at_once_upgrade_once_and_the_others_find_nothing_to_do(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import GOLDEN
+
+    for round_ in range(3):  # the race is won differently each time
+        ledger = tmp_path / f"ledger-{round_}.db"
+        ledger.write_bytes((GOLDEN / "ledger-0.1.db").read_bytes())  # before migrations
+        processes = [start(ledger, ["db", "upgrade"], "30") for _ in range(4)]
+        outcomes = [(p.wait(timeout=600), *p.communicate(timeout=600)) for p in processes]
+        for code, _stdout, stderr in outcomes:
+            assert "Traceback" not in stderr, stderr[-3000:]
+            assert code == 0, stderr
+        said = [stdout.strip() for _code, stdout, _stderr in outcomes]
+        assert sum("nothing to do" in text for text in said) == 3, said
+        assert sampleloans(ledger, "verify").returncode == 0
