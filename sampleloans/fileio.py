@@ -356,6 +356,22 @@ def private_temp_dir(purpose: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: Path, option: str | None = None) -> Iterator[None]:
+    """Hold an exclusive `flock` on an existing file while the block runs, waiting for any
+    other holder (other processes doing a read-modify-write of what the file guards)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise StorageError(f"{_label(option, path)}: cannot open it: {exc.strerror}") from None
+    try:
+        with contextlib.suppress(OSError):  # no flock here (some network filesystems)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _lock(fd: int) -> None:
     """Take the exclusive lock that marks a temp file as a live writer's (if supported)."""
     with contextlib.suppress(OSError):  # no flock here (some network filesystems): PID only

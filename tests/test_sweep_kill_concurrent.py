@@ -175,3 +175,24 @@ def test_db_upgrades_at_once_upgrade_once_and_the_others_find_nothing_to_do(
         said = [stdout.strip() for _code, stdout, _stderr in outcomes]
         assert sum("nothing to do" in text for text in said) == 3, said
         assert sampleloans(ledger, "verify").returncode == 0
+
+
+def test_one_key_checkpointing_several_ledgers_at_once_remembers_each(tmp_path: Path) -> None:
+    import json
+
+    ledgers = [tmp_path / f"ledger-{i}.db" for i in range(4)]
+    for ledger in ledgers:
+        made = sampleloans(
+            ledger, "init", "--curator-email", "curator@naoc.example", "--curator-name", "Li Na"
+        )
+        assert made.returncode == 0, made.stderr
+    key = sampleloans(ledgers[0], "keys", "generate", "--out", str(tmp_path / "key"))
+    assert key.returncode == 0, key.stderr
+    processes = [
+        start(ledger, ["checkpoint", "--key", str(tmp_path / "key")], "30") for ledger in ledgers
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+    record = json.loads((tmp_path / "key.signed").read_text(encoding="utf-8"))
+    assert len(record) == len(ledgers), "the key forgot what it signed for some ledgers"

@@ -449,7 +449,7 @@ def make_checkpoint(
     note = notes.sign_checkpoint(checkpoint, signer)
     new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
     if memory is not None:
-        _remember(memory, remembered, checkpoint.origin, note)
+        _remember(memory, signer.verifier(), checkpoint.origin, note)
     if out is not None:
         fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out", inputs=inputs)
     return Made(note, checkpoint, new_id, out)
@@ -506,14 +506,17 @@ def _refuse_unlike_memory(
         )
 
 
-def _remember(
-    memory: Path, remembered: dict[str, notes.Checkpoint], origin: str, note: str
-) -> None:
-    """Record `note` as the last checkpoint signed for `origin` (0600, atomic)."""
-    recorded = {o: _note_of(memory, o) for o in remembered}
-    recorded[origin] = note
-    data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
-    fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
+def _remember(memory: Path, verifier: notes.VerifierKey, origin: str, note: str) -> None:
+    """Record `note` as the last checkpoint signed for `origin` (0600, atomic). The record is
+    read again and rewritten under an exclusive lock on the key file: one key signing several
+    ledgers at once must not lose what it signed for one of them (a lost entry would let that
+    ledger be rolled back and signed again)."""
+    key_file = memory.with_name(memory.name.removesuffix(".signed"))
+    with fileio.exclusive_lock(key_file, "--key"):
+        recorded = {o: _note_of(memory, o) for o in _read_memory(memory, verifier)}
+        recorded[origin] = note
+        data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
+        fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
 
 
 def _note_of(memory: Path, origin: str) -> str:
