@@ -163,3 +163,16 @@ def test_a_checkpoint_never_overwrites_its_own_key_or_record(
     assert "reads it" in line, line
     assert {name: digest(tmp_path / name) for name in kept} == kept
     assert sampleloans(keyed, "checkpoint", "--key", "key", cwd=tmp_path).returncode == 0
+
+
+def test_a_key_whose_pub_is_another_keys_signs_nothing(keyed: Path, tmp_path: Path) -> None:
+    """What a `keys generate --force` killed between its two files leaves: the new public key
+    beside the old private one. A checkpoint signed then would fail every reader's check."""
+    other = sampleloans(keyed, "keys", "generate", "--out", "other", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    (tmp_path / "key.pub").write_bytes((tmp_path / "other.pub").read_bytes())
+    before = sampleloans(keyed, "checkpoint", "list", "--json", cwd=tmp_path).stdout
+    result = sampleloans(keyed, "checkpoint", "--key", "key", cwd=tmp_path)
+    line = one_error_line(result, 3)
+    assert "key.pub" in line and "keys generate" in line, line
+    assert sampleloans(keyed, "checkpoint", "list", "--json", cwd=tmp_path).stdout == before

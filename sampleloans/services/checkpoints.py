@@ -147,9 +147,28 @@ def read_signer(path: Path) -> notes.SignerKey:
     text_ = _read_small(path, "--key", MAX_KEY_FILE_BYTES)
     refuse_unprotected_key(path, "--key")
     try:
-        return notes.parse_signer_key(text_)
+        signer = notes.parse_signer_key(text_)
     except InvalidInput as exc:
         raise InvalidInput(f"--key: {path}: {exc}") from None
+    _refuse_other_public_half(path, signer)
+    return signer
+
+
+def _refuse_other_public_half(path: Path, signer: notes.SignerKey) -> None:
+    """Refuse (exit 3) a key whose KEY.pub beside it is another key's: what a `keys generate
+    --force` stopped between its two files leaves, and every checkpoint signed then would fail
+    the readers' check with the public key they were given."""
+    public = public_key_path(path)
+    try:
+        given = public.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return  # none beside it (or unreadable): the key alone decides
+    if given != signer.verifier().encode():
+        raise StorageError(
+            f"--key: {public} beside {path} is not this key's public half (a 'keys generate "
+            "--force' stopped between its two files?); nothing was signed: run 'keys generate "
+            f"--out {path} --force' again, or move {public.name} away"
+        )
 
 
 def read_verifier(path: Path) -> notes.VerifierKey:
