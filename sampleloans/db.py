@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import (
     URL,
@@ -38,7 +38,13 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
 from sampleloans import crashpoints, fileio, models
-from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError, StorageError
+from sampleloans.errors import (
+    DamagedFile,
+    InvalidInput,
+    PermissionDenied,
+    SampleLoansError,
+    StorageError,
+)
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 SECURED_FLAG = "sampleloans_secured"
@@ -76,7 +82,9 @@ def sqlite_path(url: str) -> Path | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url in ("sqlite://", "sqlite:///:memory:"):
         return None
-    return Path(url[len(prefix) :])
+    # the inverse of `url_for_path`, and of SQLAlchemy's own rendering of an engine's URL,
+    # which escapes `%`, `#` and letters beyond ASCII (`é` is `%C3%A9` there)
+    return Path(unquote(url[len(prefix) :]))
 
 
 def url_for_path(path: Path | str) -> str:
@@ -90,7 +98,26 @@ def url_for_path(path: Path | str) -> str:
             f"database path: {shown} holds a '?', which a database URL reads as the start of "
             "its options; use a file and folder names without '?'"
         )
-    return f"sqlite:///{Path(path)}"
+    # SQLAlchemy reads `%XX` in a URL as an escape: a literal `%` is written `%25`, so that
+    # `a%41.db` names that file, not `aA.db`
+    return f"sqlite:///{str(Path(path)).replace('%', '%25')}"
+
+
+def _dangling(path: Path) -> str | None:
+    """Why `path` names no file although something is there: a symbolic link to nothing."""
+    if path.is_symlink() and not path.exists():
+        return (
+            f"--db: {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+            "give the ledger file itself, or a new file name for a new ledger"
+        )
+    return None
+
+
+def _exists_message(path: Path) -> str:
+    """Why a new ledger cannot be made at `path`: something is there already."""
+    return _dangling(path) or (
+        f"database {path} already exists; choose another --db or use the existing one"
+    )
 
 
 def create_private_file(path: Path) -> None:
@@ -99,9 +126,7 @@ def create_private_file(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise StorageError(
-            f"database {path} already exists; choose another --db or use the existing one"
-        ) from None
+        raise StorageError(_exists_message(path)) from None
     except OSError as exc:
         raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
@@ -220,9 +245,7 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         engine = make_engine(url, lock_timeout_ms=timeout)
     elif create:
         if os.path.lexists(path):
-            raise StorageError(
-                f"database {path} already exists; choose another --db or use the existing one"
-            )
+            raise StorageError(_exists_message(path))
         create_private_file(path)
         engine = make_engine(url, lock_timeout_ms=timeout)
     else:
@@ -230,11 +253,31 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
         read_only = on_read_only_medium(path)
         if not read_only:  # a killed restore's or init's copy of a ledger does not stay behind
             fileio.remove_stale_temps(path.parent if str(path.parent) else Path("."))
+            _writable_sidecars(path)
         engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
         _check_opens(engine, path)
     if create:
         create_schema(engine, stamp=True)
     return engine
+
+
+def _writable_sidecars(path: Path) -> None:
+    """Give the ledger's -wal and -shm back the ledger's own mode when they are read-only but
+    the ledger is not: SQLite gives them the ledger's mode when it makes them, so a read while
+    the ledger was read-only (chmod 444) leaves read-only ones, and once the ledger is writable
+    again every write would fail with SQLITE_READONLY. Only files of this account change."""
+    if not os.access(path, os.W_OK):
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            info = sidecar.lstat()
+        except OSError:
+            continue
+        ours = stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+        if ours and not os.access(sidecar, os.W_OK):
+            with suppress(OSError):  # then the message names the file
+                sidecar.chmod(mode)
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -251,7 +294,8 @@ def check_ledger_file(path: Path) -> None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise StorageError(
-            f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
+            _dangling(path)
+            or f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
         ) from None
     except OSError as exc:
         raise StorageError(f"cannot open the ledger {path}: {exc.strerror}") from None
@@ -288,7 +332,7 @@ def _read_header(path: Path) -> bytes:
         raise StorageError(f"cannot read the ledger {path}: {exc.strerror}") from None
 
 
-def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
+def _has_ledger_tables(path: Path, *, wal_header: bool, busy: bool | None = None) -> bool:
     """Whether the file's schema has the ledger's tables, read through a read-only connection.
 
     With no -wal or -journal beside it, nobody has the file open for writing, so it is read
@@ -296,17 +340,18 @@ def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
     A schema SQLite cannot read is damage for `verify` to report when the file is in WAL mode
     (ours always are, so reading it changes nothing); otherwise it is refused.
     """
-    busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
-    uri = file_uri(path, read_only=True, immutable=not busy)
+    if busy is None:
+        busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
     try:
-        with _closing_connection(uri) as probe:
-            rows = probe.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-                LEDGER_TABLES,
-            ).fetchall()
+        rows = _ledger_tables_in(file_uri(path, read_only=True, immutable=not busy))
     except sqlite3.DatabaseError as exc:
         if exc.sqlite_errorname == "SQLITE_CORRUPT" and wal_header:
             return True
+        if exc.sqlite_errorname == "SQLITE_READONLY_ROLLBACK":
+            # a hot -journal beside it (a crash, or a stale copy) that a read-only probe may
+            # not roll back: the main file alone says whether it is ours; if it is, opening
+            # it rolls the journal back as SQLite always does
+            return _has_ledger_tables(path, wal_header=wal_header, busy=False)
         mapped = storage_error(exc, path)
         if mapped is not None:
             raise mapped from None
@@ -314,6 +359,15 @@ def _has_ledger_tables(path: Path, *, wal_header: bool) -> bool:
             f"cannot tell whether {path} is a ledger (SQLite says: {exc}); it was not changed"
         ) from None
     return len(rows) == len(LEDGER_TABLES)
+
+
+def _ledger_tables_in(uri: str) -> list[Any]:
+    """The ledger's tables found in the schema of the database at `uri`."""
+    with _closing_connection(uri) as probe:
+        return probe.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+            LEDGER_TABLES,
+        ).fetchall()
 
 
 @contextmanager
@@ -365,7 +419,8 @@ def storage_error(
     message = _ENVIRONMENT_MESSAGES.get(code)
     if message is None or (code == "SQLITE_CORRUPT" and not damage):
         return None
-    return StorageError(message(Path(path), str(orig), what))
+    kind = DamagedFile if code == "SQLITE_CORRUPT" else StorageError
+    return kind(message(Path(path), str(orig), what))
 
 
 DATA_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
@@ -459,6 +514,9 @@ def _why_read_only(path: Path) -> str:
         return "the file is read-only for this account (or immutable)"
     if not os.access(path.parent, os.W_OK):
         return "its folder is read-only for this account (SQLite needs its -wal and -shm there)"
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if sidecar.exists() and not os.access(sidecar, os.W_OK):
+            return f"{sidecar} beside it is read-only for this account; make it writable"
     return "SQLite opened it read-only"
 
 
@@ -663,9 +721,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     killed run is removed by the next one (see `fileio.private_temp_file`).
     """
     if os.path.lexists(path):
-        raise StorageError(
-            f"database {path} already exists; choose another --db or use the existing one"
-        )
+        raise StorageError(_exists_message(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -678,9 +734,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
         except FileExistsError:
-            raise StorageError(
-                f"database {path} already exists; choose another --db or use the existing one"
-            ) from None
+            raise StorageError(_exists_message(path)) from None
         except OSError as exc:  # e.g. a file system without hard links: never a blind rename
             raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
         finally:
@@ -831,7 +885,10 @@ def file_reader(path: Path, *, read_only: bool = False) -> FileConnection:
     that must not be touched); otherwise a plain one (the live ledger is in WAL mode, which a
     `mode=ro` connection cannot always open), waiting for a writer's lock as commands do."""
     if read_only:
-        return sqlite3.connect(file_uri(path, read_only=True), uri=True)
+        # with no -wal or -journal beside it nobody writes it: read immutable, so that a
+        # WAL-mode copy (a plain `cp` of a ledger) gets no -wal and -shm made beside it
+        busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+        return sqlite3.connect(file_uri(path, read_only=True, immutable=not busy), uri=True)
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
     return connection
@@ -1351,11 +1408,16 @@ revisions' head)."""
 
 def schema_behind(engine: Engine) -> str | None:
     """The revision a ledger's schema is at when it is not this release's (None when it is);
-    a ledger from before migrations has no version table: 'the baseline'."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return "the baseline (a ledger from before migrations)"
-        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    a ledger from before migrations has no version table: 'the baseline'. A damaged file
+    whose revision cannot be read gives None: the damage is `verify`'s finding, not a note."""
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return "the baseline (a ledger from before migrations)"
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DatabaseError as exc:
+        raise_if_environment(exc, str(engine.url.database))
+        return None
     return None if found == SCHEMA_HEAD else str(found)
 
 

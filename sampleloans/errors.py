@@ -41,3 +41,7 @@ class StorageError(SampleLoansError):
     """The environment failed: no database, locked past the timeout, unwritable output."""
 
     exit_code = 3
+
+
+class DamagedFile(StorageError):
+    """The ledger file is damaged (SQLite cannot read its pages): only a restore mends it."""

@@ -150,16 +150,50 @@ def refuse_database(path: Path, option: str | None = None) -> None:
         )
 
 
+Inputs = Sequence[tuple[str, Path]]
+"""The files a command reads, each with what it is ("the private key --key", …)."""
+
+
+def refuse_inputs(path: Path, inputs: Inputs, option: str | None = None) -> None:
+    """Refuse an output that is one of the command's own input files under any name (a
+    symlink, `./`, a hard link): replacing it would destroy what the command read (exit 2)."""
+    for what, source in inputs:
+        if _same_file(path, source):
+            raise InvalidInput(
+                f"{_label(option, path)} is {what} ({source}); the command reads it: give "
+                "another file name"
+            )
+
+
+def refuse_write_protected(path: Path, option: str | None = None) -> None:
+    """Refuse replacing an existing file this account may not write (mode 0444, say): its
+    owner protected it, and --force replaces only a file one may write (exit 3)."""
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        raise StorageError(
+            f"{_label(option, path)} is write-protected (mode {mode:04o}); --force replaces "
+            "only a file you may write: make it writable (chmod u+w) or give another name"
+        )
+
+
 def check_output(
-    path: Path, *, force: bool, ledger: Path | None = None, option: str = "--out"
+    path: Path,
+    *,
+    force: bool,
+    ledger: Path | None = None,
+    option: str = "--out",
+    inputs: Inputs = (),
 ) -> None:
-    """Refuse an output path that is the ledger, not a regular file, a database, in a missing
-    folder, or existing without `force`."""
+    """Refuse an output path that is the ledger or one of the command's `inputs`, not a
+    regular file, a database, write-protected, in a missing folder, or existing without
+    `force`."""
     refuse_ledger(path, ledger, option)
+    refuse_inputs(path, inputs, option)
     refuse_non_regular(path, option)
     refuse_database(path, option)
     if path.exists() and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
+    refuse_write_protected(path, option)
     directory = path.parent  # Path("x").parent is already Path(".")
     if not directory.is_dir():
         raise StorageError(f"{option}: directory {directory} does not exist")
@@ -172,15 +206,18 @@ def write_atomic(
     force: bool = False,
     option: str = "--out",
     ledger: Path | None = None,
+    inputs: Inputs = (),
 ) -> None:
     """Write `data` to `path` atomically with mode 0600; refuse to replace without `force`,
-    and never replace the ledger or anything that is not a regular file."""
-    check_output(path, force=force, ledger=ledger, option=option)
+    and never replace the ledger, an input of the command, a write-protected file or anything
+    that is not a regular file."""
+    check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
     directory = path.parent  # Path("x").parent is already Path(".")
     try:
         with private_temp_file(directory, path.name, option) as temp:
             _write_all(temp.fd, data)
-            check_output(path, force=force, ledger=ledger, option=option)  # changed meanwhile?
+            # changed meanwhile?
+            check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
             crashpoints.reached("before_replace")
             move_into_place(temp.path, path, force=force, option=option)
     except OSError as exc:
@@ -317,6 +354,22 @@ def private_temp_dir(purpose: str) -> Iterator[Path]:
     finally:
         os.close(fd)
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, option: str | None = None) -> Iterator[None]:
+    """Hold an exclusive `flock` on an existing file while the block runs, waiting for any
+    other holder (other processes doing a read-modify-write of what the file guards)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise StorageError(f"{_label(option, path)}: cannot open it: {exc.strerror}") from None
+    try:
+        with contextlib.suppress(OSError):  # no flock here (some network filesystems)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _lock(fd: int) -> None:

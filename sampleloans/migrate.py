@@ -64,7 +64,9 @@ def upgrade(engine: Engine) -> UpgradeResult:
     baseline's, so it is stamped with the baseline first and upgraded from there. An empty
     database gets every revision from the baseline on.
     """
-    with engine.begin() as connection:
+    # the writers' lock first (BEGIN IMMEDIATE on SQLite): a second upgrade at the same time
+    # waits for this one, then finds nothing to do, instead of failing as "locked" at once
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
         before = current_revision(connection)
         if before is None and inspect(connection).has_table("ledger_event"):
             MigrationContext.configure(connection).stamp(

@@ -164,6 +164,12 @@ def committed_state_is_sound(folder: Path) -> str:
     return "verified"
 
 
+def demo_started(folder: Path) -> bool:
+    """Whether `demo --dir folder` has begun writing (its ledger is built in a hidden folder
+    there and put in place once complete)."""
+    return folder.is_dir() and any(folder.iterdir())
+
+
 def kill_demo(folder: Path, delay: float) -> tuple[float, int, str]:
     """Start `demo --dir folder`, SIGKILL it `delay` seconds after it created its database,
     and check what is left."""
@@ -174,9 +180,8 @@ def kill_demo(folder: Path, delay: float) -> tuple[float, int, str]:
         stderr=subprocess.PIPE,
         env=env,
     )
-    ledger = folder / "ledger.db"
     deadline = time.monotonic() + 60
-    while not ledger.exists() and process.poll() is None and time.monotonic() < deadline:
+    while not demo_started(folder) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)  # start the clock once the demo is writing, not while Python starts
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
@@ -192,9 +197,8 @@ def demo_writing_seconds(folder: Path) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    ledger = folder / "ledger.db"
     deadline = time.monotonic() + 60
-    while not ledger.exists() and process.poll() is None and time.monotonic() < deadline:
+    while not demo_started(folder) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     started = time.monotonic()
     assert process.wait(timeout=120) == 0

@@ -88,7 +88,12 @@ def checkpoint(
         return
     if key is None:
         _usage("--key FILE is needed to sign a checkpoint (make one with 'keys generate')")
-    from sampleloans.services.checkpoints import make_checkpoint, memory_path, read_signer
+    from sampleloans.services.checkpoints import (
+        key_inputs,
+        make_checkpoint,
+        memory_path,
+        read_signer,
+    )
 
     with errors_to_exit_codes():
         engine, service_ctx = engine_context(ctx)
@@ -100,6 +105,7 @@ def checkpoint(
             out=out,
             force=force,
             memory=memory_path(key),
+            inputs=key_inputs(key),
         )
     if out is None:
         typer.echo(made.note, nl=False)

@@ -118,24 +118,24 @@ def demo(
     with errors_to_exit_codes(), ExitStack() as stack:
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
         given = _explicit_db(ctx)
-        target = None  # a --db file, put in place only once the demo is complete
+        target = None  # a new ledger file, put in place only once the demo is complete
         if given and directory is not None:
             raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
         if given and is_server_url(given):
             url, label = given, display_url(given)
-        elif given:
-            url_for_path(Path(given))  # a path no URL can name is refused before anything is made
-            target = _new_demo_file(Path(given))
-            # built in a private folder beside it, then linked into place: a failed demo leaves
-            # no partial ledger, and a killed one's folder is removed by the next run
-            built = stack.enter_context(private_build_dir(target.parent, target.name, "--db"))
+        else:
+            if given:
+                url_for_path(Path(given))  # a path no URL can name: refused before anything
+                target, option = _new_demo_file(Path(given)), "--db"
+            else:
+                if directory is not None:
+                    url_for_path(directory / "ledger.db")  # refused before the folder is made
+                target, option = _demo_folder(directory) / "ledger.db", "--dir"
+            # built in a private folder beside it, then linked into place: a failed or killed
+            # demo leaves no partial ledger, and a killed one's folder goes at the next run
+            built = stack.enter_context(private_build_dir(target.parent, target.name, option))
             path = built / "ledger.db"
             url, label = url_for_path(path), str(target)
-        else:
-            if directory is not None:
-                url_for_path(directory / "ledger.db")  # refused before the folder is made
-            path = _demo_folder(directory) / "ledger.db"
-            url, label = url_for_path(path), str(path)
         engine = open_ledger_url(url, create=True)
         out = console()
         out.print(
@@ -152,7 +152,7 @@ def demo(
         out.print(demo_summary_table(summary, result.head))
         if target is not None:
             engine.dispose()  # the last connection folds the write-ahead log into the file
-            _put_in_place(path, target)
+            _put_in_place(path, target, option)
         out.print(
             f"Try: SAMPLELOANS_DB={label} SAMPLELOANS_USER=compliance@naoc.example "
             "sampleloans overdue" + ("  (your password in place of ***)" if "***" in label else ""),
@@ -199,7 +199,7 @@ def _new_demo_file(path: Path) -> Path:
     return path
 
 
-def _put_in_place(built: Path, target: Path) -> None:
+def _put_in_place(built: Path, target: Path, option: str) -> None:
     """Link the finished demo ledger at `target`, never over a file made meanwhile (the folder
     it was built in is removed when the command ends)."""
     import os
@@ -209,14 +209,17 @@ def _put_in_place(built: Path, target: Path) -> None:
     try:
         os.link(built, target)
     except FileExistsError:
-        raise StorageError(f"--db: {target} was created while the demo ran; not replaced") from None
+        raise StorageError(
+            f"{option}: {target} was created while the demo ran; not replaced"
+        ) from None
     except OSError as exc:  # e.g. a file system without hard links: never a blind rename
-        raise StorageError(f"--db: cannot create {target}: {exc.strerror}") from None
+        raise StorageError(f"{option}: cannot create {target}: {exc.strerror}") from None
 
 
 def _demo_folder(directory: Path | None) -> Path:
     """A fresh folder for the demo; an existing non-empty one is refused."""
     from sampleloans.errors import StorageError
+    from sampleloans.fileio import remove_stale_temps
 
     try:
         if directory is None:
@@ -225,6 +228,8 @@ def _demo_folder(directory: Path | None) -> Path:
             raise StorageError(
                 f"--dir: {directory} is a file, not a folder; give a new or empty folder"
             )
+        if directory.is_dir():  # a killed demo's build folder is not the user's file
+            remove_stale_temps(directory)
         if directory.exists() and any(directory.iterdir()):
             raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
         directory.mkdir(parents=True, exist_ok=True)

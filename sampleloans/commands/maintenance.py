@@ -112,6 +112,11 @@ def restore(
     )
     for line in _replacement_lines(result):
         out.print(line, markup=False)
+    if result.damaged_aside is not None:
+        out.print(
+            f"Replaced a damaged ledger file; it is kept, as it was, as {result.damaged_aside}.",
+            markup=False,
+        )
 
 
 def _replacement_lines(result: "CopyResult") -> list[str]:

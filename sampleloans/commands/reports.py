@@ -82,7 +82,7 @@ def _make(
     **scope: Any,
 ) -> None:
     """Build, render, sign when asked, and write one report."""
-    from sampleloans.commands.signer import load_credentials, warn_if_exposed
+    from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
     from sampleloans.services.reporting import (
@@ -97,7 +97,9 @@ def _make(
         when = _parse_time(generated_at, "--generated-at") or signing_time
         request = make_request(kind, as_of=as_of, **scope)
         ledger = db_path(ctx)  # never written over, under any name (link, symlink, ..)
-        check_output(out, force=force, ledger=ledger)  # before the work of building the report
+        reads = signing_inputs(signing)
+        # before the work of building the report
+        check_output(out, force=force, ledger=ledger, inputs=reads)
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work too
         with reading(ctx) as (session, service_ctx):
             report = build_report(session, service_ctx, request, generated_at=when)
@@ -117,7 +119,7 @@ def _make(
                 f"{report.head_seq}:{report.head_hash[:16]}",
             )
             signed = f"; signed by {credentials.signer_name}"
-        write_atomic(out, data, force=force, ledger=ledger)
+        write_atomic(out, data, force=force, ledger=ledger, inputs=reads)
     console().print(
         f"Wrote {out}: {report.title.lower()}, {report.scope_label}; ledger head "
         f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}{signed}.",

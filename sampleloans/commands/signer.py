@@ -75,6 +75,17 @@ class SignRequest:
     passphrase_file: Path | None = None
 
 
+def signing_inputs(request: SignRequest) -> list[tuple[str, Path]]:
+    """The files a signing request reads, each named by its option (never an output)."""
+    named = (
+        ("the signing key --signer-p12", request.p12),
+        ("the signing key --signer-key", request.key),
+        ("the certificate --signer-cert", request.cert),
+        ("the passphrase file --signer-passphrase-file", request.passphrase_file),
+    )
+    return [(what, path) for what, path in named if path is not None]
+
+
 def read_input(path: Path, option: str) -> bytes:
     """An input file's bytes; an unreadable one is exit 3, naming the option."""
     from sampleloans.errors import StorageError

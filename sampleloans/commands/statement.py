@@ -130,7 +130,7 @@ def statement(
 
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
-    from sampleloans.commands.signer import load_credentials, warn_if_exposed
+    from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
     from sampleloans.dates import parse_datetime
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_output, write_atomic
@@ -153,12 +153,14 @@ def statement(
             dated_by_hand=generated_at is not None,
         )
         targets = [out / file_name(s.request.pi) for s in statements]
+        reads = signing_inputs(signing)
+        if checkpoint is not None:
+            reads.append(("the checkpoint --checkpoint", checkpoint))
         for target in targets:  # every file is refused before any is written
-            check_output(target, force=force, ledger=ledger)
+            check_output(target, force=force, ledger=ledger, inputs=reads)
         for target, made in zip(targets, statements, strict=True):
-            write_atomic(
-                target, signed_pdf(made, credentials, signing_time), force=force, ledger=ledger
-            )
+            data = signed_pdf(made, credentials, signing_time)
+            write_atomic(target, data, force=force, ledger=ledger, inputs=reads)
     out_console = console()
     if not statements:
         out_console.print("No statement: no open loan in that scope.", markup=False)

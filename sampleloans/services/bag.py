@@ -118,6 +118,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
             bag.validate()
         except (bagit.BagError, OSError) as exc:
             raise StorageError(f"--bag: the bag could not be made: {exc}") from None
+        _refuse_unverifiable(folder / "data")
     return BagResult(dest, exported.events, exported.head, checkpoints, keys, reports)
 
 
@@ -281,14 +282,34 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             raise RuleViolation(f"BAG: {path} fails validation: {_first_detail(exc)}") from None
     lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
     payload = path / "data"
-    origin, head, hashes = _chain(payload / EVENTS_FILE)
-    if bag.info.get(HEAD_TAG) not in (None, head):
-        raise RuleViolation(f"BAG: the events end at {head}, but the bag says {bag.info[HEAD_TAG]}")
-    lines.append(f"events: {len(hashes)}, chain intact, head {head}")
     keys = [public_key] if public_key is not None else _bag_keys(payload / "keys")
+    lines += _check_payload(payload, keys, bag.info.get(HEAD_TAG))
+    return BagCheck(tuple(lines))
+
+
+def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> list[str]:
+    """The events' hash chain and each checkpoint against them and `keys` (the checks beyond
+    the checksums); the lines that say so, or one RuleViolation."""
+    origin, head, hashes = _chain(payload / EVENTS_FILE)
+    if head_tag not in (None, head):
+        raise RuleViolation(f"BAG: the events end at {head}, but the bag says {head_tag}")
+    lines = [f"events: {len(hashes)}, chain intact, head {head}"]
     for note_path in sorted((payload / "checkpoints").glob("*.txt")):
         lines.append(_checkpoint_line(note_path, hashes, origin, keys))
-    return BagCheck(tuple(lines))
+    return lines
+
+
+def _refuse_unverifiable(payload: Path) -> None:
+    """Refuse (exit 1) a bag whose events or checkpoints `verify-bag` would fail: a ledger
+    edited or cut back by hand is not archived as if it checked out."""
+    try:
+        _check_payload(payload, _bag_keys(payload / "keys"), None)
+    except RuleViolation as exc:
+        found = str(exc).removeprefix("BAG: ")
+        raise RuleViolation(
+            f"--bag: {found}: the ledger does not check out; no bag was written (run "
+            "'sampleloans verify')"
+        ) from None
 
 
 def _bag_keys(folder: Path) -> list["VerifierKey"]:

@@ -147,9 +147,28 @@ def read_signer(path: Path) -> notes.SignerKey:
     text_ = _read_small(path, "--key", MAX_KEY_FILE_BYTES)
     refuse_unprotected_key(path, "--key")
     try:
-        return notes.parse_signer_key(text_)
+        signer = notes.parse_signer_key(text_)
     except InvalidInput as exc:
         raise InvalidInput(f"--key: {path}: {exc}") from None
+    _refuse_other_public_half(path, signer)
+    return signer
+
+
+def _refuse_other_public_half(path: Path, signer: notes.SignerKey) -> None:
+    """Refuse (exit 3) a key whose KEY.pub beside it is another key's: what a `keys generate
+    --force` stopped between its two files leaves, and every checkpoint signed then would fail
+    the readers' check with the public key they were given."""
+    public = public_key_path(path)
+    try:
+        given = public.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return  # none beside it (or unreadable): the key alone decides
+    if given != signer.verifier().encode():
+        raise StorageError(
+            f"--key: {public} beside {path} is not this key's public half (a 'keys generate "
+            "--force' stopped between its two files?); nothing was signed: run 'keys generate "
+            f"--out {path} --force' again, or move {public.name} away"
+        )
 
 
 def read_verifier(path: Path) -> notes.VerifierKey:
@@ -406,6 +425,7 @@ def make_checkpoint(
     force: bool = False,
     verify_first: Callable[[Engine], Any] | None = None,
     memory: Path | None = None,
+    inputs: fileio.Inputs = (),
 ) -> Made:
     """Verify the whole ledger, then sign and keep a checkpoint of that same state.
 
@@ -419,7 +439,7 @@ def make_checkpoint(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *CREATE_ROLES, action="sign a checkpoint")
     if out is not None:
-        fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+        fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=inputs)
     remembered = _read_memory(memory, signer.verifier())
     check = verify_first or verify
     for _attempt in range(3):
@@ -448,10 +468,19 @@ def make_checkpoint(
     note = notes.sign_checkpoint(checkpoint, signer)
     new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
     if memory is not None:
-        _remember(memory, remembered, checkpoint.origin, note)
+        _remember(memory, signer.verifier(), checkpoint.origin, note)
     if out is not None:
-        fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out")
+        fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out", inputs=inputs)
     return Made(note, checkpoint, new_id, out)
+
+
+def key_inputs(key_path: Path) -> list[tuple[str, Path]]:
+    """The files signing with a key reads: the key, its public half and its record."""
+    return [
+        ("the private key --key", key_path),
+        ("the key's public half", public_key_path(key_path)),
+        ("the key's record of signed checkpoints", memory_path(key_path)),
+    ]
 
 
 def memory_path(key_path: Path) -> Path:
@@ -496,14 +525,17 @@ def _refuse_unlike_memory(
         )
 
 
-def _remember(
-    memory: Path, remembered: dict[str, notes.Checkpoint], origin: str, note: str
-) -> None:
-    """Record `note` as the last checkpoint signed for `origin` (0600, atomic)."""
-    recorded = {o: _note_of(memory, o) for o in remembered}
-    recorded[origin] = note
-    data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
-    fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
+def _remember(memory: Path, verifier: notes.VerifierKey, origin: str, note: str) -> None:
+    """Record `note` as the last checkpoint signed for `origin` (0600, atomic). The record is
+    read again and rewritten under an exclusive lock on the key file: one key signing several
+    ledgers at once must not lose what it signed for one of them (a lost entry would let that
+    ledger be rolled back and signed again)."""
+    key_file = memory.with_name(memory.name.removesuffix(".signed"))
+    with fileio.exclusive_lock(key_file, "--key"):
+        recorded = {o: _note_of(memory, o) for o in _read_memory(memory, verifier)}
+        recorded[origin] = note
+        data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
+        fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
 
 
 def _note_of(memory: Path, origin: str) -> str:
@@ -706,7 +738,8 @@ def prove_consistency(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), None)
-    fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+    reads = [("checkpoint OLD", old_path), ("checkpoint NEW", new_path)]
+    fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=reads)
     with db.transaction(engine, write=False) as session:
         connection = session.connection()
         if old.origin != origin_of(_ledger_id(connection)):
@@ -727,7 +760,8 @@ def prove_consistency(
         "new_size": new.size,
         "proof": [base64.b64encode(node).decode("ascii") for node in proof],
     }
-    fileio.write_atomic(out, (chain.canonical(document) + "\n").encode("utf-8"), force=force)
+    proof_bytes = (chain.canonical(document) + "\n").encode("utf-8")
+    fileio.write_atomic(out, proof_bytes, force=force, inputs=reads)
     return document
 
 

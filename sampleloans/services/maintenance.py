@@ -22,7 +22,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
 from sampleloans import crashpoints, db, fileio
-from sampleloans.errors import Conflict, InvalidInput, StorageError
+from sampleloans.errors import Conflict, DamagedFile, InvalidInput, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.services.common import require_role
@@ -42,6 +42,7 @@ class CopyResult:
     head_hash: str
     replaced: "LedgerIdentity | None" = None
     removed_events: int = 0
+    damaged_aside: Path | None = None  # where a damaged ledger the restore replaced was kept
 
     @property
     def head(self) -> str:
@@ -82,6 +83,7 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
         raise StorageError(f"{dest.parent} does not exist; create the folder first")
     if dest.exists() and not force:
         raise StorageError(f"{dest} already exists; choose another name or pass --force")
+    fileio.refuse_write_protected(dest)
 
 
 @dataclass(frozen=True)
@@ -227,10 +229,19 @@ def restore(
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
     exists = os.path.lexists(database)
+    damaged = False
     if exists:
         db.check_ledger_file(database)  # never overwrite an empty file or another app's database
-        with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
-            require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+        try:
+            with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
+                require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+        except DamagedFile as exc:
+            if not force:
+                raise StorageError(
+                    f"{exc}; 'restore {source} --force' replaces it (the damaged file is kept "
+                    "beside it)"
+                ) from None
+            damaged = True  # who may restore is read from the backup, as with no ledger
         if not force:
             raise StorageError(
                 f"{database} already holds a ledger; pass --force to replace it with {source}"
@@ -243,22 +254,46 @@ def restore(
             _verify_copy(source, temp.path)
         else:
             _verified_copy(source, temp.path)
-        if not exists:
+        if not exists or damaged:
             copy_engine = db.make_engine(db.url_for_path(temp.path))
             try:
                 with Session(copy_engine) as session:
                     require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
             finally:
                 copy_engine.dispose()
-        replaced, removed = None, 0
-        if exists:
+        replaced, removed, aside = None, 0, None
+        if exists and not damaged:
             replaced, removed = _replacement(database, temp.path, source, other_ledger, older)
         # the head is read from the copy: a read-only reader of the live WAL-mode file would
         # leave its -wal and -shm behind
         head_seq, head_hash = db.file_head(temp.path)
         crashpoints.reached("before_restore_load")
+        if damaged:  # SQLite cannot load a copy into damaged pages: set the file aside whole
+            aside = _set_aside_damaged(database)
         _load_into(temp.path, database)
-    return CopyResult(database, head_seq, head_hash, replaced=replaced, removed_events=removed)
+    return CopyResult(
+        database, head_seq, head_hash, replaced, removed_events=removed, damaged_aside=aside
+    )
+
+
+def _set_aside_damaged(database: Path) -> Path:
+    """Rename a damaged ledger (and its -wal/-shm/-journal) to `NAME.damaged-N`, kept as it
+    was for a post-mortem; the verified copy then takes its name. A crash in between leaves
+    no ledger there, and the next restore puts the copy in place."""
+    for number in range(1, 1000):
+        aside = database.with_name(f"{database.name}.damaged-{number}")
+        if not any(os.path.lexists(p) for p in fileio.ledger_files(aside)):
+            break
+    else:
+        raise StorageError(f"too many damaged copies beside {database}; move them away")
+    try:
+        for suffix in ("", *fileio.SQLITE_SIDECARS):
+            if os.path.lexists(f"{database}{suffix}"):
+                os.rename(f"{database}{suffix}", f"{aside}{suffix}")
+    except OSError as exc:
+        raise StorageError(f"cannot set the damaged {database} aside: {exc.strerror}") from None
+    fileio.fsync_directory(database.parent)
+    return aside
 
 
 def _restore_events_into_postgres(

@@ -38,7 +38,7 @@ def upgrade(engine: Engine, ctx: Context) -> "migrate.UpgradeResult":
     except DatabaseError as exc:
         # e.g. a curator's own login on a secured ledger, which may not alter what the owner
         # owns (the DBA runs it): the server's refusal in one line, exit 3; nothing changed
-        refusal = db.postgres_error(exc, db.where(engine))
+        refusal = db.storage_error(exc, db.where(engine))  # SQLite's or the server's words
         if refusal is None:
             raise
         if getattr(exc.orig, "sqlstate", None) == db.INSUFFICIENT_PRIVILEGE:

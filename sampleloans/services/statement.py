@@ -23,7 +23,7 @@ from sampleloans.dates import days_between, from_iso, to_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
-from sampleloans.ledger.chain import stored_body
+from sampleloans.ledger.chain import link_hash, stored_body
 from sampleloans.ledger.checkpoint import parse_checkpoint, split_note
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import (
@@ -412,6 +412,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
     paths = proofs.of(sorted(loan_of))
     events = []
     for event in rows:
+        body = _unaltered_body(event)
         payload = json.loads(event.payload)
         events.append(
             StatementEvent(
@@ -424,11 +425,25 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
                 ),
                 hash=event.hash,
                 prev_hash=event.prev_hash,
-                body=stored_body(event),
+                body=body,
                 proof=paths[event.seq],
             )
         )
     return events
+
+
+def _unaltered_body(event: LedgerEvent) -> dict[str, Any]:
+    """The hashed fields of a stored event, refused (exit 1) when they no longer hash to its
+    recorded hash: a statement must not carry, as proved, an event edited after it was
+    recorded (its borrower's check would fail it, with no word from us)."""
+    body = stored_body(event)
+    if link_hash(event.prev_hash, body) != event.hash:
+        raise RuleViolation(
+            f"event {event.seq} ({event.kind}) does not match its hash: it was altered after "
+            "it was recorded; no statement was made: run 'sampleloans verify' and restore the "
+            "latest verified backup"
+        )
+    return body
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -1,0 +1,308 @@
+"""Sweep "kills": SIGKILL and SIGTERM a real `python -m sampleloans` in the middle of every
+command that writes (ledger writes, a large import, checkpoint, keys generate, reports,
+statements, the archival and events exports, backup, restore, db upgrade, demo, init), at
+seeded random moments of its own run time.
+
+After each kill: `verify` passes; no partial file is left where a user would see it (a hidden
+temp file of ours may stay after a SIGKILL, and the next run removes it); the output path is
+absent or the complete new file (byte for byte the same as an uninterrupted run's); the
+ledger is the state before the command or after it; and rerunning the command works.
+`SAMPLELOANS_SOAK=1` kills each command at more moments.
+"""
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sampleloans import fileio
+from tests.conftest import CURATOR, GOLDEN, fingerprint
+
+SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
+MOMENTS = 6 if SOAK else 1
+SEED = int(os.environ.get("SAMPLELOANS_SEED", "20261130"))
+NOW = "2026-06-15T10:00:00Z"
+GENERATED_AT = "2026-06-15T10:00:00Z"
+CATALOGUE_ROWS = 20_000
+
+
+def environment(db: Path) -> dict[str, str]:
+    """The CLI's environment: this ledger, the curator, a fixed clock."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
+    env.update(SAMPLELOANS_DB=str(db), SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW)
+    env.update(COLUMNS="120", TMPDIR=str(db.parent))
+    return env
+
+
+def run(folder: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """The real CLI in `folder` on its ledger.db, to the end."""
+    return subprocess.run(
+        [sys.executable, "-m", "sampleloans", *args],
+        capture_output=True,
+        text=True,
+        env=environment(folder / "ledger.db"),
+        cwd=folder,
+        timeout=600,
+    )
+
+
+def killed(folder: Path, args: list[str], after_s: float, signum: int) -> tuple[int, str]:
+    """The real CLI in `folder`, sent `signum` `after_s` seconds after it started."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sampleloans", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(folder / "ledger.db"),
+        cwd=folder,
+    )
+    try:
+        process.wait(timeout=after_s)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signum)
+    _, stderr = process.communicate(timeout=600)
+    return process.returncode, stderr
+
+
+@dataclass(frozen=True)
+class Case:
+    """A command that writes, and the path it writes (None: only the ledger)."""
+
+    args: list[str]
+    output: str | None = None
+    ledger: str = "demo"  # which ledger it starts from: the demo, or release 0.1's golden one
+    makes_ledger: bool = False  # init and demo: the ledger itself is the output
+
+
+REPORT = ["--generated-at", GENERATED_AT, "--out", "out.pdf"]
+CASES = {
+    "samples-register": Case(
+        ["samples", "register", "CE5C0000ZZZZ001", "--mission", "CE-5", "--mass", "3.2 mg",
+         "--origin", "scoop", "--material", "glass bead", "--form", "rock fragment",
+         "--purpose", "research", "--location", "NAOC N2 cabinet B"]
+    ),
+    "samples-split": Case(["samples", "split", "CE5C0000YJBP005", "--child", "-01=2mg"]),
+    "samples-move": Case(["samples", "move", "CE5C0000YJBP005", "--location", "cabinet Z"]),
+    "institutions-add": Case(
+        ["institutions", "add", "KTH", "--name", "KTH Royal Institute", "--country", "SE",
+         "--city", "Stockholm", "--kind", "borrower"]
+    ),
+    "people-add": Case(
+        ["people", "add", "new@naoc.example", "--name", "New Curator", "--institution", "NAOC",
+         "--role", "curator"]
+    ),
+    "custody-correct": Case(["custody", "correct", "50", "--text", "typo in the note"]),
+    "incidents-report": Case(
+        ["incidents", "report", "--sample", "CE5C0000YJYX048", "--kind", "damage",
+         "--description", "cracked vial"]
+    ),
+    "loans-inventory": Case(["loans", "inventory", "L-2025-OU"]),
+    "import": Case(["import", "big.csv"]),
+    "checkpoint": Case(["checkpoint", "--key", "key", "--out", "out.txt"], "out.txt"),
+    "keys-generate": Case(["keys", "generate", "--out", "new.key"], "new.key"),
+    "report-custody": Case(["report", "custody", "--loan", "L-2025-OU", *REPORT], "out.pdf"),
+    "report-return": Case(["report", "return", "--loan", "L-2025-IPGP", *REPORT], "out.pdf"),
+    "report-overdue": Case(["report", "overdue", "--institution", "Osaka", *REPORT], "out.pdf"),
+    "report-inventory": Case(["report", "inventory", "--loan", "L-2025-OU", *REPORT], "out.pdf"),
+    "report-statement": Case(
+        ["report", "statement", "--institution", "OU", "--generated-at", GENERATED_AT,
+         "--out", "statements"],
+        "statements/statement-anand-at-open.example.pdf",
+    ),
+    "export-bag": Case(["export", "--bag", "bag"], "bag"),
+    "export-events": Case(["export", "--events", "events.jsonl"], "events.jsonl"),
+    "backup": Case(["backup", "copy.db"], "copy.db"),
+    "restore": Case(["restore", "backup.db", "--force"]),
+    "db-upgrade": Case(["db", "upgrade"], ledger="golden"),
+    "demo": Case(["demo", "--dir", "demo"], "demo/ledger.db", ledger="none", makes_ledger=True),
+    "init": Case(
+        ["init", "--curator-email", "li@naoc.example", "--curator-name", "Li Na"],
+        "ledger.db",
+        ledger="none",
+        makes_ledger=True,
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The demo ledger with a checkpoint key and one kept checkpoint, and a large catalogue."""
+    folder = tmp_path_factory.mktemp("sources")
+    made = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    shutil.copyfile(folder / "demo" / "ledger.db", folder / "ledger.db")
+    for args in (
+        ["keys", "generate", "--out", "key"],
+        ["checkpoint", "--key", "key"],
+        ["backup", "backup.db"],
+    ):
+        done = run(folder, args)
+        assert done.returncode == 0, done.stderr
+    rows = [
+        f"SYN{i:07d},CE-5,scoop,,,regolith,powder,research,5 mg,illustrative,vault {i % 50},"
+        "pristine,illustrative,bench"
+        for i in range(CATALOGUE_ROWS)
+    ]
+    header = (
+        "code,mission,origin,depth_top_cm,depth_bottom_cm,material_type,physical_form,"
+        "purpose_class,mass,mass_source,storage_location,condition,record,source"
+    )
+    (folder / "big.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    yield folder
+
+
+def workspace(sources: Path, case: Case, folder: Path) -> Path:
+    """A fresh folder holding what `case` starts from."""
+    folder.mkdir()
+    for name in ("key", "key.pub", "key.signed", "big.csv", "backup.db"):
+        shutil.copy(sources / name, folder / name)  # with its mode: a key stays 0600
+    (folder / "statements").mkdir()
+    if case.ledger == "demo":
+        shutil.copyfile(sources / "ledger.db", folder / "ledger.db")
+    elif case.ledger == "golden":
+        shutil.copyfile(GOLDEN / "ledger-0.1.db", folder / "ledger.db")
+    return folder
+
+
+def tree_digest(path: Path) -> str:
+    """The bytes of a file, or of every file under a folder with its relative name."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else "").encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def ledger_state(folder: Path) -> str | None:
+    """The rows of the ledger in `folder` (None when there is none)."""
+    path = folder / "ledger.db"
+    return fingerprint(path) if path.exists() else None
+
+
+VOLATILE = ("key.signed", "new.key.pub", "ledger.db-wal", "ledger.db-shm", "ledger.db-journal")
+"""Files a run may leave or change besides its output: the key's record of what it signed, a
+key pair's public half, and SQLite's own files beside the ledger."""
+
+
+def visible(folder: Path) -> set[str]:
+    """What a user sees in the folder and its sub-folders: not our hidden temp files."""
+    return {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What an uninterrupted run leaves: the ledger's state, the output, its run time."""
+
+    ledger: str | None
+    output: str | None
+    seconds: float
+    files: frozenset[str]
+    events: int  # in the ledger it leaves (a made ledger's rows differ: its id is random)
+
+
+@pytest.fixture(scope="module")
+def references() -> dict[str, Reference]:
+    """Each command's uninterrupted run, made by its first test and kept for the next."""
+    return {}
+
+
+def reference(sources: Path, case: Case, folder: Path) -> Reference:
+    """Run the command to the end once, as the state to compare a killed run with."""
+    work = workspace(sources, case, folder)
+    started = time.monotonic()
+    done = run(work, case.args)
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    output = work / case.output if case.output else None
+    produced = None
+    if output is not None and not case.makes_ledger:
+        produced = tree_digest(output)
+    made = work / (case.output if case.makes_ledger and case.output else "ledger.db")
+    files = frozenset(visible(work))
+    return Reference(ledger_state(work), produced, seconds, files, event_count(made))
+
+
+def event_count(ledger: Path) -> int:
+    """How many events a ledger file holds."""
+    with sqlite3.connect(ledger) as connection:
+        return int(connection.execute("SELECT count(*) FROM ledger_event").fetchone()[0])
+
+
+def moments(name: str, seconds: float) -> list[float]:
+    """Seeded random moments within a run of `seconds` (Python's start-up included)."""
+    rng = random.Random(f"{SEED}-{name}")
+    return [rng.uniform(0.25, 0.95) * seconds for _ in range(MOMENTS)]
+
+
+def check_after_kill(work: Path, case: Case, ref: Reference, before: str | None) -> str:
+    """The state a killed run left, checked; returns which state it was."""
+    state = ledger_state(work)
+    if case.makes_ledger:
+        output = work / (case.output or "ledger.db")
+        if output.exists():  # a ledger is in place only once it is complete
+            assert event_count(output) == ref.events, "a partly written ledger was left"
+            assert run(work, ["--db", str(output), "verify"]).returncode == 0
+            return "after"
+        return "before"
+    assert state in (before, ref.ledger), "the ledger is neither the state before nor after"
+    checked = run(work, ["verify"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    if case.output is not None:
+        output = work / case.output
+        if output.exists():
+            assert tree_digest(output) == ref.output, f"{case.output} is not the whole new one"
+            return "after"
+    return "after" if state == ref.ledger and before != ref.ledger else "before"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+@pytest.mark.parametrize("name", CASES)
+def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
+    sources: Path, references: dict[str, Reference], tmp_path: Path, name: str, signum: int
+) -> None:
+    case = CASES[name]
+    if name not in references:  # once for both signals
+        references[name] = reference(sources, case, tmp_path / "reference")
+    ref = references[name]
+    print(f"{name}: seed {SEED} (SAMPLELOANS_SEED to repeat), runs {ref.seconds:.2f} s")
+    for index, after_s in enumerate(moments(name, ref.seconds)):
+        work = workspace(sources, case, tmp_path / f"killed-{index}")
+        before = ledger_state(work)
+        code, stderr = killed(work, case.args, after_s, signum)
+        assert "Traceback" not in stderr, stderr[-3000:]
+        if code == 0:
+            continue  # it finished before the signal: nothing to check but the above
+        assert code in (-signum, 128 + signum), (code, stderr)
+        state = check_after_kill(work, case, ref, before)
+        extra = visible(work) - ref.files - set(VOLATILE)
+        assert not extra, f"killed at {after_s:.2f} s, left where a user sees it: {extra}"
+        print(f"  {signal.Signals(signum).name} at {after_s:.2f} s: {state}")
+        rerun = run(work, case.args)
+        if state == "before":
+            assert rerun.returncode == 0, f"rerun after a kill at {after_s:.2f} s: {rerun.stderr}"
+        assert "Traceback" not in rerun.stderr, rerun.stderr[-3000:]
+        hidden = [p.name for p in fileio.temp_names(work)]
+        assert hidden == [], f"the rerun left temp files: {hidden}"
+        if (work / "ledger.db").exists():
+            with sqlite3.connect(work / "ledger.db") as connection:
+                assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
