@@ -953,15 +953,26 @@ def _corrected_row(store: Projections, envelope: Envelope) -> LedgerEvent:
     return row
 
 
-_TAKES_MASS = (ev.SampleSplit.kind, ev.LoanIssued.kind)
-"""Events that take a sample's vault mass as it stands: its mass is fixed from then on."""
+_TAKES_MASS = (ev.SampleSplit.kind, ev.LoanIssued.kind, ev.SampleTransferred.kind)
+"""Events that take a sample's vault mass as it stands (a split, an issue, a permanent transfer,
+which gives the whole of it away): its mass is fixed from then on."""
+
+_TAKES_WHOLE_VAULT = (ev.LoanIssued.kind, ev.SampleTransferred.kind)
+"""Of those, the events after which a sample has nothing left in the vault to give or take."""
+
+_DONE_WITH_MASS = {
+    ev.SampleTransferred.kind: "transferred for good",
+    ev.LoanIssued.kind: "lent",
+    ev.SampleSplit.kind: "split",
+}
+"""How a message says what a later event did with the vault mass, the most final first."""
 
 
 def _fixed_since(store: Projections, code: str, after_seq: int, kinds: tuple[str, ...]) -> None:
     """Refuse to change a sample's own mass once something has taken it as it was."""
     later = store.kinds_after(code, after_seq) & set(kinds)
     if later:
-        done = "lent" if ev.LoanIssued.kind in later else "split"
+        done = next(words for kind, words in _DONE_WITH_MASS.items() if kind in later)
         raise RuleViolation(
             f"mass: sample {code} was {done} after event {after_seq}, with the mass recorded "
             "then; its recorded mass can no longer change"
@@ -1074,13 +1085,14 @@ def _correct_vault_split(
 ) -> None:
     """A split child's mass moves between the child and its parent's vault mass.
 
-    Neither may have been lent since (an issue takes the vault mass as it was), nor the child
-    split; the parent's vault mass only decreases otherwise, so its mass now bounds the change.
+    Neither may have been lent or given away since (either takes the vault mass as it was), nor
+    the child split; the parent's vault mass only decreases otherwise, so its mass now bounds
+    the change.
     """
     parent = _sample(store, envelope, p["parent"], t)
     child = _sample(store, envelope, event.sample, t)
     _fixed_since(store, child.code, _corrected_seq(envelope), _TAKES_MASS)
-    _fixed_since(store, parent.code, _corrected_seq(envelope), (ev.LoanIssued.kind,))
+    _fixed_since(store, parent.code, _corrected_seq(envelope), _TAKES_WHOLE_VAULT)
     delta_ug = event.new_mass_ug - event.old_mass_ug
     _vault_change(parent, -delta_ug)
     _vault_change(child, delta_ug)
