@@ -160,8 +160,9 @@ def loan_status_of(items: Iterable[Any], current: str) -> str:
     """A loan's status from its items once the borrower has received it.
 
     `received` while anything is held, `return_in_transit` only when everything left is on its
-    way back, `returned` once something came back and nothing is held or travelling; a loan
-    whose samples were all used up keeps its status.
+    way back, `returned` once something came back and nothing is held or travelling; otherwise
+    (its samples used up or lost) `current`: the caller's, e.g. `returned` when a return trip
+    ended with nothing of it arriving.
     """
     states = {item.state for item in items}
     if ItemState.HELD in states:

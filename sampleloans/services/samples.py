@@ -12,6 +12,7 @@ from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Mission, Sample
 from sampleloans.services.common import (
     PURPOSE_CLASSES,
+    USED_UP,
     append,
     get_sample,
     read_with_the_lock,
@@ -221,7 +222,8 @@ def split_sample(
     if sample.frozen:
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
     if sample.custody_state != CustodyState.VAULT:
-        then = "record its return before splitting" if sample.loan_number else "it stays whole"
+        out = sample.loan_number and sample.custody_state not in USED_UP
+        then = "record its return before splitting" if out else "nothing of it is in the vault"
         raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
     if len(set(codes)) != len(codes):
