@@ -8,11 +8,13 @@ of the loss) brings it back where it was.
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.ledger import checks
 from tests.conftest import CURATOR, OU_PI, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -185,3 +187,13 @@ def test_a_sample_lost_on_a_loan_is_refused_as_lost_not_as_on_loan(runner, db_pa
         "--sample", CODE,
     )  # fmt: skip
     assert f"{CODE} is lost" in message, message
+
+
+def test_the_custody_check_names_a_sample_in_the_vault_with_nothing_there():
+    row = SimpleNamespace(
+        code="S1", custody_state="vault", loan_number=None, vault_ug=0, on_loan_ug=0
+    )
+    (violation,) = checks.check_custody(checks.Snapshot(samples=[row]))
+    assert violation.message == "sample S1: in the vault with nothing of it there (0 µg)"
+    lost = SimpleNamespace(**{**vars(row), "custody_state": "lost"})
+    assert checks.check_custody(checks.Snapshot(samples=[lost])) == []

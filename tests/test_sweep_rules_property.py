@@ -377,8 +377,9 @@ class Session:
             moved_ug = self.model.consumed_ug[code] + self.model.lost_ug[code]
             assert held_ug + moved_ug + row["split_ug"] + row["transferred_ug"] == initial_ug, row
             assert min(row["vault_ug"], row["on_loan_ug"]) >= 0, row
-            if row["custody_state"] == "vault":
+            if row["custody_state"] == "vault":  # and a sample in the vault has mass there
                 assert row["on_loan_ug"] == 0 and row["loan_number"] is None, row
+                assert row["vault_ug"] > 0, row
         for n in range(1, self.model.loans + 1):
             code, out, _err = self.cli.call("balance", "--loan", f"L-{n}", "--json")
             if code != 0:

@@ -323,6 +323,12 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
                     f"with loan {items[0].loan_number} ({words(items[0].state)})",
                 )
             )
+        if s.custody_state == CustodyState.VAULT and s.vault_ug <= 0:
+            found.append(
+                Violation(
+                    "custody", record, f"{record}: in the vault with nothing of it there (0 µg)"
+                )
+            )
         if not items and s.custody_state in ACTIVE_ITEM_STATES:
             found.append(
                 Violation(
