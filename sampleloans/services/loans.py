@@ -46,6 +46,7 @@ from sampleloans.services.handover import (
     PARTY_FIELDS,
     check_sides,
     parties_of,
+    require_active_defaults,
     require_party,
     step_of,
 )
@@ -281,6 +282,7 @@ def with_parties(
     )
     payload = draft.to_payload()
     parties = parties_of(session, event.kind, payload, ctx.actor)
+    require_active_defaults(session, checked, parties)
     step = step_of(session, event.kind, payload)
     check_sides(session, step, get_loan(session, event.number), parties)
     return dataclasses.replace(
