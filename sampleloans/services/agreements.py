@@ -144,6 +144,7 @@ def end_agreement(
         raise RuleViolation(f"time: agreement {number} cannot end before it was signed")
     if when < agreement.created_at:
         raise RuleViolation(f"time: agreement {number} cannot end before it was drafted")
+    _after_last_issue(session, agreement, when)
     envelope = append(
         session,
         ctx,
@@ -152,3 +153,23 @@ def end_agreement(
         reason=require_text(reason, "reason"),
     )
     return agreement_written(session, envelope, number)
+
+
+def _after_last_issue(session: Session, agreement: Agreement, when: datetime) -> None:
+    """An agreement cannot end before a loan was issued under it: the issue needed it in force."""
+    from sqlmodel import col, select
+
+    from sampleloans.dates import to_iso
+    from sampleloans.models import Loan
+
+    query = (
+        select(Loan.number, Loan.issued_at)
+        .where(Loan.agreement == agreement.number, col(Loan.issued_at).is_not(None))
+        .order_by(col(Loan.issued_at).desc(), col(Loan.number))
+    )
+    last = session.exec(query).first()
+    if last is not None and last[1] is not None and when < last[1]:
+        raise RuleViolation(
+            f"time: agreement {agreement.number} cannot end on {to_iso(when)}, before loan "
+            f"{last[0]} was issued under it ({to_iso(last[1])}); it was in force then"
+        )

@@ -135,6 +135,12 @@ def request_loan(
     if get_row(session, Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
     deal = get_agreement(session, agreement)
+    when = occurred_at or ctx.now
+    if when < deal.created_at:  # time order is a rule (exit 1): the agreement did not exist
+        raise RuleViolation(
+            f"time: loan {number} cannot be requested on {to_iso(when)} under agreement "
+            f"{deal.number}, before it was drafted ({to_iso(deal.created_at)})"
+        )
     person = require_active(get_person(session, pi), "pi")
     if person.institution != deal.institution:
         raise InvalidInput(
