@@ -150,7 +150,7 @@ steps = st.lists(
         st.integers(0, 4),
         st.integers(0, 3),
     ),
-    min_size=1,
+    min_size=STEPS // 2,
     max_size=STEPS,
 )
 
@@ -280,8 +280,9 @@ class Session:
             self.model.lost_ug[code] += loss_ug
             self.model.add_sample(code + child, mass_ug)
 
-    def loss(self, code: str, row: dict, mass_choice: int, _other: int) -> None:
-        """A loss incident where the sample is (on loan or in the vault)."""
+    def loss(self, code: str, row: dict, mass_choice: int, keep_open: int) -> None:
+        """A loss incident where the sample is (on loan or in the vault), mostly resolved at
+        once (an open one freezes the sample)."""
         there_ug = row["on_loan_ug"] or row["vault_ug"]
         mass_ug = pick_mass(there_ug, mass_choice)
         out = self.write(
@@ -293,6 +294,8 @@ class Session:
             self.model.lost_ug[code] += mass_ug
             self.model.losses[seq] = (code, mass_ug)
             self.model.open_incidents.add(seq)
+            if not keep_open:
+                self.resolve(code, row, mass_choice, len(self.model.open_incidents) - 1)
 
     def resolve(self, _code: str, _row: dict, _mass: int, which: int) -> None:
         """Resolve one open incident (the sample thaws)."""
@@ -334,11 +337,12 @@ class Session:
         )  # fmt: skip
 
     def accept(self, code: str, row: dict, _mass: int, off: int) -> None:
-        """Accept a sample's return weighed exactly or 1 µg off either way (a sample on its
-        way back, when there is one)."""
-        travelling = [
-            r for r in self.samples().values() if r["custody_state"] == "return_in_transit"
-        ]
+        """Accept a sample's return weighed exactly or 1 µg off either way: one on its way
+        back, or the drawn one released for return first."""
+        travelling = self.travelling()
+        if not travelling:
+            self.return_(code, row, _mass, off)
+            travelling = self.travelling()
         if travelling:
             row = travelling[off % len(travelling)]
             code = row["code"]
@@ -350,6 +354,10 @@ class Session:
         if self.write(*args, "--weighed", f"{code}={weighed_ug}ug") is not None:
             key = (number, code)
             self.model.returned_ug[key] = self.model.returned_ug.get(key, 0) + weighed_ug
+
+    def travelling(self) -> list[dict]:
+        """The rows of the samples on their way back."""
+        return [r for r in self.samples().values() if r["custody_state"] == "return_in_transit"]
 
     def settle(self, _code: str, _row: dict, _mass: int, which: int) -> None:
         """Settle a loan, one that holds nothing when there is one (refused while anything is
