@@ -25,6 +25,7 @@ from sampleloans.services.common import (
     validated,
 )
 from sampleloans.services.results import AgreementWritten, agreement_written
+from sampleloans.units import check_mass_ug, parse_period
 from sampleloans.vocab import AgreementStatus, InstitutionKind
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
@@ -59,7 +60,8 @@ def create_agreement(
 ) -> AgreementWritten:
     """Draft an agreement with its terms; it is pending until signed (curators only).
 
-    Periods are canonical ISO strings from `units.parse_period`. Renewal terms left out
+    Periods are read by `units.parse_period` and masses checked by `units.check_mass_ug`, as
+    the command reads its text (an imported line gives them as values). Renewal terms left out
     follow `RENEWAL_TERMS` for the purposes allowed.
     """
     key = validated(lambda: require_code(number, "agreement number"))
@@ -76,8 +78,14 @@ def create_agreement(
         raise InvalidInput(
             f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
         )
-    if max_total_mass_ug <= 0:
-        raise InvalidInput("max mass: must be more than 0 µg")
+    check_mass_ug(max_total_mass_ug, "max mass")
+    term, max_loan_period, inventory_interval = (
+        parse_period(term, "term"),
+        parse_period(max_loan_period, "max loan period"),
+        parse_period(inventory_interval, "inventory interval"),
+    )
+    if max_extension_period is not None:
+        max_extension_period = parse_period(max_extension_period, "max extension period")
     purposes = sorted({require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes})
     if not purposes:
         raise InvalidInput("purpose: allow at least one of research, public_welfare")

@@ -53,7 +53,7 @@ from sampleloans.services.handover import (
 from sampleloans.services.queries import issued_under
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
-from sampleloans.units import format_mass, format_period, period_delta
+from sampleloans.units import check_mass_ug, format_mass, format_period, parse_period, period_delta
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
     AgreementStatus,
@@ -153,7 +153,7 @@ def request_loan(
             f"agreement {deal.number} allows {deal.allowed_purposes.replace(',', ', ')} use, "
             f"not {purpose}"
         )
-    period = loan_period or deal.max_loan_period
+    period = parse_period(loan_period, "period") if loan_period else deal.max_loan_period
     if _longer(period, deal.max_loan_period):
         raise RuleViolation(
             f"period: {format_period(period)} is longer than agreement {deal.number} allows "
@@ -431,9 +431,7 @@ def _weighed_list(
     for code in codes:
         expected = session.get(LoanItem, (number, code))
         assert expected is not None
-        mass = weighed_ug.get(code, expected.held_ug)
-        if mass < 0:
-            raise InvalidInput("weighed: a mass cannot be negative")
+        mass = check_mass_ug(weighed_ug.get(code, expected.held_ug), "weighed", allow_zero=True)
         result.append(ev.CodeMass(code, mass))
     return result
 
@@ -645,6 +643,7 @@ def extend_loan(
 ) -> LoanWritten:
     """Extend the due date by a period, within the agreement's number and length of extensions."""
     loan = _curated_loan(session, ctx, number, "extend", "extend loans")
+    period = parse_period(period, "period")
     deal = get_agreement(session, loan.agreement)
     if loan.extensions_granted >= deal.max_extensions:
         raise RuleViolation(

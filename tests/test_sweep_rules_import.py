@@ -1,0 +1,119 @@
+"""Sweep "domain rules and mass accounting": `import` applies the commands' rules to values.
+
+A history line hands its values to the same service as the command, but the command parses its
+text first (`--term "5 years"`, `--max-mass "1 g"`, `--weighed CODE=4.8mg`): what that parsing
+refused must be refused for an imported line too, with nothing written. Before, an agreement
+imported with the period "5 years" or "P500Y" was stored, and `agreements show` and
+`agreements sign` then crashed on it; masses beyond 10 kg went in as a maximum or a weighing.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, fingerprint
+
+pytestmark = pytest.mark.usefixtures("cli_env", "engine")
+
+CODE = "CE5C0000YJYX070"  # 4.8 mg in the demo catalogue
+BEYOND_10_KG = 10_000_000_001  # µg
+AGREEMENT = {
+    "number": "AG-X",
+    "institution": "IPGP",
+    "term": "P5Y",
+    "max_total_mass_ug": 1_000_000,
+    "allowed_purposes": ["research"],
+    "max_loan_period": "P1Y",
+}
+
+
+def ok(runner: CliRunner, *args: str) -> str:
+    """Invoke as the curator and require exit 0; returns stdout."""
+    result = runner.invoke(app, ["--as", CURATOR, *args])
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def refused_import(runner: CliRunner, db_path: Path, tmp_path: Path, *lines: dict) -> str:
+    """Importing `lines` exits 2 and writes nothing; returns stderr."""
+    history = tmp_path / "history.jsonl"
+    history.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    before = fingerprint(db_path)
+    result = runner.invoke(app, ["--as", CURATOR, "import", str(history)])
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert fingerprint(db_path) == before
+    return result.stderr
+
+
+def created(**payload: object) -> dict:
+    """An agreement.created line with some terms replaced."""
+    return {"kind": "agreement.created", "actor": CURATOR, "payload": {**AGREEMENT, **payload}}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("term", "P500Y", "longer than 100 years"),
+        ("term", "banana", "not a period"),
+        ("max_loan_period", "P0D", "zero"),
+        ("max_extension_period", "P1DT2H", "time part"),
+        ("inventory_interval", "-P1Y", "negative"),
+    ],
+)
+def test_an_imported_agreement_period_is_read_as_the_command_reads_it(
+    runner, db_path, tmp_path, field, value, words
+):
+    message = refused_import(runner, db_path, tmp_path, created(**{field: value}))
+    assert "line 1:" in message and words in message, message
+    assert field.replace("_", " ") in message, message
+
+
+def test_an_imported_agreement_period_in_words_is_stored_only_as_the_command_stores_it(
+    runner, db_path, tmp_path
+):
+    message = refused_import(runner, db_path, tmp_path, created(term="5 years"))
+    assert "P5Y" in message, message  # the ledger records the canonical form; the line differs
+    ok(runner, "agreements", "list")
+
+
+def test_an_imported_mass_beyond_10_kg_is_refused_as_the_command_refuses_it(
+    runner, db_path, tmp_path
+):
+    message = refused_import(runner, db_path, tmp_path, created(max_total_mass_ug=BEYOND_10_KG))
+    assert "more than 10 kg" in message, message
+    typed = runner.invoke(
+        app,
+        ["--as", CURATOR, "agreements", "add", "AG-Y", "--institution", "IPGP",
+         "--term", "5 years", "--max-mass", "10000.000001 g", "--purpose", "research",
+         "--max-loan-period", "12 months"],
+    )  # fmt: skip
+    assert typed.exit_code == 2 and "more than 10 kg" in typed.stderr
+
+
+def test_an_imported_weighing_beyond_10_kg_is_refused(runner, db_path, tmp_path):
+    ok(
+        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
+    )  # fmt: skip
+    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    pi = "anand@open.example"
+    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", pi, "--sample", CODE)
+    ok(runner, "loans", "approve", "L-1")
+    ok(runner, "loans", "issue", "L-1")
+    ok(runner, "loans", "ship", "L-1", "--container", "N2 box", "--seal", "S-1")
+    line = {
+        "kind": "loan.received",
+        "actor": CURATOR,
+        "payload": {
+            "number": "L-1",
+            "seal_intact": True,
+            "condition": "pristine",
+            "weighed": [[CODE, BEYOND_10_KG]],
+        },
+    }
+    message = refused_import(runner, db_path, tmp_path, line)
+    assert "weighed" in message and "more than 10 kg" in message, message
