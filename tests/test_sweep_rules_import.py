@@ -117,3 +117,33 @@ def test_an_imported_weighing_beyond_10_kg_is_refused(runner, db_path, tmp_path)
     }
     message = refused_import(runner, db_path, tmp_path, line)
     assert "weighed" in message and "more than 10 kg" in message, message
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        (
+            "loan.consumed",
+            {"number": "L-1", "sample": CODE, "technique": "SIMS", "destructive": False},
+        ),
+        ("loan.split", {"number": "L-1", "parent": CODE, "child": f"{CODE}-G1"}),
+    ],
+)
+def test_an_imported_use_beyond_10_kg_is_invalid_input_as_typed(
+    runner, db_path, tmp_path, kind, payload
+):
+    """`loans consume --mass '10000.000001 g'` is invalid input (exit 2), not a shortfall."""
+    ok(
+        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
+    )  # fmt: skip
+    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    pi = "anand@open.example"
+    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", pi, "--sample", CODE)
+    ok(runner, "loans", "approve", "L-1")
+    ok(runner, "loans", "issue", "L-1")
+    ok(runner, "loans", "ship", "L-1", "--container", "N2 box", "--seal", "S-1")
+    ok(runner, "loans", "receive", "L-1", "--seal-intact", "--condition", "pristine")
+    line = {"kind": kind, "actor": CURATOR, "payload": {**payload, "mass_ug": BEYOND_10_KG}}
+    message = refused_import(runner, db_path, tmp_path, line)
+    assert "more than 10 kg" in message, message

@@ -516,9 +516,8 @@ def consume(
 
 
 def _within_held(item: LoanItem, mass_ug: int, verb: str) -> None:
-    """Refuse zero or more than the borrower holds."""
-    if mass_ug <= 0:
-        raise InvalidInput("mass: must be more than 0 µg")
+    """Refuse zero, what no typed mass could be, or more than the borrower holds."""
+    check_mass_ug(mass_ug, "mass")
     if mass_ug > item.held_ug:
         raise RuleViolation(
             f"cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
