@@ -4,7 +4,9 @@ A history line hands its values to the same service as the command, but the comm
 text first (`--term "5 years"`, `--max-mass "1 g"`, `--weighed CODE=4.8mg`): what that parsing
 refused must be refused for an imported line too, with nothing written. Before, an agreement
 imported with the period "5 years" or "P500Y" was stored, and `agreements show` and
-`agreements sign` then crashed on it; masses beyond 10 kg went in as a maximum or a weighing.
+`agreements sign` then crashed on it; a weighing of 9 billion grams went in. (An agreement's
+maximum, a total over all its loans, keeps the import's wider range: the synthetic bench
+collection imports agreements of 10^15 µg.)
 """
 
 import json
@@ -80,20 +82,6 @@ def test_an_imported_agreement_period_in_words_is_stored_only_as_the_command_sto
     ok(runner, "agreements", "list")
 
 
-def test_an_imported_mass_beyond_10_kg_is_refused_as_the_command_refuses_it(
-    runner, db_path, tmp_path
-):
-    message = refused_import(runner, db_path, tmp_path, created(max_total_mass_ug=BEYOND_10_KG))
-    assert "more than 10 kg" in message, message
-    typed = runner.invoke(
-        app,
-        ["--as", CURATOR, "agreements", "add", "AG-Y", "--institution", "IPGP",
-         "--term", "5 years", "--max-mass", "10000.000001 g", "--purpose", "research",
-         "--max-loan-period", "12 months"],
-    )  # fmt: skip
-    assert typed.exit_code == 2 and "more than 10 kg" in typed.stderr
-
-
 def test_an_imported_weighing_beyond_10_kg_is_refused(runner, db_path, tmp_path):
     ok(
         runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
@@ -147,3 +135,36 @@ def test_an_imported_use_beyond_10_kg_is_invalid_input_as_typed(
     line = {"kind": kind, "actor": CURATOR, "payload": {**payload, "mass_ug": BEYOND_10_KG}}
     message = refused_import(runner, db_path, tmp_path, line)
     assert "more than 10 kg" in message, message
+
+
+def test_a_receipt_imported_twice_is_refused_as_the_command_refuses_it(runner, db_path, tmp_path):
+    ok(
+        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
+    )  # fmt: skip
+    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    pi = "anand@open.example"
+    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", pi, "--sample", CODE)
+    ok(runner, "loans", "approve", "L-1")
+    ok(runner, "loans", "issue", "L-1")
+    shipped = ok(runner, "loans", "ship", "L-1", "--container", "N2 box", "--seal", "S-1")
+    shipment_seq = int(shipped.rsplit("event ", 1)[1].split(")")[0])
+    receive = ("loans", "receive", "L-1", "--seal-intact", "--condition", "pristine")
+    ok(runner, *receive)
+    typed = runner.invoke(app, ["--as", CURATOR, *receive])
+    assert typed.exit_code == 1
+    line = {
+        "kind": "loan.received",
+        "actor": CURATOR,
+        "payload": {
+            "number": "L-1",
+            "shipment_seq": shipment_seq,
+            "seal_intact": True,
+            "condition": "pristine",
+        },
+    }
+    history = tmp_path / "again.jsonl"
+    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    imported = runner.invoke(app, ["--as", CURATOR, "import", str(history)])
+    assert imported.exit_code == 1
+    assert f"line 1: {typed.stderr.removeprefix('Error: ')}" in imported.stderr, imported.stderr

@@ -25,7 +25,7 @@ from sampleloans.services.common import (
     validated,
 )
 from sampleloans.services.results import AgreementWritten, agreement_written
-from sampleloans.units import check_mass_ug, parse_period
+from sampleloans.units import parse_period
 from sampleloans.vocab import AgreementStatus, InstitutionKind
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
@@ -60,8 +60,8 @@ def create_agreement(
 ) -> AgreementWritten:
     """Draft an agreement with its terms; it is pending until signed (curators only).
 
-    Periods are read by `units.parse_period` and masses checked by `units.check_mass_ug`, as
-    the command reads its text (an imported line gives them as values). Renewal terms left out
+    Periods are read by `units.parse_period`, as the command reads its text (an imported line
+    gives them as values). Renewal terms left out
     follow `RENEWAL_TERMS` for the purposes allowed.
     """
     key = validated(lambda: require_code(number, "agreement number"))
@@ -78,7 +78,10 @@ def create_agreement(
         raise InvalidInput(
             f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
         )
-    check_mass_ug(max_total_mass_ug, "max mass")
+    # no 10 kg ceiling here: an agreement's maximum is a total over all its loans (and the
+    # synthetic bench collection imports agreements of 10^15 µg)
+    if max_total_mass_ug <= 0:
+        raise InvalidInput("max mass: must be more than 0 µg")
     term, max_loan_period, inventory_interval = (
         parse_period(term, "term"),
         parse_period(max_loan_period, "max loan period"),
