@@ -389,8 +389,8 @@ class Session:
                 assert row["on_loan_ug"] == 0 and row["loan_number"] is None, row
                 assert row["vault_ug"] > 0, row
         for n in range(1, self.model.loans + 1):
-            code, out, _err = self.cli.call("balance", "--loan", f"L-{n}", "--json")
-            if code != 0:
+            exit_code, out, _err = self.cli.call("balance", "--loan", f"L-{n}", "--json")
+            if exit_code != 0:
                 continue  # the request was refused: no such loan
             for item in json.loads(out)["item_balance"]["rows"]:
                 key = (f"L-{n}", item["sample_code"])
@@ -426,8 +426,8 @@ def test_random_cli_sessions_keep_every_microgram(template: Path, tmp_path: Path
         for operation, which, mass_choice, other in drawn:
             played.step(OPERATION_NAMES.get(operation, operation), which, mass_choice, other)
             played.check()
-        code, out, err = cli.call("verify")
-        assert code == 0, (out, err)
+        exit_code, out, err = cli.call("verify")
+        assert exit_code == 0, (out, err)
         ledger.unlink()
 
     try:

@@ -420,7 +420,7 @@ def get_person(session: Session, email: str) -> Person:
     return get(session, Person, email.lower(), "person", "see 'people list'")
 
 
-USED_UP = {
+USED_UP: dict[str, str] = {
     CustodyState.LOST: "lost",
     CustodyState.CONSUMED: "used up",
     CustodyState.SPLIT: "split whole into child samples",
