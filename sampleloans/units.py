@@ -19,6 +19,7 @@ __all__ = [
     "MAX_DEPTH_MM",
     "MAX_MASS_UG",
     "MAX_PERIOD_YEARS",
+    "check_mass_ug",
     "format_mass",
     "format_period",
     "parse_depth_mm",
@@ -155,9 +156,7 @@ def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -
         value = Decimal(number) * factor
     q = quote_input(text)
     if value > MAX_MASS_UG:
-        raise InvalidInput(
-            f"{field}: {q} is more than 10 kg; the largest accepted mass is '10000 g'"
-        )
+        raise _too_heavy(field, q)
     if value != value.to_integral_value():
         raise InvalidInput(
             f"{field}: {q} is finer than 1 µg; use at most 3 decimals in mg or 6 in g, "
@@ -167,6 +166,25 @@ def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -
     if mass == 0 and not allow_zero:
         raise InvalidInput(f"{field}: {q} is zero; a mass must be more than zero, {_MASS_EXAMPLES}")
     return mass
+
+
+def _too_heavy(field: str, shown: str) -> InvalidInput:
+    return InvalidInput(
+        f"{field}: {shown} is more than 10 kg; the largest accepted mass is '10000 g'"
+    )
+
+
+def check_mass_ug(mass_ug: int, field: str = "mass", *, allow_zero: bool = False) -> int:
+    """Refuse integer micrograms that no typed mass could be (an imported value): below 0, 0
+    unless allowed, more than 10 kg; the same words as `parse_mass_ug`."""
+    shown = format_mass(mass_ug)
+    if mass_ug < 0:
+        raise InvalidInput(f"{field}: {shown} is negative; a mass cannot be below zero")
+    if mass_ug == 0 and not allow_zero:
+        raise InvalidInput(f"{field}: {shown} is zero; a mass must be more than zero")
+    if mass_ug > MAX_MASS_UG:
+        raise _too_heavy(field, shown)
+    return mass_ug
 
 
 def format_mass(mass_ug: int) -> str:

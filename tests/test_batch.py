@@ -1,5 +1,6 @@
 """The write-back batch session behind bulk import and replay: same results as one by one."""
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -151,7 +152,8 @@ def _history_with_a_bad_line(tmp_path: Path, engine: Engine) -> tuple[Path, int]
         import_records(session, ctx_for(now=START), rows, fmt="csv")
     lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
     bad_line = len(lines) - 3
-    lines[bad_line - 1] = lines[bad_line - 1].replace('"mass_ug":1', '"mass_ug":999999999999')
+    # more than any sample holds, within the 10 kg a mass may be (beyond is invalid input)
+    lines[bad_line - 1] = re.sub(r'"mass_ug":\d+', '"mass_ug":9999999999', lines[bad_line - 1])
     history.write_text("".join(lines), encoding="utf-8")
     return history, bad_line
 

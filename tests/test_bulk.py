@@ -167,7 +167,8 @@ def test_bad_history_lines_all_reported_and_nothing_written(
     monkeypatch.setenv("SAMPLELOANS_NOW", "2025-05-01T09:00:00Z")
     records: list[object] = list(history())
     over = dict(history()[7])
-    over["payload"] = {**over["payload"], "mass_ug": 10**12}
+    # more than held, within the 10 kg a mass may be (beyond is invalid input, as typed)
+    over["payload"] = {**over["payload"], "mass_ug": 10**10}
     records.insert(3, "{not json")  # line 4
     records.insert(5, {**history()[3], "kind": "loan.teleported"})  # line 6
     records.append(over)  # line 11: more than held

@@ -497,6 +497,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             s.vault_ug -= each * parts + loss
             s.split_ug += each * parts
             s.lost_ug += loss
+            if s.vault_ug == 0:  # split whole: nothing of it is left in the vault
+                s.custody_state = "split"
             for suffix, mass in children:
                 self.m_samples[code + suffix] = MSample(mass, purpose=s.purpose, vault_ug=mass)
 
@@ -600,8 +602,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             loan = self.m_loans[number]
             loan.status = "received"
             for code, item in loan.items.items():
-                if item.state == "in_transit":
-                    item.state = self.m_samples[code].custody_state = "held"
+                if item.state == "in_transit":  # one lost whole on the way never arrives
+                    held = "held" if item.held_ug else "lost"
+                    item.state = self.m_samples[code].custody_state = held
 
     def use_up(self, loan: MLoan, code: str, mass: int, column: str) -> None:
         item, s = loan.items[code], self.m_samples[code]
@@ -710,6 +713,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if ok:
             for code in coming:
                 item, s = loan.items[code], self.m_samples[code]
+                if item.held_ug == 0:  # lost whole on its way back: it does not come back
+                    item.state = s.custody_state = "lost"
+                    continue
                 s.vault_ug += item.held_ug
                 s.on_loan_ug -= item.held_ug
                 item.returned_ug += item.held_ug
@@ -717,6 +723,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 item.state = "returned"
                 s.custody_state, s.loan_number = "vault", None
             loan.returns.remove(coming)
+            loan.status = "returned"  # the trip is over, even if nothing of it arrived
             loan.follow_items()
 
     def do_extend(self, number: str, period: str) -> None:
@@ -800,6 +807,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.use_up(self.m_loans[s.loan_number], code, mass, "lost")
             elif mass:
                 s.vault_ug -= mass
+                if s.vault_ug == 0:  # the last of it lost: nothing is in the vault
+                    s.custody_state = "lost"
             s.lost_ug += mass
             s.frozen = True
             self.m_incidents[result.seq] = (code, True)

@@ -187,10 +187,11 @@ def _issued_mass_changed(touched: Touched, loan: Loan) -> None:
     touched.agreements.add(loan.agreement)
 
 
-def _follow_items(store: Projections, loan: Loan) -> None:
-    """Set a received loan's status from its items (see `checks.loan_status_of`); the lookup
-    sees this event's item changes (the unit writes before it reads)."""
-    loan.status = loan_status_of(store.loan_items(loan.number), loan.status)
+def _follow_items(store: Projections, loan: Loan, otherwise: str | None = None) -> None:
+    """Set a received loan's status from its items (see `checks.loan_status_of`), `otherwise`
+    (default: as it is) when none is held, travelling or returned; the lookup sees this event's
+    item changes (the unit writes before it reads)."""
+    loan.status = loan_status_of(store.loan_items(loan.number), otherwise or loan.status)
 
 
 def shipment_samples(store: KeyReader, shipment_seq: int) -> list[str]:
@@ -394,6 +395,7 @@ def _split(store: Projections, envelope: Envelope, event: ev.SampleSplit, t: Tou
     parent.vault_ug -= total_ug
     parent.split_ug += total_ug - event.loss_ug
     parent.lost_ug += event.loss_ug
+    _vault_state(parent, "split")
     for code, mass in event.children:
         if store.get(Sample, code) is not None:
             raise Conflict(f"sample {code} is already registered; codes are unique")
@@ -643,12 +645,16 @@ def _received(store: Projections, envelope: Envelope, event: ev.LoanReceived, t:
             weighed_ug=int(weighed),
         )
         sample.condition = event.condition
-        if outbound:
+        if item.held_ug == 0:  # lost whole on the way (the only way to 0 while travelling)
+            item.state = sample.custody_state = ItemState.LOST
+        elif outbound:
             item.state = sample.custody_state = ItemState.HELD
             sample.custodian = shipment.receiver
         else:
             _return_to_vault(sample, item, shipment.receiver)
-    _follow_items(store, loan)
+    # the trip is over even when nothing of it arrived: a loan it emptied is received (out)
+    # or returned (back), and can be settled
+    _follow_items(store, loan, LoanStatus.RECEIVED if outbound else LoanStatus.RETURNED)
 
 
 def _return_to_vault(sample: Sample, item: LoanItem, curator: str) -> None:
@@ -819,6 +825,7 @@ def _incident(
             if event.mass_lost_ug > sample.vault_ug:
                 raise Conflict(f"sample {sample.code} has less than that in the vault")
             sample.vault_ug -= event.mass_lost_ug
+            _vault_state(sample, "lost")
         sample.lost_ug += event.mass_lost_ug
     sample.frozen = True
     store.insert(
@@ -953,15 +960,26 @@ def _corrected_row(store: Projections, envelope: Envelope) -> LedgerEvent:
     return row
 
 
-_TAKES_MASS = (ev.SampleSplit.kind, ev.LoanIssued.kind)
-"""Events that take a sample's vault mass as it stands: its mass is fixed from then on."""
+_TAKES_MASS = (ev.SampleSplit.kind, ev.LoanIssued.kind, ev.SampleTransferred.kind)
+"""Events that take a sample's vault mass as it stands (a split, an issue, a permanent transfer,
+which gives the whole of it away): its mass is fixed from then on."""
+
+_TAKES_WHOLE_VAULT = (ev.LoanIssued.kind, ev.SampleTransferred.kind)
+"""Of those, the events after which a sample has nothing left in the vault to give or take."""
+
+_DONE_WITH_MASS = {
+    ev.SampleTransferred.kind: "transferred for good",
+    ev.LoanIssued.kind: "lent",
+    ev.SampleSplit.kind: "split",
+}
+"""How a message says what a later event did with the vault mass, the most final first."""
 
 
 def _fixed_since(store: Projections, code: str, after_seq: int, kinds: tuple[str, ...]) -> None:
     """Refuse to change a sample's own mass once something has taken it as it was."""
     later = store.kinds_after(code, after_seq) & set(kinds)
     if later:
-        done = "lent" if ev.LoanIssued.kind in later else "split"
+        done = next(words for kind, words in _DONE_WITH_MASS.items() if kind in later)
         raise RuleViolation(
             f"mass: sample {code} was {done} after event {after_seq}, with the mass recorded "
             "then; its recorded mass can no longer change"
@@ -1053,12 +1071,13 @@ def _correct_registration(
     """A registered mass changes the sample's initial and vault mass, before any split or loan."""
     sample = _sample(store, envelope, event.sample, t)
     _fixed_since(store, sample.code, _corrected_seq(envelope), _TAKES_MASS)
-    _vault_change(sample, event.new_mass_ug - event.old_mass_ug)
+    _vault_change(sample, event.new_mass_ug - event.old_mass_ug, "lost")
     sample.initial_mass_ug += event.new_mass_ug - event.old_mass_ug
 
 
-def _vault_change(sample: Sample, delta_ug: int) -> None:
-    """Add to (or take from) a sample's vault mass, which never goes below 0."""
+def _vault_change(sample: Sample, delta_ug: int, column: str) -> None:
+    """Add to (or take from) a sample's vault mass, which never goes below 0; what is taken
+    goes to `column` (lost, split)."""
     from sampleloans.units import format_mass
 
     if sample.vault_ug + delta_ug < 0:
@@ -1067,6 +1086,24 @@ def _vault_change(sample: Sample, delta_ug: int) -> None:
             f"the correction would take {format_mass(-delta_ug)} from it"
         )
     sample.vault_ug += delta_ug
+    _vault_state(sample, column)
+
+
+_VAULT_EMPTIED: dict[str, CustodyState] = {"lost": CustodyState.LOST, "split": CustodyState.SPLIT}
+"""A sample whose vault mass reaches 0 in the vault is in the state named after where it went."""
+
+
+def _vault_state(sample: Sample, column: str) -> None:
+    """A sample in the vault is there while it has mass there: emptied, it is lost or split
+    (`column`, where the last of it went); mass put back (a correction) brings it back."""
+    if sample.custody_state == CustodyState.VAULT and sample.vault_ug == 0:
+        sample.custody_state = _VAULT_EMPTIED[column]
+    elif (
+        sample.vault_ug > 0
+        and sample.loan_number is None
+        and sample.custody_state in _VAULT_EMPTIED.values()
+    ):
+        sample.custody_state = CustodyState.VAULT
 
 
 def _correct_vault_split(
@@ -1074,16 +1111,17 @@ def _correct_vault_split(
 ) -> None:
     """A split child's mass moves between the child and its parent's vault mass.
 
-    Neither may have been lent since (an issue takes the vault mass as it was), nor the child
-    split; the parent's vault mass only decreases otherwise, so its mass now bounds the change.
+    Neither may have been lent or given away since (either takes the vault mass as it was), nor
+    the child split; the parent's vault mass only decreases otherwise, so its mass now bounds
+    the change.
     """
     parent = _sample(store, envelope, p["parent"], t)
     child = _sample(store, envelope, event.sample, t)
     _fixed_since(store, child.code, _corrected_seq(envelope), _TAKES_MASS)
-    _fixed_since(store, parent.code, _corrected_seq(envelope), (ev.LoanIssued.kind,))
+    _fixed_since(store, parent.code, _corrected_seq(envelope), _TAKES_WHOLE_VAULT)
     delta_ug = event.new_mass_ug - event.old_mass_ug
-    _vault_change(parent, -delta_ug)
-    _vault_change(child, delta_ug)
+    _vault_change(parent, -delta_ug, "split")
+    _vault_change(child, delta_ug, "lost")
     parent.split_ug += delta_ug
     child.initial_mass_ug += delta_ug
 
@@ -1132,7 +1170,7 @@ def _correct_loss(
         _follow_items(store, loan)
     else:  # lost in the vault: fixed once the vault mass was lent or split as it stood
         _fixed_since(store, sample.code, _corrected_seq(envelope), _TAKES_MASS)
-        _vault_change(sample, -delta_ug)
+        _vault_change(sample, -delta_ug, "lost")
     sample.lost_ug += delta_ug
     incident = store.get(Incident, envelope.corrects_seq)
     assert incident is not None

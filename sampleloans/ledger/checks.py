@@ -160,8 +160,9 @@ def loan_status_of(items: Iterable[Any], current: str) -> str:
     """A loan's status from its items once the borrower has received it.
 
     `received` while anything is held, `return_in_transit` only when everything left is on its
-    way back, `returned` once something came back and nothing is held or travelling; a loan
-    whose samples were all used up keeps its status.
+    way back, `returned` once something came back and nothing is held or travelling; otherwise
+    (its samples used up or lost) `current`: the caller's, e.g. `returned` when a return trip
+    ended with nothing of it arriving.
     """
     states = {item.state for item in items}
     if ItemState.HELD in states:
@@ -320,6 +321,12 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
                     record,
                     f"{record}: custody {words(s.custody_state)} on {s.loan_number} disagrees "
                     f"with loan {items[0].loan_number} ({words(items[0].state)})",
+                )
+            )
+        if s.custody_state == CustodyState.VAULT and s.vault_ug <= 0:
+            found.append(
+                Violation(
+                    "custody", record, f"{record}: in the vault with nothing of it there (0 µg)"
                 )
             )
         if not items and s.custody_state in ACTIVE_ITEM_STATES:

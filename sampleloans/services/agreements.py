@@ -25,6 +25,7 @@ from sampleloans.services.common import (
     validated,
 )
 from sampleloans.services.results import AgreementWritten, agreement_written
+from sampleloans.units import parse_period
 from sampleloans.vocab import AgreementStatus, InstitutionKind
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
@@ -59,7 +60,8 @@ def create_agreement(
 ) -> AgreementWritten:
     """Draft an agreement with its terms; it is pending until signed (curators only).
 
-    Periods are canonical ISO strings from `units.parse_period`. Renewal terms left out
+    Periods are read by `units.parse_period`, as the command reads its text (an imported line
+    gives them as values). Renewal terms left out
     follow `RENEWAL_TERMS` for the purposes allowed.
     """
     key = validated(lambda: require_code(number, "agreement number"))
@@ -76,8 +78,17 @@ def create_agreement(
         raise InvalidInput(
             f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
         )
+    # no 10 kg ceiling here: an agreement's maximum is a total over all its loans (and the
+    # synthetic bench collection imports agreements of 10^15 µg)
     if max_total_mass_ug <= 0:
         raise InvalidInput("max mass: must be more than 0 µg")
+    term, max_loan_period, inventory_interval = (
+        parse_period(term, "term"),
+        parse_period(max_loan_period, "max loan period"),
+        parse_period(inventory_interval, "inventory interval"),
+    )
+    if max_extension_period is not None:
+        max_extension_period = parse_period(max_extension_period, "max extension period")
     purposes = sorted({require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes})
     if not purposes:
         raise InvalidInput("purpose: allow at least one of research, public_welfare")
@@ -144,6 +155,7 @@ def end_agreement(
         raise RuleViolation(f"time: agreement {number} cannot end before it was signed")
     if when < agreement.created_at:
         raise RuleViolation(f"time: agreement {number} cannot end before it was drafted")
+    _after_last_issue(session, agreement, when)
     envelope = append(
         session,
         ctx,
@@ -152,3 +164,23 @@ def end_agreement(
         reason=require_text(reason, "reason"),
     )
     return agreement_written(session, envelope, number)
+
+
+def _after_last_issue(session: Session, agreement: Agreement, when: datetime) -> None:
+    """An agreement cannot end before a loan was issued under it: the issue needed it in force."""
+    from sqlmodel import col, select
+
+    from sampleloans.dates import to_iso
+    from sampleloans.models import Loan
+
+    query = (
+        select(Loan.number, Loan.issued_at)
+        .where(Loan.agreement == agreement.number, col(Loan.issued_at).is_not(None))
+        .order_by(col(Loan.issued_at).desc(), col(Loan.number))
+    )
+    last = session.exec(query).first()
+    if last is not None and last[1] is not None and when < last[1]:
+        raise RuleViolation(
+            f"time: agreement {agreement.number} cannot end on {to_iso(when)}, before loan "
+            f"{last[0]} was issued under it ({to_iso(last[1])}); it was in force then"
+        )

@@ -403,11 +403,24 @@ def _received(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> 
         **_parties(p),
         **kw,
     }
-    # only the outbound shipment makes a loan `in_transit`; a return may travel while the
-    # borrower still holds other samples (the loan stays `received`)
-    if get_loan(s, p["number"]).status == LoanStatus.IN_TRANSIT:
+    if _receives_outbound(s, p):
         return loans.receive_loan(s, c, number=p["number"], weighed_ug=weighed or None, **args)
     return loans.accept_return(s, c, number=p["number"], weighed_ug=weighed, **args).envelope
+
+
+def _receives_outbound(s: Session, p: dict[str, Any]) -> bool:
+    """Whether a receipt line receives the outbound shipment (`loans receive`) rather than
+    accepting a return: the direction of the shipment it names, else the loan's status (only
+    the outbound shipment makes a loan `in_transit`; a return may travel while the borrower
+    still holds other samples)."""
+    from sampleloans.ledger.reads import get_row
+    from sampleloans.models import Shipment
+
+    seq = p.get("shipment_seq")  # a shipment written earlier in this import is in its batch
+    shipment = get_row(s, Shipment, seq) if isinstance(seq, int) and 0 < seq <= MAX_INT else None
+    if shipment is not None and shipment.loan_number == p["number"]:
+        return shipment.direction == Direction.OUTBOUND
+    return get_loan(s, p["number"]).status == LoanStatus.IN_TRANSIT
 
 
 def _shipped(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:

@@ -436,11 +436,22 @@ def get_person(session: Session, email: str) -> Person:
     return get(session, Person, email.lower(), "person", "see 'people list'")
 
 
+USED_UP: dict[str, str] = {
+    CustodyState.LOST: "lost",
+    CustodyState.CONSUMED: "used up",
+    CustodyState.SPLIT: "split whole into child samples",
+}
+"""The custody states of a sample with nothing of it left, in words."""
+
+
 def where_sample_is(sample: Sample) -> str:
     """Where a sample that is not in the vault is, in words: 'on loan L-1', 'transferred to
     MNHN for good'."""
     if sample.custody_state == CustodyState.TRANSFERRED:
         return f"transferred to {sample.custodian} for good"
+    if sample.custody_state in USED_UP:  # nothing of it is left, wherever it was
+        on_loan = f" on loan {sample.loan_number}" if sample.loan_number else ""
+        return f"{USED_UP[sample.custody_state]}{on_loan}"
     if sample.loan_number:
         return f"on loan {sample.loan_number}"
     return sample.custody_state.replace("_", " ")

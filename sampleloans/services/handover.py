@@ -68,6 +68,24 @@ def require_party(session: Session, value: str | None, field: str) -> str | None
     return clean_name(value, field, max_len=MAX_PARTY_LEN)
 
 
+def require_active_defaults(session: Session, given: dict[str, Any], parties: Parties) -> None:
+    """A party left out takes its default person (the loan's PI receives a shipment and
+    releases its return); that person may no longer hand samples over once deactivated, as
+    one named is not (`require_party`): the command must say who did."""
+    for name in ("released_by", "received_by"):
+        email = getattr(parties, name)
+        if given.get(name) is not None or email is None or "@" not in email:
+            continue
+        person = session.get(Person, email)
+        if person is not None and not person.active:
+            option = "--" + name.replace("_", "-")
+            raise RuleViolation(
+                f"{name.replace('_', ' ')}: {email} (by default) is deactivated; name who "
+                f"{name.split('_')[0]} the samples with {option} (a registered person's "
+                "e-mail or a name)"
+            )
+
+
 def parties_of(session: Session, kind: str, payload: dict[str, Any], recorder: str) -> Parties:
     """The persons of a hand-over event: the payload's, and the defaults for what it omits."""
     given = {name: payload.get(name) for name in PARTY_FIELDS}

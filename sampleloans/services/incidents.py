@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from sampleloans.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import Incident
@@ -20,7 +20,7 @@ from sampleloans.services.common import (
     require_text,
 )
 from sampleloans.text import words
-from sampleloans.units import format_mass
+from sampleloans.units import check_mass_ug, format_mass
 from sampleloans.vocab import CustodyState, IncidentStatus, Role
 
 ON_LOAN_STATES = (
@@ -57,8 +57,7 @@ def report_incident(
     else:
         target = get_sample(session, sample)
     incident_kind = require_choice(incident_kind, "kind", INCIDENT_KINDS)
-    if mass_lost_ug < 0:
-        raise InvalidInput("mass lost: cannot be negative")
+    check_mass_ug(mass_lost_ug, "mass lost", allow_zero=True)
     on_loan = target.custody_state in ON_LOAN_STATES
     if mass_lost_ug:
         available = target.on_loan_ug if on_loan else target.vault_ug

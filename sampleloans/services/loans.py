@@ -48,13 +48,14 @@ from sampleloans.services.handover import (
     PARTY_FIELDS,
     check_sides,
     parties_of,
+    require_active_defaults,
     require_party,
     step_of,
 )
 from sampleloans.services.queries import issued_under
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
-from sampleloans.units import format_mass, format_period, period_delta
+from sampleloans.units import check_mass_ug, format_mass, format_period, parse_period, period_delta
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
     AgreementStatus,
@@ -164,6 +165,12 @@ def request_loan(
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
     refuse_case_twin(session, Loan.number, number, "loan")
     deal = get_agreement(session, agreement)
+    when = occurred_at or ctx.now
+    if when < deal.created_at:  # time order is a rule (exit 1): the agreement did not exist
+        raise RuleViolation(
+            f"time: loan {number} cannot be requested on {to_iso(when)} under agreement "
+            f"{deal.number}, before it was drafted ({to_iso(deal.created_at)})"
+        )
     person = require_active(get_person(session, pi), "pi")
     if person.institution != deal.institution:
         raise InvalidInput(
@@ -176,7 +183,7 @@ def request_loan(
             f"agreement {deal.number} allows {deal.allowed_purposes.replace(',', ', ')} use, "
             f"not {purpose}"
         )
-    period = loan_period or deal.max_loan_period
+    period = parse_period(loan_period, "period") if loan_period else deal.max_loan_period
     if _longer(period, deal.max_loan_period):
         raise RuleViolation(
             f"period: {format_period(period)} is longer than agreement {deal.number} allows "
@@ -311,6 +318,7 @@ def with_parties(
     )
     payload = draft.to_payload()
     parties = parties_of(session, event.kind, payload, ctx.actor)
+    require_active_defaults(session, checked, parties)
     step = step_of(session, event.kind, payload)
     check_sides(session, step, get_loan(session, event.number), parties)
     return dataclasses.replace(
@@ -453,9 +461,7 @@ def _weighed_list(
     for code in codes:
         expected = session.get(LoanItem, (number, code))
         assert expected is not None
-        mass = weighed_ug.get(code, expected.held_ug)
-        if mass < 0:
-            raise InvalidInput("weighed: a mass cannot be negative")
+        mass = check_mass_ug(weighed_ug.get(code, expected.held_ug), "weighed", allow_zero=True)
         result.append(ev.CodeMass(code, mass))
     return result
 
@@ -540,9 +546,8 @@ def consume(
 
 
 def _within_held(item: LoanItem, mass_ug: int, verb: str) -> None:
-    """Refuse zero or more than the borrower holds."""
-    if mass_ug <= 0:
-        raise InvalidInput("mass: must be more than 0 µg")
+    """Refuse zero, what no typed mass could be, or more than the borrower holds."""
+    check_mass_ug(mass_ug, "mass")
     if mass_ug > item.held_ug:
         raise RuleViolation(
             f"cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
@@ -667,6 +672,7 @@ def extend_loan(
 ) -> LoanWritten:
     """Extend the due date by a period, within the agreement's number and length of extensions."""
     loan = _curated_loan(session, ctx, number, "extend", "extend loans")
+    period = parse_period(period, "period")
     deal = get_agreement(session, loan.agreement)
     if loan.extensions_granted >= deal.max_extensions:
         raise RuleViolation(

@@ -12,6 +12,7 @@ from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Mission, Sample
 from sampleloans.services.common import (
     PURPOSE_CLASSES,
+    USED_UP,
     append,
     get_sample,
     read_with_the_lock,
@@ -22,7 +23,7 @@ from sampleloans.services.common import (
     where_sample_is,
 )
 from sampleloans.services.results import SamplesWritten, samples_written
-from sampleloans.units import quote_input
+from sampleloans.units import check_mass_ug, quote_input
 from sampleloans.vocab import CustodyState, Origin, RecordSource, values
 
 ORIGINS = values(Origin)
@@ -102,12 +103,9 @@ def register_sample(
 
 def _check_mass(mission: Mission, mass_ug: int) -> None:
     """Refuse a mass that is not positive, or more than 10 kg or the mission's whole return."""
-    from sampleloans.units import MAX_MASS_UG, format_mass
+    from sampleloans.units import format_mass
 
-    if mass_ug <= 0:
-        raise InvalidInput("mass: must be more than 0 µg")
-    if mass_ug > MAX_MASS_UG:
-        raise InvalidInput(f"mass: {format_mass(mass_ug)} is more than 10 kg; check the unit")
+    check_mass_ug(mass_ug, "mass")
     if mission.returned_mass_ug is not None and mass_ug > mission.returned_mass_ug:
         raise InvalidInput(
             f"mass: {format_mass(mass_ug)} is more than {mission.code} returned in all "
@@ -221,7 +219,8 @@ def split_sample(
     if sample.frozen:
         raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
     if sample.custody_state != CustodyState.VAULT:
-        then = "record its return before splitting" if sample.loan_number else "it stays whole"
+        out = sample.loan_number and sample.custody_state not in USED_UP
+        then = "record its return before splitting" if out else "nothing of it is in the vault"
         raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
     if len(set(codes)) != len(codes):
@@ -229,8 +228,9 @@ def split_sample(
     for code in codes:
         if session.get(Sample, code) is not None:
             raise Conflict(f"sample {code} is already registered; choose another suffix")
-    if any(mass <= 0 for _code, mass in children) or loss_ug < 0:
-        raise InvalidInput("mass: every child needs more than 0 µg; loss cannot be negative")
+    for _code, mass in children:
+        check_mass_ug(mass, "child mass")
+    check_mass_ug(loss_ug, "loss", allow_zero=True)
     needed_ug = sum(mass for _code, mass in children) + loss_ug
     if needed_ug > sample.vault_ug:
         from sampleloans.units import format_mass

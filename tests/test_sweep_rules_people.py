@@ -1,0 +1,76 @@
+"""Sweep "domain rules and mass accounting": deactivated people take no part in a hand-over.
+
+Naming a deactivated person with `--received-by`/`--released-by` is refused; the same person
+taken by default (the loan's PI receives a shipment and releases its return) must be refused
+too, naming the option that records who really did it.
+"""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, OU_PI, fingerprint
+
+pytestmark = pytest.mark.usefixtures("cli_env", "engine")
+
+CODE = "CE5C0000YJYX070"  # 4.8 mg in the demo catalogue
+COLLEAGUE = "Dr R. Colleague"  # not registered: a name
+
+
+def ok(runner: CliRunner, *args: str, actor: str = CURATOR) -> str:
+    """Invoke and require exit 0; returns stdout."""
+    result = runner.invoke(app, ["--as", actor, *args])
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
+    """The command exits `code` with one `Error:` line and writes nothing; returns the message."""
+    before = fingerprint(db_path)
+    result = runner.invoke(app, ["--as", CURATOR, *args])
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert fingerprint(db_path) == before
+    return result.stderr
+
+
+def shipped_then_pi_leaves(runner: CliRunner) -> None:
+    """L-1 of CODE to the OU, shipped; then its PI is deactivated."""
+    ok(
+        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
+    )  # fmt: skip
+    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
+    ok(runner, "loans", "approve", "L-1")
+    ok(runner, "loans", "issue", "L-1")
+    ok(runner, "loans", "ship", "L-1", "--container", "N2 box", "--seal", "S-1")
+    ok(runner, "people", "deactivate", OU_PI, "--reason", "left the university")
+
+
+RECEIVE = ("loans", "receive", "L-1", "--seal-intact", "--condition", "pristine")
+RETURN = ("loans", "return", "L-1", "--container", "N2 box", "--seal", "R-1")
+
+
+def test_a_deactivated_pi_is_not_the_default_receiver(runner, db_path):
+    shipped_then_pi_leaves(runner)
+    named = refused(runner, db_path, *RECEIVE, "--received-by", OU_PI)
+    assert "deactivated" in named
+    by_default = refused(runner, db_path, *RECEIVE)
+    assert OU_PI in by_default and "deactivated" in by_default, by_default
+    assert "--received-by" in by_default, by_default
+    ok(runner, *RECEIVE, "--received-by", COLLEAGUE)
+    history = ok(runner, "custody", "history", "--loan", "L-1", "--kind", "loan.received")
+    assert COLLEAGUE in history
+    ok(runner, "verify")
+
+
+def test_a_deactivated_pi_is_not_the_default_releaser_of_a_return(runner, db_path):
+    shipped_then_pi_leaves(runner)
+    ok(runner, *RECEIVE, "--received-by", COLLEAGUE)
+    message = refused(runner, db_path, *RETURN)
+    assert OU_PI in message and "--released-by" in message, message
+    ok(runner, *RETURN, "--released-by", COLLEAGUE)
+    ok(runner, "verify")
