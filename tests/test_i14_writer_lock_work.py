@@ -187,13 +187,14 @@ ROUND_STEPS: list[tuple[str, Callable[..., object], dict[str, Any], int]] = [
     ("approve", loans.approve_loan, {}, 4),
     ("issue", loans.issue_loan, {}, 11),  # 12 before
     ("ship", loans.ship_loan, {"container": "box", "seal_number": "S-R1"}, 7),  # 8
-    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 11),  # 15
+    # receive and accept-return read the default parties' standing too (a deactivated PI)
+    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 12),  # 15
     ("consume", loans.consume, {"sample": ROUND_SAMPLE, "technique": "x", "mass_ug": 1,
      "destructive": True}, 6),  # 12
     ("release the return", loans.release_return, {"container": "box",
      "seal_number": "S-R2"}, 9),  # 12
     ("accept the return", loans.accept_return, {"seal_intact": True, "condition": "good",
-     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 10),  # 16
+     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 11),  # 16
 ]  # fmt: skip
 
 

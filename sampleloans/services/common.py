@@ -106,7 +106,8 @@ def _keep_loaded(session: Session, instance: object) -> None:
     holds rows weakly, so a row the command read and let go (an item, a sample) was read
     again by the next lookup or by `apply`, each a wait for the server while the writers'
     lock is held."""
-    if session.info.get(_KEEP_LOADED):
+    # not in an import's batch: its unit keeps what it needs, and forgets past a bound
+    if session.info.get(_KEEP_LOADED) and open_batch(session) is None:
         session.info.setdefault(_HELD, []).append(instance)
 
 
@@ -238,6 +239,8 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
     institution: Institution | None
     if found is db.NOT_READ:
         row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
+        if session.connection().info.get(LOCKED_WRITE):  # a CLI write, begun before it read
+            session.info[_KEEP_LOADED] = True
         if row is None:
             return None
         person, institution = row
