@@ -45,7 +45,9 @@ def skip_role_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     def lenient(session: Any, ctx: Any, *_roles: str, action: str) -> Any:
         return common.acting_person(session, ctx)
 
-    def any_loan(session: Any, ctx: Any, number: str, action: str, _doing: str) -> Any:
+    def any_loan(
+        session: Any, ctx: Any, number: str, action: str, _doing: str, _samples: Any = ()
+    ) -> Any:
         loan = common.get_loan(session, number)
         loans.require_loan_transition(loan, action)
         return loan

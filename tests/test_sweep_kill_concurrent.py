@@ -155,7 +155,9 @@ def test_six_writers_and_verify_at_once_keep_every_event_once(ledger: Path, tmp_
     for code, text in heads:
         assert "Traceback" not in text, text[-3000:]
         assert code == 0, text
-        seen.append(int(re.search(r"verify: OK — (\d+) events", text)[1]))  # type: ignore[index]
+        found = re.search(r"verify: OK — (\d+) events", text)
+        assert found is not None, text
+        seen.append(int(found[1]))
     assert seen == sorted(seen), f"a later verify saw fewer events: {seen}"
 
 
