@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests import factories
-from tests.conftest import CURATOR, OU_PI, Run, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, Run, fingerprint
 
 S = "CE5C0200YJFM00112"  # lent on L-1 (20 mg)
 VAULT = "CE5C0000YJYX070"
@@ -138,4 +138,28 @@ def test_an_imported_loan_request_in_another_case_is_refused(ledger: Path, tmp_p
     code, _out, err = invoke(["import", str(history)])
     assert code == 1, err
     assert "loan l-1 differs only in case from loan L-1" in err
+    assert fingerprint(ledger) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "doing"),
+    [
+        (["loans", "consume", "L-1", "--sample", S, "--technique", "SIMS", "--mass", "1 mg",
+          "--non-destructive"], "record consumption"),
+        (["loans", "split", "L-1", "--sample", S, "--child", "-G9", "--mass", "1 mg"],
+         "record borrower splits"),
+    ],
+)  # fmt: skip
+def test_a_lab_event_refused_to_a_compliance_officer_names_who_may(
+    ledger: Path, argv: list[str], doing: str
+) -> None:
+    """Researchers of the borrowing institution record what happens in their lab too: the
+    refusal says so (it said "only curators")."""
+    before = fingerprint(ledger)
+    result = CliRunner().invoke(app, ["--as", COMPLIANCE, *argv])
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr == (
+        f"Error: {COMPLIANCE} is a compliance officer; only curators and the borrowing "
+        f"institution's researchers may {doing}\n"
+    )
     assert fingerprint(ledger) == before

@@ -91,6 +91,11 @@ def _lab_loan(
     the command will look at (`_held_item`), read with the loan."""
     _read_with_the_lock(session, number, samples)
     person = acting_person(session, ctx)
+    if person.role == Role.COMPLIANCE_OFFICER:  # "only curators" would leave the lab out
+        raise PermissionDenied(
+            f"{person.email} is a compliance officer; only curators and the borrowing "
+            f"institution's researchers may {doing}"
+        )
     if person.role != Role.RESEARCHER:
         return _loan_for_curator(session, ctx, number, action, doing)
     loan = access.readable_loan(session, person, number)
