@@ -3,6 +3,7 @@ folder, the command's own key (by name or through a symlink) — and a ledger fi
 read-only for a while. Real subprocesses; the permission cases run as an unprivileged account
 (`nobody` through setpriv when the tests run as root: root may write anything)."""
 
+import functools
 import os
 import pwd
 import shutil
@@ -31,7 +32,29 @@ def unprivileged_prefix() -> list[str]:
         pwd.getpwnam(UNPRIVILEGED)
     except KeyError:
         pytest.skip(f"running as root and there is no '{UNPRIVILEGED}' account to drop to")
-    return ["setpriv", f"--reuid={UNPRIVILEGED}", "--regid=nogroup", "--clear-groups"]
+    prefix = ["setpriv", f"--reuid={UNPRIVILEGED}", "--regid=nogroup", "--clear-groups"]
+    refused = _cannot_run_as(tuple(prefix))
+    if refused:
+        pytest.skip(
+            f"the '{UNPRIVILEGED}' account cannot run this checkout's sampleloans with "
+            f"{sys.executable} ({refused}): the checkout or its virtual environment is in a "
+            "folder only the tests' own account may read (e.g. a private temporary folder)"
+        )
+    return prefix
+
+
+@functools.cache
+def _cannot_run_as(prefix: tuple[str, ...]) -> str:
+    """Why the account of `prefix` cannot import the package under test ('' when it can)."""
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import sampleloans"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+    )
+    lines = (probe.stderr.strip() or f"exit {probe.returncode}").splitlines()
+    return "" if probe.returncode == 0 else lines[-1]
 
 
 def as_unprivileged(folder: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
