@@ -4,6 +4,7 @@ so that no two records read alike; before, `institutions add ou` sat beside `OU`
 l-1` beside `L-1` and `loans split … --child -g9` made `…-g9` beside a possible `…-G9`. A loan's
 case twin is found with one lookup of the index on `lower(number)` (revision 0007)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,8 +120,6 @@ def test_a_loan_numbers_case_twin_is_found_through_its_index(ledger: Path) -> No
 
 def test_an_imported_loan_request_in_another_case_is_refused(ledger: Path, tmp_path: Path) -> None:
     """`import` applies the same rule: the record is refused, nothing written."""
-    import json
-
     record = {
         "kind": "loan.requested",
         "occurred_at": "2025-06-01T09:00:00Z",
@@ -163,3 +162,19 @@ def test_a_lab_event_refused_to_a_compliance_officer_names_who_may(
         f"institution's researchers may {doing}\n"
     )
     assert fingerprint(ledger) == before
+
+
+def test_status_says_how_much_of_the_mass_held_is_on_its_way_back(ledger: Path) -> None:
+    """Released for return, a sample is no longer in the borrower's hands: `status` says so
+    beside the mass held (table and JSON), which still counts it until the return is accepted."""
+    release = ["loans", "return", "L-1", "--container", "box", "--seal", "R-9", "--sample", S]
+    assert invoke(release)[0] == 0
+    code, out, err = invoke(["status", "--loan", "L-1"])
+    assert code == 0, err
+    assert "held 20.000 mg (20.000 mg of it on its way back);" in out
+    code, out, err = invoke(["status", "--loan", "L-1", "--json"])
+    assert code == 0, err
+    (loan,) = json.loads(out)["loans"]
+    assert (loan["held_ug"], loan["returning_ug"]) == (20_000, 20_000)
+    code, out, _err = invoke(["loans", "show", "L-1"])
+    assert code == 0 and "return in transit" in out

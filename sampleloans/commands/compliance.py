@@ -317,7 +317,8 @@ def status(
     Researchers see their own institution; curators and compliance officers must give --loan or
     --institution.
 
-    JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug, due_at,
+    JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug,
+    returning_ug (the part of held_ug on its way back), due_at,
     days_left (negative when overdue), overdue, inventory_overdue, extensions_granted,
     max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
     items [sample_code, custody_state, issued_ug, held_ug]].
@@ -346,6 +347,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "pi_email": r.pi_email,
         "status": r.status,
         "held_ug": r.held_ug,
+        "returning_ug": r.returning_ug,
         "due_at": _iso(r.due_at),
         "days_left": r.days_left,
         "overdue": r.overdue,
@@ -365,6 +367,13 @@ def _standing_json(r: Any) -> dict[str, Any]:
             for i in r.items
         ],
     }
+
+
+def _returning(returning_ug: int) -> str:
+    """What of the mass held is on its way back, when some is (the borrower no longer has it)."""
+    from sampleloans.units import format_mass
+
+    return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
 
 
 def _days(days: int | None, overdue: bool) -> str:
@@ -400,7 +409,8 @@ def _standing_table(r: Any) -> Any:
             style="bold",
         ),
         Text(
-            f"  held {format_mass(r.held_ug)}; due {due}{_days(r.days_left, r.overdue)}",
+            f"  held {format_mass(r.held_ug)}{_returning(r.returning_ug)}; due {due}"
+            f"{_days(r.days_left, r.overdue)}",
             style="red" if overdue_now else "",
         ),
         Text(

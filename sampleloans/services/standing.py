@@ -18,7 +18,7 @@ from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
 from sampleloans.services import access
-from sampleloans.vocab import IncidentStatus, ItemSource, LoanStatus, Role
+from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
 
 SETTLEMENT_REPORT = "report the results and publications the agreement asks for"
 """What the PI of a returned loan owes before it is settled (status and the statement)."""
@@ -125,7 +125,8 @@ class LoanStanding:
     pi_email: str
     status: str
     items: tuple[ItemStanding, ...]
-    held_ug: int
+    held_ug: int  # not yet accounted for: held by the borrower, or on its way back
+    returning_ug: int  # the part of held_ug on its way back (a return in transit)
     due_at: datetime | None
     days_left: int | None  # calendar days; negative when overdue
     overdue: bool  # past the due time now (also on the due day itself, after the hour)
@@ -518,6 +519,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             for i in items
         ),
         held_ug=sum(i.held_ug for i in items),
+        returning_ug=sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT),
         due_at=loan.due_at,
         days_left=days_left,
         overdue=overdue,
