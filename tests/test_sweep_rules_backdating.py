@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sampleloans.cli import app
-from tests.conftest import CURATOR, OU_PI, fingerprint
+from tests.cli_steps import ok, refused
+from tests.conftest import OU_PI
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
@@ -24,23 +24,6 @@ def later_clock(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 CODE = "CE5C0000YJYX070"  # 4.8 mg in the demo catalogue
-
-
-def ok(runner: CliRunner, *args: str) -> str:
-    """Invoke as the curator and require exit 0; returns stdout."""
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
-    """The command exits `code` with one `Error:` line and writes nothing; returns the message."""
-    before = fingerprint(db_path)
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert fingerprint(db_path) == before
-    return result.stderr
 
 
 def drafted(runner: CliRunner, at: str) -> None:
@@ -55,7 +38,9 @@ def drafted(runner: CliRunner, at: str) -> None:
 REQUEST = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
 
 
-def test_a_loan_cannot_be_requested_before_its_agreement_was_drafted(runner, db_path):
+def test_a_loan_cannot_be_requested_before_its_agreement_was_drafted(
+    runner: CliRunner, db_path: Path
+) -> None:
     drafted(runner, "2025-05-01T00:00:00Z")
     message = refused(runner, db_path, *REQUEST, "--at", "2025-04-15T00:00:00Z")
     assert "AG-OU" in message and "drafted" in message, message
@@ -63,7 +48,9 @@ def test_a_loan_cannot_be_requested_before_its_agreement_was_drafted(runner, db_
     ok(runner, "custody", "history", "--loan", "L-1", "--as-of", "2025-05-02T00:00:00Z")
 
 
-def test_an_agreement_cannot_end_before_a_loan_was_issued_under_it(runner, db_path):
+def test_an_agreement_cannot_end_before_a_loan_was_issued_under_it(
+    runner: CliRunner, db_path: Path
+) -> None:
     drafted(runner, "2025-05-01T00:00:00Z")
     ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC", "--at", "2025-05-02")
     ok(runner, *REQUEST, "--at", "2025-05-03T00:00:00Z")

@@ -10,30 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sampleloans.cli import app
-from tests.conftest import CURATOR, fingerprint
+from tests.cli_steps import ok, refused
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
 CODE = "CE5C0000YJYX070"  # 4.8 mg agglutinate in the demo catalogue, in the vault
 PARENT = "CE5C0100YJFM00201"  # 1 g soil in the vault
-
-
-def ok(runner: CliRunner, *args: str) -> str:
-    """Invoke as the curator and require exit 0; returns stdout."""
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result.stdout
-
-
-def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
-    """The command exits `code` with one `Error:` line and writes nothing; returns the message."""
-    before = fingerprint(db_path)
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert fingerprint(db_path) == before
-    return result.stderr
 
 
 def seq_of(runner: CliRunner, code: str, kind: str) -> int:
@@ -52,7 +34,9 @@ def transferred(runner: CliRunner, code: str) -> None:
     ok(runner, "samples", "transfer", code, "--to", "MNHN", "--reference", "gift 2026")
 
 
-def test_a_registration_cannot_be_corrected_once_the_sample_was_given_away(runner, db_path):
+def test_a_registration_cannot_be_corrected_once_the_sample_was_given_away(
+    runner: CliRunner, db_path: Path
+) -> None:
     registered = seq_of(runner, CODE, "sample.registered")
     transferred(runner, CODE)
     for new_mass in ("5.2 mg", "4 mg"):
@@ -73,7 +57,9 @@ def test_a_registration_cannot_be_corrected_once_the_sample_was_given_away(runne
     assert shown["vault_ug"] == 0 and shown["transferred_ug"] == 4_800
 
 
-def test_a_split_child_cannot_be_corrected_once_it_was_given_away(runner, db_path):
+def test_a_split_child_cannot_be_corrected_once_it_was_given_away(
+    runner: CliRunner, db_path: Path
+) -> None:
     ok(runner, "samples", "split", PARENT, "--child", "-T1=10mg")
     split = seq_of(runner, f"{PARENT}-T1", "sample.split")
     transferred(runner, f"{PARENT}-T1")
@@ -84,7 +70,9 @@ def test_a_split_child_cannot_be_corrected_once_it_was_given_away(runner, db_pat
     assert sample_json(runner, f"{PARENT}-T1")["vault_ug"] == 0
 
 
-def test_a_vault_loss_cannot_be_corrected_once_the_rest_was_given_away(runner, db_path):
+def test_a_vault_loss_cannot_be_corrected_once_the_rest_was_given_away(
+    runner: CliRunner, db_path: Path
+) -> None:
     ok(
         runner,
         "incidents",
@@ -109,7 +97,9 @@ def test_a_vault_loss_cannot_be_corrected_once_the_rest_was_given_away(runner, d
     ok(runner, "verify")
 
 
-def test_a_split_child_cannot_be_corrected_once_its_parent_was_given_away(runner, db_path):
+def test_a_split_child_cannot_be_corrected_once_its_parent_was_given_away(
+    runner: CliRunner, db_path: Path
+) -> None:
     ok(runner, "samples", "split", CODE, "--child", "-T1=1mg")
     split = seq_of(runner, f"{CODE}-T1", "sample.split")
     transferred(runner, CODE)  # the 3.8 mg left in the vault

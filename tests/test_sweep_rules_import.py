@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from tests.cli_steps import ok
 from tests.conftest import CURATOR, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -30,13 +31,6 @@ AGREEMENT = {
     "allowed_purposes": ["research"],
     "max_loan_period": "P1Y",
 }
-
-
-def ok(runner: CliRunner, *args: str) -> str:
-    """Invoke as the curator and require exit 0; returns stdout."""
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result.stdout
 
 
 def refused_import(runner: CliRunner, db_path: Path, tmp_path: Path, *lines: dict) -> str:
@@ -82,7 +76,9 @@ def test_an_imported_agreement_period_in_words_is_stored_only_as_the_command_sto
     ok(runner, "agreements", "list")
 
 
-def test_an_imported_weighing_beyond_10_kg_is_refused(runner, db_path, tmp_path):
+def test_an_imported_weighing_beyond_10_kg_is_refused(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
     ok(
         runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
         "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
@@ -137,7 +133,9 @@ def test_an_imported_use_beyond_10_kg_is_invalid_input_as_typed(
     assert "more than 10 kg" in message, message
 
 
-def test_a_receipt_imported_twice_is_refused_as_the_command_refuses_it(runner, db_path, tmp_path):
+def test_a_receipt_imported_twice_is_refused_as_the_command_refuses_it(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
     ok(
         runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
         "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",

@@ -13,31 +13,14 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from sampleloans.cli import app
 from sampleloans.ledger import checks
-from tests.conftest import CURATOR, OU_PI, fingerprint
+from tests.cli_steps import ok, refused
+from tests.conftest import OU_PI
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
 CODE = "CE5C0000YJYX070"  # 4.8 mg agglutinate in the demo catalogue
 OTHER = "CE5C0000YJYX061"  # 12.4 mg breccia
-
-
-def ok(runner: CliRunner, *args: str, actor: str = CURATOR) -> str:
-    """Invoke and require exit 0; returns stdout."""
-    result = runner.invoke(app, ["--as", actor, *args])
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
-    """The command exits `code` with one `Error:` line and writes nothing; returns the message."""
-    before = fingerprint(db_path)
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert fingerprint(db_path) == before
-    return result.stderr
 
 
 def sample(runner: CliRunner, code: str = CODE) -> dict:
@@ -87,7 +70,9 @@ def lend(runner: CliRunner, *codes: str, number: str = "L-1", received: bool = T
 # --- in the vault -------------------------------------------------------------------------------
 
 
-def test_part_then_the_rest_lost_in_the_vault_leaves_a_lost_sample(runner, db_path):
+def test_part_then_the_rest_lost_in_the_vault_leaves_a_lost_sample(
+    runner: CliRunner, db_path: Path
+) -> None:
     report_loss(runner, "1.8 mg")
     assert sample(runner)["custody_state"] == "vault"
     report_loss(runner, "3 mg")  # the remaining mass
@@ -100,7 +85,7 @@ def test_part_then_the_rest_lost_in_the_vault_leaves_a_lost_sample(runner, db_pa
     ok(runner, "verify")
 
 
-def test_a_lost_sample_found_again_is_back_in_the_vault(runner):
+def test_a_lost_sample_found_again_is_back_in_the_vault(runner: CliRunner) -> None:
     seq = report_loss(runner, "4.8 mg")
     assert sample(runner)["custody_state"] == "lost"
     ok(runner, "custody", "correct", str(seq), "--mass", "0.5 mg", "--reason", "found in a drawer")
@@ -111,7 +96,7 @@ def test_a_lost_sample_found_again_is_back_in_the_vault(runner):
     ok(runner, "verify")
 
 
-def test_a_sample_split_whole_into_children_is_split(runner):
+def test_a_sample_split_whole_into_children_is_split(runner: CliRunner) -> None:
     children = ("--child", "-01=4mg", "--child", "-02=0.7mg")
     ok(runner, "samples", "split", CODE, *children, "--loss", "0.1mg")
     shown = sample(runner)
@@ -124,7 +109,7 @@ def test_a_sample_split_whole_into_children_is_split(runner):
 # --- on a loan ----------------------------------------------------------------------------------
 
 
-def test_part_then_the_rest_lost_by_the_borrower_leaves_a_lost_sample(runner):
+def test_part_then_the_rest_lost_by_the_borrower_leaves_a_lost_sample(runner: CliRunner) -> None:
     lend(runner, CODE)
     report_loss(runner, "1 mg")
     report_loss(runner, "3.8 mg")
@@ -134,7 +119,9 @@ def test_part_then_the_rest_lost_by_the_borrower_leaves_a_lost_sample(runner):
     ok(runner, "verify")
 
 
-def test_a_sample_lost_whole_on_its_way_back_does_not_come_back_to_the_vault(runner):
+def test_a_sample_lost_whole_on_its_way_back_does_not_come_back_to_the_vault(
+    runner: CliRunner,
+) -> None:
     lend(runner, CODE, OTHER)
     ok(runner, "loans", "return", "L-1", "--container", "N2 box", "--seal", "R-1")
     report_loss(runner, "4.8 mg")  # the vial never arrived
@@ -153,7 +140,9 @@ def test_a_sample_lost_whole_on_its_way_back_does_not_come_back_to_the_vault(run
     ok(runner, "verify")
 
 
-def test_a_loan_whose_only_sample_was_lost_on_its_way_back_can_be_settled(runner):
+def test_a_loan_whose_only_sample_was_lost_on_its_way_back_can_be_settled(
+    runner: CliRunner,
+) -> None:
     lend(runner, CODE)
     ok(runner, "loans", "return", "L-1", "--container", "N2 box", "--seal", "R-1")
     report_loss(runner, "4.8 mg")
@@ -167,7 +156,7 @@ def test_a_loan_whose_only_sample_was_lost_on_its_way_back_can_be_settled(runner
     ok(runner, "verify")
 
 
-def test_a_sample_lost_whole_on_its_way_out_is_not_held_by_the_borrower(runner):
+def test_a_sample_lost_whole_on_its_way_out_is_not_held_by_the_borrower(runner: CliRunner) -> None:
     lend(runner, CODE, received=False)
     report_loss(runner, "4.8 mg")  # lost by the courier
     ok(runner, "loans", "receive", "L-1", "--seal-broken", "--condition", "vial missing")
@@ -179,7 +168,9 @@ def test_a_sample_lost_whole_on_its_way_out_is_not_held_by_the_borrower(runner):
     ok(runner, "verify")
 
 
-def test_a_sample_lost_on_a_loan_is_refused_as_lost_not_as_on_loan(runner, db_path):
+def test_a_sample_lost_on_a_loan_is_refused_as_lost_not_as_on_loan(
+    runner: CliRunner, db_path: Path
+) -> None:
     lend(runner, CODE)
     report_loss(runner, "4.8 mg")
     message = refused(

@@ -10,30 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sampleloans.cli import app
-from tests.conftest import CURATOR, OU_PI, fingerprint
+from tests.cli_steps import ok, refused
+from tests.conftest import OU_PI
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
 CODE = "CE5C0000YJYX070"  # 4.8 mg in the demo catalogue
 COLLEAGUE = "Dr R. Colleague"  # not registered: a name
-
-
-def ok(runner: CliRunner, *args: str, actor: str = CURATOR) -> str:
-    """Invoke and require exit 0; returns stdout."""
-    result = runner.invoke(app, ["--as", actor, *args])
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
-    """The command exits `code` with one `Error:` line and writes nothing; returns the message."""
-    before = fingerprint(db_path)
-    result = runner.invoke(app, ["--as", CURATOR, *args])
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert fingerprint(db_path) == before
-    return result.stderr
 
 
 def shipped_then_pi_leaves(runner: CliRunner) -> None:
@@ -54,7 +37,7 @@ RECEIVE = ("loans", "receive", "L-1", "--seal-intact", "--condition", "pristine"
 RETURN = ("loans", "return", "L-1", "--container", "N2 box", "--seal", "R-1")
 
 
-def test_a_deactivated_pi_is_not_the_default_receiver(runner, db_path):
+def test_a_deactivated_pi_is_not_the_default_receiver(runner: CliRunner, db_path: Path) -> None:
     shipped_then_pi_leaves(runner)
     named = refused(runner, db_path, *RECEIVE, "--received-by", OU_PI)
     assert "deactivated" in named
@@ -67,7 +50,9 @@ def test_a_deactivated_pi_is_not_the_default_receiver(runner, db_path):
     ok(runner, "verify")
 
 
-def test_a_deactivated_pi_is_not_the_default_releaser_of_a_return(runner, db_path):
+def test_a_deactivated_pi_is_not_the_default_releaser_of_a_return(
+    runner: CliRunner, db_path: Path
+) -> None:
     shipped_then_pi_leaves(runner)
     ok(runner, *RECEIVE, "--received-by", COLLEAGUE)
     message = refused(runner, db_path, *RETURN)

@@ -1,0 +1,26 @@
+"""The two CLI steps the rule sweeps repeat: a command that must succeed, and one that must be
+refused with one `Error:` line, its exit code, and the ledger file unchanged."""
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, fingerprint
+
+
+def ok(runner: CliRunner, *args: str, actor: str = CURATOR) -> str:
+    """Invoke as `actor` and require exit 0; returns stdout."""
+    result = runner.invoke(app, ["--as", actor, *args])
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
+    """The command exits `code` with one `Error:` line and writes nothing; returns the message."""
+    before = fingerprint(db_path)
+    result = runner.invoke(app, ["--as", CURATOR, *args])
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert fingerprint(db_path) == before
+    return result.stderr
