@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from sampleloans.commands.common import State
+from sampleloans.gcpause import pause_for_startup
 
 # Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
 # sub-app. Order is the order of `--help` (Typer lists commands first, then sub-apps).
@@ -211,6 +212,8 @@ def root(
 
 def main() -> None:
     """Entry point of the `sampleloans` console script."""
+    # collection resumes once the command has opened its ledger (commands/common.open_engine)
+    pause_for_startup()
     try:
         app()
     finally:

@@ -138,6 +138,46 @@ MASS_TERM_ABBREVIATIONS = {
 }
 
 
+def _surely_fits(table: Table, width: int) -> bool:
+    """True when a bound on the table's natural width, from its cells' plain text, is within
+    `width`: rich's own measurement walks every cell's renderables and costs as much as drawing
+    the table, which a table that plainly fits need not pay for."""
+    if table.width is not None or table.min_width is not None:
+        return False
+    _, right, _, left = table.padding
+    bound = len(table.columns) + 1  # the vertical borders
+    for column in table.columns:
+        if column.width is not None or column.min_width is not None:
+            return False
+        cells = [column.header, *column.cells]
+        if not all(isinstance(cell, str | Text) for cell in cells):
+            return False  # a nested renderable has no plain text to bound it by
+        texts = [cell_text(cell) for cell in cells]
+        if any("\t" in text for text in texts):
+            return False  # rich expands a tab to the next stop
+        # a cell's text is never narrower than what rich draws (markup and emoji codes shrink)
+        bound += _widest_line(texts) + left + right
+        if bound > width:
+            return False
+    return True
+
+
+def _widest_line(texts: list[str]) -> int:
+    """The terminal cells taken by the widest line of some texts (0 if none)."""
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for text in texts for line in text.splitlines()), default=0)
+
+
+def _measured_width(table: Table) -> int:
+    """The width rich would draw the table at on an unbounded terminal."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    wide = Console(width=10_000)
+    return Measurement.get(wide, wide.options, table).maximum
+
+
 def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None = None) -> Table:
     """A table that keeps every column on a narrow terminal: never dropped, never cut.
 
@@ -148,11 +188,7 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     longest header word, then every column its longest word where there is room, the rest
     shared out; cells wrap between words and fold a word only when it is longer than its column.
     """
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    wide = Console(width=10_000)
-    if Measurement.get(wide, wide.options, table).maximum <= width:
+    if _surely_fits(table, width) or _measured_width(table) <= width:
         return table
     legend = []
     for column in table.columns:
