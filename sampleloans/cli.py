@@ -212,7 +212,7 @@ def root(
 
 def main() -> None:
     """Entry point of the `sampleloans` console script."""
-    # collection resumes once the command has opened its ledger (commands/common.open_engine)
+    # collection resumes once the command has opened its ledger (services/ledgerfile)
     pause_for_startup()
     try:
         app()

@@ -76,9 +76,9 @@ def test_a_paused_block_inside_a_paused_start_stays_paused(collector_restored: N
 
 
 def test_the_console_script_collects_again_once_the_ledger_is_open(tmp_path: Path) -> None:
-    """Through the real entry point: a read and a write end with the collector on; a command
-    that never opens a ledger (--help) ends paused, as it started, and exits 0 (every command
-    freezes what is left at exit: the freeze count alone says nothing there)."""
+    """Through the real entry point: a read, a write and a new ledger end with the collector
+    on; a command that never opens a ledger (--help) ends paused, as it started, and exits 0
+    (every command freezes what is left at exit: the freeze count alone says nothing there)."""
     folder = tmp_path / "demo"
     made = subprocess.run(
         [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder)],
@@ -90,5 +90,8 @@ def test_the_console_script_collects_again_once_the_ledger_is_open(tmp_path: Pat
     moved = ("samples", "move", "CE5C0400YJFM00505", "--location", "NAOC N2 cabinet C")
     code, collector = _probe(folder, *moved)
     assert (code, collector) == (0, [True, True])
+    new = ("--db", str(tmp_path / "new.db"), "init", "--curator-email", "li@naoc.example",
+           "--curator-name", "Li Na")  # fmt: skip
+    assert _probe(folder, *new) == (0, [True, True])
     code, collector = _probe(folder, "--help")
     assert code == 0 and collector[0] is False

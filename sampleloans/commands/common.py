@@ -117,13 +117,9 @@ def lock_timeout_ms() -> int:
 
 def open_engine(ctx: typer.Context, *, create: bool = False) -> "Engine":
     """The ledger database engine (refuses a missing file unless creating)."""
-    from sampleloans.gcpause import end_startup
     from sampleloans.services.ledgerfile import open_ledger_url
 
-    engine = open_ledger_url(db_url(ctx), create=create, lock_timeout_ms=lock_timeout_ms())
-    # the command's modules are loaded by now; what it reads and prints may make cycles
-    end_startup()
-    return engine
+    return open_ledger_url(db_url(ctx), create=create, lock_timeout_ms=lock_timeout_ms())
 
 
 def actor(ctx: typer.Context, *, required: bool = True) -> str | None:

@@ -2,6 +2,9 @@
 
 Commands reach the database only through this module (tests/test_architecture.py): they never
 build an engine or a session themselves, so how the database is opened stays in `db.py`.
+
+Opening the ledger also ends the command's start (`gcpause.end_startup`): its modules are loaded
+by then, and what it reads and writes next is garbage-collected as usual.
 """
 
 from collections.abc import Callable, Iterator
@@ -12,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sampleloans import db
+from sampleloans.gcpause import end_startup
 
 
 def is_server_url(given: str) -> bool:
@@ -33,29 +37,33 @@ def open_ledger_url(
     url: str, *, create: bool = False, lock_timeout_ms: int | None = None
 ) -> Engine:
     """The ledger at `url` (a SQLite file's URL or a PostgreSQL server's): see `open_ledger`."""
-    return db.open_engine(url, create=create, lock_timeout_ms=lock_timeout_ms)
+    engine = db.open_engine(url, create=create, lock_timeout_ms=lock_timeout_ms)
+    end_startup()
+    return engine
 
 
 def engine_for_restore_url(url: str, *, lock_timeout_ms: int) -> Engine:
     """`engine_for_restore` for a ledger named by URL (PostgreSQL refuses restore itself)."""
+    end_startup()
     return db.make_engine(url, lock_timeout_ms=lock_timeout_ms)
 
 
 def create_ledger(url: str, build: Callable[[Engine], None]) -> None:
     """Create a new ledger at `url` (a file or an empty PostgreSQL database) with `build`."""
+    end_startup()
     db.create_ledger(url, build)
 
 
 def open_ledger(path: Path, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
     """The ledger database at `path`: a file that is not a ledger is refused (exit 3) without
     being written; a missing one is created only when `create`."""
-    return db.open_engine(db.url_for_path(path), create=create, lock_timeout_ms=lock_timeout_ms)
+    return open_ledger_url(db.url_for_path(path), create=create, lock_timeout_ms=lock_timeout_ms)
 
 
 def engine_for_restore(path: Path, *, lock_timeout_ms: int) -> Engine:
     """An engine on the file a restore replaces, which may be missing or damaged, so it is not
     proved to be a ledger first (the restore service checks what it replaces)."""
-    return db.make_engine(db.url_for_path(path), lock_timeout_ms=lock_timeout_ms)
+    return engine_for_restore_url(db.url_for_path(path), lock_timeout_ms=lock_timeout_ms)
 
 
 @contextmanager
@@ -69,6 +77,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
 
 def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     """Build a new ledger at `path` with `build`, all or nothing (an existing file is refused)."""
+    end_startup()
     db.create_ledger_file(path, build)
 
 
