@@ -41,16 +41,16 @@ TWINS = {
     "institution": (
         ["institutions", "add", "ou", *INSTITUTION, "--kind", "borrower"],
         "Error: institution ou differs only in case from institution OU; use OU or choose a "
-        "code that differs in more than case\n",
+        "short name that differs in more than case\n",
     ),
     "agreement": (
         ["agreements", "add", "ag-ou", *AGREEMENT],
         "Error: agreement ag-ou differs only in case from agreement AG-OU; use AG-OU or choose "
-        "a code that differs in more than case\n",
+        "a number that differs in more than case\n",
     ),
     "loan": (
         ["loans", "request", "l-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", VAULT],
-        "Error: loan l-1 differs only in case from loan L-1; use L-1 or choose a code that "
+        "Error: loan l-1 differs only in case from loan L-1; use L-1 or choose a number that "
         "differs in more than case\n",
     ),
 }

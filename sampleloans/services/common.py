@@ -394,9 +394,10 @@ def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> Non
             select(column).where(func.lower(column) == code.lower(), column != code).limit(1)
         ).first()
     if twin is not None:
+        field = column.key.replace("_", " ")  # the record's own field: number, short name, code
         raise Conflict(
             f"{what} {code} differs only in case from {what} {twin}; use {twin} or choose a "
-            "code that differs in more than case"
+            f"{field} that differs in more than case"
         )
 
 
