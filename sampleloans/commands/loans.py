@@ -686,10 +686,12 @@ def list_(
         str | None, typer.Option("--pi", help="Only this principal investigator's (e-mail).")
     ] = None,
     due_before: Annotated[
-        str | None, typer.Option("--due-before", help="Only loans due before this time.")
+        str | None,
+        typer.Option("--due-before", help="Only loans still out, due before this time."),
     ] = None,
     due_after: Annotated[
-        str | None, typer.Option("--due-after", help="Only loans due after this time.")
+        str | None,
+        typer.Option("--due-after", help="Only loans still out, due after this time."),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,
@@ -700,7 +702,8 @@ def list_(
     """List loans by number (researchers see their own institution's).
 
     Filters combine (all must hold); --due-before/--due-after are ISO 8601 times (UTC if no
-    offset), strict. Rows stream: --json writes one array row by row, --jsonl one object per
+    offset), strict, and list only loans still out (issued, in transit, received, return in
+    transit): a returned, settled or closed loan owes no return. Rows stream: --json writes one array row by row, --jsonl one object per
     line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
     transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when

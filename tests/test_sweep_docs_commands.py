@@ -1,0 +1,82 @@
+"""Sweep "a newcomer who trusts the documentation": commands used as the README lists them.
+
+Each test is one place where the README (or `--help`) and the program disagreed, through the CLI
+on a demo ledger.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, fingerprint
+
+NOW = "2026-06-15T10:00:00Z"  # the demo's loans: Osaka, SUPARCO and OU overdue; IPGP closed
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A demo ledger (read-only for the tests that share it) and the environment to use it."""
+    folder = tmp_path_factory.mktemp("docs") / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    return {
+        "SAMPLELOANS_DB": str(folder / "ledger.db"),
+        "SAMPLELOANS_USER": CURATOR,
+        "SAMPLELOANS_NOW": NOW,
+        "COLUMNS": "120",
+        "NO_COLOR": "1",
+    }
+
+
+def cli(env: dict[str, str], *args: str, code: int = 0) -> Result:
+    """Invoke the CLI and check its exit code."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == code, (args, result.stdout, result.stderr)
+    return result
+
+
+def numbers(result: Result) -> list[str]:
+    """The loan numbers of a `loans list --json`."""
+    return [row["number"] for row in json.loads(result.stdout)]
+
+
+# --- `loans list --due-before` listed loans returned long ago ----------------------------------
+
+
+def test_due_before_lists_only_loans_still_out(demo: dict[str, str]) -> None:
+    """"What is due before 2027?" names the loans whose return is owed, not L-2025-IPGP, which
+    came back and closed in 2025 (before: listed, status closed)."""
+    every = numbers(cli(demo, "loans", "list", "--json"))
+    assert "L-2025-IPGP" in every  # the closed loan is there, with its old due date
+    due = numbers(cli(demo, "loans", "list", "--due-before", "2027-01-01", "--json"))
+    assert due == ["L-2025-OU", "L-2025-Osaka", "L-2025-SUPARCO", "L-2025-UoC"]
+
+
+def test_due_after_lists_only_loans_still_out(demo: dict[str, str]) -> None:
+    """The lower bound too: the closed loan was due after 2026-01-01 but is due no more."""
+    due = numbers(cli(demo, "loans", "list", "--due-after", "2026-01-01", "--json"))
+    assert "L-2025-IPGP" not in due and "L-2025-UoC" in due
+
+
+def test_a_due_bound_with_a_status_no_longer_out_is_refused(demo: dict[str, str]) -> None:
+    """`--status closed --due-before …` would always be empty: one line says why, exit 2."""
+    before = fingerprint(Path(demo["SAMPLELOANS_DB"]))
+    result = cli(demo, "loans", "list", "--status", "closed", "--due-before", "2027-01-01", code=2)
+    assert result.stderr.startswith("Error: --due-before: a loan closed owes no return")
+    assert result.stderr.count("\n") == 1
+    assert fingerprint(Path(demo["SAMPLELOANS_DB"])) == before
+
+
+def test_a_due_bound_with_a_status_still_out_narrows(demo: dict[str, str]) -> None:
+    """`--status received` with a due bound: the received loans due before then."""
+    args = ["loans", "list", "--status", "received", "--due-before", "2026-05-01", "--json"]
+    assert numbers(cli(demo, *args)) == ["L-2025-Osaka", "L-2025-SUPARCO"]
+
+
+def test_loans_list_help_says_the_due_bounds_list_loans_still_out(demo: dict[str, str]) -> None:
+    """`--help` says what the README says."""
+    text = " ".join(cli(demo, "loans", "list", "--help").stdout.split())
+    assert "list only loans still out" in text
