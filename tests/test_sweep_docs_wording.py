@@ -1,0 +1,49 @@
+"""Sweep "a newcomer who trusts the documentation": messages that name things as the README does.
+
+A loan has a number, an agreement a number and an institution a short name (`loans request
+NUMBER`, `agreements add NUMBER`, `institutions add SHORT`), but the refusal of a case twin told
+every one of them to "choose a code that differs in more than case".
+"""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, OU_PI, fingerprint
+from tests.test_sweep_input_case import AGREEMENT, INSTITUTION, VAULT, ledger  # noqa: F401
+
+TWIN_FIELDS = {
+    "institution": (
+        ["institutions", "add", "ou", *INSTITUTION, "--kind", "borrower"],
+        "Error: institution ou differs only in case from institution OU; use OU or choose a "
+        "short name that differs in more than case\n",
+    ),
+    "agreement": (
+        ["agreements", "add", "ag-ou", *AGREEMENT],
+        "Error: agreement ag-ou differs only in case from agreement AG-OU; use AG-OU or choose "
+        "a number that differs in more than case\n",
+    ),
+    "loan": (
+        ["loans", "request", "l-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", VAULT],
+        "Error: loan l-1 differs only in case from loan L-1; use L-1 or choose a number that "
+        "differs in more than case\n",
+    ),
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lead: services/common.py refuse_case_twin says 'choose a code' for every kind; it "
+    "should name the column's own field (column.key: number, short_name -> 'short name')",
+)
+@pytest.mark.parametrize("kind", sorted(TWIN_FIELDS))
+def test_a_case_twin_refusal_names_the_records_own_field(ledger: Path, kind: str) -> None:  # noqa: F811
+    """Exit 1, nothing written, and the advice names the field the user typed."""
+    argv, message = TWIN_FIELDS[kind]
+    before = fingerprint(ledger)
+    result = CliRunner().invoke(app, ["--as", CURATOR, *argv])
+    assert result.exit_code == 1
+    assert fingerprint(ledger) == before
+    assert result.stderr == message
