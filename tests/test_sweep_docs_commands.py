@@ -80,3 +80,33 @@ def test_loans_list_help_says_the_due_bounds_list_loans_still_out(demo: dict[str
     """`--help` says what the README says."""
     text = " ".join(cli(demo, "loans", "list", "--help").stdout.split())
     assert "list only loans still out" in text
+
+
+# --- a statement named its checkpoint "107:ae262b9ed576…" (size:root), which reads as a head ---
+
+
+@pytest.fixture
+def own_demo(demo: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """A copy of the demo ledger this test may write to."""
+    copy = tmp_path / "ledger.db"
+    copy.write_bytes(Path(demo["SAMPLELOANS_DB"]).read_bytes())
+    return {**demo, "SAMPLELOANS_DB": str(copy)}
+
+
+def test_a_statement_names_its_checkpoint_by_size_and_head(
+    own_demo: dict[str, str], tmp_path: Path
+) -> None:
+    """`report statement` and `verify-document` name the checkpoint as `checkpoint` printed it
+    ("107 events, 107:<head hash>"), not as size:root, which reads like a head that no command
+    prints."""
+    cli(own_demo, "keys", "generate", "--out", str(tmp_path / "key"), "--name", "naoc")
+    note = cli(own_demo, "checkpoint", "--key", str(tmp_path / "key")).stdout
+    (head,) = [line[5:] for line in note.splitlines() if line.startswith("head ")]
+    assert head.startswith("107:") and len(head) == 4 + 64
+    (tmp_path / "st").mkdir()
+    args = ["report", "statement", "--institution", "Osaka", "--out", str(tmp_path / "st")]
+    wrote = " ".join(cli(own_demo, *args).stdout.split())
+    assert f"proved in the checkpoint of 107 events (head {head[:16]}…)" in wrote
+    (pdf,) = (tmp_path / "st").iterdir()
+    checked = cli(own_demo, "verify-document", str(pdf)).stdout.splitlines()[0]
+    assert checked.endswith(f"built on the checkpoint of 107 events (head {head[:16]}…)")

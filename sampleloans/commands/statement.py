@@ -167,8 +167,8 @@ def statement(
     for target, made in zip(targets, statements, strict=True):
         out_console.print(
             f"Wrote {target}: statement to {made.request.pi}, {len(made.body.events)} events "
-            f"proved in checkpoint {made.body.checkpoint.tree_size}:"
-            f"{made.body.checkpoint.root_hash[:12]}…, digest {made.digest[:16]}"
+            f"proved in the checkpoint of {made.body.checkpoint.tree_size} events "
+            f"(head {made.head_seq}:{made.head_hash[:12]}…), digest {made.digest[:16]}"
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
@@ -324,8 +324,8 @@ def verify_with_ledger(
                 session, service_ctx, checkpoint, pi=scope[3:], generated_at=generated
             )
         out.print(
-            f"{file}: statement to {scope[3:]}, checkpoint {checkpoint.tree_size}:"
-            f"{checkpoint.root_hash[:12]}…",
+            f"{file}: statement to {scope[3:]}, built on the checkpoint of "
+            f"{checkpoint.tree_size} events (head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
             markup=False,
         )
         out.print(
