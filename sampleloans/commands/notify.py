@@ -256,6 +256,7 @@ def notify(
     The server comes from SAMPLELOANS_SMTP_HOST, _PORT, _FROM, _STARTTLS, _USER and _PASSWORD
     (or the options); --outbox DIR is a dry run that writes .eml files.
 
+    \b
     Example: sampleloans --as curator@naoc.example notify --outbox outbox/
     """
     from sampleloans.commands.signer import load_credentials, warn_if_exposed

@@ -150,8 +150,9 @@ def custody(
 ) -> None:
     """Chain-of-custody report of a loan, a sample lineage or an institution.
 
-    Example: sampleloans --as compliance@naoc.example report custody --loan L-2025-UoC
-    --out custody.pdf
+    \b
+    Example: sampleloans --as compliance@naoc.example report custody --loan L-2025-UoC \\
+      --out custody.pdf
     """
     _make(
         ctx,
@@ -182,6 +183,7 @@ def return_report(
 ) -> None:
     """Return report of a loan (digital NASA Form F-75): per-sample mass accounting.
 
+    \b
     Example: sampleloans report return --loan L-2025-IPGP --out return.pdf
     """
     _make(
@@ -213,6 +215,7 @@ def overdue(
     Addressed to each PI and the institution, with a date to respond by (14 days after
     --generated-at: return the samples or request an extension) and the agreement terms.
 
+    \b
     Example: sampleloans report overdue --institution Osaka --out notice.pdf
     """
     _make(
@@ -244,6 +247,7 @@ def inventory(
     The PI writes the mass measured beside each sample, confirms it, and explains any
     difference under Remarks; samples no longer held are listed apart.
 
+    \b
     Example: sampleloans report inventory --loan L-2025-OU --out inventory.pdf
     """
     _make(
@@ -458,6 +462,7 @@ def verify_document(
     changed byte, an update appended after signing, a signer not chaining to --trust-root, an
     expired certificate, no signature with --trust-root); 2 when the file is not a report.
 
+    \b
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
     """
     from sampleloans.commands.signer import check_document_signature, load_trust_root

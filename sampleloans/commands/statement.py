@@ -128,6 +128,7 @@ def statement(
     newest signed checkpoint (or --checkpoint FILE); each event it lists carries an RFC 6962
     inclusion proof in the embedded file statement-proofs.json.
 
+    \b
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
     from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
