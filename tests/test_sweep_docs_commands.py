@@ -47,8 +47,8 @@ def numbers(result: Result) -> list[str]:
 
 
 def test_due_before_lists_only_loans_still_out(demo: dict[str, str]) -> None:
-    """Asked what is due before 2027, it names the loans whose return is owed, not L-2025-IPGP, which
-    came back and closed in 2025 (before: listed, status closed)."""
+    """Asked what is due before 2027, it names the loans whose return is owed, not L-2025-IPGP,
+    which came back and closed in 2025 (before: listed, status closed)."""
     every = numbers(cli(demo, "loans", "list", "--json"))
     assert "L-2025-IPGP" in every  # the closed loan is there, with its old due date
     due = numbers(cli(demo, "loans", "list", "--due-before", "2027-01-01", "--json"))
