@@ -25,7 +25,7 @@ from sampleloans.commands.signer import (
     SignerKeyOption,
     SignerP12Option,
     SignOption,
-    SignRequest,
+    sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
 
@@ -283,7 +283,9 @@ def notify(
         elif not outbox.is_dir():
             raise StorageError(f"--outbox: {outbox} is not an existing folder")
         sent_at = now()
-        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        signing = sign_request(
+            ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
+        )
         credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
         sender = settings.sender if settings else (smtp_from or OUTBOX_SENDER)
         outgoing, done, checkpoint_id = _plan(

@@ -34,6 +34,7 @@ from sampleloans.commands.signer import (
     SignerP12Option,
     SignOption,
     SignRequest,
+    sign_request,
 )
 from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError, StorageError
@@ -160,7 +161,7 @@ def custody(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
         sample=sample,
         institution=institution,
@@ -192,7 +193,7 @@ def return_report(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
     )
 
@@ -224,7 +225,7 @@ def overdue(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         institution=institution,
     )
 
@@ -256,7 +257,7 @@ def inventory(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
     )
 

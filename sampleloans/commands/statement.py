@@ -15,7 +15,7 @@ from sampleloans.commands.signer import (
     SignerKeyOption,
     SignerP12Option,
     SignOption,
-    SignRequest,
+    sign_request,
 )
 
 if TYPE_CHECKING:
@@ -142,7 +142,9 @@ def statement(
         when = parse_datetime(generated_at, "--generated-at") if generated_at else signing_time
         if not out.is_dir():
             raise StorageError(f"--out: {out} is not an existing folder")
-        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        signing = sign_request(
+            ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
+        )
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work
         ledger = db_path(ctx)
         statements = build(
