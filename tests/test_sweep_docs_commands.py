@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from tests.conftest import CURATOR, fingerprint

@@ -12,8 +12,7 @@ command line now wins over the environment, as for every other option.
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from tests.conftest import CURATOR
