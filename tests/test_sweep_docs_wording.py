@@ -47,3 +47,23 @@ def test_a_case_twin_refusal_names_the_records_own_field(ledger: Path, kind: str
     assert result.exit_code == 1
     assert fingerprint(ledger) == before
     assert result.stderr == message
+
+
+@pytest.mark.parametrize("institution", ["OU", "XYZ"])
+def test_init_at_an_institution_that_curates_nothing_names_the_option_and_the_choice(
+    tmp_path: Path, institution: str
+) -> None:
+    """`init --institution OU` said "institution: OU is not a curating institution" (an
+    unknown one: "does not exist"), naming neither the option nor what it accepts; now one line
+    names both, exit 2, and no ledger file is left."""
+    new_file = tmp_path / "lab.db"
+    argv = ["--db", str(new_file), "init", "--curator-email", "li@naoc.example"]
+    result = CliRunner().invoke(
+        app, [*argv, "--curator-name", "Li Na", "--institution", institution]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: --institution: {institution} is not a curating institution; the first curator "
+        "works at one of NAOC\n"
+    )
+    assert not new_file.exists()
