@@ -81,3 +81,22 @@ def test_a_checkpoints_state_digest_is_what_the_format_says(tmp_path: Path) -> N
     assert made.exit_code == 0, made.stderr
     (state,) = [line for line in made.stdout.splitlines() if line.startswith("state sha256:")]
     assert state == f"state sha256:{state_digest_by_the_document(ledger)}"
+
+
+def test_the_domain_documents_lineage_equation_has_every_term_balance_prints(
+    tmp_path: Path,
+) -> None:
+    """`docs/domain.md` wrote a lineage's equation without the mass given away for good
+    (transferred), which `balance --sample` counts; every term balance prints is now there."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    env = {"SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"), "SAMPLELOANS_USER": CURATOR}
+    shown = runner.invoke(app, ["balance", "--sample", "CE5C0100YJFM00201"], env=env)
+    (equation,) = [line for line in shown.stdout.splitlines() if line.startswith("initial = ")]
+    terms = equation.split(":")[0].removeprefix("initial = ").split(" + ")
+    assert terms == ["vault", "on loan", "split", "consumed", "lost", "transferred"]
+    domain = (Path(__file__).resolve().parents[1] / "docs" / "domain.md").read_text("utf-8")
+    found = re.search(r"Per sample lineage: initial mass = (.*?)[,.]", " ".join(domain.split()))
+    assert found is not None, "docs/domain.md no longer states a lineage's equation"
+    for term in terms:
+        assert term in found.group(1), f"docs/domain.md: the lineage equation lacks {term!r}"
