@@ -109,3 +109,25 @@ def test_a_statement_names_its_checkpoint_by_size_and_head(
     (pdf,) = (tmp_path / "st").iterdir()
     checked = cli(own_demo, "verify-document", str(pdf)).stdout.splitlines()[0]
     assert checked.endswith(f"built on the checkpoint of 107 events (head {head[:16]}…)")
+
+
+# --- `verify --since` with nothing new said it checked "events 109..108" -------------------------
+
+
+def test_verify_since_names_the_new_events_it_checked(
+    own_demo: dict[str, str], tmp_path: Path
+) -> None:
+    """Right after the checkpoint: "no event after event 107"; one event later: "event 108";
+    two: "events 108..109" (before: "events 108..107", a range running backwards)."""
+    key, cp = str(tmp_path / "key"), str(tmp_path / "cp.txt")
+    cli(own_demo, "keys", "generate", "--out", key)
+    cli(own_demo, "checkpoint", "--key", key, "--out", cp)
+    lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
+    assert "  checked: no event after event 107: nothing new to check" in lines
+    move = ["samples", "move", "CE5C0000YJBP005", "--reason", "cabinet serviced", "--location"]
+    cli(own_demo, *move, "NAOC N2 cabinet C")
+    lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
+    assert "  checked: event 108: seq, links, hashes, payloads, recording clock" in lines
+    cli(own_demo, *move, "NAOC N2 cabinet D")
+    lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
+    assert "  checked: events 108..109: seq, links, hashes, payloads, recording clock" in lines
