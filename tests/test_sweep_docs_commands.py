@@ -131,3 +131,40 @@ def test_verify_since_names_the_new_events_it_checked(
     cli(own_demo, *move, "NAOC N2 cabinet D")
     lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
     assert "  checked: events 108..109: seq, links, hashes, payloads, recording clock" in lines
+
+
+# --- a list with nothing to show drew an empty table (the streamed lists say "No loans match.") --
+
+
+@pytest.fixture(scope="module")
+def new_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A ledger just made by `init`: no agreement, incident, checkpoint or borrower staff."""
+    folder = tmp_path_factory.mktemp("new")
+    env = {"SAMPLELOANS_DB": str(folder / "lab.db"), "SAMPLELOANS_USER": CURATOR}
+    init = ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"]
+    assert CliRunner().invoke(app, init, env=env).exit_code == 0
+    return env
+
+
+EMPTY_LISTS = {
+    "agreements list": "No agreements match.",
+    "incidents list": "No incidents match.",
+    "people list --institution OU": "No people match.",
+    "checkpoint list": (
+        "No checkpoint is kept yet; a curator makes one with 'sampleloans checkpoint --key FILE'."
+    ),
+}
+
+
+@pytest.mark.parametrize("command", sorted(EMPTY_LISTS))
+def test_an_empty_list_says_so_in_one_line(new_ledger: dict[str, str], command: str) -> None:
+    """One line saying nothing matches, as `loans list` and `samples list` do; `--json` is
+    still `[]` and `--csv` still the header."""
+    assert cli(new_ledger, *command.split()).stdout == EMPTY_LISTS[command] + "\n"
+    assert json.loads(cli(new_ledger, *command.split(), "--json").stdout) == []
+
+
+def test_an_empty_list_in_csv_is_its_header(new_ledger: dict[str, str]) -> None:
+    """CSV keeps its columns: a header line and no record."""
+    text = cli(new_ledger, "incidents", "list", "--csv").stdout
+    assert text.splitlines() == ["no.,sample,loan,kind,mass lost,reported,status"]

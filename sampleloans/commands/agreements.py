@@ -214,7 +214,7 @@ def list_(
                 str(row.loans),
             )
         )
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, empty="No agreements match.")
 
 
 def _terms(view: "AgreementView") -> list[tuple[str, str]]:

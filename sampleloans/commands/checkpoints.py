@@ -180,7 +180,11 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             # NAME+KEYID names the key; a cut through its base64 named nothing
             "+".join(k.public_key.split("+", 2)[:2]),
         )  # fmt: skip
-    print_table(table)
+    print_table(
+        table,
+        empty="No checkpoint is kept yet; a curator makes one with "
+        "'sampleloans checkpoint --key FILE'.",
+    )
 
 
 @checkpoint_app.command("prove")

@@ -131,4 +131,4 @@ def list_(
             format_datetime(row.reported_at),
             Text(status, style="red" if row.status == IncidentStatus.OPEN else ""),
         )
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, empty="No incidents match.")

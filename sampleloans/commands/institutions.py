@@ -106,7 +106,8 @@ def list_(
                 str(row.loans),
             )
         )
-    print_table(table, as_csv=as_csv, abbreviations={"people": "ppl", "agreements": "agr"})
+    abbreviations = {"people": "ppl", "agreements": "agr"}
+    print_table(table, as_csv=as_csv, abbreviations=abbreviations, empty="No institutions match.")
 
 
 @app.command("show")

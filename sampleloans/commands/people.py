@@ -116,7 +116,7 @@ def list_(
     for row in rows:
         role = row.role.replace("_", " ")
         table.add_row(*plain(row.email, row.name, row.institution, role, _status(row.active)))
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, empty="No people match.")
 
 
 @app.command("show")
