@@ -110,3 +110,22 @@ def test_a_passphrase_file_for_a_clear_key_is_still_refused(lender: dict[str, st
     result = custody(lender, *pair, "--signer-passphrase-file", str(secret))
     assert result.exit_code == 2
     assert "the key is not encrypted; give no passphrase" in result.stderr
+
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("seconds", ["3601", "-1"])
+def test_the_lock_timeout_range_is_the_readmes(lender: dict[str, str], seconds: str) -> None:
+    """The README said only "seconds"; the program takes 0 to 3600 and refuses another value
+    with one line, exit 2: both now say the same range."""
+    (row,) = [line for line in README.splitlines() if line.startswith("| `SAMPLELOANS_LOCK_")]
+    assert "from 0 to 3600" in row and "exit 2" in row
+    settings = {k: v for k, v in lender.items() if k != "folder"}
+    result = CliRunner().invoke(
+        app,
+        ["status", "--loan", "L-2025-OU"],
+        env={**settings, "SAMPLELOANS_LOCK_TIMEOUT": seconds},
+    )
+    assert result.exit_code == 2
+    assert result.stderr == "Error: SAMPLELOANS_LOCK_TIMEOUT: must be between 0 and 3600 seconds\n"
