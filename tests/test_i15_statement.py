@@ -246,7 +246,7 @@ def test_bad_scopes_one_line(
 
 def test_missing_out_folder_and_bad_checkpoint_file(ledger: dict[str, Any]) -> None:
     env = env_for(ledger["db"])
-    missing = ledger["dir"] / "nowhere"
+    missing = ledger["dir"] / "nowhere" / "st"  # a missing folder is made; not its parent
     result = invoke(env, "report", "statement", "--pi", OSAKA_PI, "--out", str(missing),
                     "--checkpoint", str(ledger["cp"]))  # fmt: skip
     assert result.exit_code == 3 and "--out" in result.stderr

@@ -168,3 +168,50 @@ def test_an_empty_list_in_csv_is_its_header(new_ledger: dict[str, str]) -> None:
     """CSV keeps its columns: a header line and no record."""
     text = cli(new_ledger, "incidents", "list", "--csv").stdout
     assert text.splitlines() == ["no.,sample,loan,kind,mass lost,reported,status"]
+
+
+# --- `report statement --out st/` and `notify --outbox outbox/`, as their help examples say ----
+
+
+def test_the_statement_example_makes_its_folder(own_demo: dict[str, str], tmp_path: Path) -> None:
+    """The help's example `--out st/` on a fresh directory: the folder is made (0700, as `keys`
+    makes theirs) and the statement written; before, "--out: st is not an existing folder",
+    exit 3."""
+    cli(own_demo, "keys", "generate", "--out", str(tmp_path / "key"))
+    cli(own_demo, "checkpoint", "--key", str(tmp_path / "key"))
+    out = tmp_path / "st"
+    cli(own_demo, "report", "statement", "--institution", "OU", "--out", f"{out}/")
+    assert [p.name for p in out.iterdir()] == ["statement-anand-at-open.example.pdf"]
+    assert out.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_statement_folder_whose_parent_is_missing_is_refused(
+    own_demo: dict[str, str], tmp_path: Path
+) -> None:
+    """Only the last folder is made: a mistyped parent is one line, exit 3, nothing made."""
+    cli(own_demo, "keys", "generate", "--out", str(tmp_path / "key"))
+    cli(own_demo, "checkpoint", "--key", str(tmp_path / "key"))
+    out = tmp_path / "typo" / "st"
+    args = ["report", "statement", "--institution", "OU", "--out", str(out)]
+    result = cli(own_demo, *args, code=3)
+    assert result.stderr == f"Error: --out: cannot create {out}: {out.parent} does not exist\n"
+    assert not out.parent.exists()
+
+
+def test_no_statement_makes_no_folder(own_demo: dict[str, str], tmp_path: Path) -> None:
+    """Nothing to write (IPGP's loan is closed): no folder is left behind."""
+    cli(own_demo, "keys", "generate", "--out", str(tmp_path / "key"))
+    cli(own_demo, "checkpoint", "--key", str(tmp_path / "key"))
+    out = tmp_path / "st"
+    said = cli(own_demo, "report", "statement", "--institution", "IPGP", "--out", str(out))
+    assert "No statement" in said.stdout and not out.exists()
+
+
+def test_the_notify_example_makes_its_outbox(own_demo: dict[str, str], tmp_path: Path) -> None:
+    """`notify --outbox outbox/` on a fresh directory writes the dry run's messages there."""
+    cli(own_demo, "keys", "generate", "--out", str(tmp_path / "key"))
+    cli(own_demo, "checkpoint", "--key", str(tmp_path / "key"))
+    outbox = tmp_path / "outbox"
+    cli(own_demo, "notify", "--institution", "OU", "--outbox", f"{outbox}/")
+    assert sorted(p.suffix for p in outbox.iterdir()) == [".eml", ".eml"]
+    assert outbox.stat().st_mode & 0o777 == 0o700

@@ -133,15 +133,18 @@ def statement(
     """
     from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
     from sampleloans.dates import parse_datetime
-    from sampleloans.errors import StorageError
-    from sampleloans.fileio import check_output, write_atomic
+    from sampleloans.fileio import (
+        check_output,
+        check_output_folder,
+        make_output_folder,
+        write_atomic,
+    )
     from sampleloans.services.statement import file_name
 
     with errors_to_exit_codes():
         signing_time = now()
         when = parse_datetime(generated_at, "--generated-at") if generated_at else signing_time
-        if not out.is_dir():
-            raise StorageError(f"--out: {out} is not an existing folder")
+        check_output_folder(out)  # made below, once there is a statement to write
         signing = sign_request(
             ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
         )
@@ -155,6 +158,8 @@ def statement(
             generated_at=when,
             dated_by_hand=generated_at is not None,
         )
+        if statements:
+            make_output_folder(out)
         targets = [out / file_name(s.request.pi) for s in statements]
         reads = signing_inputs(signing)
         if checkpoint is not None:
