@@ -84,3 +84,35 @@ def test_an_example_is_the_same_at_any_width() -> None:
         == wide
         == ["sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem"]
     )
+
+
+READ_COMMANDS = [
+    "samples list", "samples show", "samples tree", "institutions list", "institutions show",
+    "people list", "people show", "agreements list", "agreements show", "loans list",
+    "loans show", "incidents list", "custody history", "balance", "overdue", "status",
+    "checkpoint list",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The demo ledger, read as its curator at the demo's own today."""
+    folder = tmp_path_factory.mktemp("help") / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    return {
+        "SAMPLELOANS_DB": str(folder / "ledger.db"),
+        "SAMPLELOANS_USER": "curator@naoc.example",
+        "SAMPLELOANS_NOW": "2026-04-28T12:00:00Z",
+    }
+
+
+@pytest.mark.parametrize("path", READ_COMMANDS)
+def test_every_read_example_runs_on_the_demo_ledger(path: str, demo_env: dict[str, str]) -> None:
+    """A newcomer tries a read command's example on the demo: it answers (before, `loans show
+    L-1`, `balance --loan L-2025-003` and `samples tree CE5C0400YJFM00505-G1` named records the
+    demo does not have: exit 2)."""
+    assert path in COMMANDS
+    for example in examples(help_text(path, 200)):
+        words = shlex.split(example)[1:]
+        result = CliRunner().invoke(app, words, env=demo_env)
+        assert result.exit_code == 0, (example, result.stderr)

@@ -73,7 +73,7 @@ def balance(
     one after the other, separated by an empty line.
 
     \b
-    Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
+    Example: sampleloans --as compliance@naoc.example balance --loan L-2025-OU
     """
     check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services.standing import mass_balance

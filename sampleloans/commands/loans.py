@@ -815,7 +815,7 @@ def show(
     direction, seal_number}].
 
     \b
-    Example: sampleloans loans show L-1 --json
+    Example: sampleloans loans show L-2025-OU --json
     """
     import sys
     from dataclasses import replace

@@ -453,7 +453,7 @@ def tree(
     by code): initial = vault + on loan + consumed + lost + transferred + the children's initial.
 
     \b
-    Example: sampleloans samples tree CE5C0400YJFM00505-G1
+    Example: sampleloans samples tree CE5C0100YJFM00201
     """
     from rich.tree import Tree
 
