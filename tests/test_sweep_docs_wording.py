@@ -67,3 +67,17 @@ def test_init_at_an_institution_that_curates_nothing_names_the_option_and_the_ch
         "works at one of NAOC\n"
     )
     assert not new_file.exists()
+
+
+def test_notify_refused_to_a_compliance_officer_says_their_role_in_words(tmp_path: Path) -> None:
+    """Every refusal names the role in words ("a compliance officer"); notify's said "a
+    compliance_officer", the stored spelling."""
+    folder = tmp_path / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    env = {"SAMPLELOANS_DB": str(folder / "ledger.db")}
+    argv = ["--as", "compliance@naoc.example", "notify", "--outbox", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, argv, env=env)
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "Error: compliance@naoc.example is a compliance officer; only curators may run notify\n"
+    )
