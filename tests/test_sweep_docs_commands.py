@@ -215,3 +215,34 @@ def test_the_notify_example_makes_its_outbox(own_demo: dict[str, str], tmp_path:
     cli(own_demo, "notify", "--institution", "OU", "--outbox", f"{outbox}/")
     assert sorted(p.suffix for p in outbox.iterdir()) == [".eml", ".eml"]
     assert outbox.stat().st_mode & 0o777 == 0o700
+
+
+# --- the README's roles table: what a compliance officer may run ---------------------------------
+
+
+def test_a_compliance_officer_may_run_what_the_roles_table_says(
+    own_demo: dict[str, str], tmp_path: Path
+) -> None:
+    """Each command the README's compliance officer row allows runs (exit 0); each it names as
+    a recording one is refused (exit 4)."""
+    cli(own_demo, "keys", "generate", "--out", str(tmp_path / "key"))
+    cli(own_demo, "checkpoint", "--key", str(tmp_path / "key"), "--out", str(tmp_path / "cp"))
+    officer = {**own_demo, "SAMPLELOANS_USER": "compliance@naoc.example"}
+    allowed = [
+        ["verify"], ["balance", "--loan", "L-2025-OU"], ["overdue"],
+        ["custody", "history", "--loan", "L-2025-OU"],
+        ["report", "custody", "--loan", "L-2025-OU", "--out", str(tmp_path / "c.pdf")],
+        ["backup", str(tmp_path / "b.db")], ["export", "--events", str(tmp_path / "e.jsonl")],
+        ["checkpoint", "list"],
+        ["checkpoint", "prove", str(tmp_path / "cp"), str(tmp_path / "cp"),
+         "--out", str(tmp_path / "p.json")],
+    ]  # fmt: skip
+    for argv in allowed:
+        cli(officer, *argv)
+    refused = [
+        ["checkpoint", "--key", str(tmp_path / "key")], ["notify", "--outbox", str(tmp_path)],
+        ["db", "upgrade"], ["import", str(tmp_path / "e.jsonl")],
+        ["loans", "approve", "L-2025-Brown"],
+    ]  # fmt: skip
+    for argv in refused:
+        assert cli(officer, *argv, code=4).stderr.startswith("Error: compliance@naoc.example is a")
