@@ -341,6 +341,12 @@ def verify(
         out = console()
         for line in verify_lines(result):
             out.print(line)
+        if anchor_value is not None and result.ok:  # say what was proved, as for a checkpoint
+            seq, hash_hex = anchor_value
+            out.print(
+                f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)",
+                markup=False,
+            )
         if extends is not None and result.ok:
             out.print(extends, markup=False)
         with errors_to_exit_codes():
