@@ -9,6 +9,7 @@ file or --signer-key and --signer-cert, not both" (they had typed no --signer-p1
 command line now wins over the environment, as for every other option.
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,20 @@ def test_the_lock_timeout_range_is_the_readmes(lender: dict[str, str], seconds: 
     )
     assert result.exit_code == 2
     assert result.stderr == "Error: SAMPLELOANS_LOCK_TIMEOUT: must be between 0 and 3600 seconds\n"
+
+
+def test_every_variable_the_code_reads_is_in_the_configuration_table() -> None:
+    """Each `SAMPLELOANS_*` name in the package or the tests has a row in the README's
+    configuration table (before: `SAMPLELOANS_SEED`, `SAMPLELOANS_WORKERS` and the soak
+    counts were named only in a test's docstring)."""
+    root = Path(__file__).resolve().parents[1]
+    used: set[str] = set()
+    for folder in ("sampleloans", "tests"):
+        for source in (root / folder).rglob("*.py"):
+            used |= set(re.findall(r"SAMPLELOANS_[A-Z0-9_]*[A-Z0-9]", source.read_text("utf-8")))
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `SAMPLELOANS_")]
+    documented = {name for row in rows for name in re.findall(r"`(SAMPLELOANS_\w+)`", row)}
+    assert {"SAMPLELOANS_DB", "SAMPLELOANS_NOW"} <= used  # the scan finds what it must
+    partial = {name for name in used if any(d.startswith(name + "_") for d in documented)}
+    assert sorted(used - documented - partial) == []
