@@ -81,3 +81,15 @@ def test_notify_refused_to_a_compliance_officer_says_their_role_in_words(tmp_pat
     assert result.stderr == (
         "Error: compliance@naoc.example is a compliance officer; only curators may run notify\n"
     )
+
+
+def test_the_return_report_is_confirmed_as_form_f_75(tmp_path: Path) -> None:
+    """`report return` confirmed "sample return report (f-75)": the form's name keeps its
+    capital, as the README and the report itself write it."""
+    folder = tmp_path / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    env = {"SAMPLELOANS_DB": str(folder / "ledger.db"), "SAMPLELOANS_USER": CURATOR}
+    argv = ["report", "return", "--loan", "L-2025-IPGP", "--out", str(tmp_path / "f75.pdf")]
+    result = CliRunner().invoke(app, argv, env=env)
+    assert result.exit_code == 0, result.stderr
+    assert ": sample return report (F-75), loan L-2025-IPGP; ledger head " in result.stdout

@@ -122,8 +122,10 @@ def _make(
             signed = f"; signed by {credentials.signer_name}"
         write_atomic(out, data, force=force, ledger=ledger, inputs=reads)
     console().print(
-        f"Wrote {out}: {report.title.lower()}, {report.scope_label}; ledger head "
-        f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}{signed}.",
+        # the title's first letter only: "F-75" keeps its capital
+        f"Wrote {out}: {report.title[:1].lower()}{report.title[1:]}, {report.scope_label}; "
+        f"ledger head {report.head_seq}:{report.head_hash[:12]}…, digest "
+        f"{report.digest[:16]}{signed}.",
         markup=False,
     )
     warn_if_exposed(signing)
