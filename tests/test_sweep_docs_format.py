@@ -100,3 +100,32 @@ def test_the_domain_documents_lineage_equation_has_every_term_balance_prints(
     assert found is not None, "docs/domain.md no longer states a lineage's equation"
     for term in terms:
         assert term in found.group(1), f"docs/domain.md: the lineage equation lacks {term!r}"
+
+
+def test_trust_md_converts_the_checkpoint_root_to_what_a_report_prints(tmp_path: Path) -> None:
+    """A report prints its checkpoint's root in hexadecimal, the checkpoint file holds it in
+    base64; trust.md gave a reader no way to compare the two. Its one-liner, run as printed on
+    the checkpoint file, prints the root the report's first page shows."""
+    import subprocess
+    import sys
+
+    from pypdf import PdfReader
+
+    trust = (Path(__file__).resolve().parents[1] / "docs" / "trust.md").read_text("utf-8")
+    [program] = re.findall(r'^python3 -c "(.+)" cp\.txt$', trust, flags=re.MULTILINE)
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    env = {"SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"), "SAMPLELOANS_USER": CURATOR}
+    key, cp, pdf = tmp_path / "key", tmp_path / "cp.txt", tmp_path / "custody.pdf"
+    assert runner.invoke(app, ["keys", "generate", "--out", str(key)], env=env).exit_code == 0
+    made = runner.invoke(app, ["checkpoint", "--key", str(key), "--out", str(cp)], env=env)
+    assert made.exit_code == 0, made.stderr
+    report = ["report", "custody", "--loan", "L-2025-OU", "--out", str(pdf)]
+    assert runner.invoke(app, report, env=env).exit_code == 0
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(cp)], capture_output=True, text=True, check=True
+    )
+    root_hex = done.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", root_hex)
+    page = "".join(PdfReader(pdf).pages[0].extract_text().split())
+    assert f"Checkpointroot{root_hex}" in page
