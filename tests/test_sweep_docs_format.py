@@ -10,8 +10,11 @@ the digest from what the document says and compares it with a real checkpoint.
 import hashlib
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
@@ -106,11 +109,6 @@ def test_trust_md_converts_the_checkpoint_root_to_what_a_report_prints(tmp_path:
     """A report prints its checkpoint's root in hexadecimal, the checkpoint file holds it in
     base64; trust.md gave a reader no way to compare the two. Its one-liner, run as printed on
     the checkpoint file, prints the root the report's first page shows."""
-    import subprocess
-    import sys
-
-    from pypdf import PdfReader
-
     trust = (Path(__file__).resolve().parents[1] / "docs" / "trust.md").read_text("utf-8")
     [program] = re.findall(r'^python3 -c "(.+)" cp\.txt$', trust, flags=re.MULTILINE)
     runner = CliRunner()
