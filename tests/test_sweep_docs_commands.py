@@ -5,6 +5,7 @@ on a demo ledger.
 """
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,37 @@ def test_a_wrong_anchor_shows_the_two_hashes_whole(demo: dict[str, str]) -> None
     wrong = hash_hex[:-1] + ("0" if hash_hex[-1] != "0" else "1")
     finding = cli(demo, "verify", "--anchor", f"{seq}:{wrong}", code=1).stdout.splitlines()[1]
     assert hash_hex in finding and wrong in finding
+
+
+# --- the README's exit-code table, each cause it names, provoked ---------------------------------
+
+
+def test_each_cause_in_the_exit_code_table_gives_its_code(
+    own_demo: dict[str, str], tmp_path: Path
+) -> None:
+    """For each row of the table, the causes it lists exit with its code, with one `Error:`
+    line on stderr (0 aside) and no traceback."""
+    empty, foreign = tmp_path / "empty.db", tmp_path / "other.db"
+    empty.write_bytes(b"")
+    with sqlite3.connect(foreign) as other:
+        other.execute("CREATE TABLE notes (body TEXT)")
+    ledger = own_demo["SAMPLELOANS_DB"]
+    causes = [
+        (0, ["status", "--loan", "L-2025-OU"]),
+        (1, ["loans", "issue", "L-2025-Brown"]),  # agreement not signed: a rule
+        (1, ["loans", "recall", "L-2025-OU", "--due", "2027-01-01", "--reason", "x"]),  # later
+        (2, ["loans", "issue", "L-2025-Brown", "--at", "yesterday"]),  # cannot be parsed
+        (2, ["loans", "show", "L-NOPE"]),  # an unknown record
+        (2, ["report", "custody", "--loan", "L-2025-OU", "--out", ledger]),  # the ledger itself
+        (3, ["--db", str(tmp_path / "none.db"), "status", "--loan", "L-2025-OU"]),  # no database
+        (3, ["--db", str(empty), "status", "--loan", "L-2025-OU"]),  # an empty file
+        (3, ["--db", str(foreign), "status", "--loan", "L-2025-OU"]),  # another application's
+        (4, ["--as", "nobody@nowhere.example", "status", "--loan", "L-2025-OU"]),  # unregistered
+        (4, ["--as", "compliance@naoc.example", "loans", "approve", "L-2025-Brown"]),  # role
+    ]
+    for code, argv in causes:
+        result = cli(own_demo, *argv, code=code)
+        if code:
+            assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, argv
+        assert "Traceback" not in result.stderr
+    assert foreign.read_bytes()[:16] == b"SQLite format 3\x00" and empty.read_bytes() == b""
