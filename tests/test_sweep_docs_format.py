@@ -8,6 +8,7 @@ the digest from what the document says and compares it with a real checkpoint.
 """
 
 import hashlib
+import json
 import re
 import sqlite3
 import subprocess
@@ -127,3 +128,19 @@ def test_trust_md_converts_the_checkpoint_root_to_what_a_report_prints(tmp_path:
     assert re.fullmatch(r"[0-9a-f]{64}", root_hex)
     page = "".join(PdfReader(pdf).pages[0].extract_text().split())
     assert f"Checkpointroot{root_hex}" in page
+
+
+def test_the_worked_example_printed_in_the_format_is_the_vectors() -> None:
+    """Section 7 prints a genesis input and the head of the three example events; both are the
+    test vectors' (a reader checks an implementation against the page as well as the file)."""
+    vectors = json.loads(
+        (Path(__file__).resolve().parent / "vectors" / "ledger-vectors.json").read_text("utf-8")
+    )
+    section = " ".join(FORMAT.split("## 7. Worked examples", 1)[1].split())
+    printed_head = re.search(r"ends at head `(\d+:[0-9a-f]{64})`", section)
+    printed_id = re.search(r"the genesis of ledger `([0-9a-f-]{36})`", section)
+    assert printed_head is not None and printed_id is not None, "section 7 changed its wording"
+    assert printed_head.group(1) == vectors["head"]
+    assert printed_id.group(1) == vectors["genesis"]["ledger_id"]
+    genesis = hashlib.sha256(f"sampleloans-genesis-v1:{printed_id.group(1)}".encode()).hexdigest()
+    assert genesis == vectors["genesis"]["hash"]
