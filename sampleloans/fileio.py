@@ -199,6 +199,30 @@ def check_output(
         raise StorageError(f"{option}: directory {directory} does not exist")
 
 
+def check_output_folder(folder: Path, option: str = "--out") -> None:
+    """Refuse an output folder that is something else, or that cannot be made because the
+    folder it would go in does not exist (checked before any work; made by `make_output_folder`
+    once there is something to write)."""
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise StorageError(f"{option}: {folder} is not a folder")
+    elif not folder.parent.is_dir():
+        raise StorageError(f"{option}: cannot create {folder}: {folder.parent} does not exist")
+
+
+def make_output_folder(folder: Path, option: str = "--out") -> None:
+    """Create a missing output folder, mode 0700 (what goes in it may be private)."""
+    check_output_folder(folder, option)
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:  # made meanwhile by another process: a folder will do
+        check_output_folder(folder, option)
+    except OSError as exc:
+        raise StorageError(f"{option}: cannot create {folder}: {exc.strerror}") from None
+
+
 def write_atomic(
     path: Path,
     data: bytes,

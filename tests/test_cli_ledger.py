@@ -105,7 +105,7 @@ def test_init_with_unknown_institution_leaves_no_file(tmp_path: Path, runner: Cl
         ],
     )
     assert result.exit_code == 2
-    assert "institution 'NOPE' does not exist" in result.stderr
+    assert "--institution: NOPE is not a curating institution" in result.stderr
     assert not list(tmp_path.iterdir())
 
 

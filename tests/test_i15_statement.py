@@ -246,7 +246,7 @@ def test_bad_scopes_one_line(
 
 def test_missing_out_folder_and_bad_checkpoint_file(ledger: dict[str, Any]) -> None:
     env = env_for(ledger["db"])
-    missing = ledger["dir"] / "nowhere"
+    missing = ledger["dir"] / "nowhere" / "st"  # a missing folder is made; not its parent
     result = invoke(env, "report", "statement", "--pi", OSAKA_PI, "--out", str(missing),
                     "--checkpoint", str(ledger["cp"]))  # fmt: skip
     assert result.exit_code == 3 and "--out" in result.stderr
@@ -319,7 +319,7 @@ def test_default_is_the_newest_kept_checkpoint_and_none_kept_is_refused(
     env = env_for(ledger["db"])
     result = invoke(env, "report", "statement", "--pi", OSAKA_PI, "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    assert f"checkpoint {ledger['size']}:" in result.stdout
+    assert f"checkpoint of {ledger['size']} events (head {ledger['size']}:" in result.stdout
     proofs = json.loads(
         PdfReader(out / "statement-terada-at-osaka-u.example.pdf").attachments[
             "statement-proofs.json"

@@ -70,8 +70,10 @@ def add(
 ) -> None:
     """Draft an agreement with its terms; it stays pending until signed (curators only).
 
-    Example: sampleloans agreements add AG-2025-OU --institution OU --term "5 years" --max-mass "1 g" --purpose research --max-loan-period "12 months"
-    """  # noqa: E501
+    \b
+    Example: sampleloans agreements add AG-2025-OU --institution OU --term "5 years" \\
+      --max-mass "1 g" --purpose research --max-loan-period "12 months"
+    """
     from sampleloans.commands.common import writing
     from sampleloans.services.agreements import create_agreement
     from sampleloans.units import parse_mass_ug, parse_period
@@ -111,7 +113,9 @@ def sign(
 ) -> None:
     """Record an agreement's signature; it is in force from then for its term (curators only).
 
-    Example: sampleloans agreements sign AG-2025-OU --signed-by "LESEC and The Open University"
+    \b
+    Example: sampleloans agreements sign AG-2025-OU \\
+      --signed-by "LESEC and The Open University"
     """
     from sampleloans.commands.common import writing
     from sampleloans.dates import format_datetime
@@ -147,6 +151,7 @@ def _end(ctx: typer.Context, number: str, status: str, reason: str, at: str | No
 def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
     """Mark an agreement expired; loans under it stay tracked (curators only).
 
+    \b
     Example: sampleloans agreements expire AG-2025-OU --reason "term ended"
     """
     _end(ctx, number, "expired", reason, at)
@@ -156,7 +161,9 @@ def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = No
 def terminate(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
     """Terminate an agreement early; loans under it stay tracked (curators only).
 
-    Example: sampleloans agreements terminate AG-2025-OU --reason "breach of onward-transfer term"
+    \b
+    Example: sampleloans agreements terminate AG-2025-OU \\
+      --reason "breach of onward-transfer term"
     """
     _end(ctx, number, "terminated", reason, at)
 
@@ -176,6 +183,8 @@ def list_(
     """List agreements by number (researchers: only their own institution's).
 
     JSON: an array of objects with the keys of 'agreements show --json'.
+
+    \b
     Example: sampleloans agreements list --status signed
     """
     check_output_format(as_json=as_json, as_csv=as_csv)
@@ -205,7 +214,7 @@ def list_(
                 str(row.loans),
             )
         )
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, empty="No agreements match.")
 
 
 def _terms(view: "AgreementView") -> list[tuple[str, str]]:
@@ -250,6 +259,8 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     signed_by, term, expires_at, ended_at, end_reason, max_total_mass_ug, issued_ug, loan_count,
     allowed_purposes (list), destructive_use_allowed, onward_transfer_allowed, max_loan_period,
     max_extensions, max_extension_period, inventory_interval (periods in words, e.g. "5 years").
+
+    \b
     Example: sampleloans agreements show AG-2025-OU
     """
     from rich.table import Table

@@ -50,6 +50,7 @@ def import_file(
     """Import a sample catalogue (CSV, the columns of data/samples.csv) or a history (JSON
     Lines of ledger events), all or nothing; every refused line is reported (curators only).
 
+    \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
     from sampleloans.errors import InvalidInput, NotFound, StorageError

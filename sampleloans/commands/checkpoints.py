@@ -35,6 +35,7 @@ def generate(
     """Make an Ed25519 key pair: FILE (private, 0600) and FILE.pub (public); print the
     public key's fingerprint. The private key is never printed nor stored in the ledger.
 
+    \b
     Example: sampleloans keys generate --out ~/.sampleloans/cp.key --name naoc.example/ledger
     """
     from sampleloans.services.checkpoints import generate_keys
@@ -80,7 +81,10 @@ def checkpoint(
     longer extends an earlier checkpoint: one kept in the ledger, or the last one this key
     signed for it, recorded beside the key in KEY.signed (so a rolled-back ledger file cannot
     make the key sign a history that contradicts what it signed before). Curators only.
-    Example: sampleloans checkpoint --key ~/.config/sampleloans/checkpoint.key --out cp-212.txt
+
+    \b
+    Example: sampleloans checkpoint --key ~/.config/sampleloans/checkpoint.key \\
+      --out cp-212.txt
     """
     if ctx.invoked_subcommand is not None:
         if key is not None or out is not None:
@@ -129,7 +133,10 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     JSON keys: id, event_count, head, state_digest, created_at, public_key, note (the signed
     checkpoint, as written). Curators and compliance
-    officers. Example: sampleloans checkpoint list
+    officers.
+
+    \b
+    Example: sampleloans checkpoint list
     """
     from rich.table import Table
 
@@ -173,7 +180,11 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             # NAME+KEYID names the key; a cut through its base64 named nothing
             "+".join(k.public_key.split("+", 2)[:2]),
         )  # fmt: skip
-    print_table(table)
+    print_table(
+        table,
+        empty="No checkpoint is kept yet; a curator makes one with "
+        "'sampleloans checkpoint --key FILE'.",
+    )
 
 
 @checkpoint_app.command("prove")
@@ -188,6 +199,8 @@ def prove(
 
     Anyone can check it without the ledger: 'checkpoint check-consistency OLD NEW PROOF
     --public-key KEY.pub'. Curators and compliance officers.
+
+    \b
     Example: sampleloans checkpoint prove cp-107.txt cp-212.txt --out 107-212.proof.json
     """
     from sampleloans.services.checkpoints import prove_consistency
@@ -214,8 +227,10 @@ def check_consistency(
     """Check, without the ledger, that checkpoint NEW extends OLD (both signed by the key).
 
     Exit 0 consistent; 1 not (a rewritten log, another key, another ledger); 2 bad input.
-    Example: sampleloans checkpoint check-consistency cp-107.txt cp-212.txt 107-212.proof.json
-    --public-key naoc.pub
+
+    \b
+    Example: sampleloans checkpoint check-consistency cp-107.txt cp-212.txt 107-212.proof.json \\
+      --public-key naoc.pub
     """
     from sampleloans.services.checkpoints import check_consistency as run_check
 

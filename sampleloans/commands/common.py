@@ -261,16 +261,24 @@ def check_output_format(*, as_json: bool, as_csv: bool) -> None:
 
 
 def print_table(
-    table: Any, *, as_csv: bool = False, abbreviations: dict[str, str] | None = None
+    table: Any,
+    *,
+    as_csv: bool = False,
+    abbreviations: dict[str, str] | None = None,
+    empty: str | None = None,
 ) -> None:
     """A rich table on stdout, every column kept on a narrow terminal (abbreviated headers
-    get a legend), or the same columns and cells as CSV (RFC 4180)."""
+    get a legend), or the same columns and cells as CSV (RFC 4180); a table with no row is the
+    line `empty` instead, as the streamed lists say it ("No loans match.")."""
     from sampleloans.commands.render import fit_to_width, table_csv
 
     if as_csv:
         sys.stdout.write(table_csv(table))
         return
     out = console()
+    if empty is not None and not table.row_count:
+        out.print(empty, markup=False)
+        return
     out.print(fit_to_width(table, out.width, abbreviations))
 
 

@@ -72,7 +72,8 @@ def balance(
     CSV: the table's columns and rows (the total row included); the collection's two tables
     one after the other, separated by an empty line.
 
-    Example: sampleloans --as compliance@naoc.example balance --loan L-2025-003
+    \b
+    Example: sampleloans --as compliance@naoc.example balance --loan L-2025-OU
     """
     check_output_format(as_json=as_json, as_csv=as_csv)
     from sampleloans.services.standing import mass_balance
@@ -237,6 +238,7 @@ def overdue(
     JSON (docs/json.md): an array of {loan_number, institution, pi_email, what
     (return|inventory), due_at, days_late}, like every list command; --jsonl: one per line.
 
+    \b
     Example: sampleloans --as compliance@naoc.example overdue --institution OU
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
@@ -323,6 +325,7 @@ def status(
     max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
     items [sample_code, custody_state, issued_ug, held_ug]].
 
+    \b
     Example: sampleloans --as anand@open.example status
     """
     from sampleloans.services.standing import loan_status

@@ -90,6 +90,7 @@ def history(
     status, due_at, items [sample_code, custody_state, issued_ug, held_ug, consumed_ug,
     returned_ug]]}. --jsonl: one event object per line (not with --as-of).
 
+    \b
     Example: sampleloans custody history --sample CE5C0400YJFM00505 --as-of 2025-05-01
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl)
@@ -421,6 +422,8 @@ def correct(
     use the corrected mass; a correction that would break the mass balance at any point since is
     refused (exit 1).
     `custody history` shows both events.
+
+    \b
     Example: sampleloans custody correct 57 --mass '0.3 mg' --reason "lab log says 0.3 mg"
     Example: sampleloans custody correct 57 --text "seal number was SL-OU-02, not SL-OU-20"
     """

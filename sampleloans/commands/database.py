@@ -38,6 +38,8 @@ def upgrade(
 
     A ledger from before migrations is taken as the baseline (0001_baseline). Curators only.
     With --sql, print the SQL for the --db's kind of database (SQLite or PostgreSQL) instead.
+
+    \b
     Example: sampleloans --db postgresql://dba@db.example/ledger db upgrade --sql
     """
     from sampleloans.errors import InvalidInput
@@ -78,7 +80,10 @@ def secure(ctx: typer.Context) -> None:
     each registered person gets a LOGIN role named by their e-mail (no password: set one);
     a trigger checks every event's actor is the login; row-level security scopes researchers.
     --as names the curator on whose behalf the DBA runs it.
-    Example: sampleloans --db postgresql://postgres@db.example/ledger --as li@naoc.example db secure
+
+    \b
+    Example: sampleloans --db postgresql://postgres@db.example/ledger \\
+      --as li@naoc.example db secure
     """
     from sampleloans.services import logins
 

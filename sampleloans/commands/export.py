@@ -45,6 +45,8 @@ def export(
     Line 1 is a header (format, version, ledger id); then one canonical JSON object per event in
     seq order. 'restore --events FILE' rebuilds the same ledger (same head) from it, and
     tools/verify_ledger.py checks it without sampleloans. Curators and compliance officers.
+
+    \b
     Example: sampleloans export --events ledger-events.jsonl
     """
     from sampleloans.services.events_file import export_events
@@ -113,6 +115,7 @@ def verify_bag(
     checkpoint do not check out (a broken or foreign signature too); 2 when the folder is not
     a bag or the key is not a public key.
 
+    \b
     Example: sampleloans verify-bag archive-2026/ --public-key naoc.pub
     """
     from sampleloans.services.bag import verify_bag as check

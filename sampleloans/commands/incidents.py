@@ -35,8 +35,9 @@ def report(
 ) -> None:
     """Report a loss, theft or damage; the sample is frozen until the incident is resolved.
 
-    Example: sampleloans incidents report --sample CE5C0200YJFM00112 --kind loss
-    --description "spilled during transfer" --mass-lost "1 mg"
+    \b
+    Example: sampleloans incidents report --sample CE5C0200YJFM00112 --kind loss \\
+      --description "spilled during transfer" --mass-lost "1 mg"
     """
     from sampleloans.services import incidents
     from sampleloans.units import parse_mass_ug
@@ -67,6 +68,7 @@ def resolve(
 ) -> None:
     """Resolve an open incident; the record stays and the sample is released.
 
+    \b
     Example: sampleloans incidents resolve 57 --resolution "fragment recovered and weighed"
     """
     from sampleloans.services import incidents
@@ -89,6 +91,8 @@ def list_(
 
     JSON (docs/json.md): a list of {seq, sample_code, loan_number, institution, kind,
     description, mass_lost_ug, reported_at, reported_by, status, resolved_at, resolution}.
+
+    \b
     Example: sampleloans incidents list --open
     """
     check_output_format(as_json=as_json, as_csv=as_csv)
@@ -127,4 +131,4 @@ def list_(
             format_datetime(row.reported_at),
             Text(status, style="red" if row.status == IncidentStatus.OPEN else ""),
         )
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, empty="No incidents match.")

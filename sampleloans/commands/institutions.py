@@ -34,8 +34,10 @@ def add(
 ) -> None:
     """Register an institution (curators only).
 
-    Example: sampleloans institutions add KIT --name "Karlsruhe Institute of Technology" --country Germany --city Karlsruhe --kind borrower
-    """  # noqa: E501
+    \b
+    Example: sampleloans institutions add KIT --name "Karlsruhe Institute of Technology" \\
+      --country Germany --city Karlsruhe --kind borrower
+    """
     from sampleloans.commands.common import writing
     from sampleloans.services.reference import add_institution
 
@@ -71,6 +73,8 @@ def list_(
 
     JSON (docs/json.md): an array of objects with keys short_name, name, country, city, kind,
     person_count, agreement_count, loan_count.
+
+    \b
     Example: sampleloans institutions list --kind borrower
     """
     check_output_format(as_json=as_json, as_csv=as_csv)
@@ -102,7 +106,8 @@ def list_(
                 str(row.loans),
             )
         )
-    print_table(table, as_csv=as_csv, abbreviations={"people": "ppl", "agreements": "agr"})
+    abbreviations = {"people": "ppl", "agreements": "agr"}
+    print_table(table, as_csv=as_csv, abbreviations=abbreviations, empty="No institutions match.")
 
 
 @app.command("show")
@@ -115,6 +120,8 @@ def show(
 
     JSON keys (docs/json.md): short_name, name, country, city, kind, person_count,
     agreement_count, loan_count.
+
+    \b
     Example: sampleloans institutions show OU
     """
     from rich.table import Table

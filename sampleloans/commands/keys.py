@@ -65,6 +65,7 @@ def lender_root(
     Writes root-cert.pem (give it to whoever checks reports: verify-document --trust-root) and
     root-key.pem (private, 0600; it only issues signing certificates).
 
+    \b
     Example: sampleloans keys lender-root --out lender --name "CNSA Lunar Sample Curation"
     """
     from sampleloans import certs
@@ -121,6 +122,7 @@ def signing_cert(
     Writes signing-cert.pem (the certificate, then the root), signing-key.pem (private, 0600)
     and, with --p12, signing.p12; sign with `report … --sign --signer-key … --signer-cert …`.
 
+    \b
     Example: sampleloans keys signing-cert --root lender --out signer
     """
     from sampleloans import certs

@@ -49,8 +49,9 @@ def init(
 ) -> None:
     """Create a new ledger with the real reference data and a first curator.
 
-    Example: sampleloans --db lab.db init --curator-email li@naoc.example --curator-name "Li Na"
-    --at 2025-03-01
+    \b
+    Example: sampleloans --db lab.db init --curator-email li@naoc.example \\
+      --curator-name "Li Na" --at 2025-03-01
     """
     from sampleloans.services.common import require_email
     from sampleloans.services.ledgerfile import create_ledger, transaction
@@ -99,7 +100,10 @@ def demo(
 
     Never touches your real ledger. With a global --db typed on the command line (not
     SAMPLELOANS_DB) the demo is written there instead: a new file, or a PostgreSQL database that
-    holds no ledger yet. Example: sampleloans demo
+    holds no ledger yet.
+
+    \b
+    Example: sampleloans demo
     """
     from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
     from sampleloans.demo import DEMO_TODAY, run_demo
@@ -299,7 +303,10 @@ def verify(
     the ledger still extends it (its head and Merkle root): truncation, a rollback or a
     recomputed chain fail without a remembered anchor. --since FILE checks only what came
     after a checkpoint this ledger kept (made after a full verify) and prints what it did not
-    re-check. Example: sampleloans verify --anchor 212:5f0c…
+    re-check.
+
+    \b
+    Example: sampleloans verify --anchor 212:5f0c…
     """
     if since is not None:
         if checkpoint is not None or anchor is not None or print_head:
@@ -334,6 +341,12 @@ def verify(
         out = console()
         for line in verify_lines(result):
             out.print(line)
+        if anchor_value is not None and result.ok:  # say what was proved, as for a checkpoint
+            seq, hash_hex = anchor_value
+            out.print(
+                f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)",
+                markup=False,
+            )
         if extends is not None and result.ok:
             out.print(extends, markup=False)
         with errors_to_exit_codes():

@@ -130,8 +130,9 @@ def request(
 ) -> None:
     """Record a PI's request for whole samples under an agreement.
 
-    Example: sampleloans loans request L-1 --agreement AG-OU --pi anand@open.example
-    --sample CE5C0200YJFM00112 --period "12 months"
+    \b
+    Example: sampleloans loans request L-1 --agreement AG-OU --pi anand@open.example \\
+      --sample CE5C0200YJFM00112 --period "12 months"
     """
     from sampleloans.services import loans
     from sampleloans.units import parse_period
@@ -159,6 +160,7 @@ def request(
 def approve(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
     """Approve a requested loan.
 
+    \b
     Example: sampleloans loans approve L-1
     """
     from sampleloans.services import loans
@@ -180,6 +182,7 @@ def issue(
 ) -> None:
     """Issue an approved loan: its samples leave the vault, whole.
 
+    \b
     Example: sampleloans loans issue L-1
     """
     from sampleloans.dates import format_datetime
@@ -218,7 +221,9 @@ def ship(
 ) -> None:
     """Release an issued loan's samples for shipment in a sealed container.
 
-    Example: sampleloans loans ship L-1 --container "N2 box 7" --seal S-0042 --method hand-carried
+    \b
+    Example: sampleloans loans ship L-1 --container "N2 box 7" --seal S-0042 \\
+      --method hand-carried
     """
     from sampleloans.services import loans
 
@@ -254,8 +259,9 @@ def receive(
 ) -> None:
     """Record the borrower's receipt: seal, condition and weighed masses.
 
-    Example: sampleloans loans receive L-1 --seal-intact --condition pristine
-    --weighed CE5C0200YJFM00112=20mg
+    \b
+    Example: sampleloans loans receive L-1 --seal-intact --condition pristine \\
+      --weighed CE5C0200YJFM00112=20mg
     """
     from sampleloans.services import loans
 
@@ -297,8 +303,9 @@ def consume(
     holds and no longer has to come back (issued = held + consumed + returned + …). Record
     only the mass that will not be returned; an analysis that uses nothing needs no record.
 
-    Example: sampleloans loans consume L-1 --sample CE5C0200YJFM00112 --technique SIMS
-    --mass "2 mg" --destructive
+    \b
+    Example: sampleloans loans consume L-1 --sample CE5C0200YJFM00112 --technique SIMS \\
+      --mass "2 mg" --destructive
     """
     from sampleloans.services import loans
     from sampleloans.units import format_mass, parse_mass_ug
@@ -336,6 +343,7 @@ def split(
 ) -> None:
     """Record a split the borrower made; the piece stays on the same loan.
 
+    \b
     Example: sampleloans loans split L-1 --sample CE5C0200YJFM00112 --child=-G1 --mass "1 mg"
     """
     from sampleloans.services import loans
@@ -377,6 +385,7 @@ def return_(
 ) -> None:
     """Release held samples (all, or the named ones) for the return trip.
 
+    \b
     Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
     """
     from sampleloans.services import loans
@@ -415,8 +424,10 @@ def accept_return(
     """Accept returned samples back into the vault; each must weigh what is accountable.
 
     Several returns of one loan may travel at once: weigh the samples of one shipment.
-    Example: sampleloans loans accept-return L-1 --seal-intact --condition pristine
-    --weighed CE5C0200YJFM00112=18mg
+
+    \b
+    Example: sampleloans loans accept-return L-1 --seal-intact --condition pristine \\
+      --weighed CE5C0200YJFM00112=18mg
     """
     from sampleloans.services import loans
 
@@ -457,8 +468,9 @@ def extend(
 ) -> None:
     """Extend a loan's due date within the agreement's extension limits.
 
-    Example: sampleloans loans extend L-1 --period P6M --approver curator@naoc.example
-    --reason "instrument downtime"
+    \b
+    Example: sampleloans loans extend L-1 --period P6M --approver curator@naoc.example \\
+      --reason "instrument downtime"
     """
     from sampleloans.dates import format_datetime
     from sampleloans.services import loans
@@ -495,6 +507,7 @@ def recall(
 ) -> None:
     """Recall a loan: it is due back by the given time.
 
+    \b
     Example: sampleloans loans recall L-1 --due 2025-06-30T00:00:00Z --reason "audit"
     """
     from sampleloans.dates import format_datetime, parse_datetime
@@ -523,6 +536,7 @@ def inventory(
 ) -> None:
     """Attest the annual inventory of what the borrower holds.
 
+    \b
     Example: sampleloans --as anand@open.example loans inventory L-1 --note "all present"
     """
     from sampleloans.services import loans
@@ -545,6 +559,7 @@ def settle(
 ) -> None:
     """Settle a loan whose every microgram is accounted for.
 
+    \b
     Example: sampleloans loans settle L-1 --obligations "final report received"
     """
     from sampleloans.services import loans
@@ -560,6 +575,7 @@ def settle(
 def close(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
     """Close a settled loan.
 
+    \b
     Example: sampleloans loans close L-1
     """
     from sampleloans.services import loans
@@ -686,10 +702,12 @@ def list_(
         str | None, typer.Option("--pi", help="Only this principal investigator's (e-mail).")
     ] = None,
     due_before: Annotated[
-        str | None, typer.Option("--due-before", help="Only loans due before this time.")
+        str | None,
+        typer.Option("--due-before", help="Only loans still out, due before this time."),
     ] = None,
     due_after: Annotated[
-        str | None, typer.Option("--due-after", help="Only loans due after this time.")
+        str | None,
+        typer.Option("--due-after", help="Only loans still out, due after this time."),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,
@@ -700,11 +718,14 @@ def list_(
     """List loans by number (researchers see their own institution's).
 
     Filters combine (all must hold); --due-before/--due-after are ISO 8601 times (UTC if no
-    offset), strict. Rows stream: --json writes one array row by row, --jsonl one object per
-    line.
+    offset), strict, and list only loans still out (issued, in transit, received, return in
+    transit): a returned, settled or closed loan owes no return. Rows stream: --json writes
+    one array row by row, --jsonl one object per line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
     transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
     overdue), overdue}.
+
+    \b
     Example: sampleloans loans list --status received --due-before 2026-06-01
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
@@ -792,7 +813,9 @@ def show(
     {email, name, institution} or null), recorded_by}], weighing_discrepancies [{seq,
     sample_code, expected_ug, weighed_ug, difference_ug}], broken_seals [{seq, shipment_seq,
     direction, seal_number}].
-    Example: sampleloans loans show L-1 --json
+
+    \b
+    Example: sampleloans loans show L-2025-OU --json
     """
     import sys
     from dataclasses import replace

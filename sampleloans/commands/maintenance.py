@@ -33,6 +33,8 @@ def backup(
     The copy is consistent, private (0600) and written atomically; an existing FILE is kept
     unless --force, which replaces only a regular file; FILE may never be the ledger (or its
     -wal/-shm/-journal) under any name. Curators and compliance officers may back up.
+
+    \b
     Example: sampleloans backup /srv/backups/ledger-2025-04-24.db
     """
     from sampleloans.services.maintenance import backup as run_backup
@@ -83,6 +85,8 @@ def restore(
     Afterwards, 'verify --anchor' with a head you saved earlier shows whether the restore
     rolled the ledger back. With --events, FILE is an events export (JSON lines): the ledger is
     rebuilt from it with the same events and hashes (so the same head), then verified.
+
+    \b
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
     from sampleloans.services.ledgerfile import engine_for_restore_url

@@ -25,7 +25,7 @@ from sampleloans.commands.signer import (
     SignerKeyOption,
     SignerP12Option,
     SignOption,
-    SignRequest,
+    sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
 
@@ -256,10 +256,11 @@ def notify(
     The server comes from SAMPLELOANS_SMTP_HOST, _PORT, _FROM, _STARTTLS, _USER and _PASSWORD
     (or the options); --outbox DIR is a dry run that writes .eml files.
 
+    \b
     Example: sampleloans --as curator@naoc.example notify --outbox outbox/
     """
     from sampleloans.commands.signer import load_credentials, warn_if_exposed
-    from sampleloans.errors import StorageError
+    from sampleloans.fileio import check_output_folder
     from sampleloans.mail import smtp_settings
     from sampleloans.services.notify import require_curator, require_send_record
 
@@ -279,10 +280,12 @@ def notify(
                 user=smtp_user,
                 password=os.environ.get("SAMPLELOANS_SMTP_PASSWORD"),
             )
-        elif not outbox.is_dir():
-            raise StorageError(f"--outbox: {outbox} is not an existing folder")
+        else:
+            check_output_folder(outbox, "--outbox")  # made once there is a message to write
         sent_at = now()
-        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        signing = sign_request(
+            ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
+        )
         credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
         sender = settings.sender if settings else (smtp_from or OUTBOX_SENDER)
         outgoing, done, checkpoint_id = _plan(
@@ -309,8 +312,10 @@ def _write_outbox(
 ) -> None:
     """The dry run: each message as a .eml file in `outbox`, every target refused (exit 3)
     before any is written."""
-    from sampleloans.fileio import check_output, write_atomic
+    from sampleloans.fileio import check_output, make_output_folder, write_atomic
 
+    if pending:
+        make_output_folder(outbox, "--outbox")
     targets = [outbox / o.file_name for o in pending]
     for target in targets:  # refuse before writing any
         check_output(target, force=force, ledger=ledger, option="--outbox")

@@ -49,8 +49,11 @@ def add(
 
     On a secured PostgreSQL ledger (`db secure`) this also creates their LOGIN role, named by
     the e-mail, in their group (no password yet: the DBA sets one).
-    Example: sampleloans people add pi@kit.example --name "Ada Example" --institution KIT --role researcher
-    """  # noqa: E501
+
+    \b
+    Example: sampleloans people add pi@kit.example --name "Ada Example" --institution KIT \\
+      --role researcher
+    """
     from sampleloans.commands.common import errors_to_exit_codes, writing
     from sampleloans.services.logins import login_sql, sync_login
     from sampleloans.services.reference import add_person
@@ -92,6 +95,8 @@ def list_(
     """List people by e-mail (researchers: only their own institution's).
 
     JSON (docs/json.md): an array of objects with keys email, name, institution, role, active.
+
+    \b
     Example: sampleloans people list --institution OU
     """
     check_output_format(as_json=as_json, as_csv=as_csv)
@@ -111,7 +116,7 @@ def list_(
     for row in rows:
         role = row.role.replace("_", " ")
         table.add_row(*plain(row.email, row.name, row.institution, role, _status(row.active)))
-    print_table(table, as_csv=as_csv)
+    print_table(table, as_csv=as_csv, empty="No people match.")
 
 
 @app.command("show")
@@ -123,6 +128,8 @@ def show(
     """Show one person.
 
     JSON keys (docs/json.md): email, name, institution, role, active.
+
+    \b
     Example: sampleloans people show anand@open.example
     """
     from rich.table import Table
@@ -154,6 +161,7 @@ def _status(active: bool) -> str:
 def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
     """Deactivate a person: they may no longer act; their record and history stay (curators only).
 
+    \b
     Example: sampleloans people deactivate pi@kit.example --reason "left the institute"
     """
     from sampleloans.commands.common import writing
@@ -173,6 +181,7 @@ def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
 def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
     """Let a deactivated person act again, in the role they had (curators only).
 
+    \b
     Example: sampleloans people reactivate pi@kit.example --reason "deactivated by mistake"
     """
     from sampleloans.commands.common import writing
@@ -198,6 +207,7 @@ def set_role(
 ) -> None:
     """Change a person's role (curators only); staff roles need a lender or curator institution.
 
+    \b
     Example: sampleloans people set-role zhang@naoc.example --role curator --reason "promoted"
     """
     from sampleloans.commands.common import writing

@@ -34,6 +34,7 @@ from sampleloans.commands.signer import (
     SignerP12Option,
     SignOption,
     SignRequest,
+    sign_request,
 )
 from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError, StorageError
@@ -121,8 +122,10 @@ def _make(
             signed = f"; signed by {credentials.signer_name}"
         write_atomic(out, data, force=force, ledger=ledger, inputs=reads)
     console().print(
-        f"Wrote {out}: {report.title.lower()}, {report.scope_label}; ledger head "
-        f"{report.head_seq}:{report.head_hash[:12]}…, digest {report.digest[:16]}{signed}.",
+        # the title's first letter only: "F-75" keeps its capital
+        f"Wrote {out}: {report.title[:1].lower()}{report.title[1:]}, {report.scope_label}; "
+        f"ledger head {report.head_seq}:{report.head_hash[:12]}…, digest "
+        f"{report.digest[:16]}{signed}.",
         markup=False,
     )
     warn_if_exposed(signing)
@@ -150,8 +153,9 @@ def custody(
 ) -> None:
     """Chain-of-custody report of a loan, a sample lineage or an institution.
 
-    Example: sampleloans --as compliance@naoc.example report custody --loan L-2025-UoC
-    --out custody.pdf
+    \b
+    Example: sampleloans --as compliance@naoc.example report custody --loan L-2025-UoC \\
+      --out custody.pdf
     """
     _make(
         ctx,
@@ -159,7 +163,7 @@ def custody(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
         sample=sample,
         institution=institution,
@@ -182,6 +186,7 @@ def return_report(
 ) -> None:
     """Return report of a loan (digital NASA Form F-75): per-sample mass accounting.
 
+    \b
     Example: sampleloans report return --loan L-2025-IPGP --out return.pdf
     """
     _make(
@@ -190,7 +195,7 @@ def return_report(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
     )
 
@@ -213,6 +218,7 @@ def overdue(
     Addressed to each PI and the institution, with a date to respond by (14 days after
     --generated-at: return the samples or request an extension) and the agreement terms.
 
+    \b
     Example: sampleloans report overdue --institution Osaka --out notice.pdf
     """
     _make(
@@ -221,7 +227,7 @@ def overdue(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         institution=institution,
     )
 
@@ -244,6 +250,7 @@ def inventory(
     The PI writes the mass measured beside each sample, confirms it, and explains any
     difference under Remarks; samples no longer held are listed apart.
 
+    \b
     Example: sampleloans report inventory --loan L-2025-OU --out inventory.pdf
     """
     _make(
@@ -252,7 +259,7 @@ def inventory(
         out,
         force,
         generated_at,
-        SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
+        sign_request(ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file),
         loan=loan,
     )
 
@@ -458,6 +465,7 @@ def verify_document(
     changed byte, an update appended after signing, a signer not chaining to --trust-root, an
     expired certificate, no signature with --trust-root); 2 when the file is not a report.
 
+    \b
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
     """
     from sampleloans.commands.signer import check_document_signature, load_trust_root

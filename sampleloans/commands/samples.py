@@ -104,8 +104,11 @@ def register(
 ) -> None:
     """Register a sample in the acting curator's vault (curators only).
 
-    Example: sampleloans samples register CE5C0400YJFM00777 --mission CE-5 --mass "20 mg" --origin scoop --material regolith --form powder --purpose research --location "NAOC N2 cabinet A"
-    """  # noqa: E501
+    \b
+    Example: sampleloans samples register CE5C0400YJFM00777 --mission CE-5 --mass "20 mg" \\
+      --origin scoop --material regolith --form powder --purpose research \\
+      --location "NAOC N2 cabinet A"
+    """
     from sampleloans.commands.common import writing
     from sampleloans.services.common import get_sample
     from sampleloans.services.samples import register_sample
@@ -155,8 +158,10 @@ def split(
 ) -> None:
     """Split children off a sample in the vault; the parent keeps the rest (curators only).
 
-    Example: sampleloans samples split CE5C0400YJFM00505 --child -G1=20mg --child -G2=5mg --loss 0.1mg
-    """  # noqa: E501
+    \b
+    Example: sampleloans samples split CE5C0400YJFM00505 --child -G1=20mg --child -G2=5mg \\
+      --loss 0.1mg
+    """
     from sampleloans.commands.common import writing
     from sampleloans.services.samples import split_sample
     from sampleloans.units import format_mass, parse_mass_ug
@@ -192,8 +197,9 @@ def move(
 ) -> None:
     """Record a new storage location for a sample in the vault (curators only).
 
-    Example: sampleloans samples move CE5C0400YJFM00505 --location "NAOC N2 cabinet C"
-    --reason "cabinet B serviced"
+    \b
+    Example: sampleloans samples move CE5C0400YJFM00505 --location "NAOC N2 cabinet C" \\
+      --reason "cabinet B serviced"
     """
     from sampleloans.commands.common import writing
     from sampleloans.services.samples import move_sample
@@ -231,8 +237,10 @@ def transfer(
     Each sample must be in the vault, not frozen and not permanent or backup storage; its whole
     mass leaves the collection and is shown as "transferred" in its balance.
 
-    Example: sampleloans samples transfer CE5C0400YJFM00507 --to MNHN --reference 'CNSA gift to France, 24 Apr 2023' --at 2023-04-24
-    """  # noqa: E501
+    \b
+    Example: sampleloans samples transfer CE5C0400YJFM00507 --to MNHN \\
+      --reference 'CNSA gift to France, 24 Apr 2023' --at 2023-04-24
+    """
     from sampleloans.commands.common import writing
     from sampleloans.services.transfers import transfer_samples
     from sampleloans.units import format_mass
@@ -295,6 +303,8 @@ def list_(
 
     Filters combine (all must hold). Rows stream: --json writes one array row by row, --jsonl
     one object per line; both with the keys of 'samples show --json'.
+
+    \b
     Example: sampleloans samples list --state vault --mission CE-5 --limit 20
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl, as_csv=as_csv)
@@ -385,6 +395,8 @@ def show(
     depth_bottom_mm, material_type, physical_form, purpose_class, storage_location, condition,
     record, initial_ug, vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug,
     custodian, custody_state, loan_number, frozen, registered_at, last_event_at.
+
+    \b
     Example: sampleloans samples show CE5C0400YJFM00505
     """
     from rich.table import Table
@@ -439,7 +451,9 @@ def tree(
     JSON: the root node; each node has code, initial_ug, vault_ug, on_loan_ug, consumed_ug,
     lost_ug, transferred_ug, custody_state, custodian, loan_number, frozen and children (nodes,
     by code): initial = vault + on loan + consumed + lost + transferred + the children's initial.
-    Example: sampleloans samples tree CE5C0400YJFM00505-G1
+
+    \b
+    Example: sampleloans samples tree CE5C0100YJFM00201
     """
     from rich.tree import Tree
 

@@ -75,6 +75,35 @@ class SignRequest:
     passphrase_file: Path | None = None
 
 
+_SIGNER_PARAMETERS = ("signer_p12", "signer_key", "signer_cert")
+
+
+def sign_request(
+    ctx: typer.Context,
+    sign: bool,
+    p12: Path | None,
+    key: Path | None,
+    cert: Path | None,
+    passphrase_file: Path | None,
+) -> SignRequest:
+    """A command's signing options, where a signer typed on the command line (a PKCS#12 file,
+    or a PEM key and certificate) wins over the other kind set in the environment: a lender
+    with SAMPLELOANS_SIGNER_P12 in their profile may still sign once with a PEM pair."""
+    typed = {
+        name
+        for name in _SIGNER_PARAMETERS
+        # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }
+    pem_typed = bool(typed & {"signer_key", "signer_cert"})
+    if "signer_p12" in typed and not pem_typed:
+        key = key if "signer_key" in typed else None
+        cert = cert if "signer_cert" in typed else None
+    elif pem_typed and "signer_p12" not in typed:
+        p12 = None
+    return SignRequest(sign, p12, key, cert, passphrase_file)
+
+
 def signing_inputs(request: SignRequest) -> list[tuple[str, Path]]:
     """The files a signing request reads, each named by its option (never an output)."""
     named = (
@@ -161,10 +190,14 @@ def load_credentials(request: SignRequest, signing_time: datetime) -> "SigningCr
             read_input(request.p12, "--signer-p12"), passphrase(request.passphrase_file)
         )
     elif request.key is not None and request.cert is not None:
+        key_pem = read_input(request.key, "--signer-key")
+        secret = passphrase(request.passphrase_file)
+        if request.passphrase_file is None and b"ENCRYPTED" not in key_pem:
+            # the environment's passphrase may be a PKCS#12 file's (a lender's profile); a key
+            # in the clear needs none, and only a passphrase file given for it is a mistake
+            secret = None
         credentials = signing.load_pem_credentials(
-            read_input(request.key, "--signer-key"),
-            read_input(request.cert, "--signer-cert"),
-            passphrase(request.passphrase_file),
+            key_pem, read_input(request.cert, "--signer-cert"), secret
         )
     else:
         missing = "--signer-cert" if "--signer-key" in given else "--signer-key"

@@ -15,7 +15,7 @@ from sampleloans.commands.signer import (
     SignerKeyOption,
     SignerP12Option,
     SignOption,
-    SignRequest,
+    sign_request,
 )
 
 if TYPE_CHECKING:
@@ -128,20 +128,26 @@ def statement(
     newest signed checkpoint (or --checkpoint FILE); each event it lists carries an RFC 6962
     inclusion proof in the embedded file statement-proofs.json.
 
+    \b
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
     from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
     from sampleloans.dates import parse_datetime
-    from sampleloans.errors import StorageError
-    from sampleloans.fileio import check_output, write_atomic
+    from sampleloans.fileio import (
+        check_output,
+        check_output_folder,
+        make_output_folder,
+        write_atomic,
+    )
     from sampleloans.services.statement import file_name
 
     with errors_to_exit_codes():
         signing_time = now()
         when = parse_datetime(generated_at, "--generated-at") if generated_at else signing_time
-        if not out.is_dir():
-            raise StorageError(f"--out: {out} is not an existing folder")
-        signing = SignRequest(sign, signer_p12, signer_key, signer_cert, signer_passphrase_file)
+        check_output_folder(out)  # made below, once there is a statement to write
+        signing = sign_request(
+            ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
+        )
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work
         ledger = db_path(ctx)
         statements = build(
@@ -152,6 +158,8 @@ def statement(
             generated_at=when,
             dated_by_hand=generated_at is not None,
         )
+        if statements:
+            make_output_folder(out)
         targets = [out / file_name(s.request.pi) for s in statements]
         reads = signing_inputs(signing)
         if checkpoint is not None:
@@ -167,8 +175,8 @@ def statement(
     for target, made in zip(targets, statements, strict=True):
         out_console.print(
             f"Wrote {target}: statement to {made.request.pi}, {len(made.body.events)} events "
-            f"proved in checkpoint {made.body.checkpoint.tree_size}:"
-            f"{made.body.checkpoint.root_hash[:12]}…, digest {made.digest[:16]}"
+            f"proved in the checkpoint of {made.body.checkpoint.tree_size} events "
+            f"(head {made.head_seq}:{made.head_hash[:12]}…), digest {made.digest[:16]}"
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
@@ -324,8 +332,8 @@ def verify_with_ledger(
                 session, service_ctx, checkpoint, pi=scope[3:], generated_at=generated
             )
         out.print(
-            f"{file}: statement to {scope[3:]}, checkpoint {checkpoint.tree_size}:"
-            f"{checkpoint.root_hash[:12]}…",
+            f"{file}: statement to {scope[3:]}, built on the checkpoint of "
+            f"{checkpoint.tree_size} events (head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
             markup=False,
         )
         out.print(

@@ -77,6 +77,9 @@ REASON_KINDS = (
 )
 """The kinds whose command takes a reason (stored in the envelope, not the payload)."""
 
+TEXT_REASON_KINDS = ("event.corrected",)
+"""The kinds whose command records their text as the reason too: a history line may give that
+reason (as an events export holds it), and must then give that text."""
 CORRECTION_KINDS = ("event.corrected", "mass.corrected")
 """The kinds that reference an earlier event (`corrects_seq`)."""
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
@@ -577,6 +580,11 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload: {exc}") from None
     _same_as_stored(envelope, payload)
+    given_reason = record.get("reason")
+    if kind in TEXT_REASON_KINDS and given_reason is not None and given_reason != envelope.reason:
+        raise InvalidInput(
+            f"reason: {kind} records its text as its reason; give the same text, or no reason"
+        )
     return envelope
 
 
@@ -613,7 +621,7 @@ def _envelope_options(record: dict[str, Any], kind: str) -> dict[str, Any]:
         _check_int(record["corrects_seq"], "corrects_seq")
     occurred = record.get("occurred_at")
     options: dict[str, Any] = {"occurred_at": _when(occurred, "occurred_at") if occurred else None}
-    if record.get("reason") is not None:
+    if record.get("reason") is not None and kind not in TEXT_REASON_KINDS:
         if kind not in REASON_KINDS:
             raise InvalidInput(f"reason: {kind} does not take a reason")
         options["reason"] = record["reason"]

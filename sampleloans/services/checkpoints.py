@@ -957,10 +957,16 @@ def _check_new_events(
     if not result.new_events:
         result.head_seq, result.head_hash = size, prev_hash
     result.root = frontier.root()
-    result.checked.append(
-        f"events {size + 1}..{result.head_seq}: seq, links, hashes, payloads, recording clock"
-    )
+    result.checked.append(_new_events_checked(size, result.head_seq))
     _check_touched_records(session, connection, size, result)
+
+
+def _new_events_checked(size: int, head_seq: int) -> str:
+    """What `verify --since` says it checked of the events after a checkpoint of `size`."""
+    if head_seq <= size:
+        return f"no event after event {size}: nothing new to check"
+    span = f"event {head_seq}" if head_seq == size + 1 else f"events {size + 1}..{head_seq}"
+    return f"{span}: seq, links, hashes, payloads, recording clock"
 
 
 def _link_problems(

@@ -299,8 +299,9 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         .scalar_subquery()
         .label("held_ug"),
     )
-    if filters.status is not None:
-        query = query.where(col(Loan.status) == _loan_status(filters.status))
+    status = None if filters.status is None else _loan_status(filters.status)
+    if status is not None:
+        query = query.where(col(Loan.status) == status)
     if filters.institution is not None:
         short = access.readable_institution(session, person, filters.institution.strip())
         query = query.where(col(Loan.institution) == short.short_name)
@@ -319,11 +320,30 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         raise InvalidInput(
             "--due-after: is not before --due-before; give a range that moves forward"
         )
-    if filters.due_before is not None:
-        query = query.where(col(Loan.due_at) < filters.due_before)
-    if filters.due_after is not None:
-        query = query.where(col(Loan.due_at) > filters.due_after)
+    if before is not None or after is not None:
+        query = query.where(col(Loan.status).in_(_owing_a_return(status, before)))
+    if before is not None:
+        query = query.where(col(Loan.due_at) < before)
+    if after is not None:
+        query = query.where(col(Loan.due_at) > after)
     return query.order_by(col(Loan.number))
+
+
+def _owing_a_return(status: str | None, before: datetime | None) -> list[str]:
+    """The statuses a due bound selects from: a loan that is out (`ledger.overdue`), whose
+    return is still owed; a returned or closed loan is due nowhere any more, so a due bound
+    with such a --status is refused rather than answered with nothing."""
+    out = [str(s) for s in rule.OUT_STATUSES]
+    if status is None:
+        return out
+    if status not in out:
+        option = "--due-before" if before is not None else "--due-after"
+        shown = ", ".join(s.replace("_", "-") for s in out)
+        raise InvalidInput(
+            f"{option}: a loan {status.replace('_', '-')} owes no return, so it is due at no "
+            f"time; the due bounds list loans still out ({shown})"
+        )
+    return [status]
 
 
 _make_loan_row = view_maker(LoanRow)

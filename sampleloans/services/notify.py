@@ -40,7 +40,7 @@ def require_curator(session: Session, ctx: Context) -> None:
     person = acting_person(session, ctx)
     if person.role != Role.CURATOR:
         raise PermissionDenied(
-            f"{person.email} is a {person.role.replace('-', ' ')}; only curators may run notify"
+            f"{person.email} is a {person.role.replace('_', ' ')}; only curators may run notify"
         )
 
 

@@ -15,7 +15,7 @@ from sampleloans.errors import Conflict, InvalidInput
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import LedgerEvent, LedgerMeta, Mission
-from sampleloans.services.common import append, get_institution, require_email, require_name
+from sampleloans.services.common import append, require_email, require_name
 from sampleloans.services.reference import add_person
 from sampleloans.services.samples import register_sample
 from sampleloans.units import parse_depth_mm, parse_mass_ug
@@ -139,6 +139,16 @@ def init_ledger(
     )
     for row in read_rows("missions.csv"):
         _add_mission_row(session, ctx, row)
+    curating = sorted(
+        row.get("short_name")
+        for row in read_rows("institutions.csv")
+        if row.get("kind") == InstitutionKind.CURATOR
+    )
+    if curator_institution not in curating:  # checked before anything is appended
+        raise InvalidInput(
+            f"--institution: {curator_institution} is not a curating institution; the first "
+            f"curator works at one of {', '.join(curating)}"
+        )
     for row in read_rows("institutions.csv"):
         append(
             session,
@@ -152,8 +162,6 @@ def init_ledger(
             ),
             occurred_at=occurred_at,
         )
-    if get_institution(session, curator_institution).kind != InstitutionKind.CURATOR:
-        raise InvalidInput(f"institution: {curator_institution} is not a curating institution")
     last = append(
         session,
         ctx,
