@@ -560,8 +560,9 @@ def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) 
         result.problems.append(
             Problem(
                 "anchor",
-                f"event {anchor[0]} has hash {hash_hex[:16]}… but the anchor says "
-                f"{anchor[1][:16]}…: the ledger was rewritten or replaced since",
+                # whole: two hashes that differ only in their last digits must read differently
+                f"event {anchor[0]} has hash {hash_hex} but the anchor says "
+                f"{anchor[1]}: the ledger was rewritten or replaced since",
             )
         )
 
