@@ -121,7 +121,7 @@ def _history(scale: Scale) -> Iterator[dict[str, object]]:
                 "number": f"AG-{short}",
                 "institution": short,
                 "term": "P10Y",
-                "max_total_mass_ug": 10**15,
+                "max_total_mass_ug": 10**10,  # 10 kg, the largest an agreement accepts
                 "allowed_purposes": ["research"],
                 "max_loan_period": "P2Y",
                 "destructive_use_allowed": True,

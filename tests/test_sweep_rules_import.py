@@ -4,9 +4,8 @@ A history line hands its values to the same service as the command, but the comm
 text first (`--term "5 years"`, `--max-mass "1 g"`, `--weighed CODE=4.8mg`): what that parsing
 refused must be refused for an imported line too, with nothing written. Before, an agreement
 imported with the period "5 years" or "P500Y" was stored, and `agreements show` and
-`agreements sign` then crashed on it; a weighing of 9 billion grams went in. (An agreement's
-maximum, a total over all its loans, keeps the import's wider range: the synthetic bench
-collection imports agreements of 10^15 µg.)
+`agreements sign` then crashed on it; a weighing of 9 billion grams went in; an agreement's
+maximum of 1,000 tonnes went in, where `--max-mass` refuses more than 10 kg.
 """
 
 import json
@@ -74,6 +73,33 @@ def test_an_imported_agreement_period_in_words_is_stored_only_as_the_command_sto
     message = refused_import(runner, db_path, tmp_path, created(term="5 years"))
     assert "P5Y" in message, message  # the ledger records the canonical form; the line differs
     ok(runner, "agreements", "list")
+
+
+@pytest.mark.parametrize(
+    ("mass_ug", "words"),
+    [
+        (BEYOND_10_KG, "max mass: 10000.000001 g is more than 10 kg"),
+        (0, "max mass: 0 µg is zero"),
+        (-1, "max_total_mass_ug: -1 is out of range"),  # the payload's own type check
+    ],
+)
+def test_an_imported_agreement_maximum_has_the_typed_bounds(
+    runner: CliRunner, db_path: Path, tmp_path: Path, mass_ug: int, words: str
+) -> None:
+    """`--max-mass` refuses more than 10 kg, zero and below; so does an imported line."""
+    message = refused_import(runner, db_path, tmp_path, created(max_total_mass_ug=mass_ug))
+    assert "line 1:" in message and words in message, message
+
+
+def test_the_typed_agreement_maximum_beyond_10_kg_is_refused(runner: CliRunner) -> None:
+    """The command's own bound, which the import now shares."""
+    result = runner.invoke(
+        app,
+        ["--as", CURATOR, "agreements", "add", "AG-Y", "--institution", "IPGP", "--term",
+         "5 years", "--max-mass", "10001 g", "--purpose", "research", "--max-loan-period",
+         "1 year"],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "more than 10 kg" in result.stderr, result.stderr
 
 
 def test_an_imported_weighing_beyond_10_kg_is_refused(

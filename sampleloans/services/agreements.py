@@ -25,7 +25,7 @@ from sampleloans.services.common import (
     validated,
 )
 from sampleloans.services.results import AgreementWritten, agreement_written
-from sampleloans.units import parse_period
+from sampleloans.units import check_mass_ug, parse_period
 from sampleloans.vocab import AgreementStatus, InstitutionKind
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
@@ -78,10 +78,9 @@ def create_agreement(
         raise InvalidInput(
             f"institution: {institution} is a {partner.kind}; agreements are with borrowers"
         )
-    # no 10 kg ceiling here: an agreement's maximum is a total over all its loans (and the
-    # synthetic bench collection imports agreements of 10^15 µg)
-    if max_total_mass_ug <= 0:
-        raise InvalidInput("max mass: must be more than 0 µg")
+    # the typed --max-mass's bounds, for an imported one too: above 10 kg (Chang'e-5 brought
+    # back 1.731 kg) is a slip of the unit, whichever way it came
+    check_mass_ug(max_total_mass_ug, "max mass")
     term, max_loan_period, inventory_interval = (
         parse_period(term, "term"),
         parse_period(max_loan_period, "max loan period"),
