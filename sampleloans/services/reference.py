@@ -8,11 +8,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from sampleloans.dates import to_iso
 from sampleloans.errors import Conflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
-from sampleloans.models import Institution, Mission, Person
+from sampleloans.models import EventSubject, Institution, LedgerEvent, Mission, Person
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
@@ -31,7 +32,7 @@ from sampleloans.services.common import (
     require_text,
     validated,
 )
-from sampleloans.vocab import Role
+from sampleloans.vocab import Role, SubjectType
 
 
 def add_mission(
@@ -133,6 +134,42 @@ def _keep_a_curator(session: Session, person: Person, change: str) -> None:
         )
 
 
+def _last_part(session: Session, email: str) -> tuple[int, datetime] | None:
+    """The latest moment a person acted in the ledger or was named by it: the last event they
+    recorded (when they recorded it), or any event indexed under them (when it occurred), with
+    its seq; None for a person the ledger never names."""
+    moments: list[tuple[datetime, int]] = []
+    named = select(LedgerEvent.seq, LedgerEvent.occurred_at).join(
+        EventSubject, col(EventSubject.seq) == col(LedgerEvent.seq)
+    )
+    named = named.where(
+        EventSubject.subject_type == SubjectType.PERSON, EventSubject.subject_key == email
+    )
+    moments.extend((datetime.fromisoformat(at), seq) for seq, at in session.exec(named))
+    recorded = select(LedgerEvent.seq, LedgerEvent.recorded_at).where(LedgerEvent.actor == email)
+    last = session.exec(recorded.order_by(col(LedgerEvent.seq).desc()).limit(1)).first()
+    if last is not None:
+        moments.append((datetime.fromisoformat(last[1]), last[0]))
+    if not moments:
+        return None
+    when, seq = max(moments)
+    return seq, when
+
+
+def _after_last_part(
+    session: Session, ctx: Context, person: Person, occurred_at: datetime | None, change: str
+) -> None:
+    """Refuse a change to a person dated before their last act or part in the ledger: it would
+    show them acting after they were deactivated, or in a role they no longer had."""
+    at = occurred_at or ctx.now
+    last = _last_part(session, person.email)
+    if last is not None and at < last[1]:
+        raise RuleViolation(
+            f"time: {to_iso(at)} is before the last event of person {person.email} (event "
+            f"{last[0]}, {to_iso(last[1])}); {change} is dated after it"
+        )
+
+
 def deactivate_person(
     session: Session,
     ctx: Context,
@@ -147,6 +184,7 @@ def deactivate_person(
     if not person.active:
         raise Conflict(f"person {person.email} is already deactivated")
     _keep_a_curator(session, person, "deactivating them")
+    _after_last_part(session, ctx, person, occurred_at, "a deactivation")
     event = ev.PersonDeactivated(email=person.email)
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
@@ -167,6 +205,7 @@ def reactivate_person(
     if person.active:
         raise Conflict(f"person {person.email} is active; only a deactivated person is reactivated")
     require_staff_institution(session, person.role, person.institution)
+    _after_last_part(session, ctx, person, occurred_at, "a reactivation")
     event = ev.PersonReactivated(email=person.email)
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
@@ -192,6 +231,7 @@ def change_role(
         raise Conflict(f"person {person.email} is already a {new_role.replace('_', ' ')}")
     require_staff_institution(session, new_role, person.institution)
     _keep_a_curator(session, person, f"making them a {new_role.replace('_', ' ')}")
+    _after_last_part(session, ctx, person, occurred_at, "a role change")
     event = ev.PersonRoleChanged(email=person.email, previous_role=person.role, role=new_role)
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
