@@ -24,3 +24,12 @@ def refused(runner: CliRunner, db_path: Path, *args: str, code: int = 1) -> str:
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     assert fingerprint(db_path) == before
     return result.stderr
+
+
+def signed_ou_agreement(runner: CliRunner) -> None:
+    """Agreement AG-OU with the Open University (1 g, research, loans up to 12 months), signed."""
+    ok(
+        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
+    )  # fmt: skip
+    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")

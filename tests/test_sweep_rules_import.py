@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.cli_steps import ok
+from tests.cli_steps import ok, signed_ou_agreement
 from tests.conftest import CURATOR, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -105,11 +105,7 @@ def test_the_typed_agreement_maximum_beyond_10_kg_is_refused(runner: CliRunner) 
 def test_an_imported_weighing_beyond_10_kg_is_refused(
     runner: CliRunner, db_path: Path, tmp_path: Path
 ) -> None:
-    ok(
-        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
-    )  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    signed_ou_agreement(runner)
     pi = "anand@open.example"
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", pi, "--sample", CODE)
     ok(runner, "loans", "approve", "L-1")
@@ -143,11 +139,7 @@ def test_an_imported_use_beyond_10_kg_is_invalid_input_as_typed(
     runner, db_path, tmp_path, kind, payload
 ):
     """`loans consume --mass '10000.000001 g'` is invalid input (exit 2), not a shortfall."""
-    ok(
-        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
-    )  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    signed_ou_agreement(runner)
     pi = "anand@open.example"
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", pi, "--sample", CODE)
     ok(runner, "loans", "approve", "L-1")
@@ -162,11 +154,7 @@ def test_an_imported_use_beyond_10_kg_is_invalid_input_as_typed(
 def test_a_receipt_imported_twice_is_refused_as_the_command_refuses_it(
     runner: CliRunner, db_path: Path, tmp_path: Path
 ) -> None:
-    ok(
-        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
-    )  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    signed_ou_agreement(runner)
     pi = "anand@open.example"
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", pi, "--sample", CODE)
     ok(runner, "loans", "approve", "L-1")

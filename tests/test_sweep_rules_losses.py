@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.ledger import checks
-from tests.cli_steps import ok, refused
+from tests.cli_steps import ok, refused, signed_ou_agreement
 from tests.conftest import OU_PI
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -53,11 +53,7 @@ def report_loss(runner: CliRunner, mass: str, code: str = CODE) -> int:
 def lend(runner: CliRunner, *codes: str, number: str = "L-1", received: bool = True) -> None:
     """An OU agreement, and loan `number` of `codes` issued, shipped (and received)."""
     if "AG-OU" not in ok(runner, "agreements", "list"):
-        ok(
-            runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-            "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
-        )  # fmt: skip
-        ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+        signed_ou_agreement(runner)
     samples = [arg for code in codes for arg in ("--sample", code)]
     ok(runner, "loans", "request", number, "--agreement", "AG-OU", "--pi", OU_PI, *samples)
     ok(runner, "loans", "approve", number)

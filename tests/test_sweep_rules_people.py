@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.cli_steps import ok, refused
+from tests.cli_steps import ok, refused, signed_ou_agreement
 from tests.conftest import OU_PI
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -21,11 +21,7 @@ COLLEAGUE = "Dr R. Colleague"  # not registered: a name
 
 def shipped_then_pi_leaves(runner: CliRunner) -> None:
     """L-1 of CODE to the OU, shipped; then its PI is deactivated."""
-    ok(
-        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
-    )  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    signed_ou_agreement(runner)
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
     ok(runner, "loans", "approve", "L-1")
     ok(runner, "loans", "issue", "L-1")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.cli_steps import ok, refused
+from tests.cli_steps import ok, refused, signed_ou_agreement
 from tests.conftest import CURATOR, OU_PI, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -31,11 +31,7 @@ def pi_named_on_day_2(
     """On 2 April the OU's PI is named by a loan request; a second curator joins; on 3 April
     that curator approves the loan (their own act); the clock then stands on 4 April."""
     monkeypatch.setenv("SAMPLELOANS_NOW", "2025-04-02T09:00:00Z")
-    ok(
-        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
-    )  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+    signed_ou_agreement(runner)
     ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
     ok(runner, "people", "add", COLLEAGUE, "--name", "Zhou Min", "--institution", "NAOC",
        "--role", "curator")  # fmt: skip
