@@ -56,19 +56,22 @@ def can_see_institution(person: Person, institution: str | None) -> bool:
     return is_staff(person) or (institution is not None and person.institution == institution)
 
 
-def unseen(what: str, key: str) -> NotFound:
-    """The one refusal a researcher gets for a record that is missing or not theirs (exit 2)."""
+def unseen(what: str, key: str, option: str | None = None) -> NotFound:
+    """The one refusal a researcher gets for a record that is missing or not theirs (exit 2),
+    led by the option that named it where that is not the record's kind (`--pi: person …`)."""
+    lead = f"{option}: " if option else ""
     return NotFound(
-        f"{what} {key!r} not found among the records you may read; see '{LIST_COMMANDS[what]}'"
+        f"{lead}{what} {key!r} not found among the records you may read; "
+        f"see '{LIST_COMMANDS[what]}'"
     )
 
 
 def require_institution_access(
-    person: Person, institution: str | None, what: str, key: str
+    person: Person, institution: str | None, what: str, key: str, option: str | None = None
 ) -> None:
     """Refuse a researcher a record of another institution as if it did not exist."""
     if not can_see_institution(person, institution):
-        raise unseen(what, key)
+        raise unseen(what, key, option)
 
 
 def require_staff(person: Person, what: str) -> None:
@@ -85,14 +88,18 @@ def _lookup(
     getter: Callable[[Session, str], T],
     key: str,
     what: str,
+    option: str | None = None,
 ) -> T:
-    """A record by key: staff get the precise NotFound; a researcher the one `unseen`."""
+    """A record by key: staff get the precise NotFound; a researcher the one `unseen`; each
+    led by `option` when given."""
     try:
         return getter(session, key)
-    except NotFound:
-        if is_staff(person):
+    except NotFound as missing:
+        if not is_staff(person):
+            raise unseen(what, key, option) from None
+        if option is None:
             raise
-        raise unseen(what, key) from None
+        raise NotFound(f"{option}: {missing}") from None
 
 
 def sample_owner(session: Session, sample: Sample) -> str | None:
@@ -123,17 +130,21 @@ def readable_loan(session: Session, person: Person, number: str) -> Loan:
     return loan
 
 
-def readable_institution(session: Session, person: Person, short_name: str) -> Institution:
-    """An institution the person may read, or NotFound."""
-    institution = _lookup(session, person, get_institution, short_name, "institution")
-    require_institution_access(person, institution.short_name, "institution", short_name)
+def readable_institution(
+    session: Session, person: Person, short_name: str, option: str | None = None
+) -> Institution:
+    """An institution the person may read, or NotFound (led by `option`, e.g. --custodian)."""
+    institution = _lookup(session, person, get_institution, short_name, "institution", option)
+    require_institution_access(person, institution.short_name, "institution", short_name, option)
     return institution
 
 
-def readable_person(session: Session, person: Person, email: str) -> Person:
-    """A registered person the reader may see, or NotFound."""
-    found = _lookup(session, person, get_person, email.lower(), "person")
-    require_institution_access(person, found.institution, "person", email.lower())
+def readable_person(
+    session: Session, person: Person, email: str, option: str | None = None
+) -> Person:
+    """A registered person the reader may see, or NotFound (led by `option`, e.g. --pi)."""
+    found = _lookup(session, person, get_person, email.lower(), "person", option)
+    require_institution_access(person, found.institution, "person", email.lower(), option)
     return found
 
 

@@ -320,7 +320,7 @@ def _custodian(session: Session, person: Person, short_name: str) -> str:
     if institution is None or not (
         institution.short_name == person.institution or institution.kind in vaults
     ):
-        raise access.unseen("institution", name)
+        raise access.unseen("institution", name, "--custodian")
     return institution.short_name
 
 

@@ -32,7 +32,6 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.services import access
-from sampleloans.services.common import get
 from sampleloans.services.handover import loan_handovers
 from sampleloans.services.listing import (
     EVERY_ROW,
@@ -308,11 +307,7 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
     elif not access.is_staff(person):
         query = query.where(col(Loan.institution) == person.institution)
     if filters.pi is not None:
-        email = filters.pi.strip().lower()
-        if access.is_staff(person):
-            get(session, Person, email, "--pi: person", "see 'people list'")
-        else:
-            access.readable_person(session, person, email)
+        email = access.readable_person(session, person, filters.pi.strip(), "--pi").email
         query = query.where(col(Loan.pi_email) == email)
     before, after = filters.due_before, filters.due_after
     if before is not None and after is not None and after >= before:

@@ -111,7 +111,7 @@ def statement_scope(
     if bool(institution) == bool(pi):
         raise InvalidInput("report statement: give exactly one of --institution or --pi")
     if pi:
-        return "pi", access.readable_person(session, person, pi).email
+        return "pi", access.readable_person(session, person, pi, "--pi").email
     return "institution", access.readable_institution(session, person, institution or "").short_name
 
 
