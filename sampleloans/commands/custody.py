@@ -1,7 +1,8 @@
 """`sampleloans custody …`: Chain-of-custody history."""
 
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +27,10 @@ from sampleloans.commands.listing import (
     write_json,
     write_rows,
 )
+
+if TYPE_CHECKING:
+    from sampleloans.services.history import History, HistoryFilters
+    from sampleloans.services.listing import Page
 
 app = typer.Typer(help="Chain-of-custody history.", no_args_is_help=True)
 
@@ -94,22 +99,13 @@ def history(
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl)
     from sampleloans.dates import parse_datetime
-    from sampleloans.errors import InvalidInput
-    from sampleloans.services.history import HistoryFilters, history_listing
+    from sampleloans.services.history import history_listing
 
     fmt = output_format(as_json=as_json, as_jsonl=as_jsonl)
     with reading(ctx) as (session, service_ctx):
-        if as_jsonl and as_of:
-            raise InvalidInput(
-                "--jsonl: lists events only; give --json to see the state replayed --as-of"
-            )
+        _refuse_jsonl_as_of(as_jsonl=as_jsonl, as_of=as_of)
         moment = parse_datetime(as_of, "--as-of") if as_of else None
-        filters = HistoryFilters(
-            kinds=tuple(k.strip() for k in kind or ()),
-            since=parse_datetime(since, "--since") if since else None,
-            until=parse_datetime(until, "--until") if until else None,
-            seal=seal,
-        )
+        filters = _history_filters(kind, since, until, seal)
         page = page_for(limit, offset, table=fmt == "table")
         result, total = history_listing(
             session,
@@ -121,29 +117,51 @@ def history(
             filters=filters,
             page=page,
         )
-        if fmt == "table":
-            from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
+        _write_history(result, page, total, fmt)
 
-            write_rows(
-                iter(result.entries),
-                page=page,
-                total=total,
-                to_json=event_json,
-                spec=history_spec(result),
-                fmt=fmt,
-            )
-            print_fitted(state_renderables(result), abbreviations=MASS_TERM_ABBREVIATIONS)
-        elif fmt == "jsonl":
-            write_rows(
-                iter(result.entries),
-                page=page,
-                total=total,
-                to_json=event_json,
-                spec=history_spec(result),
-                fmt=fmt,
-            )
-        else:
-            write_json(history_json(result), sys.stdout)
+
+def _refuse_jsonl_as_of(*, as_jsonl: bool, as_of: str | None) -> None:
+    """JSON Lines carry events only: the state replayed --as-of needs --json."""
+    from sampleloans.errors import InvalidInput
+
+    if as_jsonl and as_of:
+        raise InvalidInput(
+            "--jsonl: lists events only; give --json to see the state replayed --as-of"
+        )
+
+
+def _history_filters(
+    kind: list[str] | None, since: str | None, until: str | None, seal: str | None
+) -> "HistoryFilters":
+    """The --kind, --since, --until and --seal filters, parsed (a bad time: exit 2)."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.services.history import HistoryFilters
+
+    return HistoryFilters(
+        kinds=tuple(k.strip() for k in kind or ()),
+        since=parse_datetime(since, "--since") if since else None,
+        until=parse_datetime(until, "--until") if until else None,
+        seal=seal,
+    )
+
+
+def _write_history(result: "History", page: "Page", total: Callable[[], int], fmt: str) -> None:
+    """The events as a table (then the replayed state), JSON Lines, or one JSON document."""
+    if fmt == "json":
+        write_json(history_json(result), sys.stdout)
+        return
+    write_rows(
+        iter(result.entries),
+        page=page,
+        total=total,
+        to_json=event_json,
+        spec=history_spec(result),
+        fmt=fmt,
+    )
+    if fmt == "table":
+        from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
+
+        print_fitted(state_renderables(result), abbreviations=MASS_TERM_ABBREVIATIONS)
 
 
 def _iso(moment: Any) -> str | None:

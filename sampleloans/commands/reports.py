@@ -460,18 +460,9 @@ def verify_document(
 
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
     """
-    from sampleloans.commands.signer import check_document_signature, load_trust_root
-    from sampleloans.services.reporting import check_access
-
     out = console()
-    problems: list[str] = []
     with errors_to_exit_codes():
-        if signature_only and trust_root is None:
-            from sampleloans.errors import InvalidInput
-
-            raise InvalidInput("--signature-only: give --trust-root CERT to check the signature")
-        root = load_trust_root(trust_root) if trust_root is not None else None
-        data, meta = read_document(file)
+        root, data, meta = _read_inputs(file, trust_root, signature_only)
     if meta.get("kind") == "statement":
         _verify_statement(ctx, file, data, meta, public_key, root, signature_only=signature_only)
         return
@@ -482,32 +473,82 @@ def verify_document(
         return
     with errors_to_exit_codes():
         claim = document_claim(file, meta)
-        ledger = db_path(ctx)
-        present = _ledger_present(ctx)
-        if root is not None and (signature_only or not present):
-            _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
+        if _checked_without_ledger(ctx, out, file, claim, data, root, signature_only):
             return
-        if not present:
-            raise StorageError(
-                f"no ledger at {ledger}: to check {file} without one, give --trust-root "
-                "ROOT.pem (its signature) or --public-key KEY.pub (the checkpoint it names)"
-            )
-        with reading(ctx) as (session, service_ctx):
-            # who may read this report is settled before anything at all is printed
-            check_access(session, service_ctx, claim.request)
-            _refuse_future_dates(file, claim, service_ctx.now)
-            out.print(
-                f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
-                f"{claim.head_seq}:{claim.head_hash[:12]}…",
-                markup=False,
-            )
-            signed = check_document_signature(out, problems, data, root, service_ctx.now)
-            signature_problems = len(problems)  # the signature's come first
-            head_seq = _check_head(out, problems, session, claim)
-            if head_seq is not None:
-                check = _LedgerCheck(out, problems, session, service_ctx, claim, data, signed)
-                then_digest = _check_content_then(check, head_seq)
-                _check_still_current(check, head_seq, then_digest)
+        problems, signature_problems = _check_against_ledger(ctx, out, file, data, claim, root)
+    _print_outcome(out, file, problems, signature_problems)
+
+
+def _read_inputs(
+    file: Path, trust_root: Path | None, signature_only: bool
+) -> tuple[Any, bytes, dict[str, Any]]:
+    """The trust root (or None) and the document's bytes and report metadata."""
+    from sampleloans.commands.signer import load_trust_root
+
+    if signature_only and trust_root is None:
+        from sampleloans.errors import InvalidInput
+
+        raise InvalidInput("--signature-only: give --trust-root CERT to check the signature")
+    root = load_trust_root(trust_root) if trust_root is not None else None
+    data, meta = read_document(file)
+    return root, data, meta
+
+
+def _checked_without_ledger(
+    ctx: typer.Context,
+    out: Any,
+    file: Path,
+    claim: DocumentClaim,
+    data: bytes,
+    root: Any,
+    signature_only: bool,
+) -> bool:
+    """Check only the signature when asked or when there is no ledger; True if that was done.
+
+    No ledger and no trust root: nothing can be checked, which is an environment error.
+    """
+    ledger = db_path(ctx)
+    present = _ledger_present(ctx)
+    if root is not None and (signature_only or not present):
+        _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
+        return True
+    if not present:
+        raise StorageError(
+            f"no ledger at {ledger}: to check {file} without one, give --trust-root "
+            "ROOT.pem (its signature) or --public-key KEY.pub (the checkpoint it names)"
+        )
+    return False
+
+
+def _check_against_ledger(
+    ctx: typer.Context, out: Any, file: Path, data: bytes, claim: DocumentClaim, root: Any
+) -> tuple[list[str], int]:
+    """The signature then the ledger checks; the problems found, the signature's counted apart."""
+    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.services.reporting import check_access
+
+    problems: list[str] = []
+    with reading(ctx) as (session, service_ctx):
+        # who may read this report is settled before anything at all is printed
+        check_access(session, service_ctx, claim.request)
+        _refuse_future_dates(file, claim, service_ctx.now)
+        out.print(
+            f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
+            f"{claim.head_seq}:{claim.head_hash[:12]}…",
+            markup=False,
+        )
+        signed = check_document_signature(out, problems, data, root, service_ctx.now)
+        signature_problems = len(problems)  # the signature's come first
+        head_seq = _check_head(out, problems, session, claim)
+        if head_seq is not None:
+            check = _LedgerCheck(out, problems, session, service_ctx, claim, data, signed)
+            then_digest = _check_content_then(check, head_seq)
+            _check_still_current(check, head_seq, then_digest)
+    return problems, signature_problems
+
+
+def _print_outcome(out: Any, file: Path, problems: list[str], signature_problems: int) -> None:
+    """Every problem, then the verdict line; exit 1 if there was any."""
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
