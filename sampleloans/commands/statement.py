@@ -2,6 +2,7 @@
 checkpoint, and `verify-document` of a statement (with the ledger, or the public key alone)."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -130,10 +131,9 @@ def statement(
 
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
-    from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
+    from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.dates import parse_datetime
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import check_output, write_atomic
     from sampleloans.services.statement import file_name
 
     with errors_to_exit_codes():
@@ -152,15 +152,54 @@ def statement(
             generated_at=when,
             dated_by_hand=generated_at is not None,
         )
-        targets = [out / file_name(s.request.pi) for s in statements]
-        reads = signing_inputs(signing)
-        if checkpoint is not None:
-            reads.append(("the checkpoint --checkpoint", checkpoint))
-        for target in targets:  # every file is refused before any is written
-            check_output(target, force=force, ledger=ledger, inputs=reads)
-        for target, made in zip(targets, statements, strict=True):
-            data = signed_pdf(made, credentials, signing_time)
-            write_atomic(target, data, force=force, ledger=ledger, inputs=reads)
+        targets = _Targets(
+            [out / file_name(s.request.pi) for s in statements],
+            force=force,
+            ledger=ledger,
+            inputs=_files_read(signing, checkpoint),
+        )
+        targets.refuse_any_unwritable()
+        for target, made in zip(targets.paths, statements, strict=True):
+            targets.write(target, signed_pdf(made, credentials, signing_time))
+    _print_written(targets.paths, statements, credentials)
+    warn_if_exposed(signing)
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """The statement files to write, and what writing them must never replace."""
+
+    paths: list[Path]
+    force: bool
+    ledger: Path | None  # the ledger and its -wal/-shm/-journal, under any name
+    inputs: list[tuple[str, Path]]  # the files the command reads, named by their option
+
+    def refuse_any_unwritable(self) -> None:
+        """Every file is refused before any is written."""
+        from sampleloans.fileio import check_output
+
+        for target in self.paths:
+            check_output(target, force=self.force, ledger=self.ledger, inputs=self.inputs)
+
+    def write(self, target: Path, data: bytes) -> None:
+        """One statement, written atomically (0600)."""
+        from sampleloans.fileio import write_atomic
+
+        write_atomic(target, data, force=self.force, ledger=self.ledger, inputs=self.inputs)
+
+
+def _files_read(signing: SignRequest, checkpoint: Path | None) -> list[tuple[str, Path]]:
+    """The signing files and the --checkpoint file: no statement may be written over them."""
+    from sampleloans.commands.signer import signing_inputs
+
+    reads = signing_inputs(signing)
+    if checkpoint is not None:
+        reads.append(("the checkpoint --checkpoint", checkpoint))
+    return reads
+
+
+def _print_written(targets: list[Path], statements: list["Statement"], credentials: Any) -> None:
+    """A line per statement written: to whom, how many events, which checkpoint, its digest."""
     out_console = console()
     if not statements:
         out_console.print("No statement: no open loan in that scope.", markup=False)
@@ -172,7 +211,6 @@ def statement(
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
-    warn_if_exposed(signing)
 
 
 def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:
