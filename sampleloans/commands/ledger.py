@@ -63,6 +63,7 @@ def init(
         service_ctx = context(ctx, email)
 
         def build(engine: "Engine") -> None:
+            """Write the new ledger's reference data and first curator in one transaction."""
             with transaction(engine) as session:
                 init_ledger(
                     session,
@@ -274,6 +275,7 @@ def _replay_progress(*, quiet: bool) -> Iterator[Callable[[int], None] | None]:
         task = progress.add_task("replaying the ledger", total=None)
 
         def advance(seq: int) -> None:
+            """Move the bar every thousand events replayed."""
             if seq % 1000 == 0:
                 progress.update(task, completed=seq)
 

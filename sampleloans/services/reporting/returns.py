@@ -199,6 +199,7 @@ def _return_total(lines: list[ReturnLine]) -> ReturnLine:
     moved_ug = sum(line.issued_ug for line in lines if line.split_from)
 
     def total(name: str) -> int:
+        """The sum of one term over every line."""
         return sum(getattr(line, name) for line in lines)
 
     return ReturnLine(
