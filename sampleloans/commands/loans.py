@@ -609,53 +609,13 @@ def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool)
 
 def _handover_tables(d: "LoanDetail") -> list[Any]:
     """Who handed over to whom, then weighing discrepancies and broken seals (if any)."""
-    from rich.table import Table
     from rich.text import Text
-
-    from sampleloans.readmodels.handover import label, receiver_label
-    from sampleloans.units import format_mass
 
     parts: list[Any] = []
     if d.handovers:
-        table = Table(title="Hand-overs")
-        for heading in ("event", "step", "when (UTC)", "released by", "received by"):
-            table.add_column(heading)
-        table.add_column("courier / witness")
-        table.add_column("recorded by")
-        for h in d.handovers:
-            helpers = [
-                f"{name} {view.label}"
-                for name, view in (("courier", h.courier), ("witness", h.witness))
-                if view is not None
-            ]
-            table.add_row(
-                str(h.seq),
-                h.step,
-                Text(
-                    handover_when(h.occurred_at, h.recorded_at, h.backdated),
-                    style="yellow" if h.backdated else "",
-                ),
-                Text(label(h.released_by)),
-                Text(receiver_label(h.step, h.received_by)),
-                Text("; ".join(helpers) or "—"),
-                Text(h.recorded_by),
-            )
-        parts.append(table)
+        parts.append(_handovers_table(d))
     if d.weighing_discrepancies:
-        table = Table(title="Weighing discrepancies")
-        for heading in ("event", "sample", "expected", "weighed", "difference"):
-            table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
-        for w in d.weighing_discrepancies:
-            sign = "+" if w.difference_ug > 0 else "−"
-            table.add_row(
-                str(w.seq),
-                Text(w.sample),
-                format_mass(w.expected_ug),
-                format_mass(w.weighed_ug),
-                Text(f"{sign}{format_mass(abs(w.difference_ug))}", style="red"),
-                style="",
-            )
-        parts.append(table)
+        parts.append(_discrepancies_table(d))
     for b in d.broken_seals:
         parts.append(
             Text(
@@ -665,6 +625,62 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
             )
         )
     return parts
+
+
+def _handovers_table(d: "LoanDetail") -> Any:
+    """Each hand-over: step, when, who released, who received, courier and witness."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.readmodels.handover import label, receiver_label
+
+    table = Table(title="Hand-overs")
+    for heading in ("event", "step", "when (UTC)", "released by", "received by"):
+        table.add_column(heading)
+    table.add_column("courier / witness")
+    table.add_column("recorded by")
+    for h in d.handovers:
+        helpers = [
+            f"{name} {view.label}"
+            for name, view in (("courier", h.courier), ("witness", h.witness))
+            if view is not None
+        ]
+        table.add_row(
+            str(h.seq),
+            h.step,
+            Text(
+                handover_when(h.occurred_at, h.recorded_at, h.backdated),
+                style="yellow" if h.backdated else "",
+            ),
+            Text(label(h.released_by)),
+            Text(receiver_label(h.step, h.received_by)),
+            Text("; ".join(helpers) or "—"),
+            Text(h.recorded_by),
+        )
+    return table
+
+
+def _discrepancies_table(d: "LoanDetail") -> Any:
+    """Each weighing that differs from the mass expected, the difference in red."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    table = Table(title="Weighing discrepancies")
+    for heading in ("event", "sample", "expected", "weighed", "difference"):
+        table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
+    for w in d.weighing_discrepancies:
+        sign = "+" if w.difference_ug > 0 else "−"
+        table.add_row(
+            str(w.seq),
+            Text(w.sample),
+            format_mass(w.expected_ug),
+            format_mass(w.weighed_ug),
+            Text(f"{sign}{format_mass(abs(w.difference_ug))}", style="red"),
+            style="",
+        )
+    return table
 
 
 def _status_text(status: str) -> Any:
