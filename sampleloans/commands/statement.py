@@ -343,53 +343,82 @@ def verify_with_ledger(
     """Check a statement against the ledger: rebuilt on its checkpoint, same digest, same bytes
     (a signed file: its unsigned rendering is a prefix)."""
     from sampleloans.commands.signer import check_document_signature
-    from sampleloans.dates import parse_datetime
-    from sampleloans.errors import InvalidInput
-    from sampleloans.reports.statement import render
     from sampleloans.services.statement import build_statements
 
     out = console()
     problems: list[str] = []
     with errors_to_exit_codes():
-        scope = str(meta.get("scope", ""))
-        if not scope.startswith("pi:"):
-            raise InvalidInput(f"scope: {scope[:60]!r} is not pi:EMAIL")
-        version = statement_version(meta)
-        generated = parse_datetime(str(meta.get("generated_at", "")), "generated_at")
-        checkpoint = checkpoint_ref(str(embedded_proofs(data).get("checkpoint", "")), "checkpoint")
+        claim = _statement_claim(data, meta)
         with reading(ctx) as (session, service_ctx):
             (rebuilt,) = build_statements(
-                session, service_ctx, checkpoint, pi=scope[3:], generated_at=generated
+                session, service_ctx, claim.checkpoint, pi=claim.pi, generated_at=claim.generated
             )
         out.print(
-            f"{file}: statement to {scope[3:]}, checkpoint {checkpoint.tree_size}:"
-            f"{checkpoint.root_hash[:12]}…",
+            f"{file}: statement to {claim.pi}, checkpoint {claim.checkpoint.tree_size}:"
+            f"{claim.checkpoint.root_hash[:12]}…",
             markup=False,
         )
         out.print(
             f"ok    the checkpoint's root is this ledger's root over its first "
-            f"{checkpoint.tree_size} events",
+            f"{claim.checkpoint.tree_size} events",
             markup=False,
         )
         check_document_signature(out, problems, data, trust_root, now())
-        if rebuilt.digest != meta.get("digest"):
-            problems.append(
-                f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
-                f"{str(meta.get('digest'))[:16]}: its content is not what the ledger recorded"
-            )
-        elif not data.startswith(render(rebuilt, version)):
-            problems.append(
-                "file: the PDF differs from a fresh rendering of the same statement: the file "
-                "was modified after it was written"
-            )
-        else:
-            out.print(
-                f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False
-            )
-            out.print("ok    the file is byte-identical to a fresh rendering", markup=False)
+        _compare_with_rebuilt(out, problems, data, meta, rebuilt, claim.version)
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
         out.print(f"{file}: does NOT match the ledger ({len(problems)} problem(s))", markup=False)
         raise typer.Exit(1)
     out.print(f"{file}: verified against the ledger", markup=False)
+
+
+@dataclass(frozen=True)
+class _StatementClaim:
+    """What a statement's metadata and embedded proofs say it is."""
+
+    pi: str  # the e-mail of its scope pi:EMAIL
+    version: int  # its layout version
+    generated: datetime
+    checkpoint: "CheckpointRef"  # the checkpoint it is built on
+
+
+def _statement_claim(data: bytes, meta: dict[str, Any]) -> _StatementClaim:
+    """The statement's scope, layout, generation time and checkpoint (a bad one: exit 2)."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import InvalidInput
+
+    scope = str(meta.get("scope", ""))
+    if not scope.startswith("pi:"):
+        raise InvalidInput(f"scope: {scope[:60]!r} is not pi:EMAIL")
+    version = statement_version(meta)
+    generated = parse_datetime(str(meta.get("generated_at", "")), "generated_at")
+    checkpoint = checkpoint_ref(str(embedded_proofs(data).get("checkpoint", "")), "checkpoint")
+    return _StatementClaim(scope[3:], version, generated, checkpoint)
+
+
+def _compare_with_rebuilt(
+    out: Any,
+    problems: list[str],
+    data: bytes,
+    meta: dict[str, Any],
+    rebuilt: "Statement",
+    version: int,
+) -> None:
+    """The document's digest against the rebuilt statement's, then its bytes against a fresh
+    rendering; a mismatch joins `problems`, a match is printed."""
+    from sampleloans.reports.statement import render
+
+    if rebuilt.digest != meta.get("digest"):
+        problems.append(
+            f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
+            f"{str(meta.get('digest'))[:16]}: its content is not what the ledger recorded"
+        )
+    elif not data.startswith(render(rebuilt, version)):
+        problems.append(
+            "file: the PDF differs from a fresh rendering of the same statement: the file "
+            "was modified after it was written"
+        )
+    else:
+        out.print(f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False)
+        out.print("ok    the file is byte-identical to a fresh rendering", markup=False)
