@@ -240,49 +240,54 @@ def history_json(result: Any) -> dict[str, Any]:
         "lineage": list(result.codes),
         "as_of": _iso(result.as_of),
         "events": map(event_json, result.entries),
-        "replayed_state": None
-        if state is None
-        else {
-            "as_of": _iso(state.as_of),
-            "up_to_seq": state.up_to_seq,
-            "samples": [
-                {
-                    "code": s.code,
-                    "parent_code": s.parent_code,
-                    "custody_state": s.custody_state,
-                    "custodian": s.custodian,
-                    "loan_number": s.loan_number,
-                    "initial_ug": s.initial_ug,
-                    "vault_ug": s.vault_ug,
-                    "on_loan_ug": s.on_loan_ug,
-                    "split_ug": s.split_ug,
-                    "consumed_ug": s.consumed_ug,
-                    "lost_ug": s.lost_ug,
-                    "transferred_ug": s.transferred_ug,
-                }
-                for s in state.samples
-            ],
-            "loans": [
-                {
-                    "number": loan.number,
-                    "institution": loan.institution,
-                    "status": loan.status,
-                    "due_at": _iso(loan.due_at),
-                    "items": [
-                        {
-                            "sample_code": i.sample_code,
-                            "custody_state": i.state,
-                            "issued_ug": i.issued_ug,
-                            "held_ug": i.held_ug,
-                            "consumed_ug": i.consumed_ug,
-                            "returned_ug": i.returned_ug,
-                        }
-                        for i in loan.items
-                    ],
-                }
-                for loan in state.loans
-            ],
-        },
+        "replayed_state": None if state is None else _replayed_state_json(state),
+    }
+
+
+def _replayed_state_json(state: Any) -> dict[str, Any]:
+    """The state replayed --as-of: every sample's masses, every loan with its items."""
+    return {
+        "as_of": _iso(state.as_of),
+        "up_to_seq": state.up_to_seq,
+        "samples": [
+            {
+                "code": s.code,
+                "parent_code": s.parent_code,
+                "custody_state": s.custody_state,
+                "custodian": s.custodian,
+                "loan_number": s.loan_number,
+                "initial_ug": s.initial_ug,
+                "vault_ug": s.vault_ug,
+                "on_loan_ug": s.on_loan_ug,
+                "split_ug": s.split_ug,
+                "consumed_ug": s.consumed_ug,
+                "lost_ug": s.lost_ug,
+                "transferred_ug": s.transferred_ug,
+            }
+            for s in state.samples
+        ],
+        "loans": [_replayed_loan_json(loan) for loan in state.loans],
+    }
+
+
+def _replayed_loan_json(loan: Any) -> dict[str, Any]:
+    """One loan as replayed: its status, due date and items."""
+    return {
+        "number": loan.number,
+        "institution": loan.institution,
+        "status": loan.status,
+        "due_at": _iso(loan.due_at),
+        "items": [
+            {
+                "sample_code": i.sample_code,
+                "custody_state": i.state,
+                "issued_ug": i.issued_ug,
+                "held_ug": i.held_ug,
+                "consumed_ug": i.consumed_ug,
+                "returned_ug": i.returned_ug,
+            }
+            for i in loan.items
+        ],
     }
 
 
@@ -360,11 +365,9 @@ def history_renderables(result: Any) -> list[Any]:
 
 def state_renderables(result: Any) -> list[Any]:
     """The lineage line, then (with --as-of) the replayed state."""
-    from rich.table import Table
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
-    from sampleloans.units import format_mass
 
     out: list[Any] = []
     if result.codes:
@@ -372,6 +375,22 @@ def state_renderables(result: Any) -> list[Any]:
     state = result.state
     if state is None:
         return out
+    out.append(_replayed_samples_table(state))
+    for loan in state.loans:
+        due = format_datetime(loan.due_at) if loan.due_at else "—"
+        status = loan.status.replace("_", " ")
+        out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
+    return out
+
+
+def _replayed_samples_table(state: Any) -> Any:
+    """Each sample as replayed: custody, custodian, loan and masses (in transit in yellow)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.dates import format_datetime
+    from sampleloans.units import format_mass
+
     samples = Table(
         title=f"State as of {format_datetime(state.as_of)} (replayed to event {state.up_to_seq})"
     )
@@ -401,12 +420,7 @@ def state_renderables(result: Any) -> list[Any]:
             ),
             style="yellow" if "transit" in s.custody_state else "",
         )
-    out.append(samples)
-    for loan in state.loans:
-        due = format_datetime(loan.due_at) if loan.due_at else "—"
-        status = loan.status.replace("_", " ")
-        out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
-    return out
+    return samples
 
 
 @app.command("correct")
