@@ -53,7 +53,12 @@ def _out_dir(folder: Path, names: list[str]) -> list[Path]:
         raise StorageError(f"--out: {folder} is not a folder")
     paths = [folder / name for name in names]
     for path in paths:
-        check_output(path, force=False)  # never over an existing key: exit 3
+        if path.is_file():  # never over an existing key, and no --force to ask for it: exit 3
+            raise StorageError(
+                f"--out: {path} exists; keys and certificates are never replaced: give another "
+                "--out folder"
+            )
+        check_output(path, force=False)  # a folder, a device, a missing parent: exit 3
     return paths
 
 
