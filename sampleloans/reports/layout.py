@@ -234,6 +234,8 @@ def _numbered_canvas(
     """
 
     class NumberedCanvas(canvas_module.Canvas):
+        """reportlab's canvas, keeping each page until `save` knows how many there are."""
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._saved: list[dict[str, Any]] = []
