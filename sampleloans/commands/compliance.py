@@ -419,11 +419,19 @@ def _days(days: int | None, overdue: bool) -> str:
 
 
 def _standing_table(r: Any) -> Any:
+    """One loan's standing for its researcher: the summary lines, then each item's state."""
     from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
 
     from sampleloans.commands.render import fit_to_width
+
+    return Group(*_standing_lines(r), fit_to_width(_standing_items(r), console().width))
+
+
+def _standing_lines(r: Any) -> list[Any]:
+    """The loan, its mass held and due date, extensions and inventory, obligations; a late
+    return or inventory in red."""
+    from rich.text import Text
+
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
@@ -431,7 +439,7 @@ def _standing_table(r: Any) -> Any:
     inventory_late = r.inventory_overdue
     due = format_datetime(r.due_at) if r.due_at else "—"
     inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
-    lines = [
+    return [
         Text(
             f"Loan {r.number} ({r.institution}, PI {r.pi_email}): {r.status.replace('_', ' ')}",
             style="bold",
@@ -451,6 +459,15 @@ def _standing_table(r: Any) -> Any:
             style="red" if overdue_now or inventory_late else "",
         ),
     ]
+
+
+def _standing_items(r: Any) -> Any:
+    """Each item's custody state, issued and held mass (in transit in yellow)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
     table = Table()
     table.add_column("sample", no_wrap=True)
     table.add_column("custody state")
@@ -465,4 +482,4 @@ def _standing_table(r: Any) -> Any:
             format_mass(i.held_ug),
             style="yellow" if "transit" in i.state else "",
         )
-    return Group(*lines, fit_to_width(table, console().width))
+    return table
