@@ -39,7 +39,8 @@ from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError, StorageError
 
 if TYPE_CHECKING:
-    from sampleloans.readmodels.report import ReportRequest
+    from sampleloans.readmodels.report import Report, ReportRequest
+    from sampleloans.reports.signing import SigningCredentials
 
 app = typer.Typer(
     help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True
@@ -85,11 +86,7 @@ def _make(
     from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
-    from sampleloans.services.reporting import (
-        build_report,
-        make_request,
-        refuse_dated_before_head,
-    )
+    from sampleloans.services.reporting import make_request
 
     with errors_to_exit_codes():
         as_of = _parse_time(scope.pop("as_of", None), "--as-of")
@@ -101,23 +98,11 @@ def _make(
         # before the work of building the report
         check_output(out, force=force, ledger=ledger, inputs=reads)
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work too
-        with reading(ctx) as (session, service_ctx):
-            report = build_report(session, service_ctx, request, generated_at=when)
-            if generated_at is not None:  # a date typed, not the clock (which may lag a copy)
-                refuse_dated_before_head(session, report)
+        report = _build(ctx, request, when, dated_by_hand=generated_at is not None)
         data = render(report)
         signed = ""
         if credentials is not None:
-            from sampleloans.reports.signing import sign_pdf
-
-            # an incremental update: `data` stays a byte-exact prefix of the signed file
-            data = sign_pdf(
-                data,
-                credentials,
-                signing_time,
-                reason=f"{report.title}, {report.scope_label}; ledger head "
-                f"{report.head_seq}:{report.head_hash[:16]}",
-            )
+            data = _signed(data, report, credentials, signing_time)
             signed = f"; signed by {credentials.signer_name}"
         write_atomic(out, data, force=force, ledger=ledger, inputs=reads)
     console().print(
@@ -126,6 +111,36 @@ def _make(
         markup=False,
     )
     warn_if_exposed(signing)
+
+
+def _build(
+    ctx: typer.Context, request: "ReportRequest", when: datetime, *, dated_by_hand: bool
+) -> "Report":
+    """The report read from the ledger, dated `when`; a date typed by hand (not the clock,
+    which may lag a copy) is refused before the last event it prints."""
+    from sampleloans.services.reporting import build_report, refuse_dated_before_head
+
+    with reading(ctx) as (session, service_ctx):
+        report = build_report(session, service_ctx, request, generated_at=when)
+        if dated_by_hand:
+            refuse_dated_before_head(session, report)
+    return report
+
+
+def _signed(
+    data: bytes, report: "Report", credentials: "SigningCredentials", signing_time: datetime
+) -> bytes:
+    """The rendering signed (PAdES), the report and its head named as the reason."""
+    from sampleloans.reports.signing import sign_pdf
+
+    # an incremental update: `data` stays a byte-exact prefix of the signed file
+    return sign_pdf(
+        data,
+        credentials,
+        signing_time,
+        reason=f"{report.title}, {report.scope_label}; ledger head "
+        f"{report.head_seq}:{report.head_hash[:16]}",
+    )
 
 
 @app.command("custody")
