@@ -365,49 +365,78 @@ def _metadata_text(meta: dict[str, Any], key: str) -> str:
 
 def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
     """The report a file claims to be; metadata no report carries means it was altered."""
-    from sampleloans.dates import parse_datetime
     from sampleloans.errors import InvalidInput
-    from sampleloans.services.reporting import make_request
-    from sampleloans.services.verify import parse_anchor
 
     try:
-        kind, scope, head, digest, generated = (
-            _metadata_text(meta, key) for key in ("kind", "scope", "head", "digest", "generated_at")
-        )
-        as_of_text = meta.get("as_of")
-        if as_of_text is not None and not isinstance(as_of_text, str):
-            raise InvalidInput("as_of: not text")
-        try:
-            seq, hash_hex = parse_anchor(head)
-        except InvalidInput:
-            raise InvalidInput(f"head: {head[:40]!r} is not SEQ:HASH") from None
-        scope_name, _, scope_value = scope.partition(":")
-        if scope_name not in ("loan", "sample", "institution") or not scope_value:
-            raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
-        generated_at = parse_datetime(generated, "generated_at")
-        as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
-        layout = _layout(meta)
-        checkpoint = meta.get("checkpoint")
-        if checkpoint is not None and layout < 2:
-            raise InvalidInput(f"checkpoint: a layout {layout} report names none")
-        if checkpoint is not None and (
-            not isinstance(checkpoint, str) or not CHECKPOINT_ID.fullmatch(checkpoint)
-        ):
-            raise InvalidInput("checkpoint: not SIZE:ROOT")
-        try:
-            request = make_request(kind, as_of=as_of, **{scope_name: scope_value})
-        except InvalidInput:
-            raise InvalidInput(
-                f"kind: no {kind[:20]!r} report of {scope[:60]!r}"
-                + (" as of a moment" if as_of else "")
-                + " is ever written"
-            ) from None
+        return _claim_of(meta)
     except InvalidInput as exc:
         raise AlteredDocument(
             f"FILE: {path} carries report metadata no report is written with ({exc}); "
             "the document was altered"
         ) from None
+
+
+def _claim_of(meta: dict[str, Any]) -> DocumentClaim:
+    """The claim read field by field from the metadata (a field no report writes: InvalidInput)."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import InvalidInput
+
+    kind, scope, head, digest, generated = (
+        _metadata_text(meta, key) for key in ("kind", "scope", "head", "digest", "generated_at")
+    )
+    as_of_text = meta.get("as_of")
+    if as_of_text is not None and not isinstance(as_of_text, str):
+        raise InvalidInput("as_of: not text")
+    seq, hash_hex = _head_of(head)
+    scope_name, _, scope_value = scope.partition(":")
+    if scope_name not in ("loan", "sample", "institution") or not scope_value:
+        raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
+    generated_at = parse_datetime(generated, "generated_at")
+    as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
+    layout = _layout(meta)
+    checkpoint = _checkpoint_id(meta, layout)
+    request = _request_of(kind, scope, as_of, **{scope_name: scope_value})
     return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of, checkpoint, layout)
+
+
+def _head_of(head: str) -> tuple[int, str]:
+    """The printed head SEQ:HASH."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.verify import parse_anchor
+
+    try:
+        return parse_anchor(head)
+    except InvalidInput:
+        raise InvalidInput(f"head: {head[:40]!r} is not SEQ:HASH") from None
+
+
+def _checkpoint_id(meta: dict[str, Any], layout: int) -> str | None:
+    """The checkpoint SIZE:ROOT a report names (layout 2 on), or None."""
+    from sampleloans.errors import InvalidInput
+
+    checkpoint = meta.get("checkpoint")
+    if checkpoint is not None and layout < 2:
+        raise InvalidInput(f"checkpoint: a layout {layout} report names none")
+    if checkpoint is not None and (
+        not isinstance(checkpoint, str) or not CHECKPOINT_ID.fullmatch(checkpoint)
+    ):
+        raise InvalidInput("checkpoint: not SIZE:ROOT")
+    return checkpoint
+
+
+def _request_of(kind: str, scope: str, as_of: datetime | None, **subject: str) -> "ReportRequest":
+    """The request that would write this kind of report of this scope (none: InvalidInput)."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.reporting import make_request
+
+    try:
+        return make_request(kind, as_of=as_of, **subject)
+    except InvalidInput:
+        raise InvalidInput(
+            f"kind: no {kind[:20]!r} report of {scope[:60]!r}"
+            + (" as of a moment" if as_of else "")
+            + " is ever written"
+        ) from None
 
 
 def _layout(meta: dict[str, Any]) -> int:
