@@ -536,16 +536,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             obligations.append(f"return due in {_plural(days_left or 0, 'day')}")
     if inventory_due is not None and inventory_overdue:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
-    # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
-    for incident in session.exec(
-        select(Incident)
-        .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
-        .order_by(col(Incident.seq))
-    ).all():
-        obligations.append(f"open incident {incident.seq}")
-    follow_up = FOLLOW_UP.get(loan.status)
-    if follow_up:
-        obligations.append(follow_up)
+    obligations += _other_obligations(session, loan)
     return LoanStanding(
         number=loan.number,
         institution=loan.institution,
@@ -569,3 +560,20 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         inventory_overdue=inventory_overdue,
         obligations=tuple(obligations),
     )
+
+
+def _other_obligations(session: Session, loan: Loan) -> list[str]:
+    """The loan's open incidents, then what its status still asks for (e.g. a settlement)."""
+    # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
+    owed = [
+        f"open incident {incident.seq}"
+        for incident in session.exec(
+            select(Incident)
+            .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
+            .order_by(col(Incident.seq))
+        ).all()
+    ]
+    follow_up = FOLLOW_UP.get(loan.status)
+    if follow_up:
+        owed.append(follow_up)
+    return owed
