@@ -180,6 +180,15 @@ def chart(body: ReturnBody) -> Drawing:
     bar_height = 16
     height = 40 + count * (bar_height + 8) + 30
     drawing = Drawing(width, height)
+    bars = _bars(body, width, height, bar_height)
+    drawing.add(bars)
+    drawing.add(String(bars.x + bars.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7))
+    drawing.add(_legend(height))
+    return drawing
+
+
+def _bars(body: ReturnBody, width: float, height: int, bar_height: int) -> HorizontalBarChart:
+    """The bars, one per line, each term of TERMS in its colour."""
     values = {
         "consumed": [line.consumed_ug for line in body.lines],
         "returned": [line.returned_now_ug + line.returned_before_ug for line in body.lines],
@@ -203,10 +212,11 @@ def chart(body: ReturnBody) -> Drawing:
     for index, (_key, _label, colour) in enumerate(TERMS):
         chart_.bars[index].fillColor = colour
         chart_.bars[index].strokeColor = None
-    drawing.add(chart_)
-    drawing.add(
-        String(chart_.x + chart_.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7)
-    )
+    return chart_
+
+
+def _legend(height: int) -> Legend:
+    """The terms' colours and names in one row along the top."""
     legend = Legend()
     legend.x, legend.y = 10, height - 8
     legend.fontName = layout.FONT
@@ -216,5 +226,4 @@ def chart(body: ReturnBody) -> Drawing:
     legend.dx = legend.dy = 7
     legend.deltax = 80
     legend.colorNamePairs = [(colour, label) for _key, label, colour in TERMS]
-    drawing.add(legend)
-    return drawing
+    return legend
