@@ -317,6 +317,12 @@ def _collect(demo: Demo, institution: str) -> None:
 
 def _research(demo: Demo) -> None:
     """Analyses, a borrower's split, a return with settlement and close-out."""
+    _analyses_and_split(demo)
+    _ipgp_close_out(demo)
+
+
+def _analyses_and_split(demo: Demo) -> None:
+    """Three loans' analyses, in date order, and Osaka's split for its SIMS mounts."""
     demo.do(
         _at(6, 10),
         CURATOR,
@@ -360,6 +366,10 @@ def _research(demo: Demo) -> None:
         mass_ug=mass("0.5 mg"),
         destructive=False,
     )
+
+
+def _ipgp_close_out(demo: Demo) -> None:
+    """IPGP returns what it did not consume; the loan is settled, then closed."""
     demo.do(
         _at(10, 1),
         CURATOR,

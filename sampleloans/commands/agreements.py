@@ -223,9 +223,11 @@ def _terms(view: "AgreementView") -> list[tuple[str, str]]:
     from sampleloans.units import format_mass, format_period
 
     def when(value: "datetime | None") -> str:
+        """A time as printed, or a dash when there is none."""
         return format_datetime(value) if value else "—"
 
     def yes(flag: bool) -> str:
+        """'allowed' or 'not allowed'."""
         return "allowed" if flag else "not allowed"
 
     return [

@@ -103,6 +103,7 @@ def _balance_json(result: Any) -> dict[str, Any]:
     """Rows and their total in separate keys: a total is never a pseudo-row of the list."""
 
     def item(row: Any) -> dict[str, Any]:
+        """A loan item's row: its sample, source, state and terms."""
         return {
             "sample_code": row.sample_code,
             "source": row.source,
@@ -111,6 +112,7 @@ def _balance_json(result: Any) -> dict[str, Any]:
         }
 
     def sample(row: Any) -> dict[str, Any]:
+        """A sample's row: its code, parent, state and terms."""
         return {
             "code": row.code,
             "parent_code": row.parent_code,
@@ -142,83 +144,109 @@ def _balance_json(result: Any) -> dict[str, Any]:
 
 
 def _check(ok: bool) -> Any:
+    """A green tick, or a bold red cross."""
     from rich.text import Text
 
     return Text("✓", style="green") if ok else Text("✗", style="bold red")
 
 
 def _balance_renderables(result: Any) -> list[Any]:
+    """The loan items' balance table and equation, then the samples', where the result has
+    them."""
+    out: list[Any] = []
+    if result.item_total is not None:
+        out.append(_item_balance_table(result))
+        out.append(
+            _equation(
+                "issued = held + consumed + returned + transferred + split + lost: ",
+                result.item_total,
+                ITEM_TERMS,
+            )
+        )
+    if result.sample_total is not None:
+        out.append(_sample_balance_table(result))
+        out.append(
+            _equation(
+                "initial = vault + on loan + split + consumed + lost + transferred: ",
+                result.sample_total,
+                SAMPLE_TERMS,
+            )
+        )
+    return out
+
+
+def _item_balance_table(result: Any) -> Any:
+    """One row per loan item, term by term, and the total in bold."""
     from rich.table import Table
     from rich.text import Text
 
     from sampleloans.units import format_mass
 
-    out: list[Any] = []
-    if result.item_total is not None:
-        title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
-        table = Table(title=Text(title))
-        table.add_column("sample", no_wrap=True)
-        table.add_column("state")
-        for term in ITEM_TERMS:
-            table.add_column(term, justify="right", no_wrap=True)
-        table.add_column("=", justify="center")
-        for row in (*result.items, result.item_total):
-            table.add_row(
-                Text(row.sample_code),
-                Text(row.state.replace("_", " ")),
-                *(format_mass(getattr(row, f"{t}_ug")) for t in ITEM_TERMS),
-                _check(row.balanced),
-                style="bold" if row is result.item_total else "",
-            )
-        out.append(table)
-        t = result.item_total
-        out.append(
-            Text(
-                "issued = held + consumed + returned + transferred + split + lost: "
-                + f"{format_mass(t.issued_ug)} = "
-                + " + ".join(format_mass(getattr(t, f"{x}_ug")) for x in ITEM_TERMS[1:])
-                + (" ✓" if t.balanced else " ✗ DOES NOT BALANCE"),
-                style="green" if t.balanced else "bold red",
-            )
+    title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
+    table = Table(title=Text(title))
+    table.add_column("sample", no_wrap=True)
+    table.add_column("state")
+    for term in ITEM_TERMS:
+        table.add_column(term, justify="right", no_wrap=True)
+    table.add_column("=", justify="center")
+    for row in (*result.items, result.item_total):
+        table.add_row(
+            Text(row.sample_code),
+            Text(row.state.replace("_", " ")),
+            *(format_mass(getattr(row, f"{t}_ug")) for t in ITEM_TERMS),
+            _check(row.balanced),
+            style="bold" if row is result.item_total else "",
         )
-    if result.sample_total is not None:
-        title = (
-            f"Mass balance of the lineage of {result.subject}" if result.subject else "All samples"
+    return table
+
+
+def _sample_balance_table(result: Any) -> Any:
+    """One row per sample of the lineage (or the collection), term by term, the total in bold."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    title = f"Mass balance of the lineage of {result.subject}" if result.subject else "All samples"
+    table = Table(title=Text(title))
+    table.add_column("sample", no_wrap=True)
+    table.add_column("custody state")
+    for term in (
+        "initial",
+        "vault",
+        "on loan",
+        "split to children",
+        "consumed",
+        "lost",
+        "transferred",
+    ):
+        table.add_column(term, justify="right", no_wrap=True)
+    table.add_column("=", justify="center")
+    for row in (*result.samples, result.sample_total):
+        table.add_row(
+            Text(row.code),
+            Text(row.custody_state.replace("_", " ")),
+            *(format_mass(getattr(row, f"{t}_ug")) for t in SAMPLE_TERMS),
+            _check(row.balanced),
+            style="bold" if row is result.sample_total else "",
         )
-        table = Table(title=Text(title))
-        table.add_column("sample", no_wrap=True)
-        table.add_column("custody state")
-        for term in (
-            "initial",
-            "vault",
-            "on loan",
-            "split to children",
-            "consumed",
-            "lost",
-            "transferred",
-        ):
-            table.add_column(term, justify="right", no_wrap=True)
-        table.add_column("=", justify="center")
-        for row in (*result.samples, result.sample_total):
-            table.add_row(
-                Text(row.code),
-                Text(row.custody_state.replace("_", " ")),
-                *(format_mass(getattr(row, f"{t}_ug")) for t in SAMPLE_TERMS),
-                _check(row.balanced),
-                style="bold" if row is result.sample_total else "",
-            )
-        out.append(table)
-        s = result.sample_total
-        out.append(
-            Text(
-                "initial = vault + on loan + split + consumed + lost + transferred: "
-                + f"{format_mass(s.initial_ug)} = "
-                + " + ".join(format_mass(getattr(s, f"{x}_ug")) for x in SAMPLE_TERMS[1:])
-                + (" ✓" if s.balanced else " ✗ DOES NOT BALANCE"),
-                style="green" if s.balanced else "bold red",
-            )
-        )
-    return out
+    return table
+
+
+def _equation(words: str, total: Any, terms: tuple[str, ...]) -> Any:
+    """The balance equation in words, then in the total's masses, green or red: the first
+    term equals the sum of the others."""
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    return Text(
+        words
+        + f"{format_mass(getattr(total, f'{terms[0]}_ug'))} = "
+        + " + ".join(format_mass(getattr(total, f"{x}_ug")) for x in terms[1:])
+        + (" ✓" if total.balanced else " ✗ DOES NOT BALANCE"),
+        style="green" if total.balanced else "bold red",
+    )
 
 
 def overdue(
@@ -394,11 +422,19 @@ def _days(days: int | None, overdue: bool) -> str:
 
 
 def _standing_table(r: Any) -> Any:
+    """One loan's standing for its researcher: the summary lines, then each item's state."""
     from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
 
     from sampleloans.commands.render import fit_to_width
+
+    return Group(*_standing_lines(r), fit_to_width(_standing_items(r), console().width))
+
+
+def _standing_lines(r: Any) -> list[Any]:
+    """The loan, its mass held and due date, extensions and inventory, obligations; a late
+    return or inventory in red."""
+    from rich.text import Text
+
     from sampleloans.dates import format_datetime
     from sampleloans.units import format_mass
 
@@ -406,7 +442,7 @@ def _standing_table(r: Any) -> Any:
     inventory_late = r.inventory_overdue
     due = format_datetime(r.due_at) if r.due_at else "—"
     inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
-    lines = [
+    return [
         Text(
             f"Loan {r.number} ({r.institution}, PI {r.pi_email}): {r.status.replace('_', ' ')}",
             style="bold",
@@ -426,6 +462,15 @@ def _standing_table(r: Any) -> Any:
             style="red" if overdue_now or inventory_late else "",
         ),
     ]
+
+
+def _standing_items(r: Any) -> Any:
+    """Each item's custody state, issued and held mass (in transit in yellow)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
     table = Table()
     table.add_column("sample", no_wrap=True)
     table.add_column("custody state")
@@ -440,4 +485,4 @@ def _standing_table(r: Any) -> Any:
             format_mass(i.held_ug),
             style="yellow" if "transit" in i.state else "",
         )
-    return Group(*lines, fit_to_width(table, console().width))
+    return table

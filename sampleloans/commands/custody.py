@@ -1,7 +1,8 @@
 """`sampleloans custody …`: Chain-of-custody history."""
 
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +27,10 @@ from sampleloans.commands.listing import (
     write_json,
     write_rows,
 )
+
+if TYPE_CHECKING:
+    from sampleloans.services.history import History, HistoryFilters
+    from sampleloans.services.listing import Page
 
 app = typer.Typer(help="Chain-of-custody history.", no_args_is_help=True)
 
@@ -95,22 +100,13 @@ def history(
     """
     check_formats(as_json=as_json, as_jsonl=as_jsonl)
     from sampleloans.dates import parse_datetime
-    from sampleloans.errors import InvalidInput
-    from sampleloans.services.history import HistoryFilters, history_listing
+    from sampleloans.services.history import history_listing
 
     fmt = output_format(as_json=as_json, as_jsonl=as_jsonl)
     with reading(ctx) as (session, service_ctx):
-        if as_jsonl and as_of:
-            raise InvalidInput(
-                "--jsonl: lists events only; give --json to see the state replayed --as-of"
-            )
+        _refuse_jsonl_as_of(as_jsonl=as_jsonl, as_of=as_of)
         moment = parse_datetime(as_of, "--as-of") if as_of else None
-        filters = HistoryFilters(
-            kinds=tuple(k.strip() for k in kind or ()),
-            since=parse_datetime(since, "--since") if since else None,
-            until=parse_datetime(until, "--until") if until else None,
-            seal=seal,
-        )
+        filters = _history_filters(kind, since, until, seal)
         page = page_for(limit, offset, table=fmt == "table")
         result, total = history_listing(
             session,
@@ -122,29 +118,51 @@ def history(
             filters=filters,
             page=page,
         )
-        if fmt == "table":
-            from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
+        _write_history(result, page, total, fmt)
 
-            write_rows(
-                iter(result.entries),
-                page=page,
-                total=total,
-                to_json=event_json,
-                spec=history_spec(result),
-                fmt=fmt,
-            )
-            print_fitted(state_renderables(result), abbreviations=MASS_TERM_ABBREVIATIONS)
-        elif fmt == "jsonl":
-            write_rows(
-                iter(result.entries),
-                page=page,
-                total=total,
-                to_json=event_json,
-                spec=history_spec(result),
-                fmt=fmt,
-            )
-        else:
-            write_json(history_json(result), sys.stdout)
+
+def _refuse_jsonl_as_of(*, as_jsonl: bool, as_of: str | None) -> None:
+    """JSON Lines carry events only: the state replayed --as-of needs --json."""
+    from sampleloans.errors import InvalidInput
+
+    if as_jsonl and as_of:
+        raise InvalidInput(
+            "--jsonl: lists events only; give --json to see the state replayed --as-of"
+        )
+
+
+def _history_filters(
+    kind: list[str] | None, since: str | None, until: str | None, seal: str | None
+) -> "HistoryFilters":
+    """The --kind, --since, --until and --seal filters, parsed (a bad time: exit 2)."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.services.history import HistoryFilters
+
+    return HistoryFilters(
+        kinds=tuple(k.strip() for k in kind or ()),
+        since=parse_datetime(since, "--since") if since else None,
+        until=parse_datetime(until, "--until") if until else None,
+        seal=seal,
+    )
+
+
+def _write_history(result: "History", page: "Page", total: Callable[[], int], fmt: str) -> None:
+    """The events as a table (then the replayed state), JSON Lines, or one JSON document."""
+    if fmt == "json":
+        write_json(history_json(result), sys.stdout)
+        return
+    write_rows(
+        iter(result.entries),
+        page=page,
+        total=total,
+        to_json=event_json,
+        spec=history_spec(result),
+        fmt=fmt,
+    )
+    if fmt == "table":
+        from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
+
+        print_fitted(state_renderables(result), abbreviations=MASS_TERM_ABBREVIATIONS)
 
 
 def _iso(moment: Any) -> str | None:
@@ -223,49 +241,54 @@ def history_json(result: Any) -> dict[str, Any]:
         "lineage": list(result.codes),
         "as_of": _iso(result.as_of),
         "events": map(event_json, result.entries),
-        "replayed_state": None
-        if state is None
-        else {
-            "as_of": _iso(state.as_of),
-            "up_to_seq": state.up_to_seq,
-            "samples": [
-                {
-                    "code": s.code,
-                    "parent_code": s.parent_code,
-                    "custody_state": s.custody_state,
-                    "custodian": s.custodian,
-                    "loan_number": s.loan_number,
-                    "initial_ug": s.initial_ug,
-                    "vault_ug": s.vault_ug,
-                    "on_loan_ug": s.on_loan_ug,
-                    "split_ug": s.split_ug,
-                    "consumed_ug": s.consumed_ug,
-                    "lost_ug": s.lost_ug,
-                    "transferred_ug": s.transferred_ug,
-                }
-                for s in state.samples
-            ],
-            "loans": [
-                {
-                    "number": loan.number,
-                    "institution": loan.institution,
-                    "status": loan.status,
-                    "due_at": _iso(loan.due_at),
-                    "items": [
-                        {
-                            "sample_code": i.sample_code,
-                            "custody_state": i.state,
-                            "issued_ug": i.issued_ug,
-                            "held_ug": i.held_ug,
-                            "consumed_ug": i.consumed_ug,
-                            "returned_ug": i.returned_ug,
-                        }
-                        for i in loan.items
-                    ],
-                }
-                for loan in state.loans
-            ],
-        },
+        "replayed_state": None if state is None else _replayed_state_json(state),
+    }
+
+
+def _replayed_state_json(state: Any) -> dict[str, Any]:
+    """The state replayed --as-of: every sample's masses, every loan with its items."""
+    return {
+        "as_of": _iso(state.as_of),
+        "up_to_seq": state.up_to_seq,
+        "samples": [
+            {
+                "code": s.code,
+                "parent_code": s.parent_code,
+                "custody_state": s.custody_state,
+                "custodian": s.custodian,
+                "loan_number": s.loan_number,
+                "initial_ug": s.initial_ug,
+                "vault_ug": s.vault_ug,
+                "on_loan_ug": s.on_loan_ug,
+                "split_ug": s.split_ug,
+                "consumed_ug": s.consumed_ug,
+                "lost_ug": s.lost_ug,
+                "transferred_ug": s.transferred_ug,
+            }
+            for s in state.samples
+        ],
+        "loans": [_replayed_loan_json(loan) for loan in state.loans],
+    }
+
+
+def _replayed_loan_json(loan: Any) -> dict[str, Any]:
+    """One loan as replayed: its status, due date and items."""
+    return {
+        "number": loan.number,
+        "institution": loan.institution,
+        "status": loan.status,
+        "due_at": _iso(loan.due_at),
+        "items": [
+            {
+                "sample_code": i.sample_code,
+                "custody_state": i.state,
+                "issued_ug": i.issued_ug,
+                "held_ug": i.held_ug,
+                "consumed_ug": i.consumed_ug,
+                "returned_ug": i.returned_ug,
+            }
+            for i in loan.items
+        ],
     }
 
 
@@ -343,11 +366,9 @@ def history_renderables(result: Any) -> list[Any]:
 
 def state_renderables(result: Any) -> list[Any]:
     """The lineage line, then (with --as-of) the replayed state."""
-    from rich.table import Table
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
-    from sampleloans.units import format_mass
 
     out: list[Any] = []
     if result.codes:
@@ -355,6 +376,22 @@ def state_renderables(result: Any) -> list[Any]:
     state = result.state
     if state is None:
         return out
+    out.append(_replayed_samples_table(state))
+    for loan in state.loans:
+        due = format_datetime(loan.due_at) if loan.due_at else "—"
+        status = loan.status.replace("_", " ")
+        out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
+    return out
+
+
+def _replayed_samples_table(state: Any) -> Any:
+    """Each sample as replayed: custody, custodian, loan and masses (in transit in yellow)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.dates import format_datetime
+    from sampleloans.units import format_mass
+
     samples = Table(
         title=f"State as of {format_datetime(state.as_of)} (replayed to event {state.up_to_seq})"
     )
@@ -384,12 +421,7 @@ def state_renderables(result: Any) -> list[Any]:
             ),
             style="yellow" if "transit" in s.custody_state else "",
         )
-    out.append(samples)
-    for loan in state.loans:
-        due = format_datetime(loan.due_at) if loan.due_at else "—"
-        status = loan.status.replace("_", " ")
-        out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
-    return out
+    return samples
 
 
 @app.command("correct")

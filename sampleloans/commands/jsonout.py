@@ -249,6 +249,7 @@ def row_converter(view_type: type, names: dict[str, str] | None = None) -> Any:
     count = len(plan)
 
     def convert(view: Any) -> dict[str, Any]:
+        """One view as a JSON object, its fields renamed and converted."""
         # the instance's own dict (a copy, in C) when it holds exactly the fields
         own = getattr(view, "__dict__", None)
         if own is not None and len(own) == count:

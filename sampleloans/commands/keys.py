@@ -8,12 +8,18 @@ never printed. No ledger is opened.
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sampleloans.commands.checkpoints import generate as generate_checkpoint_key
 from sampleloans.commands.common import console, errors_to_exit_codes, now
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+    from sampleloans.certs import IssuedCertificate
 
 app = typer.Typer(help="Keys and certificates.", no_args_is_help=True)
 # one `keys` group: the checkpoint signing key (fix-15a) beside the report certificates
@@ -47,7 +53,12 @@ def _out_dir(folder: Path, names: list[str]) -> list[Path]:
         raise StorageError(f"--out: {folder} is not a folder")
     paths = [folder / name for name in names]
     for path in paths:
-        check_output(path, force=False)  # never over an existing key: exit 3
+        if path.is_file():  # never over an existing key, and no --force to ask for it: exit 3
+            raise StorageError(
+                f"--out: {path} exists; keys and certificates are never replaced: give another "
+                "--out folder"
+            )
+        check_output(path, force=False)  # a folder, a device, a missing parent: exit 3
     return paths
 
 
@@ -126,9 +137,7 @@ def signing_cert(
     Example: sampleloans keys signing-cert --root lender --out signer
     """
     from sampleloans import certs
-    from sampleloans.commands.signer import read_input
     from sampleloans.errors import InvalidInput
-    from sampleloans.fileio import write_atomic
     from sampleloans.reports.signing import subject_name
     from sampleloans.units import parse_period
 
@@ -138,24 +147,49 @@ def signing_cert(
         if passphrase_file is not None and not p12:
             raise InvalidInput("--passphrase-file: only with --p12")
         secret = _p12_passphrase(passphrase_file) if p12 else None
-        root_cert, root_key = certs.load_root(
-            read_input(root / ROOT_CERT, "--root"), read_input(root / ROOT_KEY, "--root")
-        )
-        # a signer named like its issuer would look self-issued to path builders (RFC 5280)
-        default = f"{subject_name(root_cert)[: certs.NAME_MAX_CHARS - 15]} report signing"
-        signer = certs.check_name(name if name is not None else default)
+        root_cert, root_key = _read_root(root)
+        signer = certs.check_name(name if name is not None else _default_signer(root_cert))
         names = [SIGNING_CERT, SIGNING_KEY] + ([SIGNING_P12] if p12 else [])
         paths = _out_dir(out, names)
         issued = certs.signing_certificate(root_cert, root_key, signer, now(), period, algorithm)
-        write_atomic(paths[1], issued.key_pem)
-        write_atomic(paths[0], issued.chain_pem)
-        if secret is not None:
-            write_atomic(paths[2], certs.pkcs12(issued, secret, signer))
+        _write_signing_files(paths, issued, secret, signer)
     console().print(
         f"Wrote {', '.join(str(p) for p in paths)} (keys private, 0600): {signer}, {algorithm}, "
         f"issued by {subject_name(root_cert)}, SHA-256 fingerprint {issued.fingerprint_sha256}.",
         markup=False,
     )
+
+
+def _read_root(root: Path) -> tuple["x509.Certificate", "CertificateIssuerPrivateKeyTypes"]:
+    """The lender root's certificate and private key from the --root folder."""
+    from sampleloans import certs
+    from sampleloans.commands.signer import read_input
+
+    return certs.load_root(
+        read_input(root / ROOT_CERT, "--root"), read_input(root / ROOT_KEY, "--root")
+    )
+
+
+def _default_signer(root_cert: "x509.Certificate") -> str:
+    """The signer's name when none is given: the root's, then 'report signing'."""
+    from sampleloans import certs
+    from sampleloans.reports.signing import subject_name
+
+    # a signer named like its issuer would look self-issued to path builders (RFC 5280)
+    return f"{subject_name(root_cert)[: certs.NAME_MAX_CHARS - 15]} report signing"
+
+
+def _write_signing_files(
+    paths: list[Path], issued: "IssuedCertificate", secret: bytes | None, signer: str
+) -> None:
+    """The private key, the certificate chain and, with a passphrase, the PKCS#12 file."""
+    from sampleloans import certs
+    from sampleloans.fileio import write_atomic
+
+    write_atomic(paths[1], issued.key_pem)
+    write_atomic(paths[0], issued.chain_pem)
+    if secret is not None:
+        write_atomic(paths[2], certs.pkcs12(issued, secret, signer))
 
 
 def _p12_passphrase(passphrase_file: Path | None) -> bytes:

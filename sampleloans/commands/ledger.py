@@ -3,6 +3,7 @@
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -63,6 +64,7 @@ def init(
         service_ctx = context(ctx, email)
 
         def build(engine: "Engine") -> None:
+            """Write the new ledger's reference data and first curator in one transaction."""
             with transaction(engine) as session:
                 init_ledger(
                     session,
@@ -105,65 +107,85 @@ def demo(
     \b
     Example: sampleloans demo
     """
-    from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
-    from sampleloans.demo import DEMO_TODAY, run_demo
-    from sampleloans.errors import InvalidInput
-    from sampleloans.fileio import private_build_dir
-    from sampleloans.services.ledgerfile import (
-        display_url,
-        is_server_url,
-        open_ledger_url,
-        transaction,
-        url_for_path,
-    )
-    from sampleloans.services.queries import collection_summary
-    from sampleloans.services.verify import verify
+    from sampleloans.services.ledgerfile import open_ledger_url
 
     with errors_to_exit_codes(), ExitStack() as stack:
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
-        given = _explicit_db(ctx)
-        target = None  # a new ledger file, put in place only once the demo is complete
-        if given and directory is not None:
-            raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
-        if given and is_server_url(given):
-            url, label = given, display_url(given)
-        else:
-            if given:
-                url_for_path(Path(given))  # a path no URL can name: refused before anything
-                target, option = _new_demo_file(Path(given)), "--db"
-            else:
-                if directory is not None:
-                    url_for_path(directory / "ledger.db")  # refused before the folder is made
-                target, option = _demo_folder(directory) / "ledger.db", "--dir"
-            # built in a private folder beside it, then linked into place: a failed or killed
-            # demo leaves no partial ledger, and a killed one's folder goes at the next run
-            built = stack.enter_context(private_build_dir(target.parent, target.name, option))
-            path = built / "ledger.db"
-            url, label = url_for_path(path), str(target)
-        engine = open_ledger_url(url, create=True)
-        out = console()
-        out.print(
-            f"Demo ledger: {label}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
-            markup=False,
-        )
-        for step in run_demo(engine, os_user(), fixed_id):
-            out.print(step_line(step))
-        result = verify(engine)
-        for line in verify_lines(result):
-            out.print(line)
-        with transaction(engine, write=False) as session:
-            summary = collection_summary(session, DEMO_TODAY)
-        out.print(demo_summary_table(summary, result.head))
-        if target is not None:
+        where = _demo_target(_explicit_db(ctx), directory, stack)
+        engine = open_ledger_url(where.url, create=True)
+        result = _replay_and_report(engine, where.label, fixed_id)
+        if where.target is not None and where.built is not None:
             engine.dispose()  # the last connection folds the write-ahead log into the file
-            _put_in_place(path, target, option)
-        out.print(
-            f"Try: SAMPLELOANS_DB={label} SAMPLELOANS_USER=compliance@naoc.example "
-            "sampleloans overdue" + ("  (your password in place of ***)" if "***" in label else ""),
+            _put_in_place(where.built, where.target, where.option)
+        console().print(
+            f"Try: SAMPLELOANS_DB={where.label} SAMPLELOANS_USER=compliance@naoc.example "
+            "sampleloans overdue"
+            + ("  (your password in place of ***)" if "***" in where.label else ""),
             markup=False,
         )
     if not result.ok:
         raise typer.Exit(1)
+
+
+@dataclass(frozen=True)
+class _DemoTarget:
+    """Where the demo writes: a server database, or a new file built aside then put in place."""
+
+    url: str  # what the demo opens
+    label: str  # what the user is told (a server URL without its password)
+    target: Path | None = None  # the new ledger file, put in place only once complete
+    built: Path | None = None  # where it is built meanwhile
+    option: str = "--db"  # the option an error about the file names
+
+
+def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) -> _DemoTarget:
+    """The demo's ledger: a server URL given as --db as it is; else a new file (--db) or a new
+    folder's ledger.db (--dir, default a temporary folder), built in a private folder beside it
+    that `stack` removes."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.fileio import private_build_dir
+    from sampleloans.services.ledgerfile import display_url, is_server_url, url_for_path
+
+    if given and directory is not None:
+        raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
+    if given and is_server_url(given):
+        return _DemoTarget(given, display_url(given))
+    if given:
+        url_for_path(Path(given))  # a path no URL can name: refused before anything
+        target, option = _new_demo_file(Path(given)), "--db"
+    else:
+        if directory is not None:
+            url_for_path(directory / "ledger.db")  # refused before the folder is made
+        target, option = _demo_folder(directory) / "ledger.db", "--dir"
+    # built in a private folder beside it, then linked into place: a failed or killed
+    # demo leaves no partial ledger, and a killed one's folder goes at the next run
+    built = stack.enter_context(private_build_dir(target.parent, target.name, option))
+    path = built / "ledger.db"
+    return _DemoTarget(url_for_path(path), str(target), target, path, option)
+
+
+def _replay_and_report(engine: "Engine", label: str, fixed_id: str | None) -> "VerifyResult":
+    """Replay the demo round step by step, verify it and print the collection's summary."""
+    from sampleloans.commands.render import demo_summary_table, step_line, verify_lines
+    from sampleloans.demo import DEMO_TODAY, run_demo
+    from sampleloans.services.ledgerfile import transaction
+    from sampleloans.services.queries import collection_summary
+    from sampleloans.services.verify import verify
+
+    out = console()
+    out.print(
+        f"Demo ledger: {label}  (simulated clock; 'today' is {DEMO_TODAY:%Y-%m-%d})",
+        markup=False,
+    )
+    for step in run_demo(engine, os_user(), fixed_id):
+        out.print(step_line(step))
+    result = verify(engine)
+    for line in verify_lines(result):
+        out.print(line)
+    with transaction(engine, write=False) as session:
+        summary = collection_summary(session, DEMO_TODAY)
+    out.print(demo_summary_table(summary, result.head))
+    return result
 
 
 def _explicit_db(ctx: typer.Context) -> str | None:
@@ -257,6 +279,7 @@ def _replay_progress(*, quiet: bool) -> Iterator[Callable[[int], None] | None]:
         task = progress.add_task("replaying the ledger", total=None)
 
         def advance(seq: int) -> None:
+            """Move the bar every thousand events replayed."""
             if seq % 1000 == 0:
                 progress.update(task, completed=seq)
 
@@ -315,44 +338,71 @@ def verify(
         return
     if (checkpoint is None) != (public_key is None):
         _usage("--checkpoint and --public-key go together (the checkpoint and its key)")
-    from sampleloans.commands.render import verify_lines
-    from sampleloans.services.verify import parse_anchor, verify_as
-
     with errors_to_exit_codes():
-        anchor_value = None if anchor is None else parse_anchor(anchor)
-        engine, service_ctx = engine_context(ctx)
-        with _replay_progress(quiet=print_head or as_json) as advance:
-            result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
-        extends = None
-        if checkpoint is not None and public_key is not None:
-            extends = _add_checkpoint_problems(engine, service_ctx, checkpoint, public_key, result)
+        engine, result, proved = _verify_whole(
+            ctx, anchor, checkpoint, public_key, quiet=print_head or as_json
+        )
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
-        print_json(
-            {
-                "ok": result.ok,
-                "head": result.head,
-                "event_count": result.events,
-                "problems": [{"area": p.area, "message": p.message} for p in result.problems],
-            }
-        )
+        _print_verify_json(result)
     else:
-        out = console()
-        for line in verify_lines(result):
-            out.print(line)
-        if anchor_value is not None and result.ok:  # say what was proved, as for a checkpoint
-            seq, hash_hex = anchor_value
-            out.print(
-                f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)",
-                markup=False,
-            )
-        if extends is not None and result.ok:
-            out.print(extends, markup=False)
-        with errors_to_exit_codes():
-            _schema_note(engine)
+        _print_verify_lines(engine, result, proved)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _verify_whole(
+    ctx: typer.Context,
+    anchor: str | None,
+    checkpoint: Path | None,
+    public_key: Path | None,
+    *,
+    quiet: bool,
+) -> tuple["Engine", "VerifyResult", list[str]]:
+    """The full verify (with --anchor), plus --checkpoint's problems; the engine, the result
+    and the lines saying what an anchor or a checkpoint proved (printed when all is well)."""
+    from sampleloans.services.verify import parse_anchor, verify_as
+
+    anchor_value = None if anchor is None else parse_anchor(anchor)
+    engine, service_ctx = engine_context(ctx)
+    with _replay_progress(quiet=quiet) as advance:
+        result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
+    proved = []
+    if anchor_value is not None:  # say what was proved, as for a checkpoint
+        seq, hash_hex = anchor_value
+        proved.append(
+            f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)"
+        )
+    if checkpoint is not None and public_key is not None:
+        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, public_key, result))
+    return engine, result, proved
+
+
+def _print_verify_json(result: "VerifyResult") -> None:
+    """The verdict as JSON: ok, head, event count and every problem."""
+    print_json(
+        {
+            "ok": result.ok,
+            "head": result.head,
+            "event_count": result.events,
+            "problems": [{"area": p.area, "message": p.message} for p in result.problems],
+        }
+    )
+
+
+def _print_verify_lines(engine: "Engine", result: "VerifyResult", proved: list[str]) -> None:
+    """The verdict for a reader: the verify lines, what an anchor or a checkpoint proved,
+    a schema note."""
+    from sampleloans.commands.render import verify_lines
+
+    out = console()
+    for verdict in verify_lines(result):
+        out.print(verdict)
+    for line in proved if result.ok else []:
+        out.print(line, markup=False)
+    with errors_to_exit_codes():
+        _schema_note(engine)
 
 
 def _schema_note(engine: "Engine") -> None:

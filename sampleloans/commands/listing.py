@@ -268,6 +268,7 @@ def _line_encoder() -> Callable[[Any], str]:
     join = "".join
 
     def encode(value: Any) -> str:
+        """One value as compact JSON text."""
         return join(scan(value, 0))
 
     return encode
@@ -341,6 +342,7 @@ def _plain_table(
     ]
 
     def line(cells: list[str]) -> str:
+        """One row of cells padded to the column widths, two spaces apart."""
         parts = [
             cell.rjust(width) if column.right else cell.ljust(width)
             for cell, width, column in zip(cells, widths, spec.columns, strict=True)

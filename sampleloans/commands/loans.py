@@ -625,53 +625,13 @@ def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool)
 
 def _handover_tables(d: "LoanDetail") -> list[Any]:
     """Who handed over to whom, then weighing discrepancies and broken seals (if any)."""
-    from rich.table import Table
     from rich.text import Text
-
-    from sampleloans.readmodels.handover import label, receiver_label
-    from sampleloans.units import format_mass
 
     parts: list[Any] = []
     if d.handovers:
-        table = Table(title="Hand-overs")
-        for heading in ("event", "step", "when (UTC)", "released by", "received by"):
-            table.add_column(heading)
-        table.add_column("courier / witness")
-        table.add_column("recorded by")
-        for h in d.handovers:
-            helpers = [
-                f"{name} {view.label}"
-                for name, view in (("courier", h.courier), ("witness", h.witness))
-                if view is not None
-            ]
-            table.add_row(
-                str(h.seq),
-                h.step,
-                Text(
-                    handover_when(h.occurred_at, h.recorded_at, h.backdated),
-                    style="yellow" if h.backdated else "",
-                ),
-                Text(label(h.released_by)),
-                Text(receiver_label(h.step, h.received_by)),
-                Text("; ".join(helpers) or "—"),
-                Text(h.recorded_by),
-            )
-        parts.append(table)
+        parts.append(_handovers_table(d))
     if d.weighing_discrepancies:
-        table = Table(title="Weighing discrepancies")
-        for heading in ("event", "sample", "expected", "weighed", "difference"):
-            table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
-        for w in d.weighing_discrepancies:
-            sign = "+" if w.difference_ug > 0 else "−"
-            table.add_row(
-                str(w.seq),
-                Text(w.sample),
-                format_mass(w.expected_ug),
-                format_mass(w.weighed_ug),
-                Text(f"{sign}{format_mass(abs(w.difference_ug))}", style="red"),
-                style="",
-            )
-        parts.append(table)
+        parts.append(_discrepancies_table(d))
     for b in d.broken_seals:
         parts.append(
             Text(
@@ -681,6 +641,62 @@ def _handover_tables(d: "LoanDetail") -> list[Any]:
             )
         )
     return parts
+
+
+def _handovers_table(d: "LoanDetail") -> Any:
+    """Each hand-over: step, when, who released, who received, courier and witness."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.readmodels.handover import label, receiver_label
+
+    table = Table(title="Hand-overs")
+    for heading in ("event", "step", "when (UTC)", "released by", "received by"):
+        table.add_column(heading)
+    table.add_column("courier / witness")
+    table.add_column("recorded by")
+    for h in d.handovers:
+        helpers = [
+            f"{name} {view.label}"
+            for name, view in (("courier", h.courier), ("witness", h.witness))
+            if view is not None
+        ]
+        table.add_row(
+            str(h.seq),
+            h.step,
+            Text(
+                handover_when(h.occurred_at, h.recorded_at, h.backdated),
+                style="yellow" if h.backdated else "",
+            ),
+            Text(label(h.released_by)),
+            Text(receiver_label(h.step, h.received_by)),
+            Text("; ".join(helpers) or "—"),
+            Text(h.recorded_by),
+        )
+    return table
+
+
+def _discrepancies_table(d: "LoanDetail") -> Any:
+    """Each weighing that differs from the mass expected, the difference in red."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
+
+    table = Table(title="Weighing discrepancies")
+    for heading in ("event", "sample", "expected", "weighed", "difference"):
+        table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
+    for w in d.weighing_discrepancies:
+        sign = "+" if w.difference_ug > 0 else "−"
+        table.add_row(
+            str(w.seq),
+            Text(w.sample),
+            format_mass(w.expected_ug),
+            format_mass(w.weighed_ug),
+            Text(f"{sign}{format_mass(abs(w.difference_ug))}", style="red"),
+            style="",
+        )
+    return table
 
 
 def _status_text(status: str) -> Any:
@@ -884,10 +900,20 @@ CONSUMPTION_TABLE = TableSpec(
 def _detail_renderables(d: "LoanDetail") -> tuple[list[Any], list[Any]]:
     """Header grid, items, shipments and hand-overs; then (after the consumptions, streamed
     apart) the extensions table."""
+    parts: list[Any] = [_detail_header(d), _items_table(d)]
+    if d.shipments:
+        parts.append(_shipments_table(d))
+    parts.extend(_handover_tables(d))
+    after: list[Any] = [_extensions_table(d)] if d.extensions else []
+    return parts, after
+
+
+def _detail_header(d: "LoanDetail") -> Any:
+    """The loan's facts, one per line: parties, status, dates, extensions, settlement."""
     from rich.table import Table
     from rich.text import Text
 
-    from sampleloans.units import format_mass, format_period
+    from sampleloans.units import format_period
 
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
@@ -914,7 +940,15 @@ def _detail_renderables(d: "LoanDetail") -> tuple[list[Any], list[Any]]:
         header.add_row("settled", Text(f"{_when(d.settled_at)}: {d.obligations or ''}"))
     if d.closed_at:
         header.add_row("closed", Text(_when(d.closed_at)))
-    parts: list[Any] = [header]
+    return header
+
+
+def _items_table(d: "LoanDetail") -> Any:
+    """Each item's mass term by term, and its custody state."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_mass
 
     items = Table(title="Items")
     columns = ("code", "source", "issued", "held", "consumed", "returned", "split", "lost")
@@ -930,39 +964,49 @@ def _detail_renderables(d: "LoanDetail") -> tuple[list[Any], list[Any]]:
             *(format_mass(m) for m in masses),
             _status_text(i.state),
         )
-    parts.append(items)
+    return items
 
-    if d.shipments:
-        ships = Table(title="Shipments")
-        for heading in ("event", "direction", "container", "seal", "method", "shipped", "received"):
-            ships.add_column(heading)
-        for s in d.shipments:
-            seal = s.seal_number + (
-                "" if s.seal_intact is None else (" (intact)" if s.seal_intact else " (BROKEN)")
-            )
-            ships.add_row(
-                str(s.seq),
-                f"{s.direction}: {s.sender} → {s.receiver}",
-                Text(s.container),
-                Text(seal, style="red" if s.seal_intact is False else ""),
-                s.method.replace("_", " "),
-                _when(s.shipped_at),
-                Text(_when(s.received_at), style="" if s.received_at else "yellow"),
-            )
-        parts.append(ships)
-    parts.extend(_handover_tables(d))
-    after: list[Any] = []
-    if d.extensions:
-        exts = Table(title="Extensions")
-        for heading in ("event", "period", "approver", "reason", "new due"):
-            exts.add_column(heading)
-        for e in d.extensions:
-            exts.add_row(
-                str(e.seq),
-                format_period(e.period),
-                Text(e.approver),
-                Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
-                _when(e.new_due_at),
-            )
-        after.append(exts)
-    return parts, after
+
+def _shipments_table(d: "LoanDetail") -> Any:
+    """Each shipment out and back: container, seal (and whether it arrived intact), times."""
+    from rich.table import Table
+    from rich.text import Text
+
+    ships = Table(title="Shipments")
+    for heading in ("event", "direction", "container", "seal", "method", "shipped", "received"):
+        ships.add_column(heading)
+    for s in d.shipments:
+        seal = s.seal_number + (
+            "" if s.seal_intact is None else (" (intact)" if s.seal_intact else " (BROKEN)")
+        )
+        ships.add_row(
+            str(s.seq),
+            f"{s.direction}: {s.sender} → {s.receiver}",
+            Text(s.container),
+            Text(seal, style="red" if s.seal_intact is False else ""),
+            s.method.replace("_", " "),
+            _when(s.shipped_at),
+            Text(_when(s.received_at), style="" if s.received_at else "yellow"),
+        )
+    return ships
+
+
+def _extensions_table(d: "LoanDetail") -> Any:
+    """Each extension granted: period, approver, reason and the new due date."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.units import format_period
+
+    exts = Table(title="Extensions")
+    for heading in ("event", "period", "approver", "reason", "new due"):
+        exts.add_column(heading)
+    for e in d.extensions:
+        exts.add_row(
+            str(e.seq),
+            format_period(e.period),
+            Text(e.approver),
+            Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
+            _when(e.new_due_at),
+        )
+    return exts

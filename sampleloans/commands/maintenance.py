@@ -107,6 +107,11 @@ def restore(
             )
         finally:
             engine.dispose()
+    _print_restored(ctx, file, result)
+
+
+def _print_restored(ctx: typer.Context, file: Path, result: "CopyResult") -> None:
+    """What was restored from where, the new head, and what it replaced or set aside."""
     out = console()
     # a server's URL, not result.path: a Path folds the URL's '//' into '/'
     restored = db_label(ctx) if on_server(ctx) else str(result.path)

@@ -32,6 +32,7 @@ from sampleloans.commands.statement import CheckpointOption
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from sampleloans.mail import SmtpSettings
     from sampleloans.services.notify import SendKey
 
 OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
@@ -260,28 +261,13 @@ def notify(
     Example: sampleloans --as curator@naoc.example notify --outbox outbox/
     """
     from sampleloans.commands.signer import load_credentials, warn_if_exposed
-    from sampleloans.fileio import check_output_folder
-    from sampleloans.mail import smtp_settings
-    from sampleloans.services.notify import require_curator, require_send_record
 
     out = console()
-    with reading(ctx) as (session, service_ctx):
-        require_curator(session, service_ctx)  # who acts is settled before the configuration
-        if outbox is None:  # what is sent must be recorded, or it would be sent again
-            require_send_record(session)
+    dry_run = outbox is not None
+    _require_curator_and_record(ctx, dry_run=dry_run)
     with errors_to_exit_codes():
-        settings = None
-        if outbox is None:
-            settings = smtp_settings(
-                smtp_host,
-                smtp_port,
-                smtp_from,
-                starttls=smtp_starttls,
-                user=smtp_user,
-                password=os.environ.get("SAMPLELOANS_SMTP_PASSWORD"),
-            )
-        else:
-            check_output_folder(outbox, "--outbox")  # made once there is a message to write
+        server = _SmtpOptions(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
+        settings = _server_settings(server, outbox)
         sent_at = now()
         signing = sign_request(
             ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
@@ -292,19 +278,66 @@ def notify(
             ctx, institution, checkpoint, sender, sent_at, credentials
         )
         pending = [o for o in outgoing if o.key not in done]
-        skipped = len(outgoing) - len(pending)
         if outbox is not None:
             _write_outbox(out, outbox, pending, ledger=db_path(ctx), force=force)
         elif pending:
             assert settings is not None
             _send_all(ctx, out, settings, pending, sent_at)
+    skipped = len(outgoing) - len(pending)
+    _print_totals(out, len(pending), skipped, checkpoint_id, dry_run=dry_run)
+    warn_if_exposed(signing)
+
+
+@dataclass(frozen=True)
+class _SmtpOptions:
+    """The SMTP server's options as typed (or from the environment), not yet checked."""
+
+    host: str | None
+    port: str | None
+    sender: str | None
+    starttls: str | None
+    user: str | None
+
+
+def _require_curator_and_record(ctx: typer.Context, *, dry_run: bool) -> None:
+    """Only a curator notifies; a real sending needs the table that records what was sent."""
+    from sampleloans.services.notify import require_curator, require_send_record
+
+    with reading(ctx) as (session, service_ctx):
+        require_curator(session, service_ctx)  # who acts is settled before the configuration
+        if not dry_run:  # what is sent must be recorded, or it would be sent again
+            require_send_record(session)
+
+
+def _server_settings(server: _SmtpOptions, outbox: Path | None) -> "SmtpSettings | None":
+    """The checked SMTP settings; None for a dry run into --outbox (a folder that exists, or
+    one whose parent does: it is made once there is a message to write)."""
+    from sampleloans.fileio import check_output_folder
+    from sampleloans.mail import smtp_settings
+
+    if outbox is None:
+        return smtp_settings(
+            server.host,
+            server.port,
+            server.sender,
+            starttls=server.starttls,
+            user=server.user,
+            password=os.environ.get("SAMPLELOANS_SMTP_PASSWORD"),
+        )
+    check_output_folder(outbox, "--outbox")
+    return None
+
+
+def _print_totals(
+    out: Any, pending: int, skipped: int, checkpoint_id: str, *, dry_run: bool
+) -> None:
+    """The closing line: how many were (or would be) sent, how many were sent before."""
     cp = checkpoint_id.split(":")[0]
-    verb = "would send" if outbox is not None else "sent"
+    verb = "would send" if dry_run else "sent"
     out.print(
-        f"notify: {len(pending)} {verb}, {skipped} already sent for checkpoint {cp}.",
+        f"notify: {pending} {verb}, {skipped} already sent for checkpoint {cp}.",
         markup=False,
     )
-    warn_if_exposed(signing)
 
 
 def _write_outbox(

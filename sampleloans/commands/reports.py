@@ -40,7 +40,8 @@ from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError, StorageError
 
 if TYPE_CHECKING:
-    from sampleloans.readmodels.report import ReportRequest
+    from sampleloans.readmodels.report import Report, ReportRequest
+    from sampleloans.reports.signing import SigningCredentials
 
 app = typer.Typer(
     help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True
@@ -86,11 +87,7 @@ def _make(
     from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
     from sampleloans.fileio import check_output, write_atomic
     from sampleloans.reports import render
-    from sampleloans.services.reporting import (
-        build_report,
-        make_request,
-        refuse_dated_before_head,
-    )
+    from sampleloans.services.reporting import make_request
 
     with errors_to_exit_codes():
         as_of = _parse_time(scope.pop("as_of", None), "--as-of")
@@ -102,23 +99,11 @@ def _make(
         # before the work of building the report
         check_output(out, force=force, ledger=ledger, inputs=reads)
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work too
-        with reading(ctx) as (session, service_ctx):
-            report = build_report(session, service_ctx, request, generated_at=when)
-            if generated_at is not None:  # a date typed, not the clock (which may lag a copy)
-                refuse_dated_before_head(session, report)
+        report = _build(ctx, request, when, dated_by_hand=generated_at is not None)
         data = render(report)
         signed = ""
         if credentials is not None:
-            from sampleloans.reports.signing import sign_pdf
-
-            # an incremental update: `data` stays a byte-exact prefix of the signed file
-            data = sign_pdf(
-                data,
-                credentials,
-                signing_time,
-                reason=f"{report.title}, {report.scope_label}; ledger head "
-                f"{report.head_seq}:{report.head_hash[:16]}",
-            )
+            data = _signed(data, report, credentials, signing_time)
             signed = f"; signed by {credentials.signer_name}"
         write_atomic(out, data, force=force, ledger=ledger, inputs=reads)
     console().print(
@@ -129,6 +114,36 @@ def _make(
         markup=False,
     )
     warn_if_exposed(signing)
+
+
+def _build(
+    ctx: typer.Context, request: "ReportRequest", when: datetime, *, dated_by_hand: bool
+) -> "Report":
+    """The report read from the ledger, dated `when`; a date typed by hand (not the clock,
+    which may lag a copy) is refused before the last event it prints."""
+    from sampleloans.services.reporting import build_report, refuse_dated_before_head
+
+    with reading(ctx) as (session, service_ctx):
+        report = build_report(session, service_ctx, request, generated_at=when)
+        if dated_by_hand:
+            refuse_dated_before_head(session, report)
+    return report
+
+
+def _signed(
+    data: bytes, report: "Report", credentials: "SigningCredentials", signing_time: datetime
+) -> bytes:
+    """The rendering signed (PAdES), the report and its head named as the reason."""
+    from sampleloans.reports.signing import sign_pdf
+
+    # an incremental update: `data` stays a byte-exact prefix of the signed file
+    return sign_pdf(
+        data,
+        credentials,
+        signing_time,
+        reason=f"{report.title}, {report.scope_label}; ledger head "
+        f"{report.head_seq}:{report.head_hash[:16]}",
+    )
 
 
 @app.command("custody")
@@ -357,49 +372,78 @@ def _metadata_text(meta: dict[str, Any], key: str) -> str:
 
 def document_claim(path: Path, meta: dict[str, Any]) -> DocumentClaim:
     """The report a file claims to be; metadata no report carries means it was altered."""
-    from sampleloans.dates import parse_datetime
     from sampleloans.errors import InvalidInput
-    from sampleloans.services.reporting import make_request
-    from sampleloans.services.verify import parse_anchor
 
     try:
-        kind, scope, head, digest, generated = (
-            _metadata_text(meta, key) for key in ("kind", "scope", "head", "digest", "generated_at")
-        )
-        as_of_text = meta.get("as_of")
-        if as_of_text is not None and not isinstance(as_of_text, str):
-            raise InvalidInput("as_of: not text")
-        try:
-            seq, hash_hex = parse_anchor(head)
-        except InvalidInput:
-            raise InvalidInput(f"head: {head[:40]!r} is not SEQ:HASH") from None
-        scope_name, _, scope_value = scope.partition(":")
-        if scope_name not in ("loan", "sample", "institution") or not scope_value:
-            raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
-        generated_at = parse_datetime(generated, "generated_at")
-        as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
-        layout = _layout(meta)
-        checkpoint = meta.get("checkpoint")
-        if checkpoint is not None and layout < 2:
-            raise InvalidInput(f"checkpoint: a layout {layout} report names none")
-        if checkpoint is not None and (
-            not isinstance(checkpoint, str) or not CHECKPOINT_ID.fullmatch(checkpoint)
-        ):
-            raise InvalidInput("checkpoint: not SIZE:ROOT")
-        try:
-            request = make_request(kind, as_of=as_of, **{scope_name: scope_value})
-        except InvalidInput:
-            raise InvalidInput(
-                f"kind: no {kind[:20]!r} report of {scope[:60]!r}"
-                + (" as of a moment" if as_of else "")
-                + " is ever written"
-            ) from None
+        return _claim_of(meta)
     except InvalidInput as exc:
         raise AlteredDocument(
             f"FILE: {path} carries report metadata no report is written with ({exc}); "
             "the document was altered"
         ) from None
+
+
+def _claim_of(meta: dict[str, Any]) -> DocumentClaim:
+    """The claim read field by field from the metadata (a field no report writes: InvalidInput)."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import InvalidInput
+
+    kind, scope, head, digest, generated = (
+        _metadata_text(meta, key) for key in ("kind", "scope", "head", "digest", "generated_at")
+    )
+    as_of_text = meta.get("as_of")
+    if as_of_text is not None and not isinstance(as_of_text, str):
+        raise InvalidInput("as_of: not text")
+    seq, hash_hex = _head_of(head)
+    scope_name, _, scope_value = scope.partition(":")
+    if scope_name not in ("loan", "sample", "institution") or not scope_value:
+        raise InvalidInput(f"scope: {scope[:60]!r} is not loan:, sample: or institution:")
+    generated_at = parse_datetime(generated, "generated_at")
+    as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
+    layout = _layout(meta)
+    checkpoint = _checkpoint_id(meta, layout)
+    request = _request_of(kind, scope, as_of, **{scope_name: scope_value})
     return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of, checkpoint, layout)
+
+
+def _head_of(head: str) -> tuple[int, str]:
+    """The printed head SEQ:HASH."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.verify import parse_anchor
+
+    try:
+        return parse_anchor(head)
+    except InvalidInput:
+        raise InvalidInput(f"head: {head[:40]!r} is not SEQ:HASH") from None
+
+
+def _checkpoint_id(meta: dict[str, Any], layout: int) -> str | None:
+    """The checkpoint SIZE:ROOT a report names (layout 2 on), or None."""
+    from sampleloans.errors import InvalidInput
+
+    checkpoint = meta.get("checkpoint")
+    if checkpoint is not None and layout < 2:
+        raise InvalidInput(f"checkpoint: a layout {layout} report names none")
+    if checkpoint is not None and (
+        not isinstance(checkpoint, str) or not CHECKPOINT_ID.fullmatch(checkpoint)
+    ):
+        raise InvalidInput("checkpoint: not SIZE:ROOT")
+    return checkpoint
+
+
+def _request_of(kind: str, scope: str, as_of: datetime | None, **subject: str) -> "ReportRequest":
+    """The request that would write this kind of report of this scope (none: InvalidInput)."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.reporting import make_request
+
+    try:
+        return make_request(kind, as_of=as_of, **subject)
+    except InvalidInput:
+        raise InvalidInput(
+            f"kind: no {kind[:20]!r} report of {scope[:60]!r}"
+            + (" as of a moment" if as_of else "")
+            + " is ever written"
+        ) from None
 
 
 def _layout(meta: dict[str, Any]) -> int:
@@ -468,18 +512,9 @@ def verify_document(
     \b
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
     """
-    from sampleloans.commands.signer import check_document_signature, load_trust_root
-    from sampleloans.services.reporting import check_access
-
     out = console()
-    problems: list[str] = []
     with errors_to_exit_codes():
-        if signature_only and trust_root is None:
-            from sampleloans.errors import InvalidInput
-
-            raise InvalidInput("--signature-only: give --trust-root CERT to check the signature")
-        root = load_trust_root(trust_root) if trust_root is not None else None
-        data, meta = read_document(file)
+        root, data, meta = _read_inputs(file, trust_root, signature_only)
     if meta.get("kind") == "statement":
         _verify_statement(ctx, file, data, meta, public_key, root, signature_only=signature_only)
         return
@@ -490,32 +525,82 @@ def verify_document(
         return
     with errors_to_exit_codes():
         claim = document_claim(file, meta)
-        ledger = db_path(ctx)
-        present = _ledger_present(ctx)
-        if root is not None and (signature_only or not present):
-            _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
+        if _checked_without_ledger(ctx, out, file, claim, data, root, signature_only):
             return
-        if not present:
-            raise StorageError(
-                f"no ledger at {ledger}: to check {file} without one, give --trust-root "
-                "ROOT.pem (its signature) or --public-key KEY.pub (the checkpoint it names)"
-            )
-        with reading(ctx) as (session, service_ctx):
-            # who may read this report is settled before anything at all is printed
-            check_access(session, service_ctx, claim.request)
-            _refuse_future_dates(file, claim, service_ctx.now)
-            out.print(
-                f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
-                f"{claim.head_seq}:{claim.head_hash[:12]}…",
-                markup=False,
-            )
-            signed = check_document_signature(out, problems, data, root, service_ctx.now)
-            signature_problems = len(problems)  # the signature's come first
-            head_seq = _check_head(out, problems, session, claim)
-            if head_seq is not None:
-                check = _LedgerCheck(out, problems, session, service_ctx, claim, data, signed)
-                then_digest = _check_content_then(check, head_seq)
-                _check_still_current(check, head_seq, then_digest)
+        problems, signature_problems = _check_against_ledger(ctx, out, file, data, claim, root)
+    _print_outcome(out, file, problems, signature_problems)
+
+
+def _read_inputs(
+    file: Path, trust_root: Path | None, signature_only: bool
+) -> tuple[Any, bytes, dict[str, Any]]:
+    """The trust root (or None) and the document's bytes and report metadata."""
+    from sampleloans.commands.signer import load_trust_root
+
+    if signature_only and trust_root is None:
+        from sampleloans.errors import InvalidInput
+
+        raise InvalidInput("--signature-only: give --trust-root CERT to check the signature")
+    root = load_trust_root(trust_root) if trust_root is not None else None
+    data, meta = read_document(file)
+    return root, data, meta
+
+
+def _checked_without_ledger(
+    ctx: typer.Context,
+    out: Any,
+    file: Path,
+    claim: DocumentClaim,
+    data: bytes,
+    root: Any,
+    signature_only: bool,
+) -> bool:
+    """Check only the signature when asked or when there is no ledger; True if that was done.
+
+    No ledger and no trust root: nothing can be checked, which is an environment error.
+    """
+    ledger = db_path(ctx)
+    present = _ledger_present(ctx)
+    if root is not None and (signature_only or not present):
+        _verify_signature_only(out, file, claim, data, root, ledger, signature_only)
+        return True
+    if not present:
+        raise StorageError(
+            f"no ledger at {ledger}: to check {file} without one, give --trust-root "
+            "ROOT.pem (its signature) or --public-key KEY.pub (the checkpoint it names)"
+        )
+    return False
+
+
+def _check_against_ledger(
+    ctx: typer.Context, out: Any, file: Path, data: bytes, claim: DocumentClaim, root: Any
+) -> tuple[list[str], int]:
+    """The signature then the ledger checks; the problems found, the signature's counted apart."""
+    from sampleloans.commands.signer import check_document_signature
+    from sampleloans.services.reporting import check_access
+
+    problems: list[str] = []
+    with reading(ctx) as (session, service_ctx):
+        # who may read this report is settled before anything at all is printed
+        check_access(session, service_ctx, claim.request)
+        _refuse_future_dates(file, claim, service_ctx.now)
+        out.print(
+            f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
+            f"{claim.head_seq}:{claim.head_hash[:12]}…",
+            markup=False,
+        )
+        signed = check_document_signature(out, problems, data, root, service_ctx.now)
+        signature_problems = len(problems)  # the signature's come first
+        head_seq = _check_head(out, problems, session, claim)
+        if head_seq is not None:
+            check = _LedgerCheck(out, problems, session, service_ctx, claim, data, signed)
+            then_digest = _check_content_then(check, head_seq)
+            _check_still_current(check, head_seq, then_digest)
+    return problems, signature_problems
+
+
+def _print_outcome(out: Any, file: Path, problems: list[str], signature_problems: int) -> None:
+    """Every problem, then the verdict line; exit 1 if there was any."""
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:

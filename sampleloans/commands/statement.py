@@ -2,6 +2,7 @@
 checkpoint, and `verify-document` of a statement (with the ledger, or the public key alone)."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +20,7 @@ from sampleloans.commands.signer import (
 )
 
 if TYPE_CHECKING:
+    from sampleloans.commands.signer import SignRequest
     from sampleloans.readmodels.statement import CheckpointRef, Statement
 
 CheckpointOption = Annotated[
@@ -131,14 +133,9 @@ def statement(
     \b
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/
     """
-    from sampleloans.commands.signer import load_credentials, signing_inputs, warn_if_exposed
+    from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.dates import parse_datetime
-    from sampleloans.fileio import (
-        check_output,
-        check_output_folder,
-        make_output_folder,
-        write_atomic,
-    )
+    from sampleloans.fileio import check_output_folder, make_output_folder
     from sampleloans.services.statement import file_name
 
     with errors_to_exit_codes():
@@ -160,15 +157,54 @@ def statement(
         )
         if statements:
             make_output_folder(out)
-        targets = [out / file_name(s.request.pi) for s in statements]
-        reads = signing_inputs(signing)
-        if checkpoint is not None:
-            reads.append(("the checkpoint --checkpoint", checkpoint))
-        for target in targets:  # every file is refused before any is written
-            check_output(target, force=force, ledger=ledger, inputs=reads)
-        for target, made in zip(targets, statements, strict=True):
-            data = signed_pdf(made, credentials, signing_time)
-            write_atomic(target, data, force=force, ledger=ledger, inputs=reads)
+        targets = _Targets(
+            [out / file_name(s.request.pi) for s in statements],
+            force=force,
+            ledger=ledger,
+            inputs=_files_read(signing, checkpoint),
+        )
+        targets.refuse_any_unwritable()
+        for target, made in zip(targets.paths, statements, strict=True):
+            targets.write(target, signed_pdf(made, credentials, signing_time))
+    _print_written(targets.paths, statements, credentials)
+    warn_if_exposed(signing)
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """The statement files to write, and what writing them must never replace."""
+
+    paths: list[Path]
+    force: bool
+    ledger: Path | None  # the ledger and its -wal/-shm/-journal, under any name
+    inputs: list[tuple[str, Path]]  # the files the command reads, named by their option
+
+    def refuse_any_unwritable(self) -> None:
+        """Every file is refused before any is written."""
+        from sampleloans.fileio import check_output
+
+        for target in self.paths:
+            check_output(target, force=self.force, ledger=self.ledger, inputs=self.inputs)
+
+    def write(self, target: Path, data: bytes) -> None:
+        """One statement, written atomically (0600)."""
+        from sampleloans.fileio import write_atomic
+
+        write_atomic(target, data, force=self.force, ledger=self.ledger, inputs=self.inputs)
+
+
+def _files_read(signing: "SignRequest", checkpoint: Path | None) -> list[tuple[str, Path]]:
+    """The signing files and the --checkpoint file: no statement may be written over them."""
+    from sampleloans.commands.signer import signing_inputs
+
+    reads = signing_inputs(signing)
+    if checkpoint is not None:
+        reads.append(("the checkpoint --checkpoint", checkpoint))
+    return reads
+
+
+def _print_written(targets: list[Path], statements: list["Statement"], credentials: Any) -> None:
+    """A line per statement written: to whom, how many events, which checkpoint, its digest."""
     out_console = console()
     if not statements:
         out_console.print("No statement: no open loan in that scope.", markup=False)
@@ -180,7 +216,6 @@ def statement(
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
-    warn_if_exposed(signing)
 
 
 def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:
@@ -313,53 +348,83 @@ def verify_with_ledger(
     """Check a statement against the ledger: rebuilt on its checkpoint, same digest, same bytes
     (a signed file: its unsigned rendering is a prefix)."""
     from sampleloans.commands.signer import check_document_signature
-    from sampleloans.dates import parse_datetime
-    from sampleloans.errors import InvalidInput
-    from sampleloans.reports.statement import render
     from sampleloans.services.statement import build_statements
 
     out = console()
     problems: list[str] = []
     with errors_to_exit_codes():
-        scope = str(meta.get("scope", ""))
-        if not scope.startswith("pi:"):
-            raise InvalidInput(f"scope: {scope[:60]!r} is not pi:EMAIL")
-        version = statement_version(meta)
-        generated = parse_datetime(str(meta.get("generated_at", "")), "generated_at")
-        checkpoint = checkpoint_ref(str(embedded_proofs(data).get("checkpoint", "")), "checkpoint")
+        claim = _statement_claim(data, meta)
         with reading(ctx) as (session, service_ctx):
             (rebuilt,) = build_statements(
-                session, service_ctx, checkpoint, pi=scope[3:], generated_at=generated
+                session, service_ctx, claim.checkpoint, pi=claim.pi, generated_at=claim.generated
             )
         out.print(
-            f"{file}: statement to {scope[3:]}, built on the checkpoint of "
-            f"{checkpoint.tree_size} events (head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
+            f"{file}: statement to {claim.pi}, built on the checkpoint of "
+            f"{claim.checkpoint.tree_size} events "
+            f"(head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
             markup=False,
         )
         out.print(
             f"ok    the checkpoint's root is this ledger's root over its first "
-            f"{checkpoint.tree_size} events",
+            f"{claim.checkpoint.tree_size} events",
             markup=False,
         )
         check_document_signature(out, problems, data, trust_root, now())
-        if rebuilt.digest != meta.get("digest"):
-            problems.append(
-                f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
-                f"{str(meta.get('digest'))[:16]}: its content is not what the ledger recorded"
-            )
-        elif not data.startswith(render(rebuilt, version)):
-            problems.append(
-                "file: the PDF differs from a fresh rendering of the same statement: the file "
-                "was modified after it was written"
-            )
-        else:
-            out.print(
-                f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False
-            )
-            out.print("ok    the file is byte-identical to a fresh rendering", markup=False)
+        _compare_with_rebuilt(out, problems, data, meta, rebuilt, claim.version)
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
         out.print(f"{file}: does NOT match the ledger ({len(problems)} problem(s))", markup=False)
         raise typer.Exit(1)
     out.print(f"{file}: verified against the ledger", markup=False)
+
+
+@dataclass(frozen=True)
+class _StatementClaim:
+    """What a statement's metadata and embedded proofs say it is."""
+
+    pi: str  # the e-mail of its scope pi:EMAIL
+    version: int  # its layout version
+    generated: datetime
+    checkpoint: "CheckpointRef"  # the checkpoint it is built on
+
+
+def _statement_claim(data: bytes, meta: dict[str, Any]) -> _StatementClaim:
+    """The statement's scope, layout, generation time and checkpoint (a bad one: exit 2)."""
+    from sampleloans.dates import parse_datetime
+    from sampleloans.errors import InvalidInput
+
+    scope = str(meta.get("scope", ""))
+    if not scope.startswith("pi:"):
+        raise InvalidInput(f"scope: {scope[:60]!r} is not pi:EMAIL")
+    version = statement_version(meta)
+    generated = parse_datetime(str(meta.get("generated_at", "")), "generated_at")
+    checkpoint = checkpoint_ref(str(embedded_proofs(data).get("checkpoint", "")), "checkpoint")
+    return _StatementClaim(scope[3:], version, generated, checkpoint)
+
+
+def _compare_with_rebuilt(
+    out: Any,
+    problems: list[str],
+    data: bytes,
+    meta: dict[str, Any],
+    rebuilt: "Statement",
+    version: int,
+) -> None:
+    """The document's digest against the rebuilt statement's, then its bytes against a fresh
+    rendering; a mismatch joins `problems`, a match is printed."""
+    from sampleloans.reports.statement import render
+
+    if rebuilt.digest != meta.get("digest"):
+        problems.append(
+            f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "
+            f"{str(meta.get('digest'))[:16]}: its content is not what the ledger recorded"
+        )
+    elif not data.startswith(render(rebuilt, version)):
+        problems.append(
+            "file: the PDF differs from a fresh rendering of the same statement: the file "
+            "was modified after it was written"
+        )
+    else:
+        out.print(f"ok    content digest {rebuilt.digest[:16]} matches the ledger", markup=False)
+        out.print("ok    the file is byte-identical to a fresh rendering", markup=False)

@@ -44,9 +44,23 @@ def story(report: Report) -> list[Any]:
     """The flowables of a custody report."""
     body = report.body
     assert isinstance(body, CustodyBody)
-    st = layout.styles()
     out: list[Any] = title_block(report, body.overdue)
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties))])
+    out += _agreement_sections(body)
+    out += _items_section(body)
+    out += _findings_section(body)
+    # the rows highlighted in the chain are highlighted in the descriptions too
+    marked = [index for index, e in enumerate(body.events) if e.flag]
+    out += _chain_section(body, marked)
+    out += _descriptions_section(report, body, marked)
+    out += handover_signatures(body)
+    out.append(layout.signature_blocks(("Curator", "Compliance officer")))
+    return out
+
+
+def _agreement_sections(body: CustodyBody) -> list[Any]:
+    """A section per agreement in scope: status, who signed it and when, its terms."""
+    out: list[Any] = []
     for agreement in body.agreements:
         lines = [
             ("Status", agreement.status),
@@ -55,6 +69,11 @@ def story(report: Report) -> list[Any]:
             *agreement.terms,
         ]
         out += layout.section(f"Agreement {agreement.number}", [layout.key_values(lines)])
+    return out
+
+
+def _items_section(body: CustodyBody) -> list[Any]:
+    """The items in scope: issued and held mass, custodian and state."""
     items = tables.data_tables(
         ("Code", "Description", "Loan", "Issued mass", "Held now", "Custodian", "State"),
         [
@@ -72,7 +91,11 @@ def story(report: Report) -> list[Any]:
         (0.22, 0.26, 0.13, 0.10, 0.10, 0.09, 0.10),
         align_right=(3, 4),
     )
-    out += layout.section(f"Items ({len(body.items)})", items)
+    return layout.section(f"Items ({len(body.items)})", items)
+
+
+def _findings_section(body: CustodyBody) -> list[Any]:
+    """Gaps, discrepancies and incidents, highlighted; or a line saying there are none."""
     if body.findings:
         findings = tables.data_tables(
             ("Seq", "Kind", "What"),
@@ -83,19 +106,23 @@ def story(report: Report) -> list[Any]:
     else:
         findings = [
             layout.para(
-                "No gap, weighing discrepancy, broken seal or incident recorded.", st["note"]
+                "No gap, weighing discrepancy, broken seal or incident recorded.",
+                layout.styles()["note"],
             )
         ]
-    out += layout.section(
+    return layout.section(
         f"Findings: gaps, discrepancies, incidents ({len(body.findings)})", findings
     )
-    marked = [index for index, e in enumerate(body.events) if e.flag]
+
+
+def _chain_section(body: CustodyBody, marked: list[int]) -> list[Any]:
+    """Every event of the scope in ledger order, one row each, the flagged ones highlighted."""
     note = layout.para(
         "Every event of the scope in ledger order; times in UTC. Released by / received by: the "
         "persons recorded at each hand-over (courier and witness in its description); an event "
         "entered more than an hour after it happened also shows when it was recorded. "
         "Highlighted rows: gap, discrepancy, incident or correction.",
-        st["note"],
+        layout.styles()["note"],
     )
     chain = tables.data_tables(
         EVENT_HEADER,
@@ -104,7 +131,11 @@ def story(report: Report) -> list[Any]:
         marked=marked,
         align_right=(8,),
     )
-    out += layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
+    return layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
+
+
+def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) -> list[Any]:
+    """Each event's description, who recorded it and under which operating-system account."""
     described = tables.data_tables(
         ("Seq", "Recorded by", "OS account", "What the ledger records"),
         (
@@ -115,11 +146,8 @@ def story(report: Report) -> list[Any]:
         marked=marked,
     )
     if report.layout >= BORROWER_LAYOUT:
-        described.insert(0, layout.para(BORROWER_NOTE, st["note"]))
-    out += layout.section("Event descriptions, and who recorded each", described)
-    out += handover_signatures(body)
-    out.append(layout.signature_blocks(("Curator", "Compliance officer")))
-    return out
+        described.insert(0, layout.para(BORROWER_NOTE, layout.styles()["note"]))
+    return layout.section("Event descriptions, and who recorded each", described)
 
 
 def handover_signatures(body: CustodyBody) -> list[Any]:

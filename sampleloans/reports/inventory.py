@@ -29,7 +29,6 @@ def story(report: Report) -> list[Any]:
     """The flowables of an inventory statement."""
     body = report.body
     assert isinstance(body, InventoryBody)
-    st = layout.styles()
     out: list[Any] = title_block(report, body.overdue)
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties))])
     loan = [
@@ -40,6 +39,16 @@ def story(report: Report) -> list[Any]:
         ("Next inventory due", when(_inventory_due(report, body))),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
+    out += _held_section(body)
+    out += _gone_section(body)
+    out += _attestation_section()
+    out += layout.section("Remarks (explain any difference)", [layout.ruled_lines(REMARK_LINES)])
+    out.append(layout.signature_blocks(("Principal investigator", "Curator")))
+    return out
+
+
+def _held_section(body: InventoryBody) -> list[Any]:
+    """What the PI holds, with room for the mass they measure and a yes/no, and its total."""
     # the PI confirms only what is in their hands: not what is gone, nor what is on its way back
     held = [i for i in body.items if _in_hand(i)]
     rows: list[tuple[str, ...]] = [
@@ -55,30 +64,36 @@ def story(report: Report) -> list[Any]:
         total=bool(held),
         align_right=(2,),
     )
-    out += layout.section("Samples the ledger says the PI holds: measure and confirm", table)
+    return layout.section("Samples the ledger says the PI holds: measure and confirm", table)
+
+
+def _gone_section(body: InventoryBody) -> list[Any]:
+    """The items no longer (or not yet) in the PI's hands, listed apart; none, no section."""
     gone = [i for i in body.items if not _in_hand(i)]
-    if gone:
-        out += layout.section(
-            "Not in the PI's hands (returned, on its way back, used up, or not issued yet): "
-            "nothing to confirm",
-            tables.data_tables(
-                ("Code", "Description", "Issued", "State"),
-                [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
-                (0.28, 0.37, 0.15, 0.20),
-                align_right=(2,),
-            ),
-        )
+    if not gone:
+        return []
+    return layout.section(
+        "Not in the PI's hands (returned, on its way back, used up, or not issued yet): "
+        "nothing to confirm",
+        tables.data_tables(
+            ("Code", "Description", "Issued", "State"),
+            [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
+            (0.28, 0.37, 0.15, 0.20),
+            align_right=(2,),
+        ),
+    )
+
+
+def _attestation_section() -> list[Any]:
+    """The statement the PI signs."""
     attest = layout.para(
         "I attest that I hold the samples above in the masses I measured and wrote in "
         "'Measured by PI', in the containers and storage agreed, and that no material was "
         "transferred, consumed or lost other than as recorded in the ledger. Where a measured "
         "mass differs from the ledger's, or a line is marked 'no', I explain it under Remarks.",
-        st["body"],
+        layout.styles()["body"],
     )
-    out += layout.section("Attestation", [attest])
-    out += layout.section("Remarks (explain any difference)", [layout.ruled_lines(REMARK_LINES)])
-    out.append(layout.signature_blocks(("Principal investigator", "Curator")))
-    return out
+    return layout.section("Attestation", [attest])
 
 
 def _in_hand(item: Any) -> bool:

@@ -204,6 +204,7 @@ def pdf_date(moment: datetime) -> Callable[..., str]:
     text = f"D:{u.year:04d}{u.month:02d}{u.day:02d}{u.hour:02d}{u.minute:02d}{u.second:02d}+00'00'"
 
     def formatter(*_ymdhms: int) -> str:
+        """The fixed PDF date, whatever time reportlab passes."""
         return text
 
     return formatter
@@ -233,16 +234,20 @@ def _numbered_canvas(
     """
 
     class NumberedCanvas(canvas_module.Canvas):
+        """reportlab's canvas, keeping each page until `save` knows how many there are."""
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._saved: list[dict[str, Any]] = []
             self.setDateFormatter(pdf_date(created_at))
 
         def showPage(self) -> None:
+            """Keep the page to draw at the end, when the page count is known."""
             self._saved.append(dict(self.__dict__))
             cast(_CanvasInternals, self)._startPage()
 
         def save(self) -> None:
+            """Draw every kept page with its decoration and 'page N of M', then write the file."""
             saved, self._saved = self._saved, []
             total = len(saved)
             self.beginForm(DECORATION)

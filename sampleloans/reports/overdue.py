@@ -11,8 +11,27 @@ def story(report: Report) -> list[Any]:
     """The flowables of an overdue notice."""
     body = report.body
     assert isinstance(body, OverdueBody)
-    st = layout.styles()
     out: list[Any] = title_block(report)
+    out += _addressees_section(body)
+    out += layout.section(
+        f"Obligations past due on {when(report.generated_at)}", _obligations_table(body)
+    )
+    if body.clauses:
+        out += layout.section(
+            "The agreement terms this notice rests on",
+            [layout.key_values(party_lines(body.clauses))],
+        )
+    actions = [
+        layout.para(f"{number}. {action}", layout.styles()["body"])
+        for number, action in enumerate(body.actions, start=1)
+    ]
+    out += layout.section("What to do", actions)
+    out.append(layout.signature_blocks(("Compliance officer", "Curator")))
+    return out
+
+
+def _addressees_section(body: OverdueBody) -> list[Any]:
+    """Each PI and the institution; with anything past due, the date to respond by, marked."""
     to = [*party_lines(body.addressees), *party_lines((body.institution,))]
     marked: list[int] = []
     if body.lines:
@@ -24,8 +43,12 @@ def story(report: Report) -> list[Any]:
                 "the samples, or request an extension under the agreement terms below",
             )
         )
-    out += layout.section("To", [layout.key_values(to, marked=marked)])
-    table = tables.data_tables(
+    return layout.section("To", [layout.key_values(to, marked=marked)])
+
+
+def _obligations_table(body: OverdueBody) -> list[Any]:
+    """Each return or inventory past due, with its days late and the mass held, highlighted."""
+    return tables.data_tables(
         ("Loan", "Principal investigator", "Agreement", "Obligation", "Due", "Days late", "Held"),
         [
             (
@@ -43,16 +66,3 @@ def story(report: Report) -> list[Any]:
         marked=range(len(body.lines)),
         align_right=(5, 6),
     )
-    out += layout.section(f"Obligations past due on {when(report.generated_at)}", table)
-    if body.clauses:
-        out += layout.section(
-            "The agreement terms this notice rests on",
-            [layout.key_values(party_lines(body.clauses))],
-        )
-    actions = [
-        layout.para(f"{number}. {action}", st["body"])
-        for number, action in enumerate(body.actions, start=1)
-    ]
-    out += layout.section("What to do", actions)
-    out.append(layout.signature_blocks(("Compliance officer", "Curator")))
-    return out

@@ -25,14 +25,36 @@ def story(report: Report) -> list[Any]:
     """The flowables of a return report."""
     body = report.body
     assert isinstance(body, ReturnBody)
-    st = layout.styles()
     out: list[Any] = title_block(report, body.overdue)
+    out += _parties_section(body)
+    out += _agreement_section(body)
+    out += layout.section("Mass accounting per sample", _accounting(body))
+    out += _analyses_section(body)
+    out += _splits_section(body)
+    out += _conditions_section(body)
+    out += _findings_section(body)
+    out += layout.section("Mass balance", [chart(body)])
+    out.append(layout.signature_blocks(("Principal investigator", "Curator")))
+    return out
+
+
+def _parties_section(body: ReturnBody) -> list[Any]:
+    """The lender, the borrower and the PI, with the loan's status."""
     parties = [*party_lines(body.parties), ("Loan status", readable(body.status))]
-    out += layout.section("Parties", [layout.key_values(parties)])
+    return layout.section("Parties", [layout.key_values(parties)])
+
+
+def _agreement_section(body: ReturnBody) -> list[Any]:
+    """The agreement the loan rests on: status, signing date and its loan terms."""
     agreement = body.agreement
     terms = [("Status", agreement.status), ("Signed on", when(agreement.signed_at))]
     terms += agreement.terms[2:5]
-    out += layout.section(f"Agreement {agreement.number}", [layout.key_values(terms)])
+    return layout.section(f"Agreement {agreement.number}", [layout.key_values(terms)])
+
+
+def _accounting(body: ReturnBody) -> list[Any]:
+    """The F-75 table, one row per item and a Total, then what remains accountable."""
+    st = layout.styles()
     header = (
         "Sample",
         "Issued",
@@ -61,14 +83,19 @@ def story(report: Report) -> list[Any]:
                 st["note"],
             )
         )
-    remaining = body.total.remaining_ug
-    verdict = (
-        "Every microgram issued is accounted for: nothing remains accountable (close-out)."
-        if remaining == 0
-        else f"{mass(remaining)} remains accountable by the borrower."
-    )
-    accounting.append(layout.para(verdict, st["body"]))
-    out += layout.section("Mass accounting per sample", accounting)
+    accounting.append(layout.para(_verdict(body.total.remaining_ug), st["body"]))
+    return accounting
+
+
+def _verdict(remaining_ug: int) -> str:
+    """The sentence under the accounting table: close-out, or the mass still accountable."""
+    if remaining_ug == 0:
+        return "Every microgram issued is accounted for: nothing remains accountable (close-out)."
+    return f"{mass(remaining_ug)} remains accountable by the borrower."
+
+
+def _analyses_section(body: ReturnBody) -> list[Any]:
+    """Every consumption of every item, analysis by analysis."""
     analyses = [
         (
             a.seq,
@@ -81,7 +108,7 @@ def story(report: Report) -> list[Any]:
         for line in body.lines
         for a in line.analyses
     ]
-    out += layout.section(
+    return layout.section(
         "Analyses (consumption, analysis by analysis)",
         tables.data_tables(
             ("Seq", "Sample", "Date", "Technique", "Destructive", "Mass"),
@@ -90,7 +117,11 @@ def story(report: Report) -> list[Any]:
             align_right=(5,),
         ),
     )
-    out += layout.section(
+
+
+def _splits_section(body: ReturnBody) -> list[Any]:
+    """The splits the borrower made, with what became of each."""
+    return layout.section(
         "Continuation: splits made by the borrower",
         tables.data_tables(
             ("Split", "From", "Mass", "Fate"),
@@ -99,7 +130,11 @@ def story(report: Report) -> list[Any]:
             align_right=(2,),
         ),
     )
-    out += layout.section(
+
+
+def _conditions_section(body: ReturnBody) -> list[Any]:
+    """The condition recorded at each hand-over."""
+    return layout.section(
         "Condition and contamination history",
         tables.data_tables(
             ("Seq", "Leg", "Hand-over"),
@@ -107,7 +142,11 @@ def story(report: Report) -> list[Any]:
             (0.07, 0.1, 0.83),
         ),
     )
-    out += layout.section(
+
+
+def _findings_section(body: ReturnBody) -> list[Any]:
+    """Weighing discrepancies and incidents, every row highlighted."""
+    return layout.section(
         "Discrepancies and incidents",
         tables.data_tables(
             ("Seq", "Kind", "What"),
@@ -116,9 +155,6 @@ def story(report: Report) -> list[Any]:
             marked=range(len(body.findings)),
         ),
     )
-    out += layout.section("Mass balance", [chart(body)])
-    out.append(layout.signature_blocks(("Principal investigator", "Curator")))
-    return out
 
 
 def _accounting_cells(line: ReturnLine) -> tuple[str, ...]:
@@ -144,6 +180,15 @@ def chart(body: ReturnBody) -> Drawing:
     bar_height = 16
     height = 40 + count * (bar_height + 8) + 30
     drawing = Drawing(width, height)
+    bars = _bars(body, width, height, bar_height)
+    drawing.add(bars)
+    drawing.add(String(bars.x + bars.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7))
+    drawing.add(_legend(height))
+    return drawing
+
+
+def _bars(body: ReturnBody, width: float, height: int, bar_height: int) -> HorizontalBarChart:
+    """The bars, one per line, each term of TERMS in its colour."""
     values = {
         "consumed": [line.consumed_ug for line in body.lines],
         "returned": [line.returned_now_ug + line.returned_before_ug for line in body.lines],
@@ -167,10 +212,11 @@ def chart(body: ReturnBody) -> Drawing:
     for index, (_key, _label, colour) in enumerate(TERMS):
         chart_.bars[index].fillColor = colour
         chart_.bars[index].strokeColor = None
-    drawing.add(chart_)
-    drawing.add(
-        String(chart_.x + chart_.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7)
-    )
+    return chart_
+
+
+def _legend(height: int) -> Legend:
+    """The terms' colours and names in one row along the top."""
     legend = Legend()
     legend.x, legend.y = 10, height - 8
     legend.fontName = layout.FONT
@@ -180,5 +226,4 @@ def chart(body: ReturnBody) -> Drawing:
     legend.dx = legend.dy = 7
     legend.deltax = 80
     legend.colorNamePairs = [(colour, label) for _key, label, colour in TERMS]
-    drawing.add(legend)
-    return drawing
+    return legend

@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sampleloans.errors import InvalidInput, SampleLoansError
 
 if TYPE_CHECKING:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.writer import BasePdfFileWriter
-    from pyhanko.sign.signers import Signer
+    from pyhanko.sign.signers import PdfSigner, Signer
     from pyhanko.sign.signers.pdf_signer import PdfSigningSession
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
     from pyhanko.sign.validation.status import PdfSignatureStatus
@@ -146,6 +147,7 @@ def _pyhanko_signer(credentials: SigningCredentials) -> "Signer":
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     def der(cert: x509.Certificate) -> asn1_x509.Certificate:
+        """The certificate as asn1crypto reads it."""
         return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
     key_der = credentials.key.private_bytes(
@@ -176,9 +178,19 @@ def sign_pdf(
     nothing else reads the clock, so an RSA key gives the same bytes every time.
     `credentials` come from `load_pem_credentials` or `load_pkcs12_credentials`.
     """
+    with _pdf_library_quiet():
+        writer = _writer_at(pdf, signing_time)
+        signer = _signer_at(signing_time, credentials, reason=reason, location=location)
+        out = signer.sign_pdf(writer)
+    signed = out.getvalue()
+    assert signed.startswith(pdf), "pyHanko appends; the rendering stays a prefix"
+    return signed
+
+
+def _writer_at(pdf: bytes, signing_time: datetime) -> "IncrementalPdfFileWriter":
+    """An incremental update of `pdf` dated `signing_time`, its /ID derived from the bytes."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
 
     class FixedTimeWriter(IncrementalPdfFileWriter):
         """pyHanko stamps ModDate with the wall clock; we stamp the injected time."""
@@ -188,38 +200,47 @@ def sign_pdf(
             if self._info is not None:
                 self._info.get_object()["/ModDate"] = generic.pdf_date(signing_time)
 
+    writer = FixedTimeWriter(io.BytesIO(pdf))
+    # the second /ID half must differ from the unsigned file's; derived, not random
+    first_id = writer._document_id[0]
+    writer._document_id = generic.ArrayObject(
+        [first_id, generic.ByteStringObject(hashlib.sha256(pdf).digest()[:16])]
+    )
+    return writer
+
+
+def _signer_at(
+    signing_time: datetime,
+    credentials: SigningCredentials,
+    *,
+    reason: str | None,
+    location: str | None,
+) -> "PdfSigner":
+    """pyHanko's PAdES signer (SHA-256, invisible field) that signs at `signing_time`."""
+    from pyhanko.sign import fields, signers
+
     class FixedTimeSigner(signers.PdfSigner):
         """pyHanko's PdfSigner with the signing time given, not read from the clock."""
 
         def init_signing_session(
             self, pdf_out: "BasePdfFileWriter", existing_fields_only: bool = False
         ) -> "PdfSigningSession":
+            """pyHanko's signing session, its time set to `signing_time`."""
             session = super().init_signing_session(pdf_out, existing_fields_only)
             session.system_time = signing_time
             return session
 
-    with _pdf_library_quiet():
-        writer = FixedTimeWriter(io.BytesIO(pdf))
-        # the second /ID half must differ from the unsigned file's; derived, not random
-        first_id = writer._document_id[0]
-        writer._document_id = generic.ArrayObject(
-            [first_id, generic.ByteStringObject(hashlib.sha256(pdf).digest()[:16])]
-        )
-        signer = FixedTimeSigner(
-            signers.PdfSignatureMetadata(
-                field_name=SIGNATURE_FIELD,
-                md_algorithm="sha256",
-                subfilter=fields.SigSeedSubFilter.PADES,
-                reason=reason,
-                location=location,
-                name=credentials.signer_name,
-            ),
-            signer=_pyhanko_signer(credentials),
-        )
-        out = signer.sign_pdf(writer)
-    signed = out.getvalue()
-    assert signed.startswith(pdf), "pyHanko appends; the rendering stays a prefix"
-    return signed
+    return FixedTimeSigner(
+        signers.PdfSignatureMetadata(
+            field_name=SIGNATURE_FIELD,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason,
+            location=location,
+            name=credentials.signer_name,
+        ),
+        signer=_pyhanko_signer(credentials),
+    )
 
 
 @contextmanager

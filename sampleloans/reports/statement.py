@@ -126,6 +126,11 @@ def _holdings(statement: Statement, version: int) -> list[Any]:
                 )
             ],
         )
+    return _loans_section(statement, version) + _held_samples_section(statement)
+
+
+def _loans_section(statement: Statement, version: int) -> list[Any]:
+    """Each open loan: agreement, status, return and inventory dates, extensions, mass held."""
     loans = [
         (
             loan.number,
@@ -136,9 +141,9 @@ def _holdings(statement: Statement, version: int) -> list[Any]:
             when(_inventory_due(loan, version)),
             mass(loan.held_ug),
         )
-        for loan in body.loans
+        for loan in statement.body.loans
     ]
-    out = layout.section(
+    return layout.section(
         "Your loans",
         tables.data_tables(
             ("Loan", "Agreement", "Status", "Return due", "Extensions", "Inventory due", "Held"),
@@ -147,6 +152,11 @@ def _holdings(statement: Statement, version: int) -> list[Any]:
             align_right=(6,),
         ),
     )
+
+
+def _held_samples_section(statement: Statement) -> list[Any]:
+    """Each sample of the open loans, issued and held, and the total held."""
+    body = statement.body
     rows: list[tuple[str, ...]] = [
         (
             item.code,
@@ -160,7 +170,7 @@ def _holdings(statement: Statement, version: int) -> list[Any]:
         for item in loan.items
     ]
     rows.append(("Total held", "", "", "", "", mass(body.held_ug)))
-    out += layout.section(
+    return layout.section(
         "What you hold (sample and mass)",
         tables.data_tables(
             ("Sample", "Loan", "Description", "State", "Issued", "Held"),
@@ -170,7 +180,6 @@ def _holdings(statement: Statement, version: int) -> list[Any]:
             align_right=(4, 5),
         ),
     )
-    return out
 
 
 def _obligations(statement: Statement) -> list[Any]:

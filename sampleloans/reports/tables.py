@@ -18,7 +18,8 @@ tests/test_reports.py compares the bytes of every report, so a change shows ther
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice, repeat
+from dataclasses import dataclass
+from itertools import chain, islice, repeat
 from typing import Any, Literal, Protocol, cast
 
 from reportlab.lib import colors
@@ -95,10 +96,66 @@ def data_tables(
     column. Cells are plain text broken into lines here (never a Paragraph each) and drawn by
     `TextTable`, so a table of thousands of rows lays out and draws in linear time.
     """
+    chunks = _chunks(rows)
+    first = next(chunks, None)
+    if first is None:
+        return [para("(none)", styles()["note"])]
+    columns = _columns(header, widths, align_right)
+    marked_set = set(marked)
+    out: list[Any] = []
+    start = 0  # the index, among all rows, of the chunk's first row
+    for chunk, last in chain((first,), chunks):
+        table = columns.table(chunk)
+        table.setStyle(_chunk_style(len(chunk), start, marked_set, shade_total=total and last))
+        out.append(table)
+        start += len(chunk)
+    return out
+
+
+def _chunks(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[list[Sequence[Any]], bool]]:
+    """The rows TABLE_CHUNK at a time, each chunk with whether it is the last."""
     pending = iter(rows)
     chunk = list(islice(pending, TABLE_CHUNK))
-    if not chunk:
-        return [para("(none)", styles()["note"])]
+    while chunk:
+        following = list(islice(pending, TABLE_CHUNK))
+        yield chunk, not following
+        chunk = following
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What every chunk of one data table shares: column widths, the wrapped header, styles."""
+
+    widths_pt: list[float]
+    cells: "_Cells"
+    head_row: list[str]
+    head_height: float
+    head_styles: list[CellStyle]
+    body_styles: list[CellStyle]
+
+    def table(self, chunk: list[Sequence[Any]]) -> "TextTable":
+        """A table of the header and the chunk's rows, each cell wrapped to its column."""
+        data = [self.head_row]
+        heights = [self.head_height]
+        for row in chunk:
+            texts, lines = self.cells.row(row)
+            data.append(texts)
+            heights.append(_height(lines))
+        return TextTable(
+            data,
+            colWidths=self.widths_pt,
+            rowHeights=heights,
+            repeatRows=1,
+            hAlign="LEFT",
+            normalizedData=1,
+            cellStyles=[self.head_styles, *[self.body_styles] * len(chunk)],
+        )
+
+
+def _columns(
+    header: Sequence[str], widths: Sequence[float], align_right: Sequence[int]
+) -> _Columns:
+    """The columns of a data table: `widths` as fractions of the usable width."""
     usable = PAGE[0] - 2 * MARGIN
     col_widths = [usable * w for w in widths]
     cells = _Cells([w - 2 * CELL_PADDING for w in col_widths])
@@ -106,43 +163,23 @@ def data_tables(
     head_height = _height(max(h.count("\n") for h in head_row) + 1)
     head_styles = [_cell_style("LEFT") for _ in widths]
     body_styles = [_cell_style("RIGHT" if c in align_right else "LEFT") for c in range(len(widths))]
-    marked_set = set(marked)
-    out: list[Any] = []
-    start = 0
-    while chunk:
-        following = list(islice(pending, TABLE_CHUNK))
-        data = [head_row]
-        heights = [head_height]
-        for row in chunk:
-            texts, lines = cells.row(row)
-            data.append(texts)
-            heights.append(_height(lines))
-        table = TextTable(
-            data,
-            colWidths=col_widths,
-            rowHeights=heights,
-            repeatRows=1,
-            hAlign="LEFT",
-            normalizedData=1,
-            cellStyles=[head_styles, *[body_styles] * len(chunk)],
-        )
-        commands: list[Any] = [
-            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
-        ]
-        for index in range(start, start + len(chunk)):
-            if index in marked_set:
-                commands.append(
-                    ("BACKGROUND", (0, index - start + 1), (-1, index - start + 1), MARK)
-                )
-        if total and not following:
-            commands.append(("BACKGROUND", (0, -1), (-1, -1), SHADE))
-            commands.append(("LINEABOVE", (0, -1), (-1, -1), 0.6, RULE))
-        table.setStyle(TableStyle(commands))
-        out.append(table)
-        start += len(chunk)
-        chunk = following
-    return out
+    return _Columns(col_widths, cells, head_row, head_height, head_styles, body_styles)
+
+
+def _chunk_style(count: int, start: int, marked: set[int], *, shade_total: bool) -> TableStyle:
+    """A shaded, ruled header; the marked rows among the chunk's `count` from `start`
+    highlighted; the total row (the last of the last chunk) shaded and ruled above."""
+    commands: list[Any] = [
+        ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
+    ]
+    for index in range(start, start + count):
+        if index in marked:
+            commands.append(("BACKGROUND", (0, index - start + 1), (-1, index - start + 1), MARK))
+    if shade_total:
+        commands.append(("BACKGROUND", (0, -1), (-1, -1), SHADE))
+        commands.append(("LINEABOVE", (0, -1), (-1, -1), 0.6, RULE))
+    return TableStyle(commands)
 
 
 def _cell_style(alignment: Literal["LEFT", "RIGHT"]) -> CellStyle:
@@ -454,6 +491,7 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
     width_of, default, scale = face.charWidths.get, face.defaultWidth, 0.001 * size
 
     def measure(text: str) -> float:
+        """The width of `text` in points, in the report font at `size`."""
         return scale * sum(map(width_of, map(ord, text), repeat(default)))
 
     return measure

@@ -481,6 +481,7 @@ def _same_names(service: Callable[..., Any]) -> Handler:
     needs_reason = "reason" in required  # the envelope's reason; its absence the service refuses
 
     def handler(s: Session, c: Context, p: dict[str, Any], kw: dict[str, Any]) -> Envelope:
+        """Call the service with the fields it takes; a field it needs and the line lacks fails."""
         for name in required:
             if name not in p and name not in kw and name != "reason":
                 raise KeyError(name)

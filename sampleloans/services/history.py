@@ -533,6 +533,7 @@ def _describes(*kinds: str) -> Callable[[Describer], Describer]:
     """Register the description of one or more event kinds."""
 
     def register(function: Describer) -> Describer:
+        """Record `function` as the description of each kind."""
         for kind in kinds:
             DESCRIBERS[kind] = function
         return function

@@ -86,6 +86,7 @@ def view_maker(view_type: type[T]) -> Callable[[Sequence[Any]], T]:
     count = len(names)
 
     def make(values: Sequence[Any]) -> T:
+        """A view from one row's values, in field order."""
         if len(values) != count:  # checked here: a strict zip costs more than the rest
             raise ValueError(f"{view_type.__name__}: {len(values)} values for {count} fields")
         view = new(view_type)
@@ -157,6 +158,7 @@ def counter(session: Session, query: Query) -> Callable[[], int]:
     """A function counting the rows of `query` (without its order, offset or limit)."""
 
     def count() -> int:
+        """The number of rows the query matches."""
         inner = query.order_by(None).limit(None).offset(None).subquery()
         session.flush()
         return int(

@@ -372,57 +372,8 @@ def loan_detail_stream(
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
-    extension_rows = session.exec(
-        select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
-    ).all()
-    times = _event_times(session, [e.seq for e in extension_rows])
-    items = tuple(
-        ItemView(
-            sample=i.sample_code,
-            source=i.source,
-            state=i.state,
-            issued_ug=i.issued_ug,
-            held_ug=i.held_ug,
-            consumed_ug=i.consumed_ug,
-            returned_ug=i.returned_ug,
-            split_ug=i.split_ug,
-            lost_ug=i.lost_ug,
-            transferred_ug=i.transferred_ug,
-        )
-        for i in _items(session, number)
-    )
-    shipments = tuple(
-        ShipmentView(
-            seq=s.seq,
-            direction=s.direction,
-            container=s.container,
-            seal_number=s.seal_number,
-            method=s.method,
-            sender=s.sender,
-            receiver=s.receiver,
-            shipped_at=s.shipped_at,
-            received_at=s.received_at,
-            seal_intact=s.seal_intact,
-            condition=s.condition_on_receipt,
-        )
-        for s in session.exec(
-            select(Shipment).where(Shipment.loan_number == number).order_by(col(Shipment.seq))
-        ).all()
-    )
+    extensions = _extension_views(session, number)
     consumptions = _consumption_query(number)
-    extensions = tuple(
-        ExtensionView(
-            seq=e.seq,
-            period=e.period,
-            approver=e.approver,
-            reason=e.reason,
-            new_due_at=e.new_due_at,
-            occurred_at=times[e.seq][0],
-            recorded_at=times[e.seq][1],
-            backdated=is_backdated(*times[e.seq]),
-        )
-        for e in extension_rows
-    )
     detail = LoanDetail(
         number=loan.number,
         agreement=loan.agreement,
@@ -446,8 +397,8 @@ def loan_detail_stream(
         settled_at=loan.settled_at,
         obligations=loan.obligations,
         closed_at=loan.closed_at,
-        items=items,
-        shipments=shipments,
+        items=_item_views(session, number),
+        shipments=_shipment_views(session, number),
         consumptions=_consumptions(session, paged(consumptions, page)),
         extensions=extensions,
         handovers=_handovers(session, number),
@@ -455,6 +406,68 @@ def loan_detail_stream(
         broken_seals=_broken_seals(session, number),
     )
     return detail, counter(session, consumptions)
+
+
+def _extension_views(session: Session, number: str) -> tuple[ExtensionView, ...]:
+    """The loan's extensions in seq order, each with when it happened and was recorded."""
+    extension_rows = session.exec(
+        select(Extension).where(Extension.loan_number == number).order_by(col(Extension.seq))
+    ).all()
+    times = _event_times(session, [e.seq for e in extension_rows])
+    return tuple(
+        ExtensionView(
+            seq=e.seq,
+            period=e.period,
+            approver=e.approver,
+            reason=e.reason,
+            new_due_at=e.new_due_at,
+            occurred_at=times[e.seq][0],
+            recorded_at=times[e.seq][1],
+            backdated=is_backdated(*times[e.seq]),
+        )
+        for e in extension_rows
+    )
+
+
+def _item_views(session: Session, number: str) -> tuple[ItemView, ...]:
+    """The loan's items, each with its mass term by term."""
+    return tuple(
+        ItemView(
+            sample=i.sample_code,
+            source=i.source,
+            state=i.state,
+            issued_ug=i.issued_ug,
+            held_ug=i.held_ug,
+            consumed_ug=i.consumed_ug,
+            returned_ug=i.returned_ug,
+            split_ug=i.split_ug,
+            lost_ug=i.lost_ug,
+            transferred_ug=i.transferred_ug,
+        )
+        for i in _items(session, number)
+    )
+
+
+def _shipment_views(session: Session, number: str) -> tuple[ShipmentView, ...]:
+    """The loan's shipments out and back, in seq order."""
+    return tuple(
+        ShipmentView(
+            seq=s.seq,
+            direction=s.direction,
+            container=s.container,
+            seal_number=s.seal_number,
+            method=s.method,
+            sender=s.sender,
+            receiver=s.receiver,
+            shipped_at=s.shipped_at,
+            received_at=s.received_at,
+            seal_intact=s.seal_intact,
+            condition=s.condition_on_receipt,
+        )
+        for s in session.exec(
+            select(Shipment).where(Shipment.loan_number == number).order_by(col(Shipment.seq))
+        ).all()
+    )
 
 
 def _consumption_query(number: str) -> Query:

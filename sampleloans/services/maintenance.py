@@ -223,44 +223,15 @@ def restore(
     if events and db.is_postgres(engine):
         return _restore_events_into_postgres(engine, ctx, source, force=force)
     database = _database_file(engine)
-    if not source.is_file():
-        what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
-        raise StorageError(f"no {what} at {source}; give the file written by {written_by}")
-    if _same_file(source, database):
-        raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
+    _check_source(source, database, events=events)
     exists = os.path.lexists(database)
-    damaged = False
-    if exists:
-        db.check_ledger_file(database)  # never overwrite an empty file or another app's database
-        try:
-            with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
-                require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
-        except DamagedFile as exc:
-            if not force:
-                raise StorageError(
-                    f"{exc}; 'restore {source} --force' replaces it (the damaged file is kept "
-                    "beside it)"
-                ) from None
-            damaged = True  # who may restore is read from the backup, as with no ledger
-        if not force:
-            raise StorageError(
-                f"{database} already holds a ledger; pass --force to replace it with {source}"
-            )
+    damaged = exists and _current_ledger_is_damaged(engine, ctx, database, source, force=force)
     # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
     # SIGKILL) by the next restore beside this ledger
     with fileio.private_temp_file(database.parent, f"{database.name}.restore") as temp:
-        if events:
-            _built_from_events(source, temp.path)
-            _verify_copy(source, temp.path)
-        else:
-            _verified_copy(source, temp.path)
+        _make_verified_copy(source, temp.path, events=events)
         if not exists or damaged:
-            copy_engine = db.make_engine(db.url_for_path(temp.path))
-            try:
-                with Session(copy_engine) as session:
-                    require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
-            finally:
-                copy_engine.dispose()
+            _require_curator_of_copy(temp.path, ctx)
         replaced, removed, aside = None, 0, None
         if exists and not damaged:
             replaced, removed = _replacement(database, temp.path, source, other_ledger, older)
@@ -274,6 +245,58 @@ def restore(
     return CopyResult(
         database, head_seq, head_hash, replaced, removed_events=removed, damaged_aside=aside
     )
+
+
+def _check_source(source: Path, database: Path, *, events: bool) -> None:
+    """The backup (or export) must be a file, and not the ledger itself."""
+    if not source.is_file():
+        what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
+        raise StorageError(f"no {what} at {source}; give the file written by {written_by}")
+    if _same_file(source, database):
+        raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
+
+
+def _current_ledger_is_damaged(
+    engine: Engine, ctx: Context, database: Path, source: Path, *, force: bool
+) -> bool:
+    """Whether the existing ledger file is damaged; it is replaced only with `force`, and a
+    readable one only by one of its curators."""
+    db.check_ledger_file(database)  # never overwrite an empty file or another app's database
+    damaged = False
+    try:
+        with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
+            require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+    except DamagedFile as exc:
+        if not force:
+            raise StorageError(
+                f"{exc}; 'restore {source} --force' replaces it (the damaged file is kept "
+                "beside it)"
+            ) from None
+        damaged = True  # who may restore is read from the backup, as with no ledger
+    if not force:
+        raise StorageError(
+            f"{database} already holds a ledger; pass --force to replace it with {source}"
+        )
+    return damaged
+
+
+def _make_verified_copy(source: Path, copy: Path, *, events: bool) -> None:
+    """The ledger to restore at `copy`, verified: rebuilt from an export, or the backup's copy."""
+    if events:
+        _built_from_events(source, copy)
+        _verify_copy(source, copy)
+    else:
+        _verified_copy(source, copy)
+
+
+def _require_curator_of_copy(copy: Path, ctx: Context) -> None:
+    """With no readable ledger to ask, the actor must be a curator of the backup itself."""
+    copy_engine = db.make_engine(db.url_for_path(copy))
+    try:
+        with Session(copy_engine) as session:
+            require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+    finally:
+        copy_engine.dispose()
 
 
 def _set_aside_damaged(database: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
@@ -38,34 +39,8 @@ def _agreement_status(session: Session, institution: str) -> str:
 
 def collection_summary(session: Session, now: datetime) -> list[InstitutionSummary]:
     """Every borrowing institution with loans or agreements, by short name."""
-    # Core `select`: sqlmodel's is typed for at most four columns
-    totals = session.execute(
-        sa_select(
-            col(Loan.institution),
-            func.count(func.distinct(Loan.number)),
-            # a borrower's split moves mass between items of one loan: count issued once
-            func.coalesce(
-                func.sum(
-                    case((col(LoanItem.source) == ItemSource.ISSUED, LoanItem.issued_ug), else_=0)
-                ),
-                0,
-            ),
-            func.coalesce(func.sum(LoanItem.consumed_ug), 0),
-            func.coalesce(func.sum(LoanItem.returned_ug), 0),
-            func.coalesce(func.sum(LoanItem.held_ug), 0),
-        )
-        .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number), isouter=True)
-        .group_by(Loan.institution)
-    ).all()
-    by_institution = {row[0]: row for row in totals}
-    overdue = {
-        loan.institution
-        for loan in session.exec(
-            select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
-        ).all()
-        if rule.return_overdue(loan.status, loan.due_at, now)
-        or rule.inventory_overdue(loan.status, loan.next_inventory_due_at, now)
-    }
+    by_institution = _loan_totals(session)
+    overdue = _institutions_overdue(session, now)
     rows = []
     institutions = session.exec(
         select(Institution)
@@ -93,6 +68,42 @@ def collection_summary(session: Session, now: datetime) -> list[InstitutionSumma
             )
         )
     return rows
+
+
+def _loan_totals(session: Session) -> dict[str, tuple[Any, ...]]:
+    """Per institution with loans: (institution, loans, issued, consumed, returned, held µg)."""
+    # Core `select`: sqlmodel's is typed for at most four columns
+    totals = session.execute(
+        sa_select(
+            col(Loan.institution),
+            func.count(func.distinct(Loan.number)),
+            # a borrower's split moves mass between items of one loan: count issued once
+            func.coalesce(
+                func.sum(
+                    case((col(LoanItem.source) == ItemSource.ISSUED, LoanItem.issued_ug), else_=0)
+                ),
+                0,
+            ),
+            func.coalesce(func.sum(LoanItem.consumed_ug), 0),
+            func.coalesce(func.sum(LoanItem.returned_ug), 0),
+            func.coalesce(func.sum(LoanItem.held_ug), 0),
+        )
+        .join(LoanItem, col(LoanItem.loan_number) == col(Loan.number), isouter=True)
+        .group_by(Loan.institution)
+    ).all()
+    return {row[0]: row for row in totals}
+
+
+def _institutions_overdue(session: Session, now: datetime) -> set[str]:
+    """The institutions with a return or an inventory overdue at `now`."""
+    return {
+        loan.institution
+        for loan in session.exec(
+            select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
+        ).all()
+        if rule.return_overdue(loan.status, loan.due_at, now)
+        or rule.inventory_overdue(loan.status, loan.next_inventory_due_at, now)
+    }
 
 
 def issued_under(session: Session, agreement: str) -> int:

@@ -32,6 +32,7 @@ def main(argv: list[str]) -> None:
     parent = os.getppid()
 
     def count(_seq: int) -> None:
+        """Count one replayed event; stop when the verify that started this half is gone."""
         nonlocal replayed
         replayed += 1
         if replayed % ORPHAN_CHECK_EVENTS == 0 and os.getppid() != parent:

@@ -8,7 +8,7 @@ from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple, cast, overload
 
-from sqlalchemy import Executable, Result, String, case, func, or_, type_coerce
+from sqlalchemy import CursorResult, Executable, Result, String, case, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -176,6 +176,7 @@ def _item_total(items: list[ItemBalance], label: str) -> ItemBalance:
     """
 
     def total(name: str) -> int:
+        """The sum of one term over every item."""
         return sum(getattr(i, name) for i in items)
 
     moved_ug = sum(i.issued_ug for i in items if i.source == ItemSource.BORROWER_SPLIT)
@@ -188,6 +189,7 @@ def _sample_total(samples: list[SampleBalance], label: str) -> SampleBalance:
     """The total of a set of samples, net of splits between them (children count once)."""
 
     def total(name: str) -> int:
+        """The sum of one term over every sample."""
         return sum(getattr(s, name) for s in samples)
 
     codes = {s.code for s in samples}
@@ -304,70 +306,107 @@ def overdue(session: Session, ctx: Context, *, institution: str | None = None) -
     """Active loans past due and inventories past due at `ctx.now`, most days late first."""
     person = access.reader(session, ctx)
     scope = _scope_institution(session, person, institution)
-    now = ctx.now
-    late_before = rule.late_if_due_before(now)  # the one rule: due strictly before this is late
-    # Times are stored as canonical ISO text, whose order is time order between different
-    # seconds but not inside one ('…:00Z' sorts after '…:00.5Z'): a due time in an earlier
-    # second than `late_before` is late, in a later one it is not, and in that second itself
-    # it is parsed and compared. SQL keeps every time before the next second (a superset).
-    second = to_iso(late_before.replace(microsecond=0))[:19]
-    bound = to_iso(late_before.replace(microsecond=0) + timedelta(seconds=1))
-    parse = datetime.fromisoformat
-    # Rows grouped by their UTC due date (the text's first 10 characters), each date with its
-    # days late: days late depend on the date only (one rule call per date), and more days
-    # late is an earlier date, so the dates in order give the rows most days late first.
-    # The query reads loans by number and a loan's inventory comes before its return, so each
-    # date's rows are already in (loan_number, what) order: no sort of the rows at all.
-    by_date: dict[str, tuple[int, Callable[[tuple[Any, ...]], None]]] = {}
-    date_lists: dict[str, list[tuple[Any, ...]]] = {}
+    cut = _LateCut.at(ctx.now)
+    dates = _RowsByDate(ctx.now)
+    # plain DB-API rows: no per-row result processing by SQLAlchemy, no ORM objects
+    session.flush()  # pending changes first, as `session.exec` would
+    result = session.connection().execute(_overdue_candidates(cut.bound, scope))
+    try:
+        _file_late_rows(result, cut, dates)
+    finally:
+        result.close()
+    return OverdueRows(dates.in_order())
 
-    def date_rows(due_text: str) -> tuple[int, Callable[[tuple[Any, ...]], None]]:
-        """The days late of the date of `due_text` and how to add a row to the date's list
-        (made on first use)."""
-        rows: list[tuple[Any, ...]] = []
-        date_lists[due_text[:10]] = rows
-        found = by_date[due_text[:10]] = (rule.days_late(parse(due_text), now), rows.append)
-        return found
 
-    def late(due_text: str | None) -> bool:
+@dataclass(frozen=True)
+class _LateCut:
+    """Which stored due times are late at a moment, mostly decided on the text alone.
+
+    Times are stored as canonical ISO text, whose order is time order between different
+    seconds but not inside one ('…:00Z' sorts after '…:00.5Z'): a due time in an earlier
+    second than `late_before` is late, in a later one it is not, and in that second itself
+    it is parsed and compared. SQL keeps every time before the next second (a superset).
+    """
+
+    late_before: datetime  # the one rule: due strictly before this is late
+    second: str  # the text of late_before's whole second: a prefix of any time inside it
+    bound: str  # the text of the next second: no time from it on is late
+
+    @classmethod
+    def at(cls, now: datetime) -> "_LateCut":
+        """The cut at `now`, by the overdue rule."""
+        late_before = rule.late_if_due_before(now)
+        whole = late_before.replace(microsecond=0)
+        return cls(late_before, to_iso(whole)[:19], to_iso(whole + timedelta(seconds=1)))
+
+    def late(self, due_text: str | None) -> bool:
         """Whether a due time (stored text) is late: text order decides between seconds
         (`second` is a prefix: any time of an earlier second sorts before it), the rule's
         instant inside that second."""
-        if due_text is None or due_text >= bound:
+        if due_text is None or due_text >= self.bound:
             return False
-        return due_text < second or parse(due_text) < late_before
+        return due_text < self.second or datetime.fromisoformat(due_text) < self.late_before
 
+
+class _RowsByDate:
+    """Overdue rows grouped by their UTC due date (the text's first 10 characters), each date
+    with its days late.
+
+    Days late depend on the date only (one rule call per date), and more days late is an
+    earlier date, so the dates in order give the rows most days late first. The query reads
+    loans by number and a loan's inventory comes before its return, so each date's rows are
+    already in (loan_number, what) order: no sort of the rows at all.
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.by_date: dict[str, tuple[int, Callable[[tuple[Any, ...]], None]]] = {}
+        self.date_lists: dict[str, list[tuple[Any, ...]]] = {}
+
+    def new_date(self, due_text: str) -> tuple[int, Callable[[tuple[Any, ...]], None]]:
+        """The days late of the date of `due_text` and how to add a row to the date's list
+        (made on first use)."""
+        rows: list[tuple[Any, ...]] = []
+        self.date_lists[due_text[:10]] = rows
+        days = rule.days_late(datetime.fromisoformat(due_text), self.now)
+        found = self.by_date[due_text[:10]] = (days, rows.append)
+        return found
+
+    def in_order(self) -> list[tuple[Any, ...]]:
+        """Every row, the earliest due date (most days late) first."""
+        lists = self.date_lists
+        return list(chain.from_iterable(lists[date] for date in sorted(lists)))
+
+
+def _file_late_rows(result: "CursorResult[Any]", cut: _LateCut, dates: _RowsByDate) -> None:
+    """Read the candidates a thousand at a time and file each late return or inventory under
+    its due date (the hot loop of `overdue`: its look-ups are bound to locals first)."""
+    second, late, parse = cut.second, cut.late, datetime.fromisoformat
+    by_date, new_date = dates.by_date, dates.new_date
     # The date of the previous row of each kind and its (days late, add a row): consecutive
     # loans often share a due date, and then the row needs no look-up at all.
     inventory_date = return_date = ""
     inventory_days = return_days = 0
     add_inventory: Callable[[tuple[Any, ...]], None] = _no_row
     add_return: Callable[[tuple[Any, ...]], None] = _no_row
-    # plain DB-API rows: no per-row result processing by SQLAlchemy, no ORM objects
-    session.flush()  # pending changes first, as `session.exec` would
-    result = session.connection().execute(_overdue_candidates(bound, scope))
-    try:
-        while batch := result.cursor.fetchmany(1000):
-            for number, owner, pi_email, return_text, inventory_text in batch:
-                # 'inventory' before 'return': the order of `what` within a loan; a time in an
-                # earlier second is late by the text alone (no call), the rest ask `late`
-                if (inventory_text is not None and inventory_text < second) or late(inventory_text):
-                    if inventory_text[:10] != inventory_date:
-                        inventory_date = inventory_text[:10]
-                        inventory_days, add_inventory = by_date.get(inventory_date) or date_rows(
-                            inventory_text
-                        )
-                    due = parse(inventory_text)
-                    add_inventory((number, owner, pi_email, "inventory", due, inventory_days))
-                if (return_text is not None and return_text < second) or late(return_text):
-                    if return_text[:10] != return_date:
-                        return_date = return_text[:10]
-                        return_days, add_return = by_date.get(return_date) or date_rows(return_text)
-                    due = parse(return_text)
-                    add_return((number, owner, pi_email, "return", due, return_days))
-    finally:
-        result.close()
-    return OverdueRows(list(chain.from_iterable(date_lists[date] for date in sorted(date_lists))))
+    while batch := result.cursor.fetchmany(1000):
+        for number, owner, pi_email, return_text, inventory_text in batch:
+            # 'inventory' before 'return': the order of `what` within a loan; a time in an
+            # earlier second is late by the text alone (no call), the rest ask `late`
+            if (inventory_text is not None and inventory_text < second) or late(inventory_text):
+                if inventory_text[:10] != inventory_date:
+                    inventory_date = inventory_text[:10]
+                    inventory_days, add_inventory = by_date.get(inventory_date) or new_date(
+                        inventory_text
+                    )
+                due = parse(inventory_text)
+                add_inventory((number, owner, pi_email, "inventory", due, inventory_days))
+            if (return_text is not None and return_text < second) or late(return_text):
+                if return_text[:10] != return_date:
+                    return_date = return_text[:10]
+                    return_days, add_return = by_date.get(return_date) or new_date(return_text)
+                due = parse(return_text)
+                add_return((number, owner, pi_email, "return", due, return_days))
 
 
 def _no_row(row: tuple[Any, ...]) -> None:
@@ -497,16 +536,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             obligations.append(f"return due in {_plural(days_left or 0, 'day')}")
     if inventory_due is not None and inventory_overdue:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
-    # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
-    for incident in session.exec(
-        select(Incident)
-        .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
-        .order_by(col(Incident.seq))
-    ).all():
-        obligations.append(f"open incident {incident.seq}")
-    follow_up = FOLLOW_UP.get(loan.status)
-    if follow_up:
-        obligations.append(follow_up)
+    obligations += _other_obligations(session, loan)
     return LoanStanding(
         number=loan.number,
         institution=loan.institution,
@@ -530,3 +560,20 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         inventory_overdue=inventory_overdue,
         obligations=tuple(obligations),
     )
+
+
+def _other_obligations(session: Session, loan: Loan) -> list[str]:
+    """The loan's open incidents, then what its status still asks for (e.g. a settlement)."""
+    # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
+    owed = [
+        f"open incident {incident.seq}"
+        for incident in session.exec(
+            select(Incident)
+            .where(Incident.loan_number == loan.number, Incident.status == IncidentStatus.OPEN)
+            .order_by(col(Incident.seq))
+        ).all()
+    ]
+    follow_up = FOLLOW_UP.get(loan.status)
+    if follow_up:
+        owed.append(follow_up)
+    return owed

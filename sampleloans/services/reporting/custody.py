@@ -53,92 +53,125 @@ from sampleloans.units import format_mass
 EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What a custody report covers: the subjects whose events it reads, and their loans."""
+
+    subject_type: str  # "loan", "sample" or "institution", as in EventSubject
+    keys: list[str]  # the loan number, the lineage's sample codes or the institution
+    loans: list[Loan]
+    label: str  # printed under the title
+
+
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[CustodyBody, str]:
     """The custody report's body and scope label: a loan, a sample's lineage or an institution."""
-    loans: list[Loan]
+    scope = _scope_of(session, request)
+    numbers = [loan.number for loan in scope.loans]
+    items = _items(session, request, scope, numbers)
+    # a lineage report sees only its own samples' events: track (and judge) only those
+    tracked = set(scope.keys) if request.sample else None
+    borrowers = BorrowerMark(session, scope.loans)
+    events, findings = _custody_rows(
+        session, scope.subject_type, scope.keys, numbers, tracked, borrowers
+    )
+    # judged at the moment the report shows: its --as-of, else its generation time
+    at = from_iso(request.as_of) if request.as_of else now
+    body = CustodyBody(
+        overdue=overdue_returns(scope.loans, at),
+        parties=tuple(_parties(session, request, scope)),
+        agreements=tuple(_agreements(session, scope.loans)),
+        items=tuple(items),
+        events=tuple(events),
+        findings=tuple(findings),
+    )
+    return body, scope.label
+
+
+def _scope_of(session: Session, request: ReportRequest) -> _Scope:
+    """The report's scope from its request: one loan, a sample's lineage or an institution."""
     if request.loan:
         loans = [get_loan(session, request.loan)]
-        subject_type, keys = "loan", [request.loan]
-        label = f"loan {request.loan}"
-    elif request.sample:
-        codes = lineage(session, request.sample)
-        subject_type, keys = "sample", codes
-        lent_in = set(
-            session.exec(
-                select(LoanItem.loan_number).where(col(LoanItem.sample_code).in_(codes))
-            ).all()
-        )
-        loans = list(
-            session.exec(select(Loan).where(col(Loan.number).in_(lent_in)).order_by(Loan.number))
-        )
-        count = f"{len(codes)} sample" + ("" if len(codes) == 1 else "s")
-        label = f"sample {request.sample} and its lineage ({count})"
-    else:
-        short = get_institution(session, request.institution or "").short_name
-        subject_type, keys = "institution", [short]
-        loans = list(
-            session.exec(select(Loan).where(Loan.institution == short).order_by(Loan.number))
-        )
-        label = f"institution {short}"
+        return _Scope("loan", [request.loan], loans, f"loan {request.loan}")
+    if request.sample:
+        return _lineage_scope(session, request.sample)
+    short = get_institution(session, request.institution or "").short_name
+    loans = list(session.exec(select(Loan).where(Loan.institution == short).order_by(Loan.number)))
+    return _Scope("institution", [short], loans, f"institution {short}")
+
+
+def _lineage_scope(session: Session, code: str) -> _Scope:
+    """A sample, its splits and theirs, with every loan any of them was lent in."""
+    codes = lineage(session, code)
+    lent_in = set(
+        session.exec(select(LoanItem.loan_number).where(col(LoanItem.sample_code).in_(codes))).all()
+    )
+    loans = list(
+        session.exec(select(Loan).where(col(Loan.number).in_(lent_in)).order_by(Loan.number))
+    )
+    count = f"{len(codes)} sample" + ("" if len(codes) == 1 else "s")
+    return _Scope("sample", codes, loans, f"sample {code} and its lineage ({count})")
+
+
+def _parties(session: Session, request: ReportRequest, scope: _Scope) -> list[Party]:
+    """The parties printed first: the lender and borrower, and a lineage's custodian."""
+    loans = scope.loans
     parties: list[Party] = []
-    agreements: list[AgreementInfo] = []
     if request.institution:
         parties = [
             institution_party(session, "Lender", lender(session)),
-            institution_party(session, "Borrowing institution", keys[0]),
+            institution_party(session, "Borrowing institution", scope.keys[0]),
         ]
     elif len(loans) == 1:
         parties = loan_parties(session, loans[0])
     elif loans:
         parties = parties_of_loans(session, loans)
     if request.sample:
-        first = get_sample(session, keys[0])
+        first = get_sample(session, scope.keys[0])
         parties.insert(
             0, institution_party(session, "Custodian of the lineage root", first.custodian)
         )
+    return parties
+
+
+def _agreements(session: Session, loans: list[Loan]) -> list[AgreementInfo]:
+    """The agreements the scope's loans rest on, by number."""
+    agreements: list[AgreementInfo] = []
     for number in sorted({loan.agreement for loan in loans}):
         agreement = session.get(Agreement, number)
         if agreement is not None:
             agreements.append(agreement_info(agreement))
-    numbers = [loan.number for loan in loans]
+    return agreements
+
+
+def _items(
+    session: Session, request: ReportRequest, scope: _Scope, numbers: list[str]
+) -> list[ItemRow]:
+    """The scope's loan items; a lineage report adds its samples never lent, from the vault."""
     item_query = select(LoanItem).where(col(LoanItem.loan_number).in_(numbers))
     if request.sample:
-        item_query = item_query.where(col(LoanItem.sample_code).in_(keys))
+        item_query = item_query.where(col(LoanItem.sample_code).in_(scope.keys))
     items = item_rows(
         session, list(session.exec(item_query.order_by(LoanItem.sample_code, LoanItem.loan_number)))
     )
     if request.sample:
         on_loan = {i.code for i in items}
-        for code in keys:
-            if code not in on_loan:
-                sample = get_sample(session, code)
-                items.append(
-                    ItemRow(
-                        code=code,
-                        description=description_of(sample),
-                        loan="—",
-                        issued_ug=0,
-                        held_ug=sample.vault_ug,
-                        custodian=sample.custodian,
-                        state=sample.custody_state,
-                    )
-                )
+        items += [_vault_item(session, code) for code in scope.keys if code not in on_loan]
         items.sort(key=lambda i: (i.code, i.loan))
-    # a lineage report sees only its own samples' events: track (and judge) only those
-    tracked = set(keys) if request.sample else None
-    borrowers = BorrowerMark(session, loans)
-    events, findings = _custody_rows(session, subject_type, keys, numbers, tracked, borrowers)
-    # judged at the moment the report shows: its --as-of, else its generation time
-    at = from_iso(request.as_of) if request.as_of else now
-    body = CustodyBody(
-        overdue=overdue_returns(loans, at),
-        parties=tuple(parties),
-        agreements=tuple(agreements),
-        items=tuple(items),
-        events=tuple(events),
-        findings=tuple(findings),
+    return items
+
+
+def _vault_item(session: Session, code: str) -> ItemRow:
+    """The item row of a lineage sample on no loan: what the vault holds of it."""
+    sample = get_sample(session, code)
+    return ItemRow(
+        code=code,
+        description=description_of(sample),
+        loan="—",
+        issued_ug=0,
+        held_ug=sample.vault_ug,
+        custodian=sample.custodian,
+        state=sample.custody_state,
     )
-    return body, label
 
 
 class Holders:

@@ -30,6 +30,24 @@ from sampleloans.units import format_period
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[OverdueBody, str]:
     """The overdue notice's body and scope label for one institution, judged at `now`."""
     short = get_institution(session, request.institution or "").short_name
+    lines, late_loans = _late_lines(session, short, now)
+    respond_by = now + timedelta(days=RESPOND_WITHIN_DAYS)
+    body = OverdueBody(
+        institution=institution_party(session, "Institution", short),
+        addressees=tuple(_addressees(session, late_loans)),
+        respond_by=respond_by,
+        clauses=tuple(_clauses(session, late_loans)),
+        lines=tuple(lines),
+        actions=tuple(_actions(lines, respond_by.date().isoformat())),
+    )
+    return body, f"institution {short}"
+
+
+def _late_lines(
+    session: Session, short: str, now: datetime
+) -> tuple[list[OverdueLine], list[Loan]]:
+    """The institution's returns and inventories past due at `now`, most days late first, and
+    the loans they belong to, by number."""
     lines = []
     late_loans: list[Loan] = []
     for loan in session.exec(
@@ -52,8 +70,11 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
                 if loan not in late_loans:
                     late_loans.append(loan)
     lines.sort(key=lambda r: (-r.days_late, r.loan, r.what))
-    respond_by = now + timedelta(days=RESPOND_WITHIN_DAYS)
-    by = respond_by.date().isoformat()
+    return lines, late_loans
+
+
+def _actions(lines: list[OverdueLine], by: str) -> list[str]:
+    """What the institution must do by the date `by` (ISO): return, attest, or nothing."""
     actions = []
     if any(line.what == "return" for line in lines):
         actions.append(
@@ -73,15 +94,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
         )
     else:
         actions.append("No obligation is overdue at the date of this notice; no action is needed.")
-    body = OverdueBody(
-        institution=institution_party(session, "Institution", short),
-        addressees=tuple(_addressees(session, late_loans)),
-        respond_by=respond_by,
-        clauses=tuple(_clauses(session, late_loans)),
-        lines=tuple(lines),
-        actions=tuple(actions),
-    )
-    return body, f"institution {short}"
+    return actions
 
 
 def _addressees(session: Session, loans: list[Loan]) -> list[Party]:

@@ -64,24 +64,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
 def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLine]]:
     """A line for every item of the loan (continuations too: the form must agree with
     `balance --loan`), and a split line for each sample split at the borrower's lab."""
-    return_seqs = sorted(
-        s.seq
-        for s in session.exec(
-            select(Shipment).where(
-                Shipment.loan_number == loan.number, Shipment.direction == Direction.RETURN
-            )
-        )
-        if s.received_at is not None
-    )
-    receipts = _receipt_seqs(session, loan.number, return_seqs)  # read once, not per weighing
-    accepted = {
-        w.sample_code: w
-        for w in session.exec(
-            select(Weighing).where(Weighing.loan_number == loan.number).order_by(col(Weighing.seq))
-        )
-        if w.seq in receipts
-    }
-    latest_receipt = max(receipts, default=None)
+    accepted, latest_receipt = _accepted_weighings(session, loan)
     lines, splits = [], []
     for item in session.exec(
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
@@ -110,6 +93,29 @@ def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLi
             )
         )
     return lines, splits
+
+
+def _accepted_weighings(session: Session, loan: Loan) -> tuple[dict[str, Weighing], int | None]:
+    """Per sample, its weighing at the last return receipt that weighed it; and the seq of the
+    latest return receipt (what was weighed there is 'returned now')."""
+    return_seqs = sorted(
+        s.seq
+        for s in session.exec(
+            select(Shipment).where(
+                Shipment.loan_number == loan.number, Shipment.direction == Direction.RETURN
+            )
+        )
+        if s.received_at is not None
+    )
+    receipts = _receipt_seqs(session, loan.number, return_seqs)  # read once, not per weighing
+    accepted = {
+        w.sample_code: w
+        for w in session.exec(
+            select(Weighing).where(Weighing.loan_number == loan.number).order_by(col(Weighing.seq))
+        )
+        if w.seq in receipts
+    }
+    return accepted, max(receipts, default=None)
 
 
 def _split_line(item: LoanItem, parent: str) -> SplitLine:
@@ -199,6 +205,7 @@ def _return_total(lines: list[ReturnLine]) -> ReturnLine:
     moved_ug = sum(line.issued_ug for line in lines if line.split_from)
 
     def total(name: str) -> int:
+        """The sum of one term over every line."""
         return sum(getattr(line, name) for line in lines)
 
     return ReturnLine(
