@@ -1304,6 +1304,47 @@ def pipelined(connection: Connection) -> Iterator[None]:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
+def read_together(
+    connection: Connection,
+    statements: list[Any],
+    write_first: Callable[[], None] | None = None,
+) -> list[list[Any]]:
+    """The rows of each Core SELECT of `statements` (independent of one another), after the
+    rows `write_first` writes: on PostgreSQL all in one pipeline, one round trip (a write's
+    checks read while it holds the writers' lock: each round trip delays every queued writer);
+    elsewhere, or inside another pipelined block, one query after another.
+
+    Rows have the statements' column names as attributes, as SQLAlchemy's do.
+    """
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name != "postgresql" or _in_pipeline(raw):
+        if write_first is not None:
+            write_first()
+        return [list(connection.execute(statement)) for statement in statements]
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    # compiled before anything is sent: the expanding IN lists rendered as parameters
+    compiled = [
+        statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        for statement in statements
+    ]
+    try:
+        with raw.pipeline():
+            # a unit's rows left for later, then this one's: every read below sees them
+            pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+            if pending is not None:
+                pending.flush()
+            if write_first is not None:
+                write_first()
+            cursors = [raw.cursor(row_factory=namedtuple_row) for _ in compiled]
+            for cursor, query in zip(cursors, compiled, strict=True):
+                cursor.execute(query.string, query.params)
+        return [cursor.fetchall() for cursor in cursors]
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+
+
 def postgres_defences() -> tuple[str, ...]:
     """The database's own defences on PostgreSQL, against a client that skips the application
     (the genesis rule comes from `ledger/chain.py`, loaded only here: reads never load it)."""

@@ -740,8 +740,8 @@ class Unit:
         touched, self.touched = self.touched, Touched()
         if not touched:
             return
-        self.flush()
-        violations = checks.check_touched(self.connection, touched)
+        # the rows written and the checks' reads together: one round trip on PostgreSQL
+        violations = checks.check_touched(self.connection, touched, write_first=self.flush)
         if violations:
             raise RuleViolation("; ".join(v.message for v in violations))
 
