@@ -1304,22 +1304,17 @@ def pipelined(connection: Connection) -> Iterator[None]:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
-def read_together(
-    connection: Connection,
-    statements: list[Any],
-    write_first: Callable[[], None] | None = None,
-) -> list[list[Any]]:
-    """The rows of each Core SELECT of `statements` (independent of one another), after the
-    rows `write_first` writes: on PostgreSQL all in one pipeline, one round trip (a write's
-    checks read while it holds the writers' lock: each round trip delays every queued writer);
-    elsewhere, or inside another pipelined block, one query after another.
+def read_together(connection: Connection, statements: list[Any]) -> list[list[Any]]:
+    """The rows of each Core SELECT of `statements` (independent of one another): on PostgreSQL
+    all in one pipeline, one round trip, with the rows a unit left for the next statement
+    (`PENDING_WRITES`) written first in it (a write's checks read while it holds the writers'
+    lock: each round trip delays every queued writer); elsewhere, or inside another pipelined
+    block, one query after another.
 
     Rows have the statements' column names as attributes, as SQLAlchemy's do.
     """
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name != "postgresql" or _in_pipeline(raw):
-        if write_first is not None:
-            write_first()
         return [list(connection.execute(statement)) for statement in statements]
     import psycopg
     from psycopg.rows import namedtuple_row
@@ -1331,12 +1326,10 @@ def read_together(
     ]
     try:
         with raw.pipeline():
-            # a unit's rows left for later, then this one's: every read below sees them
+            # a unit's rows left for the next statement: every read below sees them
             pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
             if pending is not None:
                 pending.flush()
-            if write_first is not None:
-                write_first()
             cursors = [raw.cursor(row_factory=namedtuple_row) for _ in compiled]
             for cursor, query in zip(cursors, compiled, strict=True):
                 cursor.execute(query.string, query.params)

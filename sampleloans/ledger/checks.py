@@ -5,7 +5,7 @@ raises when any fails on the touched records) and power `verify` (all records, a
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -427,12 +427,11 @@ def build_snapshot(
     samples: Iterable[str] | None = None,
     loans: Iterable[str] | None = None,
     agreements: Iterable[str] | None = None,
-    write_first: Callable[[], None] | None = None,
 ) -> Snapshot:
     """Load the rows the checks need: everything (None) or the named records and neighbours.
 
-    Plain rows through SQLAlchemy Core, on the connection of a unit or of a read session,
-    after the rows `write_first` writes (a unit's flush). With named records every query is an
+    Plain rows through SQLAlchemy Core, on the connection of a unit (after the rows it left
+    for the next statement) or of a read session. With named records every query is an
     index lookup on those keys, a query whose key set is empty is not run at all (a write's
     checks do not grow with the ledger), and the queries do not depend on one another: on
     PostgreSQL they go in one pipeline with the unit's writes (`db.read_together`), one wait
@@ -444,10 +443,8 @@ def build_snapshot(
     loan_keys = None if loans is None else set(loans)
     agreement_keys = None if agreements is None else set(agreements)
     if samples is None:
-        if write_first is not None:
-            write_first()
         return _whole_snapshot(connection, loan_keys, agreement_keys)
-    return _scoped_snapshot(connection, set(samples), loan_keys, agreement_keys, write_first)
+    return _scoped_snapshot(connection, set(samples), loan_keys, agreement_keys)
 
 
 def _whole_snapshot(
@@ -476,7 +473,6 @@ def _scoped_snapshot(
     sample_keys: set[str],
     loan_keys: set[str] | None,
     agreement_keys: set[str] | None,
-    write_first: Callable[[], None] | None,
 ) -> Snapshot:
     """The named samples, loans and agreements and the neighbours their checks read, in
     independent queries read together (see `build_snapshot`)."""
@@ -503,7 +499,7 @@ def _scoped_snapshot(
     elif agreement_keys:
         reads["agreements"] = _agreements_read(agreement_keys)
     answers = dict(
-        zip(reads, db.read_together(connection, list(reads.values()), write_first), strict=True)
+        zip(reads, db.read_together(connection, list(reads.values())), strict=True)
     )
     snapshot = Snapshot()
     snapshot.items = answers.get("items", [])
@@ -672,13 +668,8 @@ def _issued_by_agreement_read() -> Any:
     )
 
 
-def check_touched(
-    bind: "Connection | Session",
-    touched: "Touched",
-    write_first: Callable[[], None] | None = None,
-) -> list[Violation]:
-    """Run every check on the records events changed (the write path's second wall), after
-    the rows `write_first` writes (read with them in one round trip on PostgreSQL)."""
+def check_touched(bind: "Connection | Session", touched: "Touched") -> list[Violation]:
+    """Run every check on the records events changed (the write path's second wall)."""
     if not (touched.samples or touched.loans or touched.agreements):
         return []
     snapshot = build_snapshot(
@@ -686,6 +677,5 @@ def check_touched(
         samples=touched.samples,
         loans=touched.loans,
         agreements=touched.agreements,
-        write_first=write_first,
     )
     return run_checks(snapshot)

@@ -541,6 +541,22 @@ class Unit:
                 rows.append(row)
         db.write_many(self.connection, info.insert, "insert", table_name, rows)
 
+    def _write_with_next_statement(self) -> None:
+        """Write the buffered rows now (SQLite), or with the connection's next statement
+        (PostgreSQL: the checks' reads go in the same pipeline, `db.read_together`, one round
+        trip while the writers' lock is held; any other statement writes them first,
+        `db._write_pending_first`)."""
+        if not self._pending and not self._changed:
+            return
+        info = self.connection.info
+        if self.connection.dialect.name != "postgresql" or info.get(db.PENDING_WRITES) not in (
+            None,
+            self,
+        ):
+            self.flush()  # (another unit's rows left for later are written first, by then)
+            return
+        info[db.PENDING_WRITES] = self
+
     def _write_changes(self) -> None:
         """One executemany UPDATE per table and set of columns changed since last written.
 
@@ -740,8 +756,8 @@ class Unit:
         touched, self.touched = self.touched, Touched()
         if not touched:
             return
-        # the rows written and the checks' reads together: one round trip on PostgreSQL
-        violations = checks.check_touched(self.connection, touched, write_first=self.flush)
+        self._write_with_next_statement()
+        violations = checks.check_touched(self.connection, touched)
         if violations:
             raise RuleViolation("; ".join(v.message for v in violations))
 
