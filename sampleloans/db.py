@@ -1192,8 +1192,11 @@ _HEAD_AFTER_LOCK = (
 )
 
 
+ITEMS_OF_LOANS = "sampleloans_items_of_loans"
+"""Session info: loan → the codes of its items, read with the writers' lock (PostgreSQL), for
+the transaction's first unit (`ledger/unit.known_items`)."""
 PREFETCHED_ROWS = "sampleloans_prefetched_rows"
-"""Connection info: the first row of each statement `read_with_lock` sent with the lock."""
+"""Connection info: the rows of each statement `read_with_lock` sent with the lock."""
 NOT_READ = object()
 """`read_with_lock`'s answer when the statements did not go with the lock (see there)."""
 LockRead = tuple[Any, dict[str, Any]]
@@ -1205,8 +1208,11 @@ _LOCK_READS: "weakref.WeakKeyDictionary[Any, dict[Any, str]]" = weakref.WeakKeyD
 """SQL of the statements read with the lock, compiled once per dialect object."""
 
 
-def read_with_lock(session: Session, reads: tuple[LockRead, ...]) -> Any:
-    """The first row (or None) of each Core SELECT of `reads`, when they begin a write
+def read_with_lock(
+    session: Session, reads: tuple[LockRead, ...], *, every_row: bool = False
+) -> Any:
+    """The first row (or None) of each Core SELECT of `reads` (`every_row`: the list of its
+    rows), when they begin a write
     transaction on PostgreSQL: read in the same pipeline as the writers' lock, after the grant,
     so no round trip of their own while the lock is held (the acting person, whom every write
     command reads first, and the rows the command declared it will look up by key).
@@ -1221,7 +1227,10 @@ def read_with_lock(session: Session, reads: tuple[LockRead, ...]) -> Any:
         connection = session.connection()  # a new write transaction begins here, or not
     finally:
         _READ_WITH_LOCK.reset(token)
-    return connection.info.pop(PREFETCHED_ROWS, NOT_READ)
+    found = connection.info.pop(PREFETCHED_ROWS, NOT_READ)
+    if found is NOT_READ or every_row:
+        return found
+    return [rows[0] if rows else None for rows in found]
 
 
 def _lock_read_sql(dialect: Any, statement: Any) -> str:
@@ -1267,14 +1276,14 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
             cursors = [raw.execute(statement) for statement in statements]
             answers = [raw.execute(sql, params) for sql, params in reads]
         head = cursors[-1].fetchone() if with_head else None
-        rows = [answer.fetchone() for answer in answers]
+        rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
         connection.info[PREFETCHED_HEAD] = tuple(head)
     if waiting:
-        connection.info[PREFETCHED_ROWS] = [None if row is None else tuple(row) for row in rows]
+        connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
 
 
 @contextmanager

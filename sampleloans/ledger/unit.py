@@ -941,6 +941,9 @@ def unit_for(session: Session) -> Unit:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first
     unit = Unit(session.connection(), checks_now=True, session=session)
+    items_of: dict[str, set[str]] | None = session.info.pop(db.ITEMS_OF_LOANS, None)
+    if items_of:
+        unit._items_of.update(items_of)  # read with the writers' lock (`known_items`)
     absent = session.info.get(ABSENT_KEYS)
     if absent:
         # handed over once: this unit may insert those rows, and the next unit of the same
@@ -1000,6 +1003,13 @@ def known_absent(session: Session, key: Key) -> None:
     """Note that this write transaction has no row under `key` (read with the writers' lock,
     `services/common.read_with_the_lock`): the session answers its read without a query."""
     note_absent(session).add(key)
+
+
+def known_items(session: Session, number: str, codes: set[str]) -> None:
+    """Note every item a loan has at the start of this write transaction (read with the
+    writers' lock, `services/common.query_with_the_lock`; the rows are in the session): the
+    transaction's first unit then lists them without a query (`Unit.loan_items`)."""
+    session.info.setdefault(db.ITEMS_OF_LOANS, {})[number] = codes
 
 
 def _no_entity(state: ORMExecuteState) -> Result[Any] | None:

@@ -1,7 +1,8 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans import db
-from sampleloans.db import LOCKED_WRITE
+from sampleloans.db import ITEMS_OF_LOANS, LOCKED_WRITE
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
@@ -67,9 +68,12 @@ def append(
     open batch, or a batch of one checked at once; the session's copies follow the changes."""
     from sampleloans.ledger import store  # the write side: read commands never load it
 
-    return store.append(
-        session, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
-    )
+    try:
+        return store.append(
+            session, ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
+        )
+    finally:
+        forget_answers(session)  # the rows they named may have changed
 
 
 def acting_person(session: Session, ctx: Context) -> Person:
@@ -217,6 +221,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
     """
     declared: list[tuple[type[SQLModel], tuple[Any, ...]]] = session.info.pop(_LOCK_KEYS, [])
     twins: list[tuple[Any, str]] = session.info.pop(_LOCK_TWINS, [])
+    queries: list[_LockQuery] = session.info.pop(_LOCK_QUERIES, [])
     if open_batch(session) is not None or session.identity_key(Person, email) in (
         session.identity_map
     ):
@@ -228,14 +233,8 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
         reads.append((_key_read(model), dict(zip(names, ident, strict=True))))
     for column, code in twins:
         reads.append((_twin_read(column), {"t_lower": code.lower(), "t_code": code}))
-    found = db.read_with_lock(session, tuple(reads))
-    if found is not db.NOT_READ and twins:
-        answers = found[len(found) - len(twins) :]
-        found = found[: len(found) - len(twins)]
-        session.info[_TWIN_ANSWERS] = {
-            (str(column), code): None if row is None else row[0]
-            for (column, code), row in zip(twins, answers, strict=True)
-        }
+    reads.extend((query.statement, query.params) for query in queries)
+    found = db.read_with_lock(session, tuple(reads), every_row=True)
     institution: Institution | None
     if found is db.NOT_READ:
         row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
@@ -247,20 +246,112 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
         held: list[object] = [institution]
     else:
         session.info[_KEEP_LOADED] = True  # a PostgreSQL write with the lock: see there
-        held = _adopt_read_with_lock(session, declared, found[1:])
-        if found[0] is None:
+        keyed = found[1 : 1 + len(declared)]
+        twinned = found[1 + len(declared) : 1 + len(declared) + len(twins)]
+        queried = found[1 + len(declared) + len(twins) :]
+        if twins:
+            session.info[_TWIN_ANSWERS] = {
+                (str(column), code): rows[0][0] if rows else None
+                for (column, code), rows in zip(twins, twinned, strict=True)
+            }
+        held = _adopt_read_with_lock(
+            session, declared, [rows[0] if rows else None for rows in keyed]
+        )
+        held += _adopt_queried(session, queries, queried)
+        if not found[0]:
             return None
         width = len(_PEOPLE.columns)
-        person = _as_loaded(session, Person, _PEOPLE, found[0][:width])
+        person_row = found[0][0]
+        person = _as_loaded(session, Person, _PEOPLE, person_row[:width])
         institution = (
-            _as_loaded(session, Institution, _INSTITUTIONS, found[0][width:])
-            if found[0][width] is not None
+            _as_loaded(session, Institution, _INSTITUTIONS, person_row[width:])
+            if person_row[width] is not None
             else None
         )
         held.append(institution)
-    # the identity map holds rows weakly: keep the institution for `staff_institution`
-    session.info.setdefault(_HELD, []).extend(held)
+    # the identity map holds rows weakly: keep the institution for `staff_institution`, and
+    # the person for a hand-over's parties (the recorder's own row, `services/handover`)
+    session.info.setdefault(_HELD, []).extend([*held, person])
     return person
+
+
+@dataclass(frozen=True)
+class _LockQuery:
+    """A query declared to go with the writers' lock (`query_with_the_lock`)."""
+
+    name: Hashable
+    model: type[SQLModel] | None
+    statement: Any
+    params: dict[str, Any]
+    items_of_loan: str | None = None
+
+
+_LOCK_QUERIES = "sampleloans_lock_queries"
+_LOCK_ANSWERS = "sampleloans_lock_answers"
+
+
+def query_with_the_lock(
+    session: Session,
+    name: Hashable,
+    model: type[SQLModel] | None,
+    statement: Any,
+    params: dict[str, Any],
+    *,
+    items_of_loan: str | None = None,
+) -> None:
+    """Declare, before the command's write transaction begins, a query the command will make
+    whose key is not the row's own (the items of a loan, its agreement: `statement`, a Core
+    SELECT of whole `model` rows, or of plain values where `model` is None).
+
+    On PostgreSQL it goes in the writers' lock's own pipeline, as `read_with_the_lock`'s
+    reads do: its rows are in the session as if loaded, and `answered_with_the_lock(name)`
+    gives them until the transaction's first event is appended (the command's own reads come
+    before it; after it they may be stale). Elsewhere nothing changes: the answer is None and
+    the command runs its own query. `items_of_loan`: the query reads every item of that loan,
+    which the event's `apply` then need not read again (`ledger/unit.known_items`).
+    """
+    query = _LockQuery(name, model, statement, params, items_of_loan)
+    session.info.setdefault(_LOCK_QUERIES, []).append(query)
+
+
+def answered_with_the_lock(session: Session, name: Hashable) -> list[Any] | None:
+    """The rows of a query declared by `query_with_the_lock` and read with the lock (the
+    session's rows for a model), or None: the caller then runs its own query."""
+    answers: dict[Hashable, list[Any]] | None = session.info.get(_LOCK_ANSWERS)
+    return None if answers is None else answers.get(name)
+
+
+def _adopt_queried(
+    session: Session, queries: list[_LockQuery], answers: list[list[tuple[Any, ...]]]
+) -> list[object]:
+    """The answers of the declared queries: rows of a model in the session as if loaded
+    (returned, to be kept alive), kept by name for `answered_with_the_lock`."""
+    from sampleloans.ledger.unit import known_items  # the write side: loaded before the lock
+
+    kept: dict[Hashable, list[Any]] = session.info.setdefault(_LOCK_ANSWERS, {})
+    held: list[object] = []
+    for query, rows in zip(queries, answers, strict=True):
+        if query.model is None:
+            kept[query.name] = rows
+            continue
+        table: Table = query.model.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+        loaded = [
+            _as_loaded(session, query.model, table, _loaded_values(session, table, row))
+            for row in rows
+        ]
+        kept[query.name] = loaded
+        held.extend(loaded)
+        if query.items_of_loan is not None:
+            known_items(session, query.items_of_loan, {str(item.sample_code) for item in loaded})
+    return held
+
+
+@event.listens_for(Session, "after_flush")
+def forget_answers(session: Session, *_args: Any) -> None:
+    """Drop the declared queries' answers once the session's transaction changed rows (an
+    event appended, or the session's own flush): they may be stale."""
+    session.info.pop(_LOCK_ANSWERS, None)
+    session.info.pop(ITEMS_OF_LOANS, None)
 
 
 def _adopt_read_with_lock(

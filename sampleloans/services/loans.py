@@ -11,7 +11,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, bindparam, func, literal_column
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
@@ -21,12 +23,23 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
-from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
+from sampleloans.models import (
+    Agreement,
+    Incident,
+    Institution,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Person,
+    Sample,
+    Shipment,
+)
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
     TRANSFER_TYPES,
     acting_person,
+    answered_with_the_lock,
     append,
     get_agreement,
     get_loan,
@@ -34,6 +47,7 @@ from sampleloans.services.common import (
     get_sample,
     in_force,
     read_twin_with_the_lock,
+    query_with_the_lock,
     read_with_the_lock,
     refuse_case_twin,
     require_active,
@@ -62,6 +76,7 @@ from sampleloans.vocab import (
     CustodyState,
     Direction,
     IncidentStatus,
+    ItemSource,
     ItemState,
     Role,
     ShipmentMethod,
@@ -89,7 +104,7 @@ def _lab_loan(
     researcher of the loan's own institution (another institution's loan reads as a missing
     one: the refusal discloses nothing); its status must allow `action`. `samples`: the items
     the command will look at (`_held_item`), read with the loan."""
-    _read_with_the_lock(session, number, samples)
+    _read_with_the_lock(session, number, samples, ROUND_TRIP_NEIGHBOURS.get(action, ()))
     person = acting_person(session, ctx)
     if person.role == Role.COMPLIANCE_OFFICER:  # "only curators" would leave the lab out
         raise PermissionDenied(
@@ -103,19 +118,142 @@ def _lab_loan(
     return loan
 
 
-def _read_with_the_lock(session: Session, number: str, samples: tuple[str, ...] = ()) -> None:
+def _read_with_the_lock(
+    session: Session,
+    number: str,
+    samples: tuple[str, ...] = (),
+    neighbours: tuple[str, ...] = (),
+) -> None:
     """Declare the loan, and each named sample with its item on the loan, as rows the command
     looks up by key: on PostgreSQL they come with the writers' lock, not one wait each while it
-    is held (`read_with_the_lock`), and they stay in the session for the write's `apply`."""
+    is held (`read_with_the_lock`), and they stay in the session for the write's `apply`.
+    `neighbours`: the loan's other records the command reads (`NEIGHBOURS`), declared too."""
     read_with_the_lock(session, Loan, number)
     for code in samples:
         read_with_the_lock(session, LoanItem, (number, code))
         read_with_the_lock(session, Sample, code)
+    if not isinstance(number, str) or not all(map(str.isprintable, number)):
+        return  # not a key the lock's pipeline can send: the command reads (and refuses) it
+    for name in neighbours:
+        model, statement = NEIGHBOURS[name]
+        items_of_loan = number if name == "items" else None
+        query_with_the_lock(
+            session, (name, number), model, statement, {"n": number}, items_of_loan=items_of_loan
+        )
+
+
+_LOAN_T: Table = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+_ITEM_T: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+_SHIPMENT_T: Table = Shipment.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+
+
+def _of_the_loan(column: Any) -> Any:
+    """One column of the loan named by the bound parameter `n` (a scalar subquery)."""
+    return sa_select(column).where(_LOAN_T.c.number == bindparam("n")).scalar_subquery()
+
+
+def _constant(value: str) -> Any:
+    """A vocabulary word written into the SQL (a statement read with the lock carries only
+    the parameters it is declared with)."""
+    assert value.isidentifier()  # a word of `vocab`, never input
+    return literal_column(f"'{value}'")
+
+
+def _neighbour_reads() -> dict[str, tuple[type[SQLModel] | None, Any]]:
+    """The records of a loan a write command reads besides the loan, each one query keyed by
+    the loan's number (built once: building a statement costs more than running it)."""
+    agreement_t: Table = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    sample_t: Table = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    person_t: Table = Person.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    institution_t: Table = Institution.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    event_t: Table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    on_the_loan = _ITEM_T.c.loan_number == bindparam("n")
+    in_transit = sa_select(_SHIPMENT_T.c.seq).where(
+        _SHIPMENT_T.c.loan_number == bindparam("n"), _SHIPMENT_T.c.received_at.is_(None)
+    )
+    issued = (
+        sa_select(func.coalesce(func.sum(_ITEM_T.c.issued_ug), literal_column("0")))
+        .select_from(_LOAN_T.join(_ITEM_T, _ITEM_T.c.loan_number == _LOAN_T.c.number))
+        .where(
+            _LOAN_T.c.agreement == agreement_t.c.number,
+            _ITEM_T.c.source == _constant(ItemSource.ISSUED),
+        )
+        .scalar_subquery()
+    )
+    pi_institution = (
+        sa_select(person_t.c.institution)
+        .where(person_t.c.email == _of_the_loan(_LOAN_T.c.pi_email))
+        .scalar_subquery()
+    )
+    out = [_constant(status) for status in ACTIVE_LOAN_STATUSES]
+    return {
+        "agreement": (
+            Agreement,
+            sa_select(agreement_t).where(agreement_t.c.number == _of_the_loan(_LOAN_T.c.agreement)),
+        ),
+        "items": (LoanItem, sa_select(_ITEM_T).where(on_the_loan).order_by(_ITEM_T.c.sample_code)),
+        "samples": (
+            Sample,
+            sa_select(sample_t).where(
+                sample_t.c.code.in_(sa_select(_ITEM_T.c.sample_code).where(on_the_loan))
+            ),
+        ),
+        "pi": (
+            Person,
+            sa_select(person_t).where(person_t.c.email == _of_the_loan(_LOAN_T.c.pi_email)),
+        ),
+        "pi institution": (
+            Institution,
+            sa_select(institution_t).where(institution_t.c.short_name == pi_institution),
+        ),
+        "shipments in transit": (
+            Shipment,
+            sa_select(_SHIPMENT_T).where(_SHIPMENT_T.c.seq.in_(in_transit)),
+        ),
+        "their shipping events": (
+            LedgerEvent,
+            sa_select(event_t).where(event_t.c.seq.in_(in_transit)),
+        ),
+        "loans out at the institution": (
+            Loan,
+            sa_select(_LOAN_T)
+            .where(
+                _LOAN_T.c.institution == _of_the_loan(_LOAN_T.c.institution),
+                _LOAN_T.c.status.in_(out),
+            )
+            .order_by(_LOAN_T.c.number),
+        ),
+        "issued under the agreement": (
+            None,
+            sa_select(agreement_t.c.number, issued).where(
+                agreement_t.c.number == _of_the_loan(_LOAN_T.c.agreement)
+            ),
+        ),
+    }
+
+
+NEIGHBOURS = _neighbour_reads()
+"""What `_read_with_the_lock` may declare of a loan: name → (the model of its rows, or None
+for plain values; the query, keyed by the loan's number as `n`)."""
+ROUND_TRIP_NEIGHBOURS: dict[str, tuple[str, ...]] = {
+    # each step: what it reads of the loan besides the loan (the parties' defaults included)
+    "issue": ("agreement", "items", "samples", "loans out at the institution",
+              "issued under the agreement"),
+    "ship": ("items", "samples"),
+    "receive": ("items", "samples", "pi", "pi institution", "shipments in transit",
+                "their shipping events"),
+    "consume": ("agreement", "items"),
+    "split": ("agreement", "items"),
+    "ship_return": ("items", "samples", "pi", "pi institution"),
+    "accept_return": ("items", "samples", "pi", "shipments in transit",
+                      "their shipping events"),
+}  # fmt: skip
+"""The neighbours each loan step declares with the lock (the others declare none)."""
 
 
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
     """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
-    _read_with_the_lock(session, number)
+    _read_with_the_lock(session, number, (), ROUND_TRIP_NEIGHBOURS.get(action, ()))
     return _loan_for_curator(session, ctx, number, action, doing)
 
 
@@ -129,6 +267,9 @@ def _loan_for_curator(session: Session, ctx: Context, number: str, action: str, 
 
 def items_of(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
+    answered = answered_with_the_lock(session, ("items", number))
+    if answered is not None:
+        return list(answered)
     query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
     return list(session.exec(query).all())
 
@@ -233,14 +374,19 @@ def approve_loan(
     return append(session, ctx, ev.LoanApproved(number=number), occurred_at=occurred_at)
 
 
-def borrower_blockers(session: Session, institution: str, now: datetime) -> list[str]:
-    """Overdue loans and overdue inventories of an institution, as sentences."""
-    query = select(Loan).where(
-        Loan.institution == institution,
-        col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
-    )
+def borrower_blockers(
+    session: Session, institution: str, now: datetime, out: list[Loan] | None = None
+) -> list[str]:
+    """Overdue loans and overdue inventories of an institution, as sentences (`out`: its loans
+    out, in number order, when already read)."""
+    if out is None:
+        query = select(Loan).where(
+            Loan.institution == institution,
+            col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
+        )
+        out = list(session.exec(query.order_by(Loan.number)).all())
     blockers = []
-    for loan in session.exec(query.order_by(Loan.number)).all():
+    for loan in out:
         if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now):
             blockers.append(f"loan {loan.number} was due {format_datetime(loan.due_at)}")
         inventory_due_at = loan.next_inventory_due_at
@@ -268,7 +414,8 @@ def issue_loan(
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
-    blockers = borrower_blockers(session, loan.institution, when)
+    out = answered_with_the_lock(session, ("loans out at the institution", number))
+    blockers = borrower_blockers(session, loan.institution, when, out)
     if blockers:
         raise RuleViolation(
             f"{loan.institution} cannot be issued new material while "
@@ -279,7 +426,7 @@ def issue_loan(
     for sample in samples:
         _lendable(sample)
     new_ug = sum(sample.vault_ug for sample in samples)
-    already_ug = issued_under(session, deal.number)
+    already_ug = _issued_under(session, number, deal.number)
     if already_ug + new_ug > deal.max_total_mass_ug:
         raise RuleViolation(
             f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
@@ -291,6 +438,16 @@ def issue_loan(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
     return loan_written(session, envelope, number, [s.code for s in samples])
+
+
+def _issued_under(session: Session, number: str, agreement: str) -> int:
+    """Micrograms issued so far under loan `number`'s agreement (read with the lock, or now)."""
+    answered = answered_with_the_lock(session, ("issued under the agreement", number))
+    if answered:
+        (found, issued_ug), *_rest = answered
+        if found == agreement:
+            return int(issued_ug)
+    return issued_under(session, agreement)
 
 
 @dataclass(frozen=True)
@@ -402,6 +559,11 @@ def _ship(
 
 def open_shipment(session: Session, number: str, direction: str) -> Shipment:
     """The latest shipment of a loan in one direction that has not been received."""
+    answered = _in_transit(session, number, direction)
+    if answered is not None:
+        if not answered:
+            raise Conflict(f"loan {number} has no {direction} shipment in transit")
+        return answered[-1]
     query = (
         select(Shipment)
         .where(
@@ -417,8 +579,20 @@ def open_shipment(session: Session, number: str, direction: str) -> Shipment:
     return shipment
 
 
+def _in_transit(session: Session, number: str, direction: str) -> list[Shipment] | None:
+    """A loan's shipments in one direction not yet received, oldest first, where they were
+    read with the lock (None: not read)."""
+    answered = answered_with_the_lock(session, ("shipments in transit", number))
+    if answered is None:
+        return None
+    return sorted((s for s in answered if s.direction == direction), key=lambda s: s.seq)
+
+
 def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str]]]:
     """A loan's return shipments still in transit, oldest first, each with its samples."""
+    answered = _in_transit(session, number, Direction.RETURN)
+    if answered is not None:
+        return [(s, shipment_samples(session, s.seq)) for s in answered]
     query = (
         select(Shipment)
         .where(
