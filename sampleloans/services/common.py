@@ -310,8 +310,9 @@ def query_with_the_lock(
     the command runs its own query. `items_of_loan`: the query reads every item of that loan,
     which the event's `apply` then need not read again (`ledger/unit.known_items`).
     """
-    query = _LockQuery(name, model, statement, params, items_of_loan)
-    session.info.setdefault(_LOCK_QUERIES, []).append(query)
+    if all(map(_sendable, params.values())):  # (see `read_with_the_lock`)
+        query = _LockQuery(name, model, statement, params, items_of_loan)
+        session.info.setdefault(_LOCK_QUERIES, []).append(query)
 
 
 def answered_with_the_lock(session: Session, name: Hashable) -> list[Any] | None:

@@ -132,8 +132,6 @@ def _read_with_the_lock(
     for code in samples:
         read_with_the_lock(session, LoanItem, (number, code))
         read_with_the_lock(session, Sample, code)
-    if not isinstance(number, str) or not all(map(str.isprintable, number)):
-        return  # not a key the lock's pipeline can send: the command reads (and refuses) it
     for name in neighbours:
         model, statement = NEIGHBOURS[name]
         items_of_loan = number if name == "items" else None
