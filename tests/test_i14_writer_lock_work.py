@@ -5,9 +5,9 @@ writers against a raw psycopg loop).
   A long-lived writer's transaction (services in `db.transaction`): the acting person and the
   command's own lookup by key go in the lock's own pipeline, then the last rows and the COMMIT
   together: 1 (the raw baseline's INSERT and COMMIT: 2). A write the checks look at (a sample,
-  a loan): its rows with the checks' reads, then the COMMIT: 2, each step of a loan's round. A CLI command, which begins
-  before it reads anything: 3. A pipelined block inside another used to end with a Sync of its
-  own, one more round trip before the COMMIT.
+  a loan): its rows with the checks' reads, then the COMMIT: 2, each step of a loan's round.
+  A CLI command, which begins before it reads anything: 3. A pipelined block inside another
+  used to end with a Sync of its own, one more round trip before the COMMIT.
 - The acting person read with the lock is read after the grant, in every transaction: a person
   deactivated between two writes of the same process is refused on the second.
 - The write side (`apply`, the checks) is loaded and the ORM's mappers are configured before a
@@ -161,7 +161,8 @@ def test_a_sample_writes_checks_go_with_its_rows(demo_url: str) -> None:
     sync = next(n for n in range(update, len(lines)) if lines[n].startswith("F\t4\tSync"))
     assert sum(update < n < sync for n in checks) == 2  # the items and samples, with the rows
     committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
-    reads = [l for l in lines[:committed] if "\tParse\t" in l and '"SELECT sample.code' in l]
+    before = lines[:committed]
+    reads = [line for line in before if "\tParse\t" in line and '"SELECT sample.code' in line]
     assert len(reads) == 2  # with the lock (the declared row), then the checks' one query
     assert any("UPDATE sample SET storage_location" in line for line in lines)
 

@@ -457,7 +457,7 @@ def _whole_snapshot(
 
     snapshot = Snapshot()
     snapshot.items = list(connection.execute(select(_table(LoanItem))))
-    _read_samples(connection, snapshot, None)
+    _read_every_sample(connection, snapshot)
     snapshot.loans = _rows(connection, _table(Loan).c.number, loan_keys)
     if agreement_keys is None:
         snapshot.agreements = _rows(connection, _table(Agreement).c.number, None)
@@ -498,9 +498,7 @@ def _scoped_snapshot(
         reads["issued"] = _issued_by_agreement_read()
     elif agreement_keys:
         reads["agreements"] = _agreements_read(agreement_keys)
-    answers = dict(
-        zip(reads, db.read_together(connection, list(reads.values())), strict=True)
-    )
+    answers = dict(zip(reads, db.read_together(connection, list(reads.values())), strict=True))
     snapshot = Snapshot()
     snapshot.items = answers.get("items", [])
     if loan_keys:  # the samples on the named loans are named too
@@ -627,7 +625,7 @@ def _rows(connection: "Connection", key: Any, keys: set[str] | None) -> list[Any
     return list(connection.execute(select(key.table).where(key.in_(sorted(keys)))))
 
 
-def _read_samples(connection: "Connection", snapshot: Snapshot, sample_keys: None) -> None:
+def _read_every_sample(connection: "Connection", snapshot: Snapshot) -> None:
     """Every sample, their children and which have an open incident: one scan of the samples
     and one of the open incidents (not a probe for each sample)."""
     from sqlalchemy import select
@@ -648,8 +646,7 @@ def _read_samples(connection: "Connection", snapshot: Snapshot, sample_keys: Non
 def _issued_by_agreement(connection: "Connection") -> dict[str, int]:
     """The mass issued so far under each agreement that has issued any."""
     return {
-        str(number): int(total)
-        for number, total in connection.execute(_issued_by_agreement_read())
+        str(number): int(total) for number, total in connection.execute(_issued_by_agreement_read())
     }
 
 

@@ -343,7 +343,8 @@ def _adopt_queried(
         kept[query.name] = loaded
         held.extend(loaded)
         if query.items_of_loan is not None:
-            known_items(session, query.items_of_loan, {str(item.sample_code) for item in loaded})
+            code_at = list(table.columns.keys()).index("sample_code")  # rows of loan_item
+            known_items(session, query.items_of_loan, {str(row[code_at]) for row in rows})
     return held
 
 
