@@ -1,0 +1,146 @@
+"""A loan step's neighbours read with the writers' lock (issue 14, Performance: 8 concurrent
+PostgreSQL writers against a raw psycopg loop).
+
+On PostgreSQL a long-lived writer's loan step declares, before its transaction begins, what it
+will read of the loan besides the loan (its agreement, items and samples, the PI and their
+institution, the shipments in transit and their events, the institution's loans out, the mass
+issued under the agreement: `services/loans.NEIGHBOURS`); they come in the lock's own pipeline
+and the command answers from them. These tests play the same steps on both engines, one
+long-lived engine each, and require the same outcome step by step: every refusal that depends
+on those reads says the same, a deactivation committed by another process before is seen, and
+two steps in one transaction do not answer the second from the first one's reads.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.cli import app
+from sampleloans.errors import SampleLoansError
+from sampleloans.services import loans
+from sampleloans.services.reference import deactivate_person, reactivate_person
+from sampleloans.services.verify import verify
+from tests.conftest import ctx_for
+from tests.pgcluster import DEMO_LEDGER_ID
+
+T0 = datetime(2026, 4, 28, 9, 0, tzinfo=UTC)
+PI = "muenker@uni-koeln.example"
+SAMPLE = "CE5C0000YJYX048"  # 17.6 mg in the vault of the demo
+HEAVY = "CE5C0100YJFM00201"  # 400 mg: more than AG-2025-UoC has left (164.8 mg)
+Step = Callable[[Session, datetime], object]
+
+
+def _step(service: Callable[..., object], **arguments: Any) -> Step:
+    """A service call as a step of the scenario, at the step's time."""
+
+    def run(session: Session, when: datetime) -> object:
+        return service(session, ctx_for(now=when), **arguments)
+
+    return run
+
+
+def _people(service: Callable[..., object], reason: str) -> Step:
+    """The PI deactivated or reactivated (by another process on PostgreSQL: its own engine)."""
+
+    def run(session: Session, when: datetime) -> object:
+        return service(session, ctx_for(now=when), email=PI, reason=reason)
+
+    return run
+
+
+SCENARIO: list[tuple[str, list[Step]]] = [
+    # each entry: one transaction of the long-lived writer (several steps: one transaction)
+    ("request heavy", [_step(loans.request_loan, number="L-T-HEAVY", agreement="AG-2025-UoC",
+                             pi=PI, samples=[HEAVY])]),
+    ("approve heavy", [_step(loans.approve_loan, number="L-T-HEAVY")]),
+    ("issue heavy", [_step(loans.issue_loan, number="L-T-HEAVY")]),
+    ("request", [_step(loans.request_loan, number="L-T-A", agreement="AG-2025-UoC", pi=PI,
+                       samples=[SAMPLE])]),
+    ("approve", [_step(loans.approve_loan, number="L-T-A")]),
+    ("issue while L-2025-UoC is overdue", [_step(loans.issue_loan, number="L-T-A")]),
+    ("issue", [_step(loans.issue_loan, number="L-T-A")]),
+    ("ship", [_step(loans.ship_loan, number="L-T-A", container="box", seal_number="S-1")]),
+    ("PI deactivated", [_people(deactivate_person, "left")]),
+    ("receive, the PI deactivated", [_step(loans.receive_loan, number="L-T-A",
+                                           seal_intact=True, condition="good")]),
+    ("PI reactivated", [_people(reactivate_person, "back")]),
+    ("receive and consume in one transaction", [
+        _step(loans.receive_loan, number="L-T-A", seal_intact=True, condition="good"),
+        _step(loans.consume, number="L-T-A", sample=SAMPLE, technique="x", mass_ug=1,
+              destructive=True)]),
+    ("consume more than held", [_step(loans.consume, number="L-T-A", sample=SAMPLE,
+                                      technique="x", mass_ug=17_600, destructive=True)]),
+    ("release the return", [_step(loans.release_return, number="L-T-A", container="box",
+                                  seal_number="S-2")]),
+    ("accept short", [_step(loans.accept_return, number="L-T-A", seal_intact=True,
+                            condition="good", weighed_ug={SAMPLE: 17_000})]),
+    ("accept", [_step(loans.accept_return, number="L-T-A", seal_intact=True, condition="good",
+                      weighed_ug={SAMPLE: 17_599})]),
+]  # fmt: skip
+OVERDUE_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)  # L-2025-UoC was due on 2026-10-25
+"""When the "issue while overdue" step is tried (refused: nothing recorded, the clock holds)."""
+
+
+def _play(writer: Engine, other: Engine) -> dict[str, str]:
+    """Each transaction of the scenario on `writer` (a deactivation on `other`): "ok", or the
+    refusal's class and message."""
+    outcomes = {}
+    for minutes, (name, steps) in enumerate(SCENARIO):
+        when = OVERDUE_AT if "overdue" in name else T0 + timedelta(minutes=minutes)
+        engine = other if name.startswith("PI ") else writer
+        try:
+            with db.transaction(engine) as session:
+                for step in steps:
+                    step(session, when)
+        except SampleLoansError as refusal:
+            outcomes[name] = f"{type(refusal).__name__}: {refusal}"
+        else:
+            outcomes[name] = "ok"
+    return outcomes
+
+
+def _played(url: str) -> dict[str, str]:
+    """The scenario on the ledger at `url`, which verifies after it."""
+    writer, other = db.open_engine(url), db.open_engine(url)
+    try:
+        outcomes = _play(writer, other)
+        assert verify(writer).problems == []
+    finally:
+        writer.dispose()
+        other.dispose()
+    return outcomes
+
+
+def test_a_loans_steps_refuse_and_record_alike_on_both_engines(
+    demo_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "demo"
+    made = CliRunner().invoke(
+        app,
+        ["demo", "--dir", str(folder), "--ledger-id", DEMO_LEDGER_ID],
+        env={"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z"},
+    )
+    assert made.exit_code == 0, made.stderr
+    on_sqlite = _played(db.url_for_path(folder / "ledger.db"))
+    on_postgres = _played(demo_url)
+    assert on_postgres == on_sqlite
+    refused = {name: said for name, said in on_postgres.items() if said != "ok"}
+    assert list(refused) == [
+        "issue heavy",
+        "issue while L-2025-UoC is overdue",
+        "receive, the PI deactivated",
+        "consume more than held",
+        "accept short",
+    ]
+    # the figures come from the reads with the lock: the mass issued under the agreement, the
+    # institution's loans out, the PI's standing, the item held
+    assert "835.200 mg already issued + 400.000 mg now" in refused["issue heavy"]
+    assert "while loan L-2025-UoC was due" in refused["issue while L-2025-UoC is overdue"]
+    assert f"{PI} (by default) is deactivated" in refused["receive, the PI deactivated"]
+    assert "holds only 17.599 mg" in refused["consume more than held"]
