@@ -11,9 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, func, literal_column
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
@@ -23,17 +21,7 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
-from sampleloans.models import (
-    Agreement,
-    Incident,
-    Institution,
-    LedgerEvent,
-    Loan,
-    LoanItem,
-    Person,
-    Sample,
-    Shipment,
-)
+from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -46,7 +34,6 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
-    query_with_the_lock,
     read_twin_with_the_lock,
     read_with_the_lock,
     refuse_case_twin,
@@ -66,6 +53,7 @@ from sampleloans.services.handover import (
     require_party,
     step_of,
 )
+from sampleloans.services.loan_neighbours import STEP_NEIGHBOURS, declare_neighbours
 from sampleloans.services.queries import issued_under
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
@@ -76,7 +64,6 @@ from sampleloans.vocab import (
     CustodyState,
     Direction,
     IncidentStatus,
-    ItemSource,
     ItemState,
     Role,
     ShipmentMethod,
@@ -104,7 +91,7 @@ def _lab_loan(
     researcher of the loan's own institution (another institution's loan reads as a missing
     one: the refusal discloses nothing); its status must allow `action`. `samples`: the items
     the command will look at (`_held_item`), read with the loan."""
-    _read_with_the_lock(session, number, samples, ROUND_TRIP_NEIGHBOURS.get(action, ()))
+    _read_with_the_lock(session, number, samples, STEP_NEIGHBOURS.get(action, ()))
     person = acting_person(session, ctx)
     if person.role == Role.COMPLIANCE_OFFICER:  # "only curators" would leave the lab out
         raise PermissionDenied(
@@ -127,131 +114,17 @@ def _read_with_the_lock(
     """Declare the loan, and each named sample with its item on the loan, as rows the command
     looks up by key: on PostgreSQL they come with the writers' lock, not one wait each while it
     is held (`read_with_the_lock`), and they stay in the session for the write's `apply`.
-    `neighbours`: the loan's other records the command reads (`NEIGHBOURS`), declared too."""
+    `neighbours`: the loan's other records the command reads (`loan_neighbours`), declared too."""
     read_with_the_lock(session, Loan, number)
     for code in samples:
         read_with_the_lock(session, LoanItem, (number, code))
         read_with_the_lock(session, Sample, code)
-    for name in neighbours:
-        model, statement = NEIGHBOURS[name]
-        items_of_loan = number if name == "items" else None
-        query_with_the_lock(
-            session, (name, number), model, statement, {"n": number}, items_of_loan=items_of_loan
-        )
-
-
-_LOAN_T: Table = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-_ITEM_T: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-_SHIPMENT_T: Table = Shipment.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-
-
-def _of_the_loan(column: Any) -> Any:
-    """One column of the loan named by the bound parameter `n` (a scalar subquery)."""
-    return sa_select(column).where(_LOAN_T.c.number == bindparam("n")).scalar_subquery()
-
-
-def _constant(value: str) -> Any:
-    """A vocabulary word written into the SQL (a statement read with the lock carries only
-    the parameters it is declared with)."""
-    assert value.isidentifier()  # a word of `vocab`, never input
-    return literal_column(f"'{value}'")
-
-
-def _neighbour_reads() -> dict[str, tuple[type[SQLModel] | None, Any]]:
-    """The records of a loan a write command reads besides the loan, each one query keyed by
-    the loan's number (built once: building a statement costs more than running it)."""
-    agreement_t: Table = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    sample_t: Table = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    person_t: Table = Person.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    institution_t: Table = Institution.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    event_t: Table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    on_the_loan = _ITEM_T.c.loan_number == bindparam("n")
-    in_transit = sa_select(_SHIPMENT_T.c.seq).where(
-        _SHIPMENT_T.c.loan_number == bindparam("n"), _SHIPMENT_T.c.received_at.is_(None)
-    )
-    issued = (
-        sa_select(func.coalesce(func.sum(_ITEM_T.c.issued_ug), literal_column("0")))
-        .select_from(_LOAN_T.join(_ITEM_T, _ITEM_T.c.loan_number == _LOAN_T.c.number))
-        .where(
-            _LOAN_T.c.agreement == agreement_t.c.number,
-            _ITEM_T.c.source == _constant(ItemSource.ISSUED),
-        )
-        .scalar_subquery()
-    )
-    pi_institution = (
-        sa_select(person_t.c.institution)
-        .where(person_t.c.email == _of_the_loan(_LOAN_T.c.pi_email))
-        .scalar_subquery()
-    )
-    out = [_constant(status) for status in ACTIVE_LOAN_STATUSES]
-    return {
-        "agreement": (
-            Agreement,
-            sa_select(agreement_t).where(agreement_t.c.number == _of_the_loan(_LOAN_T.c.agreement)),
-        ),
-        "items": (LoanItem, sa_select(_ITEM_T).where(on_the_loan).order_by(_ITEM_T.c.sample_code)),
-        "samples": (
-            Sample,
-            sa_select(sample_t).where(
-                sample_t.c.code.in_(sa_select(_ITEM_T.c.sample_code).where(on_the_loan))
-            ),
-        ),
-        "pi": (
-            Person,
-            sa_select(person_t).where(person_t.c.email == _of_the_loan(_LOAN_T.c.pi_email)),
-        ),
-        "pi institution": (
-            Institution,
-            sa_select(institution_t).where(institution_t.c.short_name == pi_institution),
-        ),
-        "shipments in transit": (
-            Shipment,
-            sa_select(_SHIPMENT_T).where(_SHIPMENT_T.c.seq.in_(in_transit)),
-        ),
-        "their shipping events": (
-            LedgerEvent,
-            sa_select(event_t).where(event_t.c.seq.in_(in_transit)),
-        ),
-        "loans out at the institution": (
-            Loan,
-            sa_select(_LOAN_T)
-            .where(
-                _LOAN_T.c.institution == _of_the_loan(_LOAN_T.c.institution),
-                _LOAN_T.c.status.in_(out),
-            )
-            .order_by(_LOAN_T.c.number),
-        ),
-        "issued under the agreement": (
-            None,
-            sa_select(agreement_t.c.number, issued).where(
-                agreement_t.c.number == _of_the_loan(_LOAN_T.c.agreement)
-            ),
-        ),
-    }
-
-
-NEIGHBOURS = _neighbour_reads()
-"""What `_read_with_the_lock` may declare of a loan: name → (the model of its rows, or None
-for plain values; the query, keyed by the loan's number as `n`)."""
-ROUND_TRIP_NEIGHBOURS: dict[str, tuple[str, ...]] = {
-    # each step: what it reads of the loan besides the loan (the parties' defaults included)
-    "issue": ("agreement", "items", "samples", "loans out at the institution",
-              "issued under the agreement"),
-    "ship": ("items", "samples"),
-    "receive": ("items", "samples", "pi", "pi institution", "shipments in transit",
-                "their shipping events"),
-    "consume": ("agreement", "items"),
-    "split": ("agreement", "items"),
-    "ship_return": ("items", "samples", "pi", "pi institution"),
-    "accept_return": ("items", "samples", "pi", "shipments in transit",
-                      "their shipping events"),
-}  # fmt: skip
-"""The neighbours each loan step declares with the lock (the others declare none)."""
+    declare_neighbours(session, number, neighbours)
 
 
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
     """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
-    _read_with_the_lock(session, number, (), ROUND_TRIP_NEIGHBOURS.get(action, ()))
+    _read_with_the_lock(session, number, (), STEP_NEIGHBOURS.get(action, ()))
     return _loan_for_curator(session, ctx, number, action, doing)
 
 
