@@ -1195,6 +1195,9 @@ _HEAD_AFTER_LOCK = (
 ITEMS_OF_LOANS = "sampleloans_items_of_loans"
 """Session info: loan → the codes of its items, read with the writers' lock (PostgreSQL), for
 the transaction's first unit (`ledger/unit.known_items`)."""
+CHECK_SCOPE = "sampleloans_check_scope"
+"""Session info: the rows a write's checks would read about one sample, read with the writers'
+lock (PostgreSQL), for the transaction's first unit (`ledger/unit.known_check_scope`)."""
 PREFETCHED_ROWS = "sampleloans_prefetched_rows"
 """Connection info: the rows of each statement `read_with_lock` sent with the lock."""
 NOT_READ = object()

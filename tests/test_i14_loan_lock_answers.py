@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
@@ -23,7 +25,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.errors import SampleLoansError
-from sampleloans.services import loans
+from sampleloans.services import loans, samples
 from sampleloans.services.reference import deactivate_person, reactivate_person
 from sampleloans.services.verify import verify
 from tests.conftest import ctx_for
@@ -144,3 +146,53 @@ def test_a_loans_steps_refuse_and_record_alike_on_both_engines(
     assert "while loan L-2025-UoC was due" in refused["issue while L-2025-UoC is overdue"]
     assert f"{PI} (by default) is deactivated" in refused["receive, the PI deactivated"]
     assert "holds only 17.599 mg" in refused["consume more than held"]
+
+
+TAMPERED = [
+    # a projection row edited behind the ledger's back (as the owner), and what the checks say
+    ("UPDATE sample SET vault_ug = vault_ug + 1 WHERE code = 'CE5C0100YJFM00201'",
+     "CE5C0100YJFM00201", "sample CE5C0100YJFM00201: initial"),
+    ("UPDATE sample SET initial_mass_ug = initial_mass_ug + 1 "
+     "WHERE code = 'CE5C0100YJFM00201-02'",
+     "CE5C0100YJFM00201", "its children's initial masses"),
+    ("UPDATE sample SET frozen = true WHERE code = 'CE5C0100YJFM00201'",
+     "CE5C0100YJFM00201", "frozen=True but open incident=False"),
+    ("UPDATE loan_item SET held_ug = held_ug + 1 WHERE sample_code = 'CE5C0100YJFM00201-01'",
+     "CE5C0100YJFM00201-01", "item CE5C0100YJFM00201-01: issued"),
+]  # fmt: skip
+
+
+def _moved(engine: Engine, code: str, *, begun: bool) -> str:
+    """A move of sample `code` in its own transaction: "ok" or the refusal. `begun`: the
+    transaction begins before the move declares its reads, which then do not go with the lock
+    (the checks read the database after the rows)."""
+    try:
+        with db.transaction(engine) as session:
+            if begun:
+                session.connection()
+            samples.move_sample(session, ctx_for(now=T0), code=code, storage_location="Shelf M")
+    except SampleLoansError as refusal:
+        return f"{type(refusal).__name__}: {refusal}"
+    return "ok"
+
+
+@pytest.mark.parametrize(("tamper", "code", "said"), TAMPERED)
+def test_a_moves_checks_answered_with_the_lock_refuse_as_the_databases_do(
+    demo_url: str, tamper: str, code: str, said: str
+) -> None:
+    """A move's checks answer from what was read with the lock and the move's own rows: on a
+    tampered sample, its children, its flag or its item they refuse exactly as the checks
+    that read the database after the rows, and nothing is written."""
+    engine = db.open_engine(demo_url)
+    try:
+        assert _moved(engine, code, begun=False) == "ok"  # untampered: recorded
+        with psycopg.connect(demo_url, autocommit=True) as owner:
+            owner.execute(tamper)
+            before = owner.execute("SELECT count(*) FROM ledger_event").fetchone()
+        with_the_lock = _moved(engine, code, begun=False)
+        assert with_the_lock.startswith("RuleViolation: ") and said in with_the_lock
+        assert _moved(engine, code, begun=True) == with_the_lock
+        with psycopg.connect(demo_url) as reader:
+            assert reader.execute("SELECT count(*) FROM ledger_event").fetchone() == before
+    finally:
+        engine.dispose()

@@ -143,10 +143,11 @@ def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url
     assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 1
 
 
-def test_a_sample_writes_checks_go_with_its_rows(demo_url: str) -> None:
-    """A write that changes a sample (a move) runs the write path's checks while it holds the
-    lock: its rows, the sample's items and the samples with their children and open incidents
-    go in one pipeline, then the COMMIT: two waits (four before: the rows, the items, the
+def test_a_sample_writes_checks_are_answered_with_the_lock(demo_url: str) -> None:
+    """A write that changes only a sample (a move) runs the write path's checks while it holds
+    the lock: what they read about the sample (it and its children, its items, its open
+    incidents) comes with the lock, the checks answer from it and the move's own rows, and the
+    rows go with the COMMIT: one wait after the grant (four before: the rows, the items, the
     samples, the COMMIT). The move is recorded and the ledger verifies."""
 
     def move(session: Session) -> None:
@@ -155,15 +156,15 @@ def test_a_sample_writes_checks_go_with_its_rows(demo_url: str) -> None:
         )
 
     lines = _trace_of(demo_url, move)
-    assert _round_trips_after_the_grant(lines) == 2
-    update = next(n for n, line in enumerate(lines) if "UPDATE sample SET storage_location" in line)
-    checks = [n for n, line in enumerate(lines) if "\tParse\t" in line and '"SELECT' in line]
-    sync = next(n for n in range(update, len(lines)) if lines[n].startswith("F\t4\tSync"))
-    assert sum(update < n < sync for n in checks) == 2  # the items and samples, with the rows
+    assert _round_trips_after_the_grant(lines) == 1
+    lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
+    sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
     committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
-    before = lines[:committed]
-    reads = [line for line in before if "\tParse\t" in line and '"SELECT sample.code' in line]
-    assert len(reads) == 2  # with the lock (the declared row), then the checks' one query
+    reads = [n for n in range(committed) if "\tParse\t" in lines[n] and '"SELECT' in lines[n]]
+    assert all(n < sync for n in reads)  # every read with the lock, none after it
+    selected = " ".join(lines[n] for n in reads)
+    for table in ("sample.parent_code", "loan_item.sample_code", "incident.status"):
+        assert table in selected, table
     assert any("UPDATE sample SET storage_location" in line for line in lines)
 
 

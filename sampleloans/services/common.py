@@ -6,24 +6,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, event, func
+from sqlalchemy import Table, bindparam, event, func, literal_column
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans import db
-from sampleloans.db import ITEMS_OF_LOANS, LOCKED_WRITE
+from sampleloans.db import CHECK_SCOPE, ITEMS_OF_LOANS, LOCKED_WRITE
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
-from sampleloans.models import Agreement, Institution, LedgerEvent, Loan, Person, Sample
+from sampleloans.models import (
+    Agreement,
+    Incident,
+    Institution,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Person,
+    Sample,
+)
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
 from sampleloans.vocab import (
     AgreementStatus,
     CustodyState,
     IncidentKind,
+    IncidentStatus,
     InstitutionKind,
     PurposeClass,
     Role,
@@ -222,6 +232,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
     declared: list[tuple[type[SQLModel], tuple[Any, ...]]] = session.info.pop(_LOCK_KEYS, [])
     twins: list[tuple[Any, str]] = session.info.pop(_LOCK_TWINS, [])
     queries: list[_LockQuery] = session.info.pop(_LOCK_QUERIES, [])
+    scoped: str | None = session.info.pop(_SCOPE_SAMPLE, None)
     if open_batch(session) is not None or session.identity_key(Person, email) in (
         session.identity_map
     ):
@@ -258,6 +269,8 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
             session, declared, [rows[0] if rows else None for rows in keyed]
         )
         held += _adopt_queried(session, queries, queried)
+        if scoped is not None:
+            _hand_over_check_scope(session, scoped)
         if not found[0]:
             return None
         width = len(_PEOPLE.columns)
@@ -354,6 +367,63 @@ def forget_answers(session: Session, *_args: Any) -> None:
     event appended, or the session's own flush): they may be stale."""
     session.info.pop(_LOCK_ANSWERS, None)
     session.info.pop(ITEMS_OF_LOANS, None)
+    session.info.pop(CHECK_SCOPE, None)
+
+
+_SCOPE_SAMPLE = "sampleloans_scope_sample"
+_SCOPE_TABLES: tuple[Table, ...] = (
+    Sample.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
+    LoanItem.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
+    Incident.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
+)
+
+
+def _check_scope_reads() -> dict[str, Any]:
+    """What the write path's checks read about one sample (`ledger/checks.build_snapshot`
+    with that sample named): the sample and its children, its items on any loan, its open
+    incidents; each a Core SELECT of whole rows, keyed by the sample's code as `s`."""
+    sample_t, item_t, incident_t = _SCOPE_TABLES
+    return {
+        sample_t.name: sa_select(sample_t).where(
+            (sample_t.c.code == bindparam("s")) | (sample_t.c.parent_code == bindparam("s"))
+        ),
+        item_t.name: sa_select(item_t).where(item_t.c.sample_code == bindparam("s")),
+        incident_t.name: sa_select(incident_t).where(
+            incident_t.c.sample_code == bindparam("s"),
+            incident_t.c.status == literal_column(f"'{IncidentStatus.OPEN.value}'"),
+        ),
+    }
+
+
+_CHECK_SCOPE_READS = _check_scope_reads()
+
+
+def declare_check_scope(session: Session, code: Any) -> None:
+    """Declare, with `read_with_the_lock`, what the checks of a write that changes only sample
+    `code` will read (its children, items and open incidents): on PostgreSQL it comes with the
+    lock, the checks answer from it and the unit's rows (`ledger/unit.known_check_scope`), and
+    the write's rows go with the COMMIT: one round trip after the grant, not two."""
+    if not (isinstance(code, str) and _sendable(code)):
+        return
+    for table_name, statement in _CHECK_SCOPE_READS.items():
+        query_with_the_lock(
+            session, ("check scope", table_name, code), None, statement, {"s": code}
+        )
+    session.info[_SCOPE_SAMPLE] = code
+
+
+def _hand_over_check_scope(session: Session, code: str) -> None:
+    """The declared check scope of sample `code`, read with the lock, for the first unit."""
+    from sampleloans.ledger.unit import CheckScope, known_check_scope  # the write side
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for table in _SCOPE_TABLES:
+        answered = answered_with_the_lock(session, ("check scope", table.name, code))
+        if answered is None:
+            return  # not read with the lock: the checks read the database
+        names = [column.name for column in table.columns]
+        rows[table.name] = [dict(zip(names, row, strict=True)) for row in answered]
+    known_check_scope(session, CheckScope(frozenset({code}), rows))
 
 
 def _adopt_read_with_lock(
