@@ -64,7 +64,7 @@ from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
 from sampleloans.ledger.reads import ABSENT_KEYS, OPEN, get_row, open_batch
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
-from sampleloans.vocab import IncidentStatus, SubjectType
+from sampleloans.vocab import IncidentStatus, ItemSource, SubjectType
 
 __all__ = ["Touched", "Unit", "append", "batch_unit", "get_row", "open_batch", "replay", "unit_for"]
 
@@ -774,21 +774,28 @@ class Unit:
             raise RuleViolation("; ".join(v.message for v in violations))
 
     def _snapshot_in(self, scope: "CheckScope", touched: Touched) -> "Snapshot | None":
-        """The checks' snapshot of the touched samples as the database will hold it once this
+        """The checks' snapshot of the touched records as the database will hold it once this
         unit's rows are written: the rows read with the lock (nothing was written since: the
         writers' lock is held, and the scope is handed to the transaction's first unit only),
         each replaced by this unit's copy where it holds one (every row it writes, it holds),
-        with the rows it inserted. None where the write touched more than the scope covers (a
-        loan, an agreement, another sample): the checks then read the database."""
+        with the rows it inserted. None where the write touched more than the scope covers
+        (another loan or sample, an agreement whose mass issued it cannot follow): the checks
+        then read the database."""
         from sampleloans.ledger.checks import Snapshot
 
-        if touched.loans or touched.agreements or not touched.samples <= scope.samples:
+        if not touched.loans <= scope.loans or not touched.agreements <= set(scope.issued_ug):
             return None
-        keys = touched.samples
+        items = self._after_writes(scope, "loan_item")
+        keys = touched.samples | {i.sample_code for i in items if i.loan_number in touched.loans}
+        if not keys <= scope.samples:
+            return None
         samples = self._after_writes(scope, "sample")
         snapshot = Snapshot(
             samples=sorted((s for s in samples if s.code in keys), key=lambda s: str(s.code)),
-            items=[i for i in self._after_writes(scope, "loan_item") if i.sample_code in keys],
+            items=[i for i in items if i.sample_code in keys],
+            loans=[
+                loan for loan in self._after_writes(scope, "loan") if loan.number in touched.loans
+            ],
         )
         for sample in samples:
             if sample.parent_code in keys:
@@ -798,7 +805,41 @@ class Unit:
             for incident in self._after_writes(scope, "incident")
             if incident.sample_code in keys and incident.status == IncidentStatus.OPEN
         }
+        if touched.agreements:
+            issued = self._issued_after_writes(scope, touched.agreements)
+            if issued is None:
+                return None
+            snapshot.agreement_issued_ug = issued
+            snapshot.agreements = [
+                a for a in self._after_writes(scope, "agreement") if a.number in touched.agreements
+            ]
         return snapshot
+
+    def _issued_after_writes(
+        self, scope: "CheckScope", agreements: set[str]
+    ) -> dict[str, int] | None:
+        """The mass issued under the scope's agreement once this unit's rows are written: as
+        read with the lock, with each item of the scope's loan as the unit holds it in place of
+        its value then. None where the unit holds an item of another loan (its agreement is
+        not known here)."""
+        (number,) = scope.loans
+        before = {
+            (row["loan_number"], row["sample_code"]): row for row in scope.rows.get("loan_item", [])
+        }
+        issued_ug = dict(scope.issued_ug)
+        (agreement,) = agreements
+        for (name, ident), held in self._rows.items():
+            if name != "loan_item":
+                continue
+            item = held.__dict__  # the row's columns
+            if item["loan_number"] != number:
+                return None
+            if item["source"] == ItemSource.ISSUED:
+                issued_ug[agreement] += item["issued_ug"]
+            old = before.get(ident)
+            if old is not None and old["source"] == ItemSource.ISSUED:
+                issued_ug[agreement] -= old["issued_ug"]
+        return issued_ug
 
     def _after_writes(self, scope: "CheckScope", table_name: str) -> list[Any]:
         """The scope's rows of a table, each as this unit will write it (its own copy where it
@@ -1059,11 +1100,14 @@ def known_absent(session: Session, key: Key) -> None:
 
 @dataclass(frozen=True)
 class CheckScope:
-    """What the checks read about some samples, as rows of each table by column name: the
-    samples and their children, their items on any loan, their open incidents."""
+    """What the checks read about some samples (and a loan), as rows of each table by column
+    name: the samples and their children, their items on any loan, their open incidents; the
+    loan and its agreement, with the mass issued under it (`issued_ug`)."""
 
     samples: frozenset[str]
     rows: dict[str, list[dict[str, Any]]]
+    loans: frozenset[str] = frozenset()
+    issued_ug: dict[str, int] = field(default_factory=dict)
 
 
 def known_check_scope(session: Session, scope: CheckScope) -> None:

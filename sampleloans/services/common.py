@@ -35,6 +35,7 @@ from sampleloans.vocab import (
     IncidentKind,
     IncidentStatus,
     InstitutionKind,
+    ItemSource,
     PurposeClass,
     Role,
     TransferType,
@@ -232,7 +233,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
     declared: list[tuple[type[SQLModel], tuple[Any, ...]]] = session.info.pop(_LOCK_KEYS, [])
     twins: list[tuple[Any, str]] = session.info.pop(_LOCK_TWINS, [])
     queries: list[_LockQuery] = session.info.pop(_LOCK_QUERIES, [])
-    scoped: str | None = session.info.pop(_SCOPE_SAMPLE, None)
+    scoped: tuple[str, str] | None = session.info.pop(_SCOPE, None)
     if open_batch(session) is not None or session.identity_key(Person, email) in (
         session.identity_map
     ):
@@ -270,7 +271,7 @@ def _person_with_institution(session: Session, email: str) -> Person | None:
         )
         held += _adopt_queried(session, queries, queried)
         if scoped is not None:
-            _hand_over_check_scope(session, scoped)
+            _hand_over_check_scope(session, *scoped)
         if not found[0]:
             return None
         width = len(_PEOPLE.columns)
@@ -370,28 +371,58 @@ def forget_answers(session: Session, *_args: Any) -> None:
     session.info.pop(CHECK_SCOPE, None)
 
 
-_SCOPE_SAMPLE = "sampleloans_scope_sample"
+_SCOPE = "sampleloans_scope"
 _SCOPE_TABLES: tuple[Table, ...] = (
     Sample.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
     LoanItem.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
     Incident.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
+    Loan.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
+    Agreement.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
 )
 
 
-def _check_scope_reads() -> dict[str, Any]:
-    """What the write path's checks read about one sample (`ledger/checks.build_snapshot`
-    with that sample named): the sample and its children, its items on any loan, its open
-    incidents; each a Core SELECT of whole rows, keyed by the sample's code as `s`."""
-    sample_t, item_t, incident_t = _SCOPE_TABLES
+def _check_scope_reads() -> dict[str, dict[str, Any]]:
+    """What the write path's checks read (`ledger/checks.build_snapshot`) about one sample
+    (keyed by its code as `s`), or about one loan (keyed by its number as `n`): the samples
+    (on the loan) with their children, their items on any loan, their open incidents; for a
+    loan also the loan, its agreement and the mass issued under it. Each a Core SELECT of
+    whole rows (the mass: a number)."""
+    sample_t, item_t, incident_t, loan_t, agreement_t = _SCOPE_TABLES
+    is_open = incident_t.c.status == literal_column(f"'{IncidentStatus.OPEN.value}'")
+    on_loan = sa_select(item_t.c.sample_code).where(item_t.c.loan_number == bindparam("n"))
+    agreement = (
+        sa_select(loan_t.c.agreement).where(loan_t.c.number == bindparam("n")).scalar_subquery()
+    )
+    issued = (
+        sa_select(func.coalesce(func.sum(item_t.c.issued_ug), literal_column("0")))
+        .select_from(loan_t.join(item_t, item_t.c.loan_number == loan_t.c.number))
+        .where(
+            loan_t.c.agreement == agreement,
+            item_t.c.source == literal_column(f"'{ItemSource.ISSUED.value}'"),
+        )
+    )
     return {
-        sample_t.name: sa_select(sample_t).where(
-            (sample_t.c.code == bindparam("s")) | (sample_t.c.parent_code == bindparam("s"))
-        ),
-        item_t.name: sa_select(item_t).where(item_t.c.sample_code == bindparam("s")),
-        incident_t.name: sa_select(incident_t).where(
-            incident_t.c.sample_code == bindparam("s"),
-            incident_t.c.status == literal_column(f"'{IncidentStatus.OPEN.value}'"),
-        ),
+        "sample": {
+            sample_t.name: sa_select(sample_t).where(
+                (sample_t.c.code == bindparam("s")) | (sample_t.c.parent_code == bindparam("s"))
+            ),
+            item_t.name: sa_select(item_t).where(item_t.c.sample_code == bindparam("s")),
+            incident_t.name: sa_select(incident_t).where(
+                incident_t.c.sample_code == bindparam("s"), is_open
+            ),
+        },
+        "loan": {
+            sample_t.name: sa_select(sample_t).where(
+                sample_t.c.code.in_(on_loan) | sample_t.c.parent_code.in_(on_loan)
+            ),
+            item_t.name: sa_select(item_t).where(item_t.c.sample_code.in_(on_loan)),
+            incident_t.name: sa_select(incident_t).where(
+                incident_t.c.sample_code.in_(on_loan), is_open
+            ),
+            loan_t.name: sa_select(loan_t).where(loan_t.c.number == bindparam("n")),
+            agreement_t.name: sa_select(agreement_t).where(agreement_t.c.number == agreement),
+            "issued": issued,
+        },
     }
 
 
@@ -403,27 +434,52 @@ def declare_check_scope(session: Session, code: Any) -> None:
     `code` will read (its children, items and open incidents): on PostgreSQL it comes with the
     lock, the checks answer from it and the unit's rows (`ledger/unit.known_check_scope`), and
     the write's rows go with the COMMIT: one round trip after the grant, not two."""
-    if not (isinstance(code, str) and _sendable(code)):
+    _declare_scope(session, "sample", code)
+
+
+def declare_loan_check_scope(session: Session, number: Any) -> None:
+    """As `declare_check_scope`, for a write that changes loan `number`, the samples on it
+    and its agreement (a step of the loan after its request)."""
+    _declare_scope(session, "loan", number)
+
+
+def _declare_scope(session: Session, kind: str, key: Any) -> None:
+    """Declare the reads of one check scope (`_check_scope_reads`)."""
+    if not (isinstance(key, str) and _sendable(key)):
         return
-    for table_name, statement in _CHECK_SCOPE_READS.items():
-        query_with_the_lock(
-            session, ("check scope", table_name, code), None, statement, {"s": code}
-        )
-    session.info[_SCOPE_SAMPLE] = code
+    param = {"sample": "s", "loan": "n"}[kind]
+    for name, statement in _CHECK_SCOPE_READS[kind].items():
+        query_with_the_lock(session, ("check scope", name, key), None, statement, {param: key})
+    session.info[_SCOPE] = (kind, key)
 
 
-def _hand_over_check_scope(session: Session, code: str) -> None:
-    """The declared check scope of sample `code`, read with the lock, for the first unit."""
+def _hand_over_check_scope(session: Session, kind: str, key: str) -> None:
+    """A declared check scope, read with the lock, for the transaction's first unit."""
     from sampleloans.ledger.unit import CheckScope, known_check_scope  # the write side
 
     rows: dict[str, list[dict[str, Any]]] = {}
     for table in _SCOPE_TABLES:
-        answered = answered_with_the_lock(session, ("check scope", table.name, code))
+        if table.name not in _CHECK_SCOPE_READS[kind]:
+            continue
+        answered = answered_with_the_lock(session, ("check scope", table.name, key))
         if answered is None:
             return  # not read with the lock: the checks read the database
         names = [column.name for column in table.columns]
         rows[table.name] = [dict(zip(names, row, strict=True)) for row in answered]
-    known_check_scope(session, CheckScope(frozenset({code}), rows))
+    if kind == "sample":
+        known_check_scope(session, CheckScope(frozenset({key}), rows))
+        return
+    loans, agreements = rows["loan"], rows["agreement"]
+    issued = answered_with_the_lock(session, ("check scope", "issued", key)) or []
+    scope = CheckScope(
+        samples=frozenset(
+            str(i["sample_code"]) for i in rows["loan_item"] if i["loan_number"] == key
+        ),
+        rows=rows,
+        loans=frozenset(str(loan["number"]) for loan in loans),
+        issued_ug={str(a["number"]): int(issued[0][0]) for a in agreements if issued},
+    )
+    known_check_scope(session, scope)
 
 
 def _adopt_read_with_lock(

@@ -29,6 +29,7 @@ from sampleloans.services.common import (
     acting_person,
     answered_with_the_lock,
     append,
+    declare_loan_check_scope,
     get_agreement,
     get_loan,
     get_person,
@@ -120,6 +121,7 @@ def _read_with_the_lock(
         read_with_the_lock(session, LoanItem, (number, code))
         read_with_the_lock(session, Sample, code)
     declare_neighbours(session, number, neighbours)
+    declare_loan_check_scope(session, number)  # and what the checks will read about them
 
 
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
