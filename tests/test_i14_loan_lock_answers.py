@@ -162,7 +162,7 @@ TAMPERED = [
 ]  # fmt: skip
 
 
-def _moved(engine: Engine, code: str, *, begun: bool) -> str:
+def _moved(engine: Engine, code: str, *, begun: bool, when: datetime = T0) -> str:
     """A move of sample `code` in its own transaction: "ok" or the refusal. `begun`: the
     transaction begins before the move declares its reads, which then do not go with the lock
     (the checks read the database after the rows)."""
@@ -170,7 +170,7 @@ def _moved(engine: Engine, code: str, *, begun: bool) -> str:
         with db.transaction(engine) as session:
             if begun:
                 session.connection()
-            samples.move_sample(session, ctx_for(now=T0), code=code, storage_location="Shelf M")
+            samples.move_sample(session, ctx_for(now=when), code=code, storage_location="Shelf M")
     except SampleLoansError as refusal:
         return f"{type(refusal).__name__}: {refusal}"
     return "ok"
@@ -196,3 +196,68 @@ def test_a_moves_checks_answered_with_the_lock_refuse_as_the_databases_do(
             assert reader.execute("SELECT count(*) FROM ledger_event").fetchone() == before
     finally:
         engine.dispose()
+
+
+def _figures(snapshot: Any) -> dict[str, Any]:
+    """What the checks read of a snapshot, comparable across its sources."""
+    sample_fields = ("code", "parent_code", "purpose_class", "custody_state", "loan_number",
+                     "frozen", "initial_mass_ug", "vault_ug", "on_loan_ug", "split_ug",
+                     "consumed_ug", "lost_ug", "transferred_ug")  # fmt: skip
+    item_fields = ("loan_number", "sample_code", "state", "issued_ug", "held_ug", "consumed_ug",
+                   "returned_ug", "transferred_ug", "split_ug", "lost_ug")  # fmt: skip
+
+    def rows(found: list[Any], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        return sorted(tuple(getattr(row, name) for name in fields) for row in found)
+
+    return {
+        "samples": rows(snapshot.samples, sample_fields),
+        "children": {k: rows(v, sample_fields) for k, v in snapshot.children.items()},
+        "items": rows(snapshot.items, item_fields),
+        "loans": rows(snapshot.loans, ("number", "status")),
+        "agreements": rows(snapshot.agreements, ("number", "max_total_mass_ug")),
+        "open": sorted(snapshot.open_incident_samples),
+        "issued": {k: v for k, v in snapshot.agreement_issued_ug.items() if v},
+    }
+
+
+def test_the_checks_answered_with_the_lock_see_what_the_database_holds_after_the_rows(
+    demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At every step of a loan's round after its request (and a move), the snapshot the checks
+    answer from (the rows read with the lock and the unit's own) equals the one read from the
+    database once the unit's rows are written: samples, children, items, loans, agreements,
+    open incidents and the mass issued."""
+    from sampleloans.ledger import checks
+    from sampleloans.ledger.unit import Unit
+
+    answered = Unit._snapshot_in
+    compared: list[str] = []
+
+    def both(unit: Unit, scope: Any, touched: Any) -> Any:
+        snapshot = answered(unit, scope, touched)
+        if snapshot is not None:
+            unit.flush()  # (for the comparison only: a round trip of its own)
+            read = checks.build_snapshot(
+                unit.connection,
+                samples=touched.samples, loans=touched.loans, agreements=touched.agreements,
+            )  # fmt: skip
+            assert _figures(snapshot) == _figures(read)
+            compared.append(",".join(sorted(touched.samples | touched.loans | touched.agreements)))
+        return snapshot
+
+    monkeypatch.setattr(Unit, "_snapshot_in", both)
+    outcomes = _played(demo_url)
+    assert set(outcomes.values()) <= {"ok"} | {o for o in outcomes.values() if "Violation" in o}
+    engine = db.open_engine(demo_url)
+    try:
+        later = T0 + timedelta(days=1)
+        assert _moved(engine, "CE5C0100YJFM00201", begun=False, when=later) == "ok"
+    finally:
+        engine.dispose()
+    # each transaction's first step after a request (the consumption after the receipt, in
+    # the same transaction, reads the database): approve ×2, issue (its agreement's mass too),
+    # ship, receive, release, accept; then the move
+    step = f"{SAMPLE},L-T-A"
+    assert compared == [
+        "L-T-HEAVY", "L-T-A", f"AG-2025-UoC,{step}", step, step, step, step, "CE5C0100YJFM00201"
+    ]  # fmt: skip

@@ -5,7 +5,8 @@ writers against a raw psycopg loop).
   A long-lived writer's transaction (services in `db.transaction`): the acting person and the
   command's own lookup by key go in the lock's own pipeline, then the last rows and the COMMIT
   together: 1 (the raw baseline's INSERT and COMMIT: 2). A write the checks look at (a sample,
-  a loan): its rows with the checks' reads, then the COMMIT: 2, each step of a loan's round.
+  a loan's step) reads what they need with the lock too: 1; a loan's request, whose checks'
+  neighbours are not known before, sends its rows with the checks' reads: 2.
   A CLI command, which begins before it reads anything: 3. A pipelined block inside another
   used to end with a Sync of its own, one more round trip before the COMMIT.
 - The acting person read with the lock is read after the grant, in every transaction: a person
@@ -170,9 +171,9 @@ def test_a_sample_writes_checks_are_answered_with_the_lock(demo_url: str) -> Non
 
 def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str) -> None:
     """A consumption on PostgreSQL: the loan, the item, the sample, the loan's agreement and
-    all its items come with the lock (not a wait each while it is held, nor a second read by
-    `apply`); then the rows with the checks' items, samples and loan, and the COMMIT: two waits
-    after the grant (seven before, the COMMIT counted)."""
+    all its items, and what the checks read, come with the lock (not a wait each while it is
+    held, nor a second read by `apply`); then the rows with the COMMIT: one wait after the
+    grant (seven before, the COMMIT counted)."""
 
     def consume(session: Session) -> None:
         loans.consume(
@@ -181,12 +182,14 @@ def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str)
         )  # fmt: skip
 
     lines = _trace_of(demo_url, consume)
-    assert _round_trips_after_the_grant(lines) == 2
+    assert _round_trips_after_the_grant(lines) == 1
     lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
     sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
     with_the_lock = [line for line in lines[lock:sync] if "\tParse\t" in line]
-    expected = {'"SELECT loan.number': 1, '"SELECT sample.code': 1, '"SELECT agreement.number': 1}
-    expected['"SELECT loan_item.loan_number'] = 2  # the item by its key, and the loan's items
+    # each by its key, then the loan's items and agreement, then the checks' (samples on the
+    # loan with their children, their items, the loan, its agreement)
+    expected = {'"SELECT loan.number': 2, '"SELECT sample.code': 2, '"SELECT agreement.number': 2}
+    expected['"SELECT loan_item.loan_number'] = 3
     for columns, count in expected.items():
         assert sum(columns in line for line in with_the_lock) == count, columns
     assert any("INSERT INTO consumption" in line for line in lines)
@@ -196,21 +199,24 @@ ROUND = "L-T-ROUND"
 ROUND_SAMPLE = "CE5C0000YJYX048"
 ROUND_STEPS: list[tuple[str, Callable[..., object], dict[str, Any], int]] = [
     # the step, its service, its arguments, its waits for the server after the lock's grant:
-    # the rows with the checks' reads, then the COMMIT. Before (the COMMIT counted too): request
-    # 5, approve 5, issue 12, ship 8, receive 13, consume 7, release 10, accept 12.
+    # a step of the loan reads with the lock what it and its checks look at, then sends its
+    # rows with the COMMIT; the request (a new loan: its checks' neighbours are not known
+    # before) sends its rows with the checks' reads, then the COMMIT. Before (the COMMIT
+    # counted too): request 5, approve 5, issue 12, ship 8, receive 13, consume 7, release 10,
+    # accept 12.
     ("request", loans.request_loan, {"agreement": "AG-2025-UoC",
      "pi": "muenker@uni-koeln.example", "samples": [ROUND_SAMPLE]}, 2),
-    ("approve", loans.approve_loan, {}, 2),
-    ("issue", loans.issue_loan, {}, 2),
-    ("ship", loans.ship_loan, {"container": "box", "seal_number": "S-R1"}, 2),
+    ("approve", loans.approve_loan, {}, 1),
+    ("issue", loans.issue_loan, {}, 1),
+    ("ship", loans.ship_loan, {"container": "box", "seal_number": "S-R1"}, 1),
     # receive and accept-return read the default parties' standing too (a deactivated PI)
-    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 2),
+    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 1),
     ("consume", loans.consume, {"sample": ROUND_SAMPLE, "technique": "x", "mass_ug": 1,
-     "destructive": True}, 2),
+     "destructive": True}, 1),
     ("release the return", loans.release_return, {"container": "box",
-     "seal_number": "S-R2"}, 2),
+     "seal_number": "S-R2"}, 1),
     ("accept the return", loans.accept_return, {"seal_intact": True, "condition": "good",
-     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 2),
+     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 1),
 ]  # fmt: skip
 
 
