@@ -534,7 +534,7 @@ def _items_on_loans(loan_keys: set[str]) -> Any:
 def _items_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
     """The items of the named samples and of every sample on a named loan, on any loan (None:
     nothing to read)."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import select
 
     from sampleloans.models import LoanItem
 
@@ -544,13 +544,13 @@ def _items_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
         wanted.append(item_t.c.sample_code.in_(sorted(sample_keys)))
     if loan_keys:
         wanted.append(item_t.c.sample_code.in_(_items_on_loans(loan_keys)))
-    return select(item_t).where(or_(*wanted)) if wanted else None
+    return _union_of([select(item_t).where(condition) for condition in wanted], None)
 
 
 def _samples_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
     """The named samples and those on the named loans, with their children, each with whether
     it has an open incident (None: nothing to read)."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import select
 
     from sampleloans.models import Incident, Sample
 
@@ -562,16 +562,25 @@ def _samples_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
     if loan_keys:
         on_loans = _items_on_loans(loan_keys)
         wanted += [sample_t.c.code.in_(on_loans), sample_t.c.parent_code.in_(on_loans)]
-    if not wanted:
-        return None
     has_open = select(incident_t.c.sample_code).where(
         incident_t.c.sample_code == sample_t.c.code, incident_t.c.status == IncidentStatus.OPEN
     )
-    return (
-        select(sample_t, has_open.exists().label("has_open_incident"))
-        .where(or_(*wanted))
-        .order_by(sample_t.c.code)
-    )
+    columns = (sample_t, has_open.exists().label("has_open_incident"))
+    return _union_of([select(*columns).where(condition) for condition in wanted], "code")
+
+
+def _union_of(branches: list[Any], order: str | None) -> Any:
+    """The rows of every branch, each once (None: no branch), ordered by the column `order`.
+
+    A UNION, not one WHERE of ORed conditions: PostgreSQL answers `a IN (subquery) OR b IN
+    (subquery)` with a scan of the whole table (a hashed subplan per row), where each branch
+    alone is an index search."""
+    from sqlalchemy import literal_column, union
+
+    if not branches:
+        return None
+    query = branches[0] if len(branches) == 1 else union(*branches)
+    return query if order is None else query.order_by(literal_column(order))
 
 
 def _sort_samples(snapshot: Snapshot, rows: Iterable[Any], sample_keys: set[str]) -> None:

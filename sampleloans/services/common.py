@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, event, func, literal_column
+from sqlalchemy import Table, bindparam, event, func, literal_column, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
@@ -412,14 +412,18 @@ def _check_scope_reads() -> dict[str, dict[str, Any]]:
             ),
         },
         "loan": {
-            sample_t.name: sa_select(sample_t).where(
-                sample_t.c.code.in_(on_loan) | sample_t.c.parent_code.in_(on_loan)
+            # a UNION: PostgreSQL scans the whole table for `a IN (…) OR b IN (…)`
+            sample_t.name: union(
+                sa_select(sample_t).where(sample_t.c.code.in_(on_loan)),
+                sa_select(sample_t).where(sample_t.c.parent_code.in_(on_loan)),
             ),
             item_t.name: sa_select(item_t).where(item_t.c.sample_code.in_(on_loan)),
             incident_t.name: sa_select(incident_t).where(
                 incident_t.c.sample_code.in_(on_loan), is_open
             ),
             loan_t.name: sa_select(loan_t).where(loan_t.c.number == bindparam("n")),
+        },
+        "agreement": {  # only where the mass issued changes (an issue): it sums every item
             agreement_t.name: sa_select(agreement_t).where(agreement_t.c.number == agreement),
             "issued": issued,
         },
@@ -437,19 +441,23 @@ def declare_check_scope(session: Session, code: Any) -> None:
     _declare_scope(session, "sample", code)
 
 
-def declare_loan_check_scope(session: Session, number: Any) -> None:
-    """As `declare_check_scope`, for a write that changes loan `number`, the samples on it
-    and its agreement (a step of the loan after its request)."""
-    _declare_scope(session, "loan", number)
+def declare_loan_check_scope(session: Session, number: Any, *, mass_issued: bool) -> None:
+    """As `declare_check_scope`, for a write that changes loan `number` and the samples on it
+    (a step of the loan after its request); `mass_issued`: and the mass issued under its
+    agreement (an issue)."""
+    _declare_scope(session, "loan", number, ("loan", "agreement") if mass_issued else ("loan",))
 
 
-def _declare_scope(session: Session, kind: str, key: Any) -> None:
-    """Declare the reads of one check scope (`_check_scope_reads`)."""
+def _declare_scope(
+    session: Session, kind: str, key: Any, parts: tuple[str, ...] | None = None
+) -> None:
+    """Declare the reads of one check scope (`_check_scope_reads`: the `parts` of it)."""
     if not (isinstance(key, str) and _sendable(key)):
         return
     param = {"sample": "s", "loan": "n"}[kind]
-    for name, statement in _CHECK_SCOPE_READS[kind].items():
-        query_with_the_lock(session, ("check scope", name, key), None, statement, {param: key})
+    for part in parts or (kind,):
+        for name, statement in _CHECK_SCOPE_READS[part].items():
+            query_with_the_lock(session, ("check scope", name, key), None, statement, {param: key})
     session.info[_SCOPE] = (kind, key)
 
 
@@ -459,17 +467,17 @@ def _hand_over_check_scope(session: Session, kind: str, key: str) -> None:
 
     rows: dict[str, list[dict[str, Any]]] = {}
     for table in _SCOPE_TABLES:
-        if table.name not in _CHECK_SCOPE_READS[kind]:
-            continue
         answered = answered_with_the_lock(session, ("check scope", table.name, key))
         if answered is None:
-            return  # not read with the lock: the checks read the database
+            continue  # not declared (or not read with the lock: then none is)
         names = [column.name for column in table.columns]
         rows[table.name] = [dict(zip(names, row, strict=True)) for row in answered]
+    if Sample.__tablename__ not in rows:
+        return  # not read with the lock: the checks read the database
     if kind == "sample":
         known_check_scope(session, CheckScope(frozenset({key}), rows))
         return
-    loans, agreements = rows["loan"], rows["agreement"]
+    loans, agreements = rows["loan"], rows.get("agreement", [])
     issued = answered_with_the_lock(session, ("check scope", "issued", key)) or []
     scope = CheckScope(
         samples=frozenset(

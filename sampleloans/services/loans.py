@@ -121,7 +121,10 @@ def _read_with_the_lock(
         read_with_the_lock(session, LoanItem, (number, code))
         read_with_the_lock(session, Sample, code)
     declare_neighbours(session, number, neighbours)
-    declare_loan_check_scope(session, number)  # and what the checks will read about them
+    # and what the checks will read about them (the mass issued: only an issue changes it)
+    declare_loan_check_scope(
+        session, number, mass_issued="issued under the agreement" in neighbours
+    )
 
 
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
