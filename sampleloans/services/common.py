@@ -385,8 +385,8 @@ def _check_scope_reads() -> dict[str, dict[str, Any]]:
     """What the write path's checks read (`ledger/checks.build_snapshot`) about one sample
     (keyed by its code as `s`), or about one loan (keyed by its number as `n`): the samples
     (on the loan) with their children, their items on any loan, their open incidents; for a
-    loan also the loan, its agreement and the mass issued under it. Each a Core SELECT of
-    whole rows (the mass: a number)."""
+    loan also the loan, and for an issue its agreement and the mass issued under it. Each a
+    Core SELECT of whole rows (the mass: a number)."""
     sample_t, item_t, incident_t, loan_t, agreement_t = _SCOPE_TABLES
     is_open = incident_t.c.status == literal_column(f"'{IncidentStatus.OPEN.value}'")
     on_loan = sa_select(item_t.c.sample_code).where(item_t.c.loan_number == bindparam("n"))
