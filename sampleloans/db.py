@@ -1192,8 +1192,14 @@ _HEAD_AFTER_LOCK = (
 )
 
 
+ITEMS_OF_LOANS = "sampleloans_items_of_loans"
+"""Session info: loan → the codes of its items, read with the writers' lock (PostgreSQL), for
+the transaction's first unit (`ledger/unit.known_items`)."""
+CHECK_SCOPE = "sampleloans_check_scope"
+"""Session info: the rows a write's checks would read about one sample, read with the writers'
+lock (PostgreSQL), for the transaction's first unit (`ledger/unit.known_check_scope`)."""
 PREFETCHED_ROWS = "sampleloans_prefetched_rows"
-"""Connection info: the first row of each statement `read_with_lock` sent with the lock."""
+"""Connection info: the rows of each statement `read_with_lock` sent with the lock."""
 NOT_READ = object()
 """`read_with_lock`'s answer when the statements did not go with the lock (see there)."""
 LockRead = tuple[Any, dict[str, Any]]
@@ -1205,8 +1211,11 @@ _LOCK_READS: "weakref.WeakKeyDictionary[Any, dict[Any, str]]" = weakref.WeakKeyD
 """SQL of the statements read with the lock, compiled once per dialect object."""
 
 
-def read_with_lock(session: Session, reads: tuple[LockRead, ...]) -> Any:
-    """The first row (or None) of each Core SELECT of `reads`, when they begin a write
+def read_with_lock(
+    session: Session, reads: tuple[LockRead, ...], *, every_row: bool = False
+) -> Any:
+    """The first row (or None) of each Core SELECT of `reads` (`every_row`: the list of its
+    rows), when they begin a write
     transaction on PostgreSQL: read in the same pipeline as the writers' lock, after the grant,
     so no round trip of their own while the lock is held (the acting person, whom every write
     command reads first, and the rows the command declared it will look up by key).
@@ -1221,7 +1230,10 @@ def read_with_lock(session: Session, reads: tuple[LockRead, ...]) -> Any:
         connection = session.connection()  # a new write transaction begins here, or not
     finally:
         _READ_WITH_LOCK.reset(token)
-    return connection.info.pop(PREFETCHED_ROWS, NOT_READ)
+    found = connection.info.pop(PREFETCHED_ROWS, NOT_READ)
+    if found is NOT_READ or every_row:
+        return found
+    return [rows[0] if rows else None for rows in found]
 
 
 def _lock_read_sql(dialect: Any, statement: Any) -> str:
@@ -1267,14 +1279,14 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
             cursors = [raw.execute(statement) for statement in statements]
             answers = [raw.execute(sql, params) for sql, params in reads]
         head = cursors[-1].fetchone() if with_head else None
-        rows = [answer.fetchone() for answer in answers]
+        rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
         connection.info[PREFETCHED_HEAD] = tuple(head)
     if waiting:
-        connection.info[PREFETCHED_ROWS] = [None if row is None else tuple(row) for row in rows]
+        connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
 
 
 @contextmanager
@@ -1300,6 +1312,40 @@ def pipelined(connection: Connection) -> Iterator[None]:
     try:
         with raw.pipeline():
             yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+
+
+def read_together(connection: Connection, statements: list[Any]) -> list[list[Any]]:
+    """The rows of each Core SELECT of `statements` (independent of one another): on PostgreSQL
+    all in one pipeline, one round trip, with the rows a unit left for the next statement
+    (`PENDING_WRITES`) written first in it (a write's checks read while it holds the writers'
+    lock: each round trip delays every queued writer); elsewhere, or inside another pipelined
+    block, one query after another.
+
+    Rows have the statements' column names as attributes, as SQLAlchemy's do.
+    """
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name != "postgresql" or _in_pipeline(raw):
+        return [list(connection.execute(statement)) for statement in statements]
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    # compiled before anything is sent: the expanding IN lists rendered as parameters
+    compiled = [
+        statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        for statement in statements
+    ]
+    try:
+        with raw.pipeline():
+            # a unit's rows left for the next statement: every read below sees them
+            pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+            if pending is not None:
+                pending.flush()
+            cursors = [raw.cursor(row_factory=namedtuple_row) for _ in compiled]
+            for cursor, query in zip(cursors, compiled, strict=True):
+                cursor.execute(query.string, query.params)
+        return [cursor.fetchall() for cursor in cursors]
     except psycopg.Error as exc:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 

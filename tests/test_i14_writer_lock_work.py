@@ -4,9 +4,11 @@ writers against a raw psycopg loop).
 - Round trips after the lock is granted, counted in libpq's own protocol trace (PostgreSQL).
   A long-lived writer's transaction (services in `db.transaction`): the acting person and the
   command's own lookup by key go in the lock's own pipeline, then the last rows and the COMMIT
-  together: 1 (the raw baseline's INSERT and COMMIT: 2). A CLI command, which begins
-  before it reads anything: 3. A pipelined block inside another used to end with a Sync of its
-  own, one more round trip before the COMMIT.
+  together: 1 (the raw baseline's INSERT and COMMIT: 2). A write the checks look at (a sample,
+  a loan's step) reads what they need with the lock too: 1; a loan's request, whose checks'
+  neighbours are not known before, sends its rows with the checks' reads: 2.
+  A CLI command, which begins before it reads anything: 3. A pipelined block inside another
+  used to end with a Sync of its own, one more round trip before the COMMIT.
 - The acting person read with the lock is read after the grant, in every transaction: a person
   deactivated between two writes of the same process is refused on the second.
 - The write side (`apply`, the checks) is loaded and the ORM's mappers are configured before a
@@ -86,12 +88,16 @@ def _trace_of(url: str, write: Callable[[Session], object]) -> list[str]:
 
 
 def _round_trips_after_the_grant(lines: list[str]) -> int:
-    """Syncs the client sent after the one that asked for the writers' lock, up to the COMMIT's
-    answer: each is a wait for the server while the lock is held."""
+    """Syncs and simple queries the client sent after the Sync that asked for the writers'
+    lock, up to the COMMIT's answer: each is a wait for the server while the lock is held (a
+    COMMIT sent on its own, as a simple query, is one too)."""
     lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
     lock_sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
     committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
-    return sum(line.startswith("F\t4\tSync") for line in lines[lock_sync + 1 : committed])
+    return sum(
+        line.startswith("F\t4\tSync") or (line.startswith("F\t") and "\tQuery\t" in line)
+        for line in lines[lock_sync + 1 : committed + 1]
+    )
 
 
 def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url: str) -> None:
@@ -138,11 +144,12 @@ def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url
     assert _round_trips_after_the_grant(_protocol_trace(demo_url, "TRACE-2")) == 1
 
 
-def test_a_sample_writes_checks_wait_twice_after_its_rows(demo_url: str) -> None:
-    """A write that changes a sample (a move) runs the write path's checks while it holds the
-    lock: its rows, then the samples with their children and open incidents in one query, then
-    their loan items (three waits; five before the samples, children and incidents were read
-    apart). The move is recorded and the ledger verifies."""
+def test_a_sample_writes_checks_are_answered_with_the_lock(demo_url: str) -> None:
+    """A write that changes only a sample (a move) runs the write path's checks while it holds
+    the lock: what they read about the sample (it and its children, its items, its open
+    incidents) comes with the lock, the checks answer from it and the move's own rows, and the
+    rows go with the COMMIT: one wait after the grant (four before: the rows, the items, the
+    samples, the COMMIT). The move is recorded and the ledger verifies."""
 
     def move(session: Session) -> None:
         move_sample(
@@ -150,17 +157,23 @@ def test_a_sample_writes_checks_wait_twice_after_its_rows(demo_url: str) -> None
         )
 
     lines = _trace_of(demo_url, move)
-    assert _round_trips_after_the_grant(lines) == 3
-    reads = [line for line in lines if "\tParse\t" in line and '"SELECT sample.code' in line]
-    assert len(reads) == 2  # with the lock (the declared row), then the checks' one query
+    assert _round_trips_after_the_grant(lines) == 1
+    lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
+    sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
+    committed = next(n for n, line in enumerate(lines) if 'CommandComplete\t "COMMIT"' in line)
+    reads = [n for n in range(committed) if "\tParse\t" in lines[n] and '"SELECT' in lines[n]]
+    assert all(n < sync for n in reads)  # every read with the lock, none after it
+    selected = " ".join(lines[n] for n in reads)
+    for table in ("sample.parent_code", "loan_item.sample_code", "incident.status"):
+        assert table in selected, table
     assert any("UPDATE sample SET storage_location" in line for line in lines)
 
 
 def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str) -> None:
-    """A consumption on PostgreSQL: the loan, the item and the sample come with the lock (not
-    a wait each while it is held, nor a second read of the sample by `apply`); then the
-    agreement, the loan's items, the rows, and the checks' items, samples and loan: six waits
-    after the grant (twelve before)."""
+    """A consumption on PostgreSQL: the loan, the item, the sample, the loan's agreement and
+    all its items, and what the checks read, come with the lock (not a wait each while it is
+    held, nor a second read by `apply`); then the rows with the COMMIT: one wait after the
+    grant (seven before, the COMMIT counted)."""
 
     def consume(session: Session) -> None:
         loans.consume(
@@ -169,32 +182,41 @@ def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str)
         )  # fmt: skip
 
     lines = _trace_of(demo_url, consume)
-    assert _round_trips_after_the_grant(lines) == 6
+    assert _round_trips_after_the_grant(lines) == 1
     lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
     sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
     with_the_lock = [line for line in lines[lock:sync] if "\tParse\t" in line]
-    for columns in ('"SELECT loan.number', '"SELECT loan_item.loan_number', '"SELECT sample.code'):
-        assert sum(columns in line for line in with_the_lock) == 1, columns
+    # each by its key, then the loan's items and agreement, then the checks' (samples on the
+    # loan with their children, their items, the loan; its agreement only for an issue)
+    expected = {'"SELECT loan.number': 2, '"SELECT sample.code': 2, '"SELECT agreement.number': 1}
+    expected['"SELECT loan_item.loan_number'] = 3
+    for columns, count in expected.items():
+        assert sum(columns in line for line in with_the_lock) == count, columns
     assert any("INSERT INTO consumption" in line for line in lines)
 
 
 ROUND = "L-T-ROUND"
 ROUND_SAMPLE = "CE5C0000YJYX048"
 ROUND_STEPS: list[tuple[str, Callable[..., object], dict[str, Any], int]] = [
-    # the step, its service, its arguments, its waits for the server after the lock's grant
+    # the step, its service, its arguments, its waits for the server after the lock's grant:
+    # a step of the loan reads with the lock what it and its checks look at, then sends its
+    # rows with the COMMIT; the request (a new loan: its checks' neighbours are not known
+    # before) sends its rows with the checks' reads, then the COMMIT. Before (the COMMIT
+    # counted too): request 5, approve 5, issue 12, ship 8, receive 13, consume 7, release 10,
+    # accept 12.
     ("request", loans.request_loan, {"agreement": "AG-2025-UoC",
-     "pi": "muenker@uni-koeln.example", "samples": [ROUND_SAMPLE]}, 4),
-    ("approve", loans.approve_loan, {}, 4),
-    ("issue", loans.issue_loan, {}, 11),  # 12 before
-    ("ship", loans.ship_loan, {"container": "box", "seal_number": "S-R1"}, 7),  # 8
+     "pi": "muenker@uni-koeln.example", "samples": [ROUND_SAMPLE]}, 2),
+    ("approve", loans.approve_loan, {}, 1),
+    ("issue", loans.issue_loan, {}, 1),
+    ("ship", loans.ship_loan, {"container": "box", "seal_number": "S-R1"}, 1),
     # receive and accept-return read the default parties' standing too (a deactivated PI)
-    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 12),  # 15
+    ("receive", loans.receive_loan, {"seal_intact": True, "condition": "good"}, 1),
     ("consume", loans.consume, {"sample": ROUND_SAMPLE, "technique": "x", "mass_ug": 1,
-     "destructive": True}, 6),  # 12
+     "destructive": True}, 1),
     ("release the return", loans.release_return, {"container": "box",
-     "seal_number": "S-R2"}, 9),  # 12
+     "seal_number": "S-R2"}, 1),
     ("accept the return", loans.accept_return, {"seal_intact": True, "condition": "good",
-     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 11),  # 16
+     "weighed_ug": {ROUND_SAMPLE: 17_599}}, 1),
 ]  # fmt: skip
 
 

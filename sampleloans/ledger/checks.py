@@ -430,58 +430,196 @@ def build_snapshot(
 ) -> Snapshot:
     """Load the rows the checks need: everything (None) or the named records and neighbours.
 
-    Plain rows through SQLAlchemy Core, on the connection of a unit (after its flush) or of a
-    read session. With named records every query is an index lookup on those keys, and a query
-    whose key set is empty is not run at all, so a write's checks do not grow with the ledger.
-    Few queries, each reading what it can at once: on PostgreSQL a write runs its checks while
-    it holds the writers' lock, and each query is a wait for the server that every queued
-    writer waits too.
+    Plain rows through SQLAlchemy Core, on the connection of a unit (after the rows it left
+    for the next statement) or of a read session. With named records every query is an
+    index lookup on those keys, a query whose key set is empty is not run at all (a write's
+    checks do not grow with the ledger), and the queries do not depend on one another: on
+    PostgreSQL they go in one pipeline with the unit's writes (`db.read_together`), one wait
+    for the server while the write holds the writers' lock, where each query was one.
     """
     from sqlalchemy import Connection
-
-    from sampleloans.models import Agreement, Loan
 
     connection = bind if isinstance(bind, Connection) else bind.connection()
     loan_keys = None if loans is None else set(loans)
     agreement_keys = None if agreements is None else set(agreements)
+    if samples is None:
+        return _whole_snapshot(connection, loan_keys, agreement_keys)
+    return _scoped_snapshot(connection, set(samples), loan_keys, agreement_keys)
+
+
+def _whole_snapshot(
+    connection: "Connection", loan_keys: set[str] | None, agreement_keys: set[str] | None
+) -> Snapshot:
+    """Every sample and item (`verify`), with the named loans and agreements (None: all)."""
+    from sqlalchemy import select
+
+    from sampleloans.models import Agreement, Loan, LoanItem
+
     snapshot = Snapshot()
-    snapshot.items, sample_keys = _items(
-        connection, None if samples is None else set(samples), loan_keys
-    )
-    _read_samples(connection, snapshot, sample_keys)
-    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    snapshot.loans = _rows(connection, loan_t.c.number, loan_keys)
+    snapshot.items = list(connection.execute(select(_table(LoanItem))))
+    _read_every_sample(connection, snapshot)
+    snapshot.loans = _rows(connection, _table(Loan).c.number, loan_keys)
     if agreement_keys is None:
-        snapshot.agreements = _rows(connection, agreement_t.c.number, None)
+        snapshot.agreements = _rows(connection, _table(Agreement).c.number, None)
         snapshot.agreement_issued_ug = _issued_by_agreement(connection)
     elif agreement_keys:
-        _read_agreements(connection, snapshot, agreement_keys)
+        snapshot.agreements = list(connection.execute(_agreements_read(agreement_keys)))
+        _note_issued(snapshot)
     return snapshot
 
 
-def _read_agreements(connection: "Connection", snapshot: Snapshot, keys: set[str]) -> None:
+def _scoped_snapshot(
+    connection: "Connection",
+    sample_keys: set[str],
+    loan_keys: set[str] | None,
+    agreement_keys: set[str] | None,
+) -> Snapshot:
+    """The named samples, loans and agreements and the neighbours their checks read, in
+    independent queries read together (see `build_snapshot`)."""
+    from sqlalchemy import select
+
+    from sampleloans import db
+    from sampleloans.models import Agreement, Loan
+
+    reads: dict[str, Any] = {}
+    items = _items_read(sample_keys, loan_keys)
+    if items is not None:
+        reads["items"] = items
+    samples = _samples_read(sample_keys, loan_keys)
+    if samples is not None:
+        reads["samples"] = samples
+    loan_t = _table(Loan)
+    if loan_keys is None:
+        reads["loans"] = select(loan_t)
+    elif loan_keys:
+        reads["loans"] = select(loan_t).where(loan_t.c.number.in_(sorted(loan_keys)))
+    if agreement_keys is None:
+        reads["agreements"] = select(_table(Agreement))
+        reads["issued"] = _issued_by_agreement_read()
+    elif agreement_keys:
+        reads["agreements"] = _agreements_read(agreement_keys)
+    answers = dict(zip(reads, db.read_together(connection, list(reads.values())), strict=True))
+    snapshot = Snapshot()
+    snapshot.items = answers.get("items", [])
+    if loan_keys:  # the samples on the named loans are named too
+        on_loans = {str(i.sample_code) for i in snapshot.items if i.loan_number in loan_keys}
+        sample_keys = sample_keys | on_loans
+    _sort_samples(snapshot, answers.get("samples", []), sample_keys)
+    snapshot.loans = answers.get("loans", [])
+    snapshot.agreements = answers.get("agreements", [])
+    if "issued" in answers:
+        snapshot.agreement_issued_ug = {
+            str(number): int(total) for number, total in answers["issued"]
+        }
+    else:
+        _note_issued(snapshot)
+    return snapshot
+
+
+def _table(model: Any) -> Any:
+    """A model's Core table."""
+    return model.__table__
+
+
+def _items_on_loans(loan_keys: set[str]) -> Any:
+    """The codes of the samples on the named loans (a subquery)."""
+    from sqlalchemy import select
+
+    from sampleloans.models import LoanItem
+
+    item_t = _table(LoanItem)
+    return select(item_t.c.sample_code).where(item_t.c.loan_number.in_(sorted(loan_keys)))
+
+
+def _items_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
+    """The items of the named samples and of every sample on a named loan, on any loan (None:
+    nothing to read)."""
+    from sqlalchemy import select
+
+    from sampleloans.models import LoanItem
+
+    item_t = _table(LoanItem)
+    wanted = []
+    if sample_keys:
+        wanted.append(item_t.c.sample_code.in_(sorted(sample_keys)))
+    if loan_keys:
+        wanted.append(item_t.c.sample_code.in_(_items_on_loans(loan_keys)))
+    return _union_of([select(item_t).where(condition) for condition in wanted], None)
+
+
+def _samples_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
+    """The named samples and those on the named loans, with their children, each with whether
+    it has an open incident (None: nothing to read)."""
+    from sqlalchemy import select
+
+    from sampleloans.models import Incident, Sample
+
+    sample_t, incident_t = _table(Sample), _table(Incident)
+    wanted = []
+    if sample_keys:
+        keys = sorted(sample_keys)
+        wanted += [sample_t.c.code.in_(keys), sample_t.c.parent_code.in_(keys)]
+    if loan_keys:
+        on_loans = _items_on_loans(loan_keys)
+        wanted += [sample_t.c.code.in_(on_loans), sample_t.c.parent_code.in_(on_loans)]
+    has_open = select(incident_t.c.sample_code).where(
+        incident_t.c.sample_code == sample_t.c.code, incident_t.c.status == IncidentStatus.OPEN
+    )
+    columns = (sample_t, has_open.exists().label("has_open_incident"))
+    return _union_of([select(*columns).where(condition) for condition in wanted], "code")
+
+
+def _union_of(branches: list[Any], order: str | None) -> Any:
+    """The rows of every branch, each once (None: no branch), ordered by the column `order`.
+
+    A UNION, not one WHERE of ORed conditions: PostgreSQL answers `a IN (subquery) OR b IN
+    (subquery)` with a scan of the whole table (a hashed subplan per row), where each branch
+    alone is an index search."""
+    from sqlalchemy import literal_column, union
+
+    if not branches:
+        return None
+    query = branches[0] if len(branches) == 1 else union(*branches)
+    return query if order is None else query.order_by(literal_column(order))
+
+
+def _sort_samples(snapshot: Snapshot, rows: Iterable[Any], sample_keys: set[str]) -> None:
+    """The scoped samples, their children and which have an open incident, from the rows of
+    `_samples_read` (which may hold neighbours no check needs)."""
+    for sample in rows:
+        if sample.code in sample_keys:
+            snapshot.samples.append(sample)
+            if sample.has_open_incident:
+                snapshot.open_incident_samples.add(str(sample.code))
+        parent = sample.parent_code
+        if parent is not None and parent in sample_keys:
+            snapshot.children.setdefault(parent, []).append(sample)
+
+
+def _agreements_read(keys: set[str]) -> Any:
     """A write's agreements, each with the mass issued under it so far, in one query."""
     from sqlalchemy import func, select
 
     from sampleloans.models import Agreement, Loan, LoanItem
 
-    agreement_t = Agreement.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    agreement_t, loan_t, item_t = _table(Agreement), _table(Loan), _table(LoanItem)
     issued = (
         select(func.sum(item_t.c.issued_ug))
         .select_from(loan_t.join(item_t, item_t.c.loan_number == loan_t.c.number))
         .where(loan_t.c.agreement == agreement_t.c.number, item_t.c.source == ItemSource.ISSUED)
         .scalar_subquery()
     )
-    query = select(agreement_t, issued.label("issued_so_far_ug")).where(
+    return select(agreement_t, issued.label("issued_so_far_ug")).where(
         agreement_t.c.number.in_(sorted(keys))
     )
-    for row in connection.execute(query):
-        snapshot.agreements.append(row)
-        if row.issued_so_far_ug is not None:  # as the whole snapshot: only where some was
-            snapshot.agreement_issued_ug[str(row.number)] = int(row.issued_so_far_ug)
+
+
+def _note_issued(snapshot: Snapshot) -> None:
+    """The mass issued so far under each agreement read by `_agreements_read`."""
+    for row in snapshot.agreements:
+        issued_ug = getattr(row, "issued_so_far_ug", None)
+        if issued_ug is not None:  # as the whole snapshot: only where some was
+            snapshot.agreement_issued_ug[str(row.number)] = int(issued_ug)
 
 
 def _rows(connection: "Connection", key: Any, keys: set[str] | None) -> list[Any]:
@@ -496,90 +634,44 @@ def _rows(connection: "Connection", key: Any, keys: set[str] | None) -> list[Any
     return list(connection.execute(select(key.table).where(key.in_(sorted(keys)))))
 
 
-def _items(
-    connection: "Connection", sample_keys: set[str] | None, loan_keys: set[str] | None
-) -> tuple[list[Any], set[str] | None]:
-    """The loan items the checks need, and the samples they need (None: every one).
-
-    Scoped: the items of the named samples and of every sample on a named loan, on any loan,
-    in one query; the samples are the named ones and those on the named loans."""
-    from sqlalchemy import or_, select
-
-    from sampleloans.models import LoanItem
-
-    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    if sample_keys is None:
-        return list(connection.execute(select(item_t))), None
-    wanted = []
-    if sample_keys:
-        wanted.append(item_t.c.sample_code.in_(sorted(sample_keys)))
-    if loan_keys:
-        on_loans = select(item_t.c.sample_code).where(item_t.c.loan_number.in_(sorted(loan_keys)))
-        wanted.append(item_t.c.sample_code.in_(on_loans))
-    if not wanted:
-        return [], sample_keys
-    items = list(connection.execute(select(item_t).where(or_(*wanted))))
-    if loan_keys:
-        sample_keys = sample_keys | {
-            str(i.sample_code) for i in items if i.loan_number in loan_keys
-        }
-    return items, sample_keys
-
-
-def _read_samples(
-    connection: "Connection", snapshot: Snapshot, sample_keys: set[str] | None
-) -> None:
-    """The samples, their children and which have an open incident (None: every sample).
-
-    Scoped: one query, each sample with whether it has an open incident; every sample: one
-    scan of the samples and one of the open incidents (not a probe for each sample)."""
-    from sqlalchemy import or_, select
+def _read_every_sample(connection: "Connection", snapshot: Snapshot) -> None:
+    """Every sample, their children and which have an open incident: one scan of the samples
+    and one of the open incidents (not a probe for each sample)."""
+    from sqlalchemy import select
 
     from sampleloans.models import Incident, Sample
 
-    sample_t = Sample.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    incident_t = Incident.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    is_open = incident_t.c.status == IncidentStatus.OPEN
-    query = select(sample_t).order_by(sample_t.c.code)
-    if sample_keys is None:
-        open_query = select(incident_t.c.sample_code).where(is_open)
-        snapshot.open_incident_samples = {
-            str(row.sample_code) for row in connection.execute(open_query)
-        }
-    elif not sample_keys:
-        return
-    else:
-        keys = sorted(sample_keys)
-        has_open = select(incident_t.c.sample_code).where(
-            incident_t.c.sample_code == sample_t.c.code, is_open
-        )
-        query = query.add_columns(has_open.exists().label("has_open_incident"))
-        query = query.where(or_(sample_t.c.code.in_(keys), sample_t.c.parent_code.in_(keys)))
-    for sample in connection.execute(query):
-        if sample_keys is None or sample.code in sample_keys:
-            snapshot.samples.append(sample)
-            if sample_keys is not None and sample.has_open_incident:
-                snapshot.open_incident_samples.add(str(sample.code))
-        parent = sample.parent_code
-        if parent is not None and (sample_keys is None or parent in sample_keys):
-            snapshot.children.setdefault(parent, []).append(sample)
+    sample_t, incident_t = _table(Sample), _table(Incident)
+    open_query = select(incident_t.c.sample_code).where(incident_t.c.status == IncidentStatus.OPEN)
+    snapshot.open_incident_samples = {
+        str(row.sample_code) for row in connection.execute(open_query)
+    }
+    for sample in connection.execute(select(sample_t).order_by(sample_t.c.code)):
+        snapshot.samples.append(sample)
+        if sample.parent_code is not None:
+            snapshot.children.setdefault(sample.parent_code, []).append(sample)
 
 
 def _issued_by_agreement(connection: "Connection") -> dict[str, int]:
     """The mass issued so far under each agreement that has issued any."""
+    return {
+        str(number): int(total) for number, total in connection.execute(_issued_by_agreement_read())
+    }
+
+
+def _issued_by_agreement_read() -> Any:
+    """The query of `_issued_by_agreement`: each agreement's number and mass issued."""
     from sqlalchemy import func, select
 
     from sampleloans.models import Loan, LoanItem
 
-    loan_t = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    item_t = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    query = (
+    loan_t, item_t = _table(Loan), _table(LoanItem)
+    return (
         select(loan_t.c.agreement, func.sum(item_t.c.issued_ug))
         .join(item_t, item_t.c.loan_number == loan_t.c.number)
         .where(item_t.c.source == ItemSource.ISSUED)
         .group_by(loan_t.c.agreement)
     )
-    return {str(number): int(total) for number, total in connection.execute(query)}
 
 
 def check_touched(bind: "Connection | Session", touched: "Touched") -> list[Violation]:

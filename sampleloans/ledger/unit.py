@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, TypeVar, cast
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import (
@@ -63,9 +64,12 @@ from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
 from sampleloans.ledger.reads import ABSENT_KEYS, OPEN, get_row, open_batch
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
-from sampleloans.vocab import IncidentStatus, SubjectType
+from sampleloans.vocab import IncidentStatus, ItemSource, SubjectType
 
 __all__ = ["Touched", "Unit", "append", "batch_unit", "get_row", "open_batch", "replay", "unit_for"]
+
+if TYPE_CHECKING:
+    from sampleloans.ledger.checks import Snapshot
 
 M = TypeVar("M", bound=SQLModel)
 Key = tuple[str, tuple[Any, ...]]
@@ -279,6 +283,9 @@ class Unit:
         self._empty: dict[str, FrozenResult[Any]] = {}
         self.held: list[object] = []
         """The read session's rows of a batch, kept alive so reference rows are read once."""
+        self.check_scope: CheckScope | None = None
+        """What the checks would read about some samples, read with the writers' lock before
+        anything was written (`known_check_scope`): the first check answers from it."""
 
     # --- the port: reads ------------------------------------------------------------------------
 
@@ -541,6 +548,22 @@ class Unit:
                 rows.append(row)
         db.write_many(self.connection, info.insert, "insert", table_name, rows)
 
+    def _write_with_next_statement(self) -> None:
+        """Write the buffered rows now (SQLite), or with the connection's next statement
+        (PostgreSQL: the checks' reads go in the same pipeline, `db.read_together`, one round
+        trip while the writers' lock is held; any other statement writes them first,
+        `db._write_pending_first`)."""
+        if not self._pending and not self._changed:
+            return
+        info = self.connection.info
+        if self.connection.dialect.name != "postgresql" or info.get(db.PENDING_WRITES) not in (
+            None,
+            self,
+        ):
+            self.flush()  # (another unit's rows left for later are written first, by then)
+            return
+        info[db.PENDING_WRITES] = self
+
     def _write_changes(self) -> None:
         """One executemany UPDATE per table and set of columns changed since last written.
 
@@ -738,12 +761,97 @@ class Unit:
         from sampleloans.ledger import checks
 
         touched, self.touched = self.touched, Touched()
+        scope, self.check_scope = self.check_scope, None
         if not touched:
             return
-        self.flush()
-        violations = checks.check_touched(self.connection, touched)
+        snapshot = None if scope is None else self._snapshot_in(scope, touched)
+        if snapshot is not None:  # the rows are written later, with the COMMIT (PostgreSQL)
+            violations = checks.run_checks(snapshot)
+        else:
+            self._write_with_next_statement()
+            violations = checks.check_touched(self.connection, touched)
         if violations:
             raise RuleViolation("; ".join(v.message for v in violations))
+
+    def _snapshot_in(self, scope: "CheckScope", touched: Touched) -> "Snapshot | None":
+        """The checks' snapshot of the touched records as the database will hold it once this
+        unit's rows are written: the rows read with the lock (nothing was written since: the
+        writers' lock is held, and the scope is handed to the transaction's first unit only),
+        each replaced by this unit's copy where it holds one (every row it writes, it holds),
+        with the rows it inserted. None where the write touched more than the scope covers
+        (another loan or sample, an agreement whose mass issued it cannot follow): the checks
+        then read the database."""
+        from sampleloans.ledger.checks import Snapshot
+
+        if not touched.loans <= scope.loans or not touched.agreements <= set(scope.issued_ug):
+            return None
+        items = self._after_writes(scope, "loan_item")
+        keys = touched.samples | {i.sample_code for i in items if i.loan_number in touched.loans}
+        if not keys <= scope.samples:
+            return None
+        samples = self._after_writes(scope, "sample")
+        snapshot = Snapshot(
+            samples=sorted((s for s in samples if s.code in keys), key=lambda s: str(s.code)),
+            items=[i for i in items if i.sample_code in keys],
+            loans=[
+                loan for loan in self._after_writes(scope, "loan") if loan.number in touched.loans
+            ],
+        )
+        for sample in samples:
+            if sample.parent_code in keys:
+                snapshot.children.setdefault(sample.parent_code, []).append(sample)
+        snapshot.open_incident_samples = {
+            str(incident.sample_code)
+            for incident in self._after_writes(scope, "incident")
+            if incident.sample_code in keys and incident.status == IncidentStatus.OPEN
+        }
+        if touched.agreements:
+            issued = self._issued_after_writes(scope, touched.agreements)
+            if issued is None:
+                return None
+            snapshot.agreement_issued_ug = issued
+            snapshot.agreements = [
+                a for a in self._after_writes(scope, "agreement") if a.number in touched.agreements
+            ]
+        return snapshot
+
+    def _issued_after_writes(
+        self, scope: "CheckScope", agreements: set[str]
+    ) -> dict[str, int] | None:
+        """The mass issued under the scope's agreement once this unit's rows are written: as
+        read with the lock, with each item of the scope's loan as the unit holds it in place of
+        its value then. None where the unit holds an item of another loan (its agreement is
+        not known here)."""
+        (number,) = scope.loans
+        before = {
+            (row["loan_number"], row["sample_code"]): row for row in scope.rows.get("loan_item", [])
+        }
+        issued_ug = dict(scope.issued_ug)
+        (agreement,) = agreements
+        for (name, ident), held in self._rows.items():
+            if name != "loan_item":
+                continue
+            item = held.__dict__  # the row's columns
+            if item["loan_number"] != number:
+                return None
+            if item["source"] == ItemSource.ISSUED:
+                issued_ug[agreement] += item["issued_ug"]
+            old = before.get(ident)
+            if old is not None and old["source"] == ItemSource.ISSUED:
+                issued_ug[agreement] -= old["issued_ug"]
+        return issued_ug
+
+    def _after_writes(self, scope: "CheckScope", table_name: str) -> list[Any]:
+        """The scope's rows of a table, each as this unit will write it (its own copy where it
+        holds one), and the rows of that table the unit holds besides."""
+        key_columns = [column.name for column in SQLModel.metadata.tables[table_name].primary_key]
+        found: dict[tuple[Any, ...], Any] = {}
+        for values in scope.rows.get(table_name, []):
+            found[tuple(values[name] for name in key_columns)] = SimpleNamespace(**values)
+        for (name, ident), held in self._rows.items():
+            if name == table_name:
+                found[ident] = held
+        return list(found.values())
 
     def end_batch(self) -> None:
         """Check what the batch touched, then write it and forget its rows if they are many."""
@@ -925,6 +1033,10 @@ def unit_for(session: Session) -> Unit:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first
     unit = Unit(session.connection(), checks_now=True, session=session)
+    items_of: dict[str, set[str]] | None = session.info.pop(db.ITEMS_OF_LOANS, None)
+    if items_of:
+        unit._items_of.update(items_of)  # read with the writers' lock (`known_items`)
+    unit.check_scope = session.info.pop(db.CHECK_SCOPE, None)  # (`known_check_scope`)
     absent = session.info.get(ABSENT_KEYS)
     if absent:
         # handed over once: this unit may insert those rows, and the next unit of the same
@@ -984,6 +1096,33 @@ def known_absent(session: Session, key: Key) -> None:
     """Note that this write transaction has no row under `key` (read with the writers' lock,
     `services/common.read_with_the_lock`): the session answers its read without a query."""
     note_absent(session).add(key)
+
+
+@dataclass(frozen=True)
+class CheckScope:
+    """What the checks read about some samples (and a loan), as rows of each table by column
+    name: the samples and their children, their items on any loan, their open incidents; the
+    loan and its agreement, with the mass issued under it (`issued_ug`)."""
+
+    samples: frozenset[str]
+    rows: dict[str, list[dict[str, Any]]]
+    loans: frozenset[str] = frozenset()
+    issued_ug: dict[str, int] = field(default_factory=dict)
+
+
+def known_check_scope(session: Session, scope: CheckScope) -> None:
+    """Note what the checks would read about some samples, read with the writers' lock before
+    this write transaction wrote anything (`services/common.declare_check_scope`): the
+    transaction's first unit answers its checks from it and its own rows, and its rows then go
+    with the COMMIT (one round trip fewer while the lock is held)."""
+    session.info[db.CHECK_SCOPE] = scope
+
+
+def known_items(session: Session, number: str, codes: set[str]) -> None:
+    """Note every item a loan has at the start of this write transaction (read with the
+    writers' lock, `services/common.query_with_the_lock`; the rows are in the session): the
+    transaction's first unit then lists them without a query (`Unit.loan_items`)."""
+    session.info.setdefault(db.ITEMS_OF_LOANS, {})[number] = codes
 
 
 def _no_entity(state: ORMExecuteState) -> Result[Any] | None:

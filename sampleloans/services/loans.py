@@ -27,7 +27,9 @@ from sampleloans.services.common import (
     LENDABLE_PURPOSES,
     TRANSFER_TYPES,
     acting_person,
+    answered_with_the_lock,
     append,
+    declare_loan_check_scope,
     get_agreement,
     get_loan,
     get_person,
@@ -52,6 +54,7 @@ from sampleloans.services.handover import (
     require_party,
     step_of,
 )
+from sampleloans.services.loan_neighbours import STEP_NEIGHBOURS, declare_neighbours
 from sampleloans.services.queries import issued_under
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
@@ -89,7 +92,7 @@ def _lab_loan(
     researcher of the loan's own institution (another institution's loan reads as a missing
     one: the refusal discloses nothing); its status must allow `action`. `samples`: the items
     the command will look at (`_held_item`), read with the loan."""
-    _read_with_the_lock(session, number, samples)
+    _read_with_the_lock(session, number, samples, STEP_NEIGHBOURS.get(action, ()))
     person = acting_person(session, ctx)
     if person.role == Role.COMPLIANCE_OFFICER:  # "only curators" would leave the lab out
         raise PermissionDenied(
@@ -103,19 +106,30 @@ def _lab_loan(
     return loan
 
 
-def _read_with_the_lock(session: Session, number: str, samples: tuple[str, ...] = ()) -> None:
+def _read_with_the_lock(
+    session: Session,
+    number: str,
+    samples: tuple[str, ...] = (),
+    neighbours: tuple[str, ...] = (),
+) -> None:
     """Declare the loan, and each named sample with its item on the loan, as rows the command
     looks up by key: on PostgreSQL they come with the writers' lock, not one wait each while it
-    is held (`read_with_the_lock`), and they stay in the session for the write's `apply`."""
+    is held (`read_with_the_lock`), and they stay in the session for the write's `apply`.
+    `neighbours`: the loan's other records the command reads (`loan_neighbours`), declared too."""
     read_with_the_lock(session, Loan, number)
     for code in samples:
         read_with_the_lock(session, LoanItem, (number, code))
         read_with_the_lock(session, Sample, code)
+    declare_neighbours(session, number, neighbours)
+    # and what the checks will read about them (the mass issued: only an issue changes it)
+    declare_loan_check_scope(
+        session, number, mass_issued="issued under the agreement" in neighbours
+    )
 
 
 def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
     """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
-    _read_with_the_lock(session, number)
+    _read_with_the_lock(session, number, (), STEP_NEIGHBOURS.get(action, ()))
     return _loan_for_curator(session, ctx, number, action, doing)
 
 
@@ -129,6 +143,9 @@ def _loan_for_curator(session: Session, ctx: Context, number: str, action: str, 
 
 def items_of(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
+    answered = answered_with_the_lock(session, ("items", number))
+    if answered is not None:
+        return list(answered)
     query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
     return list(session.exec(query).all())
 
@@ -233,14 +250,19 @@ def approve_loan(
     return append(session, ctx, ev.LoanApproved(number=number), occurred_at=occurred_at)
 
 
-def borrower_blockers(session: Session, institution: str, now: datetime) -> list[str]:
-    """Overdue loans and overdue inventories of an institution, as sentences."""
-    query = select(Loan).where(
-        Loan.institution == institution,
-        col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
-    )
+def borrower_blockers(
+    session: Session, institution: str, now: datetime, out: list[Loan] | None = None
+) -> list[str]:
+    """Overdue loans and overdue inventories of an institution, as sentences (`out`: its loans
+    out, in number order, when already read)."""
+    if out is None:
+        query = select(Loan).where(
+            Loan.institution == institution,
+            col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
+        )
+        out = list(session.exec(query.order_by(Loan.number)).all())
     blockers = []
-    for loan in session.exec(query.order_by(Loan.number)).all():
+    for loan in out:
         if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now):
             blockers.append(f"loan {loan.number} was due {format_datetime(loan.due_at)}")
         inventory_due_at = loan.next_inventory_due_at
@@ -268,7 +290,8 @@ def issue_loan(
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
-    blockers = borrower_blockers(session, loan.institution, when)
+    out = answered_with_the_lock(session, ("loans out at the institution", number))
+    blockers = borrower_blockers(session, loan.institution, when, out)
     if blockers:
         raise RuleViolation(
             f"{loan.institution} cannot be issued new material while "
@@ -279,7 +302,7 @@ def issue_loan(
     for sample in samples:
         _lendable(sample)
     new_ug = sum(sample.vault_ug for sample in samples)
-    already_ug = issued_under(session, deal.number)
+    already_ug = _issued_under(session, number, deal.number)
     if already_ug + new_ug > deal.max_total_mass_ug:
         raise RuleViolation(
             f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
@@ -291,6 +314,16 @@ def issue_loan(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
     return loan_written(session, envelope, number, [s.code for s in samples])
+
+
+def _issued_under(session: Session, number: str, agreement: str) -> int:
+    """Micrograms issued so far under loan `number`'s agreement (read with the lock, or now)."""
+    answered = answered_with_the_lock(session, ("issued under the agreement", number))
+    if answered:
+        (found, issued_ug), *_rest = answered
+        if found == agreement:
+            return int(issued_ug)
+    return issued_under(session, agreement)
 
 
 @dataclass(frozen=True)
@@ -402,6 +435,11 @@ def _ship(
 
 def open_shipment(session: Session, number: str, direction: str) -> Shipment:
     """The latest shipment of a loan in one direction that has not been received."""
+    answered = _in_transit(session, number, direction)
+    if answered is not None:
+        if not answered:
+            raise Conflict(f"loan {number} has no {direction} shipment in transit")
+        return answered[-1]
     query = (
         select(Shipment)
         .where(
@@ -417,8 +455,20 @@ def open_shipment(session: Session, number: str, direction: str) -> Shipment:
     return shipment
 
 
+def _in_transit(session: Session, number: str, direction: str) -> list[Shipment] | None:
+    """A loan's shipments in one direction not yet received, oldest first, where they were
+    read with the lock (None: not read)."""
+    answered = answered_with_the_lock(session, ("shipments in transit", number))
+    if answered is None:
+        return None
+    return sorted((s for s in answered if s.direction == direction), key=lambda s: s.seq)
+
+
 def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str]]]:
     """A loan's return shipments still in transit, oldest first, each with its samples."""
+    answered = _in_transit(session, number, Direction.RETURN)
+    if answered is not None:
+        return [(s, shipment_samples(session, s.seq)) for s in answered]
     query = (
         select(Shipment)
         .where(

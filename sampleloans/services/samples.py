@@ -14,6 +14,7 @@ from sampleloans.services.common import (
     PURPOSE_CLASSES,
     USED_UP,
     append,
+    declare_check_scope,
     get_sample,
     read_with_the_lock,
     require_choice,
@@ -261,6 +262,7 @@ def move_sample(
 ) -> Envelope:
     """Record a new storage location for a sample in the vault (curators only)."""
     read_with_the_lock(session, Sample, code)  # the sample comes with the writers' lock
+    declare_check_scope(session, code)  # and what the checks read about it
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != CustodyState.VAULT:
