@@ -5,7 +5,7 @@ raises when any fails on the touched records) and power `verify` (all records, a
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -579,7 +579,9 @@ def _union_of(branches: list[Any], order: str | None) -> Any:
 
     if not branches:
         return None
-    query = branches[0] if len(branches) == 1 else union(*branches)
+    # through a plain callable: mypy 2.4 crashes inferring `union`'s variadic generic signature
+    make_union: Callable[..., Any] = union
+    query = branches[0] if len(branches) == 1 else make_union(*branches)
     return query if order is None else query.order_by(literal_column(order))
 
 
