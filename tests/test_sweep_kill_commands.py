@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,15 +198,20 @@ def ledger_state(folder: Path) -> str | None:
 
 VOLATILE = ("key.signed", "new.key.pub", "ledger.db-wal", "ledger.db-shm", "ledger.db-journal")
 """Files a run may leave or change besides its output: the key's record of what it signed, a
-key pair's public half, and SQLite's own files beside the ledger."""
+key pair's public half, and SQLite's own files beside a ledger (a run killed while its ledger
+is open leaves them; SQLite takes them up at the next open)."""
 
 
 def visible(folder: Path) -> set[str]:
-    """What a user sees in the folder and its sub-folders: not our hidden temp files."""
+    """What a user sees in the folder and its sub-folders: not our hidden temp files, nor our
+    temp folders (the folder is TMPDIR here: a replay's `sampleloans-replay-PID-…` stays
+    after a SIGKILL, which nothing can clean, and the next run removes it, checked below)."""
+    ours = {p.name for p in fileio.temp_names(folder)}
     return {
         str(p.relative_to(folder))
         for p in folder.rglob("*")
         if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.relative_to(folder).parts[0] not in ours
     }
 
 
@@ -244,7 +250,9 @@ def reference(sources: Path, case: Case, folder: Path) -> Reference:
 
 def event_count(ledger: Path) -> int:
     """How many events a ledger file holds."""
-    with sqlite3.connect(ledger) as connection:
+    # closed at once: an open connection keeps the ledger's -wal and -shm beside it, which the
+    # check of what a killed run left would then see
+    with closing(sqlite3.connect(ledger)) as connection:
         return int(connection.execute("SELECT count(*) FROM ledger_event").fetchone()[0])
 
 
@@ -294,7 +302,8 @@ def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
             continue  # it finished before the signal: nothing to check but the above
         assert code in (-signum, 128 + signum), (code, stderr)
         state = check_after_kill(work, case, ref, before)
-        extra = visible(work) - ref.files - set(VOLATILE)
+        # by name, wherever the ledger is (a demo's folder holds its own ledger.db)
+        extra = {p for p in visible(work) - ref.files if Path(p).name not in VOLATILE}
         assert not extra, f"killed at {after_s:.2f} s, left where a user sees it: {extra}"
         print(f"  {signal.Signals(signum).name} at {after_s:.2f} s: {state}")
         rerun = run(work, case.args)
@@ -304,5 +313,5 @@ def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
         hidden = [p.name for p in fileio.temp_names(work)]
         assert hidden == [], f"the rerun left temp files: {hidden}"
         if (work / "ledger.db").exists():
-            with sqlite3.connect(work / "ledger.db") as connection:
+            with closing(sqlite3.connect(work / "ledger.db")) as connection:
                 assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
