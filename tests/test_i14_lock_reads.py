@@ -26,7 +26,8 @@ from sampleloans.errors import Conflict, InvalidInput, PermissionDenied
 from sampleloans.ledger.reads import get_row
 from sampleloans.models import Institution, Person
 from sampleloans.services import loans, reference, samples
-from sampleloans.services.common import _LOCK_KEYS, read_with_the_lock, require_code, validated
+from sampleloans.services.common import require_code
+from sampleloans.services.lock_reads import _LOCK_KEYS, read_with_the_lock, validated
 from sampleloans.services.verify import verify
 from tests.conftest import CURATOR, OU_PI, ctx_for
 

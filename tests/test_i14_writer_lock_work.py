@@ -315,7 +315,7 @@ def test_read_with_lock_is_an_ordinary_query_where_it_cannot_go_with_the_lock(
 ) -> None:
     """SQLite, a transaction already begun, or a session with rows of its own to write first:
     NOT_READ, and the caller runs its query as usual."""
-    from sampleloans.services.common import _PERSON_ROW
+    from sampleloans.services.lock_reads import _PERSON_ROW
 
     params = {"email": CURATOR}
     sqlite = db.open_engine(db.url_for_path(tmp_path / "r.db"), create=True)

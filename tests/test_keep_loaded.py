@@ -1,5 +1,5 @@
 """A PostgreSQL write that holds the writers' lock keeps every row it loads until its
-transaction ends (`services/common._keep_loaded`: the identity map holds rows weakly, and a row
+transaction ends (`services/lock_reads._keep_loaded`: the identity map holds rows weakly, and a row
 let go was read again, a wait while the lock is held), but an import's batch does not: its unit
 keeps what it needs and forgets past a bound, so the import's memory stays bounded."""
 
@@ -12,7 +12,7 @@ from sqlmodel import select
 from sampleloans import db
 from sampleloans.ledger.unit import batch_unit
 from sampleloans.models import Loan, Sample
-from sampleloans.services import common
+from sampleloans.services import lock_reads
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "ledger-0.1.db"
 
@@ -24,15 +24,15 @@ def test_a_locked_write_keeps_what_it_loads_and_a_batch_does_not(tmp_path: Path)
     engine = db.open_engine(db.url_for_path(str(ledger)))
     try:
         with db.transaction(engine, write=False) as session:
-            session.info[common._KEEP_LOADED] = True  # as a write that took the lock sets it
+            session.info[lock_reads._KEEP_LOADED] = True  # as a write that took the lock sets it
             samples = len(session.exec(select(Sample)).all())
-            held = session.info[common._HELD]
+            held = session.info[lock_reads._HELD]
             assert samples > 20 and len(held) == samples
             with batch_unit(session):
                 loans = session.exec(select(Loan)).all()
                 assert loans and len(held) == samples  # nothing more held in a batch
         with db.transaction(engine, write=False) as session:  # a session that did not lock
             session.exec(select(Sample)).all()
-            assert common._HELD not in session.info
+            assert lock_reads._HELD not in session.info
     finally:
         engine.dispose()

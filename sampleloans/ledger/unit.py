@@ -1094,7 +1094,7 @@ def _forget_absent(session: Session, *_args: Any) -> None:
 
 def known_absent(session: Session, key: Key) -> None:
     """Note that this write transaction has no row under `key` (read with the writers' lock,
-    `services/common.read_with_the_lock`): the session answers its read without a query."""
+    `services/lock_reads.read_with_the_lock`): the session answers its read without a query."""
     note_absent(session).add(key)
 
 
@@ -1112,7 +1112,7 @@ class CheckScope:
 
 def known_check_scope(session: Session, scope: CheckScope) -> None:
     """Note what the checks would read about some samples, read with the writers' lock before
-    this write transaction wrote anything (`services/common.declare_check_scope`): the
+    this write transaction wrote anything (`services/lock_reads.declare_check_scope`): the
     transaction's first unit answers its checks from it and its own rows, and its rows then go
     with the COMMIT (one round trip fewer while the lock is held)."""
     session.info[db.CHECK_SCOPE] = scope
@@ -1120,7 +1120,7 @@ def known_check_scope(session: Session, scope: CheckScope) -> None:
 
 def known_items(session: Session, number: str, codes: set[str]) -> None:
     """Note every item a loan has at the start of this write transaction (read with the
-    writers' lock, `services/common.query_with_the_lock`; the rows are in the session): the
+    writers' lock, `services/lock_reads.query_with_the_lock`; the rows are in the session): the
     transaction's first unit then lists them without a query (`Unit.loan_items`)."""
     session.info.setdefault(db.ITEMS_OF_LOANS, {})[number] = codes
 

@@ -14,16 +14,14 @@ from sampleloans.services.common import (
     append,
     get_agreement,
     get_institution,
-    read_twin_with_the_lock,
-    read_with_the_lock,
     refuse_case_twin,
     require_choice,
     require_code,
     require_name,
     require_role,
     require_text,
-    validated,
 )
+from sampleloans.services.lock_reads import read_twin_with_the_lock, read_with_the_lock, validated
 from sampleloans.services.results import AgreementWritten, agreement_written
 from sampleloans.units import check_mass_ug, parse_period
 from sampleloans.vocab import AgreementStatus, InstitutionKind

@@ -3,7 +3,7 @@
 On PostgreSQL every round trip a write makes while it holds the writers' advisory lock delays
 every queued writer (issue 14, Performance). A loan step names, before its transaction begins,
 the loan's records it will read: each is one query keyed by the loan's number, sent in the
-lock's own pipeline (`services/common.query_with_the_lock`), and the step answers from it
+lock's own pipeline (`services/lock_reads.query_with_the_lock`), and the step answers from it
 (`answered_with_the_lock`). Elsewhere (SQLite, a transaction already begun) nothing changes.
 """
 
@@ -23,7 +23,7 @@ from sampleloans.models import (
     Sample,
     Shipment,
 )
-from sampleloans.services.common import query_with_the_lock
+from sampleloans.services.lock_reads import query_with_the_lock
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemSource
 
 _LOAN_T: Table = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it

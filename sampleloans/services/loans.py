@@ -27,23 +27,18 @@ from sampleloans.services.common import (
     LENDABLE_PURPOSES,
     TRANSFER_TYPES,
     acting_person,
-    answered_with_the_lock,
     append,
-    declare_loan_check_scope,
     get_agreement,
     get_loan,
     get_person,
     get_sample,
     in_force,
-    read_twin_with_the_lock,
-    read_with_the_lock,
     refuse_case_twin,
     require_active,
     require_choice,
     require_code,
     require_role,
     require_text,
-    validated,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -55,6 +50,13 @@ from sampleloans.services.handover import (
     step_of,
 )
 from sampleloans.services.loan_neighbours import STEP_NEIGHBOURS, declare_neighbours
+from sampleloans.services.lock_reads import (
+    answered_with_the_lock,
+    declare_loan_check_scope,
+    read_twin_with_the_lock,
+    read_with_the_lock,
+    validated,
+)
 from sampleloans.services.queries import issued_under
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code

@@ -20,8 +20,6 @@ from sampleloans.services.common import (
     append,
     get_institution,
     get_person,
-    read_twin_with_the_lock,
-    read_with_the_lock,
     refuse_case_twin,
     require_choice,
     require_code,
@@ -30,8 +28,8 @@ from sampleloans.services.common import (
     require_role,
     require_staff_institution,
     require_text,
-    validated,
 )
+from sampleloans.services.lock_reads import read_twin_with_the_lock, read_with_the_lock, validated
 from sampleloans.vocab import Role, SubjectType
 
 

@@ -14,15 +14,14 @@ from sampleloans.services.common import (
     PURPOSE_CLASSES,
     USED_UP,
     append,
-    declare_check_scope,
     get_sample,
-    read_with_the_lock,
     require_choice,
     require_code,
     require_role,
     require_text,
     where_sample_is,
 )
+from sampleloans.services.lock_reads import declare_check_scope, read_with_the_lock
 from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import check_mass_ug, quote_input
 from sampleloans.vocab import CustodyState, Origin, RecordSource, values
