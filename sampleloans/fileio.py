@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -500,16 +501,48 @@ def _cleanup_on_termination() -> Iterator[None]:
     for number in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(number) == signal.SIG_DFL:
             installed[number] = signal.signal(number, _raise_terminated)
+    previous_hook = sys.unraisablehook
+    if installed:
+        sys.unraisablehook = _redeliver_terminated(previous_hook)
     try:
         yield
     finally:
         for signum, previous in installed.items():
             signal.signal(signum, previous)
+        sys.unraisablehook = previous_hook
 
 
 def _raise_terminated(number: int, _frame: FrameType | None) -> None:
     """Signal handler: unwind (running every cleanup) and exit as the signal would, 128+N."""
     raise Terminated(128 + number)
+
+
+def _redeliver_terminated(
+    previous: Callable[["sys.UnraisableHookArgs"], object],
+) -> Callable[["sys.UnraisableHookArgs"], None]:
+    """An unraisable-exception hook that raises `Terminated` again when it was raised where
+    Python drops exceptions (a weakref callback such as importlib's module locks, a `__del__`):
+    there it was printed as "Exception ignored" and the command went on."""
+
+    def hook(unraisable: "sys.UnraisableHookArgs") -> None:
+        if isinstance(unraisable.exc_value, Terminated):
+            _terminate_soon(unraisable.exc_value)
+            return
+        previous(unraisable)
+
+    return hook
+
+
+def _terminate_soon(terminated: Terminated) -> None:
+    """Raise `terminated` again a millisecond from now, from a SIGALRM handler: by then the
+    context that dropped it has returned (raised at once, it would be dropped again, in this
+    hook), so it unwinds the command, running every cleanup."""
+
+    def raise_again(_number: int, _frame: FrameType | None) -> None:
+        raise terminated
+
+    signal.signal(signal.SIGALRM, raise_again)
+    signal.setitimer(signal.ITIMER_REAL, 0.001)
 
 
 def temp_names(folder: Path) -> Sequence[Path]:
