@@ -525,6 +525,7 @@ def _redeliver_terminated(
     there it was printed as "Exception ignored" and the command went on."""
 
     def hook(unraisable: "sys.UnraisableHookArgs") -> None:
+        """Raise a dropped termination again; report anything else as before."""
         if isinstance(unraisable.exc_value, Terminated):
             _terminate_soon(unraisable.exc_value)
             return
@@ -539,6 +540,7 @@ def _terminate_soon(terminated: Terminated) -> None:
     hook), so it unwinds the command, running every cleanup."""
 
     def raise_again(_number: int, _frame: FrameType | None) -> None:
+        """SIGALRM handler: the termination, raised where it unwinds."""
         raise terminated
 
     signal.signal(signal.SIGALRM, raise_again)

@@ -218,6 +218,7 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     # gets its longest word first, then every other column; then a no-wrap column its whole
     # lines, then every column towards its whole lines.
     def wanted(no_wrap: list[int], others: list[int]) -> list[int]:
+        """Per column: `no_wrap`'s width for a no-wrap column, `others`' for the rest."""
         return [
             a if c.no_wrap else b for c, a, b in zip(table.columns, no_wrap, others, strict=True)
         ]

@@ -111,6 +111,7 @@ def applies(event_type: type[E]) -> Callable[[Applier], Applier]:
     """Register the projection function of one event kind."""
 
     def register(function: Applier) -> Applier:
+        """Record `function` as the applier of the event kind."""
         APPLIERS[event_type.kind] = function
         return function
 

@@ -195,6 +195,7 @@ def scope_seqs(connection: Connection, scope: Iterable[Subject], cut: Cut) -> li
     pending: list[Subject] = []
 
     def need(subject: Subject, up_to: int) -> None:
+        """Ask for the subject's events up to seq `up_to` (once per larger bound)."""
         if up_to > needed.get(subject, 0):
             needed[subject] = up_to
             pending.append(subject)

@@ -1010,9 +1010,11 @@ def batch_unit(session: Session) -> Iterator[Unit]:
     unit = Unit(session.connection(), checks_now=False, session=session)
 
     def write_first(state: ORMExecuteState) -> Result[Any] | None:
+        """Before a query of the session: write what it may read (`Unit.read_through`)."""
         return unit.read_through(state)  # what the session reads must see the buffered rows
 
     def keep(_session: Session, instance: object) -> None:
+        """Hold a row the session loads for as long as the batch."""
         unit.held.append(instance)  # the session's identity map only holds rows weakly
 
     OPEN[session] = unit

@@ -206,6 +206,7 @@ class _FileCheck(threading.Thread):
         """The stage that waits for the check and records what it found."""
 
         def finish() -> None:
+            """Wait for the integrity check; its findings join verify's problems."""
             self.join()
             if self.error is not None:
                 raise self.error
