@@ -33,3 +33,25 @@ def test_bench_tiny_prints_every_figure(tmp_path: Path) -> None:
     assert "heavy modules loaded by --help: []" in result.stdout
     assert "FULL SCAN" not in result.stdout
     assert "PostgreSQL rows: skipped at --scale tiny" in result.stdout  # the reason is printed
+
+
+def test_cold_cpu_prints_each_command_against_the_floor(tmp_path: Path) -> None:
+    """`python -m bench.cold_cpu` on the demo ledger, one round: a ratio per command."""
+    folder = tmp_path / "demo"
+    made = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cold_cpu", "--ledger", str(folder / "ledger.db"),
+         "--loan", "L-2025-UoC", "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("status", "loans show", "custody history"):
+        assert re.search(rf"^{name} cold CPU / floor: ratio [0-9.]+ \(goal", result.stdout, re.M)
