@@ -177,58 +177,46 @@ def _balance_renderables(result: Any) -> list[Any]:
 
 def _item_balance_table(result: Any) -> Any:
     """One row per loan item, term by term, and the total in bold."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from sampleloans.units import format_mass
-
     title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
-    table = Table(title=Text(title))
-    table.add_column("sample", no_wrap=True)
-    table.add_column("state")
-    for term in ITEM_TERMS:
-        table.add_column(term, justify="right", no_wrap=True)
-    table.add_column("=", justify="center")
-    for row in (*result.items, result.item_total):
-        table.add_row(
-            Text(row.sample_code),
-            Text(row.state.replace("_", " ")),
-            *(format_mass(getattr(row, f"{t}_ug")) for t in ITEM_TERMS),
-            _check(row.balanced),
-            style="bold" if row is result.item_total else "",
-        )
-    return table
+    rows = [(row.sample_code, row.state, row) for row in (*result.items, result.item_total)]
+    return _terms_table(title, "state", ITEM_TERMS, ITEM_TERMS, rows)
 
 
 def _sample_balance_table(result: Any) -> Any:
     """One row per sample of the lineage (or the collection), term by term, the total in bold."""
+    title = f"Mass balance of the lineage of {result.subject}" if result.subject else "All samples"
+    headings = ("initial", "vault", "on loan", "split to children", "consumed", "lost")
+    rows = [(row.code, row.custody_state, row) for row in (*result.samples, result.sample_total)]
+    return _terms_table(title, "custody state", (*headings, "transferred"), SAMPLE_TERMS, rows)
+
+
+def _terms_table(
+    title: str,
+    state_heading: str,
+    headings: tuple[str, ...],
+    terms: tuple[str, ...],
+    rows: list[tuple[str, str, Any]],
+) -> Any:
+    """A mass balance table: a row per (code, state, balance), a column per term (`headings`
+    over the balance's `TERM_ug` values), whether it balances; the last row (the total) bold."""
     from rich.table import Table
     from rich.text import Text
 
     from sampleloans.units import format_mass
 
-    title = f"Mass balance of the lineage of {result.subject}" if result.subject else "All samples"
     table = Table(title=Text(title))
     table.add_column("sample", no_wrap=True)
-    table.add_column("custody state")
-    for term in (
-        "initial",
-        "vault",
-        "on loan",
-        "split to children",
-        "consumed",
-        "lost",
-        "transferred",
-    ):
-        table.add_column(term, justify="right", no_wrap=True)
+    table.add_column(state_heading)
+    for heading in headings:
+        table.add_column(heading, justify="right", no_wrap=True)
     table.add_column("=", justify="center")
-    for row in (*result.samples, result.sample_total):
+    for index, (code, state, balance) in enumerate(rows):
         table.add_row(
-            Text(row.code),
-            Text(row.custody_state.replace("_", " ")),
-            *(format_mass(getattr(row, f"{t}_ug")) for t in SAMPLE_TERMS),
-            _check(row.balanced),
-            style="bold" if row is result.sample_total else "",
+            Text(code),
+            Text(state.replace("_", " ")),
+            *(format_mass(getattr(balance, f"{term}_ug")) for term in terms),
+            _check(balance.balanced),
+            style="bold" if index == len(rows) - 1 else "",
         )
     return table
 
