@@ -164,7 +164,7 @@ def _after_last_part(
     if last is not None and at < last[1]:
         raise RuleViolation(
             f"time: {to_iso(at)} is before the last event of person {person.email} (event "
-            f"{last[0]}, {to_iso(last[1])}); {change} is dated after it"
+            f"{last[0]}, {to_iso(last[1])}); date {change} at or after it (--at)"
         )
 
 
