@@ -3,6 +3,8 @@
 import hashlib
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,17 @@ class Run(Protocol):
 def ctx_for(actor: str = CURATOR, now: datetime = NOW) -> Context:
     """A service context for one actor at a fixed time."""
     return Context(actor=actor, os_user="tester", now=now)
+
+
+def demo_in_a_process(folder: Path) -> Path:
+    """The demo ledger written by a real `python -m sampleloans demo --dir FOLDER`; its path."""
+    made = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    return folder / "ledger.db"
 
 
 def fingerprint(path: Path) -> str:

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import demo_in_a_process
+
 FIGURES = (
     "bulk ingest events/s",
     "--help cold",
@@ -38,12 +40,7 @@ def test_bench_tiny_prints_every_figure(tmp_path: Path) -> None:
 def test_cold_cpu_prints_each_command_against_the_floor(tmp_path: Path) -> None:
     """`python -m bench.cold_cpu` on the demo ledger, one round: a ratio per command."""
     folder = tmp_path / "demo"
-    made = subprocess.run(
-        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    assert made.returncode == 0, made.stderr
+    demo_in_a_process(folder)
     result = subprocess.run(
         [sys.executable, "-m", "bench.cold_cpu", "--ledger", str(folder / "ledger.db"),
          "--loan", "L-2025-UoC", "--runs", "1"],

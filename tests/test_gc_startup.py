@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sampleloans.gcpause import end_startup, gc_paused, pause_for_startup
+from tests.conftest import demo_in_a_process
 
 CURATOR = "curator@naoc.example"
 
@@ -80,12 +81,7 @@ def test_the_console_script_collects_again_once_the_ledger_is_open(tmp_path: Pat
     on; a command that never opens a ledger (--help) ends paused, as it started, and exits 0
     (every command freezes what is left at exit: the freeze count alone says nothing there)."""
     folder = tmp_path / "demo"
-    made = subprocess.run(
-        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    assert made.returncode == 0, made.stderr
+    demo_in_a_process(folder)
     assert _probe(folder, "status", "--loan", "L-2025-UoC") == (0, [True, True])
     moved = ("samples", "move", "CE5C0400YJFM00505", "--location", "NAOC N2 cabinet C")
     code, collector = _probe(folder, *moved)
