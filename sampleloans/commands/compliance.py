@@ -462,8 +462,8 @@ def _standing_items(r: Any) -> Any:
     table = Table()
     table.add_column("sample", no_wrap=True)
     table.add_column("custody state")
-    table.add_column("issued", justify="right")
-    table.add_column("held", justify="right")
+    table.add_column("issued", justify="right", no_wrap=True)
+    table.add_column("held", justify="right", no_wrap=True)
     for i in r.items:
         state = i.state.replace("_", " ")
         table.add_row(

@@ -685,7 +685,9 @@ def _discrepancies_table(d: "LoanDetail") -> Any:
 
     table = Table(title="Weighing discrepancies")
     for heading in ("event", "sample", "expected", "weighed", "difference"):
-        table.add_column(heading, justify="left" if heading in ("event", "sample") else "right")
+        # a mass is never folded inside itself ("10.40" over "0 mg" reads as another value)
+        masses = heading not in ("event", "sample")
+        table.add_column(heading, justify="right" if masses else "left", no_wrap=masses)
     for w in d.weighing_discrepancies:
         sign = "+" if w.difference_ug > 0 else "−"
         table.add_row(
@@ -795,8 +797,8 @@ LOAN_TABLE = TableSpec(
         Column("PI"),
         Column("status"),
         Column("samples"),
-        Column("issued", right=True),
-        Column("held", right=True),
+        Column("issued", right=True, no_wrap=True),
+        Column("held", right=True, no_wrap=True),
         Column("due", no_wrap=True),
     ),
     cells=_loan_cells,
@@ -851,8 +853,10 @@ def show(
             )
             write_json(head, sys.stdout)
             return
+        from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
+
         before, after = _detail_renderables(detail)
-        print_fitted(before)
+        print_fitted(before, abbreviations=MASS_TERM_ABBREVIATIONS)
         write_rows(
             iter(detail.consumptions),
             page=page,
@@ -889,7 +893,7 @@ CONSUMPTION_TABLE = TableSpec(
         Column("sample"),
         Column("technique"),
         Column("destructive"),
-        Column("mass", right=True),
+        Column("mass", right=True, no_wrap=True),
         Column("when (UTC)"),
     ),
     cells=_consumption_cells,
@@ -953,9 +957,9 @@ def _items_table(d: "LoanDetail") -> Any:
     items = Table(title="Items")
     columns = ("code", "source", "issued", "held", "consumed", "returned", "split", "lost")
     for heading in (*columns, "state"):
-        items.add_column(
-            heading, justify="left" if heading in ("code", "source", "state") else "right"
-        )
+        # codes and masses are never folded inside themselves ("10.40" over "0 mg")
+        left, words = heading in ("code", "source", "state"), heading in ("source", "state")
+        items.add_column(heading, justify="left" if left else "right", no_wrap=not words)
     for i in d.items:
         masses = (i.issued_ug, i.held_ug, i.consumed_ug, i.returned_ug, i.split_ug, i.lost_ug)
         items.add_row(
