@@ -21,6 +21,7 @@ __all__ = [
     "from_iso",
     "parse_date",
     "parse_datetime",
+    "refuse_future",
     "to_iso",
     "utc_now",
 ]
@@ -177,6 +178,14 @@ def from_iso(text: str) -> datetime:
         return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
     except ValueError as exc:
         raise ValueError(f"not a stored UTC timestamp: {quote_input(text)} ({exc})") from exc
+
+
+def refuse_future(field: str, when: datetime, now: datetime, hint: str) -> None:
+    """Refuse a moment after `now`, naming the option, the moment as read (UTC) and now."""
+    if when > now:
+        raise InvalidInput(
+            f"{field}: {to_iso(when)} is in the future (now is {to_iso(now)}); {hint}"
+        )
 
 
 def format_datetime(dt: datetime) -> str:

@@ -261,6 +261,7 @@ def test_generated_at_in_the_future_is_refused(
     )
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: --generated-at: is in the future; a report is dated when it is made\n"
+        "Error: --generated-at: 2030-01-01T00:00:00Z is in the future "
+        "(now is 2025-04-01T09:00:00Z); a report is dated when it is made\n"
     )
     assert not out.exists()

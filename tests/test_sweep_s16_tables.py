@@ -61,9 +61,7 @@ def folded(words: set[str], text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("number", LOANS)
-def test_loans_show_keeps_every_mass_whole_at_80_columns(
-    demo: dict[str, str], number: str
-) -> None:
+def test_loans_show_keeps_every_mass_whole_at_80_columns(demo: dict[str, str], number: str) -> None:
     """Items, consumptions and discrepancies of a loan at 80 columns: no mass cut in two."""
     detail = json.loads(run(demo, "loans", "show", number, "--json").stdout)
     table = run(demo, "loans", "show", number).stdout

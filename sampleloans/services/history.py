@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, from_iso, to_iso
+from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context, from_stored, importer_of, os_account_of
 from sampleloans.models import (
@@ -249,8 +249,8 @@ def history_listing(
     else:
         access.readable_institution(session, person, key)
         keys = [key]
-    if as_of is not None and as_of > ctx.now:
-        raise InvalidInput("--as-of: is in the future; give a moment up to now")
+    if as_of is not None:
+        refuse_future("--as-of", as_of, ctx.now, "give a moment up to now")
     query = _event_query(person, subject_type, keys, _checked(filters), as_of)
     if filters.seal is not None:
         query = query.where(_sealed(session, person, filters.seal))

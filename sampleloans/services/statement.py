@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import days_between, from_iso, to_iso
+from sampleloans.dates import days_between, from_iso, refuse_future, to_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
@@ -137,8 +137,7 @@ def build_statements(
     generated_at: datetime,
 ) -> list[Statement]:
     """One statement per PI, built on the ledger as `checkpoint` commits to it."""
-    if generated_at > ctx.now:
-        raise InvalidInput("--generated-at: is in the future; a statement is dated when it is made")
+    refuse_future("--generated-at", generated_at, ctx.now, "a statement is dated when it is made")
     scope = statement_scope(session, ctx, institution=institution, pi=pi, everyone=everyone)
     head_seq, _hash = store.head(session)
     size = checkpoint.tree_size

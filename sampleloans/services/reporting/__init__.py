@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, from_iso, to_iso
+from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
@@ -95,12 +95,10 @@ def build_report(
     """The report's read model at the ledger's head (or as of `request.as_of`), naming the
     `checkpoint` (NEWEST: the newest kept one covering its head; `SIZE:ROOT`; None: none)."""
     check_access(session, ctx, request)
-    if generated_at > ctx.now:
-        raise InvalidInput("--generated-at: is in the future; a report is dated when it is made")
+    refuse_future("--generated-at", generated_at, ctx.now, "a report is dated when it is made")
     if request.as_of is not None:
         as_of = from_iso(request.as_of)
-        if as_of > ctx.now:
-            raise InvalidInput("--as-of: is in the future; give a moment up to now")
+        refuse_future("--as-of", as_of, ctx.now, "give a moment up to now")
         from sampleloans.ledger import replay  # the write side loads only for a past report
 
         cut = replay.as_of(session, as_of)  # the one definition of "as it stood at"
