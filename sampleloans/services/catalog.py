@@ -429,7 +429,7 @@ def list_institutions(
     person = access.reader(session, ctx)
     query = select(Institution).order_by(Institution.short_name)
     if kind:
-        query = query.where(Institution.kind == require_choice(kind, "kind", INSTITUTION_KINDS))
+        query = query.where(Institution.kind == require_choice(kind, "--kind", INSTITUTION_KINDS))
     rows = [
         i for i in session.exec(query).all() if access.can_see_institution(person, i.short_name)
     ]
@@ -462,7 +462,7 @@ def list_people(
         access.readable_institution(session, person, institution)
         query = query.where(Person.institution == institution)
     if role:
-        query = query.where(Person.role == require_choice(role, "role", ROLES))
+        query = query.where(Person.role == require_choice(role, "--role", ROLES))
     return [
         _person_view(p)
         for p in session.exec(query).all()
@@ -519,7 +519,7 @@ def list_agreements(
         query = query.where(Agreement.institution == institution)
     if status:
         query = query.where(
-            Agreement.status == require_choice(status, "status", AGREEMENT_STATUSES)
+            Agreement.status == require_choice(status, "--status", AGREEMENT_STATUSES)
         )
     return [
         _agreement_view(session, a, ctx.now)
