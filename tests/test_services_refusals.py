@@ -169,14 +169,14 @@ CASES: dict[str, Case] = {
         loans.issue_loan,
         {"number": "L-1"},
         RuleViolation,
-        r"not in force \(expired\)",
+        r"not in force on .*: in force from .* until .* \(expired\)",
     ),
     "issue-agreement-terminated": Case(
         approved_then_ended("terminated"),
         loans.issue_loan,
         {"number": "L-1"},
         RuleViolation,
-        r"not in force \(terminated\)",
+        r"not in force on .*: in force from .* until .* \(terminated\)",
     ),
     "issue-beyond-max-total-mass": Case(
         approved_two_samples_small_agreement,

@@ -375,9 +375,18 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
         )
     if not in_force(deal, when):
         raise RuleViolation(
-            f"agreement {deal.number} with {deal.institution} is not in force "
-            f"({deal.status}); loan {loan.number} cannot be issued"
+            f"agreement {deal.number} with {deal.institution} is not in force on "
+            f"{format_datetime(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
         )
+
+
+def _term_words(deal: Agreement) -> str:
+    """When an agreement signed was in force: 'in force from … until … (expired)'."""
+    assert deal.signed_at is not None  # a pending agreement is refused before
+    end = deal.ended_at or deal.expires_at
+    until = f" until {format_datetime(end)}" if end else ""
+    ended = f" ({deal.status})" if deal.ended_at else ""
+    return f"in force from {format_datetime(deal.signed_at)}{until}{ended}"
 
 
 def ship_loan(
