@@ -269,7 +269,7 @@ def test_history_filters_combine(env: dict[str, str]) -> None:
         (["custody", "history", "--loan", "L-2025-OU", "--since", "x"], "Error: --since:"),
         (
             ["custody", "history", "--loan", "L-2025-OU", *SINCE_AFTER_UNTIL],
-            "Error: --since: is after --until",
+            "Error: --since: 2026-01-01T00:00:00Z is after --until 2025-01-01T00:00:00Z;",
         ),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",

@@ -21,7 +21,8 @@ def test_loans_list_refuses_an_empty_or_backward_due_range(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "Error: --due-after: is not before --due-before; give a range that moves forward\n"
+        f"Error: --due-after: {after}T00:00:00Z is not before --due-before {before}T00:00:00Z; "
+        "give a range that moves forward\n"
     )
 
 

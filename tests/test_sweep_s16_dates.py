@@ -79,3 +79,28 @@ def test_now_itself_is_not_the_future(demo: dict[str, str], tmp_path: Path) -> N
     )
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["custody", "history", "--loan", "L-2025-UoC", "--since", "2025-06-11T01:00:00+02:00",
+             "--until", "2025-06-10"],
+            "--since: 2025-06-10T23:00:00Z is after --until 2025-06-10T00:00:00Z",
+        ),
+        (
+            ["loans", "list", "--due-after", "2026-01-01T02:00:00+02:00", "--due-before",
+             "2026-01-01"],
+            "--due-after: 2026-01-01T00:00:00Z is not before --due-before 2026-01-01T00:00:00Z",
+        ),
+    ],
+)  # fmt: skip
+def test_a_backward_range_names_both_moments(
+    demo: dict[str, str], args: list[str], expected: str
+) -> None:
+    """A range that does not move forward: both ends as read, in UTC; exit 2, no rows."""
+    result = CliRunner().invoke(app, [*args, "--json"], env=demo)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {expected}; give a range that moves forward\n"

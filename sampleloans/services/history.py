@@ -279,7 +279,10 @@ def _checked(filters: HistoryFilters) -> HistoryFilters:
                 + ", ".join(sorted(EVENT_TYPES))
             )
     if filters.since and filters.until and filters.since > filters.until:
-        raise InvalidInput("--since: is after --until; give a range that moves forward")
+        raise InvalidInput(
+            f"--since: {to_iso(filters.since)} is after --until {to_iso(filters.until)}; "
+            "give a range that moves forward"
+        )
     return filters
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from sampleloans.dates import to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.checks import LOAN_STATUSES
@@ -313,7 +314,8 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
     if before is not None and after is not None and after >= before:
         # both bounds are strict: no loan is due in an empty or backward range
         raise InvalidInput(
-            "--due-after: is not before --due-before; give a range that moves forward"
+            f"--due-after: {to_iso(after)} is not before --due-before {to_iso(before)}; "
+            "give a range that moves forward"
         )
     if before is not None or after is not None:
         query = query.where(col(Loan.status).in_(_owing_a_return(status, before)))
