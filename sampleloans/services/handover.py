@@ -27,7 +27,7 @@ from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Per
 from sampleloans.readmodels.handover import Handover, PartyView
 from sampleloans.services.common import STAFF_INSTITUTION_KINDS
 from sampleloans.text import clean_email, clean_name
-from sampleloans.vocab import Direction
+from sampleloans.vocab import Direction, Role
 
 HANDOVER_KINDS = frozenset({"loan.issued", "loan.shipped", "loan.received"})
 PARTY_FIELDS = ("released_by", "received_by", "courier", "witness")
@@ -44,18 +44,21 @@ class Parties:
     witness: str | None
 
 
-def require_party(session: Session, value: str | None, field: str) -> str | None:
+def require_party(
+    session: Session, value: str | None, field: str, recorder: Person | None = None
+) -> str | None:
     """A hand-over person as given on the command line: a registered e-mail, or a name.
 
     Anything with an '@' must be a registered person's e-mail (exit 2 otherwise), so a typo in
-    an address is not silently kept as a name.
+    an address is not silently kept as a name. A researcher `recorder` names only people they
+    may see (their institution's, the lender's staff): anyone else answers as unregistered.
     """
     if value is None:
         return None
     if "@" in value:
         email = clean_email(value, field)
         person = session.get(Person, email)
-        if person is None:
+        if person is None or not _may_name(session, recorder, person):
             raise InvalidInput(
                 f"{field}: no registered person has the e-mail {email}; give a registered "
                 "person's e-mail (see 'people list') or the name of someone who is not registered"
@@ -66,6 +69,17 @@ def require_party(session: Session, value: str | None, field: str) -> str | None
             )
         return email
     return clean_name(value, field, max_len=MAX_PARTY_LEN)
+
+
+def _may_name(session: Session, recorder: Person | None, person: Person) -> bool:
+    """Whether the recorder may name a registered person: staff anyone; a researcher someone
+    of their own institution or of the lender's side (whom their hand-overs show anyway)."""
+    if recorder is None or recorder.role != Role.RESEARCHER:
+        return True
+    if person.institution == recorder.institution:
+        return True
+    institution = session.get(Institution, person.institution)
+    return institution is not None and institution.kind in STAFF_INSTITUTION_KINDS
 
 
 def require_active_defaults(session: Session, given: dict[str, Any], parties: Parties) -> None:

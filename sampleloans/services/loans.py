@@ -345,8 +345,9 @@ def with_parties(
     so the payload records who released and who received, apart from who records it."""
     # Any: the four party fields of every hand-over event are `str | None`, which mypy cannot
     # tell from the other fields `replace` would accept by keyword
+    recorder = session.get(Person, ctx.actor)  # loaded by the role check: no query
     checked: dict[str, Any] = {
-        name: require_party(session, getattr(given, name), name.replace("_", " "))
+        name: require_party(session, getattr(given, name), name.replace("_", " "), recorder)
         for name in PARTY_FIELDS
     }
     draft = dataclasses.replace(
