@@ -7,6 +7,10 @@ terada@osaka-u.example` from Stony Brook), and `loans show` then printed "Kentar
 Osaka, not at SBU", where an unknown e-mail said "no registered person has the e-mail …". Such
 a person now answers as an unregistered e-mail, for every hand-over field; the lender's staff
 and their own institution's people may still be named, and curators may name anyone.
+
+Likewise `samples list --material` refused a material no sample has by listing every material in
+the collection, so a researcher learnt what other institutions' samples are made of (and that
+`--material basalt` exists where `--material nope` does not): it now knows only their samples.
 """
 
 import shutil
@@ -82,3 +86,26 @@ def test_the_lenders_staff_and_a_curators_choice_still_go_in(shipped: dict[str, 
         app, ["--as", CURATOR, *back, "--witness", "terada@osaka-u.example"], env=shipped
     )
     assert result.exit_code == 0, result.output
+
+
+def test_a_researchers_material_filter_names_only_their_samples_materials(
+    shipped: dict[str, str],
+) -> None:
+    """OU's researcher holds regolith only: a material of other institutions' samples (basalt)
+    answers as one no sample has, and the refusal lists only what they may read."""
+    env = {**shipped, "SAMPLELOANS_USER": "anand@open.example"}
+
+    def material(value: str) -> str:
+        result = CliRunner().invoke(app, ["samples", "list", "--material", value], env=env)
+        assert result.exit_code == 2, result.output
+        return result.stderr
+
+    elsewhere, nowhere = material("basalt"), material("nope")
+    assert elsewhere.replace("'basalt'", "X") == nowhere.replace("'nope'", "X")
+    assert nowhere.strip().endswith("give one of regolith")
+    found = CliRunner().invoke(app, ["samples", "list", "--material", "Regolith"], env=env)
+    assert found.exit_code == 0 and "CE5C0200YJFM00112" in found.stdout
+    staff = CliRunner().invoke(
+        app, ["--as", CURATOR, "samples", "list", "--material", "x"], env=env
+    )
+    assert "basalt" in staff.stderr  # staff read every sample's material

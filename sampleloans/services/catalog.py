@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
+from typing import Any, TypeVar
 
+from sqlalchemy import Select
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, func, select
@@ -245,6 +247,8 @@ def samples_listing(
     return Listing(rows=rows, total=counter(session, query))
 
 
+_Selected = TypeVar("_Selected", bound=Select[Any])
+
 _SAMPLE_FIELDS = tuple(f for f in SampleView.__dataclass_fields__ if f != "children")
 _make_sample_view = view_maker(SampleView)
 assert list(SampleView.__dataclass_fields__).index("children") == 3  # see `_sample_views`
@@ -252,11 +256,7 @@ assert list(SampleView.__dataclass_fields__).index("children") == 3  # see `_sam
 
 def _sample_query(session: Session, person: Person, filters: SampleFilters) -> Query:
     """The samples a person may read that match the filters, by code."""
-    query = sa_select(*(getattr(Sample, name) for name in _SAMPLE_FIELDS))
-    if not access.is_staff(person):
-        query = query.join(Loan, col(Loan.number) == col(Sample.loan_number)).where(
-            col(Loan.institution) == person.institution
-        )
+    query = _readable(sa_select(*(getattr(Sample, name) for name in _SAMPLE_FIELDS)), person)
     if filters.mission is not None:
         query = query.where(col(Sample.mission) == _mission(session, filters.mission))
     if filters.state is not None:
@@ -264,7 +264,7 @@ def _sample_query(session: Session, person: Person, filters: SampleFilters) -> Q
         states = ON_LOAN_STATES if wanted == "on_loan" else (wanted,)
         query = query.where(col(Sample.custody_state).in_(states))
     if filters.material is not None:
-        material = _material(session, filters.material)
+        material = _material(session, person, filters.material)
         query = query.where(func.lower(col(Sample.material_type)) == material)
     if filters.location is not None:
         text = require_text(filters.location, "--location", max_len=200).lower()
@@ -289,16 +289,27 @@ def _mission(session: Session, code: str) -> str:
     return match
 
 
-def _material(session: Session, material: str) -> str:
-    """A material type some sample has (lower case), or InvalidInput listing them."""
+def _readable(query: _Selected, person: Person) -> _Selected:
+    """`query` over Sample narrowed to the samples `person` may read: a researcher's are those
+    on their institution's loans (a join, in SQL); staff read every one."""
+    if access.is_staff(person):
+        return query
+    return query.join(Loan, col(Loan.number) == col(Sample.loan_number)).where(
+        col(Loan.institution) == person.institution
+    )
+
+
+def _material(session: Session, person: Person, material: str) -> str:
+    """A material type some sample the person may read has (lower case), or InvalidInput
+    listing those: a researcher learns nothing of other institutions' samples from it."""
     wanted = material.strip().lower()
+    lowered = func.lower(col(Sample.material_type))
     known = session.exec(
-        select(func.lower(col(Sample.material_type)))
-        .distinct()
-        .where(func.lower(col(Sample.material_type)) == wanted)
+        _readable(select(lowered).distinct().where(lowered == wanted), person)
     ).first()
     if known is None:
-        types = sorted(set(session.exec(select(col(Sample.material_type)).distinct()).all()))
+        readable = _readable(select(col(Sample.material_type)).distinct(), person)
+        types = sorted(set(session.exec(readable).all()))
         shown = ", ".join(types[:20]) + (", …" if len(types) > 20 else "")
         raise InvalidInput(
             f"--material: {quote_input(material)} is not the material of any sample; "
