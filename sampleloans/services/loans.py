@@ -845,11 +845,12 @@ def settle_loan(
     open_items = [i for i in items_of(session, number) if i.held_ug > 0]
     if open_items:
         raise RuleViolation(f"loan {number} still has {_unaccounted(open_items)} first")
-    codes = [i.sample_code for i in items_of(session, number)]
+    # the loan's own incidents, as `status` lists them: one reported on a sample back in the
+    # vault, or out on another loan since, is not this loan's to answer for
     open_incident = session.exec(
-        select(Incident).where(
-            col(Incident.sample_code).in_(codes), Incident.status == IncidentStatus.OPEN
-        )
+        select(Incident)
+        .where(Incident.loan_number == number, Incident.status == IncidentStatus.OPEN)
+        .order_by(col(Incident.seq))
     ).first()
     if open_incident is not None:
         raise Conflict(
