@@ -743,12 +743,13 @@ class LifecycleMachine(RuleBasedStateMachine):
             loan.due_at += period_delta(period)
 
     def do_recall(self, number: str, due: datetime) -> None:
-        """Recall to `due`: refused before the recall's own time or later than already due."""
+        """Recall to `due`: refused at or before the recall's own time or later than already
+        due."""
         loan = self.m_loans[number]
         when = self.now + timedelta(minutes=1)  # the time `call` will record
         ok = (
             self.ok_recall(number)
-            and when <= due
+            and when < due
             and (loan.due_at is not None and due <= loan.due_at)
         )
         self.call(ok, loans.recall_loan, number=number, due_at=due, reason="audit")

@@ -66,3 +66,18 @@ def test_an_issue_after_an_expiry_names_the_end(runner: CliRunner, db_path: Path
     )
     message = refused(runner, db_path, "loans", "issue", "L-1", "--at", "2025-05-05")
     assert "not in force on 2025-05-05 00:00 UTC: in force from 2025-05-10" in message
+
+
+def test_a_recall_due_at_its_own_moment_is_refused(runner: CliRunner, db_path: Path) -> None:
+    """A recall must give the borrower a due date after the recall, as its refusal says: the
+    recall's own moment (typed with an offset) was accepted, and the loan was due at once."""
+    requested_under_a_one_year_agreement(runner)
+    ok(runner, "loans", "issue", "L-1", "--at", "2025-05-11")
+    at = ["--at", "2025-06-01T00:00:00Z", "--reason", "audit"]
+    same_moment = ["--due", "2025-06-01T02:00+02:00"]
+    message = refused(runner, db_path, "loans", "recall", "L-1", *same_moment, *at)
+    assert message == (
+        "Error: due: 2025-06-01T00:00:00Z is not after the recall (2025-06-01T00:00:00Z); a "
+        "recall must give the borrower a due date after the recall\n"
+    )
+    ok(runner, "loans", "recall", "L-1", "--due", "2025-06-01T00:00:01Z", *at)

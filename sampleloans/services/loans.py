@@ -786,9 +786,9 @@ def recall_loan(
     """Recall a loan: it is due back by `due_at`, after the recall and never later than due."""
     loan = _curated_loan(session, ctx, number, "recall", "recall loans")
     when = occurred_at or ctx.now
-    if due_at < when:
+    if due_at <= when:  # due at its own moment, the loan would be overdue at once
         raise RuleViolation(
-            f"due: {to_iso(due_at)} is before the recall ({to_iso(when)}); a recall must give "
+            f"due: {to_iso(due_at)} is not after the recall ({to_iso(when)}); a recall must give "
             "the borrower a due date after the recall"
         )
     assert loan.due_at is not None  # recalls start from an issued loan
