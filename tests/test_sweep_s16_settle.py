@@ -6,6 +6,8 @@ A sample came back, was accepted into the vault, and the curator then found it c
 nothing for it on the loan, but `loans settle` refused: "incident 101 on … is open; resolve it
 first", for an incident of no loan (or of the next loan the sample went out on). Settlement now
 waits on the loan's own open incidents, the ones `status` lists.
+
+And a mass correction says what it changed, as every other write that records a mass does.
 """
 
 from pathlib import Path
@@ -60,3 +62,17 @@ def test_the_loans_own_open_incident_still_holds_it(runner: CliRunner, db_path: 
     assert "open incident" in ok(runner, "status", "--loan", "L-1")
     message = refused(runner, db_path, "loans", "settle", "L-1", "--obligations", "x")
     assert "is open; resolve it first" in message
+
+
+def test_a_mass_correction_says_what_it_changed(runner: CliRunner) -> None:
+    """Every write that records a mass prints it back ('400 µg of … consumed'); a mass
+    correction printed only 'Recorded mass correction of event 57 (event 60).'."""
+    returned_loan(runner)
+    out = ok(runner, "incidents", "report", "--sample", CODE, "--kind", "loss", "--description",
+             "grain lost in the vault", "--mass-lost", "0.5 mg")  # fmt: skip
+    incident = int(out.split("Incident ")[1].split()[0])
+    out = ok(runner, "custody", "correct", str(incident), "--mass", "0.2mg", "--reason", "found")
+    assert out == (
+        f"Recorded mass correction of event {incident} (event {incident + 1}): loss of {CODE} "
+        "500 µg → 200 µg.\n"
+    )

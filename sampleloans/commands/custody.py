@@ -470,8 +470,24 @@ def correct(
             envelope = _correct_text(session, service_ctx, seq, text or "", at)
         else:
             envelope = _correct_mass(session, service_ctx, seq, mass, sample, reason, at)
-    what = "mass correction" if mass is not None else "correction"
-    console().print(f"Recorded {what} of event {seq} (event {envelope.seq}).", markup=False)
+    console().print(_corrected_line(seq, envelope), markup=False)
+
+
+def _corrected_line(seq: int, envelope: Any) -> str:
+    """What a correction recorded; a mass correction with its old and new mass, as printed
+    back by every write that records a mass ('loss of CODE 500 µg → 200 µg')."""
+    if envelope.kind != "mass.corrected":
+        return f"Recorded correction of event {seq} (event {envelope.seq})."
+    import json
+
+    from sampleloans.units import format_mass
+
+    p = json.loads(envelope.payload)
+    change = f"{format_mass(p['old_mass_ug'])} → {format_mass(p['new_mass_ug'])}"
+    return (
+        f"Recorded mass correction of event {seq} (event {envelope.seq}): "
+        f"{p['what']} of {p['sample']} {change}."
+    )
 
 
 def _correct_text(session: Any, service_ctx: Any, seq: int, text: str, at: str | None) -> Any:
