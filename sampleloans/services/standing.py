@@ -574,6 +574,18 @@ def _other_obligations(session: Session, loan: Loan) -> list[str]:
         ).all()
     ]
     follow_up = FOLLOW_UP.get(loan.status)
+    if loan.status == LoanStatus.RECEIVED and _nothing_held(session, loan.number):
+        # everything consumed, split, transferred or lost: no mass to send back, but the loan
+        # is still out until it is settled, and the PI owes what a returned loan owes
+        follow_up = f"nothing left to send back; settlement report: {SETTLEMENT_REPORT}"
     if follow_up:
         owed.append(follow_up)
     return owed
+
+
+def _nothing_held(session: Session, number: str) -> bool:
+    """Whether a loan's borrower holds no mass of it any more (none held, none travelling)."""
+    held = session.exec(
+        select(LoanItem.sample_code).where(LoanItem.loan_number == number, LoanItem.held_ug > 0)
+    ).first()
+    return held is None
