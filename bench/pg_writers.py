@@ -82,6 +82,94 @@ print("committed", flush=True)  # the clock stops at the last commit, not at the
 """
 
 
+ONE_WRITER = """
+import os, sys, time
+from datetime import UTC, datetime
+from sampleloans import db
+from sampleloans.ledger.store import Context
+from sampleloans.services.reference import add_institution
+
+url, tag = sys.argv[1], sys.argv[2]
+engine = db.open_engine(url)
+ctx = Context(actor="curator@naoc.example", os_user="bench",
+              now=datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+with db.transaction(engine, write=False) as session:
+    backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+stat = f"/proc/{backend}/stat"  # the server process of this writer's connection
+
+
+def server_cpu_s():
+    fields = open(stat).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+done = 0
+
+
+def write():
+    global done
+    done += 1
+    with db.transaction(engine) as session:
+        add_institution(session, ctx, short_name=f"{tag}-{done}", name=f"Lab {done}",
+                        country="CN", city="Beijing", institution_kind="borrower")
+
+
+for _ in range(30):  # warm: imports, compiled and prepared statements
+    write()
+print("ready", flush=True)
+for line in sys.stdin:
+    count = int(line)
+    server, client = server_cpu_s(), time.process_time()
+    for _ in range(count):
+        write()
+    print(time.process_time() - client, server_cpu_s() - server, flush=True)
+"""
+"""One long-lived writer adding institutions, `count` at a time when told (a line on stdin):
+its own CPU and its server process's (from /proc, the server on this machine) per batch."""
+
+
+def one_writer_cpu(
+    server: PgServer, trees: list[Path | None], rounds: int, writes: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Client and server CPU ms per write of one writer per tree (a checkout's code through
+    PYTHONPATH; None: this one), each on its own demo ledger, the trees taking turns."""
+    env = {**os.environ, "SAMPLELOANS_NOW": "2026-06-01T09:00:00Z"}
+    writers: dict[str, subprocess.Popen[str]] = {}
+    for n, tree in enumerate(trees):
+        name = f"bench_one_{n}"
+        server.admin(f"DROP DATABASE IF EXISTS {name}")
+        server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
+        code = {**env, "PYTHONPATH": str(tree)} if tree else env
+        where = str(tree) if tree else None  # `python -c` reads modules from its folder first
+        subprocess.run(
+            [str(BIN), "--db", server.url(name), "demo", "--ledger-id", LEDGER_ID],
+            check=True, capture_output=True, env=code, cwd=where,
+        )  # fmt: skip
+        writers[str(tree or "this tree")] = subprocess.Popen(
+            [sys.executable, "-c", ONE_WRITER, server.url(name), f"ONE{n}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=code, cwd=where,
+        )  # fmt: skip
+    found: dict[str, list[tuple[float, float]]] = {label: [] for label in writers}
+    try:
+        for label, writer in writers.items():
+            if writer.stdout is None or writer.stdout.readline() != "ready\n":
+                raise SystemExit(f"the writer of {label} failed to start")
+        for round_ in range(rounds):
+            order = list(writers.items())
+            for label, writer in order[round_ % len(order) :] + order[: round_ % len(order)]:
+                assert writer.stdin is not None and writer.stdout is not None
+                writer.stdin.write(f"{writes}\n")
+                writer.stdin.flush()
+                client_s, server_s = map(float, writer.stdout.readline().split())
+                found[label].append((client_s / writes * 1e3, server_s / writes * 1e3))
+    finally:
+        for writer in writers.values():
+            if writer.stdin is not None:
+                writer.stdin.close()
+            writer.wait(timeout=60)
+    return found
+
+
 @dataclass(frozen=True)
 class Rate:
     """Committed appends per second of WORKERS processes: up to the last commit, and (for
@@ -155,9 +243,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--appends", type=int, default=25)
+    parser.add_argument(
+        "--one-writer", type=int, default=0, metavar="WRITES",
+        help="instead: client and server CPU per write of one long-lived writer, WRITES a round",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=8, help="with --one-writer")
+    parser.add_argument(
+        "--tree", type=Path, action="append", default=[],
+        help="with --one-writer: a checkout whose code a writer runs (repeat: they take turns)",
+    )  # fmt: skip
     args = parser.parse_args()
     server, cluster = start_server()
     try:
+        if args.one_writer:
+            trees: list[Path | None] = list(args.tree) or [None]
+            _print_one_writer(one_writer_cpu(server, trees, args.rounds, args.one_writer))
+            return
         found = measure(server, args.runs, args.appends)
     finally:
         if cluster is not None:
@@ -185,6 +286,20 @@ def main() -> None:
         f"(to the writers' exit, as measured before: {found.ledger_rate.exited:.0f} / "
         f"{found.raw_rate.exited:.0f} = {found.ledger_rate.exited / found.raw_rate.exited:.2f}×)"
     )
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
+def _print_one_writer(found: dict[str, list[tuple[float, float]]]) -> None:
+    """The one-writer figures: median (and least) CPU ms per write, client and server."""
+    print("| code | client CPU ms/write, median (least) | server CPU ms/write, median (least) |")
+    print("|---|---|---|")
+    for label, figures in found.items():
+        client = [c for c, _s in figures]
+        server = [s for _c, s in figures]
+        print(
+            f"| {label} | {statistics.median(client):.3f} ({min(client):.3f}) | "
+            f"{statistics.median(server):.3f} ({min(server):.3f}) |"
+        )
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -455,6 +455,10 @@ def _loaded_values(session: Session, table: Table, row: tuple[Any, ...]) -> tupl
     return tuple(values)
 
 
+_SHAPES: dict[Table, tuple[tuple[str, ...], tuple[int, ...], Any]] = {}
+"""Per table read with the lock: its column names, where its key's columns are, its mapper."""
+
+
 def _as_loaded(session: Session, model: type[T], table: Table, values: tuple[Any, ...]) -> T:
     """The session's copy of a row read outside the ORM: the one it holds, or a new one added
     to it as if loaded (every column known, nothing to write).
@@ -463,12 +467,17 @@ def _as_loaded(session: Session, model: type[T], table: Table, values: tuple[Any
     state), not through the model's constructor: that sets each column through the ORM's
     attribute events, and cost a writer ~0.1 ms per row while it held the writers' lock.
     """
-    names = [column.name for column in table.columns]
-    key = tuple(values[names.index(column.name)] for column in table.primary_key.columns)
-    held = session.identity_map.get(session.identity_key(model, key))
+    shape = _SHAPES.get(table)
+    if shape is None:
+        names = tuple(column.name for column in table.columns)
+        at = tuple(names.index(column.name) for column in table.primary_key.columns)
+        shape = _SHAPES[table] = (names, at, sa_inspect(model))
+    names, at, mapper = shape
+    identity = mapper.identity_key_from_primary_key([values[i] for i in at])
+    held = session.identity_map.get(identity)
     if held is not None:
         return cast(T, held)
-    record = cast(T, sa_inspect(model).class_manager.new_instance())
+    record = cast(T, mapper.class_manager.new_instance())
     record.__dict__.update(zip(names, values, strict=True))
     make_transient_to_detached(record)
     session.add(record)
