@@ -21,12 +21,16 @@ earlier, included such events.)
 
 **A scoped "as of"** (`ledger_at(…, scope=…)`) replays only what a loan, a sample lineage or an
 institution needs, not the whole ledger: the events indexed under the scope's subjects
-(`event_subject`) and, transitively, what those events read when they apply, each only *before*
-the event that reads it: the earlier events of every sample and loan an event names (which
-brings a split child's parent, or a sample's earlier loans), the agreement events of the loans'
-agreements, and the reference records (ledger, missions, institutions, people). Every event
-applies to rows whose state is then exactly as in the full replay, so every row of the scope is
-identical to it (`tests/test_i13_scoped_as_of.py` compares the two).
+(`event_subject`), those of the samples, loans and agreements they name and of the split
+children of those samples (`_cone`) and, transitively, what those events read when they apply,
+each only *before* the event that reads it: the earlier events of every sample and loan an
+event names (which brings a split child's parent, or a sample's earlier loans), the agreement
+events of the loans' agreements. Every event applies to rows whose state is then exactly as in
+the full replay, so every row of the scope is identical to it (`tests/test_i13_scoped_as_of.py`
+compares the two). Of the reference records it takes only those the scope's events name and a
+view of them reads (`_named_references`: persons, their institutions, institutions, lenders,
+missions), each added record by one seek of the index; `tests/test_i13_asof_references.py`
+proves that every report, history and `verify-document` reads nothing else.
 """
 
 import gc
@@ -37,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -51,6 +55,7 @@ from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
 from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import EventSubject, LedgerEvent, LedgerMeta
+from sampleloans.vocab import InstitutionKind
 
 TIMELESS_KINDS = (
     ev.LedgerCreated.kind,
@@ -61,14 +66,14 @@ TIMELESS_KINDS = (
 """Reference records that later events point at; an `as of` replay keeps them whatever their
 date, so a sample registered with its real (earlier) date still replays."""
 
-REFERENCE_KINDS = (
-    *TIMELESS_KINDS,
-    "person.deactivated",
-    "person.reactivated",
-    "person.role_changed",
-)
-"""The reference records every scoped replay takes (as the cut takes them): any event may point
-at a person, an institution or a mission, and a report names people."""
+PERSON_CHANGE_KINDS = ("person.deactivated", "person.reactivated", "person.role_changed")
+"""The events that change a person's row after it is added (none changes an institution's or
+a mission's)."""
+
+REFERENCE_KINDS = (*TIMELESS_KINDS, *PERSON_CHANGE_KINDS)
+"""The reference records' events, which both halves of a `verify` take (`ledger/halves.py`): any
+event may point at a person, an institution or a mission. A scoped "as of" takes only those its
+scope names (`_named_references`)."""
 
 AGREEMENT_KINDS = ("agreement.created", "agreement.signed", "agreement.ended")
 """The only events that change an agreement's row (a loan's events are indexed under its
@@ -76,6 +81,9 @@ agreement too, but only read it)."""
 
 FOLLOWED = ("sample", "loan")
 """Subjects whose earlier events an event depends on: it reads and changes their rows."""
+
+SPLIT_KINDS = ("sample.split", "loan.split")
+"""Events that make new samples of a sample (named with it: parent and children)."""
 
 Subject = tuple[str, str]
 """(subject_type, subject_key) as in `event_subject`."""
@@ -180,27 +188,47 @@ def _last_before(connection: Connection, second: str, up_to: int | None) -> int:
 
 
 def scope_seqs(connection: Connection, scope: Iterable[Subject], cut: Cut) -> list[int]:
-    """The events a replay of `scope` as `cut` takes needs, in seq order (module docstring).
+    """The events a replay of `scope` as `cut` takes needs, in seq order (module docstring):
+    the scope's cone (`_cone`) and the reference records it names (`_named_references`)."""
+    head = cut.up_to_seq if cut.up_to_seq is not None else _head_seq(connection)
+    cone = _cone(connection, scope, cut, head)
+    return sorted(cone.taken | _named_references(connection, cone, cut, head))
+
+
+@dataclass
+class _Cone:
+    """The events of a scope's cone, and the reference records their index entries name."""
+
+    taken: set[int]
+    persons: set[str]
+    institutions: set[str]
+
+
+def _cone(connection: Connection, scope: Iterable[Subject], cut: Cut, head: int) -> _Cone:
+    """The scope's events and, transitively, the earlier events of what they read.
 
     A work list of subjects, each with the seq up to which its events are needed. The scope's
-    own subjects, and the samples, loans and agreements their events name, are needed up to the
-    head (those are the records a view of the scope reads); any other event needs the samples,
-    loans and agreement it names up to just before itself. Every
-    query is an index seek on `event_subject` (subject, seq) or on its primary key (seq).
+    own subjects, the samples, loans and agreements their events name, and the split children
+    of every sample needed up to the head, are needed up to the head: those are the records a
+    view of the scope reads (a curator's vault holds the children of its samples). Any other
+    event needs the samples, loans and agreement it names up to just before itself. Every query
+    is an index seek on `event_subject` (subject, seq) or on its primary key (seq).
     """
-    head = cut.up_to_seq if cut.up_to_seq is not None else _head_seq(connection)
-    taken: set[int] = set(_reference_seqs(connection, cut, head))
+    cone = _Cone(taken=set(), persons=set(), institutions=set())
+    roots = set(scope)
     needed: dict[Subject, int] = {}  # subject -> events needed up to this seq
     done: dict[Subject, int] = {}  # subject -> events already read up to this seq
+    asked: dict[int, int] = {}  # seq -> how far its named records were asked for (`_ask`)
     pending: list[Subject] = []
 
     def need(subject: Subject, up_to: int) -> None:
         """Ask for the subject's events up to seq `up_to` (once per larger bound)."""
         if up_to > needed.get(subject, 0):
+            if up_to == head:  # needed in full from now on: its splits ask for more
+                done[subject] = 0
             needed[subject] = up_to
             pending.append(subject)
 
-    roots = set(scope)
     for subject in roots:
         need(subject, head)
     while pending:
@@ -209,14 +237,225 @@ def scope_seqs(connection: Connection, scope: Iterable[Subject], cut: Cut) -> li
         if high <= low:
             continue
         done[subject] = high
-        fresh = [s for s in _subject_seqs(connection, subject, low, high, cut) if s not in taken]
-        taken.update(fresh)
+        events = _subject_seqs(connection, subject, low, high, cut)
+        cone.taken.update(seq for seq, _kind in events)
+        ask = _asks(
+            subject, events, of_root=subject in roots, from_first=low == 0, whole=high == head
+        )
+        # an event already read for another subject is read again only to ask for more
+        fresh = [seq for seq, how in ask.items() if how > asked.get(seq, -1)]
+        asked.update((seq, ask[seq]) for seq in fresh)
         for seq, subject_type, key in _subjects_of(connection, fresh):
             if subject_type in FOLLOWED or subject_type == "agreement":
-                # what the scope's own events name is read in full (a loan's samples, a
-                # sample's loans, an institution's loans and samples); the rest up to the event
-                need((subject_type, key), head if subject in roots else seq - 1)
-    return sorted(taken)
+                whole = ask[seq] == ASK_ALL or (ask[seq] == ASK_SPLIT and subject_type == "sample")
+                need((subject_type, key), head if whole else seq - 1)
+            elif subject_type == "person":
+                cone.persons.add(key)
+            elif subject_type == "institution":
+                cone.institutions.add(key)
+    return cone
+
+
+ASK_BEFORE, ASK_SPLIT, ASK_ALL = 0, 1, 2
+"""How far an event asks for the records it names: up to just before itself; its split
+children (a sample's, read in full) up to the head; all of them up to the head (an event of
+the scope's own records)."""
+
+
+def _asks(
+    subject: Subject, events: list[tuple[int, str]], *, of_root: bool, from_first: bool, whole: bool
+) -> dict[int, int]:
+    """How far each of a subject's events (seq, kind) asks for the records it names (`ASK_*`):
+    an event of the scope's own records, all of them; a split of a sample needed in full
+    (`whole`), its children. A sample's first event (`from_first`: the events start with it)
+    made it: a split that made it is its parent's, not its own."""
+    if of_root:
+        return {seq: ASK_ALL for seq, _kind in events}
+    first = events[0][0] if from_first and events else None
+    own = whole and subject[0] == "sample"
+    return {
+        seq: ASK_SPLIT if own and kind in SPLIT_KINDS and seq != first else ASK_BEFORE
+        for seq, kind in events
+    }
+
+
+PARTY_FIELDS = ("released_by", "received_by", "courier", "witness")
+"""A hand-over's persons in its payload (`services/handover.py`): a registered person's e-mail,
+or the name of someone not registered."""
+
+NAMING_PAYLOADS = {
+    "sample.registered": ("mission",),
+    "loan.issued": PARTY_FIELDS,
+    "loan.shipped": PARTY_FIELDS,
+    "loan.received": PARTY_FIELDS,
+}
+"""Kind → the payload fields naming a reference record that no index entry of the event names
+(a sample's mission; a hand-over's persons, whom a report prints by name)."""
+
+
+def _named_references(connection: Connection, cone: _Cone, cut: Cut, head: int) -> set[int]:
+    """The reference records' events (up to `head`, as the cut takes them) that the cone's
+    events and a view of them read, and nothing else:
+
+    - every person the cone's events are indexed under (a loan's PI, a person's own events),
+      who recorded one of them (its actor: a report marks what the borrower recorded, and a
+      hand-over's default persons are its recorder), or whom a hand-over names;
+    - each of those persons' institution (their row points at it);
+    - every institution the cone's events are indexed under (a sample's custodian, a loan's
+      borrower, an agreement's institution, a transfer's recipient), and every lender (a report
+      names the first as "Lender");
+    - the mission of every sample the cone registers.
+
+    A person's row is their `person.added` and the changes to it the cut takes. Each added
+    record is found by one seek of the subject index, not by reading every reference record
+    (`tests/test_i13_asof_references.py` proves that a view reads nothing else).
+    """
+    named = _named_in_events(connection, cone)
+    persons = cone.persons | named.actors | named.parties
+    people = _added(connection, "person", persons, head)
+    lenders = _lenders(connection, head)
+    institutions = cone.institutions | set(lenders) | _homes(people.values())
+    return (
+        set(people)
+        | set(lenders.values())
+        | set(_added(connection, "institution", institutions, head))
+        | _person_changes(connection, persons, cut, head)
+        | _missions(connection, named.missions, head)
+    )
+
+
+@dataclass(frozen=True)
+class _Named:
+    """What a cone's events name outside the subject index."""
+
+    actors: set[str]  # who recorded each event
+    parties: set[str]  # the registered persons of a hand-over (e-mails)
+    missions: set[str]  # the mission of each registered sample
+
+
+def _named_in_events(connection: Connection, cone: _Cone) -> _Named:
+    """The persons (e-mails) and missions (codes) the cone's events name outside the index:
+    each event's actor, a hand-over's registered persons, a registered sample's mission."""
+    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    naming = case((table.c.kind.in_(tuple(NAMING_PAYLOADS)), table.c.payload), else_=None)
+    named = _Named(actors=set(), parties=set(), missions=set())
+    seqs = sorted(cone.taken)
+    for start in range(0, len(seqs), IN_CHUNK):
+        chunk = seqs[start : start + IN_CHUNK]
+        query = select(table.c.actor, table.c.kind, naming).where(table.c.seq.in_(chunk))
+        for actor, kind, payload in connection.execute(query):
+            named.actors.add(str(actor))
+            if payload is None:
+                continue
+            data = json.loads(payload)
+            values = {v for v in (data.get(f) for f in NAMING_PAYLOADS[kind]) if isinstance(v, str)}
+            if kind == ev.SampleRegistered.kind:
+                named.missions.update(values)
+            else:  # a hand-over names a registered person by e-mail, anyone else by name
+                named.parties.update(v for v in values if "@" in v)
+    return named
+
+
+def _homes(people: Iterable[dict[str, Any]]) -> set[str]:
+    """The institution of each person, from their `person.added` payload (it never changes)."""
+    return {str(payload.get("institution")) for payload in people}
+
+
+ADDED = {
+    "person": (ev.PersonAdded.kind, "email"),
+    "institution": (ev.InstitutionAdded.kind, "short_name"),
+}
+"""A reference subject type → the kind of event that adds such a record, and its key's field."""
+
+
+def _added(
+    connection: Connection, subject_type: str, keys: set[str], head: int
+) -> dict[int, dict[str, Any]]:
+    """The events (up to `head`) that added the records of `keys`: seq → payload.
+
+    Each is the first event indexed under its record (nothing names a record before it exists:
+    its row is pointed at), so one seek of the subject index finds it. Where that first event
+    is something else (a tampered index), the `kind` index answers for those keys.
+    """
+    index = EventSubject.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    kind, field = ADDED[subject_type]
+    firsts: dict[str, int] = {}
+    for key in sorted(keys):
+        first = connection.execute(
+            select(func.min(index.c.seq)).where(
+                index.c.subject_type == subject_type,
+                index.c.subject_key == key,
+                index.c.seq <= head,
+            )
+        ).scalar()
+        if first is not None:  # else nothing up to `head` names it: not a record of the cut
+            firsts[key] = int(first)
+    found: dict[int, dict[str, Any]] = {}
+    query = select(events.c.seq, events.c.kind, events.c.payload).where(
+        events.c.seq.in_(sorted(set(firsts.values())))
+    )
+    for seq, first_kind, payload in connection.execute(query):
+        data = json.loads(payload)
+        if first_kind == kind and data.get(field) in firsts:
+            found[int(seq)] = data
+    missing = set(firsts) - {str(data.get(field)) for data in found.values()}
+    if missing:  # an index that does not start with the record
+        by_kind = select(events.c.seq, events.c.payload).where(
+            events.c.kind == kind, events.c.seq <= head
+        )
+        for seq, payload in connection.execute(by_kind):
+            data = json.loads(payload)
+            if data.get(field) in missing:
+                found[int(seq)] = data
+    return found
+
+
+def _lenders(connection: Connection, head: int) -> dict[str, int]:
+    """Every lending institution added up to `head`: short name → the seq that added it.
+
+    Read through the `kind` index, the payloads filtered in the database: institutions are few
+    by nature, and the lenders among them fewer (the text match is confirmed on the JSON)."""
+    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    query = select(events.c.seq, events.c.payload).where(
+        events.c.kind == ev.InstitutionAdded.kind,
+        events.c.seq <= head,
+        events.c.payload.like(f'%"institution_kind":"{InstitutionKind.LENDER.value}"%'),
+    )
+    lenders: dict[str, int] = {}
+    for seq, payload in connection.execute(query):
+        data = json.loads(payload)
+        if data.get("institution_kind") == InstitutionKind.LENDER:
+            lenders[str(data.get("short_name"))] = int(seq)
+    return lenders
+
+
+def _person_changes(connection: Connection, emails: set[str], cut: Cut, head: int) -> set[int]:
+    """The changes to the given persons the cut takes, through the `kind` index (changes to a
+    person are few by nature: a deactivation, a new role)."""
+    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    query = select(events.c.seq, events.c.kind, events.c.occurred_at, events.c.payload).where(
+        events.c.kind.in_(PERSON_CHANGE_KINDS), events.c.seq <= head
+    )
+    return {
+        int(seq)
+        for seq, kind, occurred, payload in connection.execute(query)
+        if cut.takes(kind, from_stored(occurred)) and json.loads(payload).get("email") in emails
+    }
+
+
+def _missions(connection: Connection, codes: set[str], head: int) -> set[int]:
+    """The `mission.added` events of the given missions (a handful by nature: the `kind`
+    index)."""
+    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    query = select(events.c.seq, events.c.payload).where(
+        events.c.kind == ev.MissionAdded.kind, events.c.seq <= head
+    )
+    return {
+        int(seq)
+        for seq, payload in connection.execute(query)
+        if json.loads(payload).get("code") in codes
+    }
 
 
 def _head_seq(connection: Connection) -> int:
@@ -225,21 +464,11 @@ def _head_seq(connection: Connection) -> int:
     return int(connection.execute(select(func.max(table.c.seq))).scalar() or 0)
 
 
-def _reference_seqs(connection: Connection, cut: Cut, head: int) -> list[int]:
-    """The reference records' events the cut takes (through the `kind` index)."""
-    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    query = select(table.c.seq, table.c.kind, table.c.occurred_at).where(
-        table.c.kind.in_(REFERENCE_KINDS), table.c.seq <= head
-    )
-    rows = connection.execute(query)
-    return [seq for seq, kind, occurred in rows if cut.takes(kind, from_stored(occurred))]
-
-
 def _subject_seqs(
     connection: Connection, subject: Subject, after: int, up_to: int, cut: Cut
-) -> list[int]:
-    """The events of one subject with `after < seq ≤ up_to` that the cut takes (an agreement:
-    only the agreement's own events)."""
+) -> list[tuple[int, str]]:
+    """(seq, kind) of the events of one subject with `after < seq ≤ up_to` that the cut takes
+    (an agreement: only the agreement's own events)."""
     index = EventSubject.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     query = (
@@ -255,7 +484,7 @@ def _subject_seqs(
     if subject[0] == "agreement":
         query = query.where(events.c.kind.in_(AGREEMENT_KINDS))
     rows = connection.execute(query)
-    return [seq for seq, kind, occurred in rows if cut.takes(kind, from_stored(occurred))]
+    return [(seq, kind) for seq, kind, occurred in rows if cut.takes(kind, from_stored(occurred))]
 
 
 def _subjects_of(connection: Connection, seqs: Sequence[int]) -> Iterator[tuple[int, str, str]]:
