@@ -35,9 +35,11 @@ def commands(loan: str) -> dict[str, list[str]]:
 
 
 def cpu_seconds(code: str, env: dict[str, str]) -> float:
-    """User + system CPU of `python -c code` in a fresh process."""
+    """User + system CPU of `python -P -c code` in a fresh process (-P: the working directory
+    is not put first on the path, so that `--tree`'s PYTHONPATH decides which code runs)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, stdout=subprocess.DEVNULL)
+    command = [sys.executable, "-P", "-c", code]
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
