@@ -1,9 +1,9 @@
 """CPU time of `verify`'s replay over the first events of a ledger (issue 15 point 3).
 
 `python -m bench.replay_cpu --ledger COPY.db --events 200000 [--from-seq S] [--profile N]`:
-replays the first `--events` events of the ledger as `verify` does (into a lean scratch file, comparing the
-event index as it goes, `replay.IndexCheck`) and prints the CPU seconds and µs per event of
-those from seq S on (the end of the replay's final write included). With
+replays the first `--events` events of the ledger as `verify` does (into a lean scratch file,
+comparing the event index as it goes, `replay.IndexCheck`) and prints the CPU seconds and µs per
+event of those from seq S on (the end of the replay's final write included). With
 `--profile N`, under cProfile with a CPU timer, printing the N largest costs (own time and
 cumulative). Only reads the ledger; run it on a copy all the same.
 
@@ -14,6 +14,7 @@ minutes: on a shared machine only CPU time compares.
 import argparse
 import cProfile
 import pstats
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ def replay_cpu(ledger: Path, events: int, profile: int = 0, profile_from: int = 
             """Start the CPU clock (and the profiler) at `profile_from`."""
             if not started and seq >= profile_from:
                 started.append(time.process_time())
+                print(f"timing from event {seq} on", file=sys.stderr, flush=True)  # py-spy --pid
                 if profiler is not None:
                     profiler.enable()
 

@@ -32,13 +32,13 @@ identical to it (`tests/test_i13_scoped_as_of.py` compares the two).
 import gc
 import json
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -348,12 +348,14 @@ class IndexCheck:
         self._seqs, self._replayed = [], set()
         stored = self._stored_up_to(seqs[-1])
         compared, others = self._split(stored)
-        if len(compared) == len(replayed) and replayed == set(compared):
-            # every compared entry is one an event produced, under that event's seq, each once,
-            # and none is missing; an entry this check does not compare is under no seq of its
-            # events
-            if not others or set(seqs).isdisjoint(entry[0] for entry in others):
-                return
+        # every compared entry is one an event produced, under that event's seq, each once, and
+        # none is missing; an entry this check does not compare is under no seq of its events
+        if (
+            len(compared) == len(replayed)
+            and replayed == set(compared)
+            and (not others or set(seqs).isdisjoint(entry[0] for entry in others))
+        ):
+            return
         self._compare_each(seqs, replayed, stored)
 
     def _split(
@@ -367,7 +369,7 @@ class IndexCheck:
             compared is not None
             and type(stored[0][0]) is int
             and type(stored[-1][0]) is int
-            and 0 < stored[0][0]
+            and stored[0][0] > 0
             and stored[-1][0] < len(compared)
         ):  # in seq order: every seq is a number within the halves (one byte each)
             return (
@@ -489,7 +491,12 @@ def replay_into(
         if rows:
             connection.execute(meta.insert(), rows)
         count = 0
-        for row in _event_rows(reading, cut, scope):
+        rows_read: Iterator[Any] = (
+            _event_rows(reading, cut, scope)
+            if stored is None or scope is not None
+            else _stored_rows(reading, cut)
+        )
+        for row in rows_read:
             if half is not None and not half[0].takes(row.seq, half[1]):
                 continue  # the other half's
             envelope = envelope_of(row)
@@ -500,7 +507,7 @@ def replay_into(
                 # a copy of the row only where the unit writes it (not into `stored`'s replay)
                 replay(
                     unit,
-                    row._mapping if stored is not None else dict(row._mapping),
+                    _mapping_of(row) if stored is not None else dict(row._mapping),
                     envelope,
                     event,
                 )
@@ -521,6 +528,36 @@ def replay_into(
             db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
             return f"the replayed projections cannot be stored: {_first_line(exc)}"
     return None
+
+
+class StoredEvent(NamedTuple):
+    """A stored event row as the driver gives it: a replay of the whole ledger reads plain
+    tuples (building SQLAlchemy rows cost it about as much as decoding the payloads)."""
+
+    seq: int
+    kind: str
+    payload: str
+    occurred_at: str
+    recorded_at: str
+    actor: str
+    os_user: str
+    corrects_seq: int | None
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+
+def _stored_rows(reading: Connection, cut: Cut) -> Iterator[StoredEvent]:
+    """Every stored row within the cut, in seq order, in the connection's snapshot."""
+    within = "" if cut.up_to_seq is None else f" WHERE seq <= {int(cut.up_to_seq)}"
+    query = f"SELECT {', '.join(StoredEvent._fields)} FROM ledger_event{within} ORDER BY seq"
+    for values in db.stream_tuples(reading, query, REPLAY_BATCH):
+        yield StoredEvent._make(values)
+
+
+def _mapping_of(row: Any) -> Mapping[str, Any]:
+    """A stored row by column name."""
+    return row._asdict() if isinstance(row, StoredEvent) else row._mapping
 
 
 def _event_rows(reading: Connection, cut: Cut, scope: Sequence[Subject] | None) -> Iterator[Any]:

@@ -571,7 +571,7 @@ class Unit:
         in the SET list, so writing the whole row made each loan update rewrite six index
         entries where a consumption changes none of their columns.
         """
-        by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        by_shape: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = defaultdict(list)
         for name, columns in self._changed.items():
             info = _TABLES[name[0]]
             row = self._rows[name].__dict__
@@ -579,17 +579,18 @@ class Unit:
             shape = tuple(sorted(columns - info.key_set))
             if not shape:
                 continue  # only key columns were set, to the same values
-            binds, pick = info.update_binds(shape)
-            by_shape[(name[0], shape)].append(dict(zip(binds, (*name[1], *pick(row)), strict=True)))
+            _binds, pick = info.update_binds(shape)
+            by_shape[(name[0], shape)].append((*name[1], *pick(row)))  # in the bound names' order
         self._changed.clear()
         for (table_name, shape), rows in by_shape.items():
+            info = _TABLES[table_name]
             db.write_many(
                 self.connection,
-                _TABLES[table_name].update_of(shape),
+                info.update_of(shape),
                 "update",
                 f"{table_name}:{','.join(shape)}",
                 rows,
-                same_keys=True,  # built from one shape's bound names (`update_binds`)
+                names=info.update_binds(shape)[0],
             )
 
     def sync(self) -> None:
