@@ -808,7 +808,7 @@ class _Driver:
                 values = list(row)
                 for index, process in at:
                     values[index] = process(values[index])
-                params.append(values)
+                params.append(tuple(values))
         self._execute(connection, params)
 
     def _execute(self, connection: Connection, params: list[Any]) -> None:

@@ -163,6 +163,8 @@ class _TableInfo:
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
         self.key_set = frozenset(self.key_columns)
         self.value_columns = tuple(name for name in self.columns if name not in self.key_columns)
+        self.pick_columns = itemgetter(*self.columns)
+        """A row's values as a tuple in column order (every table has several columns)."""
         self.insert = insert(table)
         self.select = select(table).where(
             *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
@@ -546,6 +548,18 @@ class Unit:
                 rows.append(values)
             else:
                 rows.append(row)
+        if self.connection.dialect.positional and all(len(row) == width for row in rows):
+            # every row has every column: tuples in the table's column order, no dict per row
+            pick = info.pick_columns
+            db.write_many(
+                self.connection,
+                info.insert,
+                "insert",
+                table_name,
+                [pick(row) for row in rows],
+                names=info.columns,
+            )
+            return
         db.write_many(self.connection, info.insert, "insert", table_name, rows)
 
     def _write_with_next_statement(self) -> None:
