@@ -798,8 +798,14 @@ class _Driver:
             )
         self._execute(connection, params)
 
-    def run_tuples(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """One executemany of rows given as tuples in the order of `names` (positional)."""
+    def run_tuples(
+        self, connection: Connection, rows: list[tuple[Any, ...]], names: tuple[str, ...]
+    ) -> None:
+        """One executemany of rows given as tuples of the values of `names` (the statement's
+        bound names, in any order; positional)."""
+        if names != self.names:  # into the statement's order
+            reorder = itemgetter(*(names.index(name) for name in self.names))
+            rows = [reorder(row) for row in rows]  # (several names: a tuple each)
         at = [(self.names.index(name), f) for name, f in self.processed.items()]
         params: list[Any] = rows
         if at:
@@ -859,8 +865,8 @@ def write_many(
     if names is not None:
         tuples = cast(list[tuple[Any, ...]], rows)
         driver = _driver_for(connection, statement, (kind, table, names))
-        if driver is not None and driver.positional and driver.names == names:
-            driver.run_tuples(connection, tuples)
+        if driver is not None and driver.positional:
+            driver.run_tuples(connection, tuples, names)
         else:
             by_name = [dict(zip(names, row, strict=True)) for row in tuples]
             write_many(connection, statement, kind, table, by_name, same_keys=True)

@@ -195,12 +195,13 @@ class _TableInfo:
     def update_binds(
         self, columns: tuple[str, ...]
     ) -> tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]]:
-        """The bound names of `update_of(columns)` (key, then values) and what picks the
+        """The bound names of `update_of(columns)` (values, then key) and what picks the
         values from a row (cached per column set: an update of many rows builds no names)."""
         found = self.binds.get(columns)
         if found is None:
-            names = tuple(f"k_{name}" for name in self.key_columns)
-            names += tuple(f"v_{name}" for name in columns)
+            # the values first, then the key: the order SQLite's UPDATE binds them in
+            names = tuple(f"v_{name}" for name in columns)
+            names += tuple(f"k_{name}" for name in self.key_columns)
             getter = itemgetter(*columns)  # one column: the value itself, not a tuple
             pick = getter if len(columns) > 1 else lambda row: (getter(row),)
             found = self.binds[columns] = (names, pick)
@@ -594,7 +595,7 @@ class Unit:
             if not shape:
                 continue  # only key columns were set, to the same values
             _binds, pick = info.update_binds(shape)
-            by_shape[(name[0], shape)].append((*name[1], *pick(row)))  # in the bound names' order
+            by_shape[(name[0], shape)].append((*pick(row), *name[1]))  # in the bound names' order
         self._changed.clear()
         for (table_name, shape), rows in by_shape.items():
             info = _TABLES[table_name]
