@@ -127,7 +127,7 @@ def _tamper_index(path: Path, seed: int, changes: int) -> None:
 
 
 @settings(
-    max_examples=20,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -135,6 +135,8 @@ def _tamper_index(path: Path, seed: int, changes: int) -> None:
     seed=st.integers(0, 10_000),
     changes=st.integers(0, 6),
     at_once=st.sampled_from([1, 2, 3, 7, 64, 2000]),
+    span=st.sampled_from([1, 2, 5, 4000]),
+    read=st.sampled_from([1, 3, 5000]),
 )
 def test_the_batched_comparison_finds_the_set_difference(
     template: tuple[Path, tuple[int, str]],  # noqa: F811
@@ -143,15 +145,20 @@ def test_the_batched_comparison_finds_the_set_difference(
     seed: int,
     changes: int,
     at_once: int,
+    span: int,
+    read: int,
 ) -> None:
     """Whole replay and two halves: what the check names is the set difference between the
-    stored index and the index the events produce, whatever the batch size."""
+    stored index and the index the events produce, whatever the batch size, the span of seqs
+    compared at once and the chunk of stored entries read at once."""
     work = Path(tempfile.mkdtemp(dir=tmp_path))  # one per example (tmp_path is shared)
     path = work / "ledger.db"
     _copy(template[0], path)
     _tamper_index(path, seed, changes)
     stored = _stored_index(path)
     monkeypatch.setattr(replay.IndexCheck, "EVENTS_AT_ONCE", at_once)
+    monkeypatch.setattr(replay.IndexCheck, "SEQS_AT_ONCE", span)
+    monkeypatch.setattr(replay.IndexCheck, "READ_AT_ONCE", read)
     monkeypatch.setattr(replay.IndexCheck, "LIMIT", 10_000)
     whole = _checked(path, work / "whole.db", None)
     assert whole is not None
