@@ -17,7 +17,7 @@ from contextlib import closing, contextmanager, suppress
 from contextvars import ContextVar
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import quote, unquote
 
 from sqlalchemy import (
@@ -796,6 +796,29 @@ class _Driver:
                 if processed
                 else rows
             )
+        self._execute(connection, params)
+
+    def run_tuples(
+        self, connection: Connection, rows: list[tuple[Any, ...]], names: tuple[str, ...]
+    ) -> None:
+        """One executemany of rows given as tuples of the values of `names` (the statement's
+        bound names, in any order; positional)."""
+        if names != self.names:  # into the statement's order
+            reorder = itemgetter(*(names.index(name) for name in self.names))
+            rows = [reorder(row) for row in rows]  # (several names: a tuple each)
+        at = [(self.names.index(name), f) for name, f in self.processed.items()]
+        params: list[Any] = rows
+        if at:
+            params = []
+            for row in rows:
+                values = list(row)
+                for index, process in at:
+                    values[index] = process(values[index])
+                params.append(tuple(values))
+        self._execute(connection, params)
+
+    def _execute(self, connection: Connection, params: list[Any]) -> None:
+        """Run the statement once per parameter set."""
         raw: Any = connection.connection.driver_connection
         if _in_pipeline(raw):
             # PostgreSQL, inside `pipelined` (which raises any error as SQLAlchemy would): the
@@ -828,30 +851,47 @@ def write_many(
     statement: Any,
     kind: str,
     table: str,
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | list[tuple[Any, ...]],
     *,
     same_keys: bool = False,
+    names: tuple[str, ...] | None = None,
 ) -> None:
     """Run a Core INSERT or UPDATE once per row (the unit of work's writes, `ledger/unit.py`):
     through `_Driver` where it compiles to the rows' own parameters, else through Core (a
     statement that adds parameters of its own). `kind` and `table` name the statement for its
     cache; rows whose keys differ from the first's go through Core, unless the caller built
-    them with the same keys (`same_keys`: not checked again, row by row)."""
-    dialect = connection.dialect
-    names = tuple(rows[0])
-    key = (kind, table, names)
-    compiled = _DRIVERS.setdefault(dialect, {})
-    if key not in compiled:
-        try:
-            compiled[key] = _Driver(statement, dialect, names)
-        except LookupError:
-            compiled[key] = None
-    driver = compiled[key]
+    them with the same keys (`same_keys`: not checked again, row by row). With `names`, each
+    row is a tuple of the values of those bound names, in that order (no dict per row)."""
+    if names is not None:
+        tuples = cast(list[tuple[Any, ...]], rows)
+        driver = _driver_for(connection, statement, (kind, table, names))
+        if driver is not None and driver.positional:
+            driver.run_tuples(connection, tuples, names)
+        else:
+            by_name = [dict(zip(names, row, strict=True)) for row in tuples]
+            write_many(connection, statement, kind, table, by_name, same_keys=True)
+        return
+    rows = cast(list[dict[str, Any]], rows)
+    driver = _driver_for(connection, statement, (kind, table, tuple(rows[0])))
     keys = rows[0].keys()
     if driver is None or (not same_keys and any(row.keys() != keys for row in rows)):
         connection.execute(statement, rows)
     else:
         driver.run(connection, rows)
+
+
+def _driver_for(
+    connection: Connection, statement: Any, key: tuple[str, str, tuple[str, ...]]
+) -> "_Driver | None":
+    """The compiled statement of `write_many` for a key (kind, table, bound names), or None
+    where it binds other parameters than those names."""
+    compiled = _DRIVERS.setdefault(connection.dialect, {})
+    if key not in compiled:
+        try:
+            compiled[key] = _Driver(statement, connection.dialect, key[2])
+        except LookupError:
+            compiled[key] = None
+    return compiled[key]
 
 
 BULK_CACHE_KIB = -65_536

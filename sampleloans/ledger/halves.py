@@ -54,6 +54,14 @@ class Halves:
         found = self.side[seq]
         return found == which or (found == BOTH and which == MAIN)
 
+    def compared(self, which: int) -> bytes:
+        """`checks(seq, which)` for every seq up to `head`, as one byte per seq (1: compared)."""
+        table = bytearray(256)
+        table[which] = 1
+        if which == MAIN:
+            table[BOTH] = 1
+        return self.side.translate(table)
+
     def count(self, which: int) -> int:
         """How many events replay `which` applies."""
         return sum(1 for seq in range(1, self.head + 1) if self.takes(seq, which))

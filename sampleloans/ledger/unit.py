@@ -163,6 +163,8 @@ class _TableInfo:
         self.key_columns = tuple(column.name for column in table.primary_key.columns)
         self.key_set = frozenset(self.key_columns)
         self.value_columns = tuple(name for name in self.columns if name not in self.key_columns)
+        self.pick_columns = itemgetter(*self.columns)
+        """A row's values as a tuple in column order (every table has several columns)."""
         self.insert = insert(table)
         self.select = select(table).where(
             *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
@@ -193,12 +195,13 @@ class _TableInfo:
     def update_binds(
         self, columns: tuple[str, ...]
     ) -> tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]]:
-        """The bound names of `update_of(columns)` (key, then values) and what picks the
+        """The bound names of `update_of(columns)` (values, then key) and what picks the
         values from a row (cached per column set: an update of many rows builds no names)."""
         found = self.binds.get(columns)
         if found is None:
-            names = tuple(f"k_{name}" for name in self.key_columns)
-            names += tuple(f"v_{name}" for name in columns)
+            # the values first, then the key: the order SQLite's UPDATE binds them in
+            names = tuple(f"v_{name}" for name in columns)
+            names += tuple(f"k_{name}" for name in self.key_columns)
             getter = itemgetter(*columns)  # one column: the value itself, not a tuple
             pick = getter if len(columns) > 1 else lambda row: (getter(row),)
             found = self.binds[columns] = (names, pick)
@@ -546,6 +549,18 @@ class Unit:
                 rows.append(values)
             else:
                 rows.append(row)
+        if self.connection.dialect.positional and all(len(row) == width for row in rows):
+            # every row has every column: tuples in the table's column order, no dict per row
+            pick = info.pick_columns
+            db.write_many(
+                self.connection,
+                info.insert,
+                "insert",
+                table_name,
+                [pick(row) for row in rows],
+                names=info.columns,
+            )
+            return
         db.write_many(self.connection, info.insert, "insert", table_name, rows)
 
     def _write_with_next_statement(self) -> None:
@@ -571,7 +586,7 @@ class Unit:
         in the SET list, so writing the whole row made each loan update rewrite six index
         entries where a consumption changes none of their columns.
         """
-        by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        by_shape: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = defaultdict(list)
         for name, columns in self._changed.items():
             info = _TABLES[name[0]]
             row = self._rows[name].__dict__
@@ -579,17 +594,18 @@ class Unit:
             shape = tuple(sorted(columns - info.key_set))
             if not shape:
                 continue  # only key columns were set, to the same values
-            binds, pick = info.update_binds(shape)
-            by_shape[(name[0], shape)].append(dict(zip(binds, (*name[1], *pick(row)), strict=True)))
+            _binds, pick = info.update_binds(shape)
+            by_shape[(name[0], shape)].append((*pick(row), *name[1]))  # in the bound names' order
         self._changed.clear()
         for (table_name, shape), rows in by_shape.items():
+            info = _TABLES[table_name]
             db.write_many(
                 self.connection,
-                _TABLES[table_name].update_of(shape),
+                info.update_of(shape),
                 "update",
                 f"{table_name}:{','.join(shape)}",
                 rows,
-                same_keys=True,  # built from one shape's bound names (`update_binds`)
+                names=info.update_binds(shape)[0],
             )
 
     def sync(self) -> None:
