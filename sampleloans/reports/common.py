@@ -8,13 +8,14 @@ from typing import Any
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.report import (
+    FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     Overdue,
     Party,
     Report,
     checkpoint_document,
 )
-from sampleloans.reports import layout
+from sampleloans.reports import layout, tables
 from sampleloans.units import format_mass
 
 CHECKPOINT_FILE = "report-checkpoint.json"
@@ -145,18 +146,19 @@ def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
 def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[str, Any]) -> bytes:
     """`render` once the metadata is known."""
     proof = checkpoint_json(report)
-    return layout.build_pdf(
-        story_of(report),
-        title=report.title,
-        doc_title=f"{report.title}: {report.scope_label}",
-        scope=report.scope_label,
-        head=report.head,
-        digest=report.digest,
-        generated_at=when(report.generated_at),
-        created_at=report.generated_at,
-        subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
-        keywords=compact(meta),
-        qr_payload=compact(meta),
-        head_fits=report.layout >= FITTED_HEAD_LAYOUT,
-        attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
-    )
+    with tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT):
+        return layout.build_pdf(
+            story_of(report),
+            title=report.title,
+            doc_title=f"{report.title}: {report.scope_label}",
+            scope=report.scope_label,
+            head=report.head,
+            digest=report.digest,
+            generated_at=when(report.generated_at),
+            created_at=report.generated_at,
+            subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
+            keywords=compact(meta),
+            qr_payload=compact(meta),
+            head_fits=report.layout >= FITTED_HEAD_LAYOUT,
+            attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
+        )

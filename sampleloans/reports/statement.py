@@ -17,10 +17,12 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # A statement's page layout, carried as "v" in its metadata so that verify-document re-renders
 # a file the way it was made: 1 = the first; 2 = the running head is shortened with '…' to end
 # before 'sampleloans custody ledger' (a long PI name ran over it), and a loan no longer out
-# (returned, settled) shows no inventory date (it owes none).
-METADATA_VERSION = 2
-METADATA_VERSIONS = (1, 2)
+# (returned, settled) shows no inventory date (it owes none); 3 = every table cell is wrapped to
+# its column (before: a string of up to 14 characters never was, and ran over into the next).
+METADATA_VERSION = 3
+METADATA_VERSIONS = (1, 2, 3)
 VERSION_2 = 2
+FITTED_CELLS_VERSION = 3
 
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
     """The statement's PDF bytes in a page layout (`version`; invariant: the same statement
     gives the same bytes)."""
     meta = compact(metadata(statement, version))
-    with gc_paused():
+    with gc_paused(), tables.fitted_cells(version >= FITTED_CELLS_VERSION):
         return layout.build_pdf(
             story(statement, version),
             title=statement.title,
