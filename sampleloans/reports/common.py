@@ -1,7 +1,7 @@
 """What the four report builders share: formatting, the header facts, metadata and rendering."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.reports import layout, tables
 from sampleloans.units import format_mass
+from sampleloans.vocab import ItemState
 
 CHECKPOINT_FILE = "report-checkpoint.json"
 CHECKPOINT_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
@@ -25,6 +26,17 @@ CHECKPOINT_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 def mass(ug: int | None) -> str:
     """A mass as printed ('20.000 mg'), or a dash."""
     return "—" if ug is None else format_mass(ug)
+
+
+def returning_ug(items: Iterable[Any]) -> int:
+    """The part of a loan's held mass on its way back (its items in a return in transit): the
+    rule of `status` (`services.standing`), for the renderers."""
+    return sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT)
+
+
+def held_note(returning: int) -> str:
+    """What a "Total held" row says of the part on its way back, in `status`'s words."""
+    return f"{format_mass(returning)} of it on its way back" if returning else ""
 
 
 def when(moment: datetime | None) -> str:
