@@ -24,8 +24,14 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.reports.custody import (
+    EVENT_HEADER,
+    FITTED_EVENT_WIDTHS,
+    FITTED_RECORDED_WIDTHS,
+    FITTED_SIGNATURE_WIDTHS,
+)
 from sampleloans.reports.layout import MARGIN, PAGE
-from sampleloans.reports.tables import CELL_PADDING
+from sampleloans.reports.tables import CELL_PADDING, measurer
 from tests.conftest import GOLDEN
 
 CURATOR = "curator@naoc.example"
@@ -208,3 +214,26 @@ def test_an_old_layout_report_still_verifies_byte_for_byte(
     result = CliRunner().invoke(app, ["--as", COMPLIANCE, "verify-document", str(copy)])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "byte-identical to a fresh rendering" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "widths",
+    [FITTED_EVENT_WIDTHS, FITTED_RECORDED_WIDTHS, FITTED_SIGNATURE_WIDTHS],
+    ids=["chain", "descriptions", "signatures"],
+)
+def test_a_seven_digit_event_number_stays_whole(widths: tuple[float, ...]) -> None:
+    """Layout 5 wraps every cell, so the custody tables' Seq columns are wide enough for event
+    9,999,999 on one line (a ledger of a million events; 1–4 let a 5-digit one run over), and
+    the columns still fill the page's width."""
+    usable = PAGE[0] - 2 * MARGIN
+    assert measurer()("9999999") <= usable * widths[0] - 2 * CELL_PADDING
+    assert sum(widths) == pytest.approx(1.0)
+
+
+def test_a_mass_stays_whole_in_the_chain_of_custody() -> None:
+    """The widest mass `format_mass` prints ('999.999 mg') fits the chain table's Mass column
+    on one line in layout 5 (in 1–4 it ran over the column's padding)."""
+    usable = PAGE[0] - 2 * MARGIN
+    mass_column = EVENT_HEADER.index("Mass")
+    width = usable * FITTED_EVENT_WIDTHS[mass_column] - 2 * CELL_PADDING
+    assert measurer()("999.999 mg") <= width

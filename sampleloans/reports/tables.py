@@ -251,13 +251,18 @@ class _Cells:
             lines.extend(wrap_lines(own, width, self.measure, shrink=shrink) or [""])
         return lines
 
+    def _fits(self, cell: Any, column: int) -> bool:
+        """Whether a number fits its column as it is: measured, not memoised (a sequence number
+        is new on every row); a string is wrapped through the memo (the same values recur)."""
+        return type(cell) is int and self.measure(str(cell)) <= self.widths[column]
+
     def row(self, row: Sequence[Any]) -> tuple[list[str], int]:
         """A row's cell strings and the line count of its tallest cell."""
         texts: list[str] = []
         tallest = 1
         for column, cell in enumerate(row):
             value = cell if type(cell) is str else "" if cell is None else str(cell)
-            if not value or (not self.fit and _never_wrapped(cell)):
+            if not value or (not self.fit and _never_wrapped(cell)) or self._fits(cell, column):
                 texts.append(value)
                 continue
             seen = self.seen[column]
