@@ -158,6 +158,7 @@ class MSample:
     custody_state: str = "vault"
     loan_number: str | None = None
     frozen: bool = False
+    location: str | None = None  # only where a move put it: a move to it again is refused
 
 
 @dataclass
@@ -500,17 +501,23 @@ class LifecycleMachine(RuleBasedStateMachine):
             if s.vault_ug == 0:  # split whole: nothing of it is left in the vault
                 s.custody_state = "split"
             for suffix, mass in children:
-                self.m_samples[code + suffix] = MSample(mass, purpose=s.purpose, vault_ug=mass)
+                self.m_samples[code + suffix] = MSample(
+                    mass, purpose=s.purpose, vault_ug=mass, location=s.location
+                )
 
     def do_move(self, code: str, occurred_at: datetime | None = None) -> None:
-        ok = self.m_samples[code].custody_state == "vault" and occurred_at is None
+        s = self.m_samples[code]
+        shelf = "NAOC shelf 9"
+        ok = s.custody_state == "vault" and occurred_at is None and s.location != shelf
         self.call(
             ok,
             samples_service.move_sample,
             code=code,
-            storage_location="NAOC shelf 9",
+            storage_location=shelf,
             occurred_at=occurred_at,
         )
+        if ok:
+            s.location = shelf
 
     def do_create_agreement(
         self,

@@ -287,11 +287,16 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # checkpoints (no checkpoint lines on the first page), 2 = naming its signed checkpoint, 3 = the
 # custody report marks the events a researcher of the borrower recorded, 4 = the running head
 # is shortened with '…' to end before 'sampleloans custody ledger' (before: cut at 120 characters)
-# and the inventory report of a loan no longer out shows no next inventory date.
-REPORT_LAYOUT = 4
-REPORT_LAYOUTS = (1, 2, 3, 4)
+# and the inventory report of a loan no longer out shows no next inventory date, 5 = every table
+# cell is wrapped to its column (before: a string of up to 14 characters never was, and a wide
+# one ran over into the next column), and the inventory report's "Total held" is `status`'s,
+# naming the part on its way back (before: it left that part out, without saying so).
+REPORT_LAYOUT = 5
+REPORT_LAYOUTS = (1, 2, 3, 4, 5)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
+FITTED_CELLS_LAYOUT = 5
+HELD_TOTAL_LAYOUT = 5
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}

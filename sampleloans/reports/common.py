@@ -1,21 +1,23 @@
 """What the four report builders share: formatting, the header facts, metadata and rendering."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.report import (
+    FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     Overdue,
     Party,
     Report,
     checkpoint_document,
 )
-from sampleloans.reports import layout
+from sampleloans.reports import layout, tables
 from sampleloans.units import format_mass
+from sampleloans.vocab import ItemState
 
 CHECKPOINT_FILE = "report-checkpoint.json"
 CHECKPOINT_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
@@ -24,6 +26,17 @@ CHECKPOINT_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 def mass(ug: int | None) -> str:
     """A mass as printed ('20.000 mg'), or a dash."""
     return "—" if ug is None else format_mass(ug)
+
+
+def returning_ug(items: Iterable[Any]) -> int:
+    """The part of a loan's held mass on its way back (its items in a return in transit): the
+    rule of `status` (`services.standing`), for the renderers."""
+    return sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT)
+
+
+def held_note(returning: int) -> str:
+    """What a "Total held" row says of the part on its way back, in `status`'s words."""
+    return f"{format_mass(returning)} of it on its way back" if returning else ""
 
 
 def when(moment: datetime | None) -> str:
@@ -145,18 +158,19 @@ def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
 def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[str, Any]) -> bytes:
     """`render` once the metadata is known."""
     proof = checkpoint_json(report)
-    return layout.build_pdf(
-        story_of(report),
-        title=report.title,
-        doc_title=f"{report.title}: {report.scope_label}",
-        scope=report.scope_label,
-        head=report.head,
-        digest=report.digest,
-        generated_at=when(report.generated_at),
-        created_at=report.generated_at,
-        subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
-        keywords=compact(meta),
-        qr_payload=compact(meta),
-        head_fits=report.layout >= FITTED_HEAD_LAYOUT,
-        attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
-    )
+    with tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT):
+        return layout.build_pdf(
+            story_of(report),
+            title=report.title,
+            doc_title=f"{report.title}: {report.scope_label}",
+            scope=report.scope_label,
+            head=report.head,
+            digest=report.digest,
+            generated_at=when(report.generated_at),
+            created_at=report.generated_at,
+            subject=f"{report.title}, {report.scope_label}, ledger head {report.head}",
+            keywords=compact(meta),
+            qr_payload=compact(meta),
+            head_fits=report.layout >= FITTED_HEAD_LAYOUT,
+            attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
+        )

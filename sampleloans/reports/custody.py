@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from sampleloans.readmodels.report import CustodyBody, CustodyRow, Report
+from sampleloans.readmodels.report import FITTED_CELLS_LAYOUT, CustodyBody, CustodyRow, Report
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 
@@ -37,6 +37,12 @@ SIGNATURE_HEADER = (
     "Signature and date",
 )
 SIGNATURE_WIDTHS = (0.06, 0.16, 0.19, 0.20, 0.19, 0.20)
+# From layout 5 on every cell wraps to its column: the Seq columns are widened to a 7-digit event
+# number (a ledger of a million events), which would otherwise be cut between its digits, and the
+# chain's Mass column to "999.999 mg".
+FITTED_EVENT_WIDTHS = (0.07, 0.145, 0.095, 0.1525, 0.1525, 0.065, 0.095, 0.045, 0.085, 0.095)
+FITTED_RECORDED_WIDTHS = (0.07, 0.2, 0.09, 0.64)
+FITTED_SIGNATURE_WIDTHS = (0.07, 0.16, 0.19, 0.195, 0.19, 0.195)
 SIGNATURE_CELL = "\n\n" + "_" * 24 + "\nDate: " + "_" * 18  # room to sign, then the date
 
 
@@ -51,9 +57,9 @@ def story(report: Report) -> list[Any]:
     out += _findings_section(body)
     # the rows highlighted in the chain are highlighted in the descriptions too
     marked = [index for index, e in enumerate(body.events) if e.flag]
-    out += _chain_section(body, marked)
+    out += _chain_section(body, marked, report.layout)
     out += _descriptions_section(report, body, marked)
-    out += handover_signatures(body)
+    out += handover_signatures(body, report.layout)
     out.append(layout.signature_blocks(("Curator", "Compliance officer")))
     return out
 
@@ -115,7 +121,14 @@ def _findings_section(body: CustodyBody) -> list[Any]:
     )
 
 
-def _chain_section(body: CustodyBody, marked: list[int]) -> list[Any]:
+def _widths(
+    page_layout: int, before: tuple[float, ...], fitted: tuple[float, ...]
+) -> tuple[float, ...]:
+    """A table's column widths in a page layout: `fitted` from layout 5 on (wider Seq)."""
+    return fitted if page_layout >= FITTED_CELLS_LAYOUT else before
+
+
+def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> list[Any]:
     """Every event of the scope in ledger order, one row each, the flagged ones highlighted."""
     note = layout.para(
         "Every event of the scope in ledger order; times in UTC. Released by / received by: the "
@@ -127,7 +140,7 @@ def _chain_section(body: CustodyBody, marked: list[int]) -> list[Any]:
     chain = tables.data_tables(
         EVENT_HEADER,
         (_event_cells(e) for e in body.events),
-        EVENT_WIDTHS,
+        _widths(page_layout, EVENT_WIDTHS, FITTED_EVENT_WIDTHS),
         marked=marked,
         align_right=(8,),
     )
@@ -142,7 +155,7 @@ def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) 
             (e.seq, _recorded_by_cell(e, report.layout), e.os_user, e.description)
             for e in body.events
         ),
-        RECORDED_WIDTHS,
+        _widths(report.layout, RECORDED_WIDTHS, FITTED_RECORDED_WIDTHS),
         marked=marked,
     )
     if report.layout >= BORROWER_LAYOUT:
@@ -150,7 +163,7 @@ def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) 
     return layout.section("Event descriptions, and who recorded each", described)
 
 
-def handover_signatures(body: CustodyBody) -> list[Any]:
+def handover_signatures(body: CustodyBody, page_layout: int) -> list[Any]:
     """Per hand-over, the releasing and the receiving party, each with a line to sign and date."""
     note = layout.para(
         "Each person who released or received the samples signs and dates the line beside "
@@ -158,7 +171,8 @@ def handover_signatures(body: CustodyBody) -> list[Any]:
         layout.styles()["note"],
     )
     count = sum(1 for e in body.events if e.handover is not None)
-    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body), SIGNATURE_WIDTHS)
+    widths = _widths(page_layout, SIGNATURE_WIDTHS, FITTED_SIGNATURE_WIDTHS)
+    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body), widths)
     return layout.section(f"Hand-overs to sign ({count})", [note, *table])
 
 

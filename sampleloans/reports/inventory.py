@@ -4,13 +4,22 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.readmodels.report import (
+    HELD_TOTAL_LAYOUT,
     OWED_INVENTORY_LAYOUT,
     InventoryBody,
     Report,
     owed_inventory_due,
 )
 from sampleloans.reports import layout, tables
-from sampleloans.reports.common import mass, party_lines, readable, title_block, when
+from sampleloans.reports.common import (
+    held_note,
+    mass,
+    party_lines,
+    readable,
+    returning_ug,
+    title_block,
+    when,
+)
 from sampleloans.vocab import ItemState
 
 BLANK = "__________"  # a cell the PI fills in
@@ -39,7 +48,7 @@ def story(report: Report) -> list[Any]:
         ("Next inventory due", when(_inventory_due(report, body))),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
-    out += _held_section(body)
+    out += _held_section(body, report.layout)
     out += _gone_section(body)
     out += _attestation_section()
     out += layout.section("Remarks (explain any difference)", [layout.ruled_lines(REMARK_LINES)])
@@ -47,7 +56,7 @@ def story(report: Report) -> list[Any]:
     return out
 
 
-def _held_section(body: InventoryBody) -> list[Any]:
+def _held_section(body: InventoryBody, page_layout: int) -> list[Any]:
     """What the PI holds, with room for the mass they measure and a yes/no, and its total."""
     # the PI confirms only what is in their hands: not what is gone, nor what is on its way back
     held = [i for i in body.items if _in_hand(i)]
@@ -56,7 +65,7 @@ def _held_section(body: InventoryBody) -> list[Any]:
         for i in held
     ]
     if held:
-        rows.append(("Total held", "", mass(sum(i.held_ug for i in held)), BLANK, "", ""))
+        rows += _total_rows(body, held, page_layout)
     table = tables.data_tables(
         ("Code", "Description", "Held (ledger)", "Measured by PI", "State", "Confirmed"),
         rows,
@@ -65,6 +74,20 @@ def _held_section(body: InventoryBody) -> list[Any]:
         align_right=(2,),
     )
     return layout.section("Samples the ledger says the PI holds: measure and confirm", table)
+
+
+def _total_rows(body: InventoryBody, held: list[Any], page_layout: int) -> list[tuple[str, ...]]:
+    """The total the PI measures (what is in their hands) and, from layout 5 on, when some of
+    the loan is on its way back, the total held as `status` gives it, naming that part."""
+    in_hand_ug = sum(i.held_ug for i in held)
+    returning = returning_ug(body.items)
+    if page_layout < HELD_TOTAL_LAYOUT or not returning:
+        return [("Total held", "", mass(in_hand_ug), BLANK, "", "")]
+    total_ug = in_hand_ug + returning
+    return [
+        ("In the PI's hands", "", mass(in_hand_ug), BLANK, "", ""),
+        ("Total held", held_note(returning), mass(total_ug), "", "", ""),
+    ]
 
 
 def _gone_section(body: InventoryBody) -> list[Any]:

@@ -10,17 +10,29 @@ from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.report import owed_inventory_due
 from sampleloans.readmodels.statement import Statement, StatementLoan, proof_document
 from sampleloans.reports import layout, tables
-from sampleloans.reports.common import compact, mass, party_lines, readable, when
+from sampleloans.reports.common import (
+    compact,
+    held_note,
+    mass,
+    party_lines,
+    readable,
+    returning_ug,
+    when,
+)
 
 PROOFS_FILE = "statement-proofs.json"
 PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # A statement's page layout, carried as "v" in its metadata so that verify-document re-renders
 # a file the way it was made: 1 = the first; 2 = the running head is shortened with '…' to end
 # before 'sampleloans custody ledger' (a long PI name ran over it), and a loan no longer out
-# (returned, settled) shows no inventory date (it owes none).
-METADATA_VERSION = 2
-METADATA_VERSIONS = (1, 2)
+# (returned, settled) shows no inventory date (it owes none); 3 = every table cell is wrapped to
+# its column (before: a string of up to 14 characters never was, and ran over into the next), and
+# "Total held" names the part of it on its way back, as `status` does (before: it said nothing).
+METADATA_VERSION = 3
+METADATA_VERSIONS = (1, 2, 3)
 VERSION_2 = 2
+FITTED_CELLS_VERSION = 3
+HELD_TOTAL_VERSION = 3
 
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
@@ -47,7 +59,7 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
     """The statement's PDF bytes in a page layout (`version`; invariant: the same statement
     gives the same bytes)."""
     meta = compact(metadata(statement, version))
-    with gc_paused():
+    with gc_paused(), tables.fitted_cells(version >= FITTED_CELLS_VERSION):
         return layout.build_pdf(
             story(statement, version),
             title=statement.title,
@@ -126,7 +138,7 @@ def _holdings(statement: Statement, version: int) -> list[Any]:
                 )
             ],
         )
-    return _loans_section(statement, version) + _held_samples_section(statement)
+    return _loans_section(statement, version) + _held_samples_section(statement, version)
 
 
 def _loans_section(statement: Statement, version: int) -> list[Any]:
@@ -154,8 +166,9 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
     )
 
 
-def _held_samples_section(statement: Statement) -> list[Any]:
-    """Each sample of the open loans, issued and held, and the total held."""
+def _held_samples_section(statement: Statement, version: int) -> list[Any]:
+    """Each sample of the open loans, issued and held, and the total held (from layout 3 on,
+    naming the part on its way back, as `status` does)."""
     body = statement.body
     rows: list[tuple[str, ...]] = [
         (
@@ -169,7 +182,9 @@ def _held_samples_section(statement: Statement) -> list[Any]:
         for loan in body.loans
         for item in loan.items
     ]
-    rows.append(("Total held", "", "", "", "", mass(body.held_ug)))
+    returning = returning_ug(item for loan in body.loans for item in loan.items)
+    note = held_note(returning) if version >= HELD_TOTAL_VERSION else ""
+    rows.append(("Total held", "", note, "", "", mass(body.held_ug)))
     return layout.section(
         "What you hold (sample and mass)",
         tables.data_tables(

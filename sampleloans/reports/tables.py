@@ -18,6 +18,8 @@ tests/test_reports.py compares the bytes of every report, so a change shows ther
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from typing import Any, Literal, Protocol, cast
@@ -49,7 +51,25 @@ CELL_PADDING = 2
 CELL_V_PADDING = 1.2
 ROW_RULE = 0.2  # points, the thin rule under each table row
 MEMO_SIZE = 4096  # wrapped cell texts remembered per column
-WRAP_OVER = 14  # strings longer than this wrap within their column; shorter ones never do
+WRAP_OVER = 14  # before layout 5 (statement 3): only strings longer than this wrap
+SPACE_SHRINK = 0.05  # before layout 5: a line may run over by this much of a space per word
+
+# Whether the tables being built fit every cell to its column (the page layout of a report
+# from 5 on, of a statement from 3 on) or, as the earlier layouts did, wrap only strings over
+# WRAP_OVER characters and let a line run over by SPACE_SHRINK: an archived report re-renders
+# byte-identical in its own layout. Set by `fitted_cells` around the building of a story.
+_FIT_EVERY_CELL: ContextVar[bool] = ContextVar("fit_every_cell", default=True)
+
+
+@contextmanager
+def fitted_cells(fit: bool) -> Iterator[None]:
+    """Build the tables inside with every cell fitted to its column (`fit`), or with the rule
+    of the layouts before (short strings never wrapped)."""
+    token = _FIT_EVERY_CELL.set(fit)
+    try:
+        yield
+    finally:
+        _FIT_EVERY_CELL.reset(token)
 
 
 class _TableInternals(Protocol):
@@ -92,9 +112,10 @@ def data_tables(
 
     `rows` may be any iterable (a generator keeps a long report from holding every row twice);
     `widths` are fractions of the usable width; `marked` are row indexes to highlight;
-    `total` shades the last row. Strings longer than WRAP_OVER characters wrap within their
-    column. Cells are plain text broken into lines here (never a Paragraph each) and drawn by
-    `TextTable`, so a table of thousands of rows lays out and draws in linear time.
+    `total` shades the last row. Every cell wraps within its column (see `fitted_cells` for
+    the rule of the earlier layouts). Cells are plain text broken into lines here (never a
+    Paragraph each) and drawn by `TextTable`, so a table of thousands of rows lays out and
+    draws in linear time.
     """
     chunks = _chunks(rows)
     first = next(chunks, None)
@@ -158,7 +179,7 @@ def _columns(
     """The columns of a data table: `widths` as fractions of the usable width."""
     usable = PAGE[0] - 2 * MARGIN
     col_widths = [usable * w for w in widths]
-    cells = _Cells([w - 2 * CELL_PADDING for w in col_widths])
+    cells = _Cells([w - 2 * CELL_PADDING for w in col_widths], fit=_FIT_EVERY_CELL.get())
     head_row = [cells.wrap(h, column) for column, h in enumerate(header)]
     head_height = _height(max(h.count("\n") for h in head_row) + 1)
     head_styles = [_cell_style("LEFT") for _ in widths]
@@ -204,11 +225,14 @@ class _Cells:
     """Turns table rows into plain cell strings, long ones wrapped to their column's width.
 
     Wrapped text is memoised per column (the same time, actor or condition recurs on many rows),
-    up to MEMO_SIZE values a column.
+    up to MEMO_SIZE values a column. `fit`: every cell is fitted (layout 5 on); otherwise, as
+    before, strings of up to WRAP_OVER characters are written as they are, however wide.
     """
 
-    def __init__(self, widths: list[float]) -> None:
+    def __init__(self, widths: list[float], *, fit: bool = True) -> None:
         self.widths = widths
+        self.fit = fit
+        self.shrink = 0.0 if fit else SPACE_SHRINK
         self.measure = measurer()
         self.seen: list[dict[str, tuple[str, int]]] = [{} for _ in widths]
 
@@ -219,34 +243,45 @@ class _Cells:
     def _lines(self, text: str, column: int) -> list[str]:
         """A cell's lines: each of its own lines (a newline in the text) wrapped to the column;
         an empty own line stays, as room to write in."""
+        width, shrink = self.widths[column], self.shrink
         if "\n" not in text:
-            return wrap_lines(text, self.widths[column], self.measure)
+            return wrap_lines(text, width, self.measure, shrink=shrink)
         lines: list[str] = []
         for own in text.split("\n"):
-            lines.extend(wrap_lines(own, self.widths[column], self.measure) or [""])
+            lines.extend(wrap_lines(own, width, self.measure, shrink=shrink) or [""])
         return lines
+
+    def _fits(self, cell: Any, column: int) -> bool:
+        """Whether a number fits its column as it is: measured, not memoised (a sequence number
+        is new on every row); a string is wrapped through the memo (the same values recur)."""
+        return type(cell) is int and self.measure(str(cell)) <= self.widths[column]
 
     def row(self, row: Sequence[Any]) -> tuple[list[str], int]:
         """A row's cell strings and the line count of its tallest cell."""
         texts: list[str] = []
         tallest = 1
-        for column, value in enumerate(row):
-            if type(value) is not str:
-                texts.append("" if value is None else str(value))
-            elif len(value) <= WRAP_OVER and "\n" not in value:
+        for column, cell in enumerate(row):
+            value = cell if type(cell) is str else "" if cell is None else str(cell)
+            if not value or (not self.fit and _never_wrapped(cell)) or self._fits(cell, column):
                 texts.append(value)
-            else:
-                seen = self.seen[column]
-                done = seen.get(value)
-                if done is None:
-                    if len(seen) >= MEMO_SIZE:  # unique values (descriptions) would fill it
-                        seen.clear()
-                    lines = self._lines(value, column)
-                    done = seen[value] = ("\n".join(lines), len(lines))
-                texts.append(done[0])
-                if done[1] > tallest:
-                    tallest = done[1]
+                continue
+            seen = self.seen[column]
+            done = seen.get(value)
+            if done is None:
+                if len(seen) >= MEMO_SIZE:  # unique values (descriptions) would fill it
+                    seen.clear()
+                lines = self._lines(value, column)
+                done = seen[value] = ("\n".join(lines), len(lines))
+            texts.append(done[0])
+            if done[1] > tallest:
+                tallest = done[1]
         return texts, tallest
+
+
+def _never_wrapped(cell: Any) -> bool:
+    """Whether the layouts before 5 wrote a cell as it was: anything but a string, and a
+    string of up to WRAP_OVER characters on one line (however wide: the defect layout 5 fixes)."""
+    return type(cell) is not str or (len(cell) <= WRAP_OVER and "\n" not in cell)
 
 
 class TextTable(Table):
@@ -409,13 +444,20 @@ _PRINTABLE_ASCII = "".join(map(chr, range(32, 127)))
 _DROP_PRINTABLE_ASCII = str.maketrans("", "", _PRINTABLE_ASCII)
 
 
-def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None = None) -> list[str]:
+def wrap_lines(
+    text: str,
+    width: float,
+    measure: Callable[[str], float] | None = None,
+    *,
+    shrink: float = SPACE_SHRINK,
+) -> list[str]:
     """Break text at spaces into lines that fit `width` points, as a Paragraph would.
 
     Whitespace collapses to single spaces; a word wider than a whole line breaks where a reader
     expects it (`word_pieces`: before an `@`, after a `.`, `-`, `/` …), its first piece filling
     the rest of the current line, and only a piece still wider than a line is cut between
-    characters; a line may run over by 5 % of a space per word (Paragraph's spaceShrinkage).
+    characters; a line may run over by `shrink` of a space per word (Paragraph's
+    spaceShrinkage, 5 %; 0 in the fitted layouts, where no line passes `width`).
     `measure` gives a string's width in points (default: the cell font, see `measurer`).
     """
     measure = measure or measurer()
@@ -424,7 +466,7 @@ def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None =
     if measure(single) <= width:  # the usual case: it all fits on one line
         return [single] if single else []
     space = measure(" ")
-    shrink = 0.05 * space
+    allowance = shrink * space
     lines: list[str] = []
     line: list[str] = []
     used = 0.0  # width of the words on `line`, with the spaces between them
@@ -446,7 +488,7 @@ def wrap_lines(text: str, width: float, measure: Callable[[str], float] | None =
             used = at
         elif not line:
             line, used = [word], w
-        elif used + space + w <= width + shrink * len(line):
+        elif used + space + w <= width + allowance * len(line):
             line.append(word)
             used += space + w
         else:

@@ -270,6 +270,11 @@ def move_sample(
             "vault can change storage location"
         )
     location = require_text(storage_location, "storage location", max_len=120)
+    if location == sample.storage_location:
+        # a move that moves nothing would stay in every custody history as if it had
+        raise Conflict(
+            f"sample {code} is already in {location!r}; give --location the place it moves to"
+        )
     why = require_text(reason, "reason", max_len=500) if reason is not None else None
     event = ev.SampleMoved(code=code, storage_location=location)
     return append(session, ctx, event, occurred_at=occurred_at, reason=why)
