@@ -24,6 +24,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.reports import statement
 from sampleloans.reports.custody import (
     EVENT_HEADER,
     FITTED_EVENT_WIDTHS,
@@ -218,11 +219,16 @@ def test_an_old_layout_report_still_verifies_byte_for_byte(
 
 @pytest.mark.parametrize(
     "widths",
-    [FITTED_EVENT_WIDTHS, FITTED_RECORDED_WIDTHS, FITTED_SIGNATURE_WIDTHS],
-    ids=["chain", "descriptions", "signatures"],
+    [
+        FITTED_EVENT_WIDTHS,
+        FITTED_RECORDED_WIDTHS,
+        FITTED_SIGNATURE_WIDTHS,
+        statement.FITTED_EVENT_WIDTHS,
+    ],
+    ids=["chain", "descriptions", "signatures", "statement events"],
 )
 def test_a_seven_digit_event_number_stays_whole(widths: tuple[float, ...]) -> None:
-    """Layout 5 wraps every cell, so the custody tables' Seq columns are wide enough for event
+    """Layout 5 (statement 3) wraps every cell, so the Seq columns are wide enough for event
     9,999,999 on one line (a ledger of a million events; 1–4 let a 5-digit one run over), and
     the columns still fill the page's width."""
     usable = PAGE[0] - 2 * MARGIN

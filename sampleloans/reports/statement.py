@@ -105,7 +105,7 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
     )
     out += _holdings(statement, version)
     out += _obligations(statement)
-    out += _events(statement)
+    out += _events(statement, version)
     note = (
         f"This statement is built on the ledger as the lender's signed checkpoint commits to it "
         f"(events 1 to {checkpoint.tree_size}, root {checkpoint.root_hash[:16]}…). The file "
@@ -222,7 +222,13 @@ def _obligations(statement: Statement) -> list[Any]:
     )
 
 
-def _events(statement: Statement) -> list[Any]:
+EVENT_WIDTHS = (0.06, 0.15, 0.12, 0.13, 0.39, 0.15)
+# from layout 3 on every cell wraps to its column: Seq is widened to hold a 7-digit event number
+# (a ledger of a million events), which would otherwise be cut between its digits
+FITTED_EVENT_WIDTHS = (0.07, 0.15, 0.12, 0.13, 0.38, 0.15)
+
+
+def _events(statement: Statement, version: int) -> list[Any]:
     """Every event of the PI's loans, with its hash (the proof is in the embedded file)."""
     events = statement.body.events
     rows = (
@@ -234,7 +240,7 @@ def _events(statement: Statement) -> list[Any]:
         tables.data_tables(
             ("Seq", "Occurred", "Loan", "Event", "Description", "Hash"),
             rows,
-            (0.06, 0.15, 0.12, 0.13, 0.39, 0.15),
+            FITTED_EVENT_WIDTHS if version >= FITTED_CELLS_VERSION else EVENT_WIDTHS,
             align_right=(0,),
         ),
     )
