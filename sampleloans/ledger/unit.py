@@ -391,6 +391,26 @@ class Unit:
                 items.append(item)
         return items
 
+    def rows_where(self, model: type[M], condition: Any, matches: Callable[[Any], bool]) -> list[M]:
+        """The rows of a table that match a condition as the unit will write them, with
+        nothing written first (an import's life-cycle step: a flush for each cut every batch
+        into small writes): the stored rows `condition` (SQL) selects, each as the unit holds
+        it, and the rows the unit inserted or changed since it last wrote; those whose values
+        now pass `matches` (the same condition, in Python)."""
+        info = _info(model)
+        name = info.table.name
+        found: dict[Key, Any] = {}
+        for row in self.connection.execute(select(info.table).where(condition)):
+            held = self._adopt(info, row)
+            found[held._key] = held
+        for key in self._changed:  # a stored row may match only after this batch's change
+            if key[0] == name:
+                found[key] = self._rows[key]
+        for pending in self._pending.get(name, ()):
+            if isinstance(pending, Tracked):
+                found[pending._key] = pending
+        return [row for row in found.values() if matches(row)]
+
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
         self.flush()  # rare (incidents, corrections): everything is written first

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -20,7 +20,7 @@ from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.reads import get_row
+from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
@@ -67,11 +67,15 @@ from sampleloans.vocab import (
     CustodyState,
     Direction,
     IncidentStatus,
+    ItemSource,
     ItemState,
     Role,
     ShipmentMethod,
     values,
 )
+
+if TYPE_CHECKING:
+    from sampleloans.ledger.unit import Unit
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = values(ShipmentMethod)
@@ -117,7 +121,10 @@ def _read_with_the_lock(
     """Declare the loan, and each named sample with its item on the loan, as rows the command
     looks up by key: on PostgreSQL they come with the writers' lock, not one wait each while it
     is held (`read_with_the_lock`), and they stay in the session for the write's `apply`.
-    `neighbours`: the loan's other records the command reads (`loan_neighbours`), declared too."""
+    `neighbours`: the loan's other records the command reads (`loan_neighbours`), declared too.
+    Not in an import's batch: its unit answers them (`_batch_answers`), nothing is declared."""
+    if open_batch(session) is not None:
+        return
     read_with_the_lock(session, Loan, number)
     for code in samples:
         read_with_the_lock(session, LoanItem, (number, code))
@@ -145,6 +152,9 @@ def _loan_for_curator(session: Session, ctx: Context, number: str, action: str, 
 
 def items_of(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows: no flush of the batch before a query
+        return batch.loan_items(number)
     answered = answered_with_the_lock(session, ("items", number))
     if answered is not None:
         return list(answered)
@@ -176,13 +186,14 @@ def request_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a PI's request for whole samples under an agreement (curators only)."""
-    key = validated(lambda: require_code(number, "loan number"))
-    read_with_the_lock(session, Loan, key)
-    read_twin_with_the_lock(session, Loan.number, key)  # and "a case twin?"
-    read_with_the_lock(session, Agreement, agreement)
-    read_with_the_lock(session, Person, pi.lower())
-    for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
-        read_with_the_lock(session, Sample, validated(partial(require_code, code)))
+    if open_batch(session) is None:  # an import's batch reads through its unit
+        key = validated(lambda: require_code(number, "loan number"))
+        read_with_the_lock(session, Loan, key)
+        read_twin_with_the_lock(session, Loan.number, key)  # and "a case twin?"
+        read_with_the_lock(session, Agreement, agreement)
+        read_with_the_lock(session, Person, pi.lower())
+        for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
+            read_with_the_lock(session, Sample, validated(partial(require_code, code)))
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
@@ -257,6 +268,14 @@ def borrower_blockers(
 ) -> list[str]:
     """Overdue loans and overdue inventories of an institution, as sentences (`out`: its loans
     out, in number order, when already read)."""
+    batch = open_batch(session)
+    if out is None and batch is not None:  # the unit's rows: no flush of the batch
+        out = batch.rows_where(
+            Loan,
+            (col(Loan.institution) == institution) & col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
+            lambda loan: loan.institution == institution and loan.status in ACTIVE_LOAN_STATUSES,
+        )
+        out.sort(key=lambda loan: loan.number)
     if out is None:
         query = select(Loan).where(
             Loan.institution == institution,
@@ -320,12 +339,35 @@ def issue_loan(
 
 def _issued_under(session: Session, number: str, agreement: str) -> int:
     """Micrograms issued so far under loan `number`'s agreement (read with the lock, or now)."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows: no flush of the batch
+        return _issued_in_batch(batch, agreement)
     answered = answered_with_the_lock(session, ("issued under the agreement", number))
     if answered:
         (found, issued_ug), *_rest = answered
         if found == agreement:
             return int(issued_ug)
     return issued_under(session, agreement)
+
+
+def _issued_in_batch(batch: "Unit", agreement: str) -> int:
+    """`issued_under` as an import's unit will write it: the items issued on the agreement's
+    loans (an item's agreement is its loan's, which never changes)."""
+    under = select(Loan.number).where(Loan.agreement == agreement)
+    items = batch.rows_where(
+        LoanItem,
+        col(LoanItem.loan_number).in_(under) & (col(LoanItem.source) == ItemSource.ISSUED),
+        lambda item: (
+            item.source == ItemSource.ISSUED and _agreement_of(batch, item.loan_number) == agreement
+        ),
+    )
+    return sum(item.issued_ug for item in items)
+
+
+def _agreement_of(batch: "Unit", number: str) -> str | None:
+    """The agreement of a loan the unit reads."""
+    loan = batch.get(Loan, number)
+    return None if loan is None else loan.agreement
 
 
 @dataclass(frozen=True)
@@ -459,7 +501,19 @@ def open_shipment(session: Session, number: str, direction: str) -> Shipment:
 
 def _in_transit(session: Session, number: str, direction: str) -> list[Shipment] | None:
     """A loan's shipments in one direction not yet received, oldest first, where they were
-    read with the lock (None: not read)."""
+    read with the lock or an import's unit holds them (None: neither)."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows: no flush of the batch
+        shipments = batch.rows_where(
+            Shipment,
+            (col(Shipment.loan_number) == number)
+            & (col(Shipment.direction) == direction)
+            & col(Shipment.received_at).is_(None),
+            lambda s: (
+                s.loan_number == number and s.direction == direction and s.received_at is None
+            ),
+        )
+        return sorted(shipments, key=lambda s: s.seq)
     answered = answered_with_the_lock(session, ("shipments in transit", number))
     if answered is None:
         return None
@@ -470,7 +524,8 @@ def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str
     """A loan's return shipments still in transit, oldest first, each with its samples."""
     answered = _in_transit(session, number, Direction.RETURN)
     if answered is not None:
-        return [(s, shipment_samples(session, s.seq)) for s in answered]
+        events = open_batch(session) or session  # the unit: its own events without a flush
+        return [(s, shipment_samples(events, s.seq)) for s in answered]
     query = (
         select(Shipment)
         .where(
@@ -516,7 +571,7 @@ def _weighed_list(
         raise InvalidInput(f"weighed: {unknown[0]} was not in this shipment of loan {number}")
     result: list[ev.CodeMass] = []
     for code in codes:
-        expected = session.get(LoanItem, (number, code))
+        expected = get_row(session, LoanItem, (number, code))
         assert expected is not None
         mass = check_mass_ug(weighed_ug.get(code, expected.held_ug), "weighed", allow_zero=True)
         result.append(ev.CodeMass(code, mass))
