@@ -9,8 +9,9 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, to_iso
@@ -198,7 +199,9 @@ def request_loan(
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
-    refuse_case_twin(session, Loan.number, number, "loan")
+    batch = open_batch(session)
+    if batch is None or _case_twin_in_batch(batch, number):  # which then reads it to refuse
+        refuse_case_twin(session, Loan.number, number, "loan")
     deal = get_agreement(session, agreement)
     when = occurred_at or ctx.now
     if when < deal.created_at:  # time order is a rule (exit 1): the agreement did not exist
@@ -239,6 +242,32 @@ def request_loan(
         samples=codes,
     )
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _case_twin_in_batch(batch: "Unit", number: str) -> bool:
+    """Whether a loan number differing from `number` only in case is recorded or in an
+    import's batch, read from the unit (`refuse_case_twin`'s query would write the batch)."""
+    lower = number.lower()
+    twins = batch.rows_where(
+        Loan,
+        (func.lower(col(Loan.number)) == lower) & (col(Loan.number) != number),
+        lambda loan: loan.number.lower() == lower and loan.number != number,
+    )
+    return bool(twins)
+
+
+def _loan_result(
+    session: Session, envelope: Envelope, number: str, codes: list[str]
+) -> LoanWritten:
+    """`loan_written`; in an import's batch from the unit's rows (the session would write the
+    batch before it loads a row the unit holds)."""
+    batch = open_batch(session)
+    if batch is None:
+        return loan_written(session, envelope, number, codes)
+    loan = batch.get(Loan, number)
+    items = tuple(batch.get(LoanItem, (number, code)) for code in sorted(codes))
+    assert loan is not None and None not in items, f"loan {number} was just written"
+    return LoanWritten(envelope, loan, cast(tuple[LoanItem, ...], items))
 
 
 def _lendable(sample: Sample) -> None:
@@ -334,7 +363,7 @@ def issue_loan(
     envelope = append(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
-    return loan_written(session, envelope, number, [s.code for s in samples])
+    return _loan_result(session, envelope, number, [s.code for s in samples])
 
 
 def _issued_under(session: Session, number: str, agreement: str) -> int:
@@ -686,6 +715,11 @@ def borrower_split(
     _within_held(item, mass_ug, "split")
     event = ev.LoanSplit(number=number, parent=parent, child=code, mass_ug=mass_ug)
     envelope = append(session, ctx, event, occurred_at=occurred_at)
+    batch = open_batch(session)
+    if batch is not None:  # the unit's row: the session would write the batch to load it
+        child_row = batch.get(Sample, code)
+        assert child_row is not None, f"sample {code} was just written"
+        return SamplesWritten(envelope, (child_row,))
     return samples_written(session, envelope, [code])
 
 
@@ -752,7 +786,7 @@ def accept_return(
     envelope = append(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
-    return loan_written(session, envelope, number, codes)
+    return _loan_result(session, envelope, number, codes)
 
 
 def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
@@ -804,7 +838,7 @@ def extend_loan(
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
-    return loan_written(session, envelope, number, [])
+    return _loan_result(session, envelope, number, [])
 
 
 def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
@@ -847,7 +881,7 @@ def recall_loan(
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
-    return loan_written(session, envelope, number, [])
+    return _loan_result(session, envelope, number, [])
 
 
 def attest_inventory(
