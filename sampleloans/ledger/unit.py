@@ -391,21 +391,29 @@ class Unit:
                 items.append(item)
         return items
 
-    def rows_where(self, model: type[M], condition: Any, matches: Callable[[Any], bool]) -> list[M]:
+    def rows_where(
+        self,
+        model: type[M],
+        query: Select[Any],
+        params: dict[str, Any],
+        matches: Callable[[Any], bool],
+    ) -> list[M]:
         """The rows of a table that match a condition as the unit will write them, with
         nothing written first (an import's life-cycle step: a flush for each cut every batch
-        into small writes): the stored rows `condition` (SQL) selects, each as the unit holds
-        it, and the rows the unit inserted or changed since it last wrote; those whose values
-        now pass `matches` (the same condition, in Python)."""
+        into small writes): the stored rows `query` selects (whole rows of `model`'s table,
+        built once), each as the unit holds it, and the rows the unit inserted or changed
+        since it last wrote; those whose values now pass `matches` (the same condition, in
+        Python)."""
         info = _info(model)
         name = info.table.name
         found: dict[Key, Any] = {}
-        for row in self.connection.execute(select(info.table).where(condition)):
+        for row in self.connection.execute(query, params):
             held = self._adopt(info, row)
             found[held._key] = held
+        rows = self._rows
         for key in self._changed:  # a stored row may match only after this batch's change
             if key[0] == name:
-                found[key] = self._rows[key]
+                found[key] = rows[key]
         for pending in self._pending.get(name, ()):
             if isinstance(pending, Tracked):
                 found[pending._key] = pending

@@ -11,7 +11,8 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import func
+from sqlalchemy import Table, bindparam, func
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, to_iso
@@ -244,13 +245,46 @@ def request_loan(
     return append(session, ctx, event, occurred_at=occurred_at)
 
 
+def _batch_reads() -> dict[str, Any]:
+    """The queries an import's loan step answers from its unit (`Unit.rows_where`), each of
+    whole rows, built once: building a statement cost more than running it."""
+    loan_t: Table = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    item_t: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    shipment_t: Table = Shipment.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    return {
+        "loans out": select_rows(loan_t).where(
+            loan_t.c.institution == bindparam("institution"),
+            loan_t.c.status.in_(ACTIVE_LOAN_STATUSES),
+        ),
+        "issued under": select_rows(item_t).where(
+            item_t.c.loan_number.in_(
+                select_rows(loan_t.c.number).where(loan_t.c.agreement == bindparam("agreement"))
+            ),
+            item_t.c.source == ItemSource.ISSUED,
+        ),
+        "in transit": select_rows(shipment_t).where(
+            shipment_t.c.loan_number == bindparam("number"),
+            shipment_t.c.direction == bindparam("direction"),
+            shipment_t.c.received_at.is_(None),
+        ),
+        "case twins": select_rows(loan_t).where(
+            func.lower(loan_t.c.number) == bindparam("lower"),
+            loan_t.c.number != bindparam("number"),
+        ),
+    }
+
+
+_BATCH_READS = _batch_reads()
+
+
 def _case_twin_in_batch(batch: "Unit", number: str) -> bool:
     """Whether a loan number differing from `number` only in case is recorded or in an
     import's batch, read from the unit (`refuse_case_twin`'s query would write the batch)."""
     lower = number.lower()
     twins = batch.rows_where(
         Loan,
-        (func.lower(col(Loan.number)) == lower) & (col(Loan.number) != number),
+        _BATCH_READS["case twins"],
+        {"lower": lower, "number": number},
         lambda loan: loan.number.lower() == lower and loan.number != number,
     )
     return bool(twins)
@@ -301,7 +335,8 @@ def borrower_blockers(
     if out is None and batch is not None:  # the unit's rows: no flush of the batch
         out = batch.rows_where(
             Loan,
-            (col(Loan.institution) == institution) & col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
+            _BATCH_READS["loans out"],
+            {"institution": institution},
             lambda loan: loan.institution == institution and loan.status in ACTIVE_LOAN_STATUSES,
         )
         out.sort(key=lambda loan: loan.number)
@@ -382,10 +417,10 @@ def _issued_under(session: Session, number: str, agreement: str) -> int:
 def _issued_in_batch(batch: "Unit", agreement: str) -> int:
     """`issued_under` as an import's unit will write it: the items issued on the agreement's
     loans (an item's agreement is its loan's, which never changes)."""
-    under = select(Loan.number).where(Loan.agreement == agreement)
     items = batch.rows_where(
         LoanItem,
-        col(LoanItem.loan_number).in_(under) & (col(LoanItem.source) == ItemSource.ISSUED),
+        _BATCH_READS["issued under"],
+        {"agreement": agreement},
         lambda item: (
             item.source == ItemSource.ISSUED and _agreement_of(batch, item.loan_number) == agreement
         ),
@@ -535,9 +570,8 @@ def _in_transit(session: Session, number: str, direction: str) -> list[Shipment]
     if batch is not None:  # the unit's rows: no flush of the batch
         shipments = batch.rows_where(
             Shipment,
-            (col(Shipment.loan_number) == number)
-            & (col(Shipment.direction) == direction)
-            & col(Shipment.received_at).is_(None),
+            _BATCH_READS["in transit"],
+            {"number": number, "direction": direction},
             lambda s: (
                 s.loan_number == number and s.direction == direction and s.received_at is None
             ),
