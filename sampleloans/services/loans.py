@@ -825,7 +825,7 @@ def accept_return(
 
 def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
     """A returned sample must weigh what the ledger says is still accountable."""
-    item = session.get(LoanItem, (number, code))
+    item = get_row(session, LoanItem, (number, code))
     assert item is not None
     if weighed_ug < item.held_ug:
         raise RuleViolation(
