@@ -599,6 +599,13 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
     return envelope
 
 
+@functools.lru_cache(maxsize=4096)
+def _actor_email(actor: str) -> str:
+    """A line's actor as a clean e-mail address, checked once per spelling (a history names
+    the same few people on every line; a refusal is raised again each time, not kept)."""
+    return clean_email(actor, "actor")
+
+
 def _check_envelope(record: Any) -> tuple[str, dict[str, Any], str]:
     """The kind, payload and actor of a history line, each of the type it must be."""
     if not isinstance(record, dict):
@@ -620,7 +627,7 @@ def _check_envelope(record: Any) -> tuple[str, dict[str, Any], str]:
     actor = record.get("actor")
     if not isinstance(actor, str) or not actor.strip():
         raise InvalidInput("actor: give the e-mail of the person who acted")
-    return kind, payload, clean_email(actor, "actor")
+    return kind, payload, _actor_email(actor)
 
 
 def _envelope_options(record: dict[str, Any], kind: str) -> dict[str, Any]:
