@@ -400,10 +400,11 @@ class Unit:
     ) -> list[M]:
         """The rows of a table that match a condition as the unit will write them, with
         nothing written first (an import's life-cycle step: a flush for each cut every batch
-        into small writes): the stored rows `query` selects (whole rows of `model`'s table,
-        built once), each as the unit holds it, and the rows the unit inserted or changed
-        since it last wrote; those whose values now pass `matches` (the same condition, in
-        Python). Rows for reading only: a row the unit does not hold is not adopted."""
+        into small writes): the stored rows `query` selects (built once: `model`'s key
+        columns and those the caller reads), each as the unit holds it, and the rows the unit
+        inserted or changed since it last wrote; those whose values now pass `matches` (the
+        same condition, in Python). Rows for reading only: a row the unit does not hold is
+        not adopted."""
         info = _info(model)
         name = info.table.name
         found: dict[Key, Any] = {}

@@ -246,30 +246,37 @@ def request_loan(
 
 
 def _batch_reads() -> dict[str, Any]:
-    """The queries an import's loan step answers from its unit (`Unit.rows_where`), each of
-    whole rows, built once: building a statement cost more than running it."""
+    """The queries an import's loan step answers from its unit (`Unit.rows_where`), built
+    once (building a statement cost more than running it), each of the key columns and the
+    columns the step reads (converting the others cost more than the query)."""
     loan_t: Table = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     item_t: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     shipment_t: Table = Shipment.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    loan = loan_t.c
     return {
-        "loans out": select_rows(loan_t).where(
-            loan_t.c.institution == bindparam("institution"),
-            loan_t.c.status.in_(ACTIVE_LOAN_STATUSES),
+        "loans out": select_rows(
+            loan.number, loan.institution, loan.status, loan.due_at, loan.next_inventory_due_at
+        ).where(
+            loan.institution == bindparam("institution"), loan.status.in_(ACTIVE_LOAN_STATUSES)
         ),
-        "issued under": select_rows(item_t).where(
+        "issued under": select_rows(
+            item_t.c.loan_number, item_t.c.sample_code, item_t.c.source, item_t.c.issued_ug
+        ).where(
             item_t.c.loan_number.in_(
-                select_rows(loan_t.c.number).where(loan_t.c.agreement == bindparam("agreement"))
+                select_rows(loan.number).where(loan.agreement == bindparam("agreement"))
             ),
             item_t.c.source == ItemSource.ISSUED,
         ),
-        "in transit": select_rows(shipment_t).where(
+        "in transit": select_rows(
+            *(shipment_t.c[name] for name in ("seq", "loan_number", "direction")),
+            *(shipment_t.c[name] for name in ("received_at", "seal_number")),
+        ).where(
             shipment_t.c.loan_number == bindparam("number"),
             shipment_t.c.direction == bindparam("direction"),
             shipment_t.c.received_at.is_(None),
         ),
-        "case twins": select_rows(loan_t).where(
-            func.lower(loan_t.c.number) == bindparam("lower"),
-            loan_t.c.number != bindparam("number"),
+        "case twins": select_rows(loan.number).where(
+            func.lower(loan.number) == bindparam("lower"), loan.number != bindparam("number")
         ),
     }
 
