@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger.unit import Unit
+from sampleloans.services import setup
 from sampleloans.services.bulk import BulkRejected, LineError, _import_per_record, import_records
 from sampleloans.services.verify import verify
 from tests.conftest import CURATOR, UOC_PI, ctx_for
@@ -212,3 +213,18 @@ def test_cli_import_names_each_refused_line_as_the_command_does(
     message = single.stderr.strip().removeprefix("Error: ")
     assert "was due 2025-05-06" in message
     assert f"line {blocked}: {message}" in " ".join(refused.stderr.split())
+
+
+def test_on_postgresql_the_batch_refuses_as_on_sqlite(engine: Engine, pg_url: str) -> None:
+    """The unit's reads are Core statements on its connection: PostgreSQL answers them alike."""
+    pg = db.open_engine(pg_url, create=True)
+    with db.transaction(pg) as session:
+        setup.init_ledger(session, ctx_for(), curator_name="Li Na (test curator)")
+        setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
+        setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
+    try:
+        on_postgresql = refusals(pg, story(), batched=True)
+        assert on_postgresql == refusals(engine, story(), batched=True)
+        assert len(on_postgresql) == 6
+    finally:
+        pg.dispose()
