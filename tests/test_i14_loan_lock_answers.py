@@ -162,15 +162,18 @@ TAMPERED = [
 ]  # fmt: skip
 
 
-def _moved(engine: Engine, code: str, *, begun: bool, when: datetime = T0) -> str:
+def _moved(
+    engine: Engine, code: str, *, begun: bool, when: datetime = T0, to: str = "Shelf M"
+) -> str:
     """A move of sample `code` in its own transaction: "ok" or the refusal. `begun`: the
     transaction begins before the move declares its reads, which then do not go with the lock
-    (the checks read the database after the rows)."""
+    (the checks read the database after the rows). A move to where the sample already is is
+    refused, so a second move names another place (`to`)."""
     try:
         with db.transaction(engine) as session:
             if begun:
                 session.connection()
-            samples.move_sample(session, ctx_for(now=when), code=code, storage_location="Shelf M")
+            samples.move_sample(session, ctx_for(now=when), code=code, storage_location=to)
     except SampleLoansError as refusal:
         return f"{type(refusal).__name__}: {refusal}"
     return "ok"
@@ -189,9 +192,9 @@ def test_a_moves_checks_answered_with_the_lock_refuse_as_the_databases_do(
         with psycopg.connect(demo_url, autocommit=True) as owner:
             owner.execute(tamper)
             before = owner.execute("SELECT count(*) FROM ledger_event").fetchone()
-        with_the_lock = _moved(engine, code, begun=False)
+        with_the_lock = _moved(engine, code, begun=False, to="Shelf N")
         assert with_the_lock.startswith("RuleViolation: ") and said in with_the_lock
-        assert _moved(engine, code, begun=True) == with_the_lock
+        assert _moved(engine, code, begun=True, to="Shelf N") == with_the_lock
         with psycopg.connect(demo_url) as reader:
             assert reader.execute("SELECT count(*) FROM ledger_event").fetchone() == before
     finally:

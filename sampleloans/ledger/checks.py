@@ -492,7 +492,9 @@ def _scoped_snapshot(
     if loan_keys is None:
         reads["loans"] = select(loan_t)
     elif loan_keys:
-        reads["loans"] = select(loan_t).where(loan_t.c.number.in_(sorted(loan_keys)))
+        reads["loans"] = select(*_figures(Loan, LoanFigures)).where(
+            loan_t.c.number.in_(sorted(loan_keys))
+        )
     if agreement_keys is None:
         reads["agreements"] = select(_table(Agreement))
         reads["issued"] = _issued_by_agreement_read()
@@ -521,6 +523,14 @@ def _table(model: Any) -> Any:
     return model.__table__
 
 
+def _figures(model: Any, protocol: Any) -> list[Any]:
+    """The columns of a model's table that the checks read (the fields of `protocol`): a
+    write's checks read many rows, and the other columns' values (times, above all) cost
+    more to convert than the checks cost to run."""
+    table = _table(model)
+    return [table.c[name] for name in protocol.__annotations__]
+
+
 def _items_on_loans(loan_keys: set[str]) -> Any:
     """The codes of the samples on the named loans (a subquery)."""
     from sqlalchemy import select
@@ -544,7 +554,8 @@ def _items_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
         wanted.append(item_t.c.sample_code.in_(sorted(sample_keys)))
     if loan_keys:
         wanted.append(item_t.c.sample_code.in_(_items_on_loans(loan_keys)))
-    return _union_of([select(item_t).where(condition) for condition in wanted], None)
+    columns = _figures(LoanItem, ItemFigures)
+    return _union_of([select(*columns).where(condition) for condition in wanted], None)
 
 
 def _samples_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
@@ -565,7 +576,7 @@ def _samples_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
     has_open = select(incident_t.c.sample_code).where(
         incident_t.c.sample_code == sample_t.c.code, incident_t.c.status == IncidentStatus.OPEN
     )
-    columns = (sample_t, has_open.exists().label("has_open_incident"))
+    columns = (*_figures(Sample, SampleFigures), has_open.exists().label("has_open_incident"))
     return _union_of([select(*columns).where(condition) for condition in wanted], "code")
 
 
@@ -611,7 +622,8 @@ def _agreements_read(keys: set[str]) -> Any:
         .where(loan_t.c.agreement == agreement_t.c.number, item_t.c.source == ItemSource.ISSUED)
         .scalar_subquery()
     )
-    return select(agreement_t, issued.label("issued_so_far_ug")).where(
+    columns = _figures(Agreement, AgreementFigures)
+    return select(*columns, issued.label("issued_so_far_ug")).where(
         agreement_t.c.number.in_(sorted(keys))
     )
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -393,6 +394,42 @@ class Unit:
             if item is not None:
                 items.append(item)
         return items
+
+    def rows_where(
+        self,
+        model: type[M],
+        query: Select[Any],
+        params: dict[str, Any],
+        matches: Callable[[Any], bool],
+    ) -> list[M]:
+        """The rows of a table that match a condition as the unit will write them, with
+        nothing written first (an import's life-cycle step: a flush for each cut every batch
+        into small writes): the stored rows `query` selects (built once: `model`'s key
+        columns and those the caller reads) that the unit does not hold, whose stored values
+        are current; and of the rows it holds (those the query selects, and those it inserted
+        or changed since it last wrote), the ones whose values now pass `matches` (the same
+        condition, in Python). Rows for reading only: a stored row is not adopted."""
+        info = _info(model)
+        name = info.table.name
+        rows, key_columns = self._rows, info.key_columns
+        stored: list[Any] = []  # rows the unit does not hold: as stored, `query` judged them
+        held: dict[Key, Any] = {}  # rows it holds: judged by `matches` on its copy
+        for row in self.connection.execute(query, params):
+            mapping = row._mapping
+            key = (name, tuple(mapping[column] for column in key_columns))
+            copy = rows.get(key)
+            if copy is None:
+                stored.append(row)  # not adopted: an issue sums hundreds of items
+            else:
+                held[key] = copy
+        # a stored row may match only after this batch's change (C-level scan of the keys)
+        changed = self._changed.keys()
+        for key in compress(changed, map(name.__eq__, map(itemgetter(0), changed))):
+            held[key] = rows[key]
+        for pending in self._pending.get(name, ()):
+            if isinstance(pending, Tracked):
+                held[pending._key] = pending
+        return stored + [row for row in held.values() if matches(row)]
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger.envelope import from_stored
+from sampleloans.ledger.reads import get_row
 from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Person
 from sampleloans.readmodels.handover import Handover, PartyView
 from sampleloans.services.common import STAFF_INSTITUTION_KINDS
@@ -57,7 +58,7 @@ def require_party(
         return None
     if "@" in value:
         email = clean_email(value, field)
-        person = session.get(Person, email)
+        person = get_row(session, Person, email)
         if person is None or not _may_name(session, recorder, person):
             raise InvalidInput(
                 f"{field}: no registered person has the e-mail {email}; give a registered "
@@ -78,7 +79,7 @@ def _may_name(session: Session, recorder: Person | None, person: Person) -> bool
         return True
     if person.institution == recorder.institution:
         return True
-    institution = session.get(Institution, person.institution)
+    institution = get_row(session, Institution, person.institution)
     return institution is not None and institution.kind in STAFF_INSTITUTION_KINDS
 
 
@@ -90,7 +91,7 @@ def require_active_defaults(session: Session, given: dict[str, Any], parties: Pa
         email = getattr(parties, name)
         if given.get(name) is not None or email is None or "@" not in email:
             continue
-        person = session.get(Person, email)
+        person = get_row(session, Person, email)
         if person is not None and not person.active:
             option = "--" + name.replace("_", "-")
             raise RuleViolation(
@@ -135,11 +136,11 @@ def _check_side(
     session: Session, step: str, loan: Loan, field: str, side: str, email: str | None
 ) -> None:
     """Refuse one registered party who does not work where `side` says."""
-    person = session.get(Person, email) if email and "@" in email else None
+    person = get_row(session, Person, email) if email and "@" in email else None
     if person is None:
         return
     what = field.replace("_", " ")
-    institution = session.get(Institution, person.institution)
+    institution = get_row(session, Institution, person.institution)
     is_staff = institution is not None and institution.kind in STAFF_INSTITUTION_KINDS
     if side == "staff-or-borrower":  # a return carried by the lender's staff or the borrower's
         if is_staff or person.institution == loan.institution:
@@ -169,14 +170,14 @@ def _defaults(
     session: Session, kind: str, payload: dict[str, Any], recorder: str, courier: str | None
 ) -> tuple[str | None, str | None]:
     """(released by, received by) when the payload does not name them (see the module table)."""
-    loan = session.get(Loan, payload["number"])
+    loan = get_row(session, Loan, payload["number"])
     pi = loan.pi_email if loan is not None else None
     if kind == "loan.issued":
         return recorder, recorder
     if kind == "loan.shipped":
         outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
         return (recorder if outbound else pi), courier
-    shipped = session.get(LedgerEvent, int(payload["shipment_seq"]))
+    shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
     if shipped is None:
         return None, recorder
     shipped_payload = json.loads(shipped.payload)
@@ -202,7 +203,7 @@ def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
     if kind == "loan.shipped":
         outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
         return "ship" if outbound else "return"
-    shipped = session.get(LedgerEvent, int(payload["shipment_seq"]))
+    shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
     direction = json.loads(shipped.payload).get("direction") if shipped is not None else None
     return "accept-return" if direction == Direction.RETURN else "receive"
 

@@ -9,8 +9,10 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from sqlalchemy import Table, bindparam, func
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, to_iso
@@ -20,7 +22,7 @@ from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.ledger.reads import get_row
+from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
@@ -67,11 +69,15 @@ from sampleloans.vocab import (
     CustodyState,
     Direction,
     IncidentStatus,
+    ItemSource,
     ItemState,
     Role,
     ShipmentMethod,
     values,
 )
+
+if TYPE_CHECKING:
+    from sampleloans.ledger.unit import Unit
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = values(ShipmentMethod)
@@ -117,7 +123,10 @@ def _read_with_the_lock(
     """Declare the loan, and each named sample with its item on the loan, as rows the command
     looks up by key: on PostgreSQL they come with the writers' lock, not one wait each while it
     is held (`read_with_the_lock`), and they stay in the session for the write's `apply`.
-    `neighbours`: the loan's other records the command reads (`loan_neighbours`), declared too."""
+    `neighbours`: the loan's other records the command reads (`loan_neighbours`), declared too.
+    Not in an import's batch: its unit answers them (`_batch_answers`), nothing is declared."""
+    if open_batch(session) is not None:
+        return
     read_with_the_lock(session, Loan, number)
     for code in samples:
         read_with_the_lock(session, LoanItem, (number, code))
@@ -145,6 +154,9 @@ def _loan_for_curator(session: Session, ctx: Context, number: str, action: str, 
 
 def items_of(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows: no flush of the batch before a query
+        return batch.loan_items(number)
     answered = answered_with_the_lock(session, ("items", number))
     if answered is not None:
         return list(answered)
@@ -176,18 +188,21 @@ def request_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record a PI's request for whole samples under an agreement (curators only)."""
-    key = validated(lambda: require_code(number, "loan number"))
-    read_with_the_lock(session, Loan, key)
-    read_twin_with_the_lock(session, Loan.number, key)  # and "a case twin?"
-    read_with_the_lock(session, Agreement, agreement)
-    read_with_the_lock(session, Person, pi.lower())
-    for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
-        read_with_the_lock(session, Sample, validated(partial(require_code, code)))
+    if open_batch(session) is None:  # an import's batch reads through its unit
+        key = validated(lambda: require_code(number, "loan number"))
+        read_with_the_lock(session, Loan, key)
+        read_twin_with_the_lock(session, Loan.number, key)  # and "a case twin?"
+        read_with_the_lock(session, Agreement, agreement)
+        read_with_the_lock(session, Person, pi.lower())
+        for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
+            read_with_the_lock(session, Sample, validated(partial(require_code, code)))
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
         raise Conflict(f"loan {number} already exists; loan numbers are unique")
-    refuse_case_twin(session, Loan.number, number, "loan")
+    batch = open_batch(session)
+    if batch is None or _case_twin_in_batch(batch, number):  # which then reads it to refuse
+        refuse_case_twin(session, Loan.number, number, "loan")
     deal = get_agreement(session, agreement)
     when = occurred_at or ctx.now
     if when < deal.created_at:  # time order is a rule (exit 1): the agreement did not exist
@@ -230,6 +245,72 @@ def request_loan(
     return append(session, ctx, event, occurred_at=occurred_at)
 
 
+def _batch_reads() -> dict[str, Any]:
+    """The queries an import's loan step answers from its unit (`Unit.rows_where`), built
+    once (building a statement cost more than running it), each of the key columns and the
+    columns the step reads (converting the others cost more than the query)."""
+    loan_t: Table = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    item_t: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    shipment_t: Table = Shipment.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    loan = loan_t.c
+    return {
+        "loans out": select_rows(
+            loan.number, loan.institution, loan.status, loan.due_at, loan.next_inventory_due_at
+        ).where(
+            loan.institution == bindparam("institution"), loan.status.in_(ACTIVE_LOAN_STATUSES)
+        ),
+        "issued under": select_rows(
+            item_t.c.loan_number, item_t.c.sample_code, item_t.c.source, item_t.c.issued_ug
+        ).where(
+            item_t.c.loan_number.in_(
+                select_rows(loan.number).where(loan.agreement == bindparam("agreement"))
+            ),
+            item_t.c.source == ItemSource.ISSUED,
+        ),
+        "in transit": select_rows(
+            *(shipment_t.c[name] for name in ("seq", "loan_number", "direction")),
+            *(shipment_t.c[name] for name in ("received_at", "seal_number")),
+        ).where(
+            shipment_t.c.loan_number == bindparam("number"),
+            shipment_t.c.direction == bindparam("direction"),
+            shipment_t.c.received_at.is_(None),
+        ),
+        "case twins": select_rows(loan.number).where(
+            func.lower(loan.number) == bindparam("lower"), loan.number != bindparam("number")
+        ),
+    }
+
+
+_BATCH_READS = _batch_reads()
+
+
+def _case_twin_in_batch(batch: "Unit", number: str) -> bool:
+    """Whether a loan number differing from `number` only in case is recorded or in an
+    import's batch, read from the unit (`refuse_case_twin`'s query would write the batch)."""
+    lower = number.lower()
+    twins = batch.rows_where(
+        Loan,
+        _BATCH_READS["case twins"],
+        {"lower": lower, "number": number},
+        lambda loan: loan.number.lower() == lower and loan.number != number,
+    )
+    return bool(twins)
+
+
+def _loan_result(
+    session: Session, envelope: Envelope, number: str, codes: list[str]
+) -> LoanWritten:
+    """`loan_written`; in an import's batch from the unit's rows (the session would write the
+    batch before it loads a row the unit holds)."""
+    batch = open_batch(session)
+    if batch is None:
+        return loan_written(session, envelope, number, codes)
+    loan = batch.get(Loan, number)
+    items = tuple(batch.get(LoanItem, (number, code)) for code in sorted(codes))
+    assert loan is not None and None not in items, f"loan {number} was just written"
+    return LoanWritten(envelope, loan, cast(tuple[LoanItem, ...], items))
+
+
 def _lendable(sample: Sample) -> None:
     """Refuse storage-class material, frozen samples and samples already out."""
     if sample.purpose_class in NEVER_LENT:
@@ -257,6 +338,15 @@ def borrower_blockers(
 ) -> list[str]:
     """Overdue loans and overdue inventories of an institution, as sentences (`out`: its loans
     out, in number order, when already read)."""
+    batch = open_batch(session)
+    if out is None and batch is not None:  # the unit's rows: no flush of the batch
+        out = batch.rows_where(
+            Loan,
+            _BATCH_READS["loans out"],
+            {"institution": institution},
+            lambda loan: loan.institution == institution and loan.status in ACTIVE_LOAN_STATUSES,
+        )
+        out.sort(key=lambda loan: loan.number)
     if out is None:
         query = select(Loan).where(
             Loan.institution == institution,
@@ -315,17 +405,40 @@ def issue_loan(
     envelope = append(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
-    return loan_written(session, envelope, number, [s.code for s in samples])
+    return _loan_result(session, envelope, number, [s.code for s in samples])
 
 
 def _issued_under(session: Session, number: str, agreement: str) -> int:
     """Micrograms issued so far under loan `number`'s agreement (read with the lock, or now)."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows: no flush of the batch
+        return _issued_in_batch(batch, agreement)
     answered = answered_with_the_lock(session, ("issued under the agreement", number))
     if answered:
         (found, issued_ug), *_rest = answered
         if found == agreement:
             return int(issued_ug)
     return issued_under(session, agreement)
+
+
+def _issued_in_batch(batch: "Unit", agreement: str) -> int:
+    """`issued_under` as an import's unit will write it: the items issued on the agreement's
+    loans (an item's agreement is its loan's, which never changes)."""
+    items = batch.rows_where(
+        LoanItem,
+        _BATCH_READS["issued under"],
+        {"agreement": agreement},
+        lambda item: (
+            item.source == ItemSource.ISSUED and _agreement_of(batch, item.loan_number) == agreement
+        ),
+    )
+    return sum(item.issued_ug for item in items)
+
+
+def _agreement_of(batch: "Unit", number: str) -> str | None:
+    """The agreement of a loan the unit reads."""
+    loan = batch.get(Loan, number)
+    return None if loan is None else loan.agreement
 
 
 @dataclass(frozen=True)
@@ -469,7 +582,18 @@ def open_shipment(session: Session, number: str, direction: str) -> Shipment:
 
 def _in_transit(session: Session, number: str, direction: str) -> list[Shipment] | None:
     """A loan's shipments in one direction not yet received, oldest first, where they were
-    read with the lock (None: not read)."""
+    read with the lock or an import's unit holds them (None: neither)."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows: no flush of the batch
+        shipments = batch.rows_where(
+            Shipment,
+            _BATCH_READS["in transit"],
+            {"number": number, "direction": direction},
+            lambda s: (
+                s.loan_number == number and s.direction == direction and s.received_at is None
+            ),
+        )
+        return sorted(shipments, key=lambda s: s.seq)
     answered = answered_with_the_lock(session, ("shipments in transit", number))
     if answered is None:
         return None
@@ -480,7 +604,8 @@ def open_returns(session: Session, number: str) -> list[tuple[Shipment, list[str
     """A loan's return shipments still in transit, oldest first, each with its samples."""
     answered = _in_transit(session, number, Direction.RETURN)
     if answered is not None:
-        return [(s, shipment_samples(session, s.seq)) for s in answered]
+        events = open_batch(session) or session  # the unit: its own events without a flush
+        return [(s, shipment_samples(events, s.seq)) for s in answered]
     query = (
         select(Shipment)
         .where(
@@ -526,7 +651,7 @@ def _weighed_list(
         raise InvalidInput(f"weighed: {unknown[0]} was not in this shipment of loan {number}")
     result: list[ev.CodeMass] = []
     for code in codes:
-        expected = session.get(LoanItem, (number, code))
+        expected = get_row(session, LoanItem, (number, code))
         assert expected is not None
         mass = check_mass_ug(weighed_ug.get(code, expected.held_ug), "weighed", allow_zero=True)
         result.append(ev.CodeMass(code, mass))
@@ -641,6 +766,11 @@ def borrower_split(
     _within_held(item, mass_ug, "split")
     event = ev.LoanSplit(number=number, parent=parent, child=code, mass_ug=mass_ug)
     envelope = append(session, ctx, event, occurred_at=occurred_at)
+    batch = open_batch(session)
+    if batch is not None:  # the unit's row: the session would write the batch to load it
+        child_row = batch.get(Sample, code)
+        assert child_row is not None, f"sample {code} was just written"
+        return SamplesWritten(envelope, (child_row,))
     return samples_written(session, envelope, [code])
 
 
@@ -707,12 +837,12 @@ def accept_return(
     envelope = append(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
-    return loan_written(session, envelope, number, codes)
+    return _loan_result(session, envelope, number, codes)
 
 
 def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
     """A returned sample must weigh what the ledger says is still accountable."""
-    item = session.get(LoanItem, (number, code))
+    item = get_row(session, LoanItem, (number, code))
     assert item is not None
     if weighed_ug < item.held_ug:
         raise RuleViolation(
@@ -759,7 +889,7 @@ def extend_loan(
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
-    return loan_written(session, envelope, number, [])
+    return _loan_result(session, envelope, number, [])
 
 
 def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
@@ -802,7 +932,7 @@ def recall_loan(
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
-    return loan_written(session, envelope, number, [])
+    return _loan_result(session, envelope, number, [])
 
 
 def attest_inventory(
