@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from sqlalchemy import Engine, event
@@ -51,6 +51,34 @@ def demo_in_a_process(folder: Path) -> Path:
     )
     assert made.returncode == 0, made.stderr
     return folder / "ledger.db"
+
+
+DEMO_NOW = "2026-04-28T10:00:00Z"
+"""A moment after the demo's 2025 round (its loans out, one of them overdue)."""
+
+
+def demo_env(factory: pytest.TempPathFactory, user: str, now: str = DEMO_NOW) -> dict[str, str]:
+    """A new demo ledger made through the CLI, and the environment to read it as `user` at
+    `now`, without colour (for a module-scoped fixture)."""
+    from sampleloans.cli import app
+
+    folder = factory.mktemp("round") / "demo"
+    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    return {
+        "SAMPLELOANS_DB": str(folder / "ledger.db"),
+        "SAMPLELOANS_USER": user,
+        "SAMPLELOANS_NOW": now,
+        "NO_COLOR": "1",
+    }
+
+
+def run_at_width(env: dict[str, str], *args: str, columns: int) -> Any:
+    """Invoke the CLI in `env` at a terminal width; it must succeed."""
+    from sampleloans.cli import app
+
+    result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result
 
 
 def fingerprint(path: Path) -> str:

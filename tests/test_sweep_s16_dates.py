@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import fingerprint
+from tests.conftest import demo_env, fingerprint
 
 NOW = "2026-04-28T10:00:00Z"
 
@@ -19,13 +19,7 @@ NOW = "2026-04-28T10:00:00Z"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo ledger, read as the compliance officer at the demo's 'now'."""
-    folder = tmp_path_factory.mktemp("round") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
-    return {
-        "SAMPLELOANS_DB": str(folder / "ledger.db"),
-        "SAMPLELOANS_USER": "compliance@naoc.example",
-        "SAMPLELOANS_NOW": NOW,
-    }
+    return demo_env(tmp_path_factory, "compliance@naoc.example", NOW)
 
 
 @pytest.mark.parametrize(

@@ -11,19 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import fingerprint
+from tests.conftest import demo_env, fingerprint
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo ledger, read as the compliance officer."""
-    folder = tmp_path_factory.mktemp("round") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
-    return {
-        "SAMPLELOANS_DB": str(folder / "ledger.db"),
-        "SAMPLELOANS_USER": "compliance@naoc.example",
-        "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z",
-    }
+    return demo_env(tmp_path_factory, "compliance@naoc.example")
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,12 @@ list` already did.
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from sampleloans.cli import app
 from sampleloans.units import format_mass
+from tests.conftest import demo_env, run_at_width
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-04-28T10:00:00Z"
@@ -25,21 +23,12 @@ LOANS = ("L-2025-IPGP", "L-2025-OU", "L-2025-Osaka", "L-2025-SUPARCO", "L-2025-U
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo ledger (the 2025 round) and the environment to read it as the curator."""
-    folder = tmp_path_factory.mktemp("round") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
-    return {
-        "SAMPLELOANS_DB": str(Path(folder) / "ledger.db"),
-        "SAMPLELOANS_USER": CURATOR,
-        "SAMPLELOANS_NOW": NOW,
-        "NO_COLOR": "1",
-    }
+    return demo_env(tmp_path_factory, CURATOR, NOW)
 
 
 def run(env: dict[str, str], *args: str, columns: int = 80) -> Any:
-    """Invoke the CLI at a terminal width; it must succeed."""
-    result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result
+    """Invoke the CLI at a terminal width (80 columns unless given); it must succeed."""
+    return run_at_width(env, *args, columns=columns)
 
 
 def masses_of(detail: dict[str, Any]) -> set[str]:

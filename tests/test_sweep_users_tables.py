@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.units import format_mass
+from tests.conftest import demo_env, run_at_width
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-04-28T10:00:00Z"
@@ -22,21 +23,12 @@ NOW = "2026-04-28T10:00:00Z"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo ledger (the 2025 round) and the environment to read it as the curator."""
-    folder = tmp_path_factory.mktemp("round") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
-    return {
-        "SAMPLELOANS_DB": str(Path(folder) / "ledger.db"),
-        "SAMPLELOANS_USER": CURATOR,
-        "SAMPLELOANS_NOW": NOW,
-        "NO_COLOR": "1",
-    }
+    return demo_env(tmp_path_factory, CURATOR, NOW)
 
 
 def run(env: dict[str, str], *args: str, columns: int = 100) -> Any:
-    """Invoke the CLI at a terminal width; it must succeed."""
-    result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result
+    """Invoke the CLI at a terminal width (100 columns unless given); it must succeed."""
+    return run_at_width(env, *args, columns=columns)
 
 
 def number_words(mass_ug: int) -> str:
