@@ -170,3 +170,15 @@ def test_given_checkpoints_are_checked_before_anything_is_written(
     result = export(ledger, target, "--checkpoint", str(cosigned), "--public-key", str(witness_key))
     assert result.exit_code == 0, result.stderr
     assert verify_bag(target).exit_code == 0
+
+
+def test_a_given_checkpoint_the_ledger_keeps_is_in_the_bag_once(bag: dict[str, Any]) -> None:
+    """`export --bag --checkpoint FILE` with the file of a checkpoint the ledger already keeps
+    (the one `checkpoint` wrote) copies it once, under its kept name, not a second time."""
+    ledger, target = bag["dir"].parent / "ledger.db", bag["dir"].parent / "again"
+    result = export(ledger, target, "--checkpoint", str(bag["cp"]))
+    assert result.exit_code == 0, result.stderr
+    notes = sorted((target / "data" / "checkpoints").glob("*.txt"))
+    assert [n.name for n in notes] == [bag["note"].name]
+    assert notes[0].read_bytes() == bag["cp"].read_bytes()
+    assert verify_bag(target).exit_code == 0

@@ -226,6 +226,8 @@ def _write_named(
             raise InvalidInput(f"--report: {path} is not a PDF")
         if path.name in files and files[path.name] != data:
             raise InvalidInput(f"{path.name}: two different files of that name for the bag")
+        if data in kept.values():
+            continue  # already in the bag under its kept name (e.g. a kept checkpoint's file)
         files[path.name] = data
     for name, data in sorted(files.items()):
         _write(folder / name, data)
