@@ -9,6 +9,7 @@ checks) cost.
 """
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -211,14 +212,18 @@ def _concurrent(script: str, url: str, appends: int, extra: list[str]) -> Rate:
     return Rate(committed=WORKERS * appends / committed, exited=WORKERS * appends / exited)
 
 
+_SHELVES = itertools.count()
+"""Each cold move's place: a move to where the sample already is is refused."""
+
+
 def _cold_write(database: str, runs: int, env: dict[str, str]) -> list[float]:
     """Wall time of one write command in a fresh process, `runs` times."""
     times = []
-    for i in range(runs):
+    for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(
             [str(BIN), "--db", database, "--as", "curator@naoc.example", "samples", "move",
-             "CE5C0400YJFM00505", "--location", f"Shelf {i}"],
+             "CE5C0400YJFM00505", "--location", f"Shelf {next(_SHELVES)}"],
             check=True, capture_output=True, env=env,
         )  # fmt: skip
         times.append(time.perf_counter() - started)
