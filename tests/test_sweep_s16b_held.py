@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from tests.conftest import demo_env
 
 CURATOR = "curator@naoc.example"
 COMPLIANCE = "compliance@naoc.example"
@@ -39,15 +40,8 @@ def words(pdf: Path) -> str:
 def returning(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo round, one of the UoC loan's two samples shipped back (not yet received), and a
     signed checkpoint (statements are built on one)."""
-    folder = tmp_path_factory.mktemp("held")
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder / "demo")]).exit_code == 0
-    env = {
-        "SAMPLELOANS_DB": str(folder / "demo" / "ledger.db"),
-        "SAMPLELOANS_USER": CURATOR,
-        "SAMPLELOANS_NOW": NOW,
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-    }
+    env = {**demo_env(tmp_path_factory, CURATOR, NOW), "COLUMNS": "120"}
+    folder = Path(env["SAMPLELOANS_DB"]).parent
     back = ["--container", "N2 box 7", "--seal", "S-0043", "--sample", RETURNED]
     cli(env, "loans", "return", LOAN, *back)
     cli(env, "keys", "generate", "--out", str(folder / "naoc.key"), "--name", "naoc")

@@ -33,7 +33,7 @@ from sampleloans.reports.custody import (
 )
 from sampleloans.reports.layout import MARGIN, PAGE
 from sampleloans.reports.tables import CELL_PADDING, measurer
-from tests.conftest import GOLDEN
+from tests.conftest import GOLDEN, demo_env
 
 CURATOR = "curator@naoc.example"
 COMPLIANCE = "compliance@naoc.example"
@@ -59,15 +59,8 @@ def cli(env: dict[str, str], *args: str, code: int = 0) -> Any:
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo round, plus a PI with a long name requesting a loan, a sample moved to a long
     location, and a signed checkpoint (statements are built on one)."""
-    folder = tmp_path_factory.mktemp("wrap")
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder / "demo")]).exit_code == 0
-    env = {
-        "SAMPLELOANS_DB": str(folder / "demo" / "ledger.db"),
-        "SAMPLELOANS_USER": CURATOR,
-        "SAMPLELOANS_NOW": NOW,
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-    }
+    env = {**demo_env(tmp_path_factory, CURATOR, NOW), "COLUMNS": "120"}
+    folder = Path(env["SAMPLELOANS_DB"]).parent
     person = ["--name", LONG_NAME, "--institution", "OU", "--role", "researcher"]
     cli(env, "people", "add", LONG_PI, *person)
     cli(env, "samples", "move", SAMPLE, "--location", LONG_PLACE, "--reason", "glovebox")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.reports import layout
+from tests.conftest import demo_env
 
 CURATOR = "curator@naoc.example"
 COMPLIANCE = "compliance@naoc.example"
@@ -34,15 +35,7 @@ def cli(env: dict[str, str], *args: str, code: int = 0) -> Any:
 def round_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo round, plus a PI with a long name at the Open University holding a loan, and a
     signed checkpoint (statements are built on one)."""
-    folder = tmp_path_factory.mktemp("round")
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder / "demo")]).exit_code == 0
-    env = {
-        "SAMPLELOANS_DB": str(folder / "demo" / "ledger.db"),
-        "SAMPLELOANS_USER": CURATOR,
-        "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z",
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-    }
+    env = {**demo_env(tmp_path_factory, CURATOR, "2026-04-28T10:00:00Z"), "COLUMNS": "120"}
     person = ["--name", LONG_NAME, "--institution", "OU", "--role", "researcher"]
     cli(env, "people", "add", LONG_PI, *person)
     return env
@@ -160,15 +153,8 @@ def test_a_statement_claiming_an_unknown_layout_is_altered(
 def returned_ou(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
     """The demo round with the Open University's loan returned (not yet settled) and a
     checkpoint after it; the folder to print into."""
-    folder = tmp_path_factory.mktemp("returned")
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder / "demo")]).exit_code == 0
-    env = {
-        "SAMPLELOANS_DB": str(folder / "demo" / "ledger.db"),
-        "SAMPLELOANS_USER": CURATOR,
-        "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z",
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-    }
+    env = {**demo_env(tmp_path_factory, CURATOR, "2026-04-28T10:00:00Z"), "COLUMNS": "120"}
+    folder = Path(env["SAMPLELOANS_DB"]).parent
     cli(env, "loans", "return", "L-2025-OU", "--container", "vial", "--seal", "SL-OU-R")
     weighed = ["CE5C0200YJFM00112=19.5mg", "CE5C0300YJFM00307=20mg", "CE5C0500YJFM00415=20mg"]
     accept = ["--seal-intact", "--condition", "unchanged"]
