@@ -536,7 +536,8 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             obligations.append(f"return due in {_plural(days_left or 0, 'day')}")
     if inventory_due is not None and inventory_overdue:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
-    obligations += _other_obligations(session, loan)
+    held_ug = sum(i.held_ug for i in items)
+    obligations += _other_obligations(session, loan, held_ug=held_ug)
     return LoanStanding(
         number=loan.number,
         institution=loan.institution,
@@ -548,7 +549,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             )
             for i in items
         ),
-        held_ug=sum(i.held_ug for i in items),
+        held_ug=held_ug,
         returning_ug=sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT),
         due_at=loan.due_at,
         days_left=days_left,
@@ -562,8 +563,9 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     )
 
 
-def _other_obligations(session: Session, loan: Loan) -> list[str]:
-    """The loan's open incidents, then what its status still asks for (e.g. a settlement)."""
+def _other_obligations(session: Session, loan: Loan, *, held_ug: int) -> list[str]:
+    """The loan's open incidents, then what its status still asks for (e.g. a settlement);
+    `held_ug`: what its borrower still holds, travelling back included."""
     # this loan's incidents: one on a sample since returned and lent elsewhere is not its own
     owed = [
         f"open incident {incident.seq}"
@@ -574,18 +576,10 @@ def _other_obligations(session: Session, loan: Loan) -> list[str]:
         ).all()
     ]
     follow_up = FOLLOW_UP.get(loan.status)
-    if loan.status == LoanStatus.RECEIVED and _nothing_held(session, loan.number):
+    if loan.status == LoanStatus.RECEIVED and held_ug == 0:
         # everything consumed, split, transferred or lost: no mass to send back, but the loan
         # is still out until it is settled, and the PI owes what a returned loan owes
         follow_up = f"nothing left to send back; settlement report: {SETTLEMENT_REPORT}"
     if follow_up:
         owed.append(follow_up)
     return owed
-
-
-def _nothing_held(session: Session, number: str) -> bool:
-    """Whether a loan's borrower holds no mass of it any more (none held, none travelling)."""
-    held = session.exec(
-        select(LoanItem.sample_code).where(LoanItem.loan_number == number, LoanItem.held_ug > 0)
-    ).first()
-    return held is None
