@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from sampleloans.commands.common import State
+from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
 
 # Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
@@ -214,6 +215,7 @@ def main() -> None:
     """Entry point of the `sampleloans` console script."""
     # collection resumes once the command has opened its ledger (services/ledgerfile)
     pause_for_startup()
+    quiet_reraised_interrupts()
     try:
         app()
     finally:

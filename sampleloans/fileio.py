@@ -14,6 +14,7 @@ be caught, so stale files are cleaned on the next run; SIGTERM and SIGINT clean 
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -488,6 +489,22 @@ def _remove_path(path: Path) -> None:
 
 class Terminated(SystemExit):
     """Raised in the main thread on SIGTERM/SIGHUP so that `finally` blocks remove temp files."""
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """False for a record that logs an interrupt (SIGTERM's `Terminated`, Ctrl-C) with its
+    traceback: SQLAlchemy's pool logs one caught while it resets a connection, then raises it
+    again, and the command reports it (exit 130 or 143) without a traceback."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return exc is None or isinstance(exc, Exception)
+
+
+def quiet_reraised_interrupts() -> None:
+    """Keep the tracebacks of interrupts that a library logs and raises again off stderr: a
+    filter on `logging.lastResort`, the handler that prints log records when the program
+    configures none (this CLI configures none)."""
+    if logging.lastResort is not None:
+        logging.lastResort.addFilter(_not_an_interrupt)
 
 
 @contextlib.contextmanager
