@@ -166,7 +166,11 @@ class Institution(TableModel, table=True):
     city: str
     kind: str = Field(index=True)  # lender | curator | borrower | recipient
 
-    __table_args__ = (CheckConstraint(sql_in("kind", InstitutionKind), name="institution_kind"),)
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", InstitutionKind), name="institution_kind"),
+        # "a short name differing only in case?" is one lookup (`services/common.refuse_case_twin`)
+        Index("ix_institution_short_name_lower", func.lower(text("short_name"))),
+    )
 
 
 class Person(TableModel, table=True):
@@ -212,6 +216,8 @@ class Agreement(TableModel, table=True):
         CheckConstraint(sql_in("status", AgreementStatus), name="agreement_status"),
         CheckConstraint("max_total_mass_ug > 0", name="agreement_max_mass_positive"),
         CheckConstraint("max_extensions >= 0", name="agreement_max_extensions"),
+        # "a number differing only in case?" is one lookup (`services/common.refuse_case_twin`)
+        Index("ix_agreement_number_lower", func.lower(text("number"))),
     )
 
 
