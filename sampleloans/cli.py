@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from sampleloans.commands.common import State
 from sampleloans.fileio import quiet_reraised_interrupts
@@ -167,7 +167,30 @@ def _build(name: str) -> Any:
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    return typer.main.get_group(holder).commands[name]
+    built = typer.main.get_group(holder).commands[name]
+    _name_both_flags(built)
+    return built
+
+
+class _FlagPair(TyperOption):
+    """A required on/off flag (`--seal-intact/--seal-broken`) that names both of its spellings
+    when it is missing: Click names only the first, and "Missing option '--seal-intact'" told
+    a curator whose seal arrived broken to claim it intact."""
+
+    def get_error_hint(self, ctx: Any = None) -> str:
+        """Both spellings, as Click quotes one."""
+        return " / ".join(f"'{flag}'" for flag in (*self.opts, *self.secondary_opts))
+
+
+def _name_both_flags(command: Any) -> None:
+    """Make every required flag pair of a command (and of its subcommands) a `_FlagPair`."""
+    for sub in getattr(command, "commands", {}).values():
+        _name_both_flags(sub)
+    for param in command.params:
+        if type(param) is TyperOption and param.required and param.secondary_opts:
+            # Typer builds its own options and takes no option class: the class is swapped
+            # (a subclass adding one method, no state of its own)
+            param.__class__ = _FlagPair
 
 
 app = typer.Typer(
