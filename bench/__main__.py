@@ -644,6 +644,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         epilog="Single rows: python -m bench.pg_writers (PostgreSQL writes), python -m "
+        "bench.pg_model P,U,S … (what 8 writers reach at a given cost per write), python -m "
         "bench.pg_rls --big LEDGER.db (status through row-level security), python -m "
         "bench.since_scale, python -m bench.report_scale, python -m bench.scaling.",
     )
