@@ -141,11 +141,11 @@ def test_a_statement_claiming_an_unknown_layout_is_altered(
 ) -> None:
     """A statement whose metadata names a layout no release writes: one line naming v, exit 1."""
     data = long_statement.read_bytes()
-    assert data.count(b'"v":3') == 1
+    assert data.count(b'"v":4') == 1
     altered = tmp_path / "altered.pdf"
-    altered.write_bytes(data.replace(b'"v":3', b'"v":9'))
+    altered.write_bytes(data.replace(b'"v":4', b'"v":9'))
     result = cli(round_ledger, "--as", COMPLIANCE, "verify-document", str(altered), code=1)
-    assert "v: '9' is not a statement layout (accepted: 1, 2, 3)" in result.stderr
+    assert "v: '9' is not a statement layout (accepted: 1, 2, 3, 4)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 
