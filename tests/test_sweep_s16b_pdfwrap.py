@@ -35,7 +35,7 @@ from sampleloans.reports.custody import (
     FITTED_RECORDED_WIDTHS,
     FITTED_SIGNATURE_WIDTHS,
 )
-from sampleloans.reports.layout import MARGIN, PAGE, framed_tables, full_width
+from sampleloans.reports.layout import MARGIN, PAGE, full_width
 from sampleloans.reports.tables import CELL_PADDING, measurer
 from tests.conftest import GOLDEN, demo_env
 

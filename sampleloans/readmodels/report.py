@@ -293,7 +293,9 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # naming the part on its way back (before: it left that part out, without saying so), 6 = every
 # full-width table (and the return report's chart) is as wide as the document frame, so it ends
 # at the right margin (before: as wide as the page between its margins, it started at the
-# frame's 6 pt padding and ended 6 pt past the right margin).
+# frame's 6 pt padding and ended 6 pt past the right margin), and the inventory report of a loan
+# with nothing in the PI's hands still prints `status`'s "Total held": the part on its way back,
+# or "nothing left to send back" (before: "(none)" and no total).
 REPORT_LAYOUT = 6
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6)
 FITTED_HEAD_LAYOUT = 4
@@ -301,6 +303,7 @@ OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
 HELD_TOTAL_LAYOUT = 5
 FRAMED_TABLES_LAYOUT = 6
+EMPTY_HANDS_TOTAL_LAYOUT = 6
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
