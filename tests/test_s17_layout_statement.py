@@ -18,6 +18,9 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.reports import statement
+from sampleloans.reports.layout import full_width
+from sampleloans.reports.tables import CELL_PADDING, measurer
 from sampleloans.units import format_mass
 from tests.conftest import demo_env
 
@@ -73,9 +76,9 @@ def standings(round_env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def statements(round_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+def statement_texts(round_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
     """Every PI's statement, through the CLI as the compliance officer, as one text."""
-    out = tmp_path_factory.mktemp("statements")
+    out = tmp_path_factory.mktemp("statement_texts")
     for institution in INSTITUTIONS:
         cli(round_env, "--as", COMPLIANCE, "report", "statement", "--institution", institution,
             "--out", str(out), "--force")  # fmt: skip
@@ -106,39 +109,39 @@ def test_status_says_what_the_documents_must_agree_with(
 
 
 def test_every_loan_on_a_statement_shows_status_mass_held(
-    round_env: dict[str, str], standings: dict[str, dict[str, Any]], statements: str
+    round_env: dict[str, str], standings: dict[str, dict[str, Any]], statement_texts: str
 ) -> None:
     """Each loan's row ends with `status`'s held line: the total, the part on its way back
     named, or that nothing is left to send back."""
     checked = 0
     for number, row in sorted(standings.items()):
-        if f"{number} AG-" not in statements:
+        if f"{number} AG-" not in statement_texts:
             continue  # closed: on no statement
         shown = " ".join(cli(round_env, "status", "--loan", number).stdout.split())
         held = shown.split(" held ", 1)[1].split(";", 1)[0]  # status's own words
         nothing_left = any(NOTHING_LEFT in owed for owed in row["obligations"])
         cell = f"{held}: {NOTHING_LEFT}" if nothing_left else held
-        loan_row = statements.split(f"{number} AG-", 1)[1].split(" | ", 1)[0]
+        loan_row = statement_texts.split(f"{number} AG-", 1)[1].split(" | ", 1)[0]
         assert cell in loan_row.split("What you hold", 1)[0], (number, cell, loan_row[:200])
         assert format_mass(row["held_ug"]) in cell
         checked += 1
     assert checked >= 6
 
 
-def test_the_loan_with_nothing_left_owes_its_settlement_report_now(statements: str) -> None:
+def test_the_loan_with_nothing_left_owes_its_settlement_report_now(statement_texts: str) -> None:
     """As `status` says: the return date still stands, and the settlement report is owed now;
     no other loan (an approved one holds nothing either) says nothing is left."""
-    suparco = statements.split(f"{CONSUMED[0]} AG-", 1)[1].split(" | ", 1)[0]
+    suparco = statement_texts.split(f"{CONSUMED[0]} AG-", 1)[1].split(" | ", 1)[0]
     assert f"0 µg: {NOTHING_LEFT}" in suparco
     assert f"settlement report — now: {NOTHING_LEFT}; {SETTLEMENT}" in suparco
     assert f"{CONSUMED[0]} return " in suparco
-    assert statements.count(f"0 µg: {NOTHING_LEFT}") == 1
+    assert statement_texts.count(f"0 µg: {NOTHING_LEFT}") == 1
 
 
 def test_the_inventory_report_agrees_with_status_and_the_statement(
     round_env: dict[str, str],
     standings: dict[str, dict[str, Any]],
-    statements: str,
+    statement_texts: str,
     tmp_path: Path,
 ) -> None:
     """For each loan out, the inventory report's Total held is `status`'s total, naming the
@@ -155,4 +158,25 @@ def test_the_inventory_report_agrees_with_status_and_the_statement(
             note = f"{NOTHING_LEFT} "  # nothing in the PI's hands: said, and no "(none)" alone
         assert f"Total held {note}{total}" in words(out), number
         if returning:
-            assert f"{total} ({format_mass(returning)} of it on its way back)" in statements
+            assert f"{total} ({format_mass(returning)} of it on its way back)" in statement_texts
+
+
+@pytest.mark.parametrize(
+    ("column", "widest"),
+    [
+        (0, "L-2025-SUPARCO"),
+        (1, "AG-2025-SUPARCO"),
+        (2, "return in transit"),
+        (3, "2026-04-25 08:00 UTC"),
+        (4, "Extensions"),
+        (5, "2026-04-25 08:00 UTC"),
+        (6, "(999.999 mg of it on its way back)"),
+        (6, f"0 µg: {NOTHING_LEFT}"),
+    ],
+)
+def test_each_loan_column_of_layout_4_holds_its_widest_line_whole(column: int, widest: str) -> None:
+    """The loans table of layout 4 gives Held room for `status`'s words on one line each (a
+    mass is never cut from its unit) and still holds the demo's codes, dates and states whole."""
+    width = full_width() * statement.HELD_LOAN_WIDTHS[column] - 2 * CELL_PADDING
+    assert measurer()(widest) <= width
+    assert sum(statement.HELD_LOAN_WIDTHS) == pytest.approx(1.0)

@@ -180,10 +180,16 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
         tables.data_tables(
             ("Loan", "Agreement", "Status", "Return due", "Extensions", "Inventory due", "Held"),
             loans,
-            (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16),
+            LOAN_WIDTHS if version < HELD_PER_LOAN_VERSION else HELD_LOAN_WIDTHS,
             align_right=(6,),
         ),
     )
+
+
+LOAN_WIDTHS = (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16)
+# from layout 4 on Held says more ('(999.999 mg of it on its way back)', '0 µg: nothing left to
+# send back' on one line); the dates, codes and 'return in transit' still fit theirs whole
+HELD_LOAN_WIDTHS = (0.13, 0.14, 0.11, 0.15, 0.08, 0.15, 0.24)
 
 
 def _loan_held(loan: StatementLoan, version: int) -> str:
@@ -195,7 +201,8 @@ def _loan_held(loan: StatementLoan, version: int) -> str:
     if nothing_left_to_send_back(loan.status, loan.held_ug):
         return f"{held}: {NOTHING_LEFT}"
     returning = returning_ug(loan.items)
-    return f"{held} ({held_note(returning)})" if returning else held
+    # on a line of its own, so that neither mass is cut between its digits and its unit
+    return f"{held}\n({held_note(returning)})" if returning else held
 
 
 def _held_samples_section(statement: Statement, version: int) -> list[Any]:
