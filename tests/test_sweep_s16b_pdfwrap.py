@@ -34,6 +34,8 @@ from sampleloans.reports.custody import (
     FITTED_EVENT_WIDTHS,
     FITTED_RECORDED_WIDTHS,
     FITTED_SIGNATURE_WIDTHS,
+    FRAMED_EVENT_WIDTHS,
+    FRAMED_SIGNATURE_WIDTHS,
 )
 from sampleloans.reports.layout import MARGIN, PAGE, full_width
 from sampleloans.reports.tables import CELL_PADDING, measurer
@@ -276,8 +278,10 @@ def test_an_old_layout_report_still_verifies_byte_for_byte(
         FITTED_RECORDED_WIDTHS,
         FITTED_SIGNATURE_WIDTHS,
         statement.FITTED_EVENT_WIDTHS,
+        FRAMED_EVENT_WIDTHS,
+        FRAMED_SIGNATURE_WIDTHS,
     ],
-    ids=["chain", "descriptions", "signatures", "statement events"],
+    ids=["chain", "descriptions", "signatures", "statement events", "chain 6", "signatures 6"],
 )
 def test_a_seven_digit_event_number_stays_whole(widths: tuple[float, ...]) -> None:
     """Layout 5 (statement 3) wraps every cell, so the Seq columns are wide enough for event
@@ -293,5 +297,5 @@ def test_a_mass_stays_whole_in_the_chain_of_custody() -> None:
     on one line in layout 5 (in 1–4 it ran over the column's padding)."""
     usable = full_width()
     mass_column = EVENT_HEADER.index("Mass")
-    width = usable * FITTED_EVENT_WIDTHS[mass_column] - 2 * CELL_PADDING
+    width = usable * FRAMED_EVENT_WIDTHS[mass_column] - 2 * CELL_PADDING
     assert measurer()("999.999 mg") <= width
