@@ -90,7 +90,7 @@ def test_the_shortened_statement_verifies_and_names_its_layout(
     """verify-document re-renders the statement in the layout its metadata names."""
     metadata: Any = PdfReader(long_statement).metadata
     keywords = json.loads(str(metadata["/Keywords"]))
-    assert keywords["v"] == 3  # the current statement layout (2 shortened the head)
+    assert keywords["v"] == 4  # the current statement layout (2 shortened the head)
     result = cli(round_ledger, "--as", COMPLIANCE, "verify-document", str(long_statement))
     assert "byte-identical to a fresh rendering" in result.stdout
 
