@@ -9,6 +9,8 @@ Before (statement layout 3) the Held cell was the bare total and the statement o
 return of a loan with nothing to return.
 """
 
+import email
+import email.policy
 import json
 from pathlib import Path
 from typing import Any
@@ -180,3 +182,17 @@ def test_each_loan_column_of_layout_4_holds_its_widest_line_whole(column: int, w
     width = full_width() * statement.HELD_LOAN_WIDTHS[column] - 2 * CELL_PADDING
     assert measurer()(widest) <= width
     assert sum(statement.HELD_LOAN_WIDTHS) == pytest.approx(1.0)
+
+
+def test_the_statement_e_mail_lists_what_the_attached_statement_does(
+    round_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`notify --outbox`: the e-mail to SUPARCO's PI lists the settlement report owed now, as
+    the statement attached to it does (before: only the return and the inventory)."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    cli(round_env, "notify", "--institution", "SUPARCO", "--outbox", str(outbox))
+    (mail,) = [p for p in outbox.glob("*.eml") if p.name.startswith("statement-")]
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    text = " ".join(message.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert f"loan {CONSUMED[0]}: settlement report, now: {NOTHING_LEFT}; {SETTLEMENT}" in text

@@ -107,7 +107,7 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
     body = statement.body
     st = layout.styles()
     checkpoint = body.checkpoint
-    late = [o for o in _owed(statement, version) if o.overdue]
+    late = [o for o in owed(statement, version) if o.overdue]
     header = [
         ("Statement number", statement_number(statement)),
         ("To", f"{body.pi.name} — {body.pi.detail}"),
@@ -236,24 +236,24 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
     )
 
 
-def _owed(statement: Statement, version: int) -> list[Obligation]:
+def owed(statement: Statement, version: int = METADATA_VERSION) -> list[Obligation]:
     """What the PI owes, most pressing first: from layout 4 on, with the settlement report of
     each received loan with nothing left to send back (derived from the loan's status and mass,
     which the content digest covers, so earlier layouts keep their bytes)."""
-    owed = list(statement.body.obligations)
+    listed = list(statement.body.obligations)
     if version < HELD_PER_LOAN_VERSION:
-        return owed
+        return listed
     for loan in statement.body.loans:
         if nothing_left_to_send_back(loan.status, loan.held_ug):
             standing = f"now: {NOTHING_LEFT}; {SETTLEMENT_REPORT}"
-            owed.append(Obligation(loan.number, "settlement report", None, standing, False))
-    return sorted(owed, key=obligation_order)
+            listed.append(Obligation(loan.number, "settlement report", None, standing, False))
+    return sorted(listed, key=obligation_order)
 
 
 def _obligations(statement: Statement, version: int) -> list[Any]:
     """What the PI owes, most pressing first."""
-    owed = _owed(statement, version)
-    if not owed:
+    rows_owed = owed(statement, version)
+    if not rows_owed:
         return layout.section(
             "What you owe",
             [
@@ -262,8 +262,8 @@ def _obligations(statement: Statement, version: int) -> list[Any]:
                 )
             ],
         )
-    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in owed]
-    marked = [index for index, o in enumerate(owed) if o.overdue]
+    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in rows_owed]
+    marked = [index for index, o in enumerate(rows_owed) if o.overdue]
     return layout.section(
         "What you owe (returns, inventory attestations, reports)",
         tables.data_tables(
