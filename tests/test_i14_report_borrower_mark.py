@@ -84,7 +84,7 @@ def test_the_custody_report_marks_the_borrowers_event_only(
     print_custody(out, "L-2025-UoC")
     assert marked_actors(out) == [UOC_PI]
     assert recorded_by_rows(out) == {CURATOR: 7, UOC_PI: 1}  # the curator's rows, unmarked
-    assert keywords(out)["v"] == REPORT_LAYOUT == 5
+    assert keywords(out)["v"] == REPORT_LAYOUT == 6
     before = fingerprint(golden_ledger)
     code, output = cli("--as", COMPLIANCE, "verify-document", str(out))
     assert code == 0, output

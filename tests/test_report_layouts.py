@@ -76,7 +76,7 @@ def test_a_layout_no_release_writes_is_refused(
     altered.write_bytes(data.replace(b'"v":1', claim, 1))
     code, output = verify_document(altered)
     assert code == 1, output
-    assert "v: " in output and "(accepted: 1, 2, 3, 4, 5)" in output
+    assert "v: " in output and "(accepted: 1, 2, 3, 4, 5, 6)" in output
     assert "Traceback" not in output
 
 
@@ -88,7 +88,7 @@ def test_a_new_report_names_the_current_layout(golden_ledger: Path, tmp_path: Pa
         ["--as", COMPLIANCE, "report", "custody", "--loan", "L-2025-UoC", "--out", str(out)],
     )
     assert result.exit_code == 0, result.stderr
-    assert keywords(out.read_bytes())["v"] == REPORT_LAYOUT == 5
+    assert keywords(out.read_bytes())["v"] == REPORT_LAYOUT == 6
     code, output = verify_document(out)
     assert code == 0, output
     assert "layout 1" not in output

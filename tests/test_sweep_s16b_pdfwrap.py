@@ -8,7 +8,10 @@ re-renders in its own layout, byte-identical.
 The check reads each page's own content stream (not pypdf's text extraction, whose `T*` keeps
 the x where the previous string ended) and measures every string with the widths its PDF font
 declares, so it sees what a reader sees: two strings on one baseline that overlap, or that come
-closer than the two cell paddings between columns, or a string past the right margin.
+closer than the two cell paddings between columns, or a string past the right margin. From
+page layout 6 (statement layout 4) it also reads every rule and shading the page draws (`re`,
+`m`, `l`): every table ends at the right margin, where before a full-width table, as wide as the
+page between its margins but starting at reportlab's 6 pt frame padding, ended 6 pt past it.
 """
 
 import shutil
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
+from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from typer.testing import CliRunner
 
@@ -30,8 +34,10 @@ from sampleloans.reports.custody import (
     FITTED_EVENT_WIDTHS,
     FITTED_RECORDED_WIDTHS,
     FITTED_SIGNATURE_WIDTHS,
+    FRAMED_EVENT_WIDTHS,
+    FRAMED_SIGNATURE_WIDTHS,
 )
-from sampleloans.reports.layout import MARGIN, PAGE
+from sampleloans.reports.layout import MARGIN, PAGE, full_width
 from sampleloans.reports.tables import CELL_PADDING, measurer
 from tests.conftest import GOLDEN, demo_env
 
@@ -43,9 +49,10 @@ LONG_NAME = "Ægidius Wölfle-Ñúñez von und zu Hohenzollern-Sigmaringen-Hechi
 LONG_PLACE = "NAOC building N2 cabinet A-17/drawer 3 (nitrogen-purged glovebox, west wall)"
 LOANS = ("L-2025-UoC", "L-2025-OU", "L-2025-IPGP", "L-2025-Osaka", "L-2025-SUPARCO", "L-W")
 SAMPLE = "CE5C0000YJYX070"
-# The right edge of a full-width table: tables are as wide as the page between its margins and
-# start at the document frame's inner left, 6 pt (reportlab's Frame padding) in from the margin.
-RIGHT_EDGE = PAGE[0] - MARGIN + 6
+# Where every table must end: the right margin (the page's ruled head and foot end there too).
+RIGHT_EDGE = PAGE[0] - MARGIN
+LEFT_EDGE = MARGIN
+FOOT_TOP = 17 * mm  # the body's bottom margin: below it, only the page's foot is written
 
 
 def cli(env: dict[str, str], *args: str, code: int = 0) -> Any:
@@ -171,6 +178,43 @@ def page_runs(page: Any) -> list[Run]:
     return runs
 
 
+_PATH_POINTS = {b"m": 1, b"l": 1, b"c": 3, b"v": 2, b"y": 2}  # points each path operator takes
+
+
+def page_path_xs(page: Any) -> list[float]:
+    """The x (points, on the page) of every point of every path the page's own content draws:
+    table rules, row shading, boxes (forms such as the running head left out)."""
+    ops = ContentStream(page.get_contents(), page.pdf).operations
+    ctm, stack = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], []
+    xs: list[float] = []
+    for operands, op in ops:
+        if op == b"q":
+            stack.append(ctm)
+        elif op == b"Q":
+            ctm = stack.pop()
+        elif op == b"cm":
+            ctm = _times([float(v) for v in operands], ctm)
+        elif op == b"re":
+            x, y, w, h = (float(v) for v in operands)
+            xs += [_times([1, 0, 0, 1, px, y], ctm)[4] for px in (x, x + w)]
+            xs += [_times([1, 0, 0, 1, px, y + h], ctm)[4] for px in (x, x + w)]
+        elif op in _PATH_POINTS:
+            values = [float(v) for v in operands]
+            points = zip(values[0::2], values[1::2], strict=True)
+            xs += [_times([1, 0, 0, 1, px, py], ctm)[4] for px, py in points]
+    return xs
+
+
+def past_the_margins(pdf: Path) -> list[str]:
+    """Every page whose drawn paths (a table's rules and shading) reach past a margin."""
+    found: list[str] = []
+    for number, page in enumerate(PdfReader(pdf).pages, 1):
+        xs = page_path_xs(page)
+        if xs and (max(xs) > RIGHT_EDGE + 0.05 or min(xs) < LEFT_EDGE - 0.05):
+            found.append(f"{pdf.name} p{number}: drawn from x={min(xs):.1f} to {max(xs):.1f}")
+    return found
+
+
 def crossings(pdf: Path) -> list[str]:
     """Every place a string runs into its neighbour on the same baseline or past the margin."""
     found: list[str] = []
@@ -181,7 +225,10 @@ def crossings(pdf: Path) -> list[str]:
             if a.y == b.y and not continuing and b.left - a.right < 2 * CELL_PADDING - 0.05:
                 found.append(f"{pdf.name} p{number}: {a.text!r} runs into {b.text!r}")
         for run in runs:
-            if run.right > RIGHT_EDGE - CELL_PADDING + 0.05:
+            # in the body a cell's string ends a cell padding inside its table; in the foot,
+            # 'page N of M' ends at the margin, as the rule above it does
+            room = CELL_PADDING if run.y > FOOT_TOP else 0.0
+            if run.right > RIGHT_EDGE - room + 0.05:
                 found.append(f"{pdf.name} p{number}: {run.text!r} past the right edge")
     return found
 
@@ -190,11 +237,25 @@ def test_no_cell_of_any_report_runs_into_the_next_column(
     ledger: dict[str, str], tmp_path: Path
 ) -> None:
     """Every report kind, long names, codes and locations included: no string crosses its
-    column (the demo's 'Return shipped' ran into 'Carsten Münker' before)."""
+    column (the demo's 'Return shipped' ran into 'Carsten Münker' before), and every table's
+    rules and shading end within the margins (they ended 6 pt past the right one before)."""
     pdfs = reports(ledger, tmp_path / "out")
     assert len(pdfs) >= len(LOANS) * 3 + 5
     found = [line for pdf in pdfs for line in crossings(pdf)]
     assert found == []
+    assert all(page_path_xs(page) for page in PdfReader(pdfs[0]).pages[:1])  # paths are read
+    assert [line for pdf in pdfs for line in past_the_margins(pdf)] == []
+
+
+def test_the_margin_check_sees_a_table_of_the_layouts_before(
+    ledger: dict[str, str], tmp_path: Path
+) -> None:
+    """The check above can fail: a layout-5 custody report (tables as wide as the page between
+    its margins) is found past the right margin, by 6 pt (reportlab's frame padding)."""
+    old = tmp_path / "custody-layout5.pdf"
+    shutil.copyfile(GOLDEN / "report-layout5-custody.pdf", old)
+    found = past_the_margins(old)
+    assert found and all(f"to {RIGHT_EDGE + 6:.1f}" in line for line in found), found
 
 
 @pytest.mark.parametrize("kind", ("custody", "return", "overdue", "inventory"))
@@ -217,14 +278,16 @@ def test_an_old_layout_report_still_verifies_byte_for_byte(
         FITTED_RECORDED_WIDTHS,
         FITTED_SIGNATURE_WIDTHS,
         statement.FITTED_EVENT_WIDTHS,
+        FRAMED_EVENT_WIDTHS,
+        FRAMED_SIGNATURE_WIDTHS,
     ],
-    ids=["chain", "descriptions", "signatures", "statement events"],
+    ids=["chain", "descriptions", "signatures", "statement events", "chain 6", "signatures 6"],
 )
 def test_a_seven_digit_event_number_stays_whole(widths: tuple[float, ...]) -> None:
     """Layout 5 (statement 3) wraps every cell, so the Seq columns are wide enough for event
     9,999,999 on one line (a ledger of a million events; 1–4 let a 5-digit one run over), and
     the columns still fill the page's width."""
-    usable = PAGE[0] - 2 * MARGIN
+    usable = full_width()
     assert measurer()("9999999") <= usable * widths[0] - 2 * CELL_PADDING
     assert sum(widths) == pytest.approx(1.0)
 
@@ -232,7 +295,7 @@ def test_a_seven_digit_event_number_stays_whole(widths: tuple[float, ...]) -> No
 def test_a_mass_stays_whole_in_the_chain_of_custody() -> None:
     """The widest mass `format_mass` prints ('999.999 mg') fits the chain table's Mass column
     on one line in layout 5 (in 1–4 it ran over the column's padding)."""
-    usable = PAGE[0] - 2 * MARGIN
+    usable = full_width()
     mass_column = EVENT_HEADER.index("Mass")
-    width = usable * FITTED_EVENT_WIDTHS[mass_column] - 2 * CELL_PADDING
+    width = usable * FRAMED_EVENT_WIDTHS[mass_column] - 2 * CELL_PADDING
     assert measurer()("999.999 mg") <= width

@@ -63,10 +63,12 @@ def _statement_message(
     from sampleloans.commands.statement import signed_pdf
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports.common import mass, when
+    from sampleloans.reports.statement import owed as owed_now
     from sampleloans.services.statement import file_name
 
     body = statement.body
-    owed = [f"  - loan {o.loan}: {o.what}, {o.standing}" for o in body.obligations]
+    # what the attached statement lists (a loan with nothing left owes its settlement report)
+    owed = [f"  - loan {o.loan}: {o.what}, {o.standing}" for o in owed_now(statement)]
     text = "\n".join(
         [
             f"Dear {body.pi.name},",

@@ -19,7 +19,7 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.readmodels.handover import Handover
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, LoanStatus
 
 KINDS = ("custody", "return", "overdue", "inventory")
 TITLES = {
@@ -290,16 +290,36 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # and the inventory report of a loan no longer out shows no next inventory date, 5 = every table
 # cell is wrapped to its column (before: a string of up to 14 characters never was, and a wide
 # one ran over into the next column), and the inventory report's "Total held" is `status`'s,
-# naming the part on its way back (before: it left that part out, without saying so).
-REPORT_LAYOUT = 5
-REPORT_LAYOUTS = (1, 2, 3, 4, 5)
+# naming the part on its way back (before: it left that part out, without saying so), 6 = every
+# full-width table (and the return report's chart) is as wide as the document frame, so it ends
+# at the right margin (before: as wide as the page between its margins, it started at the
+# frame's 6 pt padding and ended 6 pt past the right margin), and the inventory report of a loan
+# with nothing in the PI's hands still prints `status`'s "Total held": the part on its way back,
+# or "nothing left to send back" (before: "(none)" and no total).
+REPORT_LAYOUT = 6
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
 HELD_TOTAL_LAYOUT = 5
+FRAMED_TABLES_LAYOUT = 6
+EMPTY_HANDS_TOTAL_LAYOUT = 6
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
+
+
+NOTHING_LEFT = "nothing left to send back"
+SETTLEMENT_REPORT = "report the results and publications the agreement asks for"
+"""What the PI of a returned loan, or of a received one with nothing left, owes before it is
+settled (`status` and the statement)."""
+
+
+def nothing_left_to_send_back(status: str, held_ug: int) -> bool:
+    """Whether a loan is received with no mass left to return (every microgram consumed, split,
+    transferred or lost): still out until settled, it owes the settlement report. The rule of
+    `status` (`services.standing`), for the statement's renderer too."""
+    return status == LoanStatus.RECEIVED and held_ug == 0
 
 
 def owed_inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:

@@ -7,7 +7,7 @@ document is what a borrower checks with the lender's public key alone.
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -67,6 +67,15 @@ class Obligation:
     due_at: datetime | None
     standing: str  # "overdue by 3 days", "due in 12 days", "now"
     overdue: bool
+
+
+def obligation_order(owed: Obligation) -> tuple[bool, bool, datetime, str, str]:
+    """Most pressing first: overdue ones, then by due date (undated ones last), loan, what."""
+    undated = owed.due_at is None
+    return (not owed.overdue, undated, owed.due_at or _UNDATED, owed.loan, owed.what)
+
+
+_UNDATED = datetime.min.replace(tzinfo=UTC)  # compared only with another undated obligation
 
 
 @dataclass(frozen=True)

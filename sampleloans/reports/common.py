@@ -10,6 +10,7 @@ from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.report import (
     FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
+    FRAMED_TABLES_LAYOUT,
     Overdue,
     Party,
     Report,
@@ -158,7 +159,10 @@ def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
 def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[str, Any]) -> bytes:
     """`render` once the metadata is known."""
     proof = checkpoint_json(report)
-    with tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT):
+    with (
+        tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT),
+        layout.framed_tables(report.layout >= FRAMED_TABLES_LAYOUT),
+    ):
         return layout.build_pdf(
             story_of(report),
             title=report.title,

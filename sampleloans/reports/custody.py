@@ -3,7 +3,13 @@
 from collections.abc import Iterator
 from typing import Any
 
-from sampleloans.readmodels.report import FITTED_CELLS_LAYOUT, CustodyBody, CustodyRow, Report
+from sampleloans.readmodels.report import (
+    FITTED_CELLS_LAYOUT,
+    FRAMED_TABLES_LAYOUT,
+    CustodyBody,
+    CustodyRow,
+    Report,
+)
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import mass, party_lines, readable, title_block, when
 
@@ -41,6 +47,12 @@ SIGNATURE_WIDTHS = (0.06, 0.16, 0.19, 0.20, 0.19, 0.20)
 # number (a ledger of a million events), which would otherwise be cut between its digits, and the
 # chain's Mass column to "999.999 mg".
 FITTED_EVENT_WIDTHS = (0.07, 0.145, 0.095, 0.1525, 0.1525, 0.065, 0.095, 0.045, 0.085, 0.095)
+# From layout 6 on tables are as wide as the frame (12 pt narrower): the columns whose words
+# fitted whole in layout 5 keep room for them ('2025-04-24 08:00 UTC', 'Person added',
+# '/ SL-Osaka-01', 'Li Na (demo curator) (NAOC)' beside a signature), taken from the party and
+# condition columns of the chain and the hand-over column, which wrap anyway.
+FRAMED_EVENT_WIDTHS = (0.07, 0.15, 0.0975, 0.15, 0.15, 0.065, 0.096, 0.045, 0.085, 0.0915)
+FRAMED_SIGNATURE_WIDTHS = (0.07, 0.15, 0.195, 0.195, 0.195, 0.195)
 FITTED_RECORDED_WIDTHS = (0.07, 0.2, 0.09, 0.64)
 FITTED_SIGNATURE_WIDTHS = (0.07, 0.16, 0.19, 0.195, 0.19, 0.195)
 SIGNATURE_CELL = "\n\n" + "_" * 24 + "\nDate: " + "_" * 18  # room to sign, then the date
@@ -128,6 +140,13 @@ def _widths(
     return fitted if page_layout >= FITTED_CELLS_LAYOUT else before
 
 
+def _event_widths(page_layout: int) -> tuple[float, ...]:
+    """The chain table's column widths in a page layout (see FRAMED_EVENT_WIDTHS)."""
+    if page_layout >= FRAMED_TABLES_LAYOUT:
+        return FRAMED_EVENT_WIDTHS
+    return _widths(page_layout, EVENT_WIDTHS, FITTED_EVENT_WIDTHS)
+
+
 def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> list[Any]:
     """Every event of the scope in ledger order, one row each, the flagged ones highlighted."""
     note = layout.para(
@@ -140,7 +159,7 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
     chain = tables.data_tables(
         EVENT_HEADER,
         (_event_cells(e) for e in body.events),
-        _widths(page_layout, EVENT_WIDTHS, FITTED_EVENT_WIDTHS),
+        _event_widths(page_layout),
         marked=marked,
         align_right=(8,),
     )
@@ -171,7 +190,11 @@ def handover_signatures(body: CustodyBody, page_layout: int) -> list[Any]:
         layout.styles()["note"],
     )
     count = sum(1 for e in body.events if e.handover is not None)
-    widths = _widths(page_layout, SIGNATURE_WIDTHS, FITTED_SIGNATURE_WIDTHS)
+    widths = (
+        FRAMED_SIGNATURE_WIDTHS
+        if page_layout >= FRAMED_TABLES_LAYOUT
+        else _widths(page_layout, SIGNATURE_WIDTHS, FITTED_SIGNATURE_WIDTHS)
+    )
     table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body), widths)
     return layout.section(f"Hand-overs to sign ({count})", [note, *table])
 

@@ -4,10 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from sampleloans.readmodels.report import (
+    EMPTY_HANDS_TOTAL_LAYOUT,
     HELD_TOTAL_LAYOUT,
+    NOTHING_LEFT,
     OWED_INVENTORY_LAYOUT,
     InventoryBody,
     Report,
+    nothing_left_to_send_back,
     owed_inventory_due,
 )
 from sampleloans.reports import layout, tables
@@ -66,11 +69,13 @@ def _held_section(body: InventoryBody, page_layout: int) -> list[Any]:
     ]
     if held:
         rows += _total_rows(body, held, page_layout)
+    elif page_layout >= EMPTY_HANDS_TOTAL_LAYOUT:
+        rows.append(_empty_hands_total(body))
     table = tables.data_tables(
         ("Code", "Description", "Held (ledger)", "Measured by PI", "State", "Confirmed"),
         rows,
         (0.23, 0.25, 0.12, 0.14, 0.12, 0.14),
-        total=bool(held),
+        total=bool(rows),
         align_right=(2,),
     )
     return layout.section("Samples the ledger says the PI holds: measure and confirm", table)
@@ -88,6 +93,20 @@ def _total_rows(body: InventoryBody, held: list[Any], page_layout: int) -> list[
         ("In the PI's hands", "", mass(in_hand_ug), BLANK, "", ""),
         ("Total held", held_note(returning), mass(total_ug), "", "", ""),
     ]
+
+
+def _empty_hands_total(body: InventoryBody) -> tuple[str, ...]:
+    """The Total held of a loan with nothing in the PI's hands (from layout 6 on), in `status`'s
+    words: the part on its way back, or that nothing is left to send back; nothing to measure."""
+    returning = returning_ug(body.items)
+    held_ug = sum(i.held_ug for i in body.items)
+    if returning:
+        note = held_note(returning)
+    elif nothing_left_to_send_back(body.status, held_ug):
+        note = NOTHING_LEFT
+    else:
+        note = ""
+    return ("Total held", note, mass(held_ug), "", "", "")
 
 
 def _gone_section(body: InventoryBody) -> list[Any]:

@@ -24,7 +24,9 @@ Private reportlab API used here (see the bounds on reportlab in pyproject.toml):
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from itertools import groupby
@@ -58,6 +60,32 @@ MARK = colors.HexColor("#FBE3D6")
 DECORATION = "decoration"  # the form XObject of what every page repeats
 RUNNING_HEAD_RIGHT = "sampleloans custody ledger"  # at the top right of every page
 QR_BORDER = 4  # modules of quiet zone around the QR code
+FRAME_PADDING = 6  # points: reportlab's Frame padding, where the story starts in from the margin
+
+# Whether full-width tables fit inside the document frame (page layout 6 on, statement layout 4
+# on) or, as the earlier layouts did, are as wide as the page between its margins: they start at
+# the frame's padding, so they ended FRAME_PADDING past the right margin. Set by `framed_tables`
+# around the building of a story, so an archived file re-renders byte-identical in its layout.
+_TABLES_IN_FRAME: ContextVar[bool] = ContextVar("tables_in_frame", default=True)
+
+
+@contextmanager
+def framed_tables(inside: bool) -> Iterator[None]:
+    """Build the tables inside as wide as the frame (`inside`), or as the layouts before."""
+    token = _TABLES_IN_FRAME.set(inside)
+    try:
+        yield
+    finally:
+        _TABLES_IN_FRAME.reset(token)
+
+
+def full_width() -> float:
+    """The width in points of a full-width table or chart in the layout being built: the
+    frame's inner width, so it ends at the right margin (before: the page between its margins)."""
+    between_margins = PAGE[0] - 2 * MARGIN
+    return between_margins - 2 * FRAME_PADDING if _TABLES_IN_FRAME.get() else between_margins
+
+
 SECTION_ROOM = 32 * mm  # a heading followed by a table starts a new page with less room left
 SIGNATURE_ROW_LINES = 4  # lines of room in a hand-over signature cell
 
@@ -132,7 +160,7 @@ def key_values(
 ) -> Table:
     """A two-column table of labels and values; `marked` rows are highlighted (a warning)."""
     st = styles()
-    usable = width or (PAGE[0] - 2 * MARGIN)
+    usable = width or full_width()
     rows = [[para(k, st["note"]), para(v, st["body"])] for k, v in pairs]
     table = Table(rows, colWidths=[usable * 0.28, usable * 0.72], hAlign="LEFT")
     commands: list[Any] = [
@@ -163,7 +191,7 @@ def section(title: str, content: Sequence[Any]) -> list[Any]:
 
 def ruled_lines(count: int) -> Table:
     """`count` empty ruled lines, the full width, to write on by hand."""
-    usable = PAGE[0] - 2 * MARGIN
+    usable = full_width()
     table = Table([[""]] * count, colWidths=[usable], rowHeights=[7 * mm] * count, hAlign="LEFT")
     table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)]))
     return table
@@ -172,7 +200,7 @@ def ruled_lines(count: int) -> Table:
 def signature_blocks(roles: Sequence[str]) -> KeepTogether:
     """Signature lines for each role: name, signature, date."""
     st = styles()
-    usable = PAGE[0] - 2 * MARGIN
+    usable = full_width()
     cells = []
     for role in roles:
         cells.append(

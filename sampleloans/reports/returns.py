@@ -175,7 +175,7 @@ def _accounting_cells(line: ReturnLine) -> tuple[str, ...]:
 
 def chart(body: ReturnBody) -> Drawing:
     """A stacked horizontal bar per sample: where the issued mass went (in mg)."""
-    width = layout.PAGE[0] - 2 * layout.MARGIN
+    width = layout.full_width()
     count = max(1, len(body.lines))
     bar_height = 16
     height = 40 + count * (bar_height + 8) + 30

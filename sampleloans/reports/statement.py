@@ -7,8 +7,19 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.gcpause import gc_paused
-from sampleloans.readmodels.report import owed_inventory_due
-from sampleloans.readmodels.statement import Statement, StatementLoan, proof_document
+from sampleloans.readmodels.report import (
+    NOTHING_LEFT,
+    SETTLEMENT_REPORT,
+    nothing_left_to_send_back,
+    owed_inventory_due,
+)
+from sampleloans.readmodels.statement import (
+    Obligation,
+    Statement,
+    StatementLoan,
+    obligation_order,
+    proof_document,
+)
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     compact,
@@ -27,12 +38,17 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # before 'sampleloans custody ledger' (a long PI name ran over it), and a loan no longer out
 # (returned, settled) shows no inventory date (it owes none); 3 = every table cell is wrapped to
 # its column (before: a string of up to 14 characters never was, and ran over into the next), and
-# "Total held" names the part of it on its way back, as `status` does (before: it said nothing).
-METADATA_VERSION = 3
-METADATA_VERSIONS = (1, 2, 3)
+# "Total held" names the part of it on its way back, as `status` does (before: it said nothing);
+# 4 = each loan's "Held" names the part on its way back too, a received loan with nothing left
+# says so there and owes its settlement report now, as `status` says (before: "0 µg" and a
+# return date alone), and full-width tables end at the right margin (before: 6 pt past it).
+METADATA_VERSION = 4
+METADATA_VERSIONS = (1, 2, 3, 4)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
+HELD_PER_LOAN_VERSION = 4
+FRAMED_TABLES_VERSION = 4
 
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
@@ -59,7 +75,11 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
     """The statement's PDF bytes in a page layout (`version`; invariant: the same statement
     gives the same bytes)."""
     meta = compact(metadata(statement, version))
-    with gc_paused(), tables.fitted_cells(version >= FITTED_CELLS_VERSION):
+    with (
+        gc_paused(),
+        tables.fitted_cells(version >= FITTED_CELLS_VERSION),
+        layout.framed_tables(version >= FRAMED_TABLES_VERSION),
+    ):
         return layout.build_pdf(
             story(statement, version),
             title=statement.title,
@@ -87,7 +107,7 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
     body = statement.body
     st = layout.styles()
     checkpoint = body.checkpoint
-    late = [o for o in body.obligations if o.overdue]
+    late = [o for o in owed(statement, version) if o.overdue]
     header = [
         ("Statement number", statement_number(statement)),
         ("To", f"{body.pi.name} — {body.pi.detail}"),
@@ -104,7 +124,7 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
         "Parties", [layout.key_values(party_lines((body.lender, body.institution, body.pi)))]
     )
     out += _holdings(statement, version)
-    out += _obligations(statement)
+    out += _obligations(statement, version)
     out += _events(statement, version)
     note = (
         f"This statement is built on the ledger as the lender's signed checkpoint commits to it "
@@ -151,7 +171,7 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
             when(loan.due_at),
             f"{loan.extensions_granted} of {loan.max_extensions}",
             when(_inventory_due(loan, version)),
-            mass(loan.held_ug),
+            _loan_held(loan, version),
         )
         for loan in statement.body.loans
     ]
@@ -160,10 +180,29 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
         tables.data_tables(
             ("Loan", "Agreement", "Status", "Return due", "Extensions", "Inventory due", "Held"),
             loans,
-            (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16),
+            LOAN_WIDTHS if version < HELD_PER_LOAN_VERSION else HELD_LOAN_WIDTHS,
             align_right=(6,),
         ),
     )
+
+
+LOAN_WIDTHS = (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16)
+# from layout 4 on Held says more ('(999.999 mg of it on its way back)', '0 µg: nothing left to
+# send back' on one line); the dates, codes and 'return in transit' still fit theirs whole
+HELD_LOAN_WIDTHS = (0.13, 0.14, 0.11, 0.15, 0.08, 0.15, 0.24)
+
+
+def _loan_held(loan: StatementLoan, version: int) -> str:
+    """A loan's "Held" cell: from layout 4 on, in `status`'s words, naming the part on its way
+    back, or that nothing is left to send back."""
+    held = mass(loan.held_ug)
+    if version < HELD_PER_LOAN_VERSION:
+        return held
+    if nothing_left_to_send_back(loan.status, loan.held_ug):
+        return f"{held}: {NOTHING_LEFT}"
+    returning = returning_ug(loan.items)
+    # on a line of its own, so that neither mass is cut between its digits and its unit
+    return f"{held}\n({held_note(returning)})" if returning else held
 
 
 def _held_samples_section(statement: Statement, version: int) -> list[Any]:
@@ -197,10 +236,24 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
     )
 
 
-def _obligations(statement: Statement) -> list[Any]:
+def owed(statement: Statement, version: int = METADATA_VERSION) -> list[Obligation]:
+    """What the PI owes, most pressing first: from layout 4 on, with the settlement report of
+    each received loan with nothing left to send back (derived from the loan's status and mass,
+    which the content digest covers, so earlier layouts keep their bytes)."""
+    listed = list(statement.body.obligations)
+    if version < HELD_PER_LOAN_VERSION:
+        return listed
+    for loan in statement.body.loans:
+        if nothing_left_to_send_back(loan.status, loan.held_ug):
+            standing = f"now: {NOTHING_LEFT}; {SETTLEMENT_REPORT}"
+            listed.append(Obligation(loan.number, "settlement report", None, standing, False))
+    return sorted(listed, key=obligation_order)
+
+
+def _obligations(statement: Statement, version: int) -> list[Any]:
     """What the PI owes, most pressing first."""
-    owed = statement.body.obligations
-    if not owed:
+    rows_owed = owed(statement, version)
+    if not rows_owed:
         return layout.section(
             "What you owe",
             [
@@ -209,8 +262,8 @@ def _obligations(statement: Statement) -> list[Any]:
                 )
             ],
         )
-    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in owed]
-    marked = [index for index, o in enumerate(owed) if o.overdue]
+    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in rows_owed]
+    marked = [index for index, o in enumerate(rows_owed) if o.overdue]
     return layout.section(
         "What you owe (returns, inventory attestations, reports)",
         tables.data_tables(

@@ -34,11 +34,10 @@ from reportlab.platypus.tables import CellStyle
 
 from sampleloans.reports.layout import (
     FONT,
-    MARGIN,
     MARK,
-    PAGE,
     RULE,
     SHADE,
+    full_width,
     para,
     register_font,
     styles,
@@ -177,7 +176,7 @@ def _columns(
     header: Sequence[str], widths: Sequence[float], align_right: Sequence[int]
 ) -> _Columns:
     """The columns of a data table: `widths` as fractions of the usable width."""
-    usable = PAGE[0] - 2 * MARGIN
+    usable = full_width()
     col_widths = [usable * w for w in widths]
     cells = _Cells([w - 2 * CELL_PADDING for w in col_widths], fit=_FIT_EVERY_CELL.get())
     head_row = [cells.wrap(h, column) for column, h in enumerate(header)]

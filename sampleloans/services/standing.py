@@ -17,11 +17,14 @@ from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
+from sampleloans.readmodels.report import (
+    NOTHING_LEFT,
+    SETTLEMENT_REPORT,
+    nothing_left_to_send_back,
+)
 from sampleloans.services import access
 from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
 
-SETTLEMENT_REPORT = "report the results and publications the agreement asks for"
-"""What the PI of a returned loan owes before it is settled (status and the statement)."""
 FOLLOW_UP: dict[str, str] = {
     LoanStatus.REQUESTED: "awaiting approval",
     LoanStatus.APPROVED: "awaiting issue",
@@ -576,10 +579,10 @@ def _other_obligations(session: Session, loan: Loan, *, held_ug: int) -> list[st
         ).all()
     ]
     follow_up = FOLLOW_UP.get(loan.status)
-    if loan.status == LoanStatus.RECEIVED and held_ug == 0:
+    if nothing_left_to_send_back(loan.status, held_ug):
         # everything consumed, split, transferred or lost: no mass to send back, but the loan
         # is still out until it is settled, and the PI owes what a returned loan owes
-        follow_up = f"nothing left to send back; settlement report: {SETTLEMENT_REPORT}"
+        follow_up = f"{NOTHING_LEFT}; settlement report: {SETTLEMENT_REPORT}"
     if follow_up:
         owed.append(follow_up)
     return owed

@@ -38,7 +38,7 @@ from sampleloans.models import (
     Sample,
     Shipment,
 )
-from sampleloans.readmodels.report import Party
+from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
     KIND,
     PROOF_FORMAT,
@@ -52,13 +52,13 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
     StatementLoan,
     StatementRequest,
     canonical_content,
+    obligation_order,
     proof_document,
 )
 from sampleloans.services import access
 from sampleloans.services.history import describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting.custody import event_label
-from sampleloans.services.standing import SETTLEMENT_REPORT
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -383,7 +383,7 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
                     False,
                 )
             )
-    owed.sort(key=lambda o: (not o.overdue, o.due_at is None, o.due_at or now, o.loan, o.what))
+    owed.sort(key=obligation_order)
     return owed
 
 
