@@ -41,13 +41,26 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
 def refused_import(
     runner: CliRunner, db_path: Path, path: Path, *, code: int, actor: str = CURATOR
 ) -> list[str]:
-    """Import a file that must be refused with `code`, nothing written; its stderr lines."""
+    """Import a file that must be refused with `code`, nothing written; its stderr lines, each
+    of which names the file (`FILE line N: …`, `Error: FILE: …`), without that name."""
     before = fingerprint(db_path)
     result = runner.invoke(app, ["--as", actor, "import", str(path)])
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     assert fingerprint(db_path) == before
-    return result.stderr.splitlines()
+    lines = result.stderr.splitlines()
+    assert all(path.name in line for line in lines), lines
+    return [_without_file_name(line, path.name) for line in lines]
+
+
+def _without_file_name(line: str, name: str) -> str:
+    """A refused record's line or the refusal's summary without the file name it starts with."""
+    if line.startswith(f"{name} line "):
+        return line.removeprefix(f"{name} ")
+    if line.startswith(f"Error: {name}: ") and " records refused" in line:
+        return "Error: " + line.removeprefix(f"Error: {name}: ")
+    return line
+    return lines
 
 
 def row(code: str, mass: str = "1 mg", depth: tuple[str, str] = ("", "")) -> str:

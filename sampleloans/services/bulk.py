@@ -25,6 +25,7 @@ import functools
 import gc
 import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -141,14 +142,23 @@ def detect_format(name: str) -> str:
 # --- reading records ----------------------------------------------------------------------------
 
 
-def _without_bom(lines: Iterable[str]) -> Iterator[str]:
-    """The lines, with a byte-order mark at the start of the first one removed."""
-    first = True
-    for line in lines:
-        if first and line.startswith(BOM):
+def _text_lines(lines: Iterable[str], source: str) -> Iterator[str]:
+    """The lines, with a byte-order mark at the start of the first one removed; a line holding
+    bytes that are not UTF-8 (read as surrogate escapes) stops the import, naming the line."""
+    for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
-        first = False
+        if not line.isascii() and (bad := _NOT_UTF8_RE.search(line)):
+            byte = ord(bad.group()) - 0xDC00  # surrogateescape keeps the byte as U+DC80..U+DCFF
+            raise InvalidInput(
+                f"{source} line {number}: the byte 0x{byte:02X} at character {bad.start() + 1} "
+                "is not UTF-8 (another encoding, e.g. Latin-1, mixed in); save the file as UTF-8"
+            )
         yield line
+
+
+_NOT_UTF8_RE = re.compile("[\udc80-\udcff]")
+"""A byte that is not UTF-8, as the `surrogateescape` error handler reads it."""
 
 
 def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
@@ -157,14 +167,16 @@ def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]
     A row with more or fewer fields than the header is refused (a value with an unquoted comma
     would otherwise shift into the wrong column, or be dropped). A malformed file stops here.
     """
-    reader = csv.DictReader(_without_bom(lines))
+    reader = csv.DictReader(_text_lines(lines, source))
     header = _csv_step(reader, source, lambda: reader.fieldnames) or []
     _check_header(header, source)
     start = reader.line_num + 1
     while (values := _csv_step(reader, source, lambda: next(reader, None))) is not None:
         extra = values.pop(None, None)
         given = len(header) + len(extra) if extra else sum(v is not None for v in values.values())
-        if given != len(header):
+        if list(values.values()) == header and not extra:  # two files joined, headers and all
+            yield start, InvalidInput("repeats the header line (files joined?); remove it")
+        elif given != len(header):
             yield (
                 start,
                 InvalidInput(
@@ -194,6 +206,16 @@ def _csv_step(reader: Any, source: str, step: Callable[[], Any]) -> Any:
 
 def _check_header(header: list[str], source: str) -> None:
     """Every catalogue column present, and none named twice (the last one would silently win)."""
+    if not header:
+        raise InvalidInput(
+            f"{source}: is empty; its first line names the columns, at least "
+            f"{', '.join(CATALOGUE_COLUMNS)} (see data/README.md)"
+        )
+    if not set(CATALOGUE_COLUMNS) & set(header):  # a data row, or another kind of file
+        raise InvalidInput(
+            f"{source}: the first line is not the header: it names none of the columns "
+            f"{', '.join(CATALOGUE_COLUMNS)}; put the header line first (see data/README.md)"
+        )
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise InvalidInput(
@@ -209,7 +231,7 @@ def _check_header(header: list[str], source: str) -> None:
 
 def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or the reason it is refused) per non-blank line."""
-    for number, line in enumerate(_without_bom(lines), start=1):
+    for number, line in enumerate(_text_lines(lines, source), start=1):
         if not line.strip():
             continue
         yield number, _parse_json(line)
@@ -358,10 +380,31 @@ def _check_payload(kind: str, payload: dict[str, Any]) -> None:
 # --- the catalogue ------------------------------------------------------------------------------
 
 
+COLUMN_OF_FIELD = {
+    "material type": "material_type",
+    "physical form": "physical_form",
+    "purpose class": "purpose_class",
+    "storage location": "storage_location",
+}
+"""The words `register_sample` names a field by (as the command's messages read) → its column."""
+
+
 def _register_row(session: Session, ctx: Context, row: Any) -> Envelope:
-    """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv."""
+    """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv;
+    a refused value is named by its column, as the file's header spells it."""
     if isinstance(row, SampleLoansError):
         raise row
+    try:
+        return _register(session, ctx, row)
+    except InvalidInput as refused:
+        field_name, _, rest = str(refused).partition(": ")
+        if field_name not in COLUMN_OF_FIELD:
+            raise
+        raise type(refused)(f"{COLUMN_OF_FIELD[field_name]}: {rest}") from None
+
+
+def _register(session: Session, ctx: Context, row: Row) -> Envelope:
+    """`register_sample` with a catalogue row's columns as its arguments."""
     return samples.register_sample(
         session,
         ctx,

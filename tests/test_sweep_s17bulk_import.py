@@ -1,0 +1,129 @@
+"""Sweep "a curator loads a large collection": what `import` says about a bad file.
+
+A curator importing a 10,000-row catalogue with one bad row must learn, in one line, which file,
+which line and which column to fix, and find nothing written. Before: the line named no file
+(`line 10000: mass: …`), a column by a label that is not the column's name (`purpose class:`
+for `purpose_class`), a file with one byte that is not UTF-8 anywhere was "not UTF-8 text"
+with no line, a catalogue without its header line "named '' more than once", and a header
+repeated inside the file (two exports joined) a mass that "is not a mass".
+"""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, fingerprint
+
+pytestmark = pytest.mark.usefixtures("cli_env", "engine")
+
+HEADER = (
+    "code,mission,origin,depth_top_cm,depth_bottom_cm,material_type,physical_form,"
+    "purpose_class,mass,mass_source,storage_location,condition,record"
+)
+GOOD = "{code},CE-5,scoop,,,regolith,powder,research,1 mg,published,NAOC B,pristine,real"
+
+
+def row(number: int, **replaced: str) -> str:
+    """A good catalogue row for a new sample, with some columns replaced."""
+    values = dict(zip(HEADER.split(","), GOOD.format(code=f"CE5C7{number:06d}").split(",")))
+    return ",".join({**values, **replaced}.values())
+
+
+def refused(runner: CliRunner, db_path: Path, file: Path, exit_code: int = 2) -> list[str]:
+    """Importing `file` is refused with `exit_code`, writes nothing; the stderr lines."""
+    before = fingerprint(db_path)
+    result = runner.invoke(app, ["--as", CURATOR, "import", str(file)])
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert fingerprint(db_path) == before
+    return result.stderr.splitlines()
+
+
+def test_a_bad_row_near_the_end_of_10000_is_one_line_naming_file_line_and_column(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    rows = [row(n) for n in range(10_000)]
+    rows[9_998] = row(9_998, mass="1 kg x")  # data row 9,999: line 10,000 of the file
+    file = tmp_path / "collection.csv"
+    file.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines[0].startswith("collection.csv line 10000: mass: '1 kg x'"), lines
+    assert lines[1].startswith("Error: collection.csv: 1 of 10000 records refused;"), lines
+    assert len(lines) == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("purpose_class", "fun"),
+        ("storage_location", "shelf\x07"),
+        ("material_type", "x" * 81),
+        ("physical_form", "\u202epowder"),
+        ("condition", "y" * 201),
+        ("record", "maybe"),
+        ("origin", "nowhere"),
+    ],
+)
+def test_a_refused_value_names_its_column_as_the_header_spells_it(
+    runner: CliRunner, db_path: Path, tmp_path: Path, column: str, value: str
+) -> None:
+    file = tmp_path / "one.csv"
+    file.write_text(f"{HEADER}\n{row(1, **{column: value})}\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines[0].startswith(f"one.csv line 2: {column}: "), lines
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b"M\xfcnchen", "line 4"),  # Latin-1 among UTF-8 rows: mixed encodings
+        (b"shelf \xff", "line 4"),
+        (b"\xed\xa0\x80", "line 4"),  # an encoded surrogate is not UTF-8 either
+    ],
+)
+def test_bytes_that_are_not_utf8_are_named_by_line(
+    runner: CliRunner, db_path: Path, tmp_path: Path, raw: bytes, where: str
+) -> None:
+    good = [row(n).encode() for n in range(3)]
+    bad = row(3, storage_location="@").encode().replace(b"@", raw)
+    file = tmp_path / "mixed.csv"
+    file.write_bytes(b"\n".join([HEADER.encode(), *good[:2], bad, good[2]]) + b"\n")
+    lines = refused(runner, db_path, file)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: mixed.csv {where}: "), lines
+    assert "not UTF-8" in lines[0] and "save the file as UTF-8" in lines[0], lines
+
+
+def test_a_history_line_that_is_not_utf8_is_named_by_line(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "history.jsonl"
+    file.write_bytes(b'\n\n{"kind": "\xe9"}\n')
+    lines = refused(runner, db_path, file)
+    assert lines == [lines[0]] and lines[0].startswith("Error: history.jsonl line 3: "), lines
+
+
+def test_a_catalogue_without_its_header_line_says_so(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "rows.csv"
+    file.write_text(f"{row(1)}\n{row(2)}\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert len(lines) == 1, lines
+    assert "more than once" not in lines[0]
+    assert lines[0].startswith("Error: rows.csv: the first line is not the header"), lines
+    assert "code, mission, origin" in lines[0]
+
+
+def test_a_header_repeated_inside_the_file_is_named_as_such(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "joined.csv"
+    file.write_text(f"{HEADER}\r\n{row(1)}\r\n{HEADER}\r\n{row(2)}\r\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines[0] == (
+        "joined.csv line 3: repeats the header line (files joined?); remove it"
+    ), lines
+    assert len(lines) == 2
