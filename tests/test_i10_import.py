@@ -60,7 +60,6 @@ def _without_file_name(line: str, name: str) -> str:
     if line.startswith(f"Error: {name}: ") and " records refused" in line:
         return "Error: " + line.removeprefix(f"Error: {name}: ")
     return line
-    return lines
 
 
 def row(code: str, mass: str = "1 mg", depth: tuple[str, str] = ("", "")) -> str:

@@ -27,7 +27,8 @@ GOOD = "{code},CE-5,scoop,,,regolith,powder,research,1 mg,published,NAOC B,prist
 
 def row(number: int, **replaced: str) -> str:
     """A good catalogue row for a new sample, with some columns replaced."""
-    values = dict(zip(HEADER.split(","), GOOD.format(code=f"CE5C7{number:06d}").split(",")))
+    good = GOOD.format(code=f"CE5C7{number:06d}").split(",")
+    values = dict(zip(HEADER.split(","), good, strict=True))
     return ",".join({**values, **replaced}.values())
 
 
@@ -123,7 +124,7 @@ def test_a_header_repeated_inside_the_file_is_named_as_such(
     file = tmp_path / "joined.csv"
     file.write_text(f"{HEADER}\r\n{row(1)}\r\n{HEADER}\r\n{row(2)}\r\n", encoding="utf-8")
     lines = refused(runner, db_path, file)
-    assert lines[0] == (
-        "joined.csv line 3: repeats the header line (files joined?); remove it"
-    ), lines
+    assert lines[0] == ("joined.csv line 3: repeats the header line (files joined?); remove it"), (
+        lines
+    )
     assert len(lines) == 2
