@@ -128,3 +128,34 @@ def test_a_header_repeated_inside_the_file_is_named_as_such(
         lines
     )
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("condtion", "condition"), ("recrd", "record"), ("Depth_top_cm", "")]
+)
+def test_a_column_the_catalogue_does_not_know_is_refused_not_dropped(
+    runner: CliRunner, db_path: Path, tmp_path: Path, typed: str, meant: str
+) -> None:
+    """Before, a misspelt `condtion` column was skipped: the sample went in as 'pristine'."""
+    file = tmp_path / "typo.csv"
+    file.write_text(f"{HEADER.replace(',record', ',' + typed)}\n{row(1)}\n", encoding="utf-8")
+    if typed.lower() == "depth_top_cm":
+        file.write_text(f"{HEADER},{typed}\n{row(1)},5\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: typo.csv: the header names {typed!r}, "), lines
+    assert "mass_source" in lines[0]  # the columns it knows are listed
+    if meant:
+        assert f"did you mean {meant!r}?" in lines[0], lines
+
+
+def test_the_documentation_columns_of_data_samples_csv_are_accepted(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    file = tmp_path / "documented.csv"
+    file.write_text(
+        f"{HEADER},firmness,illustrative_fields,source\n{row(1)},firm,all,invented\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["--as", CURATOR, "import", str(file)])
+    assert result.exit_code == 0, result.stderr

@@ -21,6 +21,7 @@ EMAIL", see `envelope.imported_os_user`).
 """
 
 import csv
+import difflib
 import functools
 import gc
 import inspect
@@ -65,6 +66,14 @@ from sampleloans.vocab import Direction, LoanStatus
 
 FORMATS = ("csv", "jsonl")
 CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
+"""The columns a catalogue must have."""
+KNOWN_COLUMNS = (
+    *CATALOGUE_COLUMNS,
+    *("depth_top_cm", "depth_bottom_cm", "purpose_class", "storage_location", "condition"),
+    *("record", "mass_source", "firmness", "illustrative_fields", "source"),
+)
+"""Every column of data/samples.csv (data/README.md): any other is refused, not skipped (a
+misspelt `condtion` would record the sample as 'pristine')."""
 ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_seq"}
 REASON_KINDS = (
     "agreement.ended",
@@ -221,6 +230,14 @@ def _check_header(header: list[str], source: str) -> None:
         raise InvalidInput(
             f"{source}: the header names {', '.join(map(repr, twice))} more than once; "
             "name each column once"
+        )
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], KNOWN_COLUMNS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InvalidInput(
+            f"{source}: the header names {quote_input(unknown[0])}, which is not a catalogue "
+            f"column; {hint}the columns are {', '.join(KNOWN_COLUMNS)} (see data/README.md)"
         )
     missing = [c for c in CATALOGUE_COLUMNS if c not in header]
     if missing:
