@@ -159,3 +159,15 @@ def test_the_documentation_columns_of_data_samples_csv_are_accepted(
     )
     result = runner.invoke(app, ["--as", CURATOR, "import", str(file)])
     assert result.exit_code == 0, result.stderr
+
+
+def test_an_events_export_given_to_import_points_to_restore(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    """Before: one 'unknown field' line for every event of the export (100 lines here)."""
+    export = tmp_path / "events.jsonl"
+    assert runner.invoke(app, ["--as", CURATOR, "export", "--events", str(export)]).exit_code == 0
+    lines = refused(runner, db_path, export)
+    assert len(lines) == 1, lines[:3]
+    assert lines[0].startswith("Error: events.jsonl line 1: is an events export"), lines
+    assert "restore --events" in lines[0]

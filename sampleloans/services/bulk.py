@@ -58,6 +58,7 @@ from sampleloans.services import (
     transfers,
 )
 from sampleloans.services.common import get_loan, require_role
+from sampleloans.services.events_file import FORMAT as EVENTS_FORMAT
 from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
@@ -251,7 +252,14 @@ def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any
     for number, line in enumerate(_text_lines(lines, source), start=1):
         if not line.strip():
             continue
-        yield number, _parse_json(line)
+        record = _parse_json(line)
+        if number == 1 and isinstance(record, dict) and record.get("format") == EVENTS_FORMAT:
+            raise InvalidInput(
+                f"{source} line 1: is an events export ('export --events'), not a history to "
+                "import; rebuild a ledger from it with 'sampleloans --db NEW.db restore --events "
+                f"{source}'"
+            )
+        yield number, record
 
 
 def _parse_json(line: str) -> Any:
