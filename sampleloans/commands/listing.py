@@ -16,10 +16,8 @@ table, or on stderr for the machine formats, so that stdout stays parseable.
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from json.encoder import (  # type: ignore[attr-defined]  # c_make_encoder: untyped, may be None
@@ -112,6 +110,8 @@ def write_rows(
 ) -> None:
     """Write a list's rows in the chosen format (`json`, `jsonl`, `csv` or `table`), then the
     footer when the page leaves rows out."""
+    from sampleloans.commands.common import quiet_broken_pipe
+
     with quiet_broken_pipe():
         if fmt == "json":
             shown = write_json_array((to_json(row) for row in rows), sys.stdout)
@@ -219,6 +219,8 @@ def json_chunks(value: Any, pad: str = "") -> Iterator[str]:
 
 def write_json(value: Any, out: TextIO) -> None:
     """A JSON document whose arrays may be iterators, streamed, then a newline."""
+    from sampleloans.commands.common import quiet_broken_pipe
+
     with quiet_broken_pipe():
         for chunk in json_chunks(value):
             out.write(chunk)
@@ -360,16 +362,3 @@ def _plain_table(
         out.write(line([_plain(c).replace("\n", " ") for c in spec.cells(row)]))
         count += 1
     return count
-
-
-@contextmanager
-def quiet_broken_pipe() -> Iterator[None]:
-    """A reader that stops reading (`| head`) ends the output quietly, as `git log` does."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would report the pipe again when it flushes stdout at exit
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(0) from None
