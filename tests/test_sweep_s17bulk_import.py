@@ -171,3 +171,18 @@ def test_an_events_export_given_to_import_points_to_restore(
     assert len(lines) == 1, lines[:3]
     assert lines[0].startswith("Error: events.jsonl line 1: is an events export"), lines
     assert "restore --events" in lines[0]
+
+
+@pytest.mark.parametrize(("separator", "named"), [(";", "';'"), ("\t", "a tab")])
+def test_a_catalogue_separated_by_semicolons_or_tabs_says_so(
+    runner: CliRunner, db_path: Path, tmp_path: Path, separator: str, named: str
+) -> None:
+    """A spreadsheet saved with another separator (a European Excel writes ';')."""
+    file = tmp_path / "excel.csv"
+    text = f"{HEADER}\n{row(1)}\n".replace(",", separator)
+    file.write_text(text, encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines == [
+        f"Error: excel.csv: the header separates its columns with {named}; a catalogue is "
+        "comma-separated (in a spreadsheet: save as 'CSV UTF-8 (comma delimited)')"
+    ]

@@ -95,6 +95,8 @@ CORRECTION_KINDS = ("event.corrected", "mass.corrected")
 """The kinds that reference an earlier event (`corrects_seq`)."""
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
 MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
+OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
+"""Separators a spreadsheet may have saved a catalogue with, and how a message names them."""
 BOM = "\ufeff"  # the byte-order mark Excel writes at the start of a UTF-8 CSV
 REFUSALS = (SampleLoansError, IntegrityError)
 """What refuses one record (a rule, bad input, a constraint of the schema)."""
@@ -220,6 +222,12 @@ def _check_header(header: list[str], source: str) -> None:
         raise InvalidInput(
             f"{source}: is empty; its first line names the columns, at least "
             f"{', '.join(CATALOGUE_COLUMNS)} (see data/README.md)"
+        )
+    other = next((sep for sep in OTHER_SEPARATORS if len(header) == 1 and sep in header[0]), None)
+    if other is not None:
+        raise InvalidInput(
+            f"{source}: the header separates its columns with {OTHER_SEPARATORS[other]}; a "
+            "catalogue is comma-separated (in a spreadsheet: save as 'CSV UTF-8 (comma delimited)')"
         )
     if not set(CATALOGUE_COLUMNS) & set(header):  # a data row, or another kind of file
         raise InvalidInput(
