@@ -186,3 +186,22 @@ def test_a_catalogue_separated_by_semicolons_or_tabs_says_so(
         f"Error: excel.csv: the header separates its columns with {named}; a catalogue is "
         "comma-separated (in a spreadsheet: save as 'CSV UTF-8 (comma delimited)')"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mass", "words"),
+    [
+        ("1\u00a0mg", "U+00A0 NO-BREAK SPACE"),  # a spreadsheet's '1 mg' in some locales
+        ("1\u202fmg", "U+202F NARROW NO-BREAK SPACE"),
+        ("1\u200bmg", "U+200B ZERO WIDTH SPACE"),
+    ],
+)
+def test_a_mass_with_an_invisible_character_names_it(
+    runner: CliRunner, db_path: Path, tmp_path: Path, mass: str, words: str
+) -> None:
+    """Before: "contains non-printable characters", for a no-break space one cannot see."""
+    file = tmp_path / "nbsp.csv"
+    file.write_text(f"{HEADER}\n{row(1, mass=mass)}\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines[0].startswith("nbsp.csv line 2: mass: "), lines
+    assert f"non-printable character {words}; type a plain space" in lines[0], lines
