@@ -50,3 +50,28 @@ def test_a_reader_that_stops_after_one_line_ends_any_command_quietly_with_exit_0
         )
     assert done.stderr == ""
     assert done.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "footer"),
+    [
+        (["custody", "history", "--loan", "L-2025-OU", "--limit", "2"], "showing 1–2 of "),
+        (["custody", "history", "--loan", "L-2025-OU", "--offset", "99"], "showing none of "),
+        (["loans", "show", "L-2025-UoC", "--offset", "1"], "showing none of 1: --offset 1 "),
+        (["loans", "show", "L-2025-UoC", "--limit", "1"], "showing 1–1 of 1"),
+    ],
+)
+def test_a_json_document_that_leaves_rows_out_says_so_on_stderr(
+    env: dict[str, str], args: list[str], footer: str
+) -> None:
+    """The README: whenever rows are left out a footer says so, on stderr with --json. The
+    lists did; `custody history --json` and `loans show --json` said nothing."""
+    from typer.testing import CliRunner
+
+    from sampleloans.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(footer), result.stderr
+    table = CliRunner().invoke(app, args, env=env)
+    assert f"{result.stderr.strip()}" in table.stdout  # the table's own footer, word for word

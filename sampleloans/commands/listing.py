@@ -227,6 +227,31 @@ def write_json(value: Any, out: TextIO) -> None:
         out.write("\n")
 
 
+class CountedRows(Iterator[Any]):
+    """Rows passed through and counted, for the footer of a JSON document holding a page."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.rows = iter(rows)
+        self.count = 0
+
+    def __next__(self) -> Any:
+        """The next row, counted."""
+        row = next(self.rows)
+        self.count += 1
+        return row
+
+
+def write_json_page(
+    value: Any, rows: CountedRows, *, page: "Page", total: Callable[[], int]
+) -> None:
+    """A JSON document whose array of `rows` is one page, then on stderr the footer when the
+    page leaves rows out (as for a list's `--json`)."""
+    write_json(value, sys.stdout)
+    note = footer(page, rows.count, total)
+    if note:
+        sys.stderr.write(note + "\n")
+
+
 def write_json_array(items: Iterable[Any], out: TextIO) -> int:
     """A JSON array written item by item; returns the number of items."""
     count = 0
