@@ -205,3 +205,18 @@ def test_a_mass_with_an_invisible_character_names_it(
     lines = refused(runner, db_path, file)
     assert lines[0].startswith("nbsp.csv line 2: mass: "), lines
     assert f"non-printable character {words}; type a plain space" in lines[0], lines
+
+
+@pytest.mark.parametrize("typed", ["1e-0", "1E2", "1.50", "-0.0"])
+def test_a_json_number_that_is_not_whole_is_quoted_as_typed(
+    runner: CliRunner, db_path: Path, tmp_path: Path, typed: str
+) -> None:
+    """Before: '1e-0' was "not 1", '1E2' "not 1E+2": the message quoted what Python made of it."""
+    line = (
+        '{"kind": "loan.consumed", "actor": "anand@open.example", "payload": {"number": '
+        '"L-1", "sample": "S", "technique": "SIMS", "destructive": true, "mass_ug": %s}}\n'
+    )
+    file = tmp_path / "numbers.jsonl"
+    file.write_text(line % typed, encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines[0] == f"numbers.jsonl line 1: payload.mass_ug: give a whole number, not {typed}"

@@ -277,7 +277,7 @@ def _parse_json(line: str) -> Any:
             line,
             object_pairs_hook=_object_without_duplicates,
             parse_int=_json_int,
-            parse_float=Decimal,  # exact, and never inf: 1e400 stays a number to refuse by name
+            parse_float=TypedFraction,  # exact, never inf: 1e400 stays a number to refuse by name
             parse_constant=_json_constant,
         )
     except InvalidInput as refused:
@@ -286,6 +286,19 @@ def _parse_json(line: str) -> Any:
         return InvalidInput(f"not valid JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:
         return InvalidInput("not valid JSON (nested too deeply; a record is a flat object)")
+
+
+class TypedFraction(Decimal):
+    """A JSON number with a fraction or an exponent, exact, that keeps its text as typed (a
+    message quotes `1e-0`, not the `1` Decimal makes of it)."""
+
+    typed: str
+
+    def __new__(cls, text: str) -> "TypedFraction":
+        """The number of `text`, remembering `text`."""
+        number = super().__new__(cls, text)
+        number.typed = text
+        return number
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -380,7 +393,7 @@ def _shown(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, Decimal):
-        return quote_input(str(value)).strip("'")
+        return quote_input(getattr(value, "typed", str(value))).strip("'")
     if isinstance(value, str):
         return quote_input(value)
     return quote_input(json.dumps(value, default=str)).strip("'")
