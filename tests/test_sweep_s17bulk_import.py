@@ -220,3 +220,19 @@ def test_a_json_number_that_is_not_whole_is_quoted_as_typed(
     file.write_text(line % typed, encoding="utf-8")
     lines = refused(runner, db_path, file)
     assert lines[0] == f"numbers.jsonl line 1: payload.mass_ug: give a whole number, not {typed}"
+
+
+@pytest.mark.parametrize("first", ["[", "{"])
+def test_a_json_document_over_many_lines_is_one_line_not_one_per_line(
+    runner: CliRunner, db_path: Path, tmp_path: Path, first: str
+) -> None:
+    """Before: a pretty-printed file (`loans list --json` saved as .json) gave one 'not valid
+    JSON' line for each of its lines."""
+    file = tmp_path / "loans.json"
+    body = '  {\n    "kind": "loan.approved",\n    "payload": {}\n  }\n'
+    file.write_text(f"{first}\n{body}{']' if first == '[' else ''}\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert lines == [
+        "Error: loans.json line 1: starts a JSON document written over several lines; a "
+        "history is JSON Lines, one event object on each line"
+    ]

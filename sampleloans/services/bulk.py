@@ -257,10 +257,17 @@ def _check_header(header: list[str], source: str) -> None:
 
 def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or the reason it is refused) per non-blank line."""
+    first = True  # the first line that is not blank
     for number, line in enumerate(_text_lines(lines, source), start=1):
         if not line.strip():
             continue
         record = _parse_json(line)
+        if first and isinstance(record, InvalidInput) and line.strip() in ("[", "{"):
+            raise InvalidInput(
+                f"{source} line {number}: starts a JSON document written over several lines; "
+                "a history is JSON Lines, one event object on each line"
+            )
+        first = False
         if number == 1 and isinstance(record, dict) and record.get("format") == EVENTS_FORMAT:
             raise InvalidInput(
                 f"{source} line 1: is an events export ('export --events'), not a history to "
