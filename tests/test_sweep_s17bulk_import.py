@@ -236,3 +236,14 @@ def test_a_json_document_over_many_lines_is_one_line_not_one_per_line(
         "Error: loans.json line 1: starts a JSON document written over several lines; a "
         "history is JSON Lines, one event object on each line"
     ]
+
+
+def test_a_refused_row_after_blank_lines_is_named_by_its_own_line(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    """Before: blank lines were counted after the row, so the row on line 7 was 'line 5'."""
+    file = tmp_path / "gaps.csv"
+    rows = [HEADER, row(1), "", "", row(2, mass="2 kg"), "", row(3, mass="3 kg")]
+    file.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    lines = refused(runner, db_path, file)
+    assert [line.split(": ")[0] for line in lines[:2]] == ["gaps.csv line 5", "gaps.csv line 7"]

@@ -179,25 +179,25 @@ def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]
     A row with more or fewer fields than the header is refused (a value with an unquoted comma
     would otherwise shift into the wrong column, or be dropped). A malformed file stops here.
     """
-    reader = csv.DictReader(_text_lines(lines, source))
-    header = _csv_step(reader, source, lambda: reader.fieldnames) or []
+    reader = csv.reader(_text_lines(lines, source))
+    header = _csv_step(reader, source, lambda: next(reader, None)) or []
     _check_header(header, source)
-    start = reader.line_num + 1
-    while (values := _csv_step(reader, source, lambda: next(reader, None))) is not None:
-        extra = values.pop(None, None)
-        given = len(header) + len(extra) if extra else sum(v is not None for v in values.values())
-        if list(values.values()) == header and not extra:  # two files joined, headers and all
+    start = reader.line_num + 1  # the line a record starts on (a quoted value may span lines)
+    while (fields := _csv_step(reader, source, lambda: next(reader, None))) is not None:
+        if not fields:  # a blank line: no record (the next one starts after it)
+            pass
+        elif fields == header:  # two files joined, headers and all
             yield start, InvalidInput("repeats the header line (files joined?); remove it")
-        elif given != len(header):
+        elif len(fields) != len(header):
             yield (
                 start,
                 InvalidInput(
-                    f"has {given} fields but the header has {len(header)}; quote a value that "
-                    'contains a comma ("a, b")'
+                    f"has {len(fields)} fields but the header has {len(header)}; quote a value "
+                    'that contains a comma ("a, b")'
                 ),
             )
         else:
-            yield start, Row(source, start, dict(values))
+            yield start, Row(source, start, dict(zip(header, fields, strict=True)))
         start = reader.line_num + 1
 
 
@@ -212,8 +212,7 @@ def _csv_step(reader: Any, source: str, step: Callable[[], Any]) -> Any:
             if "field larger than field limit" in str(exc)
             else f"not valid CSV ({exc})"
         )
-        # the DictReader's own line_num moves only after a good row; its csv reader's has moved
-        raise InvalidInput(f"{source} line {reader.reader.line_num}: {reason}") from None
+        raise InvalidInput(f"{source} line {reader.line_num}: {reason}") from None
 
 
 def _check_header(header: list[str], source: str) -> None:
