@@ -247,3 +247,18 @@ def test_a_refused_row_after_blank_lines_is_named_by_its_own_line(
     file.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
     lines = refused(runner, db_path, file)
     assert [line.split(": ")[0] for line in lines[:2]] == ["gaps.csv line 5", "gaps.csv line 7"]
+
+
+@pytest.mark.parametrize("rows_after", [5, 10_000])
+def test_a_quote_never_closed_is_named_where_it_opens(
+    runner: CliRunner, db_path: Path, tmp_path: Path, rows_after: int
+) -> None:
+    """Before: 'has 11 fields but the header has 13' (a few rows after), or 'a field is longer
+    than 131,072 characters' at line 1528 (many rows after): neither named the stray quote."""
+    rows = [row(n) for n in range(rows_after)]
+    rows[2] = row(2, storage_location='"NAOC A')  # line 4: the quote opens, never closes
+    file = tmp_path / "quote.csv"
+    file.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    first = refused(runner, db_path, file)[0].removeprefix("Error: ")
+    assert first.startswith("quote.csv line 4: a quoted value opens on this line and is "), first
+    assert "close its quote" in first

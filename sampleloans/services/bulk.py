@@ -183,11 +183,13 @@ def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]
     header = _csv_step(reader, source, lambda: next(reader, None)) or []
     _check_header(header, source)
     start = reader.line_num + 1  # the line a record starts on (a quoted value may span lines)
-    while (fields := _csv_step(reader, source, lambda: next(reader, None))) is not None:
+    while (fields := _csv_step(reader, source, lambda: next(reader, None), start)) is not None:
         if not fields:  # a blank line: no record (the next one starts after it)
             pass
         elif fields == header:  # two files joined, headers and all
             yield start, InvalidInput("repeats the header line (files joined?); remove it")
+        elif len(fields) != len(header) and reader.line_num > start:
+            yield start, InvalidInput(_unclosed_quote(reader.line_num))
         elif len(fields) != len(header):
             yield (
                 start,
@@ -201,11 +203,24 @@ def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]
         start = reader.line_num + 1
 
 
-def _csv_step(reader: Any, source: str, step: Callable[[], Any]) -> Any:
-    """One step of the CSV reader; a malformed file is refused naming the line."""
+def _unclosed_quote(last_line: int) -> str:
+    """Why a record that ran over several lines is refused: a quote opened and never closed."""
+    return (
+        f"a quoted value opens on this line and is not closed (the record runs on to line "
+        f"{last_line}); close its quote, or remove the stray '\"'"
+    )
+
+
+def _csv_step(reader: Any, source: str, step: Callable[[], Any], start: int = 0) -> Any:
+    """One step of the CSV reader; a malformed file is refused naming the line (where the
+    record started, for a quote never closed)."""
     try:
         return step()
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc) and start and reader.line_num > start:
+            raise InvalidInput(
+                f"{source} line {start}: {_unclosed_quote(reader.line_num)}"
+            ) from None
         limit = csv.field_size_limit()
         reason = (
             f"a field is longer than {limit:,} characters; no catalogue value is that long"
