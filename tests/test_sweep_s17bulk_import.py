@@ -262,3 +262,20 @@ def test_a_quote_never_closed_is_named_where_it_opens(
     first = refused(runner, db_path, file)[0].removeprefix("Error: ")
     assert first.startswith("quote.csv line 4: a quoted value opens on this line and is "), first
     assert "close its quote" in first
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_named_as_such(
+    runner: CliRunner, db_path: Path, tmp_path: Path, encoding: str
+) -> None:
+    """Windows' "Unicode text": before, 'the byte 0xFF at character 1 is not UTF-8'."""
+    file = tmp_path / "unicode.csv"
+    text = f"{HEADER}\n{row(1)}\n"
+    file.write_bytes(
+        ("\ufeff" + text).encode(encoding) if encoding.endswith("be") else text.encode(encoding)
+    )
+    lines = refused(runner, db_path, file)
+    assert lines == [
+        "Error: unicode.csv: is UTF-16 text (it starts with a UTF-16 byte-order mark); save the "
+        "file as UTF-8"
+    ]

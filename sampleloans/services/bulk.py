@@ -160,6 +160,11 @@ def _text_lines(lines: Iterable[str], source: str) -> Iterator[str]:
     for number, line in enumerate(lines, start=1):
         if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
+        if number == 1 and line.startswith(UTF16_BOMS):
+            raise InvalidInput(
+                f"{source}: is UTF-16 text (it starts with a UTF-16 byte-order mark); save the "
+                "file as UTF-8"
+            )
         if not line.isascii() and (bad := _NOT_UTF8_RE.search(line)):
             byte = ord(bad.group()) - 0xDC00  # surrogateescape keeps the byte as U+DC80..U+DCFF
             raise InvalidInput(
@@ -169,6 +174,8 @@ def _text_lines(lines: Iterable[str], source: str) -> Iterator[str]:
         yield line
 
 
+UTF16_BOMS = ("\udcff\udcfe", "\udcfe\udcff")
+"""The UTF-16 byte-order marks (FF FE, FE FF) as `surrogateescape` reads them."""
 _NOT_UTF8_RE = re.compile("[\udc80-\udcff]")
 """A byte that is not UTF-8, as the `surrogateescape` error handler reads it."""
 
