@@ -279,3 +279,18 @@ def test_a_utf16_file_is_named_as_such(
         "Error: unicode.csv: is UTF-16 text (it starts with a UTF-16 byte-order mark); save the "
         "file as UTF-8"
     ]
+
+
+def test_the_progress_bar_counts_a_line_that_is_not_utf8_without_failing() -> None:
+    """On a terminal the import counts bytes read for its progress bar, before the reader names
+    the line that is not UTF-8: counting must not fail on it (it would print a traceback)."""
+    import io
+
+    from sampleloans.commands.bulk import CountedLines
+
+    raw = b"ok\nM\xfcnchen\n" * 150  # 300 lines: the count is reported every 200
+    handle = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="surrogateescape")
+    reported: list[int] = []
+    lines = list(CountedLines(handle, reported.append))
+    assert len(lines) == 300
+    assert reported == [len(b"ok\nM\xfcnchen\n") * 100]

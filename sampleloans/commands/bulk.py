@@ -24,7 +24,7 @@ class CountedLines:
     def __iter__(self) -> Iterator[str]:
         done = 0
         for number, line in enumerate(self.handle, start=1):
-            done += len(line.encode("utf-8"))
+            done += len(line.encode("utf-8", "surrogateescape"))  # as read, bad bytes too
             if number % 200 == 0:
                 self.report(done)
             yield line
