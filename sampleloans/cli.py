@@ -110,6 +110,13 @@ class LazyGroup(TyperGroup):
                 raise typer.Exit(2)
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a reader that stopped reading ends it quietly (exit 0)."""
+        from sampleloans.commands.common import quiet_broken_pipe
+
+        with quiet_broken_pipe():
+            return super().invoke(ctx)
+
     def _takes_value(self, ctx: Any, args: list[str], option: str) -> bool:
         """Whether `option` takes a value in the command `args` name (not a flag such as
         --json, after which a blank word is a stray argument that Click reports)."""

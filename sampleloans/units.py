@@ -131,6 +131,17 @@ def _mass_syntax_error(field: str, raw: str, text: str) -> InvalidInput:
     return InvalidInput(f"{field}: {q} is not a mass; {_MASS_HINT}")
 
 
+def _unprintable(text: str) -> str:
+    """'contains the non-printable character U+00A0 NO-BREAK SPACE; …': the first character of
+    `text` that does not print, named (a no-break space from a spreadsheet looks like a space)."""
+    ch = next(c for c in text if not c.isprintable())
+    name = unicodedata.name(ch, "unnamed character")
+    return (
+        f"contains the non-printable character U+{ord(ch):04X} {name}; type a plain space "
+        "and visible characters only"
+    )
+
+
 def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -> int:
     """Parse a mass such as '20 mg', '2.5 g' or '500 µg' into exact integer micrograms."""
     if not isinstance(text, str):
@@ -139,9 +150,7 @@ def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -
     if not stripped:
         raise InvalidInput(f"{field}: {quote_input(text)} is empty; {_MASS_HINT}")
     if not stripped.isprintable():
-        raise InvalidInput(
-            f"{field}: {quote_input(text)} contains non-printable characters; {_MASS_HINT}"
-        )
+        raise InvalidInput(f"{field}: {quote_input(text)} {_unprintable(stripped)}; {_MASS_HINT}")
     m = re.fullmatch(_MASS, stripped)
     factor = _UNIT_FACTORS.get(_unit_key(m.group(2))) if m else None
     if m is None or factor is None:
@@ -262,7 +271,7 @@ def _period_parts(field: str, text: str) -> tuple[int, int, int]:
     if not stripped:
         raise InvalidInput(f"{field}: {q} is empty; {_PERIOD_HINT}")
     if not stripped.isprintable():
-        raise InvalidInput(f"{field}: {q} contains non-printable characters; {_PERIOD_HINT}")
+        raise InvalidInput(f"{field}: {q} {_unprintable(stripped)}; {_PERIOD_HINT}")
 
     iso = re.fullmatch(_ISO_PERIOD, stripped)
     words = re.fullmatch(_WORD_PERIOD, stripped)

@@ -149,10 +149,10 @@ def test_bad_catalogue_rows_all_reported_and_nothing_written(
     result = runner.invoke(app, ["--as", CURATOR, "import", str(path)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == ["line 3", "line 5", "line 6"]
+    assert [line.split(":")[0] for line in lines[:3]] == [f"cat.csv line {n}" for n in (3, 5, 6)]
     assert "mission 'CE-9' does not exist" in lines[0]
     assert "BULK0000 is already registered" in lines[2]
-    assert lines[3].startswith("Error: 3 of 5 records refused; nothing was imported")
+    assert lines[3].startswith("Error: cat.csv: 3 of 5 records refused; nothing was imported")
     assert fingerprint(db_path) == before
 
 
@@ -179,7 +179,9 @@ def test_bad_history_lines_all_reported_and_nothing_written(
     result = runner.invoke(app, ["--as", CURATOR, "import", str(path)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == ["line 4", "line 6", "line 11"]
+    assert [line.split(":")[0] for line in lines[:3]] == [
+        f"history.jsonl line {n}" for n in (4, 6, 11)
+    ]
     assert "not valid JSON" in lines[0]
     assert "loan.teleported" in lines[1]
     assert "holds only" in lines[2]

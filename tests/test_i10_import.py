@@ -41,13 +41,25 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
 def refused_import(
     runner: CliRunner, db_path: Path, path: Path, *, code: int, actor: str = CURATOR
 ) -> list[str]:
-    """Import a file that must be refused with `code`, nothing written; its stderr lines."""
+    """Import a file that must be refused with `code`, nothing written; its stderr lines, each
+    of which names the file (`FILE line N: …`, `Error: FILE: …`), without that name."""
     before = fingerprint(db_path)
     result = runner.invoke(app, ["--as", actor, "import", str(path)])
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     assert fingerprint(db_path) == before
-    return result.stderr.splitlines()
+    lines = result.stderr.splitlines()
+    assert all(path.name in line for line in lines), lines
+    return [_without_file_name(line, path.name) for line in lines]
+
+
+def _without_file_name(line: str, name: str) -> str:
+    """A refused record's line or the refusal's summary without the file name it starts with."""
+    if line.startswith(f"{name} line "):
+        return line.removeprefix(f"{name} ")
+    if line.startswith(f"Error: {name}: ") and " records refused" in line:
+        return "Error: " + line.removeprefix(f"Error: {name}: ")
+    return line
 
 
 def row(code: str, mass: str = "1 mg", depth: tuple[str, str] = ("", "")) -> str:
@@ -192,7 +204,7 @@ def consume_line(mass: str) -> str:
         ("[" * 100_000 + "]" * 100_000, "line 1: not valid JSON (nested too deeply"),
         ('{"a": ' * 100_000 + "1" + "}" * 100_000, "line 1: not valid JSON (nested too deeply"),
         (consume_line("9" * 5000), "line 1: the number '999999999999999999999999…' has 5,000 "),
-        (consume_line("1e400"), "line 1: payload.mass_ug: give a whole number, not 1E+400"),
+        (consume_line("1e400"), "line 1: payload.mass_ug: give a whole number, not 1e400"),
         (consume_line(str(10**20)), f"line 1: the number '{10**20}' has 21 digits"),
         (consume_line("9" * 19), f"line 1: payload.mass_ug: {'9' * 19} is out of range"),
         (consume_line("NaN"), "line 1: NaN is not a number the ledger takes"),

@@ -4,11 +4,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
 from sampleloans.commands.common import console, writing
+
+if TYPE_CHECKING:
+    from sampleloans.services.bulk import BulkRejected
 
 
 class CountedLines:
@@ -21,7 +24,7 @@ class CountedLines:
     def __iter__(self) -> Iterator[str]:
         done = 0
         for number, line in enumerate(self.handle, start=1):
-            done += len(line.encode("utf-8"))
+            done += len(line.encode("utf-8", "surrogateescape"))  # as read, bad bytes too
             if number % 200 == 0:
                 self.report(done)
             yield line
@@ -53,9 +56,14 @@ def import_file(
     \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
-    from sampleloans.errors import InvalidInput, NotFound, StorageError
+    from sampleloans.errors import NotFound, StorageError
     from sampleloans.fileio import refuse_special_input
-    from sampleloans.services.bulk import detect_format, import_records, require_importer
+    from sampleloans.services.bulk import (
+        BulkRejected,
+        detect_format,
+        import_records,
+        require_importer,
+    )
     from sampleloans.services.logins import head_seq, sync_logins_since
 
     with writing(ctx) as (session, service_ctx):
@@ -64,7 +72,8 @@ def import_file(
         before_seq = head_seq(session)
         refuse_special_input(file, "FILE")
         try:
-            handle = file.open(encoding="utf-8", newline="")
+            # a byte that is not UTF-8 is kept (as a surrogate) for the reader to name its line
+            handle = file.open(encoding="utf-8", errors="surrogateescape", newline="")
         except FileNotFoundError:
             raise NotFound(
                 f"{file}: no such file; give the path of a .csv or .jsonl file"
@@ -75,8 +84,8 @@ def import_file(
             size = file.stat().st_size
             with handle, _lines(handle, size, show=sys.stderr.isatty()) as lines:
                 result = import_records(session, service_ctx, lines, fmt=fmt, source=file.name)
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{file}: is not UTF-8 text") from None
+        except BulkRejected as rejected:
+            raise _naming_the_file(rejected, file.name) from None
         except OSError as exc:  # a read error midway (a failing disk, a vanished mount)
             raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
         # imported people log in (or stop) as with 'people add/deactivate/…', same transaction
@@ -85,3 +94,11 @@ def import_file(
     console().print(
         f"Imported {result.events} {what} from {file} in one transaction.", markup=False
     )
+
+
+def _naming_the_file(rejected: "BulkRejected", name: str) -> "BulkRejected":
+    """The refusal with the file named on every refused line and on the summary, as a
+    malformed file's own error names it (`FILE line N: …`)."""
+    rejected.details = [f"{name} {detail}" for detail in rejected.details]
+    rejected.args = (f"{name}: {rejected}",)
+    return rejected

@@ -4,6 +4,7 @@ Heavy modules (SQLAlchemy, SQLModel, the services) are imported inside functions
 `sampleloans --help` starts fast; reportlab is imported only by the report commands.
 """
 
+import functools
 import json
 import os
 import pwd
@@ -189,6 +190,20 @@ def session_context(ctx: typer.Context, session: "Session", declared: str | None
 
 
 @contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """A reader that stops reading (`| head`) ends the output quietly with exit 0, as for
+    `git log` (Click would exit 1, a refusal's code): every command runs inside it."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+@contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
     from sampleloans.errors import SampleLoansError
@@ -237,11 +252,25 @@ def console(*, stderr: bool = False) -> "Console":
     Piped output with no COLUMNS gets 120 columns rather than rich's 80, so that tables in
     logs and files keep their columns readable instead of folding.
     """
-    from rich.console import Console
-
     stream = sys.stderr if stderr else sys.stdout
     width = None if os.environ.get("COLUMNS") or stream.isatty() else 120
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    return _console_class()(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+@functools.cache
+def _console_class() -> type["Console"]:
+    """rich's Console, except that a closed pipe is left to `quiet_broken_pipe` (exit 0)."""
+    from rich.console import Console
+
+    class PipedConsole(Console):
+        """A console whose reader may stop reading (`| head`)."""
+
+        def on_broken_pipe(self) -> None:
+            """Raise the closed pipe to the command's `quiet_broken_pipe`: rich would exit 1,
+            the code of a refusal."""
+            raise BrokenPipeError
+
+    return PipedConsole
 
 
 def print_json(data: Any) -> None:

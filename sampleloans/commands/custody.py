@@ -1,7 +1,6 @@
 """`sampleloans custody …`: Chain-of-custody history."""
 
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,6 +16,7 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.listing import (
     Column,
+    CountedRows,
     JsonlOption,
     LimitOption,
     OffsetOption,
@@ -24,7 +24,7 @@ from sampleloans.commands.listing import (
     check_formats,
     output_format,
     page_for,
-    write_json,
+    write_json_page,
     write_rows,
 )
 
@@ -149,7 +149,8 @@ def _history_filters(
 def _write_history(result: "History", page: "Page", total: Callable[[], int], fmt: str) -> None:
     """The events as a table (then the replayed state), JSON Lines, or one JSON document."""
     if fmt == "json":
-        write_json(history_json(result), sys.stdout)
+        events = CountedRows(result.entries)
+        write_json_page(history_json(result, events), events, page=page, total=total)
         return
     write_rows(
         iter(result.entries),
@@ -232,15 +233,16 @@ def event_json(e: Any) -> dict[str, Any]:
     }
 
 
-def history_json(result: Any) -> dict[str, Any]:
-    """The documented JSON shape of a history; `events` is an iterator (streamed)."""
+def history_json(result: Any, entries: Iterable[Any] | None = None) -> dict[str, Any]:
+    """The documented JSON shape of a history; `events` is an iterator (streamed) over
+    `entries` (default: the result's)."""
     state = result.state
     return {
         "subject_type": result.subject_type,
         "subject_key": result.subject_key,
         "lineage": list(result.codes),
         "as_of": _iso(result.as_of),
-        "events": map(event_json, result.entries),
+        "events": map(event_json, result.entries if entries is None else entries),
         "replayed_state": None if state is None else _replayed_state_json(state),
     }
 

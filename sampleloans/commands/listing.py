@@ -16,10 +16,8 @@ table, or on stderr for the machine formats, so that stdout stays parseable.
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from json.encoder import (  # type: ignore[attr-defined]  # c_make_encoder: untyped, may be None
@@ -112,6 +110,8 @@ def write_rows(
 ) -> None:
     """Write a list's rows in the chosen format (`json`, `jsonl`, `csv` or `table`), then the
     footer when the page leaves rows out."""
+    from sampleloans.commands.common import quiet_broken_pipe
+
     with quiet_broken_pipe():
         if fmt == "json":
             shown = write_json_array((to_json(row) for row in rows), sys.stdout)
@@ -219,10 +219,37 @@ def json_chunks(value: Any, pad: str = "") -> Iterator[str]:
 
 def write_json(value: Any, out: TextIO) -> None:
     """A JSON document whose arrays may be iterators, streamed, then a newline."""
+    from sampleloans.commands.common import quiet_broken_pipe
+
     with quiet_broken_pipe():
         for chunk in json_chunks(value):
             out.write(chunk)
         out.write("\n")
+
+
+class CountedRows(Iterator[Any]):
+    """Rows passed through and counted, for the footer of a JSON document holding a page."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.rows = iter(rows)
+        self.count = 0
+
+    def __next__(self) -> Any:
+        """The next row, counted."""
+        row = next(self.rows)
+        self.count += 1
+        return row
+
+
+def write_json_page(
+    value: Any, rows: CountedRows, *, page: "Page", total: Callable[[], int]
+) -> None:
+    """A JSON document whose array of `rows` is one page, then on stderr the footer when the
+    page leaves rows out (as for a list's `--json`)."""
+    write_json(value, sys.stdout)
+    note = footer(page, rows.count, total)
+    if note:
+        sys.stderr.write(note + "\n")
 
 
 def write_json_array(items: Iterable[Any], out: TextIO) -> int:
@@ -360,16 +387,3 @@ def _plain_table(
         out.write(line([_plain(c).replace("\n", " ") for c in spec.cells(row)]))
         count += 1
     return count
-
-
-@contextmanager
-def quiet_broken_pipe() -> Iterator[None]:
-    """A reader that stops reading (`| head`) ends the output quietly, as `git log` does."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would report the pipe again when it flushes stdout at exit
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(0) from None

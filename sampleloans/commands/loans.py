@@ -835,11 +835,10 @@ def show(
     \b
     Example: sampleloans loans show L-2025-OU --json
     """
-    import sys
     from dataclasses import replace
 
     from sampleloans.commands.jsonout import renamed, row_converter, to_json
-    from sampleloans.commands.listing import write_json
+    from sampleloans.commands.listing import CountedRows, write_json_page
     from sampleloans.services import loan_views
 
     with reading(ctx) as (session, service_ctx):
@@ -848,10 +847,9 @@ def show(
         if as_json:
             # the text recorded at settlement, not the open obligations of `status`
             head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
-            head["consumptions"] = map(
-                row_converter(loan_views.ConsumptionView), detail.consumptions
-            )
-            write_json(head, sys.stdout)
+            consumptions = CountedRows(detail.consumptions)
+            head["consumptions"] = map(row_converter(loan_views.ConsumptionView), consumptions)
+            write_json_page(head, consumptions, page=page, total=total)
             return
         from sampleloans.commands.render import MASS_TERM_ABBREVIATIONS
 

@@ -21,10 +21,12 @@ EMAIL", see `envelope.imported_os_user`).
 """
 
 import csv
+import difflib
 import functools
 import gc
 import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -56,6 +58,7 @@ from sampleloans.services import (
     transfers,
 )
 from sampleloans.services.common import get_loan, require_role
+from sampleloans.services.events_file import FORMAT as EVENTS_FORMAT
 from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
 from sampleloans.text import clean_email
@@ -64,6 +67,14 @@ from sampleloans.vocab import Direction, LoanStatus
 
 FORMATS = ("csv", "jsonl")
 CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
+"""The columns a catalogue must have."""
+KNOWN_COLUMNS = (
+    *CATALOGUE_COLUMNS,
+    *("depth_top_cm", "depth_bottom_cm", "purpose_class", "storage_location", "condition"),
+    *("record", "mass_source", "firmness", "illustrative_fields", "source"),
+)
+"""Every column of data/samples.csv (data/README.md): any other is refused, not skipped (a
+misspelt `condtion` would record the sample as 'pristine')."""
 ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_seq"}
 REASON_KINDS = (
     "agreement.ended",
@@ -84,6 +95,8 @@ CORRECTION_KINDS = ("event.corrected", "mass.corrected")
 """The kinds that reference an earlier event (`corrects_seq`)."""
 MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
 MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
+OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
+"""Separators a spreadsheet may have saved a catalogue with, and how a message names them."""
 BOM = "\ufeff"  # the byte-order mark Excel writes at the start of a UTF-8 CSV
 REFUSALS = (SampleLoansError, IntegrityError)
 """What refuses one record (a rule, bad input, a constraint of the schema)."""
@@ -141,14 +154,30 @@ def detect_format(name: str) -> str:
 # --- reading records ----------------------------------------------------------------------------
 
 
-def _without_bom(lines: Iterable[str]) -> Iterator[str]:
-    """The lines, with a byte-order mark at the start of the first one removed."""
-    first = True
-    for line in lines:
-        if first and line.startswith(BOM):
+def _text_lines(lines: Iterable[str], source: str) -> Iterator[str]:
+    """The lines, with a byte-order mark at the start of the first one removed; a line holding
+    bytes that are not UTF-8 (read as surrogate escapes) stops the import, naming the line."""
+    for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
-        first = False
+        if number == 1 and line.startswith(UTF16_BOMS):
+            raise InvalidInput(
+                f"{source}: is UTF-16 text (it starts with a UTF-16 byte-order mark); save the "
+                "file as UTF-8"
+            )
+        if not line.isascii() and (bad := _NOT_UTF8_RE.search(line)):
+            byte = ord(bad.group()) - 0xDC00  # surrogateescape keeps the byte as U+DC80..U+DCFF
+            raise InvalidInput(
+                f"{source} line {number}: the byte 0x{byte:02X} at character {bad.start() + 1} "
+                "is not UTF-8 (another encoding, e.g. Latin-1, mixed in); save the file as UTF-8"
+            )
         yield line
+
+
+UTF16_BOMS = ("\udcff\udcfe", "\udcfe\udcff")
+"""The UTF-16 byte-order marks (FF FE, FE FF) as `surrogateescape` reads them."""
+_NOT_UTF8_RE = re.compile("[\udc80-\udcff]")
+"""A byte that is not UTF-8, as the `surrogateescape` error handler reads it."""
 
 
 def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
@@ -157,48 +186,88 @@ def _csv_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]
     A row with more or fewer fields than the header is refused (a value with an unquoted comma
     would otherwise shift into the wrong column, or be dropped). A malformed file stops here.
     """
-    reader = csv.DictReader(_without_bom(lines))
-    header = _csv_step(reader, source, lambda: reader.fieldnames) or []
+    reader = csv.reader(_text_lines(lines, source))
+    header = _csv_step(reader, source, lambda: next(reader, None)) or []
     _check_header(header, source)
-    start = reader.line_num + 1
-    while (values := _csv_step(reader, source, lambda: next(reader, None))) is not None:
-        extra = values.pop(None, None)
-        given = len(header) + len(extra) if extra else sum(v is not None for v in values.values())
-        if given != len(header):
+    start = reader.line_num + 1  # the line a record starts on (a quoted value may span lines)
+    while (fields := _csv_step(reader, source, lambda: next(reader, None), start)) is not None:
+        if not fields:  # a blank line: no record (the next one starts after it)
+            pass
+        elif fields == header:  # two files joined, headers and all
+            yield start, InvalidInput("repeats the header line (files joined?); remove it")
+        elif len(fields) != len(header) and reader.line_num > start:
+            yield start, InvalidInput(_unclosed_quote(reader.line_num))
+        elif len(fields) != len(header):
             yield (
                 start,
                 InvalidInput(
-                    f"has {given} fields but the header has {len(header)}; quote a value that "
-                    'contains a comma ("a, b")'
+                    f"has {len(fields)} fields but the header has {len(header)}; quote a value "
+                    'that contains a comma ("a, b")'
                 ),
             )
         else:
-            yield start, Row(source, start, dict(values))
+            yield start, Row(source, start, dict(zip(header, fields, strict=True)))
         start = reader.line_num + 1
 
 
-def _csv_step(reader: Any, source: str, step: Callable[[], Any]) -> Any:
-    """One step of the CSV reader; a malformed file is refused naming the line."""
+def _unclosed_quote(last_line: int) -> str:
+    """Why a record that ran over several lines is refused: a quote opened and never closed."""
+    return (
+        f"a quoted value opens on this line and is not closed (the record runs on to line "
+        f"{last_line}); close its quote, or remove the stray '\"'"
+    )
+
+
+def _csv_step(reader: Any, source: str, step: Callable[[], Any], start: int = 0) -> Any:
+    """One step of the CSV reader; a malformed file is refused naming the line (where the
+    record started, for a quote never closed)."""
     try:
         return step()
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc) and start and reader.line_num > start:
+            raise InvalidInput(
+                f"{source} line {start}: {_unclosed_quote(reader.line_num)}"
+            ) from None
         limit = csv.field_size_limit()
         reason = (
             f"a field is longer than {limit:,} characters; no catalogue value is that long"
             if "field larger than field limit" in str(exc)
             else f"not valid CSV ({exc})"
         )
-        # the DictReader's own line_num moves only after a good row; its csv reader's has moved
-        raise InvalidInput(f"{source} line {reader.reader.line_num}: {reason}") from None
+        raise InvalidInput(f"{source} line {reader.line_num}: {reason}") from None
 
 
 def _check_header(header: list[str], source: str) -> None:
     """Every catalogue column present, and none named twice (the last one would silently win)."""
+    if not header:
+        raise InvalidInput(
+            f"{source}: is empty; its first line names the columns, at least "
+            f"{', '.join(CATALOGUE_COLUMNS)} (see data/README.md)"
+        )
+    other = next((sep for sep in OTHER_SEPARATORS if len(header) == 1 and sep in header[0]), None)
+    if other is not None:
+        raise InvalidInput(
+            f"{source}: the header separates its columns with {OTHER_SEPARATORS[other]}; a "
+            "catalogue is comma-separated (in a spreadsheet: save as 'CSV UTF-8 (comma delimited)')"
+        )
+    if not set(CATALOGUE_COLUMNS) & set(header):  # a data row, or another kind of file
+        raise InvalidInput(
+            f"{source}: the first line is not the header: it names none of the columns "
+            f"{', '.join(CATALOGUE_COLUMNS)}; put the header line first (see data/README.md)"
+        )
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise InvalidInput(
             f"{source}: the header names {', '.join(map(repr, twice))} more than once; "
             "name each column once"
+        )
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], KNOWN_COLUMNS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InvalidInput(
+            f"{source}: the header names {quote_input(unknown[0])}, which is not a catalogue "
+            f"column; {hint}the columns are {', '.join(KNOWN_COLUMNS)} (see data/README.md)"
         )
     missing = [c for c in CATALOGUE_COLUMNS if c not in header]
     if missing:
@@ -209,10 +278,24 @@ def _check_header(header: list[str], source: str) -> None:
 
 def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or the reason it is refused) per non-blank line."""
-    for number, line in enumerate(_without_bom(lines), start=1):
+    first = True  # the first line that is not blank
+    for number, line in enumerate(_text_lines(lines, source), start=1):
         if not line.strip():
             continue
-        yield number, _parse_json(line)
+        record = _parse_json(line)
+        if first and isinstance(record, InvalidInput) and line.strip() in ("[", "{"):
+            raise InvalidInput(
+                f"{source} line {number}: starts a JSON document written over several lines; "
+                "a history is JSON Lines, one event object on each line"
+            )
+        first = False
+        if number == 1 and isinstance(record, dict) and record.get("format") == EVENTS_FORMAT:
+            raise InvalidInput(
+                f"{source} line 1: is an events export ('export --events'), not a history to "
+                "import; rebuild a ledger from it with 'sampleloans --db NEW.db restore --events "
+                f"{source}'"
+            )
+        yield number, record
 
 
 def _parse_json(line: str) -> Any:
@@ -222,7 +305,7 @@ def _parse_json(line: str) -> Any:
             line,
             object_pairs_hook=_object_without_duplicates,
             parse_int=_json_int,
-            parse_float=Decimal,  # exact, and never inf: 1e400 stays a number to refuse by name
+            parse_float=TypedFraction,  # exact, never inf: 1e400 stays a number to refuse by name
             parse_constant=_json_constant,
         )
     except InvalidInput as refused:
@@ -231,6 +314,19 @@ def _parse_json(line: str) -> Any:
         return InvalidInput(f"not valid JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:
         return InvalidInput("not valid JSON (nested too deeply; a record is a flat object)")
+
+
+class TypedFraction(Decimal):
+    """A JSON number with a fraction or an exponent, exact, that keeps its text as typed (a
+    message quotes `1e-0`, not the `1` Decimal makes of it)."""
+
+    typed: str
+
+    def __new__(cls, text: str) -> "TypedFraction":
+        """The number of `text`, remembering `text`."""
+        number = super().__new__(cls, text)
+        number.typed = text
+        return number
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -325,7 +421,7 @@ def _shown(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, Decimal):
-        return quote_input(str(value)).strip("'")
+        return quote_input(getattr(value, "typed", str(value))).strip("'")
     if isinstance(value, str):
         return quote_input(value)
     return quote_input(json.dumps(value, default=str)).strip("'")
@@ -358,10 +454,31 @@ def _check_payload(kind: str, payload: dict[str, Any]) -> None:
 # --- the catalogue ------------------------------------------------------------------------------
 
 
+COLUMN_OF_FIELD = {
+    "material type": "material_type",
+    "physical form": "physical_form",
+    "purpose class": "purpose_class",
+    "storage location": "storage_location",
+}
+"""The words `register_sample` names a field by (as the command's messages read) → its column."""
+
+
 def _register_row(session: Session, ctx: Context, row: Any) -> Envelope:
-    """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv."""
+    """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv;
+    a refused value is named by its column, as the file's header spells it."""
     if isinstance(row, SampleLoansError):
         raise row
+    try:
+        return _register(session, ctx, row)
+    except InvalidInput as refused:
+        field_name, _, rest = str(refused).partition(": ")
+        if field_name not in COLUMN_OF_FIELD:
+            raise
+        raise type(refused)(f"{COLUMN_OF_FIELD[field_name]}: {rest}") from None
+
+
+def _register(session: Session, ctx: Context, row: Row) -> Envelope:
+    """`register_sample` with a catalogue row's columns as its arguments."""
     return samples.register_sample(
         session,
         ctx,
