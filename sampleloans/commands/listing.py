@@ -307,13 +307,19 @@ def _plain(cell: Any) -> str:
     return cell_text(cell)
 
 
+def _csv_cell(cell: Any) -> str:
+    from sampleloans.commands.render import csv_cell
+
+    return csv_cell(cell)
+
+
 def write_csv(rows: Iterable[Any], spec: TableSpec, out: TextIO) -> int:
     """The table's columns as CSV (RFC 4180, CRLF), streamed; returns the number of rows."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(column.heading for column in spec.columns)
     count = 0
     for row in rows:
-        writer.writerow(_plain(cell) for cell in spec.cells(row))
+        writer.writerow(_csv_cell(cell) for cell in spec.cells(row))
         count += 1
     return count
 

@@ -76,6 +76,18 @@ def cell_text(cell: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula in a CSV cell (OWASP, "CSV injection")."""
+
+
+def csv_cell(cell: Any) -> str:
+    """A cell's text for CSV: one a spreadsheet would run as a formula (`=HYPERLINK(…)` typed
+    as an institution's name or a sample's location) gets a leading apostrophe, which
+    spreadsheets show as text; `--json` keeps every value as recorded."""
+    text = cell_text(cell)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def table_csv(*tables: Table) -> str:
     """Tables as CSV (RFC 4180: CRLF, quoted where needed): each table's headers, then its rows
     exactly as the table shows them; several tables are separated by one empty line."""
@@ -87,7 +99,7 @@ def table_csv(*tables: Table) -> str:
         writer.writerow(cell_text(column.header) for column in table.columns)
         cells = [list(column.cells) for column in table.columns]
         for row in zip(*cells, strict=True):
-            writer.writerow(cell_text(cell) for cell in row)
+            writer.writerow(csv_cell(cell) for cell in row)
     return out.getvalue()
 
 
