@@ -36,6 +36,8 @@ SIGNATURE_DASH = "\u2014 "  # em dash and space open every signature line
 SIGNER_PREFIX = "PRIVATE+KEY+"
 MAX_SIGNATURES = 16
 MAX_NOTE_BYTES = 64 * 1024
+# a new key's name: short enough that its key files stay far below the readers' 4096-byte bound
+MAX_KEY_NAME_BYTES = 255
 
 
 class CheckpointRefused(SampleLoansError):
@@ -105,7 +107,13 @@ def check_key_name(name: str) -> str:
 
 
 def generate_signer(name: str) -> SignerKey:
-    """A new Ed25519 signer key called `name`."""
+    """A new Ed25519 signer key called `name` (at most MAX_KEY_NAME_BYTES in UTF-8)."""
+    size = len(name.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_KEY_NAME_BYTES:
+        raise InvalidInput(
+            f"--name: {name[:40]!r}… is {size} bytes long; a key name is at most "
+            f"{MAX_KEY_NAME_BYTES} bytes (UTF-8), e.g. naoc.example/ledger"
+        )
     return SignerKey(check_key_name(name), Ed25519PrivateKey.generate())
 
 
