@@ -335,11 +335,24 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise Unreadable("checkpoint: not a signed note (no blank line before the signatures)")
-    text, signatures = note[: cut + 1], note[cut + 2 :].splitlines()
+    if any(ord(char) < 0x20 and char != "\n" for char in note):  # c2sp.org/signed-note
+        raise Unreadable("checkpoint: a control character other than newline is in the note")
+    text, signatures = note[: cut + 1], note[cut + 2 :].split("\n")[:-1]
     lines = text.split("\n")[:-1]
-    if len(lines) < 3 or not lines[1].isdigit():
+    if len(lines) < 3:
         raise Unreadable("checkpoint: needs an origin, a tree size and a root line")
+    if not _is_decimal(lines[1]):  # c2sp.org/tlog-checkpoint: ASCII, no leading zeroes
+        raise Unreadable(f"checkpoint: tree size {lines[1][:20]!r} is not a decimal number")
+    for line in lines[3:]:
+        seq, colon, _hash = line.removeprefix("head ").partition(":")
+        if line.startswith("head ") and not (colon and _is_decimal(seq)):
+            raise Unreadable(f"checkpoint: head line {line[:30]!r} is not 'head SEQ:HASH'")
     return text, lines, signatures
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits without a leading zero (but '0' itself)."""
+    return text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))
 
 
 def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None) -> list[str]:

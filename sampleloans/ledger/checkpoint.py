@@ -166,8 +166,13 @@ def _check_note_text(text: str) -> None:
     """Note text ends in a newline and holds no control character but newline."""
     if not text.endswith("\n"):
         raise InvalidInput("note text must end with a newline")
+    _refuse_control_characters(text, "note text")
+
+
+def _refuse_control_characters(text: str, what: str) -> None:
+    """c2sp.org/signed-note: no ASCII control character but newline, in text or signatures."""
     if any(ord(ch) < 0x20 and ch != "\n" for ch in text):
-        raise InvalidInput("note text must not contain control characters other than newline")
+        raise InvalidInput(f"{what} must not contain control characters other than newline")
 
 
 def sign_note(text: str, signer: SignerKey) -> str:
@@ -189,7 +194,8 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
         raise InvalidInput("signed note: no blank line before the signatures (truncated?)")
     text, signature_block = note[: cut + 1], note[cut + 2 :]
     _check_note_text(text)
-    lines = signature_block.splitlines()
+    _refuse_control_characters(signature_block, "signed note: a signature line")
+    lines = signature_block.split("\n")[:-1]
     if not lines or len(lines) > MAX_SIGNATURES:
         raise InvalidInput(f"signed note: needs 1 to {MAX_SIGNATURES} signature lines")
     signatures = []
