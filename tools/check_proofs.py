@@ -1,5 +1,4 @@
 """Check a report's or statement's embedded proofs with the lender's public key alone."""
-
 import hashlib
 import importlib.util
 import json
