@@ -102,3 +102,29 @@ def test_the_stand_alone_proof_check_refuses_a_duplicated_event(
     result = subprocess.run([*script, str(copied), *args], capture_output=True, text=True)
     assert result.returncode == 1, result.stdout
     assert "FAIL events: not each listed once in ascending seq order" in result.stdout
+
+
+def test_a_signed_statement_changed_after_signing_names_the_signature_not_the_checkpoint(
+    made: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: the proofs held ('ok 6 of 6 events'), the PDF signature failed, and the last
+    line said 'does NOT match the signed checkpoint', which it did."""
+    env, folder = made["env"], made["folder"]
+    root, signer = folder / "root", folder / "signer"
+    assert invoke(env, "keys", "lender-root", "--out", str(root), "--name", "NAOC").exit_code == 0
+    issued = invoke(env, "keys", "signing-cert", "--root", str(root), "--out", str(signer))
+    assert issued.exit_code == 0, issued.stderr
+    done = invoke(env, "report", "statement", "--pi", OSAKA_PI, "--out", str(folder / "signed"),
+                  "--sign", "--signer-key", str(signer / "signing-key.pem"),
+                  "--signer-cert", str(signer / "signing-cert.pem"))  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    altered = with_proofs_changed(
+        folder / "signed" / STATEMENT, tmp_path / STATEMENT, lambda events: None
+    )
+    nowhere = str(folder / "no-ledger.db")
+    result = invoke({"SAMPLELOANS_NOW": env["SAMPLELOANS_NOW"], "NO_COLOR": "1"}, "--db",
+                    nowhere, "verify-document", str(altered),
+                    "--public-key", str(made["pub"]))  # fmt: skip
+    assert result.exit_code == 1, result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert "signed checkpoint" not in last and "PDF signature" in last, last
