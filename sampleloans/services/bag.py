@@ -257,9 +257,12 @@ def _write(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class BagCheck:
-    """What `verify-bag` found (each line held)."""
+    """What `verify-bag` found (each line held), how many events the bag holds and how many
+    of them its largest checkpoint covers (0: none)."""
 
     lines: tuple[str, ...]
+    events: int = 0
+    covered: int = 0
 
 
 def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
@@ -285,20 +288,29 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
     payload = path / "data"
     keys = [public_key] if public_key is not None else _bag_keys(payload / "keys")
-    lines += _check_payload(payload, keys, bag.info.get(HEAD_TAG))
-    return BagCheck(tuple(lines))
+    found = _check_payload(payload, keys, bag.info.get(HEAD_TAG))
+    if public_key is not None and not found.covered:
+        # the reader asked who made the bag: a bag with its checkpoints taken out cannot say
+        raise RuleViolation(
+            f"BAG: {path} holds no checkpoint, so nothing in it is signed by your key "
+            "(--public-key): it cannot be shown to be the lender's"
+        )
+    return BagCheck((*lines, *found.lines), found.events, found.covered)
 
 
-def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> list[str]:
+def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> BagCheck:
     """The events' hash chain and each checkpoint against them and `keys` (the checks beyond
-    the checksums); the lines that say so, or one RuleViolation."""
+    the checksums): the lines that say so and what the checkpoints cover, or one RuleViolation."""
     origin, head, hashes = _chain(payload / EVENTS_FILE)
     if head_tag not in (None, head):
         raise RuleViolation(f"BAG: the events end at {head}, but the bag says {head_tag}")
     lines = [f"events: {len(hashes)}, chain intact, head {head}"]
+    covered = 0
     for note_path in sorted((payload / "checkpoints").glob("*.txt")):
-        lines.append(_checkpoint_line(note_path, hashes, origin, keys))
-    return lines
+        line, size = _checkpoint_line(note_path, hashes, origin, keys)
+        lines.append(line)
+        covered = max(covered, size)
+    return BagCheck(tuple(lines), len(hashes), covered)
 
 
 def _refuse_unverifiable(payload: Path) -> None:
@@ -385,9 +397,9 @@ def _chain(events_path: Path) -> tuple[str, str, list[bytes]]:
 
 def _checkpoint_line(
     note_path: Path, hashes: list[bytes], origin: str, keys: list["VerifierKey"]
-) -> str:
+) -> tuple[str, int]:
     """Check one checkpoint: signed by one of `keys`, of these events' ledger, and its root
-    that of the events; the line that says so."""
+    that of the events; the line that says so, and its size."""
     from sampleloans.ledger.merkle import root_of
 
     checkpoint, signer = _signed_checkpoint(note_path, origin, keys)
@@ -400,7 +412,7 @@ def _checkpoint_line(
     return (
         f"checkpoint {note_path.name}: size {checkpoint.size}, root {root} matches the events; "
         f"signed by {signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)"
-    )
+    ), checkpoint.size
 
 
 def _signed_checkpoint(

@@ -1,0 +1,97 @@
+"""Sweep s17, trust artefacts: what `verify-bag --public-key` says a bag proves.
+
+Found: a bag whose checkpoints were removed (and its events cut back, its checksums and head
+tag regenerated) passed `verify-bag --public-key KEY.pub` with exit 0; and events forged after
+the newest checkpoint (the hash chain has no key: anyone can extend it) passed as "a valid bag;
+its checkpoints are signed by your key", without a word that no signature covers them.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
+import pytest
+
+from sampleloans.ledger.chain import link_hash
+from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+
+HEAD_TAG = "Sampleloans-Head"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo(tmp_path_factory.mktemp("demo") / "d")
+
+
+@pytest.fixture
+def bag(demo: Path, tmp_path: Path) -> dict[str, Any]:
+    """A bag of the demo ledger with one kept checkpoint at its head, and the lender's key."""
+    ledger = copy_ledger(demo, tmp_path / "ledger.db")
+    made = make_checkpoint(ledger, tmp_path)
+    folder = tmp_path / "bag"
+    result = invoke(env_for(ledger), "export", "--bag", str(folder))
+    assert result.exit_code == 0, result.stderr
+    return {**made, "dir": folder}
+
+
+def events_file(folder: Path) -> Path:
+    return folder / "data" / "events.jsonl"
+
+
+def save(folder: Path, head: str) -> None:
+    """What anyone can do after editing a bag: set its head tag, regenerate its checksums."""
+    saved = bagit.Bag(str(folder))
+    saved.info[HEAD_TAG] = head
+    saved.save(manifests=True)
+    saved.validate()
+
+
+def verify_bag(folder: Path, *extra: str) -> Any:
+    return invoke({"COLUMNS": "200", "NO_COLOR": "1"}, "verify-bag", str(folder), *extra)
+
+
+def test_a_bag_stripped_of_its_checkpoints_fails_against_the_given_key(
+    bag: dict[str, Any],
+) -> None:
+    lines = events_file(bag["dir"]).read_text().splitlines(keepends=True)
+    events_file(bag["dir"]).write_text("".join(lines[:-1]))
+    for note in (bag["dir"] / "data" / "checkpoints").glob("*.txt"):
+        note.unlink()
+    last = json.loads(lines[-2])
+    save(bag["dir"], f"{last['seq']}:{last['hash']}")
+    result = verify_bag(bag["dir"], "--public-key", str(bag["pub"]))
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith("Error: BAG: ") and "no checkpoint" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    # without a key to check with, the bag is only said to prove nothing
+    unkeyed = verify_bag(bag["dir"])
+    assert unkeyed.exit_code == 0 and "holds no signed checkpoint" in unkeyed.stdout
+
+
+def test_events_after_the_newest_checkpoint_are_named_as_not_signed(bag: dict[str, Any]) -> None:
+    lines = events_file(bag["dir"]).read_text().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    forged = []
+    for number in (1, 2):
+        event = {**last, "seq": last["seq"] + 1, "reason": f"forged {number}"}
+        body = {k: v for k, v in event.items() if k not in ("prev_hash", "hash")}
+        event["prev_hash"] = last["hash"]
+        event["hash"] = link_hash(last["hash"], body)
+        forged.append(json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n")
+        last = event
+    events_file(bag["dir"]).write_text("".join(lines + forged))
+    save(bag["dir"], f"{last['seq']}:{last['hash']}")
+    result = verify_bag(bag["dir"], "--public-key", str(bag["pub"]))
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    size = bag["size"]
+    assert f"events {size + 1}–{size + 2} come after the newest checkpoint" in result.stdout
+    assert "no signature covers them" in result.stdout
+    assert f"events 1–{size} are covered by checkpoints signed by your key" in result.stdout
+
+
+def test_an_intact_bag_says_every_event_is_covered(bag: dict[str, Any]) -> None:
+    result = verify_bag(bag["dir"], "--public-key", str(bag["pub"]))
+    assert result.exit_code == 0, result.stderr
+    assert f"events 1–{bag['size']} are covered by checkpoints signed by your key" in result.stdout
+    assert "no signature covers" not in result.stdout
