@@ -7,6 +7,7 @@ and a tree size with a leading zero ('0107', which c2sp.org/tlog-checkpoint forb
 with a control character (which c2sp.org/signed-note forbids) was read as a checkpoint.
 """
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+from sampleloans.ledger.checkpoint import Checkpoint, generate_signer, sign_checkpoint
+from sampleloans.ledger.merkle import root_of
+from tests.i15_statement_helpers import (
+    copy_ledger,
+    env_for,
+    event_hashes,
+    invoke,
+    make_checkpoint,
+    make_demo,
+)
 
 TOOL = Path(__file__).parents[1] / "tools" / "verify_ledger.py"
 
@@ -78,3 +88,28 @@ def test_a_carriage_return_in_the_signature_block_is_refused_by_both_verifiers(
     assert len(result.stderr.splitlines()) == 1
     tool = run_tool(ledger["db"], "--checkpoint", cp, "--public-key", ledger["pub"])
     assert tool.returncode == 2 and "control character" in tool.stderr
+
+
+def test_the_tool_says_which_events_a_checkpoint_of_an_earlier_size_covers(
+    ledger: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: 'checkpoint: matches this ledger and is signed by …' and 'OK', beside the head
+    of later events no signature covers."""
+    size = ledger["size"] - 3
+    with sqlite3.connect(ledger["db"]) as connection:
+        (ledger_id,) = connection.execute(
+            "SELECT value FROM ledger_meta WHERE key = 'ledger_id'"
+        ).fetchone()
+    signer = generate_signer("naoc.example/ledger")
+    root = root_of(event_hashes(ledger["db"], size))
+    cp, pub = tmp_path / "older.txt", tmp_path / "older.pub"
+    older = Checkpoint(f"sampleloans/ledger/{ledger_id}", size, root)
+    cp.write_text(sign_checkpoint(older, signer))
+    pub.write_text(signer.verifier().encode() + "\n")
+    result = run_tool(ledger["db"], "--checkpoint", cp, "--public-key", pub)
+    assert result.returncode == 0, result.stdout
+    assert f"covers events 1–{size}" in result.stdout
+    assert f"events {size + 1}–{ledger['size']} come after it: not covered by it" in (result.stdout)
+    whole = run_tool(ledger["db"], "--checkpoint", ledger["cp"], "--public-key", ledger["pub"])
+    assert f"covers events 1–{ledger['size']}" in whole.stdout
+    assert "come after it" not in whole.stdout

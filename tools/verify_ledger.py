@@ -468,6 +468,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"merkle root: {summary['merkle_root']}")
         if note is not None and public_key is not None and not failures:
             print(f"checkpoint: matches this ledger and is signed by {public_key.split('+')[0]}")
+        if note is not None and not failures:  # the chain has no key: say what it covers
+            size, events = int(split_checkpoint(note)[1][1]), summary["events"]
+            print(f"checkpoint: covers events 1–{size} of {events}")
+            if size < events:
+                print(f"checkpoint: events {size + 1}–{events} come after it: not covered by it")
         if note is not None and public_key is None:
             print(
                 "checkpoint: signature NOT checked (no --public-key): anyone could have written "
