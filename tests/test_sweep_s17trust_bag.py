@@ -95,3 +95,25 @@ def test_an_intact_bag_says_every_event_is_covered(bag: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.stderr
     assert f"events 1–{bag['size']} are covered by checkpoints signed by your key" in result.stdout
     assert "no signature covers" not in result.stdout
+
+
+@pytest.mark.parametrize("name", ["report 100%.pdf", "L-2025%0AOsaka.pdf", "two\nlines.pdf"])
+def test_a_report_whose_name_a_bagit_manifest_cannot_hold_is_refused_first(
+    demo: Path, tmp_path: Path, name: str
+) -> None:
+    """Before: a name with '%' ended in exit 3 after bagit's own log lines ('… exists in
+    manifest but was not found on filesystem'): bagit writes '%' as it is, and reads '%0A' back
+    as a newline (RFC 8493 says both are percent-encoded)."""
+    ledger = copy_ledger(demo, tmp_path / "ledger.db")
+    env = env_for(ledger)
+    report = tmp_path / "custody.pdf"
+    made = invoke(env, "report", "custody", "--loan", "L-2025-OU", "--out", str(report))
+    assert made.exit_code == 0, made.stderr
+    given = tmp_path / name
+    report.rename(given)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(env, "export", "--bag", str(tmp_path / "bag"), "--report", str(given))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("Error: --report: ") and "rename" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no bag, no build folder

@@ -87,6 +87,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
         # what is given is checked before anything is written: the bag must verify as a whole
         kept["keys"].update(_given_keys(extras.public_keys))
         _check_given_checkpoints(session.connection(), extras.checkpoints, kept["keys"])
+    _check_given_names(("--report", extras.reports), ("--checkpoint", extras.checkpoints))
     database = db.sqlite_path(str(engine.url))
     fileio.refuse_ledger(dest, database, "--bag")
     if os.path.lexists(dest):
@@ -114,8 +115,9 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
             HEAD_TAG: exported.head,
         }
         try:
-            bag = bagit.make_bag(str(folder), bag_info=info, checksums=list(CHECKSUMS))
-            bag.validate()
+            with _bagit_quiet():
+                bag = bagit.make_bag(str(folder), bag_info=info, checksums=list(CHECKSUMS))
+                bag.validate()
         except (bagit.BagError, OSError) as exc:
             raise StorageError(f"--bag: the bag could not be made: {exc}") from None
         _refuse_unverifiable(folder / "data")
@@ -208,6 +210,20 @@ def _check_given_checkpoints(
         problems = check_extends(connection, checkpoint)
         if problems:
             raise CheckpointRefused(f"--checkpoint {path}: {problems[0]}")
+
+
+def _check_given_names(*given: tuple[str, tuple[Path, ...]]) -> None:
+    """Each file given for the bag keeps its name there: refuse (exit 2) a name its manifests
+    cannot hold. RFC 8493 percent-encodes '%', CR and LF in manifest paths, but bagit writes
+    '%' as it is and reads '%0A' back as a newline, so such a bag would not validate."""
+    for option, paths in given:
+        for path in paths:
+            if "%" in path.name or not path.name.isprintable():
+                raise InvalidInput(
+                    f"{option}: {path.name[:60]!r}: a file name with '%' or a control character "
+                    "cannot be listed in a BagIt manifest; rename the file (or copy it) and give "
+                    "that name"
+                )
 
 
 def _safe(name: str) -> str:
