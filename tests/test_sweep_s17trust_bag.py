@@ -117,3 +117,27 @@ def test_a_report_whose_name_a_bagit_manifest_cannot_hold_is_refused_first(
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("Error: --report: ") and "rename" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no bag, no build folder
+
+
+@pytest.mark.parametrize(
+    ("added", "content"),
+    [
+        ("checkpoints/newer.note", "forged\n"),  # a checkpoint not named *.txt
+        ("keys/lender.key", "PRIVATE+KEY+x+00000000+AA==\n"),  # a key not named *.pub
+        ("events-2027.jsonl", "{}\n"),  # a file no export writes
+    ],
+)
+def test_a_file_added_and_re_manifested_is_named_not_skipped(
+    bag: dict[str, Any], added: str, content: str
+) -> None:
+    """Before: verify-bag read only checkpoints/*.txt and keys/*.pub and ignored every other
+    file, so an added file passed once the checksums were regenerated."""
+    target = bag["dir"] / "data" / added
+    target.write_text(content)
+    head = bagit.Bag(str(bag["dir"])).info[HEAD_TAG]
+    save(bag["dir"], head)
+    for extra in ([], ["--public-key", str(bag["pub"])]):
+        result = verify_bag(bag["dir"], *extra)
+        assert result.exit_code == 1, (result.stdout, result.stderr)
+        assert result.stderr.startswith("Error: BAG: ") and added in result.stderr
+        assert len(result.stderr.splitlines()) == 1

@@ -303,7 +303,9 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             raise RuleViolation(f"BAG: {path} fails validation: {_first_detail(exc)}") from None
     lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
     payload = path / "data"
-    keys = [public_key] if public_key is not None else _bag_keys(payload / "keys")
+    _refuse_unexpected(payload)
+    carried = _bag_keys(payload / "keys")  # every key file is one, whoever's key is checked
+    keys = [public_key] if public_key is not None else carried
     found = _check_payload(payload, keys, bag.info.get(HEAD_TAG))
     if public_key is not None and not found.covered:
         # the reader asked who made the bag: a bag with its checkpoints taken out cannot say
@@ -322,7 +324,7 @@ def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | Non
         raise RuleViolation(f"BAG: the events end at {head}, but the bag says {head_tag}")
     lines = [f"events: {len(hashes)}, chain intact, head {head}"]
     covered = 0
-    for note_path in sorted((payload / "checkpoints").glob("*.txt")):
+    for note_path in _files_in(payload / "checkpoints"):  # every file, whatever its name
         line, size = _checkpoint_line(note_path, hashes, origin, keys)
         lines.append(line)
         covered = max(covered, size)
@@ -342,12 +344,37 @@ def _refuse_unverifiable(payload: Path) -> None:
         ) from None
 
 
+# what `export --bag` writes in data/: these files, and any file in these folders
+BAG_FILES = (EVENTS_FILE, "README.txt", "docs/ledger-format.md", "tools/verify_ledger.py")
+BAG_FOLDERS = ("checkpoints", "keys", "reports")
+
+
+def _refuse_unexpected(payload: Path) -> None:
+    """A payload file no export writes fails the bag (exit 1): the manifests are plain
+    checksums anyone can regenerate after adding one, and no check here would read it."""
+    for item in sorted(payload.rglob("*")):
+        relative = item.relative_to(payload)
+        expected = relative.as_posix() in BAG_FILES or (
+            len(relative.parts) == 2 and relative.parts[0] in BAG_FOLDERS
+        )
+        if item.is_file() and not expected:
+            raise RuleViolation(
+                f"BAG: {relative.as_posix()} is not a file 'export --bag' writes: it was added "
+                "to the bag after it was made"
+            )
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """The files of one of the bag's folders, sorted (none when it is absent)."""
+    return sorted(item for item in folder.glob("*") if item.is_file())
+
+
 def _bag_keys(folder: Path) -> list["VerifierKey"]:
     """The public keys the bag carries (data/keys/*.pub); a file that is none fails the bag."""
     from sampleloans.ledger.checkpoint import parse_verifier_key
 
     keys = []
-    for key_path in sorted(folder.glob("*.pub")):
+    for key_path in _files_in(folder):  # every file: one not named *.pub is no exception
         try:
             keys.append(parse_verifier_key(key_path.read_text(encoding="utf-8")))
         except (InvalidInput, UnicodeDecodeError):
@@ -440,7 +467,7 @@ def _signed_checkpoint(
 
     where = f"BAG: checkpoints/{note_path.name}"
     try:
-        note = note_path.read_text(encoding="utf-8")
+        note = note_path.read_bytes().decode("utf-8")  # byte for byte: the signature covers it
         _text, signatures = split_note(note)
     except (InvalidInput, UnicodeDecodeError) as exc:
         raise RuleViolation(f"{where} is not a signed checkpoint ({exc})") from None
