@@ -113,3 +113,27 @@ def test_the_tool_says_which_events_a_checkpoint_of_an_earlier_size_covers(
     whole = run_tool(ledger["db"], "--checkpoint", ledger["cp"], "--public-key", ledger["pub"])
     assert f"covers events 1–{ledger['size']}" in whole.stdout
     assert "come after it" not in whole.stdout
+
+
+@pytest.mark.parametrize("option", ["--checkpoint", "--public-key"])
+def test_the_tool_refuses_a_device_or_an_oversized_checkpoint_or_key(
+    ledger: dict[str, Any], tmp_path: Path, option: str
+) -> None:
+    """Before: the tool read a checkpoint or key file whole, whatever its size, and read
+    /dev/zero until memory ran out (the ledger's own commands refuse both)."""
+    other = (
+        ["--public-key", ledger["pub"]]
+        if option == "--checkpoint"
+        else ["--checkpoint", ledger["cp"]]
+    )
+    huge = tmp_path / "huge.txt"
+    huge.write_text("a" * 70_000)
+    for given, said in ((huge, "larger than"), (Path("/dev/zero"), "not a regular file")):
+        result = subprocess.run(
+            [sys.executable, str(TOOL), str(ledger["db"]), option, str(given), *map(str, other)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, (given, result.stderr)
+        assert said in result.stderr and len(result.stderr.splitlines()) == 1

@@ -379,9 +379,20 @@ def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None)
     return failures
 
 
+def _read_small(path: Path, what: str, limit: int) -> bytes:
+    """A small file read whole: a device, a FIFO or a file over `limit` bytes is none."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise Unreadable(f"{what}: {path} is not a regular file (a device, FIFO or socket)")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise Unreadable(f"{what}: {path} is larger than {limit} bytes; it is not one")
+    return data
+
+
 def read_public_key(path: Path) -> str:
     """The one line of a public key file; Unreadable (exit 2) if it is not one."""
-    vkey = path.read_bytes().decode("utf-8", errors="replace").strip()
+    vkey = _read_small(path, "public key", 4096).decode("utf-8", errors="replace").strip()
     if vkey.startswith("PRIVATE+KEY+"):  # never echo it: it is the lender's secret
         raise Unreadable(f"public key: {path} is a private key file; give the .pub file")
     name, _, rest = vkey.partition("+")
@@ -428,7 +439,7 @@ def _read_note(path: Path) -> str:
     """A checkpoint file's text, byte for byte (no newline translation: the signature covers
     the exact bytes); Unreadable if it is not UTF-8."""
     try:
-        return path.read_bytes().decode("utf-8")
+        return _read_small(path, "checkpoint", 64 * 1024).decode("utf-8")
     except UnicodeDecodeError:
         raise Unreadable(f"checkpoint: {path} is not UTF-8 text") from None
 
