@@ -137,3 +137,14 @@ def test_the_tool_refuses_a_device_or_an_oversized_checkpoint_or_key(
         )
         assert result.returncode == 2, (given, result.stderr)
         assert said in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "folder"])
+def test_the_tool_refuses_a_device_or_folder_as_the_ledger(tmp_path: Path, source: str) -> None:
+    """Before: /dev/zero was read as an export's endless first line."""
+    given = tmp_path if source == "folder" else Path(source)
+    result = subprocess.run(
+        [sys.executable, str(TOOL), str(given)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr and len(result.stderr.splitlines()) == 1

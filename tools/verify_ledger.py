@@ -223,6 +223,8 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
 
 def read_source(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
     """The ledger id and the events of a SQLite ledger or a JSON-lines events export."""
+    if path.exists() and not path.is_file():  # /dev/zero would be read as one endless line
+        raise Unreadable(f"{path}: not a regular file (a folder, device, FIFO or socket)")
     with path.open("rb") as handle:
         magic = handle.read(16)
     if magic == b"SQLite format 3\x00":
