@@ -45,3 +45,22 @@ def test_a_key_name_at_the_bound_makes_a_key_that_signs_and_verifies(
         ["verify", "--checkpoint", str(tmp_path / "cp"), "--public-key", f"{key}.pub"],
     )
     assert checked.exit_code == 0, checked.output
+
+
+@pytest.mark.parametrize("given", ["folder", "huge"])
+def test_verify_names_the_checkpoint_option_for_a_file_that_is_none(
+    tmp_path: Path, demo: dict[str, str], given: str
+) -> None:
+    """Before: 'Error: checkpoint: k is a folder, not a file' (and '… is larger than 65536
+    bytes'), where every other refusal of the same file says '--checkpoint'."""
+    runner = CliRunner(env=demo)
+    key = tmp_path / "key"
+    assert runner.invoke(app, ["keys", "generate", "--out", str(key)]).exit_code == 0
+    path = tmp_path / given
+    if given == "folder":
+        path.mkdir()
+    else:
+        path.write_text("a" * 70_000)
+    result = runner.invoke(app, ["verify", "--checkpoint", str(path), "--public-key", f"{key}.pub"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: --checkpoint: {path}"), result.stderr
