@@ -141,3 +141,24 @@ def test_a_file_added_and_re_manifested_is_named_not_skipped(
         assert result.exit_code == 1, (result.stdout, result.stderr)
         assert result.stderr.startswith("Error: BAG: ") and added in result.stderr
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_verify_bag_says_it_did_not_check_the_reports_it_carries(
+    demo: Path, tmp_path: Path
+) -> None:
+    """Before: 'a valid bag' and nothing about data/reports/, whose PDFs it never opens."""
+    ledger = copy_ledger(demo, tmp_path / "ledger.db")
+    made = make_checkpoint(ledger, tmp_path)
+    env = env_for(ledger)
+    report = tmp_path / "custody.pdf"
+    assert (
+        invoke(env, "report", "custody", "--loan", "L-2025-OU", "--out", str(report)).exit_code == 0
+    )
+    folder = tmp_path / "bag"
+    assert invoke(env, "export", "--bag", str(folder), "--report", str(report)).exit_code == 0
+    result = verify_bag(folder, "--public-key", str(made["pub"]))
+    assert result.exit_code == 0, result.stderr
+    assert "note  reports/: 1 file(s) not checked here: check each with 'sampleloans " in (
+        result.stdout
+    )
+    assert "verify-document" in result.stdout

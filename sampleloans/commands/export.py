@@ -127,6 +127,13 @@ def verify_bag(
     out = console()
     for line in result.lines:
         out.print(f"ok    {line}", markup=False)
+    if result.reports:  # say what was not checked: a report's pages are its signature's job
+        out.print(
+            f"note  reports/: {result.reports} file(s) not checked here: check each with "
+            "'sampleloans verify-document FILE --trust-root root-cert.pem' (its signature) or "
+            "'--public-key KEY.pub' (its checkpoint)",
+            markup=False,
+        )
     if not result.covered:
         out.print(
             f"{bag}: a valid bag, but it holds no signed checkpoint: nothing in it says the "

@@ -279,6 +279,7 @@ class BagCheck:
     lines: tuple[str, ...]
     events: int = 0
     covered: int = 0
+    reports: int = 0  # files in reports/, which verify-bag does not open
 
 
 def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
@@ -313,7 +314,8 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             f"BAG: {path} holds no checkpoint, so nothing in it is signed by your key "
             "(--public-key): it cannot be shown to be the lender's"
         )
-    return BagCheck((*lines, *found.lines), found.events, found.covered)
+    reports = len(_files_in(payload / "reports"))
+    return BagCheck((*lines, *found.lines), found.events, found.covered, reports)
 
 
 def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> BagCheck:
