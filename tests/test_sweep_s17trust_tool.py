@@ -148,3 +148,17 @@ def test_the_tool_refuses_a_device_or_folder_as_the_ledger(tmp_path: Path, sourc
     )
     assert result.returncode == 2, result.stderr
     assert "not a regular file" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_line_appended_after_the_signature_is_refused_by_both_verifiers(
+    ledger: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: `verify --checkpoint` refused it (exit 2) while the stand-alone tool said OK."""
+    cp = tmp_path / "cp.txt"
+    cp.write_text(ledger["note"] + "appended\n")
+    env = {**env_for(ledger["db"]), "COLUMNS": "200"}
+    result = invoke(env, "verify", "--checkpoint", str(cp), "--public-key", str(ledger["pub"]))
+    assert result.exit_code == 2 and "signature line must start with" in result.stderr
+    tool = run_tool(ledger["db"], "--checkpoint", cp, "--public-key", ledger["pub"])
+    assert tool.returncode == 2, tool.stdout
+    assert "signature line must start with" in tool.stderr

@@ -340,6 +340,8 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
     if any(ord(char) < 0x20 and char != "\n" for char in note):  # c2sp.org/signed-note
         raise Unreadable("checkpoint: a control character other than newline is in the note")
     text, signatures = note[: cut + 1], note[cut + 2 :].split("\n")[:-1]
+    if not signatures or not all(line.startswith("\u2014 ") for line in signatures):
+        raise Unreadable("checkpoint: a signature line must start with '\u2014 ' (em dash, space)")
     lines = text.split("\n")[:-1]
     if len(lines) < 3:
         raise Unreadable("checkpoint: needs an origin, a tree size and a root line")
