@@ -36,6 +36,9 @@ def included(seq, hash_hex, proof):
 
 
 if "events" in document:  # a statement: every event, its hash recomputed from its fields
+    seqs = [entry["seq"] for entry in document["events"]]
+    if seqs != sorted(set(seqs)):  # each event once, in ledger order: a copy or swap is an edit
+        failures.append("events: not each listed once in ascending seq order")
     for entry in document["events"]:
         if tool.event_hash(entry["prev_hash"], entry["event"]) != entry["hash"]:
             failures.append(f"event {entry['seq']}: its fields do not give its hash")

@@ -223,6 +223,8 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
 
 def read_source(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
     """The ledger id and the events of a SQLite ledger or a JSON-lines events export."""
+    if path.exists() and not path.is_file():  # /dev/zero would be read as one endless line
+        raise Unreadable(f"{path}: not a regular file (a folder, device, FIFO or socket)")
     with path.open("rb") as handle:
         magic = handle.read(16)
     if magic == b"SQLite format 3\x00":
@@ -335,11 +337,26 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise Unreadable("checkpoint: not a signed note (no blank line before the signatures)")
-    text, signatures = note[: cut + 1], note[cut + 2 :].splitlines()
+    if any(ord(char) < 0x20 and char != "\n" for char in note):  # c2sp.org/signed-note
+        raise Unreadable("checkpoint: a control character other than newline is in the note")
+    text, signatures = note[: cut + 1], note[cut + 2 :].split("\n")[:-1]
+    if not signatures or not all(line.startswith("\u2014 ") for line in signatures):
+        raise Unreadable("checkpoint: a signature line must start with '\u2014 ' (em dash, space)")
     lines = text.split("\n")[:-1]
-    if len(lines) < 3 or not lines[1].isdigit():
+    if len(lines) < 3:
         raise Unreadable("checkpoint: needs an origin, a tree size and a root line")
+    if not _is_decimal(lines[1]):  # c2sp.org/tlog-checkpoint: ASCII, no leading zeroes
+        raise Unreadable(f"checkpoint: tree size {lines[1][:20]!r} is not a decimal number")
+    for line in lines[3:]:
+        seq, colon, _hash = line.removeprefix("head ").partition(":")
+        if line.startswith("head ") and not (colon and _is_decimal(seq)):
+            raise Unreadable(f"checkpoint: head line {line[:30]!r} is not 'head SEQ:HASH'")
     return text, lines, signatures
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits without a leading zero (but '0' itself)."""
+    return text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))
 
 
 def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None) -> list[str]:
@@ -366,9 +383,20 @@ def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None)
     return failures
 
 
+def _read_small(path: Path, what: str, limit: int) -> bytes:
+    """A small file read whole: a device, a FIFO or a file over `limit` bytes is none."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise Unreadable(f"{what}: {path} is not a regular file (a device, FIFO or socket)")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise Unreadable(f"{what}: {path} is larger than {limit} bytes; it is not one")
+    return data
+
+
 def read_public_key(path: Path) -> str:
     """The one line of a public key file; Unreadable (exit 2) if it is not one."""
-    vkey = path.read_bytes().decode("utf-8", errors="replace").strip()
+    vkey = _read_small(path, "public key", 4096).decode("utf-8", errors="replace").strip()
     if vkey.startswith("PRIVATE+KEY+"):  # never echo it: it is the lender's secret
         raise Unreadable(f"public key: {path} is a private key file; give the .pub file")
     name, _, rest = vkey.partition("+")
@@ -415,7 +443,7 @@ def _read_note(path: Path) -> str:
     """A checkpoint file's text, byte for byte (no newline translation: the signature covers
     the exact bytes); Unreadable if it is not UTF-8."""
     try:
-        return path.read_bytes().decode("utf-8")
+        return _read_small(path, "checkpoint", 64 * 1024).decode("utf-8")
     except UnicodeDecodeError:
         raise Unreadable(f"checkpoint: {path} is not UTF-8 text") from None
 
@@ -455,6 +483,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"merkle root: {summary['merkle_root']}")
         if note is not None and public_key is not None and not failures:
             print(f"checkpoint: matches this ledger and is signed by {public_key.split('+')[0]}")
+        if note is not None and not failures:  # the chain has no key: say what it covers
+            size, events = int(split_checkpoint(note)[1][1]), summary["events"]
+            print(f"checkpoint: covers events 1–{size} of {events}")
+            if size < events:
+                print(f"checkpoint: events {size + 1}–{events} come after it: not covered by it")
         if note is not None and public_key is None:
             print(
                 "checkpoint: signature NOT checked (no --public-key): anyone could have written "

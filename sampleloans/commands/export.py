@@ -127,17 +127,33 @@ def verify_bag(
     out = console()
     for line in result.lines:
         out.print(f"ok    {line}", markup=False)
-    if not any(line.startswith("checkpoint ") for line in result.lines):
+    if result.reports:  # say what was not checked: a report's pages are its signature's job
+        out.print(
+            f"note  reports/: {result.reports} file(s) not checked here: check each with "
+            "'sampleloans verify-document FILE --trust-root root-cert.pem' (its signature) or "
+            "'--public-key KEY.pub' (its checkpoint)",
+            markup=False,
+        )
+    if not result.covered:
         out.print(
             f"{bag}: a valid bag, but it holds no signed checkpoint: nothing in it says the "
             "lender made it",
             markup=False,
         )
-    elif verifier is not None:
-        out.print(f"{bag}: a valid bag; its checkpoints are signed by your key", markup=False)
+        return
+    if result.covered < result.events:  # the chain has no key: anyone can extend it
+        out.print(
+            f"note  events {result.covered + 1}–{result.events} come after the newest "
+            f"checkpoint (size {result.covered}): no signature covers them; ask the lender for "
+            "a checkpoint of this size",
+            markup=False,
+        )
+    covered = f"events 1–{result.covered} are covered by checkpoints signed by"
+    if verifier is not None:
+        out.print(f"{bag}: a valid bag; {covered} your key", markup=False)
     else:
         out.print(
-            f"{bag}: a valid bag; its checkpoints are signed by the key(s) it carries: compare "
-            "their fingerprints with the lender's published one, or pass --public-key",
+            f"{bag}: a valid bag; {covered} the key(s) it carries: compare their fingerprints "
+            "with the lender's published one, or pass --public-key",
             markup=False,
         )

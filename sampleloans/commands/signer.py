@@ -287,9 +287,14 @@ def print_offline_verdict(
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
+        # name what failed: the proofs against the signed checkpoint, the PDF signature, or both
+        proofs, signature = len(found.problems), len(problems) - len(found.problems)
+        failed = [
+            *([f"the signed checkpoint's proofs: {proofs}"] if proofs else []),
+            *([f"the PDF signature: {signature}"] if signature else []),
+        ]
         out.print(
-            f"{file}: does NOT match the signed checkpoint ({len(problems)} problem(s))",
-            markup=False,
+            f"{file}: does NOT check out (problems with {'; with '.join(failed)})", markup=False
         )
         raise typer.Exit(1)
     out.print(f"{file}: {verdict}", markup=False)

@@ -36,6 +36,8 @@ SIGNATURE_DASH = "\u2014 "  # em dash and space open every signature line
 SIGNER_PREFIX = "PRIVATE+KEY+"
 MAX_SIGNATURES = 16
 MAX_NOTE_BYTES = 64 * 1024
+# a new key's name: short enough that its key files stay far below the readers' 4096-byte bound
+MAX_KEY_NAME_BYTES = 255
 
 
 class CheckpointRefused(SampleLoansError):
@@ -105,7 +107,13 @@ def check_key_name(name: str) -> str:
 
 
 def generate_signer(name: str) -> SignerKey:
-    """A new Ed25519 signer key called `name`."""
+    """A new Ed25519 signer key called `name` (at most MAX_KEY_NAME_BYTES in UTF-8)."""
+    size = len(name.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_KEY_NAME_BYTES:
+        raise InvalidInput(
+            f"--name: {name[:40]!r}… is {size} bytes long; a key name is at most "
+            f"{MAX_KEY_NAME_BYTES} bytes (UTF-8), e.g. naoc.example/ledger"
+        )
     return SignerKey(check_key_name(name), Ed25519PrivateKey.generate())
 
 
@@ -158,8 +166,13 @@ def _check_note_text(text: str) -> None:
     """Note text ends in a newline and holds no control character but newline."""
     if not text.endswith("\n"):
         raise InvalidInput("note text must end with a newline")
+    _refuse_control_characters(text, "note text")
+
+
+def _refuse_control_characters(text: str, what: str) -> None:
+    """c2sp.org/signed-note: no ASCII control character but newline, in text or signatures."""
     if any(ord(ch) < 0x20 and ch != "\n" for ch in text):
-        raise InvalidInput("note text must not contain control characters other than newline")
+        raise InvalidInput(f"{what} must not contain control characters other than newline")
 
 
 def sign_note(text: str, signer: SignerKey) -> str:
@@ -181,7 +194,8 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
         raise InvalidInput("signed note: no blank line before the signatures (truncated?)")
     text, signature_block = note[: cut + 1], note[cut + 2 :]
     _check_note_text(text)
-    lines = signature_block.splitlines()
+    _refuse_control_characters(signature_block, "signed note: a signature line")
+    lines = signature_block.split("\n")[:-1]
     if not lines or len(lines) > MAX_SIGNATURES:
         raise InvalidInput(f"signed note: needs 1 to {MAX_SIGNATURES} signature lines")
     signatures = []

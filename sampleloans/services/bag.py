@@ -87,6 +87,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
         # what is given is checked before anything is written: the bag must verify as a whole
         kept["keys"].update(_given_keys(extras.public_keys))
         _check_given_checkpoints(session.connection(), extras.checkpoints, kept["keys"])
+    _check_given_names(("--report", extras.reports), ("--checkpoint", extras.checkpoints))
     database = db.sqlite_path(str(engine.url))
     fileio.refuse_ledger(dest, database, "--bag")
     if os.path.lexists(dest):
@@ -114,8 +115,9 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
             HEAD_TAG: exported.head,
         }
         try:
-            bag = bagit.make_bag(str(folder), bag_info=info, checksums=list(CHECKSUMS))
-            bag.validate()
+            with _bagit_quiet():
+                bag = bagit.make_bag(str(folder), bag_info=info, checksums=list(CHECKSUMS))
+                bag.validate()
         except (bagit.BagError, OSError) as exc:
             raise StorageError(f"--bag: the bag could not be made: {exc}") from None
         _refuse_unverifiable(folder / "data")
@@ -210,6 +212,20 @@ def _check_given_checkpoints(
             raise CheckpointRefused(f"--checkpoint {path}: {problems[0]}")
 
 
+def _check_given_names(*given: tuple[str, tuple[Path, ...]]) -> None:
+    """Each file given for the bag keeps its name there: refuse (exit 2) a name its manifests
+    cannot hold. RFC 8493 percent-encodes '%', CR and LF in manifest paths, but bagit writes
+    '%' as it is and reads '%0A' back as a newline, so such a bag would not validate."""
+    for option, paths in given:
+        for path in paths:
+            if "%" in path.name or not path.name.isprintable():
+                raise InvalidInput(
+                    f"{option}: {path.name[:60]!r}: a file name with '%' or a control character "
+                    "cannot be listed in a BagIt manifest; rename the file (or copy it) and give "
+                    "that name"
+                )
+
+
 def _safe(name: str) -> str:
     """A file-name-safe form of a key name (`naoc.example/ledger` → `naoc.example_ledger`)."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "key"
@@ -257,9 +273,13 @@ def _write(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class BagCheck:
-    """What `verify-bag` found (each line held)."""
+    """What `verify-bag` found (each line held), how many events the bag holds and how many
+    of them its largest checkpoint covers (0: none)."""
 
     lines: tuple[str, ...]
+    events: int = 0
+    covered: int = 0
+    reports: int = 0  # files in reports/, which verify-bag does not open
 
 
 def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
@@ -284,21 +304,33 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             raise RuleViolation(f"BAG: {path} fails validation: {_first_detail(exc)}") from None
     lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
     payload = path / "data"
-    keys = [public_key] if public_key is not None else _bag_keys(payload / "keys")
-    lines += _check_payload(payload, keys, bag.info.get(HEAD_TAG))
-    return BagCheck(tuple(lines))
+    _refuse_unexpected(payload)
+    carried = _bag_keys(payload / "keys")  # every key file is one, whoever's key is checked
+    keys = [public_key] if public_key is not None else carried
+    found = _check_payload(payload, keys, bag.info.get(HEAD_TAG))
+    if public_key is not None and not found.covered:
+        # the reader asked who made the bag: a bag with its checkpoints taken out cannot say
+        raise RuleViolation(
+            f"BAG: {path} holds no checkpoint, so nothing in it is signed by your key "
+            "(--public-key): it cannot be shown to be the lender's"
+        )
+    reports = len(_files_in(payload / "reports"))
+    return BagCheck((*lines, *found.lines), found.events, found.covered, reports)
 
 
-def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> list[str]:
+def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> BagCheck:
     """The events' hash chain and each checkpoint against them and `keys` (the checks beyond
-    the checksums); the lines that say so, or one RuleViolation."""
+    the checksums): the lines that say so and what the checkpoints cover, or one RuleViolation."""
     origin, head, hashes = _chain(payload / EVENTS_FILE)
     if head_tag not in (None, head):
         raise RuleViolation(f"BAG: the events end at {head}, but the bag says {head_tag}")
     lines = [f"events: {len(hashes)}, chain intact, head {head}"]
-    for note_path in sorted((payload / "checkpoints").glob("*.txt")):
-        lines.append(_checkpoint_line(note_path, hashes, origin, keys))
-    return lines
+    covered = 0
+    for note_path in _files_in(payload / "checkpoints"):  # every file, whatever its name
+        line, size = _checkpoint_line(note_path, hashes, origin, keys)
+        lines.append(line)
+        covered = max(covered, size)
+    return BagCheck(tuple(lines), len(hashes), covered)
 
 
 def _refuse_unverifiable(payload: Path) -> None:
@@ -314,12 +346,37 @@ def _refuse_unverifiable(payload: Path) -> None:
         ) from None
 
 
+# what `export --bag` writes in data/: these files, and any file in these folders
+BAG_FILES = (EVENTS_FILE, "README.txt", "docs/ledger-format.md", "tools/verify_ledger.py")
+BAG_FOLDERS = ("checkpoints", "keys", "reports")
+
+
+def _refuse_unexpected(payload: Path) -> None:
+    """A payload file no export writes fails the bag (exit 1): the manifests are plain
+    checksums anyone can regenerate after adding one, and no check here would read it."""
+    for item in sorted(payload.rglob("*")):
+        relative = item.relative_to(payload)
+        expected = relative.as_posix() in BAG_FILES or (
+            len(relative.parts) == 2 and relative.parts[0] in BAG_FOLDERS
+        )
+        if item.is_file() and not expected:
+            raise RuleViolation(
+                f"BAG: {relative.as_posix()} is not a file 'export --bag' writes: it was added "
+                "to the bag after it was made"
+            )
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """The files of one of the bag's folders, sorted (none when it is absent)."""
+    return sorted(item for item in folder.glob("*") if item.is_file())
+
+
 def _bag_keys(folder: Path) -> list["VerifierKey"]:
     """The public keys the bag carries (data/keys/*.pub); a file that is none fails the bag."""
     from sampleloans.ledger.checkpoint import parse_verifier_key
 
     keys = []
-    for key_path in sorted(folder.glob("*.pub")):
+    for key_path in _files_in(folder):  # every file: one not named *.pub is no exception
         try:
             keys.append(parse_verifier_key(key_path.read_text(encoding="utf-8")))
         except (InvalidInput, UnicodeDecodeError):
@@ -385,9 +442,9 @@ def _chain(events_path: Path) -> tuple[str, str, list[bytes]]:
 
 def _checkpoint_line(
     note_path: Path, hashes: list[bytes], origin: str, keys: list["VerifierKey"]
-) -> str:
+) -> tuple[str, int]:
     """Check one checkpoint: signed by one of `keys`, of these events' ledger, and its root
-    that of the events; the line that says so."""
+    that of the events; the line that says so, and its size."""
     from sampleloans.ledger.merkle import root_of
 
     checkpoint, signer = _signed_checkpoint(note_path, origin, keys)
@@ -400,7 +457,7 @@ def _checkpoint_line(
     return (
         f"checkpoint {note_path.name}: size {checkpoint.size}, root {root} matches the events; "
         f"signed by {signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)"
-    )
+    ), checkpoint.size
 
 
 def _signed_checkpoint(
@@ -412,7 +469,7 @@ def _signed_checkpoint(
 
     where = f"BAG: checkpoints/{note_path.name}"
     try:
-        note = note_path.read_text(encoding="utf-8")
+        note = note_path.read_bytes().decode("utf-8")  # byte for byte: the signature covers it
         _text, signatures = split_note(note)
     except (InvalidInput, UnicodeDecodeError) as exc:
         raise RuleViolation(f"{where} is not a signed checkpoint ({exc})") from None

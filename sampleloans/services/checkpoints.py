@@ -180,8 +180,8 @@ def read_verifier(path: Path) -> notes.VerifierKey:
         raise InvalidInput(f"--public-key: {path}: {exc}") from None
 
 
-def read_note(path: Path, what: str = "checkpoint") -> str:
-    """The text of a signed checkpoint file."""
+def read_note(path: Path, what: str) -> str:
+    """The text of a signed checkpoint file; `what` names it in a refusal (its option)."""
     return _read_small(path, what, MAX_NOTE_FILE_BYTES)
 
 
@@ -694,7 +694,7 @@ def verify_checkpoint_file(
 ) -> CheckpointCheck:
     """Check that the ledger still extends the signed checkpoint in `note_path`."""
     verifier = read_verifier(key_path)
-    note = read_note(note_path)
+    note = read_note(note_path, "--checkpoint")
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
         connection = session.connection()

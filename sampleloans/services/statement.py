@@ -503,14 +503,18 @@ def verify_proofs(
     events = proofs.get("events")
     if not isinstance(events, list):
         raise RuleViolation(f"FILE: its proofs carry no list of events: {ALTERED}")
-    proved = 0
+    proved: list[int] = []
     for index, entry in enumerate(events):
         problem = _event_problem(entry, checkpoint.size, checkpoint.root)
         if problem:
             problems.append(f"event #{index + 1}: {problem}")
         else:
-            proved += 1
-    lines.append(f"{proved} of {len(events)} events: hash recomputed and included in the root")
+            proved.append(entry["seq"])
+    if proved != sorted(set(proved)):
+        # a statement lists each event once, in ledger order: a copy or a swap is an edit
+        shown = ", ".join(map(str, proved[:12])) + (", …" if len(proved) > 12 else "")
+        problems.append(f"events: not each listed once in ascending seq order ({shown}): {ALTERED}")
+    lines.append(f"{len(proved)} of {len(events)} events: hash recomputed and included in the root")
     return ProofCheck(tuple(lines), tuple(problems))
 
 
