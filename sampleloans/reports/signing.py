@@ -284,7 +284,19 @@ def load_trust_root(pem_or_der: bytes, source: str = "--trust-root") -> x509.Cer
             return x509.load_pem_x509_certificate(pem_or_der)
         return x509.load_der_x509_certificate(pem_or_der)
     except ValueError:
-        raise InvalidInput(f"{source}: not a PEM or DER certificate") from None
+        raise InvalidInput(f"{source}: {_what_it_holds(pem_or_der)}") from None
+
+
+def _what_it_holds(pem_or_der: bytes) -> str:
+    """Why bytes are no certificate, naming the usual mix-up: a key file given for one."""
+    if b"PRIVATE KEY-----" in pem_or_der:
+        return (
+            "holds a private key, not a certificate; give the lender's root certificate "
+            "(never share the private key)"
+        )
+    if b"PUBLIC KEY-----" in pem_or_der or pem_or_der.startswith(b"ssh-ed25519 "):
+        return "holds a public key, not a certificate; give the lender's root certificate"
+    return "not a PEM or DER certificate"
 
 
 def is_signed(data: bytes) -> bool:
