@@ -3,6 +3,8 @@
 Row-level security hides from a researcher the events of other institutions. A report read
 its head as the last event the login could see, and `verify-document` looked the report's head
 up the same way:
+- a statement dated (`--generated-at`) before its checkpoint's last event, another
+  institution's, was written (SQLite: refused, exit 1);
 - Osaka's researcher printed a custody report of their loan: it named head 98 (the last event
   their login could see) while the ledger's head was 108 (on SQLite, the same command names 108),
   and `--generated-at` before the head was recorded was not refused;
@@ -75,7 +77,9 @@ def test_a_researchers_report_names_the_ledgers_head_and_checks_out(
     made = _run(urls[RESEARCHER], "report", "custody", "--loan", "L-2025-Osaka", "--out", str(own))
     assert made[0] == 0, made
     assert f"ledger head {head}:" in made[1], made[1]
-    made = _run(urls[COMPLIANCE], "report", "custody", "--loan", "L-2025-Osaka", "--out", str(theirs))
+    made = _run(
+        urls[COMPLIANCE], "report", "custody", "--loan", "L-2025-Osaka", "--out", str(theirs)
+    )
     assert made[0] == 0, made
     for who in (RESEARCHER, COMPLIANCE):
         for pdf in (own, theirs):
@@ -103,3 +107,29 @@ def test_a_researchers_report_dated_before_its_head_is_refused(
     assert code == 1, err
     assert err.startswith("Error: --generated-at:") and f"event {_true_head(demo_url)}" in err
     assert not out.exists()
+
+
+def test_a_researchers_statement_dated_before_its_checkpoint_is_refused(
+    pg_server: PgServer, demo_url: str, tmp_path: Path
+) -> None:
+    """The checkpoint's last event is another institution's: a statement `--generated-at`
+    before it was recorded was written with the researcher's login (SQLite: refused, exit 1)."""
+    urls = _logins(pg_server, demo_url)
+    added = _run(
+        urls[CURATOR], "people", "add", "guest@ipgp.example", "--name", "Guest",
+        "--institution", "IPGP", "--role", "researcher",
+    )  # fmt: skip
+    assert added[0] == 0, added
+    key = tmp_path / "lender.key"
+    assert _run(urls[CURATOR], "keys", "generate", "--out", str(key))[0] == 0
+    signed = _run(urls[CURATOR], "checkpoint", "--key", str(key))
+    assert signed[0] == 0, signed
+    folder = tmp_path / "statements"
+    folder.mkdir()
+    code, _stdout, err = _run(
+        urls[RESEARCHER], "report", "statement", "--pi", RESEARCHER, "--out", str(folder),
+        "--generated-at", "2026-01-01T00:00:00Z",
+    )  # fmt: skip
+    assert code == 1, err
+    assert err.startswith("Error: --generated-at:") and f"event {_true_head(demo_url)} " in err
+    assert list(folder.iterdir()) == []

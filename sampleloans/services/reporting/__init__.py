@@ -117,7 +117,7 @@ def refuse_dated_before_head(session: Session, report: Report) -> None:
         raise RuleViolation(
             f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is made"
         )
-    recorded_at = _recorded_at(session, report.head_seq) if report.head_seq else None
+    recorded_at = event_recorded_at(session, report.head_seq) if report.head_seq else None
     if recorded_at is not None and report.generated_at < from_iso(recorded_at):
         raise RuleViolation(
             f"--generated-at: {when} is before {recorded_at}, when event {report.head_seq} "
@@ -184,7 +184,7 @@ def with_checkpoint(session: Session, report: Report, checkpoint: str | None) ->
     return replace(report, checkpoint=named)
 
 
-def _recorded_at(session: Session, seq: int) -> str | None:
+def event_recorded_at(session: Session, seq: int) -> str | None:
     """When event `seq` was recorded (stored text), or None when this login cannot know: a
     researcher's login on a secured PostgreSQL ledger learns it of the head alone."""
     row = session.get(LedgerEvent, seq)
