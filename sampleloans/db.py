@@ -1492,7 +1492,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0007_loan_number_case"
+SCHEMA_HEAD = "0008_staff_of_this_ledger"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 
