@@ -274,6 +274,15 @@ _FUNCTIONS = (
         IF grp IS NULL THEN
             RAISE EXCEPTION 'unknown person role %', person_role;
         END IF;
+        -- called by the DBA or a curator this ledger records (the groups are cluster-wide: a
+        -- curator of another ledger on the server is no one here), or for the caller's own
+        -- login (a curator who moved themselves to another role)
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
+           AND NOT EXISTS (SELECT 1 FROM person p WHERE p.email = session_user::text
+                           AND (p.role = 'curator' OR p.email = sampleloans_set_login.email)) THEN
+            RAISE EXCEPTION 'login % is no curator of this ledger', session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         -- only a registered person, as the ledger records them; never one of our own roles
         -- or an existing login that is no person (the DBA's), so no curator can take one over
         IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = sampleloans_set_login.email

@@ -75,9 +75,10 @@ def test_a_curator_of_another_ledger_sees_and_changes_nothing(
 def test_verify_names_a_loose_staff_policy_and_db_upgrade_narrows_it(
     pg_server: PgServer, ledger_a: str, demo_url: str
 ) -> None:
-    """A ledger secured before revision 0008 (its staff policies `USING (true)`): `verify`
-    names them; the DBA's `db upgrade` narrows them, and the other ledger's curator then reads
-    nothing."""
+    """A ledger secured before revision 0008 (its staff policies `USING (true)`, revision
+    0006's `sampleloans_set_login`): `verify` names the policies; the DBA's `db upgrade`
+    narrows them and replaces the function, and the other ledger's curator then reads nothing
+    and revokes no login."""
     curator = "curator@naoc.example"
     secured = CliRunner().invoke(app, ["--db", demo_url, "--as", curator, "db", "secure"])
     assert secured.exit_code == 0, secured.stderr
@@ -96,6 +97,7 @@ def test_verify_names_a_loose_staff_policy_and_db_upgrade_narrows_it(
                     sql.Identifier(table)
                 )
             )
+        connection.execute(_revision_0006_set_login())
         connection.execute("UPDATE alembic_version SET version_num = '0007_loan_number_case'")
     checked = CliRunner().invoke(app, ["--db", demo_url, "--as", curator, "verify"])
     assert checked.exit_code == 1
@@ -108,3 +110,40 @@ def test_verify_names_a_loose_staff_policy_and_db_upgrade_narrows_it(
     login = PgServer(pg_server.host, pg_server.port, OTHER_CURATOR, PASSWORD).url(database_b)
     with psycopg.connect(login) as connection:
         assert connection.execute("SELECT count(*) FROM loan").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute(
+                "SELECT sampleloans_set_login('terada@osaka-u.example', 'researcher', false)"
+            )
+
+
+def _revision_0006_set_login() -> str:
+    """`sampleloans_set_login` as revision 0006 installed it (any curator-group login)."""
+    import importlib
+
+    module = importlib.import_module(
+        "sampleloans.migrations.versions.0006_definer_search_path"
+    )
+    return str(module.SET_LOGIN)
+
+
+def test_a_curator_of_another_ledger_cannot_revoke_a_login_here(
+    pg_server: PgServer, ledger_a: str, demo_url: str
+) -> None:
+    """`SELECT sampleloans_set_login('terada@…', 'researcher', false)` in ledger B with the
+    other ledger's curator's psql revoked Terada's login (roles are cluster-wide) with no event
+    recorded anywhere; now refused, and the login stays."""
+    secured = CliRunner().invoke(
+        app, ["--db", demo_url, "--as", "curator@naoc.example", "db", "secure"]
+    )
+    assert secured.exit_code == 0, secured.stderr
+    database_b = str(psycopg.conninfo.conninfo_to_dict(demo_url)["dbname"])
+    login = PgServer(pg_server.host, pg_server.port, OTHER_CURATOR, PASSWORD).url(database_b)
+    with psycopg.connect(login) as connection, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        connection.execute(
+            "SELECT sampleloans_set_login('terada@osaka-u.example', 'researcher', false)"
+        )
+    with psycopg.connect(demo_url) as connection:
+        row = connection.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'terada@osaka-u.example'"
+        ).fetchone()
+    assert row == (True,)

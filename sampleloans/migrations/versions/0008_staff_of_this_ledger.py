@@ -8,7 +8,9 @@ of every table: the curator of another ledger on the same server, who is no pers
 one, read all of it with psql (and could UPDATE its projections). The function
 `sampleloans_login_is_staff()` (owned by the `NOLOGIN` owner, search path `public, pg_temp`)
 says whether `person` records the login as a curator or compliance officer; every staff policy
-now uses it.
+now uses it. `sampleloans_set_login` (which gives or revokes a person's login) is refused
+unless called by the DBA, a curator this ledger records, or for the caller's own login: before,
+the curator of another ledger on the server revoked any person's login here.
 
 Frozen (docs/migrations.md rule 4): the SQL below is this revision's own copy of what
 `sampleloans/pgsecurity.py` installs. One DO block that does nothing on a ledger without the
@@ -36,9 +38,66 @@ STAFF_LOGIN = """CREATE OR REPLACE FUNCTION sampleloans_login_is_staff() RETURNS
         SELECT EXISTS (SELECT 1 FROM person WHERE email = session_user::text
                        AND role IN ('curator', 'compliance_officer'))
     $$"""
+SET_LOGIN = """CREATE OR REPLACE FUNCTION sampleloans_set_login(email text, person_role text,
+                                                        may_login boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        grp text := CASE person_role WHEN 'curator' THEN 'sampleloans_curator'
+                    WHEN 'compliance_officer' THEN 'sampleloans_compliance'
+                    WHEN 'researcher' THEN 'sampleloans_researcher' END;
+        other text;
+    BEGIN
+        IF grp IS NULL THEN
+            RAISE EXCEPTION 'unknown person role %', person_role;
+        END IF;
+        -- called by the DBA or a curator this ledger records (the groups are cluster-wide: a
+        -- curator of another ledger on the server is no one here), or for the caller's own
+        -- login (a curator who moved themselves to another role)
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
+           AND NOT EXISTS (SELECT 1 FROM person p WHERE p.email = session_user::text
+                           AND (p.role = 'curator' OR p.email = sampleloans_set_login.email)) THEN
+            RAISE EXCEPTION 'login % is no curator of this ledger', session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- only a registered person, as the ledger records them; never one of our own roles
+        -- or an existing login that is no person (the DBA's), so no curator can take one over
+        IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = sampleloans_set_login.email
+                       AND p.role = person_role)
+           OR email LIKE 'sampleloans\\_%' OR email LIKE 'pg\\_%'
+           OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = email AND (r.rolsuper OR NOT
+                      (pg_has_role(r.oid, 'sampleloans_curator', 'MEMBER')
+                       OR pg_has_role(r.oid, 'sampleloans_compliance', 'MEMBER')
+                       OR pg_has_role(r.oid, 'sampleloans_researcher', 'MEMBER')))) THEN
+            RAISE EXCEPTION 'role % is not a registered person''s login', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- the login follows the ledger: a deactivated person gets it back only once their
+        -- reactivation is recorded (a curator's psql cannot undo a deactivation)
+        IF may_login AND NOT EXISTS (SELECT 1 FROM person p
+                                     WHERE p.email = sampleloans_set_login.email AND p.active) THEN
+            RAISE EXCEPTION 'person % is deactivated in the ledger: record their reactivation '
+                            '(people reactivate) first', email
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = email) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN', email);
+        END IF;
+        EXECUTE format('ALTER ROLE %I %s', email,
+                       CASE WHEN may_login THEN 'LOGIN' ELSE 'NOLOGIN' END);
+        EXECUTE format('GRANT %I TO %I', grp, email);
+        -- a changed role leaves the old group (revoking a non-member only warns)
+        FOREACH other IN ARRAY ARRAY['sampleloans_curator',
+                                     'sampleloans_compliance',
+                                     'sampleloans_researcher'] LOOP
+            IF other <> grp AND pg_has_role(email, other, 'MEMBER') THEN
+                EXECUTE format('REVOKE %I FROM %I', other, email);
+            END IF;
+        END LOOP;
+    END $$"""
 POLICY = "((SELECT sampleloans_login_is_staff()))"
 STATEMENTS = (
     STAFF_LOGIN,
+    SET_LOGIN,
     "ALTER FUNCTION sampleloans_login_is_staff() OWNER TO sampleloans_owner",
     "ALTER FUNCTION sampleloans_login_is_staff() SET search_path = public, pg_temp",
 )
