@@ -120,9 +120,7 @@ def _revision_0006_set_login() -> str:
     """`sampleloans_set_login` as revision 0006 installed it (any curator-group login)."""
     import importlib
 
-    module = importlib.import_module(
-        "sampleloans.migrations.versions.0006_definer_search_path"
-    )
+    module = importlib.import_module("sampleloans.migrations.versions.0006_definer_search_path")
     return str(module.SET_LOGIN)
 
 
