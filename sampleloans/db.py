@@ -1161,13 +1161,18 @@ def server_url(url: str) -> URL:
     """A PostgreSQL `--db` value as SQLAlchemy's URL with psycopg 3 as the driver; one it
     cannot read (a port that is no number, a broken IPv6 host) is invalid input (exit 2)."""
     try:
-        return make_url(driver_url(url))
+        parsed = make_url(driver_url(url))
     except ValueError:
         raise InvalidInput(
             f"--db (or SAMPLELOANS_DB): {_masked(url)} is not a PostgreSQL URL this program can "
             "read; give postgresql://USER:PASSWORD@HOST:PORT/DATABASE (PORT a number, an e-mail "
             "user's @ as %40)"
         ) from None
+    # SQLAlchemy decodes every part of the URL but the host; libpq decodes it too, and its
+    # documented form for a unix socket folder is an escaped host (`%2Fvar%2Frun%2Fpostgresql`)
+    if parsed.host and "%" in parsed.host:
+        parsed = parsed.set(host=unquote(parsed.host))
+    return parsed
 
 
 def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
@@ -1487,7 +1492,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0008_case_twin_indexes"
+SCHEMA_HEAD = "0009_case_twin_indexes"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

@@ -121,6 +121,17 @@ just appended in their name, and no other institution's loan."""
 FIXED_SEARCH_PATH = "public, pg_temp"
 """The search path of every function of the ledger: a login's temporary table (pg_temp, searched
 first unless named) never stands in for a ledger table inside a function the owner runs."""
+STAFF_LOGIN_IS = "sampleloans_login_is_staff"
+STAFF_LOGIN = f"""CREATE OR REPLACE FUNCTION {STAFF_LOGIN_IS}() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM person WHERE email = session_user::text
+                       AND role IN ('curator', 'compliance_officer'))
+    $$"""
+"""Whether the login is a curator or compliance officer of this ledger (the staff policy's
+test; active or not: a deactivated person's login is revoked, and their events refused)."""
+STAFF_POLICY = f"((SELECT {STAFF_LOGIN_IS}()))"
+"""The staff policy's expression: a sub-select, so it is evaluated once per statement."""
+
 LEDGER_FUNCTIONS = (
     "ledger_event_next()",
     "ledger_refuse_change()",
@@ -133,6 +144,7 @@ LEDGER_FUNCTIONS = (
     "sampleloans_chain_head()",
     f"{EVENT_HASHES}(bigint, bigint)",
     f"{GUARD_TRIGGER}()",
+    f"{STAFF_LOGIN_IS}()",
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
@@ -164,6 +176,10 @@ _FUNCTIONS = (
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT institution FROM person WHERE email = session_user::text AND active
     $$""",
+    # the staff groups are cluster-wide: a group member is staff here only if this ledger
+    # records the login as its curator or compliance officer (a curator of another ledger on
+    # the same server is no one here)
+    STAFF_LOGIN,
     """CREATE OR REPLACE FUNCTION sampleloans_loan_is_mine(loan_no text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT EXISTS (SELECT 1 FROM loan WHERE number = loan_no
@@ -257,6 +273,15 @@ _FUNCTIONS = (
     BEGIN
         IF grp IS NULL THEN
             RAISE EXCEPTION 'unknown person role %', person_role;
+        END IF;
+        -- called by the DBA or a curator this ledger records (the groups are cluster-wide: a
+        -- curator of another ledger on the server is no one here), or for the caller's own
+        -- login (a curator who moved themselves to another role)
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
+           AND NOT EXISTS (SELECT 1 FROM person p WHERE p.email = session_user::text
+                           AND (p.role = 'curator' OR p.email = sampleloans_set_login.email)) THEN
+            RAISE EXCEPTION 'login % is no curator of this ledger', session_user
+                USING ERRCODE = 'insufficient_privilege';
         END IF;
         -- only a registered person, as the ledger records them; never one of our own roles
         -- or an existing login that is no person (the DBA's), so no curator can take one over
@@ -361,8 +386,8 @@ def _guards(tables: list[str]) -> list[str]:
 
 
 def _policies(tables: list[str]) -> list[str]:
-    """Row-level security: curators and compliance officers see every row, researchers only
-    their institution's loans and what belongs to them."""
+    """Row-level security: this ledger's curators and compliance officers see every row,
+    researchers only their institution's loans and what belongs to them."""
     staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
     researcher = GROUP_ROLES["researcher"]
     mine = {
@@ -375,7 +400,8 @@ def _policies(tables: list[str]) -> list[str]:
         statements.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         statements.append(f"DROP POLICY IF EXISTS staff_all ON {table}")
         statements.append(
-            f"CREATE POLICY staff_all ON {table} TO {staff} USING (true) WITH CHECK (true)"
+            f"CREATE POLICY staff_all ON {table} TO {staff} "
+            f"USING {STAFF_POLICY} WITH CHECK {STAFF_POLICY}"
         )
         for name in ("researcher_own", "researcher_read", "researcher_append"):
             statements.append(f"DROP POLICY IF EXISTS {name} ON {table}")
@@ -524,6 +550,7 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _deactivated_logins(connection)
     problems += _search_path_problems(connection)
     problems += _subject_policy_problems(connection)
+    problems += _staff_policy_problems(connection)
     return problems
 
 
@@ -602,6 +629,24 @@ def _subject_policy_problems(connection: Any) -> list[str]:
         "the researchers' INSERT policy on event_subject does not require an event of their own "
         "appended in the same transaction: a researcher's login could make any event theirs "
         "and read it; run 'db secure' again"
+    ]
+
+
+def _staff_policy_problems(connection: Any) -> list[str]:
+    """A staff policy that lets every member of the cluster-wide staff groups read a table,
+    not only this ledger's curators and compliance officers."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, pg_get_expr(p.polqual, p.polrelid) FROM pg_policy p "
+            "JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = 'staff_all' ORDER BY 1"
+        )
+    ).all()
+    loose = [str(table) for table, qual in rows if STAFF_LOGIN_IS not in str(qual)]
+    if not loose:
+        return []
+    return [
+        f"the staff policy on {', '.join(loose)} lets any member of the staff groups read and "
+        "change every row, a curator of another ledger on the same server too; run 'db upgrade'"
     ]
 
 

@@ -58,6 +58,7 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
 from sampleloans.services import access
 from sampleloans.services.history import describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
@@ -159,10 +160,10 @@ def refuse_dated_before_checkpoint(
 ) -> None:
     """Refuse a statement dated (--generated-at) before the last event its checkpoint covers
     was recorded (exit 1): at that moment the ledger did not yet hold what it proves."""
-    last = session.get(LedgerEvent, checkpoint.tree_size)
-    if last is not None and generated_at < from_iso(last.recorded_at):
+    recorded_at = event_recorded_at(session, checkpoint.tree_size)
+    if recorded_at is not None and generated_at < from_iso(recorded_at):
         raise RuleViolation(
-            f"--generated-at: {to_iso(generated_at)} is before {last.recorded_at}, when event "
+            f"--generated-at: {to_iso(generated_at)} is before {recorded_at}, when event "
             f"{checkpoint.tree_size} (the last its checkpoint covers) was recorded; a statement "
             "is dated when it is made"
         )

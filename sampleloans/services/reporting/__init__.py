@@ -29,7 +29,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services import access
 from sampleloans.services.common import get_sample
-from sampleloans.services.logins import refuse_hidden_replay
+from sampleloans.services.logins import events_hidden, refuse_hidden_replay
 from sampleloans.services.reporting import custody, inventory, overdue, returns
 
 Body = CustodyBody | ReturnBody | OverdueBody | InventoryBody
@@ -117,10 +117,10 @@ def refuse_dated_before_head(session: Session, report: Report) -> None:
         raise RuleViolation(
             f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is made"
         )
-    head = session.get(LedgerEvent, report.head_seq) if report.head_seq else None
-    if head is not None and report.generated_at < from_iso(head.recorded_at):
+    recorded_at = event_recorded_at(session, report.head_seq) if report.head_seq else None
+    if recorded_at is not None and report.generated_at < from_iso(recorded_at):
         raise RuleViolation(
-            f"--generated-at: {when} is before {head.recorded_at}, when event {report.head_seq} "
+            f"--generated-at: {when} is before {recorded_at}, when event {report.head_seq} "
             "(the last the report prints) was recorded; a report is dated when it is made"
         )
 
@@ -184,12 +184,32 @@ def with_checkpoint(session: Session, report: Report, checkpoint: str | None) ->
     return replace(report, checkpoint=named)
 
 
+def event_recorded_at(session: Session, seq: int) -> str | None:
+    """When event `seq` was recorded (stored text), or None when this login cannot know: a
+    researcher's login on a secured PostgreSQL ledger learns it of the head alone."""
+    row = session.get(LedgerEvent, seq)
+    if row is not None:
+        return row.recorded_at
+    if not events_hidden(session.connection()):
+        return None
+    from sampleloans.ledger.unit import head_query
+
+    head = session.execute(head_query(session.connection())).first()
+    return str(head[2]) if head is not None and int(head[0]) == seq else None
+
+
 def ledger_head(session: Session) -> tuple[int, str]:
     """The ledger's last event as (seq, hash): what a report printed now would carry.
 
     Read with one primary-key seek here, so that printing a report does not load the write
-    side (`ledger/store.py`); only an empty ledger asks the store for its genesis link.
+    side (`ledger/store.py`); only an empty ledger asks the store for its genesis link, and
+    a researcher's login on a secured PostgreSQL ledger, which row-level security shows only
+    their loans' events, asks the store (it reads the head through the ledger's function).
     """
+    if events_hidden(session.connection()):
+        from sampleloans.ledger.store import head
+
+        return head(session)
     last = session.exec(
         select(LedgerEvent.seq, LedgerEvent.hash).order_by(col(LedgerEvent.seq).desc()).limit(1)
     ).first()
@@ -201,7 +221,12 @@ def ledger_head(session: Session) -> tuple[int, str]:
 
 
 def hash_at(session: Session, seq: int) -> str | None:
-    """The hash of event `seq`, or None when the ledger has no such event."""
+    """The hash of event `seq`, or None when the ledger has no such event (whoever reads: a
+    researcher's login too, through the function showing every event's seq and hash)."""
+    if events_hidden(session.connection()):
+        from sampleloans.services.checkpoints import event_hash
+
+        return event_hash(session.connection(), seq)
     row = session.get(LedgerEvent, seq)
     return None if row is None else row.hash
 

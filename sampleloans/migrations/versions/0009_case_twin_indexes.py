@@ -4,8 +4,8 @@ lookup, as a loan number already is (0007), not a scan of the table. On PostgreS
 while the write held the writers' lock, so every queued writer waited for it, longer as the
 table grew.
 
-Revision ID: 0008_case_twin_indexes
-Revises: 0007_loan_number_case
+Revision ID: 0009_case_twin_indexes
+Revises: 0008_staff_of_this_ledger
 Create Date: 2026-11-30
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008_case_twin_indexes"
-down_revision: str | Sequence[str] | None = "0007_loan_number_case"
+revision: str = "0009_case_twin_indexes"
+down_revision: str | Sequence[str] | None = "0008_staff_of_this_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
-"""Revision 0008 adds indexes on `lower(institution.short_name)` and `lower(agreement.number)`:
+"""Revision 0009 adds indexes on `lower(institution.short_name)` and `lower(agreement.number)`:
 the case-twin check of a new institution or agreement is one index lookup, as a loan's is
 (0007), not a scan of the table (on PostgreSQL made while the write holds the writers' lock).
-A ledger at 0007 gets them from `db upgrade`; one that already has them upgrades without
+A ledger at 0008 gets them from `db upgrade`; one that already has them upgrades without
 "index already exists"; the twin query the write path sends uses them on both engines."""
 
 import sqlite3
@@ -40,18 +40,18 @@ def _twin_sql(column: Any, dialect: Any) -> str:
 
 @pytest.mark.usefixtures("cli_env")
 @pytest.mark.parametrize("had_the_indexes", [True, False])
-def test_upgrade_from_0007_leaves_one_of_each_index(
+def test_upgrade_from_0008_leaves_one_of_each_index(
     runner: CliRunner, db_path: Path, had_the_indexes: bool
 ) -> None:
     _init(runner)
     with sqlite3.connect(db_path) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '0007_loan_number_case'")
+        connection.execute("UPDATE alembic_version SET version_num = '0008_staff_of_this_ledger'")
         if not had_the_indexes:
             for name in INDEXES:
                 connection.execute(f"DROP INDEX {name}")
     result = runner.invoke(app, [*STAFF, "db", "upgrade"])
     assert result.exit_code == 0, result.stderr
-    assert f"from 0007_loan_number_case to {db.SCHEMA_HEAD}" in result.stdout
+    assert f"from 0008_staff_of_this_ledger to {db.SCHEMA_HEAD}" in result.stdout
     with sqlite3.connect(db_path) as connection:
         for name in INDEXES:
             assert connection.execute(INDEX_SQL, (name,)).fetchone() == (1,), name
@@ -77,10 +77,10 @@ def test_postgres_upgrade_adds_the_indexes_and_the_twin_lookup_uses_them(
     with psycopg.connect(demo_url, autocommit=True) as connection:
         for name in INDEXES:
             connection.execute(f"DROP INDEX {name}")
-        connection.execute("UPDATE alembic_version SET version_num = '0007_loan_number_case'")
+        connection.execute("UPDATE alembic_version SET version_num = '0008_staff_of_this_ledger'")
     result = runner.invoke(app, ["--db", demo_url, *STAFF, "db", "upgrade"])
     assert result.exit_code == 0, result.stderr
-    assert f"from 0007_loan_number_case to {db.SCHEMA_HEAD}" in result.stdout
+    assert f"from 0008_staff_of_this_ledger to {db.SCHEMA_HEAD}" in result.stdout
     with psycopg.connect(demo_url, autocommit=True) as connection:
         connection.execute("SET enable_seqscan = off")  # a few rows: the planner would scan
         for name, column in INDEXES.items():
