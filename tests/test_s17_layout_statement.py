@@ -194,5 +194,5 @@ def test_the_statement_e_mail_lists_what_the_attached_statement_does(
     cli(round_env, "notify", "--institution", "SUPARCO", "--outbox", str(outbox))
     (mail,) = [p for p in outbox.glob("*.eml") if p.name.startswith("statement-")]
     message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
-    text = " ".join(message.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    text = " ".join(message.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]  # the statement mail always has a plain part
     assert f"loan {CONSUMED[0]}: settlement report, now: {NOTHING_LEFT}; {SETTLEMENT}" in text

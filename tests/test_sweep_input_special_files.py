@@ -21,7 +21,7 @@ CASES = {
     "verify-document /dev/zero": (["verify-document", "/dev/zero"], "FILE"),
     "verify --checkpoint": (
         ["verify", "--checkpoint", "{fifo}", "--public-key", "{dir}/cp.key.pub"],
-        "checkpoint",
+        "--checkpoint",
     ),
     "verify --public-key": (
         ["verify", "--checkpoint", "{dir}/cp.txt", "--public-key", "{fifo}"],

@@ -38,7 +38,7 @@ def with_proofs_changed(source: Path, target: Path, change: Any) -> Path:
     proofs = json.loads(PdfReader(source).attachments[PROOFS][0])
     change(proofs["events"])
     writer = PdfWriter(source, incremental=True)
-    names: Any = writer.root_object["/Names"]["/EmbeddedFiles"]["/Names"]  # type: ignore[index]
+    names: Any = writer.root_object["/Names"]["/EmbeddedFiles"]["/Names"]  # type: ignore[index]  # pypdf types it as PdfObject
     spec = names[names.index(PROOFS) + 1].get_object()
     spec["/EF"]["/F"].get_object().set_data(json.dumps(proofs, sort_keys=True).encode())
     with target.open("wb") as handle:
