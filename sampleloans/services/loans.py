@@ -210,6 +210,7 @@ def request_loan(
             f"time: loan {number} cannot be requested on {to_iso(when)} under agreement "
             f"{deal.number}, before it was drafted ({to_iso(deal.created_at)})"
         )
+    _not_ended(deal, number, when)
     person = require_active(get_person(session, pi), "pi")
     if person.institution != deal.institution:
         raise InvalidInput(
@@ -480,6 +481,22 @@ def with_parties(
     )
 
 
+def _not_ended(deal: Agreement, number: str, when: datetime) -> None:
+    """Refuse a request under an agreement that has ended by `when`: it could never be issued."""
+    if deal.ended_at is not None and deal.ended_at <= when:
+        raise RuleViolation(
+            f"agreement {deal.number} was {deal.status} on {format_datetime(deal.ended_at)}; "
+            f"loan {number} cannot be requested under it (a new agreement is needed: "
+            "'agreements add')"
+        )
+    if deal.expires_at is not None and deal.expires_at <= when:
+        raise RuleViolation(
+            f"agreement {deal.number} expired at the end of its term on "
+            f"{format_datetime(deal.expires_at)}; loan {number} cannot be requested under it "
+            "(a new agreement is needed: 'agreements add')"
+        )
+
+
 def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
     """Refuse issuing without a signed agreement in force."""
     if deal.status == AgreementStatus.PENDING:
@@ -495,8 +512,11 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
 
 
 def _term_words(deal: Agreement) -> str:
-    """When an agreement signed was in force: 'in force from … until … (expired)'."""
-    assert deal.signed_at is not None  # a pending agreement is refused before
+    """When an agreement was in force: 'in force from … until … (expired)', or that it ended
+    before it was ever signed."""
+    if deal.signed_at is None:  # ended while pending: it never came into force
+        assert deal.ended_at is not None  # a pending one is refused before
+        return f"it was never signed, and was {deal.status} on {format_datetime(deal.ended_at)}"
     end = deal.ended_at or deal.expires_at
     until = f" until {format_datetime(end)}" if end else ""
     ended = f" ({deal.status})" if deal.ended_at else ""
