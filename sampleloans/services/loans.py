@@ -948,6 +948,11 @@ def recall_loan(
             f"{to_iso(loan.due_at)}; a recall can only bring the due date forward (to give "
             "more time, use 'loans extend')"
         )
+    if due_at == loan.due_at:  # a recall that moves nothing would still be a recorded event
+        raise RuleViolation(
+            f"due: loan {number} is already due {to_iso(due_at)}; a recall must bring the due "
+            "date forward"
+        )
     event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")

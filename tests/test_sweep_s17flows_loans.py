@@ -1,0 +1,70 @@
+"""Sweep "a curator's less common flows": recalls and frozen samples.
+
+A second `loans recall` to the due date the loan already had was recorded: a hash-chained
+event that changed nothing, shown as a second recall in every history. And a step refused
+because a sample is frozen said "resolve it first" without naming the incident or the command
+that resolves it.
+"""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import fingerprint
+
+CURATOR = "curator@naoc.example"
+NOW = "2026-04-28T10:00:00Z"
+LOAN = "L-2025-UoC"  # received, due 2026-10-25 08:00 UTC
+HELD = "CE5C0000YJYX052"  # held on it
+VAULT = "CE5C0000YJYX070"  # in the vault
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """A fresh demo ledger."""
+    made = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+    assert made.exit_code == 0, made.stderr
+    return tmp_path / "demo" / "ledger.db"
+
+
+def invoke(db: Path, *args: str) -> tuple[int, str, str]:
+    """The CLI as the curator: exit code, stdout, stderr."""
+    env = {"SAMPLELOANS_USER": CURATOR, "SAMPLELOANS_NOW": NOW, "COLUMNS": "200", "NO_COLOR": "1"}
+    result = CliRunner().invoke(app, ["--db", str(db), *args], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def ok(db: Path, *args: str) -> str:
+    """Run a command that must succeed; its output."""
+    code, out, err = invoke(db, *args)
+    assert code == 0, (args, out, err)
+    return out
+
+
+def refused(db: Path, *args: str) -> str:
+    """Run a command that must be refused as a rule: exit 1, one line, nothing written."""
+    before = fingerprint(db)
+    code, out, err = invoke(db, *args)
+    assert code == 1, (out, err)
+    assert err.startswith("Error: ") and err.count("\n") == 1, err
+    assert fingerprint(db) == before
+    return err
+
+
+@pytest.mark.parametrize("due", ["2026-10-25T08:00:00Z", "2026-05-10T00:00:00Z"])
+def test_a_recall_to_the_due_date_the_loan_already_has_is_refused(ledger: Path, due: str) -> None:
+    """The agreement's due date, or the one an earlier recall set: nothing to bring forward."""
+    if due != "2026-10-25T08:00:00Z":
+        ok(ledger, "loans", "recall", LOAN, "--due", due, "--reason", "urgent")
+    err = refused(ledger, "loans", "recall", LOAN, "--due", due, "--reason", "again")
+    assert LOAN in err and "already due" in err and due in err
+    history = ok(ledger, "custody", "history", "--loan", LOAN, "--kind", "loan.recalled")
+    assert history.count("loan recalled") == (0 if due == "2026-10-25T08:00:00Z" else 1)
+
+
+def test_a_recall_a_second_earlier_is_still_recorded(ledger: Path) -> None:
+    """Only the same due date is refused."""
+    out = ok(ledger, "loans", "recall", LOAN, "--due", "2026-10-25T07:59:59Z", "--reason", "x")
+    assert "recalled" in out
