@@ -753,7 +753,12 @@ def test_incident_freezes_the_sample_until_resolved(
         "--destructive",
     ]
     refused(
-        runner, db_path, consume, 1, f"sample {S1} is frozen by an open incident; resolve it first"
+        runner,
+        db_path,
+        consume,
+        1,
+        f"sample {S1} is frozen by open incident {seq}; "
+        f"resolve it first ('incidents resolve {seq} --resolution …')",
     )
     (row,) = json.loads(ok(runner, "incidents", "list", "--open", "--json"))
     assert row == {

@@ -204,7 +204,7 @@ CASES: dict[str, Case] = {
         loans.issue_loan,
         {"number": "L-1"},
         Conflict,
-        rf"sample {S112} is frozen by an open incident",
+        rf"sample {S112} is frozen by open incident \d+; resolve it first \('incidents resolve ",
     ),
     "issue-while-overdue-loan": Case(
         overdue_loan,

@@ -68,3 +68,43 @@ def test_a_recall_a_second_earlier_is_still_recorded(ledger: Path) -> None:
     """Only the same due date is refused."""
     out = ok(ledger, "loans", "recall", LOAN, "--due", "2026-10-25T07:59:59Z", "--reason", "x")
     assert "recalled" in out
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        ("samples", "split", VAULT, "--child", "-01=1mg"),
+        ("samples", "transfer", VAULT, "--to", "MNHN", "--reference", "gift"),
+        ("loans", "request", "L-2026-X", "--agreement", "AG-2025-OU",
+         "--pi", "anand@open.example", "--sample", VAULT),
+        ("loans", "consume", LOAN, "--sample", HELD, "--technique", "SIMS", "--mass", "1mg",
+         "--destructive"),
+        ("loans", "return", LOAN, "--container", "c", "--seal", "R-9", "--sample", HELD,
+         "--released-by", "Carsten Münker"),
+    ],
+    ids=["split", "transfer", "request", "consume", "return"],
+)  # fmt: skip
+def test_a_frozen_sample_names_its_incident_and_the_command_that_resolves_it(
+    ledger: Path, step: tuple[str, ...]
+) -> None:
+    """Typed as printed, the command in the refusal resolves the incident; then the step
+    goes through."""
+    code = VAULT if VAULT in step else HELD
+    out = ok(ledger, "incidents", "report", "--sample", code, "--kind", "damage",
+             "--description", "cracked")  # fmt: skip
+    seq = out.split("Incident ")[1].split()[0]
+    err = refused(ledger, *step)
+    hint = f"'incidents resolve {seq} --resolution …'"
+    assert f"open incident {seq}" in err and hint in err, err
+    ok(ledger, "incidents", "resolve", seq, "--resolution", "checked: intact")
+    ok(ledger, *step)
+
+
+def test_settling_with_an_open_incident_names_the_command(ledger: Path) -> None:
+    """The settle refusal gives the same command."""
+    ok(ledger, "loans", "consume", LOAN, "--sample", HELD, "--technique", "SIMS",
+       "--mass", "30.2mg", "--destructive")  # fmt: skip
+    ok(ledger, "incidents", "report", "--sample", "CE5C0800YJFM00102-01", "--kind", "loss",
+       "--description", "spilt", "--mass-lost", "800mg")  # fmt: skip
+    err = refused(ledger, "loans", "settle", LOAN, "--obligations", "papers")
+    assert "'incidents resolve " in err and " --resolution …'" in err

@@ -30,6 +30,7 @@ from sampleloans.services.common import (
     TRANSFER_TYPES,
     acting_person,
     append,
+    frozen_words,
     get_agreement,
     get_loan,
     get_person,
@@ -41,6 +42,7 @@ from sampleloans.services.common import (
     require_code,
     require_role,
     require_text,
+    resolve_incident_hint,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -233,7 +235,7 @@ def request_loan(
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
-        _lendable(get_sample(session, code))
+        _lendable(session, get_sample(session, code))
     event = ev.LoanRequested(
         number=number,
         agreement=deal.number,
@@ -312,14 +314,14 @@ def _loan_result(
     return LoanWritten(envelope, loan, cast(tuple[LoanItem, ...], items))
 
 
-def _lendable(sample: Sample) -> None:
+def _lendable(session: Session, sample: Sample) -> None:
     """Refuse storage-class material, frozen samples and samples already out."""
     if sample.purpose_class in NEVER_LENT:
         raise RuleViolation(
             f"sample {sample.code} is {sample.purpose_class} storage material, which is never lent"
         )
     if sample.frozen:
-        raise Conflict(f"sample {sample.code} is frozen by an open incident; resolve it first")
+        raise Conflict(frozen_words(session, sample.code))
     if sample.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
@@ -393,7 +395,7 @@ def issue_loan(
     items = items_of(session, number)
     samples = [get_sample(session, item.sample_code) for item in items]
     for sample in samples:
-        _lendable(sample)
+        _lendable(session, sample)
     new_ug = sum(sample.vault_ug for sample in samples)
     already_ug = _issued_under(session, number, deal.number)
     if already_ug + new_ug > deal.max_total_mass_ug:
@@ -722,7 +724,7 @@ def _held_item(session: Session, number: str, code: str) -> LoanItem:
     if item.state != ItemState.HELD:
         raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
     if get_sample(session, code).frozen:
-        raise Conflict(f"sample {code} is frozen by an open incident; resolve it first")
+        raise Conflict(frozen_words(session, code))
     return item
 
 
@@ -1009,7 +1011,8 @@ def settle_loan(
     ).first()
     if open_incident is not None:
         raise Conflict(
-            f"incident {open_incident.seq} on {open_incident.sample_code} is open; resolve it first"
+            f"incident {open_incident.seq} on {open_incident.sample_code} is open; "
+            + resolve_incident_hint(open_incident.seq)
         )
     event = ev.LoanSettled(number=number, obligations=require_text(obligations, "obligations"))
     return append(session, ctx, event, occurred_at=occurred_at)
