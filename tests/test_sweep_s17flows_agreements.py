@@ -85,3 +85,35 @@ def test_a_request_dated_before_the_agreement_ended_is_still_recorded(ledger: Pa
     )  # fmt: skip
     assert code == 0, (out, err)
     assert "L-2026-OLD requested" in out
+
+
+@pytest.mark.parametrize("end", ["expire", "terminate"])
+def test_a_loan_under_an_ended_agreement_is_not_extended(ledger: Path, end: str) -> None:
+    """Its loan stays tracked and due as it was; an extension under the ended terms is
+    refused, naming the agreement, when it ended and what to do."""
+    code, _out, err = invoke(ledger, "agreements", end, "AG-2025-OU", "--reason", "breach")
+    assert code == 0, err
+    err = refused(
+        ledger,
+        "loans", "extend", "L-2025-OU", "--period", "6 months",
+        "--approver", CURATOR, "--reason", "beam time",
+    )  # fmt: skip
+    assert "AG-2025-OU" in err and "not in force" in err and "L-2025-OU" in err
+    assert "until 2026-04-28 10:00 UTC" in err and "'loans recall'" in err
+    code, shown, err = invoke(ledger, "loans", "show", "L-2025-OU")
+    assert code == 0 and "2026-05-05 08:00 UTC" in shown, err
+
+
+def test_an_extension_entered_after_the_fact_from_before_the_end_is_recorded(
+    ledger: Path,
+) -> None:
+    """The rule judges the extension at its own date (`--at`), when the agreement was in
+    force."""
+    code, out, err = invoke(
+        ledger,
+        "loans", "extend", "L-2025-OU", "--period", "6 months",
+        "--approver", CURATOR, "--reason", "beam time", "--at", "2026-04-27T10:00:00Z",
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    code, _out, err = invoke(ledger, "agreements", "terminate", "AG-2025-OU", "--reason", "x")
+    assert code == 0, err

@@ -893,6 +893,13 @@ def extend_loan(
     loan = _curated_loan(session, ctx, number, "extend", "extend loans")
     period = parse_period(period, "period")
     deal = get_agreement(session, loan.agreement)
+    when = occurred_at or ctx.now
+    if not in_force(deal, when):  # the extension is granted under the agreement's terms
+        raise RuleViolation(
+            f"agreement {deal.number} is not in force on {format_datetime(when)}: "
+            f"{_term_words(deal)}; loan {number} cannot be extended under it (record its "
+            "return, or bring it back sooner with 'loans recall')"
+        )
     if loan.extensions_granted >= deal.max_extensions:
         raise RuleViolation(
             f"loan {number} already has {loan.extensions_granted} extension(s); agreement "
@@ -906,7 +913,7 @@ def extend_loan(
     approver_person = require_active(get_person(session, approver), "approver")
     if approver_person.role != Role.CURATOR:
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
-    _due_after_extension(loan, period, occurred_at or ctx.now)
+    _due_after_extension(loan, period, when)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
