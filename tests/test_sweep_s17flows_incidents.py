@@ -6,6 +6,7 @@ now refused (exit 1, nothing written); an incident on a split child on loan and 
 its way back are still recorded, and every view agrees on them.
 """
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -81,4 +82,24 @@ def test_incidents_on_a_split_child_on_loan_and_on_a_return_in_transit_agree(
     assert code == 0, err
     # 830.200 mg held − 2 mg − 0.3 mg lost; 799.700 mg of it on its way back
     assert "held 827.900 mg (799.700 mg of it on its way back)" in status
+    ok(ledger, "verify")
+
+
+def test_the_loss_command_a_short_return_gives_works_when_typed(ledger: Path) -> None:
+    """The refusal of a short weighing gives `incidents report …`; filled in with the missing
+    mass as told, it records the loss, and the return is then accepted."""
+    loan, code = "L-2025-UoC", "CE5C0000YJYX052"  # 30.200 mg held
+    ok(ledger, "loans", "return", loan, "--container", "c", "--seal", "R-1", "--sample", code,
+       "--released-by", "Carsten Münker")  # fmt: skip
+    before = fingerprint(ledger)
+    accept = ("loans", "accept-return", loan, "--seal-intact", "--condition", "ok")
+    code_, out, err = invoke(ledger, *accept, "--weighed", f"{code}=30mg")
+    assert code_ == 1 and fingerprint(ledger) == before, (out, err)
+    hint = err.split("('")[1].split("')")[0]
+    typed = hint.replace("--mass-lost …", "--mass-lost 200µg").replace(
+        "--description …", "--description 'spilt in transit'"
+    )
+    assert "…" not in typed, typed
+    ok(ledger, *shlex.split(typed))
+    ok(ledger, *accept, "--weighed", f"{code}=30mg")
     ok(ledger, "verify")

@@ -870,7 +870,7 @@ def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> 
         raise RuleViolation(
             f"sample {code} weighs {format_mass(weighed_ug)} but {format_mass(item.held_ug)} is "
             f"accountable; record the missing {format_mass(item.held_ug - weighed_ug)} as a loss "
-            f"first ('incidents report --sample {code} --kind loss --mass-lost …')"
+            f"first ('incidents report --sample {code} --kind loss --mass-lost … --description …')"
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
