@@ -103,3 +103,30 @@ def test_the_loss_command_a_short_return_gives_works_when_typed(ledger: Path) ->
     ok(ledger, *shlex.split(typed))
     ok(ledger, *accept, "--weighed", f"{code}=30mg")
     ok(ledger, "verify")
+
+
+@pytest.mark.parametrize(
+    ("option", "args"),
+    [
+        ("--reference", ("samples", "transfer", GIVEN, "--to", "MNHN", "--reference", " ")),
+        ("--to", ("samples", "transfer", GIVEN, "--to=", "--reference", "gift")),
+        ("--reason", ("loans", "recall", "L-2025-UoC", "--due", "2026-05-10T00:00:00Z",
+                      "--reason", "")),
+        ("--description", ("incidents", "report", "--sample", GIVEN, "--kind", "damage",
+                           "--description", "")),
+    ],
+    ids=["transfer --reference", "transfer --to=", "recall --reason", "incident --description"],
+)  # fmt: skip
+def test_an_empty_required_option_is_not_told_to_be_left_out(
+    ledger: Path, option: str, args: tuple[str, ...]
+) -> None:
+    """Leaving a required option out is a usage error: the line says it is required instead
+    (before: 'give a value, or leave --reference out', which, followed, failed again)."""
+    before = fingerprint(ledger)
+    code, out, err = invoke(ledger, *args)
+    assert code == 2 and out == "", (out, err)
+    assert err == f"Error: {option}: must not be empty; it is required: give a value\n", err
+    assert fingerprint(ledger) == before
+    left_out = [a for a in args if not a.startswith(option) and a.strip()]
+    code, _out, err = invoke(ledger, *left_out)
+    assert code == 2 and f"Missing option '{option}'" in err  # what leaving it out gives
