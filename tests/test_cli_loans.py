@@ -556,7 +556,8 @@ def test_accept_return_with_a_shortfall_is_refused(
         ],
         1,
         f"sample {S1} weighs 19.000 mg but 20.000 mg is accountable; record the missing "
-        f"1.000 mg as a loss first ('incidents report --sample {S1} --kind loss --mass-lost … --description …')",
+        f"1.000 mg as a loss first ('incidents report --sample {S1} --kind loss "
+        "--mass-lost … --description …')",
     )
     refused(
         runner,

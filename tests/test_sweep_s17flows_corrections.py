@@ -49,10 +49,8 @@ def event_number(out: str) -> str:
 def test_correcting_a_mass_correction_names_the_command_that_does_it(ledger: Path) -> None:
     """Exit 2, one line naming the original event; the command it gives, typed, records the
     new mass, and balance, loans show and custody history agree on it."""
-    consumed = event_number(
-        ok(ledger, "loans", "consume", LOAN, "--sample", HELD, "--technique", "SIMS",
-           "--mass", "1mg", "--destructive")  # fmt: skip
-    )
+    consume = ("loans", "consume", LOAN, "--sample", HELD, "--technique", "SIMS", "--mass", "1mg")
+    consumed = event_number(ok(ledger, *consume, "--destructive"))
     first = event_number(
         ok(ledger, "custody", "correct", consumed, "--mass", "2mg", "--reason", "scale")
     )
