@@ -595,7 +595,7 @@ def test_extend_beyond_the_maximum_is_refused(runner: CliRunner, run: Run, db_pa
     ]
     ok(runner, *args)
     refused(
-        runner, db_path, args, 1, "loan L-1 already has 1 extension(s); agreement AG-OU allows 1"
+        runner, db_path, args, 1, "loan L-1 has used 1 of the 1 extension agreement AG-OU allows"
     )
 
 

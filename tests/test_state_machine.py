@@ -763,7 +763,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         ok = (
             self.ok_recall(number)
             and when < due
-            and (loan.due_at is not None and due < loan.due_at)  # the same date changes nothing
+            and (loan.due_at is not None and due <= loan.due_at)
         )
         self.call(ok, loans.recall_loan, number=number, due_at=due, reason="audit")
         if ok:

@@ -1,9 +1,8 @@
-"""Sweep "a curator's less common flows": recalls and frozen samples.
+"""Sweep "a curator's less common flows": frozen samples and extensions past the limit.
 
-A second `loans recall` to the due date the loan already had was recorded: a hash-chained
-event that changed nothing, shown as a second recall in every history. And a step refused
-because a sample is frozen said "resolve it first" without naming the incident or the command
-that resolves it.
+A step refused because a sample is frozen said "resolve it first" without naming the incident
+or the command that resolves it; an extension past the agreement's number said "1
+extension(s)".
 """
 
 from pathlib import Path
@@ -53,23 +52,6 @@ def refused(db: Path, *args: str) -> str:
     return err
 
 
-@pytest.mark.parametrize("due", ["2026-10-25T08:00:00Z", "2026-05-10T00:00:00Z"])
-def test_a_recall_to_the_due_date_the_loan_already_has_is_refused(ledger: Path, due: str) -> None:
-    """The agreement's due date, or the one an earlier recall set: nothing to bring forward."""
-    if due != "2026-10-25T08:00:00Z":
-        ok(ledger, "loans", "recall", LOAN, "--due", due, "--reason", "urgent")
-    err = refused(ledger, "loans", "recall", LOAN, "--due", due, "--reason", "again")
-    assert LOAN in err and "already due" in err and due in err
-    history = ok(ledger, "custody", "history", "--loan", LOAN, "--kind", "loan.recalled")
-    assert history.count("loan recalled") == (0 if due == "2026-10-25T08:00:00Z" else 1)
-
-
-def test_a_recall_a_second_earlier_is_still_recorded(ledger: Path) -> None:
-    """Only the same due date is refused."""
-    out = ok(ledger, "loans", "recall", LOAN, "--due", "2026-10-25T07:59:59Z", "--reason", "x")
-    assert "recalled" in out
-
-
 @pytest.mark.parametrize(
     "step",
     [
@@ -108,3 +90,15 @@ def test_settling_with_an_open_incident_names_the_command(ledger: Path) -> None:
        "--description", "spilt", "--mass-lost", "800mg")  # fmt: skip
     err = refused(ledger, "loans", "settle", LOAN, "--obligations", "papers")
     assert "'incidents resolve " in err and " --resolution …'" in err
+
+
+def test_past_the_agreements_extensions_the_refusal_counts_in_words(ledger: Path) -> None:
+    """The demo's UoC loan has used its one extension: the line says so without '(s)'."""
+    err = refused(
+        ledger, "loans", "extend", LOAN, "--period", "1 month", "--approver", CURATOR,
+        "--reason", "beam time",
+    )  # fmt: skip
+    assert err == (
+        f"Error: loan {LOAN} has used 1 of the 1 extension agreement AG-2025-UoC allows\n"
+    )
+    assert "(s)" not in err

@@ -901,10 +901,7 @@ def extend_loan(
             "return, or bring it back sooner with 'loans recall')"
         )
     if loan.extensions_granted >= deal.max_extensions:
-        raise RuleViolation(
-            f"loan {number} already has {loan.extensions_granted} extension(s); agreement "
-            f"{deal.number} allows {deal.max_extensions}"
-        )
+        raise RuleViolation(_no_more_extensions(number, loan.extensions_granted, deal))
     if _longer(period, deal.max_extension_period):
         raise RuleViolation(
             f"period: {format_period(period)} is longer than one extension may be under agreement "
@@ -919,6 +916,15 @@ def extend_loan(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
     return _loan_result(session, envelope, number, [])
+
+
+def _no_more_extensions(number: str, used: int, deal: Agreement) -> str:
+    """Why loan `number` gets no further extension, counted in words."""
+    allowed = deal.max_extensions
+    if allowed == 0:
+        return f"agreement {deal.number} allows no extension of its loans (loan {number})"
+    noun = "extension" if allowed == 1 else "extensions"
+    return f"loan {number} has used {used} of the {allowed} {noun} agreement {deal.number} allows"
 
 
 def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
@@ -956,11 +962,6 @@ def recall_loan(
             f"due: {to_iso(due_at)} is later than loan {number}'s due date "
             f"{to_iso(loan.due_at)}; a recall can only bring the due date forward (to give "
             "more time, use 'loans extend')"
-        )
-    if due_at == loan.due_at:  # a recall that moves nothing would still be a recorded event
-        raise RuleViolation(
-            f"due: loan {number} is already due {to_iso(due_at)}; a recall must bring the due "
-            "date forward"
         )
     event = ev.LoanRecalled(number=number, due_at=to_iso(due_at))
     envelope = append(
