@@ -103,10 +103,15 @@ class LazyGroup(TyperGroup):
             named = before.startswith("-") and not arg.startswith("-")
             _refuse_undecodable(arg, before if named else f"argument {position + 1}")
             given = _blank_value_of(before, arg)
-            if given is not None and self._takes_value(ctx, args, given):
-                sys.stderr.write(
-                    f"Error: {given}: must not be empty; give a value, or leave {given} out\n"
+            param = None if given is None else self._value_option(ctx, args, given)
+            if param is not None:
+                # a required option cannot be left out: the hint must work when followed
+                hint = (
+                    "it is required: give a value"
+                    if param.required
+                    else f"give a value, or leave {given} out"
                 )
+                sys.stderr.write(f"Error: {given}: must not be empty; {hint}\n")
                 raise typer.Exit(2)
         return super().parse_args(ctx, args)
 
@@ -117,9 +122,10 @@ class LazyGroup(TyperGroup):
         with quiet_broken_pipe():
             return super().invoke(ctx)
 
-    def _takes_value(self, ctx: Any, args: list[str], option: str) -> bool:
-        """Whether `option` takes a value in the command `args` name (not a flag such as
-        --json, after which a blank word is a stray argument that Click reports)."""
+    def _value_option(self, ctx: Any, args: list[str], option: str) -> Any:
+        """The parameter `option` names in the command `args` name, if it takes a value (not a
+        flag such as --json, after which a blank word is a stray argument that Click
+        reports); else None."""
         command: Any = self
         for arg in args:
             commands = getattr(command, "commands", None)
@@ -131,8 +137,8 @@ class LazyGroup(TyperGroup):
             if option in getattr(param, "opts", ()) or option in getattr(
                 param, "secondary_opts", ()
             ):
-                return not (param.is_flag or param.count)
-        return False  # not an option of this command: Click says so
+                return None if param.is_flag or param.count else param
+        return None  # not an option of this command: Click says so
 
 
 def _blank_value_of(before: str, arg: str) -> str | None:

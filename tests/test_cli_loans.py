@@ -556,7 +556,8 @@ def test_accept_return_with_a_shortfall_is_refused(
         ],
         1,
         f"sample {S1} weighs 19.000 mg but 20.000 mg is accountable; record the missing "
-        f"1.000 mg as a loss first ('incidents report --sample {S1} --kind loss --mass-lost …')",
+        f"1.000 mg as a loss first ('incidents report --sample {S1} --kind loss "
+        "--mass-lost … --description …')",
     )
     refused(
         runner,
@@ -594,7 +595,7 @@ def test_extend_beyond_the_maximum_is_refused(runner: CliRunner, run: Run, db_pa
     ]
     ok(runner, *args)
     refused(
-        runner, db_path, args, 1, "loan L-1 already has 1 extension(s); agreement AG-OU allows 1"
+        runner, db_path, args, 1, "loan L-1 has used 1 of the 1 extension agreement AG-OU allows"
     )
 
 
@@ -753,7 +754,12 @@ def test_incident_freezes_the_sample_until_resolved(
         "--destructive",
     ]
     refused(
-        runner, db_path, consume, 1, f"sample {S1} is frozen by an open incident; resolve it first"
+        runner,
+        db_path,
+        consume,
+        1,
+        f"sample {S1} is frozen by open incident {seq}; "
+        f"resolve it first ('incidents resolve {seq} --resolution …')",
     )
     (row,) = json.loads(ok(runner, "incidents", "list", "--open", "--json"))
     assert row == {

@@ -204,7 +204,7 @@ CASES: dict[str, Case] = {
         loans.issue_loan,
         {"number": "L-1"},
         Conflict,
-        rf"sample {S112} is frozen by an open incident",
+        rf"sample {S112} is frozen by open incident \d+; resolve it first \('incidents resolve ",
     ),
     "issue-while-overdue-loan": Case(
         overdue_loan,
@@ -316,7 +316,7 @@ CASES: dict[str, Case] = {
         loans.extend_loan,
         {**EXTEND, "period": "P1M"},
         RuleViolation,
-        r"already has 1 extension\(s\); agreement AG-OU allows 1",
+        r"has used 1 of the 1 extension agreement AG-OU allows",
     ),
     "extend-beyond-max-length": Case(
         issued,

@@ -437,9 +437,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def ok_extend(self, number: str) -> bool:
         loan = self.m_loans[number]
+        deal = self.m_agreements[loan.agreement]
         return (
             loan.status in ON_LOAN
-            and loan.extensions < self.m_agreements[loan.agreement].max_extensions
+            and deal.status == "signed"  # extended under terms still in force
+            and loan.extensions < deal.max_extensions
         )
 
     def ok_recall(self, number: str) -> bool:
@@ -562,7 +564,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def do_request(self, agreement: str, codes: list[str], pi: str) -> str:
         deal = self.m_agreements[agreement]
-        ok = pi == PIS[deal.institution] and all(self.lendable(c) for c in codes)
+        ok = (
+            pi == PIS[deal.institution]
+            and deal.status in ("pending", "signed")  # never under an agreement that ended
+            and all(self.lendable(c) for c in codes)
+        )
         number = self.next_code("L-")
         self.call(ok, loans.request_loan, number=number, agreement=agreement, pi=pi, samples=codes)
         if ok:
@@ -800,7 +806,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         available = s.on_loan_ug if on_loan else s.vault_ug
         # lost mass may be written off wherever the sample is, in transit included (a shortfall
         # found when a return arrives is recorded as a loss before the return is accepted)
-        ok = 0 <= mass <= available
+        # never on a sample given away for good: the lender no longer holds it
+        ok = 0 <= mass <= available and s.custody_state != "transferred"
         result = self.call(
             ok,
             incidents.report_incident,

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans.db import LOCKED_WRITE
 from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
@@ -13,6 +13,7 @@ from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import (
     Agreement,
+    Incident,
     Institution,
     LedgerEvent,
     Loan,
@@ -26,6 +27,7 @@ from sampleloans.vocab import (
     AgreementStatus,
     CustodyState,
     IncidentKind,
+    IncidentStatus,
     InstitutionKind,
     PurposeClass,
     Role,
@@ -250,6 +252,26 @@ def require_active(person: Person, field: str) -> Person:
     if not person.active:
         raise Conflict(f"{field}: {person.email} is deactivated; name an active person")
     return person
+
+
+def resolve_incident_hint(seq: int) -> str:
+    """The command that resolves incident `seq`, as a user types it."""
+    return f"resolve it first ('incidents resolve {seq} --resolution …')"
+
+
+def frozen_words(session: Session, code: str) -> str:
+    """Why sample `code` is frozen and how to release it: its open incident, by number."""
+    with session.no_autoflush:  # an import's batch is not flushed to answer a refusal
+        incident = session.exec(
+            select(Incident)
+            .where(Incident.sample_code == code, Incident.status == IncidentStatus.OPEN)
+            .order_by(col(Incident.seq))
+        ).first()
+    if incident is None:  # reported in the same import batch: not readable yet
+        return f"sample {code} is frozen by an open incident; resolve it first ('incidents list')"
+    return f"sample {code} is frozen by open incident {incident.seq}; " + resolve_incident_hint(
+        incident.seq
+    )
 
 
 def in_force(agreement: Agreement, when: datetime) -> bool:

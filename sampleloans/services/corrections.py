@@ -55,6 +55,14 @@ def correct_mass(
 def _mass_event(session: Session, seq: int) -> LedgerEvent:
     """The event to correct, which must be one that records a mass."""
     row = get_event(session, seq)
+    if row.kind == ev.MassCorrected.kind and row.corrects_seq is not None:
+        # its mass is the one in force for the event it corrects: that event is corrected again
+        original = row.corrects_seq
+        raise InvalidInput(
+            f"--mass: event {seq} is a mass correction of event {original}; to change that mass "
+            f"again, correct event {original}: 'custody correct {original} --mass … --reason …' "
+            "(the newest correction is the mass in force)"
+        )
     if row.kind not in MASS_WHAT:
         raise InvalidInput(
             f"--mass: event {seq} ({row.kind.replace('.', ' ')}) records no mass; a mass can be "

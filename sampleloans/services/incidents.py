@@ -18,6 +18,7 @@ from sampleloans.services.common import (
     require_choice,
     require_role,
     require_text,
+    where_sample_is,
 )
 from sampleloans.text import words
 from sampleloans.units import check_mass_ug, format_mass
@@ -56,6 +57,12 @@ def report_incident(
         target = access.readable_sample(session, person, sample)
     else:
         target = get_sample(session, sample)
+    if target.custody_state == CustodyState.TRANSFERRED:  # no longer in the lender's custody
+        raise RuleViolation(
+            f"sample {sample} is {where_sample_is(target)}; the ledger records incidents only "
+            "for samples in the vault or out on loan (a note on the transfer: 'custody correct "
+            "SEQ --text …')"
+        )
     incident_kind = require_choice(incident_kind, "kind", INCIDENT_KINDS)
     check_mass_ug(mass_lost_ug, "mass lost", allow_zero=True)
     on_loan = target.custody_state in ON_LOAN_STATES

@@ -30,6 +30,7 @@ from sampleloans.services.common import (
     TRANSFER_TYPES,
     acting_person,
     append,
+    frozen_words,
     get_agreement,
     get_loan,
     get_person,
@@ -41,6 +42,7 @@ from sampleloans.services.common import (
     require_code,
     require_role,
     require_text,
+    resolve_incident_hint,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -210,6 +212,7 @@ def request_loan(
             f"time: loan {number} cannot be requested on {to_iso(when)} under agreement "
             f"{deal.number}, before it was drafted ({to_iso(deal.created_at)})"
         )
+    _not_ended(deal, number, when)
     person = require_active(get_person(session, pi), "pi")
     if person.institution != deal.institution:
         raise InvalidInput(
@@ -232,7 +235,7 @@ def request_loan(
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
-        _lendable(get_sample(session, code))
+        _lendable(session, get_sample(session, code))
     event = ev.LoanRequested(
         number=number,
         agreement=deal.number,
@@ -311,14 +314,14 @@ def _loan_result(
     return LoanWritten(envelope, loan, cast(tuple[LoanItem, ...], items))
 
 
-def _lendable(sample: Sample) -> None:
+def _lendable(session: Session, sample: Sample) -> None:
     """Refuse storage-class material, frozen samples and samples already out."""
     if sample.purpose_class in NEVER_LENT:
         raise RuleViolation(
             f"sample {sample.code} is {sample.purpose_class} storage material, which is never lent"
         )
     if sample.frozen:
-        raise Conflict(f"sample {sample.code} is frozen by an open incident; resolve it first")
+        raise Conflict(frozen_words(session, sample.code))
     if sample.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
@@ -392,7 +395,7 @@ def issue_loan(
     items = items_of(session, number)
     samples = [get_sample(session, item.sample_code) for item in items]
     for sample in samples:
-        _lendable(sample)
+        _lendable(session, sample)
     new_ug = sum(sample.vault_ug for sample in samples)
     already_ug = _issued_under(session, number, deal.number)
     if already_ug + new_ug > deal.max_total_mass_ug:
@@ -480,6 +483,22 @@ def with_parties(
     )
 
 
+def _not_ended(deal: Agreement, number: str, when: datetime) -> None:
+    """Refuse a request under an agreement that has ended by `when`: it could never be issued."""
+    if deal.ended_at is not None and deal.ended_at <= when:
+        raise RuleViolation(
+            f"agreement {deal.number} was {deal.status} on {format_datetime(deal.ended_at)}; "
+            f"loan {number} cannot be requested under it (a new agreement is needed: "
+            "'agreements add')"
+        )
+    if deal.expires_at is not None and deal.expires_at <= when:
+        raise RuleViolation(
+            f"agreement {deal.number} expired at the end of its term on "
+            f"{format_datetime(deal.expires_at)}; loan {number} cannot be requested under it "
+            "(a new agreement is needed: 'agreements add')"
+        )
+
+
 def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
     """Refuse issuing without a signed agreement in force."""
     if deal.status == AgreementStatus.PENDING:
@@ -495,8 +514,11 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
 
 
 def _term_words(deal: Agreement) -> str:
-    """When an agreement signed was in force: 'in force from … until … (expired)'."""
-    assert deal.signed_at is not None  # a pending agreement is refused before
+    """When an agreement was in force: 'in force from … until … (expired)', or that it ended
+    before it was ever signed."""
+    if deal.signed_at is None:  # ended while pending: it never came into force
+        assert deal.ended_at is not None  # a pending one is refused before
+        return f"it was never signed, and was {deal.status} on {format_datetime(deal.ended_at)}"
     end = deal.ended_at or deal.expires_at
     until = f" until {format_datetime(end)}" if end else ""
     ended = f" ({deal.status})" if deal.ended_at else ""
@@ -702,7 +724,7 @@ def _held_item(session: Session, number: str, code: str) -> LoanItem:
     if item.state != ItemState.HELD:
         raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
     if get_sample(session, code).frozen:
-        raise Conflict(f"sample {code} is frozen by an open incident; resolve it first")
+        raise Conflict(frozen_words(session, code))
     return item
 
 
@@ -848,7 +870,7 @@ def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> 
         raise RuleViolation(
             f"sample {code} weighs {format_mass(weighed_ug)} but {format_mass(item.held_ug)} is "
             f"accountable; record the missing {format_mass(item.held_ug - weighed_ug)} as a loss "
-            f"first ('incidents report --sample {code} --kind loss --mass-lost …')"
+            f"first ('incidents report --sample {code} --kind loss --mass-lost … --description …')"
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
@@ -871,11 +893,15 @@ def extend_loan(
     loan = _curated_loan(session, ctx, number, "extend", "extend loans")
     period = parse_period(period, "period")
     deal = get_agreement(session, loan.agreement)
-    if loan.extensions_granted >= deal.max_extensions:
+    when = occurred_at or ctx.now
+    if not in_force(deal, when):  # the extension is granted under the agreement's terms
         raise RuleViolation(
-            f"loan {number} already has {loan.extensions_granted} extension(s); agreement "
-            f"{deal.number} allows {deal.max_extensions}"
+            f"agreement {deal.number} is not in force on {format_datetime(when)}: "
+            f"{_term_words(deal)}; loan {number} cannot be extended under it (record its "
+            "return, or bring it back sooner with 'loans recall')"
         )
+    if loan.extensions_granted >= deal.max_extensions:
+        raise RuleViolation(_no_more_extensions(number, loan.extensions_granted, deal))
     if _longer(period, deal.max_extension_period):
         raise RuleViolation(
             f"period: {format_period(period)} is longer than one extension may be under agreement "
@@ -884,12 +910,21 @@ def extend_loan(
     approver_person = require_active(get_person(session, approver), "approver")
     if approver_person.role != Role.CURATOR:
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
-    _due_after_extension(loan, period, occurred_at or ctx.now)
+    _due_after_extension(loan, period, when)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
     return _loan_result(session, envelope, number, [])
+
+
+def _no_more_extensions(number: str, used: int, deal: Agreement) -> str:
+    """Why loan `number` gets no further extension, counted in words."""
+    allowed = deal.max_extensions
+    if allowed == 0:
+        return f"agreement {deal.number} allows no extension of its loans (loan {number})"
+    noun = "extension" if allowed == 1 else "extensions"
+    return f"loan {number} has used {used} of the {allowed} {noun} agreement {deal.number} allows"
 
 
 def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
@@ -984,7 +1019,8 @@ def settle_loan(
     ).first()
     if open_incident is not None:
         raise Conflict(
-            f"incident {open_incident.seq} on {open_incident.sample_code} is open; resolve it first"
+            f"incident {open_incident.seq} on {open_incident.sample_code} is open; "
+            + resolve_incident_hint(open_incident.seq)
         )
     event = ev.LoanSettled(number=number, obligations=require_text(obligations, "obligations"))
     return append(session, ctx, event, occurred_at=occurred_at)

@@ -14,6 +14,7 @@ from sampleloans.services.common import (
     PURPOSE_CLASSES,
     USED_UP,
     append,
+    frozen_words,
     get_sample,
     require_choice,
     require_code,
@@ -217,7 +218,7 @@ def split_sample(
     if not children:
         raise InvalidInput("children: give at least one CODE=MASS, e.g. -01=20mg")
     if sample.frozen:
-        raise Conflict(f"sample {parent} is frozen by an open incident; resolve it first")
+        raise Conflict(frozen_words(session, parent))
     if sample.custody_state != CustodyState.VAULT:
         out = sample.loan_number and sample.custody_state not in USED_UP
         then = "record its return before splitting" if out else "nothing of it is in the vault"

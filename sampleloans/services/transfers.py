@@ -13,6 +13,7 @@ from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import EventSubject, LedgerEvent, Sample
 from sampleloans.services.common import (
     append,
+    frozen_words,
     get_institution,
     get_sample,
     require_code,
@@ -45,7 +46,7 @@ def transfer_samples(
         raise InvalidInput("samples: name at least one sample code")
     samples = [get_sample(session, code) for code in wanted]
     for sample in samples:
-        _require_transferable(sample)
+        _require_transferable(session, sample)
     event = ev.SampleTransferred(
         recipient=to.short_name,
         items=[ev.CodeMass(sample.code, sample.vault_ug) for sample in samples],
@@ -54,7 +55,7 @@ def transfer_samples(
     return append(session, ctx, event, occurred_at=occurred_at)
 
 
-def _require_transferable(sample: Sample) -> None:
+def _require_transferable(session: Session, sample: Sample) -> None:
     """Only a whole sample in the vault, not frozen, and not storage-class, is given away."""
     if sample.purpose_class in NEVER_LENT:
         raise RuleViolation(
@@ -62,7 +63,7 @@ def _require_transferable(sample: Sample) -> None:
             "leaves the collection"
         )
     if sample.frozen:
-        raise RuleViolation(f"sample {sample.code} is frozen by an open incident; resolve it first")
+        raise RuleViolation(frozen_words(session, sample.code))
     if sample.custody_state != CustodyState.VAULT:
         raise RuleViolation(f"sample {sample.code} is {where_sample_is(sample)}; not in the vault")
     if sample.vault_ug <= 0:
