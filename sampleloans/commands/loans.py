@@ -740,8 +740,8 @@ def list_(
     transit): a returned, settled or closed loan owes no return. Rows stream: --json writes
     one array row by row, --jsonl one object per line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
-    transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
-    overdue), overdue}.
+    transfer_type, sample_count, issued_ug, held_ug, returning_ug (the part of held_ug on its
+    way back), due_at, days_left (negative when overdue), overdue}.
 
     \b
     Example: sampleloans loans list --status received --due-before 2026-06-01
@@ -784,9 +784,16 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
         _status_text(row.status),
         str(row.samples),
         format_mass(row.issued_ug),
-        format_mass(row.held_ug),
+        format_mass(row.held_ug) + _on_its_way_back(row.returning_ug),
         _due_text(row.due_at, row.days_left, row.overdue),
     ]
+
+
+def _on_its_way_back(returning_ug: int) -> str:
+    """What of the held mass is on its way back, in `status`'s words (nothing when none is)."""
+    from sampleloans.units import format_mass
+
+    return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
 
 
 LOAN_TABLE = TableSpec(
