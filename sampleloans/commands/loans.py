@@ -828,7 +828,8 @@ def show(
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
-    overdue, extensions_granted, max_extensions, next_inventory_due_at, recalled_at, settled_at,
+    overdue, extensions_granted, max_extensions, next_inventory_due_at, inventory_days_left
+    (negative when late), inventory_overdue, recalled_at, settled_at,
     settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug,
     held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq,
     direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
@@ -941,7 +942,10 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("issued", Text(_when(d.issued_at))),
         ("due", _due_text(d.due_at, d.days_left, d.overdue)),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
-        ("next inventory", Text(_when(d.next_inventory_due_at))),
+        (
+            "next inventory",
+            _due_text(d.next_inventory_due_at, d.inventory_days_left, d.inventory_overdue),
+        ),
         ("recalled", Text(_when(d.recalled_at))),
     ):
         header.add_row(label, value)

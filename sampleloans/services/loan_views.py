@@ -187,6 +187,8 @@ class LoanDetail:
     extensions_granted: int
     extensions_allowed: int
     next_inventory_due_at: datetime | None
+    inventory_days_left: int | None  # negative when late; None when no inventory is owed
+    inventory_overdue: bool
     recalled_at: datetime | None
     settled_at: datetime | None
     obligations: str | None
@@ -379,6 +381,8 @@ def loan_detail_stream(
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
+    # no inventory is owed once nothing is out (as `status` says)
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
     extensions = _extension_views(session, number)
     consumptions = _consumption_query(number)
     detail = LoanDetail(
@@ -398,8 +402,11 @@ def loan_detail_stream(
         overdue=overdue,
         extensions_granted=loan.extensions_granted,
         extensions_allowed=agreement.max_extensions,
-        # no inventory is owed once nothing is out (as `status` says)
-        next_inventory_due_at=rule.inventory_due(loan.status, loan.next_inventory_due_at),
+        next_inventory_due_at=inventory_due,
+        inventory_days_left=(
+            None if inventory_due is None else rule.calendar_days(ctx.now, inventory_due)
+        ),
+        inventory_overdue=rule.inventory_overdue(loan.status, inventory_due, ctx.now),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,
