@@ -63,3 +63,38 @@ def test_loans_show_json_inventory_figures_agree_with_status_at_the_due_moment(
     assert shown["inventory_overdue"] is status["inventory_overdue"] is late
     listed = _run(env, "--as", UOC_PI, "overdue", "--json", now=now)
     assert any(row["what"] == "inventory" for row in json.loads(listed)) is late
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("custody", "history", "--loan", "L-2025-Osaka", "--since"),
+        ("custody", "history", "--loan", "L-2025-Osaka", "--as-of"),
+        ("report", "custody", "--loan", "L-2025-Osaka", "--out", "unused.pdf", "--as-of"),
+    ],
+)
+def test_a_time_finer_than_a_microsecond_is_refused_not_cut(
+    env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    """Times are kept to the microsecond: a seventh decimal is refused, naming the option
+    (before: '.1234567' was silently read as '.123456')."""
+    result = CliRunner().invoke(app, [*args, "2025-05-01T08:00:00.1234567Z"], env=env)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {args[-1]}: '2025-05-01T08:00:00.1234567Z' is finer than a microsecond; "
+        "give at most 6 decimals of a second, e.g. 2025-04-24T10:30:00.123456Z\n"
+    )
+
+
+def test_six_decimals_are_kept_to_the_microsecond(env: dict[str, str]) -> None:
+    """An event at :00 is listed --since that second and not --since a microsecond before the
+    next one."""
+    history = ("custody", "history", "--loan", "L-2025-Osaka", "--json")
+    when = json.loads(_run(env, *history))["events"][-1]["occurred_at"]
+    assert when.endswith(":00Z")
+    since = json.loads(_run(env, *history, "--since", when))["events"]
+    assert since[-1]["occurred_at"] == when
+    later = when.replace(":00Z", ":00.000001Z")
+    assert when not in [
+        e["occurred_at"] for e in json.loads(_run(env, *history, "--since", later))["events"]
+    ]
