@@ -98,3 +98,34 @@ def test_six_decimals_are_kept_to_the_microsecond(env: dict[str, str]) -> None:
     assert when not in [
         e["occurred_at"] for e in json.loads(_run(env, *history, "--since", later))["events"]
     ]
+
+
+SUPARCO_PI = "pi@suparco.example"
+SUPARCO_DUE_DAY = "2026-04-30T07:59:59Z"  # L-2025-SUPARCO is due at 08:00 UTC that day
+
+
+def test_on_the_due_day_every_command_says_due_today_as_the_statement_does(
+    env: dict[str, str],
+) -> None:
+    """The statement's standing says 'due today' on the due day (before: status said 'return
+    due in 0 days' and '(0 days left)', loans list and show '(0 days left)')."""
+    status = _run(env, "--as", SUPARCO_PI, "status", now=SUPARCO_DUE_DAY)
+    assert "due 2026-04-30 08:00 UTC (due today)" in status
+    assert "obligations: return due today" in status
+    assert "0 days" not in status
+    for args in (("loans", "list", "--csv"), ("loans", "show", "L-2025-SUPARCO")):
+        shown = _run(env, "--as", SUPARCO_PI, *args, now=SUPARCO_DUE_DAY)
+        assert "2026-04-30 08:00 UTC (due today)" in shown
+        assert "0 days" not in shown
+    listed = json.loads(
+        _run(env, "--as", SUPARCO_PI, "loans", "list", "--json", now=SUPARCO_DUE_DAY)
+    )
+    assert (listed[0]["days_left"], listed[0]["overdue"]) == (0, False)
+
+
+def test_the_inventory_due_today_says_so_in_status_and_loans_show(env: dict[str, str]) -> None:
+    now = "2027-04-20T09:00:00Z"
+    status = _run(env, "--as", UOC_PI, "status", now=now)
+    assert "next inventory 2027-04-20 10:00 UTC (due today)" in status
+    shown = _run(env, "--as", UOC_PI, "loans", "show", "L-2025-UoC", now=now)
+    assert "2027-04-20 10:00 UTC (due today)" in shown

@@ -614,6 +614,8 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
         late = max(0, -days_left)
         words = "since today" if late == 0 else f"by {late} day{'s' * (late != 1)}"
         return Text(f"{text} (overdue {words})", style="red")
+    if days_left == 0:  # the statement's words on the due day
+        return Text(f"{text} (due today)")
     return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
 
 
