@@ -58,3 +58,28 @@ def test_another_institutions_record_is_answered_as_one_that_does_not_exist(
     assert code == 2 and stdout == ""
     if "Usage:" not in stderr:  # a format the command does not take is refused first
         assert "not found among the records you may read" in stderr
+
+
+@pytest.mark.parametrize("material", ["basalt", "zzz"])
+def test_a_material_only_others_have_is_refused_as_one_nobody_has_in_honest_words(
+    env: dict[str, str], material: str
+) -> None:
+    """Basalt is on other institutions' samples, 'zzz' on none: the same refusal, saying 'any
+    sample you may read' (before: 'not the material of any sample', untrue for basalt)."""
+    result = CliRunner().invoke(app, ["samples", "list", "--material", material], env=env)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: --material: {material!r} is not the material of any sample you may read; "
+        "give one of regolith\n"
+    )
+
+
+def test_a_researcher_with_no_samples_is_not_told_there_are_none(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        app, ["--as", "pi@brown.example", "samples", "list", "--material", "basalt"], env=env
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --material: 'basalt' is not the material of any sample you may read; "
+        "you may read none yet\n"
+    )
