@@ -41,6 +41,8 @@ _DATE_HINT = "use an ISO 8601 date, e.g. 2025-04-24"
 _DATETIME_SHAPE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].+)?", re.ASCII | re.DOTALL)
 _DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 _DATE_THEN_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", re.ASCII | re.DOTALL)
+# a fraction of a second longer than the microseconds every time is kept to ('.1234567')
+_FINER_THAN_MICROSECOND_RE = re.compile(r"[Tt ][0-9:]+[.,][0-9]{7,}", re.ASCII)
 _STORED_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{6}))?Z",
     re.ASCII,
@@ -80,6 +82,13 @@ def parse_datetime(text: str, field: str = "time") -> datetime:
     q = quote_input(text)
     if not _DATETIME_SHAPE_RE.fullmatch(stripped):
         raise InvalidInput(f"{field}: {q} is not a date and time; {_DATETIME_HINT}")
+    if _FINER_THAN_MICROSECOND_RE.search(stripped):
+        # isoparse would cut the seventh decimal off without a word: refuse, as a mass finer
+        # than 1 µg is refused
+        raise InvalidInput(
+            f"{field}: {q} is finer than a microsecond; give at most 6 decimals of a second, "
+            "e.g. 2025-04-24T10:30:00.123456Z"
+        )
     result = _stored_form(stripped)
     if result is None:
         result = _isoparse_utc(stripped, field, text, q)

@@ -68,6 +68,11 @@ _NOT_FINITE = r"(?i)[+\-\u2212]?(?:s?nan|inf(?:inity)?) *(?:[a-z\u00b5\u03bc]+)?
 # long run of digits (quadratic: 100,000 digits took minutes)
 _EXPONENT = r"(?i)[+\-\u2212]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)e[+\-]?[0-9]+"
 _NEGATIVE = r"[\-\u2212] *[0-9.]"
+# a sign before a mass that would parse without it ('-0 ug', '+3 mg'): the sign, the rest
+_SIGNED_MASS = rf"([+\-\u2212]) *+({_NUMBER} *+\S+)"
+# an exponent form with a unit ('1e3 ug'): the number, the unit (written out when it is short)
+_EXPONENT_MASS = r"(?i)([0-9]+(?:\.[0-9]+)?e([+\-]?[0-9]+)) *(\S+)"
+_LONGEST_EXPONENT_WRITTEN = 12  # '1e999999999 ug' is not written out: the general example
 _HALF_DECIMAL = r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?"
 
 
@@ -96,9 +101,7 @@ def _mass_syntax_error(field: str, raw: str, text: str) -> InvalidInput:
     if re.fullmatch(_NOT_FINITE, text):
         return InvalidInput(f"{field}: {q} is not a finite number; {_MASS_HINT}")
     if re.match(_EXPONENT, text):
-        return InvalidInput(
-            f"{field}: {q} uses exponent notation; write the digits out, e.g. '1000 mg'"
-        )
+        return InvalidInput(f"{field}: {q} uses exponent notation; {_written_out(text)}")
     if re.match(_NEGATIVE, text):
         return InvalidInput(
             f"{field}: {q} is negative; a mass cannot be below zero, {_MASS_EXAMPLES}"
@@ -153,6 +156,8 @@ def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -
         raise InvalidInput(f"{field}: {quote_input(text)} {_unprintable(stripped)}; {_MASS_HINT}")
     m = re.fullmatch(_MASS, stripped)
     factor = _UNIT_FACTORS.get(_unit_key(m.group(2))) if m else None
+    if m is None and (signed := re.fullmatch(_SIGNED_MASS, stripped)):
+        _refuse_signed(field, text, signed.group(1), signed.group(2), allow_zero=allow_zero)
     if m is None or factor is None:
         raise _mass_syntax_error(field, text, stripped)
 
@@ -175,6 +180,37 @@ def parse_mass_ug(text: str, field: str = "mass", *, allow_zero: bool = False) -
     if mass == 0 and not allow_zero:
         raise InvalidInput(f"{field}: {q} is zero; a mass must be more than zero, {_MASS_EXAMPLES}")
     return mass
+
+
+def _refuse_signed(field: str, raw: str, sign: str, unsigned: str, *, allow_zero: bool) -> None:
+    """Refuse a mass typed with a sign: '-0 ug' is zero (not negative), '+3 mg' is 3 mg; each
+    is named with the mass written without its sign. A minus before more than zero returns, for
+    the general 'is negative'; so does anything that is no mass without its sign."""
+    try:
+        value_ug = parse_mass_ug(unsigned, field, allow_zero=True)
+    except InvalidInput:
+        return
+    if sign != "+" and value_ug > 0:
+        return
+    q = quote_input(raw)
+    if value_ug == 0 and not allow_zero:
+        raise InvalidInput(f"{field}: {q} is zero; a mass must be more than zero, {_MASS_EXAMPLES}")
+    raise InvalidInput(
+        f"{field}: {q} has a sign; write the mass without one: {quote_input(unsigned)}"
+    )
+
+
+def _written_out(text: str) -> str:
+    """ "write the digits out: '1000 ug'" for '1e3 ug' (the same mass, in the unit typed), or the
+    general example when the unit is unknown or the exponent too long to write out."""
+    m = re.fullmatch(_EXPONENT_MASS, text)
+    if m is None or _unit_key(m.group(3)) not in _UNIT_FACTORS:
+        return "write the digits out, e.g. '1000 mg'"
+    if len(m.group(2).lstrip("+-")) > 2 or abs(int(m.group(2))) > _LONGEST_EXPONENT_WRITTEN:
+        return f"write the digits out, e.g. {quote_input('1000 ' + m.group(3))}"
+    return (
+        f"write the digits out: {quote_input(format(Decimal(m.group(1)), 'f') + ' ' + m.group(3))}"
+    )
 
 
 def _too_heavy(field: str, shown: str) -> InvalidInput:

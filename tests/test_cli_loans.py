@@ -240,6 +240,7 @@ def test_show_table_and_list(runner: CliRunner, run: Run) -> None:
             "sample_count": 1,
             "issued_ug": 20000,
             "held_ug": 20000,
+            "returning_ug": 0,
             "due_at": "2026-04-01T09:00:00Z",
             "days_left": 365,
             "overdue": False,

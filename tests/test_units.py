@@ -100,7 +100,7 @@ BAD_MASSES: list[tuple[str, str]] = [
     ("１２ mg", "non-ASCII digits"),  # fullwidth digits
     ("-1 mg", "is negative"),
     ("\u22121 mg", "is negative"),  # U+2212 MINUS SIGN
-    ("-0 mg", "is negative"),
+    ("-0 mg", "is zero"),  # a sign is no part of a mass: minus zero is zero
     ("0 mg", "is zero"),
     ("0.0000 g", "is zero"),
     ("0.0001 mg", "finer than 1 µg"),
@@ -114,7 +114,7 @@ BAD_MASSES: list[tuple[str, str]] = [
     ("5. mg", "digits on both sides of the decimal point"),
     ("mg", "is not a mass"),
     ("twenty mg", "is not a mass"),
-    ("+5 mg", "is not a mass"),
+    ("+5 mg", "has a sign; write the mass without one: '5 mg'"),
     ("1.2.3 mg", "is not a mass"),
     ("5\x00 mg", "non-printable"),
     ("\x1b[31m5 mg", "non-printable"),

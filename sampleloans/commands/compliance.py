@@ -396,7 +396,8 @@ def _returning(returning_ug: int) -> str:
 
 
 def _days(days: int | None, overdue: bool) -> str:
-    """' (3 days left)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'."""
+    """' (3 days left)', ' (due today)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'
+    (the statement's words)."""
     if days is None:
         return ""
     if overdue:
@@ -406,7 +407,7 @@ def _days(days: int | None, overdue: bool) -> str:
             if late <= 0
             else f" (OVERDUE by {late} day{'s' * (late != 1)})"
         )
-    return f" ({days} day{'s' * (days != 1)} left)"
+    return " (due today)" if days == 0 else f" ({days} day{'s' * (days != 1)} left)"
 
 
 def _standing_table(r: Any) -> Any:

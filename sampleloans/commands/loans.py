@@ -614,6 +614,8 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
         late = max(0, -days_left)
         words = "since today" if late == 0 else f"by {late} day{'s' * (late != 1)}"
         return Text(f"{text} (overdue {words})", style="red")
+    if days_left == 0:  # the statement's words on the due day
+        return Text(f"{text} (due today)")
     return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
 
 
@@ -740,8 +742,8 @@ def list_(
     transit): a returned, settled or closed loan owes no return. Rows stream: --json writes
     one array row by row, --jsonl one object per line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
-    transfer_type, sample_count, issued_ug, held_ug, due_at, days_left (negative when
-    overdue), overdue}.
+    transfer_type, sample_count, issued_ug, held_ug, returning_ug (the part of held_ug on its
+    way back), due_at, days_left (negative when overdue), overdue}.
 
     \b
     Example: sampleloans loans list --status received --due-before 2026-06-01
@@ -784,9 +786,16 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
         _status_text(row.status),
         str(row.samples),
         format_mass(row.issued_ug),
-        format_mass(row.held_ug),
+        format_mass(row.held_ug) + _on_its_way_back(row.returning_ug),
         _due_text(row.due_at, row.days_left, row.overdue),
     ]
+
+
+def _on_its_way_back(returning_ug: int) -> str:
+    """What of the held mass is on its way back, in `status`'s words (nothing when none is)."""
+    from sampleloans.units import format_mass
+
+    return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
 
 
 LOAN_TABLE = TableSpec(
@@ -821,7 +830,8 @@ def show(
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
-    overdue, extensions_granted, max_extensions, next_inventory_due_at, recalled_at, settled_at,
+    overdue, extensions_granted, max_extensions, next_inventory_due_at, inventory_days_left
+    (negative when late), inventory_overdue, recalled_at, settled_at,
     settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug,
     held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq,
     direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
@@ -934,7 +944,10 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("issued", Text(_when(d.issued_at))),
         ("due", _due_text(d.due_at, d.days_left, d.overdue)),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
-        ("next inventory", Text(_when(d.next_inventory_due_at))),
+        (
+            "next inventory",
+            _due_text(d.next_inventory_due_at, d.inventory_days_left, d.inventory_overdue),
+        ),
         ("recalled", Text(_when(d.recalled_at))),
     ):
         header.add_row(label, value)

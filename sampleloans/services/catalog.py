@@ -311,9 +311,12 @@ def _material(session: Session, person: Person, material: str) -> str:
         readable = _readable(select(col(Sample.material_type)).distinct(), person)
         types = sorted(set(session.exec(readable).all()))
         shown = ", ".join(types[:20]) + (", …" if len(types) > 20 else "")
+        # a researcher's answer is about the samples they may read: true whoever has basalt
+        scope = "" if access.is_staff(person) else " you may read"
+        none = "there are no samples yet" if access.is_staff(person) else "you may read none yet"
         raise InvalidInput(
-            f"--material: {quote_input(material)} is not the material of any sample; "
-            f"give one of {shown or '(no samples yet)'}"
+            f"--material: {quote_input(material)} is not the material of any sample{scope}; "
+            + (f"give one of {shown}" if shown else none)
         )
     return wanted
 

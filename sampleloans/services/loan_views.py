@@ -46,7 +46,7 @@ from sampleloans.services.listing import (
     view_maker,
 )
 from sampleloans.units import quote_input
-from sampleloans.vocab import IncidentStatus, ItemSource
+from sampleloans.vocab import IncidentStatus, ItemSource, ItemState
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class LoanRow:
     samples: int
     issued_ug: int
     held_ug: int
+    returning_ug: int  # the part of held_ug on its way back (a return in transit), as `status`
     due_at: datetime | None
     days_left: int | None  # negative when overdue; None unless the loan is out
     overdue: bool
@@ -186,6 +187,8 @@ class LoanDetail:
     extensions_granted: int
     extensions_allowed: int
     next_inventory_due_at: datetime | None
+    inventory_days_left: int | None  # negative when late; None when no inventory is owed
+    inventory_overdue: bool
     recalled_at: datetime | None
     settled_at: datetime | None
     obligations: str | None
@@ -298,6 +301,10 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         .where(of_loan)
         .scalar_subquery()
         .label("held_ug"),
+        sa_select(func.coalesce(func.sum(col(LoanItem.held_ug)), 0))
+        .where(of_loan, col(LoanItem.state) == ItemState.RETURN_IN_TRANSIT.value)
+        .scalar_subquery()
+        .label("returning_ug"),
     )
     status = None if filters.status is None else _loan_status(filters.status)
     if status is not None:
@@ -349,9 +356,9 @@ _make_loan_row = view_maker(LoanRow)
 def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
     """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
     for batch in plain_batches(session, query):
-        for number, agreement, owner, pi, status, kind, due_at, samples, issued, held in batch:
+        for number, agreement, owner, pi, status, kind, due_at, *counts in batch:
             days_left, overdue = rule.return_due(status, due_at, now)
-            totals = (int(samples), int(issued), int(held))
+            totals = tuple(int(count) for count in counts)  # samples, issued, held, returning
             yield _make_loan_row(
                 (number, agreement, owner, pi, status, kind, *totals, due_at, days_left, overdue)
             )
@@ -374,6 +381,8 @@ def loan_detail_stream(
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
+    # no inventory is owed once nothing is out (as `status` says)
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
     extensions = _extension_views(session, number)
     consumptions = _consumption_query(number)
     detail = LoanDetail(
@@ -393,8 +402,11 @@ def loan_detail_stream(
         overdue=overdue,
         extensions_granted=loan.extensions_granted,
         extensions_allowed=agreement.max_extensions,
-        # no inventory is owed once nothing is out (as `status` says)
-        next_inventory_due_at=rule.inventory_due(loan.status, loan.next_inventory_due_at),
+        next_inventory_due_at=inventory_due,
+        inventory_days_left=(
+            None if inventory_due is None else rule.calendar_days(ctx.now, inventory_due)
+        ),
+        inventory_overdue=rule.inventory_overdue(loan.status, inventory_due, ctx.now),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,

@@ -536,7 +536,11 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         if overdue:
             obligations.append(f"return overdue {_late(loan.due_at, now)}")
         else:
-            obligations.append(f"return due in {_plural(days_left or 0, 'day')}")
+            # the statement's words: 'due today' on the due day, not 'due in 0 days'
+            days = days_left or 0
+            obligations.append(
+                "return due today" if days == 0 else f"return due in {_plural(days, 'day')}"
+            )
     if inventory_due is not None and inventory_overdue:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
     held_ug = sum(i.held_ug for i in items)
