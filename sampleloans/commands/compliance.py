@@ -395,6 +395,23 @@ def _returning(returning_ug: int) -> str:
     return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
 
 
+def _mass_words(r: Any) -> str:
+    """What the borrower is accountable for, in words true of where it is: 'held …' once
+    received; '… issued, not yet shipped' or '… shipped, not yet received' before (the borrower
+    does not hold it yet)."""
+    from sampleloans.units import format_mass
+    from sampleloans.vocab import ItemState
+
+    unshipped_ug = sum(i.held_ug for i in r.items if i.state == ItemState.ISSUED)
+    outbound_ug = sum(i.held_ug for i in r.items if i.state == ItemState.IN_TRANSIT)
+    if not r.held_ug or unshipped_ug + outbound_ug != r.held_ug:
+        return f"held {format_mass(r.held_ug)}{_returning(r.returning_ug)}"
+    parts = [f"{format_mass(unshipped_ug)} issued, not yet shipped"] if unshipped_ug else []
+    if outbound_ug:
+        parts.append(f"{format_mass(outbound_ug)} shipped, not yet received")
+    return ", ".join(parts)
+
+
 def _days(days: int | None, overdue: bool) -> str:
     """' (3 days left)', ' (due today)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'
     (the statement's words)."""
@@ -425,7 +442,6 @@ def _standing_lines(r: Any) -> list[Any]:
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
-    from sampleloans.units import format_mass
 
     overdue_now = r.overdue
     inventory_late = r.inventory_overdue
@@ -437,8 +453,7 @@ def _standing_lines(r: Any) -> list[Any]:
             style="bold",
         ),
         Text(
-            f"  held {format_mass(r.held_ug)}{_returning(r.returning_ug)}; due {due}"
-            f"{_days(r.days_left, r.overdue)}",
+            f"  {_mass_words(r)}; due {due}{_days(r.days_left, r.overdue)}",
             style="red" if overdue_now else "",
         ),
         Text(
