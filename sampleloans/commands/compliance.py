@@ -178,8 +178,18 @@ def _balance_renderables(result: Any) -> list[Any]:
 def _item_balance_table(result: Any) -> Any:
     """One row per loan item, term by term, and the total in bold."""
     title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
-    rows = [(row.sample_code, row.state, row) for row in (*result.items, result.item_total)]
+    rows = [(row.sample_code, row.state, row) for row in result.items]
+    # the total names the part of its held mass on its way back, in `status`'s words
+    total_note = _returning(_returning_ug(result.items)).strip(" ()")
+    rows.append((result.item_total.sample_code, total_note, result.item_total))
     return _terms_table(title, "state", ITEM_TERMS, ITEM_TERMS, rows)
+
+
+def _returning_ug(items: Any) -> int:
+    """The held mass of the items in a return in transit (the rule of `status`)."""
+    from sampleloans.vocab import ItemState
+
+    return sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT)
 
 
 def _sample_balance_table(result: Any) -> Any:
