@@ -408,18 +408,14 @@ def _returning(returning_ug: int) -> str:
 def _mass_words(r: Any) -> str:
     """What the borrower is accountable for, in words true of where it is: 'held …' once
     received; '… issued, not yet shipped' or '… shipped, not yet received' before (the borrower
-    does not hold it yet)."""
+    does not hold it yet; the statement's words)."""
+    from sampleloans.reports.common import not_yet_held
     from sampleloans.units import format_mass
-    from sampleloans.vocab import ItemState
 
-    unshipped_ug = sum(i.held_ug for i in r.items if i.state == ItemState.ISSUED)
-    outbound_ug = sum(i.held_ug for i in r.items if i.state == ItemState.IN_TRANSIT)
-    if not r.held_ug or unshipped_ug + outbound_ug != r.held_ug:
+    parts = not_yet_held(r.items)
+    if not r.held_ug or sum(ug for ug, _ in parts) != r.held_ug:
         return f"held {format_mass(r.held_ug)}{_returning(r.returning_ug)}"
-    parts = [f"{format_mass(unshipped_ug)} issued, not yet shipped"] if unshipped_ug else []
-    if outbound_ug:
-        parts.append(f"{format_mass(outbound_ug)} shipped, not yet received")
-    return ", ".join(parts)
+    return ", ".join(f"{format_mass(ug)} {words}" for ug, words in parts)
 
 
 def _days(days: int | None, overdue: bool) -> str:
