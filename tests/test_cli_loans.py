@@ -420,7 +420,7 @@ def test_receive_with_a_malformed_weighing_is_refused(
         db_path,
         ["loans", "receive", "L-1", "--seal-intact", "--condition", "ok", "--weighed", f"{S2}=1mg"],
         2,
-        f"weighed: {S2} was not in this shipment of loan L-1",
+        f"weighed: {S2} is not in the shipment of loan L-1 under seal S-1; it carries {S1}",
     )
 
 

@@ -178,8 +178,18 @@ def _balance_renderables(result: Any) -> list[Any]:
 def _item_balance_table(result: Any) -> Any:
     """One row per loan item, term by term, and the total in bold."""
     title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
-    rows = [(row.sample_code, row.state, row) for row in (*result.items, result.item_total)]
+    rows = [(row.sample_code, row.state, row) for row in result.items]
+    # the total names the part of its held mass on its way back, in `status`'s words
+    total_note = _returning(_returning_ug(result.items)).strip(" ()")
+    rows.append((result.item_total.sample_code, total_note, result.item_total))
     return _terms_table(title, "state", ITEM_TERMS, ITEM_TERMS, rows)
+
+
+def _returning_ug(items: Any) -> int:
+    """The held mass of the items in a return in transit (the rule of `status`)."""
+    from sampleloans.vocab import ItemState
+
+    return sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT)
 
 
 def _sample_balance_table(result: Any) -> Any:
@@ -395,6 +405,19 @@ def _returning(returning_ug: int) -> str:
     return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
 
 
+def _mass_words(r: Any) -> str:
+    """What the borrower is accountable for, in words true of where it is: 'held …' once
+    received; '… issued, not yet shipped' or '… shipped, not yet received' before (the borrower
+    does not hold it yet; the statement's words)."""
+    from sampleloans.reports.common import not_yet_held
+    from sampleloans.units import format_mass
+
+    parts = not_yet_held(r.items)
+    if not r.held_ug or sum(ug for ug, _ in parts) != r.held_ug:
+        return f"held {format_mass(r.held_ug)}{_returning(r.returning_ug)}"
+    return ", ".join(f"{format_mass(ug)} {words}" for ug, words in parts)
+
+
 def _days(days: int | None, overdue: bool) -> str:
     """' (3 days left)', ' (due today)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'
     (the statement's words)."""
@@ -425,7 +448,6 @@ def _standing_lines(r: Any) -> list[Any]:
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
-    from sampleloans.units import format_mass
 
     overdue_now = r.overdue
     inventory_late = r.inventory_overdue
@@ -437,8 +459,7 @@ def _standing_lines(r: Any) -> list[Any]:
             style="bold",
         ),
         Text(
-            f"  held {format_mass(r.held_ug)}{_returning(r.returning_ug)}; due {due}"
-            f"{_days(r.days_left, r.overdue)}",
+            f"  {_mass_words(r)}; due {due}{_days(r.days_left, r.overdue)}",
             style="red" if overdue_now else "",
         ),
         Text(

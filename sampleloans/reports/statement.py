@@ -25,6 +25,7 @@ from sampleloans.reports.common import (
     compact,
     held_note,
     mass,
+    not_yet_held,
     party_lines,
     readable,
     returning_ug,
@@ -41,14 +42,18 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # "Total held" names the part of it on its way back, as `status` does (before: it said nothing);
 # 4 = each loan's "Held" names the part on its way back too, a received loan with nothing left
 # says so there and owes its settlement report now, as `status` says (before: "0 µg" and a
-# return date alone), and full-width tables end at the right margin (before: 6 pt past it).
-METADATA_VERSION = 4
-METADATA_VERSIONS = (1, 2, 3, 4)
+# return date alone), and full-width tables end at the right margin (before: 6 pt past it);
+# 5 = a loan issued but not yet shipped, or shipped and not yet received, is not called held:
+# its "Held" says which, and the samples are "Samples lent to you" with a "Total lent" naming
+# that part, as `status` does (before: "What you hold" and "Total held" listed it as held).
+METADATA_VERSION = 5
+METADATA_VERSIONS = (1, 2, 3, 4, 5)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
 HELD_PER_LOAN_VERSION = 4
 FRAMED_TABLES_VERSION = 4
+NOT_YET_HELD_VERSION = 5
 
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
@@ -200,9 +205,21 @@ def _loan_held(loan: StatementLoan, version: int) -> str:
         return held
     if nothing_left_to_send_back(loan.status, loan.held_ug):
         return f"{held}: {NOTHING_LEFT}"
+    coming = not_yet_held(loan.items) if version >= NOT_YET_HELD_VERSION else []
+    if coming:
+        return f"{held}\n({_coming_note(coming, loan.held_ug, returning_ug(loan.items))})"
     returning = returning_ug(loan.items)
     # on a line of its own, so that neither mass is cut between its digits and its unit
     return f"{held}\n({held_note(returning)})" if returning else held
+
+
+def _coming_note(coming: list[tuple[int, str]], held_ug: int, returning: int) -> str:
+    """The words of mass not yet held (from layout 5 on): 'issued, not yet shipped' when it is
+    all of it, else each part '… of it …', with the part on its way back."""
+    if len(coming) == 1 and coming[0][0] == held_ug:
+        return coming[0][1]
+    parts = [f"{mass(ug)} of it {words}" for ug, words in coming]
+    return "; ".join([*parts, held_note(returning)] if returning else parts)
 
 
 def _held_samples_section(statement: Statement, version: int) -> list[Any]:
@@ -221,11 +238,15 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
         for loan in body.loans
         for item in loan.items
     ]
-    returning = returning_ug(item for loan in body.loans for item in loan.items)
+    items = [item for loan in body.loans for item in loan.items]
+    returning = returning_ug(items)
     note = held_note(returning) if version >= HELD_TOTAL_VERSION else ""
-    rows.append(("Total held", "", note, "", "", mass(body.held_ug)))
+    coming = not_yet_held(items) if version >= NOT_YET_HELD_VERSION else []
+    if coming:  # the PI does not hold all of it yet
+        note = _coming_note(coming, body.held_ug, returning)
+    rows.append(("Total lent" if coming else "Total held", "", note, "", "", mass(body.held_ug)))
     return layout.section(
-        "What you hold (sample and mass)",
+        "Samples lent to you (sample and mass)" if coming else "What you hold (sample and mass)",
         tables.data_tables(
             ("Sample", "Loan", "Description", "State", "Issued", "Held"),
             rows,

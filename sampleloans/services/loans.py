@@ -664,13 +664,22 @@ def _return_being_accepted(
     )
 
 
+def _only_shipped(number: str, shipment: Shipment, codes: list[str], weighed: set[str]) -> None:
+    """A weighed code must be a sample of this shipment: name the first stranger, and what the
+    shipment carries, before asking for anything else."""
+    unknown = sorted(weighed - set(codes))
+    if unknown:
+        kind = "shipment" if shipment.direction == "outbound" else "return shipment"
+        raise InvalidInput(
+            f"weighed: {unknown[0]} is not in the {kind} of loan {number} under seal "
+            f"{shipment.seal_number}; it carries {', '.join(sorted(codes))}"
+        )
+
+
 def _weighed_list(
     session: Session, number: str, codes: list[str], weighed_ug: dict[str, int]
 ) -> list[ev.CodeMass]:
     """Weighed masses for the shipped samples; a missing weighing means 'as expected'."""
-    unknown = sorted(set(weighed_ug) - set(codes))
-    if unknown:
-        raise InvalidInput(f"weighed: {unknown[0]} was not in this shipment of loan {number}")
     result: list[ev.CodeMass] = []
     for code in codes:
         expected = get_row(session, LoanItem, (number, code))
@@ -698,6 +707,7 @@ def receive_loan(
     _lab_loan(session, ctx, number, "receive", "record receipts")
     shipment = open_shipment(session, number, "outbound")
     codes = [i.sample_code for i in items_of(session, number) if i.state == ItemState.IN_TRANSIT]
+    _only_shipped(number, shipment, codes, set(weighed_ug or {}))
     event = ev.LoanReceived(
         number=number,
         shipment_seq=shipment.seq,
@@ -840,6 +850,7 @@ def accept_return(
     what the borrower is accountable for. Other returns of the loan may still be travelling."""
     _curated_loan(session, ctx, number, "accept_return", "accept returns")
     shipment, codes = _return_being_accepted(session, number, set(weighed_ug))
+    _only_shipped(number, shipment, codes, set(weighed_ug))
     missing = [code for code in codes if code not in weighed_ug]
     if missing:
         raise InvalidInput(

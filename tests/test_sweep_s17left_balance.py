@@ -1,0 +1,49 @@
+"""Sweep s17-left: `balance --loan` names the part on its way back in its total, as `status`
+and `loans list` do (before: only the row of the sample in a return in transit said so)."""
+
+import csv
+import io
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, demo_env
+
+RETURNED = "CE5C0300YJFM00307"  # 20.000 mg of L-2025-OU, released for return below
+ON_ITS_WAY = "20.000 mg of it on its way back"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The demo at its usual moment, one OU sample released for return (on its way back)."""
+    env = demo_env(tmp_path_factory, CURATOR)
+    args = ["loans", "return", "L-2025-OU", "--container", "box", "--seal", "S1", "--sample"]
+    released = CliRunner().invoke(app, [*args, RETURNED], env=env)
+    assert released.exit_code == 0, released.stderr
+    return env
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_the_total_row_names_the_part_on_its_way_back(env: dict[str, str]) -> None:
+    total = next(
+        line for line in _run(env, "balance", "--loan", "L-2025-OU").splitlines() if "total" in line
+    )
+    assert ON_ITS_WAY in total and "59.500 mg" in total
+    assert ON_ITS_WAY in _run(env, "status", "--loan", "L-2025-OU")  # the same words
+
+
+def test_the_csv_total_names_it_too(env: dict[str, str]) -> None:
+    rows = list(csv.reader(io.StringIO(_run(env, "balance", "--loan", "L-2025-OU", "--csv"))))
+    total = next(row for row in rows if row[0] == "total")
+    assert ON_ITS_WAY in total
+
+
+def test_a_loan_with_nothing_on_its_way_back_says_nothing_of_it(env: dict[str, str]) -> None:
+    out = _run(env, "balance", "--loan", "L-2025-UoC")
+    assert "on its way back" not in out
