@@ -409,7 +409,7 @@ def _mass_words(r: Any) -> str:
     """What the borrower is accountable for, in words true of where it is: 'held …' once
     received; '… issued, not yet shipped' or '… shipped, not yet received' before (the borrower
     does not hold it yet; the statement's words)."""
-    from sampleloans.reports.common import not_yet_held
+    from sampleloans.readmodels.report import not_yet_held
     from sampleloans.units import format_mass
 
     parts = not_yet_held(r.items)

@@ -11,7 +11,7 @@ builds these objects from the ledger, `reports/` turns them into PDF bytes.
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
@@ -19,7 +19,7 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.readmodels.handover import Handover
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, LoanStatus
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemState, LoanStatus
 
 KINDS = ("custody", "return", "overdue", "inventory")
 TITLES = {
@@ -486,3 +486,20 @@ def content_digest(report: Report) -> str:
     for part in _canonical_parts(_canonical_data(report), report.layout):
         digest.update(part.encode("utf-8"))
     return digest.hexdigest()
+
+
+# a loan's mass the PI is accountable for but does not hold yet, by item state, in `status`'s words
+NOT_YET_HELD = (
+    (ItemState.ISSUED, "issued, not yet shipped"),
+    (ItemState.IN_TRANSIT, "shipped, not yet received"),
+)
+
+
+def not_yet_held(items: Iterable[Any]) -> list[tuple[int, str]]:
+    """The mass of a loan issued but not yet shipped, and shipped but not yet received, each
+    with its words (only the parts there are): the borrower does not hold it yet."""
+    listed = list(items)
+    parts = [
+        (sum(i.held_ug for i in listed if i.state == state), words) for state, words in NOT_YET_HELD
+    ]
+    return [(ug, words) for ug, words in parts if ug]

@@ -35,23 +35,6 @@ def returning_ug(items: Iterable[Any]) -> int:
     return sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT)
 
 
-# a loan's mass the PI is accountable for but does not hold yet, by item state, in `status`'s words
-NOT_YET_HELD = (
-    (ItemState.ISSUED, "issued, not yet shipped"),
-    (ItemState.IN_TRANSIT, "shipped, not yet received"),
-)
-
-
-def not_yet_held(items: Iterable[Any]) -> list[tuple[int, str]]:
-    """The mass of a loan issued but not yet shipped, and shipped but not yet received, each
-    with its words (only the parts there are): the borrower does not hold it yet."""
-    listed = list(items)
-    parts = [
-        (sum(i.held_ug for i in listed if i.state == state), words) for state, words in NOT_YET_HELD
-    ]
-    return [(ug, words) for ug, words in parts if ug]
-
-
 def held_note(returning: int) -> str:
     """What a "Total held" row says of the part on its way back, in `status`'s words."""
     return f"{format_mass(returning)} of it on its way back" if returning else ""

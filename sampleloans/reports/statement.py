@@ -10,6 +10,7 @@ from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
+    not_yet_held,
     nothing_left_to_send_back,
     owed_inventory_due,
 )
@@ -25,7 +26,6 @@ from sampleloans.reports.common import (
     compact,
     held_note,
     mass,
-    not_yet_held,
     party_lines,
     readable,
     returning_ug,

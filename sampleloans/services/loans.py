@@ -669,7 +669,7 @@ def _only_shipped(number: str, shipment: Shipment, codes: list[str], weighed: se
     shipment carries, before asking for anything else."""
     unknown = sorted(weighed - set(codes))
     if unknown:
-        kind = "shipment" if shipment.direction == "outbound" else "return shipment"
+        kind = "shipment" if shipment.direction == Direction.OUTBOUND else "return shipment"
         raise InvalidInput(
             f"weighed: {unknown[0]} is not in the {kind} of loan {number} under seal "
             f"{shipment.seal_number}; it carries {', '.join(sorted(codes))}"
