@@ -72,6 +72,22 @@ def demo_env(factory: pytest.TempPathFactory, user: str, now: str = DEMO_NOW) ->
     }
 
 
+OU_RETURNED = "CE5C0300YJFM00307"
+"""A 20.000 mg sample of the demo's L-2025-OU, which `demo_with_a_return_in_flight` releases."""
+
+
+def demo_with_a_return_in_flight(factory: pytest.TempPathFactory, user: str) -> dict[str, str]:
+    """`demo_env` with one OU sample (OU_RETURNED) released for return: on its way back, the
+    rest of the loan still held (a partial return in flight)."""
+    from sampleloans.cli import app
+
+    env = demo_env(factory, user)
+    args = ["--as", CURATOR, "loans", "return", "L-2025-OU", "--container", "box", "--seal", "S1"]
+    released = CliRunner().invoke(app, [*args, "--sample", OU_RETURNED], env=env)
+    assert released.exit_code == 0, released.stderr
+    return env
+
+
 def run_at_width(env: dict[str, str], *args: str, columns: int) -> Any:
     """Invoke the CLI in `env` at a terminal width; it must succeed."""
     from sampleloans.cli import app

@@ -9,34 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR, OU_PI, demo_env
+from tests.conftest import CURATOR, OU_PI, OU_RETURNED, demo_with_a_return_in_flight
 
-RETURNED = "CE5C0300YJFM00307"  # 20.000 mg of L-2025-OU, released for return below
+RETURNED = OU_RETURNED  # 20.000 mg of L-2025-OU, released for return by the fixture
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo at its usual moment, one OU sample released for return (on its way back)."""
-    env = demo_env(tmp_path_factory, OU_PI)
-    released = CliRunner().invoke(
-        app,
-        [
-            "--as",
-            CURATOR,
-            "loans",
-            "return",
-            "L-2025-OU",
-            "--container",
-            "box",
-            "--seal",
-            "S1",
-            "--sample",
-            RETURNED,
-        ],
-        env=env,
-    )
-    assert released.exit_code == 0, released.stderr
-    return env
+    return demo_with_a_return_in_flight(tmp_path_factory, OU_PI)
 
 
 def _run(env: dict[str, str], *args: str) -> str:

@@ -8,20 +8,16 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR, demo_env
+from tests.conftest import CURATOR, OU_RETURNED, demo_with_a_return_in_flight
 
-RETURNED = "CE5C0300YJFM00307"  # 20.000 mg of L-2025-OU, released for return below
+RETURNED = OU_RETURNED  # 20.000 mg of L-2025-OU, released for return by the fixture
 ON_ITS_WAY = "20.000 mg of it on its way back"
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo at its usual moment, one OU sample released for return (on its way back)."""
-    env = demo_env(tmp_path_factory, CURATOR)
-    args = ["loans", "return", "L-2025-OU", "--container", "box", "--seal", "S1", "--sample"]
-    released = CliRunner().invoke(app, [*args, RETURNED], env=env)
-    assert released.exit_code == 0, released.stderr
-    return env
+    return demo_with_a_return_in_flight(tmp_path_factory, CURATOR)
 
 
 def _run(env: dict[str, str], *args: str) -> str:

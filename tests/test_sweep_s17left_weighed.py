@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR, demo_env, fingerprint
+from tests.conftest import CURATOR, OU_RETURNED, demo_with_a_return_in_flight, fingerprint
 
-RETURNED = "CE5C0300YJFM00307"  # 20.000 mg of L-2025-OU, released for return below
+RETURNED = OU_RETURNED  # 20.000 mg of L-2025-OU, released for return by the fixture
 STILL_HELD = "CE5C0500YJFM00415"  # another sample of L-2025-OU, still with the borrower
 OF_ANOTHER_LOAN = "CE5C0100YJFM00102"  # not a sample of L-2025-OU
 
@@ -18,24 +18,7 @@ OF_ANOTHER_LOAN = "CE5C0100YJFM00102"  # not a sample of L-2025-OU
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo at its usual moment, one OU sample released for return (on its way back)."""
-    env = demo_env(tmp_path_factory, CURATOR)
-    released = CliRunner().invoke(
-        app,
-        [
-            "loans",
-            "return",
-            "L-2025-OU",
-            "--container",
-            "box",
-            "--seal",
-            "S1",
-            "--sample",
-            RETURNED,
-        ],
-        env=env,
-    )
-    assert released.exit_code == 0, released.stderr
-    return env
+    return demo_with_a_return_in_flight(tmp_path_factory, CURATOR)
 
 
 def _refused(env: dict[str, str], *args: str) -> str:
