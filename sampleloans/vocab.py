@@ -51,6 +51,8 @@ class ItemState(StrEnum):
     """Where one sample of a loan is, as far as that loan is concerned."""
 
     REQUESTED = "requested"
+    # requested, never issued: its loan was withdrawn (`loans withdraw`)
+    WITHDRAWN = "withdrawn"
     ISSUED = "issued"
     IN_TRANSIT = "in_transit"
     HELD = "held"

@@ -585,6 +585,33 @@ def close(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
     _say(f"Loan {number} closed (event {envelope.seq}).")
 
 
+@app.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help="Why: withdrawn by the PI, or declined by the lender and why."
+        ),
+    ],
+    at: AtOption = None,
+) -> None:
+    """Withdraw a loan never issued (requested or approved): the PI withdrew it or the lender
+    declined it. It is closed; its samples never left the vault.
+
+    \b
+    Example: sampleloans loans withdraw L-1 --reason "declined: sample class not available"
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.withdraw_loan(
+            session, service_ctx, number=number, reason=reason, occurred_at=parse_at(at)
+        )
+    _say(f"Loan {number} withdrawn and closed; nothing was issued (event {envelope.seq}).")
+
+
 # --- reads ------------------------------------------------------------------------------------
 
 
@@ -954,7 +981,9 @@ def _detail_header(d: "LoanDetail") -> Any:
     if d.settled_at:
         header.add_row("settled", Text(f"{_when(d.settled_at)}: {d.obligations or ''}"))
     if d.closed_at:
-        header.add_row("closed", Text(_when(d.closed_at)))
+        # a loan closed with nothing issued was withdrawn: its reason is in its events
+        withdrawn = " (withdrawn before issue)" if d.issued_at is None else ""
+        header.add_row("closed", Text(_when(d.closed_at) + withdrawn))
     return header
 
 

@@ -80,6 +80,7 @@ REASON_KINDS = (
     "agreement.ended",
     "loan.extended",
     "loan.recalled",
+    "loan.withdrawn",
     "mass.corrected",
     "person.deactivated",
     "person.reactivated",
@@ -645,6 +646,7 @@ HANDLERS: dict[str, Handler] = {
             ("loan.inventory", loans.attest_inventory),
             ("loan.settled", loans.settle_loan),
             ("loan.closed", loans.close_loan),
+            ("loan.withdrawn", loans.withdraw_loan),
             ("incident.reported", incidents.report_incident),
             ("incident.resolved", incidents.resolve_incident),
         )

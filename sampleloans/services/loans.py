@@ -1056,6 +1056,22 @@ def _unaccounted(open_items: list[LoanItem]) -> str:
     return "; and ".join(parts)
 
 
+def withdraw_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Withdraw a loan never issued (the PI withdrew it, or the lender declined it), with why."""
+    _curated_loan(session, ctx, number, "withdraw", "withdraw loans")
+    event = ev.LoanWithdrawn(number=number)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
 def close_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
