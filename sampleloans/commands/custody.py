@@ -60,10 +60,18 @@ def history(
         typer.Option("--kind", help="Only events of this kind, e.g. loan.received (repeatable)."),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only events that occurred at or after this.")
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events that occurred at or after this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Only events that occurred at or before this.")
+        str | None,
+        typer.Option(
+            "--until",
+            help="Only events that occurred at or before this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     seal: Annotated[
         str | None,

@@ -64,7 +64,8 @@ COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "l
 def list_(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only lenders, curators, borrowers or recipients.")
+        str | None,
+        typer.Option("--kind", help="Only this kind: lender, curator, borrower or recipient."),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,

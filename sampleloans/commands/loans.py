@@ -43,7 +43,9 @@ Method = Annotated[
 SealIntact = Annotated[
     bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
 ]
-Condition = Annotated[str, typer.Option("--condition", help="Condition on receipt.")]
+Condition = Annotated[
+    str, typer.Option("--condition", help="Condition as found on arrival, e.g. pristine.")
+]
 ReleasedBy = Annotated[
     str | None,
     typer.Option(
@@ -712,9 +714,14 @@ def _status_text(status: str) -> Any:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="Only loans in this status.")] = (
-        None
-    ),
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only loans in this status: requested, approved, issued, in-transit, received, "
+            "return-in-transit, returned, settled or closed.",
+        ),
+    ] = (None),
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
@@ -723,11 +730,17 @@ def list_(
     ] = None,
     due_before: Annotated[
         str | None,
-        typer.Option("--due-before", help="Only loans still out, due before this time."),
+        typer.Option(
+            "--due-before",
+            help="Only loans still out, due before this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     due_after: Annotated[
         str | None,
-        typer.Option("--due-after", help="Only loans still out, due after this time."),
+        typer.Option(
+            "--due-after",
+            help="Only loans still out, due after this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,

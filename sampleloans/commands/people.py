@@ -88,7 +88,10 @@ def list_(
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution.")
     ] = None,
-    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help="Only this role: curator, compliance-officer or researcher."),
+    ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
