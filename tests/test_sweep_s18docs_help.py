@@ -54,3 +54,23 @@ def test_the_values_the_help_names_are_the_ones_the_command_takes(
     result = CliRunner().invoke(app, ["--as", "curator@naoc.example", *args], env=cli_env)
     assert result.exit_code == 2
     assert refused in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["loans", "frobnicate"],  # an unknown command
+        ["samples", "list", "--colour"],  # an unknown option
+        ["samples", "list", "--limit", "ten"],  # a number option given text
+        ["incidents", "resolve", "--resolution", "x"],  # a required argument left out
+    ],
+)
+def test_a_command_line_click_cannot_parse_is_what_the_readme_says(args: list[str]) -> None:
+    """README, "Exit codes": exit 2, one `Error:` line under the usage line and the hint."""
+    result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"Usage: sampleloans {args[0]} ")
+    assert lines[1].startswith("Try 'sampleloans ") and lines[1].endswith("--help' for help.")
+    assert [line for line in lines if line.startswith("Error: ")] == [lines[-1]]
+    assert "Traceback" not in result.stderr

@@ -39,6 +39,7 @@ def add(
       --country Germany --city Karlsruhe --kind borrower
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.common import INSTITUTION_KINDS, require_choice
     from sampleloans.services.reference import add_institution
 
     with writing(ctx) as (session, service_ctx):
@@ -49,7 +50,7 @@ def add(
             name=name,
             country=country,
             city=city,
-            institution_kind=kind,
+            institution_kind=require_choice(kind, "--kind", INSTITUTION_KINDS),
             occurred_at=parse_at(at),
         )
     line = f"Added institution {short_name.strip()} ({kind.strip().lower()}); event {envelope.seq}."

@@ -137,6 +137,7 @@ def request(
       --sample CE5C0200YJFM00112 --period "12 months"
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import LENDABLE_PURPOSES, TRANSFER_TYPES, require_choice
     from sampleloans.units import parse_period
 
     with writing(ctx) as (session, service_ctx):
@@ -147,8 +148,8 @@ def request(
             agreement=agreement,
             pi=pi,
             samples=sample,
-            purpose_class=purpose,
-            transfer_type=transfer_type,
+            purpose_class=require_choice(purpose, "--purpose", LENDABLE_PURPOSES),
+            transfer_type=require_choice(transfer_type, "--transfer-type", TRANSFER_TYPES),
             loan_period=parse_period(period, "--period") if period else None,
             occurred_at=parse_at(at),
         )
@@ -228,6 +229,7 @@ def ship(
       --method hand-carried
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import require_choice
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.ship_loan(
@@ -236,7 +238,7 @@ def ship(
             number=number,
             container=container,
             seal_number=seal,
-            method=method,
+            method=require_choice(method, "--method", loans.SHIPPING_METHODS),
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )
@@ -391,6 +393,7 @@ def return_(
     Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import require_choice
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.release_return(
@@ -399,7 +402,7 @@ def return_(
             number=number,
             container=container,
             seal_number=seal,
-            method=method,
+            method=require_choice(method, "--method", loans.SHIPPING_METHODS),
             samples=sample or None,
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),

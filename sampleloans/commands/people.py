@@ -55,6 +55,7 @@ def add(
       --role researcher
     """
     from sampleloans.commands.common import errors_to_exit_codes, writing
+    from sampleloans.services.common import ROLES, require_choice
     from sampleloans.services.logins import login_sql, sync_login
     from sampleloans.services.reference import add_person
 
@@ -69,7 +70,7 @@ def add(
             email=email,
             name=name,
             institution=institution,
-            role=role,
+            role=require_choice(role, "--role", ROLES),
             occurred_at=parse_at(at),
         )
         login = sync_login(session, email)
@@ -214,12 +215,18 @@ def set_role(
     Example: sampleloans people set-role zhang@naoc.example --role curator --reason "promoted"
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.common import ROLES, require_choice
     from sampleloans.services.logins import sync_login
     from sampleloans.services.reference import change_role
 
     with writing(ctx) as (session, service_ctx):
         envelope = change_role(
-            session, service_ctx, email=email, role=role, reason=reason, occurred_at=parse_at(at)
+            session,
+            service_ctx,
+            email=email,
+            role=require_choice(role, "--role", ROLES),
+            reason=reason,
+            occurred_at=parse_at(at),
         )
         sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
