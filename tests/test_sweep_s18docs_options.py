@@ -108,3 +108,11 @@ def test_a_key_name_keys_generate_refuses_is_named_by_its_option(tmp_path: Path,
     assert result.stderr.startswith(f"Error: --name: {name!r} is not a key name; give ")
     assert result.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("anchor", ["12:xyz", "garbage"])
+def test_a_bad_anchor_is_named_by_its_option(demo: dict[str, str], anchor: str) -> None:
+    """`verify --anchor` said "anchor: …", the service's word, not the option typed."""
+    result = CliRunner().invoke(app, ["verify", "--anchor", anchor], env=demo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: --anchor: {anchor!r} is not SEQ:HASH")
