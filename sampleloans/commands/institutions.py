@@ -1,4 +1,4 @@
-"""`sampleloans institutions …`: Lenders, curators and borrowing institutions."""
+"""`sampleloans institutions …`: Lenders, curators, borrowers and recipients of gifts."""
 
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from sampleloans.commands.common import (
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
 
-app = typer.Typer(help="Lenders, curators and borrowing institutions.", no_args_is_help=True)
+app = typer.Typer(help="Lenders, curators, borrowers and recipients of gifts.", no_args_is_help=True)
 
 
 @app.command("add")
