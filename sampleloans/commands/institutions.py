@@ -17,7 +17,9 @@ from sampleloans.commands.common import (
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
 
-app = typer.Typer(help="Lenders, curators, borrowers and recipients of gifts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Lenders, curators, borrowers and recipients of gifts.", no_args_is_help=True
+)
 
 
 @app.command("add")
