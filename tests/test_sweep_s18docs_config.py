@@ -2,7 +2,9 @@
 
 Before: `SAMPLELOANS_LOCK_TIMEOUT=abc` said only "is not a number of seconds", not which numbers
 (README: 0 to 3600); `SAMPLELOANS_REPORT_FONT` naming a file that is not a font said
-"report font passwd cannot be used: …", naming neither the variable nor the whole path.
+"report font passwd cannot be used: …", naming neither the variable nor the whole path; a
+signer file set by `SAMPLELOANS_SIGNER_P12` (or `_KEY`, `_CERT`) that cannot be read was named
+`--signer-p12`, an option the user never typed.
 """
 
 import os
@@ -52,3 +54,38 @@ def test_a_report_font_that_is_no_font_names_the_variable_and_the_file(
     assert line.count("\n") == 1
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.ttf"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"SAMPLELOANS_SIGNER_P12": "missing.p12"}, "--signer-p12 (SAMPLELOANS_SIGNER_P12)"),
+        (
+            {"SAMPLELOANS_SIGNER_KEY": "missing.pem", "SAMPLELOANS_SIGNER_CERT": "cert.pem"},
+            "--signer-key (SAMPLELOANS_SIGNER_KEY)",
+        ),
+    ],
+)
+def test_a_signer_file_from_the_environment_is_named_by_its_variable(
+    demo: dict[str, str], tmp_path: Path, variables: dict[str, str], named: str
+) -> None:
+    set_to = {name: str(tmp_path / file) for name, file in variables.items()}
+    out = tmp_path / "custody.pdf"
+    args = ["report", "custody", "--loan", "L-2025-OU", "--out", str(out), "--sign"]
+    result = CliRunner().invoke(app, args, env={**demo, **set_to})
+    assert result.exit_code == 3
+    missing = next(iter(set_to.values()))
+    assert result.stderr == f"Error: {named}: cannot read {missing}: No such file or directory\n"
+    assert not out.exists()
+
+
+def test_a_signer_file_typed_is_named_by_its_option_alone(
+    demo: dict[str, str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.p12"
+    args = ["report", "custody", "--loan", "L-2025-OU", "--out", str(tmp_path / "c.pdf")]
+    result = CliRunner().invoke(app, [*args, "--sign", "--signer-p12", str(missing)], env=demo)
+    assert result.exit_code == 3
+    assert (
+        result.stderr == f"Error: --signer-p12: cannot read {missing}: No such file or directory\n"
+    )
