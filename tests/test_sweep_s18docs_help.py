@@ -33,6 +33,9 @@ def help_of(*path: str) -> str:
         (("custody", "history"), "at or after this time (ISO 8601, UTC if no offset)"),
         (("custody", "history"), "at or before this time (ISO 8601, UTC if no offset)"),
         (("loans", "accept-return"), "Condition as found on arrival"),
+        (("loans", "recall"), "When it must be back (ISO 8601, UTC if no offset)"),
+        (("custody", "history"), "up to this time (ISO 8601, UTC if no offset)"),
+        (("report", "custody"), "as it stood then (ISO 8601, UTC if no offset)"),
     ],
 )
 def test_the_help_says_what_the_option_accepts(path: tuple[str, ...], says: str) -> None:

@@ -52,7 +52,9 @@ def history(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", help="Only events up to this time (ISO 8601), and the state replayed then."
+            "--as-of",
+            help="Only events up to this time (ISO 8601, UTC if no offset), and the state "
+            "replayed then.",
         ),
     ] = None,
     kind: Annotated[

@@ -506,7 +506,9 @@ def parse_period_option(text: str) -> str:
 def recall(
     ctx: typer.Context,
     number: Number,
-    due: Annotated[str, typer.Option("--due", help="When it must be back (ISO 8601).")],
+    due: Annotated[
+        str, typer.Option("--due", help="When it must be back (ISO 8601, UTC if no offset).")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why the loan is recalled.")],
     at: AtOption = None,
 ) -> None:
