@@ -68,6 +68,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         (INCIDENT, "--kind", "loss, theft, damage"),
         (PERSON, "--role", "curator, compliance-officer, researcher"),
         (SET_ROLE, "--role", "curator, compliance-officer, researcher"),
+        ([*PERSON, "--print-sql"], "--role", "curator, compliance-officer, researcher"),
     ],
 )
 def test_a_word_a_write_does_not_take_is_named_by_its_option(

@@ -62,7 +62,7 @@ def add(
     sql = ""
     if print_sql:
         with errors_to_exit_codes():
-            sql = login_sql(email.strip().lower(), role)
+            sql = login_sql(email.strip().lower(), require_choice(role, "--role", ROLES))
     with writing(ctx) as (session, service_ctx):
         envelope = add_person(
             session,
