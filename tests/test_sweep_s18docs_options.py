@@ -117,3 +117,20 @@ def test_a_bad_anchor_is_named_by_its_option(demo: dict[str, str], anchor: str) 
     result = CliRunner().invoke(app, ["verify", "--anchor", anchor], env=demo)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: --anchor: {anchor!r} is not SEQ:HASH")
+
+
+def test_import_of_a_file_of_neither_kind_names_its_argument_as_help_shows_it(
+    demo: dict[str, str], tmp_path: Path
+) -> None:
+    """`import notes.txt` said "file: …"; `verify-document` and `verify-bag` name their
+    argument as `--help` spells it (FILE, BAG), and say what to do."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("CE5C0000YJYX099\n")
+    before = fingerprint(Path(demo["SAMPLELOANS_DB"]))
+    result = CliRunner().invoke(app, ["import", str(notes)], env=demo)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: FILE: 'notes.txt' is neither a sample catalogue (.csv) nor a history (.jsonl); "
+        "name it with one of those endings\n"
+    )
+    assert fingerprint(Path(demo["SAMPLELOANS_DB"])) == before
