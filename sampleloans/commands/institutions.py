@@ -16,6 +16,7 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
+from sampleloans.vocab import InstitutionKind, in_words
 
 app = typer.Typer(
     help="Lenders, curators, borrowers and recipients of gifts.", no_args_is_help=True
@@ -68,7 +69,7 @@ def list_(
     ctx: typer.Context,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="Only this kind: lender, curator, borrower or recipient."),
+        typer.Option("--kind", help=f"Only this kind: {in_words(InstitutionKind)}."),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,

@@ -26,7 +26,7 @@ from sampleloans.commands.listing import (
     page_for,
     write_rows,
 )
-from sampleloans.vocab import LoanStatus
+from sampleloans.vocab import LoanStatus, in_words
 
 if TYPE_CHECKING:
     from sampleloans.services.loan_views import LoanDetail, LoanRow
@@ -723,8 +723,7 @@ def list_(
         str | None,
         typer.Option(
             "--status",
-            help="Only loans in this status: requested, approved, issued, in-transit, received, "
-            "return-in-transit, returned, settled or closed.",
+            help=f"Only loans in this status: {in_words(LoanStatus)}.",
         ),
     ] = (None),
     institution: Annotated[

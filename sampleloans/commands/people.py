@@ -16,6 +16,7 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.jsonout import to_json as jsonable
 from sampleloans.commands.samples import plain
+from sampleloans.vocab import Role, in_words
 
 app = typer.Typer(
     help="People who may act: curators, compliance officers, researchers.",
@@ -91,7 +92,7 @@ def list_(
     ] = None,
     role: Annotated[
         str | None,
-        typer.Option("--role", help="Only this role: curator, compliance-officer or researcher."),
+        typer.Option("--role", help=f"Only this role: {in_words(Role)}."),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
