@@ -184,6 +184,13 @@ def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in vocabulary)
 
 
+def in_words(vocabulary: type[StrEnum]) -> str:
+    """The words of a vocabulary as a user types them, for help: `curator, compliance-officer
+    or researcher`."""
+    *first, last = (value.replace("_", "-") for value in values(vocabulary))
+    return f"{', '.join(first)} or {last}" if first else last
+
+
 def sql_in(column: str, vocabulary: type[StrEnum]) -> str:
     """The SQL of a CHECK that `column` holds one of the vocabulary's values."""
     quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values(vocabulary))

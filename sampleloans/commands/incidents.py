@@ -40,6 +40,7 @@ def report(
       --description "spilled during transfer" --mass-lost "1 mg"
     """
     from sampleloans.services import incidents
+    from sampleloans.services.common import INCIDENT_KINDS, require_choice
     from sampleloans.units import parse_mass_ug
 
     with writing(ctx) as (session, service_ctx):
@@ -47,7 +48,7 @@ def report(
             session,
             service_ctx,
             sample=sample,
-            incident_kind=kind,
+            incident_kind=require_choice(kind, "--kind", INCIDENT_KINDS),
             description=description,
             mass_lost_ug=parse_mass_ug(mass_lost, "--mass-lost") if mass_lost else 0,
             occurred_at=parse_at(at),

@@ -26,7 +26,7 @@ from sampleloans.commands.listing import (
     page_for,
     write_rows,
 )
-from sampleloans.vocab import LoanStatus
+from sampleloans.vocab import LoanStatus, in_words
 
 if TYPE_CHECKING:
     from sampleloans.services.loan_views import LoanDetail, LoanRow
@@ -43,7 +43,9 @@ Method = Annotated[
 SealIntact = Annotated[
     bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
 ]
-Condition = Annotated[str, typer.Option("--condition", help="Condition on receipt.")]
+Condition = Annotated[
+    str, typer.Option("--condition", help="Condition as found on arrival, e.g. pristine.")
+]
 ReleasedBy = Annotated[
     str | None,
     typer.Option(
@@ -135,6 +137,7 @@ def request(
       --sample CE5C0200YJFM00112 --period "12 months"
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import LENDABLE_PURPOSES, TRANSFER_TYPES, require_choice
     from sampleloans.units import parse_period
 
     with writing(ctx) as (session, service_ctx):
@@ -145,8 +148,8 @@ def request(
             agreement=agreement,
             pi=pi,
             samples=sample,
-            purpose_class=purpose,
-            transfer_type=transfer_type,
+            purpose_class=require_choice(purpose, "--purpose", LENDABLE_PURPOSES),
+            transfer_type=require_choice(transfer_type, "--transfer-type", TRANSFER_TYPES),
             loan_period=parse_period(period, "--period") if period else None,
             occurred_at=parse_at(at),
         )
@@ -226,6 +229,7 @@ def ship(
       --method hand-carried
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import require_choice
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.ship_loan(
@@ -234,7 +238,7 @@ def ship(
             number=number,
             container=container,
             seal_number=seal,
-            method=method,
+            method=require_choice(method, "--method", loans.SHIPPING_METHODS),
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )
@@ -389,6 +393,7 @@ def return_(
     Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import require_choice
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.release_return(
@@ -397,7 +402,7 @@ def return_(
             number=number,
             container=container,
             seal_number=seal,
-            method=method,
+            method=require_choice(method, "--method", loans.SHIPPING_METHODS),
             samples=sample or None,
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
@@ -501,7 +506,9 @@ def parse_period_option(text: str) -> str:
 def recall(
     ctx: typer.Context,
     number: Number,
-    due: Annotated[str, typer.Option("--due", help="When it must be back (ISO 8601).")],
+    due: Annotated[
+        str, typer.Option("--due", help="When it must be back (ISO 8601, UTC if no offset).")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why the loan is recalled.")],
     at: AtOption = None,
 ) -> None:
@@ -739,9 +746,13 @@ def _status_text(status: str) -> Any:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="Only loans in this status.")] = (
-        None
-    ),
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help=f"Only loans in this status: {in_words(LoanStatus)}.",
+        ),
+    ] = (None),
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
@@ -750,11 +761,17 @@ def list_(
     ] = None,
     due_before: Annotated[
         str | None,
-        typer.Option("--due-before", help="Only loans still out, due before this time."),
+        typer.Option(
+            "--due-before",
+            help="Only loans still out, due before this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     due_after: Annotated[
         str | None,
-        typer.Option("--due-after", help="Only loans still out, due after this time."),
+        typer.Option(
+            "--due-after",
+            help="Only loans still out, due after this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,

@@ -148,7 +148,8 @@ def detect_format(name: str) -> str:
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     raise InvalidInput(
-        f"file: {name!r} is neither a sample catalogue (.csv) nor a history (.jsonl)"
+        f"FILE: {name!r} is neither a sample catalogue (.csv) nor a history (.jsonl); "
+        "name it with one of those endings"
     )
 
 
