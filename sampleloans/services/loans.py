@@ -885,9 +885,21 @@ def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> 
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
-            f"sample {code} weighs {format_mass(weighed_ug)}, more than the "
-            f"{format_mass(item.held_ug)} issued and accountable; check the balance and reweigh"
+            f"sample {code} weighs {format_mass(weighed_ug)}, more than {_accountable(item)}; "
+            f"a return never brings back more than is out: check 'balance --loan {number}' "
+            "and reweigh"
         )
+
+
+def _accountable(item: LoanItem) -> str:
+    """What of a loan item is still to come back, in words: 'the 20.000 mg issued', or, once
+    some was used or returned, 'the 490.000 mg still accountable of the 500.000 mg issued'."""
+    if item.held_ug == item.issued_ug:
+        return f"the {format_mass(item.issued_ug)} issued"
+    return (
+        f"the {format_mass(item.held_ug)} still accountable of the "
+        f"{format_mass(item.issued_ug)} issued"
+    )
 
 
 def extend_loan(
