@@ -80,7 +80,7 @@ def test_a_loan_due_after_the_term_gets_no_extension(
        "--origin", "scoop", "--material", "basalt", "--form", "rock fragment", "--purpose",
        "research", "--location", "NAOC N2 cabinet C", "--at", "2026-03-01")  # fmt: skip
     request = ("loans", "request", "L-2", "--agreement", "AG-OU", "--pi", OU_PI)
-    ok(runner, *request, "--sample", "CE5C0000YJYX900", "--period", "6 months", "--at", "2026-03-02")
+    ok(runner, *request, "--sample", "CE5C0000YJYX900", "--period", "P6M", "--at", "2026-03-02")
     ok(runner, "loans", "approve", "L-2", "--at", "2026-03-03")
     out = ok(runner, "loans", "issue", "L-2", "--at", "2026-04-01T00:00Z")
     assert "due 2026-10-01 00:00 UTC" in out, out  # after the term's end already
