@@ -35,6 +35,10 @@ def report(
 ) -> None:
     """Report a loss, theft or damage; the sample is frozen until the incident is resolved.
 
+    A curator reports on any sample in the vault or out on loan (one lost on its way is then
+    weighed at 0 µg when its shipment arrives); a researcher on a sample held in their lab, on
+    their institution's loan.
+
     \b
     Example: sampleloans incidents report --sample CE5C0200YJFM00112 --kind loss \\
       --description "spilled during transfer" --mass-lost "1 mg"

@@ -473,6 +473,10 @@ def extend(
 ) -> None:
     """Extend a loan's due date within the agreement's extension limits.
 
+    The agreement must be in force, the loan may not have used all the extensions it allows,
+    the period may not be longer than one extension may be, and the new due date must be later
+    than the extension (--at) and no later than the end of the agreement's term.
+
     \b
     Example: sampleloans loans extend L-1 --period P6M --approver curator@naoc.example \\
       --reason "instrument downtime"
