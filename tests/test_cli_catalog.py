@@ -229,6 +229,13 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     other = ["people", "add", "other@open.example", "--name", "Bo", "--institution"]
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
     assert err == "Error: institution 'XX' does not exist; see 'institutions list'\n"
+    # a short name typed in another case names the recorded one (`ou` for `OU`)
+    err = refused(runner, db_path, CURATOR, [*other, "ou", "--role", "researcher"], 2)
+    assert (
+        err == "Error: institution 'ou' does not exist; did you mean OU? (short names are exact)\n"
+    )
+    listed = invoke(runner, OU_PI, "loans", "list", "--institution", "ou")
+    assert listed.exit_code == 2 and "did you mean OU?" in listed.stderr
     err = refused(runner, db_path, CURATOR, [*other, "OU", "--role", "boss"], 2)
     assert err == "Error: --role: 'boss' is not one of curator, compliance-officer, researcher\n"
     ou = as_json(runner, CURATOR, "people", "list", "--institution", "OU")

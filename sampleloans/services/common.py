@@ -217,8 +217,19 @@ def get_agreement(session: Session, number: str) -> Agreement:
 
 
 def get_institution(session: Session, short_name: str) -> Institution:
-    """An institution by short name."""
-    return get(session, Institution, short_name, "institution", "see 'institutions list'")
+    """An institution by short name; one spelt in another case is named (`ou` for `OU`)."""
+    row = get_row(session, Institution, short_name)
+    if row is not None:
+        return row
+    # institutions are reference data every role may list: naming the twin reveals nothing
+    twin = session.exec(
+        select(Institution.short_name)
+        .where(func.lower(Institution.short_name) == short_name.lower())
+        .order_by(Institution.short_name)
+        .limit(1)
+    ).first()
+    hint = f"did you mean {twin}? (short names are exact)" if twin else "see 'institutions list'"
+    raise NotFound(f"institution {quote_input(short_name, 80)} does not exist; {hint}")
 
 
 def get_person(session: Session, email: str) -> Person:
