@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from sampleloans.vocab import Direction, ResearcherEventKind, SubjectType, sql_in
+
 OWNER_ROLE = "sampleloans_owner"
 GROUP_ROLES = {
     "curator": "sampleloans_curator",
@@ -118,6 +120,41 @@ SUBJECT_CHECK = (
 )
 """What a researcher's row of `event_subject` must satisfy: it names an event their transaction
 just appended in their name, and no other institution's loan."""
+LAB_EVENT = "sampleloans_event_is_lab_work"
+LAB_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {LAB_EVENT}(event_kind text, event_payload text)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        fields jsonb;
+    BEGIN
+        IF NOT ({sql_in("event_kind", ResearcherEventKind)}) THEN
+            RETURN false;
+        END IF;
+        BEGIN
+            fields := event_payload::jsonb;
+        EXCEPTION WHEN invalid_text_representation THEN
+            RETURN false;
+        END;
+        IF jsonb_typeof(fields) IS DISTINCT FROM 'object'
+           OR NOT sampleloans_loan_is_mine(fields ->> CASE event_kind
+                  WHEN '{ResearcherEventKind.INCIDENT}' THEN '{SubjectType.LOAN}'
+                  ELSE 'number' END) THEN
+            RETURN false;
+        END IF;
+        -- a borrower receives the lender's shipment; accepting a return is the curator's
+        RETURN event_kind <> '{ResearcherEventKind.RECEIVED}'
+            OR (jsonb_typeof(fields -> 'shipment_seq') = 'number'
+                AND EXISTS (SELECT 1 FROM shipment s
+                            WHERE s.seq = (fields ->> 'shipment_seq')::numeric
+                            AND s.loan_number = fields ->> 'number'
+                            AND s.direction = '{Direction.OUTBOUND}'));
+    END $$"""
+"""Whether an event a researcher appends is one of their lab events (`ResearcherEventKind`)
+about a loan lent to their institution (a receipt: of the lender's shipment): their INSERT
+policy on `ledger_event`. Before it, their login appended any kind about any loan (a loan
+closed, a role changed), correctly hashed and linked, that only `verify` named, for good."""
+EVENT_CHECK = f"actor = session_user::text AND {LAB_EVENT}(kind, payload)"
+"""What a researcher's row of `ledger_event` must satisfy: in their name, and lab work."""
 FIXED_SEARCH_PATH = "public, pg_temp"
 """The search path of every function of the ledger: a login's temporary table (pg_temp, searched
 first unless named) never stands in for a ledger table inside a function the owner runs."""
@@ -145,6 +182,7 @@ LEDGER_FUNCTIONS = (
     f"{EVENT_HASHES}(bigint, bigint)",
     f"{GUARD_TRIGGER}()",
     f"{STAFF_LOGIN_IS}()",
+    f"{LAB_EVENT}(text, text)",
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
@@ -190,6 +228,8 @@ _FUNCTIONS = (
     # made it; my institution's people and agreements): what `custody history` shows a
     # researcher on SQLite (services/history.py)
     EVENT_IS_MINE,
+    # a researcher appends their lab events only, about their own loans
+    LAB_EVENT_FUNCTION,
     # an event this very transaction appended in the login's name: the only events a
     # researcher may attach subjects to (a subject row for someone else's event would make
     # that event "mine" and show it through row-level security)
@@ -417,7 +457,7 @@ def _policies(tables: list[str]) -> list[str]:
             f"CREATE POLICY researcher_read ON {table} FOR SELECT TO {researcher} "
             "USING (sampleloans_event_is_mine(seq))"
         )
-        check = "actor = session_user::text" if table == "ledger_event" else SUBJECT_CHECK
+        check = EVENT_CHECK if table == "ledger_event" else SUBJECT_CHECK
         statements.append(
             f"CREATE POLICY researcher_append ON {table} FOR INSERT TO {researcher} "
             f"WITH CHECK ({check})"
@@ -550,6 +590,7 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _deactivated_logins(connection)
     problems += _search_path_problems(connection)
     problems += _subject_policy_problems(connection)
+    problems += _event_policy_problems(connection)
     problems += _staff_policy_problems(connection)
     return problems
 
@@ -629,6 +670,24 @@ def _subject_policy_problems(connection: Any) -> list[str]:
         "the researchers' INSERT policy on event_subject does not require an event of their own "
         "appended in the same transaction: a researcher's login could make any event theirs "
         "and read it; run 'db secure' again"
+    ]
+
+
+def _event_policy_problems(connection: Any) -> list[str]:
+    """The researchers' INSERT policy on `ledger_event` lets them append an event that is not
+    lab work on their own loans (a curator's kind, or about another institution's loan)."""
+    check = connection.execute(
+        text(
+            "SELECT pg_get_expr(polwithcheck, polrelid) FROM pg_policy "
+            "WHERE polname = 'researcher_append' AND polrelid = to_regclass('public.ledger_event')"
+        )
+    ).scalar()
+    if check is None or LAB_EVENT in str(check):  # none: researchers append no event
+        return []
+    return [
+        "the researchers' INSERT policy on ledger_event lets them append any kind of event about "
+        "any loan (a loan closed, a role changed), which stays in the chain for good; "
+        "run 'db upgrade'"
     ]
 
 

@@ -167,6 +167,18 @@ class CorrectedMass(StrEnum):
     LOSS = "loss"
 
 
+class ResearcherEventKind(StrEnum):
+    """What a researcher records, on their own institution's loans only: `verify`'s role check
+    (`services/recorders.py`) and, on a secured PostgreSQL ledger, their INSERT policy on
+    `ledger_event` (`pgsecurity.py`) both read this list."""
+
+    RECEIVED = "loan.received"
+    CONSUMED = "loan.consumed"
+    SPLIT = "loan.split"
+    INVENTORY = "loan.inventory"
+    INCIDENT = "incident.reported"
+
+
 class SubjectType(StrEnum):
     """The kinds of record an event is indexed under (`event_subject`)."""
 
