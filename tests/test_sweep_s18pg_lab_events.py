@@ -1,0 +1,225 @@
+"""Sweep s18 (several sites on PostgreSQL): what a researcher's own login appended with psql, and
+the `db upgrade --sql` script a DBA runs with psql, tried on the throwaway cluster.
+
+- The researchers' INSERT policy on `ledger_event` checked only the actor: a researcher's login
+  appended, correctly hashed and linked to the head, a `loan.closed` of their loan, a
+  `person.role_changed` making themselves curator, a consumption on another institution's
+  loan. `verify` named each, but an event is never deleted: the ledger failed `verify` for good.
+  Revision 0010 (and `db secure`) let them append their lab events on their own loans only.
+- `db upgrade --sql` for PostgreSQL printed every `%` doubled (psycopg's paramstyle): psql
+  refused the script at the first PL/pgSQL RAISE ("too many parameters specified for RAISE").
+"""
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans import db
+from sampleloans.cli import app
+from sampleloans.ledger.chain import event_body, link_hash
+from tests.pgcluster import PgServer, fresh_database
+from tests.test_sweep_pg_attacks import (
+    CURATOR,
+    ENV,
+    RESEARCHER,
+    _events,
+    _login,
+    _verify,
+    secure_demo,
+    secured_database,
+)
+
+OLD_CHECK = "actor = session_user::text"
+"""The researchers' INSERT policy on ledger_event before revision 0010."""
+RECORDED_AT = (
+    "SELECT to_char(transaction_timestamp() AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+)
+
+
+@pytest.fixture(scope="module")
+def secured(pg_server: PgServer) -> Iterator[str]:
+    """A secured demo ledger (anand@open.example: a researcher at OU, loan L-2025-OU)."""
+    with secured_database(pg_server, "s18pg") as name:
+        yield name
+
+
+def _forge(url: str, kind: str, payload: str) -> None:
+    """Append, with the login of `url`, a well-formed event: linked to the head, hashed as the
+    application hashes, in the login's name, at the server's clock (what a researcher who read
+    docs/ledger-format.md writes with psql)."""
+    with psycopg.connect(url) as connection:
+        head = connection.execute("SELECT seq, hash FROM sampleloans_chain_head()").fetchone()
+        stamp = connection.execute(RECORDED_AT).fetchone()
+        login = connection.execute("SELECT session_user").fetchone()
+        assert head is not None and stamp is not None and login is not None
+        body = event_body(
+            seq=head[0] + 1, kind=kind, payload=payload, occurred_at="2026-01-01T00:00:00Z",
+            recorded_at=stamp[0], actor=login[0], os_user="psql", corrects_seq=None, reason=None,
+        )  # fmt: skip
+        connection.execute(
+            "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
+            "os_user, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (*(body[k] for k in ("seq", "kind", "payload", "occurred_at", "recorded_at")),
+             body["actor"], "psql", head[1], link_hash(head[1], body)),
+        )  # fmt: skip
+
+
+def _payload(**fields: object) -> str:
+    return json.dumps(fields, separators=(",", ":"), sort_keys=True)
+
+
+NOT_LAB_WORK = {
+    "a curator's kind on their own loan": ("loan.closed", _payload(number="L-2025-OU")),
+    "their own role changed to curator": (
+        "person.role_changed",
+        _payload(email=RESEARCHER, previous_role="researcher", role="curator"),
+    ),
+    "a consumption on another institution's loan": (
+        "loan.consumed",
+        _payload(destructive=True, mass_ug=1, number="L-2025-UoC",
+                 sample="CE5C0000YJYX052", technique="x"),
+    ),  # fmt: skip
+    "an incident on another institution's loan": (
+        "incident.reported",
+        _payload(description="x", incident_kind="loss", loan="L-2025-Osaka", mass_lost_ug=0,
+                 sample="CE5C0000YJYX061"),
+    ),  # fmt: skip
+    "a receipt of no outbound shipment of theirs": (
+        "loan.received",
+        _payload(number="L-2025-OU", shipment_seq=1, seal_intact=True, condition="x"),
+    ),
+    "a payload that is no JSON": ("loan.inventory", "not json"),
+    "a loan named by no field": ("loan.inventory", _payload(held=[], note=None)),
+}
+
+
+@pytest.mark.parametrize("attempt", sorted(NOT_LAB_WORK))
+def test_a_researcher_login_appends_no_event_but_its_lab_work(
+    pg_server: PgServer, secured: str, attempt: str
+) -> None:
+    """Each event, well formed and in the researcher's own name, is refused by the database;
+    nothing is written and `verify` stays clean."""
+    kind, payload = NOT_LAB_WORK[attempt]
+    before = _events(pg_server, secured)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        _forge(_login(pg_server, secured), kind, payload)
+    assert _events(pg_server, secured) == before
+    code, out = _verify(_login(pg_server, secured, CURATOR))
+    assert code == 0, out
+
+
+def test_the_lab_commands_still_append_through_the_policy(
+    pg_server: PgServer, secured: str
+) -> None:
+    """The researcher's own commands, with their login, on their loan: consumption, split,
+    incident, inventory are all recorded (exit 0), and `verify` is clean after."""
+    url = _login(pg_server, secured)
+    runner = CliRunner()
+    for command in (
+        ["loans", "consume", "L-2025-OU", "--sample", "CE5C0200YJFM00112", "--technique", "SEM",
+         "--mass", "100ug", "--non-destructive"],
+        ["loans", "split", "L-2025-OU", "--sample", "CE5C0300YJFM00307", "--child", "-M1",
+         "--mass", "1mg"],
+        ["incidents", "report", "--sample", "CE5C0300YJFM00307-M1", "--kind", "damage",
+         "--description", "cracked mount"],
+        ["loans", "inventory", "L-2025-OU"],
+    ):  # fmt: skip
+        result = runner.invoke(app, ["--db", url, *command], env=ENV)
+        assert result.exit_code == 0, (command, result.stdout, result.stderr)
+    code, out = _verify(_login(pg_server, secured, CURATOR))
+    assert code == 0, out
+
+
+def _loosen(url: str) -> None:
+    """Put the policy back as it was before revision 0010, and drop its function."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"ALTER POLICY researcher_append ON ledger_event WITH CHECK ({OLD_CHECK})")
+        admin.execute("DROP FUNCTION sampleloans_event_is_lab_work(text, text)")
+        admin.execute("UPDATE alembic_version SET version_num = '0009_case_twin_indexes'")
+
+
+def test_verify_names_the_loose_event_policy_and_db_upgrade_narrows_it(
+    pg_server: PgServer,
+) -> None:
+    """A ledger secured before revision 0010: `verify` names the policy (exit 1), a forged
+    `loan.closed` gets in; `db upgrade` (the DBA) installs the check, then the same forgery is
+    refused and `verify` names only the one already in the chain."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        _loosen(url)
+        database = url.rsplit("/", 1)[1]
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 1, out
+        assert "INSERT policy on ledger_event lets them append any kind of event" in out
+        _forge(_login(pg_server, database), "loan.closed", _payload(number="L-2025-OU"))
+        upgrade = CliRunner().invoke(app, ["--db", url, "--as", CURATOR, "db", "upgrade"], env=ENV)
+        assert upgrade.exit_code == 0, upgrade.stderr
+        assert f"from 0009_case_twin_indexes to {db.SCHEMA_HEAD}" in upgrade.stdout
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _forge(_login(pg_server, database), "loan.closed", _payload(number="L-2025-OU"))
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 1, out
+        assert "(loan.closed) was recorded by 'anand@open.example', a researcher" in out
+        assert "INSERT policy on ledger_event" not in out
+
+
+def _psql() -> str:
+    """The psql client the DBA runs the script with (the server's binaries hold one too)."""
+    found = shutil.which("psql") or shutil.which("psql", path="/usr/lib/postgresql/15/bin")
+    if found is None:
+        pytest.fail("no psql client: install postgresql-client to run this test")
+    return found
+
+
+def _run_script(url: str, script: str) -> subprocess.CompletedProcess[str]:
+    """`psql -v ON_ERROR_STOP=1 -f -` with the script on stdin, as a DBA runs it."""
+    return subprocess.run(
+        [_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"],
+        input=script, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def _script(url: str, since: str | None = None) -> str:
+    args = ["--db", url, "db", "upgrade", "--sql", *(["--from", since] if since else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_the_whole_upgrade_script_runs_in_psql(pg_server: PgServer) -> None:
+    """`db upgrade --sql` from an empty database, run by psql: every statement passes (before:
+    ERROR "too many parameters specified for RAISE"), the functions raise with their
+    placeholders, and the database is at this release's revision."""
+    with fresh_database(pg_server) as url:
+        script = _script(url)
+        assert "%%" not in script
+        done = _run_script(url, script)
+        assert done.returncode == 0, done.stderr
+        with psycopg.connect(url) as connection:
+            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+            source = connection.execute(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'ledger_event_next'"
+            ).fetchone()
+        assert revision == (db.SCHEMA_HEAD,)
+        assert source is not None and "seq % expected, % given" in source[0]
+
+
+def test_the_script_from_0009_secures_a_ledger_in_psql(pg_server: PgServer) -> None:
+    """A secured ledger at 0009 with its old policy, upgraded by the DBA with the script
+    (`--sql --from 0009_case_twin_indexes`) in psql: verify is clean and the forgery refused."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        _loosen(url)
+        done = _run_script(url, _script(url, "0009_case_twin_indexes"))
+        assert done.returncode == 0, done.stderr
+        database = url.rsplit("/", 1)[1]
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 0, out
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _forge(_login(pg_server, database), "loan.closed", _payload(number="L-2025-OU"))
