@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from sampleloans.vocab import Direction, ResearcherEventKind, SubjectType, sql_in
+from sampleloans.vocab import RESEARCHER_EVENT_KINDS, Direction, SubjectType
 
 OWNER_ROLE = "sampleloans_owner"
 GROUP_ROLES = {
@@ -127,7 +127,7 @@ LAB_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {LAB_EVENT}(event_kind text,
     DECLARE
         fields jsonb;
     BEGIN
-        IF NOT ({sql_in("event_kind", ResearcherEventKind)}) THEN
+        IF NOT (event_kind IN ({", ".join(f"'{kind}'" for kind in RESEARCHER_EVENT_KINDS)})) THEN
             RETURN false;
         END IF;
         BEGIN
@@ -137,19 +137,19 @@ LAB_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {LAB_EVENT}(event_kind text,
         END;
         IF jsonb_typeof(fields) IS DISTINCT FROM 'object'
            OR NOT sampleloans_loan_is_mine(fields ->> CASE event_kind
-                  WHEN '{ResearcherEventKind.INCIDENT}' THEN '{SubjectType.LOAN}'
+                  WHEN 'incident.reported' THEN '{SubjectType.LOAN}'
                   ELSE 'number' END) THEN
             RETURN false;
         END IF;
         -- a borrower receives the lender's shipment; accepting a return is the curator's
-        RETURN event_kind <> '{ResearcherEventKind.RECEIVED}'
+        RETURN event_kind <> 'loan.received'
             OR (jsonb_typeof(fields -> 'shipment_seq') = 'number'
                 AND EXISTS (SELECT 1 FROM shipment s
                             WHERE s.seq = (fields ->> 'shipment_seq')::numeric
                             AND s.loan_number = fields ->> 'number'
                             AND s.direction = '{Direction.OUTBOUND}'));
     END $$"""
-"""Whether an event a researcher appends is one of their lab events (`ResearcherEventKind`)
+"""Whether an event a researcher appends is one of their lab events (`RESEARCHER_EVENT_KINDS`)
 about a loan lent to their institution (a receipt: of the lender's shipment): their INSERT
 policy on `ledger_event`. Before it, their login appended any kind about any loan (a loan
 closed, a role changed), correctly hashed and linked, that only `verify` named, for good."""
@@ -524,14 +524,12 @@ def set_login(connection: Any, email: str, role: str, *, active: bool) -> None:
     )
 
 
-def login_sql(email: str, role: str) -> str:
-    """The SQL a DBA runs to let a person log in (what `people add --print-sql` prints)."""
+def login_sql(email: str, role: str, *, create: bool = True) -> str:
+    """The SQL a DBA runs to let a person log in (what `people add --print-sql` prints);
+    without `create` when the login exists (psql would stop at "role … already exists")."""
     quoted = '"' + email.replace('"', '""') + '"'
-    return (
-        f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS;\n"
-        f"GRANT {GROUP_ROLES[role]} TO {quoted};\n"
-        f"\\password {quoted}\n"
-    )
+    creation = f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS;\n" if create else ""
+    return f"{creation}GRANT {GROUP_ROLES[role]} TO {quoted};\n\\password {quoted}\n"
 
 
 @dataclass(frozen=True)

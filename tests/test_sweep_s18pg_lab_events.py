@@ -38,7 +38,7 @@ OLD_CHECK = "actor = session_user::text"
 """The researchers' INSERT policy on ledger_event before revision 0010."""
 RECORDED_AT = (
     "SELECT to_char(transaction_timestamp() AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
 )
 
 
@@ -82,14 +82,24 @@ NOT_LAB_WORK = {
     ),
     "a consumption on another institution's loan": (
         "loan.consumed",
-        _payload(destructive=True, mass_ug=1, number="L-2025-UoC",
-                 sample="CE5C0000YJYX052", technique="x"),
-    ),  # fmt: skip
+        _payload(
+            destructive=True,
+            mass_ug=1,
+            number="L-2025-UoC",
+            sample="CE5C0000YJYX052",
+            technique="x",
+        ),
+    ),
     "an incident on another institution's loan": (
         "incident.reported",
-        _payload(description="x", incident_kind="loss", loan="L-2025-Osaka", mass_lost_ug=0,
-                 sample="CE5C0000YJYX061"),
-    ),  # fmt: skip
+        _payload(
+            description="x",
+            incident_kind="loss",
+            loan="L-2025-Osaka",
+            mass_lost_ug=0,
+            sample="CE5C0000YJYX061",
+        ),
+    ),
     "a receipt of no outbound shipment of theirs": (
         "loan.received",
         _payload(number="L-2025-OU", shipment_seq=1, seal_intact=True, condition="x"),
@@ -223,3 +233,39 @@ def test_the_script_from_0009_secures_a_ledger_in_psql(pg_server: PgServer) -> N
         assert code == 0, out
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             _forge(_login(pg_server, database), "loan.closed", _payload(number="L-2025-OU"))
+
+
+def test_people_add_print_sql_on_a_secured_ledger_runs_in_psql(
+    pg_server: PgServer, secured: str
+) -> None:
+    """On a secured ledger `people add --print-sql` has made the login role: what it prints for
+    the DBA no longer starts with a CREATE ROLE psql refuses ("already exists"); the statements
+    run as printed (the interactive `\\password` aside)."""
+    email = "printed-sql@open.example"
+    added = CliRunner().invoke(
+        app,
+        ["--db", _login(pg_server, secured, CURATOR), "people", "add", email, "--name", "P S",
+         "--institution", "OU", "--role", "researcher", "--print-sql"],
+        env=ENV,
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert "Login role created" in added.stdout
+    assert "CREATE ROLE" not in added.stdout
+    printed = [line for line in added.stdout.splitlines() if line.startswith(("GRANT", "\\"))]
+    assert printed == [f'GRANT sampleloans_researcher TO "{email}";', f'\\password "{email}"']
+    done = _run_script(pg_server.url(secured), printed[0])
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_people_add_print_sql_without_a_login_made_creates_the_role(runner: CliRunner) -> None:
+    """Where the ledger makes no login (SQLite here), the printed SQL still creates the role."""
+    init = runner.invoke(app, ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"])
+    assert init.exit_code == 0, init.stderr
+    added = runner.invoke(
+        app,
+        ["--as", CURATOR, "people", "add", "x@open.example", "--name", "X", "--institution",
+         "OU", "--role", "researcher", "--print-sql"],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert 'CREATE ROLE "x@open.example" LOGIN NOSUPERUSER NOBYPASSRLS;' in added.stdout

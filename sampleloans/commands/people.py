@@ -77,6 +77,8 @@ def add(
     line = f"Added {email.strip().lower()} ({words} at {institution}); event {envelope.seq}."
     if login:
         line += " Login role created: the DBA sets its password."
+        if sql:  # the role exists now: a CREATE ROLE would stop the DBA's psql
+            sql = login_sql(email.strip().lower(), role, create=False)
     console().print(line, markup=False)
     if sql:
         console().print(sql, markup=False, end="")

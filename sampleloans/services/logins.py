@@ -91,12 +91,13 @@ def sync_logins_since(session: Session, after_seq: int) -> int:
     return sum(sync_login(session, str(email)) for email in emails)
 
 
-def login_sql(email: str, role: str) -> str:
-    """The SQL a DBA runs to let a person log in."""
+def login_sql(email: str, role: str, *, create: bool = True) -> str:
+    """The SQL a DBA runs to let a person log in (`create` false: their login role exists,
+    made by the ledger; the DBA still grants the group and sets the password)."""
     role = role.strip().lower().replace("-", "_")
     if role not in pgsecurity.GROUP_ROLES:
         raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
-    return pgsecurity.login_sql(email, role)
+    return pgsecurity.login_sql(email, role, create=create)
 
 
 _EVENTS_HIDDEN = "sampleloans_events_hidden"
