@@ -162,10 +162,11 @@ STAFF_LOGIN_IS = "sampleloans_login_is_staff"
 STAFF_LOGIN = f"""CREATE OR REPLACE FUNCTION {STAFF_LOGIN_IS}() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT EXISTS (SELECT 1 FROM person WHERE email = session_user::text
-                       AND role IN ('curator', 'compliance_officer'))
+                       AND role IN ('curator', 'compliance_officer') AND active)
     $$"""
-"""Whether the login is a curator or compliance officer of this ledger (the staff policy's
-test; active or not: a deactivated person's login is revoked, and their events refused)."""
+"""Whether the login is an active curator or compliance officer of this ledger (the staff
+policy's test). Active: deactivation revokes the login, but a session opened before outlives
+it, and it read every row, changed projections and revoked others' logins (revision 0011)."""
 STAFF_POLICY = f"((SELECT {STAFF_LOGIN_IS}()))"
 """The staff policy's expression: a sub-select, so it is evaluated once per statement."""
 
@@ -314,12 +315,14 @@ _FUNCTIONS = (
         IF grp IS NULL THEN
             RAISE EXCEPTION 'unknown person role %', person_role;
         END IF;
-        -- called by the DBA or a curator this ledger records (the groups are cluster-wide: a
-        -- curator of another ledger on the server is no one here), or for the caller's own
-        -- login (a curator who moved themselves to another role)
+        -- called by the DBA or an active curator this ledger records (the groups are
+        -- cluster-wide: a curator of another ledger on the server is no one here; a session
+        -- opened before its curator's deactivation outlives it), or for the caller's own
+        -- login (a curator who moved themselves to another role, or deactivated themselves)
         IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
            AND NOT EXISTS (SELECT 1 FROM person p WHERE p.email = session_user::text
-                           AND (p.role = 'curator' OR p.email = sampleloans_set_login.email)) THEN
+                           AND ((p.role = 'curator' AND p.active)
+                                OR p.email = sampleloans_set_login.email)) THEN
             RAISE EXCEPTION 'login % is no curator of this ledger', session_user
                 USING ERRCODE = 'insufficient_privilege';
         END IF;

@@ -6,6 +6,11 @@ the `db upgrade --sql` script a DBA runs with psql, tried on the throwaway clust
   `person.role_changed` making themselves curator, a consumption on another institution's
   loan. `verify` named each, but an event is never deleted: the ledger failed `verify` for good.
   Revision 0010 (and `db secure`) let them append their lab events on their own loans only.
+- A curator deactivated while a psql session of theirs was open: the session still read every
+  row, changed projections and revoked other people's logins (the staff test asked the role,
+  not whether the person is active). Revision 0011 asks both.
+- `people add --print-sql` on a secured ledger printed a CREATE ROLE for the login it had just
+  made: the DBA's psql stopped at "already exists".
 - `db upgrade --sql` for PostgreSQL printed every `%` doubled (psycopg's paramstyle): psql
   refused the script at the first PL/pgSQL RAISE ("too many parameters specified for RAISE").
 """
@@ -17,6 +22,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 from typer.testing import CliRunner
 
 from sampleloans import db
@@ -26,7 +32,9 @@ from tests.pgcluster import PgServer, fresh_database
 from tests.test_sweep_pg_attacks import (
     CURATOR,
     ENV,
+    PASSWORD,
     RESEARCHER,
+    _deactivate,
     _events,
     _login,
     _verify,
@@ -269,3 +277,83 @@ def test_people_add_print_sql_without_a_login_made_creates_the_role(runner: CliR
     )  # fmt: skip
     assert added.exit_code == 0, added.stderr
     assert 'CREATE ROLE "x@open.example" LOGIN NOSUPERUSER NOBYPASSRLS;' in added.stdout
+
+
+SECOND_CURATOR = "second-curator@naoc.example"
+
+
+def _second_curator(pg_server: PgServer, url: str) -> str:
+    """A second curator of the ledger at `url` (added by the first one's login), with a
+    password; their login's URL."""
+    database = url.rsplit("/", 1)[1]
+    added = CliRunner().invoke(
+        app,
+        ["--db", _login(pg_server, database, CURATOR), "people", "add", SECOND_CURATOR,
+         "--name", "Second Curator", "--institution", "NAOC", "--role", "curator"],
+        env=ENV,
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    pg_server.admin(
+        sql.SQL("ALTER ROLE {} PASSWORD {}")
+        .format(sql.Identifier(SECOND_CURATOR), sql.Literal(PASSWORD))
+        .as_string(None)
+    )
+    return _login(pg_server, url.rsplit("/", 1)[1], SECOND_CURATOR)
+
+
+def _staff_session_after_deactivation(pg_server: PgServer, url: str) -> tuple[int, int, str]:
+    """Open the second curator's session, deactivate them (the first curator's command), then
+    in that session: the loans it reads, the loans an UPDATE reaches, and what revoking the
+    researcher's login says ("" when it ran)."""
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early:
+        _deactivate(pg_server, database, SECOND_CURATOR)
+        row = early.execute("SELECT count(*) FROM loan").fetchone()
+        assert row is not None
+        changed = early.execute("UPDATE loan SET obligations = 'tampered'").rowcount
+        try:
+            early.execute("SELECT sampleloans_set_login(%s, 'researcher', false)", (RESEARCHER,))
+            refused = ""
+        except psycopg.errors.InsufficientPrivilege as error:
+            refused = str(error)
+    return int(row[0]), changed, refused
+
+
+def test_a_deactivated_curators_open_session_is_no_staff(pg_server: PgServer) -> None:
+    """The second curator's psql session, opened before their deactivation, reads no loan,
+    changes none and revokes nobody's login; the researcher still logs in, verify is clean."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        seen, changed, refused = _staff_session_after_deactivation(pg_server, url)
+        assert (seen, changed) == (0, 0)
+        assert f"login {SECOND_CURATOR} is no curator of this ledger" in refused
+        database = url.rsplit("/", 1)[1]
+        listed = CliRunner().invoke(app, ["--db", _login(pg_server, database), "loans", "list"])
+        assert listed.exit_code == 0, listed.stderr
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 0, out
+
+
+def test_revision_0011_narrows_a_ledger_secured_before_it(pg_server: PgServer) -> None:
+    """The staff test of revision 0008 put back (the role alone) and the ledger stamped 0010:
+    the open session reads all 7 loans; after `db upgrade` by the DBA, none."""
+    with fresh_database(pg_server) as url:
+        secure_demo(pg_server, url)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "CREATE OR REPLACE FUNCTION sampleloans_login_is_staff() RETURNS boolean "
+                "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$ "
+                "SELECT EXISTS (SELECT 1 FROM person WHERE email = session_user::text "
+                "AND role IN ('curator', 'compliance_officer')) $$"
+            )
+            admin.execute("UPDATE alembic_version SET version_num = '0010_researcher_lab_events'")
+        database = url.rsplit("/", 1)[1]
+        with psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early:
+            _deactivate(pg_server, database, SECOND_CURATOR)
+            assert early.execute("SELECT count(*) FROM loan").fetchone() == (7,)
+            upgrade = CliRunner().invoke(
+                app, ["--db", url, "--as", CURATOR, "db", "upgrade"], env=ENV
+            )
+            assert upgrade.exit_code == 0, upgrade.stderr
+            assert f"from 0010_researcher_lab_events to {db.SCHEMA_HEAD}" in upgrade.stdout
+            assert early.execute("SELECT count(*) FROM loan").fetchone() == (0,)
