@@ -592,6 +592,7 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _search_path_problems(connection)
     problems += _subject_policy_problems(connection)
     problems += _event_policy_problems(connection)
+    problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
     return problems
 
@@ -688,6 +689,21 @@ def _event_policy_problems(connection: Any) -> list[str]:
     return [
         "the researchers' INSERT policy on ledger_event lets them append any kind of event about "
         "any loan (a loan closed, a role changed), which stays in the chain for good; "
+        "run 'db upgrade'"
+    ]
+
+
+def _inactive_staff_problems(connection: Any) -> list[str]:
+    """The staff test that does not ask whether the person is active: a session opened before
+    a curator's or compliance officer's deactivation still reads and changes every row."""
+    source = connection.execute(
+        text("SELECT prosrc FROM pg_proc WHERE oid = to_regproc(:name)"), {"name": STAFF_LOGIN_IS}
+    ).scalar()
+    if source is None or "AND active" in str(source):  # none: the staff policies name it
+        return []
+    return [
+        f"{STAFF_LOGIN_IS}() does not ask whether the person is active: a session opened before "
+        "a curator's or compliance officer's deactivation still reads and changes every row; "
         "run 'db upgrade'"
     ]
 

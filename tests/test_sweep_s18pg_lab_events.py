@@ -336,7 +336,8 @@ def test_a_deactivated_curators_open_session_is_no_staff(pg_server: PgServer) ->
 
 def test_revision_0011_narrows_a_ledger_secured_before_it(pg_server: PgServer) -> None:
     """The staff test of revision 0008 put back (the role alone) and the ledger stamped 0010:
-    the open session reads all 7 loans; after `db upgrade` by the DBA, none."""
+    `verify` names it, the open session reads all 7 loans; after `db upgrade` by the DBA, none,
+    and `verify` is clean."""
     with fresh_database(pg_server) as url:
         secure_demo(pg_server, url)
         with psycopg.connect(url, autocommit=True) as admin:
@@ -348,6 +349,9 @@ def test_revision_0011_narrows_a_ledger_secured_before_it(pg_server: PgServer) -
             )
             admin.execute("UPDATE alembic_version SET version_num = '0010_researcher_lab_events'")
         database = url.rsplit("/", 1)[1]
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 1, out
+        assert "sampleloans_login_is_staff() does not ask whether the person is active" in out
         with psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early:
             _deactivate(pg_server, database, SECOND_CURATOR)
             assert early.execute("SELECT count(*) FROM loan").fetchone() == (7,)
@@ -357,3 +361,30 @@ def test_revision_0011_narrows_a_ledger_secured_before_it(pg_server: PgServer) -
             assert upgrade.exit_code == 0, upgrade.stderr
             assert f"from 0010_researcher_lab_events to {db.SCHEMA_HEAD}" in upgrade.stdout
             assert early.execute("SELECT count(*) FROM loan").fetchone() == (0,)
+        code, out = _verify(_login(pg_server, database, CURATOR))
+        assert code == 0, out
+
+
+def test_what_the_catalogs_show_a_researcher_is_what_the_readme_says(
+    pg_server: PgServer, secured: str
+) -> None:
+    """The README's honest limit, checked: a researcher's psql reads another institution's
+    researcher's login in pg_roles and the loan table's row count in pg_stat_user_tables, but
+    no value of a table under row-level security in pg_stats (after ANALYZE)."""
+    with psycopg.connect(pg_server.url(secured), autocommit=True) as admin:
+        admin.execute("ANALYZE")
+    with psycopg.connect(_login(pg_server, secured)) as connection:
+        logins = connection.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'muenker@uni-koeln.example'"
+        ).fetchone()
+        mine = connection.execute("SELECT count(*) FROM loan").fetchone()
+        counted = connection.execute(
+            "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'loan'"
+        ).fetchone()
+        stats = connection.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename IN ('loan', 'sample', 'person')"
+        ).fetchone()
+    assert logins == (1,)
+    assert mine == (1,)
+    assert counted is not None and counted[0] > 1  # every institution's loans, counted
+    assert stats == (0,)
