@@ -11,14 +11,18 @@ the `db upgrade --sql` script a DBA runs with psql, tried on the throwaway clust
   not whether the person is active). Revision 0011 asks both.
 - `people add --print-sql` on a secured ledger printed a CREATE ROLE for the login it had just
   made: the DBA's psql stopped at "already exists".
+- `verify`'s note on a secured ledger behind this release said "a curator runs 'sampleloans db
+  upgrade'", which a curator's own login may not: the DBA does.
 - `db upgrade --sql` for PostgreSQL printed every `%` doubled (psycopg's paramstyle): psql
   refused the script at the first PL/pgSQL RAISE ("too many parameters specified for RAISE").
 """
 
 import json
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -175,6 +179,8 @@ def test_verify_names_the_loose_event_policy_and_db_upgrade_narrows_it(
         code, out = _verify(_login(pg_server, database, CURATOR))
         assert code == 1, out
         assert "INSERT policy on ledger_event lets them append any kind of event" in out
+        # the schema note names who may run it: a curator's own login may not alter the tables
+        assert "the DBA (a superuser) runs 'sampleloans db upgrade', --as a curator, to" in out
         _forge(_login(pg_server, database), "loan.closed", _payload(number="L-2025-OU"))
         upgrade = CliRunner().invoke(app, ["--db", url, "--as", CURATOR, "db", "upgrade"], env=ENV)
         assert upgrade.exit_code == 0, upgrade.stderr
@@ -388,3 +394,14 @@ def test_what_the_catalogs_show_a_researcher_is_what_the_readme_says(
     assert mine == (1,)
     assert counted is not None and counted[0] > 1  # every institution's loans, counted
     assert stats == (0,)
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_schema_note_on_sqlite_names_a_curator(runner: CliRunner, db_path: Path) -> None:
+    """Where no DBA stands between the curator and the tables (SQLite), the note names them."""
+    init = runner.invoke(app, ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"])
+    assert init.exit_code == 0, init.stderr
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0009_case_twin_indexes'")
+    found = runner.invoke(app, ["--as", CURATOR, "verify"])
+    assert "a curator runs 'sampleloans db upgrade' to bring it up." in found.stderr
