@@ -405,3 +405,21 @@ def test_the_schema_note_on_sqlite_names_a_curator(runner: CliRunner, db_path: P
         connection.execute("UPDATE alembic_version SET version_num = '0009_case_twin_indexes'")
     found = runner.invoke(app, ["--as", CURATOR, "verify"])
     assert "a curator runs 'sampleloans db upgrade' to bring it up." in found.stderr
+
+
+def test_a_sampleloans_user_other_than_the_login_is_named_as_such(
+    pg_server: PgServer, secured: str
+) -> None:
+    """SAMPLELOANS_USER set in the profile (the README's single-user setup) to someone else than
+    the login: exit 4, and the line names the variable, not only `--as` the user never typed."""
+    result = CliRunner().invoke(
+        app,
+        ["--db", _login(pg_server, secured), "loans", "list"],
+        env={**ENV, "SAMPLELOANS_USER": CURATOR},
+    )
+    assert result.exit_code == 4, result.stdout
+    assert result.stderr.startswith(
+        f"Error: --as (SAMPLELOANS_USER): {CURATOR} is not the login of this connection "
+        f"({RESEARCHER});"
+    ), result.stderr
+    assert result.stdout == ""

@@ -49,9 +49,12 @@ def identity(session: Session, declared: str | None) -> tuple[str | None, dateti
         # any event they write under another name, and a superuser could lift any check
         return declared, state.clock
     if declared is not None and declared != state.login:
+        # named as the CLI names the option: the person may come from SAMPLELOANS_USER (the
+        # README's single-user setup), and "--as" alone sent them looking for an option
         raise PermissionDenied(
-            f"--as: {declared} is not the login of this connection ({state.login}); on a "
-            "secured PostgreSQL ledger you act as the login you connect with"
+            f"--as (SAMPLELOANS_USER): {declared} is not the login of this connection "
+            f"({state.login}); on a secured PostgreSQL ledger you act as the login you connect "
+            "with: leave both out, or name that login"
         )
     return state.login, state.clock
 
