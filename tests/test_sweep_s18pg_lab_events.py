@@ -18,6 +18,7 @@ the `db upgrade --sql` script a DBA runs with psql, tried on the throwaway clust
 """
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -255,7 +256,7 @@ def test_people_add_print_sql_on_a_secured_ledger_runs_in_psql(
     """On a secured ledger `people add --print-sql` has made the login role: what it prints for
     the DBA no longer starts with a CREATE ROLE psql refuses ("already exists"); the statements
     run as printed (the interactive `\\password` aside)."""
-    email = "printed-sql@open.example"
+    email = f"printed-sql-{os.getpid()}@open.example"  # roles outlive the database
     added = CliRunner().invoke(
         app,
         ["--db", _login(pg_server, secured, CURATOR), "people", "add", email, "--name", "P S",
@@ -423,3 +424,23 @@ def test_a_sampleloans_user_other_than_the_login_is_named_as_such(
         f"({RESEARCHER});"
     ), result.stderr
     assert result.stdout == ""
+
+
+def test_people_add_says_when_the_login_is_another_ledgers(
+    pg_server: PgServer, secured: str
+) -> None:
+    """A person whose login role the server already has (another ledger's researcher, made by
+    that ledger's `people add`): this ledger's `people add` no longer says it created the role
+    and that the DBA sets its password; it says the login exists and logs in here as it is."""
+    email = f"shared-login-{os.getpid()}@open.example"  # roles outlive the database
+    pg_server.admin(f'CREATE ROLE "{email}" LOGIN')
+    pg_server.admin(f'GRANT sampleloans_researcher TO "{email}"')
+    added = CliRunner().invoke(
+        app,
+        ["--db", _login(pg_server, secured, CURATOR), "people", "add", email, "--name", "S L",
+         "--institution", "OU", "--role", "researcher"],
+        env=ENV,
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert "Login role created" not in added.stdout
+    assert "Their login role already exists on this server (roles are cluster-wide" in added.stdout

@@ -59,6 +59,17 @@ def identity(session: Session, declared: str | None) -> tuple[str | None, dateti
     return state.login, state.clock
 
 
+def login_exists(session: Session, email: str) -> bool:
+    """Whether the server already has a login role for this e-mail (roles are cluster-wide:
+    the person's login in another ledger on the same server), on a secured ledger."""
+    if not is_secured(session):
+        return False
+    found = session.connection().execute(
+        text("SELECT 1 FROM pg_roles WHERE rolname = :email"), {"email": email.strip().lower()}
+    )
+    return found.first() is not None
+
+
 def sync_login(session: Session, email: str) -> bool:
     """Give a person their LOGIN role in their group, or revoke the login of a deactivated
     one, on a secured ledger, in the transaction of the event that changed them. Whether the
