@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from sampleloans.vocab import RESEARCHER_EVENT_KINDS, Direction, SubjectType
+
 OWNER_ROLE = "sampleloans_owner"
 GROUP_ROLES = {
     "curator": "sampleloans_curator",
@@ -118,6 +120,41 @@ SUBJECT_CHECK = (
 )
 """What a researcher's row of `event_subject` must satisfy: it names an event their transaction
 just appended in their name, and no other institution's loan."""
+LAB_EVENT = "sampleloans_event_is_lab_work"
+LAB_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {LAB_EVENT}(event_kind text, event_payload text)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        fields jsonb;
+    BEGIN
+        IF NOT (event_kind IN ({", ".join(f"'{kind}'" for kind in RESEARCHER_EVENT_KINDS)})) THEN
+            RETURN false;
+        END IF;
+        BEGIN
+            fields := event_payload::jsonb;
+        EXCEPTION WHEN invalid_text_representation THEN
+            RETURN false;
+        END;
+        IF jsonb_typeof(fields) IS DISTINCT FROM 'object'
+           OR NOT sampleloans_loan_is_mine(fields ->> CASE event_kind
+                  WHEN 'incident.reported' THEN '{SubjectType.LOAN}'
+                  ELSE 'number' END) THEN
+            RETURN false;
+        END IF;
+        -- a borrower receives the lender's shipment; accepting a return is the curator's
+        RETURN event_kind <> 'loan.received'
+            OR (jsonb_typeof(fields -> 'shipment_seq') = 'number'
+                AND EXISTS (SELECT 1 FROM shipment s
+                            WHERE s.seq = (fields ->> 'shipment_seq')::numeric
+                            AND s.loan_number = fields ->> 'number'
+                            AND s.direction = '{Direction.OUTBOUND}'));
+    END $$"""
+"""Whether an event a researcher appends is one of their lab events (`RESEARCHER_EVENT_KINDS`)
+about a loan lent to their institution (a receipt: of the lender's shipment): their INSERT
+policy on `ledger_event`. Before it, their login appended any kind about any loan (a loan
+closed, a role changed), correctly hashed and linked, that only `verify` named, for good."""
+EVENT_CHECK = f"actor = session_user::text AND {LAB_EVENT}(kind, payload)"
+"""What a researcher's row of `ledger_event` must satisfy: in their name, and lab work."""
 FIXED_SEARCH_PATH = "public, pg_temp"
 """The search path of every function of the ledger: a login's temporary table (pg_temp, searched
 first unless named) never stands in for a ledger table inside a function the owner runs."""
@@ -125,10 +162,11 @@ STAFF_LOGIN_IS = "sampleloans_login_is_staff"
 STAFF_LOGIN = f"""CREATE OR REPLACE FUNCTION {STAFF_LOGIN_IS}() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT EXISTS (SELECT 1 FROM person WHERE email = session_user::text
-                       AND role IN ('curator', 'compliance_officer'))
+                       AND role IN ('curator', 'compliance_officer') AND active)
     $$"""
-"""Whether the login is a curator or compliance officer of this ledger (the staff policy's
-test; active or not: a deactivated person's login is revoked, and their events refused)."""
+"""Whether the login is an active curator or compliance officer of this ledger (the staff
+policy's test). Active: deactivation revokes the login, but a session opened before outlives
+it, and it read every row, changed projections and revoked others' logins (revision 0011)."""
 STAFF_POLICY = f"((SELECT {STAFF_LOGIN_IS}()))"
 """The staff policy's expression: a sub-select, so it is evaluated once per statement."""
 
@@ -145,6 +183,7 @@ LEDGER_FUNCTIONS = (
     f"{EVENT_HASHES}(bigint, bigint)",
     f"{GUARD_TRIGGER}()",
     f"{STAFF_LOGIN_IS}()",
+    f"{LAB_EVENT}(text, text)",
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
@@ -190,6 +229,8 @@ _FUNCTIONS = (
     # made it; my institution's people and agreements): what `custody history` shows a
     # researcher on SQLite (services/history.py)
     EVENT_IS_MINE,
+    # a researcher appends their lab events only, about their own loans
+    LAB_EVENT_FUNCTION,
     # an event this very transaction appended in the login's name: the only events a
     # researcher may attach subjects to (a subject row for someone else's event would make
     # that event "mine" and show it through row-level security)
@@ -274,12 +315,14 @@ _FUNCTIONS = (
         IF grp IS NULL THEN
             RAISE EXCEPTION 'unknown person role %', person_role;
         END IF;
-        -- called by the DBA or a curator this ledger records (the groups are cluster-wide: a
-        -- curator of another ledger on the server is no one here), or for the caller's own
-        -- login (a curator who moved themselves to another role)
+        -- called by the DBA or an active curator this ledger records (the groups are
+        -- cluster-wide: a curator of another ledger on the server is no one here; a session
+        -- opened before its curator's deactivation outlives it), or for the caller's own
+        -- login (a curator who moved themselves to another role, or deactivated themselves)
         IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
            AND NOT EXISTS (SELECT 1 FROM person p WHERE p.email = session_user::text
-                           AND (p.role = 'curator' OR p.email = sampleloans_set_login.email)) THEN
+                           AND ((p.role = 'curator' AND p.active)
+                                OR p.email = sampleloans_set_login.email)) THEN
             RAISE EXCEPTION 'login % is no curator of this ledger', session_user
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
@@ -417,7 +460,7 @@ def _policies(tables: list[str]) -> list[str]:
             f"CREATE POLICY researcher_read ON {table} FOR SELECT TO {researcher} "
             "USING (sampleloans_event_is_mine(seq))"
         )
-        check = "actor = session_user::text" if table == "ledger_event" else SUBJECT_CHECK
+        check = EVENT_CHECK if table == "ledger_event" else SUBJECT_CHECK
         statements.append(
             f"CREATE POLICY researcher_append ON {table} FOR INSERT TO {researcher} "
             f"WITH CHECK ({check})"
@@ -484,14 +527,12 @@ def set_login(connection: Any, email: str, role: str, *, active: bool) -> None:
     )
 
 
-def login_sql(email: str, role: str) -> str:
-    """The SQL a DBA runs to let a person log in (what `people add --print-sql` prints)."""
+def login_sql(email: str, role: str, *, create: bool = True) -> str:
+    """The SQL a DBA runs to let a person log in (what `people add --print-sql` prints);
+    without `create` when the login exists (psql would stop at "role … already exists")."""
     quoted = '"' + email.replace('"', '""') + '"'
-    return (
-        f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS;\n"
-        f"GRANT {GROUP_ROLES[role]} TO {quoted};\n"
-        f"\\password {quoted}\n"
-    )
+    creation = f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS;\n" if create else ""
+    return f"{creation}GRANT {GROUP_ROLES[role]} TO {quoted};\n\\password {quoted}\n"
 
 
 @dataclass(frozen=True)
@@ -550,6 +591,8 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _deactivated_logins(connection)
     problems += _search_path_problems(connection)
     problems += _subject_policy_problems(connection)
+    problems += _event_policy_problems(connection)
+    problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
     return problems
 
@@ -629,6 +672,39 @@ def _subject_policy_problems(connection: Any) -> list[str]:
         "the researchers' INSERT policy on event_subject does not require an event of their own "
         "appended in the same transaction: a researcher's login could make any event theirs "
         "and read it; run 'db secure' again"
+    ]
+
+
+def _event_policy_problems(connection: Any) -> list[str]:
+    """The researchers' INSERT policy on `ledger_event` lets them append an event that is not
+    lab work on their own loans (a curator's kind, or about another institution's loan)."""
+    check = connection.execute(
+        text(
+            "SELECT pg_get_expr(polwithcheck, polrelid) FROM pg_policy "
+            "WHERE polname = 'researcher_append' AND polrelid = to_regclass('public.ledger_event')"
+        )
+    ).scalar()
+    if check is None or LAB_EVENT in str(check):  # none: researchers append no event
+        return []
+    return [
+        "the researchers' INSERT policy on ledger_event lets them append any kind of event about "
+        "any loan (a loan closed, a role changed), which stays in the chain for good; "
+        "run 'db upgrade'"
+    ]
+
+
+def _inactive_staff_problems(connection: Any) -> list[str]:
+    """The staff test that does not ask whether the person is active: a session opened before
+    a curator's or compliance officer's deactivation still reads and changes every row."""
+    source = connection.execute(
+        text("SELECT prosrc FROM pg_proc WHERE oid = to_regproc(:name)"), {"name": STAFF_LOGIN_IS}
+    ).scalar()
+    if source is None or "AND active" in str(source):  # none: the staff policies name it
+        return []
+    return [
+        f"{STAFF_LOGIN_IS}() does not ask whether the person is active: a session opened before "
+        "a curator's or compliance officer's deactivation still reads and changes every row; "
+        "run 'db upgrade'"
     ]
 
 

@@ -195,3 +195,16 @@ def sql_in(column: str, vocabulary: type[StrEnum]) -> str:
     """The SQL of a CHECK that `column` holds one of the vocabulary's values."""
     quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values(vocabulary))
     return f"{column} IN ({quoted})"
+
+
+RESEARCHER_EVENT_KINDS = (
+    "loan.received",
+    "loan.consumed",
+    "loan.split",
+    "loan.inventory",
+    "incident.reported",
+)
+"""The events a researcher records, on their own institution's loans only (the receipt of the
+lender's shipment, not of a return): `verify`'s role check (`services/recorders.py`) and, on a
+secured PostgreSQL ledger, their INSERT policy on `ledger_event` (`pgsecurity.py`) read this
+one list. Event kinds, not a stored column's vocabulary: the `Event` classes name them."""

@@ -32,12 +32,13 @@ SERVER_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24
 """An event's recorded_at as the actor trigger accepts it: the server's clock, now."""
 OWN_EVENT = (
     "INSERT INTO public.ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
-    "os_user, prev_hash, hash) SELECT h.seq + 1, 'loan.inventory', '{}', "
+    "os_user, prev_hash, hash) SELECT h.seq + 1, 'loan.inventory', '{\"number\":\"L-2025-OU\"}', "
     f"'2026-01-01T00:00:00Z', {SERVER_NOW}, session_user, 'x', h.hash, repeat('b', 64) "
     "FROM sampleloans_chain_head() h"
 )
 """A forged event of the researcher's own, correctly linked to the head (the README's honest
-limit: the database checks link, actor and clock, not the hash)."""
+limit: the database checks link, actor, clock and that it is lab work on their own loan, not the
+hash or the rest of the payload)."""
 
 
 def secure_demo(server: PgServer, url: str) -> None:

@@ -407,13 +407,13 @@ def _print_verify_lines(engine: "Engine", result: "VerifyResult", proved: list[s
 
 def _schema_note(engine: "Engine") -> None:
     """Say on stderr what to run when the ledger's schema is older than this release's."""
-    from sampleloans.services.ledgerfile import SCHEMA_HEAD, schema_behind
+    from sampleloans.services.ledgerfile import SCHEMA_HEAD, schema_behind, who_upgrades
 
     behind = schema_behind(engine)
     if behind is not None:
         console(stderr=True).print(
             f"Note: this ledger's schema is at {behind}, not this release's ({SCHEMA_HEAD}); "
-            "a curator runs 'sampleloans db upgrade' to bring it up.",
+            f"{who_upgrades(engine)} to bring it up.",
             markup=False,
         )
 

@@ -57,7 +57,7 @@ def add(
     """
     from sampleloans.commands.common import errors_to_exit_codes, writing
     from sampleloans.services.common import ROLES, require_choice
-    from sampleloans.services.logins import login_sql, sync_login
+    from sampleloans.services.logins import login_exists, login_sql, sync_login
     from sampleloans.services.reference import add_person
 
     sql = ""
@@ -74,14 +74,27 @@ def add(
             role=require_choice(role, "--role", ROLES),
             occurred_at=parse_at(at),
         )
+        existed = login_exists(session, email)
         login = sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
     line = f"Added {email.strip().lower()} ({words} at {institution}); event {envelope.seq}."
-    if login:
-        line += " Login role created: the DBA sets its password."
-    console().print(line, markup=False)
+    console().print(line + _login_words(made=login, existed=existed), markup=False)
+    if login and sql:  # the role exists now: a CREATE ROLE would stop the DBA's psql
+        sql = login_sql(email.strip().lower(), role, create=False)
     if sql:
         console().print(sql, markup=False, end="")
+
+
+def _login_words(*, made: bool, existed: bool) -> str:
+    """What `people add` says of the person's login on a secured ledger ("" elsewhere)."""
+    if not made:
+        return ""
+    if existed:  # one login per e-mail on the server: another ledger's person logs in at once
+        return (
+            " Their login role already exists on this server (roles are cluster-wide: another "
+            "ledger's person): it logs in here with the password it has."
+        )
+    return " Login role created: the DBA sets its password."
 
 
 @app.command("list")

@@ -21,6 +21,10 @@ def run_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        # the script is run by psql, not a driver: with psycopg's paramstyle (pyformat) every
+        # `%` of a statement came out doubled, and PL/pgSQL read RAISE's `%%` as a literal
+        # percent sign ("too many parameters specified for RAISE"); `named` leaves it alone
+        dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -87,3 +87,15 @@ SCHEMA_HEAD = db.SCHEMA_HEAD
 def schema_behind(engine: Engine) -> str | None:
     """The revision of a ledger whose schema is older than this release's, or None."""
     return db.schema_behind(engine)
+
+
+def who_upgrades(engine: Engine) -> str:
+    """Who runs `db upgrade` on this ledger: on a secured PostgreSQL one the DBA (a curator's
+    own login may not alter the tables the NOLOGIN owner owns), elsewhere a curator."""
+    from sampleloans import pgsecurity
+
+    if db.is_postgres(engine):
+        with engine.connect() as connection:
+            if pgsecurity.is_secured(connection):
+                return "the DBA (a superuser) runs 'sampleloans db upgrade', --as a curator,"
+    return "a curator runs 'sampleloans db upgrade'"

@@ -49,11 +49,25 @@ def identity(session: Session, declared: str | None) -> tuple[str | None, dateti
         # any event they write under another name, and a superuser could lift any check
         return declared, state.clock
     if declared is not None and declared != state.login:
+        # named as the CLI names the option: the person may come from SAMPLELOANS_USER (the
+        # README's single-user setup), and "--as" alone sent them looking for an option
         raise PermissionDenied(
-            f"--as: {declared} is not the login of this connection ({state.login}); on a "
-            "secured PostgreSQL ledger you act as the login you connect with"
+            f"--as (SAMPLELOANS_USER): {declared} is not the login of this connection "
+            f"({state.login}); on a secured PostgreSQL ledger you act as the login you connect "
+            "with: leave both out, or name that login"
         )
     return state.login, state.clock
+
+
+def login_exists(session: Session, email: str) -> bool:
+    """Whether the server already has a login role for this e-mail (roles are cluster-wide:
+    the person's login in another ledger on the same server), on a secured ledger."""
+    if not is_secured(session):
+        return False
+    found = session.connection().execute(
+        text("SELECT 1 FROM pg_roles WHERE rolname = :email"), {"email": email.strip().lower()}
+    )
+    return found.first() is not None
 
 
 def sync_login(session: Session, email: str) -> bool:
@@ -91,12 +105,13 @@ def sync_logins_since(session: Session, after_seq: int) -> int:
     return sum(sync_login(session, str(email)) for email in emails)
 
 
-def login_sql(email: str, role: str) -> str:
-    """The SQL a DBA runs to let a person log in."""
+def login_sql(email: str, role: str, *, create: bool = True) -> str:
+    """The SQL a DBA runs to let a person log in (`create` false: their login role exists,
+    made by the ledger; the DBA still grants the group and sets the password)."""
     role = role.strip().lower().replace("-", "_")
     if role not in pgsecurity.GROUP_ROLES:
         raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
-    return pgsecurity.login_sql(email, role)
+    return pgsecurity.login_sql(email, role, create=create)
 
 
 _EVENTS_HIDDEN = "sampleloans_events_hidden"

@@ -25,18 +25,12 @@ from sqlalchemy import Connection, and_, or_, select
 
 from sampleloans import db
 from sampleloans.models import LedgerEvent, Loan, Person, Shipment
-from sampleloans.vocab import Direction, Role
+from sampleloans.vocab import RESEARCHER_EVENT_KINDS, Direction, Role
 
 PERSON_KINDS = ("person.added", "person.role_changed", "person.deactivated", "person.reactivated")
 """The events that make a person, change their role or let them act or not."""
 
-RESEARCHER_KINDS = (
-    "loan.received",
-    "loan.consumed",
-    "loan.split",
-    "loan.inventory",
-    "incident.reported",
-)
+RESEARCHER_KINDS = RESEARCHER_EVENT_KINDS
 """What a researcher records, on their own institution's loans (`services/loans.py`: `_lab_loan`,
 `attest_inventory`; `services/incidents.py`: `report_incident`)."""
 
