@@ -234,7 +234,7 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     assert (
         err == "Error: institution 'ou' does not exist; did you mean OU? (short names are exact)\n"
     )
-    listed = invoke(runner, OU_PI, "loans", "list", "--institution", "ou")
+    listed = invoke(runner, CURATOR, "loans", "list", "--institution", "ou")
     assert listed.exit_code == 2 and "did you mean OU?" in listed.stderr
     err = refused(runner, db_path, CURATOR, [*other, "OU", "--role", "boss"], 2)
     assert err == "Error: --role: 'boss' is not one of curator, compliance-officer, researcher\n"
