@@ -161,13 +161,19 @@ def signing_cert(
 
 
 def _read_root(root: Path) -> tuple["x509.Certificate", "CertificateIssuerPrivateKeyTypes"]:
-    """The lender root's certificate and private key from the --root folder."""
+    """The lender root's certificate and private key from the --root folder; refused (exit 3)
+    when group or others may read the key: whoever can could issue signing certificates
+    in the lender's name (`keys lender-root` writes it 0600)."""
     from sampleloans import certs
     from sampleloans.commands.signer import read_input
+    from sampleloans.fileio import refuse_exposed_key
 
-    return certs.load_root(
-        read_input(root / ROOT_CERT, "--root"), read_input(root / ROOT_KEY, "--root")
+    cert_pem, key_pem = (
+        read_input(root / ROOT_CERT, "--root"),
+        read_input(root / ROOT_KEY, "--root"),
     )
+    refuse_exposed_key(root / ROOT_KEY, "--root")
+    return certs.load_root(cert_pem, key_pem)
 
 
 def _default_signer(root_cert: "x509.Certificate") -> str:

@@ -4,8 +4,10 @@ dry run), at most once per recipient, document and checkpoint."""
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -280,13 +282,13 @@ def notify(
             ctx, institution, checkpoint, sender, sent_at, credentials
         )
         pending = [o for o in outgoing if o.key not in done]
+        delivered = len(pending)
         if outbox is not None:
             _write_outbox(out, outbox, pending, ledger=db_path(ctx), force=force)
         elif pending:
             assert settings is not None
-            _send_all(ctx, out, settings, pending, sent_at)
-    skipped = len(outgoing) - len(pending)
-    _print_totals(out, len(pending), skipped, checkpoint_id, dry_run=dry_run)
+            delivered = _send_all(ctx, out, settings, pending, sent_at)
+    _print_totals(out, delivered, len(outgoing) - delivered, checkpoint_id, dry_run=dry_run)
     warn_if_exposed(signing)
 
 
@@ -361,16 +363,19 @@ def _write_outbox(
 
 def _send_all(
     ctx: typer.Context, out: Any, settings: Any, pending: list[Outgoing], sent_at: datetime
-) -> None:
-    """Send each message over one SMTP session, recording each as sent right after it went
-    (a failure part-way leaves the ones sent recorded, and they are not sent again)."""
+) -> int:
+    """Send each message over one SMTP session, each checked, sent and recorded in its own
+    write transaction (a failure part-way leaves the ones sent recorded, and they are not sent
+    again; one a `notify` running at the same time sent is skipped); how many were sent."""
     from sampleloans.mail import smtp_session
 
+    sent = 0
     with smtp_session(settings) as smtp:
         for item in pending:
-            smtp.send(item.message)
-            _record(ctx, item, settings.label, sent_at)
-            out.print(f"Sent {_summary(item)}", markup=False)
+            if _deliver(ctx, item, partial(smtp.send, item.message), settings.label, sent_at):
+                out.print(f"Sent {_summary(item)}", markup=False)
+                sent += 1
+    return sent
 
 
 def _summary(item: Outgoing) -> str:
@@ -379,10 +384,12 @@ def _summary(item: Outgoing) -> str:
     return f"{kind} to {recipient} ({scope})"
 
 
-def _record(ctx: typer.Context, item: Outgoing, via: str, sent_at: datetime) -> None:
-    """Record one delivered message in its own short write transaction."""
-    from sampleloans.services.notify import Delivery, record_sent
+def _deliver(
+    ctx: typer.Context, item: Outgoing, send: Callable[[], None], via: str, sent_at: datetime
+) -> bool:
+    """Send and record one message under the writers' lock, unless already recorded."""
+    from sampleloans.services.notify import Delivery, deliver_once
 
     with writing(ctx) as (session, service_ctx):
         delivery = Delivery(item.key, item.digest, str(item.message["Message-ID"]), via)
-        record_sent(session, service_ctx, delivery, sent_at)
+        return deliver_once(session, service_ctx, delivery, send, sent_at)

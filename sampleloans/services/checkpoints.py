@@ -133,19 +133,12 @@ def _about(what: str, path: Path | str) -> Iterator[None]:
         raise InvalidInput(f"{what} {path}: {exc}") from None
 
 
-def refuse_unprotected_key(path: Path, option: str) -> None:
-    """Refuse (exit 3, like ssh) a private key file that group or others may read or write:
-    whoever could read it could sign checkpoints in the lender's name."""
-    exposure = fileio.key_exposure(path, option)
-    if exposure is not None:
-        raise StorageError(exposure)
-
-
 def read_signer(path: Path) -> notes.SignerKey:
     """The private key of a file written by `keys generate` (its text never shown); refused
-    when its mode lets group or others read it (`refuse_unprotected_key`)."""
+    when its mode lets group or others read it (`fileio.refuse_exposed_key`): whoever could
+    read it could sign checkpoints in the lender's name."""
     text_ = _read_small(path, "--key", MAX_KEY_FILE_BYTES)
-    refuse_unprotected_key(path, "--key")
+    fileio.refuse_exposed_key(path, "--key")
     try:
         signer = notes.parse_signer_key(text_)
     except InvalidInput as exc:
