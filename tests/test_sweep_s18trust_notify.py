@@ -1,0 +1,132 @@
+"""Sweep s18 (trust): `notify` as two curators (or a cron job and a curator) run it at once,
+against a real SMTP server on loopback, and its outbox files as a reviewer compares them."""
+
+import asyncio
+import email
+import os
+import subprocess
+import sys
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from sampleloans.services.notify import Delivery, deliver_once
+from tests.conftest import NOW, Run
+from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+from tests.test_i15_notify import free_port, sent_rows
+
+SENDER = "loans@naoc.example"
+
+
+class SlowInbox:
+    """An SMTP handler that takes a while over each message, as a real relay does, and keeps
+    what it accepted."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Accept the message after a pause."""
+        await asyncio.sleep(0.4)
+        message = email.message_from_bytes(envelope.content, policy=default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo(tmp_path_factory.mktemp("demo") / "d")
+
+
+@pytest.fixture
+def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
+    path = copy_ledger(demo, tmp_path / "ledger.db")
+    return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
+
+
+def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]":
+    env = {
+        **os.environ,
+        **env_for(ledger["db"]),
+        "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
+        "SAMPLELOANS_SMTP_PORT": str(port),
+        "SAMPLELOANS_SMTP_FROM": SENDER,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "sampleloans", "notify"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_notify_runs_at_once_send_each_message_once(ledger: dict[str, Any]) -> None:
+    """Before: both runs planned the same seven messages, both sent them (each PI got their
+    statement twice) and the second ended in a traceback on the record's unique index."""
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        runs = [_notify_process(ledger, controller.port) for _ in range(2)]
+        outputs = [run.communicate(timeout=300) for run in runs]
+    finally:
+        controller.stop()
+    for run, (stdout, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, stderr
+        assert stderr == "" and "Traceback" not in stdout
+    delivered = [(rcpt[0], message["Subject"]) for rcpt, message in inbox.messages]
+    assert delivered and len(delivered) == len(set(delivered))  # nobody got a message twice
+    assert len(sent_rows(ledger)) == len(delivered)  # each one sent is recorded, once
+    totals = sorted(stdout.strip().splitlines()[-1] for stdout, _err in outputs)
+    sent = [int(line.split()[1]) for line in totals]
+    assert sum(sent) == len(delivered), totals  # the two closing lines add up
+
+
+def test_deliver_once_does_not_send_what_is_recorded(run: Run) -> None:
+    """The service checks the record under the writers' lock before it sends."""
+    calls: list[str] = []
+    key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
+    delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
+    first = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
+    again = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
+    assert (first, again, calls) == (True, False, ["sent"])
+
+
+def test_a_failed_send_records_nothing(run: Run) -> None:
+    """A message the server did not take stays unrecorded, so a later run sends it."""
+    from sampleloans.errors import StorageError
+
+    key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
+    delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
+
+    def refused() -> None:
+        raise StorageError("SMTP 127.0.0.1:25: refused")
+
+    with pytest.raises(StorageError):
+        run(deliver_once, delivery=delivery, send=refused, sent_at=NOW)
+    assert run(deliver_once, delivery=delivery, send=lambda: None, sent_at=NOW) is True
+
+
+def test_outbox_files_are_the_same_bytes_each_run(ledger: dict[str, Any]) -> None:
+    """Before: each .eml had a random MIME boundary, so two dry runs of the same ledger at the
+    same time differed in every file."""
+    env = env_for(ledger["db"])
+    folders = [ledger["dir"] / "first", ledger["dir"] / "second"]
+    for folder in folders:
+        result = invoke(env, "notify", "--outbox", str(folder))
+        assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in folders[0].iterdir())
+    assert names and names == sorted(p.name for p in folders[1].iterdir())
+    for name in names:
+        first = (folders[0] / name).read_bytes()
+        assert first == (folders[1] / name).read_bytes(), name
+        message = email.message_from_bytes(first, policy=default)
+        types = [part.get_content_type() for part in message.walk()]
+        assert types == ["multipart/mixed", "text/plain", "application/pdf"], name
+        pdf = message.get_payload()[1].get_content()  # type: ignore[index]
+        assert pdf.startswith(b"%PDF-"), name
