@@ -4,6 +4,7 @@ against a real SMTP server on loopback, and its outbox files as a reviewer compa
 import asyncio
 import email
 import os
+import shutil
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -130,3 +131,34 @@ def test_outbox_files_are_the_same_bytes_each_run(ledger: dict[str, Any]) -> Non
         assert types == ["multipart/mixed", "text/plain", "application/pdf"], name
         pdf = message.get_payload()[1].get_content()  # type: ignore[index]
         assert pdf.startswith(b"%PDF-"), name
+
+
+def _body_lines(folder: Path, name: str) -> list[str]:
+    message = email.message_from_bytes((folder / name).read_bytes(), policy=default)
+    text = message.get_payload()[0].get_content()  # type: ignore[index]
+    return [line for line in text.splitlines() if line.startswith(("Total", "You hold"))]
+
+
+def test_the_mail_says_the_mass_in_the_statements_words(tmp_path: Path) -> None:
+    """Before: 'You hold 200.000 mg on 1 open loan(s).' for a loan issued and not yet shipped,
+    and 'You hold 59.500 mg' for one with 20 mg on its way back, where the attached statement
+    says 'Total lent … (issued, not yet shipped)' and '(20.000 mg of it on its way back)'."""
+    from tests.conftest import CURATOR, GOLDEN
+
+    ledger = tmp_path / "ledger.db"
+    shutil.copy(GOLDEN / "ledger-statement-layout4.db", ledger)
+    env = env_for(ledger, CURATOR, "2026-05-01T00:00:00Z")
+    outbox = tmp_path / "outbox"
+    result = invoke(env, "notify", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.stderr
+    expected = {
+        "statement-pi_brown.example.eml": "Total lent: 200.000 mg (issued, not yet shipped), "
+        "on 1 open loan.",
+        "statement-glotch_stonybrook.example.eml": "Total lent: 500.000 mg (shipped, not yet "
+        "received), on 1 open loan.",
+        "statement-anand_open.example.eml": "Total held: 59.500 mg (20.000 mg of it on its way "
+        "back), on 1 open loan.",
+        "statement-muenker_uni-koeln.example.eml": "Total held: 830.200 mg, on 1 open loan.",
+    }
+    for name, line in expected.items():
+        assert _body_lines(outbox, name) == [line], name

@@ -64,7 +64,7 @@ def _statement_message(
     """A PI's statement as an e-mail to the PI (signed when credentials are given)."""
     from sampleloans.commands.statement import signed_pdf
     from sampleloans.mail import Attachment, compose
-    from sampleloans.reports.common import mass, when
+    from sampleloans.reports.common import when
     from sampleloans.reports.statement import owed as owed_now
     from sampleloans.services.statement import file_name
 
@@ -78,7 +78,7 @@ def _statement_message(
             f"attached is your statement of the lunar samples lent to you by {body.lender.name}, "
             f"built on the ledger's signed checkpoint of {body.checkpoint.tree_size} events.",
             "",
-            f"You hold {mass(body.held_ug)} on {len(body.loans)} open loan(s).",
+            _total_line(statement),
             "What you owe:" if owed else "Nothing is owed at the date of this statement.",
             *owed,
             "",
@@ -106,6 +106,18 @@ def _statement_message(
     )
     key = (statement.request.pi, "statement", statement.request.scope, checkpoint)
     return Outgoing(key, statement.digest, message)
+
+
+def _total_line(statement: Any) -> str:
+    """The mass lent, in the attached statement's words ('Total held: 59.500 mg (20.000 mg of
+    it on its way back), on 1 open loan.'): never "you hold" for what is not held yet."""
+    from sampleloans.reports.common import mass
+    from sampleloans.reports.statement import total_words
+
+    label, note = total_words(statement)
+    loans = len(statement.body.loans)
+    said = f"{mass(statement.body.held_ug)} ({note})" if note else mass(statement.body.held_ug)
+    return f"{label}: {said}, on {loans} open loan{'' if loans == 1 else 's'}."
 
 
 def _notice_messages(
@@ -211,7 +223,8 @@ def notify(
         Path | None,
         typer.Option(
             "--outbox",
-            help="Dry run: write each message as a .eml file into this existing folder; "
+            help="Dry run: write each message as a .eml file into this folder (made, mode "
+            "0700, if missing); "
             "nothing is sent or recorded.",
         ),
     ] = None,
