@@ -756,10 +756,11 @@ def _check_named_checkpoint(
     if problem is not None:
         problems.append(problem)
         return False
-    size = claim.checkpoint.partition(":")[0]
+    size, _, root = claim.checkpoint.partition(":")
+    # 'SIZE:ROOT' would read as a head 'SEQ:HASH' beside the head line above, with another hash
     out.print(
-        f"ok    checkpoint {size}:{claim.checkpoint[len(size) + 1 :][:12]}… is kept in the "
-        "ledger and its signature verifies",
+        f"ok    checkpoint of {size} events (root {root[:12]}…) is kept in the ledger and its "
+        "signature verifies",
         markup=False,
     )
     return True
