@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+from tests.i15_statement_helpers import (
+    NOW,
+    copy_ledger,
+    env_for,
+    invoke,
+    make_checkpoint,
+    make_demo,
+)
+
+KEYS_ENV = {"NO_COLOR": "1", "SAMPLELOANS_NOW": NOW}  # the root is valid when the reports are made
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +77,13 @@ def test_a_file_swapped_for_another_names_both(bag: dict[str, Any]) -> None:
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     folder = tmp_path / "lender"
-    made = invoke({"NO_COLOR": "1"}, "keys", "lender-root", "--out", str(folder), "--name", "L")
+    made = invoke(KEYS_ENV, "keys", "lender-root", "--out", str(folder), "--name", "L")
     assert made.exit_code == 0, made.stderr
     return folder
 
 
 def signing_cert(root: Path, out: Path) -> Any:
-    return invoke({"NO_COLOR": "1"}, "keys", "signing-cert", "--root", str(root), "--out", str(out))
+    return invoke(KEYS_ENV, "keys", "signing-cert", "--root", str(root), "--out", str(out))
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
@@ -101,3 +110,59 @@ def test_a_root_key_of_mode_0600_issues_a_signing_certificate(root: Path, tmp_pa
     )
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["signing-cert.pem", "signing-key.pem"]
+
+
+# --- a certificate whose key usage does not allow signing documents ---------------------------
+
+
+def _custody(env: dict[str, str], out: Path, *sign: str) -> Any:
+    return invoke(env, "report", "custody", "--loan", "L-2025-OU", "--out", str(out), *sign)
+
+
+def test_the_root_certificate_cannot_sign_a_report(demo: Path, root: Path, tmp_path: Path) -> None:
+    """Before: `--signer-key root-key.pem --signer-cert root-cert.pem` signed (exit 0), and
+    verify-document --trust-root said the signature was valid: a root's key usage is
+    Certificate Sign and CRL Sign only."""
+    env = env_for(copy_ledger(demo, tmp_path / "ledger.db"))
+    out = tmp_path / "custody.pdf"
+    key, cert = str(root / "root-key.pem"), str(root / "root-cert.pem")
+    result = _custody(env, out, "--sign", "--signer-key", key, "--signer-cert", cert)
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr == (
+        "Error: --signer-cert: the certificate of L may not sign documents: its key usage "
+        "allows Certificate Sign, CRL Sign, not Digital Signature or Non Repudiation; give a "
+        "document-signing certificate (e.g. one 'keys signing-cert' issues)\n"
+    )
+    assert not out.exists()
+
+
+def test_a_report_signed_with_a_root_key_fails_verification(
+    demo: Path, root: Path, tmp_path: Path
+) -> None:
+    """A PDF someone signed with a certificate that may not sign (made here with the signing
+    library directly, as anyone can) fails, with and without the ledger."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from sampleloans.reports import signing
+
+    ledger = copy_ledger(demo, tmp_path / "ledger.db")
+    env = env_for(ledger)
+    plain = tmp_path / "plain.pdf"
+    assert _custody(env, plain).exit_code == 0
+    root_key = serialization.load_pem_private_key((root / "root-key.pem").read_bytes(), None)
+    root_cert = x509.load_pem_x509_certificate((root / "root-cert.pem").read_bytes())
+    credentials = signing.SigningCredentials(root_key, root_cert, ())  # type: ignore[arg-type]
+    signed = tmp_path / "signed.pdf"
+    when = signing.datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+    signed.write_bytes(signing.sign_pdf(plain.read_bytes(), credentials, when))
+    trust = ["--trust-root", str(root / "root-cert.pem")]
+    expected = (
+        "FAIL  certificate: the certificate of L may not sign documents: its key usage allows "
+        "Certificate Sign, CRL Sign, not Digital Signature or Non Repudiation"
+    )
+    nowhere = {**env, "SAMPLELOANS_DB": str(tmp_path / "none.db")}
+    for where, args in ((env, trust), (nowhere, trust), (env, [])):
+        result = invoke(where, "verify-document", str(signed), *args)
+        assert result.exit_code == 1, (args, result.stdout)
+        assert expected in result.stdout.splitlines(), result.stdout

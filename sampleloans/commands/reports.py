@@ -507,7 +507,8 @@ def verify_document(
     file differ from what the ledger says at that head, later events change the report, the
     file's report metadata was altered (e.g. a date in the future), or the signature fails (a
     changed byte, an update appended after signing, a signer not chaining to --trust-root, an
-    expired certificate, no signature with --trust-root); 2 when the file is not a report.
+    expired certificate, one whose key usage does not allow signing documents, no signature
+    with --trust-root); 2 when the file is not a report.
 
     \b
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
