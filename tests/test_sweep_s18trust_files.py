@@ -166,3 +166,17 @@ def test_a_report_signed_with_a_root_key_fails_verification(
         result = invoke(where, "verify-document", str(signed), *args)
         assert result.exit_code == 1, (args, result.stdout)
         assert expected in result.stdout.splitlines(), result.stdout
+
+
+def test_a_bag_names_each_key_file_by_the_key_id_every_check_prints(bag: dict[str, Any]) -> None:
+    """Before: `naoc.example_ledger-c9eacdfc.pub`, 8 hex digits of another hash, beside
+    verify-bag's 'signed by naoc.example/ledger+5070fa2d': it read as a different key."""
+    vkey = bag["pub"].read_text().strip()
+    name, key_id, _material = vkey.split("+", 2)
+    [key_file] = (bag["dir"] / "data" / "keys").glob("*.pub")
+    assert key_file.name == f"{name.replace('/', '_')}-{key_id}.pub"
+    assert key_file.read_text() == vkey + "\n"
+    result = verify_bag(bag["dir"], key_file)
+    assert result.exit_code == 0 and f"{name}+{key_id}" in result.stdout
+    readme = (bag["dir"] / "data" / "README.txt").read_text()
+    assert "sampleloans --db new.db --as CURATOR restore --events events.jsonl" in readme

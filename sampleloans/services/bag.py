@@ -14,7 +14,6 @@ renamed into place: DIR appears whole or not at all.
 """
 
 import base64
-import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -51,7 +50,8 @@ tools/verify_ledger.py  a stand-alone checker (Python 3.11 standard library only
 Check the bag's files:  bagit.py --validate BAG   (or: sampleloans verify-bag BAG)
 Check the ledger:       python3 tools/verify_ledger.py events.jsonl \\
                             --checkpoint checkpoints/FILE.txt --public-key keys/FILE.pub
-Rebuild a ledger:       sampleloans --db new.db restore --events events.jsonl
+Rebuild a ledger:       sampleloans --db new.db --as CURATOR restore --events events.jsonl
+                        (CURATOR: a curator the events name, e.g. the actor of the first event)
 """
 
 
@@ -158,10 +158,10 @@ def _kept_checkpoints(connection: Connection) -> dict[str, dict[str, bytes]]:
 
 
 def _key_file(vkey: str) -> tuple[str, bytes]:
-    """A public key's file name in the bag and its content (the one `NAME+KEYID+…` line)."""
-    name = vkey.partition("+")[0]
-    digest = hashlib.sha256(vkey.strip().encode()).hexdigest()[:8]
-    return f"{_safe(name)}-{digest}.pub", (vkey.strip() + "\n").encode()
+    """A public key's file name in the bag, `NAME-KEYID.pub` (the key ID every check prints
+    beside the name), and its content (the one `NAME+KEYID+…` line)."""
+    name, _, rest = vkey.strip().partition("+")
+    return f"{_safe(name)}-{_safe(rest.partition('+')[0])}.pub", (vkey.strip() + "\n").encode()
 
 
 def _given_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
