@@ -17,8 +17,8 @@ from tests.i15_statement_helpers import (
     NOW,
     copy_ledger,
     env_for,
+    exported_bag,
     invoke,
-    make_checkpoint,
     make_demo,
 )
 
@@ -33,36 +33,35 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def bag(demo: Path, tmp_path: Path) -> dict[str, Any]:
     """A bag of the demo ledger with one kept checkpoint at its head, and the lender's key."""
-    ledger = copy_ledger(demo, tmp_path / "ledger.db")
-    made = make_checkpoint(ledger, tmp_path)
-    folder = tmp_path / "bag"
-    result = invoke(env_for(ledger), "export", "--bag", str(folder))
-    assert result.exit_code == 0, result.stderr
-    return {**made, "dir": folder}
+    return exported_bag(demo, tmp_path)
 
 
 def verify_bag(folder: Path, pub: Path) -> Any:
     return invoke({"NO_COLOR": "1"}, "verify-bag", str(folder), "--public-key", str(pub))
 
 
-def test_a_file_added_to_a_bag_is_named(bag: dict[str, Any]) -> None:
-    (bag["dir"] / "data" / "checkpoints" / "extra.txt").write_text("an extra file\n")
-    result = verify_bag(bag["dir"], bag["pub"])
-    assert result.exit_code == 1
-    assert result.stderr == (
-        f"Error: BAG: {bag['dir']} fails validation: data/checkpoints/extra.txt: not in the "
-        "manifest (a file was added)\n"
-    )
+def _add(data: Path) -> None:
+    (data / "checkpoints" / "extra.txt").write_text("an extra file\n")
 
 
-def test_a_file_taken_from_a_bag_is_named(bag: dict[str, Any]) -> None:
-    (bag["dir"] / "data" / "README.txt").unlink()
+def _remove(data: Path) -> None:
+    (data / "README.txt").unlink()
+
+
+@pytest.mark.parametrize(
+    ("change", "finding"),
+    [
+        (_add, "data/checkpoints/extra.txt: not in the manifest (a file was added)"),
+        (_remove, "data/README.txt: listed in the manifest but missing"),
+    ],
+)
+def test_a_file_added_to_or_taken_from_a_bag_is_named(
+    bag: dict[str, Any], change: Any, finding: str
+) -> None:
+    change(bag["dir"] / "data")
     result = verify_bag(bag["dir"], bag["pub"])
     assert result.exit_code == 1
-    assert result.stderr == (
-        f"Error: BAG: {bag['dir']} fails validation: data/README.txt: listed in the manifest "
-        "but missing\n"
-    )
+    assert result.stderr == f"Error: BAG: {bag['dir']} fails validation: {finding}\n"
 
 
 def test_a_file_swapped_for_another_names_both(bag: dict[str, Any]) -> None:

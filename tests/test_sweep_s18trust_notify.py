@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from sampleloans.services.notify import Delivery, deliver_once
 from tests.conftest import NOW, Run
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+from tests.i15_statement_helpers import checkpointed_copy, env_for, invoke, make_demo
 from tests.test_i15_notify import free_port, sent_rows
 
 SENDER = "loans@naoc.example"
@@ -45,8 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
-    path = copy_ledger(demo, tmp_path / "ledger.db")
-    return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
+    return checkpointed_copy(demo, tmp_path)
 
 
 def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]":
@@ -129,13 +128,15 @@ def test_outbox_files_are_the_same_bytes_each_run(ledger: dict[str, Any]) -> Non
         message = email.message_from_bytes(first, policy=default)
         types = [part.get_content_type() for part in message.walk()]
         assert types == ["multipart/mixed", "text/plain", "application/pdf"], name
-        pdf = message.get_payload()[1].get_content()  # type: ignore[index]
-        assert pdf.startswith(b"%PDF-"), name
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_content().startswith(b"%PDF-"), name
 
 
 def _body_lines(folder: Path, name: str) -> list[str]:
     message = email.message_from_bytes((folder / name).read_bytes(), policy=default)
-    text = message.get_payload()[0].get_content()  # type: ignore[index]
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
     return [line for line in text.splitlines() if line.startswith(("Total", "You hold"))]
 
 
