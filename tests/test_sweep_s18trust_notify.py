@@ -163,3 +163,22 @@ def test_the_mail_says_the_mass_in_the_statements_words(tmp_path: Path) -> None:
     }
     for name, line in expected.items():
         assert _body_lines(outbox, name) == [line], name
+
+
+def test_the_overdue_mail_says_1_day_late(ledger: dict[str, Any]) -> None:
+    """Before: '… was due 2026-04-25 08:00 UTC, 1 days late' (the statement beside it said
+    'overdue by 1 day')."""
+    env = env_for(ledger["db"], now="2026-04-26T09:00:00Z")  # Osaka's return: due the 25th
+    outbox = ledger["dir"] / "outbox"
+    result = invoke(env, "notify", "--institution", "Osaka", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.stderr
+    message = email.message_from_bytes(
+        (outbox / "overdue-Osaka-terada_osaka-u.example.eml").read_bytes(), policy=default
+    )
+    body = message.get_body(("plain",))
+    assert body is not None
+    late = [line for line in body.get_content().splitlines() if line.startswith("  - loan")]
+    assert late == [
+        "  - loan L-2025-Osaka: inventory was due 2026-04-25 08:00 UTC, 1 day late",
+        "  - loan L-2025-Osaka: return was due 2026-04-25 08:00 UTC, 1 day late",
+    ]

@@ -124,6 +124,7 @@ def _notice_messages(
     report: Any, recipients: tuple[str, ...], checkpoint: str, sender: str, sent_at: datetime
 ) -> list[Outgoing]:
     """An institution's overdue notice as one e-mail to each of its late PIs."""
+    from sampleloans.dates import day_count
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports import render
     from sampleloans.reports.common import day, when
@@ -131,7 +132,8 @@ def _notice_messages(
     body = report.body
     short = report.request.institution
     lines = [
-        f"  - loan {line.loan}: {line.what} was due {when(line.due_at)}, {line.days_late} days late"
+        f"  - loan {line.loan}: {line.what} was due {when(line.due_at)}, "
+        f"{day_count(line.days_late)} late"
         for line in body.lines
     ]
     text = "\n".join(
