@@ -142,6 +142,7 @@ def test_a_report_signed_with_a_root_key_fails_verification(
     library directly, as anyone can) fails, with and without the ledger."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     from sampleloans.reports import signing
 
@@ -151,7 +152,8 @@ def test_a_report_signed_with_a_root_key_fails_verification(
     assert _custody(env, plain).exit_code == 0
     root_key = serialization.load_pem_private_key((root / "root-key.pem").read_bytes(), None)
     root_cert = x509.load_pem_x509_certificate((root / "root-cert.pem").read_bytes())
-    credentials = signing.SigningCredentials(root_key, root_cert, ())  # type: ignore[arg-type]
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey)  # keys lender-root: ecdsa-p256
+    credentials = signing.SigningCredentials(root_key, root_cert, ())
     signed = tmp_path / "signed.pdf"
     when = signing.datetime.fromisoformat(NOW.replace("Z", "+00:00"))
     signed.write_bytes(signing.sign_pdf(plain.read_bytes(), credentials, when))
