@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from sampleloans.services.notify import Delivery, deliver_once
 from tests.conftest import NOW, Run
 from tests.i15_statement_helpers import checkpointed_copy, env_for, invoke, make_demo
-from tests.test_i15_notify import free_port, sent_rows
+from tests.test_i15_notify import free_port
 
 SENDER = "loans@naoc.example"
 
@@ -52,6 +52,7 @@ def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]
     env = {
         **os.environ,
         **env_for(ledger["db"]),
+        **ledger.get("env", {}),
         "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
         "SAMPLELOANS_SMTP_PORT": str(port),
         "SAMPLELOANS_SMTP_FROM": SENDER,
@@ -68,6 +69,25 @@ def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]
 def test_two_notify_runs_at_once_send_each_message_once(ledger: dict[str, Any]) -> None:
     """Before: both runs planned the same seven messages, both sent them (each PI got their
     statement twice) and the second ended in a traceback on the record's unique index."""
+    _two_runs_at_once(ledger)
+
+
+def test_two_notify_runs_at_once_on_postgresql(demo_url: str, tmp_path: Path) -> None:
+    """The same on PostgreSQL, where the writers' lock is an advisory lock."""
+    from tests.i15_statement_helpers import CURATOR
+
+    env = {"SAMPLELOANS_DB": demo_url, "SAMPLELOANS_NOW": "2025-09-01T09:00:00Z"}
+    key = tmp_path / "lender.key"
+    assert invoke(env, "keys", "generate", "--out", str(key)).exit_code == 0
+    made = invoke(env, "--as", CURATOR, "checkpoint", "--key", str(key))
+    assert made.exit_code == 0, made.stdout + made.stderr
+    sent = _two_runs_at_once({"db": demo_url, "env": env})
+    assert sent  # the demo's PIs with an open loan got their statements
+
+
+def _two_runs_at_once(ledger: dict[str, Any]) -> list[tuple[str, str]]:
+    """Two `notify` processes at once against one slow SMTP server: each message arrives
+    once, each is recorded once, and the two closing lines add up; what arrived."""
     inbox = SlowInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -81,10 +101,29 @@ def test_two_notify_runs_at_once_send_each_message_once(ledger: dict[str, Any]) 
         assert stderr == "" and "Traceback" not in stdout
     delivered = [(rcpt[0], message["Subject"]) for rcpt, message in inbox.messages]
     assert delivered and len(delivered) == len(set(delivered))  # nobody got a message twice
-    assert len(sent_rows(ledger)) == len(delivered)  # each one sent is recorded, once
+    assert len(_recorded(str(ledger["db"]))) == len(delivered)  # each one sent is recorded, once
     totals = sorted(stdout.strip().splitlines()[-1] for stdout, _err in outputs)
     sent = [int(line.split()[1]) for line in totals]
     assert sum(sent) == len(delivered), totals  # the two closing lines add up
+    return delivered
+
+
+def _recorded(db: str) -> list[tuple[str, str, str]]:
+    """The send record's rows, on either engine."""
+    from sqlalchemy import text
+
+    from sampleloans import db as ledger_db
+
+    url = db if ledger_db.is_postgres_url(db) else ledger_db.url_for_path(Path(db))
+    engine = ledger_db.open_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT recipient, kind, scope FROM notification_sent ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    return [(r, k, s) for r, k, s in rows]
 
 
 def test_deliver_once_does_not_send_what_is_recorded(run: Run) -> None:
