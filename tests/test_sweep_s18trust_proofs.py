@@ -128,3 +128,24 @@ def test_verify_document_names_the_checkpoint_by_its_size_and_root(made: dict[st
         "its signature verifies"
     ) in done.stdout
     assert f"checkpoint {size}:" not in done.stdout
+
+
+@pytest.mark.parametrize("which", ["source", "--checkpoint", "--public-key"])
+def test_the_verifier_names_a_missing_file_in_one_line(
+    made: dict[str, Any], tmp_path: Path, which: str
+) -> None:
+    """Before: "Error: [Errno 2] No such file or directory: 'cp.txt'", Python's own words."""
+    missing = tmp_path / "missing.txt"
+    given = {"source": str(made["env"]["SAMPLELOANS_DB"]), "--checkpoint": str(made["cp"])}
+    given["--public-key"] = str(made["pub"])
+    given[which] = str(missing)
+    args = [given["source"], "--checkpoint", given["--checkpoint"]]
+    args += ["--public-key", given["--public-key"]]
+    done = subprocess.run(
+        [sys.executable, str(TOOLS / "verify_ledger.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout
+    assert done.stderr == f"Error: {missing}: cannot read it (No such file or directory)\n"

@@ -469,7 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         summary, failures = check_chain(ledger_id, events, watch)
         if note is not None:
             failures += check_checkpoint(note, summary, public_key)
-    except (Unreadable, OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # one line naming the file, not Python's "[Errno 2] …"
+        where = exc.filename if exc.filename is not None else "input"
+        print(f"Error: {where}: cannot read it ({exc.strerror})", file=sys.stderr)
+        return 2
+    except (Unreadable, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
     summary.pop("_hashes")
