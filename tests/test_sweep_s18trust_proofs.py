@@ -149,3 +149,33 @@ def test_the_verifier_names_a_missing_file_in_one_line(
     )
     assert done.returncode == 2, done.stdout
     assert done.stderr == f"Error: {missing}: cannot read it (No such file or directory)\n"
+
+
+def test_an_origin_with_bidi_characters_is_shown_escaped_and_cut(
+    made: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: the origin of a checkpoint of another ledger was printed as it came, so a
+    right-to-left override (U+202E) in it repainted the line, and 5,000 characters ran on."""
+    from sampleloans.ledger.checkpoint import Checkpoint, parse_signer_key, sign_checkpoint
+
+    signer = parse_signer_key(made["key"].read_text())
+    lines = made["note"].split("\n\n")[0].split("\n")
+    forged = tmp_path / "forged.txt"
+    for origin in ("sampleloans/ledger/\u202eevil", "sampleloans/ledger/" + "A" * 5000):
+        checkpoint = Checkpoint(origin, int(lines[1]), base64.b64decode(lines[2]), tuple(lines[3:]))
+        forged.write_text(sign_checkpoint(checkpoint, signer))
+        args = ["verify", "--checkpoint", str(forged), "--public-key", str(made["pub"])]
+        result = invoke(made["env"], *args)
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "\u202e" not in result.stderr and len(result.stderr) < 400, result.stderr
+        assert "it is a checkpoint of 'sampleloans/ledger/" in result.stderr
+        out = ["--out", str(tmp_path / "proof.json")]
+        proof = invoke(made["env"], "checkpoint", "prove", str(forged), str(made["cp"]), *out)
+        assert proof.exit_code == 1 and "\u202e" not in proof.stderr and len(proof.stderr) < 400
+        tool = subprocess.run(
+            [sys.executable, str(TOOLS / "verify_ledger.py"), made["env"]["SAMPLELOANS_DB"],
+             "--checkpoint", str(forged), "--public-key", str(made["pub"])],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert tool.returncode == 1 and "\u202e" not in tool.stdout
+        assert max(len(line) for line in tool.stdout.splitlines()) < 200

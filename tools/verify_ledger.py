@@ -366,7 +366,8 @@ def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None)
     root_at = summary["_roots"]
     failures = []
     if origin != f"sampleloans/ledger/{summary['ledger_id']}":
-        failures.append(f"checkpoint: origin {origin} is not this ledger")
+        # quoted and cut: a crafted origin's bidi characters could display as this ledger's
+        failures.append(f"checkpoint: origin {origin[:100]!r} is not this ledger")
     if size > summary["events"]:
         failures.append(f"checkpoint: size {size} but the ledger has {summary['events']} events")
     elif root_at.get(size) != root:

@@ -597,8 +597,8 @@ def open_checkpoint(note: str, verifier: notes.VerifierKey, ledger_id: str) -> n
     checkpoint = notes.verify_checkpoint(note, verifier)
     if checkpoint.origin != origin_of(ledger_id):
         raise notes.CheckpointRefused(
-            f"checkpoint: it is a checkpoint of {checkpoint.origin}, not of this ledger "
-            f"({origin_of(ledger_id)})"
+            f"checkpoint: it is a checkpoint of {notes.shown(checkpoint.origin)}, not of this "
+            f"ledger ({origin_of(ledger_id)})"
         )
     if checkpoint.extension("head") is None:
         raise InvalidInput("checkpoint: no 'head SEQ:HASH' line; it was not made by sampleloans")
@@ -715,7 +715,8 @@ def _parse_pair(
     old, new = _one_of_pair("OLD", old_note, verifier), _one_of_pair("NEW", new_note, verifier)
     if old.origin != new.origin:
         raise notes.CheckpointRefused(
-            f"the checkpoints are of two logs ({old.origin} and {new.origin}); no proof links them"
+            f"the checkpoints are of two logs ({notes.shown(old.origin)} and "
+            f"{notes.shown(new.origin)}); no proof links them"
         )
     if old.size > new.size:
         raise InvalidInput(
