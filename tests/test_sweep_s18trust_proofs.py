@@ -179,3 +179,18 @@ def test_an_origin_with_bidi_characters_is_shown_escaped_and_cut(
         )  # fmt: skip
         assert tool.returncode == 1 and "\u202e" not in tool.stdout
         assert max(len(line) for line in tool.stdout.splitlines()) < 200
+
+
+def test_a_proof_file_naming_an_odd_log_is_shown_escaped(
+    made: dict[str, Any], tmp_path: Path
+) -> None:
+    size = int(made["note"].split("\n")[1])
+    proof = tmp_path / "proof.json"
+    document = {"format": "sampleloans-consistency", "version": 1, "proof": []}
+    document |= {"origin": "\u202e" + "B" * 3000, "old_size": size, "new_size": size}
+    proof.write_text(json.dumps(document))
+    cp, pub = str(made["cp"]), str(made["pub"])
+    result = invoke({}, "checkpoint", "check-consistency", cp, cp, str(proof), "--public-key", pub)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("Error: PROOF is of the log '\\u202eBBB")
+    assert "\u202e" not in result.stderr and len(result.stderr) < 400
