@@ -181,3 +181,19 @@ def test_a_bag_names_each_key_file_by_the_key_id_every_check_prints(bag: dict[st
     assert result.exit_code == 0 and f"{name}+{key_id}" in result.stdout
     readme = (bag["dir"] / "data" / "README.txt").read_text()
     assert "sampleloans --db new.db --as CURATOR restore --events events.jsonl" in readme
+
+
+def test_a_signing_certificate_cut_short_by_its_root_says_so(root: Path, tmp_path: Path) -> None:
+    """Before: '--valid-for "50 years"' made a certificate ending with the root, ten years on,
+    and the line printed said nothing of it (nor of any end date)."""
+    longer = invoke(
+        KEYS_ENV, "keys", "signing-cert", "--root", str(root), "--out", str(tmp_path / "a"),
+        "--valid-for", "50 years",
+    )  # fmt: skip
+    assert longer.exit_code == 0, longer.stderr
+    assert "valid until 2036-06-15 (the root's end: --valid-for '50 years' is longer)" in (
+        " ".join(longer.stdout.split())
+    )
+    shorter = signing_cert(root, tmp_path / "b")
+    assert shorter.exit_code == 0, shorter.stderr
+    assert "valid until 2028-06-15, SHA-256" in " ".join(shorter.stdout.split())
