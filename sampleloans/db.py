@@ -1100,15 +1100,6 @@ def scratch_engine(path: Path) -> Engine:
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
-    @event.listens_for(engine, "handle_error")
-    def _on_error(context: Any) -> BaseException | None:
-        # a full TMPDIR, a file size limit or an I/O error under the scratch file is the
-        # environment's (exit 3) wherever the replay meets it: `verify` used to report it as
-        # damage of the ledger ("restore the latest verified backup"), exit 1
-        return storage_error(
-            context.original_exception, path, damage=False, what="the scratch replay in TMPDIR"
-        )
-
     return engine
 
 

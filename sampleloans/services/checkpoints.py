@@ -737,7 +737,9 @@ def prove_consistency(
     with db.transaction(engine, write=False) as session:
         connection = session.connection()
         if old.origin != origin_of(_ledger_id(connection)):
-            raise notes.CheckpointRefused(f"OLD is a checkpoint of {old.origin}, not this ledger")
+            raise notes.CheckpointRefused(
+                f"OLD is a checkpoint of {notes.shown(old.origin)}, not this ledger"
+            )
         for name, checkpoint in (("OLD", old), ("NEW", new)):
             if check_extends(connection, checkpoint):
                 raise notes.CheckpointRefused(
@@ -769,8 +771,8 @@ def check_consistency(
     document = _read_proof(proof_path)
     if document["origin"] != old.origin:
         raise notes.CheckpointRefused(
-            f"PROOF is of the log {document['origin']}, not of the checkpoints' "
-            f"({old.origin}): no proof of another log links them"
+            f"PROOF is of the log {notes.shown(str(document['origin']))}, not of the "
+            f"checkpoints' ({notes.shown(old.origin)}): no proof of another log links them"
         )
     if (document["old_size"], document["new_size"]) != (old.size, new.size):
         raise notes.CheckpointRefused(
