@@ -223,6 +223,18 @@ def _check_db(value: str | None) -> str | None:
     return value
 
 
+def _print_version(asked: bool) -> None:
+    """`--version`: the release and the schema revision it writes, then exit."""
+    if not asked:
+        return
+    from importlib.metadata import version
+
+    from sampleloans.db import SCHEMA_HEAD
+
+    typer.echo(f"sampleloans {version('sampleloans')} (schema {SCHEMA_HEAD})")
+    raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -239,6 +251,15 @@ def root(
         str | None,
         typer.Option("--as", envvar="SAMPLELOANS_USER", help="E-mail of the acting person."),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the release and its schema revision, then exit.",
+        ),
+    ] = False,
 ) -> None:
     """The custody ledger for lunar samples lent to researchers."""
     # from the environment these were never arguments: checked here the same way

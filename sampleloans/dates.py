@@ -43,6 +43,15 @@ _DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 _DATE_THEN_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", re.ASCII | re.DOTALL)
 # a fraction of a second longer than the microseconds every time is kept to ('.1234567')
 _FINER_THAN_MICROSECOND_RE = re.compile(r"[Tt ][0-9:]+[.,][0-9]{7,}", re.ASCII)
+# a date and time followed by a time-zone name or abbreviation ('2025-04-24 10:00 UTC', as the
+# ledger prints times; '…T10:00 CET', '…T10:00 Europe/Paris', '…+09:00[Asia/Tokyo]'): isoparse
+# refuses them with words about colons or unused components, which do not say what to type
+_ZONE_NAME_RE = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9:.,]+)([+-][0-9:]+)?"
+    r"[ ]*(?:\[([^\]]+)\]|([A-Za-z][A-Za-z0-9_/+-]*))",
+    re.ASCII,
+)
+_UTC_NAMES = frozenset({"UTC", "GMT", "UT", "Z"})
 _STORED_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{6}))?Z",
     re.ASCII,
@@ -120,6 +129,7 @@ def _isoparse_utc(stripped: str, field: str, text: str, q: str) -> datetime:
     try:
         parsed = isoparse(stripped)
     except (ValueError, OverflowError) as exc:
+        _refuse_zone_name(stripped, field, q)
         # OverflowError: '9999-12-31T24:00' rolls past datetime.max inside isoparse.
         raise InvalidInput(
             f"{field}: {q} is not a valid date and time ({_reason(exc)}); {_DATETIME_HINT}"
@@ -132,6 +142,37 @@ def _isoparse_utc(stripped: str, field: str, text: str, q: str) -> datetime:
         # Only at the edges of datetime (year 1 or 9999), far outside the range anyway.
         _check_year(parsed.year, field, text)
         raise
+
+
+def _refuse_zone_name(stripped: str, field: str, q: str) -> None:
+    """Refuse a time written with a time-zone name, saying how to write it with an offset."""
+    from dateutil.parser import isoparse  # loaded by the caller already
+
+    m = _ZONE_NAME_RE.fullmatch(stripped)
+    if m is None:
+        return
+    day, clock, offset, bracketed, name = m.groups()
+    zone = bracketed or name
+    is_utc = offset is None and zone.upper() in _UTC_NAMES
+    written = f"{day}T{clock}{'Z' if is_utc else offset or '+01:00'}"
+    try:  # the rewrite must itself be a time ('25:00 UTC' is no time in any zone)
+        isoparse(written)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(
+            f"{field}: {q} is not a valid date and time ({_reason(exc)}); {_DATETIME_HINT}"
+        ) from exc
+    if is_utc:
+        raise InvalidInput(
+            f"{field}: {q} names the time zone '{zone}'; write UTC as 'Z': {written} "
+            f"(or leave it out: a time without an offset is UTC); {_DATETIME_HINT}"
+        )
+    example = written if offset else f"{written} for a clock one hour ahead of UTC"
+    raise InvalidInput(
+        f"{field}: {q} names the time zone '{zone}'; a zone name is not read (around a "
+        "daylight-saving change it does not say which offset is meant): give the offset from "
+        f"UTC the local clock showed, e.g. {example}, or the time in UTC with 'Z'; "
+        f"{_DATETIME_HINT}"
+    )
 
 
 def parse_date(text: str, field: str = "date") -> date:

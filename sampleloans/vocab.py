@@ -51,6 +51,8 @@ class ItemState(StrEnum):
     """Where one sample of a loan is, as far as that loan is concerned."""
 
     REQUESTED = "requested"
+    # requested, never issued: its loan was withdrawn (`loans withdraw`)
+    WITHDRAWN = "withdrawn"
     ISSUED = "issued"
     IN_TRANSIT = "in_transit"
     HELD = "held"
@@ -180,6 +182,13 @@ class SubjectType(StrEnum):
 def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     """The stored texts of a vocabulary, in its declared order."""
     return tuple(member.value for member in vocabulary)
+
+
+def in_words(vocabulary: type[StrEnum]) -> str:
+    """The words of a vocabulary as a user types them, for help: `curator, compliance-officer
+    or researcher`."""
+    *first, last = (value.replace("_", "-") for value in values(vocabulary))
+    return f"{', '.join(first)} or {last}" if first else last
 
 
 def sql_in(column: str, vocabulary: type[StrEnum]) -> str:

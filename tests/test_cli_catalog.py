@@ -188,7 +188,7 @@ def test_institutions_add_list_show(runner: CliRunner, db_path: Path) -> None:
     bad = [*args[:-1], "museum"]
     bad[2] = "KIT2"
     assert refused(runner, db_path, CURATOR, bad, 2) == (
-        "Error: kind: 'museum' is not one of lender, curator, borrower, recipient\n"
+        "Error: --kind: 'museum' is not one of lender, curator, borrower, recipient\n"
     )
     rows = as_json(runner, COMPLIANCE, "institutions", "list", "--kind", "borrower")
     names = [r["short_name"] for r in rows]
@@ -230,7 +230,7 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
     assert err == "Error: institution 'XX' does not exist; see 'institutions list'\n"
     err = refused(runner, db_path, CURATOR, [*other, "OU", "--role", "boss"], 2)
-    assert err == "Error: role: 'boss' is not one of curator, compliance-officer, researcher\n"
+    assert err == "Error: --role: 'boss' is not one of curator, compliance-officer, researcher\n"
     ou = as_json(runner, CURATOR, "people", "list", "--institution", "OU")
     assert [p["email"] for p in ou] == [OU_PI, "new@open.example"]
     staff = as_json(runner, CURATOR, "people", "list", "--role", "compliance-officer")

@@ -165,7 +165,7 @@ def test_verify_bad_anchor_is_usage_error(
 ) -> None:
     result = runner.invoke(app, [*STAFF, "verify", "--anchor", "12:xyz"])
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: anchor: '12:xyz' is not SEQ:HASH")
+    assert result.stderr.startswith("Error: --anchor: '12:xyz' is not SEQ:HASH")
 
 
 def test_missing_database_is_environment_error(tmp_path: Path, runner: CliRunner) -> None:

@@ -814,7 +814,7 @@ def test_incident_with_lost_mass_and_refusals(runner: CliRunner, run: Run, db_pa
         db_path,
         ["incidents", "report", "--sample", S1, "--kind", "fire", "--description", "x"],
         2,
-        "kind: 'fire' is not one of loss, theft, damage",
+        "--kind: 'fire' is not one of loss, theft, damage",
     )
     refused(
         runner,

@@ -158,6 +158,7 @@ WRITE_COMMANDS: dict[str, list[str]] = {
     "loans inventory": ["loans", "inventory", "L-1"],
     "loans settle": ["loans", "settle", "L-1", "--obligations", "report filed"],
     "loans close": ["loans", "close", "L-1"],
+    "loans withdraw": ["loans", "withdraw", "L-1", "--reason", "declined"],
     "incidents report": [
         "incidents",
         "report",

@@ -170,6 +170,7 @@ WRITES: dict[str, Write] = {
     "loans inventory": Write("base", ("loans", "inventory", "L-1"), LAB),
     "loans settle": Write("returned", ("loans", "settle", "L-1", "--obligations", "report filed")),
     "loans close": Write("settled", ("loans", "close", "L-1")),
+    "loans withdraw": Write("approved_l2", ("loans", "withdraw", "L-2", "--reason", "declined")),
     "incidents report": Write("base", (
         "incidents", "report", "--sample", S112, "--kind", "damage", "--description",
         "vial cracked",

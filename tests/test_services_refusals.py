@@ -309,7 +309,7 @@ CASES: dict[str, Case] = {
         loans.accept_return,
         {**RETURN, "weighed_ug": {S112: mass("21 mg")}},
         RuleViolation,
-        r"weighs 21\.000 mg, more than the 20\.000 mg issued and accountable",
+        r"weighs 21\.000 mg, more than the 20\.000 mg issued; a return never brings back more",
     ),
     "extend-beyond-max-count": Case(
         extended_once_of_one,

@@ -237,6 +237,7 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
     "attest_inventory": (base, loans.attest_inventory, {"number": "L-1"}),
     "settle_loan": (returned, loans.settle_loan, {"number": "L-1", "obligations": "filed"}),
     "close_loan": (settled, loans.close_loan, {"number": "L-1"}),
+    "withdraw_loan": (approved_l2, loans.withdraw_loan, {"number": "L-2", "reason": "declined"}),
     "report_incident": (
         base,
         incidents.report_incident,

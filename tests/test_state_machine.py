@@ -85,6 +85,8 @@ ALLOWED_LOAN_MOVES = {
     ("received", "settled"),
     ("returned", "settled"),
     ("settled", "closed"),
+    ("requested", "closed"),  # withdrawn before issue
+    ("approved", "closed"),
 }
 ON_LOAN = ("issued", "in_transit", "received", "return_in_transit")
 FORWARD = {
@@ -120,6 +122,7 @@ LOAN_ACTIONS = (
     "inventory",
     "settle",
     "close",
+    "withdraw",
 )
 SAMPLE_COLUMNS = (
     "initial_mass_ug",
@@ -231,6 +234,7 @@ OPERATIONS = (
     "attest_inventory",
     "settle_loan",
     "close_loan",
+    "withdraw_loan",
     "report_incident",
     "resolve_incident",
     "record_correction",
@@ -460,6 +464,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def ok_close(self, number: str) -> bool:
         return self.m_loans[number].status == "settled"
+
+    def ok_withdraw(self, number: str) -> bool:
+        return self.m_loans[number].status in ("requested", "approved")
 
     def ok_action(self, action: str, number: str) -> bool:
         predicate = {"consume": "use", "borrower_split": "use", "release_return": "use"}
@@ -800,6 +807,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         if ok:
             self.m_loans[number].status = "closed"
 
+    def do_withdraw(self, number: str) -> None:
+        ok = self.ok_withdraw(number)
+        self.call(ok, loans.withdraw_loan, number=number, reason="declined")
+        if ok:
+            loan = self.m_loans[number]
+            loan.status = "closed"
+            for item in loan.items.values():
+                item.state = "withdrawn"
+
     def do_report_incident(self, code: str, mass: int) -> None:
         s = self.m_samples[code]
         on_loan = s.custody_state in checks.ACTIVE_ITEM_STATES
@@ -1018,7 +1034,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def next_actions(self, number: str) -> list[str]:
         """The valid lifecycle actions on one loan (an open incident on it is resolved first)."""
         loan = self.m_loans[number]
-        actions = [a for a in LOAN_ACTIONS if self.ok_action(a, number)]
+        # a withdrawal ends a lifecycle before it starts: its own rule draws it
+        actions = [a for a in LOAN_ACTIONS if a != "withdraw" and self.ok_action(a, number)]
         if (
             loan.status not in ("settled", "closed")
             and set(loan.items) & self.open_incident_samples()
@@ -1115,6 +1132,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def close(self, data: Any) -> None:
         self.valid_loan_rule(data, "close")
+
+    @precondition(lambda self: self.has_valid("withdraw"))
+    @rule(data=st.data())
+    def withdraw(self, data: Any) -> None:
+        self.valid_loan_rule(data, "withdraw")
 
     # --- valid rules: incidents, corrections, time ----------------------------------------
 

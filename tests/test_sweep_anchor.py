@@ -24,7 +24,7 @@ def test_an_anchor_at_event_0_is_invalid_input(seq: str, tmp_path: Path) -> None
         app, ["--db", str(ledger), "--as", COMPLIANCE, "verify", "--anchor", f"{seq}:{HASH}"]
     )
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("Error: anchor: ") and "names event 0" in result.stderr
+    assert result.stderr.startswith("Error: --anchor: ") and "names event 0" in result.stderr
     assert "removed" not in result.output
 
 

@@ -52,7 +52,8 @@ def add(
     max_extensions: Annotated[
         int | None,
         typer.Option(
-            "--max-extensions", help="How many extensions may be granted (default 1: CNSA rules)."
+            "--max-extensions",
+            help="How many extensions may be granted, 0 to 20 (default 1: CNSA rules).",
         ),
     ] = None,
     max_extension_period: Annotated[
@@ -75,7 +76,8 @@ def add(
       --max-mass "1 g" --purpose research --max-loan-period "12 months"
     """
     from sampleloans.commands.common import writing
-    from sampleloans.services.agreements import create_agreement
+    from sampleloans.services.agreements import check_max_extensions, create_agreement
+    from sampleloans.services.common import LENDABLE_PURPOSES, require_choice
     from sampleloans.units import parse_mass_ug, parse_period
 
     with writing(ctx) as (session, service_ctx):
@@ -86,11 +88,13 @@ def add(
             institution=institution,
             term=parse_period(term, "--term"),
             max_total_mass_ug=parse_mass_ug(max_mass, "--max-mass"),
-            allowed_purposes=purpose,
+            allowed_purposes=[require_choice(p, "--purpose", LENDABLE_PURPOSES) for p in purpose],
             max_loan_period=parse_period(max_loan_period, "--max-loan-period"),
             destructive_use_allowed=destructive,
             onward_transfer_allowed=onward_transfer,
-            max_extensions=max_extensions,
+            max_extensions=max_extensions
+            if max_extensions is None
+            else check_max_extensions(max_extensions, "--max-extensions"),
             max_extension_period=parse_period(max_extension_period, "--max-extension-period")
             if max_extension_period is not None
             else None,

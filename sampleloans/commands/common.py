@@ -109,7 +109,8 @@ def lock_timeout_ms() -> int:
         seconds = float(raw)
     except ValueError:
         raise InvalidInput(
-            f"SAMPLELOANS_LOCK_TIMEOUT: {quote_input(raw)} is not a number of seconds"
+            f"SAMPLELOANS_LOCK_TIMEOUT: {quote_input(raw)} is not a number of seconds; "
+            "give 0 to 3600 (default 10)"
         ) from None
     if not 0 <= seconds <= 3600:
         raise InvalidInput("SAMPLELOANS_LOCK_TIMEOUT: must be between 0 and 3600 seconds")

@@ -52,7 +52,9 @@ def history(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", help="Only events up to this time (ISO 8601), and the state replayed then."
+            "--as-of",
+            help="Only events up to this time (ISO 8601, UTC if no offset), and the state "
+            "replayed then.",
         ),
     ] = None,
     kind: Annotated[
@@ -60,10 +62,18 @@ def history(
         typer.Option("--kind", help="Only events of this kind, e.g. loan.received (repeatable)."),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only events that occurred at or after this.")
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events that occurred at or after this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Only events that occurred at or before this.")
+        str | None,
+        typer.Option(
+            "--until",
+            help="Only events that occurred at or before this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     seal: Annotated[
         str | None,

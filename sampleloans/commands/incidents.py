@@ -35,11 +35,16 @@ def report(
 ) -> None:
     """Report a loss, theft or damage; the sample is frozen until the incident is resolved.
 
+    A curator reports on any sample in the vault or out on loan (one lost on its way is then
+    weighed at 0 µg when its shipment arrives); a researcher on a sample held in their lab, on
+    their institution's loan.
+
     \b
     Example: sampleloans incidents report --sample CE5C0200YJFM00112 --kind loss \\
       --description "spilled during transfer" --mass-lost "1 mg"
     """
     from sampleloans.services import incidents
+    from sampleloans.services.common import INCIDENT_KINDS, require_choice
     from sampleloans.units import parse_mass_ug
 
     with writing(ctx) as (session, service_ctx):
@@ -47,7 +52,7 @@ def report(
             session,
             service_ctx,
             sample=sample,
-            incident_kind=kind,
+            incident_kind=require_choice(kind, "--kind", INCIDENT_KINDS),
             description=description,
             mass_lost_ug=parse_mass_ug(mass_lost, "--mass-lost") if mass_lost else 0,
             occurred_at=parse_at(at),

@@ -1,4 +1,4 @@
-"""`sampleloans institutions …`: Lenders, curators and borrowing institutions."""
+"""`sampleloans institutions …`: Lenders, curators, borrowers and recipients of gifts."""
 
 from typing import Annotated
 
@@ -16,8 +16,11 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
+from sampleloans.vocab import InstitutionKind, in_words
 
-app = typer.Typer(help="Lenders, curators and borrowing institutions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Lenders, curators, borrowers and recipients of gifts.", no_args_is_help=True
+)
 
 
 @app.command("add")
@@ -39,6 +42,7 @@ def add(
       --country Germany --city Karlsruhe --kind borrower
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.common import INSTITUTION_KINDS, require_choice
     from sampleloans.services.reference import add_institution
 
     with writing(ctx) as (session, service_ctx):
@@ -49,7 +53,7 @@ def add(
             name=name,
             country=country,
             city=city,
-            institution_kind=kind,
+            institution_kind=require_choice(kind, "--kind", INSTITUTION_KINDS),
             occurred_at=parse_at(at),
         )
     line = f"Added institution {short_name.strip()} ({kind.strip().lower()}); event {envelope.seq}."
@@ -64,7 +68,8 @@ COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "l
 def list_(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only lenders, curators, borrowers or recipients.")
+        str | None,
+        typer.Option("--kind", help=f"Only this kind: {in_words(InstitutionKind)}."),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,

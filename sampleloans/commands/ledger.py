@@ -364,7 +364,7 @@ def _verify_whole(
     and the lines saying what an anchor or a checkpoint proved (printed when all is well)."""
     from sampleloans.services.verify import parse_anchor, verify_as
 
-    anchor_value = None if anchor is None else parse_anchor(anchor)
+    anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
     engine, service_ctx = engine_context(ctx)
     with _replay_progress(quiet=quiet) as advance:
         result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)

@@ -26,7 +26,7 @@ from sampleloans.commands.listing import (
     page_for,
     write_rows,
 )
-from sampleloans.vocab import LoanStatus
+from sampleloans.vocab import LoanStatus, in_words
 
 if TYPE_CHECKING:
     from sampleloans.services.loan_views import LoanDetail, LoanRow
@@ -43,7 +43,9 @@ Method = Annotated[
 SealIntact = Annotated[
     bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
 ]
-Condition = Annotated[str, typer.Option("--condition", help="Condition on receipt.")]
+Condition = Annotated[
+    str, typer.Option("--condition", help="Condition as found on arrival, e.g. pristine.")
+]
 ReleasedBy = Annotated[
     str | None,
     typer.Option(
@@ -135,6 +137,7 @@ def request(
       --sample CE5C0200YJFM00112 --period "12 months"
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import LENDABLE_PURPOSES, TRANSFER_TYPES, require_choice
     from sampleloans.units import parse_period
 
     with writing(ctx) as (session, service_ctx):
@@ -145,8 +148,8 @@ def request(
             agreement=agreement,
             pi=pi,
             samples=sample,
-            purpose_class=purpose,
-            transfer_type=transfer_type,
+            purpose_class=require_choice(purpose, "--purpose", LENDABLE_PURPOSES),
+            transfer_type=require_choice(transfer_type, "--transfer-type", TRANSFER_TYPES),
             loan_period=parse_period(period, "--period") if period else None,
             occurred_at=parse_at(at),
         )
@@ -226,6 +229,7 @@ def ship(
       --method hand-carried
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import require_choice
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.ship_loan(
@@ -234,7 +238,7 @@ def ship(
             number=number,
             container=container,
             seal_number=seal,
-            method=method,
+            method=require_choice(method, "--method", loans.SHIPPING_METHODS),
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )
@@ -389,6 +393,7 @@ def return_(
     Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
     """
     from sampleloans.services import loans
+    from sampleloans.services.common import require_choice
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.release_return(
@@ -397,7 +402,7 @@ def return_(
             number=number,
             container=container,
             seal_number=seal,
-            method=method,
+            method=require_choice(method, "--method", loans.SHIPPING_METHODS),
             samples=sample or None,
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
@@ -468,6 +473,10 @@ def extend(
 ) -> None:
     """Extend a loan's due date within the agreement's extension limits.
 
+    The agreement must be in force, the loan may not have used all the extensions it allows,
+    the period may not be longer than one extension may be, and the new due date must be later
+    than the extension (--at) and no later than the end of the agreement's term.
+
     \b
     Example: sampleloans loans extend L-1 --period P6M --approver curator@naoc.example \\
       --reason "instrument downtime"
@@ -501,7 +510,9 @@ def parse_period_option(text: str) -> str:
 def recall(
     ctx: typer.Context,
     number: Number,
-    due: Annotated[str, typer.Option("--due", help="When it must be back (ISO 8601).")],
+    due: Annotated[
+        str, typer.Option("--due", help="When it must be back (ISO 8601, UTC if no offset).")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why the loan is recalled.")],
     at: AtOption = None,
 ) -> None:
@@ -583,6 +594,33 @@ def close(ctx: typer.Context, number: Number, at: AtOption = None) -> None:
     with writing(ctx) as (session, service_ctx):
         envelope = loans.close_loan(session, service_ctx, number=number, occurred_at=parse_at(at))
     _say(f"Loan {number} closed (event {envelope.seq}).")
+
+
+@app.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help="Why: withdrawn by the PI, or declined by the lender and why."
+        ),
+    ],
+    at: AtOption = None,
+) -> None:
+    """Withdraw a loan never issued (requested or approved): the PI withdrew it or the lender
+    declined it. It is closed; its samples never left the vault.
+
+    \b
+    Example: sampleloans loans withdraw L-1 --reason "declined: sample class not available"
+    """
+    from sampleloans.services import loans
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = loans.withdraw_loan(
+            session, service_ctx, number=number, reason=reason, occurred_at=parse_at(at)
+        )
+    _say(f"Loan {number} withdrawn and closed; nothing was issued (event {envelope.seq}).")
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -712,9 +750,13 @@ def _status_text(status: str) -> Any:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="Only loans in this status.")] = (
-        None
-    ),
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help=f"Only loans in this status: {in_words(LoanStatus)}.",
+        ),
+    ] = (None),
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution's loans.")
     ] = None,
@@ -723,11 +765,17 @@ def list_(
     ] = None,
     due_before: Annotated[
         str | None,
-        typer.Option("--due-before", help="Only loans still out, due before this time."),
+        typer.Option(
+            "--due-before",
+            help="Only loans still out, due before this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     due_after: Annotated[
         str | None,
-        typer.Option("--due-after", help="Only loans still out, due after this time."),
+        typer.Option(
+            "--due-after",
+            help="Only loans still out, due after this time (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,
@@ -954,7 +1002,9 @@ def _detail_header(d: "LoanDetail") -> Any:
     if d.settled_at:
         header.add_row("settled", Text(f"{_when(d.settled_at)}: {d.obligations or ''}"))
     if d.closed_at:
-        header.add_row("closed", Text(_when(d.closed_at)))
+        # a loan closed with nothing issued was withdrawn: its reason is in its events
+        withdrawn = " (withdrawn before issue)" if d.issued_at is None else ""
+        header.add_row("closed", Text(_when(d.closed_at) + withdrawn))
     return header
 
 

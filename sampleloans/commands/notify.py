@@ -225,9 +225,8 @@ def notify(
         Path | None,
         typer.Option(
             "--outbox",
-            help="Dry run: write each message as a .eml file into this folder (made, mode "
-            "0700, if missing); "
-            "nothing is sent or recorded.",
+            help="Dry run: write each message as a .eml file into this folder (made, mode 0700, "
+            "if missing); nothing is sent or recorded.",
         ),
     ] = None,
     force: Annotated[

@@ -16,6 +16,7 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.jsonout import to_json as jsonable
 from sampleloans.commands.samples import plain
+from sampleloans.vocab import Role, in_words
 
 app = typer.Typer(
     help="People who may act: curators, compliance officers, researchers.",
@@ -55,13 +56,14 @@ def add(
       --role researcher
     """
     from sampleloans.commands.common import errors_to_exit_codes, writing
+    from sampleloans.services.common import ROLES, require_choice
     from sampleloans.services.logins import login_sql, sync_login
     from sampleloans.services.reference import add_person
 
     sql = ""
     if print_sql:
         with errors_to_exit_codes():
-            sql = login_sql(email.strip().lower(), role)
+            sql = login_sql(email.strip().lower(), require_choice(role, "--role", ROLES))
     with writing(ctx) as (session, service_ctx):
         envelope = add_person(
             session,
@@ -69,7 +71,7 @@ def add(
             email=email,
             name=name,
             institution=institution,
-            role=role,
+            role=require_choice(role, "--role", ROLES),
             occurred_at=parse_at(at),
         )
         login = sync_login(session, email)
@@ -88,7 +90,10 @@ def list_(
     institution: Annotated[
         str | None, typer.Option("--institution", help="Only this institution.")
     ] = None,
-    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help=f"Only this role: {in_words(Role)}."),
+    ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
@@ -211,12 +216,18 @@ def set_role(
     Example: sampleloans people set-role zhang@naoc.example --role curator --reason "promoted"
     """
     from sampleloans.commands.common import writing
+    from sampleloans.services.common import ROLES, require_choice
     from sampleloans.services.logins import sync_login
     from sampleloans.services.reference import change_role
 
     with writing(ctx) as (session, service_ctx):
         envelope = change_role(
-            session, service_ctx, email=email, role=role, reason=reason, occurred_at=parse_at(at)
+            session,
+            service_ctx,
+            email=email,
+            role=require_choice(role, "--role", ROLES),
+            reason=reason,
+            occurred_at=parse_at(at),
         )
         sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")

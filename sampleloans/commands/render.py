@@ -273,6 +273,7 @@ EVENT_LABELS: dict[str, str] = {
     "loan.inventory": "inventory attested",
     "loan.settled": "loan settled",
     "loan.closed": "loan closed",
+    "loan.withdrawn": "loan withdrawn",
     "incident.reported": "incident reported",
     "incident.resolved": "incident resolved",
     "event.corrected": "correction",

@@ -156,7 +156,8 @@ def custody(
     ] = None,
     institution: InstitutionOption = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The ledger as it stood then (ISO 8601).")
+        str | None,
+        typer.Option("--as-of", help="The ledger as it stood then (ISO 8601, UTC if no offset)."),
     ] = None,
     generated_at: GeneratedOption = None,
     force: ForceOption = False,

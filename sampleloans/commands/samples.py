@@ -110,8 +110,8 @@ def register(
       --location "NAOC N2 cabinet A"
     """
     from sampleloans.commands.common import writing
-    from sampleloans.services.common import get_sample
-    from sampleloans.services.samples import register_sample
+    from sampleloans.services.common import PURPOSE_CLASSES, get_sample, require_choice
+    from sampleloans.services.samples import ORIGINS, RECORD_SOURCES, register_sample
     from sampleloans.units import format_mass, parse_mass_ug
 
     with writing(ctx) as (session, service_ctx):
@@ -122,15 +122,15 @@ def register(
             code=code,
             mission=mission,
             mass_ug=parse_mass_ug(mass, "--mass"),
-            origin=origin,
+            origin=require_choice(origin, "--origin", ORIGINS),
             material_type=material,
             physical_form=form,
-            purpose_class=purpose,
+            purpose_class=require_choice(purpose, "--purpose", PURPOSE_CLASSES),
             storage_location=location,
             condition=condition,
             depth_top_mm=top,
             depth_bottom_mm=bottom,
-            record=record,
+            record=require_choice(record, "--record", RECORD_SOURCES),
             occurred_at=parse_at(at),
         )
         sample = get_sample(session, code.strip())

@@ -73,9 +73,22 @@ class SignRequest:
     key: Path | None = None
     cert: Path | None = None
     passphrase_file: Path | None = None
+    from_environment: frozenset[str] = frozenset()  # options whose file the environment named
+
+    def named(self, option: str) -> str:
+        """How an error names a signer file: its option, and the variable that set it when it
+        came from the environment (a user who never typed `--signer-p12` looks for that)."""
+        variable = SIGNER_VARIABLES.get(option)
+        return f"{option} ({variable})" if option in self.from_environment else option
 
 
 _SIGNER_PARAMETERS = ("signer_p12", "signer_key", "signer_cert")
+SIGNER_VARIABLES = {
+    "--signer-p12": "SAMPLELOANS_SIGNER_P12",
+    "--signer-key": "SAMPLELOANS_SIGNER_KEY",
+    "--signer-cert": "SAMPLELOANS_SIGNER_CERT",
+}
+"""The signer options a variable may set instead (README, "Signed reports")."""
 
 
 def sign_request(
@@ -89,27 +102,29 @@ def sign_request(
     """A command's signing options, where a signer typed on the command line (a PKCS#12 file,
     or a PEM key and certificate) wins over the other kind set in the environment: a lender
     with SAMPLELOANS_SIGNER_P12 in their profile may still sign once with a PEM pair."""
-    typed = {
-        name
-        for name in _SIGNER_PARAMETERS
-        # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
-        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
+    source = {
+        name: getattr(ctx.get_parameter_source(name), "name", None) for name in _SIGNER_PARAMETERS
     }
+    typed = {name for name, given in source.items() if given == "COMMANDLINE"}
+    from_environment = frozenset(
+        "--" + name.replace("_", "-") for name, given in source.items() if given == "ENVIRONMENT"
+    )
     pem_typed = bool(typed & {"signer_key", "signer_cert"})
     if "signer_p12" in typed and not pem_typed:
         key = key if "signer_key" in typed else None
         cert = cert if "signer_cert" in typed else None
     elif pem_typed and "signer_p12" not in typed:
         p12 = None
-    return SignRequest(sign, p12, key, cert, passphrase_file)
+    return SignRequest(sign, p12, key, cert, passphrase_file, from_environment)
 
 
 def signing_inputs(request: SignRequest) -> list[tuple[str, Path]]:
     """The files a signing request reads, each named by its option (never an output)."""
     named = (
-        ("the signing key --signer-p12", request.p12),
-        ("the signing key --signer-key", request.key),
-        ("the certificate --signer-cert", request.cert),
+        (f"the signing key {request.named('--signer-p12')}", request.p12),
+        (f"the signing key {request.named('--signer-key')}", request.key),
+        (f"the certificate {request.named('--signer-cert')}", request.cert),
         ("the passphrase file --signer-passphrase-file", request.passphrase_file),
     )
     return [(what, path) for what, path in named if path is not None]
@@ -139,7 +154,7 @@ def warn_if_exposed(request: SignRequest) -> None:
     if not request.sign:
         return
     for option, path in (("--signer-p12", request.p12), ("--signer-key", request.key)):
-        exposure = key_exposure(path, option) if path is not None else None
+        exposure = key_exposure(path, request.named(option)) if path is not None else None
         if exposure is not None:
             sys.stderr.write(f"Warning: {exposure}\n")
 
@@ -187,17 +202,18 @@ def load_credentials(request: SignRequest, signing_time: datetime) -> "SigningCr
         )
     if request.p12 is not None:
         credentials = signing.load_pkcs12_credentials(
-            read_input(request.p12, "--signer-p12"), passphrase(request.passphrase_file)
+            read_input(request.p12, request.named("--signer-p12")),
+            passphrase(request.passphrase_file),
         )
     elif request.key is not None and request.cert is not None:
-        key_pem = read_input(request.key, "--signer-key")
+        key_pem = read_input(request.key, request.named("--signer-key"))
         secret = passphrase(request.passphrase_file)
         if request.passphrase_file is None and b"ENCRYPTED" not in key_pem:
             # the environment's passphrase may be a PKCS#12 file's (a lender's profile); a key
             # in the clear needs none, and only a passphrase file given for it is a mistake
             secret = None
         credentials = signing.load_pem_credentials(
-            key_pem, read_input(request.cert, "--signer-cert"), secret
+            key_pem, read_input(request.cert, request.named("--signer-cert")), secret
         )
     else:
         missing = "--signer-cert" if "--signer-key" in given else "--signer-key"

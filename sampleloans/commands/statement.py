@@ -101,7 +101,12 @@ def build(
 def statement(
     ctx: typer.Context,
     out: Annotated[
-        Path, typer.Option("--out", help="The folder to write one PDF per PI into (it must exist).")
+        Path,
+        typer.Option(
+            "--out",
+            help="The folder to write one PDF per PI into (made, mode 0700, if missing; its "
+            "parent must exist).",
+        ),
     ],
     institution: Annotated[
         str | None, typer.Option("--institution", help="Every PI of this institution's open loans.")

@@ -807,6 +807,17 @@ def _closed(store: Projections, envelope: Envelope, event: ev.LoanClosed, t: Tou
     loan.closed_at = envelope.occurred_at
 
 
+@applies(ev.LoanWithdrawn)
+def _withdrawn(store: Projections, envelope: Envelope, event: ev.LoanWithdrawn, t: Touched) -> None:
+    """Closed before it was issued: nothing left the vault, so no balance moves."""
+    loan = _loan(store, envelope, event.number, t)
+    require_loan_transition(loan, "withdraw")
+    loan.status = LoanStatus.CLOSED
+    loan.closed_at = envelope.occurred_at
+    for item in store.loan_items(loan.number):
+        item.state = ItemState.WITHDRAWN
+
+
 # --- incidents and corrections ----------------------------------------------------------------
 
 

@@ -108,12 +108,13 @@ def key_id(name: str, public_key: bytes) -> bytes:
     ).digest()[:4]
 
 
-def check_key_name(name: str) -> str:
-    """A note key name: non-empty, no spaces, no '+' (InvalidInput otherwise)."""
+def check_key_name(name: str, option: str | None = None) -> str:
+    """A note key name: non-empty, no spaces, no '+' (InvalidInput otherwise, naming `option`
+    when the name was typed as one)."""
     if not name or any(ch.isspace() or ch == "+" for ch in name) or not name.isprintable():
+        what = f"{option}: {name!r} is not a key name" if option else f"key name {name!r}"
         raise InvalidInput(
-            f"key name {name!r}: give a non-empty name without spaces or '+', "
-            "e.g. naoc.example/ledger"
+            f"{what}; give a non-empty name without spaces or '+', e.g. naoc.example/ledger"
         )
     return name
 
@@ -126,7 +127,7 @@ def generate_signer(name: str) -> SignerKey:
             f"--name: {name[:40]!r}… is {size} bytes long; a key name is at most "
             f"{MAX_KEY_NAME_BYTES} bytes (UTF-8), e.g. naoc.example/ledger"
         )
-    return SignerKey(check_key_name(name), Ed25519PrivateKey.generate())
+    return SignerKey(check_key_name(name, "--name"), Ed25519PrivateKey.generate())
 
 
 def _b64decode(text: str, what: str) -> bytes:

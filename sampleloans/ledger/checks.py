@@ -57,12 +57,19 @@ LOAN_TRANSITIONS: dict[str, tuple[LoanStatus, ...]] = {
     "inventory": (LoanStatus.RECEIVED, LoanStatus.RETURN_IN_TRANSIT),
     "settle": (LoanStatus.RECEIVED, LoanStatus.RETURNED),
     "close": (LoanStatus.SETTLED,),
+    "withdraw": (LoanStatus.REQUESTED, LoanStatus.APPROVED),
 }
 """For each loan action, the statuses it may start from (docs/domain.md, "Agreements and loans")."""
 
 LOAN_STEPS: dict[str, tuple[tuple[LoanStatus, str], ...]] = {
-    LoanStatus.REQUESTED: ((LoanStatus.APPROVED, "approve it first ('loans approve')"),),
-    LoanStatus.APPROVED: ((LoanStatus.ISSUED, "issue it first ('loans issue')"),),
+    LoanStatus.REQUESTED: (
+        (LoanStatus.APPROVED, "approve it first ('loans approve')"),
+        (LoanStatus.CLOSED, "withdraw it ('loans withdraw')"),
+    ),
+    LoanStatus.APPROVED: (
+        (LoanStatus.ISSUED, "issue it first ('loans issue')"),
+        (LoanStatus.CLOSED, "withdraw it ('loans withdraw')"),
+    ),
     LoanStatus.ISSUED: ((LoanStatus.IN_TRANSIT, "ship it first ('loans ship')"),),
     LoanStatus.IN_TRANSIT: ((LoanStatus.RECEIVED, "record its receipt first ('loans receive')"),),
     LoanStatus.RECEIVED: (
@@ -92,8 +99,16 @@ PAST_STEP: dict[str, str] = {
     "inventory": "the borrower holds none of its samples any more",
     "settle": "it is already settled",
     "close": "it is already closed",
+    "withdraw": "only a loan not yet issued can be withdrawn (once issued, its samples come back "
+    "through 'loans return' and 'loans accept-return')",
 }
 """Why an action asked for too late cannot happen any more."""
+
+ENDING_UNISSUED: dict[str, str] = {
+    action: "a loan never issued is not settled or closed but withdrawn ('loans withdraw')"
+    for action in ("settle", "close")
+}
+"""The actions that end a loan, and what ends one that never left the vault instead."""
 
 ACTION_WORDS: dict[str, str] = {"ship_return": "release it for return"}
 """Actions whose internal name does not read as words in a message."""
@@ -130,6 +145,8 @@ class Violation:
 def transition_hint(status: str, action: str) -> str:
     """What to do instead when a loan's status does not allow an action: the command that
     starts the shortest way to a status that allows it, or why it is too late."""
+    if action in ENDING_UNISSUED and status in LOAN_TRANSITIONS["withdraw"]:
+        return ENDING_UNISSUED[action]
     allowed = set(LOAN_TRANSITIONS[action])
     frontier = [(after, hint) for after, hint in LOAN_STEPS.get(status, ())]
     seen = {status}

@@ -407,6 +407,16 @@ class LoanClosed(Event):
 
 @_register
 @dataclass(frozen=True)
+class LoanWithdrawn(Event):
+    """A loan never issued is withdrawn (by its PI) or declined (by the lender): closed, its
+    samples never left the vault; the reason is the envelope's."""
+
+    kind: ClassVar[str] = "loan.withdrawn"
+    number: str
+
+
+@_register
+@dataclass(frozen=True)
 class IncidentReported(Event):
     """A loss, theft or damage; freezes the sample; lost mass is written off at once."""
 

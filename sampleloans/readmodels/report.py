@@ -55,6 +55,7 @@ EVENT_LABELS = {
     "loan.recalled": "Recall",
     "loan.settled": "Settlement",
     "loan.closed": "Loan closed",
+    "loan.withdrawn": "Loan withdrawn",
     "incident.reported": "Incident",
     "incident.resolved": "Incident resolved",
     "event.corrected": "Correction",

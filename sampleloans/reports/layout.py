@@ -113,7 +113,12 @@ def register_font() -> None:
     try:
         pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
     except Exception as exc:  # reportlab raises its own TTFError and others
-        raise StorageError(f"report font {path.name} cannot be used: {exc}") from None
+        # name where the file came from: the variable the user set, or the installation
+        where = "SAMPLELOANS_REPORT_FONT" if path != PACKAGED_FONT else "the bundled report font"
+        raise StorageError(
+            f"{where}: {path} is not a TrueType font reportlab can use ({exc}); set "
+            "SAMPLELOANS_REPORT_FONT to a .ttf/.ttc with Latin and CJK glyphs"
+        ) from None
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT, italic=FONT, boldItalic=FONT)
 
 

@@ -39,6 +39,19 @@ def renewal_defaults(purposes: list[str]) -> tuple[int, str]:
     return RENEWAL_TERMS["research" if "research" in purposes else "public_welfare"]
 
 
+MAX_EXTENSIONS_ALLOWED = 20
+"""The most extensions an agreement may allow."""
+
+
+def check_max_extensions(count: int, field: str = "max extensions") -> int:
+    """An agreement's number of extensions allowed, 0 to 20 (InvalidInput naming `field`)."""
+    if not 0 <= count <= MAX_EXTENSIONS_ALLOWED:
+        raise InvalidInput(
+            f"{field}: {count} is out of range; give 0 to {MAX_EXTENSIONS_ALLOWED} extensions"
+        )
+    return count
+
+
 def create_agreement(
     session: Session,
     ctx: Context,
@@ -92,8 +105,7 @@ def create_agreement(
     default_extensions, default_period = renewal_defaults(purposes)
     max_extensions = default_extensions if max_extensions is None else max_extensions
     max_extension_period = max_extension_period or default_period
-    if not 0 <= max_extensions <= 20:
-        raise InvalidInput("max extensions: must be between 0 and 20")
+    check_max_extensions(max_extensions)
     event = ev.AgreementCreated(
         number=number,
         institution=institution,

@@ -80,6 +80,7 @@ REASON_KINDS = (
     "agreement.ended",
     "loan.extended",
     "loan.recalled",
+    "loan.withdrawn",
     "mass.corrected",
     "person.deactivated",
     "person.reactivated",
@@ -147,7 +148,8 @@ def detect_format(name: str) -> str:
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     raise InvalidInput(
-        f"file: {name!r} is neither a sample catalogue (.csv) nor a history (.jsonl)"
+        f"FILE: {name!r} is neither a sample catalogue (.csv) nor a history (.jsonl); "
+        "name it with one of those endings"
     )
 
 
@@ -645,6 +647,7 @@ HANDLERS: dict[str, Handler] = {
             ("loan.inventory", loans.attest_inventory),
             ("loan.settled", loans.settle_loan),
             ("loan.closed", loans.close_loan),
+            ("loan.withdrawn", loans.withdraw_loan),
             ("incident.reported", incidents.report_incident),
             ("incident.resolved", incidents.resolve_incident),
         )

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +392,7 @@ class _Snapshot:
     roots: dict[int, bytes]
     state: str
     kept: list[StoredCheckpoint]
+    head_recorded_at: datetime | None  # when the head event was recorded (None: no event)
 
 
 def _take_snapshot(engine: Engine, also: Iterable[int] = ()) -> _Snapshot:
@@ -405,8 +407,30 @@ def _take_snapshot(engine: Engine, also: Iterable[int] = ()) -> _Snapshot:
         frontier, roots = frontier_at(connection, size, watch)
         head_hash = _head_at(connection, size) or chain.genesis_hash(ledger_id)
         state = state_digest(connection)
+        recorded = connection.execute(
+            text("SELECT recorded_at FROM ledger_event WHERE seq = :s"), {"s": size}
+        ).scalar()
         connection.rollback()
-    return _Snapshot(ledger_id, size, head_hash, frontier, roots, state, kept)
+    head_recorded_at = None if recorded is None else _aware(recorded)
+    return _Snapshot(ledger_id, size, head_hash, frontier, roots, state, kept, head_recorded_at)
+
+
+def _aware(value: str | datetime) -> datetime:
+    """A stored time (text `…Z` on SQLite, a datetime on PostgreSQL) as an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _refuse_clock_before_head(snap: _Snapshot, ctx: Context) -> None:
+    """A checkpoint is dated now: never before its head event was recorded, as no event is
+    recorded before the last one (its `time` line would say it signed events not yet there)."""
+    if snap.head_recorded_at is not None and ctx.now < snap.head_recorded_at:
+        raise Conflict(
+            f"clock: now is {dates.to_iso(ctx.now)}, before event {snap.size} was recorded "
+            f"({dates.to_iso(snap.head_recorded_at)}); the recording clock (SAMPLELOANS_NOW or "
+            "the system clock) must not go back: set it right and try again; no checkpoint was "
+            "made"
+        )
 
 
 def make_checkpoint(
@@ -451,6 +475,7 @@ def make_checkpoint(
         raise Conflict("the ledger kept changing during the checkpoint; run it again")
     _refuse_inconsistent(snap)
     _refuse_unlike_memory(snap, remembered.get(origin_of(snap.ledger_id)), memory)
+    _refuse_clock_before_head(snap, ctx)
     head = chain.format_head(snap.size, snap.head_hash)
     checkpoint = notes.Checkpoint(
         origin_of(snap.ledger_id),

@@ -728,6 +728,11 @@ def _closed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | N
     return f"loan {p['number']} closed"
 
 
+@_describes("loan.withdrawn")
+def _withdrawn(_s: Session, _q: int, _c: int | None, p: dict[str, Any], r: str | None) -> str:
+    return f"loan {p['number']} withdrawn before issue: {r}"
+
+
 @_describes("incident.reported")
 def _incident(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
     lost = f"; {format_mass(p['mass_lost_ug'])} lost" if p.get("mass_lost_ug") else ""

@@ -7,7 +7,7 @@ from sqlmodel import Session
 from sampleloans.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
-from sampleloans.models import Incident
+from sampleloans.models import Incident, Sample
 from sampleloans.services import access
 from sampleloans.services.common import (
     INCIDENT_KINDS,
@@ -55,6 +55,7 @@ def report_incident(
         )
     if person.role == Role.RESEARCHER:
         target = access.readable_sample(session, person, sample)
+        _held_in_their_lab(person.email, target)
     else:
         target = get_sample(session, sample)
     if target.custody_state == CustodyState.TRANSFERRED:  # no longer in the lender's custody
@@ -81,6 +82,17 @@ def report_incident(
         mass_lost_ug=mass_lost_ug,
     )
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _held_in_their_lab(email: str, target: Sample) -> None:
+    """A researcher reports what happens in their lab: only on a sample their institution
+    holds, not one still at the lender, with a courier, on its way back or used up."""
+    if target.custody_state != CustodyState.HELD:
+        raise PermissionDenied(
+            f"{email} is a researcher; a researcher reports incidents only on a sample held in "
+            f"their lab, and {target.code} is {words(target.custody_state)} on loan "
+            f"{target.loan_number}: a curator reports it"
+        )
 
 
 def resolve_incident(

@@ -885,9 +885,21 @@ def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> 
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
-            f"sample {code} weighs {format_mass(weighed_ug)}, more than the "
-            f"{format_mass(item.held_ug)} issued and accountable; check the balance and reweigh"
+            f"sample {code} weighs {format_mass(weighed_ug)}, more than {_accountable(item)}; "
+            f"a return never brings back more than is out: check 'balance --loan {number}' "
+            "and reweigh"
         )
+
+
+def _accountable(item: LoanItem) -> str:
+    """What of a loan item is still to come back, in words: 'the 20.000 mg issued', or, once
+    some was used or returned, 'the 490.000 mg still accountable of the 500.000 mg issued'."""
+    if item.held_ug == item.issued_ug:
+        return f"the {format_mass(item.issued_ug)} issued"
+    return (
+        f"the {format_mass(item.held_ug)} still accountable of the "
+        f"{format_mass(item.issued_ug)} issued"
+    )
 
 
 def extend_loan(
@@ -922,6 +934,7 @@ def extend_loan(
     if approver_person.role != Role.CURATOR:
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
     _due_after_extension(loan, period, when)
+    _due_within_the_term(loan, period, deal)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
@@ -947,6 +960,24 @@ def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
             f"period: extending loan {loan.number} by {format_period(period)} makes it due "
             f"{to_iso(new_due_at)}, which is already past on {to_iso(when)}; the loan would stay "
             "overdue: grant a longer period (within the agreement) or record the return"
+        )
+
+
+def _due_within_the_term(loan: Loan, period: str, deal: Agreement) -> None:
+    """Refuse an extension that would make the loan due after its agreement's term ends: the
+    extra time is granted under the agreement's terms, which do not run past that end."""
+    assert loan.due_at is not None  # extensions start from an issued loan
+    if deal.expires_at is None:  # an agreement without a term: no end to stay within
+        return
+    new_due_at = loan.due_at + period_delta(period)
+    if new_due_at > deal.expires_at:
+        # a loan already due at the term's end has no shorter period left to grant
+        fits = loan.due_at < deal.expires_at
+        hint = "grant a shorter period, or record the return" if fits else "record the return"
+        raise RuleViolation(
+            f"period: extending loan {loan.number} by {format_period(period)} makes it due "
+            f"{format_datetime(new_due_at)}, after agreement {deal.number} ends on "
+            f"{format_datetime(deal.expires_at)}; {hint}"
         )
 
 
@@ -1054,6 +1085,22 @@ def _unaccounted(open_items: list[LoanItem]) -> str:
             "('loans accept-return')"
         )
     return "; and ".join(parts)
+
+
+def withdraw_loan(
+    session: Session,
+    ctx: Context,
+    *,
+    number: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Withdraw a loan never issued (the PI withdrew it, or the lender declined it), with why."""
+    _curated_loan(session, ctx, number, "withdraw", "withdraw loans")
+    event = ev.LoanWithdrawn(number=number)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
 
 
 def close_loan(

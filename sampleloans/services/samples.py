@@ -28,6 +28,7 @@ from sampleloans.units import check_mass_ug, quote_input
 from sampleloans.vocab import CustodyState, Origin, RecordSource, values
 
 ORIGINS = values(Origin)
+RECORD_SOURCES = values(RecordSource)
 # Advisory only: codes are opaque (docs/domain.md, "The material"); this pattern never rejects
 # a code.
 CODE_PATTERN = re.compile(r"^(CE\d)([CZ])(\d{4})(YJ)?([A-Z]{2})?(\d+)")
@@ -90,7 +91,7 @@ def register_sample(
         purpose_class=require_choice(purpose_class, "purpose class", PURPOSE_CLASSES),
         storage_location=require_text(storage_location, "storage location", max_len=120),
         condition=require_text(condition, "condition", max_len=200),
-        record=require_choice(record, "record", values(RecordSource)),
+        record=require_choice(record, "record", RECORD_SOURCES),
         mass_ug=mass_ug,
         custodian=curator.institution,
     )

@@ -69,17 +69,18 @@ class VerifyResult:
         return chain.format_head(self.head_seq, self.head_hash)
 
 
-def parse_anchor(value: str) -> tuple[int, str]:
-    """An anchor `SEQ:HASH` as printed by `verify --print-head` or on a report."""
+def parse_anchor(value: str, field: str = "anchor") -> tuple[int, str]:
+    """An anchor `SEQ:HASH` as printed by `verify --print-head` or on a report (InvalidInput
+    naming `field`, e.g. the option it was typed as)."""
     match = ANCHOR_PATTERN.match(value.strip().lower())
     if not match:
         raise InvalidInput(
-            f"anchor: {value[:40]!r} is not SEQ:HASH (a number, a colon and 64 hex digits), "
+            f"{field}: {value[:40]!r} is not SEQ:HASH (a number, a colon and 64 hex digits), "
             "as printed by 'verify --print-head'"
         )
     if int(match.group(1)) < 1:  # the first event is seq 1: no head is seq 0
         raise InvalidInput(
-            f"anchor: {value[:40]!r} names event 0; a head's SEQ is 1 or more, as printed by "
+            f"{field}: {value[:40]!r} names event 0; a head's SEQ is 1 or more, as printed by "
             "'verify --print-head'"
         )
     return int(match.group(1)), match.group(2)
