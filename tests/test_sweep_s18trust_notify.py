@@ -76,7 +76,7 @@ def test_two_notify_runs_at_once_on_postgresql(demo_url: str, tmp_path: Path) ->
     """The same on PostgreSQL, where the writers' lock is an advisory lock."""
     from tests.i15_statement_helpers import CURATOR
 
-    env = {"SAMPLELOANS_DB": demo_url, "SAMPLELOANS_NOW": "2025-09-01T09:00:00Z"}
+    env = {"SAMPLELOANS_DB": demo_url, "SAMPLELOANS_NOW": "2026-06-15T09:00:00Z"}
     key = tmp_path / "lender.key"
     assert invoke(env, "keys", "generate", "--out", str(key)).exit_code == 0
     made = invoke(env, "--as", CURATOR, "checkpoint", "--key", str(key))
