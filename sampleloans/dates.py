@@ -238,6 +238,11 @@ def refuse_future(field: str, when: datetime, now: datetime, hint: str) -> None:
         )
 
 
+def day_count(days: int) -> str:
+    """A whole number of days in words: '1 day', '3 days'."""
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
 def format_datetime(dt: datetime) -> str:
     """Show an aware datetime to a person: '2025-04-24 10:00 UTC' (minutes, truncated)."""
     u = _require_aware(dt, "format_datetime")

@@ -100,6 +100,14 @@ def key_exposure(path: Path, option: str) -> str | None:
     )
 
 
+def refuse_exposed_key(path: Path, option: str) -> None:
+    """Refuse (exit 3, like ssh) a private key file that group or others may read or write,
+    for the keys this program writes at 0600 itself (a checkpoint key, a lender root's key)."""
+    exposure = key_exposure(path, option)
+    if exposure is not None:
+        raise StorageError(exposure)
+
+
 def refuse_non_regular(path: Path, option: str | None = None) -> None:
     """Refuse an existing `path` that is not a regular file: only those may be replaced."""
     try:

@@ -5,6 +5,7 @@ Every failure to reach or use the server is a `StorageError` (exit 3) with one l
 server and what went wrong; the password is never part of any message.
 """
 
+import hashlib
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -111,7 +112,8 @@ def compose(
     sent_at: datetime,
     message_id: str,
 ) -> EmailMessage:
-    """One message: plain text body and the document attached (deterministic headers)."""
+    """One message: plain text body and the document attached; the same inputs give the same
+    bytes (headers and MIME boundary), so an outbox's .eml files are reproducible."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = recipient
@@ -123,7 +125,18 @@ def compose(
     message.add_attachment(
         attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name
     )
+    message.set_boundary(_boundary(message_id, text, attachment))
     return message
+
+
+def _boundary(message_id: str, text: str, attachment: Attachment) -> str:
+    """A MIME boundary drawn from the message's content, not from a random number (which the
+    email package would use): '=_' never occurs in base64 nor quoted-printable text, and the
+    digest of the content cannot occur in the content itself."""
+    digest = hashlib.sha256()
+    for part in (message_id.encode(), text.encode(), attachment.name.encode(), attachment.data):
+        digest.update(hashlib.sha256(part).digest())
+    return f"=_sampleloans_{digest.hexdigest()[:40]}"
 
 
 class SmtpTransport:

@@ -80,3 +80,19 @@ def write_checkpoint(ledger: Path, folder: Path, *, up_to: int | None = None) ->
 def invoke(env: dict[str, str], *args: str) -> Any:
     """Run the CLI in-process."""
     return CliRunner().invoke(app, list(args), env=env)
+
+
+def checkpointed_copy(demo: Path, folder: Path) -> dict[str, Any]:
+    """A copy of the demo ledger in `folder` with a checkpoint of its head kept (and written
+    to a file with its key pair): `db`, `dir` and what `make_checkpoint` returns."""
+    path = copy_ledger(demo, folder / "ledger.db")
+    return {"db": path, **make_checkpoint(path, folder), "dir": folder}
+
+
+def exported_bag(demo: Path, folder: Path) -> dict[str, Any]:
+    """`checkpointed_copy` exported as a bag (`export --bag`), whose folder is `dir`."""
+    made = checkpointed_copy(demo, folder)
+    bag = folder / "bag"
+    result = invoke(env_for(made["db"]), "export", "--bag", str(bag))
+    assert result.exit_code == 0, result.stderr
+    return {**made, "dir": bag}

@@ -100,7 +100,7 @@ def test_a_proof_of_another_log_is_named_as_such(two_checkpoints: dict[str, Any]
     path.write_text(json.dumps({**document, "origin": "sampleloans/ledger/another"}))
     done = check(two_checkpoints, path)
     assert done.returncode == 1
-    assert "is of the log sampleloans/ledger/another" in done.stderr
+    assert "is of the log 'sampleloans/ledger/another'" in done.stderr
     assert done.stderr.count("\n") == 1
 
 

@@ -1,24 +1,19 @@
 """Check a report's or statement's embedded proofs with the lender's public key alone."""
+
+import base64
 import hashlib
 import importlib.util
 import json
 import sys
+from pathlib import Path
 
 proofs_path, key_path, verifier_path = sys.argv[1:4]
 spec = importlib.util.spec_from_file_location("verify_ledger", verifier_path)
 tool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tool)
-with open(proofs_path, encoding="utf-8") as proofs_file:
-    document = json.load(proofs_file)
-note = document["checkpoint"]
-text, lines, signatures = tool.split_checkpoint(note)
-with open(key_path, encoding="utf-8") as key_file:
-    public_key = key_file.read().strip()
-failures = tool._check_signature(text, signatures, public_key)
-size, root = int(lines[1]), __import__("base64").b64decode(lines[2])
 
 
-def included(seq, hash_hex, proof):
+def included(seq, hash_hex, proof, size, root):
     """RFC 9162 2.1.3.2: follow the audit path of leaf seq - 1 to the root."""
     fn, sn = seq - 1, size - 1
     node = hashlib.sha256(b"\x00" + bytes.fromhex(hash_hex)).digest()
@@ -35,21 +30,40 @@ def included(seq, hash_hex, proof):
     return sn == 0 and 1 <= seq <= size and node == root
 
 
-if "events" in document:  # a statement: every event, its hash recomputed from its fields
-    seqs = [entry["seq"] for entry in document["events"]]
-    if seqs != sorted(set(seqs)):  # each event once, in ledger order: a copy or swap is an edit
-        failures.append("events: not each listed once in ascending seq order")
-    for entry in document["events"]:
-        if tool.event_hash(entry["prev_hash"], entry["event"]) != entry["hash"]:
-            failures.append(f"event {entry['seq']}: its fields do not give its hash")
-        elif not included(entry["seq"], entry["hash"], entry["proof"]):
-            failures.append(f"event {entry['seq']}: not included under the signed root")
-    checked = len(document["events"])
-else:  # a report: its head event
-    head = document["head"]
-    if not included(head["seq"], head["hash"], document["proof"]):
+def check(document, public_key):
+    """Every failure of the checkpoint's signature and of each proof, and how many were checked."""
+    text, lines, signatures = tool.split_checkpoint(document["checkpoint"])
+    failures = tool._check_signature(text, signatures, public_key)
+    size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+    if "events" in document:  # a statement: every event, its hash recomputed from its fields
+        seqs = [entry["seq"] for entry in document["events"]]
+        if seqs != sorted(set(seqs)):  # each event once, in ledger order: a copy or swap is an edit
+            failures.append("events: not each listed once in ascending seq order")
+        for entry in document["events"]:
+            if tool.event_hash(entry["prev_hash"], entry["event"]) != entry["hash"]:
+                failures.append(f"event {entry['seq']}: its fields do not give its hash")
+            elif not included(entry["seq"], entry["hash"], entry["proof"], size, root):
+                failures.append(f"event {entry['seq']}: not included under the signed root")
+        return failures, len(document["events"]), size
+    head = document["head"]  # a report: its head event
+    if not included(head["seq"], head["hash"], document["proof"], size, root):
         failures.append(f"head event {head['seq']}: not included under the signed root")
-    checked = 1
+    return failures, 1, size
+
+
+try:  # unreadable input is exit 2, as for the verifier (a private key is never echoed)
+    public_key = tool.read_public_key(Path(key_path))
+except (tool.Unreadable, OSError) as exc:
+    print(f"Error: {exc}", file=sys.stderr)
+    sys.exit(2)
+try:  # a file that is not such a document: a missing field, a wrong type, hex that is none
+    with open(proofs_path, encoding="utf-8") as proofs_file:
+        failures, checked, size = check(json.load(proofs_file), public_key)
+except (tool.Unreadable, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    print(
+        f"Error: {proofs_path}: not embedded proofs ({type(exc).__name__}: {exc})", file=sys.stderr
+    )
+    sys.exit(2)
 for failure in failures:
     print("FAIL", failure)
 print(f"{checked} event(s) checked against checkpoint {size}: {'FAILED' if failures else 'ok'}")

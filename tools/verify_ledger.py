@@ -366,7 +366,8 @@ def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None)
     root_at = summary["_roots"]
     failures = []
     if origin != f"sampleloans/ledger/{summary['ledger_id']}":
-        failures.append(f"checkpoint: origin {origin} is not this ledger")
+        # quoted and cut: a crafted origin's bidi characters could display as this ledger's
+        failures.append(f"checkpoint: origin {origin[:100]!r} is not this ledger")
     if size > summary["events"]:
         failures.append(f"checkpoint: size {size} but the ledger has {summary['events']} events")
     elif root_at.get(size) != root:
@@ -469,7 +470,11 @@ def main(argv: list[str] | None = None) -> int:
         summary, failures = check_chain(ledger_id, events, watch)
         if note is not None:
             failures += check_checkpoint(note, summary, public_key)
-    except (Unreadable, OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # one line naming the file, not Python's "[Errno 2] …"
+        where = exc.filename if exc.filename is not None else "input"
+        print(f"Error: {where}: cannot read it ({exc.strerror})", file=sys.stderr)
+        return 2
+    except (Unreadable, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
     summary.pop("_hashes")

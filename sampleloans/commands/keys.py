@@ -7,6 +7,7 @@ uses that instead (README, "Signed reports"). Private keys are written 0600, ato
 never printed. No ledger is opened.
 """
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -88,12 +89,14 @@ def lender_root(
         certs.check_name(name)
         period = parse_period(valid_for, "--valid-for")
         cert_path, key_path = _out_dir(out, [ROOT_CERT, ROOT_KEY])
-        issued = certs.lender_root(name, now(), period, algorithm)
+        at = now()
+        issued = certs.lender_root(name, at, period, algorithm)
         write_atomic(key_path, issued.key_pem)
         write_atomic(cert_path, issued.cert_pem)
     console().print(
         f"Wrote {cert_path} (the trust root to share) and {key_path} (private, 0600): "
-        f"{name.strip()}, {algorithm}, SHA-256 fingerprint {issued.fingerprint_sha256}.",
+        f"{name.strip()}, {algorithm}, {_validity(issued, at, period, valid_for)}, "
+        f"SHA-256 fingerprint {issued.fingerprint_sha256}.",
         markup=False,
     )
 
@@ -151,23 +154,44 @@ def signing_cert(
         signer = certs.check_name(name if name is not None else _default_signer(root_cert))
         names = [SIGNING_CERT, SIGNING_KEY] + ([SIGNING_P12] if p12 else [])
         paths = _out_dir(out, names)
-        issued = certs.signing_certificate(root_cert, root_key, signer, now(), period, algorithm)
+        at = now()
+        issued = certs.signing_certificate(root_cert, root_key, signer, at, period, algorithm)
         _write_signing_files(paths, issued, secret, signer)
     console().print(
         f"Wrote {', '.join(str(p) for p in paths)} (keys private, 0600): {signer}, {algorithm}, "
-        f"issued by {subject_name(root_cert)}, SHA-256 fingerprint {issued.fingerprint_sha256}.",
+        f"issued by {subject_name(root_cert)}, "
+        f"{_validity(issued, at, period, valid_for)}, "
+        f"SHA-256 fingerprint {issued.fingerprint_sha256}.",
         markup=False,
     )
 
 
+def _validity(issued: "IssuedCertificate", at: datetime, period: str, valid_for: str) -> str:
+    """'valid until DATE', saying so when the root's end cut the period asked for short."""
+    from cryptography import x509
+
+    from sampleloans.dates import add_period
+
+    until = x509.load_pem_x509_certificate(issued.cert_pem).not_valid_after_utc
+    if until < add_period(at, period):  # never silently: the curator asked for longer
+        return f"valid until {until:%Y-%m-%d} (the root's end: --valid-for {valid_for!r} is longer)"
+    return f"valid until {until:%Y-%m-%d}"
+
+
 def _read_root(root: Path) -> tuple["x509.Certificate", "CertificateIssuerPrivateKeyTypes"]:
-    """The lender root's certificate and private key from the --root folder."""
+    """The lender root's certificate and private key from the --root folder; refused (exit 3)
+    when group or others may read the key: whoever can could issue signing certificates
+    in the lender's name (`keys lender-root` writes it 0600)."""
     from sampleloans import certs
     from sampleloans.commands.signer import read_input
+    from sampleloans.fileio import refuse_exposed_key
 
-    return certs.load_root(
-        read_input(root / ROOT_CERT, "--root"), read_input(root / ROOT_KEY, "--root")
+    cert_pem, key_pem = (
+        read_input(root / ROOT_CERT, "--root"),
+        read_input(root / ROOT_KEY, "--root"),
     )
+    refuse_exposed_key(root / ROOT_KEY, "--root")
+    return certs.load_root(cert_pem, key_pem)
 
 
 def _default_signer(root_cert: "x509.Certificate") -> str:

@@ -4,8 +4,10 @@ dry run), at most once per recipient, document and checkpoint."""
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -62,7 +64,7 @@ def _statement_message(
     """A PI's statement as an e-mail to the PI (signed when credentials are given)."""
     from sampleloans.commands.statement import signed_pdf
     from sampleloans.mail import Attachment, compose
-    from sampleloans.reports.common import mass, when
+    from sampleloans.reports.common import when
     from sampleloans.reports.statement import owed as owed_now
     from sampleloans.services.statement import file_name
 
@@ -76,7 +78,7 @@ def _statement_message(
             f"attached is your statement of the lunar samples lent to you by {body.lender.name}, "
             f"built on the ledger's signed checkpoint of {body.checkpoint.tree_size} events.",
             "",
-            f"You hold {mass(body.held_ug)} on {len(body.loans)} open loan(s).",
+            _total_line(statement),
             "What you owe:" if owed else "Nothing is owed at the date of this statement.",
             *owed,
             "",
@@ -106,10 +108,23 @@ def _statement_message(
     return Outgoing(key, statement.digest, message)
 
 
+def _total_line(statement: Any) -> str:
+    """The mass lent, in the attached statement's words ('Total held: 59.500 mg (20.000 mg of
+    it on its way back), on 1 open loan.'): never "you hold" for what is not held yet."""
+    from sampleloans.reports.common import mass
+    from sampleloans.reports.statement import total_words
+
+    label, note = total_words(statement)
+    loans = len(statement.body.loans)
+    said = f"{mass(statement.body.held_ug)} ({note})" if note else mass(statement.body.held_ug)
+    return f"{label}: {said}, on {loans} open loan{'' if loans == 1 else 's'}."
+
+
 def _notice_messages(
     report: Any, recipients: tuple[str, ...], checkpoint: str, sender: str, sent_at: datetime
 ) -> list[Outgoing]:
     """An institution's overdue notice as one e-mail to each of its late PIs."""
+    from sampleloans.dates import day_count
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports import render
     from sampleloans.reports.common import day, when
@@ -117,7 +132,8 @@ def _notice_messages(
     body = report.body
     short = report.request.institution
     lines = [
-        f"  - loan {line.loan}: {line.what} was due {when(line.due_at)}, {line.days_late} days late"
+        f"  - loan {line.loan}: {line.what} was due {when(line.due_at)}, "
+        f"{day_count(line.days_late)} late"
         for line in body.lines
     ]
     text = "\n".join(
@@ -280,13 +296,13 @@ def notify(
             ctx, institution, checkpoint, sender, sent_at, credentials
         )
         pending = [o for o in outgoing if o.key not in done]
+        delivered = len(pending)
         if outbox is not None:
             _write_outbox(out, outbox, pending, ledger=db_path(ctx), force=force)
         elif pending:
             assert settings is not None
-            _send_all(ctx, out, settings, pending, sent_at)
-    skipped = len(outgoing) - len(pending)
-    _print_totals(out, len(pending), skipped, checkpoint_id, dry_run=dry_run)
+            delivered = _send_all(ctx, out, settings, pending, sent_at)
+    _print_totals(out, delivered, len(outgoing) - delivered, checkpoint_id, dry_run=dry_run)
     warn_if_exposed(signing)
 
 
@@ -361,16 +377,19 @@ def _write_outbox(
 
 def _send_all(
     ctx: typer.Context, out: Any, settings: Any, pending: list[Outgoing], sent_at: datetime
-) -> None:
-    """Send each message over one SMTP session, recording each as sent right after it went
-    (a failure part-way leaves the ones sent recorded, and they are not sent again)."""
+) -> int:
+    """Send each message over one SMTP session, each checked, sent and recorded in its own
+    write transaction (a failure part-way leaves the ones sent recorded, and they are not sent
+    again; one a `notify` running at the same time sent is skipped); how many were sent."""
     from sampleloans.mail import smtp_session
 
+    sent = 0
     with smtp_session(settings) as smtp:
         for item in pending:
-            smtp.send(item.message)
-            _record(ctx, item, settings.label, sent_at)
-            out.print(f"Sent {_summary(item)}", markup=False)
+            if _deliver(ctx, item, partial(smtp.send, item.message), settings.label, sent_at):
+                out.print(f"Sent {_summary(item)}", markup=False)
+                sent += 1
+    return sent
 
 
 def _summary(item: Outgoing) -> str:
@@ -379,10 +398,12 @@ def _summary(item: Outgoing) -> str:
     return f"{kind} to {recipient} ({scope})"
 
 
-def _record(ctx: typer.Context, item: Outgoing, via: str, sent_at: datetime) -> None:
-    """Record one delivered message in its own short write transaction."""
-    from sampleloans.services.notify import Delivery, record_sent
+def _deliver(
+    ctx: typer.Context, item: Outgoing, send: Callable[[], None], via: str, sent_at: datetime
+) -> bool:
+    """Send and record one message under the writers' lock, unless already recorded."""
+    from sampleloans.services.notify import Delivery, deliver_once
 
     with writing(ctx) as (session, service_ctx):
         delivery = Delivery(item.key, item.digest, str(item.message["Message-ID"]), via)
-        record_sent(session, service_ctx, delivery, sent_at)
+        return deliver_once(session, service_ctx, delivery, send, sent_at)

@@ -508,7 +508,8 @@ def verify_document(
     file differ from what the ledger says at that head, later events change the report, the
     file's report metadata was altered (e.g. a date in the future), or the signature fails (a
     changed byte, an update appended after signing, a signer not chaining to --trust-root, an
-    expired certificate, no signature with --trust-root); 2 when the file is not a report.
+    expired certificate, one whose key usage does not allow signing documents, no signature
+    with --trust-root); 2 when the file is not a report.
 
     \b
     Example: sampleloans verify-document custody.pdf --trust-root lender/root-cert.pem
@@ -757,10 +758,11 @@ def _check_named_checkpoint(
     if problem is not None:
         problems.append(problem)
         return False
-    size = claim.checkpoint.partition(":")[0]
+    size, _, root = claim.checkpoint.partition(":")
+    # 'SIZE:ROOT' would read as a head 'SEQ:HASH' beside the head line above, with another hash
     out.print(
-        f"ok    checkpoint {size}:{claim.checkpoint[len(size) + 1 :][:12]}… is kept in the "
-        "ledger and its signature verifies",
+        f"ok    checkpoint of {size} events (root {root[:12]}…) is kept in the ledger and its "
+        "signature verifies",
         markup=False,
     )
     return True

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sampleloans.errors import InvalidInput, SampleLoansError
 from sampleloans.ledger.merkle import HASH_SIZE
+from sampleloans.units import quote_input
 
 ALG_ED25519 = 0x01
 SIGNATURE_DASH = "\u2014 "  # em dash and space open every signature line
@@ -87,6 +88,17 @@ class SignerKey:
         seed = self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         material = base64.b64encode(bytes([ALG_ED25519]) + seed).decode("ascii")
         return f"{SIGNER_PREFIX}{self.name}+{self.verifier().key_id.hex()}+{material}"
+
+
+SHOWN_MAX_CHARS = 100
+"""How much of a name or origin read from a note an error message quotes (an origin is 55)."""
+
+
+def shown(text: str) -> str:
+    """A name or origin read from a note, for a message: quoted, cut at SHOWN_MAX_CHARS, bidi
+    and other invisible characters escaped (a crafted origin could otherwise display as this
+    ledger's, or run on for pages)."""
+    return quote_input(text, SHOWN_MAX_CHARS)
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -220,7 +232,7 @@ def open_note(note: str, verifier: VerifierKey) -> str:
     public_key = Ed25519PublicKey.from_public_bytes(verifier.public_key)
     ours = [s for name, kid, s in signatures if name == verifier.name and kid == verifier.key_id]
     if not ours:
-        names = ", ".join(sorted({name for name, _, _ in signatures}))
+        names = ", ".join(shown(name) for name in sorted({name for name, _, _ in signatures}))
         raise CheckpointRefused(
             f"signed note: not signed by key {verifier.name}+{verifier.key_id.hex()} "
             f"(signed by {names}); check that you gave the right public key"
@@ -288,6 +300,6 @@ def verify_checkpoint(note: str, verifier: VerifierKey, *, origin: str | None = 
     checkpoint = parse_checkpoint(open_note(note, verifier))
     if origin is not None and checkpoint.origin != origin:
         raise CheckpointRefused(
-            f"checkpoint: it is of {checkpoint.origin}, not of this ledger ({origin})"
+            f"checkpoint: it is of {shown(checkpoint.origin)}, not of this ledger ({origin})"
         )
     return checkpoint

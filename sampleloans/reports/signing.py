@@ -74,7 +74,11 @@ def _public_der(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | object) -> b
 
 
 def _checked(
-    key: object, cert: x509.Certificate, chain: Sequence[x509.Certificate], source: str
+    key: object,
+    cert: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    source: str,
+    cert_source: str | None = None,
 ) -> SigningCredentials:
     """Credentials whose key is RSA ≥ 2048 or ECDSA P-256 and matches the certificate."""
     if isinstance(key, rsa.RSAPrivateKey):
@@ -87,7 +91,48 @@ def _checked(
         raise InvalidInput(f"{source}: the key is neither RSA nor ECDSA P-256")
     if _public_der(key.public_key()) != _public_der(cert.public_key()):
         raise InvalidInput(f"{source}: the private key is not the key of the certificate")
+    usage = usage_problem(cert)
+    if usage is not None:
+        raise InvalidInput(
+            f"{cert_source or source}: {usage}; give a document-signing certificate "
+            "(e.g. one 'keys signing-cert' issues)"
+        )
     return SigningCredentials(key, cert, tuple(chain))
+
+
+SIGNING_USAGES = (
+    ("digital_signature", "Digital Signature"),
+    ("content_commitment", "Non Repudiation"),
+)
+"""The key usages (RFC 5280 4.2.1.3) that let a certificate's key sign a document."""
+
+
+def usage_problem(cert: x509.Certificate) -> str | None:
+    """Why `cert` may not sign a document, or None: its key usage, when it states one, allows
+    neither a digital signature nor non-repudiation (e.g. a root's: certificate and CRL signing
+    only). A reader validating the PDF would refuse it; pyHanko's default does not look."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None  # no stated usage: any (RFC 5280 4.2.1.3)
+    if any(getattr(usage, name) for name, _words in SIGNING_USAGES):
+        return None
+    return (
+        f"the certificate of {subject_name(cert)} may not sign documents: its key usage allows "
+        f"{_usages(usage) or 'nothing'}, not Digital Signature or Non Repudiation"
+    )
+
+
+def _usages(usage: x509.KeyUsage) -> str:
+    """The usages a key usage extension allows, in words, in RFC 5280 order."""
+    named = (
+        ("key_encipherment", "Key Encipherment"),
+        ("data_encipherment", "Data Encipherment"),
+        ("key_agreement", "Key Agreement"),
+        ("key_cert_sign", "Certificate Sign"),
+        ("crl_sign", "CRL Sign"),
+    )
+    return ", ".join(words for name, words in named if getattr(usage, name))
 
 
 def load_pem_credentials(
@@ -120,7 +165,7 @@ def load_pem_credentials(
         raise InvalidInput(
             f"{key_source}: not a PEM private key, or the passphrase is wrong"
         ) from None
-    return _checked(key, certs[0], certs[1:], key_source)
+    return _checked(key, certs[0], certs[1:], key_source, cert_source)
 
 
 def load_pkcs12_credentials(
@@ -426,6 +471,9 @@ def _findings(
     when = status.signer_reported_dt
     if when is not None and when > now:
         problems.append(f"signature: signed at {when:%Y-%m-%d %H:%M} UTC, after now")
+    usage = usage_problem(cert)
+    if usage is not None:  # with or without a trust root: no reader accepts such a signature
+        problems.append(f"certificate: {usage}")
     trusted = None if trust_root is None else bool(status.trusted)
     if trust_root is not None and status.intact and status.valid and not status.trusted:
         problems.append(_trust_problem(cert, signer, trust_root, now))

@@ -222,6 +222,21 @@ def _coming_note(coming: list[tuple[int, str]], held_ug: int, returning: int) ->
     return "; ".join([*parts, held_note(returning)] if returning else parts)
 
 
+TOTAL_HELD, TOTAL_LENT = "Total held", "Total lent"
+
+
+def total_words(statement: Statement, version: int = METADATA_VERSION) -> tuple[str, str]:
+    """The statement's total row: "Total held", or "Total lent" when the PI does not hold all
+    of it yet (from layout 5 on), and its note (the part on its way back or not yet held)."""
+    items = [item for loan in statement.body.loans for item in loan.items]
+    returning = returning_ug(items)
+    note = held_note(returning) if version >= HELD_TOTAL_VERSION else ""
+    coming = not_yet_held(items) if version >= NOT_YET_HELD_VERSION else []
+    if coming:  # the PI does not hold all of it yet
+        return TOTAL_LENT, _coming_note(coming, statement.body.held_ug, returning)
+    return TOTAL_HELD, note
+
+
 def _held_samples_section(statement: Statement, version: int) -> list[Any]:
     """Each sample of the open loans, issued and held, and the total held (from layout 3 on,
     naming the part on its way back, as `status` does)."""
@@ -238,15 +253,12 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
         for loan in body.loans
         for item in loan.items
     ]
-    items = [item for loan in body.loans for item in loan.items]
-    returning = returning_ug(items)
-    note = held_note(returning) if version >= HELD_TOTAL_VERSION else ""
-    coming = not_yet_held(items) if version >= NOT_YET_HELD_VERSION else []
-    if coming:  # the PI does not hold all of it yet
-        note = _coming_note(coming, body.held_ug, returning)
-    rows.append(("Total lent" if coming else "Total held", "", note, "", "", mass(body.held_ug)))
+    label, note = total_words(statement, version)
+    rows.append((label, "", note, "", "", mass(body.held_ug)))
     return layout.section(
-        "Samples lent to you (sample and mass)" if coming else "What you hold (sample and mass)",
+        "Samples lent to you (sample and mass)"
+        if label == TOTAL_LENT
+        else "What you hold (sample and mass)",
         tables.data_tables(
             ("Sample", "Loan", "Description", "State", "Issued", "Held"),
             rows,

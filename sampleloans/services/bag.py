@@ -14,7 +14,6 @@ renamed into place: DIR appears whole or not at all.
 """
 
 import base64
-import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -51,7 +50,8 @@ tools/verify_ledger.py  a stand-alone checker (Python 3.11 standard library only
 Check the bag's files:  bagit.py --validate BAG   (or: sampleloans verify-bag BAG)
 Check the ledger:       python3 tools/verify_ledger.py events.jsonl \\
                             --checkpoint checkpoints/FILE.txt --public-key keys/FILE.pub
-Rebuild a ledger:       sampleloans --db new.db restore --events events.jsonl
+Rebuild a ledger:       sampleloans --db new.db --as CURATOR restore --events events.jsonl
+                        (CURATOR: a curator the events name, e.g. the actor of the first event)
 """
 
 
@@ -158,10 +158,10 @@ def _kept_checkpoints(connection: Connection) -> dict[str, dict[str, bytes]]:
 
 
 def _key_file(vkey: str) -> tuple[str, bytes]:
-    """A public key's file name in the bag and its content (the one `NAME+KEYID+…` line)."""
-    name = vkey.partition("+")[0]
-    digest = hashlib.sha256(vkey.strip().encode()).hexdigest()[:8]
-    return f"{_safe(name)}-{digest}.pub", (vkey.strip() + "\n").encode()
+    """A public key's file name in the bag, `NAME-KEYID.pub` (the key ID every check prints
+    beside the name), and its content (the one `NAME+KEYID+…` line)."""
+    name, _, rest = vkey.strip().partition("+")
+    return f"{_safe(name)}-{_safe(rest.partition('+')[0])}.pub", (vkey.strip() + "\n").encode()
 
 
 def _given_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
@@ -301,7 +301,8 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
         try:
             bag.validate()
         except bagit.BagValidationError as exc:
-            raise RuleViolation(f"BAG: {path} fails validation: {_first_detail(exc)}") from None
+            why = _file_list_change(bag) or _first_detail(exc)
+            raise RuleViolation(f"BAG: {path} fails validation: {why}") from None
     lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
     payload = path / "data"
     _refuse_unexpected(payload)
@@ -398,6 +399,22 @@ def _bagit_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+MISSING, ADDED = "listed in the manifest but missing", "not in the manifest (a file was added)"
+"""How a validation names a payload file taken out of the bag, and one put in."""
+
+
+def _file_list_change(bag: Any) -> str | None:
+    """The first file added to or taken from the payload, in words, or None: bagit's own
+    finding for it is the Payload-Oxum count, which names no file."""
+    missing, added = bag.compare_manifests_with_fs()
+    findings = [f"{name}: {MISSING}" for name in sorted(missing)]
+    findings += [f"{name}: {ADDED}" for name in sorted(added)]
+    if not findings:
+        return None
+    more = f" (and {len(findings) - 1} more finding(s))" if len(findings) > 1 else ""
+    return findings[0] + more
+
+
 def _first_detail(exc: object) -> str:
     """The first finding of a failed validation, in words (sorted, so it is always the same)."""
     import bagit
@@ -411,9 +428,9 @@ def _first_detail(exc: object) -> str:
         algorithm = first.algorithm
         return f"{first.path}: its {algorithm} checksum differs: the file was changed{more}"
     if isinstance(first, bagit.FileMissing):
-        return f"{first.path}: listed in the manifest but missing{more}"
+        return f"{first.path}: {MISSING}{more}"
     if isinstance(first, bagit.UnexpectedFile):
-        return f"{first.path}: not in the manifest (a file was added){more}"
+        return f"{first.path}: {ADDED}{more}"
     return f"{first}{more}"
 
 

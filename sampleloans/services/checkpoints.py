@@ -134,19 +134,12 @@ def _about(what: str, path: Path | str) -> Iterator[None]:
         raise InvalidInput(f"{what} {path}: {exc}") from None
 
 
-def refuse_unprotected_key(path: Path, option: str) -> None:
-    """Refuse (exit 3, like ssh) a private key file that group or others may read or write:
-    whoever could read it could sign checkpoints in the lender's name."""
-    exposure = fileio.key_exposure(path, option)
-    if exposure is not None:
-        raise StorageError(exposure)
-
-
 def read_signer(path: Path) -> notes.SignerKey:
     """The private key of a file written by `keys generate` (its text never shown); refused
-    when its mode lets group or others read it (`refuse_unprotected_key`)."""
+    when its mode lets group or others read it (`fileio.refuse_exposed_key`): whoever could
+    read it could sign checkpoints in the lender's name."""
     text_ = _read_small(path, "--key", MAX_KEY_FILE_BYTES)
-    refuse_unprotected_key(path, "--key")
+    fileio.refuse_exposed_key(path, "--key")
     try:
         signer = notes.parse_signer_key(text_)
     except InvalidInput as exc:
@@ -629,8 +622,8 @@ def open_checkpoint(note: str, verifier: notes.VerifierKey, ledger_id: str) -> n
     checkpoint = notes.verify_checkpoint(note, verifier)
     if checkpoint.origin != origin_of(ledger_id):
         raise notes.CheckpointRefused(
-            f"checkpoint: it is a checkpoint of {checkpoint.origin}, not of this ledger "
-            f"({origin_of(ledger_id)})"
+            f"checkpoint: it is a checkpoint of {notes.shown(checkpoint.origin)}, not of this "
+            f"ledger ({origin_of(ledger_id)})"
         )
     if checkpoint.extension("head") is None:
         raise InvalidInput("checkpoint: no 'head SEQ:HASH' line; it was not made by sampleloans")
@@ -747,7 +740,8 @@ def _parse_pair(
     old, new = _one_of_pair("OLD", old_note, verifier), _one_of_pair("NEW", new_note, verifier)
     if old.origin != new.origin:
         raise notes.CheckpointRefused(
-            f"the checkpoints are of two logs ({old.origin} and {new.origin}); no proof links them"
+            f"the checkpoints are of two logs ({notes.shown(old.origin)} and "
+            f"{notes.shown(new.origin)}); no proof links them"
         )
     if old.size > new.size:
         raise InvalidInput(
@@ -768,7 +762,9 @@ def prove_consistency(
     with db.transaction(engine, write=False) as session:
         connection = session.connection()
         if old.origin != origin_of(_ledger_id(connection)):
-            raise notes.CheckpointRefused(f"OLD is a checkpoint of {old.origin}, not this ledger")
+            raise notes.CheckpointRefused(
+                f"OLD is a checkpoint of {notes.shown(old.origin)}, not this ledger"
+            )
         for name, checkpoint in (("OLD", old), ("NEW", new)):
             if check_extends(connection, checkpoint):
                 raise notes.CheckpointRefused(
@@ -800,8 +796,8 @@ def check_consistency(
     document = _read_proof(proof_path)
     if document["origin"] != old.origin:
         raise notes.CheckpointRefused(
-            f"PROOF is of the log {document['origin']}, not of the checkpoints' "
-            f"({old.origin}): no proof of another log links them"
+            f"PROOF is of the log {notes.shown(str(document['origin']))}, not of the "
+            f"checkpoints' ({notes.shown(old.origin)}): no proof of another log links them"
         )
     if (document["old_size"], document["new_size"]) != (old.size, new.size):
         raise notes.CheckpointRefused(

@@ -7,6 +7,7 @@ the hash chain stays the record of custody alone. The record lives beside the le
 same file, is only ever added to, and is keyed by recipient, kind, scope and checkpoint.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -95,9 +96,44 @@ class Delivery:
     via: str
 
 
-def record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: datetime) -> None:
-    """Add the record of one delivered message (revision 0002 made the table)."""
+def _recorded(session: Session, key: SendKey) -> bool:
+    """Whether a message under `key` is recorded as sent."""
+    recipient, kind, scope, checkpoint = key
+    found = session.exec(
+        select(NotificationSent.id).where(
+            NotificationSent.recipient == recipient,
+            NotificationSent.kind == kind,
+            NotificationSent.scope == scope,
+            NotificationSent.checkpoint == checkpoint,
+        )
+    ).first()
+    return found is not None
+
+
+def deliver_once(
+    session: Session,
+    ctx: Context,
+    delivery: Delivery,
+    send: Callable[[], None],
+    sent_at: datetime,
+) -> bool:
+    """Send one message and record it, unless it is recorded already; whether it was sent.
+
+    `session` is a write transaction, so it holds the writers' lock (BEGIN IMMEDIATE on
+    SQLite, the advisory lock on PostgreSQL) from the check to the record: two `notify` runs
+    at once cannot both find a message unsent and both send it. The lock is held while the
+    server takes the message (one message, not the whole run); a failed send records nothing.
+    """
     require_send_record(session)
+    if _recorded(session, delivery.key):  # another notify sent it since this one planned
+        return False
+    send()
+    _record_sent(session, ctx, delivery, sent_at)
+    return True
+
+
+def _record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: datetime) -> None:
+    """Add the record of one delivered message (revision 0002 made the table)."""
     recipient, kind, scope, checkpoint = delivery.key
     session.add(
         NotificationSent(

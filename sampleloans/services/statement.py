@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import days_between, from_iso, refuse_future, to_iso
+from sampleloans.dates import day_count, days_between, from_iso, refuse_future, to_iso
 from sampleloans.errors import InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
@@ -338,13 +338,9 @@ def _standing(due: datetime, now: datetime) -> tuple[str, bool]:
     """'overdue by 3 days', 'overdue since today', 'due today' or 'due in 12 days'."""
     if due < now:
         days = days_between(due, now)
-        return ("overdue since today" if days == 0 else f"overdue by {_days(days)}"), True
+        return ("overdue since today" if days == 0 else f"overdue by {day_count(days)}"), True
     days = days_between(now, due)
-    return ("due today" if days == 0 else f"due in {_days(days)}"), False
-
-
-def _days(count: int) -> str:
-    return f"{count} day" if count == 1 else f"{count} days"
+    return ("due today" if days == 0 else f"due in {day_count(days)}"), False
 
 
 def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obligation]:

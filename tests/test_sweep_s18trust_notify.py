@@ -1,0 +1,223 @@
+"""Sweep s18 (trust): `notify` as two curators (or a cron job and a curator) run it at once,
+against a real SMTP server on loopback, and its outbox files as a reviewer compares them."""
+
+import asyncio
+import email
+import os
+import shutil
+import subprocess
+import sys
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from sampleloans.services.notify import Delivery, deliver_once
+from tests.conftest import NOW, Run
+from tests.i15_statement_helpers import checkpointed_copy, env_for, invoke, make_demo
+from tests.test_i15_notify import free_port
+
+SENDER = "loans@naoc.example"
+
+
+class SlowInbox:
+    """An SMTP handler that takes a while over each message, as a real relay does, and keeps
+    what it accepted."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Accept the message after a pause."""
+        await asyncio.sleep(0.4)
+        message = email.message_from_bytes(envelope.content, policy=default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo(tmp_path_factory.mktemp("demo") / "d")
+
+
+@pytest.fixture
+def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
+    return checkpointed_copy(demo, tmp_path)
+
+
+def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]":
+    env = {
+        **os.environ,
+        **env_for(ledger["db"]),
+        **ledger.get("env", {}),
+        "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
+        "SAMPLELOANS_SMTP_PORT": str(port),
+        "SAMPLELOANS_SMTP_FROM": SENDER,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "sampleloans", "notify"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_notify_runs_at_once_send_each_message_once(ledger: dict[str, Any]) -> None:
+    """Before: both runs planned the same seven messages, both sent them (each PI got their
+    statement twice) and the second ended in a traceback on the record's unique index."""
+    _two_runs_at_once(ledger)
+
+
+def test_two_notify_runs_at_once_on_postgresql(demo_url: str, tmp_path: Path) -> None:
+    """The same on PostgreSQL, where the writers' lock is an advisory lock."""
+    from tests.i15_statement_helpers import CURATOR
+
+    env = {"SAMPLELOANS_DB": demo_url, "SAMPLELOANS_NOW": "2026-06-15T09:00:00Z"}
+    key = tmp_path / "lender.key"
+    assert invoke(env, "keys", "generate", "--out", str(key)).exit_code == 0
+    made = invoke(env, "--as", CURATOR, "checkpoint", "--key", str(key))
+    assert made.exit_code == 0, made.stdout + made.stderr
+    sent = _two_runs_at_once({"db": demo_url, "env": env})
+    assert sent  # the demo's PIs with an open loan got their statements
+
+
+def _two_runs_at_once(ledger: dict[str, Any]) -> list[tuple[str, str]]:
+    """Two `notify` processes at once against one slow SMTP server: each message arrives
+    once, each is recorded once, and the two closing lines add up; what arrived."""
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        runs = [_notify_process(ledger, controller.port) for _ in range(2)]
+        outputs = [run.communicate(timeout=300) for run in runs]
+    finally:
+        controller.stop()
+    for run, (stdout, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, stderr
+        assert stderr == "" and "Traceback" not in stdout
+    delivered = [(rcpt[0], message["Subject"]) for rcpt, message in inbox.messages]
+    assert delivered and len(delivered) == len(set(delivered))  # nobody got a message twice
+    assert len(_recorded(str(ledger["db"]))) == len(delivered)  # each one sent is recorded, once
+    totals = sorted(stdout.strip().splitlines()[-1] for stdout, _err in outputs)
+    sent = [int(line.split()[1]) for line in totals]
+    assert sum(sent) == len(delivered), totals  # the two closing lines add up
+    return delivered
+
+
+def _recorded(db: str) -> list[tuple[str, str, str]]:
+    """The send record's rows, on either engine."""
+    from sqlalchemy import text
+
+    from sampleloans import db as ledger_db
+
+    url = db if ledger_db.is_postgres_url(db) else ledger_db.url_for_path(Path(db))
+    engine = ledger_db.open_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT recipient, kind, scope FROM notification_sent ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    return [(r, k, s) for r, k, s in rows]
+
+
+def test_deliver_once_does_not_send_what_is_recorded(run: Run) -> None:
+    """The service checks the record under the writers' lock before it sends."""
+    calls: list[str] = []
+    key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
+    delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
+    first = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
+    again = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
+    assert (first, again, calls) == (True, False, ["sent"])
+
+
+def test_a_failed_send_records_nothing(run: Run) -> None:
+    """A message the server did not take stays unrecorded, so a later run sends it."""
+    from sampleloans.errors import StorageError
+
+    key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
+    delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
+
+    def refused() -> None:
+        raise StorageError("SMTP 127.0.0.1:25: refused")
+
+    with pytest.raises(StorageError):
+        run(deliver_once, delivery=delivery, send=refused, sent_at=NOW)
+    assert run(deliver_once, delivery=delivery, send=lambda: None, sent_at=NOW) is True
+
+
+def test_outbox_files_are_the_same_bytes_each_run(ledger: dict[str, Any]) -> None:
+    """Before: each .eml had a random MIME boundary, so two dry runs of the same ledger at the
+    same time differed in every file."""
+    env = env_for(ledger["db"])
+    folders = [ledger["dir"] / "first", ledger["dir"] / "second"]
+    for folder in folders:
+        result = invoke(env, "notify", "--outbox", str(folder))
+        assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in folders[0].iterdir())
+    assert names and names == sorted(p.name for p in folders[1].iterdir())
+    for name in names:
+        first = (folders[0] / name).read_bytes()
+        assert first == (folders[1] / name).read_bytes(), name
+        message = email.message_from_bytes(first, policy=default)
+        types = [part.get_content_type() for part in message.walk()]
+        assert types == ["multipart/mixed", "text/plain", "application/pdf"], name
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_content().startswith(b"%PDF-"), name
+
+
+def _body_lines(folder: Path, name: str) -> list[str]:
+    message = email.message_from_bytes((folder / name).read_bytes(), policy=default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    return [line for line in text.splitlines() if line.startswith(("Total", "You hold"))]
+
+
+def test_the_mail_says_the_mass_in_the_statements_words(tmp_path: Path) -> None:
+    """Before: 'You hold 200.000 mg on 1 open loan(s).' for a loan issued and not yet shipped,
+    and 'You hold 59.500 mg' for one with 20 mg on its way back, where the attached statement
+    says 'Total lent … (issued, not yet shipped)' and '(20.000 mg of it on its way back)'."""
+    from tests.conftest import CURATOR, GOLDEN
+
+    ledger = tmp_path / "ledger.db"
+    shutil.copy(GOLDEN / "ledger-statement-layout4.db", ledger)
+    env = env_for(ledger, CURATOR, "2026-05-01T00:00:00Z")
+    outbox = tmp_path / "outbox"
+    result = invoke(env, "notify", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.stderr
+    expected = {
+        "statement-pi_brown.example.eml": "Total lent: 200.000 mg (issued, not yet shipped), "
+        "on 1 open loan.",
+        "statement-glotch_stonybrook.example.eml": "Total lent: 500.000 mg (shipped, not yet "
+        "received), on 1 open loan.",
+        "statement-anand_open.example.eml": "Total held: 59.500 mg (20.000 mg of it on its way "
+        "back), on 1 open loan.",
+        "statement-muenker_uni-koeln.example.eml": "Total held: 830.200 mg, on 1 open loan.",
+    }
+    for name, line in expected.items():
+        assert _body_lines(outbox, name) == [line], name
+
+
+def test_the_overdue_mail_says_1_day_late(ledger: dict[str, Any]) -> None:
+    """Before: '… was due 2026-04-25 08:00 UTC, 1 days late' (the statement beside it said
+    'overdue by 1 day')."""
+    env = env_for(ledger["db"], now="2026-04-26T09:00:00Z")  # Osaka's return: due the 25th
+    outbox = ledger["dir"] / "outbox"
+    result = invoke(env, "notify", "--institution", "Osaka", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.stderr
+    message = email.message_from_bytes(
+        (outbox / "overdue-Osaka-terada_osaka-u.example.eml").read_bytes(), policy=default
+    )
+    body = message.get_body(("plain",))
+    assert body is not None
+    late = [line for line in body.get_content().splitlines() if line.startswith("  - loan")]
+    assert late == [
+        "  - loan L-2025-Osaka: inventory was due 2026-04-25 08:00 UTC, 1 day late",
+        "  - loan L-2025-Osaka: return was due 2026-04-25 08:00 UTC, 1 day late",
+    ]
