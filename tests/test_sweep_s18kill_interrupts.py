@@ -36,9 +36,9 @@ which is checked too)."""
 def interpreter_start_s() -> float:
     """How long this interpreter takes to start and load our first module: before that, no
     code of ours runs and Python's own start-up reports an interrupt."""
-    started = time.monotonic()
+    began = time.monotonic()
     subprocess.run([sys.executable, "-c", "import sampleloans.interrupts"], check=True)
-    return time.monotonic() - started
+    return time.monotonic() - began
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +76,9 @@ def environment(folder: Path) -> dict[str, str]:
     return env
 
 
-def interrupted(folder: Path, args: list[str], after_s: float) -> subprocess.CompletedProcess[str]:
-    """The real CLI in `folder`, sent Ctrl-C `after_s` seconds after it started, as a terminal
-    does: to its whole process group (any helper process it started gets it too)."""
-    process = subprocess.Popen(
+def started(folder: Path, args: list[str]) -> "subprocess.Popen[str]":
+    """The real CLI in `folder`, in a process group of its own, as a terminal's job is."""
+    return subprocess.Popen(
         [sys.executable, "-m", "sampleloans", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,6 +87,12 @@ def interrupted(folder: Path, args: list[str], after_s: float) -> subprocess.Com
         cwd=folder,
         start_new_session=True,
     )
+
+
+def interrupted(folder: Path, args: list[str], after_s: float) -> subprocess.CompletedProcess[str]:
+    """The real CLI in `folder`, sent Ctrl-C `after_s` seconds after it started, as a terminal
+    does: to its whole process group (any helper process it started gets it too)."""
+    process = started(folder, args)
     try:
         process.wait(timeout=after_s)
     except subprocess.TimeoutExpired:
@@ -147,10 +152,10 @@ def test_ctrl_c_during_a_long_command_is_one_line_exit_130_and_nothing_half_done
 ) -> None:
     folder = workspace(sources, tmp_path / "w")
     before = fingerprint(folder / "ledger.db")
-    started = time.monotonic()
+    began = time.monotonic()
     done = interrupted(folder, args, after_s)
     if done.returncode == 0:
-        pytest.skip(f"{args[0]} finished in {time.monotonic() - started:.2f} s, before Ctrl-C")
+        pytest.skip(f"{args[0]} finished in {time.monotonic() - began:.2f} s, before Ctrl-C")
     assert_one_interrupt_line(done)
     assert fingerprint(folder / "ledger.db") == before
     assert integrity(folder / "ledger.db") == "ok"
@@ -173,15 +178,7 @@ def test_a_second_ctrl_c_while_reporting_the_first_does_not_add_a_traceback(
     sources: Path, tmp_path: Path
 ) -> None:
     folder = workspace(sources, tmp_path / "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sampleloans", "import", "big.csv"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(folder),
-        cwd=folder,
-        start_new_session=True,
-    )
+    process = started(folder, ["import", "big.csv"])
     time.sleep(1.5)
     for _ in range(5):  # a user pressing Ctrl-C again and again
         if process.poll() is not None:
