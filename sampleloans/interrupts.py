@@ -31,7 +31,10 @@ class _Interrupt:
 
 
 def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
-    """SIGINT handler: remember the interrupt, then unwind as Python's own handler does."""
+    """SIGINT handler: remember the interrupt, then unwind as Python's own handler does; a
+    second Ctrl-C while the first unwinds is ignored, so every cleanup on the way runs whole."""
+    if _Interrupt.received:
+        return
     _Interrupt.received = True
     raise KeyboardInterrupt
 
@@ -40,6 +43,36 @@ def watch_for_ctrl_c() -> None:
     """Note every SIGINT from now on; a SIGINT the parent set to be ignored stays ignored."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _note_and_raise)
+        sys.unraisablehook = _raise_dropped_interrupts(sys.unraisablehook)
+
+
+def _raise_dropped_interrupts(
+    previous: Callable[["sys.UnraisableHookArgs"], object],
+) -> Callable[["sys.UnraisableHookArgs"], None]:
+    """An unraisable-exception hook for an interrupt raised where Python drops exceptions (a
+    weakref callback, a `__del__`): it printed "Exception ignored … KeyboardInterrupt" with a
+    traceback and the command went on. Now it is raised again where it unwinds the command."""
+
+    def hook(unraisable: "sys.UnraisableHookArgs") -> None:
+        """Raise a dropped interrupt again a moment later; report anything else as before."""
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _interrupt_soon()
+            return
+        previous(unraisable)
+
+    return hook
+
+
+def _interrupt_soon() -> None:
+    """Raise KeyboardInterrupt a millisecond from now, from a SIGALRM handler: raised in the
+    hook itself it would be dropped again (as `fileio` does for SIGTERM)."""
+
+    def raise_again(_number: int, _frame: FrameType | None) -> None:
+        """SIGALRM handler: the interrupt, raised where it unwinds."""
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, raise_again)
+    signal.setitimer(signal.ITIMER_REAL, 0.001)
 
 
 def run_reporting_interrupts(command: Callable[[], object]) -> None:

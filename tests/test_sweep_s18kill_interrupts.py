@@ -144,9 +144,9 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(
     ("args", "after_s", "output"),
     [
         (["import", "big.csv"], 1.5, None),
-        (["verify"], 0.8, None),
-        (["export", "--bag", "bag"], 0.8, "bag"),
-        (["export", "--events", "events.jsonl"], 0.7, "events.jsonl"),
+        (["verify"], 0.45, None),
+        (["export", "--bag", "bag"], 0.5, "bag"),
+        (["export", "--events", "events.jsonl"], 0.35, "events.jsonl"),
     ],
     ids=["import", "verify", "export-bag", "export-events"],
 )
