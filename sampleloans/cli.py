@@ -17,6 +17,7 @@ from typer.core import TyperGroup, TyperOption
 from sampleloans.commands.common import State
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
+from sampleloans.interrupts import run_reporting_interrupts, watch_for_ctrl_c
 
 # Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
 # sub-app. Order is the order of `--help` (Typer lists commands first, then sub-apps).
@@ -269,12 +270,14 @@ def root(
 
 
 def main() -> None:
-    """Entry point of the `sampleloans` console script."""
+    """Run the command line; a Ctrl-C is one line and exit 130 (the console script enters
+    through `sampleloans.__main__.main`, which guards the imports before this too)."""
     # collection resumes once the command has opened its ledger (services/ledgerfile)
     pause_for_startup()
     quiet_reraised_interrupts()
+    watch_for_ctrl_c()
     try:
-        app()
+        run_reporting_interrupts(app)
     finally:
         # every object left is freed at exit anyway: frozen, the collector does not walk them
         # generation by generation first (about a tenth of a second of a command's CPU)

@@ -27,7 +27,18 @@ scratch replay is complete, `before_bag_rename` once an export's bag is built an
 its private folder."""
 
 
+_times_reached: dict[str, int] = {}
+
+
 def reached(name: str) -> None:
-    """Kill this process with SIGKILL if `SAMPLELOANS_CRASH_AT` equals `name`."""
-    if os.environ.get(ENV_VAR) == name:
+    """Kill this process with SIGKILL if `SAMPLELOANS_CRASH_AT` is `name` (its first time) or
+    `name@N` (the Nth time the run reaches it: between two files of one output, say)."""
+    wanted = os.environ.get(ENV_VAR)
+    if wanted is None:
+        return
+    point, _, nth = wanted.partition("@")
+    if point != name:
+        return
+    _times_reached[name] = _times_reached.get(name, 0) + 1
+    if _times_reached[name] == (int(nth) if nth.isdigit() else 1):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -1083,8 +1083,9 @@ def create_scratch_schema(engine: Engine) -> None:
     lean.create_all(engine)
 
 
-def scratch_engine(path: Path) -> Engine:
-    """A throwaway SQLite file for a replay: no journal and no fsync (it is deleted after)."""
+def scratch_engine(path: Path, what: str = "the scratch replay in TMPDIR") -> Engine:
+    """A throwaway SQLite file for a replay: no journal and no fsync (it is deleted after);
+    an environment error under it (a full disk) is exit 3 naming it as `what`."""
     engine = create_engine(url_for_path(path), poolclass=_pool_for(url_for_path(path)))
 
     @event.listens_for(engine, "connect")
@@ -1099,6 +1100,13 @@ def scratch_engine(path: Path) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> BaseException | None:
+        # a full TMPDIR, a file size limit or an I/O error under the scratch file is the
+        # environment's (exit 3) wherever the replay meets it: `verify` used to report it as
+        # damage of the ledger ("restore the latest verified backup"), exit 1
+        return storage_error(context.original_exception, path, damage=False, what=what)
 
     return engine
 

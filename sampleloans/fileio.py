@@ -211,26 +211,13 @@ def check_output(
 
 def check_output_folder(folder: Path, option: str = "--out") -> None:
     """Refuse an output folder that is something else, or that cannot be made because the
-    folder it would go in does not exist (checked before any work; made by `make_output_folder`
-    once there is something to write)."""
+    folder it would go in does not exist (checked before any work; made with its files by
+    `write_folder_atomic`)."""
     if folder.exists() or folder.is_symlink():
         if not folder.is_dir():
             raise StorageError(f"{option}: {folder} is not a folder")
     elif not folder.parent.is_dir():
         raise StorageError(f"{option}: cannot create {folder}: {folder.parent} does not exist")
-
-
-def make_output_folder(folder: Path, option: str = "--out") -> None:
-    """Create a missing output folder, mode 0700 (what goes in it may be private)."""
-    check_output_folder(folder, option)
-    if folder.is_dir():
-        return
-    try:
-        folder.mkdir(mode=0o700)
-    except FileExistsError:  # made meanwhile by another process: a folder will do
-        check_output_folder(folder, option)
-    except OSError as exc:
-        raise StorageError(f"{option}: cannot create {folder}: {exc.strerror}") from None
 
 
 def write_atomic(
@@ -257,6 +244,107 @@ def write_atomic(
     except OSError as exc:
         raise StorageError(f"{option}: cannot write {path}: {exc.strerror}") from None
     fsync_directory(directory)
+
+
+def write_files_atomic(
+    files: Sequence[tuple[Path, bytes]],
+    *,
+    force: bool = False,
+    option: str = "--out",
+    ledger: Path | None = None,
+    inputs: Inputs = (),
+) -> None:
+    """Write a few files (a key pair) as one output: every target is checked first, each is
+    written in full and flushed to a private temp file beside it, and only then are all moved
+    into place, one right after the other. A kill while they are being written leaves none of
+    them (a kill between two files used to leave the first alone, and the rerun refused it as
+    existing); one that appeared meanwhile undoes the moves made."""
+    for path, _ in files:
+        check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
+    try:
+        with contextlib.ExitStack() as temps:
+            moves = []
+            for path, data in files:
+                temp = temps.enter_context(private_temp_file(path.parent, path.name, option))
+                _write_all(temp.fd, data)
+                moves.append((temp.path, path))
+            _move_all(moves, force=force, option=option, ledger=ledger, inputs=inputs)
+    except OSError as exc:
+        raise StorageError(f"{option}: cannot write {files[0][0]}: {exc.strerror}") from None
+    for folder in sorted({path.parent for path, _ in files}):
+        fsync_directory(folder)
+
+
+def write_folder_atomic(
+    folder: Path,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    force: bool = False,
+    option: str = "--out",
+    ledger: Path | None = None,
+    inputs: Inputs = (),
+) -> None:
+    """Write the named files into `folder` as one output, all built first in a private 0700
+    folder (files 0600). A missing `folder` is that private one renamed into place, so it
+    appears whole or not at all; into an existing one the files are moved one right after the
+    other once all are written (as `write_files_atomic`)."""
+    check_output_folder(folder, option)
+    exists = folder.is_dir()
+    targets = [folder / name for name, _ in files]
+    if exists:  # every target refused before any work
+        for path in targets:
+            check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
+    place = folder if exists else folder.parent  # the build folder is on the target's disk
+    with private_build_dir(place, folder.name, option) as build:
+        try:
+            for name, data in files:
+                _write_new(build / name, data)
+            if exists:
+                moves = [(build / name, folder / name) for name, _ in files]
+                _move_all(moves, force=force, option=option, ledger=ledger, inputs=inputs)
+            else:
+                if os.path.lexists(folder):
+                    raise StorageError(f"{option}: {folder} appeared meanwhile; nothing written")
+                crashpoints.reached("before_replace")
+                os.rename(build, folder)
+        except OSError as exc:
+            raise StorageError(f"{option}: cannot write {folder}: {exc.strerror}") from None
+    fsync_directory(place)
+
+
+def _move_all(
+    moves: Sequence[tuple[Path, Path]],
+    *,
+    force: bool,
+    option: str,
+    ledger: Path | None,
+    inputs: Inputs,
+) -> None:
+    """Move each finished file (temp, target) into place once all are written, the targets
+    checked again first; a target that appeared meanwhile undoes the new files placed."""
+    for _, path in moves:  # changed meanwhile?
+        check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
+    crashpoints.reached("before_replace")
+    placed: list[Path] = []
+    try:
+        for temp, path in moves:
+            move_into_place(temp, path, force=force, option=option)
+            placed.append(path)
+    except (OSError, StorageError):
+        if not force:  # new files are ours alone; a replaced file cannot be given back
+            for path in placed:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        raise
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """A new 0600 file holding `data`, flushed to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

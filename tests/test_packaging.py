@@ -49,7 +49,7 @@ def test_wheel_contains_seed_data(tmp_path: Path) -> None:
         .read(next(n for n in names if n.endswith("entry_points.txt")))
         .decode()
     )
-    assert "sampleloans = sampleloans.cli:main" in entry_points
+    assert "sampleloans = sampleloans.__main__:main" in entry_points
 
 
 def test_ruff_is_clean() -> None:

@@ -48,5 +48,5 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_command() -> None:
 
 
 def test_readme_states_every_exit_code() -> None:
-    for code in range(5):
+    for code in (*range(5), 130):  # 130: Ctrl-C
         assert re.search(rf"^\| {code} \|", README, flags=re.MULTILINE), f"exit code {code}"

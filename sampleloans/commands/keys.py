@@ -41,18 +41,15 @@ OutDirOption = Annotated[
 
 
 def _out_dir(folder: Path, names: list[str]) -> list[Path]:
-    """The files to write in --out, checked before anything is written: none may exist."""
+    """The files to write in --out, checked before anything is written: none may exist. A
+    missing folder is made with them, whole (`_write_files`)."""
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import check_output
+    from sampleloans.fileio import check_output, check_output_folder
 
-    if not folder.exists():
-        try:
-            folder.mkdir(mode=0o700)
-        except OSError as exc:
-            raise StorageError(f"--out: cannot create {folder}: {exc.strerror}") from None
-    elif not folder.is_dir():
-        raise StorageError(f"--out: {folder} is not a folder")
+    check_output_folder(folder)
     paths = [folder / name for name in names]
+    if not folder.is_dir():
+        return paths
     for path in paths:
         if path.is_file():  # never over an existing key, and no --force to ask for it: exit 3
             raise StorageError(
@@ -81,7 +78,6 @@ def lender_root(
     Example: sampleloans keys lender-root --out lender --name "CNSA Lunar Sample Curation"
     """
     from sampleloans import certs
-    from sampleloans.fileio import write_atomic
     from sampleloans.units import parse_period
 
     with errors_to_exit_codes():
@@ -91,8 +87,7 @@ def lender_root(
         cert_path, key_path = _out_dir(out, [ROOT_CERT, ROOT_KEY])
         at = now()
         issued = certs.lender_root(name, at, period, algorithm)
-        write_atomic(key_path, issued.key_pem)
-        write_atomic(cert_path, issued.cert_pem)
+        _write_files(out, [(key_path, issued.key_pem), (cert_path, issued.cert_pem)])
     console().print(
         f"Wrote {cert_path} (the trust root to share) and {key_path} (private, 0600): "
         f"{name.strip()}, {algorithm}, {_validity(issued, at, period, valid_for)}, "
@@ -208,12 +203,19 @@ def _write_signing_files(
 ) -> None:
     """The private key, the certificate chain and, with a passphrase, the PKCS#12 file."""
     from sampleloans import certs
-    from sampleloans.fileio import write_atomic
 
-    write_atomic(paths[1], issued.key_pem)
-    write_atomic(paths[0], issued.chain_pem)
+    files = [(paths[1], issued.key_pem), (paths[0], issued.chain_pem)]
     if secret is not None:
-        write_atomic(paths[2], certs.pkcs12(issued, secret, signer))
+        files.append((paths[2], certs.pkcs12(issued, secret, signer)))
+    _write_files(paths[0].parent, files)
+
+
+def _write_files(folder: Path, files: list[tuple[Path, bytes]]) -> None:
+    """A key and its certificates into --out, all or none: a kill between the key and the
+    certificate used to leave the key alone, and the rerun refused it as existing."""
+    from sampleloans.fileio import write_folder_atomic
+
+    write_folder_atomic(folder, [(path.name, data) for path, data in files])
 
 
 def _p12_passphrase(passphrase_file: Path | None) -> bytes:

@@ -361,18 +361,16 @@ def _print_totals(
 def _write_outbox(
     out: Any, outbox: Path, pending: list[Outgoing], *, ledger: Path | None, force: bool
 ) -> None:
-    """The dry run: each message as a .eml file in `outbox`, every target refused (exit 3)
-    before any is written."""
-    from sampleloans.fileio import check_output, make_output_folder, write_atomic
+    """The dry run: each message as a .eml file in `outbox`, all or none (every target is
+    refused, exit 3, before any is written; a kill leaves no part of the outbox)."""
+    from sampleloans.fileio import write_folder_atomic
 
-    if pending:
-        make_output_folder(outbox, "--outbox")
-    targets = [outbox / o.file_name for o in pending]
-    for target in targets:  # refuse before writing any
-        check_output(target, force=force, ledger=ledger, option="--outbox")
-    for target, item in zip(targets, pending, strict=True):
-        write_atomic(target, item.message.as_bytes(), force=force, option="--outbox")
-        out.print(f"Wrote {target}: {_summary(item)}", markup=False)
+    if not pending:
+        return
+    files = [(o.file_name, o.message.as_bytes()) for o in pending]
+    write_folder_atomic(outbox, files, force=force, option="--outbox", ledger=ledger)
+    for item in pending:
+        out.print(f"Wrote {outbox / item.file_name}: {_summary(item)}", markup=False)
 
 
 def _send_all(

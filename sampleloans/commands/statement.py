@@ -140,7 +140,7 @@ def statement(
     """
     from sampleloans.commands.signer import load_credentials, warn_if_exposed
     from sampleloans.dates import parse_datetime
-    from sampleloans.fileio import check_output_folder, make_output_folder
+    from sampleloans.fileio import check_output_folder
     from sampleloans.services.statement import file_name
 
     with errors_to_exit_codes():
@@ -160,17 +160,17 @@ def statement(
             generated_at=when,
             dated_by_hand=generated_at is not None,
         )
-        if statements:
-            make_output_folder(out)
         targets = _Targets(
             [out / file_name(s.request.pi) for s in statements],
             force=force,
             ledger=ledger,
             inputs=_files_read(signing, checkpoint),
         )
-        targets.refuse_any_unwritable()
-        for target, made in zip(targets.paths, statements, strict=True):
-            targets.write(target, signed_pdf(made, credentials, signing_time))
+        if out.is_dir():
+            targets.refuse_any_unwritable()  # before the signing work
+        if statements:
+            pdfs = [signed_pdf(made, credentials, signing_time) for made in statements]
+            targets.write_all(out, pdfs)
     _print_written(targets.paths, statements, credentials)
     warn_if_exposed(signing)
 
@@ -191,11 +191,15 @@ class _Targets:
         for target in self.paths:
             check_output(target, force=self.force, ledger=self.ledger, inputs=self.inputs)
 
-    def write(self, target: Path, data: bytes) -> None:
-        """One statement, written atomically (0600)."""
-        from sampleloans.fileio import write_atomic
+    def write_all(self, folder: Path, pdfs: list[bytes]) -> None:
+        """Every statement (0600) into `folder`, all or none: a kill between two statements used
+        to leave the first, and the rerun refused it as existing."""
+        from sampleloans.fileio import write_folder_atomic
 
-        write_atomic(target, data, force=self.force, ledger=self.ledger, inputs=self.inputs)
+        named = [(path.name, data) for path, data in zip(self.paths, pdfs, strict=True)]
+        write_folder_atomic(
+            folder, named, force=self.force, ledger=self.ledger, inputs=self.inputs
+        )
 
 
 def _files_read(signing: "SignRequest", checkpoint: Path | None) -> list[tuple[str, Path]]:

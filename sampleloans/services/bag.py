@@ -95,7 +95,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
     if not dest.parent.is_dir():
         raise StorageError(f"--bag: directory {dest.parent} does not exist")
     with _building(dest) as folder:
-        exported = export_events(engine, ctx, folder / EVENTS_FILE)
+        exported = export_events(engine, ctx, folder / EVENTS_FILE, option="--bag", shown=dest)
         checkpoints = _write_named(folder / "checkpoints", kept["checkpoints"], extras.checkpoints)
         keys = _write_named(folder / "keys", kept["keys"], ())
         reports = _write_named(folder / "reports", {}, extras.reports, pdf=True)
@@ -118,7 +118,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
             with _bagit_quiet():
                 bag = bagit.make_bag(str(folder), bag_info=info, checksums=list(CHECKSUMS))
                 bag.validate()
-        except (bagit.BagError, OSError) as exc:
+        except bagit.BagError as exc:
             raise StorageError(f"--bag: the bag could not be made: {exc}") from None
         _refuse_unverifiable(folder / "data")
     return BagResult(dest, exported.events, exported.head, checkpoints, keys, reports)
@@ -129,7 +129,11 @@ def _building(dest: Path) -> Iterator[Path]:
     """A private folder beside `dest`, renamed to `dest` when the body succeeds, else removed;
     one a killed export left behind is removed first (fileio's stale-temp cleanup)."""
     with fileio.private_build_dir(dest.parent, dest.name, "--bag") as folder:
-        yield folder
+        try:
+            yield folder
+        except OSError as exc:  # a full disk or a file size limit, named by the bag, not the
+            # private folder it is built in
+            raise StorageError(f"--bag: cannot write {dest}: {exc.strerror}") from None
         if os.path.lexists(dest):
             raise StorageError(f"--bag: {dest} appeared meanwhile; nothing was replaced")
         crashpoints.reached("before_bag_rename")

@@ -79,13 +79,12 @@ def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = Fals
     public = public_key_path(out)
     fileio.check_output(public, force=force, option="--out (public key)")
     # UTF-8, as the signed-note format takes any name without spaces or '+' (e.g. 大阪/ledger);
-    # the public file first: if the private one then fails, nothing secret is half-written
-    fileio.write_atomic(public, (signer.verifier().encode() + "\n").encode("utf-8"), force=force)
-    try:
-        fileio.write_atomic(out, (signer.encode() + "\n").encode("utf-8"), force=force)
-    except BaseException:
-        public.unlink(missing_ok=True)
-        raise
+    # both or neither: a lone FILE.pub left by a kill made the rerun refuse it as existing
+    pair = [
+        (public, (signer.verifier().encode() + "\n").encode("utf-8")),
+        (out, (signer.encode() + "\n").encode("utf-8")),
+    ]
+    fileio.write_files_atomic(pair, force=force)
     return KeyFiles(out, public, signer.verifier(), _set_aside_record(out))
 
 

@@ -45,22 +45,32 @@ class ExportResult:
     head: str
 
 
-def export_events(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> ExportResult:
-    """Write every event of the ledger to `dest` as JSON lines (0600, atomic)."""
+def export_events(
+    engine: Engine,
+    ctx: Context,
+    dest: Path,
+    *,
+    force: bool = False,
+    option: str = "--events",
+    shown: Path | None = None,
+) -> ExportResult:
+    """Write every event of the ledger to `dest` as JSON lines (0600, atomic); a failure names
+    `option` and `shown` (a bag's events name `--bag` and the bag, not its private build
+    folder)."""
     database = db.sqlite_path(str(engine.url))
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *EXPORT_ROLES, action="export the ledger's events")
-    fileio.check_output(dest, force=force, ledger=database, option="--events")
+    fileio.check_output(dest, force=force, ledger=database, option=option)
     try:
-        with fileio.private_temp_file(dest.parent, dest.name, "--events") as temp:
+        with fileio.private_temp_file(dest.parent, dest.name, option) as temp:
             with os.fdopen(os.dup(temp.fd), "w", encoding="utf-8", newline="\n") as out:
                 count, head = _write_export(engine, out)
                 out.flush()
                 os.fsync(out.fileno())
-            fileio.check_output(dest, force=force, ledger=database, option="--events")
-            fileio.move_into_place(temp.path, dest, force=force, option="--events")
+            fileio.check_output(dest, force=force, ledger=database, option=option)
+            fileio.move_into_place(temp.path, dest, force=force, option=option)
     except OSError as exc:
-        raise StorageError(f"--events: cannot write {dest}: {exc.strerror}") from None
+        raise StorageError(f"{option}: cannot write {shown or dest}: {exc.strerror}") from None
     fileio.fsync_directory(dest.parent)
     return ExportResult(dest, count, head)
 

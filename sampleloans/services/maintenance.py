@@ -430,7 +430,7 @@ def _built_from_events(source: Path, temp: Path) -> None:
 
     with fileio.private_temp_dir("replay") as scratch:
         events_only = db.scratch_engine(scratch / "events.db")
-        target = db.scratch_engine(temp)
+        target = db.scratch_engine(temp, what="the ledger rebuilt from the events")
         try:
             db.create_schema(events_only)
             load_events(source, events_only)

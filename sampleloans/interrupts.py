@@ -1,0 +1,109 @@
+"""Ctrl-C at any moment of a run, its start-up included: one `Error:` line and exit 130.
+
+Python turns SIGINT into `KeyboardInterrupt`; Typer turns one raised in a command into a
+silent exit 130, and one raised while the modules are still loading ends in a traceback. The
+handler here is installed before anything heavy is imported and notes that the interrupt came,
+so the entry point can say so in one line whichever way the run unwound. Every write is one
+transaction rolled back on the way out and every output file goes through a temp file removed
+on the way out (`fileio`), so the line can say that nothing half-done was kept. A leaf module:
+the standard library only, so installing it costs nothing before the imports it guards.
+"""
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+
+INTERRUPTED_EXIT = 130
+"""128 + SIGINT, as shells report a program stopped by Ctrl-C."""
+INTERRUPTED_LINE = (
+    "Error: interrupted (Ctrl-C); nothing that was not yet committed was recorded and no partial "
+    "output file was left: run the command again"
+)
+
+
+class _Interrupt:
+    """Whether a SIGINT arrived during this run."""
+
+    received = False
+
+
+def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
+    """SIGINT handler: remember the interrupt, then unwind as Python's own handler does; a
+    second Ctrl-C while the first unwinds is ignored, so every cleanup on the way runs whole."""
+    if _Interrupt.received:
+        return
+    _Interrupt.received = True
+    raise KeyboardInterrupt
+
+
+def watch_for_ctrl_c() -> None:
+    """Note every SIGINT from now on; a SIGINT the parent set to be ignored stays ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _note_and_raise)
+        sys.unraisablehook = _raise_dropped_interrupts(sys.unraisablehook)
+
+
+def _raise_dropped_interrupts(
+    previous: Callable[["sys.UnraisableHookArgs"], object],
+) -> Callable[["sys.UnraisableHookArgs"], None]:
+    """An unraisable-exception hook for an interrupt raised where Python drops exceptions (a
+    weakref callback, a `__del__`): it printed "Exception ignored … KeyboardInterrupt" with a
+    traceback and the command went on. Now it is raised again where it unwinds the command."""
+
+    def hook(unraisable: "sys.UnraisableHookArgs") -> None:
+        """Raise a dropped interrupt again a moment later; report anything else as before."""
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _interrupt_soon()
+            return
+        previous(unraisable)
+
+    return hook
+
+
+def _interrupt_soon() -> None:
+    """Raise KeyboardInterrupt a millisecond from now, from a SIGALRM handler: raised in the
+    hook itself it would be dropped again (as `fileio` does for SIGTERM)."""
+
+    def raise_again(_number: int, _frame: FrameType | None) -> None:
+        """SIGALRM handler: the interrupt, raised where it unwinds."""
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, raise_again)
+    signal.setitimer(signal.ITIMER_REAL, 0.001)
+
+
+def run_reporting_interrupts(command: Callable[[], object]) -> None:
+    """Run `command`; if a Ctrl-C interrupted it, print one line and exit 130 instead of a
+    traceback or Typer's silent exit."""
+    try:
+        command()
+    except KeyboardInterrupt:
+        _Interrupt.received = True
+    except Exception:
+        # Python wraps an interrupt raised in some hooks (a class's `__set_name__` while a
+        # module loads) in another error: after a Ctrl-C that is the interrupt too
+        if not _Interrupt.received:
+            raise
+    except SystemExit:
+        if not _Interrupt.received:  # a run that ended on its own
+            raise
+    if _Interrupt.received:
+        _report_interrupt()
+
+
+def _report_interrupt() -> None:
+    """Say that the run was interrupted, once (a second Ctrl-C no longer interrupts that), and
+    exit 130 at once. Not through `sys.exit`: an interrupt that landed in code an extension
+    module runs through the C API (Cython's start-up patches) leaves CPython's "unhandled
+    Ctrl-C" flag set, and the interpreter then kills itself with SIGINT at the very end, so the
+    code would be 130 or a signal death by chance. Every cleanup (transactions, temp files) has
+    run by now: the interrupt has unwound the whole command."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print(INTERRUPTED_LINE, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to do
+            stream.flush()
+    os._exit(INTERRUPTED_EXIT)
