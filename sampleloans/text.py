@@ -6,6 +6,7 @@ commands and `import` refuse the same things. A leaf module: it imports nothing 
 errors, so anything may use it.
 """
 
+import hashlib
 import re
 import unicodedata
 
@@ -123,6 +124,29 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return "a number"
+
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_safe(value: str) -> str:
+    """`value` with each character a file name should not hold (all but ASCII letters, digits
+    and `. _ -`) replaced by `_`."""
+    return _FILE_UNSAFE.sub("_", value)
+
+
+def is_file_safe(value: str) -> bool:
+    """Whether `file_safe` keeps `value` as it is."""
+    return _FILE_UNSAFE.search(value) is None
+
+
+def distinct_stem(stem: str, identity: str, *, exact: bool) -> str:
+    """`stem` when it names `identity` alone (`exact`), else `stem_` and 12 hex digits of the
+    identity's SHA-256: `file_safe` maps `x+y@` and `x_y@` to one name, and a file written for
+    one person must never replace another's."""
+    if exact:
+        return stem
+    return f"{stem}_{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:12]}"
 
 
 def words(state: str) -> str:

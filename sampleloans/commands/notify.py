@@ -3,7 +3,6 @@ overdue notice, through the configured SMTP server (or into `--outbox DIR` as `.
 dry run), at most once per recipient, document and checkpoint."""
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from sampleloans.services.notify import SendKey
 
 OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,20 @@ class Outgoing:
     @property
     def file_name(self) -> str:
         """Its `.eml` name in an outbox: kind, scope and recipient, made safe."""
+        from sampleloans.text import distinct_stem, file_safe, is_file_safe
+
         recipient, kind, scope, _checkpoint = self.key
         subject = scope.partition(":")[2]
-        name = f"{kind}-{recipient}" if subject == recipient else f"{kind}-{subject}-{recipient}"
-        return _UNSAFE.sub("_", name) + ".eml"
+        local, _, domain = recipient.partition("@")
+        # reads back only if nothing was replaced and the '-' after the subject is its end
+        # (the domain holds no '_', so the last '_' stands for the '@')
+        exact = is_file_safe(local) and (subject == recipient or is_file_safe(subject))
+        name = f"{kind}-{local}_{domain}"
+        if subject != recipient:
+            exact = exact and "-" not in subject
+            name = f"{kind}-{file_safe(subject)}-{local}_{domain}"
+        identity = "\n".join((kind, scope, recipient))
+        return distinct_stem(file_safe(name), identity, exact=exact) + ".eml"
 
 
 def _statement_message(
@@ -113,6 +121,7 @@ def _notice_messages(
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports import render
     from sampleloans.reports.common import day, when
+    from sampleloans.text import file_safe
 
     body = report.body
     short = report.request.institution
@@ -133,9 +142,7 @@ def _notice_messages(
         ]
     )
     subject = f"Overdue: lunar sample loans of {short}, respond by {day(body.respond_by)}"
-    pdf = Attachment(
-        f"overdue-notice-{_UNSAFE.sub('_', short)}.pdf", "application/pdf", render(report)
-    )
+    pdf = Attachment(f"overdue-notice-{file_safe(short)}.pdf", "application/pdf", render(report))
     return [
         Outgoing(
             (recipient, "overdue", report.request.scope, checkpoint),
