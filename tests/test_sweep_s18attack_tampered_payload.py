@@ -141,3 +141,19 @@ def test_the_readers_field_table_is_the_event_classes() -> None:
     from tests.payload_fields_source import TARGET, source
 
     assert TARGET.read_text() == source()
+
+
+def test_verify_accuses_nobody_of_another_institution_s_loan_for_an_unreadable_payload(
+    demo: Path, tmp_path: Path
+) -> None:
+    """Before: `[recorder] event 107 … was recorded by 'anand@open.example', a researcher at
+    OU, about a loan not lent to their institution` (the inventory was of OU's own loan)."""
+    ledger = tampered(demo, tmp_path, INVENTORY, "not json")
+    found = invoke(env_for(ledger), "verify")
+    assert found.exit_code == 1
+    assert "not lent to their institution" not in found.stdout
+    assert (
+        f"[recorder] event {INVENTORY} (loan.inventory) was recorded by 'anand@open.example', a "
+        "researcher at OU; its payload names no loan"
+    ) in found.stdout
+    assert f"[chain] event {INVENTORY} (loan.inventory) does not match its hash" in found.stdout
