@@ -6,6 +6,7 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
+from typing import Any
 
 from sampleloans.ledger.events import EVENT_TYPES, CodeMass
 
@@ -21,7 +22,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
 '''
 
 
-def type_code(hint: object) -> str:
+def type_code(hint: Any) -> str:
     """The short name of a field's declared type."""
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     if optional:
@@ -29,7 +30,7 @@ def type_code(hint: object) -> str:
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
         return "pairs" if item is CodeMass else f"list[{item.__name__}]"
-    return f"{hint.__name__}{'?' if optional else ''}"  # type: ignore[attr-defined]
+    return f"{hint.__name__}{'?' if optional else ''}"
 
 
 def source() -> str:
