@@ -32,8 +32,14 @@ _EMAIL_HINT = "give a plain address like name@example.org"
 
 def describe_char(char: str) -> str:
     """A character as `'x' (U+0078 LATIN SMALL LETTER X)`, readable whatever it is."""
-    name = unicodedata.name(char, "unnamed character")
-    return f"{char!r} (U+{ord(char):04X} {name})"
+    return f"{char!r} (U+{ord(char):04X} {char_name(char)})"
+
+
+def char_name(char: str) -> str:
+    """A character's Unicode name; a control character (which has none) is called one."""
+    if unicodedata.category(char) == "Cc":
+        return "CONTROL CHARACTER"
+    return unicodedata.name(char, "unnamed character")
 
 
 def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:

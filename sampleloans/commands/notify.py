@@ -282,7 +282,7 @@ def notify(
             ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
         )
         credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
-        sender = settings.sender if settings else (smtp_from or OUTBOX_SENDER)
+        sender = settings.sender if settings else _outbox_sender(smtp_from)
         outgoing, done, checkpoint_id = _plan(
             ctx, institution, checkpoint, sender, sent_at, credentials
         )
@@ -295,6 +295,13 @@ def notify(
     skipped = len(outgoing) - len(pending)
     _print_totals(out, len(pending), skipped, checkpoint_id, dry_run=dry_run)
     warn_if_exposed(signing)
+
+
+def _outbox_sender(smtp_from: str | None) -> str:
+    """A dry run's From: the configured address, checked as for sending, or a placeholder."""
+    from sampleloans.mail import sender_address
+
+    return sender_address(smtp_from) if smtp_from else OUTBOX_SENDER
 
 
 @dataclass(frozen=True)
