@@ -155,6 +155,21 @@ def distinct_stem(stem: str, identity: str, *, exact: bool) -> str:
     return f"{stem}_{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:12]}"
 
 
+# What a terminal obeys rather than shows: C0 and C1 controls but tab and line feed (an escape
+# sequence clears the screen, colours or links text), and the bidi marks that reorder a line.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def visible(text: str) -> str:
+    """`text` with every terminal control shown as its escape (`\\x1b`), never obeyed:
+    what a command prints comes from the ledger, which someone may have edited in the file."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _TERMINAL_CONTROLS.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
 def words(state: str) -> str:
     """A status or custody state as words for messages ('return_in_transit' → 'return in
     transit'); internal names never reach a person."""
