@@ -39,6 +39,15 @@ class SmtpSettings:
         return f"smtp {self.host}:{self.port}"
 
 
+def sender_address(sender: str) -> str:
+    """The configured From address, one plain address (a line break would add a header, a
+    display name or a second address would pass for someone else); a bad one is exit 3."""
+    try:
+        return clean_email(sender, "SMTP from")
+    except InvalidInput as exc:  # configuration, not a command's input: exit 3
+        raise StorageError(str(exc)) from None
+
+
 def smtp_settings(
     host: str | None,
     port: str | None,
@@ -70,10 +79,7 @@ def smtp_settings(
             "SMTP from: no sender address; set SAMPLELOANS_SMTP_FROM (or --smtp-from), e.g. "
             "loans@naoc.example"
         )
-    try:
-        from_address = clean_email(sender, "SMTP from")
-    except InvalidInput as exc:  # configuration, not a command's input: exit 3
-        raise StorageError(str(exc)) from None
+    from_address = sender_address(sender)
     flag = (starttls or "0").strip().lower()
     if flag not in ("0", "1", "yes", "no", "true", "false"):
         raise StorageError(

@@ -6,6 +6,7 @@ commands and `import` refuse the same things. A leaf module: it imports nothing 
 errors, so anything may use it.
 """
 
+import hashlib
 import re
 import unicodedata
 
@@ -31,8 +32,14 @@ _EMAIL_HINT = "give a plain address like name@example.org"
 
 def describe_char(char: str) -> str:
     """A character as `'x' (U+0078 LATIN SMALL LETTER X)`, readable whatever it is."""
-    name = unicodedata.name(char, "unnamed character")
-    return f"{char!r} (U+{ord(char):04X} {name})"
+    return f"{char!r} (U+{ord(char):04X} {char_name(char)})"
+
+
+def char_name(char: str) -> str:
+    """A character's Unicode name; a control character (which has none) is called one."""
+    if unicodedata.category(char) == "Cc":
+        return "CONTROL CHARACTER"
+    return unicodedata.name(char, "unnamed character")
 
 
 def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
@@ -123,6 +130,44 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return "a number"
+
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_safe(value: str) -> str:
+    """`value` with each character a file name should not hold (all but ASCII letters, digits
+    and `. _ -`) replaced by `_`."""
+    return _FILE_UNSAFE.sub("_", value)
+
+
+def is_file_safe(value: str) -> bool:
+    """Whether `file_safe` keeps `value` as it is."""
+    return _FILE_UNSAFE.search(value) is None
+
+
+def distinct_stem(stem: str, identity: str, *, exact: bool) -> str:
+    """`stem` when it names `identity` alone (`exact`), else `stem_` and 12 hex digits of the
+    identity's SHA-256: `file_safe` maps `x+y@` and `x_y@` to one name, and a file written for
+    one person must never replace another's."""
+    if exact:
+        return stem
+    return f"{stem}_{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:12]}"
+
+
+# What a terminal obeys rather than shows: C0 and C1 controls but tab and line feed (an escape
+# sequence clears the screen, colours or links text), and the bidi marks that reorder a line.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def visible(text: str) -> str:
+    """`text` with every terminal control shown as its escape (`\\x1b`), never obeyed:
+    what a command prints comes from the ledger, which someone may have edited in the file."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _TERMINAL_CONTROLS.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 def words(state: str) -> str:

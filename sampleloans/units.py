@@ -14,6 +14,7 @@ from decimal import Decimal, localcontext
 from dateutil.relativedelta import relativedelta
 
 from sampleloans.errors import InvalidInput
+from sampleloans.text import char_name
 
 __all__ = [
     "MAX_DEPTH_MM",
@@ -138,9 +139,8 @@ def _unprintable(text: str) -> str:
     """'contains the non-printable character U+00A0 NO-BREAK SPACE; …': the first character of
     `text` that does not print, named (a no-break space from a spreadsheet looks like a space)."""
     ch = next(c for c in text if not c.isprintable())
-    name = unicodedata.name(ch, "unnamed character")
     return (
-        f"contains the non-printable character U+{ord(ch):04X} {name}; type a plain space "
+        f"contains the non-printable character U+{ord(ch):04X} {char_name(ch)}; type a plain space "
         "and visible characters only"
     )
 

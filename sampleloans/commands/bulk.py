@@ -1,10 +1,10 @@
 """`import FILE`: a sample catalogue (CSV) or a history (JSON Lines), all or nothing."""
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class CountedLines:
     """A file's lines that report the bytes read as they are read."""
 
-    def __init__(self, handle: IO[str], report: Callable[[int], None]) -> None:
+    def __init__(self, handle: Iterable[str], report: Callable[[int], None]) -> None:
         self.handle = handle
         self.report = report
 
@@ -31,7 +31,9 @@ class CountedLines:
 
 
 @contextmanager
-def _lines(handle: IO[str], size: int, *, show: bool) -> Iterator[IO[str] | CountedLines]:
+def _lines(
+    handle: Iterable[str], size: int, *, show: bool
+) -> Iterator[Iterable[str] | CountedLines]:
     """The file's lines, with a transient progress bar by bytes read when `show`."""
     if not show:
         yield handle
@@ -64,6 +66,7 @@ def import_file(
         import_records,
         require_importer,
     )
+    from sampleloans.services.events_file import bounded_lines
     from sampleloans.services.logins import head_seq, sync_logins_since
 
     with writing(ctx) as (session, service_ctx):
@@ -82,7 +85,8 @@ def import_file(
             raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
         try:
             size = file.stat().st_size
-            with handle, _lines(handle, size, show=sys.stderr.isatty()) as lines:
+            bounded = bounded_lines(handle, file.name)  # a 1 GB line is refused, not read
+            with handle, _lines(bounded, size, show=sys.stderr.isatty()) as lines:
                 result = import_records(session, service_ctx, lines, fmt=fmt, source=file.name)
         except BulkRejected as rejected:
             raise _naming_the_file(rejected, file.name) from None

@@ -9,7 +9,7 @@ import json
 import os
 import pwd
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.segment import Segment
     from sqlalchemy import Engine
     from sqlmodel import Session
 
@@ -265,6 +266,18 @@ def _console_class() -> type["Console"]:
 
     class PipedConsole(Console):
         """A console whose reader may stop reading (`| head`)."""
+
+        def _render_buffer(self, buffer: Iterable["Segment"]) -> str:
+            """The text to write, every terminal control in the ledger's text shown, not
+            obeyed (rich's own styles are added after this, from each segment's style)."""
+            from rich.segment import Segment
+
+            from sampleloans.text import visible
+
+            shown = (
+                Segment(visible(s.text), s.style, s.control) if not s.control else s for s in buffer
+            )
+            return super()._render_buffer(shown)
 
         def on_broken_pipe(self) -> None:
             """Raise the closed pipe to the command's `quiet_broken_pipe`: rich would exit 1,

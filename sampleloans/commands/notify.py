@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from sampleloans.services.notify import SendKey
 
 OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,20 @@ class Outgoing:
     @property
     def file_name(self) -> str:
         """Its `.eml` name in an outbox: kind, scope and recipient, made safe."""
+        from sampleloans.text import distinct_stem, file_safe, is_file_safe
+
         recipient, kind, scope, _checkpoint = self.key
         subject = scope.partition(":")[2]
-        name = f"{kind}-{recipient}" if subject == recipient else f"{kind}-{subject}-{recipient}"
-        return _UNSAFE.sub("_", name) + ".eml"
+        local, _, domain = recipient.partition("@")
+        # reads back only if nothing was replaced and the '-' after the subject is its end
+        # (the domain holds no '_', so the last '_' stands for the '@')
+        exact = is_file_safe(local) and (subject == recipient or is_file_safe(subject))
+        name = f"{kind}-{local}_{domain}"
+        if subject != recipient:
+            exact = exact and "-" not in subject
+            name = f"{kind}-{file_safe(subject)}-{local}_{domain}"
+        identity = "\n".join((kind, scope, recipient))
+        return distinct_stem(file_safe(name), identity, exact=exact) + ".eml"
 
 
 def _statement_message(
@@ -128,6 +137,7 @@ def _notice_messages(
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports import render
     from sampleloans.reports.common import day, when
+    from sampleloans.text import file_safe
 
     body = report.body
     short = report.request.institution
@@ -149,9 +159,7 @@ def _notice_messages(
         ]
     )
     subject = f"Overdue: lunar sample loans of {short}, respond by {day(body.respond_by)}"
-    pdf = Attachment(
-        f"overdue-notice-{_UNSAFE.sub('_', short)}.pdf", "application/pdf", render(report)
-    )
+    pdf = Attachment(f"overdue-notice-{file_safe(short)}.pdf", "application/pdf", render(report))
     return [
         Outgoing(
             (recipient, "overdue", report.request.scope, checkpoint),
@@ -291,7 +299,7 @@ def notify(
             ctx, sign, signer_p12, signer_key, signer_cert, signer_passphrase_file
         )
         credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
-        sender = settings.sender if settings else (smtp_from or OUTBOX_SENDER)
+        sender = settings.sender if settings else _outbox_sender(smtp_from)
         outgoing, done, checkpoint_id = _plan(
             ctx, institution, checkpoint, sender, sent_at, credentials
         )
@@ -304,6 +312,13 @@ def notify(
             delivered = _send_all(ctx, out, settings, pending, sent_at)
     _print_totals(out, delivered, len(outgoing) - delivered, checkpoint_id, dry_run=dry_run)
     warn_if_exposed(signing)
+
+
+def _outbox_sender(smtp_from: str | None) -> str:
+    """A dry run's From: the configured address, checked as for sending, or a placeholder."""
+    from sampleloans.mail import sender_address
+
+    return sender_address(smtp_from) if smtp_from else OUTBOX_SENDER
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,9 @@ def demo_summary_table(rows: list[Any], head: str) -> Table:
 
 def cell_text(cell: Any) -> str:
     """The plain text of one table cell (a str or a rich Text)."""
-    return cell.plain if isinstance(cell, Text) else str(cell)
+    from sampleloans.text import visible
+
+    return visible(cell.plain if isinstance(cell, Text) else str(cell))
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -219,12 +219,17 @@ def _print_written(targets: list[Path], statements: list["Statement"], credentia
         out_console.print("No statement: no open loan in that scope.", markup=False)
     for target, made in zip(targets, statements, strict=True):
         out_console.print(
-            f"Wrote {target}: statement to {made.request.pi}, {len(made.body.events)} events "
+            f"Wrote {target}: statement to {made.request.pi}, {_events(len(made.body.events))} "
             f"proved in the checkpoint of {made.body.checkpoint.tree_size} events "
             f"(head {made.head_seq}:{made.head_hash[:12]}…), digest {made.digest[:16]}"
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
+
+
+def _events(count: int) -> str:
+    """`1 event`, `7 events`."""
+    return f"{count} event" if count == 1 else f"{count} events"
 
 
 def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:

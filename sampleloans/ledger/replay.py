@@ -56,6 +56,7 @@ from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import EventSubject, LedgerEvent, LedgerMeta
 from sampleloans.vocab import InstitutionKind
@@ -345,12 +346,14 @@ def _named_in_events(connection: Connection, cone: _Cone) -> _Named:
     seqs = sorted(cone.taken)
     for start in range(0, len(seqs), IN_CHUNK):
         chunk = seqs[start : start + IN_CHUNK]
-        query = select(table.c.actor, table.c.kind, naming).where(table.c.seq.in_(chunk))
-        for actor, kind, payload in connection.execute(query):
+        query = select(table.c.seq, table.c.actor, table.c.kind, naming).where(
+            table.c.seq.in_(chunk)
+        )
+        for seq, actor, kind, payload in connection.execute(query):
             named.actors.add(str(actor))
             if payload is None:
                 continue
-            data = json.loads(payload)
+            data = stored_payload(seq, kind, payload)
             values = {v for v in (data.get(f) for f in NAMING_PAYLOADS[kind]) if isinstance(v, str)}
             if kind == ev.SampleRegistered.kind:
                 named.missions.update(values)
@@ -399,7 +402,7 @@ def _added(
         events.c.seq.in_(sorted(set(firsts.values())))
     )
     for seq, first_kind, payload in connection.execute(query):
-        data = json.loads(payload)
+        data = stored_payload(seq, first_kind, payload)
         if first_kind == kind and data.get(field) in firsts:
             found[int(seq)] = data
     missing = set(firsts) - {str(data.get(field)) for data in found.values()}
@@ -408,7 +411,7 @@ def _added(
             events.c.kind == kind, events.c.seq <= head
         )
         for seq, payload in connection.execute(by_kind):
-            data = json.loads(payload)
+            data = stored_payload(seq, kind, payload)
             if data.get(field) in missing:
                 found[int(seq)] = data
     return found
@@ -427,7 +430,7 @@ def _lenders(connection: Connection, head: int) -> dict[str, int]:
     )
     lenders: dict[str, int] = {}
     for seq, payload in connection.execute(query):
-        data = json.loads(payload)
+        data = stored_payload(seq, ev.InstitutionAdded.kind, payload)
         if data.get("institution_kind") == InstitutionKind.LENDER:
             lenders[str(data.get("short_name"))] = int(seq)
     return lenders
@@ -443,7 +446,8 @@ def _person_changes(connection: Connection, emails: set[str], cut: Cut, head: in
     return {
         int(seq)
         for seq, kind, occurred, payload in connection.execute(query)
-        if cut.takes(kind, from_stored(occurred)) and json.loads(payload).get("email") in emails
+        if cut.takes(kind, from_stored(occurred))
+        and stored_payload(seq, kind, payload).get("email") in emails
     }
 
 
@@ -457,7 +461,7 @@ def _missions(connection: Connection, codes: set[str], head: int) -> set[int]:
     return {
         int(seq)
         for seq, payload in connection.execute(query)
-        if json.loads(payload).get("code") in codes
+        if stored_payload(seq, ev.MissionAdded.kind, payload).get("code") in codes
     }
 
 

@@ -27,8 +27,6 @@ import gc
 import inspect
 import json
 import re
-import types
-import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,7 +42,7 @@ from sampleloans.dates import parse_datetime
 from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger.envelope import imported_os_user
-from sampleloans.ledger.events import EVENT_TYPES, CodeMass
+from sampleloans.ledger.payload import MAX_INT, check_int, check_payload, check_value, shown
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.ledger.unit import Unit, batch_unit
 from sampleloans.models import Sample
@@ -94,7 +92,6 @@ TEXT_REASON_KINDS = ("event.corrected",)
 reason (as an events export holds it), and must then give that text."""
 CORRECTION_KINDS = ("event.corrected", "mass.corrected")
 """The kinds that reference an earlier event (`corrects_seq`)."""
-MAX_INT = 2**63 - 1  # SQLite's largest integer: a larger one cannot be stored at all
 MAX_DIGITS = 19  # digits of MAX_INT: a JSON number with more is refused before it is converted
 OTHER_SEPARATORS = {";": "';'", "\t": "a tab", "|": "'|'"}
 """Separators a spreadsheet may have saved a catalogue with, and how a message names them."""
@@ -360,97 +357,10 @@ def _json_constant(name: str) -> Any:
 # --- checking values against the event's fields ---------------------------------------------
 
 
-@functools.cache
-def _declared(hint: Any) -> tuple[bool, Any, Any]:
-    """(None allowed, the type without None, a list's item type or None) of a field's declared
-    type, worked out once per type (`typing` introspection cost an import ~5 µs a field)."""
-    optional = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
-    if optional:
-        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    item = typing.get_args(hint)[0] if typing.get_origin(hint) is list else None
-    return optional, hint, item
-
-
-def _check_value(value: Any, hint: Any, what: str) -> None:
-    """Refuse a JSON value whose type is not the one the event field declares."""
-    if hint is Any:
-        return
-    optional, hint, item = _declared(hint)
-    if optional and value is None:
-        return
-    if item is not None:
-        _check_list(value, item, what)
-    elif hint is bool:
-        if not isinstance(value, bool):
-            raise InvalidInput(f"{what}: give true or false, not {_shown(value)}")
-    elif hint is int:
-        _check_int(value, what)
-    elif hint is str and not isinstance(value, str):
-        raise InvalidInput(f"{what}: give text, not {_shown(value)}")
-
-
-def _check_list(value: Any, item: Any, what: str) -> None:
-    """A list of the declared items; `list[Any]` items are [code, micrograms] pairs."""
-    if not isinstance(value, list):
-        raise InvalidInput(f"{what}: give a list, not {_shown(value)}")
-    for n, entry in enumerate(value):
-        if item is CodeMass:  # [[code, micrograms], …]
-            if not isinstance(entry, list) or len(entry) != 2:
-                raise InvalidInput(f"{what}[{n}]: give a [code, micrograms] pair")
-            _check_value(entry[0], str, f"{what}[{n}][0]")
-            _check_int(entry[1], f"{what}[{n}][1]")
-        else:
-            _check_value(entry, item, f"{what}[{n}]")
-
-
-def _check_int(value: Any, what: str) -> None:
-    """A whole number (true, false and 2.0 are not), not negative, that SQLite can store.
-
-    Larger values the rules judge (a mass more than is held is a refusal by the rule, exit 1).
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what}: give a whole number, not {_shown(value)}")
-    if not 0 <= value <= MAX_INT:
-        raise InvalidInput(
-            f"{what}: {value} is out of range; give a whole number from 0 to {MAX_INT}"
-        )
-
-
-def _shown(value: Any) -> str:
-    """A JSON value as its author wrote it, cut short for a one-line message."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, Decimal):
-        return quote_input(getattr(value, "typed", str(value))).strip("'")
-    if isinstance(value, str):
-        return quote_input(value)
-    return quote_input(json.dumps(value, default=str)).strip("'")
-
-
 def _repr(value: Any, limit: int = 120) -> str:
     """repr() of a value, cut short so that a message stays one readable line."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-@functools.cache
-def _field_types(kind: str) -> dict[str, Any]:
-    """The declared type of every payload field of an event kind (read once per kind)."""
-    return typing.get_type_hints(EVENT_TYPES[kind])
-
-
-def _check_payload(kind: str, payload: dict[str, Any]) -> None:
-    """Every payload field is one the event has, with the type it declares."""
-    event_type = EVENT_TYPES[kind]
-    fields = set(event_type.__dataclass_fields__)
-    extra = sorted(set(payload) - fields)
-    if extra:
-        raise InvalidInput(f"payload: {kind} has no field {quote_input(extra[0])}")
-    hints = _field_types(kind)
-    for name, value in payload.items():
-        _check_value(value, hints[name], f"payload.{name}")
 
 
 # --- the catalogue ------------------------------------------------------------------------------
@@ -739,11 +649,11 @@ def _check_envelope(record: Any) -> tuple[str, dict[str, Any], str]:
     kind = record.get("kind")
     if not isinstance(kind, str) or kind not in HANDLERS:
         known = ", ".join(sorted(HANDLERS))
-        raise InvalidInput(f"kind: {_shown(kind)} cannot be imported; use one of {known}")
+        raise InvalidInput(f"kind: {shown(kind)} cannot be imported; use one of {known}")
     payload = record.get("payload")
     if not isinstance(payload, dict):
         raise InvalidInput("payload: must be a JSON object")
-    _check_payload(kind, payload)
+    check_payload(kind, payload)
     actor = record.get("actor")
     if not isinstance(actor, str) or not actor.strip():
         raise InvalidInput("actor: give the e-mail of the person who acted")
@@ -754,9 +664,9 @@ def _envelope_options(record: dict[str, Any], kind: str) -> dict[str, Any]:
     """The occurred_at, reason and corrects_seq of a history line as service arguments."""
     for name in ("occurred_at", "reason"):
         if record.get(name) is not None:
-            _check_value(record[name], str, name)
+            check_value(record[name], "str", name)
     if record.get("corrects_seq") is not None:
-        _check_int(record["corrects_seq"], "corrects_seq")
+        check_int(record["corrects_seq"], "corrects_seq")
     occurred = record.get("occurred_at")
     options: dict[str, Any] = {"occurred_at": _when(occurred, "occurred_at") if occurred else None}
     if record.get("reason") is not None and kind not in TEXT_REASON_KINDS:

@@ -153,7 +153,7 @@ def _events(handle: TextIO, source: Path) -> Iterator[dict[str, Any]]:
 def _next_line(handle: TextIO, source: Path, number: int) -> str:
     """The next line of an export ("" at the end); bytes that are not UTF-8 are bad input."""
     try:
-        return handle.readline()
+        line = handle.readline(MAX_LINE_CHARS + 1)
     except UnicodeDecodeError:
         raise InvalidInput(
             f"{source} line {number}: not UTF-8 text; give a file written by "
@@ -161,6 +161,32 @@ def _next_line(handle: TextIO, source: Path, number: int) -> str:
         ) from None
     except OSError as exc:  # a read error (EIO) or a file the kernel will not read this way
         raise StorageError(f"{source} line {number}: cannot be read ({exc.strerror})") from None
+    refuse_long_line(line, source, number)
+    return line
+
+
+MAX_LINE_CHARS = 16 * 1024 * 1024
+"""The longest line an input file (an export, a history, a catalogue) may hold: no record
+comes near it (a text is at most 500 characters), and a line is read whole into memory."""
+
+
+def refuse_long_line(line: str, source: object, number: int) -> None:
+    """Refuse a line read with `readline(MAX_LINE_CHARS + 1)` that reached the limit before
+    its end: reading on would hold all of it in memory (a 1 GB line, 2 GB)."""
+    if len(line) > MAX_LINE_CHARS:
+        raise InvalidInput(
+            f"{source} line {number}: longer than {MAX_LINE_CHARS:,} characters; no record is "
+            "that long: is it the right file?"
+        )
+
+
+def bounded_lines(handle: TextIO, source: object) -> Iterator[str]:
+    """The lines of a text file, each read at most `MAX_LINE_CHARS` at a time."""
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        refuse_long_line(line, source, number)
+        yield line
 
 
 def _parse_line(line: str, source: Path, number: int) -> Any:

@@ -15,7 +15,6 @@ default, the same rule at writing and at reading:
 | accept-return | who took the shipment (its courier), else its releaser | the recording curator |
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger.envelope import from_stored
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.ledger.reads import get_row
 from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Person
 from sampleloans.readmodels.handover import Handover, PartyView
@@ -180,7 +180,7 @@ def _defaults(
     shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
     if shipped is None:
         return None, recorder
-    shipped_payload = json.loads(shipped.payload)
+    shipped_payload = stored_payload(shipped.seq, shipped.kind, shipped.payload)
     sender = parties_of(session, shipped.kind, shipped_payload, shipped.actor)
     outbound = shipped_payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
     return sender.received_by or sender.released_by, (pi if outbound else recorder)
@@ -204,14 +204,18 @@ def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
         outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
         return "ship" if outbound else "return"
     shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
-    direction = json.loads(shipped.payload).get("direction") if shipped is not None else None
+    direction = (
+        stored_payload(shipped.seq, shipped.kind, shipped.payload).get("direction")
+        if shipped is not None
+        else None
+    )
     return "accept-return" if direction == Direction.RETURN else "receive"
 
 
 def handover_of(session: Session, row: Any) -> Handover:
     """The hand-over of one stored event row (seq, kind, payload, occurred_at, recorded_at,
     actor), its persons resolved to names and institutions."""
-    payload = json.loads(row.payload)
+    payload = stored_payload(row.seq, row.kind, row.payload)
     parties = parties_of(session, row.kind, payload, row.actor)
     return Handover(
         seq=row.seq,

@@ -1,7 +1,6 @@
 """Chain-of-custody history: every event concerning a sample lineage, a loan or an institution,
 and (for `--as-of`) the state replayed from the ledger up to a moment in the past."""
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlmodel import Session, col, select
 from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context, from_stored, importer_of, os_account_of
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     EventSubject,
     LedgerEvent,
@@ -380,7 +380,7 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
     mark = BorrowerMark(session)
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
-        payloads = [json.loads(row.payload) for row in batch]
+        payloads = [stored_payload(row.seq, row.kind, row.payload) for row in batch]
         mark.learn(filter(None, (loan_of(r.kind, p) for r, p in zip(batch, payloads, strict=True))))
         for row, payload in zip(batch, payloads, strict=True):
             yield HistoryEntry(
@@ -521,7 +521,7 @@ def _pairs(pairs: list[list[Any]]) -> str:
 
 def describe(session: Session, row: LedgerEvent) -> str:
     """One line a person can read for a stored event."""
-    payload = json.loads(row.payload)
+    payload = stored_payload(row.seq, row.kind, row.payload)
     return describe_payload(session, row.kind, row.seq, row.corrects_seq, payload, row.reason)
 
 

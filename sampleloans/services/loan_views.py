@@ -4,7 +4,6 @@ Every function starts with the acting reader; researchers see only their own ins
 loans and incidents, curators and compliance officers see everything.
 """
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,6 +17,7 @@ from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.checks import LOAN_STATUSES
 from sampleloans.ledger.envelope import Context, from_stored
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
     Consumption,
@@ -580,7 +580,7 @@ def _broken_seals(session: Session, number: str) -> tuple[BrokenSealView, ...]:
     ).all()
     views = []
     for seq, payload in receipts:
-        p = json.loads(payload)
+        p = stored_payload(seq, "loan.received", payload)
         shipment = session.get(Shipment, int(p["shipment_seq"]))
         if p["seal_intact"] or shipment is None:
             continue

@@ -156,11 +156,13 @@ def _outside_the_lab(
 ) -> str | None:
     """Why a researcher's event is not about their own lab (None: it is)."""
     number = fields.get("loan") if kind == "incident.reported" else fields.get("number")
+    if not isinstance(number, str):  # an unreadable payload: say so, accuse nobody of more
+        return f"a researcher at {home}; its payload names no loan"
     loans = Loan.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     lent_to = connection.execute(
-        select(loans.c.institution).where(loans.c.number == str(number))
+        select(loans.c.institution).where(loans.c.number == number)
     ).scalar()
-    if number is None or lent_to is None or lent_to != home:
+    if lent_to is None or lent_to != home:
         return f"a researcher at {home}, about a loan not lent to their institution"
     if kind == "loan.received":
         shipments = Shipment.__table__  # type: ignore[attr-defined]  # SQLModel sets it

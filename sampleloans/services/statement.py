@@ -9,7 +9,6 @@ alone, that the events it lists are in the ledger the lender signed.
 """
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from sampleloans.services.history import describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
+from sampleloans.text import distinct_stem, file_safe, is_file_safe
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -442,13 +442,20 @@ def _unaltered_body(event: LedgerEvent) -> dict[str, Any]:
     return body
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
 def file_name(pi_email: str) -> str:
-    """A statement's file name from its PI's e-mail: `statement-anand-at-open.example.pdf`."""
+    """A statement's file name from its PI's e-mail, `statement-anand-at-open.example.pdf`;
+    one name per address (see `distinct_stem`)."""
     local, _, domain = pi_email.partition("@")
-    return f"statement-{_UNSAFE.sub('_', local)}-at-{_UNSAFE.sub('_', domain)}.pdf"
+    stem = f"statement-{file_safe(local)}-at-{file_safe(domain)}"
+    # the address reads back only if nothing was replaced and "-at-" splits it one way
+    # (`x-@at-y.example` and `x--at@y.example` would both give `x--at-at-y.example`)
+    exact = is_file_safe(pi_email.replace("@", "", 1)) and _overlapping(stem, "-at-") == 1
+    return distinct_stem(stem, pi_email, exact=exact) + ".pdf"
+
+
+def _overlapping(text: str, part: str) -> int:
+    """How many times `part` occurs in `text`, overlaps counted."""
+    return sum(text.startswith(part, i) for i in range(len(text)))
 
 
 # --- checking with the public key alone -------------------------------------------------------

@@ -2,7 +2,6 @@
 institution, with who held what, and the gaps, discrepancies and incidents a reviewer must see.
 """
 
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import from_iso
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
     EventSubject,
@@ -448,7 +448,7 @@ def _custody_row(
     borrowers: BorrowerMark,
 ) -> tuple[CustodyRow, list[Finding]]:
     """One event's row of the custody table, and the findings it raises."""
-    p: dict[str, Any] = json.loads(event.payload)
+    p: dict[str, Any] = stored_payload(event.seq, event.kind, event.payload)
     cells = _Cells(
         event.seq,
         {

@@ -1,12 +1,12 @@
 """The sample return report's read model (NASA F-75 counterpart): each item of a loan term by
 term, the borrower's splits, the shipments' conditions and the findings."""
 
-import json
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
     Consumption,
@@ -236,7 +236,7 @@ def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) ->
             EventSubject.subject_key == number,
         )
     ):
-        if int(json.loads(event.payload)["shipment_seq"]) in return_shipments:
+        if stored_payload(event.seq, event.kind, event.payload)["shipment_seq"] in return_shipments:
             found.add(event.seq)
     return found
 
