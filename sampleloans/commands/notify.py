@@ -3,7 +3,6 @@ overdue notice, through the configured SMTP server (or into `--outbox DIR` as `.
 dry run), at most once per recipient, document and checkpoint."""
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
