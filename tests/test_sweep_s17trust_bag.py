@@ -158,7 +158,8 @@ def test_verify_bag_says_it_did_not_check_the_reports_it_carries(
     assert invoke(env, "export", "--bag", str(folder), "--report", str(report)).exit_code == 0
     result = verify_bag(folder, "--public-key", str(made["pub"]))
     assert result.exit_code == 0, result.stderr
-    assert "note  reports/: 1 file(s) not checked here: check each with 'sampleloans " in (
+    assert "ok    report custody.pdf: made at head " in result.stdout
+    assert "note  reports/: each names one of these events as its head; its pages and " in (
         result.stdout
     )
     assert "verify-document" in result.stdout

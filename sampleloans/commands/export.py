@@ -129,9 +129,10 @@ def verify_bag(
         out.print(f"ok    {line}", markup=False)
     if result.reports:  # say what was not checked: a report's pages are its signature's job
         out.print(
-            f"note  reports/: {result.reports} file(s) not checked here: check each with "
-            "'sampleloans verify-document FILE --trust-root root-cert.pem' (its signature) or "
-            "'--public-key KEY.pub' (its checkpoint)",
+            "note  reports/: each names one of these events as its head; its pages and "
+            "signature are not checked here: check each with 'sampleloans verify-document FILE "
+            "--trust-root root-cert.pem' (its signature) or '--public-key KEY.pub' (its "
+            "checkpoint)",
             markup=False,
         )
     if not result.covered:

@@ -5,13 +5,7 @@ Each report command: parse → build the read model in one read transaction
 pypdf are imported only inside these commands.
 """
 
-import io
-import json
-import logging
 import re
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -282,60 +276,11 @@ def inventory(
 
 app.command("statement")(statement_command)
 
-METADATA_MAX_CHARS = 4096  # a report's Keywords JSON is a few hundred characters
-
-
-@contextmanager
-def _pdf_library_quiet() -> Iterator[None]:
-    """Keep pypdf's own warnings (logging and `warnings`) off the terminal: a file it cannot
-    read gets our one `Error:` line, not its diagnostics first."""
-    logger = logging.getLogger("pypdf")  # its modules log to child loggers, which inherit this
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     """A report file's bytes and the metadata it carries (Keywords JSON)."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from sampleloans.reports.document import read_document as read
 
-    from sampleloans.errors import InvalidInput, StorageError
-    from sampleloans.fileio import refuse_special_input
-
-    refuse_special_input(path, "FILE")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise StorageError(f"FILE: cannot read {path}: {exc.strerror}") from None
-    not_a_report = f"FILE: {path} is not a sampleloans report"
-    signed = data
-    if b"/ByteRange" in data:  # a signed report: its claim is what the signer signed
-        from sampleloans.reports.signing import signed_extent
-
-        signed = data[: signed_extent(data) or len(data)]
-    try:
-        with _pdf_library_quiet():
-            info: Mapping[str, Any] = PdfReader(io.BytesIO(signed)).metadata or {}
-            keywords = str(info.get("/Keywords", ""))
-    except (PyPdfError, ValueError, OSError, RecursionError):
-        raise InvalidInput(f"{not_a_report} (not a readable PDF)") from None
-    if len(keywords) > METADATA_MAX_CHARS:
-        raise InvalidInput(f"{not_a_report} (its metadata is far longer than a report's)")
-    try:
-        meta = json.loads(keywords)
-    except ValueError:
-        raise InvalidInput(f"{not_a_report} (no report metadata)") from None
-    except RecursionError:  # JSON nested deeper than Python's stack
-        raise InvalidInput(f"{not_a_report} (its metadata is nested too deeply)") from None
-    if not isinstance(meta, dict) or meta.get("app") != "sampleloans":
-        raise InvalidInput(f"{not_a_report} (no report metadata)")
-    return data, meta
+    return read(path)
 
 
 class AlteredDocument(SampleLoansError):

@@ -11,10 +11,8 @@ validate), so no other command pays for them.
 
 import hashlib
 import io
-import logging
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from sampleloans.errors import InvalidInput, SampleLoansError
+from sampleloans.reports.document import libraries_quiet
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -288,20 +287,9 @@ def _signer_at(
     )
 
 
-@contextmanager
-def _pdf_library_quiet() -> Iterator[None]:
+def _pdf_library_quiet() -> AbstractContextManager[None]:
     """Keep pyHanko's log lines and warnings off the terminal: our one line says it."""
-    loggers = [logging.getLogger(name) for name in ("pyhanko", "pyhanko_certvalidator")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    return libraries_quiet("pyhanko", "pyhanko_certvalidator")
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
         # what is given is checked before anything is written: the bag must verify as a whole
         kept["keys"].update(_given_keys(extras.public_keys))
         _check_given_checkpoints(session.connection(), extras.checkpoints, kept["keys"])
+        _check_given_reports(session.connection(), extras.reports)
     _check_given_names(("--report", extras.reports), ("--checkpoint", extras.checkpoints))
     database = db.sqlite_path(str(engine.url))
     fileio.refuse_ledger(dest, database, "--bag")
@@ -178,6 +179,54 @@ def _given_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
         verifier = read_verifier(path)  # InvalidInput (exit 2) names the file and what it is
         keys.update([_key_file(verifier.encode())])
     return keys
+
+
+def _check_given_reports(connection: Connection, paths: tuple[Path, ...]) -> None:
+    """Each report given with --report was made from this ledger: the head it names (its
+    events up to then) is one of this ledger's events; refused otherwise (nothing written)."""
+    for path in paths:
+        seq, hash_hex = _claimed_head(_read_given(path), f"--report: {path}")
+        stored = connection.execute(
+            text("SELECT hash FROM ledger_event WHERE seq = :seq"), {"seq": seq}
+        ).scalar()
+        if stored != hash_hex:
+            raise RuleViolation(
+                f"--report: {path} was made at head {seq}:{hash_hex[:12]}…, which is not this "
+                "ledger's: a report of another ledger, or of this one before it was changed; "
+                "no bag was written"
+            )
+
+
+def _claimed_head(data: bytes, named: str) -> tuple[int, str]:
+    """The head `SEQ:HASH` a report's metadata names (InvalidInput for a file that is no
+    report, or whose head is not one)."""
+    from sampleloans.reports.document import document_metadata
+    from sampleloans.services.verify import parse_anchor
+
+    meta = document_metadata(data, f"{named} is not a sampleloans report")
+    head = meta.get("head")
+    if not isinstance(head, str):
+        raise InvalidInput(f"{named} names no head: it was altered")
+    return parse_anchor(head, f"{named}: head")
+
+
+def _report_lines(folder: Path, hashes: list[bytes]) -> list[str]:
+    """Each report in the bag names a head that is one of the bag's events: the lines that
+    say so, or one RuleViolation naming the report (made from another ledger, or altered)."""
+    lines = []
+    for path in _files_in(folder):
+        named = f"BAG: data/reports/{path.name}"
+        try:
+            seq, hash_hex = _claimed_head(path.read_bytes(), named)
+        except InvalidInput as exc:
+            raise RuleViolation(str(exc)) from None
+        if not 1 <= seq <= len(hashes) or hashes[seq - 1].hex() != hash_hex:
+            raise RuleViolation(
+                f"{named} was made at head {seq}:{hash_hex[:12]}…, which is not one of the "
+                "bag's events: a report of another ledger, or of this one before it was changed"
+            )
+        lines.append(f"report {path.name}: made at head {seq}, one of these events")
+    return lines
 
 
 def _check_given_checkpoints(
@@ -283,7 +332,7 @@ class BagCheck:
     lines: tuple[str, ...]
     events: int = 0
     covered: int = 0
-    reports: int = 0  # files in reports/, which verify-bag does not open
+    reports: int = 0  # files in reports/, whose heads verify-bag checks (not their pages)
 
 
 def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
@@ -335,6 +384,7 @@ def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | Non
         line, size = _checkpoint_line(note_path, hashes, origin, keys)
         lines.append(line)
         covered = max(covered, size)
+    lines.extend(_report_lines(payload / "reports", hashes))
     return BagCheck(tuple(lines), len(hashes), covered)
 
 
