@@ -31,6 +31,7 @@ from sampleloans.reports.common import (
     returning_ug,
     when,
 )
+from sampleloans.vocab import ItemState
 
 PROOFS_FILE = "statement-proofs.json"
 PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
@@ -45,15 +46,18 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # return date alone), and full-width tables end at the right margin (before: 6 pt past it);
 # 5 = a loan issued but not yet shipped, or shipped and not yet received, is not called held:
 # its "Held" says which, and the samples are "Samples lent to you" with a "Total lent" naming
-# that part, as `status` does (before: "What you hold" and "Total held" listed it as held).
-METADATA_VERSION = 5
-METADATA_VERSIONS = (1, 2, 3, 4, 5)
+# that part, as `status` does (before: "What you hold" and "Total held" listed it as held);
+# 6 = a sample only requested (its loan not yet issued) is not listed under "What you hold",
+# which says so when nothing was issued yet (before: a row "requested", 0 µg issued and held).
+METADATA_VERSION = 6
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
 HELD_PER_LOAN_VERSION = 4
 FRAMED_TABLES_VERSION = 4
 NOT_YET_HELD_VERSION = 5
+ISSUED_ONLY_VERSION = 6
 
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
@@ -252,7 +256,11 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
         )
         for loan in body.loans
         for item in loan.items
+        if version < ISSUED_ONLY_VERSION or item.state != ItemState.REQUESTED
     ]
+    if not rows:  # every open loan still awaits approval or issue: nothing was lent yet
+        note = "No sample has been issued to you yet: each loan above awaits approval or issue."
+        return layout.section("What you hold", [layout.para(note, layout.styles()["body"])])
     label, note = total_words(statement, version)
     rows.append((label, "", note, "", "", mass(body.held_ug)))
     return layout.section(
