@@ -56,6 +56,7 @@ ARGS: dict[str, list[str]] = {
                             "--weighed", f"{SAMPLE}=1mg"],
     "loans approve": ["L-1"],
     "loans close": ["L-1"],
+    "loans withdraw": ["L-1", "--reason", "declined"],
     "loans consume": ["L-1", "--sample", SAMPLE, "--technique", "x", "--mass", "1 mg",
                       "--destructive"],
     "loans extend": ["L-1", "--period", "P1M", "--approver", CURATOR, "--reason", "x"],
