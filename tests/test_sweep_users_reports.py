@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.reports import layout
+from sampleloans.reports.statement import METADATA_VERSION, METADATA_VERSIONS
 from tests.conftest import demo_env
 
 CURATOR = "curator@naoc.example"
@@ -90,7 +91,7 @@ def test_the_shortened_statement_verifies_and_names_its_layout(
     """verify-document re-renders the statement in the layout its metadata names."""
     metadata: Any = PdfReader(long_statement).metadata
     keywords = json.loads(str(metadata["/Keywords"]))
-    assert keywords["v"] == 5  # the current statement layout (2 shortened the head)
+    assert keywords["v"] == METADATA_VERSION  # the current layout (2 shortened the head)
     result = cli(round_ledger, "--as", COMPLIANCE, "verify-document", str(long_statement))
     assert "byte-identical to a fresh rendering" in result.stdout
 
@@ -141,11 +142,14 @@ def test_a_statement_claiming_an_unknown_layout_is_altered(
 ) -> None:
     """A statement whose metadata names a layout no release writes: one line naming v, exit 1."""
     data = long_statement.read_bytes()
-    assert data.count(b'"v":5') == 1
+    current = f'"v":{METADATA_VERSION}'.encode()
+    assert data.count(current) == 1
+    unknown = max(METADATA_VERSIONS) + 3
     altered = tmp_path / "altered.pdf"
-    altered.write_bytes(data.replace(b'"v":5', b'"v":9'))
+    altered.write_bytes(data.replace(current, f'"v":{unknown}'.encode()))
     result = cli(round_ledger, "--as", COMPLIANCE, "verify-document", str(altered), code=1)
-    assert "v: '9' is not a statement layout (accepted: 1, 2, 3, 4, 5)" in result.stderr
+    accepted = ", ".join(str(v) for v in METADATA_VERSIONS)
+    assert f"v: '{unknown}' is not a statement layout (accepted: {accepted})" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 
