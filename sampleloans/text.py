@@ -174,3 +174,8 @@ def words(state: str) -> str:
     """A status or custody state as words for messages ('return_in_transit' → 'return in
     transit'); internal names never reach a person."""
     return state.replace("_", " ")
+
+
+def counted(count: int, noun: str) -> str:
+    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

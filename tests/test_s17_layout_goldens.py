@@ -103,7 +103,11 @@ def test_the_same_statement_in_layout_4_says_what_layout_3_did_not(
     assert keywords(fresh)["v"] == METADATA_VERSION >= 4  # layout 5 kept these words
     assert NOTHING_LEFT not in words(old)
     assert f"0 µg: {NOTHING_LEFT}" in words(fresh)
-    for same in ("digest", "head", "checkpoint"):
+    for same in ("head", "checkpoint"):
         assert keywords(fresh)[same] == keywords(old)[same], same
+    # layout 4 changed the page alone; layout 7 says "non-destructive" of the ICP-MS analysis
+    # (WORDED_VERSION), words its digest covers
+    assert keywords(fresh)["digest"] != keywords(old)["digest"]
+    assert "(ICP-MS, non-destructive)" in words(fresh)
     output = cli(statement_ledger, "--as", COMPLIANCE, "verify-document", str(fresh))
     assert "byte-identical to a fresh rendering" in output

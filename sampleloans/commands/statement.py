@@ -197,9 +197,7 @@ class _Targets:
         from sampleloans.fileio import write_folder_atomic
 
         named = [(path.name, data) for path, data in zip(self.paths, pdfs, strict=True)]
-        write_folder_atomic(
-            folder, named, force=self.force, ledger=self.ledger, inputs=self.inputs
-        )
+        write_folder_atomic(folder, named, force=self.force, ledger=self.ledger, inputs=self.inputs)
 
 
 def _files_read(signing: "SignRequest", checkpoint: Path | None) -> list[tuple[str, Path]]:
@@ -430,8 +428,10 @@ def _compare_with_rebuilt(
     """The document's digest against the rebuilt statement's, then its bytes against a fresh
     rendering (a signed file: the part before its signature, whose check runs apart; an
     unsigned one whole, so nothing appended passes); a mismatch joins `problems`."""
+    from sampleloans.readmodels.statement import in_version
     from sampleloans.reports.statement import render
 
+    rebuilt = in_version(rebuilt, version)  # digested in the words of the file's layout
     if rebuilt.digest != meta.get("digest"):
         problems.append(
             f"content: the ledger gives digest {rebuilt.digest[:16]} but the document says "

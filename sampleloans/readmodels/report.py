@@ -90,13 +90,42 @@ class ReportRequest:
         return ""
 
 
+@dataclass(frozen=True, slots=True)
+class Reworded:
+    """A text a later page layout words better: `earlier` as the layouts before `since` printed
+    it (their content digest covers those words, so their files still verify), `text` from
+    `since` on."""
+
+    text: str
+    earlier: str
+    since: int
+
+    def words(self, layout: int) -> str:
+        """The words `layout` prints (and digests)."""
+        return self.text if layout >= self.since else self.earlier
+
+
+Words = str | Reworded
+"""A text of a read model: a plain string, or one whose words changed with a layout."""
+
+
+def reworded(text: str, earlier: str, since: int) -> Words:
+    """`text`, kept a plain string when the layouts before `since` said the same."""
+    return text if text == earlier else Reworded(text, earlier, since)
+
+
+def words_in(value: Words, layout: int) -> str:
+    """The words a text prints in `layout`."""
+    return value.words(layout) if isinstance(value, Reworded) else value
+
+
 @dataclass(frozen=True)
 class Party:
     """One party named on a report."""
 
     role: str
-    name: str
-    detail: str
+    name: Words
+    detail: Words
 
 
 @dataclass(frozen=True)
@@ -107,7 +136,7 @@ class AgreementInfo:
     status: str
     signed_at: datetime | None
     signed_by: str | None
-    terms: tuple[tuple[str, str], ...]
+    terms: tuple[tuple[str, Words], ...]
 
 
 @dataclass(frozen=True)
@@ -138,10 +167,10 @@ class CustodyRow:
     seal: str
     seal_intact: str
     mass_ug: int | None
-    condition: str
+    condition: Words
     recorded_by: str
     os_user: str  # the operating-system account that recorded the event
-    description: str
+    description: Words
     flag: str  # "" | gap | discrepancy | incident | correction
     recorded_at: datetime | None = None
     backdated: bool = False  # recorded over an hour after it occurred: both times are shown
@@ -296,15 +325,20 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # at the right margin (before: as wide as the page between its margins, it started at the
 # frame's 6 pt padding and ended 6 pt past the right margin), and the inventory report of a loan
 # with nothing in the PI's hands still prints `status`'s "Total held": the part on its way back,
-# or "nothing left to send back" (before: "(none)" and no total).
-REPORT_LAYOUT = 6
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6)
+# or "nothing left to send back" (before: "(none)" and no total), 7 = counts agree with their
+# nouns ("up to 1 extension of at most 6 months each", where 1-6 printed "1 extension(s)" and an
+# agreement's "Extensions" term "up to 1 of 6 months"), an analysis says "non-destructive" as it
+# says "destructive" (before: nothing), and a right-aligned column's heading is right-aligned
+# over its figures (before: left-aligned, away from them); the changed words are `Reworded`.
+REPORT_LAYOUT = 7
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
 HELD_TOTAL_LAYOUT = 5
 FRAMED_TABLES_LAYOUT = 6
 EMPTY_HANDS_TOTAL_LAYOUT = 6
+WORDED_LAYOUT = 7
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
@@ -395,17 +429,19 @@ def checkpoint_document(report: Report) -> dict[str, Any] | None:
 _ATOMS = (str, int, float, type(None), datetime)
 
 
-def _plain(value: Any, layout: int = REPORT_LAYOUT) -> Any:
+def plain(value: Any, layout: int = REPORT_LAYOUT) -> Any:
     """`dataclasses.asdict` for the read models, without its deep copies (same JSON), with the
-    fields of `layout` only."""
+    fields and words of `layout` only."""
+    if isinstance(value, Reworded):
+        return value.words(layout)
     if isinstance(value, _ATOMS):
         return value
     if isinstance(value, (tuple, list)):
-        return [_plain(v, layout) for v in value]
+        return [plain(v, layout) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v, layout) for k, v in value.items()}
+        return {k: plain(v, layout) for k, v in value.items()}
     names = _field_names(type(value), layout)
-    return {name: _plain(getattr(value, name), layout) for name in names}
+    return {name: plain(getattr(value, name), layout) for name in names}
 
 
 _FIELD_NAMES: dict[tuple[type, int], tuple[str, ...]] = {}
@@ -436,16 +472,18 @@ _JSON = json.JSONEncoder(
 def _canonical_parts(value: Any, layout: int) -> Iterator[str]:
     """Sorted-key compact JSON of a read model (dataclasses as objects), in pieces.
 
-    The pieces joined are `json.dumps(_plain(value), sort_keys=True, separators=(",", ":"),
+    The pieces joined are `json.dumps(plain(value), sort_keys=True, separators=(",", ":"),
     ensure_ascii=False)`; a list is written item by item, so a report of 100,000 events never
     holds the JSON of all of them at once. Only the fields `layout` has are written.
     """
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, Reworded):
+        yield _JSON.encode(value.words(layout))
+    elif isinstance(value, (tuple, list)):
         yield "["
         for index, item in enumerate(value):
             if index:
                 yield ","
-            yield _JSON.encode(_plain(item, layout))
+            yield _JSON.encode(plain(item, layout))
         yield "]"
     elif isinstance(value, dict) or not isinstance(value, _ATOMS):
         pairs = value if isinstance(value, dict) else _plain_fields(value, layout)

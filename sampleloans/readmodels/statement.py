@@ -6,17 +6,23 @@ document is what a borrower checks with the lender's public key alone.
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 from sampleloans.dates import to_iso
-from sampleloans.readmodels.report import Party
+from sampleloans.readmodels.report import Party, Words, plain
 
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
+STATEMENT_LAYOUT = 7
+"""The statement layout a statement is read in unless `verify-document` names an earlier one
+(`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
+WORDED_VERSION = 7
+"""The first statement layout whose words are `Reworded`'s newer ones (an analysis says
+"non-destructive"; a sample is described as the reports describe it, with its origin)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class StatementItem:
     """One sample of a loan as it stands."""
 
     code: str
-    description: str
+    description: Words
     state: str
     issued_ug: int
     held_ug: int
@@ -86,7 +92,7 @@ class StatementEvent:
     occurred_at: datetime
     loan: str
     label: str
-    description: str
+    description: Words
     hash: str
     prev_hash: str
     body: dict[str, Any] = field(compare=False)  # the fields hashed (ledger.chain.event_body)
@@ -132,6 +138,7 @@ class Statement:
     head_seq: int
     head_hash: str
     body: StatementBody
+    version: int = STATEMENT_LAYOUT  # the layout whose words the digest covers (its "v")
 
     @cached_property
     def digest(self) -> str:
@@ -155,14 +162,20 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def in_version(statement: Statement, version: int) -> Statement:
+    """The same statement read in layout `version` (its digest covers that layout's words)."""
+    return statement if statement.version == version else replace(statement, version=version)
+
+
 def canonical_content(statement: Statement) -> str:
-    """Sorted-key compact JSON of everything a statement says except the ledger head."""
+    """Sorted-key compact JSON of everything a statement says except the ledger head, in the
+    words of its layout."""
     data = {
-        "request": asdict(statement.request),
+        "request": plain(statement.request, statement.version),
         "title": statement.title,
         "scope": statement.scope_label,
         "generated_at": statement.generated_at,
-        "body": asdict(statement.body),
+        "body": plain(statement.body, statement.version),
     }
     return json.dumps(
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default

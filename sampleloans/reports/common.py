@@ -11,10 +11,13 @@ from sampleloans.readmodels.report import (
     FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    WORDED_LAYOUT,
     Overdue,
     Party,
     Report,
+    Words,
     checkpoint_document,
+    words_in,
 )
 from sampleloans.reports import layout, tables
 from sampleloans.units import format_mass
@@ -144,9 +147,20 @@ def title_block(report: Report, overdue: tuple[Overdue, ...] = ()) -> list[Any]:
     return layout.title_block(report.title, [*lines, *flags], marked)
 
 
-def party_lines(parties: tuple[Party, ...]) -> list[tuple[str, str]]:
-    """Parties as labelled lines."""
-    return [(p.role, f"{p.name}" + (f" — {p.detail}" if p.detail else "")) for p in parties]
+def party_lines(parties: tuple[Party, ...], layout: int) -> list[tuple[str, str]]:
+    """Parties as labelled lines, in the words of `layout`."""
+    return [(p.role, _party_text(p, layout)) for p in parties]
+
+
+def _party_text(party: Party, layout: int) -> str:
+    """A party's name, then its detail after a dash when it has one."""
+    name, detail = words_in(party.name, layout), words_in(party.detail, layout)
+    return f"{name} — {detail}" if detail else name
+
+
+def terms_lines(terms: Iterable[tuple[str, Words]], layout: int) -> list[tuple[str, str]]:
+    """Labelled lines (an agreement's terms) in the words of `layout`."""
+    return [(label, words_in(text, layout)) for label, text in terms]
 
 
 def render(report: Report, story_of: Callable[[Report], list[Any]]) -> bytes:
@@ -162,6 +176,7 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
     with (
         tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT),
         layout.framed_tables(report.layout >= FRAMED_TABLES_LAYOUT),
+        tables.right_headings(report.layout >= WORDED_LAYOUT),
     ):
         return layout.build_pdf(
             story_of(report),

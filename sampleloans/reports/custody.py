@@ -9,9 +9,17 @@ from sampleloans.readmodels.report import (
     CustodyBody,
     CustodyRow,
     Report,
+    words_in,
 )
 from sampleloans.reports import layout, tables
-from sampleloans.reports.common import mass, party_lines, readable, title_block, when
+from sampleloans.reports.common import (
+    mass,
+    party_lines,
+    readable,
+    terms_lines,
+    title_block,
+    when,
+)
 
 EVENT_HEADER = (
     "Seq",
@@ -63,8 +71,8 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, CustodyBody)
     out: list[Any] = title_block(report, body.overdue)
-    out += layout.section("Parties", [layout.key_values(party_lines(body.parties))])
-    out += _agreement_sections(body)
+    out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
+    out += _agreement_sections(body, report.layout)
     out += _items_section(body)
     out += _findings_section(body)
     # the rows highlighted in the chain are highlighted in the descriptions too
@@ -76,7 +84,7 @@ def story(report: Report) -> list[Any]:
     return out
 
 
-def _agreement_sections(body: CustodyBody) -> list[Any]:
+def _agreement_sections(body: CustodyBody, page_layout: int) -> list[Any]:
     """A section per agreement in scope: status, who signed it and when, its terms."""
     out: list[Any] = []
     for agreement in body.agreements:
@@ -84,7 +92,7 @@ def _agreement_sections(body: CustodyBody) -> list[Any]:
             ("Status", agreement.status),
             ("Signed on", when(agreement.signed_at)),
             ("Signed by", agreement.signed_by or "—"),
-            *agreement.terms,
+            *terms_lines(agreement.terms, page_layout),
         ]
         out += layout.section(f"Agreement {agreement.number}", [layout.key_values(lines)])
     return out
@@ -158,7 +166,7 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
     )
     chain = tables.data_tables(
         EVENT_HEADER,
-        (_event_cells(e) for e in body.events),
+        (_event_cells(e, page_layout) for e in body.events),
         _event_widths(page_layout),
         marked=marked,
         align_right=(8,),
@@ -171,7 +179,12 @@ def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) 
     described = tables.data_tables(
         ("Seq", "Recorded by", "OS account", "What the ledger records"),
         (
-            (e.seq, _recorded_by_cell(e, report.layout), e.os_user, e.description)
+            (
+                e.seq,
+                _recorded_by_cell(e, report.layout),
+                e.os_user,
+                words_in(e.description, report.layout),
+            )
             for e in body.events
         ),
         _widths(report.layout, RECORDED_WIDTHS, FITTED_RECORDED_WIDTHS),
@@ -237,7 +250,7 @@ def _time_cell(e: CustodyRow) -> str:
     return f"{occurred} (recorded {when(e.recorded_at)})"
 
 
-def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
+def _event_cells(e: CustodyRow, page_layout: int) -> tuple[Any, ...]:
     """One row of the chain-of-custody table."""
     return (
         e.seq,
@@ -249,5 +262,5 @@ def _event_cells(e: CustodyRow) -> tuple[Any, ...]:
         " / ".join(x for x in (e.container, e.seal) if x),
         e.seal_intact,
         mass(e.mass_ug) if e.mass_ug is not None else "",
-        e.condition,
+        words_in(e.condition, page_layout),
     )

@@ -42,7 +42,7 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, InventoryBody)
     out: list[Any] = title_block(report, body.overdue)
-    out += layout.section("Parties", [layout.key_values(party_lines(body.parties))])
+    out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
     loan = [
         ("Loan", body.loan),
         ("Status", readable(body.status)),

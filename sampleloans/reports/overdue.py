@@ -12,14 +12,14 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, OverdueBody)
     out: list[Any] = title_block(report)
-    out += _addressees_section(body)
+    out += _addressees_section(body, report.layout)
     out += layout.section(
         f"Obligations past due on {when(report.generated_at)}", _obligations_table(body)
     )
     if body.clauses:
         out += layout.section(
             "The agreement terms this notice rests on",
-            [layout.key_values(party_lines(body.clauses))],
+            [layout.key_values(party_lines(body.clauses, report.layout))],
         )
     actions = [
         layout.para(f"{number}. {action}", layout.styles()["body"])
@@ -30,9 +30,12 @@ def story(report: Report) -> list[Any]:
     return out
 
 
-def _addressees_section(body: OverdueBody) -> list[Any]:
+def _addressees_section(body: OverdueBody, page_layout: int) -> list[Any]:
     """Each PI and the institution; with anything past due, the date to respond by, marked."""
-    to = [*party_lines(body.addressees), *party_lines((body.institution,))]
+    to = [
+        *party_lines(body.addressees, page_layout),
+        *party_lines((body.institution,), page_layout),
+    ]
     marked: list[int] = []
     if body.lines:
         marked.append(len(to))

@@ -9,7 +9,14 @@ from reportlab.lib import colors
 
 from sampleloans.readmodels.report import Report, ReturnBody, ReturnLine
 from sampleloans.reports import layout, tables
-from sampleloans.reports.common import mass, party_lines, readable, title_block, when
+from sampleloans.reports.common import (
+    mass,
+    party_lines,
+    readable,
+    terms_lines,
+    title_block,
+    when,
+)
 
 TERMS = (
     ("consumed", "Consumed", colors.HexColor("#C0504D")),
@@ -26,8 +33,8 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, ReturnBody)
     out: list[Any] = title_block(report, body.overdue)
-    out += _parties_section(body)
-    out += _agreement_section(body)
+    out += _parties_section(body, report.layout)
+    out += _agreement_section(body, report.layout)
     out += layout.section("Mass accounting per sample", _accounting(body))
     out += _analyses_section(body)
     out += _splits_section(body)
@@ -38,17 +45,17 @@ def story(report: Report) -> list[Any]:
     return out
 
 
-def _parties_section(body: ReturnBody) -> list[Any]:
+def _parties_section(body: ReturnBody, page_layout: int) -> list[Any]:
     """The lender, the borrower and the PI, with the loan's status."""
-    parties = [*party_lines(body.parties), ("Loan status", readable(body.status))]
+    parties = [*party_lines(body.parties, page_layout), ("Loan status", readable(body.status))]
     return layout.section("Parties", [layout.key_values(parties)])
 
 
-def _agreement_section(body: ReturnBody) -> list[Any]:
+def _agreement_section(body: ReturnBody, page_layout: int) -> list[Any]:
     """The agreement the loan rests on: status, signing date and its loan terms."""
     agreement = body.agreement
     terms = [("Status", agreement.status), ("Signed on", when(agreement.signed_at))]
-    terms += agreement.terms[2:5]
+    terms += terms_lines(agreement.terms[2:5], page_layout)
     return layout.section(f"Agreement {agreement.number}", [layout.key_values(terms)])
 
 

@@ -13,11 +13,15 @@ from sampleloans.readmodels.report import (
     not_yet_held,
     nothing_left_to_send_back,
     owed_inventory_due,
+    words_in,
 )
 from sampleloans.readmodels.statement import (
+    STATEMENT_LAYOUT,
+    WORDED_VERSION,
     Obligation,
     Statement,
     StatementLoan,
+    in_version,
     obligation_order,
     proof_document,
 )
@@ -49,8 +53,12 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # that part, as `status` does (before: "What you hold" and "Total held" listed it as held);
 # 6 = a sample only requested (its loan not yet issued) is not listed under "What you hold",
 # which says so when nothing was issued yet (before: a row "requested", 0 µg issued and held).
-METADATA_VERSION = 6
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6)
+# 7 = the words of report layout 7: an analysis says "non-destructive" as it says "destructive",
+# a sample is described as the reports describe it, with its origin ("regolith powder, CE-5
+# scoop"), and a right-aligned column's heading is right-aligned over its figures (before:
+# nothing said of a non-destructive analysis, the origin left out, every heading left-aligned).
+METADATA_VERSION = STATEMENT_LAYOUT
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -62,6 +70,7 @@ ISSUED_ONLY_VERSION = 6
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
     """What the QR code and the PDF Keywords carry, and verify-document reads back."""
+    statement = in_version(statement, version)
     return {
         "app": "sampleloans",
         "v": version,
@@ -83,11 +92,13 @@ def proofs_json(statement: Statement) -> bytes:
 def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
     """The statement's PDF bytes in a page layout (`version`; invariant: the same statement
     gives the same bytes)."""
+    statement = in_version(statement, version)  # its digest covers the words of `version`
     meta = compact(metadata(statement, version))
     with (
         gc_paused(),
         tables.fitted_cells(version >= FITTED_CELLS_VERSION),
         layout.framed_tables(version >= FRAMED_TABLES_VERSION),
+        tables.right_headings(version >= WORDED_VERSION),
     ):
         return layout.build_pdf(
             story(statement, version),
@@ -130,7 +141,8 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
     marked = range(len(header), len(header) + len(flags))
     out: list[Any] = layout.title_block(statement.title, [*header, *flags], marked)
     out += layout.section(
-        "Parties", [layout.key_values(party_lines((body.lender, body.institution, body.pi)))]
+        "Parties",
+        [layout.key_values(party_lines((body.lender, body.institution, body.pi), version))],
     )
     out += _holdings(statement, version)
     out += _obligations(statement, version)
@@ -249,7 +261,7 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
         (
             item.code,
             loan.number,
-            item.description,
+            words_in(item.description, version),
             readable(item.state),
             mass(item.issued_ug),
             mass(item.held_ug),
@@ -326,7 +338,14 @@ def _events(statement: Statement, version: int) -> list[Any]:
     """Every event of the PI's loans, with its hash (the proof is in the embedded file)."""
     events = statement.body.events
     rows = (
-        (str(e.seq), when(e.occurred_at), e.loan, e.label, e.description, e.hash[:16] + "…")
+        (
+            str(e.seq),
+            when(e.occurred_at),
+            e.loan,
+            e.label,
+            words_in(e.description, version),
+            e.hash[:16] + "…",
+        )
         for e in events
     )
     return layout.section(

@@ -71,6 +71,23 @@ def fitted_cells(fit: bool) -> Iterator[None]:
         _FIT_EVERY_CELL.reset(token)
 
 
+# Whether a right-aligned column's heading is right-aligned too, over its figures (report layout
+# 7 and statement layout 7 on); the earlier layouts left-aligned every heading, so a heading
+# such as "Held" stood at the far side of its column from the masses under it.
+_RIGHT_HEADINGS: ContextVar[bool] = ContextVar("right_headings", default=True)
+
+
+@contextmanager
+def right_headings(aligned: bool) -> Iterator[None]:
+    """Build the tables inside with each right-aligned column's heading right-aligned
+    (`aligned`), or every heading left-aligned as the earlier layouts did."""
+    token = _RIGHT_HEADINGS.set(aligned)
+    try:
+        yield
+    finally:
+        _RIGHT_HEADINGS.reset(token)
+
+
 class _TableInternals(Protocol):
     """What `TextTable` uses of reportlab's `Table` below its public API (see above)."""
 
@@ -181,8 +198,8 @@ def _columns(
     cells = _Cells([w - 2 * CELL_PADDING for w in col_widths], fit=_FIT_EVERY_CELL.get())
     head_row = [cells.wrap(h, column) for column, h in enumerate(header)]
     head_height = _height(max(h.count("\n") for h in head_row) + 1)
-    head_styles = [_cell_style("LEFT") for _ in widths]
     body_styles = [_cell_style("RIGHT" if c in align_right else "LEFT") for c in range(len(widths))]
+    head_styles = body_styles if _RIGHT_HEADINGS.get() else [_cell_style("LEFT") for _ in widths]
     return _Columns(col_widths, cells, head_row, head_height, head_styles, body_styles)
 
 

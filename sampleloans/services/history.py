@@ -30,7 +30,7 @@ from sampleloans.services.borrower_mark import BorrowerMark, loan_of
 from sampleloans.services.common import get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
-from sampleloans.text import words
+from sampleloans.text import counted, words
 from sampleloans.units import format_mass, format_period, quote_input
 
 
@@ -636,12 +636,21 @@ def _transferred(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: st
 
 @_describes("agreement.created")
 def _drafted(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
+    return f"{_drafted_terms(p)}, up to {counted(p['max_extensions'], 'extension')}"
+
+
+def _drafted_terms(p: dict[str, Any]) -> str:
+    """An agreement drafted, with whom, its mass and loan period."""
     return (
         f"agreement {p['number']} drafted with {p['institution']}: up to "
         f"{format_mass(p['max_total_mass_ug'])}, loans up to "
-        f"{format_period(p['max_loan_period'])}, "
-        f"{p['max_extensions']} extension(s)"
+        f"{format_period(p['max_loan_period'])}"
     )
+
+
+def _drafted_earlier(p: dict[str, Any]) -> str:
+    """The words of reports before layout 7: '1 extension(s)'."""
+    return f"{_drafted_terms(p)}, {p['max_extensions']} extension(s)"
 
 
 @_describes("agreement.signed")
@@ -685,11 +694,52 @@ def _received_line(s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: s
 
 @_describes("loan.consumed")
 def _consumed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
-    destructive = ", destructive" if p["destructive"] else ""
-    return (
-        f"{format_mass(p['mass_ug'])} of {p['sample']} consumed on loan {p['number']} "
-        f"({p['technique']}{destructive})"
-    )
+    return f"{_consumed_what(p)} ({analysis_words(p)})"
+
+
+def _consumed_what(p: dict[str, Any]) -> str:
+    """How much of which sample an analysis used, on which loan."""
+    return f"{format_mass(p['mass_ug'])} of {p['sample']} consumed on loan {p['number']}"
+
+
+def analysis_words(p: dict[str, Any]) -> str:
+    """An analysis's technique and whether it destroyed what it used, either way in words
+    ('SIMS, non-destructive'): a reader must not infer it from a word left out."""
+    return f"{p['technique']}, {'destructive' if p['destructive'] else 'non-destructive'}"
+
+
+def analysis_words_earlier(p: dict[str, Any]) -> str:
+    """The words of reports before layout 7 and statements before layout 7: a non-destructive
+    analysis said nothing ('SIMS')."""
+    return p["technique"] + (", destructive" if p["destructive"] else "")
+
+
+def _consumed_earlier(p: dict[str, Any]) -> str:
+    """The words of reports and statements before layout 7 (see `analysis_words_earlier`)."""
+    return f"{_consumed_what(p)} ({analysis_words_earlier(p)})"
+
+
+EARLIER_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "agreement.created": _drafted_earlier,
+    "loan.consumed": _consumed_earlier,
+}
+"""Event kinds whose description reports before page layout 7 (and statements before statement
+layout 7) worded otherwise, and those words: their content digests cover them."""
+
+
+def describe_earlier(
+    session: Session,
+    kind: str,
+    seq: int,
+    corrects_seq: int | None,
+    p: dict[str, Any],
+    reason: str | None = None,
+) -> str:
+    """`describe_payload` in the words of reports before page layout 7 (`EARLIER_WORDS`)."""
+    earlier = EARLIER_WORDS.get(kind)
+    if earlier is None:
+        return describe_payload(session, kind, seq, corrects_seq, p, reason)
+    return earlier(p)
 
 
 @_describes("loan.split")

@@ -37,11 +37,12 @@ from sampleloans.models import (
     Sample,
     Shipment,
 )
-from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party
+from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party, Words, reworded
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
     KIND,
     PROOF_FORMAT,
     TITLE,
+    WORDED_VERSION,
     CheckpointRef,
     Obligation,
     Statement,
@@ -55,10 +56,11 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
     proof_document,
 )
 from sampleloans.services import access
-from sampleloans.services.history import describe_payload
+from sampleloans.services.history import EARLIER_WORDS, describe_earlier, describe_payload
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
+from sampleloans.services.reporting.parts import description_of
 from sampleloans.text import distinct_stem, file_safe, is_file_safe
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
@@ -312,9 +314,11 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ):
         sample = session.get(Sample, item.sample_code)
-        description = (
+        # before statement layout 7 the origin was left out, unlike every report's description
+        earlier = (
             f"{sample.material_type} {sample.physical_form}, {sample.mission}" if sample else ""
         )
+        description = reworded(description_of(sample), earlier, WORDED_VERSION)
         items.append(
             StatementItem(item.sample_code, description, item.state, item.issued_ug, item.held_ug)
         )
@@ -416,9 +420,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
                 occurred_at=from_iso(event.occurred_at),
                 loan=loan_of[event.seq],
                 label=event_label(event.kind, payload, shipments, event.seq),
-                description=describe_payload(
-                    session, event.kind, event.seq, event.corrects_seq, payload, event.reason
-                ),
+                description=_event_description(session, event, payload),
                 hash=event.hash,
                 prev_hash=event.prev_hash,
                 body=body,
@@ -552,3 +554,13 @@ def _event_problem(entry: Any, size: int, root: bytes) -> str | None:
     if not 1 <= seq <= size or not verify_inclusion(seq - 1, size, leaf, path, root):
         return f"event {seq}: its inclusion proof does not lead to the signed root"
     return None
+
+
+def _event_description(session: Session, event: LedgerEvent, payload: dict[str, Any]) -> Words:
+    """What the ledger records of an event; in the words of statement layouts before 7 too where
+    those differed (`EARLIER_WORDS`: their digests cover them)."""
+    args = (session, event.kind, event.seq, event.corrects_seq, payload, event.reason)
+    text = describe_payload(*args)
+    if event.kind not in EARLIER_WORDS:
+        return text
+    return reworded(text, describe_earlier(*args), WORDED_VERSION)

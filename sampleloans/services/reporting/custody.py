@@ -26,6 +26,7 @@ from sampleloans.readmodels.handover import Handover, is_backdated, label, recei
 from sampleloans.readmodels.report import (
     EVENT_LABELS,
     HANDOVER_LABELS,
+    WORDED_LAYOUT,
     AgreementInfo,
     CustodyBody,
     CustodyRow,
@@ -33,11 +34,20 @@ from sampleloans.readmodels.report import (
     ItemRow,
     Party,
     ReportRequest,
+    Words,
+    reworded,
 )
 from sampleloans.services.borrower_mark import BorrowerMark
 from sampleloans.services.common import get_institution, get_loan, get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
-from sampleloans.services.history import describe_payload, lineage
+from sampleloans.services.history import (
+    EARLIER_WORDS,
+    analysis_words,
+    analysis_words_earlier,
+    describe_earlier,
+    describe_payload,
+    lineage,
+)
 from sampleloans.services.reporting.parts import (
     agreement_info,
     description_of,
@@ -390,8 +400,8 @@ def _received(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
 
 def _consumed(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
     """Mass used by an analysis at the borrower's lab."""
-    destructive = ", destructive" if p["destructive"] else ""
-    cells.fields.update(mass_ug=p["mass_ug"], condition=p["technique"] + destructive)
+    condition = reworded(analysis_words(p), analysis_words_earlier(p), WORDED_LAYOUT)
+    cells.fields.update(mass_ug=p["mass_ug"], condition=condition)
 
 
 def _split_on_loan(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
@@ -471,7 +481,7 @@ def _custody_row(
     if handover is not None:
         cells.fields.update(_handover_fields(handover))
     occurred_at, recorded_at = from_iso(event.occurred_at), from_iso(event.recorded_at)
-    description = describe_payload(session, kind, event.seq, event.corrects_seq, p)
+    description = _description(session, kind, event, p, handover)
     row = CustodyRow(
         seq=event.seq,
         occurred_at=occurred_at,
@@ -479,7 +489,7 @@ def _custody_row(
         label=event_label(kind, p, known.shipments, event.seq),
         recorded_by=sys.intern(event.actor),
         os_user=sys.intern(event.os_user),
-        description=_with_reason(_with_persons(description, handover), kind, event.reason),
+        description=description,
         flag=cells.flag,
         recorded_at=recorded_at,
         backdated=is_backdated(occurred_at, recorded_at),
@@ -488,6 +498,21 @@ def _custody_row(
         **cells.fields,
     )
     return row, cells.found
+
+
+def _description(
+    session: Session, kind: str, event: Any, p: dict[str, Any], handover: Handover | None
+) -> Words:
+    """What the ledger records of an event, with its persons and reason; in the words of the
+    layouts before 7 too where those differed (`EARLIER_WORDS`)."""
+    text = describe_payload(session, kind, event.seq, event.corrects_seq, p)
+    full = _with_reason(_with_persons(text, handover), kind, event.reason)
+    if kind not in EARLIER_WORDS:
+        return full
+    earlier = describe_earlier(session, kind, event.seq, event.corrects_seq, p)
+    return reworded(
+        full, _with_reason(_with_persons(earlier, handover), kind, event.reason), WORDED_LAYOUT
+    )
 
 
 def event_label(

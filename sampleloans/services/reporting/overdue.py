@@ -16,14 +16,18 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.report import (
     RESPOND_WITHIN_DAYS,
+    WORDED_LAYOUT,
     OverdueBody,
     OverdueLine,
     Party,
     ReportRequest,
+    Words,
+    reworded,
 )
 from sampleloans.services.common import get_institution
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
-from sampleloans.services.reporting.parts import institution_party
+from sampleloans.services.reporting.parts import extensions_allowed, institution_party
+from sampleloans.text import counted
 from sampleloans.units import format_period
 
 
@@ -119,21 +123,37 @@ def _clauses(session: Session, loans: list[Loan]) -> list[Party]:
         agreement = session.get(Agreement, number)
         if agreement is None:
             continue
-        used = ", ".join(
-            f"{loan.number} has used {loan.extensions_granted} of {agreement.max_extensions}"
-            for loan in loans
-            if loan.agreement == number
+        mine = [loan for loan in loans if loan.agreement == number]
+        signed = f"signed {format_datetime(agreement.signed_at)}; " if agreement.signed_at else ""
+        used = reworded(
+            signed + _used(mine, counted(agreement.max_extensions, "extension")),
+            signed + _used(mine, str(agreement.max_extensions)),
+            WORDED_LAYOUT,
         )
-        clauses.append(
-            Party(
-                f"Agreement {number}",
-                f"loans last at most {format_period(agreement.max_loan_period)}; up to "
-                f"{agreement.max_extensions} extension(s) of at most "
-                f"{format_period(agreement.max_extension_period)} each, requested in writing "
-                "before the return is due",
-                f"signed {format_datetime(agreement.signed_at)}; {used}"
-                if agreement.signed_at
-                else used,
-            )
-        )
+        clauses.append(Party(f"Agreement {number}", _clause(agreement), used))
     return clauses
+
+
+def _used(loans: list[Loan], allowed: str) -> str:
+    """How many extensions each loan has used of those `allowed` ('2 extensions')."""
+    return ", ".join(
+        f"{loan.number} has used {loan.extensions_granted} of {allowed}" for loan in loans
+    )
+
+
+def _clause(agreement: Agreement) -> Words:
+    """An agreement's loan period and extensions, as the notice quotes them."""
+    period = f"loans last at most {format_period(agreement.max_loan_period)}"
+    earlier = (
+        f"{period}; up to {agreement.max_extensions} extension(s) of at most "
+        f"{format_period(agreement.max_extension_period)} each, requested in writing before the "
+        "return is due"
+    )
+    if agreement.max_extensions == 0:
+        return reworded(f"{period}; no extension", earlier, WORDED_LAYOUT)
+    allowed = extensions_allowed(agreement.max_extensions, agreement.max_extension_period)
+    return reworded(
+        f"{period}; {allowed}, requested in writing before the return is due",
+        earlier,
+        WORDED_LAYOUT,
+    )

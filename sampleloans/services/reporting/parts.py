@@ -15,11 +15,14 @@ from sampleloans.models import (
     Sample,
 )
 from sampleloans.readmodels.report import (
+    WORDED_LAYOUT,
     AgreementInfo,
     ItemRow,
     Overdue,
     Party,
+    reworded,
 )
+from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
 from sampleloans.vocab import InstitutionKind
 
@@ -84,6 +87,15 @@ def parties_of_loans(session: Session, loans: list[Loan]) -> list[Party]:
     return parties
 
 
+def extensions_allowed(max_extensions: int, period: str) -> str:
+    """An agreement's extensions in words, the count agreeing with its noun: 'up to 1
+    extension of at most 6 months', 'up to 2 extensions of at most 6 months each', 'none'."""
+    if max_extensions == 0:
+        return "none"
+    each = "" if max_extensions == 1 else " each"
+    return f"up to {counted(max_extensions, 'extension')} of at most {format_period(period)}{each}"
+
+
 def agreement_info(agreement: Agreement) -> AgreementInfo:
     """An agreement's terms as the labelled lines a report prints."""
     terms = (
@@ -96,7 +108,12 @@ def agreement_info(agreement: Agreement) -> AgreementInfo:
         ("Maximum loan period", format_period(agreement.max_loan_period)),
         (
             "Extensions",
-            f"up to {agreement.max_extensions} of {format_period(agreement.max_extension_period)}",
+            reworded(
+                extensions_allowed(agreement.max_extensions, agreement.max_extension_period),
+                f"up to {agreement.max_extensions} of "
+                f"{format_period(agreement.max_extension_period)}",
+                WORDED_LAYOUT,
+            ),
         ),
         ("Inventory interval", format_period(agreement.inventory_interval)),
     )
