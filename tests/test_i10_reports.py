@@ -528,7 +528,7 @@ def test_f75_does_not_close_out_while_a_continuation_is_held(
     assert result.exit_code == 0, result.stderr
     text = text_of(out)
     assert "nothing remains accountable" not in text
-    assert "5.000 mg remains accountable by the borrower." in text
+    assert "The borrower remains accountable for 5.000 mg." in text
 
 
 def test_history_and_report_show_the_recall_reason_and_recording_time(

@@ -285,7 +285,8 @@ def test_overdue_notice_is_addressed_to_the_pi_with_a_date_and_the_agreement_ter
     assert "Respond by 2026-05-15" in to
     terms = text.split("The agreement terms this notice rests on", 1)[1]
     assert "AG-OU" in terms and "at most 1 year" in terms
-    assert "up to 2 extension(s) of at most 6 months" in terms and "used 0 of 2" in terms
+    assert "up to 2 extensions of at most 6 months each" in terms
+    assert "used 0 of 2 extensions" in terms and "(s)" not in terms
 
 
 # --- 15. inventory statement ------------------------------------------------------------------

@@ -7,7 +7,7 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
-from sampleloans.readmodels.report import Report, ReturnBody, ReturnLine
+from sampleloans.readmodels.report import WORDED_LAYOUT, Report, ReturnBody, ReturnLine
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     mass,
@@ -35,7 +35,7 @@ def story(report: Report) -> list[Any]:
     out: list[Any] = title_block(report, body.overdue)
     out += _parties_section(body, report.layout)
     out += _agreement_section(body, report.layout)
-    out += layout.section("Mass accounting per sample", _accounting(body))
+    out += layout.section("Mass accounting per sample", _accounting(body, report.layout))
     out += _analyses_section(body)
     out += _splits_section(body)
     out += _conditions_section(body)
@@ -59,7 +59,7 @@ def _agreement_section(body: ReturnBody, page_layout: int) -> list[Any]:
     return layout.section(f"Agreement {agreement.number}", [layout.key_values(terms)])
 
 
-def _accounting(body: ReturnBody) -> list[Any]:
+def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
     """The F-75 table, one row per item and a Total, then what remains accountable."""
     st = layout.styles()
     header = (
@@ -90,14 +90,17 @@ def _accounting(body: ReturnBody) -> list[Any]:
                 st["note"],
             )
         )
-    accounting.append(layout.para(_verdict(body.total.remaining_ug), st["body"]))
+    accounting.append(layout.para(_verdict(body.total.remaining_ug, page_layout), st["body"]))
     return accounting
 
 
-def _verdict(remaining_ug: int) -> str:
-    """The sentence under the accounting table: close-out, or the mass still accountable."""
+def _verdict(remaining_ug: int, page_layout: int) -> str:
+    """The sentence under the accounting table: close-out, or the mass still accountable (from
+    layout 7 in plain English; before: '… remains accountable by the borrower')."""
     if remaining_ug == 0:
         return "Every microgram issued is accounted for: nothing remains accountable (close-out)."
+    if page_layout >= WORDED_LAYOUT:
+        return f"The borrower remains accountable for {mass(remaining_ug)}."
     return f"{mass(remaining_ug)} remains accountable by the borrower."
 
 

@@ -719,9 +719,17 @@ def _consumed_earlier(p: dict[str, Any]) -> str:
     return f"{_consumed_what(p)} ({analysis_words_earlier(p)})"
 
 
-EARLIER_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "agreement.created": _drafted_earlier,
-    "loan.consumed": _consumed_earlier,
+def _shipped_earlier(
+    session: Session, seq: int, _c: int | None, p: dict[str, Any], _r: str | None
+) -> str:
+    """The words of reports and statements before layout 7: 'by hand carried'."""
+    return _shipped(session, seq, p, earlier=True)
+
+
+EARLIER_WORDS: dict[str, Describer] = {
+    "agreement.created": lambda _s, _q, _c, p, _r: _drafted_earlier(p),
+    "loan.consumed": lambda _s, _q, _c, p, _r: _consumed_earlier(p),
+    "loan.shipped": _shipped_earlier,
 }
 """Event kinds whose description reports before page layout 7 (and statements before statement
 layout 7) worded otherwise, and those words: their content digests cover them."""
@@ -739,7 +747,7 @@ def describe_earlier(
     earlier = EARLIER_WORDS.get(kind)
     if earlier is None:
         return describe_payload(session, kind, seq, corrects_seq, p, reason)
-    return earlier(p)
+    return earlier(session, seq, corrects_seq, p, reason)
 
 
 @_describes("loan.split")
@@ -808,14 +816,21 @@ def _mass(_s: Session, _q: int, corrects: int | None, p: dict[str, Any], reason:
     )
 
 
-def _shipped(session: Session, seq: int, p: dict[str, Any]) -> str:
-    """A shipment: who sends to whom, in which sealed container."""
+def _shipped(session: Session, seq: int, p: dict[str, Any], *, earlier: bool = False) -> str:
+    """A shipment: who sends to whom, in which sealed container, how ('by hand'; `earlier`:
+    the words of reports before layout 7, 'by hand carried')."""
     shipment = session.get(Shipment, seq)
     route = f" {shipment.sender} → {shipment.receiver}" if shipment is not None else ""
+    method = words(p["method"]) if earlier else _METHOD_WORDS.get(p["method"], words(p["method"]))
     return (
         f"loan {p['number']} shipped {p['direction']}{route} in {p['container']}, seal "
-        f"{p['seal_number']}, by {words(p['method'])}: {', '.join(p['samples'])}"
+        f"{p['seal_number']}, by {method}: {', '.join(p['samples'])}"
     )
+
+
+_METHOD_WORDS = {"hand_carried": "hand"}
+"""A shipment method as it follows "by", where its name does not ('by hand', not 'by hand
+carried'); the others read as they are ('by courier', 'by diplomatic pouch', 'by post')."""
 
 
 def _received(session: Session, p: dict[str, Any]) -> str:
