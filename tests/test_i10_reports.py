@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger.envelope import Envelope
-from sampleloans.readmodels.report import CustodyBody, ReturnBody
+from sampleloans.readmodels.report import REPORT_LAYOUT, CustodyBody, ReturnBody, words_in
 from sampleloans.services import incidents, loans
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.units import parse_mass_ug as mass
@@ -550,7 +550,7 @@ def test_history_and_report_show_the_recall_reason_and_recording_time(
     assert recall["reason"] == "audit of the SIMS lab"
     assert recall["recorded_at"] == "2025-04-03T09:00:00Z"
     row = next(e for e in custody_body(engine, loan="L-1").events if e.kind == "loan.recalled")
-    assert row.description.endswith("; reason: audit of the SIMS lab")
+    assert words_in(row.description, REPORT_LAYOUT).endswith("; reason: audit of the SIMS lab")
 
 
 def test_lineage_report_names_every_borrower_of_the_lineage(
