@@ -170,6 +170,16 @@ def test_the_return_report_says_who_remains_accountable(
     verified(ledger, tmp_path / "return.pdf")
 
 
+def test_the_return_report_of_a_loan_not_issued_is_no_close_out(
+    ledger: dict[str, str], tmp_path: Path
+) -> None:
+    """L-2025-Brown is approved, nothing issued: layout 6 called it closed out."""
+    now = words(report(ledger, tmp_path, "return", "--loan", "L-2025-Brown"))
+    assert "Nothing has been issued on this loan yet: there is nothing to account for." in now
+    assert "close-out" not in now
+    verified(ledger, tmp_path / "return.pdf")
+
+
 def test_the_statement_says_non_destructive_and_describes_samples_as_reports_do(
     statement_ledger: dict[str, str], tmp_path: Path
 ) -> None:

@@ -328,8 +328,11 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # or "nothing left to send back" (before: "(none)" and no total), 7 = counts agree with their
 # nouns ("up to 1 extension of at most 6 months each", where 1-6 printed "1 extension(s)" and an
 # agreement's "Extensions" term "up to 1 of 6 months"), an analysis says "non-destructive" as it
-# says "destructive" (before: nothing), and a right-aligned column's heading is right-aligned
-# over its figures (before: left-aligned, away from them); the changed words are `Reworded`.
+# says "destructive" (before: nothing), a shipment "by hand" (before: "by hand carried"), the
+# return report "The borrower remains accountable for …" and, of a loan with nothing issued yet,
+# that nothing was (before: "… accountable by the borrower", "close-out"), and a right-aligned
+# column's heading is right-aligned over its figures (before: left-aligned, away from them); the
+# changed words the digest covers are `Reworded`.
 REPORT_LAYOUT = 7
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7)
 FITTED_HEAD_LAYOUT = 4

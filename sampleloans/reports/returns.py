@@ -90,18 +90,22 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
                 st["note"],
             )
         )
-    accounting.append(layout.para(_verdict(body.total.remaining_ug, page_layout), st["body"]))
+    accounting.append(layout.para(_verdict(body.total, page_layout), st["body"]))
     return accounting
 
 
-def _verdict(remaining_ug: int, page_layout: int) -> str:
-    """The sentence under the accounting table: close-out, or the mass still accountable (from
-    layout 7 in plain English; before: '… remains accountable by the borrower')."""
-    if remaining_ug == 0:
+def _verdict(total: ReturnLine, page_layout: int) -> str:
+    """The sentence under the accounting table: close-out, the mass still accountable, or (from
+    layout 7) that nothing was issued yet; from layout 7 in plain English (before: '… remains
+    accountable by the borrower', and a loan not yet issued called closed out)."""
+    worded = page_layout >= WORDED_LAYOUT
+    if worded and total.issued_ug == 0 and total.remaining_ug == 0:
+        return "Nothing has been issued on this loan yet: there is nothing to account for."
+    if total.remaining_ug == 0:
         return "Every microgram issued is accounted for: nothing remains accountable (close-out)."
-    if page_layout >= WORDED_LAYOUT:
-        return f"The borrower remains accountable for {mass(remaining_ug)}."
-    return f"{mass(remaining_ug)} remains accountable by the borrower."
+    if worded:
+        return f"The borrower remains accountable for {mass(total.remaining_ug)}."
+    return f"{mass(total.remaining_ug)} remains accountable by the borrower."
 
 
 def _analyses_section(body: ReturnBody) -> list[Any]:
