@@ -355,7 +355,12 @@ def test_cli_corrects_a_consumption_and_every_view_follows(
     assert events[correction]["kind"] == "mass.corrected"
     assert events[correction]["corrects_seq"] == seq
     assert "500 µg → 300 µg" in events[correction]["description"]
-    table = ok(runner, "custody", "history", "--loan", "L-1")
+    # wide enough that no description wraps: the mark is read whole
+    wide = runner.invoke(
+        app, ["--as", CURATOR, "custody", "history", "--loan", "L-1"], env={"COLUMNS": "250"}
+    )
+    assert wide.exit_code == 0, wide.stderr
+    table = wide.stdout
     assert f"corrected by {correction}" in table and "500 µg → 300 µg" in table
     balance = json.loads(ok(runner, "balance", "--loan", "L-1", "--json", actor=COMPLIANCE))
     (item,) = [i for i in balance["item_balance"]["rows"] if i["sample_code"] == CODE]
