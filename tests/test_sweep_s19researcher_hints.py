@@ -187,3 +187,28 @@ def test_a_receipt_weighed_as_issued_says_nothing_more_and_an_excess_is_named(
         f"{codes[1]} weighed 5.000 mg, 200 µg more than the 4.800 mg issued: kept as a weighing "
         f"discrepancy ('loans show {number}'); the ledger still counts 4.800 mg as held."
     ]
+
+
+def test_a_statement_with_no_checkpoint_yet_is_the_curators_to_sign(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`report statement` with no checkpoint kept told a researcher to run `checkpoint`, which
+    only a curator may (exit 4); it now says a curator signs one, or to give the lender's."""
+    env = demo_env(tmp_path_factory, OU_PI)
+    out = tmp_path_factory.mktemp("statements") / "out"
+    statement = ("report", "statement", "--institution", "OU", "--out", str(out))
+    assert _refused(env, OU_PI, *statement) == (
+        "Error: checkpoint: none kept yet; a statement is built on a signed checkpoint: a "
+        "curator signs one ('sampleloans checkpoint --key FILE'), or give --checkpoint FILE (one "
+        "the lender sent you)\n"
+    )
+    assert not out.exists()
+    assert _refused(env, CURATOR, *statement) == (
+        "Error: checkpoint: none kept yet; a statement is built on a signed checkpoint: run "
+        "'sampleloans checkpoint --key FILE' first, or give --checkpoint FILE\n"
+    )
+    key = out.parent / "k"
+    made = _invoke(env, OU_PI, "keys", "generate", "--out", str(key), "--name", "mine")
+    assert made.exit_code == 0, made.stderr  # type: ignore[attr-defined]
+    tried = _invoke(env, OU_PI, "checkpoint", "--key", str(key))
+    assert tried.exit_code == 4  # type: ignore[attr-defined]
