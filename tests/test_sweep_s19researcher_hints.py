@@ -14,7 +14,7 @@ holds on PostgreSQL, with each person's login, as on SQLite.
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from tests.conftest import CURATOR, OU_PI, OU_RETURNED, demo_env, fingerprint
@@ -24,7 +24,7 @@ SAMPLE = "CE5C0000YJBP005"
 CONSUME = ("loans", "consume", LOAN, "--sample", SAMPLE, "--technique", "EPMA", "--mass", "1 mg")
 
 
-def _invoke(env: dict[str, str], who: str, *args: str) -> object:
+def _invoke(env: dict[str, str], who: str, *args: str) -> Result:
     """Run one command as `who`."""
     return CliRunner().invoke(app, ["--as", who, *args], env=env)
 
@@ -90,14 +90,14 @@ def test_a_frozen_sample_is_released_by_a_curator(env: dict[str, str]) -> None:
     _ok(env, "loans", "issue", LOAN)
     _ok(env, "loans", "ship", LOAN, "--container", "box", "--seal", "S9", "--method", "courier")
     received = _invoke(env, OU_PI, "loans", "receive", LOAN, "--seal-intact", "--condition", "ok")
-    assert received.exit_code == 0, received.stderr  # type: ignore[attr-defined]
+    assert received.exit_code == 0, received.stderr
     reported = _invoke(
         env, OU_PI, "incidents", "report", "--sample", SAMPLE, "--kind", "damage",
         "--description", "cracked on the mount",
     )  # fmt: skip
-    assert reported.exit_code == 0, reported.stderr  # type: ignore[attr-defined]
-    seq = reported.stdout.split()[1]  # type: ignore[attr-defined]
-    assert reported.stdout == (  # type: ignore[attr-defined]
+    assert reported.exit_code == 0, reported.stderr
+    seq = reported.stdout.split()[1]
+    assert reported.stdout == (
         f"Incident {seq} reported on {SAMPLE}; the sample is frozen until a curator resolves "
         f"it ('incidents resolve {seq} --resolution …') (event {seq}).\n"
     )
@@ -114,7 +114,7 @@ def test_a_frozen_sample_is_released_by_a_curator(env: dict[str, str]) -> None:
     )
     # and the researcher indeed may not resolve it (the hint sent them nowhere they can go)
     tried = _invoke(env, OU_PI, "incidents", "resolve", seq, "--resolution", "glued")
-    assert tried.exit_code == 4  # type: ignore[attr-defined]
+    assert tried.exit_code == 4
 
 
 def test_a_sample_on_its_way_back_is_received_by_the_curator(
@@ -151,8 +151,8 @@ def test_a_receipt_names_each_sample_weighed_other_than_issued(env: dict[str, st
     _ok(env, "loans", "ship", LOAN, "--container", "box", "--seal", "S9", "--method", "courier")
     received = _invoke(env, OU_PI, "loans", "receive", LOAN, "--seal-intact", "--condition",
                        "ok", "--weighed", f"{SAMPLE}=26.1mg")  # fmt: skip
-    assert received.exit_code == 0, received.stderr  # type: ignore[attr-defined]
-    lines = received.stdout.splitlines()  # type: ignore[attr-defined]
+    assert received.exit_code == 0, received.stderr
+    lines = received.stdout.splitlines()
     assert lines[0].startswith(f"Loan {LOAN} received by the borrower, seal intact (event ")
     assert lines[1:] == [
         f"{SAMPLE} weighed 26.100 mg, 200 µg less than the 26.300 mg issued: the ledger still "
@@ -161,12 +161,12 @@ def test_a_receipt_names_each_sample_weighed_other_than_issued(env: dict[str, st
     ]
     # what the hint says is so: status counts the mass issued, and the loss as typed settles it
     status = _invoke(env, OU_PI, "status", "--loan", LOAN)
-    assert "held 26.300 mg;" in status.stdout  # type: ignore[attr-defined]
+    assert "held 26.300 mg;" in status.stdout
     loss = _invoke(env, OU_PI, "incidents", "report", "--sample", SAMPLE, "--kind", "loss",
                    "--mass-lost", "200µg", "--description", "not found on arrival")  # fmt: skip
-    assert loss.exit_code == 0, loss.stderr  # type: ignore[attr-defined]
+    assert loss.exit_code == 0, loss.stderr
     status = _invoke(env, OU_PI, "status", "--loan", LOAN)
-    assert "held 26.100 mg;" in status.stdout  # type: ignore[attr-defined]
+    assert "held 26.100 mg;" in status.stdout
 
 
 def test_a_receipt_weighed_as_issued_says_nothing_more_and_an_excess_is_named(
@@ -182,8 +182,8 @@ def test_a_receipt_weighed_as_issued_says_nothing_more_and_an_excess_is_named(
     received = _invoke(env, OU_PI, "loans", "receive", number, "--seal-intact", "--condition",
                        "ok", "--weighed", f"{codes[0]}=17.6mg", "--weighed",
                        f"{codes[1]}=5mg")  # fmt: skip
-    assert received.exit_code == 0, received.stderr  # type: ignore[attr-defined]
-    assert received.stdout.splitlines()[1:] == [  # type: ignore[attr-defined]
+    assert received.exit_code == 0, received.stderr
+    assert received.stdout.splitlines()[1:] == [
         f"{codes[1]} weighed 5.000 mg, 200 µg more than the 4.800 mg issued: kept as a weighing "
         f"discrepancy ('loans show {number}'); the ledger still counts 4.800 mg as held."
     ]
@@ -209,6 +209,6 @@ def test_a_statement_with_no_checkpoint_yet_is_the_curators_to_sign(
     )
     key = out.parent / "k"
     made = _invoke(env, OU_PI, "keys", "generate", "--out", str(key), "--name", "mine")
-    assert made.exit_code == 0, made.stderr  # type: ignore[attr-defined]
+    assert made.exit_code == 0, made.stderr
     tried = _invoke(env, OU_PI, "checkpoint", "--key", str(key))
-    assert tried.exit_code == 4  # type: ignore[attr-defined]
+    assert tried.exit_code == 4
