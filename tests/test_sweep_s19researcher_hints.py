@@ -212,3 +212,45 @@ def test_a_statement_with_no_checkpoint_yet_is_the_curators_to_sign(
     assert made.exit_code == 0, made.stderr
     tried = _invoke(env, OU_PI, "checkpoint", "--key", str(key))
     assert tried.exit_code == 4
+
+
+# --- the researcher's own institution typed in another case ------------------------------------
+#
+# A curator who typed `--institution osaka` was told "did you mean Osaka?"; a researcher of
+# Osaka was told only that 'osaka' is not among the records they may read, as for an
+# institution that does not exist, though the one it means is their own. Their own is named
+# now; another institution's twin (`ou`) still answers exactly as a missing one (`zz`).
+
+TWIN_READS = (
+    ("loans", "list", "--institution"),
+    ("overdue", "--institution"),
+    ("status", "--institution"),
+    ("custody", "history", "--institution"),
+    ("samples", "list", "--custodian"),
+)
+
+
+@pytest.fixture(scope="module")
+def read_only(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One demo ledger for the parametrized reads (they write nothing)."""
+    return demo_env(tmp_path_factory, OU_PI)
+
+
+@pytest.mark.parametrize("command", TWIN_READS, ids=lambda c: " ".join(c))
+def test_a_researcher_who_types_their_institution_in_another_case_is_told_its_name(
+    command: tuple[str, ...], read_only: dict[str, str]
+) -> None:
+    env = read_only
+    lead = "--custodian: " if command[-1] == "--custodian" else ""
+    answers = {}
+    for typed in ("osaka", "ou", "zz"):
+        result = _invoke(env, "terada@osaka-u.example", *command, typed)
+        assert result.exit_code == 2, result.output
+        answers[typed] = result.stderr
+    assert answers["osaka"] == (
+        f"Error: {lead}institution 'osaka' not found among the records you may read; did you "
+        "mean Osaka? (short names are exact)\n"
+    )
+    # another institution's twin names nothing: the same words as a missing one
+    assert answers["ou"] == answers["zz"].replace("'zz'", "'ou'")
+    assert "did you mean" not in answers["ou"]
