@@ -58,8 +58,8 @@ def report(
             occurred_at=parse_at(at),
         )
     console().print(
-        f"Incident {envelope.seq} reported on {sample}; the sample is frozen until "
-        f"'incidents resolve {envelope.seq}' (event {envelope.seq}).",
+        f"Incident {envelope.seq} reported on {sample}; the sample is frozen until a curator "
+        f"resolves it ('incidents resolve {envelope.seq} --resolution …') (event {envelope.seq}).",
         markup=False,
     )
 

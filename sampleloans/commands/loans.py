@@ -29,7 +29,7 @@ from sampleloans.commands.listing import (
 from sampleloans.vocab import LoanStatus, in_words
 
 if TYPE_CHECKING:
-    from sampleloans.services.loan_views import LoanDetail, LoanRow
+    from sampleloans.services.loan_views import DiscrepancyView, LoanDetail, LoanRow
 
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
 
@@ -268,6 +268,7 @@ def receive(
       --weighed CE5C0200YJFM00112=20mg
     """
     from sampleloans.services import loans
+    from sampleloans.services.loan_views import weighing_discrepancies
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.receive_loan(
@@ -280,8 +281,33 @@ def receive(
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )
+        differing = weighing_discrepancies(session, envelope.seq)
     seal_text = "seal intact" if seal_intact else "SEAL BROKEN"
     _say(f"Loan {number} received by the borrower, {seal_text} (event {envelope.seq}).")
+    for discrepancy in differing:
+        _say(_receipt_discrepancy(number, discrepancy))
+
+
+def _receipt_discrepancy(number: str, d: "DiscrepancyView") -> str:
+    """A sample weighed on arrival other than issued: the ledger still counts what was
+    issued as held (a return must account for it), so a shortfall is reported as a loss."""
+    from sampleloans.units import format_mass
+
+    weighed = f"{d.sample} weighed {format_mass(d.weighed_ug)}"
+    issued = f"the {format_mass(d.expected_ug)} issued"
+    still = f"the ledger still counts {format_mass(d.expected_ug)} as held"
+    if d.difference_ug > 0:
+        return (
+            f"{weighed}, {format_mass(d.difference_ug)} more than {issued}: kept as a weighing "
+            f"discrepancy ('loans show {number}'); {still}."
+        )
+    missing = format_mass(-d.difference_ug)
+    typed = missing.replace(" ", "")  # as typed on a command line: '200µg', no quotes needed
+    return (
+        f"{weighed}, {missing} less than {issued}: {still}; if it is lost, report it "
+        f"('incidents report --sample {d.sample} --kind loss --mass-lost {typed} "
+        "--description …')."
+    )
 
 
 @app.command("consume")

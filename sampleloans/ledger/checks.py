@@ -61,29 +61,43 @@ LOAN_TRANSITIONS: dict[str, tuple[LoanStatus, ...]] = {
 }
 """For each loan action, the statuses it may start from (docs/domain.md, "Agreements and loans")."""
 
-LOAN_STEPS: dict[str, tuple[tuple[LoanStatus, str], ...]] = {
+LOAN_STEPS: dict[str, tuple[tuple[LoanStatus, str, str], ...]] = {
     LoanStatus.REQUESTED: (
-        (LoanStatus.APPROVED, "approve it first ('loans approve')"),
-        (LoanStatus.CLOSED, "withdraw it ('loans withdraw')"),
+        (LoanStatus.APPROVED, "approve it first", "loans approve"),
+        (LoanStatus.CLOSED, "withdraw it", "loans withdraw"),
     ),
     LoanStatus.APPROVED: (
-        (LoanStatus.ISSUED, "issue it first ('loans issue')"),
-        (LoanStatus.CLOSED, "withdraw it ('loans withdraw')"),
+        (LoanStatus.ISSUED, "issue it first", "loans issue"),
+        (LoanStatus.CLOSED, "withdraw it", "loans withdraw"),
     ),
-    LoanStatus.ISSUED: ((LoanStatus.IN_TRANSIT, "ship it first ('loans ship')"),),
-    LoanStatus.IN_TRANSIT: ((LoanStatus.RECEIVED, "record its receipt first ('loans receive')"),),
+    LoanStatus.ISSUED: ((LoanStatus.IN_TRANSIT, "ship it first", "loans ship"),),
+    LoanStatus.IN_TRANSIT: ((LoanStatus.RECEIVED, "record its receipt first", "loans receive"),),
     LoanStatus.RECEIVED: (
-        (LoanStatus.SETTLED, "settle it first ('loans settle')"),
-        (LoanStatus.RETURN_IN_TRANSIT, "release samples for return first ('loans return')"),
+        (LoanStatus.SETTLED, "settle it first", "loans settle"),
+        (LoanStatus.RETURN_IN_TRANSIT, "release samples for return first", "loans return"),
     ),
     LoanStatus.RETURN_IN_TRANSIT: (
-        (LoanStatus.RETURNED, "accept the return first ('loans accept-return')"),
+        (LoanStatus.RETURNED, "accept the return first", "loans accept-return"),
     ),
-    LoanStatus.RETURNED: ((LoanStatus.SETTLED, "settle it first ('loans settle')"),),
-    LoanStatus.SETTLED: ((LoanStatus.CLOSED, "close it ('loans close')"),),
+    LoanStatus.RETURNED: ((LoanStatus.SETTLED, "settle it first", "loans settle"),),
+    LoanStatus.SETTLED: ((LoanStatus.CLOSED, "close it", "loans close"),),
     LoanStatus.CLOSED: (),
 }
-"""The statuses each status moves on to, and the hint that names the command doing it."""
+"""The statuses each status moves on to: the step's words and the command doing it."""
+
+LAB_COMMANDS = frozenset(
+    {"loans receive", "loans consume", "loans split", "loans inventory", "incidents report"}
+)
+"""The commands a researcher may run (on their institution's loans); every other step of a
+loan is a curator's, so a hint to a researcher says so instead of naming it as theirs."""
+
+
+def step_hint(words_: str, command: str, *, researcher: bool = False) -> str:
+    """A hint naming the command that takes a step: for a researcher, a curator's step is
+    said to be the curator's ('a curator must ship it first'), not an order they cannot obey."""
+    who = "a curator must " if researcher and command not in LAB_COMMANDS else ""
+    return f"{who}{words_} ('{command}')"
+
 
 PAST_STEP: dict[str, str] = {
     "approve": "only a requested loan can be approved",
@@ -142,34 +156,37 @@ class Violation:
     message: str
 
 
-def transition_hint(status: str, action: str) -> str:
+def transition_hint(status: str, action: str, *, researcher: bool = False) -> str:
     """What to do instead when a loan's status does not allow an action: the command that
-    starts the shortest way to a status that allows it, or why it is too late."""
+    starts the shortest way to a status that allows it (who runs it, for a researcher), or
+    why it is too late."""
     if action in ENDING_UNISSUED and status in LOAN_TRANSITIONS["withdraw"]:
         return ENDING_UNISSUED[action]
     allowed = set(LOAN_TRANSITIONS[action])
-    frontier = [(after, hint) for after, hint in LOAN_STEPS.get(status, ())]
+    frontier = [(after, (doing, command)) for after, doing, command in LOAN_STEPS.get(status, ())]
     seen = {status}
     while frontier:
-        reachable = [hint for after, hint in frontier if after in allowed]
+        reachable = [step for after, step in frontier if after in allowed]
         if reachable:
-            return reachable[0]
-        seen |= {after for after, _hint in frontier}
+            return step_hint(*reachable[0], researcher=researcher)
+        seen |= {after for after, _step in frontier}
         frontier = [
-            (later, hint)
-            for after, hint in frontier
-            for later, _next in LOAN_STEPS[after]
+            (later, step)
+            for after, step in frontier
+            for later, _doing, _command in LOAN_STEPS[after]
             if later not in seen
         ]
     return PAST_STEP[action]
 
 
-def require_loan_transition(loan: Any, action: str) -> None:
-    """Refuse an action that the loan's status does not allow, naming the command that helps."""
+def require_loan_transition(loan: Any, action: str, *, researcher: bool = False) -> None:
+    """Refuse an action that the loan's status does not allow, naming the command that helps
+    (and, to a researcher, that a curator's step is the curator's)."""
     if loan.status not in LOAN_TRANSITIONS[action]:
+        hint = transition_hint(loan.status, action, researcher=researcher)
         raise Conflict(
             f"loan {loan.number} is {words(loan.status)}; cannot "
-            f"{ACTION_WORDS.get(action, words(action))}: {transition_hint(loan.status, action)}"
+            f"{ACTION_WORDS.get(action, words(action))}: {hint}"
         )
 
 

@@ -133,10 +133,24 @@ def readable_loan(session: Session, person: Person, number: str) -> Loan:
 def readable_institution(
     session: Session, person: Person, short_name: str, option: str | None = None
 ) -> Institution:
-    """An institution the person may read, or NotFound (led by `option`, e.g. --custodian)."""
+    """An institution the person may read, or NotFound (led by `option`, e.g. --custodian);
+    a researcher who types their own institution in another case is told its name, as staff
+    are told any institution's (naming their own discloses nothing)."""
+    refuse_own_case_twin(person, short_name, option)
     institution = _lookup(session, person, get_institution, short_name, "institution", option)
     require_institution_access(person, institution.short_name, "institution", short_name, option)
     return institution
+
+
+def refuse_own_case_twin(person: Person, short_name: str, option: str | None = None) -> None:
+    """A researcher's own institution typed in another case (`osaka`): not found, naming it."""
+    own = person.institution
+    if not is_staff(person) and short_name != own and short_name.lower() == own.lower():
+        lead = f"{option}: " if option else ""
+        raise NotFound(
+            f"{lead}institution {short_name!r} not found among the records you may read; did "
+            f"you mean {own}? (short names are exact)"
+        )
 
 
 def readable_person(

@@ -329,6 +329,7 @@ def _custodian(session: Session, person: Person, short_name: str) -> str:
         return get(
             session, Institution, name, "--custodian: institution", "see 'institutions list'"
         ).short_name
+    access.refuse_own_case_twin(person, name, "--custodian")
     institution = session.get(Institution, name)
     vaults = (InstitutionKind.LENDER.value, InstitutionKind.CURATOR.value)
     if institution is None or not (

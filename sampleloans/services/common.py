@@ -270,8 +270,9 @@ def resolve_incident_hint(seq: int) -> str:
     return f"resolve it first ('incidents resolve {seq} --resolution …')"
 
 
-def frozen_words(session: Session, code: str) -> str:
-    """Why sample `code` is frozen and how to release it: its open incident, by number."""
+def frozen_words(session: Session, code: str, *, researcher: bool = False) -> str:
+    """Why sample `code` is frozen and how to release it: its open incident, by number (to a
+    researcher, who may not resolve one, that a curator resolves it)."""
     with session.no_autoflush:  # an import's batch is not flushed to answer a refusal
         incident = session.exec(
             select(Incident)
@@ -280,6 +281,11 @@ def frozen_words(session: Session, code: str) -> str:
         ).first()
     if incident is None:  # reported in the same import batch: not readable yet
         return f"sample {code} is frozen by an open incident; resolve it first ('incidents list')"
+    if researcher:
+        return (
+            f"sample {code} is frozen by open incident {incident.seq} until a curator resolves "
+            f"it ('incidents resolve {incident.seq} --resolution …')"
+        )
     return f"sample {code} is frozen by open incident {incident.seq}; " + resolve_incident_hint(
         incident.seq
     )

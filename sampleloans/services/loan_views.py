@@ -7,6 +7,7 @@ loans and incidents, curators and compliance officers see everything.
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
@@ -551,9 +552,20 @@ def _handovers(session: Session, number: str) -> tuple[HandoverView, ...]:
 
 def _discrepancies(session: Session, number: str) -> tuple[DiscrepancyView, ...]:
     """Weighings of a loan that differ from the mass the ledger expected, by seq and sample."""
+    return _discrepancy_views(session, Weighing.loan_number == number)
+
+
+def weighing_discrepancies(session: Session, seq: int) -> tuple[DiscrepancyView, ...]:
+    """The weighings of one hand-over (a receipt, an accepted return) that differ from the
+    mass the ledger expected, by sample: what its confirmation tells the person who weighed."""
+    return _discrepancy_views(session, Weighing.seq == seq)
+
+
+def _discrepancy_views(session: Session, which: Any) -> tuple[DiscrepancyView, ...]:
+    """The weighings selected by `which` that differ from the expected mass, by seq and sample."""
     query = (
         select(Weighing)
-        .where(Weighing.loan_number == number, Weighing.weighed_ug != Weighing.expected_ug)
+        .where(which, Weighing.weighed_ug != Weighing.expected_ug)
         .order_by(col(Weighing.seq), col(Weighing.sample_code))
     )
     return tuple(

@@ -112,7 +112,7 @@ def _lab_loan(
     if person.role != Role.RESEARCHER:
         return _loan_for_curator(session, ctx, number, action, doing)
     loan = access.readable_loan(session, person, number)
-    require_loan_transition(loan, action)
+    require_loan_transition(loan, action, researcher=True)
     return loan
 
 
@@ -719,23 +719,35 @@ def receive_loan(
     return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
 
 
-def _held_item(session: Session, number: str, code: str) -> LoanItem:
-    """An item of a loan that the borrower holds now."""
+def _held_item(session: Session, number: str, code: str, ctx: Context | None = None) -> LoanItem:
+    """An item of a loan that the borrower holds now (a refusal to a researcher acting in
+    `ctx` names a curator's step as the curator's)."""
     item = get_row(session, LoanItem, (number, code))  # an import's unit holds it: no ORM load
     if item is None:
         raise InvalidInput(
             f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
         )
     if item.state == ItemState.RETURN_IN_TRANSIT:
+        arrival = (
+            f"a curator records its arrival ('loans accept-return {number}')"
+            if _by_researcher(session, ctx)
+            else f"record its arrival with 'loans accept-return {number}'"
+        )
         raise Conflict(
             f"sample {code} of loan {number} is on its way back (return in transit), not held "
-            f"by the borrower; record its arrival with 'loans accept-return {number}'"
+            f"by the borrower; {arrival}"
         )
     if item.state != ItemState.HELD:
         raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
     if get_sample(session, code).frozen:
-        raise Conflict(frozen_words(session, code))
+        raise Conflict(frozen_words(session, code, researcher=_by_researcher(session, ctx)))
     return item
+
+
+def _by_researcher(session: Session, ctx: Context | None) -> bool:
+    """Whether the person acting in `ctx` (already loaded by the role check) is a researcher;
+    asked only for a refusal's words."""
+    return ctx is not None and acting_person(session, ctx).role == Role.RESEARCHER
 
 
 def consume(
@@ -751,7 +763,7 @@ def consume(
 ) -> Envelope:
     """Record mass used by one analysis; destructive use only where the agreement allows it."""
     loan = _lab_loan(session, ctx, number, "consume", "record consumption", (sample,))
-    item = _held_item(session, number, sample)
+    item = _held_item(session, number, sample, ctx)
     deal = get_agreement(session, loan.agreement)
     if destructive and not deal.destructive_use_allowed:
         raise RuleViolation(
@@ -791,7 +803,7 @@ def borrower_split(
 ) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
     _lab_loan(session, ctx, number, "split", "record borrower splits", (parent,))
-    item = _held_item(session, number, parent)
+    item = _held_item(session, number, parent, ctx)
     code = child_code(parent, child)
     if session.get(Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; choose another suffix")
@@ -1029,7 +1041,7 @@ def attest_inventory(
             f"{person.email} may not attest inventories of loan {number}; the PI's institution "
             "or a curator attests"
         )
-    require_loan_transition(loan, "inventory")
+    require_loan_transition(loan, "inventory", researcher=person.role == Role.RESEARCHER)
     held = [
         ev.CodeMass(i.sample_code, i.held_ug) for i in items_of(session, number) if i.held_ug > 0
     ]
