@@ -394,6 +394,12 @@ def shape_problems(connection: Connection) -> list[Problem]:
     problems = []
     for table in sorted(SQLModel.metadata.tables.values(), key=lambda table: table.name):
         if table.name not in present:
+            if table.name in db.projection_tables():  # in every revision since the baseline
+                problems.append(
+                    Problem(
+                        "schema", f"table {table.name} is missing: the schema was changed by hand"
+                    )
+                )
             continue
         have = [str(column["name"]) for column in inspector.get_columns(table.name)]
         want = [column.name for column in table.columns]
@@ -417,15 +423,15 @@ def shape_problems(connection: Connection) -> list[Problem]:
 
 
 def _lacking_columns(connection: Connection) -> set[str]:
-    """The tables lacking a column of the schema (a finding of `shape_problems`): their rows
-    cannot be compared with the replay's."""
+    """The tables missing or lacking a column of the schema (findings of `shape_problems`):
+    their rows cannot be compared with the replay's."""
     inspector = inspect(connection)
     present = set(inspector.get_table_names())
     return {
         table.name
         for table in SQLModel.metadata.tables.values()
-        if table.name in present
-        and {column.name for column in table.columns}
+        if table.name not in present
+        or {column.name for column in table.columns}
         - {str(column["name"]) for column in inspector.get_columns(table.name)}
     }
 
