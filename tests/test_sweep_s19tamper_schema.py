@@ -208,3 +208,20 @@ def test_an_older_known_revision_is_still_only_a_note(ledger: Path) -> None:
     code, stdout, stderr = cli("verify")
     assert code == 0, stdout
     assert "Note: this ledger's schema is at 0010_researcher_lab_events" in stderr
+
+
+def test_restore_refuses_a_backup_whose_version_table_was_edited(
+    ledger: Path, tmp_path: Path
+) -> None:
+    """A backup stamped with a revision no release wrote fails its verify: exit 1, nothing
+    restored (was: restored, the edited version table and all)."""
+    backup = tmp_path / "backup.db"
+    shutil.copy(ledger, backup)
+    tamper(backup, "update alembic_version set version_num='9999_x'")
+    before = fingerprint(ledger)
+    code, stdout, stderr = cli("restore", str(backup), "--force", who=CURATOR)
+    assert code == 1, (stdout, stderr)
+    assert stderr.startswith("Error: ") and "fails verify" in stderr
+    assert "schema version table holds '9999_x', a revision this release does not know" in stderr
+    assert stderr.rstrip().endswith("nothing was restored")
+    assert fingerprint(ledger) == before
