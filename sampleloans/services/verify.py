@@ -64,8 +64,10 @@ class VerifyResult:
         return not self.problems
 
     @property
-    def head(self) -> str:
-        """`SEQ:HASH` of the last event."""
+    def head(self) -> str | None:
+        """`SEQ:HASH` of the last event; None when no event could be read (a damaged file)."""
+        if not self.head_hash:
+            return None
         return chain.format_head(self.head_seq, self.head_hash)
 
 
@@ -108,9 +110,9 @@ def verify_as(
                 "the database is locked past the lock timeout; try again (or raise "
                 "SAMPLELOANS_LOCK_TIMEOUT)"
             ) from None
-        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+        return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
     except DatabaseError as exc:
-        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+        return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
     return verify(engine, anchor=anchor, progress=progress)
 
 
