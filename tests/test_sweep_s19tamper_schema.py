@@ -225,3 +225,21 @@ def test_restore_refuses_a_backup_whose_version_table_was_edited(
     assert "schema version table holds '9999_x', a revision this release does not know" in stderr
     assert stderr.rstrip().endswith("nothing was restored")
     assert fingerprint(ledger) == before
+
+
+def test_a_changed_ledger_id_is_named_as_such(ledger: Path) -> None:
+    """Editing the ledger id in ledger_meta: the first event no longer links to its genesis,
+    said so (was: "does not link to event 0", an event that never exists)."""
+    tamper(
+        ledger,
+        "drop trigger ledger_meta_no_update;"
+        "update ledger_meta set value='00000000-0000-0000-0000-000000000000'",
+    )
+    code, stdout, _ = cli("verify")
+    assert code == 1
+    assert findings(stdout) == [
+        "[schema] append-only trigger ledger_meta_no_update is missing: the ledger was unprotected",
+        "[chain] event 1 (ledger.created) does not link to the genesis of this ledger's id "
+        "(ledger_meta): the ledger id was changed, or the first events were changed, removed "
+        "or inserted",
+    ]

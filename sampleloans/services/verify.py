@@ -721,7 +721,16 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
         result.problems.append(
             Problem("chain", f"seq jumps from {expected_seq - 1} to {row.seq}: events are missing")
         )
-    if row.prev_hash != prev_hash:
+    if row.prev_hash != prev_hash and expected_seq == 1:  # the first link is to the genesis
+        result.problems.append(
+            Problem(
+                "chain",
+                f"event {row.seq} ({row.kind}) does not link to the genesis of this ledger's id "
+                "(ledger_meta): the ledger id was changed, or the first events were changed, "
+                "removed or inserted",
+            )
+        )
+    elif row.prev_hash != prev_hash:
         result.problems.append(
             Problem(
                 "chain",
