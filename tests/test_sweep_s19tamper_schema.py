@@ -243,3 +243,26 @@ def test_a_changed_ledger_id_is_named_as_such(ledger: Path) -> None:
         "(ledger_meta): the ledger id was changed, or the first events were changed, removed "
         "or inserted",
     ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "alter table loan drop column last_loan_wide_event_at",
+        "update alembic_version set version_num='9999_future'",
+    ],
+)
+def test_verify_since_names_a_schema_change_too(
+    ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The incremental check reads the schema as a full verify does (was: OK, exit 0)."""
+    from tests.i15_statement_helpers import make_checkpoint
+
+    monkeypatch.delenv("SAMPLELOANS_NOW")  # make_checkpoint's environment sets its own clock
+    checkpoint = make_checkpoint(ledger, tmp_path)["cp"]
+    tamper(ledger, change)
+    code, stdout, _ = cli("verify", "--since", str(checkpoint))
+    assert code == 1, stdout
+    assert len(findings(stdout)) == 1
+    assert findings(stdout)[0].startswith("[schema] ")
+    assert ("last_loan_wide_event_at" in stdout) != ("9999_future" in stdout)
