@@ -416,11 +416,18 @@ def storage_error(
         return None
     # the primary code of an extended one: SQLITE_IOERR_WRITE -> SQLITE_IOERR
     code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
+    if code == "SQLITE_ERROR" and str(orig).startswith(SCHEMA_CHANGED_ERRORS) and damage:
+        return DamagedFile(_schema_changed_message(Path(path), str(orig), what))
     message = _ENVIRONMENT_MESSAGES.get(code)
     if message is None or (code == "SQLITE_CORRUPT" and not damage):
         return None
     kind = DamagedFile if code == "SQLITE_CORRUPT" else StorageError
     return kind(message(Path(path), str(orig), what))
+
+
+SCHEMA_CHANGED_ERRORS = ("no such column: ", "no such table: ")
+"""SQLite's words for a statement of this release on a table or column the file lacks: its
+schema was changed by hand (every revision only adds tables, which `require_table` guards)."""
 
 
 DATA_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
@@ -433,7 +440,7 @@ def raise_if_environment(exc: BaseException, path: Path | str, *, what: str = "t
     orig = getattr(exc, "orig", None) or exc
     code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
     mapped = None if code in DATA_CODES else storage_error(exc, path, what=what)
-    if mapped is not None:
+    if mapped is not None and not isinstance(mapped, DamagedFile):  # damage is a finding
         raise mapped from None
 
 
@@ -473,6 +480,14 @@ def _not_a_database_message(path: Path, _said: str, what: str) -> str:
     return (
         f"{path} is not a ledger database (SQLite says: file is not a database); check "
         "--db / SAMPLELOANS_DB"
+    )
+
+
+def _schema_changed_message(path: Path, said: str, what: str) -> str:
+    return (
+        f"the schema of {what} {path} is not this release's (SQLite says: {said}): it was "
+        "changed by hand; nothing was written; run 'sampleloans verify' and restore the latest "
+        "verified backup"
     )
 
 
@@ -686,13 +701,28 @@ def ordered_rows_query(connection: Any, table: str) -> str:
     """`SELECT *` of one of this database's own tables in primary-key order, byte order for
     text on every engine (PostgreSQL's collation could otherwise sort keys another way)."""
     columns = SQLModel.metadata.tables[table].primary_key.columns
+    selected = model_columns(table)  # named: a column added by hand is not compared
     if connection.dialect.name != "postgresql":
-        return f"SELECT * FROM main.{table} ORDER BY {', '.join(c.name for c in columns)}"
+        return f"SELECT {selected} FROM main.{table} ORDER BY {', '.join(c.name for c in columns)}"
     keys = [
         f'{c.name} COLLATE "C"' if isinstance(c.type, String | AutoString) else c.name
         for c in columns
     ]
-    return f"SELECT * FROM {table} ORDER BY {', '.join(keys)}"
+    return f"SELECT {selected} FROM {table} ORDER BY {', '.join(keys)}"
+
+
+def model_columns(table: str) -> str:
+    """The columns the ledger's schema defines for `table`, in order, as a select list."""
+    return ", ".join(column.name for column in SQLModel.metadata.tables[table].columns)
+
+
+def index_names(connection: Any) -> set[str]:
+    """The names of the indexes the database holds (in the connection's schema)."""
+    if connection.dialect.name == "postgresql":
+        query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    else:
+        query = "SELECT name FROM main.sqlite_master WHERE type = 'index'"
+    return {str(name) for name in connection.execute(text(query)).scalars()}
 
 
 def integrity_problems(engine: Engine) -> list[str]:

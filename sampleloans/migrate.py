@@ -14,6 +14,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
+from sampleloans.errors import StorageError
+
 SCRIPT_LOCATION = "sampleloans:migrations"
 BASELINE = "0001_baseline"
 """The revision of the schema as it was when migrations began (release 0.1)."""
@@ -67,6 +69,7 @@ def upgrade(engine: Engine) -> UpgradeResult:
     # the writers' lock first (BEGIN IMMEDIATE on SQLite): a second upgrade at the same time
     # waits for this one, then finds nothing to do, instead of failing as "locked" at once
     with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
+        _refuse_unknown(connection)
         before = current_revision(connection)
         if before is None and inspect(connection).has_table("ledger_event"):
             MigrationContext.configure(connection).stamp(
@@ -76,6 +79,31 @@ def upgrade(engine: Engine) -> UpgradeResult:
         after = current_revision(connection)
     assert after is not None
     return UpgradeResult(before=before, after=after)
+
+
+def _refuse_unknown(connection: Connection) -> None:
+    """Refuse (exit 3, nothing changed) a ledger whose version table holds a revision this
+    release does not know, or several: Alembic would fail on it, and no upgrade leads from it."""
+    found = MigrationContext.configure(connection).get_current_heads()
+    if len(found) > 1:
+        raise StorageError(
+            f"the ledger's schema version table holds {len(found)} revisions "
+            f"({', '.join(sorted(found))}), where every release writes one: it was edited by "
+            "hand (run 'sampleloans verify'); nothing changed"
+        )
+    if found and found[0] not in known_revisions():
+        raise StorageError(
+            f"{unknown_revision_message(found[0])} (run 'sampleloans verify'); nothing changed"
+        )
+
+
+def unknown_revision_message(revision: str) -> str:
+    """What a version table stamped with a revision this release does not know means."""
+    return (
+        f"the ledger's schema version table holds {revision!r}, a revision this release does "
+        f"not know (its newest is {head_revision()}): a newer release wrote this ledger (use "
+        "it), or the table was edited by hand"
+    )
 
 
 def upgrade_sql(url: str, since: str | None = None) -> str:

@@ -208,7 +208,7 @@ def test_the_chain_checked_beside_finds_what_it_finds_here(
     assert any("event 9" in p.message for p in here.problems)
     assert beside_result.problems == here.problems
     assert (beside_result.events, beside_result.head) == (here.events, here.head)
-    assert here.head.startswith(f"{history[0]}:")
+    assert str(here.head).startswith(f"{history[0]}:")
 
 
 def test_a_large_ledger_checks_its_chain_in_a_second_process(

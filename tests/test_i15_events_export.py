@@ -27,7 +27,7 @@ def head_of(path: Path) -> str:
         result = verify(engine)
     finally:
         engine.dispose()
-    assert result.ok, result.problems
+    assert result.ok and result.head is not None, result.problems
     return result.head
 
 

@@ -184,7 +184,7 @@ def _replay_and_report(engine: "Engine", label: str, fixed_id: str | None) -> "V
         out.print(line)
     with transaction(engine, write=False) as session:
         summary = collection_summary(session, DEMO_TODAY)
-    out.print(demo_summary_table(summary, result.head))
+    out.print(demo_summary_table(summary, result.head or "none (no event could be read)"))
     return result
 
 

@@ -36,7 +36,9 @@ def verify_lines(result: Any) -> list[Text]:
         ]
     lines = [
         Text(
-            f"verify: {len(result.problems)} problem(s) found; head {result.head}", style="bold red"
+            f"verify: {len(result.problems)} problem(s) found; "
+            + (f"head {result.head}" if result.head else "no event could be read"),
+            style="bold red",
         )
     ]
     lines += [Text(f"  [{p.area}] {p.message}", style="red") for p in result.problems]

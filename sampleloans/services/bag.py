@@ -30,7 +30,12 @@ from sampleloans.errors import InvalidInput, RuleViolation, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.services.common import require_role
-from sampleloans.services.events_file import EXPORT_ROLES, export_events, read_export
+from sampleloans.services.events_file import (
+    EXPORT_ROLES,
+    FROM_AN_EXPORT,
+    export_events,
+    read_export,
+)
 
 if TYPE_CHECKING:
     from sampleloans.ledger.checkpoint import Checkpoint, VerifierKey
@@ -491,6 +496,22 @@ def _first_detail(exc: object) -> str:
 def _chain(events_path: Path) -> tuple[str, str, list[bytes]]:
     """Recompute the events file's hash chain; the ledger's checkpoint origin, its head and
     every event hash."""
+    if not events_path.is_file():  # the checksums regenerated without it: no bag lacks it
+        raise RuleViolation(
+            f"BAG: data/{EVENTS_FILE} is missing or not a file, where every export writes it: "
+            "the bag was changed after it was made"
+        )
+    try:
+        return _recomputed(events_path)
+    except InvalidInput as exc:  # a line no export writes: the bag's content, not the command
+        said = str(exc).removesuffix(f"; {FROM_AN_EXPORT}")
+        raise RuleViolation(
+            f"BAG: {said}: the bag's events were changed after it was made"
+        ) from None
+
+
+def _recomputed(events_path: Path) -> tuple[str, str, list[bytes]]:
+    """`_chain` on an events file that is there (a malformed line: InvalidInput)."""
     from sampleloans.services.checkpoints import origin_of
 
     meta, events = read_export(events_path)

@@ -912,16 +912,21 @@ def verify_since(
 
 
 def _defence_problems(connection: Connection) -> list[tuple[str, str]]:
-    """The append-only triggers (and on PostgreSQL its other defences), as a full verify checks
-    them on this engine: SQLite's are read from sqlite_master, PostgreSQL's from its catalogue."""
+    """The schema (its version table, tables, columns and indexes) and the append-only
+    triggers (and on PostgreSQL its other defences), as a full verify checks them on this
+    engine: SQLite's are read from sqlite_master, PostgreSQL's from its catalogue."""
     from sampleloans import pgsecurity
-    from sampleloans.services.verify import trigger_problems
+    from sampleloans.services.verify import revision_problems, shape_problems, trigger_problems
 
+    schema = [("schema", p.message) for p in revision_problems(connection)]
+    schema += [("schema", p.message) for p in shape_problems(connection)]
     if db.is_postgres(connection):
-        return [("schema", m) for m in db.postgres_trigger_problems(connection)] + [
-            ("defence", m) for m in pgsecurity.defence_problems(connection)
-        ]
-    return [("schema", p.message) for p in trigger_problems(connection)]
+        return (
+            schema
+            + [("schema", m) for m in db.postgres_trigger_problems(connection)]
+            + [("defence", m) for m in pgsecurity.defence_problems(connection)]
+        )
+    return schema + [("schema", p.message) for p in trigger_problems(connection)]
 
 
 def _check_anchor(

@@ -106,6 +106,10 @@ def _stream_events(connection: Connection) -> Iterator[tuple[Any, ...]]:
 # --- reading an export back ---------------------------------------------------------------
 
 
+FROM_AN_EXPORT = "give a file written by 'sampleloans export --events'"
+"""What to give instead of a file that is no events export."""
+
+
 def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]:
     """The header's ledger_meta and the events of an export (each line checked as it is read).
 
@@ -134,7 +138,7 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
         raise InvalidInput(
             f"{source} line 1: not a sampleloans events export header "
             f'(expected {{"format":"{FORMAT}","version":{VERSION},"ledger_id":…,"meta":{{…}}}}); '
-            "give a file written by 'sampleloans export --events'"
+            f"{FROM_AN_EXPORT}"
         )
     return meta, _events(handle, source)
 
@@ -155,10 +159,7 @@ def _next_line(handle: TextIO, source: Path, number: int) -> str:
     try:
         line = handle.readline(MAX_LINE_CHARS + 1)
     except UnicodeDecodeError:
-        raise InvalidInput(
-            f"{source} line {number}: not UTF-8 text; give a file written by "
-            "'sampleloans export --events'"
-        ) from None
+        raise InvalidInput(f"{source} line {number}: not UTF-8 text; {FROM_AN_EXPORT}") from None
     except OSError as exc:  # a read error (EIO) or a file the kernel will not read this way
         raise StorageError(f"{source} line {number}: cannot be read ({exc.strerror})") from None
     refuse_long_line(line, source, number)

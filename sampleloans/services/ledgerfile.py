@@ -85,8 +85,15 @@ SCHEMA_HEAD = db.SCHEMA_HEAD
 
 
 def schema_behind(engine: Engine) -> str | None:
-    """The revision of a ledger whose schema is older than this release's, or None."""
-    return db.schema_behind(engine)
+    """The revision of a ledger whose schema is older than this release's, or None (also for
+    a revision this release does not know, or an empty version table: `verify`'s findings,
+    which no `db upgrade` mends)."""
+    behind = db.schema_behind(engine)
+    if behind is None or behind.startswith("the baseline"):
+        return behind
+    from sampleloans import migrate
+
+    return behind if behind in migrate.known_revisions() else None
 
 
 def who_upgrades(engine: Engine) -> str:

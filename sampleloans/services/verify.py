@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import DatabaseError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from sampleloans import crashpoints, dates, db, fileio, pgsecurity
 from sampleloans.errors import InvalidInput, StorageError
@@ -64,8 +64,10 @@ class VerifyResult:
         return not self.problems
 
     @property
-    def head(self) -> str:
-        """`SEQ:HASH` of the last event."""
+    def head(self) -> str | None:
+        """`SEQ:HASH` of the last event; None when no event could be read (a damaged file)."""
+        if not self.head_hash:
+            return None
         return chain.format_head(self.head_seq, self.head_hash)
 
 
@@ -108,9 +110,9 @@ def verify_as(
                 "the database is locked past the lock timeout; try again (or raise "
                 "SAMPLELOANS_LOCK_TIMEOUT)"
             ) from None
-        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+        return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
     except DatabaseError as exc:
-        return VerifyResult(problems=[damaged_file_problem(exc, "the acting person's check")])
+        return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
     return verify(engine, anchor=anchor, progress=progress)
 
 
@@ -343,6 +345,8 @@ def _check_integrity(
     if background is None:
         for problem in db.integrity_check(connection):
             result.problems.append(Problem("integrity", f"SQLite integrity_check: {problem}"))
+    result.problems.extend(revision_problems(connection))
+    result.problems.extend(shape_problems(connection))
     if db.is_postgres(connection):  # issue 14: its defences are triggers of its own
         result.storage = "PostgreSQL triggers in place"
         result.problems.extend(
@@ -353,6 +357,105 @@ def _check_integrity(
         )
         return
     result.problems.extend(trigger_problems(connection))
+
+
+def revision_problems(connection: Connection) -> list[Problem]:
+    """The schema version table holding anything but one revision this release knows (an
+    older known one is `db upgrade`'s note, not a finding; no table: a ledger from before
+    migrations)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return []
+    found = [
+        str(value)
+        for value in connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    ]
+    if found == [db.SCHEMA_HEAD]:
+        return []
+    from sampleloans import migrate  # Alembic is loaded only for a ledger not at this release
+
+    if len(found) == 1 and found[0] in migrate.known_revisions():
+        return []
+    if len(found) == 1:
+        return [Problem("schema", migrate.unknown_revision_message(found[0]))]
+    held = "no revision" if not found else f"{len(found)} revisions ({', '.join(sorted(found))})"
+    return [
+        Problem(
+            "schema",
+            f"the ledger's schema version table holds {held}, where every release writes one: "
+            "the table was edited by hand",
+        )
+    ]
+
+
+def shape_problems(connection: Connection) -> list[Problem]:
+    """Columns the ledger's tables have or lack against its schema (no revision adds a column,
+    so either is an edit by hand), and, at this release's revision, its indexes that are gone.
+    A table not there yet (`checkpoint` before a first one) is no finding here."""
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    problems = []
+    for table in sorted(SQLModel.metadata.tables.values(), key=lambda table: table.name):
+        if table.name not in present:
+            if table.name in db.projection_tables():  # in every revision since the baseline
+                problems.append(
+                    Problem(
+                        "schema", f"table {table.name} is missing: the schema was changed by hand"
+                    )
+                )
+            continue
+        have = [str(column["name"]) for column in inspector.get_columns(table.name)]
+        want = [column.name for column in table.columns]
+        problems += [
+            Problem(
+                "schema",
+                f"table {table.name} has a column {name} the ledger's schema does "
+                "not define: the schema was changed by hand",
+            )
+            for name in sorted(set(have) - set(want))
+        ]
+        problems += [
+            Problem(
+                "schema",
+                f"table {table.name} lacks its column {name}: the schema was changed by hand",
+            )
+            for name in want
+            if name not in have
+        ]
+    return problems + _missing_index_problems(connection, present)
+
+
+def _lacking_columns(connection: Connection) -> set[str]:
+    """The tables missing or lacking a column of the schema (findings of `shape_problems`):
+    their rows cannot be compared with the replay's."""
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    return {
+        table.name
+        for table in SQLModel.metadata.tables.values()
+        if table.name not in present
+        or {column.name for column in table.columns}
+        - {str(column["name"]) for column in inspector.get_columns(table.name)}
+    }
+
+
+def _missing_index_problems(connection: Connection, tables: set[str]) -> list[Problem]:
+    """The indexes of the ledger's schema that a ledger at this release's revision lacks."""
+    if "alembic_version" not in tables or connection.execute(
+        text("SELECT version_num FROM alembic_version")
+    ).scalars().all() != [db.SCHEMA_HEAD]:
+        return []  # an older revision may predate an index; `db upgrade` adds it
+    held = db.index_names(connection)
+    wanted = sorted(
+        (str(index.name), table.name)
+        for table in SQLModel.metadata.tables.values()
+        if table.name in tables
+        for index in table.indexes
+    )
+    return [
+        Problem("schema", f"index {name} on {table} is missing: the schema was changed by hand")
+        for name, table in wanted
+        if name not in held
+    ]
 
 
 def _normalised_sql(sql: str) -> str:
@@ -618,7 +721,16 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
         result.problems.append(
             Problem("chain", f"seq jumps from {expected_seq - 1} to {row.seq}: events are missing")
         )
-    if row.prev_hash != prev_hash:
+    if row.prev_hash != prev_hash and expected_seq == 1:  # the first link is to the genesis
+        result.problems.append(
+            Problem(
+                "chain",
+                f"event {row.seq} ({row.kind}) does not link to the genesis of this ledger's id "
+                "(ledger_meta): the ledger id was changed, or the first events were changed, "
+                "removed or inserted",
+            )
+        )
+    elif row.prev_hash != prev_hash:
         result.problems.append(
             Problem(
                 "chain",
@@ -750,16 +862,21 @@ def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     Only those are compared row by row to name the differences; equal tables cost one pass in C.
     The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
-    tables = [table for table in db.projection_tables() if table != INDEX_TABLE]
+    tables = [
+        table
+        for table in db.projection_tables()
+        if table != INDEX_TABLE and table not in _lacking_columns(connection)
+    ]
     if db.is_postgres(connection):  # no ATTACH there: every table is compared row by row
         return tables
     differing = []
     db.attach(connection, replayed, "replayed")
     for table in tables:
         here, there = f"main.{table}", f"replayed.{table}"
+        columns = db.model_columns(table)  # named: a column added by hand is a schema finding
         query = (
-            f"SELECT EXISTS (SELECT * FROM {here} EXCEPT SELECT * FROM {there}) "
-            f"OR EXISTS (SELECT * FROM {there} EXCEPT SELECT * FROM {here})"
+            f"SELECT EXISTS (SELECT {columns} FROM {here} EXCEPT SELECT {columns} FROM {there}) "
+            f"OR EXISTS (SELECT {columns} FROM {there} EXCEPT SELECT {columns} FROM {here})"
         )
         if connection.exec_driver_sql(query).scalar():
             differing.append(table)
