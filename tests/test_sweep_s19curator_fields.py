@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.fields import key_of_field, rename_field
-from tests.cli_steps import refused
+from tests.cli_steps import ok, refused
 from tests.conftest import CURATOR, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -118,4 +118,28 @@ def test_a_child_given_twice_is_named(runner: CliRunner, db_path: Path) -> None:
     )  # fmt: skip
     assert message == (
         f"Error: --child: {CODE}-A is given twice; each child code must be different\n"
+    ), message
+
+
+def test_an_agreement_signed_or_ended_too_early_says_both_times(
+    runner: CliRunner, db_path: Path
+) -> None:
+    """It said only "cannot be signed before it was drafted": which moments, now (as UTC)."""
+    ok(runner, *AGREEMENT, "--at", "2025-03-01T10:00:00+01:00")
+    message = refused(
+        runner, db_path, "agreements", "sign", "AG-X", "--signed-by", "LESEC", "--at",
+        "2025-03-01T08:59:59Z",
+    )  # fmt: skip
+    assert message == (
+        "Error: --at: agreement AG-X cannot be signed before it was drafted: "
+        "2025-03-01T08:59:59Z is before 2025-03-01T09:00:00Z\n"
+    ), message
+    ok(runner, "agreements", "sign", "AG-X", "--signed-by", "LESEC", "--at", "2025-03-02")
+    message = refused(
+        runner, db_path, "agreements", "terminate", "AG-X", "--reason", "ended", "--at",
+        "2025-03-01T12:00:00Z",
+    )  # fmt: skip
+    assert message == (
+        "Error: --at: agreement AG-X cannot end before it was signed: 2025-03-01T12:00:00Z is "
+        "before 2025-03-02T00:00:00Z\n"
     ), message
