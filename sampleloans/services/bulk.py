@@ -65,11 +65,15 @@ from sampleloans.units import parse_depth_mm, parse_mass_ug, quote_input
 from sampleloans.vocab import Direction, LoanStatus
 
 FORMATS = ("csv", "jsonl")
-CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
-"""The columns a catalogue must have."""
+CATALOGUE_COLUMNS = (
+    *("code", "mission", "origin", "material_type", "physical_form", "mass", "purpose_class"),
+    "storage_location",
+)
+"""The columns a catalogue must have: the values `samples register` requires (without one,
+every row would be refused for the same missing value)."""
 KNOWN_COLUMNS = (
     *CATALOGUE_COLUMNS,
-    *("depth_top_cm", "depth_bottom_cm", "purpose_class", "storage_location", "condition"),
+    *("depth_top_cm", "depth_bottom_cm", "condition"),
     *("record", "mass_source", "firmness", "illustrative_fields", "source"),
 )
 """Every column of data/samples.csv (data/README.md): any other is refused, not skipped (a
@@ -375,7 +379,7 @@ def _register_row(session: Session, ctx: Context, row: Row | SampleLoansError) -
     try:
         return _register(session, ctx, row)
     except SampleLoansError as refused:
-        raise _named_as_in_file(refused, row.values) from None
+        raise _named_as_in_file(refused, KNOWN_COLUMNS) from None
 
 
 def _named_as_in_file(refused: SampleLoansError, keys: Collection[str]) -> SampleLoansError:
