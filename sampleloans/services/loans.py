@@ -385,7 +385,6 @@ def issue_loan(
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
-    _issued_within_the_term(loan, deal, when)
     out = answered_with_the_lock(session, ("loans out at the institution", number))
     blockers = borrower_blockers(session, loan.institution, when, out)
     if blockers:
@@ -410,22 +409,6 @@ def issue_loan(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
     return _loan_result(session, envelope, number, [s.code for s in samples])
-
-
-def _issued_within_the_term(loan: Loan, deal: Agreement, when: datetime) -> None:
-    """Refuse an issue that would make the loan due after its agreement's term ends: the loan
-    period is granted under the agreement's terms, which do not run past that end (as for an
-    extension, `_due_within_the_term`)."""
-    if deal.expires_at is None:  # an agreement without a term: no end to stay within
-        return
-    due_at = when + period_delta(loan.loan_period)
-    if due_at > deal.expires_at:
-        raise RuleViolation(
-            f"loan {loan.number}: issued on {format_datetime(when)} for "
-            f"{format_period(loan.loan_period)}, it would be due {format_datetime(due_at)}, "
-            f"after agreement {deal.number} ends on {format_datetime(deal.expires_at)}; "
-            "withdraw it and request a shorter --period ('loans withdraw', 'loans request')"
-        )
 
 
 def _issued_under(session: Session, number: str, agreement: str) -> int:
