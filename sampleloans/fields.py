@@ -34,8 +34,14 @@ OPTION_OF_FIELD: dict[str, tuple[str, ...]] = {
 """A field whose option is not `--` and its words joined by dashes, or which is an argument
 (named by its parameter, shown by its metavar: `SHORT`, `NUMBER`)."""
 
-KEY_OF_FIELD: dict[str, str] = {"time": "occurred_at", "max mass": "max_total_mass_ug"}
-"""A field whose key in an imported file is not its words joined by underscores."""
+KEY_OF_FIELD: dict[str, tuple[str, ...]] = {
+    "time": ("occurred_at",),
+    "max mass": ("max_total_mass_ug",),
+    "purpose": ("purpose_class", "allowed_purposes"),
+    "period": ("period", "loan_period"),
+}
+"""A field whose key in an imported file is not its words joined by underscores (the first
+the record holds)."""
 
 
 def leading_field(message: str) -> tuple[str, str] | None:
@@ -64,5 +70,5 @@ def option_candidates(words: str) -> tuple[str, ...]:
 
 def key_of_field(words: str, keys: Collection[str]) -> str | None:
     """The key of an imported record a field is given as, if the record has that key."""
-    key = KEY_OF_FIELD.get(words, words.replace(" ", "_").replace("-", "_"))
-    return key if key in keys else None
+    candidates = KEY_OF_FIELD.get(words, (words.replace(" ", "_").replace("-", "_"),))
+    return next((key for key in candidates if key in keys), None)

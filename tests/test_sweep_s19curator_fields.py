@@ -143,3 +143,19 @@ def test_an_agreement_signed_or_ended_too_early_says_both_times(
         "Error: --at: agreement AG-X cannot end before it was signed: 2025-03-01T12:00:00Z is "
         "before 2025-03-02T00:00:00Z\n"
     ), message
+
+
+def test_a_purpose_the_agreement_does_not_allow_names_the_option_and_the_word_typed(
+    runner: CliRunner, db_path: Path
+) -> None:
+    """It said "agreement AG-X allows research use, not public_welfare": the stored word, and
+    no option; `--purpose` and the word as typed (`public-welfare`), now."""
+    ok(runner, *AGREEMENT, "--at", "2025-03-01")
+    ok(runner, "agreements", "sign", "AG-X", "--signed-by", "LESEC", "--at", "2025-03-02")
+    message = refused(
+        runner, db_path, "loans", "request", "L-X", "--agreement", "AG-X", "--pi",
+        "anand@open.example", "--sample", CODE, "--purpose", "public welfare",
+    )  # fmt: skip
+    assert message == (
+        "Error: --purpose: agreement AG-X allows research use, not public-welfare\n"
+    ), message
