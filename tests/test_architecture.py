@@ -21,7 +21,7 @@ PACKAGE = ROOT / "sampleloans"
 # Leaves: anyone may import them; they load nothing of ours but each other.
 LEAVES = (
     "errors", "units", "dates", "text", "crashpoints", "fileio", "certs", "mail", "vocab",
-    "gcpause", "interrupts",
+    "gcpause", "interrupts", "fields",
 )  # fmt: skip
 LEAF_MODULES = ("sampleloans", *(f"sampleloans.{leaf}" for leaf in LEAVES))
 DATABASE = ("sqlalchemy", "sqlmodel")

@@ -420,7 +420,7 @@ def test_receive_with_a_malformed_weighing_is_refused(
         db_path,
         ["loans", "receive", "L-1", "--seal-intact", "--condition", "ok", "--weighed", f"{S2}=1mg"],
         2,
-        f"weighed: {S2} is not in the shipment of loan L-1 under seal S-1; it carries {S1}",
+        f"--weighed: {S2} is not in the shipment of loan L-1 under seal S-1; it carries {S1}",
     )
 
 
@@ -520,7 +520,7 @@ def test_split_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
         db_path,
         ["loans", "split", "L-1", "--sample", S2, "--child", "-G1", "--mass", "1 mg"],
         2,
-        f"sample: {S2} is not part of loan L-1; see 'loans show L-1'",
+        f"--sample: {S2} is not part of loan L-1; see 'loans show L-1'",
     )
 
 
@@ -608,7 +608,7 @@ def test_recall_into_the_past_is_refused(runner: CliRunner, run: Run, db_path: P
         db_path,
         ["loans", "recall", "L-1", "--due", "2025-03-01T00:00:00Z", "--reason", "audit"],
         1,  # time order is a rule (README, exit codes)
-        "due: 2025-03-01T00:00:00Z is not after the recall (2025-04-01T09:00:00Z); a recall must "
+        "--due: 2025-03-01T00:00:00Z is not after the recall (2025-04-01T09:00:00Z); a recall must "
         "give the borrower a due date after the recall",
     )
 

@@ -59,7 +59,9 @@ def test_people_add_refuses_staff_at_a_borrower(
     args = ["people", "add", "boss@open.example", "--name", "Boss", "--institution", "OU"]
     err = refused(runner, db_path, CURATOR, [*args, "--role", role], 1)
     words = role.replace("-", " ")
-    assert err.startswith(f"Error: role: a {words} must belong to a lender or curator institution")
+    assert err.startswith(
+        f"Error: --role: a {words} must belong to a lender or curator institution"
+    )
     assert "OU is a borrower" in err
     ok = cli(runner, CURATOR, "people", "add", "new@naoc.example", "--name", "New", "--role", role,
              "--institution", "NAOC")  # fmt: skip
@@ -186,7 +188,7 @@ def test_set_role_keeps_the_institution_rule_and_refuses_no_change(
 ) -> None:
     args = ["people", "set-role", OU_PI, "--role", "curator", "--reason", "helping out"]
     err = refused(runner, db_path, CURATOR, args, 1)
-    assert err.startswith("Error: role: a curator must belong to a lender or curator institution")
+    assert err.startswith("Error: --role: a curator must belong to a lender or curator institution")
     same = ["people", "set-role", COMPLIANCE, "--role", "compliance-officer", "--reason", "x"]
     assert "already a compliance officer" in refused(runner, db_path, CURATOR, same, 1)
     bad = ["people", "set-role", COMPLIANCE, "--role", "boss", "--reason", "x"]

@@ -248,7 +248,7 @@ def test_init_at_in_the_future_is_a_time_order_refusal(runner: CliRunner, tmp_pa
     target = tmp_path / "new.db"
     result = runner.invoke(app, ["--db", str(target), *INIT, "--at", "2025-05-01"])
     assert result.exit_code == readme_code("time order"), result.output
-    assert result.stderr.startswith("Error: time: 2025-05-01T00:00:00Z is in the future")
+    assert result.stderr.startswith("Error: --at: 2025-05-01T00:00:00Z is in the future")
     assert not target.exists()
 
 
@@ -407,7 +407,7 @@ def test_a_recall_later_than_due_is_refused_and_points_to_extend(
     _received(run)  # due 2026-04-01T09:00:00Z
     message = refused(runner, db_path, *RECALL, "--due", "2026-05-01", code=1)
     assert message == (
-        "due: 2026-05-01T00:00:00Z is later than loan L-1's due date 2026-04-01T09:00:00Z; a "
+        "--due: 2026-05-01T00:00:00Z is later than loan L-1's due date 2026-04-01T09:00:00Z; a "
         "recall can only bring the due date forward (to give more time, use 'loans extend')"
     )
     assert ok(runner, *RECALL, "--due", "2026-04-01T09:00:00Z").startswith(
@@ -422,7 +422,7 @@ def test_an_extension_that_leaves_the_loan_overdue_is_refused(
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
     message = refused(runner, db_path, *EXTEND, "--period", "P1M", code=1)
     assert message.startswith(
-        "period: extending loan L-1 by 1 month makes it due 2026-05-01T09:00:00Z, which is "
+        "--period: extending loan L-1 by 1 month makes it due 2026-05-01T09:00:00Z, which is "
         "already past on 2026-06-01T00:00:00Z"
     )
     out = ok(runner, *EXTEND, "--period", "P6M")

@@ -305,7 +305,7 @@ def test_a_sample_cannot_be_registered_before_its_mission_returned(
     )  # fmt: skip
     assert result.exit_code == 1, result.output  # time order is a rule
     assert result.stderr == (
-        "Error: time: 2020-12-16T12:00:00Z is before mission CE-5 returned "
+        "Error: --at: 2020-12-16T12:00:00Z is before mission CE-5 returned "
         "(2020-12-16T17:59:00Z); a sample cannot be registered before its mission returned: "
         "check --at\n"
     )

@@ -153,10 +153,10 @@ def test_an_unknown_email_is_refused_and_nothing_is_written(
     args = ["loans", "ship", "L-1", "--container", "box", "--seal", "S-1"]
     result = cli(runner, *args, "--courier", "ghost@nowhere.example")
     assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith("Error: courier: no registered person has the e-mail")
+    assert result.stderr.startswith("Error: --courier: no registered person has the e-mail")
     assert result.stderr.count("\n") == 1
     result = cli(runner, *args, "--witness", "Cl\u0430ire")  # a Cyrillic а in a Latin word
-    assert result.exit_code == 2 and result.stderr.startswith("Error: witness: the word")
+    assert result.exit_code == 2 and result.stderr.startswith("Error: --witness: the word")
     assert fingerprint(db_path) == before
 
 
@@ -389,7 +389,7 @@ def test_a_registered_person_on_the_wrong_side_is_refused(
                  "--received-by", "muenker@uni-koeln.example")  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: received by: muenker@uni-koeln.example is at UoC, not at OU, the borrowing "
+        "Error: --received-by: muenker@uni-koeln.example is at UoC, not at OU, the borrowing "
         "institution of loan L-1; name someone there (or someone who is not registered)\n"
     )
     assert fingerprint(db_path) == before
@@ -407,7 +407,7 @@ def test_a_deactivated_person_is_refused_in_a_hand_over(
     result = cli(runner, "loans", "issue", "L-1", "--received-by", COMPLIANCE)
     assert result.exit_code == 1, result.output
     assert result.stderr == (
-        f"Error: received by: {COMPLIANCE} is deactivated; name an active person "
+        f"Error: --received-by: {COMPLIANCE} is deactivated; name an active person "
         "(see 'people list')\n"
     )
     assert fingerprint(db_path) == before

@@ -121,7 +121,7 @@ def test_a_withdrawn_loan_takes_no_further_step(runner: CliRunner, run: Run) -> 
     run(loans.withdraw_loan, number="L-1", reason="declined")
     for args in (["loans", "issue", "L-1"], ["loans", "withdraw", "L-1", "--reason", "again"]):
         code, _out, err = cli(runner, *args)
-        assert code == 1 and err.startswith("Error: loan L-1 is closed; cannot "), err
+        assert code == 1 and err.startswith("Error: loan L-1 was withdrawn (closed, never "), err
 
 
 def test_a_withdrawal_survives_export_and_restore(

@@ -227,7 +227,7 @@ CASES: dict[str, Case] = {
         loans.request_loan,
         {**REQUEST, "samples": [S112], "purpose_class": "public_welfare"},
         RuleViolation,
-        r"agreement AG-OU allows research use, not public_welfare",
+        r"purpose: agreement AG-OU allows research use, not public-welfare",
     ),
     "request-period-too-long": Case(
         signed,

@@ -51,7 +51,7 @@ def test_a_deactivation_before_the_persons_last_part_is_refused(
         runner, db_path, "people", "deactivate", OU_PI, "--reason", "left",
         "--at", "2025-04-02T10:00:00Z",
     )  # fmt: skip
-    assert "time: 2025-04-02T10:00:00Z is before the last event of person " in message
+    assert "--at: 2025-04-02T10:00:00Z is before the last event of person " in message
     assert f"{OU_PI} (event " in message and "2025-04-03T09:00:00Z" in message, message
     assert "date a deactivation at or after it (--at)" in message
     ok(runner, "people", "deactivate", OU_PI, "--reason", "left", "--at", "2025-04-03T10:00:00Z")

@@ -53,7 +53,7 @@ def test_an_extension_past_the_agreement_end_is_refused(runner: CliRunner, db_pa
     assert "now due 2026-08-28 12:00 UTC" in out, out
     message = refused(runner, db_path, *EXTEND, "--period", "6 months")
     assert message == (
-        "Error: period: extending loan L-1 by 6 months makes it due 2027-02-28 12:00 UTC, after "
+        "Error: --period: extending loan L-1 by 6 months makes it due 2027-02-28 12:00 UTC, after "
         "agreement AG-OU ends on 2026-09-30 12:00 UTC; grant a shorter period, or record the "
         "return\n"
     )
@@ -87,7 +87,7 @@ def test_a_loan_due_after_the_term_gets_no_extension(
     args = ("loans", "extend", "L-2", "--approver", "curator@naoc.example", "--reason", "y")
     message = refused(runner, db_path, *args, "--period", "P1M")
     assert message == (
-        "Error: period: extending loan L-2 by 1 month makes it due 2026-11-01 00:00 UTC, after "
+        "Error: --period: extending loan L-2 by 1 month makes it due 2026-11-01 00:00 UTC, after "
         "agreement AG-OU ends on 2026-09-30 12:00 UTC; record the return\n"
     )
 

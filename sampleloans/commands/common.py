@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sampleloans.fields import option_candidates, rename_field
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.segment import Segment
@@ -215,9 +217,27 @@ def errors_to_exit_codes() -> Iterator[None]:
     except SampleLoansError as error:
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
             sys.stderr.write(f"{detail}\n")
-        message = str(error).replace("\n", " ")
+        message = rename_field(str(error).replace("\n", " "), typed_option)
         sys.stderr.write(f"Error: {message}\n")
         raise typer.Exit(error.exit_code) from None
+
+
+def typed_option(words: str) -> str | None:
+    """The running command's option (or argument) a service's field words name, as the user
+    types it (`time` → `--at`, `storage location` → `--location`), or None if it has none."""
+    # Typer carries its own copy of Click: its context stack, not `click`'s, holds the command
+    from typer.main import get_current_context
+
+    current = get_current_context(silent=True)
+    if current is None:
+        return None
+    spellings: dict[str, str] = {}
+    for param in current.command.params:
+        if param.param_type_name == "argument" and param.name is not None:
+            spellings[param.name] = param.metavar or param.name.upper()
+        else:
+            spellings.update((opt, opt) for opt in param.opts if opt.startswith("--"))
+    return next((spellings[c] for c in option_candidates(words) if c in spellings), None)
 
 
 @contextmanager

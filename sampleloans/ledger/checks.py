@@ -124,6 +124,21 @@ ENDING_UNISSUED: dict[str, str] = {
 }
 """The actions that end a loan, and what ends one that never left the vault instead."""
 
+_STAYS = (
+    "nothing of it left the vault and it stays closed; for its samples, request a new loan "
+    "('loans request')"
+)
+WITHDRAWN_HINT: dict[str, str] = {
+    action: "it is already withdrawn and closed" for action in ("withdraw", "close", "settle")
+}
+"""Why an action cannot happen to a withdrawn loan, where it is not `_STAYS`."""
+
+
+def withdrawn(loan: Any) -> bool:
+    """Whether a loan was withdrawn: closed without ever being issued."""
+    return bool(loan.status == LoanStatus.CLOSED and loan.issued_at is None)
+
+
 ACTION_WORDS: dict[str, str] = {"ship_return": "release it for return"}
 """Actions whose internal name does not read as words in a message."""
 
@@ -182,6 +197,12 @@ def transition_hint(status: str, action: str, *, researcher: bool = False) -> st
 def require_loan_transition(loan: Any, action: str, *, researcher: bool = False) -> None:
     """Refuse an action that the loan's status does not allow, naming the command that helps
     (and, to a researcher, that a curator's step is the curator's)."""
+    if loan.status not in LOAN_TRANSITIONS[action] and withdrawn(loan):
+        # the past steps' words ("it has already been issued") would be untrue of it
+        raise Conflict(
+            f"loan {loan.number} was withdrawn (closed, never issued); cannot "
+            f"{ACTION_WORDS.get(action, words(action))}: {WITHDRAWN_HINT.get(action, _STAYS)}"
+        )
     if loan.status not in LOAN_TRANSITIONS[action]:
         hint = transition_hint(loan.status, action, researcher=researcher)
         raise Conflict(

@@ -138,7 +138,7 @@ def sign_agreement(
         raise Conflict(f"agreement {number} is {agreement.status}; only pending ones can be signed")
     when = occurred_at or ctx.now
     if when < agreement.created_at:  # time order is a rule (exit 1)
-        raise RuleViolation(f"time: agreement {number} cannot be signed before it was drafted")
+        raise RuleViolation(_before(number, "be signed", when, "drafted", agreement.created_at))
     event = ev.AgreementSigned(number=number, signed_by=require_name(signed_by, "signed by"))
     envelope = append(session, ctx, event, occurred_at=occurred_at)
     return agreement_written(session, envelope, number)
@@ -161,9 +161,9 @@ def end_agreement(
         raise Conflict(f"agreement {number} has already ended ({agreement.status})")
     when = occurred_at or ctx.now
     if agreement.signed_at is not None and when < agreement.signed_at:
-        raise RuleViolation(f"time: agreement {number} cannot end before it was signed")
+        raise RuleViolation(_before(number, "end", when, "signed", agreement.signed_at))
     if when < agreement.created_at:
-        raise RuleViolation(f"time: agreement {number} cannot end before it was drafted")
+        raise RuleViolation(_before(number, "end", when, "drafted", agreement.created_at))
     _after_last_issue(session, agreement, when)
     envelope = append(
         session,
@@ -173,6 +173,16 @@ def end_agreement(
         reason=require_text(reason, "reason"),
     )
     return agreement_written(session, envelope, number)
+
+
+def _before(number: str, act: str, when: datetime, done: str, done_at: datetime) -> str:
+    """Why agreement `number` cannot `act` at `when`: it was `done` only at `done_at`."""
+    from sampleloans.dates import to_iso
+
+    return (
+        f"time: agreement {number} cannot {act} before it was {done}: {to_iso(when)} is before "
+        f"{to_iso(done_at)}"
+    )
 
 
 def _after_last_issue(session: Session, agreement: Agreement, when: datetime) -> None:

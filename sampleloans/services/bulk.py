@@ -27,7 +27,7 @@ import gc
 import inspect
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +40,7 @@ from sqlmodel import Session
 from sampleloans import db
 from sampleloans.dates import parse_datetime
 from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError
+from sampleloans.fields import key_of_field, rename_field
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.payload import MAX_INT, check_int, check_payload, check_value, shown
@@ -64,11 +65,15 @@ from sampleloans.units import parse_depth_mm, parse_mass_ug, quote_input
 from sampleloans.vocab import Direction, LoanStatus
 
 FORMATS = ("csv", "jsonl")
-CATALOGUE_COLUMNS = ("code", "mission", "origin", "material_type", "physical_form", "mass")
-"""The columns a catalogue must have."""
+CATALOGUE_COLUMNS = (
+    *("code", "mission", "origin", "material_type", "physical_form", "mass", "purpose_class"),
+    "storage_location",
+)
+"""The columns a catalogue must have: the values `samples register` requires (without one,
+every row would be refused for the same missing value)."""
 KNOWN_COLUMNS = (
     *CATALOGUE_COLUMNS,
-    *("depth_top_cm", "depth_bottom_cm", "purpose_class", "storage_location", "condition"),
+    *("depth_top_cm", "depth_bottom_cm", "condition"),
     *("record", "mass_source", "firmness", "illustrative_fields", "source"),
 )
 """Every column of data/samples.csv (data/README.md): any other is refused, not skipped (a
@@ -366,27 +371,25 @@ def _repr(value: Any, limit: int = 120) -> str:
 # --- the catalogue ------------------------------------------------------------------------------
 
 
-COLUMN_OF_FIELD = {
-    "material type": "material_type",
-    "physical form": "physical_form",
-    "purpose class": "purpose_class",
-    "storage location": "storage_location",
-}
-"""The words `register_sample` names a field by (as the command's messages read) → its column."""
-
-
-def _register_row(session: Session, ctx: Context, row: Any) -> Envelope:
+def _register_row(session: Session, ctx: Context, row: Row | SampleLoansError) -> Envelope:
     """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv;
     a refused value is named by its column, as the file's header spells it."""
     if isinstance(row, SampleLoansError):
         raise row
     try:
         return _register(session, ctx, row)
-    except InvalidInput as refused:
-        field_name, _, rest = str(refused).partition(": ")
-        if field_name not in COLUMN_OF_FIELD:
-            raise
-        raise type(refused)(f"{COLUMN_OF_FIELD[field_name]}: {rest}") from None
+    except SampleLoansError as refused:
+        raise _named_as_in_file(refused, KNOWN_COLUMNS) from None
+
+
+def _named_as_in_file(refused: SampleLoansError, keys: Collection[str]) -> SampleLoansError:
+    """The refusal with the field the service names in words (`storage location`, `time`)
+    spelled as the file's column or key (`storage_location`, `occurred_at`), when it has one."""
+    message = str(refused)
+    renamed = rename_field(message, lambda words: key_of_field(words, keys))
+    if renamed != message:
+        refused.args = (renamed,)  # the same error (its kind and exit code), named as typed
+    return refused
 
 
 def _register(session: Session, ctx: Context, row: Row) -> Envelope:
@@ -620,6 +623,8 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
         raise InvalidInput(f"payload: {kind} needs the field {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload: {exc}") from None
+    except SampleLoansError as refused:
+        raise _named_as_in_file(refused, {*payload, *record}) from None
     _same_as_stored(envelope, payload)
     given_reason = record.get("reason")
     if kind in TEXT_REASON_KINDS and given_reason is not None and given_reason != envelope.reason:

@@ -221,9 +221,10 @@ def request_loan(
         )
     purpose = require_choice(purpose_class, "purpose", LENDABLE_PURPOSES)
     if purpose not in deal.allowed_purposes.split(","):
-        raise RuleViolation(
-            f"agreement {deal.number} allows {deal.allowed_purposes.replace(',', ', ')} use, "
-            f"not {purpose}"
+        allowed = deal.allowed_purposes.replace("_", "-").replace(",", ", ")
+        raise RuleViolation(  # purposes spelled as typed (public-welfare), not as stored
+            f"purpose: agreement {deal.number} allows {allowed} use, not "
+            f"{purpose.replace('_', '-')}"
         )
     period = parse_period(loan_period, "period") if loan_period else deal.max_loan_period
     if _longer(period, deal.max_loan_period):

@@ -225,8 +225,9 @@ def split_sample(
         then = "record its return before splitting" if out else "nothing of it is in the vault"
         raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
     codes = [child_code(parent, code) for code, _mass in children]
-    if len(set(codes)) != len(codes):
-        raise InvalidInput("children: each child code must be different")
+    twice = next((code for n, code in enumerate(codes) if code in codes[:n]), None)
+    if twice is not None:
+        raise InvalidInput(f"children: {twice} is given twice; each child code must be different")
     for code in codes:
         if session.get(Sample, code) is not None:
             raise Conflict(f"sample {code} is already registered; choose another suffix")
