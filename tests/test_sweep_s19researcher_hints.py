@@ -198,13 +198,13 @@ def test_a_statement_with_no_checkpoint_yet_is_the_curators_to_sign(
     out = tmp_path_factory.mktemp("statements") / "out"
     statement = ("report", "statement", "--institution", "OU", "--out", str(out))
     assert _refused(env, OU_PI, *statement) == (
-        "Error: checkpoint: none kept yet; a statement is built on a signed checkpoint: a "
+        "Error: --checkpoint: none kept yet; a statement is built on a signed checkpoint: a "
         "curator signs one ('sampleloans checkpoint --key FILE'), or give --checkpoint FILE (one "
         "the lender sent you)\n"
     )
     assert not out.exists()
     assert _refused(env, CURATOR, *statement) == (
-        "Error: checkpoint: none kept yet; a statement is built on a signed checkpoint: run "
+        "Error: --checkpoint: none kept yet; a statement is built on a signed checkpoint: run "
         "'sampleloans checkpoint --key FILE' first, or give --checkpoint FILE\n"
     )
     key = out.parent / "k"
