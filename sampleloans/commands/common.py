@@ -208,7 +208,8 @@ def quiet_broken_pipe() -> Iterator[None]:
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
-    from sampleloans.errors import SampleLoansError
+    from sampleloans.commands.fieldnames import as_typed
+    from sampleloans.errors import InvalidInput, SampleLoansError
 
     try:
         yield
@@ -216,6 +217,8 @@ def errors_to_exit_codes() -> Iterator[None]:
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
             sys.stderr.write(f"{detail}\n")
         message = str(error).replace("\n", " ")
+        if isinstance(error, InvalidInput):  # a bad value: name the option the user typed
+            message = as_typed(message)
         sys.stderr.write(f"Error: {message}\n")
         raise typer.Exit(error.exit_code) from None
 
