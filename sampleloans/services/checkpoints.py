@@ -874,6 +874,8 @@ def verify_since(
     """Check only what came after a kept, fully verified checkpoint."""
 
     note = read_note(note_path, "--since")
+    with _about("--since", note_path):  # a file that is no checkpoint at all: bad input
+        notes.parse_checkpoint(notes.split_note(note)[0])
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
         connection = session.connection()
