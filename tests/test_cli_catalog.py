@@ -88,7 +88,7 @@ def test_samples_register_refusals(runner: CliRunner, db_path: Path) -> None:
     args[args.index("--mass") + 1] = "1732 g"  # more than Chang'e-5 brought back
     err = refused(runner, db_path, CURATOR, args, 2)
     assert err == (
-        "Error: mass: 1732.000 g is more than CE-5 returned in all (1731.000 g); check the unit\n"
+        "Error: --mass: 1732.000 g is more than CE-5 returned in all (1731.000 g); check the unit\n"
     )
 
 
@@ -315,7 +315,7 @@ def test_agreements_refusals(runner: CliRunner, run: Run, db_path: Path) -> None
     lender = [*AGREEMENT]
     lender[lender.index("--institution") + 1] = "NAOC"
     err = refused(runner, db_path, CURATOR, lender, 2)
-    assert err == "Error: institution: NAOC is a curator; agreements are with borrowers\n"
+    assert err == "Error: --institution: NAOC is a curator; agreements are with borrowers\n"
     assert refused(runner, db_path, OU_PI, AGREEMENT, 4).endswith(
         "only curators may create agreements\n"
     )

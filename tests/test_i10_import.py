@@ -429,7 +429,7 @@ def test_people_add_refuses_e_mails_that_are_not_plain_ascii_addresses(
     result = invoke(runner, "--as", CURATOR, "people", "add", email, "--name", "A N",
                     "--institution", "OU", "--role", "researcher")  # fmt: skip
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("Error: email: ") and reason in result.stderr
+    assert result.stderr.startswith("Error: EMAIL: ") and reason in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert fingerprint(db_path) == before
 
@@ -459,7 +459,7 @@ def test_names_with_look_alike_letters_or_separators_are_refused(
                     "--institution", "OU", "--role", "researcher")  # fmt: skip
     place = invoke(runner, "--as", CURATOR, "institutions", "add", "NEW", "--name", "Lab",
                    "--country", "UK", "--city", name, "--kind", "borrower")  # fmt: skip
-    for result, field in ((person, "name"), (place, "city")):
+    for result, field in ((person, "--name"), (place, "--city")):
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith(f"Error: {field}: ") and reason in result.stderr
         assert len(result.stderr.splitlines()) == 1

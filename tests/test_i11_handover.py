@@ -153,10 +153,10 @@ def test_an_unknown_email_is_refused_and_nothing_is_written(
     args = ["loans", "ship", "L-1", "--container", "box", "--seal", "S-1"]
     result = cli(runner, *args, "--courier", "ghost@nowhere.example")
     assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith("Error: courier: no registered person has the e-mail")
+    assert result.stderr.startswith("Error: --courier: no registered person has the e-mail")
     assert result.stderr.count("\n") == 1
     result = cli(runner, *args, "--witness", "Cl\u0430ire")  # a Cyrillic а in a Latin word
-    assert result.exit_code == 2 and result.stderr.startswith("Error: witness: the word")
+    assert result.exit_code == 2 and result.stderr.startswith("Error: --witness: the word")
     assert fingerprint(db_path) == before
 
 

@@ -61,17 +61,17 @@ LOWER = {
             "--origin", "scoop", "--material", "glass", "--form", "bead", "--purpose", "research",
             "--location", "cabinet B",
         ],
-        "Error: code: 'ce5c0000yjyx999' has lower-case letters; sample codes are written in "
+        "Error: CODE: 'ce5c0000yjyx999' has lower-case letters; sample codes are written in "
         "capitals, e.g. CE5C0000YJYX999\n",
     ),
     "samples split": (
         ["samples", "split", VAULT, "--child", "-g1=1mg"],
-        f"Error: child code: '{VAULT}-g1' has lower-case letters; sample codes are written in "
+        f"Error: --child: '{VAULT}-g1' has lower-case letters; sample codes are written in "
         f"capitals, e.g. {VAULT}-G1\n",
     ),
     "loans split": (
         ["loans", "split", "L-1", "--sample", S, "--child", "-g9", "--mass", "1 mg"],
-        f"Error: child code: '{S}-g9' has lower-case letters; sample codes are written in "
+        f"Error: --child: '{S}-g9' has lower-case letters; sample codes are written in "
         f"capitals, e.g. {S}-G9\n",
     ),
 }  # fmt: skip

@@ -46,7 +46,7 @@ def test_accept_return_names_a_code_not_in_the_return_shipment(
 ) -> None:
     line = _accept(env, f"{other}=20mg")
     assert line == (
-        f"Error: weighed: {other} is not in the return shipment of loan L-2025-OU under seal S1; "
+        f"Error: --weighed: {other} is not in the return shipment of loan L-2025-OU under seal S1; "
         f"it carries {RETURNED}"
     )
 
