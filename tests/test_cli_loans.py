@@ -420,7 +420,7 @@ def test_receive_with_a_malformed_weighing_is_refused(
         db_path,
         ["loans", "receive", "L-1", "--seal-intact", "--condition", "ok", "--weighed", f"{S2}=1mg"],
         2,
-        f"weighed: {S2} is not in the shipment of loan L-1 under seal S-1; it carries {S1}",
+        f"--weighed: {S2} is not in the shipment of loan L-1 under seal S-1; it carries {S1}",
     )
 
 
@@ -520,7 +520,7 @@ def test_split_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
         db_path,
         ["loans", "split", "L-1", "--sample", S2, "--child", "-G1", "--mass", "1 mg"],
         2,
-        f"sample: {S2} is not part of loan L-1; see 'loans show L-1'",
+        f"--sample: {S2} is not part of loan L-1; see 'loans show L-1'",
     )
 
 
