@@ -26,6 +26,11 @@ REGISTER = [
     "--location", "N2 B",
 ]  # fmt: skip
 
+INSTITUTION = [
+    "institutions", "add", "XX", "--name", "X", "--country", "Y", "--city", "Z",
+    "--kind", "recipient",
+]  # fmt: skip
+
 
 def replaced(args: list[str], option: str, value: str) -> list[str]:
     """`args` with `option`'s value replaced by `value` (or appended when absent)."""
@@ -53,31 +58,53 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         (["samples", "register", "ce5c0000yjyx099", *REGISTER[3:]], "CODE"),
         (["samples", "move", "CE5C0000YJYX070", "--location", LONG], "--location"),
         (["samples", "split", "CE5C0000YJYX070", "--child", "x-01=1mg"], "--child"),
+        (replaced(INSTITUTION, "--name", LONG), "--name"),
+        (["institutions", "add", "X" * 90, *INSTITUTION[3:]], "SHORT"),
         (
-            ["institutions", "add", "XX", "--name", LONG, "--country", "Y", "--city", "Z",
-             "--kind", "recipient"],
-            "--name",
-        ),  # fmt: skip
-        (
-            ["institutions", "add", "X" * 90, "--name", "X", "--country", "Y", "--city", "Z",
-             "--kind", "recipient"],
-            "SHORT",
-        ),  # fmt: skip
-        (
-            ["people", "add", "nobody", "--name", "N", "--institution", "OU", "--role",
-             "researcher"],
+            [
+                "people",
+                "add",
+                "nobody",
+                "--name",
+                "N",
+                "--institution",
+                "OU",
+                "--role",
+                "researcher",
+            ],
             "EMAIL",
-        ),  # fmt: skip
+        ),
         (
-            ["loans", "request", "L X", "--agreement", "AG-2025-OU", "--pi", "anand@open.example",
-             "--sample", "CE5C0000YJBP005", "--purpose", "research", "--transfer-type", "loan"],
+            [
+                "loans",
+                "request",
+                "L X",
+                "--agreement",
+                "AG-2025-OU",
+                "--pi",
+                "anand@open.example",
+                "--sample",
+                "CE5C0000YJBP005",
+                "--purpose",
+                "research",
+                "--transfer-type",
+                "loan",
+            ],
             "NUMBER",
-        ),  # fmt: skip
+        ),
         (
-            ["incidents", "report", "--sample", "CE5C0000YJBP005", "--description", LONG,
-             "--kind", "loss"],
+            [
+                "incidents",
+                "report",
+                "--sample",
+                "CE5C0000YJBP005",
+                "--description",
+                LONG,
+                "--kind",
+                "loss",
+            ],
             "--description",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_refusal_names_the_option_as_typed(
