@@ -79,8 +79,7 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
     if dest.is_dir():
         raise StorageError(f"{dest} is a folder; give a file name for the backup")
     fileio.refuse_non_regular(dest)
-    if not dest.parent.is_dir():
-        raise StorageError(f"{dest.parent} does not exist; create the folder first")
+    fileio.refuse_missing_folder(dest, "FILE")
     if dest.exists() and not force:
         raise StorageError(f"{dest} already exists; choose another name or pass --force")
     fileio.refuse_write_protected(dest)
