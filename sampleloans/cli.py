@@ -123,16 +123,21 @@ class LazyGroup(TyperGroup):
         with quiet_broken_pipe():
             return super().invoke(ctx)
 
-    def _value_option(self, ctx: Any, args: list[str], option: str) -> Any:
-        """The parameter `option` names in the command `args` name, if it takes a value (not a
-        flag such as --json, after which a blank word is a stray argument that Click
-        reports); else None."""
+    def _command_of(self, args: list[str]) -> Any:
+        """The (sub)command the words of `args` name: this group when they name none."""
         command: Any = self
         for arg in args:
             commands = getattr(command, "commands", None)
             if commands is None or arg.startswith("-") or arg not in commands:
                 continue
             command = commands[arg]
+        return command
+
+    def _value_option(self, ctx: Any, args: list[str], option: str) -> Any:
+        """The parameter `option` names in the command `args` name, if it takes a value (not a
+        flag such as --json, after which a blank word is a stray argument that Click
+        reports); else None."""
+        command = self._command_of(args)
         params = [*command.params, *(self.params if command is not self else [])]
         for param in params:
             if option in getattr(param, "opts", ()) or option in getattr(

@@ -323,6 +323,30 @@ def check_ledger_file(path: Path) -> None:
         )
 
 
+def not_a_ledger(path: Path) -> str | None:
+    """Why the regular file at `path` is plainly no ledger (empty, not SQLite, or another
+    application's SQLite file: `restore` takes it for a backup), else None; read only. A file
+    SQLite cannot read through is left to `verify`, which names its damage."""
+    header = _read_header(path)
+    if not header:
+        return "is an empty file, not a ledger backup"
+    if not header.startswith(SQLITE_MAGIC):
+        return "is not a ledger backup (not a SQLite database)"
+    try:
+        # immutable (no lock, nothing created beside it) unless a writer's -wal or -journal
+        # is there, whose committed tables the main file may not hold yet
+        busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+        rows = _ledger_tables_in(file_uri(path, read_only=True, immutable=not busy))
+    except sqlite3.DatabaseError:
+        return None  # damaged: the backup's verify says how (exit 1)
+    if len(rows) < len(LEDGER_TABLES):
+        return (
+            "is a SQLite database of another application, not a ledger backup (it has no "
+            f"{' or '.join(LEDGER_TABLES)} table)"
+        )
+    return None
+
+
 def _read_header(path: Path) -> bytes:
     """The first 100 bytes of a file (SQLite's header), read without changing anything."""
     try:

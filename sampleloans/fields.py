@@ -26,10 +26,12 @@ OPTION_OF_FIELD: dict[str, tuple[str, ...]] = {
     "child code": ("--child",),
     "child mass": ("--child",),
     "samples": ("--sample",),
+    "sample": ("--sample", "code"),
+    "mission": ("--mission", "code"),
     "curator e-mail": ("--curator-email",),
-    "short name": ("short_name",),
-    "agreement number": ("number",),
-    "loan number": ("number",),
+    "short name": ("short_name", "--institution"),
+    "agreement number": ("number", "--agreement"),
+    "loan number": ("number", "--loan"),
 }
 """A field whose option is not `--` and its words joined by dashes, or which is an argument
 (named by its parameter, shown by its metavar: `SHORT`, `NUMBER`)."""

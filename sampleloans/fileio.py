@@ -112,8 +112,10 @@ def refuse_non_regular(path: Path, option: str | None = None) -> None:
     """Refuse an existing `path` that is not a regular file: only those may be replaced."""
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
-        return  # a new file (or a dangling symlink: linking refuses it, --force replaces it)
+    except (FileNotFoundError, NotADirectoryError):
+        # a new file (or a dangling symlink: linking refuses it, --force replaces it), or one
+        # in a "folder" that is a file: `refuse_missing_folder` names that
+        return
     except OSError as exc:
         raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
@@ -149,8 +151,8 @@ def refuse_database(path: Path, option: str | None = None) -> None:
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
-    except (FileNotFoundError, IsADirectoryError):
-        return
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return  # nothing to replace (a missing or non-folder parent: `check_output` says so)
     except OSError as exc:
         raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
     if header == SQLITE_HEADER:
@@ -186,6 +188,22 @@ def refuse_write_protected(path: Path, option: str | None = None) -> None:
         )
 
 
+def refuse_missing_folder(path: Path, option: str | None, *, new_folder: bool = False) -> None:
+    """Refuse (exit 3, one line) an output `path` whose folder is missing or not a folder. A
+    file is never written into a folder made for it, nor a new output folder made inside
+    missing ones (a typo in the path would be created silently): the user makes the folder."""
+    directory = path.parent  # Path("x").parent is already Path(".")
+    if directory.is_dir():
+        return
+    verb = "create" if new_folder else "write"
+    why = (
+        f"{directory} is not a folder"
+        if directory.exists()
+        else f"folder {directory} does not exist; create it first"
+    )
+    raise StorageError(f"{_label(option, path)}: cannot {verb} it: {why}")
+
+
 def check_output(
     path: Path,
     *,
@@ -204,9 +222,7 @@ def check_output(
     if path.exists() and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
     refuse_write_protected(path, option)
-    directory = path.parent  # Path("x").parent is already Path(".")
-    if not directory.is_dir():
-        raise StorageError(f"{option}: directory {directory} does not exist")
+    refuse_missing_folder(path, option)
 
 
 def check_output_folder(folder: Path, option: str = "--out") -> None:
@@ -216,8 +232,8 @@ def check_output_folder(folder: Path, option: str = "--out") -> None:
     if folder.exists() or folder.is_symlink():
         if not folder.is_dir():
             raise StorageError(f"{option}: {folder} is not a folder")
-    elif not folder.parent.is_dir():
-        raise StorageError(f"{option}: cannot create {folder}: {folder.parent} does not exist")
+    else:
+        refuse_missing_folder(folder, option, new_folder=True)
 
 
 def write_atomic(

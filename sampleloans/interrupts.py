@@ -25,9 +25,17 @@ INTERRUPTED_LINE = (
 
 
 class _Interrupt:
-    """Whether a SIGINT arrived during this run."""
+    """Whether a SIGINT arrived during this run, and what the run had kept before it."""
 
     received = False
+    kept: str | None = None
+
+
+def note_kept(what: str | None) -> None:
+    """Say what this run has committed and how to finish what it was doing after that, for the
+    interrupt line (a rerun would not: `checkpoint` again signs the next checkpoint); None once
+    it is done."""
+    _Interrupt.kept = what
 
 
 def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
@@ -102,7 +110,10 @@ def _report_interrupt() -> None:
     code would be 130 or a signal death by chance. Every cleanup (transactions, temp files) has
     run by now: the interrupt has unwound the whole command."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    print(INTERRUPTED_LINE, file=sys.stderr)
+    line = INTERRUPTED_LINE
+    if _Interrupt.kept is not None:
+        line = f"Error: interrupted (Ctrl-C) after it committed: {_Interrupt.kept}"
+    print(line, file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to do
             stream.flush()

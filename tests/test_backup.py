@@ -214,10 +214,10 @@ def test_restore_refuses_a_backup_that_fails_verify(
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database" * 100)
     result = cli(db_path, "restore", str(junk), "--force")
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input (README "Exit codes")
     assert result.stderr == (
-        f"Error: {junk} is not a readable ledger backup (file is not a database); "
-        "nothing was restored\n"
+        f"Error: FILE: {junk} is not a ledger backup (not a SQLite database); give the file "
+        "written by 'backup'; nothing was restored\n"
     )
     missing = cli(db_path, "restore", str(tmp_path / "nope.db"), "--force")
     assert missing.returncode == 3

@@ -195,7 +195,10 @@ def test_a_statement_folder_whose_parent_is_missing_is_refused(
     out = tmp_path / "typo" / "st"
     args = ["report", "statement", "--institution", "OU", "--out", str(out)]
     result = cli(own_demo, *args, code=3)
-    assert result.stderr == f"Error: --out: cannot create {out}: {out.parent} does not exist\n"
+    assert result.stderr == (
+        f"Error: --out: {out}: cannot create it: folder {out.parent} does not exist; create it "
+        "first\n"
+    )
     assert not out.parent.exists()
 
 

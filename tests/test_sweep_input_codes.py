@@ -15,23 +15,23 @@ ODD = ["%", "*", "../x", "L'1", "L-1;rm", 'L"1', "L<1>", "L|1", "L\\1", "L#1", "
 COMMANDS = {
     "loans request": (
         ["loans", "request", "{}", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", S],
-        "loan number",
+        "NUMBER",
     ),
     "institutions add": (
         ["institutions", "add", "{}", "--name", "N U", "--country", "UK", "--city", "Ely",
          "--kind", "borrower"],
-        "short name",
+        "SHORT",
     ),
     "agreements add": (
         ["agreements", "add", "{}", "--institution", "OU", "--term", "5 years", "--max-mass",
          "1 g", "--purpose", "research", "--max-loan-period", "12 months"],
-        "agreement number",
+        "NUMBER",
     ),
     "samples register": (
         ["samples", "register", "CE5C{}", "--mission", "CE-5", "--mass", "1 mg", "--origin",
          "scoop", "--material", "glass", "--form", "bead", "--purpose", "research",
          "--location", "cabinet B"],
-        "code",
+        "CODE",
     ),
 }  # fmt: skip
 

@@ -285,4 +285,4 @@ def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> Non
     table.add_column("value")
     for field, value in _terms(view):
         table.add_row(*plain(field, value))
-    console().print(table)
+    print_table(table)  # fitted: a mass is never cut from its unit on a narrow terminal

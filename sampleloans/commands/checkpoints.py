@@ -187,6 +187,44 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     )
 
 
+@checkpoint_app.command("show")
+def show(
+    ctx: typer.Context,
+    checkpoint_id: Annotated[
+        int,
+        typer.Argument(metavar="ID", help="The checkpoint's id, as 'checkpoint list' shows it."),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the signed checkpoint to FILE.")
+    ] = None,
+    force: Force = False,
+) -> None:
+    """Print a kept checkpoint as it was signed, or write it to --out (0600).
+
+    The way to the file of a checkpoint already kept: one whose 'checkpoint --out' run was
+    interrupted or could not write its file (running 'checkpoint' again signs the next one).
+    Curators and compliance officers.
+
+    \b
+    Example: sampleloans checkpoint show 3 --out cp-212.txt
+    """
+    from sampleloans.services.checkpoints import kept_checkpoint, write_kept_checkpoint
+
+    with errors_to_exit_codes():
+        engine, service_ctx = engine_context(ctx)  # secured: the login acts
+        if out is None:
+            kept = kept_checkpoint(engine, service_ctx, checkpoint_id)
+        else:
+            kept = write_kept_checkpoint(engine, service_ctx, checkpoint_id, out, force=force)
+    if out is None:
+        typer.echo(kept.note, nl=False)
+        return
+    console().print(
+        f"Wrote checkpoint {kept.id} ({kept.tree_size} events, {kept.head}) to {out}.",
+        markup=False,
+    )
+
+
 @checkpoint_app.command("prove")
 def prove(
     ctx: typer.Context,

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from typing import Any
 
 from rich.table import Table
@@ -107,9 +108,58 @@ def table_csv(*tables: Table) -> str:
     return out.getvalue()
 
 
-def _longest_word(texts: list[str]) -> int:
-    """The length of the longest space-separated word in some texts (1 if none)."""
-    return max((len(word) for text in texts for word in text.split()), default=1)
+MASS = re.compile(r"(?<![\w.])\d[\d.,]* (?:µg|ug|mg|g)(?!\w)")
+"""A mass as `format_mass` writes it (`59.500 mg`, `0 µg`): its number and unit are one word
+to wrap, never a line apart."""
+_GLUE = "\x00"  # stands for the space inside a mass while measuring and wrapping: no space
+
+
+def _glued(text: str) -> str:
+    """`text` with the space inside each mass replaced by a non-space, character for character
+    (offsets stay those of `text`)."""
+    return MASS.sub(lambda found: found.group().replace(" ", _GLUE), text)
+
+
+def _longest_word(texts: list[str], *, masses_whole: bool = False) -> int:
+    """The length of the longest space-separated word in some texts (1 if none); with
+    `masses_whole`, a mass with its unit is one word."""
+    glue = _glued if masses_whole else str
+    return max((len(word) for text in texts for word in glue(text).split()), default=1)
+
+
+def _line_spans(text: str, width: int) -> list[tuple[int, int]]:
+    """Where `text` wraps at `width`: (start, end) of each line, broken greedily between words
+    and at its own line breaks, never inside a mass; a word longer than `width` stays whole
+    on its line (the column folds it)."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in _glued(text).split("\n"):
+        start = end = None
+        for word in re.finditer(r"[^ ]+", line):
+            if start is None:
+                start, end = word.start(), word.end()
+            elif word.end() - start > width:
+                spans.append((offset + start, offset + (end or start)))
+                start, end = word.start(), word.end()
+            else:
+                end = word.end()
+        spans.append((offset + (start or 0), offset + (end or 0)))
+        offset += len(line) + 1
+    return spans
+
+
+def _masses_kept_whole(cell: Any, width: int) -> Any:
+    """A cell holding a mass, wrapped at `width` by us between words so that no mass is cut
+    from its unit (rich would break at any space); its styles kept. Other cells unchanged."""
+    if not isinstance(cell, str | Text):
+        return cell
+    plain = cell.plain if isinstance(cell, Text) else cell
+    if not MASS.search(plain) or all(len(line) <= width for line in plain.split("\n")):
+        return cell
+    spans = _line_spans(plain, width)
+    if isinstance(cell, Text):
+        return Text("\n").join(cell[start:end] for start, end in spans)
+    return "\n".join(cell[start:end] for start, end in spans)
 
 
 def _longest_line(texts: list[str]) -> int:
@@ -218,9 +268,12 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     texts = [[cell_text(c.header), *(cell_text(cell) for cell in c.cells)] for c in table.columns]
     headers = [_longest_word(t[:1]) for t in texts]
     words = [max(h, _longest_word(t)) for h, t in zip(headers, texts, strict=True)]
-    lines = [max(w, _longest_line(t)) for w, t in zip(words, texts, strict=True)]
+    masses = [
+        max(w, _longest_word(t, masses_whole=True)) for w, t in zip(words, texts, strict=True)
+    ]
+    lines = [max(m, _longest_line(t)) for m, t in zip(masses, texts, strict=True)]
     room = width - (len(table.columns) + 1)  # the vertical borders
-    if sum(words) + 2 * len(table.columns) <= room:
+    if sum(masses) + 2 * len(table.columns) <= room:  # a mass whole before padding
         room -= 2 * len(table.columns)  # room for the usual padding too
     else:
         table.padding = (0, 0)  # one character per column between borders, not three
@@ -231,8 +284,8 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
 
     # Longest words before whole lines: a word folded inside itself reads as another value
     # ('17.60' over '0 mg', 'L-20' over '25-UoC'). A no-wrap column (a code, a mass, a date)
-    # gets its longest word first, then every other column; then a no-wrap column its whole
-    # lines, then every column towards its whole lines.
+    # gets its longest word first, then every other column; then every mass its unit beside
+    # it; then a no-wrap column its whole lines, then every column towards its whole lines.
     def wanted(no_wrap: list[int], others: list[int]) -> list[int]:
         """Per column: `no_wrap`'s width for a no-wrap column, `others`' for the rest."""
         return [
@@ -241,12 +294,15 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
 
     widths = _share_out(floors, wanted(words, floors), room)
     widths = _share_out(widths, words, room)
-    widths = _share_out(widths, wanted(lines, words), room)
+    widths = _share_out(widths, masses, room)  # then each mass with its unit, where room allows
+    widths = _share_out(widths, wanted(lines, masses), room)
     widths = _share_in_proportion(widths, lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
         column.width = max(1, fixed)  # a column never vanishes, whatever the terminal
         column.no_wrap = False
         column.overflow = "fold"
+        # rich's Column keeps its cells in `_cells` and offers no way to replace one
+        column._cells = [_masses_kept_whole(cell, column.width) for cell in column._cells]
     return table
 
 

@@ -12,6 +12,7 @@ from sampleloans.commands.common import (
     console,
     parse_at,
     print_json,
+    print_table,
 )
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.listing import (
@@ -435,7 +436,7 @@ def show(
         ("last event", format_datetime(view.last_event_at)),
     ):
         table.add_row(*plain(name, value))
-    console().print(table)
+    print_table(table)  # fitted: a mass is never cut from its unit on a narrow terminal
 
 
 @app.command("tree")

@@ -98,8 +98,7 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
     fileio.refuse_ledger(dest, database, "--bag")
     if os.path.lexists(dest):
         raise StorageError(f"--bag: {dest} exists; give a new folder for the bag")
-    if not dest.parent.is_dir():
-        raise StorageError(f"--bag: directory {dest.parent} does not exist")
+    fileio.refuse_missing_folder(dest, "--bag", new_folder=True)
     with _building(dest) as folder:
         exported = export_events(engine, ctx, folder / EVENTS_FILE, option="--bag", shown=dest)
         checkpoints = _write_named(folder / "checkpoints", kept["checkpoints"], extras.checkpoints)

@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session
 
-from sampleloans import dates, db, fileio, pgsecurity
-from sampleloans.errors import Conflict, InvalidInput, StorageError
+from sampleloans import dates, db, fileio, interrupts, pgsecurity
+from sampleloans.errors import Conflict, InvalidInput, NotFound, StorageError
 from sampleloans.ledger import chain, checks, merkle
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.envelope import Context
@@ -340,6 +340,33 @@ def list_checkpoints(engine: Engine, ctx: Context) -> list[StoredCheckpoint] | N
         return stored_checkpoints(session.connection())
 
 
+def kept_checkpoint(engine: Engine, ctx: Context, checkpoint_id: int) -> StoredCheckpoint:
+    """The kept checkpoint `checkpoint_id` (as `checkpoint list` numbers them), for a curator
+    or compliance officer; NotFound (exit 2) when the ledger keeps none by that number."""
+    kept = list_checkpoints(engine, ctx) or []
+    found = next((k for k in kept if k.id == checkpoint_id), None)
+    if found is None:
+        newest = f"the newest is {kept[-1].id}" if kept else "none is kept yet"
+        raise NotFound(
+            f"ID: no checkpoint {checkpoint_id} is kept ({newest}); "
+            "'sampleloans checkpoint list' shows them"
+        )
+    return found
+
+
+def write_kept_checkpoint(
+    engine: Engine, ctx: Context, checkpoint_id: int, out: Path, *, force: bool = False
+) -> StoredCheckpoint:
+    """Write the kept checkpoint `checkpoint_id` to `out` (0600, atomic), as `checkpoint
+    --out` wrote it when it was made: the way to a checkpoint whose run died after keeping it."""
+    fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)))
+    kept = kept_checkpoint(engine, ctx, checkpoint_id)
+    fileio.write_atomic(
+        out, kept.note.encode("utf-8"), force=force, ledger=db.sqlite_path(str(engine.url))
+    )
+    return kept
+
+
 def latest_checkpoint(connection: Connection) -> StoredCheckpoint | None:
     """The most recent kept checkpoint (for reports and statements), or None."""
     kept = stored_checkpoints(connection)
@@ -484,11 +511,38 @@ def make_checkpoint(
     )
     note = notes.sign_checkpoint(checkpoint, signer)
     new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
-    if memory is not None:
-        _remember(memory, signer.verifier(), checkpoint.origin, note)
-    if out is not None:
-        fileio.write_atomic(out, note.encode("utf-8"), force=force, option="--out", inputs=inputs)
+    with _after_keeping(new_id, out):
+        if memory is not None:
+            _remember(memory, signer.verifier(), checkpoint.origin, note)
+        if out is not None:
+            fileio.write_atomic(
+                out, note.encode("utf-8"), force=force, option="--out", inputs=inputs
+            )
     return Made(note, checkpoint, new_id, out)
+
+
+@contextmanager
+def _after_keeping(checkpoint_id: int, out: Path | None) -> Iterator[None]:
+    """Files written once a checkpoint is kept: if one fails or a Ctrl-C comes, say that it is
+    kept and how to get its file (running `checkpoint` again signs the next one instead)."""
+    how = _how_to_write(checkpoint_id, out)
+    if out is not None:
+        interrupts.note_kept(
+            f"checkpoint {checkpoint_id} was kept but not written to --out (no partial file "
+            f"left): {how}"
+        )
+    try:
+        yield
+    except StorageError as exc:
+        raise StorageError(f"{exc}; checkpoint {checkpoint_id} was kept: {how}") from None
+    interrupts.note_kept(None)
+
+
+def _how_to_write(checkpoint_id: int, out: Path | None) -> str:
+    """The command that writes a kept checkpoint to `out` (or prints it)."""
+    if out is None:
+        return f"'sampleloans checkpoint show {checkpoint_id}' prints it"
+    return f"'sampleloans checkpoint show {checkpoint_id} --out {out}' writes it"
 
 
 def key_inputs(key_path: Path) -> list[tuple[str, Path]]:
@@ -874,6 +928,8 @@ def verify_since(
     """Check only what came after a kept, fully verified checkpoint."""
 
     note = read_note(note_path, "--since")
+    with _about("--since", note_path):  # a file that is no checkpoint at all: bad input
+        notes.parse_checkpoint(notes.split_note(note)[0])
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
         connection = session.connection()

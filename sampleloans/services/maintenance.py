@@ -79,8 +79,7 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
     if dest.is_dir():
         raise StorageError(f"{dest} is a folder; give a file name for the backup")
     fileio.refuse_non_regular(dest)
-    if not dest.parent.is_dir():
-        raise StorageError(f"{dest.parent} does not exist; create the folder first")
+    fileio.refuse_missing_folder(dest, "FILE")
     if dest.exists() and not force:
         raise StorageError(f"{dest} already exists; choose another name or pass --force")
     fileio.refuse_write_protected(dest)
@@ -248,12 +247,17 @@ def restore(
 
 
 def _check_source(source: Path, database: Path, *, events: bool) -> None:
-    """The backup (or export) must be a file, and not the ledger itself."""
+    """The backup (or export) must be a file, not the ledger itself, and a backup a ledger."""
     if not source.is_file():
         what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
         raise StorageError(f"no {what} at {source}; give the file written by {written_by}")
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
+    why = None if events else db.not_a_ledger(source)
+    if why is not None:  # bad input, as a malformed events export is (exit 2)
+        raise InvalidInput(
+            f"FILE: {source} {why}; give the file written by 'backup'; nothing was restored"
+        )
 
 
 def _current_ledger_is_damaged(
