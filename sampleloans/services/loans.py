@@ -385,6 +385,7 @@ def issue_loan(
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
+    _issued_due_within_the_term(loan, deal, when)
     out = answered_with_the_lock(session, ("loans out at the institution", number))
     blockers = borrower_blockers(session, loan.institution, when, out)
     if blockers:
@@ -511,6 +512,26 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
             f"agreement {deal.number} with {deal.institution} is not in force on "
             f"{format_datetime(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
         )
+
+
+def _issued_due_within_the_term(loan: Loan, deal: Agreement, when: datetime) -> None:
+    """Refuse an issue that would make the loan due after its agreement's term ends: the loan
+    runs under the agreement's terms, which do not run past that end (as for an extension)."""
+    if deal.expires_at is None:  # an agreement without a term: no end to stay within
+        return
+    due_at = when + period_delta(loan.loan_period)
+    if due_at <= deal.expires_at:
+        return
+    days_left = (deal.expires_at - when).days  # whole days: `when` + that many stays within
+    days = f"{days_left} day" if days_left == 1 else f"{days_left} days"
+    shorter = f" with a --period of at most {days}, or" if days_left > 0 else ""
+    raise RuleViolation(
+        f"loan {loan.number} issued on {format_datetime(when)} for "
+        f"{format_period(loan.loan_period)} would be due {format_datetime(due_at)}, after "
+        f"agreement {deal.number} ends on {format_datetime(deal.expires_at)}; withdraw it "
+        f"('loans withdraw') and request it again{shorter} under a new agreement "
+        "('agreements add')"
+    )
 
 
 def _term_words(deal: Agreement) -> str:
