@@ -40,6 +40,7 @@ from sampleloans.services.common import (
     require_active,
     require_choice,
     require_code,
+    require_distinct,
     require_role,
     require_text,
     resolve_incident_hint,
@@ -83,6 +84,8 @@ if TYPE_CHECKING:
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = values(ShipmentMethod)
+SAMPLE = ("sample", "sample")
+"""`require_distinct`'s field and noun for a list of sample codes (`--sample` at the CLI)."""
 
 
 def _curator(session: Session, ctx: Context, action: str) -> None:
@@ -231,7 +234,7 @@ def request_loan(
             f"period: {format_period(period)} is longer than agreement {deal.number} allows "
             f"({format_period(deal.max_loan_period)})"
         )
-    codes = sorted({require_code(code, "sample") for code in samples})
+    codes = sorted(require_distinct([require_code(code, "sample") for code in samples], *SAMPLE))
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
@@ -845,7 +848,7 @@ def release_return(
     """Release held samples (all, or the named ones) for the return trip."""
     loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
     held = [i.sample_code for i in items_of(session, number) if i.state == ItemState.HELD]
-    chosen = sorted(set(samples)) if samples else held
+    chosen = sorted(require_distinct(samples, *SAMPLE)) if samples else held
     for code in chosen:
         _held_item(session, number, code)
     parties = HandoverInput(released_by, received_by, courier, witness)
