@@ -82,3 +82,28 @@ def test_the_service_refuses_it_for_import_too(runner: CliRunner, run: Run) -> N
     approved_6_month_loan(runner)
     with pytest.raises(RuleViolation, match="after agreement AG-OU ends on 2026-05-10"):
         run(loans.issue_loan, number="L-1", occurred_at=datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def signed_one_year_agreement(runner: CliRunner) -> None:
+    """AG-OU signed 10 May 2025 for one year (until 10 May 2026 00:00), loans up to 6 months."""
+    ok(
+        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "1 year",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "6 months",
+        "--at", "2025-05-01",
+    )  # fmt: skip
+    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC", "--at", "2025-05-10")
+
+
+def test_a_request_that_could_never_be_issued_is_refused(runner: CliRunner, db_path: Path) -> None:
+    """Requested late in the term for the agreement's longest period (the default), even an
+    issue at once would fall due after the end: it is refused now, not at the issue."""
+    signed_one_year_agreement(runner)
+    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
+    message = refused(runner, db_path, *request, "--at", "2026-03-01T12:00Z")
+    assert message == (
+        "Error: loan L-1 requested on 2026-03-01 12:00 UTC and issued at once for 6 months "
+        "would be due 2026-09-01 12:00 UTC, after agreement AG-OU ends on 2026-05-10 00:00 UTC; "
+        "request it with a --period of at most 69 days, or under a new agreement "
+        "('agreements add')\n"
+    )
+    ok(runner, *request, "--period", "69 days", "--at", "2026-03-01T12:00Z")

@@ -234,6 +234,7 @@ def request_loan(
             f"period: {format_period(period)} is longer than agreement {deal.number} allows "
             f"({format_period(deal.max_loan_period)})"
         )
+    _requested_due_within_the_term(number, period, deal, when)
     codes = sorted(require_distinct([require_code(code, "sample") for code in samples], *SAMPLE))
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
@@ -520,20 +521,38 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
 def _issued_due_within_the_term(loan: Loan, deal: Agreement, when: datetime) -> None:
     """Refuse an issue that would make the loan due after its agreement's term ends: the loan
     runs under the agreement's terms, which do not run past that end (as for an extension)."""
-    if deal.expires_at is None:  # an agreement without a term: no end to stay within
+    subject = f"loan {loan.number} issued on {format_datetime(when)}"
+    _lent_within_the_term(subject, loan.loan_period, deal, when, again=True)
+
+
+def _requested_due_within_the_term(
+    number: str, period: str, deal: Agreement, when: datetime
+) -> None:
+    """Refuse a request that could never be issued within the agreement's term: issued at once,
+    it would already fall due after the term's end (`_issued_due_within_the_term`)."""
+    subject = f"loan {number} requested on {format_datetime(when)} and issued at once"
+    _lent_within_the_term(subject, period, deal, when, again=False)
+
+
+def _lent_within_the_term(
+    subject: str, period: str, deal: Agreement, when: datetime, *, again: bool
+) -> None:
+    """Refuse a loan of `period` from `when` that falls due after the agreement's term ends;
+    the line names both dates and the longest period that fits (`again`: the loan is recorded,
+    so it is withdrawn and requested again)."""
+    if deal.expires_at is None:  # an agreement without a term, or not yet signed
         return
-    due_at = when + period_delta(loan.loan_period)
+    due_at = when + period_delta(period)
     if due_at <= deal.expires_at:
         return
     days_left = (deal.expires_at - when).days  # whole days: `when` + that many stays within
     days = f"{days_left} day" if days_left == 1 else f"{days_left} days"
     shorter = f" with a --period of at most {days}, or" if days_left > 0 else ""
+    what = "withdraw it ('loans withdraw') and request it again" if again else "request it"
     raise RuleViolation(
-        f"loan {loan.number} issued on {format_datetime(when)} for "
-        f"{format_period(loan.loan_period)} would be due {format_datetime(due_at)}, after "
-        f"agreement {deal.number} ends on {format_datetime(deal.expires_at)}; withdraw it "
-        f"('loans withdraw') and request it again{shorter} under a new agreement "
-        "('agreements add')"
+        f"{subject} for {format_period(period)} would be due {format_datetime(due_at)}, after "
+        f"agreement {deal.number} ends on {format_datetime(deal.expires_at)}; {what}{shorter} "
+        "under a new agreement ('agreements add')"
     )
 
 
