@@ -107,3 +107,34 @@ def test_a_request_that_could_never_be_issued_is_refused(runner: CliRunner, db_p
         "('agreements add')\n"
     )
     ok(runner, *request, "--period", "69 days", "--at", "2026-03-01T12:00Z")
+
+
+def test_an_approval_under_an_ended_agreement_is_refused(runner: CliRunner, db_path: Path) -> None:
+    """A request under an ended agreement was refused ("it could never be issued"), but the
+    approval of one requested before the end was recorded: now refused the same way."""
+    approved = ("loans", "approve", "L-1")
+    signed_one_year_agreement(runner)
+    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
+    ok(runner, *request, "--at", "2025-05-12")
+    ok(runner, "agreements", "expire", "AG-OU", "--reason", "ended early", "--at", "2025-06-01")
+    message = refused(runner, db_path, *approved, "--at", "2025-06-02")
+    assert message == (
+        "Error: agreement AG-OU was expired on 2025-06-01 00:00 UTC; loan L-1 cannot be approved "
+        "under it (withdraw it ('loans withdraw'); a new agreement is needed: 'agreements add')\n"
+    )
+
+
+def test_an_approval_that_could_never_be_issued_is_refused(
+    runner: CliRunner, db_path: Path
+) -> None:
+    signed_one_year_agreement(runner)
+    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
+    ok(runner, *request, "--at", "2025-05-12")
+    message = refused(runner, db_path, "loans", "approve", "L-1", "--at", "2026-03-01T12:00Z")
+    assert message == (
+        "Error: loan L-1 approved on 2026-03-01 12:00 UTC and issued at once for 6 months would "
+        "be due 2026-09-01 12:00 UTC, after agreement AG-OU ends on 2026-05-10 00:00 UTC; "
+        "withdraw it ('loans withdraw') and request it again with a --period of at most 69 "
+        "days, or under a new agreement ('agreements add')\n"
+    )
+    ok(runner, "loans", "approve", "L-1", "--at", "2025-11-10T00:00Z")  # due at the end at once

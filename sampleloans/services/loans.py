@@ -335,8 +335,13 @@ def _lendable(session: Session, sample: Sample) -> None:
 def approve_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
-    """Approve a requested loan."""
-    _curated_loan(session, ctx, number, "approve", "approve loans")
+    """Approve a requested loan, under an agreement it could still be issued under."""
+    loan = _curated_loan(session, ctx, number, "approve", "approve loans")
+    when = occurred_at or ctx.now
+    deal = get_agreement(session, loan.agreement)
+    _not_ended(deal, number, when, "approved")
+    subject = f"loan {number} approved on {format_datetime(when)} and issued at once"
+    _lent_within_the_term(subject, loan.loan_period, deal, when, again=True)
     return append(session, ctx, ev.LoanApproved(number=number), occurred_at=occurred_at)
 
 
@@ -488,19 +493,22 @@ def with_parties(
     )
 
 
-def _not_ended(deal: Agreement, number: str, when: datetime) -> None:
-    """Refuse a request under an agreement that has ended by `when`: it could never be issued."""
+def _not_ended(deal: Agreement, number: str, when: datetime, step: str = "requested") -> None:
+    """Refuse a request (or an approval: `step`) under an agreement that has ended by `when`:
+    the loan could never be issued."""
+    # an approved loan is recorded: it is withdrawn, and requested again under a new agreement
+    todo = "withdraw it ('loans withdraw'); " if step != "requested" else ""
     if deal.ended_at is not None and deal.ended_at <= when:
         raise RuleViolation(
             f"agreement {deal.number} was {deal.status} on {format_datetime(deal.ended_at)}; "
-            f"loan {number} cannot be requested under it (a new agreement is needed: "
+            f"loan {number} cannot be {step} under it ({todo}a new agreement is needed: "
             "'agreements add')"
         )
     if deal.expires_at is not None and deal.expires_at <= when:
         raise RuleViolation(
             f"agreement {deal.number} expired at the end of its term on "
-            f"{format_datetime(deal.expires_at)}; loan {number} cannot be requested under it "
-            "(a new agreement is needed: 'agreements add')"
+            f"{format_datetime(deal.expires_at)}; loan {number} cannot be {step} under it "
+            f"({todo}a new agreement is needed: 'agreements add')"
         )
 
 
