@@ -413,7 +413,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     # valid arguments) to succeed.
 
     def ok_approve(self, number: str) -> bool:
-        return self.m_loans[number].status == "requested"
+        loan = self.m_loans[number]
+        deal = self.m_agreements[loan.agreement]
+        # never under an agreement that ended, as for a request (s19)
+        return loan.status == "requested" and deal.status in ("pending", "signed")
 
     def ok_issue(self, number: str) -> bool:
         loan = self.m_loans[number]

@@ -22,6 +22,7 @@ from tests.conftest import OU_PI, Run
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
 CODE = "CE5C0000YJYX070"
+REQUEST = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
 
 
 @pytest.fixture(autouse=True)
@@ -30,16 +31,20 @@ def later_clock(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SAMPLELOANS_NOW", "2027-01-01T00:00:00Z")
 
 
-def approved_6_month_loan(runner: CliRunner, period: str = "6 months") -> None:
-    """AG-OU signed 10 May 2025 for one year (until 10 May 2026 00:00); L-1 approved."""
+def signed_one_year_agreement(runner: CliRunner) -> None:
+    """AG-OU signed 10 May 2025 for one year (until 10 May 2026 00:00), loans up to 6 months."""
     ok(
         runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "1 year",
         "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "6 months",
         "--at", "2025-05-01",
     )  # fmt: skip
     ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC", "--at", "2025-05-10")
-    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI)
-    ok(runner, *request, "--sample", CODE, "--period", period, "--at", "2025-05-12")
+
+
+def approved_6_month_loan(runner: CliRunner, period: str = "6 months") -> None:
+    """Under AG-OU (`signed_one_year_agreement`), L-1 requested and approved in May 2025."""
+    signed_one_year_agreement(runner)
+    ok(runner, *REQUEST, "--period", period, "--at", "2025-05-12")
     ok(runner, "loans", "approve", "L-1", "--at", "2025-05-13")
 
 
@@ -84,29 +89,19 @@ def test_the_service_refuses_it_for_import_too(runner: CliRunner, run: Run) -> N
         run(loans.issue_loan, number="L-1", occurred_at=datetime(2026, 3, 1, tzinfo=UTC))
 
 
-def signed_one_year_agreement(runner: CliRunner) -> None:
-    """AG-OU signed 10 May 2025 for one year (until 10 May 2026 00:00), loans up to 6 months."""
-    ok(
-        runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "1 year",
-        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "6 months",
-        "--at", "2025-05-01",
-    )  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC", "--at", "2025-05-10")
-
-
 def test_a_request_that_could_never_be_issued_is_refused(runner: CliRunner, db_path: Path) -> None:
     """Requested late in the term for the agreement's longest period (the default), even an
     issue at once would fall due after the end: it is refused now, not at the issue."""
     signed_one_year_agreement(runner)
-    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
-    message = refused(runner, db_path, *request, "--at", "2026-03-01T12:00Z")
+
+    message = refused(runner, db_path, *REQUEST, "--at", "2026-03-01T12:00Z")
     assert message == (
         "Error: loan L-1 requested on 2026-03-01 12:00 UTC and issued at once for 6 months "
         "would be due 2026-09-01 12:00 UTC, after agreement AG-OU ends on 2026-05-10 00:00 UTC; "
         "request it with a --period of at most 69 days, or under a new agreement "
         "('agreements add')\n"
     )
-    ok(runner, *request, "--period", "69 days", "--at", "2026-03-01T12:00Z")
+    ok(runner, *REQUEST, "--period", "69 days", "--at", "2026-03-01T12:00Z")
 
 
 def test_an_approval_under_an_ended_agreement_is_refused(runner: CliRunner, db_path: Path) -> None:
@@ -114,8 +109,8 @@ def test_an_approval_under_an_ended_agreement_is_refused(runner: CliRunner, db_p
     approval of one requested before the end was recorded: now refused the same way."""
     approved = ("loans", "approve", "L-1")
     signed_one_year_agreement(runner)
-    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
-    ok(runner, *request, "--at", "2025-05-12")
+
+    ok(runner, *REQUEST, "--at", "2025-05-12")
     ok(runner, "agreements", "expire", "AG-OU", "--reason", "ended early", "--at", "2025-06-01")
     message = refused(runner, db_path, *approved, "--at", "2025-06-02")
     assert message == (
@@ -128,8 +123,8 @@ def test_an_approval_that_could_never_be_issued_is_refused(
     runner: CliRunner, db_path: Path
 ) -> None:
     signed_one_year_agreement(runner)
-    request = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", CODE)
-    ok(runner, *request, "--at", "2025-05-12")
+
+    ok(runner, *REQUEST, "--at", "2025-05-12")
     message = refused(runner, db_path, "loans", "approve", "L-1", "--at", "2026-03-01T12:00Z")
     assert message == (
         "Error: loan L-1 approved on 2026-03-01 12:00 UTC and issued at once for 6 months would "
