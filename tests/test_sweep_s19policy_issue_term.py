@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sampleloans.cli import app
 from sampleloans.errors import RuleViolation
 from sampleloans.services import loans
 from tests.cli_steps import ok, refused
-from tests.conftest import OU_PI, Run
+from tests.conftest import CURATOR, OU_PI, Run, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
@@ -133,3 +134,23 @@ def test_an_approval_that_could_never_be_issued_is_refused(
         "days, or under a new agreement ('agreements add')\n"
     )
     ok(runner, "loans", "approve", "L-1", "--at", "2025-11-10T00:00Z")  # due at the end at once
+
+
+def test_an_imported_issue_due_after_the_term_is_refused(
+    runner: CliRunner, db_path: Path, tmp_path: Path
+) -> None:
+    """`import` of a `loan.issued` line goes through the same rule: the line is named, exit 1,
+    nothing written."""
+    approved_6_month_loan(runner)
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        '{"kind": "loan.issued", "occurred_at": "2026-03-01T12:00:00Z", '
+        f'"actor": "{CURATOR}", "payload": {{"number": "L-1"}}}}\n',
+        encoding="utf-8",
+    )
+    before = fingerprint(db_path)
+    result = runner.invoke(app, ["--as", CURATOR, "import", str(history)])
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "history.jsonl line 1: loan L-1 issued on 2026-03-01 12:00 UTC" in result.stderr
+    assert "after agreement AG-OU ends on 2026-05-10 00:00 UTC" in result.stderr
+    assert fingerprint(db_path) == before
