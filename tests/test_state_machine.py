@@ -578,6 +578,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             pi == PIS[deal.institution]
             and deal.status in ("pending", "signed")  # never under an agreement that ended
             and all(self.lendable(c) for c in codes)
+            and len(set(codes)) == len(codes)  # a sample named twice is refused (s19)
         )
         number = self.next_code("L-")
         self.call(ok, loans.request_loan, number=number, agreement=agreement, pi=pi, samples=codes)
@@ -981,7 +982,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def valid_request(self, data: Any) -> None:
         number = data.draw(st.sampled_from(self.agreements_with("signed")), label="agreement")
         codes = data.draw(
-            st.lists(st.sampled_from(self.lendable_small()), min_size=1, max_size=2),
+            st.lists(st.sampled_from(self.lendable_small()), min_size=1, max_size=2, unique=True),
             label="samples",
         )
         self.do_request(number, codes, PIS[self.m_agreements[number].institution])
