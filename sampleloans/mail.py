@@ -145,6 +145,17 @@ def _boundary(message_id: str, text: str, attachment: Attachment) -> str:
     return f"=_sampleloans_{digest.hexdigest()[:40]}"
 
 
+class MessageRefused(StorageError):
+    """The server refused one message (its recipient's mailbox, or the message itself) and
+    stays ready for the next: the others can still be sent (exit 3 once they are)."""
+
+    def __init__(self, where: str, recipient: str, reply: str) -> None:
+        super().__init__(f"{where} refused {recipient}: {reply}")
+        self.where = where
+        self.recipient = recipient
+        self.reply = reply
+
+
 class SmtpTransport:
     """An open SMTP session: `send` hands over one message."""
 
@@ -153,27 +164,37 @@ class SmtpTransport:
         self.settings = settings
 
     def send(self, message: EmailMessage) -> None:
-        """Hand one message to the server; StorageError (exit 3) if it is refused."""
+        """Hand one message to the server; MessageRefused if the server refuses it (the session
+        goes on: smtplib resets it), StorageError (exit 3) if the session fails."""
+        where = f"SMTP {self.settings.host}:{self.settings.port}"
         try:
             refused = self.client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:  # a reply per recipient: one here
+            code, said = next(iter(exc.recipients.values()))
+            raise MessageRefused(where, str(message["To"]), _reply(code, said)) from None
+        except smtplib.SMTPDataError as exc:  # the message itself, e.g. too large for the box
+            raise MessageRefused(where, str(message["To"]), _reason(exc)) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise StorageError(
                 f"SMTP {self.settings.host}:{self.settings.port}: sending to {message['To']} "
                 f"failed: {_reason(exc)}"
             ) from None
-        if refused:
-            raise StorageError(
-                f"SMTP {self.settings.host}:{self.settings.port}: refused {', '.join(refused)}"
-            )
+        if refused:  # some of several recipients (one message has one: not reached today)
+            recipient, (code, said) = sorted(refused.items())[0]
+            raise MessageRefused(where, recipient, _reply(code, said))
+
+
+def _reply(code: int, said: bytes | str) -> str:
+    """The server's reply on one line: `550 5.1.1 mailbox unavailable`."""
+    text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
+    return f"{code} {text}".strip().replace("\r", " ").replace("\n", " ")
 
 
 def _reason(exc: BaseException) -> str:
     """One line of why an SMTP step failed (never the password)."""
     if isinstance(exc, smtplib.SMTPResponseException):
-        said = (
-            exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
-        )
-        return f"{exc.smtp_code} {said}".strip().replace("\n", " ")
+        said = exc.smtp_error if isinstance(exc.smtp_error, bytes) else b""
+        return _reply(exc.smtp_code, said)
     return (str(exc) or type(exc).__name__).replace("\n", " ")
 
 

@@ -413,7 +413,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     # valid arguments) to succeed.
 
     def ok_approve(self, number: str) -> bool:
-        return self.m_loans[number].status == "requested"
+        loan = self.m_loans[number]
+        deal = self.m_agreements[loan.agreement]
+        # never under an agreement that ended, as for a request (s19)
+        return loan.status == "requested" and deal.status in ("pending", "signed")
 
     def ok_issue(self, number: str) -> bool:
         loan = self.m_loans[number]
@@ -575,6 +578,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             pi == PIS[deal.institution]
             and deal.status in ("pending", "signed")  # never under an agreement that ended
             and all(self.lendable(c) for c in codes)
+            and len(set(codes)) == len(codes)  # a sample named twice is refused (s19)
         )
         number = self.next_code("L-")
         self.call(ok, loans.request_loan, number=number, agreement=agreement, pi=pi, samples=codes)
@@ -978,7 +982,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def valid_request(self, data: Any) -> None:
         number = data.draw(st.sampled_from(self.agreements_with("signed")), label="agreement")
         codes = data.draw(
-            st.lists(st.sampled_from(self.lendable_small()), min_size=1, max_size=2),
+            st.lists(st.sampled_from(self.lendable_small()), min_size=1, max_size=2, unique=True),
             label="samples",
         )
         self.do_request(number, codes, PIS[self.m_agreements[number].institution])

@@ -53,7 +53,13 @@ def test_an_issue_after_the_term_names_the_term(runner: CliRunner, db_path: Path
     message = refused(runner, db_path, "loans", "issue", "L-1", "--at", "2026-05-10")
     assert "not in force on 2026-05-10 00:00 UTC: in force from 2025-05-10" in message
     assert "until 2026-05-10 00:00 UTC" in message
-    ok(runner, "loans", "issue", "L-1", "--at", "2026-05-09T23:59:59Z")  # the last moment
+    # The last moment of the term is still in force, but a 6-month loan issued then would run
+    # past the term's end: it is refused for its due date (s19), not for the term
+    message = refused(runner, db_path, "loans", "issue", "L-1", "--at", "2026-05-09T23:59:59Z")
+    assert "not in force" not in message and "would be due 2026-11-09 23:59 UTC" in message
+    # the last moment a 6-month loan can be issued: due at the term's end itself
+    out = ok(runner, "loans", "issue", "L-1", "--at", "2025-11-10T00:00:00Z")
+    assert "due 2026-05-10 00:00 UTC" in out, out
 
 
 def test_an_issue_after_an_expiry_names_the_end(runner: CliRunner, db_path: Path) -> None:

@@ -68,11 +68,12 @@ def test_an_extension_to_the_last_moment_of_the_term_is_granted(runner: CliRunne
     assert "now due 2026-09-30 12:00 UTC" in out, out
 
 
-def test_a_loan_due_after_the_term_gets_no_extension(
+def test_a_loan_due_at_the_term_end_gets_no_extension(
     runner: CliRunner, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A loan issued late in the term is already due after its end: no period fits, and the
-    line does not suggest a shorter one."""
+    """A loan issued late in the term is due at its end already: no period fits, and the line
+    does not suggest a shorter one. (Before s19 the loan was issued due after the term's end;
+    an issue may no longer make a loan due after it, so it is issued due at the end itself.)"""
     issued_under_a_13_month_agreement(runner)
     ok(runner, *EXTEND, "--period", "6 months")  # L-1 not overdue: OU may borrow again
     monkeypatch.setenv("SAMPLELOANS_NOW", "2026-04-05T00:00:00Z")
@@ -82,12 +83,12 @@ def test_a_loan_due_after_the_term_gets_no_extension(
     request = ("loans", "request", "L-2", "--agreement", "AG-OU", "--pi", OU_PI)
     ok(runner, *request, "--sample", "CE5C0000YJYX900", "--period", "P6M", "--at", "2026-03-02")
     ok(runner, "loans", "approve", "L-2", "--at", "2026-03-03")
-    out = ok(runner, "loans", "issue", "L-2", "--at", "2026-04-01T00:00Z")
-    assert "due 2026-10-01 00:00 UTC" in out, out  # after the term's end already
+    out = ok(runner, "loans", "issue", "L-2", "--at", "2026-03-30T12:00Z")
+    assert "due 2026-09-30 12:00 UTC" in out, out  # the term's end
     args = ("loans", "extend", "L-2", "--approver", "curator@naoc.example", "--reason", "y")
-    message = refused(runner, db_path, *args, "--period", "P1M")
+    message = refused(runner, db_path, *args, "--period", "P1D")
     assert message == (
-        "Error: --period: extending loan L-2 by 1 month makes it due 2026-11-01 00:00 UTC, after "
+        "Error: --period: extending loan L-2 by 1 day makes it due 2026-10-01 12:00 UTC, after "
         "agreement AG-OU ends on 2026-09-30 12:00 UTC; record the return\n"
     )
 

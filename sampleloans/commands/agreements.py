@@ -77,7 +77,6 @@ def add(
     """
     from sampleloans.commands.common import writing
     from sampleloans.services.agreements import check_max_extensions, create_agreement
-    from sampleloans.services.common import LENDABLE_PURPOSES, require_choice
     from sampleloans.units import parse_mass_ug, parse_period
 
     with writing(ctx) as (session, service_ctx):
@@ -88,7 +87,7 @@ def add(
             institution=institution,
             term=parse_period(term, "--term"),
             max_total_mass_ug=parse_mass_ug(max_mass, "--max-mass"),
-            allowed_purposes=[require_choice(p, "--purpose", LENDABLE_PURPOSES) for p in purpose],
+            allowed_purposes=_purposes(purpose),
             max_loan_period=parse_period(max_loan_period, "--max-loan-period"),
             destructive_use_allowed=destructive,
             onward_transfer_allowed=onward_transfer,
@@ -106,6 +105,15 @@ def add(
         f"event {envelope.seq}."
     )
     console().print(line, markup=False)
+
+
+def _purposes(typed: list[str]) -> list[str]:
+    """The --purpose options, each a lendable purpose given once (exit 2 otherwise)."""
+    from sampleloans.services.common import LENDABLE_PURPOSES, require_choice, require_distinct
+
+    purposes = [require_choice(p, "--purpose", LENDABLE_PURPOSES) for p in typed]
+    require_distinct([p.replace("_", "-") for p in purposes], "--purpose", "purpose")  # as typed
+    return purposes
 
 
 @app.command("sign")

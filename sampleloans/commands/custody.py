@@ -146,10 +146,12 @@ def _history_filters(
 ) -> "HistoryFilters":
     """The --kind, --since, --until and --seal filters, parsed (a bad time: exit 2)."""
     from sampleloans.dates import parse_datetime
+    from sampleloans.services.common import require_distinct
     from sampleloans.services.history import HistoryFilters
 
+    kinds = require_distinct([k.strip() for k in kind or ()], "--kind", "kind")
     return HistoryFilters(
-        kinds=tuple(k.strip() for k in kind or ()),
+        kinds=tuple(kinds),
         since=parse_datetime(since, "--since") if since else None,
         until=parse_datetime(until, "--until") if until else None,
         seal=seal,

@@ -137,7 +137,12 @@ def request(
       --sample CE5C0200YJFM00112 --period "12 months"
     """
     from sampleloans.services import loans
-    from sampleloans.services.common import LENDABLE_PURPOSES, TRANSFER_TYPES, require_choice
+    from sampleloans.services.common import (
+        LENDABLE_PURPOSES,
+        TRANSFER_TYPES,
+        require_choice,
+        require_distinct,
+    )
     from sampleloans.units import parse_period
 
     with writing(ctx) as (session, service_ctx):
@@ -147,14 +152,14 @@ def request(
             number=number,
             agreement=agreement,
             pi=pi,
-            samples=sample,
+            samples=require_distinct(sample, "--sample", "sample"),
             purpose_class=require_choice(purpose, "--purpose", LENDABLE_PURPOSES),
             transfer_type=require_choice(transfer_type, "--transfer-type", TRANSFER_TYPES),
             loan_period=parse_period(period, "--period") if period else None,
             occurred_at=parse_at(at),
         )
     _say(
-        f"Loan {number} requested: {_plural(len(set(sample)), 'sample')} under agreement "
+        f"Loan {number} requested: {_plural(len(sample), 'sample')} under agreement "
         f"{agreement} (event {envelope.seq})."
     )
 
@@ -419,7 +424,7 @@ def return_(
     Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
     """
     from sampleloans.services import loans
-    from sampleloans.services.common import require_choice
+    from sampleloans.services.common import require_choice, require_distinct
 
     with writing(ctx) as (session, service_ctx):
         envelope = loans.release_return(
@@ -429,7 +434,7 @@ def return_(
             container=container,
             seal_number=seal,
             method=require_choice(method, "--method", loans.SHIPPING_METHODS),
-            samples=sample or None,
+            samples=require_distinct(sample, "--sample", "sample") if sample else None,
             occurred_at=parse_at(at),
             **_parties(released_by, received_by, courier, witness),
         )

@@ -3,6 +3,7 @@ overdue notice, through the configured SMTP server (or into `--outbox DIR` as `.
 dry run), at most once per recipient, document and checkpoint."""
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,7 @@ from sampleloans.commands.statement import CheckpointOption
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from sampleloans.mail import SmtpSettings
+    from sampleloans.mail import MessageRefused, SmtpSettings
     from sampleloans.services.notify import SendKey
 
 OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
@@ -304,13 +305,17 @@ def notify(
         )
         pending = [o for o in outgoing if o.key not in done]
         delivered = len(pending)
+        refusals: list[tuple[Outgoing, MessageRefused]] = []
         if outbox is not None:
             _write_outbox(out, outbox, pending, ledger=db_path(ctx), force=force)
         elif pending:
             assert settings is not None
-            delivered = _send_all(ctx, out, settings, pending, sent_at)
-    _print_totals(out, delivered, len(outgoing) - delivered, checkpoint_id, dry_run=dry_run)
+            delivered, refusals = _send_all(ctx, out, settings, pending, sent_at)
+    before = len(outgoing) - delivered - len(refusals)
+    _print_totals(out, delivered, before, len(refusals), checkpoint_id, dry_run=dry_run)
     warn_if_exposed(signing)
+    if refusals:
+        _report_refusals(refusals)
 
 
 def _outbox_sender(smtp_from: str | None) -> str:
@@ -361,15 +366,36 @@ def _server_settings(server: _SmtpOptions, outbox: Path | None) -> "SmtpSettings
 
 
 def _print_totals(
-    out: Any, pending: int, skipped: int, checkpoint_id: str, *, dry_run: bool
+    out: Any, pending: int, skipped: int, refused: int, checkpoint_id: str, *, dry_run: bool
 ) -> None:
-    """The closing line: how many were (or would be) sent, how many were sent before."""
+    """The closing line: how many were (or would be) sent, how many were sent before, and how
+    many the server refused (when any)."""
     cp = checkpoint_id.split(":")[0]
     verb = "would send" if dry_run else "sent"
+    refusals = f", {refused} refused" if refused else ""
     out.print(
-        f"notify: {pending} {verb}, {skipped} already sent for checkpoint {cp}.",
+        f"notify: {pending} {verb}, {skipped} already sent{refusals} for checkpoint {cp}.",
         markup=False,
     )
+
+
+def _report_refusals(refusals: list[tuple[Outgoing, "MessageRefused"]]) -> None:
+    """One `Error:` line per refused recipient (its documents and the server's reply), then
+    exit 3: nothing is recorded for them, so the next `notify` sends only those."""
+    from sampleloans.mail import MessageRefused
+
+    by_recipient: dict[str, list[tuple[Outgoing, MessageRefused]]] = {}
+    for item, refusal in refusals:
+        by_recipient.setdefault(refusal.recipient, []).append((item, refusal))
+    for recipient, refused in sorted(by_recipient.items()):
+        kinds = " and ".join(sorted({item.key[1] for item, _r in refused}))
+        replies = "; ".join(sorted({r.reply for _i, r in refused}))
+        where = refused[0][1].where
+        sys.stderr.write(
+            f"Error: {where} refused {recipient}: {replies}; its {kinds} not sent, nothing "
+            "recorded: correct the address or the mailbox and run 'notify' again to send it\n"
+        )
+    raise typer.Exit(MessageRefused.exit_code)
 
 
 def _write_outbox(
@@ -389,19 +415,24 @@ def _write_outbox(
 
 def _send_all(
     ctx: typer.Context, out: Any, settings: Any, pending: list[Outgoing], sent_at: datetime
-) -> int:
+) -> tuple[int, list[tuple[Outgoing, "MessageRefused"]]]:
     """Send each message over one SMTP session, each checked, sent and recorded in its own
     write transaction (a failure part-way leaves the ones sent recorded, and they are not sent
-    again; one a `notify` running at the same time sent is skipped); how many were sent."""
-    from sampleloans.mail import smtp_session
+    again; one a `notify` running at the same time sent is skipped); how many were sent, and
+    the messages the server refused (one refused mailbox does not hold back the others)."""
+    from sampleloans.mail import MessageRefused, smtp_session
 
     sent = 0
+    refusals: list[tuple[Outgoing, MessageRefused]] = []
     with smtp_session(settings) as smtp:
         for item in pending:
-            if _deliver(ctx, item, partial(smtp.send, item.message), settings.label, sent_at):
+            done = _deliver(ctx, item, partial(smtp.send, item.message), settings.label, sent_at)
+            if isinstance(done, MessageRefused):
+                refusals.append((item, done))
+            elif done:
                 out.print(f"Sent {_summary(item)}", markup=False)
                 sent += 1
-    return sent
+    return sent, refusals
 
 
 def _summary(item: Outgoing) -> str:
@@ -412,10 +443,15 @@ def _summary(item: Outgoing) -> str:
 
 def _deliver(
     ctx: typer.Context, item: Outgoing, send: Callable[[], None], via: str, sent_at: datetime
-) -> bool:
-    """Send and record one message under the writers' lock, unless already recorded."""
+) -> "bool | MessageRefused":
+    """Send and record one message under the writers' lock, unless already recorded; the
+    server's refusal of this one message, which records nothing (the run goes on)."""
+    from sampleloans.mail import MessageRefused
     from sampleloans.services.notify import Delivery, deliver_once
 
     with writing(ctx) as (session, service_ctx):
         delivery = Delivery(item.key, item.digest, str(item.message["Message-ID"]), via)
-        return deliver_once(session, service_ctx, delivery, send, sent_at)
+        try:
+            return deliver_once(session, service_ctx, delivery, send, sent_at)
+        except MessageRefused as refusal:  # nothing was added to the transaction
+            return refusal

@@ -17,6 +17,7 @@ from sampleloans.services.common import (
     refuse_case_twin,
     require_choice,
     require_code,
+    require_distinct,
     require_name,
     require_role,
     require_text,
@@ -99,7 +100,9 @@ def create_agreement(
     )
     if max_extension_period is not None:
         max_extension_period = parse_period(max_extension_period, "max extension period")
-    purposes = sorted({require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes})
+    chosen = [require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes]
+    require_distinct([c.replace("_", "-") for c in chosen], "purpose", "purpose")  # as typed
+    purposes = sorted(chosen)
     if not purposes:
         raise InvalidInput("purpose: allow at least one of research, public_welfare")
     default_extensions, default_period = renewal_defaults(purposes)

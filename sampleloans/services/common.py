@@ -155,6 +155,17 @@ def require_choice(value: str, field: str, choices: tuple[str, ...]) -> str:
     return normalised
 
 
+def require_distinct(values: list[str], field: str, noun: str) -> list[str]:
+    """The values of a repeatable option, each given once: a repeat is refused (exit 2) rather
+    than merged, since it is more often a slip for another value than meant."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise InvalidInput(f"{field}: {value} is given twice; name each {noun} once")
+        seen.add(value)
+    return values
+
+
 _CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-,._")
 
 

@@ -121,6 +121,7 @@ NEIGHBOURS = _neighbour_reads()
 for plain values; the query, keyed by the loan's number as `n`)."""
 STEP_NEIGHBOURS: dict[str, tuple[str, ...]] = {
     # each step: what it reads of the loan besides the loan (the parties' defaults included)
+    "approve": ("agreement",),
     "issue": ("agreement", "items", "samples", "loans out at the institution",
               "issued under the agreement"),
     "ship": ("items", "samples"),

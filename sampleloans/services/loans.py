@@ -40,6 +40,7 @@ from sampleloans.services.common import (
     require_active,
     require_choice,
     require_code,
+    require_distinct,
     require_role,
     require_text,
     resolve_incident_hint,
@@ -83,6 +84,8 @@ if TYPE_CHECKING:
 
 HandoverEvent = TypeVar("HandoverEvent", ev.LoanIssued, ev.LoanShipped, ev.LoanReceived)
 SHIPPING_METHODS = values(ShipmentMethod)
+SAMPLE = ("sample", "sample")
+"""`require_distinct`'s field and noun for a list of sample codes (`--sample` at the CLI)."""
 
 
 def _curator(session: Session, ctx: Context, action: str) -> None:
@@ -232,7 +235,8 @@ def request_loan(
             f"period: {format_period(period)} is longer than agreement {deal.number} allows "
             f"({format_period(deal.max_loan_period)})"
         )
-    codes = sorted({require_code(code, "sample") for code in samples})
+    _requested_due_within_the_term(number, period, deal, when)
+    codes = sorted(require_distinct([require_code(code, "sample") for code in samples], *SAMPLE))
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
@@ -332,8 +336,13 @@ def _lendable(session: Session, sample: Sample) -> None:
 def approve_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
-    """Approve a requested loan."""
-    _curated_loan(session, ctx, number, "approve", "approve loans")
+    """Approve a requested loan, under an agreement it could still be issued under."""
+    loan = _curated_loan(session, ctx, number, "approve", "approve loans")
+    when = occurred_at or ctx.now
+    deal = get_agreement(session, loan.agreement)
+    _not_ended(deal, number, when, "approved")
+    subject = f"loan {number} approved on {format_datetime(when)} and issued at once"
+    _lent_within_the_term(subject, loan.loan_period, deal, when, again=True)
     return append(session, ctx, ev.LoanApproved(number=number), occurred_at=occurred_at)
 
 
@@ -386,6 +395,7 @@ def issue_loan(
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
+    _issued_due_within_the_term(loan, deal, when)
     out = answered_with_the_lock(session, ("loans out at the institution", number))
     blockers = borrower_blockers(session, loan.institution, when, out)
     if blockers:
@@ -484,19 +494,22 @@ def with_parties(
     )
 
 
-def _not_ended(deal: Agreement, number: str, when: datetime) -> None:
-    """Refuse a request under an agreement that has ended by `when`: it could never be issued."""
+def _not_ended(deal: Agreement, number: str, when: datetime, step: str = "requested") -> None:
+    """Refuse a request (or an approval: `step`) under an agreement that has ended by `when`:
+    the loan could never be issued."""
+    # an approved loan is recorded: it is withdrawn, and requested again under a new agreement
+    todo = "withdraw it ('loans withdraw'); " if step != "requested" else ""
     if deal.ended_at is not None and deal.ended_at <= when:
         raise RuleViolation(
             f"agreement {deal.number} was {deal.status} on {format_datetime(deal.ended_at)}; "
-            f"loan {number} cannot be requested under it (a new agreement is needed: "
+            f"loan {number} cannot be {step} under it ({todo}a new agreement is needed: "
             "'agreements add')"
         )
     if deal.expires_at is not None and deal.expires_at <= when:
         raise RuleViolation(
             f"agreement {deal.number} expired at the end of its term on "
-            f"{format_datetime(deal.expires_at)}; loan {number} cannot be requested under it "
-            "(a new agreement is needed: 'agreements add')"
+            f"{format_datetime(deal.expires_at)}; loan {number} cannot be {step} under it "
+            f"({todo}a new agreement is needed: 'agreements add')"
         )
 
 
@@ -512,6 +525,44 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
             f"agreement {deal.number} with {deal.institution} is not in force on "
             f"{format_datetime(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
         )
+
+
+def _issued_due_within_the_term(loan: Loan, deal: Agreement, when: datetime) -> None:
+    """Refuse an issue that would make the loan due after its agreement's term ends: the loan
+    runs under the agreement's terms, which do not run past that end (as for an extension)."""
+    subject = f"loan {loan.number} issued on {format_datetime(when)}"
+    _lent_within_the_term(subject, loan.loan_period, deal, when, again=True)
+
+
+def _requested_due_within_the_term(
+    number: str, period: str, deal: Agreement, when: datetime
+) -> None:
+    """Refuse a request that could never be issued within the agreement's term: issued at once,
+    it would already fall due after the term's end (`_issued_due_within_the_term`)."""
+    subject = f"loan {number} requested on {format_datetime(when)} and issued at once"
+    _lent_within_the_term(subject, period, deal, when, again=False)
+
+
+def _lent_within_the_term(
+    subject: str, period: str, deal: Agreement, when: datetime, *, again: bool
+) -> None:
+    """Refuse a loan of `period` from `when` that falls due after the agreement's term ends;
+    the line names both dates and the longest period that fits (`again`: the loan is recorded,
+    so it is withdrawn and requested again)."""
+    if deal.expires_at is None:  # an agreement without a term, or not yet signed
+        return
+    due_at = when + period_delta(period)
+    if due_at <= deal.expires_at:
+        return
+    days_left = (deal.expires_at - when).days  # whole days: `when` + that many stays within
+    days = f"{days_left} day" if days_left == 1 else f"{days_left} days"
+    shorter = f" with a --period of at most {days}, or" if days_left > 0 else ""
+    what = "withdraw it ('loans withdraw') and request it again" if again else "request it"
+    raise RuleViolation(
+        f"{subject} for {format_period(period)} would be due {format_datetime(due_at)}, after "
+        f"agreement {deal.number} ends on {format_datetime(deal.expires_at)}; {what}{shorter} "
+        "under a new agreement ('agreements add')"
+    )
 
 
 def _term_words(deal: Agreement) -> str:
@@ -837,7 +888,7 @@ def release_return(
     """Release held samples (all, or the named ones) for the return trip."""
     loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
     held = [i.sample_code for i in items_of(session, number) if i.state == ItemState.HELD]
-    chosen = sorted(set(samples)) if samples else held
+    chosen = sorted(require_distinct(samples, *SAMPLE)) if samples else held
     for code in chosen:
         _held_item(session, number, code)
     parties = HandoverInput(released_by, received_by, courier, witness)
