@@ -1,6 +1,7 @@
 """Each invariant check on a hand-built snapshot: a broken row is reported, a good one is not."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import SimpleNamespace as Row
 
 import pytest
@@ -260,12 +261,14 @@ def test_closed_loans(status: str, held: int, broken: bool) -> None:
     ],
 )
 def test_require_loan_transition(action: str, allowed: str) -> None:
-    checks.require_loan_transition(Row(number="L-1", status=allowed), action)
+    issued_at = datetime(2025, 5, 1, tzinfo=UTC)  # a loan that went out (not one withdrawn)
+    checks.require_loan_transition(Row(number="L-1", status=allowed, issued_at=None), action)
     for status in ("requested", "approved", "issued", "in_transit", "received", "closed"):
         if status in checks.LOAN_TRANSITIONS[action]:
             continue
+        loan = Row(number="L-1", status=status, issued_at=issued_at)
         with pytest.raises(Conflict, match=f"loan L-1 is {status.replace('_', ' ')}; cannot"):
-            checks.require_loan_transition(Row(number="L-1", status=status), action)
+            checks.require_loan_transition(loan, action)
 
 
 def test_every_check_is_listed_in_all_checks() -> None:

@@ -39,6 +39,7 @@ ARGS: dict[str, list[str]] = {
     "db secure": [],
     "backup": ["{tmp}/copy.db"],
     "checkpoint list": [],
+    "checkpoint show": ["1"],
     "checkpoint prove": ["{tmp}/old.txt", "{tmp}/new.txt", "--out", "{tmp}/proof.json"],
     "export": ["--events", "{tmp}/events.jsonl"],
     "balance": ["--sample", SAMPLE],

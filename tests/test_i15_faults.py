@@ -107,7 +107,7 @@ EXPECTED = {
     ("cut", "verify"): (2, "truncated"),
     ("resigned", "verify"): (1, "not signed by key"),
     ("other", "since"): (1, "not a checkpoint this ledger made and kept"),
-    ("cut", "since"): (1, "not a checkpoint this ledger made and kept"),
+    ("cut", "since"): (2, "truncated"),
     ("resigned", "since"): (1, "not a checkpoint this ledger made and kept"),
     ("other", "statement"): (1, "another ledger"),
     ("cut", "statement"): (2, "truncated"),

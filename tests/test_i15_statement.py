@@ -210,7 +210,7 @@ def test_a_checkpoint_of_another_ledger_is_refused_and_nothing_written(
     foreign = write_checkpoint(other, tmp_path)
     before = fingerprint(ledger["db"])
     result = make_statements({**ledger, "cp": foreign["cp"]}, "--pi", OSAKA_PI, code=1)
-    assert result.stderr.startswith("Error: checkpoint:") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("Error: --checkpoint:") and result.stderr.count("\n") == 1
     assert "another ledger" in result.stderr
     assert list((ledger["dir"] / "st").iterdir()) == []
     assert fingerprint(ledger["db"]) == before

@@ -5,7 +5,7 @@ should be is bad input (exit 2).
 lower case "code: …", `samples split --child x-01=1mg` "child code: …", `institutions add` with a
 too long `--name` "name: …" and `loans request 'a b'` "loan number: …": the service's field, not
 what the user typed. Now every command's bad-input line names its option or argument (one
-table, commands/fieldnames.py). `restore` of a text file, an empty file or another program's
+table, sampleloans/fields.py). `restore` of a text file, an empty file or another program's
 SQLite file exited 1 (as a backup that fails verify); `verify --since` of a file that is no
 checkpoint at all exited 1 too: bad input exits 2, nothing changed.
 """
