@@ -11,7 +11,6 @@ the standard library only, so installing it costs nothing before the imports it 
 
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
@@ -49,6 +48,10 @@ def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
 
 def watch_for_ctrl_c() -> None:
     """Note every SIGINT from now on; a SIGINT the parent set to be ignored stays ignored."""
+    # imported here, not above: `signal` builds its enums as it loads, long enough for a
+    # Ctrl-C to land in it, and this module is imported before the guard that reports one
+    import signal
+
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _note_and_raise)
         sys.unraisablehook = _raise_dropped_interrupts(sys.unraisablehook)
@@ -74,6 +77,7 @@ def _raise_dropped_interrupts(
 def _interrupt_soon() -> None:
     """Raise KeyboardInterrupt a millisecond from now, from a SIGALRM handler: raised in the
     hook itself it would be dropped again (as `fileio` does for SIGTERM)."""
+    import signal
 
     def raise_again(_number: int, _frame: FrameType | None) -> None:
         """SIGALRM handler: the interrupt, raised where it unwinds."""
@@ -109,6 +113,8 @@ def _report_interrupt() -> None:
     Ctrl-C" flag set, and the interpreter then kills itself with SIGINT at the very end, so the
     code would be 130 or a signal death by chance. Every cleanup (transactions, temp files) has
     run by now: the interrupt has unwound the whole command."""
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     line = INTERRUPTED_LINE
     if _Interrupt.kept is not None:

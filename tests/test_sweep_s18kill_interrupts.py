@@ -98,6 +98,10 @@ def interrupted(folder: Path, args: list[str], after_s: float) -> subprocess.Com
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
+    if process.returncode == -signal.SIGINT and not stderr:
+        # only an interpreter that has not yet installed its own SIGINT handler dies silently
+        # of the signal (ours ends in exit 130, Python's prints a traceback): a loaded machine
+        pytest.skip("the interrupt came before Python installed its Ctrl-C handler")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
