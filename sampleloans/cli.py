@@ -9,9 +9,11 @@ import gc
 import importlib
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Click
 from typer.core import TyperGroup, TyperOption
 
 from sampleloans.commands.common import State
@@ -120,7 +122,7 @@ class LazyGroup(TyperGroup):
         """Run the command; a reader that stopped reading ends it quietly (exit 0)."""
         from sampleloans.commands.common import quiet_broken_pipe
 
-        with quiet_broken_pipe():
+        with quiet_broken_pipe(), _global_options_placed():
             return super().invoke(ctx)
 
     def _command_of(self, args: list[str]) -> Any:
@@ -145,6 +147,31 @@ class LazyGroup(TyperGroup):
             ):
                 return None if param.is_flag or param.count else param
         return None  # not an option of this command: Click says so
+
+
+GLOBAL_OPTIONS = {"--db": "PATH", "--as": "EMAIL", "--version": ""}
+"""The root's options and the value each takes: they go before the command."""
+
+
+@contextmanager
+def _global_options_placed() -> Iterator[None]:
+    """Say where a global option goes when it was typed after the command: Click's "No such
+    option: --as (Possible options: --at)" pointed the user at another option, one that
+    back-dates the record."""
+    try:
+        yield
+    except NoSuchOption as refused:
+        if refused.option_name not in GLOBAL_OPTIONS:
+            raise
+        name, ctx = refused.option_name, refused.ctx
+        assert ctx is not None  # the parser of a command raised it
+        root = ctx.find_root().command_path  # 'sampleloans', or 'python -m sampleloans'
+        command = ctx.command_path[len(root) :].strip()
+        value = GLOBAL_OPTIONS[name]
+        typed = f"{root} {name} {value} {command} …" if value else f"{root} {name}"
+        raise UsageError(
+            f"{name} is a global option: give it before the command ('{typed}')", ctx=ctx
+        ) from None
 
 
 def _blank_value_of(before: str, arg: str) -> str | None:
