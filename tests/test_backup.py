@@ -174,7 +174,7 @@ def test_restore_of_an_older_copy_is_flagged_as_rollback_by_verify_anchor(
     assert restored.stdout == (
         f"Restored {db_path} from {old}; verified; ledger head is now {head(old)}.\n"
         f"Rolled back: the restored head (event {head(old).split(':')[0]}) is older than the "
-        f"ledger's was ({newer_head}); 1 event(s) were removed.\n"
+        f"ledger's was ({newer_head}); 1 event was removed.\n"
     )
     assert head(db_path) == head(old) != newer_head
     assert mode(db_path) == 0o600
@@ -206,7 +206,7 @@ def test_restore_refuses_a_backup_that_fails_verify(
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: {copy} fails verify (")
     assert result.stderr.endswith("; nothing was restored\n")
-    assert "(1 problem(s), first: event 2 (" in result.stderr
+    assert "(1 problem, first: event 2 (" in result.stderr
     assert "does not match its hash" in result.stderr
     assert fingerprint(db_path) == before
     assert fingerprint(copy) == tampered, "restore must not modify the backup file"

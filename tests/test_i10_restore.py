@@ -92,7 +92,7 @@ def test_other_ledger_replaces_it_and_says_so(
     assert ledger_id(db_path) == ledger_id(unrelated) != old_id
     seq = old_head.split(":")[0]
     assert restored.stdout.splitlines()[1] == (
-        f"Replaced ledger {old_id} (head {old_head}) with another ledger: its {seq} event(s) "
+        f"Replaced ledger {old_id} (head {old_head}) with another ledger: its {seq} events "
         f"are no longer in {db_path}."
     )
 
@@ -110,7 +110,7 @@ def test_an_older_copy_is_refused_without_older(
     refused = cli(db_path, "restore", str(old), "--force")
     assert refused.returncode == 1
     assert refused.stderr == (
-        f"Error: {old} is older than this ledger: restoring it would remove 2 event(s) of this "
+        f"Error: {old} is older than this ledger: restoring it would remove 2 events of this "
         f"ledger (head {new_seq} → {old_seq}); nothing was restored (pass --older to roll the "
         "ledger back to it)\n"
     )
@@ -119,7 +119,7 @@ def test_an_older_copy_is_refused_without_older(
     assert rolled.returncode == 0, rolled.stderr
     assert rolled.stdout.splitlines()[1] == (
         f"Rolled back: the restored head (event {old_seq}) is older than the ledger's was "
-        f"({newer}); 2 event(s) were removed."
+        f"({newer}); 2 events were removed."
     )
     assert head(db_path) == head(old)
 
@@ -157,7 +157,7 @@ def test_a_diverged_copy_of_the_same_ledger_is_refused(
     assert refused.returncode == 1
     assert refused.stderr.startswith(
         f"Error: {fork} differs from this ledger from event {seq} on: restoring it would "
-        "remove 1 event(s) of this ledger"
+        "remove 1 event of this ledger"
     )
     assert fingerprint(db_path) == before
 

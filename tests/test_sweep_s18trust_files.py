@@ -68,7 +68,7 @@ def test_a_file_swapped_for_another_names_both(bag: dict[str, Any]) -> None:
     shutil.move(bag["dir"] / "data" / "README.txt", bag["dir"] / "data" / "README.md")
     result = verify_bag(bag["dir"], bag["pub"])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
-    assert "data/README.txt: listed in the manifest but missing (and 1 more finding(s))" in (
+    assert "data/README.txt: listed in the manifest but missing (and 1 more finding)" in (
         result.stderr
     )
 

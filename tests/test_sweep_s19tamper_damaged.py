@@ -54,6 +54,6 @@ def test_verify_says_no_event_could_be_read(truncated: Path, args: tuple[str, ..
     result = CliRunner().invoke(app, ["--as", COMPLIANCE, "verify", *args])
     assert result.exit_code == 1, result.stderr
     assert result.stdout.splitlines() == [
-        "verify: 1 problem(s) found; no event could be read",
+        "verify: 1 problem found; no event could be read",
         f"  [integrity] {DAMAGE}",
     ]

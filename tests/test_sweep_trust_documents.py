@@ -117,7 +117,7 @@ def test_an_expired_certificate_on_a_matching_report_is_named_as_the_signature(
     assert "FAIL  certificate:" in done.stdout and "expired" in done.stdout
     assert "ok    content digest" in done.stdout
     last = done.stdout.strip().splitlines()[-1]
-    assert "matches the ledger, but its signature is NOT valid (1 problem(s))" in last
+    assert "matches the ledger, but its signature is NOT valid (1 problem)" in last
 
 
 def test_the_public_key_check_of_a_statement_says_whose_it_is(signed: dict[str, Any]) -> None:

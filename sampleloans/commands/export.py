@@ -10,6 +10,7 @@ from sampleloans.commands.common import (
     engine_context,
     errors_to_exit_codes,
 )
+from sampleloans.text import counted
 
 
 def export(
@@ -89,9 +90,9 @@ def _export_bag(
         result = export_bag(engine, service_ctx, bag, extras)
     console().print(
         f"Wrote bag {result.path}: {result.events} events (head {result.head}), "
-        f"{result.checkpoints} checkpoint(s), {result.keys} public key(s), {result.reports} "
-        "report(s), docs/ledger-format.md and tools/verify_ledger.py; validated (BagIt, sha256 "
-        "and sha512).",
+        f"{counted(result.checkpoints, 'checkpoint')}, {counted(result.keys, 'public key')}, "
+        f"{counted(result.reports, 'report')}, docs/ledger-format.md and tools/verify_ledger.py; "
+        "validated (BagIt, sha256 and sha512).",
         markup=False,
     )
 
@@ -154,7 +155,7 @@ def verify_bag(
         out.print(f"{bag}: a valid bag; {covered} your key", markup=False)
     else:
         out.print(
-            f"{bag}: a valid bag; {covered} the key(s) it carries: compare their fingerprints "
+            f"{bag}: a valid bag; {covered} keys it carries: compare each fingerprint above "
             "with the lender's published one, or pass --public-key",
             markup=False,
         )

@@ -28,6 +28,7 @@ from sampleloans.commands.common import (
     print_json,
     state,
 )
+from sampleloans.text import counted
 
 
 def init(
@@ -461,10 +462,10 @@ def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json:
         )
     else:
         out = console()
-        verdict = "OK" if result.ok else f"{len(result.problems)} problem(s) found"
+        verdict = "OK" if result.ok else f"{counted(len(result.problems), 'problem')} found"
         out.print(
             f"verify --since checkpoint {result.checkpoint_id} (size {result.from_size}): "
-            f"{verdict} — {result.new_events} new events; head {result.head}",
+            f"{verdict} — {counted(result.new_events, 'new event')}; head {result.head}",
             markup=False,
         )
         for area, message in result.problems:

@@ -16,6 +16,7 @@ from sampleloans.commands.common import (
     lock_timeout_ms,
     on_server,
 )
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from sampleloans.services.maintenance import CopyResult
@@ -136,16 +137,35 @@ def _replacement_lines(result: "CopyResult") -> list[str]:
     if result.removed_events and replaced.head_seq == result.removed_events:
         return [
             f"Replaced ledger {replaced.ledger_id} (head {replaced.head}) with another ledger: "
-            f"its {replaced.head_seq} event(s) are no longer in {result.path}."
+            f"{_its_events(replaced.head_seq)} no longer in {result.path}."
         ]
     if result.removed_events and result.head_seq < replaced.head_seq:
         return [
             f"Rolled back: the restored head (event {result.head_seq}) is older than the "
-            f"ledger's was ({replaced.head}); {result.removed_events} event(s) were removed."
+            f"ledger's was ({replaced.head}); {_removed(result.removed_events)}."
         ]
     if result.removed_events:
         return [
-            f"Rolled back: the ledger was at head {replaced.head}; {result.removed_events} of "
-            "its event(s) are not in the restored copy and were removed."
+            f"Rolled back: the ledger was at head {replaced.head}; "
+            f"{_not_restored(result.removed_events)}."
         ]
     return []
+
+
+def _its_events(count: int) -> str:
+    """'its 1 event is' or 'its 12 events are': what another ledger's restore replaced."""
+    verb = "is" if count == 1 else "are"
+    return f"its {counted(count, 'event')} {verb}"
+
+
+def _removed(count: int) -> str:
+    """'1 event was removed' or '2 events were removed', counted in agreement."""
+    verb = "was" if count == 1 else "were"
+    return f"{counted(count, 'event')} {verb} removed"
+
+
+def _not_restored(count: int) -> str:
+    """'1 of its events is not in the restored copy and was removed' (or the plural)."""
+    if count == 1:
+        return "1 of its events is not in the restored copy and was removed"
+    return f"{count} of its events are not in the restored copy and were removed"

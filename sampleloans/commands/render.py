@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sampleloans.dates import format_datetime
+from sampleloans.text import counted
 from sampleloans.units import format_mass
 
 
@@ -37,7 +38,7 @@ def verify_lines(result: Any) -> list[Text]:
         ]
     lines = [
         Text(
-            f"verify: {len(result.problems)} problem(s) found; "
+            f"verify: {counted(len(result.problems), 'problem')} found; "
             + (f"head {result.head}" if result.head else "no event could be read"),
             style="bold red",
         )

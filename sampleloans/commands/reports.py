@@ -32,6 +32,7 @@ from sampleloans.commands.signer import (
 )
 from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError, StorageError
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from sampleloans.readmodels.report import Report, ReportRequest
@@ -275,6 +276,7 @@ def inventory(
 
 
 app.command("statement")(statement_command)
+
 
 def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     """A report file's bytes and the metadata it carries (Keywords JSON)."""
@@ -553,7 +555,7 @@ def _print_outcome(out: Any, file: Path, problems: list[str], signature_problems
     if problems:
         out.print(
             f"{file}: {_verdict(len(problems) - signature_problems, signature_problems)} "
-            f"({len(problems)} problem(s))",
+            f"({counted(len(problems), 'problem')})",
             markup=False,
         )
         raise typer.Exit(1)
@@ -809,7 +811,9 @@ def _statement_signature_only(
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
-        out.print(f"{file}: signature NOT valid ({len(problems)} problem(s))", markup=False)
+        out.print(
+            f"{file}: signature NOT valid ({counted(len(problems), 'problem')})", markup=False
+        )
         raise typer.Exit(1)
     out.print(
         f"{file}: signature valid; the ledger checks were skipped ({skipped}); its proofs are "
@@ -844,7 +848,9 @@ def _verify_signature_only(
         out.print(f"FAIL  {problem}", markup=False)
     skipped = "--signature-only" if asked else f"no ledger at {ledger}"
     if problems:
-        out.print(f"{file}: signature NOT valid ({len(problems)} problem(s))", markup=False)
+        out.print(
+            f"{file}: signature NOT valid ({counted(len(problems), 'problem')})", markup=False
+        )
         raise typer.Exit(1)
     out.print(f"{file}: signature valid; the ledger checks were skipped ({skipped})", markup=False)
 

@@ -18,6 +18,7 @@ from sampleloans.commands.signer import (
     SignOption,
     sign_request,
 )
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from sampleloans.commands.signer import SignRequest
@@ -393,7 +394,9 @@ def verify_with_ledger(
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
-        out.print(f"{file}: does NOT match the ledger ({len(problems)} problem(s))", markup=False)
+        out.print(
+            f"{file}: does NOT match the ledger ({counted(len(problems), 'problem')})", markup=False
+        )
         raise typer.Exit(1)
     out.print(f"{file}: verified against the ledger", markup=False)
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from sampleloans.errors import InvalidInput, SampleLoansError
 from sampleloans.reports.document import libraries_quiet
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -443,8 +444,8 @@ def _findings(
         problems.append(f"signature: the signature value is not valid for {signer}'s certificate")
     if revisions > signed_revision + 1:
         problems.append(
-            f"signature: {revisions - signed_revision - 1} update(s) were appended after signing; "
-            "the signature no longer covers the whole file"
+            f"signature: {_appended(revisions - signed_revision - 1)} after signing; the "
+            "signature no longer covers the whole file"
         )
     elif status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
         problems.append(
@@ -494,3 +495,9 @@ def _trust_problem(
         f"certificate: the signer {signer!r} does not chain to the trust root {root_name!r}: "
         "signed by someone else, or by an issuer you do not trust"
     )
+
+
+def _appended(updates: int) -> str:
+    """'1 update was appended' or '2 updates were appended', counted in agreement."""
+    verb = "was" if updates == 1 else "were"
+    return f"{counted(updates, 'update')} {verb} appended"

@@ -36,6 +36,7 @@ from sampleloans.services.events_file import (
     export_events,
     read_export,
 )
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from sampleloans.ledger.checkpoint import Checkpoint, VerifierKey
@@ -469,7 +470,7 @@ def _file_list_change(bag: Any) -> str | None:
     findings += [f"{name}: {ADDED}" for name in sorted(added)]
     if not findings:
         return None
-    more = f" (and {len(findings) - 1} more finding(s))" if len(findings) > 1 else ""
+    more = f" (and {counted(len(findings) - 1, 'more finding')})" if len(findings) > 1 else ""
     return findings[0] + more
 
 
@@ -481,7 +482,7 @@ def _first_detail(exc: object) -> str:
     if not details:
         return str(exc)
     first = details[0]
-    more = f" (and {len(details) - 1} more finding(s))" if len(details) > 1 else ""
+    more = f" (and {counted(len(details) - 1, 'more finding')})" if len(details) > 1 else ""
     if isinstance(first, bagit.ChecksumMismatch):
         algorithm = first.algorithm
         return f"{first.path}: its {algorithm} checksum differs: the file was changed{more}"

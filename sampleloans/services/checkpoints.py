@@ -33,6 +33,7 @@ from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import PROJECTION_TABLES
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
+from sampleloans.text import counted
 
 CREATE_ROLES = ("curator",)
 READ_ROLES = ("curator", "compliance_officer")
@@ -491,8 +492,8 @@ def make_checkpoint(
         if not result.ok:
             first = result.problems[0].message
             raise Conflict(
-                f"verify found {len(result.problems)} problem(s) (first: {first}); a checkpoint "
-                "is signed only over a ledger that verifies: no checkpoint was made"
+                f"verify found {counted(len(result.problems), 'problem')} (first: {first}); a "
+                "checkpoint is signed only over a ledger that verifies: no checkpoint was made"
             )
         if result.head_seq == snap.size:  # the same events, so the same projections
             break

@@ -27,6 +27,7 @@ from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.services.common import require_role
 from sampleloans.services.verify import verify
+from sampleloans.text import counted
 
 BACKUP_ROLES = ("curator", "compliance_officer")
 RESTORE_ROLES = ("curator",)
@@ -171,8 +172,8 @@ def _check_replacement(
             else f"differs from this ledger from event {common + 1} on"
         )
         raise Conflict(
-            f"{source} {what}: restoring it would remove {removed} event(s) of this ledger "
-            f"(head {current.head_seq} → {restored.head_seq}); nothing was restored "
+            f"{source} {what}: restoring it would remove {counted(removed, 'event')} of this "
+            f"ledger (head {current.head_seq} → {restored.head_seq}); nothing was restored "
             "(pass --older to roll the ledger back to it)"
         )
 
@@ -374,13 +375,19 @@ def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str) -> None
         ) from None
 
 
+def _tables(present: list[str]) -> str:
+    """'table loan' or 'tables loan, sample': the ledger's tables a database already has."""
+    noun = "table" if len(present) == 1 else "tables"
+    return f"{noun} {', '.join(present)}"
+
+
 def _not_empty_message(where: str, present: list[str]) -> str:
     """Why a PostgreSQL database cannot take a restore: it holds a ledger, or some of its
     tables."""
     what = (
         "already holds a ledger"
         if "ledger_event" in present
-        else f"is not empty (it has the table(s) {', '.join(present)})"
+        else f"is not empty (it has the {_tables(present)})"
     )
     return (
         f"the database {where} {what}; restore --events fills only an empty database: "
@@ -468,7 +475,7 @@ def _verify_copy(source: Path, temp: Path) -> None:
     if not result.ok:
         first = result.problems[0].message
         raise Conflict(
-            f"{source} fails verify ({len(result.problems)} problem(s), first: {first}); "
+            f"{source} fails verify ({counted(len(result.problems), 'problem')}, first: {first}); "
             "nothing was restored"
         )
 
