@@ -534,7 +534,7 @@ def _check_against_ledger(
         check_access(session, service_ctx, claim.request)
         _refuse_future_dates(file, claim, service_ctx.now)
         out.print(
-            f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
+            f"{file}: {claim.request.kind} report, {claim.request.scope_words}, ledger head "
             f"{claim.head_seq}:{claim.head_hash[:12]}…",
             markup=False,
         )
@@ -743,7 +743,7 @@ def _verify_report_offline(
             checkpoint_id=claim.checkpoint,
         )
     out.print(
-        f"{file}: {claim.request.kind} report, {claim.request.scope}, ledger head "
+        f"{file}: {claim.request.kind} report, {claim.request.scope_words}, ledger head "
         f"{claim.head_seq}:{claim.head_hash[:12]}…",
         markup=False,
     )
@@ -838,7 +838,7 @@ def _verify_signature_only(
     _refuse_future_dates(file, claim, when)
     request = claim.request
     out.print(
-        f"{file}: {request.kind} report, {request.scope}, ledger head "
+        f"{file}: {request.kind} report, {request.scope_words}, ledger head "
         f"{claim.head_seq}:{claim.head_hash[:12]}…, digest {claim.digest[:16]}",
         markup=False,
     )

@@ -89,6 +89,12 @@ class ReportRequest:
                 return f"{name}:{value}"
         return ""
 
+    @property
+    def scope_words(self) -> str:
+        """The scope as a person reads it: 'loan L-1', 'sample CODE', 'institution OU' (the
+        metadata's `loan:L-1` is for programs)."""
+        return self.scope.replace(":", " ", 1)
+
 
 @dataclass(frozen=True, slots=True)
 class Reworded:

@@ -1,0 +1,58 @@
+"""Sweep s20-round: `verify-document` names what a report covers in words.
+
+A compliance officer checking a custody report read "custody report, loan:L-2025-OU, ledger
+head …": the metadata's key for programs. Now the first line says "custody report, loan
+L-2025-OU", as the line `report` printed when it wrote the file; the file's metadata keeps
+`loan:L-2025-OU`.
+"""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, demo_env
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path, Path]:
+    """The demo ledger with a checkpoint, a custody report of L-2025-OU and the key's .pub."""
+    env = demo_env(tmp_path_factory, CURATOR)
+    folder = Path(env["SAMPLELOANS_DB"]).parent
+    key = folder / "cp.key"
+    assert CliRunner().invoke(app, ["keys", "generate", "--out", str(key)]).exit_code == 0
+    made = CliRunner().invoke(app, ["checkpoint", "--key", str(key)], env=env)
+    assert made.exit_code == 0, made.stderr
+    pdf = folder / "custody.pdf"
+    wrote = CliRunner().invoke(
+        app, ["report", "custody", "--loan", "L-2025-OU", "--out", str(pdf)], env=env
+    )
+    assert wrote.exit_code == 0, wrote.stderr
+    return env, pdf, Path(f"{key}.pub")
+
+
+def test_with_the_ledger_the_first_line_says_loan_number(
+    printed: tuple[dict[str, str], Path, Path],
+) -> None:
+    """Checked against the ledger: 'custody report, loan L-2025-OU, ledger head …'."""
+    env, pdf, _ = printed
+    result = CliRunner().invoke(app, ["verify-document", str(pdf)], env=env)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"{pdf}: custody report, loan L-2025-OU, ledger head ")
+    assert "loan:" not in result.stdout
+
+
+def test_offline_the_first_line_says_it_too(
+    printed: tuple[dict[str, str], Path, Path], tmp_path: Path
+) -> None:
+    """Checked with the public key alone (no ledger): the same words."""
+    env, pdf, pub = printed
+    offline = {**env, "SAMPLELOANS_DB": str(tmp_path / "none.db")}
+    result = CliRunner().invoke(
+        app, ["verify-document", str(pdf), "--public-key", str(pub)], env=offline
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].startswith(f"{pdf}: custody report, loan L-2025-OU, ")
+    assert "loan:" not in result.stdout
