@@ -347,7 +347,7 @@ def status(
 
     JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug,
     returning_ug (the part of held_ug on its way back), due_at,
-    days_left (negative when overdue), overdue, inventory_overdue, extensions_granted,
+    days_left (negative when overdue), overdue, recalled_at, inventory_overdue, extensions_granted,
     max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
     items [sample_code, custody_state, issued_ug, held_ug]].
 
@@ -380,6 +380,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "due_at": _iso(r.due_at),
         "days_left": r.days_left,
         "overdue": r.overdue,
+        "recalled_at": _iso(r.recalled_at),
         "extensions_granted": r.extensions_granted,
         "max_extensions": r.max_extensions,
         "next_inventory_due_at": _iso(r.next_inventory_due_at),
@@ -459,7 +460,7 @@ def _standing_lines(r: Any) -> list[Any]:
             style="bold",
         ),
         Text(
-            f"  {_mass_words(r)}; due {due}{_days(r.days_left, r.overdue)}",
+            f"  {_mass_words(r)}; due {due}{_days(r.days_left, r.overdue)}{_recalled(r)}",
             style="red" if overdue_now else "",
         ),
         Text(
@@ -472,6 +473,14 @@ def _standing_lines(r: Any) -> list[Any]:
             style="red" if overdue_now or inventory_late else "",
         ),
     ]
+
+
+def _recalled(r: Any) -> str:
+    """'; recalled 2025-06-02 08:00 UTC' when the lender brought the due date forward: the PI
+    reads why the loan is due earlier than it was lent for."""
+    from sampleloans.dates import format_datetime
+
+    return f"; recalled {format_datetime(r.recalled_at)}" if r.recalled_at else ""
 
 
 def _standing_items(r: Any) -> Any:

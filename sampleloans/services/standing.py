@@ -133,6 +133,7 @@ class LoanStanding:
     due_at: datetime | None
     days_left: int | None  # calendar days; negative when overdue
     overdue: bool  # past the due time now (also on the due day itself, after the hour)
+    recalled_at: datetime | None  # when the lender brought the due date forward, if it did
     extensions_granted: int
     max_extensions: int
     next_inventory_due_at: datetime | None
@@ -561,6 +562,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         due_at=loan.due_at,
         days_left=days_left,
         overdue=overdue,
+        recalled_at=loan.recalled_at,
         extensions_granted=loan.extensions_granted,
         max_extensions=agreement.max_extensions if agreement is not None else 0,
         next_inventory_due_at=inventory_due,
