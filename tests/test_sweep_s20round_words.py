@@ -3,7 +3,8 @@
 A compliance officer checking a custody report read "custody report, loan:L-2025-OU, ledger
 head …": the metadata's key for programs. Now the first line says "custody report, loan
 L-2025-OU", as the line `report` printed when it wrote the file; the file's metadata keeps
-`loan:L-2025-OU`.
+`loan:L-2025-OU`. `notify` likewise said "overdue to X (institution:Osaka)"; now "overdue
+notice of Osaka to X".
 """
 
 from pathlib import Path
@@ -56,3 +57,18 @@ def test_offline_the_first_line_says_it_too(
     assert result.exit_code == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0].startswith(f"{pdf}: custody report, loan L-2025-OU, ")
     assert "loan:" not in result.stdout
+
+
+def test_notify_names_each_message_in_words(
+    printed: tuple[dict[str, str], Path, Path], tmp_path: Path
+) -> None:
+    """`notify --outbox`: 'statement to X' and 'overdue notice of Osaka to X', without the
+    record's keys '(pi:X)' and '(institution:Osaka)'."""
+    env, _, _ = printed
+    result = CliRunner().invoke(app, ["notify", "--outbox", str(tmp_path / "out")], env=env)
+    assert result.exit_code == 0, result.stderr
+    wrote = [line for line in result.stdout.splitlines() if line.startswith("Wrote ")]
+    assert wrote, result.stdout
+    assert any(": overdue notice of Osaka to terada@osaka-u.example" in x for x in wrote), wrote
+    assert any(x.endswith(": statement to terada@osaka-u.example") for x in wrote), wrote
+    assert not [x for x in wrote if "(pi:" in x or "(institution:" in x]

@@ -436,9 +436,12 @@ def _send_all(
 
 
 def _summary(item: Outgoing) -> str:
-    """`statement to X (pi:X)` for an output line."""
+    """'statement to X', or 'overdue notice of OU to X', for an output line (in words: the
+    key's `pi:X` and `institution:OU` are the sent-message record's)."""
     recipient, kind, scope, _checkpoint = item.key
-    return f"{kind} to {recipient} ({scope})"
+    if kind == "overdue":
+        return f"overdue notice of {scope.partition(':')[2]} to {recipient}"
+    return f"{kind} to {recipient}"
 
 
 def _deliver(
