@@ -889,11 +889,23 @@ def release_return(
     loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
     held = [i.sample_code for i in items_of(session, number) if i.state == ItemState.HELD]
     chosen = sorted(require_distinct(samples, *SAMPLE)) if samples else held
+    if not chosen:
+        raise Conflict(_nothing_to_return(number))
     for code in chosen:
         _held_item(session, number, code)
     parties = HandoverInput(released_by, received_by, courier, witness)
     packing = (container, seal_number, method)
     return _ship(session, ctx, loan, "return", chosen, packing, parties, occurred_at)
+
+
+def _nothing_to_return(number: str) -> str:
+    """Why a received loan has no sample to release for return, and the step due instead
+    ("no samples to ship" said neither). Its status is received, so nothing is on its way
+    back either (the loan would be "return in transit"): every microgram was used up."""
+    return (
+        f"loan {number} has no sample held to send back: every microgram was consumed, split, "
+        f"transferred or lost; settle it ('loans settle {number} --obligations …')"
+    )
 
 
 def accept_return(
