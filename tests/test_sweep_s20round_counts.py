@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from sampleloans.text import counted
@@ -35,7 +35,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**env, "KEY": str(key), "CP": str(out)}
 
 
-def cli(env: dict[str, str], *args: str, now: str | None = None) -> object:
+def cli(env: dict[str, str], *args: str, now: str | None = None) -> Result:
     """Run the command line in `env` (at `now` when given)."""
     clock = {"SAMPLELOANS_NOW": now} if now else {}
     return CliRunner().invoke(app, list(args), env={**env, **clock})

@@ -169,7 +169,9 @@ def _validity(issued: "IssuedCertificate", at: datetime, period: str, valid_for:
 
     until = x509.load_pem_x509_certificate(issued.cert_pem).not_valid_after_utc
     # a certificate keeps whole seconds: the clock's fraction of a second is no cut
-    asked = add_period(at, period).replace(microsecond=0)
+    asked = add_period(at, period)
+    assert isinstance(asked, datetime)  # a datetime plus a period stays one
+    asked = asked.replace(microsecond=0)
     if until < asked:  # never silently: the curator asked for longer
         return f"valid until {until:%Y-%m-%d} (the root's end: --valid-for {valid_for!r} is longer)"
     return f"valid until {until:%Y-%m-%d}"
