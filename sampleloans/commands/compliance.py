@@ -163,6 +163,7 @@ def _balance_renderables(result: Any) -> list[Any]:
                 ITEM_TERMS,
             )
         )
+        out.extend(_split_item_note(result.items))
     if result.sample_total is not None:
         out.append(_sample_balance_table(result))
         out.append(
@@ -172,7 +173,40 @@ def _balance_renderables(result: Any) -> list[Any]:
                 SAMPLE_TERMS,
             )
         )
+        out.extend(_split_sample_note(result.samples))
     return out
+
+
+def _split_item_note(items: Any) -> list[str]:
+    """Why the total is not the sum of its rows, when the borrower split a sample: the rows
+    show a child as issued and its parent as split, the total counts that mass once."""
+    from sampleloans.units import format_mass
+    from sampleloans.vocab import ItemSource
+
+    children = [i for i in items if i.source == ItemSource.BORROWER_SPLIT]
+    if not children:
+        return []
+    moved = format_mass(sum(i.issued_ug for i in children))
+    return [
+        f"total: the {moved} split into {', '.join(i.sample_code for i in children)} is "
+        "counted once, in the issued mass of the sample it was split from"
+    ]
+
+
+def _split_sample_note(samples: Any) -> list[str]:
+    """Why a lineage's total is not the sum of its rows: a child's initial mass is the part
+    its parent shows as split, counted once in the total."""
+    from sampleloans.units import format_mass
+
+    codes = {s.code for s in samples}
+    children = [s for s in samples if s.parent_code in codes]
+    if not children:
+        return []
+    moved = format_mass(sum(s.initial_ug for s in children))
+    return [
+        f"total: the {moved} split into {', '.join(s.code for s in children)} is counted once, "
+        "in the initial mass of the sample it was split from"
+    ]
 
 
 def _item_balance_table(result: Any) -> Any:
