@@ -189,20 +189,47 @@ def _before(number: str, act: str, when: datetime, done: str, done_at: datetime)
 
 
 def _after_last_issue(session: Session, agreement: Agreement, when: datetime) -> None:
-    """An agreement cannot end before a loan was issued under it: the issue needed it in force."""
-    from sqlmodel import col, select
-
+    """An agreement cannot end before a loan was requested, approved, issued or extended
+    under it: each of those needed it not yet ended (an issue and an extension, in force), so
+    an end dated earlier would leave them granted under an agreement that had ended."""
     from sampleloans.dates import to_iso
-    from sampleloans.models import Loan
 
-    query = (
-        select(Loan.number, Loan.issued_at)
-        .where(Loan.agreement == agreement.number, col(Loan.issued_at).is_not(None))
-        .order_by(col(Loan.issued_at).desc(), col(Loan.number))
-    )
-    last = session.exec(query).first()
-    if last is not None and last[1] is not None and when < last[1]:
+    last = _last_act_under(session, agreement.number)
+    if last is not None and when < last[2]:
+        number, act, at = last
         raise RuleViolation(
             f"time: agreement {agreement.number} cannot end on {to_iso(when)}, before loan "
-            f"{last[0]} was issued under it ({to_iso(last[1])}); it was in force then"
+            f"{number} was {act} under it ({to_iso(at)}); it had not ended then"
         )
+
+
+def _last_act_under(session: Session, agreement: str) -> tuple[str, str, datetime] | None:
+    """The latest (loan, act, time) among the requests, approvals, issues and extensions of
+    loans under `agreement` (the latest time; on a tie, the later act, then loan number)."""
+    from sqlmodel import select
+
+    from sampleloans.dates import from_iso
+    from sampleloans.models import Extension, LedgerEvent, Loan
+
+    acts: list[tuple[datetime, int, str, str]] = []
+    loans = select(Loan.number, Loan.requested_at, Loan.approved_at, Loan.issued_at).where(
+        Loan.agreement == agreement
+    )
+    for number, requested_at, approved_at, issued_at in session.exec(loans):
+        for order, (act, at) in enumerate(
+            (("requested", requested_at), ("approved", approved_at), ("issued", issued_at))
+        ):
+            if at is not None:
+                acts.append((at, order, number, act))
+    extended = (
+        select(Extension.loan_number, LedgerEvent.occurred_at)
+        .join(LedgerEvent, LedgerEvent.seq == Extension.seq)  # type: ignore[arg-type]
+        .join(Loan, Loan.number == Extension.loan_number)  # type: ignore[arg-type]
+        .where(Loan.agreement == agreement)
+    )
+    # an event keeps its time as the ISO text it was hashed with
+    acts += [(from_iso(at), 3, number, "extended") for number, at in session.exec(extended)]
+    if not acts:
+        return None
+    at, _order, number, act = max(acts)
+    return number, act, at
