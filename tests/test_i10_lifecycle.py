@@ -422,8 +422,8 @@ def test_an_extension_that_leaves_the_loan_overdue_is_refused(
     at_clock(monkeypatch, "2026-06-01T00:00:00Z")
     message = refused(runner, db_path, *EXTEND, "--period", "P1M", code=1)
     assert message.startswith(
-        "--period: extending loan L-1 by 1 month makes it due 2026-05-01T09:00:00Z, which is "
-        "already past on 2026-06-01T00:00:00Z"
+        "--period: extending loan L-1 by 1 month makes it due 2026-05-01 09:00 UTC, which is "
+        "already past on 2026-06-01 00:00 UTC"
     )
     out = ok(runner, *EXTEND, "--period", "P6M")
     assert out.startswith("Loan L-1 extended; now due 2026-10-01 09:00 UTC (event ")
@@ -434,7 +434,7 @@ def test_extension_into_the_past_at_service_level(engine: Engine, run: Run) -> N
     _received(run)
     later = datetime(2026, 6, 1, tzinfo=UTC)
     with pytest.raises(
-        RuleViolation, match="makes it due 2026-05-01T09:00:00Z, which is already past"
+        RuleViolation, match="makes it due 2026-05-01 09:00 UTC, which is already past"
     ):
         run(loans.extend_loan, number="L-1", period="P1M", approver=CURATOR, reason="x", now=later)
     with pytest.raises(RuleViolation, match="can only bring the due date forward"):

@@ -72,3 +72,16 @@ def test_notify_names_each_message_in_words(
     assert any(": overdue notice of Osaka to terada@osaka-u.example" in x for x in wrote), wrote
     assert any(x.endswith(": statement to terada@osaka-u.example") for x in wrote), wrote
     assert not [x for x in wrote if "(pi:" in x or "(institution:" in x]
+
+
+def test_an_extension_left_overdue_gives_its_dates_as_the_term_line_does(
+    printed: tuple[dict[str, str], Path, Path],
+) -> None:
+    """`loans extend` wrote "due 2026-05-01T08:00:00Z, which is already past on …" where its
+    other refusal (past the agreement's end) writes "2026-05-01 08:00 UTC": now both do."""
+    env, _, _ = printed
+    args = ["loans", "extend", "L-2025-Osaka", "--period", "1 day", "--approver", CURATOR]
+    result = CliRunner().invoke(app, [*args, "--reason", "x"], env=env)
+    assert result.exit_code == 1, result.stdout
+    assert "which is already past on 2026-04-28 10:00 UTC;" in result.stderr
+    assert "T10:00:00Z" not in result.stderr

@@ -1034,8 +1034,9 @@ def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
     if new_due_at <= when:
         raise RuleViolation(
             f"period: extending loan {loan.number} by {format_period(period)} makes it due "
-            f"{to_iso(new_due_at)}, which is already past on {to_iso(when)}; the loan would stay "
-            "overdue: grant a longer period (within the agreement) or record the return"
+            f"{format_datetime(new_due_at)}, which is already past on {format_datetime(when)}; "
+            "the loan would stay overdue: grant a longer period (within the agreement) or record "
+            "the return"
         )
 
 
