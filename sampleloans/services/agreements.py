@@ -206,7 +206,7 @@ def _after_last_issue(session: Session, agreement: Agreement, when: datetime) ->
 def _last_act_under(session: Session, agreement: str) -> tuple[str, str, datetime] | None:
     """The latest (loan, act, time) among the requests, approvals, issues and extensions of
     loans under `agreement` (the latest time; on a tie, the later act, then loan number)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from sampleloans.dates import from_iso
     from sampleloans.models import Extension, LedgerEvent, Loan
@@ -223,8 +223,8 @@ def _last_act_under(session: Session, agreement: str) -> tuple[str, str, datetim
                 acts.append((at, order, number, act))
     extended = (
         select(Extension.loan_number, LedgerEvent.occurred_at)
-        .join(LedgerEvent, LedgerEvent.seq == Extension.seq)  # type: ignore[arg-type]
-        .join(Loan, Loan.number == Extension.loan_number)  # type: ignore[arg-type]
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(Extension.seq))
+        .join(Loan, col(Loan.number) == col(Extension.loan_number))
         .where(Loan.agreement == agreement)
     )
     # an event keeps its time as the ISO text it was hashed with
