@@ -1577,7 +1577,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0011_active_staff"
+SCHEMA_HEAD = "0012_subject_of_lab_event"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

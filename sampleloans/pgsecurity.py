@@ -716,7 +716,7 @@ def _subject_policy_problems(connection: Any) -> list[str]:
         return [
             "the researchers' INSERT policy on event_subject lets them index their own event "
             "under any record (the lender, a person, another institution's sample), where it "
-            "shows in that record's history; run 'db secure' again"
+            "shows in that record's history; run 'db upgrade' (or 'db secure' again)"
         ]
     return []
 

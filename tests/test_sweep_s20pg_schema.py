@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from sampleloans import db
 from sampleloans.cli import app
 from tests.pgcluster import PgServer, fresh_database
 from tests.test_sweep_pg_attacks import CURATOR, ENV, LEDGER_ID
@@ -66,7 +67,7 @@ CHANGES = {
     ],
     "UPDATE alembic_version SET version_num = '9999_future'": [
         "[schema] the ledger's schema version table holds '9999_future', a revision this "
-        "release does not know (its newest is 0011_active_staff): a newer release wrote this "
+        f"release does not know (its newest is {db.SCHEMA_HEAD}): a newer release wrote this "
         "ledger (use it), or the table was edited by hand"
     ],
 }
