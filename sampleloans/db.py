@@ -7,6 +7,7 @@ chain head and fork the hash chain.
 """
 
 import itertools
+import logging
 import os
 import shutil
 import sqlite3
@@ -1419,6 +1420,23 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
 
 
+class _AbortedPipelineEcho(logging.Filter):
+    """Drops psycopg's warning that ending a pipeline failed after a statement in it failed:
+    the pipeline is then aborted by that very error, which is raised (and reported in one line);
+    the echo would print a second line, naming the pipeline, on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but the echo."""
+        return not record.getMessage().startswith("error ignored terminating <psycopg.Pipeline")
+
+
+def _quiet_aborted_pipeline() -> None:
+    """Install `_AbortedPipelineEcho` on psycopg's logger, once."""
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(f, _AbortedPipelineEcho) for f in logger.filters):
+        logger.addFilter(_AbortedPipelineEcho())
+
+
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
     """Send the statements of the block without waiting for each answer (psycopg's pipeline
@@ -1439,6 +1457,7 @@ def pipelined(connection: Connection) -> Iterator[None]:
     if raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
         yield
         return
+    _quiet_aborted_pipeline()
     try:
         with raw.pipeline():
             yield
