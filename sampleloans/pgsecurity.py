@@ -124,8 +124,10 @@ SUBJECT_OF_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {SUBJECT_OF_EVENT}(
         fields jsonb;
         its_loan loan%ROWTYPE;
     BEGIN
+        -- only an event this transaction appended in the login's name: no oracle on others'
         SELECT e.kind, e.payload::jsonb INTO event_kind, fields FROM ledger_event e
-        WHERE e.seq = event_seq;
+        WHERE e.seq = event_seq AND e.actor = session_user::text
+        AND e.xmin = pg_current_xact_id()::xid;
         SELECT * INTO its_loan FROM loan l WHERE l.number = fields ->> CASE event_kind
             WHEN 'incident.reported' THEN '{SubjectType.LOAN}' ELSE 'number' END;
         IF its_loan.number IS NULL THEN

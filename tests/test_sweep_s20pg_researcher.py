@@ -216,3 +216,24 @@ def test_deactivate_on_sqlite_says_nothing_of_logins(
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("Deactivated pi@brown.example; event ")
     assert "server-wide" not in result.stdout
+
+
+def test_the_subject_function_is_no_oracle_on_other_events(
+    pg_server: PgServer, secured: str
+) -> None:
+    """`sampleloans_subject_of_lab_event` runs as the owner: called in psql on another
+    institution's event it answers false, as for any event not just appended in the login's
+    name (it does not tell which loan, agreement or PI an event hidden from them is about)."""
+    with psycopg.connect(pg_server.url(secured)) as admin:
+        found = admin.execute(
+            "SELECT seq FROM ledger_event WHERE kind = 'loan.consumed' "
+            "AND payload::jsonb ->> 'number' = 'L-2025-UoC' ORDER BY seq LIMIT 1"
+        ).fetchone()
+    assert found is not None
+    with psycopg.connect(_login(pg_server, secured)) as connection:
+        answers = connection.execute(
+            "SELECT sampleloans_subject_of_lab_event(%s, 'loan', 'L-2025-UoC'), "
+            "sampleloans_subject_of_lab_event(%s, 'person', 'muenker@uni-koeln.example')",
+            (found[0], found[0]),
+        ).fetchone()
+    assert answers == (False, False)
