@@ -175,17 +175,22 @@ def test_verify_names_a_subject_policy_that_indexes_anything(pg_server: PgServer
         assert _verify(curator)[0] == 0
 
 
-def test_deactivate_says_the_login_is_revoked_server_wide(pg_server: PgServer) -> None:
-    """A researcher added to one secured ledger and deactivated there: the command says the
-    login is refused by every database on the server, and it is (the `postgres` database too);
-    reactivated, it logs in again."""
-    email = f"s20pg-{os.getpid()}@open.example"
+def test_login_changes_say_they_are_server_wide(pg_server: PgServer) -> None:
+    """A compliance officer added to one secured ledger, deactivated, reactivated and made a
+    curator there: each command says what it did to the login is server-wide, and it is (the
+    `postgres` database refuses the login while deactivated)."""
+    email = f"s20pg-{os.getpid()}@naoc.example"
     with fresh_database(pg_server) as url:
         secure_demo(pg_server, url)
         curator = _login(pg_server, url.rsplit("/", 1)[1], CURATOR)
-        add = ["--db", curator, "people", "add", email, "--name", "Temp", "--institution", "OU"]
-        added = CliRunner().invoke(app, [*add, "--role", "researcher"], env=ENV)
-        assert added.exit_code == 0, added.stderr
+
+        def people(*args: str) -> str:
+            result = CliRunner().invoke(app, ["--db", curator, "people", *args], env=ENV)
+            assert result.exit_code == 0, result.stderr
+            return result.stdout
+
+        people("add", email, "--name", "Temp", "--institution", "NAOC", "--role",
+               "compliance-officer")  # fmt: skip
         pg_server.admin(
             sql.SQL("ALTER ROLE {} PASSWORD {}")
             .format(sql.Identifier(email), sql.Literal(PASSWORD))
@@ -193,20 +198,25 @@ def test_deactivate_says_the_login_is_revoked_server_wide(pg_server: PgServer) -
         )
         elsewhere = _login(pg_server, "postgres", email)
         psycopg.connect(elsewhere).close()
-        off = ["--db", curator, "people", "deactivate", email, "--reason", "left"]
-        result = CliRunner().invoke(app, off, env=ENV)
-        assert result.exit_code == 0, result.stderr
-        assert "revoked server-wide" in result.stdout
-        assert "any database on this PostgreSQL server, another ledger's too" in result.stdout
+        off = people("deactivate", email, "--reason", "left")
+        assert "revoked server-wide" in off
+        assert "any database on this PostgreSQL server, another ledger's too" in off
         with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
             psycopg.connect(elsewhere)
-        on = ["--db", curator, "people", "reactivate", email, "--reason", "back"]
-        assert CliRunner().invoke(app, on, env=ENV).exit_code == 0
+        on = people("reactivate", email, "--reason", "back")
+        assert "Their login is restored server-wide" in on
         psycopg.connect(elsewhere).close()
+        moved = people("set-role", email, "--role", "curator", "--reason", "promoted")
+        assert "in every ledger on this PostgreSQL server they log in as a curator" in moved
+        with psycopg.connect(elsewhere) as connection:
+            member = connection.execute(
+                "SELECT pg_has_role(session_user, 'sampleloans_curator', 'MEMBER')"
+            ).fetchone()
+        assert member == (True,)
         pg_server.admin(sql.SQL("DROP ROLE {}").format(sql.Identifier(email)).as_string(None))
 
 
-def test_deactivate_on_sqlite_says_nothing_of_logins(
+def test_people_on_sqlite_say_nothing_of_logins(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """SQLite has no logins: the command's one line, as before."""
@@ -216,6 +226,10 @@ def test_deactivate_on_sqlite_says_nothing_of_logins(
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("Deactivated pi@brown.example; event ")
     assert "server-wide" not in result.stdout
+    back = ["people", "reactivate", "pi@brown.example", "--reason", "back"]
+    again = CliRunner().invoke(app, back, env=env)
+    assert again.exit_code == 0, again.stderr
+    assert len(again.stdout.splitlines()) == 1 and "server-wide" not in again.stdout
 
 
 def test_the_subject_function_is_no_oracle_on_other_events(

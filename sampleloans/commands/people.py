@@ -207,6 +207,16 @@ def server_wide_login_note(email: str) -> str:
     )
 
 
+SERVER_WIDE_REACTIVATION = (
+    "Their login is restored server-wide: every database on this PostgreSQL server takes it "
+    "again (a login role is the server's, not one database's)."
+)
+SERVER_WIDE_ROLE = (
+    "Their login changed group server-wide: in every ledger on this PostgreSQL server they log "
+    "in as a {words} (a login role is the server's, not one database's)."
+)
+
+
 @app.command("reactivate")
 def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
     """Let a deactivated person act again, in the role they had (curators only).
@@ -222,9 +232,11 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
         envelope = reactivate_person(
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
-        sync_login(session, email)
+        secured = sync_login(session, email)
     line = f"Reactivated {email.strip().lower()}; event {envelope.seq}."
     console().print(line, markup=False)
+    if secured:
+        console().print(SERVER_WIDE_REACTIVATION, markup=False)
 
 
 @app.command("set-role")
@@ -254,7 +266,9 @@ def set_role(
             reason=reason,
             occurred_at=parse_at(at),
         )
-        sync_login(session, email)
+        secured = sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
     line = f"{email.strip().lower()} is now a {words}; event {envelope.seq}."
     console().print(line, markup=False)
+    if secured:
+        console().print(SERVER_WIDE_ROLE.format(words=words), markup=False)
