@@ -17,6 +17,7 @@ from sampleloans import db
 from sampleloans.cli import app
 from tests.pgcluster import PgServer, fresh_database
 from tests.test_sweep_pg_attacks import CURATOR, ENV, LEDGER_ID
+from tests.test_sweep_s19tamper_schema import findings
 
 COMPLIANCE = "compliance@naoc.example"
 
@@ -39,10 +40,6 @@ def _cli(url: str, *args: str, who: str = COMPLIANCE) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["--db", url, "--as", who, *args], env=ENV)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
-
-
-def _findings(stdout: str) -> list[str]:
-    return [line.strip() for line in stdout.splitlines() if line.strip().startswith("[")]
 
 
 CHANGES = {
@@ -79,7 +76,7 @@ def test_verify_names_each_schema_change_on_postgresql(ledger: str, change: str)
     _tamper(ledger, change)
     code, stdout, stderr = _cli(ledger, "verify")
     assert code == 1, (stdout, stderr)
-    assert _findings(stdout) == CHANGES[change]
+    assert findings(stdout) == CHANGES[change]
 
 
 def test_an_untouched_ledger_has_no_schema_finding(ledger: str) -> None:
