@@ -22,6 +22,7 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
+from sampleloans import db
 from sampleloans.cli import app
 from tests.conftest import demo_env
 from tests.pgcluster import PgServer, fresh_database
@@ -251,3 +252,26 @@ def test_the_subject_function_is_no_oracle_on_other_events(
             (found[0], found[0]),
         ).fetchone()
     assert answers == (False, False)
+
+
+def test_a_researchers_write_waiting_past_the_timeout_exits_3(
+    pg_server: PgServer, secured: str
+) -> None:
+    """The researcher's own login records an inventory while another writer holds the lock:
+    one line, exit 3, no event appended (their lab write takes the same lock as the staff's)."""
+    before = _events(pg_server, secured)
+    with psycopg.connect(pg_server.url(secured)) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (db.WRITER_LOCK_KEY,))
+        args = ["--db", _login(pg_server, secured), "loans", "inventory", OWN_LOAN]
+        blocked = CliRunner().invoke(
+            app,
+            args,
+            env={
+                **ENV,
+                "SAMPLELOANS_NOW": "2026-06-01T00:00:00Z",
+                "SAMPLELOANS_LOCK_TIMEOUT": "0.3",
+            },
+        )
+    assert blocked.exit_code == 3, (blocked.stdout, blocked.stderr)
+    assert blocked.stderr == f"Error: {db.LOCKED_MESSAGE}\n"
+    assert _events(pg_server, secured) == before
