@@ -7,6 +7,7 @@ chain head and fork the hash chain.
 """
 
 import itertools
+import logging
 import os
 import shutil
 import sqlite3
@@ -749,6 +750,29 @@ def index_names(connection: Any) -> set[str]:
     return {str(name) for name in connection.execute(text(query)).scalars()}
 
 
+DEFENCE_INDEX = "ledger_event_prev_hash_key"
+"""The index PostgreSQL's defences add (`postgres_defences`), which no model declares."""
+
+
+def created_indexes(connection: Any) -> list[tuple[str, str]]:
+    """(table, index) of every index made by CREATE INDEX, in order: not those the database
+    makes for a primary key or a UNIQUE constraint (a model's index or one added by hand)."""
+    if connection.dialect.name == "postgresql":
+        query = (
+            "SELECT t.relname, i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class t ON t.oid = x.indrelid "
+            "WHERE t.relnamespace = current_schema()::regnamespace "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
+            f"AND i.relname NOT IN ('{DEFENCE_INDEX}') ORDER BY 1, 2"
+        )
+    else:  # SQLite keeps no SQL for the indexes of its PRIMARY KEY and UNIQUE constraints
+        query = (
+            "SELECT tbl_name, name FROM main.sqlite_master "
+            "WHERE type = 'index' AND sql IS NOT NULL ORDER BY 1, 2"
+        )
+    return [(str(table), str(name)) for table, name in connection.execute(text(query))]
+
+
 def integrity_problems(engine: Engine) -> list[str]:
     """SQLite's own `PRAGMA integrity_check`; an empty list when the file is sound."""
     with engine.connect() as connection:
@@ -1396,6 +1420,23 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
 
 
+class _AbortedPipelineEcho(logging.Filter):
+    """Drops psycopg's warning that ending a pipeline failed after a statement in it failed:
+    the pipeline is then aborted by that very error, which is raised (and reported in one line);
+    the echo would print a second line, naming the pipeline, on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but the echo."""
+        return not record.getMessage().startswith("error ignored terminating <psycopg.Pipeline")
+
+
+def _quiet_aborted_pipeline() -> None:
+    """Install `_AbortedPipelineEcho` on psycopg's logger, once."""
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(f, _AbortedPipelineEcho) for f in logger.filters):
+        logger.addFilter(_AbortedPipelineEcho())
+
+
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
     """Send the statements of the block without waiting for each answer (psycopg's pipeline
@@ -1416,6 +1457,7 @@ def pipelined(connection: Connection) -> Iterator[None]:
     if raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
         yield
         return
+    _quiet_aborted_pipeline()
     try:
         with raw.pipeline():
             yield
@@ -1464,7 +1506,7 @@ def postgres_defences() -> tuple[str, ...]:
 
     return (
         # the chain's links are unique: two events can never claim the same predecessor
-        "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_prev_hash_key ON ledger_event (prev_hash)",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {DEFENCE_INDEX} ON ledger_event (prev_hash)",
         f"""CREATE OR REPLACE FUNCTION ledger_event_next() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         last_seq bigint;
@@ -1554,7 +1596,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0011_active_staff"
+SCHEMA_HEAD = "0012_subject_of_lab_event"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 
@@ -1667,6 +1709,11 @@ _POSTGRES_ENVIRONMENT = {
 """SQLSTATEs that mean the environment failed (exit 3), each with its message."""
 
 
+SCHEMA_CHANGED_STATES = ("42703", "42P01")
+"""SQLSTATEs undefined_column and undefined_table: a statement of this release on a column or
+table the database lacks, i.e. its schema was changed by hand (SQLite: SCHEMA_CHANGED_ERRORS)."""
+
+
 NOLOGIN_TEXT = "is not permitted to log in"
 """The server's FATAL for a role without LOGIN (a deactivated person). libpq gives no SQLSTATE
 for a failure while connecting, so this text (the server's own, untranslated under lc_messages
@@ -1682,6 +1729,12 @@ def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
     """
     orig = getattr(exc, "orig", None) or exc
     sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in SCHEMA_CHANGED_STATES:
+        return StorageError(
+            f"the schema of the ledger {where} is not this release's (PostgreSQL says: "
+            f"{_first_line(orig)}): it was changed by hand; nothing was written; run "
+            "'sampleloans verify'"
+        )
     message = _POSTGRES_ENVIRONMENT.get(sqlstate or "")
     if message is not None:
         return StorageError(message(where, _first_line(orig)))

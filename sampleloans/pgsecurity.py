@@ -115,11 +115,48 @@ queue."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 NEW_OWN_EVENT = "sampleloans_event_is_new_own"
 EVENT_HASHES = "sampleloans_event_hashes"
+SUBJECT_OF_EVENT = "sampleloans_subject_of_lab_event"
+SUBJECT_OF_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {SUBJECT_OF_EVENT}(
+        event_seq bigint, kind_of_subject text, key_of_subject text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        event_kind text;
+        fields jsonb;
+        its_loan loan%ROWTYPE;
+    BEGIN
+        -- only an event this transaction appended in the login's name: no oracle on others'
+        SELECT e.kind, e.payload::jsonb INTO event_kind, fields FROM ledger_event e
+        WHERE e.seq = event_seq AND e.actor = session_user::text
+        AND e.xmin = pg_current_xact_id()::xid;
+        SELECT * INTO its_loan FROM loan l WHERE l.number = fields ->> CASE event_kind
+            WHEN 'incident.reported' THEN '{SubjectType.LOAN}' ELSE 'number' END;
+        IF its_loan.number IS NULL THEN
+            RETURN false;
+        END IF;
+        RETURN CASE kind_of_subject
+            WHEN '{SubjectType.LOAN}' THEN key_of_subject = its_loan.number
+            WHEN '{SubjectType.INSTITUTION}' THEN key_of_subject = its_loan.institution
+            WHEN '{SubjectType.AGREEMENT}' THEN key_of_subject = its_loan.agreement
+            WHEN '{SubjectType.PERSON}' THEN key_of_subject = its_loan.pi_email
+            WHEN '{SubjectType.SAMPLE}' THEN key_of_subject IN (
+                    fields ->> 'sample', fields ->> 'parent', fields ->> 'child')
+                OR (jsonb_typeof(fields -> 'weighed') = 'array'
+                    AND EXISTS (SELECT 1 FROM jsonb_array_elements(fields -> 'weighed') w
+                                WHERE jsonb_typeof(w) = 'array' AND w ->> 0 = key_of_subject))
+            ELSE false END;
+    END $$"""
+"""Whether a subject row names what a researcher's lab event is about, as `ledger/apply.py`
+indexes it: the loan of its payload, that loan's institution, agreement and PI, and the samples
+its payload names (a consumption's or incident's sample, a split's parent and child, a
+receipt's weighed samples). Before it, their login attached any other record (the lender, a
+person, another institution's sample) to their own new event: the event showed in that record's
+history, and only `verify` named it, for good."""
 SUBJECT_CHECK = (
-    f"{NEW_OWN_EVENT}(seq) AND (subject_type <> 'loan' OR sampleloans_loan_is_mine(subject_key))"
+    f"{NEW_OWN_EVENT}(seq) AND (subject_type <> 'loan' OR sampleloans_loan_is_mine(subject_key)) "
+    f"AND {SUBJECT_OF_EVENT}(seq, subject_type, subject_key)"
 )
 """What a researcher's row of `event_subject` must satisfy: it names an event their transaction
-just appended in their name, and no other institution's loan."""
+just appended in their name, no other institution's loan, and only what that event is about."""
 LAB_EVENT = "sampleloans_event_is_lab_work"
 LAB_EVENT_FUNCTION = f"""CREATE OR REPLACE FUNCTION {LAB_EVENT}(event_kind text, event_payload text)
     RETURNS boolean
@@ -184,6 +221,7 @@ LEDGER_FUNCTIONS = (
     f"{GUARD_TRIGGER}()",
     f"{STAFF_LOGIN_IS}()",
     f"{LAB_EVENT}(text, text)",
+    f"{SUBJECT_OF_EVENT}(bigint, text, text)",
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
@@ -231,6 +269,8 @@ _FUNCTIONS = (
     EVENT_IS_MINE,
     # a researcher appends their lab events only, about their own loans
     LAB_EVENT_FUNCTION,
+    # what a researcher's lab event is about: the only subjects they may index it under
+    SUBJECT_OF_EVENT_FUNCTION,
     # an event this very transaction appended in the login's name: the only events a
     # researcher may attach subjects to (a subject row for someone else's event would make
     # that event "mine" and show it through row-level security)
@@ -666,13 +706,21 @@ def _subject_policy_problems(connection: Any) -> list[str]:
             "WHERE polname = 'researcher_append' AND polrelid = to_regclass('public.event_subject')"
         )
     ).scalar()
-    if check is None or NEW_OWN_EVENT in str(check):  # none: researchers append no subject
+    if check is None:  # none: researchers append no subject
         return []
-    return [
-        "the researchers' INSERT policy on event_subject does not require an event of their own "
-        "appended in the same transaction: a researcher's login could make any event theirs "
-        "and read it; run 'db secure' again"
-    ]
+    if NEW_OWN_EVENT not in str(check):
+        return [
+            "the researchers' INSERT policy on event_subject does not require an event of their "
+            "own appended in the same transaction: a researcher's login could make any event "
+            "theirs and read it; run 'db secure' again"
+        ]
+    if SUBJECT_OF_EVENT not in str(check):
+        return [
+            "the researchers' INSERT policy on event_subject lets them index their own event "
+            "under any record (the lender, a person, another institution's sample), where it "
+            "shows in that record's history; run 'db upgrade' (or 'db secure' again)"
+        ]
+    return []
 
 
 def _event_policy_problems(connection: Any) -> list[str]:

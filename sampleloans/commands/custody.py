@@ -95,8 +95,9 @@ def history(
     occurred_at, recorded_at,
     kind, actor, imported_by (the curator who imported the event from a history file, else null),
     recorded_by_borrower (true when a researcher of the borrower recorded it),
-    os_user (the operating-system account that recorded it), reason, description, corrects_seq,
-    corrected_by, backdated (recorded over an hour after it occurred), handover (null except for
+    os_user (the operating-system account that recorded it; null for a researcher), reason,
+    description, corrects_seq, corrected_by, backdated (recorded over an hour after it
+    occurred), handover (null except for
     issue, ship, receive, return and accept-return: {step, released_by, received_by, courier,
     witness}, each {email, name, institution} or null)], replayed_state (null without --as-of)
     {as_of, up_to_seq,

@@ -190,9 +190,31 @@ def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
         envelope = deactivate_person(
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
-        sync_login(session, email)
+        secured = sync_login(session, email)
     line = f"Deactivated {email.strip().lower()}; event {envelope.seq}."
     console().print(line, markup=False)
+    if secured:
+        console().print(server_wide_login_note(email), markup=False)
+
+
+def server_wide_login_note(email: str) -> str:
+    """What deactivating a person's PostgreSQL login also does: roles are the server's, so the
+    login is refused by every database on it, not this ledger's alone."""
+    return (
+        f"Their login is revoked server-wide: {email.strip().lower()} can no longer log in to "
+        "any database on this PostgreSQL server, another ledger's too (a login role is the "
+        "server's, not one database's)."
+    )
+
+
+SERVER_WIDE_REACTIVATION = (
+    "Their login is restored server-wide: every database on this PostgreSQL server takes it "
+    "again (a login role is the server's, not one database's)."
+)
+SERVER_WIDE_ROLE = (
+    "Their login changed group server-wide: in every ledger on this PostgreSQL server they log "
+    "in as a {words} (a login role is the server's, not one database's)."
+)
 
 
 @app.command("reactivate")
@@ -210,9 +232,11 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
         envelope = reactivate_person(
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
-        sync_login(session, email)
+        secured = sync_login(session, email)
     line = f"Reactivated {email.strip().lower()}; event {envelope.seq}."
     console().print(line, markup=False)
+    if secured:
+        console().print(SERVER_WIDE_REACTIVATION, markup=False)
 
 
 @app.command("set-role")
@@ -242,7 +266,9 @@ def set_role(
             reason=reason,
             occurred_at=parse_at(at),
         )
-        sync_login(session, email)
+        secured = sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
     line = f"{email.strip().lower()} is now a {words}; event {envelope.seq}."
     console().print(line, markup=False)
+    if secured:
+        console().print(SERVER_WIDE_ROLE.format(words=words), markup=False)

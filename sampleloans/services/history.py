@@ -43,7 +43,7 @@ class HistoryEntry:
     recorded_at: datetime
     kind: str
     actor: str
-    os_user: str  # the operating-system account that recorded it
+    os_user: str | None  # the OS account that recorded it; None for a researcher (lender's)
     reason: str | None  # why, where the command asks (a recall, a correction)
     description: str
     corrects_seq: int | None
@@ -261,7 +261,7 @@ def history_listing(
         subject_type=subject_type,
         subject_key=key,
         codes=tuple(codes),
-        entries=_entries(session, paged(query, page), as_of),
+        entries=_entries(session, paged(query, page), as_of, staff=access.is_staff(person)),
         as_of=as_of,
         state=state,
     )
@@ -374,9 +374,12 @@ _EVENT_COLUMNS = (
 )
 
 
-def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator[HistoryEntry]:
+def _entries(
+    session: Session, query: Query, as_of: datetime | None, *, staff: bool
+) -> Iterator[HistoryEntry]:
     """The history lines of the events of `query`, a batch at a time (corrections looked up
-    per batch)."""
+    per batch). The lender's operating-system account of each event is for its staff only: a
+    researcher reads the events of their loans, not the lender's machines' accounts."""
     mark = BorrowerMark(session)
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
@@ -389,7 +392,7 @@ def _entries(session: Session, query: Query, as_of: datetime | None) -> Iterator
                 recorded_at=from_stored(row.recorded_at),
                 kind=row.kind,
                 actor=row.actor,
-                os_user=os_account_of(row.os_user),
+                os_user=os_account_of(row.os_user) if staff else None,
                 reason=row.reason,
                 description=describe(session, row),
                 corrects_seq=row.corrects_seq,

@@ -154,7 +154,9 @@ def verify(
         try:
             for name, stage in stages:
                 at.setdefault(name, len(result.problems))  # in stage order, not finish order
-                _run_stage(name, stage, result)
+                _run_stage(
+                    name, _in_savepoint(connection, stage, first=name == stages[0][0]), result
+                )
         finally:
             chain_check.stop()  # stopped early (SIGTERM): its answer is no longer wanted
         connection.rollback()  # ends the read transaction; nothing was written
@@ -165,11 +167,31 @@ def verify(
     return result
 
 
+def _in_savepoint(
+    connection: Connection, stage: Callable[[], None], *, first: bool
+) -> Callable[[], None]:
+    """On PostgreSQL, a stage after the snapshot's in a savepoint of the read transaction: a
+    statement the server refuses (a table dropped by hand) aborts the whole transaction there,
+    and every later stage would fail on it; rolled back to the savepoint, they still run on the
+    same snapshot (SQLite goes on by itself)."""
+    if first or not db.is_postgres(connection):
+        return stage
+
+    def guarded() -> None:
+        with connection.begin_nested():
+            stage()
+
+    return guarded
+
+
 def _run_stage(name: str, stage: Callable[[], None], result: VerifyResult) -> None:
     """Run one stage; a damaged file (flipped bytes, truncated pages) is a finding, not a crash."""
     try:
         stage()
     except DatabaseError as exc:
+        said = getattr(exc.orig, "sqlstate", None)
+        if said in db.SCHEMA_CHANGED_STATES and any(p.area == "schema" for p in result.problems):
+            return  # PostgreSQL: a table or column dropped by hand, already a [schema] finding
         result.problems.append(damaged_file_problem(exc, name))
 
 
@@ -421,6 +443,13 @@ def shape_problems(connection: Connection) -> list[Problem]:
             for name in want
             if name not in have
         ]
+    problems += [
+        Problem(
+            "schema",
+            f"table {name} is not one of the ledger's tables: the schema was changed by hand",
+        )
+        for name in sorted(present - set(SQLModel.metadata.tables) - {"alembic_version"})
+    ]
     return problems + _missing_index_problems(connection, present)
 
 
@@ -451,10 +480,20 @@ def _missing_index_problems(connection: Connection, tables: set[str]) -> list[Pr
         if table.name in tables
         for index in table.indexes
     )
-    return [
+    problems = [
         Problem("schema", f"index {name} on {table} is missing: the schema was changed by hand")
         for name, table in wanted
         if name not in held
+    ]
+    defined = {name for name, _table in wanted}
+    return problems + [
+        Problem(
+            "schema",
+            f"index {name} on {table} is not one of the ledger's indexes: the schema was changed "
+            "by hand",
+        )
+        for table, name in db.created_indexes(connection)
+        if name not in defined and table in SQLModel.metadata.tables
     ]
 
 
