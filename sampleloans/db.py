@@ -8,6 +8,7 @@ chain head and fork the hash chain.
 
 import itertools
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -1291,12 +1292,90 @@ LOCKED_WRITE = "sampleloans_locked_write"
 """Connection info: this transaction holds the writers' lock (`_begin_write`)."""
 PREFETCHED_HEAD = "sampleloans_prefetched_head"
 """Connection info: the chain head read right after the writers' lock (see `_begin_write`)."""
-_HEAD_AFTER_LOCK = (
-    # no row where row-level security filters the events (the head would be the login's
-    # last visible event): the unit then reads the head through its own query
-    "SELECT h.seq, h.hash, h.recorded_at FROM (SELECT seq, hash, recorded_at FROM ledger_event "
-    "ORDER BY seq DESC LIMIT 1) h WHERE NOT row_security_active('ledger_event')"
+GUARD_TABLES_OPTION = "sampleloans_guard_tables"
+"""Execution option of a PostgreSQL engine: (has the checkpoint table, has the version table),
+read with the ledger's own tables when it was opened, for `guard_sql`."""
+SEQ_KEYED_TABLES = (
+    "event_subject",
+    "shipment",
+    "weighing",
+    "consumption",
+    "extension",
+    "inventory",
+    "incident",
+    "note",
 )
+"""Tables whose rows are keyed by the seq of the event that made them: none may name an event
+after the head (`ledger/guard.py`)."""
+_GUARD_HEAD_COLUMNS = (
+    "seq",
+    "kind",
+    "payload",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "os_user",
+    "corrects_seq",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+
+
+def guard_sql(*, checkpoints: bool, revision: bool) -> str:
+    """The one-row SELECT every write checks before it appends (`ledger/guard.py`), portable
+    SQL: the head event, its predecessor's hash, the ledger id, the largest seq each seq-keyed
+    table names and, where the ledger has those tables, the newest kept checkpoint and the
+    schema revision. Each part is a primary-key lookup or an index's last key: O(1) rows."""
+    head = ", ".join(f"h.{name}" for name in _GUARD_HEAD_COLUMNS)
+    extra = [
+        "(SELECT p.hash FROM ledger_event p WHERE p.seq = h.seq - 1) AS before_hash",
+        "(SELECT m.value FROM ledger_meta m WHERE m.key = 'ledger_id') AS ledger_id",
+        *(f"(SELECT max(t.seq) FROM {table} t) AS max_{table}" for table in SEQ_KEYED_TABLES),
+    ]
+    if checkpoints:
+        newest = "FROM checkpoint c ORDER BY c.tree_size DESC, c.id DESC LIMIT 1"
+        extra += [
+            f"(SELECT c.tree_size {newest}) AS checkpoint_size",
+            f"(SELECT c.note {newest}) AS checkpoint_note",
+            f"(SELECT e.hash FROM ledger_event e WHERE e.seq = (SELECT c.tree_size {newest})) "
+            "AS checkpoint_event_hash",
+        ]
+    if revision:
+        extra.append("(SELECT max(v.version_num) FROM alembic_version v) AS revision")
+    return (
+        f"SELECT {head}, {', '.join(extra)} FROM (SELECT 1 AS one) o LEFT JOIN "
+        "(SELECT * FROM ledger_event ORDER BY seq DESC LIMIT 1) h ON 1 = 1"
+    )
+
+
+def guard_row(connection: Connection) -> dict[str, Any]:
+    """`guard_sql`'s row on this connection, by column name (the tables it may name are looked
+    up first on SQLite, in its small catalogue; a PostgreSQL engine knows them from its open)."""
+    if connection.dialect.name == "postgresql":
+        checkpoints, revision = connection.get_execution_options().get(
+            GUARD_TABLES_OPTION, (False, False)
+        )
+    else:
+        found = {
+            str(name)
+            for (name,) in connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('checkpoint', 'alembic_version')"
+            )
+        }
+        checkpoints, revision = "checkpoint" in found, "alembic_version" in found
+    sql = guard_sql(checkpoints=checkpoints, revision=revision)
+    return dict(connection.exec_driver_sql(sql).mappings().one())
+
+
+def _head_after_lock(options: Any) -> str:
+    """The guard row read in the writers' lock's pipeline: no row where row-level security
+    filters the events (the head would be the login's last visible event): the unit then reads
+    the head through its own query."""
+    checkpoints, revision = options.get(GUARD_TABLES_OPTION, (False, False))
+    inner = guard_sql(checkpoints=checkpoints, revision=revision)
+    return f"SELECT g.* FROM ({inner}) g WHERE NOT row_security_active('ledger_event')"
 
 
 ITEMS_OF_LOANS = "sampleloans_items_of_loans"
@@ -1375,7 +1454,7 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
     statements = [begin, f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"]
     if with_head:
-        statements.append(_HEAD_AFTER_LOCK)
+        statements.append(_head_after_lock(connection.get_execution_options()))
     waiting = _READ_WITH_LOCK.get() or ()
     # compiled before the lock is asked for: the pipeline sends each statement at once
     reads = [
@@ -1386,12 +1465,13 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
             cursors = [raw.execute(statement) for statement in statements]
             answers = [raw.execute(sql, params) for sql, params in reads]
         head = cursors[-1].fetchone() if with_head else None
+        names = [column.name for column in cursors[-1].description or ()] if with_head else []
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
-        connection.info[PREFETCHED_HEAD] = tuple(head)
+        connection.info[PREFETCHED_HEAD] = dict(zip(names, head, strict=True))
     if waiting:
         connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
 
@@ -1559,6 +1639,14 @@ SCHEMA_HEAD = "0011_active_staff"
 revisions' head)."""
 
 
+def is_known_revision(revision: str) -> bool:
+    """Whether `revision` is one of this release's migrations (their files are named after
+    them), without loading Alembic."""
+    if not re.fullmatch(r"[0-9]{4}_[a-z0-9_]{1,60}", revision):
+        return False
+    return (Path(__file__).parent / "migrations" / "versions" / f"{revision}.py").is_file()
+
+
 def schema_behind(engine: Engine) -> str | None:
     """The revision a ledger's schema is at when it is not this release's (None when it is);
     a ledger from before migrations has no version table: 'the baseline'. A damaged file
@@ -1616,10 +1704,11 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
     try:
         with engine.connect() as connection:
             # one catalogue lookup (to_regclass: NULL for a table that is not there)
-            found = connection.exec_driver_sql(
+            found, *guard_tables = connection.exec_driver_sql(
                 "SELECT to_regclass('ledger_event') IS NOT NULL "
-                "AND to_regclass('ledger_meta') IS NOT NULL"
-            ).scalar()
+                "AND to_regclass('ledger_meta') IS NOT NULL, "
+                "to_regclass('checkpoint') IS NOT NULL, to_regclass('alembic_version') IS NOT NULL"
+            ).one()
             has_ledger = bool(found) and bool(
                 connection.exec_driver_sql("SELECT count(*) FROM ledger_meta").scalar()
             )
@@ -1647,7 +1736,10 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
             raise postgres_error(exc, where) or StorageError(
                 f"cannot create the ledger's tables in {where}: {_first_line(exc)}"
             ) from None
-    return engine.execution_options(**{HAS_LEDGER_OPTION: True})
+    if create:  # made at this release's head: every table the write guard reads
+        guard_tables = [True, True]
+    options = {HAS_LEDGER_OPTION: True, GUARD_TABLES_OPTION: tuple(guard_tables)}
+    return engine.execution_options(**options)
 
 
 INSUFFICIENT_PRIVILEGE = "42501"
