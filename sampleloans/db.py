@@ -76,6 +76,16 @@ CHECKPOINT_TRIGGERS = (
 )
 """The checkpoint table's append-only triggers on SQLite (revision 0004 adds the table; a
 ledger that made it on first use before then has the same ones)."""
+NOTIFICATION_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS notification_sent_no_update BEFORE UPDATE ON notification_sent
+       BEGIN SELECT RAISE(ABORT, 'notifications sent are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS notification_sent_no_delete BEFORE DELETE ON notification_sent
+       BEGIN SELECT RAISE(ABORT, 'notifications sent are append-only'); END""",
+)
+"""The append-only triggers of `notification_sent` on SQLite (revision 0012): a row deleted by
+hand would send a message twice, a row changed would hide what was sent."""
+NOTIFICATION_TRIGGERS_SINCE = "0012_notification_append_only"
+"""The revision that adds them: a ledger before it has none, and `verify` expects none."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -223,7 +233,7 @@ def create_schema(engine: Engine, *, stamp: bool = False) -> None:
     try:
         SQLModel.metadata.create_all(engine)
         with engine.begin() as connection:
-            for statement in (*APPEND_ONLY_TRIGGERS, *CHECKPOINT_TRIGGERS):
+            for statement in (*APPEND_ONLY_TRIGGERS, *CHECKPOINT_TRIGGERS, *NOTIFICATION_TRIGGERS):
                 connection.exec_driver_sql(statement)
             if stamp:
                 _stamp_head(connection)
@@ -706,13 +716,15 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
         text(
             "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta', "
-            "'checkpoint')"
+            "'checkpoint', 'notification_sent')"
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
     expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
     if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
         expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
+    if notification_triggers_expected(connection):
+        expected = (*expected, *POSTGRES_NOTIFICATION_TRIGGER_NAMES)
     problems = []
     for name in expected:
         if name not in state:
@@ -1579,6 +1591,7 @@ def postgres_defences() -> tuple[str, ...]:
                 ("ledger_event", "ledger events are append-only: record a correction"),
                 ("ledger_meta", "ledger metadata is written once"),
                 ("checkpoint", "checkpoints are append-only"),
+                ("notification_sent", "notifications sent are append-only"),
             )
             for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
         ),
@@ -1597,6 +1610,29 @@ POSTGRES_CHECKPOINT_TRIGGER_NAMES = (
     "checkpoint_no_truncate",
 )
 """Expected once the checkpoint table exists (revision 0004)."""
+POSTGRES_NOTIFICATION_TRIGGER_NAMES = (
+    "notification_sent_no_update",
+    "notification_sent_no_delete",
+    "notification_sent_no_truncate",
+)
+"""Expected from revision 0012 (`NOTIFICATION_TRIGGERS_SINCE`)."""
+
+
+def notification_triggers_expected(connection: Any) -> bool:
+    """Whether this ledger's schema revision has the append-only triggers of
+    `notification_sent` (0012 or later; revisions are numbered in order)."""
+    if connection.dialect.name == "postgresql":
+        present = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    else:
+        present = connection.execute(
+            text(
+                "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            )
+        ).scalar()
+    if not present:
+        return False
+    found = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+    return found is not None and str(found)[:4] >= NOTIFICATION_TRIGGERS_SINCE[:4]
 
 
 @compiles(Integer, "postgresql")
@@ -1634,7 +1670,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0011_active_staff"
+SCHEMA_HEAD = "0012_notification_append_only"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

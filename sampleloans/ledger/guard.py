@@ -60,7 +60,7 @@ def _head_problem(row: Mapping[str, Any], seq: int) -> str | None:
     if seq == 0:
         return None
     body = {name: row[name] for name in chain.BODY_FIELDS}
-    if chain.link_hash(str(row["prev_hash"]), body) != row["hash"]:
+    if chain.stored_link_hash(str(row["prev_hash"]), body) != row["hash"]:
         return f"event {seq} (the last) does not match its stored hash: it was edited"
     expected = chain.genesis_hash(str(row["ledger_id"])) if seq == 1 else row["before_hash"]
     if expected is None:

@@ -496,6 +496,8 @@ def trigger_problems(connection: Connection) -> list[Problem]:
         from sampleloans.services.checkpoints import checkpoint_triggers
 
         expected = {**expected, **_normalised_triggers(checkpoint_triggers())}
+    if db.notification_triggers_expected(connection):
+        expected = {**expected, **_normalised_triggers(db.NOTIFICATION_TRIGGERS)}
     problems = [
         Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
         for name in expected
