@@ -125,7 +125,7 @@ def refuse_unlike_events(session: Session, ctx: Context, report: Report) -> None
     if rebuilt.body != report.body:
         raise Conflict(
             f"{subject}: the ledger's tables differ from what its events give (edited outside "
-            "sampleloans); no report was made; run 'sampleloans verify'"
+            "sampleloans); nothing is printed from them: run 'sampleloans verify'"
         )
 
 
