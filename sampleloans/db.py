@@ -1195,6 +1195,26 @@ def is_postgres(bind: Any) -> bool:
     return bool(bind.dialect.name == "postgresql")
 
 
+def deleted_rows_problems(connection: Any, table: str, what: str) -> list[str]:
+    """Rows of an append-only table (`checkpoint`, `notification_sent`) deleted by hand, the
+    triggers dropped and put back. On SQLite a row's integer id is the largest kept before it
+    plus one (a rolled-back insert takes none), so a missing id below the largest is a deleted
+    row. PostgreSQL's sequences skip the ids of rolled-back inserts, so a gap says nothing
+    there; nor does the deletion of the newest row anywhere."""
+    if is_postgres(connection):
+        return []
+    count, largest = connection.execute(text(f"SELECT count(*), max(id) FROM {table}")).one()
+    if not largest or count == largest:
+        return []
+    ids = {int(row[0]) for row in connection.execute(text(f"SELECT id FROM {table}"))}
+    missing = sorted(set(range(1, int(largest) + 1)) - ids)
+    shown = ", ".join(str(n) for n in missing[:10]) + (", …" if len(missing) > 10 else "")
+    return [
+        f"{what} row(s) {shown} deleted: the {table} table has ids up to {largest} but holds "
+        f"{count} rows; the table was edited"
+    ]
+
+
 def is_postgres_url(url: str) -> bool:
     """Whether a --db value names a PostgreSQL database rather than a SQLite file."""
     return url.startswith(POSTGRES_SCHEMES)

@@ -115,3 +115,41 @@ def test_an_older_ledger_verifies_and_db_upgrade_adds_the_triggers(ledger: Path)
     assert triggers(ledger) == {"notification_sent_no_update", "notification_sent_no_delete"}
     code, out, err = cli("verify")
     assert code == 0, (out, err)
+
+
+def test_verify_names_a_notification_deleted_under_dropped_triggers(ledger: Path) -> None:
+    """A row before the newest deleted (triggers dropped and put back): its id is missing."""
+    with sqlite3.connect(ledger) as connection:
+        for n in (2, 3):  # the same statement on two later checkpoints
+            connection.execute(ROW.replace("'107:abcd'", f"'{107 + n}:abcd'"))
+        connection.executescript(
+            "DROP TRIGGER notification_sent_no_delete; DELETE FROM notification_sent WHERE id = 1;"
+            + db.NOTIFICATION_TRIGGERS[1]
+            + ";"
+        )
+    code, out, _ = cli("verify")
+    assert code == 1
+    assert (
+        "[notification] notification row(s) 1 deleted: the notification_sent table has ids up "
+        "to 3 but holds 2 rows; the table was edited"
+    ) in out
+
+
+def test_verify_names_a_kept_checkpoint_deleted_under_dropped_triggers(
+    ledger: Path, tmp_path: Path
+) -> None:
+    """The same for the kept checkpoints: the second of three deleted."""
+    key = tmp_path / "cp.key"
+    assert cli("keys", "generate", "--out", str(key))[0] == 0
+    for location in ("A", "B", "C"):
+        assert cli("checkpoint", "--key", str(key))[0] == 0
+        assert cli("samples", "move", "CE5C0400YJFM00901", "--location", location)[0] == 0
+    with sqlite3.connect(ledger) as connection:
+        connection.executescript(
+            "DROP TRIGGER checkpoint_no_delete; DELETE FROM checkpoint WHERE id = 2;"
+            + db.CHECKPOINT_TRIGGERS[1]
+            + ";"
+        )
+    code, out, _ = cli("verify")
+    assert code == 1
+    assert "[checkpoint] kept checkpoint row(s) 2 deleted" in out

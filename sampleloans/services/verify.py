@@ -325,10 +325,17 @@ def damaged_file_problem(exc: DatabaseError, what: str) -> Problem:
 
 
 def _check_kept_checkpoints(connection: Connection, result: VerifyResult) -> None:
-    """The ledger still reaches every checkpoint it kept (a truncation or rewrite after one)."""
+    """The ledger still reaches every checkpoint it kept (a truncation or rewrite after one), and
+    no kept checkpoint or sent notification was deleted (where SQLite's ids show it)."""
     from sampleloans.services.checkpoints import kept_checkpoint_problems
 
     result.problems.extend(Problem("checkpoint", m) for m in kept_checkpoint_problems(connection))
+    # the rows that keep notify from sending twice: one deleted by hand sends a message again
+    if inspect(connection).has_table("notification_sent"):
+        result.problems.extend(
+            Problem("notification", m)
+            for m in db.deleted_rows_problems(connection, "notification_sent", "notification")
+        )
 
 
 def _begin_snapshot(connection: Connection) -> None:
