@@ -503,8 +503,10 @@ def trigger_problems(connection: Connection) -> list[Problem]:
         from sampleloans.services.checkpoints import checkpoint_triggers
 
         expected = {**expected, **_normalised_triggers(checkpoint_triggers())}
-    if db.notification_triggers_expected(connection):
-        expected = {**expected, **_normalised_triggers(db.NOTIFICATION_TRIGGERS)}
+    notification = _normalised_triggers(db.NOTIFICATION_TRIGGERS)
+    if not db.notification_triggers_expected(connection):  # before 0012: allowed, not wanted
+        notification = {name: sql for name, sql in notification.items() if name in present}
+    expected = {**expected, **notification}
     problems = [
         Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
         for name in expected
