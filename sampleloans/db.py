@@ -6,6 +6,7 @@ recipe). Without it, concurrent writers either fail with "database is locked" or
 chain head and fork the hash chain.
 """
 
+import functools
 import itertools
 import os
 import re
@@ -1381,6 +1382,22 @@ def guard_sql(*, checkpoints: bool, revision: bool) -> str:
     )
 
 
+def normalised_sql(sql: str) -> str:
+    """SQL text with every run of whitespace made one space (how it is laid out is no change)."""
+    return " ".join(sql.split())
+
+
+@functools.cache  # the same few tuples, asked once per write by the guard
+def normalised_triggers(statements: tuple[str, ...]) -> dict[str, str]:
+    """Name → normalised definition of each trigger statement as SQLite stores it (SQLite
+    drops `IF NOT EXISTS` from the stored text)."""
+    expected = {}
+    for statement in statements:
+        stored = normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
+        expected[stored.split()[2]] = stored
+    return expected
+
+
 def guard_row(connection: Connection) -> dict[str, Any]:
     """`guard_sql`'s row on this connection, by column name (the tables it may name are looked
     up first on SQLite, in its small catalogue; a PostgreSQL engine knows them from its open)."""
@@ -1388,17 +1405,25 @@ def guard_row(connection: Connection) -> dict[str, Any]:
         checkpoints, revision = connection.get_execution_options().get(
             GUARD_TABLES_OPTION, (False, False)
         )
+        triggers = None
     else:
-        found = {
-            str(name)
-            for (name,) in connection.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name IN ('checkpoint', 'alembic_version')"
-            )
-        }
+        # the catalogue is small: the tables the guard may name and every trigger, read at once
+        catalogue = connection.exec_driver_sql(
+            "SELECT type, name, sql FROM main.sqlite_master WHERE type = 'trigger' "
+            "OR (type = 'table' AND name IN ('checkpoint', 'alembic_version'))"
+        ).all()
+        found = {str(name) for kind, name, _sql in catalogue if kind == "table"}
         checkpoints, revision = "checkpoint" in found, "alembic_version" in found
+        triggers = {
+            str(name): normalised_sql(str(sql or ""))
+            for kind, name, sql in catalogue
+            if kind == "trigger"
+        }
     sql = guard_sql(checkpoints=checkpoints, revision=revision)
-    return dict(connection.exec_driver_sql(sql).mappings().one())
+    row = dict(connection.exec_driver_sql(sql).mappings().one())
+    if triggers is not None:  # SQLite: its append-only triggers, checked by the guard
+        row["triggers"], row["has_checkpoint_table"] = triggers, checkpoints
+    return row
 
 
 def _head_after_lock(options: Any) -> str:
@@ -1652,7 +1677,13 @@ def notification_triggers_expected(connection: Any) -> bool:
     if not present:
         return False
     found = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
-    return found is not None and str(found)[:4] >= NOTIFICATION_TRIGGERS_SINCE[:4]
+    return has_notification_triggers(found)
+
+
+def has_notification_triggers(revision: object) -> bool:
+    """Whether a ledger at `revision` (None: unknown) has the append-only triggers of
+    `notification_sent` (revisions are numbered in order)."""
+    return revision is not None and str(revision)[:4] >= NOTIFICATION_TRIGGERS_SINCE[:4]
 
 
 @compiles(Integer, "postgresql")

@@ -221,3 +221,19 @@ def test_report_refuses_custodian_edited_by_hand(ledger: Path, tmp_path: Path) -
     assert code == 1, err
     assert f"sample {VAULT_SAMPLE}: the ledger's tables differ" in err
     assert not out_file.exists()
+
+
+def test_dropped_trigger_refuses_the_next_write(ledger: Path) -> None:
+    """A ledger left unprotected (an append-only trigger dropped) is not written to."""
+    tamper(ledger, "DROP TRIGGER ledger_event_no_delete;")
+    assert_refused(ledger, "the append-only trigger ledger_event_no_delete is missing")
+
+
+def test_neutered_trigger_refuses_the_next_write(ledger: Path) -> None:
+    """A twin that never fires (`WHEN 0`) is caught by its definition."""
+    tamper(
+        ledger,
+        "DROP TRIGGER ledger_event_no_update;"
+        + RECREATE_UPDATE.replace("ON ledger_event", "ON ledger_event WHEN 0"),
+    )
+    assert_refused(ledger, "the append-only trigger ledger_event_no_update was altered")

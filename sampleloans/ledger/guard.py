@@ -13,7 +13,9 @@ the write (`LedgerTampered`, exit 3, nothing written) when:
   tables keyed by an event's seq): events were removed from the end;
 - the newest kept checkpoint covers more events than the ledger holds, or its head line names
   another hash than the ledger's event at that size (a rollback or a rewrite);
-- the schema version table holds a revision this release does not know.
+- the schema version table holds a revision this release does not know;
+- an append-only trigger is missing or altered (SQLite: its small catalogue is read with the
+  tables the guard names; `verify` checks PostgreSQL's).
 
 Each is a lookup by primary key or the largest key of an index: O(1) rows, whatever the size
 of the ledger (counting the events would read them all: a removed event in the middle is
@@ -52,6 +54,7 @@ def problem_of(row: Mapping[str, Any]) -> str | None:
         or _removed_problem(row, seq)
         or _checkpoint_problem(row, seq)
         or _revision_problem(row)
+        or _trigger_problem(row)
     )
 
 
@@ -117,4 +120,23 @@ def _revision_problem(row: Mapping[str, Any]) -> str | None:
     if found is None or not db.is_known_revision(str(found)):
         shown = "no revision" if found is None else f"revision {str(found)[:40]!r}"
         return f"the schema version table holds {shown}, which this release does not know"
+    return None
+
+
+def _trigger_problem(row: Mapping[str, Any]) -> str | None:
+    """Every append-only trigger must be there with its own definition (SQLite, whose
+    catalogue the guard reads with its tables; `verify` checks PostgreSQL's)."""
+    present = row.get("triggers")
+    if present is None:
+        return None
+    statements: tuple[str, ...] = db.APPEND_ONLY_TRIGGERS
+    if row.get("has_checkpoint_table"):
+        statements = (*statements, *db.CHECKPOINT_TRIGGERS)
+    if db.has_notification_triggers(row.get("revision")):
+        statements = (*statements, *db.NOTIFICATION_TRIGGERS)
+    for name, definition in db.normalised_triggers(statements).items():
+        if name not in present:
+            return f"the append-only trigger {name} is missing: the ledger is unprotected"
+        if present[name] != definition:
+            return f"the append-only trigger {name} was altered: the ledger may be unprotected"
     return None

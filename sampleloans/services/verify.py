@@ -465,24 +465,10 @@ def _missing_index_problems(connection: Connection, tables: set[str]) -> list[Pr
     ]
 
 
-def _normalised_sql(sql: str) -> str:
-    """SQL text with every run of whitespace made one space (how it is laid out is no change)."""
-    return " ".join(sql.split())
-
-
 def expected_triggers() -> dict[str, str]:
     """Name → normalised definition of every append-only trigger as SQLite stores it (SQLite
     drops `IF NOT EXISTS` from the stored text)."""
-    return _normalised_triggers(db.APPEND_ONLY_TRIGGERS)
-
-
-def _normalised_triggers(statements: tuple[str, ...]) -> dict[str, str]:
-    """Name → normalised stored definition of each trigger statement."""
-    expected = {}
-    for statement in statements:
-        stored = _normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
-        expected[stored.split()[2]] = stored
-    return expected
+    return db.normalised_triggers(db.APPEND_ONLY_TRIGGERS)
 
 
 def trigger_problems(connection: Connection) -> list[Problem]:
@@ -502,8 +488,8 @@ def trigger_problems(connection: Connection) -> list[Problem]:
     ).first():
         from sampleloans.services.checkpoints import checkpoint_triggers
 
-        expected = {**expected, **_normalised_triggers(checkpoint_triggers())}
-    notification = _normalised_triggers(db.NOTIFICATION_TRIGGERS)
+        expected = {**expected, **db.normalised_triggers(checkpoint_triggers())}
+    notification = db.normalised_triggers(db.NOTIFICATION_TRIGGERS)
     if not db.notification_triggers_expected(connection):  # before 0012: allowed, not wanted
         notification = {name: sql for name, sql in notification.items() if name in present}
     expected = {**expected, **notification}
@@ -513,7 +499,7 @@ def trigger_problems(connection: Connection) -> list[Problem]:
         if name not in present
     ]
     for name, row in present.items():
-        stored = _normalised_sql(row.sql or "")
+        stored = db.normalised_sql(row.sql or "")
         if name not in expected:
             problems.append(
                 Problem(
