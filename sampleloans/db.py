@@ -6,9 +6,11 @@ recipe). Without it, concurrent writers either fail with "database is locked" or
 chain head and fork the hash chain.
 """
 
+import functools
 import itertools
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -76,6 +78,16 @@ CHECKPOINT_TRIGGERS = (
 )
 """The checkpoint table's append-only triggers on SQLite (revision 0004 adds the table; a
 ledger that made it on first use before then has the same ones)."""
+NOTIFICATION_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS notification_sent_no_update BEFORE UPDATE ON notification_sent
+       BEGIN SELECT RAISE(ABORT, 'notifications sent are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS notification_sent_no_delete BEFORE DELETE ON notification_sent
+       BEGIN SELECT RAISE(ABORT, 'notifications sent are append-only'); END""",
+)
+"""The append-only triggers of `notification_sent` on SQLite (revision 0013): a row deleted by
+hand would send a message twice, a row changed would hide what was sent."""
+NOTIFICATION_TRIGGERS_SINCE = "0013_notification_append_only"
+"""The revision that adds them: a ledger before it has none, and `verify` expects none."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -223,7 +235,7 @@ def create_schema(engine: Engine, *, stamp: bool = False) -> None:
     try:
         SQLModel.metadata.create_all(engine)
         with engine.begin() as connection:
-            for statement in (*APPEND_ONLY_TRIGGERS, *CHECKPOINT_TRIGGERS):
+            for statement in (*APPEND_ONLY_TRIGGERS, *CHECKPOINT_TRIGGERS, *NOTIFICATION_TRIGGERS):
                 connection.exec_driver_sql(statement)
             if stamp:
                 _stamp_head(connection)
@@ -706,13 +718,15 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
         text(
             "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta', "
-            "'checkpoint')"
+            "'checkpoint', 'notification_sent')"
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
     expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
     if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
         expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
+    if notification_triggers_expected(connection):
+        expected = (*expected, *POSTGRES_NOTIFICATION_TRIGGER_NAMES)
     problems = []
     for name in expected:
         if name not in state:
@@ -1206,6 +1220,26 @@ def is_postgres(bind: Any) -> bool:
     return bool(bind.dialect.name == "postgresql")
 
 
+def deleted_rows_problems(connection: Any, table: str, what: str) -> list[str]:
+    """Rows of an append-only table (`checkpoint`, `notification_sent`) deleted by hand, the
+    triggers dropped and put back. On SQLite a row's integer id is the largest kept before it
+    plus one (a rolled-back insert takes none), so a missing id below the largest is a deleted
+    row. PostgreSQL's sequences skip the ids of rolled-back inserts, so a gap says nothing
+    there; nor does the deletion of the newest row anywhere."""
+    if is_postgres(connection):
+        return []
+    count, largest = connection.execute(text(f"SELECT count(*), max(id) FROM {table}")).one()
+    if not largest or count == largest:
+        return []
+    ids = {int(row[0]) for row in connection.execute(text(f"SELECT id FROM {table}"))}
+    missing = sorted(set(range(1, int(largest) + 1)) - ids)
+    shown = ", ".join(str(n) for n in missing[:10]) + (", …" if len(missing) > 10 else "")
+    return [
+        f"{what} row(s) {shown} deleted: the {table} table has ids up to {largest} but holds "
+        f"{count} rows; the table was edited"
+    ]
+
+
 def is_postgres_url(url: str) -> bool:
     """Whether a --db value names a PostgreSQL database rather than a SQLite file."""
     return url.startswith(POSTGRES_SCHEMES)
@@ -1315,12 +1349,114 @@ LOCKED_WRITE = "sampleloans_locked_write"
 """Connection info: this transaction holds the writers' lock (`_begin_write`)."""
 PREFETCHED_HEAD = "sampleloans_prefetched_head"
 """Connection info: the chain head read right after the writers' lock (see `_begin_write`)."""
-_HEAD_AFTER_LOCK = (
-    # no row where row-level security filters the events (the head would be the login's
-    # last visible event): the unit then reads the head through its own query
-    "SELECT h.seq, h.hash, h.recorded_at FROM (SELECT seq, hash, recorded_at FROM ledger_event "
-    "ORDER BY seq DESC LIMIT 1) h WHERE NOT row_security_active('ledger_event')"
+GUARD_TABLES_OPTION = "sampleloans_guard_tables"
+"""Execution option of a PostgreSQL engine: (has the checkpoint table, has the version table),
+read with the ledger's own tables when it was opened, for `guard_sql`."""
+SEQ_KEYED_TABLES = (
+    "event_subject",
+    "shipment",
+    "weighing",
+    "consumption",
+    "extension",
+    "inventory",
+    "incident",
+    "note",
 )
+"""Tables whose rows are keyed by the seq of the event that made them: none may name an event
+after the head (`ledger/guard.py`)."""
+_GUARD_HEAD_COLUMNS = (
+    "seq",
+    "kind",
+    "payload",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "os_user",
+    "corrects_seq",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+
+
+def guard_sql(*, checkpoints: bool, revision: bool) -> str:
+    """The one-row SELECT every write checks before it appends (`ledger/guard.py`), portable
+    SQL: the head event, its predecessor's hash, the ledger id, the largest seq each seq-keyed
+    table names and, where the ledger has those tables, the newest kept checkpoint and the
+    schema revision. Each part is a primary-key lookup or an index's last key: O(1) rows."""
+    head = ", ".join(f"h.{name}" for name in _GUARD_HEAD_COLUMNS)
+    extra = [
+        "(SELECT p.hash FROM ledger_event p WHERE p.seq = h.seq - 1) AS before_hash",
+        "(SELECT m.value FROM ledger_meta m WHERE m.key = 'ledger_id') AS ledger_id",
+        *(f"(SELECT max(t.seq) FROM {table} t) AS max_{table}" for table in SEQ_KEYED_TABLES),
+    ]
+    if checkpoints:
+        newest = "FROM checkpoint c ORDER BY c.tree_size DESC, c.id DESC LIMIT 1"
+        extra += [
+            f"(SELECT c.tree_size {newest}) AS checkpoint_size",
+            f"(SELECT c.note {newest}) AS checkpoint_note",
+            f"(SELECT e.hash FROM ledger_event e WHERE e.seq = (SELECT c.tree_size {newest})) "
+            "AS checkpoint_event_hash",
+        ]
+    if revision:
+        extra.append("(SELECT max(v.version_num) FROM alembic_version v) AS revision")
+    return (
+        f"SELECT {head}, {', '.join(extra)} FROM (SELECT 1 AS one) o LEFT JOIN "
+        "(SELECT * FROM ledger_event ORDER BY seq DESC LIMIT 1) h ON 1 = 1"
+    )
+
+
+def normalised_sql(sql: str) -> str:
+    """SQL text with every run of whitespace made one space (how it is laid out is no change)."""
+    return " ".join(sql.split())
+
+
+@functools.cache  # the same few tuples, asked once per write by the guard
+def normalised_triggers(statements: tuple[str, ...]) -> dict[str, str]:
+    """Name → normalised definition of each trigger statement as SQLite stores it (SQLite
+    drops `IF NOT EXISTS` from the stored text)."""
+    expected = {}
+    for statement in statements:
+        stored = normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
+        expected[stored.split()[2]] = stored
+    return expected
+
+
+def guard_row(connection: Connection) -> dict[str, Any]:
+    """`guard_sql`'s row on this connection, by column name (the tables it may name are looked
+    up first on SQLite, in its small catalogue; a PostgreSQL engine knows them from its open)."""
+    if connection.dialect.name == "postgresql":
+        checkpoints, revision = connection.get_execution_options().get(
+            GUARD_TABLES_OPTION, (False, False)
+        )
+        triggers = None
+    else:
+        # the catalogue is small: the tables the guard may name and every trigger, read at once
+        catalogue = connection.exec_driver_sql(
+            "SELECT type, name, sql FROM main.sqlite_master WHERE type = 'trigger' "
+            "OR (type = 'table' AND name IN ('checkpoint', 'alembic_version'))"
+        ).all()
+        found = {str(name) for kind, name, _sql in catalogue if kind == "table"}
+        checkpoints, revision = "checkpoint" in found, "alembic_version" in found
+        triggers = {
+            str(name): normalised_sql(str(sql or ""))
+            for kind, name, sql in catalogue
+            if kind == "trigger"
+        }
+    sql = guard_sql(checkpoints=checkpoints, revision=revision)
+    row = dict(connection.exec_driver_sql(sql).mappings().one())
+    if triggers is not None:  # SQLite: its append-only triggers, checked by the guard
+        row["triggers"], row["has_checkpoint_table"] = triggers, checkpoints
+    return row
+
+
+def _head_after_lock(options: Any) -> str:
+    """The guard row read in the writers' lock's pipeline: no row where row-level security
+    filters the events (the head would be the login's last visible event): the unit then reads
+    the head through its own query."""
+    checkpoints, revision = options.get(GUARD_TABLES_OPTION, (False, False))
+    inner = guard_sql(checkpoints=checkpoints, revision=revision)
+    return f"SELECT g.* FROM ({inner}) g WHERE NOT row_security_active('ledger_event')"
 
 
 ITEMS_OF_LOANS = "sampleloans_items_of_loans"
@@ -1399,7 +1535,7 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
     statements = [begin, f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"]
     if with_head:
-        statements.append(_HEAD_AFTER_LOCK)
+        statements.append(_head_after_lock(connection.get_execution_options()))
     waiting = _READ_WITH_LOCK.get() or ()
     # compiled before the lock is asked for: the pipeline sends each statement at once
     reads = [
@@ -1410,12 +1546,13 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
             cursors = [raw.execute(statement) for statement in statements]
             answers = [raw.execute(sql, params) for sql, params in reads]
         head = cursors[-1].fetchone() if with_head else None
+        names = [column.name for column in cursors[-1].description or ()] if with_head else []
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     connection.info[LOCKED_WRITE] = True
     if head is not None:
-        connection.info[PREFETCHED_HEAD] = tuple(head)
+        connection.info[PREFETCHED_HEAD] = dict(zip(names, head, strict=True))
     if waiting:
         connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
 
@@ -1541,6 +1678,7 @@ def postgres_defences() -> tuple[str, ...]:
                 ("ledger_event", "ledger events are append-only: record a correction"),
                 ("ledger_meta", "ledger metadata is written once"),
                 ("checkpoint", "checkpoints are append-only"),
+                ("notification_sent", "notifications sent are append-only"),
             )
             for verb, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
         ),
@@ -1559,6 +1697,35 @@ POSTGRES_CHECKPOINT_TRIGGER_NAMES = (
     "checkpoint_no_truncate",
 )
 """Expected once the checkpoint table exists (revision 0004)."""
+POSTGRES_NOTIFICATION_TRIGGER_NAMES = (
+    "notification_sent_no_update",
+    "notification_sent_no_delete",
+    "notification_sent_no_truncate",
+)
+"""Expected from revision 0013 (`NOTIFICATION_TRIGGERS_SINCE`)."""
+
+
+def notification_triggers_expected(connection: Any) -> bool:
+    """Whether this ledger's schema revision has the append-only triggers of
+    `notification_sent` (0013 or later; revisions are numbered in order)."""
+    if connection.dialect.name == "postgresql":
+        present = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    else:
+        present = connection.execute(
+            text(
+                "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            )
+        ).scalar()
+    if not present:
+        return False
+    found = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+    return has_notification_triggers(found)
+
+
+def has_notification_triggers(revision: object) -> bool:
+    """Whether a ledger at `revision` (None: unknown) has the append-only triggers of
+    `notification_sent` (revisions are numbered in order)."""
+    return revision is not None and str(revision)[:4] >= NOTIFICATION_TRIGGERS_SINCE[:4]
 
 
 @compiles(Integer, "postgresql")
@@ -1596,9 +1763,17 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0012_subject_of_lab_event"
+SCHEMA_HEAD = "0013_notification_append_only"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether `revision` is one of this release's migrations (their files are named after
+    them), without loading Alembic."""
+    if not re.fullmatch(r"[0-9]{4}_[a-z0-9_]{1,60}", revision):
+        return False
+    return (Path(__file__).parent / "migrations" / "versions" / f"{revision}.py").is_file()
 
 
 def schema_behind(engine: Engine) -> str | None:
@@ -1658,10 +1833,11 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
     try:
         with engine.connect() as connection:
             # one catalogue lookup (to_regclass: NULL for a table that is not there)
-            found = connection.exec_driver_sql(
+            found, *guard_tables = connection.exec_driver_sql(
                 "SELECT to_regclass('ledger_event') IS NOT NULL "
-                "AND to_regclass('ledger_meta') IS NOT NULL"
-            ).scalar()
+                "AND to_regclass('ledger_meta') IS NOT NULL, "
+                "to_regclass('checkpoint') IS NOT NULL, to_regclass('alembic_version') IS NOT NULL"
+            ).one()
             has_ledger = bool(found) and bool(
                 connection.exec_driver_sql("SELECT count(*) FROM ledger_meta").scalar()
             )
@@ -1689,7 +1865,10 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
             raise postgres_error(exc, where) or StorageError(
                 f"cannot create the ledger's tables in {where}: {_first_line(exc)}"
             ) from None
-    return engine.execution_options(**{HAS_LEDGER_OPTION: True})
+    if create:  # made at this release's head: every table the write guard reads
+        guard_tables = [True, True]
+    options = {HAS_LEDGER_OPTION: True, GUARD_TABLES_OPTION: tuple(guard_tables)}
+    return engine.execution_options(**options)
 
 
 INSUFFICIENT_PRIVILEGE = "42501"

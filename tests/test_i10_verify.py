@@ -394,5 +394,11 @@ def test_a_fresh_ledger_has_exactly_the_expected_triggers(engine: Engine, db_pat
         for statement in db.CHECKPOINT_TRIGGERS
     }
     assert set(checkpoint) == {"checkpoint_no_update", "checkpoint_no_delete"}
+    # and, from revision 0013, the two of notification_sent
+    notification = {
+        statement.split()[5]: " ".join(statement.replace(" IF NOT EXISTS ", " ", 1).split())
+        for statement in db.NOTIFICATION_TRIGGERS
+    }
+    assert set(notification) == {"notification_sent_no_update", "notification_sent_no_delete"}
     stored_normalised = {name: " ".join(sql.split()) for name, sql in stored.items()}
-    assert stored_normalised == {**expected_triggers(), **checkpoint}
+    assert stored_normalised == {**expected_triggers(), **checkpoint, **notification}

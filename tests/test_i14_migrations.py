@@ -70,7 +70,9 @@ def test_baseline_is_todays_schema_on_sqlite(tmp_path: Path) -> None:
     assert (result.before, result.after) == (None, migrate.head_revision())
     assert structure(migrated_engine) == structure(made_engine)
     assert sqlite_triggers(migrated) == sqlite_triggers(made)
-    assert len(sqlite_triggers(made)) == len(db.TRIGGER_NAMES) + len(db.CHECKPOINT_TRIGGERS)
+    assert len(sqlite_triggers(made)) == (
+        len(db.TRIGGER_NAMES) + len(db.CHECKPOINT_TRIGGERS) + len(db.NOTIFICATION_TRIGGERS)
+    )
 
 
 def test_baseline_is_todays_schema_on_postgres(pg_server: Any, pg_url: str) -> None:

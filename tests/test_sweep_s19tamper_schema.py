@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sampleloans import db
 from sampleloans.cli import app
 from tests.conftest import COMPLIANCE, CURATOR, demo_env, fingerprint
 
@@ -158,12 +159,12 @@ def test_a_write_on_a_ledger_lacking_a_table_changes_nothing(ledger: Path) -> No
 REVISION_EDITS = {
     "update alembic_version set version_num='9999_future'": (
         "the ledger's schema version table holds '9999_future', a revision this release does "
-        "not know (its newest is 0012_subject_of_lab_event): a newer release wrote this "
-        "ledger (use it), or the table was edited by hand"
+        f"not know (its newest is {db.SCHEMA_HEAD}): a newer release wrote this ledger (use "
+        "it), or the table was edited by hand"
     ),
     "insert into alembic_version values ('0010_researcher_lab_events')": (
         "the ledger's schema version table holds 2 revisions (0010_researcher_lab_events, "
-        "0012_subject_of_lab_event), where every release writes one"
+        f"{db.SCHEMA_HEAD}), where every release writes one"
     ),
 }
 

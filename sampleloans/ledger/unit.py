@@ -60,7 +60,7 @@ from sqlmodel import Session, SQLModel
 from sampleloans import crashpoints, db
 from sampleloans.dates import to_iso
 from sampleloans.errors import InvalidInput, RuleViolation
-from sampleloans.ledger import chain
+from sampleloans.ledger import chain, guard
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
 from sampleloans.ledger.reads import ABSENT_KEYS, OPEN, get_row, open_batch
@@ -791,13 +791,23 @@ class Unit:
             self.flush()
             # read with the writers' lock when this transaction began (PostgreSQL), once: a
             # later unit of the same transaction must see the events this one appends
-            row = self.connection.info.pop(db.PREFETCHED_HEAD, None)
-            if row is None:
+            found = self.connection.info.pop(db.PREFETCHED_HEAD, None)
+            if found is None and self.connection.info.get(db.SECURED_FLAG, False):
+                # row-level security hides other institutions' events from this login: only
+                # the head, through `sampleloans_chain_head()`; the database's triggers check
+                # the link (the guard needs rows this login may not read)
                 row = self.connection.execute(head_query(self.connection)).first()
-            if row is None:
+                found = None if row is None else row._asdict()
+            else:
+                if found is None:
+                    found = db.guard_row(self.connection)
+                guard.check(found)  # a ledger changed by hand is never extended
+            if found is None or found["seq"] is None:
                 self.head = Link(0, self._genesis(), None)
             else:
-                self.head = Link(int(row[0]), str(row[1]), _stored_time(row[2]))
+                self.head = Link(
+                    int(found["seq"]), str(found["hash"]), _stored_time(found["recorded_at"])
+                )
         return self.head
 
     def _genesis(self) -> str:

@@ -808,7 +808,9 @@ def _try_batch(
     """
     savepoint = session.begin_nested()
     session.connection()  # emits the SAVEPOINT now: the unit writes on this connection
-    head, totals = unit.head, dict(unit.mission_root_ug)
+    # the chain head, read (and the ledger checked, `ledger/guard.py`) before any record: a
+    # ledger changed by hand refuses the whole import, not each line
+    head, totals = unit.link(), dict(unit.mission_root_ug)
     if handle is _register_row:  # one query for the batch's codes, not one per record
         codes = (row.get("code") for _line, row in records if not isinstance(row, Exception))
         unit.prefetch(Sample, (code.strip() for code in codes if isinstance(code, str)))

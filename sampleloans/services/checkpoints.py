@@ -694,13 +694,13 @@ def kept_checkpoint_problems(connection: Connection) -> list[str]:
     if not _has_table(connection):
         return []
     last = _last_seq(connection)
-    problems = []
     rows = connection.execute(
         text(
             "SELECT id, tree_size, note, public_key, frontier, created_at FROM checkpoint "
             "ORDER BY id"
         )
     ).all()
+    problems = db.deleted_rows_problems(connection, "checkpoint", "kept checkpoint")
     for row in rows:
         try:
             kept = _stored(row)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import day_count, days_between, from_iso, refuse_future, to_iso
-from sampleloans.errors import InvalidInput, NotFound, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
 from sampleloans.ledger.chain import link_hash, stored_body
@@ -154,7 +154,46 @@ def build_statements(
     _refuse_hidden_replay(session, size, head_seq)
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
-        return [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
+        statements = [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
+    if size == head_seq:  # built from the projections: they must say what the events say
+        _refuse_unlike_events(session, statements, checkpoint, proofs)
+    return statements
+
+
+def _refuse_unlike_events(
+    session: Session,
+    statements: list[Statement],
+    checkpoint: CheckpointRef,
+    proofs: "InclusionProofs",
+) -> None:
+    """Refuse (exit 1) statements read from projections that differ from the same statements
+    replayed from the events of their PIs' institutions and loans (`replay.ledger_at` with a
+    scope, as a report's check does): a table edited by hand is never sent to a PI. A login
+    the events are hidden from cannot replay them (`verify` covers it)."""
+    from sampleloans.services.logins import events_hidden
+
+    if not statements or events_hidden(session.connection()):
+        return
+    from sampleloans.ledger import replay
+
+    pis = [statement.request.pi for statement in statements]
+    people = [session.get(Person, email) for email in pis]
+    scope = sorted(
+        {("person", email) for email in pis}
+        | {("institution", person.institution) for person in people if person is not None}
+        | {("loan", loan.number) for s in statements for loan in s.body.loans}
+    )
+    cut = replay.Cut(up_to_seq=checkpoint.tree_size)
+    with replay.ledger_at(session, cut, scope=scope) as past:
+        for statement in statements:
+            email = statement.request.pi
+            rebuilt = _build_one(past, email, checkpoint, proofs, statement.generated_at)
+            if rebuilt != statement:
+                raise Conflict(
+                    f"statement to {email}: the ledger's tables differ from what its events "
+                    "give (edited outside sampleloans); nothing is printed from them: run "
+                    "'sampleloans verify'"
+                )
 
 
 def refuse_dated_before_checkpoint(

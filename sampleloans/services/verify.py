@@ -347,10 +347,17 @@ def damaged_file_problem(exc: DatabaseError, what: str) -> Problem:
 
 
 def _check_kept_checkpoints(connection: Connection, result: VerifyResult) -> None:
-    """The ledger still reaches every checkpoint it kept (a truncation or rewrite after one)."""
+    """The ledger still reaches every checkpoint it kept (a truncation or rewrite after one), and
+    no kept checkpoint or sent notification was deleted (where SQLite's ids show it)."""
     from sampleloans.services.checkpoints import kept_checkpoint_problems
 
     result.problems.extend(Problem("checkpoint", m) for m in kept_checkpoint_problems(connection))
+    # the rows that keep notify from sending twice: one deleted by hand sends a message again
+    if inspect(connection).has_table("notification_sent"):
+        result.problems.extend(
+            Problem("notification", m)
+            for m in db.deleted_rows_problems(connection, "notification_sent", "notification")
+        )
 
 
 def _begin_snapshot(connection: Connection) -> None:
@@ -497,24 +504,10 @@ def _missing_index_problems(connection: Connection, tables: set[str]) -> list[Pr
     ]
 
 
-def _normalised_sql(sql: str) -> str:
-    """SQL text with every run of whitespace made one space (how it is laid out is no change)."""
-    return " ".join(sql.split())
-
-
 def expected_triggers() -> dict[str, str]:
     """Name → normalised definition of every append-only trigger as SQLite stores it (SQLite
     drops `IF NOT EXISTS` from the stored text)."""
-    return _normalised_triggers(db.APPEND_ONLY_TRIGGERS)
-
-
-def _normalised_triggers(statements: tuple[str, ...]) -> dict[str, str]:
-    """Name → normalised stored definition of each trigger statement."""
-    expected = {}
-    for statement in statements:
-        stored = _normalised_sql(statement.replace(" IF NOT EXISTS ", " ", 1))
-        expected[stored.split()[2]] = stored
-    return expected
+    return db.normalised_triggers(db.APPEND_ONLY_TRIGGERS)
 
 
 def trigger_problems(connection: Connection) -> list[Problem]:
@@ -534,14 +527,18 @@ def trigger_problems(connection: Connection) -> list[Problem]:
     ).first():
         from sampleloans.services.checkpoints import checkpoint_triggers
 
-        expected = {**expected, **_normalised_triggers(checkpoint_triggers())}
+        expected = {**expected, **db.normalised_triggers(checkpoint_triggers())}
+    notification = db.normalised_triggers(db.NOTIFICATION_TRIGGERS)
+    if not db.notification_triggers_expected(connection):  # before 0013: allowed, not wanted
+        notification = {name: sql for name, sql in notification.items() if name in present}
+    expected = {**expected, **notification}
     problems = [
         Problem("schema", f"append-only trigger {name} is missing: the ledger was unprotected")
         for name in expected
         if name not in present
     ]
     for name, row in present.items():
-        stored = _normalised_sql(row.sql or "")
+        stored = db.normalised_sql(row.sql or "")
         if name not in expected:
             problems.append(
                 Problem(

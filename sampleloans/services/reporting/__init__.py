@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
-from sampleloans.errors import InvalidInput, NotFound, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
@@ -105,7 +105,37 @@ def build_report(
         return rebuild_at(
             session, ctx, request, cut.up_to_seq or 0, generated_at, checkpoint=checkpoint
         )
-    return with_checkpoint(session, _build(session, request, generated_at), checkpoint)
+    report = _build(session, request, generated_at)
+    refuse_unlike_events(session, ctx, report)
+    return with_checkpoint(session, report, checkpoint)
+
+
+def refuse_unlike_events(session: Session, ctx: Context, report: Report) -> None:
+    """Refuse (exit 1) a report whose pages, read from the projections, differ from what its
+    records' own events give (the scoped replay `rebuild_at` uses): a table edited by hand is
+    never printed as the ledger's word. A report over every institution has no scope to
+    replay, and a login the events are hidden from cannot replay them: `verify` covers both."""
+    request = report.request
+    subject = _subject_of(request)
+    if subject is None or events_hidden(session.connection()):
+        return
+    rebuilt = rebuild_at(
+        session, ctx, request, report.head_seq, report.generated_at, checkpoint=None
+    )
+    if rebuilt.body != report.body:
+        raise Conflict(
+            f"{subject}: the ledger's tables differ from what its events give (edited outside "
+            "sampleloans); nothing is printed from them: run 'sampleloans verify'"
+        )
+
+
+def _subject_of(request: ReportRequest) -> str | None:
+    """The record a report is about, as named to the user (None: every institution)."""
+    if request.loan:
+        return f"loan {request.loan}"
+    if request.sample:
+        return f"sample {request.sample}"
+    return f"institution {request.institution}" if request.institution else None
 
 
 def refuse_dated_before_head(session: Session, report: Report) -> None:
