@@ -6,8 +6,9 @@ round trip after it (issue 14, Performance: the client's CPU per PostgreSQL writ
 of every row whose code is the new one in all but case. These tests hold a long-lived writer's
 answers to what they were (the same refusals, in the same order, the same rows written), with
 another writer's rows committed just before, and the answer of a row whose own code the server's
-lower() would not match. (The COMMIT, now a statement of the rows' pipeline, refused by the
-server: `tests/test_i14_lock_reads.py`, "at the commit".)
+lower() would not match. A move's sample comes with its checks' reads, as one. (The COMMIT,
+now a statement of the rows' pipeline, refused by the server: `tests/test_i14_lock_reads.py`,
+"at the commit".)
 """
 
 from collections.abc import Iterator
@@ -18,11 +19,12 @@ import pytest
 from sqlalchemy import Engine
 
 from sampleloans import db
-from sampleloans.errors import Conflict
-from sampleloans.services import agreements
+from sampleloans.errors import Conflict, NotFound
+from sampleloans.services import agreements, samples
+from sampleloans.services.common import get_sample
 from sampleloans.services.verify import verify
 from tests.conftest import ctx_for
-from tests.test_i14_lock_reads import _add_institution, _events
+from tests.test_i14_lock_reads import _add_institution, _events, _selects_sent_through_sqlalchemy
 
 LATER = datetime(2026, 4, 28, 9, 0, tzinfo=UTC)
 
@@ -124,3 +126,37 @@ def test_the_codes_own_row_is_found_whatever_the_servers_lower_makes_of_it(
             assert user is not None
             admin.execute(f'ALTER ROLE "{user[0]}" RESET search_path')
             admin.execute("DROP FUNCTION public.lower(text)")
+
+
+SAMPLE = "CE5C0400YJFM00505"  # in the vault in the demo
+
+
+def _move(engine: Engine, code: str, to: str) -> None:
+    """One move, in its own write transaction."""
+    with db.transaction(engine) as session:
+        samples.move_sample(session, ctx_for(now=LATER), code=code, storage_location=to)
+
+
+def test_a_move_reads_its_sample_with_its_check_scope_after_the_other_writers_commit(
+    writers: tuple[Engine, Engine], demo_url: str
+) -> None:
+    """A move's sample comes with what its checks read about it (it and its children), not a
+    read of its own: writer B moves the sample to Shelf B; writer A, asking the same, is
+    refused as already there (read after B's commit, with no query of its own), then moves it
+    on; an unknown code is refused as before; the ledger verifies."""
+    first, second = writers
+    _add_institution(first, "WARM-4")
+    _move(second, SAMPLE, "Shelf B")
+    before = _events(demo_url)
+    seen = _selects_sent_through_sqlalchemy(first)
+    with pytest.raises(Conflict, match=f"sample {SAMPLE} is already in 'Shelf B'"):
+        _move(first, SAMPLE, "Shelf B")
+    assert not [s for s in seen if "FROM sample" in s]  # answered from the lock's pipeline
+    with pytest.raises(NotFound, match="sample 'NO-SUCH-1' does not exist; see 'samples list'"):
+        _move(first, "NO-SUCH-1", "Shelf C")
+    assert _events(demo_url) == before
+    _move(first, SAMPLE, "Shelf A")
+    assert _events(demo_url) == before + 1
+    with db.transaction(second, write=False) as session:
+        assert get_sample(session, SAMPLE).storage_location == "Shelf A"
+    assert verify(first).problems == []

@@ -264,6 +264,7 @@ def person_with_institution(session: Session, email: str) -> Person | None:
         queried = found[1 + sent :]
         held += _adopt_queried(session, queries, queried)
         if scoped is not None:
+            held += _adopt_scope_sample(session, *scoped)
             _hand_over_check_scope(session, *scoped)
         if not found[0]:
             return None
@@ -484,9 +485,10 @@ _CHECK_SCOPE_READS = _check_scope_reads()
 
 def declare_check_scope(session: Session, code: Any) -> None:
     """Declare, with `read_with_the_lock`, what the checks of a write that changes only sample
-    `code` will read (its children, items and open incidents): on PostgreSQL it comes with the
-    lock, the checks answer from it and the unit's rows (`ledger/unit.known_check_scope`), and
-    the write's rows go with the COMMIT: one round trip after the grant, not two."""
+    `code` will read (it, its children, items and open incidents): on PostgreSQL it comes with
+    the lock, the checks answer from it and the unit's rows (`ledger/unit.known_check_scope`), and
+    the write's rows go with the COMMIT: one round trip after the grant, not two. The sample's
+    own row is in the session as `read_with_the_lock(Sample, code)` would put it there."""
     _declare_scope(session, "sample", code)
 
 
@@ -508,6 +510,21 @@ def _declare_scope(
         for name, statement in _CHECK_SCOPE_READS[part].items():
             query_with_the_lock(session, ("check scope", name, key), None, statement, {param: key})
     session.info[_SCOPE] = (kind, key)
+
+
+def _adopt_scope_sample(session: Session, kind: str, code: str) -> list[object]:
+    """A sample's check scope (`declare_check_scope`) holds its own row (it and its children):
+    that row in the session as if loaded, as `read_with_the_lock(Sample, code)` puts it (or the
+    code known absent), with no read of its own while the lock is held. Returned, to be kept."""
+    rows = answered_with_the_lock(session, ("check scope", Sample.__tablename__, code))
+    if kind != "sample" or rows is None:
+        return []
+    at = _SAMPLE_CODE_AT
+    own = next((row for row in rows if row[at] == code), None)
+    return _adopt_read_with_lock(session, [(Sample, (code,))], [own])
+
+
+_SAMPLE_CODE_AT = list(_SCOPE_TABLES[0].columns.keys()).index("code")
 
 
 def _hand_over_check_scope(session: Session, kind: str, key: str) -> None:
