@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sampleloans.db import WRITER_LOCK_KEY
 from tests.pgcluster import LocalCluster, PgServer, _server_from_env, find_binaries
@@ -89,8 +90,9 @@ from datetime import UTC, datetime
 from sampleloans import db
 from sampleloans.ledger.store import Context
 from sampleloans.services.reference import add_institution
+from sampleloans.services.samples import move_sample
 
-url, tag = sys.argv[1], sys.argv[2]
+url, tag, kind = sys.argv[1], sys.argv[2], sys.argv[3]
 engine = db.open_engine(url)
 ctx = Context(actor="curator@naoc.example", os_user="bench",
               now=datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
@@ -104,6 +106,17 @@ def server_cpu_s():
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+begin_write = db._begin_write  # (every write asks for the lock here: `_on_begin`)
+at_lock = [0.0, 0.0]  # this thread's CPU when the lock is asked for, and once it is answered
+
+
+def timed_begin_write(connection, **options):
+    at_lock[0] = time.thread_time()
+    begin_write(connection, **options)
+    at_lock[1] = time.thread_time()
+
+
+db._begin_write = timed_begin_write
 done = 0
 
 
@@ -111,8 +124,12 @@ def write():
     global done
     done += 1
     with db.transaction(engine) as session:
-        add_institution(session, ctx, short_name=f"{tag}-{done}", name=f"Lab {done}",
-                        country="CN", city="Beijing", institution_kind="borrower")
+        if kind == "move":
+            move_sample(session, ctx, code="CE5C0400YJFM00505",
+                        storage_location=f"Shelf {tag}/{done}")
+        else:
+            add_institution(session, ctx, short_name=f"{tag}-{done}", name=f"Lab {done}",
+                            country="CN", city="Beijing", institution_kind="borrower")
 
 
 for _ in range(30):  # warm: imports, compiled and prepared statements
@@ -120,20 +137,34 @@ for _ in range(30):  # warm: imports, compiled and prepared statements
 print("ready", flush=True)
 for line in sys.stdin:
     count = int(line)
-    server, client = server_cpu_s(), time.process_time()
+    server, client = server_cpu_s(), time.thread_time()
+    before = after = 0.0
     for _ in range(count):
+        started = time.thread_time()
         write()
-    print(time.process_time() - client, server_cpu_s() - server, flush=True)
+        ended = time.thread_time()
+        before += at_lock[0] - started
+        after += ended - at_lock[1]
+    print(time.thread_time() - client, server_cpu_s() - server, before, after, flush=True)
 """
-"""One long-lived writer adding institutions, `count` at a time when told (a line on stdin):
-its own CPU and its server process's (from /proc, the server on this machine) per batch."""
+"""One long-lived writer adding institutions (`kind` "move": moving a sample), `count` at a
+time when told (a line on stdin): its thread's CPU (`time.thread_time`, which other processes'
+load does not inflate as a wall clock's would) and its server process's (from /proc, the server
+on this machine) per batch, and of its thread's CPU the part before the writers' lock is asked
+for and the part after its answer (the lock's own call, sending and reading its pipeline, is
+in neither)."""
+
+
+OneWrite = tuple[float, float, float, float]
+"""Per write of one writer, ms: client CPU, server CPU, client CPU before the lock, after it."""
 
 
 def one_writer_cpu(
-    server: PgServer, trees: list[Path | None], rounds: int, writes: int
-) -> dict[str, list[tuple[float, float]]]:
-    """Client and server CPU ms per write of one writer per tree (a checkout's code through
-    PYTHONPATH; None: this one), each on its own demo ledger, the trees taking turns."""
+    server: PgServer, trees: list[Path | None], rounds: int, writes: int, kind: str = "add"
+) -> dict[str, list[OneWrite]]:
+    """CPU ms per write of one writer per tree (a checkout's code through PYTHONPATH; None:
+    this one), each on its own demo ledger, the trees taking turns; `kind` "move": each write
+    moves a sample, else it adds an institution."""
     env = {**os.environ, "SAMPLELOANS_NOW": "2026-06-01T09:00:00Z"}
     writers: dict[str, subprocess.Popen[str]] = {}
     for n, tree in enumerate(trees):
@@ -146,11 +177,11 @@ def one_writer_cpu(
             [str(BIN), "--db", server.url(name), "demo", "--ledger-id", LEDGER_ID],
             check=True, capture_output=True, env=code, cwd=where,
         )  # fmt: skip
-        writers[str(tree or "this tree")] = subprocess.Popen(
-            [sys.executable, "-c", ONE_WRITER, server.url(name), f"ONE{n}"],
+        writers[f"{tree or 'this tree'} #{n}"] = subprocess.Popen(
+            [sys.executable, "-c", ONE_WRITER, server.url(name), f"ONE{n}", kind],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=code, cwd=where,
         )  # fmt: skip
-    found: dict[str, list[tuple[float, float]]] = {label: [] for label in writers}
+    found: dict[str, list[OneWrite]] = {label: [] for label in writers}
     try:
         for label, writer in writers.items():
             if writer.stdout is None or writer.stdout.readline() != "ready\n":
@@ -161,8 +192,9 @@ def one_writer_cpu(
                 assert writer.stdin is not None and writer.stdout is not None
                 writer.stdin.write(f"{writes}\n")
                 writer.stdin.flush()
-                client_s, server_s = map(float, writer.stdout.readline().split())
-                found[label].append((client_s / writes * 1e3, server_s / writes * 1e3))
+                client, server_s, before, after = map(float, writer.stdout.readline().split())
+                per_write = (client, server_s, before, after)
+                found[label].append(cast(OneWrite, tuple(x / writes * 1e3 for x in per_write)))
     finally:
         for writer in writers.values():
             if writer.stdin is not None:
@@ -254,15 +286,21 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=8, help="with --one-writer")
     parser.add_argument(
+        "--kind", choices=("add", "move"), default="add",
+        help="with --one-writer: each write adds an institution, or moves a sample",
+    )  # fmt: skip
+    parser.add_argument(
         "--tree", type=Path, action="append", default=[],
-        help="with --one-writer: a checkout whose code a writer runs (repeat: they take turns)",
+        help="with --one-writer: a checkout whose code a writer runs (repeat, even the same "
+        "one: they take turns)",
     )  # fmt: skip
     args = parser.parse_args()
     server, cluster = start_server()
     try:
         if args.one_writer:
             trees: list[Path | None] = list(args.tree) or [None]
-            _print_one_writer(one_writer_cpu(server, trees, args.rounds, args.one_writer))
+            found_one = one_writer_cpu(server, trees, args.rounds, args.one_writer, args.kind)
+            _print_one_writer(found_one)
             return
         found = measure(server, args.runs, args.appends)
     finally:
@@ -294,17 +332,19 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
-def _print_one_writer(found: dict[str, list[tuple[float, float]]]) -> None:
+def _print_one_writer(found: dict[str, list[OneWrite]]) -> None:
     """The one-writer figures: median (and least) CPU ms per write, client and server."""
-    print("| code | client CPU ms/write, median (least) | server CPU ms/write, median (least) |")
-    print("|---|---|---|")
+    print(
+        "| code | client CPU ms/write, median (least) | before the lock | after its answer | "
+        "server CPU ms/write, median (least) |"
+    )
+    print("|---|---|---|---|---|")
     for label, figures in found.items():
-        client = [c for c, _s in figures]
-        server = [s for _c, s in figures]
-        print(
-            f"| {label} | {statistics.median(client):.3f} ({min(client):.3f}) | "
-            f"{statistics.median(server):.3f} ({min(server):.3f}) |"
-        )
+        cells = []
+        for column in (0, 2, 3, 1):
+            values = [figure[column] for figure in figures]
+            cells.append(f"{statistics.median(values):.3f} ({min(values):.3f})")
+        print(f"| {label} | {' | '.join(cells)} |")
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -648,7 +648,13 @@ def _commit_with_pending_writes(session: Session) -> None:
         if pending is not None:
             pending.flush()
         driver: Any = connection.connection.driver_connection  # psycopg's, open here
-        driver.commit()
+        if driver.autocommit:
+            # the transaction is `_begin_write`'s own BEGIN: its COMMIT is one more statement
+            # of the pipeline, answered at the pipeline's end. psycopg's commit() there adds a
+            # Sync of its own, so the pipeline's end was a second round trip after the COMMIT
+            driver.execute("COMMIT")
+        else:
+            driver.commit()
     session.commit()
 
 

@@ -184,6 +184,13 @@ def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in vocabulary)
 
 
+LOAN_STATUSES = values(LoanStatus)
+"""A loan's statuses in lifecycle order. From `received` on, the status follows its items: it
+stays `received` while the borrower holds anything, is `return_in_transit` only when everything
+left is on its way back, and `returned` once nothing is held or travelling
+(`ledger/checks.loan_status_of`)."""
+
+
 def in_words(vocabulary: type[StrEnum]) -> str:
     """The words of a vocabulary as a user types them, for help: `curator, compliance-officer
     or researcher`."""

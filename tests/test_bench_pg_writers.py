@@ -12,3 +12,18 @@ def test_pg_writers_measures_every_figure_with_several_runs(pg_server: PgServer)
     assert found.pg_write_s > 0 and found.sqlite_write_s > 0
     for rate in (found.ledger_rate, found.moving_rate, found.raw_rate):
         assert rate.committed > 0 and rate.exited > 0
+
+
+def test_one_writer_splits_its_cpu_at_the_lock_for_both_kinds_of_write(
+    pg_server: PgServer,
+) -> None:
+    """`--one-writer` (thread CPU, `--kind move` too): every round gives the client's and the
+    server's CPU per write, and the client's parts before the lock and after its answer, which
+    are within the client's whole."""
+    for kind in ("add", "move"):
+        found = pg_writers.one_writer_cpu(pg_server, [None], rounds=2, writes=3, kind=kind)
+        ((label, rounds),) = found.items()
+        assert label == "this tree #0" and len(rounds) == 2
+        for client, server, before, after in rounds:
+            assert client > 0 and server >= 0 and before > 0 and after > 0
+            assert before + after <= client

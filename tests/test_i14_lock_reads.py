@@ -237,12 +237,22 @@ def _lock_waiters(url: str) -> int:
             time.sleep(0.02)
 
 
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        "TRIGGER refuse_r1 BEFORE INSERT ON institution",
+        # checked at the COMMIT itself, the last statement of the rows' pipeline
+        "CONSTRAINT TRIGGER refuse_r1 AFTER INSERT ON institution DEFERRABLE INITIALLY DEFERRED",
+    ],
+    ids=["at the row", "at the commit"],
+)
 def test_a_row_the_server_refuses_in_the_commits_pipeline_is_an_error_and_writes_nothing(
-    writers: tuple[Engine, Engine], demo_url: str
+    writers: tuple[Engine, Engine], demo_url: str, trigger: str
 ) -> None:
     """The unit's rows go on the driver's own cursor in the COMMIT's pipeline: a row the server
-    refuses (here a trigger a DBA added) still comes back as SQLAlchemy's error, nothing of the
-    transaction is written, and the writer's next write works."""
+    refuses (here a trigger a DBA added, at the INSERT or deferred to the COMMIT) still comes
+    back as SQLAlchemy's error, nothing of the transaction is written, and the writer's next
+    write works."""
     first, _second = writers
     _add_institution(first, "KEY-R0")
     with psycopg.connect(demo_url, autocommit=True) as admin:
@@ -251,10 +261,7 @@ def test_a_row_the_server_refuses_in_the_commits_pipeline_is_an_error_and_writes
             "IF NEW.short_name = 'KEY-R1' THEN RAISE EXCEPTION 'no KEY-R1 here'; END IF; "
             "RETURN NEW; END $$"
         )
-        admin.execute(
-            "CREATE TRIGGER refuse_r1 BEFORE INSERT ON institution "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_r1()"
-        )
+        admin.execute(f"CREATE {trigger} FOR EACH ROW EXECUTE FUNCTION refuse_r1()")
     before = _events(demo_url)
     with pytest.raises(DBAPIError, match="no KEY-R1 here"):
         _add_institution(first, "KEY-R1")

@@ -19,7 +19,6 @@ from sampleloans.vocab import (
     ItemState,
     LoanStatus,
     PurposeClass,
-    values,
 )
 
 if TYPE_CHECKING:
@@ -28,10 +27,6 @@ if TYPE_CHECKING:
 
     from sampleloans.ledger.unit import Touched
 
-LOAN_STATUSES = values(LoanStatus)
-"""A loan's statuses in lifecycle order. From `received` on, the status follows its items: it
-stays `received` while the borrower holds anything, is `return_in_transit` only when everything
-left is on its way back, and `returned` once nothing is held or travelling (`loan_status_of`)."""
 
 LOAN_TRANSITIONS: dict[str, tuple[LoanStatus, ...]] = {
     "approve": (LoanStatus.REQUESTED,),

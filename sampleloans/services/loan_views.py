@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from sampleloans.dates import to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
-from sampleloans.ledger.checks import LOAN_STATUSES
 from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
@@ -47,7 +46,7 @@ from sampleloans.services.listing import (
     view_maker,
 )
 from sampleloans.units import quote_input
-from sampleloans.vocab import IncidentStatus, ItemSource, ItemState
+from sampleloans.vocab import LOAN_STATUSES, IncidentStatus, ItemSource, ItemState
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,76 @@ def _twin_read(column: Any) -> Any:
     return found
 
 
+def _twin_and_key_read(column: Any) -> Any:
+    """The Core SELECT of every whole row whose code (the table's one key column) equals
+    another in all but case, the code's own row included: the row by its key and its case
+    twin in one statement, not two (built once per column)."""
+    found = _TWIN_AND_KEY_READS.get(column)
+    if found is None:
+        # the key's own row by equality too: whatever the server's lower() makes of it
+        found = _TWIN_AND_KEY_READS[column] = sa_select(*column.table.columns).where(
+            (func.lower(column) == bindparam("t_lower")) | (column == bindparam("t_code"))
+        )
+    return found
+
+
+def _keys_with_their_twin(
+    declared: list[tuple[type[SQLModel], tuple[Any, ...]]], twins: list[tuple[Any, str]]
+) -> dict[tuple[type[SQLModel], tuple[Any, ...]], tuple[Table, str]]:
+    """The declared key reads a declared case-twin lookup answers too (a new code's "does it
+    exist?" and "a case twin?", on the table's one key column): each with that lookup's key."""
+    twinned = {(_twin_shape(column)[0], code) for column, code in twins if _key_at(column) >= 0}
+    merged: dict[tuple[type[SQLModel], tuple[Any, ...]], tuple[Table, str]] = {}
+    for model, ident in declared:
+        table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+        if len(ident) == 1 and (table, ident[0]) in twinned:
+            merged[(model, ident)] = (table, ident[0])
+    return merged
+
+
+_TWIN_SHAPES: dict[Any, tuple[Table, int]] = {}
+
+
+def _twin_shape(column: Any) -> tuple[Table, int]:
+    """A case-twin lookup's column: its table, and where it is among the table's columns if it
+    is the table's whole primary key, else -1 (worked out once: a mapped attribute's `table`
+    costs ~15 µs, and `==` on columns builds an SQL expression, so names are compared)."""
+    found = _TWIN_SHAPES.get(column)
+    if found is None:
+        table: Table = column.table
+        only_key = [key.name for key in table.primary_key.columns] == [column.key]
+        at = list(table.columns.keys()).index(column.key) if only_key else -1
+        found = _TWIN_SHAPES[column] = (table, at)
+    return found
+
+
+def _key_at(column: Any) -> int:
+    """Where a case-twin lookup's column is among its table's columns, if it is the table's
+    whole primary key, else -1."""
+    return _twin_shape(column)[1]
+
+
+def _row_of_key(column: Any, rows: list[tuple[Any, ...]], code: str) -> tuple[Any, ...] | None:
+    """The row of `_twin_and_key_read(column)`'s answer whose key is exactly `code`, or None."""
+    at = _key_at(column)
+    return next((row for row in rows if row[at] == code), None)
+
+
+def _twin_of(column: Any, code: str, rows: list[tuple[Any, ...]], whole_rows: bool) -> Any:
+    """A case-twin lookup's answer: the first code that differs from `code` (None: none). The
+    rows are codes alone (`_twin_read`), or whole rows with `code`'s own among them
+    (`_twin_and_key_read`)."""
+    if not whole_rows:
+        return rows[0][0] if rows else None
+    at = _key_at(column)
+    return next((row[at] for row in rows if row[at] != code), None)
+
+
+def _first(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """The first row of an answer, or None."""
+    return rows[0] if rows else None
+
+
 def _sendable(value: Any) -> bool:
     """Whether a key value can go to the server as a parameter whatever it holds: an integer,
     or text PostgreSQL can store (no NUL, encodable as UTF-8)."""
@@ -142,6 +212,7 @@ _KEY_READS: dict[type[SQLModel], Any] = {}
 _LOCK_TWINS = "sampleloans_lock_twins"
 _TWIN_ANSWERS = "sampleloans_twin_answers"
 _TWIN_READS: dict[Any, Any] = {}
+_TWIN_AND_KEY_READS: dict[Any, Any] = {}
 
 
 def _key_read(model: type[SQLModel]) -> Any:
@@ -173,13 +244,8 @@ def person_with_institution(session: Session, email: str) -> Person | None:
         session.identity_map
     ):
         return get_row(session, Person, email)
-    reads = [(_PERSON_ROW, {"email": email})]
-    for model, ident in declared:
-        table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-        names = (f"k_{column.name}" for column in table.primary_key.columns)
-        reads.append((_key_read(model), dict(zip(names, ident, strict=True))))
-    for column, code in twins:
-        reads.append((_twin_read(column), {"t_lower": code.lower(), "t_code": code}))
+    merged = _keys_with_their_twin(declared, twins)
+    reads = [(_PERSON_ROW, {"email": email}), *_declared_reads(declared, twins, merged)]
     reads.extend((query.statement, query.params) for query in queries)
     found = db.read_with_lock(session, tuple(reads), every_row=True)
     institution: Institution | None
@@ -193,19 +259,12 @@ def person_with_institution(session: Session, email: str) -> Person | None:
         held: list[object] = [institution]
     else:
         session.info[_KEEP_LOADED] = True  # a PostgreSQL write with the lock: see there
-        keyed = found[1 : 1 + len(declared)]
-        twinned = found[1 + len(declared) : 1 + len(declared) + len(twins)]
-        queried = found[1 + len(declared) + len(twins) :]
-        if twins:
-            session.info[_TWIN_ANSWERS] = {
-                (str(column), code): rows[0][0] if rows else None
-                for (column, code), rows in zip(twins, twinned, strict=True)
-            }
-        held = _adopt_read_with_lock(
-            session, declared, [rows[0] if rows else None for rows in keyed]
-        )
+        sent = len(reads) - 1 - len(queries)  # the declared keys' and twins' reads
+        held = _adopt_declared(session, declared, twins, merged, found[1 : 1 + sent])
+        queried = found[1 + sent :]
         held += _adopt_queried(session, queries, queried)
         if scoped is not None:
+            held += _adopt_scope_sample(session, *scoped)
             _hand_over_check_scope(session, *scoped)
         if not found[0]:
             return None
@@ -222,6 +281,62 @@ def person_with_institution(session: Session, email: str) -> Person | None:
     # the person for a hand-over's parties (the recorder's own row, `services/handover`)
     session.info.setdefault(_HELD, []).extend([*held, person])
     return person
+
+
+Merged = dict[tuple[type[SQLModel], tuple[Any, ...]], tuple[Table, str]]
+"""Declared key reads answered by a declared case-twin lookup (`_keys_with_their_twin`)."""
+
+
+def _declared_reads(
+    declared: list[tuple[type[SQLModel], tuple[Any, ...]]],
+    twins: list[tuple[Any, str]],
+    merged: Merged,
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The reads of the declared keys (those `merged` left out), then of the case twins."""
+    reads = []
+    for model, ident in declared:
+        if (model, ident) in merged:
+            continue  # its row comes with its case-twin lookup
+        table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+        names = (f"k_{column.name}" for column in table.primary_key.columns)
+        reads.append((_key_read(model), dict(zip(names, ident, strict=True))))
+    for column, code in twins:
+        whole = (_twin_shape(column)[0], code) in merged.values()
+        statement = _twin_and_key_read(column) if whole else _twin_read(column)
+        reads.append((statement, {"t_lower": code.lower(), "t_code": code}))
+    return reads
+
+
+def _adopt_declared(
+    session: Session,
+    declared: list[tuple[type[SQLModel], tuple[Any, ...]]],
+    twins: list[tuple[Any, str]],
+    merged: Merged,
+    answers: list[list[tuple[Any, ...]]],
+) -> list[object]:
+    """The answers of `_declared_reads`: the case twins kept for `twin_answer`, the rows by key
+    in the session as if loaded (returned, to be kept alive)."""
+    keyed = iter(answers[: len(answers) - len(twins)])
+    twinned = answers[len(answers) - len(twins) :]
+    whole_rows = {}
+    for (column, code), rows in zip(twins, twinned, strict=True):
+        table = _twin_shape(column)[0]
+        if (table, code) in merged.values():
+            whole_rows[(table, code)] = (column, rows)
+    if twins:
+        session.info[_TWIN_ANSWERS] = {
+            (str(column), code): _twin_of(
+                column, code, rows, (_twin_shape(column)[0], code) in whole_rows
+            )
+            for (column, code), rows in zip(twins, twinned, strict=True)
+        }
+    key_rows = [
+        _row_of_key(*whole_rows[merged[(model, ident)]], ident[0])
+        if (model, ident) in merged
+        else _first(next(keyed))
+        for model, ident in declared
+    ]
+    return _adopt_read_with_lock(session, declared, key_rows)
 
 
 @dataclass(frozen=True)
@@ -370,9 +485,10 @@ _CHECK_SCOPE_READS = _check_scope_reads()
 
 def declare_check_scope(session: Session, code: Any) -> None:
     """Declare, with `read_with_the_lock`, what the checks of a write that changes only sample
-    `code` will read (its children, items and open incidents): on PostgreSQL it comes with the
-    lock, the checks answer from it and the unit's rows (`ledger/unit.known_check_scope`), and
-    the write's rows go with the COMMIT: one round trip after the grant, not two."""
+    `code` will read (it, its children, items and open incidents): on PostgreSQL it comes with
+    the lock, the checks answer from it and the unit's rows (`ledger/unit.known_check_scope`), and
+    the write's rows go with the COMMIT: one round trip after the grant, not two. The sample's
+    own row is in the session as `read_with_the_lock(Sample, code)` would put it there."""
     _declare_scope(session, "sample", code)
 
 
@@ -394,6 +510,21 @@ def _declare_scope(
         for name, statement in _CHECK_SCOPE_READS[part].items():
             query_with_the_lock(session, ("check scope", name, key), None, statement, {param: key})
     session.info[_SCOPE] = (kind, key)
+
+
+def _adopt_scope_sample(session: Session, kind: str, code: str) -> list[object]:
+    """A sample's check scope (`declare_check_scope`) holds its own row (it and its children):
+    that row in the session as if loaded, as `read_with_the_lock(Sample, code)` puts it (or the
+    code known absent), with no read of its own while the lock is held. Returned, to be kept."""
+    rows = answered_with_the_lock(session, ("check scope", Sample.__tablename__, code))
+    if kind != "sample" or rows is None:
+        return []
+    at = _SAMPLE_CODE_AT
+    own = next((row for row in rows if row[at] == code), None)
+    return _adopt_read_with_lock(session, [(Sample, (code,))], [own])
+
+
+_SAMPLE_CODE_AT = list(_SCOPE_TABLES[0].columns.keys()).index("code")
 
 
 def _hand_over_check_scope(session: Session, kind: str, key: str) -> None:

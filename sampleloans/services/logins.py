@@ -1,12 +1,16 @@
 """People who log in to a PostgreSQL ledger (issue 14): the opt-in hardening and the login
-behind each command (`sampleloans/pgsecurity.py` holds the SQL)."""
+behind each command (`sampleloans/pgsecurity.py` holds the SQL).
+
+`pgsecurity` is imported where a PostgreSQL ledger is asked about it: every command asks who
+acts (`identity`), and on SQLite the answer needs none of its SQL (a cold read pays ~5 ms of CPU
+to load it)."""
 
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, col, select
 
-from sampleloans import db, pgsecurity
+from sampleloans import db
 from sampleloans.errors import InvalidInput, PermissionDenied
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import EventSubject, Person
@@ -16,6 +20,8 @@ from sampleloans.services.common import require_role
 def secure(engine: Engine, ctx: Context) -> list[str]:
     """Install the login hardening (one transaction), on behalf of a curator named by the DBA
     who runs it; the e-mails given a login role."""
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
     with db.transaction(engine) as session:
         require_role(session, ctx, "curator", action="secure the database")
         if not db.is_postgres(engine):
@@ -29,7 +35,11 @@ def secure(engine: Engine, ctx: Context) -> list[str]:
 def is_secured(session: Session) -> bool:
     """Whether the session's ledger is a PostgreSQL one with the login hardening."""
     connection = session.connection()
-    return db.is_postgres(connection) and pgsecurity.is_secured(connection)
+    if not db.is_postgres(connection):
+        return False
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
+    return pgsecurity.is_secured(connection)
 
 
 def identity(session: Session, declared: str | None) -> tuple[str | None, datetime | None]:
@@ -40,6 +50,8 @@ def identity(session: Session, declared: str | None) -> tuple[str | None, dateti
     connection = session.connection()
     if not db.is_postgres(connection):
         return declared, None
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
     state = pgsecurity.login_state(connection)
     if not state.secured:
         return declared, None
@@ -74,6 +86,8 @@ def sync_login(session: Session, email: str) -> bool:
     """Give a person their LOGIN role in their group, or revoke the login of a deactivated
     one, on a secured ledger, in the transaction of the event that changed them. Whether the
     ledger is secured (and so whether anything was done)."""
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
     if not is_secured(session):
         return False
     person = session.get(Person, email.strip().lower())
@@ -108,6 +122,8 @@ def sync_logins_since(session: Session, after_seq: int) -> int:
 def login_sql(email: str, role: str, *, create: bool = True) -> str:
     """The SQL a DBA runs to let a person log in (`create` false: their login role exists,
     made by the ledger; the DBA still grants the group and sets the password)."""
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
     role = role.strip().lower().replace("-", "_")
     if role not in pgsecurity.GROUP_ROLES:
         raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
@@ -122,6 +138,8 @@ def events_hidden(connection: Connection) -> bool:
     a secured PostgreSQL ledger); asked once per database connection."""
     if not db.is_postgres(connection):
         return False
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
     known = connection.info.get(_EVENTS_HIDDEN)
     if known is None:
         asked = text(

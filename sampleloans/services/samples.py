@@ -22,7 +22,7 @@ from sampleloans.services.common import (
     require_text,
     where_sample_is,
 )
-from sampleloans.services.lock_reads import declare_check_scope, read_with_the_lock
+from sampleloans.services.lock_reads import declare_check_scope
 from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import check_mass_ug, quote_input
 from sampleloans.vocab import CustodyState, Origin, RecordSource, values
@@ -263,8 +263,7 @@ def move_sample(
     reason: str | None = None,
 ) -> Envelope:
     """Record a new storage location for a sample in the vault (curators only)."""
-    read_with_the_lock(session, Sample, code)  # the sample comes with the writers' lock
-    declare_check_scope(session, code)  # and what the checks read about it
+    declare_check_scope(session, code)  # the sample and what the checks read about it
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != CustodyState.VAULT:
