@@ -623,8 +623,8 @@ def test_inventory_by_a_compliance_officer_is_refused(
         db_path,
         ["loans", "inventory", "L-1"],
         4,
-        f"{COMPLIANCE} may not attest inventories of loan L-1; the PI's institution or a "
-        "curator attests",
+        f"{COMPLIANCE} is a compliance officer; only curators and the borrowing institution's "
+        "researchers may attest inventories",
         actor=COMPLIANCE,
     )
 

@@ -19,6 +19,7 @@ from sampleloans.vocab import (
     ItemState,
     LoanStatus,
     PurposeClass,
+    state_words,
     values,
 )
 
@@ -206,7 +207,7 @@ def require_loan_transition(loan: Any, action: str, *, researcher: bool = False)
     if loan.status not in LOAN_TRANSITIONS[action]:
         hint = transition_hint(loan.status, action, researcher=researcher)
         raise Conflict(
-            f"loan {loan.number} is {words(loan.status)}; cannot "
+            f"loan {loan.number} is {state_words(loan.status)}; cannot "
             f"{ACTION_WORDS.get(action, words(action))}: {hint}"
         )
 
@@ -374,8 +375,9 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
                 Violation(
                     "custody",
                     record,
-                    f"{record}: custody {words(s.custody_state)} on {s.loan_number} disagrees "
-                    f"with loan {items[0].loan_number} ({words(items[0].state)})",
+                    f"{record}: custody {state_words(s.custody_state)} on {s.loan_number} "
+                    "disagrees "
+                    f"with loan {items[0].loan_number} ({state_words(items[0].state)})",
                 )
             )
         if s.custody_state == CustodyState.VAULT and s.vault_ug <= 0:
@@ -387,7 +389,9 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
         if not items and s.custody_state in ACTIVE_ITEM_STATES:
             found.append(
                 Violation(
-                    "custody", record, f"{record}: {words(s.custody_state)} but on no active loan"
+                    "custody",
+                    record,
+                    f"{record}: {state_words(s.custody_state)} but on no active loan",
                 )
             )
     return found
@@ -450,7 +454,8 @@ def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
                     Violation(
                         "loan_closure",
                         f"loan {loan.number}",
-                        f"loan {loan.number} is {words(loan.status)} with {open_ug} µg unaccounted",
+                        f"loan {loan.number} is {state_words(loan.status)} with {open_ug} µg "
+                        "unaccounted",
                     )
                 )
     return found

@@ -32,6 +32,7 @@ from sampleloans.vocab import (
     PurposeClass,
     Role,
     TransferType,
+    state_words,
     values,
 )
 
@@ -266,7 +267,7 @@ def where_sample_is(sample: Sample) -> str:
         return f"{USED_UP[sample.custody_state]}{on_loan}"
     if sample.loan_number:
         return f"on loan {sample.loan_number}"
-    return sample.custody_state.replace("_", " ")
+    return state_words(sample.custody_state)
 
 
 def require_active(person: Person, field: str) -> Person:
