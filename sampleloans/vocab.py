@@ -185,10 +185,10 @@ STATE_WORDS: dict[str, str] = {
     LoanStatus.APPROVED: "approved",
     ItemState.WITHDRAWN: "withdrawn",
     LoanStatus.ISSUED: "issued",
-    LoanStatus.IN_TRANSIT: "in transit to the borrower",
+    LoanStatus.IN_TRANSIT: "on its way to the borrower",
     LoanStatus.RECEIVED: "received by the borrower",
     ItemState.HELD: "held by the borrower",
-    LoanStatus.RETURN_IN_TRANSIT: "in transit back to the lender",
+    LoanStatus.RETURN_IN_TRANSIT: "on its way back to the lender",
     LoanStatus.RETURNED: "returned",
     LoanStatus.SETTLED: "settled",
     LoanStatus.CLOSED: "closed",
@@ -219,7 +219,7 @@ STATE_VOCABULARIES: tuple[type[StrEnum], ...] = (
 
 
 def state_words(state: str) -> str:
-    """A status or state in words for a sentence: 'return_in_transit' → 'in transit back to the
+    """A status or state in words for a sentence: 'return_in_transit' → 'on its way back to the
     lender'; a value no vocabulary knows (an edited ledger) is shown with spaces."""
     return STATE_WORDS.get(state, state.replace("_", " "))
 

@@ -647,7 +647,7 @@ def test_settle_with_mass_still_held_and_close_before_settle(
         db_path,
         ["loans", "close", "L-1"],
         1,
-        "loan L-1 is received; cannot close: settle it first ('loans settle')",
+        "loan L-1 is received by the borrower; cannot close: settle it first ('loans settle')",
     )
 
 

@@ -375,9 +375,9 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
                 Violation(
                     "custody",
                     record,
-                    f"{record}: custody {state_words(s.custody_state)} on {s.loan_number} "
-                    "disagrees "
-                    f"with loan {items[0].loan_number} ({state_words(items[0].state)})",
+                    f"{record}: custody says {state_words(s.custody_state)} on "
+                    f"{s.loan_number}, which disagrees with loan {items[0].loan_number} "
+                    f"({state_words(items[0].state)})",
                 )
             )
         if s.custody_state == CustodyState.VAULT and s.vault_ug <= 0:

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func
+from sqlalchemy import Table, bindparam, func, literal_column
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
@@ -329,7 +329,11 @@ def _loan_result(
 _ITEM_T: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _OPEN_REQUESTS = (
     select_rows(_ITEM_T.c.loan_number, _ITEM_T.c.sample_code, _ITEM_T.c.state)
-    .where(_ITEM_T.c.sample_code == bindparam("code"), _ITEM_T.c.state == ItemState.REQUESTED)
+    .where(
+        _ITEM_T.c.sample_code == bindparam("code"),
+        # the word in the SQL: a statement read with the lock carries only its declared params
+        _ITEM_T.c.state == literal_column(f"'{ItemState.REQUESTED.value}'"),
+    )
     .order_by(_ITEM_T.c.loan_number)
 )
 """The loans still requested or approved (never issued, not withdrawn) that name a sample."""
