@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, TextIO, cast
 
 from sampleloans import crashpoints
 from sampleloans.errors import InvalidInput, StorageError
@@ -176,6 +176,11 @@ def open_input(path: Path, option: str, *, give: str = "", **how: object) -> IO[
         return path.open(**how)  # type: ignore[call-overload]  # open's overloads by mode
     except OSError as exc:
         raise input_error(path, option, exc, give) from None
+
+
+def open_text_input(path: Path, option: str, *, give: str = "", **how: object) -> TextIO:
+    """`open_input` in text mode (`how`: encoding, errors, newline)."""
+    return cast(TextIO, open_input(path, option, give=give, mode="r", **how))
 
 
 def read_input_bytes(path: Path, option: str, *, give: str = "", limit: int | None = None) -> bytes:

@@ -165,8 +165,12 @@ def test_item_balance(row: ItemFigures) -> None:
             "on more than one loan (L-1, L-2)",
         ),
         ([on_loan(on_loan_ug=90)], [item()], "90 µg on loan but its loan items hold 100 µg"),
-        ([on_loan(loan="L-9")], [item()], "custody says held by the borrower on L-9, which disagrees with loan L-1 (held by "
-            "the borrower)"),
+        (
+            [on_loan(loan="L-9")],
+            [item()],
+            "custody says held by the borrower on L-9, which disagrees with loan L-1 (held by the "
+            "borrower)",
+        ),
         (
             [on_loan(custody_state="in_transit")],
             [item()],

@@ -59,7 +59,7 @@ def import_file(
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import open_input
+    from sampleloans.fileio import open_text_input
     from sampleloans.services.bulk import (
         BulkRejected,
         detect_format,
@@ -74,7 +74,7 @@ def import_file(
         fmt = detect_format(file.name)
         before_seq = head_seq(session)
         # a byte that is not UTF-8 is kept (as a surrogate) for the reader to name its line
-        handle = open_input(
+        handle = open_text_input(
             file,
             "FILE",
             give="give the path of a .csv or .jsonl file",

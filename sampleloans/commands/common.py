@@ -181,11 +181,13 @@ def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
 
 def command_name(ctx: typer.Context) -> str:
     """The command as typed after the program's name and global options: 'loans issue'."""
-    names: list[str] = []
-    node: typer.Context | None = ctx
-    while node is not None and node.parent is not None:
-        names.append(node.info_name or "")
-        node = node.parent
+    if ctx.parent is None:
+        return ""
+    names = [ctx.info_name or ""]
+    parent = ctx.parent
+    while parent.parent is not None:
+        names.append(parent.info_name or "")
+        parent = parent.parent
     return " ".join(reversed(names))
 
 
