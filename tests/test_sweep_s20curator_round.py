@@ -9,7 +9,10 @@
 - A compact ISO 8601 time (`20250330T001000Z`) was refused by every time option and import
   field; complete basic, week and ordinal dates are read, and the error line names the forms.
 - A sample could be on two open requests, refused only at the second one's issue: now refused
-  at `loans request` (and `import`, also within one batch), naming the other request.
+  at `loans request` (and `import`, also within one batch), naming the other request; nor is a
+  requested sample given away or split whole (which stranded the request the same way).
+- A mass `3.2mgs` was said to need "digits on both sides of the decimal point": the unit is
+  named instead.
 - "loan L-1 is return in transit": every state said in a sentence has its words
   (`vocab.STATE_WORDS`).
 - A researcher or compliance officer giving a curator's command a bad value was told about the
@@ -259,3 +262,20 @@ def test_a_misspelt_unit_after_decimals_is_named_as_the_unit(db_path: Path) -> N
     message = refused(CliRunner(), db_path, "samples", "split", CODE, "--child", "-01=3.2mgs",
                       code=2)  # fmt: skip
     assert message == "Error: --child: '3.2mgs' has unknown unit 'mgs'; use ug, µg, mg or g\n"
+
+
+def test_a_sample_on_an_open_request_is_not_given_away_nor_split_whole(db_path: Path) -> None:
+    """Before: both went through and the request was refused only at its issue."""
+    runner = CliRunner()
+    signed_ou_agreement(runner)
+    ok(runner, *_request("L-A", CODE))
+    given = refused(runner, db_path, "samples", "transfer", CODE, "--to", "MNHN", "--reference",
+                    "gift")  # fmt: skip
+    assert given == (
+        f"Error: sample {CODE} is on loan request L-A (requested, not issued); withdraw it first "
+        "('loans withdraw L-A --reason …') or give another sample\n"
+    )
+    vault = json.loads(ok(runner, "samples", "show", CODE, "--json"))["vault_ug"]
+    split = refused(runner, db_path, "samples", "split", CODE, "--child", f"-01={vault}ug")
+    assert split.startswith(f"Error: split of {CODE}: it is on loan request L-A (requested")
+    ok(runner, "samples", "split", CODE, "--child", "-01=1ug")  # some of it stays: issuable

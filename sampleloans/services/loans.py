@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, literal_column
+from sqlalchemy import Table, bindparam, func
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
@@ -27,6 +27,7 @@ from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Samp
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
+    OPEN_REQUESTS,
     TRANSFER_TYPES,
     acting_person,
     append,
@@ -36,6 +37,7 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
+    open_request_of,
     refuse_case_twin,
     require_active,
     require_choice,
@@ -205,7 +207,7 @@ def request_loan(
             code = validated(partial(require_code, code))
             read_with_the_lock(session, Sample, code)
             query_with_the_lock(
-                session, ("open requests", code), None, _OPEN_REQUESTS, {"code": code}
+                session, ("open requests", code), None, OPEN_REQUESTS, {"code": code}
             )
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
@@ -326,39 +328,11 @@ def _loan_result(
     return LoanWritten(envelope, loan, cast(tuple[LoanItem, ...], items))
 
 
-_ITEM_T: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-_OPEN_REQUESTS = (
-    select_rows(_ITEM_T.c.loan_number, _ITEM_T.c.sample_code, _ITEM_T.c.state)
-    .where(
-        _ITEM_T.c.sample_code == bindparam("code"),
-        # the word in the SQL: a statement read with the lock carries only its declared params
-        _ITEM_T.c.state == literal_column(f"'{ItemState.REQUESTED.value}'"),
-    )
-    .order_by(_ITEM_T.c.loan_number)
-)
-"""The loans still requested or approved (never issued, not withdrawn) that name a sample."""
-
-
 def _not_on_another_request(session: Session, code: str) -> None:
     """Refuse a sample already on an open request: issuing one would strand the other, which
     was only refused at its issue (and an import's batch refuses it the same way)."""
-    batch = open_batch(session)
-    if batch is not None:  # the unit's rows, this batch's requests among them
-        rows: list[Any] = batch.rows_where(
-            LoanItem,
-            _OPEN_REQUESTS,
-            {"code": code},
-            lambda item: item.sample_code == code and item.state == ItemState.REQUESTED,
-        )
-    else:
-        answered = answered_with_the_lock(session, ("open requests", code))
-        rows = list(
-            answered
-            if answered is not None
-            else session.connection().execute(_OPEN_REQUESTS, {"code": code})
-        )
-    if rows:
-        other = get_loan(session, min(str(row.loan_number) for row in rows))
+    other = open_request_of(session, code)
+    if other is not None:
         raise Conflict(
             f"sample {code} is already on loan request {other.number} "
             f"({state_words(other.status)}, not issued); one sample is on one open request at "
