@@ -162,7 +162,7 @@ def on_server(ctx: typer.Context) -> bool:
     return bool(given and is_server_url(given))
 
 
-def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
+def engine_context(ctx: typer.Context, *, check_role: bool = True) -> tuple["Engine", "Context"]:
     """The ledger's engine and who acts, for a command that runs its own transactions
     (verify, export, checkpoints): on a secured PostgreSQL ledger the login, as in `reading`."""
     from sampleloans.services.gate import COMMAND_ROLES, require_command_role
@@ -171,11 +171,12 @@ def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
     engine = open_engine(ctx)  # first, as before: a missing ledger is exit 3 whoever acts
     declared = actor(ctx, required=not on_server(ctx))
     command = command_name(ctx)
-    if not on_server(ctx) and command not in COMMAND_ROLES:
+    if not on_server(ctx) and not (check_role and command in COMMAND_ROLES):
         return engine, context(ctx, declared)
     with transaction(engine, write=False) as session:
         service_ctx = session_context(ctx, session, declared)
-        require_command_role(session, service_ctx, command)  # before the files it reads
+        if check_role:  # before the files it reads
+            require_command_role(session, service_ctx, command)
         return engine, service_ctx
 
 

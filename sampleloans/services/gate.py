@@ -5,7 +5,7 @@ loans (exit 4), not that the time is malformed (exit 2): who you are comes befor
 typed, and the answer is the same whatever they typed, so the order tells nothing. The CLI
 calls `require_command_role` once, in the transaction every writing command opens
 (`commands/common.writing`) and for the commands that read files before their service runs
-(`verify`, `checkpoint`); each service still checks its own role, for `import` and direct
+(`verify --since`, `checkpoint`); each service still checks its own role, for `import` and direct
 callers, with the same words. A researcher of another institution is refused by the service,
 as for a loan that does not exist (`services/access.py`).
 """
