@@ -30,17 +30,28 @@ MIN_YEAR = 1900
 MAX_YEAR = 2200
 
 _TRIM = " \t\r\n"
-_DATETIME_HINT = "use ISO 8601, e.g. 2025-04-24 or 2025-04-24T10:30:00Z"
-_DATE_HINT = "use an ISO 8601 date, e.g. 2025-04-24"
+_DATETIME_HINT = (
+    "use ISO 8601, e.g. 2025-04-24, 2025-04-24T10:30:00Z or 20250424T103000Z (a complete "
+    "calendar, week or ordinal date, extended or basic form; no offset means UTC)"
+)
+_DATE_HINT = (
+    "use an ISO 8601 date, e.g. 2025-04-24 or 20250424 (a complete calendar, week or ordinal date)"
+)
 
 # isoparse alone is looser than its name suggests: it accepts ANY single character between date
-# and time ('2025-04-24x10:00', even NUL or a newline), reduced dates ('2025' = 1 January,
-# '2025-04'), week dates ('2025-W17-4'), ordinal dates ('2025-114') and the basic form
-# '20250424'. A ledger date that silently became 1 January is worse than a refusal, so the date
-# part must be a full extended calendar date and the separator 'T' or a space.
-_DATETIME_SHAPE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].+)?", re.ASCII | re.DOTALL)
+# and time ('2025-04-24x10:00', even NUL or a newline) and reduced dates ('2025' = 1 January,
+# '2025-04'). A ledger date that silently became 1 January is worse than a refusal, so the date
+# part must be a complete date — calendar ('2025-04-24', basic '20250424'), week ('2025-W17-4',
+# '2025W174') or ordinal ('2025-114', '2025114'), each naming one day as ISO 8601 does — and
+# the separator 'T' or a space. Every time option and import field is read here.
+_COMPLETE_DATE = (
+    r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8}|[0-9]{4}-W[0-9]{2}-[0-9]|[0-9]{4}W[0-9]{3}"
+    r"|[0-9]{4}-[0-9]{3}|[0-9]{7})"
+)
+_DATETIME_SHAPE_RE = re.compile(_COMPLETE_DATE + r"(?:[Tt ].+)?", re.ASCII | re.DOTALL)
 _DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
-_DATE_THEN_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", re.ASCII | re.DOTALL)
+_COMPLETE_DATE_RE = re.compile(_COMPLETE_DATE, re.ASCII)
+_DATE_THEN_TIME_RE = re.compile(_COMPLETE_DATE + r"[Tt ].+", re.ASCII | re.DOTALL)
 # a fraction of a second longer than the microseconds every time is kept to ('.1234567')
 _FINER_THAN_MICROSECOND_RE = re.compile(r"[Tt ][0-9:]+[.,][0-9]{7,}", re.ASCII)
 # a date and time followed by a time-zone name or abbreviation ('2025-04-24 10:00 UTC', as the
@@ -179,20 +190,29 @@ def parse_date(text: str, field: str = "date") -> date:
     """Parse an ISO 8601 calendar date 'YYYY-MM-DD'; times and other formats are refused."""
     stripped = _clean(text, field, _DATE_HINT, "parse_date")
     q = quote_input(text)
-    m = _DATE_RE.fullmatch(stripped)
-    if m is None:
-        if _DATE_THEN_TIME_RE.fullmatch(stripped):
-            raise InvalidInput(f"{field}: {q} has a time; give the date only, e.g. 2025-04-24")
+    if _DATE_THEN_TIME_RE.fullmatch(stripped):
+        raise InvalidInput(f"{field}: {q} has a time; give the date only, e.g. 2025-04-24")
+    if not _COMPLETE_DATE_RE.fullmatch(stripped):
         raise InvalidInput(f"{field}: {q} is not a date; {_DATE_HINT}")
-    year, month, day = (int(g) for g in m.groups())
     try:
-        result = date(year, month, day)
+        result = _complete_date(stripped)
     except ValueError as exc:
         raise InvalidInput(
             f"{field}: {q} is not a valid date ({_reason(exc)}); {_DATE_HINT}"
         ) from exc
     _check_year(result.year, field, text)
     return result
+
+
+def _complete_date(stripped: str) -> date:
+    """The day a complete ISO 8601 date names (its shape already checked)."""
+    m = _DATE_RE.fullmatch(stripped)
+    if m is not None:  # the usual form, read without loading dateutil's parser
+        year, month, day = (int(g) for g in m.groups())
+        return date(year, month, day)
+    from dateutil.parser import isoparse
+
+    return isoparse(stripped).date()
 
 
 def _require_aware(dt: datetime, func: str) -> datetime:

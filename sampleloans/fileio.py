@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import IO, Any, TextIO, cast
 
 from sampleloans import crashpoints
 from sampleloans.errors import InvalidInput, StorageError
@@ -140,6 +141,61 @@ def refuse_special_input(path: Path, option: str) -> None:
             f"{option}: {path} is not a regular file (a device, FIFO or socket); give the "
             "file itself"
         )
+
+
+# Why an input file the user named cannot be opened, when the fix is theirs: name the right
+# file (exit 2, like any other value typed wrong). Anything else the system says at open, and a
+# read that fails once the file is open (a failing disk, a vanished mount), is the
+# environment's (exit 3). One rule for every option and argument that takes an input file.
+_NAMED_WRONG = {
+    errno.ENOENT: "does not exist",
+    errno.ENOTDIR: "does not exist (a folder on its path is a file)",
+    errno.EISDIR: "is a folder, not a file",
+    errno.EACCES: "cannot be read (permission denied)",
+    errno.EPERM: "cannot be read (operation not permitted)",
+    errno.ELOOP: "is a loop of symbolic links",
+    errno.ENAMETOOLONG: "is a name too long for the system",
+}
+
+
+def input_error(
+    path: Path, option: str, exc: OSError, give: str = ""
+) -> InvalidInput | StorageError:
+    """The one answer for an input file `option` names that cannot be opened or read."""
+    why = _NAMED_WRONG.get(exc.errno or 0)
+    if why is None:
+        return StorageError(f"{option}: cannot read {path}: {exc.strerror}")
+    return InvalidInput(f"{option}: {path} {why}" + (f"; {give}" if give else ""))
+
+
+def open_input(path: Path, option: str, *, give: str = "", **how: object) -> IO[Any]:
+    """Open an input file the user named (`option`, as typed: `--key`, `FILE`), refusing a
+    device or FIFO, one missing or a folder (exit 2); `how` are `open`'s keyword arguments."""
+    refuse_special_input(path, option)
+    try:
+        return path.open(**how)  # type: ignore[call-overload]  # open's overloads by mode
+    except OSError as exc:
+        raise input_error(path, option, exc, give) from None
+
+
+def open_text_input(path: Path, option: str, *, give: str = "", **how: object) -> TextIO:
+    """`open_input` in text mode (`how`: encoding, errors, newline)."""
+    return cast(TextIO, open_input(path, option, give=give, mode="r", **how))
+
+
+def read_input_bytes(path: Path, option: str, *, give: str = "", limit: int | None = None) -> bytes:
+    """An input file's bytes (at most `limit` + 1 of them when given): `open_input`'s rule,
+    and a read that fails midway is the environment's (exit 3)."""
+    with open_input(path, option, give=give, mode="rb") as handle:
+        try:
+            return bytes(handle.read(-1 if limit is None else limit + 1))
+        except OSError as exc:
+            raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+
+
+def check_input(path: Path, option: str, *, give: str = "") -> None:
+    """Refuse, by `open_input`'s rule, an input file that cannot be opened, before any work."""
+    open_input(path, option, give=give, mode="rb").close()
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"

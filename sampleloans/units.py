@@ -74,7 +74,9 @@ _SIGNED_MASS = rf"([+\-\u2212]) *+({_NUMBER} *+\S+)"
 # an exponent form with a unit ('1e3 ug'): the number, the unit (written out when it is short)
 _EXPONENT_MASS = r"(?i)([0-9]+(?:\.[0-9]+)?e([+\-]?[0-9]+)) *(\S+)"
 _LONGEST_EXPONENT_WRITTEN = 12  # '1e999999999 ug' is not written out: the general example
-_HALF_DECIMAL = r"(?:[0-9]+\.|\.[0-9]+)(?: *\S+)?"
+# the unit after it starts with no digit: '3.2mgs' is a number and an unknown unit, not '3.'
+# then '2mgs'
+_HALF_DECIMAL = r"(?:[0-9]+\.|\.[0-9]+)(?: *[^\s0-9.]\S*)?"
 
 
 def quote_input(text: str, limit: int = _QUOTE_LIMIT) -> str:

@@ -179,6 +179,51 @@ class SubjectType(StrEnum):
     PERSON = "person"
 
 
+STATE_WORDS: dict[str, str] = {
+    # loans, loan items and samples (one word per value: a value means the same in each)
+    LoanStatus.REQUESTED: "requested",
+    LoanStatus.APPROVED: "approved",
+    ItemState.WITHDRAWN: "withdrawn",
+    LoanStatus.ISSUED: "issued",
+    LoanStatus.IN_TRANSIT: "on its way to the borrower",
+    LoanStatus.RECEIVED: "received by the borrower",
+    ItemState.HELD: "held by the borrower",
+    LoanStatus.RETURN_IN_TRANSIT: "on its way back to the lender",
+    LoanStatus.RETURNED: "returned",
+    LoanStatus.SETTLED: "settled",
+    LoanStatus.CLOSED: "closed",
+    CustodyState.VAULT: "in the vault",
+    CustodyState.TRANSFERRED: "transferred for good",
+    CustodyState.CONSUMED: "used up",
+    CustodyState.LOST: "lost",
+    CustodyState.SPLIT: "split whole into child samples",
+    # agreements and incidents
+    AgreementStatus.PENDING: "pending (not yet signed)",
+    AgreementStatus.SIGNED: "signed",
+    AgreementStatus.EXPIRED: "expired",
+    AgreementStatus.TERMINATED: "terminated",
+    IncidentStatus.OPEN: "open",
+    IncidentStatus.RESOLVED: "resolved",
+}
+"""Each status and state in words that fit "loan L is …" / "sample S is …": every message
+that names one says it through `state_words`, never the stored value ('return_in_transit')."""
+
+STATE_VOCABULARIES: tuple[type[StrEnum], ...] = (
+    LoanStatus,
+    ItemState,
+    CustodyState,
+    AgreementStatus,
+    IncidentStatus,
+)
+"""The vocabularies whose values `STATE_WORDS` words (a test keeps it complete)."""
+
+
+def state_words(state: str) -> str:
+    """A status or state in words for a sentence: 'return_in_transit' → 'on its way back to the
+    lender'; a value no vocabulary knows (an edited ledger) is shown with spaces."""
+    return STATE_WORDS.get(state, state.replace("_", " "))
+
+
 def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     """The stored texts of a vocabulary, in its declared order."""
     return tuple(member.value for member in vocabulary)

@@ -220,7 +220,10 @@ def test_restore_refuses_a_backup_that_fails_verify(
         "written by 'backup'; nothing was restored\n"
     )
     missing = cli(db_path, "restore", str(tmp_path / "nope.db"), "--force")
-    assert missing.returncode == 3
+    assert missing.returncode == 2  # a file the user named that does not exist: bad input
+    assert missing.stderr == (
+        f"Error: FILE: {tmp_path / 'nope.db'} does not exist; give the file written by 'backup'\n"
+    )
     assert fingerprint(db_path) == before
 
 

@@ -259,6 +259,6 @@ def test_missing_file_is_not_found(
     result = runner.invoke(app, ["--as", CURATOR, "import", str(missing)])
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {missing}: no such file; give the path of a .csv or .jsonl file\n"
+        f"Error: FILE: {missing} does not exist; give the path of a .csv or .jsonl file\n"
     )
     assert fingerprint(db_path) == before

@@ -9,6 +9,7 @@ import pytest
 from sampleloans.errors import Conflict
 from sampleloans.ledger import checks
 from sampleloans.ledger.checks import ItemFigures, SampleFigures, Snapshot, Violation
+from sampleloans.vocab import state_words
 
 
 def sample(code: str = "S1", **kw: object) -> Row:
@@ -165,13 +166,18 @@ def test_item_balance(row: ItemFigures) -> None:
             "on more than one loan (L-1, L-2)",
         ),
         ([on_loan(on_loan_ug=90)], [item()], "90 µg on loan but its loan items hold 100 µg"),
-        ([on_loan(loan="L-9")], [item()], "custody held on L-9 disagrees with loan L-1 (held)"),
+        (
+            [on_loan(loan="L-9")],
+            [item()],
+            "custody says held by the borrower on L-9, which disagrees with loan L-1 (held by the "
+            "borrower)",
+        ),
         (
             [on_loan(custody_state="in_transit")],
             [item()],
-            "custody in transit on L-1 disagrees",
+            "custody says on its way to the borrower on L-1, which disagrees",
         ),
-        ([on_loan(on_loan_ug=0)], [], "held but on no active loan"),
+        ([on_loan(on_loan_ug=0)], [], "held by the borrower but on no active loan"),
         ([sample()], [item(held_ug=100)], "0 µg on loan but its loan items hold 100 µg"),
     ],
 )
@@ -247,7 +253,8 @@ def test_closed_loans(status: str, held: int, broken: bool) -> None:
     assert len(violations) == int(broken)
     if broken:
         assert violations[0].check == "loan_closure"
-        assert violations[0].message == f"loan L-1 is {status} with {held} µg unaccounted"
+        said = f"loan L-1 is {state_words(status)} with {held} µg unaccounted"
+        assert violations[0].message == said
 
 
 @pytest.mark.parametrize(
@@ -267,7 +274,7 @@ def test_require_loan_transition(action: str, allowed: str) -> None:
         if status in checks.LOAN_TRANSITIONS[action]:
             continue
         loan = Row(number="L-1", status=status, issued_at=issued_at)
-        with pytest.raises(Conflict, match=f"loan L-1 is {status.replace('_', ' ')}; cannot"):
+        with pytest.raises(Conflict, match=f"loan L-1 is {state_words(status)}; cannot"):
             checks.require_loan_transition(loan, action)
 
 

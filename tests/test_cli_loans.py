@@ -623,8 +623,8 @@ def test_inventory_by_a_compliance_officer_is_refused(
         db_path,
         ["loans", "inventory", "L-1"],
         4,
-        f"{COMPLIANCE} may not attest inventories of loan L-1; the PI's institution or a "
-        "curator attests",
+        f"{COMPLIANCE} is a compliance officer; only curators and the borrowing institution's "
+        "researchers may attest inventories",
         actor=COMPLIANCE,
     )
 
@@ -647,7 +647,7 @@ def test_settle_with_mass_still_held_and_close_before_settle(
         db_path,
         ["loans", "close", "L-1"],
         1,
-        "loan L-1 is received; cannot close: settle it first ('loans settle')",
+        "loan L-1 is received by the borrower; cannot close: settle it first ('loans settle')",
     )
 
 

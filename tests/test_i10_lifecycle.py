@@ -339,7 +339,7 @@ def test_partial_returns_leave_the_rest_of_the_loan_usable(
     assert "return in transit" in ok(runner, "loans", "show", "L-1")
     settle = refused(runner, db_path, "loans", "settle", "L-1", "--obligations", "x", code=1)
     assert settle == (
-        "loan L-1 is return in transit; cannot settle: accept the return first "
+        "loan L-1 is on its way back to the lender; cannot settle: accept the return first "
         "('loans accept-return')"
     )
     out = ok(runner, *ACCEPT, "--weighed", f"{S1}=20mg")

@@ -371,8 +371,8 @@ def test_bad_signing_options_write_nothing(
         ),
         (
             ["--sign", "--signer-key", str(tmp_path / "nope"), "--signer-cert", str(pki.chain_pem)],
-            3,
-            "--signer-key: cannot read",
+            2,
+            f"--signer-key: {tmp_path / 'nope'} does not exist",
         ),
         (["--signer-passphrase-file", str(pki.key_pem)], 2, "only with --sign"),
         (
@@ -482,7 +482,7 @@ def test_a_trust_root_that_is_not_a_certificate_is_invalid_input(
 ) -> None:
     signed = tmp_path / "signed.pdf"
     assert report(runner, signed, *sign_args(pki)).exit_code == 0
-    for bad, code in ((pki.key_pem, 2), (tmp_path / "missing.pem", 3)):
+    for bad, code in ((pki.key_pem, 2), (tmp_path / "missing.pem", 2)):
         result = runner.invoke(
             app,
             ["verify-document", str(signed), "--trust-root", str(bad)],

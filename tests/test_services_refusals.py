@@ -351,7 +351,7 @@ CASES: dict[str, Case] = {
         loans.close_loan,
         {"number": "L-1"},
         Conflict,
-        r"loan L-1 is received; cannot close: settle it first",
+        r"loan L-1 is received by the borrower; cannot close: settle it first",
     ),
     "ship-before-issue": Case(
         approved,

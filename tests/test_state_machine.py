@@ -375,6 +375,16 @@ class LifecycleMachine(RuleBasedStateMachine):
             and s.vault_ug > 0
         )
 
+    def on_open_request(self, code: str) -> bool:
+        """Whether a loan still requested or approved names the sample (s20: one at a time)."""
+        return any(
+            loan.status in ("requested", "approved") and code in loan.items
+            for loan in self.m_loans.values()
+        )
+
+    def requestable(self, code: str) -> bool:
+        return self.lendable(code) and not self.on_open_request(code)
+
     def in_vault(self, code: str) -> bool:
         s = self.m_samples[code]
         return s.custody_state == "vault" and not s.frozen
@@ -406,7 +416,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def lendable_small(self) -> list[str]:
         """Lendable samples small enough that the agreements' caps rarely stop an issue."""
         return self.samples_where(
-            lambda c: self.lendable(c) and self.m_samples[c].vault_ug <= 100 * MG
+            lambda c: self.requestable(c) and self.m_samples[c].vault_ug <= 100 * MG
         )
 
     # Loan-level predicates: whether the model expects a lifecycle action on this loan (with
@@ -504,6 +514,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             and each > 0
             and loss >= 0
             and each * parts + loss <= s.vault_ug
+            # split whole, a sample on an open request would strand it (s20)
+            and not (each * parts + loss == s.vault_ug and self.on_open_request(code))
         )
         self.call(ok, samples_service.split_sample, parent=code, children=children, loss_ug=loss)
         if ok:
@@ -577,7 +589,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         ok = (
             pi == PIS[deal.institution]
             and deal.status in ("pending", "signed")  # never under an agreement that ended
-            and all(self.lendable(c) for c in codes)
+            and all(self.requestable(c) for c in codes)
             and len(set(codes)) == len(codes)  # a sample named twice is refused (s19)
         )
         number = self.next_code("L-")
@@ -1252,8 +1264,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.do_request(number, good or [NEVER_LENT[0]], OUTSIDER)
             return
         pool = list(NEVER_LENT)
-        if why == "unavailable":  # on loan, frozen, used up, or never lent
-            pool = self.samples_where(lambda c: not self.lendable(c)) or pool
+        if why == "unavailable":  # on loan or on a request, frozen, used up, or never lent
+            pool = self.samples_where(lambda c: not self.requestable(c)) or pool
         bad = data.draw(st.sampled_from(pool), label="unlendable")
         self.do_request(number, [*good, bad], PIS[deal.institution])
 

@@ -73,9 +73,9 @@ def test_a_signer_file_from_the_environment_is_named_by_its_variable(
     out = tmp_path / "custody.pdf"
     args = ["report", "custody", "--loan", "L-2025-OU", "--out", str(out), "--sign"]
     result = CliRunner().invoke(app, args, env={**demo, **set_to})
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     missing = next(iter(set_to.values()))
-    assert result.stderr == f"Error: {named}: cannot read {missing}: No such file or directory\n"
+    assert result.stderr == f"Error: {named}: {missing} does not exist\n"
     assert not out.exists()
 
 
@@ -85,7 +85,5 @@ def test_a_signer_file_typed_is_named_by_its_option_alone(
     missing = tmp_path / "missing.p12"
     args = ["report", "custody", "--loan", "L-2025-OU", "--out", str(tmp_path / "c.pdf")]
     result = CliRunner().invoke(app, [*args, "--sign", "--signer-p12", str(missing)], env=demo)
-    assert result.exit_code == 3
-    assert (
-        result.stderr == f"Error: --signer-p12: cannot read {missing}: No such file or directory\n"
-    )
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --signer-p12: {missing} does not exist\n"

@@ -38,8 +38,8 @@ def test_a_researcher_cannot_report_a_loss_on_a_sample_on_its_way_back(
     assert result.exit_code == 4, result.output
     assert result.stderr == (
         f"Error: {PI} is a researcher; a researcher reports incidents only on a sample held in "
-        f"their lab, and {OU_RETURNED} is return in transit on loan L-2025-OU: a curator "
-        "reports it\n"
+        f"their lab, and {OU_RETURNED} is on its way back to the lender on loan L-2025-OU: a "
+        "curator reports it\n"
     )
     assert fingerprint(ledger) == before
 

@@ -19,7 +19,10 @@ from sampleloans.errors import InvalidInput
 from tests.cli_steps import ok, refused, signed_ou_agreement
 from tests.conftest import OU_PI
 
-HINT = "use ISO 8601, e.g. 2025-04-24 or 2025-04-24T10:30:00Z"
+HINT = (
+    "use ISO 8601, e.g. 2025-04-24, 2025-04-24T10:30:00Z or 20250424T103000Z (a complete "
+    "calendar, week or ordinal date, extended or basic form; no offset means UTC)"
+)
 
 
 @pytest.mark.parametrize(

@@ -80,8 +80,8 @@ def test_a_loan_not_yet_approved_or_shipped_is_the_curators_next_step(
     _ok(env, "loans", "ship", LOAN, "--container", "box", "--seal", "S9", "--method", "courier")
     # receiving is the researcher's own step: named as theirs
     assert _refused(env, OU_PI, *CONSUME, "--destructive") == (
-        f"Error: loan {LOAN} is in transit; cannot consume: record its receipt first "
-        "('loans receive')\n"
+        f"Error: loan {LOAN} is on its way to the borrower; cannot consume: record its receipt "
+        "first ('loans receive')\n"
     )
 
 

@@ -58,8 +58,8 @@ def import_file(
     \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
-    from sampleloans.errors import NotFound, StorageError
-    from sampleloans.fileio import refuse_special_input
+    from sampleloans.errors import StorageError
+    from sampleloans.fileio import open_text_input
     from sampleloans.services.bulk import (
         BulkRejected,
         detect_format,
@@ -73,16 +73,15 @@ def import_file(
         require_importer(session, service_ctx)
         fmt = detect_format(file.name)
         before_seq = head_seq(session)
-        refuse_special_input(file, "FILE")
-        try:
-            # a byte that is not UTF-8 is kept (as a surrogate) for the reader to name its line
-            handle = file.open(encoding="utf-8", errors="surrogateescape", newline="")
-        except FileNotFoundError:
-            raise NotFound(
-                f"{file}: no such file; give the path of a .csv or .jsonl file"
-            ) from None
-        except OSError as exc:
-            raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
+        # a byte that is not UTF-8 is kept (as a surrogate) for the reader to name its line
+        handle = open_text_input(
+            file,
+            "FILE",
+            give="give the path of a .csv or .jsonl file",
+            encoding="utf-8",
+            errors="surrogateescape",
+            newline="",
+        )
         try:
             size = file.stat().st_size
             bounded = bounded_lines(handle, file.name)  # a 1 GB line is refused, not read
@@ -91,7 +90,7 @@ def import_file(
         except BulkRejected as rejected:
             raise _naming_the_file(rejected, file.name) from None
         except OSError as exc:  # a read error midway (a failing disk, a vanished mount)
-            raise StorageError(f"{file}: cannot be read ({exc.strerror})") from None
+            raise StorageError(f"FILE: cannot read {file}: {exc.strerror}") from None
         # imported people log in (or stop) as with 'people add/deactivate/…', same transaction
         sync_logins_since(session, before_seq)
     what = "samples" if fmt == "csv" else "events"

@@ -162,17 +162,34 @@ def on_server(ctx: typer.Context) -> bool:
     return bool(given and is_server_url(given))
 
 
-def engine_context(ctx: typer.Context) -> tuple["Engine", "Context"]:
+def engine_context(ctx: typer.Context, *, check_role: bool = True) -> tuple["Engine", "Context"]:
     """The ledger's engine and who acts, for a command that runs its own transactions
     (verify, export, checkpoints): on a secured PostgreSQL ledger the login, as in `reading`."""
+    from sampleloans.services.gate import COMMAND_ROLES, require_command_role
     from sampleloans.services.ledgerfile import transaction
 
     engine = open_engine(ctx)  # first, as before: a missing ledger is exit 3 whoever acts
     declared = actor(ctx, required=not on_server(ctx))
-    if not on_server(ctx):
+    command = command_name(ctx)
+    if not on_server(ctx) and not (check_role and command in COMMAND_ROLES):
         return engine, context(ctx, declared)
     with transaction(engine, write=False) as session:
-        return engine, session_context(ctx, session, declared)
+        service_ctx = session_context(ctx, session, declared)
+        if check_role:  # before the files it reads
+            require_command_role(session, service_ctx, command)
+        return engine, service_ctx
+
+
+def command_name(ctx: typer.Context) -> str:
+    """The command as typed after the program's name and global options: 'loans issue'."""
+    if ctx.parent is None:
+        return ""
+    names = [ctx.info_name or ""]
+    parent = ctx.parent
+    while parent.parent is not None:
+        names.append(parent.info_name or "")
+        parent = parent.parent
+    return " ".join(reversed(names))
 
 
 def session_context(ctx: typer.Context, session: "Session", declared: str | None) -> "Context":
@@ -242,7 +259,9 @@ def typed_option(words: str) -> str | None:
 
 @contextmanager
 def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
-    """One write transaction as the acting person; errors become exit codes."""
+    """One write transaction as the acting person, whose role is checked before anything
+    the command reads from its options (`services/gate.py`); errors become exit codes."""
+    from sampleloans.services.gate import require_command_role
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
@@ -252,7 +271,9 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
             # BEGIN IMMEDIATE first, then read the clock: writers queued on the lock then
             # record in the order they append, so recorded_at never goes back along seq
             session.connection()
-            yield session, session_context(ctx, session, declared)
+            service_ctx = session_context(ctx, session, declared)
+            require_command_role(session, service_ctx, command_name(ctx))
+            yield session, service_ctx
 
 
 @contextmanager

@@ -384,6 +384,7 @@ def state_renderables(result: Any) -> list[Any]:
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
+    from sampleloans.vocab import state_words
 
     out: list[Any] = []
     if result.codes:
@@ -394,7 +395,7 @@ def state_renderables(result: Any) -> list[Any]:
     out.append(_replayed_samples_table(state))
     for loan in state.loans:
         due = format_datetime(loan.due_at) if loan.due_at else "—"
-        status = loan.status.replace("_", " ")
+        status = state_words(loan.status)
         out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
     return out
 

@@ -366,7 +366,9 @@ def _verify_whole(
     from sampleloans.services.verify import parse_anchor, verify_as
 
     anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
-    engine, service_ctx = engine_context(ctx)
+    # the whole verify checks the role itself, on a damaged ledger too (which it reports,
+    # exit 1, where a read for the role would stop at the damage); it reads no file before
+    engine, service_ctx = engine_context(ctx, check_role=False)
     with _replay_progress(quiet=quiet) as advance:
         result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
     proved = []

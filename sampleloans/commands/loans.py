@@ -484,13 +484,13 @@ def accept_return(
 
 def _after_return(status: str) -> str:
     """What an accepted return leaves, in words: all back, or a partial return."""
-    from sampleloans.text import words
+    from sampleloans.vocab import state_words
 
     if status == LoanStatus.RECEIVED:
         return "a partial return: the borrower still holds the other samples"
     if status == LoanStatus.RETURN_IN_TRANSIT:
         return "a partial return: the other samples are still on their way back"
-    return f"every sample is accounted for; the loan is {words(status)}"
+    return f"every sample is accounted for; the loan is {state_words(status)}"
 
 
 @app.command("extend")

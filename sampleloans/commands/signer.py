@@ -131,15 +131,10 @@ def signing_inputs(request: SignRequest) -> list[tuple[str, Path]]:
 
 
 def read_input(path: Path, option: str) -> bytes:
-    """An input file's bytes; an unreadable one is exit 3, naming the option."""
-    from sampleloans.errors import StorageError
-    from sampleloans.fileio import refuse_special_input
+    """An input file's bytes, naming the option (`fileio.read_input_bytes`'s rule)."""
+    from sampleloans.fileio import read_input_bytes
 
-    refuse_special_input(path, option)
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    return read_input_bytes(path, option)
 
 
 def warn_if_exposed(request: SignRequest) -> None:

@@ -42,14 +42,11 @@ def checkpoint_ref(note: str, option: str) -> "CheckpointRef":
 
 def read_checkpoint_file(path: Path) -> "CheckpointRef":
     """The checkpoint a signed-note file holds (its signature is the borrower's to check)."""
-    from sampleloans.errors import InvalidInput, StorageError
-    from sampleloans.fileio import refuse_special_input
+    from sampleloans.errors import InvalidInput
+    from sampleloans.fileio import read_input_bytes
 
-    refuse_special_input(path, "--checkpoint")
     try:
-        note = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(f"--checkpoint: cannot read {path}: {exc.strerror}") from None
+        note = read_input_bytes(path, "--checkpoint").decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"--checkpoint: {path} is not a signed checkpoint (not UTF-8)") from None
     return checkpoint_ref(note, "--checkpoint")
@@ -333,14 +330,11 @@ def read_public_key_text(path: Path) -> str:
 
 
 def _read_text(path: Path, option: str) -> str:
-    from sampleloans.errors import InvalidInput, StorageError
-    from sampleloans.fileio import refuse_special_input
+    from sampleloans.errors import InvalidInput
+    from sampleloans.fileio import read_input_bytes
 
-    refuse_special_input(path, option)
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+        return read_input_bytes(path, option).decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{option}: {path} is not a text key file") from None
 

@@ -20,7 +20,6 @@ from sampleloans.ledger.checks import (
     NEVER_LENT,
     loan_status_of,
     require_loan_transition,
-    words,
 )
 from sampleloans.ledger.envelope import Envelope
 from sampleloans.ledger.unit import Touched
@@ -53,6 +52,7 @@ from sampleloans.vocab import (
     ItemState,
     LoanStatus,
     SubjectType,
+    state_words,
 )
 
 M = TypeVar("M", bound=SQLModel)
@@ -477,7 +477,8 @@ def _agreement_signed(
     agreement = _agreement(store, event.number)
     if agreement.status != AgreementStatus.PENDING:
         raise Conflict(
-            f"agreement {agreement.number} is {agreement.status}; only pending ones can be signed"
+            f"agreement {agreement.number} is {state_words(agreement.status)}; only pending "
+            "ones can be signed"
         )
     agreement.status = AgreementStatus.SIGNED
     agreement.signed_at = envelope.occurred_at
@@ -494,7 +495,9 @@ def _agreement_ended(
     """Expired or terminated: no more issues under it."""
     agreement = _agreement(store, event.number)
     if agreement.status not in (AgreementStatus.PENDING, AgreementStatus.SIGNED):
-        raise Conflict(f"agreement {agreement.number} has already ended ({agreement.status})")
+        raise Conflict(
+            f"agreement {agreement.number} has already ended ({state_words(agreement.status)})"
+        )
     if event.status not in (AgreementStatus.EXPIRED, AgreementStatus.TERMINATED):
         raise InvalidInput(f"status: {event.status!r} is not expired or terminated")
     agreement.status = event.status
@@ -583,8 +586,8 @@ def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: T
         item = _item(store, loan.number, code)
         if item.state != expected_state:
             raise Conflict(
-                f"sample {code} of loan {loan.number} is {words(item.state)}, "
-                f"not {words(expected_state)}"
+                f"sample {code} of loan {loan.number} is {state_words(item.state)}, "
+                f"not {state_words(expected_state)}"
             )
         item.state = sample.custody_state = (
             ItemState.IN_TRANSIT if outbound else ItemState.RETURN_IN_TRANSIT
@@ -634,8 +637,8 @@ def _received(store: Projections, envelope: Envelope, event: ev.LoanReceived, t:
         item = _item(store, loan.number, code)
         if item.state != expected_state:
             raise Conflict(
-                f"sample {code} of loan {loan.number} is {words(item.state)}, "
-                f"not {words(expected_state)}"
+                f"sample {code} of loan {loan.number} is {state_words(item.state)}, "
+                f"not {state_words(expected_state)}"
             )
         store.insert(
             Weighing,
@@ -1002,11 +1005,11 @@ def _with_borrower(loan: Loan, item: LoanItem) -> None:
     """A loan item's mass can move only while the borrower still has the sample."""
     if loan.status in (LoanStatus.SETTLED, LoanStatus.CLOSED):
         raise RuleViolation(
-            f"mass: loan {loan.number} is {words(loan.status)}; its balance is final"
+            f"mass: loan {loan.number} is {state_words(loan.status)}; its balance is final"
         )
     if item.state not in (ItemState.HELD, ItemState.RETURN_IN_TRANSIT, *_LEFT_BORROWER.values()):
         raise RuleViolation(
-            f"mass: sample {item.sample_code} is {words(item.state)} on loan {loan.number}; "
+            f"mass: sample {item.sample_code} is {state_words(item.state)} on loan {loan.number}; "
             "its mass on the loan can be corrected only while the borrower has it"
         )
 

@@ -19,6 +19,7 @@ from sampleloans.vocab import (
     ItemState,
     LoanStatus,
     PurposeClass,
+    state_words,
 )
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def require_loan_transition(loan: Any, action: str, *, researcher: bool = False)
     if loan.status not in LOAN_TRANSITIONS[action]:
         hint = transition_hint(loan.status, action, researcher=researcher)
         raise Conflict(
-            f"loan {loan.number} is {words(loan.status)}; cannot "
+            f"loan {loan.number} is {state_words(loan.status)}; cannot "
             f"{ACTION_WORDS.get(action, words(action))}: {hint}"
         )
 
@@ -369,8 +370,9 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
                 Violation(
                     "custody",
                     record,
-                    f"{record}: custody {words(s.custody_state)} on {s.loan_number} disagrees "
-                    f"with loan {items[0].loan_number} ({words(items[0].state)})",
+                    f"{record}: custody says {state_words(s.custody_state)} on "
+                    f"{s.loan_number}, which disagrees with loan {items[0].loan_number} "
+                    f"({state_words(items[0].state)})",
                 )
             )
         if s.custody_state == CustodyState.VAULT and s.vault_ug <= 0:
@@ -382,7 +384,9 @@ def check_custody(snapshot: Snapshot) -> list[Violation]:
         if not items and s.custody_state in ACTIVE_ITEM_STATES:
             found.append(
                 Violation(
-                    "custody", record, f"{record}: {words(s.custody_state)} but on no active loan"
+                    "custody",
+                    record,
+                    f"{record}: {state_words(s.custody_state)} but on no active loan",
                 )
             )
     return found
@@ -445,7 +449,8 @@ def check_closed_loans(snapshot: Snapshot) -> list[Violation]:
                     Violation(
                         "loan_closure",
                         f"loan {loan.number}",
-                        f"loan {loan.number} is {words(loan.status)} with {open_ug} µg unaccounted",
+                        f"loan {loan.number} is {state_words(loan.status)} with {open_ug} µg "
+                        "unaccounted",
                     )
                 )
     return found

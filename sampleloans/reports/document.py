@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sampleloans.errors import InvalidInput, StorageError
-from sampleloans.fileio import refuse_special_input
+from sampleloans.errors import InvalidInput
+from sampleloans.fileio import read_input_bytes
 
 METADATA_MAX_CHARS = 4096  # a report's Keywords JSON is a few hundred characters
 
@@ -35,11 +35,7 @@ def libraries_quiet(*names: str) -> Iterator[None]:
 
 def read_document(path: Path, name: str = "FILE") -> tuple[bytes, dict[str, Any]]:
     """A report file's bytes and the metadata it carries; errors name the file as `name`."""
-    refuse_special_input(path, name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise StorageError(f"{name}: cannot read {path}: {exc.strerror}") from None
+    data = read_input_bytes(path, name)
     return data, document_metadata(data, f"{name}: {path} is not a sampleloans report")
 
 

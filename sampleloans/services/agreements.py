@@ -25,7 +25,7 @@ from sampleloans.services.common import (
 from sampleloans.services.lock_reads import read_twin_with_the_lock, read_with_the_lock, validated
 from sampleloans.services.results import AgreementWritten, agreement_written
 from sampleloans.units import check_mass_ug, parse_period
-from sampleloans.vocab import AgreementStatus, InstitutionKind
+from sampleloans.vocab import AgreementStatus, InstitutionKind, state_words
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
 """Default renewal per purpose: one extension of up to 6 months for research loans, of up to 1
@@ -138,7 +138,10 @@ def sign_agreement(
     require_role(session, ctx, "curator", action="record signatures")
     agreement = get_agreement(session, number)
     if agreement.status != AgreementStatus.PENDING:
-        raise Conflict(f"agreement {number} is {agreement.status}; only pending ones can be signed")
+        raise Conflict(
+            f"agreement {number} is {state_words(agreement.status)}; only pending ones can be "
+            "signed"
+        )
     when = occurred_at or ctx.now
     if when < agreement.created_at:  # time order is a rule (exit 1)
         raise RuleViolation(_before(number, "be signed", when, "drafted", agreement.created_at))
@@ -161,7 +164,7 @@ def end_agreement(
     agreement = get_agreement(session, number)
     status = require_choice(status, "status", ("expired", "terminated"))
     if agreement.status not in (AgreementStatus.PENDING, AgreementStatus.SIGNED):
-        raise Conflict(f"agreement {number} has already ended ({agreement.status})")
+        raise Conflict(f"agreement {number} has already ended ({state_words(agreement.status)})")
     when = occurred_at or ctx.now
     if agreement.signed_at is not None and when < agreement.signed_at:
         raise RuleViolation(_before(number, "end", when, "signed", agreement.signed_at))

@@ -190,7 +190,7 @@ def _check_given_reports(connection: Connection, paths: tuple[Path, ...]) -> Non
     """Each report given with --report was made from this ledger: the head it names (its
     events up to then) is one of this ledger's events; refused otherwise (nothing written)."""
     for path in paths:
-        seq, hash_hex = _claimed_head(_read_given(path), f"--report: {path}")
+        seq, hash_hex = _claimed_head(_read_given(path, "--report"), f"--report: {path}")
         stored = connection.execute(
             text("SELECT hash FROM ledger_event WHERE seq = :seq"), {"seq": seq}
         ).scalar()
@@ -295,7 +295,7 @@ def _write_named(
     """Write the kept files and copies of the given ones into `folder`; how many."""
     files = dict(kept)
     for path in given:
-        data = _read_given(path)
+        data = _read_given(path, "--report" if pdf else "--checkpoint")
         if pdf and not data.startswith(b"%PDF-"):
             raise InvalidInput(f"--report: {path} is not a PDF")
         if path.name in files and files[path.name] != data:
@@ -308,11 +308,9 @@ def _write_named(
     return len(files)
 
 
-def _read_given(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot read it: {exc.strerror}") from None
+def _read_given(path: Path, option: str) -> bytes:
+    """A file given to add to the bag, by `fileio.read_input_bytes`'s rule."""
+    return fileio.read_input_bytes(path, option)
 
 
 def _packaged(package: str, name: str) -> bytes:

@@ -245,8 +245,9 @@ def _check_header(header: list[str], source: str) -> None:
     """Every catalogue column present, and none named twice (the last one would silently win)."""
     if not header:
         raise InvalidInput(
-            f"{source}: is empty; its first line names the columns, at least "
-            f"{', '.join(CATALOGUE_COLUMNS)} (see data/README.md)"
+            f"{source}: holds no sample (it is empty or only blank lines); a catalogue's first "
+            "line names the columns, at least "
+            f"{', '.join(CATALOGUE_COLUMNS)} (see data/README.md); nothing was imported"
         )
     other = next((sep for sep in OTHER_SEPARATORS if len(header) == 1 and sep in header[0]), None)
     if other is not None:
@@ -739,7 +740,22 @@ def import_records(
                 progress(result.records)
     if result.errors:
         raise BulkRejected(result.errors, result.records)
+    if not result.records:
+        raise InvalidInput(_nothing_to_import(fmt, source))
     return result
+
+
+def _nothing_to_import(fmt: str, source: str) -> str:
+    """Why a file with no record is refused: importing nothing is a wrong file, never meant."""
+    if fmt == "csv":
+        return (
+            f"{source}: holds no sample, only its header line; a catalogue has one sample per "
+            "line below it (see data/README.md); nothing was imported"
+        )
+    return (
+        f"{source}: holds no event (it is empty or only blank lines); a history has one JSON "
+        "object per line (see data/README.md); nothing was imported"
+    )
 
 
 Records = list[tuple[int, Any]]

@@ -105,16 +105,7 @@ def _set_aside_record(key_path: Path) -> Path | None:
 
 def _read_small(path: Path, what: str, limit: int) -> str:
     """A small UTF-8 text file (a key or a note); exit 2 or 3 with one clear line."""
-    fileio.refuse_special_input(path, what)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise InvalidInput(f"{what}: {path} does not exist") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{what}: {path} is a folder, not a file") from None
-    except OSError as exc:
-        raise StorageError(f"{what}: cannot read {path}: {exc.strerror}") from None
+    data = fileio.read_input_bytes(path, what, limit=limit)
     if len(data) > limit:
         raise InvalidInput(f"{what}: {path} is larger than {limit} bytes; it is not one")
     try:

@@ -4,7 +4,8 @@ import string
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import Table, bindparam, func, literal_column
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans.db import LOCKED_WRITE
@@ -17,10 +18,16 @@ from sampleloans.models import (
     Institution,
     LedgerEvent,
     Loan,
+    LoanItem,
     Person,
     Sample,
 )
-from sampleloans.services.lock_reads import forget_answers, person_with_institution, twin_answer
+from sampleloans.services.lock_reads import (
+    answered_with_the_lock,
+    forget_answers,
+    person_with_institution,
+    twin_answer,
+)
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import quote_input
 from sampleloans.vocab import (
@@ -29,9 +36,11 @@ from sampleloans.vocab import (
     IncidentKind,
     IncidentStatus,
     InstitutionKind,
+    ItemState,
     PurposeClass,
     Role,
     TransferType,
+    state_words,
     values,
 )
 
@@ -248,6 +257,43 @@ def get_person(session: Session, email: str) -> Person:
     return get(session, Person, email.lower(), "person", "see 'people list'")
 
 
+_ITEM_T: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+OPEN_REQUESTS = (
+    sa_select(_ITEM_T.c.loan_number, _ITEM_T.c.sample_code, _ITEM_T.c.state)
+    .where(
+        _ITEM_T.c.sample_code == bindparam("code"),
+        # the word in the SQL: a statement read with the lock carries only its declared params
+        _ITEM_T.c.state == literal_column(f"'{ItemState.REQUESTED.value}'"),
+    )
+    .order_by(_ITEM_T.c.loan_number)
+)
+"""The items of loans still requested or approved (never issued, not withdrawn) naming a
+sample (`:code`)."""
+
+
+def open_request_of(session: Session, code: str) -> Loan | None:
+    """The first loan still requested or approved (not issued, not withdrawn) that names
+    sample `code`, else None; in an import's batch its own requests count too."""
+    batch = open_batch(session)
+    if batch is not None:  # the unit's rows, this batch's requests among them
+        rows: list[Any] = batch.rows_where(
+            LoanItem,
+            OPEN_REQUESTS,
+            {"code": code},
+            lambda item: item.sample_code == code and item.state == ItemState.REQUESTED,
+        )
+    else:
+        answered = answered_with_the_lock(session, ("open requests", code))
+        rows = list(
+            answered
+            if answered is not None
+            else session.connection().execute(OPEN_REQUESTS, {"code": code})
+        )
+    if not rows:
+        return None
+    return get_loan(session, min(str(row.loan_number) for row in rows))
+
+
 USED_UP: dict[str, str] = {
     CustodyState.LOST: "lost",
     CustodyState.CONSUMED: "used up",
@@ -266,7 +312,7 @@ def where_sample_is(sample: Sample) -> str:
         return f"{USED_UP[sample.custody_state]}{on_loan}"
     if sample.loan_number:
         return f"on loan {sample.loan_number}"
-    return sample.custody_state.replace("_", " ")
+    return state_words(sample.custody_state)
 
 
 def require_active(person: Person, field: str) -> Person:

@@ -116,10 +116,7 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
     Malformed input raises InvalidInput naming the line (exit 2); whether the events chain is
     left to verify.
     """
-    try:
-        handle = source.open(encoding="utf-8", newline="\n")
-    except OSError as exc:
-        raise StorageError(f"cannot read {source}: {exc.strerror}") from None
+    handle = fileio.open_text_input(source, "FILE", encoding="utf-8", newline="\n")
     try:
         header = _parse_line(_next_line(handle, source, 1), source, 1)
     except BaseException:

@@ -22,7 +22,7 @@ from sampleloans.services.common import (
 )
 from sampleloans.text import words
 from sampleloans.units import check_mass_ug, format_mass
-from sampleloans.vocab import CustodyState, IncidentStatus, Role
+from sampleloans.vocab import CustodyState, IncidentStatus, Role, state_words
 
 ON_LOAN_STATES = (
     CustodyState.ISSUED,
@@ -90,7 +90,7 @@ def _held_in_their_lab(email: str, target: Sample) -> None:
     if target.custody_state != CustodyState.HELD:
         raise PermissionDenied(
             f"{email} is a researcher; a researcher reports incidents only on a sample held in "
-            f"their lab, and {target.code} is {words(target.custody_state)} on loan "
+            f"their lab, and {target.code} is {state_words(target.custody_state)} on loan "
             f"{target.loan_number}: a curator reports it"
         )
 

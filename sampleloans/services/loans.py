@@ -20,13 +20,14 @@ from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleVio
 from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
-from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, words
+from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
+    OPEN_REQUESTS,
     TRANSFER_TYPES,
     acting_person,
     append,
@@ -36,6 +37,7 @@ from sampleloans.services.common import (
     get_person,
     get_sample,
     in_force,
+    open_request_of,
     refuse_case_twin,
     require_active,
     require_choice,
@@ -58,6 +60,7 @@ from sampleloans.services.loan_neighbours import STEP_NEIGHBOURS, declare_neighb
 from sampleloans.services.lock_reads import (
     answered_with_the_lock,
     declare_loan_check_scope,
+    query_with_the_lock,
     read_twin_with_the_lock,
     read_with_the_lock,
     validated,
@@ -76,6 +79,7 @@ from sampleloans.vocab import (
     ItemState,
     Role,
     ShipmentMethod,
+    state_words,
     values,
 )
 
@@ -200,7 +204,11 @@ def request_loan(
         read_with_the_lock(session, Agreement, agreement)
         read_with_the_lock(session, Person, pi.lower())
         for code in samples[:MANY_KEYS]:  # a long list is read by the command as usual
-            read_with_the_lock(session, Sample, validated(partial(require_code, code)))
+            code = validated(partial(require_code, code))
+            read_with_the_lock(session, Sample, code)
+            query_with_the_lock(
+                session, ("open requests", code), None, OPEN_REQUESTS, {"code": code}
+            )
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
@@ -241,6 +249,7 @@ def request_loan(
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
         _lendable(session, get_sample(session, code))
+        _not_on_another_request(session, code)
     event = ev.LoanRequested(
         number=number,
         agreement=deal.number,
@@ -317,6 +326,19 @@ def _loan_result(
     items = tuple(batch.get(LoanItem, (number, code)) for code in sorted(codes))
     assert loan is not None and None not in items, f"loan {number} was just written"
     return LoanWritten(envelope, loan, cast(tuple[LoanItem, ...], items))
+
+
+def _not_on_another_request(session: Session, code: str) -> None:
+    """Refuse a sample already on an open request: issuing one would strand the other, which
+    was only refused at its issue (and an import's batch refuses it the same way)."""
+    other = open_request_of(session, code)
+    if other is not None:
+        raise Conflict(
+            f"sample {code} is already on loan request {other.number} "
+            f"({state_words(other.status)}, not issued); one sample is on one open request at "
+            f"a time: leave it out, or withdraw {other.number} first ('loans withdraw "
+            f"{other.number} --reason …')"
+        )
 
 
 def _lendable(session: Session, sample: Sample) -> None:
@@ -501,7 +523,8 @@ def _not_ended(deal: Agreement, number: str, when: datetime, step: str = "reques
     todo = "withdraw it ('loans withdraw'); " if step != "requested" else ""
     if deal.ended_at is not None and deal.ended_at <= when:
         raise RuleViolation(
-            f"agreement {deal.number} was {deal.status} on {format_datetime(deal.ended_at)}; "
+            f"agreement {deal.number} was {state_words(deal.status)} on "
+            f"{format_datetime(deal.ended_at)}; "
             f"loan {number} cannot be {step} under it ({todo}a new agreement is needed: "
             "'agreements add')"
         )
@@ -570,10 +593,11 @@ def _term_words(deal: Agreement) -> str:
     before it was ever signed."""
     if deal.signed_at is None:  # ended while pending: it never came into force
         assert deal.ended_at is not None  # a pending one is refused before
-        return f"it was never signed, and was {deal.status} on {format_datetime(deal.ended_at)}"
+        ended = f"{state_words(deal.status)} on {format_datetime(deal.ended_at)}"
+        return f"it was never signed, and was {ended}"
     end = deal.ended_at or deal.expires_at
     until = f" until {format_datetime(end)}" if end else ""
-    ended = f" ({deal.status})" if deal.ended_at else ""
+    ended = f" ({state_words(deal.status)})" if deal.ended_at else ""
     return f"in force from {format_datetime(deal.signed_at)}{until}{ended}"
 
 
@@ -790,7 +814,7 @@ def _held_item(session: Session, number: str, code: str, ctx: Context | None = N
             f"by the borrower; {arrival}"
         )
     if item.state != ItemState.HELD:
-        raise Conflict(f"sample {code} of loan {number} is {words(item.state)}, not held")
+        raise Conflict(f"sample {code} of loan {number} is {state_words(item.state)}, not held")
     if get_sample(session, code).frozen:
         raise Conflict(frozen_words(session, code, researcher=_by_researcher(session, ctx)))
     return item

@@ -249,9 +249,8 @@ def restore(
 
 def _check_source(source: Path, database: Path, *, events: bool) -> None:
     """The backup (or export) must be a file, not the ledger itself, and a backup a ledger."""
-    if not source.is_file():
-        what, written_by = ("export", "'export --events'") if events else ("backup", "'backup'")
-        raise StorageError(f"no {what} at {source}; give the file written by {written_by}")
+    written_by = "'export --events'" if events else "'backup'"
+    fileio.check_input(source, "FILE", give=f"give the file written by {written_by}")
     if _same_file(source, database):
         raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
     why = None if events else db.not_a_ledger(source)
@@ -336,8 +335,7 @@ def _restore_events_into_postgres(
             f"restore --events into PostgreSQL fills an empty database and never replaces a "
             f"ledger; --force does not apply: create an empty database for it ({where})"
         )
-    if not source.is_file():
-        raise StorageError(f"no export at {source}; give the file written by 'export --events'")
+    fileio.check_input(source, "FILE", give="give the file written by 'export --events'")
     with fileio.private_temp_dir("replay") as scratch:
         copy_path = scratch / "restored.db"
         _built_from_events(source, copy_path)

@@ -16,6 +16,7 @@ from sampleloans.services.common import (
     append,
     frozen_words,
     get_sample,
+    open_request_of,
     require_choice,
     require_code,
     require_role,
@@ -25,7 +26,7 @@ from sampleloans.services.common import (
 from sampleloans.services.lock_reads import declare_check_scope
 from sampleloans.services.results import SamplesWritten, samples_written
 from sampleloans.units import check_mass_ug, quote_input
-from sampleloans.vocab import CustodyState, Origin, RecordSource, values
+from sampleloans.vocab import CustodyState, Origin, RecordSource, state_words, values
 
 ORIGINS = values(Origin)
 RECORD_SOURCES = values(RecordSource)
@@ -241,6 +242,14 @@ def split_sample(
         raise RuleViolation(
             f"split of {parent}: children and loss add up to {format_mass(needed_ug)} but only "
             f"{format_mass(sample.vault_ug)} is in the vault; masses must balance"
+        )
+    requested = open_request_of(session, parent) if needed_ug == sample.vault_ug else None
+    if requested is not None:  # split whole, it would strand the request (refused at issue)
+        raise Conflict(
+            f"split of {parent}: it is on loan request {requested.number} "
+            f"({state_words(requested.status)}, not issued) and would leave nothing of it in the "
+            f"vault; withdraw the request first ('loans withdraw {requested.number} --reason …') "
+            "or keep some of it"
         )
     event = ev.SampleSplit(
         parent=parent,

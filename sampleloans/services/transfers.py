@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from sampleloans.errors import InvalidInput, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.checks import NEVER_LENT
 from sampleloans.ledger.envelope import Context, Envelope
@@ -16,12 +16,13 @@ from sampleloans.services.common import (
     frozen_words,
     get_institution,
     get_sample,
+    open_request_of,
     require_code,
     require_role,
     require_text,
     where_sample_is,
 )
-from sampleloans.vocab import CustodyState, InstitutionKind
+from sampleloans.vocab import CustodyState, InstitutionKind, state_words
 
 
 def transfer_samples(
@@ -68,6 +69,13 @@ def _require_transferable(session: Session, sample: Sample) -> None:
         raise RuleViolation(f"sample {sample.code} is {where_sample_is(sample)}; not in the vault")
     if sample.vault_ug <= 0:
         raise RuleViolation(f"sample {sample.code} has no mass left in the vault")
+    requested = open_request_of(session, sample.code)
+    if requested is not None:  # given away, it would strand the request (refused at its issue)
+        raise Conflict(
+            f"sample {sample.code} is on loan request {requested.number} "
+            f"({state_words(requested.status)}, not issued); withdraw it first ('loans withdraw "
+            f"{requested.number} --reason …') or give another sample"
+        )
 
 
 def last_transfer_seq(session: Session, code: str) -> int:
