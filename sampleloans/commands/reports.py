@@ -276,6 +276,7 @@ def inventory(
 
 app.command("statement")(statement_command)
 
+
 def read_document(path: Path) -> tuple[bytes, dict[str, Any]]:
     """A report file's bytes and the metadata it carries (Keywords JSON)."""
     from sampleloans.reports.document import read_document as read
