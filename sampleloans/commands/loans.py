@@ -1050,8 +1050,9 @@ def _items_table(d: "LoanDetail") -> Any:
     from sampleloans.units import format_mass
 
     # "from split" only where the borrower split a sample: what the curator issued stays apart
-    terms = ("issued", "from_split") if any(i.from_split_ug for i in d.items) else ("issued",)
-    terms += ("held", "consumed", "returned", "split", "lost")
+    split = any(i.from_split_ug for i in d.items)
+    terms = ("issued", *(("from_split",) if split else ()), "held", "consumed", "returned")
+    terms += ("split", "lost")
     items = Table(title="Items")
     columns = ("code", "source", *(t.replace("_", " ") for t in terms))
     for heading in (*columns, "state"):
