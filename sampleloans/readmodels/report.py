@@ -170,15 +170,17 @@ class AgreementInfo:
 
 @dataclass(frozen=True)
 class ItemRow:
-    """One sample in a report's items table."""
+    """One sample in a report's items table (its masses as `readmodels/items.py` reads them)."""
 
     code: str
     description: str
     loan: str
-    issued_ug: int
+    issued_ug: Mass  # by the curator; before layout 8, with what came from a split
     held_ug: int
     custodian: str
     state: str
+    from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
+    frozen: bool = False  # from layout 8 on: frozen by an open incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,9 +363,13 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # return report "The borrower remains accountable for …" and, of a loan with nothing issued yet,
 # that nothing was (before: "… accountable by the borrower", "close-out"), and a right-aligned
 # column's heading is right-aligned over its figures (before: left-aligned, away from them); the
-# changed words the digest covers are `Reworded`.
-REPORT_LAYOUT = 7
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7)
+# changed words the digest covers are `Reworded`, 8 = a loan item is read as every view reads it
+# (`readmodels/items.py`): a sample the borrower split off shows its mass "From split", not as
+# issued, so the issued masses add up to what was issued, and a frozen sample's state says
+# "(frozen)", as `samples show` does (before: the split mass counted as issued, a frozen sample
+# read "held"); the issued mass the digest covers is `Remeasured`.
+REPORT_LAYOUT = 8
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -371,9 +377,14 @@ HELD_TOTAL_LAYOUT = 5
 FRAMED_TABLES_LAYOUT = 6
 EMPTY_HANDS_TOTAL_LAYOUT = 6
 WORDED_LAYOUT = 7
+SPLIT_APART_LAYOUT = 8
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
-LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
+LAYOUT_FIELDS: dict[tuple[type, str], int] = {
+    (CustodyRow, "by_borrower"): 3,
+    (ItemRow, "from_split_ug"): SPLIT_APART_LAYOUT,
+    (ItemRow, "frozen"): SPLIT_APART_LAYOUT,
+}
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 
 
