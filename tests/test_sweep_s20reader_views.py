@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.readmodels.report import REPORT_LAYOUT
 from sampleloans.reports.statement import METADATA_VERSION
 from tests.conftest import COMPLIANCE, CURATOR, GOLDEN, demo_env
 from tests.test_s17_layout_goldens import keywords, words
@@ -247,3 +248,38 @@ def test_the_stand_alone_verifier_names_the_genesis_link_as_verify_does(tmp_path
     assert "event 0" not in done.stdout
     verified = run({"SAMPLELOANS_DB": str(ledger), "SAMPLELOANS_NOW": AFTER}, "verify", code=1)
     assert said in verified
+
+
+@pytest.fixture
+def report_ledger(tmp_path: Path) -> dict[str, str]:
+    """A copy of release 0.1's golden ledger (the demo), read after its goldens were printed."""
+    shutil.copy(GOLDEN / "ledger-0.1.db", tmp_path / "ledger.db")
+    return {"SAMPLELOANS_DB": str(tmp_path / "ledger.db"), "SAMPLELOANS_NOW": AFTER}
+
+
+def test_the_custody_report_shows_the_split_apart_and_layout_7_still_verifies(
+    report_ledger: dict[str, str], tmp_path: Path
+) -> None:
+    """Report layout 8: the child's 2.000 mg is "From split", its issued 0 µg, and a frozen
+    sample "held (frozen)"; the layout-7 golden (the split counted as issued) still verifies."""
+    golden = GOLDEN / "report-layout7-custody-osaka.pdf"
+    assert keywords(golden)["v"] == 7 < REPORT_LAYOUT
+    assert f"{CHILD} breccia rock fragment, CE-5 scoop {OSAKA} 2.000 mg 2.000 mg" in words(golden)
+    assert "byte-identical" in run(report_ledger, "verify-document", str(golden))
+    run(
+        report_ledger,
+        *("incidents", "report", "--sample", PARENT, "--kind", "damage"),
+        *("--description", "cracked in the mount"),
+        who=OSAKA_PI,
+    )
+    fresh = tmp_path / "custody.pdf"
+    run(report_ledger, "report", "custody", "--loan", OSAKA, "--out", str(fresh))
+    assert keywords(fresh)["v"] == REPORT_LAYOUT >= 8
+    text = words(fresh)
+    assert "Issued mass From split Held now Custodian State" in text
+    assert f"{OSAKA} 0 µg 2.000 mg 2.000 mg Osaka held" in text
+    assert f"{OSAKA} 12.400 mg 0 µg 10.400 mg Osaka held (frozen)" in text
+    inventory = tmp_path / "inventory.pdf"
+    run(report_ledger, "report", "inventory", "--loan", OSAKA, "--out", str(inventory))
+    assert "10.400 mg __________ held (frozen)" in words(inventory)
+    assert "byte-identical" in run(report_ledger, "verify-document", str(fresh))
