@@ -283,3 +283,20 @@ def test_the_custody_report_shows_the_split_apart_and_layout_7_still_verifies(
     run(report_ledger, "report", "inventory", "--loan", OSAKA, "--out", str(inventory))
     assert "10.400 mg __________ held (frozen)" in words(inventory)
     assert "byte-identical" in run(report_ledger, "verify-document", str(fresh))
+
+
+def test_the_return_report_adds_up_as_balance_does(
+    report_ledger: dict[str, str], tmp_path: Path
+) -> None:
+    """The F-75 of Osaka's loan: the continuation's 2.000 mg is "From split", the Total's
+    issued 112.400 mg and its split 2.000 mg, the sums of the rows; layout 7 still verifies."""
+    golden = GOLDEN / "report-layout7-return-osaka.pdf"
+    assert keywords(golden)["v"] == 7
+    assert "byte-identical" in run(report_ledger, "verify-document", str(golden))
+    fresh = tmp_path / "return.pdf"
+    run(report_ledger, "report", "return", "--loan", OSAKA, "--out", str(fresh))
+    text = words(fresh)
+    assert "Sample Issued From split Authorised transfers" in text
+    assert f"{CHILD} (continuation) 0 µg 2.000 mg" in text
+    assert "Total 112.400 mg 2.000 mg 0 µg 0 µg 0 µg 0 µg 2.000 mg 0 µg 112.400 mg" in text
+    assert "byte-identical" in run(report_ledger, "verify-document", str(fresh))

@@ -261,15 +261,16 @@ class ReturnLine:
     code: str
     split_from: str  # the parent of a borrower's split (a continuation item), else ""
     description: str
-    issued_ug: int
+    issued_ug: Mass  # by the curator; before layout 8, with what came from a split
     transferred_ug: int
     consumed_ug: int
     analyses: tuple[Analysis, ...]
     returned_now_ug: int
     returned_before_ug: int
-    split_ug: int
+    split_ug: Mass  # the Total's: before layout 8, net of the splits within the loan
     lost_ug: int
     remaining_ug: int
+    from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,7 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (CustodyRow, "by_borrower"): 3,
     (ItemRow, "from_split_ug"): SPLIT_APART_LAYOUT,
     (ItemRow, "frozen"): SPLIT_APART_LAYOUT,
+    (ReturnLine, "from_split_ug"): SPLIT_APART_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 
