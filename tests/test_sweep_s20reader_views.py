@@ -300,3 +300,31 @@ def test_the_return_report_adds_up_as_balance_does(
     assert f"{CHILD} (continuation) 0 µg 2.000 mg" in text
     assert "Total 112.400 mg 2.000 mg 0 µg 0 µg 0 µg 0 µg 2.000 mg 0 µg 112.400 mg" in text
     assert "byte-identical" in run(report_ledger, "verify-document", str(fresh))
+
+
+def test_one_read_of_a_loan_item() -> None:
+    """The read model every view uses: a borrower's split child is issued 0 µg and its mass
+    is from split; the equation holds for it and for the sum of the rows."""
+    from types import SimpleNamespace
+
+    from sampleloans.readmodels.items import item_masses, state_words, total_masses
+
+    stored = dict(held_ug=2_000, consumed_ug=0, returned_ug=0, transferred_ug=0, lost_ug=0)
+    child = item_masses(
+        SimpleNamespace(
+            sample_code=CHILD, source="borrower_split", state="held", issued_ug=2_000,
+            split_ug=0, **stored,
+        )
+    )  # fmt: skip
+    parent = item_masses(
+        SimpleNamespace(
+            sample_code=PARENT, source="issued", state="held", issued_ug=12_400,
+            split_ug=2_000, **{**stored, "held_ug": 10_400},
+        )
+    )  # fmt: skip
+    assert (child.issued_ug, child.from_split_ug) == (0, 2_000) and child.balanced
+    total = total_masses([parent, child])
+    assert (total.issued_ug, total.from_split_ug, total.split_ug) == (12_400, 2_000, 2_000)
+    assert total.balanced
+    assert state_words("return_in_transit", False) == "return in transit"
+    assert state_words("held", True) == "held (frozen)"
