@@ -205,14 +205,17 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int, *, wal: bool) -> Non
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        if wal:
-            _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if wal and mode == "IMMEDIATE":
+            # switched to WAL by the first write, never by a read: a read leaves the file as
+            # it was, byte for byte (a VACUUM INTO copy in DELETE mode keeps its header)
+            with closing(connection.connection.dbapi_connection.cursor()) as cursor:
+                _use_wal(cursor)
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 

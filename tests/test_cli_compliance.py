@@ -159,7 +159,9 @@ def test_status_for_a_researcher(runner: CliRunner, ledger: str) -> None:
         {
             "sample_code": SAMPLE,
             "custody_state": "held",
+            "frozen": False,
             "issued_ug": mass("20 mg"),
+            "from_split_ug": 0,
             "held_ug": mass("20 mg") - CONSUMED,
         }
     ]

@@ -185,21 +185,26 @@ def split_and_loss(run: Run) -> None:
 
 
 def accounting_rows(text: str) -> dict[str, list[int]]:
-    """The F-75's mass accounting table as printed: each row's label and its 8 masses (µg)."""
-    table = text.split("Remaining\naccountable\n", 1)[1]
+    """The F-75's mass accounting table as printed: each row's label and its 9 masses (µg);
+    a form without a "From split" column (no borrower's split: layout 8) has 0 µg there."""
+    head, table = text.split("Remaining\naccountable\n", 1)
+    split = "From split" in head.rsplit("Mass accounting per sample", 1)[-1]
     lines = [line for line in table.splitlines() if line != "(continuation)"]
+    count = 9 if split else 8
     rows: dict[str, list[int]] = {}
     while lines and re.fullmatch(r"[A-Z0-9-]+|Total", lines[0]):
-        rows[lines[0]] = [mass(cell, allow_zero=True) for cell in lines[1:9]]
-        lines = lines[9:]
+        cells = [mass(cell, allow_zero=True) for cell in lines[1 : count + 1]]
+        rows[lines[0]] = cells if split else [cells[0], 0, *cells[1:]]
+        lines = lines[count + 1 :]
     return rows
 
 
 def f75_as_balance(cells: list[int]) -> dict[str, int]:
     """An F-75 row in `balance`'s terms (returned = now + before, held = remaining)."""
-    issued, transferred, consumed, now_ug, before_ug, split, lost, remaining = cells
+    issued, from_split, transferred, consumed, now_ug, before_ug, split, lost, remaining = cells
     return {
         "issued_ug": issued,
+        "from_split_ug": from_split,
         "transferred_ug": transferred,
         "consumed_ug": consumed,
         "returned_ug": now_ug + before_ug,
@@ -226,7 +231,7 @@ def test_f75_agrees_with_balance_line_for_line(
     result = report_cli(runner, out, "return", "--loan", "L-1")
     assert result.exit_code == 0, result.stderr
     printed = accounting_rows(text_of(out))
-    terms = list(f75_as_balance([0] * 8))
+    terms = list(f75_as_balance([0] * 9))
     expected = {i["sample_code"]: {t: i[t] for t in terms} for i in balance["item_balance"]["rows"]}
     expected["Total"] = {t: balance["item_balance"]["total"][t] for t in terms}
     assert {code: f75_as_balance(cells) for code, cells in printed.items()} == expected

@@ -80,7 +80,9 @@ def test_balance_totals_count_a_borrower_split_once(
     result = runner.invoke(app, ["--as", COMPLIANCE, "balance", "--loan", "L-OU", "--json"])
     total = json.loads(result.stdout)["item_balance"]["total"]
     assert total["issued_ug"] == mass("20 mg")  # what the curator issued, not 25 mg
-    assert total["held_ug"] == mass("20 mg") and total["split_ug"] == 0
+    assert total["held_ug"] == mass("20 mg")
+    # the child's 5 mg is "from split" (not issued), and the parent's split: the rows add up
+    assert total["split_ug"] == total["from_split_ug"] == mass("5 mg")
     lineage = runner.invoke(app, ["--as", COMPLIANCE, "balance", "--sample", PARENT, "--json"])
     sample_total = json.loads(lineage.stdout)["sample_balance"]["total"]
     assert sample_total["initial_ug"] == mass("1000 mg")  # the root's mass, children not again

@@ -396,7 +396,8 @@ class Session:
                 key = (f"L-{n}", item["sample_code"])
                 assert item["returned_ug"] == self.model.returned_ug.get(key, 0), item
                 parts = ("held_ug", "consumed_ug", "returned_ug", "split_ug", "lost_ug")
-                assert item["issued_ug"] == sum(item[p] for p in parts), item
+                incoming_ug = item["issued_ug"] + item["from_split_ug"]  # a split child: from split
+                assert incoming_ug == sum(item[p] for p in parts), item
 
 
 OPERATION_NAMES = {"return": "return_"}  # "return" is a keyword

@@ -27,14 +27,12 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-def test_the_loan_total_says_the_split_is_counted_once(split: dict[str, str]) -> None:
-    """The line names the child and the mass moved."""
+def test_the_loan_total_counts_the_split_child_as_from_split(split: dict[str, str]) -> None:
+    """The loan's equation adds the child's mass as "from split", not as issued."""
     result = CliRunner().invoke(app, ["balance", "--loan", "L-2025-OU"], env=split)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == (
-        f"total: the 5.000 mg split into {PARENT}-G1 is counted once, in the issued mass of "
-        "the sample it was split from"
-    )
+    assert result.stdout.splitlines()[-1].startswith("issued + from split = held + consumed")
+    assert "split into" not in result.stdout
 
 
 def test_the_lineage_total_says_it_too(split: dict[str, str]) -> None:

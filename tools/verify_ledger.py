@@ -286,6 +286,21 @@ def _read_jsonl(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
 # --- the checks ---------------------------------------------------------------------------
 
 
+def _link_failure(event: dict[str, Any], expected_seq: int) -> str:
+    """What a broken link means, in the words of `sampleloans verify`: the first event links
+    to the genesis of the ledger id (there is no event 0), every later one to the event before."""
+    seq, kind = event["seq"], event["kind"]
+    if expected_seq == 1:
+        return (
+            f"event {seq} ({kind}) does not link to the genesis of this ledger's id: the ledger "
+            "id was changed, or the first events were changed, removed or inserted"
+        )
+    return (
+        f"event {seq} ({kind}) does not link to event {seq - 1}: an event before it was "
+        "changed, removed or inserted"
+    )
+
+
 def check_chain(
     ledger_id: str,
     events: Iterator[dict[str, Any]],
@@ -302,7 +317,7 @@ def check_chain(
         if seq != expected_seq:
             failures.append(f"seq jumps from {expected_seq - 1} to {seq}")
         if event["prev_hash"] != prev:
-            failures.append(f"event {seq}: prev_hash is not the hash of event {seq - 1}")
+            failures.append(_link_failure(event, expected_seq))
         try:
             if event_hash(event["prev_hash"], event) != event["hash"]:
                 failures.append(f"event {seq}: hash does not match its fields")

@@ -32,6 +32,8 @@ InstitutionOption = Annotated[
 ]
 
 ITEM_TERMS = ("issued", "held", "consumed", "returned", "transferred", "split", "lost")
+# with a borrower's split in the loan: what came from it beside what was issued
+SPLIT_ITEM_TERMS = ("issued", "from_split", *ITEM_TERMS[1:])
 SAMPLE_TERMS = ("initial", "vault", "on_loan", "split", "consumed", "lost", "transferred")
 
 
@@ -58,16 +60,18 @@ def balance(
     """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
 
     Loan: per item and in total, issued = held + consumed + returned + transferred + split +
-    lost. Sample: each sample of the lineage, initial = vault + on loan + split + consumed + lost
-    + transferred (given away for good).
+    lost; with a borrower's split, issued + from split = … (issued is what the curator issued,
+    from split what the borrower split off another sample of the loan). Sample: each sample of
+    the lineage, initial = vault + on loan + split + consumed + lost + transferred (given away
+    for good).
     Without --sample/--loan (curators and compliance officers only): collection-wide totals.
 
     JSON keys (docs/json.md): subject_type (loan|sample|collection), subject_key, balanced,
-    item_balance {rows [sample_code, source, custody_state, issued_ug, held_ug, consumed_ug,
-    returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the same masses,
-    balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug, vault_ug,
-    on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug, balanced], total {…}}; each null
-    when not shown.
+    item_balance {rows [sample_code, source, custody_state, frozen, issued_ug, from_split_ug,
+    held_ug, consumed_ug, returned_ug, transferred_ug, split_ug, lost_ug, balanced], total {the
+    same masses, balanced}}, sample_balance {rows [code, parent_code, custody_state, initial_ug,
+    vault_ug, on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug, balanced], total {…}};
+    each null when not shown.
 
     CSV: the table's columns and rows (the total row included); the collection's two tables
     one after the other, separated by an empty line.
@@ -108,7 +112,8 @@ def _balance_json(result: Any) -> dict[str, Any]:
             "sample_code": row.sample_code,
             "source": row.source,
             "custody_state": row.state,
-            **_total(row, ITEM_TERMS),
+            "frozen": row.frozen,
+            **_total(row, SPLIT_ITEM_TERMS),
         }
 
     def sample(row: Any) -> dict[str, Any]:
@@ -125,7 +130,7 @@ def _balance_json(result: Any) -> dict[str, Any]:
     if result.item_total is not None:
         item_balance = {
             "rows": [item(r) for r in result.items],
-            "total": _total(result.item_total, ITEM_TERMS),
+            "total": _total(result.item_total, SPLIT_ITEM_TERMS),
         }
     if result.sample_total is not None:
         sample_balance = {
@@ -156,14 +161,14 @@ def _balance_renderables(result: Any) -> list[Any]:
     out: list[Any] = []
     if result.item_total is not None:
         out.append(_item_balance_table(result))
-        out.append(
-            _equation(
-                "issued = held + consumed + returned + transferred + split + lost: ",
-                result.item_total,
-                ITEM_TERMS,
+        if result.item_total.from_split_ug:
+            words = (
+                "issued + from split = held + consumed + returned + transferred + split + lost: "
             )
-        )
-        out.extend(_split_item_note(result.items))
+            out.append(_equation(words, result.item_total, SPLIT_ITEM_TERMS, left=2))
+        else:
+            words = "issued = held + consumed + returned + transferred + split + lost: "
+            out.append(_equation(words, result.item_total, ITEM_TERMS))
     if result.sample_total is not None:
         out.append(_sample_balance_table(result))
         out.append(
@@ -175,22 +180,6 @@ def _balance_renderables(result: Any) -> list[Any]:
         )
         out.extend(_split_sample_note(result.samples))
     return out
-
-
-def _split_item_note(items: Any) -> list[str]:
-    """Why the total is not the sum of its rows, when the borrower split a sample: the rows
-    show a child as issued and its parent as split, the total counts that mass once."""
-    from sampleloans.units import format_mass
-    from sampleloans.vocab import ItemSource
-
-    children = [i for i in items if i.source == ItemSource.BORROWER_SPLIT]
-    if not children:
-        return []
-    moved = format_mass(sum(i.issued_ug for i in children))
-    return [
-        f"total: the {moved} split into {', '.join(i.sample_code for i in children)} is "
-        "counted once, in the issued mass of the sample it was split from"
-    ]
 
 
 def _split_sample_note(samples: Any) -> list[str]:
@@ -212,11 +201,15 @@ def _split_sample_note(samples: Any) -> list[str]:
 def _item_balance_table(result: Any) -> Any:
     """One row per loan item, term by term, and the total in bold."""
     title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
-    rows = [(row.sample_code, row.state, row) for row in result.items]
+    from sampleloans.readmodels.items import state_words
+
+    rows = [(row.sample_code, state_words(row.state, row.frozen), row) for row in result.items]
     # the total names the part of its held mass on its way back, in `status`'s words
     total_note = _returning(_returning_ug(result.items)).strip(" ()")
     rows.append((result.item_total.sample_code, total_note, result.item_total))
-    return _terms_table(title, "state", ITEM_TERMS, ITEM_TERMS, rows)
+    # "from split" only where a borrower split a sample: the table of other loans is unchanged
+    terms = SPLIT_ITEM_TERMS if result.item_total.from_split_ug else ITEM_TERMS
+    return _terms_table(title, "state", tuple(t.replace("_", " ") for t in terms), terms, rows)
 
 
 def _returning_ug(items: Any) -> int:
@@ -265,17 +258,21 @@ def _terms_table(
     return table
 
 
-def _equation(words: str, total: Any, terms: tuple[str, ...]) -> Any:
-    """The balance equation in words, then in the total's masses, green or red: the first
-    term equals the sum of the others."""
+def _equation(words: str, total: Any, terms: tuple[str, ...], left: int = 1) -> Any:
+    """The balance equation in words, then in the total's masses, green or red: the sum of the
+    first `left` terms equals the sum of the others."""
     from rich.text import Text
 
     from sampleloans.units import format_mass
 
+    def side(names: tuple[str, ...]) -> str:
+        """The masses of some terms, joined by '+'."""
+        return " + ".join(format_mass(getattr(total, f"{x}_ug")) for x in names)
+
     return Text(
         words
-        + f"{format_mass(getattr(total, f'{terms[0]}_ug'))} = "
-        + " + ".join(format_mass(getattr(total, f"{x}_ug")) for x in terms[1:])
+        + f"{side(terms[:left])} = "
+        + side(terms[left:])
         + (" ✓" if total.balanced else " ✗ DOES NOT BALANCE"),
         style="green" if total.balanced else "bold red",
     )
@@ -383,7 +380,8 @@ def status(
     returning_ug (the part of held_ug on its way back), due_at,
     days_left (negative when overdue), overdue, recalled_at, inventory_overdue, extensions_granted,
     max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
-    items [sample_code, custody_state, issued_ug, held_ug]].
+    items [sample_code, custody_state, frozen, issued_ug (by the curator), from_split_ug (split off
+    another sample of the loan by the borrower), held_ug]].
 
     \b
     Example: sampleloans --as anand@open.example status
@@ -425,7 +423,9 @@ def _standing_json(r: Any) -> dict[str, Any]:
             {
                 "sample_code": i.sample_code,
                 "custody_state": i.state,
+                "frozen": i.frozen,
                 "issued_ug": i.issued_ug,
+                "from_split_ug": i.from_split_ug,
                 "held_ug": i.held_ug,
             }
             for i in r.items
@@ -522,20 +522,22 @@ def _standing_items(r: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.readmodels.items import state_words
     from sampleloans.units import format_mass
 
+    # "from split" only where the borrower split a sample: what the curator issued stays apart
+    split = any(i.from_split_ug for i in r.items)
     table = Table()
     table.add_column("sample", no_wrap=True)
     table.add_column("custody state")
-    table.add_column("issued", justify="right", no_wrap=True)
-    table.add_column("held", justify="right", no_wrap=True)
+    for heading in ("issued", "from split", "held") if split else ("issued", "held"):
+        table.add_column(heading, justify="right", no_wrap=True)
     for i in r.items:
-        state = i.state.replace("_", " ")
+        masses = (i.issued_ug, i.from_split_ug, i.held_ug) if split else (i.issued_ug, i.held_ug)
         table.add_row(
             Text(i.sample_code),
-            Text(state),
-            format_mass(i.issued_ug),
-            format_mass(i.held_ug),
+            Text(state_words(i.state, i.frozen)),
+            *(format_mass(m) for m in masses),
             style="yellow" if "transit" in i.state else "",
         )
     return table

@@ -772,10 +772,11 @@ def _discrepancies_table(d: "LoanDetail") -> Any:
     return table
 
 
-def _status_text(status: str) -> Any:
+def _status_text(status: str, said: str = "") -> Any:
+    """A status in words (or as `said`), in yellow while in transit."""
     from rich.text import Text
 
-    return Text(status.replace("_", " "), style="yellow" if "transit" in status else "")
+    return Text(said or status.replace("_", " "), style="yellow" if "transit" in status else "")
 
 
 @app.command("list")
@@ -911,8 +912,9 @@ def show(
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
     overdue, extensions_granted, max_extensions, next_inventory_due_at, inventory_days_left
     (negative when late), inventory_overdue, recalled_at, settled_at,
-    settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug,
-    held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug}], shipments [{seq,
+    settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug
+    (by the curator), held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug,
+    from_split_ug (split off another sample of the loan by the borrower), frozen}], shipments [{seq,
     direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
     seal_intact, condition}], consumptions [{seq, sample_code, technique, destructive, mass_ug,
     occurred_at}], extensions [{seq, period, approver, reason, new_due_at}], handovers [{seq, step,
@@ -1044,21 +1046,25 @@ def _items_table(d: "LoanDetail") -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.readmodels.items import state_words
     from sampleloans.units import format_mass
 
+    # "from split" only where the borrower split a sample: what the curator issued stays apart
+    split = any(i.from_split_ug for i in d.items)
+    terms = ("issued", *(("from_split",) if split else ()), "held", "consumed", "returned")
+    terms += ("split", "lost")
     items = Table(title="Items")
-    columns = ("code", "source", "issued", "held", "consumed", "returned", "split", "lost")
+    columns = ("code", "source", *(t.replace("_", " ") for t in terms))
     for heading in (*columns, "state"):
         # codes and masses are never folded inside themselves ("10.40" over "0 mg")
         left, words = heading in ("code", "source", "state"), heading in ("source", "state")
         items.add_column(heading, justify="left" if left else "right", no_wrap=not words)
     for i in d.items:
-        masses = (i.issued_ug, i.held_ug, i.consumed_ug, i.returned_ug, i.split_ug, i.lost_ug)
         items.add_row(
             Text(i.sample),
             i.source.replace("_", " "),
-            *(format_mass(m) for m in masses),
-            _status_text(i.state),
+            *(format_mass(getattr(i, f"{t}_ug")) for t in terms),
+            _status_text(i.state, state_words(i.state, i.frozen)),
         )
     return items
 

@@ -363,9 +363,10 @@ SAMPLE_TABLE = TableSpec(
 
 
 def _state(state: str, frozen: bool) -> str:
-    """A custody state in words, marked when frozen by an incident."""
-    words = state.replace("_", " ")
-    return f"{words} (frozen)" if frozen else words
+    """A custody state in words, marked when frozen by an incident (as every view says it)."""
+    from sampleloans.readmodels.items import state_words
+
+    return state_words(state, frozen)
 
 
 def balance_line(view: "SampleView") -> str:

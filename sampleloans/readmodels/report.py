@@ -115,6 +115,35 @@ Words = str | Reworded
 """A text of a read model: a plain string, or one whose words changed with a layout."""
 
 
+@dataclass(frozen=True)
+class Remeasured:
+    """A mass a later page layout counts better: `earlier_ug` as the layouts before `since`
+    printed it (their content digest covers it, so their files still verify), `ug` from
+    `since` on."""
+
+    ug: int
+    earlier_ug: int
+    since: int
+
+    def in_layout(self, layout: int) -> int:
+        """The mass `layout` prints (and digests)."""
+        return self.ug if layout >= self.since else self.earlier_ug
+
+
+Mass = int | Remeasured
+"""A mass of a read model: plain micrograms, or one a layout came to count differently."""
+
+
+def remeasured(ug: int, earlier_ug: int, since: int) -> Mass:
+    """`ug`, kept a plain int when the layouts before `since` said the same."""
+    return ug if ug == earlier_ug else Remeasured(ug, earlier_ug, since)
+
+
+def mass_in(value: Mass, layout: int) -> int:
+    """The micrograms a mass prints in `layout`."""
+    return value.in_layout(layout) if isinstance(value, Remeasured) else value
+
+
 def reworded(text: str, earlier: str, since: int) -> Words:
     """`text`, kept a plain string when the layouts before `since` said the same."""
     return text if text == earlier else Reworded(text, earlier, since)
@@ -147,15 +176,17 @@ class AgreementInfo:
 
 @dataclass(frozen=True)
 class ItemRow:
-    """One sample in a report's items table."""
+    """One sample in a report's items table (its masses as `readmodels/items.py` reads them)."""
 
     code: str
     description: str
     loan: str
-    issued_ug: int
+    issued_ug: Mass  # by the curator; before layout 8, with what came from a split
     held_ug: int
     custodian: str
     state: str
+    from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
+    frozen: bool = False  # from layout 8 on: frozen by an open incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,15 +267,16 @@ class ReturnLine:
     code: str
     split_from: str  # the parent of a borrower's split (a continuation item), else ""
     description: str
-    issued_ug: int
+    issued_ug: Mass  # by the curator; before layout 8, with what came from a split
     transferred_ug: int
     consumed_ug: int
     analyses: tuple[Analysis, ...]
     returned_now_ug: int
     returned_before_ug: int
-    split_ug: int
+    split_ug: Mass  # the Total's: before layout 8, net of the splits within the loan
     lost_ug: int
     remaining_ug: int
+    from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
 
 
 @dataclass(frozen=True)
@@ -338,9 +370,13 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # return report "The borrower remains accountable for …" and, of a loan with nothing issued yet,
 # that nothing was (before: "… accountable by the borrower", "close-out"), and a right-aligned
 # column's heading is right-aligned over its figures (before: left-aligned, away from them); the
-# changed words the digest covers are `Reworded`.
-REPORT_LAYOUT = 7
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7)
+# changed words the digest covers are `Reworded`, 8 = a loan item is read as every view reads it
+# (`readmodels/items.py`): a sample the borrower split off shows its mass "From split", not as
+# issued, so the issued masses add up to what was issued, and a frozen sample's state says
+# "(frozen)", as `samples show` does (before: the split mass counted as issued, a frozen sample
+# read "held"); the issued mass the digest covers is `Remeasured`.
+REPORT_LAYOUT = 8
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -348,9 +384,16 @@ HELD_TOTAL_LAYOUT = 5
 FRAMED_TABLES_LAYOUT = 6
 EMPTY_HANDS_TOTAL_LAYOUT = 6
 WORDED_LAYOUT = 7
+SPLIT_APART_LAYOUT = 8
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
-LAYOUT_FIELDS: dict[tuple[type, str], int] = {(CustodyRow, "by_borrower"): 3}
+LAYOUT_FIELDS: dict[tuple[type, str], int] = {
+    (CustodyRow, "by_borrower"): 3,
+    (ItemRow, "from_split_ug"): SPLIT_APART_LAYOUT,
+    (ItemRow, "frozen"): SPLIT_APART_LAYOUT,
+    (ReturnLine, "from_split_ug"): SPLIT_APART_LAYOUT,
+}
+# (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 
 
 NOTHING_LEFT = "nothing left to send back"
@@ -443,6 +486,8 @@ def plain(value: Any, layout: int = REPORT_LAYOUT) -> Any:
     fields and words of `layout` only."""
     if isinstance(value, Reworded):
         return value.words(layout)
+    if isinstance(value, Remeasured):
+        return value.in_layout(layout)
     if isinstance(value, _ATOMS):
         return value
     if isinstance(value, (tuple, list)):
@@ -487,6 +532,8 @@ def _canonical_parts(value: Any, layout: int) -> Iterator[str]:
     """
     if isinstance(value, Reworded):
         yield _JSON.encode(value.words(layout))
+    elif isinstance(value, Remeasured):
+        yield _JSON.encode(value.in_layout(layout))
     elif isinstance(value, (tuple, list)):
         yield "["
         for index, item in enumerate(value):

@@ -12,17 +12,21 @@ from functools import cached_property
 from typing import Any
 
 from sampleloans.dates import to_iso
-from sampleloans.readmodels.report import Party, Words, plain
+from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Words, plain
 
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 7
+STATEMENT_LAYOUT = 8
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
 """The first statement layout whose words are `Reworded`'s newer ones (an analysis says
 "non-destructive"; a sample is described as the reports describe it, with its origin)."""
+SPLIT_APART_VERSION = 8
+"""The first statement layout that reads a loan item as every view does (`readmodels/items.py`):
+a sample the borrower split off shows its mass "from split", not issued, and a frozen sample
+says so (before: the split mass counted as issued, and a frozen sample read "held")."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,14 @@ class StatementItem:
     code: str
     description: Words
     state: str
-    issued_ug: int
+    issued_ug: Mass  # by the curator; before layout 8, with what came from a split
     held_ug: int
+    from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
+    frozen: bool = False  # from layout 8 on: frozen by an open incident
+
+
+LAYOUT_FIELDS[(StatementItem, "from_split_ug")] = SPLIT_APART_VERSION
+LAYOUT_FIELDS[(StatementItem, "frozen")] = SPLIT_APART_VERSION
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ from typing import Any
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.gcpause import gc_paused
+from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
     FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
+    ItemRow,
     Overdue,
     Party,
     Report,
@@ -56,6 +59,12 @@ def day(moment: datetime | None) -> str:
 def readable(state: str) -> str:
     """A state or status in words ('return_in_transit' → 'return in transit')."""
     return state.replace("_", " ")
+
+
+def item_state(item: ItemRow, page_layout: int) -> str:
+    """A loan item's state in words: from layout 8 on, "held (frozen)" while an open incident
+    freezes its sample, as every view says it (before: the state alone)."""
+    return state_words(item.state, item.frozen and page_layout >= SPLIT_APART_LAYOUT)
 
 
 def overdue_text(late: Overdue) -> str:

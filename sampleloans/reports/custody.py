@@ -6,16 +6,18 @@ from typing import Any
 from sampleloans.readmodels.report import (
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    SPLIT_APART_LAYOUT,
     CustodyBody,
     CustodyRow,
     Report,
+    mass_in,
     words_in,
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
+    item_state,
     mass,
     party_lines,
-    readable,
     terms_lines,
     title_block,
     when,
@@ -73,7 +75,7 @@ def story(report: Report) -> list[Any]:
     out: list[Any] = title_block(report, body.overdue)
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
     out += _agreement_sections(body, report.layout)
-    out += _items_section(body)
+    out += _items_section(body, report.layout)
     out += _findings_section(body)
     # the rows highlighted in the chain are highlighted in the descriptions too
     marked = [index for index, e in enumerate(body.events) if e.flag]
@@ -98,26 +100,36 @@ def _agreement_sections(body: CustodyBody, page_layout: int) -> list[Any]:
     return out
 
 
-def _items_section(body: CustodyBody) -> list[Any]:
-    """The items in scope: issued and held mass, custodian and state."""
+def _items_section(body: CustodyBody, page_layout: int) -> list[Any]:
+    """The items in scope: issued (and, from layout 8 on, from a borrower's split) and held
+    mass, custodian and state."""
+    split = page_layout >= SPLIT_APART_LAYOUT and any(i.from_split_ug for i in body.items)
+    headings: tuple[str, ...] = ("Code", "Description", "Loan", "Issued mass")
+    headings += ("From split",) if split else ()
+    rows = [
+        (
+            i.code,
+            i.description,
+            i.loan,
+            mass(mass_in(i.issued_ug, page_layout)),
+            *((mass(i.from_split_ug),) if split else ()),
+            mass(i.held_ug),
+            i.custodian,
+            item_state(i, page_layout),
+        )
+        for i in body.items
+    ]
+    widths = SPLIT_ITEM_WIDTHS if split else ITEM_WIDTHS
+    right = (3, 4, 5) if split else (3, 4)
     items = tables.data_tables(
-        ("Code", "Description", "Loan", "Issued mass", "Held now", "Custodian", "State"),
-        [
-            (
-                i.code,
-                i.description,
-                i.loan,
-                mass(i.issued_ug),
-                mass(i.held_ug),
-                i.custodian,
-                readable(i.state),
-            )
-            for i in body.items
-        ],
-        (0.22, 0.26, 0.13, 0.10, 0.10, 0.09, 0.10),
-        align_right=(3, 4),
+        (*headings, "Held now", "Custodian", "State"), rows, widths, align_right=right
     )
     return layout.section(f"Items ({len(body.items)})", items)
+
+
+ITEM_WIDTHS = (0.22, 0.26, 0.13, 0.10, 0.10, 0.09, 0.10)
+# with "From split" (layout 8): the description gives up room; "100.000 mg" fits each mass
+SPLIT_ITEM_WIDTHS = (0.21, 0.17, 0.12, 0.10, 0.10, 0.10, 0.09, 0.11)
 
 
 def _findings_section(body: CustodyBody) -> list[Any]:

@@ -8,14 +8,17 @@ from sampleloans.readmodels.report import (
     HELD_TOTAL_LAYOUT,
     NOTHING_LEFT,
     OWED_INVENTORY_LAYOUT,
+    SPLIT_APART_LAYOUT,
     InventoryBody,
     Report,
+    mass_in,
     nothing_left_to_send_back,
     owed_inventory_due,
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     held_note,
+    item_state,
     mass,
     party_lines,
     readable,
@@ -52,7 +55,7 @@ def story(report: Report) -> list[Any]:
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
     out += _held_section(body, report.layout)
-    out += _gone_section(body)
+    out += _gone_section(body, report.layout)
     out += _attestation_section()
     out += layout.section("Remarks (explain any difference)", [layout.ruled_lines(REMARK_LINES)])
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
@@ -64,7 +67,7 @@ def _held_section(body: InventoryBody, page_layout: int) -> list[Any]:
     # the PI confirms only what is in their hands: not what is gone, nor what is on its way back
     held = [i for i in body.items if _in_hand(i)]
     rows: list[tuple[str, ...]] = [
-        (i.code, i.description, mass(i.held_ug), BLANK, readable(i.state), "__ yes  __ no")
+        (i.code, i.description, mass(i.held_ug), BLANK, item_state(i, page_layout), "__ yes  __ no")
         for i in held
     ]
     if held:
@@ -109,17 +112,43 @@ def _empty_hands_total(body: InventoryBody) -> tuple[str, ...]:
     return ("Total held", note, mass(held_ug), "", "", "")
 
 
-def _gone_section(body: InventoryBody) -> list[Any]:
-    """The items no longer (or not yet) in the PI's hands, listed apart; none, no section."""
+def _gone_section(body: InventoryBody, page_layout: int) -> list[Any]:
+    """The items no longer (or not yet) in the PI's hands, listed apart; none, no section.
+    From layout 8 on, a sample the borrower split off shows its mass "From split"."""
     gone = [i for i in body.items if not _in_hand(i)]
     if not gone:
         return []
-    return layout.section(
+    title = (
         "Not in the PI's hands (returned, on its way back, used up, or not issued yet): "
-        "nothing to confirm",
+        "nothing to confirm"
+    )
+    if page_layout >= SPLIT_APART_LAYOUT and any(i.from_split_ug for i in gone):
+        rows = [
+            (
+                i.code,
+                i.description,
+                mass(mass_in(i.issued_ug, page_layout)),
+                mass(i.from_split_ug),
+                item_state(i, page_layout),
+            )
+            for i in gone
+        ]
+        headings = ("Code", "Description", "Issued", "From split", "State")
+        widths = (0.26, 0.3, 0.12, 0.12, 0.2)
+        return layout.section(title, tables.data_tables(headings, rows, widths, align_right=(2, 3)))
+    return layout.section(
+        title,
         tables.data_tables(
             ("Code", "Description", "Issued", "State"),
-            [(i.code, i.description, mass(i.issued_ug), readable(i.state)) for i in gone],
+            [
+                (
+                    i.code,
+                    i.description,
+                    mass(mass_in(i.issued_ug, page_layout)),
+                    item_state(i, page_layout),
+                )
+                for i in gone
+            ],
             (0.28, 0.37, 0.15, 0.20),
             align_right=(2,),
         ),

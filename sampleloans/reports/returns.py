@@ -7,7 +7,14 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
-from sampleloans.readmodels.report import WORDED_LAYOUT, Report, ReturnBody, ReturnLine
+from sampleloans.readmodels.report import (
+    SPLIT_APART_LAYOUT,
+    WORDED_LAYOUT,
+    Report,
+    ReturnBody,
+    ReturnLine,
+    mass_in,
+)
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     mass,
@@ -60,11 +67,14 @@ def _agreement_section(body: ReturnBody, page_layout: int) -> list[Any]:
 
 
 def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
-    """The F-75 table, one row per item and a Total, then what remains accountable."""
+    """The F-75 table, one row per item and a Total, then what remains accountable; from
+    layout 8 on, a "From split" column where the borrower split a sample (as `balance`)."""
     st = layout.styles()
+    split = page_layout >= SPLIT_APART_LAYOUT and bool(body.total.from_split_ug)
     header = (
         "Sample",
         "Issued",
+        *(("From split",) if split else ()),
         "Authorised transfers",
         "Consumed",
         "Returned now",
@@ -73,25 +83,38 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
         "Lost",
         "Remaining accountable",
     )
-    rows = [_accounting_cells(line) for line in (*body.lines, body.total)]
+    rows = [_accounting_cells(line, page_layout, split) for line in (*body.lines, body.total)]
     accounting: list[Any] = tables.data_tables(
         header,
         rows,
-        (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
+        SPLIT_ACCOUNTING_WIDTHS if split else ACCOUNTING_WIDTHS,
         total=True,
-        align_right=range(1, 9),
+        align_right=range(1, len(header)),
     )
     if body.splits:
-        accounting.append(
-            layout.para(
-                "Continuation lines are the borrower's splits. Their mass also appears in the "
-                "parent's 'Split by borrower' column, so the Total counts it once, as "
-                "'sampleloans balance --loan' does.",
-                st["note"],
-            )
-        )
+        accounting.append(layout.para(_continuation_note(split), st["note"]))
     accounting.append(layout.para(_verdict(body.total, page_layout), st["body"]))
     return accounting
+
+
+ACCOUNTING_WIDTHS = (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
+SPLIT_ACCOUNTING_WIDTHS = (0.18, 0.09, 0.09, 0.1, 0.09, 0.09, 0.09, 0.09, 0.09, 0.09)
+
+
+def _continuation_note(split: bool) -> str:
+    """What a continuation line is: from layout 8 on, its mass is "From split", not issued."""
+    if split:
+        return (
+            "Continuation lines are the borrower's splits: their mass is 'From split', not "
+            "issued; it also appears in the parent's 'Split by borrower' column, so the Total's "
+            "Issued is what was issued and its From split equals its Split by borrower, as "
+            "'sampleloans balance --loan' has them."
+        )
+    return (
+        "Continuation lines are the borrower's splits. Their mass also appears in the "
+        "parent's 'Split by borrower' column, so the Total counts it once, as "
+        "'sampleloans balance --loan' does."
+    )
 
 
 def _verdict(total: ReturnLine, page_layout: int) -> str:
@@ -99,7 +122,7 @@ def _verdict(total: ReturnLine, page_layout: int) -> str:
     layout 7) that nothing was issued yet; from layout 7 in plain English (before: '… remains
     accountable by the borrower', and a loan not yet issued called closed out)."""
     worded = page_layout >= WORDED_LAYOUT
-    if worded and total.issued_ug == 0 and total.remaining_ug == 0:
+    if worded and mass_in(total.issued_ug, page_layout) == 0 and total.remaining_ug == 0:
         return "Nothing has been issued on this loan yet: there is nothing to account for."
     if total.remaining_ug == 0:
         return "Every microgram issued is accounted for: nothing remains accountable (close-out)."
@@ -171,17 +194,19 @@ def _findings_section(body: ReturnBody) -> list[Any]:
     )
 
 
-def _accounting_cells(line: ReturnLine) -> tuple[str, ...]:
-    """One row of the mass accounting table (a continuation line says so)."""
+def _accounting_cells(line: ReturnLine, page_layout: int, split: bool) -> tuple[str, ...]:
+    """One row of the mass accounting table (a continuation line says so), its masses as
+    `page_layout` counts them."""
     code = f"{line.code} (continuation)" if line.split_from else line.code
     return (
         code,
-        mass(line.issued_ug),
+        mass(mass_in(line.issued_ug, page_layout)),
+        *((mass(line.from_split_ug),) if split else ()),
         mass(line.transferred_ug),
         mass(line.consumed_ug),
         mass(line.returned_now_ug),
         mass(line.returned_before_ug),
-        mass(line.split_ug),
+        mass(mass_in(line.split_ug, page_layout)),
         mass(line.lost_ug),
         mass(line.remaining_ug),
     )
@@ -207,7 +232,7 @@ def _bars(body: ReturnBody, width: float, height: int, bar_height: int) -> Horiz
         "consumed": [line.consumed_ug for line in body.lines],
         "returned": [line.returned_now_ug + line.returned_before_ug for line in body.lines],
         "transferred": [line.transferred_ug for line in body.lines],
-        "split": [line.split_ug for line in body.lines],
+        "split": [mass_in(line.split_ug, SPLIT_APART_LAYOUT) for line in body.lines],
         "lost": [line.lost_ug for line in body.lines],
         "remaining": [line.remaining_ug for line in body.lines],
     }

@@ -7,19 +7,23 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.gcpause import gc_paused
+from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
+    mass_in,
     not_yet_held,
     nothing_left_to_send_back,
     owed_inventory_due,
     words_in,
 )
 from sampleloans.readmodels.statement import (
+    SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
     WORDED_VERSION,
     Obligation,
     Statement,
+    StatementItem,
     StatementLoan,
     in_version,
     obligation_order,
@@ -57,8 +61,13 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # a sample is described as the reports describe it, with its origin ("regolith powder, CE-5
 # scoop"), and a right-aligned column's heading is right-aligned over its figures (before:
 # nothing said of a non-destructive analysis, the origin left out, every heading left-aligned).
+# 8 = a loan item is read as every view reads it (`readmodels/items.py`): a sample the borrower
+# split off shows its mass in a column "From split", not as issued, so the issued masses add up
+# to what was issued, and a frozen sample's state says "(frozen)", as `samples show` does
+# (before: the split mass counted as issued, the rows added up to more than was issued, and a
+# frozen sample read "held").
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -257,35 +266,54 @@ def _held_samples_section(statement: Statement, version: int) -> list[Any]:
     """Each sample of the open loans, issued and held, and the total held (from layout 3 on,
     naming the part on its way back, as `status` does)."""
     body = statement.body
-    rows: list[tuple[str, ...]] = [
-        (
-            item.code,
-            loan.number,
-            words_in(item.description, version),
-            readable(item.state),
-            mass(item.issued_ug),
-            mass(item.held_ug),
-        )
+    shown = [
+        (loan, item)
         for loan in body.loans
         for item in loan.items
         if version < ISSUED_ONLY_VERSION or item.state != ItemState.REQUESTED
     ]
-    if not rows:  # every open loan still awaits approval or issue: nothing was lent yet
+    if not shown:  # every open loan still awaits approval or issue: nothing was lent yet
         note = "No sample has been issued to you yet: each loan above awaits approval or issue."
         return layout.section("What you hold", [layout.para(note, layout.styles()["body"])])
+    # from layout 8 on, a "From split" column where the PI split a sample (as `status` has it)
+    split = version >= SPLIT_APART_VERSION and any(item.from_split_ug for _, item in shown)
+    rows = [_held_row(loan.number, item, version, split) for loan, item in shown]
     label, note = total_words(statement, version)
-    rows.append((label, "", note, "", "", mass(body.held_ug)))
-    return layout.section(
+    rows.append((label, "", note, "", "", *([""] if split else []), mass(body.held_ug)))
+    title = (
         "Samples lent to you (sample and mass)"
         if label == TOTAL_LENT
-        else "What you hold (sample and mass)",
-        tables.data_tables(
-            ("Sample", "Loan", "Description", "State", "Issued", "Held"),
-            rows,
-            (0.2, 0.13, 0.29, 0.14, 0.12, 0.12),
-            total=True,
-            align_right=(4, 5),
-        ),
+        else "What you hold (sample and mass)"
+    )
+    headings: tuple[str, ...] = ("Sample", "Loan", "Description", "State", "Issued", "Held")
+    widths: tuple[float, ...] = HELD_WIDTHS
+    right: tuple[int, ...] = (4, 5)
+    if split:
+        headings, widths, right = (*headings[:5], "From split", "Held"), SPLIT_WIDTHS, (4, 5, 6)
+    return layout.section(
+        title, tables.data_tables(headings, rows, widths, total=True, align_right=right)
+    )
+
+
+HELD_WIDTHS = (0.2, 0.13, 0.29, 0.14, 0.12, 0.12)
+# with "From split" (layout 8): the description gives up room; "100.000 mg" fits each mass
+SPLIT_WIDTHS = (0.19, 0.12, 0.2, 0.13, 0.12, 0.12, 0.12)
+
+
+def _held_row(loan: str, item: StatementItem, version: int, split: bool) -> tuple[str, ...]:
+    """One sample's row of "What you hold": its state and masses in `version`'s words."""
+    frozen = item.frozen if version >= SPLIT_APART_VERSION else False
+    masses = (
+        (item.issued_ug, item.from_split_ug, item.held_ug)
+        if split
+        else (item.issued_ug, item.held_ug)
+    )
+    return (
+        item.code,
+        loan,
+        words_in(item.description, version),
+        state_words(item.state, frozen),
+        *(mass(mass_in(m, version)) for m in masses),
     )
 
 

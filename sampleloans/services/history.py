@@ -25,6 +25,7 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.readmodels.handover import Handover, is_backdated
+from sampleloans.readmodels.items import item_masses
 from sampleloans.services import access
 from sampleloans.services.borrower_mark import BorrowerMark, loan_of
 from sampleloans.services.common import get_sample
@@ -82,10 +83,11 @@ class ItemState:
 
     sample_code: str
     state: str
-    issued_ug: int
+    issued_ug: int  # by the curator: 0 for a sample the borrower split off
     held_ug: int
     consumed_ug: int
     returned_ug: int
+    from_split_ug: int = 0  # split off another sample of the loan by the borrower
 
 
 @dataclass(frozen=True)
@@ -500,17 +502,21 @@ def _loan_state(session: Session, loan: Loan) -> LoanState:
         institution=loan.institution,
         status=loan.status,
         due_at=loan.due_at,
-        items=tuple(
-            ItemState(
-                sample_code=i.sample_code,
-                state=i.state,
-                issued_ug=i.issued_ug,
-                held_ug=i.held_ug,
-                consumed_ug=i.consumed_ug,
-                returned_ug=i.returned_ug,
-            )
-            for i in items
-        ),
+        items=tuple(_item_state(i) for i in items),
+    )
+
+
+def _item_state(item: LoanItem) -> ItemState:
+    """One loan item as it stood, its masses as every view reads them (`readmodels/items.py`)."""
+    masses = item_masses(item)
+    return ItemState(
+        sample_code=item.sample_code,
+        state=item.state,
+        issued_ug=masses.issued_ug,
+        held_ug=masses.held_ug,
+        consumed_ug=masses.consumed_ug,
+        returned_ug=masses.returned_ug,
+        from_split_ug=masses.from_split_ug,
     )
 
 

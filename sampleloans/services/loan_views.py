@@ -32,6 +32,7 @@ from sampleloans.models import (
     Weighing,
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
+from sampleloans.readmodels.items import ItemMasses, item_masses
 from sampleloans.services import access
 from sampleloans.services.handover import loan_handovers
 from sampleloans.services.listing import (
@@ -45,6 +46,7 @@ from sampleloans.services.listing import (
     plain_batches,
     view_maker,
 )
+from sampleloans.services.queries import frozen_codes
 from sampleloans.units import quote_input
 from sampleloans.vocab import LOAN_STATUSES, IncidentStatus, ItemSource, ItemState
 
@@ -70,18 +72,20 @@ class LoanRow:
 
 @dataclass(frozen=True)
 class ItemView:
-    """One sample of a loan with its mass balance."""
+    """One sample of a loan with its mass balance (as `readmodels/items.py` reads it)."""
 
     sample: str
     source: str
     state: str
-    issued_ug: int
+    issued_ug: int  # issued by the curator: 0 for a sample the borrower split off
     held_ug: int
     consumed_ug: int
     returned_ug: int
     split_ug: int
     lost_ug: int
     transferred_ug: int
+    from_split_ug: int = 0  # split off another sample of the loan by the borrower
+    frozen: bool = False  # the sample is frozen by an open incident
 
 
 @dataclass(frozen=True)
@@ -445,20 +449,20 @@ def _extension_views(session: Session, number: str) -> tuple[ExtensionView, ...]
 
 def _item_views(session: Session, number: str) -> tuple[ItemView, ...]:
     """The loan's items, each with its mass term by term."""
-    return tuple(
-        ItemView(
-            sample=i.sample_code,
-            source=i.source,
-            state=i.state,
-            issued_ug=i.issued_ug,
-            held_ug=i.held_ug,
-            consumed_ug=i.consumed_ug,
-            returned_ug=i.returned_ug,
-            split_ug=i.split_ug,
-            lost_ug=i.lost_ug,
-            transferred_ug=i.transferred_ug,
-        )
-        for i in _items(session, number)
+    items = _items(session, number)
+    frozen = frozen_codes(session, [i.sample_code for i in items])
+    return tuple(_item_view(i, i.sample_code in frozen) for i in items)
+
+
+def _item_view(item: LoanItem, frozen: bool) -> ItemView:
+    """One item of `loans show`: its masses as every view reads them."""
+    masses = item_masses(item)
+    return ItemView(
+        sample=item.sample_code,
+        source=item.source,
+        state=item.state,
+        frozen=frozen,
+        **{name: getattr(masses, name) for name in ItemMasses.__dataclass_fields__},
     )
 
 

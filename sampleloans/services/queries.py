@@ -1,5 +1,6 @@
 """Read models for the command line and reports: plain frozen dataclasses, sorted."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.ledger import overdue as rule
-from sampleloans.models import Agreement, Institution, Loan, LoanItem
+from sampleloans.models import Agreement, Institution, Loan, LoanItem, Sample
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES, InstitutionKind, ItemSource
 
 __all__ = ["ACTIVE_LOAN_STATUSES", "InstitutionSummary", "collection_summary"]
@@ -114,3 +115,13 @@ def issued_under(session: Session, agreement: str) -> int:
         .where(Loan.agreement == agreement, LoanItem.source == ItemSource.ISSUED)
     )
     return sum(session.exec(query).all())
+
+
+def frozen_codes(session: Session, codes: Sequence[str]) -> frozenset[str]:
+    """Which of these samples an open incident freezes now."""
+    if not codes:
+        return frozenset()
+    found = session.exec(
+        select(Sample.code).where(col(Sample.code).in_(list(codes)), col(Sample.frozen))
+    ).all()
+    return frozenset(found)

@@ -17,12 +17,14 @@ from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
+from sampleloans.readmodels.items import ItemMasses, item_masses
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
     nothing_left_to_send_back,
 )
 from sampleloans.services import access
+from sampleloans.services.queries import frozen_codes
 from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
 
 FOLLOW_UP: dict[str, str] = {
@@ -41,23 +43,28 @@ SAMPLE_TERMS = ("vault", "on_loan", "split", "consumed", "lost", "transferred")
 
 @dataclass(frozen=True)
 class ItemBalance:
-    """One loan item's balance: issued = held + consumed + returned + transferred + split + lost."""
+    """One loan item's balance (`readmodels/items.py`): issued + from split = held + consumed +
+    returned + transferred + split + lost."""
 
     sample_code: str
     source: str
     state: str
-    issued_ug: int
+    issued_ug: int  # issued by the curator: 0 for a sample the borrower split off
     held_ug: int
     consumed_ug: int
     returned_ug: int
     transferred_ug: int
     split_ug: int
     lost_ug: int
+    from_split_ug: int = 0  # split off another sample of the loan by the borrower
+    frozen: bool = False  # the sample is frozen by an open incident
 
     @property
     def balanced(self) -> bool:
         """Whether the equation holds exactly."""
-        return self.issued_ug == sum(getattr(self, f"{t}_ug") for t in LOAN_TERMS)
+        return self.issued_ug + self.from_split_ug == sum(
+            getattr(self, f"{t}_ug") for t in LOAN_TERMS
+        )
 
 
 @dataclass(frozen=True)
@@ -111,12 +118,14 @@ class OverdueRow(NamedTuple):
 
 @dataclass(frozen=True)
 class ItemStanding:
-    """One sample of a loan and its custody state."""
+    """One sample of a loan and its custody state (masses as `readmodels/items.py` reads them)."""
 
     sample_code: str
     state: str
-    issued_ug: int
+    issued_ug: int  # issued by the curator: 0 for a sample the borrower split off
     held_ug: int
+    from_split_ug: int = 0  # split off another sample of the loan by the borrower
+    frozen: bool = False  # the sample is frozen by an open incident
 
 
 @dataclass(frozen=True)
@@ -142,19 +151,18 @@ class LoanStanding:
     obligations: tuple[str, ...]
 
 
-def _item_balance(item: LoanItem) -> ItemBalance:
+def _item_balance(item: LoanItem, frozen: bool) -> ItemBalance:
+    masses = item_masses(item)
     return ItemBalance(
         sample_code=item.sample_code,
         source=item.source,
         state=item.state,
-        issued_ug=item.issued_ug,
-        held_ug=item.held_ug,
-        consumed_ug=item.consumed_ug,
-        returned_ug=item.returned_ug,
-        transferred_ug=item.transferred_ug,
-        split_ug=item.split_ug,
-        lost_ug=item.lost_ug,
+        frozen=frozen,
+        **{name: getattr(masses, name) for name in _MASS_NAMES},
     )
+
+
+_MASS_NAMES = tuple(ItemMasses.__dataclass_fields__)
 
 
 def _sample_balance(sample: Sample) -> SampleBalance:
@@ -173,20 +181,11 @@ def _sample_balance(sample: Sample) -> SampleBalance:
 
 
 def _item_total(items: list[ItemBalance], label: str) -> ItemBalance:
-    """The total of a loan's items, net of the borrower's splits within the loan.
-
-    A borrower's split moves mass from one item (its `split` term) to a new item (its
-    `issued`); counting both would show more issued than the curator ever issued.
-    """
-
-    def total(name: str) -> int:
-        """The sum of one term over every item."""
-        return sum(getattr(i, name) for i in items)
-
-    moved_ug = sum(i.issued_ug for i in items if i.source == ItemSource.BORROWER_SPLIT)
-    terms = {f"{t}_ug": total(f"{t}_ug") for t in LOAN_TERMS}
-    terms["split_ug"] -= moved_ug
-    return ItemBalance(label, "", "", total("issued_ug") - moved_ug, **terms)
+    """The total of a loan's items: each term the sum of the rows (a borrower's split is in
+    its parent's `split` and its child's `from split`, never in `issued`)."""
+    return ItemBalance(
+        label, "", "", **{name: sum(getattr(i, name) for i in items) for name in _MASS_NAMES}
+    )
 
 
 def _sample_total(samples: list[SampleBalance], label: str) -> SampleBalance:
@@ -215,7 +214,8 @@ def mass_balance(
         rows = session.exec(
             select(LoanItem).where(LoanItem.loan_number == loan).order_by(LoanItem.sample_code)
         ).all()
-        items = [_item_balance(i) for i in rows]
+        frozen = frozen_codes(session, [i.sample_code for i in rows])
+        items = [_item_balance(i, i.sample_code in frozen) for i in rows]
         return Balance("loan", loan, tuple(items), _item_total(items, "total"), (), None)
     if sample:
         # imported here: only a lineage needs history (and its hand-over code); `status` and
@@ -251,7 +251,8 @@ def _execute(session: Session, query: Executable) -> "Result[*tuple[Any, ...]]":
 
 
 def _collection_item_total(session: Session, label: str) -> ItemBalance:
-    """`_item_total` of every loan item, as one aggregate query over the projection."""
+    """`_item_total` of every loan item, as one aggregate query over the projection (a
+    borrower's split child's stored `issued` is its `from split`, as `item_masses` reads it)."""
     moved = case((col(LoanItem.source) == ItemSource.BORROWER_SPLIT, LoanItem.issued_ug), else_=0)
     query = sa_select(
         func.sum(LoanItem.issued_ug),
@@ -268,8 +269,8 @@ def _collection_item_total(session: Session, label: str) -> ItemBalance:
     issued, held, consumed, returned, transferred, split, lost, moved_ug = (
         int(s or 0) for s in sums
     )
-    terms = (held, consumed, returned, transferred, split - moved_ug, lost)
-    return ItemBalance(label, "", "", issued - moved_ug, *terms)
+    terms = (held, consumed, returned, transferred, split, lost)
+    return ItemBalance(label, "", "", issued - moved_ug, *terms, from_split_ug=moved_ug)
 
 
 def _collection_sample_total(session: Session, label: str) -> SampleBalance:
@@ -546,17 +547,13 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
     held_ug = sum(i.held_ug for i in items)
     obligations += _other_obligations(session, loan, held_ug=held_ug)
+    frozen = frozen_codes(session, [i.sample_code for i in items])
     return LoanStanding(
         number=loan.number,
         institution=loan.institution,
         pi_email=loan.pi_email,
         status=loan.status,
-        items=tuple(
-            ItemStanding(
-                sample_code=i.sample_code, state=i.state, issued_ug=i.issued_ug, held_ug=i.held_ug
-            )
-            for i in items
-        ),
+        items=tuple(_item_standing(i, i.sample_code in frozen) for i in items),
         held_ug=held_ug,
         returning_ug=sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT),
         due_at=loan.due_at,
@@ -569,6 +566,19 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         inventory_days_left=inventory_left,
         inventory_overdue=inventory_overdue,
         obligations=tuple(obligations),
+    )
+
+
+def _item_standing(item: LoanItem, frozen: bool) -> ItemStanding:
+    """One item of `status`: its state and masses as every view reads them."""
+    masses = item_masses(item)
+    return ItemStanding(
+        sample_code=item.sample_code,
+        state=item.state,
+        issued_ug=masses.issued_ug,
+        held_ug=masses.held_ug,
+        from_split_ug=masses.from_split_ug,
+        frozen=frozen,
     )
 
 

@@ -37,10 +37,12 @@ from sampleloans.models import (
     Sample,
     Shipment,
 )
-from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party, Words, reworded
+from sampleloans.readmodels.items import item_masses
+from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party, Words, remeasured, reworded
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
     KIND,
     PROOF_FORMAT,
+    SPLIT_APART_VERSION,
     TITLE,
     WORDED_VERSION,
     CheckpointRef,
@@ -347,6 +349,22 @@ def _lender(session: Session) -> str | None:
     ).first()
 
 
+def _statement_item(item: LoanItem, description: Words, *, frozen: bool) -> StatementItem:
+    """One sample of a loan, its masses as every view reads them (`readmodels/items.py`);
+    the layouts before SPLIT_APART_VERSION counted a split's mass as issued."""
+    masses = item_masses(item)
+    issued_ug = remeasured(masses.issued_ug, masses.incoming_ug, SPLIT_APART_VERSION)
+    return StatementItem(
+        item.sample_code,
+        description,
+        item.state,
+        issued_ug,
+        masses.held_ug,
+        from_split_ug=masses.from_split_ug,
+        frozen=frozen,
+    )
+
+
 def _loan(session: Session, loan: Loan) -> StatementLoan:
     items = []
     for item in session.exec(
@@ -358,9 +376,7 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
             f"{sample.material_type} {sample.physical_form}, {sample.mission}" if sample else ""
         )
         description = reworded(description_of(sample), earlier, WORDED_VERSION)
-        items.append(
-            StatementItem(item.sample_code, description, item.state, item.issued_ug, item.held_ug)
-        )
+        items.append(_statement_item(item, description, frozen=bool(sample and sample.frozen)))
     agreement = session.get(Agreement, loan.agreement)
     return StatementLoan(
         number=loan.number,

@@ -14,12 +14,15 @@ from sampleloans.models import (
     Person,
     Sample,
 )
+from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
+    SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
     AgreementInfo,
     ItemRow,
     Overdue,
     Party,
+    remeasured,
     reworded,
 )
 from sampleloans.text import counted
@@ -147,15 +150,19 @@ def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
     rows = []
     for item in items:
         sample = session.get(Sample, item.sample_code)
+        masses = item_masses(item)
         rows.append(
             ItemRow(
                 code=item.sample_code,
                 description=description_of(sample),
                 loan=item.loan_number,
-                issued_ug=item.issued_ug,
-                held_ug=item.held_ug,
+                # layouts before 8 counted a borrower's split as issued (their digest keeps it)
+                issued_ug=remeasured(masses.issued_ug, masses.incoming_ug, SPLIT_APART_LAYOUT),
+                held_ug=masses.held_ug,
                 custodian=item_custodian(session, item, sample),
                 state=item.state,
+                from_split_ug=masses.from_split_ug,
+                frozen=bool(sample and sample.frozen),
             )
         )
     return rows

@@ -20,13 +20,17 @@ from sampleloans.models import (
     Shipment,
     Weighing,
 )
+from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
+    SPLIT_APART_LAYOUT,
     Analysis,
     Finding,
     ReportRequest,
     ReturnBody,
     ReturnLine,
     SplitLine,
+    mass_in,
+    remeasured,
 )
 from sampleloans.services.common import get_loan
 from sampleloans.services.reporting.parts import (
@@ -76,12 +80,15 @@ def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLi
         if item.source == ItemSource.BORROWER_SPLIT:
             parent = sample.parent_code if sample and sample.parent_code else ""
             splits.append(_split_line(item, parent))
+        masses = item_masses(item)
         lines.append(
             ReturnLine(
                 code=item.sample_code,
                 split_from=parent,
                 description=description_of(sample),
-                issued_ug=item.issued_ug,
+                # layouts before 8 counted a borrower's split as issued (their digest keeps it)
+                issued_ug=remeasured(masses.issued_ug, masses.incoming_ug, SPLIT_APART_LAYOUT),
+                from_split_ug=masses.from_split_ug,
                 transferred_ug=item.transferred_ug,
                 consumed_ug=item.consumed_ug,
                 analyses=_analyses(session, loan.number, item.sample_code),
@@ -197,30 +204,34 @@ def _findings(session: Session, loan_number: str) -> list[Finding]:
 
 
 def _return_total(lines: list[ReturnLine]) -> ReturnLine:
-    """The Total line, net of the borrower's splits within the loan (as `balance --loan`).
+    """The Total line: each term the sum of the lines (as `balance --loan`), issued what the
+    curator issued.
 
     A borrower's split moves mass from its parent's `split` term into a continuation line's
-    `issued`; counting both would show more issued than the curator ever issued.
+    `from split`. Before layout 8 the continuation counted it as issued, and the Total took it
+    off both issued and split (its digest keeps that split).
     """
-    moved_ug = sum(line.issued_ug for line in lines if line.split_from)
+    moved_ug = sum(line.from_split_ug for line in lines)
 
     def total(name: str) -> int:
-        """The sum of one term over every line."""
-        return sum(getattr(line, name) for line in lines)
+        """The sum of one term over every line, as layout 8 reads it."""
+        return sum(mass_in(getattr(line, name), SPLIT_APART_LAYOUT) for line in lines)
 
+    split_ug = total("split_ug")
     return ReturnLine(
         code="Total",
         split_from="",
         description="",
-        issued_ug=total("issued_ug") - moved_ug,
+        issued_ug=total("issued_ug"),
         transferred_ug=total("transferred_ug"),
         consumed_ug=total("consumed_ug"),
         analyses=(),
         returned_now_ug=total("returned_now_ug"),
         returned_before_ug=total("returned_before_ug"),
-        split_ug=total("split_ug") - moved_ug,
+        split_ug=remeasured(split_ug, split_ug - moved_ug, SPLIT_APART_LAYOUT),
         lost_ug=total("lost_ug"),
         remaining_ug=total("remaining_ug"),
+        from_split_ug=moved_ug,
     )
 
 
