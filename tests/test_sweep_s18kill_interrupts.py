@@ -23,6 +23,7 @@ import pytest
 from sampleloans import fileio
 from sampleloans.interrupts import INTERRUPTED_EXIT, INTERRUPTED_LINE
 from tests.conftest import CURATOR, demo_in_a_process, fingerprint
+from tests.terminal import sigint_as_in_a_terminal
 
 NOW = "2026-06-15T10:00:00Z"
 CATALOGUE_ROWS = 20_000
@@ -86,6 +87,7 @@ def started(folder: Path, args: list[str]) -> "subprocess.Popen[str]":
         env=environment(folder),
         cwd=folder,
         start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
     )
 
 

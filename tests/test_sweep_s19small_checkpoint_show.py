@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests.conftest import demo_env, fingerprint
+from tests.terminal import sigint_as_in_a_terminal
 
 CURATOR = "curator@naoc.example"
 
@@ -70,7 +71,11 @@ def _checkpoint_when_out_is_written(
         "main()\n"
     )
     return subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True, text=True
+        [sys.executable, "-c", script],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        preexec_fn=sigint_as_in_a_terminal,
     )
 
 
