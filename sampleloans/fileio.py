@@ -202,19 +202,31 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
 
-def refuse_database(path: Path, option: str | None = None) -> None:
-    """Refuse replacing a SQLite database (another ledger, a backup) with a document (exit 2)."""
+PRIVATE_KEY_MARKS = (b"PRIVATE+KEY+", b"PRIVATE KEY-----")
+"""What a private key file holds near its start: a signed-note key (`keys generate`) or a PEM
+key (`keys lender-root`, an institution's own). Losing one cannot be undone, unlike a document."""
+
+
+def refuse_database(path: Path, option: str | None = None, *, keys_too: bool = True) -> None:
+    """Refuse replacing a SQLite database (another ledger, a backup) or, unless `keys_too` is
+    false (a new key pair replacing the old, asked for with --force), a private key file with
+    a document (exit 2), `--force` or not."""
     try:
         with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+            start = handle.read(4096)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return  # nothing to replace (a missing or non-folder parent: `check_output` says so)
     except OSError as exc:
         raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
-    if header == SQLITE_HEADER:
+    if start.startswith(SQLITE_HEADER):
         raise InvalidInput(
             f"{_label(option, path)} is a SQLite database (a ledger or a backup); a document "
             "never replaces one: give another file name"
+        )
+    if keys_too and any(mark in start for mark in PRIVATE_KEY_MARKS):
+        raise InvalidInput(
+            f"{_label(option, path)} is a private key file; a document never replaces one: "
+            "give another file name"
         )
 
 
@@ -267,14 +279,15 @@ def check_output(
     ledger: Path | None = None,
     option: str = "--out",
     inputs: Inputs = (),
+    is_key: bool = False,
 ) -> None:
     """Refuse an output path that is the ledger or one of the command's `inputs`, not a
-    regular file, a database, write-protected, in a missing folder, or existing without
-    `force`."""
+    regular file, a database (or, unless the output `is_key`, a private key), write-protected,
+    in a missing folder, or existing without `force`."""
     refuse_ledger(path, ledger, option)
     refuse_inputs(path, inputs, option)
     refuse_non_regular(path, option)
-    refuse_database(path, option)
+    refuse_database(path, option, keys_too=not is_key)
     if path.exists() and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
     refuse_write_protected(path, option)
@@ -325,14 +338,22 @@ def write_files_atomic(
     option: str = "--out",
     ledger: Path | None = None,
     inputs: Inputs = (),
+    is_key: bool = False,
 ) -> None:
-    """Write a few files (a key pair) as one output: every target is checked first, each is
-    written in full and flushed to a private temp file beside it, and only then are all moved
-    into place, one right after the other. A kill while they are being written leaves none of
+    """Write a few files (a key pair, `is_key`) as one output: every target is checked first,
+    each is written in full and flushed to a private temp file beside it, and only then are all
+    moved into place, one right after the other. A kill while they are being written leaves none of
     them (a kill between two files used to leave the first alone, and the rerun refused it as
     existing); one that appeared meanwhile undoes the moves made."""
+    checks: dict[str, Any] = {
+        "force": force,
+        "ledger": ledger,
+        "option": option,
+        "inputs": inputs,
+        "is_key": is_key,
+    }
     for path, _ in files:
-        check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
+        check_output(path, **checks)
     try:
         with contextlib.ExitStack() as temps:
             moves = []
@@ -340,7 +361,7 @@ def write_files_atomic(
                 temp = temps.enter_context(private_temp_file(path.parent, path.name, option))
                 _write_all(temp.fd, data)
                 moves.append((temp.path, path))
-            _move_all(moves, force=force, option=option, ledger=ledger, inputs=inputs)
+            _move_all(moves, checks)
     except OSError as exc:
         raise StorageError(f"{option}: cannot write {files[0][0]}: {exc.strerror}") from None
     for folder in sorted({path.parent for path, _ in files}):
@@ -373,7 +394,8 @@ def write_folder_atomic(
                 _write_new(build / name, data)
             if exists:
                 moves = [(build / name, folder / name) for name, _ in files]
-                _move_all(moves, force=force, option=option, ledger=ledger, inputs=inputs)
+                checks = {"force": force, "ledger": ledger, "option": option, "inputs": inputs}
+                _move_all(moves, checks)
             else:
                 if os.path.lexists(folder):
                     raise StorageError(f"{option}: {folder} appeared meanwhile; nothing written")
@@ -384,18 +406,13 @@ def write_folder_atomic(
     fsync_directory(place)
 
 
-def _move_all(
-    moves: Sequence[tuple[Path, Path]],
-    *,
-    force: bool,
-    option: str,
-    ledger: Path | None,
-    inputs: Inputs,
-) -> None:
+def _move_all(moves: Sequence[tuple[Path, Path]], checks: dict[str, Any]) -> None:
     """Move each finished file (temp, target) into place once all are written, the targets
-    checked again first; a target that appeared meanwhile undoes the new files placed."""
+    checked again first (`check_output`'s `checks`); a target that appeared meanwhile undoes
+    the new files placed."""
+    force, option = bool(checks["force"]), str(checks["option"])
     for _, path in moves:  # changed meanwhile?
-        check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
+        check_output(path, **checks)
     crashpoints.reached("before_replace")
     placed: list[Path] = []
     try:

@@ -76,16 +76,16 @@ def public_key_path(private_path: Path) -> Path:
 def generate_keys(out: Path, *, name: str = DEFAULT_KEY_NAME, force: bool = False) -> KeyFiles:
     """A new Ed25519 key pair: `out` (private, 0600, atomic) and `out.pub` (public)."""
     signer = notes.generate_signer(name)
-    fileio.check_output(out, force=force, option="--out")  # first: '.' or '/' has no name
+    fileio.check_output(out, force=force, option="--out", is_key=True)  # first: '/' has no name
     public = public_key_path(out)
-    fileio.check_output(public, force=force, option="--out (public key)")
+    fileio.check_output(public, force=force, option="--out (public key)", is_key=True)
     # UTF-8, as the signed-note format takes any name without spaces or '+' (e.g. 大阪/ledger);
     # both or neither: a lone FILE.pub left by a kill made the rerun refuse it as existing
     pair = [
         (public, (signer.verifier().encode() + "\n").encode("utf-8")),
         (out, (signer.encode() + "\n").encode("utf-8")),
     ]
-    fileio.write_files_atomic(pair, force=force)
+    fileio.write_files_atomic(pair, force=force, is_key=True)
     return KeyFiles(out, public, signer.verifier(), _set_aside_record(out))
 
 
