@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from sampleloans.services import common, loans, samples
+from sampleloans.services import common, gate, loans, samples
 from sampleloans.services.recorders import recorder_findings
 from tests.conftest import COMPLIANCE, CURATOR, OU_PI
 from tests.test_borrower_mark import demo  # noqa: F401  (the demo after its last event)
@@ -52,6 +52,7 @@ def skip_role_checks(monkeypatch: pytest.MonkeyPatch) -> None:
         loans.require_loan_transition(loan, action)
         return loan
 
+    monkeypatch.setattr(gate, "require_command_role", lambda *args, **kwargs: None)
     monkeypatch.setattr(loans, "_curator", lambda *args, **kwargs: None)
     monkeypatch.setattr(loans, "_lab_loan", any_loan)
     monkeypatch.setattr(samples, "require_role", lenient)

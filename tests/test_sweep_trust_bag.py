@@ -57,7 +57,7 @@ def test_an_intact_bag_names_the_key_that_signed_each_checkpoint(bag: dict[str, 
     assert own.exit_code == 0, own.stderr
     key_id = bag["pub"].read_text().split("+")[1]
     assert f"signed by naoc.example/ledger+{key_id}" in own.stdout
-    assert "compare their fingerprints" in own.stdout  # the bag vouches for its own key only
+    assert "compare each fingerprint above" in own.stdout  # the bag vouches for its own key only
     mine = verify_bag(bag["dir"], "--public-key", str(bag["pub"]))
     assert mine.exit_code == 0, mine.stderr
     assert "signed by your key" in mine.stdout
