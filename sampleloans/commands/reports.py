@@ -116,9 +116,10 @@ def _build(
 ) -> "Report":
     """The report read from the ledger, dated `when`; a date typed by hand (not the clock,
     which may lag a copy) is refused before the last event it prints."""
-    from sampleloans.services.reporting import build_report, refuse_dated_before_head
+    from sampleloans.services.reporting import build_report, for_reader, refuse_dated_before_head
 
     with reading(ctx) as (session, service_ctx):
+        request = for_reader(session, service_ctx, request)
         report = build_report(session, service_ctx, request, generated_at=when)
         if dated_by_hand:
             refuse_dated_before_head(session, report)
@@ -350,7 +351,7 @@ def _claim_of(meta: dict[str, Any]) -> DocumentClaim:
     as_of = parse_datetime(as_of_text, "as_of") if as_of_text else None
     layout = _layout(meta)
     checkpoint = _checkpoint_id(meta, layout)
-    request = _request_of(kind, scope, as_of, **{scope_name: scope_value})
+    request = _request_of(kind, scope, as_of, _audience(meta, layout), **{scope_name: scope_value})
     return DocumentClaim(request, seq, hash_hex, digest, generated_at, as_of, checkpoint, layout)
 
 
@@ -379,13 +380,28 @@ def _checkpoint_id(meta: dict[str, Any], layout: int) -> str | None:
     return checkpoint
 
 
-def _request_of(kind: str, scope: str, as_of: datetime | None, **subject: str) -> "ReportRequest":
+def _audience(meta: dict[str, Any], layout: int) -> str | None:
+    """Whom a report was printed for (metadata "for", layout 9 on): the borrower, or None."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.readmodels.report import BORROWER, RECALLED_LAYOUT
+
+    audience = meta.get("for")
+    if audience is None:
+        return None
+    if audience != BORROWER or layout < RECALLED_LAYOUT:
+        raise InvalidInput(f"for: {str(audience)[:20]!r} in a layout {layout} report")
+    return BORROWER
+
+
+def _request_of(
+    kind: str, scope: str, as_of: datetime | None, audience: str | None, **subject: str
+) -> "ReportRequest":
     """The request that would write this kind of report of this scope (none: InvalidInput)."""
     from sampleloans.errors import InvalidInput
     from sampleloans.services.reporting import make_request
 
     try:
-        return make_request(kind, as_of=as_of, **subject)
+        return make_request(kind, as_of=as_of, audience=audience, **subject)
     except InvalidInput:
         raise InvalidInput(
             f"kind: no {kind[:20]!r} report of {scope[:60]!r}"

@@ -79,6 +79,10 @@ class ReportRequest:
     sample: str | None = None
     institution: str | None = None
     as_of: str | None = None  # ISO text; custody only
+    # who it is printed for (layout 9 on, LAYOUT_FIELDS): BORROWER, a researcher of the borrowing
+    # institution, who is not shown the lender's internal details (the OS account of an event);
+    # None: the lender's staff, and every report of layouts 1-8
+    audience: str | None = None
 
     @property
     def scope(self) -> str:
@@ -238,6 +242,17 @@ class Overdue:
 
 
 @dataclass(frozen=True)
+class Recall:
+    """A loan recalled by the lender: when, why, and the due date it set (layout 9 on)."""
+
+    seq: int
+    loan: str
+    recalled_at: datetime
+    due_at: datetime  # the new due date the recall set
+    reason: str
+
+
+@dataclass(frozen=True)
 class CustodyBody:
     """The custody report's content."""
 
@@ -247,6 +262,7 @@ class CustodyBody:
     items: tuple[ItemRow, ...]
     events: tuple[CustodyRow, ...]
     findings: tuple[Finding, ...]
+    recalls: tuple[Recall, ...] = ()  # from layout 9 on
 
 
 @dataclass(frozen=True)
@@ -307,6 +323,7 @@ class ReturnBody:
     splits: tuple[SplitLine, ...]
     conditions: tuple[Finding, ...]
     findings: tuple[Finding, ...]
+    recalls: tuple[Recall, ...] = ()  # from layout 9 on
 
 
 @dataclass(frozen=True)
@@ -374,9 +391,14 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # (`readmodels/items.py`): a sample the borrower split off shows its mass "From split", not as
 # issued, so the issued masses add up to what was issued, and a frozen sample's state says
 # "(frozen)", as `samples show` does (before: the split mass counted as issued, a frozen sample
-# read "held"); the issued mass the digest covers is `Remeasured`.
-REPORT_LAYOUT = 8
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8)
+# read "held"); the issued mass the digest covers is `Remeasured`, 9 = a loan recalled by the
+# lender says so: the custody and return reports list each recall (when, why, the due date it
+# set; before: only the custody report's event row, and nothing on the return report), and a
+# report printed for a researcher of the borrowing institution (its request's `audience`,
+# metadata "for") leaves out the OS account that recorded each event, an internal detail of the
+# lender's machines (before: printed for everyone).
+REPORT_LAYOUT = 9
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -385,6 +407,9 @@ FRAMED_TABLES_LAYOUT = 6
 EMPTY_HANDS_TOTAL_LAYOUT = 6
 WORDED_LAYOUT = 7
 SPLIT_APART_LAYOUT = 8
+RECALLED_LAYOUT = 9
+BORROWER = "borrower"
+"""`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
 # digest leaves them out, so a report printed before them re-renders to the same digest and bytes.
 LAYOUT_FIELDS: dict[tuple[type, str], int] = {
@@ -392,6 +417,9 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (ItemRow, "from_split_ug"): SPLIT_APART_LAYOUT,
     (ItemRow, "frozen"): SPLIT_APART_LAYOUT,
     (ReturnLine, "from_split_ug"): SPLIT_APART_LAYOUT,
+    (CustodyBody, "recalls"): RECALLED_LAYOUT,
+    (ReturnBody, "recalls"): RECALLED_LAYOUT,
+    (ReportRequest, "audience"): RECALLED_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 

@@ -12,12 +12,12 @@ from functools import cached_property
 from typing import Any
 
 from sampleloans.dates import to_iso
-from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Words, plain
+from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Recall, Words, plain
 
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 8
+STATEMENT_LAYOUT = 9
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -27,6 +27,9 @@ SPLIT_APART_VERSION = 8
 """The first statement layout that reads a loan item as every view does (`readmodels/items.py`):
 a sample the borrower split off shows its mass "from split", not issued, and a frozen sample
 says so (before: the split mass counted as issued, and a frozen sample read "held")."""
+RECALLED_VERSION = 9
+"""The first statement layout that lists each recall of the PI's loans: when, why, and the due
+date it set (before: the recall's event row alone, without its reason)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,10 @@ class StatementBody:
     held_ug: int
     obligations: tuple[Obligation, ...]
     events: tuple[StatementEvent, ...]
+    recalls: tuple[Recall, ...] = ()  # from layout 9 on
+
+
+LAYOUT_FIELDS[(StatementBody, "recalls")] = RECALLED_VERSION
 
 
 @dataclass(frozen=True)

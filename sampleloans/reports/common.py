@@ -17,6 +17,7 @@ from sampleloans.readmodels.report import (
     ItemRow,
     Overdue,
     Party,
+    Recall,
     Report,
     Words,
     checkpoint_document,
@@ -93,6 +94,8 @@ def metadata(report: Report) -> dict[str, Any]:
     }
     if request.as_of:
         data["as_of"] = request.as_of
+    if request.audience:  # layout 9 on: printed for the borrower (re-rendered for them)
+        data["for"] = request.audience
     if report.checkpoint is not None:
         data["checkpoint"] = report.checkpoint.id
     return data
@@ -202,3 +205,24 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
             head_fits=report.layout >= FITTED_HEAD_LAYOUT,
             attachments=((CHECKPOINT_FILE, CHECKPOINT_MIME, proof),) if proof is not None else (),
         )
+
+
+RECALL_WIDTHS = (0.07, 0.15, 0.2, 0.2, 0.38)
+
+
+def recalls_section(recalls: tuple[Recall, ...], shown: bool) -> list[Any]:
+    """Each recall of the loans in scope, when the layout `shown`s them (report layout 9,
+    statement layout 9 on): when the lender recalled the loan, the due date it set and why; no
+    recall, no section."""
+    if not shown or not recalls:
+        return []
+    note = layout.para(
+        "Each recall by the lender brought a loan's due date forward to the date shown: its "
+        "samples are due back by then.",
+        layout.styles()["note"],
+    )
+    rows = [(r.seq, r.loan, when(r.recalled_at), when(r.due_at), r.reason or "—") for r in recalls]
+    table = tables.data_tables(
+        ("Seq", "Loan", "Recalled on", "Due back by", "Reason"), rows, RECALL_WIDTHS
+    )
+    return layout.section(f"Recalls ({len(recalls)})", [note, *table])

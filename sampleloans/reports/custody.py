@@ -4,8 +4,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from sampleloans.readmodels.report import (
+    BORROWER,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     CustodyBody,
     CustodyRow,
@@ -18,6 +20,7 @@ from sampleloans.reports.common import (
     item_state,
     mass,
     party_lines,
+    recalls_section,
     terms_lines,
     title_block,
     when,
@@ -64,6 +67,7 @@ FITTED_EVENT_WIDTHS = (0.07, 0.145, 0.095, 0.1525, 0.1525, 0.065, 0.095, 0.045, 
 FRAMED_EVENT_WIDTHS = (0.07, 0.15, 0.0975, 0.15, 0.15, 0.065, 0.096, 0.045, 0.085, 0.0915)
 FRAMED_SIGNATURE_WIDTHS = (0.07, 0.15, 0.195, 0.195, 0.195, 0.195)
 FITTED_RECORDED_WIDTHS = (0.07, 0.2, 0.09, 0.64)
+BORROWER_RECORDED_WIDTHS = (0.07, 0.2, 0.73)  # a borrower's copy (layout 9): no OS account
 FITTED_SIGNATURE_WIDTHS = (0.07, 0.16, 0.19, 0.195, 0.19, 0.195)
 SIGNATURE_CELL = "\n\n" + "_" * 24 + "\nDate: " + "_" * 18  # room to sign, then the date
 
@@ -76,6 +80,7 @@ def story(report: Report) -> list[Any]:
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
     out += _agreement_sections(body, report.layout)
     out += _items_section(body, report.layout)
+    out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
     out += _findings_section(body)
     # the rows highlighted in the chain are highlighted in the descriptions too
     marked = [index for index, e in enumerate(body.events) if e.flag]
@@ -187,21 +192,33 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
 
 
 def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) -> list[Any]:
-    """Each event's description, who recorded it and under which operating-system account."""
-    described = tables.data_tables(
-        ("Seq", "Recorded by", "OS account", "What the ledger records"),
-        (
+    """Each event's description, who recorded it and (for the lender's staff) under which
+    operating-system account: from layout 9 on, a borrower's copy leaves the account out."""
+    if report.layout >= RECALLED_LAYOUT and report.request.audience == BORROWER:
+        described = tables.data_tables(
+            ("Seq", "Recorded by", "What the ledger records"),
             (
-                e.seq,
-                _recorded_by_cell(e, report.layout),
-                e.os_user,
-                words_in(e.description, report.layout),
-            )
-            for e in body.events
-        ),
-        _widths(report.layout, RECORDED_WIDTHS, FITTED_RECORDED_WIDTHS),
-        marked=marked,
-    )
+                (e.seq, _recorded_by_cell(e, report.layout), words_in(e.description, report.layout))
+                for e in body.events
+            ),
+            BORROWER_RECORDED_WIDTHS,
+            marked=marked,
+        )
+    else:
+        described = tables.data_tables(
+            ("Seq", "Recorded by", "OS account", "What the ledger records"),
+            (
+                (
+                    e.seq,
+                    _recorded_by_cell(e, report.layout),
+                    e.os_user,
+                    words_in(e.description, report.layout),
+                )
+                for e in body.events
+            ),
+            _widths(report.layout, RECORDED_WIDTHS, FITTED_RECORDED_WIDTHS),
+            marked=marked,
+        )
     if report.layout >= BORROWER_LAYOUT:
         described.insert(0, layout.para(BORROWER_NOTE, layout.styles()["note"]))
     return layout.section("Event descriptions, and who recorded each", described)

@@ -8,6 +8,7 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
 from sampleloans.readmodels.report import (
+    RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
     Report,
@@ -20,6 +21,7 @@ from sampleloans.reports.common import (
     mass,
     party_lines,
     readable,
+    recalls_section,
     terms_lines,
     title_block,
     when,
@@ -42,6 +44,7 @@ def story(report: Report) -> list[Any]:
     out: list[Any] = title_block(report, body.overdue)
     out += _parties_section(body, report.layout)
     out += _agreement_section(body, report.layout)
+    out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
     out += layout.section("Mass accounting per sample", _accounting(body, report.layout))
     out += _analyses_section(body)
     out += _splits_section(body)

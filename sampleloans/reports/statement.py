@@ -18,6 +18,7 @@ from sampleloans.readmodels.report import (
     words_in,
 )
 from sampleloans.readmodels.statement import (
+    RECALLED_VERSION,
     SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
     WORDED_VERSION,
@@ -36,6 +37,7 @@ from sampleloans.reports.common import (
     mass,
     party_lines,
     readable,
+    recalls_section,
     returning_ug,
     when,
 )
@@ -66,8 +68,10 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # to what was issued, and a frozen sample's state says "(frozen)", as `samples show` does
 # (before: the split mass counted as issued, the rows added up to more than was issued, and a
 # frozen sample read "held").
+# 9 = each recall of the PI's loans is listed: when the lender recalled it, the due date it set
+# and why (before: only the recall's event row, without its reason).
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -154,6 +158,7 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
         [layout.key_values(party_lines((body.lender, body.institution, body.pi), version))],
     )
     out += _holdings(statement, version)
+    out += recalls_section(body.recalls, version >= RECALLED_VERSION)
     out += _obligations(statement, version)
     out += _events(statement, version)
     note = (

@@ -62,7 +62,7 @@ from sampleloans.services.history import EARLIER_WORDS, describe_earlier, descri
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
-from sampleloans.services.reporting.parts import description_of
+from sampleloans.services.reporting.parts import description_of, recalls_of
 from sampleloans.text import distinct_stem, file_safe, is_file_safe
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
@@ -322,6 +322,7 @@ def _build_one(
         held_ug=sum(loan.held_ug for loan in statement_loans),
         obligations=tuple(_obligations(session, loans, now)),
         events=tuple(_events(session, [loan.number for loan in loans], proofs)),
+        recalls=recalls_of(session, [loan.number for loan in loans], proofs.size),
     )
     return Statement(
         request=StatementRequest(pi=email),

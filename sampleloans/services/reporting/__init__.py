@@ -18,6 +18,7 @@ from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
+    BORROWER,
     KINDS,
     TITLES,
     CustodyBody,
@@ -45,8 +46,9 @@ def make_request(
     sample: str | None = None,
     institution: str | None = None,
     as_of: datetime | None = None,
+    audience: str | None = None,
 ) -> ReportRequest:
-    """Validate which scopes a kind accepts."""
+    """Validate which scopes a kind accepts (`audience`: None, or BORROWER)."""
     if kind not in KINDS:
         raise InvalidInput(f"report kind {kind!r} is not one of {', '.join(KINDS)}")
     given = [
@@ -62,13 +64,23 @@ def make_request(
         raise InvalidInput(f"report {kind}: give exactly one of {options}")
     if as_of is not None and kind != "custody":
         raise InvalidInput(f"--as-of: only the custody report takes it, not {kind}")
+    if audience not in (None, BORROWER):
+        raise InvalidInput(f"for: {str(audience)[:20]!r} is not {BORROWER!r}")
     return ReportRequest(
         kind=kind,
         loan=loan,
         sample=sample,
         institution=institution,
         as_of=to_iso(as_of) if as_of is not None else None,
+        audience=audience,
     )
+
+
+def for_reader(session: Session, ctx: Context, request: ReportRequest) -> ReportRequest:
+    """`request` printed for the acting person: a researcher's report is the borrower's
+    (`BORROWER`), which leaves out the lender's internal details; staff's is the lender's."""
+    person = access.reader(session, ctx)
+    return replace(request, audience=None if access.is_staff(person) else BORROWER)
 
 
 def check_access(session: Session, ctx: Context, request: ReportRequest) -> None:

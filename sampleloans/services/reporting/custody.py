@@ -4,7 +4,7 @@ institution, with who held what, and the gaps, discrepancies and incidents a rev
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.handover import Handover, is_backdated, label, receiver_label
 from sampleloans.readmodels.report import (
+    BORROWER,
     EVENT_LABELS,
     HANDOVER_LABELS,
     WORDED_LAYOUT,
@@ -57,6 +58,7 @@ from sampleloans.services.reporting.parts import (
     loan_parties,
     overdue_returns,
     parties_of_loans,
+    recalls_of,
 )
 from sampleloans.units import format_mass
 
@@ -84,6 +86,8 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
     events, findings = _custody_rows(
         session, scope.subject_type, scope.keys, numbers, tracked, borrowers
     )
+    if request.audience == BORROWER:  # the lender's machines are not the borrower's business
+        events = [replace(row, os_user="") for row in events]
     # judged at the moment the report shows: its --as-of, else its generation time
     at = from_iso(request.as_of) if request.as_of else now
     body = CustodyBody(
@@ -93,6 +97,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
         items=tuple(items),
         events=tuple(events),
         findings=tuple(findings),
+        recalls=recalls_of(session, numbers),
     )
     return body, scope.label
 

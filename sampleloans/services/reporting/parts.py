@@ -2,13 +2,16 @@
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from sampleloans.dates import days_between, format_datetime
+from sampleloans.dates import days_between, format_datetime, from_iso
 from sampleloans.ledger import overdue as rule
+from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
+    EventSubject,
     Institution,
+    LedgerEvent,
     Loan,
     LoanItem,
     Person,
@@ -22,6 +25,7 @@ from sampleloans.readmodels.report import (
     ItemRow,
     Overdue,
     Party,
+    Recall,
     remeasured,
     reworded,
 )
@@ -166,3 +170,39 @@ def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
             )
         )
     return rows
+
+
+RECALL_KIND = "loan.recalled"
+
+
+def recalls_of(
+    session: Session, numbers: list[str], up_to_seq: int | None = None
+) -> tuple[Recall, ...]:
+    """Every recall of the loans `numbers` in the ledger `session` reads (as of a report's
+    moment, when it is a replay), up to event `up_to_seq` (a statement's checkpoint), in ledger
+    order: when, the due date it set, and why."""
+    if not numbers:
+        return ()
+    of_loans = select(EventSubject.seq).where(
+        EventSubject.subject_type == "loan", col(EventSubject.subject_key).in_(numbers)
+    )
+    if up_to_seq is not None:
+        of_loans = of_loans.where(EventSubject.seq <= up_to_seq)
+    events = session.exec(
+        select(LedgerEvent)
+        .where(LedgerEvent.kind == RECALL_KIND, col(LedgerEvent.seq).in_(of_loans))
+        .order_by(col(LedgerEvent.seq))
+    )
+    recalls = []
+    for event in events:
+        payload = stored_payload(event.seq, event.kind, event.payload)
+        recalls.append(
+            Recall(
+                seq=event.seq,
+                loan=payload["number"],
+                recalled_at=from_iso(event.occurred_at),
+                due_at=from_iso(payload["due_at"]),
+                reason=event.reason or "",
+            )
+        )
+    return tuple(recalls)

@@ -38,6 +38,7 @@ from sampleloans.services.reporting.parts import (
     description_of,
     loan_parties,
     overdue_returns,
+    recalls_of,
 )
 from sampleloans.units import format_mass
 from sampleloans.vocab import Direction, ItemSource
@@ -61,6 +62,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
         splits=tuple(splits),
         conditions=tuple(_conditions(session, loan.number)),
         findings=tuple(sorted(findings, key=lambda f: f.seq)),
+        recalls=recalls_of(session, [loan.number]),
     )
     return body, f"loan {loan.number}"
 
