@@ -31,6 +31,8 @@ RECALL_ROW = f"108 {OU} 2026-05-01 00:00 UTC 2026-05-03 08:00 UTC {REASON}"
 GOLDENS = (
     "report-layout8-custody-recall.pdf",
     "report-layout8-return-recall.pdf",
+    "report-layout8-inventory-recall.pdf",
+    "report-layout8-overdue-recall.pdf",  # generated 2026-05-04, past the recall's due date
     "statement-layout8-recall.pdf",
 )
 
@@ -60,23 +62,39 @@ def test_layout_8_files_of_a_recalled_loan_still_verify(
     assert keywords(golden)["v"] == 8
     assert "for" not in keywords(golden)
     assert "Recalls (" not in words(golden)
-    checked = run(recalled, "verify-document", str(golden), who=who)
+    later = {**recalled, "SAMPLELOANS_NOW": "2026-05-05T00:00:00Z"}
+    checked = run(later, "verify-document", str(golden), who=who)
     assert "verified against the ledger" in checked
 
 
-@pytest.mark.parametrize("kind", ["custody", "return"])
+@pytest.mark.parametrize(
+    "kind, scope", [("custody", "--loan"), ("return", "--loan"), ("inventory", "--loan")]
+)
 def test_the_report_of_a_recalled_loan_says_when_why_and_the_new_due_date(
-    recalled: dict[str, str], tmp_path: Path, kind: str
+    recalled: dict[str, str], tmp_path: Path, kind: str, scope: str
 ) -> None:
     """Layout 9: a "Recalls" section with the recall's seq, loan, time, due date and reason."""
     out = tmp_path / f"{kind}.pdf"
-    run(recalled, "report", kind, "--loan", OU, "--generated-at", LATER, "--out", str(out))
+    run(recalled, "report", kind, scope, OU, "--generated-at", LATER, "--out", str(out))
     assert keywords(out)["v"] == REPORT_LAYOUT == 9
     text = words(out)
     assert "Recalls (1)" in text
     assert "Seq Loan Recalled on Due back by Reason" in text
     assert RECALL_ROW in text
     assert "byte-identical" in run(recalled, "verify-document", str(out))
+
+
+def test_the_overdue_notice_of_a_recalled_loan_names_the_recall(
+    recalled: dict[str, str], tmp_path: Path
+) -> None:
+    """Past the due date the recall set, the notice to OU says the loan was recalled, and why."""
+    late = {**recalled, "SAMPLELOANS_NOW": "2026-05-04T08:00:00Z"}
+    out = tmp_path / "overdue.pdf"
+    run(late, "report", "overdue", "--institution", "OU", "--out", str(out))
+    text = words(out)
+    assert f"{OU} Mahesh Anand AG-2025-OU return of samples 2026-05-03 08:00 UTC 1" in text
+    assert RECALL_ROW in text
+    assert "byte-identical" in run(late, "verify-document", str(out))
 
 
 def test_a_report_without_a_recall_has_no_recalls_section(

@@ -349,6 +349,7 @@ class OverdueBody:
     clauses: tuple[Party, ...]  # per agreement: number, and its loan-period and extension terms
     lines: tuple[OverdueLine, ...]
     actions: tuple[str, ...]
+    recalls: tuple[Recall, ...] = ()  # from layout 9 on: of the loans past due
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,7 @@ class InventoryBody:
     next_inventory_due_at: datetime | None
     items: tuple[ItemRow, ...]
     held_ug: int
+    recalls: tuple[Recall, ...] = ()  # from layout 9 on
 
 
 CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
@@ -392,8 +394,8 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # issued, so the issued masses add up to what was issued, and a frozen sample's state says
 # "(frozen)", as `samples show` does (before: the split mass counted as issued, a frozen sample
 # read "held"); the issued mass the digest covers is `Remeasured`, 9 = a loan recalled by the
-# lender says so: the custody and return reports list each recall (when, why, the due date it
-# set; before: only the custody report's event row, and nothing on the return report), and a
+# lender says so: the custody, return and inventory reports and the overdue notice list each
+# recall (when, why, the due date it set; before: only the custody report's event row), and a
 # report printed for a researcher of the borrowing institution (its request's `audience`,
 # metadata "for") leaves out the OS account that recorded each event, an internal detail of the
 # lender's machines (before: printed for everyone).
@@ -419,6 +421,8 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (ReturnLine, "from_split_ug"): SPLIT_APART_LAYOUT,
     (CustodyBody, "recalls"): RECALLED_LAYOUT,
     (ReturnBody, "recalls"): RECALLED_LAYOUT,
+    (InventoryBody, "recalls"): RECALLED_LAYOUT,
+    (OverdueBody, "recalls"): RECALLED_LAYOUT,
     (ReportRequest, "audience"): RECALLED_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)

@@ -8,6 +8,7 @@ from sampleloans.readmodels.report import (
     HELD_TOTAL_LAYOUT,
     NOTHING_LEFT,
     OWED_INVENTORY_LAYOUT,
+    RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     InventoryBody,
     Report,
@@ -22,6 +23,7 @@ from sampleloans.reports.common import (
     mass,
     party_lines,
     readable,
+    recalls_section,
     returning_ug,
     title_block,
     when,
@@ -54,6 +56,7 @@ def story(report: Report) -> list[Any]:
         ("Next inventory due", when(_inventory_due(report, body))),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
+    out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
     out += _held_section(body, report.layout)
     out += _gone_section(body, report.layout)
     out += _attestation_section()

@@ -2,9 +2,21 @@
 
 from typing import Any
 
-from sampleloans.readmodels.report import RESPOND_WITHIN_DAYS, OverdueBody, Report
+from sampleloans.readmodels.report import (
+    RECALLED_LAYOUT,
+    RESPOND_WITHIN_DAYS,
+    OverdueBody,
+    Report,
+)
 from sampleloans.reports import layout, tables
-from sampleloans.reports.common import day, mass, party_lines, title_block, when
+from sampleloans.reports.common import (
+    day,
+    mass,
+    party_lines,
+    recalls_section,
+    title_block,
+    when,
+)
 
 
 def story(report: Report) -> list[Any]:
@@ -16,6 +28,7 @@ def story(report: Report) -> list[Any]:
     out += layout.section(
         f"Obligations past due on {when(report.generated_at)}", _obligations_table(body)
     )
+    out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
     if body.clauses:
         out += layout.section(
             "The agreement terms this notice rests on",

@@ -12,7 +12,12 @@ from sampleloans.readmodels.report import (
     ReportRequest,
 )
 from sampleloans.services.common import get_loan
-from sampleloans.services.reporting.parts import item_rows, loan_parties, overdue_returns
+from sampleloans.services.reporting.parts import (
+    item_rows,
+    loan_parties,
+    overdue_returns,
+    recalls_of,
+)
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[InventoryBody, str]:
@@ -36,5 +41,6 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Inve
         next_inventory_due_at=loan.next_inventory_due_at,
         items=tuple(rows),
         held_ug=sum(i.held_ug for i in items),
+        recalls=recalls_of(session, [loan.number]),
     )
     return body, f"loan {loan.number}"

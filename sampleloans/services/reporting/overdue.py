@@ -26,7 +26,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services.common import get_institution
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
-from sampleloans.services.reporting.parts import extensions_allowed, institution_party
+from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
 from sampleloans.units import format_period
 
@@ -43,6 +43,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
         clauses=tuple(_clauses(session, late_loans)),
         lines=tuple(lines),
         actions=tuple(_actions(lines, respond_by.date().isoformat())),
+        recalls=recalls_of(session, [loan.number for loan in late_loans]),
     )
     return body, f"institution {short}"
 
