@@ -101,9 +101,9 @@ def history(
     issue, ship, receive, return and accept-return: {step, released_by, received_by, courier,
     witness}, each {email, name, institution} or null)], replayed_state (null without --as-of)
     {as_of, up_to_seq,
-    samples [code, parent_code, custody_state, custodian, loan_number, initial_ug, vault_ug,
+    samples [code, parent_code, custody_state, frozen, custodian, loan_number, initial_ug, vault_ug,
     on_loan_ug, split_ug, consumed_ug, lost_ug, transferred_ug], loans [number, institution,
-    status, due_at, items [sample_code, custody_state, issued_ug, held_ug, consumed_ug,
+    status, due_at, recalled_at, items [sample_code, custody_state, issued_ug, held_ug, consumed_ug,
     returned_ug]]}. --jsonl: one event object per line (not with --as-of).
 
     \b
@@ -270,6 +270,7 @@ def _replayed_state_json(state: Any) -> dict[str, Any]:
                 "code": s.code,
                 "parent_code": s.parent_code,
                 "custody_state": s.custody_state,
+                "frozen": s.frozen,
                 "custodian": s.custodian,
                 "loan_number": s.loan_number,
                 "initial_ug": s.initial_ug,
@@ -293,6 +294,7 @@ def _replayed_loan_json(loan: Any) -> dict[str, Any]:
         "institution": loan.institution,
         "status": loan.status,
         "due_at": _iso(loan.due_at),
+        "recalled_at": _iso(loan.recalled_at),
         "items": [
             {
                 "sample_code": i.sample_code,
@@ -395,6 +397,8 @@ def state_renderables(result: Any) -> list[Any]:
     out.append(_replayed_samples_table(state))
     for loan in state.loans:
         due = format_datetime(loan.due_at) if loan.due_at else "—"
+        if loan.recalled_at is not None:  # the due date a recall set, as the reports say
+            due += f" (recalled {format_datetime(loan.recalled_at)})"
         status = state_words(loan.status)
         out.append(Text(f"loan {loan.number} ({loan.institution}): {status}, due {due}"))
     return out
@@ -406,6 +410,7 @@ def _replayed_samples_table(state: Any) -> Any:
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
+    from sampleloans.readmodels.items import state_words
     from sampleloans.units import format_mass
 
     samples = Table(
@@ -420,7 +425,7 @@ def _replayed_samples_table(state: Any) -> Any:
     for s in state.samples:
         samples.add_row(
             Text(s.code),
-            Text(s.custody_state.replace("_", " ")),
+            Text(state_words(s.custody_state, s.frozen)),
             Text(s.custodian),
             Text(s.loan_number or "—"),
             *(

@@ -75,6 +75,7 @@ class SampleState:
     consumed_ug: int
     lost_ug: int
     transferred_ug: int
+    frozen: bool = False  # an open incident froze it then: "held (frozen)", as every view says
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class LoanState:
     status: str
     due_at: datetime | None
     items: tuple[ItemState, ...]
+    recalled_at: datetime | None = None  # the last recall by then, which set the due date
 
 
 @dataclass(frozen=True)
@@ -489,6 +491,7 @@ def _sample_state(sample: Sample) -> SampleState:
         consumed_ug=sample.consumed_ug,
         lost_ug=sample.lost_ug,
         transferred_ug=sample.transferred_ug,
+        frozen=sample.frozen,
     )
 
 
@@ -503,6 +506,7 @@ def _loan_state(session: Session, loan: Loan) -> LoanState:
         status=loan.status,
         due_at=loan.due_at,
         items=tuple(_item_state(i) for i in items),
+        recalled_at=loan.recalled_at,
     )
 
 
