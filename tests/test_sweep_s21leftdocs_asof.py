@@ -10,6 +10,7 @@ neither once the moment is before the incident or the recall.
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -56,16 +57,18 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-def replayed(env: dict[str, str], moment: str) -> dict[str, object]:
+def replayed(env: dict[str, str], moment: str) -> dict[str, Any]:
     """`custody history --loan OU --as-of moment --json`'s replayed state."""
     out = run(env, "custody", "history", "--loan", OU, "--as-of", moment, "--json")
-    state: dict[str, object] = json.loads(out)["replayed_state"]
+    state: dict[str, Any] = json.loads(out)["replayed_state"]
     return state
 
 
-def _sample(state: dict[str, object]) -> dict[str, object]:
-    (row,) = [s for s in state["samples"] if s["code"] == SAMPLE]  # type: ignore[attr-defined]
-    return dict(row)
+def _sample(state: dict[str, Any]) -> dict[str, Any]:
+    """The replayed row of SAMPLE."""
+    rows: list[dict[str, Any]] = [s for s in state["samples"] if s["code"] == SAMPLE]
+    assert len(rows) == 1
+    return rows[0]
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,9 @@ def test_the_state_as_of_a_moment_names_a_recall_made_by_then(
     ledger: dict[str, str], moment: str, recalled: bool
 ) -> None:
     """The loan's line and `recalled_at` say the recall once it was made, never before."""
-    (loan,) = replayed(ledger, moment)["loans"]  # type: ignore[misc]
+    loans: list[dict[str, Any]] = replayed(ledger, moment)["loans"]
+    assert len(loans) == 1
+    loan = loans[0]
     assert loan["recalled_at"] == (RECALLED if recalled else None)
     assert loan["due_at"] == ("2026-05-01T08:00:00Z" if recalled else "2026-05-05T08:00:00Z")
     text = run(ledger, "custody", "history", "--loan", OU, "--as-of", moment)
