@@ -12,6 +12,7 @@ layout-8 goldens of a recalled loan (tests/golden/README.md) still re-render byt
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +22,9 @@ from sampleloans.readmodels.report import REPORT_LAYOUT
 from sampleloans.reports.statement import METADATA_VERSION
 from tests.conftest import COMPLIANCE, CURATOR, GOLDEN
 from tests.test_s17_layout_goldens import keywords, words
+
+if TYPE_CHECKING:
+    from tests.pgcluster import PgServer
 
 OU_PI = "anand@open.example"
 OU = "L-2025-OU"
@@ -192,3 +196,33 @@ def test_a_statement_lists_the_recalls_its_checkpoint_covers_only(tmp_path: Path
     assert "2026-05-05 08:00 UTC" in texts["before"]  # due as issued, before the recall
     assert "Recalls (1)" in texts["after"]
     assert f"2026-05-01 00:00 UTC 2026-05-03 08:00 UTC {REASON}" in texts["after"]
+
+
+def test_a_researchers_own_login_on_postgresql_sees_the_recall_not_the_os_account(
+    pg_server: "PgServer", demo_url: str, tmp_path: Path
+) -> None:
+    """On a secured PostgreSQL ledger, with row-level security: Osaka's researcher's reports of
+    their recalled loan list the recall and leave out the OS account; the compliance officer's
+    login verifies each."""
+    from tests.test_sweep_s17pg_reports import ENV, RESEARCHER, _logins
+
+    def pg_run(url: str, *args: str) -> tuple[int, str, str]:
+        """The CLI on `url` (a secured ledger records the server's clock)."""
+        result = CliRunner().invoke(app, ["--db", url, *args], env=ENV)
+        return result.exit_code, result.stdout, result.stderr
+
+    urls = _logins(pg_server, demo_url)
+    # entered after the fact (--at): the loan fell due on 2026-04-25, long before today
+    recall = ("--due", "2026-04-24T08:00:00Z", "--reason", REASON, "--at", "2026-04-21T00:00:00Z")
+    done = pg_run(urls[CURATOR], "--as", CURATOR, "loans", "recall", "L-2025-Osaka", *recall)
+    assert done[0] == 0, done
+    for kind in ("custody", "return", "inventory"):
+        out = tmp_path / f"{kind}.pdf"
+        made = pg_run(urls[RESEARCHER], "report", kind, "--loan", "L-2025-Osaka", "--out", str(out))
+        assert made[0] == 0, made
+        text = words(out)
+        assert "Recalls (1)" in text and REASON in text
+        assert "OS account" not in text
+        assert keywords(out)["for"] == "borrower"
+        checked = pg_run(urls[COMPLIANCE], "verify-document", str(out))
+        assert (checked[0], checked[2]) == (0, ""), checked
