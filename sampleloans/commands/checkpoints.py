@@ -170,7 +170,11 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     table = Table(title="Checkpoints")
     for heading in ("id", "events", "head / state", "made (UTC)", "key"):
-        table.add_column(heading, no_wrap=heading in ("id", "events", "key"))
+        table.add_column(
+            heading,
+            justify="right" if heading in ("id", "events") else "left",
+            no_wrap=heading in ("id", "events", "key"),
+        )
     for k in kept:
         # the whole head and state, one a line, to compare with `verify --print-head` or give
         # to `verify --anchor` (a hash folds where the terminal is narrow, never cut)

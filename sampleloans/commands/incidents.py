@@ -119,7 +119,7 @@ def list_(
     for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported", "status"):
         table.add_column(
             heading,
-            justify="right" if heading == "mass lost" else "left",
+            justify="right" if heading in ("no.", "mass lost") else "left",
             # codes and a mass read whole; the description wraps instead
             no_wrap=heading in ("no.", "sample", "loan", "mass lost"),
         )

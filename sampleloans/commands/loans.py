@@ -722,7 +722,8 @@ def _handovers_table(d: "LoanDetail") -> Any:
     from sampleloans.readmodels.handover import label, receiver_label
 
     table = Table(title="Hand-overs")
-    for heading in ("event", "step", "when (UTC)", "released by", "received by"):
+    table.add_column("event", justify="right")
+    for heading in ("step", "when (UTC)", "released by", "received by"):
         table.add_column(heading)
     table.add_column("courier / witness")
     table.add_column("recorded by")
@@ -758,7 +759,9 @@ def _discrepancies_table(d: "LoanDetail") -> Any:
     for heading in ("event", "sample", "expected", "weighed", "difference"):
         # a mass is never folded inside itself ("10.40" over "0 mg" reads as another value)
         masses = heading not in ("event", "sample")
-        table.add_column(heading, justify="right" if masses else "left", no_wrap=masses)
+        table.add_column(
+            heading, justify="left" if heading == "sample" else "right", no_wrap=masses
+        )
     for w in d.weighing_discrepancies:
         sign = "+" if w.difference_ug > 0 else "−"
         table.add_row(
@@ -885,7 +888,7 @@ LOAN_TABLE = TableSpec(
         Column("institution"),
         Column("PI"),
         Column("status"),
-        Column("samples"),
+        Column("samples", right=True),
         Column("issued", right=True, no_wrap=True),
         Column("held", right=True, no_wrap=True),
         Column("due", no_wrap=True),
@@ -978,7 +981,7 @@ def _consumption_cells(c: Any) -> list[Any]:
 CONSUMPTION_TABLE = TableSpec(
     title="Consumptions",
     columns=(
-        Column("event"),
+        Column("event", right=True),
         Column("sample"),
         Column("technique"),
         Column("destructive"),
@@ -1075,7 +1078,8 @@ def _shipments_table(d: "LoanDetail") -> Any:
     from rich.text import Text
 
     ships = Table(title="Shipments")
-    for heading in ("event", "direction", "container", "seal", "method", "shipped", "received"):
+    ships.add_column("event", justify="right")
+    for heading in ("direction", "container", "seal", "method", "shipped", "received"):
         ships.add_column(heading)
     for s in d.shipments:
         seal = s.seal_number + (
@@ -1101,7 +1105,8 @@ def _extensions_table(d: "LoanDetail") -> Any:
     from sampleloans.units import format_period
 
     exts = Table(title="Extensions")
-    for heading in ("event", "period", "approver", "reason", "new due"):
+    exts.add_column("event", justify="right")
+    for heading in ("period", "approver", "reason", "new due"):
         exts.add_column(heading)
     for e in d.extensions:
         exts.add_row(
