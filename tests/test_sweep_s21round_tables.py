@@ -6,6 +6,13 @@ flush left (`17.600 mg ` over `250.000 mg`), `loans list` its sample count, `inc
 its incident number and `loans show` its event numbers too, while `custody history` sets its
 event numbers flush right. Now every column of masses or whole numbers is flush right, in the
 table and in the plain table a long list streams.
+
+And a time in a table reads one way: the column's heading says "(UTC)" once and its cells
+give the date and time alone, a back-dated entry's "(recorded …)" too. Before, `overdue`,
+`checkpoint list` and the hand-overs and consumptions of `loans show` did so, while
+`custody history` said UTC in its heading and again in every cell, `loans show`'s shipments
+and extensions, `incidents list` and `loans list` said it in every cell, and a hand-over's
+cell read "2025-04-02 10:00 (recorded 2025-04-10 09:00 UTC)".
 """
 
 import re
@@ -74,6 +81,8 @@ READS = [
     ("balance", "--sample", "CE5C0100YJFM00201"),
     ("loans", "show", "L-2025-Osaka"),
     ("loans", "show", "L-2025-IPGP"),
+    ("loans", "show", "L-2025-UoC"),
+    ("custody", "history", "--institution", "MNHN"),
     ("custody", "history", "--loan", "L-2025-UoC"),
 ]
 
@@ -84,6 +93,38 @@ def test_every_figure_column_is_flush_right(demo: dict[str, str], args: tuple[st
     result: Any = run_at_width(demo, *args, columns=250)
     assert tables(result.stdout), result.stdout  # the check below must have a table to read
     assert left_set_figures(result.stdout) == [], result.stdout
+
+
+TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
+
+
+def time_columns_saying_utc_twice(text: str) -> list[str]:
+    """The headings of columns holding times whose heading does not say '(UTC)', or whose
+    cells say UTC again."""
+    wrong = []
+    for table in tables(text):
+        heading, rows = table[0], [row for row in table[1:] if len(row) == len(table[0])]
+        for k, name in enumerate(heading):
+            cells = [row[k] for row in rows]
+            if not any(TIME.search(cell) for cell in cells):
+                continue
+            if not name.strip().endswith("(UTC)") or any("UTC" in cell for cell in cells):
+                wrong.append(name.strip())
+    return wrong
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_a_time_says_utc_once_in_its_heading(demo: dict[str, str], args: tuple[str, ...]) -> None:
+    """Every table column of times says '(UTC)' in its heading, and its cells never again."""
+    result: Any = run_at_width(demo, *args, columns=250)
+    assert time_columns_saying_utc_twice(result.stdout) == [], result.stdout
+
+
+def test_a_backdated_entry_reads_its_recorded_time_like_its_column(demo: dict[str, str]) -> None:
+    """A gift entered after the fact: both times in the heading's UTC, one way."""
+    result: Any = run_at_width(demo, "custody", "history", "--institution", "MNHN", columns=250)
+    assert re.search(r"│ 2023-04-\d\d \d\d:\d\d +│", result.stdout), result.stdout
+    assert re.search(r"│ \(recorded 2025-03-04 12:00\) +│", result.stdout), result.stdout
 
 
 def test_the_check_sees_a_left_set_mass() -> None:

@@ -140,7 +140,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     from rich.table import Table
 
-    from sampleloans.dates import format_datetime, parse_datetime
+    from sampleloans.dates import format_table_time, parse_datetime
     from sampleloans.services.checkpoints import list_checkpoints
 
     with errors_to_exit_codes():
@@ -180,7 +180,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         # to `verify --anchor` (a hash folds where the terminal is narrow, never cut)
         table.add_row(
             str(k.id), str(k.tree_size), f"{k.head}\n{k.state}",
-            format_datetime(parse_datetime(k.created_at, "created_at"))[: -len(" UTC")],
+            format_table_time(parse_datetime(k.created_at, "created_at")),
             # NAME+KEYID names the key; a cut through its base64 named nothing
             "+".join(k.public_key.split("+", 2)[:2]),
         )  # fmt: skip

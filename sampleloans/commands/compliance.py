@@ -336,14 +336,14 @@ def _overdue_json(r: Any) -> dict[str, Any]:
 def _overdue_cells(r: Any) -> list[Any]:
     from rich.text import Text
 
-    from sampleloans.dates import format_datetime
+    from sampleloans.dates import format_table_time
 
     return [
         Text(r.loan_number),
         Text(r.institution),
         Text(r.pi_email),
         "return" if r.what == "return" else "inventory",
-        format_datetime(r.due_at).removesuffix(" UTC"),
+        format_table_time(r.due_at),
         str(r.days_late),
     ]
 

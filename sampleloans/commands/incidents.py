@@ -105,7 +105,7 @@ def list_(
     from rich.text import Text
 
     from sampleloans.commands.loans import jsonable
-    from sampleloans.dates import format_datetime
+    from sampleloans.dates import format_table_time
     from sampleloans.services import loan_views
     from sampleloans.units import format_mass
     from sampleloans.vocab import IncidentStatus
@@ -116,7 +116,7 @@ def list_(
         print_json(jsonable(rows))
         return
     table = Table(title="Incidents")
-    for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported", "status"):
+    for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported (UTC)", "status"):
         table.add_column(
             heading,
             justify="right" if heading in ("no.", "mass lost") else "left",
@@ -133,7 +133,7 @@ def list_(
             Text(row.loan or "—"),
             Text(f"{row.kind}: {row.description}"),
             format_mass(row.mass_lost_ug),
-            format_datetime(row.reported_at),
+            format_table_time(row.reported_at),
             Text(status, style="red" if row.status == IncidentStatus.OPEN else ""),
         )
     print_table(table, as_csv=as_csv, empty="No incidents match.")
