@@ -156,3 +156,24 @@ def test_incident_numbers_line_up(run: Run, cli_env: dict[str, str]) -> None:
         {**cli_env, "SAMPLELOANS_USER": TEST_CURATOR}, "incidents", "list", columns=250
     )
     assert left_set_figures(listed.stdout) == [], listed.stdout
+    assert listed.stdout.splitlines()[0] == "Incidents (2)"  # before: "Incidents"
+
+
+@pytest.mark.parametrize(
+    ("args", "title"),
+    [
+        (("samples", "list", "--mission", "CE-5", "--state", "held"), "Samples (9)"),
+        (("loans", "list"), "Loans (7)"),
+        (("loans", "list", "--institution", "Osaka"), "Loans (1)"),
+        (("agreements", "list"), "Agreements (7)"),
+        (("people", "list", "--institution", "OU"), "People (1)"),
+    ],
+)
+def test_a_list_says_how_many_rows_it_has(
+    demo: dict[str, str], args: tuple[str, ...], title: str
+) -> None:
+    """Every `… list` table is titled with its number of rows (before: `loans list` alone,
+    of the lists, said "Loans" and no number, and so did `incidents list` and
+    `checkpoint list`)."""
+    result: Any = run_at_width(demo, *args, columns=250)
+    assert result.stdout.splitlines()[0] == title, result.stdout

@@ -115,7 +115,7 @@ def list_(
     if as_json:
         print_json(jsonable(rows))
         return
-    table = Table(title="Incidents")
+    table = Table(title=f"Incidents ({len(rows)})")
     for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported (UTC)", "status"):
         table.add_column(
             heading,

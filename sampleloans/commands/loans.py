@@ -882,7 +882,7 @@ def _on_its_way_back(returning_ug: int) -> str:
 
 
 LOAN_TABLE = TableSpec(
-    title="Loans",
+    title="Loans ({count})",
     columns=(
         Column("loan", no_wrap=True),
         Column("institution"),
