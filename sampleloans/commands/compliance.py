@@ -486,7 +486,7 @@ def _standing_lines(r: Any) -> list[Any]:
 
     overdue_now = r.overdue
     inventory_late = r.inventory_overdue
-    due = format_datetime(r.due_at) if r.due_at else "—"
+    due = format_datetime(r.due_at) if r.due_at else _due_from_issue(r)
     inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
     return [
         Text(
@@ -507,6 +507,17 @@ def _standing_lines(r: Any) -> list[Any]:
             style="red" if overdue_now or inventory_late else "",
         ),
     ]
+
+
+def _due_from_issue(r: Any) -> str:
+    """Before issue there is no due date yet: '1 year after issue' tells the PI how long the
+    loan is for (once issued and back, nothing is due: '—')."""
+    from sampleloans.units import format_period
+    from sampleloans.vocab import LoanStatus
+
+    if r.status in (LoanStatus.REQUESTED, LoanStatus.APPROVED):
+        return f"{format_period(r.loan_period)} after issue"
+    return "—"
 
 
 def _recalled(r: Any) -> str:
