@@ -377,9 +377,10 @@ def status(
     --institution.
 
     JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug,
-    returning_ug (the part of held_ug on its way back), due_at,
-    days_left (negative when overdue), overdue, recalled_at, inventory_overdue, extensions_granted,
-    max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
+    returning_ug (the part of held_ug on its way back), due_at, loan_period (as requested: due
+    that long after issue), days_left (negative when overdue), overdue, recalled_at,
+    inventory_overdue, extensions_granted, max_extensions, next_inventory_due_at,
+    inventory_days_left, obligations [text],
     items [sample_code, custody_state, frozen, issued_ug (by the curator), from_split_ug (split off
     another sample of the loan by the borrower), held_ug]].
 
@@ -402,6 +403,8 @@ def status(
 
 
 def _standing_json(r: Any) -> dict[str, Any]:
+    from sampleloans.units import format_period
+
     return {
         "number": r.number,
         "institution": r.institution,
@@ -410,6 +413,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "held_ug": r.held_ug,
         "returning_ug": r.returning_ug,
         "due_at": _iso(r.due_at),
+        "loan_period": format_period(r.loan_period),
         "days_left": r.days_left,
         "overdue": r.overdue,
         "recalled_at": _iso(r.recalled_at),
