@@ -16,6 +16,7 @@ cell read "2025-04-02 10:00 (recorded 2025-04-10 09:00 UTC)".
 """
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,3 +178,15 @@ def test_a_list_says_how_many_rows_it_has(
     `checkpoint list`)."""
     result: Any = run_at_width(demo, *args, columns=250)
     assert result.stdout.splitlines()[0] == title, result.stdout
+
+
+def test_checkpoint_list_says_how_many(run: Run, cli_env: dict[str, str], tmp_path: Path) -> None:
+    """checkpoint list: titled with its number of checkpoints (before: "Checkpoints"), its
+    time under "made (UTC)" without UTC again (`run`: the test's ledger, made)."""
+    env = {**cli_env, "SAMPLELOANS_USER": TEST_CURATOR}
+    key = str(tmp_path / "key")
+    run_at_width(env, "keys", "generate", "--out", key, columns=250)
+    run_at_width(env, "checkpoint", "--key", key, columns=250)
+    listed = run_at_width(env, "checkpoint", "list", columns=250).stdout
+    assert listed.splitlines()[0] == "Checkpoints (1)", listed
+    assert time_columns_saying_utc_twice(listed) == [], listed
