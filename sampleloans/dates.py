@@ -269,6 +269,12 @@ def format_datetime(dt: datetime) -> str:
     return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d} UTC"
 
 
+def format_table_time(dt: datetime) -> str:
+    """A time in a table cell, '2025-04-24 10:00': the column's heading says '(UTC)' once, so
+    every table reads its times one way and a narrow terminal keeps them on one line."""
+    return format_datetime(dt).removesuffix(" UTC")
+
+
 def add_period(when: datetime | date, iso_period: str) -> datetime | date:
     """Add a canonical period (from units.parse_period); returns the same type as `when`."""
     if not isinstance(when, date):

@@ -160,7 +160,7 @@ def test_offset_past_the_end_is_empty_not_an_error(env: dict[str, str]) -> None:
     assert result.stdout.strip() == "showing none of 7: --offset 99 is past the last row"
     assert cli(env, "loans", "list", "--jsonl", "--offset", "99").stdout == ""
     csv = cli(env, "loans", "list", "--csv", "--offset", "99").stdout
-    assert csv.splitlines() == ["loan,institution,PI,status,samples,issued,held,due"]
+    assert csv.splitlines() == ["loan,institution,PI,status,samples,issued,held,due (UTC)"]
 
 
 def test_limit_zero_means_every_row(env: dict[str, str]) -> None:

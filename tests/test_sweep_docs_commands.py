@@ -168,7 +168,7 @@ def test_an_empty_list_says_so_in_one_line(new_ledger: dict[str, str], command: 
 def test_an_empty_list_in_csv_is_its_header(new_ledger: dict[str, str]) -> None:
     """CSV keeps its columns: a header line and no record."""
     text = cli(new_ledger, "incidents", "list", "--csv").stdout
-    assert text.splitlines() == ["no.,sample,loan,kind,mass lost,reported,status"]
+    assert text.splitlines() == ["no.,sample,loan,kind,mass lost,reported (UTC),status"]
 
 
 # --- `report statement --out st/` and `notify --outbox outbox/`, as their help examples say ----

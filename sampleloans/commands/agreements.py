@@ -213,7 +213,9 @@ def list_(
         return
     table = Table(title=f"Agreements ({len(rows)})")
     for heading in ("number", "institution", "status", "in force", "issued", "max mass", "loans"):
-        table.add_column(heading, no_wrap=True)
+        # masses and counts flush right, as in every table: their digits line up
+        figures = heading in ("issued", "max mass", "loans")
+        table.add_column(heading, justify="right" if figures else "left", no_wrap=True)
     for row in rows:
         table.add_row(
             *plain(

@@ -140,7 +140,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     from rich.table import Table
 
-    from sampleloans.dates import format_datetime, parse_datetime
+    from sampleloans.dates import format_table_time, parse_datetime
     from sampleloans.services.checkpoints import list_checkpoints
 
     with errors_to_exit_codes():
@@ -168,15 +168,19 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table(title="Checkpoints")
+    table = Table(title=f"Checkpoints ({len(kept)})")
     for heading in ("id", "events", "head / state", "made (UTC)", "key"):
-        table.add_column(heading, no_wrap=heading in ("id", "events", "key"))
+        table.add_column(
+            heading,
+            justify="right" if heading in ("id", "events") else "left",
+            no_wrap=heading in ("id", "events", "key"),
+        )
     for k in kept:
         # the whole head and state, one a line, to compare with `verify --print-head` or give
         # to `verify --anchor` (a hash folds where the terminal is narrow, never cut)
         table.add_row(
             str(k.id), str(k.tree_size), f"{k.head}\n{k.state}",
-            format_datetime(parse_datetime(k.created_at, "created_at"))[: -len(" UTC")],
+            format_table_time(parse_datetime(k.created_at, "created_at")),
             # NAME+KEYID names the key; a cut through its base64 named nothing
             "+".join(k.public_key.split("+", 2)[:2]),
         )  # fmt: skip

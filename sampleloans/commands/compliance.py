@@ -336,14 +336,14 @@ def _overdue_json(r: Any) -> dict[str, Any]:
 def _overdue_cells(r: Any) -> list[Any]:
     from rich.text import Text
 
-    from sampleloans.dates import format_datetime
+    from sampleloans.dates import format_table_time
 
     return [
         Text(r.loan_number),
         Text(r.institution),
         Text(r.pi_email),
         "return" if r.what == "return" else "inventory",
-        format_datetime(r.due_at).removesuffix(" UTC"),
+        format_table_time(r.due_at),
         str(r.days_late),
     ]
 
@@ -377,9 +377,10 @@ def status(
     --institution.
 
     JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug,
-    returning_ug (the part of held_ug on its way back), due_at,
-    days_left (negative when overdue), overdue, recalled_at, inventory_overdue, extensions_granted,
-    max_extensions, next_inventory_due_at, inventory_days_left, obligations [text],
+    returning_ug (the part of held_ug on its way back), due_at, loan_period (as requested: due
+    that long after issue), days_left (negative when overdue), overdue, recalled_at,
+    inventory_overdue, extensions_granted, max_extensions, next_inventory_due_at,
+    inventory_days_left, obligations [text],
     items [sample_code, custody_state, frozen, issued_ug (by the curator), from_split_ug (split off
     another sample of the loan by the borrower), held_ug]].
 
@@ -402,6 +403,8 @@ def status(
 
 
 def _standing_json(r: Any) -> dict[str, Any]:
+    from sampleloans.units import format_period
+
     return {
         "number": r.number,
         "institution": r.institution,
@@ -410,6 +413,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "held_ug": r.held_ug,
         "returning_ug": r.returning_ug,
         "due_at": _iso(r.due_at),
+        "loan_period": format_period(r.loan_period),
         "days_left": r.days_left,
         "overdue": r.overdue,
         "recalled_at": _iso(r.recalled_at),
@@ -486,7 +490,7 @@ def _standing_lines(r: Any) -> list[Any]:
 
     overdue_now = r.overdue
     inventory_late = r.inventory_overdue
-    due = format_datetime(r.due_at) if r.due_at else "—"
+    due = format_datetime(r.due_at) if r.due_at else _due_from_issue(r)
     inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
     return [
         Text(
@@ -507,6 +511,17 @@ def _standing_lines(r: Any) -> list[Any]:
             style="red" if overdue_now or inventory_late else "",
         ),
     ]
+
+
+def _due_from_issue(r: Any) -> str:
+    """Before issue there is no due date yet: '1 year after issue' tells the PI how long the
+    loan is for (once issued and back, nothing is due: '—')."""
+    from sampleloans.units import format_period
+    from sampleloans.vocab import LoanStatus
+
+    if r.status in (LoanStatus.REQUESTED, LoanStatus.APPROVED):
+        return f"{format_period(r.loan_period)} after issue"
+    return "—"
 
 
 def _recalled(r: Any) -> str:

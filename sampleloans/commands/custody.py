@@ -217,15 +217,6 @@ def handover_text(handover: Any) -> str:
     return text
 
 
-def when_text(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
-    """When it happened, and when it was recorded where that was after the fact."""
-    from sampleloans.dates import format_datetime
-
-    text = format_datetime(occurred_at)
-    # on its own line, so the column stays narrow and the description keeps its width
-    return f"{text}\n(recorded {format_datetime(recorded_at)})" if backdated else text
-
-
 def event_json(e: Any) -> dict[str, Any]:
     """One event of a history in the JSON vocabulary."""
     return {
@@ -338,7 +329,7 @@ def _event_style(e: Any) -> str:
 def _event_cells(e: Any) -> list[Any]:
     from rich.text import Text
 
-    from sampleloans.commands.render import event_label
+    from sampleloans.commands.render import event_label, when_cell
 
     what = Text(e.description)
     # corrections and person events already say their reason in the description
@@ -352,7 +343,7 @@ def _event_cells(e: Any) -> list[Any]:
     return [
         str(e.seq),
         Text(
-            when_text(e.occurred_at, e.recorded_at, e.backdated),
+            when_cell(e.occurred_at, e.recorded_at, e.backdated),
             style="yellow" if e.backdated else "",
         ),
         Text(event_label(e.kind)),

@@ -105,7 +105,7 @@ def list_(
     from rich.text import Text
 
     from sampleloans.commands.loans import jsonable
-    from sampleloans.dates import format_datetime
+    from sampleloans.dates import format_table_time
     from sampleloans.services import loan_views
     from sampleloans.units import format_mass
     from sampleloans.vocab import IncidentStatus
@@ -115,11 +115,11 @@ def list_(
     if as_json:
         print_json(jsonable(rows))
         return
-    table = Table(title="Incidents")
-    for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported", "status"):
+    table = Table(title=f"Incidents ({len(rows)})")
+    for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported (UTC)", "status"):
         table.add_column(
             heading,
-            justify="right" if heading == "mass lost" else "left",
+            justify="right" if heading in ("no.", "mass lost") else "left",
             # codes and a mass read whole; the description wraps instead
             no_wrap=heading in ("no.", "sample", "loan", "mass lost"),
         )
@@ -133,7 +133,7 @@ def list_(
             Text(row.loan or "—"),
             Text(f"{row.kind}: {row.description}"),
             format_mass(row.mass_lost_ug),
-            format_datetime(row.reported_at),
+            format_table_time(row.reported_at),
             Text(status, style="red" if row.status == IncidentStatus.OPEN else ""),
         )
     print_table(table, as_csv=as_csv, empty="No incidents match.")

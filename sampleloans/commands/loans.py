@@ -670,13 +670,18 @@ def _when(value: datetime | None) -> str:
     return format_datetime(value) if value else "—"
 
 
-def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any:
-    """The due date with days left, or days overdue in red."""
+def _due_text(
+    due: datetime | None, days_left: int | None, overdue: bool, *, cell: bool = False
+) -> Any:
+    """The due date with days left, or days overdue in red; `cell`: in a table's column whose
+    heading says UTC."""
     from rich.text import Text
+
+    from sampleloans.commands.render import time_cell
 
     if due is None:
         return Text("—")
-    text = _when(due)
+    text = time_cell(due) if cell else _when(due)
     if days_left is None:
         return Text(text)
     if overdue:
@@ -686,12 +691,6 @@ def _due_text(due: datetime | None, days_left: int | None, overdue: bool) -> Any
     if days_left == 0:  # the statement's words on the due day
         return Text(f"{text} (due today)")
     return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
-
-
-def handover_when(occurred_at: datetime, recorded_at: datetime, backdated: bool) -> str:
-    """When something happened, and when it was recorded if that was after the fact."""
-    text = _when(occurred_at).removesuffix(" UTC")  # the column says UTC
-    return f"{text}\n(recorded {_when(recorded_at)})" if backdated else text
 
 
 def _handover_tables(d: "LoanDetail") -> list[Any]:
@@ -719,10 +718,12 @@ def _handovers_table(d: "LoanDetail") -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import when_cell
     from sampleloans.readmodels.handover import label, receiver_label
 
     table = Table(title="Hand-overs")
-    for heading in ("event", "step", "when (UTC)", "released by", "received by"):
+    table.add_column("event", justify="right")
+    for heading in ("step", "when (UTC)", "released by", "received by"):
         table.add_column(heading)
     table.add_column("courier / witness")
     table.add_column("recorded by")
@@ -736,7 +737,7 @@ def _handovers_table(d: "LoanDetail") -> Any:
             str(h.seq),
             h.step,
             Text(
-                handover_when(h.occurred_at, h.recorded_at, h.backdated),
+                when_cell(h.occurred_at, h.recorded_at, h.backdated),
                 style="yellow" if h.backdated else "",
             ),
             Text(label(h.released_by)),
@@ -758,7 +759,9 @@ def _discrepancies_table(d: "LoanDetail") -> Any:
     for heading in ("event", "sample", "expected", "weighed", "difference"):
         # a mass is never folded inside itself ("10.40" over "0 mg" reads as another value)
         masses = heading not in ("event", "sample")
-        table.add_column(heading, justify="right" if masses else "left", no_wrap=masses)
+        table.add_column(
+            heading, justify="left" if heading == "sample" else "right", no_wrap=masses
+        )
     for w in d.weighing_discrepancies:
         sign = "+" if w.difference_ug > 0 else "−"
         table.add_row(
@@ -867,7 +870,7 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
         str(row.samples),
         format_mass(row.issued_ug),
         format_mass(row.held_ug) + _on_its_way_back(row.returning_ug),
-        _due_text(row.due_at, row.days_left, row.overdue),
+        _due_text(row.due_at, row.days_left, row.overdue, cell=True),
     ]
 
 
@@ -879,16 +882,16 @@ def _on_its_way_back(returning_ug: int) -> str:
 
 
 LOAN_TABLE = TableSpec(
-    title="Loans",
+    title="Loans ({count})",
     columns=(
         Column("loan", no_wrap=True),
         Column("institution"),
         Column("PI"),
         Column("status"),
-        Column("samples"),
+        Column("samples", right=True),
         Column("issued", right=True, no_wrap=True),
         Column("held", right=True, no_wrap=True),
-        Column("due", no_wrap=True),
+        Column("due (UTC)", no_wrap=True),
     ),
     cells=_loan_cells,
     empty="No loans match.",
@@ -960,6 +963,7 @@ def show(
 def _consumption_cells(c: Any) -> list[Any]:
     from rich.text import Text
 
+    from sampleloans.commands.render import when_cell
     from sampleloans.units import format_mass
 
     return [
@@ -969,7 +973,7 @@ def _consumption_cells(c: Any) -> list[Any]:
         "yes" if c.destructive else "no",
         format_mass(c.mass_ug),
         Text(
-            handover_when(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
+            when_cell(c.occurred_at, c.recorded_at or c.occurred_at, c.backdated),
             style="yellow" if c.backdated else "",
         ),
     ]
@@ -978,7 +982,7 @@ def _consumption_cells(c: Any) -> list[Any]:
 CONSUMPTION_TABLE = TableSpec(
     title="Consumptions",
     columns=(
-        Column("event"),
+        Column("event", right=True),
         Column("sample"),
         Column("technique"),
         Column("destructive"),
@@ -1074,8 +1078,11 @@ def _shipments_table(d: "LoanDetail") -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import time_cell
+
     ships = Table(title="Shipments")
-    for heading in ("event", "direction", "container", "seal", "method", "shipped", "received"):
+    ships.add_column("event", justify="right")
+    for heading in ("direction", "container", "seal", "method", "shipped (UTC)", "received (UTC)"):
         ships.add_column(heading)
     for s in d.shipments:
         seal = s.seal_number + (
@@ -1087,8 +1094,8 @@ def _shipments_table(d: "LoanDetail") -> Any:
             Text(s.container),
             Text(seal, style="red" if s.seal_intact is False else ""),
             s.method.replace("_", " "),
-            _when(s.shipped_at),
-            Text(_when(s.received_at), style="" if s.received_at else "yellow"),
+            time_cell(s.shipped_at),
+            Text(time_cell(s.received_at), style="" if s.received_at else "yellow"),
         )
     return ships
 
@@ -1098,17 +1105,19 @@ def _extensions_table(d: "LoanDetail") -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import time_cell
     from sampleloans.units import format_period
 
     exts = Table(title="Extensions")
-    for heading in ("event", "period", "approver", "reason", "new due"):
+    exts.add_column("event", justify="right")
+    for heading in ("period", "approver", "reason", "new due (UTC)"):
         exts.add_column(heading)
     for e in d.extensions:
         exts.add_row(
             str(e.seq),
             format_period(e.period),
             Text(e.approver),
-            Text(e.reason + (f" (recorded {_when(e.recorded_at)})" if e.backdated else "")),
-            _when(e.new_due_at),
+            Text(e.reason + (f" (recorded {time_cell(e.recorded_at)})" if e.backdated else "")),
+            time_cell(e.new_due_at),
         )
     return exts

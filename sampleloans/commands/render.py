@@ -8,9 +8,21 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from sampleloans.dates import format_datetime
+from sampleloans.dates import format_datetime, format_table_time
 from sampleloans.text import counted
 from sampleloans.units import format_mass
+
+
+def when_cell(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
+    """A table's cell of when something happened, and when it was recorded where that was
+    after the fact (on its own line, so the column stays narrow); the heading says UTC."""
+    text = format_table_time(occurred_at)
+    return f"{text}\n(recorded {format_table_time(recorded_at)})" if backdated else text
+
+
+def time_cell(value: Any) -> str:
+    """A table's time cell ('2025-04-24 10:00', the heading says UTC), or '—' when unset."""
+    return format_table_time(value) if value else "—"
 
 
 def step_line(step: Any) -> Text:

@@ -350,9 +350,9 @@ SAMPLE_TABLE = TableSpec(
         Column("code", no_wrap=True),
         Column("mission", no_wrap=True),
         Column("material"),
-        Column("initial", no_wrap=True),
-        Column("vault", no_wrap=True),
-        Column("on loan", no_wrap=True),
+        Column("initial", right=True, no_wrap=True),
+        Column("vault", right=True, no_wrap=True),
+        Column("on loan", right=True, no_wrap=True),
         Column("state"),
         Column("custodian", no_wrap=True),
         Column("loan", no_wrap=True),
@@ -469,7 +469,16 @@ def tree(
         return
     out = Tree(_node_label(root, code))
     _add_children(out, root, code)
-    console().print(out)
+    # each line whole, left to the terminal to wrap as the other lines of text are: cropped
+    # to the width, a label lost its end ('consumed 333' without its unit, the loan number);
+    # wrapped by rich, a mass could fold away from its unit
+    wide = console()
+    wide.width = TREE_WIDTH
+    wide.print(out, crop=False)
+
+
+TREE_WIDTH = 10_000
+"""Wide enough for any label: the tree is drawn whole, its lines wrapped by the terminal."""
 
 
 def _add_children(branch: Any, node: "SampleNode", asked: str) -> None:

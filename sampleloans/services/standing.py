@@ -140,6 +140,7 @@ class LoanStanding:
     held_ug: int  # not yet accounted for: held by the borrower, or on its way back
     returning_ug: int  # the part of held_ug on its way back (a return in transit)
     due_at: datetime | None
+    loan_period: str  # ISO period asked for: before issue, the due date is this after it
     days_left: int | None  # calendar days; negative when overdue
     overdue: bool  # past the due time now (also on the due day itself, after the hour)
     recalled_at: datetime | None  # when the lender brought the due date forward, if it did
@@ -557,6 +558,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         held_ug=held_ug,
         returning_ug=sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT),
         due_at=loan.due_at,
+        loan_period=loan.loan_period,
         days_left=days_left,
         overdue=overdue,
         recalled_at=loan.recalled_at,
