@@ -80,8 +80,7 @@ def _refuse_hidden(text: str, field: str) -> None:
         return
     kind = "invisible" if bad in _INVISIBLE else "control or format"
     raise InvalidInput(
-        f"{field}: contains the {kind} character {describe_char(bad)}; "
-        "use visible text on one line"
+        f"{field}: contains the {kind} character {describe_char(bad)}; use visible text on one line"
     )
 
 
