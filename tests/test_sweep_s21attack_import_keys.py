@@ -21,7 +21,9 @@ AT = {"occurred_at": "2026-05-01T00:00:00Z", "actor": "curator@naoc.example"}
 
 def _line(kind: str, payload: dict[str, Any]) -> str:
     """One history line of `kind` with `payload`."""
-    return json.dumps({"kind": kind, **AT, "payload": payload, "reason": None, "corrects_seq": None})
+    return json.dumps(
+        {"kind": kind, **AT, "payload": payload, "reason": None, "corrects_seq": None}
+    )
 
 
 REGISTERED = {
@@ -77,9 +79,7 @@ def test_a_refused_mass_names_its_key(ledger: Path, tmp_path: Path) -> None:
 
 def test_a_catalogue_column_keeps_its_own_name(ledger: Path, tmp_path: Path) -> None:
     """A catalogue names the mass `mass` (with a unit): that column is still the one named."""
-    header = (
-        "code,mission,origin,material_type,physical_form,mass,purpose_class,storage_location"
-    )
+    header = "code,mission,origin,material_type,physical_form,mass,purpose_class,storage_location"
     row = "CE5C0000QQ2,CE-5,scoop,regolith,powder,0 mg,research,NAOC N2 cabinet B"
     catalogue = tmp_path / "c.csv"
     catalogue.write_text(f"{header}\n{row}\n", encoding="utf-8")
