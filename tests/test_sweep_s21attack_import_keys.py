@@ -86,3 +86,19 @@ def test_a_catalogue_column_keeps_its_own_name(ledger: Path, tmp_path: Path) -> 
     result = invoke(env_for(ledger), "import", str(catalogue))
     assert result.exit_code == 2, result.stdout
     assert result.stderr.startswith("c.csv line 2: mass: "), result.stderr
+
+
+def test_one_imported_event_is_counted_in_the_singular(ledger: Path, tmp_path: Path) -> None:
+    """Before: `Imported 1 events from h.jsonl in one transaction.`"""
+    added = {
+        "short_name": "ZZ",
+        "name": "Zeta University",
+        "country": "France",
+        "city": "Paris",
+        "institution_kind": "borrower",
+    }
+    history = tmp_path / "h.jsonl"
+    history.write_text(_line("institution.added", added) + "\n", encoding="utf-8")
+    result = invoke(env_for(ledger), "import", str(history))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"Imported 1 event from {history} in one transaction.\n"
