@@ -84,3 +84,17 @@ def test_a_changed_checkpoint_is_still_a_failure(signed: dict[str, Any]) -> None
     edited.write_text("\n".join(lines), encoding="utf-8")
     result = _verify(signed, edited)
     assert result.exit_code == 1 and "does not verify" in result.stderr
+
+
+def test_the_tool_counts_its_problems_in_words(signed: dict[str, Any]) -> None:
+    """Before: the stand-alone verifier ended with '2 problem(s)', where `sampleloans verify`
+    says '1 problem found'."""
+    text = signed["cp"].read_text(encoding="utf-8")
+    lines = text.split("\n")
+    lines[1] = str(int(lines[1]) - 1)
+    edited = signed["dir"] / "edited-for-tool.txt"
+    edited.write_text("\n".join(lines), encoding="utf-8")
+    tool = _tool(signed, edited)
+    assert tool.returncode == 1
+    last = tool.stdout.strip().splitlines()[-1]
+    assert last in {"1 problem found"} | {f"{n} problems found" for n in range(2, 9)}, last

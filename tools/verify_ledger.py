@@ -525,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         for failure in failures:
             print(f"FAIL: {failure}")
-        print("OK" if not failures else f"{len(failures)} problem(s)")
+        noun = "problem" if len(failures) == 1 else "problems"  # as `sampleloans verify` counts
+        print("OK" if not failures else f"{len(failures)} {noun} found")
     return 1 if failures else 0
 
 
