@@ -293,3 +293,15 @@ def days_between(earlier: datetime, later: datetime) -> int:
 def utc_now() -> datetime:
     """Read the real clock as aware UTC; only the CLI should call this."""
     return datetime.now(UTC)
+
+
+def clock_ahead(now: datetime, seq: int, recorded_at: datetime) -> str:
+    """Why nothing can be recorded on this computer's clock: the last event was recorded by a
+    clock set ahead of it (SAMPLELOANS_NOW, another computer's), not by this one going back."""
+    return (
+        f"clock: event {seq} was recorded at {to_iso(recorded_at)}, after this computer's clock "
+        f"({to_iso(now)}): a clock set ahead recorded it (SAMPLELOANS_NOW, or a computer whose "
+        "clock was wrong), and as the recording clock never goes back, nothing can be recorded "
+        f"before {to_iso(recorded_at)}; check this computer's clock, and show a compliance "
+        f"officer event {seq}"
+    )

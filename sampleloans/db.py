@@ -262,6 +262,7 @@ def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None =
     elif create:
         if os.path.lexists(path):
             raise StorageError(_exists_message(path))
+        fileio.refuse_new_database(path, "--db")
         create_private_file(path)
         engine = make_engine(url, lock_timeout_ms=timeout)
     else:
@@ -823,6 +824,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     """
     if os.path.lexists(path):
         raise StorageError(_exists_message(path))
+    fileio.refuse_new_database(path, "--db")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -833,6 +835,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
             create_schema(engine, stamp=True)
             build(engine)
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
+            fileio.refuse_new_database(path, "--db")  # nothing put beside it meanwhile
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
         except FileExistsError:
             raise StorageError(_exists_message(path)) from None

@@ -72,5 +72,7 @@ def option_candidates(words: str) -> tuple[str, ...]:
 
 def key_of_field(words: str, keys: Collection[str]) -> str | None:
     """The key of an imported record a field is given as, if the record has that key."""
-    candidates = KEY_OF_FIELD.get(words, (words.replace(" ", "_").replace("-", "_"),))
+    joined = words.replace(" ", "_").replace("-", "_")
+    # a mass is kept in whole micrograms under its words and `_ug` (`mass_ug`, `loss_ug`)
+    candidates = KEY_OF_FIELD.get(words, (joined, f"{joined}_ug"))
     return next((key for key in candidates if key in keys), None)

@@ -87,6 +87,47 @@ def refuse_ledger(path: Path, ledger: Path | None, option: str | None = None) ->
             )
 
 
+def refuse_sidecar(path: Path, option: str | None = None) -> None:
+    """Refuse `path` when it is the -wal, -shm or -journal of a SQLite database beside it (a
+    ledger this command was not given, a backup): SQLite would take a file written there as
+    that database's own, delete it at its next write, or lose what it holds (exit 2)."""
+    suffix = next((s for s in SQLITE_SIDECARS if path.name.endswith(s)), None)
+    if suffix is None or path.name == suffix:
+        return
+    database = path.with_name(path.name[: -len(suffix)])
+    try:
+        with database.open("rb") as handle:
+            is_database = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:  # no such file, a folder, unreadable: nothing SQLite would pair it with
+        return
+    if is_database:
+        raise InvalidInput(
+            f"{_label(option, path)} is the {suffix} file of the SQLite database {database} "
+            "(a ledger or a backup), which SQLite writes and deletes itself; give another "
+            "file name"
+        )
+
+
+def refuse_stale_sidecars(path: Path, option: str | None = None) -> None:
+    """Refuse a new SQLite database at `path` while a -wal or -journal is beside that name
+    (left by a database once there, or put there): SQLite would replay it into the new file at
+    its first open, pages of another database and all (exit 3, nothing written)."""
+    for suffix in ("-wal", "-journal"):
+        stale = Path(f"{path}{suffix}")
+        if os.path.lexists(stale):
+            raise StorageError(
+                f"{_label(option, path)}: {stale.name} is beside it, left by another database "
+                "(or put there): SQLite would take its pages into the new one; move it away first"
+            )
+
+
+def refuse_new_database(path: Path, option: str | None = None) -> None:
+    """Refuse a path for a new SQLite database that is another database's -wal, -shm or
+    -journal, or beside a -wal or -journal already there."""
+    refuse_sidecar(path, option)
+    refuse_stale_sidecars(path, option)
+
+
 def key_exposure(path: Path, option: str) -> str | None:
     """Why a private key file is exposed (group or others may read or write it), else None."""
     try:
@@ -285,6 +326,7 @@ def check_output(
     regular file, a database (or, unless the output `is_key`, a private key), write-protected,
     in a missing folder, or existing without `force`."""
     refuse_ledger(path, ledger, option)
+    refuse_sidecar(path, option)
     refuse_inputs(path, inputs, option)
     refuse_non_regular(path, option)
     refuse_database(path, option, keys_too=not is_key)

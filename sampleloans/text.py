@@ -19,6 +19,12 @@ MAX_TEXT = 500
 # record, and each can hide or reorder what a reader sees on a terminal or in a report.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
+# Characters that are letters or symbols to Unicode but draw nothing: the Hangul fillers and
+# the Khmer inherent vowels (Default_Ignorable_Code_Point outside the categories above), the
+# combining grapheme joiner, and the blank Braille pattern. Each makes a required reason or
+# description that reads empty, or a name that looks like another's, so each is refused too.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+
 # Scripts whose letters look alike (Latin a, Cyrillic а, Greek α …): a word that mixes them is
 # almost always a look-alike substitution, so that two names or addresses that read the same
 # can name two different records.
@@ -52,16 +58,36 @@ def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
     if len(cleaned) > max_len:
         raise InvalidInput(f"{field}: {len(cleaned)} characters; at most {max_len} are accepted")
     if not (cleaned.isascii() and cleaned.isprintable()):  # else no character to look at
-        bad = next((c for c in cleaned if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
-        if bad is not None:
-            raise InvalidInput(
-                f"{field}: contains the control or format character {describe_char(bad)}; "
-                "use visible text on one line"
-            )
+        _refuse_hidden(cleaned, field)
         cleaned = cleaned.strip()
+        if cleaned and not any(_draws(c) for c in cleaned):
+            raise InvalidInput(
+                f"{field}: has no visible character (only marks or variation selectors); "
+                "type the text itself"
+            )
     if not cleaned:
         raise InvalidInput(f"{field}: must not be empty")
     return cleaned
+
+
+def _refuse_hidden(text: str, field: str) -> None:
+    """Refuse a control, format or invisible character, naming the first."""
+    bad = next(
+        (c for c in text if unicodedata.category(c) in _REFUSED_CATEGORIES or c in _INVISIBLE),
+        None,
+    )
+    if bad is None:
+        return
+    kind = "invisible" if bad in _INVISIBLE else "control or format"
+    raise InvalidInput(
+        f"{field}: contains the {kind} character {describe_char(bad)}; use visible text on one line"
+    )
+
+
+def _draws(char: str) -> bool:
+    """Whether a character shows on its own: not a space, nor a mark that only modifies the
+    character before it (a combining accent, a variation selector)."""
+    return not char.isspace() and not unicodedata.category(char).startswith("M")
 
 
 def clean_name(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:

@@ -349,6 +349,16 @@ def check_chain(
 
 def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
     """The note text, its lines and its signature lines; Unreadable if it is no signed note."""
+    if "\r\n" in note and note.count("\r\n") == note.count("\n"):  # an editor's, not a cut
+        raise Unreadable(
+            "checkpoint: its lines end in CR LF, a signed note's in LF alone: convert it back "
+            "(e.g. 'dos2unix FILE') and check it again"
+        )
+    if note.startswith("\ufeff"):
+        raise Unreadable(
+            "checkpoint: it starts with a byte-order mark (U+FEFF) that an editor added: save it "
+            "without one and check it again"
+        )
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise Unreadable("checkpoint: not a signed note (no blank line before the signatures)")
@@ -515,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         for failure in failures:
             print(f"FAIL: {failure}")
-        print("OK" if not failures else f"{len(failures)} problem(s)")
+        noun = "problem" if len(failures) == 1 else "problems"  # as `sampleloans verify` counts
+        print("OK" if not failures else f"{len(failures)} {noun} found")
     return 1 if failures else 0
 
 

@@ -93,10 +93,10 @@ def import_file(
             raise StorageError(f"FILE: cannot read {file}: {exc.strerror}") from None
         # imported people log in (or stop) as with 'people add/deactivate/…', same transaction
         sync_logins_since(session, before_seq)
-    what = "samples" if fmt == "csv" else "events"
-    console().print(
-        f"Imported {result.events} {what} from {file} in one transaction.", markup=False
-    )
+    from sampleloans.text import counted
+
+    what = counted(result.events, "sample" if fmt == "csv" else "event")
+    console().print(f"Imported {what} from {file} in one transaction.", markup=False)
 
 
 def _naming_the_file(rejected: "BulkRejected", name: str) -> "BulkRejected":

@@ -143,7 +143,10 @@ def context(ctx: typer.Context, who: str | None = None) -> "Context":
     """The service context: who acts, as which OS user, at what time."""
     from sampleloans.ledger.envelope import Context
 
-    return Context(actor=who or actor(ctx) or "", os_user=os_user(), now=now())
+    system_clock = not os.environ.get("SAMPLELOANS_NOW")  # set but empty is unset, as in now()
+    return Context(
+        actor=who or actor(ctx) or "", os_user=os_user(), now=now(), system_clock=system_clock
+    )
 
 
 def parse_at(at: str | None) -> datetime | None:

@@ -216,6 +216,7 @@ def _parse_ledger_id(value: str) -> str:
 def _new_demo_file(path: Path) -> Path:
     """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
     from sampleloans.errors import StorageError
+    from sampleloans.fileio import refuse_new_database
 
     if path.exists() or path.is_symlink():
         raise StorageError(
@@ -223,6 +224,7 @@ def _new_demo_file(path: Path) -> Path:
         )
     if not path.parent.is_dir():
         raise StorageError(f"--db: {path.parent} is not an existing folder")
+    refuse_new_database(path, "--db")
     return path
 
 
@@ -232,7 +234,9 @@ def _put_in_place(built: Path, target: Path, option: str) -> None:
     import os
 
     from sampleloans.errors import StorageError
+    from sampleloans.fileio import refuse_new_database
 
+    refuse_new_database(target, option)  # nothing put beside it while the demo ran
     try:
         os.link(built, target)
     except FileExistsError:

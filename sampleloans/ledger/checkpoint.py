@@ -196,10 +196,27 @@ def sign_note(text: str, signer: SignerKey) -> str:
     return f"{text}\n{SIGNATURE_DASH}{signer.name} {blob}\n"
 
 
+def _refuse_editor_marks(note: str) -> None:
+    """Name what an editor or a mail program adds to a file it saves, CR LF line ends or a
+    byte-order mark, rather than calling the note truncated or its signature broken: a signed
+    note never holds either, so taking it out again gives back the bytes that were signed."""
+    if "\r\n" in note and note.count("\r\n") == note.count("\n"):  # every line: a convert
+        raise InvalidInput(
+            "signed note: its lines end in CR LF (saved or mailed on Windows?), a signed note's "
+            "in LF alone: convert it back (e.g. 'dos2unix FILE') and check it again"
+        )
+    if note.startswith("\ufeff"):
+        raise InvalidInput(
+            "signed note: it starts with a byte-order mark (U+FEFF) that an editor added: save "
+            "it without one and check it again"
+        )
+
+
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     """The text of a signed note and its signatures as (key name, key ID, signature)."""
     if len(note.encode("utf-8")) > MAX_NOTE_BYTES:
         raise InvalidInput(f"signed note: larger than {MAX_NOTE_BYTES} bytes")
+    _refuse_editor_marks(note)
     if not note.endswith("\n"):
         raise InvalidInput("signed note: truncated (it must end with a signature line and newline)")
     cut = note.rfind("\n\n")

@@ -16,6 +16,7 @@ class Context:
     actor: str
     os_user: str
     now: datetime
+    system_clock: bool = False  # `now` is this computer's clock, not SAMPLELOANS_NOW or a test's
 
 
 class Envelope(NamedTuple):

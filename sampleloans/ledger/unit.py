@@ -58,7 +58,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from sampleloans import crashpoints, db
-from sampleloans.dates import to_iso
+from sampleloans.dates import clock_ahead, to_iso
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import chain, guard
 from sampleloans.ledger.envelope import Context, Envelope
@@ -988,14 +988,17 @@ def _iso(moment: datetime) -> str:
     return to_iso(moment)
 
 
-def _check_clock(now: datetime, last: Link) -> None:
+def _check_clock(ctx: Context, last: Link) -> None:
     """Refuse to record before the last event was recorded: `recorded_at` never decreases."""
-    if last.recorded_at is not None and now < last.recorded_at:
-        raise RuleViolation(
-            f"clock: now is {_iso(now)}, before event {last.seq} was recorded "
-            f"({_iso(last.recorded_at)}); the recording clock (SAMPLELOANS_NOW or the system "
-            "clock) must not go back: set it right and try again"
-        )
+    if last.recorded_at is None or ctx.now >= last.recorded_at:
+        return
+    if ctx.system_clock:
+        raise RuleViolation(clock_ahead(ctx.now, last.seq, last.recorded_at))
+    raise RuleViolation(
+        f"clock: now is {_iso(ctx.now)}, before event {last.seq} was recorded "
+        f"({_iso(last.recorded_at)}); the recording clock (SAMPLELOANS_NOW or the system "
+        "clock) must not go back: set it right and try again"
+    )
 
 
 def append(
@@ -1009,7 +1012,7 @@ def append(
 ) -> Envelope:
     """Append one event: link it to the chain, apply it, and check it now or with its batch."""
     last = unit.link()
-    _check_clock(ctx.now, last)
+    _check_clock(ctx, last)
     when = occurred_at or ctx.now
     if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
         raise RuleViolation(

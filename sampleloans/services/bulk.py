@@ -28,7 +28,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from itertools import islice
@@ -614,7 +614,7 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
         raise record
     kind, payload, actor = _check_envelope(record)
     options = _envelope_options(record, kind)
-    record_ctx = Context(actor=actor, os_user=imported_os_user(ctx.os_user, ctx.actor), now=ctx.now)
+    record_ctx = replace(ctx, actor=actor, os_user=imported_os_user(ctx.os_user, ctx.actor))
     try:
         envelope = HANDLERS[kind](session, record_ctx, payload, options)
     except PermissionDenied as exc:

@@ -442,13 +442,16 @@ def _aware(value: str | datetime) -> datetime:
 def _refuse_clock_before_head(snap: _Snapshot, ctx: Context) -> None:
     """A checkpoint is dated now: never before its head event was recorded, as no event is
     recorded before the last one (its `time` line would say it signed events not yet there)."""
-    if snap.head_recorded_at is not None and ctx.now < snap.head_recorded_at:
-        raise Conflict(
-            f"clock: now is {dates.to_iso(ctx.now)}, before event {snap.size} was recorded "
-            f"({dates.to_iso(snap.head_recorded_at)}); the recording clock (SAMPLELOANS_NOW or "
-            "the system clock) must not go back: set it right and try again; no checkpoint was "
-            "made"
-        )
+    if snap.head_recorded_at is None or ctx.now >= snap.head_recorded_at:
+        return
+    if ctx.system_clock:
+        ahead = dates.clock_ahead(ctx.now, snap.size, snap.head_recorded_at)
+        raise Conflict(f"{ahead}; no checkpoint was made")
+    raise Conflict(
+        f"clock: now is {dates.to_iso(ctx.now)}, before event {snap.size} was recorded "
+        f"({dates.to_iso(snap.head_recorded_at)}); the recording clock (SAMPLELOANS_NOW or "
+        "the system clock) must not go back: set it right and try again; no checkpoint was made"
+    )
 
 
 def make_checkpoint(

@@ -77,6 +77,7 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
     """Refuse a destination that is the ledger (or its -wal/-shm/-journal) under any name, not
     a regular file, in a missing folder, or existing without `force`."""
     fileio.refuse_ledger(dest, database)
+    fileio.refuse_new_database(dest)
     if dest.is_dir():
         raise StorageError(f"{dest} is a folder; give a file name for the backup")
     fileio.refuse_non_regular(dest)
@@ -225,6 +226,8 @@ def restore(
     database = _database_file(engine)
     _check_source(source, database, events=events)
     exists = os.path.lexists(database)
+    if not exists:  # a new ledger: never where SQLite would pair it with another's files
+        fileio.refuse_new_database(database, "--db")
     damaged = exists and _current_ledger_is_damaged(engine, ctx, database, source, force=force)
     # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
     # SIGKILL) by the next restore beside this ledger
@@ -495,6 +498,7 @@ def _load_into(temp: Path, database: Path) -> None:
 
 def _link_new_ledger(temp: Path, database: Path) -> None:
     """Put the verified copy (0600, rollback journal) in place as a new WAL-mode ledger."""
+    fileio.refuse_new_database(database, "--db")  # nothing put beside it meanwhile
     try:
         db.use_wal_file(temp)
         os.link(temp, database)  # never replaces a file that appeared meanwhile
