@@ -1467,6 +1467,12 @@ def _head_after_lock(options: Any) -> str:
     filters the events (the head would be the login's last visible event): the unit then reads
     the head through its own query."""
     checkpoints, revision = options.get(GUARD_TABLES_OPTION, (False, False))
+    return _head_after_lock_sql(bool(checkpoints), bool(revision))
+
+
+@functools.cache  # four texts at most, asked by every write
+def _head_after_lock_sql(checkpoints: bool, revision: bool) -> str:
+    """`_head_after_lock`'s text for a ledger with (or without) those tables."""
     inner = guard_sql(checkpoints=checkpoints, revision=revision)
     return f"SELECT g.* FROM ({inner}) g WHERE NOT row_security_active('ledger_event')"
 
@@ -1558,7 +1564,7 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
             cursors = [raw.execute(statement) for statement in statements]
             answers = [raw.execute(sql, params) for sql, params in reads]
         head = cursors[-1].fetchone() if with_head else None
-        names = [column.name for column in cursors[-1].description or ()] if with_head else []
+        names = _column_names(cursors[-1], statements[-1]) if with_head else ()
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
@@ -1567,6 +1573,20 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         connection.info[PREFETCHED_HEAD] = dict(zip(names, head, strict=True))
     if waiting:
         connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
+
+
+_COLUMN_NAMES: dict[str, tuple[str, ...]] = {}
+"""The guard row's column names per SQL text (the same few texts for the life of a process)."""
+
+
+def _column_names(cursor: Any, sql: str) -> tuple[str, ...]:
+    """The names of the columns of `sql`'s answer on `cursor`: looked up once per SQL text.
+    psycopg's `description` makes an object per column, ~25 µs for the guard row's 25,
+    which a writer spent while it held the writers' lock."""
+    found = _COLUMN_NAMES.get(sql)
+    if found is None:
+        found = _COLUMN_NAMES[sql] = tuple(column.name for column in cursor.description or ())
+    return found
 
 
 class _AbortedPipelineEcho(logging.Filter):
@@ -1579,6 +1599,7 @@ class _AbortedPipelineEcho(logging.Filter):
         return not record.getMessage().startswith("error ignored terminating <psycopg.Pipeline")
 
 
+@functools.cache  # asked by every pipelined block (a write's commit, while it holds the lock)
 def _quiet_aborted_pipeline() -> None:
     """Install `_AbortedPipelineEcho` on psycopg's logger, once."""
     logger = logging.getLogger("psycopg")
@@ -1780,6 +1801,7 @@ SCHEMA_HEAD = "0013_notification_append_only"
 revisions' head)."""
 
 
+@functools.lru_cache(maxsize=64)  # the guard asks on every write: a stat and four Paths
 def is_known_revision(revision: str) -> bool:
     """Whether `revision` is one of this release's migrations (their files are named after
     them), without loading Alembic."""

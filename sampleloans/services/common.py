@@ -1,6 +1,7 @@
 """Helpers every service uses: the acting person's role, lookups, and plain-text validation."""
 
 import string
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from sampleloans.ledger.events import Event
 
 T = TypeVar("T", bound=SQLModel)
+V = TypeVar("V")
 
 
 def append(
@@ -142,6 +144,22 @@ def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Pe
             f"{person.email} is a {person.role.replace('_', ' ')}; only {allowed} may {action}"
         )
     return person
+
+
+def checked_early(check: Callable[[], V]) -> Callable[[], V]:
+    """Check input that no ledger row decides now, before the writers' lock is asked for (no
+    writer holds the lock while it cleans text); the value, or the refusal, comes when the
+    returned function is called: in the command's own order of refusals, after the role's."""
+    try:
+        value = check()
+    except InvalidInput as exc:
+        refusal = exc  # (the `as` name is unbound when the except block ends)
+
+        def refuse() -> V:
+            raise refusal
+
+        return refuse
+    return lambda: value
 
 
 def require_text(value: str | None, field: str, *, max_len: int = MAX_TEXT) -> str:

@@ -18,6 +18,7 @@ from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
     append,
+    checked_early,
     get_institution,
     get_person,
     refuse_case_twin,
@@ -73,6 +74,10 @@ def add_institution(
 ) -> Envelope:
     """Register an institution (curators only)."""
     key = validated(lambda: require_code(short_name, "short name"))
+    name_now = checked_early(lambda: require_name(name, "name"))
+    country_now = checked_early(lambda: require_name(country, "country"))
+    city_now = checked_early(lambda: require_name(city, "city"))
+    kind_now = checked_early(lambda: require_choice(institution_kind, "kind", INSTITUTION_KINDS))
     read_with_the_lock(session, Institution, key)  # "already exists?" comes with the lock
     read_twin_with_the_lock(session, Institution.short_name, key)  # and "a case twin?"
     require_role(session, ctx, "curator", action="add institutions")
@@ -82,10 +87,10 @@ def add_institution(
     refuse_case_twin(session, Institution.short_name, short_name, "institution")
     event = ev.InstitutionAdded(
         short_name=short_name,
-        name=require_name(name, "name"),
-        country=require_name(country, "country"),
-        city=require_name(city, "city"),
-        institution_kind=require_choice(institution_kind, "kind", INSTITUTION_KINDS),
+        name=name_now(),
+        country=country_now(),
+        city=city_now(),
+        institution_kind=kind_now(),
     )
     return append(session, ctx, event, occurred_at=occurred_at)
 

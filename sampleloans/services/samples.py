@@ -14,6 +14,7 @@ from sampleloans.services.common import (
     PURPOSE_CLASSES,
     USED_UP,
     append,
+    checked_early,
     frozen_words,
     get_sample,
     open_request_of,
@@ -272,6 +273,12 @@ def move_sample(
     reason: str | None = None,
 ) -> Envelope:
     """Record a new storage location for a sample in the vault (curators only)."""
+    location_now = checked_early(
+        lambda: require_text(storage_location, "storage location", max_len=120)
+    )
+    why_now = checked_early(
+        lambda: require_text(reason, "reason", max_len=500) if reason is not None else None
+    )
     declare_check_scope(session, code)  # the sample and what the checks read about it
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
@@ -280,12 +287,12 @@ def move_sample(
             f"sample {code} is {where_sample_is(sample)}, not in the vault; only a sample in the "
             "vault can change storage location"
         )
-    location = require_text(storage_location, "storage location", max_len=120)
+    location = location_now()
     if location == sample.storage_location:
         # a move that moves nothing would stay in every custody history as if it had
         raise Conflict(
             f"sample {code} is already in {location!r}; give --location the place it moves to"
         )
-    why = require_text(reason, "reason", max_len=500) if reason is not None else None
+    why = why_now()
     event = ev.SampleMoved(code=code, storage_location=location)
     return append(session, ctx, event, occurred_at=occurred_at, reason=why)
