@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from sampleloans.ledger.envelope import Context
+    from sampleloans.services.checkpoints import CheckpointPair
     from sampleloans.services.verify import VerifyResult
 
 from sampleloans.commands.common import (
@@ -363,22 +364,32 @@ def _verify_whole(
 ) -> tuple["Engine", "VerifyResult", list[str]]:
     """The full verify (with --anchor), plus --checkpoint's problems; the engine, the result
     and the lines saying what an anchor or a checkpoint proved (printed when all is well)."""
+    from sampleloans.services.checkpoints import read_checkpoint_pair
     from sampleloans.services.verify import parse_anchor, verify_as
 
     anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
     # the whole verify checks the role itself, on a damaged ledger too (which it reports,
     # exit 1, where a read for the role would stop at the damage); it reads no file before
     engine, service_ctx = engine_context(ctx, check_role=False)
+    pair: list[CheckpointPair] = []  # the checkpoint and key, read before any work
+
+    def read_files() -> None:
+        """Read --checkpoint and --public-key once the role is checked (exit 2 if missing)."""
+        if checkpoint is not None and public_key is not None:
+            pair.append(read_checkpoint_pair(checkpoint, public_key))
+
     with _replay_progress(quiet=quiet) as advance:
-        result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
+        result = verify_as(
+            engine, service_ctx, anchor=anchor_value, progress=advance, before_work=read_files
+        )
     proved = []
     if anchor_value is not None:  # say what was proved, as for a checkpoint
         seq, hash_hex = anchor_value
         proved.append(
             f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)"
         )
-    if checkpoint is not None and public_key is not None:
-        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, public_key, result))
+    if checkpoint is not None and pair:
+        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, pair[0], result))
     return engine, result, proved
 
 
@@ -428,14 +439,18 @@ def _usage(message: str) -> NoReturn:
 
 
 def _add_checkpoint_problems(
-    engine: "Engine", service_ctx: "Context", note: Path, key: Path, result: "VerifyResult"
+    engine: "Engine",
+    service_ctx: "Context",
+    note: Path,
+    pair: "CheckpointPair",
+    result: "VerifyResult",
 ) -> str:
     """Check the ledger against a signed checkpoint; its problems join verify's. The line
     to print when it holds."""
-    from sampleloans.services.checkpoints import verify_checkpoint_file
+    from sampleloans.services.checkpoints import verify_checkpoint_read
     from sampleloans.services.verify import Problem
 
-    found = verify_checkpoint_file(engine, service_ctx, note, key)
+    found = verify_checkpoint_read(engine, service_ctx, note, pair)
     result.problems += [Problem("checkpoint", message) for message in found.problems]
     return (
         f"checkpoint: the ledger extends the checkpoint signed by {found.key_name} "

@@ -98,9 +98,12 @@ def verify_as(
     *,
     anchor: tuple[int, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    before_work: Callable[[], None] | None = None,
 ) -> VerifyResult:
     """`verify` for the acting person: a registered curator or compliance officer (exit 4
-    otherwise). A file too damaged to look the person up is reported as damaged, nothing more."""
+    otherwise). A file too damaged to look the person up is reported as damaged, nothing more.
+    `before_work` runs once the role is checked, before any check: the files the command
+    names are read there, so a missing one is refused at once (exit 2), after the role."""
     try:
         with Session(engine) as session:
             require_role(session, ctx, *VERIFY_ROLES, action="verify the whole ledger")
@@ -113,6 +116,8 @@ def verify_as(
         return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
     except DatabaseError as exc:
         return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
+    if before_work is not None:
+        before_work()
     return verify(engine, anchor=anchor, progress=progress)
 
 
