@@ -365,31 +365,29 @@ def _verify_whole(
     """The full verify (with --anchor), plus --checkpoint's problems; the engine, the result
     and the lines saying what an anchor or a checkpoint proved (printed when all is well)."""
     from sampleloans.services.checkpoints import read_checkpoint_pair
-    from sampleloans.services.verify import parse_anchor, verify_as
+    from sampleloans.services.verify import parse_anchor, verifier_refused, verify
 
-    anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
     # the whole verify checks the role itself, on a damaged ledger too (which it reports,
-    # exit 1, where a read for the role would stop at the damage); it reads no file before
+    # exit 1, where a read for the role would stop at the damage); then what was typed is
+    # read (exit 2, before any check): the anchor, the checkpoint and its key
     engine, service_ctx = engine_context(ctx, check_role=False)
-    pair: list[CheckpointPair] = []  # the checkpoint and key, read before any work
-
-    def read_files() -> None:
-        """Read --checkpoint and --public-key once the role is checked (exit 2 if missing)."""
-        if checkpoint is not None and public_key is not None:
-            pair.append(read_checkpoint_pair(checkpoint, public_key))
-
+    damaged = verifier_refused(engine, service_ctx)
+    if damaged is not None:
+        return engine, damaged, []
+    anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
+    pair = None
+    if checkpoint is not None and public_key is not None:
+        pair = read_checkpoint_pair(checkpoint, public_key)
     with _replay_progress(quiet=quiet) as advance:
-        result = verify_as(
-            engine, service_ctx, anchor=anchor_value, progress=advance, before_work=read_files
-        )
+        result = verify(engine, anchor=anchor_value, progress=advance)
     proved = []
     if anchor_value is not None:  # say what was proved, as for a checkpoint
         seq, hash_hex = anchor_value
         proved.append(
             f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)"
         )
-    if checkpoint is not None and pair:
-        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, pair[0], result))
+    if checkpoint is not None and pair is not None:
+        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, pair, result))
     return engine, result, proved
 
 
