@@ -232,10 +232,12 @@ def _put_in_place(built: Path, target: Path, option: str) -> None:
     it was built in is removed when the command ends)."""
     import os
 
+    from sampleloans import fileio
     from sampleloans.errors import StorageError
 
     try:
         os.link(built, target)
+        fileio.placed(f"the demo ledger {target} was created whole")
     except FileExistsError:
         raise StorageError(
             f"{option}: {target} was created while the demo ran; not replaced"

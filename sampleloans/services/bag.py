@@ -144,6 +144,7 @@ def _building(dest: Path) -> Iterator[Path]:
             raise StorageError(f"--bag: {dest} appeared meanwhile; nothing was replaced")
         crashpoints.reached("before_bag_rename")
         os.rename(folder, dest)
+        fileio.placed(f"{dest} was written whole")
         fileio.fsync_directory(dest.parent)
 
 

@@ -193,6 +193,7 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
             _check_destination(dest, database, force)  # nothing put there meanwhile
             crashpoints.reached("before_replace")
             fileio.move_into_place(temp.path, dest, force=force)  # no clobbering without force
+            fileio.placed(f"{dest} was written whole")
         except db.FileError as exc:
             raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
         except OSError as exc:
@@ -490,13 +491,14 @@ def _load_into(temp: Path, database: Path) -> None:
     empty file that later commands would refuse)."""
     if not os.path.lexists(database):
         _link_new_ledger(temp, database)
-        return
-    try:
-        db.load_database(temp, database)
-    except db.FileError as exc:
-        raise StorageError(
-            f"restore into {database} failed: {exc}; the ledger was left as it was"
-        ) from None
+    else:
+        try:
+            db.load_database(temp, database)
+        except db.FileError as exc:
+            raise StorageError(
+                f"restore into {database} failed: {exc}; the ledger was left as it was"
+            ) from None
+    fileio.placed(f"{database} was restored whole")
 
 
 def _link_new_ledger(temp: Path, database: Path) -> None:
