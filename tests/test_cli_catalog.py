@@ -160,13 +160,13 @@ def test_samples_read_access(runner: CliRunner, run: Run) -> None:
         result = invoke(runner, UOC_PI, "samples", command, OU_SAMPLE)
         assert result.exit_code == 2
         assert result.stderr == (
-            f"Error: sample '{OU_SAMPLE}' not found among the records you may read; "
-            "see 'samples list'\n"
+            f"Error: CODE '{OU_SAMPLE}': no such sample among the records you may read; "
+            "see 'sampleloans samples list'\n"
         )
     result = invoke(runner, CURATOR, "samples", "show", "NOPE")
     assert (result.exit_code, result.stderr) == (
         2,
-        "Error: sample 'NOPE' does not exist; see 'samples list'\n",
+        "Error: CODE 'NOPE': no such sample; see 'sampleloans samples list'\n",
     )
     result = runner.invoke(app, ["samples", "list"])
     assert result.exit_code == 4 and result.stderr.startswith("Error: no acting person")
@@ -211,7 +211,7 @@ def test_institutions_counts_and_access(runner: CliRunner, run: Run) -> None:
     assert [r["short_name"] for r in as_json(runner, OU_PI, "institutions", "list")] == ["OU"]
     result = invoke(runner, OU_PI, "institutions", "show", "UoC")
     assert result.exit_code == 2
-    assert "institution 'UoC' not found among the records you may read" in result.stderr
+    assert "SHORT 'UoC': no such institution among the records you may read" in result.stderr
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -228,11 +228,13 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
     assert err == "Error: person new@open.example already exists; see 'people show'\n"
     other = ["people", "add", "other@open.example", "--name", "Bo", "--institution"]
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
-    assert err == "Error: institution 'XX' does not exist; see 'institutions list'\n"
+    assert err == (
+        "Error: --institution 'XX': no such institution; see 'sampleloans institutions list'\n"
+    )
     # a short name typed in another case names the recorded one (`ou` for `OU`)
     err = refused(runner, db_path, CURATOR, [*other, "ou", "--role", "researcher"], 2)
-    assert (
-        err == "Error: institution 'ou' does not exist; did you mean OU? (short names are exact)\n"
+    assert err == (
+        "Error: --institution 'ou': no such institution; did you mean OU? (short names are exact)\n"
     )
     listed = invoke(runner, CURATOR, "loans", "list", "--institution", "ou")
     assert listed.exit_code == 2 and "did you mean OU?" in listed.stderr
@@ -255,10 +257,12 @@ def test_people_access(runner: CliRunner) -> None:
     result = invoke(runner, OU_PI, "people", "show", CURATOR)
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: person '{CURATOR}' not found among the records you may read; see 'people list'\n"
+        f"Error: EMAIL '{CURATOR}': no such person among the records you may read; "
+        "see 'sampleloans people list'\n"
     )
     result = invoke(runner, OU_PI, "people", "list", "--institution", "UoC")
-    assert result.exit_code == 2 and "institution 'UoC' not found among the" in result.stderr
+    assert result.exit_code == 2
+    assert "--institution 'UoC': no such institution among the" in result.stderr
 
 
 # --- agreements -------------------------------------------------------------------------------
@@ -322,7 +326,7 @@ def test_agreements_refusals(runner: CliRunner, run: Run, db_path: Path) -> None
     err = refused(runner, db_path, CURATOR, ["agreements", "sign", "AG-OU", "--signed-by", "x"], 1)
     assert err == "Error: agreement AG-OU is signed; only pending ones can be signed\n"
     err = refused(runner, db_path, CURATOR, ["agreements", "expire", "AG-X", "--reason", "x"], 2)
-    assert err == "Error: agreement 'AG-X' does not exist; see 'agreements list'\n"
+    assert err == "Error: NUMBER 'AG-X': no such agreement; see 'sampleloans agreements list'\n"
 
 
 def test_agreements_list_and_access(runner: CliRunner, run: Run) -> None:
@@ -340,9 +344,11 @@ def test_agreements_list_and_access(runner: CliRunner, run: Run) -> None:
     table = invoke(runner, CURATOR, "agreements", "list").stdout
     assert re.search(r"AG-OU +│ OU +│ signed +│ yes +│ 20\.000 mg +│ 1\.000 g +│ 1", table)
     result = invoke(runner, OU_PI, "agreements", "show", "AG-UoC")
-    assert result.exit_code == 2 and "agreement 'AG-UoC' not found among the" in result.stderr
+    assert result.exit_code == 2
+    assert "NUMBER 'AG-UoC': no such agreement among the" in result.stderr
     result = invoke(runner, OU_PI, "agreements", "list", "--institution", "UoC")
-    assert result.exit_code == 2 and "institution 'UoC' not found among the" in result.stderr
+    assert result.exit_code == 2
+    assert "--institution 'UoC': no such institution among the" in result.stderr
 
 
 def test_help_does_not_import_sqlalchemy() -> None:
