@@ -324,3 +324,16 @@ def test_loans_list_csv_gives_one_fact_a_cell(ledger: Path) -> None:
     for row in rows:  # every mass a whole number of micrograms
         for heading in ("issued (µg)", "held (µg)", "on its way back (µg)"):
             assert row[heading].isdigit(), row
+
+
+# --- verify-bag of a path that is no folder -------------------------------------------------
+
+
+def test_verify_bag_names_a_missing_or_file_bag_as_an_input(ledger: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nothing"
+    said = refusal(ledger, COMPLIANCE, "verify-bag", str(missing))
+    assert said == f"BAG: {missing} does not exist; give the folder written by 'export --bag'"
+    said = refusal(ledger, COMPLIANCE, "verify-bag", str(ledger))
+    assert (
+        said == f"BAG: {ledger} is a file, not a folder; give the folder written by 'export --bag'"
+    )
