@@ -52,6 +52,16 @@ class Conflict(SampleLoansError):
     exit_code = 1
 
 
+class RecordConflict(Conflict):
+    """A new record whose key is taken (or differs from a taken one only in case): the
+    message says which; a front end leads it with the option the key was typed in (`CODE:
+    sample CE5-1 is already registered; …`)."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
 class RuleViolation(SampleLoansError):
     """An agreement term or the mass balance forbids the operation."""
 

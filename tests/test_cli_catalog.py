@@ -83,7 +83,9 @@ def test_samples_register_refusals(runner: CliRunner, db_path: Path) -> None:
     args[args.index("--origin") + 1] = "scoop"
     del args[args.index("--depth") : args.index("--depth") + 2]
     err = refused(runner, db_path, CURATOR, args, 1)
-    assert err == f"Error: sample {PARENT} is already registered; codes are unique and immutable\n"
+    assert err == (
+        f"Error: CODE: sample {PARENT} is already registered; codes are unique and immutable\n"
+    )
     args = [*REGISTER]
     args[args.index("--mass") + 1] = "1732 g"  # more than Chang'e-5 brought back
     err = refused(runner, db_path, CURATOR, args, 2)
@@ -182,7 +184,7 @@ def test_institutions_add_list_show(runner: CliRunner, db_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert re.fullmatch(r"Added institution KIT \(borrower\); event \d+\.\n", result.stdout)
     assert refused(runner, db_path, CURATOR, args, 1) == (
-        "Error: institution KIT already exists; see 'institutions show'\n"
+        "Error: SHORT: institution KIT already exists; see 'institutions show'\n"
     )
     assert refused(runner, db_path, OU_PI, args, 4).endswith("only curators may add institutions\n")
     bad = [*args[:-1], "museum"]
@@ -225,7 +227,7 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
         r"Added new@open\.example \(researcher at OU\); event \d+\.\n", result.stdout
     )
     err = refused(runner, db_path, CURATOR, [*args, "--role", "researcher"], 1)
-    assert err == "Error: person new@open.example already exists; see 'people show'\n"
+    assert err == "Error: EMAIL: person new@open.example already exists; see 'people show'\n"
     other = ["people", "add", "other@open.example", "--name", "Bo", "--institution"]
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
     assert err == (

@@ -337,3 +337,40 @@ def test_verify_bag_names_a_missing_or_file_bag_as_an_input(ledger: Path, tmp_pa
     assert (
         said == f"BAG: {ledger} is a file, not a folder; give the folder written by 'export --bag'"
     )
+
+
+# --- a key already taken is named by the option it was typed in ------------------------------
+
+TAKEN = [
+    (
+        ("samples", "register", "CE5C0000YJBP005", "--mission", "CE-5", "--mass", "3 mg",
+         "--origin", "scoop", "--material", "glass bead", "--form", "rock fragment",
+         "--purpose", "research", "--location", "cabinet B"),
+        "CODE: sample CE5C0000YJBP005 is already registered; codes are unique and immutable",
+    ),
+    (
+        ("institutions", "add", "ou", "--name", "Open U", "--country", "GB", "--city", "Milton",
+         "--kind", "borrower"),
+        "SHORT: institution ou differs only in case from institution OU; use OU or choose a "
+        "short name that differs in more than case",
+    ),
+    (
+        ("loans", "request", "L-2025-OU", "--agreement", "AG-2025-OU", "--pi", OU_PI,
+         "--sample", "CE5C0000YJBP005", "--period", "6 months"),
+        "NUMBER: loan L-2025-OU already exists; loan numbers are unique",
+    ),
+    (
+        ("people", "add", "Anand@open.example", "--name", "M. Anand", "--institution", "OU",
+         "--role", "researcher"),
+        "EMAIL: person anand@open.example already exists; see 'people show'",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "said"), TAKEN, ids=[" ".join(a[:2]) for a, _ in TAKEN])
+def test_a_key_already_taken_is_named_by_the_option_it_was_typed_in(
+    ledger: Path, args: tuple[str, ...], said: str
+) -> None:
+    before = fingerprint(ledger)
+    assert refusal(ledger, CURATOR, *args, code=1) == said
+    assert fingerprint(ledger) == before

@@ -227,7 +227,7 @@ def quiet_broken_pipe() -> Iterator[None]:
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
-    from sampleloans.errors import NoSuchRecord, SampleLoansError
+    from sampleloans.errors import NoSuchRecord, RecordConflict, SampleLoansError
 
     try:
         yield
@@ -235,6 +235,9 @@ def errors_to_exit_codes() -> Iterator[None]:
         if isinstance(error, NoSuchRecord) and error.option is None:
             option = option_holding(error.key)
             error = error if option is None else error.typed_as(option)
+        if isinstance(error, RecordConflict):  # a key taken: lead with where it was typed
+            option = option_holding(error.key)
+            error = error if option is None else RecordConflict(f"{option}: {error}", key="")
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
             sys.stderr.write(f"{detail}\n")
         message = rename_field(str(error).replace("\n", " "), typed_option)

@@ -14,6 +14,7 @@ from sampleloans.errors import (
     InvalidInput,
     NoSuchRecord,
     PermissionDenied,
+    RecordConflict,
     RuleViolation,
 )
 from sampleloans.ledger.envelope import Context, Envelope
@@ -206,9 +207,10 @@ def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> Non
         ).first()
     if twin is not None:
         field = column.key.replace("_", " ")  # the record's own field: number, short name, code
-        raise Conflict(
+        raise RecordConflict(
             f"{what} {code} differs only in case from {what} {twin}; use {twin} or choose a "
-            f"{field} that differs in more than case"
+            f"{field} that differs in more than case",
+            key=code,
         )
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
@@ -71,7 +71,9 @@ def register_sample(
     code = require_sample_code(code, "code")
     # read through an import's batch unit: it has looked up the whole batch's codes at once
     if get_row(session, Sample, code) is not None:
-        raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
+        raise RecordConflict(
+            f"sample {code} is already registered; codes are unique and immutable", key=code
+        )
     known = get_row(session, Mission, mission)
     if known is None:
         raise NoSuchRecord("mission", mission, "known missions are CE-5 and CE-6")
