@@ -374,3 +374,30 @@ def test_a_key_already_taken_is_named_by_the_option_it_was_typed_in(
     before = fingerprint(ledger)
     assert refusal(ledger, CURATOR, *args, code=1) == said
     assert fingerprint(ledger) == before
+
+
+# --- both sides of one on/off flag --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("loans", "consume", "L-2025-OU", "--sample", "CE5C0200YJFM00112", "--technique",
+             "EPMA", "--mass", "1 mg", "--destructive", "--non-destructive"),
+            "--destructive and --non-destructive: give one of them, not both",
+        ),
+        (
+            ("loans", "receive", "L-2025-OU", "--seal-broken", "--condition", "ok",
+             "--seal-intact"),
+            "--seal-intact and --seal-broken: give one of them, not both",
+        ),
+    ],
+    ids=["consume", "receive"],
+)  # fmt: skip
+def test_both_sides_of_an_on_off_flag_are_refused_not_the_last_kept(
+    ledger: Path, args: tuple[str, ...], said: str
+) -> None:
+    before = fingerprint(ledger)
+    assert refusal(ledger, CURATOR, *args) == said  # before: recorded the last one given
+    assert fingerprint(ledger) == before
