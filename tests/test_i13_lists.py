@@ -262,7 +262,10 @@ def test_history_filters_combine(env: dict[str, str]) -> None:
         (["samples", "list", "--location", " "], "Error: --location"),
         (["samples", "list", "--custodian", "XX"], "Error: --custodian 'XX': no such institution"),
         (["loans", "list", "--status", "lost"], "Error: --status: 'lost' is not one of"),
-        (["loans", "list", "--pi", "nobody@x.example"], "Error: --pi 'nobody@x.example': no such person"),
+        (
+            ["loans", "list", "--pi", "nobody@x.example"],
+            "Error: --pi 'nobody@x.example': no such person",
+        ),
         (["loans", "list", "--due-before", "soon"], "Error: --due-before: 'soon' is not"),
         (["loans", "list", "--due-after", "2026-13-01"], "Error: --due-after:"),
         (
