@@ -172,7 +172,8 @@ def test_status_for_a_researcher(runner: CliRunner, ledger: str) -> None:
 
 def test_status_refusals(runner: CliRunner, ledger: str) -> None:
     other = invoke(runner, "--as", UOC_PI, "status", "--loan", "L-1")
-    assert other.exit_code == 2 and other.stderr.startswith("Error: loan 'L-1' not found")
+    assert other.exit_code == 2
+    assert other.stderr.startswith("Error: --loan 'L-1': no such loan among the records")
     staff = invoke(runner, "--as", COMPLIANCE, "status")
     assert staff.exit_code == 2 and "give --loan NUMBER or --institution SHORT" in staff.stderr
     ok = invoke(runner, "--as", COMPLIANCE, "status", "--institution", "OU", "--json")
