@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
 from tests.conftest import COMPLIANCE, CURATOR, OU_PI, demo_in_a_process, fingerprint
@@ -38,7 +38,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_in_a_process(tmp_path_factory.mktemp("leftcli") / "demo")
 
 
-def run(ledger: Path, actor: str, *args: str, env: dict[str, str] | None = None) -> object:
+def run(ledger: Path, actor: str, *args: str, env: dict[str, str] | None = None) -> Result:
     """The CLI in-process as `actor` on `ledger` at NOW."""
     full = {"SAMPLELOANS_DB": str(ledger), "SAMPLELOANS_NOW": NOW, "COLUMNS": "120"}
     return CliRunner().invoke(app, ["--as", actor, *args], env={**full, **(env or {})})
@@ -47,8 +47,8 @@ def run(ledger: Path, actor: str, *args: str, env: dict[str, str] | None = None)
 def refusal(ledger: Path, actor: str, *args: str, code: int = 2) -> str:
     """The one `Error:` line of a refused command, its exit code checked."""
     result = run(ledger, actor, *args)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)  # type: ignore[attr-defined]
-    stderr: str = result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    stderr = result.stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
     return stderr.removeprefix("Error: ").rstrip("\n")
 
@@ -173,8 +173,8 @@ def test_import_names_a_missing_record_in_the_same_words(ledger: Path, tmp_path:
         encoding="utf-8",
     )
     result = run(copy, CURATOR, "import", str(history))
-    assert result.exit_code != 0  # type: ignore[attr-defined]
-    assert "no such loan 'L-NOPE'" in result.stderr, result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code != 0
+    assert "no such loan 'L-NOPE'" in result.stderr, result.stderr
 
 
 # --- 2. and 3. the role first, then what was typed, before any work -------------------------
@@ -184,7 +184,7 @@ def test_verify_refuses_a_missing_checkpoint_before_any_check(
     ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = tmp_path / "k"
-    assert run(ledger, CURATOR, "keys", "generate", "--out", str(key)).exit_code == 0  # type: ignore[attr-defined]
+    assert run(ledger, CURATOR, "keys", "generate", "--out", str(key)).exit_code == 0
 
     def no_work(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("verify ran before its files were read")
@@ -261,7 +261,7 @@ def test_a_signer_set_in_the_environment_is_used_only_with_sign(
     result = run(
         ledger, CURATOR, "report", "custody", "--loan", "L-2025-OU", "--out", str(out), env=env
     )
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
     assert out.read_bytes().startswith(b"%PDF")
 
 
@@ -311,8 +311,8 @@ def test_ctrl_c_after_the_output_is_in_place_says_it_was_kept(
 
 def test_loans_list_csv_gives_one_fact_a_cell(ledger: Path) -> None:
     result = run(ledger, COMPLIANCE, "loans", "list", "--csv")
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
     by_loan = {row["loan"]: row for row in rows}
     assert [row["loan"] for row in rows] == sorted(by_loan)
     osaka, ou, brown = by_loan["L-2025-Osaka"], by_loan["L-2025-OU"], by_loan["L-2025-Brown"]
