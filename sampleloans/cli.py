@@ -116,7 +116,21 @@ class LazyGroup(TyperGroup):
                 )
                 sys.stderr.write(f"Error: {given}: must not be empty; {hint}\n")
                 raise typer.Exit(2)
+        self._refuse_both_sides(args)
         return super().parse_args(ctx, args)
+
+    def _refuse_both_sides(self, args: list[str]) -> None:
+        """Refuse both sides of one on/off flag (`--destructive --non-destructive`): Click
+        would keep the last, silently, and a record would say what one of them denies."""
+        words = args[: args.index("--")] if "--" in args else args
+        for param in self._command_of(args).params:
+            sides = (getattr(param, "opts", ()), getattr(param, "secondary_opts", ()))
+            if not sides[1]:
+                continue
+            typed = [next((w for w in words if w in side), None) for side in sides]
+            if typed[0] is not None and typed[1] is not None:
+                sys.stderr.write(f"Error: {typed[0]} and {typed[1]}: give one of them, not both\n")
+                raise typer.Exit(2)
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; a reader that stopped reading ends it quietly (exit 0)."""

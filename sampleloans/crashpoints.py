@@ -20,11 +20,14 @@ POINTS = (
     "before_restore_load",
     "after_replay",
     "before_bag_rename",
+    "after_replace",
 )
 """Every instrumented point: `before_replace` where files are written atomically (reports,
 backup), `before_restore_load` once restore's verified copy exists, `after_replay` once verify's
 scratch replay is complete, `before_bag_rename` once an export's bag is built and validated in
-its private folder."""
+its private folder, `after_replace` once an output is in place, whole (`fileio.placed`).
+
+`NAME:INT` (or `NAME@N:INT`) sends SIGINT instead, as a Ctrl-C at that very moment would."""
 
 
 _times_reached: dict[str, int] = {}
@@ -32,13 +35,15 @@ _times_reached: dict[str, int] = {}
 
 def reached(name: str) -> None:
     """Kill this process with SIGKILL if `SAMPLELOANS_CRASH_AT` is `name` (its first time) or
-    `name@N` (the Nth time the run reaches it: between two files of one output, say)."""
+    `name@N` (the Nth time the run reaches it: between two files of one output, say); with
+    `:INT` after it, interrupt it as Ctrl-C does."""
     wanted = os.environ.get(ENV_VAR)
     if wanted is None:
         return
+    wanted, _, how = wanted.partition(":")
     point, _, nth = wanted.partition("@")
     if point != name:
         return
     _times_reached[name] = _times_reached.get(name, 0) + 1
     if _times_reached[name] == (int(nth) if nth.isdigit() else 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGINT if how == "INT" else signal.SIGKILL)

@@ -837,6 +837,7 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
             fileio.refuse_new_database(path, "--db")  # nothing put beside it meanwhile
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
+            fileio.placed(f"the ledger {path} was created whole")
         except FileExistsError:
             raise StorageError(_exists_message(path)) from None
         except OSError as exc:  # e.g. a file system without hard links: never a blind rename

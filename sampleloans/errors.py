@@ -13,6 +13,33 @@ class NotFound(SampleLoansError):
     exit_code = 2
 
 
+class NoSuchRecord(NotFound):
+    """A record named by key that does not exist (or, `scoped`, that the reader may not read:
+    the same words either way). One wording for every kind, led by the option or argument the
+    key was typed in once a front end knows it: `--institution 'UoC': no such institution; see
+    'sampleloans institutions list'`; without one, `no such institution 'UoC'; …`."""
+
+    def __init__(
+        self, what: str, key: str, hint: str, *, scoped: bool = False, option: str | None = None
+    ) -> None:
+        self.what, self.key, self.hint, self.scoped, self.option = what, key, hint, scoped, option
+        super().__init__(self.wording())
+
+    def wording(self) -> str:
+        """The one-line refusal: the option and key, what is missing, where to look."""
+        # a number as typed; text quoted, cut and escaped (repr) so the line stays one line
+        cut = self.key if len(self.key) <= 80 else self.key[:80] + "…"
+        shown = cut if cut.isascii() and cut.isdigit() else repr(cut)
+        scope = " among the records you may read" if self.scoped else ""
+        if self.option is None:
+            return f"no such {self.what} {shown}{scope}; {self.hint}"
+        return f"{self.option} {shown}: no such {self.what}{scope}; {self.hint}"
+
+    def typed_as(self, option: str) -> "NoSuchRecord":
+        """The same refusal led by the option (or argument) the key was typed in."""
+        return NoSuchRecord(self.what, self.key, self.hint, scoped=self.scoped, option=option)
+
+
 class InvalidInput(SampleLoansError):
     """A value a user typed cannot be parsed or is out of range."""
 
@@ -23,6 +50,16 @@ class Conflict(SampleLoansError):
     """The current state forbids the operation (e.g. splitting a sample that is on loan)."""
 
     exit_code = 1
+
+
+class RecordConflict(Conflict):
+    """A new record whose key is taken (or differs from a taken one only in case): the
+    message says which; a front end leads it with the option the key was typed in (`CODE:
+    sample CE5-1 is already registered; …`)."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        self.key = key
+        super().__init__(message)
 
 
 class RuleViolation(SampleLoansError):

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, TextIO, cast
 
-from sampleloans import crashpoints
+from sampleloans import crashpoints, interrupts
 from sampleloans.errors import InvalidInput, StorageError
 
 TEMP_TAG = "sampleloans"
@@ -368,9 +368,17 @@ def write_atomic(
             check_output(path, force=force, ledger=ledger, option=option, inputs=inputs)
             crashpoints.reached("before_replace")
             move_into_place(temp.path, path, force=force, option=option)
+            placed(f"{path} was written whole")
     except OSError as exc:
         raise StorageError(f"{option}: cannot write {path}: {exc.strerror}") from None
     fsync_directory(directory)
+
+
+def placed(what: str) -> None:
+    """Note that the run's output is in place, whole (`what` says which), for the line a
+    Ctrl-C from now on prints: no rerun is needed (`interrupts.note_finished`)."""
+    interrupts.note_finished(what)
+    crashpoints.reached("after_replace")
 
 
 def write_files_atomic(
@@ -404,6 +412,7 @@ def write_files_atomic(
                 _write_all(temp.fd, data)
                 moves.append((temp.path, path))
             _move_all(moves, checks)
+            placed(", ".join(str(path) for path, _ in files) + " were written whole")
     except OSError as exc:
         raise StorageError(f"{option}: cannot write {files[0][0]}: {exc.strerror}") from None
     for folder in sorted({path.parent for path, _ in files}):
@@ -443,6 +452,7 @@ def write_folder_atomic(
                     raise StorageError(f"{option}: {folder} appeared meanwhile; nothing written")
                 crashpoints.reached("before_replace")
                 os.rename(build, folder)
+            placed(f"{folder} was written whole")
         except OSError as exc:
             raise StorageError(f"{option}: cannot write {folder}: {exc.strerror}") from None
     fsync_directory(place)
@@ -461,7 +471,7 @@ def _move_all(moves: Sequence[tuple[Path, Path]], checks: dict[str, Any]) -> Non
         for temp, path in moves:
             move_into_place(temp, path, force=force, option=option)
             placed.append(path)
-    except (OSError, StorageError):
+    except BaseException:  # a Ctrl-C between two moves too: never a part of the output
         if not force:  # new files are ours alone; a replaced file cannot be given back
             for path in placed:
                 with contextlib.suppress(OSError):

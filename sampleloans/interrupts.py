@@ -28,6 +28,7 @@ class _Interrupt:
 
     received = False
     kept: str | None = None
+    finished: str | None = None
 
 
 def note_kept(what: str | None) -> None:
@@ -35,6 +36,13 @@ def note_kept(what: str | None) -> None:
     interrupt line (a rerun would not: `checkpoint` again signs the next checkpoint); None once
     it is done."""
     _Interrupt.kept = what
+
+
+def note_finished(what: str) -> None:
+    """Say that this run's output is in place, whole (`what`: 'events.jsonl was written
+    whole'): a Ctrl-C from then on (the closing line, the folder's fsync) stops nothing half
+    done, and the interrupt line says so instead of asking for a rerun."""
+    _Interrupt.finished = what
 
 
 def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
@@ -119,6 +127,11 @@ def _report_interrupt() -> None:
     line = INTERRUPTED_LINE
     if _Interrupt.kept is not None:
         line = f"Error: interrupted (Ctrl-C) after it committed: {_Interrupt.kept}"
+    elif _Interrupt.finished is not None:
+        line = (
+            f"Error: interrupted (Ctrl-C) after its output was in place: {_Interrupt.finished}; "
+            "nothing to run again"
+        )
     print(line, file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to do

@@ -83,7 +83,9 @@ def test_samples_register_refusals(runner: CliRunner, db_path: Path) -> None:
     args[args.index("--origin") + 1] = "scoop"
     del args[args.index("--depth") : args.index("--depth") + 2]
     err = refused(runner, db_path, CURATOR, args, 1)
-    assert err == f"Error: sample {PARENT} is already registered; codes are unique and immutable\n"
+    assert err == (
+        f"Error: CODE: sample {PARENT} is already registered; codes are unique and immutable\n"
+    )
     args = [*REGISTER]
     args[args.index("--mass") + 1] = "1732 g"  # more than Chang'e-5 brought back
     err = refused(runner, db_path, CURATOR, args, 2)
@@ -161,13 +163,13 @@ def test_samples_read_access(runner: CliRunner, run: Run) -> None:
         result = invoke(runner, UOC_PI, "samples", command, OU_SAMPLE)
         assert result.exit_code == 2
         assert result.stderr == (
-            f"Error: sample '{OU_SAMPLE}' not found among the records you may read; "
-            "see 'samples list'\n"
+            f"Error: CODE '{OU_SAMPLE}': no such sample among the records you may read; "
+            "see 'sampleloans samples list'\n"
         )
     result = invoke(runner, CURATOR, "samples", "show", "NOPE")
     assert (result.exit_code, result.stderr) == (
         2,
-        "Error: sample 'NOPE' does not exist; see 'samples list'\n",
+        "Error: CODE 'NOPE': no such sample; see 'sampleloans samples list'\n",
     )
     result = runner.invoke(app, ["samples", "list"])
     assert result.exit_code == 4 and result.stderr.startswith("Error: no acting person")
@@ -183,7 +185,7 @@ def test_institutions_add_list_show(runner: CliRunner, db_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert re.fullmatch(r"Added institution KIT \(borrower\); event \d+\.\n", result.stdout)
     assert refused(runner, db_path, CURATOR, args, 1) == (
-        "Error: institution KIT already exists; see 'institutions show'\n"
+        "Error: SHORT: institution KIT already exists; see 'institutions show'\n"
     )
     assert refused(runner, db_path, OU_PI, args, 4).endswith("only curators may add institutions\n")
     bad = [*args[:-1], "museum"]
@@ -212,7 +214,7 @@ def test_institutions_counts_and_access(runner: CliRunner, run: Run) -> None:
     assert [r["short_name"] for r in as_json(runner, OU_PI, "institutions", "list")] == ["OU"]
     result = invoke(runner, OU_PI, "institutions", "show", "UoC")
     assert result.exit_code == 2
-    assert "institution 'UoC' not found among the records you may read" in result.stderr
+    assert "SHORT 'UoC': no such institution among the records you may read" in result.stderr
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -226,14 +228,16 @@ def test_people_add_list_show(runner: CliRunner, db_path: Path) -> None:
         r"Added new@open\.example \(researcher at OU\); event \d+\.\n", result.stdout
     )
     err = refused(runner, db_path, CURATOR, [*args, "--role", "researcher"], 1)
-    assert err == "Error: person new@open.example already exists; see 'people show'\n"
+    assert err == "Error: EMAIL: person new@open.example already exists; see 'people show'\n"
     other = ["people", "add", "other@open.example", "--name", "Bo", "--institution"]
     err = refused(runner, db_path, CURATOR, [*other, "XX", "--role", "researcher"], 2)
-    assert err == "Error: institution 'XX' does not exist; see 'institutions list'\n"
+    assert err == (
+        "Error: --institution 'XX': no such institution; see 'sampleloans institutions list'\n"
+    )
     # a short name typed in another case names the recorded one (`ou` for `OU`)
     err = refused(runner, db_path, CURATOR, [*other, "ou", "--role", "researcher"], 2)
-    assert (
-        err == "Error: institution 'ou' does not exist; did you mean OU? (short names are exact)\n"
+    assert err == (
+        "Error: --institution 'ou': no such institution; did you mean OU? (short names are exact)\n"
     )
     listed = invoke(runner, CURATOR, "loans", "list", "--institution", "ou")
     assert listed.exit_code == 2 and "did you mean OU?" in listed.stderr
@@ -256,10 +260,12 @@ def test_people_access(runner: CliRunner) -> None:
     result = invoke(runner, OU_PI, "people", "show", CURATOR)
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: person '{CURATOR}' not found among the records you may read; see 'people list'\n"
+        f"Error: EMAIL '{CURATOR}': no such person among the records you may read; "
+        "see 'sampleloans people list'\n"
     )
     result = invoke(runner, OU_PI, "people", "list", "--institution", "UoC")
-    assert result.exit_code == 2 and "institution 'UoC' not found among the" in result.stderr
+    assert result.exit_code == 2
+    assert "--institution 'UoC': no such institution among the" in result.stderr
 
 
 # --- agreements -------------------------------------------------------------------------------
@@ -323,7 +329,7 @@ def test_agreements_refusals(runner: CliRunner, run: Run, db_path: Path) -> None
     err = refused(runner, db_path, CURATOR, ["agreements", "sign", "AG-OU", "--signed-by", "x"], 1)
     assert err == "Error: agreement AG-OU is signed; only pending ones can be signed\n"
     err = refused(runner, db_path, CURATOR, ["agreements", "expire", "AG-X", "--reason", "x"], 2)
-    assert err == "Error: agreement 'AG-X' does not exist; see 'agreements list'\n"
+    assert err == "Error: NUMBER 'AG-X': no such agreement; see 'sampleloans agreements list'\n"
 
 
 def test_agreements_list_and_access(runner: CliRunner, run: Run) -> None:
@@ -341,9 +347,11 @@ def test_agreements_list_and_access(runner: CliRunner, run: Run) -> None:
     table = invoke(runner, CURATOR, "agreements", "list").stdout
     assert re.search(r"AG-OU +│ OU +│ signed +│ yes +│ +20\.000 mg │ +1\.000 g │ +1 │", table)
     result = invoke(runner, OU_PI, "agreements", "show", "AG-UoC")
-    assert result.exit_code == 2 and "agreement 'AG-UoC' not found among the" in result.stderr
+    assert result.exit_code == 2
+    assert "NUMBER 'AG-UoC': no such agreement among the" in result.stderr
     result = invoke(runner, OU_PI, "agreements", "list", "--institution", "UoC")
-    assert result.exit_code == 2 and "institution 'UoC' not found among the" in result.stderr
+    assert result.exit_code == 2
+    assert "--institution 'UoC': no such institution among the" in result.stderr
 
 
 def test_help_does_not_import_sqlalchemy() -> None:

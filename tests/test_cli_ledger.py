@@ -338,4 +338,4 @@ def test_correction_is_a_new_event_and_history_shows_both(
         app, ["--as", "curator@naoc.example", "custody", "correct", "99999", "--text", "x"]
     )
     assert bad.exit_code == 2
-    assert bad.stderr == "Error: event 99999 does not exist; see 'custody history'\n"
+    assert bad.stderr == "Error: SEQ 99999: no such event; see 'sampleloans custody history'\n"

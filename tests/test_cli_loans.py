@@ -314,7 +314,7 @@ def test_request_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
         db_path,
         ["loans", "request", "L-1", "--agreement", "AG-X", "--pi", OU_PI, "--sample", S1],
         2,
-        "agreement 'AG-X' does not exist; see 'agreements list'",
+        "--agreement 'AG-X': no such agreement; see 'sampleloans agreements list'",
     )
     refused(
         runner,
@@ -677,7 +677,7 @@ def test_researcher_of_another_institution_cannot_show(
         db_path,
         ["loans", "show", "L-1"],
         2,
-        "loan 'L-1' not found among the records you may read; see 'loans list'",
+        "NUMBER 'L-1': no such loan among the records you may read; see 'sampleloans loans list'",
         actor=UOC_PI,
     )
     assert show(runner, actor=OU_PI)["number"] == "L-1"
@@ -698,7 +698,8 @@ def test_researchers_list_only_their_own_loans(runner: CliRunner, run: Run, db_p
         db_path,
         ["loans", "list", "--institution", "OU"],
         2,
-        "institution 'OU' not found among the records you may read; see 'institutions list'",
+        "--institution 'OU': no such institution among the records you may read; see "
+        "'sampleloans institutions list'",
         actor=UOC_PI,
     )
 
@@ -717,7 +718,7 @@ def test_show_unknown_loan(runner: CliRunner, run: Run, db_path: Path) -> None:
         db_path,
         ["loans", "show", "L-404"],
         2,
-        "loan 'L-404' does not exist; see 'loans list'",
+        "NUMBER 'L-404': no such loan; see 'sampleloans loans list'",
     )
 
 
@@ -821,7 +822,7 @@ def test_incident_with_lost_mass_and_refusals(runner: CliRunner, run: Run, db_pa
         db_path,
         ["incidents", "resolve", "999", "--resolution", "x"],
         2,
-        "incident 999 does not exist; see 'incidents list'",
+        "SEQ 999: no such incident; see 'sampleloans incidents list'",
     )
     # a researcher of another institution does not see OU's incidents
     assert json.loads(ok(runner, "incidents", "list", "--json", actor=UOC_PI)) == []

@@ -261,7 +261,7 @@ def test_not_yours_and_missing_get_one_answer(
     theirs, nothing = cli(runner, OU_PI, *foreign), cli(runner, OU_PI, *missing)
     assert (theirs.exit_code, nothing.exit_code) == (2, 2), (theirs.output, nothing.output)
     assert masked(theirs.stderr, foreign, missing) == masked(nothing.stderr, foreign, missing)
-    assert theirs.stderr.startswith(f"Error: {what} '") and "not found" in theirs.stderr
+    assert f": no such {what} among the records you may read; " in theirs.stderr
     assert theirs.stderr.count("\n") == 1 and theirs.stdout == ""
     assert foreign_in(theirs.stderr.replace(foreign[-1], "KEY")) == []  # names no holder
     assert fingerprint(db_path) == before
@@ -271,7 +271,7 @@ def test_staff_keep_the_precise_message(ledger: None, runner: CliRunner) -> None
     result = cli(runner, COMPLIANCE, "loans", "show", "L-NONE")
     assert (result.exit_code, result.stderr) == (
         2,
-        "Error: loan 'L-NONE' does not exist; see 'loans list'\n",
+        "Error: NUMBER 'L-NONE': no such loan; see 'sampleloans loans list'\n",
     )
     assert cli(runner, CURATOR, "loans", "show", "L-UoC").exit_code == 0
 
@@ -292,5 +292,5 @@ def test_report_of_a_foreign_loan_reads_as_missing(
 
 def test_service_refusal_is_notfound_for_both(run: Run, ledger: None) -> None:
     for number in ("L-UoC", "L-NONE"):
-        with pytest.raises(NotFound, match=r"not found among the records you may read"):
+        with pytest.raises(NotFound, match=r"among the records you may read"):
             run(loans.attest_inventory, actor=OU_PI, number=number, now=NOW + timedelta(hours=1))

@@ -90,7 +90,7 @@ def test_transfer_refusals_write_nothing(runner: CliRunner, db_path: Path, run: 
     borrower = [*TRANSFER[:4], "OU", *TRANSFER[5:]]
     assert "OU is a borrower" in refused(runner, db_path, CURATOR, borrower, 1)
     unknown = [*TRANSFER[:4], "NOPE", *TRANSFER[5:]]
-    assert "institution 'NOPE' does not exist" in refused(runner, db_path, CURATOR, unknown, 2)
+    assert "--to 'NOPE': no such institution" in refused(runner, db_path, CURATOR, unknown, 2)
     storage = ["samples", "transfer", BACKUP, *TRANSFER[3:]]
     assert "backup storage" in refused(runner, db_path, CURATOR, storage, 1)
     assert "only curators" in refused(runner, db_path, OU_PI, TRANSFER, 4)

@@ -78,7 +78,8 @@ def test_csv_has_the_tables_columns_and_one_line_per_row(
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
     header, *rows = list(csv.reader(io.StringIO(text, newline="")))
     table = run(demo, *args, columns=250).stdout
-    assert all(heading in table for heading in header)
+    if args[:2] != ["loans", "list"]:  # its CSV splits the table's cells: one fact a cell
+        assert all(heading in table for heading in header)
     assert len(rows) == len(json.loads(run(demo, *args, "--json").stdout)) > 0
     assert all(len(row) == len(header) for row in rows)
     assert all(row[0] in table for row in rows)
@@ -128,7 +129,12 @@ def test_table_csv_writes_rfc_4180() -> None:
 
 
 def header_words(env: dict[str, str], args: list[str]) -> list[str]:
-    """Every word of every column header of a command's table(s), from its CSV."""
+    """Every word of every column header of a command's table(s), from its CSV (the loan
+    list's CSV has columns of its own, one fact a cell: its table's are read from its spec)."""
+    if args[:2] == ["loans", "list"]:
+        from sampleloans.commands.loans import LOAN_TABLE
+
+        return [word for column in LOAN_TABLE.columns for word in column.heading.split()]
     text = run(env, *args, "--csv").stdout_bytes.decode("utf-8")
     blocks = [block for block in text.split("\r\n\r\n") if block]
     headers = [next(csv.reader(io.StringIO(block))) for block in blocks]

@@ -160,7 +160,10 @@ def test_offset_past_the_end_is_empty_not_an_error(env: dict[str, str]) -> None:
     assert result.stdout.strip() == "showing none of 7: --offset 99 is past the last row"
     assert cli(env, "loans", "list", "--jsonl", "--offset", "99").stdout == ""
     csv = cli(env, "loans", "list", "--csv", "--offset", "99").stdout
-    assert csv.splitlines() == ["loan,institution,PI,status,samples,issued,held,due (UTC)"]
+    assert csv.splitlines() == [
+        "loan,institution,PI,status,samples,issued (µg),held (µg),on its way back (µg),"
+        "due (UTC),days left,overdue"
+    ]
 
 
 def test_limit_zero_means_every_row(env: dict[str, str]) -> None:
@@ -257,9 +260,12 @@ def test_history_filters_combine(env: dict[str, str]) -> None:
         (["samples", "list", "--mission", "CE-9"], "Error: --mission: 'CE-9' is not a mission"),
         (["samples", "list", "--material", "cheese"], "Error: --material: 'cheese' is not"),
         (["samples", "list", "--location", " "], "Error: --location"),
-        (["samples", "list", "--custodian", "XX"], "Error: --custodian: institution 'XX'"),
+        (["samples", "list", "--custodian", "XX"], "Error: --custodian 'XX': no such institution"),
         (["loans", "list", "--status", "lost"], "Error: --status: 'lost' is not one of"),
-        (["loans", "list", "--pi", "nobody@x.example"], "Error: --pi: person"),
+        (
+            ["loans", "list", "--pi", "nobody@x.example"],
+            "Error: --pi 'nobody@x.example': no such person",
+        ),
         (["loans", "list", "--due-before", "soon"], "Error: --due-before: 'soon' is not"),
         (["loans", "list", "--due-after", "2026-13-01"], "Error: --due-after:"),
         (

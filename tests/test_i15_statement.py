@@ -225,7 +225,8 @@ def test_researchers_get_their_own_institution_only(ledger: dict[str, Any]) -> N
     mine = invoke(env_for(ledger["db"], actor=OSAKA_PI), *base, "--institution", "Osaka")
     assert mine.exit_code == 0, mine.stderr
     theirs = invoke(env_for(ledger["db"], actor=OSAKA_PI), *base, "--pi", OU_PI)
-    assert theirs.exit_code == 2 and "not found among the records you may read" in theirs.stderr
+    assert theirs.exit_code == 2
+    assert f"--pi '{OU_PI}': no such person among the records you may read" in theirs.stderr
     assert sorted(p.name for p in out.iterdir()) == ["statement-terada-at-osaka-u.example.pdf"]
 
 

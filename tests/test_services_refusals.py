@@ -11,7 +11,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sampleloans import db
-from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from sampleloans.errors import (
+    Conflict,
+    InvalidInput,
+    NoSuchRecord,
+    PermissionDenied,
+    RecordConflict,
+    RuleViolation,
+)
 from sampleloans.ledger import store
 from sampleloans.services import agreements, incidents, loans, samples
 from sampleloans.units import parse_mass_ug as mass
@@ -261,14 +268,14 @@ CASES: dict[str, Case] = {
         nothing,
         samples.register_sample,
         REGISTER,
-        Conflict,
+        RecordConflict,
         rf"sample {S112} is already registered",
     ),
     "request-duplicate-loan-number": Case(
         requested,
         loans.request_loan,
         {**REQUEST, "samples": [S307]},
-        Conflict,
+        RecordConflict,
         r"loan L-1 already exists",
     ),
     "consume-destructive-forbidden": Case(
@@ -401,8 +408,8 @@ CASES: dict[str, Case] = {
         received,
         loans.attest_inventory,
         {"number": "L-1"},
-        NotFound,  # another institution's loan reads as a missing one
-        r"^loan 'L-1' not found among the records you may read",
+        NoSuchRecord,  # another institution's loan reads as a missing one
+        r"^no such loan 'L-1' among the records you may read",
         actor=UOC_PI,
     ),
     "compliance-officer-attests": Case(
@@ -453,7 +460,7 @@ WRITE_SERVICES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], dict[s
 # PI may consume on OU's L-1; an incident on a vault sample answers as a missing sample
 LAB_REFUSALS: dict[str, tuple[type[Exception], str] | None] = {
     "consume": None,
-    "incident": (NotFound, rf"sample '{BIG}' not found among the records you may read"),
+    "incident": (NoSuchRecord, rf"no such sample '{BIG}' among the records you may read"),
 }
 for _name, (_setup, _service, _kwargs) in WRITE_SERVICES.items():
     _lab = LAB_REFUSALS.get(

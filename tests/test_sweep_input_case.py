@@ -40,18 +40,18 @@ AGREEMENT = [
 TWINS = {
     "institution": (
         ["institutions", "add", "ou", *INSTITUTION, "--kind", "borrower"],
-        "Error: institution ou differs only in case from institution OU; use OU or choose a "
+        "Error: SHORT: institution ou differs only in case from institution OU; use OU or choose a "
         "short name that differs in more than case\n",
     ),
     "agreement": (
         ["agreements", "add", "ag-ou", *AGREEMENT],
-        "Error: agreement ag-ou differs only in case from agreement AG-OU; use AG-OU or choose "
-        "a number that differs in more than case\n",
+        "Error: NUMBER: agreement ag-ou differs only in case from agreement AG-OU; use AG-OU or "
+        "choose a number that differs in more than case\n",
     ),
     "loan": (
         ["loans", "request", "l-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", VAULT],
-        "Error: loan l-1 differs only in case from loan L-1; use L-1 or choose a number that "
-        "differs in more than case\n",
+        "Error: NUMBER: loan l-1 differs only in case from loan L-1; use L-1 or choose a number "
+        "that differs in more than case\n",
     ),
 }
 LOWER = {

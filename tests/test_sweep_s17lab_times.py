@@ -114,11 +114,14 @@ def test_on_the_due_day_every_command_says_due_today_as_the_statement_does(
     assert "due 2026-04-30 08:00 UTC (due today)" in status
     assert "obligations: return due today" in status
     assert "0 days" not in status
-    for args in (("loans", "list", "--csv"), ("loans", "show", "L-2025-SUPARCO")):
+    for args in (("loans", "list"), ("loans", "show", "L-2025-SUPARCO")):
         shown = _run(env, "--as", SUPARCO_PI, *args, now=SUPARCO_DUE_DAY)
         # loans list's column is "due (UTC)": its cells give the time alone
         assert re.search(r"2026-04-30 08:00( UTC)? \(due today\)", shown)
         assert "0 days" not in shown
+    # the CSV: the due time, days left and overdue each in a column of its own
+    shown = _run(env, "--as", SUPARCO_PI, "loans", "list", "--csv", now=SUPARCO_DUE_DAY)
+    assert shown.splitlines()[1].endswith(",2026-04-30T08:00:00Z,0,no"), shown
     listed = json.loads(
         _run(env, "--as", SUPARCO_PI, "loans", "list", "--json", now=SUPARCO_DUE_DAY)
     )

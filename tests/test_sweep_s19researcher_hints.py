@@ -241,14 +241,14 @@ def test_a_researcher_who_types_their_institution_in_another_case_is_told_its_na
     command: tuple[str, ...], read_only: dict[str, str]
 ) -> None:
     env = read_only
-    lead = "--custodian: " if command[-1] == "--custodian" else ""
+    lead = command[-1]
     answers = {}
     for typed in ("osaka", "ou", "zz"):
         result = _invoke(env, "terada@osaka-u.example", *command, typed)
         assert result.exit_code == 2, result.output
         answers[typed] = result.stderr
     assert answers["osaka"] == (
-        f"Error: {lead}institution 'osaka' not found among the records you may read; did you "
+        f"Error: {lead} 'osaka': no such institution among the records you may read; did you "
         "mean Osaka? (short names are exact)\n"
     )
     # another institution's twin names nothing: the same words as a missing one

@@ -152,7 +152,9 @@ def test_a_move_reads_its_sample_with_its_check_scope_after_the_other_writers_co
     with pytest.raises(Conflict, match=f"sample {SAMPLE} is already in 'Shelf B'"):
         _move(first, SAMPLE, "Shelf B")
     assert not [s for s in seen if "FROM sample" in s]  # answered from the lock's pipeline
-    with pytest.raises(NotFound, match="sample 'NO-SUCH-1' does not exist; see 'samples list'"):
+    with pytest.raises(
+        NotFound, match="no such sample 'NO-SUCH-1'; see 'sampleloans samples list'"
+    ):
         _move(first, "NO-SUCH-1", "Shelf C")
     assert _events(demo_url) == before
     _move(first, SAMPLE, "Shelf A")

@@ -230,16 +230,56 @@ def quiet_broken_pipe() -> Iterator[None]:
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
-    from sampleloans.errors import SampleLoansError
+    from sampleloans.errors import NoSuchRecord, RecordConflict, SampleLoansError
 
     try:
         yield
     except SampleLoansError as error:
+        if isinstance(error, NoSuchRecord) and error.option is None:
+            option = option_holding(error.key)
+            error = error if option is None else error.typed_as(option)
+        if isinstance(error, RecordConflict):  # a key taken: lead with where it was typed
+            option = option_holding(error.key)
+            error = error if option is None else RecordConflict(f"{option}: {error}", key="")
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
             sys.stderr.write(f"{detail}\n")
         message = rename_field(str(error).replace("\n", " "), typed_option)
         sys.stderr.write(f"Error: {message}\n")
         raise typer.Exit(error.exit_code) from None
+
+
+def option_holding(key: str) -> str | None:
+    """The running command's option (or argument, by its metavar) the user typed `key` in —
+    a record a service did not find — or None: a service looks records up by key, and only
+    the command line knows which option each key came from."""
+    from typer.main import get_current_context
+
+    current = get_current_context(silent=True)
+    if current is None:
+        return None
+    for param in current.command.params:
+        if param.name is None or not _holds(current.params.get(param.name), key):
+            continue
+        if param.param_type_name == "argument":
+            return param.metavar or param.name.upper()
+        return next((opt for opt in param.opts if opt.startswith("--")), None)
+    return None
+
+
+def _holds(value: object, key: str) -> bool:
+    """Whether an option's value is `key` as typed (an e-mail in any case, a number), holds
+    it among its values (a repeatable option) or pairs it (`--weighed CODE=MASS`)."""
+    if isinstance(value, (list, tuple)):
+        return any(_holds(item, key) for item in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) == key
+    if not isinstance(value, str):
+        return False
+    return (
+        value.lower() == key.lower()
+        if "@" in key
+        else (value == key or value.startswith(f"{key}="))
+    )
 
 
 def typed_option(words: str) -> str | None:

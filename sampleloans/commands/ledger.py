@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from sampleloans.ledger.envelope import Context
+    from sampleloans.services.checkpoints import CheckpointPair
     from sampleloans.services.verify import VerifyResult
 
 from sampleloans.commands.common import (
@@ -233,12 +234,14 @@ def _put_in_place(built: Path, target: Path, option: str) -> None:
     it was built in is removed when the command ends)."""
     import os
 
+    from sampleloans import fileio
     from sampleloans.errors import StorageError
     from sampleloans.fileio import refuse_new_database
 
     refuse_new_database(target, option)  # nothing put beside it while the demo ran
     try:
         os.link(built, target)
+        fileio.placed(f"the demo ledger {target} was created whole")
     except FileExistsError:
         raise StorageError(
             f"{option}: {target} was created while the demo ran; not replaced"
@@ -367,22 +370,30 @@ def _verify_whole(
 ) -> tuple["Engine", "VerifyResult", list[str]]:
     """The full verify (with --anchor), plus --checkpoint's problems; the engine, the result
     and the lines saying what an anchor or a checkpoint proved (printed when all is well)."""
-    from sampleloans.services.verify import parse_anchor, verify_as
+    from sampleloans.services.checkpoints import read_checkpoint_pair
+    from sampleloans.services.verify import parse_anchor, verifier_refused, verify
 
-    anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
     # the whole verify checks the role itself, on a damaged ledger too (which it reports,
-    # exit 1, where a read for the role would stop at the damage); it reads no file before
+    # exit 1, where a read for the role would stop at the damage); then what was typed is
+    # read (exit 2, before any check): the anchor, the checkpoint and its key
     engine, service_ctx = engine_context(ctx, check_role=False)
+    damaged = verifier_refused(engine, service_ctx)
+    if damaged is not None:
+        return engine, damaged, []
+    anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
+    pair = None
+    if checkpoint is not None and public_key is not None:
+        pair = read_checkpoint_pair(checkpoint, public_key)
     with _replay_progress(quiet=quiet) as advance:
-        result = verify_as(engine, service_ctx, anchor=anchor_value, progress=advance)
+        result = verify(engine, anchor=anchor_value, progress=advance)
     proved = []
     if anchor_value is not None:  # say what was proved, as for a checkpoint
         seq, hash_hex = anchor_value
         proved.append(
             f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)"
         )
-    if checkpoint is not None and public_key is not None:
-        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, public_key, result))
+    if checkpoint is not None and pair is not None:
+        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, pair, result))
     return engine, result, proved
 
 
@@ -432,14 +443,18 @@ def _usage(message: str) -> NoReturn:
 
 
 def _add_checkpoint_problems(
-    engine: "Engine", service_ctx: "Context", note: Path, key: Path, result: "VerifyResult"
+    engine: "Engine",
+    service_ctx: "Context",
+    note: Path,
+    pair: "CheckpointPair",
+    result: "VerifyResult",
 ) -> str:
     """Check the ledger against a signed checkpoint; its problems join verify's. The line
     to print when it holds."""
-    from sampleloans.services.checkpoints import verify_checkpoint_file
+    from sampleloans.services.checkpoints import verify_checkpoint_read
     from sampleloans.services.verify import Problem
 
-    found = verify_checkpoint_file(engine, service_ctx, note, key)
+    found = verify_checkpoint_read(engine, service_ctx, note, pair)
     result.problems += [Problem("checkpoint", message) for message in found.problems]
     return (
         f"checkpoint: the ledger extends the checkpoint signed by {found.key_name} "

@@ -97,6 +97,9 @@ class TableSpec:
     empty: str = "No rows match."
     row_style: Callable[[Any], str] = field(default=lambda _row: "")
     abbreviations: dict[str, str] | None = None
+    csv_headings: tuple[str, ...] | None = None  # a CSV's own columns, when the table's
+    # cells hold words for a reader (a due date with "(overdue by 3 days)"): one fact a cell
+    csv_cells: Callable[[Any], list[Any]] | None = None
 
 
 def write_rows(
@@ -316,10 +319,14 @@ def _csv_cell(cell: Any) -> str:
 def write_csv(rows: Iterable[Any], spec: TableSpec, out: TextIO) -> int:
     """The table's columns as CSV (RFC 4180, CRLF), streamed; returns the number of rows."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(column.heading for column in spec.columns)
+    if spec.csv_headings is not None and spec.csv_cells is not None:
+        headings, cells = spec.csv_headings, spec.csv_cells
+    else:
+        headings, cells = tuple(column.heading for column in spec.columns), spec.cells
+    writer.writerow(headings)
     count = 0
     for row in rows:
-        writer.writerow(_csv_cell(cell) for cell in spec.cells(row))
+        writer.writerow(_csv_cell(cell) for cell in cells(row))
         count += 1
     return count
 

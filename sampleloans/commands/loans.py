@@ -874,6 +874,27 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
     ]
 
 
+def _loan_csv_cells(row: "LoanRow") -> list[str]:
+    """A loan's CSV row, one fact a cell: masses in whole micrograms, the due time in ISO 8601
+    UTC (empty when none), the days left (negative once late; empty when nothing is due) and
+    whether it is overdue, each in its own column for a spreadsheet to sort and sum."""
+    from sampleloans.dates import to_iso
+
+    return [
+        row.number,
+        row.institution,
+        row.pi,
+        row.status,
+        str(row.samples),
+        str(row.issued_ug),
+        str(row.held_ug),
+        str(row.returning_ug),
+        to_iso(row.due_at) if row.due_at else "",
+        "" if row.days_left is None else str(row.days_left),
+        "yes" if row.overdue else "no",
+    ]
+
+
 def _on_its_way_back(returning_ug: int) -> str:
     """What of the held mass is on its way back, in `status`'s words (nothing when none is)."""
     from sampleloans.units import format_mass
@@ -895,6 +916,20 @@ LOAN_TABLE = TableSpec(
     ),
     cells=_loan_cells,
     empty="No loans match.",
+    csv_headings=(
+        "loan",
+        "institution",
+        "PI",
+        "status",
+        "samples",
+        "issued (µg)",
+        "held (µg)",
+        "on its way back (µg)",
+        "due (UTC)",
+        "days left",
+        "overdue",
+    ),
+    csv_cells=_loan_csv_cells,
 )
 
 

@@ -96,6 +96,8 @@ def cell_text(cell: Any) -> str:
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet reads as the start of a formula in a CSV cell (OWASP, "CSV injection")."""
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+"""A negative whole number (days left once late) is a number to a spreadsheet, not a formula."""
 
 
 def csv_cell(cell: Any) -> str:
@@ -103,6 +105,8 @@ def csv_cell(cell: Any) -> str:
     as an institution's name or a sample's location) gets a leading apostrophe, which
     spreadsheets show as text; `--json` keeps every value as recorded."""
     text = cell_text(cell)
+    if _WHOLE_NUMBER.fullmatch(text):
+        return text
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 

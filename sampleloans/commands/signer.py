@@ -74,6 +74,7 @@ class SignRequest:
     cert: Path | None = None
     passphrase_file: Path | None = None
     from_environment: frozenset[str] = frozenset()  # options whose file the environment named
+    typed: frozenset[str] = frozenset()  # signer options typed on the command line
 
     def named(self, option: str) -> str:
         """How an error names a signer file: its option, and the variable that set it when it
@@ -116,7 +117,8 @@ def sign_request(
         cert = cert if "signer_cert" in typed else None
     elif pem_typed and "signer_p12" not in typed:
         p12 = None
-    return SignRequest(sign, p12, key, cert, passphrase_file, from_environment)
+    typed_options = frozenset("--" + name.replace("_", "-") for name in typed)
+    return SignRequest(sign, p12, key, cert, passphrase_file, from_environment, typed_options)
 
 
 def signing_inputs(request: SignRequest) -> list[tuple[str, Path]]:
@@ -172,6 +174,19 @@ def passphrase(
     return value.encode() if value else None
 
 
+def _refuse_without_sign(request: SignRequest) -> None:
+    """A signer option typed without --sign would do nothing: refuse it (exit 2) rather than
+    write an unsigned PDF its reader believes signed (the environment's signer files are a
+    standing setting, used only with --sign, and are never refused)."""
+    from sampleloans.errors import InvalidInput
+
+    typed = [*(o for o in SIGNER_VARIABLES if o in request.typed)]
+    if request.passphrase_file is not None:
+        typed.append("--signer-passphrase-file")
+    if typed:
+        raise InvalidInput(f"{typed[0]}: only with --sign; add --sign to sign, or leave it out")
+
+
 def load_credentials(request: SignRequest, signing_time: datetime) -> "SigningCredentials | None":
     """The signer's credentials when --sign was given (checked before any work), else None."""
     from sampleloans.errors import InvalidInput, RuleViolation
@@ -188,8 +203,7 @@ def load_credentials(request: SignRequest, signing_time: datetime) -> "SigningCr
         if value is not None
     ]
     if not request.sign:
-        if request.passphrase_file is not None:
-            raise InvalidInput("--signer-passphrase-file: only with --sign")
+        _refuse_without_sign(request)
         return None  # signer files from the environment apply only to --sign
     if request.p12 is not None and (request.key or request.cert):
         raise InvalidInput(

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlmodel import SQLModel
 
-from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.checks import (
     NEVER_LENT,
@@ -142,7 +142,7 @@ def _sample(store: Projections, envelope: Envelope, code: str, touched: Touched)
     """Load a sample, check time order, mark it as touched and index the event under it."""
     sample = store.get(Sample, code)
     if sample is None:
-        raise NotFound(f"sample {code} is not registered; check the code with 'samples list'")
+        raise NoSuchRecord("sample", code, "see 'sampleloans samples list'")
     _in_order(sample.last_event_at, envelope, f"sample {code}")
     sample.last_event_at = envelope.occurred_at
     touched.samples.add(code)
@@ -163,7 +163,7 @@ def _loan(
     """
     loan = store.get(Loan, number)
     if loan is None:
-        raise NotFound(f"loan {number} does not exist; see 'loans list'")
+        raise NoSuchRecord("loan", number, "see 'sampleloans loans list'")
     if whole:
         _in_order(loan.last_event_at, envelope, f"loan {number}")
         loan.last_loan_wide_event_at = envelope.occurred_at
@@ -215,7 +215,7 @@ def _agreement(store: Projections, number: str) -> Agreement:
     """Load an agreement or say which is missing."""
     agreement = store.get(Agreement, number)
     if agreement is None:
-        raise NotFound(f"agreement {number} does not exist; see 'agreements list'")
+        raise NoSuchRecord("agreement", number, "see 'sampleloans agreements list'")
     return agreement
 
 
@@ -286,7 +286,7 @@ def _known_person(store: Projections, envelope: Envelope, email: str) -> Person:
     """A registered person, with the event indexed under them and their institution."""
     person = store.get(Person, email)
     if person is None:
-        raise NotFound(f"person {email} does not exist; see 'people list'")
+        raise NoSuchRecord("person", email, "see 'sampleloans people list'")
     store.index(envelope.seq, SubjectType.PERSON, person.email)
     store.index(envelope.seq, SubjectType.INSTITUTION, person.institution)
     return person
@@ -863,7 +863,7 @@ def _resolved(
     """Resolve; the sample thaws when no other incident on it is open."""
     incident = store.get(Incident, event.incident_seq)
     if incident is None:
-        raise NotFound(f"incident {event.incident_seq} does not exist; see 'incidents list'")
+        raise NoSuchRecord("incident", str(event.incident_seq), "see 'sampleloans incidents list'")
     if incident.status != IncidentStatus.OPEN:
         raise Conflict(f"incident {incident.seq} is already resolved")
     sample = _sample(store, envelope, incident.sample_code, t)
@@ -879,7 +879,7 @@ def _resolved(
 def _corrected(store: Projections, envelope: Envelope, event: ev.Correction, t: Touched) -> None:
     """A note on an earlier event, filed under the same records as that event."""
     if envelope.corrects_seq is None or store.get(LedgerEvent, envelope.corrects_seq) is None:
-        raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
+        raise NoSuchRecord("event", str(envelope.corrects_seq), "see 'sampleloans custody history'")
     if envelope.corrects_seq >= envelope.seq:
         raise InvalidInput("a correction can only reference an earlier event")
     store.insert(Note, seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text)
@@ -969,7 +969,7 @@ def _corrected_row(store: Projections, envelope: Envelope) -> LedgerEvent:
         raise InvalidInput("corrects_seq: a mass correction names the event it corrects")
     row = store.get(LedgerEvent, envelope.corrects_seq)
     if row is None:
-        raise NotFound(f"event {envelope.corrects_seq} does not exist; see 'custody history'")
+        raise NoSuchRecord("event", str(envelope.corrects_seq), "see 'sampleloans custody history'")
     if envelope.corrects_seq >= envelope.seq:
         raise InvalidInput("a correction can only reference an earlier event")
     return row

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
 
-from sampleloans.errors import NotFound, PermissionDenied
+from sampleloans.errors import NoSuchRecord, PermissionDenied
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Institution, Loan, Person, Sample
 from sampleloans.services.common import (
@@ -31,12 +31,12 @@ from sampleloans.services.common import (
 T = TypeVar("T", bound=SQLModel)
 
 LIST_COMMANDS = {
-    "sample": "samples list",
-    "loan": "loans list",
-    "person": "people list",
-    "agreement": "agreements list",
-    "institution": "institutions list",
-    "incident": "incidents list",
+    "sample": "sampleloans samples list",
+    "loan": "sampleloans loans list",
+    "person": "sampleloans people list",
+    "agreement": "sampleloans agreements list",
+    "institution": "sampleloans institutions list",
+    "incident": "sampleloans incidents list",
 }
 """The command that lists each kind of record, named in a refusal."""
 
@@ -56,14 +56,10 @@ def can_see_institution(person: Person, institution: str | None) -> bool:
     return is_staff(person) or (institution is not None and person.institution == institution)
 
 
-def unseen(what: str, key: str, option: str | None = None) -> NotFound:
+def unseen(what: str, key: str, option: str | None = None) -> NoSuchRecord:
     """The one refusal a researcher gets for a record that is missing or not theirs (exit 2),
-    led by the option that named it where that is not the record's kind (`--pi: person …`)."""
-    lead = f"{option}: " if option else ""
-    return NotFound(
-        f"{lead}{what} {key!r} not found among the records you may read; "
-        f"see '{LIST_COMMANDS[what]}'"
-    )
+    led by the option that named it when the service knows it (`--pi 'x': no such person …`)."""
+    return NoSuchRecord(what, key, f"see '{LIST_COMMANDS[what]}'", scoped=True, option=option)
 
 
 def require_institution_access(
@@ -94,12 +90,12 @@ def _lookup(
     led by `option` when given."""
     try:
         return getter(session, key)
-    except NotFound as missing:
+    except NoSuchRecord as missing:
         if not is_staff(person):
             raise unseen(what, key, option) from None
         if option is None:
             raise
-        raise NotFound(f"{option}: {missing}") from None
+        raise missing.typed_as(option) from None
 
 
 def sample_owner(session: Session, sample: Sample) -> str | None:
@@ -146,11 +142,8 @@ def refuse_own_case_twin(person: Person, short_name: str, option: str | None = N
     """A researcher's own institution typed in another case (`osaka`): not found, naming it."""
     own = person.institution
     if not is_staff(person) and short_name != own and short_name.lower() == own.lower():
-        lead = f"{option}: " if option else ""
-        raise NotFound(
-            f"{lead}institution {short_name!r} not found among the records you may read; did "
-            f"you mean {own}? (short names are exact)"
-        )
+        hint = f"did you mean {own}? (short names are exact)"
+        raise NoSuchRecord("institution", short_name, hint, scoped=True, option=option)
 
 
 def readable_person(

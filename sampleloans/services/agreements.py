@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import Conflict, InvalidInput, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.reads import get_row
@@ -83,7 +83,9 @@ def create_agreement(
     require_role(session, ctx, "curator", action="create agreements")
     number = require_code(number, "agreement number")
     if get_row(session, Agreement, number) is not None:
-        raise Conflict(f"agreement {number} already exists; see 'agreements show {number}'")
+        raise RecordConflict(
+            f"agreement {number} already exists; see 'agreements show {number}'", key=number
+        )
     refuse_case_twin(session, Agreement.number, number, "agreement")
     partner = get_institution(session, institution)
     if partner.kind != InstitutionKind.BORROWER:

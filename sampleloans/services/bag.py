@@ -144,6 +144,7 @@ def _building(dest: Path) -> Iterator[Path]:
             raise StorageError(f"--bag: {dest} appeared meanwhile; nothing was replaced")
         crashpoints.reached("before_bag_rename")
         os.rename(folder, dest)
+        fileio.placed(f"{dest} was written whole")
         fileio.fsync_directory(dest.parent)
 
 
@@ -338,6 +339,16 @@ class BagCheck:
     reports: int = 0  # files in reports/, whose heads verify-bag checks (not their pages)
 
 
+def _require_folder(path: Path) -> None:
+    """BAG must be an existing folder (exit 2, named as an input file is: `fileio`'s words),
+    before bagit's own words about a missing bagit.txt inside it."""
+    give = "give the folder written by 'export --bag'"
+    if not os.path.lexists(path):
+        raise InvalidInput(f"BAG: {path} does not exist; {give}")
+    if not path.is_dir():
+        raise InvalidInput(f"BAG: {path} is a file, not a folder; {give}")
+
+
 def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
     events' hash chain, and each checkpoint's origin, signature and root against the events.
@@ -349,6 +360,7 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     `InvalidInput` (exit 2)."""
     import bagit
 
+    _require_folder(path)
     with _bagit_quiet():
         try:
             bag = bagit.Bag(str(path))

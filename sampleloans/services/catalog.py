@@ -31,7 +31,6 @@ from sampleloans.services import access
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
-    get,
     get_sample,
     in_force,
     require_choice,
@@ -326,9 +325,7 @@ def _custodian(session: Session, person: Person, short_name: str) -> str:
     lender or curator (the vaults), any other answering as a missing one does."""
     name = short_name.strip()
     if access.is_staff(person):
-        return get(
-            session, Institution, name, "--custodian: institution", "see 'institutions list'"
-        ).short_name
+        return access.readable_institution(session, person, name, "--custodian").short_name
     access.refuse_own_case_twin(person, name, "--custodian")
     institution = session.get(Institution, name)
     vaults = (InstitutionKind.LENDER.value, InstitutionKind.CURATOR.value)

@@ -759,8 +759,24 @@ def verify_checkpoint_file(
     engine: Engine, ctx: Context, note_path: Path, key_path: Path
 ) -> CheckpointCheck:
     """Check that the ledger still extends the signed checkpoint in `note_path`."""
-    verifier = read_verifier(key_path)
-    note = read_note(note_path, "--checkpoint")
+    return verify_checkpoint_read(engine, ctx, note_path, read_checkpoint_pair(note_path, key_path))
+
+
+CheckpointPair = tuple[notes.VerifierKey, str]
+"""A public key and the text of a checkpoint signed by it, read from their files."""
+
+
+def read_checkpoint_pair(note_path: Path, key_path: Path) -> CheckpointPair:
+    """The key and the checkpoint's text of `--checkpoint FILE --public-key KEY.pub`, read
+    before any work (a missing or unreadable file: exit 2, naming its option)."""
+    return read_verifier(key_path), read_note(note_path, "--checkpoint")
+
+
+def verify_checkpoint_read(
+    engine: Engine, ctx: Context, note_path: Path, pair: CheckpointPair
+) -> CheckpointCheck:
+    """`verify_checkpoint_file` on a key and checkpoint already read."""
+    verifier, note = pair
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="verify the whole ledger")
         connection = session.connection()

@@ -10,7 +10,14 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans.db import LOCKED_WRITE
-from sampleloans.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from sampleloans.errors import (
+    Conflict,
+    InvalidInput,
+    NoSuchRecord,
+    PermissionDenied,
+    RecordConflict,
+    RuleViolation,
+)
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import (
@@ -30,7 +37,6 @@ from sampleloans.services.lock_reads import (
     twin_answer,
 )
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
-from sampleloans.units import quote_input
 from sampleloans.vocab import (
     AgreementStatus,
     CustodyState,
@@ -219,9 +225,10 @@ def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> Non
         ).first()
     if twin is not None:
         field = column.key.replace("_", " ")  # the record's own field: number, short name, code
-        raise Conflict(
+        raise RecordConflict(
             f"{what} {code} differs only in case from {what} {twin}; use {twin} or choose a "
-            f"{field} that differs in more than case"
+            f"{field} that differs in more than case",
+            key=code,
         )
 
 
@@ -235,23 +242,23 @@ def get(session: Session, model: type[T], key: str, what: str, hint: str) -> T:
     import's batch unit when one is open)."""
     row = get_row(session, model, key)
     if row is None:
-        raise NotFound(f"{what} {quote_input(key, 80)} does not exist; {hint}")
+        raise NoSuchRecord(what, key, hint)
     return row
 
 
 def get_sample(session: Session, code: str) -> Sample:
     """A sample by code."""
-    return get(session, Sample, code, "sample", "see 'samples list'")
+    return get(session, Sample, code, "sample", "see 'sampleloans samples list'")
 
 
 def get_loan(session: Session, number: str) -> Loan:
     """A loan by number."""
-    return get(session, Loan, number, "loan", "see 'loans list'")
+    return get(session, Loan, number, "loan", "see 'sampleloans loans list'")
 
 
 def get_agreement(session: Session, number: str) -> Agreement:
     """An agreement by number."""
-    return get(session, Agreement, number, "agreement", "see 'agreements list'")
+    return get(session, Agreement, number, "agreement", "see 'sampleloans agreements list'")
 
 
 def get_institution(session: Session, short_name: str) -> Institution:
@@ -266,13 +273,17 @@ def get_institution(session: Session, short_name: str) -> Institution:
         .order_by(Institution.short_name)
         .limit(1)
     ).first()
-    hint = f"did you mean {twin}? (short names are exact)" if twin else "see 'institutions list'"
-    raise NotFound(f"institution {quote_input(short_name, 80)} does not exist; {hint}")
+    hint = (
+        f"did you mean {twin}? (short names are exact)"
+        if twin
+        else "see 'sampleloans institutions list'"
+    )
+    raise NoSuchRecord("institution", short_name, hint)
 
 
 def get_person(session: Session, email: str) -> Person:
     """A person by e-mail."""
-    return get(session, Person, email.lower(), "person", "see 'people list'")
+    return get(session, Person, email.lower(), "person", "see 'sampleloans people list'")
 
 
 _ITEM_T: Table = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
@@ -380,5 +391,5 @@ def get_event(session: Session, seq: int) -> LedgerEvent:
     """A recorded event by its seq, or NotFound (exit 2); out-of-range numbers are not looked up."""
     row = session.get(LedgerEvent, seq) if 0 < seq < 2**63 else None  # SQLite's integer range
     if row is None:
-        raise NotFound(f"event {seq} does not exist; see 'custody history'")
+        raise NoSuchRecord("event", str(seq), "see 'sampleloans custody history'")
     return row

@@ -69,6 +69,8 @@ def export_events(
                 os.fsync(out.fileno())
             fileio.check_output(dest, force=force, ledger=database, option=option)
             fileio.move_into_place(temp.path, dest, force=force, option=option)
+            if shown is None:  # else one file of a bag still being built: not the output
+                fileio.placed(f"{dest} was written whole")
     except OSError as exc:
         raise StorageError(f"{option}: cannot write {shown or dest}: {exc.strerror}") from None
     fileio.fsync_directory(dest.parent)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sampleloans.errors import Conflict, NotFound, PermissionDenied, RuleViolation
+from sampleloans.errors import Conflict, NoSuchRecord, PermissionDenied, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import Incident, Sample
@@ -107,7 +107,7 @@ def resolve_incident(
     require_role(session, ctx, "curator", action="resolve incidents")
     incident = session.get(Incident, incident_seq) if 0 < incident_seq < 2**63 else None
     if incident is None:
-        raise NotFound(f"incident {incident_seq} does not exist; see 'incidents list'")
+        raise NoSuchRecord("incident", str(incident_seq), "see 'sampleloans incidents list'")
     if incident.status != IncidentStatus.OPEN:
         raise Conflict(f"incident {incident_seq} is already resolved")
     event = ev.IncidentResolved(

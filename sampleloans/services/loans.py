@@ -16,7 +16,13 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, to_iso
-from sampleloans.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
+from sampleloans.errors import (
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    RecordConflict,
+    RuleViolation,
+)
 from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
@@ -212,7 +218,7 @@ def request_loan(
     _curator(session, ctx, "record loan requests")
     number = require_code(number, "loan number")
     if get_row(session, Loan, number) is not None:
-        raise Conflict(f"loan {number} already exists; loan numbers are unique")
+        raise RecordConflict(f"loan {number} already exists; loan numbers are unique", key=number)
     batch = open_batch(session)
     if batch is None or _case_twin_in_batch(batch, number):  # which then reads it to refuse
         refuse_case_twin(session, Loan.number, number, "loan")

@@ -194,6 +194,7 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
             _check_destination(dest, database, force)  # nothing put there meanwhile
             crashpoints.reached("before_replace")
             fileio.move_into_place(temp.path, dest, force=force)  # no clobbering without force
+            fileio.placed(f"{dest} was written whole")
         except db.FileError as exc:
             raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
         except OSError as exc:
@@ -224,11 +225,16 @@ def restore(
     if events and db.is_postgres(engine):
         return _restore_events_into_postgres(engine, ctx, source, force=force)
     database = _database_file(engine)
-    _check_source(source, database, events=events)
     exists = os.path.lexists(database)
-    if not exists:  # a new ledger: never where SQLite would pair it with another's files
+    # the role first (exit 4), as for every write: who acts comes before what they typed; a
+    # missing or damaged ledger has no roles to read, so its curator is read from the copy
+    damage = _live_ledger_damage(engine, ctx, database) if exists else None
+    _check_source(source, database, events=events)
+    if exists:
+        _require_force(database, source, damage=damage, force=force)
+    else:  # a new ledger: never where SQLite would pair it with another's files
         fileio.refuse_new_database(database, "--db")
-    damaged = exists and _current_ledger_is_damaged(engine, ctx, database, source, force=force)
+    damaged = damage is not None
     # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
     # SIGKILL) by the next restore beside this ledger
     with fileio.private_temp_file(database.parent, f"{database.name}.restore") as temp:
@@ -255,7 +261,7 @@ def _check_source(source: Path, database: Path, *, events: bool) -> None:
     written_by = "'export --events'" if events else "'backup'"
     fileio.check_input(source, "FILE", give=f"give the file written by {written_by}")
     if _same_file(source, database):
-        raise InvalidInput(f"{source} is the ledger database itself; give a backup file")
+        raise InvalidInput(f"FILE: {source} is the ledger database itself; give a backup file")
     why = None if events else db.not_a_ledger(source)
     if why is not None:  # bad input, as a malformed events export is (exit 2)
         raise InvalidInput(
@@ -263,28 +269,29 @@ def _check_source(source: Path, database: Path, *, events: bool) -> None:
         )
 
 
-def _current_ledger_is_damaged(
-    engine: Engine, ctx: Context, database: Path, source: Path, *, force: bool
-) -> bool:
-    """Whether the existing ledger file is damaged; it is replaced only with `force`, and a
-    readable one only by one of its curators."""
+def _live_ledger_damage(engine: Engine, ctx: Context, database: Path) -> str | None:
+    """Why the existing ledger file is damaged, or None; a readable one is replaced only by
+    one of its curators (checked here, exit 4)."""
     db.check_ledger_file(database)  # never overwrite an empty file or another app's database
-    damaged = False
     try:
         with db.transaction(engine, write=False) as session:  # SQLite errors become exit 3
             require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
     except DamagedFile as exc:
-        if not force:
-            raise StorageError(
-                f"{exc}; 'restore {source} --force' replaces it (the damaged file is kept "
-                "beside it)"
-            ) from None
-        damaged = True  # who may restore is read from the backup, as with no ledger
-    if not force:
+        return str(exc)  # who may restore is read from the backup, as with no ledger
+    return None
+
+
+def _require_force(database: Path, source: Path, *, damage: str | None, force: bool) -> None:
+    """An existing ledger (damaged or not) is replaced only with --force (exit 3)."""
+    if force:
+        return
+    if damage is not None:
         raise StorageError(
-            f"{database} already holds a ledger; pass --force to replace it with {source}"
+            f"{damage}; 'restore {source} --force' replaces it (the damaged file is kept beside it)"
         )
-    return damaged
+    raise StorageError(
+        f"{database} already holds a ledger; pass --force to replace it with {source}"
+    )
 
 
 def _make_verified_copy(source: Path, copy: Path, *, events: bool) -> None:
@@ -487,13 +494,14 @@ def _load_into(temp: Path, database: Path) -> None:
     empty file that later commands would refuse)."""
     if not os.path.lexists(database):
         _link_new_ledger(temp, database)
-        return
-    try:
-        db.load_database(temp, database)
-    except db.FileError as exc:
-        raise StorageError(
-            f"restore into {database} failed: {exc}; the ledger was left as it was"
-        ) from None
+    else:
+        try:
+            db.load_database(temp, database)
+        except db.FileError as exc:
+            raise StorageError(
+                f"restore into {database} failed: {exc}; the ledger was left as it was"
+            ) from None
+    fileio.placed(f"{database} was restored whole")
 
 
 def _link_new_ledger(temp: Path, database: Path) -> None:

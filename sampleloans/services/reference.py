@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from sampleloans.dates import to_iso
-from sampleloans.errors import Conflict, RuleViolation
+from sampleloans.errors import Conflict, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
@@ -83,7 +83,9 @@ def add_institution(
     require_role(session, ctx, "curator", action="add institutions")
     short_name = require_code(short_name, "short name")
     if get_row(session, Institution, short_name) is not None:
-        raise Conflict(f"institution {short_name} already exists; see 'institutions show'")
+        raise RecordConflict(
+            f"institution {short_name} already exists; see 'institutions show'", key=short_name
+        )
     refuse_case_twin(session, Institution.short_name, short_name, "institution")
     event = ev.InstitutionAdded(
         short_name=short_name,
@@ -111,7 +113,7 @@ def add_person(
     require_role(session, ctx, "curator", action="add people")
     email = require_email(email)
     if get_row(session, Person, email) is not None:
-        raise Conflict(f"person {email} already exists; see 'people show'")
+        raise RecordConflict(f"person {email} already exists; see 'people show'", key=email)
     get_institution(session, institution)
     role = require_choice(role, "role", ROLES)
     require_staff_institution(session, role, institution)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
@@ -26,7 +26,7 @@ from sampleloans.services.common import (
 )
 from sampleloans.services.lock_reads import declare_check_scope
 from sampleloans.services.results import SamplesWritten, samples_written
-from sampleloans.units import check_mass_ug, quote_input
+from sampleloans.units import check_mass_ug
 from sampleloans.vocab import CustodyState, Origin, RecordSource, state_words, values
 
 ORIGINS = values(Origin)
@@ -72,12 +72,12 @@ def register_sample(
     code = require_sample_code(code, "code")
     # read through an import's batch unit: it has looked up the whole batch's codes at once
     if get_row(session, Sample, code) is not None:
-        raise Conflict(f"sample {code} is already registered; codes are unique and immutable")
+        raise RecordConflict(
+            f"sample {code} is already registered; codes are unique and immutable", key=code
+        )
     known = get_row(session, Mission, mission)
     if known is None:
-        raise NotFound(
-            f"mission {quote_input(mission, 80)} does not exist; known missions are CE-5 and CE-6"
-        )
+        raise NoSuchRecord("mission", mission, "known missions are CE-5 and CE-6")
     _check_mass(known, mass_ug)
     _check_after_return(known, occurred_at or ctx.now)
     origin = require_choice(origin, "origin", ORIGINS)

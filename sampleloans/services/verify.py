@@ -101,6 +101,14 @@ def verify_as(
 ) -> VerifyResult:
     """`verify` for the acting person: a registered curator or compliance officer (exit 4
     otherwise). A file too damaged to look the person up is reported as damaged, nothing more."""
+    damaged = verifier_refused(engine, ctx)
+    return damaged if damaged is not None else verify(engine, anchor=anchor, progress=progress)
+
+
+def verifier_refused(engine: Engine, ctx: Context) -> VerifyResult | None:
+    """Refuse (exit 4) a person who may not verify; a file too damaged to look them up is
+    the result to report (its one problem); None when they may. The command reads what was
+    typed (`--anchor`, `--checkpoint`) only after this: who acts comes first."""
     try:
         with Session(engine) as session:
             require_role(session, ctx, *VERIFY_ROLES, action="verify the whole ledger")
@@ -113,7 +121,7 @@ def verify_as(
         return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
     except DatabaseError as exc:
         return VerifyResult(problems=[damaged_file_problem(exc, "verify")])
-    return verify(engine, anchor=anchor, progress=progress)
+    return None
 
 
 def verify(

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
-from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, NotFound, RuleViolation
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
@@ -288,6 +288,9 @@ def _build(
     }
     try:
         body, label = builders[request.kind](session, request, generated_at)
+    except NoSuchRecord as exc:
+        hint = f"{exc.hint} (in the ledger up to event {head_seq})"
+        raise NoSuchRecord(exc.what, exc.key, hint, scoped=exc.scoped, option=exc.option) from None
     except NotFound as exc:
         raise NotFound(f"{exc} (in the ledger up to event {head_seq})") from None
     if request.as_of:
