@@ -10,7 +10,9 @@ report loans), in one transaction that is rolled back, once per page cache size 
 as `db.IMPORT_CACHE_KIB` before the import asks for it), each in a fresh process, rounds
 interleaved. The first half of the consumptions (one round of the loans, at `--events` twice
 the loans) warms the page cache and the unit's rows (it is not counted); the CPU of the second
-half (`time.process_time`, SQLite's work included) is printed per event.
+half (`time.process_time`, SQLite's work included) is printed per event, with the bytes the
+process read and wrote through system calls meanwhile (`/proc/self/io`: the pages SQLite read
+again and wrote out; a count the machine's load does not move).
 
 `snapshot`: the batch's checks (`checks.check_touched`'s snapshot and `run_checks`) of N loans
 and their N samples, read-only, CPU per touched loan: what a batch of 1,000 consumptions pays
@@ -57,6 +59,16 @@ def consumptions(loans: int, events: int, after: datetime) -> list[str]:
     return lines
 
 
+def _io_bytes() -> dict[str, int]:
+    """Bytes this process has read and written through system calls so far (Linux
+    `/proc/self/io`: the pages SQLite read again and wrote out, whatever the machine's load)."""
+    fields = {}
+    for line in Path("/proc/self/io").read_text(encoding="ascii").splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = int(value)
+    return fields
+
+
 class _RolledBack(Exception):
     """Raised inside the transaction so that it is rolled back."""
 
@@ -79,17 +91,23 @@ def cache_probe(path: Path, events: int, kib: int) -> dict[str, float]:
     figures: dict[str, float] = {"loans": loans, "kib": kib}
     marks: list[float] = []
 
+    io: list[dict[str, int]] = []
+
     def mark(records: int) -> None:
         # one import (one unit, which keeps its rows across batches, as the bench's import
         # does): the CPU at the end of the batch that reaches the half is the warm-up's end
         if records >= half and not marks:
             marks.append(time.process_time())
+            io.append(_io_bytes())
 
     try:
         with db.transaction(engine) as session:
             start = time.process_time()
             import_records(session, ctx, lines, fmt="jsonl", source="probe", progress=mark)
             end = time.process_time()
+            io_end = _io_bytes()
+            for name in ("rchar", "wchar"):
+                figures[f"{name}_kib"] = (io_end[name] - io[0][name]) / (len(lines) - half) / 1024
             figures["warm_us"] = (marks[0] - start) / half * 1e6
             figures["cpu_us"] = (end - marks[0]) / (len(lines) - half) * 1e6
             raise _RolledBack
@@ -164,7 +182,8 @@ def main(argv: list[str]) -> None:
                 found = _in_child(child)
                 print(
                     f"cache {kib} KiB, {found['loans']:.0f} loans: {found['cpu_us']:.1f} CPU "
-                    f"µs/event (warm-up half {found['warm_us']:.1f})",
+                    f"µs/event (warm-up half {found['warm_us']:.1f}); read "
+                    f"{found['rchar_kib']:.1f} KiB/event, written {found['wchar_kib']:.1f}",
                     flush=True,
                 )
 
