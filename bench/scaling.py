@@ -86,7 +86,7 @@ def replay_writes(before: Path, statements: Path, work: Path) -> float:
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = FULL")  # as db.open_engine
     con.execute("PRAGMA foreign_keys = ON")
-    con.execute(f"PRAGMA cache_size = {_import_cache_kib()}")  # as db.use_bulk_cache
+    con.execute("PRAGMA cache_size = -65536")  # as db.use_bulk_cache
     start = time.perf_counter()
     con.execute("BEGIN")
     for statement, params, many in recorded:
@@ -98,13 +98,6 @@ def replay_writes(before: Path, statements: Path, work: Path) -> float:
     seconds = time.perf_counter() - start
     con.close()
     return seconds
-
-
-def _import_cache_kib() -> int:
-    """The page cache the import sets (`db.IMPORT_CACHE_KIB`; before it, the bulk cache)."""
-    from sampleloans import db
-
-    return int(getattr(db, "IMPORT_CACHE_KIB", db.BULK_CACHE_KIB))
 
 
 def build(db_path: Path, scale: Scale, work: Path, capture: Path | None = None) -> dict[str, Any]:

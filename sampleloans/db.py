@@ -996,27 +996,16 @@ def _driver_for(
 
 
 BULK_CACHE_KIB = -65_536
-"""SQLite page cache for a scratch replay (negative = KiB, so 64 MiB): a replay of a large
-ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, whatever the size
-(an import's own is `IMPORT_CACHE_KIB`)."""
-
-
-IMPORT_CACHE_KIB = -524_288
-"""SQLite page cache of an import (negative = KiB: at most 512 MiB). An import is one
-transaction inserting into indexes whose keys come in no order: the events' hashes (UNIQUE),
-the subjects' lookup by loan and by sample, consumptions by sample and by loan. At 1M events
-these hold about 270 MiB (bench ledger), and a history going round 20,000 loans comes back to
-each of their pages only after the cache has moved on: with 64 MiB almost every insert read
-its page again and wrote another out (bench/RESULTS.md, wave of 2026-12-01 (11)). SQLite takes
-pages as it reads them, so a smaller ledger's import holds only what it reads."""
+"""SQLite page cache for bulk work (negative = KiB, so 64 MiB): a replay or an import of a large
+ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, whatever the size."""
 
 
 def use_bulk_cache(connection: Any) -> None:
-    """Give this connection the import's page cache (SQLite only: PostgreSQL's shared buffers
-    are the server's to size)."""
+    """Give this connection the bulk page cache (for an import; SQLite only: PostgreSQL's
+    shared buffers are the server's to size)."""
     if connection.dialect.name == "postgresql":
         return
-    connection.exec_driver_sql(f"PRAGMA cache_size = {IMPORT_CACHE_KIB}")
+    connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
 
 
 def attach(connection: Connection, path: Path, name: str) -> None:
