@@ -57,7 +57,8 @@ def test_a_streamed_list_writes_a_formula_as_text(env: dict[str, str]) -> None:
 @pytest.mark.parametrize("start", FORMULA_STARTS)
 def test_every_formula_start_is_guarded_and_nothing_else(start: str) -> None:
     # a carriage return (a control, never recorded) is shown as `\r`: no formula either
-    guarded = "\\r1" if start == "\r" else f"'{start}1"
-    assert csv_cell(f"{start}1") == guarded
-    for plain in ("basalt", "— ", "12.400 mg", "2026-04-28 10:00 UTC", "'quoted"):
+    guarded = "\\r1+1" if start == "\r" else f"'{start}1+1"
+    assert csv_cell(f"{start}1+1") == guarded
+    # a negative whole number (days left once late) is a number to a spreadsheet, not a formula
+    for plain in ("basalt", "— ", "12.400 mg", "2026-04-28 10:00 UTC", "'quoted", "-6"):
         assert csv_cell(plain) == plain
