@@ -41,7 +41,7 @@ def test_a_deactivated_pi_is_not_the_default_receiver(runner: CliRunner, db_path
     assert OU_PI in by_default and "deactivated" in by_default, by_default
     assert "--received-by" in by_default, by_default
     ok(runner, *RECEIVE, "--received-by", COLLEAGUE)
-    history = ok(runner, "custody", "history", "--loan", "L-1", "--kind", "loan.received")
+    history = ok(runner, "custody", "history", "--loan", "L-1", "--kind", "loan.received", "--json")
     assert COLLEAGUE in history
     ok(runner, "verify")
 
