@@ -22,6 +22,7 @@ from sampleloans.commands.listing import (
     OffsetOption,
     TableSpec,
     check_formats,
+    mass_heading,
     output_format,
     page_for,
     write_rows,
@@ -329,19 +330,15 @@ def list_(
 
 
 def _sample_cells(row: "SampleView") -> list[Any]:
-    from sampleloans.units import format_mass
+    from sampleloans.commands.render import mass_fact
 
-    return plain(
-        row.code,
-        row.mission,
-        row.material_type,
-        format_mass(row.initial_mass_ug),
-        format_mass(row.vault_ug),
-        format_mass(row.on_loan_ug),
-        _state(row.custody_state, row.frozen),
-        row.custodian,
-        row.loan_number or "",
-    )
+    return [
+        *plain(row.code, row.mission, row.material_type),
+        mass_fact(row.initial_mass_ug),
+        mass_fact(row.vault_ug),
+        mass_fact(row.on_loan_ug),
+        *plain(_state(row.custody_state, row.frozen), row.custodian, row.loan_number or ""),
+    ]
 
 
 SAMPLE_TABLE = TableSpec(
@@ -350,9 +347,9 @@ SAMPLE_TABLE = TableSpec(
         Column("code", no_wrap=True),
         Column("mission", no_wrap=True),
         Column("material"),
-        Column("initial", right=True, no_wrap=True),
-        Column("vault", right=True, no_wrap=True),
-        Column("on loan", right=True, no_wrap=True),
+        Column(mass_heading("initial"), right=True, no_wrap=True),
+        Column(mass_heading("vault"), right=True, no_wrap=True),
+        Column(mass_heading("on loan"), right=True, no_wrap=True),
         Column("state"),
         Column("custodian", no_wrap=True),
         Column("loan", no_wrap=True),
