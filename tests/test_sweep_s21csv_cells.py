@@ -146,3 +146,13 @@ def test_balance_names_the_mass_on_its_way_back_in_its_own_column(env: dict[str,
     assert rows["total"]["on its way back (µg)"] == "20000"
     assert rows["total"]["balanced"] == "yes"
     assert rows[LOAN_SAMPLE]["on its way back (µg)"] == "0"
+
+
+def test_a_frozen_sample_is_its_state_and_a_yes(env: dict[str, str]) -> None:
+    table = _invoke(env, "samples", "list", "--limit", "0")
+    assert "held (frozen)" in table  # the open incident on LOAN_SAMPLE freezes it
+    for args in (("samples", "list"), ("balance", "--loan", "L-2025-OU")):
+        out = _invoke(env, *args, "--csv")
+        rows = {row.get("code") or row["sample"]: row for row in csv.DictReader(io.StringIO(out))}
+        assert (rows[LOAN_SAMPLE]["state"], rows[LOAN_SAMPLE]["frozen"]) == ("held", "yes"), args
+        assert rows[VAULT_SAMPLE if args[0] == "samples" else "total"]["frozen"] in ("no", "")

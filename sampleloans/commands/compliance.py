@@ -203,23 +203,23 @@ def _split_sample_note(samples: Any) -> list[str]:
 def _item_balance_table(result: Any) -> Any:
     """One row per loan item, term by term, and the total in bold."""
     title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
-    from sampleloans.commands.render import StyledFact
+    from sampleloans.commands.render import StyledFact, state_facts
     from sampleloans.readmodels.items import state_words
 
     def state(row: Any) -> StyledFact:
-        """An item's state; in CSV also its mass on its way back, a column of its own."""
-        words = state_words(row.state, row.frozen).replace("_", " ")
-        return StyledFact(words, words, str(_returning_ug([row])))
+        """An item's state; in CSV its words, whether frozen and its mass on its way back."""
+        facts = (*state_facts(row.state, row.frozen), str(_returning_ug([row])))
+        return StyledFact(state_words(row.state, row.frozen), *facts)
 
     rows: list[tuple[str, Any, Any]] = [(row.sample_code, state(row), row) for row in result.items]
     # the total names the part of its held mass on its way back, in `status`'s words; in CSV
     # the words are left to the table and the mass is the next column's
     returning_ug = _returning_ug(result.items)
-    total_state = StyledFact(_returning(returning_ug).strip(" ()"), "", str(returning_ug))
+    total_state = StyledFact(_returning(returning_ug).strip(" ()"), "", "", str(returning_ug))
     rows.append((result.item_total.sample_code, total_state, result.item_total))
     # "from split" only where a borrower split a sample: the table of other loans is unchanged
     terms = SPLIT_ITEM_TERMS if result.item_total.from_split_ug else ITEM_TERMS
-    heading = Fact("state", "state", "on its way back (µg)")
+    heading = Fact("state", "state", "frozen", "on its way back (µg)")
     return _terms_table(title, heading, tuple(t.replace("_", " ") for t in terms), terms, rows)
 
 

@@ -129,6 +129,21 @@ NOTHING = Fact("—", "")
 """A table's dash for nothing, an empty CSV cell."""
 
 
+def state_facts(state: str, frozen: bool) -> list[str]:
+    """A custody state's CSV cells: its words and whether an open incident freezes it (`yes`/`no`),
+    where a table says `held (frozen)` in one cell."""
+    from sampleloans.text import words
+
+    return [words(state), "yes" if frozen else "no"]
+
+
+def state_fact(state: str, frozen: bool) -> StyledFact:
+    """A custody state: `held (frozen)` in a table (as every view says it), two CSV cells."""
+    from sampleloans.readmodels.items import state_words
+
+    return StyledFact(state_words(state, frozen), *state_facts(state, frozen))
+
+
 def check_fact(ok: bool) -> StyledFact:
     """Whether something holds: a green tick or a bold red cross in a table, `yes`/`no` in CSV."""
     if ok:

@@ -17,6 +17,7 @@ from sampleloans.commands.common import (
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.listing import (
     Column,
+    Fact,
     JsonlOption,
     LimitOption,
     OffsetOption,
@@ -330,14 +331,15 @@ def list_(
 
 
 def _sample_cells(row: "SampleView") -> list[Any]:
-    from sampleloans.commands.render import mass_fact
+    from sampleloans.commands.render import mass_fact, state_fact
 
     return [
         *plain(row.code, row.mission, row.material_type),
         mass_fact(row.initial_mass_ug),
         mass_fact(row.vault_ug),
         mass_fact(row.on_loan_ug),
-        *plain(_state(row.custody_state, row.frozen), row.custodian, row.loan_number or ""),
+        state_fact(row.custody_state, row.frozen),
+        *plain(row.custodian, row.loan_number or ""),
     ]
 
 
@@ -350,7 +352,7 @@ SAMPLE_TABLE = TableSpec(
         Column(mass_heading("initial"), right=True, no_wrap=True),
         Column(mass_heading("vault"), right=True, no_wrap=True),
         Column(mass_heading("on loan"), right=True, no_wrap=True),
-        Column("state"),
+        Column(Fact("state", "state", "frozen")),
         Column("custodian", no_wrap=True),
         Column("loan", no_wrap=True),
     ),
