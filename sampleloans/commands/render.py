@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sampleloans.commands.listing import Fact
-from sampleloans.dates import format_datetime, format_table_time
+from sampleloans.dates import format_datetime, format_table_time, to_iso
 from sampleloans.text import counted
 from sampleloans.units import format_mass
 
@@ -117,16 +117,14 @@ def mass_fact(mass_ug: int) -> Fact:
     return Fact(format_mass(mass_ug), str(mass_ug))
 
 
+NOTHING = Fact("—", "")
+"""A table's dash for nothing, an empty CSV cell."""
+
+
 def time_fact(value: Any) -> Fact:
     """A time: `2025-04-24 10:00` in a table (the heading says UTC), ISO 8601 UTC in CSV,
     `2025-04-24T10:00:00Z`; `—` in a table and an empty CSV cell when unset."""
-    from sampleloans.dates import to_iso
-
-    return Fact(format_table_time(value), to_iso(value)) if value else Fact("—", "")
-
-
-NOTHING = Fact("—", "")
-"""A table's dash for nothing, an empty CSV cell."""
+    return Fact(format_table_time(value), to_iso(value)) if value else NOTHING
 
 
 def state_facts(state: str, frozen: bool) -> list[str]:
