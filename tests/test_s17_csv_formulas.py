@@ -51,7 +51,7 @@ def test_a_name_that_starts_a_formula_is_written_as_text(env: dict[str, str]) ->
 def test_a_streamed_list_writes_a_formula_as_text(env: dict[str, str]) -> None:
     row = next(r for r in _csv_rows(env, "samples", "list") if r["code"] == "CE5C0000YJYX091")
     assert row["material"] == "'@SUM(1+1)"
-    assert row["initial"] == "1.000 mg"  # ordinary cells as they were
+    assert row["initial (µg)"] == "1000"  # ordinary cells as they were, one fact a cell
 
 
 @pytest.mark.parametrize("start", FORMULA_STARTS)
@@ -59,6 +59,6 @@ def test_every_formula_start_is_guarded_and_nothing_else(start: str) -> None:
     # a carriage return (a control, never recorded) is shown as `\r`: no formula either
     guarded = "\\r1+1" if start == "\r" else f"'{start}1+1"
     assert csv_cell(f"{start}1+1") == guarded
-    # a negative whole number (days left once late) is a number to a spreadsheet, not a formula
-    for plain in ("basalt", "— ", "12.400 mg", "2026-04-28 10:00 UTC", "'quoted", "-6"):
+    assert csv_cell("-3") == "-3"  # a whole number (days left once late) is not a formula
+    for plain in ("basalt", "— ", "12.400 mg", "2026-04-28 10:00 UTC", "'quoted"):
         assert csv_cell(plain) == plain

@@ -168,7 +168,10 @@ def test_an_empty_list_says_so_in_one_line(new_ledger: dict[str, str], command: 
 def test_an_empty_list_in_csv_is_its_header(new_ledger: dict[str, str]) -> None:
     """CSV keeps its columns: a header line and no record."""
     text = cli(new_ledger, "incidents", "list", "--csv").stdout
-    assert text.splitlines() == ["no.,sample,loan,kind,mass lost,reported (UTC),status"]
+    # one fact a cell (sweep s21-csv): the table's "kind: description" and "status:
+    # resolution" are two columns each, the mass in whole micrograms
+    header = "no.,sample,loan,kind,description,mass lost (µg),reported (UTC),status,resolution"
+    assert text.splitlines() == [header]
 
 
 # --- `report statement --out st/` and `notify --outbox outbox/`, as their help examples say ----

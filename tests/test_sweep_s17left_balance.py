@@ -35,9 +35,11 @@ def test_the_total_row_names_the_part_on_its_way_back(env: dict[str, str]) -> No
 
 
 def test_the_csv_total_names_it_too(env: dict[str, str]) -> None:
-    rows = list(csv.reader(io.StringIO(_run(env, "balance", "--loan", "L-2025-OU", "--csv"))))
-    total = next(row for row in rows if row[0] == "total")
-    assert ON_ITS_WAY in total
+    # one fact a cell (sweep s21-csv): the mass in its own column, in whole micrograms
+    out = _run(env, "balance", "--loan", "L-2025-OU", "--csv")
+    rows = {row["sample"]: row for row in csv.DictReader(io.StringIO(out))}
+    assert rows["total"]["on its way back (µg)"] == "20000"
+    assert rows[RETURNED]["on its way back (µg)"] == "20000"
 
 
 def test_a_loan_with_nothing_on_its_way_back_says_nothing_of_it(env: dict[str, str]) -> None:

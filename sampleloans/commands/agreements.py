@@ -203,8 +203,9 @@ def list_(
     from rich.table import Table
 
     from sampleloans.commands.common import reading
+    from sampleloans.commands.listing import mass_heading
+    from sampleloans.commands.render import mass_fact
     from sampleloans.services.catalog import list_agreements
-    from sampleloans.units import format_mass
 
     with reading(ctx) as (session, service_ctx):
         rows = list_agreements(session, service_ctx, institution=institution, status=status)
@@ -212,21 +213,18 @@ def list_(
         print_json(renamed(rows, {"loans": "loan_count"}))
         return
     table = Table(title=f"Agreements ({len(rows)})")
-    for heading in ("number", "institution", "status", "in force", "issued", "max mass", "loans"):
-        # masses and counts flush right, as in every table: their digits line up
-        figures = heading in ("issued", "max mass", "loans")
-        table.add_column(heading, justify="right" if figures else "left", no_wrap=True)
+    for heading in ("number", "institution", "status", "in force"):
+        table.add_column(heading, no_wrap=True)
+    # masses and counts flush right, as in every table: their digits line up
+    for mass in ("issued", "max mass"):
+        table.add_column(mass_heading(mass), justify="right", no_wrap=True)
+    table.add_column("loans", justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
-            *plain(
-                row.number,
-                row.institution,
-                row.status,
-                "yes" if row.in_force else "no",
-                format_mass(row.issued_ug),
-                format_mass(row.max_total_mass_ug),
-                str(row.loans),
-            )
+            *plain(row.number, row.institution, row.status, "yes" if row.in_force else "no"),
+            mass_fact(row.issued_ug),
+            mass_fact(row.max_total_mass_ug),
+            str(row.loans),
         )
     print_table(table, as_csv=as_csv, empty="No agreements match.")
 

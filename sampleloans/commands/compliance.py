@@ -16,11 +16,13 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.listing import (
     Column,
+    Fact,
     JsonlOption,
     LimitOption,
     OffsetOption,
     TableSpec,
     check_formats,
+    mass_heading,
     output_format,
     page_for,
     write_rows,
@@ -149,10 +151,10 @@ def _balance_json(result: Any) -> dict[str, Any]:
 
 
 def _check(ok: bool) -> Any:
-    """A green tick, or a bold red cross."""
-    from rich.text import Text
+    """A green tick, or a bold red cross (`yes`/`no` in CSV)."""
+    from sampleloans.commands.render import check_fact
 
-    return Text("✓", style="green") if ok else Text("✗", style="bold red")
+    return check_fact(ok)
 
 
 def _balance_renderables(result: Any) -> list[Any]:
@@ -201,15 +203,24 @@ def _split_sample_note(samples: Any) -> list[str]:
 def _item_balance_table(result: Any) -> Any:
     """One row per loan item, term by term, and the total in bold."""
     title = f"Mass balance of loan {result.subject}" if result.subject else "All loan items"
+    from sampleloans.commands.render import StyledFact, state_facts
     from sampleloans.readmodels.items import state_words
 
-    rows = [(row.sample_code, state_words(row.state, row.frozen), row) for row in result.items]
-    # the total names the part of its held mass on its way back, in `status`'s words
-    total_note = _returning(_returning_ug(result.items)).strip(" ()")
-    rows.append((result.item_total.sample_code, total_note, result.item_total))
+    def state(row: Any) -> StyledFact:
+        """An item's state; in CSV its words, whether frozen and its mass on its way back."""
+        facts = (*state_facts(row.state, row.frozen), str(_returning_ug([row])))
+        return StyledFact(state_words(row.state, row.frozen), *facts)
+
+    rows: list[tuple[str, Any, Any]] = [(row.sample_code, state(row), row) for row in result.items]
+    # the total names the part of its held mass on its way back, in `status`'s words; in CSV
+    # the words are left to the table and the mass is the next column's
+    returning_ug = _returning_ug(result.items)
+    total_state = StyledFact(_returning(returning_ug).strip(" ()"), "", "", str(returning_ug))
+    rows.append((result.item_total.sample_code, total_state, result.item_total))
     # "from split" only where a borrower split a sample: the table of other loans is unchanged
     terms = SPLIT_ITEM_TERMS if result.item_total.from_split_ug else ITEM_TERMS
-    return _terms_table(title, "state", tuple(t.replace("_", " ") for t in terms), terms, rows)
+    heading = Fact("state", "state", "frozen", "on its way back (µg)")
+    return _terms_table(title, heading, tuple(t.replace("_", " ") for t in terms), terms, rows)
 
 
 def _returning_ug(items: Any) -> int:
@@ -232,26 +243,26 @@ def _terms_table(
     state_heading: str,
     headings: tuple[str, ...],
     terms: tuple[str, ...],
-    rows: list[tuple[str, str, Any]],
+    rows: list[tuple[str, Any, Any]],  # a state: its words, or a `StyledFact` (more for CSV)
 ) -> Any:
     """A mass balance table: a row per (code, state, balance), a column per term (`headings`
     over the balance's `TERM_ug` values), whether it balances; the last row (the total) bold."""
     from rich.table import Table
     from rich.text import Text
 
-    from sampleloans.units import format_mass
+    from sampleloans.commands.render import mass_fact
 
     table = Table(title=Text(title))
     table.add_column("sample", no_wrap=True)
     table.add_column(state_heading)
     for heading in headings:
-        table.add_column(heading, justify="right", no_wrap=True)
-    table.add_column("=", justify="center")
+        table.add_column(mass_heading(heading), justify="right", no_wrap=True)
+    table.add_column(Fact("=", "balanced"), justify="center")
     for index, (code, state, balance) in enumerate(rows):
         table.add_row(
             Text(code),
-            Text(state.replace("_", " ")),
-            *(format_mass(getattr(balance, f"{term}_ug")) for term in terms),
+            Text(state.replace("_", " ")) if isinstance(state, str) else state,
+            *(mass_fact(getattr(balance, f"{term}_ug")) for term in terms),
             _check(balance.balanced),
             style="bold" if index == len(rows) - 1 else "",
         )
@@ -336,14 +347,14 @@ def _overdue_json(r: Any) -> dict[str, Any]:
 def _overdue_cells(r: Any) -> list[Any]:
     from rich.text import Text
 
-    from sampleloans.dates import format_table_time
+    from sampleloans.commands.render import time_fact
 
     return [
         Text(r.loan_number),
         Text(r.institution),
         Text(r.pi_email),
         "return" if r.what == "return" else "inventory",
-        format_table_time(r.due_at),
+        time_fact(r.due_at),
         str(r.days_late),
     ]
 

@@ -104,10 +104,10 @@ def list_(
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.listing import Fact, mass_heading
     from sampleloans.commands.loans import jsonable
-    from sampleloans.dates import format_table_time
+    from sampleloans.commands.render import NOTHING, StyledFact, mass_fact, time_fact
     from sampleloans.services import loan_views
-    from sampleloans.units import format_mass
     from sampleloans.vocab import IncidentStatus
 
     with reading(ctx) as (session, service_ctx):
@@ -116,13 +116,16 @@ def list_(
         print_json(jsonable(rows))
         return
     table = Table(title=f"Incidents ({len(rows)})")
-    for heading in ("no.", "sample", "loan", "kind", "mass lost", "reported (UTC)", "status"):
+    # a table cell joining two facts reads as two CSV columns (`render.Fact`)
+    headings = ("no.", "sample", "loan", Fact("kind", "kind", "description"))
+    for heading in (*headings, mass_heading("mass lost"), "reported (UTC)"):
         table.add_column(
             heading,
             justify="right" if heading in ("no.", "mass lost") else "left",
             # codes and a mass read whole; the description wraps instead
             no_wrap=heading in ("no.", "sample", "loan", "mass lost"),
         )
+    table.add_column(Fact("status", "status", "resolution"))
     for row in rows:
         status = row.status
         if row.resolution:
@@ -130,10 +133,15 @@ def list_(
         table.add_row(
             str(row.seq),
             Text(row.sample),
-            Text(row.loan or "—"),
-            Text(f"{row.kind}: {row.description}"),
-            format_mass(row.mass_lost_ug),
-            format_table_time(row.reported_at),
-            Text(status, style="red" if row.status == IncidentStatus.OPEN else ""),
+            Text(row.loan) if row.loan else NOTHING,
+            StyledFact(f"{row.kind}: {row.description}", row.kind, row.description),
+            mass_fact(row.mass_lost_ug),
+            time_fact(row.reported_at),
+            StyledFact(
+                status,
+                row.status,
+                row.resolution or "",
+                style="red" if row.status == IncidentStatus.OPEN else "",
+            ),
         )
     print_table(table, as_csv=as_csv, empty="No incidents match.")

@@ -78,6 +78,24 @@ def page_for(limit: int | None, offset: int, *, table: bool) -> "Page":
     return Page(offset=offset, limit=None if limit == 0 else limit).check()
 
 
+class Fact(str):
+    """A table cell (or heading) in words for a reader, `20.000 mg`, `✓`, `—`, carrying the CSV
+    cells of the same facts, one fact a cell: `20000`, `yes`, `` (a heading: `issued (µg)`)."""
+
+    csv: tuple[str, ...]
+
+    def __new__(cls, text: str, *csv: str) -> "Fact":
+        """The words `text`, read in CSV as the cells `csv`."""
+        made = super().__new__(cls, text)
+        made.csv = csv
+        return made
+
+
+def mass_heading(heading: str) -> Fact:
+    """A column of masses: its heading in a table, and in CSV with its unit, `issued (µg)`."""
+    return Fact(heading, f"{heading} (µg)")
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a list's table (and CSV)."""
@@ -97,9 +115,6 @@ class TableSpec:
     empty: str = "No rows match."
     row_style: Callable[[Any], str] = field(default=lambda _row: "")
     abbreviations: dict[str, str] | None = None
-    csv_headings: tuple[str, ...] | None = None  # a CSV's own columns, when the table's
-    # cells hold words for a reader (a due date with "(overdue by 3 days)"): one fact a cell
-    csv_cells: Callable[[Any], list[Any]] | None = None
 
 
 def write_rows(
@@ -310,23 +325,16 @@ def _plain(cell: Any) -> str:
     return cell_text(cell)
 
 
-def _csv_cell(cell: Any) -> str:
-    from sampleloans.commands.render import csv_cell
-
-    return csv_cell(cell)
-
-
 def write_csv(rows: Iterable[Any], spec: TableSpec, out: TextIO) -> int:
-    """The table's columns as CSV (RFC 4180, CRLF), streamed; returns the number of rows."""
+    """The table's columns as CSV (RFC 4180, CRLF), one fact a cell (`render.Fact`), streamed;
+    returns the number of rows."""
+    from sampleloans.commands.render import csv_headings, csv_row
+
     writer = csv.writer(out, lineterminator="\r\n")
-    if spec.csv_headings is not None and spec.csv_cells is not None:
-        headings, cells = spec.csv_headings, spec.csv_cells
-    else:
-        headings, cells = tuple(column.heading for column in spec.columns), spec.cells
-    writer.writerow(headings)
+    writer.writerow(text for column in spec.columns for text in csv_headings(column.heading))
     count = 0
     for row in rows:
-        writer.writerow(_csv_cell(cell) for cell in cells(row))
+        writer.writerow(csv_row(spec.cells(row)))
         count += 1
     return count
 

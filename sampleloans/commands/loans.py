@@ -17,11 +17,13 @@ from sampleloans.commands.common import (
 )
 from sampleloans.commands.listing import (
     Column,
+    Fact,
     JsonlOption,
     LimitOption,
     OffsetOption,
     TableSpec,
     check_formats,
+    mass_heading,
     output_format,
     page_for,
     write_rows,
@@ -860,38 +862,33 @@ def list_(
 def _loan_cells(row: "LoanRow") -> list[Any]:
     from rich.text import Text
 
+    from sampleloans.commands.listing import Fact
+    from sampleloans.commands.render import StyledFact, mass_fact
+    from sampleloans.dates import to_iso
     from sampleloans.units import format_mass
 
+    due = _due_text(row.due_at, row.days_left, row.overdue, cell=True)
     return [
         Text(row.number),
         Text(row.institution),
         Text(row.pi),
         _status_text(row.status),
         str(row.samples),
-        format_mass(row.issued_ug),
-        format_mass(row.held_ug) + _on_its_way_back(row.returning_ug),
-        _due_text(row.due_at, row.days_left, row.overdue, cell=True),
-    ]
-
-
-def _loan_csv_cells(row: "LoanRow") -> list[str]:
-    """A loan's CSV row, one fact a cell: masses in whole micrograms, the due time in ISO 8601
-    UTC (empty when none), the days left (negative once late; empty when nothing is due) and
-    whether it is overdue, each in its own column for a spreadsheet to sort and sum."""
-    from sampleloans.dates import to_iso
-
-    return [
-        row.number,
-        row.institution,
-        row.pi,
-        row.status,
-        str(row.samples),
-        str(row.issued_ug),
-        str(row.held_ug),
-        str(row.returning_ug),
-        to_iso(row.due_at) if row.due_at else "",
-        "" if row.days_left is None else str(row.days_left),
-        "yes" if row.overdue else "no",
+        mass_fact(row.issued_ug),
+        # the table joins the held mass and the part of it on its way back; CSV, two cells
+        Fact(
+            format_mass(row.held_ug) + _on_its_way_back(row.returning_ug),
+            str(row.held_ug),
+            str(row.returning_ug),
+        ),
+        # the due time with days left or overdue in words; CSV, each fact its own cell
+        StyledFact(
+            due.plain,
+            to_iso(row.due_at) if row.due_at else "",
+            "" if row.days_left is None else str(row.days_left),
+            "yes" if row.overdue else "no",
+            style=due.style,
+        ),
     ]
 
 
@@ -910,26 +907,12 @@ LOAN_TABLE = TableSpec(
         Column("PI"),
         Column("status"),
         Column("samples", right=True),
-        Column("issued", right=True, no_wrap=True),
-        Column("held", right=True, no_wrap=True),
-        Column("due (UTC)", no_wrap=True),
+        Column(mass_heading("issued"), right=True, no_wrap=True),
+        Column(Fact("held", "held (µg)", "on its way back (µg)"), right=True, no_wrap=True),
+        Column(Fact("due (UTC)", "due (UTC)", "days left", "overdue"), no_wrap=True),
     ),
     cells=_loan_cells,
     empty="No loans match.",
-    csv_headings=(
-        "loan",
-        "institution",
-        "PI",
-        "status",
-        "samples",
-        "issued (µg)",
-        "held (µg)",
-        "on its way back (µg)",
-        "due (UTC)",
-        "days left",
-        "overdue",
-    ),
-    csv_cells=_loan_csv_cells,
 )
 
 

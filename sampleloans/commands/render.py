@@ -3,12 +3,15 @@
 import csv
 import io
 import re
+from collections.abc import Iterable
 from typing import Any
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from sampleloans.dates import format_datetime, format_table_time
+from sampleloans.commands.listing import Fact
+from sampleloans.dates import format_datetime, format_table_time, to_iso
 from sampleloans.text import counted
 from sampleloans.units import format_mass
 
@@ -100,6 +103,72 @@ _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 """A negative whole number (days left once late) is a number to a spreadsheet, not a formula."""
 
 
+class StyledFact(Text):
+    """A `Fact` whose words are styled (a red cross) or are user text never read as markup."""
+
+    def __init__(self, text: str, *csv: str, style: str | Style = "") -> None:
+        """The words `text`, in `style`, read in CSV as the cells `csv`."""
+        super().__init__(text, style=style)
+        self.csv = csv
+
+
+def mass_fact(mass_ug: int) -> Fact:
+    """A mass: `20.000 mg` in a table, whole micrograms in CSV, `20000`."""
+    return Fact(format_mass(mass_ug), str(mass_ug))
+
+
+NOTHING = Fact("—", "")
+"""A table's dash for nothing, an empty CSV cell."""
+
+
+def time_fact(value: Any) -> Fact:
+    """A time: `2025-04-24 10:00` in a table (the heading says UTC), ISO 8601 UTC in CSV,
+    `2025-04-24T10:00:00Z`; `—` in a table and an empty CSV cell when unset."""
+    return Fact(format_table_time(value), to_iso(value)) if value else NOTHING
+
+
+def state_facts(state: str, frozen: bool) -> list[str]:
+    """A custody state's CSV cells: its words and whether an open incident freezes it (`yes`/`no`),
+    where a table says `held (frozen)` in one cell."""
+    from sampleloans.text import words
+
+    return [words(state), "yes" if frozen else "no"]
+
+
+def state_fact(state: str, frozen: bool) -> StyledFact:
+    """A custody state: `held (frozen)` in a table (as every view says it), two CSV cells."""
+    from sampleloans.readmodels.items import state_words
+
+    return StyledFact(state_words(state, frozen), *state_facts(state, frozen))
+
+
+def check_fact(ok: bool) -> StyledFact:
+    """Whether something holds: a green tick or a bold red cross in a table, `yes`/`no` in CSV."""
+    if ok:
+        return StyledFact("✓", "yes", style="green")
+    return StyledFact("✗", "no", style="bold red")
+
+
+def csv_cells(cell: Any) -> list[str]:
+    """The CSV cells of one table cell: a `Fact`'s own, else its text; each made safe from
+    being run as a formula (`csv_cell`)."""
+    facts = getattr(cell, "csv", None)
+    if facts is None:
+        return [csv_cell(cell)]
+    return [csv_cell(fact) for fact in facts]
+
+
+def csv_headings(heading: Any) -> list[str]:
+    """The CSV headings of one table heading: a `Fact`'s own (`issued (µg)`), else its text."""
+    facts = getattr(heading, "csv", None)
+    return [cell_text(heading)] if facts is None else list(facts)
+
+
+def csv_row(cells: Iterable[Any]) -> list[str]:
+    """A table row as CSV cells, one fact a cell."""
+    return [text for cell in cells for text in csv_cells(cell)]
+
+
 def csv_cell(cell: Any) -> str:
     """A cell's text for CSV: one a spreadsheet would run as a formula (`=HYPERLINK(…)` typed
     as an institution's name or a sample's location) gets a leading apostrophe, which
@@ -111,17 +180,17 @@ def csv_cell(cell: Any) -> str:
 
 
 def table_csv(*tables: Table) -> str:
-    """Tables as CSV (RFC 4180: CRLF, quoted where needed): each table's headers, then its rows
-    exactly as the table shows them; several tables are separated by one empty line."""
+    """Tables as CSV (RFC 4180: CRLF, quoted where needed), one fact a cell: each table's
+    headings, then its rows; several tables are separated by one empty line."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for index, table in enumerate(tables):
         if index:
             out.write("\r\n")
-        writer.writerow(cell_text(column.header) for column in table.columns)
+        writer.writerow(text for column in table.columns for text in csv_headings(column.header))
         cells = [list(column.cells) for column in table.columns]
         for row in zip(*cells, strict=True):
-            writer.writerow(csv_cell(cell) for cell in row)
+            writer.writerow(csv_row(row))
     return out.getvalue()
 
 

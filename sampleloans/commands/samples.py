@@ -17,11 +17,13 @@ from sampleloans.commands.common import (
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.listing import (
     Column,
+    Fact,
     JsonlOption,
     LimitOption,
     OffsetOption,
     TableSpec,
     check_formats,
+    mass_heading,
     output_format,
     page_for,
     write_rows,
@@ -329,19 +331,16 @@ def list_(
 
 
 def _sample_cells(row: "SampleView") -> list[Any]:
-    from sampleloans.units import format_mass
+    from sampleloans.commands.render import mass_fact, state_fact
 
-    return plain(
-        row.code,
-        row.mission,
-        row.material_type,
-        format_mass(row.initial_mass_ug),
-        format_mass(row.vault_ug),
-        format_mass(row.on_loan_ug),
-        _state(row.custody_state, row.frozen),
-        row.custodian,
-        row.loan_number or "",
-    )
+    return [
+        *plain(row.code, row.mission, row.material_type),
+        mass_fact(row.initial_mass_ug),
+        mass_fact(row.vault_ug),
+        mass_fact(row.on_loan_ug),
+        state_fact(row.custody_state, row.frozen),
+        *plain(row.custodian, row.loan_number or ""),
+    ]
 
 
 SAMPLE_TABLE = TableSpec(
@@ -350,10 +349,10 @@ SAMPLE_TABLE = TableSpec(
         Column("code", no_wrap=True),
         Column("mission", no_wrap=True),
         Column("material"),
-        Column("initial", right=True, no_wrap=True),
-        Column("vault", right=True, no_wrap=True),
-        Column("on loan", right=True, no_wrap=True),
-        Column("state"),
+        Column(mass_heading("initial"), right=True, no_wrap=True),
+        Column(mass_heading("vault"), right=True, no_wrap=True),
+        Column(mass_heading("on loan"), right=True, no_wrap=True),
+        Column(Fact("state", "state", "frozen")),
         Column("custodian", no_wrap=True),
         Column("loan", no_wrap=True),
     ),
