@@ -195,3 +195,17 @@ def statements() -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(Engine, "before_cursor_execute", record)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo ledger, made once per test file (a file may define its own `demo`)."""
+    from tests.i15_statement_helpers import make_demo  # imports the CLI: only when asked for
+
+    return make_demo(tmp_path_factory.mktemp("demo") / "d")
+
+
+@pytest.fixture
+def ledger(demo: Path, tmp_path: Path) -> Path:
+    """A copy of the demo ledger this test may write to."""
+    return Path(shutil.copy(demo, tmp_path / "ledger.db"))

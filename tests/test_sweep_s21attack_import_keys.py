@@ -7,14 +7,11 @@ kept under its words and `_ug` (`mass_ug`, `loss_ug`, `mass_lost_ug`); the refus
 """
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import env_for, invoke, make_demo
+from tests.i15_statement_helpers import env_for, invoke
 
 AT = {"occurred_at": "2026-05-01T00:00:00Z", "actor": "curator@naoc.example"}
 
@@ -48,18 +45,6 @@ CONSUMED = {
     "sample": "CE5C0200YJFM00112",
     "technique": "EPMA",
 }
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger, made once."""
-    return make_demo(tmp_path_factory.mktemp("keys") / "d")
-
-
-@pytest.fixture
-def ledger(demo: Path, tmp_path: Path) -> Path:
-    """A copy of the demo ledger this test may write to."""
-    return Path(shutil.copy(demo, tmp_path / "ledger.db"))
 
 
 def test_a_refused_mass_names_its_key(ledger: Path, tmp_path: Path) -> None:

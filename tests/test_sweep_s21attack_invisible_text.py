@@ -9,7 +9,6 @@ field refuses them, in single commands and in `import` alike (one rule, `samplel
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from sampleloans.errors import InvalidInput
 from sampleloans.text import clean_name, clean_text
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import env_for, invoke, make_demo
+from tests.i15_statement_helpers import env_for, invoke
 
 HIDDEN = {
     "hangul filler": "\u3164",
@@ -28,18 +27,6 @@ HIDDEN = {
     "lone variation selector": "\ufe0f",
     "lone combining accents": "\u0301\u0301",
 }
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger, made once; each test works on a copy."""
-    return make_demo(tmp_path_factory.mktemp("invisible") / "d")
-
-
-@pytest.fixture
-def ledger(demo: Path, tmp_path: Path) -> Path:
-    """A copy of the demo ledger this test may write to."""
-    return Path(shutil.copy(demo, tmp_path / "ledger.db"))
 
 
 @pytest.mark.parametrize("text", list(HIDDEN.values()), ids=list(HIDDEN))

@@ -21,19 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import CURATOR, env_for, invoke, make_demo
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger, made once."""
-    return make_demo(tmp_path_factory.mktemp("sidecars") / "d")
-
-
-@pytest.fixture
-def ledger(demo: Path, tmp_path: Path) -> Path:
-    """A copy of the demo ledger this test may write to."""
-    return Path(shutil.copy(demo, tmp_path / "ledger.db"))
+from tests.i15_statement_helpers import CURATOR, env_for, invoke
 
 
 def _stale_wal(folder: Path) -> bytes:
