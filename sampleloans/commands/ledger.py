@@ -355,7 +355,7 @@ def verify(
     elif as_json:
         _print_verify_json(result)
     else:
-        _print_verify_lines(engine, result, proved)
+        _print_verify_lines(engine, result, proved or _unproven(anchor, checkpoint))
     if not result.ok:
         raise typer.Exit(1)
 
@@ -397,6 +397,13 @@ def _verify_whole(
     return engine, result, proved
 
 
+def _unproven(anchor: str | None, checkpoint: Path | None) -> list[str]:
+    """What a clean verify without a witness from outside the ledger did not prove."""
+    from sampleloans.services.verify import unproven
+
+    return unproven(anchor_given=anchor is not None, checkpoint_given=checkpoint is not None)
+
+
 def _print_verify_json(result: "VerifyResult") -> None:
     """The verdict as JSON: ok, head, event count and every problem."""
     print_json(
@@ -410,8 +417,8 @@ def _print_verify_json(result: "VerifyResult") -> None:
 
 
 def _print_verify_lines(engine: "Engine", result: "VerifyResult", proved: list[str]) -> None:
-    """The verdict for a reader: the verify lines, what an anchor or a checkpoint proved,
-    a schema note."""
+    """The verdict for a reader: the verify lines, what an anchor or a checkpoint proved (or,
+    without either, what was not proved), a schema note."""
     from sampleloans.commands.render import verify_lines
 
     out = console()
