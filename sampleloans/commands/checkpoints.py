@@ -279,6 +279,7 @@ def check_consistency(
     with errors_to_exit_codes():
         older, newer = run_check(old, new, proof, public_key)
     console().print(
-        f"consistent: checkpoint {newer.size} extends checkpoint {older.size} of {older.origin}",
+        f"consistent: NEW ({newer.size} events) extends OLD ({older.size} events) of "
+        f"{older.origin}; both signed by the key given",
         markup=False,
     )

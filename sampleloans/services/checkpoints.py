@@ -870,7 +870,7 @@ def check_consistency(
         )
     if not merkle.verify_consistency(old.size, new.size, old.root, new.root, document["proof"]):
         raise notes.CheckpointRefused(
-            f"the proof does not show checkpoint {new.size} extends checkpoint {old.size}: the "
+            f"the proof does not show NEW ({new.size} events) extends OLD ({old.size} events): the "
             "log was rewritten between them (or the proof is not theirs)"
         )
     return old, new
