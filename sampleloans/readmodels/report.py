@@ -234,7 +234,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Overdue:
-    """A loan whose return is past due at the report's moment."""
+    """A loan whose return (or, in `InventoryBody.inventory_overdue`, whose inventory
+    attestation) is past due at the report's moment."""
 
     loan: str
     due_at: datetime
@@ -366,6 +367,7 @@ class InventoryBody:
     items: tuple[ItemRow, ...]
     held_ug: int
     recalls: tuple[Recall, ...] = ()  # from layout 9 on
+    inventory_overdue: tuple[Overdue, ...] = ()  # from layout 10 on: the attestation past due
 
 
 CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
@@ -398,9 +400,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # recall (when, why, the due date it set; before: only the custody report's event row), and a
 # report printed for a researcher of the borrowing institution (its request's `audience`,
 # metadata "for") leaves out the OS account that recorded each event, an internal detail of the
-# lender's machines (before: printed for everyone).
-REPORT_LAYOUT = 9
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+# lender's machines (before: printed for everyone), 10 = the inventory report flags an inventory
+# attestation past due in its header ("Inventory overdue"), as `overdue`, the overdue notice and
+# the statement say (before: only a return past due was flagged, and the "Next inventory due"
+# date of an attestation weeks late read as if still to come).
+REPORT_LAYOUT = 10
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -410,6 +415,7 @@ EMPTY_HANDS_TOTAL_LAYOUT = 6
 WORDED_LAYOUT = 7
 SPLIT_APART_LAYOUT = 8
 RECALLED_LAYOUT = 9
+INVENTORY_FLAG_LAYOUT = 10
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -424,6 +430,7 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (InventoryBody, "recalls"): RECALLED_LAYOUT,
     (OverdueBody, "recalls"): RECALLED_LAYOUT,
     (ReportRequest, "audience"): RECALLED_LAYOUT,
+    (InventoryBody, "inventory_overdue"): INVENTORY_FLAG_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 

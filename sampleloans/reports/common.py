@@ -74,6 +74,15 @@ def overdue_text(late: Overdue) -> str:
     return f"OVERDUE since {when(late.due_at)}, {days}: loan {late.loan} was due back"
 
 
+def inventory_overdue_text(late: Overdue) -> str:
+    """The header line of an inventory attestation past due, worded as a return's is."""
+    days = f"{late.days_late} day" + ("" if late.days_late == 1 else "s")
+    return (
+        f"OVERDUE since {when(late.due_at)}, {days}: the inventory of loan {late.loan} was due "
+        "to be attested"
+    )
+
+
 def report_number(report: Report) -> str:
     """A stable report number: kind, head seq and the first digest digits."""
     prefix = {"custody": "CR", "return": "RR", "overdue": "ON", "inventory": "IS"}
@@ -151,10 +160,16 @@ def header_lines(report: Report) -> list[tuple[str, str]]:
     return lines
 
 
-def title_block(report: Report, overdue: tuple[Overdue, ...] = ()) -> list[Any]:
-    """The first page's title and header facts, each return past due flagged below them."""
+def title_block(
+    report: Report,
+    overdue: tuple[Overdue, ...] = (),
+    inventory_overdue: tuple[Overdue, ...] = (),
+) -> list[Any]:
+    """The first page's title and header facts, each return (and inventory attestation) past
+    due flagged below them."""
     lines = header_lines(report)
     flags = [("Return overdue", overdue_text(late)) for late in overdue]
+    flags += [("Inventory overdue", inventory_overdue_text(late)) for late in inventory_overdue]
     marked = range(len(lines), len(lines) + len(flags))
     return layout.title_block(report.title, [*lines, *flags], marked)
 
