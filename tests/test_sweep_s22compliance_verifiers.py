@@ -216,3 +216,15 @@ def test_check_consistency_names_the_checkpoints_by_old_and_new(
         f"consistent: NEW ({size + 1} events) extends OLD ({size} events) of sampleloans/ledger/"
     )
     assert f"checkpoint {size}" not in done.stdout
+
+
+def test_verify_json_names_what_it_did_not_check_too(made: dict[str, Any]) -> None:
+    """A script reading `verify --json` learns what the verdict does not cover, as a reader
+    of the text does (and `verify --since --json` already did)."""
+    alone = json.loads(invoke(made["env"], "verify", "--json").stdout)
+    assert alone["ok"] is True
+    [line] = alone["not_checked"]
+    assert line.startswith(NOT_PROVEN)
+    args = ["verify", "--json", "--checkpoint", str(made["cp"]), "--public-key", str(made["pub"])]
+    witnessed = json.loads(invoke(made["env"], *args).stdout)
+    assert witnessed["ok"] is True and witnessed["not_checked"] == []

@@ -329,7 +329,8 @@ def verify(
 
     Exit 0 when clean, 1 when anything is wrong (every problem is printed). Curators and
     compliance officers only. JSON keys (docs/json.md): ok, head, event_count, problems [area,
-    message].
+    message], not_checked. Without --checkpoint or --anchor it also says what the ledger alone
+    cannot prove: that it is the lender's whole, current ledger.
     With --checkpoint FILE --public-key KEY.pub it also checks the signed checkpoint and that
     the ledger still extends it (its head and Merkle root): truncation, a rollback or a
     recomputed chain fail without a remembered anchor. --since FILE checks only what came
@@ -353,7 +354,7 @@ def verify(
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
-        _print_verify_json(result)
+        _print_verify_json(result, _unproven(anchor, checkpoint))
     else:
         _print_verify_lines(engine, result, proved or _unproven(anchor, checkpoint))
     if not result.ok:
@@ -404,14 +405,15 @@ def _unproven(anchor: str | None, checkpoint: Path | None) -> list[str]:
     return unproven(anchor_given=anchor is not None, checkpoint_given=checkpoint is not None)
 
 
-def _print_verify_json(result: "VerifyResult") -> None:
-    """The verdict as JSON: ok, head, event count and every problem."""
+def _print_verify_json(result: "VerifyResult", unproven: list[str]) -> None:
+    """The verdict as JSON: ok, head, event count, every problem and what was not checked."""
     print_json(
         {
             "ok": result.ok,
             "head": result.head,
             "event_count": result.events,
             "problems": [{"area": p.area, "message": p.message} for p in result.problems],
+            "not_checked": unproven,
         }
     )
 
