@@ -5,6 +5,8 @@ attestation was 51 days late; the inventory report — the very form the PI atte
 the return past due, and printed "Next inventory due 2026-04-25 08:00 UTC" on 2026-06-15 as if it
 were still to come. Page layout 10 flags it in the header ("Inventory overdue"), judged by the one
 overdue rule (`ledger.overdue.inventory_overdue`); a layout-9 file still verifies byte for byte.
+Also found: a custody report of one event said "Chain of custody (1 events)"; layout 10 counts it
+in agreement.
 """
 
 import io
@@ -120,3 +122,25 @@ def test_the_read_model_names_the_attestation_past_due(ledger: Path) -> None:
         [late] = overdue_inventories([uoc, osaka], now)
     assert (late.loan, late.days_late) == ("L-2025-Osaka", 51)
     assert late.due_at.replace(tzinfo=UTC) == datetime(2026, 4, 25, 8, tzinfo=UTC)
+
+
+def test_a_custody_report_of_one_event_counts_it_in_agreement(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Before: "Chain of custody (1 events)" (a report as of just after the loan's request)."""
+    out = tmp_path / "custody.pdf"
+    run(env, "report", "custody", "--loan", "L-2025-Osaka", "--as-of", "2025-04-16T00:00:00Z",
+        "--out", str(out))  # fmt: skip
+    text = words(out.read_bytes())
+    assert "Chain of custody (1 event)" in text and "(1 events)" not in text
+    assert "verified against the ledger" in run(env, "verify-document", str(out))
+
+
+def test_a_layout_9_custody_report_of_one_event_still_verifies(tmp_path: Path) -> None:
+    golden = GOLDEN / "report-layout9-custody-osaka-one-event.pdf"
+    assert keywords(golden.read_bytes())["v"] == 9
+    assert "Chain of custody (1 events)" in words(golden.read_bytes())
+    shutil.copy(GOLDEN / "ledger-0.1.db", tmp_path / "ledger.db")
+    env = {"SAMPLELOANS_DB": str(tmp_path / "ledger.db"), "SAMPLELOANS_NOW": GOLDEN_NOW}
+    checked = run(env, "verify-document", str(golden))
+    assert "byte-identical to a fresh rendering" in checked

@@ -403,7 +403,8 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # lender's machines (before: printed for everyone), 10 = the inventory report flags an inventory
 # attestation past due in its header ("Inventory overdue"), as `overdue`, the overdue notice and
 # the statement say (before: only a return past due was flagged, and the "Next inventory due"
-# date of an attestation weeks late read as if still to come).
+# date of an attestation weeks late read as if still to come), and the custody report's
+# "Chain of custody (1 event)" counts in agreement (before: "1 events").
 REPORT_LAYOUT = 10
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FITTED_HEAD_LAYOUT = 4
@@ -416,6 +417,7 @@ WORDED_LAYOUT = 7
 SPLIT_APART_LAYOUT = 8
 RECALLED_LAYOUT = 9
 INVENTORY_FLAG_LAYOUT = 10
+COUNTED_EVENTS_LAYOUT = 10
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content

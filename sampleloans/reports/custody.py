@@ -5,6 +5,7 @@ from typing import Any
 
 from sampleloans.readmodels.report import (
     BORROWER,
+    COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
     RECALLED_LAYOUT,
@@ -25,6 +26,7 @@ from sampleloans.reports.common import (
     title_block,
     when,
 )
+from sampleloans.text import counted
 
 EVENT_HEADER = (
     "Seq",
@@ -188,7 +190,14 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
         marked=marked,
         align_right=(8,),
     )
-    return layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
+    return layout.section(f"Chain of custody ({_events_count(body, page_layout)})", [note, *chain])
+
+
+def _events_count(body: CustodyBody, page_layout: int) -> str:
+    """'1 event', '6 events': from layout 10 on in agreement (before: '1 events')."""
+    if page_layout >= COUNTED_EVENTS_LAYOUT:
+        return counted(len(body.events), "event")
+    return f"{len(body.events)} events"
 
 
 def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) -> list[Any]:
