@@ -228,3 +228,15 @@ def test_verify_json_names_what_it_did_not_check_too(made: dict[str, Any]) -> No
     args = ["verify", "--json", "--checkpoint", str(made["cp"]), "--public-key", str(made["pub"])]
     witnessed = json.loads(invoke(made["env"], *args).stdout)
     assert witnessed["ok"] is True and witnessed["not_checked"] == []
+
+
+def test_verify_document_of_a_statement_says_its_checkpoint_is_kept(made: dict[str, Any]) -> None:
+    """Before: only "the checkpoint's root is this ledger's root …", although the statement was
+    also refused unless the ledger made and keeps that very checkpoint (a re-signed copy)."""
+    [statement] = (made["dir"] / "st").glob("*.pdf")
+    done = invoke(made["env"], "verify-document", str(statement))
+    assert done.exit_code == 0, done.stdout
+    assert (
+        "ok    the checkpoint is one this ledger made and keeps, and its root is this ledger's "
+        f"root over its first {made['size']} events"
+    ) in done.stdout

@@ -379,8 +379,8 @@ def verify_with_ledger(
             markup=False,
         )
         out.print(
-            f"ok    the checkpoint's root is this ledger's root over its first "
-            f"{claim.checkpoint.tree_size} events",
+            f"ok    the checkpoint is one this ledger made and keeps, and its root is this "
+            f"ledger's root over its first {claim.checkpoint.tree_size} events",
             markup=False,
         )
         signed = check_document_signature(out, problems, data, trust_root, now())
