@@ -240,3 +240,10 @@ def test_verify_document_of_a_statement_says_its_checkpoint_is_kept(made: dict[s
         "ok    the checkpoint is one this ledger made and keeps, and its root is this ledger's "
         f"root over its first {made['size']} events"
     ) in done.stdout
+
+
+def test_the_verifiers_json_says_when_no_checkpoint_was_given(made: dict[str, Any]) -> None:
+    """Before: the key `checkpoint_signature` was simply absent without --checkpoint."""
+    done = run(str(TOOL), str(made["db"]), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["checkpoint_signature"] == "no checkpoint"

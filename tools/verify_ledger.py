@@ -512,8 +512,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary.pop("_hashes")
     summary.pop("_roots")
-    if note is not None:  # say plainly when the checkpoint's signature was not checked
-        summary["checkpoint_signature"] = "checked" if public_key else "not checked"
+    # say plainly when the checkpoint's signature was not checked, or there was none to check
+    summary["checkpoint_signature"] = (
+        "no checkpoint" if note is None else "checked" if public_key else "not checked"
+    )
     if args.json:
         print(json.dumps({**summary, "ok": not failures, "failures": failures}, sort_keys=True))
     else:
