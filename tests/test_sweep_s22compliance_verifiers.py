@@ -247,3 +247,29 @@ def test_the_verifiers_json_says_when_no_checkpoint_was_given(made: dict[str, An
     done = run(str(TOOL), str(made["db"]), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["checkpoint_signature"] == "no checkpoint"
+
+
+def test_one_event_after_the_checkpoint_is_named_alone(
+    made: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: "events 108–108 come after the newest checkpoint …; ask the lender for a
+    checkpoint of this size" (verify-bag) and "events 108–108 come after it" (the verifier)."""
+    ledger = copy_ledger(made["db"], tmp_path / "ledger.db")
+    env = env_for(ledger)
+    added = invoke(env, "institutions", "add", "LabS22", "--name", "Lab S22", "--country",
+                   "France", "--city", "Lyon", "--kind", "borrower")  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    size, after = made["size"], made["size"] + 1
+    tool = run(str(TOOL), str(ledger), "--checkpoint", str(made["cp"]),
+               "--public-key", str(made["pub"]))  # fmt: skip
+    assert tool.returncode == 0, tool.stderr
+    assert f"checkpoint: event {after} comes after it: not covered by it" in tool.stdout
+    assert "–" not in tool.stdout.split("covers events", 1)[1].split("\n", 1)[1]
+    bag = tmp_path / "bag"
+    assert invoke(env, "export", "--bag", str(bag)).exit_code == 0
+    checked = invoke({}, "verify-bag", str(bag), "--public-key", str(made["pub"]))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    assert (
+        f"note  event {after} comes after the newest checkpoint (size {size}): no signature "
+        f"covers it; ask the lender for a checkpoint of {after} events"
+    ) in checked.stdout

@@ -530,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         if note is not None and not failures:  # the chain has no key: say what it covers
             size, events = int(split_checkpoint(note)[1][1]), summary["events"]
             print(f"checkpoint: covers events 1–{size} of {events}")
-            if size < events:
+            if size + 1 == events:  # one event, or a run of them
+                print(f"checkpoint: event {events} comes after it: not covered by it")
+            elif size < events:
                 print(f"checkpoint: events {size + 1}–{events} come after it: not covered by it")
         if note is not None and public_key is None:
             print(
