@@ -6,8 +6,9 @@ was "overdue by 42 days", while `status` said "due 2026-11-05 (142 days left)"; 
 that statement beside an overdue notice (read at the head) that no longer listed OU. A statement
 is built on its checkpoint by design (its proofs are against it): now both commands say which
 later events of the statements' loans it does not show, and what to do (a note on stderr, exit
-0). `notify` also named the checkpoint by its size as if it were its number ("for checkpoint
-107"); it says "for the checkpoint of 107 events".
+0), and the statement itself (layout 10) says "Ledger as of" the time its checkpoint was
+signed, under "Generated at". `notify` also named the checkpoint by its size as if it were its
+number ("for checkpoint 107"); it says "for the checkpoint of 107 events".
 """
 
 from pathlib import Path
@@ -95,3 +96,44 @@ def test_the_service_finds_nothing_left_out_at_the_head(demo: Path, tmp_path: Pa
         )
         assert len(built) == 1 and events_not_shown(session, built) is None
         assert events_not_shown(session, []) is None
+
+
+def statement_words(path: Path) -> str:
+    """A PDF's text with every run of white space one space."""
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
+
+
+def test_the_statement_says_the_moment_its_ledger_stood_at(
+    extended: dict[str, Any], tmp_path: Path
+) -> None:
+    """Statement layout 10: "Ledger as of" the checkpoint's signing time, under "Generated at"."""
+    from tests.i15_statement_helpers import NOW
+
+    out = tmp_path / "st"
+    done = invoke(extended["env"], "report", "statement", "--institution", "OU", "--out", str(out))
+    assert done.exit_code == 0, done.stderr
+    [pdf] = out.iterdir()
+    text = statement_words(pdf)
+    signed = NOW.replace("T", " ")[:16] + " UTC"  # the checkpoint was signed at the helpers' NOW
+    assert (
+        f"Generated at 2026-06-16 10:00 UTC Ledger as of {signed}, when the checkpoint was signed: "
+        "what was recorded later (an extension, a return) is not in this statement"
+    ) in text
+    checked = invoke(extended["env"], "verify-document", str(pdf))
+    assert checked.exit_code == 0 and "verified against the ledger" in checked.stdout
+
+
+def test_a_layout_9_statement_still_verifies_byte_for_byte(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import GOLDEN
+
+    golden = GOLDEN / "statement-layout9-muenker.pdf"
+    assert "Ledger as of" not in statement_words(golden)
+    shutil.copy(GOLDEN / "ledger-statement-layout3.db", tmp_path / "ledger.db")
+    env = env_for(tmp_path / "ledger.db", now="2026-05-01T00:00:00Z")
+    checked = invoke(env, "verify-document", str(golden))
+    assert checked.exit_code == 0, checked.stdout
+    assert "byte-identical to a fresh rendering" in checked.stdout
