@@ -169,13 +169,15 @@ def events_not_shown(session: Session, statements: list[Statement]) -> str | Non
     if not statements:
         return None
     size = statements[0].body.checkpoint.tree_size
-    loans = sorted({loan.number for s in statements for loan in s.body.loans})
-    rows = session.exec(
+    loans = {loan.number for s in statements for loan in s.body.loans}
+    # the events after the checkpoint are few, the loans of every PI (notify) may be thousands:
+    # filter here rather than bind each loan number into the query
+    later = session.exec(
         select(EventSubject.seq, EventSubject.subject_key)
         .where(EventSubject.seq > size, EventSubject.subject_type == "loan")
-        .where(col(EventSubject.subject_key).in_(loans))
         .order_by(col(EventSubject.seq))
-    ).all()
+    )
+    rows = [(seq, loan) for seq, loan in later if loan in loans]
     if not rows:
         return None
     seqs = sorted({seq for seq, _loan in rows})
