@@ -33,12 +33,20 @@ def extended(demo: Path, tmp_path: Path) -> dict[str, Any]:
     return {**made, "env": env, "extension": made["size"] + 1}
 
 
+def statement_of(extended: dict[str, Any], institution: str, folder: Path) -> tuple[Any, Path]:
+    """`report statement --institution` into `folder`/st, which must succeed: the result and
+    the folder."""
+    out = folder / "st"
+    done = invoke(extended["env"], "report", "statement", "--institution", institution,
+                  "--out", str(out))  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    return done, out
+
+
 def test_a_statement_says_which_later_events_of_its_loans_it_does_not_show(
     extended: dict[str, Any], tmp_path: Path
 ) -> None:
-    out = tmp_path / "st"
-    done = invoke(extended["env"], "report", "statement", "--institution", "OU", "--out", str(out))
-    assert done.exit_code == 0, done.stderr
+    done, out = statement_of(extended, "OU", tmp_path)
     assert [p.name for p in out.iterdir()] == ["statement-anand-at-open.example.pdf"]
     assert done.stderr == (
         f"Note: event {extended['extension']} about L-2025-OU came after the checkpoint of "
@@ -51,11 +59,7 @@ def test_a_statement_says_which_later_events_of_its_loans_it_does_not_show(
 def test_a_statement_of_loans_no_later_event_touched_has_no_note(
     extended: dict[str, Any], tmp_path: Path
 ) -> None:
-    out = tmp_path / "st"
-    done = invoke(
-        extended["env"], "report", "statement", "--institution", "Osaka", "--out", str(out)
-    )
-    assert done.exit_code == 0, done.stderr
+    done, _out = statement_of(extended, "Osaka", tmp_path)
     assert done.stderr == ""
 
 
@@ -111,9 +115,7 @@ def test_the_statement_says_the_moment_its_ledger_stood_at(
     """Statement layout 10: "Ledger as of" the checkpoint's signing time, under "Generated at"."""
     from tests.i15_statement_helpers import NOW
 
-    out = tmp_path / "st"
-    done = invoke(extended["env"], "report", "statement", "--institution", "OU", "--out", str(out))
-    assert done.exit_code == 0, done.stderr
+    _done, out = statement_of(extended, "OU", tmp_path)
     [pdf] = out.iterdir()
     text = statement_words(pdf)
     signed = NOW.replace("T", " ")[:16] + " UTC"  # the checkpoint was signed at the helpers' NOW
