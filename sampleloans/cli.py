@@ -16,7 +16,7 @@ import typer
 from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Click
 from typer.core import TyperGroup, TyperOption
 
-from sampleloans.commands.common import State
+from sampleloans.commands.common import State, StdoutGuard
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
 from sampleloans.interrupts import run_reporting_interrupts, watch_for_ctrl_c
@@ -322,9 +322,12 @@ def main() -> None:
     pause_for_startup()
     quiet_reraised_interrupts()
     watch_for_ctrl_c()
+    given = sys.stdout
+    sys.stdout = StdoutGuard(given)  # a full disk under `> FILE` is one line, exit 3
     try:
         run_reporting_interrupts(app)
     finally:
+        sys.stdout = given  # an in-process caller gets its own stream back
         # every object left is freed at exit anyway: frozen, the collector does not walk them
         # generation by generation first (about a tenth of a second of a command's CPU)
         gc.freeze()

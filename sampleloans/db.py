@@ -40,7 +40,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
-from sampleloans import crashpoints, fileio, models
+from sampleloans import crashpoints, fileio, interrupts, models
 from sampleloans.errors import (
     DamagedFile,
     InvalidInput,
@@ -593,6 +593,7 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         else:
             _commit_with_pending_writes(session)
         if write:
+            interrupts.note_committed()
             crashpoints.reached("after_commit")
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
@@ -1256,6 +1257,29 @@ def deleted_rows_problems(connection: Any, table: str, what: str) -> list[str]:
 def is_postgres_url(url: str) -> bool:
     """Whether a --db value names a PostgreSQL database rather than a SQLite file."""
     return url.startswith(POSTGRES_SCHEMES)
+
+
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+"""The start of a URL (RFC 3986's scheme, then `//`): no ledger file's path starts so."""
+
+
+def refuse_foreign_url(given: str) -> None:
+    """Refuse (exit 2) a --db that is a URL of a database other than PostgreSQL's (`mysql://`,
+    `sqlite:///x.db`, `POSTGRESQL://`): read as a file path it named a file under a folder
+    `mysql:` that nothing meant, and `init` created it there."""
+    scheme = URL_SCHEME.match(given)
+    if scheme is None or is_postgres_url(given):
+        return
+    from sampleloans.units import quote_input
+
+    if scheme[1] == "sqlite":
+        hint = "give the SQLite file's path itself, without 'sqlite://'"
+    else:
+        hint = "give a SQLite file's path, or postgresql://USER@HOST/DATABASE"
+    raise InvalidInput(
+        f"--db: {quote_input(given)} is a URL ({scheme[1]}://), which sampleloans does not open; "
+        f"{hint} (check --db / SAMPLELOANS_DB)"
+    )
 
 
 def driver_url(url: str) -> str:

@@ -80,5 +80,19 @@ class StorageError(SampleLoansError):
     exit_code = 3
 
 
+class StdoutUnwritable(StorageError):
+    """Standard output cannot be written (a full disk, `> /dev/full`): what was printed is
+    incomplete; after a committed write the line says so, so that nobody records it twice."""
+
+    def __init__(self, reason: str, *, committed: bool) -> None:
+        after = (
+            "the output is incomplete, but what the command recorded was committed: check "
+            "'custody history' before running it again"
+            if committed
+            else "the output is incomplete"
+        )
+        super().__init__(f"cannot write standard output: {reason}; {after}")
+
+
 class DamagedFile(StorageError):
     """The ledger file is damaged (SQLite cannot read its pages): only a restore mends it."""

@@ -29,6 +29,18 @@ class _Interrupt:
     received = False
     kept: str | None = None
     finished: str | None = None
+    committed = False
+
+
+def note_committed() -> None:
+    """Say that this run has committed a write to the ledger: an error after it (its
+    confirmation cannot be printed) must not ask for a rerun, which would record it twice."""
+    _Interrupt.committed = True
+
+
+def has_committed() -> bool:
+    """Whether this run has committed a write to the ledger (`note_committed`)."""
+    return _Interrupt.committed
 
 
 def note_kept(what: str | None) -> None:
@@ -133,7 +145,10 @@ def _report_interrupt() -> None:
             "nothing to run again"
         )
     print(line, file=sys.stderr)
+    from sampleloans.errors import StdoutUnwritable  # a leaf: loaded only now
+
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to do
+        # a closed pipe or stream, or a full disk under `> FILE`: nothing more to do
+        with contextlib.suppress(OSError, ValueError, StdoutUnwritable):
             stream.flush()
     os._exit(INTERRUPTED_EXIT)
