@@ -25,7 +25,9 @@ from tests.conftest import CURATOR, fingerprint
 
 NOW = "2026-05-01T10:00:00Z"
 FULL = Path("/dev/full")
-INCOMPLETE = "Error: cannot write standard output: No space left on device; the output is incomplete"
+INCOMPLETE = (
+    "Error: cannot write standard output: No space left on device; the output is incomplete"
+)
 
 
 def cli(
