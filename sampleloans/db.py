@@ -247,12 +247,25 @@ def create_schema(engine: Engine, *, stamp: bool = False) -> None:
         raise
 
 
+_USERS_LEDGERS: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+"""Engines on the user's existing ledger (`open_engine` without `create`): a commit there is
+kept whatever happens next, so an interrupt or error after it must not ask for a rerun."""
+
+
 def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
     """Open an existing ledger database (or create a new one when `create`).
 
     An existing file is first proved to be a ledger without writing to it (see
     `check_ledger_file`): nothing, not even a pragma, touches a file that is not ours.
     """
+    engine = _open_engine(url, create=create, lock_timeout_ms=lock_timeout_ms)
+    if not create:
+        _USERS_LEDGERS.add(engine)
+    return engine
+
+
+def _open_engine(url: str, *, create: bool, lock_timeout_ms: int | None) -> Engine:
+    """`open_engine`'s work: the engine of an existing ledger, or of a new one."""
     timeout = DEFAULT_LOCK_TIMEOUT_MS if lock_timeout_ms is None else lock_timeout_ms
     if is_postgres_url(url):
         return _open_postgres(url, create=create, lock_timeout_ms=timeout)
@@ -593,7 +606,8 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         else:
             _commit_with_pending_writes(session)
         if write:
-            interrupts.note_committed()
+            if engine in _USERS_LEDGERS:  # not a scratch replay, nor a new ledger being built
+                interrupts.note_committed()
             crashpoints.reached("after_commit")
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite

@@ -135,6 +135,8 @@ def _report_interrupt() -> None:
     run by now: the interrupt has unwound the whole command."""
     import signal
 
+    from sampleloans.errors import COMMITTED_ADVICE, StdoutUnwritable  # a leaf: loaded only now
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     line = INTERRUPTED_LINE
     if _Interrupt.kept is not None:
@@ -144,8 +146,9 @@ def _report_interrupt() -> None:
             f"Error: interrupted (Ctrl-C) after its output was in place: {_Interrupt.finished}; "
             "nothing to run again"
         )
+    elif _Interrupt.committed:  # while printing its confirmation: a rerun records it twice
+        line = f"Error: interrupted (Ctrl-C) after it committed: {COMMITTED_ADVICE}"
     print(line, file=sys.stderr)
-    from sampleloans.errors import StdoutUnwritable  # a leaf: loaded only now
 
     for stream in (sys.stdout, sys.stderr):
         # a closed pipe or stream, or a full disk under `> FILE`: nothing more to do

@@ -93,9 +93,9 @@ def test_a_committed_write_whose_confirmation_cannot_be_printed_says_it_was_comm
     done = cli(ledger, *move, stdout_to=full_device())
     assert done.returncode == 3, done.stderr
     assert done.stderr.splitlines() == [
-        "Error: cannot write standard output: No space left on device; the output is "
-        "incomplete, but what the command recorded was committed: check 'custody history' "
-        "before running it again"
+        "Error: cannot write standard output: No space left on device; it committed: what it "
+        "recorded is kept, whatever was printed: check the ledger ('custody history', "
+        "'checkpoint list') before running it again"
     ]
     assert events(ledger) == count + 1
     check = cli(ledger, "verify")
