@@ -1,0 +1,84 @@
+"""Sweep s22, an attacker with a bag: files that are not files.
+
+A bag is handed over to be checked by someone who trusts nothing in it. With `data/events.jsonl`
+replaced by a FIFO (and the checksums of the tag files regenerated, as anyone can), `verify-bag`
+waited forever, reading it; with a symbolic link there, it read a file outside the bag, which
+bagit called "unsafe" as if the folder were no bag at all (exit 2). `export --bag` writes
+regular files and folders only: anything else in a bag is named before a byte is read, exit 1.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.i15_statement_helpers import env_for, invoke
+
+
+@pytest.fixture(scope="module")
+def bag(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bag of the demo ledger, exported once."""
+    folder = tmp_path_factory.mktemp("bag")
+    ledger = Path(shutil.copy(demo, folder / "ledger.db"))
+    made = invoke(env_for(ledger), "export", "--bag", str(folder / "bag"))
+    assert made.exit_code == 0, made.stderr
+    return folder / "bag"
+
+
+def _retagged(bag: Path) -> None:
+    """Drop the payload's size from bag-info.txt (a FIFO has none) and regenerate the tag
+    manifests, as anyone can: only the payload's own checksums then stand in the way."""
+    info = bag / "bag-info.txt"
+    kept = [line for line in info.read_text().splitlines() if not line.startswith("Payload-Oxum")]
+    info.write_text("\n".join(kept) + "\n")
+    for algorithm in ("sha256", "sha512"):
+        tags = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"]
+        lines = [f"{hashlib.new(algorithm, (bag / t).read_bytes()).hexdigest()}  {t}" for t in tags]
+        (bag / f"tagmanifest-{algorithm}.txt").write_text("\n".join(lines) + "\n")
+
+
+def _verify_bag(bag: Path) -> "subprocess.CompletedProcess[str]":
+    """`sampleloans verify-bag BAG` in its own process: a hang fails the test, not the suite."""
+    return subprocess.run(
+        [sys.executable, "-m", "sampleloans", "verify-bag", str(bag)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_fifo_for_the_events_is_named_not_read_forever(bag: Path, tmp_path: Path) -> None:
+    """Before: verify-bag never returned."""
+    copy = Path(shutil.copytree(bag, tmp_path / "bag"))
+    (copy / "data" / "events.jsonl").unlink()
+    os.mkfifo(copy / "data" / "events.jsonl")
+    _retagged(copy)
+    done = _verify_bag(copy)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "Error: BAG: 'data/events.jsonl' is a FIFO (named pipe), not a file: 'export --bag' "
+        "writes regular files only, so the bag was changed after it was made"
+    ]
+
+
+@pytest.mark.parametrize("target", ["data/events.jsonl", "data/docs"])
+def test_a_symbolic_link_in_a_bag_is_a_changed_bag(bag: Path, tmp_path: Path, target: str) -> None:
+    """Before: 'is not a BagIt bag (Path … is unsafe)', exit 2, as if it were no bag."""
+    copy = Path(shutil.copytree(bag, tmp_path / "bag"))
+    moved = shutil.move(copy / target, tmp_path / "outside")
+    os.symlink(moved, copy / target)  # the same bytes, read from outside the bag
+    done = _verify_bag(copy)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"Error: BAG: {target!r} is a symbolic link, not a file: 'export --bag' writes regular "
+        "files only, so the bag was changed after it was made"
+    ]
+
+
+def test_the_exported_bag_itself_still_checks_out(bag: Path) -> None:
+    done = _verify_bag(bag)
+    assert done.returncode == 0, done.stderr
