@@ -1,10 +1,14 @@
-"""Sweep s22, an attacker with a bag: files that are not files.
+"""Sweep s22, an attacker with a bag or a key folder: files that are not files.
 
 A bag is handed over to be checked by someone who trusts nothing in it. With `data/events.jsonl`
 replaced by a FIFO (and the checksums of the tag files regenerated, as anyone can), `verify-bag`
 waited forever, reading it; with a symbolic link there, it read a file outside the bag, which
 bagit called "unsafe" as if the folder were no bag at all (exit 2). `export --bag` writes
 regular files and folders only: anything else in a bag is named before a byte is read, exit 1.
+
+`checkpoint --key KEY` compares KEY.pub beside it with the key; a FIFO planted there as KEY.pub
+(by anyone who may write in the key's folder) made `checkpoint` wait forever. A KEY.pub that
+is no regular file is now no public half: the key alone decides, as when there is none.
 """
 
 import hashlib
@@ -82,3 +86,22 @@ def test_a_symbolic_link_in_a_bag_is_a_changed_bag(bag: Path, tmp_path: Path, ta
 def test_the_exported_bag_itself_still_checks_out(bag: Path) -> None:
     done = _verify_bag(bag)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_fifo_beside_the_signing_key_is_not_waited_on(ledger: Path, tmp_path: Path) -> None:
+    """Before: `checkpoint --key KEY` never returned."""
+    env = env_for(ledger)
+    key = tmp_path / "lender.key"
+    made = invoke(env, "keys", "generate", "--out", str(key))
+    assert made.exit_code == 0, made.stderr
+    Path(f"{key}.pub").unlink()
+    os.mkfifo(f"{key}.pub")
+    done = subprocess.run(
+        [sys.executable, "-m", "sampleloans", "checkpoint", "--key", str(key)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("sampleloans/ledger/"), done.stdout
