@@ -6,6 +6,11 @@ waited forever, reading it; with a symbolic link there, it read a file outside t
 bagit called "unsafe" as if the folder were no bag at all (exit 2). `export --bag` writes
 regular files and folders only: anything else in a bag is named before a byte is read, exit 1.
 
+A bag's file names are the bag maker's: one holding a carriage return and escape sequences,
+named in the error line, was written raw to the checker's terminal, so that it could repaint
+the line (`\\r` then "bag: a valid bag"). Every `Error:` line now shows terminal controls as
+their escapes, as tables already did.
+
 `checkpoint --key KEY` compares KEY.pub beside it with the key; a FIFO planted there as KEY.pub
 (by anyone who may write in the key's folder) made `checkpoint` wait forever. A KEY.pub that
 is no regular file is now no public half: the key alone decides, as when there is none.
@@ -105,3 +110,20 @@ def test_a_fifo_beside_the_signing_key_is_not_waited_on(ledger: Path, tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("sampleloans/ledger/"), done.stdout
+
+
+def test_a_file_name_in_a_bag_cannot_repaint_the_error_line(bag: Path, tmp_path: Path) -> None:
+    """Before: the name's CR and escape sequences reached the terminal as they were."""
+    copy = Path(shutil.copytree(bag, tmp_path / "bag"))
+    (copy / "data" / "x\x1b[2K\rbag: a valid bag").write_text("added")
+    done = subprocess.run(  # bytes: text mode would turn the CR into a newline
+        [sys.executable, "-m", "sampleloans", "verify-bag", str(copy)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert b"\x1b" not in done.stderr and b"\r" not in done.stderr
+    assert done.stderr.decode() == (
+        f"Error: BAG: {copy} fails validation: data/x\\x1b[2K\\rbag: a valid bag: not in the "
+        "manifest (a file was added)\n"
+    )

@@ -289,6 +289,7 @@ def _unwritable_as_error() -> Iterator[None]:
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
     from sampleloans.errors import NoSuchRecord, RecordConflict, SampleLoansError
+    from sampleloans.text import visible
 
     try:
         yield
@@ -299,10 +300,13 @@ def errors_to_exit_codes() -> Iterator[None]:
         if isinstance(error, RecordConflict):  # a key taken: lead with where it was typed
             option = option_holding(error.key)
             error = error if option is None else RecordConflict(f"{option}: {error}", key="")
+        # a name in a message may come from a file someone else made (a bag's file names, an
+        # import's lines): its terminal controls are shown (`\x1b`, `\r`), never obeyed, or a
+        # crafted name could repaint the line into "valid"
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
-            sys.stderr.write(f"{detail}\n")
+            sys.stderr.write(f"{visible(detail)}\n")
         message = rename_field(str(error).replace("\n", " "), typed_option)
-        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.write(f"Error: {visible(message)}\n")
         raise typer.Exit(error.exit_code) from None
 
 
