@@ -17,6 +17,7 @@ from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Clic
 from typer.core import TyperGroup, TyperOption
 
 from sampleloans.commands.common import State, StdoutGuard
+from sampleloans.errors import StdoutUnwritable
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
 from sampleloans.interrupts import run_reporting_interrupts, watch_for_ctrl_c
@@ -326,6 +327,9 @@ def main() -> None:
     sys.stdout = StdoutGuard(given)  # a full disk under `> FILE` is one line, exit 3
     try:
         run_reporting_interrupts(app)
+    except StdoutUnwritable as error:  # --help, --version: printed before any command runs
+        sys.stderr.write(f"Error: {error}\n")
+        raise SystemExit(error.exit_code) from None
     finally:
         sys.stdout = given  # an in-process caller gets its own stream back
         # every object left is freed at exit anyway: frozen, the collector does not walk them

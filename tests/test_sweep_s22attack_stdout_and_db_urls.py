@@ -70,13 +70,16 @@ def events(ledger: Path) -> int:
         ["custody", "history", "--loan", "L-2025-OU"],
         ["verify"],
         ["verify", "--json"],
+        ["--help"],
+        ["--version"],
+        ["loans", "--help"],
     ],
     ids=" ".join,
 )
 def test_a_read_whose_output_cannot_be_written_is_one_line_exit_3(
     ledger: Path, args: list[str]
 ) -> None:
-    """Before: an OSError traceback (rich, csv, json), exit 1."""
+    """Before: an OSError traceback (rich, csv, json, Click's help), exit 1."""
     before = fingerprint(ledger)
     done = cli(ledger, *args, stdout_to=full_device())
     assert done.returncode == 3, done.stderr

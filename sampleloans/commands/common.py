@@ -252,6 +252,10 @@ class StdoutGuard:
 
     def write(self, text: str) -> int:
         """Write `text`, or raise StdoutUnwritable."""
+        if isinstance(text, str) and not text:
+            # nothing to write: Click probes a stream with write(""), swallowing any error,
+            # which on /dev/full would be taken for the output's own failure and lost
+            return 0
         with _unwritable_as_error():
             return int(self._stream.write(text))
 
