@@ -16,7 +16,8 @@ import typer
 from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Click
 from typer.core import TyperGroup, TyperOption
 
-from sampleloans.commands.common import State
+from sampleloans.commands.common import State, StdoutGuard
+from sampleloans.errors import StdoutUnwritable
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
 from sampleloans.interrupts import run_reporting_interrupts, watch_for_ctrl_c
@@ -322,9 +323,15 @@ def main() -> None:
     pause_for_startup()
     quiet_reraised_interrupts()
     watch_for_ctrl_c()
+    given = sys.stdout
+    sys.stdout = StdoutGuard(given)  # a full disk under `> FILE` is one line, exit 3
     try:
         run_reporting_interrupts(app)
+    except StdoutUnwritable as error:  # --help, --version: printed before any command runs
+        sys.stderr.write(f"Error: {error}\n")
+        raise SystemExit(error.exit_code) from None
     finally:
+        sys.stdout = given  # an in-process caller gets its own stream back
         # every object left is freed at exit anyway: frozen, the collector does not walk them
         # generation by generation first (about a tenth of a second of a command's CPU)
         gc.freeze()

@@ -40,7 +40,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
-from sampleloans import crashpoints, fileio, models
+from sampleloans import crashpoints, fileio, interrupts, models
 from sampleloans.errors import (
     DamagedFile,
     InvalidInput,
@@ -247,12 +247,25 @@ def create_schema(engine: Engine, *, stamp: bool = False) -> None:
         raise
 
 
+_USERS_LEDGERS: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+"""Engines on the user's existing ledger (`open_engine` without `create`): a commit there is
+kept whatever happens next, so an interrupt or error after it must not ask for a rerun."""
+
+
 def open_engine(url: str, *, create: bool = False, lock_timeout_ms: int | None = None) -> Engine:
     """Open an existing ledger database (or create a new one when `create`).
 
     An existing file is first proved to be a ledger without writing to it (see
     `check_ledger_file`): nothing, not even a pragma, touches a file that is not ours.
     """
+    engine = _open_engine(url, create=create, lock_timeout_ms=lock_timeout_ms)
+    if not create:
+        _USERS_LEDGERS.add(engine)
+    return engine
+
+
+def _open_engine(url: str, *, create: bool, lock_timeout_ms: int | None) -> Engine:
+    """`open_engine`'s work: the engine of an existing ledger, or of a new one."""
     timeout = DEFAULT_LOCK_TIMEOUT_MS if lock_timeout_ms is None else lock_timeout_ms
     if is_postgres_url(url):
         return _open_postgres(url, create=create, lock_timeout_ms=timeout)
@@ -593,6 +606,8 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         else:
             _commit_with_pending_writes(session)
         if write:
+            if engine in _USERS_LEDGERS:  # not a scratch replay, nor a new ledger being built
+                interrupts.note_committed()
             crashpoints.reached("after_commit")
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite
@@ -1256,6 +1271,29 @@ def deleted_rows_problems(connection: Any, table: str, what: str) -> list[str]:
 def is_postgres_url(url: str) -> bool:
     """Whether a --db value names a PostgreSQL database rather than a SQLite file."""
     return url.startswith(POSTGRES_SCHEMES)
+
+
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+"""The start of a URL (RFC 3986's scheme, then `//`): no ledger file's path starts so."""
+
+
+def refuse_foreign_url(given: str) -> None:
+    """Refuse (exit 2) a --db that is a URL of a database other than PostgreSQL's (`mysql://`,
+    `sqlite:///x.db`, `POSTGRESQL://`): read as a file path it named a file under a folder
+    `mysql:` that nothing meant, and `init` created it there."""
+    scheme = URL_SCHEME.match(given)
+    if scheme is None or is_postgres_url(given):
+        return
+    from sampleloans.units import quote_input
+
+    if scheme[1] == "sqlite":
+        hint = "give the SQLite file's path itself, without 'sqlite://'"
+    else:
+        hint = "give a SQLite file's path, or postgresql://USER@HOST/DATABASE"
+    raise InvalidInput(
+        f"--db: {quote_input(given)} is a URL ({scheme[1]}://), which sampleloans does not open; "
+        f"{hint} (check --db / SAMPLELOANS_DB)"
+    )
 
 
 def driver_url(url: str) -> str:

@@ -103,5 +103,22 @@ class StorageError(SampleLoansError):
     exit_code = 3
 
 
+COMMITTED_ADVICE = (
+    "what it recorded is kept, whatever was printed: check the ledger ('custody history', "
+    "'checkpoint list') before running it again"
+)
+"""Said by an error or a Ctrl-C that comes after a run committed a write: a rerun would
+record it twice (a second consumption of the same micrograms)."""
+
+
+class StdoutUnwritable(StorageError):
+    """Standard output cannot be written (a full disk, `> /dev/full`): what was printed is
+    incomplete; after a committed write the line says so, so that nobody records it twice."""
+
+    def __init__(self, reason: str, *, committed: bool) -> None:
+        after = f"it committed: {COMMITTED_ADVICE}" if committed else "the output is incomplete"
+        super().__init__(f"cannot write standard output: {reason}; {after}")
+
+
 class DamagedFile(StorageError):
     """The ledger file is damaged (SQLite cannot read its pages): only a restore mends it."""

@@ -29,6 +29,18 @@ class _Interrupt:
     received = False
     kept: str | None = None
     finished: str | None = None
+    committed = False
+
+
+def note_committed() -> None:
+    """Say that this run has committed a write to the ledger: an error after it (its
+    confirmation cannot be printed) must not ask for a rerun, which would record it twice."""
+    _Interrupt.committed = True
+
+
+def has_committed() -> bool:
+    """Whether this run has committed a write to the ledger (`note_committed`)."""
+    return _Interrupt.committed
 
 
 def note_kept(what: str | None) -> None:
@@ -123,6 +135,8 @@ def _report_interrupt() -> None:
     run by now: the interrupt has unwound the whole command."""
     import signal
 
+    from sampleloans.errors import COMMITTED_ADVICE, StdoutUnwritable  # a leaf: loaded only now
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     line = INTERRUPTED_LINE
     if _Interrupt.kept is not None:
@@ -132,8 +146,12 @@ def _report_interrupt() -> None:
             f"Error: interrupted (Ctrl-C) after its output was in place: {_Interrupt.finished}; "
             "nothing to run again"
         )
+    elif _Interrupt.committed:  # while printing its confirmation: a rerun records it twice
+        line = f"Error: interrupted (Ctrl-C) after it committed: {COMMITTED_ADVICE}"
     print(line, file=sys.stderr)
+
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to do
+        # a closed pipe or stream, or a full disk under `> FILE`: nothing more to do
+        with contextlib.suppress(OSError, ValueError, StdoutUnwritable):
             stream.flush()
     os._exit(INTERRUPTED_EXIT)

@@ -122,7 +122,9 @@ def test_backup_command_refuses_existing_file_and_writes_private_copy(
     before = fingerprint(copy)
     again = cli(db_path, "backup", str(copy))
     assert again.returncode == 3
-    assert again.stderr == f"Error: {copy} already exists; choose another name or pass --force\n"
+    assert (
+        again.stderr == f"Error: FILE: {copy} already exists; choose another name or pass --force\n"
+    )
     assert fingerprint(copy) == before
     forced = cli(db_path, "backup", str(copy), "--force")
     assert forced.returncode == 0, forced.stderr

@@ -360,6 +360,12 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
             "checkpoint: it starts with a byte-order mark (U+FEFF) that an editor added: save it "
             "without one and check it again"
         )
+    whole = note.rstrip("\n") + "\n"  # a signed note ends with its last signature line
+    if whole != note and "\n\n" in whole and whole.split("\n")[-2].startswith("\u2014 "):
+        raise Unreadable(
+            f"checkpoint: {len(note) - len(whole)} blank line(s) after its signature line (an "
+            "editor or a mail program added them?): remove them and check it again"
+        )
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise Unreadable("checkpoint: not a signed note (no blank line before the signatures)")

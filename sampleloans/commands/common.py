@@ -65,8 +65,10 @@ def default_db_path() -> Path:
 
 def db_path(ctx: typer.Context) -> Path:
     """The database file of this invocation (for a PostgreSQL URL, a path no file has)."""
+    from sampleloans.services.ledgerfile import ledger_file
+
     given = state(ctx).db
-    return Path(given) if given is not None else default_db_path()
+    return ledger_file(given) if given is not None else default_db_path()
 
 
 def db_url(ctx: typer.Context) -> str:
@@ -216,21 +218,82 @@ def session_context(ctx: typer.Context, session: "Session", declared: str | None
 @contextmanager
 def quiet_broken_pipe() -> Iterator[None]:
     """A reader that stops reading (`| head`) ends the output quietly with exit 0, as for
-    `git log` (Click would exit 1, a refusal's code): every command runs inside it."""
+    `git log` (Click would exit 1, a refusal's code): every command runs inside it. Standard
+    output that cannot be written (a full disk, `> /dev/full`) is one line, exit 3
+    (`StdoutGuard`), also when only the last flush finds it out."""
+    from sampleloans.errors import StdoutUnwritable
+
     try:
         yield
         sys.stdout.flush()
     except BrokenPipeError:
-        # Python would report the pipe again when it flushes stdout at exit
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()  # Python would report the pipe again when it flushes stdout at exit
         raise typer.Exit(0) from None
+    except StdoutUnwritable as error:  # raised outside a command's errors_to_exit_codes
+        sys.stderr.write(f"Error: {error}\n")
+        raise typer.Exit(error.exit_code) from None
+
+
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at /dev/null: what is still buffered goes nowhere, and the
+    interpreter's last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class StdoutGuard:
+    """Standard output whose writes, failing for any reason but a closed pipe (a full disk, a
+    file size limit, an I/O error), raise `StdoutUnwritable` (exit 3, one line) instead of an
+    OSError traceback from deep inside rich, csv or json; everything else is the stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write `text`, or raise StdoutUnwritable."""
+        if isinstance(text, str) and not text:
+            # nothing to write: Click probes a stream with write(""), swallowing any error,
+            # which on /dev/full would be taken for the output's own failure and lost
+            return 0
+        with _unwritable_as_error():
+            return int(self._stream.write(text))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        """Write each line, or raise StdoutUnwritable."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Flush the stream, or raise StdoutUnwritable."""
+        with _unwritable_as_error():
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _unwritable_as_error() -> Iterator[None]:
+    """Turn a failed write to standard output into StdoutUnwritable; a closed pipe stays a
+    BrokenPipeError (`quiet_broken_pipe`: exit 0)."""
+    from sampleloans.errors import StdoutUnwritable
+    from sampleloans.interrupts import has_committed
+
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _discard_stdout()  # nothing more can be written there; the exit must not fail again
+        raise StdoutUnwritable(exc.strerror or str(exc), committed=has_committed()) from None
 
 
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
     from sampleloans.errors import NoSuchRecord, RecordConflict, SampleLoansError
+    from sampleloans.text import visible
 
     try:
         yield
@@ -241,10 +304,13 @@ def errors_to_exit_codes() -> Iterator[None]:
         if isinstance(error, RecordConflict):  # a key taken: lead with where it was typed
             option = option_holding(error.key)
             error = error if option is None else RecordConflict(f"{option}: {error}", key="")
+        # a name in a message may come from a file someone else made (a bag's file names, an
+        # import's lines): its terminal controls are shown (`\x1b`, `\r`), never obeyed, or a
+        # crafted name could repaint the line into "valid"
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
-            sys.stderr.write(f"{detail}\n")
+            sys.stderr.write(f"{visible(detail)}\n")
         message = rename_field(str(error).replace("\n", " "), typed_option)
-        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.write(f"Error: {visible(message)}\n")
         raise typer.Exit(error.exit_code) from None
 
 

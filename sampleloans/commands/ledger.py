@@ -146,14 +146,19 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
     that `stack` removes."""
     from sampleloans.errors import InvalidInput
     from sampleloans.fileio import private_build_dir
-    from sampleloans.services.ledgerfile import display_url, is_server_url, url_for_path
+    from sampleloans.services.ledgerfile import (
+        display_url,
+        is_server_url,
+        ledger_file,
+        url_for_path,
+    )
 
     if given and directory is not None:
         raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
     if given and is_server_url(given):
         return _DemoTarget(given, display_url(given))
     if given:
-        url_for_path(Path(given))  # a path no URL can name: refused before anything
+        url_for_path(ledger_file(given))  # a path no URL can name: refused before anything
         target, option = _new_demo_file(Path(given)), "--db"
     else:
         if directory is not None:

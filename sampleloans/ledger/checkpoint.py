@@ -210,6 +210,23 @@ def _refuse_editor_marks(note: str) -> None:
             "signed note: it starts with a byte-order mark (U+FEFF) that an editor added: save "
             "it without one and check it again"
         )
+    blank = _blank_lines_after_signatures(note)
+    if blank:
+        raise InvalidInput(
+            f"signed note: {blank} blank line{'s' if blank > 1 else ''} after its signature "
+            "line (an editor or a mail program added them?); a signed note ends with its last "
+            "signature line: remove them and check it again"
+        )
+
+
+def _blank_lines_after_signatures(note: str) -> int:
+    """How many blank lines follow the last signature line of an otherwise whole note: none
+    in a signed note (its signature block has no empty line), so they were added to it."""
+    whole = note.rstrip("\n") + "\n"
+    last_line = whole[whole.rfind("\n", 0, len(whole) - 1) + 1 :]
+    if whole == note or "\n\n" not in whole or not last_line.startswith(SIGNATURE_DASH):
+        return 0
+    return len(note) - len(whole)
 
 
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:

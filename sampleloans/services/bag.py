@@ -16,6 +16,7 @@ renamed into place: DIR appears whole or not at all.
 import base64
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -349,6 +350,39 @@ def _require_folder(path: Path) -> None:
         raise InvalidInput(f"BAG: {path} is a file, not a folder; {give}")
 
 
+SPECIAL_FILES = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+"""What a bag may not hold (`export --bag` writes regular files and folders only), in words."""
+
+
+def _refuse_special_files(bag: Path, folder: Path) -> None:
+    """Refuse (exit 1) anything in the bag but regular files and folders, before a byte of it is
+    read: checksumming a FIFO put in place of events.jsonl waited forever, and a link reads a
+    file outside the bag (the checksums, anyone's to regenerate, would not notice)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = sorted(entries, key=lambda entry: entry.name)
+    except OSError as exc:  # a folder this account may not read
+        raise StorageError(f"BAG: cannot read {folder}: {exc.strerror}") from None
+    for entry in found:
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            _refuse_special_files(bag, Path(entry.path))
+            continue
+        what = next((words for test, words in SPECIAL_FILES if test(mode)), None)
+        if what is not None:
+            relative = Path(entry.path).relative_to(bag).as_posix()
+            raise RuleViolation(
+                f"BAG: {relative!r} is {what}, not a file: 'export --bag' writes regular "
+                "files only, so the bag was changed after it was made"
+            )
+
+
 def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
     events' hash chain, and each checkpoint's origin, signature and root against the events.
@@ -361,6 +395,7 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     import bagit
 
     _require_folder(path)
+    _refuse_special_files(path, path)
     with _bagit_quiet():
         try:
             bag = bagit.Bag(str(path))

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -145,7 +146,10 @@ def _refuse_other_public_half(path: Path, signer: notes.SignerKey) -> None:
     the readers' check with the public key they were given."""
     public = public_key_path(path)
     try:
-        given = public.read_text(encoding="utf-8").strip()
+        if not stat.S_ISREG(public.stat().st_mode):
+            return  # a FIFO planted there would be waited on forever: no public half
+        with public.open("rb") as handle:
+            given = handle.read(MAX_KEY_FILE_BYTES + 1).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return  # none beside it (or unreadable): the key alone decides
     if given != signer.verifier().encode():

@@ -23,6 +23,13 @@ def is_server_url(given: str) -> bool:
     return db.is_postgres_url(given)
 
 
+def ledger_file(given: str) -> Path:
+    """The SQLite file a --db value that is not a server URL names; a URL of another kind
+    (`mysql://…`, `sqlite:///…`) is refused (exit 2), never read as a path."""
+    db.refuse_foreign_url(given)
+    return Path(given)
+
+
 def display_url(url: str) -> str:
     """A server URL fit to print: its password is never shown."""
     return db.display_url(url)

@@ -76,15 +76,16 @@ def _same_file(a: Path, b: Path) -> bool:
 def _check_destination(dest: Path, database: Path, force: bool) -> None:
     """Refuse a destination that is the ledger (or its -wal/-shm/-journal) under any name, not
     a regular file, in a missing folder, or existing without `force`."""
-    fileio.refuse_ledger(dest, database)
-    fileio.refuse_new_database(dest)
+    # each refusal names the argument, FILE, as every other command's names its option
+    fileio.refuse_ledger(dest, database, "FILE")
+    fileio.refuse_new_database(dest, "FILE")
     if dest.is_dir():
-        raise StorageError(f"{dest} is a folder; give a file name for the backup")
-    fileio.refuse_non_regular(dest)
+        raise StorageError(f"FILE: {dest} is a folder; give a file name for the backup")
+    fileio.refuse_non_regular(dest, "FILE")
     fileio.refuse_missing_folder(dest, "FILE")
     if dest.exists() and not force:
-        raise StorageError(f"{dest} already exists; choose another name or pass --force")
-    fileio.refuse_write_protected(dest)
+        raise StorageError(f"FILE: {dest} already exists; choose another name or pass --force")
+    fileio.refuse_write_protected(dest, "FILE")
 
 
 @dataclass(frozen=True)
