@@ -4,6 +4,10 @@ An import opens a batch unit on its session (`ledger/unit.py`, `batch_unit`); wh
 the unit holds the rows the batch wrote, and reads through it cost no ORM load per record. This
 module only records which sessions have one, so that read commands, which never open one, do not
 load the unit, `apply` and the event kinds to find that out.
+
+It also holds the ledger's part of what a write transaction knows besides its rows
+(`WriteTransaction`, reached by `write_transaction`), which `get_row` consults and the services
+fill before the unit exists, so neither loads the write side to reach it.
 """
 
 import weakref
