@@ -18,9 +18,10 @@ import weakref
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager, suppress
 from contextvars import ContextVar
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
 from sqlmodel import AutoString, Session, SQLModel
 
@@ -50,9 +52,6 @@ from sampleloans.errors import (
 )
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
-SECURED_FLAG = "sampleloans_secured"
-"""Set in a connection's `info` by `services/logins.py` when its PostgreSQL ledger is secured
-(the unit then reads the chain head through a function row-level security lets through)."""
 
 APPEND_ONLY_TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS ledger_event_no_update BEFORE UPDATE ON ledger_event
@@ -601,7 +600,8 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         yield session
         if write:
             crashpoints.reached("before_commit")
-        if session.info.pop(PENDING_WRITES, None) is None:
+        commit = COMMITS.peek(session)
+        if commit is None or commit.rows_left_for_it is None:
             session.commit()
         else:
             _commit_with_pending_writes(session)
@@ -638,16 +638,123 @@ def _begin_mode(engine: Engine, mode: str) -> Engine:
     return found
 
 
-PENDING_WRITES = "sampleloans_pending_writes"
-"""Session and connection info: a unit whose last rows wait for the next statement or the
-commit (PostgreSQL: sent with the COMMIT, one round trip; see `Unit.flush_later`)."""
-
-
 class Flushable(Protocol):
-    """What waits in `PENDING_WRITES`: a unit of work with rows to write."""
+    """A unit of work with rows to write, left for a transaction's next statement or its
+    COMMIT (`ConnectionState.pending_writes`, `WriteCommit.rows_left_for_it`)."""
 
     def flush(self) -> None:
         """Write the buffered rows."""
+
+
+S = TypeVar("S")
+
+
+class PerTransaction(Generic[S]):
+    """Typed state that lives as long as one session's transaction: made on first use by
+    `of`, dropped when the session's outermost transaction ends (committed, rolled back or
+    closed). Each layer keeps its own (`WriteCommit` here, the ledger's `WriteTransaction`,
+    the lock reads' `LockReads`), written down as a dataclass, instead of untyped entries
+    under string keys in the session's `info` dict. Keyed weakly by the session: every
+    Session works, whoever made it."""
+
+    _all: ClassVar[list["PerTransaction[Any]"]] = []  # a few, made at import, never dropped
+
+    def __init__(self, make: Callable[[], S]) -> None:
+        self._make = make
+        self._of: weakref.WeakKeyDictionary[OrmSession, S] = weakref.WeakKeyDictionary()
+        PerTransaction._all.append(self)
+
+    def of(self, session: OrmSession) -> S:
+        """The session's state for its current (or next) transaction, made on first use."""
+        found = self._of.get(session)
+        if found is None:
+            found = self._of[session] = self._make()
+        return found
+
+    def peek(self, session: OrmSession) -> S | None:
+        """The session's state if some was made in this transaction (a read makes none)."""
+        return self._of.get(session)
+
+    def forget(self, session: OrmSession) -> None:
+        """Drop the session's state (its transaction ended)."""
+        self._of.pop(session, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_transaction_state(session: OrmSession, transaction: Any) -> None:
+    """The session's outermost transaction ended: its per-transaction state goes with it (a
+    SAVEPOINT's end keeps it). One listener on the class, set once for the process."""
+    if transaction.parent is None:
+        for kept in PerTransaction._all:
+            kept.forget(session)
+
+
+@dataclass
+class WriteCommit:
+    """What `transaction` must know to commit a session's write transaction."""
+
+    rows_left_for_it: Flushable | None = None
+    """A unit whose last rows wait for the COMMIT (PostgreSQL: sent in one pipeline with it,
+    one round trip while the writers' lock is held; `Unit.flush_later`): the commit goes
+    through `_commit_with_pending_writes`."""
+
+
+COMMITS: PerTransaction[WriteCommit] = PerTransaction(WriteCommit)
+"""Each session's `WriteCommit`, for the transaction it is in."""
+
+
+@dataclass
+class ConnectionState:
+    """What this program keeps about one database connection, typed, in one place.
+
+    Kept in SQLAlchemy's `Connection.info` under one key (`connection_state`), not beside it:
+    that dict is SQLAlchemy's documented per-connection user dict, it lives as long as the
+    pooled database connection (a secured login's facts are asked once per connection), and
+    the engine's event hooks below (`_on_begin`, `_on_end`, `_write_pending_first`) are handed
+    only the Connection. The fields down to `pending_writes` belong to the current transaction
+    and are reset when it ends (`end_transaction`, from `_on_end` on PostgreSQL)."""
+
+    locked_write: bool = False
+    """This transaction holds the writers' lock (PostgreSQL, `_begin_write`)."""
+    prefetched_head: dict[str, Any] | None = None
+    """The guard row (chain head) read right after the writers' lock (`_begin_write`), for the
+    transaction's first unit (`Unit.link`), which takes it."""
+    prefetched_rows: list[list[tuple[Any, ...]]] | None = None
+    """The rows of each statement `read_with_lock` sent with the lock, taken by it."""
+    pending_writes: Flushable | None = None
+    """A unit whose last rows wait for this transaction's next statement or its COMMIT
+    (`_write_pending_first`, `read_together`, `_commit_with_pending_writes`)."""
+    secured: bool = False
+    """The PostgreSQL ledger is secured for this login (`services/logins.identity`): the unit
+    reads the chain head through a function row-level security lets through."""
+    events_hidden: bool | None = None
+    """Whether row-level security hides events from this login (`services/logins.
+    events_hidden`), None until asked: asked once per database connection."""
+
+    def end_transaction(self) -> None:
+        """Forget what belonged to the transaction that ended (the login's facts stay)."""
+        self.locked_write = False
+        self.prefetched_head = None
+        self.prefetched_rows = None
+        self.pending_writes = None
+
+    def take_pending_writes(self) -> Flushable | None:
+        """The unit whose rows wait for the next statement, if any, no longer waiting."""
+        pending, self.pending_writes = self.pending_writes, None
+        return pending
+
+
+_CONNECTION_STATE = "sampleloans_state"
+"""The one key of ours in `Connection.info` (see `ConnectionState`)."""
+
+
+def connection_state(connection: Connection) -> ConnectionState:
+    """This program's typed state of a database connection, made on first use."""
+    info = connection.info
+    found: ConnectionState | None = info.get(_CONNECTION_STATE)
+    if found is None:
+        found = info[_CONNECTION_STATE] = ConnectionState()
+    return found
 
 
 def _commit_with_pending_writes(session: Session) -> None:
@@ -663,7 +770,7 @@ def _commit_with_pending_writes(session: Session) -> None:
     session.flush()  # runs any statement, and so writes the pending rows first, outside it
     connection = session.connection()
     with pipelined(connection):
-        pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+        pending = connection_state(connection).take_pending_writes()
         if pending is not None:
             pending.flush()
         driver: Any = connection.connection.driver_connection  # psycopg's, open here
@@ -680,7 +787,7 @@ def _commit_with_pending_writes(session: Session) -> None:
 def _write_pending_first(connection: Any, *_args: Any) -> None:
     """Before any statement of a transaction: write the rows a unit left for later, so every
     read sees them (a session query, a check, the next unit's head, a SAVEPOINT)."""
-    pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+    pending = connection_state(connection).take_pending_writes()
     if pending is not None:
         pending.flush()
 
@@ -1378,14 +1485,13 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Any) -> None:
-        connection.info.pop(PREFETCHED_HEAD, None)  # valid in its own transaction only
-        connection.info.pop(PREFETCHED_ROWS, None)
-        connection.info.pop(PENDING_WRITES, None)  # written by the commit, or rolled back
-        connection.info.pop(LOCKED_WRITE, None)
+        # the head and rows read with the lock are valid in their own transaction only; the
+        # pending rows were written by the commit, or rolled back
+        connection_state(connection).end_transaction()
 
     @event.listens_for(engine, "rollback_savepoint")
     def _on_savepoint_rollback(connection: Any, *_args: Any) -> None:
-        connection.info.pop(PENDING_WRITES, None)  # (never set: the SAVEPOINT wrote them)
+        connection_state(connection).pending_writes = None  # (never set: the SAVEPOINT wrote them)
 
     event.listen(engine, "before_execute", _write_pending_first)
     # exec_driver_sql skips before_execute: the cursor-level event writes them for it
@@ -1396,10 +1502,6 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
 
 HAS_LEDGER_OPTION = "sampleloans_has_ledger"
 """Execution option of an engine whose database is known to hold the ledger's tables."""
-LOCKED_WRITE = "sampleloans_locked_write"
-"""Connection info: this transaction holds the writers' lock (`_begin_write`)."""
-PREFETCHED_HEAD = "sampleloans_prefetched_head"
-"""Connection info: the chain head read right after the writers' lock (see `_begin_write`)."""
 GUARD_TABLES_OPTION = "sampleloans_guard_tables"
 """Execution option of a PostgreSQL engine: (has the checkpoint table, has the version table),
 read with the ledger's own tables when it was opened, for `guard_sql`."""
@@ -1516,14 +1618,6 @@ def _head_after_lock_sql(checkpoints: bool, revision: bool) -> str:
     return f"SELECT g.* FROM ({inner}) g WHERE NOT row_security_active('ledger_event')"
 
 
-ITEMS_OF_LOANS = "sampleloans_items_of_loans"
-"""Session info: loan → the codes of its items, read with the writers' lock (PostgreSQL), for
-the transaction's first unit (`ledger/unit.known_items`)."""
-CHECK_SCOPE = "sampleloans_check_scope"
-"""Session info: the rows a write's checks would read about one sample, read with the writers'
-lock (PostgreSQL), for the transaction's first unit (`ledger/unit.known_check_scope`)."""
-PREFETCHED_ROWS = "sampleloans_prefetched_rows"
-"""Connection info: the rows of each statement `read_with_lock` sent with the lock."""
 NOT_READ = object()
 """`read_with_lock`'s answer when the statements did not go with the lock (see there)."""
 LockRead = tuple[Any, dict[str, Any]]
@@ -1554,8 +1648,11 @@ def read_with_lock(
         connection = session.connection()  # a new write transaction begins here, or not
     finally:
         _READ_WITH_LOCK.reset(token)
-    found = connection.info.pop(PREFETCHED_ROWS, NOT_READ)
-    if found is NOT_READ or every_row:
+    state = connection_state(connection)
+    found, state.prefetched_rows = state.prefetched_rows, None
+    if found is None:
+        return NOT_READ
+    if every_row:
         return found
     return [rows[0] if rows else None for rows in found]
 
@@ -1607,11 +1704,12 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
-    connection.info[LOCKED_WRITE] = True
+    state = connection_state(connection)
+    state.locked_write = True
     if head is not None:
-        connection.info[PREFETCHED_HEAD] = dict(zip(names, head, strict=True))
+        state.prefetched_head = dict(zip(names, head, strict=True))
     if waiting:
-        connection.info[PREFETCHED_ROWS] = [[tuple(row) for row in found] for found in rows]
+        state.prefetched_rows = [[tuple(row) for row in found] for found in rows]
 
 
 _COLUMN_NAMES: dict[str, tuple[str, ...]] = {}
@@ -1677,9 +1775,9 @@ def pipelined(connection: Connection) -> Iterator[None]:
 def read_together(connection: Connection, statements: list[Any]) -> list[list[Any]]:
     """The rows of each Core SELECT of `statements` (independent of one another): on PostgreSQL
     all in one pipeline, one round trip, with the rows a unit left for the next statement
-    (`PENDING_WRITES`) written first in it (a write's checks read while it holds the writers'
-    lock: each round trip delays every queued writer); elsewhere, or inside another pipelined
-    block, one query after another.
+    (`ConnectionState.pending_writes`) written first in it (a write's checks read while it
+    holds the writers' lock: each round trip delays every queued writer); elsewhere, or inside
+    another pipelined block, one query after another.
 
     Rows have the statements' column names as attributes, as SQLAlchemy's do.
     """
@@ -1697,7 +1795,7 @@ def read_together(connection: Connection, statements: list[Any]) -> list[list[An
     try:
         with raw.pipeline():
             # a unit's rows left for the next statement: every read below sees them
-            pending: Flushable | None = connection.info.pop(PENDING_WRITES, None)
+            pending = connection_state(connection).take_pending_writes()
             if pending is not None:
                 pending.flush()
             cursors = [raw.cursor(row_factory=namedtuple_row) for _ in compiled]

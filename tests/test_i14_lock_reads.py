@@ -27,7 +27,7 @@ from sampleloans.ledger.reads import get_row
 from sampleloans.models import Institution, Person
 from sampleloans.services import loans, reference, samples
 from sampleloans.services.common import require_code
-from sampleloans.services.lock_reads import _LOCK_KEYS, read_with_the_lock, validated
+from sampleloans.services.lock_reads import lock_reads_of, read_with_the_lock, validated
 from sampleloans.services.verify import verify
 from tests.conftest import CURATOR, OU_PI, ctx_for
 
@@ -115,7 +115,7 @@ def test_a_refusal_after_the_lock_reads_writes_nothing(
     with db.transaction(first) as session:  # a key with a NUL is not declared, so not sent
         read_with_the_lock(session, Institution, "NO\x00PE")
         read_with_the_lock(session, Institution, validated(lambda: require_code("NO PE")))
-        assert _LOCK_KEYS not in session.info
+        assert lock_reads_of(session).keys == []
     assert _events(demo_url) == before
     _add_institution(first, "KEY-2")  # the writer's connection is still good
     assert _events(demo_url) == before + 1

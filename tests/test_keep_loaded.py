@@ -24,15 +24,15 @@ def test_a_locked_write_keeps_what_it_loads_and_a_batch_does_not(tmp_path: Path)
     engine = db.open_engine(db.url_for_path(str(ledger)))
     try:
         with db.transaction(engine, write=False) as session:
-            session.info[lock_reads._KEEP_LOADED] = True  # as a write that took the lock sets it
+            lock_reads.lock_reads_of(session).keep_loaded = True  # as a write with the lock does
             samples = len(session.exec(select(Sample)).all())
-            held = session.info[lock_reads._HELD]
+            held = lock_reads.lock_reads_of(session).held
             assert samples > 20 and len(held) == samples
             with batch_unit(session):
                 loans = session.exec(select(Loan)).all()
                 assert loans and len(held) == samples  # nothing more held in a batch
         with db.transaction(engine, write=False) as session:  # a session that did not lock
             session.exec(select(Sample)).all()
-            assert lock_reads._HELD not in session.info
+            assert lock_reads.lock_reads_of(session).held == []
     finally:
         engine.dispose()

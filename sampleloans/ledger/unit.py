@@ -63,7 +63,7 @@ from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import chain, guard
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.events import Event
-from sampleloans.ledger.reads import ABSENT_KEYS, OPEN, get_row, open_batch
+from sampleloans.ledger.reads import OPEN, WRITES, Key, get_row, open_batch, write_transaction
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
 from sampleloans.vocab import IncidentStatus, ItemSource, SubjectType
 
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
     from sampleloans.ledger.checks import Snapshot
 
 M = TypeVar("M", bound=SQLModel)
-Key = tuple[str, tuple[Any, ...]]
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
 KEEP_ROWS = 100_000
@@ -563,12 +562,12 @@ class Unit:
         the COMMIT, one round trip fewer while the writers' lock is held)."""
         if not self._pending and not self._changed:
             return
-        info = self.connection.info
-        if self.session is None or not info.get(db.LOCKED_WRITE):
+        state = db.connection_state(self.connection)
+        if self.session is None or not state.locked_write:
             self.flush()
             return
         # the next statement on this connection writes them first (db._write_pending_first)
-        info[db.PENDING_WRITES] = self.session.info[db.PENDING_WRITES] = self
+        state.pending_writes = db.COMMITS.of(self.session).rows_left_for_it = self
 
     def _write_new_rows(self, table_name: str, pending: list[dict[str, Any] | Tracked]) -> None:
         """One executemany INSERT of buffered rows."""
@@ -607,14 +606,14 @@ class Unit:
         `db._write_pending_first`)."""
         if not self._pending and not self._changed:
             return
-        info = self.connection.info
-        if self.connection.dialect.name != "postgresql" or info.get(db.PENDING_WRITES) not in (
+        state = db.connection_state(self.connection)
+        if self.connection.dialect.name != "postgresql" or state.pending_writes not in (
             None,
             self,
         ):
             self.flush()  # (another unit's rows left for later are written first, by then)
             return
-        info[db.PENDING_WRITES] = self
+        state.pending_writes = self
 
     def _write_changes(self) -> None:
         """One executemany UPDATE per table and set of columns changed since last written.
@@ -791,8 +790,9 @@ class Unit:
             self.flush()
             # read with the writers' lock when this transaction began (PostgreSQL), once: a
             # later unit of the same transaction must see the events this one appends
-            found = self.connection.info.pop(db.PREFETCHED_HEAD, None)
-            if found is None and self.connection.info.get(db.SECURED_FLAG, False):
+            state = db.connection_state(self.connection)
+            found, state.prefetched_head = state.prefetched_head, None
+            if found is None and state.secured:
                 # row-level security hides other institutions' events from this login: only
                 # the head, through `sampleloans_chain_head()`; the database's triggers check
                 # the link (the guard needs rows this login may not read)
@@ -969,7 +969,7 @@ def head_query(connection: Any) -> Select[Any]:
     """The query for the chain's last link (seq, hash, recorded_at) on this connection; on a
     secured PostgreSQL ledger (issue 14) row-level security may hide the head from the login,
     so it is read through `sampleloans_chain_head()`, which shows those three and nothing else."""
-    if connection.info.get(db.SECURED_FLAG, False):
+    if db.connection_state(connection).secured:
         head = func.sampleloans_chain_head().table_valued("seq", "hash", "recorded_at")
         return select(head.c.seq, head.c.hash, head.c.recorded_at)
     table = _info(LedgerEvent).table
@@ -1101,11 +1101,14 @@ def unit_for(session: Session) -> Unit:
         return found
     session.flush()  # anything the session itself added (the ledger's metadata) comes first
     unit = Unit(session.connection(), checks_now=True, session=session)
-    items_of: dict[str, set[str]] | None = session.info.pop(db.ITEMS_OF_LOANS, None)
-    if items_of:
-        unit._items_of.update(items_of)  # read with the writers' lock (`known_items`)
-    unit.check_scope = session.info.pop(db.CHECK_SCOPE, None)  # (`known_check_scope`)
-    absent = session.info.get(ABSENT_KEYS)
+    known = WRITES.peek(session)
+    if known is None:
+        return unit
+    if known.items_of_loans:
+        unit._items_of.update(known.items_of_loans)  # read with the writers' lock (`known_items`)
+    unit.check_scope = known.check_scope  # (`known_check_scope`)
+    known.forget_known()  # handed over: the first unit alone may trust them
+    absent = known.absent_keys
     if absent:
         # handed over once: this unit may insert those rows, and the next unit of the same
         # transaction must then read them, not take them for missing
@@ -1126,17 +1129,18 @@ def note_absent(session: Session) -> set[Key]:
     listeners on the Session class (`_note_absent`, `_forget_absent`), set once for the
     process: two listeners set on each session cost a writer ~33 µs inside the lock.
     """
-    found: set[Key] | None = session.info.get(ABSENT_KEYS)
-    if found is None:
-        found = session.info[ABSENT_KEYS] = set()
-    return found
+    known = write_transaction(session)
+    if known.absent_keys is None:
+        known.absent_keys = set()
+    return known.absent_keys
 
 
 @sa_event.listens_for(Session, "do_orm_execute")
 def _note_absent(state: ORMExecuteState) -> Result[Any] | None:
     """A session that notes absent keys (`note_absent`): answer a read of a key known to have
     no row without a query, and note the keys its primary-key reads find no row for."""
-    absent: set[Key] | None = state.session.info.get(ABSENT_KEYS)
+    known = WRITES.peek(state.session)
+    absent = None if known is None else known.absent_keys
     if absent is None or state.session in OPEN:
         return None
     key = _key_read_by(state)
@@ -1155,9 +1159,9 @@ def _note_absent(state: ORMExecuteState) -> Result[Any] | None:
 @sa_event.listens_for(Session, "after_flush")
 def _forget_absent(session: Session, *_args: Any) -> None:
     """The session wrote rows of its own: what it found absent may be there now."""
-    absent: set[Key] | None = session.info.get(ABSENT_KEYS)
-    if absent:
-        absent.clear()
+    known = WRITES.peek(session)
+    if known is not None and known.absent_keys:
+        known.absent_keys.clear()
 
 
 def known_absent(session: Session, key: Key) -> None:
@@ -1183,14 +1187,14 @@ def known_check_scope(session: Session, scope: CheckScope) -> None:
     this write transaction wrote anything (`services/lock_reads.declare_check_scope`): the
     transaction's first unit answers its checks from it and its own rows, and its rows then go
     with the COMMIT (one round trip fewer while the lock is held)."""
-    session.info[db.CHECK_SCOPE] = scope
+    write_transaction(session).check_scope = scope
 
 
 def known_items(session: Session, number: str, codes: set[str]) -> None:
     """Note every item a loan has at the start of this write transaction (read with the
     writers' lock, `services/lock_reads.query_with_the_lock`; the rows are in the session): the
     transaction's first unit then lists them without a query (`Unit.loan_items`)."""
-    session.info.setdefault(db.ITEMS_OF_LOANS, {})[number] = codes
+    write_transaction(session).items_of_loans[number] = codes
 
 
 def _no_entity(state: ORMExecuteState) -> Result[Any] | None:

@@ -9,7 +9,7 @@ from sqlalchemy import Table, bindparam, func, literal_column
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from sampleloans.db import LOCKED_WRITE
+from sampleloans import db
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -140,7 +140,7 @@ def require_staff_institution(session: Session, role: str, institution: str) -> 
 def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Person:
     """The acting person, if their role is one of `roles`; otherwise PermissionDenied."""
     person = acting_person(session, ctx)
-    if open_batch(session) is None and session.connection().info.get(LOCKED_WRITE):
+    if open_batch(session) is None and db.connection_state(session.connection()).locked_write:
         from sampleloans.ledger.unit import note_absent  # the write side
 
         note_absent(session)  # PostgreSQL: apply need not read again what is not there

@@ -14,7 +14,7 @@ import's batch or in a transaction already begun, nothing changes: the command r
 
 import weakref
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, event, func, literal_column, union
@@ -24,9 +24,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans import db
-from sampleloans.db import CHECK_SCOPE, ITEMS_OF_LOANS, LOCKED_WRITE
 from sampleloans.errors import InvalidInput
-from sampleloans.ledger.reads import get_row, open_batch
+from sampleloans.ledger.reads import WRITES, get_row, open_batch
 from sampleloans.models import (
     Agreement,
     Incident,
@@ -44,10 +43,58 @@ from sampleloans.vocab import (
 T = TypeVar("T", bound=SQLModel)
 
 
-_HELD = "sampleloans_held_rows"
-_KEEP_LOADED = "sampleloans_keep_loaded"
-"""Session info: keep every row the session loads until it ends (a PostgreSQL write that took
-the writers' lock; see `_keep_loaded`)."""
+KeyRead = tuple[type[SQLModel], tuple[Any, ...]]
+"""A row declared to be read by key: its model and its primary key's values."""
+Merged = dict[KeyRead, tuple[Table, str]]
+"""Declared key reads answered by a declared case-twin lookup (`_keys_with_their_twin`)."""
+
+
+@dataclass(frozen=True)
+class _LockQuery:
+    """A query declared to go with the writers' lock (`query_with_the_lock`)."""
+
+    name: Hashable
+    model: type[SQLModel] | None
+    statement: Any
+    params: dict[str, Any]
+    items_of_loan: str | None = None
+
+
+@dataclass
+class LockReads:
+    """What a session's write transaction declared to read with the writers' lock, and what
+    it got back and keeps while it holds the lock (this module's docstring). Made on first
+    use, dropped when the transaction ends (`db.PerTransaction`); reached by `lock_reads_of`.
+    The declarations are taken by `person_with_institution`, which sends them."""
+
+    keys: list[KeyRead] = field(default_factory=list)
+    """Rows declared to be read by key (`read_with_the_lock`)."""
+    twins: list[tuple[Any, str]] = field(default_factory=list)
+    """Case-twin lookups declared, as (column, new code) (`read_twin_with_the_lock`)."""
+    queries: list[_LockQuery] = field(default_factory=list)
+    """Named queries declared (`query_with_the_lock`)."""
+    scope: tuple[str, str] | None = None
+    """The check scope declared, as (kind "sample" or "loan", its key) (`_declare_scope`)."""
+    keep_loaded: bool = False
+    """Keep every row the session loads until the transaction ends (a PostgreSQL write that
+    took the writers' lock; see `_keep_loaded`)."""
+    held: list[object] = field(default_factory=list)
+    """The rows kept alive (the session's identity map holds rows weakly)."""
+    twin_answers: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """(column, code) → the case twin found with the lock, or None (`twin_answer`)."""
+    answers: dict[Hashable, list[Any]] | None = None
+    """The declared queries' rows by name (`answered_with_the_lock`); None once the session
+    wrote rows (they may be stale) or where nothing was read with the lock."""
+
+
+LOCK_READS: "db.PerTransaction[LockReads]" = db.PerTransaction(LockReads)
+"""Each session's `LockReads` (peek at it where a read must not make one)."""
+
+
+def lock_reads_of(session: Session) -> LockReads:
+    """The session's `LockReads` for the transaction it is in (or begins next), made on first
+    use."""
+    return LOCK_READS.of(session)
 
 
 @event.listens_for(Session, "loaded_as_persistent")
@@ -57,8 +104,9 @@ def _keep_loaded(session: Session, instance: object) -> None:
     again by the next lookup or by `apply`, each a wait for the server while the writers'
     lock is held."""
     # not in an import's batch: its unit keeps what it needs, and forgets past a bound
-    if session.info.get(_KEEP_LOADED) and open_batch(session) is None:
-        session.info.setdefault(_HELD, []).append(instance)
+    known = LOCK_READS.peek(session)
+    if known is not None and known.keep_loaded and open_batch(session) is None:
+        known.held.append(instance)
 
 
 _PERSON_WITH_INSTITUTION = (
@@ -93,14 +141,14 @@ def read_with_the_lock(session: Session, model: type[SQLModel], key: Any) -> Non
     """
     ident = key if isinstance(key, tuple) else (key,)
     if all(map(_sendable, ident)):
-        session.info.setdefault(_LOCK_KEYS, []).append((model, ident))
+        lock_reads_of(session).keys.append((model, ident))
 
 
 def read_twin_with_the_lock(session: Session, column: Any, code: Any) -> None:
     """Declare, as `read_with_the_lock` does, the case-twin lookup `refuse_case_twin` will make
     for a new code: on PostgreSQL it goes in the lock's pipeline and is answered from there."""
     if isinstance(code, str) and _sendable(code):
-        session.info.setdefault(_LOCK_TWINS, []).append((column, code))
+        lock_reads_of(session).twins.append((column, code))
 
 
 def _twin_read(column: Any) -> Any:
@@ -127,13 +175,11 @@ def _twin_and_key_read(column: Any) -> Any:
     return found
 
 
-def _keys_with_their_twin(
-    declared: list[tuple[type[SQLModel], tuple[Any, ...]]], twins: list[tuple[Any, str]]
-) -> dict[tuple[type[SQLModel], tuple[Any, ...]], tuple[Table, str]]:
+def _keys_with_their_twin(declared: list[KeyRead], twins: list[tuple[Any, str]]) -> Merged:
     """The declared key reads a declared case-twin lookup answers too (a new code's "does it
     exist?" and "a case twin?", on the table's one key column): each with that lookup's key."""
     twinned = {(_twin_shape(column)[0], code) for column, code in twins if _key_at(column) >= 0}
-    merged: dict[tuple[type[SQLModel], tuple[Any, ...]], tuple[Table, str]] = {}
+    merged: Merged = {}
     for model, ident in declared:
         table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         if len(ident) == 1 and (table, ident[0]) in twinned:
@@ -207,10 +253,7 @@ def validated(check: Callable[[], Any]) -> Any:
         return None
 
 
-_LOCK_KEYS = "sampleloans_lock_keys"
 _KEY_READS: dict[type[SQLModel], Any] = {}
-_LOCK_TWINS = "sampleloans_lock_twins"
-_TWIN_ANSWERS = "sampleloans_twin_answers"
 _TWIN_READS: dict[Any, Any] = {}
 _TWIN_AND_KEY_READS: dict[Any, Any] = {}
 
@@ -236,10 +279,9 @@ def person_with_institution(session: Session, email: str) -> Person | None:
     the grant, so a deactivation committed by the writer before is seen, and no round trip of
     their own while the lock is held.
     """
-    declared: list[tuple[type[SQLModel], tuple[Any, ...]]] = session.info.pop(_LOCK_KEYS, [])
-    twins: list[tuple[Any, str]] = session.info.pop(_LOCK_TWINS, [])
-    queries: list[_LockQuery] = session.info.pop(_LOCK_QUERIES, [])
-    scoped: tuple[str, str] | None = session.info.pop(_SCOPE, None)
+    known = lock_reads_of(session)
+    declared, twins, queries, scoped = known.keys, known.twins, known.queries, known.scope
+    known.keys, known.twins, known.queries, known.scope = [], [], [], None  # taken: sent once
     if open_batch(session) is not None or session.identity_key(Person, email) in (
         session.identity_map
     ):
@@ -251,14 +293,14 @@ def person_with_institution(session: Session, email: str) -> Person | None:
     institution: Institution | None
     if found is db.NOT_READ:
         row = session.exec(_PERSON_WITH_INSTITUTION, params={"email": email}).first()
-        if session.connection().info.get(LOCKED_WRITE):  # a CLI write, begun before it read
-            session.info[_KEEP_LOADED] = True
+        if db.connection_state(session.connection()).locked_write:  # a CLI write, begun
+            known.keep_loaded = True  # before it read
         if row is None:
             return None
         person, institution = row
         held: list[object] = [institution]
     else:
-        session.info[_KEEP_LOADED] = True  # a PostgreSQL write with the lock: see there
+        known.keep_loaded = True  # a PostgreSQL write with the lock: see there
         sent = len(reads) - 1 - len(queries)  # the declared keys' and twins' reads
         held = _adopt_declared(session, declared, twins, merged, found[1 : 1 + sent])
         queried = found[1 + sent :]
@@ -279,16 +321,12 @@ def person_with_institution(session: Session, email: str) -> Person | None:
         held.append(institution)
     # the identity map holds rows weakly: keep the institution for `staff_institution`, and
     # the person for a hand-over's parties (the recorder's own row, `services/handover`)
-    session.info.setdefault(_HELD, []).extend([*held, person])
+    known.held.extend([*held, person])
     return person
 
 
-Merged = dict[tuple[type[SQLModel], tuple[Any, ...]], tuple[Table, str]]
-"""Declared key reads answered by a declared case-twin lookup (`_keys_with_their_twin`)."""
-
-
 def _declared_reads(
-    declared: list[tuple[type[SQLModel], tuple[Any, ...]]],
+    declared: list[KeyRead],
     twins: list[tuple[Any, str]],
     merged: Merged,
 ) -> list[tuple[Any, dict[str, Any]]]:
@@ -309,7 +347,7 @@ def _declared_reads(
 
 def _adopt_declared(
     session: Session,
-    declared: list[tuple[type[SQLModel], tuple[Any, ...]]],
+    declared: list[KeyRead],
     twins: list[tuple[Any, str]],
     merged: Merged,
     answers: list[list[tuple[Any, ...]]],
@@ -324,7 +362,7 @@ def _adopt_declared(
         if (table, code) in merged.values():
             whole_rows[(table, code)] = (column, rows)
     if twins:
-        session.info[_TWIN_ANSWERS] = {
+        lock_reads_of(session).twin_answers = {
             (str(column), code): _twin_of(
                 column, code, rows, (_twin_shape(column)[0], code) in whole_rows
             )
@@ -337,21 +375,6 @@ def _adopt_declared(
         for model, ident in declared
     ]
     return _adopt_read_with_lock(session, declared, key_rows)
-
-
-@dataclass(frozen=True)
-class _LockQuery:
-    """A query declared to go with the writers' lock (`query_with_the_lock`)."""
-
-    name: Hashable
-    model: type[SQLModel] | None
-    statement: Any
-    params: dict[str, Any]
-    items_of_loan: str | None = None
-
-
-_LOCK_QUERIES = "sampleloans_lock_queries"
-_LOCK_ANSWERS = "sampleloans_lock_answers"
 
 
 def query_with_the_lock(
@@ -376,13 +399,14 @@ def query_with_the_lock(
     """
     if all(map(_sendable, params.values())):  # (see `read_with_the_lock`)
         query = _LockQuery(name, model, statement, params, items_of_loan)
-        session.info.setdefault(_LOCK_QUERIES, []).append(query)
+        lock_reads_of(session).queries.append(query)
 
 
 def answered_with_the_lock(session: Session, name: Hashable) -> list[Any] | None:
     """The rows of a query declared by `query_with_the_lock` and read with the lock (the
     session's rows for a model), or None: the caller then runs its own query."""
-    answers: dict[Hashable, list[Any]] | None = session.info.get(_LOCK_ANSWERS)
+    known = LOCK_READS.peek(session)
+    answers = None if known is None else known.answers
     return None if answers is None else answers.get(name)
 
 
@@ -393,7 +417,10 @@ def _adopt_queried(
     (returned, to be kept alive), kept by name for `answered_with_the_lock`."""
     from sampleloans.ledger.unit import known_items  # the write side: loaded before the lock
 
-    kept: dict[Hashable, list[Any]] = session.info.setdefault(_LOCK_ANSWERS, {})
+    known = lock_reads_of(session)
+    if known.answers is None:
+        known.answers = {}
+    kept = known.answers
     held: list[object] = []
     for query, rows in zip(queries, answers, strict=True):
         if query.model is None:
@@ -416,12 +443,14 @@ def _adopt_queried(
 def forget_answers(session: Session, *_args: Any) -> None:
     """Drop the declared queries' answers once the session's transaction changed rows (an
     event appended, or the session's own flush): they may be stale."""
-    session.info.pop(_LOCK_ANSWERS, None)
-    session.info.pop(ITEMS_OF_LOANS, None)
-    session.info.pop(CHECK_SCOPE, None)
+    known = LOCK_READS.peek(session)
+    if known is not None:
+        known.answers = None
+    writes = WRITES.peek(session)
+    if writes is not None:
+        writes.forget_known()
 
 
-_SCOPE = "sampleloans_scope"
 _SCOPE_TABLES: tuple[Table, ...] = (
     Sample.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
     LoanItem.__table__,  # type: ignore[attr-defined]  # SQLModel sets it
@@ -509,7 +538,7 @@ def _declare_scope(
     for part in parts or (kind,):
         for name, statement in _CHECK_SCOPE_READS[part].items():
             query_with_the_lock(session, ("check scope", name, key), None, statement, {param: key})
-    session.info[_SCOPE] = (kind, key)
+    lock_reads_of(session).scope = (kind, key)
 
 
 def _adopt_scope_sample(session: Session, kind: str, code: str) -> list[object]:
@@ -558,7 +587,7 @@ def _hand_over_check_scope(session: Session, kind: str, key: str) -> None:
 
 def _adopt_read_with_lock(
     session: Session,
-    declared: list[tuple[type[SQLModel], tuple[Any, ...]]],
+    declared: list[KeyRead],
     rows: list[tuple[Any, ...] | None],
 ) -> list[object]:
     """Put the declared rows read with the lock in the session as if loaded (returned, to be
@@ -640,6 +669,7 @@ def _as_loaded(session: Session, model: type[T], table: Table, values: tuple[Any
 def twin_answer(session: Session, column: Any, code: str) -> tuple[bool, Any]:
     """Whether the case-twin lookup of `code` was answered with the lock, and its answer (the
     twin's code, or None when there is none)."""
-    answered: dict[tuple[str, str], Any] = session.info.get(_TWIN_ANSWERS, {})
+    known = LOCK_READS.peek(session)
+    answered = {} if known is None else known.twin_answers
     key = (str(column), code)
     return (key in answered), answered.get(key)

@@ -55,7 +55,7 @@ def identity(session: Session, declared: str | None) -> tuple[str | None, dateti
     state = pgsecurity.login_state(connection)
     if not state.secured:
         return declared, None
-    connection.info[db.SECURED_FLAG] = True  # the unit then reads the head through a function
+    db.connection_state(connection).secured = True  # the unit reads the head through a function
     if declared is not None and state.superuser:
         # the DBA may read (verify) on a person's behalf; the actor trigger still refuses
         # any event they write under another name, and a superuser could lift any check
@@ -130,9 +130,6 @@ def login_sql(email: str, role: str, *, create: bool = True) -> str:
     return pgsecurity.login_sql(email, role, create=create)
 
 
-_EVENTS_HIDDEN = "sampleloans_events_hidden"
-
-
 def events_hidden(connection: Connection) -> bool:
     """Whether row-level security hides events from this connection's login (a researcher on
     a secured PostgreSQL ledger); asked once per database connection."""
@@ -140,14 +137,14 @@ def events_hidden(connection: Connection) -> bool:
         return False
     from sampleloans import pgsecurity  # (see the module's docstring)
 
-    known = connection.info.get(_EVENTS_HIDDEN)
-    if known is None:
+    state = db.connection_state(connection)
+    if state.events_hidden is None:
         asked = text(
             f"SELECT to_regproc('{pgsecurity.EVENT_HASHES}') IS NOT NULL "
             f"AND {pgsecurity.RESEARCHER_LOGIN}"
         )
-        known = connection.info[_EVENTS_HIDDEN] = bool(connection.execute(asked).scalar())
-    return bool(known)
+        state.events_hidden = bool(connection.execute(asked).scalar())
+    return state.events_hidden
 
 
 def refuse_hidden_replay(session: Session, what: str) -> None:
