@@ -1664,7 +1664,7 @@ def read_together(connection: Connection, statements: list[Any]) -> list[list[An
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name != "postgresql" or _in_pipeline(raw):
         # `all()`: one fetch of every row, not a fetch for each (1,000s in a batch's checks)
-        return [connection.execute(statement).all() for statement in statements]
+        return [list(connection.execute(statement).all()) for statement in statements]
     import psycopg
     from psycopg.rows import namedtuple_row
 

@@ -6,9 +6,9 @@ raises when any fails on the touched records) and power `verify` (all records, a
 
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterable
-from functools import cache, partial
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sampleloans.errors import Conflict
@@ -591,7 +591,7 @@ def _figures(model: Any, protocol: Any) -> list[Any]:
 @cache
 def _row_type(fields: tuple[str, ...]) -> Any:
     """A plain named tuple for rows of these columns (one class per column set)."""
-    return namedtuple("CheckedRow", fields)  # type: ignore[misc]  # fields known at run time
+    return namedtuple("CheckedRow", fields)
 
 
 def _plain(rows: Iterable[Any]) -> list[Any]:
