@@ -24,7 +24,7 @@ from sampleloans.vocab import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Result
     from sqlmodel import Session
 
     from sampleloans.ledger.unit import Touched
@@ -594,16 +594,20 @@ def _row_type(fields: tuple[str, ...]) -> Any:
     return namedtuple("CheckedRow", fields)
 
 
-def _plain(rows: Iterable[Any]) -> list[Any]:
+def _plain(rows: "list[Any] | Result[Any]") -> list[Any]:
     """Rows as plain named tuples: the checks read each row's fields dozens of times, and a
     field of a SQLAlchemy `Row` costs several times a tuple's (a fifth of a write's checks
-    went there). The values are the rows' own, as SQLAlchemy converted them."""
-    found = rows if isinstance(rows, list) else list(rows)
-    if not found:
-        return []
-    # `tuple.__new__` bound to the class: the named tuple's `_make` without its Python frame
-    make = partial(tuple.__new__, _row_type(tuple(found[0]._fields)))
-    return list(map(make, found))
+    went there). The values are the rows' own, as SQLAlchemy converted them. A result (the
+    whole ledger's rows, `verify`) is converted one row at a time, never held twice."""
+    if isinstance(rows, list):
+        return list(map(_row_maker(rows[0]._fields), rows)) if rows else []
+    return list(map(_row_maker(rows.keys()), rows))
+
+
+def _row_maker(fields: Iterable[str]) -> Callable[[Any], Any]:
+    """Make a plain row of these columns from a row: `tuple.__new__` bound to the named tuple
+    class, its `_make` without a Python frame per row."""
+    return partial(tuple.__new__, _row_type(tuple(fields)))
 
 
 def _items_on_loans(loan_keys: set[str], dialect: str) -> Any:
@@ -740,7 +744,8 @@ def _read_every_sample(connection: "Connection", snapshot: Snapshot) -> None:
     snapshot.open_incident_samples = {
         str(row.sample_code) for row in connection.execute(open_query)
     }
-    for sample in _plain(connection.execute(select(sample_t).order_by(sample_t.c.code))):
+    result = connection.execute(select(sample_t).order_by(sample_t.c.code))
+    for sample in map(_row_maker(result.keys()), result):  # one row at a time
         snapshot.samples.append(sample)
         if sample.parent_code is not None:
             snapshot.children.setdefault(sample.parent_code, []).append(sample)
