@@ -1772,6 +1772,22 @@ def pipelined(connection: Connection) -> Iterator[None]:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
+def in_keys(column: Any, keys: set[str], dialect_name: str) -> Any:
+    """`column IN keys` for the many keys of a batch's checks. On SQLite the keys go as one
+    JSON parameter that `json_each` reads: SQLAlchemy renders an IN list one bound value at a
+    time (built, then expanded at each execution), which was a third of the checks of a batch
+    touching 1,000 loans; SQLite's plan is the same index search per key (a `LIST SUBQUERY`
+    of `json_each`). Elsewhere an IN list (PostgreSQL: rendered once, sent in a pipeline)."""
+    if dialect_name != "sqlite":
+        return column.in_(sorted(keys))
+    import json
+
+    from sqlalchemy import bindparam, func, select
+
+    listed = func.json_each(bindparam(None, json.dumps(sorted(keys)), type_=String))
+    return column.in_(select(listed.table_valued("value").c.value))
+
+
 def read_together(connection: Connection, statements: list[Any]) -> list[list[Any]]:
     """The rows of each Core SELECT of `statements` (independent of one another): on PostgreSQL
     all in one pipeline, one round trip, with the rows a unit left for the next statement
@@ -1783,7 +1799,8 @@ def read_together(connection: Connection, statements: list[Any]) -> list[list[An
     """
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name != "postgresql" or _in_pipeline(raw):
-        return [list(connection.execute(statement)) for statement in statements]
+        # `all()`: one fetch of every row, not a fetch for each (1,000s in a batch's checks)
+        return [list(connection.execute(statement).all()) for statement in statements]
     import psycopg
     from psycopg.rows import namedtuple_row
 

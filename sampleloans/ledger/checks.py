@@ -4,10 +4,11 @@ Every check runs and every violation is reported. The same checks refuse a write
 raises when any fails on the touched records) and power `verify` (all records, all printed).
 """
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sampleloans.errors import Conflict
@@ -23,7 +24,7 @@ from sampleloans.vocab import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Result
     from sqlmodel import Session
 
     from sampleloans.ledger.unit import Touched
@@ -511,14 +512,14 @@ def _whole_snapshot(
     from sampleloans.models import Agreement, Loan, LoanItem
 
     snapshot = Snapshot()
-    snapshot.items = list(connection.execute(select(_table(LoanItem))))
+    snapshot.items = _plain(connection.execute(select(_table(LoanItem))))
     _read_every_sample(connection, snapshot)
     snapshot.loans = _rows(connection, _table(Loan).c.number, loan_keys)
     if agreement_keys is None:
         snapshot.agreements = _rows(connection, _table(Agreement).c.number, None)
         snapshot.agreement_issued_ug = _issued_by_agreement(connection)
     elif agreement_keys:
-        snapshot.agreements = list(connection.execute(_agreements_read(agreement_keys)))
+        snapshot.agreements = _plain(connection.execute(_agreements_read(agreement_keys)))
         _note_issued(snapshot)
     return snapshot
 
@@ -537,10 +538,11 @@ def _scoped_snapshot(
     from sampleloans.models import Agreement, Loan
 
     reads: dict[str, Any] = {}
-    items = _items_read(sample_keys, loan_keys)
+    dialect = connection.dialect.name
+    items = _items_read(sample_keys, loan_keys, dialect)
     if items is not None:
         reads["items"] = items
-    samples = _samples_read(sample_keys, loan_keys)
+    samples = _samples_read(sample_keys, loan_keys, dialect)
     if samples is not None:
         reads["samples"] = samples
     loan_t = _table(Loan)
@@ -548,7 +550,7 @@ def _scoped_snapshot(
         reads["loans"] = select(loan_t)
     elif loan_keys:
         reads["loans"] = select(*_figures(Loan, LoanFigures)).where(
-            loan_t.c.number.in_(sorted(loan_keys))
+            db.in_keys(loan_t.c.number, loan_keys, dialect)
         )
     if agreement_keys is None:
         reads["agreements"] = select(_table(Agreement))
@@ -557,13 +559,13 @@ def _scoped_snapshot(
         reads["agreements"] = _agreements_read(agreement_keys)
     answers = dict(zip(reads, db.read_together(connection, list(reads.values())), strict=True))
     snapshot = Snapshot()
-    snapshot.items = answers.get("items", [])
+    snapshot.items = _plain(answers.get("items", []))
     if loan_keys:  # the samples on the named loans are named too
         on_loans = {str(i.sample_code) for i in snapshot.items if i.loan_number in loan_keys}
         sample_keys = sample_keys | on_loans
-    _sort_samples(snapshot, answers.get("samples", []), sample_keys)
-    snapshot.loans = answers.get("loans", [])
-    snapshot.agreements = answers.get("agreements", [])
+    _sort_samples(snapshot, _plain(answers.get("samples", [])), sample_keys)
+    snapshot.loans = _plain(answers.get("loans", []))
+    snapshot.agreements = _plain(answers.get("agreements", []))
     if "issued" in answers:
         snapshot.agreement_issued_ug = {
             str(number): int(total) for number, total in answers["issued"]
@@ -586,47 +588,74 @@ def _figures(model: Any, protocol: Any) -> list[Any]:
     return [table.c[name] for name in protocol.__annotations__]
 
 
-def _items_on_loans(loan_keys: set[str]) -> Any:
+@cache
+def _row_type(fields: tuple[str, ...]) -> Any:
+    """A plain named tuple for rows of these columns (one class per column set)."""
+    return namedtuple("CheckedRow", fields)
+
+
+def _plain(rows: "list[Any] | Result[Any]") -> list[Any]:
+    """Rows as plain named tuples: the checks read each row's fields dozens of times, and a
+    field of a SQLAlchemy `Row` costs several times a tuple's (a fifth of a write's checks
+    went there). The values are the rows' own, as SQLAlchemy converted them. A result (the
+    whole ledger's rows, `verify`) is converted one row at a time, never held twice."""
+    if isinstance(rows, list):
+        return list(map(_row_maker(rows[0]._fields), rows)) if rows else []
+    return list(map(_row_maker(rows.keys()), rows))
+
+
+def _row_maker(fields: Iterable[str]) -> Callable[[Any], Any]:
+    """Make a plain row of these columns from a row: `tuple.__new__` bound to the named tuple
+    class, its `_make` without a Python frame per row."""
+    return partial(tuple.__new__, _row_type(tuple(fields)))
+
+
+def _items_on_loans(loan_keys: set[str], dialect: str) -> Any:
     """The codes of the samples on the named loans (a subquery)."""
     from sqlalchemy import select
 
+    from sampleloans import db
     from sampleloans.models import LoanItem
 
     item_t = _table(LoanItem)
-    return select(item_t.c.sample_code).where(item_t.c.loan_number.in_(sorted(loan_keys)))
+    return select(item_t.c.sample_code).where(db.in_keys(item_t.c.loan_number, loan_keys, dialect))
 
 
-def _items_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
+def _items_read(sample_keys: set[str], loan_keys: set[str] | None, dialect: str) -> Any:
     """The items of the named samples and of every sample on a named loan, on any loan (None:
     nothing to read)."""
     from sqlalchemy import select
 
+    from sampleloans import db
     from sampleloans.models import LoanItem
 
     item_t = _table(LoanItem)
     wanted = []
     if sample_keys:
-        wanted.append(item_t.c.sample_code.in_(sorted(sample_keys)))
+        wanted.append(db.in_keys(item_t.c.sample_code, sample_keys, dialect))
     if loan_keys:
-        wanted.append(item_t.c.sample_code.in_(_items_on_loans(loan_keys)))
+        wanted.append(item_t.c.sample_code.in_(_items_on_loans(loan_keys, dialect)))
     columns = _figures(LoanItem, ItemFigures)
     return _union_of([select(*columns).where(condition) for condition in wanted], None)
 
 
-def _samples_read(sample_keys: set[str], loan_keys: set[str] | None) -> Any:
+def _samples_read(sample_keys: set[str], loan_keys: set[str] | None, dialect: str) -> Any:
     """The named samples and those on the named loans, with their children, each with whether
     it has an open incident (None: nothing to read)."""
     from sqlalchemy import select
 
+    from sampleloans import db
     from sampleloans.models import Incident, Sample
 
     sample_t, incident_t = _table(Sample), _table(Incident)
     wanted = []
     if sample_keys:
-        keys = sorted(sample_keys)
-        wanted += [sample_t.c.code.in_(keys), sample_t.c.parent_code.in_(keys)]
+        wanted += [
+            db.in_keys(sample_t.c.code, sample_keys, dialect),
+            db.in_keys(sample_t.c.parent_code, sample_keys, dialect),
+        ]
     if loan_keys:
-        on_loans = _items_on_loans(loan_keys)
+        on_loans = _items_on_loans(loan_keys, dialect)
         wanted += [sample_t.c.code.in_(on_loans), sample_t.c.parent_code.in_(on_loans)]
     has_open = select(incident_t.c.sample_code).where(
         incident_t.c.sample_code == sample_t.c.code, incident_t.c.status == IncidentStatus.OPEN
@@ -697,10 +726,10 @@ def _rows(connection: "Connection", key: Any, keys: set[str] | None) -> list[Any
     from sqlalchemy import select
 
     if keys is None:
-        return list(connection.execute(select(key.table)))
+        return _plain(connection.execute(select(key.table)))
     if not keys:
         return []
-    return list(connection.execute(select(key.table).where(key.in_(sorted(keys)))))
+    return _plain(connection.execute(select(key.table).where(key.in_(sorted(keys)))))
 
 
 def _read_every_sample(connection: "Connection", snapshot: Snapshot) -> None:
@@ -715,7 +744,8 @@ def _read_every_sample(connection: "Connection", snapshot: Snapshot) -> None:
     snapshot.open_incident_samples = {
         str(row.sample_code) for row in connection.execute(open_query)
     }
-    for sample in connection.execute(select(sample_t).order_by(sample_t.c.code)):
+    result = connection.execute(select(sample_t).order_by(sample_t.c.code))
+    for sample in map(_row_maker(result.keys()), result):  # one row at a time
         snapshot.samples.append(sample)
         if sample.parent_code is not None:
             snapshot.children.setdefault(sample.parent_code, []).append(sample)
