@@ -19,16 +19,23 @@ checkpoint_app = typer.Typer(invoke_without_command=True)  # help: the callback'
 
 Force = Annotated[bool, typer.Option("--force", help="Replace existing files.")]
 PublicKey = Annotated[
-    Path, typer.Option("--public-key", help="The lender's public key (the .pub file).")
+    Path,
+    typer.Option(
+        "--public-key", metavar="KEY.pub", help="The lender's public key (the .pub file)."
+    ),
 ]
 
 
 @keys_app.command("generate")
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="The private key file to write (0600).")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="The private key file to write (0600).")
+    ],
     name: Annotated[
         str,
-        typer.Option("--name", help="The key's name in signatures (no spaces or '+')."),
+        typer.Option(
+            "--name", metavar="NAME", help="The key's name in signatures (no spaces or '+')."
+        ),
     ] = "sampleloans",
     force: Force = False,
 ) -> None:
@@ -69,7 +76,8 @@ def checkpoint(
         typer.Option("--key", help="The private key file (from 'keys generate') to sign with."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the signed checkpoint to FILE.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Also write the signed checkpoint to FILE."),
     ] = None,
     force: Force = False,
 ) -> None:
@@ -199,7 +207,8 @@ def show(
         typer.Argument(metavar="ID", help="The checkpoint's id, as 'checkpoint list' shows it."),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the signed checkpoint to FILE.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write the signed checkpoint to FILE."),
     ] = None,
     force: Force = False,
 ) -> None:
@@ -234,7 +243,7 @@ def prove(
     ctx: typer.Context,
     old: Annotated[Path, typer.Argument(metavar="OLD", help="The older checkpoint file.")],
     new: Annotated[Path, typer.Argument(metavar="NEW", help="The newer checkpoint file.")],
-    out: Annotated[Path, typer.Option("--out", help="The proof file to write.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The proof file to write.")],
     force: Force = False,
 ) -> None:
     """Write an RFC 6962 consistency proof that checkpoint NEW extends checkpoint OLD.

@@ -37,7 +37,11 @@ CsvOption = Annotated[
 ]
 AtOption = Annotated[
     str | None,
-    typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset); default now."),
+    typer.Option(
+        "--at",
+        metavar="DATETIME",
+        help="When it happened (ISO 8601, UTC if no offset); default now.",
+    ),
 ]
 
 

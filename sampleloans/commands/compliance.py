@@ -28,9 +28,9 @@ from sampleloans.commands.listing import (
     write_rows,
 )
 
-LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
+LoanOption = Annotated[str | None, typer.Option("--loan", metavar="NUMBER", help="A loan number.")]
 InstitutionOption = Annotated[
-    str | None, typer.Option("--institution", help="An institution's short name.")
+    str | None, typer.Option("--institution", metavar="SHORT", help="An institution's short name.")
 ]
 
 ITEM_TERMS = ("issued", "held", "consumed", "returned", "transferred", "split", "lost")
@@ -53,7 +53,8 @@ def _terms(row: Any, terms: tuple[str, ...]) -> dict[str, int]:
 def balance(
     ctx: typer.Context,
     sample: Annotated[
-        str | None, typer.Option("--sample", help="A sample code (its whole lineage).")
+        str | None,
+        typer.Option("--sample", metavar="CODE", help="A sample code (its whole lineage)."),
     ] = None,
     loan: LoanOption = None,
     as_json: JsonOption = False,

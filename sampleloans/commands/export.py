@@ -17,28 +17,39 @@ def export(
     ctx: typer.Context,
     events: Annotated[
         Path | None,
-        typer.Option("--events", help="The JSON-lines file to write (0600, atomic)."),
+        typer.Option(
+            "--events", metavar="FILE", help="The JSON-lines file to write (0600, atomic)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     bag: Annotated[
         Path | None,
         typer.Option(
             "--bag",
+            metavar="DIR",
             help="Instead: an archival BagIt bag in this new folder (events, checkpoints, public "
             "keys, reports, the format and the stand-alone verifier).",
         ),
     ] = None,
     report: Annotated[
         list[Path] | None,
-        typer.Option("--report", help="With --bag: a (signed) report PDF to include; repeat."),
+        typer.Option(
+            "--report",
+            metavar="FILE.pdf",
+            help="With --bag: a (signed) report PDF to include; repeat.",
+        ),
     ] = None,
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", help="With --bag: a checkpoint file to add; repeat."),
+        typer.Option(
+            "--checkpoint", metavar="FILE", help="With --bag: a checkpoint file to add; repeat."
+        ),
     ] = None,
     public_key: Annotated[
         list[Path] | None,
-        typer.Option("--public-key", help="With --bag: a public key file to add; repeat."),
+        typer.Option(
+            "--public-key", metavar="KEY.pub", help="With --bag: a public key file to add; repeat."
+        ),
     ] = None,
 ) -> None:
     """Write every event, with its hashes, to a JSON-lines file (format: docs/ledger-format.md).
@@ -103,6 +114,7 @@ def verify_bag(
         Path | None,
         typer.Option(
             "--public-key",
+            metavar="KEY.pub",
             help="The lender's public key (KEY.pub) as you received it: every checkpoint must "
             "be signed by it. Without it, by a key the bag itself carries.",
         ),

@@ -25,11 +25,16 @@ app = typer.Typer(
 @app.command("report")
 def report(
     ctx: typer.Context,
-    sample: Annotated[str, typer.Option("--sample", help="The affected sample's code.")],
-    kind: Annotated[str, typer.Option("--kind", help="loss, theft or damage.")],
-    description: Annotated[str, typer.Option("--description", help="What happened.")],
+    sample: Annotated[
+        str, typer.Option("--sample", metavar="CODE", help="The affected sample's code.")
+    ],
+    kind: Annotated[str, typer.Option("--kind", metavar="KIND", help="loss, theft or damage.")],
+    description: Annotated[
+        str, typer.Option("--description", metavar="TEXT", help="What happened.")
+    ],
     mass_lost: Annotated[
-        str | None, typer.Option("--mass-lost", help="Mass lost, e.g. '1 mg' (default none).")
+        str | None,
+        typer.Option("--mass-lost", metavar="MASS", help="Mass lost, e.g. '1 mg' (default none)."),
     ] = None,
     at: AtOption = None,
 ) -> None:
@@ -68,7 +73,9 @@ def report(
 def resolve(
     ctx: typer.Context,
     seq: Annotated[int, typer.Argument(metavar="SEQ", help="The incident number (its event seq).")],
-    resolution: Annotated[str, typer.Option("--resolution", help="How it was resolved.")],
+    resolution: Annotated[
+        str, typer.Option("--resolution", metavar="TEXT", help="How it was resolved.")
+    ],
     at: AtOption = None,
 ) -> None:
     """Resolve an open incident; the record stays and the sample is released.

@@ -40,12 +40,16 @@ LimitOption = Annotated[
     int | None,
     typer.Option(
         "--limit",
+        metavar="N",
         help=f"At most N rows (0: every row). Default: {PAGE_ROWS} for a table on a terminal, "
         "else every row.",
     ),
 ]
 OffsetOption = Annotated[
-    int, typer.Option("--offset", help="Skip the first N rows (with --limit: the next page).")
+    int,
+    typer.Option(
+        "--offset", metavar="N", help="Skip the first N rows (with --limit: the next page)."
+    ),
 ]
 JsonlOption = Annotated[
     bool, typer.Option("--jsonl", help="Print JSON Lines: one object per row, the --json keys.")

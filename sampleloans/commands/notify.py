@@ -226,13 +226,16 @@ def notify(
     ctx: typer.Context,
     institution: Annotated[
         str | None,
-        typer.Option("--institution", help="Only this institution's PIs; default every one."),
+        typer.Option(
+            "--institution", metavar="SHORT", help="Only this institution's PIs; default every one."
+        ),
     ] = None,
     checkpoint: CheckpointOption = None,
     outbox: Annotated[
         Path | None,
         typer.Option(
             "--outbox",
+            metavar="DIR",
             help="Dry run: write each message as a .eml file into this folder (made, mode 0700, "
             "if missing); nothing is sent or recorded.",
         ),
@@ -242,26 +245,36 @@ def notify(
     ] = False,
     smtp_host: Annotated[
         str | None,
-        typer.Option("--smtp-host", envvar="SAMPLELOANS_SMTP_HOST", help="SMTP server host."),
+        typer.Option(
+            "--smtp-host", metavar="HOST", envvar="SAMPLELOANS_SMTP_HOST", help="SMTP server host."
+        ),
     ] = None,
     smtp_port: Annotated[
         str | None,
-        typer.Option("--smtp-port", envvar="SAMPLELOANS_SMTP_PORT", help="SMTP port (25)."),
+        typer.Option(
+            "--smtp-port", metavar="PORT", envvar="SAMPLELOANS_SMTP_PORT", help="SMTP port (25)."
+        ),
     ] = None,
     smtp_from: Annotated[
         str | None,
-        typer.Option("--smtp-from", envvar="SAMPLELOANS_SMTP_FROM", help="Sender address."),
+        typer.Option(
+            "--smtp-from", metavar="EMAIL", envvar="SAMPLELOANS_SMTP_FROM", help="Sender address."
+        ),
     ] = None,
     smtp_starttls: Annotated[
         str | None,
         typer.Option(
-            "--smtp-starttls", envvar="SAMPLELOANS_SMTP_STARTTLS", help="1 to use STARTTLS (0)."
+            "--smtp-starttls",
+            metavar="0|1",
+            envvar="SAMPLELOANS_SMTP_STARTTLS",
+            help="1 to use STARTTLS (0).",
         ),
     ] = None,
     smtp_user: Annotated[
         str | None,
         typer.Option(
             "--smtp-user",
+            metavar="USER",
             envvar="SAMPLELOANS_SMTP_USER",
             help="Login name; the password only from SAMPLELOANS_SMTP_PASSWORD.",
         ),

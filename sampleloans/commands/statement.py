@@ -28,6 +28,7 @@ CheckpointOption = Annotated[
     Path | None,
     typer.Option(
         "--checkpoint",
+        metavar="FILE",
         help="A signed checkpoint file ('sampleloans checkpoint'); default the newest kept.",
     ),
 ]
@@ -109,19 +110,26 @@ def statement(
         Path,
         typer.Option(
             "--out",
+            metavar="DIR",
             help="The folder to write one PDF per PI into (made, mode 0700, if missing; its "
             "parent must exist).",
         ),
     ],
     institution: Annotated[
-        str | None, typer.Option("--institution", help="Every PI of this institution's open loans.")
+        str | None,
+        typer.Option(
+            "--institution", metavar="SHORT", help="Every PI of this institution's open loans."
+        ),
     ] = None,
-    pi: Annotated[str | None, typer.Option("--pi", help="One PI, by e-mail.")] = None,
+    pi: Annotated[
+        str | None, typer.Option("--pi", metavar="EMAIL", help="One PI, by e-mail.")
+    ] = None,
     checkpoint: CheckpointOption = None,
     generated_at: Annotated[
         str | None,
         typer.Option(
             "--generated-at",
+            metavar="DATETIME",
             help="Generation time printed on the statements (ISO 8601); default now.",
         ),
     ] = None,
