@@ -13,6 +13,7 @@ from sampleloans.commands.common import (
     print_json,
     print_table,
 )
+from sampleloans.text import counted
 
 keys_app = typer.Typer(help="Signing keys for checkpoints (Ed25519).", no_args_is_help=True)
 checkpoint_app = typer.Typer(invoke_without_command=True)  # help: the callback's docstring
@@ -122,7 +123,7 @@ def checkpoint(
     if out is None:
         typer.echo(made.note, nl=False)
     console(stderr=out is None).print(
-        f"Checkpoint {made.id}: {made.checkpoint.size} events, "
+        f"Checkpoint {made.id}: {counted(made.checkpoint.size, 'event')}, "
         f"{made.checkpoint.extension('head')}, signed by {signer.name}"
         + (f"; written to {out}" if out else ""),
         markup=False,
@@ -233,7 +234,7 @@ def show(
         typer.echo(kept.note, nl=False)
         return
     console().print(
-        f"Wrote checkpoint {kept.id} ({kept.tree_size} events, {kept.head}) to {out}.",
+        f"Wrote checkpoint {kept.id} ({counted(kept.tree_size, 'event')}, {kept.head}) to {out}.",
         markup=False,
     )
 
@@ -261,7 +262,7 @@ def prove(
         document = prove_consistency(engine, service_ctx, old, new, out, force=force)
     console().print(
         f"Wrote the consistency proof from size {document['old_size']} to "
-        f"{document['new_size']} ({len(document['proof'])} hashes) to {out}.",
+        f"{document['new_size']} ({counted(len(document['proof']), 'hash')}) to {out}.",
         markup=False,
     )
 

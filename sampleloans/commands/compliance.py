@@ -528,12 +528,9 @@ def _standing_lines(r: Any) -> list[Any]:
 def _due_from_issue(r: Any) -> str:
     """Before issue there is no due date yet: '1 year after issue' tells the PI how long the
     loan is for (once issued and back, nothing is due: '—')."""
-    from sampleloans.units import format_period
-    from sampleloans.vocab import LoanStatus
+    from sampleloans.readmodels.report import due_after_issue
 
-    if r.status in (LoanStatus.REQUESTED, LoanStatus.APPROVED):
-        return f"{format_period(r.loan_period)} after issue"
-    return "—"
+    return due_after_issue(r.status, r.loan_period) or "—"
 
 
 def _recalled(r: Any) -> str:

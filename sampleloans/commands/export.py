@@ -81,7 +81,8 @@ def export(
         engine, service_ctx = engine_context(ctx)
         result = export_events(engine, service_ctx, events, force=force)
     console().print(
-        f"Exported {result.events} events to {result.path}; head {result.head}.", markup=False
+        f"Exported {counted(result.events, 'event')} to {result.path}; head {result.head}.",
+        markup=False,
     )
 
 
@@ -100,7 +101,7 @@ def _export_bag(
         extras = BagExtras(tuple(reports), tuple(checkpoints), tuple(public_keys))
         result = export_bag(engine, service_ctx, bag, extras)
     console().print(
-        f"Wrote bag {result.path}: {result.events} events (head {result.head}), "
+        f"Wrote bag {result.path}: {counted(result.events, 'event')} (head {result.head}), "
         f"{counted(result.checkpoints, 'checkpoint')}, {counted(result.keys, 'public key')}, "
         f"{counted(result.reports, 'report')}, docs/ledger-format.md and tools/verify_ledger.py; "
         "validated (BagIt, sha256 and sha512).",

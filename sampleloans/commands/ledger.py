@@ -475,7 +475,7 @@ def _add_checkpoint_problems(
     result.problems += [Problem("checkpoint", message) for message in found.problems]
     return (
         f"checkpoint: the ledger extends the checkpoint signed by {found.key_name} "
-        f"({found.checkpoint.size} events, {found.checkpoint.extension('head')})"
+        f"({counted(found.checkpoint.size, 'event')}, {found.checkpoint.extension('head')})"
     )
 
 

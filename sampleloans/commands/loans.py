@@ -28,6 +28,7 @@ from sampleloans.commands.listing import (
     page_for,
     write_rows,
 )
+from sampleloans.text import counted
 from sampleloans.vocab import LoanStatus, in_words
 
 if TYPE_CHECKING:
@@ -122,10 +123,6 @@ def _say(text: str) -> None:
     console().print(text, markup=False)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 @app.command("request")
 def request(
     ctx: typer.Context,
@@ -184,7 +181,7 @@ def request(
             occurred_at=parse_at(at),
         )
     _say(
-        f"Loan {number} requested: {_plural(len(sample), 'sample')} under agreement "
+        f"Loan {number} requested: {counted(len(sample), 'sample')} under agreement "
         f"{agreement} (event {envelope.seq})."
     )
 
@@ -234,7 +231,7 @@ def issue(
     due = issued.loan.due_at
     due_text = format_datetime(due) if due else "not set"
     _say(
-        f"Loan {number} issued: {_plural(len(issued.items), 'sample')}, {mass} left the vault; "
+        f"Loan {number} issued: {counted(len(issued.items), 'sample')}, {mass} left the vault; "
         f"due {due_text} (event {issued.seq})."
     )
 
@@ -724,27 +721,39 @@ def _when(value: datetime | None) -> str:
     return format_datetime(value) if value else "—"
 
 
+def _after_issue(d: "LoanDetail") -> str | None:
+    """'12 months after issue' for a loan not yet issued, as `status` says it."""
+    from sampleloans.readmodels.report import due_after_issue
+
+    return due_after_issue(d.status, d.loan_period)
+
+
 def _due_text(
-    due: datetime | None, days_left: int | None, overdue: bool, *, cell: bool = False
+    due: datetime | None,
+    days_left: int | None,
+    overdue: bool,
+    *,
+    cell: bool = False,
+    before_issue: str | None = None,
 ) -> Any:
     """The due date with days left, or days overdue in red; `cell`: in a table's column whose
-    heading says UTC."""
+    heading says UTC; `before_issue`: what a loan not yet issued says instead of a date."""
     from rich.text import Text
 
     from sampleloans.commands.render import time_cell
 
     if due is None:
-        return Text("—")
+        return Text(before_issue or "—")
     text = time_cell(due) if cell else _when(due)
     if days_left is None:
         return Text(text)
     if overdue:
         late = max(0, -days_left)
-        words = "since today" if late == 0 else f"by {late} day{'s' * (late != 1)}"
+        words = "since today" if late == 0 else f"by {counted(late, 'day')}"
         return Text(f"{text} (overdue {words})", style="red")
     if days_left == 0:  # the statement's words on the due day
         return Text(f"{text} (due today)")
-    return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
+    return Text(f"{text} ({counted(days_left, 'day')} left)")
 
 
 def _handover_tables(d: "LoanDetail") -> list[Any]:
@@ -1102,7 +1111,7 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
         ("issued", Text(_when(d.issued_at))),
-        ("due", _due_text(d.due_at, d.days_left, d.overdue)),
+        ("due", _due_text(d.due_at, d.days_left, d.overdue, before_issue=_after_issue(d))),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (
             "next inventory",

@@ -30,6 +30,7 @@ from sampleloans.commands.signer import (
     sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -85,7 +86,8 @@ def _statement_message(
             f"Dear {body.pi.name},",
             "",
             f"attached is your statement of the lunar samples lent to you by {body.lender.name}, "
-            f"built on the ledger's signed checkpoint of {body.checkpoint.tree_size} events.",
+            "built on the ledger's signed checkpoint of "
+            f"{counted(body.checkpoint.tree_size, 'event')}.",
             "",
             _total_line(statement),
             "What you owe:" if owed else "Nothing is owed at the date of this statement.",

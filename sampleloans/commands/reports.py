@@ -734,7 +734,8 @@ def _check_named_checkpoint(
     size, _, root = claim.checkpoint.partition(":")
     # 'SIZE:ROOT' would read as a head 'SEQ:HASH' beside the head line above, with another hash
     out.print(
-        f"ok    checkpoint of {size} events (root {root[:12]}…) is kept in the ledger and its "
+        f"ok    checkpoint of {counted(int(size), 'event')} (root {root[:12]}…) is kept in the "
+        "ledger and its "
         "signature verifies",
         markup=False,
     )

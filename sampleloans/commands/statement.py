@@ -230,17 +230,13 @@ def _print_written(targets: list[Path], statements: list["Statement"], credentia
         out_console.print("No statement: no open loan in that scope.", markup=False)
     for target, made in zip(targets, statements, strict=True):
         out_console.print(
-            f"Wrote {target}: statement to {made.request.pi}, {_events(len(made.body.events))} "
-            f"proved in the checkpoint of {made.body.checkpoint.tree_size} events "
+            f"Wrote {target}: statement to {made.request.pi}, "
+            f"{counted(len(made.body.events), 'event')} "
+            f"proved in the checkpoint of {counted(made.body.checkpoint.tree_size, 'event')} "
             f"(head {made.head_seq}:{made.head_hash[:12]}…), digest {made.digest[:16]}"
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
-
-
-def _events(count: int) -> str:
-    """`1 event`, `7 events`."""
-    return f"{count} event" if count == 1 else f"{count} events"
 
 
 def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:
@@ -382,13 +378,13 @@ def verify_with_ledger(
             )
         out.print(
             f"{file}: statement to {claim.pi}, built on the checkpoint of "
-            f"{claim.checkpoint.tree_size} events "
+            f"{counted(claim.checkpoint.tree_size, 'event')} "
             f"(head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
             markup=False,
         )
         out.print(
             f"ok    the checkpoint's root is this ledger's root over its first "
-            f"{claim.checkpoint.tree_size} events",
+            f"{counted(claim.checkpoint.tree_size, 'event')}",
             markup=False,
         )
         signed = check_document_signature(out, problems, data, trust_root, now())

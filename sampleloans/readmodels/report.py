@@ -19,6 +19,7 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.readmodels.handover import Handover
+from sampleloans.units import format_period
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemState, LoanStatus
 
 KINDS = ("custody", "return", "overdue", "inventory")
@@ -398,9 +399,11 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # recall (when, why, the due date it set; before: only the custody report's event row), and a
 # report printed for a researcher of the borrowing institution (its request's `audience`,
 # metadata "for") leaves out the OS account that recorded each event, an internal detail of the
-# lender's machines (before: printed for everyone).
-REPORT_LAYOUT = 9
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+# lender's machines (before: printed for everyone), 10 = a count of events agrees with its noun
+# (the custody report's "Chain of custody (1 event)" and a checkpoint of "1 event"; before, "1
+# events").
+REPORT_LAYOUT = 10
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -410,6 +413,7 @@ EMPTY_HANDS_TOTAL_LAYOUT = 6
 WORDED_LAYOUT = 7
 SPLIT_APART_LAYOUT = 8
 RECALLED_LAYOUT = 9
+COUNTED_LAYOUT = 10
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -439,6 +443,15 @@ def nothing_left_to_send_back(status: str, held_ug: int) -> bool:
     transferred or lost): still out until settled, it owes the settlement report. The rule of
     `status` (`services.standing`), for the statement's renderer too."""
     return status == LoanStatus.RECEIVED and held_ug == 0
+
+
+def due_after_issue(status: str, loan_period: str) -> str | None:
+    """How long after issue a loan not yet issued falls due ('12 months after issue'), or None
+    once it is issued: it has no due date before, and a PI reads how long the loan is for. The
+    words of `status`, `loans show` and the statement."""
+    if status not in (LoanStatus.REQUESTED, LoanStatus.APPROVED) or not loan_period:
+        return None
+    return f"{format_period(loan_period)} after issue"
 
 
 def owed_inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:

@@ -17,7 +17,7 @@ from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Recall, Wo
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 9
+STATEMENT_LAYOUT = 10
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -30,6 +30,10 @@ says so (before: the split mass counted as issued, and a frozen sample read "hel
 RECALLED_VERSION = 9
 """The first statement layout that lists each recall of the PI's loans: when, why, and the due
 date it set (before: the recall's event row alone, without its reason)."""
+COUNTED_VERSION = 10
+"""The first statement layout whose counts agree with their nouns ("1 event"; before, "1
+events") and whose loan not yet issued says when it falls due, as `status` does ("12 months
+after issue"; before, "—")."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,10 @@ class StatementLoan:
     next_inventory_due_at: datetime | None
     items: tuple[StatementItem, ...]
     held_ug: int
+    loan_period: str = ""  # from layout 10 on: the ISO period asked for (due that long after issue)
+
+
+LAYOUT_FIELDS[(StatementLoan, "loan_period")] = COUNTED_VERSION
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from typing import Any
 
 from sampleloans.readmodels.report import (
     BORROWER,
+    COUNTED_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
     RECALLED_LAYOUT,
@@ -17,6 +18,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
+    events_in,
     item_state,
     mass,
     party_lines,
@@ -188,7 +190,8 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
         marked=marked,
         align_right=(8,),
     )
-    return layout.section(f"Chain of custody ({len(body.events)} events)", [note, *chain])
+    events = events_in(len(body.events), page_layout >= COUNTED_LAYOUT)
+    return layout.section(f"Chain of custody ({events})", [note, *chain])
 
 
 def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) -> list[Any]:

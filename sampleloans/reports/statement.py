@@ -11,6 +11,7 @@ from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
+    due_after_issue,
     mass_in,
     not_yet_held,
     nothing_left_to_send_back,
@@ -18,6 +19,7 @@ from sampleloans.readmodels.report import (
     words_in,
 )
 from sampleloans.readmodels.statement import (
+    COUNTED_VERSION,
     RECALLED_VERSION,
     SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
@@ -33,6 +35,7 @@ from sampleloans.readmodels.statement import (
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     compact,
+    events_in,
     held_note,
     mass,
     party_lines,
@@ -71,7 +74,7 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # 9 = each recall of the PI's loans is listed: when the lender recalled it, the due date it set
 # and why (before: only the recall's event row, without its reason).
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -145,7 +148,10 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
         ("Statement number", statement_number(statement)),
         ("To", f"{body.pi.name} — {body.pi.detail}"),
         ("Generated at", when(statement.generated_at)),
-        ("Signed checkpoint", f"{checkpoint.origin}, {checkpoint.tree_size} events"),
+        (
+            "Signed checkpoint",
+            f"{checkpoint.origin}, {events_in(checkpoint.tree_size, version >= COUNTED_VERSION)}",
+        ),
         ("Checkpoint signed by", checkpoint.signed_by or "—"),
         ("Checkpoint root", checkpoint.root_hash),
         ("Content digest", statement.digest),
@@ -203,7 +209,7 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
             loan.number,
             loan.agreement,
             readable(loan.status),
-            when(loan.due_at),
+            _return_due(loan, version),
             f"{loan.extensions_granted} of {loan.max_extensions}",
             when(_inventory_due(loan, version)),
             _loan_held(loan, version),
@@ -219,6 +225,14 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
             align_right=(6,),
         ),
     )
+
+
+def _return_due(loan: StatementLoan, version: int) -> str:
+    """A loan's "Return due" cell: its due date; from layout 10 on, before issue, how long
+    after issue it falls due, as `status` says (before: a dash)."""
+    if loan.due_at is not None or version < COUNTED_VERSION:
+        return when(loan.due_at)
+    return due_after_issue(loan.status, loan.loan_period) or when(None)
 
 
 LOAN_WIDTHS = (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16)
