@@ -231,7 +231,7 @@ def list_(
     if as_json:
         print_json(renamed(rows, {"loans": "loan_count"}))
         return
-    table = Table(title=f"Agreements ({len(rows)})")
+    table = Table(title=f"Agreements ({len(rows):,})")
     for heading in ("number", "institution", "status", "in force"):
         table.add_column(heading, no_wrap=True)
     # masses and counts flush right, as in every table: their digits line up

@@ -177,7 +177,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table(title=f"Checkpoints ({len(kept)})")
+    table = Table(title=f"Checkpoints ({len(kept):,})")
     for heading in ("id", "events", "head / state", "made (UTC)", "key"):
         table.add_column(
             heading,

@@ -122,7 +122,7 @@ def list_(
     if as_json:
         print_json(jsonable(rows))
         return
-    table = Table(title=f"Incidents ({len(rows)})")
+    table = Table(title=f"Incidents ({len(rows):,})")
     # a table cell joining two facts reads as two CSV columns (`render.Fact`)
     headings = ("no.", "sample", "loan", Fact("kind", "kind", "description"))
     for heading in (*headings, mass_heading("mass lost"), "reported (UTC)"):

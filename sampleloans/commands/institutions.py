@@ -98,7 +98,7 @@ def list_(
     if as_json:
         print_json(renamed(rows, COUNTS))
         return
-    table = Table(title=f"Institutions ({len(rows)})")
+    table = Table(title=f"Institutions ({len(rows):,})")
     for heading in ("short", "name", "country", "city", "kind"):
         table.add_column(heading)
     for heading in ("people", "agreements", "loans"):

@@ -133,7 +133,7 @@ def list_(
     if as_json:
         print_json(jsonable(rows))
         return
-    table = Table(title=f"People ({len(rows)})")
+    table = Table(title=f"People ({len(rows):,})")
     for heading in ("email", "name", "institution", "role", "status"):
         table.add_column(heading)
     for row in rows:

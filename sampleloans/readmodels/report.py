@@ -401,7 +401,8 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # metadata "for") leaves out the OS account that recorded each event, an internal detail of the
 # lender's machines (before: printed for everyone), 10 = a count of events agrees with its noun
 # (the custody report's "Chain of custody (1 event)" and a checkpoint of "1 event"; before, "1
-# events").
+# events"), and the return report's chart draws the samples top down in the order of its
+# accounting table (before: reportlab's, the first sample at the bottom).
 REPORT_LAYOUT = 10
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FITTED_HEAD_LAYOUT = 4
@@ -414,6 +415,7 @@ WORDED_LAYOUT = 7
 SPLIT_APART_LAYOUT = 8
 RECALLED_LAYOUT = 9
 COUNTED_LAYOUT = 10
+CHART_IN_TABLE_ORDER_LAYOUT = 10
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content

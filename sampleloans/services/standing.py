@@ -35,7 +35,7 @@ FOLLOW_UP: dict[str, str] = {
     LoanStatus.IN_TRANSIT: "record receipt of the shipment",
     LoanStatus.RETURN_IN_TRANSIT: "return in transit to the curator",
     LoanStatus.RETURNED: f"settlement report: {SETTLEMENT_REPORT}",
-    LoanStatus.SETTLED: "close the loan",
+    LoanStatus.SETTLED: "awaiting closure by the curator",
 }
 """What a loan in each status waits for, as an open obligation."""
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
