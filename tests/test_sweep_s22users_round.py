@@ -8,6 +8,9 @@
   approval" and "awaiting issue" of the lender's other steps.
 - The titles of the small lists counted without a thousands separator ("People (1200)") where
   the streamed lists say "showing 1–50 of 150,000".
+- `notify`'s mail to a PI whose loan was only approved said "Total held: 0 µg, on 1 open loan",
+  where the statement it carries says nothing was issued yet; the overdue mail to an
+  institution's one late PI greeted "the principal investigators".
 """
 
 import re
@@ -106,3 +109,22 @@ def _no_ledger(_ctx: object) -> object:
     from contextlib import nullcontext
 
     return nullcontext((None, None))
+
+
+def test_the_mails_greet_one_pi_and_say_nothing_was_issued_yet(
+    ledger: Path, tmp_path: Path
+) -> None:
+    """The SBU PI's loan is only approved: the mail said "Total held: 0 µg, on 1 open loan"
+    where the statement it carries says nothing was issued yet. Osaka's overdue notice, to its
+    one late PI, began "To the principal investigators of …"."""
+    env = {"SAMPLELOANS_DB": str(ledger), "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z"}
+    key = tmp_path / "cp.key"
+    cli(env, "--as", CURATOR, "keys", "generate", "--out", str(key), "--name", "naoc")
+    cli(env, "--as", CURATOR, "checkpoint", "--key", str(key))
+    outbox = tmp_path / "outbox"
+    cli(env, "--as", CURATOR, "notify", "--outbox", str(outbox))
+    sbu = (outbox / "statement-glotch_stonybrook.example.eml").read_text(encoding="utf-8")
+    assert "Nothing has been issued to you yet: 1 open loan, awaiting approval or issue." in sbu
+    assert "Total held" not in sbu
+    osaka = (outbox / "overdue-Osaka-terada_osaka-u.example.eml").read_text(encoding="utf-8")
+    assert "To the principal investigator of Osaka University" in osaka

@@ -125,10 +125,19 @@ def _total_line(statement: Any) -> str:
     from sampleloans.reports.common import mass
     from sampleloans.reports.statement import total_words
 
+    loans = counted(len(statement.body.loans), "open loan")
+    if not any(loan.issued_at for loan in statement.body.loans):
+        # the statement says the same under "What you hold": nothing was lent yet
+        return f"Nothing has been issued to you yet: {loans}, awaiting approval or issue."
     label, note = total_words(statement)
-    loans = len(statement.body.loans)
     said = f"{mass(statement.body.held_ug)} ({note})" if note else mass(statement.body.held_ug)
-    return f"{label}: {said}, on {loans} open loan{'' if loans == 1 else 's'}."
+    return f"{label}: {said}, on {loans}."
+
+
+def _addressed(count: int) -> str:
+    """Whom an overdue notice greets: 'principal investigator', or '…investigators' when it
+    names several."""
+    return "principal investigator" if count == 1 else "principal investigators"
 
 
 def _notice_messages(
@@ -150,7 +159,7 @@ def _notice_messages(
     ]
     text = "\n".join(
         [
-            f"To the principal investigators of {body.institution.name},",
+            f"To the {_addressed(len(body.addressees))} of {body.institution.name},",
             "",
             "the following obligations are past due:",
             *lines,
