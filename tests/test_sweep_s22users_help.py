@@ -5,7 +5,10 @@ Typer 0.29 drew each argument on the usage line in braces, `loans request [OPTIO
 value as a Python type: `--agreement <str>`, `--sample <list[str]>`, `--out <path>`,
 `--limit <int>`. Every command's help now names what to type, as the README does:
 `--agreement NUMBER`, `--sample CODE`, `--at DATETIME`, `--limit N`, `--out FILE.pdf`; plain
-`TEXT` only for free text (a reason, a note, a description), which has no other name.
+`TEXT` only for free text (a reason, a note, a description), which has no other name. A whole
+number that is none (`--limit x`, `incidents resolve 12x`) was refused in Typer's words, "Input
+should be a valid integer, unable to parse string as an integer": now "'x' is not a whole
+number; give digits, e.g. 50".
 """
 
 import re
@@ -86,3 +89,38 @@ def test_the_global_options_are_named_as_the_readme_writes_them() -> None:
     """`--db PATH` and `--as EMAIL`, as the README's "Commands" introduces them."""
     text = help_of([])
     assert "--db PATH" in text and "--as EMAIL" in text
+
+
+WHOLE_NUMBERS = [
+    ("loans", "list", "--limit", "x"),
+    ("samples", "list", "--offset", "1.5"),
+    ("custody", "correct", "12x", "--text", "t"),
+    ("incidents", "resolve", "٣", "--resolution", "r"),
+    ("checkpoint", "show", "abc"),
+    ("agreements", "add", "AG-X", "--institution", "OU", "--term", "5 years", "--max-mass",
+     "1 g", "--purpose", "research", "--max-loan-period", "12 months", "--max-extensions",
+     "two"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("words", WHOLE_NUMBERS, ids=[" ".join(w[:2]) for w in WHOLE_NUMBERS])
+def test_a_whole_number_that_is_none_is_refused_in_words(words: tuple[str, ...]) -> None:
+    """Before: "Input should be a valid integer, unable to parse string as an integer" (and
+    `٣`, an Arabic-Indic three, read as 3 by Python); now it says what to type."""
+    result = CliRunner().invoke(app, ["--as", "x@y.example", *words], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "is not a whole number; give digits, e.g. 50" in result.stderr
+    assert "parse string" not in result.stderr
+
+
+def test_every_whole_number_is_read_by_the_one_parser() -> None:
+    """Each option or argument typed as a whole number goes through `whole_number`."""
+    from sampleloans.commands.common import whole_number
+
+    found = []
+    for path in COMMANDS:
+        for param in command_at(path).params:
+            if param.type_descriptor.annotation is int:
+                found.append(param.name)
+                assert param.type_descriptor.parameter_info.parser is whole_number, (path, param)
+    assert len(found) >= 14

@@ -13,6 +13,7 @@ from sampleloans.commands.common import (
     parse_at,
     print_json,
     print_table,
+    whole_number,
 )
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
@@ -65,6 +66,7 @@ def add(
         typer.Option(
             "--max-extensions",
             metavar="N",
+            parser=whole_number,
             help="How many extensions may be granted, 0 to 20 (default 1: CNSA rules).",
         ),
     ] = None,

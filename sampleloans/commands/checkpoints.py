@@ -12,6 +12,7 @@ from sampleloans.commands.common import (
     errors_to_exit_codes,
     print_json,
     print_table,
+    whole_number,
 )
 from sampleloans.text import counted
 
@@ -205,7 +206,11 @@ def show(
     ctx: typer.Context,
     checkpoint_id: Annotated[
         int,
-        typer.Argument(metavar="ID", help="The checkpoint's id, as 'checkpoint list' shows it."),
+        typer.Argument(
+            metavar="ID",
+            parser=whole_number,
+            help="The checkpoint's id, as 'checkpoint list' shows it.",
+        ),
     ],
     out: Annotated[
         Path | None,

@@ -12,6 +12,7 @@ from sampleloans.commands.common import (
     parse_at,
     print_fitted,
     reading,
+    whole_number,
     writing,
 )
 from sampleloans.commands.listing import (
@@ -454,7 +455,12 @@ def _replayed_samples_table(state: Any) -> Any:
 @app.command("correct")
 def correct(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The event being corrected (its seq).")],
+    seq: Annotated[
+        int,
+        typer.Argument(
+            metavar="SEQ", parser=whole_number, help="The event being corrected (its seq)."
+        ),
+    ],
     text: Annotated[
         str | None,
         typer.Option("--text", metavar="TEXT", help="A text-only correction: what was wrong."),

@@ -14,6 +14,7 @@ from sampleloans.commands.common import (
     print_json,
     print_table,
     reading,
+    whole_number,
     writing,
 )
 
@@ -72,7 +73,12 @@ def report(
 @app.command("resolve")
 def resolve(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The incident number (its event seq).")],
+    seq: Annotated[
+        int,
+        typer.Argument(
+            metavar="SEQ", parser=whole_number, help="The incident number (its event seq)."
+        ),
+    ],
     resolution: Annotated[
         str, typer.Option("--resolution", metavar="TEXT", help="How it was resolved.")
     ],

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from sampleloans.commands.common import whole_number
+
 if TYPE_CHECKING:
     from sampleloans.services.listing import Page
 
@@ -41,6 +43,7 @@ LimitOption = Annotated[
     typer.Option(
         "--limit",
         metavar="N",
+        parser=whole_number,
         help=f"At most N rows (0: every row). Default: {PAGE_ROWS} for a table on a terminal, "
         "else every row.",
     ),
@@ -48,7 +51,10 @@ LimitOption = Annotated[
 OffsetOption = Annotated[
     int,
     typer.Option(
-        "--offset", metavar="N", help="Skip the first N rows (with --limit: the next page)."
+        "--offset",
+        metavar="N",
+        parser=whole_number,
+        help="Skip the first N rows (with --limit: the next page).",
     ),
 ]
 JsonlOption = Annotated[
