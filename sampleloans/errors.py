@@ -25,19 +25,42 @@ class NoSuchRecord(NotFound):
         self.what, self.key, self.hint, self.scoped, self.option = what, key, hint, scoped, option
         super().__init__(self.wording())
 
+    def _shown(self) -> str:
+        """The key as typed: a number bare; text quoted, cut and escaped (repr) so the line
+        stays one line."""
+        cut = self.key if len(self.key) <= 80 else self.key[:80] + "…"
+        return cut if cut.isascii() and cut.isdigit() else repr(cut)
+
     def wording(self) -> str:
         """The one-line refusal: the option and key, what is missing, where to look."""
-        # a number as typed; text quoted, cut and escaped (repr) so the line stays one line
-        cut = self.key if len(self.key) <= 80 else self.key[:80] + "…"
-        shown = cut if cut.isascii() and cut.isdigit() else repr(cut)
         scope = " among the records you may read" if self.scoped else ""
         if self.option is None:
-            return f"no such {self.what} {shown}{scope}; {self.hint}"
-        return f"{self.option} {shown}: no such {self.what}{scope}; {self.hint}"
+            return f"no such {self.what} {self._shown()}{scope}; {self.hint}"
+        return f"{self.option} {self._shown()}: no such {self.what}{scope}; {self.hint}"
 
     def typed_as(self, option: str) -> "NoSuchRecord":
         """The same refusal led by the option (or argument) the key was typed in."""
         return NoSuchRecord(self.what, self.key, self.hint, scoped=self.scoped, option=option)
+
+
+class NotYetRecorded(NoSuchRecord):
+    """A record that exists now but was not recorded yet at an earlier moment (`when` says
+    which): "no such" would send the reader to a list that shows it."""
+
+    def __init__(
+        self, what: str, key: str, when: str, *, scoped: bool = False, option: str | None = None
+    ) -> None:
+        self.when = when
+        super().__init__(what, key, "", scoped=scoped, option=option)
+
+    def wording(self) -> str:
+        """The one-line refusal: the option and key, and the moment it was not recorded by."""
+        lead = f"{self.option} {self._shown()}" if self.option else f"{self.what} {self._shown()}"
+        return f"{lead}: not recorded yet {self.when}"
+
+    def typed_as(self, option: str) -> "NoSuchRecord":
+        """The same refusal led by the option (or argument) the key was typed in."""
+        return NotYetRecorded(self.what, self.key, self.when, scoped=self.scoped, option=option)
 
 
 class InvalidInput(SampleLoansError):

@@ -202,6 +202,11 @@ def words(state: str) -> str:
     return state.replace("_", " ")
 
 
+def events_span(first: int, last: int) -> str:
+    """'event 108' or 'events 108–110': a run of events, one named alone."""
+    return f"event {first}" if first == last else f"events {first}–{last}"
+
+
 def counted(count: int, noun: str) -> str:
     """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions'."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

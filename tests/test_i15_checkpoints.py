@@ -258,7 +258,7 @@ def test_consistency_proof_is_checked_offline(
         app, [*offline, str(old), str(new), str(proof), "--public-key", str(keys[1])]
     )
     ok(result)
-    assert "extends checkpoint" in result.stdout
+    assert "extends OLD (" in result.stdout
     document = json.loads(proof.read_text())
     document["proof"][0] = document["proof"][1]
     bad = tmp_path / "bad.json"

@@ -55,7 +55,7 @@ def test_the_others_are_sent_and_the_refused_one_is_named(ledger: dict[str, Any]
     delivered = sorted(rcpt[0] for rcpt, _m in inbox.messages)
     assert REFUSED not in delivered
     assert sorted(r for r, _k, _s in sent_rows(ledger)) == delivered
-    assert ", 1 refused for checkpoint" in result.stdout, result.stdout
+    assert ", 1 refused for the checkpoint of" in result.stdout, result.stdout
     # every other PI got theirs: a second server accepting all sends only the refused one
     controller = _served(everyone)
     try:
@@ -64,7 +64,9 @@ def test_the_others_are_sent_and_the_refused_one_is_named(ledger: dict[str, Any]
         controller.stop()
     assert again.exit_code == 0, again.stderr
     assert [rcpt for rcpt, _m in everyone.messages] == [[REFUSED]]
-    assert f"1 sent, {len(delivered)} already sent for checkpoint" in again.stdout, again.stdout
+    assert f"1 sent, {len(delivered)} already sent for the checkpoint of" in again.stdout, (
+        again.stdout
+    )
     assert len(delivered) >= 5  # the demo's other PIs with an open loan
 
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.services.verify import UNPROVEN_WITHOUT_WITNESS
 from tests.conftest import COMPLIANCE, demo_env
 
 DAMAGE = (
@@ -45,6 +46,7 @@ def test_verify_json_gives_no_head_for_an_unreadable_file(truncated: Path) -> No
         "head": None,
         "ok": False,
         "problems": [{"area": "integrity", "message": DAMAGE}],
+        "not_checked": [UNPROVEN_WITHOUT_WITNESS],
     }
 
 

@@ -7,10 +7,18 @@ import json
 import sys
 from pathlib import Path
 
+if len(sys.argv) != 4:  # a usage error is exit 2, like unreadable input
+    print("usage: python3 check_proofs.py PROOFS.json KEY.pub verify_ledger.py", file=sys.stderr)
+    sys.exit(2)
 proofs_path, key_path, verifier_path = sys.argv[1:4]
-spec = importlib.util.spec_from_file_location("verify_ledger", verifier_path)
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+try:  # the stand-alone verifier supplies the checkpoint parser, Ed25519 and the event hash
+    spec = importlib.util.spec_from_file_location("verify_ledger", verifier_path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+except (OSError, AttributeError, SyntaxError) as exc:
+    why = getattr(exc, "strerror", None) or exc  # "No such file or directory", not "[Errno 2] …"
+    print(f"Error: {verifier_path}: cannot load the stand-alone verifier ({why})", file=sys.stderr)
+    sys.exit(2)
 
 
 def included(seq, hash_hex, proof, size, root):
@@ -31,10 +39,15 @@ def included(seq, hash_hex, proof, size, root):
 
 
 def check(document, public_key):
-    """Every failure of the checkpoint's signature and of each proof, and how many were checked."""
+    """Every failure of the checkpoint's signature and of each proof, and what was and was not
+    checked, in words."""
     text, lines, signatures = tool.split_checkpoint(document["checkpoint"])
     failures = tool._check_signature(text, signatures, public_key)
     size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+    said = [  # the origin names the ledger: compare it with the one the document prints
+        f"checked: the checkpoint's signature by {public_key.split('+')[0]}: ledger "
+        f"{lines[0][:100]!r}, {size} events"
+    ]
     if "events" in document:  # a statement: every event, its hash recomputed from its fields
         seqs = [entry["seq"] for entry in document["events"]]
         if seqs != sorted(set(seqs)):  # each event once, in ledger order: a copy or swap is an edit
@@ -44,11 +57,24 @@ def check(document, public_key):
                 failures.append(f"event {entry['seq']}: its fields do not give its hash")
             elif not included(entry["seq"], entry["hash"], entry["proof"], size, root):
                 failures.append(f"event {entry['seq']}: not included under the signed root")
-        return failures, len(document["events"]), size
+        said.append(
+            f"checked: each of the {len(seqs)} events listed: its hash recomputed from its "
+            "fields, and its place under the signed root"
+        )
+        said.append(
+            "NOT checked: events the statement does not list, and its printed pages (check the "
+            "PDF's own signature: pdfsig)"
+        )
+        return failures, said, len(seqs), size
     head = document["head"]  # a report: its head event
     if not included(head["seq"], head["hash"], document["proof"], size, root):
         failures.append(f"head event {head['seq']}: not included under the signed root")
-    return failures, 1, size
+    said.append(f"checked: the report's head event {head['seq']}:{head['hash']} is under the root")
+    said.append(
+        "NOT checked: what the report's pages say (check the PDF's own signature: pdfsig), nor "
+        "that they print this head (compare its 'Ledger head' line)"
+    )
+    return failures, said, 1, size
 
 
 try:  # unreadable input is exit 2, as for the verifier (a private key is never echoed)
@@ -58,7 +84,7 @@ except (tool.Unreadable, OSError) as exc:
     sys.exit(2)
 try:  # a file that is not such a document: a missing field, a wrong type, hex that is none
     with open(proofs_path, encoding="utf-8") as proofs_file:
-        failures, checked, size = check(json.load(proofs_file), public_key)
+        failures, said, checked, size = check(json.load(proofs_file), public_key)
 except (tool.Unreadable, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
     print(
         f"Error: {proofs_path}: not embedded proofs ({type(exc).__name__}: {exc})", file=sys.stderr
@@ -66,5 +92,9 @@ except (tool.Unreadable, OSError, ValueError, KeyError, TypeError, AttributeErro
     sys.exit(2)
 for failure in failures:
     print("FAIL", failure)
-print(f"{checked} event(s) checked against checkpoint {size}: {'FAILED' if failures else 'ok'}")
+for line in said:
+    print(line)
+noun = "event" if checked == 1 else "events"
+verdict = "FAILED" if failures else "ok"
+print(f"{checked} {noun} checked against the signed checkpoint of {size} events: {verdict}")
 sys.exit(1 if failures else 0)

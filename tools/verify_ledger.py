@@ -11,8 +11,9 @@ links and that `recorded_at` never decreases (section 1), that each payload is c
 (section 2), computes the RFC 6962 Merkle root over the event hashes (section 4) and prints the
 head. With --checkpoint it checks that the checkpoint's size, root and head line match this
 ledger, and with --public-key also its Ed25519 signature (RFC 8032, implemented below);
-without --public-key it says the signature was NOT checked. The checkpoint file is read byte
-for byte (the signature covers its exact bytes).
+without --public-key it says the signature was NOT checked, and without --checkpoint that
+nothing shows the lender made the events (--public-key alone is refused: it would check
+nothing). The checkpoint file is read byte for byte (the signature covers its exact bytes).
 Exit 0: all good; 1: a check failed (each failure printed); 2: unreadable input (a ledger,
 export, checkpoint or key file that is not one, e.g. a private key given as --public-key).
 """
@@ -482,6 +483,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public-key", type=Path, help="the lender's public key (.pub)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
+    if args.public_key is not None and args.checkpoint is None:  # it would check nothing
+        print(
+            "Error: --public-key: only with --checkpoint (the key checks the signature of the "
+            "checkpoint you give)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         note = _read_note(args.checkpoint) if args.checkpoint else None
         public_key = read_public_key(args.public_key) if args.public_key else None
@@ -504,24 +512,37 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary.pop("_hashes")
     summary.pop("_roots")
-    if note is not None:  # say plainly when the checkpoint's signature was not checked
-        summary["checkpoint_signature"] = "checked" if public_key else "not checked"
+    # say plainly when the checkpoint's signature was not checked, or there was none to check
+    summary["checkpoint_signature"] = (
+        "no checkpoint" if note is None else "checked" if public_key else "not checked"
+    )
     if args.json:
         print(json.dumps({**summary, "ok": not failures, "failures": failures}, sort_keys=True))
     else:
         print(f"events: {summary['events']}\nhead: {summary['head']}")
         print(f"merkle root: {summary['merkle_root']}")
+        print(
+            "checked: every event's hash from the genesis of this ledger's id, the links, the "
+            "order and the recording times, each payload's canonical form"
+        )
         if note is not None and public_key is not None and not failures:
             print(f"checkpoint: matches this ledger and is signed by {public_key.split('+')[0]}")
         if note is not None and not failures:  # the chain has no key: say what it covers
             size, events = int(split_checkpoint(note)[1][1]), summary["events"]
             print(f"checkpoint: covers events 1–{size} of {events}")
-            if size < events:
+            if size + 1 == events:  # one event, or a run of them
+                print(f"checkpoint: event {events} comes after it: not covered by it")
+            elif size < events:
                 print(f"checkpoint: events {size + 1}–{events} come after it: not covered by it")
         if note is not None and public_key is None:
             print(
                 "checkpoint: signature NOT checked (no --public-key): anyone could have written "
                 "it; give the lender's KEY.pub"
+            )
+        if note is None:  # a recomputed chain checks out as well as the lender's
+            print(
+                "NOT checked: that the lender made these events: anyone can rewrite them and "
+                "recompute every hash; give --checkpoint CP.txt --public-key KEY.pub"
             )
         for failure in failures:
             print(f"FAIL: {failure}")

@@ -294,6 +294,8 @@ def check_consistency(
     with errors_to_exit_codes():
         older, newer = run_check(old, new, proof, public_key)
     console().print(
-        f"consistent: checkpoint {newer.size} extends checkpoint {older.size} of {older.origin}",
+        f"consistent: NEW ({counted(newer.size, 'event')}) extends OLD "
+        f"({counted(older.size, 'event')}) of "
+        f"{older.origin}; both signed by the key given",
         markup=False,
     )

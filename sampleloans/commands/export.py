@@ -10,7 +10,7 @@ from sampleloans.commands.common import (
     engine_context,
     errors_to_exit_codes,
 )
-from sampleloans.text import counted
+from sampleloans.text import counted, events_span
 
 
 def export(
@@ -157,10 +157,12 @@ def verify_bag(
         )
         return
     if result.covered < result.events:  # the chain has no key: anyone can extend it
+        one_after = result.covered + 1 == result.events
         out.print(
-            f"note  events {result.covered + 1}–{result.events} come after the newest "
-            f"checkpoint (size {result.covered}): no signature covers them; ask the lender for "
-            "a checkpoint of this size",
+            f"note  {events_span(result.covered + 1, result.events)} "
+            f"{'comes' if one_after else 'come'} after the newest checkpoint (size "
+            f"{result.covered}): no signature covers {'it' if one_after else 'them'}; ask the "
+            f"lender for a checkpoint of {result.events} events",
             markup=False,
         )
     covered = f"events 1–{result.covered} are covered by checkpoints signed by"

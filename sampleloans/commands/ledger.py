@@ -346,7 +346,8 @@ def verify(
 
     Exit 0 when clean, 1 when anything is wrong (every problem is printed). Curators and
     compliance officers only. JSON keys (docs/json.md): ok, head, event_count, problems [area,
-    message].
+    message], not_checked. Without --checkpoint or --anchor it also says what the ledger alone
+    cannot prove: that it is the lender's whole, current ledger.
     With --checkpoint FILE --public-key KEY.pub it also checks the signed checkpoint and that
     the ledger still extends it (its head and Merkle root): truncation, a rollback or a
     recomputed chain fail without a remembered anchor. --since FILE checks only what came
@@ -370,9 +371,9 @@ def verify(
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
-        _print_verify_json(result)
+        _print_verify_json(result, _unproven(anchor, checkpoint))
     else:
-        _print_verify_lines(engine, result, proved)
+        _print_verify_lines(engine, result, proved or _unproven(anchor, checkpoint))
     if not result.ok:
         raise typer.Exit(1)
 
@@ -414,21 +415,29 @@ def _verify_whole(
     return engine, result, proved
 
 
-def _print_verify_json(result: "VerifyResult") -> None:
-    """The verdict as JSON: ok, head, event count and every problem."""
+def _unproven(anchor: str | None, checkpoint: Path | None) -> list[str]:
+    """What a clean verify without a witness from outside the ledger did not prove."""
+    from sampleloans.services.verify import unproven
+
+    return unproven(anchor_given=anchor is not None, checkpoint_given=checkpoint is not None)
+
+
+def _print_verify_json(result: "VerifyResult", unproven: list[str]) -> None:
+    """The verdict as JSON: ok, head, event count, every problem and what was not checked."""
     print_json(
         {
             "ok": result.ok,
             "head": result.head,
             "event_count": result.events,
             "problems": [{"area": p.area, "message": p.message} for p in result.problems],
+            "not_checked": unproven,
         }
     )
 
 
 def _print_verify_lines(engine: "Engine", result: "VerifyResult", proved: list[str]) -> None:
-    """The verdict for a reader: the verify lines, what an anchor or a checkpoint proved,
-    a schema note."""
+    """The verdict for a reader: the verify lines, what an anchor or a checkpoint proved (or,
+    without either, what was not proved), a schema note."""
     from sampleloans.commands.render import verify_lines
 
     out = console()

@@ -204,12 +204,13 @@ def _plan(
     sender: str,
     sent_at: datetime,
     credentials: Any = None,
-) -> tuple[list[Outgoing], set["SendKey"], str]:
-    """Every message due (statements, overdue notices), what was already sent, the checkpoint."""
+) -> tuple[list[Outgoing], set["SendKey"], str, str | None]:
+    """Every message due (statements, overdue notices), what was already sent, the checkpoint,
+    and what the statements leave out, come after it (the notices are read at the head)."""
     from sampleloans.commands.statement import newest_checkpoint, read_checkpoint_file
     from sampleloans.services.notify import overdue_targets, require_curator, sent_keys
     from sampleloans.services.reporting import build_report, make_request
-    from sampleloans.services.statement import build_statements
+    from sampleloans.services.statement import build_statements, events_not_shown
 
     given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
     with reading(ctx) as (session, service_ctx):
@@ -230,7 +231,8 @@ def _plan(
             report = build_report(session, service_ctx, request, generated_at=sent_at)
             outgoing += _notice_messages(report, target.recipients, checkpoint_id, sender, sent_at)
         done = sent_keys(session)
-    return outgoing, done, checkpoint_id
+        not_shown = events_not_shown(session, statements)
+    return outgoing, done, checkpoint_id, not_shown
 
 
 def notify(
@@ -324,7 +326,7 @@ def notify(
         )
         credentials = load_credentials(signing, sent_at)  # a bad key fails before any work
         sender = settings.sender if settings else _outbox_sender(smtp_from)
-        outgoing, done, checkpoint_id = _plan(
+        outgoing, done, checkpoint_id, not_shown = _plan(
             ctx, institution, checkpoint, sender, sent_at, credentials
         )
         pending = [o for o in outgoing if o.key not in done]
@@ -337,6 +339,12 @@ def notify(
             delivered, refusals = _send_all(ctx, out, settings, pending, sent_at)
     before = len(outgoing) - delivered - len(refusals)
     _print_totals(out, delivered, before, len(refusals), checkpoint_id, dry_run=dry_run)
+    if not_shown is not None:  # what the statements sent lack; the next checkpoint sends them
+        console(stderr=True).print(
+            f"Note: {not_shown}, then run notify again (a new checkpoint sends the statements "
+            "again).",
+            markup=False,
+        )
     warn_if_exposed(signing)
     if refusals:
         _report_refusals(refusals)
@@ -398,7 +406,8 @@ def _print_totals(
     verb = "would send" if dry_run else "sent"
     refusals = f", {refused} refused" if refused else ""
     out.print(
-        f"notify: {pending} {verb}, {skipped} already sent{refusals} for checkpoint {cp}.",
+        f"notify: {pending} {verb}, {skipped} already sent{refusals} for the checkpoint of "
+        f"{cp} events.",
         markup=False,
     )
 

@@ -81,11 +81,16 @@ def build(
     checkpoint_file: Path | None,
     generated_at: datetime,
     dated_by_hand: bool = False,
-) -> list["Statement"]:
-    """The statements a request covers, each built on the checkpoint (one read transaction);
-    a date typed (`dated_by_hand`) may not precede what the checkpoint covers."""
+) -> tuple[list["Statement"], str | None]:
+    """The statements a request covers, each built on the checkpoint (one read transaction),
+    and what they leave out, come after it; a date typed (`dated_by_hand`) may not precede
+    what the checkpoint covers."""
     from sampleloans.services import access
-    from sampleloans.services.statement import build_statements, refuse_dated_before_checkpoint
+    from sampleloans.services.statement import (
+        build_statements,
+        events_not_shown,
+        refuse_dated_before_checkpoint,
+    )
 
     given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
     with reading(ctx) as (session, service_ctx):
@@ -94,7 +99,7 @@ def build(
         checkpoint = given or newest_checkpoint(session, researcher=researcher)
         if dated_by_hand:
             refuse_dated_before_checkpoint(session, checkpoint, generated_at)
-        return build_statements(
+        statements = build_statements(
             session,
             service_ctx,
             checkpoint,
@@ -102,6 +107,7 @@ def build(
             pi=pi,
             generated_at=generated_at,
         )
+        return statements, events_not_shown(session, statements)
 
 
 def statement(
@@ -165,7 +171,7 @@ def statement(
         )
         credentials = load_credentials(signing, signing_time)  # a bad key fails before work
         ledger = db_path(ctx)
-        statements = build(
+        statements, not_shown = build(
             ctx,
             institution=institution,
             pi=pi,
@@ -185,6 +191,8 @@ def statement(
             pdfs = [signed_pdf(made, credentials, signing_time) for made in statements]
             targets.write_all(out, pdfs)
     _print_written(targets.paths, statements, credentials)
+    if not_shown is not None:  # the files are whole; the reader should know what they lack
+        console(stderr=True).print(f"Note: {not_shown} and make them again.", markup=False)
     warn_if_exposed(signing)
 
 
@@ -383,8 +391,8 @@ def verify_with_ledger(
             markup=False,
         )
         out.print(
-            f"ok    the checkpoint's root is this ledger's root over its first "
-            f"{counted(claim.checkpoint.tree_size, 'event')}",
+            f"ok    the checkpoint is one this ledger made and keeps, and its root is this "
+            f"ledger's root over its first {counted(claim.checkpoint.tree_size, 'event')}",
             markup=False,
         )
         signed = check_document_signature(out, problems, data, trust_root, now())

@@ -235,7 +235,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Overdue:
-    """A loan whose return is past due at the report's moment."""
+    """A loan whose return (or, in `InventoryBody.inventory_overdue`, whose inventory
+    attestation) is past due at the report's moment."""
 
     loan: str
     due_at: datetime
@@ -367,6 +368,7 @@ class InventoryBody:
     items: tuple[ItemRow, ...]
     held_ug: int
     recalls: tuple[Recall, ...] = ()  # from layout 9 on
+    inventory_overdue: tuple[Overdue, ...] = ()  # from layout 10 on: the attestation past due
 
 
 CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
@@ -399,9 +401,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # recall (when, why, the due date it set; before: only the custody report's event row), and a
 # report printed for a researcher of the borrowing institution (its request's `audience`,
 # metadata "for") leaves out the OS account that recorded each event, an internal detail of the
-# lender's machines (before: printed for everyone), 10 = a count of events agrees with its noun
-# (the custody report's "Chain of custody (1 event)" and a checkpoint of "1 event"; before, "1
-# events"), and the return report's chart draws the samples top down in the order of its
+# lender's machines (before: printed for everyone), 10 = the inventory report flags an inventory
+# attestation past due in its header ("Inventory overdue"), as `overdue`, the overdue notice and
+# the statement say (before: only a return past due was flagged, and the "Next inventory due"
+# date of an attestation weeks late read as if still to come), and the custody report's
+# "Chain of custody (1 event)" counts in agreement (before: "1 events"), as does a checkpoint of
+# "1 event", and the return report's chart draws the samples top down in the order of its
 # accounting table (before: reportlab's, the first sample at the bottom).
 REPORT_LAYOUT = 10
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -414,7 +419,8 @@ EMPTY_HANDS_TOTAL_LAYOUT = 6
 WORDED_LAYOUT = 7
 SPLIT_APART_LAYOUT = 8
 RECALLED_LAYOUT = 9
-COUNTED_LAYOUT = 10
+INVENTORY_FLAG_LAYOUT = 10
+COUNTED_EVENTS_LAYOUT = 10
 CHART_IN_TABLE_ORDER_LAYOUT = 10
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
@@ -430,6 +436,7 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (InventoryBody, "recalls"): RECALLED_LAYOUT,
     (OverdueBody, "recalls"): RECALLED_LAYOUT,
     (ReportRequest, "audience"): RECALLED_LAYOUT,
+    (InventoryBody, "inventory_overdue"): INVENTORY_FLAG_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 

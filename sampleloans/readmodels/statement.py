@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sampleloans.dates import to_iso
+from sampleloans.dates import from_iso, to_iso
 from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Recall, Words, plain
 
 TITLE = "Statement to the principal investigator"
@@ -30,6 +30,12 @@ says so (before: the split mass counted as issued, and a frozen sample read "hel
 RECALLED_VERSION = 9
 """The first statement layout that lists each recall of the PI's loans: when, why, and the due
 date it set (before: the recall's event row alone, without its reason)."""
+AS_OF_VERSION = 10
+"""The first statement layout that says, under "Generated at", when its checkpoint was signed:
+the moment the ledger it shows stood at (before: only the date it was printed, so a statement
+printed days after its checkpoint read as the ledger of that day)."""
+CHECKPOINT_TIME = "time "
+"""The prefix of a checkpoint note's line holding when it was signed (ledger-format.md)."""
 COUNTED_VERSION = 10
 """The first statement layout whose counts agree with their nouns ("1 event"; before, "1
 events") and whose loan not yet issued says when it falls due, as `status` does ("12 months
@@ -45,6 +51,15 @@ class CheckpointRef:
     root_hash: str  # hex of the RFC 6962 root over the event hashes
     note: str  # the signed note, exactly as kept (C2SP tlog-checkpoint)
     signed_by: str = ""  # the signing keys as NAME+KEYID, from the note's signature lines
+
+
+def signed_at(checkpoint: CheckpointRef) -> datetime | None:
+    """When the checkpoint was signed (its note's `time` line), or None when it has none."""
+    text = checkpoint.note.split("\n\n", 1)[0]
+    for line in text.split("\n")[3:]:  # after the origin, size and root lines
+        if line.startswith(CHECKPOINT_TIME):
+            return from_iso(line.removeprefix(CHECKPOINT_TIME))
+    return None
 
 
 @dataclass(frozen=True)

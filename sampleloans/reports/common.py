@@ -9,7 +9,7 @@ from sampleloans.dates import format_datetime, to_iso
 from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
-    COUNTED_LAYOUT,
+    COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     FRAMED_TABLES_LAYOUT,
@@ -76,6 +76,15 @@ def overdue_text(late: Overdue) -> str:
     return f"OVERDUE since {when(late.due_at)}, {days}: loan {late.loan} was due back"
 
 
+def inventory_overdue_text(late: Overdue) -> str:
+    """The header line of an inventory attestation past due, worded as a return's is."""
+    days = f"{late.days_late} day" + ("" if late.days_late == 1 else "s")
+    return (
+        f"OVERDUE since {when(late.due_at)}, {days}: the inventory of loan {late.loan} was due "
+        "to be attested"
+    )
+
+
 def report_number(report: Report) -> str:
     """A stable report number: kind, head seq and the first digest digits."""
     prefix = {"custody": "CR", "return": "RR", "overdue": "ON", "inventory": "IS"}
@@ -125,7 +134,7 @@ def checkpoint_lines(report: Report) -> list[tuple[str, str]]:
     return [
         (
             "Signed checkpoint",
-            f"{events_in(checkpoint.tree_size, report.layout >= COUNTED_LAYOUT)}, signed by "
+            f"{events_in(checkpoint.tree_size, report.layout >= COUNTED_EVENTS_LAYOUT)}, signed by "
             f"{checkpoint.signed_by or '—'}; the head "
             f"event's inclusion proof is embedded ({CHECKPOINT_FILE})",
         ),
@@ -160,10 +169,16 @@ def header_lines(report: Report) -> list[tuple[str, str]]:
     return lines
 
 
-def title_block(report: Report, overdue: tuple[Overdue, ...] = ()) -> list[Any]:
-    """The first page's title and header facts, each return past due flagged below them."""
+def title_block(
+    report: Report,
+    overdue: tuple[Overdue, ...] = (),
+    inventory_overdue: tuple[Overdue, ...] = (),
+) -> list[Any]:
+    """The first page's title and header facts, each return (and inventory attestation) past
+    due flagged below them."""
     lines = header_lines(report)
     flags = [("Return overdue", overdue_text(late)) for late in overdue]
+    flags += [("Inventory overdue", inventory_overdue_text(late)) for late in inventory_overdue]
     marked = range(len(lines), len(lines) + len(flags))
     return layout.title_block(report.title, [*lines, *flags], marked)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from sampleloans.readmodels.report import (
     BORROWER,
-    COUNTED_LAYOUT,
+    COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
     RECALLED_LAYOUT,
@@ -190,8 +190,12 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
         marked=marked,
         align_right=(8,),
     )
-    events = events_in(len(body.events), page_layout >= COUNTED_LAYOUT)
-    return layout.section(f"Chain of custody ({events})", [note, *chain])
+    return layout.section(f"Chain of custody ({_events_count(body, page_layout)})", [note, *chain])
+
+
+def _events_count(body: CustodyBody, page_layout: int) -> str:
+    """'1 event', '6 events': from layout 10 on in agreement (before: '1 events')."""
+    return events_in(len(body.events), page_layout >= COUNTED_EVENTS_LAYOUT)
 
 
 def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) -> list[Any]:

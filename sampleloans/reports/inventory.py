@@ -6,6 +6,7 @@ from typing import Any
 from sampleloans.readmodels.report import (
     EMPTY_HANDS_TOTAL_LAYOUT,
     HELD_TOTAL_LAYOUT,
+    INVENTORY_FLAG_LAYOUT,
     NOTHING_LEFT,
     OWED_INVENTORY_LAYOUT,
     RECALLED_LAYOUT,
@@ -46,7 +47,9 @@ def story(report: Report) -> list[Any]:
     """The flowables of an inventory statement."""
     body = report.body
     assert isinstance(body, InventoryBody)
-    out: list[Any] = title_block(report, body.overdue)
+    # from layout 10 on, an attestation past due is flagged as a return past due is
+    late = body.inventory_overdue if report.layout >= INVENTORY_FLAG_LAYOUT else ()
+    out: list[Any] = title_block(report, body.overdue, late)
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
     loan = [
         ("Loan", body.loan),

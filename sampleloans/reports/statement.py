@@ -19,11 +19,13 @@ from sampleloans.readmodels.report import (
     words_in,
 )
 from sampleloans.readmodels.statement import (
+    AS_OF_VERSION,
     COUNTED_VERSION,
     RECALLED_VERSION,
     SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
     WORDED_VERSION,
+    CheckpointRef,
     Obligation,
     Statement,
     StatementItem,
@@ -31,6 +33,7 @@ from sampleloans.readmodels.statement import (
     in_version,
     obligation_order,
     proof_document,
+    signed_at,
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
@@ -73,6 +76,9 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # frozen sample read "held").
 # 9 = each recall of the PI's loans is listed: when the lender recalled it, the due date it set
 # and why (before: only the recall's event row, without its reason).
+# 10 = "Ledger as of": when the checkpoint the statement is built on was signed, and that what
+# was recorded later is not in it (before: only "Generated at", so a statement printed days
+# after its checkpoint read as that day's ledger: an extension after it still read "overdue").
 METADATA_VERSION = STATEMENT_LAYOUT
 METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 VERSION_2 = 2
@@ -138,6 +144,20 @@ def statement_number(statement: Statement) -> str:
     return f"ST-{statement.head_seq}-{statement.digest[:8].upper()}"
 
 
+def _as_of_line(checkpoint: CheckpointRef, version: int) -> list[tuple[str, str]]:
+    """From layout 10 on, the moment the ledger shown stood at: when its checkpoint was signed."""
+    signed = signed_at(checkpoint) if version >= AS_OF_VERSION else None
+    if signed is None:
+        return []
+    return [
+        (
+            "Ledger as of",
+            f"{when(signed)}, when the checkpoint was signed: what was recorded later (an "
+            "extension, a return) is not in this statement",
+        )
+    ]
+
+
 def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
     """The flowables of a statement."""
     body = statement.body
@@ -148,6 +168,7 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
         ("Statement number", statement_number(statement)),
         ("To", f"{body.pi.name} — {body.pi.detail}"),
         ("Generated at", when(statement.generated_at)),
+        *_as_of_line(checkpoint, version),
         (
             "Signed checkpoint",
             f"{checkpoint.origin}, {events_in(checkpoint.tree_size, version >= COUNTED_VERSION)}",

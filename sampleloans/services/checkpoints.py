@@ -874,7 +874,8 @@ def check_consistency(
         )
     if not merkle.verify_consistency(old.size, new.size, old.root, new.root, document["proof"]):
         raise notes.CheckpointRefused(
-            f"the proof does not show checkpoint {new.size} extends checkpoint {old.size}: the "
+            f"the proof does not show NEW ({counted(new.size, 'event')}) extends OLD "
+            f"({counted(old.size, 'event')}): the "
             "log was rewritten between them (or the proof is not theirs)"
         )
     return old, new

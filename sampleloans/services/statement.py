@@ -163,6 +163,37 @@ def build_statements(
     return statements
 
 
+def events_not_shown(session: Session, statements: list[Statement]) -> str | None:
+    """What the statements leave out because it came after their checkpoint: a note naming the
+    later events about their loans (an extension, a return, a recall: `status` already shows
+    them), or None. A statement's standing is the checkpoint's, judged at its date."""
+    if not statements:
+        return None
+    size = statements[0].body.checkpoint.tree_size
+    loans = {loan.number for s in statements for loan in s.body.loans}
+    # the events after the checkpoint are few, the loans of every PI (notify) may be thousands:
+    # filter here rather than bind each loan number into the query
+    later = session.exec(
+        select(EventSubject.seq, EventSubject.subject_key)
+        .where(EventSubject.seq > size, EventSubject.subject_type == "loan")
+        .order_by(col(EventSubject.seq))
+    )
+    rows = [(seq, loan) for seq, loan in later if loan in loans]
+    if not rows:
+        return None
+    seqs = sorted({seq for seq, _loan in rows})
+    touched = ", ".join(sorted({loan for _seq, loan in rows}))
+    one = len(seqs) == 1
+    events = f"event {seqs[0]}" if one else f"{len(seqs)} events ({seqs[0]}–{seqs[-1]})"
+    return (
+        f"{events} about {touched} came after the checkpoint of {counted(size, 'event')} the "
+        "statements "
+        f"are built on, so they do not show {'it' if one else 'them'} (an extension, a recall "
+        "or a return changes what is owed): sign a new checkpoint ('sampleloans checkpoint "
+        "--key FILE')"
+    )
+
+
 def _refuse_unlike_events(
     session: Session,
     statements: list[Statement],

@@ -92,6 +92,21 @@ VERIFY_ROLES = ("curator", "compliance_officer")
 """Who may verify the whole ledger: its problem lines name every institution's records."""
 
 
+UNPROVEN_WITHOUT_WITNESS = (
+    "not checked: that this is the lender's ledger, whole and current: a copy rolled back, cut "
+    "short or rewritten with its hashes recomputed passes too (its kept checkpoints as well: "
+    "their keys are in the same file); check it against the newest signed checkpoint you hold, "
+    "'verify --checkpoint CP.txt --public-key KEY.pub' (or --anchor SEQ:HASH)"
+)
+"""What a full verify cannot prove from the ledger alone: only a witness from outside it can."""
+
+
+def unproven(*, anchor_given: bool, checkpoint_given: bool) -> list[str]:
+    """What a clean full verify did not prove, in words: its authenticity and freshness, unless
+    an anchor or a signed checkpoint held outside the ledger was given."""
+    return [] if anchor_given or checkpoint_given else [UNPROVEN_WITHOUT_WITNESS]
+
+
 def verify_as(
     engine: Engine,
     ctx: Context,

@@ -14,7 +14,14 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
-from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, NotFound, RuleViolation
+from sampleloans.errors import (
+    Conflict,
+    InvalidInput,
+    NoSuchRecord,
+    NotFound,
+    NotYetRecorded,
+    RuleViolation,
+)
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent
 from sampleloans.readmodels.report import (
@@ -32,6 +39,7 @@ from sampleloans.services import access
 from sampleloans.services.common import get_sample
 from sampleloans.services.logins import events_hidden, refuse_hidden_replay
 from sampleloans.services.reporting import custody, inventory, overdue, returns
+from sampleloans.text import counted
 
 Body = CustodyBody | ReturnBody | OverdueBody | InventoryBody
 NEWEST = "newest"
@@ -289,6 +297,14 @@ def _build(
     try:
         body, label = builders[request.kind](session, request, generated_at)
     except NoSuchRecord as exc:
+        if request.as_of:  # it exists now (the request was checked against the ledger as it is)
+            moment = format_datetime(from_iso(request.as_of))
+            held = counted(head_seq, "event")
+            why = f"by {moment}, the --as-of moment (the ledger then held {held}); "
+            why += "give a later --as-of"
+            raise NotYetRecorded(
+                exc.what, exc.key, why, scoped=exc.scoped, option=exc.option
+            ) from None
         hint = f"{exc.hint} (in the ledger up to event {head_seq})"
         raise NoSuchRecord(exc.what, exc.key, hint, scoped=exc.scoped, option=exc.option) from None
     except NotFound as exc:

@@ -15,6 +15,7 @@ from sampleloans.services.common import get_loan
 from sampleloans.services.reporting.parts import (
     item_rows,
     loan_parties,
+    overdue_inventories,
     overdue_returns,
     recalls_of,
 )
@@ -42,5 +43,6 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Inve
         items=tuple(rows),
         held_ug=sum(i.held_ug for i in items),
         recalls=recalls_of(session, [loan.number]),
+        inventory_overdue=overdue_inventories([loan], now),
     )
     return body, f"loan {loan.number}"

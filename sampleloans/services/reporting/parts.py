@@ -51,6 +51,18 @@ def overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
     )
 
 
+def overdue_inventories(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
+    """The loans among `loans` still out whose inventory attestation was due before `at`."""
+    return tuple(
+        Overdue(
+            loan.number, loan.next_inventory_due_at, days_between(loan.next_inventory_due_at, at)
+        )
+        for loan in sorted(loans, key=lambda loan: loan.number)
+        if loan.next_inventory_due_at is not None
+        and rule.inventory_overdue(loan.status, loan.next_inventory_due_at, at)
+    )
+
+
 def person_party(session: Session, role: str, email: str) -> Party:
     """A person named on a report: name, then e-mail and institution."""
     person = session.get(Person, email)
