@@ -162,7 +162,7 @@ def verify_bag(
             f"note  {events_span(result.covered + 1, result.events)} "
             f"{'comes' if one_after else 'come'} after the newest checkpoint (size "
             f"{result.covered}): no signature covers {'it' if one_after else 'them'}; ask the "
-            f"lender for a checkpoint of {result.events} events",
+            f"lender for a checkpoint of {counted(result.events, 'event')}",
             markup=False,
         )
     covered = f"events 1–{result.covered} are covered by checkpoints signed by"

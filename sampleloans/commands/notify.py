@@ -407,7 +407,7 @@ def _print_totals(
     refusals = f", {refused} refused" if refused else ""
     out.print(
         f"notify: {pending} {verb}, {skipped} already sent{refusals} for the checkpoint of "
-        f"{cp} events.",
+        f"{counted(int(cp), 'event')}.",
         markup=False,
     )
 
