@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Click
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from sampleloans.commands.common import State, StdoutGuard
 from sampleloans.errors import StdoutUnwritable
@@ -230,6 +230,7 @@ def _build(name: str) -> Any:
         holder.command(name)(target)
     built = typer.main.get_group(holder).commands[name]
     _name_both_flags(built)
+    _plain_arguments(built)
     return built
 
 
@@ -252,6 +253,33 @@ def _name_both_flags(command: Any) -> None:
             # Typer builds its own options and takes no option class: the class is swapped
             # (a subclass adding one method, no state of its own)
             param.__class__ = _FlagPair
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown as Click and the README write it: `NUMBER` (`[NUMBER]` when it may be
+    left out, `CODE...` when repeatable) on the usage line, and its placeholder alone in the
+    list of arguments. Typer wrote `{NUMBER}` and `NUMBER <str>`: braces a shell user reads as
+    brace expansion, and a Python type in place of what to type."""
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        """The argument's placeholder for the usage line."""
+        name = self.metavar or self.name.upper()
+        shown = name if self.required else f"[{name}]"
+        return [f"{shown}..." if self.nargs != 1 else shown]
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        """No Python type after the placeholder: the placeholder is the value's kind."""
+        return None
+
+
+def _plain_arguments(command: Any) -> None:
+    """Make every argument of a command (and of its subcommands) a `_PlainArgument`."""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_arguments(sub)
+    for param in command.params:
+        if type(param) is TyperArgument:
+            # as for `_FlagPair`: Typer takes no argument class, so the class is swapped
+            param.__class__ = _PlainArgument
 
 
 app = typer.Typer(
@@ -290,6 +318,7 @@ def root(
         str | None,
         typer.Option(
             "--db",
+            metavar="PATH",
             envvar="SAMPLELOANS_DB",
             help="Ledger database: a SQLite file, or postgresql://USER@HOST/DATABASE.",
             callback=_check_db,
@@ -297,7 +326,9 @@ def root(
     ] = None,
     acting: Annotated[
         str | None,
-        typer.Option("--as", envvar="SAMPLELOANS_USER", help="E-mail of the acting person."),
+        typer.Option(
+            "--as", metavar="EMAIL", envvar="SAMPLELOANS_USER", help="E-mail of the acting person."
+        ),
     ] = None,
     _version: Annotated[
         bool,

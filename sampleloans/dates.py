@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date, datetime
 
 from sampleloans.errors import InvalidInput
+from sampleloans.text import counted
 from sampleloans.units import period_delta, quote_input
 
 __all__ = [
@@ -260,7 +261,7 @@ def refuse_future(field: str, when: datetime, now: datetime, hint: str) -> None:
 
 def day_count(days: int) -> str:
     """A whole number of days in words: '1 day', '3 days'."""
-    return f"{days} day" if days == 1 else f"{days} days"
+    return counted(days, "day")
 
 
 def format_datetime(dt: datetime) -> str:

@@ -50,6 +50,7 @@ from sampleloans.errors import (
     SampleLoansError,
     StorageError,
 )
+from sampleloans.text import counted
 
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 
@@ -1370,8 +1371,9 @@ def deleted_rows_problems(connection: Any, table: str, what: str) -> list[str]:
     missing = sorted(set(range(1, int(largest) + 1)) - ids)
     shown = ", ".join(str(n) for n in missing[:10]) + (", …" if len(missing) > 10 else "")
     return [
-        f"{what} row(s) {shown} deleted: the {table} table has ids up to {largest} but holds "
-        f"{count} rows; the table was edited"
+        f"{what} {'row' if len(missing) == 1 else 'rows'} {shown} deleted: the {table} table has "
+        "ids "
+        f"up to {largest} but holds {counted(count, 'row')}; the table was edited"
     ]
 
 

@@ -130,7 +130,7 @@ def test_verify_names_a_notification_deleted_under_dropped_triggers(ledger: Path
     code, out, _ = cli("verify")
     assert code == 1
     assert (
-        "[notification] notification row(s) 1 deleted: the notification_sent table has ids up "
+        "[notification] notification row 1 deleted: the notification_sent table has ids up "
         "to 3 but holds 2 rows; the table was edited"
     ) in out
 
@@ -152,4 +152,4 @@ def test_verify_names_a_kept_checkpoint_deleted_under_dropped_triggers(
         )
     code, out, _ = cli("verify")
     assert code == 1
-    assert "[checkpoint] kept checkpoint row(s) 2 deleted" in out
+    assert "[checkpoint] kept checkpoint row 2 deleted" in out

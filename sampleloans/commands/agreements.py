@@ -13,6 +13,7 @@ from sampleloans.commands.common import (
     parse_at,
     print_json,
     print_table,
+    whole_number,
 )
 from sampleloans.commands.jsonout import renamed
 from sampleloans.commands.samples import plain
@@ -25,22 +26,33 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Loan agreements and their terms.", no_args_is_help=True)
 
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="The agreement's number.")]
-Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
+Reason = Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")]
 
 
 @app.command("add")
 def add(
     ctx: typer.Context,
     number: Number,
-    institution: Annotated[str, typer.Option("--institution", help="Borrower's short name.")],
-    term: Annotated[str, typer.Option("--term", help="In force for, e.g. '5 years'.")],
-    max_mass: Annotated[str, typer.Option("--max-mass", help="Total mass allowed, e.g. '1 g'.")],
+    institution: Annotated[
+        str, typer.Option("--institution", metavar="SHORT", help="Borrower's short name.")
+    ],
+    term: Annotated[
+        str, typer.Option("--term", metavar="PERIOD", help="In force for, e.g. '5 years'.")
+    ],
+    max_mass: Annotated[
+        str, typer.Option("--max-mass", metavar="MASS", help="Total mass allowed, e.g. '1 g'.")
+    ],
     purpose: Annotated[
         list[str],
-        typer.Option("--purpose", help="Allowed purpose (repeatable): research, public-welfare."),
+        typer.Option(
+            "--purpose",
+            metavar="PURPOSE",
+            help="Allowed purpose (repeatable): research, public-welfare.",
+        ),
     ],
     max_loan_period: Annotated[
-        str, typer.Option("--max-loan-period", help="Longest loan, e.g. '12 months'.")
+        str,
+        typer.Option("--max-loan-period", metavar="PERIOD", help="Longest loan, e.g. '12 months'."),
     ],
     destructive: Annotated[
         bool, typer.Option("--destructive/--no-destructive", help="Destructive use allowed.")
@@ -53,6 +65,8 @@ def add(
         int | None,
         typer.Option(
             "--max-extensions",
+            metavar="N",
+            parser=whole_number,
             help="How many extensions may be granted, 0 to 20 (default 1: CNSA rules).",
         ),
     ] = None,
@@ -60,12 +74,16 @@ def add(
         str | None,
         typer.Option(
             "--max-extension-period",
+            metavar="PERIOD",
             help="Longest extension, e.g. P6M (default 6 months for research, 1 month for "
             "public welfare only).",
         ),
     ] = None,
     inventory_interval: Annotated[
-        str, typer.Option("--inventory-interval", help="Inventory due every, e.g. P1Y.")
+        str,
+        typer.Option(
+            "--inventory-interval", metavar="PERIOD", help="Inventory due every, e.g. P1Y."
+        ),
     ] = "P1Y",
     at: AtOption = None,
 ) -> None:
@@ -120,7 +138,9 @@ def _purposes(typed: list[str]) -> list[str]:
 def sign(
     ctx: typer.Context,
     number: Number,
-    signed_by: Annotated[str, typer.Option("--signed-by", help="Who signed, for both sides.")],
+    signed_by: Annotated[
+        str, typer.Option("--signed-by", metavar="NAME", help="Who signed, for both sides.")
+    ],
     at: AtOption = None,
 ) -> None:
     """Record an agreement's signature; it is in force from then for its term (curators only).
@@ -184,10 +204,11 @@ def terminate(ctx: typer.Context, number: Number, reason: Reason, at: AtOption =
 def list_(
     ctx: typer.Context,
     institution: Annotated[
-        str | None, typer.Option("--institution", help="Only this institution.")
+        str | None, typer.Option("--institution", metavar="SHORT", help="Only this institution.")
     ] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help="pending, signed, expired or terminated.")
+        str | None,
+        typer.Option("--status", metavar="STATUS", help="pending, signed, expired or terminated."),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -212,7 +233,7 @@ def list_(
     if as_json:
         print_json(renamed(rows, {"loans": "loan_count"}))
         return
-    table = Table(title=f"Agreements ({len(rows)})")
+    table = Table(title=f"Agreements ({len(rows):,})")
     for heading in ("number", "institution", "status", "in force"):
         table.add_column(heading, no_wrap=True)
     # masses and counts flush right, as in every table: their digits line up

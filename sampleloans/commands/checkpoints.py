@@ -12,23 +12,32 @@ from sampleloans.commands.common import (
     errors_to_exit_codes,
     print_json,
     print_table,
+    whole_number,
 )
+from sampleloans.text import counted
 
 keys_app = typer.Typer(help="Signing keys for checkpoints (Ed25519).", no_args_is_help=True)
 checkpoint_app = typer.Typer(invoke_without_command=True)  # help: the callback's docstring
 
 Force = Annotated[bool, typer.Option("--force", help="Replace existing files.")]
 PublicKey = Annotated[
-    Path, typer.Option("--public-key", help="The lender's public key (the .pub file).")
+    Path,
+    typer.Option(
+        "--public-key", metavar="KEY.pub", help="The lender's public key (the .pub file)."
+    ),
 ]
 
 
 @keys_app.command("generate")
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="The private key file to write (0600).")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="The private key file to write (0600).")
+    ],
     name: Annotated[
         str,
-        typer.Option("--name", help="The key's name in signatures (no spaces or '+')."),
+        typer.Option(
+            "--name", metavar="NAME", help="The key's name in signatures (no spaces or '+')."
+        ),
     ] = "sampleloans",
     force: Force = False,
 ) -> None:
@@ -69,7 +78,8 @@ def checkpoint(
         typer.Option("--key", help="The private key file (from 'keys generate') to sign with."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the signed checkpoint to FILE.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Also write the signed checkpoint to FILE."),
     ] = None,
     force: Force = False,
 ) -> None:
@@ -114,7 +124,7 @@ def checkpoint(
     if out is None:
         typer.echo(made.note, nl=False)
     console(stderr=out is None).print(
-        f"Checkpoint {made.id}: {made.checkpoint.size} events, "
+        f"Checkpoint {made.id}: {counted(made.checkpoint.size, 'event')}, "
         f"{made.checkpoint.extension('head')}, signed by {signer.name}"
         + (f"; written to {out}" if out else ""),
         markup=False,
@@ -168,7 +178,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table(title=f"Checkpoints ({len(kept)})")
+    table = Table(title=f"Checkpoints ({len(kept):,})")
     for heading in ("id", "events", "head / state", "made (UTC)", "key"):
         table.add_column(
             heading,
@@ -196,10 +206,15 @@ def show(
     ctx: typer.Context,
     checkpoint_id: Annotated[
         int,
-        typer.Argument(metavar="ID", help="The checkpoint's id, as 'checkpoint list' shows it."),
+        typer.Argument(
+            metavar="ID",
+            parser=whole_number,
+            help="The checkpoint's id, as 'checkpoint list' shows it.",
+        ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the signed checkpoint to FILE.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write the signed checkpoint to FILE."),
     ] = None,
     force: Force = False,
 ) -> None:
@@ -224,7 +239,7 @@ def show(
         typer.echo(kept.note, nl=False)
         return
     console().print(
-        f"Wrote checkpoint {kept.id} ({kept.tree_size} events, {kept.head}) to {out}.",
+        f"Wrote checkpoint {kept.id} ({counted(kept.tree_size, 'event')}, {kept.head}) to {out}.",
         markup=False,
     )
 
@@ -234,7 +249,7 @@ def prove(
     ctx: typer.Context,
     old: Annotated[Path, typer.Argument(metavar="OLD", help="The older checkpoint file.")],
     new: Annotated[Path, typer.Argument(metavar="NEW", help="The newer checkpoint file.")],
-    out: Annotated[Path, typer.Option("--out", help="The proof file to write.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The proof file to write.")],
     force: Force = False,
 ) -> None:
     """Write an RFC 6962 consistency proof that checkpoint NEW extends checkpoint OLD.
@@ -252,7 +267,7 @@ def prove(
         document = prove_consistency(engine, service_ctx, old, new, out, force=force)
     console().print(
         f"Wrote the consistency proof from size {document['old_size']} to "
-        f"{document['new_size']} ({len(document['proof'])} hashes) to {out}.",
+        f"{document['new_size']} ({counted(len(document['proof']), 'hash')}) to {out}.",
         markup=False,
     )
 
@@ -279,7 +294,8 @@ def check_consistency(
     with errors_to_exit_codes():
         older, newer = run_check(old, new, proof, public_key)
     console().print(
-        f"consistent: NEW ({newer.size} events) extends OLD ({older.size} events) of "
+        f"consistent: NEW ({counted(newer.size, 'event')}) extends OLD "
+        f"({counted(older.size, 'event')}) of "
         f"{older.origin}; both signed by the key given",
         markup=False,
     )

@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import pwd
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sampleloans.fields import option_candidates, rename_field
+from sampleloans.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,6 +29,22 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from sampleloans.ledger.envelope import Context
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def whole_number(text: str | int) -> int:
+    """The value of an option or argument that takes a whole number (`--limit 50`, `SEQ`),
+    refused in words when it is none: Typer's own message spoke of "parsing a string as an
+    integer". ASCII digits only (Python's int() also reads other scripts' digits). Typer
+    passes a default (`--offset`'s 0) through here too, as it is."""
+    if isinstance(text, int):
+        return text
+    if not _WHOLE_NUMBER.fullmatch(text.strip()):
+        shown = visible(text[:40])
+        raise typer.BadParameter(f"'{shown}' is not a whole number; give digits, e.g. 50")
+    return int(text)
+
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (stable keys) instead of tables.")
@@ -37,7 +55,11 @@ CsvOption = Annotated[
 ]
 AtOption = Annotated[
     str | None,
-    typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset); default now."),
+    typer.Option(
+        "--at",
+        metavar="DATETIME",
+        help="When it happened (ISO 8601, UTC if no offset); default now.",
+    ),
 ]
 
 

@@ -28,9 +28,9 @@ from sampleloans.commands.listing import (
     write_rows,
 )
 
-LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
+LoanOption = Annotated[str | None, typer.Option("--loan", metavar="NUMBER", help="A loan number.")]
 InstitutionOption = Annotated[
-    str | None, typer.Option("--institution", help="An institution's short name.")
+    str | None, typer.Option("--institution", metavar="SHORT", help="An institution's short name.")
 ]
 
 ITEM_TERMS = ("issued", "held", "consumed", "returned", "transferred", "split", "lost")
@@ -53,7 +53,8 @@ def _terms(row: Any, terms: tuple[str, ...]) -> dict[str, int]:
 def balance(
     ctx: typer.Context,
     sample: Annotated[
-        str | None, typer.Option("--sample", help="A sample code (its whole lineage).")
+        str | None,
+        typer.Option("--sample", metavar="CODE", help="A sample code (its whole lineage)."),
     ] = None,
     loan: LoanOption = None,
     as_json: JsonOption = False,
@@ -527,12 +528,9 @@ def _standing_lines(r: Any) -> list[Any]:
 def _due_from_issue(r: Any) -> str:
     """Before issue there is no due date yet: '1 year after issue' tells the PI how long the
     loan is for (once issued and back, nothing is due: '—')."""
-    from sampleloans.units import format_period
-    from sampleloans.vocab import LoanStatus
+    from sampleloans.readmodels.report import due_after_issue
 
-    if r.status in (LoanStatus.REQUESTED, LoanStatus.APPROVED):
-        return f"{format_period(r.loan_period)} after issue"
-    return "—"
+    return due_after_issue(r.status, r.loan_period) or "—"
 
 
 def _recalled(r: Any) -> str:

@@ -12,6 +12,7 @@ from sampleloans.commands.common import (
     parse_at,
     print_fitted,
     reading,
+    whole_number,
     writing,
 )
 from sampleloans.commands.listing import (
@@ -42,29 +43,39 @@ def history(
         str | None,
         typer.Option(
             "--sample",
+            metavar="CODE",
             help="A sample code: its whole lineage (researchers: what was on their loans).",
         ),
     ] = None,
-    loan: Annotated[str | None, typer.Option("--loan", help="A loan number.")] = None,
+    loan: Annotated[
+        str | None, typer.Option("--loan", metavar="NUMBER", help="A loan number.")
+    ] = None,
     institution: Annotated[
-        str | None, typer.Option("--institution", help="An institution's short name.")
+        str | None,
+        typer.Option("--institution", metavar="SHORT", help="An institution's short name."),
     ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
             "--as-of",
+            metavar="DATETIME",
             help="Only events up to this time (ISO 8601, UTC if no offset), and the state "
             "replayed then.",
         ),
     ] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", help="Only events of this kind, e.g. loan.received (repeatable)."),
+        typer.Option(
+            "--kind",
+            metavar="KIND",
+            help="Only events of this kind, e.g. loan.received (repeatable).",
+        ),
     ] = None,
     since: Annotated[
         str | None,
         typer.Option(
             "--since",
+            metavar="DATETIME",
             help="Only events that occurred at or after this time (ISO 8601, UTC if no offset).",
         ),
     ] = None,
@@ -72,12 +83,17 @@ def history(
         str | None,
         typer.Option(
             "--until",
+            metavar="DATETIME",
             help="Only events that occurred at or before this time (ISO 8601, UTC if no offset).",
         ),
     ] = None,
     seal: Annotated[
         str | None,
-        typer.Option("--seal", help="Only the shipment sealed with this seal and its receipt."),
+        typer.Option(
+            "--seal",
+            metavar="SEAL",
+            help="Only the shipment sealed with this seal and its receipt.",
+        ),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,
@@ -439,22 +455,37 @@ def _replayed_samples_table(state: Any) -> Any:
 @app.command("correct")
 def correct(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The event being corrected (its seq).")],
+    seq: Annotated[
+        int,
+        typer.Argument(
+            metavar="SEQ", parser=whole_number, help="The event being corrected (its seq)."
+        ),
+    ],
     text: Annotated[
-        str | None, typer.Option("--text", help="A text-only correction: what was wrong.")
+        str | None,
+        typer.Option("--text", metavar="TEXT", help="A text-only correction: what was wrong."),
     ] = None,
     mass: Annotated[
         str | None,
         typer.Option(
-            "--mass", help="The right mass of a consumption, weighing, registration, split or loss."
+            "--mass",
+            metavar="MASS",
+            help="The right mass of a consumption, weighing, registration, split or loss.",
         ),
     ] = None,
     sample: Annotated[
         str | None,
-        typer.Option("--sample", help="With --mass: the sample, where the event weighed several."),
+        typer.Option(
+            "--sample",
+            metavar="CODE",
+            help="With --mass: the sample, where the event weighed several.",
+        ),
     ] = None,
     reason: Annotated[
-        str | None, typer.Option("--reason", help="With --mass: why the recorded mass was wrong.")
+        str | None,
+        typer.Option(
+            "--reason", metavar="TEXT", help="With --mass: why the recorded mass was wrong."
+        ),
     ] = None,
     at: AtOption = None,
 ) -> None:

@@ -30,6 +30,7 @@ def upgrade(
         str | None,
         typer.Option(
             "--from",
+            metavar="REVISION",
             help="With --sql: the revision the database is at (default: an empty database).",
         ),
     ] = None,

@@ -17,28 +17,39 @@ def export(
     ctx: typer.Context,
     events: Annotated[
         Path | None,
-        typer.Option("--events", help="The JSON-lines file to write (0600, atomic)."),
+        typer.Option(
+            "--events", metavar="FILE", help="The JSON-lines file to write (0600, atomic)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     bag: Annotated[
         Path | None,
         typer.Option(
             "--bag",
+            metavar="DIR",
             help="Instead: an archival BagIt bag in this new folder (events, checkpoints, public "
             "keys, reports, the format and the stand-alone verifier).",
         ),
     ] = None,
     report: Annotated[
         list[Path] | None,
-        typer.Option("--report", help="With --bag: a (signed) report PDF to include; repeat."),
+        typer.Option(
+            "--report",
+            metavar="FILE.pdf",
+            help="With --bag: a (signed) report PDF to include; repeat.",
+        ),
     ] = None,
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", help="With --bag: a checkpoint file to add; repeat."),
+        typer.Option(
+            "--checkpoint", metavar="FILE", help="With --bag: a checkpoint file to add; repeat."
+        ),
     ] = None,
     public_key: Annotated[
         list[Path] | None,
-        typer.Option("--public-key", help="With --bag: a public key file to add; repeat."),
+        typer.Option(
+            "--public-key", metavar="KEY.pub", help="With --bag: a public key file to add; repeat."
+        ),
     ] = None,
 ) -> None:
     """Write every event, with its hashes, to a JSON-lines file (format: docs/ledger-format.md).
@@ -70,7 +81,8 @@ def export(
         engine, service_ctx = engine_context(ctx)
         result = export_events(engine, service_ctx, events, force=force)
     console().print(
-        f"Exported {result.events} events to {result.path}; head {result.head}.", markup=False
+        f"Exported {counted(result.events, 'event')} to {result.path}; head {result.head}.",
+        markup=False,
     )
 
 
@@ -89,7 +101,7 @@ def _export_bag(
         extras = BagExtras(tuple(reports), tuple(checkpoints), tuple(public_keys))
         result = export_bag(engine, service_ctx, bag, extras)
     console().print(
-        f"Wrote bag {result.path}: {result.events} events (head {result.head}), "
+        f"Wrote bag {result.path}: {counted(result.events, 'event')} (head {result.head}), "
         f"{counted(result.checkpoints, 'checkpoint')}, {counted(result.keys, 'public key')}, "
         f"{counted(result.reports, 'report')}, docs/ledger-format.md and tools/verify_ledger.py; "
         "validated (BagIt, sha256 and sha512).",
@@ -103,6 +115,7 @@ def verify_bag(
         Path | None,
         typer.Option(
             "--public-key",
+            metavar="KEY.pub",
             help="The lender's public key (KEY.pub) as you received it: every checkpoint must "
             "be signed by it. Without it, by a key the bag itself carries.",
         ),
@@ -149,7 +162,7 @@ def verify_bag(
             f"note  {events_span(result.covered + 1, result.events)} "
             f"{'comes' if one_after else 'come'} after the newest checkpoint (size "
             f"{result.covered}): no signature covers {'it' if one_after else 'them'}; ask the "
-            f"lender for a checkpoint of {result.events} events",
+            f"lender for a checkpoint of {counted(result.events, 'event')}",
             markup=False,
         )
     covered = f"events 1–{result.covered} are covered by checkpoints signed by"

@@ -14,6 +14,7 @@ from sampleloans.commands.common import (
     print_json,
     print_table,
     reading,
+    whole_number,
     writing,
 )
 
@@ -25,11 +26,16 @@ app = typer.Typer(
 @app.command("report")
 def report(
     ctx: typer.Context,
-    sample: Annotated[str, typer.Option("--sample", help="The affected sample's code.")],
-    kind: Annotated[str, typer.Option("--kind", help="loss, theft or damage.")],
-    description: Annotated[str, typer.Option("--description", help="What happened.")],
+    sample: Annotated[
+        str, typer.Option("--sample", metavar="CODE", help="The affected sample's code.")
+    ],
+    kind: Annotated[str, typer.Option("--kind", metavar="KIND", help="loss, theft or damage.")],
+    description: Annotated[
+        str, typer.Option("--description", metavar="TEXT", help="What happened.")
+    ],
     mass_lost: Annotated[
-        str | None, typer.Option("--mass-lost", help="Mass lost, e.g. '1 mg' (default none).")
+        str | None,
+        typer.Option("--mass-lost", metavar="MASS", help="Mass lost, e.g. '1 mg' (default none)."),
     ] = None,
     at: AtOption = None,
 ) -> None:
@@ -67,8 +73,15 @@ def report(
 @app.command("resolve")
 def resolve(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The incident number (its event seq).")],
-    resolution: Annotated[str, typer.Option("--resolution", help="How it was resolved.")],
+    seq: Annotated[
+        int,
+        typer.Argument(
+            metavar="SEQ", parser=whole_number, help="The incident number (its event seq)."
+        ),
+    ],
+    resolution: Annotated[
+        str, typer.Option("--resolution", metavar="TEXT", help="How it was resolved.")
+    ],
     at: AtOption = None,
 ) -> None:
     """Resolve an open incident; the record stays and the sample is released.
@@ -115,7 +128,7 @@ def list_(
     if as_json:
         print_json(jsonable(rows))
         return
-    table = Table(title=f"Incidents ({len(rows)})")
+    table = Table(title=f"Incidents ({len(rows):,})")
     # a table cell joining two facts reads as two CSV columns (`render.Fact`)
     headings = ("no.", "sample", "loan", Fact("kind", "kind", "description"))
     for heading in (*headings, mass_heading("mass lost"), "reported (UTC)"):

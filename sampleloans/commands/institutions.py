@@ -27,11 +27,14 @@ app = typer.Typer(
 def add(
     ctx: typer.Context,
     short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
-    name: Annotated[str, typer.Option("--name", help="Full name.")],
-    country: Annotated[str, typer.Option("--country", help="Country.")],
-    city: Annotated[str, typer.Option("--city", help="City.")],
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Full name.")],
+    country: Annotated[str, typer.Option("--country", metavar="COUNTRY", help="Country.")],
+    city: Annotated[str, typer.Option("--city", metavar="CITY", help="City.")],
     kind: Annotated[
-        str, typer.Option("--kind", help="lender, curator, borrower or recipient (of gifts).")
+        str,
+        typer.Option(
+            "--kind", metavar="KIND", help="lender, curator, borrower or recipient (of gifts)."
+        ),
     ],
     at: AtOption = None,
 ) -> None:
@@ -69,7 +72,9 @@ def list_(
     ctx: typer.Context,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help=f"Only this kind: {in_words(InstitutionKind)}."),
+        typer.Option(
+            "--kind", metavar="KIND", help=f"Only this kind: {in_words(InstitutionKind)}."
+        ),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -93,7 +98,7 @@ def list_(
     if as_json:
         print_json(renamed(rows, COUNTS))
         return
-    table = Table(title=f"Institutions ({len(rows)})")
+    table = Table(title=f"Institutions ({len(rows):,})")
     for heading in ("short", "name", "country", "city", "kind"):
         table.add_column(heading)
     for heading in ("people", "agreements", "loans"):

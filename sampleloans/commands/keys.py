@@ -33,10 +33,15 @@ SIGNING_CERT, SIGNING_KEY, SIGNING_P12 = "signing-cert.pem", "signing-key.pem", 
 
 AlgorithmOption = Annotated[
     str,
-    typer.Option("--algorithm", help="Key algorithm: ecdsa-p256 or rsa (3072 bits)."),
+    typer.Option(
+        "--algorithm", metavar="ALGORITHM", help="Key algorithm: ecdsa-p256 or rsa (3072 bits)."
+    ),
 ]
 OutDirOption = Annotated[
-    Path, typer.Option("--out", help="Folder to write into (created, mode 0700, if missing).")
+    Path,
+    typer.Option(
+        "--out", metavar="DIR", help="Folder to write into (created, mode 0700, if missing)."
+    ),
 ]
 
 
@@ -63,10 +68,15 @@ def _out_dir(folder: Path, names: list[str]) -> list[Path]:
 @app.command("lender-root")
 def lender_root(
     out: OutDirOption,
-    name: Annotated[str, typer.Option("--name", help="The lender's name (the root's CN).")],
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="The lender's name (the root's CN).")
+    ],
     algorithm: AlgorithmOption = "ecdsa-p256",
     valid_for: Annotated[
-        str, typer.Option("--valid-for", help="How long the root is valid, e.g. '10 years'.")
+        str,
+        typer.Option(
+            "--valid-for", metavar="PERIOD", help="How long the root is valid, e.g. '10 years'."
+        ),
     ] = "10 years",
 ) -> None:
     """Create a self-signed lender root certificate (for trying signed reports out).
@@ -99,19 +109,28 @@ def lender_root(
 @app.command("signing-cert")
 def signing_cert(
     root: Annotated[
-        Path, typer.Option("--root", help="Folder of 'keys lender-root' (root-cert/-key.pem).")
+        Path,
+        typer.Option(
+            "--root", metavar="DIR", help="Folder of 'keys lender-root' (root-cert/-key.pem)."
+        ),
     ],
     out: OutDirOption,
     name: Annotated[
         str | None,
         typer.Option(
-            "--name", help="The signer's name (CN); default the root's name + ' report signing'."
+            "--name",
+            metavar="NAME",
+            help="The signer's name (CN); default the root's name + ' report signing'.",
         ),
     ] = None,
     algorithm: AlgorithmOption = "ecdsa-p256",
     valid_for: Annotated[
         str,
-        typer.Option("--valid-for", help="How long it is valid, e.g. '2 years' (≤ the root)."),
+        typer.Option(
+            "--valid-for",
+            metavar="PERIOD",
+            help="How long it is valid, e.g. '2 years' (≤ the root).",
+        ),
     ] = "2 years",
     p12: Annotated[
         bool,
@@ -123,7 +142,9 @@ def signing_cert(
     ] = False,
     passphrase_file: Annotated[
         Path | None,
-        typer.Option("--passphrase-file", help="With --p12: a file whose first line is it."),
+        typer.Option(
+            "--passphrase-file", metavar="FILE", help="With --p12: a file whose first line is it."
+        ),
     ] = None,
 ) -> None:
     """Create a report-signing certificate issued by a lender root (for trying it out).

@@ -35,16 +35,22 @@ from sampleloans.text import counted
 def init(
     ctx: typer.Context,
     curator_email: Annotated[
-        str, typer.Option("--curator-email", help="E-mail of the first curator.")
+        str, typer.Option("--curator-email", metavar="EMAIL", help="E-mail of the first curator.")
     ],
-    curator_name: Annotated[str, typer.Option("--curator-name", help="Name of the first curator.")],
+    curator_name: Annotated[
+        str, typer.Option("--curator-name", metavar="NAME", help="Name of the first curator.")
+    ],
     institution: Annotated[
-        str, typer.Option("--institution", help="The curating institution (short name).")
+        str,
+        typer.Option(
+            "--institution", metavar="SHORT", help="The curating institution (short name)."
+        ),
     ] = "NAOC",
     at: Annotated[
         str | None,
         typer.Option(
             "--at",
+            metavar="DATETIME",
             help="When the ledger, its institutions and first curator start (ISO 8601); "
             "default now. Missions and reference samples keep their real return dates.",
         ),
@@ -88,13 +94,16 @@ def demo(
     directory: Annotated[
         Path | None,
         typer.Option(
-            "--dir", help="Folder for the demo database (default: a new temporary folder)."
+            "--dir",
+            metavar="DIR",
+            help="Folder for the demo database (default: a new temporary folder).",
         ),
     ] = None,
     ledger_id: Annotated[
         str | None,
         typer.Option(
             "--ledger-id",
+            metavar="UUID",
             help="The demo ledger's id (a UUID; default random): two demos with the same id "
             "end at the same head, e.g. one on SQLite and one on PostgreSQL.",
         ),
@@ -307,7 +316,9 @@ def verify(
     anchor: Annotated[
         str | None,
         typer.Option(
-            "--anchor", help="SEQ:HASH from an earlier report; prove the ledger still extends it."
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="SEQ:HASH from an earlier report; prove the ledger still extends it.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -315,17 +326,23 @@ def verify(
         Path | None,
         typer.Option(
             "--checkpoint",
+            metavar="FILE",
             help="A signed checkpoint file: also prove the ledger still extends it.",
         ),
     ] = None,
     public_key: Annotated[
         Path | None,
-        typer.Option("--public-key", help="The public key (.pub) the checkpoint is signed with."),
+        typer.Option(
+            "--public-key",
+            metavar="KEY.pub",
+            help="The public key (.pub) the checkpoint is signed with.",
+        ),
     ] = None,
     since: Annotated[
         Path | None,
         typer.Option(
             "--since",
+            metavar="FILE",
             help="A kept checkpoint file: check only the events after it (incremental).",
         ),
     ] = None,
@@ -472,7 +489,7 @@ def _add_checkpoint_problems(
     result.problems += [Problem("checkpoint", message) for message in found.problems]
     return (
         f"checkpoint: the ledger extends the checkpoint signed by {found.key_name} "
-        f"({found.checkpoint.size} events, {found.checkpoint.extension('head')})"
+        f"({counted(found.checkpoint.size, 'event')}, {found.checkpoint.extension('head')})"
     )
 
 

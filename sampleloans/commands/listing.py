@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from sampleloans.commands.common import whole_number
+
 if TYPE_CHECKING:
     from sampleloans.services.listing import Page
 
@@ -40,12 +42,20 @@ LimitOption = Annotated[
     int | None,
     typer.Option(
         "--limit",
+        metavar="N",
+        parser=whole_number,
         help=f"At most N rows (0: every row). Default: {PAGE_ROWS} for a table on a terminal, "
         "else every row.",
     ),
 ]
 OffsetOption = Annotated[
-    int, typer.Option("--offset", help="Skip the first N rows (with --limit: the next page).")
+    int,
+    typer.Option(
+        "--offset",
+        metavar="N",
+        parser=whole_number,
+        help="Skip the first N rows (with --limit: the next page).",
+    ),
 ]
 JsonlOption = Annotated[
     bool, typer.Option("--jsonl", help="Print JSON Lines: one object per row, the --json keys.")

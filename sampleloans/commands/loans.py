@@ -28,6 +28,7 @@ from sampleloans.commands.listing import (
     page_for,
     write_rows,
 )
+from sampleloans.text import counted
 from sampleloans.vocab import LoanStatus, in_words
 
 if TYPE_CHECKING:
@@ -36,22 +37,32 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Loans through their whole life.", no_args_is_help=True)
 
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="The loan number, e.g. L-2025-001.")]
-Container = Annotated[str, typer.Option("--container", help="The sealed container.")]
-Seal = Annotated[str, typer.Option("--seal", help="The seal number on the container.")]
+Container = Annotated[
+    str, typer.Option("--container", metavar="CONTAINER", help="The sealed container.")
+]
+Seal = Annotated[
+    str, typer.Option("--seal", metavar="SEAL", help="The seal number on the container.")
+]
 Method = Annotated[
     str,
-    typer.Option("--method", help="courier, hand-carried, diplomatic-pouch or post."),
+    typer.Option(
+        "--method", metavar="METHOD", help="courier, hand-carried, diplomatic-pouch or post."
+    ),
 ]
 SealIntact = Annotated[
     bool, typer.Option("--seal-intact/--seal-broken", help="Whether the seal arrived intact.")
 ]
 Condition = Annotated[
-    str, typer.Option("--condition", help="Condition as found on arrival, e.g. pristine.")
+    str,
+    typer.Option(
+        "--condition", metavar="CONDITION", help="Condition as found on arrival, e.g. pristine."
+    ),
 ]
 ReleasedBy = Annotated[
     str | None,
     typer.Option(
         "--released-by",
+        metavar="WHO",
         help="Who handed the samples over: a registered person's e-mail or a name "
         "(default: see README, 'Hand-overs').",
     ),
@@ -60,15 +71,18 @@ ReceivedBy = Annotated[
     str | None,
     typer.Option(
         "--received-by",
+        metavar="WHO",
         help="Who took the samples: a registered person's e-mail or a name "
         "(default: see README, 'Hand-overs').",
     ),
 ]
 Courier = Annotated[
-    str | None, typer.Option("--courier", help="The courier: a registered e-mail or a name.")
+    str | None,
+    typer.Option("--courier", metavar="WHO", help="The courier: a registered e-mail or a name."),
 ]
 Witness = Annotated[
-    str | None, typer.Option("--witness", help="A witness: a registered e-mail or a name.")
+    str | None,
+    typer.Option("--witness", metavar="WHO", help="A witness: a registered e-mail or a name."),
 ]
 
 
@@ -109,26 +123,32 @@ def _say(text: str) -> None:
     console().print(text, markup=False)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 @app.command("request")
 def request(
     ctx: typer.Context,
     number: Number,
-    agreement: Annotated[str, typer.Option("--agreement", help="The agreement it falls under.")],
-    pi: Annotated[str, typer.Option("--pi", help="E-mail of the principal investigator.")],
-    sample: Annotated[list[str], typer.Option("--sample", help="A sample code (repeatable).")],
-    purpose: Annotated[str, typer.Option("--purpose", help="research or public-welfare.")] = (
-        "research"
-    ),
+    agreement: Annotated[
+        str, typer.Option("--agreement", metavar="NUMBER", help="The agreement it falls under.")
+    ],
+    pi: Annotated[
+        str, typer.Option("--pi", metavar="EMAIL", help="E-mail of the principal investigator.")
+    ],
+    sample: Annotated[
+        list[str], typer.Option("--sample", metavar="CODE", help="A sample code (repeatable).")
+    ],
+    purpose: Annotated[
+        str, typer.Option("--purpose", metavar="PURPOSE", help="research or public-welfare.")
+    ] = ("research"),
     transfer_type: Annotated[
-        str, typer.Option("--transfer-type", help="loan, gift or exhibition.")
+        str, typer.Option("--transfer-type", metavar="TYPE", help="loan, gift or exhibition.")
     ] = "loan",
     period: Annotated[
         str | None,
-        typer.Option("--period", help="Loan period, e.g. '12 months' (default: the maximum)."),
+        typer.Option(
+            "--period",
+            metavar="PERIOD",
+            help="Loan period, e.g. '12 months' (default: the maximum).",
+        ),
     ] = None,
     at: AtOption = None,
 ) -> None:
@@ -161,7 +181,7 @@ def request(
             occurred_at=parse_at(at),
         )
     _say(
-        f"Loan {number} requested: {_plural(len(sample), 'sample')} under agreement "
+        f"Loan {number} requested: {counted(len(sample), 'sample')} under agreement "
         f"{agreement} (event {envelope.seq})."
     )
 
@@ -211,7 +231,7 @@ def issue(
     due = issued.loan.due_at
     due_text = format_datetime(due) if due else "not set"
     _say(
-        f"Loan {number} issued: {_plural(len(issued.items), 'sample')}, {mass} left the vault; "
+        f"Loan {number} issued: {counted(len(issued.items), 'sample')}, {mass} left the vault; "
         f"due {due_text} (event {issued.seq})."
     )
 
@@ -260,7 +280,9 @@ def receive(
     condition: Condition,
     weighed: Annotated[
         list[str] | None,
-        typer.Option("--weighed", help="CODE=MASS weighed on arrival (repeatable)."),
+        typer.Option(
+            "--weighed", metavar="CODE=MASS", help="CODE=MASS weighed on arrival (repeatable)."
+        ),
     ] = None,
     at: AtOption = None,
     released_by: ReleasedBy = None,
@@ -321,9 +343,11 @@ def _receipt_discrepancy(number: str, d: "DiscrepancyView") -> str:
 def consume(
     ctx: typer.Context,
     number: Number,
-    sample: Annotated[str, typer.Option("--sample", help="The sample analysed.")],
-    technique: Annotated[str, typer.Option("--technique", help="The analysis, e.g. SIMS.")],
-    mass: Annotated[str, typer.Option("--mass", help="Mass used, e.g. '2 mg'.")],
+    sample: Annotated[str, typer.Option("--sample", metavar="CODE", help="The sample analysed.")],
+    technique: Annotated[
+        str, typer.Option("--technique", metavar="TECHNIQUE", help="The analysis, e.g. SIMS.")
+    ],
+    mass: Annotated[str, typer.Option("--mass", metavar="MASS", help="Mass used, e.g. '2 mg'.")],
     destructive: Annotated[
         bool,
         typer.Option(
@@ -371,11 +395,16 @@ def consume(
 def split(
     ctx: typer.Context,
     number: Number,
-    sample: Annotated[str, typer.Option("--sample", help="The held sample split.")],
+    sample: Annotated[str, typer.Option("--sample", metavar="CODE", help="The held sample split.")],
     child: Annotated[
-        str, typer.Option("--child", help="Suffix or full code of the new piece, e.g. -G1.")
+        str,
+        typer.Option(
+            "--child", metavar="SUFFIX", help="Suffix or full code of the new piece, e.g. -G1."
+        ),
     ],
-    mass: Annotated[str, typer.Option("--mass", help="Mass of the new piece, e.g. '1 mg'.")],
+    mass: Annotated[
+        str, typer.Option("--mass", metavar="MASS", help="Mass of the new piece, e.g. '1 mg'.")
+    ],
     at: AtOption = None,
 ) -> None:
     """Record a split the borrower made; the piece stays on the same loan.
@@ -412,7 +441,9 @@ def return_(
     method: Method = "courier",
     sample: Annotated[
         list[str] | None,
-        typer.Option("--sample", help="A held sample to return (repeatable; default all)."),
+        typer.Option(
+            "--sample", metavar="CODE", help="A held sample to return (repeatable; default all)."
+        ),
     ] = None,
     at: AtOption = None,
     released_by: ReleasedBy = None,
@@ -451,7 +482,9 @@ def accept_return(
     condition: Condition,
     weighed: Annotated[
         list[str],
-        typer.Option("--weighed", help="CODE=MASS weighed on return (one per sample)."),
+        typer.Option(
+            "--weighed", metavar="CODE=MASS", help="CODE=MASS weighed on return (one per sample)."
+        ),
     ],
     at: AtOption = None,
     released_by: ReleasedBy = None,
@@ -499,9 +532,15 @@ def _after_return(status: str) -> str:
 def extend(
     ctx: typer.Context,
     number: Number,
-    period: Annotated[str, typer.Option("--period", help="How much longer, e.g. P6M.")],
-    approver: Annotated[str, typer.Option("--approver", help="E-mail of the approving curator.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the extension is granted.")],
+    period: Annotated[
+        str, typer.Option("--period", metavar="PERIOD", help="How much longer, e.g. P6M.")
+    ],
+    approver: Annotated[
+        str, typer.Option("--approver", metavar="EMAIL", help="E-mail of the approving curator.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why the extension is granted.")
+    ],
     at: AtOption = None,
 ) -> None:
     """Extend a loan's due date within the agreement's extension limits.
@@ -544,9 +583,14 @@ def recall(
     ctx: typer.Context,
     number: Number,
     due: Annotated[
-        str, typer.Option("--due", help="When it must be back (ISO 8601, UTC if no offset).")
+        str,
+        typer.Option(
+            "--due", metavar="DATETIME", help="When it must be back (ISO 8601, UTC if no offset)."
+        ),
     ],
-    reason: Annotated[str, typer.Option("--reason", help="Why the loan is recalled.")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why the loan is recalled.")
+    ],
     at: AtOption = None,
 ) -> None:
     """Recall a loan: it is due back by the given time.
@@ -575,7 +619,7 @@ def recall(
 def inventory(
     ctx: typer.Context,
     number: Number,
-    note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
+    note: Annotated[str | None, typer.Option("--note", metavar="TEXT", help="A remark.")] = None,
     at: AtOption = None,
 ) -> None:
     """Attest the annual inventory of what the borrower holds.
@@ -597,7 +641,10 @@ def settle(
     ctx: typer.Context,
     number: Number,
     obligations: Annotated[
-        str, typer.Option("--obligations", help="The obligations met (reports, papers).")
+        str,
+        typer.Option(
+            "--obligations", metavar="TEXT", help="The obligations met (reports, papers)."
+        ),
     ],
     at: AtOption = None,
 ) -> None:
@@ -636,7 +683,9 @@ def withdraw(
     reason: Annotated[
         str,
         typer.Option(
-            "--reason", help="Why: withdrawn by the PI, or declined by the lender and why."
+            "--reason",
+            metavar="TEXT",
+            help="Why: withdrawn by the PI, or declined by the lender and why.",
         ),
     ],
     at: AtOption = None,
@@ -672,27 +721,39 @@ def _when(value: datetime | None) -> str:
     return format_datetime(value) if value else "—"
 
 
+def _after_issue(d: "LoanDetail") -> str | None:
+    """'12 months after issue' for a loan not yet issued, as `status` says it."""
+    from sampleloans.readmodels.report import due_after_issue
+
+    return due_after_issue(d.status, d.loan_period)
+
+
 def _due_text(
-    due: datetime | None, days_left: int | None, overdue: bool, *, cell: bool = False
+    due: datetime | None,
+    days_left: int | None,
+    overdue: bool,
+    *,
+    cell: bool = False,
+    before_issue: str | None = None,
 ) -> Any:
     """The due date with days left, or days overdue in red; `cell`: in a table's column whose
-    heading says UTC."""
+    heading says UTC; `before_issue`: what a loan not yet issued says instead of a date."""
     from rich.text import Text
 
     from sampleloans.commands.render import time_cell
 
     if due is None:
-        return Text("—")
+        return Text(before_issue or "—")
     text = time_cell(due) if cell else _when(due)
     if days_left is None:
         return Text(text)
     if overdue:
         late = max(0, -days_left)
-        words = "since today" if late == 0 else f"by {late} day{'s' * (late != 1)}"
+        words = "since today" if late == 0 else f"by {counted(late, 'day')}"
         return Text(f"{text} (overdue {words})", style="red")
     if days_left == 0:  # the statement's words on the due day
         return Text(f"{text} (due today)")
-    return Text(f"{text} ({days_left} day{'s' * (days_left != 1)} left)")
+    return Text(f"{text} ({counted(days_left, 'day')} left)")
 
 
 def _handover_tables(d: "LoanDetail") -> list[Any]:
@@ -791,19 +852,23 @@ def list_(
         str | None,
         typer.Option(
             "--status",
+            metavar="STATUS",
             help=f"Only loans in this status: {in_words(LoanStatus)}.",
         ),
     ] = (None),
     institution: Annotated[
-        str | None, typer.Option("--institution", help="Only this institution's loans.")
+        str | None,
+        typer.Option("--institution", metavar="SHORT", help="Only this institution's loans."),
     ] = None,
     pi: Annotated[
-        str | None, typer.Option("--pi", help="Only this principal investigator's (e-mail).")
+        str | None,
+        typer.Option("--pi", metavar="EMAIL", help="Only this principal investigator's (e-mail)."),
     ] = None,
     due_before: Annotated[
         str | None,
         typer.Option(
             "--due-before",
+            metavar="DATETIME",
             help="Only loans still out, due before this time (ISO 8601, UTC if no offset).",
         ),
     ] = None,
@@ -811,6 +876,7 @@ def list_(
         str | None,
         typer.Option(
             "--due-after",
+            metavar="DATETIME",
             help="Only loans still out, due after this time (ISO 8601, UTC if no offset).",
         ),
     ] = None,
@@ -1045,7 +1111,7 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
         ("issued", Text(_when(d.issued_at))),
-        ("due", _due_text(d.due_at, d.days_left, d.overdue)),
+        ("due", _due_text(d.due_at, d.days_left, d.overdue, before_issue=_after_issue(d))),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (
             "next inventory",

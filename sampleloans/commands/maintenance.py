@@ -74,6 +74,7 @@ def restore(
         bool,
         typer.Option(
             "--events",
+            metavar="FILE",
             help="FILE is an events export ('export --events'): rebuild the ledger from it.",
         ),
     ] = False,

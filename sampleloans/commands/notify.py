@@ -30,6 +30,7 @@ from sampleloans.commands.signer import (
     sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
+from sampleloans.text import counted
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -85,7 +86,8 @@ def _statement_message(
             f"Dear {body.pi.name},",
             "",
             f"attached is your statement of the lunar samples lent to you by {body.lender.name}, "
-            f"built on the ledger's signed checkpoint of {body.checkpoint.tree_size} events.",
+            "built on the ledger's signed checkpoint of "
+            f"{counted(body.checkpoint.tree_size, 'event')}.",
             "",
             _total_line(statement),
             "What you owe:" if owed else "Nothing is owed at the date of this statement.",
@@ -123,10 +125,19 @@ def _total_line(statement: Any) -> str:
     from sampleloans.reports.common import mass
     from sampleloans.reports.statement import total_words
 
+    loans = counted(len(statement.body.loans), "open loan")
+    if not any(loan.issued_at for loan in statement.body.loans):
+        # the statement says the same under "What you hold": nothing was lent yet
+        return f"Nothing has been issued to you yet: {loans}, awaiting approval or issue."
     label, note = total_words(statement)
-    loans = len(statement.body.loans)
     said = f"{mass(statement.body.held_ug)} ({note})" if note else mass(statement.body.held_ug)
-    return f"{label}: {said}, on {loans} open loan{'' if loans == 1 else 's'}."
+    return f"{label}: {said}, on {loans}."
+
+
+def _addressed(count: int) -> str:
+    """Whom an overdue notice greets: 'principal investigator', or '…investigators' when it
+    names several."""
+    return "principal investigator" if count == 1 else "principal investigators"
 
 
 def _notice_messages(
@@ -148,7 +159,7 @@ def _notice_messages(
     ]
     text = "\n".join(
         [
-            f"To the principal investigators of {body.institution.name},",
+            f"To the {_addressed(len(body.addressees))} of {body.institution.name},",
             "",
             "the following obligations are past due:",
             *lines,
@@ -228,13 +239,16 @@ def notify(
     ctx: typer.Context,
     institution: Annotated[
         str | None,
-        typer.Option("--institution", help="Only this institution's PIs; default every one."),
+        typer.Option(
+            "--institution", metavar="SHORT", help="Only this institution's PIs; default every one."
+        ),
     ] = None,
     checkpoint: CheckpointOption = None,
     outbox: Annotated[
         Path | None,
         typer.Option(
             "--outbox",
+            metavar="DIR",
             help="Dry run: write each message as a .eml file into this folder (made, mode 0700, "
             "if missing); nothing is sent or recorded.",
         ),
@@ -244,26 +258,36 @@ def notify(
     ] = False,
     smtp_host: Annotated[
         str | None,
-        typer.Option("--smtp-host", envvar="SAMPLELOANS_SMTP_HOST", help="SMTP server host."),
+        typer.Option(
+            "--smtp-host", metavar="HOST", envvar="SAMPLELOANS_SMTP_HOST", help="SMTP server host."
+        ),
     ] = None,
     smtp_port: Annotated[
         str | None,
-        typer.Option("--smtp-port", envvar="SAMPLELOANS_SMTP_PORT", help="SMTP port (25)."),
+        typer.Option(
+            "--smtp-port", metavar="PORT", envvar="SAMPLELOANS_SMTP_PORT", help="SMTP port (25)."
+        ),
     ] = None,
     smtp_from: Annotated[
         str | None,
-        typer.Option("--smtp-from", envvar="SAMPLELOANS_SMTP_FROM", help="Sender address."),
+        typer.Option(
+            "--smtp-from", metavar="EMAIL", envvar="SAMPLELOANS_SMTP_FROM", help="Sender address."
+        ),
     ] = None,
     smtp_starttls: Annotated[
         str | None,
         typer.Option(
-            "--smtp-starttls", envvar="SAMPLELOANS_SMTP_STARTTLS", help="1 to use STARTTLS (0)."
+            "--smtp-starttls",
+            metavar="0|1",
+            envvar="SAMPLELOANS_SMTP_STARTTLS",
+            help="1 to use STARTTLS (0).",
         ),
     ] = None,
     smtp_user: Annotated[
         str | None,
         typer.Option(
             "--smtp-user",
+            metavar="USER",
             envvar="SAMPLELOANS_SMTP_USER",
             help="Login name; the password only from SAMPLELOANS_SMTP_PASSWORD.",
         ),
@@ -383,7 +407,7 @@ def _print_totals(
     refusals = f", {refused} refused" if refused else ""
     out.print(
         f"notify: {pending} {verb}, {skipped} already sent{refusals} for the checkpoint of "
-        f"{cp} events.",
+        f"{counted(int(cp), 'event')}.",
         markup=False,
     )
 

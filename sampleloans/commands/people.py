@@ -25,7 +25,7 @@ app = typer.Typer(
 Email = Annotated[
     str, typer.Argument(metavar="EMAIL", help="E-mail address of a registered person.")
 ]
-Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")]
+Reason = Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")]
 
 
 @app.command("add")
@@ -34,9 +34,14 @@ def add(
     email: Annotated[
         str, typer.Argument(metavar="EMAIL", help="E-mail address (the person's key).")
     ],
-    name: Annotated[str, typer.Option("--name", help="Full name.")],
-    institution: Annotated[str, typer.Option("--institution", help="Short name, e.g. OU.")],
-    role: Annotated[str, typer.Option("--role", help="curator, compliance-officer or researcher.")],
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Full name.")],
+    institution: Annotated[
+        str, typer.Option("--institution", metavar="SHORT", help="Short name, e.g. OU.")
+    ],
+    role: Annotated[
+        str,
+        typer.Option("--role", metavar="ROLE", help="curator, compliance-officer or researcher."),
+    ],
     at: AtOption = None,
     print_sql: Annotated[
         bool,
@@ -101,11 +106,11 @@ def _login_words(*, made: bool, existed: bool) -> str:
 def list_(
     ctx: typer.Context,
     institution: Annotated[
-        str | None, typer.Option("--institution", help="Only this institution.")
+        str | None, typer.Option("--institution", metavar="SHORT", help="Only this institution.")
     ] = None,
     role: Annotated[
         str | None,
-        typer.Option("--role", help=f"Only this role: {in_words(Role)}."),
+        typer.Option("--role", metavar="ROLE", help=f"Only this role: {in_words(Role)}."),
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -128,7 +133,7 @@ def list_(
     if as_json:
         print_json(jsonable(rows))
         return
-    table = Table(title=f"People ({len(rows)})")
+    table = Table(title=f"People ({len(rows):,})")
     for heading in ("email", "name", "institution", "role", "status"):
         table.add_column(heading)
     for row in rows:
@@ -243,7 +248,10 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
 def set_role(
     ctx: typer.Context,
     email: Email,
-    role: Annotated[str, typer.Option("--role", help="curator, compliance-officer or researcher.")],
+    role: Annotated[
+        str,
+        typer.Option("--role", metavar="ROLE", help="curator, compliance-officer or researcher."),
+    ],
     reason: Reason,
     at: AtOption = None,
 ) -> None:

@@ -46,7 +46,7 @@ def verify_lines(result: Any) -> list[Text]:
     if result.ok:
         return [
             Text(
-                f"verify: OK — {result.events} events, chain intact, replay matches the "
+                f"verify: OK — {counted(result.events, 'event')}, chain intact, replay matches the "
                 f"projections, all invariants hold, {result.storage}; head {result.head}",
                 style="green",
             )

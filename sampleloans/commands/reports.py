@@ -42,11 +42,14 @@ app = typer.Typer(
     help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True
 )
 
-OutOption = Annotated[Path, typer.Option("--out", help="The PDF file to write.")]
+OutOption = Annotated[
+    Path, typer.Option("--out", metavar="FILE.pdf", help="The PDF file to write.")
+]
 GeneratedOption = Annotated[
     str | None,
     typer.Option(
         "--generated-at",
+        metavar="DATETIME",
         help="Generation time printed on the report (ISO 8601); default now. Same ledger and "
         "same --generated-at give a byte-identical file.",
     ),
@@ -57,9 +60,9 @@ ForceOption = Annotated[
         "--force", help="Replace an existing --out file (a regular file; never the ledger)."
     ),
 ]
-LoanOption = Annotated[str | None, typer.Option("--loan", help="A loan number.")]
+LoanOption = Annotated[str | None, typer.Option("--loan", metavar="NUMBER", help="A loan number.")]
 InstitutionOption = Annotated[
-    str | None, typer.Option("--institution", help="An institution's short name.")
+    str | None, typer.Option("--institution", metavar="SHORT", help="An institution's short name.")
 ]
 
 
@@ -148,12 +151,17 @@ def custody(
     out: OutOption,
     loan: LoanOption = None,
     sample: Annotated[
-        str | None, typer.Option("--sample", help="A sample code (its whole split lineage).")
+        str | None,
+        typer.Option("--sample", metavar="CODE", help="A sample code (its whole split lineage)."),
     ] = None,
     institution: InstitutionOption = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="The ledger as it stood then (ISO 8601, UTC if no offset)."),
+        typer.Option(
+            "--as-of",
+            metavar="DATETIME",
+            help="The ledger as it stood then (ISO 8601, UTC if no offset).",
+        ),
     ] = None,
     generated_at: GeneratedOption = None,
     force: ForceOption = False,
@@ -444,6 +452,7 @@ def verify_document(
         Path | None,
         typer.Option(
             "--trust-root",
+            metavar="CERT",
             help="The lender's root certificate (PEM or DER): validate the report's signature "
             "against it, offline. Without a ledger at --db, only the signature is checked.",
         ),
@@ -459,6 +468,7 @@ def verify_document(
         Path | None,
         typer.Option(
             "--public-key",
+            metavar="KEY.pub",
             help="A statement only: check its checkpoint and proofs with the lender's public "
             "key alone (the .pub file of 'keys generate'), without the ledger.",
         ),
@@ -724,7 +734,8 @@ def _check_named_checkpoint(
     size, _, root = claim.checkpoint.partition(":")
     # 'SIZE:ROOT' would read as a head 'SEQ:HASH' beside the head line above, with another hash
     out.print(
-        f"ok    checkpoint of {size} events (root {root[:12]}…) is kept in the ledger and its "
+        f"ok    checkpoint of {counted(int(size), 'event')} (root {root[:12]}…) is kept in the "
+        "ledger and its "
         "signature verifies",
         markup=False,
     )

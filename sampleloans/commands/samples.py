@@ -87,21 +87,42 @@ def register(
     code: Annotated[
         str, typer.Argument(metavar="CODE", help="The sample's code (opaque, unique).")
     ],
-    mission: Annotated[str, typer.Option("--mission", help="Mission code, e.g. CE-5.")],
-    mass: Annotated[str, typer.Option("--mass", help="Initial mass, e.g. '20 mg'.")],
-    origin: Annotated[str, typer.Option("--origin", help="scoop or drill.")],
-    material: Annotated[str, typer.Option("--material", help="Material type, e.g. regolith.")],
-    form: Annotated[str, typer.Option("--form", help="Physical form, e.g. powder.")],
-    purpose: Annotated[
-        str, typer.Option("--purpose", help="permanent, backup, research or public-welfare.")
+    mission: Annotated[
+        str, typer.Option("--mission", metavar="MISSION", help="Mission code, e.g. CE-5.")
     ],
-    location: Annotated[str, typer.Option("--location", help="Storage location in the vault.")],
+    mass: Annotated[
+        str, typer.Option("--mass", metavar="MASS", help="Initial mass, e.g. '20 mg'.")
+    ],
+    origin: Annotated[str, typer.Option("--origin", metavar="ORIGIN", help="scoop or drill.")],
+    material: Annotated[
+        str, typer.Option("--material", metavar="MATERIAL", help="Material type, e.g. regolith.")
+    ],
+    form: Annotated[
+        str, typer.Option("--form", metavar="FORM", help="Physical form, e.g. powder.")
+    ],
+    purpose: Annotated[
+        str,
+        typer.Option(
+            "--purpose", metavar="PURPOSE", help="permanent, backup, research or public-welfare."
+        ),
+    ],
+    location: Annotated[
+        str, typer.Option("--location", metavar="LOCATION", help="Storage location in the vault.")
+    ],
     depth: Annotated[
-        str | None, typer.Option("--depth", help="Drill depth TOP-BOTTOM in cm, e.g. 28-30.")
+        str | None,
+        typer.Option(
+            "--depth", metavar="TOP-BOTTOM", help="Drill depth TOP-BOTTOM in cm, e.g. 28-30."
+        ),
     ] = None,
-    condition: Annotated[str, typer.Option("--condition", help="Condition.")] = "pristine",
+    condition: Annotated[
+        str, typer.Option("--condition", metavar="CONDITION", help="Condition.")
+    ] = "pristine",
     record: Annotated[
-        str, typer.Option("--record", help="real or illustrative (where the record comes from).")
+        str,
+        typer.Option(
+            "--record", metavar="RECORD", help="real or illustrative (where the record comes from)."
+        ),
     ] = "illustrative",
     at: AtOption = None,
 ) -> None:
@@ -152,10 +173,13 @@ def split(
     ],
     child: Annotated[
         list[str],
-        typer.Option("--child", help="SUFFIX_OR_CODE=MASS, repeatable, e.g. -01=20mg."),
+        typer.Option(
+            "--child", metavar="SUFFIX=MASS", help="SUFFIX_OR_CODE=MASS, repeatable, e.g. -01=20mg."
+        ),
     ],
     loss: Annotated[
-        str | None, typer.Option("--loss", help="Mass lost in processing, e.g. 0.1mg.")
+        str | None,
+        typer.Option("--loss", metavar="MASS", help="Mass lost in processing, e.g. 0.1mg."),
     ] = None,
     at: AtOption = None,
 ) -> None:
@@ -191,10 +215,16 @@ def move(
         str, typer.Argument(metavar="CODE", help="Code of the sample to move (in the vault).")
     ],
     location: Annotated[
-        str, typer.Option("--location", help="The new storage location, e.g. 'NAOC N2 cabinet C'.")
+        str,
+        typer.Option(
+            "--location",
+            metavar="LOCATION",
+            help="The new storage location, e.g. 'NAOC N2 cabinet C'.",
+        ),
     ],
     reason: Annotated[
-        str | None, typer.Option("--reason", help="Why it moved (kept with the event).")
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why it moved (kept with the event)."),
     ] = None,
     at: AtOption = None,
 ) -> None:
@@ -227,11 +257,18 @@ def transfer(
         typer.Argument(metavar="CODE", help="Codes of the samples given (whole, from the vault)."),
     ],
     to: Annotated[
-        str, typer.Option("--to", help="The recipient institution (kind recipient), e.g. MNHN.")
+        str,
+        typer.Option(
+            "--to", metavar="SHORT", help="The recipient institution (kind recipient), e.g. MNHN."
+        ),
     ],
     reference: Annotated[
         str,
-        typer.Option("--reference", help="The document the transfer rests on (decree, protocol)."),
+        typer.Option(
+            "--reference",
+            metavar="REFERENCE",
+            help="The document the transfer rests on (decree, protocol).",
+        ),
     ],
     at: AtOption = None,
 ) -> None:
@@ -276,25 +313,37 @@ def transferred_items(envelope: Any) -> list[tuple[str, int]]:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    mission: Annotated[str | None, typer.Option("--mission", help="Only this mission.")] = None,
+    mission: Annotated[
+        str | None, typer.Option("--mission", metavar="MISSION", help="Only this mission.")
+    ] = None,
     state: Annotated[
         str | None,
         typer.Option(
             "--state",
+            metavar="STATE",
             help="vault, on-loan, issued, in-transit, held, return-in-transit, consumed, "
             "lost, split or transferred.",
         ),
     ] = None,
     material: Annotated[
-        str | None, typer.Option("--material", help="Only this material type, e.g. basalt.")
+        str | None,
+        typer.Option(
+            "--material", metavar="MATERIAL", help="Only this material type, e.g. basalt."
+        ),
     ] = None,
     location: Annotated[
         str | None,
-        typer.Option("--location", help="Only storage locations containing this text."),
+        typer.Option(
+            "--location", metavar="LOCATION", help="Only storage locations containing this text."
+        ),
     ] = None,
     custodian: Annotated[
         str | None,
-        typer.Option("--custodian", help="Only samples held by this institution (short name)."),
+        typer.Option(
+            "--custodian",
+            metavar="SHORT",
+            help="Only samples held by this institution (short name).",
+        ),
     ] = None,
     limit: LimitOption = None,
     offset: OffsetOption = 0,

@@ -34,6 +34,7 @@ SignerP12Option = Annotated[
     Path | None,
     typer.Option(
         "--signer-p12",
+        metavar="FILE",
         envvar="SAMPLELOANS_SIGNER_P12",
         help="PKCS#12 file (.p12/.pfx) with the signing key and certificate chain; passphrase "
         f"from {PASSPHRASE_ENV} or --signer-passphrase-file.",
@@ -43,6 +44,7 @@ SignerKeyOption = Annotated[
     Path | None,
     typer.Option(
         "--signer-key",
+        metavar="FILE",
         envvar="SAMPLELOANS_SIGNER_KEY",
         help="PEM private key (RSA ≥ 2048 or ECDSA P-256) of the signing certificate.",
     ),
@@ -51,6 +53,7 @@ SignerCertOption = Annotated[
     Path | None,
     typer.Option(
         "--signer-cert",
+        metavar="FILE",
         envvar="SAMPLELOANS_SIGNER_CERT",
         help="PEM file: the signing certificate first, then its issuers.",
     ),
@@ -59,6 +62,7 @@ PassphraseFileOption = Annotated[
     Path | None,
     typer.Option(
         "--signer-passphrase-file",
+        metavar="FILE",
         help=f"File whose first line is the key's passphrase (instead of {PASSPHRASE_ENV}).",
     ),
 ]

@@ -28,6 +28,7 @@ CheckpointOption = Annotated[
     Path | None,
     typer.Option(
         "--checkpoint",
+        metavar="FILE",
         help="A signed checkpoint file ('sampleloans checkpoint'); default the newest kept.",
     ),
 ]
@@ -115,19 +116,26 @@ def statement(
         Path,
         typer.Option(
             "--out",
+            metavar="DIR",
             help="The folder to write one PDF per PI into (made, mode 0700, if missing; its "
             "parent must exist).",
         ),
     ],
     institution: Annotated[
-        str | None, typer.Option("--institution", help="Every PI of this institution's open loans.")
+        str | None,
+        typer.Option(
+            "--institution", metavar="SHORT", help="Every PI of this institution's open loans."
+        ),
     ] = None,
-    pi: Annotated[str | None, typer.Option("--pi", help="One PI, by e-mail.")] = None,
+    pi: Annotated[
+        str | None, typer.Option("--pi", metavar="EMAIL", help="One PI, by e-mail.")
+    ] = None,
     checkpoint: CheckpointOption = None,
     generated_at: Annotated[
         str | None,
         typer.Option(
             "--generated-at",
+            metavar="DATETIME",
             help="Generation time printed on the statements (ISO 8601); default now.",
         ),
     ] = None,
@@ -230,17 +238,13 @@ def _print_written(targets: list[Path], statements: list["Statement"], credentia
         out_console.print("No statement: no open loan in that scope.", markup=False)
     for target, made in zip(targets, statements, strict=True):
         out_console.print(
-            f"Wrote {target}: statement to {made.request.pi}, {_events(len(made.body.events))} "
-            f"proved in the checkpoint of {made.body.checkpoint.tree_size} events "
+            f"Wrote {target}: statement to {made.request.pi}, "
+            f"{counted(len(made.body.events), 'event')} "
+            f"proved in the checkpoint of {counted(made.body.checkpoint.tree_size, 'event')} "
             f"(head {made.head_seq}:{made.head_hash[:12]}…), digest {made.digest[:16]}"
             + (f"; signed by {credentials.signer_name}." if credentials else "."),
             markup=False,
         )
-
-
-def _events(count: int) -> str:
-    """`1 event`, `7 events`."""
-    return f"{count} event" if count == 1 else f"{count} events"
 
 
 def signed_pdf(made: "Statement", credentials: Any, signing_time: datetime) -> bytes:
@@ -382,13 +386,13 @@ def verify_with_ledger(
             )
         out.print(
             f"{file}: statement to {claim.pi}, built on the checkpoint of "
-            f"{claim.checkpoint.tree_size} events "
+            f"{counted(claim.checkpoint.tree_size, 'event')} "
             f"(head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
             markup=False,
         )
         out.print(
             f"ok    the checkpoint is one this ledger made and keeps, and its root is this "
-            f"ledger's root over its first {claim.checkpoint.tree_size} events",
+            f"ledger's root over its first {counted(claim.checkpoint.tree_size, 'event')}",
             markup=False,
         )
         signed = check_document_signature(out, problems, data, trust_root, now())

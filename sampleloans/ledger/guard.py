@@ -29,6 +29,7 @@ from typing import Any
 from sampleloans import db
 from sampleloans.errors import StorageError
 from sampleloans.ledger import chain
+from sampleloans.text import counted
 
 
 class LedgerTampered(StorageError):
@@ -93,12 +94,14 @@ def _checkpoint_problem(row: Mapping[str, Any], seq: int) -> str | None:
         return None
     if int(size) > seq:
         return (
-            f"a kept checkpoint covers {int(size)} events but the ledger ends at event {seq}: "
+            f"a kept checkpoint covers {counted(int(size), 'event')} but the ledger ends at event "
+            f"{seq}: "
             "events were removed (a truncation or a rollback)"
         )
     if size and _head_hash(str(row["checkpoint_note"])) != row["checkpoint_event_hash"]:
         return (
-            f"event {int(size)} is not the head of the kept checkpoint of {int(size)} events: "
+            f"event {int(size)} is not the head of the kept checkpoint of "
+            f"{counted(int(size), 'event')}: "
             "the ledger was rewritten since"
         )
     return None

@@ -19,6 +19,7 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.readmodels.handover import Handover
+from sampleloans.units import format_period
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemState, LoanStatus
 
 KINDS = ("custody", "return", "overdue", "inventory")
@@ -404,7 +405,9 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # attestation past due in its header ("Inventory overdue"), as `overdue`, the overdue notice and
 # the statement say (before: only a return past due was flagged, and the "Next inventory due"
 # date of an attestation weeks late read as if still to come), and the custody report's
-# "Chain of custody (1 event)" counts in agreement (before: "1 events").
+# "Chain of custody (1 event)" counts in agreement (before: "1 events"), as does a checkpoint of
+# "1 event", and the return report's chart draws the samples top down in the order of its
+# accounting table (before: reportlab's, the first sample at the bottom).
 REPORT_LAYOUT = 10
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FITTED_HEAD_LAYOUT = 4
@@ -418,6 +421,7 @@ SPLIT_APART_LAYOUT = 8
 RECALLED_LAYOUT = 9
 INVENTORY_FLAG_LAYOUT = 10
 COUNTED_EVENTS_LAYOUT = 10
+CHART_IN_TABLE_ORDER_LAYOUT = 10
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -448,6 +452,15 @@ def nothing_left_to_send_back(status: str, held_ug: int) -> bool:
     transferred or lost): still out until settled, it owes the settlement report. The rule of
     `status` (`services.standing`), for the statement's renderer too."""
     return status == LoanStatus.RECEIVED and held_ug == 0
+
+
+def due_after_issue(status: str, loan_period: str) -> str | None:
+    """How long after issue a loan not yet issued falls due ('12 months after issue'), or None
+    once it is issued: it has no due date before, and a PI reads how long the loan is for. The
+    words of `status`, `loans show` and the statement."""
+    if status not in (LoanStatus.REQUESTED, LoanStatus.APPROVED) or not loan_period:
+        return None
+    return f"{format_period(loan_period)} after issue"
 
 
 def owed_inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:

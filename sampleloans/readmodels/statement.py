@@ -36,6 +36,10 @@ the moment the ledger it shows stood at (before: only the date it was printed, s
 printed days after its checkpoint read as the ledger of that day)."""
 CHECKPOINT_TIME = "time "
 """The prefix of a checkpoint note's line holding when it was signed (ledger-format.md)."""
+COUNTED_VERSION = 10
+"""The first statement layout whose counts agree with their nouns ("1 event"; before, "1
+events") and whose loan not yet issued says when it falls due, as `status` does ("12 months
+after issue"; before, "—")."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ class StatementLoan:
     next_inventory_due_at: datetime | None
     items: tuple[StatementItem, ...]
     held_ug: int
+    loan_period: str = ""  # from layout 10 on: the ISO period asked for (due that long after issue)
+
+
+LAYOUT_FIELDS[(StatementLoan, "loan_period")] = COUNTED_VERSION
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from sampleloans.dates import format_datetime, to_iso
 from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
+    COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     FRAMED_TABLES_LAYOUT,
@@ -24,6 +25,7 @@ from sampleloans.readmodels.report import (
     words_in,
 )
 from sampleloans.reports import layout, tables
+from sampleloans.text import counted
 from sampleloans.units import format_mass
 from sampleloans.vocab import ItemState
 
@@ -70,7 +72,7 @@ def item_state(item: ItemRow, page_layout: int) -> str:
 
 def overdue_text(late: Overdue) -> str:
     """The header line of a return past due: 'OVERDUE since 2026-04-25, 3 days'."""
-    days = f"{late.days_late} day" + ("" if late.days_late == 1 else "s")
+    days = counted(late.days_late, "day")
     return f"OVERDUE since {when(late.due_at)}, {days}: loan {late.loan} was due back"
 
 
@@ -110,6 +112,12 @@ def metadata(report: Report) -> dict[str, Any]:
     return data
 
 
+def events_in(count: int, agreeing: bool) -> str:
+    """'1 event', '28 events'; not `agreeing`: as layouts before counts agreed printed it, '1
+    events' (a file they printed re-renders byte for byte)."""
+    return counted(count, "event") if agreeing else f"{count} events"
+
+
 def checkpoint_lines(report: Report) -> list[tuple[str, str]]:
     """The signed checkpoint the report is built on, or a plain word that none covers it yet."""
     checkpoint = report.checkpoint
@@ -126,7 +134,8 @@ def checkpoint_lines(report: Report) -> list[tuple[str, str]]:
     return [
         (
             "Signed checkpoint",
-            f"{checkpoint.tree_size} events, signed by {checkpoint.signed_by or '—'}; the head "
+            f"{events_in(checkpoint.tree_size, report.layout >= COUNTED_EVENTS_LAYOUT)}, signed by "
+            f"{checkpoint.signed_by or '—'}; the head "
             f"event's inclusion proof is embedded ({CHECKPOINT_FILE})",
         ),
         ("Checkpoint root", checkpoint.root_hash),

@@ -18,6 +18,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
+    events_in,
     item_state,
     mass,
     party_lines,
@@ -26,7 +27,6 @@ from sampleloans.reports.common import (
     title_block,
     when,
 )
-from sampleloans.text import counted
 
 EVENT_HEADER = (
     "Seq",
@@ -195,9 +195,7 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
 
 def _events_count(body: CustodyBody, page_layout: int) -> str:
     """'1 event', '6 events': from layout 10 on in agreement (before: '1 events')."""
-    if page_layout >= COUNTED_EVENTS_LAYOUT:
-        return counted(len(body.events), "event")
-    return f"{len(body.events)} events"
+    return events_in(len(body.events), page_layout >= COUNTED_EVENTS_LAYOUT)
 
 
 def _descriptions_section(report: Report, body: CustodyBody, marked: list[int]) -> list[Any]:

@@ -8,7 +8,9 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
 from sampleloans.readmodels.report import (
+    CHART_IN_TABLE_ORDER_LAYOUT,
     RECALLED_LAYOUT,
+    REPORT_LAYOUT,
     SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
     Report,
@@ -50,7 +52,7 @@ def story(report: Report) -> list[Any]:
     out += _splits_section(body)
     out += _conditions_section(body)
     out += _findings_section(body)
-    out += layout.section("Mass balance", [chart(body)])
+    out += layout.section("Mass balance", [chart(body, report.layout)])
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out
 
@@ -215,14 +217,17 @@ def _accounting_cells(line: ReturnLine, page_layout: int, split: bool) -> tuple[
     )
 
 
-def chart(body: ReturnBody) -> Drawing:
-    """A stacked horizontal bar per sample: where the issued mass went (in mg)."""
+def chart(body: ReturnBody, page_layout: int = REPORT_LAYOUT) -> Drawing:
+    """A stacked horizontal bar per sample: where the issued mass went (in mg); from layout 10
+    on, the first sample at the top, in the order of the accounting table above it (before:
+    reportlab's, the first at the bottom)."""
     width = layout.full_width()
     count = max(1, len(body.lines))
     bar_height = 16
     height = 40 + count * (bar_height + 8) + 30
     drawing = Drawing(width, height)
     bars = _bars(body, width, height, bar_height)
+    bars.categoryAxis.reverseDirection = page_layout >= CHART_IN_TABLE_ORDER_LAYOUT
     drawing.add(bars)
     drawing.add(String(bars.x + bars.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7))
     drawing.add(_legend(height))

@@ -11,6 +11,7 @@ from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
+    due_after_issue,
     mass_in,
     not_yet_held,
     nothing_left_to_send_back,
@@ -19,6 +20,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.readmodels.statement import (
     AS_OF_VERSION,
+    COUNTED_VERSION,
     RECALLED_VERSION,
     SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
@@ -36,6 +38,7 @@ from sampleloans.readmodels.statement import (
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     compact,
+    events_in,
     held_note,
     mass,
     party_lines,
@@ -166,7 +169,10 @@ def story(statement: Statement, version: int = METADATA_VERSION) -> list[Any]:
         ("To", f"{body.pi.name} — {body.pi.detail}"),
         ("Generated at", when(statement.generated_at)),
         *_as_of_line(checkpoint, version),
-        ("Signed checkpoint", f"{checkpoint.origin}, {checkpoint.tree_size} events"),
+        (
+            "Signed checkpoint",
+            f"{checkpoint.origin}, {events_in(checkpoint.tree_size, version >= COUNTED_VERSION)}",
+        ),
         ("Checkpoint signed by", checkpoint.signed_by or "—"),
         ("Checkpoint root", checkpoint.root_hash),
         ("Content digest", statement.digest),
@@ -224,7 +230,7 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
             loan.number,
             loan.agreement,
             readable(loan.status),
-            when(loan.due_at),
+            _return_due(loan, version),
             f"{loan.extensions_granted} of {loan.max_extensions}",
             when(_inventory_due(loan, version)),
             _loan_held(loan, version),
@@ -240,6 +246,14 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
             align_right=(6,),
         ),
     )
+
+
+def _return_due(loan: StatementLoan, version: int) -> str:
+    """A loan's "Return due" cell: its due date; from layout 10 on, before issue, how long
+    after issue it falls due, as `status` says (before: a dash)."""
+    if loan.due_at is not None or version < COUNTED_VERSION:
+        return when(loan.due_at)
+    return due_after_issue(loan.status, loan.loan_period) or when(None)
 
 
 LOAN_WIDTHS = (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16)

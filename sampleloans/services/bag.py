@@ -406,7 +406,7 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
         except bagit.BagValidationError as exc:
             why = _file_list_change(bag) or _first_detail(exc)
             raise RuleViolation(f"BAG: {path} fails validation: {why}") from None
-    lines = [f"bag valid: {len(bag.payload_entries())} files, every checksum matches"]
+    lines = [f"bag valid: {counted(len(bag.payload_entries()), 'file')}, every checksum matches"]
     payload = path / "data"
     _refuse_unexpected(payload)
     carried = _bag_keys(payload / "keys")  # every key file is one, whoever's key is checked

@@ -60,7 +60,7 @@ from sampleloans.services.common import get_loan, require_role
 from sampleloans.services.events_file import FORMAT as EVENTS_FORMAT
 from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
-from sampleloans.text import clean_email
+from sampleloans.text import clean_email, counted
 from sampleloans.units import parse_depth_mm, parse_mass_ug, quote_input
 from sampleloans.vocab import Direction, LoanStatus
 
@@ -125,7 +125,7 @@ class BulkRejected(InvalidInput):
         self.total = total
         self.details = [str(error) for error in self.errors]
         super().__init__(
-            f"{len(self.errors)} of {total} records refused; nothing was imported "
+            f"{len(self.errors)} of {counted(total, 'record')} refused; nothing was imported "
             "(fix every line listed and run the import again)"
         )
         # 2 when any record is unreadable or invalid input, else 1 (refused by a rule)

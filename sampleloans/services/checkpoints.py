@@ -225,7 +225,7 @@ def frontier_at(
         if frontier.size in wanted:
             roots[frontier.size] = frontier.root()
     if frontier.size != size:
-        raise Conflict(f"the ledger has {frontier.size} events, fewer than {size}")
+        raise Conflict(f"the ledger has {counted(frontier.size, 'event')}, fewer than {size}")
     return frontier, roots
 
 
@@ -386,7 +386,7 @@ def inclusion_proofs(
             _hashes(connection, 1, tree_size), tree_size, (seq - 1 for seq in seqs)
         )
     except ValueError as exc:
-        raise Conflict(f"the ledger has fewer than {tree_size} events ({exc})") from None
+        raise Conflict(f"the ledger has fewer than {counted(tree_size, 'event')} ({exc})") from None
     return root, {index + 1: proof for index, proof in by_index.items()}
 
 
@@ -589,7 +589,7 @@ def _refuse_unlike_memory(
         return
     if last.size > snap.size or snap.roots.get(last.size) != last.root:
         raise Conflict(
-            f"this key last signed a checkpoint of this ledger at {last.size} events "
+            f"this key last signed a checkpoint of this ledger at {counted(last.size, 'event')} "
             f"({last.extension('head') or ''}, recorded in {memory}) that the ledger no longer "
             "extends: it was rolled back or rewritten since; no checkpoint was made"
         )
@@ -713,7 +713,8 @@ def kept_checkpoint_problems(connection: Connection) -> list[str]:
             )
         elif kept.tree_size > last:
             problems.append(
-                f"kept checkpoint {kept.id} covers {kept.tree_size} events but the ledger has "
+                f"kept checkpoint {kept.id} covers {counted(kept.tree_size, 'event')} but the "
+                "ledger has "
                 f"{last}: events were removed (truncation or a rollback)"
             )
         elif seq_text != str(kept.tree_size) or _head_at(connection, kept.tree_size) != hash_hex:
@@ -741,7 +742,8 @@ def check_extends(connection: Connection, checkpoint: notes.Checkpoint) -> list[
     last = _last_seq(connection)
     if size > last:
         return [
-            f"the checkpoint covers {size} events but the ledger has {last}: events were "
+            f"the checkpoint covers {counted(size, 'event')} but the ledger has {last}: events "
+            "were "
             "removed (truncation or a rollback to an older copy)"
         ]
     problems = []
@@ -753,7 +755,8 @@ def check_extends(connection: Connection, checkpoint: notes.Checkpoint) -> list[
     _frontier, roots = frontier_at(connection, last, [size])
     if roots.get(size) != checkpoint.root:
         problems.append(
-            f"the Merkle root of the first {size} events differs from the signed root: events "
+            f"the Merkle root of the first {counted(size, 'event')} differs from the signed root: "
+            "events "
             "up to the checkpoint were changed (a recomputed chain)"
         )
     return problems
@@ -813,7 +816,8 @@ def _parse_pair(
         )
     if old.size > new.size:
         raise InvalidInput(
-            f"OLD covers {old.size} events and NEW {new.size}: give the older checkpoint first"
+            f"OLD covers {counted(old.size, 'event')} and NEW {new.size}: give the older "
+            "checkpoint first"
         )
     return old, new
 
@@ -874,7 +878,8 @@ def check_consistency(
         )
     if not merkle.verify_consistency(old.size, new.size, old.root, new.root, document["proof"]):
         raise notes.CheckpointRefused(
-            f"the proof does not show NEW ({new.size} events) extends OLD ({old.size} events): the "
+            f"the proof does not show NEW ({counted(new.size, 'event')}) extends OLD "
+            f"({counted(old.size, 'event')}): the "
             "log was rewritten between them (or the proof is not theirs)"
         )
     return old, new

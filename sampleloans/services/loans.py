@@ -74,6 +74,7 @@ from sampleloans.services.lock_reads import (
 from sampleloans.services.queries import issued_under
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
+from sampleloans.text import counted
 from sampleloans.units import check_mass_ug, format_mass, format_period, parse_period, period_delta
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
@@ -584,7 +585,7 @@ def _lent_within_the_term(
     if due_at <= deal.expires_at:
         return
     days_left = (deal.expires_at - when).days  # whole days: `when` + that many stays within
-    days = f"{days_left} day" if days_left == 1 else f"{days_left} days"
+    days = counted(days_left, "day")
     shorter = f" with a --period of at most {days}, or" if days_left > 0 else ""
     what = "withdraw it ('loans withdraw') and request it again" if again else "request it"
     raise RuleViolation(

@@ -25,6 +25,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services import access
 from sampleloans.services.queries import frozen_codes
+from sampleloans.text import counted
 from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
 
 FOLLOW_UP: dict[str, str] = {
@@ -34,7 +35,7 @@ FOLLOW_UP: dict[str, str] = {
     LoanStatus.IN_TRANSIT: "record receipt of the shipment",
     LoanStatus.RETURN_IN_TRANSIT: "return in transit to the curator",
     LoanStatus.RETURNED: f"settlement report: {SETTLEMENT_REPORT}",
-    LoanStatus.SETTLED: "close the loan",
+    LoanStatus.SETTLED: "awaiting closure by the curator",
 }
 """What a loan in each status waits for, as an open obligation."""
 LOAN_TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
@@ -513,15 +514,10 @@ return_due = rule.return_due
 """Days left and whether overdue: the one rule (`ledger/overdue.py`), named here for views."""
 
 
-def _plural(count: int, word: str) -> str:
-    """'1 day', '3 days'."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def _late(due: datetime, now: datetime) -> str:
     """How late, in words: 'since today' or 'by 3 days'."""
     days = days_between(due, now)
-    return "since today" if days == 0 else f"by {_plural(days, 'day')}"
+    return "since today" if days == 0 else f"by {counted(days, 'day')}"
 
 
 def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
@@ -542,7 +538,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
             # the statement's words: 'due today' on the due day, not 'due in 0 days'
             days = days_left or 0
             obligations.append(
-                "return due today" if days == 0 else f"return due in {_plural(days, 'day')}"
+                "return due today" if days == 0 else f"return due in {counted(days, 'day')}"
             )
     if inventory_due is not None and inventory_overdue:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")

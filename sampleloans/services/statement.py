@@ -63,7 +63,7 @@ from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import description_of, recalls_of
-from sampleloans.text import distinct_stem, file_safe, is_file_safe
+from sampleloans.text import counted, distinct_stem, file_safe, is_file_safe
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -148,7 +148,8 @@ def build_statements(
     size = checkpoint.tree_size
     if size > head_seq or size < 1:
         raise RuleViolation(
-            f"checkpoint: it covers {size} events but the ledger has {head_seq}: it is not a "
+            f"checkpoint: it covers {counted(size, 'event')} but the ledger has {head_seq}: it is "
+            "not a "
             "checkpoint of this ledger"
         )
     proofs = InclusionProofs(session, checkpoint)
@@ -185,7 +186,8 @@ def events_not_shown(session: Session, statements: list[Statement]) -> str | Non
     one = len(seqs) == 1
     events = f"event {seqs[0]}" if one else f"{len(seqs)} events ({seqs[0]}–{seqs[-1]})"
     return (
-        f"{events} about {touched} came after the checkpoint of {size} events the statements "
+        f"{events} about {touched} came after the checkpoint of {counted(size, 'event')} the "
+        "statements "
         f"are built on, so they do not show {'it' if one else 'them'} (an extension, a recall "
         "or a return changes what is owed): sign a new checkpoint ('sampleloans checkpoint "
         "--key FILE')"
@@ -262,7 +264,8 @@ def _refuse_hidden_replay(session: Session, size: int, head_seq: int) -> None:
     if size != head_seq:
         refuse_hidden_replay(
             session,
-            f"a statement on a checkpoint of {size} events (the ledger has {head_seq}; a new "
+            f"a statement on a checkpoint of {counted(size, 'event')} (the ledger has {head_seq}; "
+            "a new "
             "checkpoint needs none)",
         )
 
@@ -291,7 +294,8 @@ class InclusionProofs:
         if root.hex() != checkpoint.root_hash:
             raise RuleViolation(
                 f"checkpoint: its root {checkpoint.root_hash[:16]}… is not the root of this "
-                f"ledger's first {self.size} events: it is a checkpoint of another ledger, or the "
+                f"ledger's first {counted(self.size, 'event')}: it is a checkpoint of another "
+                "ledger, or the "
                 "ledger was rewritten; run 'sampleloans verify'"
             )
 
@@ -421,6 +425,7 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
         next_inventory_due_at=loan.next_inventory_due_at,
         items=tuple(items),
         held_ug=sum(i.held_ug for i in items),
+        loan_period=loan.loan_period,
     )
 
 
@@ -581,7 +586,7 @@ def verify_proofs(
         ) from None
     lines = [
         f"checkpoint signed by {verifier.name} ({verifier.fingerprint()[:23]}…): "
-        f"{checkpoint.origin}, {checkpoint.size} events"
+        f"{checkpoint.origin}, {counted(checkpoint.size, 'event')}"
     ]
     problems = []
     if pi is not None and proofs.get("pi") != pi:
@@ -606,7 +611,10 @@ def verify_proofs(
         # a statement lists each event once, in ledger order: a copy or a swap is an edit
         shown = ", ".join(map(str, proved[:12])) + (", …" if len(proved) > 12 else "")
         problems.append(f"events: not each listed once in ascending seq order ({shown}): {ALTERED}")
-    lines.append(f"{len(proved)} of {len(events)} events: hash recomputed and included in the root")
+    lines.append(
+        f"{len(proved)} of {counted(len(events), 'event')}: hash recomputed and included in the "
+        "root"
+    )
     return ProofCheck(tuple(lines), tuple(problems))
 
 

@@ -17,6 +17,7 @@ from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger import merkle
 from sampleloans.readmodels.report import CHECKPOINT_PROOF_FORMAT, ReportCheckpoint
 from sampleloans.services import checkpoints
+from sampleloans.text import counted
 
 ALTERED = "the file was altered, or was not written by 'sampleloans report'"
 
@@ -57,7 +58,8 @@ def report_checkpoint(
     if root != kept.checkpoint.root:
         raise RuleViolation(
             f"checkpoint: the kept checkpoint {kept.tree_size}:{kept.checkpoint.root.hex()[:16]}… "
-            f"is not the root of this ledger's first {kept.tree_size} events: the ledger was "
+            f"is not the root of this ledger's first {counted(kept.tree_size, 'event')}: the "
+            "ledger was "
             "rewritten since; run 'sampleloans verify'"
         )
     _text, signatures = notes.split_note(kept.note)
@@ -83,7 +85,8 @@ def named_problem(session: Session, checkpoint_id: str, head_seq: int) -> str | 
     if not genuine(kept):
         return "checkpoint: its signature does not verify with the public key kept with it"
     if kept.tree_size < head_seq:
-        return f"checkpoint: it covers {kept.tree_size} events, not the report's head {head_seq}"
+        covered = counted(kept.tree_size, "event")
+        return f"checkpoint: it covers {covered}, not the report's head {head_seq}"
     return None
 
 
@@ -118,7 +121,7 @@ def verify_report_proof(
         ) from None
     lines = [
         f"checkpoint signed by {verifier.name} ({verifier.fingerprint()[:23]}…): "
-        f"{checkpoint.origin}, {checkpoint.size} events"
+        f"{checkpoint.origin}, {counted(checkpoint.size, 'event')}"
     ]
     problems = []
     if f"{checkpoint.size}:{checkpoint.root.hex()}" != checkpoint_id:

@@ -60,6 +60,7 @@ from sampleloans.services.reporting.parts import (
     parties_of_loans,
     recalls_of,
 )
+from sampleloans.text import counted
 from sampleloans.units import format_mass
 
 EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
@@ -123,7 +124,7 @@ def _lineage_scope(session: Session, code: str) -> _Scope:
     loans = list(
         session.exec(select(Loan).where(col(Loan.number).in_(lent_in)).order_by(Loan.number))
     )
-    count = f"{len(codes)} sample" + ("" if len(codes) == 1 else "s")
+    count = counted(len(codes), "sample")
     return _Scope("sample", codes, loans, f"sample {code} and its lineage ({count})")
 
 
