@@ -31,6 +31,13 @@ ACTIVE_LOAN_STATUSES: tuple[LoanStatus, ...] = (
 )
 """A loan that is out: issued and not yet back (a return in transit is still out)."""
 
+ENDED_LOAN_STATUSES: tuple[LoanStatus, ...] = (
+    LoanStatus.RETURNED,
+    LoanStatus.SETTLED,
+    LoanStatus.CLOSED,
+)
+"""A loan that is over: all back (or none left to send back); its due date no longer binds."""
+
 
 class CustodyState(StrEnum):
     """Where a sample is: in the vault, on its way or held by a borrower, or given away."""

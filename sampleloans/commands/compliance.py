@@ -392,9 +392,11 @@ def status(
     returning_ug (the part of held_ug on its way back), due_at, loan_period (as requested: due
     that long after issue), days_left (negative when overdue), overdue, recalled_at,
     inventory_overdue, extensions_granted, max_extensions, next_inventory_due_at,
-    inventory_days_left, obligations [text],
-    items [sample_code, custody_state, frozen, issued_ug (by the curator), from_split_ug (split off
-    another sample of the loan by the borrower), held_ug]].
+    inventory_days_left, obligations [text], returned_at (the last return shipment's arrival),
+    settled_at, closed_at, withdrawn_reason (withdrawn before issue: why; else null),
+    items [the shape of `loans show`'s items: sample_code, source, custody_state, frozen,
+    issued_ug (by the curator), from_split_ug (split off another sample of the loan by the
+    borrower), held_ug, consumed_ug, returned_ug, transferred_ug, split_ug, lost_ug]].
 
     \b
     Example: sampleloans --as anand@open.example status
@@ -435,14 +437,18 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "inventory_days_left": r.inventory_days_left,
         "inventory_overdue": r.inventory_overdue,
         "obligations": list(r.obligations),
+        "returned_at": _iso(r.returned_at),
+        "settled_at": _iso(r.settled_at),
+        "closed_at": _iso(r.closed_at),
+        "withdrawn_reason": r.withdrawn_reason,
+        # one item shape with `loans show` and `balance`: the same keys, the same words
         "items": [
             {
                 "sample_code": i.sample_code,
+                "source": i.source,
                 "custody_state": i.state,
                 "frozen": i.frozen,
-                "issued_ug": i.issued_ug,
-                "from_split_ug": i.from_split_ug,
-                "held_ug": i.held_ug,
+                **_terms(i, SPLIT_ITEM_TERMS),
             }
             for i in r.items
         ],
@@ -504,13 +510,13 @@ def _standing_lines(r: Any) -> list[Any]:
     inventory_late = r.inventory_overdue
     due = format_datetime(r.due_at) if r.due_at else _due_from_issue(r)
     inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
+    said = "withdrawn" if r.withdrawn_reason else r.status.replace("_", " ")
     return [
+        Text(f"Loan {r.number} ({r.institution}, PI {r.pi_email}): {said}", style="bold"),
         Text(
-            f"Loan {r.number} ({r.institution}, PI {r.pi_email}): {r.status.replace('_', ' ')}",
-            style="bold",
-        ),
-        Text(
-            f"  {_mass_words(r)}; due {due}{_days(r.days_left, r.overdue)}{_recalled(r)}",
+            f"  {'nothing issued' if r.withdrawn_reason else _mass_words(r)}; "
+            f"{_ended(r) or f'due {due}'}"
+            f"{_days(r.days_left, r.overdue)}{_recalled(r)}",
             style="red" if overdue_now else "",
         ),
         Text(
@@ -523,6 +529,20 @@ def _standing_lines(r: Any) -> list[Any]:
             style="red" if overdue_now or inventory_late else "",
         ),
     ]
+
+
+def _ended(r: Any) -> str:
+    """Once all is back (or the loan is withdrawn) the due date no longer binds: when it came
+    back, was settled and closed, or why it was withdrawn ('' while the loan is not over)."""
+    from sampleloans.dates import format_datetime
+    from sampleloans.vocab import ENDED_LOAN_STATUSES
+
+    if r.withdrawn_reason:
+        return f"withdrawn {format_datetime(r.closed_at)}: {r.withdrawn_reason}"
+    if r.status not in ENDED_LOAN_STATUSES:
+        return ""
+    moments = (("returned", r.returned_at), ("settled", r.settled_at), ("closed", r.closed_at))
+    return "; ".join(f"{word} {format_datetime(at)}" for word, at in moments if at)
 
 
 def _due_from_issue(r: Any) -> str:

@@ -999,9 +999,11 @@ def show(
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
     overdue, extensions_granted, max_extensions, next_inventory_due_at, inventory_days_left
     (negative when late), inventory_overdue, recalled_at, settled_at,
-    settled_obligations, closed_at, items [{sample_code, source, custody_state, issued_ug
-    (by the curator), held_ug, consumed_ug, returned_ug, split_ug, lost_ug, transferred_ug,
-    from_split_ug (split off another sample of the loan by the borrower), frozen}], shipments [{seq,
+    settled_obligations, closed_at, returned_at (the last return shipment's arrival),
+    withdrawn_reason (withdrawn before issue: why; else null), items [{sample_code, source
+    (requested until issued), custody_state, issued_ug (by the curator), held_ug, consumed_ug,
+    returned_ug, split_ug, lost_ug, transferred_ug, from_split_ug (split off another sample of
+    the loan by the borrower), frozen}], shipments [{seq,
     direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
     seal_intact, condition}], consumptions [{seq, sample_code, technique, destructive, mass_ug,
     occurred_at}], extensions [{seq, period, approver, reason, new_due_at}], handovers [{seq, step,
@@ -1106,7 +1108,7 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("PI", Text(d.pi)),
         ("purpose", Text(d.purpose.replace("_", " "))),
         ("transfer type", Text(d.transfer_type)),
-        ("status", _status_text(d.status)),
+        ("status", _status_text(d.status, "closed (withdrawn)" if d.withdrawn_reason else "")),
         ("period", Text(format_period(d.loan_period))),
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
@@ -1120,11 +1122,13 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("recalled", Text(_when(d.recalled_at))),
     ):
         header.add_row(label, value)
+    if d.returned_at:
+        header.add_row("returned", Text(_when(d.returned_at)))
     if d.settled_at:
         header.add_row("settled", Text(f"{_when(d.settled_at)}: {d.obligations or ''}"))
     if d.closed_at:
-        # a loan closed with nothing issued was withdrawn: its reason is in its events
-        withdrawn = " (withdrawn before issue)" if d.issued_at is None else ""
+        # a loan closed with nothing issued was withdrawn: say so, and why
+        withdrawn = f" (withdrawn before issue: {d.withdrawn_reason})" if d.withdrawn_reason else ""
         header.add_row("closed", Text(_when(d.closed_at) + withdrawn))
     return header
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sampleloans.text import words
-from sampleloans.vocab import ItemSource
+from sampleloans.vocab import ItemSource, ItemState
 
 TERMS = ("held", "consumed", "returned", "transferred", "split", "lost")
 """The terms an item's incoming mass (issued + from split) is accounted for by, in order."""
@@ -76,6 +76,16 @@ def item_masses(item: StoredItem) -> ItemMasses:
         split_ug=item.split_ug,
         lost_ug=item.lost_ug,
     )
+
+
+NEVER_ISSUED = (ItemState.REQUESTED, ItemState.WITHDRAWN)
+"""An item's states before issue: it is on the loan only as requested."""
+
+
+def item_source(item: StoredItem) -> str:
+    """How the item is on the loan, as every view says it: 'requested' until it is issued (the
+    ledger stores the source it will have, 'issued', from the request on)."""
+    return ItemState.REQUESTED if item.state in NEVER_ISSUED else item.source
 
 
 def total_masses(items: "list[ItemMasses] | tuple[ItemMasses, ...]") -> ItemMasses:

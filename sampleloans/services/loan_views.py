@@ -32,7 +32,7 @@ from sampleloans.models import (
     Weighing,
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
-from sampleloans.readmodels.items import ItemMasses, item_masses
+from sampleloans.readmodels.items import ItemMasses, item_masses, item_source
 from sampleloans.services import access
 from sampleloans.services.handover import loan_handovers
 from sampleloans.services.listing import (
@@ -46,7 +46,7 @@ from sampleloans.services.listing import (
     plain_batches,
     view_maker,
 )
-from sampleloans.services.queries import frozen_codes
+from sampleloans.services.queries import frozen_codes, returned_at, withdrawn_reason
 from sampleloans.units import quote_input
 from sampleloans.vocab import LOAN_STATUSES, IncidentStatus, ItemSource, ItemState
 
@@ -204,6 +204,8 @@ class LoanDetail:
     handovers: tuple[HandoverView, ...] = ()
     weighing_discrepancies: tuple[DiscrepancyView, ...] = ()
     broken_seals: tuple[BrokenSealView, ...] = ()
+    returned_at: datetime | None = None  # when the last return shipment arrived back
+    withdrawn_reason: str | None = None  # withdrawn before issue, and why
 
 
 @dataclass(frozen=True)
@@ -422,6 +424,8 @@ def loan_detail_stream(
         handovers=_handovers(session, number),
         weighing_discrepancies=_discrepancies(session, number),
         broken_seals=_broken_seals(session, number),
+        returned_at=returned_at(session, number),
+        withdrawn_reason=withdrawn_reason(session, loan),
     )
     return detail, counter(session, consumptions)
 
@@ -459,7 +463,7 @@ def _item_view(item: LoanItem, frozen: bool) -> ItemView:
     masses = item_masses(item)
     return ItemView(
         sample=item.sample_code,
-        source=item.source,
+        source=item_source(item),
         state=item.state,
         frozen=frozen,
         **{name: getattr(masses, name) for name in ItemMasses.__dataclass_fields__},

@@ -125,3 +125,32 @@ def frozen_codes(session: Session, codes: Sequence[str]) -> frozenset[str]:
         select(Sample.code).where(col(Sample.code).in_(list(codes)), col(Sample.frozen))
     ).all()
     return frozenset(found)
+
+
+def returned_at(session: Session, number: str) -> datetime | None:
+    """When the loan's last return shipment arrived back (None when nothing came back)."""
+    from sampleloans.models import Shipment
+    from sampleloans.vocab import Direction
+
+    return session.exec(
+        select(func.max(Shipment.received_at)).where(
+            Shipment.loan_number == number, Shipment.direction == Direction.RETURN
+        )
+    ).one()
+
+
+def withdrawn_reason(session: Session, loan: Loan) -> str | None:
+    """The reason recorded when the loan was withdrawn before issue (None unless it was)."""
+    from sampleloans.models import EventSubject, LedgerEvent
+    from sampleloans.vocab import SubjectType
+
+    if loan.issued_at is not None or loan.closed_at is None:
+        return None
+    subjects = select(EventSubject.seq).where(
+        EventSubject.subject_type == SubjectType.LOAN, EventSubject.subject_key == loan.number
+    )
+    return session.exec(
+        select(LedgerEvent.reason)
+        .where(col(LedgerEvent.seq).in_(subjects), LedgerEvent.kind == "loan.withdrawn")
+        .order_by(col(LedgerEvent.seq).desc())
+    ).first()

@@ -17,14 +17,14 @@ from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
-from sampleloans.readmodels.items import ItemMasses, item_masses
+from sampleloans.readmodels.items import ItemMasses, item_masses, item_source
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
     nothing_left_to_send_back,
 )
 from sampleloans.services import access
-from sampleloans.services.queries import frozen_codes
+from sampleloans.services.queries import frozen_codes, returned_at, withdrawn_reason
 from sampleloans.text import counted
 from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
 
@@ -127,6 +127,13 @@ class ItemStanding:
     held_ug: int
     from_split_ug: int = 0  # split off another sample of the loan by the borrower
     frozen: bool = False  # the sample is frozen by an open incident
+    # the rest of the item's shape, as `loans show` and `balance` give it
+    source: str = ItemSource.ISSUED
+    consumed_ug: int = 0
+    returned_ug: int = 0
+    transferred_ug: int = 0
+    split_ug: int = 0
+    lost_ug: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,13 +158,18 @@ class LoanStanding:
     inventory_days_left: int | None
     inventory_overdue: bool
     obligations: tuple[str, ...]
+    # once nothing binds the due date any more: when it came back, was settled, was closed
+    returned_at: datetime | None = None
+    settled_at: datetime | None = None
+    closed_at: datetime | None = None
+    withdrawn_reason: str | None = None  # withdrawn before issue, and why
 
 
 def _item_balance(item: LoanItem, frozen: bool) -> ItemBalance:
     masses = item_masses(item)
     return ItemBalance(
         sample_code=item.sample_code,
-        source=item.source,
+        source=item_source(item),
         state=item.state,
         frozen=frozen,
         **{name: getattr(masses, name) for name in _MASS_NAMES},
@@ -564,6 +576,10 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         inventory_days_left=inventory_left,
         inventory_overdue=inventory_overdue,
         obligations=tuple(obligations),
+        returned_at=returned_at(session, loan.number),
+        settled_at=loan.settled_at,
+        closed_at=loan.closed_at,
+        withdrawn_reason=withdrawn_reason(session, loan),
     )
 
 
@@ -573,10 +589,9 @@ def _item_standing(item: LoanItem, frozen: bool) -> ItemStanding:
     return ItemStanding(
         sample_code=item.sample_code,
         state=item.state,
-        issued_ug=masses.issued_ug,
-        held_ug=masses.held_ug,
-        from_split_ug=masses.from_split_ug,
         frozen=frozen,
+        source=item_source(item),
+        **{name: getattr(masses, name) for name in _MASS_NAMES},
     )
 
 
