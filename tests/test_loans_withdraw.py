@@ -38,7 +38,7 @@ def test_an_approved_loan_withdrawn_is_closed_with_its_reason(runner: CliRunner,
     assert shown["status"] == "closed" and shown["issued_at"] is None
     assert [item["custody_state"] for item in shown["items"]] == ["withdrawn"]
     table = cli(runner, "loans", "show", "L-1")[1]
-    assert "(withdrawn before issue)" in table
+    assert "(withdrawn before issue: declined by the board)" in table
     history = json.loads(cli(runner, "custody", "history", "--loan", "L-1", "--json")[1])
     last = history["events"][-1] if isinstance(history, dict) else history[-1]
     assert last["kind"] == "loan.withdrawn"
