@@ -34,9 +34,7 @@ def _status_lines(runner: CliRunner) -> list[str]:
     return ok(runner, "status", "--loan", "L-1").splitlines()
 
 
-def test_a_returned_loan_says_when_it_came_back_not_a_due_date(
-    runner: CliRunner, run: Run
-) -> None:
+def test_a_returned_loan_says_when_it_came_back_not_a_due_date(runner: CliRunner, run: Run) -> None:
     signed_agreement(run, "OU")
     returned_loan(run)
     line = _status_lines(runner)[1]
