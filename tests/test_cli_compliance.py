@@ -159,11 +159,17 @@ def test_status_for_a_researcher(runner: CliRunner, ledger: str) -> None:
     assert loan["items"] == [
         {
             "sample_code": SAMPLE,
+            "source": "issued",
             "custody_state": "held",
             "frozen": False,
             "issued_ug": mass("20 mg"),
             "from_split_ug": 0,
             "held_ug": mass("20 mg") - CONSUMED,
+            "consumed_ug": CONSUMED,
+            "returned_ug": 0,
+            "transferred_ug": 0,
+            "split_ug": 0,
+            "lost_ug": 0,
         }
     ]
     table = invoke(runner, "--as", OU_PI, "status")
