@@ -107,3 +107,23 @@ def test_an_item_has_one_shape_in_status_loans_show_and_balance(
     row = balance["item_balance"]["rows"][0]
     assert standing["items"][0] == shown
     assert {k: v for k, v in row.items() if k != "balanced"} == shown
+
+
+def test_postgresql_says_the_same_end(demo_url: str) -> None:
+    """The same read model on PostgreSQL: a closed loan's end, a withdrawn loan's reason."""
+    env = {"SAMPLELOANS_NOW": "2026-12-01T09:00:00Z", "COLUMNS": "200"}
+
+    def pg(*args: str) -> str:
+        result = CliRunner().invoke(app, ["--db", demo_url, "--as", CURATOR, *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    closed = pg("status", "--loan", "L-2025-IPGP").splitlines()[1]
+    assert closed == (
+        "  held 0 µg; returned 2025-10-08 10:00 UTC; settled 2025-10-20 10:00 UTC; "
+        "closed 2025-10-21 10:00 UTC"
+    ), closed
+    pg("loans", "withdraw", "L-2025-Brown", "--reason", REASON)
+    standing = json.loads(pg("status", "--loan", "L-2025-Brown", "--json"))["loans"][0]
+    assert standing["withdrawn_reason"] == REASON
+    assert f"(withdrawn before issue: {REASON})" in pg("loans", "show", "L-2025-Brown")
