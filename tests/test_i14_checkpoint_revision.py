@@ -173,7 +173,7 @@ def test_checkpoint_on_a_new_postgres_ledger(
     assert found.exit_code == 1 and "checkpoint_no_update is disabled" in found.stdout
 
 
-@pytest.mark.parametrize("url", ["sqlite:///x.db", "postgresql://dba@db.example/ledger"])
+@pytest.mark.parametrize("url", ["x.db", "postgresql://dba@db.example/ledger"])
 def test_upgrade_sql_shows_the_checkpoint_table(runner: CliRunner, url: str) -> None:
     """The offline script a DBA reviews creates the table and its triggers."""
     done = runner.invoke(app, ["--db", url, *STAFF, "db", "upgrade", "--sql"], env=ENV)
