@@ -110,8 +110,10 @@ def clean_name(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
 
 def clean_email(value: object, field: str = "email") -> str:
     """A plain ASCII e-mail address (addr-spec: dot-atom local part @ a DNS name), lower-cased."""
-    email = clean_text(value, field, max_len=254).lower()
-    quoted = repr(email) if len(email) <= 60 else repr(email[:60] + "…")
+    typed = clean_text(value, field, max_len=254)
+    email = typed.lower()
+    # a refusal quotes the address as typed, not as it would have been kept
+    quoted = repr(typed) if len(typed) <= 60 else repr(typed[:60] + "…")
     odd = next((c for c in email if not c.isascii()), None)
     if odd is not None:
         raise InvalidInput(

@@ -1,0 +1,25 @@
+"""README promises checked against what the program writes: the names of `notify --outbox`'s
+files (README said every one was "named by kind, institution and recipient"; a statement's
+name has no institution: `statement-anand_open.example.eml`)."""
+
+import re
+from pathlib import Path
+
+from tests.i15_statement_helpers import env_for, invoke, make_checkpoint
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+
+
+def test_the_outbox_names_the_readme_gives_are_the_ones_written(
+    ledger: Path, tmp_path: Path
+) -> None:
+    make_checkpoint(ledger, tmp_path)
+    outbox = tmp_path / "ob"
+    result = invoke(env_for(ledger), "notify", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.output
+    written = {p.name for p in outbox.iterdir()}
+    row = next(line for line in README.splitlines() if line.startswith("| `notify` |"))
+    named = re.search(r"\(one per message: named ([^;]*);", row)
+    assert named is not None, "README's notify row no longer says how the files are named"
+    examples = set(re.findall(r"`([^`]+\.eml)`", named.group(1)))
+    assert examples and examples <= written, (examples, written)
