@@ -989,11 +989,13 @@ def show(
     limit: LimitOption = None,
     offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
 ) -> None:
     """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
 
     The consumptions (one per analysis: the part that grows) stream; --limit/--offset page
-    through them (on a terminal the table shows 50 unless --limit says otherwise).
+    through them (on a terminal the table shows 50 unless --limit says otherwise); --jsonl
+    writes them alone, one consumption object per line.
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
@@ -1021,9 +1023,21 @@ def show(
     from sampleloans.commands.listing import CountedRows, write_json_page
     from sampleloans.services import loan_views
 
+    check_formats(as_json=as_json, as_jsonl=as_jsonl)
     with reading(ctx) as (session, service_ctx):
-        page = page_for(limit, offset, table=not as_json)
+        page = page_for(limit, offset, table=not (as_json or as_jsonl))
         detail, total = loan_views.loan_detail_stream(session, service_ctx, number, page=page)
+        if as_jsonl:  # the list that grows, as `custody history --jsonl` writes its events
+            consumption_json = row_converter(loan_views.ConsumptionView)
+            write_rows(
+                iter(detail.consumptions),
+                page=page,
+                total=total,
+                to_json=consumption_json,
+                spec=CONSUMPTION_TABLE,
+                fmt="jsonl",
+            )
+            return
         if as_json:
             # the text recorded at settlement, not the open obligations of `status`
             head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
