@@ -210,5 +210,9 @@ def events_span(first: int, last: int) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions';
+    '2 hashes' (a noun ending in s, x, z, ch or sh takes -es)."""
+    if count == 1:
+        return f"{count} {noun}"
+    plural = "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s"
+    return f"{count} {noun}{plural}"
