@@ -23,3 +23,23 @@ def test_the_outbox_names_the_readme_gives_are_the_ones_written(
     assert named is not None, "README's notify row no longer says how the files are named"
     examples = set(re.findall(r"`([^`]+\.eml)`", named.group(1)))
     assert examples and examples <= written, (examples, written)
+
+
+REGISTER = ("samples", "register", "--mission", "CE-5", "--origin", "scoop")
+REGISTER_REST = ("--material", "glass", "--form", "bead", "--purpose", "research")
+
+
+def register(ledger: Path, code: str, mass: str) -> tuple[int, str]:
+    args = (*REGISTER[:2], code, *REGISTER[2:], *REGISTER_REST, "--location", "A", "--mass", mass)
+    result = invoke(env_for(ledger), *args)
+    return result.exit_code, result.stderr
+
+
+def test_the_mission_total_refusals_have_the_codes_the_readme_gives(ledger: Path) -> None:
+    row = next(line for line in README.splitlines() if line.startswith("| `samples register` |"))
+    assert "add up to more than it returned (exit 1;" in row
+    assert "heavier on its own than the mission's whole return" in row and "exit 2" in row
+    code, err = register(ledger, "CE5X0001", "2000 g")  # alone more than CE-5's 1,731 g
+    assert code == 2 and "check the unit" in err, err
+    code, err = register(ledger, "CE5X0002", "1720 g")  # with the demo's samples, too much
+    assert code == 1 and "in all" in err, err
