@@ -43,3 +43,16 @@ def test_the_mission_total_refusals_have_the_codes_the_readme_gives(ledger: Path
     assert code == 2 and "check the unit" in err, err
     code, err = register(ledger, "CE5X0002", "1720 g")  # with the demo's samples, too much
     assert code == 1 and "in all" in err, err
+
+
+def test_the_collection_balance_csv_is_the_two_tables_the_readme_names(ledger: Path) -> None:
+    assert "`balance` of the whole collection writes its two tables" in README
+    result = invoke(env_for(ledger), "balance", "--csv")
+    assert result.exit_code == 0, result.output
+    items, samples = (
+        result.stdout.split("\r\n\r\n")
+        if "\r\n\r\n" in result.stdout
+        else (result.stdout.split("\n\n"))
+    )
+    assert items.startswith("sample,state,") and "issued (µg)" in items.splitlines()[0]
+    assert samples.startswith("sample,custody state,") and "initial (µg)" in samples
