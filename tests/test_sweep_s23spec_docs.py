@@ -49,10 +49,6 @@ def test_the_collection_balance_csv_is_the_two_tables_the_readme_names(ledger: P
     assert "`balance` of the whole collection writes its two tables" in README
     result = invoke(env_for(ledger), "balance", "--csv")
     assert result.exit_code == 0, result.output
-    items, samples = (
-        result.stdout.split("\r\n\r\n")
-        if "\r\n\r\n" in result.stdout
-        else (result.stdout.split("\n\n"))
-    )
+    items, samples = re.split(r"\r?\n\r?\n", result.stdout.strip())
     assert items.startswith("sample,state,") and "issued (µg)" in items.splitlines()[0]
     assert samples.startswith("sample,custody state,") and "initial (µg)" in samples
