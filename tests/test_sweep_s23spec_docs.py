@@ -52,3 +52,11 @@ def test_the_collection_balance_csv_is_the_two_tables_the_readme_names(ledger: P
     items, samples = re.split(r"\r?\n\r?\n", result.stdout.strip())
     assert items.startswith("sample,state,") and "issued (µg)" in items.splitlines()[0]
     assert samples.startswith("sample,custody state,") and "initial (µg)" in samples
+
+
+def test_a_mass_correction_refusal_names_what_the_readme_names(ledger: Path) -> None:
+    row = next(line for line in README.splitlines() if line.startswith("| `custody correct` |"))
+    assert "a receipt's or return's weighing" in row
+    result = invoke(env_for(ledger), "custody", "correct", "5", "--mass", "1mg", "--reason", "x")
+    assert result.exit_code == 2
+    assert "a consumption, a receipt's or return's weighing, a registration" in result.stderr
