@@ -35,7 +35,12 @@ SUMMED = text(
 
 def rec(kind: str, day: str, payload: dict[str, Any]) -> dict[str, Any]:
     """One history line, by the curator."""
-    return {"kind": kind, "occurred_at": f"2025-{day}T10:00:00Z", "actor": CURATOR, "payload": payload}
+    return {
+        "kind": kind,
+        "occurred_at": f"2025-{day}T10:00:00Z",
+        "actor": CURATOR,
+        "payload": payload,
+    }
 
 
 def story(*, refused: bool = True) -> list[dict[str, Any]]:
