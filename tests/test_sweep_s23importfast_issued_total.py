@@ -181,3 +181,33 @@ def test_an_undone_batch_reads_the_total_again(engine: Engine, watch: Watch) -> 
         stored = connection.execute(SUMMED, {"agreement": "AG-SUM"}).scalar_one()
     assert stored == 1_000_000 + 20_000 * 3 + 12_400
     assert watch.written[-1] == (stored, stored)
+
+
+def test_the_import_cache_is_the_imports_only(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """256 MiB of page cache while the import runs (SQLite), the bulk cache's 64 MiB after it,
+    also when the import is refused."""
+    from sampleloans.services import bulk
+
+    seen: list[int] = []
+    run = bulk._import_run
+
+    def watched(session: Any, *args: Any) -> Any:
+        seen.append(session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one())
+        return run(session, *args)
+
+    monkeypatch.setattr(bulk, "_import_run", watched)
+    for records, refused in ((story(refused=False), False), (story(), True)):
+        with db.transaction(engine) as session:
+            raised = False
+            try:
+                import_records(session, ctx_for(now=LATER), text_of(records), fmt="jsonl")
+            except BulkRejected:
+                raised = True  # the cache is set back all the same
+            assert raised == refused
+            after = session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one()
+            assert seen and set(seen) == {db.IMPORT_CACHE_KIB} == {-262_144}
+            assert after == db.BULK_CACHE_KIB == -65_536
+            seen.clear()
+            session.rollback()
