@@ -9,7 +9,6 @@ line refused mid-batch (over the agreement's mass), a borrower's split (its item
 and a batch undone by its closing checks (rolled back: the total is read again).
 """
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,8 @@ from sampleloans.ledger.reads import open_batch
 from sampleloans.ledger.unit import Unit
 from sampleloans.services import loans
 from sampleloans.services.bulk import BulkRejected, LineError, _import_per_record, import_records
-from tests.conftest import CURATOR, UOC_PI, ctx_for
+from tests.conftest import UOC_PI, ctx_for
+from tests.test_i13_imp_batch_reads import rec, text_of
 
 LATER = ctx_for().now.replace(year=2025, month=7, day=1)
 A, B, C, D = "CE5C0100YJFM00201", "CE5C0200YJFM00112", "CE5C0300YJFM00307", "CE5C0500YJFM00415"
@@ -31,16 +31,6 @@ SUMMED = text(
     "SELECT coalesce(sum(i.issued_ug), 0) FROM loan_item i JOIN loan l ON l.number = "
     "i.loan_number WHERE l.agreement = :agreement AND i.source = 'issued'"
 )
-
-
-def rec(kind: str, day: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """One history line, by the curator."""
-    return {
-        "kind": kind,
-        "occurred_at": f"2025-{day}T10:00:00Z",
-        "actor": CURATOR,
-        "payload": payload,
-    }
 
 
 def story(*, refused: bool = True) -> list[dict[str, Any]]:
@@ -79,11 +69,6 @@ def story(*, refused: bool = True) -> list[dict[str, Any]]:
         (False, rec("loan.issued", "04-12", {"number": "L-S6"})),
     ]
     return [line for bad, line in lines if refused or not bad]
-
-
-def text_of(records: list[dict[str, Any]]) -> list[str]:
-    """JSON Lines."""
-    return [json.dumps(record) + "\n" for record in records]
 
 
 class Watch:
