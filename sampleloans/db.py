@@ -1134,12 +1134,28 @@ BULK_CACHE_KIB = -65_536
 ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, whatever the size."""
 
 
-def use_bulk_cache(connection: Any) -> None:
-    """Give this connection the bulk page cache (for an import; SQLite only: PostgreSQL's
-    shared buffers are the server's to size)."""
+IMPORT_CACHE_KIB = -262_144
+"""SQLite page cache of an import's connection while it imports (256 MiB at most: SQLite takes
+pages as it reads them, so a small ledger's import uses no more than before). An import of a
+1M-event ledger inserts into indexes with keys in no order (events by hash, the event-subject
+index) that outgrow 64 MiB: with it each event read pages again and wrote more out; 256 MiB
+keeps them (bench/RESULTS.md, "(13) import"). Set back to `BULK_CACHE_KIB` when the import
+ends, so the memory is the import's only."""
+
+
+@contextmanager
+def import_cache(connection: Any) -> Iterator[None]:
+    """Give this connection the import's page cache while the block runs, then the bulk
+    cache again (SQLite only: PostgreSQL's shared buffers are the server's to size)."""
     if connection.dialect.name == "postgresql":
+        yield
         return
-    connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+    connection.exec_driver_sql(f"PRAGMA cache_size = {IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        if not connection.invalidated:  # a connection lost in the block has no cache to shrink
+            connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
 
 
 def attach(connection: Connection, path: Path, name: str) -> None:
