@@ -10,9 +10,7 @@ from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
     Consumption,
-    EventSubject,
     Incident,
-    LedgerEvent,
     Loan,
     LoanItem,
     Note,
@@ -33,6 +31,7 @@ from sampleloans.readmodels.report import (
     remeasured,
 )
 from sampleloans.services.common import get_loan
+from sampleloans.services.queries import events_of_loan
 from sampleloans.services.reporting.parts import (
     agreement_info,
     description_of,
@@ -240,15 +239,7 @@ def _return_total(lines: list[ReturnLine]) -> ReturnLine:
 def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) -> set[int]:
     """Seqs of the events that accepted a return shipment of a loan."""
     found = set()
-    for event in session.exec(
-        select(LedgerEvent)
-        .join(EventSubject, col(EventSubject.seq) == col(LedgerEvent.seq))
-        .where(
-            LedgerEvent.kind == "loan.received",
-            EventSubject.subject_type == "loan",
-            EventSubject.subject_key == number,
-        )
-    ):
+    for event in events_of_loan(session, number, "loan.received"):
         if stored_payload(event.seq, event.kind, event.payload)["shipment_seq"] in return_shipments:
             found.add(event.seq)
     return found
