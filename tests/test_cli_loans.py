@@ -248,6 +248,7 @@ def test_show_table_and_list(runner: CliRunner, run: Run) -> None:
             "settled_at": None,
             "closed_at": None,
             "withdrawn_reason": None,
+            "loan_period": "1 year",
         }
     ]
     assert json.loads(ok(runner, "loans", "list", "--status", "closed", "--json")) == []

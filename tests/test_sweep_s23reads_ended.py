@@ -101,6 +101,12 @@ def test_a_withdrawn_loan_is_called_withdrawn_with_when(ledger: Path) -> None:
     assert "): withdrawn" in standing and "withdrawn 2026-06-15 10:00 UTC" in standing
 
 
+def test_a_loan_not_yet_issued_says_when_it_will_fall_due_as_status_does(ledger: Path) -> None:
+    line = table_row(ok(ledger, CURATOR, "loans", "list"), "L-2025-SBU")
+    assert "│ 1 year after issue " in line, line
+    assert "due 1 year after issue" in ok(ledger, CURATOR, "status", "--loan", "L-2025-SBU")
+
+
 def test_json_keeps_the_due_date_and_adds_how_it_ended(ledger: Path) -> None:
     rows = {r["number"]: r for r in json.loads(ok(ledger, CURATOR, "loans", "list", "--json"))}
     ipgp, brown, ou = rows["L-2025-IPGP"], rows["L-2025-Brown"], rows["L-2025-OU"]
@@ -124,7 +130,13 @@ def test_json_agrees_with_status_json_on_every_shared_key(ledger: Path) -> None:
         standing = json.loads(ok(ledger, CURATOR, "status", "--loan", row["number"], "--json"))
         (loan,) = standing["loans"]
         shared = set(row) & set(loan)
-        assert {"returned_at", "settled_at", "closed_at", "withdrawn_reason"} <= shared
+        assert {
+            "returned_at",
+            "settled_at",
+            "closed_at",
+            "withdrawn_reason",
+            "loan_period",
+        } <= shared
         assert {k: row[k] for k in shared} == {k: loan[k] for k in shared}, row["number"]
 
 

@@ -897,8 +897,10 @@ def list_(
     transfer_type, sample_count, issued_ug, held_ug, returning_ug (the part of held_ug on its
     way back), due_at (kept once the loan is over), days_left (negative when overdue), overdue,
     returned_at (the last return shipment's arrival), settled_at, closed_at, withdrawn_reason
-    (withdrawn before issue: why; else null)}. Once a loan is over, its due date binds no more:
-    the table says how it ended, as `status` does ("— (closed 2025-10-21 10:00)").
+    (withdrawn before issue: why; else null), loan_period (as requested: due that long after
+    issue)}. Before issue the table says when it will fall due ("1 year after issue"); once a
+    loan is over its due date binds no more: the table says how it ended, as `status` does
+    ("— (closed 2025-10-21 10:00)").
 
     \b
     Example: sampleloans loans list --status received --due-before 2026-06-01
@@ -970,10 +972,14 @@ def _due_or_ended(row: "LoanRow") -> Any:
     from rich.text import Text
 
     from sampleloans.commands.render import time_cell
+    from sampleloans.readmodels.report import due_after_issue
     from sampleloans.services.loan_views import ENDED_LOAN_STATUSES
 
     if row.status not in ENDED_LOAN_STATUSES:
-        return _due_text(row.due_at, row.days_left, row.overdue, cell=True)
+        before_issue = due_after_issue(row.status, row.loan_period)
+        return _due_text(
+            row.due_at, row.days_left, row.overdue, cell=True, before_issue=before_issue
+        )
     ended = row.ended()
     return Text("—" if ended is None else f"— ({ended[0]} {time_cell(ended[1])})")
 

@@ -88,6 +88,7 @@ class LoanRow:
     settled_at: datetime | None = None
     closed_at: datetime | None = None
     withdrawn_reason: str | None = None  # withdrawn before issue: why
+    loan_period: str = ""  # as requested: due that long after issue (as `status` says)
 
     @property
     def said_status(self) -> str:
@@ -418,6 +419,7 @@ def _ending_columns() -> tuple[Any, ...]:
         col(Loan.settled_at),
         col(Loan.closed_at),
         case((never_issued, reason), else_=None).label("withdrawn_reason"),
+        col(Loan.loan_period),
     )
 
 
@@ -447,7 +449,7 @@ def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRo
         for number, agreement, owner, pi, status, kind, due_at, *rest in batch:
             days_left, overdue = rule.return_due(status, due_at, now)
             totals = tuple(int(count) for count in rest[:4])  # samples, issued, held, returning
-            ending = rest[4:]  # returned, settled, closed, withdrawn reason
+            ending = rest[4:]  # returned, settled, closed, withdrawn reason, loan period
             yield _make_loan_row(
                 (
                     number,
