@@ -736,7 +736,7 @@ def replay_into(
         target.begin() as connection,
     ):
         stored = reading if index_check is not None else None
-        unit = Unit(connection, checks_now=False, empty=True, stored=stored)
+        unit = Unit(connection, checks_now=False, empty=True, stored=stored, defer_changes=True)
         meta = LedgerMeta.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:
@@ -774,7 +774,7 @@ def replay_into(
                 db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
                 return f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}"
         try:
-            unit.release()
+            unit.flush()  # every row as the last event left it (`release` defers changes)
         except SQLAlchemyError as exc:
             db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
             return f"the replayed projections cannot be stored: {_first_line(exc)}"
