@@ -807,8 +807,11 @@ def _stored_rows(reading: Connection, cut: Cut) -> Iterator[StoredEvent]:
 
 
 def _mapping_of(row: Any) -> Mapping[str, Any]:
-    """A stored row by column name."""
-    return row._asdict() if isinstance(row, StoredEvent) else row._mapping
+    """What `unit.replay` reads of a stored row the unit does not copy (`Unit(stored=…)`): its
+    seq, kind and hash, by name (not the whole row as a dict: one per event)."""
+    if isinstance(row, StoredEvent):
+        return {"seq": row.seq, "kind": row.kind, "hash": row.hash}
+    return row._mapping
 
 
 def _event_rows(reading: Connection, cut: Cut, scope: Sequence[Subject] | None) -> Iterator[Any]:
