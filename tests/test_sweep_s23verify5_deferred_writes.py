@@ -198,7 +198,7 @@ def test_the_cli_verify_of_a_tampered_ledger_with_few_rows_kept(
 
 
 def test_a_replays_point_read_gives_every_row_as_core_reads_it(generated: Path) -> None:
-    """The driver's point read (`unit._PointRead`) of every row of every projection table is
+    """The driver's point read (`db._DriverRead`) of every row of every projection table is
     the row `Connection.execute` gives: the same values of the same types."""
     from sqlmodel import SQLModel
 
@@ -213,19 +213,22 @@ def test_a_replays_point_read_gives_every_row_as_core_reads_it(generated: Path) 
                     if mapper.local_table is table
                 )
                 info = unit_module._info(model)
-                point = info.point_read(connection.dialect)
+                reader = db._DriverRead(info.select, connection.dialect, info.columns)
                 for row in connection.execute(table.select()):
                     core = dict(row._mapping)
                     ident = tuple(core[name] for name in info.key_columns)
-                    fast = point.read(connection, ident)
+                    fast = reader.read_one(connection, info.key_params(ident))
                     assert fast == core
                     assert fast is not None
                     assert [type(value) for value in fast.values()] == [
                         type(value) for value in core.values()
                     ]
+                    # the cached reader the unit uses gives it too
+                    params = info.key_params(ident)
+                    assert db.read_one(connection, info.select, params, info.columns) == core
                     compared += 1
                 missing = tuple("-" if name != "seq" else -1 for name in info.key_columns)
-                assert point.read(connection, missing) is None
+                assert reader.read_one(connection, info.key_params(missing)) is None
             connection.rollback()
     finally:
         ledger.dispose()

@@ -170,7 +170,6 @@ class _TableInfo:
             *(table.c[name] == bindparam(f"k_{name}") for name in self.key_columns)
         )
         self.updates: dict[tuple[str, ...], Any] = {}
-        self.point_reads: dict[str, _PointRead] = {}  # by dialect name
         self.binds: dict[tuple[str, ...], Any] = {}
         self.defaults: dict[str, Any] = {}
         for name in self.columns:
@@ -211,56 +210,6 @@ class _TableInfo:
     def key_params(self, ident: tuple[Any, ...]) -> dict[str, Any]:
         """The bound key of one row."""
         return {f"k_{name}": value for name, value in zip(self.key_columns, ident, strict=True)}
-
-    def point_read(self, dialect: Any) -> "_PointRead":
-        """`select` compiled once for a positional dialect, run on the driver (cached)."""
-        found = self.point_reads.get(dialect.name)
-        if found is None:
-            found = self.point_reads[dialect.name] = _PointRead(self, dialect)
-        return found
-
-
-class _PointRead:
-    """The read of one row by its key (`_TableInfo.select`), compiled once and run on the
-    driver's own cursor, its values converted by the columns' own result processors.
-
-    A replay reads again the rows it forgot (`KEEP_ROWS`): through `Connection.execute` each
-    read cost more in SQLAlchemy than in SQLite (a tenth of a replay of the bench ledger). The
-    SQL, the parameters and the conversions are Core's own, so the values are the same.
-    """
-
-    def __init__(self, info: _TableInfo, dialect: Any) -> None:
-        compiled = info.select.compile(dialect=dialect)
-        order = compiled.positiontup
-        if not compiled.positional or order is None:
-            raise LookupError("a point read on the driver needs a positional dialect")
-        self.sql = compiled.string
-        self.columns = info.columns
-        self.key_at = tuple(info.key_columns.index(name.removeprefix("k_")) for name in order)
-        self.key_processors = tuple(
-            compiled.binds[name].type.bind_processor(dialect) for name in order
-        )
-        self.processors = tuple(
-            (at, process)
-            for at, column in enumerate(info.table.columns)
-            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
-            is not None
-        )
-
-    def read(self, connection: Connection, ident: tuple[Any, ...]) -> dict[str, Any] | None:
-        """The row's values by column name, as `Connection.execute` gives them; None: no row."""
-        params = tuple(
-            ident[at] if process is None else process(ident[at])
-            for at, process in zip(self.key_at, self.key_processors, strict=True)
-        )
-        raw = connection.connection.driver_connection
-        found = raw.execute(self.sql, params).fetchone()  # type: ignore[union-attr]  # sqlite3
-        if found is None:
-            return None
-        values = list(found)
-        for at, process in self.processors:
-            values[at] = process(values[at])
-        return dict(zip(self.columns, values, strict=True))
 
 
 _TABLES: dict[str, _TableInfo] = {}
@@ -388,10 +337,10 @@ class Unit:
         return found  # type: ignore[return-value]  # a Tracked row stands for M
 
     def _read(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
-        """A row's stored values by key (None: no row); a replay's on SQLite on the driver."""
+        """A row's stored values by key (None: no row)."""
         reading = self._reader_of(info.table.name)
-        if self.defer_changes and reading.dialect.name == "sqlite":
-            return info.point_read(reading.dialect).read(reading, ident)
+        if self.defer_changes:  # forgotten rows read back: on the driver where it is positional
+            return db.read_one(reading, info.select, info.key_params(ident), info.columns)
         row = reading.execute(info.select, info.key_params(ident)).first()
         return None if row is None else dict(row._mapping)
 
