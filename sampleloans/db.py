@@ -1081,6 +1081,75 @@ def _in_pipeline(raw: Any) -> bool:
     return pgconn is not None and bool(pgconn.pipeline_status)
 
 
+class _DriverRead:
+    """A Core SELECT compiled once for a positional dialect and run on the driver's own cursor,
+    each value converted by its column's own result processor (what Core applies).
+
+    A replay reads back, one at a time, the rows it forgot (`ledger/unit.py`, `KEEP_ROWS`):
+    through `Connection.execute` each read cost more in SQLAlchemy than in SQLite (a tenth of a
+    replay of the 1M-event bench ledger). The SQL, the parameters and the conversions are Core's
+    own, so the values and their types are the same (`tests/test_sweep_s23verify5_*`).
+    """
+
+    def __init__(self, statement: Any, dialect: Any, columns: tuple[str, ...]) -> None:
+        compiled = statement.compile(dialect=dialect)
+        order = compiled.positiontup
+        if not compiled.positional or order is None:
+            raise LookupError("a read on the driver needs a positional dialect")
+        self.sql = compiled.string
+        self.names = tuple(order)
+        self.columns = columns
+        binds = compiled.binds
+        self.bind_processors = tuple(binds[name].type.bind_processor(dialect) for name in order)
+        selected = list(statement.selected_columns)
+        if [column.name for column in selected] != list(columns):
+            raise LookupError("the statement selects other columns than the row's")
+        self.processors = tuple(
+            (at, process)
+            for at, column in enumerate(selected)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            is not None
+        )
+
+    def read_one(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row the statement selects, by column name; None when there is none."""
+        values = tuple(
+            params[name] if process is None else process(params[name])
+            for name, process in zip(self.names, self.bind_processors, strict=True)
+        )
+        raw = connection.connection.driver_connection
+        found = raw.execute(self.sql, values).fetchone()  # type: ignore[union-attr]  # sqlite3
+        if found is None:
+            return None
+        row = list(found)
+        for at, process in self.processors:
+            row[at] = process(row[at])
+        return dict(zip(self.columns, row, strict=True))
+
+
+_READS: "weakref.WeakKeyDictionary[Any, dict[Any, _DriverRead | None]]"
+_READS = weakref.WeakKeyDictionary()
+
+
+def read_one(
+    connection: Connection, statement: Any, params: dict[str, Any], columns: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The first row of a Core SELECT of `columns` (every column of one table), by column name,
+    or None: on SQLite's driver (`_DriverRead`, compiled once per statement), else through
+    Core."""
+    compiled = _READS.setdefault(connection.dialect, {})
+    if statement not in compiled:
+        try:
+            compiled[statement] = _DriverRead(statement, connection.dialect, columns)
+        except LookupError:
+            compiled[statement] = None
+    reader = compiled[statement]
+    if reader is None or connection.dialect.name != "sqlite":
+        row = connection.execute(statement, params).first()
+        return None if row is None else dict(row._mapping)
+    return reader.read_one(connection, params)
+
+
 def write_many(
     connection: Connection,
     statement: Any,

@@ -736,7 +736,7 @@ def replay_into(
         target.begin() as connection,
     ):
         stored = reading if index_check is not None else None
-        unit = Unit(connection, checks_now=False, empty=True, stored=stored)
+        unit = Unit(connection, checks_now=False, empty=True, stored=stored, defer_changes=True)
         meta = LedgerMeta.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:
@@ -774,7 +774,7 @@ def replay_into(
                 db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
                 return f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}"
         try:
-            unit.release()
+            unit.flush()  # every row as the last event left it (`release` defers changes)
         except SQLAlchemyError as exc:
             db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
             return f"the replayed projections cannot be stored: {_first_line(exc)}"
@@ -807,8 +807,11 @@ def _stored_rows(reading: Connection, cut: Cut) -> Iterator[StoredEvent]:
 
 
 def _mapping_of(row: Any) -> Mapping[str, Any]:
-    """A stored row by column name."""
-    return row._asdict() if isinstance(row, StoredEvent) else row._mapping
+    """What `unit.replay` reads of a stored row the unit does not copy (`Unit(stored=…)`): its
+    seq, kind and hash, by name (not the whole row as a dict: one per event)."""
+    if isinstance(row, StoredEvent):
+        return {"seq": row.seq, "kind": row.kind, "hash": row.hash}
+    return row._mapping
 
 
 def _event_rows(reading: Connection, cut: Cut, scope: Sequence[Subject] | None) -> Iterator[Any]:

@@ -251,9 +251,17 @@ class Unit:
         session: Session | None = None,
         empty: bool = False,
         stored: Connection | None = None,
+        defer_changes: bool = False,
     ) -> None:
         self.connection = connection
         self.stored = stored
+        self.defer_changes = defer_changes
+        """A replay's unit (nothing else writes its connection, and nothing reads it but the
+        unit): `release` writes the rows it inserted, but a change to a row it keeps is
+        written only when the row is forgotten or by the last `flush`, so a row changed in
+        many batches (a loan item, its sample and loan, by every consumption) is updated once
+        per time it leaves memory, not once per batch. A read of the database that may see a
+        changed row (`flush_for`, `has_open_incident`, …) still flushes everything first."""
         """A replay that copies neither the events nor their index (`verify`): both are the
         ledger's own, read from this connection (the ledger's, in its snapshot), and each
         event's index entries are left for the caller to compare (`indexed`)."""
@@ -323,16 +331,22 @@ class Unit:
                 self.flush()
             values = self._session_copy(info, ident)
             if values is None:
-                reading = self._reader_of(info.table.name)
-                row = reading.execute(info.select, info.key_params(ident)).first()
-                if row is None:
+                values = self._read(info, ident)
+                if values is None:
                     self._absent.add(name)  # every write of this transaction goes through it
                     return None
-                values = dict(row._mapping)
             found = self._rows[name] = Tracked(values, self._marks, name)
         self._used[name] = self._batch
         # a Tracked row has every column of M as an attribute (not `cast`: a call per read)
         return found  # type: ignore[return-value]  # a Tracked row stands for M
+
+    def _read(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
+        """A row's stored values by key (None: no row)."""
+        reading = self._reader_of(info.table.name)
+        if self.defer_changes:  # forgotten rows read back: on the driver where it is positional
+            return db.read_one(reading, info.select, info.key_params(ident), info.columns)
+        row = reading.execute(info.select, info.key_params(ident)).first()
+        return None if row is None else dict(row._mapping)
 
     def _reader_of(self, table_name: str) -> Connection:
         """Where a table is read: the ledger's own events and index in a replay that does not
@@ -550,15 +564,20 @@ class Unit:
         """INSERT the buffered rows (parents first), then UPDATE the rows changed since read."""
         if not self._pending and not self._changed:
             return
+        with db.pipelined(self.connection):  # PostgreSQL: one round trip for the flush
+            self._write_inserts()
+            if self._changed:
+                self._write_changes()
+
+    def _write_inserts(self) -> None:
+        """INSERT the buffered rows, parents first (a row inserted and changed since is
+        written as it is now)."""
         pending, self._pending = self._pending, defaultdict(list)
         self._raw.clear()
         self._new_items.clear()
         self._new_events.clear()
-        with db.pipelined(self.connection):  # PostgreSQL: one round trip for the flush
-            for table_name in sorted(pending, key=_ORDER.__getitem__):
-                self._write_new_rows(table_name, pending[table_name])
-            if self._changed:
-                self._write_changes()
+        for table_name in sorted(pending, key=_ORDER.__getitem__):
+            self._write_new_rows(table_name, pending[table_name])
 
     def flush_later(self) -> None:
         """Write the buffered rows now (SQLite), or leave them for the transaction's next
@@ -619,15 +638,22 @@ class Unit:
             return
         state.pending_writes = self
 
-    def _write_changes(self) -> None:
-        """One executemany UPDATE per table and set of columns changed since last written.
+    def _write_changes(self, only: Iterable[Key] | None = None) -> None:
+        """One executemany UPDATE per table and set of columns changed since last written (of
+        the rows `only` names, when given: rows about to be forgotten).
 
         Only the columns set are written: SQLite rewrites the entry of every index on a column
         in the SET list, so writing the whole row made each loan update rewrite six index
         entries where a consumption changes none of their columns.
         """
         by_shape: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = defaultdict(list)
-        for name, columns in self._changed.items():
+        # emptied in place: every held row marks its changes in this very dict (`Tracked`)
+        if only is None:
+            changed = dict(self._changed)
+            self._changed.clear()
+        else:
+            changed = {key: self._changed.pop(key) for key in only if key in self._changed}
+        for name, columns in changed.items():
             info = _TABLES[name[0]]
             row = self._rows[name].__dict__
             # sorted: one statement per set of columns, whatever order they were set in
@@ -636,7 +662,6 @@ class Unit:
                 continue  # only key columns were set, to the same values
             _binds, pick = info.update_binds(shape)
             by_shape[(name[0], shape)].append((*pick(row), *name[1]))  # in the bound names' order
-        self._changed.clear()
         for (table_name, shape), rows in by_shape.items():
             info = _TABLES[table_name]
             db.write_many(
@@ -704,7 +729,10 @@ class Unit:
         only the last batch's rows made an import that cycles through more records than a
         batch holds read every one of them again (point reads growing with the collection).
         """
-        self.flush()
+        if self.defer_changes:
+            self._write_inserts()  # the changes of the rows kept wait (`defer_changes`)
+        else:
+            self.flush()
         self._batch += 1
         if len(self._rows) >= KEEP_ROWS:
             self._forget_written_only()
@@ -717,9 +745,10 @@ class Unit:
         """Forget the rows inserted and not read since (most consumptions, weighings, index
         entries): no sort of the whole map, which cost a replay a tenth of its time."""
         used = self._used
-        for key in self._written_only:
-            if used.get(key) == WRITTEN_ONLY and key in self._rows:
-                self._forget(key)
+        going = [
+            key for key in self._written_only if used.get(key) == WRITTEN_ONLY and key in self._rows
+        ]
+        self._forget_all(going)
         self._written_only.clear()
         self._after_forgetting()
 
@@ -728,9 +757,15 @@ class Unit:
         used = self._used
         stamps = sorted(used.get(key, WRITTEN_ONLY) for key in self._rows)
         cut = stamps[len(stamps) - KEEP_ROWS * 3 // 4 - 1]
-        for key in [key for key in self._rows if used.get(key, WRITTEN_ONLY) <= cut]:
-            self._forget(key)
+        self._forget_all([key for key in self._rows if used.get(key, WRITTEN_ONLY) <= cut])
         self._after_forgetting()
+
+    def _forget_all(self, keys: list[Key]) -> None:
+        """Forget rows, their changes written first (`defer_changes` kept them back)."""
+        if self._changed:
+            self._write_changes(only=keys)
+        for key in keys:
+            self._forget(key)
 
     def _forget(self, key: Key) -> None:
         """Drop one row from memory (it is written). A replay from empty remembers its key, so a
