@@ -516,7 +516,8 @@ def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json:
         out = console()
         verdict = "OK" if result.ok else f"{counted(len(result.problems), 'problem')} found"
         out.print(
-            f"verify --since checkpoint {result.checkpoint_id} (size {result.from_size}): "
+            f"verify --since checkpoint {result.checkpoint_id} "
+            f"({counted(result.from_size, 'event')} signed): "
             f"{verdict} — {counted(result.new_events, 'new event')}; head {result.head}",
             markup=False,
         )

@@ -34,7 +34,7 @@ from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import PROJECTION_TABLES
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
-from sampleloans.text import counted
+from sampleloans.text import counted, events_span
 
 CREATE_ROLES = ("curator",)
 READ_ROLES = ("curator", "compliance_officer")
@@ -972,19 +972,49 @@ def verify_since(
             # a later kept checkpoint the ledger no longer reaches: cut back after it
             result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
             result.checked.append("every checkpoint kept in the ledger still has its head event")
-    result.checked.append(
-        f"signature of checkpoint {kept.id} by {verifier.name}+{verifier.key_id.hex()}"
-        + ("" if key_path else " (the key recorded with it; pass --public-key for your own)")
-    )
-    result.not_checked += [
-        f"the bodies and links of events 1..{checkpoint.size} (the checkpoint's signed root, "
-        "head and frontier cover them: they were checked when it was made)",
-        "the replay of every event against the projections (the state when the checkpoint was "
-        f"made: {kept.state})",
-        "the invariants of records no new event touched",
-        "SQLite's integrity check of the whole file",
-    ]
+        sqlite = not db.is_postgres(connection)
+    result.checked.append(_signature_checked(kept.id, verifier, own_key=key_path is not None))
+    result.not_checked += _since_not_checked(kept, checkpoint.size, sqlite=sqlite)
     return result
+
+
+def _signature_checked(checkpoint_id: int, verifier: notes.VerifierKey, *, own_key: bool) -> str:
+    """What `verify --since` says of the checkpoint's signature: with the auditor's own copy of
+    the key it proves the lender signed; with the key kept beside it in the ledger, only that
+    the two agree (whoever rewrites the ledger can replace both)."""
+    signed = (
+        f"the signature of checkpoint {checkpoint_id} by {verifier.name}+{verifier.key_id.hex()}"
+    )
+    if own_key:
+        return f"{signed}, with the public key you gave"
+    return (
+        f"{signed}, with the public key kept beside it in this ledger, which whoever rewrites "
+        "the ledger can replace too: give your own copy of the lender's key with --public-key"
+    )
+
+
+def _since_not_checked(kept: "StoredCheckpoint", size: int, *, sqlite: bool) -> list[str]:
+    """What `verify --since` leaves to a full `verify`, in words: the events the checkpoint
+    signed were checked by the full verify before it was made, not now."""
+    left = []
+    if size:
+        only_head = (
+            f"; only event {size}'s hash was compared with the signed one"
+            if size > 1
+            else ", but its hash was compared with the signed one"
+        )
+        left.append(
+            f"{events_span(1, size)}, which checkpoint {kept.id} signed: their contents, hashes "
+            f"and links were checked by the full verify before it was made, not now{only_head}"
+        )
+    left += [
+        "that replaying every event gives the tables the commands read (the projections): "
+        f"checked when checkpoint {kept.id} was made, whose state was {kept.state}",
+        "the invariants of the samples, loans and agreements no new event touched",
+    ]
+    if sqlite:  # PostgreSQL checks its own pages: a full verify runs no such check there
+        left.append("SQLite's integrity check of the whole file")
+    return left
 
 
 def _defence_problems(connection: Connection) -> list[tuple[str, str]]:
@@ -1026,7 +1056,9 @@ def _check_anchor(
         result.problems.append(
             ("checkpoint", f"event {size} is not the checkpoint's head: the ledger was rewritten")
         )
-    result.checked.append(f"event {size} still has the checkpoint's head hash")
+    result.checked.append(
+        f"event {size}, the last one the checkpoint signed, still has the signed hash"
+    )
 
 
 def _check_new_events(
@@ -1065,9 +1097,18 @@ def _check_new_events(
 def _new_events_checked(size: int, head_seq: int) -> str:
     """What `verify --since` says it checked of the events after a checkpoint of `size`."""
     if head_seq <= size:
-        return f"no event after event {size}: nothing new to check"
-    span = f"event {head_seq}" if head_seq == size + 1 else f"events {size + 1}..{head_seq}"
-    return f"{span}: seq, links, hashes, payloads, recording clock"
+        return (
+            f"no event after event {size}, the last one the checkpoint signed: nothing new to check"
+        )
+    if head_seq == size + 1:
+        return (
+            f"event {head_seq}, the one new event: its number, its link to event {size}, its "
+            "hash, its contents and its recording time"
+        )
+    return (
+        f"{events_span(size + 1, head_seq)}, the new events: their numbers, links, hashes, "
+        "contents and recording times"
+    )
 
 
 def _link_problems(
@@ -1118,6 +1159,6 @@ def _check_touched_records(
     )
     result.problems += [("invariant", v.message) for v in checks.run_checks(snapshot)]
     result.checked.append(
-        f"every invariant of the {result.records_checked} samples, loans and agreements the new "
-        "events touched"
+        f"every invariant of the {counted(result.records_checked, 'record')} (samples, loans "
+        "and agreements) the new events touched"
     )
