@@ -27,7 +27,8 @@ class _Interrupt:
     """Whether a SIGINT arrived during this run, and what the run had kept before it."""
 
     received = False
-    kept: str | None = None
+    kept: str | Callable[[], str] | None = None
+    kept_on_commit: str | Callable[[], str] | None = None
     finished: str | None = None
     committed = False
 
@@ -36,6 +37,8 @@ def note_committed() -> None:
     """Say that this run has committed a write to the ledger: an error after it (its
     confirmation cannot be printed) must not ask for a rerun, which would record it twice."""
     _Interrupt.committed = True
+    if _Interrupt.kept_on_commit is not None:  # the write `note_kept_on_commit` spoke of
+        _Interrupt.kept, _Interrupt.kept_on_commit = _Interrupt.kept_on_commit, None
 
 
 def has_committed() -> bool:
@@ -43,11 +46,25 @@ def has_committed() -> bool:
     return _Interrupt.committed
 
 
-def note_kept(what: str | None) -> None:
+def kept_now() -> str | None:
+    """What `note_kept` says this run committed and how to finish it, as of now (None: nothing
+    noted), for an error after the commit to say, as the Ctrl-C line does."""
+    return None if _Interrupt.kept is None else _said(_Interrupt.kept)
+
+
+def note_kept(what: str | Callable[[], str] | None) -> None:
     """Say what this run has committed and how to finish what it was doing after that, for the
     interrupt line (a rerun would not: `checkpoint` again signs the next checkpoint); None once
-    it is done."""
+    it is done. A callable is asked at the interrupt, so the line can say what is on disk then
+    (a file in place or not), whichever moment the Ctrl-C came."""
     _Interrupt.kept = what
+
+
+def note_kept_on_commit(what: str | Callable[[], str] | None) -> None:
+    """`note_kept(what)` from the moment the write transaction open now commits (it is set in
+    the same statement that notes the commit, so no Ctrl-C falls between the two); None to
+    forget it when that transaction did not commit."""
+    _Interrupt.kept_on_commit = what
 
 
 def note_finished(what: str) -> None:
@@ -126,6 +143,11 @@ def run_reporting_interrupts(command: Callable[[], object]) -> None:
         _report_interrupt()
 
 
+def _said(kept: str | Callable[[], str]) -> str:
+    """What `note_kept` noted, asked now if it is a callable."""
+    return kept if isinstance(kept, str) else kept()
+
+
 def _report_interrupt() -> None:
     """Say that the run was interrupted, once (a second Ctrl-C no longer interrupts that), and
     exit 130 at once. Not through `sys.exit`: an interrupt that landed in code an extension
@@ -139,8 +161,9 @@ def _report_interrupt() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     line = INTERRUPTED_LINE
-    if _Interrupt.kept is not None:
-        line = f"Error: interrupted (Ctrl-C) after it committed: {_Interrupt.kept}"
+    kept = _Interrupt.kept
+    if kept is not None:
+        line = f"Error: interrupted (Ctrl-C) after it committed: {_said(kept)}"
     elif _Interrupt.finished is not None:
         line = (
             f"Error: interrupted (Ctrl-C) after its output was in place: {_Interrupt.finished}; "

@@ -300,7 +300,7 @@ def _unwritable_as_error() -> Iterator[None]:
     """Turn a failed write to standard output into StdoutUnwritable; a closed pipe stays a
     BrokenPipeError (`quiet_broken_pipe`: exit 0)."""
     from sampleloans.errors import StdoutUnwritable
-    from sampleloans.interrupts import has_committed
+    from sampleloans.interrupts import has_committed, kept_now
 
     try:
         yield
@@ -308,7 +308,9 @@ def _unwritable_as_error() -> Iterator[None]:
         raise
     except OSError as exc:
         _discard_stdout()  # nothing more can be written there; the exit must not fail again
-        raise StdoutUnwritable(exc.strerror or str(exc), committed=has_committed()) from None
+        raise StdoutUnwritable(
+            exc.strerror or str(exc), committed=has_committed(), kept=kept_now()
+        ) from None
 
 
 @contextmanager

@@ -509,7 +509,7 @@ def make_checkpoint(
         (f"head {head}", f"state {snap.state}", f"time {_whole_seconds(ctx)}"),
     )
     note = notes.sign_checkpoint(checkpoint, signer)
-    new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
+    new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx, out)
     with _after_keeping(new_id, out):
         if memory is not None:
             _remember(memory, signer.verifier(), checkpoint.origin, note)
@@ -522,19 +522,42 @@ def make_checkpoint(
 
 @contextmanager
 def _after_keeping(checkpoint_id: int, out: Path | None) -> Iterator[None]:
-    """Files written once a checkpoint is kept: if one fails or a Ctrl-C comes, say that it is
-    kept and how to get its file (running `checkpoint` again signs the next one instead)."""
-    how = _how_to_write(checkpoint_id, out)
-    if out is not None:
-        interrupts.note_kept(
-            f"checkpoint {checkpoint_id} was kept but not written to --out (no partial file "
-            f"left): {how}"
-        )
+    """Files written once a checkpoint is kept: if one fails, say that it is kept and how to
+    get its file (running `checkpoint` again signs the next one instead); a Ctrl-C says so
+    from its commit on (`_kept_line`)."""
     try:
         yield
     except StorageError as exc:
+        how = _how_to_write(checkpoint_id, out)
         raise StorageError(f"{exc}; checkpoint {checkpoint_id} was kept: {how}") from None
-    interrupts.note_kept(None)
+
+
+def _kept_line(checkpoint_id: int, note: str, out: Path | None) -> Callable[[], str]:
+    """What a Ctrl-C after the checkpoint was kept says, looked at when it comes: the file
+    --out in place with the note, nothing to run again; else how to get it ('checkpoint show')."""
+
+    def said() -> str:
+        """The interrupt line's words, from what is on disk now."""
+        if out is None:
+            return (
+                f"checkpoint {checkpoint_id} was kept, whatever was printed: "
+                f"{_how_to_write(checkpoint_id, None)} (running 'checkpoint' again signs another)"
+            )
+        try:
+            written = out.read_bytes() == note.encode("utf-8")
+        except OSError:
+            written = False
+        if written:
+            return (
+                f"checkpoint {checkpoint_id} was kept and written whole to {out}; nothing to run "
+                "again"
+            )
+        return (
+            f"checkpoint {checkpoint_id} was kept but not written to --out (no partial file "
+            f"left): {_how_to_write(checkpoint_id, out)}"
+        )
+
+    return said
 
 
 def _how_to_write(checkpoint_id: int, out: Path | None) -> str:
@@ -635,26 +658,34 @@ def _keep(
     verifier: notes.VerifierKey,
     frontier: merkle.Frontier,
     ctx: Context,
+    out: Path | None = None,
 ) -> int:
-    """Append the checkpoint to the checkpoint table (revision 0004 makes it); its id."""
+    """Append the checkpoint to the checkpoint table (revision 0004 makes it); its id. From its
+    commit on, a Ctrl-C says that it is kept and how to get it (`_kept_line`)."""
     hashes = json.dumps([base64.b64encode(h).decode("ascii") for h in frontier.hashes])
-    with db.transaction(engine) as session:
-        connection = session.connection()
-        db.require_table(connection, "checkpoint", "keeping a checkpoint")
-        cursor = connection.execute(
-            text(
-                "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
-                "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
-            ),
-            {
-                "size": frontier.size,
-                "note": note,
-                "key": verifier.encode(),
-                "frontier": hashes,
-                "at": _whole_seconds(ctx),
-            },
-        )
-        return int(cursor.scalar_one())
+    try:
+        with db.transaction(engine) as session:
+            connection = session.connection()
+            db.require_table(connection, "checkpoint", "keeping a checkpoint")
+            cursor = connection.execute(
+                text(
+                    "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
+                    "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
+                ),
+                {
+                    "size": frontier.size,
+                    "note": note,
+                    "key": verifier.encode(),
+                    "frontier": hashes,
+                    "at": _whole_seconds(ctx),
+                },
+            )
+            new_id = int(cursor.scalar_one())
+            interrupts.note_kept_on_commit(_kept_line(new_id, note, out))
+    except BaseException:
+        interrupts.note_kept_on_commit(None)  # not committed: nothing was kept
+        raise
+    return new_id
 
 
 # --- checking the ledger against a checkpoint ------------------------------------------------
