@@ -133,7 +133,9 @@ def checkpoint(
 
 def _usage(message: str) -> NoReturn:
     """One usage error line and exit 2."""
-    typer.echo(f"Error: {message}", err=True)
+    from sampleloans.text import one_line
+
+    typer.echo(f"Error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 

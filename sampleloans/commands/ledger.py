@@ -469,7 +469,9 @@ def _schema_note(engine: "Engine") -> None:
 
 def _usage(message: str) -> NoReturn:
     """One usage error line and exit 2."""
-    typer.echo(f"Error: {message}", err=True)
+    from sampleloans.text import one_line
+
+    typer.echo(f"Error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 

@@ -30,7 +30,7 @@ from sampleloans.commands.signer import (
     sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
-from sampleloans.text import counted
+from sampleloans.text import counted, one_line
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -424,10 +424,11 @@ def _report_refusals(refusals: list[tuple[Outgoing, "MessageRefused"]]) -> None:
         kinds = " and ".join(sorted({item.key[1] for item, _r in refused}))
         replies = "; ".join(sorted({r.reply for _i, r in refused}))
         where = refused[0][1].where
-        sys.stderr.write(
+        line = (  # the server's reply is its text, not ours: shown, never obeyed
             f"Error: {where} refused {recipient}: {replies}; its {kinds} not sent, nothing "
-            "recorded: correct the address or the mailbox and run 'notify' again to send it\n"
+            "recorded: correct the address or the mailbox and run 'notify' again to send it"
         )
+        sys.stderr.write(f"{one_line(line)}\n")
     raise typer.Exit(MessageRefused.exit_code)
 
 
