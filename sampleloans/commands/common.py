@@ -446,7 +446,6 @@ def _console_class() -> type["Console"]:
             obeyed (rich's own styles are added after this, from each segment's style)."""
             from rich.segment import Segment
 
-
             shown = (
                 Segment(visible(s.text), s.style, s.control) if not s.control else s for s in buffer
             )

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sampleloans.services.notify import SendKey
 
 OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
+DOCUMENT_WORDS = {"overdue": "overdue notice"}  # a message's kind, named as a document
 
 
 @dataclass(frozen=True)
@@ -421,7 +422,8 @@ def _report_refusals(refusals: list[tuple[Outgoing, "MessageRefused"]]) -> None:
     for item, refusal in refusals:
         by_recipient.setdefault(refusal.recipient, []).append((item, refusal))
     for recipient, refused in sorted(by_recipient.items()):
-        kinds = " and ".join(sorted({item.key[1] for item, _r in refused}))
+        documents = {DOCUMENT_WORDS.get(item.key[1], item.key[1]) for item, _r in refused}
+        kinds = " and ".join(sorted(documents))
         replies = "; ".join(sorted({r.reply for _i, r in refused}))
         where = refused[0][1].where
         line = (  # the server's reply is its text, not ours: shown, never obeyed
