@@ -105,6 +105,25 @@ def test_verify_since_json_keeps_its_keys_and_says_the_same(signed: dict[str, Pa
     assert document["checked"][-1].endswith(", with the public key you gave")
 
 
+def test_verify_with_a_checkpoint_names_the_events_it_does_not_cover(
+    signed: dict[str, Path],
+) -> None:
+    """Before: "checkpoint: the ledger extends the checkpoint …" and `not_checked: []`, though
+    event 108 came after it and nothing signed vouches for it (`verify_ledger.py` said so)."""
+    cli(signed["db"], *MOVE)
+    args = ["verify", "--checkpoint", str(signed["cp"]), "--public-key", str(signed["pub"])]
+    done = cli(signed["db"], *args, who=COMPLIANCE)
+    assert done.returncode == 0, done.stdout
+    line = (
+        "not checked: that event 108, after the checkpoint's last event 107, is the lender's: "
+        "nothing signed or held outside the ledger covers it (whoever can write the file can add "
+        "events whose hashes hold); a newer checkpoint does"
+    )
+    assert done.stdout.splitlines()[-1] == line
+    document = json.loads(cli(signed["db"], *args, "--json", who=COMPLIANCE).stdout)
+    assert document["not_checked"] == [line]
+
+
 # --- 2. malformed checkpoints --------------------------------------------------------------------
 
 

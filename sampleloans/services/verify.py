@@ -114,10 +114,12 @@ def unproven(
     if head_seq <= covered:
         return []
     witness = "the checkpoint's last event" if checkpoint_given else "the anchored event"
+    one = head_seq == covered + 1
     return [
         f"not checked: that {events_span(covered + 1, head_seq)}, after {witness} "
-        f"{covered}, are the lender's: nothing signed or held outside the ledger covers them "
-        "(whoever can write the file can add events whose hashes hold); a newer checkpoint does"
+        f"{covered}, {'is' if one else 'are'} the lender's: nothing signed or held outside the "
+        f"ledger covers {'it' if one else 'them'} (whoever can write the file can add events "
+        "whose hashes hold); a newer checkpoint does"
     ]
 
 
