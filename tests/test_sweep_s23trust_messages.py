@@ -266,3 +266,24 @@ def test_a_newline_or_tab_in_an_error_line_is_shown_escaped(
     error = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and shown in error[0], done.stderr
     assert not (ledger.parent / "x").exists()
+
+
+@pytest.mark.parametrize("edit", ["doubled", "blank"])
+def test_a_bag_whose_checkpoint_was_edited_so_is_refused(
+    signed: dict[str, Path], edit: str
+) -> None:
+    """Before: a bag whose checkpoint carried its signature line twice (manifests regenerated,
+    as anyone editing a bag can) passed `verify-bag`: "bag: a valid bag"."""
+    import bagit
+
+    bag = signed["db"].parent / "bag"
+    assert cli(signed["db"], "export", "--bag", str(bag)).returncode == 0
+    (note,) = (bag / "data" / "checkpoints").iterdir()
+    lines = note.read_text(encoding="utf-8").splitlines(keepends=True)
+    edited = [*lines, lines[-1]] if edit == "doubled" else ["\n", *lines]
+    note.write_text("".join(edited), encoding="utf-8")
+    bagit.Bag(str(bag)).save(manifests=True)
+    done = cli(signed["db"], "verify-bag", str(bag), "--public-key", str(signed["pub"]))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"Error: BAG: checkpoints/{note.name}"), done.stderr
+    assert "a valid bag" not in done.stdout
