@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,3 +288,36 @@ def test_a_bag_whose_checkpoint_was_edited_so_is_refused(
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.startswith(f"Error: BAG: checkpoints/{note.name}"), done.stderr
     assert "a valid bag" not in done.stdout
+
+
+# --- a group's own options (`checkpoint --key`) in its help -------------------------------------
+
+
+def _groups(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """Every group (a command with subcommands) as ('noun', its Click group), the root too."""
+    found = [(" ".join(prefix), group)]
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):
+            found += _groups(command, (*prefix, name))
+    return found
+
+
+def test_a_groups_own_options_name_their_kind_in_its_help() -> None:
+    """Before: `checkpoint --help` showed `--key <path>` (the s22 walk visits leaf commands
+    only, and `checkpoint` signs with its own options)."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from sampleloans.cli import app
+
+    groups = _groups(typer.main.get_command(app))
+    assert "checkpoint" in dict(groups)
+    for path, group in groups:
+        words = path.split() if path else []
+        text = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "100"}).stdout
+        assert re.search(r"<[a-zA-Z\[\]., |]+>", text) is None, (path, text)
+        for param in group.params:
+            if not getattr(param, "is_flag", False) and param.name != "help":
+                assert param.metavar, f"{path} {param.opts[0]}: no placeholder"

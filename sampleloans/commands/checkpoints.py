@@ -75,7 +75,11 @@ def checkpoint(
     ctx: typer.Context,
     key: Annotated[
         Path | None,
-        typer.Option("--key", help="The private key file (from 'keys generate') to sign with."),
+        typer.Option(
+            "--key",
+            metavar="FILE",
+            help="The private key file (from 'keys generate') to sign with.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
