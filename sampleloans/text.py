@@ -219,5 +219,8 @@ def events_span(first: int, last: int) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions';
+    a noun ending in a hiss takes 'es' ('6 hashes', '2 boxes')."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}es" if noun.endswith(("s", "sh", "ch", "x", "z")) else f"{count} {noun}s"

@@ -321,3 +321,18 @@ def test_a_groups_own_options_name_their_kind_in_its_help() -> None:
         for param in group.params:
             if not getattr(param, "is_flag", False) and param.name != "help":
                 assert param.metavar, f"{path} {param.opts[0]}: no placeholder"
+
+
+def test_a_consistency_proof_counts_its_hashes(signed: dict[str, Path]) -> None:
+    """Before: "Wrote the consistency proof from size 107 to 108 (6 hashs)"."""
+    cli(signed["db"], *MOVE)
+    newer, proof = signed["db"].parent / "cp2.txt", signed["db"].parent / "proof.json"
+    assert (
+        cli(signed["db"], "checkpoint", "--key", str(signed["key"]), "--out", str(newer)).returncode
+        == 0
+    )
+    done = cli(
+        signed["db"], "checkpoint", "prove", str(signed["cp"]), str(newer), "--out", str(proof)
+    )
+    assert done.returncode == 0, done.stderr
+    assert " hashes)" in done.stdout and "hashs" not in done.stdout, done.stdout
