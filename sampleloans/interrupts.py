@@ -12,7 +12,7 @@ the standard library only, so installing it costs nothing before the imports it 
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 INTERRUPTED_EXIT = 130
@@ -27,6 +27,8 @@ class _Interrupt:
     """Whether a SIGINT arrived during this run, and what the run had kept before it."""
 
     received = False
+    holding = False  # inside `held()`: a Ctrl-C now waits for its end
+    deferred = False  # a Ctrl-C came while holding
     kept: str | Callable[[], str] | None = None
     kept_on_commit: str | Callable[[], str] | None = None
     finished: str | None = None
@@ -80,7 +82,26 @@ def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
     if _Interrupt.received:
         return
     _Interrupt.received = True
+    if _Interrupt.holding:  # a commit and its note: raised once they are both done
+        _Interrupt.deferred = True
+        return
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it: the block is a write's COMMIT and
+    `note_committed`, so an interrupt lands before the commit or after the note, never between
+    (where the line said "nothing … was recorded: run the command again" of a committed write,
+    and the rerun recorded it twice)."""
+    _Interrupt.holding = True
+    try:
+        yield
+    finally:
+        _Interrupt.holding = False
+    if _Interrupt.deferred:
+        _Interrupt.deferred = False
+        raise KeyboardInterrupt
 
 
 def watch_for_ctrl_c() -> None:

@@ -336,3 +336,24 @@ def test_a_consistency_proof_counts_its_hashes(signed: dict[str, Path]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert " hashes)" in done.stdout and "hashs" not in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("command", ["move", "checkpoint"])
+def test_a_ctrl_c_between_the_commit_and_its_note_is_held_until_the_note(
+    signed: dict[str, Path], command: str
+) -> None:
+    """A Ctrl-C that landed once the COMMIT had returned but before the run noted it said
+    "nothing … was recorded: run the command again", and the rerun recorded the write twice.
+    It is held until the note: the line says it committed (`in_commit` is that moment)."""
+    args = MOVE if command == "move" else ["checkpoint", "--key", str(signed["key"])]
+    done = cli(signed["db"], *args, crash_at="in_commit:INT")
+    assert done.returncode == INTERRUPTED_EXIT, done.stdout + done.stderr
+    assert done.stderr.startswith("Error: interrupted (Ctrl-C) after it committed: "), done.stderr
+    if command == "checkpoint":
+        assert "'sampleloans checkpoint show 2' prints it" in done.stderr
+    else:
+        assert "before running it again" in done.stderr
+    check = cli(signed["db"], "verify")
+    assert check.returncode == 0, check.stdout
+    events = 108 if command == "move" else 107  # the move was recorded; a checkpoint is no event
+    assert f"verify: OK — {events} events" in check.stdout, check.stdout
