@@ -20,7 +20,7 @@ from sampleloans.commands.common import State, StdoutGuard
 from sampleloans.errors import StdoutUnwritable
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
-from sampleloans.interrupts import run_reporting_interrupts, watch_for_ctrl_c
+from sampleloans.interrupts import run_reporting_interrupts, start_run, watch_for_ctrl_c
 from sampleloans.text import one_line
 
 # Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
@@ -346,6 +346,7 @@ def root(
     _refuse_undecodable(db or "", "--db (SAMPLELOANS_DB)")
     _refuse_undecodable(acting or "", "--as (SAMPLELOANS_USER)")
     ctx.obj = State(db=db, actor=acting)
+    start_run()  # this command's writes only, in the Ctrl-C and full-disk lines
 
 
 def main() -> None:

@@ -35,6 +35,13 @@ class _Interrupt:
     committed = False
 
 
+def start_run() -> None:
+    """Forget what an earlier command in this process committed or kept (tests and embedders
+    run several in one process): each command's lines speak of its own writes only."""
+    _Interrupt.committed = False
+    _Interrupt.kept = _Interrupt.kept_on_commit = _Interrupt.finished = None
+
+
 def note_committed() -> None:
     """Say that this run has committed a write to the ledger: an error after it (its
     confirmation cannot be printed) must not ask for a rerun, which would record it twice."""
