@@ -27,7 +27,8 @@ from sampleloans.commands.common import State, StdoutGuard
 from sampleloans.errors import StdoutUnwritable
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
-from sampleloans.interrupts import run_reporting_interrupts, watch_for_ctrl_c
+from sampleloans.interrupts import run_reporting_interrupts, start_run, watch_for_ctrl_c
+from sampleloans.text import one_line
 
 # Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
 # sub-app. Order is the order of `--help` (Typer lists commands first, then sub-apps).
@@ -418,6 +419,7 @@ def root(
     _refuse_undecodable(db or "", "--db (SAMPLELOANS_DB)")
     _refuse_undecodable(acting or "", "--as (SAMPLELOANS_USER)")
     ctx.obj = State(db=db, actor=acting)
+    start_run()  # this command's writes only, in the Ctrl-C and full-disk lines
 
 
 def main() -> None:
@@ -432,7 +434,7 @@ def main() -> None:
     try:
         run_reporting_interrupts(app)
     except StdoutUnwritable as error:  # --help, --version: printed before any command runs
-        sys.stderr.write(f"Error: {error}\n")
+        sys.stderr.write(f"Error: {one_line(str(error))}\n")
         raise SystemExit(error.exit_code) from None
     finally:
         sys.stdout = given  # an in-process caller gets its own stream back

@@ -15,6 +15,7 @@ POINTS = (
     "after_event_insert",
     "after_apply",
     "before_commit",
+    "in_commit",
     "after_commit",
     "before_replace",
     "before_restore_load",
@@ -22,7 +23,8 @@ POINTS = (
     "before_bag_rename",
     "after_replace",
 )
-"""Every instrumented point: `before_replace` where files are written atomically (reports,
+"""Every instrumented point: `in_commit` once the COMMIT returned, before the run notes it
+(a Ctrl-C there is held until it has); `before_replace` where files are written atomically (reports,
 backup), `before_restore_load` once restore's verified copy exists, `after_replay` once verify's
 scratch replay is complete, `before_bag_rename` once an export's bag is built and validated in
 its private folder, `after_replace` once an output is in place, whole (`fileio.placed`).

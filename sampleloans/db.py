@@ -16,7 +16,7 @@ import sqlite3
 import stat
 import weakref
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from operator import itemgetter
@@ -609,13 +609,16 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         if write:
             crashpoints.reached("before_commit")
         commit = COMMITS.peek(session)
-        if commit is None or commit.rows_left_for_it is None:
-            session.commit()
-        else:
-            _commit_with_pending_writes(session)
+        with interrupts.held() if write else nullcontext():  # a Ctrl-C: before, or noted
+            if commit is None or commit.rows_left_for_it is None:
+                session.commit()
+            else:
+                _commit_with_pending_writes(session)
+            if write:
+                crashpoints.reached("in_commit")
+                if engine in _USERS_LEDGERS:  # not a scratch replay, nor a new ledger being built
+                    interrupts.note_committed()
         if write:
-            if engine in _USERS_LEDGERS:  # not a scratch replay, nor a new ledger being built
-                interrupts.note_committed()
             crashpoints.reached("after_commit")
     except (DatabaseError, sqlite3.DatabaseError) as exc:  # a driver error SQLAlchemy did not wrap
         with suppress(DatabaseError):  # a failed disk may fail the rollback too; SQLite

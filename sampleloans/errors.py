@@ -126,8 +126,9 @@ class StdoutUnwritable(StorageError):
     """Standard output cannot be written (a full disk, `> /dev/full`): what was printed is
     incomplete; after a committed write the line says so, so that nobody records it twice."""
 
-    def __init__(self, reason: str, *, committed: bool) -> None:
-        after = f"it committed: {COMMITTED_ADVICE}" if committed else "the output is incomplete"
+    def __init__(self, reason: str, *, committed: bool, kept: str | None = None) -> None:
+        advice = kept or COMMITTED_ADVICE  # `kept`: the run's own words (`checkpoint show N`)
+        after = f"it committed: {advice}" if committed else "the output is incomplete"
         super().__init__(f"cannot write standard output: {reason}; {after}")
 
 

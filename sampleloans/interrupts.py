@@ -12,7 +12,7 @@ the standard library only, so installing it costs nothing before the imports it 
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 INTERRUPTED_EXIT = 130
@@ -27,15 +27,27 @@ class _Interrupt:
     """Whether a SIGINT arrived during this run, and what the run had kept before it."""
 
     received = False
-    kept: str | None = None
+    holding = False  # inside `held()`: a Ctrl-C now waits for its end
+    deferred = False  # a Ctrl-C came while holding
+    kept: str | Callable[[], str] | None = None
+    kept_on_commit: str | Callable[[], str] | None = None
     finished: str | None = None
     committed = False
+
+
+def start_run() -> None:
+    """Forget what an earlier command in this process committed or kept (tests and embedders
+    run several in one process): each command's lines speak of its own writes only."""
+    _Interrupt.committed = False
+    _Interrupt.kept = _Interrupt.kept_on_commit = _Interrupt.finished = None
 
 
 def note_committed() -> None:
     """Say that this run has committed a write to the ledger: an error after it (its
     confirmation cannot be printed) must not ask for a rerun, which would record it twice."""
     _Interrupt.committed = True
+    if _Interrupt.kept_on_commit is not None:  # the write `note_kept_on_commit` spoke of
+        _Interrupt.kept, _Interrupt.kept_on_commit = _Interrupt.kept_on_commit, None
 
 
 def has_committed() -> bool:
@@ -43,11 +55,25 @@ def has_committed() -> bool:
     return _Interrupt.committed
 
 
-def note_kept(what: str | None) -> None:
+def kept_now() -> str | None:
+    """What `note_kept` says this run committed and how to finish it, as of now (None: nothing
+    noted), for an error after the commit to say, as the Ctrl-C line does."""
+    return None if _Interrupt.kept is None else _said(_Interrupt.kept)
+
+
+def note_kept(what: str | Callable[[], str] | None) -> None:
     """Say what this run has committed and how to finish what it was doing after that, for the
     interrupt line (a rerun would not: `checkpoint` again signs the next checkpoint); None once
-    it is done."""
+    it is done. A callable is asked at the interrupt, so the line can say what is on disk then
+    (a file in place or not), whichever moment the Ctrl-C came."""
     _Interrupt.kept = what
+
+
+def note_kept_on_commit(what: str | Callable[[], str] | None) -> None:
+    """`note_kept(what)` from the moment the write transaction open now commits (it is set in
+    the same statement that notes the commit, so no Ctrl-C falls between the two); None to
+    forget it when that transaction did not commit."""
+    _Interrupt.kept_on_commit = what
 
 
 def note_finished(what: str) -> None:
@@ -63,7 +89,26 @@ def _note_and_raise(_number: int, _frame: FrameType | None) -> None:
     if _Interrupt.received:
         return
     _Interrupt.received = True
+    if _Interrupt.holding:  # a commit and its note: raised once they are both done
+        _Interrupt.deferred = True
+        return
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it: the block is a write's COMMIT and
+    `note_committed`, so an interrupt lands before the commit or after the note, never between
+    (where the line said "nothing … was recorded: run the command again" of a committed write,
+    and the rerun recorded it twice)."""
+    _Interrupt.holding = True
+    try:
+        yield
+    finally:
+        _Interrupt.holding = False
+    if _Interrupt.deferred:
+        _Interrupt.deferred = False
+        raise KeyboardInterrupt
 
 
 def watch_for_ctrl_c() -> None:
@@ -126,6 +171,11 @@ def run_reporting_interrupts(command: Callable[[], object]) -> None:
         _report_interrupt()
 
 
+def _said(kept: str | Callable[[], str]) -> str:
+    """What `note_kept` noted, asked now if it is a callable."""
+    return kept if isinstance(kept, str) else kept()
+
+
 def _report_interrupt() -> None:
     """Say that the run was interrupted, once (a second Ctrl-C no longer interrupts that), and
     exit 130 at once. Not through `sys.exit`: an interrupt that landed in code an extension
@@ -139,8 +189,9 @@ def _report_interrupt() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     line = INTERRUPTED_LINE
-    if _Interrupt.kept is not None:
-        line = f"Error: interrupted (Ctrl-C) after it committed: {_Interrupt.kept}"
+    kept = _Interrupt.kept
+    if kept is not None:
+        line = f"Error: interrupted (Ctrl-C) after it committed: {_said(kept)}"
     elif _Interrupt.finished is not None:
         line = (
             f"Error: interrupted (Ctrl-C) after its output was in place: {_Interrupt.finished}; "

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
 from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.text import clean_email
+
+if TYPE_CHECKING:  # the type smtplib's `send` is declared with
+    from _typeshed import ReadableBuffer
 
 SMTP_TIMEOUT_S = 30
 DEFAULT_PORT = 25
@@ -156,6 +160,20 @@ class MessageRefused(StorageError):
         self.reply = reply
 
 
+class _Client(smtplib.SMTP):
+    """smtplib's client, noting when a message's content has gone out whole (its closing
+    `CRLF . CRLF`): a session lost after that, before the server's reply, may have delivered
+    it, and `notify` must not say it was not sent (a rerun would send it twice)."""
+
+    content_sent = False
+
+    def send(self, s: "ReadableBuffer | str") -> None:
+        """Send `s` as smtplib does; note the end of a message's content."""
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.content_sent = True
+
+
 class SmtpTransport:
     """An open SMTP session: `send` hands over one message."""
 
@@ -167,6 +185,8 @@ class SmtpTransport:
         """Hand one message to the server; MessageRefused if the server refuses it (the session
         goes on: smtplib resets it), StorageError (exit 3) if the session fails."""
         where = f"SMTP {self.settings.host}:{self.settings.port}"
+        if isinstance(self.client, _Client):
+            self.client.content_sent = False
         try:
             refused = self.client.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:  # a reply per recipient: one here
@@ -175,13 +195,23 @@ class SmtpTransport:
         except smtplib.SMTPDataError as exc:  # the message itself, e.g. too large for the box
             raise MessageRefused(where, str(message["To"]), _reason(exc)) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise StorageError(
-                f"SMTP {self.settings.host}:{self.settings.port}: sending to {message['To']} "
-                f"failed: {_reason(exc)}"
-            ) from None
+            raise StorageError(self._failed(message, exc)) from None
         if refused:  # some of several recipients (one message has one: not reached today)
             recipient, (code, said) = sorted(refused.items())[0]
             raise MessageRefused(where, recipient, _reply(code, said))
+
+    def _failed(self, message: EmailMessage, exc: BaseException) -> str:
+        """Why sending `message` failed, and whether it may have been delivered all the same:
+        once its content went out whole, only the server's reply was lost."""
+        where = f"SMTP {self.settings.host}:{self.settings.port}"
+        said = f"{where}: sending to {message['To']} failed: {_reason(exc)}"
+        if not getattr(self.client, "content_sent", False):
+            return said
+        return (
+            f"{said}, after the whole message went out and before the server confirmed it: it "
+            "may have been delivered; nothing was recorded, so the next 'notify' sends it again "
+            f"(ask {message['To']} or look in the server's log first)"
+        )
 
 
 def _reply(code: int, said: bytes | str) -> str:
@@ -203,7 +233,7 @@ def smtp_session(settings: SmtpSettings) -> Iterator[SmtpTransport]:
     """Connect, STARTTLS and log in as configured; StorageError (exit 3) on any failure."""
     where = f"SMTP {settings.host}:{settings.port}"
     try:
-        client = smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT_S)
+        client = _Client(settings.host, settings.port, timeout=SMTP_TIMEOUT_S)
     except (OSError, smtplib.SMTPException) as exc:
         raise StorageError(f"{where}: cannot connect: {_reason(exc)}") from None
     try:

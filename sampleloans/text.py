@@ -198,6 +198,17 @@ def visible(text: str) -> str:
     return _TERMINAL_CONTROLS.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
+_LINE_BREAKS = re.compile("[\t\n\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` for a one-line message (an `Error:` line): terminal controls escaped as
+    `visible` does, and so a newline, a tab and a Unicode line break (`\\n`, `\\t`, `\\u2028`):
+    a path or a name holding one stays unambiguous (shown as a space, 'a\\nb' and 'a b' read
+    the same)."""
+    return _LINE_BREAKS.sub(lambda found: ascii(found.group())[1:-1], visible(text))
+
+
 def words(state: str) -> str:
     """A status or custody state as words for messages ('return_in_transit' → 'return in
     transit'); internal names never reach a person."""

@@ -293,7 +293,7 @@ def test_verify_since_checks_only_new_events_and_says_what_it_skipped(
     assert (
         report["ok"] and report["new_event_count"] == 2 and report["checkpoint_event_count"] == size
     )
-    assert any(f"events 1..{size}" in line for line in report["not_checked"])
+    assert any(f"events 1–{size}" in line for line in report["not_checked"])
     assert any("replay" in line for line in report["not_checked"])
     text_out = runner.invoke(
         app, [*AS, "verify", "--since", str(cp_file), "--public-key", str(keys[1])]

@@ -119,19 +119,28 @@ def test_verify_since_names_the_new_events_it_checked(
     own_demo: dict[str, str], tmp_path: Path
 ) -> None:
     """Right after the checkpoint: "no event after event 107"; one event later: "event 108";
-    two: "events 108..109" (before: "events 108..107", a range running backwards)."""
+    two: "events 108–109" (before: "events 108..107", a range running backwards)."""
     key, cp = str(tmp_path / "key"), str(tmp_path / "cp.txt")
     cli(own_demo, "keys", "generate", "--out", key)
     cli(own_demo, "checkpoint", "--key", key, "--out", cp)
     lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
-    assert "  checked: no event after event 107: nothing new to check" in lines
+    assert (
+        "  checked: no event after event 107, the last one the checkpoint signed: nothing new "
+        "to check" in lines
+    )
     move = ["samples", "move", "CE5C0000YJBP005", "--reason", "cabinet serviced", "--location"]
     cli(own_demo, *move, "NAOC N2 cabinet C")
     lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
-    assert "  checked: event 108: seq, links, hashes, payloads, recording clock" in lines
+    assert (
+        "  checked: event 108, the one new event: its number, its link to event 107, its hash, "
+        "its contents and its recording time" in lines
+    )
     cli(own_demo, *move, "NAOC N2 cabinet D")
     lines = cli(own_demo, "verify", "--since", cp).stdout.splitlines()
-    assert "  checked: events 108..109: seq, links, hashes, payloads, recording clock" in lines
+    assert (
+        "  checked: events 108–109, the new events: their numbers, links, hashes, contents and "
+        "recording times" in lines
+    )
 
 
 # --- a list with nothing to show drew an empty table (the streamed lists say "No loans match.") --
@@ -266,7 +275,9 @@ def test_verify_says_the_anchor_it_proved(own_demo: dict[str, str]) -> None:
     cli(own_demo, "samples", "move", "CE5C0000YJBP005", "--location", "C", "--reason", "moved")
     lines = cli(own_demo, "verify", "--anchor", head).stdout.splitlines()
     seq = head.split(":")[0]
-    assert lines[-1] == f"anchor: the ledger extends {head} (event {seq} still has that hash)"
+    assert lines[-2] == f"anchor: the ledger extends {head} (event {seq} still has that hash)"
+    # the event after it is named as not covered (sweep s23)
+    assert lines[-1].startswith(f"not checked: that event {int(seq) + 1}, after the anchored ")
 
 
 def test_a_wrong_anchor_shows_the_two_hashes_whole(demo: dict[str, str]) -> None:

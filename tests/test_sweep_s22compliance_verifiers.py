@@ -270,6 +270,6 @@ def test_one_event_after_the_checkpoint_is_named_alone(
     checked = invoke({}, "verify-bag", str(bag), "--public-key", str(made["pub"]))
     assert checked.exit_code == 0, checked.stdout + checked.stderr
     assert (
-        f"note  event {after} comes after the newest checkpoint (size {size}): no signature "
+        f"note  event {after} comes after the newest checkpoint, of {size} events: no signature "
         f"covers it; ask the lender for a checkpoint of {after} events"
     ) in checked.stdout

@@ -377,6 +377,13 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
     lines = text.split("\n")[:-1]
     if len(lines) < 3:
         raise Unreadable("checkpoint: needs an origin, a tree size and a root line")
+    if "" in lines:  # c2sp.org/tlog-checkpoint: origin, size, root and extensions, none empty
+        empty = lines.index("") + 1
+        raise Unreadable(
+            f"checkpoint: the file is not a checkpoint: line {empty} is empty"
+            + (" (a blank line added before it?)" if empty == 1 else "")
+        )
+    _refuse_repeated_keys(signatures, first_line=len(lines) + 2)
     if not _is_decimal(lines[1]):  # c2sp.org/tlog-checkpoint: ASCII, no leading zeroes
         raise Unreadable(f"checkpoint: tree size {lines[1][:20]!r} is not a decimal number")
     for line in lines[3:]:
@@ -384,6 +391,24 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
         if line.startswith("head ") and not (colon and _is_decimal(seq)):
             raise Unreadable(f"checkpoint: head line {line[:30]!r} is not 'head SEQ:HASH'")
     return text, lines, signatures
+
+
+def _refuse_repeated_keys(signatures: list[str], first_line: int) -> None:
+    """One signature line per key (its name and key ID): a second was added after signing."""
+    seen: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(signatures, start=first_line):
+        name, _, blob = line.removeprefix("\u2014 ").partition(" ")
+        try:
+            key = (name, base64.b64decode(blob, validate=True)[:4].hex())
+        except ValueError:  # a failed check, not unreadable input: _check_signature names it
+            continue
+        if key in seen:
+            raise Unreadable(
+                f"checkpoint: lines {seen[key]} and {number} are both signatures by key "
+                f"{name[:100]!r}+{key[1]}; a signed note holds one signature per key, so a line "
+                "was added after signing"
+            )
+        seen[key] = number
 
 
 def _is_decimal(text: str) -> bool:

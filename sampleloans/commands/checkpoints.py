@@ -75,7 +75,11 @@ def checkpoint(
     ctx: typer.Context,
     key: Annotated[
         Path | None,
-        typer.Option("--key", help="The private key file (from 'keys generate') to sign with."),
+        typer.Option(
+            "--key",
+            metavar="FILE",
+            help="The private key file (from 'keys generate') to sign with.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -133,7 +137,9 @@ def checkpoint(
 
 def _usage(message: str) -> NoReturn:
     """One usage error line and exit 2."""
-    typer.echo(f"Error: {message}", err=True)
+    from sampleloans.text import one_line
+
+    typer.echo(f"Error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sampleloans.fields import option_candidates, rename_field
-from sampleloans.text import visible
+from sampleloans.text import one_line, visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,7 +41,7 @@ def whole_number(text: str | int) -> int:
     if isinstance(text, int):
         return text
     if not _WHOLE_NUMBER.fullmatch(text.strip()):
-        shown = visible(text[:40])
+        shown = one_line(text[:40])
         raise typer.BadParameter(f"'{shown}' is not a whole number; give digits, e.g. 50")
     return int(text)
 
@@ -252,7 +252,7 @@ def quiet_broken_pipe() -> Iterator[None]:
         _discard_stdout()  # Python would report the pipe again when it flushes stdout at exit
         raise typer.Exit(0) from None
     except StdoutUnwritable as error:  # raised outside a command's errors_to_exit_codes
-        sys.stderr.write(f"Error: {error}\n")
+        sys.stderr.write(f"Error: {one_line(str(error))}\n")
         raise typer.Exit(error.exit_code) from None
 
 
@@ -300,7 +300,7 @@ def _unwritable_as_error() -> Iterator[None]:
     """Turn a failed write to standard output into StdoutUnwritable; a closed pipe stays a
     BrokenPipeError (`quiet_broken_pipe`: exit 0)."""
     from sampleloans.errors import StdoutUnwritable
-    from sampleloans.interrupts import has_committed
+    from sampleloans.interrupts import has_committed, kept_now
 
     try:
         yield
@@ -308,14 +308,15 @@ def _unwritable_as_error() -> Iterator[None]:
         raise
     except OSError as exc:
         _discard_stdout()  # nothing more can be written there; the exit must not fail again
-        raise StdoutUnwritable(exc.strerror or str(exc), committed=has_committed()) from None
+        raise StdoutUnwritable(
+            exc.strerror or str(exc), committed=has_committed(), kept=kept_now()
+        ) from None
 
 
 @contextmanager
 def errors_to_exit_codes() -> Iterator[None]:
     """Turn our errors into `Error: …` on stderr and the documented exit code."""
     from sampleloans.errors import NoSuchRecord, RecordConflict, SampleLoansError
-    from sampleloans.text import visible
 
     try:
         yield
@@ -329,10 +330,11 @@ def errors_to_exit_codes() -> Iterator[None]:
         # a name in a message may come from a file someone else made (a bag's file names, an
         # import's lines): its terminal controls are shown (`\x1b`, `\r`), never obeyed, or a
         # crafted name could repaint the line into "valid"
+        # (a newline or tab in a path shows as `\n`, `\t`: one line, and unambiguous)
         for detail in getattr(error, "details", ()):  # e.g. every refused line of an import
-            sys.stderr.write(f"{visible(detail)}\n")
-        message = rename_field(str(error).replace("\n", " "), typed_option)
-        sys.stderr.write(f"Error: {visible(message)}\n")
+            sys.stderr.write(f"{one_line(detail)}\n")
+        message = rename_field(str(error), typed_option)
+        sys.stderr.write(f"Error: {one_line(message)}\n")
         raise typer.Exit(error.exit_code) from None
 
 
@@ -443,8 +445,6 @@ def _console_class() -> type["Console"]:
             """The text to write, every terminal control in the ledger's text shown, not
             obeyed (rich's own styles are added after this, from each segment's style)."""
             from rich.segment import Segment
-
-            from sampleloans.text import visible
 
             shown = (
                 Segment(visible(s.text), s.style, s.control) if not s.control else s for s in buffer

@@ -160,9 +160,10 @@ def verify_bag(
         one_after = result.covered + 1 == result.events
         out.print(
             f"note  {events_span(result.covered + 1, result.events)} "
-            f"{'comes' if one_after else 'come'} after the newest checkpoint (size "
-            f"{result.covered}): no signature covers {'it' if one_after else 'them'}; ask the "
-            f"lender for a checkpoint of {counted(result.events, 'event')}",
+            f"{'comes' if one_after else 'come'} after the newest checkpoint, of "
+            f"{counted(result.covered, 'event')}: no signature covers "
+            f"{'it' if one_after else 'them'}; ask the lender for a checkpoint of "
+            f"{counted(result.events, 'event')}",
             markup=False,
         )
     covered = f"events 1–{result.covered} are covered by checkpoints signed by"

@@ -371,15 +371,16 @@ def verify(
     if (checkpoint is None) != (public_key is None):
         _usage("--checkpoint and --public-key go together (the checkpoint and its key)")
     with errors_to_exit_codes():
-        engine, result, proved = _verify_whole(
+        engine, result, proved, covered = _verify_whole(
             ctx, anchor, checkpoint, public_key, quiet=print_head or as_json
         )
+    unproven = _unproven(anchor, checkpoint, covered, result.head_seq)
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
-        _print_verify_json(result, _unproven(anchor, checkpoint))
+        _print_verify_json(result, unproven)
     else:
-        _print_verify_lines(engine, result, proved or _unproven(anchor, checkpoint))
+        _print_verify_lines(engine, result, [*proved, *unproven])
     if not result.ok:
         raise typer.Exit(1)
 
@@ -391,9 +392,10 @@ def _verify_whole(
     public_key: Path | None,
     *,
     quiet: bool,
-) -> tuple["Engine", "VerifyResult", list[str]]:
-    """The full verify (with --anchor), plus --checkpoint's problems; the engine, the result
-    and the lines saying what an anchor or a checkpoint proved (printed when all is well)."""
+) -> tuple["Engine", "VerifyResult", list[str], int]:
+    """The full verify (with --anchor), plus --checkpoint's problems; the engine, the result,
+    the lines saying what an anchor or a checkpoint proved (printed when all is well) and the
+    last event they cover (0: none given)."""
     from sampleloans.services.checkpoints import read_checkpoint_pair
     from sampleloans.services.verify import parse_anchor, verifier_refused, verify
 
@@ -403,29 +405,40 @@ def _verify_whole(
     engine, service_ctx = engine_context(ctx, check_role=False)
     damaged = verifier_refused(engine, service_ctx)
     if damaged is not None:
-        return engine, damaged, []
+        return engine, damaged, [], 0
     anchor_value = None if anchor is None else parse_anchor(anchor, "--anchor")
     pair = None
     if checkpoint is not None and public_key is not None:
         pair = read_checkpoint_pair(checkpoint, public_key)
     with _replay_progress(quiet=quiet) as advance:
         result = verify(engine, anchor=anchor_value, progress=advance)
-    proved = []
+    proved, covered = [], 0
     if anchor_value is not None:  # say what was proved, as for a checkpoint
         seq, hash_hex = anchor_value
         proved.append(
             f"anchor: the ledger extends {seq}:{hash_hex} (event {seq} still has that hash)"
         )
+        covered = seq
     if checkpoint is not None and pair is not None:
-        proved.append(_add_checkpoint_problems(engine, service_ctx, checkpoint, pair, result))
-    return engine, result, proved
+        line, size = _add_checkpoint_problems(engine, service_ctx, checkpoint, pair, result)
+        proved.append(line)
+        covered = max(covered, size)
+    return engine, result, proved, covered
 
 
-def _unproven(anchor: str | None, checkpoint: Path | None) -> list[str]:
-    """What a clean verify without a witness from outside the ledger did not prove."""
+def _unproven(
+    anchor: str | None, checkpoint: Path | None, covered: int, head_seq: int
+) -> list[str]:
+    """What a clean verify did not prove: without a witness from outside the ledger, that it is
+    the lender's; with one, the events after the last one it covers."""
     from sampleloans.services.verify import unproven
 
-    return unproven(anchor_given=anchor is not None, checkpoint_given=checkpoint is not None)
+    return unproven(
+        anchor_given=anchor is not None,
+        checkpoint_given=checkpoint is not None,
+        covered=covered,
+        head_seq=head_seq,
+    )
 
 
 def _print_verify_json(result: "VerifyResult", unproven: list[str]) -> None:
@@ -470,7 +483,9 @@ def _schema_note(engine: "Engine") -> None:
 
 def _usage(message: str) -> NoReturn:
     """One usage error line and exit 2."""
-    typer.echo(f"Error: {message}", err=True)
+    from sampleloans.text import one_line
+
+    typer.echo(f"Error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -480,18 +495,19 @@ def _add_checkpoint_problems(
     note: Path,
     pair: "CheckpointPair",
     result: "VerifyResult",
-) -> str:
+) -> tuple[str, int]:
     """Check the ledger against a signed checkpoint; its problems join verify's. The line
-    to print when it holds."""
+    to print when it holds, and the checkpoint's size."""
     from sampleloans.services.checkpoints import verify_checkpoint_read
     from sampleloans.services.verify import Problem
 
     found = verify_checkpoint_read(engine, service_ctx, note, pair)
     result.problems += [Problem("checkpoint", message) for message in found.problems]
-    return (
+    line = (
         f"checkpoint: the ledger extends the checkpoint signed by {found.key_name} "
         f"({counted(found.checkpoint.size, 'event')}, {found.checkpoint.extension('head')})"
     )
+    return line, found.checkpoint.size
 
 
 def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json: bool) -> None:
@@ -517,7 +533,8 @@ def _verify_since(ctx: typer.Context, since: Path, key: Path | None, *, as_json:
         out = console()
         verdict = "OK" if result.ok else f"{counted(len(result.problems), 'problem')} found"
         out.print(
-            f"verify --since checkpoint {result.checkpoint_id} (size {result.from_size}): "
+            f"verify --since checkpoint {result.checkpoint_id} "
+            f"({counted(result.from_size, 'event')} signed): "
             f"{verdict} — {counted(result.new_events, 'new event')}; head {result.head}",
             markup=False,
         )

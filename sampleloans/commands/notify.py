@@ -30,7 +30,7 @@ from sampleloans.commands.signer import (
     sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
-from sampleloans.text import counted
+from sampleloans.text import counted, one_line
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sampleloans.services.notify import SendKey
 
 OUTBOX_SENDER = "sampleloans@localhost"  # the From of a dry run with no sender configured
+DOCUMENT_WORDS = {"overdue": "overdue notice"}  # a message's kind, named as a document
 
 
 @dataclass(frozen=True)
@@ -421,13 +422,15 @@ def _report_refusals(refusals: list[tuple[Outgoing, "MessageRefused"]]) -> None:
     for item, refusal in refusals:
         by_recipient.setdefault(refusal.recipient, []).append((item, refusal))
     for recipient, refused in sorted(by_recipient.items()):
-        kinds = " and ".join(sorted({item.key[1] for item, _r in refused}))
+        documents = {DOCUMENT_WORDS.get(item.key[1], item.key[1]) for item, _r in refused}
+        kinds = " and ".join(sorted(documents))
         replies = "; ".join(sorted({r.reply for _i, r in refused}))
         where = refused[0][1].where
-        sys.stderr.write(
+        line = (  # the server's reply is its text, not ours: shown, never obeyed
             f"Error: {where} refused {recipient}: {replies}; its {kinds} not sent, nothing "
-            "recorded: correct the address or the mailbox and run 'notify' again to send it\n"
+            "recorded: correct the address or the mailbox and run 'notify' again to send it"
         )
+        sys.stderr.write(f"{one_line(line)}\n")
     raise typer.Exit(MessageRefused.exit_code)
 
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sampleloans.errors import InvalidInput, SampleLoansError
 from sampleloans.ledger.merkle import HASH_SIZE
+from sampleloans.text import visible
 from sampleloans.units import quote_input
 
 ALG_ED25519 = 0x01
@@ -254,7 +255,24 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
         if not name or " " in blob_text or len(blob) < 5:
             raise InvalidInput("signed note: malformed signature line")
         signatures.append((name, blob[:4], blob[4:]))
+    _refuse_repeated_keys(signatures, first_line=text.count("\n") + 2)
     return text, signatures
+
+
+def _refuse_repeated_keys(signatures: list[tuple[str, bytes, bytes]], first_line: int) -> None:
+    """One signature line per key: c2sp.org/signed-note identifies a key by its name and key
+    ID, and a signer writes one line for it, so a second line of the same key was added after
+    signing (a copy passes every check, another value may be anyone's): the note is malformed.
+    `first_line` is the file's line number of the first signature line, for the message."""
+    seen: dict[tuple[str, bytes], int] = {}
+    for number, (name, kid, _signature) in enumerate(signatures, start=first_line):
+        if (name, kid) in seen:
+            raise InvalidInput(
+                f"signed note: lines {seen[name, kid]} and {number} are both signatures by key "
+                f"{visible(name[:SHOWN_MAX_CHARS])}+{kid.hex()}; a signed note holds one "
+                "signature per key, so a line was added after signing: it is not the note as signed"
+            )
+        seen[name, kid] = number
 
 
 def open_note(note: str, verifier: VerifierKey) -> str:
@@ -309,18 +327,32 @@ class Checkpoint:
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
-    """A checkpoint from its note text (already verified); InvalidInput if malformed."""
+    """A checkpoint from its note text; InvalidInput, naming the line of the file, if it is
+    not one (a shape check only: its content means nothing until `open_note` verified it)."""
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "":
-        raise InvalidInput("checkpoint: needs origin, tree size and root hash lines")
+        raise InvalidInput(
+            "the file is not a checkpoint: it needs an origin, a tree size and a root hash line"
+        )
     origin, size_text, root_text, *extensions = lines[:-1]
-    if not origin or any(not line for line in extensions):
-        raise InvalidInput("checkpoint: an empty origin or extension line")
+    empty = next((n for n, line in enumerate(lines[:-1], start=1) if not line), None)
+    if empty is not None:
+        first = " (a blank line added before it?)" if empty == 1 else ""
+        raise InvalidInput(
+            f"the file is not a checkpoint: line {empty} is empty; a checkpoint's lines are its "
+            f"origin, tree size, root hash and extension lines, none empty{first}"
+        )
     if not size_text.isascii() or not size_text.isdigit() or size_text != str(int(size_text)):
-        raise InvalidInput(f"checkpoint: tree size {size_text!r} is not a decimal number")
-    root = _b64decode(root_text, "checkpoint root hash")
+        raise InvalidInput(
+            f"the file is not a checkpoint: line 2, the tree size, {shown(size_text)} is not a "
+            "decimal number"
+        )
+    root = _b64decode(root_text, "the file is not a checkpoint: line 3, the root hash")
     if len(root) != HASH_SIZE:
-        raise InvalidInput(f"checkpoint: root hash is {len(root)} bytes, not {HASH_SIZE}")
+        raise InvalidInput(
+            f"the file is not a checkpoint: line 3, the root hash, is {len(root)} bytes, not "
+            f"{HASH_SIZE}"
+        )
     return Checkpoint(origin, int(size_text), root, tuple(extensions))
 
 
@@ -331,6 +363,9 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: SignerKey) -> str:
 
 def verify_checkpoint(note: str, verifier: VerifierKey, *, origin: str | None = None) -> Checkpoint:
     """The checkpoint in a signed note, once its signature (and origin, if given) check out."""
+    # its shape first: a file that is no checkpoint (a blank line added at its top) is
+    # malformed (exit 2), not "changed after signing"
+    parse_checkpoint(split_note(note)[0])
     checkpoint = parse_checkpoint(open_note(note, verifier))
     if origin is not None and checkpoint.origin != origin:
         raise CheckpointRefused(

@@ -34,7 +34,7 @@ from sampleloans.ledger.events import event_from_payload
 from sampleloans.models import PROJECTION_TABLES
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
-from sampleloans.text import counted
+from sampleloans.text import counted, events_span
 
 CREATE_ROLES = ("curator",)
 READ_ROLES = ("curator", "compliance_officer")
@@ -509,7 +509,7 @@ def make_checkpoint(
         (f"head {head}", f"state {snap.state}", f"time {_whole_seconds(ctx)}"),
     )
     note = notes.sign_checkpoint(checkpoint, signer)
-    new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx)
+    new_id = _keep(engine, note, signer.verifier(), snap.frontier, ctx, out)
     with _after_keeping(new_id, out):
         if memory is not None:
             _remember(memory, signer.verifier(), checkpoint.origin, note)
@@ -522,19 +522,42 @@ def make_checkpoint(
 
 @contextmanager
 def _after_keeping(checkpoint_id: int, out: Path | None) -> Iterator[None]:
-    """Files written once a checkpoint is kept: if one fails or a Ctrl-C comes, say that it is
-    kept and how to get its file (running `checkpoint` again signs the next one instead)."""
-    how = _how_to_write(checkpoint_id, out)
-    if out is not None:
-        interrupts.note_kept(
-            f"checkpoint {checkpoint_id} was kept but not written to --out (no partial file "
-            f"left): {how}"
-        )
+    """Files written once a checkpoint is kept: if one fails, say that it is kept and how to
+    get its file (running `checkpoint` again signs the next one instead); a Ctrl-C says so
+    from its commit on (`_kept_line`)."""
     try:
         yield
     except StorageError as exc:
+        how = _how_to_write(checkpoint_id, out)
         raise StorageError(f"{exc}; checkpoint {checkpoint_id} was kept: {how}") from None
-    interrupts.note_kept(None)
+
+
+def _kept_line(checkpoint_id: int, note: str, out: Path | None) -> Callable[[], str]:
+    """What a Ctrl-C after the checkpoint was kept says, looked at when it comes: the file
+    --out in place with the note, nothing to run again; else how to get it ('checkpoint show')."""
+
+    def said() -> str:
+        """The interrupt line's words, from what is on disk now."""
+        if out is None:
+            return (
+                f"checkpoint {checkpoint_id} was kept, whatever was printed: "
+                f"{_how_to_write(checkpoint_id, None)} (running 'checkpoint' again signs another)"
+            )
+        try:
+            written = out.read_bytes() == note.encode("utf-8")
+        except OSError:
+            written = False
+        if written:
+            return (
+                f"checkpoint {checkpoint_id} was kept and written whole to {out}; nothing to run "
+                "again"
+            )
+        return (
+            f"checkpoint {checkpoint_id} was kept but not written to --out (no partial file "
+            f"left): {_how_to_write(checkpoint_id, out)}"
+        )
+
+    return said
 
 
 def _how_to_write(checkpoint_id: int, out: Path | None) -> str:
@@ -635,26 +658,34 @@ def _keep(
     verifier: notes.VerifierKey,
     frontier: merkle.Frontier,
     ctx: Context,
+    out: Path | None = None,
 ) -> int:
-    """Append the checkpoint to the checkpoint table (revision 0004 makes it); its id."""
+    """Append the checkpoint to the checkpoint table (revision 0004 makes it); its id. From its
+    commit on, a Ctrl-C says that it is kept and how to get it (`_kept_line`)."""
     hashes = json.dumps([base64.b64encode(h).decode("ascii") for h in frontier.hashes])
-    with db.transaction(engine) as session:
-        connection = session.connection()
-        db.require_table(connection, "checkpoint", "keeping a checkpoint")
-        cursor = connection.execute(
-            text(
-                "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
-                "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
-            ),
-            {
-                "size": frontier.size,
-                "note": note,
-                "key": verifier.encode(),
-                "frontier": hashes,
-                "at": _whole_seconds(ctx),
-            },
-        )
-        return int(cursor.scalar_one())
+    try:
+        with db.transaction(engine) as session:
+            connection = session.connection()
+            db.require_table(connection, "checkpoint", "keeping a checkpoint")
+            cursor = connection.execute(
+                text(
+                    "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
+                    "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
+                ),
+                {
+                    "size": frontier.size,
+                    "note": note,
+                    "key": verifier.encode(),
+                    "frontier": hashes,
+                    "at": _whole_seconds(ctx),
+                },
+            )
+            new_id = int(cursor.scalar_one())
+            interrupts.note_kept_on_commit(_kept_line(new_id, note, out))
+    except BaseException:
+        interrupts.note_kept_on_commit(None)  # not committed: nothing was kept
+        raise
+    return new_id
 
 
 # --- checking the ledger against a checkpoint ------------------------------------------------
@@ -972,19 +1003,49 @@ def verify_since(
             # a later kept checkpoint the ledger no longer reaches: cut back after it
             result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
             result.checked.append("every checkpoint kept in the ledger still has its head event")
-    result.checked.append(
-        f"signature of checkpoint {kept.id} by {verifier.name}+{verifier.key_id.hex()}"
-        + ("" if key_path else " (the key recorded with it; pass --public-key for your own)")
-    )
-    result.not_checked += [
-        f"the bodies and links of events 1..{checkpoint.size} (the checkpoint's signed root, "
-        "head and frontier cover them: they were checked when it was made)",
-        "the replay of every event against the projections (the state when the checkpoint was "
-        f"made: {kept.state})",
-        "the invariants of records no new event touched",
-        "SQLite's integrity check of the whole file",
-    ]
+        sqlite = not db.is_postgres(connection)
+    result.checked.append(_signature_checked(kept.id, verifier, own_key=key_path is not None))
+    result.not_checked += _since_not_checked(kept, checkpoint.size, sqlite=sqlite)
     return result
+
+
+def _signature_checked(checkpoint_id: int, verifier: notes.VerifierKey, *, own_key: bool) -> str:
+    """What `verify --since` says of the checkpoint's signature: with the auditor's own copy of
+    the key it proves the lender signed; with the key kept beside it in the ledger, only that
+    the two agree (whoever rewrites the ledger can replace both)."""
+    signed = (
+        f"the signature of checkpoint {checkpoint_id} by {verifier.name}+{verifier.key_id.hex()}"
+    )
+    if own_key:
+        return f"{signed}, with the public key you gave"
+    return (
+        f"{signed}, with the public key kept beside it in this ledger, which whoever rewrites "
+        "the ledger can replace too: give your own copy of the lender's key with --public-key"
+    )
+
+
+def _since_not_checked(kept: "StoredCheckpoint", size: int, *, sqlite: bool) -> list[str]:
+    """What `verify --since` leaves to a full `verify`, in words: the events the checkpoint
+    signed were checked by the full verify before it was made, not now."""
+    left = []
+    if size:
+        only_head = (
+            f"; only event {size}'s hash was compared with the signed one"
+            if size > 1
+            else ", but its hash was compared with the signed one"
+        )
+        left.append(
+            f"{events_span(1, size)}, which checkpoint {kept.id} signed: their contents, hashes "
+            f"and links were checked by the full verify before it was made, not now{only_head}"
+        )
+    left += [
+        "that replaying every event gives the tables the commands read (the projections): "
+        f"checked when checkpoint {kept.id} was made, whose state was {kept.state}",
+        "the invariants of the samples, loans and agreements no new event touched",
+    ]
+    if sqlite:  # PostgreSQL checks its own pages: a full verify runs no such check there
+        left.append("SQLite's integrity check of the whole file")
+    return left
 
 
 def _defence_problems(connection: Connection) -> list[tuple[str, str]]:
@@ -1026,7 +1087,9 @@ def _check_anchor(
         result.problems.append(
             ("checkpoint", f"event {size} is not the checkpoint's head: the ledger was rewritten")
         )
-    result.checked.append(f"event {size} still has the checkpoint's head hash")
+    result.checked.append(
+        f"event {size}, the last one the checkpoint signed, still has the signed hash"
+    )
 
 
 def _check_new_events(
@@ -1065,9 +1128,18 @@ def _check_new_events(
 def _new_events_checked(size: int, head_seq: int) -> str:
     """What `verify --since` says it checked of the events after a checkpoint of `size`."""
     if head_seq <= size:
-        return f"no event after event {size}: nothing new to check"
-    span = f"event {head_seq}" if head_seq == size + 1 else f"events {size + 1}..{head_seq}"
-    return f"{span}: seq, links, hashes, payloads, recording clock"
+        return (
+            f"no event after event {size}, the last one the checkpoint signed: nothing new to check"
+        )
+    if head_seq == size + 1:
+        return (
+            f"event {head_seq}, the one new event: its number, its link to event {size}, its "
+            "hash, its contents and its recording time"
+        )
+    return (
+        f"{events_span(size + 1, head_seq)}, the new events: their numbers, links, hashes, "
+        "contents and recording times"
+    )
 
 
 def _link_problems(
@@ -1118,6 +1190,6 @@ def _check_touched_records(
     )
     result.problems += [("invariant", v.message) for v in checks.run_checks(snapshot)]
     result.checked.append(
-        f"every invariant of the {result.records_checked} samples, loans and agreements the new "
-        "events touched"
+        f"every invariant of the {counted(result.records_checked, 'record')} (samples, loans "
+        "and agreements) the new events touched"
     )

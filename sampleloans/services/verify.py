@@ -30,6 +30,7 @@ from sampleloans.ledger.unit import Touched
 from sampleloans.models import Agreement, EventSubject, Loan, Sample
 from sampleloans.services import recorders, verify_halves
 from sampleloans.services.common import require_role
+from sampleloans.text import events_span
 
 VERIFY_REPLAY_BATCH = replay.REPLAY_BATCH
 """Events `verify` replays between two writes of the scratch copy. Measured on the 1M-event
@@ -101,10 +102,25 @@ UNPROVEN_WITHOUT_WITNESS = (
 """What a full verify cannot prove from the ledger alone: only a witness from outside it can."""
 
 
-def unproven(*, anchor_given: bool, checkpoint_given: bool) -> list[str]:
+def unproven(
+    *, anchor_given: bool, checkpoint_given: bool, covered: int = 0, head_seq: int = 0
+) -> list[str]:
     """What a clean full verify did not prove, in words: its authenticity and freshness, unless
-    an anchor or a signed checkpoint held outside the ledger was given."""
-    return [] if anchor_given or checkpoint_given else [UNPROVEN_WITHOUT_WITNESS]
+    an anchor or a signed checkpoint held outside the ledger was given; with one, the events
+    after the last one it `covered` (anyone who can write the file can append events whose
+    hashes hold: only a newer checkpoint or anchor vouches for them)."""
+    if not (anchor_given or checkpoint_given):
+        return [UNPROVEN_WITHOUT_WITNESS]
+    if head_seq <= covered:
+        return []
+    witness = "the checkpoint's last event" if checkpoint_given else "the anchored event"
+    one = head_seq == covered + 1
+    return [
+        f"not checked: that {events_span(covered + 1, head_seq)}, after {witness} "
+        f"{covered}, {'is' if one else 'are'} the lender's: nothing signed or held outside the "
+        f"ledger covers {'it' if one else 'them'} (whoever can write the file can add events "
+        "whose hashes hold); a newer checkpoint does"
+    ]
 
 
 def verify_as(
