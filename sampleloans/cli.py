@@ -126,6 +126,7 @@ class LazyGroup(TyperGroup):
                 sys.stderr.write(f"Error: {given}: must not be empty; {hint}\n")
                 raise typer.Exit(2)
         self._refuse_both_sides(args)
+        self._refuse_given_twice(args)
         with _one_line_usage_errors():
             return super().parse_args(ctx, args)
 
@@ -141,6 +142,56 @@ class LazyGroup(TyperGroup):
             if typed[0] is not None and typed[1] is not None:
                 sys.stderr.write(f"Error: {typed[0]} and {typed[1]}: give one of them, not both\n")
                 raise typer.Exit(2)
+
+    def _refuse_given_twice(self, args: list[str]) -> None:
+        """Refuse an option that takes one value given twice (`--limit 1 --limit 2`): Click
+        would keep the last, silently, and a repeat is more often a slip for another option."""
+        words = args[: args.index("--")] if "--" in args else args
+        start = self._command_start(words)
+        for params, part in (
+            (self.params, words[:start]),
+            (self._command_of(args).params, words[start:]),
+        ):
+            self._refuse_repeat_among(params, part)
+
+    def _command_start(self, words: list[str]) -> int:
+        """Where the words of the (sub)command begin: after the last word naming a command."""
+        command: Any = self
+        start = 0
+        for position, word in enumerate(words):
+            commands = getattr(command, "commands", None)
+            if commands is not None and not word.startswith("-") and word in commands:
+                command = commands[word]
+                start = position + 1
+        return start
+
+    @staticmethod
+    def _refuse_repeat_among(params: list[Any], words: list[str]) -> None:
+        """Refuse the first single-valued option of `params` typed twice among `words`."""
+        single = {
+            opt: param
+            for param in params
+            if param.param_type_name == "option"
+            and not (param.is_flag or param.count or param.multiple)
+            for opt in param.opts
+        }
+        seen: dict[str, str] = {}
+        position = 0
+        while position < len(words):
+            typed, _, inline = words[position].partition("=")
+            param = single.get(typed)
+            position += 1
+            if param is None:
+                continue
+            value = inline if inline else (words[position] if position < len(words) else "")
+            position += 0 if inline else 1
+            if param.name in seen:
+                sys.stderr.write(
+                    f"Error: {typed}: given twice ({seen[param.name]!r}, then {value!r}); "
+                    "give it once\n"
+                )
+                raise typer.Exit(2)
+            seen[param.name] = value
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; a reader that stopped reading ends it quietly (exit 0)."""
