@@ -260,7 +260,9 @@ def _one_line_usage_errors() -> Iterator[None]:
     except NoArgsIsHelpError:
         raise  # a group typed alone: its help is the answer
     except UsageError as refused:
-        raise UsageError(_one_line(refused), ctx=None) from None
+        # what was typed is shown escaped: a control or newline in it would repaint the
+        # terminal or split the line (README: every `Error:` line)
+        raise UsageError(one_line(_one_line(refused)), ctx=None) from None
 
 
 def _one_line(refused: UsageError) -> str:

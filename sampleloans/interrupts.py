@@ -38,7 +38,7 @@ class _Interrupt:
 def start_run() -> None:
     """Forget what an earlier command in this process committed or kept (tests and embedders
     run several in one process): each command's lines speak of its own writes only."""
-    _Interrupt.committed = False
+    _Interrupt.committed = _Interrupt.holding = _Interrupt.deferred = False
     _Interrupt.kept = _Interrupt.kept_on_commit = _Interrupt.finished = None
 
 
@@ -106,9 +106,9 @@ def held() -> Iterator[None]:
         yield
     finally:
         _Interrupt.holding = False
-    if _Interrupt.deferred:
-        _Interrupt.deferred = False
-        raise KeyboardInterrupt
+        deferred, _Interrupt.deferred = _Interrupt.deferred, False
+        if deferred:  # also when the block failed (a full disk at COMMIT): never kept for later
+            raise KeyboardInterrupt
 
 
 def watch_for_ctrl_c() -> None:

@@ -272,6 +272,13 @@ def masses_grouped(grouped: bool) -> Iterator[None]:
         _GROUPED.reset(token)
 
 
+def typed_mass(mass_ug: int) -> str:
+    """`mass_ug` as a user types it on a command line, for a suggested command: no space, no
+    thousands separator (the parser refuses one: '1,500' is 1.5 in much of Europe)."""
+    with masses_grouped(False):
+        return format_mass(mass_ug).replace(" ", "")
+
+
 # --- depths --------------------------------------------------------------------------------
 
 _DEPTH_CM = r"([0-9]{1,4})(?:\.([0-9]))?"

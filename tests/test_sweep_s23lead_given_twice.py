@@ -34,7 +34,17 @@ CASES = [
         "give it once",
     ),
     (
-        ["--as", CURATOR, "samples", "move", "CE5C0000YJYX070", "--location", "a", "--location", "b"],
+        [
+            "--as",
+            CURATOR,
+            "samples",
+            "move",
+            "CE5C0000YJYX070",
+            "--location",
+            "a",
+            "--location",
+            "b",
+        ],
         "Error: --location: given twice ('a', then 'b'); give it once",
     ),
 ]

@@ -320,7 +320,7 @@ def receive(
 def _receipt_discrepancy(number: str, d: "DiscrepancyView") -> str:
     """A sample weighed on arrival other than issued: the ledger still counts what was
     issued as held (a return must account for it), so a shortfall is reported as a loss."""
-    from sampleloans.units import format_mass
+    from sampleloans.units import format_mass, typed_mass
 
     weighed = f"{d.sample} weighed {format_mass(d.weighed_ug)}"
     issued = f"the {format_mass(d.expected_ug)} issued"
@@ -331,7 +331,7 @@ def _receipt_discrepancy(number: str, d: "DiscrepancyView") -> str:
             f"discrepancy ('loans show {number}'); {still}."
         )
     missing = format_mass(-d.difference_ug)
-    typed = missing.replace(" ", "")  # as typed on a command line: '200µg', no quotes needed
+    typed = typed_mass(-d.difference_ug)  # '200µg', '1200.000g': no quotes needed
     return (
         f"{weighed}, {missing} less than {issued}: {still}; if it is lost, report it "
         f"('incidents report --sample {d.sample} --kind loss --mass-lost {typed} "
