@@ -7,7 +7,7 @@ Usage:
 `cache`: on a copy of LEDGER (a bench ledger: loans `L-000000`…, each on its sample
 `SYN0000000`…), imports `--events` consumptions going round the loans (not loans 0 and 1, the
 report loans), in one transaction that is rolled back, once per page cache size (`--kib`, set
-as `db.BULK_CACHE_KIB` before the import asks for it), each in a fresh process, rounds
+as `db.IMPORT_CACHE_KIB` before the import asks for it), each in a fresh process, rounds
 interleaved. The first half of the consumptions (one round of the loans, at `--events` twice
 the loans) warms the page cache and the unit's rows (it is not counted); the CPU of the second
 half (`time.process_time`, SQLite's work included) is printed per event, with the bytes the
@@ -79,7 +79,7 @@ def cache_probe(path: Path, events: int, kib: int) -> dict[str, float]:
     from sampleloans.ledger.store import Context
     from sampleloans.services.bulk import import_records
 
-    db.BULK_CACHE_KIB = -kib
+    db.IMPORT_CACHE_KIB = -kib
     engine = db.open_engine(db.url_for_path(path))
     with engine.connect() as connection:
         loans = int(connection.exec_driver_sql("SELECT count(*) FROM loan").scalar() or 0)

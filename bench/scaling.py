@@ -77,6 +77,8 @@ def replay_writes(before: Path, statements: Path, work: Path) -> float:
     """Seconds to write the recorded statements with raw sqlite3, one transaction, onto a copy
     of the ledger as it was before the import (the copy and the reading of the file are not
     timed: the statements are loaded first, as an application holds its rows)."""
+    from sampleloans import db
+
     target = work / "same-rows.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
@@ -86,7 +88,7 @@ def replay_writes(before: Path, statements: Path, work: Path) -> float:
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = FULL")  # as db.open_engine
     con.execute("PRAGMA foreign_keys = ON")
-    con.execute("PRAGMA cache_size = -65536")  # as db.use_bulk_cache
+    con.execute(f"PRAGMA cache_size = {db.IMPORT_CACHE_KIB}")  # as the import's (`db.import_cache`)
     start = time.perf_counter()
     con.execute("BEGIN")
     for statement, params, many in recorded:

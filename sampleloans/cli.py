@@ -13,7 +13,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Click
+from typer._click.exceptions import (  # Typer's own Click
+    BadOptionUsage,
+    BadParameter,
+    MissingParameter,
+    NoArgsIsHelpError,
+    NoSuchOption,
+    UsageError,
+)
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from sampleloans.commands.common import State, StdoutGuard
@@ -118,7 +125,8 @@ class LazyGroup(TyperGroup):
                 sys.stderr.write(f"Error: {given}: must not be empty; {hint}\n")
                 raise typer.Exit(2)
         self._refuse_both_sides(args)
-        return super().parse_args(ctx, args)
+        with _one_line_usage_errors():
+            return super().parse_args(ctx, args)
 
     def _refuse_both_sides(self, args: list[str]) -> None:
         """Refuse both sides of one on/off flag (`--destructive --non-destructive`): Click
@@ -137,7 +145,7 @@ class LazyGroup(TyperGroup):
         """Run the command; a reader that stopped reading ends it quietly (exit 0)."""
         from sampleloans.commands.common import quiet_broken_pipe
 
-        with quiet_broken_pipe(), _global_options_placed():
+        with quiet_broken_pipe(), _one_line_usage_errors(), _global_options_placed():
             return super().invoke(ctx)
 
     def _command_of(self, args: list[str]) -> Any:
@@ -184,9 +192,74 @@ def _global_options_placed() -> Iterator[None]:
         command = ctx.command_path[len(root) :].strip()
         value = GLOBAL_OPTIONS[name]
         typed = f"{root} {name} {value} {command} …" if value else f"{root} {name}"
+        # ctx=None: one line, that needs no "--help" hint
         raise UsageError(
-            f"{name} is a global option: give it before the command ('{typed}')", ctx=ctx
+            f"{name} is a global option: give it before the command ('{typed}')", ctx=None
         ) from None
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    """Say a command line Click cannot parse in one line, as every other refusal is (README
+    "Exit codes"): the option or argument as typed, what is wrong, where help is. Click put its
+    usage line and a "Try … --help" line above the error, three lines and a blank one."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise  # a group typed alone: its help is the answer
+    except UsageError as refused:
+        raise UsageError(_one_line(refused), ctx=None) from None
+
+
+def _one_line(refused: UsageError) -> str:
+    """A usage error's words, led by the option or argument as typed (ctx=None: one line)."""
+    ctx = refused.ctx
+    hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+    message = refused.message.rstrip(".")
+    if isinstance(refused, NoSuchOption):
+        near = sorted(refused.possibilities or ())
+        guess = f"; did you mean {_either(near)}?" if near else ""
+        return f"{refused.option_name}: no such option{guess}{hint}"
+    if isinstance(refused, MissingParameter):
+        field = _typed(refused)
+        both = " / " in field  # an on/off pair: say which to choose
+        wanted = "give one of them" if both else "this command requires it"
+        return f"{field}: missing; {wanted}{hint}"
+    if isinstance(refused, BadParameter):
+        field = _typed(refused)
+        return f"{field}: {message}" if field else message
+    if isinstance(refused, BadOptionUsage) and "requires" in message:
+        return f"{refused.option_name}: give it a value{hint}"
+    extra = "Got unexpected extra argument(s) ("
+    if message.startswith(extra):
+        return f"{message.removeprefix(extra).rstrip(')')}: unexpected extra argument{hint}"
+    if message.startswith("No such command"):
+        name = message.removeprefix("No such command ").split(". Did you mean")[0]
+        return f"{name}: no such command{_did_you_mean(message)}{hint}"
+    return f"{message}{hint}" if refused.ctx is not None else message
+
+
+def _typed(refused: BadParameter) -> str:
+    """The option(s) or argument a bad parameter names, as typed: `--limit`, `NUMBER`,
+    `--seal-intact / --seal-broken` (Click quotes them)."""
+    hint = refused.param_hint
+    if hint is None and refused.param is not None:
+        hint = refused.param.get_error_hint()
+    if hint is None:
+        return ""
+    hints = [hint] if isinstance(hint, str) else list(hint)
+    return " / ".join(h.replace("'", "") for h in hints)
+
+
+def _either(words: list[str]) -> str:
+    """`--at`, `--at or --seal`, `--at, --sample or --seal`."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _did_you_mean(message: str) -> str:
+    """Typer's suggestion of a near command ('; did you mean 'list'?'), if it made one."""
+    _, said, near = message.partition(". Did you mean ")
+    return f"; did you mean {near.rstrip('?')}?" if said else ""
 
 
 def _blank_value_of(before: str, arg: str) -> str | None:

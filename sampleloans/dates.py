@@ -55,11 +55,11 @@ _COMPLETE_DATE_RE = re.compile(_COMPLETE_DATE, re.ASCII)
 _DATE_THEN_TIME_RE = re.compile(_COMPLETE_DATE + r"[Tt ].+", re.ASCII | re.DOTALL)
 # a fraction of a second longer than the microseconds every time is kept to ('.1234567')
 _FINER_THAN_MICROSECOND_RE = re.compile(r"[Tt ][0-9:]+[.,][0-9]{7,}", re.ASCII)
-# a date and time followed by a time-zone name or abbreviation ('2025-04-24 10:00 UTC', as the
-# ledger prints times; '…T10:00 CET', '…T10:00 Europe/Paris', '…+09:00[Asia/Tokyo]'): isoparse
+# a date (and time) followed by a time-zone name or abbreviation ('2025-04-24 10:00 UTC', as the
+# ledger prints times; '2025-04-24 CET', '…T10:00 Europe/Paris', '…+09:00[Asia/Tokyo]'): isoparse
 # refuses them with words about colons or unused components, which do not say what to type
 _ZONE_NAME_RE = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9:.,]+)([+-][0-9:]+)?"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([0-9:.,]+)([+-][0-9:]+)?)?"
     r"[ ]*(?:\[([^\]]+)\]|([A-Za-z][A-Za-z0-9_/+-]*))",
     re.ASCII,
 )
@@ -164,6 +164,7 @@ def _refuse_zone_name(stripped: str, field: str, q: str) -> None:
     if m is None:
         return
     day, clock, offset, bracketed, name = m.groups()
+    clock = clock or "00:00"  # a date alone is that day's midnight
     zone = bracketed or name
     is_utc = offset is None and zone.upper() in _UTC_NAMES
     written = f"{day}T{clock}{'Z' if is_utc else offset or '+01:00'}"

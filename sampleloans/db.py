@@ -100,17 +100,24 @@ def sqlite_path(url: str) -> Path | None:
     return Path(unquote(url[len(prefix) :]))
 
 
+def refuse_query_mark(given: str, option: str, hint: str = "") -> None:
+    """Refuse (exit 2) a SQLite file's path holding "?", led by the option it was typed in: a
+    URL reads what follows "?" as options, so the ledger would be opened (or created) elsewhere."""
+    if "?" not in given:
+        return
+    from sampleloans.units import quote_input
+
+    shown = quote_input(given, limit=4096)  # whole: where the '?' is matters
+    raise InvalidInput(
+        f"{option}: {shown} holds a '?', which a database URL reads as the start of its "
+        f"options; use a file and folder names without '?'{hint}"
+    )
+
+
 def url_for_path(path: Path | str) -> str:
     """The SQLAlchemy URL of a SQLite file; a path holding "?" is refused (exit 2): a URL reads
     what follows it as options, so the ledger would be opened (or created) elsewhere."""
-    if "?" in str(path):
-        from sampleloans.units import quote_input
-
-        shown = quote_input(str(path), limit=4096)  # whole: where the '?' is matters
-        raise InvalidInput(
-            f"database path: {shown} holds a '?', which a database URL reads as the start of "
-            "its options; use a file and folder names without '?'"
-        )
+    refuse_query_mark(str(path), "database path")
     # SQLAlchemy reads `%XX` in a URL as an escape: a literal `%` is written `%25`, so that
     # `a%41.db` names that file, not `aA.db`
     return f"sqlite:///{str(Path(path)).replace('%', '%25')}"
@@ -1143,12 +1150,28 @@ BULK_CACHE_KIB = -65_536
 ledger inserts into indexes far bigger than the default 2 MiB cache. Fixed, whatever the size."""
 
 
-def use_bulk_cache(connection: Any) -> None:
-    """Give this connection the bulk page cache (for an import; SQLite only: PostgreSQL's
-    shared buffers are the server's to size)."""
+IMPORT_CACHE_KIB = -262_144
+"""SQLite page cache of an import's connection while it imports (256 MiB at most: SQLite takes
+pages as it reads them, so a small ledger's import uses no more than before). An import of a
+1M-event ledger inserts into indexes with keys in no order (events by hash, the event-subject
+index) that outgrow 64 MiB: with it each event read pages again and wrote more out; 256 MiB
+keeps them (bench/RESULTS.md, "(13) import"). Set back to `BULK_CACHE_KIB` when the import
+ends, so the memory is the import's only."""
+
+
+@contextmanager
+def import_cache(connection: Any) -> Iterator[None]:
+    """Give this connection the import's page cache while the block runs, then the bulk
+    cache again (SQLite only: PostgreSQL's shared buffers are the server's to size)."""
     if connection.dialect.name == "postgresql":
+        yield
         return
-    connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+    connection.exec_driver_sql(f"PRAGMA cache_size = {IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        if not connection.invalidated:  # a connection lost in the block has no cache to shrink
+            connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
 
 
 def attach(connection: Connection, path: Path, name: str) -> None:
@@ -1405,9 +1428,12 @@ URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 def refuse_foreign_url(given: str) -> None:
     """Refuse (exit 2) a --db that is a URL of a database other than PostgreSQL's (`mysql://`,
     `sqlite:///x.db`, `POSTGRESQL://`): read as a file path it named a file under a folder
-    `mysql:` that nothing meant, and `init` created it there."""
+    `mysql:` that nothing meant, and `init` created it there; and a file path holding "?"."""
     scheme = URL_SCHEME.match(given)
-    if scheme is None or is_postgres_url(given):
+    if is_postgres_url(given):
+        return
+    if scheme is None:
+        refuse_query_mark(given, "--db", " (check --db / SAMPLELOANS_DB)")
         return
     from sampleloans.units import quote_input
 

@@ -53,6 +53,17 @@ class NotYetRecorded(NoSuchRecord):
         self.when = when
         super().__init__(what, key, "", scoped=scoped, option=option)
 
+    @classmethod
+    def as_of(
+        cls, exc: NoSuchRecord, moment: str, held: str, *, option: str | None = None
+    ) -> "NotYetRecorded":
+        """A record not found in the ledger as it stood at `--as-of` (`moment`, in words),
+        though the request was checked against the ledger as it is: one wording for every
+        command that takes --as-of (a report, a history); `held`: '0 events'."""
+        why = f"by {moment}, the --as-of moment (the ledger then held {held}); "
+        why += "give a later --as-of"
+        return cls(exc.what, exc.key, why, scoped=exc.scoped, option=option or exc.option)
+
     def wording(self) -> str:
         """The one-line refusal: the option and key, and the moment it was not recorded by."""
         lead = f"{self.option} {self._shown()}" if self.option else f"{self.what} {self._shown()}"

@@ -110,8 +110,10 @@ def clean_name(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
 
 def clean_email(value: object, field: str = "email") -> str:
     """A plain ASCII e-mail address (addr-spec: dot-atom local part @ a DNS name), lower-cased."""
-    email = clean_text(value, field, max_len=254).lower()
-    quoted = repr(email) if len(email) <= 60 else repr(email[:60] + "…")
+    typed = clean_text(value, field, max_len=254)
+    email = typed.lower()
+    # a refusal quotes the address as typed, not as it would have been kept
+    quoted = repr(typed) if len(typed) <= 60 else repr(typed[:60] + "…")
     odd = next((c for c in email if not c.isascii()), None)
     if odd is not None:
         raise InvalidInput(
@@ -208,5 +210,9 @@ def events_span(first: int, last: int) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """A count with its noun in agreement: '1 extension', '2 extensions', '0 extensions';
+    '2 hashes' (a noun ending in s, x, z, ch or sh takes -es)."""
+    if count == 1:
+        return f"{count} {noun}"
+    plural = "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s"
+    return f"{count} {noun}{plural}"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, localcontext
 
 from dateutil.relativedelta import relativedelta
@@ -248,7 +251,25 @@ def format_mass(mass_ug: int) -> str:
         return f"{sign}{n // 1_000}.{n % 1_000:03d} mg"
     # Grams: 3 decimals for readability, up to 6 when needed so no microgram disappears.
     decimals = f"{n % 1_000_000:06d}".rstrip("0").ljust(3, "0")
-    return f"{sign}{n // 1_000_000}.{decimals} g"
+    grams = n // 1_000_000
+    whole = f"{grams:,}" if _GROUPED.get() else str(grams)
+    return f"{sign}{whole}.{decimals} g"
+
+
+_GROUPED: ContextVar[bool] = ContextVar("masses_grouped", default=True)
+"""Whether `format_mass` groups the thousands of grams ("1,731.000 g"); a report printed in a
+layout before that (`readmodels.report.GROUPED_MASS_LAYOUT`) re-renders without ("1731.000 g")."""
+
+
+@contextmanager
+def masses_grouped(grouped: bool) -> Iterator[None]:
+    """`format_mass` within: thousands of grams grouped ("1,731.000 g", the default) or not, as
+    a document's layout printed them."""
+    token = _GROUPED.set(grouped)
+    try:
+        yield
+    finally:
+        _GROUPED.reset(token)
 
 
 # --- depths --------------------------------------------------------------------------------

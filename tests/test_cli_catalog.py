@@ -90,7 +90,8 @@ def test_samples_register_refusals(runner: CliRunner, db_path: Path) -> None:
     args[args.index("--mass") + 1] = "1732 g"  # more than Chang'e-5 brought back
     err = refused(runner, db_path, CURATOR, args, 2)
     assert err == (
-        "Error: --mass: 1732.000 g is more than CE-5 returned in all (1731.000 g); check the unit\n"
+        "Error: --mass: 1,732.000 g is more than CE-5 returned in all (1,731.000 g); "
+        "check the unit\n"
     )
 
 

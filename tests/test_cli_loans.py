@@ -244,6 +244,11 @@ def test_show_table_and_list(runner: CliRunner, run: Run) -> None:
             "due_at": "2026-04-01T09:00:00Z",
             "days_left": 365,
             "overdue": False,
+            "returned_at": None,
+            "settled_at": None,
+            "closed_at": None,
+            "withdrawn_reason": None,
+            "loan_period": "1 year",
         }
     ]
     assert json.loads(ok(runner, "loans", "list", "--status", "closed", "--json")) == []

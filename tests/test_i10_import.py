@@ -372,9 +372,9 @@ def test_samples_of_a_mission_may_not_exceed_what_it_returned_cli(
     second = invoke(runner, *base[:4], "BIG-2", *base[4:])
     assert second.exit_code == 1, second.output
     assert second.stderr.startswith(
-        "Error: mission CE-5 returned 1731.000 g in all; its samples already registered hold "
+        "Error: mission CE-5 returned 1,731.000 g in all; its samples already registered hold "
     )
-    assert "1500.000 g more would make" in second.stderr
+    assert "1,500.000 g more would make" in second.stderr
     assert fingerprint(db_path) == before
 
 
@@ -385,7 +385,7 @@ def test_samples_of_a_mission_may_not_exceed_what_it_returned_import(
     rows = [row(f"CE5-{n}", "1500 g") for n in range(3)]
     lines = refused_import(runner, db_path, write(tmp_path, "c.csv", catalogue(rows)), code=1)
     assert [line.split(":")[0] for line in lines[:2]] == ["line 3", "line 4"]
-    assert lines[0].startswith("line 3: mission CE-5 returned 1731.000 g in all")
+    assert lines[0].startswith("line 3: mission CE-5 returned 1,731.000 g in all")
 
 
 def register(run: Run, code: str, mass_ug: int) -> None:
@@ -401,7 +401,7 @@ def test_split_children_do_not_count_against_the_mission(run: Run) -> None:
     register(run, "ROOT1", 1_690_000_000)  # with the ~14 g already registered: 1,704 g
     run(samples.split_sample, parent="ROOT1", children=[("-01", 1_000_000_000)])
     register(run, "ROOT2", 20_000_000)  # 1,724 g: the 1,000 g child is not counted again
-    with pytest.raises(RuleViolation, match=r"mission CE-5 returned 1731\.000 g"):
+    with pytest.raises(RuleViolation, match=r"mission CE-5 returned 1,731\.000 g"):
         register(run, "ROOT3", 20_000_000)  # 1,744 g
 
 

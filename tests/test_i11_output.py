@@ -30,7 +30,15 @@ CSV_COMMANDS: list[list[str]] = [
     ["incidents", "list"],
     ["overdue"],
 ]
-CSV_ONLY = {"on its way back (µg)", "days left", "description", "resolution", "frozen", "balanced"}
+CSV_ONLY = {
+    "on its way back (µg)",
+    "days left",
+    "ended (UTC)",  # loans list: the table says it in the due cell, "— (closed …)"
+    "description",
+    "resolution",
+    "frozen",
+    "balanced",
+}
 """CSV columns a table has no heading of its own for: one fact a cell where the table joins
 several in one (`held` with what is on its way back, `kind: description`) or marks it (`=`)."""
 

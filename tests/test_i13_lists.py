@@ -162,7 +162,7 @@ def test_offset_past_the_end_is_empty_not_an_error(env: dict[str, str]) -> None:
     csv = cli(env, "loans", "list", "--csv", "--offset", "99").stdout
     assert csv.splitlines() == [
         "loan,institution,PI,status,samples,issued (µg),held (µg),on its way back (µg),"
-        "due (UTC),days left,overdue"
+        "due (UTC),days left,overdue,ended (UTC)"
     ]
 
 

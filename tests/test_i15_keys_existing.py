@@ -35,5 +35,5 @@ def test_an_existing_key_file_is_refused_without_advising_an_option_the_command_
     assert "--out" in lines[0].split("exists", 1)[1]  # it says what to do: another --out folder
     # the advice is one the command accepts: --force is not among its options
     forced = runner.invoke(app, ["keys", command, *again_args, "--force"])
-    assert forced.exit_code == 2 and "No such option" in forced.output
+    assert forced.exit_code == 2 and "--force: no such option" in forced.output
     assert {p: p.read_bytes() for p in before} == before

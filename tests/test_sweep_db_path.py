@@ -38,7 +38,7 @@ def test_a_path_with_a_question_mark_is_refused_and_nothing_is_made(
     folder.mkdir()
     code, out, err = run("--db", str(folder / "ledger.db"), *command)
     assert code == 2, (out, err)
-    assert err.startswith("Error: database path: ") and "'?'" in err
+    assert err.startswith("Error: --db: ") and "'?'" in err
     assert str(folder / "ledger.db") in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in out + err
     assert everything_under(tmp_path) == ["lab?2025"]  # no file here, none at 'lab'

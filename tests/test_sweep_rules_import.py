@@ -78,7 +78,7 @@ def test_an_imported_agreement_period_in_words_is_stored_only_as_the_command_sto
 @pytest.mark.parametrize(
     ("mass_ug", "words"),
     [
-        (BEYOND_10_KG, "max_total_mass_ug: 10000.000001 g is more than 10 kg"),
+        (BEYOND_10_KG, "max_total_mass_ug: 10,000.000001 g is more than 10 kg"),
         (0, "max_total_mass_ug: 0 µg is zero"),
         (-1, "max_total_mass_ug: -1 is out of range"),  # the payload's own type check
     ],

@@ -121,7 +121,7 @@ def test_on_the_due_day_every_command_says_due_today_as_the_statement_does(
         assert "0 days" not in shown
     # the CSV: the due time, days left and overdue each in a column of its own
     shown = _run(env, "--as", SUPARCO_PI, "loans", "list", "--csv", now=SUPARCO_DUE_DAY)
-    assert shown.splitlines()[1].endswith(",2026-04-30T08:00:00Z,0,no"), shown
+    assert shown.splitlines()[1].endswith(",2026-04-30T08:00:00Z,0,no,"), shown
     listed = json.loads(
         _run(env, "--as", SUPARCO_PI, "loans", "list", "--json", now=SUPARCO_DUE_DAY)
     )

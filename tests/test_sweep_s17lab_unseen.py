@@ -56,7 +56,7 @@ def test_another_institutions_record_is_answered_as_one_that_does_not_exist(
     assert seen == absent
     code, stdout, stderr = seen
     assert code == 2 and stdout == ""
-    if "Usage:" not in stderr:  # a format the command does not take is refused first
+    if "no such option" not in stderr:  # a format the command does not take is refused first
         assert "among the records you may read" in stderr
 
 

@@ -36,7 +36,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ),
         (
             "Evil <a@b.example>, x@y.example",
-            "Error: SMTP from: 'evil <a@b.example>, x@y.example' is not an e-mail address",
+            "Error: SMTP from: 'Evil <a@b.example>, x@y.example' is not an e-mail address",
         ),
     ],
 )

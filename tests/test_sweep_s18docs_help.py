@@ -69,11 +69,11 @@ def test_the_values_the_help_names_are_the_ones_the_command_takes(
     ],
 )
 def test_a_command_line_click_cannot_parse_is_what_the_readme_says(args: list[str]) -> None:
-    """README, "Exit codes": exit 2, one `Error:` line under the usage line and the hint."""
+    """README, "Exit codes": exit 2, one `Error:` line naming what was typed (and, for Click's
+    own refusals, where help is)."""
     result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
     assert result.exit_code == 2
-    lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"Usage: sampleloans {args[0]} ")
-    assert lines[1].startswith("Try 'sampleloans ") and lines[1].endswith("--help' for help.")
-    assert [line for line in lines if line.startswith("Error: ")] == [lines[-1]]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: ") and "Usage:" not in result.stderr
+    assert args[-1] in line or "RESOLUTION" in line or "SEQ" in line, line
     assert "Traceback" not in result.stderr

@@ -52,4 +52,4 @@ def test_a_missing_argument_is_named_as_the_readme_does(tmp_path: Path) -> None:
     """A command typed without its argument names the README's placeholder."""
     result = CliRunner().invoke(app, ["institutions", "add"], env={"COLUMNS": "200"})
     assert result.exit_code == 2
-    assert "Missing argument 'SHORT'" in result.stderr
+    assert result.stderr.startswith("Error: SHORT: missing; this command requires it")

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sampleloans.commands.common import console, writing
+from sampleloans.commands.common import (
+    console,
+    context,
+    db_path,
+    db_url,
+    errors_to_exit_codes,
+    lock_timeout_ms,
+    on_server,
+    writing,
+)
 
 if TYPE_CHECKING:
     from sampleloans.services.bulk import BulkRejected
@@ -54,10 +63,15 @@ def import_file(
 ) -> None:
     """Import a sample catalogue (CSV, the columns of data/samples.csv) or a history (JSON
     Lines of ledger events), all or nothing; every refused line is reported (curators only).
+    An events export ('export --events', a bag's data/events.jsonl) imported into a --db file
+    that does not exist yet rebuilds that ledger from it, as 'restore --events' does: the same
+    events and hashes, so the same head.
 
     \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv
     """
+    if _rebuilt_from_export(ctx, file):
+        return
     from sampleloans.errors import StorageError
     from sampleloans.fileio import open_text_input
     from sampleloans.services.bulk import (
@@ -97,6 +111,38 @@ def import_file(
 
     what = counted(result.events, "sample" if fmt == "csv" else "event")
     console().print(f"Imported {what} from {file} in one transaction.", markup=False)
+
+
+def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
+    """Rebuild a new SQLite ledger from an events export (`restore --events`, verified), when
+    --db names no file yet; False, doing nothing, for anything else (a history, a catalogue,
+    an existing ledger, a server), which `import` itself reads or refuses."""
+    from sampleloans.services.events_file import is_events_export
+
+    if on_server(ctx):
+        return False
+    with errors_to_exit_codes():
+        database = db_path(ctx)  # a --db URL of another kind is refused here, exit 2
+    if database.exists() or database.is_symlink() or not is_events_export(file):
+        return False
+    from sampleloans.services.ledgerfile import engine_for_restore_url
+    from sampleloans.services.maintenance import restore
+
+    with errors_to_exit_codes():
+        service_ctx = context(ctx)
+        engine = engine_for_restore_url(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
+        try:
+            result = restore(engine, service_ctx, file, events=True)
+        finally:
+            engine.dispose()
+    from sampleloans.text import counted
+
+    console().print(
+        f"Imported {counted(result.head_seq, 'event')} from {file} (an events export) into the "
+        f"new ledger {result.path}, with their hashes; verified; ledger head {result.head}.",
+        markup=False,
+    )
+    return True
 
 
 def _naming_the_file(rejected: "BulkRejected", name: str) -> "BulkRejected":

@@ -159,6 +159,7 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
         display_url,
         is_server_url,
         ledger_file,
+        refuse_query_mark,
         url_for_path,
     )
 
@@ -167,11 +168,11 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
     if given and is_server_url(given):
         return _DemoTarget(given, display_url(given))
     if given:
-        url_for_path(ledger_file(given))  # a path no URL can name: refused before anything
+        ledger_file(given)  # a path no URL can name: refused before anything
         target, option = _new_demo_file(Path(given)), "--db"
     else:
-        if directory is not None:
-            url_for_path(directory / "ledger.db")  # refused before the folder is made
+        if directory is not None:  # refused before the folder is made
+            refuse_query_mark(str(directory), "--dir")
         target, option = _demo_folder(directory) / "ledger.db", "--dir"
     # built in a private folder beside it, then linked into place: a failed or killed
     # demo leaves no partial ledger, and a killed one's folder goes at the next run

@@ -853,7 +853,8 @@ def list_(
         typer.Option(
             "--status",
             metavar="STATUS",
-            help=f"Only loans in this status: {in_words(LoanStatus)}.",
+            help=f"Only loans in this status: {in_words(LoanStatus)}; or withdrawn (closed "
+            "without ever being issued).",
         ),
     ] = (None),
     institution: Annotated[
@@ -894,7 +895,12 @@ def list_(
     one array row by row, --jsonl one object per line.
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
     transfer_type, sample_count, issued_ug, held_ug, returning_ug (the part of held_ug on its
-    way back), due_at, days_left (negative when overdue), overdue}.
+    way back), due_at (kept once the loan is over), days_left (negative when overdue), overdue,
+    returned_at (the last return shipment's arrival), settled_at, closed_at, withdrawn_reason
+    (withdrawn before issue: why; else null), loan_period (as requested: due that long after
+    issue)}. Before issue the table says when it will fall due ("1 year after issue"); once a
+    loan is over its due date binds no more: the table says how it ended, as `status` does
+    ("— (closed 2025-10-21 10:00)").
 
     \b
     Example: sampleloans loans list --status received --due-before 2026-06-01
@@ -933,12 +939,13 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
     from sampleloans.dates import to_iso
     from sampleloans.units import format_mass
 
-    due = _due_text(row.due_at, row.days_left, row.overdue, cell=True)
+    due = _due_or_ended(row)
+    ended = row.ended()
     return [
         Text(row.number),
         Text(row.institution),
         Text(row.pi),
-        _status_text(row.status),
+        _status_text(row.status, row.said_status),
         str(row.samples),
         mass_fact(row.issued_ug),
         # the table joins the held mass and the part of it on its way back; CSV, two cells
@@ -953,9 +960,28 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
             to_iso(row.due_at) if row.due_at else "",
             "" if row.days_left is None else str(row.days_left),
             "yes" if row.overdue else "no",
+            to_iso(ended[1]) if ended else "",
             style=due.style,
         ),
     ]
+
+
+def _due_or_ended(row: "LoanRow") -> Any:
+    """The due time with days left or overdue; once the loan is over the due date binds no
+    more, so `status`'s words instead: '— (closed 2025-10-21 10:00)'."""
+    from rich.text import Text
+
+    from sampleloans.commands.render import time_cell
+    from sampleloans.readmodels.report import due_after_issue
+    from sampleloans.services.loan_views import ENDED_LOAN_STATUSES
+
+    if row.status not in ENDED_LOAN_STATUSES:
+        before_issue = due_after_issue(row.status, row.loan_period)
+        return _due_text(
+            row.due_at, row.days_left, row.overdue, cell=True, before_issue=before_issue
+        )
+    ended = row.ended()
+    return Text("—" if ended is None else f"— ({ended[0]} {time_cell(ended[1])})")
 
 
 def _on_its_way_back(returning_ug: int) -> str:
@@ -975,7 +1001,7 @@ LOAN_TABLE = TableSpec(
         Column("samples", right=True),
         Column(mass_heading("issued"), right=True, no_wrap=True),
         Column(Fact("held", "held (µg)", "on its way back (µg)"), right=True, no_wrap=True),
-        Column(Fact("due (UTC)", "due (UTC)", "days left", "overdue"), no_wrap=True),
+        Column(Fact("due (UTC)", "due (UTC)", "days left", "overdue", "ended (UTC)"), no_wrap=True),
     ),
     cells=_loan_cells,
     empty="No loans match.",
@@ -989,11 +1015,13 @@ def show(
     limit: LimitOption = None,
     offset: OffsetOption = 0,
     as_json: JsonOption = False,
+    as_jsonl: JsonlOption = False,
 ) -> None:
     """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
 
     The consumptions (one per analysis: the part that grows) stream; --limit/--offset page
-    through them (on a terminal the table shows 50 unless --limit says otherwise).
+    through them (on a terminal the table shows 50 unless --limit says otherwise); --jsonl
+    writes them alone, one consumption object per line.
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
@@ -1021,9 +1049,21 @@ def show(
     from sampleloans.commands.listing import CountedRows, write_json_page
     from sampleloans.services import loan_views
 
+    check_formats(as_json=as_json, as_jsonl=as_jsonl)
     with reading(ctx) as (session, service_ctx):
-        page = page_for(limit, offset, table=not as_json)
+        page = page_for(limit, offset, table=not (as_json or as_jsonl))
         detail, total = loan_views.loan_detail_stream(session, service_ctx, number, page=page)
+        if as_jsonl:  # the list that grows, as `custody history --jsonl` writes its events
+            consumption_json = row_converter(loan_views.ConsumptionView)
+            write_rows(
+                iter(detail.consumptions),
+                page=page,
+                total=total,
+                to_json=consumption_json,
+                spec=CONSUMPTION_TABLE,
+                fmt="jsonl",
+            )
+            return
         if as_json:
             # the text recorded at settlement, not the open obligations of `status`
             head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
@@ -1123,7 +1163,7 @@ def _detail_header(d: "LoanDetail") -> Any:
     ):
         header.add_row(label, value)
     if d.returned_at:
-        header.add_row("returned", Text(_when(d.returned_at)))
+        header.add_row(_return_label(d.status), Text(_when(d.returned_at)))
     if d.settled_at:
         header.add_row("settled", Text(f"{_when(d.settled_at)}: {d.obligations or ''}"))
     if d.closed_at:
@@ -1131,6 +1171,14 @@ def _detail_header(d: "LoanDetail") -> Any:
         withdrawn = f" (withdrawn before issue: {d.withdrawn_reason})" if d.withdrawn_reason else ""
         header.add_row("closed", Text(_when(d.closed_at) + withdrawn))
     return header
+
+
+def _return_label(status: str) -> str:
+    """'returned' once every sample is back (or the loan is over, as `status` says); before,
+    the last return shipment brought only part of it back: 'last return arrived'."""
+    from sampleloans.vocab import ENDED_LOAN_STATUSES
+
+    return "returned" if status in ENDED_LOAN_STATUSES else "last return arrived"
 
 
 def _items_table(d: "LoanDetail") -> Any:

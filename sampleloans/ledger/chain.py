@@ -18,6 +18,10 @@ MAX_SAFE_INTEGER = 2**53 - 1
 exact, so the format refuses them (a mass of 2^53 µg would be 9 tonnes)."""
 
 
+_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""Sorted compact JSON (`json.dumps` with these options builds an encoder per call)."""
+
+
 def canonical(value: Any, what: str = "event") -> str:
     """The RFC 8785 canonical JSON text of `value`: the one encoding hashes are computed over.
 
@@ -26,14 +30,17 @@ def canonical(value: Any, what: str = "event") -> str:
     case), integers as digits. The one difference, key order by UTF-16 code units rather than
     code points, shows only for keys with characters beyond U+FFFF; those objects are re-ordered.
     """
-    try:
-        astral = _check_jcs(value)
-    except _Refused as refused:
-        raise InvalidInput(f"{what}: {refused}") from None
-    if astral:
-        text = json.dumps(_utf16_ordered(value), separators=(",", ":"), ensure_ascii=False)
+    if type(value) is dict and _flat(value):  # most payloads: no walk, no refusal possible
+        text = _SORTED.encode(value)
     else:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            astral = _check_jcs(value)
+        except _Refused as refused:
+            raise InvalidInput(f"{what}: {refused}") from None
+        if astral:
+            text = json.dumps(_utf16_ordered(value), separators=(",", ":"), ensure_ascii=False)
+        else:
+            text = _SORTED.encode(value)
     try:
         text.encode("utf-8")  # a lone surrogate anywhere has no UTF-8 form
     except UnicodeEncodeError:
@@ -46,6 +53,24 @@ class _Refused(Exception):
 
 
 _SCALARS = (str, type(None), bool)
+
+
+_FLAT = frozenset((str, type(None), bool))
+
+
+def _flat(value: dict[Any, Any]) -> bool:
+    """Whether an object has only ASCII string keys and text, null, boolean or safe integer
+    values: `_check_jcs` would pass it and find no key beyond U+FFFF."""
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii():
+            return False
+        kind = type(item)
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind not in _FLAT:
+            return False
+    return True
 
 
 def _check_jcs(value: Any) -> bool:
@@ -168,7 +193,7 @@ def stored_link_hash(prev_hash: str, body: dict[str, Any]) -> str:
                 return link_hash(prev_hash, body)
         elif kind is not str and value is not None:
             return link_hash(prev_hash, body)
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _SORTED.encode(body)
     try:
         data = (prev_hash + text).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: refused by name

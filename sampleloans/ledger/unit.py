@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import compress
 from operator import itemgetter
 from types import SimpleNamespace
@@ -269,6 +270,9 @@ class Unit:
         self.touched = Touched()
         self.mission_root_ug: dict[str, int] = {}
         """Running mass of root samples per mission, kept while a batch registers many."""
+        self.agreement_issued_ug: dict[str, int] = {}
+        """Running mass issued under each agreement (curator-issued items), read once per
+        agreement and then kept by the issues of the import (`services/loans.py`)."""
         self._rows: dict[Key, Tracked] = {}  # the identity map
         self._batch = 0  # batches released so far (the clock of `_used`)
         self._used: dict[Key, int] = {}  # row → the last batch that read it
@@ -778,6 +782,7 @@ class Unit:
         self.touched = Touched()
         self.head = head
         self.mission_root_ug = dict(mission_root_ug or {})
+        self.agreement_issued_ug.clear()  # read again: the undone batch's issues are gone
         self.held.clear()
         if self.session is not None:
             self.session.expire_all()  # its copies may hold what the rollback undid
@@ -983,8 +988,10 @@ def _stored_time(value: str | datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@lru_cache(maxsize=1024)
 def _iso(moment: datetime) -> str:
-    """Stored text of an aware datetime (`…Z`), as `models.UTCDateTime` stores it."""
+    """Stored text of an aware datetime (`…Z`), as `models.UTCDateTime` stores it (kept for
+    the last times seen: an import's recording time is the same for every event)."""
     return to_iso(moment)
 
 
@@ -1031,7 +1038,8 @@ def append(
         corrects_seq=corrects_seq,
         reason=reason,
     )
-    values = {**body, "prev_hash": last.hash, "hash": chain.link_hash(last.hash, body)}
+    # the body's fields are scalars (the payload is canonical text already): the flat path
+    values = {**body, "prev_hash": last.hash, "hash": chain.stored_link_hash(last.hash, body)}
     envelope = Envelope(
         seq=last.seq + 1,
         kind=event.kind,

@@ -11,7 +11,8 @@ builds these objects from the ledger, `reports/` turns them into PDF bytes.
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
@@ -19,7 +20,7 @@ from typing import Any
 
 from sampleloans.dates import to_iso
 from sampleloans.readmodels.handover import Handover
-from sampleloans.units import format_period
+from sampleloans.units import format_period, masses_grouped
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemState, LoanStatus
 
 KINDS = ("custody", "return", "overdue", "inventory")
@@ -108,12 +109,14 @@ class Reworded:
     `since` on."""
 
     text: str
-    earlier: str
+    earlier: "str | Reworded"  # reworded again by an earlier layout
     since: int
 
     def words(self, layout: int) -> str:
         """The words `layout` prints (and digests)."""
-        return self.text if layout >= self.since else self.earlier
+        if layout >= self.since:
+            return self.text
+        return self.earlier.words(layout) if isinstance(self.earlier, Reworded) else self.earlier
 
 
 Words = str | Reworded
@@ -152,6 +155,23 @@ def mass_in(value: Mass, layout: int) -> int:
 def reworded(text: str, earlier: str, since: int) -> Words:
     """`text`, kept a plain string when the layouts before `since` said the same."""
     return text if text == earlier else Reworded(text, earlier, since)
+
+
+_GROUPED_GRAMS = re.compile(r"[0-9],[0-9]{3}(?:,[0-9]{3})*\.[0-9]+ g")
+"""A mass of 1,000 g or more as `format_mass` groups it."""
+
+
+def with_grouped_masses(build: Callable[[], Words]) -> Words:
+    """The words `build` makes, which print masses: from `GROUPED_MASS_LAYOUT` on with the
+    thousands of grams grouped ("1,731.000 g"), in the layouts before as they printed them
+    ("1731.000 g"), so their digests stay. Built a second time only when a grouped mass shows."""
+    text = build()
+    latest = words_in(text, REPORT_LAYOUT)
+    if not _GROUPED_GRAMS.search(latest):
+        return text
+    with masses_grouped(False):
+        earlier = build()
+    return latest if latest == earlier else Reworded(latest, earlier, GROUPED_MASS_LAYOUT)
 
 
 def words_in(value: Words, layout: int) -> str:
@@ -230,7 +250,7 @@ class Finding:
 
     seq: int
     kind: str
-    text: str
+    text: Words
 
 
 @dataclass(frozen=True)
@@ -265,6 +285,7 @@ class CustodyBody:
     events: tuple[CustodyRow, ...]
     findings: tuple[Finding, ...]
     recalls: tuple[Recall, ...] = ()  # from layout 9 on
+    inventory_overdue: tuple[Overdue, ...] = ()  # from layout 11 on: an attestation past due
 
 
 @dataclass(frozen=True)
@@ -308,7 +329,7 @@ class SplitLine:
     returned_ug: int
     lost_ug: int
     remaining_ug: int
-    fate: str
+    fate: Words
 
 
 @dataclass(frozen=True)
@@ -326,6 +347,7 @@ class ReturnBody:
     conditions: tuple[Finding, ...]
     findings: tuple[Finding, ...]
     recalls: tuple[Recall, ...] = ()  # from layout 9 on
+    inventory_overdue: tuple[Overdue, ...] = ()  # from layout 11 on: an attestation past due
 
 
 @dataclass(frozen=True)
@@ -408,8 +430,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # "Chain of custody (1 event)" counts in agreement (before: "1 events"), as does a checkpoint of
 # "1 event", and the return report's chart draws the samples top down in the order of its
 # accounting table (before: reportlab's, the first sample at the bottom).
-REPORT_LAYOUT = 10
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+# 11 = the custody and return reports flag an inventory attestation past due in their header
+# ("Inventory overdue"), as the inventory report, `status`, `overdue` and the statement do
+# (before: only a return past due), and a mass of 1,000 g or more is printed with its thousands
+# grouped, "1,731.000 g" (before: "1731.000 g"); the words the digest covers are `Reworded`.
+REPORT_LAYOUT = 11
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -422,6 +448,8 @@ RECALLED_LAYOUT = 9
 INVENTORY_FLAG_LAYOUT = 10
 COUNTED_EVENTS_LAYOUT = 10
 CHART_IN_TABLE_ORDER_LAYOUT = 10
+EVERY_REPORT_FLAGS_INVENTORY_LAYOUT = 11
+GROUPED_MASS_LAYOUT = 11
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -437,6 +465,8 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (OverdueBody, "recalls"): RECALLED_LAYOUT,
     (ReportRequest, "audience"): RECALLED_LAYOUT,
     (InventoryBody, "inventory_overdue"): INVENTORY_FLAG_LAYOUT,
+    (CustodyBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
+    (ReturnBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)
 

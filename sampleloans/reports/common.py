@@ -10,13 +10,18 @@ from sampleloans.gcpause import gc_paused
 from sampleloans.readmodels.items import state_words
 from sampleloans.readmodels.report import (
     COUNTED_EVENTS_LAYOUT,
+    EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FITTED_HEAD_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    GROUPED_MASS_LAYOUT,
+    INVENTORY_FLAG_LAYOUT,
     SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
+    InventoryBody,
     ItemRow,
     Overdue,
+    OverdueBody,
     Party,
     Recall,
     Report,
@@ -26,7 +31,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.reports import layout, tables
 from sampleloans.text import counted
-from sampleloans.units import format_mass
+from sampleloans.units import format_mass, masses_grouped
 from sampleloans.vocab import ItemState
 
 CHECKPOINT_FILE = "report-checkpoint.json"
@@ -169,6 +174,21 @@ def header_lines(report: Report) -> list[tuple[str, str]]:
     return lines
 
 
+def late_inventories(report: Report) -> tuple[Overdue, ...]:
+    """The inventory attestations past due a report's header flags in its layout: the inventory
+    report's from layout 10 on, the custody and return reports' from 11 (before: none; the
+    overdue notice lists them in its table)."""
+    body = report.body
+    if isinstance(body, OverdueBody):
+        return ()
+    first = (
+        INVENTORY_FLAG_LAYOUT
+        if isinstance(body, InventoryBody)
+        else EVERY_REPORT_FLAGS_INVENTORY_LAYOUT
+    )
+    return body.inventory_overdue if report.layout >= first else ()
+
+
 def title_block(
     report: Report,
     overdue: tuple[Overdue, ...] = (),
@@ -210,6 +230,7 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
     """`render` once the metadata is known."""
     proof = checkpoint_json(report)
     with (
+        masses_grouped(report.layout >= GROUPED_MASS_LAYOUT),  # "1,731.000 g" from layout 11
         tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT),
         layout.framed_tables(report.layout >= FRAMED_TABLES_LAYOUT),
         tables.right_headings(report.layout >= WORDED_LAYOUT),

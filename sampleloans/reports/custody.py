@@ -20,6 +20,7 @@ from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     events_in,
     item_state,
+    late_inventories,
     mass,
     party_lines,
     recalls_section,
@@ -78,7 +79,7 @@ def story(report: Report) -> list[Any]:
     """The flowables of a custody report."""
     body = report.body
     assert isinstance(body, CustodyBody)
-    out: list[Any] = title_block(report, body.overdue)
+    out: list[Any] = title_block(report, body.overdue, late_inventories(report))
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
     out += _agreement_sections(body, report.layout)
     out += _items_section(body, report.layout)

@@ -6,7 +6,6 @@ from typing import Any
 from sampleloans.readmodels.report import (
     EMPTY_HANDS_TOTAL_LAYOUT,
     HELD_TOTAL_LAYOUT,
-    INVENTORY_FLAG_LAYOUT,
     NOTHING_LEFT,
     OWED_INVENTORY_LAYOUT,
     RECALLED_LAYOUT,
@@ -21,6 +20,7 @@ from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
     held_note,
     item_state,
+    late_inventories,
     mass,
     party_lines,
     readable,
@@ -48,8 +48,7 @@ def story(report: Report) -> list[Any]:
     body = report.body
     assert isinstance(body, InventoryBody)
     # from layout 10 on, an attestation past due is flagged as a return past due is
-    late = body.inventory_overdue if report.layout >= INVENTORY_FLAG_LAYOUT else ()
-    out: list[Any] = title_block(report, body.overdue, late)
+    out: list[Any] = title_block(report, body.overdue, late_inventories(report))
     out += layout.section("Parties", [layout.key_values(party_lines(body.parties, report.layout))])
     loan = [
         ("Loan", body.loan),

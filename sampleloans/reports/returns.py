@@ -20,6 +20,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
+    late_inventories,
     mass,
     party_lines,
     readable,
@@ -43,7 +44,7 @@ def story(report: Report) -> list[Any]:
     """The flowables of a return report."""
     body = report.body
     assert isinstance(body, ReturnBody)
-    out: list[Any] = title_block(report, body.overdue)
+    out: list[Any] = title_block(report, body.overdue, late_inventories(report))
     out += _parties_section(body, report.layout)
     out += _agreement_section(body, report.layout)
     out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)

@@ -47,6 +47,7 @@ from sampleloans.reports.common import (
     returning_ug,
     when,
 )
+from sampleloans.units import masses_grouped
 from sampleloans.vocab import ItemState
 
 PROOFS_FILE = "statement-proofs.json"
@@ -118,6 +119,7 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
     meta = compact(metadata(statement, version))
     with (
         gc_paused(),
+        masses_grouped(False),  # as every statement layout printed them: "1731.000 g"
         tables.fitted_cells(version >= FITTED_CELLS_VERSION),
         layout.framed_tables(version >= FRAMED_TABLES_VERSION),
         tables.right_headings(version >= WORDED_VERSION),

@@ -727,9 +727,8 @@ def import_records(
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     require_importer(session, ctx)
     records, handle = _reader(lines, fmt, source)
-    db.use_bulk_cache(session.connection())
     result = BulkResult(format=fmt)
-    with gc_paused(), batch_unit(session) as unit:
+    with db.import_cache(session.connection()), gc_paused(), batch_unit(session) as unit:
         while chunk := list(islice(records, batch)):
             errors, _clean = _import_run(session, unit, ctx, chunk, handle)
             gc.collect(1)  # the batch's own cycles: not the rows the unit keeps across

@@ -137,9 +137,13 @@ def require_staff_institution(session: Session, role: str, institution: str) -> 
         )
 
 
-def require_role(session: Session, ctx: Context, *roles: str, action: str) -> Person:
-    """The acting person, if their role is one of `roles`; otherwise PermissionDenied."""
-    person = acting_person(session, ctx)
+def require_role(
+    session: Session, ctx: Context, *roles: str, action: str, person: Person | None = None
+) -> Person:
+    """The acting person, if their role is one of `roles`; otherwise PermissionDenied
+    (`person`: `acting_person`'s answer, when the command has just asked it)."""
+    if person is None:
+        person = acting_person(session, ctx)
     if open_batch(session) is None and db.connection_state(session.connection()).locked_write:
         from sampleloans.ledger.unit import note_absent  # the write side
 

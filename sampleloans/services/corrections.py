@@ -66,8 +66,8 @@ def _mass_event(session: Session, seq: int) -> LedgerEvent:
     if row.kind not in MASS_WHAT:
         raise InvalidInput(
             f"--mass: event {seq} ({row.kind.replace('.', ' ')}) records no mass; a mass can be "
-            "corrected on a consumption, a receipt's weighing, a registration, a split or a "
-            "loss; use --text for other corrections"
+            "corrected on a consumption, a receipt's or return's weighing, a registration, a "
+            "split or a loss; use --text for other corrections"
         )
     return row
 

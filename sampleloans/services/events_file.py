@@ -142,6 +142,24 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
     return meta, _events(handle, source)
 
 
+def is_events_export(source: Path) -> bool:
+    """Whether `source` is a regular file whose first line is an events export's header: what
+    `import` into a --db that holds no ledger yet rebuilds the ledger from (as `restore
+    --events`). Anything else (no such file, a FIFO, unreadable) is left to `import` to name."""
+    if not source.is_file():
+        return False
+    try:
+        with source.open(encoding="utf-8", newline="\n") as handle:
+            line = handle.readline(MAX_LINE_CHARS + 1)
+    except (OSError, UnicodeDecodeError):
+        return False
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(header, dict) and header.get("format") == FORMAT
+
+
 def _events(handle: TextIO, source: Path) -> Iterator[dict[str, Any]]:
     """The event lines of an export, each checked for its fields and their types."""
     with handle:

@@ -18,15 +18,16 @@ default, the same rule at writing and at reading:
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger.envelope import from_stored
 from sampleloans.ledger.payload import stored_payload
 from sampleloans.ledger.reads import get_row
-from sampleloans.models import EventSubject, Institution, LedgerEvent, Loan, Person
+from sampleloans.models import Institution, LedgerEvent, Loan, Person
 from sampleloans.readmodels.handover import Handover, PartyView
 from sampleloans.services.common import STAFF_INSTITUTION_KINDS
+from sampleloans.services.queries import events_of_loan
 from sampleloans.text import clean_email, clean_name
 from sampleloans.vocab import Direction, Role
 
@@ -232,12 +233,5 @@ def handover_of(session: Session, row: Any) -> Handover:
 
 def loan_handovers(session: Session, number: str) -> list[Handover]:
     """Every hand-over of a loan in seq order."""
-    seqs = select(EventSubject.seq).where(
-        EventSubject.subject_type == "loan", EventSubject.subject_key == number
-    )
-    rows = session.exec(
-        select(LedgerEvent)
-        .where(col(LedgerEvent.seq).in_(seqs), col(LedgerEvent.kind).in_(HANDOVER_KINDS))
-        .order_by(col(LedgerEvent.seq))
-    ).all()
+    rows = events_of_loan(session, number, *HANDOVER_KINDS)
     return [handover_of(session, row) for row in rows]

@@ -4,18 +4,19 @@ and (for `--as-of`) the state replayed from the ledger up to a moment in the pas
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
-from sampleloans.errors import InvalidInput
+from sampleloans.errors import InvalidInput, NoSuchRecord, NotYetRecorded
 from sampleloans.ledger.envelope import Context, from_stored, importer_of, os_account_of
 from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     EventSubject,
+    Institution,
     LedgerEvent,
     Loan,
     LoanItem,
@@ -32,6 +33,9 @@ from sampleloans.services.common import get_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import counted, words
+
+if TYPE_CHECKING:
+    from sampleloans.ledger.replay import Cut  # the write side loads only for --as-of
 from sampleloans.units import format_mass, format_period, quote_input
 
 
@@ -447,6 +451,7 @@ def replayed_state(
     up_to = cut.up_to_seq or 0
     scope = [("sample", code) for code in codes] if subject_type == "sample" else []
     with replay.ledger_at(session, cut, scope=scope or [(subject_type, key)]) as past:
+        _refuse_not_yet_recorded(session, past, cut, subject_type, key)
         if subject_type == "sample":
             samples = past.exec(select(Sample).where(col(Sample.code).in_(codes))).all()
             numbers = {
@@ -474,6 +479,29 @@ def replayed_state(
             samples=tuple(_sample_state(s) for s in sorted(samples, key=lambda s: s.code)),
             loans=tuple(_loan_state(past, loan) for loan in sorted(loans, key=lambda x: x.number)),
         )
+
+
+_SUBJECT_TABLES: dict[str, type[Sample] | type[Loan] | type[Institution]] = {
+    "sample": Sample,
+    "loan": Loan,
+    "institution": Institution,
+}
+
+
+def _refuse_not_yet_recorded(
+    session: Session, past: Session, cut: "Cut", subject_type: str, key: str
+) -> None:
+    """Refuse (exit 2) a record that exists now but not yet in the ledger as it stood at the
+    cut, in the words `report custody --as-of` uses: "no events" would read as a record that
+    had nothing happen to it."""
+    from sampleloans.ledger import replay
+
+    if past.get(_SUBJECT_TABLES[subject_type], key) is not None:
+        return
+    assert cut.occurred_by is not None  # an --as-of cut
+    missing = NoSuchRecord(subject_type, key, "", option=f"--{subject_type}")
+    held = counted(replay.last_taken(session, cut), "event")
+    raise NotYetRecorded.as_of(missing, format_datetime(cut.occurred_by), held)
 
 
 def _sample_state(sample: Sample) -> SampleState:

@@ -25,7 +25,8 @@ def is_server_url(given: str) -> bool:
 
 def ledger_file(given: str) -> Path:
     """The SQLite file a --db value that is not a server URL names; a URL of another kind
-    (`mysql://…`, `sqlite:///…`) is refused (exit 2), never read as a path."""
+    (`mysql://…`, `sqlite:///…`) or a path holding "?" is refused (exit 2), never read as a
+    path."""
     db.refuse_foreign_url(given)
     return Path(given)
 
@@ -33,6 +34,11 @@ def ledger_file(given: str) -> Path:
 def display_url(url: str) -> str:
     """A server URL fit to print: its password is never shown."""
     return db.display_url(url)
+
+
+def refuse_query_mark(given: str, option: str) -> None:
+    """Refuse (exit 2) a new ledger's path holding "?", led by `option`: no URL can name it."""
+    db.refuse_query_mark(given, option)
 
 
 def url_for_path(path: Path) -> str:

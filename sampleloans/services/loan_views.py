@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -29,6 +29,7 @@ from sampleloans.models import (
     LoanItem,
     Person,
     Shipment,
+    UTCDateTime,
     Weighing,
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
@@ -46,9 +47,23 @@ from sampleloans.services.listing import (
     plain_batches,
     view_maker,
 )
-from sampleloans.services.queries import frozen_codes, returned_at, withdrawn_reason
+from sampleloans.services.queries import (
+    events_of_loan,
+    frozen_codes,
+    returned_at,
+    withdrawn_reason,
+)
 from sampleloans.units import quote_input
-from sampleloans.vocab import LOAN_STATUSES, IncidentStatus, ItemSource, ItemState
+from sampleloans.vocab import (
+    ENDED_LOAN_STATUSES,
+    LOAN_STATUSES,
+    Direction,
+    IncidentStatus,
+    ItemSource,
+    ItemState,
+    LoanStatus,
+    SubjectType,
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,32 @@ class LoanRow:
     issued_ug: int
     held_ug: int
     returning_ug: int  # the part of held_ug on its way back (a return in transit), as `status`
-    due_at: datetime | None
+    due_at: datetime | None  # kept as a fact once the loan is over, though it binds no more
     days_left: int | None  # negative when overdue; None unless the loan is out
     overdue: bool
+    # how it ended, as `status` and `loans show` say it (None while it has not)
+    returned_at: datetime | None = None  # the last return shipment's arrival
+    settled_at: datetime | None = None
+    closed_at: datetime | None = None
+    withdrawn_reason: str | None = None  # withdrawn before issue: why
+    loan_period: str = ""  # as requested: due that long after issue (as `status` says)
+
+    @property
+    def said_status(self) -> str:
+        """The status in words: a loan closed without ever being issued was withdrawn."""
+        return "withdrawn" if self.withdrawn_reason is not None else self.status
+
+    def ended(self) -> tuple[str, datetime] | None:
+        """Its last milestone once the due date binds no more (all back, settled, closed or
+        withdrawn), as ('closed', when); None while the loan is not over."""
+        if self.status not in ENDED_LOAN_STATUSES:
+            return None
+        moments = (
+            (self.said_status, self.closed_at),
+            ("settled", self.settled_at),
+            ("returned", self.returned_at),
+        )
+        return next(((word, at) for word, at in moments if at is not None), None)
 
 
 @dataclass(frozen=True)
@@ -274,13 +312,24 @@ def loans_listing(
     )
 
 
+WITHDRAWN = "withdrawn"
+"""What `loans list --status` also takes, as `status` says it: closed without being issued."""
+
+
 def _loan_status(status: str) -> str:
-    """A loan status as stored, or InvalidInput naming the accepted ones."""
+    """A loan status as stored (or `withdrawn`), or InvalidInput naming the accepted ones."""
     wanted = status.strip().lower().replace("-", "_").replace(" ", "_")
-    if wanted not in LOAN_STATUSES:
-        accepted = ", ".join(name.replace("_", "-") for name in LOAN_STATUSES)
+    if wanted not in (*LOAN_STATUSES, WITHDRAWN):
+        accepted = ", ".join(name.replace("_", "-") for name in (*LOAN_STATUSES, WITHDRAWN))
         raise InvalidInput(f"--status: {quote_input(status)} is not one of {accepted}")
     return wanted
+
+
+def _status_filter(status: str) -> Any:
+    """The SQL condition for one status; a withdrawn loan is stored closed, never issued."""
+    if status == WITHDRAWN:
+        return (col(Loan.status) == LoanStatus.CLOSED.value) & col(Loan.issued_at).is_(None)
+    return col(Loan.status) == status
 
 
 def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query:
@@ -311,10 +360,11 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         .where(of_loan, col(LoanItem.state) == ItemState.RETURN_IN_TRANSIT.value)
         .scalar_subquery()
         .label("returning_ug"),
+        *_ending_columns(),
     )
     status = None if filters.status is None else _loan_status(filters.status)
     if status is not None:
-        query = query.where(col(Loan.status) == status)
+        query = query.where(_status_filter(status))
     if filters.institution is not None:
         short = access.readable_institution(session, person, filters.institution.strip())
         query = query.where(col(Loan.institution) == short.short_name)
@@ -337,6 +387,40 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
     if after is not None:
         query = query.where(col(Loan.due_at) > after)
     return query.order_by(col(Loan.number))
+
+
+def _ending_columns() -> tuple[Any, ...]:
+    """How a loan ended, as `status` reads it: the last return shipment's arrival, settled and
+    closed times, and why it was withdrawn (closed, never issued). Correlated subqueries, one
+    index lookup a row; the reason's is guarded by a CASE, so only a withdrawn loan pays it."""
+    arrived = (
+        sa_select(func.max(col(Shipment.received_at)))
+        .where(
+            col(Shipment.loan_number) == col(Loan.number),
+            col(Shipment.direction) == Direction.RETURN.value,
+        )
+        .scalar_subquery()
+    )
+    about_loan = sa_select(col(EventSubject.seq)).where(
+        col(EventSubject.subject_type) == SubjectType.LOAN.value,
+        col(EventSubject.subject_key) == col(Loan.number),
+    )
+    reason = (
+        sa_select(col(LedgerEvent.reason))
+        .where(col(LedgerEvent.seq).in_(about_loan), col(LedgerEvent.kind) == "loan.withdrawn")
+        .order_by(col(LedgerEvent.seq).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    never_issued = col(Loan.issued_at).is_(None) & col(Loan.closed_at).is_not(None)
+    return (
+        # typed as the column, so the time reads back as one
+        type_coerce(arrived, UTCDateTime()).label("returned_at"),
+        col(Loan.settled_at),
+        col(Loan.closed_at),
+        case((never_issued, reason), else_=None).label("withdrawn_reason"),
+        col(Loan.loan_period),
+    )
 
 
 def _owing_a_return(status: str | None, before: datetime | None) -> list[str]:
@@ -362,11 +446,24 @@ _make_loan_row = view_maker(LoanRow)
 def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
     """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
     for batch in plain_batches(session, query):
-        for number, agreement, owner, pi, status, kind, due_at, *counts in batch:
+        for number, agreement, owner, pi, status, kind, due_at, *rest in batch:
             days_left, overdue = rule.return_due(status, due_at, now)
-            totals = tuple(int(count) for count in counts)  # samples, issued, held, returning
+            totals = tuple(int(count) for count in rest[:4])  # samples, issued, held, returning
+            ending = rest[4:]  # returned, settled, closed, withdrawn reason, loan period
             yield _make_loan_row(
-                (number, agreement, owner, pi, status, kind, *totals, due_at, days_left, overdue)
+                (
+                    number,
+                    agreement,
+                    owner,
+                    pi,
+                    status,
+                    kind,
+                    *totals,
+                    due_at,
+                    days_left,
+                    overdue,
+                    *ending,
+                )
             )
 
 
@@ -589,17 +686,10 @@ def _discrepancy_views(session: Session, which: Any) -> tuple[DiscrepancyView, .
 
 def _broken_seals(session: Session, number: str) -> tuple[BrokenSealView, ...]:
     """Shipments of a loan whose seal arrived broken, by receipt."""
-    subjects = select(EventSubject.seq).where(
-        EventSubject.subject_type == "loan", EventSubject.subject_key == number
-    )
-    receipts = session.exec(
-        select(LedgerEvent.seq, LedgerEvent.payload)
-        .where(col(LedgerEvent.seq).in_(subjects), LedgerEvent.kind == "loan.received")
-        .order_by(col(LedgerEvent.seq))
-    ).all()
     views = []
-    for seq, payload in receipts:
-        p = stored_payload(seq, "loan.received", payload)
+    for receipt in events_of_loan(session, number, "loan.received"):
+        seq = receipt.seq
+        p = stored_payload(seq, receipt.kind, receipt.payload)
         shipment = session.get(Shipment, int(p["shipment_seq"]))
         if p["seal_intact"] or shipment is None:
             continue

@@ -99,9 +99,9 @@ SAMPLE = ("sample", "sample")
 """`require_distinct`'s field and noun for a list of sample codes (`--sample` at the CLI)."""
 
 
-def _curator(session: Session, ctx: Context, action: str) -> None:
-    """Only curators change loans."""
-    require_role(session, ctx, "curator", action=action)
+def _curator(session: Session, ctx: Context, action: str, person: Person | None = None) -> None:
+    """Only curators change loans (`person`: the acting person, when already read)."""
+    require_role(session, ctx, "curator", action=action, person=person)
 
 
 def _lab_loan(
@@ -124,7 +124,7 @@ def _lab_loan(
             f"institution's researchers may {doing}"
         )
     if person.role != Role.RESEARCHER:
-        return _loan_for_curator(session, ctx, number, action, doing)
+        return _loan_for_curator(session, ctx, number, action, doing, person)
     loan = access.readable_loan(session, person, number)
     require_loan_transition(loan, action, researcher=True)
     return loan
@@ -160,9 +160,16 @@ def _curated_loan(session: Session, ctx: Context, number: str, action: str, doin
     return _loan_for_curator(session, ctx, number, action, doing)
 
 
-def _loan_for_curator(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
-    """`_curated_loan` once its reads are declared."""
-    _curator(session, ctx, doing)
+def _loan_for_curator(
+    session: Session,
+    ctx: Context,
+    number: str,
+    action: str,
+    doing: str,
+    person: Person | None = None,
+) -> Loan:
+    """`_curated_loan` once its reads are declared (`person`: the acting person, when read)."""
+    _curator(session, ctx, doing, person)
     loan = get_loan(session, number)
     require_loan_transition(loan, action)
     return loan
@@ -448,14 +455,20 @@ def issue_loan(
     envelope = append(
         session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at
     )
+    batch = open_batch(session)
+    if batch is not None:  # the items just issued: `issued_ug` = the mass each left with
+        batch.agreement_issued_ug[deal.number] = already_ug + new_ug
     return _loan_result(session, envelope, number, [s.code for s in samples])
 
 
 def _issued_under(session: Session, number: str, agreement: str) -> int:
     """Micrograms issued so far under loan `number`'s agreement (read with the lock, or now)."""
     batch = open_batch(session)
-    if batch is not None:  # the unit's rows: no flush of the batch
-        return _issued_in_batch(batch, agreement)
+    if batch is not None:  # the unit's running total, read once per agreement: no flush
+        totals = batch.agreement_issued_ug
+        if agreement not in totals:
+            totals[agreement] = _issued_in_batch(batch, agreement)
+        return totals[agreement]
     answered = answered_with_the_lock(session, ("issued under the agreement", number))
     if answered:
         (found, issued_ug), *_rest = answered

@@ -10,8 +10,16 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.ledger import overdue as rule
-from sampleloans.models import Agreement, Institution, Loan, LoanItem, Sample
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, InstitutionKind, ItemSource
+from sampleloans.models import (
+    Agreement,
+    EventSubject,
+    Institution,
+    LedgerEvent,
+    Loan,
+    LoanItem,
+    Sample,
+)
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, InstitutionKind, ItemSource, SubjectType
 
 __all__ = ["ACTIVE_LOAN_STATUSES", "InstitutionSummary", "collection_summary"]
 
@@ -139,18 +147,23 @@ def returned_at(session: Session, number: str) -> datetime | None:
     ).one()
 
 
+def events_of_loan(session: Session, number: str, *kinds: str) -> list[LedgerEvent]:
+    """The events of these kinds about one loan (it is among their subjects), in seq order."""
+    about_loan = select(EventSubject.seq).where(
+        EventSubject.subject_type == SubjectType.LOAN, EventSubject.subject_key == number
+    )
+    return list(
+        session.exec(
+            select(LedgerEvent)
+            .where(col(LedgerEvent.seq).in_(about_loan), col(LedgerEvent.kind).in_(kinds))
+            .order_by(col(LedgerEvent.seq))
+        ).all()
+    )
+
+
 def withdrawn_reason(session: Session, loan: Loan) -> str | None:
     """The reason recorded when the loan was withdrawn before issue (None unless it was)."""
-    from sampleloans.models import EventSubject, LedgerEvent
-    from sampleloans.vocab import SubjectType
-
     if loan.issued_at is not None or loan.closed_at is None:
         return None
-    subjects = select(EventSubject.seq).where(
-        EventSubject.subject_type == SubjectType.LOAN, EventSubject.subject_key == loan.number
-    )
-    return session.exec(
-        select(LedgerEvent.reason)
-        .where(col(LedgerEvent.seq).in_(subjects), LedgerEvent.kind == "loan.withdrawn")
-        .order_by(col(LedgerEvent.seq).desc())
-    ).first()
+    withdrawals = events_of_loan(session, loan.number, "loan.withdrawn")
+    return withdrawals[-1].reason if withdrawals else None

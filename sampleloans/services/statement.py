@@ -64,6 +64,7 @@ from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import description_of, recalls_of
 from sampleloans.text import counted, distinct_stem, file_safe, is_file_safe
+from sampleloans.units import masses_grouped
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -654,7 +655,10 @@ def _event_description(session: Session, event: LedgerEvent, payload: dict[str, 
     """What the ledger records of an event; in the words of statement layouts before 7 too where
     those differed (`EARLIER_WORDS`: their digests cover them)."""
     args = (session, event.kind, event.seq, event.corrects_seq, payload, event.reason)
-    text = describe_payload(*args)
-    if event.kind not in EARLIER_WORDS:
-        return text
-    return reworded(text, describe_earlier(*args), WORDED_VERSION)
+    # no statement layout groups the thousands of grams yet (report layout 11 does): its
+    # digest covers the words as every statement layout printed them, "1731.000 g"
+    with masses_grouped(False):
+        text = describe_payload(*args)
+        if event.kind not in EARLIER_WORDS:
+            return text
+        return reworded(text, describe_earlier(*args), WORDED_VERSION)

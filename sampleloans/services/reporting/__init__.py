@@ -299,12 +299,7 @@ def _build(
     except NoSuchRecord as exc:
         if request.as_of:  # it exists now (the request was checked against the ledger as it is)
             moment = format_datetime(from_iso(request.as_of))
-            held = counted(head_seq, "event")
-            why = f"by {moment}, the --as-of moment (the ledger then held {held}); "
-            why += "give a later --as-of"
-            raise NotYetRecorded(
-                exc.what, exc.key, why, scoped=exc.scoped, option=exc.option
-            ) from None
+            raise NotYetRecorded.as_of(exc, moment, counted(head_seq, "event")) from None
         hint = f"{exc.hint} (in the ledger up to event {head_seq})"
         raise NoSuchRecord(exc.what, exc.key, hint, scoped=exc.scoped, option=exc.option) from None
     except NotFound as exc:

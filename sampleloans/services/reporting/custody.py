@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -37,6 +38,7 @@ from sampleloans.readmodels.report import (
     ReportRequest,
     Words,
     reworded,
+    with_grouped_masses,
 )
 from sampleloans.services.borrower_mark import BorrowerMark
 from sampleloans.services.common import get_institution, get_loan, get_sample
@@ -56,6 +58,7 @@ from sampleloans.services.reporting.parts import (
     item_rows,
     lender,
     loan_parties,
+    overdue_inventories,
     overdue_returns,
     parties_of_loans,
     recalls_of,
@@ -93,6 +96,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
     at = from_iso(request.as_of) if request.as_of else now
     body = CustodyBody(
         overdue=overdue_returns(scope.loans, at),
+        inventory_overdue=overdue_inventories(scope.loans, at),
         parties=tuple(_parties(session, request, scope)),
         agreements=tuple(_agreements(session, scope.loans)),
         items=tuple(items),
@@ -307,7 +311,7 @@ class _Cells:
     flag: str = ""
     found: list[Finding] = field(default_factory=list)
 
-    def finding(self, flag: str, area: str, text: str) -> None:
+    def finding(self, flag: str, area: str, text: Words) -> None:
         """Flag the row and record a finding about this event."""
         self.flag = flag
         self.found.append(Finding(self.seq, area, text))
@@ -394,14 +398,17 @@ def _received(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
         cells.finding("discrepancy", "seal", f"seal broken on receipt of loan {p['number']}")
     for w in known.weighings.get(cells.seq, []):
         if w.expected_ug != w.weighed_ug:
-            diff = w.weighed_ug - w.expected_ug
-            sign = "+" if diff > 0 else "−"
-            cells.finding(
-                "discrepancy",
-                "weighing",
-                f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
-                f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff))})",
-            )
+            cells.finding("discrepancy", "weighing", with_grouped_masses(partial(_weighed, w)))
+
+
+def _weighed(w: Weighing) -> str:
+    """A weighing that differs from the mass expected, in words."""
+    diff = w.weighed_ug - w.expected_ug
+    sign = "+" if diff > 0 else "−"
+    return (
+        f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
+        f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff))})"
+    )
 
 
 def _consumed(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
@@ -510,7 +517,15 @@ def _description(
     session: Session, kind: str, event: Any, p: dict[str, Any], handover: Handover | None
 ) -> Words:
     """What the ledger records of an event, with its persons and reason; in the words of the
-    layouts before 7 too where those differed (`EARLIER_WORDS`)."""
+    layouts before 7 too where those differed (`EARLIER_WORDS`), and with masses of 1,000 g or
+    more ungrouped in the layouts before 11 (`with_grouped_masses`)."""
+    return with_grouped_masses(lambda: _worded(session, kind, event, p, handover))
+
+
+def _worded(
+    session: Session, kind: str, event: Any, p: dict[str, Any], handover: Handover | None
+) -> Words:
+    """`_description` with masses as `format_mass` writes them now."""
     text = describe_payload(session, kind, event.seq, event.corrects_seq, p)
     full = _with_reason(_with_persons(text, handover), kind, event.reason)
     if kind not in EARLIER_WORDS:

@@ -28,6 +28,7 @@ from sampleloans.readmodels.report import (
     Recall,
     remeasured,
     reworded,
+    with_grouped_masses,
 )
 from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
@@ -120,7 +121,10 @@ def agreement_info(agreement: Agreement) -> AgreementInfo:
     terms = (
         ("Term", format_period(agreement.term)),
         ("Expires", format_datetime(agreement.expires_at) if agreement.expires_at else "—"),
-        ("Maximum total mass", format_mass(agreement.max_total_mass_ug)),
+        (
+            "Maximum total mass",
+            with_grouped_masses(lambda: format_mass(agreement.max_total_mass_ug)),
+        ),
         ("Purposes allowed", agreement.allowed_purposes.replace(",", ", ")),
         ("Destructive use", "allowed" if agreement.destructive_use_allowed else "not allowed"),
         ("Onward transfer", "allowed" if agreement.onward_transfer_allowed else "not allowed"),

@@ -2,6 +2,7 @@
 term, the borrower's splits, the shipments' conditions and the findings."""
 
 from datetime import datetime
+from functools import partial
 
 from sqlmodel import Session, col, select
 
@@ -10,9 +11,7 @@ from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
     Consumption,
-    EventSubject,
     Incident,
-    LedgerEvent,
     Loan,
     LoanItem,
     Note,
@@ -31,12 +30,15 @@ from sampleloans.readmodels.report import (
     SplitLine,
     mass_in,
     remeasured,
+    with_grouped_masses,
 )
 from sampleloans.services.common import get_loan
+from sampleloans.services.queries import events_of_loan
 from sampleloans.services.reporting.parts import (
     agreement_info,
     description_of,
     loan_parties,
+    overdue_inventories,
     overdue_returns,
     recalls_of,
 )
@@ -55,6 +57,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
         loan=loan.number,
         status=loan.status,
         overdue=overdue_returns([loan], now),
+        inventory_overdue=overdue_inventories([loan], now),
         parties=tuple(loan_parties(session, loan)),
         agreement=agreement_info(agreement),
         lines=tuple(lines),
@@ -137,7 +140,7 @@ def _split_line(item: LoanItem, parent: str) -> SplitLine:
         returned_ug=item.returned_ug,
         lost_ug=item.lost_ug,
         remaining_ug=item.held_ug,
-        fate=_fate(item),
+        fate=with_grouped_masses(lambda: _fate(item)),
     )
 
 
@@ -240,18 +243,16 @@ def _return_total(lines: list[ReturnLine]) -> ReturnLine:
 def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) -> set[int]:
     """Seqs of the events that accepted a return shipment of a loan."""
     found = set()
-    for event in session.exec(
-        select(LedgerEvent)
-        .join(EventSubject, col(EventSubject.seq) == col(LedgerEvent.seq))
-        .where(
-            LedgerEvent.kind == "loan.received",
-            EventSubject.subject_type == "loan",
-            EventSubject.subject_key == number,
-        )
-    ):
+    for event in events_of_loan(session, number, "loan.received"):
         if stored_payload(event.seq, event.kind, event.payload)["shipment_seq"] in return_shipments:
             found.add(event.seq)
     return found
+
+
+def _weighed(w: Weighing) -> str:
+    """A weighing that differs from the mass expected, in words."""
+    expected, weighed = format_mass(w.expected_ug), format_mass(w.weighed_ug)
+    return f"{w.sample_code}: expected {expected}, weighed {weighed}"
 
 
 def _fate(item: LoanItem) -> str:
@@ -265,12 +266,7 @@ def _fate(item: LoanItem) -> str:
 
 def _weighing_findings(session: Session, number: str) -> list[Finding]:
     return [
-        Finding(
-            w.seq,
-            "weighing",
-            f"{w.sample_code}: expected {format_mass(w.expected_ug)}, "
-            f"weighed {format_mass(w.weighed_ug)}",
-        )
+        Finding(w.seq, "weighing", with_grouped_masses(partial(_weighed, w)))
         for w in session.exec(
             select(Weighing).where(Weighing.loan_number == number).order_by(col(Weighing.seq))
         )
