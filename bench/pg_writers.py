@@ -85,7 +85,7 @@ print("committed", flush=True)  # the clock stops at the last commit, not at the
 
 
 ONE_WRITER = """
-import os, sys, time
+import contextlib, os, sys, time
 from datetime import UTC, datetime
 from sampleloans import db
 from sampleloans.ledger.store import Context
@@ -117,6 +117,18 @@ def timed_begin_write(connection, **options):
 
 
 db._begin_write = timed_begin_write
+pipelined = db.pipelined  # (a write's last pipelined block sends its rows and the COMMIT)
+at_commit = [0.0]  # this thread's CPU once that block's statements are sent, before the answer
+
+
+@contextlib.contextmanager
+def timed_pipelined(connection):
+    with pipelined(connection):
+        yield
+        at_commit[0] = time.thread_time()
+
+
+db.pipelined = timed_pipelined
 done = 0
 
 
@@ -138,25 +150,30 @@ print("ready", flush=True)
 for line in sys.stdin:
     count = int(line)
     server, client = server_cpu_s(), time.thread_time()
-    before = after = 0.0
+    before = after = held = 0.0
     for _ in range(count):
         started = time.thread_time()
         write()
         ended = time.thread_time()
         before += at_lock[0] - started
         after += ended - at_lock[1]
-    print(time.thread_time() - client, server_cpu_s() - server, before, after, flush=True)
+        held += at_commit[0] - at_lock[1]
+    print(time.thread_time() - client, server_cpu_s() - server, before, after, held, flush=True)
 """
 """One long-lived writer adding institutions (`kind` "move": moving a sample), `count` at a
 time when told (a line on stdin): its thread's CPU (`time.thread_time`, which other processes'
 load does not inflate as a wall clock's would) and its server process's (from /proc, the server
 on this machine) per batch, and of its thread's CPU the part before the writers' lock is asked
 for and the part after its answer (the lock's own call, sending and reading its pipeline, is
-in neither)."""
+in neither), and of that last part the span while the lock is held: from the lock's answer to
+the end of the write's last pipelined block, its rows and COMMIT sent (the server releases the
+lock at the COMMIT; what follows, the COMMIT's answer and SQLAlchemy's commit and pool return,
+is client CPU of the write, not of the lock's span)."""
 
 
-OneWrite = tuple[float, float, float, float]
-"""Per write of one writer, ms: client CPU, server CPU, client CPU before the lock, after it."""
+OneWrite = tuple[float, float, float, float, float]
+"""Per write of one writer, ms: client CPU, server CPU, client CPU before the lock, after its
+answer, and of that the part up to the COMMIT sent (while the lock is held)."""
 
 
 def one_writer_cpu(
@@ -192,8 +209,8 @@ def one_writer_cpu(
                 assert writer.stdin is not None and writer.stdout is not None
                 writer.stdin.write(f"{writes}\n")
                 writer.stdin.flush()
-                client, server_s, before, after = map(float, writer.stdout.readline().split())
-                per_write = (client, server_s, before, after)
+                client, server_s, before, after, held = map(float, writer.stdout.readline().split())
+                per_write = (client, server_s, before, after, held)
                 found[label].append(cast(OneWrite, tuple(x / writes * 1e3 for x in per_write)))
     finally:
         for writer in writers.values():
@@ -336,12 +353,12 @@ def _print_one_writer(found: dict[str, list[OneWrite]]) -> None:
     """The one-writer figures: median (and least) CPU ms per write, client and server."""
     print(
         "| code | client CPU ms/write, median (least) | before the lock | after its answer | "
-        "server CPU ms/write, median (least) |"
+        "of which with the lock held (to the COMMIT sent) | server CPU ms/write, median (least) |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for label, figures in found.items():
         cells = []
-        for column in (0, 2, 3, 1):
+        for column in (0, 2, 3, 4, 1):
             values = [figure[column] for figure in figures]
             cells.append(f"{statistics.median(values):.3f} ({min(values):.3f})")
         print(f"| {label} | {' | '.join(cells)} |")

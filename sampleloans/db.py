@@ -741,6 +741,9 @@ class ConnectionState:
     events_hidden: bool | None = None
     """Whether row-level security hides events from this login (`services/logins.
     events_hidden`), None until asked: asked once per database connection."""
+    unread_cursor: Any = None
+    """The psycopg cursor of the statements a pipeline sends without reading their answers
+    (`unread_cursor`), kept for the connection's life."""
 
     def end_transaction(self) -> None:
         """Forget what belonged to the transaction that ended (the login's facts stay)."""
@@ -768,6 +771,19 @@ def connection_state(connection: Connection) -> ConnectionState:
     return found
 
 
+def unread_cursor(connection: Connection, raw: Any) -> Any:
+    """A psycopg cursor for statements whose answers nobody reads (a BEGIN, the writers' lock,
+    the unit's INSERTs and UPDATEs, a COMMIT), sent in a pipeline: one per connection, not one
+    per statement. A new cursor makes its own adapters' map and looks up each parameter's
+    dumper again (~6 µs a statement, 6 statements of every write, most with the lock held);
+    in a pipeline an error is raised at the block's end whichever cursor sent the statement."""
+    state = connection_state(connection)
+    cursor = state.unread_cursor
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = state.unread_cursor = raw.cursor()
+    return cursor
+
+
 def _commit_with_pending_writes(session: Session) -> None:
     """Commit a write transaction whose unit left its last rows for the commit: the session's
     own changes first (the ORM reads their row counts), then those rows and the COMMIT in one
@@ -789,7 +805,7 @@ def _commit_with_pending_writes(session: Session) -> None:
             # the transaction is `_begin_write`'s own BEGIN: its COMMIT is one more statement
             # of the pipeline, answered at the pipeline's end. psycopg's commit() there adds a
             # Sync of its own, so the pipeline's end was a second round trip after the COMMIT
-            driver.execute("COMMIT")
+            unread_cursor(connection, driver).execute("COMMIT")
         else:
             driver.commit()
     session.commit()
@@ -1062,7 +1078,7 @@ class _Driver:
             # PostgreSQL, inside `pipelined` (which raises any error as SQLAlchemy would): the
             # driver's own cursor; SQLAlchemy's execution path cost a writer ~40 µs a statement
             # while it held the writers' lock (statement events, result set-up for no result)
-            cursor = raw.cursor()
+            cursor = unread_cursor(connection, raw)
             if len(params) == 1:
                 cursor.execute(self.sql, params[0])
             else:
@@ -1796,11 +1812,14 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         (_lock_read_sql(connection.dialect, statement), params) for statement, params in waiting
     ]
     try:
+        unread = unread_cursor(connection, raw)  # the BEGIN's and the lock's answers
         with raw.pipeline():
-            cursors = [raw.execute(statement) for statement in statements]
+            for statement in statements[:2]:
+                unread.execute(statement)
+            head_cursor = raw.execute(statements[2]) if with_head else None
             answers = [raw.execute(sql, params) for sql, params in reads]
-        head = cursors[-1].fetchone() if with_head else None
-        names = _column_names(cursors[-1], statements[-1]) if with_head else ()
+        head = head_cursor.fetchone() if head_cursor is not None else None
+        names = _column_names(head_cursor, statements[2]) if head_cursor is not None else ()
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc

@@ -19,11 +19,13 @@ def test_one_writer_splits_its_cpu_at_the_lock_for_both_kinds_of_write(
 ) -> None:
     """`--one-writer` (thread CPU, `--kind move` too): every round gives the client's and the
     server's CPU per write, and the client's parts before the lock and after its answer, which
-    are within the client's whole."""
+    are within the client's whole, and of the latter the span with the lock held (to the
+    COMMIT sent), within it."""
     for kind in ("add", "move"):
         found = pg_writers.one_writer_cpu(pg_server, [None], rounds=2, writes=3, kind=kind)
         ((label, rounds),) = found.items()
         assert label == "this tree #0" and len(rounds) == 2
-        for client, server, before, after in rounds:
+        for client, server, before, after, held in rounds:
             assert client > 0 and server >= 0 and before > 0 and after > 0
             assert before + after <= client
+            assert 0 < held < after
