@@ -45,6 +45,7 @@ def test_import_of_an_export_into_an_existing_ledger_stays_refused(
     result = invoke(env_for(ledger), "import", str(events))
     assert result.exit_code == 2
     assert "is an events export" in result.stderr and "restore --events" in result.stderr
+    assert "--db NEW.db import" in result.stderr  # the way this command itself can do it
     assert fingerprint(ledger) == before
 
 
@@ -54,6 +55,8 @@ def test_a_researcher_rebuilds_nothing(ledger: Path, tmp_path: Path) -> None:
     env = {**env_for(fresh), "SAMPLELOANS_DB": ""}
     result = invoke(env, "--db", str(fresh), "--as", RESEARCHER, "import", str(events))
     assert result.exit_code == 4, result.output
+    # in the words of what was asked, not of another command ('restore the ledger')
+    assert "import an events export into a new ledger" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bag", "ledger.db"]  # nothing new
 
 

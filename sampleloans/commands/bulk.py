@@ -132,7 +132,13 @@ def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
         service_ctx = context(ctx)
         engine = engine_for_restore_url(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
         try:
-            result = restore(engine, service_ctx, file, events=True)
+            result = restore(
+                engine,
+                service_ctx,
+                file,
+                events=True,
+                action="import an events export into a new ledger",
+            )
         finally:
             engine.dispose()
     from sampleloans.text import counted

@@ -537,7 +537,7 @@ def _ended(r: Any) -> str:
     from sampleloans.dates import format_datetime
     from sampleloans.vocab import ENDED_LOAN_STATUSES
 
-    if r.withdrawn_reason:
+    if r.withdrawn_reason is not None:  # withdrawn, even with an empty reason (an import)
         return f"withdrawn {format_datetime(r.closed_at)}: {r.withdrawn_reason}"
     if r.status not in ENDED_LOAN_STATUSES:
         return ""

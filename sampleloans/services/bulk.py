@@ -297,8 +297,8 @@ def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any
         if number == 1 and isinstance(record, dict) and record.get("format") == EVENTS_FORMAT:
             raise InvalidInput(
                 f"{source} line 1: is an events export ('export --events'), not a history to "
-                "import; rebuild a ledger from it with 'sampleloans --db NEW.db restore --events "
-                f"{source}'"
+                "import into a ledger; rebuild a new ledger from it with 'sampleloans --db NEW.db "
+                f"import {source}' (or 'restore --events {source}')"
             )
         yield number, record
 

@@ -215,6 +215,7 @@ def restore(
     other_ledger: bool = False,
     older: bool = False,
     events: bool = False,
+    action: str = "restore the ledger",
 ) -> CopyResult:
     """Replace the live ledger with a verified copy of the backup `source` (with `events`, of
     the ledger rebuilt from an events export: `sampleloans export --events`).
@@ -222,6 +223,7 @@ def restore(
     The actor must be a curator of the current ledger (or, when there is no current ledger,
     of the backup). An existing ledger is replaced only with `force`, by a backup of another
     ledger only with `other_ledger`, and by one lacking any of its events only with `older`.
+    `action` names what the user asked for in a role refusal (`import` rebuilds one too).
     """
     if events and db.is_postgres(engine):
         return _restore_events_into_postgres(engine, ctx, source, force=force)
@@ -241,7 +243,7 @@ def restore(
     with fileio.private_temp_file(database.parent, f"{database.name}.restore") as temp:
         _make_verified_copy(source, temp.path, events=events)
         if not exists or damaged:
-            _require_curator_of_copy(temp.path, ctx)
+            _require_curator_of_copy(temp.path, ctx, action)
         replaced, removed, aside = None, 0, None
         if exists and not damaged:
             replaced, removed = _replacement(database, temp.path, source, other_ledger, older)
@@ -304,12 +306,12 @@ def _make_verified_copy(source: Path, copy: Path, *, events: bool) -> None:
         _verified_copy(source, copy)
 
 
-def _require_curator_of_copy(copy: Path, ctx: Context) -> None:
+def _require_curator_of_copy(copy: Path, ctx: Context, action: str) -> None:
     """With no readable ledger to ask, the actor must be a curator of the backup itself."""
     copy_engine = db.make_engine(db.url_for_path(copy))
     try:
         with Session(copy_engine) as session:
-            require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
+            require_role(session, ctx, *RESTORE_ROLES, action=action)
     finally:
         copy_engine.dispose()
 
