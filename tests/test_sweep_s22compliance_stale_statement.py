@@ -51,8 +51,9 @@ def test_a_statement_says_which_later_events_of_its_loans_it_does_not_show(
     assert done.stderr == (
         f"Note: event {extended['extension']} about L-2025-OU came after the checkpoint of "
         f"{extended['size']} events the statements are built on, so they do not show it (an "
-        "extension, a recall or a return changes what is owed): sign a new checkpoint "
-        "('sampleloans checkpoint --key FILE') and make them again.\n"
+        "extension, a recall or a return changes what is owed); a new checkpoint, signed by the "
+        "lender's curator ('sampleloans checkpoint --key FILE'), includes them: make the "
+        "statements again on it.\n"
     )
 
 
@@ -73,7 +74,7 @@ def test_notify_says_it_too_and_names_the_checkpoint_by_its_size(
     assert f"for checkpoint {extended['size']}" not in done.stdout
     assert done.stderr.startswith(f"Note: event {extended['extension']} about L-2025-OU came after")
     assert done.stderr.endswith(
-        "then run notify again (a new checkpoint sends the statements again).\n"
+        "includes them: sign one, then run notify again (it sends the statements again).\n"
     )
 
 

@@ -342,8 +342,7 @@ def notify(
     _print_totals(out, delivered, before, len(refusals), checkpoint_id, dry_run=dry_run)
     if not_shown is not None:  # what the statements sent lack; the next checkpoint sends them
         console(stderr=True).print(
-            f"Note: {not_shown}, then run notify again (a new checkpoint sends the statements "
-            "again).",
+            f"Note: {not_shown}: sign one, then run notify again (it sends the statements again).",
             markup=False,
         )
     warn_if_exposed(signing)

@@ -192,7 +192,9 @@ def statement(
             targets.write_all(out, pdfs)
     _print_written(targets.paths, statements, credentials)
     if not_shown is not None:  # the files are whole; the reader should know what they lack
-        console(stderr=True).print(f"Note: {not_shown} and make them again.", markup=False)
+        console(stderr=True).print(
+            f"Note: {not_shown}: make the statements again on it.", markup=False
+        )
     warn_if_exposed(signing)
 
 

@@ -190,8 +190,8 @@ def events_not_shown(session: Session, statements: list[Statement]) -> str | Non
         f"{events} about {touched} came after the checkpoint of {counted(size, 'event')} the "
         "statements "
         f"are built on, so they do not show {'it' if one else 'them'} (an extension, a recall "
-        "or a return changes what is owed): sign a new checkpoint ('sampleloans checkpoint "
-        "--key FILE')"
+        "or a return changes what is owed); a new checkpoint, signed by the lender's curator "
+        "('sampleloans checkpoint --key FILE'), includes them"
     )
 
 
