@@ -10,11 +10,8 @@ import typer
 
 from sampleloans.commands.common import (
     console,
-    context,
     db_path,
-    db_url,
     errors_to_exit_codes,
-    lock_timeout_ms,
     on_server,
     writing,
 )
@@ -125,22 +122,11 @@ def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
         database = db_path(ctx)  # a --db URL of another kind is refused here, exit 2
     if database.exists() or database.is_symlink() or not is_events_export(file):
         return False
-    from sampleloans.services.ledgerfile import engine_for_restore_url
-    from sampleloans.services.maintenance import restore
+    from sampleloans.commands.maintenance import restored_from
 
-    with errors_to_exit_codes():
-        service_ctx = context(ctx)
-        engine = engine_for_restore_url(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
-        try:
-            result = restore(
-                engine,
-                service_ctx,
-                file,
-                events=True,
-                action="import an events export into a new ledger",
-            )
-        finally:
-            engine.dispose()
+    result = restored_from(
+        ctx, file, events=True, action="import an events export into a new ledger"
+    )
     from sampleloans.text import counted
 
     console().print(

@@ -91,6 +91,24 @@ def restore(
     \b
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
+    result = restored_from(
+        ctx, file, force=force, other_ledger=other_ledger, older=older, events=events
+    )
+    _print_restored(ctx, file, result)
+
+
+def restored_from(
+    ctx: typer.Context,
+    file: Path,
+    *,
+    force: bool = False,
+    other_ledger: bool = False,
+    older: bool = False,
+    events: bool = False,
+    action: str = "restore the ledger",
+) -> "CopyResult":
+    """Restore the ledger --db names from `file` (`services.maintenance.restore`), errors as
+    exit codes: for `restore`, and for `import` of an events export into a new ledger."""
     from sampleloans.services.ledgerfile import engine_for_restore_url
     from sampleloans.services.maintenance import restore as run_restore
 
@@ -98,7 +116,7 @@ def restore(
         service_ctx = context(ctx)
         engine = engine_for_restore_url(db_url(ctx), lock_timeout_ms=lock_timeout_ms())
         try:
-            result = run_restore(
+            return run_restore(
                 engine,
                 service_ctx,
                 file,
@@ -106,10 +124,10 @@ def restore(
                 other_ledger=other_ledger,
                 older=older,
                 events=events,
+                action=action,
             )
         finally:
             engine.dispose()
-    _print_restored(ctx, file, result)
 
 
 def _print_restored(ctx: typer.Context, file: Path, result: "CopyResult") -> None:
