@@ -161,17 +161,19 @@ _GROUPED_GRAMS = re.compile(r"[0-9],[0-9]{3}(?:,[0-9]{3})*\.[0-9]+ g")
 """A mass of 1,000 g or more as `format_mass` groups it."""
 
 
-def with_grouped_masses(build: Callable[[], Words]) -> Words:
-    """The words `build` makes, which print masses: from `GROUPED_MASS_LAYOUT` on with the
-    thousands of grams grouped ("1,731.000 g"), in the layouts before as they printed them
-    ("1731.000 g"), so their digests stay. Built a second time only when a grouped mass shows."""
+def with_grouped_masses(build: Callable[[], Words], since: int | None = None) -> Words:
+    """The words `build` makes, which print masses: from layout `since` on (a report's
+    `GROUPED_MASS_LAYOUT` unless a statement's is given) with the thousands of grams grouped
+    ("1,731.000 g"), in the layouts before as they printed them ("1731.000 g"), so their
+    digests stay. Built a second time only when a grouped mass shows."""
+    since = GROUPED_MASS_LAYOUT if since is None else since
     text = build()
-    latest = words_in(text, REPORT_LAYOUT)
+    latest = words_in(text, since)
     if not _GROUPED_GRAMS.search(latest):
         return text
     with masses_grouped(False):
         earlier = build()
-    return latest if latest == earlier else Reworded(latest, earlier, GROUPED_MASS_LAYOUT)
+    return latest if latest == earlier else Reworded(latest, earlier, since)
 
 
 def words_in(value: Words, layout: int) -> str:

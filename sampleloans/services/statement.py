@@ -38,8 +38,16 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.readmodels.items import item_masses
-from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party, Words, remeasured, reworded
+from sampleloans.readmodels.report import (
+    SETTLEMENT_REPORT,
+    Party,
+    Words,
+    remeasured,
+    reworded,
+    with_grouped_masses,
+)
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
+    GROUPED_MASS_VERSION,
     KIND,
     PROOF_FORMAT,
     SPLIT_APART_VERSION,
@@ -64,7 +72,6 @@ from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import description_of, recalls_of
 from sampleloans.text import counted, distinct_stem, file_safe, is_file_safe
-from sampleloans.units import masses_grouped
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -655,10 +662,14 @@ def _event_description(session: Session, event: LedgerEvent, payload: dict[str, 
     """What the ledger records of an event; in the words of statement layouts before 7 too where
     those differed (`EARLIER_WORDS`: their digests cover them)."""
     args = (session, event.kind, event.seq, event.corrects_seq, payload, event.reason)
-    # no statement layout groups the thousands of grams yet (report layout 11 does): its
-    # digest covers the words as every statement layout printed them, "1731.000 g"
-    with masses_grouped(False):
+
+    def described() -> Words:
+        """The event's words in the current grouping of masses."""
         text = describe_payload(*args)
         if event.kind not in EARLIER_WORDS:
             return text
         return reworded(text, describe_earlier(*args), WORDED_VERSION)
+
+    # from statement layout 11 on "1,731.000 g", as every command and report layout 11 print
+    # it; the layouts before digest the words they printed, "1731.000 g"
+    return with_grouped_masses(described, GROUPED_MASS_VERSION)
