@@ -67,7 +67,7 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
 )
 from sampleloans.services import access
 from sampleloans.services.history import EARLIER_WORDS, describe_earlier, describe_payload
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, sent_back_at
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import description_of, recalls_of
@@ -450,10 +450,12 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
     """What the PI owes on each loan, most pressing first: returns and inventory attestations
     with their dates, the settlement report of a returned loan, open incidents to report on."""
     owed: list[Obligation] = []
+    sent = sent_back_at(session, loans)
     for loan in loans:
-        active = loan.status in ACTIVE_LOAN_STATUSES
+        # a return is owed while the loan is out and not all of it was sent back in time
+        owes_return = rule.return_owed(loan.status, loan.due_at, sent.get(loan.number))
         for what, due in (
-            ("return", loan.due_at if active else None),
+            ("return", loan.due_at if owes_return else None),
             ("inventory attestation", rule.inventory_due(loan.status, loan.next_inventory_due_at)),
         ):
             if due is not None:

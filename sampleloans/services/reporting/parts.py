@@ -30,6 +30,7 @@ from sampleloans.readmodels.report import (
     reworded,
     with_grouped_masses,
 )
+from sampleloans.services.queries import sent_back_at
 from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
 from sampleloans.vocab import InstitutionKind
@@ -43,12 +44,15 @@ def institution_party(session: Session, role: str, short: str | None) -> Party:
     return Party(role, inst.name, f"{inst.short_name}, {inst.city}, {inst.country}")
 
 
-def overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
-    """The loans among `loans` still out whose return was due before `at`."""
+def overdue_returns(session: Session, loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
+    """The loans among `loans` still owing their return (out, not all sent back in time:
+    `ledger.overdue.return_owed`) whose return was due before `at`."""
+    sent = sent_back_at(session, loans)
     return tuple(
         Overdue(loan.number, loan.due_at, days_between(loan.due_at, at))
         for loan in sorted(loans, key=lambda loan: loan.number)
-        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, at)
+        if loan.due_at is not None
+        and rule.return_overdue(loan.status, loan.due_at, at, sent.get(loan.number))
     )
 
 

@@ -56,7 +56,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
     body = ReturnBody(
         loan=loan.number,
         status=loan.status,
-        overdue=overdue_returns([loan], now),
+        overdue=overdue_returns(session, [loan], now),
         inventory_overdue=overdue_inventories([loan], now),
         parties=tuple(loan_parties(session, loan)),
         agreement=agreement_info(agreement),

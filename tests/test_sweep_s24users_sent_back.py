@@ -1,0 +1,117 @@
+"""Sweep s24 "users" (2): a return sent back by its due date is not overdue while it travels.
+
+A loan agreement's "returned by the due date" means dispatched by it (`ledger/overdue.py`,
+docs/domain.md): a loan whose every part left was sent back, its last return shipment leaving
+at or before the due time, owes no return, however long the carrier takes. Before, `overdue`,
+`status`, `loans list`, `loans show`, the return report and `notify`'s overdue notices called it
+overdue from the first instant after the due time until it arrived. One sent after the due time
+stays overdue until it arrives. Every place agrees, at the boundary: sent one minute before the
+due time and arriving after it; sent one minute after it.
+"""
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from sampleloans.cli import app
+from tests.conftest import CURATOR, GOLDEN, OU_PI
+
+DUE = "2027-04-28T10:00:00Z"  # L-1's return (issued 2026-04-28 10:00 for 12 months)
+BEFORE_DUE = "2027-04-28T09:59:00Z"
+AFTER_DUE = "2027-04-28T10:01:00Z"
+LATER = "2027-05-20T00:00:00Z"  # the shipment still on its way
+
+
+def run(db: Path, now: str, actor: str, *args: str, code: int = 0) -> str:
+    """The CLI on `db` at `now` as `actor`; the exit code checked; stdout."""
+    env = {"SAMPLELOANS_DB": str(db), "SAMPLELOANS_NOW": now, "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["--as", actor, *args], env=env)
+    assert result.exit_code == code, (args, result.stdout, result.stderr)
+    return result.stdout
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """OU's PI holding L-1 (1500 g), its inventory attested a month before the return is due
+    (so only the return can be late at the due time)."""
+    db = Path(shutil.copy(GOLDEN / "ledger-statement-big-mass-layout10.db", tmp_path / "l.db"))
+    run(db, "2027-04-01T00:00:00Z", OU_PI, "loans", "inventory", "L-1", "--note", "all present")
+    return db
+
+
+def sent_back(db: Path, at: str) -> None:
+    """The curator releases everything left of L-1 for its return trip at `at`."""
+    now = at if at > BEFORE_DUE else BEFORE_DUE
+    run(db, now, CURATOR, "loans", "return", "L-1", "--container", "box 9", "--seal", "S-9",
+        "--at", at)  # fmt: skip
+
+
+def return_report_words(db: Path, now: str, out: Path) -> str:
+    """The return report of L-1 printed at `now`, as words."""
+    run(db, now, CURATOR, "report", "return", "--loan", "L-1", "--out", str(out))
+    pages = PdfReader(io.BytesIO(out.read_bytes())).pages
+    return " ".join(" ".join(page.extract_text() for page in pages).split())
+
+
+def overdue_notices(db: Path, now: str, folder: Path) -> list[str]:
+    """The overdue notices `notify` would send at `now` (its dry run), by file name."""
+    run(db, now, CURATOR, "checkpoint", "--key", str(folder.parent / "cp.key"))
+    run(db, now, CURATOR, "notify", "--outbox", str(folder))
+    return sorted(p.name for p in folder.iterdir() if "overdue" in p.name)
+
+
+def verdicts(db: Path, now: str, tmp_path: Path) -> dict[str, bool]:
+    """What each place says of L-1's return at `now`: overdue or not."""
+    listed = json.loads(run(db, now, CURATOR, "overdue", "--json"))
+    loans = json.loads(run(db, now, OU_PI, "loans", "list", "--json"))
+    shown = run(db, now, OU_PI, "loans", "show", "L-1")
+    status = run(db, now, OU_PI, "status")
+    report = return_report_words(db, now, tmp_path / f"return-{now.replace(':', '')}.pdf")
+    return {
+        "overdue": any(row["what"] == "return" for row in listed),
+        "loans list": loans[0]["overdue"],
+        "loans show": f"due             {DUE[:10]} 10:00 UTC (overdue" in shown,
+        "status": "return overdue" in status,
+        "return report": "Return overdue" in report,
+    }
+
+
+def test_sent_one_minute_before_the_due_time_is_overdue_nowhere(
+    ledger: Path, tmp_path: Path
+) -> None:
+    sent_back(ledger, BEFORE_DUE)
+    for now in (AFTER_DUE, LATER):
+        found = verdicts(ledger, now, tmp_path)
+        assert found == dict.fromkeys(found, False), (now, found)
+    status = run(ledger, LATER, OU_PI, "status")
+    assert "return in transit to the curator" in status
+    key = tmp_path / "cp.key"
+    run(ledger, LATER, CURATOR, "keys", "generate", "--out", str(key), "--name", "naoc")
+    assert overdue_notices(ledger, LATER, tmp_path / "outbox") == []
+
+
+def test_sent_one_minute_after_the_due_time_is_overdue_everywhere_until_it_arrives(
+    ledger: Path, tmp_path: Path
+) -> None:
+    sent_back(ledger, AFTER_DUE)
+    found = verdicts(ledger, LATER, tmp_path)
+    assert found == dict.fromkeys(found, True), found
+    key = tmp_path / "cp.key"
+    run(ledger, LATER, CURATOR, "keys", "generate", "--out", str(key), "--name", "naoc")
+    assert len(overdue_notices(ledger, LATER, tmp_path / "outbox")) == 1
+    run(ledger, LATER, CURATOR, "loans", "accept-return", "L-1", "--seal-intact", "--condition",
+        "pristine", "--weighed", "CE5C0000YJYX091=1499.998g")  # fmt: skip
+    assert json.loads(run(ledger, LATER, CURATOR, "overdue", "--json")) == []
+
+
+def test_held_past_the_due_time_is_overdue(ledger: Path, tmp_path: Path) -> None:
+    """Nothing sent back: the return is late from the first instant after the due time."""
+    at_due = verdicts(ledger, DUE, tmp_path)  # due at exactly now: not yet late
+    assert at_due == dict.fromkeys(at_due, False), at_due
+    found = verdicts(ledger, AFTER_DUE, tmp_path)
+    assert found == dict.fromkeys(found, True), found
