@@ -181,6 +181,17 @@ def words_in(value: Words, layout: int) -> str:
     return value.words(layout) if isinstance(value, Reworded) else value
 
 
+def finding_cell(text: Words, layout: int) -> str:
+    """A finding's "What" cell as `layout` printed it: its words, but in layout 11, which
+    printed a reworded finding (a weighing of 1,000 g or more) as the program's text of it,
+    "Reworded(text=…, earlier=…, since=11)", that text again, so its files still verify."""
+    if layout != FINDING_WORDS_LAYOUT - 1 or not isinstance(text, Reworded):
+        return words_in(text, layout)
+    while isinstance(text, Reworded) and text.since > layout:  # as layout 11 built it
+        text = text.earlier
+    return str(text)
+
+
 @dataclass(frozen=True)
 class Party:
     """One party named on a report."""
@@ -436,8 +447,8 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # ("Inventory overdue"), as the inventory report, `status`, `overdue` and the statement do
 # (before: only a return past due), and a mass of 1,000 g or more is printed with its thousands
 # grouped, "1,731.000 g" (before: "1731.000 g"); the words the digest covers are `Reworded`.
-REPORT_LAYOUT = 11
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+REPORT_LAYOUT = 12
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -452,6 +463,10 @@ COUNTED_EVENTS_LAYOUT = 10
 CHART_IN_TABLE_ORDER_LAYOUT = 10
 EVERY_REPORT_FLAGS_INVENTORY_LAYOUT = 11
 GROUPED_MASS_LAYOUT = 11
+FINDING_WORDS_LAYOUT = 12
+"""The first layout printing a reworded finding in its words (11 printed one, a weighing of
+1,000 g or more, as program text: `finding_cell`) and wording a weighing in the return report
+as the custody report does, with the difference ("expected …, weighed … (−10.000 mg)")."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content

@@ -1,6 +1,7 @@
 """Pieces every report builder shares: parties, agreement terms, item rows, overdue loans."""
 
 from datetime import datetime
+from functools import partial
 
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from sampleloans.models import (
     LoanItem,
     Person,
     Sample,
+    Weighing,
 )
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
@@ -26,6 +28,7 @@ from sampleloans.readmodels.report import (
     Overdue,
     Party,
     Recall,
+    Words,
     remeasured,
     reworded,
     with_grouped_masses,
@@ -226,3 +229,20 @@ def recalls_of(
             )
         )
     return tuple(recalls)
+
+
+def weighing_words(w: Weighing) -> Words:
+    """A weighing that differs from the mass expected, in words, with the difference ("CODE:
+    expected 20.000 mg, weighed 19.500 mg (−500 µg)"): every report words it so; masses of
+    1,000 g or more grouped from report layout 11 on (`with_grouped_masses`)."""
+    return with_grouped_masses(partial(_weighing_text, w))
+
+
+def _weighing_text(w: Weighing) -> str:
+    """`weighing_words` in the masses' current grouping."""
+    diff_ug = w.weighed_ug - w.expected_ug
+    sign = "+" if diff_ug > 0 else "−"
+    return (
+        f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
+        f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff_ug))})"
+    )
