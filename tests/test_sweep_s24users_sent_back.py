@@ -115,3 +115,43 @@ def test_held_past_the_due_time_is_overdue(ledger: Path, tmp_path: Path) -> None
     assert at_due == dict.fromkeys(at_due, False), at_due
     found = verdicts(ledger, AFTER_DUE, tmp_path)
     assert found == dict.fromkeys(found, True), found
+
+
+# --- documents printed before the rule still verify ---------------------------------------
+
+
+def pdf_words(path: Path) -> str:
+    """A PDF's text with every run of white space one space."""
+    pages = PdfReader(io.BytesIO(path.read_bytes())).pages
+    return " ".join(" ".join(page.extract_text() for page in pages).split())
+
+
+@pytest.mark.parametrize(
+    ("golden", "actor", "flagged"),
+    [
+        ("report-layout11-return-sent-back.pdf", CURATOR, "Return overdue OVERDUE since"),
+        ("statement-layout10-sent-back.pdf", OU_PI, "Overdue return of loan L-1"),
+    ],
+)
+def test_a_file_printed_before_the_rule_still_verifies_as_it_was_judged(
+    tmp_path: Path, golden: str, actor: str, flagged: str
+) -> None:
+    """Printed when a return on its way back still counted as overdue (report layout 11,
+    statement layout 10): rebuilt as it was judged then, byte for byte; a fresh one does not
+    flag it."""
+    db = Path(shutil.copy(GOLDEN / "ledger-sent-back-layout11.db", tmp_path / "s.db"))
+    assert flagged in pdf_words(GOLDEN / golden)
+    checked = run(db, "2027-05-02T00:00:00Z", actor, "verify-document", str(GOLDEN / golden))
+    assert "byte-identical to a fresh rendering" in checked
+    folder = tmp_path / "fresh"
+    if golden.startswith("report"):
+        fresh = folder / "r.pdf"
+        folder.mkdir()
+        run(db, "2027-05-02T00:00:00Z", actor, "report", "return", "--loan", "L-1",
+            "--generated-at", "2027-05-01T00:00:00Z", "--out", str(fresh))  # fmt: skip
+    else:
+        run(db, "2027-05-02T00:00:00Z", actor, "report", "statement", "--pi", OU_PI,
+            "--generated-at", "2027-05-01T00:00:00Z", "--out", str(folder))  # fmt: skip
+        (fresh,) = folder.iterdir()
+    assert flagged not in pdf_words(fresh)
+    assert "byte-identical" in run(db, "2027-05-02T00:00:00Z", actor, "verify-document", str(fresh))

@@ -464,6 +464,9 @@ CHART_IN_TABLE_ORDER_LAYOUT = 10
 EVERY_REPORT_FLAGS_INVENTORY_LAYOUT = 11
 GROUPED_MASS_LAYOUT = 11
 FINDING_WORDS_LAYOUT = 12
+SENT_BACK_LAYOUT = 12
+"""The first layout judging a return as `ledger/overdue.py` does now: sent back by its due
+time, it is not overdue while it travels (1–11 flagged it "Return overdue" until it arrived)."""
 """The first layout printing a reworded finding in its words (11 printed one, a weighing of
 1,000 g or more, as program text: `finding_cell`) and wording a weighing in the return report
 as the custody report does, with the difference ("expected …, weighed … (−10.000 mg)")."""

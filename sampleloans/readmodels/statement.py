@@ -41,6 +41,9 @@ COUNTED_VERSION = 10
 events") and whose loan not yet issued says when it falls due, as `status` does ("12 months
 after issue"; before, "—")."""
 GROUPED_MASS_VERSION = 11
+SENT_BACK_VERSION = 11
+"""The first statement layout judging a return as `ledger/overdue.py` does now: sent back by
+its due time, it is owed no more while it travels (1–10 listed it, overdue, until it arrived)."""
 """The first statement layout printing a mass of 1,000 g or more with its thousands grouped,
 "1,731.000 g", as every command and report layout 11 print it (before, "1731.000 g")."""
 

@@ -83,7 +83,9 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # after its checkpoint read as that day's ledger: an extension after it still read "overdue").
 # 11 = a mass of 1,000 g or more printed with its thousands grouped, "1,731.000 g", as every
 # command and report layout 11 print it (before: "1731.000 g"; an event's words, which the
-# digest covers, are `Reworded` by `with_grouped_masses`).
+# digest covers, are `Reworded` by `with_grouped_masses`), and a return sent back by its due
+# time no longer owed while it travels (before: overdue until it arrived; an older file is
+# rebuilt so, `queries.judged_before_sent_back`).
 METADATA_VERSION = STATEMENT_LAYOUT
 METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 VERSION_2 = 2

@@ -1,6 +1,8 @@
 """Read models for the command line and reports: plain frozen dataclasses, sorted."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,9 +129,28 @@ def _institutions_overdue(session: Session, now: datetime) -> set[str]:
 _SENT_BACK_CHUNK = 500  # loan numbers a query names at once (far under any driver's limit)
 
 
+_BEFORE_SENT_BACK: ContextVar[bool] = ContextVar("before_sent_back", default=False)
+"""Whether a document is rebuilt as a layout printed before "returned by" meant "sent back by"
+(report layout 12, statement layout 11): a return on its way back counted as still owed."""
+
+
+@contextmanager
+def judged_before_sent_back(before: bool) -> Iterator[None]:
+    """Within: `sent_back_at` finds nothing when `before` (the document's layout predates the
+    rule), so a file printed then is rebuilt as it was judged, and still verifies."""
+    token = _BEFORE_SENT_BACK.set(before)
+    try:
+        yield
+    finally:
+        _BEFORE_SENT_BACK.reset(token)
+
+
 def sent_back_at(session: Session, loans: Iterable[Loan]) -> dict[str, datetime]:
     """When the last return shipment left, for each of `loans` whose every part left is on its
-    way back (`return_in_transit`): what `ledger.overdue.return_owed` judges the return by."""
+    way back (`return_in_transit`): what `ledger.overdue.return_owed` judges the return by
+    (nothing for a document of a layout before that rule: `judged_before_sent_back`)."""
+    if _BEFORE_SENT_BACK.get():
+        return {}
     numbers = sorted({loan.number for loan in loans if loan.status == LoanStatus.RETURN_IN_TRANSIT})
     found: dict[str, datetime] = {}
     for start in range(0, len(numbers), _SENT_BACK_CHUNK):
