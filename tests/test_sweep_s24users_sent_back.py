@@ -90,6 +90,12 @@ def test_sent_one_minute_before_the_due_time_is_overdue_nowhere(
         assert found == dict.fromkeys(found, False), (now, found)
     status = run(ledger, LATER, OU_PI, "status")
     assert "return in transit to the curator" in status
+    assert "due 2027-04-28 10:00 UTC (sent back in time)" in status  # in words a PI reads
+    shown = run(ledger, LATER, OU_PI, "loans", "show", "L-1")
+    assert "due             2027-04-28 10:00 UTC (sent back in time)" in shown
+    assert "2027-04-28 10:00 (sent back in time)" in run(ledger, LATER, OU_PI, "loans", "list")
+    (row,) = json.loads(run(ledger, LATER, OU_PI, "loans", "list", "--json"))
+    assert (row["days_left"], row["overdue"]) == (None, False)
     key = tmp_path / "cp.key"
     run(ledger, LATER, CURATOR, "keys", "generate", "--out", str(key), "--name", "naoc")
     assert overdue_notices(ledger, LATER, tmp_path / "outbox") == []
