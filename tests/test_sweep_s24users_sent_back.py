@@ -161,3 +161,21 @@ def test_a_file_printed_before_the_rule_still_verifies_as_it_was_judged(
         (fresh,) = folder.iterdir()
     assert flagged not in pdf_words(fresh)
     assert "byte-identical" in run(db, "2027-05-02T00:00:00Z", actor, "verify-document", str(fresh))
+
+
+def test_postgresql_follows_the_same_rule(demo_url: str) -> None:
+    """The demo on PostgreSQL: OU's loan (due 2026-05-05 08:00) sent back a minute early is
+    overdue nowhere once its due time passed; the SQL of `overdue` and `loans list` agrees."""
+    env = {"SAMPLELOANS_NOW": "2026-05-05T07:59:00Z", "COLUMNS": "200"}
+    release = ["loans", "return", "L-2025-OU", "--container", "box", "--seal", "S-9"]
+    sent = CliRunner().invoke(app, ["--db", demo_url, "--as", CURATOR, *release], env=env)
+    assert sent.exit_code == 0, sent.stderr
+    later = {**env, "SAMPLELOANS_NOW": "2026-05-10T00:00:00Z"}
+    listed = CliRunner().invoke(app, ["--db", demo_url, "--as", CURATOR, "overdue", "--json"],
+                                env=later)  # fmt: skip
+    assert listed.exit_code == 0, listed.stderr
+    assert not [r for r in json.loads(listed.stdout) if r["loan_number"] == "L-2025-OU"]
+    loans = CliRunner().invoke(app, ["--db", demo_url, "--as", CURATOR, "loans", "list",
+                                     "--institution", "OU", "--json"], env=later)  # fmt: skip
+    (row,) = [r for r in json.loads(loans.stdout) if r["number"] == "L-2025-OU"]
+    assert (row["status"], row["overdue"], row["days_left"]) == ("return-in-transit", False, None)
