@@ -447,6 +447,11 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # ("Inventory overdue"), as the inventory report, `status`, `overdue` and the statement do
 # (before: only a return past due), and a mass of 1,000 g or more is printed with its thousands
 # grouped, "1,731.000 g" (before: "1731.000 g"); the words the digest covers are `Reworded`.
+# 12 = a finding a layout rewords is printed in its words (11 printed one, a weighing of 1,000 g
+# or more, as program text, and re-renders it so: `finding_cell`), the return report words a
+# weighing as the custody report does, with the difference (`parts.weighing_words`), and a
+# return sent back by its due time is not flagged overdue while it travels (`ledger/overdue.py`;
+# a file of 1–11 is rebuilt as it was judged: `queries.judged_before_sent_back`).
 REPORT_LAYOUT = 12
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 FITTED_HEAD_LAYOUT = 4
