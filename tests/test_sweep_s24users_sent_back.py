@@ -96,6 +96,12 @@ def test_sent_one_minute_before_the_due_time_is_overdue_nowhere(
     assert "2027-04-28 10:00 (sent back in time)" in run(ledger, LATER, OU_PI, "loans", "list")
     (row,) = json.loads(run(ledger, LATER, OU_PI, "loans", "list", "--json"))
     assert (row["days_left"], row["overdue"]) == (None, False)
+    # its status in words, never the internal name, in the table and CSV alike (as `status`
+    # and `samples list --csv` say it; it read 'return_in_transit')
+    assert "return in transit" in run(ledger, LATER, OU_PI, "loans", "list")
+    csv_rows = run(ledger, LATER, OU_PI, "loans", "list", "--csv").splitlines()
+    assert csv_rows[1].startswith("L-1,OU,anand@open.example,return in transit,1,")
+    assert "return_in_transit" not in run(ledger, LATER, OU_PI, "loans", "list", "--csv")
     key = tmp_path / "cp.key"
     run(ledger, LATER, CURATOR, "keys", "generate", "--out", str(key), "--name", "naoc")
     assert overdue_notices(ledger, LATER, tmp_path / "outbox") == []

@@ -843,10 +843,14 @@ def _discrepancies_table(d: "LoanDetail") -> Any:
 
 
 def _status_text(status: str, said: str = "") -> Any:
-    """A status in words (or as `said`), in yellow while in transit."""
+    """A status in words (or as `said`, in words too: 'return in transit', never the internal
+    'return_in_transit'), in yellow while in transit; a CSV cell says the same words, as
+    `samples list --csv` says a custody state."""
     from rich.text import Text
 
-    return Text(said or status.replace("_", " "), style="yellow" if "transit" in status else "")
+    from sampleloans.text import words
+
+    return Text(words(said or status), style="yellow" if "transit" in status else "")
 
 
 @app.command("list")
