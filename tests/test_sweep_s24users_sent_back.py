@@ -185,3 +185,41 @@ def test_postgresql_follows_the_same_rule(demo_url: str) -> None:
                                      "--institution", "OU", "--json"], env=later)  # fmt: skip
     (row,) = [r for r in json.loads(loans.stdout) if r["number"] == "L-2025-OU"]
     assert (row["status"], row["overdue"], row["days_left"]) == ("return-in-transit", False, None)
+
+
+def test_an_import_issues_to_a_borrower_whose_return_was_sent_in_time(tmp_path: Path) -> None:
+    """`import` judges a borrower's standing from its batch by the same rule: the history of a
+    ledger whose L-1 was sent back a minute early, then the PI's inventory and a new loan issued
+    to OU after L-1's due time, imports whole into a new ledger (it was refused: 'OU cannot be
+    issued new material while loan L-1 was due …')."""
+    source = Path(shutil.copy(GOLDEN / "ledger-sent-back-layout11.db", tmp_path / "s.db"))
+    at = "2027-05-03T00:00:00Z"
+    run(source, at, OU_PI, "loans", "inventory", "L-1", "--note", "all sent back")
+    run(source, at, CURATOR, "samples", "register", "CE5C0000YJYX092", "--mission", "CE-5",
+        "--mass", "10 mg", "--origin", "scoop", "--material", "regolith", "--form",
+        "bulk soil", "--purpose", "research", "--location", "NAOC N2 cabinet B")  # fmt: skip
+    run(source, at, CURATOR, "loans", "request", "L-2", "--agreement", "AG-OU", "--pi", OU_PI,
+        "--sample", "CE5C0000YJYX092")  # fmt: skip
+    run(source, at, CURATOR, "loans", "approve", "L-2")
+    run(source, at, CURATOR, "loans", "issue", "L-2")
+    export = tmp_path / "events.jsonl"
+    run(source, at, CURATOR, "export", "--events", str(export))
+    records = [json.loads(line) for line in export.read_text().splitlines()[1:]]
+    keys = ("kind", "occurred_at", "actor", "reason", "corrects_seq")
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        "".join(
+            json.dumps({**{k: r[k] for k in keys}, "payload": json.loads(r["payload"])}) + "\n"
+            for r in records
+            if r["seq"] > 21  # after what `init` writes
+        )
+    )
+    target = tmp_path / "new.db"
+    env = {"SAMPLELOANS_DB": str(target), "SAMPLELOANS_NOW": "2026-04-28T10:00:00Z"}
+    made = CliRunner().invoke(
+        app, ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"], env=env
+    )
+    assert made.exit_code == 0, made.stderr
+    done = run(target, at, CURATOR, "import", str(history))
+    assert done.startswith("Imported 16 events")
+    assert "status          issued" in run(target, at, CURATOR, "loans", "show", "L-2")
