@@ -61,7 +61,8 @@ def test_a_row_read_outside_the_orm_is_in_the_session_as_if_loaded(
     SQLModel.metadata.create_all(engine)
     table = Institution.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     with Session(engine) as session, session.begin():
-        session.add(Institution(**dict(zip(table.columns.keys(), _institution_row("ROW-1")))))
+        values = zip(table.columns.keys(), _institution_row("ROW-1"), strict=True)
+        session.add(Institution(**dict(values)))
     attached.clear()
     with Session(engine) as session, session.begin():
         session.connection()
