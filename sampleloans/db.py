@@ -2132,11 +2132,9 @@ def copy_tables(source: Connection, target: Connection, *, batch_rows: int = 500
             target.execute(table.insert(), [dict(row._mapping) for row in batch])
 
 
-def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
-    """A PostgreSQL ledger: `create` refuses a database that already holds one; otherwise
-    a database with no ledger is refused (exit 3), and so is a server we cannot reach."""
-    engine = _make_postgres_engine(url, lock_timeout_ms)
-    where = display_url(url)
+def _postgres_ledger_probe(engine: Engine, where: str) -> tuple[bool, list[bool]]:
+    """Whether the database holds a ledger, and whether it has the tables the write guard
+    reads (`checkpoint`, `alembic_version`); a server we cannot reach or use: exit 3."""
     try:
         with engine.connect() as connection:
             # one catalogue lookup (to_regclass: NULL for a table that is not there)
@@ -2149,10 +2147,36 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
                 connection.exec_driver_sql("SELECT count(*) FROM ledger_meta").scalar()
             )
     except DatabaseError as exc:
-        engine.dispose()
         raise postgres_error(exc, where) or StorageError(
             f"cannot use the database {where}: {_first_line(exc)}"
         ) from None
+    return has_ledger, [bool(present) for present in guard_tables]
+
+
+def holds_no_ledger(url: str, *, lock_timeout_ms: int) -> bool:
+    """Whether `url` names a place with no ledger yet, where one may be built: no SQLite file
+    (nor a link) at its path, or a PostgreSQL database holding none (unreachable: exit 3)."""
+    if not is_postgres_url(url):
+        path = sqlite_path(url)
+        return path is not None and not os.path.lexists(path)
+    engine = _make_postgres_engine(url, lock_timeout_ms)
+    try:
+        has_ledger, _guard_tables = _postgres_ledger_probe(engine, display_url(url))
+    finally:
+        engine.dispose()
+    return not has_ledger
+
+
+def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
+    """A PostgreSQL ledger: `create` refuses a database that already holds one; otherwise
+    a database with no ledger is refused (exit 3), and so is a server we cannot reach."""
+    engine = _make_postgres_engine(url, lock_timeout_ms)
+    where = display_url(url)
+    try:
+        has_ledger, guard_tables = _postgres_ledger_probe(engine, where)
+    except StorageError:
+        engine.dispose()
+        raise
     if create and has_ledger:
         engine.dispose()
         raise StorageError(
