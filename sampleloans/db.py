@@ -871,28 +871,93 @@ def integrity_check(connection: Any) -> list[str]:
     return [] if found == ["ok"] else found
 
 
+TRIGGER_FIRES = ("O", "A")
+"""`pg_trigger.tgenabled` of a trigger that fires in an ordinary session: 'D' is disabled, and
+'R' (`ENABLE REPLICA TRIGGER`) fires only under `session_replication_role = replica`."""
+
+
+def trigger_state_problem(name: str, state: str | None, *, table: str = "") -> str | None:
+    """Why the trigger `name` (on `table`, when named) does not fire in an ordinary session
+    ('trigger … is missing', '… is disabled', '… fires only in replica mode …'), or None."""
+    trigger = f"trigger {name} on {table}" if table else f"trigger {name}"
+    if state is None:
+        return f"{trigger} is missing"
+    if state == "R":
+        return (
+            f"{trigger} fires only in replica mode (ENABLE REPLICA TRIGGER), never in an "
+            "ordinary session"
+        )
+    return None if state in TRIGGER_FIRES else f"{trigger} is disabled"
+
+
 def postgres_trigger_problems(connection: Any) -> list[str]:
-    """The PostgreSQL defences that are missing or disabled (`ALTER TABLE … DISABLE TRIGGER`)."""
+    """The PostgreSQL defences that are missing, do not fire (`ALTER TABLE … DISABLE TRIGGER`,
+    `ENABLE REPLICA TRIGGER`) or are not the ledger's own (another definition under the same
+    name, or a trigger function whose body was replaced)."""
     rows = connection.execute(
         text(
-            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "SELECT t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta', "
             "'checkpoint', 'notification_sent')"
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
+    found = {row[0]: _trigger_text(str(row[2])) for row in rows}
     expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
     if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
         expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
     if notification_triggers_expected(connection):
         expected = (*expected, *POSTGRES_NOTIFICATION_TRIGGER_NAMES)
+    own_triggers, own_functions = _postgres_defence_definitions()
     problems = []
     for name in expected:
-        if name not in state:
-            problems.append(f"trigger {name} is missing: the ledger was unprotected")
-        elif state[name] == "D":
-            problems.append(f"trigger {name} is disabled: the ledger was unprotected")
+        why = trigger_state_problem(name, state.get(name))
+        if why is None and found[name] != own_triggers[name]:
+            why = f"trigger {name} is not the ledger's own (it reads: {found[name]})"
+        if why is not None:
+            problems.append(f"{why}: the ledger was unprotected")
+    return problems + _defence_function_problems(connection, own_functions)
+
+
+def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str]:
+    """The chain's trigger functions whose body is not the ledger's own (replaced so that the
+    triggers calling them refuse nothing)."""
+    problems = []
+    for name, source in sorted(own.items()):
+        body = connection.execute(
+            text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure(:name)"),
+            {"name": f"{name}()"},
+        ).scalar()
+        if body is None:
+            problems.append(f"function {name}() is missing: the ledger was unprotected")
+        elif _trigger_text(str(body)) != source:
+            problems.append(
+                f"function {name}() is not the ledger's own (its body was replaced): the "
+                "triggers that call it may let anything through; the ledger was unprotected"
+            )
     return problems
+
+
+def _trigger_text(definition: str) -> str:
+    """A trigger's or function's definition compared word by word: the layout, the table's
+    schema (`public.`) and `OR REPLACE` aside."""
+    words = " ".join(definition.split()).replace(" ON public.", " ON ")
+    return words.replace("CREATE OR REPLACE TRIGGER ", "CREATE TRIGGER ")
+
+
+def _postgres_defence_definitions() -> tuple[dict[str, str], dict[str, str]]:
+    """The definitions `postgres_defences` installs, as `_trigger_text` reads them: each
+    trigger's by name, and each function's body by name."""
+    triggers, functions = {}, {}
+    for statement in postgres_defences():
+        words = _trigger_text(statement)
+        if words.startswith("CREATE TRIGGER "):
+            triggers[words.split()[2]] = words
+        elif words.startswith("CREATE OR REPLACE FUNCTION "):
+            name = words.split()[4].removesuffix("()")
+            functions[name] = _trigger_text(statement.split("$$")[1])
+    return triggers, functions
 
 
 def ordered_rows_query(connection: Any, table: str) -> str:
