@@ -8,40 +8,25 @@ kept checkpoints' keys "are in the same file" (and, after an anchor, "whoever ca
 file"): no file holds a PostgreSQL ledger; both now say "the ledger", true on either engine.
 """
 
-import shlex
-from pathlib import Path
-
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.test_sweep_docs_session import EXIT_LINE, HEAD_HASH, session_steps
+from tests.test_sweep_docs_session import session_differences
 
 ENGINE_CHECK = ("SQLite integrity ok", "PostgreSQL triggers in place")
 
 
-def test_the_readme_session_on_postgres_prints_what_the_readme_shows(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_the_readme_session_on_postgres_prints_what_the_readme_shows(pg_url: str) -> None:
     env = {"COLUMNS": "100", "NO_COLOR": "1", "SAMPLELOANS_DB": pg_url, "SAMPLELOANS_USER": ""}
     # the demo writes to a --db typed on the command line, never to SAMPLELOANS_DB
     demo = CliRunner().invoke(app, ["--db", pg_url, "demo"], env={**env, "SAMPLELOANS_NOW": ""})
     assert demo.exit_code == 0, demo.output
-    differences = []
-    for command, shown in session_steps():
-        words = shlex.split(command)
-        if words[0] == "export":
-            name, _, value = words[1].partition("=")
-            env[name] = value
-            continue
-        expected_code = 0
-        if shown and (code := EXIT_LINE.match(shown[-1])):
-            expected_code, shown = int(code.group(1)), shown[:-1]
+
+    def run(words: list[str], env: dict[str, str]) -> tuple[int, str]:
         done = CliRunner().invoke(app, words[1:], env=env)
-        printed = (done.stdout + done.stderr).rstrip("\n").splitlines()
-        got = [HEAD_HASH.sub(r"\1…", line.rstrip()) for line in printed]
-        want = [HEAD_HASH.sub(r"\1…", line.rstrip()).replace(*ENGINE_CHECK) for line in shown]
-        if got != want or done.exit_code != expected_code:
-            differences.append(f"$ {command} (exit {done.exit_code})\n  {got}\n  {want}")
+        return done.exit_code, done.stdout + done.stderr
+
+    differences = session_differences(run, env, lambda line: line.replace(*ENGINE_CHECK))
     assert differences == [], "\n".join(differences)
 
 
