@@ -129,3 +129,20 @@ def test_a_history_into_an_empty_postgres_database_still_says_no_ledger(
     assert result.exit_code == 3, result.output
     assert "no ledger in the database" in result.stderr
     assert _tables(pg_url) == []
+
+
+def test_restore_of_a_backup_on_postgres_names_the_way_that_works(
+    ledger: Path, tmp_path: Path, demo_url: str
+) -> None:
+    before = _head(demo_url)
+    backup = tmp_path / "backup.db"
+    made = _cli("--db", str(ledger), "--as", CURATOR, "backup", str(backup))
+    assert made.exit_code == 0, made.output
+    result = _cli("--db", demo_url, "--as", CURATOR, "restore", str(backup))
+    assert result.exit_code == 3, result.output
+    line = result.stderr.strip()
+    # what a curator holding a SQLite backup types to put it in PostgreSQL (not a backup's
+    # advice, 'take a logical export of its events', which reads as about the database)
+    assert "\n" not in line and "'restore --events FILE', into an empty database" in line
+    assert "'sampleloans --db BACKUP.db export --events FILE' makes one from a backup" in line
+    assert _head(demo_url) == before

@@ -53,11 +53,20 @@ class CopyResult:
         return chain.format_head(self.head_seq, self.head_hash)
 
 
-def _database_file(engine: Engine) -> Path:
-    """The SQLite file behind an engine (backup and restore work on files only)."""
+def _database_file(engine: Engine, *, restoring: bool = False) -> Path:
+    """The SQLite file behind an engine (backup and restore work on files only); on
+    PostgreSQL, what to do instead: for a backup, export the events; for a restore, rebuild
+    from an export into an empty database."""
     path = db.sqlite_path(str(engine.url))
     if path is not None:
         return path
+    if db.is_postgres_url(str(engine.url)) and restoring:
+        raise StorageError(
+            f"backup and restore copy a SQLite file; {db.where(engine)} is a PostgreSQL "
+            "database: rebuild a ledger there from an events export with 'restore --events "
+            "FILE', into an empty database ('sampleloans --db BACKUP.db export --events FILE' "
+            "makes one from a backup)"
+        )
     if db.is_postgres_url(str(engine.url)):
         raise StorageError(
             f"backup and restore copy a SQLite file; {db.where(engine)} is a PostgreSQL "
@@ -229,7 +238,7 @@ def restore(
     """
     if events and db.is_postgres(engine):
         return _restore_events_into_postgres(engine, ctx, source, force=force, action=action)
-    database = _database_file(engine)
+    database = _database_file(engine, restoring=True)
     exists = os.path.lexists(database)
     # the role first (exit 4), as for every write: who acts comes before what they typed; a
     # missing or damaged ledger has no roles to read, so its curator is read from the copy
