@@ -940,9 +940,11 @@ def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str
 
 
 def _trigger_text(definition: str) -> str:
-    """A trigger's or function's definition compared word by word: the layout, the table's
-    schema (`public.`) and `OR REPLACE` aside."""
+    """A trigger's or function's definition compared word by word: the layout, the schema
+    (`public.`, which `pg_get_triggerdef` names as the search path makes it) and `OR REPLACE`
+    aside."""
     words = " ".join(definition.split()).replace(" ON public.", " ON ")
+    words = words.replace(" FUNCTION public.", " FUNCTION ")
     return words.replace("CREATE OR REPLACE TRIGGER ", "CREATE TRIGGER ")
 
 
