@@ -1,0 +1,125 @@
+"""Sweep s24, an attacker (or a typo) with `SAMPLELOANS_NOW` set ahead of the real clock.
+
+Before: `SAMPLELOANS_NOW=2099-01-01T00:00:00Z` recorded event 108 at 2099, and as the recording
+clock never goes back, every later write on the real clock was refused until 2099: one bad
+clock blocked the whole ledger for everyone, and the event can never be removed. Now a write,
+an `import` line or a `checkpoint` more than 5 minutes ahead of this computer's clock is
+refused (exit 1), naming SAMPLELOANS_NOW and what to do, nothing recorded; the real clock's next
+write goes through (docs/architecture.md "Time").
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sampleloans.dates import RECORDING_CLOCK_AHEAD_MAX, to_iso
+from tests.conftest import fingerprint
+from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_demo
+
+AHEAD = "2099-01-01T00:00:00Z"
+INSTITUTION = ("--country", "France", "--city", "Paris", "--kind", "borrower")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo ledger (fixed clock in 2026), made once."""
+    return make_demo(tmp_path_factory.mktemp("ahead24") / "d")
+
+
+@pytest.fixture
+def ledger(demo: Path, tmp_path: Path) -> Path:
+    """A copy of the demo ledger this test may write."""
+    return copy_ledger(demo, tmp_path / "ledger.db")
+
+
+def _add(env: dict[str, str], short: str) -> tuple[int, str, str]:
+    """`institutions add SHORT`: exit code, stdout, stderr."""
+    result = invoke(env, "institutions", "add", short, "--name", short.title(), *INSTITUTION)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _says_ahead(stderr: str) -> None:
+    """One line naming SAMPLELOANS_NOW, its value, why, and what to do."""
+    assert stderr.startswith(
+        f"Error: SAMPLELOANS_NOW: {AHEAD} is ahead of this computer's clock ("
+    ), stderr
+    assert f"every later write would be refused until {AHEAD}" in stderr
+    assert "unset SAMPLELOANS_NOW (or set it to the real time) and try again" in stderr
+    assert stderr.count("\n") == 1
+    assert "\x1b" not in stderr
+
+
+def test_a_write_dated_ahead_is_refused_and_the_ledger_stays_writable(ledger: Path) -> None:
+    """Before: exit 0, event 108 at 2099, and the real clock's next write refused (exit 1)."""
+    before = fingerprint(ledger)
+    code, out, err = _add(env_for(ledger, now=AHEAD), "EVIL")
+    assert (code, out) == (1, "")
+    _says_ahead(err)
+    assert fingerprint(ledger) == before
+    real = {**env_for(ledger), "SAMPLELOANS_NOW": ""}  # set but empty is unset
+    code, out, err = _add(real, "GOOD")
+    assert code == 0, err
+    assert "event 108" in out
+
+
+def test_an_import_dated_ahead_is_refused(ledger: Path, tmp_path: Path) -> None:
+    """`import` records each line at the same clock: refused alike, no line recorded."""
+    line = {
+        "kind": "institution.added",
+        "occurred_at": "2026-05-01T00:00:00Z",
+        "actor": "curator@naoc.example",
+        "payload": {
+            "short_name": "EVIL",
+            "name": "Evil",
+            "country": "France",
+            "city": "Paris",
+            "institution_kind": "borrower",
+        },
+        "reason": None,
+        "corrects_seq": None,
+    }
+    history = tmp_path / "h.jsonl"
+    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    before = fingerprint(ledger)
+    result = invoke(env_for(ledger, now=AHEAD), "import", str(history))
+    assert result.exit_code == 1, result.stdout
+    assert f"SAMPLELOANS_NOW: {AHEAD} is ahead of this computer's clock" in result.stderr
+    assert fingerprint(ledger) == before
+
+
+def test_a_checkpoint_dated_ahead_is_refused(ledger: Path, tmp_path: Path) -> None:
+    """A note dated 2099 would be taken for one of events not yet there: no checkpoint, no
+    file."""
+    key = tmp_path / "k"
+    assert invoke(env_for(ledger), "keys", "generate", "--out", str(key)).exit_code == 0
+    before = fingerprint(ledger)
+    out = tmp_path / "cp.txt"
+    result = invoke(env_for(ledger, now=AHEAD), "checkpoint", "--key", str(key), "--out", str(out))
+    assert result.exit_code == 1, result.stdout
+    _says_ahead(result.stderr)
+    assert result.stderr.endswith("; no checkpoint was made\n")
+    assert fingerprint(ledger) == before
+    assert not out.exists()
+
+
+def test_a_clock_a_moment_ahead_is_within_the_tolerance(ledger: Path) -> None:
+    """A SAMPLELOANS_NOW copied from another computer a moment ago still records."""
+    moment = datetime.now(UTC) + RECORDING_CLOCK_AHEAD_MAX / 5
+    code, _, err = _add(env_for(ledger, now=to_iso(moment.replace(microsecond=0))), "NEAR")
+    assert code == 0, err
+
+
+def test_past_the_tolerance_is_refused(ledger: Path) -> None:
+    """Twice the tolerance ahead is refused: the limit is a few minutes, not a day."""
+    moment = datetime.now(UTC) + 2 * RECORDING_CLOCK_AHEAD_MAX + timedelta(seconds=5)
+    code, _, err = _add(env_for(ledger, now=to_iso(moment.replace(microsecond=0))), "FAR")
+    assert code == 1
+    assert "is ahead of this computer's clock" in err
+
+
+def test_a_fixed_clock_in_the_past_still_records(ledger: Path) -> None:
+    """The demo's and the tests' clock (2026-06-15) is not affected."""
+    code, _, err = _add(env_for(ledger), "PAST")
+    assert code == 0, err
