@@ -1,41 +1,21 @@
 """Sweep s18 (trust): `notify` as two curators (or a cron job and a curator) run it at once,
 against a real SMTP server on loopback, and its outbox files as a reviewer compares them."""
 
-import asyncio
 import email
 import os
 import shutil
 import subprocess
 import sys
-from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from sampleloans.services.notify import Delivery, deliver_once
 from tests.conftest import NOW, Run
 from tests.i15_statement_helpers import checkpointed_copy, env_for, invoke, make_demo
-from tests.test_i15_notify import free_port
-
-SENDER = "loans@naoc.example"
-
-
-class SlowInbox:
-    """An SMTP handler that takes a while over each message, as a real relay does, and keeps
-    what it accepted."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept the message after a pause."""
-        await asyncio.sleep(0.4)
-        message = email.message_from_bytes(envelope.content, policy=default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
+from tests.mail import Inbox, served, smtp_settings
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +33,7 @@ def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]
         **os.environ,
         **env_for(ledger["db"]),
         **ledger.get("env", {}),
-        "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
-        "SAMPLELOANS_SMTP_PORT": str(port),
-        "SAMPLELOANS_SMTP_FROM": SENDER,
+        **smtp_settings(port),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "sampleloans", "notify"],
@@ -88,14 +66,10 @@ def test_two_notify_runs_at_once_on_postgresql(demo_url: str, tmp_path: Path) ->
 def _two_runs_at_once(ledger: dict[str, Any]) -> list[tuple[str, str]]:
     """Two `notify` processes at once against one slow SMTP server: each message arrives
     once, each is recorded once, and the two closing lines add up; what arrived."""
-    inbox = SlowInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    inbox = Inbox(delay_s=0.4)  # a relay that takes a while over each message
+    with served(inbox) as controller:
         runs = [_notify_process(ledger, controller.port) for _ in range(2)]
         outputs = [run.communicate(timeout=300) for run in runs]
-    finally:
-        controller.stop()
     for run, (stdout, stderr) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, stderr
         assert stderr == "" and "Traceback" not in stdout

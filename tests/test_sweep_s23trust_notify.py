@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.i15_statement_helpers import copy_ledger, make_checkpoint, make_demo
-from tests.test_i15_notify import RefusingInbox, free_port, notify, sent_rows, smtp_env
+from tests.mail import RefusingInbox, served
+from tests.test_i15_notify import notify, sent_rows, smtp_env
 
 OU_PI = "anand@open.example"
 
@@ -47,12 +47,8 @@ class PaintingInbox(RefusingInbox):
 
 def test_a_servers_refusal_is_shown_escaped_never_obeyed(ledger: dict[str, Any]) -> None:
     """Before: the ESC bytes reached the terminal as they came."""
-    controller = Controller(PaintingInbox(OU_PI), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with served(PaintingInbox(OU_PI)) as controller:
         result = notify(smtp_env(ledger, controller.port), ledger, "--institution", "OU")
-    finally:
-        controller.stop()
     assert result.exit_code == 3, result.stderr
     assert "\x1b" not in result.stderr
     assert (
