@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
-from sampleloans.services.notify import Delivery, deliver_once
+from sampleloans import db
+from sampleloans.services.notify import Delivery, already_sent, record_sent
 from tests.conftest import NOW, Run
 from tests.i15_statement_helpers import checkpointed_copy, env_for, invoke, make_demo
 from tests.mail import Inbox, served, smtp_settings
@@ -100,29 +102,21 @@ def _recorded(db: str) -> list[tuple[str, str, str]]:
     return [(r, k, s) for r, k, s in rows]
 
 
-def test_deliver_once_does_not_send_what_is_recorded(run: Run) -> None:
-    """The service checks the record under the writers' lock before it sends."""
-    calls: list[str] = []
-    key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
-    delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
-    first = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
-    again = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
-    assert (first, again, calls) == (True, False, ["sent"])
-
-
-def test_a_failed_send_records_nothing(run: Run) -> None:
-    """A message the server did not take stays unrecorded, so a later run sends it."""
-    from sampleloans.errors import StorageError
-
+def test_what_is_recorded_is_already_sent_and_recorded_once(run: Run, engine: Engine) -> None:
+    """The service's check (read before sending) and record (after): a message recorded is
+    already sent, and a second record of it adds nothing (since s24 `notify` sends with no
+    transaction open, under a lock of its own: tests/test_sweep_s24attack_notify_lock.py)."""
     key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
     delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
 
-    def refused() -> None:
-        raise StorageError("SMTP 127.0.0.1:25: refused")
+    def sent() -> bool:
+        with db.transaction(engine, write=False) as session:
+            return already_sent(session, key)
 
-    with pytest.raises(StorageError):
-        run(deliver_once, delivery=delivery, send=refused, sent_at=NOW)
-    assert run(deliver_once, delivery=delivery, send=lambda: None, sent_at=NOW) is True
+    assert sent() is False
+    assert run(record_sent, delivery=delivery, sent_at=NOW) is True
+    assert sent() is True
+    assert run(record_sent, delivery=delivery, sent_at=NOW) is False
 
 
 def test_outbox_files_are_the_same_bytes_each_run(ledger: dict[str, Any]) -> None:
