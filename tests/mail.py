@@ -34,18 +34,22 @@ class Inbox:
 
 
 class RefusingInbox(Inbox):
-    """An inbox whose server refuses one recipient (550), as a real server refuses a mailbox."""
+    """An inbox whose server refuses one recipient (550), as a real server refuses a mailbox,
+    with `reply` (a hostile server's may carry escape sequences)."""
 
-    def __init__(self, refused: str, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, refused: str, delay_s: float = 0.0, reply: str = "550 5.1.1 mailbox unavailable"
+    ) -> None:
         super().__init__(delay_s)
         self.refused = refused
+        self.reply = reply
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         """Refuse one address, accept the others."""
         if address == self.refused:
-            return "550 5.1.1 mailbox unavailable"
+            return self.reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -11,7 +11,6 @@ set ahead, nothing can be recorded before that moment, and whom to show. A fixed
 goes back keeps the old words. The README says not to set `SAMPLELOANS_NOW` on a real ledger.
 """
 
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from sampleloans import dates
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import env_for, invoke, make_demo
+from tests.i15_statement_helpers import env_for, institution_history, invoke, make_demo
 
 AHEAD = "2099-01-01T00:00:00Z"
 INSTITUTION = ("--country", "France", "--city", "Paris", "--kind", "borrower")
@@ -76,22 +75,7 @@ def test_a_write_on_the_real_clock_says_the_ledger_was_recorded_ahead(ahead: Pat
 
 def test_import_says_the_same(ahead: Path, tmp_path: Path) -> None:
     """`import` records each line on the same clock and is refused in the same words."""
-    line = {
-        "kind": "institution.added",
-        "occurred_at": "2026-05-01T00:00:00Z",
-        "actor": "curator@naoc.example",
-        "payload": {
-            "short_name": "GOOD",
-            "name": "Good",
-            "country": "France",
-            "city": "Paris",
-            "institution_kind": "borrower",
-        },
-        "reason": None,
-        "corrects_seq": None,
-    }
-    history = tmp_path / "h.jsonl"
-    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    history = institution_history(tmp_path, "GOOD", "Good")
     before = fingerprint(ahead)
     result = invoke(_real_clock(ahead), "import", str(history))
     assert result.exit_code == 1, result.stdout

@@ -8,7 +8,6 @@ refused (exit 1), naming SAMPLELOANS_NOW and what to do, nothing recorded; the r
 write goes through (docs/architecture.md "Time").
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +15,14 @@ import pytest
 
 from sampleloans.dates import RECORDING_CLOCK_AHEAD_MAX, to_iso
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_demo
-
-AHEAD = "2099-01-01T00:00:00Z"
-INSTITUTION = ("--country", "France", "--city", "Paris", "--kind", "borrower")
+from tests.i15_statement_helpers import (
+    copy_ledger,
+    env_for,
+    institution_history,
+    invoke,
+    make_demo,
+)
+from tests.test_sweep_s21attack_clock_ahead import AHEAD, INSTITUTION
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +69,7 @@ def test_a_write_dated_ahead_is_refused_and_the_ledger_stays_writable(ledger: Pa
 
 def test_an_import_dated_ahead_is_refused(ledger: Path, tmp_path: Path) -> None:
     """`import` records each line at the same clock: refused alike, no line recorded."""
-    line = {
-        "kind": "institution.added",
-        "occurred_at": "2026-05-01T00:00:00Z",
-        "actor": "curator@naoc.example",
-        "payload": {
-            "short_name": "EVIL",
-            "name": "Evil",
-            "country": "France",
-            "city": "Paris",
-            "institution_kind": "borrower",
-        },
-        "reason": None,
-        "corrects_seq": None,
-    }
-    history = tmp_path / "h.jsonl"
-    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    history = institution_history(tmp_path, "EVIL", "Evil")
     before = fingerprint(ledger)
     result = invoke(env_for(ledger, now=AHEAD), "import", str(history))
     assert result.exit_code == 1, result.stdout
