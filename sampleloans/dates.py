@@ -321,8 +321,9 @@ def clock_ahead(now: datetime, seq: int, recorded_at: datetime) -> str:
     clock set ahead of it (SAMPLELOANS_NOW, another computer's), not by this one going back."""
     return (
         f"clock: event {seq} was recorded at {to_iso(recorded_at)}, after this computer's clock "
-        f"({to_iso(now)}): a clock set ahead recorded it (SAMPLELOANS_NOW, or a computer whose "
-        "clock was wrong), and as the recording clock never goes back, nothing can be recorded "
+        f"({to_iso(now.replace(microsecond=0))}): a clock set ahead recorded it "
+        "(SAMPLELOANS_NOW, or a computer whose clock was wrong), and as the recording clock "
+        "never goes back, nothing can be recorded "
         f"before {to_iso(recorded_at)}; check this computer's clock, and show a compliance "
         f"officer event {seq}"
     )

@@ -8,11 +8,13 @@ refused (exit 1), naming SAMPLELOANS_NOW and what to do, nothing recorded; the r
 write goes through (docs/architecture.md "Time").
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from sampleloans import dates
 from sampleloans.dates import RECORDING_CLOCK_AHEAD_MAX, to_iso
 from tests.conftest import fingerprint
 from tests.i15_statement_helpers import (
@@ -111,3 +113,41 @@ def test_a_fixed_clock_in_the_past_still_records(ledger: Path) -> None:
     """The demo's and the tests' clock (2026-06-15) is not affected."""
     code, _, err = _add(env_for(ledger), "PAST")
     assert code == 0, err
+
+
+@pytest.fixture
+def restored_ahead(ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new ledger imported from an events export whose event 108 a computer with its clock
+    at 2099 recorded (the path `import` of an export keeps: the file's recorded times)."""
+    with monkeypatch.context() as wrong:
+        wrong.setattr(dates, "utc_now", lambda: datetime(2099, 1, 1, tzinfo=UTC))
+        assert _add(env_for(ledger, now=AHEAD), "EVIL")[0] == 0
+        exported = tmp_path / "ahead.jsonl"
+        assert invoke(env_for(ledger), "export", "--events", str(exported)).exit_code == 0
+    new = tmp_path / "new.db"
+    made = invoke({**env_for(new), "SAMPLELOANS_NOW": ""}, "import", str(exported))
+    assert made.exit_code == 0, made.stderr
+    return new
+
+
+def test_verify_reports_an_event_recorded_ahead_of_this_clock(restored_ahead: Path) -> None:
+    """Before: 'verify: OK' for a ledger whose last event is dated 2099, which no write on
+    this computer can follow; now a [clock] problem (exit 1) saying what it means."""
+    result = invoke({**env_for(restored_ahead), "SAMPLELOANS_NOW": ""}, "verify")
+    assert result.exit_code == 1, result.stdout
+    assert result.stdout.startswith("verify: 1 problem found; head 108:")
+    assert (
+        f"[clock] event 108 was recorded at {AHEAD}, after this computer's clock (" in result.stdout
+    )
+    assert f"or this computer's clock is behind; no write can be recorded before {AHEAD}" in (
+        result.stdout
+    )
+    as_json = invoke({**env_for(restored_ahead), "SAMPLELOANS_NOW": ""}, "verify", "--json")
+    assert [p["area"] for p in json.loads(as_json.stdout)["problems"]] == ["clock"]
+
+
+def test_verify_of_a_ledger_on_time_is_ok(ledger: Path) -> None:
+    """The demo (recorded in 2026, before today) verifies clean on the real clock."""
+    result = invoke({**env_for(ledger), "SAMPLELOANS_NOW": ""}, "verify")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.startswith("verify: OK")
