@@ -128,3 +128,22 @@ def test_the_lock_file_is_private(ledger: dict[str, Any]) -> None:
     lock = Path(f"{ledger['db']}-notify")
     assert lock.stat().st_mode & 0o777 == 0o600
     assert lock.stat().st_size == 0
+
+
+def test_a_notify_killed_mid_message_leaves_no_lock_and_no_record(
+    ledger: dict[str, Any], notifying: tuple[Tarpit, "subprocess.Popen[str]"]
+) -> None:
+    """SIGKILL while the server takes the first message: nothing is recorded for it, the
+    notify lock dies with the process, and the next run (within a short lock timeout) sends
+    what is unrecorded (at least once: README `notify`)."""
+    _inbox, run = notifying
+    run.kill()
+    run.communicate(timeout=60)
+    with sqlite3.connect(ledger["db"]) as connection:
+        rows = connection.execute("SELECT count(*) FROM notification_sent").fetchone()
+    assert rows == (0,)
+    with served(Inbox()) as controller:
+        env = {**_writer_env(ledger), **smtp_settings(controller.port)}
+        again = invoke(env, "notify", "--institution", "Osaka")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1].startswith("notify: 2 sent")
