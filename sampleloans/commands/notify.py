@@ -458,13 +458,13 @@ def _send_all(
     to record it (a failure part-way leaves the ones sent recorded, and they are not sent
     again; one a `notify` run before this one sent is skipped); how many were sent, and the
     messages the server refused (one refused mailbox does not hold back the others)."""
-    from sampleloans.db import notify_lock
     from sampleloans.mail import MessageRefused, smtp_session
+    from sampleloans.services.notify import sending_lock
 
     sent = 0
     refusals: list[tuple[Outgoing, MessageRefused]] = []
     engine = open_engine(ctx)
-    with notify_lock(engine, timeout_ms=lock_timeout_ms()), smtp_session(settings) as smtp:
+    with sending_lock(engine, timeout_ms=lock_timeout_ms()), smtp_session(settings) as smtp:
         for item in pending:
             done = _deliver(ctx, item, partial(smtp.send, item.message), settings.label, sent_at)
             if isinstance(done, MessageRefused):

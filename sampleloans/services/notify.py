@@ -7,10 +7,11 @@ the hash chain stays the record of custody alone. The record lives beside the le
 same file, is only ever added to, and is keyed by recipient, kind, scope and checkpoint.
 """
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlmodel import Session, select
 
 from sampleloans import db
@@ -107,6 +108,12 @@ def _recorded(session: Session, key: SendKey) -> bool:
         )
     ).first()
     return found is not None
+
+
+def sending_lock(engine: Engine, *, timeout_ms: int) -> AbstractContextManager[None]:
+    """The lock one `notify` run holds while it sends (`db.notify_lock`): a second run waits
+    for it, up to `timeout_ms`, then is refused (exit 3), nothing sent."""
+    return db.notify_lock(engine, timeout_ms=timeout_ms)
 
 
 def already_sent(session: Session, key: SendKey) -> bool:
