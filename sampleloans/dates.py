@@ -299,7 +299,7 @@ def utc_now() -> datetime:
 
 RECORDING_CLOCK_AHEAD_MAX = timedelta(minutes=5)
 """How far ahead of this computer's clock a write may be recorded: a recording time ahead of
-it would stop every later write on the real clock until then (docs/trust.md)."""
+it would stop every later write on the real clock until then (docs/architecture.md "Time")."""
 
 
 def refuse_recording_ahead(now: datetime, real_now: datetime | None) -> str | None:
