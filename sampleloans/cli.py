@@ -167,31 +167,38 @@ class LazyGroup(TyperGroup):
 
     @staticmethod
     def _refuse_repeat_among(params: list[Any], words: list[str]) -> None:
-        """Refuse the first single-valued option of `params` typed twice among `words`."""
-        single = {
+        """Refuse the first single-valued option of `params` typed twice among `words`, in any
+        of the forms Click takes (`--opt v`, `--opt=v`, `-o v`, `-ov`, `-fo v` after a flag,
+        and a long and a short name of the same option mixed)."""
+        options = {
             opt: param
             for param in params
             if param.param_type_name == "option"
-            and not (param.is_flag or param.count or param.multiple)
-            for opt in param.opts
+            for opt in (*param.opts, *getattr(param, "secondary_opts", ()))
         }
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str]] = {}
         position = 0
         while position < len(words):
-            typed, _, inline = words[position].partition("=")
-            param = single.get(typed)
+            typed, param, value = _option_in(options, words[position])
             position += 1
-            if param is None:
+            if param is None or param.is_flag or param.count:
                 continue
-            value = inline if inline else (words[position] if position < len(words) else "")
-            position += 0 if inline else 1
+            if value is None:  # the value is the next word, even one that starts with '-'
+                if position == len(words):
+                    return  # no value: Click says so
+                value = words[position]
+                position += 1
+            if param.multiple:
+                continue
             if param.name in seen:
+                first, was = seen[param.name]
+                as_first = "" if first == typed else f"as {first} "
                 sys.stderr.write(
-                    f"Error: {typed}: given twice ({seen[param.name]!r}, then {value!r}); "
+                    f"Error: {typed}: given twice ({as_first}{was!r}, then {value!r}); "
                     "give it once\n"
                 )
                 raise typer.Exit(2)
-            seen[param.name] = value
+            seen[param.name] = (typed, value)
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; a reader that stopped reading ends it quietly (exit 0)."""
@@ -222,6 +229,25 @@ class LazyGroup(TyperGroup):
             ):
                 return None if param.is_flag or param.count else param
         return None  # not an option of this command: Click says so
+
+
+def _option_in(options: Mapping[str, Any], word: str) -> tuple[str, Any, str | None]:
+    """The option `word` names as Click reads it (typed name, parameter or None, the value it
+    carries or None when the value is the next word): `--opt=v`, `--opt`, `-ov`, `-o`, and a
+    short option after short flags in one word (`-fo v`, `-fov`)."""
+    if word.startswith("--"):
+        typed, equals, inline = word.partition("=")
+        return typed, options.get(typed), inline if equals else None
+    if not word.startswith("-") or len(word) < 2:
+        return word, None, None
+    for at in range(1, len(word)):
+        typed = f"-{word[at]}"
+        param = options.get(typed)
+        if param is None:
+            return typed, None, None  # not an option here (a negative number): Click decides
+        if not (param.is_flag or param.count):
+            return typed, param, word[at + 1 :] or None
+    return word, None, None  # flags only
 
 
 GLOBAL_OPTIONS = {"--db": "PATH", "--as": "EMAIL", "--version": ""}

@@ -1529,6 +1529,78 @@ LOCK_NOT_AVAILABLE = "55P03"
 """SQLSTATE of a lock wait past `lock_timeout` (recognised by code, never by message text)."""
 
 
+NOTIFY_LOCK_KEY = 0x6E6F74696679  # "notify": held by one `notify` run for its whole run
+NOTIFY_LOCKED = (
+    "another 'notify' is sending for this ledger and did not finish within the lock timeout; "
+    "nothing was sent by this one: run it again once that one ended (or raise "
+    "SAMPLELOANS_LOCK_TIMEOUT)"
+)
+NOTIFY_LOCK_POLL_S = 0.05
+
+
+@contextmanager
+def notify_lock(engine: Engine, *, timeout_ms: int) -> Iterator[None]:
+    """Hold the `notify` lock: one `notify` run at a time per ledger, so that a message found
+    unsent is sent by one run only, while the writers' lock is free during the talk to the
+    SMTP server (a slow server would otherwise stall every writer). PostgreSQL: a session-level
+    advisory lock of its own; SQLite: flock(2) on the ledger's `-notify` file beside it."""
+    if is_postgres(engine):
+        with _pg_notify_lock(engine):
+            yield
+        return
+    path = sqlite_path(str(engine.url))
+    if path is None:  # an in-memory ledger: one process, nothing to share
+        yield
+        return
+    with _file_notify_lock(Path(f"{path}-notify"), timeout_ms):
+        yield
+
+
+@contextmanager
+def _pg_notify_lock(engine: Engine) -> Iterator[None]:
+    """The advisory lock NOTIFY_LOCK_KEY on a connection of its own, waited for up to the
+    engine's `lock_timeout` (exit 3 past it), released at the end (the connection too)."""
+    with engine.connect() as connection:
+        try:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({NOTIFY_LOCK_KEY})")
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise StorageError(NOTIFY_LOCKED) from None
+            raise
+        connection.commit()  # the lock is the session's: it outlives this transaction
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({NOTIFY_LOCK_KEY})")
+            connection.commit()
+
+
+@contextmanager
+def _file_notify_lock(path: Path, timeout_ms: int) -> Iterator[None]:
+    """flock(2) on `path` (made 0600 if missing, never removed: removing a lock file races with
+    the next run opening it), waited for up to `timeout_ms`; exit 3 past it."""
+    import fcntl
+    import time
+
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot open the notify lock file: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StorageError(NOTIFY_LOCKED) from None
+                time.sleep(NOTIFY_LOCK_POLL_S)
+        yield  # the lock goes with the descriptor, closed below (or by the process's end)
+    finally:
+        os.close(descriptor)
+
+
 def is_postgres(bind: Any) -> bool:
     """Whether an engine or connection talks to PostgreSQL."""
     return bool(bind.dialect.name == "postgresql")

@@ -1,5 +1,6 @@
 """What the statement, notify and bag tests share: a demo ledger, a signed checkpoint of it."""
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,27 @@ def make_demo(folder: Path) -> Path:
     result = CliRunner().invoke(app, ["demo", "--dir", str(folder)], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     return folder / "ledger.db"
+
+
+def institution_history(folder: Path, short: str, name: str) -> Path:
+    """A history file (`import`) of one line, `institution.added` for SHORT called NAME."""
+    line = {
+        "kind": "institution.added",
+        "occurred_at": "2026-05-01T00:00:00Z",
+        "actor": CURATOR,
+        "payload": {
+            "short_name": short,
+            "name": name,
+            "country": "France",
+            "city": "Paris",
+            "institution_kind": "borrower",
+        },
+        "reason": None,
+        "corrects_seq": None,
+    }
+    history = folder / "h.jsonl"
+    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    return history
 
 
 def copy_ledger(source: Path, target: Path) -> Path:

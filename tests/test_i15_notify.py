@@ -2,9 +2,8 @@
 (aiosmtpd on loopback), never twice for the same checkpoint; an outbox is a dry run."""
 
 import email
-import socket
 import sqlite3
-from email.message import EmailMessage
+from collections.abc import Iterator
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -20,40 +19,17 @@ from tests.i15_statement_helpers import (
     make_checkpoint,
     make_demo,
 )
+from tests.mail import SENDER, Inbox, RefusingInbox, free_port, served, smtp_settings
 
-SENDER = "loans@naoc.example"
 OSAKA_PI = "terada@osaka-u.example"
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept the message and keep its recipients and parsed content."""
-        message = email.message_from_bytes(envelope.content, policy=default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def smtp() -> Any:
+def smtp() -> Iterator[tuple[Controller, Inbox]]:
     """A real SMTP server on 127.0.0.1 at an ephemeral port, for one test."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with served(inbox) as controller:
         yield controller, inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +44,8 @@ def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
 
 
 def smtp_env(ledger: dict[str, Any], port: int, **extra: str) -> dict[str, str]:
-    return {
-        **env_for(ledger["db"]),
-        "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
-        "SAMPLELOANS_SMTP_PORT": str(port),
-        "SAMPLELOANS_SMTP_FROM": SENDER,
-        **extra,
-    }
+    """The CLI environment of `ledger` with `notify` pointed at the server on `port`."""
+    return {**env_for(ledger["db"]), **smtp_settings(port, **extra)}
 
 
 def notify(env: dict[str, str], ledger: dict[str, Any], *args: str) -> Any:
@@ -279,32 +250,13 @@ def test_signed_statements_by_mail_pass_pdfsig_and_the_trust_root(
         assert "Signature is Valid" in done.stdout, done.stdout
 
 
-class RefusingInbox(Inbox):
-    """An inbox whose server refuses one recipient (550), as a real server refuses a mailbox."""
-
-    def __init__(self, refused: str) -> None:
-        super().__init__()
-        self.refused = refused
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
-    ) -> str:
-        """Refuse one address, accept the others."""
-        if address == self.refused:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-
 def test_a_refused_recipient_is_one_line_and_only_what_was_sent_is_recorded(
     ledger: dict[str, Any],
 ) -> None:
     """Since s19 the others are still sent (tests/test_sweep_s19policy_notify_refused.py)."""
     refused = "pi@suparco.example"
     inbox = RefusingInbox(refused)
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with served(inbox) as controller:
         env = smtp_env(ledger, controller.port)
         result = notify(env, ledger)
         assert result.exit_code == 3 and result.stderr.count("\n") == 1
@@ -318,5 +270,3 @@ def test_a_refused_recipient_is_one_line_and_only_what_was_sent_is_recorded(
         rows = sent_rows(ledger)
         assert len(rows) == len(set(rows)) == len(inbox.messages)  # nothing sent twice
         assert (refused, "statement", f"pi:{refused}") in rows
-    finally:
-        controller.stop()

@@ -13,21 +13,20 @@ command in a real process, the lender's side with the ledger and the borrower's 
 Run with `-s` to see the transcript of what each step printed.
 """
 
-import email
 import importlib.util
 import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.mail import Inbox, served, smtp_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "tools" / "verify_ledger.py"
@@ -104,15 +103,8 @@ def flip(data: bytes, at: int) -> bytes:
     return bytes(changed)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_borrower_and_an_auditor_check_everything_without_the_ledger(tmp_path: Path) -> None:
     pdfsig, pdfdetach = tool_needed("pdfsig"), tool_needed("pdfdetach")
-    from aiosmtpd.controller import Controller
 
     walk = Walk(tmp_path, tmp_path / "demo" / "ledger.db")
     sl, run = walk.sl, walk.run
@@ -201,22 +193,11 @@ def test_a_borrower_and_an_auditor_check_everything_without_the_ledger(tmp_path:
             code=1)  # fmt: skip
 
     # (e) the statement e-mailed through a real SMTP server on loopback
-    received: list[Any] = []
-
-    class Inbox:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(email.message_from_bytes(envelope.content, policy=default))
-            return "250 OK"
-
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        smtp = {**walk.lender, "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
-                "SAMPLELOANS_SMTP_PORT": str(controller.port),
-                "SAMPLELOANS_SMTP_FROM": "loans@naoc.example"}  # fmt: skip
+    inbox = Inbox()
+    with served(inbox) as controller:
+        smtp = {**walk.lender, **smtp_settings(controller.port)}
         sl("notify", "--institution", "Osaka", "--checkpoint", str(cp), env=smtp)
-    finally:
-        controller.stop()
+    received = [message for _rcpt, message in inbox.messages]
     to_pi = [m for m in received if OSAKA_PI in str(m["To"])]
     assert to_pi, [str(m["To"]) for m in received]
     names = [part.get_filename() for m in to_pi for part in m.iter_attachments()]

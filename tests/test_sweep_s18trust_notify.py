@@ -1,41 +1,23 @@
 """Sweep s18 (trust): `notify` as two curators (or a cron job and a curator) run it at once,
 against a real SMTP server on loopback, and its outbox files as a reviewer compares them."""
 
-import asyncio
 import email
 import os
 import shutil
 import subprocess
 import sys
-from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 
-from sampleloans.services.notify import Delivery, deliver_once
+from sampleloans import db
+from sampleloans.services.notify import Delivery, already_sent, record_sent
 from tests.conftest import NOW, Run
 from tests.i15_statement_helpers import checkpointed_copy, env_for, invoke, make_demo
-from tests.test_i15_notify import free_port
-
-SENDER = "loans@naoc.example"
-
-
-class SlowInbox:
-    """An SMTP handler that takes a while over each message, as a real relay does, and keeps
-    what it accepted."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept the message after a pause."""
-        await asyncio.sleep(0.4)
-        message = email.message_from_bytes(envelope.content, policy=default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
+from tests.mail import Inbox, served, smtp_settings
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +35,7 @@ def _notify_process(ledger: dict[str, Any], port: int) -> "subprocess.Popen[str]
         **os.environ,
         **env_for(ledger["db"]),
         **ledger.get("env", {}),
-        "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
-        "SAMPLELOANS_SMTP_PORT": str(port),
-        "SAMPLELOANS_SMTP_FROM": SENDER,
+        **smtp_settings(port),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "sampleloans", "notify"],
@@ -88,14 +68,10 @@ def test_two_notify_runs_at_once_on_postgresql(demo_url: str, tmp_path: Path) ->
 def _two_runs_at_once(ledger: dict[str, Any]) -> list[tuple[str, str]]:
     """Two `notify` processes at once against one slow SMTP server: each message arrives
     once, each is recorded once, and the two closing lines add up; what arrived."""
-    inbox = SlowInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    inbox = Inbox(delay_s=0.4)  # a relay that takes a while over each message
+    with served(inbox) as controller:
         runs = [_notify_process(ledger, controller.port) for _ in range(2)]
         outputs = [run.communicate(timeout=300) for run in runs]
-    finally:
-        controller.stop()
     for run, (stdout, stderr) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, stderr
         assert stderr == "" and "Traceback" not in stdout
@@ -126,29 +102,21 @@ def _recorded(db: str) -> list[tuple[str, str, str]]:
     return [(r, k, s) for r, k, s in rows]
 
 
-def test_deliver_once_does_not_send_what_is_recorded(run: Run) -> None:
-    """The service checks the record under the writers' lock before it sends."""
-    calls: list[str] = []
-    key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
-    delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
-    first = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
-    again = run(deliver_once, delivery=delivery, send=lambda: calls.append("sent"), sent_at=NOW)
-    assert (first, again, calls) == (True, False, ["sent"])
-
-
-def test_a_failed_send_records_nothing(run: Run) -> None:
-    """A message the server did not take stays unrecorded, so a later run sends it."""
-    from sampleloans.errors import StorageError
-
+def test_what_is_recorded_is_already_sent_and_recorded_once(run: Run, engine: Engine) -> None:
+    """The service's check (read before sending) and record (after): a message recorded is
+    already sent, and a second record of it adds nothing (since s24 `notify` sends with no
+    transaction open, under a lock of its own: tests/test_sweep_s24attack_notify_lock.py)."""
     key = ("pi@brown.example", "statement", "pi:pi@brown.example", "3:abc")
     delivery = Delivery(key, "d" * 64, "<m@sampleloans>", "smtp 127.0.0.1:25")
 
-    def refused() -> None:
-        raise StorageError("SMTP 127.0.0.1:25: refused")
+    def sent() -> bool:
+        with db.transaction(engine, write=False) as session:
+            return already_sent(session, key)
 
-    with pytest.raises(StorageError):
-        run(deliver_once, delivery=delivery, send=refused, sent_at=NOW)
-    assert run(deliver_once, delivery=delivery, send=lambda: None, sent_at=NOW) is True
+    assert sent() is False
+    assert run(record_sent, delivery=delivery, sent_at=NOW) is True
+    assert sent() is True
+    assert run(record_sent, delivery=delivery, sent_at=NOW) is False
 
 
 def test_outbox_files_are_the_same_bytes_each_run(ledger: dict[str, Any]) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.i15_statement_helpers import copy_ledger, make_checkpoint, make_demo
-from tests.test_i15_notify import RefusingInbox, free_port, notify, sent_rows, smtp_env
+from tests.mail import RefusingInbox, served
+from tests.test_i15_notify import notify, sent_rows, smtp_env
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +31,11 @@ def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
 REFUSED = "muenker@uni-koeln.example"  # Cologne's PI: early in the run (institution order)
 
 
-def _served(inbox: Any) -> Controller:
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    return controller
-
-
 def test_the_others_are_sent_and_the_refused_one_is_named(ledger: dict[str, Any]) -> None:
     everyone = RefusingInbox("nobody@nowhere.example")  # what a run sends when none is refused
     inbox = RefusingInbox(REFUSED)
-    controller = _served(inbox)
-    try:
+    with served(inbox) as controller:
         result = notify(smtp_env(ledger, controller.port), ledger)
-    finally:
-        controller.stop()
     assert result.exit_code == 3, (result.stdout, result.stderr)
     port = controller.port
     assert result.stderr == (
@@ -57,11 +48,8 @@ def test_the_others_are_sent_and_the_refused_one_is_named(ledger: dict[str, Any]
     assert sorted(r for r, _k, _s in sent_rows(ledger)) == delivered
     assert ", 1 refused for the checkpoint of" in result.stdout, result.stdout
     # every other PI got theirs: a second server accepting all sends only the refused one
-    controller = _served(everyone)
-    try:
+    with served(everyone) as controller:
         again = notify(smtp_env(ledger, controller.port), ledger)
-    finally:
-        controller.stop()
     assert again.exit_code == 0, again.stderr
     assert [rcpt for rcpt, _m in everyone.messages] == [[REFUSED]]
     assert f"1 sent, {len(delivered)} already sent for the checkpoint of" in again.stdout, (
@@ -78,9 +66,8 @@ def test_the_session_goes_on_after_a_refused_mailbox() -> None:
     from sampleloans.mail import MessageRefused, SmtpSettings, smtp_session
 
     inbox = RefusingInbox(REFUSED)
-    controller = _served(inbox)
-    settings = SmtpSettings("127.0.0.1", controller.port, "loans@naoc.example")
-    try:
+    with served(inbox) as controller:
+        settings = SmtpSettings("127.0.0.1", controller.port, "loans@naoc.example")
         with smtp_session(settings) as smtp:
             for to in (REFUSED, "anand@open.example"):
                 message = EmailMessage()
@@ -91,8 +78,6 @@ def test_the_session_goes_on_after_a_refused_mailbox() -> None:
                         smtp.send(message)
                 else:
                     smtp.send(message)
-    finally:
-        controller.stop()
     assert refused.value.exit_code == 3 and refused.value.recipient == REFUSED
     assert refused.value.reply == "550 5.1.1 mailbox unavailable"
     assert [rcpt for rcpt, _m in inbox.messages] == [["anand@open.example"]]

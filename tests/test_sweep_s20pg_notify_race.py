@@ -6,7 +6,6 @@ writers' lock), a refused mailbox is named by each run that tried it (one `Error
 and recorded by none, so the next run sends it once the mailbox is mended.
 """
 
-import asyncio
 import os
 import sqlite3
 import subprocess
@@ -14,40 +13,26 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.i15_statement_helpers import CURATOR, NOW, copy_ledger, invoke, make_demo
+from tests.mail import RefusingInbox, served, smtp_settings
 from tests.pgcluster import PgServer, fresh_database
-from tests.test_i15_notify import SENDER, RefusingInbox, free_port
 from tests.test_sweep_pg_attacks import ENV, LEDGER_ID
 
 REFUSED = "muenker@uni-koeln.example"
 RUN_TIMEOUT_S = 120
 
 
-class SlowRefusingInbox(RefusingInbox):
-    """A server that refuses one mailbox and takes a while over each message, so that the two
-    runs overlap (each waits for the other's lock between messages)."""
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept the message after a pause."""
-        await asyncio.sleep(0.15)
-        return await super().handle_DATA(server, session, envelope)
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, SlowRefusingInbox]]:
-    inbox = SlowRefusingInbox(REFUSED)
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+def smtp() -> Iterator[tuple[int, RefusingInbox]]:
+    """A server that refuses one mailbox and takes a while over each message, so that the two
+    runs overlap."""
+    inbox = RefusingInbox(REFUSED, delay_s=0.15)
+    with served(inbox) as controller:
         yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 def _env(database: str, port: int) -> dict[str, str]:
@@ -58,9 +43,7 @@ def _env(database: str, port: int) -> dict[str, str]:
         "SAMPLELOANS_DB": database,
         "SAMPLELOANS_USER": CURATOR,
         "SAMPLELOANS_NOW": NOW,
-        "SAMPLELOANS_SMTP_HOST": "127.0.0.1",
-        "SAMPLELOANS_SMTP_PORT": str(port),
-        "SAMPLELOANS_SMTP_FROM": SENDER,
+        **smtp_settings(port),
         "SAMPLELOANS_LOCK_TIMEOUT": "60",
         "COLUMNS": "200",
         "NO_COLOR": "1",
@@ -95,7 +78,7 @@ def _two_runs(env: dict[str, str], cp: Path) -> list[subprocess.CompletedProcess
 
 def _check(
     done: list[subprocess.CompletedProcess[str]],
-    inbox: SlowRefusingInbox,
+    inbox: RefusingInbox,
     port: int,
     recorded: list[str],
 ) -> None:
@@ -114,9 +97,7 @@ def _check(
     assert sorted(recorded) == sorted(r for r, _subject in delivered)
 
 
-def test_two_notify_runs_at_once_on_sqlite(
-    tmp_path: Path, smtp: tuple[int, SlowRefusingInbox]
-) -> None:
+def test_two_notify_runs_at_once_on_sqlite(tmp_path: Path, smtp: tuple[int, RefusingInbox]) -> None:
     port, inbox = smtp
     path = copy_ledger(make_demo(tmp_path / "demo"), tmp_path / "ledger.db")
     env = _env(str(path), port)
@@ -128,7 +109,7 @@ def test_two_notify_runs_at_once_on_sqlite(
 
 
 def test_two_notify_runs_at_once_on_postgresql(
-    pg_server: PgServer, tmp_path: Path, smtp: tuple[int, SlowRefusingInbox]
+    pg_server: PgServer, tmp_path: Path, smtp: tuple[int, RefusingInbox]
 ) -> None:
     port, inbox = smtp
     with fresh_database(pg_server) as url:

@@ -8,7 +8,6 @@ recorded, and `incidents list` showed "damage:" with nothing after it: a require
 field refuses them, in single commands and in `import` alike (one rule, `sampleloans.text`).
 """
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from sampleloans.errors import InvalidInput
 from sampleloans.text import clean_name, clean_text
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import env_for, invoke
+from tests.i15_statement_helpers import env_for, institution_history, invoke
 
 HIDDEN = {
     "hangul filler": "\u3164",
@@ -60,22 +59,7 @@ def test_an_invisible_letter_inside_a_name_is_named(ledger: Path) -> None:
 
 def test_import_refuses_the_same(ledger: Path, tmp_path: Path) -> None:
     """A history line is checked by the same rule, naming its key."""
-    line = {
-        "kind": "institution.added",
-        "occurred_at": "2026-05-01T00:00:00Z",
-        "actor": "curator@naoc.example",
-        "payload": {
-            "short_name": "EVIL",
-            "name": "\u2800",
-            "country": "France",
-            "city": "Paris",
-            "institution_kind": "borrower",
-        },
-        "reason": None,
-        "corrects_seq": None,
-    }
-    history = tmp_path / "h.jsonl"
-    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    history = institution_history(tmp_path, "EVIL", "\u2800")
     before = fingerprint(ledger)
     result = invoke(env_for(ledger), "import", str(history))
     assert result.exit_code == 2

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.i15_statement_helpers import copy_ledger, make_checkpoint, make_demo
-from tests.test_i15_notify import RefusingInbox, free_port, notify, sent_rows, smtp_env
+from tests.mail import RefusingInbox, served
+from tests.test_i15_notify import notify, sent_rows, smtp_env
 
 OU_PI = "anand@open.example"
 
@@ -32,27 +32,14 @@ def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
     return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
 
 
-class PaintingInbox(RefusingInbox):
-    """Refuses one mailbox with a reply that would clear the screen and move the cursor."""
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
-    ) -> str:
-        """Refuse `refused` with escape sequences in the reply; accept the others."""
-        if address == self.refused:
-            return "550 5.1.1 \x1b[2J\x1b[Hnotify: 9 sent"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+PAINTING = "550 5.1.1 \x1b[2J\x1b[Hnotify: 9 sent"
+"""A refusal whose reply would clear the screen and move the cursor."""
 
 
 def test_a_servers_refusal_is_shown_escaped_never_obeyed(ledger: dict[str, Any]) -> None:
     """Before: the ESC bytes reached the terminal as they came."""
-    controller = Controller(PaintingInbox(OU_PI), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with served(RefusingInbox(OU_PI, reply=PAINTING)) as controller:
         result = notify(smtp_env(ledger, controller.port), ledger, "--institution", "OU")
-    finally:
-        controller.stop()
     assert result.exit_code == 3, result.stderr
     assert "\x1b" not in result.stderr
     assert (

@@ -17,7 +17,9 @@ from sampleloans.commands.common import (
     console,
     db_path,
     errors_to_exit_codes,
+    lock_timeout_ms,
     now,
+    open_engine,
     reading,
     writing,
 )
@@ -451,15 +453,18 @@ def _write_outbox(
 def _send_all(
     ctx: typer.Context, out: Any, settings: Any, pending: list[Outgoing], sent_at: datetime
 ) -> tuple[int, list[tuple[Outgoing, "MessageRefused"]]]:
-    """Send each message over one SMTP session, each checked, sent and recorded in its own
-    write transaction (a failure part-way leaves the ones sent recorded, and they are not sent
-    again; one a `notify` running at the same time sent is skipped); how many were sent, and
-    the messages the server refused (one refused mailbox does not hold back the others)."""
+    """Send each message over one SMTP session under the notify lock (one `notify` run at a
+    time per ledger), each checked, sent and recorded on its own, the writers' lock held only
+    to record it (a failure part-way leaves the ones sent recorded, and they are not sent
+    again; one a `notify` run before this one sent is skipped); how many were sent, and the
+    messages the server refused (one refused mailbox does not hold back the others)."""
     from sampleloans.mail import MessageRefused, smtp_session
+    from sampleloans.services.notify import sending_lock
 
     sent = 0
     refusals: list[tuple[Outgoing, MessageRefused]] = []
-    with smtp_session(settings) as smtp:
+    engine = open_engine(ctx)
+    with sending_lock(engine, timeout_ms=lock_timeout_ms()), smtp_session(settings) as smtp:
         for item in pending:
             done = _deliver(ctx, item, partial(smtp.send, item.message), settings.label, sent_at)
             if isinstance(done, MessageRefused):
@@ -482,14 +487,21 @@ def _summary(item: Outgoing) -> str:
 def _deliver(
     ctx: typer.Context, item: Outgoing, send: Callable[[], None], via: str, sent_at: datetime
 ) -> "bool | MessageRefused":
-    """Send and record one message under the writers' lock, unless already recorded; the
-    server's refusal of this one message, which records nothing (the run goes on)."""
+    """Send and record one message unless already recorded, with no transaction open while
+    the server takes it (the caller holds the notify lock); the server's refusal of this one
+    message, which records nothing (the run goes on)."""
     from sampleloans.mail import MessageRefused
-    from sampleloans.services.notify import Delivery, deliver_once
+    from sampleloans.services.notify import Delivery, already_sent, record_sent
 
+    with reading(ctx) as (session, _service_ctx):
+        if already_sent(session, item.key):  # a notify before this one sent it since the plan
+            return False
+    try:
+        send()
+    except MessageRefused as refusal:  # nothing was recorded
+        return refusal
+    delivery = Delivery(item.key, item.digest, str(item.message["Message-ID"]), via)
     with writing(ctx) as (session, service_ctx):
-        delivery = Delivery(item.key, item.digest, str(item.message["Message-ID"]), via)
-        try:
-            return deliver_once(session, service_ctx, delivery, send, sent_at)
-        except MessageRefused as refusal:  # nothing was added to the transaction
-            return refusal
+        # False only after a run without the notify lock sent it too: this one sent it all the same
+        record_sent(session, service_ctx, delivery, sent_at)
+    return True

@@ -7,11 +7,11 @@ the hash chain stays the record of custody alone. The record lives beside the le
 same file, is only ever added to, and is keyed by recipient, kind, scope and checkpoint.
 """
 
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlmodel import Session, select
 
 from sampleloans import db
@@ -110,24 +110,30 @@ def _recorded(session: Session, key: SendKey) -> bool:
     return found is not None
 
 
-def deliver_once(
-    session: Session,
-    ctx: Context,
-    delivery: Delivery,
-    send: Callable[[], None],
-    sent_at: datetime,
-) -> bool:
-    """Send one message and record it, unless it is recorded already; whether it was sent.
+def sending_lock(engine: Engine, *, timeout_ms: int) -> AbstractContextManager[None]:
+    """The lock one `notify` run holds while it sends (`db.notify_lock`): a second run waits
+    for it, up to `timeout_ms`, then is refused (exit 3), nothing sent."""
+    return db.notify_lock(engine, timeout_ms=timeout_ms)
 
-    `session` is a write transaction, so it holds the writers' lock (BEGIN IMMEDIATE on
-    SQLite, the advisory lock on PostgreSQL) from the check to the record: two `notify` runs
-    at once cannot both find a message unsent and both send it. The lock is held while the
-    server takes the message (one message, not the whole run); a failed send records nothing.
-    """
+
+def already_sent(session: Session, key: SendKey) -> bool:
+    """Whether the message under `key` is recorded as sent (refused, exit 3, on a ledger
+    without the send record: what is sent could not be recorded, so it would be sent again).
+
+    `notify` asks it in a read transaction under the notify lock (`db.notify_lock`), sends
+    with no transaction open — a slow SMTP server stalls no writer — then records the send
+    (`record_sent`): two `notify` runs cannot both find a message unsent, as the second waits
+    for the first's lock; a failed send records nothing."""
     require_send_record(session)
-    if _recorded(session, delivery.key):  # another notify sent it since this one planned
+    return _recorded(session, key)
+
+
+def record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: datetime) -> bool:
+    """Record one delivered message; False (nothing added) when it is recorded already, by a
+    run that did not hold the notify lock (the unique index would refuse a second record)."""
+    require_send_record(session)
+    if _recorded(session, delivery.key):
         return False
-    send()
     _record_sent(session, ctx, delivery, sent_at)
     return True
 
