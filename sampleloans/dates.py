@@ -7,7 +7,7 @@ deterministic. Only the CLI calls utc_now().
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.text import counted
@@ -296,25 +296,6 @@ def days_between(earlier: datetime, later: datetime) -> int:
 def utc_now() -> datetime:
     """Read the real clock as aware UTC; only the CLI should call this."""
     return datetime.now(UTC)
-
-
-RECORDING_CLOCK_AHEAD_MAX = timedelta(minutes=5)
-"""How far ahead of this computer's clock a write may be recorded: a recording time ahead of
-it would stop every later write on the real clock until then (docs/architecture.md "Time")."""
-
-
-def refuse_recording_ahead(now: datetime, real_now: datetime | None) -> str | None:
-    """Why a write recorded at `now` is refused when it is more than
-    RECORDING_CLOCK_AHEAD_MAX ahead of this computer's clock `real_now`; else None."""
-    if real_now is None or now <= real_now + RECORDING_CLOCK_AHEAD_MAX:
-        return None
-    return (
-        f"SAMPLELOANS_NOW: {to_iso(now)} is ahead of this computer's clock "
-        f"({to_iso(real_now.replace(microsecond=0))}); "
-        "a write is recorded at that time, and as the recording clock never goes back, every "
-        f"later write would be refused until {to_iso(now)}: unset SAMPLELOANS_NOW (or set it "
-        "to the real time) and try again"
-    )
 
 
 def clock_ahead(now: datetime, seq: int, recorded_at: datetime) -> str:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
-from sampleloans import dates, db
+from sampleloans import db
 from sampleloans.ledger.store import Context
 from sampleloans.services import setup
 from tests.pgcluster import demo_url, pg_server, pg_url  # noqa: F401  (issue 14: PostgreSQL fixtures)
@@ -140,14 +140,6 @@ def run_on(engine: Engine) -> Run:
 def run(engine: Engine) -> Run:
     """Call a service in its own committed transaction: run(fn, actor=…, now=…, **kwargs)."""
     return run_on(engine)
-
-
-def computer_clock_at(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
-    """Set this computer's clock to `when` in this process, for a test whose fixed clock
-    (SAMPLELOANS_NOW) is after today: a write may not be recorded ahead of the real clock
-    (docs/architecture.md "Time")."""
-    moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    monkeypatch.setattr(dates, "utc_now", lambda: moment)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from sampleloans import db, migrate
 from sampleloans.cli import app
-from tests.conftest import CURATOR, computer_clock_at, fingerprint
+from tests.conftest import CURATOR, fingerprint
 
 GOLDEN = Path(__file__).parent / "golden" / "ledger-0.1.db"
 STAFF = ["--as", CURATOR]
@@ -24,12 +24,6 @@ REVISION_0003 = "0003_event_occurred_index"
 ROOT = Path(__file__).resolve().parent.parent
 # the golden ledger's last event is from 2026; writes after it need a later clock
 ENV = {"SAMPLELOANS_NOW": "2027-01-01T09:00:00Z", "COLUMNS": "200", "SAMPLELOANS_USER": ""}
-
-
-@pytest.fixture(autouse=True)
-def later_computer_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This computer's clock at ENV's, so that the writes at it are not ahead of it."""
-    computer_clock_at(monkeypatch, ENV["SAMPLELOANS_NOW"])
 
 
 def _cli(runner: CliRunner, target: str, *args: str) -> Result:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.cli_steps import ok, refused
-from tests.conftest import OU_PI, computer_clock_at
+from tests.conftest import OU_PI
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
@@ -24,7 +24,6 @@ REQUEST = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--
 def later_clock(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's clock after every date the tests give with --at."""
     monkeypatch.setenv("SAMPLELOANS_NOW", "2027-01-01T00:00:00Z")
-    computer_clock_at(monkeypatch, "2027-01-01T00:00:00Z")  # not ahead of the real clock
 
 
 def requested_under_a_one_year_agreement(runner: CliRunner) -> None:

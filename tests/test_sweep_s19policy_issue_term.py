@@ -18,7 +18,7 @@ from sampleloans.cli import app
 from sampleloans.errors import RuleViolation
 from sampleloans.services import loans
 from tests.cli_steps import ok, refused
-from tests.conftest import CURATOR, OU_PI, Run, computer_clock_at, fingerprint
+from tests.conftest import CURATOR, OU_PI, Run, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
@@ -30,7 +30,6 @@ REQUEST = ("loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--
 def later_clock(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's clock after every date the tests give with --at."""
     monkeypatch.setenv("SAMPLELOANS_NOW", "2027-01-01T00:00:00Z")
-    computer_clock_at(monkeypatch, "2027-01-01T00:00:00Z")  # not ahead of the real clock
 
 
 def signed_one_year_agreement(runner: CliRunner) -> None:

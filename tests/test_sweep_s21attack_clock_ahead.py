@@ -2,8 +2,7 @@
 
 On SQLite a write records "now" as its `recorded_at`, and the recording clock never goes back.
 One write made with `SAMPLELOANS_NOW=2099-01-01T00:00:00Z` (a typo for 2026, or on purpose)
-therefore stopped every later write on the real clock until 2099 (since s24 such a write is
-refused; a computer whose own clock is wrong can still do it). That rule stays (the ledger
+therefore stops every later write on the real clock until 2099. That rule stays (the ledger
 cannot tell a test's clock from a wrong one, and an event is never removed), but the refusal
 told the curator whose clock was right to "set it right and try again". Now, on this
 computer's clock (no `SAMPLELOANS_NOW`), it says what happened: event N was recorded by a clock
@@ -11,15 +10,14 @@ set ahead, nothing can be recorded before that moment, and whom to show. A fixed
 goes back keeps the old words. The README says not to set `SAMPLELOANS_NOW` on a real ledger.
 """
 
+import json
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from sampleloans import dates
 from tests.conftest import fingerprint
-from tests.i15_statement_helpers import env_for, institution_history, invoke, make_demo
+from tests.i15_statement_helpers import env_for, invoke, make_demo
 
 AHEAD = "2099-01-01T00:00:00Z"
 INSTITUTION = ("--country", "France", "--city", "Paris", "--kind", "borrower")
@@ -32,16 +30,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def ahead(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the demo whose event 108 was recorded by a computer whose own clock said 2099
-    (SAMPLELOANS_NOW that far ahead of this one's is refused: tests/test_sweep_s24attack_…)."""
+def ahead(demo: Path, tmp_path: Path) -> Path:
+    """A copy of the demo whose event 108 was recorded with the clock set to 2099."""
     ledger = Path(shutil.copy(demo, tmp_path / "ledger.db"))
-    with monkeypatch.context() as wrong:
-        wrong.setattr(dates, "utc_now", lambda: datetime(2099, 1, 1, tzinfo=UTC))
-        made = invoke(
-            env_for(ledger, now=AHEAD),
-            *("institutions", "add", "EVIL", "--name", "Evil", *INSTITUTION),
-        )
+    made = invoke(
+        env_for(ledger, now=AHEAD), "institutions", "add", "EVIL", "--name", "Evil", *INSTITUTION
+    )
     assert made.exit_code == 0, made.stderr
     return ledger
 
@@ -75,7 +69,22 @@ def test_a_write_on_the_real_clock_says_the_ledger_was_recorded_ahead(ahead: Pat
 
 def test_import_says_the_same(ahead: Path, tmp_path: Path) -> None:
     """`import` records each line on the same clock and is refused in the same words."""
-    history = institution_history(tmp_path, "GOOD", "Good")
+    line = {
+        "kind": "institution.added",
+        "occurred_at": "2026-05-01T00:00:00Z",
+        "actor": "curator@naoc.example",
+        "payload": {
+            "short_name": "GOOD",
+            "name": "Good",
+            "country": "France",
+            "city": "Paris",
+            "institution_kind": "borrower",
+        },
+        "reason": None,
+        "corrects_seq": None,
+    }
+    history = tmp_path / "h.jsonl"
+    history.write_text(json.dumps(line) + "\n", encoding="utf-8")
     before = fingerprint(ahead)
     result = invoke(_real_clock(ahead), "import", str(history))
     assert result.exit_code == 1, result.stdout
@@ -95,12 +104,8 @@ def test_a_checkpoint_on_the_real_clock_says_so_too(ahead: Path, tmp_path: Path)
     assert result.stderr.endswith("; no checkpoint was made\n")
 
 
-def test_a_fixed_clock_that_goes_back_keeps_its_words(
-    ahead: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With SAMPLELOANS_NOW set before the last event, the fixed clock is what to set right
-    (here on the computer whose clock says 2099, where 2098 is not ahead)."""
-    monkeypatch.setattr(dates, "utc_now", lambda: datetime(2099, 1, 1, tzinfo=UTC))
+def test_a_fixed_clock_that_goes_back_keeps_its_words(ahead: Path) -> None:
+    """With SAMPLELOANS_NOW set before the last event, the fixed clock is what to set right."""
     result = invoke(
         env_for(ahead, now="2098-01-01T00:00:00Z"),
         *("institutions", "add", "GOOD", "--name", "Good", *INSTITUTION),

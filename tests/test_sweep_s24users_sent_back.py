@@ -19,19 +19,12 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR, GOLDEN, OU_PI, computer_clock_at
+from tests.conftest import CURATOR, GOLDEN, OU_PI
 
 DUE = "2027-04-28T10:00:00Z"  # L-1's return (issued 2026-04-28 10:00 for 12 months)
 BEFORE_DUE = "2027-04-28T09:59:00Z"
 AFTER_DUE = "2027-04-28T10:01:00Z"
 LATER = "2027-05-20T00:00:00Z"  # the shipment still on its way
-
-
-@pytest.fixture(autouse=True)
-def computer_clock_after_the_story(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This computer's clock after every SAMPLELOANS_NOW below (2027), so that the writes at
-    them are not ahead of it (docs/architecture.md "Time")."""
-    computer_clock_at(monkeypatch, "2030-01-01T00:00:00Z")
 
 
 def run(db: Path, now: str, actor: str, *args: str, code: int = 0) -> str:

@@ -165,16 +165,11 @@ def actor(ctx: typer.Context, *, required: bool = True) -> str | None:
 
 def context(ctx: typer.Context, who: str | None = None) -> "Context":
     """The service context: who acts, as which OS user, at what time."""
-    from sampleloans.dates import utc_now
     from sampleloans.ledger.envelope import Context
 
     system_clock = not os.environ.get("SAMPLELOANS_NOW")  # set but empty is unset, as in now()
     return Context(
-        actor=who or actor(ctx) or "",
-        os_user=os_user(),
-        now=now(),
-        system_clock=system_clock,
-        real_now=utc_now(),
+        actor=who or actor(ctx) or "", os_user=os_user(), now=now(), system_clock=system_clock
     )
 
 
@@ -239,8 +234,7 @@ def session_context(ctx: typer.Context, session: "Session", declared: str | None
             "no acting person: pass --as EMAIL or set SAMPLELOANS_USER to a registered person"
         )
     service_ctx = context(ctx, who)
-    # the server dates every event (its trigger refuses any other time): no client clock to check
-    return service_ctx if clock is None else replace(service_ctx, now=clock, real_now=None)
+    return service_ctx if clock is None else replace(service_ctx, now=clock)
 
 
 @contextmanager

@@ -17,10 +17,6 @@ class Context:
     os_user: str
     now: datetime
     system_clock: bool = False  # `now` is this computer's clock, not SAMPLELOANS_NOW or a test's
-    # this computer's clock when the CLI made the context, whatever `now` is: a write may not
-    # be recorded ahead of it (docs/trust.md "The recording clock"); None: not known (a
-    # service test's context, a secured PostgreSQL ledger whose server dates every event)
-    real_now: datetime | None = None
 
 
 class Envelope(NamedTuple):

@@ -58,8 +58,6 @@ class VerifyResult:
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
     storage: str = "SQLite integrity ok"  # what the storage check proved, in words
-    # the last event's (seq, recorded_at) along the chain: the latest time, as it never decreases
-    latest_recorded: tuple[int, datetime] | None = None
 
     @property
     def ok(self) -> bool:
@@ -722,8 +720,6 @@ def _check_chain(
         result.head_seq, result.head_hash = values[0], values[10]
         if progress is not None:
             progress(values[0])
-    if clock.latest is not None:
-        result.latest_recorded = (clock.latest_seq, clock.latest)
     if anchor and not anchor_seen:
         result.problems.append(
             Problem(
@@ -749,27 +745,6 @@ def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) 
                 f"{anchor[1]}: the ledger was rewritten or replaced since",
             )
         )
-
-
-def check_recorded_ahead(result: VerifyResult, real_now: datetime | None) -> None:
-    """Report a ledger whose last event was recorded ahead of this computer's clock `real_now`
-    (beyond `dates.RECORDING_CLOCK_AHEAD_MAX`): an event cannot come from the future, so one
-    of the two clocks is wrong, and no write can be recorded before that time."""
-    if result.latest_recorded is None or real_now is None:
-        return
-    seq, recorded_at = result.latest_recorded
-    if recorded_at <= real_now + dates.RECORDING_CLOCK_AHEAD_MAX:
-        return
-    result.problems.append(
-        Problem(
-            "clock",
-            f"event {seq} was recorded at {dates.to_iso(recorded_at)}, after this computer's "
-            f"clock ({dates.to_iso(real_now.replace(microsecond=0))}): a clock set ahead "
-            "recorded it (SAMPLELOANS_NOW, or a computer whose clock was wrong), or this "
-            f"computer's clock is behind; no write can be recorded before "
-            f"{dates.to_iso(recorded_at)}",
-        )
-    )
 
 
 class _RecordingClock:
