@@ -675,14 +675,21 @@ class Unit:
         else:
             changed = {key: self._changed.pop(key) for key in only if key in self._changed}
         self._changed_keys.clear()
+        # a set of columns → its statement's shape and picker (None: no value column), worked
+        # out once per write: a batch of consumptions changes the same few columns of 1,000s
+        shapes: dict[tuple[str, frozenset[str]], tuple[tuple[str, ...], Any] | None] = {}
         for name, columns in changed.items():
-            info = _TABLES[name[0]]
             row = self._rows[name].__dict__
-            # sorted: one statement per set of columns, whatever order they were set in
-            shape = tuple(sorted(columns - info.key_set))
-            if not shape:
+            found = shapes.get((name[0], frozenset(columns)), _MISSING)
+            if found is _MISSING:
+                # sorted: one statement per set of columns, whatever order they were set in
+                shape = tuple(sorted(columns - _TABLES[name[0]].key_set))
+                found = shapes[(name[0], frozenset(columns))] = (
+                    (shape, _TABLES[name[0]].update_binds(shape)[1]) if shape else None
+                )
+            if found is None:
                 continue  # only key columns were set, to the same values
-            _binds, pick = info.update_binds(shape)
+            shape, pick = cast(tuple[tuple[str, ...], Any], found)
             by_shape[(name[0], shape)].append((*pick(row), *name[1]))  # in the bound names' order
         for (table_name, shape), rows in by_shape.items():
             info = _TABLES[table_name]
