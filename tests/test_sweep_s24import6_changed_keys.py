@@ -91,17 +91,17 @@ def test_a_changed_loan_is_listed_once_each_time_it_is_asked_for(engine: Engine)
     with engine.connect() as connection:
         unit = Unit(connection, checks_now=False)
         codes = sorted(connection.execute(select(SAMPLES.c.code)).scalars())[:3]
-        rows = [unit.get(Sample, code) for code in codes]
+        rows: list[Any] = [unit.get(Sample, code) for code in codes]  # `Tracked` rows
         assert unit._changed_of("sample") == []
-        rows[1].storage_location = "shelf x"  # type: ignore[union-attr]
+        rows[1].storage_location = "shelf x"
         assert unit._changed_of("sample") == [("sample", (codes[1],))]
-        rows[0].storage_location = "shelf y"  # type: ignore[union-attr]
-        rows[1].condition = "probed"  # type: ignore[union-attr]  # the same row again
+        rows[0].storage_location = "shelf y"
+        rows[1].condition = "probed"  # the same row again
         assert unit._changed_of("sample") == [("sample", (codes[1],)), ("sample", (codes[0],))]
         assert unit._changed_of("loan") == []
         unit.flush()
         assert unit._changed_of("sample") == []
-        rows[2].storage_location = "shelf z"  # type: ignore[union-attr]
+        rows[2].storage_location = "shelf z"
         assert unit._changed_of("sample") == [("sample", (codes[2],))]
         connection.rollback()
 
