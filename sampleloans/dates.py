@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from sampleloans.errors import InvalidInput
+from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.text import counted
 from sampleloans.units import period_delta, quote_input
 
@@ -253,9 +253,10 @@ def from_iso(text: str) -> datetime:
 
 
 def refuse_future(field: str, when: datetime, now: datetime, hint: str) -> None:
-    """Refuse a moment after `now`, naming the option, the moment as read (UTC) and now."""
+    """Refuse a moment after `now`, naming the option, the moment as read (UTC) and now: time
+    order is a rule (exit 1), as for a write's `--at`; the moment itself was read fine."""
     if when > now:
-        raise InvalidInput(
+        raise RuleViolation(
             f"{field}: {to_iso(when)} is in the future (now is {to_iso(now)}); {hint}"
         )
 

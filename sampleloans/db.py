@@ -871,28 +871,95 @@ def integrity_check(connection: Any) -> list[str]:
     return [] if found == ["ok"] else found
 
 
+TRIGGER_FIRES = ("O", "A")
+"""`pg_trigger.tgenabled` of a trigger that fires in an ordinary session: 'D' is disabled, and
+'R' (`ENABLE REPLICA TRIGGER`) fires only under `session_replication_role = replica`."""
+
+
+def trigger_state_problem(name: str, state: str | None, *, table: str = "") -> str | None:
+    """Why the trigger `name` (on `table`, when named) does not fire in an ordinary session
+    ('trigger … is missing', '… is disabled', '… fires only in replica mode …'), or None."""
+    trigger = f"trigger {name} on {table}" if table else f"trigger {name}"
+    if state is None:
+        return f"{trigger} is missing"
+    if state == "R":
+        return (
+            f"{trigger} fires only in replica mode (ENABLE REPLICA TRIGGER), never in an "
+            "ordinary session"
+        )
+    return None if state in TRIGGER_FIRES else f"{trigger} is disabled"
+
+
 def postgres_trigger_problems(connection: Any) -> list[str]:
-    """The PostgreSQL defences that are missing or disabled (`ALTER TABLE … DISABLE TRIGGER`)."""
+    """The PostgreSQL defences that are missing, do not fire (`ALTER TABLE … DISABLE TRIGGER`,
+    `ENABLE REPLICA TRIGGER`) or are not the ledger's own (another definition under the same
+    name, or a trigger function whose body was replaced)."""
     rows = connection.execute(
         text(
-            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "SELECT t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relname IN ('ledger_event', 'ledger_meta', "
             "'checkpoint', 'notification_sent')"
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
+    found = {row[0]: _trigger_text(str(row[2])) for row in rows}
     expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
     if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
         expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
     if notification_triggers_expected(connection):
         expected = (*expected, *POSTGRES_NOTIFICATION_TRIGGER_NAMES)
+    own_triggers, own_functions = _postgres_defence_definitions()
     problems = []
     for name in expected:
-        if name not in state:
-            problems.append(f"trigger {name} is missing: the ledger was unprotected")
-        elif state[name] == "D":
-            problems.append(f"trigger {name} is disabled: the ledger was unprotected")
+        why = trigger_state_problem(name, state.get(name))
+        if why is None and found[name] != own_triggers[name]:
+            why = f"trigger {name} is not the ledger's own (it reads: {found[name]})"
+        if why is not None:
+            problems.append(f"{why}: the ledger was unprotected")
+    return problems + _defence_function_problems(connection, own_functions)
+
+
+def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str]:
+    """The chain's trigger functions whose body is not the ledger's own (replaced so that the
+    triggers calling them refuse nothing)."""
+    problems = []
+    for name, source in sorted(own.items()):
+        body = connection.execute(
+            text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure(:name)"),
+            {"name": f"{name}()"},
+        ).scalar()
+        if body is None:
+            problems.append(f"function {name}() is missing: the ledger was unprotected")
+        elif _trigger_text(str(body)) != source:
+            problems.append(
+                f"function {name}() is not the ledger's own (its body was replaced): the "
+                "triggers that call it may let anything through; the ledger was unprotected"
+            )
     return problems
+
+
+def _trigger_text(definition: str) -> str:
+    """A trigger's or function's definition compared word by word: the layout, the schema
+    (`public.`, which `pg_get_triggerdef` names as the search path makes it) and `OR REPLACE`
+    aside."""
+    words = " ".join(definition.split()).replace(" ON public.", " ON ")
+    words = words.replace(" FUNCTION public.", " FUNCTION ")
+    return words.replace("CREATE OR REPLACE TRIGGER ", "CREATE TRIGGER ")
+
+
+def _postgres_defence_definitions() -> tuple[dict[str, str], dict[str, str]]:
+    """The definitions `postgres_defences` installs, as `_trigger_text` reads them: each
+    trigger's by name, and each function's body by name."""
+    triggers, functions = {}, {}
+    for statement in postgres_defences():
+        words = _trigger_text(statement)
+        if words.startswith("CREATE TRIGGER "):
+            triggers[words.split()[2]] = words
+        elif words.startswith("CREATE OR REPLACE FUNCTION "):
+            name = words.split()[4].removesuffix("()")
+            functions[name] = _trigger_text(statement.split("$$")[1])
+    return triggers, functions
 
 
 def ordered_rows_query(connection: Any, table: str) -> str:
@@ -2132,11 +2199,9 @@ def copy_tables(source: Connection, target: Connection, *, batch_rows: int = 500
             target.execute(table.insert(), [dict(row._mapping) for row in batch])
 
 
-def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
-    """A PostgreSQL ledger: `create` refuses a database that already holds one; otherwise
-    a database with no ledger is refused (exit 3), and so is a server we cannot reach."""
-    engine = _make_postgres_engine(url, lock_timeout_ms)
-    where = display_url(url)
+def _postgres_ledger_probe(engine: Engine, where: str) -> tuple[bool, list[bool]]:
+    """Whether the database holds a ledger, and whether it has the tables the write guard
+    reads (`checkpoint`, `alembic_version`); a server we cannot reach or use: exit 3."""
     try:
         with engine.connect() as connection:
             # one catalogue lookup (to_regclass: NULL for a table that is not there)
@@ -2149,10 +2214,36 @@ def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
                 connection.exec_driver_sql("SELECT count(*) FROM ledger_meta").scalar()
             )
     except DatabaseError as exc:
-        engine.dispose()
         raise postgres_error(exc, where) or StorageError(
             f"cannot use the database {where}: {_first_line(exc)}"
         ) from None
+    return has_ledger, [bool(present) for present in guard_tables]
+
+
+def holds_no_ledger(url: str, *, lock_timeout_ms: int) -> bool:
+    """Whether `url` names a place with no ledger yet, where one may be built: no SQLite file
+    (nor a link) at its path, or a PostgreSQL database holding none (unreachable: exit 3)."""
+    if not is_postgres_url(url):
+        path = sqlite_path(url)
+        return path is not None and not os.path.lexists(path)
+    engine = _make_postgres_engine(url, lock_timeout_ms)
+    try:
+        has_ledger, _guard_tables = _postgres_ledger_probe(engine, display_url(url))
+    finally:
+        engine.dispose()
+    return not has_ledger
+
+
+def _open_postgres(url: str, *, create: bool, lock_timeout_ms: int) -> Engine:
+    """A PostgreSQL ledger: `create` refuses a database that already holds one; otherwise
+    a database with no ledger is refused (exit 3), and so is a server we cannot reach."""
+    engine = _make_postgres_engine(url, lock_timeout_ms)
+    where = display_url(url)
+    try:
+        has_ledger, guard_tables = _postgres_ledger_probe(engine, where)
+    except StorageError:
+        engine.dispose()
+        raise
     if create and has_ledger:
         engine.dispose()
         raise StorageError(

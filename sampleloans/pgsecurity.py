@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from sampleloans import db
 from sampleloans.vocab import RESEARCHER_EVENT_KINDS, Direction, SubjectType
 
 OWNER_ROLE = "sampleloans_owner"
@@ -618,10 +619,9 @@ def defence_problems(connection: Any) -> list[str]:
             "AND tgrelid = 'ledger_event'::regclass"
         )
     ).scalar()
-    if state is None:
-        problems.append("trigger ledger_event_actor is missing: an event's actor is not checked")
-    elif state == "D":
-        problems.append("trigger ledger_event_actor is disabled: an event's actor is not checked")
+    why = db.trigger_state_problem("ledger_event_actor", state)
+    if why is not None:
+        problems.append(f"{why}: an event's actor is not checked")
     problems += _event_grant_problems(connection)
     problems += _table_grant_problems(connection)
     problems += _guard_problems(connection, enabled)
@@ -786,11 +786,11 @@ def _guard_problems(connection: Any, tables: dict[str, bool]) -> list[str]:
     state = {str(row[0]): str(row[1]) for row in rows}
     problems = []
     for table in (t for t in GUARDED_TABLES if t in tables):
-        if state.get(table, "D") == "D":
-            how = "missing" if table not in state else "disabled"
+        why = db.trigger_state_problem(GUARD_TRIGGER, state.get(table), table=table)
+        if why is not None:
             problems.append(
-                f"trigger {GUARD_TRIGGER} is {how} on {table}: a researcher's login may change "
-                "their loans' rows there without recording an event"
+                f"{why}: a researcher's login may change their loans' rows there without "
+                "recording an event"
             )
     return problems
 

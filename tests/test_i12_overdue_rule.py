@@ -48,7 +48,9 @@ def verdicts(engine: Engine, at: datetime, number: str = "L-1") -> dict[str, boo
         summary = {row.institution: row.status for row in queries.collection_summary(session, at)}
         assert isinstance(notice.body, OverdueBody) and isinstance(returns.body, ReturnBody)
         return {
-            "rule": rule.return_overdue(loan.status, loan.due_at, at),
+            "rule": rule.return_overdue(
+                loan.status, loan.due_at, at, queries.sent_back_at(session, [loan]).get(number)
+            ),
             "status": standing.loan_status(session, ctx, loan=number)[0].overdue,
             "overdue": any(
                 r.loan_number == number and r.what == "return"
@@ -86,14 +88,17 @@ def issued(run: Run, engine: Engine) -> Engine:
 def test_rule_at_the_boundary_instants() -> None:
     due = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
     assert not rule.GRACE  # no grace: late from the first instant after the due time
-    assert not rule.return_overdue("received", due, due)  # due exactly now: not yet late
-    assert rule.return_overdue("received", due, due + MICRO)
-    assert rule.return_overdue("return_in_transit", due, due + MICRO)  # still out
-    assert not rule.return_overdue("returned", due, due + timedelta(days=9))  # back
-    assert not rule.return_overdue("approved", due, due + timedelta(days=9))  # not yet out
-    assert not rule.return_overdue("received", None, due)
-    assert rule.return_due("received", due, due + MICRO) == (0, True)
-    assert rule.return_due("received", due, due - timedelta(days=3)) == (3, False)
+    assert not rule.return_overdue("received", due, due, None)  # due exactly now: not yet late
+    assert rule.return_overdue("received", due, due + MICRO, None)
+    # on its way back: sent by the due time meets it (a loan agreement's "returned by")
+    assert not rule.return_overdue("return_in_transit", due, due + MICRO, due)
+    assert rule.return_overdue("return_in_transit", due, due + MICRO, due + MICRO)  # sent late
+    assert not rule.return_overdue("returned", due, due + timedelta(days=9), None)  # back
+    assert not rule.return_overdue("approved", due, due + timedelta(days=9), None)  # not out
+    assert not rule.return_overdue("received", None, due, None)
+    assert rule.return_due("received", due, due + MICRO, None) == (0, True)
+    assert rule.return_due("received", due, due - timedelta(days=3), None) == (3, False)
+    assert rule.return_due("return_in_transit", due, due + MICRO, due) == (None, False)
     assert rule.days_late(due, due + timedelta(hours=15)) == 1  # a calendar day, in UTC
 
 
@@ -122,7 +127,9 @@ def test_every_place_agrees_after_an_extension(run: Run, issued: Engine) -> None
     assert_all(issued, new_due + MICRO, True)
 
 
-def test_a_return_in_transit_is_still_overdue(run: Run, engine: Engine) -> None:
+def test_a_return_sent_before_its_due_time_is_overdue_nowhere(run: Run, engine: Engine) -> None:
+    """ "Returned by the due date" is sent by it (`ledger/overdue.py`): on its way back after
+    the due time, the loan is still out but owes no return."""
     signed_agreement(run, inventory_interval="P2Y")
     received_loan(run)
     run(loans.release_return, number="L-1", container="N2 box", seal_number="S-2")
@@ -132,7 +139,8 @@ def test_a_return_in_transit_is_still_overdue(run: Run, engine: Engine) -> None:
         assert loan.status == "return_in_transit"
     due = _due_at(engine)
     assert_all(engine, due, False)
-    assert_all(engine, due + MICRO, True)
+    assert_all(engine, due + MICRO, False)
+    assert_all(engine, due + timedelta(days=40), False)
 
 
 def test_issue_is_refused_exactly_when_the_rule_says_overdue(run: Run, issued: Engine) -> None:

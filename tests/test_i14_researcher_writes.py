@@ -326,10 +326,10 @@ def test_what_a_researcher_can_still_do_is_caught_by_verify(
 @pytest.mark.parametrize(
     ("change", "finding"),
     [
-        (f"DROP TRIGGER {GUARD} ON loan", f"trigger {GUARD} is missing on loan"),
+        (f"DROP TRIGGER {GUARD} ON loan", f"trigger {GUARD} on loan is missing"),
         (
             f"ALTER TABLE loan_item DISABLE TRIGGER {GUARD}",
-            f"trigger {GUARD} is disabled on loan_item",
+            f"trigger {GUARD} on loan_item is disabled",
         ),
         (
             "GRANT UPDATE ON loan TO sampleloans_researcher",
@@ -383,7 +383,7 @@ def test_upgrade_from_0004_installs_the_guard(pg_server: PgServer, ledger: str) 
     work and `verify` is clean."""
     _as_0004_left_it(pg_server, ledger)
     before = _cli(_login(pg_server, ledger, CURATOR), "verify")
-    assert before.exit_code == 1 and f"trigger {GUARD} is missing on loan" in before.stdout
+    assert before.exit_code == 1 and f"trigger {GUARD} on loan is missing" in before.stdout
     upgraded = _cli(pg_server.url(ledger), "--as", CURATOR, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.stderr
     assert db.SCHEMA_HEAD in upgraded.stdout

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans import db
 from sampleloans.dates import days_between
-from sampleloans.models import Loan, LoanItem, Sample
+from sampleloans.models import Loan, LoanItem, Sample, Shipment
 from sampleloans.services import loan_views, loans, standing, transfers
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
 from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, Run, T, ctx_for
@@ -84,10 +84,33 @@ def _expected_overdue(
         if institution is not None and loan.institution != institution:
             continue
         for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
+            if what == "return" and _sent_in_time(session, loan):
+                continue  # all of it on its way back, sent by the due time: no return owed
             if due is not None and due < now:
                 late = days_between(due, now)
                 rows.append((loan.number, loan.institution, loan.pi_email, what, due, late))
     return sorted(rows, key=lambda r: (-r[5], r[0], r[3]))
+
+
+def _sent_in_time(session: Session, loan: Loan) -> bool:
+    """Whether everything left of `loan` is on its way back, its last return shipment having
+    left by the due time (read plainly, every shipment of the loan)."""
+    if loan.status != "return_in_transit" or loan.due_at is None:
+        return False
+    shipments = session.exec(select(Shipment).where(Shipment.loan_number == loan.number)).all()
+    sent = [s.shipped_at for s in shipments if s.direction == "return"]
+    return bool(sent) and max(sent) <= loan.due_at
+
+
+def _sent_back(engine: Engine, number: str) -> datetime | None:
+    """When the last return shipment of a loan wholly on its way back left (else None)."""
+    with db.transaction(engine, write=False) as session:
+        loan = session.get(Loan, number)
+        assert loan is not None
+        if loan.status != "return_in_transit":
+            return None
+        shipments = session.exec(select(Shipment).where(Shipment.loan_number == number)).all()
+        return max(s.shipped_at for s in shipments if s.direction == "return")
 
 
 MOMENTS = (
@@ -224,7 +247,7 @@ def test_one_days_left_rule_for_status_and_loan_lists(
     for row in rows:
         (standing_row,) = _read(engine, standing.loan_status, CURATOR, now, loan=row.number)
         detail = _read(engine, loan_views.loan_detail, CURATOR, now, number=row.number)
-        expected = standing.return_due(row.status, row.due_at, now)
+        expected = standing.return_due(row.status, row.due_at, now, _sent_back(engine, row.number))
         assert (row.days_left, row.overdue) == expected
         assert (detail.days_left, detail.overdue) == expected
         assert (standing_row.days_left, standing_row.overdue) == expected

@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -81,6 +82,22 @@ def test_the_readme_session_prints_what_the_readme_shows(tmp_path: Path) -> None
     demo = sampleloans(["sampleloans", "demo", "--dir", str(tmp_path / "d")], env)
     assert demo.returncode == 0, demo.stderr
     env["SAMPLELOANS_DB"] = str(tmp_path / "d" / "ledger.db")
+
+    def run(words: list[str], env: dict[str, str]) -> tuple[int, str]:
+        done = sampleloans(words, env)
+        return done.returncode, done.stdout + done.stderr
+
+    differences = session_differences(run, env)
+    assert differences == [], "\n".join(differences)
+
+
+def session_differences(
+    run: Callable[[list[str], dict[str, str]], tuple[int, str]],
+    env: dict[str, str],
+    shown_as: Callable[[str], str] = str,
+) -> list[str]:
+    """Each step of the session whose exit code or printed lines (`run` gives both) differ
+    from the README's, its lines read through `shown_as` (the head hash masked in both)."""
     differences = []
     for command, shown in session_steps():
         words = shlex.split(command)
@@ -92,15 +109,15 @@ def test_the_readme_session_prints_what_the_readme_shows(tmp_path: Path) -> None
         expected_code = 0
         if shown and (code := EXIT_LINE.match(shown[-1])):
             expected_code, shown = int(code.group(1)), shown[:-1]
-        done = sampleloans(words, env)
-        printed = (done.stdout + done.stderr).rstrip("\n").splitlines()
-        if done.returncode != expected_code:
-            differences.append(f"$ {command}\n  exit {done.returncode}, README {expected_code}")
+        returncode, output = run(words, env)
+        printed = output.rstrip("\n").splitlines()
+        if returncode != expected_code:
+            differences.append(f"$ {command}\n  exit {returncode}, README {expected_code}")
         got = [HEAD_HASH.sub(r"\1…", line.rstrip()) for line in printed]
-        want = [HEAD_HASH.sub(r"\1…", line.rstrip()) for line in shown]
+        want = [shown_as(HEAD_HASH.sub(r"\1…", line.rstrip())) for line in shown]
         if got != want:
             differences.append(f"$ {command}\n  printed: {got}\n  README:  {want}")
-    assert differences == [], "\n".join(differences)
+    return differences
 
 
 def test_only_the_head_hash_is_left_out_of_the_comparison() -> None:

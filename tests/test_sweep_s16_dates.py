@@ -44,12 +44,13 @@ def test_a_future_moment_is_named_with_now(
     demo: dict[str, str], tmp_path: Path, args: list[str], option: str
 ) -> None:
     """Twelve hours ahead, typed with a +02:00 offset: one line naming the option, the moment
-    in UTC and now; exit 2; no file, the ledger unchanged."""
+    in UTC and now; exit 1, time order being a rule as for a write's `--at` (sweep s24); no
+    file, the ledger unchanged."""
     out = tmp_path / "r.pdf"
     typed = [a.format(t="2026-04-29T00:00:00+02:00", o=out) for a in args]
     before = fingerprint(Path(demo["SAMPLELOANS_DB"]))
     result = CliRunner().invoke(app, typed, env=demo)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     hint = "give a moment up to now" if option == "--as-of" else "a report is dated when it is made"
     assert result.stderr.strip().splitlines() == [
         f"Error: {option}: 2026-04-28T22:00:00Z is in the future (now is {NOW}); {hint}"

@@ -117,8 +117,8 @@ def test_verify_with_a_checkpoint_names_the_events_it_does_not_cover(
     assert done.returncode == 0, done.stdout
     line = (
         "not checked: that event 108, after the checkpoint's last event 107, is the lender's: "
-        "nothing signed or held outside the ledger covers it (whoever can write the file can add "
-        "events whose hashes hold); a newer checkpoint does"
+        "nothing signed or held outside the ledger covers it (whoever can write the ledger can "
+        "add events whose hashes hold); a newer checkpoint does"
     )
     assert done.stdout.splitlines()[-1] == line
     document = json.loads(cli(signed["db"], *args, "--json", who=COMPLIANCE).stdout)

@@ -10,8 +10,10 @@ import typer
 
 from sampleloans.commands.common import (
     console,
-    db_path,
+    db_label,
+    db_url,
     errors_to_exit_codes,
+    lock_timeout_ms,
     on_server,
     writing,
 )
@@ -61,8 +63,8 @@ def import_file(
     """Import a sample catalogue (CSV, the columns of data/samples.csv) or a history (JSON
     Lines of ledger events), all or nothing; every refused line is reported (curators only).
     An events export ('export --events', a bag's data/events.jsonl) imported into a --db file
-    that does not exist yet rebuilds that ledger from it, as 'restore --events' does: the same
-    events and hashes, so the same head.
+    that does not exist yet, or a PostgreSQL database holding no ledger, rebuilds that ledger
+    from it, as 'restore --events' does: the same events and hashes, so the same head.
 
     \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv
@@ -111,27 +113,29 @@ def import_file(
 
 
 def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
-    """Rebuild a new SQLite ledger from an events export (`restore --events`, verified), when
-    --db names no file yet; False, doing nothing, for anything else (a history, a catalogue,
-    an existing ledger, a server), which `import` itself reads or refuses."""
+    """Rebuild a new ledger from an events export (`restore --events`, verified), when --db
+    names none yet: a SQLite file that does not exist, or a PostgreSQL database with no ledger;
+    False, doing nothing, for anything else (a history, a catalogue, an existing ledger), which
+    `import` itself reads or refuses."""
     from sampleloans.services.events_file import is_events_export
+    from sampleloans.services.ledgerfile import holds_no_ledger
 
-    if on_server(ctx):
+    if not is_events_export(file):
         return False
-    with errors_to_exit_codes():
-        database = db_path(ctx)  # a --db URL of another kind is refused here, exit 2
-    if database.exists() or database.is_symlink() or not is_events_export(file):
-        return False
+    with errors_to_exit_codes():  # a --db URL of another kind is refused here, exit 2
+        if not holds_no_ledger(db_url(ctx), lock_timeout_ms=lock_timeout_ms()):
+            return False
     from sampleloans.commands.maintenance import restored_from
+    from sampleloans.services.maintenance import IMPORT_EVENTS_ACTION
 
-    result = restored_from(
-        ctx, file, events=True, action="import an events export into a new ledger"
-    )
+    result = restored_from(ctx, file, events=True, action=IMPORT_EVENTS_ACTION)
     from sampleloans.text import counted
 
+    # a server's URL, not result.path: a Path folds the URL's '//' into '/'
+    ledger = db_label(ctx) if on_server(ctx) else str(result.path)
     console().print(
         f"Imported {counted(result.head_seq, 'event')} from {file} (an events export) into the "
-        f"new ledger {result.path}, with their hashes; verified; ledger head {result.head}.",
+        f"new ledger {ledger}, with their hashes; verified; ledger head {result.head}.",
         markup=False,
     )
     return True

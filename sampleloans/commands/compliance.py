@@ -475,11 +475,14 @@ def _mass_words(r: Any) -> str:
     return ", ".join(f"{format_mass(ug)} {words}" for ug, words in parts)
 
 
-def _days(days: int | None, overdue: bool) -> str:
+def _days(days: int | None, overdue: bool, status: str | None = None) -> str:
     """' (3 days left)', ' (due today)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'
-    (the statement's words)."""
+    (the statement's words); of a return whose loan is wholly on its way back (`status`),
+    owing no days, ' (sent back in time)' (`ledger/overdue.py`)."""
+    from sampleloans.vocab import LoanStatus
+
     if days is None:
-        return ""
+        return " (sent back in time)" if status == LoanStatus.RETURN_IN_TRANSIT else ""
     if overdue:
         late = -days
         return (
@@ -516,7 +519,7 @@ def _standing_lines(r: Any) -> list[Any]:
         Text(
             f"  {'nothing issued' if r.withdrawn_reason else _mass_words(r)}; "
             f"{_ended(r) or f'due {due}'}"
-            f"{_days(r.days_left, r.overdue)}{_recalled(r)}",
+            f"{_days(r.days_left, r.overdue, r.status)}{_recalled(r)}",
             style="red" if overdue_now else "",
         ),
         Text(

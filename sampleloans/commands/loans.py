@@ -735,9 +735,12 @@ def _due_text(
     *,
     cell: bool = False,
     before_issue: str | None = None,
+    status: str | None = None,
 ) -> Any:
     """The due date with days left, or days overdue in red; `cell`: in a table's column whose
-    heading says UTC; `before_issue`: what a loan not yet issued says instead of a date."""
+    heading says UTC; `before_issue`: what a loan not yet issued says instead of a date;
+    `status`: a return's loan status (one wholly on its way back, owing no days, was sent in
+    time: `ledger/overdue.py`)."""
     from rich.text import Text
 
     from sampleloans.commands.render import time_cell
@@ -746,7 +749,8 @@ def _due_text(
         return Text(before_issue or "—")
     text = time_cell(due) if cell else _when(due)
     if days_left is None:
-        return Text(text)
+        sent = status == LoanStatus.RETURN_IN_TRANSIT  # no days owed: all sent back in time
+        return Text(f"{text} (sent back in time)" if sent else text)
     if overdue:
         late = max(0, -days_left)
         words = "since today" if late == 0 else f"by {counted(late, 'day')}"
@@ -839,10 +843,14 @@ def _discrepancies_table(d: "LoanDetail") -> Any:
 
 
 def _status_text(status: str, said: str = "") -> Any:
-    """A status in words (or as `said`), in yellow while in transit."""
+    """A status in words (or as `said`, in words too: 'return in transit', never the internal
+    'return_in_transit'), in yellow while in transit; a CSV cell says the same words, as
+    `samples list --csv` says a custody state."""
     from rich.text import Text
 
-    return Text(said or status.replace("_", " "), style="yellow" if "transit" in status else "")
+    from sampleloans.text import words
+
+    return Text(words(said or status), style="yellow" if "transit" in status else "")
 
 
 @app.command("list")
@@ -978,7 +986,12 @@ def _due_or_ended(row: "LoanRow") -> Any:
     if row.status not in ENDED_LOAN_STATUSES:
         before_issue = due_after_issue(row.status, row.loan_period)
         return _due_text(
-            row.due_at, row.days_left, row.overdue, cell=True, before_issue=before_issue
+            row.due_at,
+            row.days_left,
+            row.overdue,
+            cell=True,
+            before_issue=before_issue,
+            status=row.status,
         )
     ended = row.ended()
     return Text("—" if ended is None else f"— ({ended[0]} {time_cell(ended[1])})")
@@ -1153,7 +1166,12 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
         ("issued", Text(_when(d.issued_at))),
-        ("due", _due_text(d.due_at, d.days_left, d.overdue, before_issue=_after_issue(d))),
+        (
+            "due",
+            _due_text(
+                d.due_at, d.days_left, d.overdue, before_issue=_after_issue(d), status=d.status
+            ),
+        ),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (
             "next inventory",

@@ -9,11 +9,17 @@ The rule: a loan is *out* from its issue until everything is back (a return stil
 is out). An obligation of a loan that is out is overdue once `now` is strictly past its due
 time plus `GRACE`: at the due instant itself it is not yet late. Days late and days left count
 calendar days between UTC dates.
+
+"Returned by the due date" means *sent back* by it, as a loan agreement means it: a return is
+owed until the borrower has dispatched everything left (the loan is `return_in_transit`: nothing
+held, the rest on its way back); its last return shipment leaving at or before the due time
+meets it, however long the carrier takes. One that left after the due time stays overdue until
+it arrives (the loan was late; it is back, and no longer out, only then).
 """
 
 from datetime import UTC, datetime, timedelta
 
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, LoanStatus
 
 OUT_STATUSES = ACTIVE_LOAN_STATUSES
 """The statuses of a loan that is out (a query selects loans that are out by this set)."""
@@ -37,9 +43,28 @@ def past_due(due_at: datetime | None, now: datetime) -> bool:
     return due_at is not None and due_at < late_if_due_before(now)
 
 
-def return_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
-    """Whether a loan's return is overdue at `now`."""
-    return is_out(status) and past_due(due_at, now)
+def sent_back_in_time(status: str, due_at: datetime | None, sent_back_at: datetime | None) -> bool:
+    """Whether a loan's return was met by dispatch: everything left is on its way back
+    (`status`), its last return shipment having left (`sent_back_at`) by the due time."""
+    return (
+        status == LoanStatus.RETURN_IN_TRANSIT
+        and due_at is not None
+        and sent_back_at is not None
+        and sent_back_at <= due_at
+    )
+
+
+def return_owed(status: str, due_at: datetime | None, sent_back_at: datetime | None) -> bool:
+    """Whether a loan still owes its return: it is out, and not everything left was sent back
+    by the due time (`sent_back_at`: when its last return shipment left, None if none did)."""
+    return is_out(status) and not sent_back_in_time(status, due_at, sent_back_at)
+
+
+def return_overdue(
+    status: str, due_at: datetime | None, now: datetime, sent_back_at: datetime | None
+) -> bool:
+    """Whether a loan's return is overdue at `now` (`sent_back_at`: see `return_owed`)."""
+    return return_owed(status, due_at, sent_back_at) and past_due(due_at, now)
 
 
 def inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:
@@ -63,9 +88,12 @@ def days_late(due_at: datetime, now: datetime) -> int:
     return calendar_days(due_at, now)
 
 
-def return_due(status: str, due_at: datetime | None, now: datetime) -> tuple[int | None, bool]:
-    """Calendar days left until a loan that is out must be back (negative when late), and
-    whether it is overdue; (None, False) for a loan that is not out or has no due date."""
-    if due_at is None or not is_out(status):
+def return_due(
+    status: str, due_at: datetime | None, now: datetime, sent_back_at: datetime | None
+) -> tuple[int | None, bool]:
+    """Calendar days left until a loan that is out must be sent back (negative when late), and
+    whether it is overdue; (None, False) for a loan that owes no return (not out, no due date,
+    or everything left sent back in time: `return_owed`)."""
+    if due_at is None or not return_owed(status, due_at, sent_back_at):
         return None, False
-    return calendar_days(now, due_at), return_overdue(status, due_at, now)
+    return calendar_days(now, due_at), return_overdue(status, due_at, now, sent_back_at)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import islice
 from operator import itemgetter
 from types import SimpleNamespace
@@ -977,7 +977,7 @@ class Unit:
     def _after_writes(self, scope: "CheckScope", table_name: str) -> list[Any]:
         """The scope's rows of a table, each as this unit will write it (its own copy where it
         holds one), and the rows of that table the unit holds besides."""
-        key_columns = [column.name for column in SQLModel.metadata.tables[table_name].primary_key]
+        key_columns = _key_columns(table_name)
         found: dict[tuple[Any, ...], Any] = {}
         for values in scope.rows.get(table_name, []):
             found[tuple(values[name] for name in key_columns)] = SimpleNamespace(**values)
@@ -991,6 +991,13 @@ class Unit:
         self.check()
         self.sync()  # before `release` may forget rows whose session copies it must refresh
         self.release()
+
+
+@cache
+def _key_columns(table_name: str) -> tuple[str, ...]:
+    """The names of a table's primary key columns (looked up once: a write's checks ask for
+    them table by table while the writers' lock is held)."""
+    return tuple(column.name for column in SQLModel.metadata.tables[table_name].primary_key)
 
 
 def _key_read_by(state: ORMExecuteState) -> Key | None:

@@ -17,7 +17,7 @@ from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Recall, Wo
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 10
+STATEMENT_LAYOUT = 11
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -40,6 +40,12 @@ COUNTED_VERSION = 10
 """The first statement layout whose counts agree with their nouns ("1 event"; before, "1
 events") and whose loan not yet issued says when it falls due, as `status` does ("12 months
 after issue"; before, "—")."""
+GROUPED_MASS_VERSION = 11
+SENT_BACK_VERSION = 11
+"""The first statement layout judging a return as `ledger/overdue.py` does now: sent back by
+its due time, it is owed no more while it travels (1–10 listed it, overdue, until it arrived)."""
+"""The first statement layout printing a mass of 1,000 g or more with its thousands grouped,
+"1,731.000 g", as every command and report layout 11 print it (before, "1731.000 g")."""
 
 
 @dataclass(frozen=True)

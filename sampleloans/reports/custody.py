@@ -13,6 +13,7 @@ from sampleloans.readmodels.report import (
     CustodyBody,
     CustodyRow,
     Report,
+    finding_cell,
     mass_in,
     words_in,
 )
@@ -84,7 +85,7 @@ def story(report: Report) -> list[Any]:
     out += _agreement_sections(body, report.layout)
     out += _items_section(body, report.layout)
     out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
-    out += _findings_section(body)
+    out += _findings_section(body, report.layout)
     # the rows highlighted in the chain are highlighted in the descriptions too
     marked = [index for index, e in enumerate(body.events) if e.flag]
     out += _chain_section(body, marked, report.layout)
@@ -140,12 +141,12 @@ ITEM_WIDTHS = (0.22, 0.26, 0.13, 0.10, 0.10, 0.09, 0.10)
 SPLIT_ITEM_WIDTHS = (0.21, 0.17, 0.12, 0.10, 0.10, 0.10, 0.09, 0.11)
 
 
-def _findings_section(body: CustodyBody) -> list[Any]:
+def _findings_section(body: CustodyBody, page_layout: int) -> list[Any]:
     """Gaps, discrepancies and incidents, highlighted; or a line saying there are none."""
     if body.findings:
         findings = tables.data_tables(
             ("Seq", "Kind", "What"),
-            [(f.seq, f.kind, f.text) for f in body.findings],
+            [(f.seq, f.kind, finding_cell(f.text, page_layout)) for f in body.findings],
             (0.08, 0.12, 0.80),
             marked=range(len(body.findings)),
         )

@@ -16,6 +16,7 @@ from sampleloans.readmodels.report import (
     Report,
     ReturnBody,
     ReturnLine,
+    finding_cell,
     mass_in,
 )
 from sampleloans.reports import layout, tables
@@ -52,7 +53,7 @@ def story(report: Report) -> list[Any]:
     out += _analyses_section(body)
     out += _splits_section(body)
     out += _conditions_section(body)
-    out += _findings_section(body)
+    out += _findings_section(body, report.layout)
     out += layout.section("Mass balance", [chart(body, report.layout)])
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out
@@ -187,13 +188,13 @@ def _conditions_section(body: ReturnBody) -> list[Any]:
     )
 
 
-def _findings_section(body: ReturnBody) -> list[Any]:
+def _findings_section(body: ReturnBody, page_layout: int) -> list[Any]:
     """Weighing discrepancies and incidents, every row highlighted."""
     return layout.section(
         "Discrepancies and incidents",
         tables.data_tables(
             ("Seq", "Kind", "What"),
-            [(f.seq, f.kind, f.text) for f in body.findings],
+            [(f.seq, f.kind, finding_cell(f.text, page_layout)) for f in body.findings],
             (0.07, 0.13, 0.80),
             marked=range(len(body.findings)),
         ),

@@ -21,6 +21,7 @@ from sampleloans.readmodels.report import (
 from sampleloans.readmodels.statement import (
     AS_OF_VERSION,
     COUNTED_VERSION,
+    GROUPED_MASS_VERSION,
     RECALLED_VERSION,
     SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
@@ -80,8 +81,13 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # 10 = "Ledger as of": when the checkpoint the statement is built on was signed, and that what
 # was recorded later is not in it (before: only "Generated at", so a statement printed days
 # after its checkpoint read as that day's ledger: an extension after it still read "overdue").
+# 11 = a mass of 1,000 g or more printed with its thousands grouped, "1,731.000 g", as every
+# command and report layout 11 print it (before: "1731.000 g"; an event's words, which the
+# digest covers, are `Reworded` by `with_grouped_masses`), and a return sent back by its due
+# time no longer owed while it travels (before: overdue until it arrived; an older file is
+# rebuilt so, `queries.judged_before_sent_back`).
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -119,7 +125,7 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
     meta = compact(metadata(statement, version))
     with (
         gc_paused(),
-        masses_grouped(False),  # as every statement layout printed them: "1731.000 g"
+        masses_grouped(version >= GROUPED_MASS_VERSION),  # "1,731.000 g" from layout 11
         tables.fitted_cells(version >= FITTED_CELLS_VERSION),
         layout.framed_tables(version >= FRAMED_TABLES_VERSION),
         tables.right_headings(version >= WORDED_VERSION),

@@ -298,7 +298,8 @@ def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any
             raise InvalidInput(
                 f"{source} line 1: is an events export ('export --events'), not a history to "
                 "import into a ledger; rebuild a new ledger from it with 'sampleloans --db NEW.db "
-                f"import {source}' (or 'restore --events {source}')"
+                f"import {source}' (NEW.db: a new file, or an empty PostgreSQL database's URL) or "
+                f"'restore --events {source}'"
             )
         yield number, record
 

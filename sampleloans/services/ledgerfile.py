@@ -55,6 +55,13 @@ def open_ledger_url(
     return engine
 
 
+def holds_no_ledger(url: str, *, lock_timeout_ms: int) -> bool:
+    """Whether `url` names no ledger yet, where `import` of an events export rebuilds one (as
+    `restore --events` does): a SQLite file that does not exist, or a PostgreSQL database with
+    no ledger in it (one holding some of its tables is then refused by the restore, exit 3)."""
+    return db.holds_no_ledger(url, lock_timeout_ms=lock_timeout_ms)
+
+
 def engine_for_restore_url(url: str, *, lock_timeout_ms: int) -> Engine:
     """`engine_for_restore` for a ledger named by URL (PostgreSQL refuses restore itself)."""
     end_startup()

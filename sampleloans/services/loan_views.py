@@ -51,6 +51,8 @@ from sampleloans.services.queries import (
     events_of_loan,
     frozen_codes,
     returned_at,
+    sent_back_at,
+    sent_back_column,
     withdrawn_reason,
 )
 from sampleloans.units import quote_input
@@ -347,6 +349,7 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         col(Loan.status),
         col(Loan.transfer_type),
         col(Loan.due_at),
+        sent_back_column().label("sent_back_at"),
         sa_select(func.count()).where(of_loan).scalar_subquery().label("samples"),
         sa_select(func.coalesce(func.sum(issued), 0))
         .where(of_loan)
@@ -446,8 +449,8 @@ _make_loan_row = view_maker(LoanRow)
 def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRow]:
     """The rows of a loan query as `LoanRow`s, with days left judged at `now`."""
     for batch in plain_batches(session, query):
-        for number, agreement, owner, pi, status, kind, due_at, *rest in batch:
-            days_left, overdue = rule.return_due(status, due_at, now)
+        for number, agreement, owner, pi, status, kind, due_at, sent_back, *rest in batch:
+            days_left, overdue = rule.return_due(status, due_at, now, sent_back)
             totals = tuple(int(count) for count in rest[:4])  # samples, issued, held, returning
             ending = rest[4:]  # returned, settled, closed, withdrawn reason, loan period
             yield _make_loan_row(
@@ -483,7 +486,8 @@ def loan_detail_stream(
     loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
     assert agreement is not None
-    days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now)
+    sent_back = sent_back_at(session, [loan]).get(loan.number)
+    days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now, sent_back)
     # no inventory is owed once nothing is out (as `status` says)
     inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
     extensions = _extension_views(session, number)

@@ -71,7 +71,7 @@ from sampleloans.services.lock_reads import (
     read_with_the_lock,
     validated,
 )
-from sampleloans.services.queries import issued_under
+from sampleloans.services.queries import issued_under, sent_back_at
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code
 from sampleloans.text import counted
@@ -84,6 +84,7 @@ from sampleloans.vocab import (
     IncidentStatus,
     ItemSource,
     ItemState,
+    LoanStatus,
     Role,
     ShipmentMethod,
     state_words,
@@ -306,6 +307,12 @@ def _batch_reads() -> dict[str, Any]:
             shipment_t.c.direction == bindparam("direction"),
             shipment_t.c.received_at.is_(None),
         ),
+        "returns sent": select_rows(
+            *(shipment_t.c[name] for name in ("seq", "loan_number", "direction", "shipped_at")),
+        ).where(
+            shipment_t.c.loan_number == bindparam("number"),
+            shipment_t.c.direction == Direction.RETURN.value,
+        ),
         "case twins": select_rows(loan.number).where(
             func.lower(loan.number) == bindparam("lower"), loan.number != bindparam("number")
         ),
@@ -402,9 +409,11 @@ def borrower_blockers(
             col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
         )
         out = list(session.exec(query.order_by(Loan.number)).all())
+    sent = _sent_back(session, batch, out)
     blockers = []
     for loan in out:
-        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now):
+        sent_at = sent.get(loan.number)
+        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, now, sent_at):
             blockers.append(f"loan {loan.number} was due {format_datetime(loan.due_at)}")
         inventory_due_at = loan.next_inventory_due_at
         if inventory_due_at is not None and rule.inventory_overdue(
@@ -413,6 +422,29 @@ def borrower_blockers(
             due = format_datetime(inventory_due_at)
             blockers.append(f"the inventory of loan {loan.number} was due {due}")
     return blockers
+
+
+def _sent_back(session: Session, batch: "Unit | None", out: list[Loan]) -> dict[str, datetime]:
+    """When the last return shipment left, for each loan of `out` whose every part left is on
+    its way back (`queries.sent_back_at`); in an import's batch, read from its unit."""
+    if batch is None:
+        return sent_back_at(session, out)
+    found: dict[str, datetime] = {}
+    for loan in out:
+        if loan.status != LoanStatus.RETURN_IN_TRANSIT:
+            continue
+        number = loan.number
+
+        def a_return_of(shipment: Shipment, number: str = number) -> bool:
+            """The condition of the "returns sent" query, on a row the unit holds."""
+            return shipment.loan_number == number and shipment.direction == Direction.RETURN
+
+        shipments = batch.rows_where(
+            Shipment, _BATCH_READS["returns sent"], {"number": number}, a_return_of
+        )
+        if shipments:
+            found[number] = max(shipment.shipped_at for shipment in shipments)
+    return found
 
 
 def issue_loan(

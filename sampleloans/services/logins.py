@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, col, select
 
 from sampleloans import db
-from sampleloans.errors import InvalidInput, PermissionDenied
+from sampleloans.errors import InvalidInput, PermissionDenied, StorageError
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import EventSubject, Person
 from sampleloans.services.common import require_role
@@ -29,7 +29,14 @@ def secure(engine: Engine, ctx: Context) -> list[str]:
                 "db secure: only for a PostgreSQL ledger (--db postgresql://…); a SQLite "
                 "ledger is protected by its file's permissions"
             )
-        return pgsecurity.secure(session.connection())
+        connection = session.connection()
+        state = pgsecurity.login_state(connection)
+        if not state.superuser:  # said before the server's own "permission denied for …"
+            raise StorageError(
+                f"db secure: the login {state.login} is not a superuser; the DBA runs it, "
+                "connected as a superuser, with --as a curator; nothing was changed"
+            )
+        return pgsecurity.secure(connection)
 
 
 def is_secured(session: Session) -> bool:

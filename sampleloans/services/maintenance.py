@@ -31,6 +31,8 @@ from sampleloans.text import counted
 
 BACKUP_ROLES = ("curator", "compliance_officer")
 RESTORE_ROLES = ("curator",)
+IMPORT_EVENTS_ACTION = "import an events export into a new ledger"
+"""What `import` of an events export asks for, in a refusal (it rebuilds a ledger, as restore)."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,20 @@ class CopyResult:
         return chain.format_head(self.head_seq, self.head_hash)
 
 
-def _database_file(engine: Engine) -> Path:
-    """The SQLite file behind an engine (backup and restore work on files only)."""
+def _database_file(engine: Engine, *, restoring: bool = False) -> Path:
+    """The SQLite file behind an engine (backup and restore work on files only); on
+    PostgreSQL, what to do instead: for a backup, export the events; for a restore, rebuild
+    from an export into an empty database."""
     path = db.sqlite_path(str(engine.url))
     if path is not None:
         return path
+    if db.is_postgres_url(str(engine.url)) and restoring:
+        raise StorageError(
+            f"backup and restore copy a SQLite file; {db.where(engine)} is a PostgreSQL "
+            "database: rebuild a ledger there from an events export with 'restore --events "
+            "FILE', into an empty database ('sampleloans --db BACKUP.db export --events FILE' "
+            "makes one from a backup)"
+        )
     if db.is_postgres_url(str(engine.url)):
         raise StorageError(
             f"backup and restore copy a SQLite file; {db.where(engine)} is a PostgreSQL "
@@ -226,8 +237,8 @@ def restore(
     `action` names what the user asked for in a role refusal (`import` rebuilds one too).
     """
     if events and db.is_postgres(engine):
-        return _restore_events_into_postgres(engine, ctx, source, force=force)
-    database = _database_file(engine)
+        return _restore_events_into_postgres(engine, ctx, source, force=force, action=action)
+    database = _database_file(engine, restoring=True)
     exists = os.path.lexists(database)
     # the role first (exit 4), as for every write: who acts comes before what they typed; a
     # missing or damaged ledger has no roles to read, so its curator is read from the copy
@@ -337,11 +348,12 @@ def _set_aside_damaged(database: Path) -> Path:
 
 
 def _restore_events_into_postgres(
-    engine: Engine, ctx: Context, source: Path, *, force: bool
+    engine: Engine, ctx: Context, source: Path, *, force: bool, action: str
 ) -> CopyResult:
-    """`restore --events` into an empty PostgreSQL database: the ledger is rebuilt and verified
-    in a scratch SQLite file, then copied in one transaction (schema, defences, rows); a
-    database that holds any of the ledger's tables is refused, nothing written."""
+    """`restore --events` (or `import` of an events export) into an empty PostgreSQL database:
+    the ledger is rebuilt and verified in a scratch SQLite file, then copied in one transaction
+    (schema, defences, rows); a database that holds any of the ledger's tables is refused,
+    nothing written."""
     where = db.where(engine)
     if force:
         raise StorageError(
@@ -353,19 +365,18 @@ def _restore_events_into_postgres(
         copy_path = scratch / "restored.db"
         _built_from_events(source, copy_path)
         _verify_copy(source, copy_path)
+        _require_curator_of_copy(copy_path, ctx, action)
         copy_engine = db.make_engine(db.url_for_path(copy_path))
         try:
-            with Session(copy_engine) as session:
-                require_role(session, ctx, *RESTORE_ROLES, action="restore the ledger")
             head_seq, head_hash = db.file_head(copy_path)
             crashpoints.reached("before_restore_load")
-            _copy_into_postgres(copy_engine, engine, where)
+            _copy_into_postgres(copy_engine, engine, where, action)
         finally:
             copy_engine.dispose()
     return CopyResult(Path(where), head_seq, head_hash)
 
 
-def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str) -> None:
+def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, action: str) -> None:
     """Create the schema and copy every row into PostgreSQL in one write transaction (the
     writers' lock first, so two restores cannot both find the database empty)."""
     try:
@@ -375,7 +386,7 @@ def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str) -> None
         ):
             present = db.ledger_tables_present(target)
             if present:
-                raise StorageError(_not_empty_message(where, present))
+                raise StorageError(_not_empty_message(where, present, action))
             db.install_postgres_schema(target, stamp=True)
             db.copy_tables(source, target)
             crashpoints.reached("before_commit")  # a crash here: the server rolls it all back
@@ -392,17 +403,19 @@ def _tables(present: list[str]) -> str:
     return f"{noun} {', '.join(present)}"
 
 
-def _not_empty_message(where: str, present: list[str]) -> str:
-    """Why a PostgreSQL database cannot take a restore: it holds a ledger, or some of its
-    tables."""
+def _not_empty_message(where: str, present: list[str], action: str) -> str:
+    """Why a PostgreSQL database cannot take a restore (or an import of an events export): it
+    holds a ledger, or some of its tables."""
     what = (
         "already holds a ledger"
         if "ledger_event" in present
         else f"is not empty (it has the {_tables(present)})"
     )
+    asked = "import of an events export" if action == IMPORT_EVENTS_ACTION else "restore --events"
+    verb = asked.split()[0]
     return (
-        f"the database {where} {what}; restore --events fills only an empty database: "
-        "create one (createdb) and restore into it; nothing was written"
+        f"the database {where} {what}; {asked} fills only an empty database: "
+        f"create one (createdb) and {verb} into it; nothing was written"
     )
 
 

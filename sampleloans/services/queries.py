@@ -1,11 +1,13 @@
 """Read models for the command line and reports: plain frozen dataclasses, sorted."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -18,8 +20,17 @@ from sampleloans.models import (
     Loan,
     LoanItem,
     Sample,
+    Shipment,
+    UTCDateTime,
 )
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, InstitutionKind, ItemSource, SubjectType
+from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
+    Direction,
+    InstitutionKind,
+    ItemSource,
+    LoanStatus,
+    SubjectType,
+)
 
 __all__ = ["ACTIVE_LOAN_STATUSES", "InstitutionSummary", "collection_summary"]
 
@@ -105,14 +116,71 @@ def _loan_totals(session: Session) -> dict[str, tuple[Any, ...]]:
 
 def _institutions_overdue(session: Session, now: datetime) -> set[str]:
     """The institutions with a return or an inventory overdue at `now`."""
+    loans = session.exec(select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))).all()
+    sent = sent_back_at(session, loans)
     return {
         loan.institution
-        for loan in session.exec(
-            select(Loan).where(col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
-        ).all()
-        if rule.return_overdue(loan.status, loan.due_at, now)
+        for loan in loans
+        if rule.return_overdue(loan.status, loan.due_at, now, sent.get(loan.number))
         or rule.inventory_overdue(loan.status, loan.next_inventory_due_at, now)
     }
+
+
+_SENT_BACK_CHUNK = 500  # loan numbers a query names at once (far under any driver's limit)
+
+
+_BEFORE_SENT_BACK: ContextVar[bool] = ContextVar("before_sent_back", default=False)
+"""Whether a document is rebuilt as a layout printed before "returned by" meant "sent back by"
+(report layout 12, statement layout 11): a return on its way back counted as still owed."""
+
+
+@contextmanager
+def judged_before_sent_back(before: bool) -> Iterator[None]:
+    """Within: `sent_back_at` finds nothing when `before` (the document's layout predates the
+    rule), so a file printed then is rebuilt as it was judged, and still verifies."""
+    token = _BEFORE_SENT_BACK.set(before)
+    try:
+        yield
+    finally:
+        _BEFORE_SENT_BACK.reset(token)
+
+
+def sent_back_at(session: Session, loans: Iterable[Loan]) -> dict[str, datetime]:
+    """When the last return shipment left, for each of `loans` whose every part left is on its
+    way back (`return_in_transit`): what `ledger.overdue.return_owed` judges the return by
+    (nothing for a document of a layout before that rule: `judged_before_sent_back`)."""
+    if _BEFORE_SENT_BACK.get():
+        return {}
+    numbers = sorted({loan.number for loan in loans if loan.status == LoanStatus.RETURN_IN_TRANSIT})
+    found: dict[str, datetime] = {}
+    for start in range(0, len(numbers), _SENT_BACK_CHUNK):
+        chunk = numbers[start : start + _SENT_BACK_CHUNK]
+        rows = session.exec(
+            select(Shipment.loan_number, func.max(col(Shipment.shipped_at)))
+            .where(
+                col(Shipment.loan_number).in_(chunk),
+                col(Shipment.direction) == Direction.RETURN.value,
+            )
+            .group_by(col(Shipment.loan_number))
+        ).all()
+        found.update((number, shipped_at) for number, shipped_at in rows)
+    return found
+
+
+def sent_back_column() -> Any:
+    """SQL: when a loan's last return shipment left, if its every part left is on its way back
+    (else NULL), typed as the time column; a correlated subquery guarded by a CASE, so only
+    such a loan pays its index lookup (`sent_back_at` for loans already read)."""
+    last = (
+        sa_select(func.max(col(Shipment.shipped_at)))
+        .where(
+            col(Shipment.loan_number) == col(Loan.number),
+            col(Shipment.direction) == Direction.RETURN.value,
+        )
+        .scalar_subquery()
+    )
+    in_transit = col(Loan.status) == LoanStatus.RETURN_IN_TRANSIT.value
+    return type_coerce(case((in_transit, last), else_=None), UTCDateTime())
 
 
 def issued_under(session: Session, agreement: str) -> int:

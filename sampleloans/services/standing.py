@@ -24,7 +24,13 @@ from sampleloans.readmodels.report import (
     nothing_left_to_send_back,
 )
 from sampleloans.services import access
-from sampleloans.services.queries import frozen_codes, returned_at, withdrawn_reason
+from sampleloans.services.queries import (
+    frozen_codes,
+    returned_at,
+    sent_back_at,
+    sent_back_column,
+    withdrawn_reason,
+)
 from sampleloans.text import counted
 from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
 
@@ -409,7 +415,7 @@ def _file_late_rows(result: "CursorResult[Any]", cut: _LateCut, dates: _RowsByDa
     add_inventory: Callable[[tuple[Any, ...]], None] = _no_row
     add_return: Callable[[tuple[Any, ...]], None] = _no_row
     while batch := result.cursor.fetchmany(1000):
-        for number, owner, pi_email, return_text, inventory_text in batch:
+        for number, owner, pi_email, return_text, inventory_text, sent_text in batch:
             # 'inventory' before 'return': the order of `what` within a loan; a time in an
             # earlier second is late by the text alone (no call), the rest ask `late`
             if (inventory_text is not None and inventory_text < second) or late(inventory_text):
@@ -420,12 +426,22 @@ def _file_late_rows(result: "CursorResult[Any]", cut: _LateCut, dates: _RowsByDa
                     )
                 due = parse(inventory_text)
                 add_inventory((number, owner, pi_email, "inventory", due, inventory_days))
-            if (return_text is not None and return_text < second) or late(return_text):
+            if ((return_text is not None and return_text < second) or late(return_text)) and (
+                sent_text is None or not _sent_in_time(sent_text, return_text)
+            ):
                 if return_text[:10] != return_date:
                     return_date = return_text[:10]
                     return_days, add_return = by_date.get(return_date) or new_date(return_text)
                 due = parse(return_text)
                 add_return((number, owner, pi_email, "return", due, return_days))
+
+
+def _sent_in_time(sent_text: str, due_text: str) -> bool:
+    """Whether a return sent (its last shipment left) at stored time `sent_text` met the one
+    due at `due_text`: `ledger.overdue.sent_back_in_time` (only loans wholly on their way back
+    have a `sent_text`)."""
+    parse = datetime.fromisoformat
+    return rule.sent_back_in_time(LoanStatus.RETURN_IN_TRANSIT, parse(due_text), parse(sent_text))
 
 
 def _no_row(row: tuple[Any, ...]) -> None:
@@ -489,6 +505,9 @@ def _overdue_candidates(bound: str, scope: str | None) -> Executable:
         col(Loan.pi_email),
         return_text,
         inventory_text,
+        # when its last return shipment left, for a loan whose every part left is on its way
+        # back (NULL for the others): sent by its due time, its return is no longer owed
+        type_coerce(sent_back_column(), String),
     ).where(
         # the rule's loans that are out: `rule.is_out` is membership of this same set
         col(Loan.status).in_(rule.OUT_STATUSES),
@@ -538,7 +557,8 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ).all()
     agreement = session.get(Agreement, loan.agreement)
-    days_left, overdue = rule.return_due(loan.status, loan.due_at, now)
+    sent_back = sent_back_at(session, [loan]).get(loan.number)
+    days_left, overdue = rule.return_due(loan.status, loan.due_at, now, sent_back)
     inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
     inventory_left = days_between(now, inventory_due) if inventory_due else None
     inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now)

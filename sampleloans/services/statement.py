@@ -38,8 +38,16 @@ from sampleloans.models import (
     Shipment,
 )
 from sampleloans.readmodels.items import item_masses
-from sampleloans.readmodels.report import SETTLEMENT_REPORT, Party, Words, remeasured, reworded
+from sampleloans.readmodels.report import (
+    SETTLEMENT_REPORT,
+    Party,
+    Words,
+    remeasured,
+    reworded,
+    with_grouped_masses,
+)
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
+    GROUPED_MASS_VERSION,
     KIND,
     PROOF_FORMAT,
     SPLIT_APART_VERSION,
@@ -59,12 +67,11 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
 )
 from sampleloans.services import access
 from sampleloans.services.history import EARLIER_WORDS, describe_earlier, describe_payload
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, sent_back_at
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import description_of, recalls_of
 from sampleloans.text import counted, distinct_stem, file_safe, is_file_safe
-from sampleloans.units import masses_grouped
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
 OPEN_STATUSES = (
@@ -443,10 +450,12 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
     """What the PI owes on each loan, most pressing first: returns and inventory attestations
     with their dates, the settlement report of a returned loan, open incidents to report on."""
     owed: list[Obligation] = []
+    sent = sent_back_at(session, loans)
     for loan in loans:
-        active = loan.status in ACTIVE_LOAN_STATUSES
+        # a return is owed while the loan is out and not all of it was sent back in time
+        owes_return = rule.return_owed(loan.status, loan.due_at, sent.get(loan.number))
         for what, due in (
-            ("return", loan.due_at if active else None),
+            ("return", loan.due_at if owes_return else None),
             ("inventory attestation", rule.inventory_due(loan.status, loan.next_inventory_due_at)),
         ):
             if due is not None:
@@ -655,10 +664,14 @@ def _event_description(session: Session, event: LedgerEvent, payload: dict[str, 
     """What the ledger records of an event; in the words of statement layouts before 7 too where
     those differed (`EARLIER_WORDS`: their digests cover them)."""
     args = (session, event.kind, event.seq, event.corrects_seq, payload, event.reason)
-    # no statement layout groups the thousands of grams yet (report layout 11 does): its
-    # digest covers the words as every statement layout printed them, "1731.000 g"
-    with masses_grouped(False):
+
+    def described() -> Words:
+        """The event's words in the current grouping of masses."""
         text = describe_payload(*args)
         if event.kind not in EARLIER_WORDS:
             return text
         return reworded(text, describe_earlier(*args), WORDED_VERSION)
+
+    # from statement layout 11 on "1,731.000 g", as every command and report layout 11 print
+    # it; the layouts before digest the words they printed, "1731.000 g"
+    return with_grouped_masses(described, GROUPED_MASS_VERSION)

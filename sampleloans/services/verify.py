@@ -96,7 +96,7 @@ VERIFY_ROLES = ("curator", "compliance_officer")
 UNPROVEN_WITHOUT_WITNESS = (
     "not checked: that this is the lender's ledger, whole and current: a copy rolled back, cut "
     "short or rewritten with its hashes recomputed passes too (its kept checkpoints as well: "
-    "their keys are in the same file); check it against the newest signed checkpoint you hold, "
+    "their keys are in the ledger too); check it against the newest signed checkpoint you hold, "
     "'verify --checkpoint CP.txt --public-key KEY.pub' (or --anchor SEQ:HASH)"
 )
 """What a full verify cannot prove from the ledger alone: only a witness from outside it can."""
@@ -118,7 +118,7 @@ def unproven(
     return [
         f"not checked: that {events_span(covered + 1, head_seq)}, after {witness} "
         f"{covered}, {'is' if one else 'are'} the lender's: nothing signed or held outside the "
-        f"ledger covers {'it' if one else 'them'} (whoever can write the file can add events "
+        f"ledger covers {'it' if one else 'them'} (whoever can write the ledger can add events "
         "whose hashes hold); a newer checkpoint does"
     ]
 

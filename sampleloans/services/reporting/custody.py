@@ -6,7 +6,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -62,9 +61,9 @@ from sampleloans.services.reporting.parts import (
     overdue_returns,
     parties_of_loans,
     recalls_of,
+    weighing_words,
 )
 from sampleloans.text import counted
-from sampleloans.units import format_mass
 
 EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
 
@@ -95,7 +94,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
     # judged at the moment the report shows: its --as-of, else its generation time
     at = from_iso(request.as_of) if request.as_of else now
     body = CustodyBody(
-        overdue=overdue_returns(scope.loans, at),
+        overdue=overdue_returns(session, scope.loans, at),
         inventory_overdue=overdue_inventories(scope.loans, at),
         parties=tuple(_parties(session, request, scope)),
         agreements=tuple(_agreements(session, scope.loans)),
@@ -398,17 +397,7 @@ def _received(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
         cells.finding("discrepancy", "seal", f"seal broken on receipt of loan {p['number']}")
     for w in known.weighings.get(cells.seq, []):
         if w.expected_ug != w.weighed_ug:
-            cells.finding("discrepancy", "weighing", with_grouped_masses(partial(_weighed, w)))
-
-
-def _weighed(w: Weighing) -> str:
-    """A weighing that differs from the mass expected, in words."""
-    diff = w.weighed_ug - w.expected_ug
-    sign = "+" if diff > 0 else "−"
-    return (
-        f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
-        f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff))})"
-    )
+            cells.finding("discrepancy", "weighing", weighing_words(w))
 
 
 def _consumed(cells: _Cells, p: dict[str, Any], known: _Known) -> None:

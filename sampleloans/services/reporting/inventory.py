@@ -35,7 +35,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Inve
     body = InventoryBody(
         loan=loan.number,
         status=loan.status,
-        overdue=overdue_returns([loan], now),
+        overdue=overdue_returns(session, [loan], now),
         parties=tuple(loan_parties(session, loan)),
         due_at=loan.due_at,
         last_inventory_at=loan.last_inventory_at,

@@ -25,7 +25,7 @@ from sampleloans.readmodels.report import (
     reworded,
 )
 from sampleloans.services.common import get_institution
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, sent_back_at
 from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
 from sampleloans.units import format_period
@@ -55,19 +55,26 @@ def _late_lines(
     the loans they belong to, by number."""
     lines = []
     late_loans: list[Loan] = []
-    for loan in session.exec(
+    out = session.exec(
         select(Loan)
         .where(Loan.institution == short, col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
         .order_by(Loan.number)
-    ):
+    ).all()
+    sent = sent_back_at(session, out)
+    for loan in out:
         held = sum(
             i.held_ug
             for i in session.exec(select(LoanItem).where(LoanItem.loan_number == loan.number))
         )
         pi = session.get(Person, loan.pi_email)
         pi_name = pi.name if pi is not None else loan.pi_email
-        for what, due in (("return", loan.due_at), ("inventory", loan.next_inventory_due_at)):
-            if due is not None and rule.past_due(due, now):  # the loan is out (query above)
+        # the loan is out (query above); its return is owed unless all was sent back in time
+        owed = rule.return_owed(loan.status, loan.due_at, sent.get(loan.number))
+        for what, due in (
+            ("return", loan.due_at if owed else None),
+            ("inventory", loan.next_inventory_due_at),
+        ):
+            if due is not None and rule.past_due(due, now):
                 days = days_between(due, now)
                 lines.append(
                     OverdueLine(loan.number, pi_name, loan.agreement, what, due, days, held)

@@ -1,6 +1,7 @@
 """Pieces every report builder shares: parties, agreement terms, item rows, overdue loans."""
 
 from datetime import datetime
+from functools import partial
 
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from sampleloans.models import (
     LoanItem,
     Person,
     Sample,
+    Weighing,
 )
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
@@ -26,10 +28,12 @@ from sampleloans.readmodels.report import (
     Overdue,
     Party,
     Recall,
+    Words,
     remeasured,
     reworded,
     with_grouped_masses,
 )
+from sampleloans.services.queries import sent_back_at
 from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
 from sampleloans.vocab import InstitutionKind
@@ -43,12 +47,15 @@ def institution_party(session: Session, role: str, short: str | None) -> Party:
     return Party(role, inst.name, f"{inst.short_name}, {inst.city}, {inst.country}")
 
 
-def overdue_returns(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
-    """The loans among `loans` still out whose return was due before `at`."""
+def overdue_returns(session: Session, loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
+    """The loans among `loans` still owing their return (out, not all sent back in time:
+    `ledger.overdue.return_owed`) whose return was due before `at`."""
+    sent = sent_back_at(session, loans)
     return tuple(
         Overdue(loan.number, loan.due_at, days_between(loan.due_at, at))
         for loan in sorted(loans, key=lambda loan: loan.number)
-        if loan.due_at is not None and rule.return_overdue(loan.status, loan.due_at, at)
+        if loan.due_at is not None
+        and rule.return_overdue(loan.status, loan.due_at, at, sent.get(loan.number))
     )
 
 
@@ -222,3 +229,20 @@ def recalls_of(
             )
         )
     return tuple(recalls)
+
+
+def weighing_words(w: Weighing) -> Words:
+    """A weighing that differs from the mass expected, in words, with the difference ("CODE:
+    expected 20.000 mg, weighed 19.500 mg (−500 µg)"): every report words it so; masses of
+    1,000 g or more grouped from report layout 11 on (`with_grouped_masses`)."""
+    return with_grouped_masses(partial(_weighing_text, w))
+
+
+def _weighing_text(w: Weighing) -> str:
+    """`weighing_words` in the masses' current grouping."""
+    diff_ug = w.weighed_ug - w.expected_ug
+    sign = "+" if diff_ug > 0 else "−"
+    return (
+        f"{w.sample_code}: expected {format_mass(w.expected_ug)}, weighed "
+        f"{format_mass(w.weighed_ug)} ({sign}{format_mass(abs(diff_ug))})"
+    )

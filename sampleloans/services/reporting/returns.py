@@ -21,16 +21,20 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
+    FINDING_WORDS_LAYOUT,
+    REPORT_LAYOUT,
     SPLIT_APART_LAYOUT,
     Analysis,
     Finding,
     ReportRequest,
     ReturnBody,
     ReturnLine,
+    Reworded,
     SplitLine,
     mass_in,
     remeasured,
     with_grouped_masses,
+    words_in,
 )
 from sampleloans.services.common import get_loan
 from sampleloans.services.queries import events_of_loan
@@ -41,6 +45,7 @@ from sampleloans.services.reporting.parts import (
     overdue_inventories,
     overdue_returns,
     recalls_of,
+    weighing_words,
 )
 from sampleloans.units import format_mass
 from sampleloans.vocab import Direction, ItemSource
@@ -56,7 +61,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
     body = ReturnBody(
         loan=loan.number,
         status=loan.status,
-        overdue=overdue_returns([loan], now),
+        overdue=overdue_returns(session, [loan], now),
         inventory_overdue=overdue_inventories([loan], now),
         parties=tuple(loan_parties(session, loan)),
         agreement=agreement_info(agreement),
@@ -249,10 +254,20 @@ def _receipt_seqs(session: Session, number: str, return_shipments: list[int]) ->
     return found
 
 
-def _weighed(w: Weighing) -> str:
-    """A weighing that differs from the mass expected, in words."""
+def _weighed_before_12(w: Weighing) -> str:
+    """A weighing as the return report worded it before layout 12: without the difference
+    (its files' digests cover these words; `weighing_words` is every report's from 12 on)."""
     expected, weighed = format_mass(w.expected_ug), format_mass(w.weighed_ug)
     return f"{w.sample_code}: expected {expected}, weighed {weighed}"
+
+
+def _weighing_finding(w: Weighing) -> Finding:
+    """A weighing off the expected mass as the return report finds it, in each layout's words."""
+    earlier = with_grouped_masses(partial(_weighed_before_12, w))
+    words = weighing_words(w)
+    latest = words_in(words, REPORT_LAYOUT)
+    # the difference is never zero (only a weighing off the mass expected is a finding)
+    return Finding(w.seq, "weighing", Reworded(latest, earlier, FINDING_WORDS_LAYOUT))
 
 
 def _fate(item: LoanItem) -> str:
@@ -266,7 +281,7 @@ def _fate(item: LoanItem) -> str:
 
 def _weighing_findings(session: Session, number: str) -> list[Finding]:
     return [
-        Finding(w.seq, "weighing", with_grouped_masses(partial(_weighed, w)))
+        _weighing_finding(w)
         for w in session.exec(
             select(Weighing).where(Weighing.loan_number == number).order_by(col(Weighing.seq))
         )
