@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from itertools import compress
+from itertools import islice
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -287,6 +287,9 @@ class Unit:
         self._changed: dict[Key, set[str]] = {}  # rows set since last written → their columns
         self._unsynced: set[Key] = set()  # rows set since the read session's copies were
         self._marks = (self._changed, self._unsynced)
+        self._changed_keys: dict[str, tuple[int, list[Key]]] = {}
+        """Per table, the keys of its rows in `_changed`, as listed when `_changed` had so many
+        keys (`_changed_of`); forgotten whenever a key leaves `_changed`."""
         self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
@@ -439,14 +442,31 @@ class Unit:
                 stored.append(row)  # not adopted: an issue sums hundreds of items
             else:
                 held[key] = copy
-        # a stored row may match only after this batch's change (C-level scan of the keys)
-        changed = self._changed.keys()
-        for key in compress(changed, map(name.__eq__, map(itemgetter(0), changed))):
+        for key in self._changed_of(name):  # a stored row may match only after its change
             held[key] = rows[key]
         for pending in self._pending.get(name, ()):
             if isinstance(pending, Tracked):
                 held[pending._key] = pending
         return stored + [row for row in held.values() if matches(row)]
+
+    def _changed_of(self, table_name: str) -> list[Key]:
+        """The keys of a table's rows changed since last written, in the order they changed.
+
+        Between two writes `_changed` only gains keys (a write, or an undo, removes keys and
+        forgets these lists), so each call looks only at the keys added since the last one,
+        the newest last: a batch of loan steps asked for its changed loans several times a
+        step, and each time every changed row of every table was looked at again.
+        """
+        changed = self._changed
+        seen, keys = self._changed_keys.get(table_name, (0, []))
+        if seen > len(changed):  # keys left without the lists forgotten: list them afresh
+            seen, keys = 0, []
+        added = len(changed) - seen
+        if added:
+            newest = [key for key in islice(reversed(changed), added) if key[0] == table_name]
+            keys = keys + newest[::-1]
+            self._changed_keys[table_name] = (len(changed), keys)
+        return keys
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
@@ -602,6 +622,7 @@ class Unit:
         for row in pending:
             if isinstance(row, Tracked):
                 self._changed.pop(row._key, None)
+                self._changed_keys.clear()
                 values = row.__dict__  # the row's columns and nothing else (read at once)
                 if len(values) != width:
                     values = {name: values[name] for name in info.columns}
@@ -653,14 +674,22 @@ class Unit:
             self._changed.clear()
         else:
             changed = {key: self._changed.pop(key) for key in only if key in self._changed}
+        self._changed_keys.clear()
+        # a set of columns → its statement's shape and picker (None: no value column), worked
+        # out once per write: a batch of consumptions changes the same few columns of 1,000s
+        shapes: dict[tuple[str, frozenset[str]], tuple[tuple[str, ...], Any] | None] = {}
         for name, columns in changed.items():
-            info = _TABLES[name[0]]
             row = self._rows[name].__dict__
-            # sorted: one statement per set of columns, whatever order they were set in
-            shape = tuple(sorted(columns - info.key_set))
-            if not shape:
+            found = shapes.get((name[0], frozenset(columns)), _MISSING)
+            if found is _MISSING:
+                # sorted: one statement per set of columns, whatever order they were set in
+                shape = tuple(sorted(columns - _TABLES[name[0]].key_set))
+                found = shapes[(name[0], frozenset(columns))] = (
+                    (shape, _TABLES[name[0]].update_binds(shape)[1]) if shape else None
+                )
+            if found is None:
                 continue  # only key columns were set, to the same values
-            _binds, pick = info.update_binds(shape)
+            shape, pick = cast(tuple[tuple[str, ...], Any], found)
             by_shape[(name[0], shape)].append((*pick(row), *name[1]))  # in the bound names' order
         for (table_name, shape), rows in by_shape.items():
             info = _TABLES[table_name]
@@ -807,6 +836,7 @@ class Unit:
         self._incomplete.clear()
         self._written_only.clear()
         self._changed.clear()
+        self._changed_keys.clear()
         self._pending.clear()
         self._raw.clear()
         self._unsynced.clear()

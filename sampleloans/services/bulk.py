@@ -615,7 +615,7 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
         raise record
     kind, payload, actor = _check_envelope(record)
     options = _envelope_options(record, kind)
-    record_ctx = replace(ctx, actor=actor, os_user=imported_os_user(ctx.os_user, ctx.actor))
+    record_ctx = _line_context(ctx, ctx.now.tzinfo, actor)
     try:
         envelope = HANDLERS[kind](session, record_ctx, payload, options)
     except PermissionDenied as exc:
@@ -634,6 +634,15 @@ def _history_record(session: Session, ctx: Context, record: Any) -> Envelope:
             f"reason: {kind} records its text as its reason; give the same text, or no reason"
         )
     return envelope
+
+
+@functools.lru_cache(maxsize=1024)
+def _line_context(ctx: Context, _zone: Any, actor: str) -> Context:
+    """The context a line acts in: its actor, the importing curator beside the OS account.
+    Kept per importing context and actor: a history names the same few people on every line,
+    and a context is a frozen value (`_zone`, the clock's time zone, is in the key because two
+    clocks at one instant in different zones compare equal)."""
+    return replace(ctx, actor=actor, os_user=imported_os_user(ctx.os_user, ctx.actor))
 
 
 @functools.lru_cache(maxsize=4096)
