@@ -68,7 +68,10 @@ def _verify(url: str, *options: str) -> Result:
 def test_the_untouched_copy_verifies_with_its_policies(copy: str) -> None:
     result = _verify(copy)
     assert result.exit_code == 0, result.stdout
-    assert "PostgreSQL triggers and row-level security policies in place" in result.stdout
+    assert (
+        "PostgreSQL triggers in place, row-level security policies the ledger's own"
+        in result.stdout
+    )
     assert "not checked: the USING" not in result.stdout
 
 
@@ -165,7 +168,7 @@ def test_the_compliance_officers_own_login_checks_the_policies(
     login = _compliance_login(pg_server, copy)
     clean = _cli(login, "verify")
     assert clean.exit_code == 0, clean.stdout
-    assert "row-level security policies in place" in clean.stdout
+    assert "row-level security policies the ledger's own" in clean.stdout
     _as_dba(copy, "ALTER POLICY researcher_own ON loan USING (true)")
     loosened = _cli(login, "verify")
     assert loosened.exit_code == 1
@@ -179,7 +182,7 @@ def test_a_login_without_temporary_tables_says_the_expressions_were_not_checked(
     _as_dba(copy, f"REVOKE TEMPORARY ON DATABASE {copy.rsplit('/', 1)[1]} FROM PUBLIC")
     result = _cli(login, "verify")
     assert result.exit_code == 0, result.stdout
-    assert "row-level security policies in place" not in result.stdout
+    assert "row-level security policies the ledger's own" not in result.stdout
     assert (
         "not checked: the USING and WITH CHECK expressions of the row-level-security policies "
         "(their names, commands and roles were): this login may not create the temporary "

@@ -428,7 +428,9 @@ def _check_integrity(
         result.problems.extend(Problem("defence", message) for message in policies.problems)
         result.not_checked += policies.not_checked
         if policies.checked:
-            result.storage = "PostgreSQL triggers and row-level security policies in place"
+            result.storage = (
+                "PostgreSQL triggers in place, row-level security policies the ledger's own"
+            )
         return
     result.problems.extend(trigger_problems(connection))
 
