@@ -126,9 +126,7 @@ def test_a_policy_not_the_ledgers_own_is_a_finding(copy: str, change: str, findi
     assert finding in result.stdout
 
 
-def test_what_the_loosened_policy_let_through_and_that_db_secure_restores_it(
-    pg_server: PgServer, copy: str
-) -> None:
+def test_db_secure_puts_the_loosened_policy_back(pg_server: PgServer, copy: str) -> None:
     _as_dba(copy, "ALTER POLICY researcher_own ON loan USING (true)")
     assert _verify(copy).exit_code == 1
     assert _cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
