@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from sampleloans import db
 from sampleloans.vocab import RESEARCHER_EVENT_KINDS, Direction, SubjectType
@@ -472,41 +473,45 @@ def _guards(tables: list[str]) -> list[str]:
 def _policies(tables: list[str]) -> list[str]:
     """Row-level security: this ledger's curators and compliance officers see every row,
     researchers only their institution's loans and what belongs to them."""
+    statements = []
+    for table in (t for t in RLS_TABLES if t in tables):  # a table a later revision adds
+        statements.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        for name in ("staff_all", "researcher_own", "researcher_read", "researcher_append"):
+            statements.append(f"DROP POLICY IF EXISTS {name} ON {table}")
+        statements += table_policies(table, table)
+    return statements
+
+
+def table_policies(table: str, target: str) -> list[str]:
+    """The CREATE POLICY statements of `table`'s row-level security, placed on `target` (the
+    table itself, or a scratch copy of it whose policies verify compares with the table's)."""
     staff = f"{GROUP_ROLES['curator']}, {GROUP_ROLES['compliance_officer']}"
     researcher = GROUP_ROLES["researcher"]
     mine = {
         "loan": f"institution = {SECURED_MARKER}()",
-        **{table: "sampleloans_loan_is_mine(loan_number)" for table in LOAN_SCOPED_TABLES},
+        **{name: "sampleloans_loan_is_mine(loan_number)" for name in LOAN_SCOPED_TABLES},
         **OWN_INSTITUTION_TABLES,
     }
-    statements = []
-    for table in (t for t in RLS_TABLES if t in tables):  # a table a later revision adds
-        statements.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        statements.append(f"DROP POLICY IF EXISTS staff_all ON {table}")
-        statements.append(
-            f"CREATE POLICY staff_all ON {table} TO {staff} "
-            f"USING {STAFF_POLICY} WITH CHECK {STAFF_POLICY}"
-        )
-        for name in ("researcher_own", "researcher_read", "researcher_append"):
-            statements.append(f"DROP POLICY IF EXISTS {name} ON {table}")
-        if table in STAFF_ONLY_TABLES:  # no policy for researchers: they see no row
-            continue
-        if table in mine:
-            statements.append(
-                f"CREATE POLICY researcher_own ON {table} TO {researcher} USING ({mine[table]})"
-            )
-            continue
-        # events: read those about my loans; append my own (their subjects follow the event)
-        statements.append(
-            f"CREATE POLICY researcher_read ON {table} FOR SELECT TO {researcher} "
-            "USING (sampleloans_event_is_mine(seq))"
-        )
-        check = EVENT_CHECK if table == "ledger_event" else SUBJECT_CHECK
-        statements.append(
-            f"CREATE POLICY researcher_append ON {table} FOR INSERT TO {researcher} "
-            f"WITH CHECK ({check})"
-        )
-    return statements
+    statements = [
+        f"CREATE POLICY staff_all ON {target} TO {staff} "
+        f"USING {STAFF_POLICY} WITH CHECK {STAFF_POLICY}"
+    ]
+    if table in STAFF_ONLY_TABLES:  # no policy for researchers: they see no row
+        return statements
+    if table in mine:
+        return [
+            *statements,
+            f"CREATE POLICY researcher_own ON {target} TO {researcher} USING ({mine[table]})",
+        ]
+    # events: read those about my loans; append my own (their subjects follow the event)
+    check = EVENT_CHECK if table == "ledger_event" else SUBJECT_CHECK
+    return [
+        *statements,
+        f"CREATE POLICY researcher_read ON {target} FOR SELECT TO {researcher} "
+        "USING (sampleloans_event_is_mine(seq))",
+        f"CREATE POLICY researcher_append ON {target} FOR INSERT TO {researcher} "
+        f"WITH CHECK ({check})",
+    ]
 
 
 def _owners(tables: list[str]) -> list[str]:
@@ -772,6 +777,191 @@ def _staff_policy_problems(connection: Any) -> list[str]:
         f"the staff policy on {', '.join(loose)} lets any member of the staff groups read and "
         "change every row, a curator of another ledger on the same server too; run 'db upgrade'"
     ]
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """What verify found of the row-level-security policies, and what it could not check."""
+
+    problems: list[str]
+    not_checked: list[str]
+
+    @property
+    def checked(self) -> bool:
+        """Whether the policies were compared whole (a secured ledger, expressions too)."""
+        return self.secured and not self.not_checked
+
+    secured: bool = True
+
+
+POLICY_ROWS = (
+    "SELECT c.relname, p.polname, p.polcmd, p.polpermissive, "
+    "ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE r::regrole::text END "
+    "FROM unnest(p.polroles) AS r ORDER BY 1), "
+    "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) "
+    "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+    "WHERE c.relnamespace = {schema} AND c.relname = ANY(:tables) ORDER BY 1, 2"
+)
+"""Every policy on the named tables of a schema, as PostgreSQL prints it (its expressions in
+its own normalised form, which is why the ledger's are printed from scratch copies too)."""
+SCRATCH_PREFIX = "sampleloans_policy_"
+"""The name of a table's scratch copy (temporary, in a transaction rolled back)."""
+POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+"""`pg_policy.polcmd` in the words of CREATE POLICY … FOR."""
+Policy = tuple[str, bool, tuple[str, ...], str | None, str | None]
+"""A policy as compared: command, permissive, roles, USING and WITH CHECK as printed."""
+
+
+def policy_check(connection: Any) -> PolicyCheck:
+    """Every policy on every row-level-security table against exactly the set `db secure`
+    installs (names, commands, roles, permissive or restrictive, USING and WITH CHECK): a
+    policy loosened, added (for a group or PUBLIC) or dropped by the owner is a finding."""
+    if not is_secured(connection):
+        return PolicyCheck([], [], secured=False)
+    revision = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+    if revision != db.SCHEMA_HEAD:  # an older revision's policies are its own
+        return PolicyCheck([], [POLICIES_BEHIND])
+    tables = [
+        str(t)
+        for t in connection.execute(
+            text(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                "AND relkind = 'r' AND relname = ANY(:tables) ORDER BY 1"
+            ),
+            {"tables": list(RLS_TABLES)},
+        ).scalars()
+    ]
+    found = _policy_rows(connection, "'public'::regnamespace", tables)
+    expected, refused = _reference_policies(connection, tables)
+    if expected is None:  # the names, commands and roles are still compared
+        found = {key: (*policy[:3], None, None) for key, policy in found.items()}
+        expected = _bare_policies(tables)
+    problems = [
+        problem
+        for key in sorted(found.keys() | expected.keys())
+        if (problem := _policy_problem(key, found.get(key), expected.get(key))) is not None
+    ]
+    return PolicyCheck(problems, [] if refused is None else [_expressions_unchecked(refused)])
+
+
+POLICIES_BEHIND = (
+    "not checked: the row-level-security policies against the ledger's own: the schema is at "
+    "an older revision (the DBA runs 'sampleloans db upgrade', which installs this release's)"
+)
+
+
+def _expressions_unchecked(refused: str) -> str:
+    """What verify says when this login may not make the scratch copies (`refused`: why)."""
+    return (
+        "not checked: the USING and WITH CHECK expressions of the row-level-security policies "
+        "(their names, commands and roles were): this login may not create the temporary "
+        f"tables they are compared on ({refused}); a curator's login or the DBA's checks them"
+    )
+
+
+def _policy_rows(
+    connection: Any, schema: str, tables: list[str], prefix: str = ""
+) -> dict[tuple[str, str], Policy]:
+    """The policies on `tables` (named with `prefix`) of `schema` (a SQL expression for its
+    oid), by (table, name)."""
+    rows = connection.execute(
+        text(POLICY_ROWS.format(schema=schema)), {"tables": [f"{prefix}{t}" for t in tables]}
+    ).all()
+    return {
+        (str(table).removeprefix(prefix), str(name)): (
+            POLICY_COMMANDS.get(str(command), str(command)),
+            bool(permissive),
+            tuple(str(role) for role in roles),
+            None if using is None else str(using),
+            None if check is None else str(check),
+        )
+        for table, name, command, permissive, roles, using, check in rows
+    }
+
+
+def _reference_policies(
+    connection: Any, tables: list[str]
+) -> tuple[dict[tuple[str, str], Policy] | None, str | None]:
+    """The ledger's own policies as this server prints them: made on temporary copies of the
+    tables in a second connection (verify's own is read-only) and rolled back, so nothing is
+    left behind. (None, why) when this login may not create them."""
+    with connection.engine.connect() as scratch:
+        try:
+            with scratch.begin() as work:
+                # one round trip: the statements are the ledger's own, with no parameter
+                scratch.exec_driver_sql(";\n".join(_scratch_statements(tables)))
+                found = _policy_rows(scratch, "pg_my_temp_schema()", tables, SCRATCH_PREFIX)
+                work.rollback()
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in SCRATCH_REFUSED:
+                raise
+            return None, str(exc.orig).splitlines()[0]
+    return found, None
+
+
+def _scratch_statements(tables: list[str]) -> list[str]:
+    """A temporary copy of each table (its columns, which the policies name) with the
+    ledger's own policies on it."""
+    statements = []
+    for table in tables:
+        copy = f"pg_temp.{SCRATCH_PREFIX}{table}"
+        statements.append(f"CREATE TEMPORARY TABLE {copy} (LIKE public.{table})")
+        statements += table_policies(table, copy)
+    return statements
+
+
+SCRATCH_REFUSED = ("42501", "25006")
+"""Why a login may not make the scratch copies: no TEMPORARY privilege on the database, or a
+read-only server (a standby) or session."""
+
+
+def _bare_policies(tables: list[str]) -> dict[tuple[str, str], Policy]:
+    """The ledger's own policies without their expressions (read from the statements)."""
+    policies: dict[tuple[str, str], Policy] = {}
+    for table in tables:
+        for statement in table_policies(table, table):
+            words = statement.split()
+            command = words[words.index("FOR") + 1] if "FOR" in words[:6] else "ALL"
+            roles = statement.split(" TO ", 1)[1].split(" USING ")[0].split(" WITH CHECK ")[0]
+            names = tuple(sorted(role.strip() for role in roles.split(",")))
+            policies[(table, words[2])] = (command, True, names, None, None)
+    return policies
+
+
+def _policy_problem(
+    key: tuple[str, str], found: Policy | None, expected: Policy | None
+) -> str | None:
+    """One line naming the table and the policy when it is missing, added or not the ledger's
+    own; None when it is exactly the ledger's."""
+    table, name = key
+    if found == expected:
+        return None
+    if found is None:
+        return (
+            f"policy {name} on {table} is missing: row-level security there is not the "
+            "ledger's; run 'db secure' again"
+        )
+    if expected is None:
+        return (
+            f"policy {name} on {table} is not one the ledger installs ({_describe(found)}): the "
+            f"logins it names may read or change rows of {table} the ledger's policies hide; "
+            f"DROP POLICY {name} ON {table}"
+        )
+    return (
+        f"policy {name} on {table} is not the ledger's own (it reads: {_describe(found)}): "
+        f"the logins it names may read or change rows of {table} the ledger's policies hide; "
+        "run 'db secure' again"
+    )
+
+
+def _describe(policy: Policy) -> str:
+    """A policy in the words of CREATE POLICY (after its name and table)."""
+    command, permissive, roles, using, check = policy
+    words = [] if permissive else ["AS RESTRICTIVE"]
+    words += [f"FOR {command}", f"TO {', '.join(roles)}"]
+    words += [] if using is None else [f"USING ({using})"]
+    words += [] if check is None else [f"WITH CHECK ({check})"]
+    return " ".join(words)
 
 
 def _guard_problems(connection: Any, tables: dict[str, bool]) -> list[str]:

@@ -374,7 +374,7 @@ def verify(
         engine, result, proved, covered = _verify_whole(
             ctx, anchor, checkpoint, public_key, quiet=print_head or as_json
         )
-    unproven = _unproven(anchor, checkpoint, covered, result.head_seq)
+    unproven = [*result.not_checked, *_unproven(anchor, checkpoint, covered, result.head_seq)]
     if print_head and result.ok:
         typer.echo(result.head)
     elif as_json:
@@ -462,7 +462,8 @@ def _print_verify_lines(engine: "Engine", result: "VerifyResult", proved: list[s
     out = console()
     for verdict in verify_lines(result):
         out.print(verdict)
-    for line in proved if result.ok else []:
+    # what this login could not check is said with the problems too (the rest only when clean)
+    for line in proved if result.ok else result.not_checked:
         out.print(line, markup=False)
     with errors_to_exit_codes():
         _schema_note(engine)

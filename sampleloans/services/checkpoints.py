@@ -1000,6 +1000,10 @@ def verify_since(
         if result.ok:
             _check_new_events(session, connection, checkpoint, kept, result)
             result.problems += _defence_problems(connection)
+            if db.is_postgres(connection):  # the policies, or why this login could not
+                policies = pgsecurity.policy_check(connection)
+                result.problems += [("defence", m) for m in policies.problems]
+                result.not_checked += policies.not_checked
             # a later kept checkpoint the ledger no longer reaches: cut back after it
             result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
             result.checked.append("every checkpoint kept in the ledger still has its head event")

@@ -58,6 +58,7 @@ class VerifyResult:
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
     storage: str = "SQLite integrity ok"  # what the storage check proved, in words
+    not_checked: list[str] = field(default_factory=list)  # what this login could not check
 
     @property
     def ok(self) -> bool:
@@ -423,6 +424,13 @@ def _check_integrity(
         result.problems.extend(
             Problem("defence", message) for message in pgsecurity.defence_problems(connection)
         )
+        policies = pgsecurity.policy_check(connection)
+        result.problems.extend(Problem("defence", message) for message in policies.problems)
+        result.not_checked += policies.not_checked
+        if policies.checked:
+            result.storage = (
+                "PostgreSQL triggers in place, row-level security policies the ledger's own"
+            )
         return
     result.problems.extend(trigger_problems(connection))
 
