@@ -252,12 +252,19 @@ def from_iso(text: str) -> datetime:
         raise ValueError(f"not a stored UTC timestamp: {quote_input(text)} ({exc})") from exc
 
 
+def _whole_second(moment: datetime) -> datetime:
+    """`moment` without its fraction of a second: the system clock's microseconds say nothing
+    to a reader of a refusal."""
+    return moment.replace(microsecond=0)
+
+
 def refuse_future(field: str, when: datetime, now: datetime, hint: str) -> None:
     """Refuse a moment after `now`, naming the option, the moment as read (UTC) and now: time
     order is a rule (exit 1), as for a write's `--at`; the moment itself was read fine."""
     if when > now:
         raise RuleViolation(
-            f"{field}: {to_iso(when)} is in the future (now is {to_iso(now)}); {hint}"
+            f"{field}: {to_iso(when)} is in the future (now is {to_iso(_whole_second(now))}); "
+            f"{hint}"
         )
 
 
@@ -303,7 +310,7 @@ def clock_ahead(now: datetime, seq: int, recorded_at: datetime) -> str:
     clock set ahead of it (SAMPLELOANS_NOW, another computer's), not by this one going back."""
     return (
         f"clock: event {seq} was recorded at {to_iso(recorded_at)}, after this computer's clock "
-        f"({to_iso(now.replace(microsecond=0))}): a clock set ahead recorded it "
+        f"({to_iso(_whole_second(now))}): a clock set ahead recorded it "
         "(SAMPLELOANS_NOW, or a computer whose clock was wrong), and as the recording clock "
         "never goes back, nothing can be recorded "
         f"before {to_iso(recorded_at)}; check this computer's clock, and show a compliance "

@@ -1552,7 +1552,8 @@ def notify_lock(engine: Engine, *, timeout_ms: int) -> Iterator[None]:
     if path is None:  # an in-memory ledger: one process, nothing to share
         yield
         return
-    with _file_notify_lock(Path(f"{path}-notify"), timeout_ms):
+    # the real file's name: two --db paths to one ledger (a symlink, `./d.db`) share one lock
+    with _file_notify_lock(Path(f"{os.path.realpath(path)}-notify"), timeout_ms):
         yield
 
 

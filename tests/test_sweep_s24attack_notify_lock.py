@@ -147,3 +147,24 @@ def test_a_notify_killed_mid_message_leaves_no_lock_and_no_record(
         again = invoke(env, "notify", "--institution", "Osaka")
     assert again.exit_code == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1].startswith("notify: 2 sent")
+
+
+def test_a_second_notify_through_another_path_to_the_ledger_waits_too(
+    ledger: dict[str, Any],
+    notifying: tuple[Tarpit, "subprocess.Popen[str]"],
+    tmp_path: Path,
+) -> None:
+    """Found by the s24 review: the lock file was named after `--db` as typed, so a run through
+    a symlink to the same ledger locked another file and could send what the first was
+    sending. The lock is named after the real file now."""
+    inbox, run = notifying
+    link = tmp_path / "link.db"
+    link.symlink_to(ledger["db"])
+    env = {**_writer_env(ledger), **env_for(link), "SAMPLELOANS_LOCK_TIMEOUT": LOCK_TIMEOUT_S}
+    second = invoke({**env, **smtp_settings(1)}, "notify", "--institution", "Osaka")
+    assert second.exit_code == 3, second.stdout
+    assert "another 'notify' is sending for this ledger" in second.stderr
+    assert not Path(f"{link}-notify").exists()
+    _stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    assert len(inbox.messages) == 2

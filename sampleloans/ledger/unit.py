@@ -1095,7 +1095,7 @@ def append(
     when = occurred_at or ctx.now
     if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
         raise RuleViolation(
-            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now)}); "
+            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now.replace(microsecond=0))}); "
             "events can only be recorded for the past"
         )
     payload = chain.canonical(event.to_payload(), f"{event.kind} payload")
