@@ -274,3 +274,30 @@ def test_the_cli_names_a_changed_consumption_row(corrected: Path, tmp_path: Path
     assert answer.exit_code == 1, answer.output
     seq = _seq(corrected, CORRECTED)
     assert f"consumption row {seq} is produced by the events but missing" in answer.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-04-02T13:13:21Z",
+        "2025-04-02T13:13:21.000100Z",
+        "2025-04-02T13:13:21.000000Z",
+        "2025-04-02T13:13:21.100Z",
+        "2025-04-02 13:13:21Z",
+        "2025-04-02T13:13:21+00:00",
+        "2025-04-02T15:13:21+02:00",
+        "2025-W14-3T13:13:21Z",
+        "20250402T131321Z",
+    ],
+)
+def test_a_time_is_staged_as_it_is_only_where_it_is_the_stored_text(text: str) -> None:
+    """The fill's fast path (`replay._STORED_TIME`) takes a time as it is exactly where the
+    replay would store that text for it; any other is read and written again."""
+    from datetime import datetime
+
+    from sampleloans.models import utc_text
+
+    stored = utc_text(datetime.fromisoformat(text))
+    staged = list(replay._staged([(1, "{}", text)], None))
+    assert staged == [(1, "{}", stored)]
+    assert bool(replay._STORED_TIME.fullmatch(text)) == (stored == text)

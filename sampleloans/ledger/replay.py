@@ -35,6 +35,7 @@ proves that every report, history and `verify-document` reads nothing else.
 
 import gc
 import json
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -797,29 +798,24 @@ CONSUMED_STAGE = "CREATE TEMP TABLE consumed_event (seq INTEGER PRIMARY KEY, pay
 """The stored `loan.consumed` events of a replay, their times as a projection stores them."""
 
 _CONSUMPTION_FIELDS = ("number", "sample", "technique", "destructive", "mass_ug")
-_PLAIN_JSON = " AND ".join(
-    [
-        *(f"json_type(payload, '$.{name}') = 'text'" for name in _CONSUMPTION_FIELDS[:3]),
-        "json_type(payload, '$.destructive') IN ('true', 'false')",
-        "json_type(payload, '$.mass_ug') = 'integer'",
-        # no other key, none twice (a JSON path reads the first of two, Python the last)
-        "json_remove(payload, " + ", ".join(f"'$.{n}'" for n in _CONSUMPTION_FIELDS) + ") = '{}'",
-    ]
-)
 CONSUMED_FILL = (
     "INSERT INTO consumption "
     "(seq, loan_number, sample_code, technique, destructive, mass_ug, occurred_at) "
     "SELECT seq, "
     + ", ".join(f"json_extract(payload, '$.{name}')" for name in _CONSUMPTION_FIELDS)
     + ", occurred_at FROM temp.consumed_event AS e "
-    # no escape in the text: Python and the JSON path read the same characters; json_valid
-    # first (CASE keeps the order): Python reads some texts SQLite calls malformed (NaN)
-    f"WHERE CASE WHEN instr(payload, '\\') = 0 AND json_valid(payload) THEN {_PLAIN_JSON} "
-    "ELSE 0 END "
+    # json_valid first (CASE keeps the order): Python reads some texts SQLite calls malformed
+    # (NaN); no escape: both read the same characters; each key once: a JSON path reads the
+    # first of two, Python the last (the five are all Python found: it refuses any other)
+    "WHERE CASE WHEN instr(payload, '\\') = 0 AND json_valid(payload) THEN json_remove(payload, "
+    + ", ".join(f"'$.{name}'" for name in _CONSUMPTION_FIELDS)
+    + ") = '{}' ELSE 0 END "
     "AND NOT EXISTS (SELECT 1 FROM consumption AS c WHERE c.seq = e.seq)"
 )
-"""The consumption rows of the plain events whose row `apply` did not write (`apply.
-plain_consumption`), from their stored JSON: the values Python reads, in C."""
+"""The consumption rows `apply` did not write, from their stored JSON, in C. Those are plain as
+Python read them (`apply.plain_consumption`: text, a boolean, a 64-bit integer), and where the
+payload has each key once and no escape a JSON path reads the same values (a boolean as 1 or 0,
+as the column stores Python's)."""
 CONSUMED_LEFT = (
     "SELECT seq, payload, occurred_at FROM temp.consumed_event AS e "
     "WHERE NOT EXISTS (SELECT 1 FROM consumption AS c WHERE c.seq = e.seq) ORDER BY seq"
@@ -865,9 +861,17 @@ def _staged(
     for seq, payload, occurred_at in chunk:
         if half is not None and not half[0].takes(seq, half[1]):
             continue  # the other half's
+        if type(occurred_at) is str and _STORED_TIME.fullmatch(occurred_at):
+            yield seq, payload, occurred_at  # as `utc_text` writes it (the replay read it)
+            continue
         when = datetime.fromisoformat(occurred_at)
         if when.tzinfo is not None:
             yield seq, payload, utc_text(when)
+
+
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(?!000000)\d{6})?Z", re.ASCII)
+"""An event time already in the text `utc_text` gives the time it reads as (the common case):
+written as it is, without reading it as a time again."""
 
 
 def _consumption_row(seq: int, payload: str, occurred_at: str) -> dict[str, Any]:
