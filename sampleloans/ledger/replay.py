@@ -838,19 +838,12 @@ def fill_consumptions(
         "SELECT seq, payload, occurred_at FROM ledger_event "
         f"WHERE kind = '{ev.LoanConsumed.kind}'{within} ORDER BY seq"
     )
-    raw = target.connection.driver_connection
-    assert raw is not None
-    raw.execute(CONSUMED_STAGE)
     rows = db.stream_tuples(reading, query, REPLAY_BATCH)
-    while chunk := list(islice(rows, REPLAY_BATCH)):
-        raw.executemany("INSERT INTO temp.consumed_event VALUES (?, ?, ?)", _staged(chunk, half))
-    raw.execute(CONSUMED_FILL)
-    left = raw.execute(CONSUMED_LEFT)
+    staged = (_staged(chunk, half) for chunk in iter(lambda: list(islice(rows, REPLAY_BATCH)), []))
     consumption = Consumption.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    while found := left.fetchmany(REPLAY_BATCH):
+    fill = db.StagedFill(CONSUMED_STAGE, "consumed_event", CONSUMED_FILL, CONSUMED_LEFT)
+    for found in db.staged_fill(target, fill, staged, REPLAY_BATCH):
         target.execute(consumption.insert(), [_consumption_row(*row) for row in found])
-    left.close()
-    raw.execute("DROP TABLE temp.consumed_event")
 
 
 def _staged(
