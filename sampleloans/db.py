@@ -15,13 +15,13 @@ import shutil
 import sqlite3
 import stat
 import weakref
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from sqlalchemy import (
@@ -1311,6 +1311,41 @@ def import_cache(connection: Any) -> Iterator[None]:
     finally:
         if not connection.invalidated:  # a connection lost in the block has no cache to shrink
             connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+
+
+class StagedFill(NamedTuple):
+    """A set-based fill of a SQLite scratch file from staged rows (`staged_fill`)."""
+
+    create: str  # CREATE TEMP TABLE of the staged rows
+    table: str  # its name
+    fill: str  # INSERT … SELECT from it
+    left: str  # the staged rows the fill did not take
+
+
+def staged_fill(
+    connection: Connection,
+    statements: StagedFill,
+    chunks: Iterable[Iterable[tuple[Any, ...]]],
+    batch: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """On a SQLite scratch connection (a replay's): stage the rows of `chunks` in a temporary
+    table, run the fill in C, and yield what it left, `batch` rows at a time (the caller writes
+    them); the table is dropped at the end. Through the driver: one statement per chunk."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(statements.create)
+    columns = None
+    for chunk in chunks:
+        rows = list(chunk)
+        if rows:
+            columns = columns or ", ".join("?" for _ in rows[0])
+            raw.executemany(f"INSERT INTO temp.{statements.table} VALUES ({columns})", rows)
+    raw.execute(statements.fill)
+    left = raw.execute(statements.left)
+    while found := left.fetchmany(batch):
+        yield found
+    left.close()
+    raw.execute(f"DROP TABLE temp.{statements.table}")
 
 
 def attach(connection: Connection, path: Path, name: str) -> None:

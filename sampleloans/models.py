@@ -75,6 +75,13 @@ def _text_of_time(value: datetime | None) -> str | None:
     return UTCDateTime.process_bind_param(_UTC_TEXT, value, None)
 
 
+def utc_text(value: datetime) -> str:
+    """The text an aware time is stored as in a projection column (`UTCDateTime`)."""
+    text = _text_of_time(value)
+    assert text is not None
+    return text
+
+
 def _time_from_text(value: str | None) -> datetime | None:
     """`UTCDateTime.process_result_value`, as a plain function."""
     return None if value is None else datetime.fromisoformat(value)

@@ -50,17 +50,26 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def _replays(*, defer: bool, keep_rows: int, batch: int) -> Iterator[None]:
+def _replays(*, defer: bool, keep_rows: int, batch: int, later: bool = True) -> Iterator[None]:
     """Every replay from empty in this block defers its changes or not, keeps at most
-    `keep_rows` rows and writes every `batch` events (`verify`'s batch as well)."""
+    `keep_rows` rows and writes every `batch` events (`verify`'s batch as well); with `later`
+    false, a whole replay writes every consumption row as it goes (no `fill_consumptions`)."""
     real = unit_module.Unit
 
     def made(*args: Any, **kwargs: Any) -> unit_module.Unit:
-        """The unit a replay makes, with `defer_changes` as this block says."""
-        return real(*args, **{**kwargs, "defer_changes": defer})
+        """The unit a replay makes, with `defer_changes` (and `consumptions_later`) as this
+        block says."""
+        after = later and kwargs.get("consumptions_later", False)
+        return real(*args, **{**kwargs, "defer_changes": defer, "consumptions_later": after})
+
+    def no_fill(*_args: Any) -> None:
+        """Nothing left to fill: the replay wrote every consumption row."""
 
     with (
         mock.patch.object(replay, "Unit", made),
+        mock.patch.object(
+            replay, "fill_consumptions", replay.fill_consumptions if later else no_fill
+        ),
         mock.patch.object(unit_module, "KEEP_ROWS", keep_rows),
         mock.patch.object(verify_module, "VERIFY_REPLAY_BATCH", batch),
     ):
@@ -87,9 +96,11 @@ def _scratch_rows(path: Path) -> Rows:
         connection.close()
 
 
-def _replayed(ledger: Path, scratch: Path, *, defer: bool, keep_rows: int, batch: int) -> Rows:
+def _replayed(
+    ledger: Path, scratch: Path, *, defer: bool, keep_rows: int, batch: int, later: bool = True
+) -> Rows:
     """The scratch copy a replay of the whole ledger writes, as `verify` replays it (the
-    ledger's own events, the index compared as it goes)."""
+    ledger's own events, the index compared as it goes; `later`: as `_replays`)."""
     scratch.unlink(missing_ok=True)
     source = db.open_engine(db.url_for_path(ledger))
     target = db.scratch_engine(scratch)
@@ -97,7 +108,7 @@ def _replayed(ledger: Path, scratch: Path, *, defer: bool, keep_rows: int, batch
         db.create_scratch_schema(target)
         with (
             source.connect() as connection,
-            _replays(defer=defer, keep_rows=keep_rows, batch=batch),
+            _replays(defer=defer, keep_rows=keep_rows, batch=batch, later=later),
         ):
             check = replay.IndexCheck(connection)
             try:

@@ -21,7 +21,7 @@ from sampleloans.ledger.checks import (
     loan_status_of,
     require_loan_transition,
 )
-from sampleloans.ledger.envelope import Envelope
+from sampleloans.ledger.envelope import Envelope, from_stored
 from sampleloans.ledger.unit import Touched
 from sampleloans.models import (
     Agreement,
@@ -72,6 +72,11 @@ class Projections(KeyReader, Protocol):
 
     A row from `get` is updated by setting its attributes; the unit writes it at its next flush.
     """
+
+    consumptions_later: bool
+    """A whole replay (`verify`) that leaves the consumption rows of plain events to one set-based
+    fill after it (`replay.fill_consumptions`): `apply` writes only the others (a corrected
+    consumption, or one whose values a JSON path would not read as Python does)."""
 
     def insert(self, model: type[SQLModel], **values: Any) -> None:
         """Add a new row (the model's defaults fill the fields not given)."""
@@ -694,16 +699,55 @@ def _consumed(store: Projections, envelope: Envelope, event: ev.LoanConsumed, t:
     _use_up(sample, item, event.mass_ug, "consumed")
     sample.consumed_ug += event.mass_ug
     _follow_items(store, loan)
+    if store.consumptions_later and plain_consumption(event, envelope.occurred_at):
+        return  # its row is the fill's, from the stored event (`replay.fill_consumptions`)
     store.insert(
-        Consumption,
-        seq=envelope.seq,
-        loan_number=loan.number,
-        sample_code=event.sample,
-        technique=event.technique,
-        destructive=event.destructive,
-        mass_ug=event.mass_ug,
-        occurred_at=envelope.occurred_at,
+        Consumption, **consumption_values(envelope.seq, envelope.occurred_at, event, loan.number)
     )
+
+
+def consumption_values(
+    seq: int, occurred_at: datetime, event: ev.LoanConsumed, loan_number: str
+) -> dict[str, Any]:
+    """The consumption row of a `loan.consumed` event, as recorded (`loan_number`: the number
+    of the loan found by the event's)."""
+    return {
+        "seq": seq,
+        "loan_number": loan_number,
+        "sample_code": event.sample,
+        "technique": event.technique,
+        "destructive": event.destructive,
+        "mass_ug": event.mass_ug,
+        "occurred_at": occurred_at,
+    }
+
+
+_INT64 = 1 << 63
+
+
+def plain_consumption(event: ev.LoanConsumed, occurred_at: datetime) -> bool:
+    """Whether the consumption's row can be written by `replay.fill_consumptions` from its
+    stored JSON: text, a boolean and a 64-bit integer, as Python read them, and an aware time
+    (any other value is written by `apply` itself, failing where it always did)."""
+    texts = (event.number, event.sample, event.technique)
+    return (
+        all(type(text) is str and _utf8(text) for text in texts)
+        and type(event.destructive) is bool
+        and type(event.mass_ug) is int
+        and -_INT64 <= event.mass_ug < _INT64
+        and occurred_at.tzinfo is not None
+    )
+
+
+def _utf8(text: str) -> bool:
+    """Whether a text can be stored (no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @applies(ev.LoanSplit)
@@ -1055,8 +1099,14 @@ def _correct_consumption(
     _move_held(sample, item, delta_ug, "consumed")
     sample.consumed_ug += delta_ug
     consumption = store.get(Consumption, envelope.corrects_seq)
-    assert consumption is not None
-    consumption.mass_ug = event.new_mass_ug
+    if consumption is None and store.consumptions_later:  # the fill's: written here instead
+        row = _corrected_row(store, envelope)
+        recorded = ev.LoanConsumed(**p)
+        values = consumption_values(row.seq, from_stored(row.occurred_at), recorded, loan.number)
+        store.insert(Consumption, **{**values, "mass_ug": event.new_mass_ug})
+    else:
+        assert consumption is not None
+        consumption.mass_ug = event.new_mass_ug
     _follow_items(store, loan)
 
 
@@ -1192,6 +1242,18 @@ def _correct_loss(
     incident.mass_lost_ug = event.new_mass_ug
 
 
+def _in_force_ug(store: Projections, row: LedgerEvent, payload: dict[str, Any], code: str) -> int:
+    """`recorded_mass_ug`; a consumption the replay left to its fill and never corrected has
+    no row yet: its mass is the recorded one."""
+    if (
+        row.kind == ev.LoanConsumed.kind
+        and store.consumptions_later
+        and store.get(Consumption, row.seq) is None
+    ):
+        return int(payload["mass_ug"])
+    return recorded_mass_ug(store, row.kind, row.seq, code)
+
+
 _MASS_CORRECTORS_BY_KIND: dict[str, Callable[..., None]] = {
     ev.LoanConsumed.kind: _correct_consumption,
     ev.LoanReceived.kind: _correct_weighing,
@@ -1216,7 +1278,7 @@ def _mass_corrected(
         raise InvalidInput(f"event {row.seq} records no {event.what} mass to correct")
     if event.sample not in mass_samples(row.kind, payload):
         raise InvalidInput(f"event {row.seq} records no mass of sample {event.sample}")
-    in_force_ug = recorded_mass_ug(store, row.kind, row.seq, event.sample)
+    in_force_ug = _in_force_ug(store, row, payload, event.sample)
     if in_force_ug != event.old_mass_ug:
         raise Conflict(
             f"event {row.seq} records {in_force_ug} µg of {event.sample} now, "

@@ -35,6 +35,7 @@ proves that every report, history and `verify-document` reads nothing else.
 
 import gc
 import json
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,12 +54,13 @@ from sampleloans.dates import to_iso
 from sampleloans.errors import SampleLoansError, StorageError
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger import events as ev
+from sampleloans.ledger.apply import consumption_values
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
 from sampleloans.ledger.payload import stored_payload
 from sampleloans.ledger.unit import Unit, replay
-from sampleloans.models import EventSubject, LedgerEvent, LedgerMeta
+from sampleloans.models import Consumption, EventSubject, LedgerEvent, LedgerMeta, utc_text
 from sampleloans.vocab import InstitutionKind
 
 TIMELESS_KINDS = (
@@ -736,7 +738,16 @@ def replay_into(
         target.begin() as connection,
     ):
         stored = reading if index_check is not None else None
-        unit = Unit(connection, checks_now=False, empty=True, stored=stored, defer_changes=True)
+        # a whole replay of the ledger's own events: plain consumptions are filled after it
+        later = stored is not None and scope is None and cut.occurred_by is None
+        unit = Unit(
+            connection,
+            checks_now=False,
+            empty=True,
+            stored=stored,
+            defer_changes=True,
+            consumptions_later=later,
+        )
         meta = LedgerMeta.__table__  # type: ignore[attr-defined]  # SQLModel sets it
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:
@@ -775,10 +786,94 @@ def replay_into(
                 return f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}"
         try:
             unit.flush()  # every row as the last event left it (`release` defers changes)
+            if later:
+                fill_consumptions(reading, connection, cut, half)
         except SQLAlchemyError as exc:
             db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
             return f"the replayed projections cannot be stored: {_first_line(exc)}"
     return None
+
+
+CONSUMED_STAGE = "CREATE TEMP TABLE consumed_event (seq INTEGER PRIMARY KEY, payload, occurred_at)"
+"""The stored `loan.consumed` events of a replay, their times as a projection stores them."""
+
+_CONSUMPTION_FIELDS = ("number", "sample", "technique", "destructive", "mass_ug")
+CONSUMED_FILL = (
+    "INSERT INTO consumption "
+    "(seq, loan_number, sample_code, technique, destructive, mass_ug, occurred_at) "
+    "SELECT seq, "
+    + ", ".join(f"json_extract(payload, '$.{name}')" for name in _CONSUMPTION_FIELDS)
+    + ", occurred_at FROM temp.consumed_event AS e "
+    # json_valid first (CASE keeps the order): Python reads some texts SQLite calls malformed
+    # (NaN); no escape: both read the same characters; each key once: a JSON path reads the
+    # first of two, Python the last (the five are all Python found: it refuses any other)
+    "WHERE CASE WHEN instr(payload, '\\') = 0 AND json_valid(payload) THEN json_remove(payload, "
+    + ", ".join(f"'$.{name}'" for name in _CONSUMPTION_FIELDS)
+    + ") = '{}' ELSE 0 END "
+    "AND NOT EXISTS (SELECT 1 FROM consumption AS c WHERE c.seq = e.seq)"
+)
+"""The consumption rows `apply` did not write, from their stored JSON, in C. Those are plain as
+Python read them (`apply.plain_consumption`: text, a boolean, a 64-bit integer), and where the
+payload has each key once and no escape a JSON path reads the same values (a boolean as 1 or 0,
+as the column stores Python's)."""
+CONSUMED_LEFT = (
+    "SELECT seq, payload, occurred_at FROM temp.consumed_event AS e "
+    "WHERE NOT EXISTS (SELECT 1 FROM consumption AS c WHERE c.seq = e.seq) ORDER BY seq"
+)
+"""The consumptions neither `apply` nor `CONSUMED_FILL` wrote (Python reads them)."""
+
+
+def fill_consumptions(
+    reading: Connection, target: Connection, cut: Cut, half: tuple[Halves, int] | None
+) -> None:
+    """Write the consumption rows `apply` left to this fill (`Unit.consumptions_later`): one
+    per stored `loan.consumed` event the replay applied (each one, as it is whole and clean),
+    from its stored payload, with the mass as recorded (a corrected one has its row already).
+
+    The rows are the ones `apply` would have written; the replay itself still applied every
+    consumption to its loan, sample and item and checked its rules.
+    """
+    within = "" if cut.up_to_seq is None else f" AND seq <= {int(cut.up_to_seq)}"
+    query = (
+        "SELECT seq, payload, occurred_at FROM ledger_event "
+        f"WHERE kind = '{ev.LoanConsumed.kind}'{within} ORDER BY seq"
+    )
+    rows = db.stream_tuples(reading, query, REPLAY_BATCH)
+    staged = (_staged(chunk, half) for chunk in iter(lambda: list(islice(rows, REPLAY_BATCH)), []))
+    consumption = Consumption.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    fill = db.StagedFill(CONSUMED_STAGE, "consumed_event", CONSUMED_FILL, CONSUMED_LEFT)
+    for found in db.staged_fill(target, fill, staged, REPLAY_BATCH):
+        target.execute(consumption.insert(), [_consumption_row(*row) for row in found])
+
+
+def _staged(
+    chunk: list[tuple[Any, ...]], half: tuple[Halves, int] | None
+) -> Iterator[tuple[Any, str, str]]:
+    """The events of a chunk this replay applied, their times as a projection stores them (an
+    unaware time: `apply` wrote that row itself)."""
+    for seq, payload, occurred_at in chunk:
+        if half is not None and not half[0].takes(seq, half[1]):
+            continue  # the other half's
+        if type(occurred_at) is str and _STORED_TIME.fullmatch(occurred_at):
+            yield seq, payload, occurred_at  # as `utc_text` writes it (the replay read it)
+            continue
+        when = datetime.fromisoformat(occurred_at)
+        if when.tzinfo is not None:
+            yield seq, payload, utc_text(when)
+
+
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(?!000000)\d{6})?Z", re.ASCII)
+"""An event time already in the text `utc_text` gives the time it reads as (the common case):
+written as it is, without reading it as a time again."""
+
+
+def _consumption_row(seq: int, payload: str, occurred_at: str) -> dict[str, Any]:
+    """A consumption row as `apply` writes it, from its stored event (its loan's number is the
+    event's: `apply` finds the loan by that key)."""
+    event = event_from_payload(ev.LoanConsumed.kind, json.loads(payload))
+    assert isinstance(event, ev.LoanConsumed)
+    # a plain event's number is text, and the loan found by it has that same key
+    return consumption_values(seq, from_stored(occurred_at), event, event.number)
 
 
 class StoredEvent(NamedTuple):

@@ -252,8 +252,11 @@ class Unit:
         empty: bool = False,
         stored: Connection | None = None,
         defer_changes: bool = False,
+        consumptions_later: bool = False,
     ) -> None:
         self.connection = connection
+        self.consumptions_later = consumptions_later
+        """`apply` leaves the rows of plain consumptions to `replay.fill_consumptions`."""
         self.stored = stored
         self.defer_changes = defer_changes
         """A replay's unit (nothing else writes its connection, and nothing reads it but the
