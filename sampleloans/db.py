@@ -1988,6 +1988,7 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
     ]
     try:
         unread = unread_cursor(connection, raw)  # the BEGIN's and the lock's answers
+        _quiet_aborted_pipeline()
         with raw.pipeline():
             for statement in statements[:2]:
                 unread.execute(statement)
@@ -2103,6 +2104,7 @@ def read_together(connection: Connection, statements: list[Any]) -> list[list[An
         statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
         for statement in statements
     ]
+    _quiet_aborted_pipeline()
     try:
         with raw.pipeline():
             # a unit's rows left for the next statement: every read below sees them

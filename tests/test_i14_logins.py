@@ -3,6 +3,8 @@ hardening (`db secure`), the actor checked against the login, row-level security
 researchers, and `verify` reporting every missing defence. On a throwaway PostgreSQL 15."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,7 +237,28 @@ def test_as_someone_else_is_refused(pg_server: PgServer, secured: str) -> None:
     result = _cli(url, "--as", "compliance@naoc.example", *args, "--kind", "borrower")
     assert result.exit_code == 4, result.stdout + result.stderr
     assert "is not the login of this connection" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # no driver warning beside it
     assert _events(pg_server, secured) == before
+
+
+def test_a_pipelined_write_refused_by_the_server_is_one_line(
+    pg_server: PgServer, secured: str
+) -> None:
+    """Found by the s24 review: `samples move` (its reads sent in a pipeline with the writers'
+    lock) refused by the actor trigger printed psycopg's warning about the aborted pipeline
+    (`error ignored terminating <psycopg.Pipeline …>`) on stderr before the one Error line."""
+    env = {**os.environ, "SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "SAMPLELOANS_USER": ""}
+    command = [sys.executable, "-m", "sampleloans", "--db", pg_server.url(secured)]
+    moved = subprocess.run(
+        [*command, "--as", CURATOR, "samples", "move", "CE5C0000YJBP005", "--location", "B"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert moved.returncode == 3, moved.stdout + moved.stderr
+    assert moved.stderr.startswith("Error: the server refused this login"), moved.stderr
+    assert len(moved.stderr.splitlines()) == 1, moved.stderr
 
 
 def test_the_dba_cannot_write_under_a_persons_name(pg_server: PgServer, secured: str) -> None:
@@ -246,6 +269,7 @@ def test_the_dba_cannot_write_under_a_persons_name(pg_server: PgServer, secured:
     result = _cli(pg_server.url(secured), "--as", CURATOR, *args, "--kind", "borrower")
     assert result.exit_code == 3, result.stdout + result.stderr
     assert "is not the login" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # no driver warning beside it
     assert _events(pg_server, secured) == before
 
 
