@@ -903,7 +903,7 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
         )
     ).all()
     state = {row[0]: row[1] for row in rows}
-    found = {row[0]: _trigger_text(str(row[2])) for row in rows}
+    found = {row[0]: trigger_text(str(row[2])) for row in rows}
     expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
     if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
         expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
@@ -931,7 +931,7 @@ def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str
         ).scalar()
         if body is None:
             problems.append(f"function {name}() is missing: the ledger was unprotected")
-        elif _trigger_text(str(body)) != source:
+        elif trigger_text(str(body)) != source:
             problems.append(
                 f"function {name}() is not the ledger's own (its body was replaced): the "
                 "triggers that call it may let anything through; the ledger was unprotected"
@@ -939,7 +939,7 @@ def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str
     return problems
 
 
-def _trigger_text(definition: str) -> str:
+def trigger_text(definition: str) -> str:
     """A trigger's or function's definition compared word by word: the layout, the schema
     (`public.`, which `pg_get_triggerdef` names as the search path makes it) and `OR REPLACE`
     aside."""
@@ -949,16 +949,16 @@ def _trigger_text(definition: str) -> str:
 
 
 def _postgres_defence_definitions() -> tuple[dict[str, str], dict[str, str]]:
-    """The definitions `postgres_defences` installs, as `_trigger_text` reads them: each
+    """The definitions `postgres_defences` installs, as `trigger_text` reads them: each
     trigger's by name, and each function's body by name."""
     triggers, functions = {}, {}
     for statement in postgres_defences():
-        words = _trigger_text(statement)
+        words = trigger_text(statement)
         if words.startswith("CREATE TRIGGER "):
             triggers[words.split()[2]] = words
         elif words.startswith("CREATE OR REPLACE FUNCTION "):
             name = words.split()[4].removesuffix("()")
-            functions[name] = _trigger_text(statement.split("$$")[1])
+            functions[name] = trigger_text(statement.split("$$")[1])
     return triggers, functions
 
 

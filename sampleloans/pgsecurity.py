@@ -7,6 +7,7 @@ connection to their own institution's loans. A ledger without it (the demo, pari
 before: nothing here runs unless asked.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -451,6 +452,12 @@ def _grants(tables: list[str]) -> list[str]:
             columns = ", ".join(RESEARCHER_UPDATES[table])
             statements.append(f"GRANT UPDATE ({columns}) ON {table} TO {researcher}")
     statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {groups}")
+    # verify compares the policies on temporary copies: staff keep TEMPORARY whatever PUBLIC has
+    staff = f"{curator}, {GROUP_ROLES['compliance_officer']}"
+    statements.append(
+        f"DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO {staff}', "
+        "current_database()); END $$"
+    )
     return statements
 
 
@@ -639,7 +646,115 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _event_policy_problems(connection)
     problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
+    problems += function_problems(connection)
     return problems
+
+
+@dataclass(frozen=True)
+class FunctionDefinition:
+    """What decides what a function of the ledger does: its body (word by word), language,
+    volatility, whether it runs as its owner, its settings (the search path) and its owner."""
+
+    body: str | None
+    language: str
+    volatility: str
+    security_definer: bool
+    settings: tuple[str, ...]
+    owner: str
+
+
+VOLATILITY = {"IMMUTABLE": "i", "STABLE": "s", "VOLATILE": "v"}
+"""`pg_proc.provolatile` for each word of CREATE FUNCTION (VOLATILE when none is written)."""
+VOLATILITY_WORDS = {letter: word for word, letter in VOLATILITY.items()}
+
+
+def own_functions() -> dict[str, FunctionDefinition]:
+    """Every function `db secure` installs (the ones its policies, its guard and actor
+    triggers and its commands call), by signature, as `_owners` leaves them."""
+    signatures = {name.split("(")[0]: name for name in LEDGER_FUNCTIONS}
+    own = {}
+    for statement in (s for s in _FUNCTIONS if s.startswith("CREATE OR REPLACE FUNCTION")):
+        header, body = statement.split("$$")[:2]
+        name = header.split("FUNCTION", 1)[1].split("(", 1)[0].strip()
+        language = re.search(r"LANGUAGE (\w+)", header)
+        volatility = re.search(r"\b(IMMUTABLE|STABLE|VOLATILE)\b", header)
+        own[signatures[name]] = FunctionDefinition(
+            db.trigger_text(body),
+            language.group(1) if language else "sql",
+            VOLATILITY[volatility.group(1) if volatility else "VOLATILE"],
+            "SECURITY DEFINER" in header,
+            (f"search_path={FIXED_SEARCH_PATH}",),
+            OWNER_ROLE,
+        )
+    # the chain's trigger functions: created with the tables (their bodies are compared with
+    # the triggers, `db.postgres_trigger_problems`), handed to the owner here
+    for name in ("ledger_event_next()", "ledger_refuse_change()"):
+        own[name] = FunctionDefinition(
+            None,
+            "plpgsql",
+            VOLATILITY["VOLATILE"],
+            name == "ledger_event_next()",  # it must see the whole chain, whoever appends
+            (f"search_path={FIXED_SEARCH_PATH}",),
+            OWNER_ROLE,
+        )
+    return own
+
+
+def function_problems(connection: Any) -> list[str]:
+    """Each function `db secure` installs that is missing or not exactly the ledger's own (its
+    body replaced, e.g. `sampleloans_loan_is_mine` made to return true, its language,
+    volatility, SECURITY DEFINER, search path or owner changed): the policies and triggers that
+    call it are compared by name only, so one replaced function opens them all."""
+    own = own_functions()
+    rows = connection.execute(
+        text(
+            "SELECT s.name, p.prosrc, l.lanname, p.provolatile, p.prosecdef, "
+            "coalesce(p.proconfig, '{}'), pg_get_userbyid(p.proowner) "
+            "FROM unnest(CAST(:names AS text[])) AS s(name) "
+            "LEFT JOIN pg_proc p ON p.oid = to_regprocedure(s.name) "
+            "LEFT JOIN pg_language l ON l.oid = p.prolang ORDER BY 1"
+        ),
+        {"names": sorted(own)},
+    ).all()
+    problems = []
+    for name, body, language, volatility, definer, settings, owner in rows:
+        if body is None and own[str(name)].body is None:  # the triggers' check names it
+            continue
+        if body is None:
+            problems.append(
+                f"function {name} is missing: the policies and triggers that call it fail or "
+                "refuse nothing; run 'db secure' again"
+            )
+            continue
+        found = FunctionDefinition(
+            None if own[str(name)].body is None else db.trigger_text(str(body)),
+            str(language),
+            str(volatility),
+            bool(definer),
+            tuple(str(s) for s in settings),
+            str(owner),
+        )
+        differs = _function_differences(found, own[str(name)])
+        if differs:
+            problems.append(
+                f"function {name} is not the ledger's own ({', '.join(differs)}): the policies "
+                "and triggers that call it may let anything through; run 'db secure' again"
+            )
+    return problems
+
+
+def _function_differences(found: FunctionDefinition, own: FunctionDefinition) -> list[str]:
+    """What of a function differs from the ledger's own, in words ('its body was replaced')."""
+    words = {
+        "body": "its body was replaced",
+        "language": f"its language is {found.language}",
+        "volatility": f"it is {VOLATILITY_WORDS.get(found.volatility, found.volatility)}",
+        "security_definer": "it runs as "
+        + ("its owner" if found.security_definer else "the caller, not its owner"),
+        "settings": f"its settings are {', '.join(found.settings) or 'none'}",
+        "owner": f"it is owned by {found.owner}",
+    }
+    return [why for field, why in words.items() if getattr(found, field) != getattr(own, field)]
 
 
 def _compliance_write_problems(connection: Any) -> list[str]:
@@ -841,7 +956,7 @@ def policy_check(connection: Any) -> PolicyCheck:
         for key in sorted(found.keys() | expected.keys())
         if (problem := _policy_problem(key, found.get(key), expected.get(key))) is not None
     ]
-    return PolicyCheck(problems, [] if refused is None else [_expressions_unchecked(refused)])
+    return PolicyCheck(problems, [] if refused is None else [_expressions_unchecked(*refused)])
 
 
 POLICIES_BEHIND = (
@@ -850,12 +965,19 @@ POLICIES_BEHIND = (
 )
 
 
-def _expressions_unchecked(refused: str) -> str:
-    """What verify says when this login may not make the scratch copies (`refused`: why)."""
+def _expressions_unchecked(refused: str, sqlstate: str) -> str:
+    """What verify says when this login may not make the scratch copies (`refused`: why;
+    `sqlstate`: one of SCRATCH_REFUSED), and what does check them."""
+    remedy = (
+        "verify on the primary server checks them"
+        if sqlstate == "25006"  # a standby or read-only session: no login creates one there
+        else "the DBA's login checks them, and 'db secure' run again gives the curators and "
+        "compliance officers back the TEMPORARY privilege it grants them"
+    )
     return (
         "not checked: the USING and WITH CHECK expressions of the row-level-security policies "
         "(their names, commands and roles were): this login may not create the temporary "
-        f"tables they are compared on ({refused}); a curator's login or the DBA's checks them"
+        f"tables they are compared on ({refused}); {remedy}"
     )
 
 
@@ -881,10 +1003,10 @@ def _policy_rows(
 
 def _reference_policies(
     connection: Any, tables: list[str]
-) -> tuple[dict[tuple[str, str], Policy] | None, str | None]:
+) -> tuple[dict[tuple[str, str], Policy] | None, tuple[str, str] | None]:
     """The ledger's own policies as this server prints them: made on temporary copies of the
     tables in a second connection (verify's own is read-only) and rolled back, so nothing is
-    left behind. (None, why) when this login may not create them."""
+    left behind. (None, (why, SQLSTATE)) when this login may not create them."""
     with connection.engine.connect() as scratch:
         try:
             with scratch.begin() as work:
@@ -893,9 +1015,10 @@ def _reference_policies(
                 found = _policy_rows(scratch, "pg_my_temp_schema()", tables, SCRATCH_PREFIX)
                 work.rollback()
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in SCRATCH_REFUSED:
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate not in SCRATCH_REFUSED:
                 raise
-            return None, str(exc.orig).splitlines()[0]
+            return None, (str(exc.orig).splitlines()[0], str(sqlstate))
     return found, None
 
 
