@@ -14,63 +14,42 @@ groups TEMPORARY on the database themselves.
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from sampleloans.cli import app
-from tests.pgcluster import PgServer, fresh_database
+from tests.pg_secured import (
+    COMPLIANCE,
+    CURATOR,
+    as_dba,
+    cli,
+    database_copy,
+    secured_demo_database,
+)
+from tests.pgcluster import PgServer
 
-CURATOR = "curator@naoc.example"
-COMPLIANCE = "compliance@naoc.example"
 PASSWORD = "s24-rls2-password"
 DEFINER = "LANGUAGE sql STABLE SECURITY DEFINER SET search_path TO 'public', 'pg_temp'"
-
-
-def _cli(url: str, *args: str) -> Result:
-    """One CLI command on `url` (nothing taken from the environment's ledger or person)."""
-    env = {"SAMPLELOANS_DB": "", "SAMPLELOANS_USER": "", "COLUMNS": "400"}
-    return CliRunner().invoke(app, ["--db", url, *args], env=env)
 
 
 @pytest.fixture(scope="module")
 def secured_demo(pg_server: PgServer) -> Iterator[str]:
     """The demo on PostgreSQL, secured (a template each test copies)."""
-    with fresh_database(pg_server) as url:
-        assert _cli(url, "demo").exit_code == 0
-        assert _cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
-        yield url.rsplit("/", 1)[1]
+    with secured_demo_database(pg_server) as name:
+        yield name
 
 
 @pytest.fixture
 def copy(pg_server: PgServer, secured_demo: str) -> Iterator[str]:
     """A copy of the secured demo this test may change as the DBA, secured again (a database's
     own privileges are not copied from its template)."""
-    name = f"{secured_demo}_rls2"
-    pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    pg_server.admin(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{secured_demo}' AND pid <> pg_backend_pid()"
-    )
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {secured_demo}")
-    try:
-        url = pg_server.url(name)
-        assert _cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
+    with database_copy(pg_server, secured_demo, "rls2") as url:
+        assert cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
         yield url
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _as_dba(url: str, *statements: str) -> None:
-    """Run statements as the superuser (the owner's powers), committed."""
-    with psycopg.connect(url, autocommit=True) as connection:
-        for statement in statements:
-            connection.execute(statement)
 
 
 def _own_login(pg_server: PgServer, url: str, email: str) -> str:
     """A person's own login (not the superuser) on the database at `url`."""
-    _as_dba(url, f"ALTER ROLE \"{email}\" PASSWORD '{PASSWORD}'")
+    as_dba(url, f"ALTER ROLE \"{email}\" PASSWORD '{PASSWORD}'")
     return PgServer(pg_server.host, pg_server.port, email, PASSWORD).url(url.rsplit("/", 1)[1])
 
 
@@ -79,7 +58,7 @@ def _words(result: Result) -> str:
 
 
 def test_the_untouched_secured_ledger_verifies(pg_server: PgServer, copy: str) -> None:
-    result = _cli(_own_login(pg_server, copy, CURATOR), "verify")
+    result = cli(_own_login(pg_server, copy, CURATOR), "verify")
     assert result.exit_code == 0, result.stdout
     assert "verify: OK" in result.stdout
     assert "[defence]" not in result.stdout
@@ -153,22 +132,22 @@ def test_the_untouched_secured_ledger_verifies(pg_server: PgServer, copy: str) -
     ],
 )
 def test_a_function_not_the_ledgers_own_is_a_finding(copy: str, change: str, finding: str) -> None:
-    _as_dba(copy, change)
-    result = _cli(copy, "--as", COMPLIANCE, "verify")
+    as_dba(copy, change)
+    result = cli(copy, "--as", COMPLIANCE, "verify")
     assert result.exit_code == 1, result.stdout
     assert f"[defence] {finding}" in _words(result)
     assert "run 'db secure' again" in _words(result)
 
 
 def test_db_secure_puts_the_function_back(copy: str) -> None:
-    _as_dba(
+    as_dba(
         copy,
         "CREATE OR REPLACE FUNCTION public.sampleloans_loan_is_mine(loan_no text) "
         f"RETURNS boolean {DEFINER} AS $$ SELECT true $$",
     )
-    assert _cli(copy, "--as", COMPLIANCE, "verify").exit_code == 1
-    assert _cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
-    assert _cli(copy, "--as", COMPLIANCE, "verify").exit_code == 0
+    assert cli(copy, "--as", COMPLIANCE, "verify").exit_code == 1
+    assert cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
+    assert cli(copy, "--as", COMPLIANCE, "verify").exit_code == 0
 
 
 @pytest.mark.parametrize("email", [CURATOR, COMPLIANCE])
@@ -176,13 +155,13 @@ def test_revoking_temporary_from_public_leaves_staff_comparing_the_policies(
     pg_server: PgServer, copy: str, email: str
 ) -> None:
     login = _own_login(pg_server, copy, email)
-    _as_dba(
+    as_dba(
         copy,
         f"REVOKE TEMPORARY ON DATABASE {copy.rsplit('/', 1)[1]} FROM PUBLIC",
         "ALTER POLICY researcher_own ON agreement USING "
         "(institution = sampleloans_login_institution() OR true)",
     )
-    result = _cli(login, "verify")
+    result = cli(login, "verify")
     assert result.exit_code == 1, result.stdout
     assert "[defence] policy researcher_own on agreement is not the ledger's own" in _words(result)
     assert "not checked: the USING" not in result.stdout
@@ -193,20 +172,20 @@ def test_db_secure_grants_temporary_to_the_staff_groups_again(
 ) -> None:
     database = copy.rsplit("/", 1)[1]
     login = _own_login(pg_server, copy, COMPLIANCE)
-    _as_dba(
+    as_dba(
         copy,
         f"REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC",
         f"REVOKE TEMPORARY ON DATABASE {database} FROM sampleloans_curator, sampleloans_compliance",
     )
-    unchecked = _cli(login, "verify")
+    unchecked = cli(login, "verify")
     assert unchecked.exit_code == 0, unchecked.stdout
     assert (
         "the DBA's login checks them, and 'db secure' run again gives the curators and "
         "compliance officers back the TEMPORARY privilege it grants them"
     ) in _words(unchecked)
     assert "a curator's login" not in _words(unchecked)
-    assert _cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
-    again = _cli(login, "verify")
+    assert cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
+    again = cli(login, "verify")
     assert again.exit_code == 0, again.stdout
     assert "row-level security policies the ledger's own" in again.stdout
     assert "not checked: the USING" not in again.stdout

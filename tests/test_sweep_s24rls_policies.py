@@ -14,55 +14,35 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from sampleloans.cli import app
-from tests.pgcluster import PgServer, fresh_database
-
-CURATOR = "curator@naoc.example"
-COMPLIANCE = "compliance@naoc.example"
-
-
-def _cli(url: str, *args: str) -> Result:
-    """One CLI command on `url` (nothing taken from the environment's ledger or person)."""
-    env = {"SAMPLELOANS_DB": "", "SAMPLELOANS_USER": "", "COLUMNS": "400"}
-    return CliRunner().invoke(app, ["--db", url, *args], env=env)
+from tests.pg_secured import (
+    COMPLIANCE,
+    CURATOR,
+    as_dba,
+    cli,
+    database_copy,
+    secured_demo_database,
+)
+from tests.pgcluster import PgServer
 
 
 @pytest.fixture(scope="module")
 def secured_demo(pg_server: PgServer) -> Iterator[str]:
     """The demo on PostgreSQL, secured (a template each test copies)."""
-    with fresh_database(pg_server) as url:
-        assert _cli(url, "demo").exit_code == 0
-        assert _cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
-        yield url.rsplit("/", 1)[1]
+    with secured_demo_database(pg_server) as name:
+        yield name
 
 
 @pytest.fixture
 def copy(pg_server: PgServer, secured_demo: str) -> Iterator[str]:
     """A copy of the secured demo this test may change as the DBA."""
-    name = f"{secured_demo}_rls"
-    pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    pg_server.admin(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{secured_demo}' AND pid <> pg_backend_pid()"
-    )
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {secured_demo}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _as_dba(url: str, *statements: str) -> None:
-    """Run statements as the superuser (the owner's powers), committed."""
-    with psycopg.connect(url, autocommit=True) as connection:
-        for statement in statements:
-            connection.execute(statement)
+    with database_copy(pg_server, secured_demo, "rls") as url:
+        yield url
 
 
 def _verify(url: str, *options: str) -> Result:
-    return _cli(url, "--as", COMPLIANCE, "verify", *options)
+    return cli(url, "--as", COMPLIANCE, "verify", *options)
 
 
 def test_the_untouched_copy_verifies_with_its_policies(copy: str) -> None:
@@ -120,21 +100,21 @@ def test_the_untouched_copy_verifies_with_its_policies(copy: str) -> None:
     ],
 )
 def test_a_policy_not_the_ledgers_own_is_a_finding(copy: str, change: str, finding: str) -> None:
-    _as_dba(copy, *change.split("\n"))  # one statement a line
+    as_dba(copy, *change.split("\n"))  # one statement a line
     result = _verify(copy)
     assert result.exit_code == 1, result.stdout
     assert finding in result.stdout
 
 
 def test_db_secure_puts_the_loosened_policy_back(pg_server: PgServer, copy: str) -> None:
-    _as_dba(copy, "ALTER POLICY researcher_own ON loan USING (true)")
+    as_dba(copy, "ALTER POLICY researcher_own ON loan USING (true)")
     assert _verify(copy).exit_code == 1
-    assert _cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
+    assert cli(copy, "--as", CURATOR, "db", "secure").exit_code == 0
     assert _verify(copy).exit_code == 0
 
 
 def test_the_json_verdict_names_the_policy(copy: str) -> None:
-    _as_dba(copy, "CREATE POLICY x ON loan FOR SELECT TO sampleloans_researcher USING (true)")
+    as_dba(copy, "CREATE POLICY x ON loan FOR SELECT TO sampleloans_researcher USING (true)")
     result = _verify(copy, "--json")
     assert result.exit_code == 1
     problems = json.loads(result.stdout)["problems"]
@@ -156,7 +136,7 @@ PASSWORD = "s24-rls-password"
 
 def _compliance_login(pg_server: PgServer, url: str) -> str:
     """The compliance officer's own login (not the superuser) on the database at `url`."""
-    _as_dba(url, f"ALTER ROLE \"{COMPLIANCE}\" PASSWORD '{PASSWORD}'")
+    as_dba(url, f"ALTER ROLE \"{COMPLIANCE}\" PASSWORD '{PASSWORD}'")
     return PgServer(pg_server.host, pg_server.port, COMPLIANCE, PASSWORD).url(url.rsplit("/", 1)[1])
 
 
@@ -164,11 +144,11 @@ def test_the_compliance_officers_own_login_checks_the_policies(
     pg_server: PgServer, copy: str
 ) -> None:
     login = _compliance_login(pg_server, copy)
-    clean = _cli(login, "verify")
+    clean = cli(login, "verify")
     assert clean.exit_code == 0, clean.stdout
     assert "row-level security policies the ledger's own" in clean.stdout
-    _as_dba(copy, "ALTER POLICY researcher_own ON loan USING (true)")
-    loosened = _cli(login, "verify")
+    as_dba(copy, "ALTER POLICY researcher_own ON loan USING (true)")
+    loosened = cli(login, "verify")
     assert loosened.exit_code == 1
     assert "policy researcher_own on loan is not the ledger's own" in loosened.stdout
 
@@ -177,8 +157,8 @@ def test_a_login_without_temporary_tables_says_the_expressions_were_not_checked(
     pg_server: PgServer, copy: str
 ) -> None:
     login = _compliance_login(pg_server, copy)
-    _as_dba(copy, f"REVOKE TEMPORARY ON DATABASE {copy.rsplit('/', 1)[1]} FROM PUBLIC")
-    result = _cli(login, "verify")
+    as_dba(copy, f"REVOKE TEMPORARY ON DATABASE {copy.rsplit('/', 1)[1]} FROM PUBLIC")
+    result = cli(login, "verify")
     assert result.exit_code == 0, result.stdout
     assert "row-level security policies the ledger's own" not in result.stdout
     assert (
@@ -186,11 +166,11 @@ def test_a_login_without_temporary_tables_says_the_expressions_were_not_checked(
         "(their names, commands and roles were): this login may not create the temporary "
         "tables they are compared on (permission denied"
     ) in " ".join(result.stdout.split())
-    data = json.loads(_cli(login, "verify", "--json").stdout)
+    data = json.loads(cli(login, "verify", "--json").stdout)
     assert data["not_checked"][0].startswith("not checked: the USING and WITH CHECK")
     # what needs no scratch table is still compared: an added policy is found
-    _as_dba(copy, "CREATE POLICY x ON loan FOR SELECT TO sampleloans_researcher USING (true)")
-    added = _cli(login, "verify")
+    as_dba(copy, "CREATE POLICY x ON loan FOR SELECT TO sampleloans_researcher USING (true)")
+    added = cli(login, "verify")
     assert added.exit_code == 1
     assert "policy x on loan is not one the ledger installs (FOR SELECT TO " in added.stdout
     assert "not checked: the USING and WITH CHECK expressions" in added.stdout  # said here too
@@ -198,7 +178,7 @@ def test_a_login_without_temporary_tables_says_the_expressions_were_not_checked(
 
 def test_an_older_revision_says_its_policies_were_not_checked(copy: str) -> None:
     # else the DBA could set the version back and loosen a policy unseen
-    _as_dba(
+    as_dba(
         copy,
         "UPDATE alembic_version SET version_num = '0012_subject_of_lab_event'",
         "ALTER POLICY researcher_own ON loan USING (true)",

@@ -12,58 +12,35 @@ another definition (`BEFORE UPDATE OF reason`), or the refusing function's body 
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from sampleloans.cli import app
-from tests.pgcluster import PgServer, fresh_database
-
-CURATOR = "curator@naoc.example"
-COMPLIANCE = "compliance@naoc.example"
-
-
-def _cli(url: str, *args: str) -> Result:
-    """One CLI command on `url` (nothing taken from the environment's ledger or person)."""
-    env = {"SAMPLELOANS_DB": "", "SAMPLELOANS_USER": "", "COLUMNS": "400"}
-    return CliRunner().invoke(app, ["--db", url, *args], env=env)
+from tests.pg_secured import (
+    COMPLIANCE,
+    as_dba,
+    cli,
+    database_copy,
+    secured_demo_database,
+)
+from tests.pgcluster import PgServer
 
 
 @pytest.fixture(scope="module")
 def secured_demo(pg_server: PgServer) -> Iterator[str]:
     """The demo on PostgreSQL, secured (a template each test copies)."""
-    with fresh_database(pg_server) as url:
-        assert _cli(url, "demo").exit_code == 0
-        assert _cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
-        yield url.rsplit("/", 1)[1]
+    with secured_demo_database(pg_server) as name:
+        yield name
 
 
 @pytest.fixture
 def copy(pg_server: PgServer, secured_demo: str) -> Iterator[str]:
     """A copy of the secured demo this test may change as the DBA."""
-    name = f"{secured_demo}_copy"
-    pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    # a template takes no other session: the in-process CLI's pooled one is let go first
-    pg_server.admin(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{secured_demo}' AND pid <> pg_backend_pid()"
-    )
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {secured_demo}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _as_dba(url: str, *statements: str) -> None:
-    """Run statements as the superuser (the owner's powers), committed."""
-    with psycopg.connect(url, autocommit=True) as connection:
-        for statement in statements:
-            connection.execute(statement)
+    with database_copy(pg_server, secured_demo, "copy") as url:
+        yield url
 
 
 def _verify(url: str) -> Result:
-    return _cli(url, "--as", COMPLIANCE, "verify")
+    return cli(url, "--as", COMPLIANCE, "verify")
 
 
 def test_the_untouched_copy_verifies(copy: str) -> None:
@@ -111,7 +88,7 @@ def test_the_untouched_copy_verifies(copy: str) -> None:
 def test_a_trigger_that_does_not_fire_as_written_is_a_finding(
     copy: str, change: str, finding: str
 ) -> None:
-    _as_dba(copy, *change.split("\n"))  # one statement a line
+    as_dba(copy, *change.split("\n"))  # one statement a line
     result = _verify(copy)
     assert result.exit_code == 1, result.stdout
     assert finding in result.stdout
@@ -120,7 +97,7 @@ def test_a_trigger_that_does_not_fire_as_written_is_a_finding(
 
 def test_an_event_rewritten_under_a_replica_trigger_is_named_with_the_trigger(copy: str) -> None:
     # what the lapse allows: the DBA's ordinary session rewrites an event unrefused
-    _as_dba(
+    as_dba(
         copy,
         "ALTER TABLE ledger_event ENABLE REPLICA TRIGGER ledger_event_no_update",
         "UPDATE ledger_event SET reason = 'rewritten' WHERE seq = 5",
@@ -133,6 +110,6 @@ def test_an_event_rewritten_under_a_replica_trigger_is_named_with_the_trigger(co
 
 def test_enable_always_is_still_in_place(copy: str) -> None:
     # 'A' fires in every session, replica ones too: stronger, not weaker
-    _as_dba(copy, "ALTER TABLE ledger_event ENABLE ALWAYS TRIGGER ledger_event_no_update")
+    as_dba(copy, "ALTER TABLE ledger_event ENABLE ALWAYS TRIGGER ledger_event_no_update")
     result = _verify(copy)
     assert result.exit_code == 0, result.stdout

@@ -1,0 +1,54 @@
+"""A secured demo ledger on the suite's PostgreSQL cluster, copied for each test that tampers
+with it as the DBA: the setup shared by the tests of verify's defence checks (triggers, policies,
+the functions they call)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from typer.testing import CliRunner, Result
+
+from sampleloans.cli import app
+from tests.pgcluster import PgServer, fresh_database
+
+CURATOR = "curator@naoc.example"
+COMPLIANCE = "compliance@naoc.example"
+
+
+def cli(url: str, *args: str) -> Result:
+    """One CLI command on `url` (nothing taken from the environment's ledger or person)."""
+    env = {"SAMPLELOANS_DB": "", "SAMPLELOANS_USER": "", "COLUMNS": "400"}
+    return CliRunner().invoke(app, ["--db", url, *args], env=env)
+
+
+@contextmanager
+def secured_demo_database(pg_server: PgServer) -> Iterator[str]:
+    """The demo on PostgreSQL, secured; its database's name (a template tests copy)."""
+    with fresh_database(pg_server) as url:
+        assert cli(url, "demo").exit_code == 0
+        assert cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
+        yield url.rsplit("/", 1)[1]
+
+
+@contextmanager
+def database_copy(pg_server: PgServer, template: str, suffix: str) -> Iterator[str]:
+    """A copy of the database `template` named with `suffix`, dropped afterwards; its URL."""
+    name = f"{template}_{suffix}"
+    pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    # a template takes no other session: the in-process CLI's pooled one is let go first
+    pg_server.admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{template}' AND pid <> pg_backend_pid()"
+    )
+    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield pg_server.url(name)
+    finally:
+        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def as_dba(url: str, *statements: str) -> None:
+    """Run statements as the superuser (the owner's powers), committed."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
