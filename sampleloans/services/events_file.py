@@ -155,7 +155,7 @@ def is_events_export(source: Path) -> bool:
         return False
     try:
         header = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         return False
     return isinstance(header, dict) and header.get("format") == FORMAT
 
