@@ -9,14 +9,12 @@ Files printed in layout 10 (`tests/golden/report-layout10-*.pdf`, made by main a
 verify byte for byte: their words are `Reworded`, rendered in their own layout.
 """
 
-import io
 import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
@@ -30,6 +28,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.units import format_mass, masses_grouped
 from tests.conftest import COMPLIANCE, CURATOR, GOLDEN, fingerprint
+from tests.pdf_reading import layout_of, words
 
 NOW = "2026-05-01T00:00:00Z"  # Osaka's return and inventory were due 2026-04-25 08:00
 BIG = "CE5C0000YJYX091"  # a 1500 g sample of `ledger-big-mass-layout10.db`
@@ -41,19 +40,6 @@ def run(db: Path, actor: str, *args: str, code: int = 0) -> str:
     result = CliRunner().invoke(app, ["--as", actor, *args], env=env)
     assert result.exit_code == code, (args, result.stdout, result.stderr)
     return result.stdout
-
-
-def words(data: bytes) -> str:
-    """A PDF's text with every run of white space one space."""
-    pages = PdfReader(io.BytesIO(data)).pages
-    return " ".join(" ".join(page.extract_text() for page in pages).split())
-
-
-def layout_of(data: bytes) -> int:
-    """The page layout a report's metadata names."""
-    info = PdfReader(io.BytesIO(data)).metadata
-    assert info is not None
-    return int(json.loads(str(info["/Keywords"]))["v"])
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ the difference): one function (`parts.weighing_words`) words it, with the differ
 layout-11 file (`tests/golden/report-layout11-*-weighing.pdf`) still verifies byte for byte.
 """
 
-import io
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
@@ -27,6 +24,7 @@ from sampleloans.readmodels.report import FINDING_WORDS_LAYOUT, REPORT_LAYOUT
 from sampleloans.readmodels.statement import GROUPED_MASS_VERSION
 from sampleloans.reports.statement import METADATA_VERSION
 from tests.conftest import CURATOR, GOLDEN, OU_PI, fingerprint
+from tests.pdf_reading import layout_of, words
 
 NOW = "2026-05-02T00:00:00Z"
 BIG = "CE5C0000YJYX091"  # 1500 g, lent on L-1; 2 mg of it consumed
@@ -38,19 +36,6 @@ def run(db: Path, *args: str, code: int = 0, actor: str = OU_PI) -> str:
     result = CliRunner().invoke(app, ["--as", actor, *args], env=env)
     assert result.exit_code == code, (args, result.stdout, result.stderr)
     return result.stdout
-
-
-def words(data: bytes) -> str:
-    """A PDF's text with every run of white space one space."""
-    pages = PdfReader(io.BytesIO(data)).pages
-    return " ".join(" ".join(page.extract_text() for page in pages).split())
-
-
-def layout_of(data: bytes) -> int:
-    """The layout a document's metadata names."""
-    info = PdfReader(io.BytesIO(data)).metadata
-    assert info is not None
-    return int(json.loads(str(info["/Keywords"]))["v"])
 
 
 @pytest.fixture
