@@ -378,7 +378,7 @@ def _rich_table(rows: list[Any], spec: TableSpec, page: "Page", total: Callable[
 
     cut = page.limit is not None and len(rows) >= page.limit
     count = total() if cut or page.offset else len(rows)
-    table = Table(title=spec.title.format(count=count))
+    table = Table(title=spec.title.format(count=f"{count:,}"))  # as the plain table and footer
     for column in spec.columns:
         table.add_column(
             column.heading, justify="right" if column.right else "left", no_wrap=column.no_wrap
