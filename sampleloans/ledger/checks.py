@@ -521,7 +521,7 @@ def _whole_snapshot(
     elif agreement_keys:
         snapshot.agreements = _plain(connection.execute(_agreements_read(agreement_keys)))
         _note_issued(snapshot)
-    return snapshot
+    return in_order(snapshot)
 
 
 def _scoped_snapshot(
@@ -572,6 +572,20 @@ def _scoped_snapshot(
         }
     else:
         _note_issued(snapshot)
+    return in_order(snapshot)
+
+
+def in_order(snapshot: Snapshot) -> Snapshot:
+    """The snapshot's items, loans and agreements in key order (text by code point, as SQLite
+    compares it), in every path that builds one (the whole ledger, a write's records read from
+    the database, a write's records as the unit holds them). The checks' messages follow this
+    order (which item is named first, which loan a sample's custody is compared with), so it is
+    stated here, not left to the plan a database picked: a UNION of two branches came sorted on
+    SQLite, a single branch in the order of the index it searched, a UNION on PostgreSQL hashed.
+    The samples are read ordered by code already."""
+    snapshot.items.sort(key=lambda i: (str(i.loan_number), str(i.sample_code)))
+    snapshot.loans.sort(key=lambda loan: str(loan.number))
+    snapshot.agreements.sort(key=lambda agreement: str(agreement.number))
     return snapshot
 
 

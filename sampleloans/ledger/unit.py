@@ -917,7 +917,7 @@ class Unit:
         with the rows it inserted. None where the write touched more than the scope covers
         (another loan or sample, an agreement whose mass issued it cannot follow): the checks
         then read the database."""
-        from sampleloans.ledger.checks import Snapshot
+        from sampleloans.ledger.checks import Snapshot, in_order
 
         if not touched.loans <= scope.loans or not touched.agreements <= set(scope.issued_ug):
             return None
@@ -949,7 +949,7 @@ class Unit:
             snapshot.agreements = [
                 a for a in self._after_writes(scope, "agreement") if a.number in touched.agreements
             ]
-        return snapshot
+        return in_order(snapshot)
 
     def _issued_after_writes(
         self, scope: "CheckScope", agreements: set[str]
