@@ -209,7 +209,7 @@ def test_the_checks_find_what_the_old_reading_found_in_the_same_order_and_words(
             agreements = {
                 str(a) for (a,) in connection.exec_driver_sql("SELECT number FROM agreement")
             }
-            named = {
+            named: dict[str, Any] = {
                 "samples": samples,
                 "loans": loans,
                 "agreements": agreements if every_agreement else set(),

@@ -905,9 +905,18 @@ class Unit:
             violations = checks.run_checks(snapshot)
         else:
             self._write_with_next_statement()
-            violations = checks.check_touched(self.connection, touched)
+            known = self.samples_on_loans(touched.loans)
+            violations = checks.check_touched(self.connection, touched, known)
         if violations:
             raise RuleViolation("; ".join(v.message for v in violations))
+
+    def samples_on_loans(self, numbers: Iterable[str]) -> dict[str, set[str]]:
+        """The codes of every sample on each of these loans whose items the unit has read
+        (`loan_items`: read once, then kept by every item inserted through the unit; a loan
+        step reads them): the checks name those samples instead of finding them again with a
+        subquery. A loan whose items the unit has not read is left out (found by the query)."""
+        items_of = self._items_of
+        return {number: set(items_of[number]) for number in numbers if number in items_of}
 
     def _snapshot_in(self, scope: "CheckScope", touched: Touched) -> "Snapshot | None":
         """The checks' snapshot of the touched records as the database will hold it once this
@@ -917,7 +926,7 @@ class Unit:
         with the rows it inserted. None where the write touched more than the scope covers
         (another loan or sample, an agreement whose mass issued it cannot follow): the checks
         then read the database."""
-        from sampleloans.ledger.checks import Snapshot
+        from sampleloans.ledger.checks import Snapshot, in_order
 
         if not touched.loans <= scope.loans or not touched.agreements <= set(scope.issued_ug):
             return None
@@ -949,7 +958,7 @@ class Unit:
             snapshot.agreements = [
                 a for a in self._after_writes(scope, "agreement") if a.number in touched.agreements
             ]
-        return snapshot
+        return in_order(snapshot)
 
     def _issued_after_writes(
         self, scope: "CheckScope", agreements: set[str]
