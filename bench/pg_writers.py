@@ -1,7 +1,9 @@
 """PostgreSQL write figures (issue 14): a cold write command against SQLite's, and 8 concurrent
 writers' committed events per second against a raw psycopg baseline.
 
-Run: `python -m bench.pg_writers [--runs 12] [--appends 25]` (also part of `python -m bench`).
+Run: `python -m bench.pg_writers [--runs 12] [--appends 25]` (also part of `python -m bench`);
+`--tree A --tree B` compares checkouts: the 8 writers' figure of each, taking turns, the raw loop
+after every turn (with `--one-writer`: one writer's CPU per write).
 It starts its own throwaway PostgreSQL 15 cluster (tests/pgcluster.py: fsync off, loopback,
 scram-sha-256), or uses SAMPLELOANS_TEST_PG. The baseline takes the same advisory lock and
 inserts one row per transaction, so the ratio is what the ledger's rules (head, hash, apply,
@@ -37,6 +39,7 @@ from sampleloans.services.reference import add_institution
 from sampleloans.services.samples import move_sample
 
 url, worker, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+tag = sys.argv[5] if len(sys.argv) > 5 else ""  # a run's own names, on a ledger used before
 engine = db.open_engine(url)
 ctx = Context(actor="curator@naoc.example", os_user="bench",
               now=datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
@@ -53,7 +56,7 @@ print("committed", flush=True)  # the clock stops at the last commit, not at the
 
 LEDGER_WRITER = _WRITER.replace(
     "WRITE",
-    'add_institution(session, ctx, short_name=f"W{worker}-{i}", name=f"Lab {worker}/{i}", '
+    'add_institution(session, ctx, short_name=f"W{tag}{worker}-{i}", name=f"Lab {worker}/{i}", '
     'country="CN", city="Beijing", institution_kind="borrower")',
 )
 """Writers adding institutions: a write that changes no sample or loan (no checks to read)."""
@@ -229,14 +232,18 @@ class Rate:
     exited: float
 
 
-def _concurrent(script: str, url: str, appends: int, extra: list[str]) -> Rate:
-    """Committed appends per second of WORKERS processes started together.
+def _concurrent(
+    script: str, url: str, appends: int, extra: list[str], tree: Path | None = None
+) -> Rate:
+    """Committed appends per second of WORKERS processes started together (running a
+    checkout's code through PYTHONPATH and its folder when `tree` is given).
 
     The clock stops when the last writer has committed its last append (each says so on its
     stdout), not when the processes have exited: an interpreter's shutdown (SQLAlchemy's and
     the models' objects freed, ~0.1 s of CPU each, eight at once on a small machine) is no
     part of the ledger's write throughput, and counting it made the figure mostly that.
     """
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
     with tempfile.TemporaryDirectory() as folder:
         go = Path(folder) / "go"
         processes = [
@@ -244,6 +251,8 @@ def _concurrent(script: str, url: str, appends: int, extra: list[str]) -> Rate:
                 [sys.executable, "-c", script, url, str(n), str(appends), str(go), *extra],
                 stdout=subprocess.PIPE,
                 text=True,
+                env=env,
+                cwd=str(tree) if tree else None,  # `python -c` reads modules from its folder first
             )
             for n in range(WORKERS)
         ]
@@ -259,6 +268,53 @@ def _concurrent(script: str, url: str, appends: int, extra: list[str]) -> Rate:
     if any(codes) or said != ["committed\n"] * WORKERS:
         raise SystemExit(f"a writer failed: exit codes {codes}")
     return Rate(committed=WORKERS * appends / committed, exited=WORKERS * appends / exited)
+
+
+WritersRound = tuple[float, float]
+"""One turn of a tree in `writers_by_tree`: the writers' committed events/s, and the raw
+loop's, measured right after it."""
+
+
+def writers_by_tree(
+    server: PgServer, trees: list[Path | None], rounds: int, appends: int
+) -> dict[str, list[WritersRound]]:
+    """The 8-writer figure of each tree (a checkout's code through PYTHONPATH; None: this
+    one), each on its own demo ledger in one cluster, the trees taking turns (A B, then B A)
+    and the raw loop measured after every turn: on a shared machine the raw loop's rate
+    swings with the load as much as the writers' do, so each turn's ratio is to the raw rate
+    of its own minute, and the trees' ratios are compared turn by turn."""
+    env = {**os.environ, "SAMPLELOANS_NOW": "2026-06-01T09:00:00Z"}
+    urls: dict[str, tuple[str, Path | None]] = {}
+    for n, tree in enumerate(trees):
+        name = f"bench_trees_{n}"
+        server.admin(f"DROP DATABASE IF EXISTS {name}")
+        server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
+        code = {**env, "PYTHONPATH": str(tree)} if tree else env
+        subprocess.run(
+            [str(BIN), "--db", server.url(name), "demo", "--ledger-id", LEDGER_ID],
+            check=True, capture_output=True, env=code, cwd=str(tree) if tree else None,
+        )  # fmt: skip
+        urls[f"{tree or 'this tree'} #{n}"] = (server.url(name), tree)
+    server.admin("DROP DATABASE IF EXISTS bench_trees_raw")
+    server.admin("CREATE DATABASE bench_trees_raw TEMPLATE template0")
+    raw_url = server.url("bench_trees_raw")
+    _create_raw_table(raw_url)
+    found: dict[str, list[WritersRound]] = {label: [] for label in urls}
+    for round_ in range(rounds):
+        order = list(urls.items())
+        for label, (url, tree) in order if round_ % 2 == 0 else order[::-1]:
+            ours = _concurrent(LEDGER_WRITER, url, appends, [f"R{round_}x"], tree)
+            raw = _concurrent(RAW_WRITER, raw_url, appends, [str(WRITER_LOCK_KEY)], tree)
+            found[label].append((ours.committed, raw.committed))
+    return found
+
+
+def _create_raw_table(url: str) -> None:
+    """The raw loop's table, in a database of its own."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE raw_event (id bigserial PRIMARY KEY, worker int, n int)")
 
 
 _SHELVES = itertools.count()
@@ -308,8 +364,9 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--tree", type=Path, action="append", default=[],
-        help="with --one-writer: a checkout whose code a writer runs (repeat, even the same "
-        "one: they take turns)",
+        help="a checkout whose code a writer runs (repeat, even the same one: they take "
+        "turns); without --one-writer: the 8 writers' figure of each, --runs turns of "
+        "--appends each, the raw loop after every turn",
     )  # fmt: skip
     args = parser.parse_args()
     server, cluster = start_server()
@@ -318,6 +375,9 @@ def main() -> None:
             trees: list[Path | None] = list(args.tree) or [None]
             found_one = one_writer_cpu(server, trees, args.rounds, args.one_writer, args.kind)
             _print_one_writer(found_one)
+            return
+        if args.tree:
+            _print_by_tree(writers_by_tree(server, list(args.tree), args.runs, args.appends))
             return
         found = measure(server, args.runs, args.appends)
     finally:
@@ -365,6 +425,17 @@ def _print_one_writer(found: dict[str, list[OneWrite]]) -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
+def _print_by_tree(found: dict[str, list[WritersRound]]) -> None:
+    """Each tree's turns: writers' and raw loop's events/s and their ratio, and the median."""
+    print("| code | each turn: writers / raw loop events/s (ratio) | median ratio |")
+    print("|---|---|---|")
+    for label, turns in found.items():
+        cells = "; ".join(f"{ours:.0f} / {raw:.0f} ({ours / raw:.2f}×)" for ours, raw in turns)
+        median = statistics.median(ours / raw for ours, raw in turns)
+        print(f"| {label} | {cells} | {median:.2f}× |")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
 def start_server() -> tuple[PgServer, LocalCluster | None]:
     """SAMPLELOANS_TEST_PG, else a throwaway cluster (stop it after); SystemExit with the
     reason where neither exists."""
@@ -383,8 +454,6 @@ def start_server() -> tuple[PgServer, LocalCluster | None]:
 
 def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
     """Build both ledgers and the raw table, measure the two write figures."""
-    import psycopg
-
     for name in ("bench_ledger", "bench_raw"):
         server.admin(f"DROP DATABASE IF EXISTS {name}")
         server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
@@ -404,8 +473,7 @@ def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
         for _ in range(runs):  # alternate, so load on the machine hits both alike
             sqlite_times += _cold_write(sqlite, 1, env)
             pg_times += _cold_write(pg, 1, env)
-    with psycopg.connect(server.url("bench_raw"), autocommit=True) as connection:
-        connection.execute("CREATE TABLE raw_event (id bigserial PRIMARY KEY, worker int, n int)")
+    _create_raw_table(server.url("bench_raw"))
     ledger_rate = _concurrent(LEDGER_WRITER, pg, appends, [])
     moving_rate = _concurrent(MOVING_WRITER, pg, appends, [])
     raw_rate = _concurrent(RAW_WRITER, server.url("bench_raw"), appends, [str(WRITER_LOCK_KEY)])

@@ -29,3 +29,17 @@ def test_one_writer_splits_its_cpu_at_the_lock_for_both_kinds_of_write(
             assert client > 0 and server >= 0 and before > 0 and after > 0
             assert before + after <= client
             assert 0 < held < after
+
+
+def test_the_writers_figure_of_each_tree_alternates_with_the_raw_loop(
+    pg_server: PgServer,
+) -> None:
+    """`--tree A --tree B` without `--one-writer`: every tree has one turn per round, each with
+    the writers' rate and the raw loop's of its own minute; the rounds add institutions of
+    their own names to the same ledger, so a second round is not refused as a duplicate (every
+    writer would exit 1)."""
+    found = pg_writers.writers_by_tree(pg_server, [None, None], rounds=2, appends=2)
+    assert list(found) == ["this tree #0", "this tree #1"]
+    for turns in found.values():
+        assert len(turns) == 2
+        assert all(ours > 0 and raw > 0 for ours, raw in turns)
