@@ -296,6 +296,7 @@ def _stored(row: Any) -> StoredCheckpoint:
     try:
         text_, _signatures = notes.split_note(row.note)
         hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
+        dates.parse_datetime(row.created_at, "created_at")  # `checkpoint list` prints it
         return StoredCheckpoint(
             id=int(row.id),
             tree_size=int(row.tree_size),
@@ -307,10 +308,25 @@ def _stored(row: Any) -> StoredCheckpoint:
         )
     except (InvalidInput, ValueError, TypeError, AttributeError):
         raise Conflict(
-            f"kept checkpoint {row.id}: its row in the checkpoint table is damaged (its note or "
-            "frontier is not what 'checkpoint' writes): the table was edited; run "
+            f"kept checkpoint {row.id}: its row in the checkpoint table is damaged (its note, "
+            "frontier or time is not what 'checkpoint' writes): the table was edited; run "
             "'sampleloans verify'"
         ) from None
+
+
+def _unlike_its_note(kept: StoredCheckpoint) -> str | None:
+    """Which column of a kept row disagrees with the signed note it holds, if one does.
+
+    `checkpoint` writes every column from the same checkpoint: the frontier whose root it
+    signs and its `time` line (its size: `_kept_signature_holds`). An edited frontier is what
+    `verify --since` extends the tree from; an edited time is what `checkpoint list` shows.
+    """
+    checkpoint = kept.checkpoint
+    if kept.frontier.root() != checkpoint.root:
+        return "its Merkle frontier does not give the signed root"
+    if kept.created_at != checkpoint.extension("time"):
+        return f"its time {notes.shown(kept.created_at)} is not the signed time line"
+    return None
 
 
 def stored_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
@@ -741,6 +757,11 @@ def kept_checkpoint_problems(connection: Connection) -> list[str]:
             problems.append(
                 f"kept checkpoint {kept.id}: its signature does not verify with the key kept "
                 "with it: the checkpoint table was edited"
+            )
+        elif unlike := _unlike_its_note(kept):
+            problems.append(
+                f"kept checkpoint {kept.id}: its row in the checkpoint table is damaged "
+                f"({unlike}): the table was edited"
             )
         elif kept.tree_size > last:
             problems.append(
