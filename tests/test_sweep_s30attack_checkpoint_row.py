@@ -135,7 +135,9 @@ def test_on_postgresql_an_edited_frontier_or_time_is_named_by_verify(
     signed = runner.invoke(app, ["--as", CURATOR, "checkpoint", "--key", str(key)])
     assert signed.exit_code == 0, signed.stdout + signed.stderr
     with psycopg.connect(pg_ledger, autocommit=True) as connection:  # the superuser, tampering
-        (frontier,) = connection.execute("SELECT frontier FROM checkpoint").fetchone()  # type: ignore[misc]
+        row = connection.execute("SELECT frontier FROM checkpoint").fetchone()
+        assert row is not None
+        frontier = str(row[0])
         connection.execute("ALTER TABLE checkpoint DISABLE TRIGGER USER")
         connection.execute(
             "UPDATE checkpoint SET frontier = %s, created_at = '2020-01-01T00:00:00Z'",
