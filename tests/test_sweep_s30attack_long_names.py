@@ -11,6 +11,7 @@ written, and the ledger is unchanged.
 """
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sampleloans import db
 from sampleloans.errors import StorageError
 from sampleloans.fileio import check_output_folder
 from sampleloans.services import maintenance
+from sampleloans.services.checkpoints import make_checkpoint, memory_path, read_signer
 from sampleloans.services.events_file import is_events_export
 from tests.conftest import ctx_for, fingerprint
 from tests.i15_statement_helpers import CURATOR, env_for, invoke
@@ -114,3 +116,32 @@ def test_an_output_folder_that_is_a_dangling_link_or_a_file_is_still_not_a_folde
     check_output_folder(tmp_path / "new")
     with pytest.raises(StorageError, match="does not exist; create it first"):
         check_output_folder(tmp_path / "missing" / "new")
+
+
+def test_a_key_whose_record_beside_it_would_be_a_name_too_long_signs_nothing(
+    here: Path, ledger: Path
+) -> None:
+    """A key renamed to 250 characters: KEY.pub fits, KEY.signed (its record of what it signed,
+    which stops it signing a rolled-back ledger) does not. `checkpoint --key` printed a
+    traceback; now one line, exit 3, nothing kept."""
+    made = invoke(env_for(ledger), "keys", "generate", "--out", "k", "--name", "lender")
+    assert made.exit_code == 0, made.stderr
+    key = here / ("k" * 250)
+    (here / "k").rename(key)
+    (here / "k.pub").rename(f"{key}.pub")
+    before = fingerprint(ledger)
+    signed = invoke(env_for(ledger), "checkpoint", "--key", str(key))
+    assert signed.exception is None or isinstance(signed.exception, SystemExit), signed.exception
+    assert signed.exit_code == 3, signed.stderr
+    assert signed.stderr == f"Error: --key: {key}.signed: cannot inspect it: File name too long\n"
+    assert fingerprint(ledger) == before
+    engine = db.open_engine(db.url_for_path(ledger))
+    try:
+        with pytest.raises(StorageError, match="cannot inspect it: File name too long"):
+            now = datetime(2026, 6, 15, 9, tzinfo=UTC)  # the demo ledger's clock
+            make_checkpoint(
+                engine, ctx_for(CURATOR, now), read_signer(key), memory=memory_path(key)
+            )
+    finally:
+        engine.dispose()
+    assert fingerprint(ledger) == before

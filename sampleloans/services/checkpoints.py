@@ -94,7 +94,7 @@ def _set_aside_record(key_path: Path) -> Path | None:
     """The replaced key's record of what it signed (KEY.signed), renamed beside it: kept, not
     deleted, but no longer read as the new key's (whose first checkpoint it would refuse)."""
     record = memory_path(key_path)
-    if not record.exists():
+    if fileio.inspected_mode(record, "--out") is None:
         return None
     for number in range(1, 1000):
         aside = record.with_name(f"{record.name}.replaced-{number}")
@@ -602,7 +602,8 @@ def memory_path(key_path: Path) -> Path:
 
 def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, notes.Checkpoint]:
     """Origin → the last checkpoint this key signed for it (each signature checked)."""
-    if memory is None or not memory.exists():
+    # looked up, not `exists()`: KEY.signed may be a name too long where KEY was not (exit 3)
+    if memory is None or fileio.inspected_mode(memory, "--key") is None:
         return {}
     what = f"the key's record of signed checkpoints {memory}"
     damaged = InvalidInput(f"{what} is damaged or not this key's; move it aside")
