@@ -150,6 +150,21 @@ def refuse_exposed_key(path: Path, option: str) -> None:
         raise StorageError(exposure)
 
 
+def inspected_mode(path: Path, option: str | None, *, follow: bool = True) -> int | None:
+    """The mode of what is at `path` (of a symbolic link itself unless `follow`), None when
+    nothing is there. A path the system will not look up (a name longer than it allows, a
+    folder on the way that may not be searched) is one line, exit 3: pathlib's `exists()` and
+    `is_dir()` raise for those instead of answering."""
+    try:
+        return (path.stat() if follow else path.lstat()).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if follow and exc.errno == errno.ELOOP:  # a loop of links leads nowhere: nothing there
+            return None
+        raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
+
+
 def refuse_non_regular(path: Path, option: str | None = None) -> None:
     """Refuse an existing `path` that is not a regular file: only those may be replaced."""
     try:
@@ -302,12 +317,13 @@ def refuse_missing_folder(path: Path, option: str | None, *, new_folder: bool = 
     file is never written into a folder made for it, nor a new output folder made inside
     missing ones (a typo in the path would be created silently): the user makes the folder."""
     directory = path.parent  # Path("x").parent is already Path(".")
-    if directory.is_dir():
+    mode = inspected_mode(directory, option)
+    if mode is not None and stat.S_ISDIR(mode):
         return
     verb = "create" if new_folder else "write"
     why = (
         f"{directory} is not a folder"
-        if directory.exists()
+        if mode is not None
         else f"folder {directory} does not exist; create it first"
     )
     raise StorageError(f"{_label(option, path)}: cannot {verb} it: {why}")
@@ -340,8 +356,9 @@ def check_output_folder(folder: Path, option: str = "--out") -> None:
     """Refuse an output folder that is something else, or that cannot be made because the
     folder it would go in does not exist (checked before any work; made with its files by
     `write_folder_atomic`)."""
-    if folder.exists() or folder.is_symlink():
-        if not folder.is_dir():
+    if inspected_mode(folder, option, follow=False) is not None:  # a dangling link too
+        mode = inspected_mode(folder, option)
+        if mode is None or not stat.S_ISDIR(mode):
             raise StorageError(f"{option}: {folder} is not a folder")
     else:
         refuse_missing_folder(folder, option, new_folder=True)

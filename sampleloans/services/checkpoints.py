@@ -94,7 +94,7 @@ def _set_aside_record(key_path: Path) -> Path | None:
     """The replaced key's record of what it signed (KEY.signed), renamed beside it: kept, not
     deleted, but no longer read as the new key's (whose first checkpoint it would refuse)."""
     record = memory_path(key_path)
-    if not record.exists():
+    if fileio.inspected_mode(record, "--out") is None:
         return None
     for number in range(1, 1000):
         aside = record.with_name(f"{record.name}.replaced-{number}")
@@ -296,6 +296,7 @@ def _stored(row: Any) -> StoredCheckpoint:
     try:
         text_, _signatures = notes.split_note(row.note)
         hashes = [base64.b64decode(h) for h in json.loads(row.frontier)]
+        dates.parse_datetime(row.created_at, "created_at")  # `checkpoint list` prints it
         return StoredCheckpoint(
             id=int(row.id),
             tree_size=int(row.tree_size),
@@ -307,10 +308,25 @@ def _stored(row: Any) -> StoredCheckpoint:
         )
     except (InvalidInput, ValueError, TypeError, AttributeError):
         raise Conflict(
-            f"kept checkpoint {row.id}: its row in the checkpoint table is damaged (its note or "
-            "frontier is not what 'checkpoint' writes): the table was edited; run "
+            f"kept checkpoint {row.id}: its row in the checkpoint table is damaged (its note, "
+            "frontier or time is not what 'checkpoint' writes): the table was edited; run "
             "'sampleloans verify'"
         ) from None
+
+
+def _unlike_its_note(kept: StoredCheckpoint) -> str | None:
+    """Which column of a kept row disagrees with the signed note it holds, if one does.
+
+    `checkpoint` writes every column from the same checkpoint: the frontier whose root it
+    signs and its `time` line (its size: `_kept_signature_holds`). An edited frontier is what
+    `verify --since` extends the tree from; an edited time is what `checkpoint list` shows.
+    """
+    checkpoint = kept.checkpoint
+    if kept.frontier.root() != checkpoint.root:
+        return "its Merkle frontier does not give the signed root"
+    if kept.created_at != checkpoint.extension("time"):
+        return f"its time {notes.shown(kept.created_at)} is not the signed time line"
+    return None
 
 
 def stored_checkpoints(connection: Connection) -> list[StoredCheckpoint]:
@@ -586,7 +602,8 @@ def memory_path(key_path: Path) -> Path:
 
 def _read_memory(memory: Path | None, verifier: notes.VerifierKey) -> dict[str, notes.Checkpoint]:
     """Origin → the last checkpoint this key signed for it (each signature checked)."""
-    if memory is None or not memory.exists():
+    # looked up, not `exists()`: KEY.signed may be a name too long where KEY was not (exit 3)
+    if memory is None or fileio.inspected_mode(memory, "--key") is None:
         return {}
     what = f"the key's record of signed checkpoints {memory}"
     damaged = InvalidInput(f"{what} is damaged or not this key's; move it aside")
@@ -741,6 +758,11 @@ def kept_checkpoint_problems(connection: Connection) -> list[str]:
             problems.append(
                 f"kept checkpoint {kept.id}: its signature does not verify with the key kept "
                 "with it: the checkpoint table was edited"
+            )
+        elif unlike := _unlike_its_note(kept):
+            problems.append(
+                f"kept checkpoint {kept.id}: its row in the checkpoint table is damaged "
+                f"({unlike}): the table was edited"
             )
         elif kept.tree_size > last:
             problems.append(

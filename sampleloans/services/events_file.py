@@ -146,9 +146,9 @@ def is_events_export(source: Path) -> bool:
     """Whether `source` is a regular file whose first line is an events export's header: what
     `import` into a --db that holds no ledger yet rebuilds the ledger from (as `restore
     --events`). Anything else (no such file, a FIFO, unreadable) is left to `import` to name."""
-    if not source.is_file():
-        return False
-    try:
+    try:  # is_file() raises, not answers, for a name longer than the system allows
+        if not source.is_file():
+            return False
         with source.open(encoding="utf-8", newline="\n") as handle:
             line = handle.readline(MAX_LINE_CHARS + 1)
     except (OSError, UnicodeDecodeError):

@@ -13,6 +13,7 @@ Curators and compliance officers may back up; only curators may restore.
 """
 
 import os
+import stat
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,8 @@ def _check_destination(dest: Path, database: Path, force: bool) -> None:
     # each refusal names the argument, FILE, as every other command's names its option
     fileio.refuse_ledger(dest, database, "FILE")
     fileio.refuse_new_database(dest, "FILE")
-    if dest.is_dir():
+    mode = fileio.inspected_mode(dest, "FILE")
+    if mode is not None and stat.S_ISDIR(mode):
         raise StorageError(f"FILE: {dest} is a folder; give a file name for the backup")
     fileio.refuse_non_regular(dest, "FILE")
     fileio.refuse_missing_folder(dest, "FILE")
