@@ -488,8 +488,8 @@ def loan_detail_stream(
     assert agreement is not None
     sent_back = sent_back_at(session, [loan]).get(loan.number)
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now, sent_back)
-    # no inventory is owed once nothing is out (as `status` says)
-    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
+    # no inventory is owed once nothing is out or all was sent back by it (as `status` says)
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at, sent_back)
     extensions = _extension_views(session, number)
     consumptions = _consumption_query(number)
     detail = LoanDetail(
@@ -513,7 +513,7 @@ def loan_detail_stream(
         inventory_days_left=(
             None if inventory_due is None else rule.calendar_days(ctx.now, inventory_due)
         ),
-        inventory_overdue=rule.inventory_overdue(loan.status, inventory_due, ctx.now),
+        inventory_overdue=rule.inventory_overdue(loan.status, inventory_due, ctx.now, sent_back),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,
