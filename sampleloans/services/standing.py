@@ -157,6 +157,7 @@ class LoanStanding:
     loan_period: str  # ISO period asked for: before issue, the due date is this after it
     days_left: int | None  # calendar days; negative when overdue
     overdue: bool  # past the due time now (also on the due day itself, after the hour)
+    sent_back_in_time: bool  # everything left sent back by the due time: its return is met
     recalled_at: datetime | None  # when the lender brought the due date forward, if it did
     extensions_granted: int
     max_extensions: int
@@ -592,6 +593,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         loan_period=loan.loan_period,
         days_left=days_left,
         overdue=overdue,
+        sent_back_in_time=rule.sent_back_in_time(loan.status, loan.due_at, sent_back),
         recalled_at=loan.recalled_at,
         extensions_granted=loan.extensions_granted,
         max_extensions=agreement.max_extensions if agreement is not None else 0,
