@@ -229,3 +229,25 @@ def test_a_file_printed_before_the_rule_still_verifies_as_it_was_judged(
         (fresh,) = folder.iterdir()
     assert flagged not in pdf_words(fresh)
     assert "byte-identical" in run(db_path, now, actor, "verify-document", str(fresh))
+
+
+def test_postgresql_follows_the_same_rule(demo_url: str) -> None:
+    """The demo on PostgreSQL: Osaka (return and inventory due 2026-04-25 08:00) sends
+    everything back on 21 April; on 1 May the SQL of `overdue` lists neither (it listed its
+    inventory, "overdue by 6 days")."""
+    env = {"SAMPLELOANS_NOW": "2026-04-28T10:00:00Z", "COLUMNS": "200"}
+    release = ["loans", "return", "L-2025-Osaka", "--container", "box", "--seal", "S-9",
+               "--at", "2026-04-21T10:00:00Z"]  # fmt: skip
+    sent = CliRunner().invoke(app, ["--db", demo_url, "--as", CURATOR, *release], env=env)
+    assert sent.exit_code == 0, sent.stderr
+    later = {**env, "SAMPLELOANS_NOW": "2026-05-01T00:00:00Z"}
+    listed = CliRunner().invoke(
+        app, ["--db", demo_url, "--as", CURATOR, "overdue", "--json"], env=later
+    )
+    assert listed.exit_code == 0, listed.stderr
+    assert [r for r in json.loads(listed.stdout) if r["loan_number"] == "L-2025-Osaka"] == []
+    status = CliRunner().invoke(
+        app, ["--db", demo_url, "--as", "terada@osaka-u.example", "status", "--json"], env=later
+    )
+    (loan,) = json.loads(status.stdout)["loans"]
+    assert (loan["inventory_overdue"], loan["next_inventory_due_at"]) == (False, None)
