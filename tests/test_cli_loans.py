@@ -244,6 +244,7 @@ def test_show_table_and_list(runner: CliRunner, run: Run) -> None:
             "due_at": "2026-04-01T09:00:00Z",
             "days_left": 365,
             "overdue": False,
+            "sent_back_in_time": False,
             "returned_at": None,
             "settled_at": None,
             "closed_at": None,

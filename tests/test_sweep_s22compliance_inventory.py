@@ -119,7 +119,7 @@ def test_the_read_model_names_the_attestation_past_due(ledger: Path) -> None:
         osaka, uoc = session.get(Loan, "L-2025-Osaka"), session.get(Loan, "L-2025-UoC")
         assert osaka is not None and uoc is not None
         now = datetime(2026, 6, 15, 10, tzinfo=UTC)
-        [late] = overdue_inventories([uoc, osaka], now)
+        [late] = overdue_inventories(session, [uoc, osaka], now)
     assert (late.loan, late.days_late) == ("L-2025-Osaka", 51)
     assert late.due_at.replace(tzinfo=UTC) == datetime(2026, 4, 25, 8, tzinfo=UTC)
 

@@ -390,7 +390,8 @@ def status(
 
     JSON keys (docs/json.md): loans [number, institution, pi_email, status, held_ug,
     returning_ug (the part of held_ug on its way back), due_at, loan_period (as requested: due
-    that long after issue), days_left (negative when overdue), overdue, recalled_at,
+    that long after issue), days_left (negative when overdue), overdue, sent_back_in_time
+    (everything left sent back by the due time: the return met), recalled_at,
     inventory_overdue, extensions_granted, max_extensions, next_inventory_due_at,
     inventory_days_left, obligations [text], returned_at (the last return shipment's arrival),
     settled_at, closed_at, withdrawn_reason (withdrawn before issue: why; else null),
@@ -430,6 +431,7 @@ def _standing_json(r: Any) -> dict[str, Any]:
         "loan_period": format_period(r.loan_period),
         "days_left": r.days_left,
         "overdue": r.overdue,
+        "sent_back_in_time": r.sent_back_in_time,
         "recalled_at": _iso(r.recalled_at),
         "extensions_granted": r.extensions_granted,
         "max_extensions": r.max_extensions,
@@ -475,14 +477,14 @@ def _mass_words(r: Any) -> str:
     return ", ".join(f"{format_mass(ug)} {words}" for ug, words in parts)
 
 
-def _days(days: int | None, overdue: bool, status: str | None = None) -> str:
+def _days(days: int | None, overdue: bool, sent_back_in_time: bool = False) -> str:
     """' (3 days left)', ' (due today)', ' (OVERDUE by 2 days)' or ' (OVERDUE since today)'
-    (the statement's words); of a return whose loan is wholly on its way back (`status`),
-    owing no days, ' (sent back in time)' (`ledger/overdue.py`)."""
-    from sampleloans.vocab import LoanStatus
-
+    (the statement's words); of a return the service says was met by sending everything back
+    by its due time, ' (sent back in time)' (`ledger/overdue.py`)."""
+    if sent_back_in_time:
+        return " (sent back in time)"
     if days is None:
-        return " (sent back in time)" if status == LoanStatus.RETURN_IN_TRANSIT else ""
+        return ""
     if overdue:
         late = -days
         return (
@@ -519,7 +521,7 @@ def _standing_lines(r: Any) -> list[Any]:
         Text(
             f"  {'nothing issued' if r.withdrawn_reason else _mass_words(r)}; "
             f"{_ended(r) or f'due {due}'}"
-            f"{_days(r.days_left, r.overdue, r.status)}{_recalled(r)}",
+            f"{_days(r.days_left, r.overdue, r.sent_back_in_time)}{_recalled(r)}",
             style="red" if overdue_now else "",
         ),
         Text(

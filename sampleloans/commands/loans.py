@@ -735,12 +735,12 @@ def _due_text(
     *,
     cell: bool = False,
     before_issue: str | None = None,
-    status: str | None = None,
+    sent_back_in_time: bool = False,
 ) -> Any:
     """The due date with days left, or days overdue in red; `cell`: in a table's column whose
     heading says UTC; `before_issue`: what a loan not yet issued says instead of a date;
-    `status`: a return's loan status (one wholly on its way back, owing no days, was sent in
-    time: `ledger/overdue.py`)."""
+    `sent_back_in_time`: the service's word that a return was met by sending everything back
+    by its due time (`ledger/overdue.py`)."""
     from rich.text import Text
 
     from sampleloans.commands.render import time_cell
@@ -748,9 +748,10 @@ def _due_text(
     if due is None:
         return Text(before_issue or "—")
     text = time_cell(due) if cell else _when(due)
+    if sent_back_in_time:
+        return Text(f"{text} (sent back in time)")
     if days_left is None:
-        sent = status == LoanStatus.RETURN_IN_TRANSIT  # no days owed: all sent back in time
-        return Text(f"{text} (sent back in time)" if sent else text)
+        return Text(text)
     if overdue:
         late = max(0, -days_left)
         words = "since today" if late == 0 else f"by {counted(late, 'day')}"
@@ -904,8 +905,9 @@ def list_(
     JSON (docs/json.md): a list of {number, agreement_number, institution, pi_email, status,
     transfer_type, sample_count, issued_ug, held_ug, returning_ug (the part of held_ug on its
     way back), due_at (kept once the loan is over), days_left (negative when overdue), overdue,
-    returned_at (the last return shipment's arrival), settled_at, closed_at, withdrawn_reason
-    (withdrawn before issue: why; else null), loan_period (as requested: due that long after
+    sent_back_in_time (everything left sent back by the due time: the return met), returned_at
+    (the last return shipment's arrival), settled_at, closed_at, withdrawn_reason (withdrawn
+    before issue: why; else null), loan_period (as requested: due that long after
     issue)}. Before issue the table says when it will fall due ("1 year after issue"); once a
     loan is over its due date binds no more: the table says how it ended, as `status` does
     ("— (closed 2025-10-21 10:00)").
@@ -991,7 +993,7 @@ def _due_or_ended(row: "LoanRow") -> Any:
             row.overdue,
             cell=True,
             before_issue=before_issue,
-            status=row.status,
+            sent_back_in_time=row.sent_back_in_time,
         )
     ended = row.ended()
     return Text("—" if ended is None else f"— ({ended[0]} {time_cell(ended[1])})")
@@ -1038,8 +1040,8 @@ def show(
 
     JSON keys (docs/json.md): number, agreement_number, institution, pi_email, purpose,
     transfer_type, status, loan_period, requested_at, approved_at, issued_at, due_at, days_left,
-    overdue, extensions_granted, max_extensions, next_inventory_due_at, inventory_days_left
-    (negative when late), inventory_overdue, recalled_at, settled_at,
+    overdue, sent_back_in_time, extensions_granted, max_extensions, next_inventory_due_at,
+    inventory_days_left (negative when late), inventory_overdue, recalled_at, settled_at,
     settled_obligations, closed_at, returned_at (the last return shipment's arrival),
     withdrawn_reason (withdrawn before issue: why; else null), items [{sample_code, source
     (requested until issued), custody_state, issued_ug (by the curator), held_ug, consumed_ug,
@@ -1169,7 +1171,11 @@ def _detail_header(d: "LoanDetail") -> Any:
         (
             "due",
             _due_text(
-                d.due_at, d.days_left, d.overdue, before_issue=_after_issue(d), status=d.status
+                d.due_at,
+                d.days_left,
+                d.overdue,
+                before_issue=_after_issue(d),
+                sent_back_in_time=d.sent_back_in_time,
             ),
         ),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),

@@ -552,7 +552,7 @@ def _check_against_ledger(
 ) -> tuple[list[str], int]:
     """The signature then the ledger checks; the problems found, the signature's counted apart."""
     from sampleloans.commands.signer import check_document_signature
-    from sampleloans.readmodels.report import SENT_BACK_LAYOUT
+    from sampleloans.readmodels.report import INVENTORY_SENT_BACK_LAYOUT, SENT_BACK_LAYOUT
     from sampleloans.services.queries import judged_before_sent_back
     from sampleloans.services.reporting import check_access
 
@@ -572,7 +572,9 @@ def _check_against_ledger(
         if head_seq is not None:
             check = _LedgerCheck(out, problems, session, service_ctx, claim, data, signed)
             # a file of a layout before the sent-back rule is judged as it was then
-            with judged_before_sent_back(claim.layout < SENT_BACK_LAYOUT):
+            with judged_before_sent_back(
+                claim.layout < SENT_BACK_LAYOUT, claim.layout < INVENTORY_SENT_BACK_LAYOUT
+            ):
                 then_digest = _check_content_then(check, head_seq)
                 _check_still_current(check, head_seq, then_digest)
     return problems, signature_problems

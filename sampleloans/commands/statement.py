@@ -376,7 +376,7 @@ def verify_with_ledger(
     """Check a statement against the ledger: rebuilt on its checkpoint, same digest, same bytes
     (a signed file: its unsigned rendering is a prefix)."""
     from sampleloans.commands.signer import check_document_signature
-    from sampleloans.readmodels.statement import SENT_BACK_VERSION
+    from sampleloans.readmodels.statement import INVENTORY_SENT_BACK_VERSION, SENT_BACK_VERSION
     from sampleloans.services.queries import judged_before_sent_back
     from sampleloans.services.statement import build_statements
 
@@ -386,7 +386,11 @@ def verify_with_ledger(
         claim = _statement_claim(data, meta)
         # a file of a layout before the sent-back rule is judged as it was then
         before = claim.version < SENT_BACK_VERSION
-        with reading(ctx) as (session, service_ctx), judged_before_sent_back(before):
+        inventory_before = claim.version < INVENTORY_SENT_BACK_VERSION
+        with (
+            reading(ctx) as (session, service_ctx),
+            judged_before_sent_back(before, inventory_before),
+        ):
             (rebuilt,) = build_statements(
                 session, service_ctx, claim.checkpoint, pi=claim.pi, generated_at=claim.generated
             )

@@ -15,6 +15,11 @@ owed until the borrower has dispatched everything left (the loan is `return_in_t
 held, the rest on its way back); its last return shipment leaving at or before the due time
 meets it, however long the carrier takes. One that left after the due time stays overdue until
 it arrives (the loan was late; it is back, and no longer out, only then).
+
+The inventory attestation follows the same rule: it is about what the PI holds, and a PI who
+sent everything left back by its due time holds nothing to attest (the return receipt's
+weighing accounts for what was sent), so it is no longer owed; one sent after the inventory
+fell due leaves it overdue until everything arrives, as a late return stays late.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -67,15 +72,27 @@ def return_overdue(
     return return_owed(status, due_at, sent_back_at) and past_due(due_at, now)
 
 
-def inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:
+def inventory_due(
+    status: str, next_inventory_due_at: datetime | None, sent_back_at: datetime | None
+) -> datetime | None:
     """The inventory attestation a loan owes: its next due time while it is out, none once
-    everything is back (returned, settled, closed) or before it is issued."""
-    return next_inventory_due_at if is_out(status) else None
+    everything is back (returned, settled, closed), before it is issued, or once everything left
+    was sent back by that time (`sent_back_at`: see `return_owed`; nothing left to attest)."""
+    if not is_out(status) or sent_back_in_time(status, next_inventory_due_at, sent_back_at):
+        return None
+    return next_inventory_due_at
 
 
-def inventory_overdue(status: str, next_inventory_due_at: datetime | None, now: datetime) -> bool:
-    """Whether a loan's inventory attestation is overdue at `now`."""
-    return is_out(status) and past_due(next_inventory_due_at, now)
+def inventory_overdue(
+    status: str,
+    next_inventory_due_at: datetime | None,
+    now: datetime,
+    sent_back_at: datetime | None,
+) -> bool:
+    """Whether a loan's inventory attestation is overdue at `now` (`sent_back_at`: see
+    `inventory_due`)."""
+    due_at = inventory_due(status, next_inventory_due_at, sent_back_at)
+    return past_due(due_at, now)
 
 
 def calendar_days(earlier: datetime, later: datetime) -> int:

@@ -452,8 +452,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # weighing as the custody report does, with the difference (`parts.weighing_words`), and a
 # return sent back by its due time is not flagged overdue while it travels (`ledger/overdue.py`;
 # a file of 1–11 is rebuilt as it was judged: `queries.judged_before_sent_back`).
-REPORT_LAYOUT = 12
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+# 13 = an inventory attestation is not owed, nor flagged overdue, once everything left was sent
+# back by its due time, as a return is not (`ledger/overdue.py`; before: "Inventory overdue" and
+# a "Next inventory due" date while the PI held nothing; a file of 1–12 is rebuilt as it was
+# judged: `queries.judged_before_sent_back`).
+REPORT_LAYOUT = 13
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -469,12 +473,15 @@ CHART_IN_TABLE_ORDER_LAYOUT = 10
 EVERY_REPORT_FLAGS_INVENTORY_LAYOUT = 11
 GROUPED_MASS_LAYOUT = 11
 FINDING_WORDS_LAYOUT = 12
-SENT_BACK_LAYOUT = 12
-"""The first layout judging a return as `ledger/overdue.py` does now: sent back by its due
-time, it is not overdue while it travels (1–11 flagged it "Return overdue" until it arrived)."""
 """The first layout printing a reworded finding in its words (11 printed one, a weighing of
 1,000 g or more, as program text: `finding_cell`) and wording a weighing in the return report
 as the custody report does, with the difference ("expected …, weighed … (−10.000 mg)")."""
+SENT_BACK_LAYOUT = 12
+"""The first layout judging a return as `ledger/overdue.py` does now: sent back by its due
+time, it is not overdue while it travels (1–11 flagged it "Return overdue" until it arrived)."""
+INVENTORY_SENT_BACK_LAYOUT = 13
+"""The first layout judging an inventory as `ledger/overdue.py` does now: everything left sent
+back by its due time, it is not owed (1–12 flagged it "Inventory overdue" while it travelled)."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -520,7 +527,8 @@ def due_after_issue(status: str, loan_period: str) -> str | None:
 
 def owed_inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:
     """The inventory date a printed loan shows: none once it is no longer out. The rule of
-    `ledger.overdue.inventory_due`, for the renderers, which load no ledger module."""
+    `ledger.overdue.inventory_due`, for the renderers, which load no ledger module (one sent
+    back by its inventory's due time has no date in the read model: the service judged it)."""
     return next_inventory_due_at if status in ACTIVE_LOAN_STATUSES else None
 
 

@@ -17,7 +17,7 @@ from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Recall, Wo
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 11
+STATEMENT_LAYOUT = 12
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -41,11 +41,15 @@ COUNTED_VERSION = 10
 events") and whose loan not yet issued says when it falls due, as `status` does ("12 months
 after issue"; before, "—")."""
 GROUPED_MASS_VERSION = 11
+"""The first statement layout printing a mass of 1,000 g or more with its thousands grouped,
+"1,731.000 g", as every command and report layout 11 print it (before, "1731.000 g")."""
 SENT_BACK_VERSION = 11
 """The first statement layout judging a return as `ledger/overdue.py` does now: sent back by
 its due time, it is owed no more while it travels (1–10 listed it, overdue, until it arrived)."""
-"""The first statement layout printing a mass of 1,000 g or more with its thousands grouped,
-"1,731.000 g", as every command and report layout 11 print it (before, "1731.000 g")."""
+INVENTORY_SENT_BACK_VERSION = 12
+"""The first statement layout judging an inventory as `ledger/overdue.py` does now: everything
+left sent back by its due time, it is owed no more (1–11 listed it, and its date, while the PI
+held nothing)."""
 
 
 @dataclass(frozen=True)

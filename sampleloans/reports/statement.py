@@ -86,8 +86,11 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # digest covers, are `Reworded` by `with_grouped_masses`), and a return sent back by its due
 # time no longer owed while it travels (before: overdue until it arrived; an older file is
 # rebuilt so, `queries.judged_before_sent_back`).
+# 12 = an inventory attestation owed no more, and its date not shown, once everything left was
+# sent back by its due time, as a return is not (before: owed, overdue, while the PI held
+# nothing; an older file is rebuilt so, `queries.judged_before_sent_back`).
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3

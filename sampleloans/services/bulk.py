@@ -314,6 +314,8 @@ def _parse_json(line: str) -> Any:
             parse_float=TypedFraction,  # exact, never inf: 1e400 stays a number to refuse by name
             parse_constant=_json_constant,
         )
+    except _NotANumber as constant:
+        return _constant_named(line, constant.name)
     except InvalidInput as refused:
         return refused
     except json.JSONDecodeError as exc:
@@ -356,9 +358,66 @@ def _json_int(text: str) -> int:
     return int(text)
 
 
+class _NotANumber(InvalidInput):
+    """NaN or Infinity in a line: refused, named by its key once the line is decoded."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not a number the ledger takes; give a whole number")
+        self.name = name
+
+
 def _json_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON numbers; the ledger never takes them."""
-    raise InvalidInput(f"{name} is not a number the ledger takes; give a whole number")
+    """NaN and Infinity are not JSON numbers; the ledger never takes them (the parser's hook
+    knows no key: `_constant_named` finds it)."""
+    raise _NotANumber(name)
+
+
+@dataclass(frozen=True)
+class _Constant:
+    """Where NaN or Infinity stood in a decoded line (`_constant_named`)."""
+
+    name: str
+
+
+def _constant_named(line: str, name: str) -> InvalidInput:
+    """The refusal of a line holding NaN or Infinity, naming its field as every import
+    refusal does (`payload.mass_ug: …`): the line decoded again, the constant marked where
+    it stands (only a refused line pays for this)."""
+    try:
+        decoded = json.loads(
+            line,
+            object_pairs_hook=_object_without_duplicates,
+            parse_int=_json_int,
+            parse_float=TypedFraction,
+            parse_constant=_Constant,
+        )
+        found = _constant_path(decoded, "")
+    except (InvalidInput, json.JSONDecodeError, RecursionError):
+        # the line has another fault after the constant: the constant, met first, is the
+        # one refused, unnamed (the first decode stopped there)
+        found = None
+    field, name = found if found is not None else ("", name)
+    said = f"{name} is not a number the ledger takes; give a whole number"
+    return InvalidInput(f"{field}: {said}" if field else said)
+
+
+def _constant_path(value: Any, path: str) -> tuple[str, str] | None:
+    """The path (`payload.children[0][1]`) and name of the first constant in a decoded value."""
+    if isinstance(value, _Constant):
+        return path, value.name
+    if isinstance(value, dict):
+        items: Iterable[tuple[str, Any]] = (
+            (f"{path}.{key}" if path else key, item) for key, item in value.items()
+        )
+    elif isinstance(value, list):
+        items = ((f"{path}[{n}]", item) for n, item in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        found = _constant_path(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 # --- checking values against the event's fields ---------------------------------------------

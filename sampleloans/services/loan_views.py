@@ -85,6 +85,7 @@ class LoanRow:
     due_at: datetime | None  # kept as a fact once the loan is over, though it binds no more
     days_left: int | None  # negative when overdue; None unless the loan is out
     overdue: bool
+    sent_back_in_time: bool  # everything left sent back by the due time: its return is met
     # how it ended, as `status` and `loans show` say it (None while it has not)
     returned_at: datetime | None = None  # the last return shipment's arrival
     settled_at: datetime | None = None
@@ -228,6 +229,7 @@ class LoanDetail:
     due_at: datetime | None
     days_left: int | None
     overdue: bool
+    sent_back_in_time: bool  # everything left sent back by the due time: its return is met
     extensions_granted: int
     extensions_allowed: int
     next_inventory_due_at: datetime | None
@@ -451,6 +453,7 @@ def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRo
     for batch in plain_batches(session, query):
         for number, agreement, owner, pi, status, kind, due_at, sent_back, *rest in batch:
             days_left, overdue = rule.return_due(status, due_at, now, sent_back)
+            met = rule.sent_back_in_time(status, due_at, sent_back)
             totals = tuple(int(count) for count in rest[:4])  # samples, issued, held, returning
             ending = rest[4:]  # returned, settled, closed, withdrawn reason, loan period
             yield _make_loan_row(
@@ -465,6 +468,7 @@ def _loan_rows(session: Session, query: Query, now: datetime) -> Iterator[LoanRo
                     due_at,
                     days_left,
                     overdue,
+                    met,
                     *ending,
                 )
             )
@@ -488,8 +492,8 @@ def loan_detail_stream(
     assert agreement is not None
     sent_back = sent_back_at(session, [loan]).get(loan.number)
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now, sent_back)
-    # no inventory is owed once nothing is out (as `status` says)
-    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
+    # no inventory is owed once nothing is out or all was sent back by it (as `status` says)
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at, sent_back)
     extensions = _extension_views(session, number)
     consumptions = _consumption_query(number)
     detail = LoanDetail(
@@ -507,13 +511,14 @@ def loan_detail_stream(
         due_at=loan.due_at,
         days_left=days_left,
         overdue=overdue,
+        sent_back_in_time=rule.sent_back_in_time(loan.status, loan.due_at, sent_back),
         extensions_granted=loan.extensions_granted,
         extensions_allowed=agreement.max_extensions,
         next_inventory_due_at=inventory_due,
         inventory_days_left=(
             None if inventory_due is None else rule.calendar_days(ctx.now, inventory_due)
         ),
-        inventory_overdue=rule.inventory_overdue(loan.status, inventory_due, ctx.now),
+        inventory_overdue=rule.inventory_overdue(loan.status, inventory_due, ctx.now, sent_back),
         recalled_at=loan.recalled_at,
         settled_at=loan.settled_at,
         obligations=loan.obligations,

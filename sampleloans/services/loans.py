@@ -417,7 +417,7 @@ def borrower_blockers(
             blockers.append(f"loan {loan.number} was due {format_datetime(loan.due_at)}")
         inventory_due_at = loan.next_inventory_due_at
         if inventory_due_at is not None and rule.inventory_overdue(
-            loan.status, inventory_due_at, now
+            loan.status, inventory_due_at, now, sent_at
         ):
             due = format_datetime(inventory_due_at)
             blockers.append(f"the inventory of loan {loan.number} was due {due}")

@@ -1,6 +1,6 @@
 """Read models for the command line and reports: plain frozen dataclasses, sorted."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -122,7 +122,9 @@ def _institutions_overdue(session: Session, now: datetime) -> set[str]:
         loan.institution
         for loan in loans
         if rule.return_overdue(loan.status, loan.due_at, now, sent.get(loan.number))
-        or rule.inventory_overdue(loan.status, loan.next_inventory_due_at, now)
+        or rule.inventory_overdue(
+            loan.status, loan.next_inventory_due_at, now, for_inventory(sent).get(loan.number)
+        )
     }
 
 
@@ -132,17 +134,31 @@ _SENT_BACK_CHUNK = 500  # loan numbers a query names at once (far under any driv
 _BEFORE_SENT_BACK: ContextVar[bool] = ContextVar("before_sent_back", default=False)
 """Whether a document is rebuilt as a layout printed before "returned by" meant "sent back by"
 (report layout 12, statement layout 11): a return on its way back counted as still owed."""
+_BEFORE_INVENTORY_SENT_BACK: ContextVar[bool] = ContextVar(
+    "before_inventory_sent_back", default=False
+)
+"""Whether a document is rebuilt as a layout printed before an inventory was met by sending
+everything back by its due time (report layout 13, statement layout 12): still owed then."""
 
 
 @contextmanager
-def judged_before_sent_back(before: bool) -> Iterator[None]:
-    """Within: `sent_back_at` finds nothing when `before` (the document's layout predates the
-    rule), so a file printed then is rebuilt as it was judged, and still verifies."""
+def judged_before_sent_back(before: bool, inventory_before: bool) -> Iterator[None]:
+    """Within: `sent_back_at` finds nothing when `before`, and `for_inventory` nothing when
+    `inventory_before` (the document's layout predates that rule), so a file printed then is
+    rebuilt as it was judged, and still verifies."""
     token = _BEFORE_SENT_BACK.set(before)
+    inventory_token = _BEFORE_INVENTORY_SENT_BACK.set(before or inventory_before)
     try:
         yield
     finally:
+        _BEFORE_INVENTORY_SENT_BACK.reset(inventory_token)
         _BEFORE_SENT_BACK.reset(token)
+
+
+def for_inventory(sent: Mapping[str, datetime]) -> Mapping[str, datetime]:
+    """The sent-back times (`sent_back_at`) that `ledger.overdue.inventory_due` judges an
+    inventory by: none for a document of a layout before that rule (`judged_before_sent_back`)."""
+    return {} if _BEFORE_INVENTORY_SENT_BACK.get() else sent
 
 
 def sent_back_at(session: Session, loans: Iterable[Loan]) -> dict[str, datetime]:

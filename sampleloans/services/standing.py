@@ -157,6 +157,7 @@ class LoanStanding:
     loan_period: str  # ISO period asked for: before issue, the due date is this after it
     days_left: int | None  # calendar days; negative when overdue
     overdue: bool  # past the due time now (also on the due day itself, after the hour)
+    sent_back_in_time: bool  # everything left sent back by the due time: its return is met
     recalled_at: datetime | None  # when the lender brought the due date forward, if it did
     extensions_granted: int
     max_extensions: int
@@ -418,7 +419,9 @@ def _file_late_rows(result: "CursorResult[Any]", cut: _LateCut, dates: _RowsByDa
         for number, owner, pi_email, return_text, inventory_text, sent_text in batch:
             # 'inventory' before 'return': the order of `what` within a loan; a time in an
             # earlier second is late by the text alone (no call), the rest ask `late`
-            if (inventory_text is not None and inventory_text < second) or late(inventory_text):
+            if (
+                (inventory_text is not None and inventory_text < second) or late(inventory_text)
+            ) and (sent_text is None or not _sent_in_time(sent_text, inventory_text)):
                 if inventory_text[:10] != inventory_date:
                     inventory_date = inventory_text[:10]
                     inventory_days, add_inventory = by_date.get(inventory_date) or new_date(
@@ -437,9 +440,9 @@ def _file_late_rows(result: "CursorResult[Any]", cut: _LateCut, dates: _RowsByDa
 
 
 def _sent_in_time(sent_text: str, due_text: str) -> bool:
-    """Whether a return sent (its last shipment left) at stored time `sent_text` met the one
-    due at `due_text`: `ledger.overdue.sent_back_in_time` (only loans wholly on their way back
-    have a `sent_text`)."""
+    """Whether everything left, sent (its last shipment left) at stored time `sent_text`, met a
+    return or an inventory due at `due_text`: `ledger.overdue.sent_back_in_time` (only loans
+    wholly on their way back have a `sent_text`)."""
     parse = datetime.fromisoformat
     return rule.sent_back_in_time(LoanStatus.RETURN_IN_TRANSIT, parse(due_text), parse(sent_text))
 
@@ -506,7 +509,8 @@ def _overdue_candidates(bound: str, scope: str | None) -> Executable:
         return_text,
         inventory_text,
         # when its last return shipment left, for a loan whose every part left is on its way
-        # back (NULL for the others): sent by its due time, its return is no longer owed
+        # back (NULL for the others): sent by their due time, its return and its inventory are
+        # no longer owed
         type_coerce(sent_back_column(), String),
     ).where(
         # the rule's loans that are out: `rule.is_out` is membership of this same set
@@ -559,9 +563,9 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     agreement = session.get(Agreement, loan.agreement)
     sent_back = sent_back_at(session, [loan]).get(loan.number)
     days_left, overdue = rule.return_due(loan.status, loan.due_at, now, sent_back)
-    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at)
+    inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at, sent_back)
     inventory_left = days_between(now, inventory_due) if inventory_due else None
-    inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now)
+    inventory_overdue = rule.inventory_overdue(loan.status, inventory_due, now, sent_back)
     obligations = []
     if days_left is not None and loan.due_at is not None:
         if overdue:
@@ -589,6 +593,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         loan_period=loan.loan_period,
         days_left=days_left,
         overdue=overdue,
+        sent_back_in_time=rule.sent_back_in_time(loan.status, loan.due_at, sent_back),
         recalled_at=loan.recalled_at,
         extensions_granted=loan.extensions_granted,
         max_extensions=agreement.max_extensions if agreement is not None else 0,

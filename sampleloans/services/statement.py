@@ -67,10 +67,14 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
 )
 from sampleloans.services import access
 from sampleloans.services.history import EARLIER_WORDS, describe_earlier, describe_payload
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, sent_back_at
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
-from sampleloans.services.reporting.parts import description_of, recalls_of
+from sampleloans.services.reporting.parts import (
+    description_of,
+    printed_inventory_due,
+    recalls_of,
+)
 from sampleloans.text import counted, distinct_stem, file_safe, is_file_safe
 from sampleloans.vocab import IncidentStatus, InstitutionKind, LoanStatus
 
@@ -430,7 +434,7 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
         extensions_granted=loan.extensions_granted,
         max_extensions=agreement.max_extensions if agreement is not None else 0,
         last_inventory_at=loan.last_inventory_at,
-        next_inventory_due_at=loan.next_inventory_due_at,
+        next_inventory_due_at=printed_inventory_due(session, loan),
         items=tuple(items),
         held_ug=sum(i.held_ug for i in items),
         loan_period=loan.loan_period,
@@ -452,11 +456,16 @@ def _obligations(session: Session, loans: list[Loan], now: datetime) -> list[Obl
     owed: list[Obligation] = []
     sent = sent_back_at(session, loans)
     for loan in loans:
-        # a return is owed while the loan is out and not all of it was sent back in time
+        # a return (an inventory) is owed while the loan is out and not all of it was sent back
+        # by its due time
         owes_return = rule.return_owed(loan.status, loan.due_at, sent.get(loan.number))
+        inventory_sent = for_inventory(sent).get(loan.number)
         for what, due in (
             ("return", loan.due_at if owes_return else None),
-            ("inventory attestation", rule.inventory_due(loan.status, loan.next_inventory_due_at)),
+            (
+                "inventory attestation",
+                rule.inventory_due(loan.status, loan.next_inventory_due_at, inventory_sent),
+            ),
         ):
             if due is not None:
                 standing, late = _standing(due, now)

@@ -95,7 +95,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Cust
     at = from_iso(request.as_of) if request.as_of else now
     body = CustodyBody(
         overdue=overdue_returns(session, scope.loans, at),
-        inventory_overdue=overdue_inventories(scope.loans, at),
+        inventory_overdue=overdue_inventories(session, scope.loans, at),
         parties=tuple(_parties(session, request, scope)),
         agreements=tuple(_agreements(session, scope.loans)),
         items=tuple(items),

@@ -17,6 +17,7 @@ from sampleloans.services.reporting.parts import (
     loan_parties,
     overdue_inventories,
     overdue_returns,
+    printed_inventory_due,
     recalls_of,
 )
 
@@ -39,10 +40,10 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Inve
         parties=tuple(loan_parties(session, loan)),
         due_at=loan.due_at,
         last_inventory_at=loan.last_inventory_at,
-        next_inventory_due_at=loan.next_inventory_due_at,
+        next_inventory_due_at=printed_inventory_due(session, loan),
         items=tuple(rows),
         held_ug=sum(i.held_ug for i in items),
         recalls=recalls_of(session, [loan.number]),
-        inventory_overdue=overdue_inventories([loan], now),
+        inventory_overdue=overdue_inventories(session, [loan], now),
     )
     return body, f"loan {loan.number}"

@@ -25,7 +25,7 @@ from sampleloans.readmodels.report import (
     reworded,
 )
 from sampleloans.services.common import get_institution
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, sent_back_at
+from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
 from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
 from sampleloans.units import format_period
@@ -68,11 +68,16 @@ def _late_lines(
         )
         pi = session.get(Person, loan.pi_email)
         pi_name = pi.name if pi is not None else loan.pi_email
-        # the loan is out (query above); its return is owed unless all was sent back in time
+        # the loan is out (query above); its return and its inventory are owed unless all was
+        # sent back by their due time
         owed = rule.return_owed(loan.status, loan.due_at, sent.get(loan.number))
+        inventory_sent = for_inventory(sent).get(loan.number)
         for what, due in (
             ("return", loan.due_at if owed else None),
-            ("inventory", loan.next_inventory_due_at),
+            (
+                "inventory",
+                rule.inventory_due(loan.status, loan.next_inventory_due_at, inventory_sent),
+            ),
         ):
             if due is not None and rule.past_due(due, now):
                 days = days_between(due, now)

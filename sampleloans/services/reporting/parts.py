@@ -33,7 +33,7 @@ from sampleloans.readmodels.report import (
     reworded,
     with_grouped_masses,
 )
-from sampleloans.services.queries import sent_back_at
+from sampleloans.services.queries import for_inventory, sent_back_at
 from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
 from sampleloans.vocab import InstitutionKind
@@ -59,16 +59,30 @@ def overdue_returns(session: Session, loans: list[Loan], at: datetime) -> tuple[
     )
 
 
-def overdue_inventories(loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
-    """The loans among `loans` still out whose inventory attestation was due before `at`."""
+def overdue_inventories(session: Session, loans: list[Loan], at: datetime) -> tuple[Overdue, ...]:
+    """The loans among `loans` still owing their inventory attestation (out, not all sent back
+    by its due time: `ledger.overdue.inventory_due`) whose attestation was due before `at`."""
+    sent = for_inventory(sent_back_at(session, loans))
     return tuple(
         Overdue(
             loan.number, loan.next_inventory_due_at, days_between(loan.next_inventory_due_at, at)
         )
         for loan in sorted(loans, key=lambda loan: loan.number)
         if loan.next_inventory_due_at is not None
-        and rule.inventory_overdue(loan.status, loan.next_inventory_due_at, at)
+        and rule.inventory_overdue(
+            loan.status, loan.next_inventory_due_at, at, sent.get(loan.number)
+        )
     )
+
+
+def printed_inventory_due(session: Session, loan: Loan) -> datetime | None:
+    """The next inventory date a report or a statement prints for a loan: none once everything
+    left was sent back by it (`ledger.overdue.inventory_due`); else the stored date, which the
+    renderer hides for a loan no longer out (`owed_inventory_due`), as older layouts did."""
+    sent = for_inventory(sent_back_at(session, [loan])).get(loan.number)
+    if rule.sent_back_in_time(loan.status, loan.next_inventory_due_at, sent):
+        return None
+    return loan.next_inventory_due_at
 
 
 def person_party(session: Session, role: str, email: str) -> Party:

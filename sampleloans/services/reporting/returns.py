@@ -62,7 +62,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Retu
         loan=loan.number,
         status=loan.status,
         overdue=overdue_returns(session, [loan], now),
-        inventory_overdue=overdue_inventories([loan], now),
+        inventory_overdue=overdue_inventories(session, [loan], now),
         parties=tuple(loan_parties(session, loan)),
         agreement=agreement_info(agreement),
         lines=tuple(lines),
