@@ -62,3 +62,43 @@ def test_a_line_that_is_only_a_constant_says_so_without_a_field(engine: Engine) 
         assert refused.value.details[0] == (
             "line 1: NaN is not a number the ledger takes; give a whole number"
         ), (line, refused.value.details)
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ('{"' + "k" * 100_000 + '": NaN}', "payload.'" + "k" * 40 + "…'"),
+        ('{"x": ' + "[" * 900 + "NaN" + "]" * 900 + "}", "payload.x" + "[0]" * 23 + "[0…"),
+        ('{"a b\\u202e": NaN}', "payload.'a b\\u202e'"),
+    ],
+    ids=["a long key", "a deep array", "a key with a space and a bidi control"],
+)
+def test_a_constant_under_a_long_or_unusual_name_is_named_in_one_short_line(
+    payload: str, named: str, engine: Engine
+) -> None:
+    """The review found the field's path printed whole: a 100,000-character key gave a
+    100,086-character line. A name is cut short and quoted as every import refusal quotes a
+    key it does not know (`quote_input`); the path itself is cut at 80 characters."""
+    line = '{"kind": "loan.consumed", "actor": "' + CURATOR + '", "payload": ' + payload + "}"
+    with pytest.raises(BulkRejected) as refused, db.transaction(engine) as session:
+        import_records(session, ctx_for(now=LATER), [line], fmt="jsonl")
+    said = refused.value.details[0]
+    assert said.startswith(f"line 1: {named}: NaN is not a number the ledger takes"), said[:300]
+    assert len(said) < 200, len(said)
+
+
+def test_a_long_key_through_the_command_is_one_short_line(
+    db_path: Path,
+    engine: Engine,
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    runner: CliRunner,
+) -> None:
+    """The same through `import`: one short line, exit 2, nothing written (refused_import
+    checks the ledger is unchanged)."""
+    engine.dispose()
+    key = "k" * 100_000
+    line = '{"kind": "loan.consumed", "actor": "' + CURATOR + '", "payload": {"' + key + '": NaN}}'
+    lines = refused_import(runner, db_path, write(tmp_path, "k.jsonl", line + "\n"), code=2)
+    assert lines[0].startswith("line 1: payload.'kkkk"), lines[0][:200]
+    assert max(len(said) for said in lines) < 200

@@ -397,8 +397,21 @@ def _constant_named(line: str, name: str) -> InvalidInput:
         # one refused, unnamed (the first decode stopped there)
         found = None
     field, name = found if found is not None else ("", name)
+    if len(field) > _LONGEST_PATH_SHOWN:  # a line nested deep: the message stays one short line
+        field = field[:_LONGEST_PATH_SHOWN] + "…"
     said = f"{name} is not a number the ledger takes; give a whole number"
     return InvalidInput(f"{field}: {said}" if field else said)
+
+
+_LONGEST_PATH_SHOWN = 80
+# a key named as written when it reads as a field name; any other is quoted and cut short
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _key_shown(key: str) -> str:
+    """A decoded key as a path shows it: a field-like name as is, any other quoted, cut short
+    and escaped (`quote_input`), as every import refusal names a key it does not know."""
+    return key if _PLAIN_KEY.fullmatch(key) else quote_input(key)
 
 
 def _constant_path(value: Any, path: str) -> tuple[str, str] | None:
@@ -407,7 +420,8 @@ def _constant_path(value: Any, path: str) -> tuple[str, str] | None:
         return path, value.name
     if isinstance(value, dict):
         items: Iterable[tuple[str, Any]] = (
-            (f"{path}.{key}" if path else key, item) for key, item in value.items()
+            (f"{path}.{_key_shown(key)}" if path else _key_shown(key), item)
+            for key, item in value.items()
         )
     elif isinstance(value, list):
         items = ((f"{path}[{n}]", item) for n, item in enumerate(value))
