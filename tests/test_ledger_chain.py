@@ -176,7 +176,9 @@ def test_a_check_failing_after_apply_rolls_back_the_event(
 
     before = count(engine)
 
-    def broken(_session: object, _touched: object) -> list[checks.Violation]:
+    def broken(
+        _session: object, _touched: object, _samples_on_loans: object = None
+    ) -> list[checks.Violation]:
         return [checks.Violation("test", "sample X", "planted violation")]
 
     monkeypatch.setattr(checks, "check_touched", broken)
