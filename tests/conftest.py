@@ -1,10 +1,13 @@
 """Shared fixtures: a temp ledger per test, a fixed clock, an isolated CLI environment."""
 
+import atexit
 import hashlib
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +56,33 @@ def demo_in_a_process(folder: Path) -> Path:
     return folder / "ledger.db"
 
 
+_DEMO_BUILT: list[Path] = []
+"""The demo ledger this test process built, once (see `demo_copy`)."""
+
+
+def demo_copy(folder: Path) -> Path:
+    """The demo ledger (`sampleloans demo --dir`, run through the CLI once per test process)
+    copied into `folder`, made if new; the copy's path.
+
+    For tests that start from the 2025 round rather than test the demo itself: the demo costs
+    ~3 s of CPU and a copy ~1 ms, and every demo ends in the same state (only the random ledger
+    id differs between two demos, and the copies share one)."""
+    from sampleloans.cli import app
+
+    if not _DEMO_BUILT:
+        build = Path(tempfile.mkdtemp(prefix="sampleloans-demo-")) / "demo"
+        atexit.register(shutil.rmtree, build.parent, ignore_errors=True)
+        # built as a fresh shell would: no setting of the test that asks first comes along
+        unset = {name: None for name in os.environ if name.startswith("SAMPLELOANS_")}
+        made = CliRunner().invoke(app, ["demo", "--dir", str(build)], env=unset)
+        assert made.exit_code == 0, made.stderr
+        _DEMO_BUILT.append(build / "ledger.db")
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "ledger.db"
+    shutil.copy2(_DEMO_BUILT[0], copy)
+    return copy
+
+
 DEMO_NOW = "2026-04-28T10:00:00Z"
 """A moment after the demo's 2025 round (its loans out, one of them overdue)."""
 
@@ -60,10 +90,9 @@ DEMO_NOW = "2026-04-28T10:00:00Z"
 def demo_env(factory: pytest.TempPathFactory, user: str, now: str = DEMO_NOW) -> dict[str, str]:
     """A new demo ledger made through the CLI, and the environment to read it as `user` at
     `now`, without colour (for a module-scoped fixture)."""
-    from sampleloans.cli import app
 
     folder = factory.mktemp("round") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     return {
         "SAMPLELOANS_DB": str(folder / "ledger.db"),
         "SAMPLELOANS_USER": user,
@@ -112,14 +141,28 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ledger.db"
 
 
-@pytest.fixture
-def engine(db_path: Path) -> Iterator[Engine]:
-    """A fresh ledger file with the reference data, demo people and demo samples."""
-    eng = db.open_engine(db.url_for_path(db_path), create=True)
+@pytest.fixture(scope="session")
+def seeded_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger file with the reference data, demo people and demo samples, built once per
+    session (per xdist worker) for `engine` to copy: building it costs ~0.4 s of CPU, and
+    thousands of tests start from it."""
+    path = tmp_path_factory.mktemp("seeded") / "ledger.db"
+    eng = db.open_engine(db.url_for_path(path), create=True)
     with db.transaction(eng) as session:
         setup.init_ledger(session, ctx_for(), curator_name="Li Na (test curator)")
         setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
         setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
+    eng.dispose()  # the last connection closed: the WAL is folded back, one file to copy
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ledger.db"]
+    return path
+
+
+@pytest.fixture
+def engine(db_path: Path, seeded_ledger: Path) -> Iterator[Engine]:
+    """A fresh ledger file with the reference data, demo people and demo samples (a copy of
+    `seeded_ledger`, opened as a user's existing ledger is)."""
+    shutil.copy2(seeded_ledger, db_path)
+    eng = db.open_engine(db.url_for_path(db_path))
     yield eng
     eng.dispose()
 
@@ -134,6 +177,40 @@ def run_on(engine: Engine) -> Run:
             return fn(session, ctx_for(actor, now), **kw)
 
     return call
+
+
+StartFrom = Callable[[Callable[[Run], object]], None]
+"""The `start_from` fixture: start_from(setup)."""
+
+_STATES: dict[Callable[[Run], object], Path] = {}
+"""Each setup's ledger file, built once per test process (see `start_from`): keyed by the
+function itself, so two closures of one factory (other captured values) are two setups."""
+
+
+@pytest.fixture
+def start_from(
+    engine: Engine, db_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> StartFrom:
+    """start_from(setup): this test's ledger (the `engine` fixture's file) becomes what
+    `setup(run)` leaves.
+
+    A setup that only calls services at fixed clocks ends in the same rows every time, so it
+    runs once per test process and later tests get a copy of its file: many tests build the
+    same small history, and building it again for each cost most of their time."""
+
+    def start(setup: Callable[[Run], object]) -> None:
+        if setup not in _STATES:
+            setup(run_on(engine))
+            engine.dispose()  # the last connection folds the write-ahead log into the file
+            built = tmp_path_factory.mktemp("state") / "ledger.db"
+            shutil.copy2(db_path, built)
+            _STATES[setup] = built
+        else:
+            engine.dispose()  # the next connection opens the copy
+            shutil.copy2(_STATES[setup], db_path)
+        assert sorted(p.name for p in db_path.parent.glob(db_path.name + "*")) == [db_path.name]
+
+    return start
 
 
 @pytest.fixture

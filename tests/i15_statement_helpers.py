@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from sampleloans.cli import app
 from sampleloans.ledger.checkpoint import Checkpoint, generate_signer, sign_checkpoint
 from sampleloans.ledger.merkle import root_of
+from tests.conftest import demo_copy
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-06-15T09:00:00Z"
@@ -18,8 +19,7 @@ ORIGIN = "naoc.example/ledger"
 
 def make_demo(folder: Path) -> Path:
     """The demo ledger in `folder`; its path."""
-    result = CliRunner().invoke(app, ["demo", "--dir", str(folder)], env={"COLUMNS": "120"})
-    assert result.exit_code == 0, result.output
+    demo_copy(folder)
     return folder / "ledger.db"
 
 

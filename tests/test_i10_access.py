@@ -21,7 +21,7 @@ from sampleloans.cli import app
 from sampleloans.errors import NotFound
 from sampleloans.services import catalog, history, incidents, loans, samples, standing
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, StartFrom, fingerprint
 from tests.factories import received_loan, signed_agreement
 
 Run = Callable[..., Any]
@@ -71,8 +71,8 @@ def intertwined(run: Run) -> None:
 
 
 @pytest.fixture
-def ledger(run: Run, cli_env: dict[str, str]) -> None:
-    intertwined(run)
+def ledger(start_from: StartFrom, cli_env: dict[str, str]) -> None:
+    start_from(intertwined)
 
 
 def cli(runner: CliRunner, actor: str, *args: str) -> Any:

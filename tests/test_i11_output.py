@@ -16,6 +16,7 @@ from sampleloans.cli import app
 from sampleloans.commands.render import fit_to_width, table_csv
 from sampleloans.ledger.store import Context
 from sampleloans.services import loan_views
+from tests.conftest import demo_copy
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-04-28T10:00:00Z"
@@ -58,7 +59,7 @@ BALANCES: list[list[str]] = [
 def make_demo(folder: Path) -> dict[str, str]:
     """A demo ledger with an open incident, and the environment to read it."""
     runner = CliRunner()
-    assert runner.invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     env = {
         "SAMPLELOANS_DB": str(folder / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,

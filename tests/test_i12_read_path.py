@@ -14,10 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from sampleloans.cli import app
-from tests.conftest import CURATOR
+from tests.conftest import CURATOR, demo_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_SIDE = (
@@ -72,7 +70,7 @@ sys.stderr.write("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules
 def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A demo ledger and the environment that reads it as its curator."""
     folder = tmp_path_factory.mktemp("read-path") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     return {
         "SAMPLELOANS_DB": str(folder / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,

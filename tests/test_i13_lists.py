@@ -28,7 +28,7 @@ from sampleloans.services.catalog import SampleFilters, samples_listing
 from sampleloans.services.history import HistoryFilters, history_listing
 from sampleloans.services.listing import Page
 from sampleloans.services.loan_views import LoanFilters, loan_detail_stream, loans_listing
-from tests.conftest import ctx_for
+from tests.conftest import ctx_for, demo_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 CURATOR = "curator@naoc.example"
@@ -42,8 +42,7 @@ TEMPLATE = "CE5C0000YJBP005"  # a basalt in the NAOC vault, cloned into many sam
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger (28 samples, 7 loans, 6 institutions), made once."""
     folder = tmp_path_factory.mktemp("i13") / "demo"
-    result = CliRunner().invoke(app, ["demo", "--dir", str(folder)], env={"COLUMNS": "120"})
-    assert result.exit_code == 0, result.output
+    demo_copy(folder)
     return folder / "ledger.db"
 
 

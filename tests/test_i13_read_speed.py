@@ -21,7 +21,7 @@ from sampleloans.services import standing
 from sampleloans.services.catalog import SampleView, samples_listing
 from sampleloans.services.listing import view_maker
 from sampleloans.services.standing import OverdueRow, OverdueRows
-from tests.conftest import ctx_for
+from tests.conftest import ctx_for, demo_copy
 
 CURATOR = "curator@naoc.example"
 LATE = "2031-01-01T00:00:00Z"  # every loan of the demo that is out is late by then
@@ -31,8 +31,7 @@ LATE = "2031-01-01T00:00:00Z"  # every loan of the demo that is out is late by t
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger, made once."""
     folder = tmp_path_factory.mktemp("i13-speed") / "demo"
-    result = CliRunner().invoke(app, ["demo", "--dir", str(folder)])
-    assert result.exit_code == 0, result.output
+    demo_copy(folder)
     return folder / "ledger.db"
 
 

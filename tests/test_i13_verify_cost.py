@@ -23,7 +23,7 @@ from sampleloans.cli import app
 from sampleloans.ledger import checks
 from sampleloans.services import verify as verify_module
 from sampleloans.services.verify import compare_table, replay_into, verify
-from tests.conftest import COMPLIANCE
+from tests.conftest import COMPLIANCE, demo_copy
 from tests.test_verify_tamper import (  # noqa: F401  (pytest fixtures used by name)
     engine,
     history,
@@ -49,8 +49,7 @@ def second_computation_differences(source: Engine, scratch: Path) -> list[str]:
 
 def test_the_replay_equals_the_projections_on_the_demo_ledger(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--dir", str(folder)], env={"COLUMNS": "120"})
-    assert result.exit_code == 0, result.output
+    demo_copy(folder)
     source = db.open_engine(db.url_for_path(folder / "ledger.db"))
     try:
         assert second_computation_differences(source, tmp_path / "scratch.db") == []

@@ -29,7 +29,7 @@ from sampleloans.services import loans, reference, samples
 from sampleloans.services.common import require_code
 from sampleloans.services.lock_reads import lock_reads_of, read_with_the_lock, validated
 from sampleloans.services.verify import verify
-from tests.conftest import CURATOR, OU_PI, ctx_for
+from tests.conftest import CURATOR, OU_PI, ctx_for, demo_copy
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 SAMPLE = "CE5C0400YJFM00505"  # in the vault in the demo
@@ -178,7 +178,7 @@ def test_sqlite_writes_are_unchanged(tmp_path: Path) -> None:
     """On SQLite the declared keys are simply read by the command: a duplicate is refused, a
     new one recorded, and the ledger verifies."""
     folder = tmp_path / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     engine = db.open_engine(db.url_for_path(folder / "ledger.db"))
     try:
         _add_institution(engine, "SQ-1")

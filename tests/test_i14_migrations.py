@@ -2,8 +2,6 @@
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from sampleloans import db, migrate
 from sampleloans.cli import app
 from sampleloans.services.verify import verify
 from tests.conftest import COMPLIANCE, CURATOR, fingerprint
+from tests.wheel_build import build_wheel
 
 GOLDEN = Path(__file__).parent / "golden"
 STAFF = ["--as", CURATOR]
@@ -221,13 +220,7 @@ def test_golden_ledger_replays_into_postgres(pg_url: str, tmp_path: Path) -> Non
 
 def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
     """An installed package can upgrade a ledger: the revisions and env.py are in the wheel."""
-    root = Path(__file__).resolve().parent.parent
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(root)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    wheel = next(tmp_path.glob("sampleloans-*.whl"))
+    wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "sampleloans/migrations/env.py" in names
     assert "sampleloans/migrations/script.py.mako" in names

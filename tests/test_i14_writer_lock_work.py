@@ -45,7 +45,7 @@ from sampleloans.services.reference import (
 )
 from sampleloans.services.samples import move_sample
 from sampleloans.services.verify import verify
-from tests.conftest import CURATOR, ctx_for
+from tests.conftest import CURATOR, ctx_for, demo_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
@@ -370,7 +370,7 @@ def test_the_write_side_is_ready_before_a_write_command_takes_the_lock(tmp_path:
     """A cold `institutions add` (SQLite: BEGIN IMMEDIATE is the lock) has loaded `apply` and
     the checks and configured the mappers before it begins; its write is recorded."""
     folder = tmp_path / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     env = {
         **os.environ,
         "SAMPLELOANS_DB": str(folder / "ledger.db"),
@@ -395,7 +395,7 @@ def test_the_write_side_is_ready_before_a_write_command_takes_the_lock(tmp_path:
 def test_a_read_command_still_loads_no_write_side(tmp_path: Path) -> None:
     """The probe can tell: a read command begins with none of it loaded."""
     folder = tmp_path / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     done = subprocess.run(
         [sys.executable, "-c", PROBE.replace('== "IMMEDIATE"', '== "DEFERRED"'),
          json.dumps(["institutions", "list"])],

@@ -22,7 +22,7 @@ from sampleloans.errors import (
 from sampleloans.ledger import store
 from sampleloans.services import agreements, incidents, loans, samples
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, StartFrom, fingerprint
 from tests.factories import (
     approved_loan,
     draft_agreement,
@@ -488,8 +488,10 @@ def ledger_head(engine: Any) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
-def test_refusal_writes_nothing(case: Case, engine: Engine, run: Run, db_path: Path) -> None:
-    case.setup(run)
+def test_refusal_writes_nothing(
+    case: Case, engine: Engine, run: Run, db_path: Path, start_from: StartFrom
+) -> None:
+    start_from(case.setup)
     before, head_before = fingerprint(db_path), ledger_head(engine)
     with pytest.raises(case.error, match=case.match) as caught:
         run(case.service, actor=case.actor, now=case.now, **case.kwargs)

@@ -25,7 +25,7 @@ from sampleloans.services import (
     samples,
     standing,
 )
-from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, fingerprint
+from tests.conftest import BROWN_PI, COMPLIANCE, CURATOR, NOW, OU_PI, UOC_PI, StartFrom, fingerprint
 from tests.factories import draft_agreement, received_loan, signed_agreement
 
 S112 = "CE5C0200YJFM00112"
@@ -278,9 +278,11 @@ def test_matrix_covers_every_write_service() -> None:
 
 @pytest.mark.parametrize("role", sorted(ROLES))
 @pytest.mark.parametrize("name", sorted(WRITES))
-def test_write_service_role_matrix(name: str, role: str, run: Run, db_path: Any) -> None:
+def test_write_service_role_matrix(
+    name: str, role: str, run: Run, db_path: Any, start_from: StartFrom
+) -> None:
     setup, service, kwargs = WRITES[name]
-    setup(run)
+    start_from(setup)
     if callable(kwargs):
         kwargs = kwargs(run)
     now = NOW + timedelta(hours=1)
@@ -351,8 +353,8 @@ def ou_history(run: Run) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED_READS))
-def test_outsider_is_refused(name: str, run: Run) -> None:
-    ou_history(run)
+def test_outsider_is_refused(name: str, run: Run, start_from: StartFrom) -> None:
+    start_from(ou_history)
     fn, kwargs = REFUSED_READS[name]
     if name == "mass_balance-all":  # collection-wide: staff only, own researchers too are refused
         with pytest.raises(PermissionDenied):
@@ -365,8 +367,10 @@ def test_outsider_is_refused(name: str, run: Run) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FILTERED_READS))
-def test_outsider_sees_nothing_of_other_institutions(name: str, run: Run) -> None:
-    ou_history(run)
+def test_outsider_sees_nothing_of_other_institutions(
+    name: str, run: Run, start_from: StartFrom
+) -> None:
+    start_from(ou_history)
     fn, kwargs = FILTERED_READS[name]
     staff_view = run(fn, actor=COMPLIANCE, **kwargs) if name != "loan_status" else None
     own_view = run(fn, actor=OU_PI, **kwargs)

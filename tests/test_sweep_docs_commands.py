@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR, fingerprint
+from tests.conftest import CURATOR, demo_copy, fingerprint
 
 NOW = "2026-06-15T10:00:00Z"  # the demo's loans: Osaka, SUPARCO and OU overdue; IPGP closed
 
@@ -21,7 +21,7 @@ NOW = "2026-06-15T10:00:00Z"  # the demo's loans: Osaka, SUPARCO and OU overdue;
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A demo ledger (read-only for the tests that share it) and the environment to use it."""
     folder = tmp_path_factory.mktemp("docs") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     return {
         "SAMPLELOANS_DB": str(folder / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR
+from tests.conftest import CURATOR, demo_copy
 
 NOW = "2026-06-15T10:00:00Z"
 
@@ -27,7 +27,7 @@ def lender(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     encrypted PKCS#12 file; the environment to use them."""
     folder = tmp_path_factory.mktemp("signing")
     runner = CliRunner()
-    assert runner.invoke(app, ["demo", "--dir", str(folder / "demo")]).exit_code == 0
+    demo_copy(folder / "demo")
     env = {
         "SAMPLELOANS_DB": str(folder / "demo" / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,

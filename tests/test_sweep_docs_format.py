@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import CURATOR
+from tests.conftest import CURATOR, demo_copy
 
 FORMAT = (Path(__file__).resolve().parents[1] / "docs" / "ledger-format.md").read_text("utf-8")
 
@@ -76,7 +76,7 @@ def test_a_checkpoints_state_digest_is_what_the_format_says(tmp_path: Path) -> N
     """The `state` line of a checkpoint of the demo ledger equals the digest computed from
     section 6 alone."""
     runner = CliRunner()
-    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    demo_copy(tmp_path / "d")
     ledger = tmp_path / "d" / "ledger.db"
     env = {"SAMPLELOANS_DB": str(ledger), "SAMPLELOANS_USER": CURATOR}
     key = str(tmp_path / "key")
@@ -93,7 +93,7 @@ def test_the_domain_documents_lineage_equation_has_every_term_balance_prints(
     """`docs/domain.md` wrote a lineage's equation without the mass given away for good
     (transferred), which `balance --sample` counts; every term balance prints is now there."""
     runner = CliRunner()
-    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    demo_copy(tmp_path / "d")
     env = {"SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"), "SAMPLELOANS_USER": CURATOR}
     shown = runner.invoke(app, ["balance", "--sample", "CE5C0100YJFM00201"], env=env)
     (equation,) = [line for line in shown.stdout.splitlines() if line.startswith("initial = ")]
@@ -113,7 +113,7 @@ def test_trust_md_converts_the_checkpoint_root_to_what_a_report_prints(tmp_path:
     trust = (Path(__file__).resolve().parents[1] / "docs" / "trust.md").read_text("utf-8")
     [program] = re.findall(r'^python3 -c "(.+)" cp\.txt$', trust, flags=re.MULTILINE)
     runner = CliRunner()
-    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    demo_copy(tmp_path / "d")
     env = {"SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"), "SAMPLELOANS_USER": CURATOR}
     key, cp, pdf = tmp_path / "key", tmp_path / "cp.txt", tmp_path / "custody.pdf"
     assert runner.invoke(app, ["keys", "generate", "--out", str(key)], env=env).exit_code == 0

@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from tests.conftest import demo_copy
 from tests.test_readme import command_paths
 
 ROOT: Any = typer.main.get_command(app)
@@ -98,7 +99,7 @@ READ_COMMANDS = [
 def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo ledger, read as its curator at the demo's own today."""
     folder = tmp_path_factory.mktemp("help") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     return {
         "SAMPLELOANS_DB": str(folder / "ledger.db"),
         "SAMPLELOANS_USER": "curator@naoc.example",

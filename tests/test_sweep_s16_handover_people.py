@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import fingerprint
+from tests.conftest import demo_copy, fingerprint
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-04-28T10:00:00Z"
@@ -32,7 +32,7 @@ RECEIVE = ["loans", "receive", "L-2025-SBU", "--seal-intact", "--condition", "pr
 def demo_with_sbu_shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger with Stony Brook's loan signed, issued and shipped, not yet received."""
     folder = tmp_path_factory.mktemp("round") / "demo"
-    assert CliRunner().invoke(app, ["demo", "--dir", str(folder)]).exit_code == 0
+    demo_copy(folder)
     env = {"SAMPLELOANS_DB": str(folder / "ledger.db"), "SAMPLELOANS_NOW": NOW}
     for step in (
         ["agreements", "sign", "AG-2025-SBU", "--signed-by", "CNSA and SBU"],

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from tests.conftest import demo_copy
 
 CURATOR = "curator@naoc.example"
 SAMPLE = "CE5C0400YJFM00505"  # in the vault, in "NAOC N2 cabinet A"
@@ -24,8 +25,7 @@ NOW = "2026-11-30T12:00:00Z"
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
     """The demo ledger on each engine, as `--db` options."""
     if request.param == "sqlite":
-        made = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
-        assert made.exit_code == 0, made.stderr
+        demo_copy(tmp_path / "demo")
         yield ["--db", str(tmp_path / "demo" / "ledger.db")]
     else:
         yield ["--db", request.getfixturevalue("demo_url")]

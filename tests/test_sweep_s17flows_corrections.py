@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import fingerprint
+from tests.conftest import demo_copy, fingerprint
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-04-28T10:00:00Z"
@@ -22,8 +22,7 @@ HELD = "CE5C0000YJYX052"  # 30.200 mg held on it
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
     """A fresh demo ledger."""
-    made = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
-    assert made.exit_code == 0, made.stderr
+    demo_copy(tmp_path / "demo")
     return tmp_path / "demo" / "ledger.db"
 
 

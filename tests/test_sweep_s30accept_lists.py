@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from tests.conftest import demo_copy
 from tests.test_i13_lists import CURATOR, NOW, with_samples
 
 
@@ -20,8 +21,7 @@ from tests.test_i13_lists import CURATOR, NOW, with_samples
 def thousand(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger (28 samples) with 1,000 more vault samples: 1,028 in all."""
     folder = tmp_path_factory.mktemp("s30-accept-lists")
-    result = CliRunner().invoke(app, ["demo", "--dir", str(folder / "demo")])
-    assert result.exit_code == 0, result.output
+    demo_copy(folder / "demo")
     return with_samples(folder / "demo" / "ledger.db", folder / "thousand.db", 1_000)
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.dates import format_datetime, parse_datetime
+from tests.conftest import demo_copy
 
 CURATOR = "curator@naoc.example"
 
@@ -22,7 +23,7 @@ CURATOR = "curator@naoc.example"
 @pytest.fixture
 def demo(tmp_path: Path) -> dict[str, str]:
     """A fresh demo ledger (the 2025 round) and the environment to act on it as the curator."""
-    assert CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")]).exit_code == 0
+    demo_copy(tmp_path / "demo")
     return {
         "SAMPLELOANS_DB": str(tmp_path / "demo" / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from tests.conftest import demo_copy
 
 RESEARCHER = "anand@open.example"  # OU
 STAFF = "curator@naoc.example"
@@ -19,8 +20,7 @@ OTHER_PI = "muenker@uni-koeln.example"  # UoC: exists, not the researcher's
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo ledger, read at its own 'today'."""
     folder = tmp_path_factory.mktemp("filters") / "demo"
-    made = CliRunner().invoke(app, ["demo", "--dir", str(folder)], env={"COLUMNS": "120"})
-    assert made.exit_code == 0, made.output
+    demo_copy(folder)
     return {"SAMPLELOANS_DB": str(folder / "ledger.db"), "SAMPLELOANS_NOW": "2026-04-28T09:00:00Z"}
 
 

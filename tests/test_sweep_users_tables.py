@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from sampleloans.cli import app
 from sampleloans.units import format_mass
-from tests.conftest import demo_env, run_at_width
+from tests.conftest import demo_copy, demo_env, run_at_width
 
 CURATOR = "curator@naoc.example"
 NOW = "2026-04-28T10:00:00Z"
@@ -98,7 +96,7 @@ def test_checkpoint_list_shows_each_head_and_state_whole(tmp_path: Path, columns
     """checkpoint list: the whole head (to compare with `verify --print-head` or give to
     `verify --anchor`), the state digest the README lists, and the time as every table writes it
     (it cut the head with '…', left the state out and wrote '2026-04-28T10:00:00Z')."""
-    assert CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    demo_copy(tmp_path / "d")
     env = {
         "SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,
@@ -147,7 +145,7 @@ def test_a_lineage_tree_adds_up(demo: dict[str, str], code: str) -> None:
 def test_incidents_list_keeps_codes_and_masses_on_one_line(tmp_path: Path) -> None:
     """incidents list at 100 columns: a loss's mass and the sample and loan codes each on one
     line, the description wrapping instead ('250' over 'µg' before)."""
-    assert CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "d")]).exit_code == 0
+    demo_copy(tmp_path / "d")
     env = {
         "SAMPLELOANS_DB": str(tmp_path / "d" / "ledger.db"),
         "SAMPLELOANS_USER": CURATOR,
