@@ -26,7 +26,7 @@ from sampleloans.models import Loan, LoanItem, Sample
 from sampleloans.services import agreements, incidents, loans, setup
 from sampleloans.services.verify import verify
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import CURATOR, NOW, OU_PI, Run, ctx_for, fingerprint
+from tests.conftest import CURATOR, NOW, OU_PI, Run, StartFrom, ctx_for, fingerprint
 from tests.factories import draft_agreement, issued_loan, received_loan, signed_agreement
 
 S1 = "CE5C0200YJFM00112"  # 20 mg each (data/demo/samples.csv)
@@ -229,10 +229,15 @@ REFUSALS: dict[str, Refusal] = {
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
 def test_every_refusal_exits_with_the_readme_code(
-    name: str, runner: CliRunner, run: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str,
+    runner: CliRunner,
+    run: Run,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    start_from: StartFrom,
 ) -> None:
     case = REFUSALS[name]
-    case.setup(run)
+    start_from(case.setup)
     if case.clock:
         at_clock(monkeypatch, case.clock)
     message = refused(runner, db_path, *case.args, code=readme_code(case.kind))

@@ -23,7 +23,7 @@ from sampleloans.readmodels.report import REPORT_LAYOUT, CustodyBody, ReturnBody
 from sampleloans.services import incidents, loans
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, NOW, OU_PI, Run, ctx_for
+from tests.conftest import COMPLIANCE, NOW, OU_PI, Run, StartFrom, ctx_for
 from tests.factories import held_ug, received_loan, signed_agreement
 
 A, B, C = "CE5C0200YJFM00112", "CE5C0300YJFM00307", "CE5C0500YJFM00415"
@@ -127,9 +127,13 @@ def every_case(run: Run) -> None:
     [("loan", "L-1"), ("sample", A), ("sample", B), ("sample", C), ("institution", "OU")],
 )
 def test_custody_report_shows_no_finding_that_did_not_happen(
-    engine: Engine, run: Run, build: Callable[[Run], None], scope: tuple[str, str]
+    engine: Engine,
+    run: Run,
+    start_from: StartFrom,
+    build: Callable[[Run], None],
+    scope: tuple[str, str],
 ) -> None:
-    build(run)
+    start_from(build)
     body = custody_body(engine, **{scope[0]: scope[1]})
     assert body.findings == ()
     assert {e.flag for e in body.events} <= {"", "correction"}
@@ -151,8 +155,9 @@ def test_cli_custody_report_after_a_partial_return_has_no_gap(
     tmp_path: Path,
     build: Callable[[Run], None],
     args: list[str],
+    start_from: StartFrom,
 ) -> None:
-    build(run)
+    start_from(build)
     out = tmp_path / "custody.pdf"
     result = report_cli(runner, out, "custody", *args)
     assert result.exit_code == 0, result.stderr
@@ -222,8 +227,9 @@ def test_f75_agrees_with_balance_line_for_line(
     runner: CliRunner,
     tmp_path: Path,
     build: Callable[[Run], None],
+    start_from: StartFrom,
 ) -> None:
-    build(run)
+    start_from(build)
     shown = runner.invoke(app, [*AS_STAFF, "balance", "--loan", "L-1", "--json"])
     assert shown.exit_code == 0, shown.stderr
     balance = json.loads(shown.stdout)
@@ -354,13 +360,18 @@ def test_custody_report_event_table_names_the_os_account(
 # --- verify-document: one line, the documented exit code ------------------------------------
 
 
-@pytest.fixture
-def custody_pdf(
-    engine: Engine, run: Run, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
-) -> Path:
-    """A fresh custody report of an OU loan, written through the CLI."""
+def ou_loan_of_a(run: Run) -> None:
+    """A signed OU agreement and a received OU loan L-1 of A."""
     signed_agreement(run, "OU")
     received_loan(run, number="L-1", samples=(A,))
+
+
+@pytest.fixture
+def custody_pdf(
+    start_from: StartFrom, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+) -> Path:
+    """A fresh custody report of an OU loan, written through the CLI."""
+    start_from(ou_loan_of_a)
     out = tmp_path / "custody.pdf"
     result = report_cli(runner, out, "custody", "--loan", "L-1")
     assert result.exit_code == 0, result.stderr
