@@ -74,6 +74,9 @@ if TYPE_CHECKING:
     from sampleloans.ledger.checks import Snapshot
 
 M = TypeVar("M", bound=SQLModel)
+KeyGroup = tuple[str, Callable[[tuple[Any, ...]], Any], Any]
+"""A grouping of a table's rows by their primary key: (its name, the group of a key's values,
+the group wanted), for `Unit.rows_where`; one name, one function, for each table."""
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
 KEEP_ROWS = 100_000
@@ -293,6 +296,9 @@ class Unit:
         self._changed_keys: dict[str, tuple[int, list[Key]]] = {}
         """Per table, the keys of its rows in `_changed`, as listed when `_changed` had so many
         keys (`_changed_of`); forgotten whenever a key leaves `_changed`."""
+        self._changed_groups: dict[tuple[str, str], tuple[int, dict[Any, list[Key]]]] = {}
+        """Per table and grouping of its keys (`KeyGroup`), the keys `_changed_of` listed so
+        far, by the group each key falls in (`_changed_in`); forgotten with those lists."""
         self._pending: dict[str, list[dict[str, Any] | Tracked]] = defaultdict(list)
         self._raw: set[str] = set()  # tables with buffered rows outside the identity map
         self._subjects: set[tuple[int, str, str]] = set()  # this event's index entries
@@ -349,7 +355,10 @@ class Unit:
     def _read(self, info: _TableInfo, ident: tuple[Any, ...]) -> dict[str, Any] | None:
         """A row's stored values by key (None: no row)."""
         reading = self._reader_of(info.table.name)
-        if self.defer_changes:  # forgotten rows read back: on the driver where it is positional
+        if not self.checks_now:  # a batch (an import, a replay): on the driver where it can be
+            # (SQLite; Core elsewhere): a row an import reads first in a large ledger cost
+            # Core's whole execute (~a quarter of an import of consumptions into the bench
+            # ledger's state); the same values of the same types (`db.read_one`)
             return db.read_one(reading, info.select, info.key_params(ident), info.columns)
         row = reading.execute(info.select, info.key_params(ident)).first()
         return None if row is None else dict(row._mapping)
@@ -424,6 +433,7 @@ class Unit:
         query: Select[Any],
         params: dict[str, Any],
         matches: Callable[[Any], bool],
+        group: "KeyGroup | None" = None,
     ) -> list[M]:
         """The rows of a table that match a condition as the unit will write them, with
         nothing written first (an import's life-cycle step: a flush for each cut every batch
@@ -431,7 +441,11 @@ class Unit:
         columns and those the caller reads) that the unit does not hold, whose stored values
         are current; and of the rows it holds (those the query selects, and those it inserted
         or changed since it last wrote), the ones whose values now pass `matches` (the same
-        condition, in Python). Rows for reading only: a stored row is not adopted."""
+        condition, in Python). Rows for reading only: a stored row is not adopted.
+
+        `group`: a grouping of the table's keys that every row passing `matches` falls in (a
+        part of the key `matches` requires): of the changed rows, only that group's are judged.
+        """
         info = _info(model)
         name = info.table.name
         rows, key_columns = self._rows, info.key_columns
@@ -445,7 +459,8 @@ class Unit:
                 stored.append(row)  # not adopted: an issue sums hundreds of items
             else:
                 held[key] = copy
-        for key in self._changed_of(name):  # a stored row may match only after its change
+        changed = self._changed_of(name) if group is None else self._changed_in(name, group)
+        for key in changed:  # a stored row may match only after its change
             held[key] = rows[key]
         for pending in self._pending.get(name, ()):
             if isinstance(pending, Tracked):
@@ -464,12 +479,41 @@ class Unit:
         seen, keys = self._changed_keys.get(table_name, (0, []))
         if seen > len(changed):  # keys left without the lists forgotten: list them afresh
             seen, keys = 0, []
+            self._drop_groups(table_name)
         added = len(changed) - seen
         if added:
             newest = [key for key in islice(reversed(changed), added) if key[0] == table_name]
             keys = keys + newest[::-1]
             self._changed_keys[table_name] = (len(changed), keys)
         return keys
+
+    def _changed_in(self, table_name: str, group: "KeyGroup") -> list[Key]:
+        """The keys of `_changed_of(table_name)` whose key falls in `group`, in that order.
+
+        Each key is placed in its group once, as `_changed_of` lists it (a key's group is a
+        function of its primary key, which never changes): a batch's loan step looked at every
+        changed row of the table (~1,000 items or loans once a batch touches 1,000 loans) to
+        find the few of one sample or loan number.
+        """
+        keys = self._changed_of(table_name)
+        name, of_key, value = group
+        placed, index = self._changed_groups.get((table_name, name), (0, {}))
+        if placed > len(keys):  # listed afresh since (`_changed_of`): place them afresh too
+            placed, index = 0, {}
+        for key in islice(keys, placed, None):
+            index.setdefault(of_key(key[1]), []).append(key)
+        self._changed_groups[(table_name, name)] = (len(keys), index)
+        return index.get(value, [])
+
+    def _drop_groups(self, table_name: str) -> None:
+        """Forget a table's keys by group (its list of changed keys starts afresh)."""
+        for pair in [pair for pair in self._changed_groups if pair[0] == table_name]:
+            del self._changed_groups[pair]
+
+    def _forget_changed_lists(self) -> None:
+        """Forget the lists of changed keys and their groups (a key left `_changed`)."""
+        self._changed_keys.clear()
+        self._changed_groups.clear()
 
     def has_open_incident(self, code: str) -> bool:
         """Whether a sample has an incident still open."""
@@ -625,7 +669,7 @@ class Unit:
         for row in pending:
             if isinstance(row, Tracked):
                 self._changed.pop(row._key, None)
-                self._changed_keys.clear()
+                self._forget_changed_lists()
                 values = row.__dict__  # the row's columns and nothing else (read at once)
                 if len(values) != width:
                     values = {name: values[name] for name in info.columns}
@@ -677,7 +721,7 @@ class Unit:
             self._changed.clear()
         else:
             changed = {key: self._changed.pop(key) for key in only if key in self._changed}
-        self._changed_keys.clear()
+        self._forget_changed_lists()
         # a set of columns → its statement's shape and picker (None: no value column), worked
         # out once per write: a batch of consumptions changes the same few columns of 1,000s
         shapes: dict[tuple[str, frozenset[str]], tuple[tuple[str, ...], Any] | None] = {}
@@ -839,7 +883,7 @@ class Unit:
         self._incomplete.clear()
         self._written_only.clear()
         self._changed.clear()
-        self._changed_keys.clear()
+        self._forget_changed_lists()
         self._pending.clear()
         self._raw.clear()
         self._unsynced.clear()

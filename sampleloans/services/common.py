@@ -304,6 +304,11 @@ OPEN_REQUESTS = (
 sample (`:code`)."""
 
 
+def _sample_of_item_key(key: tuple[Any, ...]) -> Any:
+    """The sample code of a loan item's primary key (loan number, sample code)."""
+    return key[1]
+
+
 def open_request_of(session: Session, code: str) -> Loan | None:
     """The first loan still requested or approved (not issued, not withdrawn) that names
     sample `code`, else None; in an import's batch its own requests count too."""
@@ -314,6 +319,7 @@ def open_request_of(session: Session, code: str) -> Loan | None:
             OPEN_REQUESTS,
             {"code": code},
             lambda item: item.sample_code == code and item.state == ItemState.REQUESTED,
+            ("sample", _sample_of_item_key, code),  # the condition names the key's sample
         )
     else:
         answered = answered_with_the_lock(session, ("open requests", code))

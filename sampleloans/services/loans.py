@@ -322,6 +322,11 @@ def _batch_reads() -> dict[str, Any]:
 _BATCH_READS = _batch_reads()
 
 
+def _lower_number_of_key(key: tuple[Any, ...]) -> Any:
+    """A loan's primary key (its number) in lower case: the group of its case twins."""
+    return str(key[0]).lower()
+
+
 def _case_twin_in_batch(batch: "Unit", number: str) -> bool:
     """Whether a loan number differing from `number` only in case is recorded or in an
     import's batch, read from the unit (`refuse_case_twin`'s query would write the batch)."""
@@ -331,6 +336,7 @@ def _case_twin_in_batch(batch: "Unit", number: str) -> bool:
         _BATCH_READS["case twins"],
         {"lower": lower, "number": number},
         lambda loan: loan.number.lower() == lower and loan.number != number,
+        ("lower number", _lower_number_of_key, lower),  # the condition names the key's case
     )
     return bool(twins)
 
