@@ -341,6 +341,7 @@ def check_ledger_file(path: Path) -> None:
             f"--db: {path} is not a regular file; give the ledger database file "
             "(check --db / SAMPLELOANS_DB)"
         )
+    fileio.refuse_unnamable_sidecars(path, "--db")
     header = _read_header(path)
     if not header:
         raise StorageError(

@@ -231,14 +231,19 @@ def _parse_ledger_id(value: str) -> str:
 
 def _new_demo_file(path: Path) -> Path:
     """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
-    from sampleloans.errors import StorageError
-    from sampleloans.fileio import refuse_new_database
+    import stat
 
-    if path.exists() or path.is_symlink():
+    from sampleloans.errors import StorageError
+    from sampleloans.fileio import inspected_mode, refuse_new_database
+
+    # looked up, not `exists()`: that raises for a name too long or a folder that may not be
+    # searched, where the answer is one line (exit 3)
+    if inspected_mode(path, "--db", follow=False) is not None:
         raise StorageError(
             f"--db: {path} exists; the demo writes only a new ledger: give a new file name"
         )
-    if not path.parent.is_dir():
+    folder = inspected_mode(path.parent, "--db")
+    if folder is None or not stat.S_ISDIR(folder):
         raise StorageError(f"--db: {path.parent} is not an existing folder")
     refuse_new_database(path, "--db")
     return path
