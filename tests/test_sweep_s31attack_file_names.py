@@ -12,7 +12,10 @@ printed a traceback; a PI with a long (legal, at most 254 characters) e-mail add
 symbolic link to nowhere kept its checkpoint before finding that it could not write there.
 """
 
+import functools
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from sampleloans.services import maintenance
 from sampleloans.services.statement import file_name
 from tests.conftest import ctx_for, fingerprint
 from tests.i15_statement_helpers import CURATOR, env_for, invoke
+from tests.test_sweep_s18kill_faults import limited_file_size
 
 
 @pytest.fixture
@@ -164,3 +168,30 @@ def test_a_pi_with_a_long_address_gets_a_statement_and_a_message(here: Path, led
     names = os.listdir(here / "ob")
     assert any(n.startswith("statement-aaaa") for n in names)
     assert all(len(n.encode()) <= 255 for n in names)
+
+
+def _demo_with_file_size_limit(where: Path, limit_bytes: int) -> "subprocess.CompletedProcess[str]":
+    """The real `demo --dir WHERE`, writes past `limit_bytes` failing as on a full disk."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
+    env.update(COLUMNS="120", TMPDIR=str(where.parent))
+    return subprocess.run(
+        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(where)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        preexec_fn=functools.partial(limited_file_size, limit_bytes),
+    )
+
+
+def test_a_demo_the_disk_cannot_take_leaves_no_folder_of_its_own(tmp_path: Path) -> None:
+    """A full disk (a file size limit here): one line, exit 3, and the folder `demo --dir`
+    made for it is gone; an empty folder the user made before stays."""
+    made = _demo_with_file_size_limit(tmp_path / "new", 64 * 1024)
+    assert made.returncode == 3, made.stderr
+    assert made.stderr.startswith("Error: ") and made.stderr.count("\n") == 1, made.stderr
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    kept = _demo_with_file_size_limit(tmp_path / "mine", 64 * 1024)
+    assert kept.returncode == 3, kept.stderr
+    assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
