@@ -341,6 +341,7 @@ def check_ledger_file(path: Path) -> None:
             f"--db: {path} is not a regular file; give the ledger database file "
             "(check --db / SAMPLELOANS_DB)"
         )
+    fileio.refuse_unnamable_sidecars(path, "--db")
     header = _read_header(path)
     if not header:
         raise StorageError(
@@ -1686,11 +1687,14 @@ def refuse_foreign_url(given: str) -> None:
 
     if scheme[1] == "sqlite":
         hint = "give the SQLite file's path itself, without 'sqlite://'"
+    elif f"{scheme[1].lower()}://" in POSTGRES_SCHEMES:  # `POSTGRESQL://`: the spelling only
+        hint = f"write the scheme in lower case, {scheme[1].lower()}://"
     else:
         hint = "give a SQLite file's path, or postgresql://USER@HOST/DATABASE"
+    # masked before it is cut: `mysql://root:PASSWORD@db/x` is a login too
     raise InvalidInput(
-        f"--db: {quote_input(given)} is a URL ({scheme[1]}://), which sampleloans does not open; "
-        f"{hint} (check --db / SAMPLELOANS_DB)"
+        f"--db: {quote_input(_masked(given))} is a URL ({scheme[1]}://), which sampleloans does "
+        f"not open; {hint} (check --db / SAMPLELOANS_DB)"
     )
 
 
@@ -1718,10 +1722,15 @@ def display_url(url: str) -> str:
 
 
 def _masked(url: str) -> str:
-    """`url` with the password of its user part and of its query replaced by ***."""
-    import re
-
-    url = re.sub(r"^([a-z+]+://[^:/@?#]*:)[^/?#]*@", r"\1***@", url)
+    """`url` with the password of its user part and of its query replaced by ***: whatever
+    lies between the first `:` after the scheme and the last `@` (a password may hold `/`, `?`
+    or an unescaped `@`; hiding too much is better than showing any of it)."""
+    scheme = URL_SCHEME.match(url)
+    if scheme is not None:
+        start, at = scheme.end(), url.rfind("@")
+        colon = url.find(":", start, at) if at > start else -1
+        if colon != -1:
+            url = f"{url[: colon + 1]}***{url[at:]}"
     keys = "|".join(SECRET_URL_PARAMETERS)
     return re.sub(rf"([?&](?:{keys})=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
@@ -1729,14 +1738,20 @@ def _masked(url: str) -> str:
 def server_url(url: str) -> URL:
     """A PostgreSQL `--db` value as SQLAlchemy's URL with psycopg 3 as the driver; one it
     cannot read (a port that is no number, a broken IPv6 host) is invalid input (exit 2)."""
+    unreadable = InvalidInput(
+        f"--db (or SAMPLELOANS_DB): {_masked(url)} is not a PostgreSQL URL this program can "
+        "read; give postgresql://USER:PASSWORD@HOST:PORT/DATABASE (PORT a number, an @ in an "
+        "e-mail user or a password as %40)"
+    )
     try:
         parsed = make_url(driver_url(url))
     except ValueError:
-        raise InvalidInput(
-            f"--db (or SAMPLELOANS_DB): {_masked(url)} is not a PostgreSQL URL this program can "
-            "read; give postgresql://USER:PASSWORD@HOST:PORT/DATABASE (PORT a number, an e-mail "
-            "user's @ as %40)"
-        ) from None
+        raise unreadable from None
+    # SQLAlchemy ends the password at its first `@`: the rest of it became the host, which the
+    # driver's refusal then printed (`failed to resolve host 'Secret@db.example'`); and libpq
+    # ends every value at a NUL (`%00`), so it would connect elsewhere than the URL says
+    if "@" in (parsed.host or "") or "\x00" in unquote(url):
+        raise unreadable
     # SQLAlchemy decodes every part of the URL but the host; libpq decodes it too, and its
     # documented form for a unix socket folder is an escaped host (`%2Fvar%2Frun%2Fpostgresql`)
     if parsed.host and "%" in parsed.host:

@@ -121,10 +121,26 @@ def refuse_stale_sidecars(path: Path, option: str | None = None) -> None:
             )
 
 
+def refuse_unnamable_sidecars(path: Path, option: str | None = None) -> None:
+    """Refuse (exit 3) a SQLite database whose name is too long for the -journal and -wal
+    SQLite keeps beside it: a name of 248 to 255 bytes is a legal file name, but SQLite could
+    never write it (and looking for them raised a traceback on every command)."""
+    longest = name_max(path.parent)
+    size = len(path.name.encode("utf-8", "surrogateescape"))
+    if size + len("-journal") <= longest or size > longest:  # too long itself: looking says so
+        return
+    raise StorageError(
+        f"{_label(option, path)}: its name is {size} bytes, too long for the NAME-journal and "
+        f"NAME-wal SQLite keeps beside a database (this file system names at most {longest} "
+        f"bytes): give the database a name of at most {longest - len('-journal')} bytes"
+    )
+
+
 def refuse_new_database(path: Path, option: str | None = None) -> None:
     """Refuse a path for a new SQLite database that is another database's -wal, -shm or
-    -journal, or beside a -wal or -journal already there."""
+    -journal, beside a -wal or -journal already there, or too long a name for them."""
     refuse_sidecar(path, option)
+    refuse_unnamable_sidecars(path, option)
     refuse_stale_sidecars(path, option)
 
 
@@ -346,7 +362,9 @@ def check_output(
     refuse_inputs(path, inputs, option)
     refuse_non_regular(path, option)
     refuse_database(path, option, keys_too=not is_key)
-    if path.exists() and not force:
+    # lexists: a symbolic link to nowhere is there too (the hard link that puts the file in
+    # place refuses it, once `checkpoint --out` has kept its checkpoint)
+    if os.path.lexists(path) and not force:
         raise StorageError(f"{option}: {path} exists; pass --force to replace it")
     refuse_write_protected(path, option)
     refuse_missing_folder(path, option)
@@ -564,6 +582,32 @@ class TempFile:
     fd: int
 
 
+NAME_MAX_BYTES = 255
+"""The longest file name (in bytes) Linux file systems take, when the folder does not say."""
+_TEMP_NAME_EXTRA = len(f"..{TEMP_TAG}-{2**22}-xxxxxxxx{BUILD_DIR_SUFFIX}-journal")
+"""What a temp name adds to its stem, at most: the tag, a PID, mkstemp's 8 letters, the
+suffix, and the longest SQLite file kept beside a temp database."""
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name `folder`'s file system takes, in bytes."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):  # a folder not there (yet), or no answer: the usual limit
+        return NAME_MAX_BYTES
+
+
+def _temp_stem(folder: Path, stem: str) -> str:
+    """`stem` cut (at a character's boundary) so that a temp name made of it, and SQLite's
+    -journal beside it, fits the file system: a target named with 230 bytes is a legal name,
+    and its temp file must not be the one refused as too long."""
+    room = name_max(folder) - _TEMP_NAME_EXTRA
+    encoded = stem.encode("utf-8", "surrogateescape")
+    if len(encoded) <= room:
+        return stem
+    return encoded[: max(room, 1)].decode("utf-8", "ignore") or "x"
+
+
 @contextlib.contextmanager
 def private_temp_file(folder: Path, stem: str, option: str | None = None) -> Iterator[TempFile]:
     """A new empty 0600 file `.STEM.sampleloans-PID-XXXXXXXX.tmp` in `folder`, locked while
@@ -572,7 +616,9 @@ def private_temp_file(folder: Path, stem: str, option: str | None = None) -> Ite
     remove_stale_temps(folder)
     try:
         fd, name = tempfile.mkstemp(
-            prefix=f".{stem}.{TEMP_TAG}-{os.getpid()}-", suffix=".tmp", dir=folder
+            prefix=f".{_temp_stem(folder, stem)}.{TEMP_TAG}-{os.getpid()}-",
+            suffix=".tmp",
+            dir=folder,
         )
     except OSError as exc:
         prefix = f"{option}: " if option else ""
@@ -597,7 +643,9 @@ def private_build_dir(folder: Path, stem: str, option: str | None = None) -> Ite
     try:
         path = Path(
             tempfile.mkdtemp(
-                prefix=f".{stem}.{TEMP_TAG}-{os.getpid()}-", suffix=BUILD_DIR_SUFFIX, dir=folder
+                prefix=f".{_temp_stem(folder, stem)}.{TEMP_TAG}-{os.getpid()}-",
+                suffix=BUILD_DIR_SUFFIX,
+                dir=folder,
             )
         )
     except OSError as exc:

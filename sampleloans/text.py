@@ -174,13 +174,21 @@ def is_file_safe(value: str) -> bool:
     return _FILE_UNSAFE.search(value) is None
 
 
+STEM_MAX_CHARS = 240
+"""The longest stem `distinct_stem` gives (ASCII, as `file_safe` leaves it): with an extension
+it stays under the 255 bytes a file name may have. An e-mail address may be 254 characters,
+and `statement-…-at-….pdf` made of one was a name no file system takes."""
+
+
 def distinct_stem(stem: str, identity: str, *, exact: bool) -> str:
     """`stem` when it names `identity` alone (`exact`), else `stem_` and 12 hex digits of the
     identity's SHA-256: `file_safe` maps `x+y@` and `x_y@` to one name, and a file written for
-    one person must never replace another's."""
-    if exact:
+    one person must never replace another's. A stem too long for a file name is cut, and then
+    never names its identity alone."""
+    if exact and len(stem) <= STEM_MAX_CHARS:
         return stem
-    return f"{stem}_{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:12]}"
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12]
+    return f"{stem[: STEM_MAX_CHARS - len(digest) - 1]}_{digest}"
 
 
 # What a terminal obeys rather than shows: C0 and C1 controls but tab and line feed (an escape

@@ -13,20 +13,36 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
+from sampleloans.ledger import checkpoint as notes
+from sampleloans.services.notify import message_id
 from tests.conftest import COMPLIANCE, CURATOR, demo_env
+from tests.i15_statement_helpers import make_checkpoint
 
 ROW = (
     "INSERT INTO notification_sent (recipient, kind, scope, checkpoint, digest, message_id, "
     "sent_at, sent_by, via) VALUES ('terada@osaka-u.example', 'statement', "
-    "'pi:terada@osaka-u.example', '107:abcd', 'd1', '<m1@naoc>', '2026-05-01T00:00:00Z', "
+    "'pi:terada@osaka-u.example', '{checkpoint}', 'd1', '{message_id}', '2026-05-01T00:00:00Z', "
     "'curator@naoc.example', 'smtp 127.0.0.1:25')"
 )
+"""A row as notify writes it: its checkpoint one the ledger kept, its Message-ID its own
+(verify names any other, test_sweep_s31attack_notification_rows.py)."""
+
+
+def row(ledger: Path, size: int | None = None) -> str:
+    """ROW for the ledger's newest kept checkpoint (or another size, a checkpoint not kept)."""
+    with sqlite3.connect(ledger) as connection:
+        (note,) = connection.execute("SELECT note FROM checkpoint ORDER BY id DESC").fetchone()
+    tree = notes.parse_checkpoint(notes.split_note(note)[0])
+    ident = message_id("statement", "d1", "terada@osaka-u.example")
+    return ROW.format(checkpoint=f"{size or tree.size}:{tree.root.hex()}", message_id=ident)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger, made once; each test works on its own copy."""
-    return Path(demo_env(tmp_path_factory, COMPLIANCE)["SAMPLELOANS_DB"])
+    """The demo ledger with a kept checkpoint, made once; each test works on its own copy."""
+    path = Path(demo_env(tmp_path_factory, COMPLIANCE)["SAMPLELOANS_DB"])
+    make_checkpoint(path, tmp_path_factory.mktemp("key"))
+    return path
 
 
 @pytest.fixture
@@ -34,10 +50,11 @@ def ledger(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """This test's copy of the demo ledger, with one notification recorded, as SAMPLELOANS_DB."""
     path = tmp_path / "ledger.db"
     shutil.copy(demo, path)
+    statement = row(path)
     with sqlite3.connect(path) as connection:
-        connection.execute(ROW)
+        connection.execute(statement)
     monkeypatch.setenv("SAMPLELOANS_DB", str(path))
-    monkeypatch.setenv("SAMPLELOANS_NOW", "2026-06-01T00:00:00Z")
+    monkeypatch.setenv("SAMPLELOANS_NOW", "2026-06-15T10:00:00Z")
     monkeypatch.setenv("NO_COLOR", "1")
     return path
 
@@ -121,7 +138,7 @@ def test_verify_names_a_notification_deleted_under_dropped_triggers(ledger: Path
     """A row before the newest deleted (triggers dropped and put back): its id is missing."""
     with sqlite3.connect(ledger) as connection:
         for n in (2, 3):  # the same statement on two later checkpoints
-            connection.execute(ROW.replace("'107:abcd'", f"'{107 + n}:abcd'"))
+            connection.execute(row(ledger, 107 + n))
         connection.executescript(
             "DROP TRIGGER notification_sent_no_delete; DELETE FROM notification_sent WHERE id = 1;"
             + db.NOTIFICATION_TRIGGERS[1]

@@ -173,7 +173,10 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
     else:
         if directory is not None:  # refused before the folder is made
             refuse_query_mark(str(directory), "--dir")
-        target, option = _demo_folder(directory) / "ledger.db", "--dir"
+        folder, made = _demo_folder(directory)
+        if made:  # a demo that fails (a full disk) leaves no empty folder of its own behind
+            stack.callback(_remove_if_empty, folder)
+        target, option = folder / "ledger.db", "--dir"
     # built in a private folder beside it, then linked into place: a failed or killed
     # demo leaves no partial ledger, and a killed one's folder goes at the next run
     built = stack.enter_context(private_build_dir(target.parent, target.name, option))
@@ -231,14 +234,19 @@ def _parse_ledger_id(value: str) -> str:
 
 def _new_demo_file(path: Path) -> Path:
     """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
-    from sampleloans.errors import StorageError
-    from sampleloans.fileio import refuse_new_database
+    import stat
 
-    if path.exists() or path.is_symlink():
+    from sampleloans.errors import StorageError
+    from sampleloans.fileio import inspected_mode, refuse_new_database
+
+    # looked up, not `exists()`: that raises for a name too long or a folder that may not be
+    # searched, where the answer is one line (exit 3)
+    if inspected_mode(path, "--db", follow=False) is not None:
         raise StorageError(
             f"--db: {path} exists; the demo writes only a new ledger: give a new file name"
         )
-    if not path.parent.is_dir():
+    folder = inspected_mode(path.parent, "--db")
+    if folder is None or not stat.S_ISDIR(folder):
         raise StorageError(f"--db: {path.parent} is not an existing folder")
     refuse_new_database(path, "--db")
     return path
@@ -265,14 +273,24 @@ def _put_in_place(built: Path, target: Path, option: str) -> None:
         raise StorageError(f"{option}: cannot create {target}: {exc.strerror}") from None
 
 
-def _demo_folder(directory: Path | None) -> Path:
-    """A fresh folder for the demo; an existing non-empty one is refused."""
+def _remove_if_empty(folder: Path) -> None:
+    """Remove the folder the demo made, if nothing is in it (the demo failed before its
+    ledger was put in place); one holding the ledger stays."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def _demo_folder(directory: Path | None) -> tuple[Path, bool]:
+    """A fresh folder for the demo, and whether this run made it; an existing non-empty one
+    is refused."""
     from sampleloans.errors import StorageError
     from sampleloans.fileio import remove_stale_temps
 
     try:
         if directory is None:
-            return Path(tempfile.mkdtemp(prefix="sampleloans-demo-"))
+            return Path(tempfile.mkdtemp(prefix="sampleloans-demo-")), True
         if directory.exists() and not directory.is_dir():
             raise StorageError(
                 f"--dir: {directory} is a file, not a folder; give a new or empty folder"
@@ -281,11 +299,12 @@ def _demo_folder(directory: Path | None) -> Path:
             remove_stale_temps(directory)
         if directory.exists() and any(directory.iterdir()):
             raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
+        made = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a read-only or full disk, a folder we may not read
         where = directory if directory is not None else "TMPDIR"
         raise StorageError(f"--dir: cannot create a folder in {where}: {exc.strerror}") from None
-    return directory
+    return directory, made
 
 
 @contextmanager

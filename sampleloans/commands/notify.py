@@ -193,11 +193,11 @@ def _notice_messages(
 
 
 def _message_id(kind: str, digest: str, recipient: str) -> str:
-    """A Message-ID that is the same for the same document and recipient."""
-    import hashlib
+    """A Message-ID that is the same for the same document and recipient (`verify` checks
+    each recorded one against it: `services.notify.message_id`)."""
+    from sampleloans.services.notify import message_id
 
-    who = hashlib.sha256(recipient.encode("utf-8")).hexdigest()[:12]
-    return f"<{kind}.{digest[:24]}.{who}@sampleloans>"
+    return message_id(kind, digest, recipient)
 
 
 def _plan(

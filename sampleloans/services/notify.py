@@ -7,11 +7,13 @@ the hash chain stays the record of custody alone. The record lives beside the le
 same file, is only ever added to, and is keyed by recipient, kind, scope and checkpoint.
 """
 
+import hashlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session, select
 
 from sampleloans import db
@@ -155,3 +157,74 @@ def _record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: da
         )
     )
     session.flush()
+
+
+SENT_KINDS = ("statement", "overdue")
+"""What `notify` sends, as `notification_sent.kind` records it."""
+
+
+def message_id(kind: str, digest: str, recipient: str) -> str:
+    """A Message-ID that is the same for the same document and recipient."""
+    who = hashlib.sha256(recipient.encode("utf-8")).hexdigest()[:12]
+    return f"<{kind}.{digest[:24]}.{who}@sampleloans>"
+
+
+def _kept_checkpoint_ids(connection: Connection) -> set[str]:
+    """`SIZE:ROOT` (hex) of every checkpoint the ledger kept, as notify records what it sent
+    under (a row `verify` names as damaged is left out: it is named already)."""
+    from sampleloans.ledger import checkpoint as notes
+
+    if not inspect(connection).has_table("checkpoint"):
+        return set()
+    kept = set()
+    for (note,) in connection.execute(text("SELECT note FROM checkpoint")):
+        try:
+            tree = notes.parse_checkpoint(notes.split_note(note)[0])
+        except (ValueError, TypeError, AttributeError):  # InvalidInput is a ValueError
+            continue
+        kept.add(f"{tree.size}:{tree.root.hex()}")
+    return kept
+
+
+def sent_record_problems(connection: Connection) -> list[str]:
+    """Each record of a message sent that no `notify` run wrote: a kind it never sends, a
+    Message-ID that is not its kind's, document's and recipient's, a checkpoint this ledger
+    never kept, a recipient or sender nobody registered. Such a row makes notify skip the
+    message as sent. (A row forged with every field consistent cannot be told from a true one:
+    docs/trust.md says what that leaves.)"""
+    if not inspect(connection).has_table(NotificationSent.__tablename__):
+        return []
+    kept = _kept_checkpoint_ids(connection)
+    people = {row[0] for row in connection.execute(text("SELECT email FROM person"))}
+    query = text(
+        "SELECT id, recipient, kind, checkpoint, digest, message_id, sent_by "
+        "FROM notification_sent ORDER BY id"
+    )
+    problems = []
+    for row in connection.execute(query):
+        why = _sent_row_faults(row, kept, people)
+        if why:
+            problems.append(
+                f"notification row {row.id}: {'; '.join(why)}: no notify run wrote it (the "
+                "table was edited), and notify skips the message it names as sent"
+            )
+    return problems
+
+
+def _sent_row_faults(row: Any, kept: set[str], people: set[str]) -> list[str]:
+    """What in one `notification_sent` row no notify run writes."""
+    from sampleloans.text import visible
+
+    recipient, kind = str(row.recipient), str(row.kind)
+    why = []
+    if kind not in SENT_KINDS:
+        why.append(f"its kind {visible(kind)!r} is none notify sends")
+    elif row.message_id != message_id(kind, str(row.digest), recipient):
+        why.append("its Message-ID is not the one of its kind, document and recipient")
+    if row.checkpoint not in kept:
+        why.append("it names no checkpoint this ledger kept")
+    if recipient not in people:
+        why.append(f"its recipient {visible(recipient)} is nobody registered")
+    if row.sent_by not in people:
+        why.append("its sender is nobody registered")
+    return why

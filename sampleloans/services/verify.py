@@ -398,6 +398,10 @@ def _check_kept_checkpoints(connection: Connection, result: VerifyResult) -> Non
             Problem("notification", m)
             for m in db.deleted_rows_problems(connection, "notification_sent", "notification")
         )
+        # and each row kept is one notify wrote: a forged "sent" row hides an unsent message
+        from sampleloans.services.notify import sent_record_problems
+
+        result.problems.extend(Problem("notification", m) for m in sent_record_problems(connection))
 
 
 def _begin_snapshot(connection: Connection) -> None:
