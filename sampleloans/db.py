@@ -1329,10 +1329,9 @@ def _numbered_sql(sql: str) -> tuple[bytes, tuple[str, ...]] | None:
             names.append(name)
         return f"${names.index(name) + 1}"
 
-    text = re.sub(r"%%|%\((\w+)\)s", number, sql)
-    if "%" in text.replace("%%", ""):  # (a `%s` or a `%(…)s` of another shape)
+    if "%" in re.sub(r"%%|%\((\w+)\)s", "", sql):  # (a `%s`, or a `%(…)s` of another shape)
         return None
-    return text.encode(), tuple(names)
+    return re.sub(r"%%|%\((\w+)\)s", number, sql).encode(), tuple(names)
 
 
 def _text_value(value: Any) -> bytes | None:
