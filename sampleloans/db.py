@@ -1283,10 +1283,11 @@ class _Driver:
 
     def _execute(self, connection: Connection, params: list[Any]) -> None:
         """Run the statement once per parameter set (or gather it for the COMMIT's pipeline)."""
-        gathered = connection_state(connection).writes_to_send
-        if gathered is not None and self._gather(gathered, params):
-            return
         raw: Any = connection.connection.driver_connection
+        if hasattr(raw, "pgconn"):  # (PostgreSQL only: SQLite's path asks nothing more)
+            gathered = connection_state(connection).writes_to_send
+            if gathered is not None and self._gather(gathered, params):
+                return
         if _in_pipeline(raw):
             # PostgreSQL, inside `pipelined` (which raises any error as SQLAlchemy would): the
             # driver's own cursor; SQLAlchemy's execution path cost a writer ~40 µs a statement
