@@ -132,6 +132,18 @@ def timed_pipelined(connection):
 
 
 db.pipelined = timed_pipelined
+send_writes = getattr(db, "_send_writes", None)  # (a tree that sends them below psycopg)
+
+
+def timed_send_writes(*args, **options):
+    sent = send_writes(*args, **options)
+    if options.get("commit"):  # the rows and the COMMIT sent by libpq, before the answer
+        at_commit[0] = time.thread_time()
+    return sent
+
+
+if send_writes is not None:
+    db._send_writes = timed_send_writes
 done = 0
 
 
@@ -171,7 +183,8 @@ for and the part after its answer (the lock's own call, sending and reading its 
 in neither), and of that last part the span while the lock is held: from the lock's answer to
 the end of the write's last pipelined block, its rows and COMMIT sent (the server releases the
 lock at the COMMIT; what follows, the COMMIT's answer and SQLAlchemy's commit and pool return,
-is client CPU of the write, not of the lock's span)."""
+is client CPU of the write, not of the lock's span). A tree that sends its rows and COMMIT by
+libpq's own pipeline (`db._send_writes`) ends that span when they are sent."""
 
 
 OneWrite = tuple[float, float, float, float, float]

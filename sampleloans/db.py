@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, cast
@@ -745,6 +745,22 @@ class ConnectionState:
     unread_cursor: Any = None
     """The psycopg cursor of the statements a pipeline sends without reading their answers
     (`unread_cursor`), kept for the connection's life."""
+    writes_to_send: "list[tuple[bytes, list[bytes | None]]] | None" = None
+    """The unit's last rows gathered for the COMMIT's libpq pipeline
+    (`_commit_with_pending_writes`): each statement's numbered SQL and its values as text; None
+    when not gathering."""
+    prepared_writes: dict[bytes, bytes] = field(default_factory=dict)
+    """Numbered SQL → the name it is prepared under on this connection's server session
+    (`_send_writes`), kept while psycopg keeps its own: psycopg deallocates every prepared
+    statement of the session (`DEALLOCATE ALL`) at a rollback and after a statement whose
+    command is DROP, ALTER, ROLLBACK, DISCARD or DEALLOCATE, so each of those forgets them
+    (`forget_prepared_writes`)."""
+    prepared_on: Any = None
+    """The psycopg connection `prepared_writes` were prepared on (a new one has none)."""
+
+    def forget_prepared_writes(self) -> None:
+        """The server session may have deallocated them: prepare them again on next use."""
+        self.prepared_writes.clear()
 
     def end_transaction(self) -> None:
         """Forget what belonged to the transaction that ended (the login's facts stay)."""
@@ -752,6 +768,7 @@ class ConnectionState:
         self.prefetched_head = None
         self.prefetched_rows = None
         self.pending_writes = None
+        self.writes_to_send = None
 
     def take_pending_writes(self) -> Flushable | None:
         """The unit whose rows wait for the next statement, if any, no longer waiting."""
@@ -790,32 +807,158 @@ def _commit_with_pending_writes(session: Session) -> None:
     own changes first (the ORM reads their row counts), then those rows and the COMMIT in one
     pipeline (one round trip while the writers' lock is held).
 
-    The driver's COMMIT goes in the pipeline; SQLAlchemy's commit then ends the transaction on
-    its side with nothing left for the driver to send. Had SQLAlchemy's commit run inside the
-    pipeline, the connection would have gone back to its pool there, and the pool's rollback
-    costs a Sync of its own in pipeline mode (one more round trip per write).
+    The transaction `_begin_write` opened (psycopg in autocommit): the rows are gathered as
+    text and sent with the COMMIT by libpq's own pipeline (`_send_writes`), below psycopg's
+    cursor, whose Python per statement (the query's conversion, the dumpers, the prepared
+    statements' cache, a send and a poll each) was ~70 µs a statement while the lock was held.
+    Otherwise psycopg's pipeline: the driver's COMMIT goes in it; SQLAlchemy's commit then ends
+    the transaction on its side with nothing left for the driver to send. Had SQLAlchemy's
+    commit run inside the pipeline, the connection would have gone back to its pool there, and
+    the pool's rollback costs a Sync of its own in pipeline mode (one more round trip per write).
     """
     session.flush()  # runs any statement, and so writes the pending rows first, outside it
     connection = session.connection()
+    driver: Any = connection.connection.driver_connection  # psycopg's, open here
+    state = connection_state(connection)
+    if driver.autocommit and driver.info.encoding == "utf-8":
+        # the transaction is `_begin_write`'s own BEGIN: its COMMIT is one more statement of
+        # the libpq pipeline that sends the rows
+        state.writes_to_send = []
+        try:
+            pending = state.take_pending_writes()
+            if pending is not None:
+                pending.flush()
+            commands, state.writes_to_send = state.writes_to_send, None
+            sent = _send_writes(driver, state, commands, commit=True)
+        finally:
+            state.writes_to_send = None
+        _answers_of_writes(driver, state, sent)
+        session.commit()
+        return
     with pipelined(connection):
-        pending = connection_state(connection).take_pending_writes()
+        pending = state.take_pending_writes()
         if pending is not None:
             pending.flush()
-        driver: Any = connection.connection.driver_connection  # psycopg's, open here
         if driver.autocommit:
-            # the transaction is `_begin_write`'s own BEGIN: its COMMIT is one more statement
-            # of the pipeline, answered at the pipeline's end. psycopg's commit() there adds a
-            # Sync of its own, so the pipeline's end was a second round trip after the COMMIT
+            # psycopg's commit() here adds a Sync of its own: the pipeline's end was then a
+            # second round trip after the COMMIT
             unread_cursor(connection, driver).execute("COMMIT")
         else:
             driver.commit()
     session.commit()
 
 
+SentWrite = tuple[bytes, bytes] | None
+"""One answer `_send_writes` awaits: (SQL, the name it was prepared under) for a prepare, None
+for a statement or the COMMIT."""
+
+
+def _send_writes(
+    driver: Any,
+    state: ConnectionState,
+    commands: list[tuple[bytes, list[bytes | None]]],
+    *,
+    commit: bool,
+) -> list[SentWrite]:
+    """Send gathered statements (and the COMMIT) in one libpq pipeline ended by a Sync, each
+    prepared on first use on this server session; what was sent, one entry per answer to come,
+    for `_answers_of_writes`. The values are text, their types the statements' own casts."""
+    import psycopg
+    from psycopg import generators
+
+    pgconn = driver.pgconn
+    sent: list[SentWrite] = []
+    named: dict[bytes, bytes] = {}  # prepared in this pipeline (a table's second row)
+    if state.prepared_on is not driver:  # (a connection made again: a new server session)
+        state.forget_prepared_writes()
+        state.prepared_on = driver
+    with driver.lock, _as_sqlalchemy_error(psycopg.Error):
+        pgconn.enter_pipeline_mode()
+        for sql, values in commands:
+            name = state.prepared_writes.get(sql) or named.get(sql)
+            if name is None:
+                name = named[sql] = f"sampleloans_w{next(_PREPARED_NAMES)}".encode()
+                pgconn.send_prepare(name, sql)
+                sent.append((sql, name))
+            pgconn.send_query_prepared(name, values)
+            sent.append(None)
+        if commit:
+            pgconn.send_query_params(b"COMMIT", None)
+            sent.append(None)
+        pgconn.pipeline_sync()
+        driver.wait(generators.send(pgconn))
+    return sent
+
+
+@contextmanager
+def _as_sqlalchemy_error(driver_error: type[Exception]) -> Iterator[None]:
+    """Raise the driver's errors of the block as SQLAlchemy raises them (`DBAPIError`), which
+    `transaction` maps to the user's message (a lost connection: exit 3)."""
+    try:
+        yield
+    except driver_error as exc:
+        raise DBAPIError.instance(None, None, exc, driver_error) from exc
+
+
+_NO_SUCH_PREPARED_STATEMENT = "26000"
+"""SQLSTATE invalid_sql_statement_name."""
+_DEALLOCATING_COMMANDS = ("DROP", "ALTER", "ROLLBACK", "DISCARD", "DEALLOCATE")
+"""Statements after which psycopg deallocates every prepared statement of the session
+(psycopg's `PrepareManager._should_discard`)."""
+
+
+def _forget_prepared_after(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    """After a statement psycopg deallocates the session's prepared statements for, forget
+    `_send_writes`'s (they are prepared again on next use)."""
+    if statement.lstrip()[:10].upper().startswith(_DEALLOCATING_COMMANDS):
+        connection_state(connection).forget_prepared_writes()
+
+
+_PREPARED_NAMES = itertools.count()
+"""The numbers of `_send_writes`'s prepared statements (unique in the process, so on every
+server session it talks to)."""
+
+
+def _answers_of_writes(driver: Any, state: ConnectionState, sent: list[SentWrite]) -> None:
+    """Read the answers of `_send_writes` up to its Sync, leave libpq's pipeline mode, and
+    raise the first error as SQLAlchemy raises a driver's (the server skipped the statements
+    after it; the transaction is rolled back by the caller)."""
+    import psycopg
+    from psycopg import generators, pq
+
+    pgconn = driver.pgconn
+    failed = None
+    with driver.lock, _as_sqlalchemy_error(psycopg.Error):
+        for what in [*sent, None]:
+            results: list[Any] = []
+            while not results:  # an answer, or the Sync's
+                results = driver.wait(generators.fetch_many(pgconn))
+            status = results[-1].status
+            if status == pq.ExecStatus.PIPELINE_SYNC:
+                break
+            if status == pq.ExecStatus.FATAL_ERROR and failed is None:
+                failed = psycopg.errors.error_from_result(results[-1], driver.info.encoding)
+            elif what is not None and status == pq.ExecStatus.COMMAND_OK:
+                state.prepared_writes[what[0]] = what[1]
+        pgconn.exit_pipeline_mode()
+    if failed is not None:
+        if failed.sqlstate == _NO_SUCH_PREPARED_STATEMENT:  # (deallocated by another way)
+            state.forget_prepared_writes()
+        raise DBAPIError.instance(None, None, failed, psycopg.Error) from failed
+
+
 def _write_pending_first(connection: Any, *_args: Any) -> None:
     """Before any statement of a transaction: write the rows a unit left for later, so every
     read sees them (a session query, a check, the next unit's head, a SAVEPOINT)."""
-    pending = connection_state(connection).take_pending_writes()
+    state = connection_state(connection)
+    if state.writes_to_send:  # gathered for the COMMIT's pipeline: they come first
+        commands, state.writes_to_send = state.writes_to_send, []
+        _answers_of_writes(
+            connection.connection.driver_connection,
+            state,
+            _send_writes(connection.connection.driver_connection, state, commands, commit=False),
+        )
+    pending = state.take_pending_writes()
     if pending is not None:
         pending.flush()
 
@@ -1140,8 +1283,12 @@ class _Driver:
         self._execute(connection, params)
 
     def _execute(self, connection: Connection, params: list[Any]) -> None:
-        """Run the statement once per parameter set."""
+        """Run the statement once per parameter set (or gather it for the COMMIT's pipeline)."""
         raw: Any = connection.connection.driver_connection
+        if hasattr(raw, "pgconn"):  # (PostgreSQL only: SQLite's path asks nothing more)
+            gathered = connection_state(connection).writes_to_send
+            if gathered is not None and self._gather(gathered, params):
+                return
         if _in_pipeline(raw):
             # PostgreSQL, inside `pipelined` (which raises any error as SQLAlchemy would): the
             # driver's own cursor; SQLAlchemy's execution path cost a writer ~40 µs a statement
@@ -1153,6 +1300,59 @@ class _Driver:
                 cursor.executemany(self.sql, params)
             return
         connection.exec_driver_sql(self.sql, params)
+
+    def _gather(self, gathered: list[tuple[bytes, list[bytes | None]]], params: list[Any]) -> bool:
+        """Add each parameter set (dicts by bind name) to the writes gathered for
+        `_send_writes`, as text; False (nothing added) where a value is not one this sends
+        as text (it then goes through psycopg, after what was gathered before it)."""
+        numbered = _numbered_sql(self.sql)
+        if numbered is None:
+            return False
+        sql, names = numbered
+        try:
+            rows = [[_text_value(row[name]) for name in names] for row in params]
+        except (TypeError, KeyError):
+            return False
+        gathered.extend((sql, values) for values in rows)
+        return True
+
+
+@functools.lru_cache(maxsize=256)  # the unit's few INSERT and UPDATE texts
+def _numbered_sql(sql: str) -> tuple[bytes, tuple[str, ...]] | None:
+    """A psycopg `%(name)s` statement as libpq takes it (`$1`, `$2`, … in the order the names
+    first appear, `%%` as `%`) and its names in that order; None for any other placeholder."""
+    names: list[str] = []
+
+    def number(match: "re.Match[str]") -> str:
+        if match.group(0) == "%%":
+            return "%"
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    if "%" in re.sub(r"%%|%\((\w+)\)s", "", sql):  # (a `%s`, or a `%(…)s` of another shape)
+        return None
+    return re.sub(r"%%|%\((\w+)\)s", number, sql).encode(), tuple(names)
+
+
+def _text_value(value: Any) -> bytes | None:
+    """A statement's value as PostgreSQL's text input takes it (its type is the statement's
+    cast), as psycopg's dumpers write it: a text (or a text enum: its value, psycopg's `str`
+    dumper comes first in its class's order) as UTF-8, a boolean, an integer; TypeError for
+    any other type, and for a text with a NUL, which psycopg refuses with its own error."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise TypeError("a NUL in a text value")
+        return str.encode(value)
+    kind = type(value)
+    if kind is bool:
+        return b"true" if value else b"false"
+    if kind is int:
+        return str(value).encode()
+    raise TypeError(f"no text form for {kind.__name__}")
 
 
 _DRIVERS: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str, tuple[str, ...]], _Driver | None]]"
@@ -1795,9 +1995,18 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
         # pending rows were written by the commit, or rolled back
         connection_state(connection).end_transaction()
 
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        # psycopg's rollback deallocates every prepared statement of the session
+        connection_state(connection).forget_prepared_writes()
+
     @event.listens_for(engine, "rollback_savepoint")
     def _on_savepoint_rollback(connection: Any, *_args: Any) -> None:
-        connection_state(connection).pending_writes = None  # (never set: the SAVEPOINT wrote them)
+        state = connection_state(connection)
+        state.pending_writes = None  # (never set: the SAVEPOINT wrote them)
+        state.forget_prepared_writes()
+
+    event.listen(engine, "after_cursor_execute", _forget_prepared_after)
 
     event.listen(engine, "before_execute", _write_pending_first)
     # exec_driver_sql skips before_execute: the cursor-level event writes them for it
@@ -2071,7 +2280,10 @@ def pipelined(connection: Connection) -> Iterator[None]:
     import psycopg
 
     raw: Any = connection.connection.driver_connection  # a psycopg connection here
-    if raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+    if (
+        raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF
+        or connection_state(connection).writes_to_send is not None
+    ):  # (gathered writes go in the COMMIT's own pipeline: `_commit_with_pending_writes`)
         yield
         return
     _quiet_aborted_pipeline()
