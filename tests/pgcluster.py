@@ -33,7 +33,7 @@ folder)."""
 SERVER_ACCOUNT = "nobody"
 """The unprivileged account the cluster runs as when the tests run as root."""
 SUPERUSER = "postgres"
-START_TIMEOUT_S = 30
+START_TIMEOUT_S = 180  # initdb and the start under a loaded CI machine (2 cores, 2 test workers)
 
 
 @dataclass(frozen=True)
