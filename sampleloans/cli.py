@@ -456,11 +456,12 @@ def _print_version(asked: bool) -> None:
     """`--version`: the release and the schema revision it writes, then exit."""
     if not asked:
         return
-    from importlib.metadata import version
-
+    from sampleloans import __version__
     from sampleloans.db import SCHEMA_HEAD
 
-    typer.echo(f"sampleloans {version('sampleloans')} (schema {SCHEMA_HEAD})")
+    # the code's own release, not the installed metadata (an editable install keeps the
+    # version it was installed with): the release that writes this schema
+    typer.echo(f"sampleloans {__version__} (schema {SCHEMA_HEAD})")
     raise typer.Exit()
 
 

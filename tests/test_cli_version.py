@@ -2,11 +2,11 @@
 
 import subprocess
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from sampleloans import __version__
 from sampleloans.cli import app
 from sampleloans.db import SCHEMA_HEAD
 
@@ -15,7 +15,7 @@ def test_version_names_the_release_and_the_schema(tmp_path: Path) -> None:
     # a --db that does not exist is never opened: the version needs no ledger
     result = CliRunner().invoke(app, ["--db", str(tmp_path / "none.db"), "--version"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"sampleloans {version('sampleloans')} (schema {SCHEMA_HEAD})\n"
+    assert result.stdout == f"sampleloans {__version__} (schema {SCHEMA_HEAD})\n"
     assert not (tmp_path / "none.db").exists()
 
 

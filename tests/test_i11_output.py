@@ -228,12 +228,13 @@ def test_history_table_shows_event_labels_and_json_keeps_kinds(demo: dict[str, s
 
 
 def test_a_closed_loan_shows_no_next_inventory(demo: dict[str, str]) -> None:
-    """L-2025-IPGP is closed: no next inventory in loans show, table or JSON."""
+    """L-2025-IPGP is closed: no next inventory in loans show, table or JSON (the table says
+    why: sweep s31)."""
     detail = json.loads(run(demo, "loans", "show", "L-2025-IPGP", "--json").stdout)
     assert detail["status"] == "closed" and detail["next_inventory_due_at"] is None
     table = run(demo, "loans", "show", "L-2025-IPGP").stdout
     line = next(line for line in table.splitlines() if line.startswith("next inventory"))
-    assert line.split()[-1] == "—"
+    assert line.split(None, 2)[2].strip() == "— (none owed: the loan is closed)"
 
 
 def test_loan_detail_service_has_no_inventory_after_close(demo: dict[str, str]) -> None:

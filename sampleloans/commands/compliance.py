@@ -510,11 +510,16 @@ def _standing_lines(r: Any) -> list[Any]:
     from rich.text import Text
 
     from sampleloans.dates import format_datetime
+    from sampleloans.readmodels.report import no_inventory_words
 
     overdue_now = r.overdue
     inventory_late = r.inventory_overdue
     due = format_datetime(r.due_at) if r.due_at else _due_from_issue(r)
-    inventory = format_datetime(r.next_inventory_due_at) if r.next_inventory_due_at else "—"
+    inventory = (
+        format_datetime(r.next_inventory_due_at)
+        if r.next_inventory_due_at
+        else no_inventory_words(r.status, withdrawn=r.withdrawn_reason is not None)
+    )
     said = "withdrawn" if r.withdrawn_reason else r.status.replace("_", " ")
     return [
         Text(f"Loan {r.number} ({r.institution}, PI {r.pi_email}): {said}", style="bold"),

@@ -728,17 +728,25 @@ def _after_issue(d: "LoanDetail") -> str | None:
     return due_after_issue(d.status, d.loan_period)
 
 
+def _no_inventory(d: "LoanDetail") -> str:
+    """Why a loan has no next inventory date, as `status` says it."""
+    from sampleloans.readmodels.report import no_inventory_words
+
+    return no_inventory_words(d.status, withdrawn=d.withdrawn_reason is not None)
+
+
 def _due_text(
     due: datetime | None,
     days_left: int | None,
     overdue: bool,
     *,
     cell: bool = False,
-    before_issue: str | None = None,
+    undated: str | None = None,
     sent_back_in_time: bool = False,
 ) -> Any:
     """The due date with days left, or days overdue in red; `cell`: in a table's column whose
-    heading says UTC; `before_issue`: what a loan not yet issued says instead of a date;
+    heading says UTC; `undated`: what a loan with no such date says instead (not yet issued:
+    how long after issue; an inventory owed no more: why);
     `sent_back_in_time`: the service's word that a return was met by sending everything back
     by its due time (`ledger/overdue.py`)."""
     from rich.text import Text
@@ -746,7 +754,7 @@ def _due_text(
     from sampleloans.commands.render import time_cell
 
     if due is None:
-        return Text(before_issue or "—")
+        return Text(undated or "—")
     text = time_cell(due) if cell else _when(due)
     if sent_back_in_time:
         return Text(f"{text} (sent back in time)")
@@ -992,7 +1000,7 @@ def _due_or_ended(row: "LoanRow") -> Any:
             row.days_left,
             row.overdue,
             cell=True,
-            before_issue=before_issue,
+            undated=before_issue,
             sent_back_in_time=row.sent_back_in_time,
         )
     ended = row.ended()
@@ -1174,14 +1182,19 @@ def _detail_header(d: "LoanDetail") -> Any:
                 d.due_at,
                 d.days_left,
                 d.overdue,
-                before_issue=_after_issue(d),
+                undated=_after_issue(d),
                 sent_back_in_time=d.sent_back_in_time,
             ),
         ),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (
             "next inventory",
-            _due_text(d.next_inventory_due_at, d.inventory_days_left, d.inventory_overdue),
+            _due_text(
+                d.next_inventory_due_at,
+                d.inventory_days_left,
+                d.inventory_overdue,
+                undated=_no_inventory(d),
+            ),
         ),
         ("recalled", Text(_when(d.recalled_at))),
     ):

@@ -584,7 +584,7 @@ def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: T
     """
     outbound = event.direction == Direction.OUTBOUND
     loan = _loan(store, envelope, event.number, t, whole=outbound)
-    require_loan_transition(loan, "ship" if outbound else "ship_return")
+    require_loan_transition(loan, "ship" if outbound else "ship_return", at=envelope.occurred_at)
     expected_state = ItemState.ISSUED if outbound else ItemState.HELD
     for code in event.samples:
         sample = _sample(store, envelope, code, t)
@@ -693,7 +693,7 @@ def _use_up(sample: Sample, item: LoanItem, mass_ug: int, column: str) -> None:
 def _consumed(store: Projections, envelope: Envelope, event: ev.LoanConsumed, t: Touched) -> None:
     """Mass used up by one analysis."""
     loan = _loan(store, envelope, event.number, t, whole=False)
-    require_loan_transition(loan, "consume")
+    require_loan_transition(loan, "consume", at=envelope.occurred_at)
     sample = _sample(store, envelope, event.sample, t)
     item = _item(store, loan.number, event.sample)
     _use_up(sample, item, event.mass_ug, "consumed")
@@ -758,7 +758,7 @@ def _utf8(text: str) -> bool:
 def _loan_split(store: Projections, envelope: Envelope, event: ev.LoanSplit, t: Touched) -> None:
     """The borrower's split becomes a sample of its own, held on the same loan."""
     loan = _loan(store, envelope, event.number, t, whole=False)
-    require_loan_transition(loan, "split")
+    require_loan_transition(loan, "split", at=envelope.occurred_at)
     parent = _sample(store, envelope, event.parent, t)
     item = _item(store, loan.number, event.parent)
     if store.get(Sample, event.child) is not None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sampleloans.errors import Conflict
+from sampleloans.errors import Conflict, RuleViolation
 from sampleloans.text import words
 from sampleloans.vocab import (
     CustodyState,
@@ -191,21 +191,48 @@ def transition_hint(status: str, action: str, *, researcher: bool = False) -> st
     return PAST_STEP[action]
 
 
-def require_loan_transition(loan: Any, action: str, *, researcher: bool = False) -> None:
+def state_refusal(
+    message: str,
+    record: str,
+    last_event_at: datetime | None,
+    at: datetime | None,
+    *,
+    otherwise: type[Conflict] | type[RuleViolation] = Conflict,
+) -> Conflict | RuleViolation:
+    """The error refusing a write because of a record's state (`message`). A write dated
+    (`--at`, `at`) before the record's last event (`last_event_at`) finds the state a later
+    event made: "not held", "on its way back" would send the user to a step that cannot help.
+    Its refusal names the time first, as the time-order rule words it (`apply._in_order`), then
+    the state; exit 1 either way (`otherwise`: the error of the state alone)."""
+    from sampleloans.dates import to_iso  # only on a refusal: `dates` loads dateutil
+
+    if at is None or last_event_at is None or at >= last_event_at:
+        return otherwise(message)
+    return RuleViolation(
+        f"time: {to_iso(at)} is before the previous event of {record} ({to_iso(last_event_at)}); "
+        f"events of a record are kept in time order, and {message}"
+    )
+
+
+def require_loan_transition(
+    loan: Any, action: str, *, researcher: bool = False, at: datetime | None = None
+) -> None:
     """Refuse an action that the loan's status does not allow, naming the command that helps
-    (and, to a researcher, that a curator's step is the curator's)."""
-    if loan.status not in LOAN_TRANSITIONS[action] and withdrawn(loan):
+    (and, to a researcher, that a curator's step is the curator's); `at`: when the write says
+    it happened (a refusal of one dated before the loan's last event says so: `state_refusal`)."""
+    if loan.status in LOAN_TRANSITIONS[action]:
+        return
+    doing = ACTION_WORDS.get(action, words(action))
+    if withdrawn(loan):
         # the past steps' words ("it has already been issued") would be untrue of it
-        raise Conflict(
-            f"loan {loan.number} was withdrawn (closed, never issued); cannot "
-            f"{ACTION_WORDS.get(action, words(action))}: {WITHDRAWN_HINT.get(action, _STAYS)}"
+        message = (
+            f"loan {loan.number} was withdrawn (closed, never issued); cannot {doing}: "
+            f"{WITHDRAWN_HINT.get(action, _STAYS)}"
         )
-    if loan.status not in LOAN_TRANSITIONS[action]:
+    else:
         hint = transition_hint(loan.status, action, researcher=researcher)
-        raise Conflict(
-            f"loan {loan.number} is {state_words(loan.status)}; cannot "
-            f"{ACTION_WORDS.get(action, words(action))}: {hint}"
-        )
+        message = f"loan {loan.number} is {state_words(loan.status)}; cannot {doing}: {hint}"
+    raise state_refusal(message, f"loan {loan.number}", loan.last_event_at, at)
 
 
 def loan_status_of(items: Iterable[Any], current: str) -> str:

@@ -525,6 +525,33 @@ def due_after_issue(status: str, loan_period: str) -> str | None:
     return f"{format_period(loan_period)} after issue"
 
 
+_NO_INVENTORY_ENDED = {
+    LoanStatus.RETURNED: "the loan is returned",
+    LoanStatus.SETTLED: "the loan is settled",
+    LoanStatus.CLOSED: "the loan is closed",
+}
+"""Why a loan that is over owes no inventory, by its status."""
+
+
+def no_inventory_words(status: str, *, withdrawn: bool) -> str:
+    """What `status` and `loans show` print for a loan with no next inventory date: the dash
+    and why none is owed (not issued yet, withdrawn, everything left sent back by its due time,
+    the loan over), so a PI tells a loan that owes none from a date missing; a bare dash
+    where the status gives no reason (a loan that is out always has a date)."""
+    if withdrawn:
+        reason = "none owed: withdrawn before issue"
+    elif status in (LoanStatus.REQUESTED, LoanStatus.APPROVED):
+        return "— (none owed before issue)"
+    elif status == LoanStatus.RETURN_IN_TRANSIT:
+        # the one way a loan still out has no date: `ledger.overdue.inventory_due`
+        reason = "none owed: everything left was sent back by its due time"
+    elif status in _NO_INVENTORY_ENDED:
+        reason = f"none owed: {_NO_INVENTORY_ENDED[LoanStatus(status)]}"
+    else:
+        return "—"
+    return f"— ({reason})"
+
+
 def owed_inventory_due(status: str, next_inventory_due_at: datetime | None) -> datetime | None:
     """The inventory date a printed loan shows: none once it is no longer out. The rule of
     `ledger.overdue.inventory_due`, for the renderers, which load no ledger module (one sent

@@ -26,7 +26,7 @@ from sampleloans.errors import (
 from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.apply import shipment_samples
-from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition
+from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, state_refusal
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
@@ -112,11 +112,14 @@ def _lab_loan(
     action: str,
     doing: str,
     samples: tuple[str, ...] = (),
+    *,
+    at: datetime | None = None,
 ) -> Loan:
     """The loan, for what happens in the borrower's lab (issue 14 point 6): a curator, or a
     researcher of the loan's own institution (another institution's loan reads as a missing
     one: the refusal discloses nothing); its status must allow `action`. `samples`: the items
-    the command will look at (`_held_item`), read with the loan."""
+    the command will look at (`_held_item`), read with the loan; `at`: when the write says it
+    happened (`require_loan_transition`)."""
     _read_with_the_lock(session, number, samples, STEP_NEIGHBOURS.get(action, ()))
     person = acting_person(session, ctx)
     if person.role == Role.COMPLIANCE_OFFICER:  # "only curators" would leave the lab out
@@ -125,9 +128,9 @@ def _lab_loan(
             f"institution's researchers may {doing}"
         )
     if person.role != Role.RESEARCHER:
-        return _loan_for_curator(session, ctx, number, action, doing, person)
+        return _loan_for_curator(session, ctx, number, action, doing, person, at=at)
     loan = access.readable_loan(session, person, number)
-    require_loan_transition(loan, action, researcher=True)
+    require_loan_transition(loan, action, researcher=True, at=at)
     return loan
 
 
@@ -155,10 +158,19 @@ def _read_with_the_lock(
     )
 
 
-def _curated_loan(session: Session, ctx: Context, number: str, action: str, doing: str) -> Loan:
-    """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`."""
+def _curated_loan(
+    session: Session,
+    ctx: Context,
+    number: str,
+    action: str,
+    doing: str,
+    *,
+    at: datetime | None = None,
+) -> Loan:
+    """The loan, once the actor is a curator (allowed `doing`) and its status allows `action`
+    (`at`: when the write says it happened, `require_loan_transition`)."""
     _read_with_the_lock(session, number, (), STEP_NEIGHBOURS.get(action, ()))
-    return _loan_for_curator(session, ctx, number, action, doing)
+    return _loan_for_curator(session, ctx, number, action, doing, at=at)
 
 
 def _loan_for_curator(
@@ -168,11 +180,13 @@ def _loan_for_curator(
     action: str,
     doing: str,
     person: Person | None = None,
+    *,
+    at: datetime | None = None,
 ) -> Loan:
     """`_curated_loan` once its reads are declared (`person`: the acting person, when read)."""
     _curator(session, ctx, doing, person)
     loan = get_loan(session, number)
-    require_loan_transition(loan, action)
+    require_loan_transition(loan, action, at=at)
     return loan
 
 
@@ -386,7 +400,7 @@ def approve_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
     """Approve a requested loan, under an agreement it could still be issued under."""
-    loan = _curated_loan(session, ctx, number, "approve", "approve loans")
+    loan = _curated_loan(session, ctx, number, "approve", "approve loans", at=occurred_at)
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _not_ended(deal, number, when, "approved")
@@ -465,7 +479,7 @@ def issue_loan(
     witness: str | None = None,
 ) -> LoanWritten:
     """Issue an approved loan: the samples leave the vault, whole, under an agreement in force."""
-    loan = _curated_loan(session, ctx, number, "issue", "issue loans")
+    loan = _curated_loan(session, ctx, number, "issue", "issue loans", at=occurred_at)
     when = occurred_at or ctx.now
     deal = get_agreement(session, loan.agreement)
     _agreement_in_force(deal, loan, when)
@@ -674,7 +688,7 @@ def ship_loan(
     witness: str | None = None,
 ) -> Envelope:
     """Release an issued loan's samples for shipment in a sealed container."""
-    loan = _curated_loan(session, ctx, number, "ship", "release loans for shipment")
+    loan = _curated_loan(session, ctx, number, "ship", "release loans for shipment", at=occurred_at)
     samples = [i.sample_code for i in items_of(session, number) if i.state == ItemState.ISSUED]
     parties = HandoverInput(released_by, received_by, courier, witness)
     return _ship(
@@ -838,7 +852,7 @@ def receive_loan(
     witness: str | None = None,
 ) -> Envelope:
     """Record the borrower's receipt: seal check, condition, weighed mass (discrepancies kept)."""
-    _lab_loan(session, ctx, number, "receive", "record receipts")
+    _lab_loan(session, ctx, number, "receive", "record receipts", at=occurred_at)
     shipment = open_shipment(session, number, "outbound")
     codes = [i.sample_code for i in items_of(session, number) if i.state == ItemState.IN_TRANSIT]
     _only_shipped(number, shipment, codes, set(weighed_ug or {}))
@@ -853,9 +867,17 @@ def receive_loan(
     return append(session, ctx, with_parties(session, ctx, event, parties), occurred_at=occurred_at)
 
 
-def _held_item(session: Session, number: str, code: str, ctx: Context | None = None) -> LoanItem:
+def _held_item(
+    session: Session,
+    number: str,
+    code: str,
+    ctx: Context | None = None,
+    *,
+    at: datetime | None = None,
+) -> LoanItem:
     """An item of a loan that the borrower holds now (a refusal to a researcher acting in
-    `ctx` names a curator's step as the curator's)."""
+    `ctx` names a curator's step as the curator's; one of a write dated `at`, before the
+    sample's last event, names the time first: `state_refusal`)."""
     item = get_row(session, LoanItem, (number, code))  # an import's unit holds it: no ORM load
     if item is None:
         raise InvalidInput(
@@ -867,15 +889,28 @@ def _held_item(session: Session, number: str, code: str, ctx: Context | None = N
             if _by_researcher(session, ctx)
             else f"record its arrival with 'loans accept-return {number}'"
         )
-        raise Conflict(
+        raise _item_refusal(
+            session,
+            code,
             f"sample {code} of loan {number} is on its way back (return in transit), not held "
-            f"by the borrower; {arrival}"
+            f"by the borrower; {arrival}",
+            at,
         )
     if item.state != ItemState.HELD:
-        raise Conflict(f"sample {code} of loan {number} is {state_words(item.state)}, not held")
+        message = f"sample {code} of loan {number} is {state_words(item.state)}, not held"
+        raise _item_refusal(session, code, message, at)
     if get_sample(session, code).frozen:
-        raise Conflict(frozen_words(session, code, researcher=_by_researcher(session, ctx)))
+        frozen = frozen_words(session, code, researcher=_by_researcher(session, ctx))
+        raise _item_refusal(session, code, frozen, at)
     return item
+
+
+def _item_refusal(
+    session: Session, code: str, message: str, at: datetime | None
+) -> Conflict | RuleViolation:
+    """The refusal of an item not held: a later event's doing when the write is dated before
+    the sample's last event (`state_refusal`)."""
+    return state_refusal(message, f"sample {code}", get_sample(session, code).last_event_at, at)
 
 
 def _by_researcher(session: Session, ctx: Context | None) -> bool:
@@ -896,8 +931,10 @@ def consume(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record mass used by one analysis; destructive use only where the agreement allows it."""
-    loan = _lab_loan(session, ctx, number, "consume", "record consumption", (sample,))
-    item = _held_item(session, number, sample, ctx)
+    loan = _lab_loan(
+        session, ctx, number, "consume", "record consumption", (sample,), at=occurred_at
+    )
+    item = _held_item(session, number, sample, ctx, at=occurred_at)
     deal = get_agreement(session, loan.agreement)
     if destructive and not deal.destructive_use_allowed:
         raise RuleViolation(
@@ -936,8 +973,8 @@ def borrower_split(
     occurred_at: datetime | None = None,
 ) -> SamplesWritten:
     """Record a split the borrower made; the child is a new sample held on the same loan."""
-    _lab_loan(session, ctx, number, "split", "record borrower splits", (parent,))
-    item = _held_item(session, number, parent, ctx)
+    _lab_loan(session, ctx, number, "split", "record borrower splits", (parent,), at=occurred_at)
+    item = _held_item(session, number, parent, ctx, at=occurred_at)
     code = child_code(parent, child)
     if session.get(Sample, code) is not None:
         raise Conflict(f"sample {code} is already registered; choose another suffix")
@@ -968,13 +1005,13 @@ def release_return(
     witness: str | None = None,
 ) -> Envelope:
     """Release held samples (all, or the named ones) for the return trip."""
-    loan = _curated_loan(session, ctx, number, "ship_return", "release returns")
+    loan = _curated_loan(session, ctx, number, "ship_return", "release returns", at=occurred_at)
     held = [i.sample_code for i in items_of(session, number) if i.state == ItemState.HELD]
     chosen = sorted(require_distinct(samples, *SAMPLE)) if samples else held
     if not chosen:
         raise Conflict(_nothing_to_return(number))
     for code in chosen:
-        _held_item(session, number, code)
+        _held_item(session, number, code, at=occurred_at)
     parties = HandoverInput(released_by, received_by, courier, witness)
     packing = (container, seal_number, method)
     return _ship(session, ctx, loan, "return", chosen, packing, parties, occurred_at)
@@ -1006,7 +1043,7 @@ def accept_return(
 ) -> LoanWritten:
     """Accept one return shipment (the one whose samples are weighed); each sample must weigh
     what the borrower is accountable for. Other returns of the loan may still be travelling."""
-    _curated_loan(session, ctx, number, "accept_return", "accept returns")
+    _curated_loan(session, ctx, number, "accept_return", "accept returns", at=occurred_at)
     shipment, codes = _return_being_accepted(session, number, set(weighed_ug))
     _only_shipped(number, shipment, codes, set(weighed_ug))
     missing = [code for code in codes if code not in weighed_ug]
@@ -1071,7 +1108,7 @@ def extend_loan(
     occurred_at: datetime | None = None,
 ) -> LoanWritten:
     """Extend the due date by a period, within the agreement's number and length of extensions."""
-    loan = _curated_loan(session, ctx, number, "extend", "extend loans")
+    loan = _curated_loan(session, ctx, number, "extend", "extend loans", at=occurred_at)
     period = parse_period(period, "period")
     deal = get_agreement(session, loan.agreement)
     when = occurred_at or ctx.now
@@ -1150,7 +1187,7 @@ def recall_loan(
     occurred_at: datetime | None = None,
 ) -> LoanWritten:
     """Recall a loan: it is due back by `due_at`, after the recall and never later than due."""
-    loan = _curated_loan(session, ctx, number, "recall", "recall loans")
+    loan = _curated_loan(session, ctx, number, "recall", "recall loans", at=occurred_at)
     when = occurred_at or ctx.now
     if due_at <= when:  # due at its own moment, the loan would be overdue at once
         raise RuleViolation(
@@ -1188,7 +1225,9 @@ def attest_inventory(
             f"{person.email} may not attest inventories of loan {number}; the PI's institution "
             "or a curator attests"
         )
-    require_loan_transition(loan, "inventory", researcher=person.role == Role.RESEARCHER)
+    require_loan_transition(
+        loan, "inventory", researcher=person.role == Role.RESEARCHER, at=occurred_at
+    )
     held = [
         ev.CodeMass(i.sample_code, i.held_ug) for i in items_of(session, number) if i.held_ug > 0
     ]
@@ -1207,7 +1246,7 @@ def settle_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Settle a loan whose every microgram is accounted for, recording the obligations met."""
-    _curated_loan(session, ctx, number, "settle", "settle loans")
+    _curated_loan(session, ctx, number, "settle", "settle loans", at=occurred_at)
     open_items = [i for i in items_of(session, number) if i.held_ug > 0]
     if open_items:
         raise RuleViolation(f"loan {number} still has {_unaccounted(open_items)} first")
@@ -1255,7 +1294,7 @@ def withdraw_loan(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Withdraw a loan never issued (the PI withdrew it, or the lender declined it), with why."""
-    _curated_loan(session, ctx, number, "withdraw", "withdraw loans")
+    _curated_loan(session, ctx, number, "withdraw", "withdraw loans", at=occurred_at)
     event = ev.LoanWithdrawn(number=number)
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
@@ -1266,5 +1305,5 @@ def close_loan(
     session: Session, ctx: Context, *, number: str, occurred_at: datetime | None = None
 ) -> Envelope:
     """Close a settled loan."""
-    _curated_loan(session, ctx, number, "close", "close loans")
+    _curated_loan(session, ctx, number, "close", "close loans", at=occurred_at)
     return append(session, ctx, ev.LoanClosed(number=number), occurred_at=occurred_at)

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
+from sampleloans.ledger.checks import state_refusal
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import Mission, Sample
@@ -220,12 +221,15 @@ def split_sample(
     sample = get_sample(session, parent)
     if not children:
         raise InvalidInput("children: give at least one CODE=MASS, e.g. -01=20mg")
+    # a refusal of a split dated before the sample's last event names the time (`state_refusal`)
+    record, last_at = f"sample {parent}", sample.last_event_at
     if sample.frozen:
-        raise Conflict(frozen_words(session, parent))
+        raise state_refusal(frozen_words(session, parent), record, last_at, occurred_at)
     if sample.custody_state != CustodyState.VAULT:
         out = sample.loan_number and sample.custody_state not in USED_UP
         then = "record its return before splitting" if out else "nothing of it is in the vault"
-        raise Conflict(f"sample {parent} is {where_sample_is(sample)}; {then}")
+        where = f"sample {parent} is {where_sample_is(sample)}; {then}"
+        raise state_refusal(where, record, last_at, occurred_at)
     codes = [child_code(parent, code) for code, _mass in children]
     twice = next((code for n, code in enumerate(codes) if code in codes[:n]), None)
     if twice is not None:
@@ -283,10 +287,11 @@ def move_sample(
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
     if sample.custody_state != CustodyState.VAULT:
-        raise Conflict(
+        where = (
             f"sample {code} is {where_sample_is(sample)}, not in the vault; only a sample in the "
             "vault can change storage location"
         )
+        raise state_refusal(where, f"sample {code}", sample.last_event_at, occurred_at)
     location = location_now()
     if location == sample.storage_location:
         # a move that moves nothing would stay in every custody history as if it had

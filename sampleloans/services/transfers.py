@@ -8,7 +8,7 @@ from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import Conflict, InvalidInput, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.checks import NEVER_LENT
+from sampleloans.ledger.checks import NEVER_LENT, state_refusal
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.models import EventSubject, LedgerEvent, Sample
 from sampleloans.services.common import (
@@ -47,7 +47,7 @@ def transfer_samples(
         raise InvalidInput("samples: name at least one sample code")
     samples = [get_sample(session, code) for code in wanted]
     for sample in samples:
-        _require_transferable(session, sample)
+        _require_transferable(session, sample, occurred_at)
     event = ev.SampleTransferred(
         recipient=to.short_name,
         items=[ev.CodeMass(sample.code, sample.vault_ug) for sample in samples],
@@ -56,17 +56,22 @@ def transfer_samples(
     return append(session, ctx, event, occurred_at=occurred_at)
 
 
-def _require_transferable(session: Session, sample: Sample) -> None:
-    """Only a whole sample in the vault, not frozen, and not storage-class, is given away."""
+def _require_transferable(session: Session, sample: Sample, at: datetime | None) -> None:
+    """Only a whole sample in the vault, not frozen, and not storage-class, is given away (`at`:
+    when the transfer says it happened; a refusal of one dated before the sample's last event
+    names the time, `state_refusal`)."""
     if sample.purpose_class in NEVER_LENT:
         raise RuleViolation(
             f"sample {sample.code} is {sample.purpose_class} storage material, which never "
             "leaves the collection"
         )
+    record, last_at = f"sample {sample.code}", sample.last_event_at
     if sample.frozen:
-        raise RuleViolation(frozen_words(session, sample.code))
+        frozen = frozen_words(session, sample.code)
+        raise state_refusal(frozen, record, last_at, at, otherwise=RuleViolation)
     if sample.custody_state != CustodyState.VAULT:
-        raise RuleViolation(f"sample {sample.code} is {where_sample_is(sample)}; not in the vault")
+        where = f"sample {sample.code} is {where_sample_is(sample)}; not in the vault"
+        raise state_refusal(where, record, last_at, at, otherwise=RuleViolation)
     if sample.vault_ug <= 0:
         raise RuleViolation(f"sample {sample.code} has no mass left in the vault")
     requested = open_request_of(session, sample.code)
