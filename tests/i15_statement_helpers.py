@@ -18,8 +18,16 @@ ORIGIN = "naoc.example/ledger"
 
 
 def make_demo(folder: Path) -> Path:
-    """The demo ledger in `folder`; its path."""
+    """The demo ledger in `folder` (a copy of the one this test process built); its path."""
     demo_copy(folder)
+    return folder / "ledger.db"
+
+
+def another_demo(folder: Path) -> Path:
+    """A demo ledger of its own in `folder`, built now: another ledger id than `make_demo`'s
+    copies, as another lender's would have; its path."""
+    result = CliRunner().invoke(app, ["demo", "--dir", str(folder)], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
     return folder / "ledger.db"
 
 

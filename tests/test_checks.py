@@ -269,11 +269,12 @@ def test_closed_loans(status: str, held: int, broken: bool) -> None:
 )
 def test_require_loan_transition(action: str, allowed: str) -> None:
     issued_at = datetime(2025, 5, 1, tzinfo=UTC)  # a loan that went out (not one withdrawn)
-    checks.require_loan_transition(Row(number="L-1", status=allowed, issued_at=None), action)
+    allowed_loan = Row(number="L-1", status=allowed, issued_at=None, last_event_at=None)
+    checks.require_loan_transition(allowed_loan, action)
     for status in ("requested", "approved", "issued", "in_transit", "received", "closed"):
         if status in checks.LOAN_TRANSITIONS[action]:
             continue
-        loan = Row(number="L-1", status=status, issued_at=issued_at)
+        loan = Row(number="L-1", status=status, issued_at=issued_at, last_event_at=issued_at)
         with pytest.raises(Conflict, match=f"loan L-1 is {state_words(status)}; cannot"):
             checks.require_loan_transition(loan, action)
 

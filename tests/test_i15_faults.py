@@ -15,6 +15,7 @@ from sampleloans import fileio
 from sampleloans.ledger import checkpoint as notes
 from tests.conftest import fingerprint
 from tests.i15_statement_helpers import (
+    another_demo,
     copy_ledger,
     env_for,
     invoke,
@@ -87,7 +88,7 @@ def test_a_bag_folder_left_by_a_sigkill_is_removed_by_the_next_export(
 def faulty_checkpoints(ledger: dict[str, Any], demo: Path) -> dict[str, Path]:
     """A checkpoint of another ledger, one cut short, one re-signed by another key."""
     folder: Path = ledger["dir"]
-    other = make_demo(folder / "other")  # another ledger: its own id and events
+    other = another_demo(folder / "other")  # another ledger: its own id and events
     (folder / "ko").mkdir()
     for name in ("lender.key", "lender.key.pub"):  # signed with the lender's own key
         (folder / "ko" / name).write_bytes((folder / "k" / name).read_bytes())

@@ -20,6 +20,7 @@ from tests.conftest import fingerprint
 from tests.i15_statement_helpers import (
     CURATOR,
     NOW,
+    another_demo,
     copy_ledger,
     env_for,
     invoke,
@@ -206,7 +207,7 @@ def test_verify_document_with_the_ledger_and_a_changed_byte(ledger: dict[str, An
 def test_a_checkpoint_of_another_ledger_is_refused_and_nothing_written(
     ledger: dict[str, Any], demo: Path, tmp_path: Path
 ) -> None:
-    other = make_demo(tmp_path / "other")
+    other = another_demo(tmp_path / "other")
     foreign = write_checkpoint(other, tmp_path)
     before = fingerprint(ledger["db"])
     result = make_statements({**ledger, "cp": foreign["cp"]}, "--pi", OSAKA_PI, code=1)

@@ -46,10 +46,17 @@ def skip_role_checks(monkeypatch: pytest.MonkeyPatch) -> None:
         return common.acting_person(session, ctx)
 
     def any_loan(
-        session: Any, ctx: Any, number: str, action: str, _doing: str, _samples: Any = ()
+        session: Any,
+        ctx: Any,
+        number: str,
+        action: str,
+        _doing: str,
+        _samples: Any = (),
+        *,
+        at: Any = None,
     ) -> Any:
         loan = common.get_loan(session, number)
-        loans.require_loan_transition(loan, action)
+        loans.require_loan_transition(loan, action, at=at)
         return loan
 
     monkeypatch.setattr(gate, "require_command_role", lambda *args, **kwargs: None)

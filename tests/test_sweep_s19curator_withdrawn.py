@@ -87,6 +87,8 @@ def test_a_loan_closed_after_settling_still_says_closed() -> None:
     from sampleloans.errors import Conflict
     from sampleloans.ledger.checks import require_loan_transition
 
-    closed = SimpleNamespace(number="L-2", status="closed", issued_at="2025-04-01")
+    closed = SimpleNamespace(
+        number="L-2", status="closed", issued_at="2025-04-01", last_event_at=None
+    )
     with pytest.raises(Conflict, match=r"^loan L-2 is closed; cannot issue: it has already been"):
         require_loan_transition(closed, "issue")

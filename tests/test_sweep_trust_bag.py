@@ -14,7 +14,14 @@ import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
 import pytest
 
 from sampleloans.ledger.checkpoint import generate_signer, sign_note
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+from tests.i15_statement_helpers import (
+    another_demo,
+    copy_ledger,
+    env_for,
+    invoke,
+    make_checkpoint,
+    make_demo,
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +157,7 @@ def test_given_checkpoints_are_checked_before_anything_is_written(
     not_a_note.write_text("hello\n")
     result = export(ledger, target, "--checkpoint", str(not_a_note))
     assert result.exit_code == 2 and result.stderr.startswith("Error: --checkpoint")
-    other = make_demo(tmp_path / "other")  # another ledger (its own id), signed by the lender
+    other = another_demo(tmp_path / "other")  # another ledger (its own id), signed by the lender
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "lender.key").write_bytes(bag["key"].read_bytes())
     (tmp_path / "o" / "lender.key").chmod(0o600)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session, select
 
 from sampleloans import db
+from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import NotificationSent
 from sampleloans.services import access
@@ -180,7 +181,7 @@ def _kept_checkpoint_ids(connection: Connection) -> set[str]:
     for (note,) in connection.execute(text("SELECT note FROM checkpoint")):
         try:
             tree = notes.parse_checkpoint(notes.split_note(note)[0])
-        except (ValueError, TypeError, AttributeError):  # InvalidInput is a ValueError
+        except (InvalidInput, ValueError, TypeError, AttributeError):  # a damaged row
             continue
         kept.add(f"{tree.size}:{tree.root.hex()}")
     return kept
