@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -129,7 +130,9 @@ def run_at_width(env: dict[str, str], *args: str, columns: int) -> Any:
 def fingerprint(path: Path) -> str:
     """A digest of every row of every table: equal means nothing was written."""
     digest = hashlib.sha256()
-    with sqlite3.connect(path) as connection:
+    # closed here, not when the collector gets to it: an open connection keeps the database's
+    # -wal and -shm beside it, which tests of what a command left in a folder would see
+    with closing(sqlite3.connect(path)) as connection:
         for line in connection.iterdump():
             digest.update(line.encode("utf-8"))
     return digest.hexdigest()
