@@ -79,6 +79,7 @@ def _statement_message(
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports.common import when
     from sampleloans.reports.statement import owed as owed_now
+    from sampleloans.services.notify import message_id
     from sampleloans.services.statement import file_name
 
     body = statement.body
@@ -116,7 +117,7 @@ def _statement_message(
             signed_pdf(statement, credentials, sent_at),
         ),
         sent_at=sent_at,
-        message_id=_message_id("statement", statement.digest, statement.request.pi),
+        message_id=message_id("statement", statement.digest, statement.request.pi),
     )
     key = (statement.request.pi, "statement", statement.request.scope, checkpoint)
     return Outgoing(key, statement.digest, message)
@@ -151,6 +152,7 @@ def _notice_messages(
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports import render
     from sampleloans.reports.common import day, when
+    from sampleloans.services.notify import message_id
     from sampleloans.text import file_safe
 
     body = report.body
@@ -185,19 +187,11 @@ def _notice_messages(
                 text=text + "\n",
                 attachment=pdf,
                 sent_at=sent_at,
-                message_id=_message_id("overdue", report.digest, recipient),
+                message_id=message_id("overdue", report.digest, recipient),
             ),
         )
         for recipient in recipients
     ]
-
-
-def _message_id(kind: str, digest: str, recipient: str) -> str:
-    """A Message-ID that is the same for the same document and recipient (`verify` checks
-    each recorded one against it: `services.notify.message_id`)."""
-    from sampleloans.services.notify import message_id
-
-    return message_id(kind, digest, recipient)
 
 
 def _plan(
