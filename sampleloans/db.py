@@ -2052,39 +2052,26 @@ def guard_sql(*, checkpoints: bool, revision: bool) -> str:
     SQL: the head event, its predecessor's hash, the ledger id, the largest seq each seq-keyed
     table names and, where the ledger has those tables, the newest kept checkpoint and the
     schema revision. Each part is a primary-key lookup or an index's last key: O(1) rows."""
-    columns = [*_guard_head_columns(), *_guard_part_columns(checkpoints, revision)]
-    return (
-        f"SELECT {', '.join(columns)} FROM (SELECT 1 AS one) o LEFT JOIN "
-        "(SELECT * FROM ledger_event ORDER BY seq DESC LIMIT 1) h ON 1 = 1"
-    )
-
-
-def _guard_head_columns() -> list[str]:
-    """The guard row's columns that depend on the head event: read once the lock is held."""
-    return [
-        *(f"h.{name}" for name in _GUARD_HEAD_COLUMNS),
+    head = ", ".join(f"h.{name}" for name in _GUARD_HEAD_COLUMNS)
+    extra = [
         "(SELECT p.hash FROM ledger_event p WHERE p.seq = h.seq - 1) AS before_hash",
-    ]
-
-
-def _guard_part_columns(checkpoints: bool, revision: bool) -> list[str]:
-    """The guard row's columns that do not name the head: the ledger id, the largest seq each
-    seq-keyed table names, the newest kept checkpoint and the revision."""
-    parts = [
         "(SELECT m.value FROM ledger_meta m WHERE m.key = 'ledger_id') AS ledger_id",
         *(f"(SELECT max(t.seq) FROM {table} t) AS max_{table}" for table in SEQ_KEYED_TABLES),
     ]
     if checkpoints:
         newest = "FROM checkpoint c ORDER BY c.tree_size DESC, c.id DESC LIMIT 1"
-        parts += [
+        extra += [
             f"(SELECT c.tree_size {newest}) AS checkpoint_size",
             f"(SELECT c.note {newest}) AS checkpoint_note",
             f"(SELECT e.hash FROM ledger_event e WHERE e.seq = (SELECT c.tree_size {newest})) "
             "AS checkpoint_event_hash",
         ]
     if revision:
-        parts.append("(SELECT max(v.version_num) FROM alembic_version v) AS revision")
-    return parts
+        extra.append("(SELECT max(v.version_num) FROM alembic_version v) AS revision")
+    return (
+        f"SELECT {head}, {', '.join(extra)} FROM (SELECT 1 AS one) o LEFT JOIN "
+        "(SELECT * FROM ledger_event ORDER BY seq DESC LIMIT 1) h ON 1 = 1"
+    )
 
 
 def normalised_sql(sql: str) -> str:
@@ -2131,45 +2118,19 @@ def guard_row(connection: Connection) -> dict[str, Any]:
     return row
 
 
-def _head_after_lock(options: Any, *, parts_before: bool) -> str:
+def _head_after_lock(options: Any) -> str:
     """The guard row read in the writers' lock's pipeline: no row where row-level security
     filters the events (the head would be the login's last visible event): the unit then reads
-    the head through its own query. `parts_before`: only the columns that name the head, the
-    others read before the transaction (`_guard_parts_before_lock`)."""
+    the head through its own query."""
     checkpoints, revision = options.get(GUARD_TABLES_OPTION, (False, False))
-    return _head_after_lock_sql(bool(checkpoints), bool(revision), parts_before)
+    return _head_after_lock_sql(bool(checkpoints), bool(revision))
 
 
-@functools.cache  # eight texts at most, asked by every write
-def _head_after_lock_sql(checkpoints: bool, revision: bool, parts_before: bool) -> str:
+@functools.cache  # four texts at most, asked by every write
+def _head_after_lock_sql(checkpoints: bool, revision: bool) -> str:
     """`_head_after_lock`'s text for a ledger with (or without) those tables."""
-    if parts_before:
-        inner = (
-            f"SELECT {', '.join(_guard_head_columns())} FROM (SELECT 1 AS one) o LEFT JOIN "
-            "(SELECT * FROM ledger_event ORDER BY seq DESC LIMIT 1) h ON 1 = 1"
-        )
-    else:
-        inner = guard_sql(checkpoints=checkpoints, revision=revision)
+    inner = guard_sql(checkpoints=checkpoints, revision=revision)
     return f"SELECT g.* FROM ({inner}) g WHERE NOT row_security_active('ledger_event')"
-
-
-def _guard_parts_before_lock(options: Any) -> str:
-    """The guard row's columns that do not name the head (`_guard_part_columns`), read before
-    the write transaction begins, so that their server CPU (~170 µs a write, eight index ends
-    and the checkpoint) is not spent while the writers' lock is held. Read before it, they
-    check no less: records and checkpoints are only ever added, by writers holding the lock,
-    so a largest seq or a checkpoint read before the lock is never beyond the head read after
-    it unless the ledger was cut by hand (a change made without the lock is as racy after the
-    lock as before it, and `verify` names it). No row where row-level security filters."""
-    checkpoints, revision = options.get(GUARD_TABLES_OPTION, (False, False))
-    return _guard_parts_sql(bool(checkpoints), bool(revision))
-
-
-@functools.cache  # four texts at most
-def _guard_parts_sql(checkpoints: bool, revision: bool) -> str:
-    """`_guard_parts_before_lock`'s text for a ledger with (or without) those tables."""
-    parts = ", ".join(_guard_part_columns(checkpoints, revision))
-    return f"SELECT {parts} WHERE NOT row_security_active('ledger_event')"
 
 
 NOT_READ = object()
@@ -2242,11 +2203,8 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         raw.autocommit = True
         begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
     statements = [begin, f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"]
-    options = connection.get_execution_options()
-    # the guard's parts that do not name the head go before the transaction this BEGIN opens
-    parts_before = with_head and begin.startswith("BEGIN")
     if with_head:
-        statements.append(_head_after_lock(options, parts_before=parts_before))
+        statements.append(_head_after_lock(connection.get_execution_options()))
     waiting = _READ_WITH_LOCK.get() or ()
     # compiled before the lock is asked for: the pipeline sends each statement at once
     reads = [
@@ -2255,39 +2213,22 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
     try:
         unread = unread_cursor(connection, raw)  # the BEGIN's and the lock's answers
         _quiet_aborted_pipeline()
-        with raw.pipeline() as pipeline:
-            parts_cursor = None
-            if parts_before:
-                # prepared from the first write: unprepared, the guard's planning (~1 ms of
-                # server CPU) ran inside the lock for a connection's first five writes
-                parts_cursor = raw.execute(_guard_parts_before_lock(options), prepare=True)
-                # its own implicit transaction, ended (and answered) before the BEGIN: the
-                # lock stays the write transaction's first statement
-                pipeline.sync()
+        with raw.pipeline():
             for statement in statements[:2]:
                 unread.execute(statement)
-            head_cursor = raw.execute(statements[2], prepare=True) if with_head else None
+            head_cursor = raw.execute(statements[2]) if with_head else None
             answers = [raw.execute(sql, params) for sql, params in reads]
-        head = _guard_answer(head_cursor, statements[2]) if with_head else None
-        if parts_cursor is not None and head is not None:
-            parts = _guard_answer(parts_cursor, _guard_parts_before_lock(options))
-            head = None if parts is None else {**head, **parts}  # None: the unit reads it
+        head = head_cursor.fetchone() if head_cursor is not None else None
+        names = _column_names(head_cursor, statements[2]) if head_cursor is not None else ()
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     state = connection_state(connection)
     state.locked_write = True
     if head is not None:
-        state.prefetched_head = head
+        state.prefetched_head = dict(zip(names, head, strict=True))
     if waiting:
         state.prefetched_rows = [[tuple(row) for row in found] for found in rows]
-
-
-def _guard_answer(cursor: Any, sql: str) -> dict[str, Any] | None:
-    """The one row of a guard statement read in `_begin_write`'s pipeline, by column name, or
-    None (row-level security filters the events)."""
-    row = cursor.fetchone()
-    return None if row is None else dict(zip(_column_names(cursor, sql), row, strict=True))
 
 
 _COLUMN_NAMES: dict[str, tuple[str, ...]] = {}

@@ -20,10 +20,7 @@ the write (`LedgerTampered`, exit 3, nothing written) when:
 Each is a lookup by primary key or the largest key of an index: O(1) rows, whatever the size
 of the ledger (counting the events would read them all: a removed event in the middle is
 `verify`'s finding). On PostgreSQL the query goes in the writers' lock's own pipeline
-(`db._begin_write`), so it costs no round trip while the lock is held: the head and its
-predecessor's hash after the lock, the other parts just before the write transaction (records
-and checkpoints are only added under the lock, so what they name read before it is never
-beyond the head read after it unless the ledger was cut by hand).
+(`db._begin_write`), so it costs no round trip.
 """
 
 from collections.abc import Mapping
