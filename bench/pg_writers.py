@@ -3,7 +3,8 @@ writers' committed events per second against a raw psycopg baseline.
 
 Run: `python -m bench.pg_writers [--runs 12] [--appends 25]` (also part of `python -m bench`);
 `--tree A --tree B` compares checkouts: the 8 writers' figure of each, taking turns, the raw loop
-after every turn (with `--one-writer`: one writer's CPU per write).
+after every turn, and how long each turn's writers held the lock, wall time and client CPU per
+write (with `--one-writer`: one writer's CPU per write).
 It starts its own throwaway PostgreSQL 15 cluster (tests/pgcluster.py: fsync off, loopback,
 scram-sha-256), or uses SAMPLELOANS_TEST_PG. The baseline takes the same advisory lock and
 inserts one row per transaction, so the ratio is what the ledger's rules (head, hash, apply,
@@ -67,6 +68,44 @@ MOVING_WRITER = _WRITER.replace(
 )
 """The same writers, each moving a sample of the demo (a write that changes a sample, so the
 write path's checks read the sample, its children and its items while the lock is held)."""
+
+_HELD_SPANS = """
+import time as _time
+_held = [0.0, 0.0, 0]  # wall s, thread CPU s, writes: from the lock's answer to the rows sent
+_at = [0.0, 0.0]
+_begin_write = db._begin_write
+
+
+def _timed_begin_write(connection, **options):
+    _begin_write(connection, **options)
+    _at[0], _at[1] = _time.monotonic(), _time.thread_time()
+
+
+db._begin_write = _timed_begin_write
+_send_writes = getattr(db, "_send_writes", None)  # (a tree that sends them below psycopg)
+
+
+def _timed_send_writes(*args, **options):
+    sent = _send_writes(*args, **options)
+    if options.get("commit"):
+        _held[0] += _time.monotonic() - _at[0]
+        _held[1] += _time.thread_time() - _at[1]
+        _held[2] += 1
+    return sent
+
+
+if _send_writes is not None:
+    db._send_writes = _timed_send_writes
+"""
+
+_OPEN = "engine = db.open_engine(url)"
+SPANNED_WRITER = (
+    LEDGER_WRITER.replace(_OPEN, _HELD_SPANS + _OPEN) + 'print("held", *_held, flush=True)\n'
+)
+"""LEDGER_WRITER that also says, after its last commit, how long it held the writers' lock:
+wall time and its thread's CPU from the lock's answer to its rows and COMMIT sent, summed over
+its writes (a tree whose rows are not sent by `db._send_writes` counts none). A hold much
+longer than its CPU is the holder waiting for a core while the other writers wait for it."""
 
 RAW_WRITER = """
 import sys, time
@@ -243,6 +282,9 @@ class Rate:
 
     committed: float
     exited: float
+    held_wall_s: float = 0.0
+    held_cpu_s: float = 0.0
+    held_writes: int = 0
 
 
 def _concurrent(
@@ -278,14 +320,31 @@ def _concurrent(
         committed = time.perf_counter() - started
         codes = [p.wait(timeout=600) for p in processes]
         exited = time.perf_counter() - started
+        held = [_held_of(p.stdout.read() if p.stdout else "") for p in processes]
     if any(codes) or said != ["committed\n"] * WORKERS:
         raise SystemExit(f"a writer failed: exit codes {codes}")
-    return Rate(committed=WORKERS * appends / committed, exited=WORKERS * appends / exited)
+    return Rate(
+        committed=WORKERS * appends / committed,
+        exited=WORKERS * appends / exited,
+        held_wall_s=sum(wall for wall, _cpu, _n in held),
+        held_cpu_s=sum(cpu for _wall, cpu, _n in held),
+        held_writes=sum(n for _wall, _cpu, n in held),
+    )
 
 
-WritersRound = tuple[float, float]
+def _held_of(said: str) -> tuple[float, float, int]:
+    """A SPANNED_WRITER's last line (`held WALL CPU WRITES`), or nothing held (another writer)."""
+    for line in said.splitlines():
+        if line.startswith("held "):
+            wall, cpu, writes = line.split()[1:]
+            return float(wall), float(cpu), int(writes)
+    return 0.0, 0.0, 0
+
+
+WritersRound = tuple[float, float, float, float]
 """One turn of a tree in `writers_by_tree`: the writers' committed events/s, and the raw
-loop's, measured right after it."""
+loop's, measured right after it; the writers' hold of the lock, wall and client CPU ms per
+write (0 for a tree whose rows are not sent by `db._send_writes`)."""
 
 
 def writers_by_tree(
@@ -316,9 +375,11 @@ def writers_by_tree(
     for round_ in range(rounds):
         order = list(urls.items())
         for label, (url, tree) in order if round_ % 2 == 0 else order[::-1]:
-            ours = _concurrent(LEDGER_WRITER, url, appends, [f"R{round_}x"], tree)
+            ours = _concurrent(SPANNED_WRITER, url, appends, [f"R{round_}x"], tree)
             raw = _concurrent(RAW_WRITER, raw_url, appends, [str(WRITER_LOCK_KEY)], tree)
-            found[label].append((ours.committed, raw.committed))
+            writes = max(ours.held_writes, 1)
+            held = (ours.held_wall_s / writes * 1e3, ours.held_cpu_s / writes * 1e3)
+            found[label].append((ours.committed, raw.committed, *held))
     return found
 
 
@@ -439,13 +500,18 @@ def _print_one_writer(found: dict[str, list[OneWrite]]) -> None:
 
 
 def _print_by_tree(found: dict[str, list[WritersRound]]) -> None:
-    """Each tree's turns: writers' and raw loop's events/s and their ratio, and the median."""
-    print("| code | each turn: writers / raw loop events/s (ratio) | median ratio |")
-    print("|---|---|---|")
+    """Each tree's turns: writers' and raw loop's events/s and their ratio, and the median;
+    and each turn's hold of the lock, wall (client CPU) ms per write."""
+    print(
+        "| code | each turn: writers / raw loop events/s (ratio) | median ratio | "
+        "each turn: lock held ms per write, wall (client CPU) |"
+    )
+    print("|---|---|---|---|")
     for label, turns in found.items():
-        cells = "; ".join(f"{ours:.0f} / {raw:.0f} ({ours / raw:.2f}×)" for ours, raw in turns)
-        median = statistics.median(ours / raw for ours, raw in turns)
-        print(f"| {label} | {cells} | {median:.2f}× |")
+        cells = "; ".join(f"{ours:.0f} / {raw:.0f} ({ours / raw:.2f}×)" for ours, raw, *_ in turns)
+        median = statistics.median(ours / raw for ours, raw, *_ in turns)
+        holds = "; ".join(f"{wall:.2f} ({cpu:.2f})" for *_, wall, cpu in turns)
+        print(f"| {label} | {cells} | {median:.2f}× | {holds} |")
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -42,4 +42,7 @@ def test_the_writers_figure_of_each_tree_alternates_with_the_raw_loop(
     assert list(found) == ["this tree #0", "this tree #1"]
     for turns in found.values():
         assert len(turns) == 2
-        assert all(ours > 0 and raw > 0 for ours, raw in turns)
+        assert all(ours > 0 and raw > 0 for ours, raw, *_ in turns)
+        # each turn says how long its writers held the lock: a wall time no shorter than the
+        # holder's CPU in it
+        assert all(wall >= cpu > 0 for *_, wall, cpu in turns)
