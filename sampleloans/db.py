@@ -1661,6 +1661,16 @@ def stream_tuples(
     its index comparison) spent a third of its time building `Row` objects. PostgreSQL: a
     server-side cursor, so the rows are not all fetched into memory at once.
     """
+    for rows in stream_chunks(connection, query, batch):
+        yield from rows
+
+
+def stream_chunks(
+    connection: Connection, query: str, batch: int = 5000
+) -> Generator[list[tuple[Any, ...]], None, None]:
+    """The rows of a read query as the driver fetches them: lists of at most `batch` plain
+    tuples (`stream_tuples` without its step per row; `verify`'s index comparison reads 4.5M
+    entries at 1M events a list at a time)."""
     raw = connection.connection.driver_connection
     if is_postgres(connection):
         # named: several streams may be open at once on one connection
@@ -1671,7 +1681,7 @@ def stream_tuples(
     try:
         cursor.execute(query)
         while rows := cursor.fetchmany(batch):
-            yield from rows
+            yield rows
     finally:
         _close_stream(raw, cursor)
 

@@ -733,12 +733,18 @@ def plain_consumption(event: ev.LoanConsumed, occurred_at: datetime) -> bool:
     """Whether the consumption's row can be written by `replay.fill_consumptions` from its
     stored JSON: text, a boolean and a 64-bit integer, as Python read them, and an aware time
     (any other value is written by `apply` itself, failing where it always did)."""
-    texts = (event.number, event.sample, event.technique)
+    number, sample, technique = event.number, event.sample, event.technique
+    # tested one by one, not by a generator over the three: this runs once per consumption
+    if not (type(number) is str and type(sample) is str and type(technique) is str):
+        return False
+    ascii_only = number.isascii() and sample.isascii() and technique.isascii()
+    if not ascii_only and not (_utf8(number) and _utf8(sample) and _utf8(technique)):
+        return False
+    mass_ug = event.mass_ug
     return (
-        all(type(text) is str and _utf8(text) for text in texts)
-        and type(event.destructive) is bool
-        and type(event.mass_ug) is int
-        and -_INT64 <= event.mass_ug < _INT64
+        type(event.destructive) is bool
+        and type(mass_ug) is int
+        and -_INT64 <= mass_ug < _INT64
         and occurred_at.tzinfo is not None
     )
 
