@@ -402,6 +402,18 @@ class Unit:
             wanted.discard(self._adopt(info, row)._key[1][0])
         self._absent.update((name, (key,)) for key in wanted)
 
+    def prefetch_items(self, codes: Iterable[str]) -> None:
+        """Read the loan items of the samples the unit does not hold yet with one query (an
+        import's batch, before it reads the samples): a line on a loan item read it by key,
+        one query a line; a held sample's items were read with it or since."""
+        held = self._rows
+        wanted = {code for code in codes if ("sample", (code,)) not in held}
+        if wanted:
+            info = _info(LoanItem)
+            query = select(_ITEMS).where(_ITEMS.c.sample_code.in_(sorted(wanted)))
+            for row in self.connection.execute(query):
+                self._adopt(info, row)
+
     def loan_items(self, number: str) -> list[LoanItem]:
         """Every item of a loan, in sample-code order (this event's changes included).
 
