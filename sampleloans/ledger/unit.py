@@ -74,9 +74,13 @@ if TYPE_CHECKING:
     from sampleloans.ledger.checks import Snapshot
 
 M = TypeVar("M", bound=SQLModel)
-KeyGroup = tuple[str, Callable[[tuple[Any, ...]], Any], Any]
-"""A grouping of a table's rows by their primary key: (its name, the group of a key's values,
-the group wanted), for `Unit.rows_where`; one name, one function, for each table."""
+KeyGroup = tuple[str, Callable[[tuple[Any, ...]], Any] | str, Any]
+"""A grouping of a table's rows: (its name, the group of a key's values or the name of a column
+of `FIXED_COLUMNS` whose value is the row's group, the group wanted), for `Unit.rows_where`;
+one name, one way, for each table."""
+FIXED_COLUMNS = {"loan": frozenset({"institution"}), "shipment": frozenset({"loan_number"})}
+"""Columns no event changes once their row is inserted (`ledger/apply.py` sets them only in the
+row's insert): a row's group by one of them is fixed, as a group by its key is."""
 _ITEMS = LoanItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 _ITEMS_OF_LOAN = select(_ITEMS).where(_ITEMS.c.loan_number == bindparam("number"))
 KEEP_ROWS = 100_000
@@ -398,6 +402,18 @@ class Unit:
             wanted.discard(self._adopt(info, row)._key[1][0])
         self._absent.update((name, (key,)) for key in wanted)
 
+    def prefetch_items(self, codes: Iterable[str]) -> None:
+        """Read the loan items of the samples the unit does not hold yet with one query (an
+        import's batch, before it reads the samples): a line on a loan item read it by key,
+        one query a line; a held sample's items were read with it or since."""
+        held = self._rows
+        wanted = {code for code in codes if ("sample", (code,)) not in held}
+        if wanted:
+            info = _info(LoanItem)
+            query = select(_ITEMS).where(_ITEMS.c.sample_code.in_(sorted(wanted)))
+            for row in self.connection.execute(query):
+                self._adopt(info, row)
+
     def loan_items(self, number: str) -> list[LoanItem]:
         """Every item of a loan, in sample-code order (this event's changes included).
 
@@ -443,8 +459,9 @@ class Unit:
         or changed since it last wrote), the ones whose values now pass `matches` (the same
         condition, in Python). Rows for reading only: a stored row is not adopted.
 
-        `group`: a grouping of the table's keys that every row passing `matches` falls in (a
-        part of the key `matches` requires): of the changed rows, only that group's are judged.
+        `group`: a grouping of the table's rows that every row passing `matches` falls in (a
+        part of the key, or a column of `FIXED_COLUMNS`, that `matches` requires): of the
+        changed rows, only that group's are judged.
         """
         info = _info(model)
         name = info.table.name
@@ -491,17 +508,24 @@ class Unit:
         """The keys of `_changed_of(table_name)` whose key falls in `group`, in that order.
 
         Each key is placed in its group once, as `_changed_of` lists it (a key's group is a
-        function of its primary key, which never changes): a batch's loan step looked at every
+        function of its primary key, which never changes, or the value of a column its row
+        never changes after its insert, `FIXED_COLUMNS`): a batch's loan step looked at every
         changed row of the table (~1,000 items or loans once a batch touches 1,000 loans) to
-        find the few of one sample or loan number.
+        find the few of one sample, loan number or institution.
         """
         keys = self._changed_of(table_name)
-        name, of_key, value = group
+        name, part, value = group
         placed, index = self._changed_groups.get((table_name, name), (0, {}))
         if placed > len(keys):  # listed afresh since (`_changed_of`): place them afresh too
             placed, index = 0, {}
-        for key in islice(keys, placed, None):
-            index.setdefault(of_key(key[1]), []).append(key)
+        if isinstance(part, str):  # a column set only at insert: the held row's value
+            assert part in FIXED_COLUMNS.get(table_name, ()), f"{table_name}.{part} can change"
+            rows = self._rows
+            for key in islice(keys, placed, None):
+                index.setdefault(rows[key].__dict__[part], []).append(key)
+        else:
+            for key in islice(keys, placed, None):
+                index.setdefault(part(key[1]), []).append(key)
         self._changed_groups[(table_name, name)] = (len(keys), index)
         return index.get(value, [])
 

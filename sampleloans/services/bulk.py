@@ -46,7 +46,7 @@ from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.payload import MAX_INT, check_int, check_payload, check_value, shown
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.ledger.unit import Unit, batch_unit
-from sampleloans.models import Sample
+from sampleloans.models import Loan, Sample
 from sampleloans.services import (
     agreements,
     corrections,
@@ -912,6 +912,11 @@ def _try_batch(
     if handle is _register_row:  # one query for the batch's codes, not one per record
         codes = (row.get("code") for _line, row in records if not isinstance(row, Exception))
         unit.prefetch(Sample, (code.strip() for code in codes if isinstance(code, str)))
+    else:  # the loans and samples the lines name: one query per table, not a read per line
+        numbers, samples = _named_keys(records)
+        unit.prefetch_items(samples)  # first: it reads the items of samples it does not hold
+        unit.prefetch(Loan, numbers)
+        unit.prefetch(Sample, samples)
     refused: list[LineError] = []
     done = 0
     try:
@@ -931,6 +936,22 @@ def _try_batch(
         return [], (done if done < len(records) else None), error
     savepoint.commit()
     return refused, None, None
+
+
+def _named_keys(records: Records) -> tuple[set[str], set[str]]:
+    """The loan numbers and sample codes a batch of history lines names, as written (a key
+    with no row is then known free: a line naming another spelling reads its own key)."""
+    numbers: set[str] = set()
+    samples: set[str] = set()
+    for _line, record in records:
+        payload = record.get("payload") if isinstance(record, dict) else None
+        if isinstance(payload, dict):
+            number, sample = payload.get("number"), payload.get("sample")
+            if isinstance(number, str):
+                numbers.add(number)
+            if isinstance(sample, str):
+                samples.add(sample)
+    return numbers, samples
 
 
 def _line_error(line: int, error: BaseException) -> LineError:

@@ -421,6 +421,7 @@ def borrower_blockers(
             _BATCH_READS["loans out"],
             {"institution": institution},
             lambda loan: loan.institution == institution and loan.status in ACTIVE_LOAN_STATUSES,
+            ("institution", "institution", institution),  # the condition names the institution
         )
         out.sort(key=lambda loan: loan.number)
     if out is None:
@@ -460,7 +461,11 @@ def _sent_back(session: Session, batch: "Unit | None", out: list[Loan]) -> dict[
             return shipment.loan_number == number and shipment.direction == Direction.RETURN
 
         shipments = batch.rows_where(
-            Shipment, _BATCH_READS["returns sent"], {"number": number}, a_return_of
+            Shipment,
+            _BATCH_READS["returns sent"],
+            {"number": number},
+            a_return_of,
+            ("loan", "loan_number", number),  # the condition names the shipment's loan
         )
         if shipments:
             found[number] = max(shipment.shipped_at for shipment in shipments)
@@ -762,6 +767,7 @@ def _in_transit(session: Session, number: str, direction: str) -> list[Shipment]
             lambda s: (
                 s.loan_number == number and s.direction == direction and s.received_at is None
             ),
+            ("loan", "loan_number", number),  # the condition names the shipment's loan
         )
         return sorted(shipments, key=lambda s: s.seq)
     answered = answered_with_the_lock(session, ("shipments in transit", number))
