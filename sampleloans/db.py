@@ -514,6 +514,8 @@ def storage_error(
         return None
     # the primary code of an extended one: SQLITE_IOERR_WRITE -> SQLITE_IOERR
     code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
+    if str(orig).startswith(NOT_UTF8_TEXT) and damage:  # Python's, after SQLite read it fine
+        return DamagedFile(_damaged_message(Path(path), str(orig), what))
     if code == "SQLITE_ERROR" and str(orig).startswith(SCHEMA_CHANGED_ERRORS) and damage:
         return DamagedFile(_schema_changed_message(Path(path), str(orig), what))
     message = _ENVIRONMENT_MESSAGES.get(code)
@@ -523,6 +525,9 @@ def storage_error(
     return kind(message(Path(path), str(orig), what))
 
 
+NOT_UTF8_TEXT = "Could not decode to UTF-8 column "
+"""Python's `sqlite3` on a text value that is not UTF-8: the ledger writes only UTF-8, so a
+flipped byte (in a table or an index page) made it; damage, as SQLITE_CORRUPT is."""
 SCHEMA_CHANGED_ERRORS = ("no such column: ", "no such table: ")
 """SQLite's words for a statement of this release on a table or column the file lacks: its
 schema was changed by hand (every revision only adds tables, which `require_table` guards)."""
@@ -1067,7 +1072,12 @@ def integrity_check(connection: Any) -> list[str]:
         return []
     rows = connection.execute(text("PRAGMA main.integrity_check")).fetchall()
     found = [str(row[0]) for row in rows]
-    return [] if found == ["ok"] else found
+    if found == ["ok"]:
+        return []
+    # one finding a line: SQLite puts several in one row ("*** in database main ***\nOn tree
+    # page 93 cell 0: …"), which `verify` printed as lines of no finding
+    lines = (line.strip() for row in found for line in row.splitlines())
+    return [line for line in lines if line and not line.startswith("*** in database ")]
 
 
 TRIGGER_FIRES = ("O", "A")
@@ -1742,6 +1752,10 @@ def stream_tuples(
         cursor.execute(query)
         while rows := cursor.fetchmany(batch):
             yield from rows
+    except sqlite3.DatabaseError as exc:
+        # as SQLAlchemy wraps it everywhere else: `verify` takes a damaged page (a flipped
+        # byte) as its finding, a command as one line, exit 3, never as a traceback
+        raise DBAPIError.instance(query, None, exc, sqlite3.Error) from exc
     finally:
         _close_stream(raw, cursor)
 
