@@ -16,7 +16,7 @@ import sqlite3
 import stat
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing, contextmanager, nullcontext, suppress
+from contextlib import ExitStack, closing, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -135,9 +135,17 @@ def _dangling(path: Path) -> str | None:
 
 def _exists_message(path: Path) -> str:
     """Why a new ledger cannot be made at `path`: something is there already."""
-    return _dangling(path) or (
-        f"database {path} already exists; choose another --db or use the existing one"
-    )
+    dangling = _dangling(path)
+    if dangling is not None:
+        return dangling
+    with suppress(OSError):
+        mode = path.lstat().st_mode
+        if not stat.S_ISREG(mode):
+            return (
+                f"--db: {path} is {fileio.kind_of_file(mode)}; give a new file name for the "
+                "new ledger"
+            )
+    return f"--db: {path} already exists; choose another --db or use the existing one"
 
 
 def create_private_file(path: Path) -> None:
@@ -286,11 +294,13 @@ def _open_engine(url: str, *, create: bool, lock_timeout_ms: int | None) -> Engi
         create_private_file(path)
         engine = make_engine(url, lock_timeout_ms=timeout)
     else:
+        check_sidecars(path)  # before the probe of `check_ledger_file` opens the file
         check_ledger_file(path)
         read_only = on_read_only_medium(path)
         if not read_only:  # a killed restore's or init's copy of a ledger does not stay behind
             fileio.remove_stale_temps(path.parent if str(path.parent) else Path("."))
             _writable_sidecars(path)
+            read_only = _shm_not_ours_without_wal(path)
         engine = make_engine(url, lock_timeout_ms=timeout, read_only=read_only)
         _check_opens(engine, path)
     if create:
@@ -315,6 +325,32 @@ def _writable_sidecars(path: Path) -> None:
         if ours and not os.access(sidecar, os.W_OK):
             with suppress(OSError):  # then the message names the file
                 sidecar.chmod(mode)
+
+
+def check_sidecars(path: Path) -> None:
+    """Refuse (exit 3) a ledger whose -wal or -shm is not a regular file (a folder, a symbolic
+    link, a device): SQLite would fail on it with a message naming neither file, or follow a
+    link and write its log wherever it points."""
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = sidecar.lstat().st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise StorageError(
+                f"cannot use the ledger {path}: {sidecar} beside it is "
+                f"{fileio.kind_of_file(mode)}, not SQLite's own file; move it away (nothing "
+                "was written)"
+            )
+
+
+def _shm_not_ours_without_wal(path: Path) -> bool:
+    """Whether to open the ledger immutable: its -shm exists and this account may not write
+    it (another account's), and there is no -wal, so the file holds every commit. SQLite would
+    otherwise make an empty -wal that it cannot remove (it may not write the -shm), left
+    behind by every command; a write then fails with SQLITE_READONLY, naming the -shm."""
+    shm = Path(f"{path}-shm")
+    return shm.exists() and not os.access(shm, os.W_OK) and not os.path.lexists(f"{path}-wal")
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -478,6 +514,8 @@ def storage_error(
         return None
     # the primary code of an extended one: SQLITE_IOERR_WRITE -> SQLITE_IOERR
     code = "_".join(str(getattr(orig, "sqlite_errorname", "")).split("_")[:2])
+    if str(orig).startswith(NOT_UTF8_TEXT) and damage:  # Python's, after SQLite read it fine
+        return DamagedFile(_damaged_message(Path(path), str(orig), what))
     if code == "SQLITE_ERROR" and str(orig).startswith(SCHEMA_CHANGED_ERRORS) and damage:
         return DamagedFile(_schema_changed_message(Path(path), str(orig), what))
     message = _ENVIRONMENT_MESSAGES.get(code)
@@ -487,6 +525,9 @@ def storage_error(
     return kind(message(Path(path), str(orig), what))
 
 
+NOT_UTF8_TEXT = "Could not decode to UTF-8 column "
+"""Python's `sqlite3` on a text value that is not UTF-8: the ledger writes only UTF-8, so a
+flipped byte (in a table or an index page) made it; damage, as SQLITE_CORRUPT is."""
 SCHEMA_CHANGED_ERRORS = ("no such column: ", "no such table: ")
 """SQLite's words for a statement of this release on a table or column the file lacks: its
 schema was changed by hand (every revision only adds tables, which `require_table` guards)."""
@@ -593,8 +634,27 @@ def _why_read_only(path: Path) -> str:
         return "its folder is read-only for this account (SQLite needs its -wal and -shm there)"
     for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
         if sidecar.exists() and not os.access(sidecar, os.W_OK):
-            return f"{sidecar} beside it is read-only for this account; make it writable"
+            return (
+                f"{sidecar} beside it{_owned_by(sidecar)} is read-only for this account; "
+                "make it writable"
+            )
     return "SQLite opened it read-only"
+
+
+def _owned_by(path: Path) -> str:
+    """`, owned by ACCOUNT,` when another account owns `path` (what to ask them), else ''."""
+    import pwd
+
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        return ""
+    if owner == os.geteuid():
+        return ""
+    try:
+        return f", owned by {pwd.getpwuid(owner).pw_name},"
+    except KeyError:
+        return f", owned by uid {owner},"
 
 
 @contextmanager
@@ -1012,7 +1072,12 @@ def integrity_check(connection: Any) -> list[str]:
         return []
     rows = connection.execute(text("PRAGMA main.integrity_check")).fetchall()
     found = [str(row[0]) for row in rows]
-    return [] if found == ["ok"] else found
+    if found == ["ok"]:
+        return []
+    # one finding a line: SQLite puts several in one row ("*** in database main ***\nOn tree
+    # page 93 cell 0: …"), which `verify` printed as lines of no finding
+    lines = (line.strip() for row in found for line in row.splitlines())
+    return [line for line in lines if line and not line.startswith("*** in database ")]
 
 
 TRIGGER_FIRES = ("O", "A")
@@ -1185,15 +1250,23 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
     if os.path.lexists(path):
         raise StorageError(_exists_message(path))
     fileio.refuse_new_database(path, "--db")
+    made = fileio.missing_folders(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StorageError(f"cannot create the folder of {path}: {exc.strerror}") from None
-    with fileio.private_temp_file(path.parent, f"{path.name}.creating", "--db") as temp:
+        fileio.remove_empty_folders(made)
+        raise StorageError(f"--db: cannot create the folder of {path}: {exc.strerror}") from None
+    # a failed init (a full disk) leaves none of the folders it made for the ledger
+    with (
+        ExitStack() as cleanup,
+        fileio.private_temp_file(path.parent, f"{path.name}.creating", "--db") as temp,
+    ):
+        cleanup.callback(_remove_folders_unless_placed, path, made)
         engine = make_engine(url_for_path(temp.path))
         try:
-            create_schema(engine, stamp=True)
-            build(engine)
+            with fileio.named_as_typed(temp.path, path, "--db"):
+                create_schema(engine, stamp=True)
+                build(engine)
             engine.dispose()  # the last connection closing checkpoints and removes the -wal
             fileio.refuse_new_database(path, "--db")  # nothing put beside it meanwhile
             os.link(temp.path, path)  # fails instead of replacing a file that appeared meanwhile
@@ -1201,9 +1274,16 @@ def create_ledger_file(path: Path, build: Callable[[Engine], None]) -> None:
         except FileExistsError:
             raise StorageError(_exists_message(path)) from None
         except OSError as exc:  # e.g. a file system without hard links: never a blind rename
-            raise StorageError(f"cannot create the database {path}: {exc.strerror}") from None
+            raise StorageError(f"--db: cannot create the database {path}: {exc.strerror}") from None
         finally:
             engine.dispose()
+
+
+def _remove_folders_unless_placed(path: Path, made: list[Path]) -> None:
+    """Remove the folders `create_ledger_file` made for `path` when the ledger is not there
+    (it failed); each only if empty."""
+    if not os.path.lexists(path):
+        fileio.remove_empty_folders(made)
 
 
 # --- the unit of work's writes: Core statements as the driver's executemany ---------------------
@@ -1682,6 +1762,10 @@ def stream_chunks(
         cursor.execute(query)
         while rows := cursor.fetchmany(batch):
             yield rows
+    except sqlite3.DatabaseError as exc:
+        # as SQLAlchemy wraps it everywhere else: `verify` takes a damaged page (a flipped
+        # byte) as its finding, a command as one line, exit 3, never as a traceback
+        raise DBAPIError.instance(query, None, exc, sqlite3.Error) from exc
     finally:
         _close_stream(raw, cursor)
 

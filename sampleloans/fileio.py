@@ -181,6 +181,54 @@ def inspected_mode(path: Path, option: str | None, *, follow: bool = True) -> in
         raise StorageError(f"{_label(option, path)}: cannot inspect it: {exc.strerror}") from None
 
 
+@contextlib.contextmanager
+def named_as_typed(built: Path, target: Path, option: str) -> Iterator[None]:
+    """An environment error about a file built aside (a full disk while `demo` or `init`
+    writes its temp copy) names the file the user asked for, led by the option they typed:
+    `--dir: … DIR/ledger.db`, never the hidden `.ledger.db.sampleloans-PID-….tmp`."""
+    try:
+        yield
+    except StorageError as exc:
+        said = str(exc)
+        if type(exc) is not StorageError or str(built) not in said:
+            raise  # a message of its own kind, or about another file: as it is
+        raise StorageError(f"{option}: {said.replace(str(built), str(target))}") from None
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first: what
+    `mkdir(parents=True)` makes, and so what a failed command removes again."""
+    missing: list[Path] = []
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate):
+            break
+        missing.append(candidate)
+    return missing
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove the folders a failed command made (deepest first), each only if it is empty:
+    one that holds anything, the command's output or another's file, stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or gone): its parents are not empty either
+
+
+def kind_of_file(mode: int) -> str:
+    """What a file that is not a regular one is, in words, from its `st_mode` (of `lstat`)."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a regular file"
+
+
 def refuse_non_regular(path: Path, option: str | None = None) -> None:
     """Refuse an existing `path` that is not a regular file: only those may be replaced."""
     try:

@@ -167,7 +167,7 @@ def test_restore_of_an_older_copy_is_flagged_as_rollback_by_verify_anchor(
     refused = cli(db_path, "restore", str(old))
     assert refused.returncode == 3
     assert refused.stderr == (
-        f"Error: {db_path} already holds a ledger; pass --force to replace it with {old}\n"
+        f"Error: --db: {db_path} already holds a ledger; pass --force to replace it with {old}\n"
     )
     assert fingerprint(db_path) == before
 
@@ -206,7 +206,7 @@ def test_restore_refuses_a_backup_that_fails_verify(
     before = fingerprint(db_path)
     result = cli(db_path, "restore", str(copy), "--force")
     assert result.returncode == 1
-    assert result.stderr.startswith(f"Error: {copy} fails verify (")
+    assert result.stderr.startswith(f"Error: FILE: {copy} fails verify (")
     assert result.stderr.endswith("; nothing was restored\n")
     assert "(1 problem, first: event 2 (" in result.stderr
     assert "does not match its hash" in result.stderr

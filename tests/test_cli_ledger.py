@@ -73,7 +73,7 @@ def test_init_refuses_to_overwrite(tmp_path: Path, runner: CliRunner) -> None:
     again = runner.invoke(app, args)
     assert again.exit_code == 3
     assert again.stderr == (
-        f"Error: database {db} already exists; choose another --db or use the existing one\n"
+        f"Error: --db: {db} already exists; choose another --db or use the existing one\n"
     )
     assert fingerprint(db) == before
 

@@ -75,8 +75,8 @@ def test_a_backup_of_another_ledger_is_refused(
     assert refused.returncode == 1
     assert refused.stdout == ""
     assert refused.stderr == (
-        f"Error: {unrelated} is a backup of ledger {ledger_id(unrelated)}, not of this ledger "
-        f"{ledger_id(db_path)}; nothing was restored (pass --other-ledger to replace this "
+        f"Error: FILE: {unrelated} is a backup of ledger {ledger_id(unrelated)}, not of this "
+        f"ledger {ledger_id(db_path)}; nothing was restored (pass --other-ledger to replace this "
         "ledger with another one)\n"
     )
     assert fingerprint(db_path) == before
@@ -110,7 +110,7 @@ def test_an_older_copy_is_refused_without_older(
     refused = cli(db_path, "restore", str(old), "--force")
     assert refused.returncode == 1
     assert refused.stderr == (
-        f"Error: {old} is older than this ledger: restoring it would remove 2 events of this "
+        f"Error: FILE: {old} is older than this ledger: restoring it would remove 2 events of this "
         f"ledger (head {new_seq} → {old_seq}); nothing was restored (pass --older to roll the "
         "ledger back to it)\n"
     )
@@ -156,7 +156,7 @@ def test_a_diverged_copy_of_the_same_ledger_is_refused(
     refused = cli(db_path, "restore", str(fork), "--force")
     assert refused.returncode == 1
     assert refused.stderr.startswith(
-        f"Error: {fork} differs from this ledger from event {seq} on: restoring it would "
+        f"Error: FILE: {fork} differs from this ledger from event {seq} on: restoring it would "
         "remove 1 event of this ledger"
     )
     assert fingerprint(db_path) == before

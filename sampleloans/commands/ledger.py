@@ -2,7 +2,7 @@
 
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -123,8 +123,9 @@ def demo(
     with errors_to_exit_codes(), ExitStack() as stack:
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
         where = _demo_target(_explicit_db(ctx), directory, stack)
-        engine = open_ledger_url(where.url, create=True)
-        result = _replay_and_report(engine, where.label, fixed_id)
+        with _named_as_typed(where):
+            engine = open_ledger_url(where.url, create=True)
+            result = _replay_and_report(engine, where.label, fixed_id)
         if where.target is not None and where.built is not None:
             engine.dispose()  # the last connection folds the write-ahead log into the file
             _put_in_place(where.built, where.target, where.option)
@@ -154,7 +155,7 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
     folder's ledger.db (--dir, default a temporary folder), built in a private folder beside it
     that `stack` removes."""
     from sampleloans.errors import InvalidInput
-    from sampleloans.fileio import private_build_dir
+    from sampleloans.fileio import private_build_dir, remove_empty_folders
     from sampleloans.services.ledgerfile import (
         display_url,
         is_server_url,
@@ -174,14 +175,24 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
         if directory is not None:  # refused before the folder is made
             refuse_query_mark(str(directory), "--dir")
         folder, made = _demo_folder(directory)
-        if made:  # a demo that fails (a full disk) leaves no empty folder of its own behind
-            stack.callback(_remove_if_empty, folder)
+        # a demo that fails (a full disk) leaves no empty folder of its own behind, nor the
+        # parents `--dir a/b/c` made
+        stack.callback(remove_empty_folders, made)
         target, option = folder / "ledger.db", "--dir"
     # built in a private folder beside it, then linked into place: a failed or killed
     # demo leaves no partial ledger, and a killed one's folder goes at the next run
     built = stack.enter_context(private_build_dir(target.parent, target.name, option))
     path = built / "ledger.db"
     return _DemoTarget(url_for_path(path), str(target), target, path, option)
+
+
+def _named_as_typed(where: "_DemoTarget") -> AbstractContextManager[None]:
+    """Errors about the demo's ledger built aside name the --db or --dir file instead."""
+    from sampleloans.fileio import named_as_typed
+
+    if where.built is None or where.target is None:  # a server database: named as it is
+        return nullcontext()
+    return named_as_typed(where.built, where.target, where.option)
 
 
 def _replay_and_report(engine: "Engine", label: str, fixed_id: str | None) -> "VerifyResult":
@@ -273,24 +284,17 @@ def _put_in_place(built: Path, target: Path, option: str) -> None:
         raise StorageError(f"{option}: cannot create {target}: {exc.strerror}") from None
 
 
-def _remove_if_empty(folder: Path) -> None:
-    """Remove the folder the demo made, if nothing is in it (the demo failed before its
-    ledger was put in place); one holding the ledger stays."""
-    import contextlib
-
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-
-
-def _demo_folder(directory: Path | None) -> tuple[Path, bool]:
-    """A fresh folder for the demo, and whether this run made it; an existing non-empty one
-    is refused."""
+def _demo_folder(directory: Path | None) -> tuple[Path, list[Path]]:
+    """A fresh folder for the demo, and the folders this run made for it (deepest first); an
+    existing non-empty one is refused."""
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import remove_stale_temps
+    from sampleloans.fileio import missing_folders, remove_empty_folders, remove_stale_temps
 
+    made: list[Path] = []
     try:
         if directory is None:
-            return Path(tempfile.mkdtemp(prefix="sampleloans-demo-")), True
+            temp = Path(tempfile.mkdtemp(prefix="sampleloans-demo-"))
+            return temp, [temp]
         if directory.exists() and not directory.is_dir():
             raise StorageError(
                 f"--dir: {directory} is a file, not a folder; give a new or empty folder"
@@ -299,9 +303,10 @@ def _demo_folder(directory: Path | None) -> tuple[Path, bool]:
             remove_stale_temps(directory)
         if directory.exists() and any(directory.iterdir()):
             raise StorageError(f"--dir: {directory} is not empty; give a new or empty folder")
-        made = not directory.exists()
+        made = missing_folders(directory)
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a read-only or full disk, a folder we may not read
+        remove_empty_folders(made)  # `a` made before the disk refused `a/b`
         where = directory if directory is not None else "TMPDIR"
         raise StorageError(f"--dir: cannot create a folder in {where}: {exc.strerror}") from None
     return directory, made

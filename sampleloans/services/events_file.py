@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Engine, insert, text
 
 from sampleloans import db, fileio
-from sampleloans.errors import Conflict, InvalidInput, StorageError
+from sampleloans.errors import Conflict, DamagedFile, InvalidInput, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent, LedgerMeta
@@ -79,7 +79,10 @@ def export_events(
 
 def _write_export(engine: Engine, out: TextIO) -> tuple[int, str]:
     """Header and events from one read snapshot; the count and the head written."""
-    with engine.connect() as connection:
+    database = db.where(engine)
+    # one read transaction: a damaged page is one line, exit 3, like any read's
+    with db.transaction(engine, write=False) as session:
+        connection = session.connection()
         rows = connection.execute(text("SELECT key, value FROM ledger_meta")).all()
         meta: dict[str, str] = {str(key): str(value) for key, value in rows}
         ledger_id = meta.get("ledger_id")
@@ -90,10 +93,22 @@ def _write_export(engine: Engine, out: TextIO) -> tuple[int, str]:
         count, head = 0, chain.format_head(0, chain.genesis_hash(ledger_id))
         for row in _stream_events(connection):
             record = dict(zip(EVENT_FIELDS, row, strict=True))
+            _refuse_missing_fields(record, database)
             out.write(chain.canonical(record, f"event {record['seq']}") + "\n")
             count, head = count + 1, chain.format_head(record["seq"], record["hash"])
-        connection.rollback()
     return count, head
+
+
+def _refuse_missing_fields(record: dict[str, Any], database: str) -> None:
+    """Refuse (exit 3) an event row lacking a field every event has: SQLite reads the cells of a
+    page cut short (a truncated file) as NULLs, and an export of them would carry no hash."""
+    missing = [name for name in EVENT_FIELDS if name not in _OPTIONAL and record[name] is None]
+    if missing:
+        raise DamagedFile(
+            f"the ledger {database} is damaged: event {record['seq']} has no "
+            f"{', '.join(missing)}, which every event has; nothing was written; run "
+            "'sampleloans verify' and restore the latest verified backup"
+        )
 
 
 def _stream_events(connection: Connection) -> Iterator[tuple[Any, ...]]:

@@ -174,7 +174,7 @@ def _check_replacement(
     if current.ledger_id != restored.ledger_id:
         if not other_ledger:
             raise Conflict(
-                f"{source} is a backup of ledger {restored.ledger_id}, not of this ledger "
+                f"FILE: {source} is a backup of ledger {restored.ledger_id}, not of this ledger "
                 f"{current.ledger_id}; nothing was restored (pass --other-ledger to replace "
                 "this ledger with another one)"
             )
@@ -187,7 +187,7 @@ def _check_replacement(
             else f"differs from this ledger from event {common + 1} on"
         )
         raise Conflict(
-            f"{source} {what}: restoring it would remove {counted(removed, 'event')} of this "
+            f"FILE: {source} {what}: restoring it would remove {counted(removed, 'event')} of this "
             f"ledger (head {current.head_seq} → {restored.head_seq}); nothing was restored "
             "(pass --older to roll the ledger back to it)"
         )
@@ -200,7 +200,7 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
         require_role(session, ctx, *BACKUP_ROLES, action="back up the ledger")
     _check_destination(dest, database, force)
     # a killed backup leaves its temp file; the next one into this folder removes it
-    with fileio.private_temp_file(dest.parent, dest.name) as temp:
+    with fileio.private_temp_file(dest.parent, dest.name, "FILE") as temp:
         try:
             with closing(db.copy_source(database)) as source:
                 db.copy_database(source, temp.path)
@@ -210,10 +210,12 @@ def backup(engine: Engine, ctx: Context, dest: Path, *, force: bool = False) -> 
             fileio.move_into_place(temp.path, dest, force=force)  # no clobbering without force
             fileio.placed(f"{dest} was written whole")
         except db.FileError as exc:
-            raise StorageError(f"backup to {dest} failed: {exc}; nothing was written") from None
+            raise StorageError(
+                f"FILE: backup to {dest} failed: {exc}; nothing was written"
+            ) from None
         except OSError as exc:
             raise StorageError(
-                f"backup to {dest} failed: {exc.strerror}; nothing was written"
+                f"FILE: backup to {dest} failed: {exc.strerror}; nothing was written"
             ) from None
     fileio.fsync_directory(dest.parent)
     return CopyResult(dest, head_seq, head_hash)
@@ -253,7 +255,7 @@ def restore(
     damaged = damage is not None
     # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
     # SIGKILL) by the next restore beside this ledger
-    with fileio.private_temp_file(database.parent, f"{database.name}.restore") as temp:
+    with fileio.private_temp_file(database.parent, f"{database.name}.restore", "--db") as temp:
         _make_verified_copy(source, temp.path, events=events)
         if not exists or damaged:
             _require_curator_of_copy(temp.path, ctx, action)
@@ -306,7 +308,7 @@ def _require_force(database: Path, source: Path, *, damage: str | None, force: b
             f"{damage}; 'restore {source} --force' replaces it (the damaged file is kept beside it)"
         )
     raise StorageError(
-        f"{database} already holds a ledger; pass --force to replace it with {source}"
+        f"--db: {database} already holds a ledger; pass --force to replace it with {source}"
     )
 
 
@@ -338,13 +340,15 @@ def _set_aside_damaged(database: Path) -> Path:
         if not any(os.path.lexists(p) for p in fileio.ledger_files(aside)):
             break
     else:
-        raise StorageError(f"too many damaged copies beside {database}; move them away")
+        raise StorageError(f"--db: too many damaged copies beside {database}; move them away")
     try:
         for suffix in ("", *fileio.SQLITE_SIDECARS):
             if os.path.lexists(f"{database}{suffix}"):
                 os.rename(f"{database}{suffix}", f"{aside}{suffix}")
     except OSError as exc:
-        raise StorageError(f"cannot set the damaged {database} aside: {exc.strerror}") from None
+        raise StorageError(
+            f"--db: cannot set the damaged {database} aside: {exc.strerror}"
+        ) from None
     fileio.fsync_directory(database.parent)
     return aside
 
@@ -434,7 +438,7 @@ def _replacement(
             removed = _removed_events(current, database, temp)
     except db.FileError as exc:
         raise StorageError(
-            f"cannot read the ledger {database} to compare it with {source} ({exc}); "
+            f"--db: cannot read the ledger {database} to compare it with {source} ({exc}); "
             "nothing was restored"
         ) from None
     _check_replacement(current, restored, removed, source, other_ledger=other_ledger, older=older)
@@ -450,11 +454,12 @@ def _verified_copy(source: Path, temp: Path) -> None:
     except db.FileError as exc:
         db.raise_if_environment(exc, temp, what="the verified copy of the backup")  # full disk
         raise Conflict(
-            f"{source} is not a readable ledger backup ({exc}); nothing was restored"
+            f"FILE: {source} is not a readable ledger backup ({exc}); nothing was restored"
         ) from None
     except OSError as exc:  # the fsync of the copy: a full or failing disk
         raise StorageError(
-            f"cannot copy the backup beside {temp.parent}: {exc.strerror}; nothing was restored"
+            f"--db: cannot copy the backup beside {temp.parent}: {exc.strerror}; nothing was "
+            "restored"
         ) from None
     _verify_copy(source, temp)
 
@@ -477,11 +482,13 @@ def _built_from_events(source: Path, temp: Path) -> None:
             events_only.dispose()
             target.dispose()
     if failure is not None:
-        raise Conflict(f"{source} cannot be replayed ({failure.message}); nothing was restored")
+        raise Conflict(
+            f"FILE: {source} cannot be replayed ({failure.message}); nothing was restored"
+        )
     try:
         fileio.fsync_file(temp)
     except OSError as exc:
-        raise StorageError(f"cannot write beside {temp.parent}: {exc.strerror}") from None
+        raise StorageError(f"--db: cannot write beside {temp.parent}: {exc.strerror}") from None
 
 
 def _verify_copy(source: Path, temp: Path) -> None:
@@ -493,7 +500,7 @@ def _verify_copy(source: Path, temp: Path) -> None:
         raise
     except Exception as exc:  # a file that is not a ledger at all
         raise Conflict(
-            f"{source} is not a ledger backup ({str(exc).splitlines()[0][:200]}); "
+            f"FILE: {source} is not a ledger backup ({str(exc).splitlines()[0][:200]}); "
             "nothing was restored"
         ) from None
     finally:
@@ -501,8 +508,8 @@ def _verify_copy(source: Path, temp: Path) -> None:
     if not result.ok:
         first = result.problems[0].message
         raise Conflict(
-            f"{source} fails verify ({counted(len(result.problems), 'problem')}, first: {first}); "
-            "nothing was restored"
+            f"FILE: {source} fails verify ({counted(len(result.problems), 'problem')}, first: "
+            f"{first}); nothing was restored"
         )
 
 
@@ -517,7 +524,7 @@ def _load_into(temp: Path, database: Path) -> None:
             db.load_database(temp, database)
         except db.FileError as exc:
             raise StorageError(
-                f"restore into {database} failed: {exc}; the ledger was left as it was"
+                f"--db: restore into {database} failed: {exc}; the ledger was left as it was"
             ) from None
     fileio.placed(f"{database} was restored whole")
 
@@ -530,8 +537,10 @@ def _link_new_ledger(temp: Path, database: Path) -> None:
         os.link(temp, database)  # never replaces a file that appeared meanwhile
     except FileExistsError:
         raise StorageError(
-            f"{database} appeared during the restore; nothing was restored, run it again"
+            f"--db: {database} appeared during the restore; nothing was restored, run it again"
         ) from None
     except (db.FileError, OSError) as exc:
-        raise StorageError(f"restore into {database} failed: {exc}; nothing was written") from None
+        raise StorageError(
+            f"--db: restore into {database} failed: {exc}; nothing was written"
+        ) from None
     fileio.fsync_directory(database.parent)

@@ -797,6 +797,14 @@ def _body(row: Any) -> dict[str, Any]:
     return chain.stored_body(row)
 
 
+REQUIRED_FIELDS = tuple(
+    name
+    for name in (*chain.BODY_FIELDS, "prev_hash", "hash")
+    if name not in ("corrects_seq", "reason")
+)
+"""An event's stored fields that are never NULL (the schema's NOT NULL columns)."""
+
+
 def _hash_matches(row: Any) -> bool:
     """Whether a stored event's hash is the hash of its body after its stored previous hash."""
     return chain.stored_link_hash(row.prev_hash, _body(row)) == row.hash
@@ -825,7 +833,16 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
                 "before it was changed, removed or inserted",
             )
         )
-    if not _hash_matches(row):
+    missing = [name for name in REQUIRED_FIELDS if getattr(row, name) is None]
+    if missing:  # no hash to compute: SQLite read a cut page's fields as NULL
+        result.problems.append(
+            Problem(
+                "chain",
+                f"event {row.seq} has no {', '.join(missing)}, which every event has: the file "
+                "is damaged (cut short) or the row was edited",
+            )
+        )
+    elif not _hash_matches(row):
         result.problems.append(
             Problem(
                 "chain",
