@@ -218,9 +218,10 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int, *, wal: bool) -> Non
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA synchronous = FULL")
+        with schema_text_as_damage():
+            cursor.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -232,6 +233,24 @@ def _configure_sqlite(engine: Engine, lock_timeout_ms: int, *, wal: bool) -> Non
             with closing(connection.connection.dbapi_connection.cursor()) as cursor:
                 _use_wal(cursor)
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def schema_text_as_damage() -> Iterator[None]:
+    """SQLite's error for a schema it cannot parse quotes the schema's text; a flipped byte there
+    makes the message itself no UTF-8, and Python's `sqlite3` raises `UnicodeDecodeError` where
+    it would raise the error. Raised here as the damage it is (SQLITE_CORRUPT, the message read
+    with U+FFFD for the bad bytes), which `verify` reports as a finding and a command as one
+    line, exit 3. Only error messages reach this: an undecodable column value is SQLite's own
+    "Could not decode" error."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        said = bytes(exc.object).decode("utf-8", errors="replace")
+        damage = sqlite3.DatabaseError(said)
+        damage.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+        damage.sqlite_errorname = "SQLITE_CORRUPT"
+        raise damage from None
 
 
 def _use_wal(cursor: sqlite3.Cursor) -> None:
@@ -461,17 +480,33 @@ def _has_ledger_tables(path: Path, *, wal_header: bool, busy: bool | None = None
 
 def _ledger_tables_in(uri: str) -> list[Any]:
     """The ledger's tables found in the schema of the database at `uri`."""
-    with _closing_connection(uri) as probe:
+    with _closing_connection(uri) as probe, schema_text_as_damage():
         return probe.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
             LEDGER_TABLES,
         ).fetchall()
 
 
+class _RawConnection(sqlite3.Connection):
+    """A plain connection to a ledger file whose statements raise a schema that SQLite cannot
+    parse as damage, never as `UnicodeDecodeError` (`schema_text_as_damage`)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        """`sqlite3.Connection.execute`, a damaged schema's undecodable message mapped."""
+        with schema_text_as_damage():
+            return super().execute(sql, parameters)
+
+
+def raw_connect(database: str | Path, **options: Any) -> sqlite3.Connection:
+    """`sqlite3.connect` for the plain connections that copy, probe or read a ledger file
+    outside SQLAlchemy (whose connections `_on_connect` guards the same way)."""
+    return sqlite3.connect(database, factory=_RawConnection, **options)
+
+
 @contextmanager
 def _closing_connection(uri: str) -> Iterator[sqlite3.Connection]:
     """A raw SQLite connection to a URI, closed afterwards."""
-    connection = sqlite3.connect(uri, uri=True)
+    connection = raw_connect(uri, uri=True)
     try:
         yield connection
     finally:
@@ -1650,8 +1685,8 @@ def file_reader(path: Path, *, read_only: bool = False) -> FileConnection:
         # with no -wal or -journal beside it nobody writes it: read immutable, so that a
         # WAL-mode copy (a plain `cp` of a ledger) gets no -wal and -shm made beside it
         busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
-        return sqlite3.connect(file_uri(path, read_only=True, immutable=not busy), uri=True)
-    connection = sqlite3.connect(path, isolation_level=None)
+        return raw_connect(file_uri(path, read_only=True, immutable=not busy), uri=True)
+    connection = raw_connect(path, isolation_level=None)
     connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
     return connection
 
@@ -1660,7 +1695,7 @@ def copy_source(database: Path) -> FileConnection:
     """A connection to the live ledger for copying it (immutable on a read-only mount, where
     SQLite could not create the -shm a WAL reader needs and nobody can write anyway)."""
     immutable = on_read_only_medium(database)
-    connection = sqlite3.connect(
+    connection = raw_connect(
         file_uri(database, immutable=immutable), uri=True, isolation_level=None
     )
     connection.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
@@ -1670,7 +1705,7 @@ def copy_source(database: Path) -> FileConnection:
 def copy_database(source: FileConnection, target: Path) -> None:
     """Copy a whole database into the (empty, private) file `target` as one self-contained
     file (rollback-journal mode, so no -wal has to travel with it), flushed to disk."""
-    with closing(sqlite3.connect(target, isolation_level=None)) as copy:
+    with closing(raw_connect(target, isolation_level=None)) as copy:
         source.backup(copy)  # pages=-1: one step, one consistent snapshot
         copy.execute("PRAGMA journal_mode = DELETE")
     fileio.fsync_file(target)
@@ -1678,7 +1713,7 @@ def copy_database(source: FileConnection, target: Path) -> None:
 
 def file_head(path: Path) -> tuple[int, str]:
     """The last event of a ledger file (0 and empty for an empty ledger)."""
-    with closing(sqlite3.connect(file_uri(path, read_only=True), uri=True)) as connection:
+    with closing(raw_connect(file_uri(path, read_only=True), uri=True)) as connection:
         row = connection.execute(
             "SELECT seq, hash FROM ledger_event ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -1689,8 +1724,8 @@ def load_database(copy_path: Path, database: Path) -> None:
     """Load a whole database file into the live one in one SQLite transaction (readers see
     the old or the new ledger), leaving it in WAL mode with no stale -wal behind."""
     with (
-        closing(sqlite3.connect(copy_path, isolation_level=None)) as copy,
-        closing(sqlite3.connect(database, isolation_level=None)) as live,
+        closing(raw_connect(copy_path, isolation_level=None)) as copy,
+        closing(raw_connect(database, isolation_level=None)) as live,
     ):
         live.execute(f"PRAGMA busy_timeout = {DEFAULT_LOCK_TIMEOUT_MS}")
         live.execute("PRAGMA journal_mode = WAL")
@@ -1701,7 +1736,7 @@ def load_database(copy_path: Path, database: Path) -> None:
 
 def use_wal_file(path: Path) -> None:
     """Switch a database file to WAL mode (a restored copy about to become the ledger)."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as copy:
+    with closing(raw_connect(path, isolation_level=None)) as copy:
         copy.execute("PRAGMA journal_mode = WAL")
 
 
