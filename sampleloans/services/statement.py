@@ -120,11 +120,14 @@ def statement_scope(
     everyone: bool = False,
 ) -> tuple[str, str]:
     """Who may have which statements: ("pi", EMAIL), ("institution", SHORT) or ("all", "")
-    (`everyone`, staff only); researchers their own institution's PIs."""
+    (`everyone`, staff only); researchers their own institution's PIs, and their own statement
+    when they name neither (it is the one they mean)."""
     person = access.reader(session, ctx)
     if everyone and not (institution or pi):
         access.require_staff(person, "make the statements of every institution")
         return "all", ""
+    if not (institution or pi) and not access.is_staff(person):
+        return "pi", person.email
     if bool(institution) == bool(pi):
         raise InvalidInput("report statement: give exactly one of --institution or --pi")
     if pi:
