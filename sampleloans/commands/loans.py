@@ -991,7 +991,7 @@ def _due_or_ended(row: "LoanRow") -> Any:
 
     from sampleloans.commands.render import time_cell
     from sampleloans.readmodels.report import due_after_issue
-    from sampleloans.services.loan_views import ENDED_LOAN_STATUSES
+    from sampleloans.vocab import ENDED_LOAN_STATUSES
 
     if row.status not in ENDED_LOAN_STATUSES:
         before_issue = due_after_issue(row.status, row.loan_period)

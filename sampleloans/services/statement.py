@@ -67,7 +67,12 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
 )
 from sampleloans.services import access
 from sampleloans.services.history import EARLIER_WORDS, describe_earlier, describe_payload
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
+from sampleloans.services.queries import (
+    ACTIVE_LOAN_STATUSES,
+    for_inventory,
+    loan_ended,
+    sent_back_at,
+)
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import (
@@ -441,6 +446,7 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
         items=tuple(items),
         held_ug=sum(i.held_ug for i in items),
         loan_period=loan.loan_period,
+        ended=loan_ended(session, loan),
     )
 
 
