@@ -4,9 +4,9 @@ Before, the inventory report and the statement printed a bare "—" where no nex
 owed (`status` and `loans show` said why: "— (none owed: the loan is closed)"), and the old
 return date of a loan that is over as if it were still due (`status` and `loans list` say how
 it ended: "— (closed 2025-10-21 10:00 UTC)"); the inventory report of a loan not yet issued
-printed "—" where `status` says "1 year after issue". Report layout 14 and statement layout 13
-say the same as `status`; files printed by report layout 13 and statement layout 12 still
-verify byte for byte.
+printed "—" where `status` says "1 year after issue", and a bare "—" for an inventory never
+attested. Report layout 14 and statement layout 13 say the same as `status`; files printed by
+report layout 13 and statement layout 12 still verify byte for byte.
 """
 
 import io
@@ -119,6 +119,7 @@ def test_a_closed_loan_of_the_demo(tmp_path: Path) -> None:
     assert "Return due — (closed 2025-10-21 10:00 UTC)" in words, words
     assert "Next inventory due — (none owed: the loan is closed)" in words, words
     assert "2026-04-28 08:00" not in words
+    assert "Last inventory — (none attested yet)" in words, words
 
 
 @pytest.fixture

@@ -506,9 +506,10 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # judged: `queries.judged_before_sent_back`).
 # 14 = the inventory report's dates say what `status` says where there is no date to keep: no
 # next inventory owed, and why ("— (none owed: the loan is closed)"), a loan over, how it ended
-# in place of its old return date ("— (closed 2025-10-21 10:00 UTC)"), and one not yet issued,
-# how long after issue it falls due (before: a bare "—", and a closed loan's return date as if
-# still due; `InventoryBody.ended`, `withdrawn` and `loan_period`, digested from 14 on).
+# in place of its old return date ("— (closed 2025-10-21 10:00 UTC)"), one not yet issued, how
+# long after issue it falls due, and no inventory attested yet, so (before: a bare "—", and a
+# closed loan's return date as if still due; `InventoryBody.ended` and `loan_period`, digested
+# from 14 on).
 REPORT_LAYOUT = 14
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 FITTED_HEAD_LAYOUT = 4
@@ -537,7 +538,8 @@ INVENTORY_SENT_BACK_LAYOUT = 13
 back by its due time, it is not owed (1–12 flagged it "Inventory overdue" while it travelled)."""
 NO_DATE_WORDS_LAYOUT = 14
 """The first layout whose inventory report says why a loan has no next inventory date, how a
-loan over ended (not its old return date) and when one not yet issued falls due (1–13: "—")."""
+loan over ended (not its old return date), when one not yet issued falls due, and that no
+inventory was attested yet (1–13: "—")."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content

@@ -36,6 +36,7 @@ from sampleloans.reports.common import (
 from sampleloans.vocab import ItemState
 
 BLANK = "__________"  # a cell the PI fills in
+NONE_ATTESTED = "— (none attested yet)"  # a loan whose PI never attested an inventory
 REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference
 
 
@@ -61,6 +62,14 @@ def _return_due(body: InventoryBody, page_layout: int) -> str:
     )
 
 
+def _last_inventory(body: InventoryBody, page_layout: int) -> str:
+    """The "Last inventory" line: its date; from layout 14 on, where the PI never attested one,
+    the dash says so (before: a bare dash)."""
+    if body.last_inventory_at is not None or page_layout < NO_DATE_WORDS_LAYOUT:
+        return when(body.last_inventory_at)
+    return NONE_ATTESTED
+
+
 def _next_inventory(report: Report, body: InventoryBody) -> str:
     """The "Next inventory due" line: its date; from layout 14 on, where none is owed, the
     dash and why, as `status` says it."""
@@ -81,7 +90,7 @@ def story(report: Report) -> list[Any]:
         ("Loan", body.loan),
         ("Status", readable(body.status)),
         ("Return due", _return_due(body, report.layout)),
-        ("Last inventory", when(body.last_inventory_at)),
+        ("Last inventory", _last_inventory(body, report.layout)),
         ("Next inventory due", _next_inventory(report, body)),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
