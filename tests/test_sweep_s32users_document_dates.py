@@ -173,3 +173,15 @@ def test_files_of_the_layouts_before_still_verify(
     assert old in pdf_words((GOLDEN / golden).read_bytes())
     checked = cli(returned, RETURNED_NOW, actor, "verify-document", str(GOLDEN / golden))
     assert "byte-identical to a fresh rendering" in checked
+
+
+def test_postgresql_prints_how_the_loan_ended(demo_url: str, tmp_path: Path) -> None:
+    """The demo on PostgreSQL: the closed IPGP loan's inventory report in the same words."""
+    out = tmp_path / "ipgp.pdf"
+    env = {"SAMPLELOANS_NOW": "2026-05-01T10:00:00Z", "COLUMNS": "200"}
+    args = ["report", "inventory", "--loan", "L-2025-IPGP", "--out", str(out)]
+    result = CliRunner().invoke(app, ["--db", demo_url, "--as", CURATOR, *args], env=env)
+    assert result.exit_code == 0, result.stderr
+    words = pdf_words(out.read_bytes())
+    assert "Return due — (closed 2025-10-21 10:00 UTC)" in words, words
+    assert "Next inventory due — (none owed: the loan is closed)" in words, words
