@@ -507,9 +507,9 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # 14 = the inventory report's dates say what `status` says where there is no date to keep: no
 # next inventory owed, and why ("— (none owed: the loan is closed)"), a loan over, how it ended
 # in place of its old return date ("— (closed 2025-10-21 10:00 UTC)"), one not yet issued, how
-# long after issue it falls due, and no inventory attested yet, so (before: a bare "—", and a
-# closed loan's return date as if still due; `InventoryBody.ended` and `loan_period`, digested
-# from 14 on).
+# long after issue it falls due, and one never attested, "— (none attested yet)" (before: a
+# bare "—", and a closed loan's return date as if still due; `InventoryBody.ended` and
+# `loan_period`, digested from 14 on).
 REPORT_LAYOUT = 14
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 FITTED_HEAD_LAYOUT = 4
