@@ -385,9 +385,10 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
 
     # Longest words before whole lines: a word folded inside itself reads as another value
     # ('17.60' over '0 mg', 'L-20' over '25-UoC', '2026-05-05' over '08:00'). Every mass and
-    # time gets its width first, then a no-wrap column (a code, a loan number) its longest word,
-    # then every other column; then a no-wrap column its whole lines, then every column towards
-    # its whole lines. Free text (an e-mail, a note) wraps or folds and still reads as itself.
+    # time gets its width first where all fit, then a no-wrap column (a code, a loan number) its
+    # longest word, then every other column; then every mass and time whole where room allows;
+    # then a no-wrap column its whole lines, then every column towards its whole lines. Free
+    # text (an e-mail, a note) wraps or folds and still reads as itself.
     def wanted(no_wrap: list[int], others: list[int]) -> list[int]:
         """Per column: `no_wrap`'s width for a no-wrap column, `others`' for the rest."""
         return [
@@ -398,7 +399,11 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
         """Per column: its floor, or its longest mass or time if that is wider."""
         return [max(f, _longest_unbroken(t)) for f, t in zip(floors, texts, strict=True)]
 
-    widths = _share_out(floors, unbroken_from(floors), room)
+    unbroken = unbroken_from(floors)
+    # where every mass and time fits whole they come first; where they cannot all, each number
+    # keeps its digits whole first ('100.000' over 'mg' still reads as itself, '100.' over '000
+    # mg' does not), then the masses and times take what is left
+    widths = unbroken if sum(unbroken) <= room else floors
     widths = _share_out(widths, wanted(words, floors), room)
     widths = _share_out(widths, words, room)
     widths = _share_out(widths, masses, room)  # then each mass with its unit, where room allows
