@@ -158,6 +158,40 @@ def test_the_statement_service_carries_how_the_loan_ended(returned: Path) -> Non
     assert loan.ended == LoanEnd("returned", from_iso("2027-05-02T10:00:00Z"))
 
 
+def test_the_settlement_report_is_owed_now(returned: Path, tmp_path: Path) -> None:
+    """CLI: "What you owe" gives the settlement report, which has no date, "— (now)" under
+    Due, as its standing says (before: a bare "—")."""
+    folder = tmp_path / "st"
+    cli(returned, RETURNED_NOW, OU_PI, "report", "statement", "--generated-at", RETURNED_NOW,
+        "--out", str(folder))  # fmt: skip
+    (pdf,) = folder.iterdir()
+    owed = pdf_words(pdf.read_bytes()).split("What you owe")[1]
+    assert "L-1 settlement report — (now) now: report the results" in owed, owed
+    assert "byte-identical" in cli(returned, RETURNED_NOW, OU_PI, "verify-document", str(pdf))
+
+
+def test_an_undated_obligation_reads_owed_now_from_layout_13(returned: Path) -> None:
+    """Service and renderer: the statement owes L-1's settlement report with no date; layout 13
+    says "— (now)" under Due, layout 12 kept its bare dash (its files verify byte for byte)."""
+    from sampleloans.reports.statement import _owed_due, owed
+
+    at = from_iso(RETURNED_NOW)
+    engine = db.open_engine(db.url_for_path(returned))
+    try:
+        with db.transaction(engine, write=False) as session:
+            note = newest_kept_note(session)
+            assert note is not None
+            (statement,) = build_statements(
+                session, ctx_for(OU_PI, at), checkpoint_ref(note, "--checkpoint"), generated_at=at
+            )
+    finally:
+        engine.dispose()
+    (settlement,) = [o for o in owed(statement) if o.what == "settlement report"]
+    assert settlement.due_at is None
+    assert _owed_due(settlement, 13) == "— (now)"
+    assert _owed_due(settlement, 12) == "—"
+
+
 @pytest.mark.parametrize(
     ("golden", "actor", "old"),
     [

@@ -61,7 +61,8 @@ held nothing)."""
 NO_DATE_WORDS_VERSION = 13
 """The first statement layout whose loans say what `status` says where there is no date to
 keep: no inventory owed, and why ("— (none owed: the loan is returned)"), and a loan returned
-or settled, how it ended in place of its old return date (1–12: "—", and the old date)."""
+or settled, how it ended in place of its old return date, and an obligation with no date of its
+own (the settlement report) is due "— (now)" (1–12: "—", and the old date)."""
 
 
 @dataclass(frozen=True)

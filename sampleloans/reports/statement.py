@@ -95,7 +95,9 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # 13 = a loan's dates say what `status` says where there is none to keep: no inventory owed,
 # and why ("— (none owed: the loan is returned)"), and a loan returned or settled, how it ended
 # in place of its old return date ("— (returned 2025-10-08 10:00 UTC)"; before: a bare "—",
-# and the old date as if still due; `StatementLoan.ended`, digested from 13 on).
+# and the old date as if still due; `StatementLoan.ended`, digested from 13 on); in "What you
+# owe", an obligation with no date of its own (the settlement report) is due "— (now)", as
+# its standing says (before: a bare "—").
 METADATA_VERSION = STATEMENT_LAYOUT
 METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 VERSION_2 = 2
@@ -401,6 +403,19 @@ def owed(statement: Statement, version: int = METADATA_VERSION) -> list[Obligati
     return sorted(listed, key=obligation_order)
 
 
+OWED_NOW = "— (now)"
+"""The "Due" cell of an obligation with no date of its own: the settlement report, owed as soon
+as nothing is left to send back (its "Standing" says "now: …")."""
+
+
+def _owed_due(owed_: Obligation, version: int) -> str:
+    """An obligation's "Due" cell: its date; from layout 13 on, one with no date of its own
+    says it is owed now, as its standing does (before: a bare dash)."""
+    if owed_.due_at is not None or version < NO_DATE_WORDS_VERSION:
+        return when(owed_.due_at)
+    return OWED_NOW
+
+
 def _obligations(statement: Statement, version: int) -> list[Any]:
     """What the PI owes, most pressing first."""
     rows_owed = owed(statement, version)
@@ -413,7 +428,7 @@ def _obligations(statement: Statement, version: int) -> list[Any]:
                 )
             ],
         )
-    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in rows_owed]
+    rows = [(o.loan, o.what, _owed_due(o, version), o.standing) for o in rows_owed]
     marked = [index for index, o in enumerate(rows_owed) if o.overdue]
     return layout.section(
         "What you owe (returns, inventory attestations, reports)",
