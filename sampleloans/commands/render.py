@@ -399,12 +399,12 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
         """Per column: its floor, or its longest mass or time if that is wider."""
         return [max(f, _longest_unbroken(t)) for f, t in zip(floors, texts, strict=True)]
 
-    unbroken = unbroken_from(floors)
-    # where every mass and time fits whole they come first; where they cannot all, each number
-    # keeps its digits whole first ('100.000' over 'mg' still reads as itself, '100.' over '000
-    # mg' does not), then the masses and times take what is left
-    widths = unbroken if sum(unbroken) <= room else floors
-    widths = _share_out(widths, wanted(words, floors), room)
+    # where every mass and time fits whole beside every code (a no-wrap column's longest word)
+    # they come first; where they cannot all, each number and code keeps its characters whole
+    # first ('100.000' over 'mg' still reads as itself, '100.' over '000 mg' does not), then
+    # the masses and times take what is left
+    first = [max(a, b) for a, b in zip(unbroken_from(floors), wanted(words, floors), strict=True)]
+    widths = first if sum(first) <= room else _share_out(floors, wanted(words, floors), room)
     widths = _share_out(widths, words, room)
     widths = _share_out(widths, masses, room)  # then each mass with its unit, where room allows
     widths = _share_out(widths, wanted(lines, masses), room)
