@@ -17,7 +17,9 @@ class NoSuchRecord(NotFound):
     """A record named by key that does not exist (or, `scoped`, that the reader may not read:
     the same words either way). One wording for every kind, led by the option or argument the
     key was typed in once a front end knows it: `--institution 'UoC': no such institution; see
-    'sampleloans institutions list'`; without one, `no such institution 'UoC'; …`."""
+    'sampleloans institutions list'`; without one (a key read from a document), by the kind
+    of record, `institution 'UoC': no such institution; …`, so "no such institution among the
+    records you may read" reads the same wherever the key came from."""
 
     def __init__(
         self, what: str, key: str, hint: str, *, scoped: bool = False, option: str | None = None
@@ -34,9 +36,8 @@ class NoSuchRecord(NotFound):
     def wording(self) -> str:
         """The one-line refusal: the option and key, what is missing, where to look."""
         scope = " among the records you may read" if self.scoped else ""
-        if self.option is None:
-            return f"no such {self.what} {self._shown()}{scope}; {self.hint}"
-        return f"{self.option} {self._shown()}: no such {self.what}{scope}; {self.hint}"
+        lead = self.option or self.what
+        return f"{lead} {self._shown()}: no such {self.what}{scope}; {self.hint}"
 
     def typed_as(self, option: str) -> "NoSuchRecord":
         """The same refusal led by the option (or argument) the key was typed in."""

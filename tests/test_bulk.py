@@ -150,7 +150,7 @@ def test_bad_catalogue_rows_all_reported_and_nothing_written(
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
     assert [line.split(":")[0] for line in lines[:3]] == [f"cat.csv line {n}" for n in (3, 5, 6)]
-    assert "no such mission 'CE-9'" in lines[0]
+    assert "mission 'CE-9': no such mission" in lines[0]
     assert "BULK0000 is already registered" in lines[2]
     assert lines[3].startswith("Error: cat.csv: 3 of 5 records refused; nothing was imported")
     assert fingerprint(db_path) == before

@@ -450,7 +450,7 @@ def test_verify_document_refusal_prints_nothing_before_the_error(
     # a researcher of another institution: the report's loan reads as missing (exit 2), and
     # nothing of the document's checks is printed first
     result = verify_document(runner, custody_pdf, actor="muenker@uni-koeln.example")
-    assert_one_error_line(result, 2, "no such loan 'L-1' among the records you may read")
+    assert_one_error_line(result, 2, "loan 'L-1': no such loan among the records you may read")
 
 
 def test_verify_document_calls_a_future_date_an_altered_document(

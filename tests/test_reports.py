@@ -230,7 +230,7 @@ def test_long_tables_are_split_and_repeat_their_header() -> None:
 
 def test_researchers_read_only_their_own_institution(history: Engine) -> None:
     assert report_of(history, "custody", actor=OU_PI, loan="L-1").request.loan == "L-1"
-    with pytest.raises(NotFound, match=r"^no such loan 'L-2' among the records you may read"):
+    with pytest.raises(NotFound, match=r"^loan 'L-2': no such loan among the records you may read"):
         report_of(history, "custody", actor=OU_PI, loan="L-2")
 
 

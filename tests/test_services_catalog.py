@@ -40,9 +40,13 @@ def test_researcher_sees_only_samples_on_own_loans(run: Run) -> None:
     assert [r.code for r in run(catalog.list_samples, actor=OU_PI)] == [OU_SAMPLE]
     assert run(catalog.list_samples, actor=UOC_PI) == []
     assert run(catalog.show_sample, code=OU_SAMPLE, actor=OU_PI).loan_number == "L-1"
-    with pytest.raises(NotFound, match=rf"^no such sample '{OU_SAMPLE}' among the records you"):
+    with pytest.raises(
+        NotFound, match=rf"^sample '{OU_SAMPLE}': no such sample among the records you"
+    ):
         run(catalog.show_sample, code=OU_SAMPLE, actor=UOC_PI)
-    with pytest.raises(NotFound, match=r"^no such sample 'CE5C0400YJFM00505' among the rec"):
+    with pytest.raises(
+        NotFound, match=r"^sample 'CE5C0400YJFM00505': no such sample among the rec"
+    ):
         run(catalog.show_sample, code="CE5C0400YJFM00505", actor=OU_PI)
 
 
@@ -57,7 +61,7 @@ def test_show_sample_children_and_unknown(run: Run) -> None:
     assert view.children == ("CE5C0400YJFM00505-G1", "CE5C0400YJFM00505-G2")
     assert view.vault_ug + view.split_ug + view.lost_ug == view.initial_mass_ug
     assert run(catalog.show_sample, code="CE5C0400YJFM00505-G1").parent_code == "CE5C0400YJFM00505"
-    with pytest.raises(NotFound, match="no such sample 'NOPE'"):
+    with pytest.raises(NotFound, match="sample 'NOPE': no such sample"):
         run(catalog.show_sample, code="NOPE")
 
 
@@ -93,9 +97,11 @@ def test_institutions_counts_and_access(run: Run) -> None:
     ou = run(catalog.show_institution, short_name="OU", actor=OU_PI)
     assert (ou.people, ou.agreements, ou.loans) == (1, 1, 1)
     assert [r.short_name for r in run(catalog.list_institutions, actor=OU_PI)] == ["OU"]
-    with pytest.raises(NotFound, match=r"^no such institution 'UoC' among the records you"):
+    with pytest.raises(
+        NotFound, match=r"^institution 'UoC': no such institution among the records you"
+    ):
         run(catalog.show_institution, short_name="UoC", actor=OU_PI)
-    with pytest.raises(NotFound, match="no such institution 'XX'"):
+    with pytest.raises(NotFound, match="institution 'XX': no such institution"):
         run(catalog.show_institution, short_name="XX")
 
 
@@ -107,9 +113,13 @@ def test_people_filters_and_access(run: Run) -> None:
     assert {p.role for p in researchers} == {"researcher"}
     assert [p.email for p in run(catalog.list_people, actor=OU_PI)] == [OU_PI]
     assert run(catalog.show_person, email="Anand@Open.example", actor=OU_PI).institution == "OU"
-    with pytest.raises(NotFound, match=r"^no such institution 'UoC' among the records you"):
+    with pytest.raises(
+        NotFound, match=r"^institution 'UoC': no such institution among the records you"
+    ):
         run(catalog.list_people, institution="UoC", actor=OU_PI)
-    with pytest.raises(NotFound, match=rf"^no such person '{CURATOR}' among the records you"):
+    with pytest.raises(
+        NotFound, match=rf"^person '{CURATOR}': no such person among the records you"
+    ):
         run(catalog.show_person, email=CURATOR, actor=OU_PI)
 
 
@@ -125,9 +135,13 @@ def test_agreements_in_force_and_issued_mass(run: Run) -> None:
     assert ou.allowed_purposes == ("research",)
     assert [a.number for a in run(catalog.list_agreements, actor=OU_PI)] == ["AG-OU"]
     assert run(catalog.list_agreements, status="pending") == []
-    with pytest.raises(NotFound, match=r"^no such agreement 'AG-UoC' among the records you"):
+    with pytest.raises(
+        NotFound, match=r"^agreement 'AG-UoC': no such agreement among the records you"
+    ):
         run(catalog.show_agreement, number="AG-UoC", actor=OU_PI)
-    with pytest.raises(NotFound, match=r"^no such institution 'UoC' among the records you"):
+    with pytest.raises(
+        NotFound, match=r"^institution 'UoC': no such institution among the records you"
+    ):
         run(catalog.list_agreements, institution="UoC", actor=OU_PI)
 
 

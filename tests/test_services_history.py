@@ -92,7 +92,7 @@ def test_as_of_replays_the_earlier_state(run: Run, lineage_loan: str) -> None:
 
 
 def test_history_access_and_arguments(run: Run, lineage_loan: str) -> None:
-    with pytest.raises(NotFound, match=r"^no such loan 'L-1' among the records you may read"):
+    with pytest.raises(NotFound, match=r"^loan 'L-1': no such loan among the records you may read"):
         run(record_history, actor=UOC_PI, loan="L-1")
     with pytest.raises(InvalidInput, match="exactly one"):
         run(record_history, actor=COMPLIANCE, loan="L-1", sample=CHILD)

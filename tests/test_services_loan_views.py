@@ -91,11 +91,11 @@ def test_requested_loan_has_no_due_date(read: Read, two_loans: None) -> None:
 def test_loan_detail_access(read: Read, two_loans: None) -> None:
     assert read(loan_views.loan_detail, "L-1", actor=OU_PI).number == "L-1"
     assert read(loan_views.loan_detail, "L-1", actor=COMPLIANCE).number == "L-1"
-    with pytest.raises(NotFound, match=r"^no such loan 'L-1' among the records you may read"):
+    with pytest.raises(NotFound, match=r"^loan 'L-1': no such loan among the records you may read"):
         read(loan_views.loan_detail, "L-1", actor=UOC_PI)
     with pytest.raises(PermissionDenied, match="is not a registered person"):
         read(loan_views.loan_detail, "L-1", actor="nobody@example.org")
-    with pytest.raises(NotFound, match="no such loan 'L-9'"):
+    with pytest.raises(NotFound, match="loan 'L-9': no such loan"):
         read(loan_views.loan_detail, "L-9")
 
 
@@ -110,14 +110,16 @@ def test_list_loans_sorted_and_filtered(read: Read, two_loans: None) -> None:
     assert [r.number for r in read(loan_views.list_loans, institution="OU")] == ["L-1"]
     with pytest.raises(InvalidInput, match="status: 'lost' is not one of requested"):
         read(loan_views.list_loans, status="lost")
-    with pytest.raises(NotFound, match="no such institution 'XX'"):
+    with pytest.raises(NotFound, match="institution 'XX': no such institution"):
         read(loan_views.list_loans, institution="XX")
 
 
 def test_list_loans_for_researchers(read: Read, two_loans: None) -> None:
     assert [r.number for r in read(loan_views.list_loans, actor=OU_PI)] == ["L-1"]
     assert [r.number for r in read(loan_views.list_loans, actor=UOC_PI)] == ["L-2"]
-    with pytest.raises(NotFound, match=r"^no such institution 'OU' among the records you"):
+    with pytest.raises(
+        NotFound, match=r"^institution 'OU': no such institution among the records you"
+    ):
         read(loan_views.list_loans, actor=UOC_PI, institution="OU")
 
 

@@ -409,7 +409,7 @@ CASES: dict[str, Case] = {
         loans.attest_inventory,
         {"number": "L-1"},
         NoSuchRecord,  # another institution's loan reads as a missing one
-        r"^no such loan 'L-1' among the records you may read",
+        r"^loan 'L-1': no such loan among the records you may read",
         actor=UOC_PI,
     ),
     "compliance-officer-attests": Case(
@@ -460,7 +460,7 @@ WRITE_SERVICES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], dict[s
 # PI may consume on OU's L-1; an incident on a vault sample answers as a missing sample
 LAB_REFUSALS: dict[str, tuple[type[Exception], str] | None] = {
     "consume": None,
-    "incident": (NoSuchRecord, rf"no such sample '{BIG}' among the records you may read"),
+    "incident": (NoSuchRecord, rf"sample '{BIG}': no such sample among the records you may read"),
 }
 for _name, (_setup, _service, _kwargs) in WRITE_SERVICES.items():
     _lab = LAB_REFUSALS.get(

@@ -153,7 +153,7 @@ def test_a_move_reads_its_sample_with_its_check_scope_after_the_other_writers_co
         _move(first, SAMPLE, "Shelf B")
     assert not [s for s in seen if "FROM sample" in s]  # answered from the lock's pipeline
     with pytest.raises(
-        NotFound, match="no such sample 'NO-SUCH-1'; see 'sampleloans samples list'"
+        NotFound, match="sample 'NO-SUCH-1': no such sample; see 'sampleloans samples list'"
     ):
         _move(first, "NO-SUCH-1", "Shelf C")
     assert _events(demo_url) == before

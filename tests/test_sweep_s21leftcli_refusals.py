@@ -174,7 +174,7 @@ def test_import_names_a_missing_record_in_the_same_words(ledger: Path, tmp_path:
     )
     result = run(copy, CURATOR, "import", str(history))
     assert result.exit_code != 0
-    assert "no such loan 'L-NOPE'" in result.stderr, result.stderr
+    assert "loan 'L-NOPE': no such loan" in result.stderr, result.stderr
 
 
 # --- 2. and 3. the role first, then what was typed, before any work -------------------------

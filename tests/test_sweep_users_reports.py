@@ -195,10 +195,14 @@ def test_a_returned_loan_owes_no_inventory_in_the_statement(
     )
     (pdf,) = out.glob("*.pdf")
     text = page_text(pdf)
-    # the cells of the "Your loans" table, one a line: the loan's row follows the headers
-    cells = text.split("Your loans", 1)[1].split("What you hold", 1)[0].split("\n")
-    row = cells[cells.index("L-2025-OU") :]
-    assert row[:7] == ["L-2025-OU", "AG-2025-OU", "returned", *row[3:5], "—", "0 µg"]
+    # the "Your loans" table: no inventory date, but why none is owed, as `status` says it
+    # (statement layout 13; before, a bare "—")
+    loans = " ".join(text.split("Your loans", 1)[1].split("What you hold", 1)[0].split())
+    assert loans.startswith(
+        "Loan Agreement Status Return due Extensions Inventory due Held L-2025-OU"
+    )
+    assert "— (none owed: the loan is returned)" in loans, loans
+    assert loans.endswith("0 µg"), loans
     assert "settlement report" in text
     result = cli(env, "--as", COMPLIANCE, "verify-document", str(pdf))
     assert "byte-identical to a fresh rendering" in result.stdout
@@ -212,7 +216,10 @@ def test_a_returned_loan_owes_no_inventory_in_the_inventory_report(
     pdf = folder / "inventory.pdf"
     cli(env, "--as", COMPLIANCE, "report", "inventory", "--loan", "L-2025-OU", "--out", str(pdf))
     text = page_text(pdf)
-    assert text.split("Next inventory due\n", 1)[1].startswith("—\n")
+    # the dash and why, as `status` says it (report layout 14; before, a bare "—")
+    assert text.split("Next inventory due\n", 1)[1].startswith(
+        "— (none owed: the loan is returned)\n"
+    )
     result = cli(env, "--as", COMPLIANCE, "verify-document", str(pdf))
     assert "byte-identical to a fresh rendering" in result.stdout
 

@@ -991,7 +991,7 @@ def _due_or_ended(row: "LoanRow") -> Any:
 
     from sampleloans.commands.render import time_cell
     from sampleloans.readmodels.report import due_after_issue
-    from sampleloans.services.loan_views import ENDED_LOAN_STATUSES
+    from sampleloans.vocab import ENDED_LOAN_STATUSES
 
     if row.status not in ENDED_LOAN_STATUSES:
         before_issue = due_after_issue(row.status, row.loan_period)
@@ -1176,16 +1176,7 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
         ("issued", Text(_when(d.issued_at))),
-        (
-            "due",
-            _due_text(
-                d.due_at,
-                d.days_left,
-                d.overdue,
-                undated=_after_issue(d),
-                sent_back_in_time=d.sent_back_in_time,
-            ),
-        ),
+        ("due", _detail_due(d)),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (
             "next inventory",
@@ -1208,6 +1199,26 @@ def _detail_header(d: "LoanDetail") -> Any:
         withdrawn = f" (withdrawn before issue: {d.withdrawn_reason})" if d.withdrawn_reason else ""
         header.add_row("closed", Text(_when(d.closed_at) + withdrawn))
     return header
+
+
+def _detail_due(d: "LoanDetail") -> Any:
+    """The loan's due date with days left; once the loan is over, how it ended in its place,
+    '— (closed 2025-10-21 10:00 UTC)', as `loans list` and the documents say it (the old date
+    binds no more)."""
+    from rich.text import Text
+
+    from sampleloans.readmodels.report import ended_words
+
+    ended = d.ended()
+    if ended is not None:
+        return Text(ended_words(ended))
+    return _due_text(
+        d.due_at,
+        d.days_left,
+        d.overdue,
+        undated=_after_issue(d),
+        sent_back_in_time=d.sent_back_in_time,
+    )
 
 
 def _return_label(status: str) -> str:

@@ -197,26 +197,40 @@ def table_csv(*tables: Table) -> str:
 MASS = re.compile(r"(?<![\w.])\d[\d.,]* (?:µg|ug|mg|g)(?!\w)")
 """A mass as `format_mass` writes it (`59.500 mg`, `0 µg`): its number and unit are one word
 to wrap, never a line apart."""
-_GLUE = "\x00"  # stands for the space inside a mass while measuring and wrapping: no space
+TIMESTAMP = re.compile(r"(?<![\w-])\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?(?: UTC)?(?!\w)")
+"""A time as `format_table_time` and `format_datetime` write it (`2026-05-05 08:00`, with
+` UTC` in running text): its date and clock are one word to wrap, never a line apart."""
+UNBROKEN = re.compile(f"{MASS.pattern}|{TIMESTAMP.pattern}")
+"""What a table never breaks inside: a mass with its unit, a time with its date."""
+_GLUE = "\x00"  # stands for a space inside a mass or a time while measuring and wrapping
 
 
 def _glued(text: str) -> str:
-    """`text` with the space inside each mass replaced by a non-space, character for character
-    (offsets stay those of `text`)."""
-    return MASS.sub(lambda found: found.group().replace(" ", _GLUE), text)
+    """`text` with the spaces inside each mass and each time replaced by a non-space,
+    character for character (offsets stay those of `text`)."""
+    return UNBROKEN.sub(lambda found: found.group().replace(" ", _GLUE), text)
+
+
+def _longest_unbroken(texts: list[str]) -> int:
+    """The length of the longest word holding a mass or a time (with what clings to it, a
+    bracket or a comma) in some texts; 0 if none."""
+    return max(
+        (len(word) for text in texts for word in _glued(text).split() if _GLUE in word),
+        default=0,
+    )
 
 
 def _longest_word(texts: list[str], *, masses_whole: bool = False) -> int:
     """The length of the longest space-separated word in some texts (1 if none); with
-    `masses_whole`, a mass with its unit is one word."""
+    `masses_whole`, a mass with its unit and a time with its date are one word."""
     glue = _glued if masses_whole else str
     return max((len(word) for text in texts for word in glue(text).split()), default=1)
 
 
 def _line_spans(text: str, width: int) -> list[tuple[int, int]]:
     """Where `text` wraps at `width`: (start, end) of each line, broken greedily between words
-    and at its own line breaks, never inside a mass; a word longer than `width` stays whole
-    on its line (the column folds it)."""
+    and at its own line breaks, never inside a mass or a time; a word longer than `width`
+    stays whole on its line (the column folds it)."""
     spans: list[tuple[int, int]] = []
     offset = 0
     for line in _glued(text).split("\n"):
@@ -235,12 +249,13 @@ def _line_spans(text: str, width: int) -> list[tuple[int, int]]:
 
 
 def _masses_kept_whole(cell: Any, width: int) -> Any:
-    """A cell holding a mass, wrapped at `width` by us between words so that no mass is cut
-    from its unit (rich would break at any space); its styles kept. Other cells unchanged."""
+    """A cell holding a mass or a time, wrapped at `width` by us between words so that no mass
+    is cut from its unit nor a time from its date (rich would break at any space); its styles
+    kept. Other cells unchanged."""
     if not isinstance(cell, str | Text):
         return cell
     plain = cell.plain if isinstance(cell, Text) else cell
-    if not MASS.search(plain) or all(len(line) <= width for line in plain.split("\n")):
+    if not UNBROKEN.search(plain) or all(len(line) <= width for line in plain.split("\n")):
         return cell
     spans = _line_spans(plain, width)
     if isinstance(cell, Text):
@@ -369,16 +384,27 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     floors = [min(words[0], room // 3), *headers[1:]]
 
     # Longest words before whole lines: a word folded inside itself reads as another value
-    # ('17.60' over '0 mg', 'L-20' over '25-UoC'). A no-wrap column (a code, a mass, a date)
-    # gets its longest word first, then every other column; then every mass its unit beside
-    # it; then a no-wrap column its whole lines, then every column towards its whole lines.
+    # ('17.60' over '0 mg', 'L-20' over '25-UoC', '2026-05-05' over '08:00'). Every mass and
+    # time gets its width first where all fit, then a no-wrap column (a code, a loan number) its
+    # longest word, then every other column; then every mass and time whole where room allows;
+    # then a no-wrap column its whole lines, then every column towards its whole lines. Free
+    # text (an e-mail, a note) wraps or folds and still reads as itself.
     def wanted(no_wrap: list[int], others: list[int]) -> list[int]:
         """Per column: `no_wrap`'s width for a no-wrap column, `others`' for the rest."""
         return [
             a if c.no_wrap else b for c, a, b in zip(table.columns, no_wrap, others, strict=True)
         ]
 
-    widths = _share_out(floors, wanted(words, floors), room)
+    def unbroken_from(floors: list[int]) -> list[int]:
+        """Per column: its floor, or its longest mass or time if that is wider."""
+        return [max(f, _longest_unbroken(t)) for f, t in zip(floors, texts, strict=True)]
+
+    # where every mass and time fits whole beside every code (a no-wrap column's longest word)
+    # they come first; where they cannot all, each number and code keeps its characters whole
+    # first ('100.000' over 'mg' still reads as itself, '100.' over '000 mg' does not), then
+    # the masses and times take what is left
+    first = [max(a, b) for a, b in zip(unbroken_from(floors), wanted(words, floors), strict=True)]
+    widths = first if sum(first) <= room else _share_out(floors, wanted(words, floors), room)
     widths = _share_out(widths, words, room)
     widths = _share_out(widths, masses, room)  # then each mass with its unit, where room allows
     widths = _share_out(widths, wanted(lines, masses), room)

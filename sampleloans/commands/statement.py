@@ -128,7 +128,12 @@ def statement(
         ),
     ] = None,
     pi: Annotated[
-        str | None, typer.Option("--pi", metavar="EMAIL", help="One PI, by e-mail.")
+        str | None,
+        typer.Option(
+            "--pi",
+            metavar="EMAIL",
+            help="One PI, by e-mail (a researcher who names neither option: themselves).",
+        ),
     ] = None,
     checkpoint: CheckpointOption = None,
     generated_at: Annotated[
@@ -152,7 +157,8 @@ def statement(
 
     One PDF per PI (`statement-NAME-at-DOMAIN.pdf`, in e-mail order) in --out, built on the
     newest signed checkpoint (or --checkpoint FILE); each event it lists carries an RFC 6962
-    inclusion proof in the embedded file statement-proofs.json.
+    inclusion proof in the embedded file statement-proofs.json. A researcher who names neither
+    --institution nor --pi gets their own statement.
 
     \b
     Example: sampleloans --as curator@naoc.example report statement --institution OU --out st/

@@ -18,10 +18,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sampleloans.dates import to_iso
+from sampleloans.dates import format_datetime, to_iso
 from sampleloans.readmodels.handover import Handover
 from sampleloans.units import format_period, masses_grouped
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemState, LoanStatus
+from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ENDED_LOAN_STATUSES, ItemState, LoanStatus
 
 KINDS = ("custody", "return", "overdue", "inventory")
 TITLES = {
@@ -389,6 +389,50 @@ class OverdueBody:
     recalls: tuple[Recall, ...] = ()  # from layout 9 on: of the loans past due
 
 
+WITHDRAWN = "withdrawn"
+"""How a loan closed before issue is said to have ended."""
+
+
+@dataclass(frozen=True)
+class LoanEnd:
+    """How a loan that is over ended: its last milestone ('closed', when), as `status`,
+    `loans list` and the documents say it once its due date binds no more."""
+
+    word: str  # returned | settled | closed | withdrawn
+    at: datetime
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the loan was withdrawn before issue (closed at once, nothing issued)."""
+        return self.word == WITHDRAWN
+
+
+def loan_end(
+    status: str,
+    *,
+    withdrawn: bool,
+    returned_at: datetime | None,
+    settled_at: datetime | None,
+    closed_at: datetime | None,
+) -> LoanEnd | None:
+    """A loan's last milestone once it is over (all back, settled, closed or withdrawn); None
+    while it is not. The one rule of `loans list` and the documents."""
+    if status not in ENDED_LOAN_STATUSES:
+        return None
+    moments = (
+        (WITHDRAWN if withdrawn else status, closed_at),
+        (LoanStatus.SETTLED.value, settled_at),
+        (LoanStatus.RETURNED.value, returned_at),
+    )
+    return next((LoanEnd(word, at) for word, at in moments if at is not None), None)
+
+
+def ended_words(end: LoanEnd) -> str:
+    """A loan's due date once it is over, in the words of `loans list` and `status`: the dash
+    and how it ended, '— (closed 2025-10-21 10:00 UTC)'."""
+    return f"— ({end.word} {format_datetime(end.at)})"
+
+
 @dataclass(frozen=True)
 class InventoryBody:
     """The inventory statement's content."""
@@ -404,6 +448,10 @@ class InventoryBody:
     held_ug: int
     recalls: tuple[Recall, ...] = ()  # from layout 9 on
     inventory_overdue: tuple[Overdue, ...] = ()  # from layout 10 on: the attestation past due
+    # from layout 14 on: how the loan ended (withdrawn, too) and its period (due that long
+    # after issue), so its dates say what `status` says instead of a bare dash or an old date
+    ended: LoanEnd | None = None
+    loan_period: str = ""
 
 
 CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
@@ -456,8 +504,14 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # back by its due time, as a return is not (`ledger/overdue.py`; before: "Inventory overdue" and
 # a "Next inventory due" date while the PI held nothing; a file of 1–12 is rebuilt as it was
 # judged: `queries.judged_before_sent_back`).
-REPORT_LAYOUT = 13
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+# 14 = the inventory report's dates say what `status` says where there is no date to keep: no
+# next inventory owed, and why ("— (none owed: the loan is closed)"), a loan over, how it ended
+# in place of its old return date ("— (closed 2025-10-21 10:00 UTC)"), one not yet issued, how
+# long after issue it falls due, and one never attested, "— (none attested yet)" (before: a
+# bare "—", and a closed loan's return date as if still due; `InventoryBody.ended` and
+# `loan_period`, digested from 14 on).
+REPORT_LAYOUT = 14
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -482,6 +536,10 @@ time, it is not overdue while it travels (1–11 flagged it "Return overdue" unt
 INVENTORY_SENT_BACK_LAYOUT = 13
 """The first layout judging an inventory as `ledger/overdue.py` does now: everything left sent
 back by its due time, it is not owed (1–12 flagged it "Inventory overdue" while it travelled)."""
+NO_DATE_WORDS_LAYOUT = 14
+"""The first layout whose inventory report says why a loan has no next inventory date, how a
+loan over ended (not its old return date), when one not yet issued falls due, and that no
+inventory was attested yet (1–13: "—")."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -497,6 +555,8 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (OverdueBody, "recalls"): RECALLED_LAYOUT,
     (ReportRequest, "audience"): RECALLED_LAYOUT,
     (InventoryBody, "inventory_overdue"): INVENTORY_FLAG_LAYOUT,
+    (InventoryBody, "ended"): NO_DATE_WORDS_LAYOUT,
+    (InventoryBody, "loan_period"): NO_DATE_WORDS_LAYOUT,
     (CustodyBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
     (ReturnBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
 }
@@ -531,6 +591,11 @@ _NO_INVENTORY_ENDED = {
     LoanStatus.CLOSED: "the loan is closed",
 }
 """Why a loan that is over owes no inventory, by its status."""
+
+
+def no_inventory_words_of(status: str, ended: LoanEnd | None) -> str:
+    """`no_inventory_words` of a document's loan, which knows how it ended (withdrawn or not)."""
+    return no_inventory_words(status, withdrawn=ended is not None and ended.withdrawn)
 
 
 def no_inventory_words(status: str, *, withdrawn: bool) -> str:

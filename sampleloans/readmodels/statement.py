@@ -12,12 +12,20 @@ from functools import cached_property
 from typing import Any
 
 from sampleloans.dates import from_iso, to_iso
-from sampleloans.readmodels.report import LAYOUT_FIELDS, Mass, Party, Recall, Words, plain
+from sampleloans.readmodels.report import (
+    LAYOUT_FIELDS,
+    LoanEnd,
+    Mass,
+    Party,
+    Recall,
+    Words,
+    plain,
+)
 
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 12
+STATEMENT_LAYOUT = 13
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -50,6 +58,11 @@ INVENTORY_SENT_BACK_VERSION = 12
 """The first statement layout judging an inventory as `ledger/overdue.py` does now: everything
 left sent back by its due time, it is owed no more (1–11 listed it, and its date, while the PI
 held nothing)."""
+NO_DATE_WORDS_VERSION = 13
+"""The first statement layout whose loans say what `status` says where there is no date to
+keep: no inventory owed, and why ("— (none owed: the loan is returned)"), and a loan returned
+or settled, how it ended in place of its old return date, and an obligation with no date of its
+own (the settlement report) is due "— (now)" (1–12: "—", and the old date)."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +118,11 @@ class StatementLoan:
     items: tuple[StatementItem, ...]
     held_ug: int
     loan_period: str = ""  # from layout 10 on: the ISO period asked for (due that long after issue)
+    ended: LoanEnd | None = None  # from layout 13 on: how a loan over (returned, settled) ended
 
 
 LAYOUT_FIELDS[(StatementLoan, "loan_period")] = COUNTED_VERSION
+LAYOUT_FIELDS[(StatementLoan, "ended")] = NO_DATE_WORDS_VERSION
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,17 @@ from typing import Any
 from sampleloans.readmodels.report import (
     EMPTY_HANDS_TOTAL_LAYOUT,
     HELD_TOTAL_LAYOUT,
+    NO_DATE_WORDS_LAYOUT,
     NOTHING_LEFT,
     OWED_INVENTORY_LAYOUT,
     RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     InventoryBody,
     Report,
+    due_after_issue,
+    ended_words,
     mass_in,
+    no_inventory_words_of,
     nothing_left_to_send_back,
     owed_inventory_due,
 )
@@ -32,6 +36,7 @@ from sampleloans.reports.common import (
 from sampleloans.vocab import ItemState
 
 BLANK = "__________"  # a cell the PI fills in
+NONE_ATTESTED = "— (none attested yet)"  # a loan whose PI never attested an inventory
 REMARK_LINES = 4  # ruled lines left for the PI's explanation of any difference
 
 
@@ -41,6 +46,37 @@ def _inventory_due(report: Report, body: InventoryBody) -> datetime | None:
     if report.layout >= OWED_INVENTORY_LAYOUT:
         return owed_inventory_due(body.status, body.next_inventory_due_at)
     return body.next_inventory_due_at
+
+
+def _return_due(body: InventoryBody, page_layout: int) -> str:
+    """The "Return due" line: from layout 14 on, as `status` says it, how a loan over ended
+    instead of its old due date, and how long after issue one not yet issued falls due."""
+    if page_layout < NO_DATE_WORDS_LAYOUT:
+        return when(body.due_at)
+    if body.ended is not None:
+        return ended_words(body.ended)
+    return (
+        when(body.due_at)
+        if body.due_at
+        else (due_after_issue(body.status, body.loan_period) or when(None))
+    )
+
+
+def _last_inventory(body: InventoryBody, page_layout: int) -> str:
+    """The "Last inventory" line: its date; from layout 14 on, where the PI never attested one,
+    the dash says so (before: a bare dash)."""
+    if body.last_inventory_at is not None or page_layout < NO_DATE_WORDS_LAYOUT:
+        return when(body.last_inventory_at)
+    return NONE_ATTESTED
+
+
+def _next_inventory(report: Report, body: InventoryBody) -> str:
+    """The "Next inventory due" line: its date; from layout 14 on, where none is owed, the
+    dash and why, as `status` says it."""
+    due = _inventory_due(report, body)
+    if due is not None or report.layout < NO_DATE_WORDS_LAYOUT:
+        return when(due)
+    return no_inventory_words_of(body.status, body.ended)
 
 
 def story(report: Report) -> list[Any]:
@@ -53,9 +89,9 @@ def story(report: Report) -> list[Any]:
     loan = [
         ("Loan", body.loan),
         ("Status", readable(body.status)),
-        ("Return due", when(body.due_at)),
-        ("Last inventory", when(body.last_inventory_at)),
-        ("Next inventory due", when(_inventory_due(report, body))),
+        ("Return due", _return_due(body, report.layout)),
+        ("Last inventory", _last_inventory(body, report.layout)),
+        ("Next inventory due", _next_inventory(report, body)),
     ]
     out += layout.section("Loan", [layout.key_values(loan)])
     out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)

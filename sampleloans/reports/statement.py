@@ -12,7 +12,9 @@ from sampleloans.readmodels.report import (
     NOTHING_LEFT,
     SETTLEMENT_REPORT,
     due_after_issue,
+    ended_words,
     mass_in,
+    no_inventory_words_of,
     not_yet_held,
     nothing_left_to_send_back,
     owed_inventory_due,
@@ -22,6 +24,7 @@ from sampleloans.readmodels.statement import (
     AS_OF_VERSION,
     COUNTED_VERSION,
     GROUPED_MASS_VERSION,
+    NO_DATE_WORDS_VERSION,
     RECALLED_VERSION,
     SPLIT_APART_VERSION,
     STATEMENT_LAYOUT,
@@ -89,8 +92,14 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # 12 = an inventory attestation owed no more, and its date not shown, once everything left was
 # sent back by its due time, as a return is not (before: owed, overdue, while the PI held
 # nothing; an older file is rebuilt so, `queries.judged_before_sent_back`).
+# 13 = a loan's dates say what `status` says where there is none to keep: no inventory owed,
+# and why ("— (none owed: the loan is returned)"), and a loan returned or settled, how it ended
+# in place of its old return date ("— (returned 2025-10-08 10:00 UTC)"; before: a bare "—",
+# and the old date as if still due; `StatementLoan.ended`, digested from 13 on); in "What you
+# owe", an obligation with no date of its own (the settlement report) is due "— (now)", as
+# its standing says (before: a bare "—").
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -243,7 +252,7 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
             readable(loan.status),
             _return_due(loan, version),
             f"{loan.extensions_granted} of {loan.max_extensions}",
-            when(_inventory_due(loan, version)),
+            _inventory_cell(loan, version),
             _loan_held(loan, version),
         )
         for loan in statement.body.loans
@@ -261,10 +270,22 @@ def _loans_section(statement: Statement, version: int) -> list[Any]:
 
 def _return_due(loan: StatementLoan, version: int) -> str:
     """A loan's "Return due" cell: its due date; from layout 10 on, before issue, how long
-    after issue it falls due, as `status` says (before: a dash)."""
+    after issue it falls due, as `status` says (before: a dash); from layout 13 on, once the
+    loan is over, how it ended instead of the date that binds no more."""
+    if loan.ended is not None and version >= NO_DATE_WORDS_VERSION:
+        return ended_words(loan.ended)
     if loan.due_at is not None or version < COUNTED_VERSION:
         return when(loan.due_at)
     return due_after_issue(loan.status, loan.loan_period) or when(None)
+
+
+def _inventory_cell(loan: StatementLoan, version: int) -> str:
+    """A loan's "Inventory due" cell: its date; from layout 13 on, where none is owed, the dash
+    and why, as `status` says it (before: a bare dash)."""
+    due = _inventory_due(loan, version)
+    if due is not None or version < NO_DATE_WORDS_VERSION:
+        return when(due)
+    return no_inventory_words_of(loan.status, loan.ended)
 
 
 LOAN_WIDTHS = (0.14, 0.13, 0.13, 0.17, 0.1, 0.17, 0.16)
@@ -382,6 +403,19 @@ def owed(statement: Statement, version: int = METADATA_VERSION) -> list[Obligati
     return sorted(listed, key=obligation_order)
 
 
+OWED_NOW = "— (now)"
+"""The "Due" cell of an obligation with no date of its own: the settlement report, owed as soon
+as nothing is left to send back (its "Standing" says "now: …")."""
+
+
+def _owed_due(owed_: Obligation, version: int) -> str:
+    """An obligation's "Due" cell: its date; from layout 13 on, one with no date of its own
+    says it is owed now, as its standing does (before: a bare dash)."""
+    if owed_.due_at is not None or version < NO_DATE_WORDS_VERSION:
+        return when(owed_.due_at)
+    return OWED_NOW
+
+
 def _obligations(statement: Statement, version: int) -> list[Any]:
     """What the PI owes, most pressing first."""
     rows_owed = owed(statement, version)
@@ -394,7 +428,7 @@ def _obligations(statement: Statement, version: int) -> list[Any]:
                 )
             ],
         )
-    rows = [(o.loan, o.what, when(o.due_at), o.standing) for o in rows_owed]
+    rows = [(o.loan, o.what, _owed_due(o, version), o.standing) for o in rows_owed]
     marked = [index for index, o in enumerate(rows_owed) if o.overdue]
     return layout.section(
         "What you owe (returns, inventory attestations, reports)",

@@ -34,6 +34,7 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.readmodels.items import ItemMasses, item_masses, item_source
+from sampleloans.readmodels.report import LoanEnd, loan_end
 from sampleloans.services import access
 from sampleloans.services.handover import loan_handovers
 from sampleloans.services.listing import (
@@ -57,7 +58,6 @@ from sampleloans.services.queries import (
 )
 from sampleloans.units import quote_input
 from sampleloans.vocab import (
-    ENDED_LOAN_STATUSES,
     LOAN_STATUSES,
     Direction,
     IncidentStatus,
@@ -101,14 +101,14 @@ class LoanRow:
     def ended(self) -> tuple[str, datetime] | None:
         """Its last milestone once the due date binds no more (all back, settled, closed or
         withdrawn), as ('closed', when); None while the loan is not over."""
-        if self.status not in ENDED_LOAN_STATUSES:
-            return None
-        moments = (
-            (self.said_status, self.closed_at),
-            ("settled", self.settled_at),
-            ("returned", self.returned_at),
+        end = loan_end(
+            self.status,
+            withdrawn=self.withdrawn_reason is not None,
+            returned_at=self.returned_at,
+            settled_at=self.settled_at,
+            closed_at=self.closed_at,
         )
-        return next(((word, at) for word, at in moments if at is not None), None)
+        return None if end is None else (end.word, end.at)
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,17 @@ class LoanDetail:
     broken_seals: tuple[BrokenSealView, ...] = ()
     returned_at: datetime | None = None  # when the last return shipment arrived back
     withdrawn_reason: str | None = None  # withdrawn before issue, and why
+
+    def ended(self) -> LoanEnd | None:
+        """How the loan ended once it is over (its due date binds no more), as `loans list`
+        and the documents say it; None while it is not over."""
+        return loan_end(
+            self.status,
+            withdrawn=self.withdrawn_reason is not None,
+            returned_at=self.returned_at,
+            settled_at=self.settled_at,
+            closed_at=self.closed_at,
+        )
 
 
 @dataclass(frozen=True)

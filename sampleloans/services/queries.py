@@ -23,6 +23,7 @@ from sampleloans.models import (
     Shipment,
     UTCDateTime,
 )
+from sampleloans.readmodels.report import LoanEnd, loan_end
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
     Direction,
@@ -251,3 +252,15 @@ def withdrawn_reason(session: Session, loan: Loan) -> str | None:
         return None
     withdrawals = events_of_loan(session, loan.number, "loan.withdrawn")
     return withdrawals[-1].reason if withdrawals else None
+
+
+def loan_ended(session: Session, loan: Loan) -> LoanEnd | None:
+    """How a loan that is over ended, as the documents print it in place of its old due date
+    (None while it is not over): `readmodels.report.loan_end` of the ledger's facts."""
+    return loan_end(
+        loan.status,
+        withdrawn=withdrawn_reason(session, loan) is not None,
+        returned_at=returned_at(session, loan.number),
+        settled_at=loan.settled_at,
+        closed_at=loan.closed_at,
+    )

@@ -67,7 +67,12 @@ from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for c
 )
 from sampleloans.services import access
 from sampleloans.services.history import EARLIER_WORDS, describe_earlier, describe_payload
-from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
+from sampleloans.services.queries import (
+    ACTIVE_LOAN_STATUSES,
+    for_inventory,
+    loan_ended,
+    sent_back_at,
+)
 from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import (
@@ -120,11 +125,14 @@ def statement_scope(
     everyone: bool = False,
 ) -> tuple[str, str]:
     """Who may have which statements: ("pi", EMAIL), ("institution", SHORT) or ("all", "")
-    (`everyone`, staff only); researchers their own institution's PIs."""
+    (`everyone`, staff only); researchers their own institution's PIs, and their own statement
+    when they name neither (it is the one they mean)."""
     person = access.reader(session, ctx)
     if everyone and not (institution or pi):
         access.require_staff(person, "make the statements of every institution")
         return "all", ""
+    if not (institution or pi) and not access.is_staff(person):
+        return "pi", person.email
     if bool(institution) == bool(pi):
         raise InvalidInput("report statement: give exactly one of --institution or --pi")
     if pi:
@@ -438,6 +446,7 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
         items=tuple(items),
         held_ug=sum(i.held_ug for i in items),
         loan_period=loan.loan_period,
+        ended=loan_ended(session, loan),
     )
 
 

@@ -12,6 +12,7 @@ from sampleloans.readmodels.report import (
     ReportRequest,
 )
 from sampleloans.services.common import get_loan
+from sampleloans.services.queries import loan_ended
 from sampleloans.services.reporting.parts import (
     item_rows,
     loan_parties,
@@ -45,5 +46,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Inve
         held_ug=sum(i.held_ug for i in items),
         recalls=recalls_of(session, [loan.number]),
         inventory_overdue=overdue_inventories(session, [loan], now),
+        ended=loan_ended(session, loan),
+        loan_period=loan.loan_period,
     )
     return body, f"loan {loan.number}"
