@@ -135,7 +135,7 @@ def test_the_loan_with_nothing_left_owes_its_settlement_report_now(statement_tex
     no other loan (an approved one holds nothing either) says nothing is left."""
     suparco = statement_texts.split(f"{CONSUMED[0]} AG-", 1)[1].split(" | ", 1)[0]
     assert f"0 µg: {NOTHING_LEFT}" in suparco
-    assert f"settlement report — now: {NOTHING_LEFT}; {SETTLEMENT}" in suparco
+    assert f"settlement report — (now) now: {NOTHING_LEFT}; {SETTLEMENT}" in suparco
     assert f"{CONSUMED[0]} return " in suparco
     assert statement_texts.count(f"0 µg: {NOTHING_LEFT}") == 1
 
