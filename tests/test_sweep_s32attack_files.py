@@ -32,6 +32,7 @@ from sampleloans.errors import StorageError
 from sampleloans.services import maintenance
 from tests.conftest import ctx_for
 from tests.i15_statement_helpers import CURATOR, env_for, invoke
+from tests.test_sweep_files_outputs import unprivileged_prefix
 
 COMPLIANCE = "compliance@naoc.example"
 WRITE = ["institutions", "add", "XX", "--name", "X Lab", "--country", "FR", "--city", "Paris"]
@@ -84,9 +85,14 @@ def _nobody() -> pwd.struct_passwd:
     if os.geteuid() != 0:
         pytest.skip("needs root to become another account (here: not root)")
     try:
-        return pwd.getpwnam("nobody")
+        account = pwd.getpwnam("nobody")
     except KeyError:
         pytest.skip("needs the account 'nobody' to run as another user")
+    # the wrapper drops to 'nobody' after loading the program, but modules imported later
+    # (click's, on parsing) must still be readable: skip, with the reason, where the checkout
+    # or its venv is in a folder only this account may read (a private temporary folder)
+    unprivileged_prefix()
+    return account
 
 
 @pytest.fixture
