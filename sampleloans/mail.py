@@ -73,7 +73,7 @@ def smtp_settings(
             "SAMPLELOANS_SMTP_HOST or --smtp-host to a name like mail.example.org"
         )
     port_text = (port or str(DEFAULT_PORT)).strip()
-    if not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:
+    if not port_text.isascii() or not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:
         raise StorageError(
             f"SMTP port: {port_text[:20]!r} is not a port number (1-65535); set "
             "SAMPLELOANS_SMTP_PORT or --smtp-port"
