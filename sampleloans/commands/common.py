@@ -134,7 +134,7 @@ def lock_timeout_ms() -> int:
     raw = os.environ.get("SAMPLELOANS_LOCK_TIMEOUT", "").strip() or "10"
     # ASCII digits and one point only: float() also reads '1e3', '1_0', 'nan' and other
     # scripts' digits ('٥'), which nobody types as a number of seconds on purpose
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw):
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", raw):  # a sign: refused as out of range
         raise InvalidInput(
             f"SAMPLELOANS_LOCK_TIMEOUT: {quote_input(raw)} is not a number of seconds; "
             "give 0 to 3600 (default 10)"
