@@ -20,7 +20,14 @@ from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from sampleloans.errors import InvalidInput
-from sampleloans.ledger.checkpoint import generate_signer, parse_checkpoint, sign_note, split_note
+from sampleloans.ledger.checkpoint import (
+    CheckpointRefused,
+    generate_signer,
+    open_note,
+    parse_checkpoint,
+    sign_note,
+    split_note,
+)
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "verify_ledger.py"
 ROOT_B64 = "xJQqrUDv4Ghuwj1AzvufK83gFJbTLTXEE1biU7wcRo8="
@@ -96,3 +103,33 @@ def test_a_note_without_its_last_newline_is_truncated_not_minus_one_blank_line()
     note = _note("1")
     with pytest.raises(InvalidInput, match=r"^signed note: truncated \(it must end with"):
         split_note(note.rstrip("\n"))
+
+
+def test_a_key_of_the_same_name_is_told_apart_by_its_key_id() -> None:
+    """Two key pairs made under one name (`keys generate --name naoc.example/ledger` run
+    again): before, 'not signed by key N+ID (signed by 'N')', as if the name matched."""
+    signer, other = generate_signer("naoc.example/ledger"), generate_signer("naoc.example/ledger")
+    note = sign_note(f"{ORIGIN}\n1\n{ROOT_B64}\n", signer)
+    with pytest.raises(CheckpointRefused) as refused:
+        open_note(note, other.verifier())
+    assert str(refused.value) == (
+        f"signed note: not signed by key naoc.example/ledger+{other.verifier().key_id.hex()} "
+        f"(signed by 'naoc.example/ledger'+{signer.verifier().key_id.hex()}); a different key "
+        "under the same name: check that you gave the key that signed it"
+    )
+
+
+def test_check_consistency_names_the_key_ids(folder: dict[str, Any]) -> None:
+    """Through the CLI: exit 1 (a checkpoint that does not check out), one line."""
+    other = generate_signer("naoc.example/ledger")
+    new = folder["dir"] / "other.txt"
+    new.write_text(sign_note(f"{ORIGIN}\n2\n{ROOT_B64}\n", other), "utf-8")
+    args = ["checkpoint", "check-consistency", str(folder["dir"] / "old.txt"), str(new)]
+    key = ["--public-key", str(folder["dir"] / "KEY.pub")]
+    result = CliRunner().invoke(app, [*args, str(folder["dir"] / "proof.json"), *key])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"(signed by 'naoc.example/ledger'+{other.verifier().key_id.hex()}); a different key"
+        in (result.stderr)
+    )
+    assert result.stderr.count("\n") == 1

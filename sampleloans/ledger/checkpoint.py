@@ -287,10 +287,19 @@ def open_note(note: str, verifier: VerifierKey) -> str:
     public_key = Ed25519PublicKey.from_public_bytes(verifier.public_key)
     ours = [s for name, kid, s in signatures if name == verifier.name and kid == verifier.key_id]
     if not ours:
-        names = ", ".join(shown(name) for name in sorted({name for name, _, _ in signatures}))
+        # with the key IDs: a key of the same name (a new key pair made under the old name, or
+        # someone else's) otherwise read "not signed by key N+ID (signed by N)"
+        keys = sorted({(name, kid) for name, kid, _ in signatures})
+        names = ", ".join(f"{shown(name)}+{kid.hex()}" for name, kid in keys)
+        same_name = any(name == verifier.name for name, _kid in keys)
+        why = (
+            "a different key under the same name: check that you gave the key that signed it"
+            if same_name
+            else "check that you gave the right public key"
+        )
         raise CheckpointRefused(
             f"signed note: not signed by key {verifier.name}+{verifier.key_id.hex()} "
-            f"(signed by {names}); check that you gave the right public key"
+            f"(signed by {names}); {why}"
         )
     for signature in ours:
         try:
