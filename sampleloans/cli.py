@@ -7,6 +7,7 @@ command's start-up does not pay for every other command's imports and Click obje
 
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -368,6 +369,44 @@ def _refuse_undecodable(value: str, field: str) -> None:
     raise typer.Exit(2)
 
 
+ANY_TEXT = "\u00b5\u2014\u4e2d\U0001f311"
+"""Characters the program prints or a record may hold: µg, a dash, a name in Chinese, any
+code point beyond the BMP (an encoding that takes these takes all text)."""
+
+
+def _refuse_narrow_stdout() -> None:
+    """Refuse, before anything is read or written, a standard output whose encoding cannot
+    take every character (PYTHONIOENCODING=ascii or latin-1, a C locale without UTF-8 mode):
+    a name or a mass unit would end the command in UnicodeEncodeError, after a write had
+    committed what the traceback said failed, so that running it again recorded it twice."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        ANY_TEXT.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        pass
+    else:
+        return
+    setting = _encoding_setting()
+    sys.stderr.write(
+        f"Error: {setting}: standard output's encoding is {encoding!r}, which cannot print "
+        "every character this program prints (a mass in micrograms, a name in any script); "
+        "set PYTHONIOENCODING=utf-8 (or unset it in a UTF-8 locale) and run the command "
+        "again: nothing was done\n"
+    )
+    raise typer.Exit(2)
+
+
+def _encoding_setting() -> str:
+    """The setting that chose standard output's encoding, as the user can change it."""
+    given = os.environ.get("PYTHONIOENCODING")
+    if given:
+        return f"PYTHONIOENCODING={given[:40]}"
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        if os.environ.get(name):
+            return f"{name}={os.environ[name][:40]}"
+    return "the locale"
+
+
 def _build(name: str) -> Any:
     """Build one top-level command or sub-app exactly as `app.command`/`app.add_typer` would."""
     module_name, attribute = COMMANDS[name]
@@ -498,6 +537,7 @@ def root(
     # from the environment these were never arguments: checked here the same way
     _refuse_undecodable(db or "", "--db (SAMPLELOANS_DB)")
     _refuse_undecodable(acting or "", "--as (SAMPLELOANS_USER)")
+    _refuse_narrow_stdout()
     ctx.obj = State(db=db, actor=acting)
     start_run()  # this command's writes only, in the Ctrl-C and full-disk lines
 

@@ -73,7 +73,7 @@ def smtp_settings(
             "SAMPLELOANS_SMTP_HOST or --smtp-host to a name like mail.example.org"
         )
     port_text = (port or str(DEFAULT_PORT)).strip()
-    if not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:
+    if not port_text.isascii() or not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:
         raise StorageError(
             f"SMTP port: {port_text[:20]!r} is not a port number (1-65535); set "
             "SAMPLELOANS_SMTP_PORT or --smtp-port"
@@ -153,11 +153,24 @@ class MessageRefused(StorageError):
     """The server refused one message (its recipient's mailbox, or the message itself) and
     stays ready for the next: the others can still be sent (exit 3 once they are)."""
 
-    def __init__(self, where: str, recipient: str, reply: str) -> None:
+    def __init__(self, where: str, recipient: str, reply: str, *, message: bool = False) -> None:
         super().__init__(f"{where} refused {recipient}: {reply}")
         self.where = where
         self.recipient = recipient
         self.reply = reply
+        self.message = message  # the message itself (after DATA), not the recipient's mailbox
+
+    def advice(self) -> str:
+        """What to do, by the reply's class: a 4xx is the server's "not now", a 5xx after
+        the message its content or size, a 5xx before it the recipient's address or mailbox."""
+        if self.reply.startswith("4"):
+            return "a temporary refusal: run 'notify' again later to send it"
+        if self.message:
+            return (
+                "the server refused the message itself (its size or content): ask its "
+                "postmaster, then run 'notify' again"
+            )
+        return "correct the address or the mailbox and run 'notify' again to send it"
 
 
 class _Client(smtplib.SMTP):
@@ -193,7 +206,7 @@ class SmtpTransport:
             code, said = next(iter(exc.recipients.values()))
             raise MessageRefused(where, str(message["To"]), _reply(code, said)) from None
         except smtplib.SMTPDataError as exc:  # the message itself, e.g. too large for the box
-            raise MessageRefused(where, str(message["To"]), _reason(exc)) from None
+            raise MessageRefused(where, str(message["To"]), _reason(exc), message=True) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise StorageError(self._failed(message, exc)) from None
         if refused:  # some of several recipients (one message has one: not reached today)
@@ -223,7 +236,8 @@ def _reply(code: int, said: bytes | str) -> str:
 def _reason(exc: BaseException) -> str:
     """One line of why an SMTP step failed (never the password)."""
     if isinstance(exc, smtplib.SMTPResponseException):
-        said = exc.smtp_error if isinstance(exc.smtp_error, bytes) else b""
+        # smtplib's own replies are text: `500 Line too long.` for a reply line past 8 KiB
+        said = exc.smtp_error if isinstance(exc.smtp_error, bytes | str) else b""
         return _reply(exc.smtp_code, said)
     return (str(exc) or type(exc).__name__).replace("\n", " ")
 

@@ -361,7 +361,7 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
             "without one and check it again"
         )
     whole = note.rstrip("\n") + "\n"  # a signed note ends with its last signature line
-    if whole != note and "\n\n" in whole and whole.split("\n")[-2].startswith("\u2014 "):
+    if note.endswith("\n\n") and "\n\n" in whole and whole.split("\n")[-2].startswith("\u2014 "):
         raise Unreadable(
             f"checkpoint: {len(note) - len(whole)} blank line(s) after its signature line (an "
             "editor or a mail program added them?): remove them and check it again"
@@ -412,8 +412,11 @@ def _refuse_repeated_keys(signatures: list[str], first_line: int) -> None:
 
 
 def _is_decimal(text: str) -> bool:
-    """ASCII digits without a leading zero (but '0' itself)."""
-    return text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))
+    """ASCII digits without a leading zero (but '0' itself), at most a uint64 (c2sp.org/
+    tlog-checkpoint): int() refuses more than 4,300 digits with an error of its own."""
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        return False
+    return (text == "0" or not text.startswith("0")) and int(text) <= 2**64 - 1
 
 
 def check_checkpoint(note: str, summary: dict[str, Any], public_key: str | None) -> list[str]:

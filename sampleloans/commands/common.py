@@ -132,13 +132,14 @@ def lock_timeout_ms() -> int:
 
     # set but empty is unset, as for SAMPLELOANS_NOW and the other variables
     raw = os.environ.get("SAMPLELOANS_LOCK_TIMEOUT", "").strip() or "10"
-    try:
-        seconds = float(raw)
-    except ValueError:
+    # ASCII digits and one point only: float() also reads '1e3', '1_0', 'nan' and other
+    # scripts' digits ('٥'), which nobody types as a number of seconds on purpose
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", raw):  # a sign: refused as out of range
         raise InvalidInput(
             f"SAMPLELOANS_LOCK_TIMEOUT: {quote_input(raw)} is not a number of seconds; "
             "give 0 to 3600 (default 10)"
-        ) from None
+        )
+    seconds = float(raw)
     if not 0 <= seconds <= 3600:
         raise InvalidInput("SAMPLELOANS_LOCK_TIMEOUT: must be between 0 and 3600 seconds")
     return int(seconds * 1000)

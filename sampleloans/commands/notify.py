@@ -420,10 +420,11 @@ def _report_refusals(refusals: list[tuple[Outgoing, "MessageRefused"]]) -> None:
         documents = {DOCUMENT_WORDS.get(item.key[1], item.key[1]) for item, _r in refused}
         kinds = " and ".join(sorted(documents))
         replies = "; ".join(sorted({r.reply for _i, r in refused}))
+        advice = "; ".join(sorted({r.advice() for _i, r in refused}))
         where = refused[0][1].where
         line = (  # the server's reply is its text, not ours: shown, never obeyed
             f"Error: {where} refused {recipient}: {replies}; its {kinds} not sent, nothing "
-            "recorded: correct the address or the mailbox and run 'notify' again to send it"
+            f"recorded: {advice}"
         )
         sys.stderr.write(f"{one_line(line)}\n")
     raise typer.Exit(MessageRefused.exit_code)

@@ -38,6 +38,7 @@ SIGNATURE_DASH = "\u2014 "  # em dash and space open every signature line
 SIGNER_PREFIX = "PRIVATE+KEY+"
 MAX_SIGNATURES = 16
 MAX_NOTE_BYTES = 64 * 1024
+MAX_TREE_SIZE = 2**64 - 1  # c2sp.org/tlog-checkpoint: the tree size is a uint64
 # a new key's name: short enough that its key files stay far below the readers' 4096-byte bound
 MAX_KEY_NAME_BYTES = 255
 
@@ -223,9 +224,11 @@ def _refuse_editor_marks(note: str) -> None:
 def _blank_lines_after_signatures(note: str) -> int:
     """How many blank lines follow the last signature line of an otherwise whole note: none
     in a signed note (its signature block has no empty line), so they were added to it."""
+    if not note.endswith("\n\n"):  # none, or a note cut short: not blank lines added
+        return 0
     whole = note.rstrip("\n") + "\n"
     last_line = whole[whole.rfind("\n", 0, len(whole) - 1) + 1 :]
-    if whole == note or "\n\n" not in whole or not last_line.startswith(SIGNATURE_DASH):
+    if "\n\n" not in whole or not last_line.startswith(SIGNATURE_DASH):
         return 0
     return len(note) - len(whole)
 
@@ -284,10 +287,19 @@ def open_note(note: str, verifier: VerifierKey) -> str:
     public_key = Ed25519PublicKey.from_public_bytes(verifier.public_key)
     ours = [s for name, kid, s in signatures if name == verifier.name and kid == verifier.key_id]
     if not ours:
-        names = ", ".join(shown(name) for name in sorted({name for name, _, _ in signatures}))
+        # with the key IDs: a key of the same name (a new key pair made under the old name, or
+        # someone else's) otherwise read "not signed by key N+ID (signed by N)"
+        keys = sorted({(name, kid) for name, kid, _ in signatures})
+        names = ", ".join(f"{shown(name)}+{kid.hex()}" for name, kid in keys)
+        same_name = any(name == verifier.name for name, _kid in keys)
+        why = (
+            "a different key under the same name: check that you gave the key that signed it"
+            if same_name
+            else "check that you gave the right public key"
+        )
         raise CheckpointRefused(
             f"signed note: not signed by key {verifier.name}+{verifier.key_id.hex()} "
-            f"(signed by {names}); check that you gave the right public key"
+            f"(signed by {names}); {why}"
         )
     for signature in ours:
         try:
@@ -342,10 +354,10 @@ def parse_checkpoint(text: str) -> Checkpoint:
             f"the file is not a checkpoint: line {empty} is empty; a checkpoint's lines are its "
             f"origin, tree size, root hash and extension lines, none empty{first}"
         )
-    if not size_text.isascii() or not size_text.isdigit() or size_text != str(int(size_text)):
+    if not _is_tree_size(size_text):
         raise InvalidInput(
             f"the file is not a checkpoint: line 2, the tree size, {shown(size_text)} is not a "
-            "decimal number"
+            f"decimal number from 0 to {MAX_TREE_SIZE} (no leading zero)"
         )
     root = _b64decode(root_text, "the file is not a checkpoint: line 3, the root hash")
     if len(root) != HASH_SIZE:
@@ -354,6 +366,14 @@ def parse_checkpoint(text: str) -> Checkpoint:
             f"{HASH_SIZE}"
         )
     return Checkpoint(origin, int(size_text), root, tuple(extensions))
+
+
+def _is_tree_size(text: str) -> bool:
+    """c2sp.org/tlog-checkpoint: ASCII digits, no leading zero, a uint64; the length is checked
+    before int(), which refuses more than 4,300 digits with a ValueError of its own."""
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_TREE_SIZE)):
+        return False
+    return text == str(int(text)) and int(text) <= MAX_TREE_SIZE
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: SignerKey) -> str:

@@ -408,6 +408,7 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             raise RuleViolation(f"BAG: {path} fails validation: {why}") from None
     lines = [f"bag valid: {counted(len(bag.payload_entries()), 'file')}, every checksum matches"]
     payload = path / "data"
+    _refuse_unexpected_tag_files(path)
     _refuse_unexpected(payload)
     carried = _bag_keys(payload / "keys")  # every key file is one, whoever's key is checked
     keys = [public_key] if public_key is not None else carried
@@ -468,6 +469,26 @@ def _refuse_unexpected(payload: Path) -> None:
             raise RuleViolation(
                 f"BAG: {relative.as_posix()} is not a file 'export --bag' writes: it was added "
                 "to the bag after it was made"
+            )
+
+
+# what `export --bag` writes beside data/: the BagIt declaration, bag-info and the manifests
+TAG_FILES = (
+    "bagit.txt",
+    "bag-info.txt",
+    *(f"{kind}-{algorithm}.txt" for kind in ("manifest", "tagmanifest") for algorithm in CHECKSUMS),
+)
+
+
+def _refuse_unexpected_tag_files(bag: Path) -> None:
+    """A file or folder beside data/ that no export writes fails the bag (exit 1): BagIt lets
+    a tag manifest leave a tag file out, so a note added there ("received complete, …")
+    passed every checksum and the bag was called valid."""
+    for item in sorted(bag.iterdir()):
+        if item.name != "data" and not (item.name in TAG_FILES and item.is_file()):
+            raise RuleViolation(
+                f"BAG: {item.name} is not a file 'export --bag' writes beside data/: it was "
+                "added to the bag after it was made"
             )
 
 
