@@ -1540,7 +1540,8 @@ class _DriverRead:
     def read_one(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first row the statement selects, by column name; None when there is none."""
         raw = connection.connection.driver_connection
-        found = raw.execute(self.sql, self._values(params)).fetchone()  # type: ignore[union-attr]
+        values = self._values(params)
+        found = raw.execute(self.sql, values).fetchone()  # type: ignore[union-attr]  # sqlite3
         if found is None:
             return None
         row = list(found)
@@ -1552,7 +1553,8 @@ class _DriverRead:
         """Every row the statement selects, in its order, each a named tuple of its columns
         (read by attribute, as Core's rows are)."""
         raw = connection.connection.driver_connection
-        found = raw.execute(self.sql, self._values(params)).fetchall()  # type: ignore[union-attr]
+        values = self._values(params)
+        found = raw.execute(self.sql, values).fetchall()  # type: ignore[union-attr]  # sqlite3
         if self.processors:
             found = [self._processed(row) for row in found]
         make = self.row_type._make
