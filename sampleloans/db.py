@@ -1505,6 +1505,8 @@ class _DriverRead:
         """The values the statement binds itself (`column == value`, `column IN (…)`)."""
         for name in order:
             bind = binds[name]
+            if bind.callable is not None:
+                raise LookupError("a value Core computes at each execution")
             if not bind.expanding:
                 names.append(name)
                 if not bind.required:
