@@ -230,11 +230,9 @@ def _require_aware(dt: datetime, func: str) -> datetime:
 def to_iso(dt: datetime) -> str:
     """Format an aware datetime for storage: UTC, 'Z', seconds or microseconds if non-zero."""
     u = _require_aware(dt, "to_iso")
-    # Built by hand: strftime('%Y') does not zero-pad years below 1000 on every platform.
-    text = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-    if u.microsecond:
-        text += f".{u.microsecond:06d}"
-    return text + "Z"
+    # isoformat, not strftime('%Y'), which does not zero-pad years below 1000 on every
+    # platform; in UTC it ends '+00:00', and writes microseconds only when non-zero
+    return u.isoformat()[: -len("+00:00")] + "Z"
 
 
 def from_iso(text: str) -> datetime:
@@ -244,6 +242,11 @@ def from_iso(text: str) -> datetime:
     # keeps to_iso(from_iso(s)) == s, which hashing of stored records relies on.
     if m is None or m.group(7) == "000000":
         raise ValueError(f"not a stored UTC timestamp: {quote_input(str(text))}")
+    if m.group(4) < "24":  # hour 24 some Pythons' fromisoformat reads as the next day
+        try:  # the C parser, once the pattern has held the text to to_iso's form (UTC: 'Z')
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # a date that does not exist: refused below, in datetime's own words
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     micro = int(m.group(7)) if m.group(7) else 0
     try:

@@ -6,6 +6,7 @@ recipe). Without it, concurrent writers either fail with "database is locked" or
 chain head and fork the hash chain.
 """
 
+import collections
 import functools
 import itertools
 import logging
@@ -1498,11 +1499,36 @@ class _DriverRead:
         order = compiled.positiontup
         if not compiled.positional or order is None:
             raise LookupError("a read on the driver needs a positional dialect")
-        self.sql = compiled.string
-        self.names = tuple(order)
+        sql, binds = str(compiled.string), compiled.binds
+        names: list[str] = []
+        self.bound: dict[str, Any] = {}
+        """The values the statement binds itself (`column == value`, `column IN (…)`)."""
+        for name in order:
+            bind = binds[name]
+            if bind.callable is not None:
+                raise LookupError("a value Core computes at each execution")
+            if not bind.expanding:
+                names.append(name)
+                if not bind.required:
+                    self.bound[name] = bind.value
+                continue
+            # a fixed list (`status IN (…)` of the statement's own values): Core expands it
+            # at each execution; here once, into one place per value
+            values = list(bind.value or ()) if not bind.required else []
+            if not values or sql.count(f"__[POSTCOMPILE_{name}]") != 1:
+                raise LookupError("a list parameter given at execution is expanded by Core")
+            sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" for _ in values))
+            for at, value in enumerate(values):
+                names.append(f"{name} {at}")  # a space: no bound name has one
+                self.bound[f"{name} {at}"] = value
+        if "POSTCOMPILE" in sql:
+            raise LookupError("a list parameter Core expands is left in the statement")
+        self.sql = sql
+        self.names = tuple(names)
         self.columns = columns
-        binds = compiled.binds
-        self.bind_processors = tuple(binds[name].type.bind_processor(dialect) for name in order)
+        self.bind_processors = tuple(
+            binds[name.split(" ")[0]].type.bind_processor(dialect) for name in names
+        )
         selected = list(statement.selected_columns)
         if [column.name for column in selected] != list(columns):
             raise LookupError("the statement selects other columns than the row's")
@@ -1515,11 +1541,8 @@ class _DriverRead:
 
     def read_one(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first row the statement selects, by column name; None when there is none."""
-        values = tuple(
-            params[name] if process is None else process(params[name])
-            for name, process in zip(self.names, self.bind_processors, strict=True)
-        )
         raw = connection.connection.driver_connection
+        values = self._values(params)
         found = raw.execute(self.sql, values).fetchone()  # type: ignore[union-attr]  # sqlite3
         if found is None:
             return None
@@ -1528,9 +1551,43 @@ class _DriverRead:
             row[at] = process(row[at])
         return dict(zip(self.columns, row, strict=True))
 
+    def read_all(self, connection: Connection, params: dict[str, Any]) -> list[Any]:
+        """Every row the statement selects, in its order, each a named tuple of its columns
+        (read by attribute, as Core's rows are)."""
+        raw = connection.connection.driver_connection
+        values = self._values(params)
+        found = raw.execute(self.sql, values).fetchall()  # type: ignore[union-attr]  # sqlite3
+        if self.processors:
+            found = [self._processed(row) for row in found]
+        make = self.row_type._make
+        return [make(row) for row in found]
+
+    def _values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The statement's parameters in their places, each as its column type binds it."""
+        given = {**self.bound, **params} if self.bound else params
+        return tuple(
+            given[name] if process is None else process(given[name])
+            for name, process in zip(self.names, self.bind_processors, strict=True)
+        )
+
+    def _processed(self, found: Any) -> list[Any]:
+        """A driver row with each value converted by its column's result processor."""
+        row = list(found)
+        for at, process in self.processors:
+            row[at] = process(row[at])
+        return row
+
+    @functools.cached_property
+    def row_type(self) -> Any:
+        """The named tuple of the selected columns (`read_all`'s rows)."""
+        return collections.namedtuple("StoredRow", self.columns)
+
 
 _READS: "weakref.WeakKeyDictionary[Any, dict[Any, _DriverRead | None]]"
 _READS = weakref.WeakKeyDictionary()
+_READ_ALLS: "weakref.WeakKeyDictionary[Any, dict[Any, _DriverRead | None]]"
+_READ_ALLS = weakref.WeakKeyDictionary()
+"""`read_all`'s compiled statements per dialect, as `_READS` keeps `read_one`'s."""
 
 
 def read_one(
@@ -1550,6 +1607,26 @@ def read_one(
         row = connection.execute(statement, params).first()
         return None if row is None else dict(row._mapping)
     return reader.read_one(connection, params)
+
+
+def read_all(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """Every row of a Core SELECT, in its order, read by attribute: on SQLite's driver
+    (`_DriverRead`, compiled once per statement, each value through its column's result
+    processor, as Core converts it), else through Core. An import's batch reads a loan step's
+    stored rows so (`Unit.rows_where`): Core's execute cost more than SQLite's own work."""
+    compiled = _READ_ALLS.setdefault(connection.dialect, {})
+    if statement not in compiled:
+        names = tuple(column.name for column in statement.selected_columns)
+        try:
+            made = _DriverRead(statement, connection.dialect, names)
+            made.row_type  # noqa: B018  # names that make no named tuple: read through Core
+            compiled[statement] = made
+        except (LookupError, ValueError):
+            compiled[statement] = None
+    reader = compiled[statement]
+    if reader is None or connection.dialect.name != "sqlite":
+        return list(connection.execute(statement, params))
+    return reader.read_all(connection, params)
 
 
 def write_many(

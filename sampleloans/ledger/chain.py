@@ -184,7 +184,8 @@ def stored_link_hash(prev_hash: str, body: dict[str, Any]) -> str:
 
     For strings, None and integers within ±(2^53 − 1) the canonical text is Python's sorted
     compact JSON (see `canonical`), so `verify` hashes each row as fast as a bare recompute;
-    any other value takes `link_hash`, which refuses it by name.
+    any other value takes `link_hash`, which refuses it by name. A body of exactly the
+    `BODY_FIELDS` is written by `_body_text` (the same bytes, without the encoder's set-up).
     """
     for value in body.values():
         kind = type(value)
@@ -193,12 +194,42 @@ def stored_link_hash(prev_hash: str, body: dict[str, Any]) -> str:
                 return link_hash(prev_hash, body)
         elif kind is not str and value is not None:
             return link_hash(prev_hash, body)
-    text = _SORTED.encode(body)
+    text = _body_text(body) if len(body) == len(BODY_FIELDS) else _SORTED.encode(body)
     try:
         data = (prev_hash + text).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: refused by name
         return link_hash(prev_hash, body)
     return hashlib.sha256(data).hexdigest()
+
+
+_ESCAPED = json.encoder.encode_basestring  # the C escaper when built
+"""A string as JSON text with `ensure_ascii=False` (quotes, `\\`, controls escaped): what
+`_SORTED` writes for a string value."""
+
+
+def _scalar_text(value: str | int | None) -> str:
+    """One checked body value as `_SORTED` writes it (text, a safe integer, or null)."""
+    if value is None:
+        return "null"
+    if isinstance(value, int):  # exactly int: the caller sends any other type elsewhere
+        return int.__repr__(value)
+    return _ESCAPED(value)
+
+
+def _body_text(body: dict[str, Any]) -> str:
+    """`_SORTED.encode(body)` for a body holding every `BODY_FIELDS` key and scalars only
+    (checked by the caller): the keys in sorted order written by a fixed template, each value
+    escaped once. The encoder's per-call set-up and key sort were the largest single piece
+    of an append's encoding (issue 13, stop 33); a body with other keys raises KeyError,
+    and `tests/test_sweep_s33import10_lean_encoding.py` holds the two texts equal."""
+    value = _scalar_text
+    return (
+        f'{{"actor":{value(body["actor"])},"corrects_seq":{value(body["corrects_seq"])},'
+        f'"kind":{value(body["kind"])},"occurred_at":{value(body["occurred_at"])},'
+        f'"os_user":{value(body["os_user"])},"payload":{value(body["payload"])},'
+        f'"reason":{value(body["reason"])},"recorded_at":{value(body["recorded_at"])},'
+        f'"seq":{value(body["seq"])}}}'
+    )
 
 
 def format_head(seq: int, hash_hex: str) -> str:

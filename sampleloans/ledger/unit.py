@@ -468,9 +468,8 @@ class Unit:
         rows, key_columns = self._rows, info.key_columns
         stored: list[Any] = []  # rows the unit does not hold: as stored, `query` judged them
         held: dict[Key, Any] = {}  # rows it holds: judged by `matches` on its copy
-        for row in self.connection.execute(query, params):
-            mapping = row._mapping
-            key = (name, tuple(mapping[column] for column in key_columns))
+        for row in db.read_all(self.connection, query, params):  # on the driver (SQLite)
+            key = (name, tuple(getattr(row, column) for column in key_columns))
             copy = rows.get(key)
             if copy is None:
                 stored.append(row)  # not adopted: an issue sums hundreds of items
