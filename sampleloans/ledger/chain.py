@@ -201,34 +201,6 @@ def stored_link_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def body_without_seq(body: dict[str, Any]) -> str | None:
-    """The canonical text of an event body (`event_body`'s fields but its seq) up to where the
-    seq goes, for `hash_with_seq`: "seq" sorts last of the body's keys, so the text of the
-    whole body is this prefix, the seq's digits and "}". None where the body is not scalars
-    under ASCII keys that `stored_link_hash`'s flat path takes (then hash it whole)."""
-    if "seq" in body or any(key > "seq" or not key.isascii() for key in body):
-        return None
-    for value in body.values():
-        kind = type(value)
-        if kind is int:
-            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-                return None
-        elif kind is not str and value is not None:
-            return None
-    text = _SORTED.encode(body)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: refused by name on the whole body's path
-        return None
-    return text[:-1] + (',"seq":' if body else '"seq":')
-
-
-def hash_with_seq(prev_hash: str, prefix: str, seq: int) -> str:
-    """`stored_link_hash` of the body whose text without its seq is `prefix`
-    (`body_without_seq`), with `seq` (a positive integer below 2^53)."""
-    return hashlib.sha256(f"{prev_hash}{prefix}{seq}}}".encode()).hexdigest()
-
-
 def format_head(seq: int, hash_hex: str) -> str:
     """The printable ledger head `SEQ:HASH`."""
     return f"{seq}:{hash_hex}"

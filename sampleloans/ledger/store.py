@@ -32,7 +32,7 @@ __all__ = [
 def append(
     session: Session,
     ctx: Context,
-    event: Event | ledger_unit.PreparedEvent,
+    event: Event,
     *,
     occurred_at: datetime | None = None,
     reason: str | None = None,

@@ -31,7 +31,7 @@ from functools import cache, lru_cache
 from itertools import islice
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import (
@@ -68,18 +68,7 @@ from sampleloans.ledger.reads import OPEN, WRITES, Key, get_row, open_batch, wri
 from sampleloans.models import EventSubject, Incident, LedgerEvent, LedgerMeta, LoanItem
 from sampleloans.vocab import IncidentStatus, ItemSource, SubjectType
 
-__all__ = [
-    "PreparedEvent",
-    "Touched",
-    "Unit",
-    "append",
-    "batch_unit",
-    "get_row",
-    "open_batch",
-    "prepare_event",
-    "replay",
-    "unit_for",
-]
+__all__ = ["Touched", "Unit", "append", "batch_unit", "get_row", "open_batch", "replay", "unit_for"]
 
 if TYPE_CHECKING:
     from sampleloans.ledger.checks import Snapshot
@@ -1171,44 +1160,27 @@ def _check_clock(ctx: Context, last: Link) -> None:
     )
 
 
-class PreparedEvent(NamedTuple):
-    """An event with everything of its stored row that does not depend on the chain's head,
-    built before the writers' lock is asked for (`prepare_event`): inside the lock the write
-    then only numbers and hashes it (`append`)."""
-
-    ctx: Context
-    event: Event
-    occurred_at: datetime
-    reason: str | None
-    corrects_seq: int | None
-    values: dict[str, Any]
-    """The event row's columns but seq, prev_hash and hash."""
-    prefix: str | None
-    """The canonical text of the body up to its seq (`chain.body_without_seq`); None where
-    the body is off the flat path (then hashed whole, as `chain.stored_link_hash` does)."""
-
-
-def prepare_event(
+def append(
+    unit: Unit,
     ctx: Context,
     event: Event,
     *,
     occurred_at: datetime | None = None,
     reason: str | None = None,
     corrects_seq: int | None = None,
-) -> PreparedEvent | None:
-    """The event's canonical payload and body but its seq, built with no database (before the
-    writers' lock); None where `append` would refuse it or must hash it the general way (a
-    time in the future, a payload the format refuses): `append` given the event itself then
-    refuses it in its own order, after the head's checks."""
+) -> Envelope:
+    """Append one event: link it to the chain, apply it, and check it now or with its batch."""
+    last = unit.link()
+    _check_clock(ctx, last)
     when = occurred_at or ctx.now
-    if when > ctx.now:
-        return None
-    try:
-        payload = chain.canonical(event.to_payload(), f"{event.kind} payload")
-    except InvalidInput:
-        return None
-    values = chain.event_body(
-        seq=0,
+    if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
+        raise RuleViolation(
+            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now.replace(microsecond=0))}); "
+            "events can only be recorded for the past"
+        )
+    payload = chain.canonical(event.to_payload(), f"{event.kind} payload")
+    body = chain.event_body(
+        seq=last.seq + 1,
         kind=event.kind,
         payload=payload,
         occurred_at=_iso(when),
@@ -1218,82 +1190,29 @@ def prepare_event(
         corrects_seq=corrects_seq,
         reason=reason,
     )
-    del values["seq"]
-    prefix = chain.body_without_seq(values)
-    return PreparedEvent(ctx, event, when, reason, corrects_seq, values, prefix)
-
-
-def append(
-    unit: Unit,
-    ctx: Context,
-    event: Event | PreparedEvent,
-    *,
-    occurred_at: datetime | None = None,
-    reason: str | None = None,
-    corrects_seq: int | None = None,
-) -> Envelope:
-    """Append one event: link it to the chain, apply it, and check it now or with its batch
-    (an event `prepare_event` built before the lock carries its own time, reason and
-    correction)."""
-    last = unit.link()
-    _check_clock(ctx, last)
-    if isinstance(event, PreparedEvent):
-        if event.ctx is not ctx:
-            raise ValueError("an event prepared for another context")  # a programming error
-        prepared = event
-    else:
-        prepared = _prepared_now(ctx, event, occurred_at, reason, corrects_seq)
-    seq = last.seq + 1
-    values = {"seq": seq, **prepared.values, "prev_hash": last.hash}
-    if prepared.prefix is not None:
-        values["hash"] = chain.hash_with_seq(last.hash, prepared.prefix, seq)
-    else:  # refused by name there, or hashed the general way
-        values["hash"] = chain.stored_link_hash(last.hash, {"seq": seq, **prepared.values})
+    # the body's fields are scalars (the payload is canonical text already): the flat path
+    values = {**body, "prev_hash": last.hash, "hash": chain.stored_link_hash(last.hash, body)}
     envelope = Envelope(
-        seq=seq,
-        kind=prepared.event.kind,
-        occurred_at=prepared.occurred_at.astimezone(UTC),
+        seq=last.seq + 1,
+        kind=event.kind,
+        occurred_at=when.astimezone(UTC),
         recorded_at=ctx.now.astimezone(UTC),
         actor=ctx.actor,
         os_user=ctx.os_user,
-        corrects_seq=prepared.corrects_seq,
-        reason=prepared.reason,
-        payload=prepared.values["payload"],
+        corrects_seq=corrects_seq,
+        reason=reason,
+        payload=payload,
     )
     unit.insert_event(values)  # written with its projections, parents first
     crashpoints.reached("after_event_insert")
-    unit.touched.update(_apply(unit, envelope, prepared.event))
+    unit.touched.update(_apply(unit, envelope, event))
     crashpoints.reached("after_apply")
-    unit.head = Link(seq, values["hash"], ctx.now)
+    unit.head = Link(envelope.seq, values["hash"], ctx.now)
     if unit.checks_now:
         unit.check()
         unit.flush_later()
     unit.sync()  # the read session's copies of what this event changed are stale now
     return envelope
-
-
-def _prepared_now(
-    ctx: Context,
-    event: Event,
-    occurred_at: datetime | None,
-    reason: str | None,
-    corrects_seq: int | None,
-) -> PreparedEvent:
-    """`prepare_event` inside the write, refusing what it leaves out: a time in the future (a
-    rule, exit 1), a payload the format refuses (exit 2, naming the value)."""
-    when = occurred_at or ctx.now
-    if when > ctx.now:  # time order is a rule (exit 1), like the order of a record's events
-        raise RuleViolation(
-            f"time: {_iso(when)} is in the future (now is {_iso(ctx.now.replace(microsecond=0))}); "
-            "events can only be recorded for the past"
-        )
-    prepared = prepare_event(
-        ctx, event, occurred_at=occurred_at, reason=reason, corrects_seq=corrects_seq
-    )
-    if prepared is None:  # the payload is refused: by name
-        chain.canonical(event.to_payload(), f"{event.kind} payload")
-        raise AssertionError("a payload prepare_event refused was encoded")  # never reached
-    return prepared
 
 
 def replay(unit: Unit, row: Mapping[str, Any], envelope: Envelope, event: Event) -> None:

@@ -71,7 +71,6 @@ INCIDENT_KINDS = values(IncidentKind)
 
 if TYPE_CHECKING:
     from sampleloans.ledger.events import Event
-    from sampleloans.ledger.unit import PreparedEvent
 
 T = TypeVar("T", bound=SQLModel)
 V = TypeVar("V")
@@ -80,7 +79,7 @@ V = TypeVar("V")
 def append(
     session: Session,
     ctx: Context,
-    event: "Event | PreparedEvent",
+    event: "Event",
     *,
     occurred_at: datetime | None = None,
     reason: str | None = None,
@@ -96,29 +95,6 @@ def append(
         )
     finally:
         forget_answers(session)  # the rows they named may have changed
-
-
-def prepared_early(
-    ctx: Context,
-    build: Callable[[], "Event"],
-    *,
-    occurred_at: datetime | None = None,
-    reason: Callable[[], str | None] | None = None,
-) -> "PreparedEvent | None":
-    """The event a command will append, built from its input alone before the writers' lock
-    is asked for, with its canonical payload and body but the seq (`unit.prepare_event`), so
-    that inside the lock the write only numbers and hashes it; None where the input is refused
-    (the command refuses it later, in its own order) or the event is not one to prepare. The
-    command appends it only once every check that reads the ledger has passed, with the lock
-    (`reason`: the checked reason, asked here too)."""
-    from sampleloans.ledger.unit import prepare_event  # the write side
-
-    try:
-        event = build()
-        why = reason() if reason is not None else None
-    except InvalidInput:
-        return None
-    return prepare_event(ctx, event, occurred_at=occurred_at, reason=why)
 
 
 def acting_person(session: Session, ctx: Context) -> Person:

@@ -44,7 +44,6 @@ from sampleloans.services.common import (
     get_sample,
     in_force,
     open_request_of,
-    prepared_early,
     refuse_case_twin,
     require_active,
     require_choice,
@@ -938,17 +937,6 @@ def consume(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Record mass used by one analysis; destructive use only where the agreement allows it."""
-    early = prepared_early(
-        ctx,
-        lambda: ev.LoanConsumed(
-            number=number,
-            sample=sample,
-            technique=require_text(technique, "technique", max_len=120),
-            destructive=destructive,
-            mass_ug=mass_ug,
-        ),
-        occurred_at=occurred_at,
-    )  # built before the lock: inside it the write only numbers and hashes it
     loan = _lab_loan(
         session, ctx, number, "consume", "record consumption", (sample,), at=occurred_at
     )
@@ -959,9 +947,7 @@ def consume(
             f"agreement {deal.number} does not allow destructive use; {technique} on {sample} "
             "cannot be recorded as destructive"
         )
-    _within_held(item, mass_ug, "consume")  # on the item as read with the lock
-    if early is not None:
-        return append(session, ctx, early)
+    _within_held(item, mass_ug, "consume")
     event = ev.LoanConsumed(
         number=number,
         sample=sample,

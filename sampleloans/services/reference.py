@@ -21,7 +21,6 @@ from sampleloans.services.common import (
     checked_early,
     get_institution,
     get_person,
-    prepared_early,
     refuse_case_twin,
     require_choice,
     require_code,
@@ -79,21 +78,6 @@ def add_institution(
     country_now = checked_early(lambda: require_name(country, "country"))
     city_now = checked_early(lambda: require_name(city, "city"))
     kind_now = checked_early(lambda: require_choice(institution_kind, "kind", INSTITUTION_KINDS))
-    early = (
-        None
-        if key is None
-        else prepared_early(
-            ctx,
-            lambda: ev.InstitutionAdded(
-                short_name=key,
-                name=name_now(),
-                country=country_now(),
-                city=city_now(),
-                institution_kind=kind_now(),
-            ),
-            occurred_at=occurred_at,
-        )
-    )  # built before the lock: inside it the write only numbers and hashes it
     read_with_the_lock(session, Institution, key)  # "already exists?" comes with the lock
     read_twin_with_the_lock(session, Institution.short_name, key)  # and "a case twin?"
     require_role(session, ctx, "curator", action="add institutions")
@@ -103,8 +87,6 @@ def add_institution(
             f"institution {short_name} already exists; see 'institutions show'", key=short_name
         )
     refuse_case_twin(session, Institution.short_name, short_name, "institution")
-    if early is not None:
-        return append(session, ctx, early)
     event = ev.InstitutionAdded(
         short_name=short_name,
         name=name_now(),

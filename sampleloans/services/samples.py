@@ -19,7 +19,6 @@ from sampleloans.services.common import (
     frozen_words,
     get_sample,
     open_request_of,
-    prepared_early,
     require_choice,
     require_code,
     require_role,
@@ -284,12 +283,6 @@ def move_sample(
     why_now = checked_early(
         lambda: require_text(reason, "reason", max_len=500) if reason is not None else None
     )
-    early = prepared_early(
-        ctx,
-        lambda: ev.SampleMoved(code=code, storage_location=location_now()),
-        occurred_at=occurred_at,
-        reason=why_now,
-    )  # built before the lock: inside it the write only numbers and hashes it
     declare_check_scope(session, code)  # the sample and what the checks read about it
     require_role(session, ctx, "curator", action="move samples")
     sample = get_sample(session, code)
@@ -306,7 +299,5 @@ def move_sample(
             f"sample {code} is already in {location!r}; give --location the place it moves to"
         )
     why = why_now()
-    if early is not None:
-        return append(session, ctx, early)
     event = ev.SampleMoved(code=code, storage_location=location)
     return append(session, ctx, event, occurred_at=occurred_at, reason=why)
