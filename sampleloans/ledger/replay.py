@@ -50,16 +50,15 @@ from sqlmodel import Session
 
 from sampleloans import db
 from sampleloans.dates import to_iso
-from sampleloans.errors import StorageError
+from sampleloans.errors import SampleLoansError, StorageError
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.apply import consumption_values
-from sampleloans.ledger.consumed import REPLAY_FAILURES, Consumptions, HeldFailure, first_words
-from sampleloans.ledger.envelope import Envelope, envelope_of, from_stored
+from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
 from sampleloans.ledger.payload import stored_payload
-from sampleloans.ledger.unit import Link, Unit, replay
+from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import Consumption, EventSubject, LedgerEvent, LedgerMeta, utc_text
 from sampleloans.vocab import InstitutionKind
 
@@ -722,7 +721,6 @@ def replay_into(
     index_check: IndexCheck | None = None,
     progress: Callable[[int], None] | None = None,
     half: tuple[Halves, int] | None = None,
-    defer_consumptions: bool = True,
 ) -> str | None:
     """Replay the events of `source` (all, or those of `cut`; only what `scope` needs, when
     given) into the empty schema of `target`, writing every `batch` events; the first failure
@@ -732,9 +730,6 @@ def replay_into(
     With `index_check` (a whole replay, `source` a connection), the events and their index are
     not copied: the replay reads the ledger's own, and hands each event's entries to the check.
     With `half` (halves, which), only the events that half takes (`ledger/halves.py`).
-    A whole replay of the ledger's own events holds plain consumptions back and applies them a
-    group at a time (`ledger/consumed.py`; not with `defer_consumptions=False`, the one-by-one
-    replay the tests compare it with).
     """
     cut = cut or Cut()
     with (
@@ -757,8 +752,6 @@ def replay_into(
         rows = [dict(row._mapping) for row in reading.execute(select(meta).order_by(meta.c.key))]
         if rows:
             connection.execute(meta.insert(), rows)
-        # plain consumptions held back and applied a group at a time (`ledger/consumed.py`)
-        held = Consumptions(unit) if unit.consumptions_later and defer_consumptions else None
         count = 0
         own = stored is not None and scope is None  # the ledger's own rows, read as tuples
         rows_read: Iterator[Any] = (
@@ -773,45 +766,24 @@ def replay_into(
                 if not cut.takes(row.kind, envelope.occurred_at):
                     continue
                 event = event_from_payload(row.kind, json.loads(row.payload))
-                entries = (
-                    held.take(envelope, event)
-                    if held is not None and type(event) is ev.LoanConsumed
-                    else None
+                # a copy of the row only where the unit writes it (not into `stored`'s replay)
+                replay(
+                    unit,
+                    _mapping_of(row) if stored is not None else dict(row._mapping),
+                    envelope,
+                    event,
                 )
-                if entries is not None:
-                    held_back(unit, row, envelope)
-                else:
-                    # a copy of the row only where the unit writes it (not into `stored`'s replay)
-                    replay(
-                        unit,
-                        _mapping_of(row) if stored is not None else dict(row._mapping),
-                        envelope,
-                        event,
-                    )
-                    entries = unit.indexed()
                 if index_check is not None and (half is None or half[0].checks(row.seq, half[1])):
-                    index_check.event(row.seq, entries)
+                    index_check.event(row.seq, unit.indexed())
                 if progress is not None:
                     progress(row.seq)
                 count += 1
                 if count % batch == 0:
-                    if held is not None:
-                        held.apply_all()
                     unit.release()
                     gc.collect(1)  # the batch's own cycles (few): not the rows kept across
-            except HeldFailure as failed:
-                return _held_failure(held, failed.seq, failed.cause, target)
-            except REPLAY_FAILURES as exc:
+            except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
                 db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
-                earlier = held.fail_before(row.seq) if held is not None else None
-                if earlier is not None:
-                    return _held_failure(held, *earlier, target)
-                return first_words(row.seq, row.kind, exc)
-        try:
-            if held is not None:
-                held.apply_all()
-        except HeldFailure as failed:
-            return _held_failure(held, failed.seq, failed.cause, target)
+                return f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}"
         try:
             unit.flush()  # every row as the last event left it (`release` defers changes)
             if later:
@@ -820,24 +792,6 @@ def replay_into(
             db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
             return f"the replayed projections cannot be stored: {_first_line(exc)}"
     return None
-
-
-def held_back(unit: Unit, row: Any, envelope: Envelope) -> None:
-    """A consumption held back (`ledger/consumed.py`) is the replay's last event all the same:
-    its seq and the head, as `unit.replay` leaves them."""
-    unit.insert_event(_mapping_of(row))
-    unit.head = Link(envelope.seq, str(row.hash), envelope.recorded_at)
-
-
-def _held_failure(held: Consumptions | None, seq: int, cause: BaseException, target: Engine) -> str:
-    """The words of a held consumption's failure, unless one held before it fails too."""
-    db.raise_if_environment(cause, str(target.url.database), what="a scratch replay")
-    assert held is not None
-    earlier = held.fail_before(seq)
-    if earlier is not None:
-        seq, cause = earlier
-        db.raise_if_environment(cause, str(target.url.database), what="a scratch replay")
-    return first_words(seq, ev.LoanConsumed.kind, cause)
 
 
 CONSUMED_STAGE = "CREATE TEMP TABLE consumed_event (seq INTEGER PRIMARY KEY, payload, occurred_at)"

@@ -244,14 +244,6 @@ def _info(model: type[SQLModel]) -> _TableInfo:
 _EVENTS = _info(LedgerEvent).table.name
 _SUBJECTS = _info(EventSubject).table.name
 _UNTRACKED = frozenset({_EVENTS, _SUBJECTS})
-_LOANS = "loan"
-"""The loan table's name (a loan's key in `Unit.deferred_keys`)."""
-
-
-def _nothing(_key: Key) -> None:
-    """No held-back changes to apply (`Unit.before_read` outside `verify`'s replay)."""
-
-
 """Tables whose rows a unit writes without holding them (events and their index)."""
 
 
@@ -322,10 +314,6 @@ class Unit:
         self._empty: dict[str, FrozenResult[Any]] = {}
         self.held: list[object] = []
         """The read session's rows of a batch, kept alive so reference rows are read once."""
-        self.deferred_keys: set[Key] = set()
-        """Rows that consumptions held back by `verify`'s replay will change
-        (`ledger/consumed.py`): reading one applies them first (`before_read`)."""
-        self.before_read: Callable[[Key], None] = _nothing
         self.check_scope: CheckScope | None = None
         """What the checks would read about some samples, read with the writers' lock before
         anything was written (`known_check_scope`): the first check answers from it."""
@@ -337,8 +325,6 @@ class Unit:
         info = _BY_MODEL.get(model) or _info(model)  # the common case without a call
         ident = key if isinstance(key, tuple) else (key,)
         name = (info.name, ident)
-        if name in self.deferred_keys:  # held-back consumptions change it: applied first
-            self.before_read(name)
         found = self._rows.get(name)
         if found is None:
             if name in self._absent or (
@@ -433,8 +419,6 @@ class Unit:
 
         Read once per loan, then kept: every later item of it is inserted through this unit.
         """
-        if self.deferred_keys and (_LOANS, (number,)) in self.deferred_keys:
-            self.before_read((_LOANS, (number,)))  # its held-back consumptions first
         codes = self._items_of.get(number)
         if codes is None:
             info = _info(LoanItem)
@@ -1237,17 +1221,6 @@ def replay(unit: Unit, row: Mapping[str, Any], envelope: Envelope, event: Event)
     unit.insert_event(row)
     _apply(unit, envelope, event)
     unit.head = Link(envelope.seq, str(row["hash"]), envelope.recorded_at)
-
-
-def apply_aside(unit: Unit, seq: int, kind: str, envelope: Envelope, event: Event) -> None:
-    """Apply a stored event `verify`'s replay held back (`ledger/consumed.py`), maybe in the
-    middle of a later event's apply: that event's own index entries and seq are kept."""
-    saved = (unit._applying_seq, unit._applying_kind, unit._subjects)
-    unit._applying_seq, unit._applying_kind, unit._subjects = seq, kind, set()
-    try:
-        _apply_module.apply(unit, envelope, event)
-    finally:
-        unit._applying_seq, unit._applying_kind, unit._subjects = saved
 
 
 def _apply(unit: Unit, envelope: Envelope, event: Event) -> Touched:
