@@ -1968,6 +1968,51 @@ def scratch_engine(path: Path, what: str = "the scratch replay in TMPDIR") -> En
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 WRITER_LOCK_KEY = 0x73616D706C65  # "sample": the one advisory lock every writer takes
 LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"  # a statement timeout: for a writer, as long a wait as the lock's
+
+
+class LockHolder(NamedTuple):
+    """The server session that holds the writers' lock: its login and server process id."""
+
+    login: str
+    pid: int
+
+
+def writer_lock_holder(engine: Engine) -> LockHolder | None:
+    """The session holding the writers' advisory lock on a PostgreSQL ledger, or None when
+    no session holds it any more (pg_locks and the login of pg_stat_activity are readable
+    by every login)."""
+    import psycopg
+
+    # a bigint advisory key is shown as its high half (classid) and low half (objid)
+    high, low = WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFFFFFF
+    query = (
+        "SELECT a.usename, l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+        "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) ORDER BY l.pid LIMIT 1"
+    )
+    try:
+        with closing(engine.raw_connection()) as connection:
+            driver = cast("psycopg.Connection[Any]", connection.driver_connection)
+            found = driver.execute(query, (high, low)).fetchone()
+    except (DBAPIError, psycopg.Error):
+        return None  # the lock's timeout is the answer; who held it is a courtesy
+    return None if found is None else LockHolder(str(found[0]), int(found[1]))
+
+
+def locked_message(holder: LockHolder | None) -> str:
+    """LOCKED_MESSAGE, naming the login and server process that hold the lock when known."""
+    if holder is None:
+        return LOCKED_MESSAGE
+    return LOCKED_MESSAGE.replace(
+        "past the lock timeout;",
+        f"past the lock timeout (the login '{holder.login}', server process {holder.pid}, "
+        "holds it; a database administrator can end that session with "
+        f"pg_terminate_backend({holder.pid}));",
+    )
+
+
 """SQLSTATE of a lock wait past `lock_timeout` (recognised by code, never by message text)."""
 
 
@@ -2428,6 +2473,9 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
         names = _column_names(head_cursor, statements[2]) if head_cursor is not None else ()
         rows = [answer.fetchall() for answer in answers]
     except psycopg.Error as exc:
+        if exc.sqlstate in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
+            # who holds the lock is what the user needs to act on: a session left open
+            raise StorageError(locked_message(writer_lock_holder(connection.engine))) from None
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
     state = connection_state(connection)
     state.locked_write = True
@@ -2816,7 +2864,7 @@ INSUFFICIENT_PRIVILEGE = "42501"
 """SQLSTATE of a privilege the server refuses the login (e.g. DDL by a person's login)."""
 _POSTGRES_ENVIRONMENT = {
     LOCK_NOT_AVAILABLE: lambda _where, _said: LOCKED_MESSAGE,
-    "57014": lambda _where, _said: LOCKED_MESSAGE,  # query_canceled by a statement timeout
+    QUERY_CANCELED: lambda _where, _said: LOCKED_MESSAGE,
     "28P01": lambda where, _said: f"the server refused the login to {where}: wrong password",
     "28000": lambda where, said: f"the server refused the login to {where} ({said})",
     "3D000": lambda where, _said: f"the database {where} does not exist; create it first",

@@ -229,6 +229,7 @@ def test_a_writer_waiting_past_the_timeout_exits_3(pg_ledger: str, runner: CliRu
     before = _event_count(pg_ledger)
     with psycopg.connect(pg_ledger) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (db.WRITER_LOCK_KEY,))
+        held_by = db.LockHolder(holder.info.user, holder.info.backend_pid)
         blocked = runner.invoke(
             app,
             [*STAFF, "samples", "move", "CE5C0400YJFM00505", "--location", "Cabinet C"],
@@ -236,7 +237,7 @@ def test_a_writer_waiting_past_the_timeout_exits_3(pg_ledger: str, runner: CliRu
         )
         read = runner.invoke(app, [*STAFF, "samples", "list", "--json"])
     assert blocked.exit_code == 3
-    assert blocked.stderr == f"Error: {db.LOCKED_MESSAGE}\n"
+    assert blocked.stderr == f"Error: {db.locked_message(held_by)}\n"  # the holder named
     assert read.exit_code == 0
     assert _event_count(pg_ledger) == before
 

@@ -262,6 +262,7 @@ def test_a_researchers_write_waiting_past_the_timeout_exits_3(
     before = _events(pg_server, secured)
     with psycopg.connect(pg_server.url(secured)) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (db.WRITER_LOCK_KEY,))
+        held_by = db.LockHolder(holder.info.user, holder.info.backend_pid)
         args = ["--db", _login(pg_server, secured), "loans", "inventory", OWN_LOAN]
         blocked = CliRunner().invoke(
             app,
@@ -273,5 +274,5 @@ def test_a_researchers_write_waiting_past_the_timeout_exits_3(
             },
         )
     assert blocked.exit_code == 3, (blocked.stdout, blocked.stderr)
-    assert blocked.stderr == f"Error: {db.LOCKED_MESSAGE}\n"
+    assert blocked.stderr == f"Error: {db.locked_message(held_by)}\n"  # the holder named
     assert _events(pg_server, secured) == before
