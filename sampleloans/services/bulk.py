@@ -57,7 +57,7 @@ from sampleloans.services import (
     samples,
     transfers,
 )
-from sampleloans.services.common import get_loan, require_role
+from sampleloans.services.common import get_loan, require_choice, require_role, require_text
 from sampleloans.services.events_file import FORMAT as EVENTS_FORMAT
 from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
@@ -79,6 +79,11 @@ KNOWN_COLUMNS = (
 )
 """Every column of data/samples.csv (data/README.md): any other is refused, not skipped (a
 misspelt `condtion` would record the sample as 'pristine')."""
+FIRMNESS = ("firm", "likely", "unsure", "illustrative")
+"""What a row's `firmness` may say (data/README.md)."""
+MASS_SOURCES = ("published", "illustrative")
+"""What a row's `mass_source` may say (data/README.md)."""
+ALL_FIELDS = "all"  # `illustrative_fields` of a row invented as a whole
 ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_seq"}
 REASON_KINDS = (
     "agreement.ended",
@@ -518,8 +523,34 @@ def _named_as_in_file(refused: SampleLoansError, keys: Collection[str]) -> Sampl
     return refused
 
 
+def _check_provenance(row: Row) -> None:
+    """The columns that say where a row comes from, checked though not recorded (README, "Data
+    and sources"): a value none of them accepts is a mistake in the file, not a note."""
+    if firmness := row.get("firmness"):
+        require_choice(firmness, "firmness", FIRMNESS)
+    if mass_source := row.get("mass_source"):
+        require_choice(mass_source, "mass_source", MASS_SOURCES)
+    if fields := row.get("illustrative_fields"):
+        _check_field_names(fields)
+    if source := row.get("source"):
+        require_text(source, "source")
+
+
+def _check_field_names(text: str) -> None:
+    """`illustrative_fields`: `all`, or `;`-separated names of the catalogue's columns."""
+    if text.strip().lower() == ALL_FIELDS:
+        return
+    for name in text.split(";"):
+        if name.strip() not in KNOWN_COLUMNS:
+            raise InvalidInput(
+                f"illustrative_fields: {quote_input(name.strip())} is not a column of the "
+                "catalogue; give 'all' or column names separated by ';' (mass;storage_location)"
+            )
+
+
 def _register(session: Session, ctx: Context, row: Row) -> Envelope:
     """`register_sample` with a catalogue row's columns as its arguments."""
+    _check_provenance(row)
     return samples.register_sample(
         session,
         ctx,
