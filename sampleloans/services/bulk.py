@@ -549,9 +549,10 @@ def _check_field_names(text: str) -> None:
 
 
 def _register(session: Session, ctx: Context, row: Row) -> Envelope:
-    """`register_sample` with a catalogue row's columns as its arguments."""
-    _check_provenance(row)
-    return samples.register_sample(
+    """`register_sample` with a catalogue row's columns as its arguments; the row's provenance
+    is checked after what the ledger records, so a row's first refusal is the one that matters
+    to its sample (the whole import is refused either way)."""
+    envelope = samples.register_sample(
         session,
         ctx,
         code=row.get("code"),
@@ -567,6 +568,8 @@ def _register(session: Session, ctx: Context, row: Row) -> Envelope:
         depth_bottom_mm=_depth_mm(row, "depth_bottom_cm"),
         record=row.get("record") or "illustrative",
     )
+    _check_provenance(row)
+    return envelope
 
 
 def _depth_mm(row: Row, column: str) -> int | None:
