@@ -64,7 +64,8 @@ def _without_file_name(line: str, name: str) -> str:
 
 def row(code: str, mass: str = "1 mg", depth: tuple[str, str] = ("", "")) -> str:
     origin = "drill" if depth[0] else "scoop"
-    return f"{code},CE-5,{origin},{depth[0]},{depth[1]},regolith,powder,research,{mass},x,A,,,"
+    place = f"{code},CE-5,{origin},{depth[0]},{depth[1]}"
+    return f"{place},regolith,powder,research,{mass},illustrative,A,,,"
 
 
 def catalogue(rows: list[str], header: str = HEADER) -> str:

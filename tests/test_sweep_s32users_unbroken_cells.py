@@ -29,19 +29,10 @@ READS = [
     ["custody", "history", "--loan", "L-2025-OU"],
     ["custody", "history", "--loan", "L-2025-IPGP", "--as-of", "2025-12-01"],
 ]
-# Where the masses and times cannot all be whole beside every code (a no-wrap column's longest
-# word: a sample code, a loan number, an e-mail in `overdue`) and every whole header word (which
-# `test_i11_output` keeps), each number and code stays whole and a unit may go under its number:
-# the lists of samples (at 100 too) and loans, balance and a loan's items (three mass columns
-# or more beside a code), the state --as-of, and `overdue` at 80
-AT_100 = [args for args in READS if args[:2] != ["samples", "list"]]
-AT_80 = [
-    args
-    for args in AT_100
-    if args[:2] not in (["loans", "show"], ["loans", "list"])
-    and args not in (["balance"], ["overdue"])
-    and "--as-of" not in args
-]
+# Where the masses and times cannot all be whole beside every code, the rows come one field
+# per line (`render.fitted`): every command, at 80 and 100 columns
+AT_100 = READS
+AT_80 = READS
 CASES = [(args, 100) for args in AT_100] + [(args, 80) for args in AT_80]
 UNBROKEN = re.compile(f"{MASS.pattern}|{TIMESTAMP.pattern}")
 

@@ -486,7 +486,7 @@ def print_table(
     """A rich table on stdout, every column kept on a narrow terminal (abbreviated headers
     get a legend), or the same columns and cells as CSV (RFC 4180); a table with no row is the
     line `empty` instead, as the streamed lists say it ("No loans match.")."""
-    from sampleloans.commands.render import fit_to_width, table_csv
+    from sampleloans.commands.render import fitted, table_csv
 
     if as_csv:
         sys.stdout.write(table_csv(table))
@@ -495,7 +495,7 @@ def print_table(
     if empty is not None and not table.row_count:
         out.print(empty, markup=False)
         return
-    out.print(fit_to_width(table, out.width, abbreviations))
+    out.print(fitted(table, out.width, abbreviations))
 
 
 def print_fitted(renderables: list[Any], *, abbreviations: dict[str, str] | None = None) -> None:
@@ -503,10 +503,10 @@ def print_fitted(renderables: list[Any], *, abbreviations: dict[str, str] | None
     in `abbreviations` shortened, with a legend, when it does not fit)."""
     from rich.table import Table
 
-    from sampleloans.commands.render import fit_to_width
+    from sampleloans.commands.render import fitted
 
     out = console()
     for renderable in renderables:
         if isinstance(renderable, Table):
-            renderable = fit_to_width(renderable, out.width, abbreviations)
+            renderable = fitted(renderable, out.width, abbreviations)
         out.print(renderable)

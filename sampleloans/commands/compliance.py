@@ -499,9 +499,9 @@ def _standing_table(r: Any) -> Any:
     """One loan's standing for its researcher: the summary lines, then each item's state."""
     from rich.console import Group
 
-    from sampleloans.commands.render import fit_to_width
+    from sampleloans.commands.render import fitted
 
-    return Group(*_standing_lines(r), fit_to_width(_standing_items(r), console().width))
+    return Group(*_standing_lines(r), fitted(_standing_items(r), console().width))
 
 
 def _standing_lines(r: Any) -> list[Any]:

@@ -19,7 +19,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from json.encoder import (  # type: ignore[attr-defined]  # c_make_encoder: untyped, may be None
     c_make_encoder,
     encode_basestring,  # the C encoder where there is one
@@ -409,6 +409,10 @@ def _plain_table(
 
     out = sys.stdout
     out.write(spec.title.format(count=f"{total():,}") + "\n")
+    bound = _terminal_width()
+    if bound is not None and sum(widths) + 2 * (len(widths) - 1) > bound:
+        # a terminal would wrap the lines anywhere, a mass from its unit: one field a line
+        return _records(first, rest, spec, bound)
     out.write(line(headings))
     out.write("  ".join("-" * width for width in widths) + "\n")
     for cells in texts:
@@ -416,5 +420,28 @@ def _plain_table(
     count = len(first)
     for row in rest:
         out.write(line([_plain(c).replace("\n", " ") for c in spec.cells(row)]))
+        count += 1
+    return count
+
+
+def _terminal_width() -> int | None:
+    """The width of the terminal the table goes to (`COLUMNS` where set), None for a pipe or
+    a file, whose lines nothing wraps."""
+    import os
+
+    if not (os.environ.get("COLUMNS") or sys.stdout.isatty()):
+        return None
+    return int(_console().width)
+
+
+def _records(first: list[Any], rest: Iterator[Any], spec: TableSpec, width: int) -> int:
+    """The rows one field per line, an empty line between rows, streamed."""
+    from sampleloans.commands.render import record_text
+
+    headings = [column.heading for column in spec.columns]
+    count = 0
+    for row in chain(first, rest):
+        cells = [_plain(c) for c in spec.cells(row)]
+        sys.stdout.write(("\n" if count else "") + record_text(headings, cells, width))
         count += 1
     return count

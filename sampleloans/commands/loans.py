@@ -1159,7 +1159,7 @@ def _detail_header(d: "LoanDetail") -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from sampleloans.units import format_period
+    from sampleloans.units import format_mass, format_period
 
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
@@ -1176,6 +1176,8 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
         ("issued", Text(_when(d.issued_at))),
+        # as `status` says it, naming the part on its way back
+        ("held", Text(format_mass(d.held_ug) + _on_its_way_back(d.returning_ug))),
         ("due", _detail_due(d)),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (

@@ -4,7 +4,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.table import Table
@@ -14,6 +14,9 @@ from sampleloans.commands.listing import Fact
 from sampleloans.dates import format_datetime, format_table_time, to_iso
 from sampleloans.text import counted
 from sampleloans.units import format_mass
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 def when_cell(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
@@ -416,6 +419,94 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
         # rich's Column keeps its cells in `_cells` and offers no way to replace one
         column._cells = [_masses_kept_whole(cell, column.width) for cell in column._cells]
     return table
+
+
+def keeps_numbers_whole(table: Table) -> bool:
+    """True when every mass with its unit and every time in a table's cells fits on one line of
+    its column (a column with no fixed width is drawn at its cells' natural width)."""
+    return all(
+        column.width is None
+        or column.width >= _longest_unbroken([cell_text(cell) for cell in column.cells])
+        for column in table.columns
+    )
+
+
+def fitted(
+    table: Table, width: int, abbreviations: dict[str, str] | None = None
+) -> "RenderableType":
+    """A table as `fit_to_width` draws it where every mass and time stays whole in it; where
+    even with free text folded they cannot, the same rows one field per line (`as_records`):
+    a number is never drawn with its unit, or a date with its time, a line apart."""
+    headings = [cell_text(column.header) for column in table.columns]
+    caption = table.caption
+    cells = [list(column.cells) for column in table.columns]  # before fitting wraps them
+    table = fit_to_width(table, width, abbreviations)
+    if keeps_numbers_whole(table):
+        return table
+    table.caption = caption  # the full headings are spelt out: no legend of short ones
+    for column, own in zip(table.columns, cells, strict=True):
+        column._cells = own  # rich's Column offers no way to replace its cells
+    return as_records(table, headings if table.show_header else None, width)
+
+
+def _as_text(cell: Any) -> Text:
+    """One table cell as rich Text: a str is read as markup, as a table cell is."""
+    if isinstance(cell, Text):
+        return cell
+    return Text.from_markup(str(cell)) if cell is not None else Text("")
+
+
+def _wrapped(cell: Text, width: int) -> list[Text]:
+    """A cell's lines at `width`, broken between words, never inside a mass or a time; a word
+    longer than `width` (a long e-mail) is folded."""
+    lines: list[Text] = []
+    for start, end in _line_spans(cell.plain, width):
+        line = cell[start:end]
+        lines.extend(line[k : k + width] for k in range(0, max(1, len(line)), width))
+    return lines
+
+
+def record_text(headings: list[str], cells: list[str], width: int) -> str:
+    """One row of a streamed list one field per line (as `as_records` draws it), plain text
+    with its line breaks, for a list too long for a rich table on a terminal too narrow for
+    its plain table."""
+    label_width = max(len(heading) for heading in headings)
+    value_width = max(12, _longest_unbroken(cells), width - label_width - 2)
+    lines = [
+        ((heading if n == 0 else "").ljust(label_width + 2) + value.plain).rstrip()
+        for heading, cell in zip(headings, cells, strict=True)
+        for n, value in enumerate(_wrapped(Text(cell), value_width))
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def as_records(table: Table, headings: list[str] | None, width: int) -> "RenderableType":
+    """A table's rows one field per line, each under its heading's name and an empty line
+    between rows (`psql`'s expanded display); with no headings (a `show` view's field and
+    value), each row's first cell names it. For a terminal too narrow for the table."""
+    from rich.console import Group
+
+    rows = [list(row) for row in zip(*(column.cells for column in table.columns), strict=True)]
+    if headings is None:
+        labels = [[cell_text(row[0])] * (len(row) - 1) for row in rows]
+        rows = [row[1:] for row in rows]
+    else:
+        labels = [headings] * len(rows)
+    label_width = max((len(label) for row in labels for label in row), default=0)
+    # a mass or a time is never broken, even where it pushes its line past the terminal's edge
+    longest = _longest_unbroken([cell_text(cell) for row in rows for cell in row])
+    value_width = max(12, longest, width - label_width - 2)
+    lines: list[Any] = [] if table.title is None else [_as_text(table.title)]
+    for k, (row, names) in enumerate(zip(rows, labels, strict=True)):
+        if k and headings is not None:
+            lines.append(Text(""))
+        for name, cell in zip(names, row, strict=True):
+            for n, value in enumerate(_wrapped(_as_text(cell), value_width)):
+                label = (name if n == 0 else "").ljust(label_width + 2)
+                lines.append(Text(label, style="bold" if n == 0 else "") + value)
+    if table.caption is not None:
+        lines.append(_as_text(table.caption))
+    return Group(*lines)
 
 
 # Event kinds as a person reads them in tables; JSON keeps the kinds themselves.

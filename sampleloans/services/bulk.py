@@ -44,6 +44,7 @@ from sampleloans.fields import key_of_field, rename_field
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger.envelope import imported_os_user
 from sampleloans.ledger.payload import MAX_INT, check_int, check_payload, check_value, shown
+from sampleloans.ledger.payload_fields import FIELDS
 from sampleloans.ledger.store import Context, Envelope
 from sampleloans.ledger.unit import Unit, batch_unit
 from sampleloans.models import Loan, Sample
@@ -56,7 +57,7 @@ from sampleloans.services import (
     samples,
     transfers,
 )
-from sampleloans.services.common import get_loan, require_role
+from sampleloans.services.common import get_loan, require_choice, require_role, require_text
 from sampleloans.services.events_file import FORMAT as EVENTS_FORMAT
 from sampleloans.services.results import Written
 from sampleloans.services.setup import Row
@@ -78,6 +79,11 @@ KNOWN_COLUMNS = (
 )
 """Every column of data/samples.csv (data/README.md): any other is refused, not skipped (a
 misspelt `condtion` would record the sample as 'pristine')."""
+FIRMNESS = ("firm", "likely", "unsure", "illustrative")
+"""What a row's `firmness` may say (data/README.md)."""
+MASS_SOURCES = ("published", "illustrative")
+"""What a row's `mass_source` may say (data/README.md)."""
+ALL_FIELDS = "all"  # `illustrative_fields` of a row invented as a whole
 ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_seq"}
 REASON_KINDS = (
     "agreement.ended",
@@ -381,8 +387,8 @@ class _Constant:
 
 def _constant_named(line: str, name: str) -> InvalidInput:
     """The refusal of a line holding NaN or Infinity, naming its field as every import
-    refusal does (`payload.mass_ug: …`): the line decoded again, the constant marked where
-    it stands (only a refused line pays for this)."""
+    refusal does (`payload.mass_ug: …`) and what that field accepts (`give text`): the line
+    decoded again, the constant marked where it stands (only a refused line pays for this)."""
     try:
         decoded = json.loads(
             line,
@@ -391,21 +397,48 @@ def _constant_named(line: str, name: str) -> InvalidInput:
             parse_float=TypedFraction,
             parse_constant=_Constant,
         )
-        found = _constant_path(decoded, "")
+        found = _constant_keys(decoded, [])
     except (InvalidInput, json.JSONDecodeError, RecursionError):
         # the line has another fault after the constant: the constant, met first, is the
         # one refused, unnamed (the first decode stopped there)
-        found = None
-    field, name = found if found is not None else ("", name)
+        decoded, found = None, None
+    if found is None:
+        return InvalidInput(f"{name} is not a number the ledger takes; no field accepts it")
+    keys, name = found
+    said = f"{name} is not a number the ledger takes; {_accepted(decoded, keys)}"
+    if not keys:
+        return InvalidInput(said)
+    field = "".join(
+        f"[{key}]" if isinstance(key, int) else f"{'.' * bool(n)}{_key_shown(key)}"
+        for n, key in enumerate(keys)
+    )
     if len(field) > _LONGEST_PATH_SHOWN:  # a line nested deep: the message stays one short line
         field = field[:_LONGEST_PATH_SHOWN] + "…"
-    said = f"{name} is not a number the ledger takes; give a whole number"
-    return InvalidInput(f"{field}: {said}" if field else said)
+    return InvalidInput(f"{field}: {said}")
 
 
 _LONGEST_PATH_SHOWN = 80
 # a key named as written when it reads as a field name; any other is quoted and cut short
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+# what each key of a history line accepts, as its own refusals say it (`_check_envelope`)
+_ENVELOPE_ACCEPTS = {
+    "kind": "give an event kind as text ('loan.consumed')",
+    "occurred_at": "give an ISO 8601 time as text",
+    "actor": "give the e-mail of the person who acted",
+    "payload": "give a JSON object of the event's fields",
+    "reason": "give text, or null",
+    "corrects_seq": "give a whole number, or null",
+}
+# what a payload field of each declared type accepts, as `payload.check_value` says it
+_TYPE_ACCEPTS = {
+    "str": "give text",
+    "str?": "give text, or null",
+    "int": "give a whole number",
+    "int?": "give a whole number, or null",
+    "bool": "give true or false",
+    "list[str]": "give a list of text",
+    "pairs": "give a list of [code, micrograms] pairs",
+}
 
 
 def _key_shown(key: str) -> str:
@@ -414,21 +447,44 @@ def _key_shown(key: str) -> str:
     return key if _PLAIN_KEY.fullmatch(key) else quote_input(key)
 
 
-def _constant_path(value: Any, path: str) -> tuple[str, str] | None:
-    """The path (`payload.children[0][1]`) and name of the first constant in a decoded value."""
+def _accepted(decoded: Any, keys: list[str | int]) -> str:
+    """What the field at `keys` of a history line accepts, in the words of its refusals
+    (`give text`, `give a whole number`); a field the line's kind does not have, said so."""
+    if not keys:
+        return "each line must be a JSON object with kind, actor and payload"
+    if len(keys) == 1 or keys[0] != "payload":
+        return _ENVELOPE_ACCEPTS.get(str(keys[0]), "a history line has no such field")
+    kind = decoded.get("kind")
+    fields = FIELDS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        return "the line's kind is not an event kind, so no field of it takes this"
+    if keys[1] not in fields:
+        return f"{kind} has no such field"
+    declared, inner = fields[str(keys[1])][0], keys[2:]
+    if not inner:
+        return _TYPE_ACCEPTS[declared]
+    if declared == "list[str]" and len(inner) == 1:
+        return "give text"
+    if declared == "pairs" and len(inner) == 1:
+        return "give a [code, micrograms] pair"
+    if declared == "pairs" and len(inner) == 2:
+        return "give text" if inner[1] == 0 else "give a whole number"
+    return f"{kind}'s {keys[1]} holds no value there"
+
+
+def _constant_keys(value: Any, keys: list[str | int]) -> tuple[list[str | int], str] | None:
+    """The keys and indexes that lead to the first constant in a decoded value
+    (`['payload', 'children', 0, 1]`), and the constant's name."""
     if isinstance(value, _Constant):
-        return path, value.name
+        return keys, value.name
     if isinstance(value, dict):
-        items: Iterable[tuple[str, Any]] = (
-            (f"{path}.{_key_shown(key)}" if path else _key_shown(key), item)
-            for key, item in value.items()
-        )
+        items: Iterable[tuple[str | int, Any]] = value.items()
     elif isinstance(value, list):
-        items = ((f"{path}[{n}]", item) for n, item in enumerate(value))
+        items = enumerate(value)
     else:
         return None
-    for where, item in items:
-        found = _constant_path(item, where)
+    for key, item in items:
+        found = _constant_keys(item, [*keys, key])
         if found is not None:
             return found
     return None
@@ -467,9 +523,36 @@ def _named_as_in_file(refused: SampleLoansError, keys: Collection[str]) -> Sampl
     return refused
 
 
+def _check_provenance(row: Row) -> None:
+    """The columns that say where a row comes from, checked though not recorded (README, "Data
+    and sources"): a value none of them accepts is a mistake in the file, not a note."""
+    if firmness := row.get("firmness"):
+        require_choice(firmness, "firmness", FIRMNESS)
+    if mass_source := row.get("mass_source"):
+        require_choice(mass_source, "mass_source", MASS_SOURCES)
+    if fields := row.get("illustrative_fields"):
+        _check_field_names(fields)
+    if source := row.get("source"):
+        require_text(source, "source")
+
+
+def _check_field_names(text: str) -> None:
+    """`illustrative_fields`: `all`, or `;`-separated names of the catalogue's columns."""
+    if text.strip().lower() == ALL_FIELDS:
+        return
+    for name in text.split(";"):
+        if name.strip() not in KNOWN_COLUMNS:
+            raise InvalidInput(
+                f"illustrative_fields: {quote_input(name.strip())} is not a column of the "
+                "catalogue; give 'all' or column names separated by ';' (mass;storage_location)"
+            )
+
+
 def _register(session: Session, ctx: Context, row: Row) -> Envelope:
-    """`register_sample` with a catalogue row's columns as its arguments."""
-    return samples.register_sample(
+    """`register_sample` with a catalogue row's columns as its arguments; the row's provenance
+    is checked after what the ledger records, so a row's first refusal is the one that matters
+    to its sample (the whole import is refused either way)."""
+    envelope = samples.register_sample(
         session,
         ctx,
         code=row.get("code"),
@@ -485,6 +568,8 @@ def _register(session: Session, ctx: Context, row: Row) -> Envelope:
         depth_bottom_mm=_depth_mm(row, "depth_bottom_cm"),
         record=row.get("record") or "illustrative",
     )
+    _check_provenance(row)
+    return envelope
 
 
 def _depth_mm(row: Row, column: str) -> int | None:

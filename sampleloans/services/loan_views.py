@@ -248,6 +248,8 @@ class LoanDetail:
     broken_seals: tuple[BrokenSealView, ...] = ()
     returned_at: datetime | None = None  # when the last return shipment arrived back
     withdrawn_reason: str | None = None  # withdrawn before issue, and why
+    held_ug: int = 0  # what the borrower holds, with what is on its way back, as `status`
+    returning_ug: int = 0  # the part of held_ug on its way back (a return in transit)
 
     def ended(self) -> LoanEnd | None:
         """How the loan ended once it is over (its due date binds no more), as `loans list`
@@ -507,6 +509,7 @@ def loan_detail_stream(
     inventory_due = rule.inventory_due(loan.status, loan.next_inventory_due_at, sent_back)
     extensions = _extension_views(session, number)
     consumptions = _consumption_query(number)
+    items = _item_views(session, number)
     detail = LoanDetail(
         number=loan.number,
         agreement=loan.agreement,
@@ -534,7 +537,7 @@ def loan_detail_stream(
         settled_at=loan.settled_at,
         obligations=loan.obligations,
         closed_at=loan.closed_at,
-        items=_item_views(session, number),
+        items=items,
         shipments=_shipment_views(session, number),
         consumptions=_consumptions(session, paged(consumptions, page)),
         extensions=extensions,
@@ -543,6 +546,8 @@ def loan_detail_stream(
         broken_seals=_broken_seals(session, number),
         returned_at=returned_at(session, number),
         withdrawn_reason=withdrawn_reason(session, loan),
+        held_ug=sum(i.held_ug for i in items),
+        returning_ug=sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT),
     )
     return detail, counter(session, consumptions)
 
