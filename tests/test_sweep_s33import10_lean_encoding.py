@@ -259,3 +259,20 @@ def test_cli_import_refuses_and_writes_alike_with_driver_reads(
     assert results["driver"] == results["core"]
     exit_code, said = results["driver"][0]
     assert exit_code == 1 and said.count("line ") >= 6, said  # nothing written, each line named
+
+
+@pytest.mark.parametrize("change", ["renamed", "added", "missing"])
+def test_a_body_of_other_keys_goes_through_the_encoder(change: str) -> None:
+    """Only a body of exactly the event fields takes the template: one with a key renamed
+    (as many keys as the template's), added or missing hashes as the JSON encoder writes it
+    (the template raised KeyError for a renamed key of the same count)."""
+    body: dict[str, Any] = {name: None for name in chain.BODY_FIELDS}
+    body.update(seq=7, kind="loan.consumed", actor="a@b.example")
+    if change == "renamed":
+        body["reason_text"] = body.pop("reason")
+    elif change == "added":
+        body["extra"] = "x"
+    else:
+        del body["os_user"]
+    expected = chain.link_hash("0" * 64, body)
+    assert chain.stored_link_hash("0" * 64, body) == expected

@@ -194,13 +194,17 @@ def stored_link_hash(prev_hash: str, body: dict[str, Any]) -> str:
                 return link_hash(prev_hash, body)
         elif kind is not str and value is not None:
             return link_hash(prev_hash, body)
-    text = _body_text(body) if len(body) == len(BODY_FIELDS) else _SORTED.encode(body)
+    text = _body_text(body) if body.keys() == _BODY_KEYS else _SORTED.encode(body)
     try:
         data = (prev_hash + text).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: refused by name
         return link_hash(prev_hash, body)
     return hashlib.sha256(data).hexdigest()
 
+
+_BODY_KEYS = frozenset(BODY_FIELDS)
+"""The keys `_body_text`'s template writes: any other body (a key renamed, added or missing)
+goes through the encoder, never into the template."""
 
 _ESCAPED = json.encoder.encode_basestring  # the C escaper when built
 """A string as JSON text with `ensure_ascii=False` (quotes, `\\`, controls escaped): what
@@ -220,8 +224,8 @@ def _body_text(body: dict[str, Any]) -> str:
     """`_SORTED.encode(body)` for a body holding every `BODY_FIELDS` key and scalars only
     (checked by the caller): the keys in sorted order written by a fixed template, each value
     escaped once. The encoder's per-call set-up and key sort were the largest single piece
-    of an append's encoding (issue 13, stop 33); a body with other keys raises KeyError,
-    and `tests/test_sweep_s33import10_lean_encoding.py` holds the two texts equal."""
+    of an append's encoding (issue 13, stop 33); the caller sends only a body of exactly
+    `_BODY_KEYS`, and `tests/test_sweep_s33import10_lean_encoding.py` holds the two texts equal."""
     value = _scalar_text
     return (
         f'{{"actor":{value(body["actor"])},"corrects_seq":{value(body["corrects_seq"])},'
