@@ -167,8 +167,7 @@ def _demo_target(
     )
 
     if given and directory is not None:
-        # only a typed --db reaches here: a typed --dir wins over SAMPLELOANS_DB
-        raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
+        raise InvalidInput(f"--dir: give --dir or {option} for the demo, not both")
     if given and is_server_url(given):
         return _DemoTarget(given, display_url(given))
     if given:
