@@ -210,7 +210,8 @@ def test_demo_refuses_a_non_empty_folder(tmp_path: Path, runner: CliRunner) -> N
 
 
 def test_demo_to_a_db_named_on_the_command_line(tmp_path: Path, runner: CliRunner) -> None:
-    """`--db FILE demo` writes the demo there, complete, and leaves nothing else beside it."""
+    """`--db FILE demo` writes the demo there, complete, and leaves nothing else beside it;
+    SAMPLELOANS_DB alone never sends the demo into a ledger file."""
     target = tmp_path / "demo.db"
     result = runner.invoke(app, ["--db", str(target), "demo"])
     assert result.exit_code == 0, result.stderr
@@ -219,6 +220,9 @@ def test_demo_to_a_db_named_on_the_command_line(tmp_path: Path, runner: CliRunne
     assert [p.name for p in tmp_path.iterdir()] == ["demo.db"]
     head = runner.invoke(app, ["--db", str(target), "--as", COMPLIANCE, "verify", "--print-head"])
     assert head.exit_code == 0 and head.stdout.startswith("107:")
+    from_env = runner.invoke(app, ["demo"], env={"SAMPLELOANS_DB": str(tmp_path / "env.db")})
+    assert from_env.exit_code == 0, from_env.stderr
+    assert not (tmp_path / "env.db").exists()
 
 
 def test_a_killed_demo_leaves_no_ledger_at_its_db(tmp_path: Path) -> None:

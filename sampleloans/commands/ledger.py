@@ -111,9 +111,9 @@ def demo(
 ) -> None:
     """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
 
-    Never touches your real ledger. With a global --db (or SAMPLELOANS_DB, unless --dir is
-    given) the demo is written there instead: a new file, or a PostgreSQL database that holds no
-    ledger yet.
+    Never touches your real ledger. With a global --db typed on the command line (not
+    SAMPLELOANS_DB) the demo is written there instead: a new file, or a PostgreSQL database that
+    holds no ledger yet.
 
     \b
     Example: sampleloans demo
@@ -122,7 +122,7 @@ def demo(
 
     with errors_to_exit_codes(), ExitStack() as stack:
         fixed_id = None if ledger_id is None else _parse_ledger_id(ledger_id)
-        where = _demo_target(*_demo_db(ctx, directory), directory, stack)
+        where = _demo_target(_explicit_db(ctx), directory, stack)
         with _named_as_typed(where):
             engine = open_ledger_url(where.url, create=True)
             result = _replay_and_report(engine, where.label, fixed_id)
@@ -150,12 +150,10 @@ class _DemoTarget:
     option: str = "--db"  # the option an error about the file names
 
 
-def _demo_target(
-    given: str | None, option: str, directory: Path | None, stack: ExitStack
-) -> _DemoTarget:
-    """The demo's ledger: a server URL given as --db (named `option`) as it is; else a new file
-    (--db) or a new folder's ledger.db (--dir, default a temporary folder), built in a private
-    folder beside it that `stack` removes."""
+def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) -> _DemoTarget:
+    """The demo's ledger: a server URL given as --db as it is; else a new file (--db) or a new
+    folder's ledger.db (--dir, default a temporary folder), built in a private folder beside it
+    that `stack` removes."""
     from sampleloans.errors import InvalidInput
     from sampleloans.fileio import private_build_dir, remove_empty_folders
     from sampleloans.services.ledgerfile import (
@@ -167,12 +165,12 @@ def _demo_target(
     )
 
     if given and directory is not None:
-        raise InvalidInput(f"--dir: give --dir or {option} for the demo, not both")
+        raise InvalidInput("--dir: give --dir or a global --db for the demo, not both")
     if given and is_server_url(given):
         return _DemoTarget(given, display_url(given))
     if given:
         ledger_file(given)  # a path no URL can name: refused before anything
-        target = _new_demo_file(Path(given), option)
+        target, option = _new_demo_file(Path(given)), "--db"
     else:
         if directory is not None:  # refused before the folder is made
             refuse_query_mark(str(directory), "--dir")
@@ -221,22 +219,12 @@ def _replay_and_report(engine: "Engine", label: str, fixed_id: str | None) -> "V
     return result
 
 
-def _given_db(ctx: typer.Context) -> tuple[str | None, str]:
-    """The global --db, or SAMPLELOANS_DB, as given, and the name errors about it use; the
-    demo never writes over a ledger there (an existing file or a server ledger is refused)."""
+def _explicit_db(ctx: typer.Context) -> str | None:
+    """The global --db when typed on the command line (SAMPLELOANS_DB never sends the demo
+    into a real database)."""
     source = ctx.find_root().get_parameter_source("db")
     # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
-    from_env = getattr(source, "name", None) == "ENVIRONMENT"
-    return state(ctx).db or None, "SAMPLELOANS_DB" if from_env else "--db"
-
-
-def _demo_db(ctx: typer.Context, directory: Path | None) -> tuple[str | None, str]:
-    """The database the demo is to write, if any: --db or SAMPLELOANS_DB, as everywhere; a
-    --dir typed on the command line wins over SAMPLELOANS_DB (the environment is a default)."""
-    given, option = _given_db(ctx)
-    if option == "SAMPLELOANS_DB" and directory is not None:
-        return None, option
-    return given, option
+    return state(ctx).db if getattr(source, "name", None) == "COMMANDLINE" else None
 
 
 def _parse_ledger_id(value: str) -> str:
@@ -255,7 +243,7 @@ def _parse_ledger_id(value: str) -> str:
         ) from None
 
 
-def _new_demo_file(path: Path, option: str) -> Path:
+def _new_demo_file(path: Path) -> Path:
     """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
     import stat
 
@@ -264,14 +252,14 @@ def _new_demo_file(path: Path, option: str) -> Path:
 
     # looked up, not `exists()`: that raises for a name too long or a folder that may not be
     # searched, where the answer is one line (exit 3)
-    if inspected_mode(path, option, follow=False) is not None:
+    if inspected_mode(path, "--db", follow=False) is not None:
         raise StorageError(
-            f"{option}: {path} exists; the demo writes only a new ledger: give a new file name"
+            f"--db: {path} exists; the demo writes only a new ledger: give a new file name"
         )
-    folder = inspected_mode(path.parent, option)
+    folder = inspected_mode(path.parent, "--db")
     if folder is None or not stat.S_ISDIR(folder):
-        raise StorageError(f"{option}: {path.parent} is not an existing folder")
-    refuse_new_database(path, option)
+        raise StorageError(f"--db: {path.parent} is not an existing folder")
+    refuse_new_database(path, "--db")
     return path
 
 
