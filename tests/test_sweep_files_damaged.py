@@ -1,40 +1,55 @@
 """Sweep "files": a ledger file an unlucky operator damaged, cut short or left a stale
-journal beside, run through the real CLI (subprocesses). Each case is one clear line or
-verify's findings, the documented exit code, no traceback, and nothing changed."""
+journal beside, run through the real CLI (processes of their own, forked from one that has
+done the imports: tests/warm_cli.py). Each case is one clear line or verify's findings, the
+documented exit code, no traceback, and nothing changed."""
 
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from sampleloans import crashpoints
 from tests.conftest import CURATOR
+from tests.warm_cli import Done, WarmCli
 
 NOW = "2026-06-15T10:00:00Z"
 
 
-def sampleloans(
-    db: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real CLI processes forked from one that has done the imports (tests/warm_cli.py)."""
+    warm = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield warm
+    warm.close()
+
+
+class Cli(Protocol):
+    """The `sampleloans` fixture: sampleloans(db, *args, cwd=…, env=…)."""
+
+    def __call__(
+        self, db: Path, *args: str, cwd: Path | None = ..., env: dict[str, str] | None = ...
+    ) -> Done: ...
+
+
+@pytest.fixture
+def sampleloans(cli: WarmCli) -> Cli:
     """The real CLI as the curator on `db`, at a fixed clock."""
-    environment = {k: v for k, v in os.environ.items() if k != crashpoints.ENV_VAR}
-    environment.update(
-        SAMPLELOANS_DB=str(db), SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW, COLUMNS="120"
-    )
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sampleloans", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=300,
-    )
+
+    def call(
+        db: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> Done:
+        environment = {k: v for k, v in os.environ.items() if k != crashpoints.ENV_VAR}
+        environment.update(
+            SAMPLELOANS_DB=str(db), SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW, COLUMNS="120"
+        )
+        environment.update(env or {})
+        return cli.run(list(args), cwd or Path.cwd(), environment)
+
+    return call
 
 
 def digest(path: Path) -> str:
@@ -43,15 +58,11 @@ def digest(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def demo_ledger(cli: WarmCli, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The demo ledger (107 events), made once by the real `demo` command."""
     folder = tmp_path_factory.mktemp("demo")
-    made = subprocess.run(
-        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder / "d")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    fresh = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
+    made = cli.run(["demo", "--dir", str(folder / "d")], folder, fresh)
     assert made.returncode == 0, made.stderr
     yield folder / "d" / "ledger.db"
 
@@ -75,7 +86,7 @@ PAGE = 4096
 )
 @pytest.mark.parametrize("form", [[], ["--print-head"], ["--anchor", "1:" + "0" * 64]])
 def test_verify_of_a_truncated_ledger_reports_the_damage_without_a_traceback(
-    demo_ledger: Path, tmp_path: Path, cut: int, form: list[str]
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path, cut: int, form: list[str]
 ) -> None:
     ledger = copy_of(demo_ledger, tmp_path / "cut.db", cut)
     before = digest(ledger)
@@ -100,7 +111,7 @@ def test_verify_of_a_truncated_ledger_reports_the_damage_without_a_traceback(
     ids=lambda c: "-".join(c[:2]),
 )
 def test_other_commands_on_a_truncated_ledger_are_one_line_exit_3(
-    demo_ledger: Path, tmp_path: Path, cut: int, command: list[str]
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path, cut: int, command: list[str]
 ) -> None:
     ledger = copy_of(demo_ledger, tmp_path / "cut.db", cut)
     before = digest(ledger)
@@ -127,7 +138,12 @@ def test_other_commands_on_a_truncated_ledger_are_one_line_exit_3(
     ids=["verify", "read", "write"],
 )
 def test_a_stale_journal_or_wal_beside_the_ledger_is_not_taken_for_a_read_only_file(
-    demo_ledger: Path, tmp_path: Path, stale: tuple[str, bytes], command: list[str], code: int
+    sampleloans: Cli,
+    demo_ledger: Path,
+    tmp_path: Path,
+    stale: tuple[str, bytes],
+    command: list[str],
+    code: int,
 ) -> None:
     ledger = copy_of(demo_ledger, tmp_path / "ledger.db")
     suffix, data = stale
@@ -140,7 +156,7 @@ def test_a_stale_journal_or_wal_beside_the_ledger_is_not_taken_for_a_read_only_f
 
 @pytest.mark.parametrize("cut", [2 * PAGE, 48 * PAGE + 3000], ids=["page-2", "mid-page-49"])
 def test_restore_force_replaces_a_damaged_ledger_and_keeps_it_aside(
-    demo_ledger: Path, tmp_path: Path, cut: int
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path, cut: int
 ) -> None:
     backup = copy_of(demo_ledger, tmp_path / "backup.db")
     ledger = copy_of(demo_ledger, tmp_path / "ledger.db", cut)
@@ -162,7 +178,7 @@ def test_restore_force_replaces_a_damaged_ledger_and_keeps_it_aside(
 
 
 def test_restore_over_a_damaged_ledger_needs_a_curator_of_the_backup(
-    demo_ledger: Path, tmp_path: Path
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path
 ) -> None:
     backup = copy_of(demo_ledger, tmp_path / "backup.db")
     ledger = copy_of(demo_ledger, tmp_path / "ledger.db", 2 * PAGE)
@@ -176,7 +192,7 @@ def test_restore_over_a_damaged_ledger_needs_a_curator_of_the_backup(
 
 
 def test_restore_from_a_plain_copy_of_a_ledger_leaves_the_copy_as_it_was(
-    demo_ledger: Path, tmp_path: Path
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path
 ) -> None:
     copied = copy_of(demo_ledger, tmp_path / "copied.db")  # `cp`: a WAL-mode file, no -wal
     before = digest(copied)
