@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -27,7 +26,9 @@ from pathlib import Path
 import pytest
 
 from sampleloans import fileio
+from sampleloans.ledger import checkpoint as notes
 from tests.conftest import CURATOR, GOLDEN, fingerprint
+from tests.warm_cli import Done, WarmCli
 
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
 MOMENTS = 6 if SOAK else 1
@@ -45,8 +46,9 @@ def environment(db: Path) -> dict[str, str]:
     return env
 
 
-def run(folder: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
-    """The real CLI in `folder` on its ledger.db, to the end."""
+def cold(folder: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """The real CLI started cold (`python -m sampleloans`, its imports included) in `folder`
+    on its ledger.db, to the end."""
     return subprocess.run(
         [sys.executable, "-m", "sampleloans", *args],
         capture_output=True,
@@ -57,22 +59,23 @@ def run(folder: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def killed(folder: Path, args: list[str], after_s: float, signum: int) -> tuple[int, str]:
-    """The real CLI in `folder`, sent `signum` `after_s` seconds after it started."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sampleloans", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(folder / "ledger.db"),
-        cwd=folder,
-    )
-    try:
-        process.wait(timeout=after_s)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signum)
-    _, stderr = process.communicate(timeout=600)
-    return process.returncode, stderr
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real CLI processes forked from one that has done the imports (tests/warm_cli.py)."""
+    warm = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield warm
+    warm.close()
+
+
+def run(cli: WarmCli, folder: Path, args: list[str]) -> Done:
+    """A real CLI process in `folder` on its ledger.db, to the end."""
+    return cli.run(args, folder, environment(folder / "ledger.db"))
+
+
+def killed(cli: WarmCli, folder: Path, args: list[str], after_s: float, signum: int) -> Done:
+    """A real CLI process in `folder`, sent `signum` `after_s` seconds into the command's own
+    work (its imports were done before it started)."""
+    return cli.run(args, folder, environment(folder / "ledger.db"), signum, after_s)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,12 @@ class Case:
     output: str | None = None
     ledger: str = "demo"  # which ledger it starts from: the demo, or release 0.1's golden one
     makes_ledger: bool = False  # init and demo: the ledger itself is the output
+    random_output: bool = False  # a new key: whole when it is a key pair, never the same bytes
 
+
+COLD_RERUN = "report-custody"
+"""The command whose rerun after each kill is a cold `python -m sampleloans` (the others are
+forked from a process that has done the imports: tests/warm_cli.py)."""
 
 REPORT = ["--generated-at", GENERATED_AT, "--out", "out.pdf"]
 CASES = {
@@ -110,7 +118,7 @@ CASES = {
     "loans-inventory": Case(["loans", "inventory", "L-2025-OU"]),
     "import": Case(["import", "big.csv"]),
     "checkpoint": Case(["checkpoint", "--key", "key", "--out", "out.txt"], "out.txt"),
-    "keys-generate": Case(["keys", "generate", "--out", "new.key"], "new.key"),
+    "keys-generate": Case(["keys", "generate", "--out", "new.key"], "new.key", random_output=True),
     "report-custody": Case(["report", "custody", "--loan", "L-2025-OU", *REPORT], "out.pdf"),
     "report-return": Case(["report", "return", "--loan", "L-2025-IPGP", *REPORT], "out.pdf"),
     "report-overdue": Case(["report", "overdue", "--institution", "Osaka", *REPORT], "out.pdf"),
@@ -136,15 +144,10 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def sources(cli: WarmCli, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The demo ledger with a checkpoint key and one kept checkpoint, and a large catalogue."""
     folder = tmp_path_factory.mktemp("sources")
-    made = subprocess.run(
-        [sys.executable, "-m", "sampleloans", "demo", "--dir", str(folder / "demo")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    made = cli.run(["demo", "--dir", str(folder / "demo")], folder, environment(folder / "no.db"))
     assert made.returncode == 0, made.stderr
     shutil.copyfile(folder / "demo" / "ledger.db", folder / "ledger.db")
     for args in (
@@ -152,7 +155,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ["checkpoint", "--key", "key"],
         ["backup", "backup.db"],
     ):
-        done = run(folder, args)
+        done = run(cli, folder, args)
         assert done.returncode == 0, done.stderr
     rows = [
         f"SYN{i:07d},CE-5,scoop,,,regolith,powder,research,5 mg,illustrative,vault {i % 50},"
@@ -232,12 +235,11 @@ def references() -> dict[str, Reference]:
     return {}
 
 
-def reference(sources: Path, case: Case, folder: Path) -> Reference:
-    """Run the command to the end once, as the state to compare a killed run with."""
+def reference(cli: WarmCli, sources: Path, case: Case, folder: Path) -> Reference:
+    """Run the command to the end once, as the state to compare a killed run with, and time
+    its own work (the moments to kill it at fall within it)."""
     work = workspace(sources, case, folder)
-    started = time.monotonic()
-    done = run(work, case.args)
-    seconds = time.monotonic() - started
+    done = run(cli, work, case.args)
     assert done.returncode == 0, done.stderr
     output = work / case.output if case.output else None
     produced = None
@@ -245,7 +247,7 @@ def reference(sources: Path, case: Case, folder: Path) -> Reference:
         produced = tree_digest(output)
     made = work / (case.output if case.makes_ledger and case.output else "ledger.db")
     files = frozenset(visible(work))
-    return Reference(ledger_state(work), produced, seconds, files, event_count(made))
+    return Reference(ledger_state(work), produced, done.seconds, files, event_count(made))
 
 
 def event_count(ledger: Path) -> int:
@@ -257,56 +259,81 @@ def event_count(ledger: Path) -> int:
 
 
 def moments(name: str, seconds: float) -> list[float]:
-    """Seeded random moments within a run of `seconds` (Python's start-up included)."""
+    """Seeded random moments within a run of `seconds` (the command's own work: the imports
+    were done before it started, so no kill lands in them)."""
     rng = random.Random(f"{SEED}-{name}")
     return [rng.uniform(0.25, 0.95) * seconds for _ in range(MOMENTS)]
 
 
-def check_after_kill(work: Path, case: Case, ref: Reference, before: str | None) -> str:
+def check_after_kill(
+    cli: WarmCli, work: Path, case: Case, ref: Reference, before: str | None
+) -> str:
     """The state a killed run left, checked; returns which state it was."""
     state = ledger_state(work)
     if case.makes_ledger:
         output = work / (case.output or "ledger.db")
         if output.exists():  # a ledger is in place only once it is complete
             assert event_count(output) == ref.events, "a partly written ledger was left"
-            assert run(work, ["--db", str(output), "verify"]).returncode == 0
+            assert run(cli, work, ["--db", str(output), "verify"]).returncode == 0
             return "after"
         return "before"
     assert state in (before, ref.ledger), "the ledger is neither the state before nor after"
-    checked = run(work, ["verify"])
+    checked = run(cli, work, ["verify"])
     assert checked.returncode == 0, checked.stdout + checked.stderr
     if case.output is not None:
         output = work / case.output
+        if output.exists() and case.random_output:
+            assert_a_whole_key_pair(output)
+            return "after"
         if output.exists():
             assert tree_digest(output) == ref.output, f"{case.output} is not the whole new one"
             return "after"
     return "after" if state == ref.ledger and before != ref.ledger else "before"
 
 
+def assert_a_whole_key_pair(private: Path) -> None:
+    """A private key file readable by its owner only, and the public half beside it that
+    matches it: what `keys generate` leaves once it is done (its key is new every run)."""
+    assert private.stat().st_mode & 0o077 == 0, oct(private.stat().st_mode)
+    signer = notes.parse_signer_key(private.read_text(encoding="utf-8").strip())
+    public = private.with_name(private.name + ".pub").read_text(encoding="utf-8").strip()
+    assert signer.verifier().encode() == public, "the public key is not the private key's half"
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
 @pytest.mark.parametrize("name", CASES)
 def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
-    sources: Path, references: dict[str, Reference], tmp_path: Path, name: str, signum: int
+    cli: WarmCli,
+    sources: Path,
+    references: dict[str, Reference],
+    tmp_path: Path,
+    name: str,
+    signum: int,
 ) -> None:
     case = CASES[name]
     if name not in references:  # once for both signals
-        references[name] = reference(sources, case, tmp_path / "reference")
+        references[name] = reference(cli, sources, case, tmp_path / "reference")
     ref = references[name]
     print(f"{name}: seed {SEED} (SAMPLELOANS_SEED to repeat), runs {ref.seconds:.2f} s")
     for index, after_s in enumerate(moments(name, ref.seconds)):
         work = workspace(sources, case, tmp_path / f"killed-{index}")
         before = ledger_state(work)
-        code, stderr = killed(work, case.args, after_s, signum)
+        done = killed(cli, work, case.args, after_s, signum)
+        code, stderr = done.returncode, done.stderr
         assert "Traceback" not in stderr, stderr[-3000:]
         if code == 0:
             continue  # it finished before the signal: nothing to check but the above
         assert code in (-signum, 128 + signum), (code, stderr)
-        state = check_after_kill(work, case, ref, before)
+        state = check_after_kill(cli, work, case, ref, before)
         # by name, wherever the ledger is (a demo's folder holds its own ledger.db)
         extra = {p for p in visible(work) - ref.files if Path(p).name not in VOLATILE}
         assert not extra, f"killed at {after_s:.2f} s, left where a user sees it: {extra}"
         print(f"  {signal.Signals(signum).name} at {after_s:.2f} s: {state}")
-        rerun = run(work, case.args)
+        # one command is run again the way a user does, imports and all (and its output must
+        # then be the same bytes as the forked reference run's)
+        rerun = cold(work, case.args) if name == COLD_RERUN else run(cli, work, case.args)
+        if name == COLD_RERUN and case.output is not None and rerun.returncode == 0:
+            assert tree_digest(work / case.output) == ref.output, "a cold run wrote other bytes"
         if state == "before":
             assert rerun.returncode == 0, f"rerun after a kill at {after_s:.2f} s: {rerun.stderr}"
         assert "Traceback" not in rerun.stderr, rerun.stderr[-3000:]
