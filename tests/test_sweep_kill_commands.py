@@ -225,6 +225,7 @@ class Reference:
     ledger: str | None
     output: str | None
     seconds: float
+    cpu_s: float
     files: frozenset[str]
     events: int  # in the ledger it leaves (a made ledger's rows differ: its id is random)
 
@@ -247,7 +248,8 @@ def reference(cli: WarmCli, sources: Path, case: Case, folder: Path) -> Referenc
         produced = tree_digest(output)
     made = work / (case.output if case.makes_ledger and case.output else "ledger.db")
     files = frozenset(visible(work))
-    return Reference(ledger_state(work), produced, done.seconds, files, event_count(made))
+    made_events = event_count(made)
+    return Reference(ledger_state(work), produced, done.seconds, done.cpu_s, files, made_events)
 
 
 def event_count(ledger: Path) -> int:
@@ -314,7 +316,8 @@ def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
     if name not in references:  # once for both signals
         references[name] = reference(cli, sources, case, tmp_path / "reference")
     ref = references[name]
-    print(f"{name}: seed {SEED} (SAMPLELOANS_SEED to repeat), runs {ref.seconds:.2f} s")
+    runs = f"runs {ref.seconds:.2f} s ({ref.cpu_s:.2f} s of CPU) after its imports"
+    print(f"{name}: seed {SEED} (SAMPLELOANS_SEED to repeat), {runs}")
     for index, after_s in enumerate(moments(name, ref.seconds)):
         work = workspace(sources, case, tmp_path / f"killed-{index}")
         before = ledger_state(work)

@@ -92,13 +92,14 @@ def become(request: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class Done:
-    """How a run ended: its exit code (-N: killed by signal N), output and run time."""
+    """How a run ended: its exit code (-N: killed by signal N), output, run time and CPU."""
 
     returncode: int
     stdout: str
     stderr: str
     seconds: float
     signalled: bool
+    cpu_s: float
 
 
 class WarmCli:
@@ -139,7 +140,8 @@ class WarmCli:
         stdout, stderr = (p.read_text(errors="replace") for p in (out, err))
         out.unlink()
         err.unlink()
-        return Done(answer["code"], stdout, stderr, answer["seconds"], answer["signalled"])
+        seconds, signalled, cpu_s = answer["seconds"], answer["signalled"], answer["cpu_s"]
+        return Done(answer["code"], stdout, stderr, seconds, signalled, cpu_s)
 
     def close(self) -> None:
         """End the server: its stdin closed, it leaves its loop and exits."""
