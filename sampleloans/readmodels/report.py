@@ -21,7 +21,13 @@ from typing import Any
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.readmodels.handover import Handover
 from sampleloans.units import format_period, masses_grouped
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ENDED_LOAN_STATUSES, ItemState, LoanStatus
+from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
+    ENDED_LOAN_STATUSES,
+    ItemState,
+    LoanStatus,
+    event_label,
+)
 
 KINDS = ("custody", "return", "overdue", "inventory")
 TITLES = {
@@ -31,44 +37,11 @@ TITLES = {
     "inventory": "Inventory statement",
 }
 RESPOND_WITHIN_DAYS = 14  # an overdue notice asks for the return or an extension request by then
-EVENT_LABELS = {
-    # what a reader of a form sees for each event kind (never the ledger's dotted name)
-    "ledger.created": "Ledger created",
-    "institution.added": "Institution added",
-    "person.added": "Person added",
-    "person.role_changed": "Role changed",
-    "person.deactivated": "Person deactivated",
-    "person.reactivated": "Person reactivated",
-    "mission.added": "Mission added",
-    "sample.registered": "Registration",
-    "sample.moved": "Storage move",
-    "sample.split": "Split",
-    "sample.transferred": "Transferred",
-    "agreement.created": "Agreement drafted",
-    "agreement.signed": "Agreement signed",
-    "agreement.ended": "Agreement ended",
-    "loan.requested": "Loan requested",
-    "loan.approved": "Loan approved",
-    "loan.issued": "Issue from vault",
-    "loan.consumed": "Analysis",
-    "loan.split": "Split by borrower",
-    "loan.inventory": "Inventory attested",
-    "loan.extended": "Extension",
-    "loan.recalled": "Recall",
-    "loan.settled": "Settlement",
-    "loan.closed": "Loan closed",
-    "loan.withdrawn": "Loan withdrawn",
-    "incident.reported": "Incident",
-    "incident.resolved": "Incident resolved",
-    "event.corrected": "Correction",
+EARLIER_LABELS = {
+    # a kind's label as the page layouts before LABELS_LAYOUT (statement layouts before
+    # statement.LABELS_VERSION) printed it, where the one table (`vocab.EVENT_LABELS`) now
+    # names it as the command line does; their content digests cover these words
     "mass.corrected": "Corrected",
-}
-HANDOVER_LABELS = {
-    # (kind, shipment direction) of the hand-over events
-    ("loan.shipped", "outbound"): "Shipment",
-    ("loan.shipped", "return"): "Return shipped",
-    ("loan.received", "outbound"): "Receipt",
-    ("loan.received", "return"): "Return accepted",
 }
 
 
@@ -181,6 +154,13 @@ def words_in(value: Words, layout: int) -> str:
     return value.words(layout) if isinstance(value, Reworded) else value
 
 
+def label_words(kind: str, direction: str, since: int) -> Words:
+    """An event's label from the one table (`vocab.event_label`), as the layouts before
+    `since` printed it where they named it otherwise (`EARLIER_LABELS`)."""
+    label = event_label(kind, direction)
+    return reworded(label, EARLIER_LABELS.get(kind, label), since)
+
+
 def finding_cell(text: Words, layout: int) -> str:
     """A finding's "What" cell as `layout` printed it: its words, but in layout 11, which
     printed a reworded finding (a weighing of 1,000 g or more) as the program's text of it,
@@ -234,7 +214,7 @@ class CustodyRow:
     seq: int
     occurred_at: datetime
     kind: str
-    label: str  # what a reader sees for the kind: "Receipt", "Return accepted" (EVENT_LABELS)
+    label: Words  # what a reader sees for the kind: "Receipt", "Return accepted" (`label_words`)
     released_by: str
     received_by: str
     location: str
@@ -510,8 +490,10 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # long after issue it falls due, and one never attested, "— (none attested yet)" (before: a
 # bare "—", and a closed loan's return date as if still due; `InventoryBody.ended` and
 # `loan_period`, digested from 14 on).
-REPORT_LAYOUT = 14
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+# 15 = every event is named by the one table of labels the command line uses too
+# (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected").
+REPORT_LAYOUT = 15
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -540,6 +522,9 @@ NO_DATE_WORDS_LAYOUT = 14
 """The first layout whose inventory report says why a loan has no next inventory date, how a
 loan over ended (not its old return date), when one not yet issued falls due, and that no
 inventory was attested yet (1–13: "—")."""
+LABELS_LAYOUT = 15
+"""The first layout naming every event by the one table of labels the command line uses too
+(`vocab.EVENT_LABELS`): a mass correction "Mass corrected" (1–14: "Corrected")."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content

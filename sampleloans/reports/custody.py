@@ -246,11 +246,11 @@ def handover_signatures(body: CustodyBody, page_layout: int) -> list[Any]:
         if page_layout >= FRAMED_TABLES_LAYOUT
         else _widths(page_layout, SIGNATURE_WIDTHS, FITTED_SIGNATURE_WIDTHS)
     )
-    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body), widths)
+    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body, page_layout), widths)
     return layout.section(f"Hand-overs to sign ({count})", [note, *table])
 
 
-def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
+def _signature_rows(body: CustodyBody, page_layout: int) -> Iterator[tuple[Any, ...]]:
     """One row per hand-over: seq, what and when, then each party and room for a signature."""
     for e in body.events:
         if e.handover is None:  # not a hand-over
@@ -258,7 +258,7 @@ def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
         released, received = (getattr(e, name) or "—" for name in HANDOVER_PARTIES)
         yield (
             e.seq,
-            f"{e.label}\n{when(e.occurred_at)}",
+            f"{words_in(e.label, page_layout)}\n{when(e.occurred_at)}",
             released,
             SIGNATURE_CELL,
             received,
@@ -293,7 +293,7 @@ def _event_cells(e: CustodyRow, page_layout: int) -> tuple[Any, ...]:
     return (
         e.seq,
         _time_cell(e),
-        e.label + (f" [{e.flag}]" if e.flag else ""),
+        words_in(e.label, page_layout) + (f" [{e.flag}]" if e.flag else ""),
         e.released_by,
         e.received_by,
         e.location,

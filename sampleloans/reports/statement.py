@@ -98,6 +98,8 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # and the old date as if still due; `StatementLoan.ended`, digested from 13 on); in "What you
 # owe", an obligation with no date of its own (the settlement report) is due "— (now)", as
 # its standing says (before: a bare "—").
+# 14 = every event named by the one table of labels the command line and the reports use
+# (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected").
 METADATA_VERSION = STATEMENT_LAYOUT
 METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 VERSION_2 = 2
@@ -455,7 +457,7 @@ def _events(statement: Statement, version: int) -> list[Any]:
             str(e.seq),
             when(e.occurred_at),
             e.loan,
-            e.label,
+            words_in(e.label, version),
             words_in(e.description, version),
             e.hash[:16] + "…",
         )

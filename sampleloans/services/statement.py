@@ -49,6 +49,7 @@ from sampleloans.readmodels.report import (
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
     GROUPED_MASS_VERSION,
     KIND,
+    LABELS_VERSION,
     PROOF_FORMAT,
     SPLIT_APART_VERSION,
     TITLE,
@@ -538,7 +539,7 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
                 seq=event.seq,
                 occurred_at=from_iso(event.occurred_at),
                 loan=loan_of[event.seq],
-                label=event_label(event.kind, payload, shipments, event.seq),
+                label=event_label(event.kind, payload, shipments, event.seq, LABELS_VERSION),
                 description=_event_description(session, event, payload),
                 hash=event.hash,
                 prev_hash=event.prev_hash,
