@@ -42,11 +42,9 @@ def _invoke(env: dict[str, str], user: str, *args: str) -> Any:
     return result
 
 
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def partial_return_scenario(folder: Path) -> dict[str, Any]:
     """The demo on 1 May 2026: one OU sample shipped back, a back-dated analysis (event 109),
-    its mass corrected (110), and a signed checkpoint of the head."""
-    folder = tmp_path_factory.mktemp("labels")
+    its mass corrected (110), and a signed checkpoint of the head (the brief's reproduction)."""
     demo_copy(folder / "demo")
     path = folder / "demo" / "ledger.db"
     env = {"SAMPLELOANS_DB": str(path), "NO_COLOR": "1"}
@@ -57,6 +55,12 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "--at", "2026-04-21T09:00:00Z")  # fmt: skip
     _invoke(env, CURATOR, "custody", "correct", "109", "--mass", "0.25 mg", "--reason", "reweighed")
     return {"env": env, "path": path, **make_checkpoint(path, folder)}
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`partial_return_scenario`, built once for the module."""
+    return partial_return_scenario(tmp_path_factory.mktemp("labels"))
 
 
 def _custody_body(path: Path) -> CustodyBody:

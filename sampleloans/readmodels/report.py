@@ -232,6 +232,8 @@ class CustodyRow:
     courier: str = ""
     witness: str = ""
     handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
+    # from layout 15 on: the events that correct this one, as `custody history` marks them
+    corrected_by: tuple[int, ...] = ()
     # recorded by a person of the institution the event's loan is lent to (services/reporting/
     # services/borrower_mark.py); printed and digested from layout 3 on (LAYOUT_FIELDS)
     by_borrower: bool = False
@@ -290,6 +292,9 @@ class Analysis:
     technique: str
     destructive: bool
     mass_ug: int
+    # from layout 15 on: when it was recorded, for one back-dated (recorded over an hour after
+    # it happened), as `custody history` and the custody report show it; None otherwise
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -491,7 +496,10 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # bare "—", and a closed loan's return date as if still due; `InventoryBody.ended` and
 # `loan_period`, digested from 14 on).
 # 15 = every event is named by the one table of labels the command line uses too
-# (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected").
+# (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected"), and the
+# reports mark what `custody history` marks: a back-dated analysis in the return report says
+# when it was recorded, a corrected event in the custody report "[corrected by N]"
+# (`MARKED_EVENTS_LAYOUT`; before: neither).
 REPORT_LAYOUT = 15
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 FITTED_HEAD_LAYOUT = 4
@@ -525,6 +533,10 @@ inventory was attested yet (1–13: "—")."""
 LABELS_LAYOUT = 15
 """The first layout naming every event by the one table of labels the command line uses too
 (`vocab.EVENT_LABELS`): a mass correction "Mass corrected" (1–14: "Corrected")."""
+MARKED_EVENTS_LAYOUT = 15
+"""The first layout marking what `custody history` marks: a back-dated analysis in the return
+report with when it was recorded, a corrected event in the custody report "[corrected by N]"
+(1–14: neither)."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -543,6 +555,8 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (InventoryBody, "ended"): NO_DATE_WORDS_LAYOUT,
     (InventoryBody, "loan_period"): NO_DATE_WORDS_LAYOUT,
     (CustodyBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
+    (Analysis, "recorded_at"): MARKED_EVENTS_LAYOUT,
+    (CustodyRow, "corrected_by"): MARKED_EVENTS_LAYOUT,
     (ReturnBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)

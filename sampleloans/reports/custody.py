@@ -8,6 +8,7 @@ from sampleloans.readmodels.report import (
     COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    MARKED_EVENTS_LAYOUT,
     RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     CustodyBody,
@@ -288,12 +289,21 @@ def _time_cell(e: CustodyRow) -> str:
     return f"{occurred} (recorded {when(e.recorded_at)})"
 
 
+def _label_cell(e: CustodyRow, page_layout: int) -> str:
+    """An event's label with its flag; from layout 15 on, a corrected event marked as
+    `custody history` marks it, "[corrected by 110]"."""
+    cell = words_in(e.label, page_layout) + (f" [{e.flag}]" if e.flag else "")
+    if e.corrected_by and page_layout >= MARKED_EVENTS_LAYOUT:
+        cell += f" [corrected by {', '.join(map(str, e.corrected_by))}]"
+    return cell
+
+
 def _event_cells(e: CustodyRow, page_layout: int) -> tuple[Any, ...]:
     """One row of the chain-of-custody table."""
     return (
         e.seq,
         _time_cell(e),
-        words_in(e.label, page_layout) + (f" [{e.flag}]" if e.flag else ""),
+        _label_cell(e, page_layout),
         e.released_by,
         e.received_by,
         e.location,

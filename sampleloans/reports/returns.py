@@ -9,10 +9,12 @@ from reportlab.lib import colors
 
 from sampleloans.readmodels.report import (
     CHART_IN_TABLE_ORDER_LAYOUT,
+    MARKED_EVENTS_LAYOUT,
     RECALLED_LAYOUT,
     REPORT_LAYOUT,
     SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
+    Analysis,
     Report,
     ReturnBody,
     ReturnLine,
@@ -50,7 +52,7 @@ def story(report: Report) -> list[Any]:
     out += _agreement_section(body, report.layout)
     out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
     out += layout.section("Mass accounting per sample", _accounting(body, report.layout))
-    out += _analyses_section(body)
+    out += _analyses_section(body, report.layout)
     out += _splits_section(body)
     out += _conditions_section(body)
     out += _findings_section(body, report.layout)
@@ -138,13 +140,21 @@ def _verdict(total: ReturnLine, page_layout: int) -> str:
     return f"{mass(total.remaining_ug)} remains accountable by the borrower."
 
 
-def _analyses_section(body: ReturnBody) -> list[Any]:
+def _analysis_time(a: Analysis, page_layout: int) -> str:
+    """When an analysis happened; from layout 15 on, a back-dated one also says when it was
+    recorded, as `custody history` and the custody report do."""
+    if a.recorded_at is None or page_layout < MARKED_EVENTS_LAYOUT:
+        return when(a.occurred_at)
+    return f"{when(a.occurred_at)} (recorded {when(a.recorded_at)})"
+
+
+def _analyses_section(body: ReturnBody, page_layout: int) -> list[Any]:
     """Every consumption of every item, analysis by analysis."""
     analyses = [
         (
             a.seq,
             line.code,
-            when(a.occurred_at),
+            _analysis_time(a, page_layout),
             a.technique,
             "yes" if a.destructive else "no",
             mass(a.mass_ug),

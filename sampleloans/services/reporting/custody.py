@@ -284,11 +284,25 @@ def _custody_rows(
         .order_by(col(LedgerEvent.seq))
         .execution_options(yield_per=EVENT_BATCH)
     )
+    corrections: dict[int, list[int]] = {}  # corrected seq → its corrections, in seq order
     for event in events:
         row, found = _custody_row(known, event, borrowers)
         rows.append(row)
         findings.extend(found)
-    return rows, findings
+        if event.corrects_seq is not None:
+            corrections.setdefault(event.corrects_seq, []).append(event.seq)
+    return _marked_corrected(rows, corrections), findings
+
+
+def _marked_corrected(
+    rows: list[CustodyRow], corrections: dict[int, list[int]]
+) -> list[CustodyRow]:
+    """The rows, each corrected one with the seqs of its corrections (a correction always comes
+    after the event it corrects, so they are known once every row is read)."""
+    for k, row in enumerate(rows):
+        if row.seq in corrections:
+            rows[k] = replace(row, corrected_by=tuple(corrections[row.seq]))
+    return rows
 
 
 @dataclass(frozen=True)
