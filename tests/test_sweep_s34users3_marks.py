@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger.envelope import Context
-from sampleloans.readmodels.report import CustodyBody, plain
+from sampleloans.readmodels.report import REPORT_LAYOUT, CustodyBody, ReturnBody, plain
 from sampleloans.readmodels.statement import STATEMENT_LAYOUT
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.services.statement import build_statements
@@ -57,6 +57,28 @@ def _pdf_text(env: dict[str, str], folder: Path, *args: str) -> str:
     )
     assert result.exit_code == 0, result.output
     return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(out).pages)
+
+
+def test_the_return_report_marks_what_is_on_its_way_back(ledger: dict[str, Any]) -> None:
+    body = _body(ledger["path"], "return")
+    assert isinstance(body, ReturnBody)
+    marked = {line.code for line in body.lines if line.on_its_way_back}
+    assert marked == {RETURNING}
+    # an older layout digests the line as it printed it: without the mark
+    assert "on_its_way_back" not in plain(body.lines[0], REPORT_LAYOUT - 1)
+    assert plain(body.lines[0], REPORT_LAYOUT)["on_its_way_back"] is False
+
+
+def test_the_return_report_and_status_say_the_same(ledger: dict[str, Any], tmp_path: Path) -> None:
+    said = "59.250 mg (20.000 mg of it on its way back)"
+    status = CliRunner().invoke(
+        app, ["--as", PI, "status"], env={**ledger["env"], "SAMPLELOANS_NOW": NOW}
+    )
+    assert f"held {said}" in status.stdout
+    text = _pdf_text(ledger["env"], tmp_path, "return", "--loan", LOAN)
+    assert f"The borrower remains accountable for {said}." in text
+    assert f"{RETURNING} (on its way back)" in text
+    assert "(recorded 2026-05-01 10:00 UTC)" in text  # the back-dated analysis 109
 
 
 def test_a_back_dated_analysis_says_when_it_was_recorded(ledger: dict[str, Any]) -> None:

@@ -314,6 +314,7 @@ class ReturnLine:
     lost_ug: int
     remaining_ug: int
     from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
+    on_its_way_back: bool = False  # from layout 15 on: shipped back, not yet accepted
 
 
 @dataclass(frozen=True)
@@ -498,8 +499,9 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # 15 = every event is named by the one table of labels the command line uses too
 # (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected"), and the
 # reports mark what `custody history` marks: a back-dated analysis in the return report says
-# when it was recorded, a corrected event in the custody report "[corrected by N]"
-# (`MARKED_EVENTS_LAYOUT`; before: neither).
+# when it was recorded, a corrected event in the custody report "[corrected by N]", and the
+# return report of a partial return in flight names the part on its way back, as `status`
+# does, and marks each item shipped back (`MARKED_EVENTS_LAYOUT`; before: none of these).
 REPORT_LAYOUT = 15
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 FITTED_HEAD_LAYOUT = 4
@@ -535,8 +537,9 @@ LABELS_LAYOUT = 15
 (`vocab.EVENT_LABELS`): a mass correction "Mass corrected" (1–14: "Corrected")."""
 MARKED_EVENTS_LAYOUT = 15
 """The first layout marking what `custody history` marks: a back-dated analysis in the return
-report with when it was recorded, a corrected event in the custody report "[corrected by N]"
-(1–14: neither)."""
+report with when it was recorded, a corrected event in the custody report "[corrected by N]",
+and in the return report a partial return in flight: the part on its way back in its verdict,
+as `status` says it, and each item shipped back marked so (1–14: none of these)."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -556,6 +559,7 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (InventoryBody, "loan_period"): NO_DATE_WORDS_LAYOUT,
     (CustodyBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
     (Analysis, "recorded_at"): MARKED_EVENTS_LAYOUT,
+    (ReturnLine, "on_its_way_back"): MARKED_EVENTS_LAYOUT,
     (CustodyRow, "corrected_by"): MARKED_EVENTS_LAYOUT,
     (ReturnBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
 }

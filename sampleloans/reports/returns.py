@@ -102,7 +102,10 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
     )
     if body.splits:
         accounting.append(layout.para(_continuation_note(split), st["note"]))
-    accounting.append(layout.para(_verdict(body.total, page_layout), st["body"]))
+    verdict = _verdict(body.total, page_layout)
+    if page_layout >= MARKED_EVENTS_LAYOUT:
+        verdict = _with_part_on_its_way_back(verdict, body)
+    accounting.append(layout.para(verdict, st["body"]))
     return accounting
 
 
@@ -138,6 +141,15 @@ def _verdict(total: ReturnLine, page_layout: int) -> str:
     if worded:
         return f"The borrower remains accountable for {mass(total.remaining_ug)}."
     return f"{mass(total.remaining_ug)} remains accountable by the borrower."
+
+
+def _with_part_on_its_way_back(verdict: str, body: ReturnBody) -> str:
+    """The verdict naming the part of the mass accountable that is on its way back, in
+    `status`'s words: '… for 59.250 mg (20.000 mg of it on its way back).'"""
+    returning_ug = sum(line.remaining_ug for line in body.lines if line.on_its_way_back)
+    if not returning_ug or not verdict.endswith("."):
+        return verdict
+    return f"{verdict[:-1]} ({mass(returning_ug)} of it on its way back)."
 
 
 def _analysis_time(a: Analysis, page_layout: int) -> str:
@@ -215,6 +227,8 @@ def _accounting_cells(line: ReturnLine, page_layout: int, split: bool) -> tuple[
     """One row of the mass accounting table (a continuation line says so), its masses as
     `page_layout` counts them."""
     code = f"{line.code} (continuation)" if line.split_from else line.code
+    if line.on_its_way_back and page_layout >= MARKED_EVENTS_LAYOUT:
+        code += "\n(on its way back)"
     return (
         code,
         mass(mass_in(line.issued_ug, page_layout)),

@@ -50,7 +50,7 @@ from sampleloans.services.reporting.parts import (
     weighing_words,
 )
 from sampleloans.units import format_mass
-from sampleloans.vocab import Direction, ItemSource
+from sampleloans.vocab import Direction, ItemSource, ItemState
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[ReturnBody, str]:
@@ -109,6 +109,7 @@ def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLi
                 split_ug=item.split_ug,
                 lost_ug=item.lost_ug,
                 remaining_ug=item.held_ug,
+                on_its_way_back=item.state == ItemState.RETURN_IN_TRANSIT,
             )
         )
     return lines, splits
