@@ -7,6 +7,7 @@ item shipped back like the others. A back-dated analysis showed "(recorded … U
 history` and the custody report, not in the return report's Analyses nor in the statement's
 events; a corrected event was "[corrected by 110]" in `custody history` only. Report layout 15
 and statement layout 14 say all of it; the older layouts are re-rendered as they were printed.
+(5) A researcher's `loans list` at 120 columns wrapped the held cell over five lines.
 """
 
 from datetime import datetime
@@ -141,3 +142,27 @@ def test_the_statement_marks_back_dated_and_corrected_events(
         env={**ledger["env"], "SAMPLELOANS_NOW": NOW},
     )
     assert checked.exit_code == 0, checked.output
+
+
+def _loans_list(env: dict[str, str], columns: int) -> list[str]:
+    """A researcher's `loans list` table at a terminal width: the lines of the loan's row."""
+    result = CliRunner().invoke(
+        app,
+        ["--as", PI, "loans", "list"],
+        env={**env, "SAMPLELOANS_NOW": NOW, "COLUMNS": str(columns)},
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    first = next(k for k, line in enumerate(lines) if LOAN in line)
+    end = next(k for k in range(first, len(lines)) if lines[k].startswith("└"))
+    return lines[first:end]
+
+
+def test_a_researchers_loans_list_keeps_the_held_cell_short(ledger: dict[str, Any]) -> None:
+    """At 120 columns the held cell took five lines ("of it on", "its way", "back)"): in a list
+    it says "(20.000 mg returning)", three lines at most; wide enough, one line."""
+    row = _loans_list(ledger["env"], 120)
+    assert len(row) <= 3, "\n".join(row)
+    assert "(20.000 mg" in row[1] and "returning)" in row[2]
+    (wide,) = _loans_list(ledger["env"], 160)
+    assert "59.250 mg (20.000 mg returning)" in wide
