@@ -267,3 +267,58 @@ RESEARCHER_EVENT_KINDS = (
 lender's shipment, not of a return): `verify`'s role check (`services/recorders.py`) and, on a
 secured PostgreSQL ledger, their INSERT policy on `ledger_event` (`pgsecurity.py`) read this
 one list. Event kinds, not a stored column's vocabulary: the `Event` classes name them."""
+
+
+# The one table of event labels: what a person reads for each event kind in every table of the
+# command line (`custody history`) and in every PDF (the custody and return reports, the
+# statement). JSON and CSV keep the dotted kinds themselves.
+EVENT_LABELS: dict[str, str] = {
+    "ledger.created": "Ledger created",
+    "institution.added": "Institution added",
+    "person.added": "Person added",
+    "person.role_changed": "Role changed",
+    "person.deactivated": "Person deactivated",
+    "person.reactivated": "Person reactivated",
+    "mission.added": "Mission added",
+    "sample.registered": "Registration",
+    "sample.moved": "Storage move",
+    "sample.split": "Split",
+    "sample.transferred": "Transferred",
+    "agreement.created": "Agreement drafted",
+    "agreement.signed": "Agreement signed",
+    "agreement.ended": "Agreement ended",
+    "loan.requested": "Loan requested",
+    "loan.approved": "Loan approved",
+    "loan.issued": "Issue from vault",
+    "loan.consumed": "Analysis",
+    "loan.split": "Split by borrower",
+    "loan.inventory": "Inventory attested",
+    "loan.extended": "Extension",
+    "loan.recalled": "Recall",
+    "loan.settled": "Settlement",
+    "loan.closed": "Loan closed",
+    "loan.withdrawn": "Loan withdrawn",
+    "incident.reported": "Incident",
+    "incident.resolved": "Incident resolved",
+    "event.corrected": "Correction",
+    "mass.corrected": "Mass corrected",
+}
+"""The label of every kind but the hand-overs of a shipment, whose label says its direction."""
+
+HANDOVER_LABELS: dict[tuple[str, Direction], str] = {
+    ("loan.shipped", Direction.OUTBOUND): "Shipment",
+    ("loan.shipped", Direction.RETURN): "Return shipped",
+    ("loan.received", Direction.OUTBOUND): "Receipt",
+    ("loan.received", Direction.RETURN): "Return accepted",
+}
+"""The label of a shipment's two events, by the shipment's direction."""
+
+
+def event_label(kind: str, direction: str = Direction.OUTBOUND) -> str:
+    """What a person reads for an event kind ('loan.received' of a return → 'Return
+    accepted'); `direction` matters only for a shipment's events. A kind no table knows yet
+    (added later) in its own words, never its dotted name."""
+    label = HANDOVER_LABELS.get((kind, Direction(direction))) or EVENT_LABELS.get(kind)
+    if label is None:
+        label = kind.rpartition(".")[2].replace("_", " ").capitalize()
+    return label

@@ -71,7 +71,7 @@ def test_history_of_a_sample_and_an_institution(runner: CliRunner, ledger: str) 
     assert "20.000 mg" in data["events"][0]["description"]
     result = invoke(runner, "--as", COMPLIANCE, "custody", "history", "--institution", "OU")
     assert result.exit_code == 0, result.stderr
-    assert "agreement signed" in result.stdout and "person added" in result.stdout
+    assert "Agreement signed" in result.stdout and "Person added" in result.stdout
 
 
 def test_history_as_of_shows_the_earlier_state(runner: CliRunner, ledger: str) -> None:

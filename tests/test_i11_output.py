@@ -217,10 +217,10 @@ def test_fit_to_width_never_leaves_a_column_without_room() -> None:
 
 
 def test_history_table_shows_event_labels_and_json_keeps_kinds(demo: dict[str, str]) -> None:
-    """Tables say 'received', not 'loan.received'; JSON keeps the kind."""
+    """Tables say 'Receipt', not 'loan.received'; JSON keeps the kind."""
     table = run(demo, "custody", "history", "--loan", "L-2025-UoC", columns=250).stdout
     assert "loan.received" not in table and "loan.issued" not in table
-    assert "issued from vault" in table and "by hand:" in table and "hand_carried" not in table
+    assert "Issue from vault" in table and "by hand:" in table and "hand_carried" not in table
     assert "(research, 1 year)" in table and "P1Y" not in table
     events = json.loads(run(demo, "custody", "history", "--loan", "L-2025-UoC", "--json").stdout)
     assert "loan.received" in [e["kind"] for e in events["events"]]

@@ -8,10 +8,10 @@ import pytest
 
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.apply import APPLIERS
-from sampleloans.readmodels.report import EVENT_LABELS
 from sampleloans.services import kinds
 from sampleloans.services.bulk import HANDLERS
 from sampleloans.services.history import DESCRIBERS
+from sampleloans.vocab import EVENT_LABELS
 
 
 def test_every_kind_has_every_part() -> None:

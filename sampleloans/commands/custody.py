@@ -345,7 +345,9 @@ def _event_style(e: Any) -> str:
 def _event_cells(e: Any) -> list[Any]:
     from rich.text import Text
 
-    from sampleloans.commands.render import event_label, when_cell
+    from sampleloans.commands.render import when_cell
+    from sampleloans.readmodels.handover import direction_of
+    from sampleloans.vocab import event_label
 
     what = Text(e.description)
     # corrections and person events already say their reason in the description
@@ -362,7 +364,7 @@ def _event_cells(e: Any) -> list[Any]:
             when_cell(e.occurred_at, e.recorded_at, e.backdated),
             style="yellow" if e.backdated else "",
         ),
-        Text(event_label(e.kind)),
+        Text(event_label(e.kind, direction_of(e.handover))),
         Text(
             e.actor
             + (f" (imported by {e.imported_by})" if e.imported_by else "")

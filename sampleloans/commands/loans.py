@@ -966,9 +966,11 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
         _status_text(row.status, row.said_status),
         str(row.samples),
         mass_fact(row.issued_ug),
-        # the table joins the held mass and the part of it on its way back; CSV, two cells
+        # the table joins the held mass and the part of it on its way back, in short words
+        # (a list has eight columns: `status`'s words wrapped the cell over four lines at 120
+        # columns); CSV, two cells
         Fact(
-            format_mass(row.held_ug) + _on_its_way_back(row.returning_ug),
+            format_mass(row.held_ug) + _returning(row.returning_ug),
             str(row.held_ug),
             str(row.returning_ug),
         ),
@@ -1012,6 +1014,14 @@ def _on_its_way_back(returning_ug: int) -> str:
     from sampleloans.units import format_mass
 
     return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
+
+
+def _returning(returning_ug: int) -> str:
+    """The part of the held mass on its way back, as a list's cell says it: ' (20.000 mg
+    returning)' (nothing when none is)."""
+    from sampleloans.units import format_mass
+
+    return f" ({format_mass(returning_ug)} returning)" if returning_ug else ""
 
 
 LOAN_TABLE = TableSpec(

@@ -53,6 +53,18 @@ class Handover:
         return is_backdated(self.occurred_at, self.recorded_at)
 
 
+RETURN_STEPS = ("return", "accept-return")
+"""The steps of a shipment back to the lender."""
+
+
+def direction_of(handover: Handover | None) -> str:
+    """The direction of the shipment a hand-over belongs to ('return' for a return shipped or
+    accepted); 'outbound' for any other event, which has none."""
+    if handover is not None and handover.step in RETURN_STEPS:
+        return "return"
+    return "outbound"
+
+
 def label(view: PartyView | None) -> str:
     """A person's label, or an em dash when none is recorded."""
     return view.label if view is not None else "—"

@@ -21,7 +21,13 @@ from typing import Any
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.readmodels.handover import Handover
 from sampleloans.units import format_period, masses_grouped
-from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ENDED_LOAN_STATUSES, ItemState, LoanStatus
+from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
+    ENDED_LOAN_STATUSES,
+    ItemState,
+    LoanStatus,
+    event_label,
+)
 
 KINDS = ("custody", "return", "overdue", "inventory")
 TITLES = {
@@ -31,44 +37,11 @@ TITLES = {
     "inventory": "Inventory statement",
 }
 RESPOND_WITHIN_DAYS = 14  # an overdue notice asks for the return or an extension request by then
-EVENT_LABELS = {
-    # what a reader of a form sees for each event kind (never the ledger's dotted name)
-    "ledger.created": "Ledger created",
-    "institution.added": "Institution added",
-    "person.added": "Person added",
-    "person.role_changed": "Role changed",
-    "person.deactivated": "Person deactivated",
-    "person.reactivated": "Person reactivated",
-    "mission.added": "Mission added",
-    "sample.registered": "Registration",
-    "sample.moved": "Storage move",
-    "sample.split": "Split",
-    "sample.transferred": "Transferred",
-    "agreement.created": "Agreement drafted",
-    "agreement.signed": "Agreement signed",
-    "agreement.ended": "Agreement ended",
-    "loan.requested": "Loan requested",
-    "loan.approved": "Loan approved",
-    "loan.issued": "Issue from vault",
-    "loan.consumed": "Analysis",
-    "loan.split": "Split by borrower",
-    "loan.inventory": "Inventory attested",
-    "loan.extended": "Extension",
-    "loan.recalled": "Recall",
-    "loan.settled": "Settlement",
-    "loan.closed": "Loan closed",
-    "loan.withdrawn": "Loan withdrawn",
-    "incident.reported": "Incident",
-    "incident.resolved": "Incident resolved",
-    "event.corrected": "Correction",
+EARLIER_LABELS = {
+    # a kind's label as the page layouts before LABELS_LAYOUT (statement layouts before
+    # statement.LABELS_VERSION) printed it, where the one table (`vocab.EVENT_LABELS`) now
+    # names it as the command line does; their content digests cover these words
     "mass.corrected": "Corrected",
-}
-HANDOVER_LABELS = {
-    # (kind, shipment direction) of the hand-over events
-    ("loan.shipped", "outbound"): "Shipment",
-    ("loan.shipped", "return"): "Return shipped",
-    ("loan.received", "outbound"): "Receipt",
-    ("loan.received", "return"): "Return accepted",
 }
 
 
@@ -181,6 +154,13 @@ def words_in(value: Words, layout: int) -> str:
     return value.words(layout) if isinstance(value, Reworded) else value
 
 
+def label_words(kind: str, direction: str, since: int) -> Words:
+    """An event's label from the one table (`vocab.event_label`), as the layouts before
+    `since` printed it where they named it otherwise (`EARLIER_LABELS`)."""
+    label = event_label(kind, direction)
+    return reworded(label, EARLIER_LABELS.get(kind, label), since)
+
+
 def finding_cell(text: Words, layout: int) -> str:
     """A finding's "What" cell as `layout` printed it: its words, but in layout 11, which
     printed a reworded finding (a weighing of 1,000 g or more) as the program's text of it,
@@ -234,7 +214,7 @@ class CustodyRow:
     seq: int
     occurred_at: datetime
     kind: str
-    label: str  # what a reader sees for the kind: "Receipt", "Return accepted" (EVENT_LABELS)
+    label: Words  # what a reader sees for the kind: "Receipt", "Return accepted" (`label_words`)
     released_by: str
     received_by: str
     location: str
@@ -252,6 +232,8 @@ class CustodyRow:
     courier: str = ""
     witness: str = ""
     handover: Handover | None = None  # the persons of a hand-over (issue, ship, receive, …)
+    # from layout 15 on: the events that correct this one, as `custody history` marks them
+    corrected_by: tuple[int, ...] = ()
     # recorded by a person of the institution the event's loan is lent to (services/reporting/
     # services/borrower_mark.py); printed and digested from layout 3 on (LAYOUT_FIELDS)
     by_borrower: bool = False
@@ -310,6 +292,9 @@ class Analysis:
     technique: str
     destructive: bool
     mass_ug: int
+    # from layout 15 on: when it was recorded, for one back-dated (recorded over an hour after
+    # it happened), as `custody history` and the custody report show it; None otherwise
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +314,7 @@ class ReturnLine:
     lost_ug: int
     remaining_ug: int
     from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
+    on_its_way_back: bool = False  # from layout 15 on: shipped back, not yet accepted
 
 
 @dataclass(frozen=True)
@@ -510,8 +496,14 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # long after issue it falls due, and one never attested, "— (none attested yet)" (before: a
 # bare "—", and a closed loan's return date as if still due; `InventoryBody.ended` and
 # `loan_period`, digested from 14 on).
-REPORT_LAYOUT = 14
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+# 15 = every event is named by the one table of labels the command line uses too
+# (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected"), and the
+# reports mark what `custody history` marks: a back-dated analysis in the return report says
+# when it was recorded, a corrected event in the custody report "[corrected by N]", and the
+# return report of a partial return in flight names the part on its way back, as `status`
+# does, and marks each item shipped back (`MARKED_EVENTS_LAYOUT`; before: none of these).
+REPORT_LAYOUT = 15
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -540,6 +532,14 @@ NO_DATE_WORDS_LAYOUT = 14
 """The first layout whose inventory report says why a loan has no next inventory date, how a
 loan over ended (not its old return date), when one not yet issued falls due, and that no
 inventory was attested yet (1–13: "—")."""
+LABELS_LAYOUT = 15
+"""The first layout naming every event by the one table of labels the command line uses too
+(`vocab.EVENT_LABELS`): a mass correction "Mass corrected" (1–14: "Corrected")."""
+MARKED_EVENTS_LAYOUT = 15
+"""The first layout marking what `custody history` marks: a back-dated analysis in the return
+report with when it was recorded, a corrected event in the custody report "[corrected by N]",
+and in the return report a partial return in flight: the part on its way back in its verdict,
+as `status` says it, and each item shipped back marked so (1–14: none of these)."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -558,6 +558,9 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (InventoryBody, "ended"): NO_DATE_WORDS_LAYOUT,
     (InventoryBody, "loan_period"): NO_DATE_WORDS_LAYOUT,
     (CustodyBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
+    (Analysis, "recorded_at"): MARKED_EVENTS_LAYOUT,
+    (ReturnLine, "on_its_way_back"): MARKED_EVENTS_LAYOUT,
+    (CustodyRow, "corrected_by"): MARKED_EVENTS_LAYOUT,
     (ReturnBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
 }
 # (the statement's own fields, added by its later layouts, are entered in readmodels/statement.py)

@@ -25,7 +25,7 @@ from sampleloans.readmodels.report import (
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 13
+STATEMENT_LAYOUT = 14
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -63,6 +63,13 @@ NO_DATE_WORDS_VERSION = 13
 keep: no inventory owed, and why ("— (none owed: the loan is returned)"), and a loan returned
 or settled, how it ended in place of its old return date, and an obligation with no date of its
 own (the settlement report) is due "— (now)" (1–12: "—", and the old date)."""
+LABELS_VERSION = 14
+MARKED_EVENTS_VERSION = 14
+"""The first statement layout marking an event as `custody history` does: a back-dated one
+with when it was recorded, a corrected one "[corrected by N]" (1–13: neither)."""
+"""The first statement layout naming every event by the one table of labels the command line
+and the reports use (`vocab.EVENT_LABELS`): a mass correction "Mass corrected" (1–13:
+"Corrected")."""
 
 
 @dataclass(frozen=True)
@@ -152,12 +159,21 @@ class StatementEvent:
     seq: int
     occurred_at: datetime
     loan: str
-    label: str
+    label: Words  # from the one table of labels (`services.reporting.custody.event_label`)
     description: Words
     hash: str
     prev_hash: str
     body: dict[str, Any] = field(compare=False)  # the fields hashed (ledger.chain.event_body)
     proof: tuple[str, ...] = ()  # RFC 6962 audit path (hex), leaf index seq - 1
+    # from statement layout 14 on (MARKED_EVENTS_VERSION): when a back-dated event was
+    # recorded (None: recorded when it happened), and the events that correct this one, as
+    # `custody history` shows them
+    recorded_at: datetime | None = None
+    corrected_by: tuple[int, ...] = ()
+
+
+LAYOUT_FIELDS[(StatementEvent, "recorded_at")] = MARKED_EVENTS_VERSION
+LAYOUT_FIELDS[(StatementEvent, "corrected_by")] = MARKED_EVENTS_VERSION
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from sampleloans.readmodels.report import (
     COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
+    MARKED_EVENTS_LAYOUT,
     RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     CustodyBody,
@@ -246,11 +247,11 @@ def handover_signatures(body: CustodyBody, page_layout: int) -> list[Any]:
         if page_layout >= FRAMED_TABLES_LAYOUT
         else _widths(page_layout, SIGNATURE_WIDTHS, FITTED_SIGNATURE_WIDTHS)
     )
-    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body), widths)
+    table = tables.data_tables(SIGNATURE_HEADER, _signature_rows(body, page_layout), widths)
     return layout.section(f"Hand-overs to sign ({count})", [note, *table])
 
 
-def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
+def _signature_rows(body: CustodyBody, page_layout: int) -> Iterator[tuple[Any, ...]]:
     """One row per hand-over: seq, what and when, then each party and room for a signature."""
     for e in body.events:
         if e.handover is None:  # not a hand-over
@@ -258,7 +259,7 @@ def _signature_rows(body: CustodyBody) -> Iterator[tuple[Any, ...]]:
         released, received = (getattr(e, name) or "—" for name in HANDOVER_PARTIES)
         yield (
             e.seq,
-            f"{e.label}\n{when(e.occurred_at)}",
+            f"{words_in(e.label, page_layout)}\n{when(e.occurred_at)}",
             released,
             SIGNATURE_CELL,
             received,
@@ -288,12 +289,21 @@ def _time_cell(e: CustodyRow) -> str:
     return f"{occurred} (recorded {when(e.recorded_at)})"
 
 
+def _label_cell(e: CustodyRow, page_layout: int) -> str:
+    """An event's label with its flag; from layout 15 on, a corrected event marked as
+    `custody history` marks it, "[corrected by 110]"."""
+    cell = words_in(e.label, page_layout) + (f" [{e.flag}]" if e.flag else "")
+    if e.corrected_by and page_layout >= MARKED_EVENTS_LAYOUT:
+        cell += f" [corrected by {', '.join(map(str, e.corrected_by))}]"
+    return cell
+
+
 def _event_cells(e: CustodyRow, page_layout: int) -> tuple[Any, ...]:
     """One row of the chain-of-custody table."""
     return (
         e.seq,
         _time_cell(e),
-        e.label + (f" [{e.flag}]" if e.flag else ""),
+        _label_cell(e, page_layout),
         e.released_by,
         e.received_by,
         e.location,

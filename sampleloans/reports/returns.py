@@ -9,10 +9,12 @@ from reportlab.lib import colors
 
 from sampleloans.readmodels.report import (
     CHART_IN_TABLE_ORDER_LAYOUT,
+    MARKED_EVENTS_LAYOUT,
     RECALLED_LAYOUT,
     REPORT_LAYOUT,
     SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
+    Analysis,
     Report,
     ReturnBody,
     ReturnLine,
@@ -50,7 +52,7 @@ def story(report: Report) -> list[Any]:
     out += _agreement_section(body, report.layout)
     out += recalls_section(body.recalls, report.layout >= RECALLED_LAYOUT)
     out += layout.section("Mass accounting per sample", _accounting(body, report.layout))
-    out += _analyses_section(body)
+    out += _analyses_section(body, report.layout)
     out += _splits_section(body)
     out += _conditions_section(body)
     out += _findings_section(body, report.layout)
@@ -100,7 +102,10 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
     )
     if body.splits:
         accounting.append(layout.para(_continuation_note(split), st["note"]))
-    accounting.append(layout.para(_verdict(body.total, page_layout), st["body"]))
+    verdict = _verdict(body.total, page_layout)
+    if page_layout >= MARKED_EVENTS_LAYOUT:
+        verdict = _with_part_on_its_way_back(verdict, body)
+    accounting.append(layout.para(verdict, st["body"]))
     return accounting
 
 
@@ -138,13 +143,30 @@ def _verdict(total: ReturnLine, page_layout: int) -> str:
     return f"{mass(total.remaining_ug)} remains accountable by the borrower."
 
 
-def _analyses_section(body: ReturnBody) -> list[Any]:
+def _with_part_on_its_way_back(verdict: str, body: ReturnBody) -> str:
+    """The verdict naming the part of the mass accountable that is on its way back, in
+    `status`'s words: '… for 59.250 mg (20.000 mg of it on its way back).'"""
+    returning_ug = sum(line.remaining_ug for line in body.lines if line.on_its_way_back)
+    if not returning_ug or not verdict.endswith("."):
+        return verdict
+    return f"{verdict[:-1]} ({mass(returning_ug)} of it on its way back)."
+
+
+def _analysis_time(a: Analysis, page_layout: int) -> str:
+    """When an analysis happened; from layout 15 on, a back-dated one also says when it was
+    recorded, as `custody history` and the custody report do."""
+    if a.recorded_at is None or page_layout < MARKED_EVENTS_LAYOUT:
+        return when(a.occurred_at)
+    return f"{when(a.occurred_at)} (recorded {when(a.recorded_at)})"
+
+
+def _analyses_section(body: ReturnBody, page_layout: int) -> list[Any]:
     """Every consumption of every item, analysis by analysis."""
     analyses = [
         (
             a.seq,
             line.code,
-            when(a.occurred_at),
+            _analysis_time(a, page_layout),
             a.technique,
             "yes" if a.destructive else "no",
             mass(a.mass_ug),
@@ -205,6 +227,8 @@ def _accounting_cells(line: ReturnLine, page_layout: int, split: bool) -> tuple[
     """One row of the mass accounting table (a continuation line says so), its masses as
     `page_layout` counts them."""
     code = f"{line.code} (continuation)" if line.split_from else line.code
+    if line.on_its_way_back and page_layout >= MARKED_EVENTS_LAYOUT:
+        code += "\n(on its way back)"
     return (
         code,
         mass(mass_in(line.issued_ug, page_layout)),

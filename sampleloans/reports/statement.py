@@ -24,6 +24,7 @@ from sampleloans.readmodels.statement import (
     AS_OF_VERSION,
     COUNTED_VERSION,
     GROUPED_MASS_VERSION,
+    MARKED_EVENTS_VERSION,
     NO_DATE_WORDS_VERSION,
     RECALLED_VERSION,
     SPLIT_APART_VERSION,
@@ -32,6 +33,7 @@ from sampleloans.readmodels.statement import (
     CheckpointRef,
     Obligation,
     Statement,
+    StatementEvent,
     StatementItem,
     StatementLoan,
     in_version,
@@ -98,8 +100,12 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # and the old date as if still due; `StatementLoan.ended`, digested from 13 on); in "What you
 # owe", an obligation with no date of its own (the settlement report) is due "— (now)", as
 # its standing says (before: a bare "—").
+# 14 = every event named by the one table of labels the command line and the reports use
+# (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected"), and marked
+# as `custody history` marks it: a back-dated event with when it was recorded, a corrected one
+# "[corrected by N]" (`StatementEvent.recorded_at`, `corrected_by`; before: neither).
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -447,16 +453,33 @@ EVENT_WIDTHS = (0.06, 0.15, 0.12, 0.13, 0.39, 0.15)
 FITTED_EVENT_WIDTHS = (0.07, 0.15, 0.12, 0.13, 0.38, 0.15)
 
 
+def _occurred_cell(e: StatementEvent, version: int) -> str:
+    """When an event happened; from layout 14 on, a back-dated one also says when it was
+    recorded, as `custody history` and the custody report do."""
+    if e.recorded_at is None or version < MARKED_EVENTS_VERSION:
+        return when(e.occurred_at)
+    return f"{when(e.occurred_at)} (recorded {when(e.recorded_at)})"
+
+
+def _description_cell(e: StatementEvent, version: int) -> str:
+    """What the ledger records of an event; from layout 14 on, a corrected one marked as
+    `custody history` marks it, "[corrected by 110]"."""
+    text = words_in(e.description, version)
+    if e.corrected_by and version >= MARKED_EVENTS_VERSION:
+        text += f" [corrected by {', '.join(map(str, e.corrected_by))}]"
+    return text
+
+
 def _events(statement: Statement, version: int) -> list[Any]:
     """Every event of the PI's loans, with its hash (the proof is in the embedded file)."""
     events = statement.body.events
     rows = (
         (
             str(e.seq),
-            when(e.occurred_at),
+            _occurred_cell(e, version),
             e.loan,
-            e.label,
-            words_in(e.description, version),
+            words_in(e.label, version),
+            _description_cell(e, version),
             e.hash[:16] + "…",
         )
         for e in events

@@ -1,8 +1,8 @@
 """One home per event kind: everything the program knows about a kind, listed together.
 
 For every kind: its payload type (`ledger/events.py`), its projection (`ledger/apply.py`), the
-line `custody history` prints (`services/history.py`), the label of its row in the custody
-report (`readmodels/report.py`) and how a history import maps a line to its service
+line `custody history` prints (`services/history.py`), the label every table and PDF prints
+(`vocab.py`) and how a history import maps a line to its service
 (`services/bulk.py`), or why it is never imported. The parts stay beside the code that uses
 them (each layer keeps its own); this registry joins them by kind, so a kind that lacks one is
 found at once: `missing` names what is lacking and a test requires it to be empty. It lives in
@@ -15,9 +15,9 @@ from typing import Any
 
 from sampleloans.ledger.apply import APPLIERS
 from sampleloans.ledger.events import EVENT_TYPES, Event
-from sampleloans.readmodels.report import EVENT_LABELS, HANDOVER_LABELS
 from sampleloans.services.bulk import HANDLERS
 from sampleloans.services.history import DESCRIBERS
+from sampleloans.vocab import EVENT_LABELS, HANDOVER_LABELS
 
 NOT_IMPORTED: dict[str, str] = {
     "ledger.created": "every ledger writes its own first event ('init'); a history never has it",

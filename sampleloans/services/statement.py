@@ -11,7 +11,7 @@ alone, that the events it lists are in the ledger the lender signed.
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from sampleloans.models import (
     Sample,
     Shipment,
 )
+from sampleloans.readmodels.handover import is_backdated
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
     SETTLEMENT_REPORT,
@@ -49,6 +50,7 @@ from sampleloans.readmodels.report import (
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
     GROUPED_MASS_VERSION,
     KIND,
+    LABELS_VERSION,
     PROOF_FORMAT,
     SPLIT_APART_VERSION,
     TITLE,
@@ -530,15 +532,20 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
     )
     paths = proofs.of(sorted(loan_of))
     events = []
+    corrections: dict[int, list[int]] = {}  # corrected seq → its corrections, in seq order
     for event in rows:
         body = _unaltered_body(event)
         payload = json.loads(event.payload)
+        occurred_at, recorded_at = from_iso(event.occurred_at), from_iso(event.recorded_at)
+        if event.corrects_seq is not None:
+            corrections.setdefault(event.corrects_seq, []).append(event.seq)
         events.append(
             StatementEvent(
                 seq=event.seq,
-                occurred_at=from_iso(event.occurred_at),
+                occurred_at=occurred_at,
+                recorded_at=recorded_at if is_backdated(occurred_at, recorded_at) else None,
                 loan=loan_of[event.seq],
-                label=event_label(event.kind, payload, shipments, event.seq),
+                label=event_label(event.kind, payload, shipments, event.seq, LABELS_VERSION),
                 description=_event_description(session, event, payload),
                 hash=event.hash,
                 prev_hash=event.prev_hash,
@@ -546,7 +553,10 @@ def _events(session: Session, numbers: list[str], proofs: InclusionProofs) -> li
                 proof=paths[event.seq],
             )
         )
-    return events
+    return [
+        replace(e, corrected_by=tuple(corrections[e.seq])) if e.seq in corrections else e
+        for e in events
+    ]
 
 
 def _unaltered_body(event: LedgerEvent) -> dict[str, Any]:

@@ -25,8 +25,7 @@ from sampleloans.models import (
 from sampleloans.readmodels.handover import Handover, is_backdated, label, receiver_label
 from sampleloans.readmodels.report import (
     BORROWER,
-    EVENT_LABELS,
-    HANDOVER_LABELS,
+    LABELS_LAYOUT,
     WORDED_LAYOUT,
     AgreementInfo,
     CustodyBody,
@@ -36,6 +35,7 @@ from sampleloans.readmodels.report import (
     Party,
     ReportRequest,
     Words,
+    label_words,
     reworded,
     with_grouped_masses,
 )
@@ -64,6 +64,7 @@ from sampleloans.services.reporting.parts import (
     weighing_words,
 )
 from sampleloans.text import counted
+from sampleloans.vocab import Direction
 
 EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
 
@@ -283,11 +284,25 @@ def _custody_rows(
         .order_by(col(LedgerEvent.seq))
         .execution_options(yield_per=EVENT_BATCH)
     )
+    corrections: dict[int, list[int]] = {}  # corrected seq → its corrections, in seq order
     for event in events:
         row, found = _custody_row(known, event, borrowers)
         rows.append(row)
         findings.extend(found)
-    return rows, findings
+        if event.corrects_seq is not None:
+            corrections.setdefault(event.corrects_seq, []).append(event.seq)
+    return _marked_corrected(rows, corrections), findings
+
+
+def _marked_corrected(
+    rows: list[CustodyRow], corrections: dict[int, list[int]]
+) -> list[CustodyRow]:
+    """The rows, each corrected one with the seqs of its corrections (a correction always comes
+    after the event it corrects, so they are known once every row is read)."""
+    for k, row in enumerate(rows):
+        if row.seq in corrections:
+            rows[k] = replace(row, corrected_by=tuple(corrections[row.seq]))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -526,18 +541,20 @@ def _worded(
 
 
 def event_label(
-    kind: str, payload: dict[str, Any], shipments: dict[int, Shipment], seq: int
-) -> str:
-    """What a reader sees for an event: a hand-over by its direction ("Receipt", "Return
-    accepted"), any other kind by EVENT_LABELS, an unknown kind as plain words."""
+    kind: str,
+    payload: dict[str, Any],
+    shipments: dict[int, Shipment],
+    seq: int,
+    since: int = LABELS_LAYOUT,
+) -> Words:
+    """What a reader sees for an event, from the one table of labels (`vocab.event_label`):
+    a hand-over by its direction ("Receipt", "Return accepted"); in the words of the layouts
+    before `since` (a statement's layout numbers its own) where they named it otherwise."""
+    direction: str = Direction.OUTBOUND
     if kind in ("loan.shipped", "loan.received"):
         shipment = shipments.get(seq if kind == "loan.shipped" else int(payload["shipment_seq"]))
-        direction = shipment.direction if shipment is not None else "outbound"
-        return HANDOVER_LABELS[(kind, direction)]
-    label = EVENT_LABELS.get(kind)
-    if label is None:  # a kind added later: its words, never its dotted name
-        label = kind.rpartition(".")[2].replace("_", " ").capitalize()
-    return label
+        direction = shipment.direction if shipment is not None else Direction.OUTBOUND
+    return label_words(kind, direction, since)
 
 
 def _handover_fields(handover: Handover) -> dict[str, str]:

@@ -6,12 +6,13 @@ from functools import partial
 
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime
+from sampleloans.dates import format_datetime, from_iso
 from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
     Agreement,
     Consumption,
     Incident,
+    LedgerEvent,
     Loan,
     LoanItem,
     Note,
@@ -19,6 +20,7 @@ from sampleloans.models import (
     Shipment,
     Weighing,
 )
+from sampleloans.readmodels.handover import is_backdated
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
     FINDING_WORDS_LAYOUT,
@@ -48,7 +50,7 @@ from sampleloans.services.reporting.parts import (
     weighing_words,
 )
 from sampleloans.units import format_mass
-from sampleloans.vocab import Direction, ItemSource
+from sampleloans.vocab import Direction, ItemSource, ItemState
 
 
 def build(session: Session, request: ReportRequest, now: datetime) -> tuple[ReturnBody, str]:
@@ -107,6 +109,7 @@ def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLi
                 split_ug=item.split_ug,
                 lost_ug=item.lost_ug,
                 remaining_ug=item.held_ug,
+                on_its_way_back=item.state == ItemState.RETURN_IN_TRANSIT,
             )
         )
     return lines, splits
@@ -150,14 +153,27 @@ def _split_line(item: LoanItem, parent: str) -> SplitLine:
 
 
 def _analyses(session: Session, loan_number: str, sample_code: str) -> tuple[Analysis, ...]:
-    """The analyses that consumed part of one sample on the loan, in recording order."""
-    return tuple(
-        Analysis(c.seq, c.occurred_at, c.technique, c.destructive, c.mass_ug)
-        for c in session.exec(
-            select(Consumption)
-            .where(Consumption.loan_number == loan_number, Consumption.sample_code == sample_code)
-            .order_by(col(Consumption.seq))
-        )
+    """The analyses that consumed part of one sample on the loan, in recording order; a
+    back-dated one with when it was recorded."""
+    rows = session.exec(
+        select(Consumption, LedgerEvent.recorded_at)
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(Consumption.seq))
+        .where(Consumption.loan_number == loan_number, Consumption.sample_code == sample_code)
+        .order_by(col(Consumption.seq))
+    )
+    return tuple(_analysis(c, from_iso(recorded)) for c, recorded in rows)
+
+
+def _analysis(c: Consumption, recorded_at: datetime) -> Analysis:
+    """One analysis; its recording time kept only when it was back-dated (`is_backdated`)."""
+    backdated = is_backdated(c.occurred_at, recorded_at)
+    return Analysis(
+        c.seq,
+        c.occurred_at,
+        c.technique,
+        c.destructive,
+        c.mass_ug,
+        recorded_at=recorded_at if backdated else None,
     )
 
 
