@@ -5,6 +5,7 @@ streamed list whose plain table is wider than the terminal."""
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -138,3 +139,49 @@ def test_a_long_list_on_a_narrow_terminal_streams_one_field_per_line(
     )
     result = CliRunner().invoke(app, ["loans", "list"], env={**env, "COLUMNS": None})
     assert "----" in result.stdout  # a pipe or file: the documented plain table
+
+
+def test_a_word_folded_into_short_pieces_gives_fields_instead(tmp_path: Path) -> None:
+    """A researcher's loan with a sample on its way back, at 80 columns: the table could keep
+    its masses whole only by folding the PI's e-mail two letters a line and 'received' over
+    'd'; the rows come one field per line instead, every word whole."""
+    folder = tmp_path / "demo"
+    demo_copy(folder)
+    env = {"SAMPLELOANS_DB": str(folder / "ledger.db"), "SAMPLELOANS_NOW": NOW, "NO_COLOR": "1"}
+    _invoke(
+        {**env, "SAMPLELOANS_USER": CURATOR},
+        [
+            *["loans", "return", "L-2025-OU", "--sample", "CE5C0300YJFM00307"],
+            *["--container", "N2 box 7", "--seal", "S-0043"],
+        ],
+    )
+    text = _invoke({**env, "SAMPLELOANS_USER": "anand@open.example"}, ["loans", "list"], 80)
+    assert "┏" not in text, text
+    assert "PI           anand@open.example" in text and "status       received" in text
+
+
+def test_fitted_falls_back_to_fields_when_a_word_would_fold_short() -> None:
+    """Service level: a column squeezed below its longest word (and below `FOLD_MIN_CHARS`)
+    sends `fitted` to one field per line; one wide enough keeps the table."""
+    from sampleloans.commands.render import FOLD_MIN_CHARS, fitted, keeps_words_readable
+
+    def table() -> Table:
+        made = Table(title="Loans")
+        made.add_column("loan", no_wrap=True)
+        made.add_column("PI")
+        made.add_column("status")
+        made.add_column("held", justify="right", no_wrap=True)
+        made.add_row("L-2025-OU", "anand@open.example", "received", "59.500 mg")
+        return made
+
+    assert isinstance(fitted(table(), 60), Table)
+    squeezed = table()
+    squeezed.columns[2].width = len("received") - 1
+    assert not keeps_words_readable(squeezed)
+    squeezed.columns[2].width = None
+    squeezed.columns[1].width = FOLD_MIN_CHARS  # an e-mail folded in pieces this long reads
+    assert keeps_words_readable(squeezed)
+    console = Console(width=34, record=True, color_system=None)
+    console.print(fitted(table(), 34))
+    text = console.export_text()
+    assert "┏" not in text and "status  received" in text and "PI      anand@open.example" in text

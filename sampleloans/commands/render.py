@@ -431,17 +431,33 @@ def keeps_numbers_whole(table: Table) -> bool:
     )
 
 
+FOLD_MIN_CHARS = 12
+"""A word may be folded across lines only in pieces this long: 'anand@open.e' over 'xample'
+still reads as an e-mail, 'an' over 'an' over 'd@' does not, nor 'receive' over 'd'."""
+
+
+def keeps_words_readable(table: Table) -> bool:
+    """True when no fixed-width column of a table breaks a word into pieces shorter than the
+    word or than `FOLD_MIN_CHARS`, whichever is shorter."""
+    return all(
+        column.width is None
+        or column.width >= min(FOLD_MIN_CHARS, _longest_word([cell_text(c) for c in column.cells]))
+        for column in table.columns
+    )
+
+
 def fitted(
     table: Table, width: int, abbreviations: dict[str, str] | None = None
 ) -> "RenderableType":
-    """A table as `fit_to_width` draws it where every mass and time stays whole in it; where
-    even with free text folded they cannot, the same rows one field per line (`as_records`):
-    a number is never drawn with its unit, or a date with its time, a line apart."""
+    """A table as `fit_to_width` draws it where every mass and time stays whole in it and no
+    word is folded into short pieces; where it cannot be, the same rows one field per line
+    (`as_records`): a number is never drawn with its unit, or a date with its time, a line
+    apart, nor a status or an e-mail two letters a line."""
     headings = [cell_text(column.header) for column in table.columns]
     caption = table.caption
     cells = [list(column.cells) for column in table.columns]  # before fitting wraps them
     table = fit_to_width(table, width, abbreviations)
-    if keeps_numbers_whole(table):
+    if keeps_numbers_whole(table) and keeps_words_readable(table):
         return table
     table.caption = caption  # the full headings are spelt out: no legend of short ones
     for column, own in zip(table.columns, cells, strict=True):
