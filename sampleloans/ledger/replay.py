@@ -993,8 +993,11 @@ def _consume_plain(unit: Unit, values: tuple[Any, ...]) -> bool:
     if when.tzinfo is None:
         return False
     unit.begin_event(seq, ev.LoanConsumed.kind)
-    if not consume_plain(unit, seq, when, number, code, mass_ug):
-        return False
+    try:
+        if not consume_plain(unit, seq, when, number, code, mass_ug):
+            return False
+    except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError):
+        return False  # raised by a read, before any change: `apply` reads it again and says so
     unit.head = Link(seq, str(event_hash), recorded)
     return True
 
