@@ -763,7 +763,7 @@ def replay_into(
             own and unit.consumptions_later and plain_consumptions and not db.is_postgres(reading)
         )
         rows_read: Iterator[Any] = (
-            _stored_rows(reading, cut, half, plain=plain)
+            (_stored_or_plain_rows if plain else _stored_rows)(reading, cut, half)
             if own
             else _event_rows(reading, cut, scope)
         )
@@ -917,27 +917,34 @@ class StoredEvent(NamedTuple):
 
 
 def _stored_rows(
-    reading: Connection, cut: Cut, half: tuple[Halves, int] | None = None, *, plain: bool = False
-) -> Iterator[StoredEvent | tuple[Any, ...]]:
+    reading: Connection, cut: Cut, half: tuple[Halves, int] | None = None
+) -> Iterator[StoredEvent]:
     """Every stored row within the cut (with `half`, those that half takes), in seq order, in
     the connection's snapshot. The other half's rows are left out as the driver gives them:
-    no named tuple is built for the half of the ledger this replay skips. With `plain`, a
-    plain consumption (`PLAIN_CONSUMED`) comes as the plain tuple of its values (seq, number,
-    sample, mass, occurred_at, recorded_at, hash), its payload read by SQLite, not by Python."""
+    no named tuple is built for the half of the ledger this replay skips."""
     within = "" if cut.up_to_seq is None else f" WHERE seq <= {int(cut.up_to_seq)}"
-    if plain:
-        bound = "1" if cut.up_to_seq is None else f"seq <= {int(cut.up_to_seq)}"
-        query = PLAIN_STREAM.replace("{bound}", bound)
-    else:
-        query = f"SELECT {', '.join(StoredEvent._fields)} FROM ledger_event{within} ORDER BY seq"
+    query = f"SELECT {', '.join(StoredEvent._fields)} FROM ledger_event{within} ORDER BY seq"
     make = StoredEvent._make
     for chunk in db.stream_chunks(reading, query, REPLAY_BATCH):
+        if half is None:
+            yield from map(make, chunk)
+            continue
+        halves, which = half
+        yield from (make(values) for values in chunk if halves.takes(values[0], which))
+
+
+def _stored_or_plain_rows(
+    reading: Connection, cut: Cut, half: tuple[Halves, int] | None = None
+) -> Iterator[StoredEvent | tuple[Any, ...]]:
+    """`_stored_rows`, but a plain consumption (`PLAIN_CONSUMED`) as the plain tuple of its
+    values (seq, number, sample, mass, occurred_at, recorded_at, hash), its payload read by
+    SQLite, not by Python."""
+    bound = "1" if cut.up_to_seq is None else f"seq <= {int(cut.up_to_seq)}"
+    make = StoredEvent._make
+    for chunk in db.stream_chunks(reading, PLAIN_STREAM.replace("{bound}", bound), REPLAY_BATCH):
         if half is not None:
             halves, which = half
             chunk = [values for values in chunk if halves.takes(values[0], which)]
-        if not plain:
-            yield from map(make, chunk)
-            continue
         for values in chunk:
             if values[1] is None:  # no kind: a plain consumption's values follow the row's
                 yield values[0], *values[11:], values[3], values[4], values[10]
