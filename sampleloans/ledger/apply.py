@@ -17,7 +17,6 @@ from sqlmodel import SQLModel
 from sampleloans.errors import Conflict, InvalidInput, NoSuchRecord, NotFound, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.checks import (
-    LOAN_TRANSITIONS,
     NEVER_LENT,
     loan_status_of,
     require_loan_transition,
@@ -709,48 +708,6 @@ def _consumed(store: Projections, envelope: Envelope, event: ev.LoanConsumed, t:
     store.insert(
         Consumption, **consumption_values(envelope.seq, envelope.occurred_at, event, loan.number)
     )
-
-
-_CONSUMABLE = frozenset(LOAN_TRANSITIONS["consume"])
-"""The loan statuses a consumption is allowed in."""
-
-
-def consume_plain(
-    store: Projections, seq: int, occurred_at: datetime, number: str, code: str, mass_ug: int
-) -> bool:
-    """Apply a plain consumption `verify`'s replay read as values, not as an event
-    (`replay.PLAIN_CONSUMED`: a positive mass, its row left to `replay.fill_consumptions`), as
-    `_consumed` does; False, with nothing changed, when any of its rules would fail: the caller
-    then applies the stored event through `apply`, which fails with its words.
-
-    Every rule is read before anything is set, so a refused one leaves the rows as they were
-    (`_consumed` sets the loan's and the sample's last time before it reads the item). Its
-    index entries are `_loan`'s four and `_sample`'s one.
-    """
-    loan = store.get(Loan, number)
-    if loan is None or occurred_at < loan.last_loan_wide_event_at or loan.status not in _CONSUMABLE:
-        return False
-    sample = store.get(Sample, code)
-    if sample is None or occurred_at < sample.last_event_at:
-        return False
-    item = store.get(LoanItem, (number, code))
-    if item is None or mass_ug > item.held_ug:
-        return False
-    loan.last_event_at = max(loan.last_event_at, occurred_at)
-    sample.last_event_at = occurred_at
-    for subject_type, key in (
-        (SubjectType.LOAN, number),
-        (SubjectType.INSTITUTION, loan.institution),
-        (SubjectType.AGREEMENT, loan.agreement),
-        (SubjectType.PERSON, loan.pi_email),
-        (SubjectType.SAMPLE, code),
-    ):
-        store.index(seq, subject_type, key)
-    _use_up(sample, item, mass_ug, "consumed")
-    sample.consumed_ug += mass_ug
-    if item.state != ItemState.HELD:
-        _follow_items(store, loan)
-    return True
 
 
 def consumption_values(

@@ -53,12 +53,12 @@ from sampleloans.dates import to_iso
 from sampleloans.errors import SampleLoansError, StorageError
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.apply import consume_plain, consumption_values
+from sampleloans.ledger.apply import consumption_values
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
 from sampleloans.ledger.payload import stored_payload
-from sampleloans.ledger.unit import Link, Unit, replay
+from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import Consumption, EventSubject, LedgerEvent, LedgerMeta, utc_text
 from sampleloans.vocab import InstitutionKind
 
@@ -721,7 +721,6 @@ def replay_into(
     index_check: IndexCheck | None = None,
     progress: Callable[[int], None] | None = None,
     half: tuple[Halves, int] | None = None,
-    plain_consumptions: bool = True,
 ) -> str | None:
     """Replay the events of `source` (all, or those of `cut`; only what `scope` needs, when
     given) into the empty schema of `target`, writing every `batch` events; the first failure
@@ -731,9 +730,6 @@ def replay_into(
     With `index_check` (a whole replay, `source` a connection), the events and their index are
     not copied: the replay reads the ledger's own, and hands each event's entries to the check.
     With `half` (halves, which), only the events that half takes (`ledger/halves.py`).
-    A whole replay of a SQLite ledger's own events (`verify`) reads its plain consumptions as
-    values (`PLAIN_CONSUMED`, `apply.consume_plain`), unless `plain_consumptions` is False (the
-    one-by-one path every one of them would otherwise take, which the tests compare it with).
     """
     cut = cut or Cut()
     with (
@@ -758,32 +754,12 @@ def replay_into(
             connection.execute(meta.insert(), rows)
         count = 0
         own = stored is not None and scope is None  # the ledger's own rows, read as tuples
-        # a whole replay of a SQLite ledger's own events reads its plain consumptions as values
-        plain = (
-            own and unit.consumptions_later and plain_consumptions and not db.is_postgres(reading)
-        )
         rows_read: Iterator[Any] = (
-            (_stored_or_plain_rows if plain else _stored_rows)(reading, cut, half)
-            if own
-            else _event_rows(reading, cut, scope)
+            _stored_rows(reading, cut, half) if own else _event_rows(reading, cut, scope)
         )
         for row in rows_read:
             if half is not None and not own and not half[0].takes(row.seq, half[1]):
                 continue  # the other half's (`_stored_rows` leaves them out itself)
-            if type(row) is tuple:  # a plain consumption (`PLAIN_CONSUMED`), as values
-                if _consume_plain(unit, row):
-                    if index_check is not None and (
-                        half is None or half[0].checks(row[0], half[1])
-                    ):
-                        index_check.event(row[0], unit.indexed())
-                    if progress is not None:
-                        progress(row[0])
-                    count += 1
-                    if count % batch == 0:
-                        unit.release()
-                        gc.collect(1)
-                    continue
-                row = _stored_row(reading, row[0])  # a rule fails: `apply` says which
             try:
                 # in the try: a row of a page cut short holds NULLs and zero bytes, no time
                 envelope = envelope_of(row)
@@ -931,89 +907,6 @@ def _stored_rows(
             continue
         halves, which = half
         yield from (make(values) for values in chunk if halves.takes(values[0], which))
-
-
-def _stored_or_plain_rows(
-    reading: Connection, cut: Cut, half: tuple[Halves, int] | None = None
-) -> Iterator[StoredEvent | tuple[Any, ...]]:
-    """`_stored_rows`, but a plain consumption (`PLAIN_CONSUMED`) as the plain tuple of its
-    values (seq, number, sample, mass, occurred_at, recorded_at, hash), its payload read by
-    SQLite, not by Python."""
-    bound = "1" if cut.up_to_seq is None else f"seq <= {int(cut.up_to_seq)}"
-    make = StoredEvent._make
-    for chunk in db.stream_chunks(reading, PLAIN_STREAM.replace("{bound}", bound), REPLAY_BATCH):
-        if half is not None:
-            halves, which = half
-            chunk = [values for values in chunk if halves.takes(values[0], which)]
-        for values in chunk:
-            if values[1] is None:  # no kind: a plain consumption's values follow the row's
-                yield values[0], *values[11:], values[3], values[4], values[10]
-            else:
-                yield make(values[:11])
-
-
-_PLAIN_FIELDS = ("number", "sample", "mass_ug")
-PLAIN_CONSUMED = (
-    f"kind = '{ev.LoanConsumed.kind}' AND corrects_seq IS NULL "
-    # printable ASCII and no escape: Python reads the same characters as the JSON path
-    "AND instr(payload, '\\') = 0 AND NOT payload GLOB '*[^ -~]*' "
-    # json_valid first (CASE keeps the order); each of the five keys once and no other
-    "AND CASE WHEN json_valid(payload) THEN json_remove(payload, "
-    + ", ".join(f"'$.{name}'" for name in _CONSUMPTION_FIELDS)
-    + ") = '{}' "
-    + "".join(f"AND json_type(payload, '$.{name}') = 'text' " for name in _CONSUMPTION_FIELDS[:3])
-    + "AND json_type(payload, '$.destructive') IN ('true', 'false') "
-    "AND json_type(payload, '$.mass_ug') = 'integer' "
-    "AND json_extract(payload, '$.mass_ug') BETWEEN 1 AND 9007199254740991 "
-    "ELSE 0 END"
-)
-"""A `loan.consumed` event `verify`'s replay may apply from values SQLite reads
-(`apply.consume_plain`): uncorrected, its payload exactly the five fields, plain as
-`CONSUMED_FILL` reads them, texts, a boolean and a positive integer within JSON's exact range.
-Its row is then the fill's, and its times are read by Python as every event's
-(`_consume_plain`); anything else about it is `apply`'s."""
-PLAIN_STREAM = (
-    "SELECT seq, kind, payload, occurred_at, recorded_at, actor, os_user, corrects_seq, "
-    "reason, prev_hash, hash, NULL, NULL, NULL FROM ledger_event "
-    "WHERE {bound} AND NOT (" + PLAIN_CONSUMED + ") "
-    "UNION ALL SELECT seq, NULL, NULL, occurred_at, recorded_at, NULL, NULL, NULL, NULL, "
-    "NULL, hash, "
-    + ", ".join(f"json_extract(payload, '$.{name}')" for name in _PLAIN_FIELDS)
-    + " FROM ledger_event WHERE {bound} AND "
-    + PLAIN_CONSUMED
-    + " ORDER BY seq"
-)
-"""Every stored row in seq order: a plain consumption as its seq, times, hash and values
-(no kind: `_stored_rows` tells them apart), any other event as its row."""
-
-
-def _consume_plain(unit: Unit, values: tuple[Any, ...]) -> bool:
-    """Apply a plain consumption from its values (`apply.consume_plain`), with its times read
-    as `envelope_of` reads them; False, with nothing changed, where `apply` must say what fails
-    (a rule, or a time Python does not read as an aware one)."""
-    seq, number, code, mass_ug, occurred_at, recorded_at, event_hash = values
-    try:
-        when = datetime.fromisoformat(occurred_at)
-        recorded = datetime.fromisoformat(recorded_at)
-    except (TypeError, ValueError):
-        return False
-    if when.tzinfo is None:
-        return False
-    unit.begin_event(seq, ev.LoanConsumed.kind)
-    try:
-        if not consume_plain(unit, seq, when, number, code, mass_ug):
-            return False
-    except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError):
-        return False  # raised by a read, before any change: `apply` reads it again and says so
-    unit.head = Link(seq, str(event_hash), recorded)
-    return True
-
-
-def _stored_row(reading: Connection, seq: int) -> StoredEvent:
-    """One stored event row by seq."""
-    events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    columns = [events.c[name] for name in StoredEvent._fields]
-    return StoredEvent._make(reading.execute(select(*columns).where(events.c.seq == seq)).one())
 
 
 def _mapping_of(row: Any) -> Mapping[str, Any]:

@@ -622,12 +622,6 @@ class Unit:
             )
             self._raw.add(_SUBJECTS)
 
-    def begin_event(self, seq: int, kind: str) -> None:
-        """Start an event applied without its stored row (`verify`'s plain consumptions,
-        `apply.consume_plain`): its index entries start afresh, as in `replay`."""
-        self._applying_seq, self._applying_kind = seq, kind
-        self._subjects.clear()
-
     def indexed(self) -> set[tuple[int, str, str]]:
         """The index entries (seq, subject type, key) of the event applied last."""
         return self._subjects
