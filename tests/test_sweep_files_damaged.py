@@ -6,6 +6,8 @@ documented exit code, no traceback, and nothing changed."""
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +52,26 @@ def sampleloans(cli: WarmCli) -> Cli:
         return cli.run(list(args), cwd or Path.cwd(), environment)
 
     return call
+
+
+def sampleloans_cold(
+    db: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI as the curator on `db`, at a fixed clock, started cold (`python -m`): for
+    the sweeps that share this file's `demo_ledger` without its warm server."""
+    environment = {k: v for k, v in os.environ.items() if k != crashpoints.ENV_VAR}
+    environment.update(
+        SAMPLELOANS_DB=str(db), SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW, COLUMNS="120"
+    )
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "sampleloans", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def digest(path: Path) -> str:

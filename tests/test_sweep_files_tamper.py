@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sweep_files_damaged import copy_of, demo_ledger, sampleloans
+from tests.test_sweep_files_damaged import cli, copy_of, demo_ledger
+from tests.test_sweep_files_damaged import sampleloans_cold as sampleloans
 
-__all__ = ["demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
+__all__ = ["cli", "demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
 
 
 def sqlite_cli(ledger: Path, script: str) -> None:

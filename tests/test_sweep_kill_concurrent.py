@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.test_concurrency import chain_problems, event_count
-from tests.test_sweep_files_damaged import demo_ledger, sampleloans
+from tests.test_sweep_files_damaged import cli, demo_ledger
+from tests.test_sweep_files_damaged import sampleloans_cold as sampleloans
 
-__all__ = ["demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
+__all__ = ["cli", "demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
 
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
 ROUNDS = 25 if SOAK else 6

@@ -85,6 +85,29 @@ def check_payload(kind: str, payload: dict[str, Any]) -> None:
         check_value(value, fields[name][0], f"payload.{name}")
 
 
+def check_types(kind: str, payload: dict[str, Any]) -> None:
+    """Every field a kind declares holds a value of its JSON type (a whole number of any
+    size: the rules judge its range; a field the kind lacks is the event class's to name).
+
+    A replay calls it on each stored event before the event is applied, so a value no
+    projection column takes (a `destructive` of "yes") is named with its event, not found
+    later as an error of the batch's writes."""
+    fields = FIELDS.get(kind)
+    if fields is None:
+        return  # not a kind: `event_from_payload` names it
+    for name, value in payload.items():
+        declared = fields.get(name)
+        if declared is None:
+            continue
+        if declared[0] in ("int", "int?"):
+            if isinstance(value, bool) or not (
+                isinstance(value, int) or (value is None and declared[0] == "int?")
+            ):
+                raise InvalidInput(f"payload.{name}: give a whole number, not {shown(value)}")
+        else:
+            check_value(value, declared[0], f"payload.{name}")
+
+
 def stored_payload(seq: int, kind: str, text: str) -> dict[str, Any]:
     """A stored event's payload, checked against its kind's fields and types before anyone
     reads it: a row edited in the file (even with its chain recomputed) is named, exit 3."""

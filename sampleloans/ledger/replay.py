@@ -57,7 +57,7 @@ from sampleloans.ledger.apply import consumption_values
 from sampleloans.ledger.envelope import envelope_of, from_stored
 from sampleloans.ledger.events import event_from_payload
 from sampleloans.ledger.halves import Halves
-from sampleloans.ledger.payload import stored_payload
+from sampleloans.ledger.payload import check_types, stored_payload
 from sampleloans.ledger.unit import Unit, replay
 from sampleloans.models import Consumption, EventSubject, LedgerEvent, LedgerMeta, utc_text
 from sampleloans.vocab import InstitutionKind
@@ -765,7 +765,9 @@ def replay_into(
                 envelope = envelope_of(row)
                 if not cut.takes(row.kind, envelope.occurred_at):
                     continue
-                event = event_from_payload(row.kind, json.loads(row.payload))
+                payload = json.loads(row.payload)
+                check_types(row.kind, payload)
+                event = event_from_payload(row.kind, payload)
                 # a copy of the row only where the unit writes it (not into `stored`'s replay)
                 replay(
                     unit,
