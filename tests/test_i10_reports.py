@@ -4,6 +4,7 @@ account of each event, and `verify-document`'s one-line refusals."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from sampleloans.readmodels.report import REPORT_LAYOUT, CustodyBody, ReturnBody
 from sampleloans.services import incidents, loans
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.units import parse_mass_ug as mass
-from tests.conftest import COMPLIANCE, NOW, OU_PI, Run, StartFrom, ctx_for
+from tests.conftest import COMPLIANCE, NOW, OU_PI, Run, StartFrom, ctx_for, run_on
 from tests.factories import held_ug, received_loan, signed_agreement
 
 A, B, C = "CE5C0200YJFM00112", "CE5C0300YJFM00307", "CE5C0500YJFM00415"
@@ -366,15 +367,37 @@ def ou_loan_of_a(run: Run) -> None:
     received_loan(run, number="L-1", samples=(A,))
 
 
+@pytest.fixture(scope="module")
+def rendered_custody(
+    seeded_ledger: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A ledger of `ou_loan_of_a` and its custody report written through the CLI, made once
+    per module (the tests below only read the report, and alter copies of it)."""
+    folder = tmp_path_factory.mktemp("custody-pdf")
+    ledger = folder / "ledger.db"
+    shutil.copy2(seeded_ledger, ledger)
+    engine = db.open_engine(db.url_for_path(ledger))
+    try:
+        ou_loan_of_a(run_on(engine))
+    finally:
+        engine.dispose()  # the last connection folds the write-ahead log into the file
+    out = folder / "custody.pdf"
+    env = {"SAMPLELOANS_DB": str(ledger), "SAMPLELOANS_NOW": GEN[1], "SAMPLELOANS_USER": None}
+    result = CliRunner().invoke(
+        app, [*AS_STAFF, "report", "custody", "--loan", "L-1", "--out", str(out), *GEN], env=env
+    )
+    assert result.exit_code == 0, result.stderr
+    return ledger, out
+
+
 @pytest.fixture
 def custody_pdf(
-    start_from: StartFrom, cli_env: dict[str, str], runner: CliRunner, tmp_path: Path
+    rendered_custody: tuple[Path, Path], cli_env: dict[str, str], db_path: Path
 ) -> Path:
-    """A fresh custody report of an OU loan, written through the CLI."""
-    start_from(ou_loan_of_a)
-    out = tmp_path / "custody.pdf"
-    result = report_cli(runner, out, "custody", "--loan", "L-1")
-    assert result.exit_code == 0, result.stderr
+    """The custody report of an OU loan, with a copy of the ledger it was printed from as this
+    test's database."""
+    ledger, out = rendered_custody
+    shutil.copy2(ledger, db_path)
     return out
 
 

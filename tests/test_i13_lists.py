@@ -4,7 +4,8 @@
 read a batch at a time and written as they come: `--json` one array row by row, `--jsonl` one
 object per line (the same keys), `--limit/--offset` pages (in SQL) with a footer that says what
 is shown of how many, filters that combine, and the researcher's scope on every list. Memory is
-checked on a child process's peak RSS: ten times the rows must not cost more memory.
+checked on a child process's peak RSS: ten times the rows must not cost more memory
+(`tests/test_sweep_s34suiteb_lists_memory.py`, a file of its own so that it runs beside this one).
 """
 
 import json
@@ -420,42 +421,6 @@ def test_a_terminal_gets_one_page(large: dict[int, Path]) -> None:
     assert child.returncode == 0
     assert "showing 1–50 of 5,028; --offset 50 for more" in text
     assert text.count("│ BULK") + text.count("│ CE5") == 50
-
-
-def peak_rss_mb(db_path: Path, args: list[str]) -> float:
-    """Peak RSS (MB) of a fresh process that runs one command, its stdout thrown away."""
-    from bench.__main__ import PEAK_MB  # the child's own high-water mark, not ru_maxrss
-
-    probe = (
-        "import resource, sys\nfrom sampleloans.cli import main\n"
-        + PEAK_MB
-        + f"sys.argv = ['sampleloans', *{args!r}]\n"
-        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
-        "print(peak_mb(), file=sys.stderr)\n"
-    )
-    env = {**os.environ, "SAMPLELOANS_DB": str(db_path), "SAMPLELOANS_USER": CURATOR,
-           "SAMPLELOANS_NOW": NOW}  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
-    return float(done.stderr.strip().splitlines()[-1])
-
-
-@pytest.mark.parametrize(
-    "args",
-    [["samples", "list", "--jsonl"], ["samples", "list", "--json"], ["samples", "list"]],
-    ids=" ".join,
-)
-def test_memory_does_not_grow_with_the_rows(large: dict[int, Path], args: list[str]) -> None:
-    small = peak_rss_mb(large[5_000], args)
-    big = peak_rss_mb(large[50_000], args)
-    assert big / small <= 1.3, f"{args}: {small:.0f} MB at 5k samples, {big:.0f} MB at 50k"
 
 
 def test_bench_list_rows_measure_ours_and_the_floor(demo_db: Path, tmp_path: Path) -> None:

@@ -27,15 +27,16 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
-from tests.conftest import COMPLIANCE, CURATOR, OU_PI, demo_in_a_process, fingerprint
+from tests.conftest import COMPLIANCE, CURATOR, OU_PI, demo_copy, fingerprint
 
 NOW = "2026-05-01T10:00:00Z"
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger (never written by these tests, except where a copy is made)."""
-    return demo_in_a_process(tmp_path_factory.mktemp("leftcli") / "demo")
+    """The demo ledger (never written by these tests, except where a copy is made): a copy of
+    the one this test process built (`demo_copy`), not a demo run again in a process."""
+    return demo_copy(tmp_path_factory.mktemp("leftcli") / "demo")
 
 
 def run(ledger: Path, actor: str, *args: str, env: dict[str, str] | None = None) -> Result:
