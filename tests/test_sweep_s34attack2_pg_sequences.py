@@ -3,7 +3,8 @@ sequences. `db secure` granted every group USAGE on them, though only curators i
 that draw ids (`checkpoint`, `notification_sent`): their `nextval()` burnt the kept records' ids
 (the next checkpoint was numbered 4, not 1), and `pg_sequence_last_value` told a researcher how
 many notifications were sent, rows row-level security hides from them. Now the curators' group
-alone has USAGE, and `verify` names any other grant on a sequence."""
+alone has USAGE, and `verify` names any other grant on a sequence. Also: a curator's psql event
+whose recorded_at is the text `now` (test_sweep_s34attack2_head_time.py for SQLite)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from psycopg import sql
 from sqlalchemy import create_engine
 
 from sampleloans import pgsecurity
+from sampleloans.ledger import chain
 from tests.pg_secured import (
     CURATOR,
     as_dba,
@@ -106,3 +108,48 @@ def test_verify_names_a_grant_on_a_sequence_until_db_secure_runs_again(
         finally:
             engine.dispose()
         assert cli(url, "--as", CURATOR, "verify").exit_code == 0
+
+
+def test_a_curators_psql_event_recorded_now_stops_writes_in_one_line(
+    pg_server: PgServer, template: str
+) -> None:
+    """A curator's login appends in psql an event whose recorded_at is the text `now` (the
+    clock check reads it as the transaction's time); the next write through the CLI is refused
+    in one line, exit 3, nothing written (before: a traceback)."""
+    with database_copy(pg_server, template, "now") as url:
+        curator = _login(pg_server, url.rsplit("/", 1)[1], CURATOR)
+        with psycopg.connect(curator) as connection:
+            head = connection.execute("SELECT * FROM sampleloans_chain_head()").fetchone()
+            assert head is not None
+            seq, prev, _ = head
+            fields = {
+                "seq": seq + 1,
+                "kind": "institution.added",
+                "payload": '{"city":"X","country":"Y","institution_kind":"borrower",'
+                '"name":"Zed","short_name":"ZED"}',
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "recorded_at": "now",
+                "actor": CURATOR,
+                "os_user": "root",
+                "corrects_seq": None,
+                "reason": None,
+            }
+            digest = chain.link_hash(prev, chain.event_body(**fields))
+            connection.execute(
+                "INSERT INTO ledger_event (seq, kind, payload, occurred_at, recorded_at, actor, "
+                "os_user, prev_hash, hash) VALUES (%(seq)s, %(kind)s, %(payload)s, "
+                "%(occurred_at)s, %(recorded_at)s, %(actor)s, %(os_user)s, %(prev)s, %(hash)s)",
+                {**fields, "prev": prev, "hash": digest},
+            )
+        added = cli(
+            curator, "institutions", "add", "QQQ", "--name", "Q", "--country", "France",
+            "--city", "Paris", "--kind", "borrower",
+        )  # fmt: skip
+        assert added.exit_code == 3, added.stderr
+        assert added.stderr.startswith(
+            f"Error: the ledger was changed outside sampleloans: event {seq + 1} (the last) has "
+            "no readable recorded_at time ('now'); nothing was written"
+        )
+        assert len(added.stderr.splitlines()) == 1
+        with psycopg.connect(url) as connection:
+            assert connection.execute("SELECT max(seq) FROM ledger_event").fetchone() == (seq + 1,)
