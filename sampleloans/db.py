@@ -7,6 +7,7 @@ chain head and fork the hash chain.
 """
 
 import collections
+import errno
 import functools
 import itertools
 import logging
@@ -127,6 +128,14 @@ def url_for_path(path: Path | str) -> str:
 def _dangling(path: Path) -> str | None:
     """Why `path` names no file although something is there: a symbolic link to nothing."""
     if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as exc:  # a loop of links leads nowhere either, though each one exists
+            if exc.errno == errno.ELOOP:
+                return (
+                    f"--db: {path} is a loop of symbolic links (to {os.readlink(path)}, which "
+                    "leads back); give the ledger file itself, or a new file name for a new ledger"
+                )
         return (
             f"--db: {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
             "give the ledger file itself, or a new file name for a new ledger"
@@ -390,8 +399,10 @@ def check_ledger_file(path: Path) -> None:
             _dangling(path)
             or f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
         ) from None
-    except OSError as exc:
-        raise StorageError(f"cannot open the ledger {path}: {exc.strerror}") from None
+    except OSError as exc:  # a loop of symbolic links is named as one
+        raise StorageError(
+            _dangling(path) or f"cannot open the ledger {path}: {exc.strerror}"
+        ) from None
     if not stat.S_ISREG(mode):
         raise StorageError(
             f"--db: {path} is not a regular file; give the ledger database file "

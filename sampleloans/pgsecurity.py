@@ -451,7 +451,11 @@ def _grants(tables: list[str]) -> list[str]:
         if table in RESEARCHER_UPDATES:
             columns = ", ".join(RESEARCHER_UPDATES[table])
             statements.append(f"GRANT UPDATE ({columns}) ON {table} TO {researcher}")
-    statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {groups}")
+    # the ids of checkpoints and notifications sent are drawn by curators' inserts alone: a
+    # researcher's or compliance officer's nextval() burnt ids, and last_value told them how
+    # many notifications were sent (rows they may not read)
+    statements.append(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, {groups}")
+    statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {curator}")
     # verify compares the policies on temporary copies: staff keep TEMPORARY whatever PUBLIC has
     staff = f"{curator}, {GROUP_ROLES['compliance_officer']}"
     statements.append(
@@ -636,6 +640,7 @@ def defence_problems(connection: Any) -> list[str]:
         problems.append(f"{why}: an event's actor is not checked")
     problems += _event_grant_problems(connection)
     problems += _table_grant_problems(connection)
+    problems += sequence_grant_problems(connection)
     problems += _guard_problems(connection, enabled)
     problems += _researcher_grant_problems(connection)
     problems += _compliance_write_problems(connection)
@@ -1182,6 +1187,33 @@ def _table_grant_problems(connection: Any) -> list[str]:
         f"login {role} may {verb} {table}: revoke it (no login deletes, empties or rewrites "
         "the ledger's records)"
         for role, table, verb in rows
+    ]
+
+
+SEQUENCE_GRANT = (GROUP_ROLES["curator"], "USAGE")
+"""The one privilege on the ledger's sequences `db secure` grants: curators draw the ids of the
+checkpoints and notifications they record; a ledger secured before grants every group USAGE,
+which verify names until `db secure` runs again."""
+
+
+def sequence_grant_problems(connection: Any) -> list[str]:
+    """Any role but the owner holding a privilege on a sequence of the ledger other than the
+    curators' USAGE: nextval() burns the ids of kept records, setval() changes the next one,
+    and last_value counts rows row-level security hides (the notifications sent)."""
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT c.relname, COALESCE(r.rolname, 'PUBLIC'), a.privilege_type "
+            "FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
+            "LEFT JOIN pg_roles r ON r.oid = a.grantee "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S' "
+            "AND a.grantee <> c.relowner ORDER BY 1, 2, 3"
+        )
+    ).all()
+    return [
+        f"{grantee} may {verb} sequence {sequence}: only curators draw ids (USAGE); "
+        "run 'db secure' again"
+        for sequence, grantee, verb in rows
+        if (str(grantee), str(verb)) != SEQUENCE_GRANT
     ]
 
 

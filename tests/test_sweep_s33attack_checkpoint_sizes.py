@@ -99,10 +99,13 @@ def test_the_stand_alone_verifier_names_it_too(folder: dict[str, Any]) -> None:
 
 
 def test_a_note_without_its_last_newline_is_truncated_not_minus_one_blank_line() -> None:
-    """Before: 'signed note: -1 blank line after its signature line (an editor …)'."""
+    """Before: 'signed note: -1 blank line after its signature line (an editor …)'; since
+    stop 34 its whole signature line is named as missing its newline (a cut one: truncated)."""
     note = _note("1")
-    with pytest.raises(InvalidInput, match=r"^signed note: truncated \(it must end with"):
+    with pytest.raises(InvalidInput, match=r"^signed note: its last line, line 5, the signature"):
         split_note(note.rstrip("\n"))
+    with pytest.raises(InvalidInput, match=r"^signed note: truncated \(it must end with"):
+        split_note(note[:-10])
 
 
 def test_a_key_of_the_same_name_is_told_apart_by_its_key_id() -> None:

@@ -366,9 +366,14 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
             f"checkpoint: {len(note) - len(whole)} blank line(s) after its signature line (an "
             "editor or a mail program added them?): remove them and check it again"
         )
+    problem = _later_edit(note)
+    if problem is not None:
+        raise Unreadable(f"checkpoint: {problem}")
     cut = note.rfind("\n\n")
-    if cut < 0 or not note.endswith("\n"):
+    if cut < 0:
         raise Unreadable("checkpoint: not a signed note (no blank line before the signatures)")
+    if not note.endswith("\n"):
+        raise Unreadable("checkpoint: truncated (it must end with a signature line and newline)")
     if any(ord(char) < 0x20 and char != "\n" for char in note):  # c2sp.org/signed-note
         raise Unreadable("checkpoint: a control character other than newline is in the note")
     text, signatures = note[: cut + 1], note[cut + 2 :].split("\n")[:-1]
@@ -391,6 +396,44 @@ def split_checkpoint(note: str) -> tuple[str, list[str], list[str]]:
         if line.startswith("head ") and not (colon and _is_decimal(seq)):
             raise Unreadable(f"checkpoint: head line {line[:30]!r} is not 'head SEQ:HASH'")
     return text, lines, signatures
+
+
+def _later_edit(note: str) -> str | None:
+    """What was done to a whole note after it was signed, with how to undo it: the newline
+    after its last signature line taken off, spaces added at a line's end (no line of a
+    checkpoint ends in one), a second note appended (its signature line is then in the text)."""
+    lines = note.split("\n")
+    if "\n\n" in note and _whole_signature_line(lines[-1]):
+        return (
+            f"its last line, line {len(lines)}, the signature, has no newline at its end (an "
+            "editor took it off?): add one and check it again"
+        )
+    spaced = next((n for n, line in enumerate(lines, start=1) if line.endswith((" ", "\t"))), 0)
+    if spaced:
+        return (
+            f"line {spaced} ends in spaces or tabs (an editor or a mail program added them?); "
+            "no line of a checkpoint does: remove them and check it again"
+        )
+    text = note[: note.rfind("\n\n")].split("\n")
+    inner = next((n for n, line in enumerate(text, start=1) if line.startswith("\u2014 ")), 0)
+    if inner:
+        return (
+            f"line {inner} is a signature line, yet more lines follow it: a second note was "
+            f"appended after the first (one note per file): keep lines 1 to {inner} and check "
+            "it again"
+        )
+    return None
+
+
+def _whole_signature_line(line: str) -> bool:
+    """A signature line cut nowhere: a key name, then base64 of a key ID and a signature."""
+    name, _, blob = line.removeprefix("\u2014 ").partition(" ")
+    if not line.startswith("\u2014 ") or not name:
+        return False
+    try:
+        return len(base64.b64decode(blob, validate=True)) == 4 + 64
+    except ValueError:
+        return False
 
 
 def _refuse_repeated_keys(signatures: list[str], first_line: int) -> None:

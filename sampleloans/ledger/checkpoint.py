@@ -219,6 +219,40 @@ def _refuse_editor_marks(note: str) -> None:
             "line (an editor or a mail program added them?); a signed note ends with its last "
             "signature line: remove them and check it again"
         )
+    problem = _later_edit(note)
+    if problem is not None:
+        raise InvalidInput(f"signed note: {problem}")
+
+
+def _later_edit(note: str) -> str | None:
+    """What an editor or a hand did to a whole note after it was written, in words that say how
+    to undo it: the newline after its last signature line taken off, spaces added at a line's
+    end (no line of a checkpoint ends in one), or a second note appended after the first
+    (its signature line then sits inside the text)."""
+    lines = note.split("\n")
+    if _whole_signature_line(lines[-1]) and "\n\n" in note:
+        return (
+            f"its last line, line {len(lines)}, the signature, has no newline at its end (an "
+            "editor took it off?): add one and check it again"
+        )
+    spaced = next((n for n, line in enumerate(lines, start=1) if line.endswith((" ", "\t"))), 0)
+    if spaced:
+        return (
+            f"line {spaced} ends in spaces or tabs (an editor or a mail program added them?); "
+            "no line of a checkpoint does: remove them and check it again"
+        )
+    cut = note.rfind("\n\n")
+    inner = next(
+        (n for n, line in enumerate(note[:cut].split("\n"), 1) if line.startswith(SIGNATURE_DASH)),
+        0,
+    )
+    if inner:
+        return (
+            f"line {inner} is a signature line, yet more lines follow it: a second note was "
+            f"appended after the first (one note per file): keep lines 1 to {inner} and check "
+            "it again"
+        )
+    return None
 
 
 def _blank_lines_after_signatures(note: str) -> int:
@@ -231,6 +265,18 @@ def _blank_lines_after_signatures(note: str) -> int:
     if "\n\n" not in whole or not last_line.startswith(SIGNATURE_DASH):
         return 0
     return len(note) - len(whole)
+
+
+def _whole_signature_line(line: str) -> bool:
+    """Whether `line` is a signature line cut nowhere: a key name, and base64 of a key ID and
+    an Ed25519 signature (a note cut inside it is truncated, not missing its newline)."""
+    name, _, blob = line.removeprefix(SIGNATURE_DASH).partition(" ")
+    if not line.startswith(SIGNATURE_DASH) or not name:
+        return False
+    try:
+        return len(base64.b64decode(blob.encode("ascii"), validate=True)) == 4 + 64
+    except (binascii.Error, UnicodeEncodeError):
+        return False
 
 
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:

@@ -24,6 +24,7 @@ of the ledger (counting the events would read them all: a removed event in the m
 """
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sampleloans import db
@@ -45,6 +46,25 @@ def check(row: Mapping[str, Any]) -> None:
             f"the ledger was changed outside sampleloans: {problem}; nothing was written "
             "(run 'sampleloans verify', and restore the last good backup)"
         )
+
+
+def head_recorded_at(seq: int, value: str | datetime) -> datetime:
+    """The head event's `recorded_at` as an aware datetime, which the next event may not
+    precede; one no ISO 8601 time was written outside the program (on PostgreSQL a curator's
+    psql, where the clock check reads `'now'` as the server's time; on SQLite any editor), and
+    a write or checkpoint over it is refused (LedgerTampered, exit 3), never a traceback."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise LedgerTampered(
+                f"the ledger was changed outside sampleloans: event {seq} (the last) has no "
+                f"readable recorded_at time ({str(value)[:40]!r}); nothing was written (run "
+                "'sampleloans verify', and restore the last good backup)"
+            ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def problem_of(row: Mapping[str, Any]) -> str | None:

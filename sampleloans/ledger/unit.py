@@ -945,9 +945,9 @@ class Unit:
             if found is None or found["seq"] is None:
                 self.head = Link(0, self._genesis(), None)
             else:
-                self.head = Link(
-                    int(found["seq"]), str(found["hash"]), _stored_time(found["recorded_at"])
-                )
+                seq = int(found["seq"])
+                recorded_at = guard.head_recorded_at(seq, found["recorded_at"])
+                self.head = Link(seq, str(found["hash"]), recorded_at)
         return self.head
 
     def _genesis(self) -> str:
@@ -1131,12 +1131,6 @@ def head_query(connection: Any) -> Select[Any]:
     table = _info(LedgerEvent).table
     last = select(func.max(table.c.seq)).scalar_subquery()
     return select(table.c.seq, table.c.hash, table.c.recorded_at).where(table.c.seq == last)
-
-
-def _stored_time(value: str | datetime) -> datetime:
-    """A stored `…Z` time as an aware datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=1024)

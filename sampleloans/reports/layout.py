@@ -24,6 +24,7 @@ Private reportlab API used here (see the bounds on reportlab in pyproject.toml):
 
 import io
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,6 +47,7 @@ from reportlab.pdfgen import canvas as canvas_module
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import CondPageBreak, KeepTogether
 
+from sampleloans import fileio
 from sampleloans.errors import StorageError
 
 FONT = "SLSans"
@@ -94,8 +96,15 @@ def font_path() -> Path:
     """The TrueType file with Latin and CJK glyphs, or a StorageError saying how to get one."""
     override = os.environ.get("SAMPLELOANS_REPORT_FONT")
     if override:
-        if not Path(override).is_file():
+        # looked up, not `is_file()`: that raises for a name longer than the system allows
+        mode = fileio.inspected_mode(Path(override), "SAMPLELOANS_REPORT_FONT")
+        if mode is None:
             raise StorageError(f"SAMPLELOANS_REPORT_FONT: no font file at {override}")
+        if not stat.S_ISREG(mode):  # a folder, or a FIFO whose read would wait for a writer
+            raise StorageError(
+                f"SAMPLELOANS_REPORT_FONT: {override} is {fileio.kind_of_file(mode)}, not a "
+                "font file; set it to a .ttf/.ttc with Latin and CJK glyphs"
+            )
         return Path(override)
     if PACKAGED_FONT.is_file():
         return PACKAGED_FONT

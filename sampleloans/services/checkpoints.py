@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from sampleloans import dates, db, fileio, interrupts, pgsecurity
 from sampleloans.errors import Conflict, InvalidInput, NotFound, StorageError
-from sampleloans.ledger import chain, checks, merkle
+from sampleloans.ledger import chain, checks, guard, merkle
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import event_from_payload
@@ -449,14 +449,8 @@ def _take_snapshot(engine: Engine, also: Iterable[int] = ()) -> _Snapshot:
             text("SELECT recorded_at FROM ledger_event WHERE seq = :s"), {"s": size}
         ).scalar()
         connection.rollback()
-    head_recorded_at = None if recorded is None else _aware(recorded)
+    head_recorded_at = None if recorded is None else guard.head_recorded_at(size, recorded)
     return _Snapshot(ledger_id, size, head_hash, frontier, roots, state, kept, head_recorded_at)
-
-
-def _aware(value: str | datetime) -> datetime:
-    """A stored time (text `…Z` on SQLite, a datetime on PostgreSQL) as an aware datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _refuse_clock_before_head(snap: _Snapshot, ctx: Context) -> None:

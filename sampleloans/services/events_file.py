@@ -125,6 +125,8 @@ def _stream_events(connection: Connection) -> Iterator[tuple[Any, ...]]:
 
 FROM_AN_EXPORT = "give a file written by 'sampleloans export --events'"
 """What to give instead of a file that is no events export."""
+BOM = "\ufeff"
+"""The byte-order mark an editor may put at the start of a UTF-8 file; no export has one."""
 
 
 def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]:
@@ -135,7 +137,13 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
     """
     handle = fileio.open_text_input(source, "FILE", encoding="utf-8", newline="\n")
     try:
-        header = _parse_line(_next_line(handle, source, 1), source, 1)
+        first = _next_line(handle, source, 1)
+        if first.startswith(BOM):
+            raise InvalidInput(
+                f"{source} line 1: it starts with a byte-order mark (U+FEFF) that an editor "
+                "added; an export has none: save it without one and import it again"
+            )
+        header = _parse_line(first, source, 1)
     except BaseException:
         handle.close()
         raise
@@ -154,7 +162,7 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
             f'(expected {{"format":"{FORMAT}","version":{VERSION},"ledger_id":…,"meta":{{…}}}}); '
             f"{FROM_AN_EXPORT}"
         )
-    return meta, _events(handle, source)
+    return meta, _events(handle, source, chain.genesis_hash(str(meta["ledger_id"])))
 
 
 def is_events_export(source: Path) -> bool:
@@ -168,22 +176,53 @@ def is_events_export(source: Path) -> bool:
             line = handle.readline(MAX_LINE_CHARS + 1)
     except (OSError, UnicodeDecodeError):
         return False
-    try:
-        header = json.loads(line)
+    try:  # an editor's byte-order mark is named by `read_export`, not taken for a history
+        header = json.loads(line.removeprefix(BOM))
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         return False
     return isinstance(header, dict) and header.get("format") == FORMAT
 
 
-def _events(handle: TextIO, source: Path) -> Iterator[dict[str, Any]]:
-    """The event lines of an export, each checked for its fields and their types."""
+def _events(handle: TextIO, source: Path, genesis: str) -> Iterator[dict[str, Any]]:
+    """The event lines of an export, each checked for its fields and their types, and for
+    following the line before it: the next seq, linked to that event's hash (`genesis`, the
+    ledger's genesis value, for the first)."""
     with handle:
         number = 2
+        before: dict[str, Any] | None = None
         while line := _next_line(handle, source, number):
             record = _parse_line(line, source, number)
             _check_record(record, source, number)
+            _check_follows(record, before, genesis, f"{source} line {number}")
             yield record
+            before = record
             number += 1
+
+
+def _check_follows(
+    record: dict[str, Any], before: dict[str, Any] | None, genesis: str, where: str
+) -> None:
+    """An export's events run seq 1, 2, 3, … each linking to the one before: a seq that jumps,
+    repeats or goes back, or a `prev_hash` that is not the hash before it, is no export's
+    (before: a seq named by no line, exit 1, or a whole replay to find the broken link)."""
+    seq = 1 if before is None else int(before["seq"]) + 1
+    after = "the header" if before is None else f"seq {before['seq']} on the line before"
+    if record["seq"] != seq:
+        raise InvalidInput(
+            f"{where}: seq is {record['seq']}, where {seq} follows {after}: an export's events "
+            f"run 1, 2, 3, … with no seq skipped, repeated or going back; {FROM_AN_EXPORT}"
+        )
+    expected = genesis if before is None else before["hash"]
+    if record["prev_hash"] != expected:
+        what = (
+            "the genesis value of the header's ledger_id"
+            if before is None
+            else (f"the hash of seq {before['seq']} on the line before")
+        )
+        raise InvalidInput(
+            f"{where}: prev_hash {record['prev_hash'][:16]}… is not {what}: an event before it "
+            f"was changed, removed or reordered; {FROM_AN_EXPORT}"
+        )
 
 
 def _next_line(handle: TextIO, source: Path, number: int) -> str:
@@ -228,7 +267,11 @@ def _parse_line(line: str, source: Path, number: int) -> Any:
         raise InvalidInput(f"{source} line {number}: truncated (no end of line); the file is cut")
     try:
         return json.loads(
-            line, parse_float=_refuse_number, parse_constant=_refuse_number, object_pairs_hook=_once
+            line,
+            parse_int=_integer,
+            parse_float=_OtherNumber,
+            parse_constant=_refuse_number,
+            object_pairs_hook=_once,
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{source} line {number}: not valid JSON ({exc})") from None
@@ -239,8 +282,21 @@ def _parse_line(line: str, source: Path, number: int) -> Any:
 
 
 def _refuse_number(value: str) -> Any:
-    """Floats and NaN are outside the format."""
+    """NaN and Infinity are no JSON."""
     raise ValueError(f"{value} is not an integer")
+
+
+class _OtherNumber:
+    """A number as no export writes it (`1.0`, `1e3`, `-0`: canonical JSON writes an integer
+    in digits alone), kept as read so that the field holding it is named."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _integer(text: str) -> int | _OtherNumber:
+    """An integer, or `-0` (JSON allows it; an export writes 0) kept as `_OtherNumber`."""
+    return _OtherNumber(text) if text == "-0" else int(text)
 
 
 def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -258,6 +314,11 @@ def _check_record(record: Any, source: Path, number: int) -> None:
         raise InvalidInput(f"{where}: an event needs exactly the keys {', '.join(EVENT_FIELDS)}")
     for name in EVENT_FIELDS:
         value = record[name]
+        if isinstance(value, _OtherNumber):
+            raise InvalidInput(
+                f"{where}: {name} is {value.text[:40]}, not a number as an export writes it "
+                "(an integer in digits alone: no fraction, exponent or minus zero)"
+            )
         if name in _OPTIONAL:
             ok = value is None or (
                 isinstance(value, _OPTIONAL[name]) and not isinstance(value, bool)
@@ -266,6 +327,8 @@ def _check_record(record: Any, source: Path, number: int) -> None:
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         else:
             ok = isinstance(value, str)
+        if not ok and name in _INT_FIELDS and isinstance(value, int):
+            raise InvalidInput(f"{where}: {name} is {value}, not a whole number from 1")
         if not ok:
             raise InvalidInput(f"{where}: {name} is {value!r}, not of its type")
     for name in ("prev_hash", "hash"):
