@@ -71,4 +71,4 @@ def test_a_moment_after_the_record_still_lists_its_events(ledger: Path) -> None:
     args = ["custody", "history", "--loan", "L-2025-OU", "--as-of", "2025-05-01"]
     result = CliRunner().invoke(app, ["--as", CURATOR, *args], env=env)
     assert result.exit_code == 0, result.stderr
-    assert "loan requested" in result.stdout and "loan L-2025-OU (OU): approved" in result.stdout
+    assert "Loan requested" in result.stdout and "loan L-2025-OU (OU): approved" in result.stdout
