@@ -125,8 +125,13 @@ def url_for_path(path: Path | str) -> str:
     return f"sqlite:///{str(Path(path)).replace('%', '%25')}"
 
 
-def _dangling(path: Path) -> str | None:
-    """Why `path` names no file although something is there: a symbolic link to nothing."""
+OPEN_ADVICE = "give the ledger file itself, or a new file name for a new ledger"
+"""What a command that opens or creates a ledger asks for when its --db is a broken link."""
+
+
+def dangling_link_problem(path: Path, advice: str = OPEN_ADVICE) -> str | None:
+    """Why `path` names no file although something is there (a symbolic link to nothing, or a
+    loop of them), ending with `advice`; None when it is not such a link."""
     if path.is_symlink() and not path.exists():
         try:
             os.stat(path)
@@ -134,18 +139,18 @@ def _dangling(path: Path) -> str | None:
             if exc.errno == errno.ELOOP:
                 return (
                     f"--db: {path} is a loop of symbolic links (to {os.readlink(path)}, which "
-                    "leads back); give the ledger file itself, or a new file name for a new ledger"
+                    f"leads back); {advice}"
                 )
         return (
             f"--db: {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
-            "give the ledger file itself, or a new file name for a new ledger"
+            f"{advice}"
         )
     return None
 
 
 def _exists_message(path: Path) -> str:
     """Why a new ledger cannot be made at `path`: something is there already."""
-    dangling = _dangling(path)
+    dangling = dangling_link_problem(path)
     if dangling is not None:
         return dangling
     with suppress(OSError):
@@ -396,12 +401,12 @@ def check_ledger_file(path: Path) -> None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise StorageError(
-            _dangling(path)
+            dangling_link_problem(path)
             or f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
         ) from None
     except OSError as exc:  # a loop of symbolic links is named as one
         raise StorageError(
-            _dangling(path) or f"cannot open the ledger {path}: {exc.strerror}"
+            dangling_link_problem(path) or f"cannot open the ledger {path}: {exc.strerror}"
         ) from None
     if not stat.S_ISREG(mode):
         raise StorageError(

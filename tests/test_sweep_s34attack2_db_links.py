@@ -57,3 +57,29 @@ def test_a_loop_of_links_as_the_db_is_named_service(loop: Path) -> None:
         StorageError, match=re.escape("is a symbolic link to nowhere.db, which does not")
     ):
         db.check_ledger_file(dangling)
+
+
+DEMO_ADVICE = "the demo writes only a new ledger: give a new file name"
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_demo_on_a_broken_link_names_it_cli(loop: Path, kind: str) -> None:
+    """Stop 35: `demo --db` on a loop of links (or a link to nothing) said "a.db exists"."""
+    target, said = loop, LOOP
+    if kind == "dangling":
+        target = loop.parent / "c.db"
+        os.symlink("nowhere.db", target)
+        said = "is a symbolic link to nowhere.db, which does not exist"
+    before = sorted(p.name for p in loop.parent.iterdir())
+    result = invoke({"COLUMNS": "200"}, "--db", str(target), "demo")
+    assert result.exit_code == 3, result.stdout
+    assert result.stderr == f"Error: --db: {target} {said}; {DEMO_ADVICE}\n"
+    assert sorted(p.name for p in loop.parent.iterdir()) == before
+
+
+def test_a_broken_link_is_described_with_the_advice_given_service(loop: Path) -> None:
+    assert db.dangling_link_problem(loop, "ADVICE") == f"--db: {loop} {LOOP}; ADVICE"
+    assert db.dangling_link_problem(loop) == f"--db: {loop} {LOOP}; {db.OPEN_ADVICE}"
+    plain = loop.parent / "plain.db"
+    plain.write_bytes(b"")
+    assert db.dangling_link_problem(plain) is None

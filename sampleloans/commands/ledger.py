@@ -247,15 +247,15 @@ def _new_demo_file(path: Path) -> Path:
     """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
     import stat
 
+    from sampleloans.db import dangling_link_problem
     from sampleloans.errors import StorageError
     from sampleloans.fileio import inspected_mode, refuse_new_database
 
     # looked up, not `exists()`: that raises for a name too long or a folder that may not be
     # searched, where the answer is one line (exit 3)
     if inspected_mode(path, "--db", follow=False) is not None:
-        raise StorageError(
-            f"--db: {path} exists; the demo writes only a new ledger: give a new file name"
-        )
+        advice = "the demo writes only a new ledger: give a new file name"
+        raise StorageError(dangling_link_problem(path, advice) or f"--db: {path} exists; {advice}")
     folder = inspected_mode(path.parent, "--db")
     if folder is None or not stat.S_ISDIR(folder):
         raise StorageError(f"--db: {path.parent} is not an existing folder")
