@@ -26,6 +26,7 @@ from sampleloans.commands.common import (
     errors_to_exit_codes,
     os_user,
     parse_at,
+    print_fitted,
     print_json,
     state,
 )
@@ -215,7 +216,8 @@ def _replay_and_report(engine: "Engine", label: str, fixed_id: str | None) -> "V
         out.print(line)
     with transaction(engine, write=False) as session:
         summary = collection_summary(session, DEMO_TODAY)
-    out.print(demo_summary_table(summary, result.head or "none (no event could be read)"))
+    # fitted: on a narrow terminal rich would squeeze the loans and standing columns to nothing
+    print_fitted([demo_summary_table(summary, result.head or "none (no event could be read)")])
     return result
 
 
