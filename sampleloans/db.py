@@ -7,7 +7,6 @@ chain head and fork the hash chain.
 """
 
 import collections
-import errno
 import functools
 import itertools
 import logging
@@ -125,32 +124,9 @@ def url_for_path(path: Path | str) -> str:
     return f"sqlite:///{str(Path(path)).replace('%', '%25')}"
 
 
-OPEN_ADVICE = "give the ledger file itself, or a new file name for a new ledger"
-"""What a command that opens or creates a ledger asks for when its --db is a broken link."""
-
-
-def dangling_link_problem(path: Path, advice: str = OPEN_ADVICE) -> str | None:
-    """Why `path` names no file although something is there (a symbolic link to nothing, or a
-    loop of them), ending with `advice`; None when it is not such a link."""
-    if path.is_symlink() and not path.exists():
-        try:
-            os.stat(path)
-        except OSError as exc:  # a loop of links leads nowhere either, though each one exists
-            if exc.errno == errno.ELOOP:
-                return (
-                    f"--db: {path} is a loop of symbolic links (to {os.readlink(path)}, which "
-                    f"leads back); {advice}"
-                )
-        return (
-            f"--db: {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
-            f"{advice}"
-        )
-    return None
-
-
 def _exists_message(path: Path) -> str:
     """Why a new ledger cannot be made at `path`: something is there already."""
-    dangling = dangling_link_problem(path)
+    dangling = fileio.dangling_link_problem(path)
     if dangling is not None:
         return dangling
     with suppress(OSError):
@@ -401,12 +377,12 @@ def check_ledger_file(path: Path) -> None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise StorageError(
-            dangling_link_problem(path)
+            fileio.dangling_link_problem(path)
             or f"no database at {path}; run 'sampleloans init' or pass --db / SAMPLELOANS_DB"
         ) from None
     except OSError as exc:  # a loop of symbolic links is named as one
         raise StorageError(
-            dangling_link_problem(path) or f"cannot open the ledger {path}: {exc.strerror}"
+            fileio.dangling_link_problem(path) or f"cannot open the ledger {path}: {exc.strerror}"
         ) from None
     if not stat.S_ISREG(mode):
         raise StorageError(

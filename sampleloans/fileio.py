@@ -921,3 +921,26 @@ def temp_names(folder: Path) -> Sequence[Path]:
     except OSError:
         return []
     return [folder / n for n in names if _TEMP_FILE.match(n) or _TEMP_DIR.match(n)]
+
+
+OPEN_ADVICE = "give the ledger file itself, or a new file name for a new ledger"
+"""What a command that opens or creates a ledger asks for when its --db is a broken link."""
+
+
+def dangling_link_problem(path: Path, advice: str = OPEN_ADVICE) -> str | None:
+    """Why `path` names no file although something is there (a symbolic link to nothing, or a
+    loop of them), ending with `advice`; None when it is not such a link."""
+    if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as exc:  # a loop of links leads nowhere either, though each one exists
+            if exc.errno == errno.ELOOP:
+                return (
+                    f"--db: {path} is a loop of symbolic links (to {os.readlink(path)}, which "
+                    f"leads back); {advice}"
+                )
+        return (
+            f"--db: {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+            f"{advice}"
+        )
+    return None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sampleloans import db
+from sampleloans import db, fileio
 from sampleloans.errors import StorageError
 from tests.i15_statement_helpers import CURATOR, invoke
 
@@ -78,8 +78,8 @@ def test_demo_on_a_broken_link_names_it_cli(loop: Path, kind: str) -> None:
 
 
 def test_a_broken_link_is_described_with_the_advice_given_service(loop: Path) -> None:
-    assert db.dangling_link_problem(loop, "ADVICE") == f"--db: {loop} {LOOP}; ADVICE"
-    assert db.dangling_link_problem(loop) == f"--db: {loop} {LOOP}; {db.OPEN_ADVICE}"
+    assert fileio.dangling_link_problem(loop, "ADVICE") == f"--db: {loop} {LOOP}; ADVICE"
+    assert fileio.dangling_link_problem(loop) == f"--db: {loop} {LOOP}; {fileio.OPEN_ADVICE}"
     plain = loop.parent / "plain.db"
     plain.write_bytes(b"")
-    assert db.dangling_link_problem(plain) is None
+    assert fileio.dangling_link_problem(plain) is None

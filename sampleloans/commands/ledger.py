@@ -249,9 +249,8 @@ def _new_demo_file(path: Path) -> Path:
     """The --db file the demo is to create; an existing file (perhaps a real ledger) is refused."""
     import stat
 
-    from sampleloans.db import dangling_link_problem
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import inspected_mode, refuse_new_database
+    from sampleloans.fileio import dangling_link_problem, inspected_mode, refuse_new_database
 
     # looked up, not `exists()`: that raises for a name too long or a folder that may not be
     # searched, where the answer is one line (exit 3)
