@@ -706,8 +706,15 @@ def _server_clock_problems(connection: Any) -> list[str]:
     return [
         "the actor trigger accepts an event whose recorded_at is not the server's clock in the "
         "stored form (the text 'now', or a time before the last event's), which no later "
-        "write, checkpoint or verify reads; run 'db upgrade'"
+        f"write, checkpoint or verify reads; {_remedy(connection)}"
     ]
+
+
+def _remedy(connection: Any) -> str:
+    """What installs this release's functions and grants: `db upgrade` on a schema at an older
+    revision (revision 0014 brings them), else `db secure` run again."""
+    revision = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+    return "run 'db upgrade'" if revision != db.SCHEMA_HEAD else "run 'db secure' again"
 
 
 def _session_end_problems(connection: Any) -> list[str]:
@@ -727,7 +734,7 @@ def _session_end_problems(connection: Any) -> list[str]:
         return []
     return [
         f"{why}: a person deactivated while connected keeps that session, reading and "
-        "writing the rows every login may; run 'db upgrade'"
+        f"writing the rows every login may; {_remedy(connection)}"
     ]
 
 

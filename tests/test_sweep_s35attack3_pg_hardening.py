@@ -209,6 +209,29 @@ def test_verify_names_the_older_hardening_until_db_upgrade(
         assert cli(url, "--as", CURATOR, "verify").exit_code == 0
 
 
+def test_an_owner_that_may_not_end_sessions_is_named_with_db_secure(
+    pg_server: PgServer, template: str
+) -> None:
+    """At this release's revision, the owner's pg_signal_backend revoked by the DBA: verify
+    names it and says `db secure` (which `db upgrade`, with nothing to do, would not fix);
+    `db secure` gives it back. (Deactivation then still revokes the login: the tests that use
+    `sessions_outlive_deactivation`.)"""
+    with database_copy(pg_server, template, "sig") as url:
+        try:
+            as_dba(url, "REVOKE pg_signal_backend FROM sampleloans_owner")
+            checked = cli(url, "--as", CURATOR, "verify")
+            assert checked.exit_code == 1, checked.stdout
+            assert (
+                "[defence] sampleloans_owner is not a member of pg_signal_backend: a person "
+                "deactivated while connected keeps that session, reading and writing the rows "
+                "every login may; run 'db secure' again"
+            ) in checked.stdout
+            assert cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
+            assert cli(url, "--as", CURATOR, "verify").exit_code == 0
+        finally:
+            as_dba(url, "GRANT pg_signal_backend TO sampleloans_owner")
+
+
 def test_a_ledger_secured_at_the_baseline_upgrades_to_the_hardening(
     pg_server: PgServer, template: str, tmp_path: Path
 ) -> None:
