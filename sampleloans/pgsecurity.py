@@ -419,12 +419,14 @@ _FUNCTIONS = (
         END IF;
         EXECUTE format('ALTER ROLE %I %s', email,
                        CASE WHEN may_login THEN 'LOGIN' ELSE 'NOLOGIN' END);
-        -- NOLOGIN refuses new connections only: the sessions the login has open end now
-        -- (what they had not committed is rolled back); the caller's own session stays. An
-        -- owner no longer allowed to end them (verify names it) still revokes the login
+        -- NOLOGIN refuses new connections only: the sessions the login has open on this
+        -- ledger end now (what they had not committed is rolled back; another database's are
+        -- its own business); the caller's own session stays. An owner no longer allowed to
+        -- end them (verify names it) still revokes the login
         IF NOT may_login AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') THEN
             PERFORM pg_terminate_backend(a.pid) FROM pg_stat_activity a
-            WHERE a.usename = sampleloans_set_login.email AND a.pid <> pg_backend_pid();
+            WHERE a.usename = sampleloans_set_login.email AND a.datname = current_database()
+            AND a.pid <> pg_backend_pid();
         END IF;
         EXECUTE format('GRANT %I TO %I', grp, email);
         -- a changed role leaves the old group (revoking a non-member only warns)

@@ -288,18 +288,24 @@ def test_people_deactivate_ends_the_persons_open_sessions(
     pg_server: PgServer, template: str
 ) -> None:
     """A curator connected in psql is deactivated by another (CLI): their session ends, so it
-    changes no shared table any more (before: it went on, e.g. renaming an institution)."""
+    changes no shared table any more (before: it went on, e.g. renaming an institution); their
+    session on another database of the server (the template ledger) is not this ledger's to end."""
     with database_copy(pg_server, template, "end") as url:
         database = url.rsplit("/", 1)[1]
-        with psycopg.connect(_login(pg_server, database, SECOND), autocommit=True) as open_one:
+        with (
+            psycopg.connect(_login(pg_server, database, SECOND), autocommit=True) as open_one,
+            psycopg.connect(_login(pg_server, template, SECOND), autocommit=True) as elsewhere,
+        ):
             assert _session_alive(open_one)
             done = cli(
                 _login(pg_server, database, CURATOR),
                 "people", "deactivate", SECOND, "--reason", "left",
             )  # fmt: skip
             assert done.exit_code == 0, done.stderr
+            assert "Their open sessions on this ledger were ended" in done.stdout
             with pytest.raises(psycopg.OperationalError):
                 open_one.execute("UPDATE institution SET city = 'Nowhere'")
+            assert _session_alive(elsewhere)
         with psycopg.connect(url) as connection:
             assert connection.execute(
                 "SELECT count(*) FROM institution WHERE city = 'Nowhere'"
