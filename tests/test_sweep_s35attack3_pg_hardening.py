@@ -260,6 +260,13 @@ def test_a_ledger_secured_at_the_baseline_upgrades_to_the_hardening(
         assert upgraded.exit_code == 0, upgraded.stderr
         checked = cli(url, "--as", CURATOR, "verify")
         assert checked.exit_code == 0, checked.stdout
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        try:
+            with engine.connect() as connection:
+                assert pgsecurity.defence_problems(connection) == []
+                assert pgsecurity.policy_check(connection).problems == []
+        finally:
+            engine.dispose()
         curator = _login(pg_server, url.rsplit("/", 1)[1], CURATOR)
         key = str(tmp_path / "k")
         assert cli(curator, "keys", "generate", "--out", key).exit_code == 0
