@@ -115,6 +115,9 @@ RESEARCHER_LOGIN = (
 owner's too, so the DBA is not one. Built-in calls only (no SQL function to call): it is
 evaluated for every row any login writes, and it keeps curators' rows out of the deferred
 queue."""
+STORED_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{6})?Z$"
+"""A time as `dates.to_iso` stores it (UTC, 'Z', microseconds when not zero), as a POSIX regular
+expression: the only `recorded_at` the actor trigger accepts (revision 0014)."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 NEW_OWN_EVENT = "sampleloans_event_is_new_own"
 EVENT_HASHES = "sampleloans_event_hashes"
@@ -195,6 +198,10 @@ policy on `ledger_event`. Before it, their login appended any kind about any loa
 closed, a role changed), correctly hashed and linked, that only `verify` named, for good."""
 EVENT_CHECK = f"actor = session_user::text AND {LAB_EVENT}(kind, payload)"
 """What a researcher's row of `ledger_event` must satisfy: in their name, and lab work."""
+SIGNAL_ROLE = "pg_signal_backend"
+"""The built-in role whose members may end other (non-superuser) logins' sessions: the owner's,
+so that a person's deactivation ends the sessions they have open (revision 0014)."""
+SET_LOGIN = "sampleloans_set_login(text, text, boolean)"
 FIXED_SEARCH_PATH = "public, pg_temp"
 """The search path of every function of the ledger: a login's temporary table (pg_temp, searched
 first unless named) never stands in for a ledger table inside a function the owner runs."""
@@ -300,8 +307,11 @@ _FUNCTIONS = (
         WHERE e.seq BETWEEN first_seq AND last_seq ORDER BY e.seq
     $$""",
     # the actor of an event is the login that writes it, never a typed name
-    """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
+    f"""CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
     LANGUAGE plpgsql AS $$
+    DECLARE
+        recorded timestamptz;
+        head_recorded text;
     BEGIN
         IF NEW.actor IS DISTINCT FROM session_user::text THEN
             RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user
@@ -313,10 +323,25 @@ _FUNCTIONS = (
             RAISE EXCEPTION 'event actor % is not an active person of the ledger', NEW.actor
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        -- recorded at the server's clock, read by this very transaction: never the client's
-        IF NEW.recorded_at::timestamptz NOT BETWEEN transaction_timestamp()
-                                            AND clock_timestamp() THEN
+        -- recorded at the server's clock, read by this very transaction, in the form the
+        -- program stores (UTC, 'Z'): never the client's, nor a word the server reads as a time
+        -- ('now'), which no later write, checkpoint or verify reads
+        IF NEW.recorded_at IS NULL OR NEW.recorded_at !~ '{STORED_TIME}'
+           OR NEW.recorded_at ~ '[.]0{{6}}Z$' THEN
+            RAISE EXCEPTION 'event recorded_at % is not the server''s clock in the stored form '
+                            '(YYYY-MM-DDTHH:MM:SS[.ffffff]Z, UTC)', NEW.recorded_at
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        recorded := NEW.recorded_at::timestamptz;
+        IF recorded NOT BETWEEN transaction_timestamp() AND clock_timestamp() THEN
             RAISE EXCEPTION 'event recorded_at % is not the server''s clock', NEW.recorded_at
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- never before the event it follows: verify wants recorded_at never to decrease
+        SELECT h.recorded_at INTO head_recorded FROM sampleloans_chain_head() h;
+        IF head_recorded ~ '{STORED_TIME}' AND recorded < head_recorded::timestamptz THEN
+            RAISE EXCEPTION 'event recorded_at % is before %, when the last event was recorded',
+                NEW.recorded_at, head_recorded
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
         RETURN NEW;
@@ -394,6 +419,15 @@ _FUNCTIONS = (
         END IF;
         EXECUTE format('ALTER ROLE %I %s', email,
                        CASE WHEN may_login THEN 'LOGIN' ELSE 'NOLOGIN' END);
+        -- NOLOGIN refuses new connections only: the sessions the login has open on this
+        -- ledger end now (what they had not committed is rolled back; another database's are
+        -- its own business); the caller's own session stays. An owner no longer allowed to
+        -- end them (verify names it) still revokes the login
+        IF NOT may_login AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') THEN
+            PERFORM pg_terminate_backend(a.pid) FROM pg_stat_activity a
+            WHERE a.usename = sampleloans_set_login.email AND a.datname = current_database()
+            AND a.pid <> pg_backend_pid();
+        END IF;
         EXECUTE format('GRANT %I TO %I', grp, email);
         -- a changed role leaves the old group (revoking a non-member only warns)
         FOREACH other IN ARRAY ARRAY['{GROUP_ROLES["curator"]}',
@@ -529,6 +563,8 @@ def _owners(tables: list[str]) -> list[str]:
     """Hand every table and function to the NOLOGIN owner (nobody logs in as the owner, so no
     login can alter, disable triggers on or drop the tables)."""
     statements = [f"ALTER ROLE {OWNER_ROLE} NOLOGIN CREATEROLE"]
+    # `sampleloans_set_login`, run as the owner, ends a revoked login's open sessions
+    statements.append(f"GRANT {SIGNAL_ROLE} TO {OWNER_ROLE}")
     statements += [f"ALTER TABLE {table} OWNER TO {OWNER_ROLE}" for table in tables]
     statements += [f"ALTER FUNCTION {name} OWNER TO {OWNER_ROLE}" for name in LEDGER_FUNCTIONS]
     statements += [
@@ -651,8 +687,57 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _event_policy_problems(connection)
     problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
-    problems += function_problems(connection)
+    clock = _server_clock_problems(connection)
+    problems += clock
+    sessions = _session_end_problems(connection)
+    problems += sessions
+    named = (*(["ledger_event_actor()"] if clock else []), *([SET_LOGIN] if sessions else []))
+    problems += function_problems(connection, named=named)
     return problems
+
+
+def _server_clock_problems(connection: Any) -> list[str]:
+    """The actor trigger's function that accepts a `recorded_at` not in the stored form of the
+    server's clock (the text `now`, which the server reads as the transaction's time) or
+    before the event it follows (a ledger secured before revision 0014)."""
+    source = connection.execute(
+        text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('ledger_event_actor()')")
+    ).scalar()
+    if source is None or STORED_TIME in str(source):  # none: the triggers' check names it
+        return []
+    return [
+        "the actor trigger accepts an event whose recorded_at is not the server's clock in the "
+        "stored form (the text 'now', or a time before the last event's), which no later "
+        f"write, checkpoint or verify reads; {_remedy(connection)}"
+    ]
+
+
+def _remedy(connection: Any) -> str:
+    """What installs this release's functions and grants: `db upgrade` on a schema at an older
+    revision (revision 0014 brings them), else `db secure` run again."""
+    revision = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+    return "run 'db upgrade'" if revision != db.SCHEMA_HEAD else "run 'db secure' again"
+
+
+def _session_end_problems(connection: Any) -> list[str]:
+    """The owner may not end other logins' sessions: a person's deactivation leaves the
+    sessions they have open running (a ledger secured before revision 0014)."""
+    may, source = connection.execute(
+        text(
+            f"SELECT pg_has_role('{OWNER_ROLE}', '{SIGNAL_ROLE}', 'MEMBER'), "
+            f"(SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('{SET_LOGIN}'))"
+        )
+    ).one()
+    if source is not None and "pg_terminate_backend" not in str(source):
+        why = f"{SET_LOGIN.split('(')[0]}() revokes a login without ending its open sessions"
+    elif not may:
+        why = f"{OWNER_ROLE} is not a member of {SIGNAL_ROLE}"
+    else:
+        return []
+    return [
+        f"{why}: a person deactivated while connected keeps that session, reading and "
+        f"writing the rows every login may; {_remedy(connection)}"
+    ]
 
 
 @dataclass(frozen=True)
@@ -705,11 +790,12 @@ def own_functions() -> dict[str, FunctionDefinition]:
     return own
 
 
-def function_problems(connection: Any) -> list[str]:
+def function_problems(connection: Any, named: tuple[str, ...] = ()) -> list[str]:
     """Each function `db secure` installs that is missing or not exactly the ledger's own (its
     body replaced, e.g. `sampleloans_loan_is_mine` made to return true, its language,
     volatility, SECURITY DEFINER, search path or owner changed): the policies and triggers that
-    call it are compared by name only, so one replaced function opens them all."""
+    call it are compared by name only, so one replaced function opens them all. `named`: the
+    functions whose older body another finding already names (and says what to run)."""
     own = own_functions()
     rows = connection.execute(
         text(
@@ -740,6 +826,8 @@ def function_problems(connection: Any) -> list[str]:
             str(owner),
         )
         differs = _function_differences(found, own[str(name)])
+        if str(name) in named:
+            differs = [why for why in differs if why != BODY_REPLACED]
         if differs:
             problems.append(
                 f"function {name} is not the ledger's own ({', '.join(differs)}): the policies "
@@ -748,10 +836,13 @@ def function_problems(connection: Any) -> list[str]:
     return problems
 
 
+BODY_REPLACED = "its body was replaced"
+
+
 def _function_differences(found: FunctionDefinition, own: FunctionDefinition) -> list[str]:
     """What of a function differs from the ledger's own, in words ('its body was replaced')."""
     words = {
-        "body": "its body was replaced",
+        "body": BODY_REPLACED,
         "language": f"its language is {found.language}",
         "volatility": f"it is {VOLATILITY_WORDS.get(found.volatility, found.volatility)}",
         "security_definer": "it runs as "

@@ -52,3 +52,15 @@ def as_dba(url: str, *statements: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         for statement in statements:
             connection.execute(statement)
+
+
+@contextmanager
+def sessions_outlive_deactivation(url: str) -> Iterator[None]:
+    """Deactivation leaves open sessions running, as in the moment between its revoking the
+    login and its commit (or with an owner the DBA no longer lets end sessions): the owner is
+    no member of pg_signal_backend meanwhile (a cluster-wide role: given back afterwards)."""
+    as_dba(url, "REVOKE pg_signal_backend FROM sampleloans_owner")
+    try:
+        yield
+    finally:
+        as_dba(url, "GRANT pg_signal_backend TO sampleloans_owner")

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
+from tests.pg_secured import sessions_outlive_deactivation
 from tests.pgcluster import PgServer, fresh_database
 
 CURATOR = "curator@naoc.example"
@@ -339,12 +340,16 @@ def test_a_compliance_officers_login_writes_nothing(pg_server: PgServer) -> None
 
 
 def test_a_session_opened_before_deactivation_appends_nothing(pg_server: PgServer) -> None:
-    """`people deactivate` revokes the login, but a psql session opened before it outlives the
-    revocation: the actor trigger now refuses its event (the person is no longer active)."""
+    """`people deactivate` revokes the login and ends the person's open sessions; one that
+    outlives it (opened between the two, before the commit) is refused its event by the actor
+    trigger (the person is no longer active)."""
     with fresh_database(pg_server) as url:
         secure_demo(pg_server, url)
         database = url.rsplit("/", 1)[1]
-        with psycopg.connect(_login(pg_server, database)) as early:  # opened before
+        with (
+            psycopg.connect(_login(pg_server, database)) as early,  # opened before
+            sessions_outlive_deactivation(url),
+        ):
             _deactivate(pg_server, database, RESEARCHER)
             before = _events(pg_server, database)
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not an active person"):

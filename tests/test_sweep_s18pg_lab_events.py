@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger.chain import event_body, link_hash
+from tests.pg_secured import sessions_outlive_deactivation
 from tests.pgcluster import PgServer, fresh_database
 from tests.test_sweep_pg_attacks import (
     CURATOR,
@@ -313,7 +314,10 @@ def _staff_session_after_deactivation(pg_server: PgServer, url: str) -> tuple[in
     in that session: the loans it reads, the loans an UPDATE reaches, and what revoking the
     researcher's login says ("" when it ran)."""
     database = url.rsplit("/", 1)[1]
-    with psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early:
+    with (
+        psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early,
+        sessions_outlive_deactivation(url),
+    ):
         _deactivate(pg_server, database, SECOND_CURATOR)
         row = early.execute("SELECT count(*) FROM loan").fetchone()
         assert row is not None
@@ -359,7 +363,10 @@ def test_revision_0011_narrows_a_ledger_secured_before_it(pg_server: PgServer) -
         code, out = _verify(_login(pg_server, database, CURATOR))
         assert code == 1, out
         assert "sampleloans_login_is_staff() does not ask whether the person is active" in out
-        with psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early:
+        with (
+            psycopg.connect(_second_curator(pg_server, url), autocommit=True) as early,
+            sessions_outlive_deactivation(url),
+        ):
             _deactivate(pg_server, database, SECOND_CURATOR)
             assert early.execute("SELECT count(*) FROM loan").fetchone() == (7,)
             upgrade = CliRunner().invoke(

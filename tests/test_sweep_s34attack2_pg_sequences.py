@@ -27,6 +27,19 @@ from tests.pgcluster import PgServer
 
 RESEARCHER = "moynier@ipgp.example"
 COMPLIANCE = "compliance@naoc.example"
+OLD_EVENT_ACTOR = """CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF NEW.actor IS DISTINCT FROM session_user::text THEN
+            RAISE EXCEPTION 'event actor % is not the login %', NEW.actor, session_user;
+        END IF;
+        IF NEW.recorded_at::timestamptz NOT BETWEEN transaction_timestamp()
+                                            AND clock_timestamp() THEN
+            RAISE EXCEPTION 'event recorded_at % is not the server''s clock', NEW.recorded_at;
+        END IF;
+        RETURN NEW;
+    END $fn$"""
+"""The clock check of the actor trigger before revision 0014 (revision 0006's, shortened)."""
 PASSWORD = "s3cret-login"  # as tests/test_i14_rls_tables.py: login roles are cluster-wide
 SEQUENCES = ("checkpoint_id_seq", "notification_sent_id_seq")
 
@@ -114,9 +127,16 @@ def test_a_curators_psql_event_recorded_now_stops_writes_in_one_line(
     pg_server: PgServer, template: str
 ) -> None:
     """A curator's login appends in psql an event whose recorded_at is the text `now` (the
-    clock check reads it as the transaction's time); the next write through the CLI is refused
-    in one line, exit 3, nothing written (before: a traceback)."""
+    clock check of a ledger secured before revision 0014 reads it as the transaction's time);
+    the next write through the CLI is refused in one line, exit 3, nothing written (before: a
+    traceback). Revision 0014's trigger refuses such an event (see
+    test_sweep_s35attack3_pg_hardening.py)."""
     with database_copy(pg_server, template, "now") as url:
+        as_dba(
+            url,
+            OLD_EVENT_ACTOR,
+            "ALTER FUNCTION ledger_event_actor() SET search_path = public, pg_temp",
+        )
         curator = _login(pg_server, url.rsplit("/", 1)[1], CURATOR)
         with psycopg.connect(curator) as connection:
             head = connection.execute("SELECT * FROM sampleloans_chain_head()").fetchone()

@@ -200,6 +200,13 @@ def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
     console().print(line, markup=False)
     if secured:
         console().print(server_wide_login_note(email), markup=False)
+        console().print(SESSIONS_ENDED, markup=False)
+
+
+SESSIONS_ENDED = (
+    "Their open sessions on this ledger were ended (anything they had not committed is rolled "
+    "back)."
+)
 
 
 def server_wide_login_note(email: str) -> str:
