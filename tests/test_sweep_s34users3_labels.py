@@ -18,7 +18,7 @@ from sampleloans import db
 from sampleloans.cli import app
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import EVENT_TYPES
-from sampleloans.readmodels.report import REPORT_LAYOUT, CustodyBody, words_in
+from sampleloans.readmodels.report import LABELS_LAYOUT, REPORT_LAYOUT, CustodyBody, words_in
 from sampleloans.readmodels.statement import STATEMENT_LAYOUT
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.services.statement import build_statements
@@ -132,7 +132,7 @@ def test_the_older_layouts_keep_their_words(ledger: dict[str, Any]) -> None:
     """A file printed by report layout 14 (statement 13) said "Corrected": re-rendered so, it
     still verifies byte for byte."""
     row = next(r for r in _custody_body(ledger["path"]).events if r.seq == 110)
-    assert words_in(row.label, REPORT_LAYOUT - 1) == "Corrected"
+    assert words_in(row.label, LABELS_LAYOUT - 1) == "Corrected"
 
 
 def test_the_pdfs_print_the_label(ledger: dict[str, Any], tmp_path: Path) -> None:

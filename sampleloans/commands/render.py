@@ -412,6 +412,11 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     widths = _share_out(widths, masses, room)  # then each mass with its unit, where room allows
     widths = _share_out(widths, wanted(lines, masses), room)
     widths = _share_in_proportion(widths, lines, room)
+    readable = [
+        max(h, _longest_unbroken(t), min(FOLD_MIN_CHARS, w))
+        for h, t, w in zip(headers, texts, words, strict=True)
+    ]
+    widths = _fewer_lines(texts, widths, readable, lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
         column.width = max(1, fixed)  # a column never vanishes, whatever the terminal
         column.no_wrap = False
@@ -419,6 +424,44 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
         # rich's Column keeps its cells in `_cells` and offers no way to replace one
         column._cells = [_masses_kept_whole(cell, column.width) for cell in column._cells]
     return table
+
+
+def _lines_at(text: str, width: int) -> int:
+    """How many lines a cell takes in a column `width` wide: wrapped between words as
+    `_line_spans` wraps it, a word longer than the column folded."""
+    return sum(max(1, -(-(end - start) // width)) for start, end in _line_spans(text, width))
+
+
+def _tallest_row(texts: list[list[str]], widths: list[int]) -> int:
+    """The most lines any row (the header's included) takes at these column widths."""
+    rows = zip(*texts, strict=True)
+    return max(max(_lines_at(cell, w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+def _narrowest_within(texts: list[str], floor: int, whole: int, lines: int) -> int:
+    """The narrowest width from `floor` up to `whole` at which every cell of a column takes
+    at most `lines` lines (`whole`, its longest line, if none narrower does)."""
+    for width in range(floor, whole):
+        if all(_lines_at(text, width) <= lines for text in texts):
+            return width
+    return max(floor, whole)
+
+
+def _fewer_lines(
+    texts: list[list[str]], widths: list[int], floors: list[int], wholes: list[int], room: int
+) -> list[int]:
+    """`widths`, or other widths within `room` at which no row takes as many lines: rows of a
+    list read best as few lines each (sharing room by what each column lacks could wrap the
+    held mass and the due time over three lines each where both fit in two). Each column keeps
+    its `floors` (header words, masses and times whole, no word folded into short pieces)."""
+    tallest = _tallest_row(texts, widths)
+    for lines in range(1, tallest):
+        need = [
+            _narrowest_within(t, f, w, lines) for t, f, w in zip(texts, floors, wholes, strict=True)
+        ]
+        if sum(need) <= room:  # the room left completes as many columns as it can
+            return _share_out(need, wholes, room)
+    return widths
 
 
 def keeps_numbers_whole(table: Table) -> bool:

@@ -295,6 +295,9 @@ class Analysis:
     # from layout 15 on: when it was recorded, for one back-dated (recorded over an hour after
     # it happened), as `custody history` and the custody report show it; None otherwise
     recorded_at: datetime | None = None
+    # from layout 16 on: the events that corrected it (a mass correction), in seq order, as
+    # `custody history` marks them "[corrected by N]"
+    corrected_by: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -502,8 +505,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # when it was recorded, a corrected event in the custody report "[corrected by N]", and the
 # return report of a partial return in flight names the part on its way back, as `status`
 # does, and marks each item shipped back (`MARKED_EVENTS_LAYOUT`; before: none of these).
-REPORT_LAYOUT = 15
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+# 16 = the return report's Analyses mark a corrected analysis "[corrected by N]", as `custody
+# history` and the custody report do (`Analysis.corrected_by`; before: no mark), and the custody
+# report names a correction by its label alone, "Mass corrected" (before: "Mass corrected
+# [correction]", the flag repeating the label; `PLAIN_CORRECTION_LAYOUT`).
+REPORT_LAYOUT = 16
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -540,6 +547,14 @@ MARKED_EVENTS_LAYOUT = 15
 report with when it was recorded, a corrected event in the custody report "[corrected by N]",
 and in the return report a partial return in flight: the part on its way back in its verdict,
 as `status` says it, and each item shipped back marked so (1–14: none of these)."""
+CORRECTED_ANALYSES_LAYOUT = 16
+"""The first layout marking a corrected analysis in the return report's Analyses "[corrected by
+N]", as `custody history` and the custody report mark the event (1–15: no mark)."""
+CORRECTION_FLAG = "correction"
+"""`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
+PLAIN_CORRECTION_LAYOUT = 16
+"""The first layout naming a correction in the custody report by its label alone ("Mass
+corrected"; 1–15 added its flag, "Mass corrected [correction]", which says it twice)."""
 BORROWER = "borrower"
 """`ReportRequest.audience` of a report printed for a researcher of the borrowing institution."""
 # Read-model fields a layout added, with the first layout that has them: an older layout's content
@@ -560,6 +575,7 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (CustodyBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
     (Analysis, "recorded_at"): MARKED_EVENTS_LAYOUT,
     (ReturnLine, "on_its_way_back"): MARKED_EVENTS_LAYOUT,
+    (Analysis, "corrected_by"): CORRECTED_ANALYSES_LAYOUT,
     (CustodyRow, "corrected_by"): MARKED_EVENTS_LAYOUT,
     (ReturnBody, "inventory_overdue"): EVERY_REPORT_FLAGS_INVENTORY_LAYOUT,
 }

@@ -5,10 +5,12 @@ from typing import Any
 
 from sampleloans.readmodels.report import (
     BORROWER,
+    CORRECTION_FLAG,
     COUNTED_EVENTS_LAYOUT,
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
     MARKED_EVENTS_LAYOUT,
+    PLAIN_CORRECTION_LAYOUT,
     RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
     CustodyBody,
@@ -291,8 +293,11 @@ def _time_cell(e: CustodyRow) -> str:
 
 def _label_cell(e: CustodyRow, page_layout: int) -> str:
     """An event's label with its flag; from layout 15 on, a corrected event marked as
-    `custody history` marks it, "[corrected by 110]"."""
-    cell = words_in(e.label, page_layout) + (f" [{e.flag}]" if e.flag else "")
+    `custody history` marks it, "[corrected by 110]"; from layout 16 on, a correction without
+    the flag its label already says ("Mass corrected", not "Mass corrected [correction]")."""
+    label = words_in(e.label, page_layout)
+    said = e.flag == CORRECTION_FLAG and page_layout >= PLAIN_CORRECTION_LAYOUT
+    cell = label + (f" [{e.flag}]" if e.flag and not said else "")
     if e.corrected_by and page_layout >= MARKED_EVENTS_LAYOUT:
         cell += f" [corrected by {', '.join(map(str, e.corrected_by))}]"
     return cell

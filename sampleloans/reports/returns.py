@@ -9,6 +9,7 @@ from reportlab.lib import colors
 
 from sampleloans.readmodels.report import (
     CHART_IN_TABLE_ORDER_LAYOUT,
+    CORRECTED_ANALYSES_LAYOUT,
     MARKED_EVENTS_LAYOUT,
     RECALLED_LAYOUT,
     REPORT_LAYOUT,
@@ -160,6 +161,14 @@ def _analysis_time(a: Analysis, page_layout: int) -> str:
     return f"{when(a.occurred_at)} (recorded {when(a.recorded_at)})"
 
 
+def _analysis_technique(a: Analysis, page_layout: int) -> str:
+    """The technique; from layout 16 on, a corrected analysis marked as `custody history` and
+    the custody report mark it, "ICP-MS [corrected by 110]"."""
+    if not a.corrected_by or page_layout < CORRECTED_ANALYSES_LAYOUT:
+        return a.technique
+    return f"{a.technique} [corrected by {', '.join(map(str, a.corrected_by))}]"
+
+
 def _analyses_section(body: ReturnBody, page_layout: int) -> list[Any]:
     """Every consumption of every item, analysis by analysis."""
     analyses = [
@@ -167,7 +176,7 @@ def _analyses_section(body: ReturnBody, page_layout: int) -> list[Any]:
             a.seq,
             line.code,
             _analysis_time(a, page_layout),
-            a.technique,
+            _analysis_technique(a, page_layout),
             "yes" if a.destructive else "no",
             mass(a.mass_ug),
         )

@@ -25,6 +25,7 @@ from sampleloans.models import (
 from sampleloans.readmodels.handover import Handover, is_backdated, label, receiver_label
 from sampleloans.readmodels.report import (
     BORROWER,
+    CORRECTION_FLAG,
     LABELS_LAYOUT,
     WORDED_LAYOUT,
     AgreementInfo,
@@ -442,12 +443,12 @@ def _incident(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
 
 def _event_corrected(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
     """A correction of an earlier event's record."""
-    cells.flag = "correction"
+    cells.flag = CORRECTION_FLAG
 
 
 def _mass_corrected(cells: _Cells, p: dict[str, Any], known: _Known) -> None:
     """A correction of a recorded mass."""
-    cells.flag = "correction"
+    cells.flag = CORRECTION_FLAG
     cells.fields.update(mass_ug=p["new_mass_ug"])
 
 

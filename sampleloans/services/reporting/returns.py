@@ -154,17 +154,34 @@ def _split_line(item: LoanItem, parent: str) -> SplitLine:
 
 def _analyses(session: Session, loan_number: str, sample_code: str) -> tuple[Analysis, ...]:
     """The analyses that consumed part of one sample on the loan, in recording order; a
-    back-dated one with when it was recorded."""
-    rows = session.exec(
-        select(Consumption, LedgerEvent.recorded_at)
-        .join(LedgerEvent, col(LedgerEvent.seq) == col(Consumption.seq))
-        .where(Consumption.loan_number == loan_number, Consumption.sample_code == sample_code)
-        .order_by(col(Consumption.seq))
+    back-dated one with when it was recorded, a corrected one with its corrections."""
+    rows = list(
+        session.exec(
+            select(Consumption, LedgerEvent.recorded_at)
+            .join(LedgerEvent, col(LedgerEvent.seq) == col(Consumption.seq))
+            .where(Consumption.loan_number == loan_number, Consumption.sample_code == sample_code)
+            .order_by(col(Consumption.seq))
+        )
     )
-    return tuple(_analysis(c, from_iso(recorded)) for c, recorded in rows)
+    corrections = _corrections_of(session, [c.seq for c, _ in rows])
+    return tuple(
+        _analysis(c, from_iso(recorded), corrections.get(c.seq, ())) for c, recorded in rows
+    )
 
 
-def _analysis(c: Consumption, recorded_at: datetime) -> Analysis:
+def _corrections_of(session: Session, seqs: list[int]) -> dict[int, tuple[int, ...]]:
+    """Corrected seq → the seqs of the events that corrected it, in seq order (the return report
+    is always of the ledger's head: every correction recorded counts)."""
+    if not seqs:
+        return {}
+    found: dict[int, list[int]] = {}
+    notes = select(Note).where(col(Note.corrects_seq).in_(seqs)).order_by(col(Note.seq))
+    for note in session.exec(notes):
+        found.setdefault(note.corrects_seq, []).append(note.seq)
+    return {seq: tuple(by) for seq, by in found.items()}
+
+
+def _analysis(c: Consumption, recorded_at: datetime, corrected_by: tuple[int, ...]) -> Analysis:
     """One analysis; its recording time kept only when it was back-dated (`is_backdated`)."""
     backdated = is_backdated(c.occurred_at, recorded_at)
     return Analysis(
@@ -174,6 +191,7 @@ def _analysis(c: Consumption, recorded_at: datetime) -> Analysis:
         c.destructive,
         c.mass_ug,
         recorded_at=recorded_at if backdated else None,
+        corrected_by=corrected_by,
     )
 
 
