@@ -2719,7 +2719,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0014_clock_sessions_kept_records"
+SCHEMA_HEAD = "0015_loan_item_samples"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

@@ -216,6 +216,23 @@ policy's test). Active: deactivation revokes the login, but a session opened bef
 it, and it read every row, changed projections and revoked others' logins (revision 0011)."""
 STAFF_POLICY = f"((SELECT {STAFF_LOGIN_IS}()))"
 """The staff policy's expression: a sub-select, so it is evaluated once per statement."""
+LOAN_ITEM_SAMPLES = "sampleloans_loan_item_samples"
+LOAN_ITEM_SAMPLES_FUNCTION = f"""CREATE OR REPLACE FUNCTION {LOAN_ITEM_SAMPLES}(loan_no text)
+    RETURNS TABLE (code text, mission text, origin text, material_type text,
+                   physical_form text, parent_code text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        SELECT s.code::text, s.mission::text, s.origin::text, s.material_type::text,
+               s.physical_form::text, s.parent_code::text
+        FROM loan_item i JOIN sample s ON s.code = i.sample_code
+        WHERE i.loan_number = loan_no AND sampleloans_loan_is_mine(loan_no)
+        ORDER BY s.code
+    $$"""
+"""What a report of one of the login's loans says of each item's sample, which never changes
+(its code, mission, origin, material, form and the sample it was split from), and nothing else:
+row-level security shows a researcher a sample only while it is on their loan, and their
+custody report, return report and statement of a loan one of whose samples went back left that
+item's description blank, so their digest was not staff's (revision 0015). Never where the
+sample is now, its custodian, state or a later loan."""
 
 LEDGER_FUNCTIONS = (
     "ledger_event_next()",
@@ -232,6 +249,7 @@ LEDGER_FUNCTIONS = (
     f"{STAFF_LOGIN_IS}()",
     f"{LAB_EVENT}(text, text)",
     f"{SUBJECT_OF_EVENT}(bigint, text, text)",
+    f"{LOAN_ITEM_SAMPLES}(text)",
 )
 """Every function the hardening owns (signatures as ALTER FUNCTION takes them)."""
 
@@ -281,6 +299,9 @@ _FUNCTIONS = (
     LAB_EVENT_FUNCTION,
     # what a researcher's lab event is about: the only subjects they may index it under
     SUBJECT_OF_EVENT_FUNCTION,
+    # the unchanging facts of their loans' samples, for a researcher's reports of a loan one
+    # of whose samples went back (row-level security hides the sample's row then)
+    LOAN_ITEM_SAMPLES_FUNCTION,
     # an event this very transaction appended in the login's name: the only events a
     # researcher may attach subjects to (a subject row for someone else's event would make
     # that event "mine" and show it through row-level security)

@@ -164,3 +164,19 @@ def refuse_hidden_replay(session: Session, what: str) -> None:
             "login sees only your loans' events (row-level security); a curator or compliance "
             "officer can run it for you"
         )
+
+
+def hidden_item_samples(session: Session, loan_number: str) -> list[tuple[str | None, ...]]:
+    """The unchanging facts (code, mission, origin, material, form, parent) of every item's
+    sample of the login's loan `loan_number`, in code order, read through the ledger's function:
+    row-level security hides a researcher's sample once it left their loan. Empty for a login
+    the events are not hidden from (it reads the samples themselves)."""
+    connection = session.connection()
+    if not events_hidden(connection):
+        return []
+    from sampleloans import pgsecurity  # (see the module's docstring)
+
+    rows = connection.execute(
+        text(f"SELECT * FROM {pgsecurity.LOAN_ITEM_SAMPLES}(:loan)"), {"loan": loan_number}
+    ).all()
+    return [tuple(row) for row in rows]

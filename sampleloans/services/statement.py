@@ -34,7 +34,6 @@ from sampleloans.models import (
     Loan,
     LoanItem,
     Person,
-    Sample,
     Shipment,
 )
 from sampleloans.readmodels.handover import is_backdated
@@ -79,6 +78,7 @@ from sampleloans.services.reporting import event_recorded_at
 from sampleloans.services.reporting.custody import event_label
 from sampleloans.services.reporting.parts import (
     description_of,
+    item_samples,
     printed_inventory_due,
     recalls_of,
 )
@@ -424,10 +424,12 @@ def _statement_item(item: LoanItem, description: Words, *, frozen: bool) -> Stat
 
 def _loan(session: Session, loan: Loan) -> StatementLoan:
     items = []
-    for item in session.exec(
+    loan_items = session.exec(
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
-    ):
-        sample = session.get(Sample, item.sample_code)
+    ).all()
+    samples = item_samples(session, loan.number, [item.sample_code for item in loan_items])
+    for item in loan_items:
+        sample = samples.get(item.sample_code)
         # before statement layout 7 the origin was left out, unlike every report's description
         earlier = (
             f"{sample.material_type} {sample.physical_form}, {sample.mission}" if sample else ""

@@ -1,5 +1,6 @@
 """Pieces every report builder shares: parties, agreement terms, item rows, overdue loans."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -33,6 +34,7 @@ from sampleloans.readmodels.report import (
     reworded,
     with_grouped_masses,
 )
+from sampleloans.services.logins import hidden_item_samples
 from sampleloans.services.queries import for_inventory, sent_back_at
 from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
@@ -170,14 +172,56 @@ def agreement_info(agreement: Agreement) -> AgreementInfo:
     )
 
 
-def description_of(sample: Sample | None) -> str:
+@dataclass(frozen=True)
+class ItemSample:
+    """What a report reads of a loan item's sample that row-level security hides from the
+    researcher of the loan (the sample went back to the vault, perhaps on to another loan):
+    its unchanging facts only (`hidden_item_samples`), never where it is now."""
+
+    code: str
+    mission: str
+    origin: str
+    material_type: str
+    physical_form: str
+    parent_code: str | None
+    # not on this loan any more (else the researcher would read its row): the item's custodian
+    # is the loan's curator, as staff's report says (`item_custodian`)
+    loan_number: None = None
+    custodian: str = ""
+    frozen: bool = False  # an open incident of this loan would keep it here, not in the vault
+
+
+SampleOfItem = Sample | ItemSample
+"""A loan item's sample as a report reads it: its row, or its unchanging facts."""
+
+
+def item_samples(session: Session, loan_number: str, codes: list[str]) -> dict[str, SampleOfItem]:
+    """The samples of a loan's items `codes`, by code: each its row, or, for a researcher whose
+    login row-level security no longer shows a sample of their loan (returned), its unchanging
+    facts, so their report says of it what staff's says."""
+    found: dict[str, SampleOfItem] = {}
+    for code in codes:
+        sample = session.get(Sample, code)
+        if sample is not None:
+            found[code] = sample
+    if len(found) < len(codes):
+        for row in hidden_item_samples(session, loan_number):
+            hidden, mission, origin, material, form, parent = row
+            if hidden is not None and hidden in codes and hidden not in found:
+                found[hidden] = ItemSample(
+                    hidden, str(mission), str(origin), str(material), str(form), parent
+                )
+    return found
+
+
+def description_of(sample: SampleOfItem | None) -> str:
     """A sample as a reader knows it: material, form, mission and origin."""
     if sample is None:
         return ""
     return f"{sample.material_type} {sample.physical_form}, {sample.mission} {sample.origin}"
 
 
-def item_custodian(session: Session, item: LoanItem, sample: Sample | None) -> str:
+def item_custodian(session: Session, item: LoanItem, sample: SampleOfItem | None) -> str:
     """Who holds a loan item for this loan: the sample's custodian while it is on this loan;
     once back, the loan's curator (the sample may be on another institution's loan by now)."""
     if sample is not None and sample.loan_number == item.loan_number:
@@ -189,8 +233,12 @@ def item_custodian(session: Session, item: LoanItem, sample: Sample | None) -> s
 def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
     """The items table's rows: each loan item with its sample and who holds it."""
     rows = []
+    samples: dict[str, SampleOfItem] = {}
+    for loan_number in sorted({item.loan_number for item in items}):
+        codes = [item.sample_code for item in items if item.loan_number == loan_number]
+        samples.update(item_samples(session, loan_number, codes))
     for item in items:
-        sample = session.get(Sample, item.sample_code)
+        sample = samples.get(item.sample_code)
         masses = item_masses(item)
         rows.append(
             ItemRow(

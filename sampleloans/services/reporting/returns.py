@@ -16,7 +16,6 @@ from sampleloans.models import (
     Loan,
     LoanItem,
     Note,
-    Sample,
     Shipment,
     Weighing,
 )
@@ -43,6 +42,7 @@ from sampleloans.services.queries import events_of_loan
 from sampleloans.services.reporting.parts import (
     agreement_info,
     description_of,
+    item_samples,
     loan_parties,
     overdue_inventories,
     overdue_returns,
@@ -82,12 +82,14 @@ def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLi
     `balance --loan`), and a split line for each sample split at the borrower's lab."""
     accepted, latest_receipt = _accepted_weighings(session, loan)
     lines, splits = [], []
-    for item in session.exec(
+    items = session.exec(
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
-    ).all():
+    ).all()
+    samples = item_samples(session, loan.number, [item.sample_code for item in items])
+    for item in items:
         weighing = accepted.get(item.sample_code)
         now_ug = weighing.expected_ug if weighing and weighing.seq == latest_receipt else 0
-        sample = session.get(Sample, item.sample_code)
+        sample = samples.get(item.sample_code)
         parent = ""
         if item.source == ItemSource.BORROWER_SPLIT:
             parent = sample.parent_code if sample and sample.parent_code else ""
