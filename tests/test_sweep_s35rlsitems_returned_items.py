@@ -29,12 +29,15 @@ RESEARCHER = "terada@osaka-u.example"
 PASSWORD = "s35-rlsitems-pw"
 LOAN = "L-2025-Osaka"
 RETURNED = "CE5C0000YJYX061"
+DBA = "dba"
 
 
 @pytest.fixture(scope="module")
-def logins(pg_server: PgServer) -> Iterator[dict[str, str]]:
+def logins(
+    pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """The secured demo, one of Osaka's samples returned and accepted back into the vault; the
-    login URL of the curator, the compliance officer and Osaka's researcher."""
+    login URL of the curator, the compliance officer and Osaka's researcher (and the DBA's)."""
     with secured_demo_database(pg_server) as name:
         with psycopg.connect(pg_server.url(name), autocommit=True) as connection:
             for email in (CURATOR, COMPLIANCE, RESEARCHER):
@@ -55,7 +58,11 @@ def logins(pg_server: PgServer) -> Iterator[dict[str, str]]:
             "--condition", "pristine", "--weighed", f"{RETURNED}=10.4mg",
         )  # fmt: skip
         assert accepted.exit_code == 0, accepted.stdout + accepted.stderr
-        yield urls
+        key = tmp_path_factory.mktemp("keys") / "lender.key"  # the statements' checkpoint
+        assert cli(urls[CURATOR], "keys", "generate", "--out", str(key)).exit_code == 0
+        signed = cli(urls[CURATOR], "--as", CURATOR, "checkpoint", "--key", str(key))
+        assert signed.exit_code == 0, signed.stdout + signed.stderr
+        yield {**urls, DBA: pg_server.url(name)}
 
 
 @pytest.mark.parametrize(
@@ -75,6 +82,18 @@ def test_each_login_verifies_the_others_document(
         made = cli(logins[maker], *printed, "--out", str(out))
         assert made.exit_code == 0, made.stdout + made.stderr
         checked = cli(logins[checker], "verify-document", str(out))
+        assert checked.exit_code == 0, f"{maker} → {checker}: {checked.stdout}{checked.stderr}"
+
+
+def test_each_login_verifies_the_others_statement(logins: dict[str, str], tmp_path: Path) -> None:
+    """The PI's statement, printed by the curator and by the PI: each verifies with the
+    other's login (before: "FAIL content", exit 1, both ways)."""
+    for maker, checker in ((CURATOR, RESEARCHER), (RESEARCHER, COMPLIANCE)):
+        folder = tmp_path / maker.split("@")[0]
+        made = cli(logins[maker], "report", "statement", "--pi", RESEARCHER, "--out", str(folder))
+        assert made.exit_code == 0, made.stdout + made.stderr
+        (statement,) = folder.iterdir()
+        checked = cli(logins[checker], "verify-document", str(statement))
         assert checked.exit_code == 0, f"{maker} → {checker}: {checked.stdout}{checked.stderr}"
 
 
@@ -119,3 +138,25 @@ def test_the_returned_samples_current_row_stays_hidden(logins: dict[str, str]) -
     with psycopg.connect(logins[RESEARCHER]) as connection:
         rows = connection.execute("SELECT code FROM sample WHERE code = %s", (RETURNED,))
         assert rows.fetchall() == []
+
+
+def test_db_upgrade_installs_the_function_on_a_ledger_secured_before(
+    logins: dict[str, str],
+) -> None:
+    """A ledger secured at revision 0014 lacks the function (verify names it); the DBA's
+    `db upgrade` (revision 0015) installs it and the researcher's report says staff's again.
+    Last in the module: it leaves the ledger as it found it."""
+    with psycopg.connect(logins[DBA], autocommit=True) as admin:
+        admin.execute("DROP FUNCTION sampleloans_loan_item_samples(text)")
+        admin.execute("UPDATE alembic_version SET version_num = '0014_clock_sessions_kept_records'")
+    checked = cli(logins[COMPLIANCE], "verify")
+    assert checked.exit_code == 1
+    assert "function sampleloans_loan_item_samples(text) is missing" in checked.stdout
+    upgraded = cli(logins[DBA], "--as", CURATOR, "db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.stdout + upgraded.stderr
+    assert f"to {db.SCHEMA_HEAD}" in upgraded.stdout
+    assert cli(logins[COMPLIANCE], "verify").exit_code == 0
+    now = datetime.now(UTC)
+    assert _custody_digest(logins[RESEARCHER], RESEARCHER, now) == _custody_digest(
+        logins[CURATOR], CURATOR, now
+    )
