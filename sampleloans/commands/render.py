@@ -412,9 +412,14 @@ def fit_to_width(table: Table, width: int, abbreviations: dict[str, str] | None 
     widths = _share_out(widths, masses, room)  # then each mass with its unit, where room allows
     widths = _share_out(widths, wanted(lines, masses), room)
     widths = _share_in_proportion(widths, lines, room)
+    # fewer lines a row never at the cost of a word the shares above kept whole (a sample
+    # code folded over two lines reads as two values, an e-mail 'anand@open.exam' over 'ple'),
+    # nor of a column they drew whole (an event's name, 'Agreement signed', reads best on one)
     readable = [
-        max(h, _longest_unbroken(t), min(FOLD_MIN_CHARS, w))
-        for h, t, w in zip(headers, texts, words, strict=True)
+        kept
+        if kept >= whole
+        else max(h, _longest_unbroken(t), min(FOLD_MIN_CHARS, w), min(kept, w))
+        for h, t, w, kept, whole in zip(headers, texts, words, widths, lines, strict=True)
     ]
     widths = _fewer_lines(texts, widths, readable, lines, room)
     for column, fixed in zip(table.columns, widths, strict=True):
