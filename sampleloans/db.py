@@ -1058,25 +1058,46 @@ def _answers_of_writes(driver: Any, state: ConnectionState, sent: list[SentWrite
     failed = None
     answers: list[Any] = []
     with driver.lock, _as_sqlalchemy_error(psycopg.Error):
-        for what in [*sent, None]:
-            results: list[Any] = []
-            while not results:  # an answer, or the Sync's
-                results = driver.wait(generators.fetch_many(pgconn))
-            status = results[-1].status
-            if status == pq.ExecStatus.PIPELINE_SYNC:
-                break
-            if status == pq.ExecStatus.FATAL_ERROR and failed is None:
-                failed = psycopg.errors.error_from_result(results[-1], driver.info.encoding)
-            elif what is not None and status == pq.ExecStatus.COMMAND_OK:
-                state.prepared_writes[what[0]] = what[1]
-            if what is None:
-                answers.append(results[-1])
+        try:
+            for what in [*sent, None]:
+                results: list[Any] = []
+                while not results:  # an answer, or the Sync's
+                    results = driver.wait(generators.fetch_many(pgconn))
+                status = results[-1].status
+                if status == pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                if status == pq.ExecStatus.FATAL_ERROR and failed is None:
+                    failed = psycopg.errors.error_from_result(results[-1], driver.info.encoding)
+                elif what is not None and status == pq.ExecStatus.COMMAND_OK:
+                    state.prepared_writes[what[0]] = what[1]
+                if what is None:
+                    answers.append(results[-1])
+        except BaseException:  # a Ctrl-C while waiting (for the writers' lock, most likely)
+            with suppress(psycopg.Error):  # (a connection lost: it is given up anyway)
+                _leave_pipeline(driver)
+            raise
         pgconn.exit_pipeline_mode()
     if failed is not None:
         if failed.sqlstate == _NO_SUCH_PREPARED_STATEMENT:  # (deallocated by another way)
             state.forget_prepared_writes()
         raise DBAPIError.instance(None, None, failed, psycopg.Error) from failed
     return answers
+
+
+def _leave_pipeline(driver: Any) -> None:
+    """Read what is left of a pipeline's answers, up to its Sync, and leave libpq's pipeline
+    mode. A wait interrupted by Ctrl-C: psycopg cancelled the statement it waited for and read
+    its answer, the server skips the rest up to the Sync; left in pipeline mode, the connection
+    refused the rollback that follows (a traceback before the interrupt's one line)."""
+    import psycopg
+    from psycopg import generators
+
+    pgconn = driver.pgconn
+    while pgconn.pipeline_status:
+        try:
+            pgconn.exit_pipeline_mode()
+        except psycopg.OperationalError:  # answers not read yet (the Sync's among them)
+            driver.wait(generators.fetch_many(pgconn))
 
 
 def _write_pending_first(connection: Any, *_args: Any) -> None:

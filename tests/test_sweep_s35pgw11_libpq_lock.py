@@ -4,8 +4,14 @@ the server session, their rows loaded by psycopg's own loaders (issue 14, Perfor
 writer's client CPU per write, much of it after the lock's grant). The head and rows are what
 psycopg's pipeline read; a refused write leaves the prepared statements prepared (none made
 again under a new name); a lock wait past the timeout is still the lock's message (exit 3);
-a value with no text form still goes by psycopg's pipeline."""
+a value with no text form still goes by psycopg's pipeline; a Ctrl-C while the write waits for
+the lock leaves the connection out of libpq's pipeline mode (exit 130, one line)."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -152,3 +158,69 @@ def test_a_lock_wait_past_the_timeout_is_the_locks_message_and_the_next_write_wo
         )
         assert {str(row[0]) for row in found} == names - {"LIB-T1"}
     assert verify(writer).problems == []
+
+
+def _interrupt_after(seconds: float) -> None:
+    """A Ctrl-C (KeyboardInterrupt) raised in this thread after `seconds`, by SIGALRM."""
+
+    def interrupt(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def test_a_ctrl_c_while_waiting_for_the_lock_leaves_the_pipeline(
+    writer: Engine, ledger: str
+) -> None:
+    """Service level: interrupted while another session holds the lock, the write raises the
+    interrupt with nothing written and its connection out of pipeline mode; the same writer
+    writes once the lock is free. CLI: exit 130, the interrupt's one line (failed before: a
+    psycopg traceback, "PQsendQuery not allowed in pipeline mode", from the rollback)."""
+    _add(writer, "LIB-C0")
+    previous = signal.getsignal(signal.SIGALRM)
+    try:
+        with psycopg.connect(ledger) as holder:
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (db.WRITER_LOCK_KEY,))
+            _interrupt_after(0.3)
+            with pytest.raises(KeyboardInterrupt):
+                _add(writer, "LIB-C1")
+            with writer.connect() as connection:
+                raw: Any = connection.connection.driver_connection
+                assert not raw.pgconn.pipeline_status
+            command = [
+                sys.executable, "-m", "sampleloans", "--db", ledger, "--as",
+                "curator@naoc.example", "institutions", "add", "LIB-C2", "--name", "Lab C",
+                "--country", "CN", "--city", "Beijing", "--kind", "borrower",
+            ]  # fmt: skip
+            cli = subprocess.Popen(
+                command, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "SAMPLELOANS_NOW": "2026-04-28T09:00:00Z"},
+            )  # fmt: skip
+            while not _waiting_for_the_lock(holder):
+                time.sleep(0.05)
+            cli.send_signal(signal.SIGINT)
+            _out, err = cli.communicate(timeout=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert cli.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "Error: interrupted (Ctrl-C); nothing that was not yet committed was recorded and no "
+        "partial output file was left: run the command again"
+    ]
+    _add(writer, "LIB-C3")
+    with db.transaction(writer, write=False) as session:
+        found = session.connection().exec_driver_sql(
+            "SELECT short_name FROM institution WHERE short_name LIKE 'LIB-C%%'"
+        )
+        assert {str(row[0]) for row in found} == {"LIB-C0", "LIB-C3"}
+    assert verify(writer).problems == []
+
+
+def _waiting_for_the_lock(holder: psycopg.Connection[Any]) -> bool:
+    """Whether another session waits for the writers' advisory lock (`pg_locks`)."""
+    found = holder.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()
+    return bool(found and found[0])
