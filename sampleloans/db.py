@@ -845,6 +845,11 @@ class ConnectionState:
     (`forget_prepared_writes`)."""
     prepared_on: Any = None
     """The psycopg connection `prepared_writes` were prepared on (a new one has none)."""
+    row_loader: Any = None
+    """psycopg's loaders of this connection's types (a `Transformer`), which read the rows of
+    the lock's pipeline when it goes by libpq (`_lock_by_libpq`)."""
+    row_loader_of: Any = None
+    """The psycopg connection `row_loader` was made for."""
 
     def forget_prepared_writes(self) -> None:
         """The server session may have deallocated them: prepare them again on next use."""
@@ -995,6 +1000,21 @@ _DEALLOCATING_COMMANDS = ("DROP", "ALTER", "ROLLBACK", "DISCARD", "DEALLOCATE")
 (psycopg's `PrepareManager._should_discard`)."""
 
 
+def _deallocated_by_rollback(driver: Any) -> bool:
+    """Whether psycopg's rollback, about to run, deallocates every prepared statement of the
+    server session (`DEALLOCATE ALL`): only from inside a transaction, and only when psycopg has
+    prepared statements of its own (its `PrepareManager.clear`). Where it has none (a writer
+    whose every statement goes by libpq), ours stay prepared: forgotten, they would be
+    prepared again under new names after each refused write, the old ones left on the server
+    session for the connection's life. Where psycopg's cache cannot be seen, assume it does."""
+    import psycopg
+
+    if driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return False  # psycopg's rollback sends nothing
+    names = getattr(getattr(driver, "_prepared", None), "_names", None)
+    return names is None or bool(names)
+
+
 def _forget_prepared_after(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     """After a statement psycopg deallocates the session's prepared statements for, forget
     `_send_writes`'s (they are prepared again on next use)."""
@@ -1007,32 +1027,58 @@ _PREPARED_NAMES = itertools.count()
 server session it talks to)."""
 
 
-def _answers_of_writes(driver: Any, state: ConnectionState, sent: list[SentWrite]) -> None:
+def _answers_of_writes(driver: Any, state: ConnectionState, sent: list[SentWrite]) -> list[Any]:
     """Read the answers of `_send_writes` up to its Sync, leave libpq's pipeline mode, and
     raise the first error as SQLAlchemy raises a driver's (the server skipped the statements
-    after it; the transaction is rolled back by the caller)."""
+    after it; the transaction is rolled back by the caller); else each statement's answer (a
+    libpq result), in the order sent (a prepare's are not among them)."""
     import psycopg
     from psycopg import generators, pq
 
     pgconn = driver.pgconn
     failed = None
+    answers: list[Any] = []
     with driver.lock, _as_sqlalchemy_error(psycopg.Error):
-        for what in [*sent, None]:
-            results: list[Any] = []
-            while not results:  # an answer, or the Sync's
-                results = driver.wait(generators.fetch_many(pgconn))
-            status = results[-1].status
-            if status == pq.ExecStatus.PIPELINE_SYNC:
-                break
-            if status == pq.ExecStatus.FATAL_ERROR and failed is None:
-                failed = psycopg.errors.error_from_result(results[-1], driver.info.encoding)
-            elif what is not None and status == pq.ExecStatus.COMMAND_OK:
-                state.prepared_writes[what[0]] = what[1]
+        try:
+            for what in [*sent, None]:
+                results: list[Any] = []
+                while not results:  # an answer, or the Sync's
+                    results = driver.wait(generators.fetch_many(pgconn))
+                status = results[-1].status
+                if status == pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                if status == pq.ExecStatus.FATAL_ERROR and failed is None:
+                    failed = psycopg.errors.error_from_result(results[-1], driver.info.encoding)
+                elif what is not None and status == pq.ExecStatus.COMMAND_OK:
+                    state.prepared_writes[what[0]] = what[1]
+                if what is None:
+                    answers.append(results[-1])
+        except BaseException:  # a Ctrl-C while waiting (for the writers' lock, most likely)
+            with suppress(psycopg.Error):  # (a connection lost: it is given up anyway)
+                _leave_pipeline(driver)
+            raise
         pgconn.exit_pipeline_mode()
     if failed is not None:
         if failed.sqlstate == _NO_SUCH_PREPARED_STATEMENT:  # (deallocated by another way)
             state.forget_prepared_writes()
         raise DBAPIError.instance(None, None, failed, psycopg.Error) from failed
+    return answers
+
+
+def _leave_pipeline(driver: Any) -> None:
+    """Read what is left of a pipeline's answers, up to its Sync, and leave libpq's pipeline
+    mode. A wait interrupted by Ctrl-C: psycopg cancelled the statement it waited for and read
+    its answer, the server skips the rest up to the Sync; left in pipeline mode, the connection
+    refused the rollback that follows (a traceback before the interrupt's one line)."""
+    import psycopg
+    from psycopg import generators
+
+    pgconn = driver.pgconn
+    while pgconn.pipeline_status:
+        try:
+            pgconn.exit_pipeline_mode()
+        except psycopg.OperationalError:  # answers not read yet (the Sync's among them)
+            driver.wait(generators.fetch_many(pgconn))
 
 
 def _write_pending_first(connection: Any, *_args: Any) -> None:
@@ -2240,8 +2286,9 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection: Any) -> None:
-        # psycopg's rollback deallocates every prepared statement of the session
-        connection_state(connection).forget_prepared_writes()
+        # (SQLAlchemy's event comes before the driver's rollback)
+        if _deallocated_by_rollback(connection.connection.driver_connection):
+            connection_state(connection).forget_prepared_writes()
 
     @event.listens_for(engine, "rollback_savepoint")
     def _on_savepoint_rollback(connection: Any, *_args: Any) -> None:
@@ -2453,28 +2500,107 @@ def _begin_write(connection: Any, *, with_head: bool) -> None:
     reads = [
         (_lock_read_sql(connection.dialect, statement), params) for statement, params in waiting
     ]
+    state = connection_state(connection)
+    commands = None
+    if begin.startswith("BEGIN") and raw.info.encoding == "utf-8":
+        commands = _lock_commands(statements, reads)
     try:
-        unread = unread_cursor(connection, raw)  # the BEGIN's and the lock's answers
-        _quiet_aborted_pipeline()
-        with raw.pipeline():
-            for statement in statements[:2]:
-                unread.execute(statement)
-            head_cursor = raw.execute(statements[2]) if with_head else None
-            answers = [raw.execute(sql, params) for sql, params in reads]
-        head = head_cursor.fetchone() if head_cursor is not None else None
-        names = _column_names(head_cursor, statements[2]) if head_cursor is not None else ()
-        rows = [answer.fetchall() for answer in answers]
-    except psycopg.Error as exc:
-        if exc.sqlstate in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
+        if commands is not None:
+            head, names, rows = _lock_by_libpq(raw, state, commands, statements, with_head)
+        else:
+            head, names, rows = _lock_by_pipeline(connection, raw, statements, reads, with_head)
+    except (psycopg.Error, DBAPIError) as exc:
+        error = exc.orig if isinstance(exc, DBAPIError) else exc
+        if getattr(error, "sqlstate", None) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
             # who holds the lock is what the user needs to act on: a session left open
             raise StorageError(locked_message(writer_lock_holder(connection.engine))) from None
+        if isinstance(exc, DBAPIError):
+            raise
         raise DBAPIError.instance(statements[1], None, exc, psycopg.Error) from exc
-    state = connection_state(connection)
     state.locked_write = True
     if head is not None:
         state.prefetched_head = dict(zip(names, head, strict=True))
     if waiting:
         state.prefetched_rows = [[tuple(row) for row in found] for found in rows]
+
+
+LockAnswers = tuple[Any, tuple[str, ...], list[list[Any]]]
+"""What `_begin_write` reads with the lock: the guard row (or None) and its column names, and
+the rows of each statement of `read_with_lock`."""
+
+
+def _lock_commands(
+    statements: list[str], reads: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[bytes, list[bytes | None]]] | None:
+    """The lock's pipeline as `_send_writes` takes it (numbered SQL, values as text), or None
+    where a read's value has no text form this sends (psycopg's pipeline then reads them)."""
+    commands: list[tuple[bytes, list[bytes | None]]] = [(sql.encode(), []) for sql in statements]
+    for sql, params in reads:
+        numbered = _numbered_sql(sql)
+        if numbered is None:
+            return None
+        text_sql, names = numbered
+        try:
+            commands.append((text_sql, [_text_value(params[name]) for name in names]))
+        except (TypeError, KeyError):
+            return None
+    return commands
+
+
+def _lock_by_libpq(
+    raw: Any,
+    state: ConnectionState,
+    commands: list[tuple[bytes, list[bytes | None]]],
+    statements: list[str],
+    with_head: bool,
+) -> LockAnswers:
+    """Send the BEGIN, the lock, the head and the reads by libpq's own pipeline (each prepared
+    on this server session on first use, as the COMMIT's rows are: `_send_writes`) and load
+    their rows as psycopg's cursor would (its loaders, by each column's type). psycopg's cursor
+    and pipeline cost a writer ~0.15 ms of CPU a write here, most of it after the lock's grant,
+    reading the answers while the other writers wait."""
+    from psycopg.adapt import Transformer
+
+    answers = _answers_of_writes(raw, state, _send_writes(raw, state, commands, commit=False))
+    loader = state.row_loader
+    if loader is None or state.row_loader_of is not raw:
+        loader = state.row_loader = Transformer.from_context(raw)
+        state.row_loader_of = raw
+    found: list[list[Any]] = []
+    for answer in answers[2:]:  # (the BEGIN's and the lock's answers have no rows)
+        loader.set_pgresult(answer)
+        found.append(loader.load_rows(0, answer.ntuples, tuple))
+    if not with_head:
+        return None, (), found
+    head_rows, rows = found[0], found[1:]
+    names = _COLUMN_NAMES.get(statements[2])
+    if names is None:
+        head_answer = answers[2]
+        names = _COLUMN_NAMES[statements[2]] = tuple(
+            head_answer.fname(n).decode() for n in range(head_answer.nfields)
+        )
+    return (head_rows[0] if head_rows else None), names, rows
+
+
+def _lock_by_pipeline(
+    connection: Any,
+    raw: Any,
+    statements: list[str],
+    reads: list[tuple[str, dict[str, Any]]],
+    with_head: bool,
+) -> LockAnswers:
+    """The same by psycopg's pipeline (a transaction psycopg began, or a value `_text_value`
+    has no text form for)."""
+    unread = unread_cursor(connection, raw)  # the BEGIN's and the lock's answers
+    _quiet_aborted_pipeline()
+    with raw.pipeline():
+        for statement in statements[:2]:
+            unread.execute(statement)
+        head_cursor = raw.execute(statements[2]) if with_head else None
+        answers = [raw.execute(sql, params) for sql, params in reads]
+    head = head_cursor.fetchone() if head_cursor is not None else None
+    names = _column_names(head_cursor, statements[2]) if head_cursor is not None else ()
+    return head, names, [answer.fetchall() for answer in answers]
 
 
 _COLUMN_NAMES: dict[str, tuple[str, ...]] = {}

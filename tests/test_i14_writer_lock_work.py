@@ -100,6 +100,20 @@ def _round_trips_after_the_grant(lines: list[str]) -> int:
     )
 
 
+def _executed(lines: list[str], start: int, end: int) -> list[str]:
+    """The Parse message of each statement executed (each Bind) in `lines[start:end]`: a
+    statement prepared once and executed twice counts twice (the lock's pipeline prepares its
+    statements on first use and binds them by name)."""
+    parsed: dict[str, str] = {}
+    executed = []
+    for n, line in enumerate(lines[:end]):
+        if "\tParse\t" in line:
+            parsed[line.split('"')[1]] = line  # by the statement's name ("" for unnamed)
+        elif "\tBind\t" in line and n >= start:
+            executed.append(parsed[line.split('"')[3]])
+    return executed
+
+
 def test_a_writers_transaction_waits_once_for_the_server_after_the_lock(demo_url: str) -> None:
     """`add_institution` in a long-lived writer's transaction on PostgreSQL: the person and the
     short name's row come with the lock, then the INSERTs with the COMMIT in one pipeline. The
@@ -187,7 +201,7 @@ def test_a_lab_write_reads_its_loan_item_and_sample_with_the_lock(demo_url: str)
     assert _round_trips_after_the_grant(lines) == 1
     lock = next(n for n, line in enumerate(lines) if "pg_advisory_xact_lock" in line)
     sync = next(n for n in range(lock, len(lines)) if lines[n].startswith("F\t4\tSync"))
-    with_the_lock = [line for line in lines[lock:sync] if "\tParse\t" in line]
+    with_the_lock = _executed(lines, lock, sync)
     # each by its key, then the loan's items and agreement, then the checks' (samples on the
     # loan with their children, their items, the loan; its agreement only for an issue)
     expected = {'"SELECT loan.number': 2, '"SELECT sample.code': 2, '"SELECT agreement.number': 1}

@@ -321,16 +321,17 @@ def open_request_of(session: Session, code: str) -> Loan | None:
             lambda item: item.sample_code == code and item.state == ItemState.REQUESTED,
             ("sample", _sample_of_item_key, code),  # the condition names the key's sample
         )
+        numbers = [str(row.loan_number) for row in rows]
     else:
         answered = answered_with_the_lock(session, ("open requests", code))
-        rows = list(
-            answered
-            if answered is not None
-            else session.connection().execute(OPEN_REQUESTS, {"code": code})
-        )
-    if not rows:
+        if answered is not None:  # plain tuples read with the lock, in OPEN_REQUESTS's order
+            numbers = [str(row[0]) for row in answered]
+        else:
+            found = session.connection().execute(OPEN_REQUESTS, {"code": code})
+            numbers = [str(row.loan_number) for row in found]
+    if not numbers:
         return None
-    return get_loan(session, min(str(row.loan_number) for row in rows))
+    return get_loan(session, min(numbers))
 
 
 USED_UP: dict[str, str] = {
