@@ -771,14 +771,14 @@ def postgres_rows(big: Path, runs: int) -> None:
             "s",
         )
         figure(
-            f"{pg_writers.WORKERS} concurrent writers, PostgreSQL ledger / raw psycopg + same lock",
+            f"{found.workers} concurrent writers, PostgreSQL ledger / raw psycopg + same lock",
             found.ledger_rate.committed,
             found.raw_rate.committed,
             "≥ 0.3",
             "ev/s",
         )
         figure(
-            f"{pg_writers.WORKERS} concurrent writers moving a sample, PostgreSQL / raw psycopg",
+            f"{found.workers} concurrent writers moving a sample, PostgreSQL / raw psycopg",
             found.moving_rate.committed,
             found.raw_rate.committed,
             "— (a write that changes a sample)",

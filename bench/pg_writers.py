@@ -277,7 +277,7 @@ def one_writer_cpu(
 
 @dataclass(frozen=True)
 class Rate:
-    """Committed appends per second of WORKERS processes: up to the last commit, and (for
+    """Committed appends per second of the writers' processes: up to the last commit, and (for
     comparison with earlier waves) up to the last process's exit."""
 
     committed: float
@@ -288,9 +288,14 @@ class Rate:
 
 
 def _concurrent(
-    script: str, url: str, appends: int, extra: list[str], tree: Path | None = None
+    script: str,
+    url: str,
+    appends: int,
+    extra: list[str],
+    tree: Path | None = None,
+    workers: int = WORKERS,
 ) -> Rate:
-    """Committed appends per second of WORKERS processes started together (running a
+    """Committed appends per second of `workers` processes started together (running a
     checkout's code through PYTHONPATH and its folder when `tree` is given).
 
     The clock stops when the last writer has committed its last append (each says so on its
@@ -309,10 +314,10 @@ def _concurrent(
                 env=env,
                 cwd=str(tree) if tree else None,  # `python -c` reads modules from its folder first
             )
-            for n in range(WORKERS)
+            for n in range(workers)
         ]
         # every process has imported and connected before the clock starts
-        while not all(Path(f"{go}.{n}").exists() for n in range(WORKERS)):
+        while not all(Path(f"{go}.{n}").exists() for n in range(workers)):
             time.sleep(0.01)
         started = time.perf_counter()
         go.touch()
@@ -321,11 +326,11 @@ def _concurrent(
         codes = [p.wait(timeout=600) for p in processes]
         exited = time.perf_counter() - started
         held = [_held_of(p.stdout.read() if p.stdout else "") for p in processes]
-    if any(codes) or said != ["committed\n"] * WORKERS:
+    if any(codes) or said != ["committed\n"] * workers:
         raise SystemExit(f"a writer failed: exit codes {codes}")
     return Rate(
-        committed=WORKERS * appends / committed,
-        exited=WORKERS * appends / exited,
+        committed=workers * appends / committed,
+        exited=workers * appends / exited,
         held_wall_s=sum(wall for wall, _cpu, _n in held),
         held_cpu_s=sum(cpu for _wall, cpu, _n in held),
         held_writes=sum(n for _wall, _cpu, n in held),
@@ -348,7 +353,11 @@ write (0 for a tree whose rows are not sent by `db._send_writes`)."""
 
 
 def writers_by_tree(
-    server: PgServer, trees: list[Path | None], rounds: int, appends: int
+    server: PgServer,
+    trees: list[Path | None],
+    rounds: int,
+    appends: int,
+    workers: int = WORKERS,
 ) -> dict[str, list[WritersRound]]:
     """The 8-writer figure of each tree (a checkout's code through PYTHONPATH; None: this
     one), each on its own demo ledger in one cluster, the trees taking turns (A B, then B A)
@@ -375,8 +384,8 @@ def writers_by_tree(
     for round_ in range(rounds):
         order = list(urls.items())
         for label, (url, tree) in order if round_ % 2 == 0 else order[::-1]:
-            ours = _concurrent(SPANNED_WRITER, url, appends, [f"R{round_}x"], tree)
-            raw = _concurrent(RAW_WRITER, raw_url, appends, [str(WRITER_LOCK_KEY)], tree)
+            ours = _concurrent(SPANNED_WRITER, url, appends, [f"R{round_}x"], tree, workers)
+            raw = _concurrent(RAW_WRITER, raw_url, appends, [str(WRITER_LOCK_KEY)], tree, workers)
             writes = max(ours.held_writes, 1)
             held = (ours.held_wall_s / writes * 1e3, ours.held_cpu_s / writes * 1e3)
             found[label].append((ours.committed, raw.committed, *held))
@@ -420,6 +429,7 @@ class WriteFigures:
     raw_rate: Rate
     runs: int
     appends: int
+    workers: int = WORKERS
 
 
 def main() -> None:
@@ -465,7 +475,7 @@ def main() -> None:
         f"{found.pg_write_s / found.sqlite_write_s:.2f}× | ≤ 1.5× |"
     )
     print(
-        f"| {WORKERS} concurrent writers × {found.appends} appends, committed events/s | "
+        f"| {found.workers} concurrent writers × {found.appends} appends, committed events/s | "
         f"{found.ledger_rate.committed:.0f} | raw psycopg + same lock "
         f"{found.raw_rate.committed:.0f} | "
         f"{found.ledger_rate.committed / found.raw_rate.committed:.2f}× | ≥ 0.3× |"
@@ -531,8 +541,9 @@ def start_server() -> tuple[PgServer, LocalCluster | None]:
     return cluster.start(), cluster
 
 
-def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
-    """Build both ledgers and the raw table, measure the two write figures."""
+def measure(server: PgServer, runs: int, appends: int, workers: int = WORKERS) -> WriteFigures:
+    """Build both ledgers and the raw table, measure the two write figures (`workers`
+    concurrent writers: fewer only in the tests' smoke run, where each costs its imports)."""
     for name in ("bench_ledger", "bench_raw"):
         server.admin(f"DROP DATABASE IF EXISTS {name}")
         server.admin(f"CREATE DATABASE {name} TEMPLATE template0")
@@ -553,9 +564,10 @@ def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
             sqlite_times += _cold_write(sqlite, 1, env)
             pg_times += _cold_write(pg, 1, env)
     _create_raw_table(server.url("bench_raw"))
-    ledger_rate = _concurrent(LEDGER_WRITER, pg, appends, [])
-    moving_rate = _concurrent(MOVING_WRITER, pg, appends, [])
-    raw_rate = _concurrent(RAW_WRITER, server.url("bench_raw"), appends, [str(WRITER_LOCK_KEY)])
+    ledger_rate = _concurrent(LEDGER_WRITER, pg, appends, [], workers=workers)
+    moving_rate = _concurrent(MOVING_WRITER, pg, appends, [], workers=workers)
+    raw_url = server.url("bench_raw")
+    raw_rate = _concurrent(RAW_WRITER, raw_url, appends, [str(WRITER_LOCK_KEY)], workers=workers)
     return WriteFigures(
         pg_write_s=statistics.median(pg_times),
         sqlite_write_s=statistics.median(sqlite_times),
@@ -564,6 +576,7 @@ def measure(server: PgServer, runs: int, appends: int) -> WriteFigures:
         raw_rate=raw_rate,
         runs=runs,
         appends=appends,
+        workers=workers,
     )
 
 

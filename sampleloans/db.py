@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 import stat
+import threading
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, closing, contextmanager, nullcontext, suppress
@@ -1858,6 +1859,43 @@ def use_wal_file(path: Path) -> None:
 def memory_engine() -> Engine:
     """A private in-memory database (an "as of" replay is read there, then thrown away)."""
     return make_engine("sqlite://")
+
+
+_EMPTY_LEDGER: dict[int, sqlite3.Connection] = {}
+"""The empty schema in memory, made once per process (keyed by pid: an SQLite handle is
+never used across a fork)."""
+_EMPTY_LEDGER_LOCK = threading.Lock()
+
+
+def memory_ledger() -> Engine:
+    """A private in-memory database with the ledger's empty schema (an "as of" replay is
+    written there, read, then thrown away).
+
+    A copy of an empty schema made once per process (SQLite's backup API): creating the
+    tables, indexes and triggers costs ~15 ms of CPU each time, a copy ~0.5 ms, and a report
+    or a history can replay several cuts."""
+    with _EMPTY_LEDGER_LOCK:
+        empty = _EMPTY_LEDGER.get(os.getpid())
+        if empty is None:
+            made = memory_engine()
+            create_schema(made)
+            empty = sqlite3.connect(":memory:", check_same_thread=False)
+            with made.connect() as connection:
+                _driver_connection(connection).backup(empty)
+            made.dispose()
+            _EMPTY_LEDGER.clear()
+            _EMPTY_LEDGER[os.getpid()] = empty
+        target = memory_engine()
+        with target.connect() as connection:
+            empty.backup(_driver_connection(connection))
+    return target
+
+
+def _driver_connection(connection: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy connection."""
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
 
 
 def sql_order(values: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:

@@ -1,14 +1,19 @@
 """Smoke run of `bench.pg_writers` at a tiny size on the test server: each figure is measured,
 with more than one cold write (each a real move) and the writers all committing. No timing is
-asserted (speed goals live in `bench/`)."""
+asserted (speed goals live in `bench/`).
+
+Two concurrent writers, not the bench's 8: they still contend for the writers' lock, and each
+writer is a process that pays its imports (~1 s of CPU); 8 cost this file most of its time."""
 
 from bench import pg_writers
 from tests.pgcluster import PgServer
 
+WRITERS = 2
+
 
 def test_pg_writers_measures_every_figure_with_several_runs(pg_server: PgServer) -> None:
-    found = pg_writers.measure(pg_server, runs=2, appends=2)
-    assert found.runs == 2
+    found = pg_writers.measure(pg_server, runs=2, appends=2, workers=WRITERS)
+    assert found.runs == 2 and found.workers == WRITERS
     assert found.pg_write_s > 0 and found.sqlite_write_s > 0
     for rate in (found.ledger_rate, found.moving_rate, found.raw_rate):
         assert rate.committed > 0 and rate.exited > 0
@@ -38,7 +43,9 @@ def test_the_writers_figure_of_each_tree_alternates_with_the_raw_loop(
     the writers' rate and the raw loop's of its own minute; the rounds add institutions of
     their own names to the same ledger, so a second round is not refused as a duplicate (every
     writer would exit 1)."""
-    found = pg_writers.writers_by_tree(pg_server, [None, None], rounds=2, appends=2)
+    found = pg_writers.writers_by_tree(
+        pg_server, [None, None], rounds=2, appends=2, workers=WRITERS
+    )
     assert list(found) == ["this tree #0", "this tree #1"]
     for turns in found.values():
         assert len(turns) == 2

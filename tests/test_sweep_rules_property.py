@@ -173,14 +173,19 @@ class Session:
     def __init__(self, cli: Cli) -> None:
         self.cli = cli
         self.model = Model()
+        self.read: dict[str, dict] | None = None
         for row in self.samples().values():
             self.model.add_sample(row["code"], row["initial_ug"])
 
     def samples(self) -> dict[str, dict]:
-        """Every sample's row of `samples list --json`, by code."""
-        rows = self.cli.json("samples", "list")
-        assert isinstance(rows, list)
-        return {row["code"]: row for row in rows}
+        """Every sample's row of `samples list --json`, by code: read again after any write
+        command (`write` forgets the last read), else the last read's rows (the ledger has
+        not changed since; the check after a step and the next step read the same state)."""
+        if self.read is None:
+            rows = self.cli.json("samples", "list")
+            assert isinstance(rows, list)
+            self.read = {row["code"]: row for row in rows}
+        return {code: dict(row) for code, row in self.read.items()}
 
     def codes(self) -> list[str]:
         """The samples the session plays with (three lent, one kept) and their children."""
@@ -188,6 +193,7 @@ class Session:
 
     def write(self, *args: str, actor: str = CURATOR) -> str | None:
         """A write: its stdout when done, None when refused (one Error: line, exit 1 or 2)."""
+        self.read = None  # refused or not, the next read asks the ledger
         code, out, err = self.cli.call(*args, actor=actor)
         if code == 0:
             DONE[" ".join(args[:2])] += 1

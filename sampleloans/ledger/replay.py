@@ -946,9 +946,8 @@ def ledger_at(
     The replay reads through a second, read-only connection: never BEGIN IMMEDIATE against the
     caller's own session. A ledger that does not replay is a storage problem (run `verify`).
     """
-    target = db.memory_engine()
+    target = db.memory_ledger()
     try:
-        db.create_schema(target)
         failure = replay_into(db.reader_of(session), target, cut, scope)
         if failure is not None:
             raise StorageError(f"{failure}; run 'sampleloans verify'")

@@ -966,10 +966,9 @@ def _differing_tables(connection: Connection, replayed: Path) -> list[str]:
     Only those are compared row by row to name the differences; equal tables cost one pass in C.
     The replay is attached to the verifying connection, so `main` is read in its snapshot.
     """
+    lacking = _lacking_columns(connection)  # once: it reflects every table of the schema
     tables = [
-        table
-        for table in db.projection_tables()
-        if table != INDEX_TABLE and table not in _lacking_columns(connection)
+        table for table in db.projection_tables() if table != INDEX_TABLE and table not in lacking
     ]
     if db.is_postgres(connection):  # no ATTACH there: every table is compared row by row
         return tables
