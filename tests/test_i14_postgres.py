@@ -18,9 +18,9 @@ from sampleloans import db, migrate
 from sampleloans.cli import app
 from sampleloans.services import setup
 from sampleloans.services.verify import verify
-from tests.conftest import CURATOR, ctx_for
+from tests.conftest import CURATOR
 from tests.pg_secured import database_copy
-from tests.pgcluster import PgServer, fresh_database
+from tests.pgcluster import PgServer
 from tests.warm_cli import WarmCli
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
@@ -42,29 +42,6 @@ def pg_env(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return _cli_on(pg_url, monkeypatch)
 
 
-@pytest.fixture(scope="module")
-def pg_ledger_template(pg_server: PgServer) -> Iterator[str]:
-    """A ledger initialised through the CLI on PostgreSQL, with the demo people and samples,
-    built once per module: the name of its database, which each test copies."""
-    with fresh_database(pg_server) as url:
-        env = {"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "SAMPLELOANS_USER": ""}
-        init = CliRunner().invoke(
-            app,
-            ["--db", url, "init", "--curator-email", CURATOR, "--curator-name", "Li Na",
-             "--at", "2025-03-01"],
-            env=env,
-        )  # fmt: skip
-        assert init.exit_code == 0, init.stderr
-        engine = db.open_engine(url)
-        try:
-            with db.transaction(engine) as session:
-                setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
-                setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
-        finally:
-            engine.dispose()  # a template takes no other session while it is copied
-        yield url.rsplit("/", 1)[1]
-
-
 _copies = count(1)
 
 
@@ -72,8 +49,9 @@ _copies = count(1)
 def pg_ledger(
     pg_server: PgServer, pg_ledger_template: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """CLI environment on this test's copy of the module's ledger (`CREATE DATABASE …
-    TEMPLATE`, where init and the rows cost ~1 s of CPU each time), with a fixed clock."""
+    """CLI environment on this test's copy of the session's initialised ledger
+    (`pg_ledger_template` in tests/conftest.py: `CREATE DATABASE … TEMPLATE`, where init and
+    the rows cost ~1 s of CPU each time), with a fixed clock."""
     with database_copy(pg_server, pg_ledger_template, f"copy{next(_copies)}") as url:
         yield _cli_on(url, monkeypatch)
 
