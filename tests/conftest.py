@@ -23,7 +23,12 @@ import sampleloans
 from sampleloans import db
 from sampleloans.ledger.store import Context
 from sampleloans.services import setup
-from tests.pgcluster import demo_url, pg_server, pg_url  # noqa: F401  (issue 14: PostgreSQL fixtures)
+from tests.pgcluster import (  # noqa: F401  (issue 14: PostgreSQL fixtures)
+    demo_url,
+    pg_ledger_template,
+    pg_server,
+    pg_url,
+)
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
 CURATOR = "curator@naoc.example"

@@ -234,6 +234,36 @@ def demo_url(pg_url: str) -> str:
     return pg_url
 
 
+@pytest.fixture(scope="session")
+def pg_ledger_template(pg_server: PgServer) -> Iterator[str]:
+    """A ledger initialised through the CLI on PostgreSQL (`init --at 2025-03-01`), with the
+    demo people and samples, built once per session (per xdist worker): the name of its
+    database, which `pg_ledger` (tests/test_i14_postgres.py) copies for each test."""
+    from typer.testing import CliRunner
+
+    from sampleloans import db
+    from sampleloans.cli import app
+    from sampleloans.services import setup
+    from tests.conftest import CURATOR, ctx_for
+
+    with fresh_database(pg_server) as url:
+        init = CliRunner().invoke(
+            app,
+            ["--db", url, "init", "--curator-email", CURATOR, "--curator-name", "Li Na",
+             "--at", "2025-03-01"],
+            env={"SAMPLELOANS_NOW": "2025-04-01T09:00:00Z", "SAMPLELOANS_USER": ""},
+        )  # fmt: skip
+        assert init.exit_code == 0, init.stderr
+        engine = db.open_engine(url)
+        try:
+            with db.transaction(engine) as session:
+                setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
+                setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
+        finally:
+            engine.dispose()  # a template takes no other session while it is copied
+        yield url.rsplit("/", 1)[1]
+
+
 def with_database(url: str, database: str) -> str:
     """The same server URL naming another database."""
     parts = urlsplit(url)

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from sqlalchemy import Engine
@@ -39,6 +40,7 @@ from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.services import maintenance
 from sampleloans.services.verify import verify
 from tests.conftest import COMPLIANCE, CURATOR, ctx_for
+from tests.warm_cli import Done, WarmCli
 
 AS = ["--as", CURATOR]
 GEN = ["--generated-at", "2025-04-01T09:00:00Z"]
@@ -71,27 +73,41 @@ def one_error_line(stderr: str) -> str:
     return lines[0]
 
 
-def cli(
-    db_file: Path, *args: str, crash_at: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real CLI processes forked from one that has done the imports (tests/warm_cli.py): each
+    run, and each crash point's kill, pays for the command, not ~1.3 s of imports."""
+    server = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield server
+    server.close()
+
+
+class Cli(Protocol):
+    """The `cli` fixture: cli(db_file, *args, crash_at=…, **env)."""
+
+    def __call__(
+        self, db_file: Path, *args: str, crash_at: str | None = ..., **env: str
+    ) -> Done: ...
+
+
+@pytest.fixture
+def cli(warm: WarmCli) -> Cli:
     """Run the real CLI on `db_file` as the curator (optionally killing itself at a point)."""
-    environment = {k: v for k, v in os.environ.items() if k != crashpoints.ENV_VAR}
-    environment.update(
-        SAMPLELOANS_DB=str(db_file),
-        SAMPLELOANS_USER=CURATOR,
-        SAMPLELOANS_NOW="2025-04-01T09:00:00Z",
-        COLUMNS="120",
-        **env,
-    )
-    if crash_at:
-        environment[crashpoints.ENV_VAR] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "sampleloans", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-    )
+
+    def call(db_file: Path, *args: str, crash_at: str | None = None, **env: str) -> Done:
+        environment = {k: v for k, v in os.environ.items() if k != crashpoints.ENV_VAR}
+        environment.update(
+            SAMPLELOANS_DB=str(db_file),
+            SAMPLELOANS_USER=CURATOR,
+            SAMPLELOANS_NOW="2025-04-01T09:00:00Z",
+            COLUMNS="120",
+            **env,
+        )
+        if crash_at:
+            environment[crashpoints.ENV_VAR] = crash_at
+        return warm.run(list(args), Path.cwd(), environment)
+
+    return call
 
 
 def verified(path: Path) -> list[str]:
@@ -484,7 +500,7 @@ def chattr_immutable(path: Path, made: list[Path]) -> None:
 
 
 def test_immutable_ledger_reads_and_refuses_writes(
-    ledger: Path, tmp_path: Path, immutable: list[Path]
+    cli: Cli, ledger: Path, tmp_path: Path, immutable: list[Path]
 ) -> None:
     chattr_immutable(ledger, immutable)
     before = state_of(ledger)
@@ -501,7 +517,7 @@ def test_immutable_ledger_reads_and_refuses_writes(
 
 
 def test_ledger_in_a_folder_sqlite_cannot_write_is_one_line(
-    ledger: Path, immutable: list[Path]
+    cli: Cli, ledger: Path, immutable: list[Path]
 ) -> None:
     chattr_immutable(ledger.parent, immutable)  # SQLite cannot create ledger.db-shm there
     before = state_of(ledger)
@@ -536,7 +552,7 @@ def test_storage_error_maps_sqlite_environment_codes() -> None:
 
 
 def test_killed_report_leaves_a_temp_file_the_next_report_removes(
-    ledger: Path, tmp_path: Path
+    cli: Cli, ledger: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out" / "custody.pdf"
     out.parent.mkdir()
@@ -549,7 +565,7 @@ def test_killed_report_leaves_a_temp_file_the_next_report_removes(
 
 
 def test_killed_backup_leaves_a_temp_file_the_next_backup_removes(
-    ledger: Path, tmp_path: Path
+    cli: Cli, ledger: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "backups"
     folder.mkdir()
@@ -563,7 +579,7 @@ def test_killed_backup_leaves_a_temp_file_the_next_backup_removes(
 
 
 def test_killed_restore_leaves_a_copy_that_the_next_run_removes(
-    ledger: Path, tmp_path: Path
+    cli: Cli, ledger: Path, tmp_path: Path
 ) -> None:
     backup = tmp_path / "backup.db"
     assert cli(ledger, "backup", str(backup)).returncode == 0
@@ -581,7 +597,7 @@ def test_killed_restore_leaves_a_copy_that_the_next_run_removes(
 
 
 def test_killed_restore_into_a_new_ledger_leaves_no_file_there(
-    ledger: Path, tmp_path: Path
+    cli: Cli, ledger: Path, tmp_path: Path
 ) -> None:
     backup = tmp_path / "backup.db"
     assert cli(ledger, "backup", str(backup)).returncode == 0
@@ -598,7 +614,7 @@ def test_killed_restore_into_a_new_ledger_leaves_no_file_there(
 
 
 def test_killed_verify_leaves_its_replay_the_next_verify_removes(
-    ledger: Path, tmp_path: Path
+    cli: Cli, ledger: Path, tmp_path: Path
 ) -> None:
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
@@ -611,7 +627,7 @@ def test_killed_verify_leaves_its_replay_the_next_verify_removes(
     assert list(scratch.iterdir()) == []
 
 
-def test_killed_init_leaves_no_ledger_and_the_next_init_cleans_up(tmp_path: Path) -> None:
+def test_killed_init_leaves_no_ledger_and_the_next_init_cleans_up(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "new" / "ledger.db"
     args = ["init", "--curator-email", "li@naoc.example", "--curator-name", "Li Na"]
     killed = cli(path, *args, crash_at="before_commit")
@@ -650,7 +666,7 @@ def hold_temp_file(folder: Path) -> tuple[subprocess.Popen[str], Path]:
     return holder, Path(holder.stdout.readline().strip())
 
 
-def test_a_live_writers_temp_file_is_never_removed(ledger: Path, tmp_path: Path) -> None:
+def test_a_live_writers_temp_file_is_never_removed(cli: Cli, ledger: Path, tmp_path: Path) -> None:
     holder, held = hold_temp_file(tmp_path)
     try:
         old = time.time() - 2 * fileio.STALE_AFTER_S

@@ -6,6 +6,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from itertools import count
 from pathlib import Path
 
 import psycopg
@@ -16,37 +18,51 @@ from sampleloans import db, migrate
 from sampleloans.cli import app
 from sampleloans.services import setup
 from sampleloans.services.verify import verify
-from tests.conftest import CURATOR, ctx_for
+from tests.conftest import CURATOR
+from tests.pg_secured import database_copy
+from tests.pgcluster import PgServer
+from tests.warm_cli import WarmCli
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 STAFF = ["--as", CURATOR]
 
 
-@pytest.fixture
-def pg_env(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """CLI environment on this test's PostgreSQL database, with a fixed clock."""
-    monkeypatch.setenv("SAMPLELOANS_DB", pg_url)
+def _cli_on(url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI's environment on `url`, with a fixed clock; the URL."""
+    monkeypatch.setenv("SAMPLELOANS_DB", url)
     monkeypatch.setenv("SAMPLELOANS_NOW", "2025-04-01T09:00:00Z")
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.delenv("SAMPLELOANS_USER", raising=False)
-    return pg_url
+    return url
 
 
 @pytest.fixture
-def pg_ledger(pg_env: str, runner: CliRunner) -> str:
-    """A ledger initialised through the CLI on PostgreSQL, with the demo people and samples."""
-    init = runner.invoke(
-        app, ["init", "--curator-email", CURATOR, "--curator-name", "Li Na", "--at", "2025-03-01"]
-    )
-    assert init.exit_code == 0, init.stderr
-    engine = db.open_engine(pg_env)
-    try:
-        with db.transaction(engine) as session:
-            setup.add_people_rows(session, ctx_for(), setup.read_rows("demo/people.csv"))
-            setup.register_sample_rows(session, ctx_for(), setup.read_rows("demo/samples.csv"))
-    finally:
-        engine.dispose()
-    return pg_env
+def pg_env(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """CLI environment on this test's PostgreSQL database, with a fixed clock."""
+    return _cli_on(pg_url, monkeypatch)
+
+
+_copies = count(1)
+
+
+@pytest.fixture
+def pg_ledger(
+    pg_server: PgServer, pg_ledger_template: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """CLI environment on this test's copy of the session's initialised ledger
+    (`pg_ledger_template` in tests/conftest.py: `CREATE DATABASE … TEMPLATE`, where init and
+    the rows cost ~1 s of CPU each time), with a fixed clock."""
+    with database_copy(pg_server, pg_ledger_template, f"copy{next(_copies)}") as url:
+        yield _cli_on(url, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real CLI processes forked from one that has done the imports (tests/warm_cli.py), for
+    the kills: each pays for the command, not ~1.3 s of imports."""
+    server = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield server
+    server.close()
 
 
 def _event_count(url: str) -> int:
@@ -399,16 +415,17 @@ def test_verify_catches_tampering(
     ("point", "appended"),
     [("after_event_insert", 0), ("after_apply", 0), ("before_commit", 0), ("after_commit", 1)],
 )
-def test_sigkill_during_a_write(pg_ledger: str, point: str, appended: int) -> None:
+def test_sigkill_during_a_write(
+    warm: WarmCli, pg_ledger: str, tmp_path: Path, point: str, appended: int
+) -> None:
     """A write command killed (SIGKILL) at each instrumented point: the database holds the
     state before or after it, never a part, and verifies; the writers' lock is released."""
     before = _event_count(pg_ledger)
-    done = subprocess.run(
-        [sys.executable, "-m", "sampleloans", *STAFF, "samples", "move", "CE5C0400YJFM00505",
-         "--location", "Cabinet K"],
-        env={**os.environ, "SAMPLELOANS_CRASH_AT": point}, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
+    done = warm.run(
+        [*STAFF, "samples", "move", "CE5C0400YJFM00505", "--location", "Cabinet K"],
+        tmp_path,
+        {**os.environ, "SAMPLELOANS_CRASH_AT": point},
+    )
     assert done.returncode == -9, done.stderr
     assert _event_count(pg_ledger) == before + appended
     engine = db.open_engine(pg_ledger, lock_timeout_ms=2000)

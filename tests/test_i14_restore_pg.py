@@ -3,6 +3,7 @@
 throwaway PostgreSQL 15 cluster; a target that is not empty is refused with nothing written."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -15,6 +16,7 @@ from sampleloans import migrate
 from sampleloans.cli import app
 from tests.conftest import CURATOR, OU_PI
 from tests.pgcluster import PgServer, fresh_database
+from tests.warm_cli import WarmCli
 
 LEDGER_ID = "0d9ba0c2-5b8e-4a57-9d0e-6a1f0e3c1a2b"
 STAFF = ["--as", CURATOR]
@@ -137,10 +139,18 @@ def _refused(result: Result, code: int) -> str:
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An events export of the SQLite demo, made once per module (the demo costs ~2 s of CPU)."""
+    folder = tmp_path_factory.mktemp("export")
+    runner = CliRunner()
+    return _export(runner, _sqlite_demo(runner, folder), folder / "events.jsonl")
+
+
 @pytest.fixture
-def export(runner: CliRunner, tmp_path: Path) -> Path:
-    """An events export of the SQLite demo."""
-    return _export(runner, _sqlite_demo(runner, tmp_path), tmp_path / "events.jsonl")
+def export(demo_export: Path, tmp_path: Path) -> Path:
+    """This test's copy of the SQLite demo's events export."""
+    return Path(shutil.copyfile(demo_export, tmp_path / "events.jsonl"))
 
 
 def test_a_database_holding_a_ledger_is_refused(
@@ -199,21 +209,27 @@ def test_a_changed_event_writes_nothing(
     assert _tables(pg_url) == []
 
 
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real CLI processes forked from one that has done the imports (tests/warm_cli.py), for
+    the kills: each pays for the command, not ~1.3 s of imports."""
+    server = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield server
+    server.close()
+
+
 @pytest.mark.parametrize("point", ["before_restore_load", "before_commit"])
 def test_a_killed_restore_leaves_the_database_empty(
-    export: Path, pg_url: str, tmp_path: Path, point: str
+    warm: WarmCli, export: Path, pg_url: str, tmp_path: Path, point: str
 ) -> None:
     """SIGKILL before the copy or inside its transaction (all rows sent, not committed): the
     database has no table; the same restore run again succeeds."""
-    import subprocess
-    import sys
-
     env = {**os.environ, **ENV, "SAMPLELOANS_CRASH_AT": point, "TMPDIR": str(tmp_path)}
-    args = [sys.executable, "-m", "sampleloans", "--db", pg_url, *STAFF, "restore", "--events"]
-    killed = subprocess.run([*args, str(export)], env=env, capture_output=True, timeout=300)
+    args = ["--db", pg_url, *STAFF, "restore", "--events", str(export)]
+    killed = warm.run(args, tmp_path, env)
     assert killed.returncode == -9, killed.stderr
     assert _tables(pg_url) == []
     env.pop("SAMPLELOANS_CRASH_AT")
-    again = subprocess.run([*args, str(export)], env=env, capture_output=True, timeout=300)
+    again = warm.run(args, tmp_path, env)
     assert again.returncode == 0, again.stderr
     assert "ledger_event" in _tables(pg_url)

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sweep_files_damaged import cli, copy_of, demo_ledger, digest
-from tests.test_sweep_files_damaged import sampleloans_cold as sampleloans
+from tests.test_sweep_files_damaged import Cli, cli, copy_of, demo_ledger, digest, sampleloans
+from tests.warm_cli import Done
 
-__all__ = ["cli", "demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
+# the module fixtures, shared with test_sweep_files_damaged: real CLI processes forked from one
+# that has done the imports (tests/warm_cli.py), so each run pays for the command, not ~1.3 s
+# of imports
+__all__ = ["cli", "demo_ledger", "sampleloans"]
 
 UNPRIVILEGED = "nobody"
 
@@ -98,7 +101,7 @@ def workspace(demo_ledger: Path) -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
+def one_error_line(result: subprocess.CompletedProcess[str] | Done, code: int) -> str:
     """The single `Error:` line of a refused command with its exit code."""
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.returncode == code, (result.returncode, result.stderr)
@@ -163,7 +166,7 @@ def test_a_ledger_that_was_read_only_for_a_while_takes_writes_once_writable(
 
 
 @pytest.fixture
-def keyed(demo_ledger: Path, tmp_path: Path) -> Path:
+def keyed(sampleloans: Cli, demo_ledger: Path, tmp_path: Path) -> Path:
     """A copy of the demo ledger with a checkpoint key beside it (key, key.pub)."""
     ledger = copy_of(demo_ledger, tmp_path / "ledger.db")
     made = sampleloans(ledger, "keys", "generate", "--out", "key", cwd=tmp_path)
@@ -176,7 +179,7 @@ def keyed(demo_ledger: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("out", ["key", "link-to-key", "key.signed", "./key", "cp1.txt"])
 def test_a_checkpoint_never_overwrites_its_own_key_or_record(
-    keyed: Path, tmp_path: Path, out: str
+    sampleloans: Cli, keyed: Path, tmp_path: Path, out: str
 ) -> None:
     kept = {name: digest(tmp_path / name) for name in ("key", "key.pub", "key.signed", "cp1.txt")}
     inputs = ["checkpoint", "--key", "key", "--out", out, "--force"]
@@ -189,7 +192,9 @@ def test_a_checkpoint_never_overwrites_its_own_key_or_record(
     assert sampleloans(keyed, "checkpoint", "--key", "key", cwd=tmp_path).returncode == 0
 
 
-def test_a_key_whose_pub_is_another_keys_signs_nothing(keyed: Path, tmp_path: Path) -> None:
+def test_a_key_whose_pub_is_another_keys_signs_nothing(
+    sampleloans: Cli, keyed: Path, tmp_path: Path
+) -> None:
     """What a `keys generate --force` killed between its two files leaves: the new public key
     beside the old private one. A checkpoint signed then would fail every reader's check."""
     other = sampleloans(keyed, "keys", "generate", "--out", "other", cwd=tmp_path)

@@ -6,16 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sweep_files_damaged import cli, copy_of, demo_ledger, digest
-from tests.test_sweep_files_damaged import sampleloans_cold as sampleloans
+from tests.test_sweep_files_damaged import Cli, cli, copy_of, demo_ledger, digest, sampleloans
 
-__all__ = ["cli", "demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
+# the module fixtures, shared with test_sweep_files_damaged: real CLI processes forked from one
+# that has done the imports (tests/warm_cli.py), so each run pays for the command, not ~1.3 s
+# of imports
+__all__ = ["cli", "demo_ledger", "sampleloans"]
 
 NAMES = ["lédger ç.db", "a%41 b.db", "x #1 %25.db", "大阪 ledger.db"]
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_init_writes_the_ledger_at_the_path_named(tmp_path: Path, name: str) -> None:
+def test_init_writes_the_ledger_at_the_path_named(
+    sampleloans: Cli, tmp_path: Path, name: str
+) -> None:
     folder = tmp_path / "my folder"
     folder.mkdir()
     ledger = folder / name
@@ -31,7 +35,7 @@ def test_init_writes_the_ledger_at_the_path_named(tmp_path: Path, name: str) -> 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_backup_export_and_restore_work_on_the_path_named(
-    demo_ledger: Path, tmp_path: Path, name: str
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path, name: str
 ) -> None:
     folder = tmp_path / "my folder"
     folder.mkdir()
@@ -51,7 +55,7 @@ def test_backup_export_and_restore_work_on_the_path_named(
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_ledgers_own_files_are_never_an_output_whatever_its_name(
-    demo_ledger: Path, tmp_path: Path, name: str
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path, name: str
 ) -> None:
     ledger = copy_of(demo_ledger, tmp_path / name)
     wal = Path(f"{ledger}-wal")
@@ -68,7 +72,9 @@ def test_the_ledgers_own_files_are_never_an_output_whatever_its_name(
     assert digest(ledger) == before
 
 
-def test_a_dangling_symlink_as_db_is_named_the_same_way_by_every_command(tmp_path: Path) -> None:
+def test_a_dangling_symlink_as_db_is_named_the_same_way_by_every_command(
+    sampleloans: Cli, tmp_path: Path
+) -> None:
     link = tmp_path / "ledger.db"
     link.symlink_to(tmp_path / "gone" / "x.db")
     init = ["init", "--curator-email", "curator@naoc.example", "--curator-name", "Li Na"]

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sweep_files_damaged import cli, copy_of, demo_ledger
-from tests.test_sweep_files_damaged import sampleloans_cold as sampleloans
+from tests.test_sweep_files_damaged import Cli, cli, copy_of, demo_ledger, sampleloans
 
-__all__ = ["cli", "demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
+# the module fixtures, shared with test_sweep_files_damaged: real CLI processes forked from one
+# that has done the imports (tests/warm_cli.py), so each run pays for the command, not ~1.3 s
+# of imports
+__all__ = ["cli", "demo_ledger", "sampleloans"]
 
 
 def sqlite_cli(ledger: Path, script: str) -> None:
@@ -92,7 +94,7 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
 
 @pytest.mark.parametrize("name", TAMPERS)
 def test_verify_finds_each_tamper_and_names_it(
-    demo_ledger: Path, tmp_path: Path, name: str
+    sampleloans: Cli, demo_ledger: Path, tmp_path: Path, name: str
 ) -> None:
     ledger = copy_of(demo_ledger, tmp_path / "ledger.db")
     tamper, named = TAMPERS[name]
@@ -105,7 +107,7 @@ def test_verify_finds_each_tamper_and_names_it(
 
 
 @pytest.fixture
-def checkpointed(demo_ledger: Path, tmp_path: Path) -> Path:
+def checkpointed(sampleloans: Cli, demo_ledger: Path, tmp_path: Path) -> Path:
     """A copy of the demo ledger with a signing key and one kept checkpoint."""
     ledger = copy_of(demo_ledger, tmp_path / "ledger.db")
     for args in (["keys", "generate", "--out", "key"], ["checkpoint", "--key", "key"]):
@@ -124,7 +126,7 @@ EDITED_EVENTS = [
 
 @pytest.mark.parametrize("name", EDITED_EVENTS)
 def test_a_statement_is_not_made_over_altered_events(
-    checkpointed: Path, tmp_path: Path, name: str
+    sampleloans: Cli, checkpointed: Path, tmp_path: Path, name: str
 ) -> None:
     tamper, _named = TAMPERS[name]
     tamper(checkpointed)
@@ -148,7 +150,7 @@ def test_a_statement_is_not_made_over_altered_events(
 
 @pytest.mark.parametrize("name", EDITED_EVENTS)
 def test_the_archival_bag_is_not_made_over_a_ledger_that_does_not_check_out(
-    checkpointed: Path, tmp_path: Path, name: str
+    sampleloans: Cli, checkpointed: Path, tmp_path: Path, name: str
 ) -> None:
     tamper, _named = TAMPERS[name]
     tamper(checkpointed)

@@ -8,6 +8,11 @@ temp file of ours may stay after a SIGKILL, and the next run removes it); the ou
 absent or the complete new file (byte for byte the same as an uninterrupted run's); the
 ledger is the state before the command or after it; and rerunning the command works.
 `SAMPLELOANS_SOAK=1` kills each command at more moments.
+
+The commands are in two halves, each run by a file of its own so that the suite's workers
+(`--dist loadfile`) run them at the same time: this file takes the commands that write a file
+and the large import (OUTPUTS); `test_sweep_s35suited_kill_ledger_commands.py` the ones that
+write only the ledger or make one (LEDGER_WRITES), with this file's fixtures and checks.
 """
 
 import hashlib
@@ -302,8 +307,20 @@ def assert_a_whole_key_pair(private: Path) -> None:
     assert signer.verifier().encode() == public, "the public key is not the private key's half"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
-@pytest.mark.parametrize("name", CASES)
+OUTPUTS = (
+    "import", "checkpoint", "keys-generate", "report-custody", "report-return", "report-overdue",
+    "report-inventory", "report-statement", "export-bag", "export-events", "backup",
+)  # fmt: skip
+"""The half of CASES this file kills: the commands that write a file, and the large import."""
+LEDGER_WRITES = tuple(name for name in CASES if name not in OUTPUTS)
+"""The other half (test_sweep_s35suited_kill_ledger_commands.py): ledger writes, restore,
+upgrade, and the commands that make a ledger."""
+SIGNALS = pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+"""Each command is killed with both."""
+
+
+@SIGNALS
+@pytest.mark.parametrize("name", OUTPUTS)
 def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
     cli: WarmCli,
     sources: Path,
@@ -312,6 +329,18 @@ def test_a_command_killed_mid_run_leaves_before_or_after_and_reruns(
     name: str,
     signum: int,
 ) -> None:
+    kill_and_check(cli, sources, references, tmp_path, name, signum)
+
+
+def kill_and_check(
+    cli: WarmCli,
+    sources: Path,
+    references: dict[str, Reference],
+    tmp_path: Path,
+    name: str,
+    signum: int,
+) -> None:
+    """Kill `name` with `signum` at its seeded moments and check what each kill left."""
     case = CASES[name]
     if name not in references:  # once for both signals
         references[name] = reference(cli, sources, case, tmp_path / "reference")

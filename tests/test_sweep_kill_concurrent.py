@@ -10,8 +10,6 @@ during the writes answers OK on its own snapshot, its head never going back.
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_concurrency import chain_problems, event_count
-from tests.test_sweep_files_damaged import cli, demo_ledger
-from tests.test_sweep_files_damaged import sampleloans_cold as sampleloans
+from tests.test_sweep_files_damaged import Cli, cli, demo_ledger, sampleloans
+from tests.warm_cli import Done, WarmCli
 
-__all__ = ["cli", "demo_ledger"]  # the module fixture, shared with test_sweep_files_damaged
+# the module fixtures, shared with test_sweep_files_damaged (its warm server runs the commands
+# before and after the races)
+__all__ = ["cli", "demo_ledger", "sampleloans"]
 
 SOAK = os.environ.get("SAMPLELOANS_SOAK") == "1"
 ROUNDS = 25 if SOAK else 6
@@ -68,8 +68,23 @@ def catalogue(path: Path) -> Path:
     return path
 
 
-def start(db: Path, args: list[str], timeout_s: str) -> subprocess.Popen[str]:
-    """Start the real CLI as the curator with a short writers' lock timeout."""
+SERVERS = 6
+"""Real CLI processes at once, at most (four writers, the import and verify)."""
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WarmCli]]:
+    """One warm server (tests/warm_cli.py) per process that runs at the same time: each runs
+    its commands one after another in real processes of their own, forked after the imports,
+    so the processes of several servers race as cold ones do, without ~1.3 s of imports each."""
+    warm = [WarmCli(tmp_path_factory.mktemp(f"warm{n}")) for n in range(SERVERS)]
+    yield warm
+    for server in warm:
+        server.close()
+
+
+def start(server: WarmCli, db: Path, args: list[str], timeout_s: str) -> Done:
+    """Run the real CLI as the curator with a short writers' lock timeout, to its end."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
     environment.update(
         SAMPLELOANS_DB=str(db),
@@ -77,13 +92,26 @@ def start(db: Path, args: list[str], timeout_s: str) -> subprocess.Popen[str]:
         SAMPLELOANS_LOCK_TIMEOUT=timeout_s,
         COLUMNS="120",
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "sampleloans", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
+    return server.run(args, Path.cwd(), environment)
+
+
+def at_once(
+    servers: list[WarmCli], runs: list[tuple[Path, list[str]]], timeout_s: str
+) -> list[Done]:
+    """Start one run (a ledger, the arguments) per server at the same time; their ends, in
+    the order of `runs`."""
+    done: list[Done | None] = [None] * len(runs)
+
+    def one(index: int) -> None:
+        done[index] = start(servers[index], *runs[index], timeout_s)
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(runs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(result is not None for result in done), "a run did not report its end"
+    return [result for result in done if result is not None]
 
 
 @pytest.fixture
@@ -94,38 +122,50 @@ def ledger(demo_ledger: Path, tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-def writer_loop(db: Path, worker: int, outcomes: list[tuple[int, int, str]]) -> None:
+def writer_loop(
+    server: WarmCli, db: Path, worker: int, outcomes: list[tuple[int, int, str]]
+) -> None:
     """Run worker `worker`'s rounds one after another, recording each exit code."""
     timeout_s = "0.05" if worker < 2 else "20"  # two impatient writers: some exit 3
     for round_ in range(ROUNDS):
-        process = start(db, writer_commands(worker, round_), timeout_s)
-        _, stderr = process.communicate(timeout=600)
-        outcomes.append((worker, process.returncode, stderr))
+        done = start(server, db, writer_commands(worker, round_), timeout_s)
+        outcomes.append((worker, done.returncode, done.stderr))
 
 
-def verify_loop(db: Path, stop: threading.Event, heads: list[tuple[int, str]]) -> None:
+def verify_loop(
+    server: WarmCli, db: Path, stop: threading.Event, heads: list[tuple[int, str]]
+) -> None:
     """Run `verify --print-head` again and again until told to stop."""
     while not stop.is_set():
-        process = start(db, ["verify"], "30")
-        stdout, stderr = process.communicate(timeout=600)
-        heads.append((process.returncode, stdout + stderr))
+        done = start(server, db, ["verify"], "30")
+        heads.append((done.returncode, done.stdout + done.stderr))
 
 
-def test_six_writers_and_verify_at_once_keep_every_event_once(ledger: Path, tmp_path: Path) -> None:
+def test_six_writers_and_verify_at_once_keep_every_event_once(
+    sampleloans: Cli, servers: list[WarmCli], ledger: Path, tmp_path: Path
+) -> None:
     before = event_count(ledger)
     outcomes: list[tuple[int, int, str]] = []
     heads: list[tuple[int, str]] = []
+    imported: list[Done] = []
     stop = threading.Event()
-    importer = start(ledger, ["import", str(catalogue(tmp_path / "batch.csv"))], "20")
-    threads = [threading.Thread(target=writer_loop, args=(ledger, w, outcomes)) for w in range(4)]
-    checker = threading.Thread(target=verify_loop, args=(ledger, stop, heads))
-    for thread in (*threads, checker):
+    batch = ["import", str(catalogue(tmp_path / "batch.csv"))]
+    importer = threading.Thread(
+        target=lambda: imported.append(start(servers[5], ledger, batch, "20"))
+    )
+    threads = [
+        threading.Thread(target=writer_loop, args=(servers[w], ledger, w, outcomes))
+        for w in range(4)
+    ]
+    checker = threading.Thread(target=verify_loop, args=(servers[4], ledger, stop, heads))
+    for thread in (importer, *threads, checker):
         thread.start()
-    _, imported_err = importer.communicate(timeout=900)
+    importer.join()
     for thread in threads:
         thread.join()
     stop.set()
     checker.join()
+    imported_err, imported_code = imported[0].stderr, imported[0].returncode
 
     for worker, code, stderr in outcomes:
         assert "Traceback" not in stderr, stderr[-3000:]
@@ -133,20 +173,20 @@ def test_six_writers_and_verify_at_once_keep_every_event_once(ledger: Path, tmp_
         if code == 3:
             assert stderr == LOCKED + "\n", stderr
     assert "Traceback" not in imported_err, imported_err[-3000:]
-    assert importer.returncode in (0, 3), imported_err
+    assert imported_code in (0, 3), imported_err
     committed = sum(1 for _, code, _ in outcomes if code == 0)
-    imported = IMPORT_ROWS if importer.returncode == 0 else 0
+    rows = IMPORT_ROWS if imported_code == 0 else 0
     print(
         f"{len(outcomes)} writes: {committed} committed, {len(outcomes) - committed} exit 3; "
-        f"import {'committed' if imported else 'refused'}; {len(heads)} verify runs"
+        f"import {'committed' if rows else 'refused'}; {len(heads)} verify runs"
     )
     assert committed > 0
-    assert event_count(ledger) == before + committed + imported, "lost or duplicated events"
+    assert event_count(ledger) == before + committed + rows, "lost or duplicated events"
     with sqlite3.connect(ledger) as connection:
         synthetic = connection.execute("SELECT count(*) FROM sample WHERE code GLOB 'SYN*'")
-        assert synthetic.fetchone()[0] == imported, "an import that is not all or nothing"
+        assert synthetic.fetchone()[0] == rows, "an import that is not all or nothing"
         kinds = Counter(row[0] for row in connection.execute("SELECT kind FROM ledger_event"))
-    assert kinds["sample.registered"] >= imported
+    assert kinds["sample.registered"] >= rows
     assert chain_problems(ledger) == []
     final = sampleloans(ledger, "verify")
     assert final.returncode == 0, final.stdout + final.stderr
@@ -163,24 +203,25 @@ def test_six_writers_and_verify_at_once_keep_every_event_once(ledger: Path, tmp_
 
 
 def test_db_upgrades_at_once_upgrade_once_and_the_others_find_nothing_to_do(
-    tmp_path: Path,
+    sampleloans: Cli, servers: list[WarmCli], tmp_path: Path
 ) -> None:
     from tests.conftest import GOLDEN
 
     for round_ in range(3):  # the race is won differently each time
         ledger = tmp_path / f"ledger-{round_}.db"
         ledger.write_bytes((GOLDEN / "ledger-0.1.db").read_bytes())  # before migrations
-        processes = [start(ledger, ["db", "upgrade"], "30") for _ in range(4)]
-        outcomes = [(p.wait(timeout=600), *p.communicate(timeout=600)) for p in processes]
-        for code, _stdout, stderr in outcomes:
-            assert "Traceback" not in stderr, stderr[-3000:]
-            assert code == 0, stderr
-        said = [stdout.strip() for _code, stdout, _stderr in outcomes]
+        outcomes = at_once(servers, [(ledger, ["db", "upgrade"])] * 4, "30")
+        for done in outcomes:
+            assert "Traceback" not in done.stderr, done.stderr[-3000:]
+            assert done.returncode == 0, done.stderr
+        said = [done.stdout.strip() for done in outcomes]
         assert sum("nothing to do" in text for text in said) == 3, said
         assert sampleloans(ledger, "verify").returncode == 0
 
 
-def test_one_key_checkpointing_several_ledgers_at_once_remembers_each(tmp_path: Path) -> None:
+def test_one_key_checkpointing_several_ledgers_at_once_remembers_each(
+    sampleloans: Cli, servers: list[WarmCli], tmp_path: Path
+) -> None:
     import json
 
     ledgers = [tmp_path / f"ledger-{i}.db" for i in range(4)]
@@ -191,11 +232,9 @@ def test_one_key_checkpointing_several_ledgers_at_once_remembers_each(tmp_path: 
         assert made.returncode == 0, made.stderr
     key = sampleloans(ledgers[0], "keys", "generate", "--out", str(tmp_path / "key"))
     assert key.returncode == 0, key.stderr
-    processes = [
-        start(ledger, ["checkpoint", "--key", str(tmp_path / "key")], "30") for ledger in ledgers
-    ]
-    for process in processes:
-        _, stderr = process.communicate(timeout=600)
-        assert process.returncode == 0, stderr
+    signing = ["checkpoint", "--key", str(tmp_path / "key")]
+    signed = at_once(servers, [(ledger, signing) for ledger in ledgers], "30")
+    for done in signed:
+        assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "key.signed").read_text(encoding="utf-8"))
     assert len(record) == len(ledgers), "the key forgot what it signed for some ledgers"

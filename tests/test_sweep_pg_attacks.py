@@ -13,6 +13,7 @@ revision 0006 installs both on a ledger secured before."""
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import count
 
 import psycopg
 import pytest
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from sampleloans import db
 from sampleloans.cli import app
-from tests.pg_secured import sessions_outlive_deactivation
+from tests.pg_secured import database_copy, sessions_outlive_deactivation
 from tests.pgcluster import PgServer, fresh_database
 
 CURATOR = "curator@naoc.example"
@@ -44,10 +45,14 @@ hash or the rest of the payload)."""
 
 def secure_demo(server: PgServer, url: str) -> None:
     """The demo ledger at `url`, secured; the curator and the researcher have a password."""
-    runner = CliRunner()
-    demo = runner.invoke(app, ["--db", url, "demo", "--ledger-id", LEDGER_ID], env=ENV)
+    demo = CliRunner().invoke(app, ["--db", url, "demo", "--ledger-id", LEDGER_ID], env=ENV)
     assert demo.exit_code == 0, demo.stdout[-2000:] + demo.stderr
-    done = runner.invoke(app, ["--db", url, "--as", CURATOR, "db", "secure"], env=ENV)
+    secure(server, url)
+
+
+def secure(server: PgServer, url: str) -> None:
+    """`db secure` on the ledger at `url`; the curator and the researcher have a password."""
+    done = CliRunner().invoke(app, ["--db", url, "--as", CURATOR, "db", "secure"], env=ENV)
     assert done.exit_code == 0, done.stderr
     for email in (RESEARCHER, CURATOR):
         server.admin(
@@ -55,6 +60,28 @@ def secure_demo(server: PgServer, url: str) -> None:
             .format(sql.Identifier(email), sql.Literal(PASSWORD))
             .as_string(None)
         )
+
+
+@pytest.fixture(scope="module")
+def demo_template(pg_server: PgServer) -> Iterator[str]:
+    """The demo ledger (not yet secured) in a database of its own, made once per module: its
+    database's name, which `secured_copy` copies."""
+    with fresh_database(pg_server) as url:
+        demo = CliRunner().invoke(app, ["--db", url, "demo", "--ledger-id", LEDGER_ID], env=ENV)
+        assert demo.exit_code == 0, demo.stdout[-2000:] + demo.stderr
+        yield url.rsplit("/", 1)[1]
+
+
+_copies = count(1)
+
+
+@contextmanager
+def secured_copy(pg_server: PgServer, demo_template: str) -> Iterator[str]:
+    """A copy of the demo ledger (`CREATE DATABASE … TEMPLATE`: the demo costs ~2 s of CPU
+    each time), secured by `db secure` as `secure_demo` does; its URL, dropped after."""
+    with database_copy(pg_server, demo_template, f"copy{next(_copies)}") as url:
+        secure(pg_server, url)
+        yield url
 
 
 @contextmanager
@@ -156,11 +183,11 @@ def test_a_researchers_own_subject_rows_still_go_in(pg_server: PgServer, secured
 
 def test_verify_names_a_definer_function_without_a_fixed_search_path(
     pg_server: PgServer,
+    demo_template: str,
 ) -> None:
     """The owner (here the superuser) resets the search path of ledger_event_next(): verify
     names the function (exit 1); `db secure` again puts it back (exit 0)."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute("ALTER FUNCTION ledger_event_next() RESET search_path")
         curator = _login(pg_server, url.rsplit("/", 1)[1], CURATOR)
@@ -174,11 +201,11 @@ def test_verify_names_a_definer_function_without_a_fixed_search_path(
 
 def test_verify_names_a_subject_policy_that_lets_researchers_claim_events(
     pg_server: PgServer,
+    demo_template: str,
 ) -> None:
     """The researchers' INSERT policy on event_subject put back to `WITH CHECK (true)` (as
     before the fix): verify names it (exit 1)."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute("DROP POLICY researcher_append ON event_subject")
             admin.execute(
@@ -190,12 +217,13 @@ def test_verify_names_a_subject_policy_that_lets_researchers_claim_events(
         assert "INSERT policy on event_subject does not require an event of their own" in out
 
 
-def test_revision_0006_secures_a_ledger_secured_before_it(pg_server: PgServer) -> None:
+def test_revision_0006_secures_a_ledger_secured_before_it(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """A ledger secured by the previous revision's hardening (no search path, the old policy,
     stamped 0005): `db upgrade` by the DBA installs both defences, and verify is clean; then the
     subject attack is refused."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         with psycopg.connect(url, autocommit=True) as admin:
             for name in ("ledger_event_next()", "sampleloans_chain_head()"):
                 admin.execute(f"ALTER FUNCTION {name} RESET search_path")
@@ -253,12 +281,13 @@ def _deactivate(server: PgServer, database: str, email: str) -> None:
     assert done.exit_code == 0, done.stderr
 
 
-def test_a_curators_login_cannot_undo_a_deactivation(pg_server: PgServer) -> None:
+def test_a_curators_login_cannot_undo_a_deactivation(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """After `people deactivate`, a curator calling sampleloans_set_login in psql to give the
     login back is refused (the ledger still says deactivated); the DBA's ALTER ROLE … LOGIN is
     named by verify; `people reactivate` gives the login back."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         database = url.rsplit("/", 1)[1]
         _deactivate(pg_server, database, RESEARCHER)
         with (
@@ -289,11 +318,11 @@ def test_a_curators_login_cannot_undo_a_deactivation(pg_server: PgServer) -> Non
 
 def test_verify_names_a_delete_truncate_or_rewrite_grant_on_any_table(
     pg_server: PgServer,
+    demo_template: str,
 ) -> None:
     """Beyond the events: TRUNCATE on a projection (it ignores row-level security), DELETE for
     one researcher's login, UPDATE of an append-only record: each is named with the login."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute("GRANT TRUNCATE ON loan TO sampleloans_curator")
             admin.execute(
@@ -308,12 +337,13 @@ def test_verify_names_a_delete_truncate_or_rewrite_grant_on_any_table(
     assert "may UPDATE loan:" not in out  # staff's own UPDATE of projections is no finding
 
 
-def test_a_compliance_officers_login_writes_nothing(pg_server: PgServer) -> None:
+def test_a_compliance_officers_login_writes_nothing(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """Compliance officers record no event: their psql may not append an event nor change a
     projection (their group reads only); a write grant put back is named by verify."""
     officer = "compliance@naoc.example"
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         database = url.rsplit("/", 1)[1]
         pg_server.admin(
             sql.SQL("ALTER ROLE {} PASSWORD {}")
@@ -339,12 +369,13 @@ def test_a_compliance_officers_login_writes_nothing(pg_server: PgServer) -> None
     assert "sampleloans_compliance may UPDATE loan: compliance officers record nothing" in out
 
 
-def test_a_session_opened_before_deactivation_appends_nothing(pg_server: PgServer) -> None:
+def test_a_session_opened_before_deactivation_appends_nothing(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """`people deactivate` revokes the login and ends the person's open sessions; one that
     outlives it (opened between the two, before the commit) is refused its event by the actor
     trigger (the person is no longer active)."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         database = url.rsplit("/", 1)[1]
         with (
             psycopg.connect(_login(pg_server, database)) as early,  # opened before

@@ -10,15 +10,15 @@ outbox, and the rerun refused the leftover as existing (exit 3).
 
 import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from sampleloans import crashpoints, fileio
-from tests.conftest import CURATOR, demo_in_a_process, fingerprint
+from tests.conftest import CURATOR, fingerprint
+from tests.warm_cli import Done, WarmCli
 
 NOW = "2026-06-15T10:00:00Z"
 
@@ -60,25 +60,27 @@ def environment(folder: Path, crash_at: str | None = None) -> dict[str, str]:
     return env
 
 
-def run(
-    folder: Path, args: list[str], crash_at: str | None = None
-) -> "subprocess.CompletedProcess[str]":
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real CLI processes forked from one that has done the imports (tests/warm_cli.py): each
+    run, and each kill, pays for the command's own work, not ~1.3 s of imports."""
+    warm = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield warm
+    warm.close()
+
+
+def run(cli: WarmCli, folder: Path, args: list[str], crash_at: str | None = None) -> Done:
     """The real CLI in `folder`, to its end or its crash point."""
-    return subprocess.run(
-        [sys.executable, "-m", "sampleloans", *args],
-        capture_output=True,
-        text=True,
-        env=environment(folder, crash_at),
-        cwd=folder,
-        timeout=600,
-    )
+    return cli.run(args, folder, environment(folder, crash_at))
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sources(cli: WarmCli, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger with a checkpoint key, one checkpoint and a lender root."""
     folder = tmp_path_factory.mktemp("sources")
-    demo_in_a_process(folder / "demo")
+    fresh = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
+    made = cli.run(["demo", "--dir", str(folder / "demo")], folder, fresh)
+    assert made.returncode == 0, made.stderr
     shutil.copyfile(folder / "demo" / "ledger.db", folder / "ledger.db")
     shutil.rmtree(folder / "demo")
     for args in (
@@ -86,7 +88,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["checkpoint", "--key", "key"],
         ["keys", "lender-root", "--out", "lender", "--name", "CNSA"],
     ):
-        done = run(folder, args)
+        done = run(cli, folder, args)
         assert done.returncode == 0, done.stderr
     return folder
 
@@ -113,18 +115,18 @@ def output_names(folder: Path, case: Case) -> set[str]:
 
 @pytest.mark.parametrize("name", CASES)
 def test_a_kill_between_the_files_of_one_output_leaves_all_or_none(
-    sources: Path, tmp_path: Path, name: str
+    cli: WarmCli, sources: Path, tmp_path: Path, name: str
 ) -> None:
     case = CASES[name]
     reference = workspace(sources, case, tmp_path / "reference")
-    done = run(reference, case.args)
+    done = run(cli, reference, case.args)
     assert done.returncode == 0, done.stderr
     whole = output_names(reference, case)
     assert len(whole) >= 1
     for nth in range(1, min(len(whole), 3) + 1):  # past 3 the same window recurs
         work = workspace(sources, case, tmp_path / f"killed-{nth}")
         before = fingerprint(work / "ledger.db")
-        killed = run(work, case.args, crash_at=f"before_replace@{nth}")
+        killed = run(cli, work, case.args, crash_at=f"before_replace@{nth}")
         left = output_names(work, case)
         if killed.returncode == 0:  # the output had no Nth point: it ran to its end
             assert left == whole
@@ -132,7 +134,7 @@ def test_a_kill_between_the_files_of_one_output_leaves_all_or_none(
         assert killed.returncode == -9, killed.stderr
         assert left == set(), f"killed at before_replace@{nth}, a part was left: {left}"
         assert fingerprint(work / "ledger.db") == before
-        rerun = run(work, case.args)
+        rerun = run(cli, work, case.args)
         assert rerun.returncode == 0, f"rerun after a kill at @{nth}: {rerun.stderr}"
         assert output_names(work, case) == whole
         folders = [work, *(work / o for o in case.outputs if (work / o).is_dir())]

@@ -44,9 +44,12 @@ from tests.test_sweep_pg_attacks import (
     _events,
     _login,
     _verify,
-    secure_demo,
+    demo_template,
+    secured_copy,
     secured_database,
 )
+
+__all__ = ["demo_template"]  # the module fixture (a demo copied per test), shared by name
 
 OLD_CHECK = "actor = session_user::text"
 """The researchers' INSERT policy on ledger_event before revision 0010."""
@@ -170,12 +173,12 @@ def _loosen(url: str) -> None:
 
 def test_verify_names_the_loose_event_policy_and_db_upgrade_narrows_it(
     pg_server: PgServer,
+    demo_template: str,
 ) -> None:
     """A ledger secured before revision 0010: `verify` names the policy (exit 1), a forged
     `loan.closed` gets in; `db upgrade` (the DBA) installs the check, then the same forgery is
     refused and `verify` names only the one already in the chain."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         _loosen(url)
         database = url.rsplit("/", 1)[1]
         code, out = _verify(_login(pg_server, database, CURATOR))
@@ -236,11 +239,12 @@ def test_the_whole_upgrade_script_runs_in_psql(pg_server: PgServer) -> None:
         assert source is not None and "seq % expected, % given" in source[0]
 
 
-def test_the_script_from_0009_secures_a_ledger_in_psql(pg_server: PgServer) -> None:
+def test_the_script_from_0009_secures_a_ledger_in_psql(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """A secured ledger at 0009 with its old policy, upgraded by the DBA with the script
     (`--sql --from 0009_case_twin_indexes`) in psql: verify is clean and the forgery refused."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         _loosen(url)
         done = _run_script(url, _script(url, "0009_case_twin_indexes"))
         assert done.returncode == 0, done.stderr
@@ -330,11 +334,12 @@ def _staff_session_after_deactivation(pg_server: PgServer, url: str) -> tuple[in
     return int(row[0]), changed, refused
 
 
-def test_a_deactivated_curators_open_session_is_no_staff(pg_server: PgServer) -> None:
+def test_a_deactivated_curators_open_session_is_no_staff(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """The second curator's psql session, opened before their deactivation, reads no loan,
     changes none and revokes nobody's login; the researcher still logs in, verify is clean."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         seen, changed, refused = _staff_session_after_deactivation(pg_server, url)
         assert (seen, changed) == (0, 0)
         assert f"login {SECOND_CURATOR} is no curator of this ledger" in refused
@@ -345,12 +350,13 @@ def test_a_deactivated_curators_open_session_is_no_staff(pg_server: PgServer) ->
         assert code == 0, out
 
 
-def test_revision_0011_narrows_a_ledger_secured_before_it(pg_server: PgServer) -> None:
+def test_revision_0011_narrows_a_ledger_secured_before_it(
+    pg_server: PgServer, demo_template: str
+) -> None:
     """The staff test of revision 0008 put back (the role alone) and the ledger stamped 0010:
     `verify` names it, the open session reads all 7 loans; after `db upgrade` by the DBA, none,
     and `verify` is clean."""
-    with fresh_database(pg_server) as url:
-        secure_demo(pg_server, url)
+    with secured_copy(pg_server, demo_template) as url:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(
                 "CREATE OR REPLACE FUNCTION sampleloans_login_is_staff() RETURNS boolean "

@@ -1,8 +1,9 @@
 """Sweep s22, concurrent writers racing for the same record through the real CLI.
 
-Each racer is its own process, given three seconds to load the command line and then held
-at a barrier (a file appearing), so they ask for the ledger within a millisecond or so (on a
-loaded machine a late one only makes the race a queue; every assertion holds either way).
+Each racer is its own process, forked from a warm server that has done the imports
+(tests/warm_cli.py, one server per racer) and held at a barrier (a file appearing), so they ask
+for the ledger within a millisecond or so (on a loaded machine a late one only makes the race
+a queue; every assertion holds either way).
 The checks that `services.common.checked_early` runs before the writers' lock (`institutions
 add`, `samples move`) and the ones every command runs under it must let exactly one win: the
 others get their documented refusal and exit 1, nothing is recorded twice, and `verify` stays
@@ -11,25 +12,17 @@ clean.
 
 import os
 import sqlite3
-import subprocess
-import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CURATOR
+from tests.warm_cli import Done, WarmCli
 
 NOW = "2026-05-01T10:00:00Z"
-HELD_AT_THE_BARRIER = (
-    "import os, sys, time\n"
-    "go = sys.argv[1]\n"
-    "sys.argv = ['sampleloans', *sys.argv[2:]]\n"
-    "from sampleloans.cli import main\n"
-    "while not os.path.exists(go):\n"
-    "    time.sleep(0.0005)\n"
-    "main()\n"
-)
 ADD = ["institutions", "add", "KTH", "--name", "KTH Royal Institute", "--country", "Sweden"]
 RACES = {
     "the same institution": [[*ADD, "--city", "Stockholm", "--kind", "borrower"]] * 3,
@@ -74,33 +67,42 @@ def events(ledger: Path) -> int:
         return int(connection.execute("SELECT count(*) FROM ledger_event").fetchone()[0])
 
 
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WarmCli]]:
+    """One warm server per racer of the largest race: each forks its racer after the imports."""
+    warm = [WarmCli(tmp_path_factory.mktemp(f"warm{n}")) for n in range(3)]
+    yield warm
+    for server in warm:
+        server.close()
+
+
 @pytest.mark.parametrize("race", sorted(RACES))
-def test_one_racer_wins_the_others_get_the_refusal(ledger: Path, race: str) -> None:
+def test_one_racer_wins_the_others_get_the_refusal(
+    servers: list[WarmCli], ledger: Path, race: str
+) -> None:
     count = events(ledger)
     go = ledger.parent / "go"
+    ran: list[Done | None] = [None] * len(RACES[race])
+
+    def racer(index: int, args: list[str]) -> None:
+        ran[index] = servers[index].run(args, ledger.parent, environment(ledger), barrier=go)
+
     racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", HELD_AT_THE_BARRIER, str(go), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment(ledger),
-        )
-        for args in RACES[race]
+        threading.Thread(target=racer, args=(index, args)) for index, args in enumerate(RACES[race])
     ]
-    time.sleep(3)  # every racer past its imports, waiting at the barrier
+    for thread in racers:
+        thread.start()
+    time.sleep(0.5)  # every racer forked, waiting at the barrier
     go.touch()
-    finished = [(racer.wait(timeout=300), *racer.communicate()) for racer in racers]
+    for thread in racers:
+        thread.join()
+    finished = [(done.returncode, done.stdout, done.stderr) for done in ran if done is not None]
+    assert len(finished) == len(racers), ran
     codes = sorted(code for code, _out, _err in finished)
     assert codes == [0] + [1] * (len(racers) - 1), finished
     for code, _out, err in finished:
         if code == 1:
             assert len(err.splitlines()) == 1 and REFUSALS[race] in err, err
     assert events(ledger) == count + 1
-    check = subprocess.run(
-        [sys.executable, "-m", "sampleloans", "verify"],
-        capture_output=True,
-        text=True,
-        env=environment(ledger),
-    )
+    check = servers[0].run(["verify"], ledger.parent, environment(ledger))
     assert check.returncode == 0 and "verify: OK" in check.stdout, check.stdout

@@ -13,15 +13,16 @@
 
 import os
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from sampleloans import db
 from sampleloans.errors import InvalidInput
 from tests.conftest import CURATOR, fingerprint
+from tests.warm_cli import Done, WarmCli
 
 NOW = "2026-05-01T10:00:00Z"
 FULL = Path("/dev/full")
@@ -30,20 +31,48 @@ INCOMPLETE = (
 )
 
 
-def cli(
-    ledger: Path | None, *args: str, stdout_to: Path | None = None, cwd: Path | None = None
-) -> "subprocess.CompletedProcess[str]":
-    """The real console entry point (which installs the standard-output guard)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
-    env.update(SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW, COLUMNS="120")
-    if ledger is not None:
-        env["SAMPLELOANS_DB"] = str(ledger)
-    command = [sys.executable, "-m", "sampleloans", *args]
-    if stdout_to is None:
-        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
-    with stdout_to.open("w") as out:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
-    return subprocess.CompletedProcess(done.args, done.returncode, "", done.stderr)
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmCli]:
+    """Real `python -m sampleloans` processes forked from one that has done the imports
+    (tests/warm_cli.py): each pays for the command, not ~1.3 s of imports."""
+    server = WarmCli(tmp_path_factory.mktemp("warm"))
+    yield server
+    server.close()
+
+
+class Cli(Protocol):
+    """The `cli` fixture: cli(ledger, *args, stdout_to=…, cwd=…, env=…)."""
+
+    def __call__(
+        self,
+        ledger: Path | None,
+        *args: str,
+        stdout_to: Path | None = ...,
+        cwd: Path | None = ...,
+        env: dict[str, str] | None = ...,
+    ) -> Done: ...
+
+
+@pytest.fixture
+def cli(warm: WarmCli) -> Cli:
+    """The real console entry point (which installs the standard-output guard), in a process
+    of its own; with `stdout_to`, its standard output goes to that file."""
+
+    def call(
+        ledger: Path | None,
+        *args: str,
+        stdout_to: Path | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Done:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
+        environment.update(SAMPLELOANS_USER=CURATOR, SAMPLELOANS_NOW=NOW, COLUMNS="120")
+        if ledger is not None:
+            environment["SAMPLELOANS_DB"] = str(ledger)
+        environment.update(env or {})
+        return warm.run(list(args), cwd or Path.cwd(), environment, stdout_to=stdout_to)
+
+    return call
 
 
 def full_device() -> Path:
@@ -77,7 +106,7 @@ def events(ledger: Path) -> int:
     ids=" ".join,
 )
 def test_a_read_whose_output_cannot_be_written_is_one_line_exit_3(
-    ledger: Path, args: list[str]
+    cli: Cli, ledger: Path, args: list[str]
 ) -> None:
     """Before: an OSError traceback (rich, csv, json, Click's help), exit 1."""
     before = fingerprint(ledger)
@@ -88,6 +117,7 @@ def test_a_read_whose_output_cannot_be_written_is_one_line_exit_3(
 
 
 def test_a_committed_write_whose_confirmation_cannot_be_printed_says_it_was_committed(
+    cli: Cli,
     ledger: Path,
 ) -> None:
     """The move is recorded; the line says so, so that nobody moves it twice."""
@@ -105,7 +135,7 @@ def test_a_committed_write_whose_confirmation_cannot_be_printed_says_it_was_comm
     assert check.returncode == 0 and "verify: OK" in check.stdout, check.stdout
 
 
-def test_a_refused_write_with_a_full_output_is_still_its_refusal(ledger: Path) -> None:
+def test_a_refused_write_with_a_full_output_is_still_its_refusal(cli: Cli, ledger: Path) -> None:
     """Nothing is printed on stdout by a refusal: its own line and code, nothing recorded."""
     before = fingerprint(ledger)
     move = ["samples", "move", "CE5C0000YJBP005", "--location", "   "]
@@ -135,7 +165,7 @@ def test_a_refused_write_with_a_full_output_is_still_its_refusal(ledger: Path) -
     ids=lambda args: args[0],
 )
 def test_a_db_url_of_another_database_is_refused_and_creates_nothing(
-    tmp_path: Path, url: str, scheme: str, args: list[str]
+    cli: Cli, tmp_path: Path, url: str, scheme: str, args: list[str]
 ) -> None:
     """Before: 'no database at mysql:/host/db' (exit 3), and `init` made `mysql:/host/db`."""
     done = cli(None, "--db", url, *args, cwd=tmp_path)
@@ -145,22 +175,14 @@ def test_a_db_url_of_another_database_is_refused_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_db_url_from_the_environment_is_refused_alike(tmp_path: Path) -> None:
+def test_a_db_url_from_the_environment_is_refused_alike(cli: Cli, tmp_path: Path) -> None:
     env_url = "mysql://host/db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLELOANS_")}
-    env.update(SAMPLELOANS_USER=CURATOR, SAMPLELOANS_DB=env_url)
-    done = subprocess.run(
-        [sys.executable, "-m", "sampleloans", "samples", "list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    done = cli(None, "samples", "list", cwd=tmp_path, env={"SAMPLELOANS_DB": env_url})
     assert done.returncode == 2, done.stderr
     assert "(check --db / SAMPLELOANS_DB)" in done.stderr
 
 
-def test_a_path_that_only_looks_like_a_url_is_still_a_path(tmp_path: Path) -> None:
+def test_a_path_that_only_looks_like_a_url_is_still_a_path(cli: Cli, tmp_path: Path) -> None:
     """`./mysql://x` names a file under a folder `mysql:`: a path, read as one."""
     done = cli(None, "--db", "./mysql://x", "samples", "list", cwd=tmp_path)
     assert done.returncode == 3, done.stderr

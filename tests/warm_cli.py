@@ -88,6 +88,8 @@ def become(request: dict[str, Any]) -> None:
         os.close(opened)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115  (the server's read-ahead is not ours)
     sys.argv = ["sampleloans", *request["args"]]
+    while request.get("barrier") and not os.path.exists(request["barrier"]):
+        time.sleep(0.0005)  # held until the barrier file appears: racers start together
 
 
 @dataclass(frozen=True)
@@ -125,21 +127,29 @@ class WarmCli:
         env: dict[str, str],
         signum: int | None = None,
         after_s: float = 0.0,
+        stdout_to: Path | None = None,
+        barrier: Path | None = None,
     ) -> Done:
-        """Run `sampleloans ARGS` in a child; with `signum`, sent `after_s` s after its start."""
+        """Run `sampleloans ARGS` in a child; with `signum`, sent `after_s` s after its start;
+        with `stdout_to`, its standard output goes there (e.g. /dev/full), not read back; with
+        `barrier`, the command starts once that file exists."""
         self.count += 1
         out, err = (self.scratch / f"{self.count}.{name}" for name in ("out", "err"))
+        if stdout_to is not None:
+            out = stdout_to
         request: dict[str, object] = {"args": args, "cwd": str(cwd), "env": env}
         request.update(stdout=str(out), stderr=str(err), signum=signum, after_s=after_s)
+        request.update(barrier=str(barrier) if barrier else None)
         assert self.server.stdin is not None and self.server.stdout is not None
         self.server.stdin.write(json.dumps(request) + "\n")
         self.server.stdin.flush()
         line = self.server.stdout.readline()
         assert line, (self.scratch / "server.log").read_text()
         answer = json.loads(line)
-        stdout, stderr = (p.read_text(errors="replace") for p in (out, err))
-        out.unlink()
-        err.unlink()
+        stdout = out.read_text(errors="replace") if stdout_to is None else ""
+        stderr = err.read_text(errors="replace")
+        for ours in (out, err) if stdout_to is None else (err,):
+            ours.unlink()
         seconds, signalled, cpu_s = answer["seconds"], answer["signalled"], answer["cpu_s"]
         return Done(answer["code"], stdout, stderr, seconds, signalled, cpu_s)
 
