@@ -10,12 +10,15 @@ statement layout 15 print it so, and files printed in layout 16 and 14 re-render
 
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from sampleloans import db, reports
@@ -125,16 +128,28 @@ def test_back_in_the_vault_it_is_not_frozen_on_the_loan_it_left(ledger: dict[str
         assert "vault (frozen)" in cli(env, CURATOR, "samples", "show", code)
 
 
-def test_the_one_query(ledger: dict[str, Any]) -> None:
-    """Service level: frozen on the loan it is on; not on the loans it left."""
-    engine = db.open_engine(db.url_for_path(ledger["path"]))
+@contextmanager
+def reading(path: Path) -> Iterator[Session]:
+    """A read-only session of the ledger at `path`."""
+    engine = db.open_engine(db.url_for_path(path))
     try:
         with db.transaction(engine, write=False) as session:
-            assert frozen_on_loan(session, OU, [OU_RETURNED, OU_KEPT]) == frozenset()
-            assert frozen_on_loan(session, IPGP, [IPGP_SAMPLE]) == frozenset()
-            assert frozen_on_loan(session, OU, []) == frozenset()
+            yield session
     finally:
         engine.dispose()
+
+
+def curator() -> Context:
+    """The curator acting at the scenario's clock."""
+    return Context(actor=CURATOR, os_user="tester", now=db_now())
+
+
+def test_the_one_query(ledger: dict[str, Any]) -> None:
+    """Service level: frozen on the loan it is on; not on the loans it left."""
+    with reading(ledger["path"]) as session:
+        assert frozen_on_loan(session, OU, [OU_RETURNED, OU_KEPT]) == frozenset()
+        assert frozen_on_loan(session, IPGP, [IPGP_SAMPLE]) == frozenset()
+        assert frozen_on_loan(session, OU, []) == frozenset()
 
 
 def pdf_words(pdf: Path) -> str:
@@ -171,14 +186,9 @@ def test_a_layout_16_file_still_verifies_byte_for_byte(
     ledger: dict[str, Any], tmp_path: Path
 ) -> None:
     """A custody report printed in layout 16 said "returned (frozen)": re-rendered so."""
-    engine = db.open_engine(db.url_for_path(ledger["path"]))
-    try:
-        with db.transaction(engine, write=False) as session:
-            ctx = Context(actor=CURATOR, os_user="tester", now=db_now())
-            request = make_request("custody", loan=OU)
-            report = build_report(session, ctx, request, generated_at=db_now())
-    finally:
-        engine.dispose()
+    with reading(ledger["path"]) as session:
+        request = make_request("custody", loan=OU)
+        report = build_report(session, curator(), request, generated_at=db_now())
     assert isinstance(report.body, CustodyBody)
     (row,) = [r for r in report.body.items if r.code == OU_RETURNED]
     assert isinstance(row, ItemRow) and row.frozen == Rejudged(False, True, FROZEN_ON_LOAN_LAYOUT)
@@ -209,14 +219,9 @@ def test_the_statement_says_returned_and_layout_14_still_verifies(
     assert OU_RETURNED in pdf_words(pdf) and "(frozen)" not in pdf_words(pdf)
     from sampleloans.commands.statement import checkpoint_ref
 
-    engine = db.open_engine(db.url_for_path(ledger["path"]))
-    try:
-        with db.transaction(engine, write=False) as session:
-            ctx = Context(actor=CURATOR, os_user="tester", now=db_now())
-            ref = checkpoint_ref(ledger["note"], "checkpoint")
-            (statement,) = build_statements(session, ctx, ref, pi=OU_PI, generated_at=db_now())
-    finally:
-        engine.dispose()
+    with reading(ledger["path"]) as session:
+        ref = checkpoint_ref(ledger["note"], "checkpoint")
+        (statement,) = build_statements(session, curator(), ref, pi=OU_PI, generated_at=db_now())
     older = tmp_path / "statement-14.pdf"
     older.write_bytes(statement_pdf.render(statement, FROZEN_ON_LOAN_VERSION - 1))
     assert "returned (frozen)" in pdf_words(older)
