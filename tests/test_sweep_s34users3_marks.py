@@ -28,7 +28,7 @@ from sampleloans.readmodels.report import (
     ReturnBody,
     plain,
 )
-from sampleloans.readmodels.statement import STATEMENT_LAYOUT
+from sampleloans.readmodels.statement import MARKED_EVENTS_VERSION
 from sampleloans.services.reporting import build_report, make_request
 from sampleloans.services.statement import build_statements
 from tests.test_sweep_s34users3_labels import AT, CURATOR, LOAN, NOW, PI, partial_return_scenario
@@ -119,7 +119,7 @@ def test_the_statement_marks_back_dated_and_corrected_events(
     events = {e.seq: e for e in statement.body.events}
     assert {seq for seq, e in events.items() if e.recorded_at} == {109}
     assert {seq: e.corrected_by for seq, e in events.items() if e.corrected_by} == {109: (110,)}
-    assert "corrected_by" not in plain(events[109], STATEMENT_LAYOUT - 1)
+    assert "corrected_by" not in plain(events[109], MARKED_EVENTS_VERSION - 1)
     out = tmp_path / "st"
     result = CliRunner().invoke(
         app,

@@ -19,7 +19,13 @@ from typer.testing import CliRunner
 from sampleloans import db, reports
 from sampleloans.cli import app
 from sampleloans.ledger.envelope import Context
-from sampleloans.readmodels.report import REPORT_LAYOUT, Report, ReturnBody, plain
+from sampleloans.readmodels.report import (
+    CORRECTED_ANALYSES_LAYOUT,
+    REPORT_LAYOUT,
+    Report,
+    ReturnBody,
+    plain,
+)
 from sampleloans.services.reporting import build_report, make_request
 from tests.test_sweep_s34users3_labels import AT, CURATOR, LOAN, NOW, partial_return_scenario
 
@@ -63,7 +69,7 @@ def test_the_return_reports_analysis_knows_its_correction(ledger: dict[str, Any]
     assert {seq: a.corrected_by for seq, a in analyses.items() if a.corrected_by} == {
         CORRECTED: (CORRECTION,)
     }
-    assert "corrected_by" not in plain(analyses[CORRECTED], REPORT_LAYOUT - 1)
+    assert "corrected_by" not in plain(analyses[CORRECTED], CORRECTED_ANALYSES_LAYOUT - 1)
     assert plain(analyses[CORRECTED], REPORT_LAYOUT)["corrected_by"] == [CORRECTION]
 
 
@@ -96,7 +102,7 @@ def test_a_layout_15_file_still_verifies_byte_for_byte(
 ) -> None:
     """A file printed in layout 15 (no mark in the return report, the custody report's
     "[correction]") is re-rendered in its own words by `verify-document`."""
-    older = replace(_report(ledger["path"], kind), layout=REPORT_LAYOUT - 1)
+    older = replace(_report(ledger["path"], kind), layout=CORRECTED_ANALYSES_LAYOUT - 1)
     out = tmp_path / f"{kind}-15.pdf"
     out.write_bytes(reports.render(older))
     text = _text(out)

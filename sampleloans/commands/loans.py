@@ -1172,7 +1172,8 @@ def _detail_header(d: "LoanDetail") -> Any:
     from sampleloans.units import format_mass, format_period
 
     header = Table.grid(padding=(0, 2))
-    header.add_column(style="bold")
+    # a field's name stays whole ("next inventory", not "next" over "inventory"): its value wraps
+    header.add_column(style="bold", no_wrap=True)
     header.add_column()
     for label, value in (
         ("loan", Text(d.number)),

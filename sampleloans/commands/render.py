@@ -494,18 +494,44 @@ def keeps_words_readable(table: Table) -> bool:
     )
 
 
+SHORT_VALUE_CHARS = 40
+"""A value this long or shorter (a name with its institution, 'Li Na (demo curator) (NAOC)')
+is short: half a line of an 80-column terminal. Free text longer than this may stack."""
+STACKED_LINES_MAX = 3
+"""The most lines a short value may be stacked into by a squeezed column; one taller reads as
+a column of fragments ('Brown' over 'principal' over 'investigator' over '(demo)')."""
+
+
+def keeps_short_values_low(table: Table, cells: list[list[Any]]) -> bool:
+    """True when no short value among `cells` (each column's, before fitting wrapped them) is
+    stacked more than `STACKED_LINES_MAX` lines high in its fixed-width column of `table`."""
+    for column, own in zip(table.columns, cells, strict=True):
+        if column.width is None:
+            continue
+        for cell in own:
+            text = cell_text(cell)
+            if len(text) <= SHORT_VALUE_CHARS and _lines_at(text, column.width) > STACKED_LINES_MAX:
+                return False
+    return True
+
+
 def fitted(
     table: Table, width: int, abbreviations: dict[str, str] | None = None
 ) -> "RenderableType":
-    """A table as `fit_to_width` draws it where every mass and time stays whole in it and no
-    word is folded into short pieces; where it cannot be, the same rows one field per line
-    (`as_records`): a number is never drawn with its unit, or a date with its time, a line
-    apart, nor a status or an e-mail two letters a line."""
+    """A table as `fit_to_width` draws it where every mass and time stays whole in it, no
+    word is folded into short pieces and no short value is stacked more than three lines high;
+    where it cannot be, the same rows one field per line (`as_records`): a number is never
+    drawn with its unit, or a date with its time, a line apart, nor a status or an e-mail two
+    letters a line, nor a name one word a line."""
     headings = [cell_text(column.header) for column in table.columns]
     caption = table.caption
     cells = [list(column.cells) for column in table.columns]  # before fitting wraps them
     table = fit_to_width(table, width, abbreviations)
-    if keeps_numbers_whole(table) and keeps_words_readable(table):
+    if (
+        keeps_numbers_whole(table)
+        and keeps_words_readable(table)
+        and keeps_short_values_low(table, cells)
+    ):
         return table
     table.caption = caption  # the full headings are spelt out: no legend of short ones
     for column, own in zip(table.columns, cells, strict=True):

@@ -380,7 +380,7 @@ def list_(
 
 
 def _sample_cells(row: "SampleView") -> list[Any]:
-    from sampleloans.commands.render import mass_fact, state_fact
+    from sampleloans.commands.render import NOTHING, mass_fact, state_fact
 
     return [
         *plain(row.code, row.mission, row.material_type),
@@ -388,7 +388,9 @@ def _sample_cells(row: "SampleView") -> list[Any]:
         mass_fact(row.vault_ug),
         mass_fact(row.on_loan_ug),
         state_fact(row.custody_state, row.frozen),
-        *plain(row.custodian, row.loan_number or ""),
+        *plain(row.custodian),
+        # on no loan: '—', as `samples show` and every other table say nothing (CSV: empty)
+        *(plain(row.loan_number) if row.loan_number else [NOTHING]),
     ]
 
 

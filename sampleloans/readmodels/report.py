@@ -120,6 +120,35 @@ def remeasured(ug: int, earlier_ug: int, since: int) -> Mass:
     return ug if ug == earlier_ug else Remeasured(ug, earlier_ug, since)
 
 
+@dataclass(frozen=True)
+class Rejudged:
+    """A yes or no a later page layout judges better: `earlier` as the layouts before `since`
+    printed it (their content digest covers it, so their files still verify), `flag` from
+    `since` on."""
+
+    flag: bool
+    earlier: bool
+    since: int
+
+    def in_layout(self, layout: int) -> bool:
+        """The yes or no `layout` prints (and digests)."""
+        return self.flag if layout >= self.since else self.earlier
+
+
+Flag = bool | Rejudged
+"""A yes or no of a read model: a plain bool, or one a layout came to judge differently."""
+
+
+def rejudged(flag: bool, earlier: bool, since: int) -> Flag:
+    """`flag`, kept a plain bool when the layouts before `since` said the same."""
+    return flag if flag == earlier else Rejudged(flag, earlier, since)
+
+
+def flag_in(value: Flag, layout: int) -> bool:
+    """The yes or no `layout` prints."""
+    return value.in_layout(layout) if isinstance(value, Rejudged) else value
+
+
 def mass_in(value: Mass, layout: int) -> int:
     """The micrograms a mass prints in `layout`."""
     return value.in_layout(layout) if isinstance(value, Remeasured) else value
@@ -204,7 +233,8 @@ class ItemRow:
     custodian: str
     state: str
     from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
-    frozen: bool = False  # from layout 8 on: frozen by an open incident
+    # from layout 8 on: frozen by an open incident; from layout 17 on, only while on this loan
+    frozen: Flag = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,8 +539,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # history` and the custody report do (`Analysis.corrected_by`; before: no mark), and the custody
 # report names a correction by its label alone, "Mass corrected" (before: "Mass corrected
 # [correction]", the flag repeating the label; `PLAIN_CORRECTION_LAYOUT`).
-REPORT_LAYOUT = 16
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+# 17 = a sample's state says "(frozen)" on a loan only while the sample is on that loan
+# (`queries.frozen_on_loan`), as `loans show`, `status` and `balance` say it (before: a sample
+# frozen after it came back, or brought back frozen, read "returned (frozen)" on every loan it
+# was ever on; `ItemRow.frozen` is `Rejudged`, `FROZEN_ON_LOAN_LAYOUT`).
+REPORT_LAYOUT = 17
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -550,6 +584,9 @@ as `status` says it, and each item shipped back marked so (1–14: none of these
 CORRECTED_ANALYSES_LAYOUT = 16
 """The first layout marking a corrected analysis in the return report's Analyses "[corrected by
 N]", as `custody history` and the custody report mark the event (1–15: no mark)."""
+FROZEN_ON_LOAN_LAYOUT = 17
+"""The first layout saying "(frozen)" of a loan's sample only while it is on that loan (8–16:
+whenever an open incident froze the sample, even one back in the vault or on another loan)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16
@@ -714,7 +751,7 @@ def plain(value: Any, layout: int = REPORT_LAYOUT) -> Any:
     fields and words of `layout` only."""
     if isinstance(value, Reworded):
         return value.words(layout)
-    if isinstance(value, Remeasured):
+    if isinstance(value, (Remeasured, Rejudged)):
         return value.in_layout(layout)
     if isinstance(value, _ATOMS):
         return value
@@ -760,7 +797,7 @@ def _canonical_parts(value: Any, layout: int) -> Iterator[str]:
     """
     if isinstance(value, Reworded):
         yield _JSON.encode(value.words(layout))
-    elif isinstance(value, Remeasured):
+    elif isinstance(value, (Remeasured, Rejudged)):
         yield _JSON.encode(value.in_layout(layout))
     elif isinstance(value, (tuple, list)):
         yield "["

@@ -14,6 +14,7 @@ from typing import Any
 from sampleloans.dates import from_iso, to_iso
 from sampleloans.readmodels.report import (
     LAYOUT_FIELDS,
+    Flag,
     LoanEnd,
     Mass,
     Party,
@@ -25,7 +26,7 @@ from sampleloans.readmodels.report import (
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 14
+STATEMENT_LAYOUT = 15
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7
@@ -70,6 +71,10 @@ with when it was recorded, a corrected one "[corrected by N]" (1–13: neither).
 """The first statement layout naming every event by the one table of labels the command line
 and the reports use (`vocab.EVENT_LABELS`): a mass correction "Mass corrected" (1–13:
 "Corrected")."""
+FROZEN_ON_LOAN_VERSION = 15
+"""The first statement layout saying "(frozen)" of a loan's sample only while it is on that
+loan, as `status` says it (8–14: whenever an open incident froze the sample, even one back in
+the vault: "returned (frozen)")."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ class StatementItem:
     issued_ug: Mass  # by the curator; before layout 8, with what came from a split
     held_ug: int
     from_split_ug: int = 0  # from layout 8 on: split off another sample of the loan
-    frozen: bool = False  # from layout 8 on: frozen by an open incident
+    # from layout 8 on: frozen by an open incident; from layout 15 on, only while on this loan
+    frozen: Flag = False
 
 
 LAYOUT_FIELDS[(StatementItem, "from_split_ug")] = SPLIT_APART_VERSION

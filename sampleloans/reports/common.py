@@ -27,6 +27,7 @@ from sampleloans.readmodels.report import (
     Report,
     Words,
     checkpoint_document,
+    flag_in,
     words_in,
 )
 from sampleloans.reports import layout, tables
@@ -71,8 +72,10 @@ def readable(state: str) -> str:
 
 def item_state(item: ItemRow, page_layout: int) -> str:
     """A loan item's state in words: from layout 8 on, "held (frozen)" while an open incident
-    freezes its sample, as every view says it (before: the state alone)."""
-    return state_words(item.state, item.frozen and page_layout >= SPLIT_APART_LAYOUT)
+    freezes its sample (from layout 17 on, only while it is on this loan), as every view says
+    it (before: the state alone)."""
+    frozen = flag_in(item.frozen, page_layout) and page_layout >= SPLIT_APART_LAYOUT
+    return state_words(item.state, frozen)
 
 
 def overdue_text(late: Overdue) -> str:

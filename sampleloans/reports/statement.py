@@ -13,6 +13,7 @@ from sampleloans.readmodels.report import (
     SETTLEMENT_REPORT,
     due_after_issue,
     ended_words,
+    flag_in,
     mass_in,
     no_inventory_words_of,
     not_yet_held,
@@ -104,8 +105,11 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # (`vocab.EVENT_LABELS`; a mass correction "Mass corrected", before: "Corrected"), and marked
 # as `custody history` marks it: a back-dated event with when it was recorded, a corrected one
 # "[corrected by N]" (`StatementEvent.recorded_at`, `corrected_by`; before: neither).
+# 15 = a sample's state says "(frozen)" only while it is on that loan, as `status` says it
+# (`queries.frozen_on_loan`; before: a sample of a partial return frozen back in the vault read
+# "returned (frozen)"; `StatementItem.frozen` is `Rejudged`).
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -380,7 +384,7 @@ SPLIT_WIDTHS = (0.19, 0.12, 0.2, 0.13, 0.12, 0.12, 0.12)
 
 def _held_row(loan: str, item: StatementItem, version: int, split: bool) -> tuple[str, ...]:
     """One sample's row of "What you hold": its state and masses in `version`'s words."""
-    frozen = item.frozen if version >= SPLIT_APART_VERSION else False
+    frozen = flag_in(item.frozen, version) if version >= SPLIT_APART_VERSION else False
     masses = (
         (item.issued_ug, item.from_split_ug, item.held_ug)
         if split

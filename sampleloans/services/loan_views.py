@@ -50,7 +50,7 @@ from sampleloans.services.listing import (
 )
 from sampleloans.services.queries import (
     events_of_loan,
-    frozen_codes,
+    frozen_on_loan,
     returned_at,
     sent_back_at,
     sent_back_column,
@@ -576,7 +576,7 @@ def _extension_views(session: Session, number: str) -> tuple[ExtensionView, ...]
 def _item_views(session: Session, number: str) -> tuple[ItemView, ...]:
     """The loan's items, each with its mass term by term."""
     items = _items(session, number)
-    frozen = frozen_codes(session, [i.sample_code for i in items])
+    frozen = frozen_on_loan(session, number, [i.sample_code for i in items])
     return tuple(_item_view(i, i.sample_code in frozen) for i in items)
 
 

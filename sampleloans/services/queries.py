@@ -210,12 +210,20 @@ def issued_under(session: Session, agreement: str) -> int:
     return sum(session.exec(query).all())
 
 
-def frozen_codes(session: Session, codes: Sequence[str]) -> frozenset[str]:
-    """Which of these samples an open incident freezes now."""
+def frozen_on_loan(session: Session, loan_number: str, codes: Sequence[str]) -> frozenset[str]:
+    """Which of these samples of loan `loan_number` an open incident freezes while they are on
+    that loan: every view of a loan says "(frozen)" by this alone. A sample back in the vault,
+    or on another loan since, is not frozen on this one, whatever froze it (before, a sample
+    frozen after it left, or brought back frozen, read "returned (frozen)" on every loan it was
+    ever on)."""
     if not codes:
         return frozenset()
     found = session.exec(
-        select(Sample.code).where(col(Sample.code).in_(list(codes)), col(Sample.frozen))
+        select(Sample.code).where(
+            col(Sample.code).in_(list(codes)),
+            col(Sample.frozen),
+            col(Sample.loan_number) == loan_number,
+        )
     ).all()
     return frozenset(found)
 

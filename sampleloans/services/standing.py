@@ -25,7 +25,7 @@ from sampleloans.readmodels.report import (
 )
 from sampleloans.services import access
 from sampleloans.services.queries import (
-    frozen_codes,
+    frozen_on_loan,
     returned_at,
     sent_back_at,
     sent_back_column,
@@ -235,7 +235,7 @@ def mass_balance(
         rows = session.exec(
             select(LoanItem).where(LoanItem.loan_number == loan).order_by(LoanItem.sample_code)
         ).all()
-        frozen = frozen_codes(session, [i.sample_code for i in rows])
+        frozen = frozen_on_loan(session, loan, [i.sample_code for i in rows])
         items = [_item_balance(i, i.sample_code in frozen) for i in rows]
         return Balance("loan", loan, tuple(items), _item_total(items, "total"), (), None)
     if sample:
@@ -580,7 +580,7 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         obligations.append(f"inventory overdue {_late(inventory_due, now)}")
     held_ug = sum(i.held_ug for i in items)
     obligations += _other_obligations(session, loan, held_ug=held_ug)
-    frozen = frozen_codes(session, [i.sample_code for i in items])
+    frozen = frozen_on_loan(session, loan.number, [i.sample_code for i in items])
     return LoanStanding(
         number=loan.number,
         institution=loan.institution,

@@ -40,13 +40,16 @@ from sampleloans.readmodels.handover import is_backdated
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
     SETTLEMENT_REPORT,
+    Flag,
     Party,
     Words,
+    rejudged,
     remeasured,
     reworded,
     with_grouped_masses,
 )
 from sampleloans.readmodels.statement import (  # noqa: F401  (re-exported for commands)
+    FROZEN_ON_LOAN_VERSION,
     GROUPED_MASS_VERSION,
     KIND,
     LABELS_VERSION,
@@ -71,6 +74,7 @@ from sampleloans.services.history import EARLIER_WORDS, describe_earlier, descri
 from sampleloans.services.queries import (
     ACTIVE_LOAN_STATUSES,
     for_inventory,
+    frozen_on_loan,
     loan_ended,
     sent_back_at,
 )
@@ -406,7 +410,7 @@ def _lender(session: Session) -> str | None:
     ).first()
 
 
-def _statement_item(item: LoanItem, description: Words, *, frozen: bool) -> StatementItem:
+def _statement_item(item: LoanItem, description: Words, *, frozen: Flag) -> StatementItem:
     """One sample of a loan, its masses as every view reads them (`readmodels/items.py`);
     the layouts before SPLIT_APART_VERSION counted a split's mass as issued."""
     masses = item_masses(item)
@@ -427,7 +431,9 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
     loan_items = session.exec(
         select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
     ).all()
-    samples = item_samples(session, loan.number, [item.sample_code for item in loan_items])
+    codes = [item.sample_code for item in loan_items]
+    samples = item_samples(session, loan.number, codes)
+    frozen = frozen_on_loan(session, loan.number, codes)
     for item in loan_items:
         sample = samples.get(item.sample_code)
         # before statement layout 7 the origin was left out, unlike every report's description
@@ -435,7 +441,10 @@ def _loan(session: Session, loan: Loan) -> StatementLoan:
             f"{sample.material_type} {sample.physical_form}, {sample.mission}" if sample else ""
         )
         description = reworded(description_of(sample), earlier, WORDED_VERSION)
-        items.append(_statement_item(item, description, frozen=bool(sample and sample.frozen)))
+        # layouts 8-14 said "(frozen)" of a sample frozen anywhere (their digest keeps it)
+        was_frozen = bool(sample and sample.frozen)
+        flag = rejudged(item.sample_code in frozen, was_frozen, FROZEN_ON_LOAN_VERSION)
+        items.append(_statement_item(item, description, frozen=flag))
     agreement = session.get(Agreement, loan.agreement)
     return StatementLoan(
         number=loan.number,

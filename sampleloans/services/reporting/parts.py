@@ -22,6 +22,7 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
+    FROZEN_ON_LOAN_LAYOUT,
     SPLIT_APART_LAYOUT,
     WORDED_LAYOUT,
     AgreementInfo,
@@ -30,12 +31,13 @@ from sampleloans.readmodels.report import (
     Party,
     Recall,
     Words,
+    rejudged,
     remeasured,
     reworded,
     with_grouped_masses,
 )
 from sampleloans.services.logins import hidden_item_samples
-from sampleloans.services.queries import for_inventory, sent_back_at
+from sampleloans.services.queries import for_inventory, frozen_on_loan, sent_back_at
 from sampleloans.text import counted
 from sampleloans.units import format_mass, format_period
 from sampleloans.vocab import InstitutionKind
@@ -234,9 +236,11 @@ def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
     """The items table's rows: each loan item with its sample and who holds it."""
     rows = []
     samples: dict[str, SampleOfItem] = {}
+    frozen: set[tuple[str, str]] = set()  # (loan, sample) frozen while on that loan
     for loan_number in sorted({item.loan_number for item in items}):
         codes = [item.sample_code for item in items if item.loan_number == loan_number]
         samples.update(item_samples(session, loan_number, codes))
+        frozen.update((loan_number, code) for code in frozen_on_loan(session, loan_number, codes))
     for item in items:
         sample = samples.get(item.sample_code)
         masses = item_masses(item)
@@ -251,7 +255,12 @@ def item_rows(session: Session, items: list[LoanItem]) -> list[ItemRow]:
                 custodian=item_custodian(session, item, sample),
                 state=item.state,
                 from_split_ug=masses.from_split_ug,
-                frozen=bool(sample and sample.frozen),
+                # layouts 8-16 said "(frozen)" of a sample frozen anywhere (their digest keeps it)
+                frozen=rejudged(
+                    (item.loan_number, item.sample_code) in frozen,
+                    bool(sample and sample.frozen),
+                    FROZEN_ON_LOAN_LAYOUT,
+                ),
             )
         )
     return rows
