@@ -15,7 +15,13 @@ from sqlalchemy import Table, bindparam, func
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, to_iso
+from sampleloans.dates import (
+    bound_text,
+    format_datetime,
+    format_moment,
+    from_this_second_on,
+    to_iso,
+)
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -250,7 +256,8 @@ def request_loan(
     if when < deal.created_at:  # time order is a rule (exit 1): the agreement did not exist
         raise RuleViolation(
             f"time: loan {number} cannot be requested on {to_iso(when)} under agreement "
-            f"{deal.number}, before it was drafted ({to_iso(deal.created_at)})"
+            f"{deal.number}, before it was drafted ({to_iso(deal.created_at)}); give a time "
+            f"{bound_text(deal.created_at)}"
         )
     _not_ended(deal, number, when)
     person = require_active(get_person(session, pi), "pi")
@@ -623,7 +630,7 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
     if not in_force(deal, when):
         raise RuleViolation(
             f"agreement {deal.number} with {deal.institution} is not in force on "
-            f"{format_datetime(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
+            f"{format_moment(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
         )
 
 
@@ -673,9 +680,10 @@ def _term_words(deal: Agreement) -> str:
         ended = f"{state_words(deal.status)} on {format_datetime(deal.ended_at)}"
         return f"it was never signed, and was {ended}"
     end = deal.ended_at or deal.expires_at
-    until = f" until {format_datetime(end)}" if end else ""
+    until = f" until {format_moment(end)}" if end else ""
     ended = f" ({state_words(deal.status)})" if deal.ended_at else ""
-    return f"in force from {format_datetime(deal.signed_at)}{until}{ended}"
+    # from its first whole second: signed at 10:00:30.5, 10:00:30 is refused again
+    return f"in force from {format_moment(from_this_second_on(deal.signed_at))}{until}{ended}"
 
 
 def ship_loan(
@@ -1120,7 +1128,7 @@ def extend_loan(
     when = occurred_at or ctx.now
     if not in_force(deal, when):  # the extension is granted under the agreement's terms
         raise RuleViolation(
-            f"agreement {deal.number} is not in force on {format_datetime(when)}: "
+            f"agreement {deal.number} is not in force on {format_moment(when)}: "
             f"{_term_words(deal)}; loan {number} cannot be extended under it (record its "
             "return, or bring it back sooner with 'loans recall')"
         )

@@ -159,12 +159,12 @@ def _root_mass_ug(session: Session, mission: str) -> int:
 def _check_after_return(mission: Mission, when: datetime) -> None:
     """A sample exists on Earth only from its mission's return (CE-5: 16 Dec 2020)."""
     if mission.returned_at is not None and when < mission.returned_at:
-        from sampleloans.dates import to_iso
+        from sampleloans.dates import bound_text, to_iso
 
         raise RuleViolation(  # time order is a rule (exit 1), as for every --at
             f"time: {to_iso(when)} is before mission {mission.code} returned "
             f"({to_iso(mission.returned_at)}); a sample cannot be registered before its "
-            "mission returned: check --at"
+            f"mission returned: check --at, and give a time {bound_text(mission.returned_at)}"
         )
 
 

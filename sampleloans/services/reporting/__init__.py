@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
+from sampleloans.dates import bound_text, format_datetime, from_iso, refuse_future, to_iso
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -165,13 +165,15 @@ def refuse_dated_before_head(session: Session, report: Report) -> None:
     as_of = report.request.as_of
     if as_of is not None and report.generated_at < from_iso(as_of):
         raise RuleViolation(
-            f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is made"
+            f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is "
+            f"made: give --generated-at {bound_text(from_iso(as_of))}"
         )
     recorded_at = event_recorded_at(session, report.head_seq) if report.head_seq else None
     if recorded_at is not None and report.generated_at < from_iso(recorded_at):
         raise RuleViolation(
             f"--generated-at: {when} is before {recorded_at}, when event {report.head_seq} "
-            "(the last the report prints) was recorded; a report is dated when it is made"
+            "(the last the report prints) was recorded; a report is dated when it is made: "
+            f"give --generated-at {bound_text(from_iso(recorded_at))}"
         )
 
 
