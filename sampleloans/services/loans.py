@@ -79,7 +79,7 @@ from sampleloans.services.lock_reads import (
 )
 from sampleloans.services.queries import issued_under, sent_back_at
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
-from sampleloans.services.samples import child_code
+from sampleloans.services.samples import child_code, taken_child_code
 from sampleloans.text import counted
 from sampleloans.units import check_mass_ug, format_mass, format_period, parse_period, period_delta
 from sampleloans.vocab import (
@@ -991,7 +991,7 @@ def borrower_split(
     item = _held_item(session, number, parent, ctx, at=occurred_at)
     code = child_code(parent, child)
     if session.get(Sample, code) is not None:
-        raise Conflict(f"sample {code} is already registered; choose another suffix")
+        raise Conflict(taken_child_code(code))
     _within_held(item, mass_ug, "split")
     event = ev.LoanSplit(number=number, parent=parent, child=code, mass_ug=mass_ug)
     envelope = append(session, ctx, event, occurred_at=occurred_at)
