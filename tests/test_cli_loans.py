@@ -490,7 +490,7 @@ def test_consume_more_than_held_and_a_bare_number(
             "--destructive",
         ],
         1,
-        f"cannot consume 25.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
+        f"--mass: cannot consume 25.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
     )
     before = fingerprint(db_path)
     result = cli(
@@ -519,7 +519,7 @@ def test_split_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
         db_path,
         ["loans", "split", "L-1", "--sample", S1, "--child", "-G1", "--mass", "30 mg"],
         1,
-        f"cannot split 30.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
+        f"--mass: cannot split 30.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
     )
     refused(
         runner,

@@ -513,6 +513,10 @@ def issue_loan(
         raise RuleViolation(
             f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
             f"{format_mass(already_ug)} already issued + {format_mass(new_ug)} now would exceed it"
+            # the loan's samples are fixed once requested: say what can still go, and how
+            f"; at most {format_mass(max(deal.max_total_mass_ug - already_ug, 0))} more can be "
+            f"issued under it: withdraw loan {number} ('loans withdraw') and request one of "
+            "less ('samples split' lends part of a sample)"
         )
     event = ev.LoanIssued(number=number, items=[ev.CodeMass(s.code, s.vault_ug) for s in samples])
     parties = HandoverInput(released_by, received_by, courier, witness)
@@ -971,7 +975,7 @@ def _within_held(item: LoanItem, mass_ug: int, verb: str) -> None:
     check_mass_ug(mass_ug, "mass")
     if mass_ug > item.held_ug:
         raise RuleViolation(
-            f"cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
+            f"mass: cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
             f"only {format_mass(item.held_ug)} on loan {item.loan_number}"
         )
 
