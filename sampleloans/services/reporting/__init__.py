@@ -68,6 +68,8 @@ def make_request(
         kind, ("loan",)
     )
     if len(given) != 1 or given[0] not in allowed:
+        if len(allowed) == 1 and not given:  # "exactly one of --loan" names no choice
+            raise InvalidInput(f"--{allowed[0]}: missing; report {kind} requires it")
         options = " or ".join(f"--{a}" for a in allowed)
         raise InvalidInput(f"report {kind}: give exactly one of {options}")
     if as_of is not None and kind != "custody":
