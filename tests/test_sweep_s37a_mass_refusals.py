@@ -16,24 +16,13 @@ from typer.testing import CliRunner
 
 from sampleloans.errors import RuleViolation
 from sampleloans.services import loans
-from tests.cli_steps import ok, refused, signed_ou_agreement
+from tests.cli_steps import ok, received_ou_loan, refused, signed_ou_agreement
 from tests.conftest import OU_PI, Run
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
 
 SMALL = "CE5C0400YJFM00505"  # 250 mg in the vault of the test ledger
 BIG = "CE5C0400YJFM00507"  # 1.5 g: more than the agreement's 1 g in all
-
-
-def _received(runner: CliRunner) -> None:
-    """Loan L-1 of SMALL (250 mg), received by the OU's PI."""
-    signed_ou_agreement(runner)
-    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", SMALL)
-    ok(runner, "loans", "approve", "L-1")
-    ok(runner, "loans", "issue", "L-1")
-    ok(runner, "loans", "ship", "L-1", "--container", "box", "--seal", "S-1", "--method", "post")
-    ok(runner, "loans", "receive", "L-1", "--seal-intact", "--condition", "pristine",
-       "--weighed", f"{SMALL}=250mg", actor=OU_PI)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -48,7 +37,7 @@ def _received(runner: CliRunner) -> None:
 def test_more_than_held_names_the_mass_option(
     runner: CliRunner, db_path: Path, run: Run, verb: str, args: tuple[str, ...]
 ) -> None:
-    _received(runner)
+    received_ou_loan(runner, SMALL, "250mg")
     message = refused(runner, db_path, *args)
     assert message == (
         f"Error: --mass: cannot {verb} 300.000 mg of {SMALL}: the borrower holds only "

@@ -8,14 +8,14 @@ it held back, and what to do; exit 3 (README "Exit codes": an SMTP server that r
 message); nothing is recorded as sent, so a run with a sender the server accepts sends them all.
 """
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.i15_statement_helpers import copy_ledger, make_checkpoint, make_demo
 from tests.mail import SENDER, Inbox, served
-from tests.test_i15_notify import OSAKA_PI, notify, sent_rows, smtp_env
+from tests.test_i15_notify import OSAKA_PI, demo, ledger, notify, sent_rows, smtp_env
+
+__all__ = ["demo", "ledger"]  # the fixtures (a demo per module, a copy per test), by name
 
 REPLY = "553 5.7.1 sender address rejected: not owned by user"
 
@@ -36,17 +36,6 @@ class SenderRefusingInbox(Inbox):
             return self.reply
         envelope.mail_from = address
         return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_demo(tmp_path_factory.mktemp("demo") / "d")
-
-
-@pytest.fixture
-def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
-    path = copy_ledger(demo, tmp_path / "ledger.db")
-    return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
 
 
 def test_a_refused_sender_is_named_with_its_variable(ledger: dict[str, Any]) -> None:

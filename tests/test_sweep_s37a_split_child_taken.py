@@ -15,7 +15,7 @@ from sampleloans.cli import app
 from sampleloans.errors import Conflict
 from sampleloans.services import loans
 from sampleloans.services.samples import split_sample
-from tests.cli_steps import ok, refused
+from tests.cli_steps import ok, received_ou_loan, refused
 from tests.conftest import OU_PI, Run, fingerprint
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -50,15 +50,7 @@ def test_a_researcher_split_names_the_child_option(
 ) -> None:
     """The borrower's split of a held sample (`loans split`), as the PI records it; then the
     same at service level."""
-    ok(runner, "agreements", "add", "AG-OU", "--institution", "OU", "--term", "5 years",
-       "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months")  # fmt: skip
-    ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
-    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", P)
-    ok(runner, "loans", "approve", "L-1")
-    ok(runner, "loans", "issue", "L-1")
-    ok(runner, "loans", "ship", "L-1", "--container", "box", "--seal", "S-1", "--method", "post")
-    ok(runner, "loans", "receive", "L-1", "--seal-intact", "--condition", "pristine",
-       "--weighed", f"{P}=250mg", actor=OU_PI)  # fmt: skip
+    received_ou_loan(runner, P, "250mg")
     split = ("loans", "split", "L-1", "--sample", P, "--mass", "1 mg", "--child")
     ok(runner, *split, "-G1", actor=OU_PI)
     before = fingerprint(db_path)
