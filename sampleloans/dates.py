@@ -343,6 +343,6 @@ def clock_ahead(now: datetime, seq: int, recorded_at: datetime) -> str:
         f"({to_iso(_whole_second(now))}): a clock set ahead recorded it "
         "(SAMPLELOANS_NOW, or a computer whose clock was wrong), and as the recording clock "
         "never goes back, nothing can be recorded "
-        f"before {to_iso(recorded_at)} (it can {bound_text(recorded_at)}); check this "
+        f"before {to_iso(recorded_at)} (writes resume {bound_text(recorded_at)}); check this "
         f"computer's clock, and show a compliance officer event {seq}"
     )

@@ -615,7 +615,7 @@ def test_recall_into_the_past_is_refused(runner: CliRunner, run: Run, db_path: P
         ["loans", "recall", "L-1", "--due", "2025-03-01T00:00:00Z", "--reason", "audit"],
         1,  # time order is a rule (README, exit codes)
         "--due: 2025-03-01T00:00:00Z is not after the recall (2025-04-01T09:00:00Z); a recall must "
-        "give the borrower a due date after the recall",
+        "give the borrower a due date after the recall: give one from 2025-04-01T09:00:01Z on",
     )
 
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from sampleloans.dates import bound_text, format_moment, from_this_second_on
 from sampleloans.errors import RuleViolation
 from sampleloans.services.samples import split_sample
-from tests.cli_steps import ok, refused
+from tests.cli_steps import ok, received_ou_loan, refused
 from tests.conftest import CURATOR, Run
 
 pytestmark = pytest.mark.usefixtures("cli_env", "engine")
@@ -176,3 +176,18 @@ def test_an_issue_before_the_signing_names_the_second_it_is_in_force_from(
     shown = re.search(r"in force from (\S+) (\S+) UTC", message)
     assert shown is not None
     ok(runner, "loans", "issue", "L-1", "--at", f"{shown[1]}T{shown[2]}Z", actor=CURATOR)
+
+
+def test_a_recall_due_at_its_own_second_names_a_bound_that_is_accepted(
+    runner: CliRunner, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recall's due date must come strictly after it: recalled at 10:00:00.4, 10:00:00 is
+    refused, and the bound named is the first whole second after the recall."""
+    received_ou_loan(runner, S, "20mg")
+    monkeypatch.setenv("SAMPLELOANS_NOW", LATER)
+    recall = ("loans", "recall", "L-1", "--reason", "audit", "--at", FRACTION, "--due")
+    message = refused(runner, db_path, *recall, "2025-04-02T10:00:00Z")
+    assert "is not after the recall (2025-04-02T10:00:00.400000Z)" in message, message
+    bound = named_bound(message)
+    assert bound == "2025-04-02T10:00:01Z"
+    ok(runner, *recall, bound)

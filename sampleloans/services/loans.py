@@ -7,7 +7,7 @@ with a specific message; only then does it append one event. Times come in as `o
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -1210,7 +1210,9 @@ def recall_loan(
     if due_at <= when:  # due at its own moment, the loan would be overdue at once
         raise RuleViolation(
             f"due: {to_iso(due_at)} is not after the recall ({to_iso(when)}); a recall must give "
-            "the borrower a due date after the recall"
+            # strictly after: the first whole second past the recall's own moment
+            "the borrower a due date after the recall: give one "
+            f"{bound_text(when + timedelta(microseconds=1))}"
         )
     assert loan.due_at is not None  # recalls start from an issued loan
     if due_at > loan.due_at:
