@@ -13,7 +13,14 @@ from datetime import datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import bound_text, format_datetime, from_iso, refuse_future, to_iso
+from sampleloans.dates import (
+    bound_text,
+    format_datetime,
+    format_moment,
+    from_iso,
+    refuse_future,
+    to_iso,
+)
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -302,7 +309,7 @@ def _build(
         body, label = builders[request.kind](session, request, generated_at)
     except NoSuchRecord as exc:
         if request.as_of:  # it exists now (the request was checked against the ledger as it is)
-            moment = format_datetime(from_iso(request.as_of))
+            moment = format_moment(from_iso(request.as_of))  # as typed, to its second
             raise NotYetRecorded.as_of(exc, moment, counted(head_seq, "event")) from None
         hint = f"{exc.hint} (in the ledger up to event {head_seq})"
         raise NoSuchRecord(exc.what, exc.key, hint, scoped=exc.scoped, option=exc.option) from None
