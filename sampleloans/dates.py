@@ -7,7 +7,7 @@ deterministic. Only the CLI calls utc_now().
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.text import counted
@@ -17,9 +17,12 @@ __all__ = [
     "MAX_YEAR",
     "MIN_YEAR",
     "add_period",
+    "bound_text",
     "days_between",
     "format_datetime",
+    "format_moment",
     "from_iso",
+    "from_this_second_on",
     "parse_date",
     "parse_datetime",
     "refuse_future",
@@ -261,6 +264,21 @@ def _whole_second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+def from_this_second_on(moment: datetime) -> datetime:
+    """The first whole second not earlier than `moment`: the earliest time a user who types
+    times to the second (as every refusal and listing shows them) has accepted where `moment`,
+    kept to the microsecond, is a lower bound (10:00:00.4 gives 10:00:01, 10:00:00 itself)."""
+    u = _require_aware(moment, "from_this_second_on")
+    whole = _whole_second(u)
+    return whole if whole == u else whole + timedelta(seconds=1)
+
+
+def bound_text(moment: datetime) -> str:
+    """A lower bound as every "earlier than the last event" refusal names it, one the user can
+    type and have accepted: 'from 2025-06-01T10:00:01Z on' for a last event at 10:00:00.4."""
+    return f"from {to_iso(from_this_second_on(moment))} on"
+
+
 def refuse_future(field: str, when: datetime, now: datetime, hint: str) -> None:
     """Refuse a moment after `now`, naming the option, the moment as read (UTC) and now: time
     order is a rule (exit 1), as for a write's `--at`; the moment itself was read fine."""
@@ -280,6 +298,15 @@ def format_datetime(dt: datetime) -> str:
     """Show an aware datetime to a person: '2025-04-24 10:00 UTC' (minutes, truncated)."""
     u = _require_aware(dt, "format_datetime")
     return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d} UTC"
+
+
+def format_moment(dt: datetime) -> str:
+    """A time a refusal compares with, as `format_datetime` shows it, with its seconds when it
+    has any ('2025-04-24 10:00:30 UTC'): to the minute alone it would name a bound the user
+    types and is refused again. Fractions are cut: give a lower bound `from_this_second_on`."""
+    u = _whole_second(_require_aware(dt, "format_moment"))
+    shown = format_datetime(u)
+    return shown if u.second == 0 else shown.replace(" UTC", f":{u.second:02d} UTC")
 
 
 def format_table_time(dt: datetime) -> str:
@@ -316,6 +343,6 @@ def clock_ahead(now: datetime, seq: int, recorded_at: datetime) -> str:
         f"({to_iso(_whole_second(now))}): a clock set ahead recorded it "
         "(SAMPLELOANS_NOW, or a computer whose clock was wrong), and as the recording clock "
         "never goes back, nothing can be recorded "
-        f"before {to_iso(recorded_at)}; check this computer's clock, and show a compliance "
-        f"officer event {seq}"
+        f"before {to_iso(recorded_at)} (writes resume {bound_text(recorded_at)}); check this "
+        f"computer's clock, and show a compliance officer event {seq}"
     )

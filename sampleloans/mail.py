@@ -36,6 +36,8 @@ class SmtpSettings:
     starttls: bool = False
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    # where `sender` was set, named when the server refuses it: `--smtp-from` if typed
+    sender_field: str = "SAMPLELOANS_SMTP_FROM"
 
     @property
     def label(self) -> str:
@@ -60,8 +62,10 @@ def smtp_settings(
     starttls: str | None,
     user: str | None,
     password: str | None,
+    sender_field: str = "SAMPLELOANS_SMTP_FROM",
 ) -> SmtpSettings:
-    """Settings from options or environment text; a bad one is a StorageError (exit 3)."""
+    """Settings from options or environment text; a bad one is a StorageError (exit 3);
+    `sender_field`: where the sender was set (the variable, or `--smtp-from` when typed)."""
     if not host or not host.strip():
         raise StorageError(
             "SMTP host: none configured; set SAMPLELOANS_SMTP_HOST (or --smtp-host), or give "
@@ -100,6 +104,7 @@ def smtp_settings(
         starttls=flag in ("1", "yes", "true"),
         user=user or None,
         password=password or None,
+        sender_field=sender_field,
     )
 
 
@@ -153,8 +158,10 @@ class MessageRefused(StorageError):
     """The server refused one message (its recipient's mailbox, or the message itself) and
     stays ready for the next: the others can still be sent (exit 3 once they are)."""
 
-    def __init__(self, where: str, recipient: str, reply: str, *, message: bool = False) -> None:
-        super().__init__(f"{where} refused {recipient}: {reply}")
+    def __init__(
+        self, where: str, recipient: str, reply: str, *, message: bool = False, said: str = ""
+    ) -> None:
+        super().__init__(said or f"{where} refused {recipient}: {reply}")
         self.where = where
         self.recipient = recipient
         self.reply = reply
@@ -171,6 +178,26 @@ class MessageRefused(StorageError):
                 "postmaster, then run 'notify' again"
             )
         return "correct the address or the mailbox and run 'notify' again to send it"
+
+
+class SenderRefused(MessageRefused):
+    """The server refused the sender of one message (its reply to MAIL FROM): the fault is the
+    configured From address, not the recipient's, and the session goes on (smtplib resets it)."""
+
+    def __init__(self, where: str, recipient: str, reply: str, settings: SmtpSettings) -> None:
+        said = f"{where} refused the sender {settings.sender} ({settings.sender_field}): {reply}"
+        super().__init__(where, recipient, reply, said=said)
+        self.sender = settings.sender
+        self.sender_field = settings.sender_field
+
+    def advice(self) -> str:
+        """A 4xx is the server's "not now"; a 5xx, the address it will not send from."""
+        if self.reply.startswith("4"):
+            return "a temporary refusal: run 'notify' again later to send it"
+        return (
+            f"set {self.sender_field} to an address this server accepts as a sender, then run "
+            "'notify' again to send it"
+        )
 
 
 class _Client(smtplib.SMTP):
@@ -202,6 +229,9 @@ class SmtpTransport:
             self.client.content_sent = False
         try:
             refused = self.client.send_message(message)
+        except smtplib.SMTPSenderRefused as exc:  # MAIL FROM: the configured From address
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise SenderRefused(where, str(message["To"]), reply, self.settings) from None
         except smtplib.SMTPRecipientsRefused as exc:  # a reply per recipient: one here
             code, said = next(iter(exc.recipients.values()))
             raise MessageRefused(where, str(message["To"]), _reply(code, said)) from None

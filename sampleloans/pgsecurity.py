@@ -641,12 +641,18 @@ def set_login(connection: Any, email: str, role: str, *, active: bool) -> None:
     )
 
 
-def login_sql(email: str, role: str, *, create: bool = True) -> str:
-    """The SQL a DBA runs to let a person log in (what `people add --print-sql` prints);
-    without `create` when the login exists (psql would stop at "role … already exists")."""
+def login_sql(email: str, *, existed: bool) -> str:
+    """What a DBA runs in psql once a person's login role is made in its group (what `people
+    add --print-sql` prints): `\\password "<role>"`, which asks for the password (never
+    printed, nor put in a statement a log would keep); nothing for a login that already
+    existed (a comment says so: it logs in with the password it has)."""
     quoted = '"' + email.replace('"', '""') + '"'
-    creation = f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS;\n" if create else ""
-    return f"{creation}GRANT {GROUP_ROLES[role]} TO {quoted};\n\\password {quoted}\n"
+    if existed:
+        return (
+            f"-- {quoted} already logs in to this server (another ledger's person): it keeps "
+            "its password; nothing to run\n"
+        )
+    return f"\\password {quoted}\n"
 
 
 @dataclass(frozen=True)

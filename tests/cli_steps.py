@@ -33,3 +33,16 @@ def signed_ou_agreement(runner: CliRunner) -> None:
         "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months",
     )  # fmt: skip
     ok(runner, "agreements", "sign", "AG-OU", "--signed-by", "LESEC and OU")
+
+
+def received_ou_loan(runner: CliRunner, sample: str, mass: str) -> None:
+    """Loan L-1 of `sample` (`mass`, all of it) under AG-OU, received by the OU's PI."""
+    from tests.conftest import OU_PI
+
+    signed_ou_agreement(runner)
+    ok(runner, "loans", "request", "L-1", "--agreement", "AG-OU", "--pi", OU_PI, "--sample", sample)
+    ok(runner, "loans", "approve", "L-1")
+    ok(runner, "loans", "issue", "L-1")
+    ok(runner, "loans", "ship", "L-1", "--container", "box", "--seal", "S-1", "--method", "post")
+    ok(runner, "loans", "receive", "L-1", "--seal-intact", "--condition", "pristine",
+       "--weighed", f"{sample}={mass}", actor=OU_PI)  # fmt: skip

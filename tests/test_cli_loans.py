@@ -490,7 +490,7 @@ def test_consume_more_than_held_and_a_bare_number(
             "--destructive",
         ],
         1,
-        f"cannot consume 25.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
+        f"--mass: cannot consume 25.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
     )
     before = fingerprint(db_path)
     result = cli(
@@ -519,7 +519,7 @@ def test_split_refusals(runner: CliRunner, run: Run, db_path: Path) -> None:
         db_path,
         ["loans", "split", "L-1", "--sample", S1, "--child", "-G1", "--mass", "30 mg"],
         1,
-        f"cannot split 30.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
+        f"--mass: cannot split 30.000 mg of {S1}: the borrower holds only 20.000 mg on loan L-1",
     )
     refused(
         runner,
@@ -615,7 +615,7 @@ def test_recall_into_the_past_is_refused(runner: CliRunner, run: Run, db_path: P
         ["loans", "recall", "L-1", "--due", "2025-03-01T00:00:00Z", "--reason", "audit"],
         1,  # time order is a rule (README, exit codes)
         "--due: 2025-03-01T00:00:00Z is not after the recall (2025-04-01T09:00:00Z); a recall must "
-        "give the borrower a due date after the recall",
+        "give the borrower a due date after the recall: give one from 2025-04-01T09:00:01Z on",
     )
 
 

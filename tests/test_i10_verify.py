@@ -308,7 +308,7 @@ def test_a_sample_cannot_be_registered_before_its_mission_returned(
     assert result.stderr == (
         "Error: --at: 2020-12-16T12:00:00Z is before mission CE-5 returned "
         "(2020-12-16T17:59:00Z); a sample cannot be registered before its mission returned: "
-        "check --at\n"
+        "check --at, and give a time from 2020-12-16T17:59:00Z on\n"
     )
     assert fingerprint(db_path) == before
 

@@ -312,7 +312,7 @@ def test_people_add_creates_the_login_and_deactivate_revokes_it(
                  "--role", "researcher", "--print-sql")  # fmt: skip
     assert added.exit_code == 0, added.stdout + added.stderr
     assert "Login role created" in added.stdout
-    assert f'GRANT sampleloans_researcher TO "{email}";' in added.stdout
+    assert added.stdout.endswith(f'\n\\password "{email}"\n')  # in its group already (s37)
     admin = pg_server.url(secured)
     query = (
         f"SELECT rolcanlogin, pg_has_role(oid, 'sampleloans_researcher', 'MEMBER') "

@@ -30,7 +30,8 @@ def test_a_report_dated_before_its_head_event(
     assert code == 1
     assert stderr.startswith("Error: --generated-at: ")
     assert stderr.endswith(
-        "(the last the report prints) was recorded; a report is dated when it is made\n"
+        "(the last the report prints) was recorded; a report is dated when it is made: give "
+        "--generated-at from 2025-04-01T09:00:00Z on\n"
     )
     assert written == []
 
@@ -44,7 +45,7 @@ def test_a_report_dated_before_its_as_of(
     assert code == 1
     assert stderr == (
         "Error: --generated-at: 2025-04-01T08:59:50Z is before --as-of 2025-04-01T09:00:00Z; a "
-        "report is dated when it is made\n"
+        "report is dated when it is made: give --generated-at from 2025-04-01T09:00:00Z on\n"
     )
     assert written == []
 

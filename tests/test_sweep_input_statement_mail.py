@@ -35,7 +35,8 @@ def test_a_statement_dated_before_its_checkpoint(checkpointed: Path) -> None:
     assert code == 1
     assert stderr.startswith("Error: --generated-at: 1969-12-31T00:00:00Z is before ")
     assert stderr.endswith(
-        "(the last its checkpoint covers) was recorded; a statement is dated when it is made\n"
+        "(the last its checkpoint covers) was recorded; a statement is dated when it is made: "
+        "give --generated-at from 2025-04-01T09:00:00Z on\n"
     )
     assert list(checkpointed.iterdir()) == []
 

@@ -53,7 +53,7 @@ def test_a_deactivation_before_the_persons_last_part_is_refused(
     )  # fmt: skip
     assert "--at: 2025-04-02T10:00:00Z is before the last event of person " in message
     assert f"{OU_PI} (event " in message and "2025-04-03T09:00:00Z" in message, message
-    assert "date a deactivation at or after it (--at)" in message
+    assert "date a deactivation from 2025-04-03T09:00:00Z on (--at)" in message
     ok(runner, "people", "deactivate", OU_PI, "--reason", "left", "--at", "2025-04-03T10:00:00Z")
     message = refused(
         runner, db_path, "people", "reactivate", OU_PI, "--reason", "back",
@@ -73,7 +73,7 @@ def test_a_role_change_before_the_persons_own_last_act_is_refused(
     set_role = ("people", "set-role", COLLEAGUE, "--role", "compliance-officer", "--reason", "x")
     message = refused(runner, db_path, *set_role, "--at", "2025-04-02T12:00:00Z")
     assert f"person {COLLEAGUE}" in message and "2025-04-03T09:00:00Z" in message, message
-    assert "date a role change at or after it (--at)" in message
+    assert "date a role change from 2025-04-03T09:00:00Z on (--at)" in message
     ok(runner, *set_role, "--at", "2025-04-03T09:00:00Z")  # the same moment: not before it
     shown = ok(runner, "people", "show", COLLEAGUE)
     assert "compliance" in shown

@@ -84,6 +84,7 @@ def test_a_recall_due_at_its_own_moment_is_refused(runner: CliRunner, db_path: P
     message = refused(runner, db_path, "loans", "recall", "L-1", *same_moment, *at)
     assert message == (
         "Error: --due: 2025-06-01T00:00:00Z is not after the recall (2025-06-01T00:00:00Z); a "
-        "recall must give the borrower a due date after the recall\n"
-    )
+        "recall must give the borrower a due date after the recall: give one from "
+        "2025-06-01T00:00:01Z on\n"
+    )  # which, typed, is accepted:
     ok(runner, "loans", "recall", "L-1", "--due", "2025-06-01T00:00:01Z", *at)

@@ -259,8 +259,8 @@ def test_people_add_print_sql_on_a_secured_ledger_runs_in_psql(
     pg_server: PgServer, secured: str
 ) -> None:
     """On a secured ledger `people add --print-sql` has made the login role: what it prints for
-    the DBA no longer starts with a CREATE ROLE psql refuses ("already exists"); the statements
-    run as printed (the interactive `\\password` aside)."""
+    the DBA no longer starts with a CREATE ROLE psql refuses ("already exists"); since s37 it
+    prints only the interactive `\\password` line, the role being in its group already."""
     email = f"printed-sql-{os.getpid()}@open.example"  # roles outlive the database
     added = CliRunner().invoke(
         app,
@@ -272,14 +272,18 @@ def test_people_add_print_sql_on_a_secured_ledger_runs_in_psql(
     assert "Login role created" in added.stdout
     assert "CREATE ROLE" not in added.stdout
     printed = [line for line in added.stdout.splitlines() if line.startswith(("GRANT", "\\"))]
-    assert printed == [f'GRANT sampleloans_researcher TO "{email}";', f'\\password "{email}"']
-    done = _run_script(pg_server.url(secured), printed[0])
+    assert printed == [f'\\password "{email}"']
+    done = _run_script(
+        pg_server.url(secured),
+        f"SELECT 1/pg_has_role('{email}', 'sampleloans_researcher', 'MEMBER')::int;",
+    )
     assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.usefixtures("cli_env")
-def test_people_add_print_sql_without_a_login_made_creates_the_role(runner: CliRunner) -> None:
-    """Where the ledger makes no login (SQLite here), the printed SQL still creates the role."""
+def test_people_add_print_sql_without_a_login_made_is_refused(runner: CliRunner) -> None:
+    """Where the ledger makes no login (SQLite here) the SQL it printed created a role in a
+    group no server had (s37: refused, exit 2, nothing written; tests/test_sweep_s37a_print_sql)."""
     init = runner.invoke(app, ["init", "--curator-email", CURATOR, "--curator-name", "Li Na"])
     assert init.exit_code == 0, init.stderr
     added = runner.invoke(
@@ -287,8 +291,8 @@ def test_people_add_print_sql_without_a_login_made_creates_the_role(runner: CliR
         ["--as", CURATOR, "people", "add", "x@open.example", "--name", "X", "--institution",
          "OU", "--role", "researcher", "--print-sql"],
     )  # fmt: skip
-    assert added.exit_code == 0, added.stderr
-    assert 'CREATE ROLE "x@open.example" LOGIN NOSUPERUSER NOBYPASSRLS;' in added.stdout
+    assert added.exit_code == 2, added.stderr
+    assert added.stderr.startswith("Error: --print-sql: this ledger is a SQLite file")
 
 
 SECOND_CURATOR = "second-curator@naoc.example"

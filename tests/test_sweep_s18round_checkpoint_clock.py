@@ -37,7 +37,8 @@ def test_a_checkpoint_dated_before_its_head_is_refused(
     refused = runner.invoke(app, ["checkpoint", "--key", str(key), "--out", str(out)], env=early)
     assert refused.exit_code == 1, refused.output
     assert refused.stderr.startswith("Error: clock: now is 2025-01-01T00:00:00Z, before event ")
-    assert refused.stderr.endswith("must not go back: set it right and try again; no checkpoint "
+    assert refused.stderr.endswith("must not go back: set it right (from "
+                                   "2026-04-20T10:00:00Z on) and try again; no checkpoint "
                                    "was made\n"), refused.stderr  # fmt: skip
     assert refused.stderr.count("\n") == 1
     assert fingerprint(ledger) == before and not out.exists()

@@ -132,7 +132,8 @@ def test_an_agreement_signed_or_ended_too_early_says_both_times(
     )  # fmt: skip
     assert message == (
         "Error: --at: agreement AG-X cannot be signed before it was drafted: "
-        "2025-03-01T08:59:59Z is before 2025-03-01T09:00:00Z\n"
+        "2025-03-01T08:59:59Z is before 2025-03-01T09:00:00Z; give a time from "
+        "2025-03-01T09:00:00Z on\n"
     ), message
     ok(runner, "agreements", "sign", "AG-X", "--signed-by", "LESEC", "--at", "2025-03-02")
     message = refused(
@@ -141,7 +142,7 @@ def test_an_agreement_signed_or_ended_too_early_says_both_times(
     )  # fmt: skip
     assert message == (
         "Error: --at: agreement AG-X cannot end before it was signed: 2025-03-01T12:00:00Z is "
-        "before 2025-03-02T00:00:00Z\n"
+        "before 2025-03-02T00:00:00Z; give a time from 2025-03-02T00:00:00Z on\n"
     ), message
 
 

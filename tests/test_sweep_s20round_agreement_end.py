@@ -56,7 +56,8 @@ def test_no_end_before_an_extension_granted_under_it(runner: CliRunner, db_path:
         )  # fmt: skip
         assert message == (
             "Error: --at: agreement AG-OU cannot end on 2025-05-15T00:00:00Z, before loan L-1 "
-            "was extended under it (2025-06-02T00:00:00Z); it had not ended then\n"
+            "was extended under it (2025-06-02T00:00:00Z); it had not ended then: give a time "
+            "from 2025-06-02T00:00:00Z on\n"
         )
     ok(runner, "agreements", "expire", "AG-OU", "--reason", "over", "--at", "2025-06-03")
     ok(runner, "verify")

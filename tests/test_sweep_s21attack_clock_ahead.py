@@ -114,5 +114,5 @@ def test_a_fixed_clock_that_goes_back_keeps_its_words(ahead: Path) -> None:
     assert result.stderr.startswith(
         "Error: clock: now is 2098-01-01T00:00:00Z, before event 108 was recorded "
         f"({AHEAD}); the recording clock (SAMPLELOANS_NOW or the system clock) must not go "
-        "back: set it right and try again"
+        f"back: set it right (from {AHEAD} on) and try again"
     ), result.stderr

@@ -59,7 +59,7 @@ def test_a_consumption_dated_before_its_samples_return_names_the_time(engine: En
     message = str(refused.value)
     assert message.startswith(
         f"time: {_iso(EARLY)} is before the previous event of sample {A} ({_iso(A_SENT)}); "
-        "events of a record are kept in time order, and "
+        f"events of a record are kept in time order (give a time from {_iso(A_SENT)} on), and "
     ), message
     assert f"sample {A} of loan L-1 is on its way back" in message
 

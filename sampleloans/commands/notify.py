@@ -315,7 +315,9 @@ def notify(
     dry_run = outbox is not None
     _require_curator_and_record(ctx, dry_run=dry_run)
     with errors_to_exit_codes():
-        server = _SmtpOptions(smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user)
+        server = _SmtpOptions(
+            smtp_host, smtp_port, smtp_from, smtp_starttls, smtp_user, _sender_field(ctx)
+        )
         settings = _server_settings(server, outbox)
         sent_at = now()
         signing = sign_request(
@@ -362,6 +364,14 @@ class _SmtpOptions:
     sender: str | None
     starttls: str | None
     user: str | None
+    sender_field: str  # where `sender` was set, named if the server refuses it
+
+
+def _sender_field(ctx: typer.Context) -> str:
+    """Where the sender address came from: `--smtp-from` when typed, else its variable."""
+    # by name: typer 0.12 uses click's ParameterSource, later ones a vendored copy of it
+    typed = getattr(ctx.get_parameter_source("smtp_from"), "name", None) == "COMMANDLINE"
+    return "--smtp-from" if typed else "SAMPLELOANS_SMTP_FROM"
 
 
 def _require_curator_and_record(ctx: typer.Context, *, dry_run: bool) -> None:
@@ -388,6 +398,7 @@ def _server_settings(server: _SmtpOptions, outbox: Path | None) -> "SmtpSettings
             starttls=server.starttls,
             user=server.user,
             password=os.environ.get("SAMPLELOANS_SMTP_PASSWORD"),
+            sender_field=server.sender_field,
         )
     check_output_folder(outbox, "--outbox")
     return None
@@ -409,13 +420,22 @@ def _print_totals(
 
 
 def _report_refusals(refusals: list[tuple[Outgoing, "MessageRefused"]]) -> None:
-    """One `Error:` line per refused recipient (its documents and the server's reply), then
-    exit 3: nothing is recorded for them, so the next `notify` sends only those."""
-    from sampleloans.mail import MessageRefused
+    """One `Error:` line per message whose sender was refused (naming the sender and where it
+    was set: no recipient is at fault), and per refused recipient (its documents and the
+    server's reply), then exit 3: nothing is recorded for them, so the next `notify` sends
+    only those."""
+    from sampleloans.mail import MessageRefused, SenderRefused
 
     by_recipient: dict[str, list[tuple[Outgoing, MessageRefused]]] = {}
     for item, refusal in refusals:
-        by_recipient.setdefault(refusal.recipient, []).append((item, refusal))
+        if isinstance(refusal, SenderRefused):
+            line = (  # the server's reply is its text, not ours: shown, never obeyed
+                f"Error: {refusal}; the {_summary(item)} not sent, nothing recorded: "
+                f"{refusal.advice()}"
+            )
+            sys.stderr.write(f"{one_line(line)}\n")
+        else:
+            by_recipient.setdefault(refusal.recipient, []).append((item, refusal))
     for recipient, refused in sorted(by_recipient.items()):
         documents = {DOCUMENT_WORDS.get(item.key[1], item.key[1]) for item, _r in refused}
         kinds = " and ".join(sorted(documents))

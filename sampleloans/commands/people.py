@@ -60,23 +60,22 @@ def add(
     Example: sampleloans people add pi@kit.example --name "Ada Example" --institution KIT \\
       --role researcher
     """
-    from sampleloans.commands.common import errors_to_exit_codes, writing
+    from sampleloans.commands.common import writing
     from sampleloans.services.common import ROLES, require_choice
-    from sampleloans.services.logins import login_exists, login_sql, sync_login
+    from sampleloans.services.logins import login_exists, login_sql, require_logins, sync_login
     from sampleloans.services.reference import add_person
 
-    sql = ""
-    if print_sql:
-        with errors_to_exit_codes():
-            sql = login_sql(email.strip().lower(), require_choice(role, "--role", ROLES))
     with writing(ctx) as (session, service_ctx):
+        chosen = require_choice(role, "--role", ROLES)
+        if print_sql:  # refused before anything is written
+            require_logins(session, "--print-sql")
         envelope = add_person(
             session,
             service_ctx,
             email=email,
             name=name,
             institution=institution,
-            role=require_choice(role, "--role", ROLES),
+            role=chosen,
             occurred_at=parse_at(at),
         )
         existed = login_exists(session, email)
@@ -84,10 +83,8 @@ def add(
     words = role.strip().lower().replace("_", " ").replace("-", " ")
     line = f"Added {email.strip().lower()} ({words} at {institution}); event {envelope.seq}."
     console().print(line + _login_words(made=login, existed=existed), markup=False)
-    if login and sql:  # the role exists now: a CREATE ROLE would stop the DBA's psql
-        sql = login_sql(email.strip().lower(), role, create=False)
-    if sql:
-        console().print(sql, markup=False, end="")
+    if print_sql and login:  # the role is made, in its group: only its password is left
+        console().print(login_sql(email.strip().lower(), existed=existed), markup=False, end="")
 
 
 def _login_words(*, made: bool, existed: bool) -> str:

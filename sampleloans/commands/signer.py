@@ -236,12 +236,28 @@ def load_credentials(request: SignRequest, signing_time: datetime) -> "SigningCr
         )
     cert = credentials.cert
     if not cert.not_valid_before_utc <= signing_time < cert.not_valid_after_utc:
-        raise RuleViolation(
-            f"--signer-cert: the certificate of {credentials.signer_name} is valid from "
-            f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
-            f"not at {signing_time:%Y-%m-%d %H:%M} UTC; no reader would accept the signature"
-        )
+        raise RuleViolation(_not_valid_now(credentials, signing_time))
     return credentials
+
+
+def _not_valid_now(credentials: "SigningCredentials", signing_time: datetime) -> str:
+    """Why the signer's certificate cannot sign now, to the second (a certificate made a few
+    hours ahead, on a clock set ahead, read "valid from 2026-05-03 …, not at 2026-05-03
+    08:00": the same day), and what to do: wait or check the clock, or issue a new one."""
+    from sampleloans.dates import bound_text, to_iso
+
+    cert = credentials.cert
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if signing_time < start:
+        todo = f"it signs {bound_text(start)}: check this computer's clock (or SAMPLELOANS_NOW)"
+    else:
+        todo = "it has expired: sign with a newer one ('keys signing-cert')"
+    return (
+        f"--signer-cert: the certificate of {credentials.signer_name} is valid from "
+        f"{to_iso(start)} until {to_iso(end)}, not now "
+        f"({to_iso(signing_time.replace(microsecond=0))}); no reader would accept the "
+        f"signature: {todo}"
+    )
 
 
 def load_trust_root(path: Path) -> "x509.Certificate":

@@ -136,10 +136,12 @@ def apply(store: Projections, envelope: Envelope, event: ev.Event) -> Touched:
 def _in_order(previous: datetime, envelope: Envelope, what: str) -> None:
     """Refuse an event dated before the previous event of the same record (a rule: exit 1)."""
     if envelope.occurred_at < previous:
+        from sampleloans.dates import bound_text, to_iso  # only on a refusal
+
         raise RuleViolation(
-            f"time: {envelope.occurred_at.isoformat().replace('+00:00', 'Z')} is before the "
-            f"previous event of {what} ({previous.isoformat().replace('+00:00', 'Z')}); "
-            "events of a record are kept in time order"
+            f"time: {to_iso(envelope.occurred_at)} is before the previous event of {what} "
+            f"({to_iso(previous)}); events of a record are kept in time order: give a time "
+            f"{bound_text(previous)}"
         )
 
 

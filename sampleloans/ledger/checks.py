@@ -204,13 +204,14 @@ def state_refusal(
     event made: "not held", "on its way back" would send the user to a step that cannot help.
     Its refusal names the time first, as the time-order rule words it (`apply._in_order`), then
     the state; exit 1 either way (`otherwise`: the error of the state alone)."""
-    from sampleloans.dates import to_iso  # only on a refusal: `dates` loads dateutil
+    from sampleloans.dates import bound_text, to_iso  # only on a refusal
 
     if at is None or last_event_at is None or at >= last_event_at:
         return otherwise(message)
     return RuleViolation(
         f"time: {to_iso(at)} is before the previous event of {record} ({to_iso(last_event_at)}); "
-        f"events of a record are kept in time order, and {message}"
+        f"events of a record are kept in time order (give a time {bound_text(last_event_at)}), "
+        f"and {message}"
     )
 
 

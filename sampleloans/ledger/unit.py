@@ -59,7 +59,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from sampleloans import crashpoints, db
-from sampleloans.dates import clock_ahead, to_iso
+from sampleloans.dates import bound_text, clock_ahead, to_iso
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger import chain, guard
 from sampleloans.ledger.envelope import Context, Envelope
@@ -1149,7 +1149,7 @@ def _check_clock(ctx: Context, last: Link) -> None:
     raise RuleViolation(
         f"clock: now is {_iso(ctx.now)}, before event {last.seq} was recorded "
         f"({_iso(last.recorded_at)}); the recording clock (SAMPLELOANS_NOW or the system "
-        "clock) must not go back: set it right and try again"
+        f"clock) must not go back: set it right ({bound_text(last.recorded_at)}) and try again"
     )
 
 

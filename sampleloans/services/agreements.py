@@ -185,11 +185,11 @@ def end_agreement(
 
 def _before(number: str, act: str, when: datetime, done: str, done_at: datetime) -> str:
     """Why agreement `number` cannot `act` at `when`: it was `done` only at `done_at`."""
-    from sampleloans.dates import to_iso
+    from sampleloans.dates import bound_text, to_iso
 
     return (
         f"time: agreement {number} cannot {act} before it was {done}: {to_iso(when)} is before "
-        f"{to_iso(done_at)}"
+        f"{to_iso(done_at)}; give a time {bound_text(done_at)}"
     )
 
 
@@ -197,14 +197,15 @@ def _after_last_issue(session: Session, agreement: Agreement, when: datetime) ->
     """An agreement cannot end before a loan was requested, approved, issued or extended
     under it: each of those needed it not yet ended (an issue and an extension, in force), so
     an end dated earlier would leave them granted under an agreement that had ended."""
-    from sampleloans.dates import to_iso
+    from sampleloans.dates import bound_text, to_iso
 
     last = _last_act_under(session, agreement.number)
     if last is not None and when < last[2]:
         number, act, at = last
         raise RuleViolation(
             f"time: agreement {agreement.number} cannot end on {to_iso(when)}, before loan "
-            f"{number} was {act} under it ({to_iso(at)}); it had not ended then"
+            f"{number} was {act} under it ({to_iso(at)}); it had not ended then: give a time "
+            f"{bound_text(at)}"
         )
 
 

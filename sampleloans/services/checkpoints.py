@@ -464,7 +464,8 @@ def _refuse_clock_before_head(snap: _Snapshot, ctx: Context) -> None:
     raise Conflict(
         f"clock: now is {dates.to_iso(ctx.now)}, before event {snap.size} was recorded "
         f"({dates.to_iso(snap.head_recorded_at)}); the recording clock (SAMPLELOANS_NOW or "
-        "the system clock) must not go back: set it right and try again; no checkpoint was made"
+        "the system clock) must not go back: set it right "
+        f"({dates.bound_text(snap.head_recorded_at)}) and try again; no checkpoint was made"
     )
 
 

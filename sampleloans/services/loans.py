@@ -7,7 +7,7 @@ with a specific message; only then does it append one event. Times come in as `o
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -15,7 +15,13 @@ from sqlalchemy import Table, bindparam, func
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, to_iso
+from sampleloans.dates import (
+    bound_text,
+    format_datetime,
+    format_moment,
+    from_this_second_on,
+    to_iso,
+)
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -73,7 +79,7 @@ from sampleloans.services.lock_reads import (
 )
 from sampleloans.services.queries import issued_under, sent_back_at
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
-from sampleloans.services.samples import child_code
+from sampleloans.services.samples import child_code, taken_child_code
 from sampleloans.text import counted
 from sampleloans.units import check_mass_ug, format_mass, format_period, parse_period, period_delta
 from sampleloans.vocab import (
@@ -250,7 +256,8 @@ def request_loan(
     if when < deal.created_at:  # time order is a rule (exit 1): the agreement did not exist
         raise RuleViolation(
             f"time: loan {number} cannot be requested on {to_iso(when)} under agreement "
-            f"{deal.number}, before it was drafted ({to_iso(deal.created_at)})"
+            f"{deal.number}, before it was drafted ({to_iso(deal.created_at)}); give a time "
+            f"{bound_text(deal.created_at)}"
         )
     _not_ended(deal, number, when)
     person = require_active(get_person(session, pi), "pi")
@@ -506,6 +513,10 @@ def issue_loan(
         raise RuleViolation(
             f"agreement {deal.number} allows {format_mass(deal.max_total_mass_ug)} in total; "
             f"{format_mass(already_ug)} already issued + {format_mass(new_ug)} now would exceed it"
+            # the loan's samples are fixed once requested: say what can still go, and how
+            f"; at most {format_mass(max(deal.max_total_mass_ug - already_ug, 0))} more can be "
+            f"issued under it: withdraw loan {number} ('loans withdraw') and request one of "
+            "less ('samples split' lends part of a sample)"
         )
     event = ev.LoanIssued(number=number, items=[ev.CodeMass(s.code, s.vault_ug) for s in samples])
     parties = HandoverInput(released_by, received_by, courier, witness)
@@ -623,7 +634,7 @@ def _agreement_in_force(deal: Agreement, loan: Loan, when: datetime) -> None:
     if not in_force(deal, when):
         raise RuleViolation(
             f"agreement {deal.number} with {deal.institution} is not in force on "
-            f"{format_datetime(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
+            f"{format_moment(when)}: {_term_words(deal)}; loan {loan.number} cannot be issued"
         )
 
 
@@ -673,9 +684,10 @@ def _term_words(deal: Agreement) -> str:
         ended = f"{state_words(deal.status)} on {format_datetime(deal.ended_at)}"
         return f"it was never signed, and was {ended}"
     end = deal.ended_at or deal.expires_at
-    until = f" until {format_datetime(end)}" if end else ""
+    until = f" until {format_moment(end)}" if end else ""
     ended = f" ({state_words(deal.status)})" if deal.ended_at else ""
-    return f"in force from {format_datetime(deal.signed_at)}{until}{ended}"
+    # from its first whole second: signed at 10:00:30.5, 10:00:30 is refused again
+    return f"in force from {format_moment(from_this_second_on(deal.signed_at))}{until}{ended}"
 
 
 def ship_loan(
@@ -963,7 +975,7 @@ def _within_held(item: LoanItem, mass_ug: int, verb: str) -> None:
     check_mass_ug(mass_ug, "mass")
     if mass_ug > item.held_ug:
         raise RuleViolation(
-            f"cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
+            f"mass: cannot {verb} {format_mass(mass_ug)} of {item.sample_code}: the borrower holds "
             f"only {format_mass(item.held_ug)} on loan {item.loan_number}"
         )
 
@@ -983,7 +995,7 @@ def borrower_split(
     item = _held_item(session, number, parent, ctx, at=occurred_at)
     code = child_code(parent, child)
     if session.get(Sample, code) is not None:
-        raise Conflict(f"sample {code} is already registered; choose another suffix")
+        raise Conflict(taken_child_code(code))
     _within_held(item, mass_ug, "split")
     event = ev.LoanSplit(number=number, parent=parent, child=code, mass_ug=mass_ug)
     envelope = append(session, ctx, event, occurred_at=occurred_at)
@@ -1120,7 +1132,7 @@ def extend_loan(
     when = occurred_at or ctx.now
     if not in_force(deal, when):  # the extension is granted under the agreement's terms
         raise RuleViolation(
-            f"agreement {deal.number} is not in force on {format_datetime(when)}: "
+            f"agreement {deal.number} is not in force on {format_moment(when)}: "
             f"{_term_words(deal)}; loan {number} cannot be extended under it (record its "
             "return, or bring it back sooner with 'loans recall')"
         )
@@ -1198,7 +1210,9 @@ def recall_loan(
     if due_at <= when:  # due at its own moment, the loan would be overdue at once
         raise RuleViolation(
             f"due: {to_iso(due_at)} is not after the recall ({to_iso(when)}); a recall must give "
-            "the borrower a due date after the recall"
+            # strictly after: the first whole second past the recall's own moment
+            "the borrower a due date after the recall: give one "
+            f"{bound_text(when + timedelta(microseconds=1))}"
         )
     assert loan.due_at is not None  # recalls start from an issued loan
     if due_at > loan.due_at:

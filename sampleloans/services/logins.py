@@ -126,15 +126,32 @@ def sync_logins_since(session: Session, after_seq: int) -> int:
     return sum(sync_login(session, str(email)) for email in emails)
 
 
-def login_sql(email: str, role: str, *, create: bool = True) -> str:
-    """The SQL a DBA runs to let a person log in (`create` false: their login role exists,
-    made by the ledger; the DBA still grants the group and sets the password)."""
+def require_logins(session: Session, option: str) -> None:
+    """Refuse `option` (`people add --print-sql`) where nobody logs in as themselves, before
+    anything is written: its SQL would be for a login this ledger never uses (on SQLite) or
+    for a group that does not exist yet (an unsecured PostgreSQL ledger, where `db secure`
+    makes every person's login, this one's too)."""
+    if not db.is_postgres(session.connection()):
+        raise InvalidInput(
+            f"{option}: this ledger is a SQLite file: nobody logs in to it (people act with "
+            f"--as), so there is no login for a DBA to set up; leave {option} out"
+        )
+    if not is_secured(session):
+        raise InvalidInput(
+            f"{option}: this PostgreSQL ledger is not secured: nobody logs in as themselves "
+            "(people act with --as); the DBA's 'db secure' makes every person's login, this "
+            f"one's too, and prints what to run; leave {option} out"
+        )
+
+
+def login_sql(email: str, *, existed: bool) -> str:
+    """What the DBA runs once `people add` has made a person's login on a secured ledger:
+    psql's `\\password` line (it asks for the password, which is never printed nor typed on a
+    command line), or, for a login the server had already (`existed`: roles are cluster-wide),
+    a comment saying there is nothing to run (a new password would lock them out elsewhere)."""
     from sampleloans import pgsecurity  # (see the module's docstring)
 
-    role = role.strip().lower().replace("-", "_")
-    if role not in pgsecurity.GROUP_ROLES:
-        raise InvalidInput(f"--role: {role!r} is not curator, compliance-officer or researcher")
-    return pgsecurity.login_sql(email, role, create=create)
+    return pgsecurity.login_sql(email, existed=existed)
 
 
 def events_hidden(connection: Connection) -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from sampleloans.dates import to_iso
+from sampleloans.dates import bound_text, to_iso
 from sampleloans.errors import Conflict, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
@@ -171,7 +171,7 @@ def _after_last_part(
     if last is not None and at < last[1]:
         raise RuleViolation(
             f"time: {to_iso(at)} is before the last event of person {person.email} (event "
-            f"{last[0]}, {to_iso(last[1])}); date {change} at or after it (--at)"
+            f"{last[0]}, {to_iso(last[1])}); date {change} {bound_text(last[1])} (--at)"
         )
 
 

@@ -159,12 +159,12 @@ def _root_mass_ug(session: Session, mission: str) -> int:
 def _check_after_return(mission: Mission, when: datetime) -> None:
     """A sample exists on Earth only from its mission's return (CE-5: 16 Dec 2020)."""
     if mission.returned_at is not None and when < mission.returned_at:
-        from sampleloans.dates import to_iso
+        from sampleloans.dates import bound_text, to_iso
 
         raise RuleViolation(  # time order is a rule (exit 1), as for every --at
             f"time: {to_iso(when)} is before mission {mission.code} returned "
             f"({to_iso(mission.returned_at)}); a sample cannot be registered before its "
-            "mission returned: check --at"
+            f"mission returned: check --at, and give a time {bound_text(mission.returned_at)}"
         )
 
 
@@ -207,6 +207,15 @@ def child_code(parent: str, given: str) -> str:
     return code
 
 
+def taken_child_code(code: str) -> str:
+    """Why a split's child code cannot be used: a sample has it. Led by the field (`--child`
+    on the command line), as the child was typed there, not as the parent or another sample."""
+    return (
+        f"child code: {code} is already the code of a registered sample; codes are unique: "
+        "choose another suffix"
+    )
+
+
 def split_sample(
     session: Session,
     ctx: Context,
@@ -236,7 +245,7 @@ def split_sample(
         raise InvalidInput(f"children: {twice} is given twice; each child code must be different")
     for code in codes:
         if session.get(Sample, code) is not None:
-            raise Conflict(f"sample {code} is already registered; choose another suffix")
+            raise Conflict(taken_child_code(code))
     for _code, mass in children:
         check_mass_ug(mass, "child mass")
     check_mass_ug(loss_ug, "loss", allow_zero=True)

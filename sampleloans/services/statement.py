@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import day_count, days_between, from_iso, refuse_future, to_iso
+from sampleloans.dates import (
+    bound_text,
+    day_count,
+    days_between,
+    from_iso,
+    refuse_future,
+    to_iso,
+)
 from sampleloans.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger import store
@@ -266,7 +273,7 @@ def refuse_dated_before_checkpoint(
         raise RuleViolation(
             f"--generated-at: {to_iso(generated_at)} is before {recorded_at}, when event "
             f"{checkpoint.tree_size} (the last its checkpoint covers) was recorded; a statement "
-            "is dated when it is made"
+            f"is dated when it is made: give --generated-at {bound_text(from_iso(recorded_at))}"
         )
 
 

@@ -13,7 +13,14 @@ from datetime import datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, from_iso, refuse_future, to_iso
+from sampleloans.dates import (
+    bound_text,
+    format_datetime,
+    format_moment,
+    from_iso,
+    refuse_future,
+    to_iso,
+)
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -68,6 +75,8 @@ def make_request(
         kind, ("loan",)
     )
     if len(given) != 1 or given[0] not in allowed:
+        if len(allowed) == 1 and not given:  # "exactly one of --loan" names no choice
+            raise InvalidInput(f"--{allowed[0]}: missing; report {kind} requires it")
         options = " or ".join(f"--{a}" for a in allowed)
         raise InvalidInput(f"report {kind}: give exactly one of {options}")
     if as_of is not None and kind != "custody":
@@ -165,13 +174,15 @@ def refuse_dated_before_head(session: Session, report: Report) -> None:
     as_of = report.request.as_of
     if as_of is not None and report.generated_at < from_iso(as_of):
         raise RuleViolation(
-            f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is made"
+            f"--generated-at: {when} is before --as-of {as_of}; a report is dated when it is "
+            f"made: give --generated-at {bound_text(from_iso(as_of))}"
         )
     recorded_at = event_recorded_at(session, report.head_seq) if report.head_seq else None
     if recorded_at is not None and report.generated_at < from_iso(recorded_at):
         raise RuleViolation(
             f"--generated-at: {when} is before {recorded_at}, when event {report.head_seq} "
-            "(the last the report prints) was recorded; a report is dated when it is made"
+            "(the last the report prints) was recorded; a report is dated when it is made: "
+            f"give --generated-at {bound_text(from_iso(recorded_at))}"
         )
 
 
@@ -298,7 +309,7 @@ def _build(
         body, label = builders[request.kind](session, request, generated_at)
     except NoSuchRecord as exc:
         if request.as_of:  # it exists now (the request was checked against the ledger as it is)
-            moment = format_datetime(from_iso(request.as_of))
+            moment = format_moment(from_iso(request.as_of))  # as typed, to its second
             raise NotYetRecorded.as_of(exc, moment, counted(head_seq, "event")) from None
         hint = f"{exc.hint} (in the ledger up to event {head_seq})"
         raise NoSuchRecord(exc.what, exc.key, hint, scoped=exc.scoped, option=exc.option) from None
