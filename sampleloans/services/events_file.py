@@ -26,6 +26,7 @@ from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import LedgerEvent, LedgerMeta
 from sampleloans.services.common import require_role
+from sampleloans.text import one_line
 
 FORMAT = "sampleloans-events"
 VERSION = 1
@@ -161,6 +162,15 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
             f"{source} line 1: not a sampleloans events export header "
             f'(expected {{"format":"{FORMAT}","version":{VERSION},"ledger_id":…,"meta":{{…}}}}); '
             f"{FROM_AN_EXPORT}"
+        )
+    extra = sorted(key for key in meta if key != "ledger_id")
+    if extra:  # the one row any ledger has; anything else was added by hand to the header or
+        # to ledger_meta (whose triggers allow an INSERT), and would come back in unverified
+        handle.close()
+        raise InvalidInput(
+            f"{source} line 1: the header's meta holds {one_line(repr(extra[0]))[:80]}, which no "
+            "sampleloans ledger writes (its only key is ledger_id): the file or its ledger was "
+            f"edited by hand; {FROM_AN_EXPORT}"
         )
     return meta, _events(handle, source, chain.genesis_hash(str(meta["ledger_id"])))
 

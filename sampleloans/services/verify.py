@@ -30,7 +30,7 @@ from sampleloans.ledger.unit import Touched
 from sampleloans.models import Agreement, EventSubject, Loan, Sample
 from sampleloans.services import recorders, verify_halves
 from sampleloans.services.common import require_role
-from sampleloans.text import events_span
+from sampleloans.text import events_span, one_line
 
 VERIFY_REPLAY_BATCH = replay.REPLAY_BATCH
 """Events `verify` replays between two writes of the scratch copy. Measured on the 1M-event
@@ -181,6 +181,7 @@ def verify(
         stages: tuple[tuple[str, Callable[[], None]], ...] = (
             ("the snapshot", lambda: _begin_snapshot(connection)),
             ("the integrity check", lambda: _check_integrity(connection, result, background)),
+            ("the ledger metadata", lambda: _check_meta(connection, result)),
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
             ("the replay", lambda: _check_replay(connection, scratch, result, progress, path)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
@@ -676,6 +677,27 @@ def _keys_in_chunks(connection: Connection, column: Any) -> Iterator[list[str]]:
             return
         yield keys
         after = keys[-1]
+
+
+LEDGER_META_KEYS = ("ledger_id",)
+"""The one row of ledger_meta any release writes (`init`); its triggers forbid an UPDATE or a
+DELETE, not an INSERT, so a row added there by hand would otherwise pass unseen into every
+export and restore."""
+
+
+def _check_meta(connection: Connection, result: VerifyResult) -> None:
+    """Name every ledger_meta row that no sampleloans release writes."""
+    rows = connection.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
+    for key, value in rows:
+        if key not in LEDGER_META_KEYS:
+            result.problems.append(
+                Problem(
+                    "chain",
+                    f"ledger_meta holds a row {one_line(repr(key))[:80]} = "
+                    f"{one_line(repr(value))[:80]} that sampleloans never writes (its only row "
+                    "is ledger_id): it was added by hand",
+                )
+            )
 
 
 def _genesis(connection: Any) -> str | None:
