@@ -84,6 +84,9 @@ def _head_problem(row: Mapping[str, Any], seq: int) -> str | None:
     if seq == 0:
         return None
     body = {name: row[name] for name in chain.BODY_FIELDS}
+    wrong_type = chain.stored_type_problem(_Fields(row))
+    if wrong_type is not None:  # no hash to compute: the row was edited in the file
+        return f"event {seq} (the last) was edited: {wrong_type}"
     if chain.stored_link_hash(str(row["prev_hash"]), body) != row["hash"]:
         return f"event {seq} (the last) does not match its stored hash: it was edited"
     expected = chain.genesis_hash(str(row["ledger_id"])) if seq == 1 else row["before_hash"]
@@ -93,6 +96,16 @@ def _head_problem(row: Mapping[str, Any], seq: int) -> str | None:
         before = "the ledger's genesis value" if seq == 1 else f"event {seq - 1}'s hash"
         return f"event {seq} (the last) does not link to {before}: the chain was rewritten"
     return None
+
+
+class _Fields:
+    """A guard row's event fields as attributes (what `chain.stored_type_problem` reads)."""
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return self.row[name]
 
 
 def _removed_problem(row: Mapping[str, Any], seq: int) -> str | None:

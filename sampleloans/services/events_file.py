@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, insert, text
@@ -24,6 +25,7 @@ from sampleloans import db, fileio
 from sampleloans.errors import Conflict, DamagedFile, InvalidInput, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
+from sampleloans.ledger.guard import LedgerTampered
 from sampleloans.models import LedgerEvent, LedgerMeta
 from sampleloans.services.common import require_role
 from sampleloans.text import one_line
@@ -109,6 +111,13 @@ def _refuse_missing_fields(record: dict[str, Any], database: str) -> None:
             f"the ledger {database} is damaged: event {record['seq']} has no "
             f"{', '.join(missing)}, which every event has; nothing was written; run "
             "'sampleloans verify' and restore the latest verified backup"
+        )
+    wrong_type = chain.stored_type_problem(SimpleNamespace(**record))
+    if wrong_type is not None:  # a BLOB where text belongs: edited in the file, no export line
+        raise LedgerTampered(
+            f"the ledger {database} was changed outside sampleloans: event {record['seq']} "
+            f"was edited: {wrong_type}; nothing was written; run 'sampleloans verify' and "
+            "restore the latest verified backup"
         )
 
 

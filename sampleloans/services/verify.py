@@ -739,7 +739,8 @@ def _check_chain(
         if not (
             values[0] == expected_seq
             and values[9] == prev_hash
-            and link_hash(prev_hash, dict(zip(body_fields, values[:9], strict=True))) == values[10]
+            and _links(link_hash, prev_hash, dict(zip(body_fields, values[:9], strict=True)))
+            == values[10]
         ):
             _check_link(StoredEvent._make(values), prev_hash, expected_seq, result)
         if values[4] == clock.latest_text:  # the same moment as the last event's is in order
@@ -766,6 +767,15 @@ def _check_chain(
 
 StoredEvent = namedtuple("StoredEvent", (*BODY, "prev_hash", "hash"))  # type: ignore[misc]  # names from BODY_FIELDS
 """A stored event row as `_check_chain` selects it, by name (for the checks that name a fault)."""
+
+
+def _links(link_hash: Callable[[str, dict[str, Any]], str], prev: str, body: dict[str, Any]) -> str:
+    """The hash of a stored body after `prev`; "" for a body no hash covers (a BLOB or a REAL
+    where the program writes text or an integer): `_check_link` names that field."""
+    try:
+        return link_hash(prev, body)
+    except InvalidInput:
+        return ""
 
 
 def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) -> None:
@@ -856,7 +866,12 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
             )
         )
     missing = [name for name in REQUIRED_FIELDS if getattr(row, name) is None]
-    if missing:  # no hash to compute: SQLite read a cut page's fields as NULL
+    wrong_type = chain.stored_type_problem(row)
+    if wrong_type is not None:  # no hash to compute either: the row was edited in the file
+        result.problems.append(
+            Problem("chain", f"event {row.seq} ({row.kind}) was edited: {wrong_type}")
+        )
+    elif missing:  # no hash to compute: SQLite read a cut page's fields as NULL
         result.problems.append(
             Problem(
                 "chain",
