@@ -30,7 +30,7 @@ from typing import Any
 from sampleloans import db
 from sampleloans.errors import StorageError
 from sampleloans.ledger import chain
-from sampleloans.text import counted
+from sampleloans.text import counted, one_line
 
 
 class LedgerTampered(StorageError):
@@ -175,4 +175,15 @@ def _trigger_problem(row: Mapping[str, Any]) -> str | None:
             return f"the append-only trigger {name} is missing: the ledger is unprotected"
         if present[name] != definition:
             return f"the append-only trigger {name} was altered: the ledger may be unprotected"
+    known = db.normalised_triggers(ALL_TRIGGERS)
+    added = sorted(name for name in present if name not in known)
+    if added:  # it would run inside this write: change a projection, or block what is recorded
+        return (
+            f"a trigger {one_line(added[0])[:60]} that is not the ledger's own was added: it can "
+            "change or block what a write records"
+        )
     return None
+
+
+ALL_TRIGGERS = (*db.APPEND_ONLY_TRIGGERS, *db.CHECKPOINT_TRIGGERS, *db.NOTIFICATION_TRIGGERS)
+"""Every trigger a SQLite ledger of any revision may hold (`verify` tells which it must)."""
