@@ -498,7 +498,7 @@ ALL_CHECKS = (
 
 def run_checks(snapshot: Snapshot) -> list[Violation]:
     """Every check on one snapshot; all violations, in a stable order."""
-    found = check_whole_numbers(snapshot)
+    found = whole_number_violations(snapshot)
     if found:  # the other checks add and compare masses: they read the rows that hold numbers
         snapshot = _whole_rows(snapshot)
     for check in ALL_CHECKS:
@@ -535,7 +535,7 @@ def _not_whole(row: Any, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def check_whole_numbers(snapshot: Snapshot) -> list[Violation]:
+def whole_number_violations(snapshot: Snapshot) -> list[Violation]:
     """Every mass a check reads is a whole number of micrograms: only an edit of the file
     puts anything else there, and a sum over it would stop the checks with a TypeError."""
     found = []
@@ -560,7 +560,7 @@ def check_whole_numbers(snapshot: Snapshot) -> list[Violation]:
 
 
 def _whole_rows(snapshot: Snapshot) -> Snapshot:
-    """`snapshot` without the rows `check_whole_numbers` names."""
+    """`snapshot` without the rows `whole_number_violations` names."""
     children = {
         code: [c for c in kids if _not_whole(c, SAMPLE_MASSES) is None]
         for code, kids in snapshot.children.items()
