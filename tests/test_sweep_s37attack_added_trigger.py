@@ -7,13 +7,11 @@ trigger firing; now a write refuses the ledger, exit 3, in one line, nothing wri
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from sampleloans.cli import app
 from tests.conftest import COMPLIANCE, CURATOR, DEMO_NOW, demo_copy, fingerprint
+from tests.test_sweep_s37attack_receipt_refs import s37_cli
 
 VAULT_SAMPLE = "CE5C0400YJFM00505"
 TRIGGERS = {
@@ -28,12 +26,6 @@ TRIGGERS = {
 }
 
 
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "400"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
 @pytest.mark.parametrize("name", sorted(TRIGGERS))
 def test_a_write_refuses_a_ledger_with_a_trigger_not_its_own(tmp_path: Path, name: str) -> None:
     path = demo_copy(tmp_path / "demo")
@@ -42,7 +34,7 @@ def test_a_write_refuses_a_ledger_with_a_trigger_not_its_own(tmp_path: Path, nam
         connection.commit()
     env = {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
     before = fingerprint(path)
-    moved = _cli(env, CURATOR, "samples", "move", VAULT_SAMPLE, "--location", "cabinet C")
+    moved = s37_cli(env, CURATOR, "samples", "move", VAULT_SAMPLE, "--location", "cabinet C")
     assert moved.exit_code == 3
     assert moved.stderr.strip().splitlines() == [
         f"Error: the ledger was changed outside sampleloans: a trigger {name} that is not the "
@@ -50,15 +42,15 @@ def test_a_write_refuses_a_ledger_with_a_trigger_not_its_own(tmp_path: Path, nam
         "written (run 'sampleloans verify', and restore the last good backup)"
     ]
     assert fingerprint(path) == before
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1
     assert f"[schema] trigger {name} on " in verified.stdout
-    shown = _cli(env, CURATOR, "samples", "show", VAULT_SAMPLE)
+    shown = s37_cli(env, CURATOR, "samples", "show", VAULT_SAMPLE)
     assert shown.exit_code == 0, shown.stderr  # reads go on: they run no trigger
     with closing(sqlite3.connect(path)) as connection:
         connection.execute(f"DROP TRIGGER {name}")  # the owner removes it: writes go on
         connection.commit()
-    moved = _cli(env, CURATOR, "samples", "move", VAULT_SAMPLE, "--location", "cabinet C")
+    moved = s37_cli(env, CURATOR, "samples", "move", VAULT_SAMPLE, "--location", "cabinet C")
     assert moved.exit_code == 0, moved.stderr
     with closing(sqlite3.connect(path)) as connection:
         (location,) = connection.execute(

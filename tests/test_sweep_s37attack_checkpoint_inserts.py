@@ -6,23 +6,15 @@ genuine) in as a checkpoint kept later. Before stop 37 `verify` said OK; now it 
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from sampleloans import db
-from sampleloans.cli import app
 from sampleloans.services.checkpoints import kept_checkpoint_problems
 from tests.conftest import COMPLIANCE, CURATOR, DEMO_NOW, demo_copy
+from tests.test_sweep_s37attack_receipt_refs import s37_cli
 
 LATER = "2026-04-29T10:00:00Z"
-
-
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "400"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
 
 
 @pytest.fixture
@@ -31,11 +23,11 @@ def two_kept(tmp_path: Path) -> dict[str, str]:
     path = demo_copy(tmp_path / "demo")
     env = {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
     key = tmp_path / "ck"
-    assert _cli(env, CURATOR, "keys", "generate", "--out", str(key)).exit_code == 0
-    assert _cli(env, CURATOR, "checkpoint", "--key", str(key)).exit_code == 0
+    assert s37_cli(env, CURATOR, "keys", "generate", "--out", str(key)).exit_code == 0
+    assert s37_cli(env, CURATOR, "checkpoint", "--key", str(key)).exit_code == 0
     move = ["samples", "move", "CE5C0400YJFM00505", "--location", "cabinet C"]
-    assert _cli({**env, "SAMPLELOANS_NOW": LATER}, CURATOR, *move).exit_code == 0
-    made = _cli({**env, "SAMPLELOANS_NOW": LATER}, CURATOR, "checkpoint", "--key", str(key))
+    assert s37_cli({**env, "SAMPLELOANS_NOW": LATER}, CURATOR, *move).exit_code == 0
+    made = s37_cli({**env, "SAMPLELOANS_NOW": LATER}, CURATOR, "checkpoint", "--key", str(key))
     assert made.exit_code == 0, made.stderr
     return {**env, "SAMPLELOANS_NOW": LATER}
 
@@ -49,7 +41,7 @@ def two_kept(tmp_path: Path) -> dict[str, str]:
 )
 def test_a_copied_checkpoint_row_is_named(two_kept: dict[str, str], copied: int, said: str) -> None:
     path = Path(two_kept["SAMPLELOANS_DB"])
-    assert _cli(two_kept, COMPLIANCE, "verify").exit_code == 0  # no false alarm first
+    assert s37_cli(two_kept, COMPLIANCE, "verify").exit_code == 0  # no false alarm first
     with closing(sqlite3.connect(path)) as connection:
         connection.execute(
             "INSERT INTO checkpoint SELECT 3, tree_size, note, public_key, frontier, created_at "
@@ -57,7 +49,7 @@ def test_a_copied_checkpoint_row_is_named(two_kept: dict[str, str], copied: int,
             (copied,),
         )
         connection.commit()  # no trigger dropped: an INSERT passes them
-    verified = _cli(two_kept, COMPLIANCE, "verify")
+    verified = s37_cli(two_kept, COMPLIANCE, "verify")
     assert verified.exit_code == 1
     assert (
         f"[checkpoint] {said}: no 'checkpoint' run writes one twice; the row was added by hand"

@@ -9,15 +9,13 @@ or ValueError traceback. Now a read or write says in one line which row and colu
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from sampleloans import db
-from sampleloans.cli import app
 from sampleloans.services.verify import verify
 from tests.conftest import COMPLIANCE, CURATOR, DEMO_NOW, OU_PI, demo_copy, fingerprint
+from tests.test_sweep_s37attack_receipt_refs import s37_cli
 
 EDITED = (
     "the ledger's tables were edited outside sampleloans; nothing was written; run "
@@ -51,12 +49,6 @@ CASES = {
 }
 
 
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "400"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_an_edited_cell_is_one_line_for_reads_and_writes_and_a_finding_for_verify(
     tmp_path: Path, case: str
@@ -75,12 +67,12 @@ def test_an_edited_cell_is_one_line_for_reads_and_writes_and_a_finding_for_verif
         (CURATOR, ["loans", "show", "L-2025-OU"]),
         (OU_PI, consume),
     ):
-        refused = _cli(env, who, *command)
+        refused = s37_cli(env, who, *command)
         assert refused.exit_code == 3, (command, refused.stdout)
         assert refused.stderr.strip().splitlines() == [f"Error: {said}: {EDITED}"], command
     assert fingerprint(path) == before
 
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1, verified.stderr
     assert "[projection] " in verified.stdout
     if invariant is not None:
@@ -98,13 +90,13 @@ def test_a_vault_mass_as_text_stops_the_sample_list_in_one_line(tmp_path: Path) 
         connection.execute("UPDATE sample SET vault_ug = 'abc' WHERE code = 'CE5C0400YJFM00505'")
         connection.commit()
     env = {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
-    listed = _cli(env, CURATOR, "samples", "list")
+    listed = s37_cli(env, CURATOR, "samples", "list")
     assert listed.exit_code == 3
     assert listed.stderr.strip().splitlines() == [
         "Error: a stored mass holds 'abc', not a whole number of micrograms: the ledger's "
         "tables were edited outside sampleloans; run 'sampleloans verify' and restore the "
         "latest verified backup"
     ]
-    moved = _cli(env, CURATOR, "samples", "move", "CE5C0400YJFM00505", "--location", "cab C")
+    moved = s37_cli(env, CURATOR, "samples", "move", "CE5C0400YJFM00505", "--location", "cab C")
     assert moved.exit_code == 3
     assert "sample row CE5C0400YJFM00505: vault_ug holds 'abc'" in moved.stderr

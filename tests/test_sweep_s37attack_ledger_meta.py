@@ -7,15 +7,13 @@ names it, and `restore --events` and `import` refuse an export carrying one (exi
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from sampleloans import db
-from sampleloans.cli import app
 from sampleloans.services.verify import verify
 from tests.conftest import COMPLIANCE, CURATOR, DEMO_NOW, demo_copy
+from tests.test_sweep_s37attack_receipt_refs import s37_cli
 
 
 @pytest.fixture
@@ -30,14 +28,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
 
 
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env=env)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
 def test_verify_names_a_row_added_to_ledger_meta(env: dict[str, str]) -> None:
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1
     assert (
         "[chain] ledger_meta holds a row 'signer' = 'lender\\x1b[2J' that sampleloans never "
@@ -57,11 +49,11 @@ def test_an_export_carrying_the_row_is_refused(
     env: dict[str, str], tmp_path: Path, how: str
 ) -> None:
     exported = tmp_path / "events.jsonl"
-    written = _cli(env, COMPLIANCE, "export", "--events", str(exported))
+    written = s37_cli(env, COMPLIANCE, "export", "--events", str(exported))
     assert written.exit_code == 0, written.stderr  # an export shows the ledger as it is
     target = tmp_path / "new.db"
     command = ["restore", "--events"] if how == "restore --events" else ["import"]
-    refused = _cli({**env, "SAMPLELOANS_DB": str(target)}, CURATOR, *command, str(exported))
+    refused = s37_cli({**env, "SAMPLELOANS_DB": str(target)}, CURATOR, *command, str(exported))
     assert refused.exit_code == 2
     assert refused.stderr.strip().splitlines() == [
         f"Error: {exported} line 1: the header's meta holds 'signer', which no sampleloans "

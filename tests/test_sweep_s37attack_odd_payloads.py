@@ -8,14 +8,11 @@ show` says in one line what is missing (exit 3).
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from sampleloans.cli import app
 from tests.conftest import COMPLIANCE, CURATOR, DEMO_NOW, demo_copy
-from tests.test_sweep_s37attack_receipt_refs import _edit
+from tests.test_sweep_s37attack_receipt_refs import _edit, s37_cli
 
 SHIPPED = 100
 """A loan.shipped event of the demo."""
@@ -24,12 +21,6 @@ PAYLOADS = {
     "an array": ("[1,2]", "its payload is not a JSON object"),
     "nested too deep": ("[" * 100_000 + "]" * 100_000, "maximum recursion depth exceeded"),
 }
-
-
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "400"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
 
 
 @pytest.mark.parametrize("case", sorted(PAYLOADS))
@@ -42,12 +33,12 @@ def test_verify_names_a_payload_that_is_no_object(tmp_path: Path, case: str) -> 
 
     _edit(path, change, SHIPPED)
     env = {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1, verified.stderr
     assert f"[replay] event {SHIPPED} (loan.shipped) cannot be replayed: {said}" in (
         verified.stdout
     )
-    history = _cli(env, CURATOR, "custody", "history", "--loan", "L-2025-IPGP")
+    history = s37_cli(env, CURATOR, "custody", "history", "--loan", "L-2025-IPGP")
     assert history.exit_code in (0, 3), history.stderr
     assert len(history.stderr.strip().splitlines()) <= 1
 
@@ -59,14 +50,14 @@ def test_loans_show_names_a_missing_agreement_row(tmp_path: Path) -> None:
         connection.execute("DELETE FROM agreement WHERE number = 'AG-2025-OU'")
         connection.commit()
     env = {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
-    shown = _cli(env, CURATOR, "loans", "show", "L-2025-OU")
+    shown = s37_cli(env, CURATOR, "loans", "show", "L-2025-OU")
     assert shown.exit_code == 3
     assert shown.stderr.strip().splitlines() == [
         "Error: loan L-2025-OU: its agreement AG-2025-OU has no row in the agreement table: "
         "the ledger's tables were edited outside sampleloans; nothing was written; run "
         "'sampleloans verify' and restore the latest verified backup"
     ]
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1
     assert "[projection] agreement row AG-2025-OU is produced by the events but missing" in (
         verified.stdout

@@ -109,8 +109,10 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
 
 
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "160"})
+def s37_cli(env: dict[str, str], who: str, *args: str) -> Any:
+    """One CLI command as `who` in `env` (wide, so no line folds); it must end by an exit, never
+    an exception (a traceback): the stop 37 attack files' runner."""
+    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "400"})
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
 
@@ -122,11 +124,11 @@ def test_a_receipt_naming_no_shipment_is_shown_and_verify_names_it(
     change, start = CASES[case]
     _edit(Path(env["SAMPLELOANS_DB"]), change, start)
     for number in ("L-2025-UoC", "L-2025-Osaka", "L-2025-IPGP", "L-2025-OU"):
-        shown = _cli(env, CURATOR, "loans", "show", number)
+        shown = s37_cli(env, CURATOR, "loans", "show", number)
         assert shown.exit_code == 0, (number, shown.stderr)
         assert f"loan            {number}" in shown.stdout
-    history = _cli(env, CURATOR, "custody", "history", "--loan", "L-2025-UoC")
+    history = s37_cli(env, CURATOR, "custody", "history", "--loan", "L-2025-UoC")
     assert history.exit_code == 0, history.stderr
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1
     assert "[replay]" in verified.stdout, verified.stdout

@@ -10,15 +10,13 @@ the field (exit 1), and a write or an export refuses the ledger as changed outsi
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from sampleloans import db
-from sampleloans.cli import app
 from sampleloans.services.verify import verify
 from tests.conftest import COMPLIANCE, CURATOR, DEMO_NOW, demo_copy, fingerprint
+from tests.test_sweep_s37attack_receipt_refs import s37_cli
 
 LAST = 107
 """The demo's last event."""
@@ -56,12 +54,6 @@ def _edit(path: Path, seq: int, change: str) -> None:
         connection.execute("COMMIT")
 
 
-def _cli(env: dict[str, str], who: str, *args: str) -> Any:
-    result = CliRunner().invoke(app, ["--as", who, *args], env={**env, "COLUMNS": "400"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_blob_in_an_event_is_named_by_verify_and_refused_by_writes(
     tmp_path: Path, case: str
@@ -70,7 +62,7 @@ def test_a_blob_in_an_event_is_named_by_verify_and_refused_by_writes(
     path = demo_copy(tmp_path / "demo")
     _edit(path, seq, change)
     env = {"SAMPLELOANS_DB": str(path), "SAMPLELOANS_NOW": DEMO_NOW, "NO_COLOR": "1"}
-    verified = _cli(env, COMPLIANCE, "verify")
+    verified = s37_cli(env, COMPLIANCE, "verify")
     assert verified.exit_code == 1, verified.stderr
     assert f"[chain] event {seq} (" in verified.stdout
     assert f") was edited: {words}" in verified.stdout
@@ -82,7 +74,7 @@ def test_a_blob_in_an_event_is_named_by_verify_and_refused_by_writes(
 
     before = fingerprint(path)
     exported = tmp_path / "events.jsonl"
-    export = _cli(env, COMPLIANCE, "export", "--events", str(exported))
+    export = s37_cli(env, COMPLIANCE, "export", "--events", str(exported))
     assert export.exit_code == 3
     assert export.stderr.strip().splitlines() == [
         f"Error: the ledger {path} was changed outside sampleloans: event {seq} was edited: "
@@ -92,7 +84,7 @@ def test_a_blob_in_an_event_is_named_by_verify_and_refused_by_writes(
     assert not exported.exists()
     if seq == LAST:  # the guard reads the last event only (what verify is for is the rest)
         move = ["samples", "move", "CE5C0400YJFM00505", "--location", "cabinet C"]
-        written = _cli(env, CURATOR, *move)
+        written = s37_cli(env, CURATOR, *move)
         assert written.exit_code == 3
         assert written.stderr.strip().splitlines() == [
             f"Error: the ledger was changed outside sampleloans: event {seq} (the last) was "
@@ -100,5 +92,5 @@ def test_a_blob_in_an_event_is_named_by_verify_and_refused_by_writes(
             "the last good backup)"
         ]
     assert fingerprint(path) == before
-    shown = _cli(env, CURATOR, "loans", "show", "L-2025-IPGP")
+    shown = s37_cli(env, CURATOR, "loans", "show", "L-2025-IPGP")
     assert shown.exit_code == 0, shown.stderr  # a read still shows the projections
