@@ -135,3 +135,9 @@ class StdoutUnwritable(StorageError):
 
 class DamagedFile(StorageError):
     """The ledger file is damaged (SQLite cannot read its pages): only a restore mends it."""
+
+
+class EditedTable(StorageError):
+    """A table's cell holds what no release writes (text where a whole number or a time
+    belongs): the ledger file was edited by hand. A read or write stops there in one line,
+    exit 3; `verify` names the cell."""

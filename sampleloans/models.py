@@ -12,10 +12,24 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, TypeDecorator, func, text, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    event,
+    func,
+    inspect,
+    text,
+    true,
+)
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
+from sampleloans.errors import EditedTable
+from sampleloans.text import one_line
 from sampleloans.vocab import (
     AgreementStatus,
     CustodyState,
@@ -56,9 +70,7 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
         """Read stored text back as an aware UTC datetime."""
-        if value is None:
-            return None
-        return datetime.fromisoformat(value)  # Python 3.11 reads the 'Z' as UTC
+        return _time_from_text(value)  # Python 3.11 reads the 'Z' as UTC
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         """`process_result_value` itself when the column's text comes back as it is (no
@@ -83,8 +95,16 @@ def utc_text(value: datetime) -> str:
 
 
 def _time_from_text(value: str | None) -> datetime | None:
-    """`UTCDateTime.process_result_value`, as a plain function."""
-    return None if value is None else datetime.fromisoformat(value)
+    """`UTCDateTime.process_result_value`, as a plain function; a stored value that is no
+    ISO 8601 time (SQLite keeps any text, or a number, in any column) was edited by hand."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise EditedTable(
+            f"a stored time holds {one_line(repr(value))[:60]}, which is no ISO 8601 time: {EDITED}"
+        ) from None
 
 
 _UTC_TEXT = UTCDateTime()
@@ -93,6 +113,13 @@ _UTC_TEXT = UTCDateTime()
 def _utc(**kwargs: Any) -> Any:
     """A Field holding an aware UTC datetime."""
     return Field(sa_type=UTCDateTime, **kwargs)
+
+
+EDITED = (
+    "the ledger's tables were edited outside sampleloans; nothing was written; run "
+    "'sampleloans verify' and restore the latest verified backup"
+)
+"""The end of the line a read or write says at a table cell no release writes."""
 
 
 class TableModel(SQLModel):
@@ -491,3 +518,36 @@ class Checkpoint(TableModel, table=True):
     public_key: str  # the verifier key (C2SP vkey) that signed it
     frontier: str  # JSON list of base64 Merkle frontier hashes
     created_at: str  # ISO text to the whole second
+
+
+_WHOLE_NUMBER_COLUMNS: dict[str, tuple[str, ...]] = {}
+"""Each table's integer columns, by table name (`_whole_number_columns`)."""
+
+
+def _whole_number_columns(target: Any) -> tuple[str, ...]:
+    """The integer columns of a row's table (masses, counts, sequence numbers)."""
+    name = target.__tablename__
+    found = _WHOLE_NUMBER_COLUMNS.get(name)
+    if found is None:
+        found = _WHOLE_NUMBER_COLUMNS[name] = tuple(
+            column.name
+            for column in target.__table__.columns
+            if isinstance(column.type, Integer) and not isinstance(column.type, Boolean)
+        )
+    return found
+
+
+@event.listens_for(TableModel, "load", propagate=True)
+def _refuse_edited_numbers(target: Any, _context: Any) -> None:
+    """Stop at a row whose integer column holds text, a REAL or a BLOB: SQLite keeps any value
+    in any column (its CHECK `vault_ug >= 0` passes for 'abc'), and sums over such a row would
+    end in a TypeError traceback. Only an edit of the file puts one there."""
+    values = target.__dict__
+    for name in _whole_number_columns(target):
+        value = values.get(name)
+        if value is not None and type(value) is not int:
+            key = "/".join(str(part) for part in inspect(target).identity or ())
+            raise EditedTable(
+                f"{target.__tablename__} row {one_line(key)[:80]}: {name} holds "
+                f"{one_line(repr(value))[:60]}, not a whole number: {EDITED}"
+            )

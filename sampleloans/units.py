@@ -16,8 +16,8 @@ from decimal import Decimal, localcontext
 
 from dateutil.relativedelta import relativedelta
 
-from sampleloans.errors import InvalidInput
-from sampleloans.text import char_name
+from sampleloans.errors import EditedTable, InvalidInput
+from sampleloans.text import char_name, one_line
 
 __all__ = [
     "MAX_DEPTH_MM",
@@ -241,7 +241,13 @@ def format_mass(mass_ug: int) -> str:
     """Show integer micrograms in the unit that reads best, never dropping a non-zero digit."""
     # bool is an int subclass; True would silently print as '1 µg'.
     if isinstance(mass_ug, bool) or not isinstance(mass_ug, int):
-        raise TypeError(f"format_mass expects int micrograms, got {type(mass_ug).__name__}")
+        # the one way a mass arrives as anything else: a table cell edited in the file (SQLite
+        # keeps text, a REAL or a BLOB in an INTEGER column): one line, exit 3, no traceback
+        raise EditedTable(
+            f"a stored mass holds {one_line(repr(mass_ug))[:60]}, not a whole number of "
+            "micrograms: the ledger's tables were edited outside sampleloans; run "
+            "'sampleloans verify' and restore the latest verified backup"
+        )
     sign = "-" if mass_ug < 0 else ""
     n = abs(mass_ug)
     if n < 1_000:

@@ -166,6 +166,38 @@ BODY_FIELDS = (
 """The stored fields an event's hash covers, in `event_body`'s order (docs/ledger-format.md)."""
 
 
+STORED_TYPES: dict[str, tuple[type, ...]] = {
+    "seq": (int,),
+    "kind": (str,),
+    "payload": (str,),
+    "occurred_at": (str,),
+    "recorded_at": (str,),
+    "actor": (str,),
+    "os_user": (str,),
+    "corrects_seq": (int, type(None)),
+    "reason": (str, type(None)),
+    "prev_hash": (str,),
+    "hash": (str,),
+}
+"""What each stored field of an event holds: SQLite keeps any value in any column, so a row
+edited by hand may hold a BLOB or a REAL where the program writes text or an integer."""
+
+_STORAGE_NAMES = {bytes: "a BLOB", float: "a REAL number", int: "an integer", str: "text"}
+
+
+def stored_type_problem(row: Any) -> str | None:
+    """The first field of a stored event row (any object with the `STORED_TYPES` names as
+    attributes) that holds another type than the program writes, in words; None if none.
+    NULLs are left to the callers' checks of missing fields."""
+    for name, kinds in STORED_TYPES.items():
+        value = getattr(row, name)
+        if value is not None and type(value) not in kinds:
+            held = _STORAGE_NAMES.get(type(value), type(value).__name__)
+            wanted = _STORAGE_NAMES[kinds[0]]
+            return f"its {name} is stored as {held}, not {wanted}"
+    return None
+
+
 def stored_body(row: Any) -> dict[str, Any]:
     """`event_body` of a stored event row (any object with the `BODY_FIELDS` as attributes)."""
     return {name: getattr(row, name) for name in BODY_FIELDS}

@@ -6,13 +6,13 @@ raises when any fails on the touched records) and power `verify` (all records, a
 
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sampleloans.errors import Conflict, RuleViolation
-from sampleloans.text import words
+from sampleloans.text import one_line, words
 from sampleloans.vocab import (
     CustodyState,
     IncidentStatus,
@@ -499,10 +499,82 @@ ALL_CHECKS = (
 
 def run_checks(snapshot: Snapshot) -> list[Violation]:
     """Every check on one snapshot; all violations, in a stable order."""
-    found: list[Violation] = []
+    found = whole_number_violations(snapshot)
+    if found:  # the other checks add and compare masses: they read the rows that hold numbers
+        snapshot = _whole_rows(snapshot)
     for check in ALL_CHECKS:
         found.extend(check(snapshot))
     return found
+
+
+SAMPLE_MASSES = (
+    "initial_mass_ug",
+    "vault_ug",
+    "on_loan_ug",
+    "split_ug",
+    "consumed_ug",
+    "lost_ug",
+    "transferred_ug",
+)
+ITEM_MASSES = (
+    "issued_ug",
+    "held_ug",
+    "consumed_ug",
+    "returned_ug",
+    "transferred_ug",
+    "split_ug",
+    "lost_ug",
+)
+
+
+def _not_whole(row: Any, names: tuple[str, ...]) -> str | None:
+    """The first of `names` whose value in `row` is no whole number (text, a REAL or a BLOB,
+    which SQLite keeps in an INTEGER column and its CHECK `>= 0` lets by), or None."""
+    for name in names:
+        if type(getattr(row, name)) is not int:
+            return name
+    return None
+
+
+def whole_number_violations(snapshot: Snapshot) -> list[Violation]:
+    """Every mass a check reads is a whole number of micrograms: only an edit of the file
+    puts anything else there, and a sum over it would stop the checks with a TypeError."""
+    found = []
+    rows: list[tuple[str, Any, tuple[str, ...]]] = [
+        *((f"sample {s.code}", s, SAMPLE_MASSES) for s in snapshot.samples),
+        *((f"loan {i.loan_number} item {i.sample_code}", i, ITEM_MASSES) for i in snapshot.items),
+        *((f"agreement {a.number}", a, ("max_total_mass_ug",)) for a in snapshot.agreements),
+    ]
+    for record, row, names in rows:
+        name = _not_whole(row, names)
+        if name is not None:
+            value = getattr(row, name)
+            found.append(
+                Violation(
+                    "whole_numbers",
+                    record,
+                    f"{record}: {name} holds {one_line(repr(value))[:60]}, not a whole number "
+                    "of micrograms: the table was edited by hand",
+                )
+            )
+    return found
+
+
+def _whole_rows(snapshot: Snapshot) -> Snapshot:
+    """`snapshot` without the rows `whole_number_violations` names."""
+    children = {
+        code: [c for c in kids if _not_whole(c, SAMPLE_MASSES) is None]
+        for code, kids in snapshot.children.items()
+    }
+    return replace(
+        snapshot,
+        samples=[s for s in snapshot.samples if _not_whole(s, SAMPLE_MASSES) is None],
+        children=children,
+        items=[i for i in snapshot.items if _not_whole(i, ITEM_MASSES) is None],
+        agreements=[
+            a for a in snapshot.agreements if _not_whole(a, ("max_total_mass_ug",)) is None
+        ],
+    )
 
 
 def build_snapshot(

@@ -30,7 +30,7 @@ from typing import Any
 from sampleloans import db
 from sampleloans.errors import StorageError
 from sampleloans.ledger import chain
-from sampleloans.text import counted
+from sampleloans.text import counted, one_line
 
 
 class LedgerTampered(StorageError):
@@ -84,6 +84,9 @@ def _head_problem(row: Mapping[str, Any], seq: int) -> str | None:
     if seq == 0:
         return None
     body = {name: row[name] for name in chain.BODY_FIELDS}
+    wrong_type = chain.stored_type_problem(_Fields(row))
+    if wrong_type is not None:  # no hash to compute: the row was edited in the file
+        return f"event {seq} (the last) was edited: {wrong_type}"
     if chain.stored_link_hash(str(row["prev_hash"]), body) != row["hash"]:
         return f"event {seq} (the last) does not match its stored hash: it was edited"
     expected = chain.genesis_hash(str(row["ledger_id"])) if seq == 1 else row["before_hash"]
@@ -93,6 +96,16 @@ def _head_problem(row: Mapping[str, Any], seq: int) -> str | None:
         before = "the ledger's genesis value" if seq == 1 else f"event {seq - 1}'s hash"
         return f"event {seq} (the last) does not link to {before}: the chain was rewritten"
     return None
+
+
+class _Fields:
+    """A guard row's event fields as attributes (what `chain.stored_type_problem` reads)."""
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return self.row[name]
 
 
 def _removed_problem(row: Mapping[str, Any], seq: int) -> str | None:
@@ -162,4 +175,15 @@ def _trigger_problem(row: Mapping[str, Any]) -> str | None:
             return f"the append-only trigger {name} is missing: the ledger is unprotected"
         if present[name] != definition:
             return f"the append-only trigger {name} was altered: the ledger may be unprotected"
+    known = db.normalised_triggers(ALL_TRIGGERS)
+    added = sorted(name for name in present if name not in known)
+    if added:  # it would run inside this write: change a projection, or block what is recorded
+        return (
+            f"a trigger {one_line(added[0])[:60]} that is not the ledger's own was added: it can "
+            "change or block what a write records"
+        )
     return None
+
+
+ALL_TRIGGERS = (*db.APPEND_ONLY_TRIGGERS, *db.CHECKPOINT_TRIGGERS, *db.NOTIFICATION_TRIGGERS)
+"""Every trigger a SQLite ledger of any revision may hold (`verify` tells which it must)."""

@@ -123,7 +123,7 @@ def stored_payload(seq: int, kind: str, text: str) -> dict[str, Any]:
         )
         if missing:
             raise InvalidInput(f"the {kind} payload lacks {', '.join(missing)}")
-    except (ValueError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
+    except (ValueError, InvalidInput, RecursionError) as exc:  # JSONDecodeError: a ValueError
         raise StorageError(
             f"event {seq} ({kind}) cannot be read: {exc}; it was altered in the ledger file: "
             "run 'sampleloans verify' and restore the latest verified backup"

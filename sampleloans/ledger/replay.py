@@ -50,7 +50,7 @@ from sqlmodel import Session
 
 from sampleloans import db
 from sampleloans.dates import to_iso
-from sampleloans.errors import SampleLoansError, StorageError
+from sampleloans.errors import InvalidInput, SampleLoansError, StorageError
 from sampleloans.gcpause import gc_paused
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.apply import consumption_values
@@ -766,6 +766,8 @@ def replay_into(
                 if not cut.takes(row.kind, envelope.occurred_at):
                     continue
                 payload = json.loads(row.payload)
+                if not isinstance(payload, dict):  # only an edit of the file writes one
+                    raise InvalidInput("its payload is not a JSON object")
                 check_types(row.kind, payload)
                 event = event_from_payload(row.kind, payload)
                 # a copy of the row only where the unit writes it (not into `stored`'s replay)
@@ -783,7 +785,14 @@ def replay_into(
                 if count % batch == 0:
                     unit.release()
                     gc.collect(1)  # the batch's own cycles (few): not the rows kept across
-            except (SampleLoansError, ValueError, TypeError, KeyError, SQLAlchemyError) as exc:
+            except (
+                SampleLoansError,
+                ValueError,
+                TypeError,
+                KeyError,
+                SQLAlchemyError,
+                RecursionError,  # a payload nested beyond Python's stack, written by hand
+            ) as exc:
                 db.raise_if_environment(exc, str(target.url.database), what="a scratch replay")
                 return f"event {row.seq} ({row.kind}) cannot be replayed: {_first_line(exc)}"
         try:

@@ -15,7 +15,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -742,6 +742,7 @@ def kept_checkpoint_problems(connection: Connection) -> list[str]:
         )
     ).all()
     problems = db.deleted_rows_problems(connection, "checkpoint", "kept checkpoint")
+    problems += _out_of_order(rows)
     for row in rows:
         try:
             kept = _stored(row)
@@ -770,6 +771,34 @@ def kept_checkpoint_problems(connection: Connection) -> list[str]:
                 f"event {kept.tree_size} is not the head of kept checkpoint {kept.id} "
                 f"({kept.head[:24]}…): the ledger was rewritten since that checkpoint"
             )
+    return problems
+
+
+def _out_of_order(rows: Sequence[Any]) -> list[str]:
+    """Rows no run of `checkpoint` writes in this order: one covering fewer events or made
+    earlier than the one before it, or repeating an earlier one's note. The table's triggers
+    refuse an UPDATE or DELETE but not an INSERT, so a copy of an old signed row added by hand
+    would otherwise pass as a checkpoint kept later."""
+    problems: list[str] = []
+    notes_seen: dict[str, int] = {}
+    before: Any = None
+    for row in rows:
+        first = notes_seen.setdefault(row.note, row.id)
+        if first != row.id:
+            problems.append(
+                f"kept checkpoint {row.id} repeats the note of kept checkpoint {first}: no "
+                "'checkpoint' run writes one twice; the row was added by hand"
+            )
+        elif before is not None and (
+            row.tree_size < before.tree_size or str(row.created_at) < str(before.created_at)
+        ):
+            problems.append(
+                f"kept checkpoint {row.id} ({counted(row.tree_size, 'event')}, "
+                f"{str(row.created_at)[:40]}) comes after kept checkpoint {before.id} "
+                f"({counted(before.tree_size, 'event')}, {str(before.created_at)[:40]}) but "
+                "covers fewer events or was made earlier: the row was added by hand"
+            )
+        before = row
     return problems
 
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, insert, text
@@ -24,8 +25,10 @@ from sampleloans import db, fileio
 from sampleloans.errors import Conflict, DamagedFile, InvalidInput, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
+from sampleloans.ledger.guard import LedgerTampered
 from sampleloans.models import LedgerEvent, LedgerMeta
 from sampleloans.services.common import require_role
+from sampleloans.text import one_line
 
 FORMAT = "sampleloans-events"
 VERSION = 1
@@ -109,6 +112,13 @@ def _refuse_missing_fields(record: dict[str, Any], database: str) -> None:
             f"{', '.join(missing)}, which every event has; nothing was written; run "
             "'sampleloans verify' and restore the latest verified backup"
         )
+    wrong_type = chain.stored_type_problem(SimpleNamespace(**record))
+    if wrong_type is not None:  # a BLOB where text belongs: edited in the file, no export line
+        raise LedgerTampered(
+            f"the ledger {database} was changed outside sampleloans: event {record['seq']} "
+            f"was edited: {wrong_type}; nothing was written; run 'sampleloans verify' and "
+            "restore the latest verified backup"
+        )
 
 
 def _stream_events(connection: Connection) -> Iterator[tuple[Any, ...]]:
@@ -161,6 +171,15 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
             f"{source} line 1: not a sampleloans events export header "
             f'(expected {{"format":"{FORMAT}","version":{VERSION},"ledger_id":…,"meta":{{…}}}}); '
             f"{FROM_AN_EXPORT}"
+        )
+    extra = sorted(key for key in meta if key != "ledger_id")
+    if extra:  # the one row any ledger has; anything else was added by hand to the header or
+        # to ledger_meta (whose triggers allow an INSERT), and would come back in unverified
+        handle.close()
+        raise InvalidInput(
+            f"{source} line 1: the header's meta holds {one_line(repr(extra[0]))[:80]}, which no "
+            "sampleloans ledger writes (its only key is ledger_id): the file or its ledger was "
+            f"edited by hand; {FROM_AN_EXPORT}"
         )
     return meta, _events(handle, source, chain.genesis_hash(str(meta["ledger_id"])))
 

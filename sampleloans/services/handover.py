@@ -178,13 +178,23 @@ def _defaults(
     if kind == "loan.shipped":
         outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
         return (recorder if outbound else pi), courier
-    shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
+    shipped = _shipment_row(session, payload)
     if shipped is None:
         return None, recorder
     shipped_payload = stored_payload(shipped.seq, shipped.kind, shipped.payload)
     sender = parties_of(session, shipped.kind, shipped_payload, shipped.actor)
     outbound = shipped_payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
     return sender.received_by or sender.released_by, (pi if outbound else recorder)
+
+
+def _shipment_row(session: Session, payload: dict[str, Any]) -> LedgerEvent | None:
+    """The shipment event a receipt names, or None when that event is no shipment.
+
+    Only on a ledger edited by hand (events renumbered, a payload rewritten) can a receipt name
+    another kind of event, itself included; following it would loop forever, so a read of such
+    a ledger shows the defaults a missing shipment gives and leaves the finding to `verify`."""
+    shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
+    return shipped if shipped is not None and shipped.kind == "loan.shipped" else None
 
 
 def party_view(session: Session, value: str | None) -> PartyView | None:
@@ -204,7 +214,7 @@ def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
     if kind == "loan.shipped":
         outbound = payload.get("direction", Direction.OUTBOUND) == Direction.OUTBOUND
         return "ship" if outbound else "return"
-    shipped = get_row(session, LedgerEvent, int(payload["shipment_seq"]))
+    shipped = _shipment_row(session, payload)
     direction = (
         stored_payload(shipped.seq, shipped.kind, shipped.payload).get("direction")
         if shipped is not None

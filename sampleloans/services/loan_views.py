@@ -14,11 +14,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from sampleloans.dates import to_iso
-from sampleloans.errors import InvalidInput
+from sampleloans.errors import EditedTable, InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.ledger.payload import stored_payload
 from sampleloans.models import (
+    EDITED,
     Agreement,
     Consumption,
     EventSubject,
@@ -502,7 +503,11 @@ def loan_detail_stream(
     person = access.reader(session, ctx)
     loan = access.readable_loan(session, person, number)
     agreement = session.get(Agreement, loan.agreement)
-    assert agreement is not None
+    if agreement is None:  # a loan is requested under an agreement: its row was deleted by hand
+        raise EditedTable(
+            f"loan {loan.number}: its agreement {loan.agreement} has no row in the agreement "
+            f"table: {EDITED}"
+        )
     sent_back = sent_back_at(session, [loan]).get(loan.number)
     days_left, overdue = rule.return_due(loan.status, loan.due_at, ctx.now, sent_back)
     # no inventory is owed once nothing is out or all was sent back by it (as `status` says)

@@ -30,7 +30,7 @@ from sampleloans.ledger.unit import Touched
 from sampleloans.models import Agreement, EventSubject, Loan, Sample
 from sampleloans.services import recorders, verify_halves
 from sampleloans.services.common import require_role
-from sampleloans.text import events_span
+from sampleloans.text import events_span, one_line
 
 VERIFY_REPLAY_BATCH = replay.REPLAY_BATCH
 """Events `verify` replays between two writes of the scratch copy. Measured on the 1M-event
@@ -181,6 +181,7 @@ def verify(
         stages: tuple[tuple[str, Callable[[], None]], ...] = (
             ("the snapshot", lambda: _begin_snapshot(connection)),
             ("the integrity check", lambda: _check_integrity(connection, result, background)),
+            ("the ledger metadata", lambda: _check_meta(connection, result)),
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
             ("the replay", lambda: _check_replay(connection, scratch, result, progress, path)),
             ("the invariant checks", lambda: _check_invariants(connection, result)),
@@ -678,6 +679,27 @@ def _keys_in_chunks(connection: Connection, column: Any) -> Iterator[list[str]]:
         after = keys[-1]
 
 
+LEDGER_META_KEYS = ("ledger_id",)
+"""The one row of ledger_meta any release writes (`init`); its triggers forbid an UPDATE or a
+DELETE, not an INSERT, so a row added there by hand would otherwise pass unseen into every
+export and restore."""
+
+
+def _check_meta(connection: Connection, result: VerifyResult) -> None:
+    """Name every ledger_meta row that no sampleloans release writes."""
+    rows = connection.execute(text("SELECT key, value FROM ledger_meta ORDER BY key")).all()
+    for key, value in rows:
+        if key not in LEDGER_META_KEYS:
+            result.problems.append(
+                Problem(
+                    "chain",
+                    f"ledger_meta holds a row {one_line(repr(key))[:80]} = "
+                    f"{one_line(repr(value))[:80]} that sampleloans never writes (its only row "
+                    "is ledger_id): it was added by hand",
+                )
+            )
+
+
 def _genesis(connection: Any) -> str | None:
     """The ledger's genesis hash from its metadata (None when missing)."""
     row = connection.execute(text("SELECT value FROM ledger_meta WHERE key = 'ledger_id'")).first()
@@ -717,7 +739,8 @@ def _check_chain(
         if not (
             values[0] == expected_seq
             and values[9] == prev_hash
-            and link_hash(prev_hash, dict(zip(body_fields, values[:9], strict=True))) == values[10]
+            and _links(link_hash, prev_hash, dict(zip(body_fields, values[:9], strict=True)))
+            == values[10]
         ):
             _check_link(StoredEvent._make(values), prev_hash, expected_seq, result)
         if values[4] == clock.latest_text:  # the same moment as the last event's is in order
@@ -744,6 +767,15 @@ def _check_chain(
 
 StoredEvent = namedtuple("StoredEvent", (*BODY, "prev_hash", "hash"))  # type: ignore[misc]  # names from BODY_FIELDS
 """A stored event row as `_check_chain` selects it, by name (for the checks that name a fault)."""
+
+
+def _links(link_hash: Callable[[str, dict[str, Any]], str], prev: str, body: dict[str, Any]) -> str:
+    """The hash of a stored body after `prev`; "" for a body no hash covers (a BLOB or a REAL
+    where the program writes text or an integer): `_check_link` names that field."""
+    try:
+        return link_hash(prev, body)
+    except InvalidInput:
+        return ""
 
 
 def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) -> None:
@@ -834,7 +866,12 @@ def _check_link(row: Any, prev_hash: str, expected_seq: int, result: VerifyResul
             )
         )
     missing = [name for name in REQUIRED_FIELDS if getattr(row, name) is None]
-    if missing:  # no hash to compute: SQLite read a cut page's fields as NULL
+    wrong_type = chain.stored_type_problem(row)
+    if wrong_type is not None:  # no hash to compute either: the row was edited in the file
+        result.problems.append(
+            Problem("chain", f"event {row.seq} ({row.kind}) was edited: {wrong_type}")
+        )
+    elif missing:  # no hash to compute: SQLite read a cut page's fields as NULL
         result.problems.append(
             Problem(
                 "chain",
