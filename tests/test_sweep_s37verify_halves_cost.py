@@ -102,9 +102,12 @@ def test_the_stored_row_checks_run_before_the_half_beside_is_waited_for(
     for name in ("_check_invariants", "_check_recorders", "_check_kept_checkpoints"):
         monkeypatch.setattr(verify_module, name, spied(name))
     real_add = verify_halves._add_rows
-    monkeypatch.setattr(
-        verify_halves, "_add_rows", lambda *a: (order.append("merge"), real_add(*a))
-    )
+
+    def merge(*args: Any) -> None:
+        order.append("merge")
+        real_add(*args)
+
+    monkeypatch.setattr(verify_halves, "_add_rows", merge)
     result = verify(engine)
     assert result.ok, result.problems
     assert order == ["_check_invariants", "_check_recorders", "_check_kept_checkpoints", "merge"]
