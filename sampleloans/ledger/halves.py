@@ -38,8 +38,9 @@ BESIDE_SHARE = 0.566
 """The share of the events the replay beside takes (the verifying process, the rest). Set by
 cost, not count: once its half is replayed the verifying process runs the checks of the stored
 rows (invariants, recorders, kept checkpoints) while the half beside finishes, and it shares its
-core with SQLite's integrity check; measured on the 1M-event bench ledger so that both halves
-end together (bench/RESULTS.md, stop 37)."""
+core with SQLite's integrity check. 0.566 is the earlier design's figure for both halves to end
+together on the 1M-event bench ledger; stop 37's per-stage CPU (bench/RESULTS.md, under load)
+points to ~0.54, still to be confirmed on an idle machine."""
 
 
 @dataclass(frozen=True)
