@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -178,15 +179,23 @@ def verify(
         engine.connect() as connection,
     ):
         at: dict[str, int] = {}  # where the findings of checks that run beside go
+        stored = _StoredChecks(
+            (
+                ("the invariant checks", lambda found: _check_invariants(connection, found)),
+                ("the recorders check", lambda found: _check_recorders(connection, found)),
+                ("the kept checkpoints", lambda found: _check_kept_checkpoints(connection, found)),
+            )
+        )
         stages: tuple[tuple[str, Callable[[], None]], ...] = (
             ("the snapshot", lambda: _begin_snapshot(connection)),
             ("the integrity check", lambda: _check_integrity(connection, result, background)),
             ("the ledger metadata", lambda: _check_meta(connection, result)),
             ("the chain check", lambda: chain_check.start(engine, connection, result, anchor)),
-            ("the replay", lambda: _check_replay(connection, scratch, result, progress, path)),
-            ("the invariant checks", lambda: _check_invariants(connection, result)),
-            ("the recorders check", lambda: _check_recorders(connection, result)),
-            ("the kept checkpoints", lambda: _check_kept_checkpoints(connection, result)),
+            (
+                "the replay",
+                lambda: _check_replay(connection, scratch, result, progress, path, stored.run),
+            ),
+            *((name, stored.stage(name, result)) for name in stored.names),
             (
                 "the chain check",
                 lambda: chain_check.finish(connection, result, at["the chain check"]),
@@ -206,6 +215,40 @@ def verify(
         _run_stage("the integrity check", background.finish_into(found), found)
         result.problems[at["the integrity check"] : at["the integrity check"]] = found.problems
     return result
+
+
+class _StoredChecks:
+    """The stages that read only the stored rows (invariants, recorders, kept checkpoints).
+
+    In a replay in halves they run while the half beside finishes (`verify_halves`), not after
+    it; each keeps its findings apart, and its stage puts them where a stage run in its turn
+    would have (the same findings, in the same order). Elsewhere each runs in its turn.
+    """
+
+    def __init__(self, checks: tuple[tuple[str, Callable[[VerifyResult], None]], ...]) -> None:
+        self.checks = dict(checks)
+        self.names = tuple(self.checks)
+        self.found: dict[str, VerifyResult] = {}
+
+    def run(self) -> None:
+        """Run every check now, each into findings of its own (a damaged file: its stage's)."""
+        for name, check in self.checks.items():
+            found = VerifyResult()
+            _run_stage(name, partial(check, found), found)
+            self.found[name] = found
+
+    def stage(self, name: str, result: VerifyResult) -> Callable[[], None]:
+        """The stage of check `name`: its findings from an earlier run, or the check now."""
+
+        def take_or_run() -> None:
+            """Add the findings the check already made, or run it (it did not run early)."""
+            early = self.found.pop(name, None)
+            if early is None:
+                self.checks[name](result)
+            else:
+                result.problems.extend(early.problems)
+
+        return take_or_run
 
 
 def _in_savepoint(
@@ -927,17 +970,18 @@ def _check_replay(
     result: VerifyResult,
     progress: Callable[[int], None] | None = None,
     ledger: Path | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Replay into a scratch file and compare every projection table with the stored one (the
     event index as the replay goes, `replay.IndexCheck`; the others once it is done).
 
-    A large SQLite ledger is replayed in two halves on two cores (`verify_halves.py`); where
-    that replay is not clean, the whole ledger is replayed here in one piece to name what
-    differs."""
+    A large SQLite ledger is replayed in two halves on two cores (`verify_halves.py`), running
+    `meanwhile` while the half beside finishes; where that replay is not clean, the whole
+    ledger is replayed here in one piece to name what differs."""
     head = replay.last_taken(connection, replay.Cut())
     if ledger is not None and head >= verify_halves.REPLAY_BESIDE_EVENTS:
         halves = verify_halves.replay_in_halves(
-            connection, scratch, ledger, head, VERIFY_REPLAY_BATCH, progress
+            connection, scratch, ledger, head, VERIFY_REPLAY_BATCH, progress, meanwhile
         )
         if halves is not None:
             if progress is not None:

@@ -45,9 +45,12 @@ def replay_in_halves(
     head: int,
     batch: int,
     progress: Callable[[int], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Path | None:
     """Replay the ledger up to `head` in two halves into one scratch file (its path), or None
-    where the whole ledger must be replayed in one piece (module docstring)."""
+    where the whole ledger must be replayed in one piece (module docstring). `meanwhile` runs
+    here once this half is clean, while the half beside finishes (it takes the larger share,
+    `halves.BESIDE_SHARE`, so that both end together)."""
     halves = split_in_two(connection, head, replay.REFERENCE_KINDS)
     halves_path, beside = scratch / "halves.bin", scratch / "beside.db"
     halves.save(halves_path)
@@ -67,6 +70,8 @@ def replay_in_halves(
             connection, target, (halves, MAIN), head, batch, progress
         )
         clean = failure is None and differences == 0
+        if clean and meanwhile is not None:
+            meanwhile()
         output, _ = process.communicate() if clean else ("", None)
         if clean and process.returncode == 0 and _clean_answer(output):
             _add_rows(target, beside)
