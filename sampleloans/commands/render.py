@@ -484,14 +484,37 @@ FOLD_MIN_CHARS = 12
 still reads as an e-mail, 'an' over 'an' over 'd@' does not, nor 'receive' over 'd'."""
 
 
+FOLD_LAST_MIN_CHARS = 6
+"""The last piece of a folded word is at least this long: 'anand@open.e' over 'xample' still
+reads as one e-mail; 'pi@brown.examp' over 'le', or a sample code's last two digits alone on
+a line, reads as two values."""
+
+
 def keeps_words_readable(table: Table) -> bool:
     """True when no fixed-width column of a table breaks a word into pieces shorter than the
-    word or than `FOLD_MIN_CHARS`, whichever is shorter."""
-    return all(
-        column.width is None
-        or column.width >= min(FOLD_MIN_CHARS, _longest_word([cell_text(c) for c in column.cells]))
-        for column in table.columns
-    )
+    word or than `FOLD_MIN_CHARS`, whichever is shorter, nor leaves a last piece shorter than
+    `FOLD_LAST_MIN_CHARS`."""
+    for column in table.columns:
+        if column.width is None:
+            continue
+        texts = [cell_text(c) for c in column.cells]
+        if column.width < min(FOLD_MIN_CHARS, _longest_word(texts)):
+            return False
+        if _shortest_last_piece(texts, column.width) < FOLD_LAST_MIN_CHARS:
+            return False
+    return True
+
+
+def _shortest_last_piece(texts: list[str], width: int) -> int:
+    """The shortest last piece of any word that a column `width` wide folds (a large number
+    when it folds none): the characters left over after its whole lines."""
+    leftovers = [
+        len(word) % width
+        for text in texts
+        for word in text.split()
+        if len(word) > width and len(word) % width
+    ]
+    return min(leftovers, default=FOLD_LAST_MIN_CHARS)
 
 
 SHORT_VALUE_CHARS = 40
