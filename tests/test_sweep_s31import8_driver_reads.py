@@ -123,6 +123,6 @@ def test_an_import_into_a_ledger_writes_as_it_did_reading_through_core(
     assert dumps[0] == dumps[1]
     if refused:
         assert answers[0][0] == 1
-        assert "line 5: cannot consume 1,000.000 g" in " ".join(answers[0][1].split())
+        assert "line 5: mass_ug: cannot consume 1,000.000 g" in " ".join(answers[0][1].split())
     else:
         assert answers[0][0] == 0 and answers[0][2] == 0, answers[0]

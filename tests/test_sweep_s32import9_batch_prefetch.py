@@ -74,7 +74,7 @@ def test_a_prefetched_batch_writes_and_refuses_as_reading_each_line_s_rows(
     if case == "accepted":
         assert code == 0 and verified == 0, output
     elif case == "over the held mass":
-        assert code == 1 and "line 5: cannot consume 1,000.000 g" in said, said
+        assert code == 1 and "line 5: mass_ug: cannot consume 1,000.000 g" in said, said
         assert dumps[0] == _dump(GOLDEN / "ledger-0.1.db")  # nothing written
     else:
         assert code != 0 and "line 9:" in said and "l-2025-uoc" in said, said
