@@ -47,8 +47,8 @@ REFUSALS = {
     "the same institution": "Error: SHORT: institution KTH already exists; see 'institutions show'",
     "a case twin": "differs only in case from institution",
     "the same move": "Error: sample CE5C0000YJBP005 is already in 'Shelf 9'; give --location",
-    "the last micrograms": "Error: --mass: cannot consume 15.000 mg of CE5C0300YJFM00307: the borrower "
-    "holds only 5.000 mg on loan L-2025-OU",
+    "the last micrograms": "Error: --mass: cannot consume 15.000 mg of CE5C0300YJFM00307: the "
+    "borrower holds only 5.000 mg on loan L-2025-OU",
     "one parent split whole twice": "Error: sample CE5C0000YJYX070 is split whole into child "
     "samples; nothing of it is in the vault",
 }
