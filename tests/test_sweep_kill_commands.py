@@ -18,6 +18,7 @@ write only the ledger or make one (LEDGER_WRITES), with this file's fixtures and
 import hashlib
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -220,7 +221,25 @@ def visible(folder: Path) -> set[str]:
         for p in folder.rglob("*")
         if not any(part.startswith(".") for part in p.relative_to(folder).parts)
         and p.relative_to(folder).parts[0] not in ours
+        and not is_python_tempdir_probe(folder, p)
     }
+
+
+PROBE_NAME = re.compile(r"[a-z0-9_]{8}")
+"""The name of the file Python's `tempfile` writes in TMPDIR to test it: 8 letters of its
+`_RandomNameSequence`, no prefix, no suffix."""
+
+
+def is_python_tempdir_probe(folder: Path, path: Path) -> bool:
+    """True for the file Python writes (`blat`) and removes in TMPDIR on first use of
+    `tempfile`: a SIGKILL between the two leaves it. The folder is TMPDIR here, so that is
+    Python's, not ours, and a user's TMPDIR is where such files belong."""
+    return (
+        path.parent == folder
+        and PROBE_NAME.fullmatch(path.name) is not None
+        and path.is_file()
+        and path.read_bytes() in (b"", b"blat")
+    )
 
 
 @dataclass(frozen=True)
