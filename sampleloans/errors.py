@@ -56,13 +56,20 @@ class NotYetRecorded(NoSuchRecord):
 
     @classmethod
     def as_of(
-        cls, exc: NoSuchRecord, moment: str, held: str, *, option: str | None = None
+        cls,
+        exc: NoSuchRecord,
+        moment: str,
+        held: str,
+        *,
+        option: str | None = None,
+        later: str | None = None,
     ) -> "NotYetRecorded":
         """A record not found in the ledger as it stood at `--as-of` (`moment`, in words),
         though the request was checked against the ledger as it is: one wording for every
-        command that takes --as-of (a report, a history); `held`: '0 events'."""
+        command that takes --as-of (a report, a history); `held`: '0 events'; `later`: the
+        bound of the --as-of moments that hold it ('from 2025-05-02T10:00:01Z on')."""
         why = f"by {moment}, the --as-of moment (the ledger then held {held}); "
-        why += "give a later --as-of"
+        why += f"give --as-of {later}" if later else "give a later --as-of"
         return cls(exc.what, exc.key, why, scoped=exc.scoped, option=option or exc.option)
 
     def wording(self) -> str:

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from decimal import Decimal, localcontext
 
 from dateutil.relativedelta import relativedelta
@@ -417,6 +418,12 @@ def period_delta(iso: str) -> relativedelta:
     """Turn a canonical period from parse_period into a relativedelta for date arithmetic."""
     y, mo, d = _canonical_parts(iso)
     return relativedelta(years=y, months=mo, days=d)
+
+
+def period_longer(period_a: str, period_b: str) -> bool:
+    """Whether canonical period a is longer than period b (both counted from one date)."""
+    start = datetime(2000, 1, 1)
+    return start + period_delta(period_a) > start + period_delta(period_b)
 
 
 def format_period(iso: str) -> str:

@@ -39,10 +39,10 @@ def test_a_record_not_yet_recorded_at_the_moment_is_said_so(
     args = (option, key, "--as-of", "2020-01-01T00:00:00Z", "--out", str(out))
     code, stdout, stderr = report(ledger, COMPLIANCE, *args)
     assert code == 2, stdout + stderr
-    assert stderr == (
+    assert stderr.startswith(
         f"Error: {option} '{key}': not recorded yet by 2020-01-01 00:00 UTC, the --as-of moment "
-        "(the ledger then held 0 events); give a later --as-of\n"
-    )
+        "(the ledger then held 0 events); give --as-of from "
+    )  # the moment it names is checked in test_sweep_s38_users
     assert "no such" not in stderr
     assert not out.exists() and fingerprint(ledger) == before
 

@@ -6,6 +6,7 @@ moment refused with exit 2. Now every command that takes `--as-of` for a loan, a
 institution refuses it in the report's one line, exit 2 (table and `--json` alike).
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def test_history_and_report_refuse_a_moment_before_the_record_alike(
     )
     assert history == as_json == report
     assert history.startswith(f"Error: {option} '{key}': not recorded yet by {moment} 00:00 UTC")
-    assert history.rstrip().endswith("give a later --as-of")
+    assert re.search(r"; give --as-of from \S+Z on$", history.rstrip()), history
     assert not out.exists()
 
 

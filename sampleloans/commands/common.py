@@ -399,8 +399,8 @@ def writing(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
+        engine = open_engine(ctx)  # first: a missing ledger is exit 3 whoever acts
         declared = actor(ctx, required=not on_server(ctx))
-        engine = open_engine(ctx)
         with transaction(engine) as session:
             # BEGIN IMMEDIATE first, then read the clock: writers queued on the lock then
             # record in the order they append, so recorded_at never goes back along seq
@@ -417,8 +417,8 @@ def reading(ctx: typer.Context) -> Iterator[tuple["Session", "Context"]]:
     from sampleloans.services.ledgerfile import transaction
 
     with errors_to_exit_codes():
+        engine = open_engine(ctx)  # first: a missing ledger is exit 3 whoever acts
         declared = actor(ctx, required=not on_server(ctx))
-        engine = open_engine(ctx)
         with transaction(engine, write=False) as session:
             yield session, session_context(ctx, session, declared)
 

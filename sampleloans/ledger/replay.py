@@ -134,6 +134,38 @@ def last_taken(bind: Connection | Session, cut: Cut) -> int:
     return max(_last_occurred(connection, cut.occurred_by, up_to), int(timeless or 0))
 
 
+def earliest_cut_with(bind: Connection | Session, subject_type: str, key: str) -> datetime | None:
+    """The earliest moment whose `as_of` cut holds the record made by the subject's first
+    event; None when it has no event. A dated event is held from its date on; a reference
+    record, whatever its date, once the cut's head reaches it: from the earliest date of any
+    event from it on (a later event may be dated before it)."""
+    connection = bind if isinstance(bind, Connection) else bind.connection()
+    subject = EventSubject.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+    first = connection.execute(
+        select(table.c.seq, table.c.kind, table.c.occurred_at).where(
+            table.c.seq
+            == select(func.min(subject.c.seq))
+            .where(subject.c.subject_type == subject_type, subject.c.subject_key == key)
+            .scalar_subquery()
+        )
+    ).first()
+    if first is None:
+        return None
+    seq, kind, occurred = first
+    if kind not in TIMELESS_KINDS:
+        return from_stored(occurred)
+    earliest = connection.execute(
+        select(func.min(table.c.occurred_at)).where(table.c.seq >= seq)
+    ).scalar()
+    # text order is time order between seconds, not within one ('…:05.5Z' < '…:05Z')
+    second = str(earliest)[:19]
+    same_second = select(table.c.occurred_at).where(
+        table.c.seq >= seq, table.c.occurred_at >= second, table.c.occurred_at < second + "~"
+    )
+    return min(from_stored(stored) for (stored,) in connection.execute(same_second))
+
+
 def _last_occurred(connection: Connection, moment: datetime, up_to: int | None = None) -> int:
     """The last seq (≤ `up_to`) of an event that had occurred by `moment`; 0 when none."""
     table = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it

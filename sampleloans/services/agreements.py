@@ -24,7 +24,7 @@ from sampleloans.services.common import (
 )
 from sampleloans.services.lock_reads import read_twin_with_the_lock, read_with_the_lock, validated
 from sampleloans.services.results import AgreementWritten, agreement_written
-from sampleloans.units import check_mass_ug, parse_period
+from sampleloans.units import check_mass_ug, format_period, parse_period, period_longer
 from sampleloans.vocab import AgreementStatus, InstitutionKind, state_words
 
 RENEWAL_TERMS: dict[str, tuple[int, str]] = {"research": (1, "P6M"), "public_welfare": (1, "P1M")}
@@ -100,8 +100,10 @@ def create_agreement(
         parse_period(max_loan_period, "max loan period"),
         parse_period(inventory_interval, "inventory interval"),
     )
+    _within_the_term(max_loan_period, term, "max loan period")
     if max_extension_period is not None:
         max_extension_period = parse_period(max_extension_period, "max extension period")
+        _within_the_term(max_extension_period, term, "max extension period")
     chosen = [require_choice(p, "purpose", LENDABLE_PURPOSES) for p in allowed_purposes]
     require_distinct([c.replace("_", "-") for c in chosen], "purpose", "purpose")  # as typed
     purposes = sorted(chosen)
@@ -126,6 +128,16 @@ def create_agreement(
     )
     envelope = append(session, ctx, event, occurred_at=occurred_at)
     return agreement_written(session, envelope, number)
+
+
+def _within_the_term(period: str, term: str, field: str) -> None:
+    """A loan (or an extension) longer than the agreement's whole term could never be
+    granted under it: refused when the agreement is drafted, not at each loan."""
+    if period_longer(period, term):
+        raise InvalidInput(
+            f"{field}: {format_period(period)} is longer than the agreement's term "
+            f"({format_period(term)}); give at most {format_period(term)}"
+        )
 
 
 def sign_agreement(

@@ -10,7 +10,14 @@ from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from sampleloans.dates import format_datetime, format_moment, from_iso, refuse_future, to_iso
+from sampleloans.dates import (
+    bound_text,
+    format_datetime,
+    format_moment,
+    from_iso,
+    refuse_future,
+    to_iso,
+)
 from sampleloans.errors import InvalidInput, NoSuchRecord, NotYetRecorded
 from sampleloans.ledger.envelope import Context, from_stored, importer_of, os_account_of
 from sampleloans.ledger.payload import stored_payload
@@ -501,7 +508,9 @@ def _refuse_not_yet_recorded(
     assert cut.occurred_by is not None  # an --as-of cut
     missing = NoSuchRecord(subject_type, key, "", option=f"--{subject_type}")
     held = counted(replay.last_taken(session, cut), "event")
-    raise NotYetRecorded.as_of(missing, format_moment(cut.occurred_by), held)
+    since = replay.earliest_cut_with(session, subject_type, key)
+    later = bound_text(since) if since else None
+    raise NotYetRecorded.as_of(missing, format_moment(cut.occurred_by), held, later=later)
 
 
 def _sample_state(sample: Sample) -> SampleState:

@@ -81,7 +81,14 @@ from sampleloans.services.queries import issued_under, sent_back_at
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code, taken_child_code
 from sampleloans.text import counted
-from sampleloans.units import check_mass_ug, format_mass, format_period, parse_period, period_delta
+from sampleloans.units import (
+    check_mass_ug,
+    format_mass,
+    format_period,
+    parse_period,
+    period_delta,
+    period_longer,
+)
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
     AgreementStatus,
@@ -212,12 +219,6 @@ MANY_KEYS = 20
 """Sample codes of a loan request read with the writers' lock at most (one pipelined read each)."""
 
 
-def _longer(period_a: str, period_b: str) -> bool:
-    """Whether period a is longer than period b (compared from a fixed date)."""
-    start = datetime(2000, 1, 1)
-    return start + period_delta(period_a) > start + period_delta(period_b)
-
-
 def request_loan(
     session: Session,
     ctx: Context,
@@ -274,7 +275,7 @@ def request_loan(
             f"{purpose.replace('_', '-')}"
         )
     period = parse_period(loan_period, "period") if loan_period else deal.max_loan_period
-    if _longer(period, deal.max_loan_period):
+    if period_longer(period, deal.max_loan_period):
         raise RuleViolation(
             f"period: {format_period(period)} is longer than agreement {deal.number} allows "
             f"({format_period(deal.max_loan_period)})"
@@ -1138,7 +1139,7 @@ def extend_loan(
         )
     if loan.extensions_granted >= deal.max_extensions:
         raise RuleViolation(_no_more_extensions(number, loan.extensions_granted, deal))
-    if _longer(period, deal.max_extension_period):
+    if period_longer(period, deal.max_extension_period):
         raise RuleViolation(
             f"period: {format_period(period)} is longer than one extension may be under agreement "
             f"{deal.number} ({format_period(deal.max_extension_period)})"

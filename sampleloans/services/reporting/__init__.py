@@ -209,7 +209,7 @@ def rebuild_at(
     head_hash = hash_at(session, head_seq)
     head = None if head_hash is None else (head_seq, head_hash)  # none taken: the genesis
     with replay.ledger_at(session, cut, scope=_scope_of(session, request)) as past:
-        report = _build(past, request, generated_at, head=head)
+        report = _build(past, request, generated_at, head=head, live=session)
     return with_checkpoint(session, report, checkpoint)
 
 
@@ -297,6 +297,7 @@ def _build(
     request: ReportRequest,
     generated_at: datetime,
     head: tuple[int, str] | None = None,
+    live: Session | None = None,
 ) -> Report:
     head_seq, head_hash = head or ledger_head(session)
     builders: dict[str, Builder] = {
@@ -310,7 +311,13 @@ def _build(
     except NoSuchRecord as exc:
         if request.as_of:  # it exists now (the request was checked against the ledger as it is)
             moment = format_moment(from_iso(request.as_of))  # as typed, to its second
-            raise NotYetRecorded.as_of(exc, moment, counted(head_seq, "event")) from None
+            from sampleloans.ledger import replay  # only on this refusal
+
+            # when it came to be is read from the ledger as it is (`live`), not as it stood
+            since = replay.earliest_cut_with(live or session, exc.what, exc.key)
+            later = bound_text(since) if since else None
+            held = counted(head_seq, "event")
+            raise NotYetRecorded.as_of(exc, moment, held, later=later) from None
         hint = f"{exc.hint} (in the ledger up to event {head_seq})"
         raise NoSuchRecord(exc.what, exc.key, hint, scoped=exc.scoped, option=exc.option) from None
     except NotFound as exc:
