@@ -27,9 +27,9 @@ from sampleloans.ledger.envelope import Context
 from sampleloans.readmodels.report import (
     FROZEN_ON_LOAN_LAYOUT,
     REPORT_LAYOUT,
+    ByLayout,
     CustodyBody,
     ItemRow,
-    Rejudged,
 )
 from sampleloans.readmodels.statement import FROZEN_ON_LOAN_VERSION, STATEMENT_LAYOUT
 from sampleloans.reports import statement as statement_pdf
@@ -191,7 +191,7 @@ def test_a_layout_16_file_still_verifies_byte_for_byte(
         report = build_report(session, curator(), request, generated_at=db_now())
     assert isinstance(report.body, CustodyBody)
     (row,) = [r for r in report.body.items if r.code == OU_RETURNED]
-    assert isinstance(row, ItemRow) and row.frozen == Rejudged(False, True, FROZEN_ON_LOAN_LAYOUT)
+    assert isinstance(row, ItemRow) and row.frozen == ByLayout(False, True, FROZEN_ON_LOAN_LAYOUT)
     out = tmp_path / "custody-16.pdf"
     out.write_bytes(reports.render(replace(report, layout=FROZEN_ON_LOAN_LAYOUT - 1)))
     assert f"{OU_RETURNED}" in pdf_words(out) and "returned (frozen)" in pdf_words(out)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.readmodels.handover import Handover
@@ -96,62 +96,50 @@ Words = str | Reworded
 """A text of a read model: a plain string, or one whose words changed with a layout."""
 
 
-@dataclass(frozen=True)
-class Remeasured:
-    """A mass a later page layout counts better: `earlier_ug` as the layouts before `since`
-    printed it (their content digest covers it, so their files still verify), `ug` from
-    `since` on."""
+V = TypeVar("V", int, bool)
+"""What a layout may count or judge differently: a mass, a yes or no."""
 
-    ug: int
-    earlier_ug: int
+
+@dataclass(frozen=True)
+class ByLayout(Generic[V]):
+    """A mass or a yes or no that a later page layout counts or judges better: `earlier` as
+    the layouts before `since` printed it (their content digest covers it, so their files
+    still verify), `value` from `since` on."""
+
+    value: V
+    earlier: V
     since: int
 
-    def in_layout(self, layout: int) -> int:
-        """The mass `layout` prints (and digests)."""
-        return self.ug if layout >= self.since else self.earlier_ug
+    def in_layout(self, layout: int) -> V:
+        """The value `layout` prints (and digests)."""
+        return self.value if layout >= self.since else self.earlier
 
 
-Mass = int | Remeasured
+Mass = int | ByLayout[int]
 """A mass of a read model: plain micrograms, or one a layout came to count differently."""
+
+Flag = bool | ByLayout[bool]
+"""A yes or no of a read model: a plain bool, or one a layout came to judge differently."""
 
 
 def remeasured(ug: int, earlier_ug: int, since: int) -> Mass:
     """`ug`, kept a plain int when the layouts before `since` said the same."""
-    return ug if ug == earlier_ug else Remeasured(ug, earlier_ug, since)
-
-
-@dataclass(frozen=True)
-class Rejudged:
-    """A yes or no a later page layout judges better: `earlier` as the layouts before `since`
-    printed it (their content digest covers it, so their files still verify), `flag` from
-    `since` on."""
-
-    flag: bool
-    earlier: bool
-    since: int
-
-    def in_layout(self, layout: int) -> bool:
-        """The yes or no `layout` prints (and digests)."""
-        return self.flag if layout >= self.since else self.earlier
-
-
-Flag = bool | Rejudged
-"""A yes or no of a read model: a plain bool, or one a layout came to judge differently."""
+    return ug if ug == earlier_ug else ByLayout(ug, earlier_ug, since)
 
 
 def rejudged(flag: bool, earlier: bool, since: int) -> Flag:
     """`flag`, kept a plain bool when the layouts before `since` said the same."""
-    return flag if flag == earlier else Rejudged(flag, earlier, since)
+    return flag if flag == earlier else ByLayout(flag, earlier, since)
 
 
 def flag_in(value: Flag, layout: int) -> bool:
     """The yes or no `layout` prints."""
-    return value.in_layout(layout) if isinstance(value, Rejudged) else value
+    return value.in_layout(layout) if isinstance(value, ByLayout) else value
 
 
 def mass_in(value: Mass, layout: int) -> int:
     """The micrograms a mass prints in `layout`."""
-    return value.in_layout(layout) if isinstance(value, Remeasured) else value
+    return value.in_layout(layout) if isinstance(value, ByLayout) else value
 
 
 def reworded(text: str, earlier: str, since: int) -> Words:
@@ -498,7 +486,7 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # (`readmodels/items.py`): a sample the borrower split off shows its mass "From split", not as
 # issued, so the issued masses add up to what was issued, and a frozen sample's state says
 # "(frozen)", as `samples show` does (before: the split mass counted as issued, a frozen sample
-# read "held"); the issued mass the digest covers is `Remeasured`, 9 = a loan recalled by the
+# read "held"); the issued mass the digest covers is a `ByLayout`, 9 = a loan recalled by the
 # lender says so: the custody, return and inventory reports and the overdue notice list each
 # recall (when, why, the due date it set; before: only the custody report's event row), and a
 # report printed for a researcher of the borrowing institution (its request's `audience`,
@@ -542,7 +530,7 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # 17 = a sample's state says "(frozen)" on a loan only while the sample is on that loan
 # (`queries.frozen_on_loan`), as `loans show`, `status` and `balance` say it (before: a sample
 # frozen after it came back, or brought back frozen, read "returned (frozen)" on every loan it
-# was ever on; `ItemRow.frozen` is `Rejudged`, `FROZEN_ON_LOAN_LAYOUT`).
+# was ever on; `ItemRow.frozen` is a `ByLayout`, `FROZEN_ON_LOAN_LAYOUT`).
 REPORT_LAYOUT = 17
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
 FITTED_HEAD_LAYOUT = 4
@@ -751,7 +739,7 @@ def plain(value: Any, layout: int = REPORT_LAYOUT) -> Any:
     fields and words of `layout` only."""
     if isinstance(value, Reworded):
         return value.words(layout)
-    if isinstance(value, (Remeasured, Rejudged)):
+    if isinstance(value, ByLayout):
         return value.in_layout(layout)
     if isinstance(value, _ATOMS):
         return value
@@ -797,7 +785,7 @@ def _canonical_parts(value: Any, layout: int) -> Iterator[str]:
     """
     if isinstance(value, Reworded):
         yield _JSON.encode(value.words(layout))
-    elif isinstance(value, (Remeasured, Rejudged)):
+    elif isinstance(value, ByLayout):
         yield _JSON.encode(value.in_layout(layout))
     elif isinstance(value, (tuple, list)):
         yield "["

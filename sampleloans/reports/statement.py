@@ -107,7 +107,7 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # "[corrected by N]" (`StatementEvent.recorded_at`, `corrected_by`; before: neither).
 # 15 = a sample's state says "(frozen)" only while it is on that loan, as `status` says it
 # (`queries.frozen_on_loan`; before: a sample of a partial return frozen back in the vault read
-# "returned (frozen)"; `StatementItem.frozen` is `Rejudged`).
+# "returned (frozen)"; `StatementItem.frozen` is a `ByLayout`).
 METADATA_VERSION = STATEMENT_LAYOUT
 METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 VERSION_2 = 2
