@@ -118,6 +118,14 @@ queue."""
 STORED_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{6})?Z$"
 """A time as `dates.to_iso` stores it (UTC, 'Z', microseconds when not zero), as a POSIX regular
 expression: the only `recorded_at` the actor trigger accepts (revision 0014)."""
+PAYLOAD_MAX_CHARS = 1024 * 1024
+"""The longest payload the actor trigger accepts, in characters (revision 0016): a lab event's
+is a few hundred, and one of this length still fits its export line (at most 16 MiB, what
+`import` and `restore --events` read) with every character written as a 6-character escape.
+Before it, a login's psql event of 100 MB was kept, and every export of the ledger was one
+that no restore reads back."""
+PAYLOAD_CHECK = "length(NEW.payload) >"
+"""The words of the actor trigger's payload check, which `verify` looks for in its body."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 NEW_OWN_EVENT = "sampleloans_event_is_new_own"
 EVENT_HASHES = "sampleloans_event_hashes"
@@ -343,6 +351,12 @@ _FUNCTIONS = (
         IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = NEW.actor AND p.active) THEN
             RAISE EXCEPTION 'event actor % is not an active person of the ledger', NEW.actor
                 USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- an event the export of the ledger still carries in one line that restore reads
+        IF {PAYLOAD_CHECK} {PAYLOAD_MAX_CHARS} THEN
+            RAISE EXCEPTION 'event payload of % characters is longer than the '
+                            '{PAYLOAD_MAX_CHARS:,} an event may hold', length(NEW.payload)
+                USING ERRCODE = 'program_limit_exceeded';
         END IF;
         -- recorded at the server's clock, read by this very transaction, in the form the
         -- program stores (UTC, 'Z'): never the client's, nor a word the server reads as a time
@@ -714,11 +728,11 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _event_policy_problems(connection)
     problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
-    clock = _server_clock_problems(connection)
-    problems += clock
+    actor = _server_clock_problems(connection) + _payload_limit_problems(connection)
+    problems += actor
     sessions = _session_end_problems(connection)
     problems += sessions
-    named = (*(["ledger_event_actor()"] if clock else []), *([SET_LOGIN] if sessions else []))
+    named = (*(["ledger_event_actor()"] if actor else []), *([SET_LOGIN] if sessions else []))
     problems += function_problems(connection, named=named)
     return problems
 
@@ -736,6 +750,21 @@ def _server_clock_problems(connection: Any) -> list[str]:
         "the actor trigger accepts an event whose recorded_at is not the server's clock in the "
         "stored form (the text 'now', or a time before the last event's), which no later "
         f"write, checkpoint or verify reads; {_remedy(connection)}"
+    ]
+
+
+def _payload_limit_problems(connection: Any) -> list[str]:
+    """The actor trigger's function that accepts a payload of any length (a ledger secured
+    before revision 0016): a login's psql event of 100 MB is kept for good."""
+    source = connection.execute(
+        text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('ledger_event_actor()')")
+    ).scalar()
+    if source is None or PAYLOAD_CHECK in str(source):  # none: the triggers' check names it
+        return []
+    return [
+        "the actor trigger accepts an event payload of any length (a login's psql event of "
+        f"100 MB is kept for good, and no export of the ledger is read back by restore; at most "
+        f"{PAYLOAD_MAX_CHARS:,} characters are needed); {_remedy(connection)}"
     ]
 
 
