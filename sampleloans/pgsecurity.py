@@ -728,7 +728,7 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _event_policy_problems(connection)
     problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
-    actor = _server_clock_problems(connection) + _payload_limit_problems(connection)
+    actor = _actor_trigger_problems(connection)
     problems += actor
     sessions = _session_end_problems(connection)
     problems += sessions
@@ -737,34 +737,30 @@ def defence_problems(connection: Any) -> list[str]:
     return problems
 
 
-def _server_clock_problems(connection: Any) -> list[str]:
-    """The actor trigger's function that accepts a `recorded_at` not in the stored form of the
-    server's clock (the text `now`, which the server reads as the transaction's time) or
-    before the event it follows (a ledger secured before revision 0014)."""
+ACTOR_CHECKS = {
+    STORED_TIME: "accepts an event whose recorded_at is not the server's clock in the stored "
+    "form (the text 'now', or a time before the last event's), which no later write, "
+    "checkpoint or verify reads",
+    PAYLOAD_CHECK: "accepts an event payload of any length (a login's psql event of 100 MB is "
+    "kept for good, and no export of the ledger is read back by restore; at most "
+    f"{PAYLOAD_MAX_CHARS:,} characters are needed)",
+}
+"""Each check of the actor trigger's function by words of its body, and what a function
+without it lets through: the clock (a ledger secured before revision 0014) and the payload's
+length (before revision 0016)."""
+
+
+def _actor_trigger_problems(connection: Any) -> list[str]:
+    """Each check the actor trigger's function lacks (`ACTOR_CHECKS`), saying what to run."""
     source = connection.execute(
         text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('ledger_event_actor()')")
     ).scalar()
-    if source is None or STORED_TIME in str(source):  # none: the triggers' check names it
+    if source is None:  # the triggers' check names it
         return []
     return [
-        "the actor trigger accepts an event whose recorded_at is not the server's clock in the "
-        "stored form (the text 'now', or a time before the last event's), which no later "
-        f"write, checkpoint or verify reads; {_remedy(connection)}"
-    ]
-
-
-def _payload_limit_problems(connection: Any) -> list[str]:
-    """The actor trigger's function that accepts a payload of any length (a ledger secured
-    before revision 0016): a login's psql event of 100 MB is kept for good."""
-    source = connection.execute(
-        text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('ledger_event_actor()')")
-    ).scalar()
-    if source is None or PAYLOAD_CHECK in str(source):  # none: the triggers' check names it
-        return []
-    return [
-        "the actor trigger accepts an event payload of any length (a login's psql event of "
-        f"100 MB is kept for good, and no export of the ledger is read back by restore; at most "
-        f"{PAYLOAD_MAX_CHARS:,} characters are needed); {_remedy(connection)}"
+        f"the actor trigger {lets_through}; {_remedy(connection)}"
+        for words, lets_through in ACTOR_CHECKS.items()
+        if words not in str(source)
     ]
 
 

@@ -8,42 +8,34 @@ Now the actor trigger refuses a payload longer than 1,048,576 characters (revisi
 `verify` names an actor trigger without that check.
 """
 
-import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy import create_engine
 
-from sampleloans import db, migrate, pgsecurity
-from tests.pg_secured import CURATOR, as_dba, cli, database_copy, secured_demo_database
+from sampleloans import db, pgsecurity
+from tests.pg_secured import (
+    CURATOR,
+    as_dba,
+    cli,
+    database_copy,
+    revision_module,
+    secured_demo_database,
+)
 from tests.pgcluster import PgServer
 
 PASSWORD = "s3cret-login"  # as the other modules: login roles are cluster-wide
 RESEARCHER = "moynier@ipgp.example"
 LOAN = "L-2025-IPGP"  # the researcher's institution's loan in the demo
-VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
-STORED_NOW = (
-    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-)
+STORED_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 """The server's clock in the form the actor trigger accepts (`recorded_at`)."""
 OLD_PAYLOAD = (
     "the actor trigger accepts an event payload of any length (a login's psql event of 100 MB "
     "is kept for good, and no export of the ledger is read back by restore; at most 1,048,576 "
     "characters are needed)"
 )
-
-
-def _revision(name: str) -> ModuleType:
-    """A revision's module (its frozen SQL), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(name, VERSIONS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +88,15 @@ def test_a_researchers_psql_event_with_a_huge_payload_is_refused(
     with database_copy(pg_server, template, "huge") as url:
         before = _head(url)
         researcher = _researcher(pg_server, url.rsplit("/", 1)[1])
-        with psycopg.connect(researcher) as connection:
-            with pytest.raises(
+        with (
+            psycopg.connect(researcher) as connection,
+            pytest.raises(
                 psycopg.errors.ProgramLimitExceeded,
                 match=r"event payload of 5000102 characters is longer than the 1,048,576 an "
                 r"event may hold",
-            ):
-                _append(connection, _consumption(5_000_000))
+            ),
+        ):
+            _append(connection, _consumption(5_000_000))
         assert _head(url) == before
 
 
@@ -124,7 +118,7 @@ def _as_secured_by_0015(url: str) -> None:
     trigger's function without the payload check, the schema at 0015."""
     as_dba(
         url,
-        _revision("0014_clock_sessions_kept_records").EVENT_ACTOR,
+        revision_module("0014_clock_sessions_kept_records").EVENT_ACTOR,
         "UPDATE alembic_version SET version_num = '0015_loan_item_samples'",
     )
 
@@ -150,16 +144,18 @@ def test_verify_names_the_older_actor_trigger_until_db_upgrade(
         assert f"from 0015_loan_item_samples to {db.SCHEMA_HEAD}" in upgraded.stdout
         clean = cli(url, "--as", CURATOR, "verify")
         assert clean.exit_code == 0, clean.stdout + clean.stderr
-        with psycopg.connect(researcher) as connection:
-            with pytest.raises(psycopg.errors.ProgramLimitExceeded):
-                _append(connection, _consumption(2_000_000))
+        with (
+            psycopg.connect(researcher) as connection,
+            pytest.raises(psycopg.errors.ProgramLimitExceeded),
+        ):
+            _append(connection, _consumption(2_000_000))
 
 
 def test_verify_at_this_revision_says_to_secure_again(pg_server: PgServer, template: str) -> None:
     """The payload check dropped from the actor trigger by hand at this release's revision:
     the finding says `db secure` again (service level as well), which puts it back."""
     with database_copy(pg_server, template, "dropped") as url:
-        as_dba(url, _revision("0014_clock_sessions_kept_records").EVENT_ACTOR)
+        as_dba(url, revision_module("0014_clock_sessions_kept_records").EVENT_ACTOR)
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         try:
             with engine.connect() as connection:
