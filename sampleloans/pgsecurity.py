@@ -118,14 +118,18 @@ queue."""
 STORED_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{6})?Z$"
 """A time as `dates.to_iso` stores it (UTC, 'Z', microseconds when not zero), as a POSIX regular
 expression: the only `recorded_at` the actor trigger accepts (revision 0014)."""
-PAYLOAD_MAX_CHARS = 1024 * 1024
-"""The longest payload the actor trigger accepts, in characters (revision 0016): a lab event's
-is a few hundred, and one of this length still fits its export line (at most 16 MiB, what
-`import` and `restore --events` read) with every character written as a 6-character escape.
-Before it, a login's psql event of 100 MB was kept, and every export of the ledger was one
-that no restore reads back."""
-PAYLOAD_CHECK = "length(NEW.payload) >"
-"""The words of the actor trigger's payload check, which `verify` looks for in its body."""
+EVENT_MAX_CHARS = 1024 * 1024
+"""The most characters the actor trigger accepts in an event's own texts, together (revision
+0016): a lab event's are a few hundred, and an event of this length still fits its export line
+(at most 16 MiB, what `import` and `restore --events` read) with every character written as a
+6-character escape. Before it, a login's psql event of 100 MB (in its payload, or its OS user
+or reason) was kept, and every export of the ledger was one that no restore reads back."""
+EVENT_LENGTH = (
+    "length(NEW.kind) + length(NEW.payload) + length(NEW.occurred_at) + length(NEW.os_user) "
+    "+ coalesce(length(NEW.reason), 0)"
+)
+"""An event's own texts' length (the seq, hashes, actor and recorded_at are checked as such);
+`verify` looks for these words in the actor trigger's body."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 NEW_OWN_EVENT = "sampleloans_event_is_new_own"
 EVENT_HASHES = "sampleloans_event_hashes"
@@ -353,9 +357,10 @@ _FUNCTIONS = (
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
         -- an event the export of the ledger still carries in one line that restore reads
-        IF {PAYLOAD_CHECK} {PAYLOAD_MAX_CHARS} THEN
-            RAISE EXCEPTION 'event payload of % characters is longer than the '
-                            '{PAYLOAD_MAX_CHARS:,} an event may hold', length(NEW.payload)
+        IF {EVENT_LENGTH} > {EVENT_MAX_CHARS} THEN
+            RAISE EXCEPTION 'event of % characters (its kind, payload, occurred_at, os_user and '
+                            'reason) is longer than the {EVENT_MAX_CHARS:,} an event may hold',
+                {EVENT_LENGTH}
                 USING ERRCODE = 'program_limit_exceeded';
         END IF;
         -- recorded at the server's clock, read by this very transaction, in the form the
@@ -741,12 +746,12 @@ ACTOR_CHECKS = {
     STORED_TIME: "accepts an event whose recorded_at is not the server's clock in the stored "
     "form (the text 'now', or a time before the last event's), which no later write, "
     "checkpoint or verify reads",
-    PAYLOAD_CHECK: "accepts an event payload of any length (a login's psql event of 100 MB is "
-    "kept for good, and no export of the ledger is read back by restore; at most "
-    f"{PAYLOAD_MAX_CHARS:,} characters are needed)",
+    EVENT_LENGTH: "accepts an event of any length (a login's psql event of 100 MB is kept for "
+    "good, and no export of the ledger is read back by restore; at most "
+    f"{EVENT_MAX_CHARS:,} characters are needed)",
 }
 """Each check of the actor trigger's function by words of its body, and what a function
-without it lets through: the clock (a ledger secured before revision 0014) and the payload's
+without it lets through: the clock (a ledger secured before revision 0014) and the event's
 length (before revision 0016)."""
 
 

@@ -1,18 +1,20 @@
-"""An event's payload is at most 1,048,576 characters.
+"""An event's own texts are at most 1,048,576 characters together.
 
 On a PostgreSQL ledger secured with `db secure` (nothing else: SQLite, or PostgreSQL without the
 login hardening, is unchanged): the actor trigger's function `ledger_event_actor()` refuses an
-event whose payload is longer (`event payload of N characters is longer than the 1,048,576 an
-event may hold`). Before, a login's psql event of 100 MB was kept for good: its own lab event
-passed every check (its hash is not the database's to check), every later export of the ledger
-held a line longer than the 16 MiB that `import` and `restore --events` read, and `verify` held
-it in memory several times over. A lab event's payload is a few hundred characters.
+event whose kind, payload, occurred_at, os_user and reason are longer together (`event of N
+characters (its kind, payload, occurred_at, os_user and reason) is longer than the 1,048,576 an
+event may hold`). Before, a login's psql event of 100 MB (in its payload, or its OS user or
+reason) was kept for good: its own lab event passed every check (its hash is not the
+database's to check), every later export of the ledger held a line longer than the 16 MiB that
+`import` and `restore --events` read, and `verify` held it in memory several times over. A lab
+event's texts are a few hundred characters.
 
 Frozen (docs/migrations.md rule 4): the SQL below is this revision's own copy of what
 `sampleloans/pgsecurity.py` installs. One DO block that does nothing on a ledger without the
 hardening, so the offline script (`db upgrade --sql`) is the same for both. Run by the DBA.
 
-Revision ID: 0016_event_payload_limit
+Revision ID: 0016_event_size_limit
 Revises: 0015_loan_item_samples
 Create Date: 2026-12-03
 """
@@ -22,13 +24,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_event_payload_limit"
+revision: str = "0016_event_size_limit"
 down_revision: str | Sequence[str] | None = "0015_loan_item_samples"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SECURED_MARKER = "sampleloans_login_institution"
 STORED_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{6})?Z$"
+EVENT_LENGTH = (
+    "length(NEW.kind) + length(NEW.payload) + length(NEW.occurred_at) + length(NEW.os_user) "
+    "+ coalesce(length(NEW.reason), 0)"
+)
 EVENT_ACTOR = f"""CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigger
     LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
     DECLARE
@@ -46,9 +52,10 @@ EVENT_ACTOR = f"""CREATE OR REPLACE FUNCTION ledger_event_actor() RETURNS trigge
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
         -- an event the export of the ledger still carries in one line that restore reads
-        IF length(NEW.payload) > 1048576 THEN
-            RAISE EXCEPTION 'event payload of % characters is longer than the '
-                            '1,048,576 an event may hold', length(NEW.payload)
+        IF {EVENT_LENGTH} > 1048576 THEN
+            RAISE EXCEPTION 'event of % characters (its kind, payload, occurred_at, os_user and '
+                            'reason) is longer than the 1,048,576 an event may hold',
+                {EVENT_LENGTH}
                 USING ERRCODE = 'program_limit_exceeded';
         END IF;
         -- recorded at the server's clock, read by this very transaction, in the form the
