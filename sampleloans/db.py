@@ -2883,7 +2883,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0015_loan_item_samples"
+SCHEMA_HEAD = "0016_event_size_limit"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

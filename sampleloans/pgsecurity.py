@@ -118,6 +118,18 @@ queue."""
 STORED_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{6})?Z$"
 """A time as `dates.to_iso` stores it (UTC, 'Z', microseconds when not zero), as a POSIX regular
 expression: the only `recorded_at` the actor trigger accepts (revision 0014)."""
+EVENT_MAX_CHARS = 1024 * 1024
+"""The most characters the actor trigger accepts in an event's own texts, together (revision
+0016): a lab event's are a few hundred, and an event of this length still fits its export line
+(at most 16 MiB, what `import` and `restore --events` read) with every character written as a
+6-character escape. Before it, a login's psql event of 100 MB (in its payload, or its OS user
+or reason) was kept, and every export of the ledger was one that no restore reads back."""
+EVENT_LENGTH = (
+    "length(NEW.kind) + length(NEW.payload) + length(NEW.occurred_at) + length(NEW.os_user) "
+    "+ coalesce(length(NEW.reason), 0)"
+)
+"""An event's own texts' length (the seq, hashes, actor and recorded_at are checked as such);
+`verify` looks for these words in the actor trigger's body."""
 FORBIDDEN_ON_EVENTS = ("UPDATE", "DELETE", "TRUNCATE")
 NEW_OWN_EVENT = "sampleloans_event_is_new_own"
 EVENT_HASHES = "sampleloans_event_hashes"
@@ -343,6 +355,13 @@ _FUNCTIONS = (
         IF NOT EXISTS (SELECT 1 FROM person p WHERE p.email = NEW.actor AND p.active) THEN
             RAISE EXCEPTION 'event actor % is not an active person of the ledger', NEW.actor
                 USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- an event the export of the ledger still carries in one line that restore reads
+        IF {EVENT_LENGTH} > {EVENT_MAX_CHARS} THEN
+            RAISE EXCEPTION 'event of % characters (its kind, payload, occurred_at, os_user and '
+                            'reason) is longer than the {EVENT_MAX_CHARS:,} an event may hold',
+                {EVENT_LENGTH}
+                USING ERRCODE = 'program_limit_exceeded';
         END IF;
         -- recorded at the server's clock, read by this very transaction, in the form the
         -- program stores (UTC, 'Z'): never the client's, nor a word the server reads as a time
@@ -714,28 +733,39 @@ def defence_problems(connection: Any) -> list[str]:
     problems += _event_policy_problems(connection)
     problems += _inactive_staff_problems(connection)
     problems += _staff_policy_problems(connection)
-    clock = _server_clock_problems(connection)
-    problems += clock
+    actor = _actor_trigger_problems(connection)
+    problems += actor
     sessions = _session_end_problems(connection)
     problems += sessions
-    named = (*(["ledger_event_actor()"] if clock else []), *([SET_LOGIN] if sessions else []))
+    named = (*(["ledger_event_actor()"] if actor else []), *([SET_LOGIN] if sessions else []))
     problems += function_problems(connection, named=named)
     return problems
 
 
-def _server_clock_problems(connection: Any) -> list[str]:
-    """The actor trigger's function that accepts a `recorded_at` not in the stored form of the
-    server's clock (the text `now`, which the server reads as the transaction's time) or
-    before the event it follows (a ledger secured before revision 0014)."""
+ACTOR_CHECKS = {
+    STORED_TIME: "accepts an event whose recorded_at is not the server's clock in the stored "
+    "form (the text 'now', or a time before the last event's), which no later write, "
+    "checkpoint or verify reads",
+    EVENT_LENGTH: "accepts an event of any length (a login's psql event of 100 MB is kept for "
+    "good, and no export of the ledger is read back by restore; at most "
+    f"{EVENT_MAX_CHARS:,} characters are needed)",
+}
+"""Each check of the actor trigger's function by words of its body, and what a function
+without it lets through: the clock (a ledger secured before revision 0014) and the event's
+length (before revision 0016)."""
+
+
+def _actor_trigger_problems(connection: Any) -> list[str]:
+    """Each check the actor trigger's function lacks (`ACTOR_CHECKS`), saying what to run."""
     source = connection.execute(
         text("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('ledger_event_actor()')")
     ).scalar()
-    if source is None or STORED_TIME in str(source):  # none: the triggers' check names it
+    if source is None:  # the triggers' check names it
         return []
     return [
-        "the actor trigger accepts an event whose recorded_at is not the server's clock in the "
-        "stored form (the text 'now', or a time before the last event's), which no later "
-        f"write, checkpoint or verify reads; {_remedy(connection)}"
+        f"the actor trigger {lets_through}; {_remedy(connection)}"
+        for words, lets_through in ACTOR_CHECKS.items()
+        if words not in str(source)
     ]
 
 

@@ -2,17 +2,31 @@
 with it as the DBA: the setup shared by the tests of verify's defence checks (triggers, policies,
 the functions they call)."""
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 
 import psycopg
 from typer.testing import CliRunner, Result
 
+from sampleloans import migrate
 from sampleloans.cli import app
 from tests.pgcluster import PgServer, fresh_database
 
 CURATOR = "curator@naoc.example"
 COMPLIANCE = "compliance@naoc.example"
+VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
+
+
+def revision_module(name: str) -> ModuleType:
+    """A revision's module (its frozen SQL), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, VERSIONS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def cli(url: str, *args: str) -> Result:

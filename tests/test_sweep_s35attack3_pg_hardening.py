@@ -12,11 +12,9 @@
    tables and inserted checkpoints): now `people deactivate` ends it.
 """
 
-import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import psycopg
 import pytest
@@ -27,28 +25,25 @@ from sqlalchemy import create_engine, text
 from sampleloans import db, migrate, pgsecurity
 from sampleloans.ledger import chain
 from sampleloans.services.verify import replay_into
-from tests.pg_secured import CURATOR, as_dba, cli, database_copy, secured_demo_database
+from tests.pg_secured import (
+    CURATOR,
+    as_dba,
+    cli,
+    database_copy,
+    revision_module,
+    secured_demo_database,
+)
 from tests.pgcluster import PgServer, fresh_database
 
 PASSWORD = "s3cret-login"  # as the other modules: login roles are cluster-wide
 SECOND = "second.curator@naoc.example"
 THIRD = "third.curator@naoc.example"
-VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
 GOLDEN = Path(__file__).parent / "golden"
 SEQUENCE_GRANTS_BEFORE = (
     "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public "
     "TO sampleloans_curator, sampleloans_compliance, sampleloans_researcher"
 )
 """What `db secure` granted on the sequences before stop 34: every group USAGE."""
-
-
-def _revision(name: str) -> ModuleType:
-    """A revision's module (its frozen SQL), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(name, VERSIONS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _password(server: PgServer, email: str) -> None:
@@ -158,9 +153,9 @@ def _as_secured_by_0013(url: str) -> None:
     group's USAGE on the sequences."""
     as_dba(
         url,
-        _revision("0006_definer_search_path").EVENT_ACTOR,
+        revision_module("0006_definer_search_path").EVENT_ACTOR,
         "ALTER FUNCTION ledger_event_actor() SET search_path = public, pg_temp",  # as db secure
-        _revision("0011_active_staff").SET_LOGIN,
+        revision_module("0011_active_staff").SET_LOGIN,
         "REVOKE pg_signal_backend FROM sampleloans_owner",
         SEQUENCE_GRANTS_BEFORE,
         "UPDATE alembic_version SET version_num = '0013_notification_append_only'",

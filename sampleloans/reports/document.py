@@ -14,6 +14,8 @@ from sampleloans.errors import InvalidInput
 from sampleloans.fileio import read_input_bytes
 
 METADATA_MAX_CHARS = 4096  # a report's Keywords JSON is a few hundred characters
+PDF_HEADER = b"%PDF-"
+"""The first bytes of every report (reportlab writes them; signing appends after them)."""
 
 
 @contextmanager
@@ -45,6 +47,8 @@ def document_metadata(data: bytes, not_a_report: str) -> dict[str, Any]:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    if not data.startswith(PDF_HEADER):  # pypdf would search all of it for one: 40 s, 300 MB
+        raise InvalidInput(f"{not_a_report} (not a readable PDF)")
     signed = data
     if b"/ByteRange" in data:  # a signed report: its claim is what the signer signed
         from sampleloans.reports.signing import signed_extent
