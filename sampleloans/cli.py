@@ -474,6 +474,9 @@ def _plain_arguments(command: Any) -> None:
             param.__class__ = _PlainArgument
 
 
+HELP_MAX_COLUMNS = 120
+"""The widest `--help` is drawn (a wider terminal gets lines of this width)."""
+
 app = typer.Typer(
     name="sampleloans",
     help="The custody ledger for lunar samples lent to researchers.",
@@ -481,6 +484,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     cls=LazyGroup,
+    # help follows the terminal up to 120 columns (Click stops at 80): a command list's
+    # one-line summaries are cut with "..." where they do not fit
+    context_settings={"max_content_width": HELP_MAX_COLUMNS},
 )
 
 

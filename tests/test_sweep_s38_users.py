@@ -8,7 +8,10 @@
   now comes first, for reads and writes, as it already did for `verify` and `export`.
 """
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,38 @@ def test_an_institution_is_held_from_the_first_event_dated_up_to_it(
     assert bound == "2025-04-01T09:45:00Z"
     ok(runner, *history, bound)
     refused(runner, db_path, *history, "2025-04-01T09:44:59Z", code=2)
+
+
+def shown_help(*names: str, columns: int = 120) -> str:
+    """`sampleloans NAMES --help` in a real process on a terminal `columns` wide (Click's test
+    runner draws help 80 wide whatever the terminal)."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    argv = [sys.executable, "-m", "sampleloans", *names, "--help"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def listed_commands(help_text: str) -> dict[str, str]:
+    """The command list of a group's --help: name → its one-line summary."""
+    if "Commands:" not in help_text:
+        return {}
+    lines = help_text.split("Commands:\n", 1)[1].splitlines()
+    return {line.split()[0]: line.split(None, 1)[1] for line in lines if line.startswith("  ")}
+
+
+def test_at_120_columns_no_command_summary_is_cut() -> None:
+    """Click draws help at most 80 columns wide, cutting a summary with '...': the first
+    line of `sampleloans --help` read 'Check the whole ledger: hash chain, replay =...'.
+    Help now follows the terminal up to 120 columns, and every first sentence fits there."""
+    top = shown_help()
+    cut = {name: s for name, s in listed_commands(top).items() if s.endswith("...")}
+    groups = [name for name in listed_commands(top) if "Commands:" in shown_help(name)]
+    assert {"loans", "checkpoint", "report", "keys", "db"} <= set(groups)
+    for group in groups:
+        listed = listed_commands(shown_help(group)).items()
+        cut |= {f"{group} {name}": s for name, s in listed if s.endswith("...")}
+    assert cut == {}
+    assert max(len(line) for line in shown_help(columns=200).splitlines()) <= 120
+    # at 80 columns Click's own rule still holds: a summary too long is cut, never wrapped
+    narrow = listed_commands(shown_help(columns=80))
+    assert narrow["verify"].endswith("...") and len(narrow["verify"]) < 80 - len("verify")

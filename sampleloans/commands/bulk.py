@@ -60,11 +60,13 @@ def import_file(
         Path, typer.Argument(metavar="FILE", help="A catalogue .csv or a history .jsonl file.")
     ],
 ) -> None:
-    """Import a sample catalogue (CSV, the columns of data/samples.csv) or a history (JSON
-    Lines of ledger events), all or nothing; every refused line is reported (curators only).
-    An events export ('export --events', a bag's data/events.jsonl) imported into a --db file
-    that does not exist yet, or a PostgreSQL database holding no ledger, rebuilds that ledger
-    from it, as 'restore --events' does: the same events and hashes, so the same head.
+    """Import a sample catalogue (CSV) or a history (JSON Lines), all or nothing (curators only).
+
+    A catalogue has the columns of data/samples.csv, a history holds ledger events; every
+    refused line is reported. An events export ('export --events', a bag's data/events.jsonl)
+    imported into a --db file that does not exist yet, or a PostgreSQL database holding no
+    ledger, rebuilds that ledger from it, as 'restore --events' does: the same events and
+    hashes, so the same head.
 
     \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv

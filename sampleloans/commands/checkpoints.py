@@ -41,8 +41,10 @@ def generate(
     ] = "sampleloans",
     force: Force = False,
 ) -> None:
-    """Make an Ed25519 key pair: FILE (private, 0600) and FILE.pub (public); print the
-    public key's fingerprint. The private key is never printed nor stored in the ledger.
+    """Make an Ed25519 key pair: FILE (private, 0600) and FILE.pub (public).
+
+    Prints the public key's fingerprint. The private key is never printed nor stored in the
+    ledger.
 
     \b
     Example: sampleloans keys generate --out ~/.sampleloans/cp.key --name naoc.example/ledger

@@ -382,8 +382,10 @@ def status(
     institution: InstitutionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Each loan of your institution: samples, mass held, due date, extensions, inventory, open
-    obligations and the custody state of each item.
+    """Each loan of an institution: what is held, what is due, what is owed.
+
+    Per loan: samples, mass held, due date, extensions, inventory, open obligations and the
+    custody state of each item.
 
     Researchers see their own institution; curators and compliance officers must give --loan or
     --institution.

@@ -121,9 +121,10 @@ def verify_bag(
         ),
     ] = None,
 ) -> None:
-    """Validate an archival bag: every checksum (BagIt), the events' hash chain, and each
-    checkpoint's signature, origin and root against the events. No ledger and no acting
-    person needed.
+    """Validate an archival bag: its checksums, hash chain and checkpoints, with no ledger.
+
+    Every checksum (BagIt), the events' hash chain, and each checkpoint's signature, origin and
+    root against the events. No ledger and no acting person needed.
 
     Exit 0 when all hold; 1 when a file was changed, added or removed, or the events or a
     checkpoint do not check out (a broken or foreign signature too); 2 when the folder is not

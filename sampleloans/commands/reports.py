@@ -474,8 +474,10 @@ def verify_document(
         ),
     ] = None,
 ) -> None:
-    """Check a report against the ledger: head still there, content and file unchanged, current;
-    and its signature, when signed.
+    """Check a report against the ledger, and its signature when signed.
+
+    The ledger still has the head it names, its content and file are unchanged, it is current
+    (no later event changes it); a signed one's signature holds.
 
     Exit 0 when all hold; 1 when the ledger no longer has the printed head, the content or the
     file differ from what the ledger says at that head, later events change the report, the
