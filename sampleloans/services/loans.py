@@ -35,7 +35,17 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, state_refusal
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
-from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
+from sampleloans.models import (
+    Agreement,
+    EventSubject,
+    Incident,
+    Inventory,
+    Loan,
+    LoanItem,
+    Person,
+    Sample,
+    Shipment,
+)
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -100,6 +110,7 @@ from sampleloans.vocab import (
     LoanStatus,
     Role,
     ShipmentMethod,
+    SubjectType,
     state_words,
     values,
 )
@@ -1249,6 +1260,7 @@ def attest_inventory(
     require_loan_transition(
         loan, "inventory", researcher=person.role == Role.RESEARCHER, at=occurred_at
     )
+    _refuse_repeated_inventory(session, loan, occurred_at or ctx.now)
     held = [
         ev.CodeMass(i.sample_code, i.held_ug) for i in items_of(session, number) if i.held_ug > 0
     ]
@@ -1256,6 +1268,33 @@ def attest_inventory(
         number=number, held=held, note=require_text(note, "note") if note else None
     )
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _refuse_repeated_inventory(session: Session, loan: Loan, when: datetime) -> None:
+    """Refuse an attestation that would repeat the last one: nothing recorded about the loan
+    since it, and the next not yet due (it would attest the same holdings again, only moving
+    the next due date)."""
+    last, due = loan.last_inventory_at, loan.next_inventory_due_at
+    if last is None or due is None or loan.last_event_at > last or when >= due:
+        return  # the cheap test first: the queries below run only for a likely repeat
+    attested = session.exec(
+        select(Inventory)
+        .where(Inventory.loan_number == loan.number)
+        .order_by(col(Inventory.seq).desc())
+    ).first()
+    latest = session.exec(
+        select(func.max(EventSubject.seq)).where(
+            EventSubject.subject_type == SubjectType.LOAN, EventSubject.subject_key == loan.number
+        )
+    ).one()
+    if attested is None or latest != attested.seq:
+        return  # something was recorded about the loan at the attestation's moment, after it
+    raise Conflict(
+        f"loan {loan.number}: its inventory was attested at {format_datetime(last)} (event "
+        f"{attested.seq}, by {attested.attested_by}) and nothing about the loan was recorded "
+        f"since, so this one would repeat it; the next is due {format_datetime(due)}, and one "
+        "is accepted from then on, or as soon as anything else is recorded about the loan"
+    )
 
 
 def settle_loan(
