@@ -68,6 +68,7 @@ from sampleloans.services.common import (
     require_role,
     require_text,
     resolve_incident_hint,
+    twin_hint,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -910,9 +911,11 @@ def _held_item(
     sample's last event, names the time first: `state_refusal`)."""
     item = get_row(session, LoanItem, (number, code))  # an import's unit holds it: no ORM load
     if item is None:
-        raise InvalidInput(
-            f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
-        )
+        # a code typed in small letters: the loan's item is one the actor may read already
+        capitals = code.upper()
+        twin = capitals != code and get_row(session, LoanItem, (number, capitals)) is not None
+        hint = twin_hint(capitals, "sample") if twin else f"see 'loans show {number}'"
+        raise InvalidInput(f"sample: {code} is not part of loan {number}; {hint}")
     if item.state == ItemState.RETURN_IN_TRANSIT:
         arrival = (
             f"a curator records its arrival ('loans accept-return {number}')"
