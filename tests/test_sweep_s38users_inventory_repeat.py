@@ -93,3 +93,10 @@ def test_the_service_refuses_the_repeat(ledger: Path) -> None:
     with pytest.raises(Conflict, match=pattern), db.transaction(engine) as session:
         loans.attest_inventory(session, ctx_for(OU_PI, from_iso(DEMO_NOW)), number="L-2025-OU")
     engine.dispose()
+
+
+def test_one_dated_before_the_last_is_refused_for_its_time(ledger: Path) -> None:
+    """`--at` before the earlier attestation: the time is what is wrong, and is named."""
+    args = ("loans", "inventory", "L-2025-OU", "--at", "2026-04-19T10:00:00Z")
+    said = run(ledger, DEMO_NOW, OU_PI, *args, code=1)
+    assert said.startswith("Error: --at: 2026-04-19T10:00:00Z is before the previous event of loan")

@@ -1278,8 +1278,10 @@ def _refuse_repeated_inventory(session: Session, loan: Loan, when: datetime) -> 
     since it, and the next not yet due (it would attest the same holdings again, only moving
     the next due date)."""
     last, due = loan.last_inventory_at, loan.next_inventory_due_at
-    if last is None or due is None or loan.last_event_at > last or when >= due:
-        return  # the cheap test first: the queries below run only for a likely repeat
+    if last is None or due is None or loan.last_event_at > last or not last <= when < due:
+        # the cheap test first: the queries below run only for a likely repeat (one dated
+        # before the last is refused for its time, as any event out of order: `apply`)
+        return
     attested = session.exec(
         select(Inventory)
         .where(Inventory.loan_number == loan.number)
