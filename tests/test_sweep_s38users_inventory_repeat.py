@@ -7,6 +7,7 @@ due, says nothing new and only moves the next due date: before, it was accepted 
 in one line naming the earlier one (when, event, by whom) and when one is accepted again.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,23 @@ def test_one_dated_before_the_last_is_refused_for_its_time(ledger: Path) -> None
     args = ("loans", "inventory", "L-2025-OU", "--at", "2026-04-19T10:00:00Z")
     said = run(ledger, DEMO_NOW, OU_PI, *args, code=1)
     assert said.startswith("Error: --at: 2026-04-19T10:00:00Z is before the previous event of loan")
+
+
+def test_an_import_refuses_the_repeat_within_one_file(ledger: Path, tmp_path: Path) -> None:
+    """`import`: a consumption, an attestation, and the same attestation again: the third line
+    is refused (each record goes through its command's rules), and nothing is imported."""
+    lines = [
+        {"kind": "loan.consumed", "occurred_at": "2026-04-27T09:00:00Z", "actor": OU_PI,
+         "payload": {"destructive": True, "mass_ug": 1000, "number": "L-2025-OU",
+                     "sample": "CE5C0300YJFM00307", "technique": "SEM"}},
+        *[{"kind": "loan.inventory", "occurred_at": "2026-04-27T10:00:00Z", "actor": OU_PI,
+           "payload": {"number": "L-2025-OU"}}] * 2,
+    ]  # fmt: skip
+    history = tmp_path / "lab.jsonl"
+    history.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    before = events(ledger)
+    said = run(ledger, DEMO_NOW, CURATOR, "import", str(history), code=1)
+    assert (
+        "lab.jsonl line 3: loan L-2025-OU: its inventory was attested at 2026-04-27 10:00" in said
+    )
+    assert "line 2" not in said and events(ledger) == before
