@@ -37,7 +37,6 @@ from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
 from sampleloans.models import (
     Agreement,
-    EventSubject,
     Incident,
     Inventory,
     Loan,
@@ -88,7 +87,7 @@ from sampleloans.services.lock_reads import (
     read_with_the_lock,
     validated,
 )
-from sampleloans.services.queries import issued_under, sent_back_at
+from sampleloans.services.queries import issued_under, last_event_of_loan, sent_back_at
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code, taken_child_code
 from sampleloans.text import counted
@@ -111,7 +110,6 @@ from sampleloans.vocab import (
     LoanStatus,
     Role,
     ShipmentMethod,
-    SubjectType,
     state_words,
     values,
 )
@@ -1287,12 +1285,7 @@ def _refuse_repeated_inventory(session: Session, loan: Loan, when: datetime) -> 
         .where(Inventory.loan_number == loan.number)
         .order_by(col(Inventory.seq).desc())
     ).first()
-    latest = session.exec(
-        select(func.max(EventSubject.seq)).where(
-            EventSubject.subject_type == SubjectType.LOAN, EventSubject.subject_key == loan.number
-        )
-    ).one()
-    if attested is None or latest != attested.seq:
+    if attested is None or last_event_of_loan(session, loan.number) != attested.seq:
         return  # something was recorded about the loan at the attestation's moment, after it
     raise Conflict(
         f"loan {loan.number}: its inventory was attested at {format_datetime(last)} (event "
