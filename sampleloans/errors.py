@@ -22,9 +22,17 @@ class NoSuchRecord(NotFound):
     records you may read" reads the same wherever the key came from."""
 
     def __init__(
-        self, what: str, key: str, hint: str, *, scoped: bool = False, option: str | None = None
+        self,
+        what: str,
+        key: str,
+        hint: str,
+        *,
+        scoped: bool = False,
+        option: str | None = None,
+        twin: str | None = None,
     ) -> None:
         self.what, self.key, self.hint, self.scoped, self.option = what, key, hint, scoped, option
+        self.twin = twin  # the record's key spelt in another case, when one is recorded
         super().__init__(self.wording())
 
     def _shown(self) -> str:
@@ -41,7 +49,9 @@ class NoSuchRecord(NotFound):
 
     def typed_as(self, option: str) -> "NoSuchRecord":
         """The same refusal led by the option (or argument) the key was typed in."""
-        return NoSuchRecord(self.what, self.key, self.hint, scoped=self.scoped, option=option)
+        return NoSuchRecord(
+            self.what, self.key, self.hint, scoped=self.scoped, option=option, twin=self.twin
+        )
 
 
 class NotYetRecorded(NoSuchRecord):

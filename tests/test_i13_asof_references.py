@@ -75,8 +75,10 @@ def _enrich(run: Any) -> None:
                               (POSTDOC, "Paul Postdoc", "UoC")):  # fmt: skip
         run(reference.add_person, now=next(day), email=email, name=name, institution=home,
             role="researcher")  # fmt: skip
-    # a researcher of the borrower, not its PI, records on the loan
-    run(loans.attest_inventory, now=next(day), actor=POSTDOC, number="L-2025-UoC")
+    # a researcher of the borrower, not its PI, records on the loan (an analysis: its
+    # inventory, attested in the demo with nothing since, would repeat that one, refused)
+    run(loans.consume, now=next(day), actor=POSTDOC, number="L-2025-UoC",
+        sample="CE5C0000YJYX052", technique="SEM", mass_ug=1, destructive=False)  # fmt: skip
     # a registered witness from an institution the loan names nowhere else
     run(loans.release_return, now=next(day), number="L-2025-UoC",
         container="N2 box", seal_number="R-UoC-1", samples=["CE5C0800YJFM00102-01"],

@@ -415,7 +415,10 @@ def test_a_researcher_records_in_their_lab_with_their_own_login(
     admin = pg_server.url(secured)
     before = _events(pg_server, secured)
     url = _login_url(pg_server, secured, FOREIGN_RESEARCHER)  # OU's PI; their loan is received
-    done = _cli(url, "loans", "inventory", "L-2025-OU")
+    # a consumption (its inventory, attested in the demo with nothing recorded since, would
+    # repeat that attestation: refused since stop 38)
+    analysis = ("--technique", "SEM", "--mass", "1 mg", "--non-destructive")
+    done = _cli(url, "loans", "consume", "L-2025-OU", "--sample", "CE5C0300YJFM00307", *analysis)
     assert done.exit_code == 0, done.stdout + done.stderr
     assert _events(pg_server, secured) == before + 1
     last = _rows(admin, "SELECT actor FROM ledger_event ORDER BY seq DESC LIMIT 1")

@@ -481,7 +481,28 @@ class LifecycleMachine(RuleBasedStateMachine):
         return self.m_loans[number].status in ON_LOAN
 
     def ok_inventory(self, number: str) -> bool:
-        return self.m_loans[number].status in ("received", "return_in_transit")
+        return self.m_loans[number].status in (
+            "received",
+            "return_in_transit",
+        ) and not self.repeats_inventory(number)
+
+    def repeats_inventory(self, number: str) -> bool:
+        """An attestation would repeat the last: it is the last event about the loan (read
+        from the event index and the events, not the service's query) and the next is not due
+        yet at the moment `call` will record."""
+        with self.engine.connect() as c:
+            last = c.execute(
+                text(
+                    "SELECT e.kind FROM ledger_event e WHERE e.seq = (SELECT max(seq) FROM "
+                    "event_subject WHERE subject_type = 'loan' AND subject_key = :n)"
+                ),
+                {"n": number},
+            ).scalar_one_or_none()
+            if last != "loan.inventory":
+                return False
+            query = "SELECT next_inventory_due_at FROM loan WHERE number = :k"
+            due_at = db_time(c, query, number)
+        return self.now + timedelta(minutes=1) < due_at  # the time `call` will record
 
     def ok_settle(self, number: str) -> bool:
         loan = self.m_loans[number]

@@ -42,10 +42,12 @@ def cli(env: dict[str, str], *args: str, now: str | None = None) -> Result:
 
 
 def one_more_event(env: dict[str, str]) -> None:
-    """Record one event after the checkpoint: an inventory attestation of an OU loan."""
+    """Record one event after the checkpoint: an analysis on an OU loan (its inventory,
+    attested in the demo with nothing since, would repeat that attestation: refused)."""
+    analysis = ["--technique", "SEM", "--mass", "1 ug", "--non-destructive"]
     done = CliRunner().invoke(
         app,
-        ["loans", "inventory", "L-2025-OU", "--note", "ok"],
+        ["loans", "consume", "L-2025-OU", "--sample", "CE5C0300YJFM00307", *analysis],
         env={**env, "SAMPLELOANS_NOW": LATER},
     )
     assert done.exit_code == 0, done.stderr

@@ -1016,6 +1016,18 @@ def _on_its_way_back(returning_ug: int) -> str:
     return f" ({format_mass(returning_ug)} of it on its way back)" if returning_ug else ""
 
 
+def _held_note(d: Any) -> str:
+    """Where the mass held is, as `status` says it: ' (shipped, not yet received)' or
+    ' (issued, not yet shipped)' before receipt (the borrower is accountable for it but does
+    not hold it yet; the statement's words), else the part of it on its way back."""
+    from sampleloans.readmodels.report import not_yet_held
+
+    coming = not_yet_held(d.items)
+    if len(coming) == 1 and coming[0][0] == d.held_ug:  # all of it, as `status` judges it
+        return f" ({coming[0][1]})"
+    return _on_its_way_back(d.returning_ug)
+
+
 def _returning(returning_ug: int) -> str:
     """The part of the held mass on its way back, as a list's cell says it: ' (20.000 mg
     returning)' (nothing when none is)."""
@@ -1187,8 +1199,8 @@ def _detail_header(d: "LoanDetail") -> Any:
         ("requested", Text(_when(d.requested_at))),
         ("approved", Text(_when(d.approved_at))),
         ("issued", Text(_when(d.issued_at))),
-        # as `status` says it, naming the part on its way back
-        ("held", Text(format_mass(d.held_ug) + _on_its_way_back(d.returning_ug))),
+        # as `status` says it, naming the part on its way back, or not yet in the PI's hands
+        ("held", Text(format_mass(d.held_ug) + _held_note(d))),
         ("due", _detail_due(d)),
         ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
         (

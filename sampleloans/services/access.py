@@ -11,6 +11,7 @@ the curator's, on another loan it is that borrower's.
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
@@ -26,6 +27,7 @@ from sampleloans.services.common import (
     get_loan,
     get_person,
     get_sample,
+    twin_hint,
 )
 
 T = TypeVar("T", bound=SQLModel)
@@ -85,17 +87,28 @@ def _lookup(
     key: str,
     what: str,
     option: str | None = None,
+    readable: Callable[[T], bool] | None = None,
 ) -> T:
-    """A record by key: staff get the precise NotFound; a researcher the one `unseen`; each
-    led by `option` when given."""
+    """A record by key: staff get the precise NotFound; a researcher the one `unseen`, naming
+    the key spelt in another case only when that record is one they may `readable` (a twin
+    they may not read answers as a missing one does); each led by `option` when given."""
     try:
         return getter(session, key)
     except NoSuchRecord as missing:
         if not is_staff(person):
+            twin = missing.twin
+            if twin is not None and readable is not None and readable(getter(session, twin)):
+                hint = twin_hint(twin, what)
+                raise NoSuchRecord(what, key, hint, scoped=True, option=option) from None
             raise unseen(what, key, option) from None
         if option is None:
             raise
         raise missing.typed_as(option) from None
+
+
+def _of_theirs(person: Person, record: Loan | Agreement) -> bool:
+    """Whether a loan or agreement is of an institution the person may read."""
+    return can_see_institution(person, record.institution)
 
 
 def sample_owner(session: Session, sample: Sample) -> str | None:
@@ -113,7 +126,9 @@ def can_see_sample(session: Session, person: Person, sample: Sample) -> bool:
 
 def readable_sample(session: Session, person: Person, code: str) -> Sample:
     """A sample the person may read, or NotFound."""
-    sample = _lookup(session, person, get_sample, code, "sample")
+    sample = _lookup(
+        session, person, get_sample, code, "sample", None, partial(can_see_sample, session, person)
+    )
     if not can_see_sample(session, person, sample):
         raise unseen("sample", code)
     return sample
@@ -121,7 +136,7 @@ def readable_sample(session: Session, person: Person, code: str) -> Sample:
 
 def readable_loan(session: Session, person: Person, number: str) -> Loan:
     """A loan the person may read, or NotFound."""
-    loan = _lookup(session, person, get_loan, number, "loan")
+    loan = _lookup(session, person, get_loan, number, "loan", None, partial(_of_theirs, person))
     require_institution_access(person, loan.institution, "loan", number)
     return loan
 
@@ -142,7 +157,7 @@ def refuse_own_case_twin(person: Person, short_name: str, option: str | None = N
     """A researcher's own institution typed in another case (`osaka`): not found, naming it."""
     own = person.institution
     if not is_staff(person) and short_name != own and short_name.lower() == own.lower():
-        hint = f"did you mean {own}? (short names are exact)"
+        hint = twin_hint(own, "institution")
         raise NoSuchRecord("institution", short_name, hint, scoped=True, option=option)
 
 
@@ -157,6 +172,8 @@ def readable_person(
 
 def readable_agreement(session: Session, person: Person, number: str) -> Agreement:
     """An agreement the person may read, or NotFound."""
-    agreement = _lookup(session, person, get_agreement, number, "agreement")
+    agreement = _lookup(
+        session, person, get_agreement, number, "agreement", None, partial(_of_theirs, person)
+    )
     require_institution_access(person, agreement.institution, "agreement", number)
     return agreement

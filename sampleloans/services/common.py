@@ -250,39 +250,60 @@ def get(session: Session, model: type[T], key: str, what: str, hint: str) -> T:
     return row
 
 
+KEY_NAMES = {
+    "institution": "short names",
+    "sample": "sample codes",
+    "loan": "loan numbers",
+    "agreement": "agreement numbers",
+}
+"""What each kind of record's key is called, in the hint naming one typed in another case."""
+
+
+def twin_hint(twin: str, what: str) -> str:
+    """The hint naming a record's key typed in another case (`did you mean L-2025-UoC?`)."""
+    return f"did you mean {twin}? ({KEY_NAMES[what]} are exact)"
+
+
 def get_sample(session: Session, code: str) -> Sample:
-    """A sample by code."""
-    return get(session, Sample, code, "sample", "see 'sampleloans samples list'")
+    """A sample by code; one typed in small letters is named (codes are written in capitals)."""
+    row = get_row(session, Sample, code)
+    if row is not None:
+        return row
+    capitals = code.upper()
+    twin = capitals if capitals != code and get_row(session, Sample, capitals) else None
+    raise _missing("sample", code, twin)
 
 
 def get_loan(session: Session, number: str) -> Loan:
-    """A loan by number."""
-    return get(session, Loan, number, "loan", "see 'sampleloans loans list'")
+    """A loan by number; one spelt in another case is named (`l-2025-ou` for `L-2025-OU`)."""
+    return _get_or_twin(session, Loan, Loan.number, number, "loan")
 
 
 def get_agreement(session: Session, number: str) -> Agreement:
-    """An agreement by number."""
-    return get(session, Agreement, number, "agreement", "see 'sampleloans agreements list'")
+    """An agreement by number; one spelt in another case is named."""
+    return _get_or_twin(session, Agreement, Agreement.number, number, "agreement")
+
+
+def _get_or_twin(session: Session, model: type[T], column: Any, key: str, what: str) -> T:
+    """A record by key, or NotFound naming the key recorded in another case, if one is (the
+    `lower(…)` index answers: numbers are unique whatever their case, `refuse_case_twin`)."""
+    row = get_row(session, model, key)
+    if row is not None:
+        return row
+    twin = session.exec(select(column).where(func.lower(column) == key.lower()).limit(1)).first()
+    raise _missing(what, key, twin)
+
+
+def _missing(what: str, key: str, twin: str | None) -> NoSuchRecord:
+    """The refusal of a key not recorded: naming its twin in another case, else the list."""
+    hint = twin_hint(twin, what) if twin else f"see 'sampleloans {what}s list'"
+    return NoSuchRecord(what, key, hint, twin=twin)
 
 
 def get_institution(session: Session, short_name: str) -> Institution:
-    """An institution by short name; one spelt in another case is named (`ou` for `OU`)."""
-    row = get_row(session, Institution, short_name)
-    if row is not None:
-        return row
-    # institutions are reference data every role may list: naming the twin reveals nothing
-    twin = session.exec(
-        select(Institution.short_name)
-        .where(func.lower(Institution.short_name) == short_name.lower())
-        .order_by(Institution.short_name)
-        .limit(1)
-    ).first()
-    hint = (
-        f"did you mean {twin}? (short names are exact)"
-        if twin
-        else "see 'sampleloans institutions list'"
-    )
-    raise NoSuchRecord("institution", short_name, hint)
+    """An institution by short name; one spelt in another case is named (`ou` for `OU`):
+    institutions are reference data every role may list, so naming the twin reveals nothing."""
+    return _get_or_twin(session, Institution, Institution.short_name, short_name, "institution")
 
 
 def get_person(session: Session, email: str) -> Person:

@@ -35,7 +35,16 @@ from sampleloans.ledger.apply import shipment_samples
 from sampleloans.ledger.checks import NEVER_LENT, require_loan_transition, state_refusal
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row, open_batch
-from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, Shipment
+from sampleloans.models import (
+    Agreement,
+    Incident,
+    Inventory,
+    Loan,
+    LoanItem,
+    Person,
+    Sample,
+    Shipment,
+)
 from sampleloans.services import access
 from sampleloans.services.common import (
     LENDABLE_PURPOSES,
@@ -58,6 +67,7 @@ from sampleloans.services.common import (
     require_role,
     require_text,
     resolve_incident_hint,
+    twin_hint,
     where_sample_is,
 )
 from sampleloans.services.handover import (
@@ -77,7 +87,7 @@ from sampleloans.services.lock_reads import (
     read_with_the_lock,
     validated,
 )
-from sampleloans.services.queries import issued_under, sent_back_at
+from sampleloans.services.queries import issued_under, last_event_of_loan, sent_back_at
 from sampleloans.services.results import LoanWritten, SamplesWritten, loan_written, samples_written
 from sampleloans.services.samples import child_code, taken_child_code
 from sampleloans.text import counted
@@ -899,9 +909,11 @@ def _held_item(
     sample's last event, names the time first: `state_refusal`)."""
     item = get_row(session, LoanItem, (number, code))  # an import's unit holds it: no ORM load
     if item is None:
-        raise InvalidInput(
-            f"sample: {code} is not part of loan {number}; see 'loans show {number}'"
-        )
+        # a code typed in small letters: the loan's item is one the actor may read already
+        capitals = code.upper()
+        twin = capitals != code and get_row(session, LoanItem, (number, capitals)) is not None
+        hint = twin_hint(capitals, "sample") if twin else f"see 'loans show {number}'"
+        raise InvalidInput(f"sample: {code} is not part of loan {number}; {hint}")
     if item.state == ItemState.RETURN_IN_TRANSIT:
         arrival = (
             f"a curator records its arrival ('loans accept-return {number}')"
@@ -1249,6 +1261,7 @@ def attest_inventory(
     require_loan_transition(
         loan, "inventory", researcher=person.role == Role.RESEARCHER, at=occurred_at
     )
+    _refuse_repeated_inventory(session, loan, occurred_at or ctx.now)
     held = [
         ev.CodeMass(i.sample_code, i.held_ug) for i in items_of(session, number) if i.held_ug > 0
     ]
@@ -1256,6 +1269,30 @@ def attest_inventory(
         number=number, held=held, note=require_text(note, "note") if note else None
     )
     return append(session, ctx, event, occurred_at=occurred_at)
+
+
+def _refuse_repeated_inventory(session: Session, loan: Loan, when: datetime) -> None:
+    """Refuse an attestation that would repeat the last one: nothing recorded about the loan
+    since it, and the next not yet due (it would attest the same holdings again, only moving
+    the next due date)."""
+    last, due = loan.last_inventory_at, loan.next_inventory_due_at
+    if last is None or due is None or loan.last_event_at > last or not last <= when < due:
+        # the cheap test first: the queries below run only for a likely repeat (one dated
+        # before the last is refused for its time, as any event out of order: `apply`)
+        return
+    attested = session.exec(
+        select(Inventory)
+        .where(Inventory.loan_number == loan.number)
+        .order_by(col(Inventory.seq).desc())
+    ).first()
+    if attested is None or last_event_of_loan(session, loan.number) != attested.seq:
+        return  # something was recorded about the loan at the attestation's moment, after it
+    raise Conflict(
+        f"loan {loan.number}: its inventory was attested at {format_datetime(last)} (event "
+        f"{attested.seq}, by {attested.attested_by}) and nothing about the loan was recorded "
+        f"since, so this one would repeat it; the next is due {format_datetime(due)}, and one "
+        "is accepted from then on, or as soon as anything else is recorded about the loan"
+    )
 
 
 def settle_loan(

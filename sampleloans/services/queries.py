@@ -240,11 +240,22 @@ def returned_at(session: Session, number: str) -> datetime | None:
     ).one()
 
 
-def events_of_loan(session: Session, number: str, *kinds: str) -> list[LedgerEvent]:
-    """The events of these kinds about one loan (it is among their subjects), in seq order."""
-    about_loan = select(EventSubject.seq).where(
+def _about_loan(column: Any, number: str) -> Any:
+    """A SELECT of `column` over the index of the events about one loan."""
+    return select(column).where(
         EventSubject.subject_type == SubjectType.LOAN, EventSubject.subject_key == number
     )
+
+
+def last_event_of_loan(session: Session, number: str) -> int | None:
+    """The seq of the last event about one loan (None before any)."""
+    last: int | None = session.exec(_about_loan(func.max(EventSubject.seq), number)).one()
+    return last
+
+
+def events_of_loan(session: Session, number: str, *kinds: str) -> list[LedgerEvent]:
+    """The events of these kinds about one loan (it is among their subjects), in seq order."""
+    about_loan = _about_loan(EventSubject.seq, number)
     return list(
         session.exec(
             select(LedgerEvent)
