@@ -488,8 +488,8 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def repeats_inventory(self, number: str) -> bool:
         """An attestation would repeat the last: it is the last event about the loan (read
-        from the event index and the events, not the service's query) and the next is not due
-        yet at the moment `call` will record."""
+        from the event index and the events, not the service's query), made less than a day
+        before the moment `call` will record."""
         with self.engine.connect() as c:
             last = c.execute(
                 text(
@@ -500,9 +500,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             ).scalar_one_or_none()
             if last != "loan.inventory":
                 return False
-            query = "SELECT next_inventory_due_at FROM loan WHERE number = :k"
-            due_at = db_time(c, query, number)
-        return self.now + timedelta(minutes=1) < due_at  # the time `call` will record
+            query = "SELECT last_inventory_at FROM loan WHERE number = :k"
+            attested_at = db_time(c, query, number)
+        return self.now + timedelta(minutes=1) < attested_at + timedelta(days=1)  # as `call`
 
     def ok_settle(self, number: str) -> bool:
         loan = self.m_loans[number]

@@ -1,10 +1,11 @@
-"""Sweep s38 "users" (2): an inventory attestation that would repeat the last one is refused.
+"""Sweep s38 "users" (2): an inventory attestation that repeats the last one is refused.
 
-The annual inventory attests what the PI holds; the next falls due an interval after it. A
-second attestation of a loan with nothing recorded about it since the first, before the next is
-due, says nothing new and only moves the next due date: before, it was accepted (two identical
-"Inventory attested" rows, at the same moment too). It is refused now (exit 1, nothing written),
-in one line naming the earlier one (when, event, by whom) and when one is accepted again.
+The annual inventory attests what the PI holds; the next falls due an interval after it. The
+same attestation again within a day, with nothing recorded about the loan between (a command
+typed twice, a script run twice), was accepted: two identical "Inventory attested" rows, at the
+same moment too. It is refused now (exit 1, nothing written), in one line naming the earlier one
+(when, event, by whom) and when one is accepted again. Later, another attestation is a new one
+(an audit may ask for it) and sets the next due date from it.
 """
 
 import json
@@ -20,14 +21,15 @@ from sampleloans.dates import from_iso
 from sampleloans.errors import Conflict
 from sampleloans.models import LedgerEvent
 from sampleloans.services import loans
-from tests.conftest import CURATOR, DEMO_NOW, OU_PI, UOC_PI, ctx_for, demo_copy
+from tests.conftest import CURATOR, DEMO_NOW, OU_PI, ctx_for, demo_copy
 
 REPEAT = (
     "Error: loan L-2025-OU: its inventory was attested at 2026-04-20 10:00 UTC (event 107, by "
     "anand@open.example) and nothing about the loan was recorded since, so this one would repeat "
-    "it; the next is due 2027-04-20 10:00 UTC, and one is accepted from then on, or as soon as "
-    "anything else is recorded about the loan"
+    "it: attest again from 2026-04-21T10:00:00Z on, or once anything else is recorded about the "
+    "loan; the next is due 2027-04-20 10:00 UTC"
 )
+SAME_DAY = "2026-04-21T09:59:59Z"  # the last moment of the day after the attestation
 
 
 def run(db_path: Path, now: str, actor: str, *args: str, code: int = 0) -> str:
@@ -55,13 +57,15 @@ def ledger(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("actor", [OU_PI, CURATOR])
 def test_a_repeat_is_refused_naming_the_earlier_one(ledger: Path, actor: str) -> None:
-    """The PI again, or a curator for them, a week later: one line, exit 1, nothing written."""
+    """The PI again, or a curator for them, within the day: one line, exit 1, nothing written;
+    the moment it names, typed, is accepted."""
     before = events(ledger)
-    said = run(
-        ledger, DEMO_NOW, actor, "loans", "inventory", "L-2025-OU", "--note", "again", code=1
-    )
+    args = ("loans", "inventory", "L-2025-OU", "--note", "again")
+    said = run(ledger, DEMO_NOW, actor, *args, "--at", SAME_DAY, code=1)
     assert said.strip() == REPEAT
     assert events(ledger) == before
+    said = run(ledger, DEMO_NOW, actor, *args, "--at", "2026-04-21T10:00:00Z")
+    assert said.startswith("Loan L-2025-OU inventory attested (event 108")
 
 
 def test_the_same_moment_is_refused_too(ledger: Path) -> None:
@@ -80,19 +84,22 @@ def test_accepted_once_anything_is_recorded_about_the_loan(ledger: Path) -> None
     assert "next inventory  2027-04-28 10:00 UTC" in shown
 
 
-def test_accepted_once_the_next_is_due(ledger: Path) -> None:
-    """A year on, nothing recorded about the loan since: the next is owed, and accepted."""
-    run(ledger, "2027-04-20T09:59:59Z", UOC_PI, "loans", "inventory", "L-2025-UoC", code=1)
-    said = run(ledger, "2027-04-20T10:00:00Z", UOC_PI, "loans", "inventory", "L-2025-UoC")
-    assert said.startswith("Loan L-2025-UoC inventory attested (event ")
+def test_a_later_one_is_a_new_attestation(ledger: Path) -> None:
+    """A week on, nothing recorded about the loan since: a new attestation (an audit asked for
+    it), accepted, and the next falls due a year after it."""
+    said = run(ledger, DEMO_NOW, OU_PI, "loans", "inventory", "L-2025-OU")
+    assert said.startswith("Loan L-2025-OU inventory attested (event ")
+    shown = run(ledger, DEMO_NOW, OU_PI, "loans", "show", "L-2025-OU")
+    assert "next inventory  2027-04-28 10:00 UTC" in shown
 
 
 def test_the_service_refuses_the_repeat(ledger: Path) -> None:
     """The rule lives in `loans.attest_inventory` (the CLI and `import` both call it)."""
     engine = db.open_engine(db.url_for_path(ledger))
     pattern = r"attested at 2026-04-20 10:00 UTC \(event 107, by"
+    within_the_day = ctx_for(OU_PI, from_iso("2026-04-20T12:00:00Z"))
     with pytest.raises(Conflict, match=pattern), db.transaction(engine) as session:
-        loans.attest_inventory(session, ctx_for(OU_PI, from_iso(DEMO_NOW)), number="L-2025-OU")
+        loans.attest_inventory(session, within_the_day, number="L-2025-OU")
     engine.dispose()
 
 

@@ -1271,12 +1271,17 @@ def attest_inventory(
     return append(session, ctx, event, occurred_at=occurred_at)
 
 
+REPEAT_WINDOW = timedelta(days=1)
+"""How long after an attestation the same one, with nothing recorded about the loan between,
+is taken for the first typed again (a double submit, a script run twice), not a new one."""
+
+
 def _refuse_repeated_inventory(session: Session, loan: Loan, when: datetime) -> None:
-    """Refuse an attestation that would repeat the last one: nothing recorded about the loan
-    since it, and the next not yet due (it would attest the same holdings again, only moving
-    the next due date)."""
+    """Refuse an attestation that repeats the last one within a day: nothing recorded about
+    the loan since it, so it would attest the same holdings again. A later one is a new
+    attestation (an audit may ask for one) and sets the next due date from it."""
     last, due = loan.last_inventory_at, loan.next_inventory_due_at
-    if last is None or due is None or loan.last_event_at > last or not last <= when < due:
+    if last is None or loan.last_event_at > last or not last <= when < last + REPEAT_WINDOW:
         # the cheap test first: the queries below run only for a likely repeat (one dated
         # before the last is refused for its time, as any event out of order: `apply`)
         return
@@ -1287,11 +1292,12 @@ def _refuse_repeated_inventory(session: Session, loan: Loan, when: datetime) -> 
     ).first()
     if attested is None or last_event_of_loan(session, loan.number) != attested.seq:
         return  # something was recorded about the loan at the attestation's moment, after it
+    next_due = "" if due is None else f"; the next is due {format_datetime(due)}"
     raise Conflict(
         f"loan {loan.number}: its inventory was attested at {format_datetime(last)} (event "
         f"{attested.seq}, by {attested.attested_by}) and nothing about the loan was recorded "
-        f"since, so this one would repeat it; the next is due {format_datetime(due)}, and one "
-        "is accepted from then on, or as soon as anything else is recorded about the loan"
+        f"since, so this one would repeat it: attest again {bound_text(last + REPEAT_WINDOW)}, "
+        f"or once anything else is recorded about the loan{next_due}"
     )
 
 
