@@ -87,7 +87,9 @@ def add(
     ] = "P1Y",
     at: AtOption = None,
 ) -> None:
-    """Draft an agreement with its terms; it stays pending until signed (curators only).
+    """Draft an agreement with its terms, pending until signed.
+
+    Curators only.
 
     \b
     Example: sampleloans agreements add AG-2025-OU --institution OU --term "5 years" \\
@@ -143,7 +145,9 @@ def sign(
     ],
     at: AtOption = None,
 ) -> None:
-    """Record an agreement's signature; it is in force from then for its term (curators only).
+    """Record an agreement's signature; it is in force from then.
+
+    It stays in force for its term. Curators only.
 
     \b
     Example: sampleloans agreements sign AG-2025-OU \\
@@ -181,7 +185,9 @@ def _end(ctx: typer.Context, number: str, status: str, reason: str, at: str | No
 
 @app.command("expire")
 def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
-    """Mark an agreement expired; loans under it stay tracked (curators only).
+    """Mark an agreement expired; loans under it stay tracked.
+
+    Curators only.
 
     \b
     Example: sampleloans agreements expire AG-2025-OU --reason "term ended"
@@ -191,7 +197,9 @@ def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = No
 
 @app.command("terminate")
 def terminate(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
-    """Terminate an agreement early; loans under it stay tracked (curators only).
+    """Terminate an agreement early; loans under it stay tracked.
+
+    Curators only.
 
     \b
     Example: sampleloans agreements terminate AG-2025-OU \\
@@ -213,7 +221,9 @@ def list_(
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """List agreements by number (researchers: only their own institution's).
+    """List agreements by number.
+
+    Researchers see only their own institution's.
 
     JSON: an array of objects with the keys of 'agreements show --json'.
 
@@ -288,7 +298,9 @@ def _terms(view: "AgreementView") -> list[tuple[str, str]]:
 
 @app.command("show")
 def show(ctx: typer.Context, number: Number, as_json: JsonOption = False) -> None:
-    """Show an agreement: its terms in words, whether it is in force now, mass issued vs max.
+    """Show an agreement: terms, in force or not, mass issued vs max.
+
+    Its terms in words, whether it is in force now, and the mass issued vs the max.
 
     JSON keys (docs/json.md): number, institution, status, in_force, created_at, signed_at,
     signed_by, term, expires_at, ended_at, end_reason, max_total_mass_ug, issued_ug, loan_count,

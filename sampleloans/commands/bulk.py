@@ -60,7 +60,9 @@ def import_file(
         Path, typer.Argument(metavar="FILE", help="A catalogue .csv or a history .jsonl file.")
     ],
 ) -> None:
-    """Import a sample catalogue (CSV) or a history (JSON Lines), all or nothing (curators only).
+    """Import a sample catalogue or a history, all or nothing.
+
+    A catalogue is a CSV file, a history a JSON Lines file. Curators only.
 
     A catalogue has the columns of data/samples.csv, a history holds ledger events; every
     refused line is reported. An events export ('export --events', a bag's data/events.jsonl)

@@ -41,7 +41,9 @@ def generate(
     ] = "sampleloans",
     force: Force = False,
 ) -> None:
-    """Make an Ed25519 key pair: FILE (private, 0600) and FILE.pub (public).
+    """Make an Ed25519 key pair: FILE and FILE.pub.
+
+    FILE is the private key (0600), FILE.pub the public one.
 
     Prints the public key's fingerprint. The private key is never printed nor stored in the
     ledger.
@@ -89,7 +91,9 @@ def checkpoint(
     ] = None,
     force: Force = False,
 ) -> None:
-    """Verify the whole ledger, then sign a checkpoint of its head and keep it.
+    """Verify the whole ledger, then sign and keep a checkpoint.
+
+    The checkpoint is of the ledger's head.
 
     The checkpoint (a C2SP signed note: origin, tree size, RFC 6962 Merkle root, and head,
     state digest and time lines) is kept in the ledger's append-only checkpoint table and
@@ -226,7 +230,9 @@ def show(
     ] = None,
     force: Force = False,
 ) -> None:
-    """Print a kept checkpoint as it was signed, or write it to --out (0600).
+    """Print a kept checkpoint as it was signed.
+
+    With --out it is written to that file (0600) instead.
 
     The way to the file of a checkpoint already kept: one whose 'checkpoint --out' run was
     interrupted or could not write its file (running 'checkpoint' again signs the next one).
@@ -260,7 +266,9 @@ def prove(
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The proof file to write.")],
     force: Force = False,
 ) -> None:
-    """Write an RFC 6962 consistency proof that checkpoint NEW extends checkpoint OLD.
+    """Prove that checkpoint NEW extends checkpoint OLD.
+
+    Writes an RFC 6962 consistency proof.
 
     Anyone can check it without the ledger: 'checkpoint check-consistency OLD NEW PROOF
     --public-key KEY.pub'. Curators and compliance officers.
@@ -289,7 +297,9 @@ def check_consistency(
     ],
     public_key: PublicKey,
 ) -> None:
-    """Check, without the ledger, that checkpoint NEW extends OLD (both signed by the key).
+    """Check, with no ledger, that checkpoint NEW extends OLD.
+
+    Both must be signed by the key.
 
     Exit 0 consistent; 1 not (a rewritten log, another key, another ledger); 2 bad input.
 

@@ -60,7 +60,9 @@ def balance(
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """The mass balance term by term: of a loan, of a sample lineage, or (staff) the collection.
+    """The mass balance term by term: loan, lineage, collection.
+
+    The mass balance of a loan, of a sample lineage, or (staff) the whole collection.
 
     Loan: per item and in total, issued = held + consumed + returned + transferred + split +
     lost; with a borrower's split, issued + from split = … (issued is what the curator issued,
@@ -299,7 +301,9 @@ def overdue(
     as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """Loans past their due date and inventories past due, as of now, most days late first.
+    """Loans and inventories past due, most days late first.
+
+    As of now: loans past their due date and inventories past due.
 
     Curators and compliance officers see every institution (or the one given); researchers see
     only their own. Exit 0 even when some are overdue.
@@ -382,7 +386,7 @@ def status(
     institution: InstitutionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Each loan of an institution: what is held, what is due, what is owed.
+    """Each loan of an institution: what is held, due, owed.
 
     Per loan: samples, mass held, due date, extensions, inventory, open obligations and the
     custody state of each item.

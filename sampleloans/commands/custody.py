@@ -100,7 +100,9 @@ def history(
     as_json: JsonOption = False,
     as_jsonl: JsonlOption = False,
 ) -> None:
-    """Every event concerning a sample lineage, a loan or an institution, in ledger order.
+    """Every event of a sample lineage, loan or institution.
+
+    The events are listed in ledger order.
 
     Give exactly one of --sample, --loan, --institution. With --as-of, only events that occurred
     up to that time are listed, and the ledger is replayed up to then to show the state of the
@@ -491,7 +493,9 @@ def correct(
     ] = None,
     at: AtOption = None,
 ) -> None:
-    """Record a correction of an earlier event; the earlier event stays exactly as it was.
+    """Record a correction of an earlier event.
+
+    The earlier event stays exactly as it was.
 
     Give --text for a note, or --mass with --reason to supersede a recorded mass: a consumption,
     a weighing at a receipt or return, a registration (before the sample was split or lent), a

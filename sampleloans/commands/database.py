@@ -13,7 +13,9 @@ from sampleloans.commands.common import (
     errors_to_exit_codes,
 )
 
-app = typer.Typer(help="The ledger database's schema: migrations (docs/migrations.md).")
+app = typer.Typer(
+    help="The ledger database's schema and its migrations.\n\nMigrations: docs/migrations.md."
+)
 
 
 @app.command("upgrade")
@@ -35,7 +37,9 @@ def upgrade(
         ),
     ] = None,
 ) -> None:
-    """Bring the ledger's schema to this release's revision, in one transaction.
+    """Bring the ledger's schema to this release's revision.
+
+    In one transaction.
 
     A ledger from before migrations is taken as the baseline (0001_baseline). Curators only.
     With --sql, print the SQL for the --db's kind of database (SQLite or PostgreSQL) instead.
@@ -74,7 +78,9 @@ def upgrade(
 
 @app.command("secure")
 def secure(ctx: typer.Context) -> None:
-    """Install the login hardening on a PostgreSQL ledger (opt-in; run once as its DBA).
+    """Install the login hardening on a PostgreSQL ledger.
+
+    Opt-in: run it once, as the ledger's DBA.
 
     Tables pass to a NOLOGIN owner; group roles sampleloans_curator, sampleloans_compliance and
     sampleloans_researcher get only what they need (never UPDATE/DELETE/TRUNCATE on events);

@@ -52,7 +52,9 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Write every event, with its hashes, to a JSON-lines file (format: docs/ledger-format.md).
+    """Write every event, with its hashes, to a JSON-lines file.
+
+    The format: docs/ledger-format.md.
 
     Line 1 is a header (format, version, ledger id); then one canonical JSON object per event in
     seq order. 'restore --events FILE' rebuilds the same ledger (same head) from it, and
@@ -121,7 +123,7 @@ def verify_bag(
         ),
     ] = None,
 ) -> None:
-    """Validate an archival bag: its checksums, hash chain and checkpoints, with no ledger.
+    """Validate an archival bag, with no ledger.
 
     Every checksum (BagIt), the events' hash chain, and each checkpoint's signature, origin and
     root against the events. No ledger and no acting person needed.

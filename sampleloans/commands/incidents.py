@@ -39,7 +39,9 @@ def report(
     ] = None,
     at: AtOption = None,
 ) -> None:
-    """Report a loss, theft or damage; the sample is frozen until the incident is resolved.
+    """Report a loss, theft or damage; it freezes the sample.
+
+    The sample is frozen until the incident is resolved.
 
     A curator reports on any sample in the vault or out on loan (one lost on its way is then
     weighed at 0 µg when its shipment arrives); a researcher on a sample held in their lab, on
@@ -84,7 +86,9 @@ def resolve(
     ],
     at: AtOption = None,
 ) -> None:
-    """Resolve an open incident; the record stays and the sample is released.
+    """Resolve an open incident; the sample is released.
+
+    The incident's record stays.
 
     \b
     Example: sampleloans incidents resolve 57 --resolution "fragment recovered and weighed"
@@ -105,7 +109,9 @@ def list_(
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """List incidents by number (researchers see those on their own institution's loans).
+    """List incidents by number.
+
+    Researchers see those on their own institution's loans.
 
     JSON (docs/json.md): a list of {seq, sample_code, loan_number, institution, kind,
     description, mass_lost_ug, reported_at, reported_by, status, resolved_at, resolution}.

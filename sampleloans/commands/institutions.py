@@ -126,7 +126,7 @@ def show(
     short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one institution with the number of its people, agreements and loans.
+    """Show one institution with counts of its people, agreements, loans.
 
     JSON keys (docs/json.md): short_name, name, country, city, kind, person_count,
     agreement_count, loan_count.

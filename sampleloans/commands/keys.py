@@ -79,7 +79,9 @@ def lender_root(
         ),
     ] = "10 years",
 ) -> None:
-    """Create a self-signed lender root certificate (for trying signed reports out).
+    """Create a self-signed lender root certificate.
+
+    It is for trying signed reports out.
 
     Writes root-cert.pem (give it to whoever checks reports: verify-document --trust-root) and
     root-key.pem (private, 0600; it only issues signing certificates).
@@ -147,7 +149,9 @@ def signing_cert(
         ),
     ] = None,
 ) -> None:
-    """Create a report-signing certificate issued by a lender root (for trying it out).
+    """Create a report-signing certificate issued by a lender root.
+
+    It is for trying signed reports out.
 
     Writes signing-cert.pem (the certificate, then the root), signing-key.pem (private, 0600)
     and, with --p12, signing.p12; sign with `report … --sign --signer-key … --signer-cert …`.

@@ -57,7 +57,9 @@ def init(
         ),
     ] = None,
 ) -> None:
-    """Create a new ledger with the real reference data and a first curator.
+    """Create a new ledger with reference data and a curator.
+
+    The ledger starts with the real reference data and a first curator.
 
     \b
     Example: sampleloans --db lab.db init --curator-email li@naoc.example \\
@@ -110,7 +112,9 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Replay the 2025 international Chang'e-5 loan round on a fresh demo database.
+    """Replay the 2025 Chang'e-5 loan round on a demo database.
+
+    The 2025 international Chang'e-5 loan round, replayed on a fresh demo database.
 
     Never touches your real ledger. With a global --db typed on the command line (not
     SAMPLELOANS_DB) the demo is written there instead: a new file, or a PostgreSQL database that
@@ -373,7 +377,9 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check the whole ledger: hash chain, replay = projections, invariants, SQLite integrity.
+    """Check the whole ledger: hash chain, replay, invariants.
+
+    The hash chain, replay = projections, the invariants, and SQLite's integrity.
 
     Exit 0 when clean, 1 when anything is wrong (every problem is printed). Curators and
     compliance officers only. JSON keys (docs/json.md): ok, head, event_count, problems [area,

@@ -249,7 +249,9 @@ def ship(
     courier: Courier = None,
     witness: Witness = None,
 ) -> None:
-    """Release an issued loan's samples for shipment in a sealed container.
+    """Release an issued loan's samples for shipment.
+
+    They travel in a sealed container.
 
     \b
     Example: sampleloans loans ship L-1 --container "N2 box 7" --seal S-0042 \\
@@ -290,7 +292,9 @@ def receive(
     courier: Courier = None,
     witness: Witness = None,
 ) -> None:
-    """Record the borrower's receipt: seal, condition and weighed masses.
+    """Record the borrower's receipt: seal, condition, masses.
+
+    It records the seal, the condition and the weighed masses.
 
     \b
     Example: sampleloans loans receive L-1 --seal-intact --condition pristine \\
@@ -407,7 +411,9 @@ def split(
     ],
     at: AtOption = None,
 ) -> None:
-    """Record a split the borrower made; the piece stays on the same loan.
+    """Record the borrower's split; the piece stays on the loan.
+
+    The split is one the borrower made; the piece stays on the same loan.
 
     \b
     Example: sampleloans loans split L-1 --sample CE5C0200YJFM00112 --child=-G1 --mass "1 mg"
@@ -451,7 +457,9 @@ def return_(
     courier: Courier = None,
     witness: Witness = None,
 ) -> None:
-    """Release held samples (all, or the named ones) for the return trip.
+    """Release held samples for the return trip.
+
+    All held samples, or the named ones.
 
     \b
     Example: sampleloans loans return L-1 --container "N2 box 7" --seal S-0043
@@ -492,7 +500,9 @@ def accept_return(
     courier: Courier = None,
     witness: Witness = None,
 ) -> None:
-    """Accept returned samples back into the vault; each must weigh what is accountable.
+    """Accept returned samples back into the vault.
+
+    Each must weigh what is accountable.
 
     Several returns of one loan may travel at once: weigh the samples of one shipment.
 
@@ -543,7 +553,7 @@ def extend(
     ],
     at: AtOption = None,
 ) -> None:
-    """Extend a loan's due date within the agreement's extension limits.
+    """Extend a loan's due date within its agreement's limits.
 
     The agreement must be in force, the loan may not have used all the extensions it allows,
     the period may not be longer than one extension may be, and the new due date must be later
@@ -690,8 +700,9 @@ def withdraw(
     ],
     at: AtOption = None,
 ) -> None:
-    """Withdraw a loan never issued (requested or approved): the PI withdrew it or the lender
-    declined it. It is closed; its samples never left the vault.
+    """Withdraw a loan never issued (requested or approved).
+
+    The PI withdrew it or the lender declined it. It is closed; its samples never left the vault.
 
     \b
     Example: sampleloans loans withdraw L-1 --reason "declined: sample class not available"
@@ -904,7 +915,9 @@ def list_(
     as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """List loans by number (researchers see their own institution's).
+    """List loans by number.
+
+    Researchers see their own institution's.
 
     Filters combine (all must hold); --due-before/--due-after are ISO 8601 times (UTC if no
     offset), strict, and list only loans still out (issued, in transit, received, return in
@@ -1062,7 +1075,9 @@ def show(
     as_json: JsonOption = False,
     as_jsonl: JsonlOption = False,
 ) -> None:
-    """Show one loan: terms, dates, items with their mass balance, shipments, uses, extensions.
+    """Show one loan in full: terms, items, shipments, uses.
+
+    Its terms, dates, items with their mass balance, shipments, uses and extensions.
 
     The consumptions (one per analysis: the part that grows) stream; --limit/--offset page
     through them (on a terminal the table shows 50 unless --limit says otherwise); --jsonl

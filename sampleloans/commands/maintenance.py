@@ -29,7 +29,9 @@ def backup(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The backup file to write (0600).")],
     force: Force = False,
 ) -> None:
-    """Copy the ledger to FILE while others keep working (SQLite's online backup API).
+    """Copy the ledger to FILE while others keep working.
+
+    It uses SQLite's online backup API.
 
     The copy is consistent, private (0600) and written atomically; an existing FILE is kept
     unless --force, which replaces only a regular file; FILE may never be the ledger (or its
@@ -79,7 +81,7 @@ def restore(
         ),
     ] = False,
 ) -> None:
-    """Replace the ledger database with a backup, after verifying the backup.
+    """Replace the ledger with a backup, after verifying it.
 
     A backup that fails verify is refused (exit 1); an existing ledger is replaced only with
     --force, by a backup of another ledger only with --other-ledger, and by an older backup

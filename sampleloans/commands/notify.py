@@ -295,7 +295,9 @@ def notify(
     signer_cert: SignerCertOption = None,
     signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """E-mail statements to PIs and overdue notices to late PIs, once per checkpoint.
+    """E-mail PIs their statements and overdue notices.
+
+    Statements to PIs and overdue notices to late PIs, once per checkpoint.
 
     Each PI with an open loan gets their statement (built on the newest signed checkpoint, or
     --checkpoint FILE); each PI with a return or inventory past due gets their institution's

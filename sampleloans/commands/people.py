@@ -19,7 +19,8 @@ from sampleloans.commands.samples import plain
 from sampleloans.vocab import Role, in_words
 
 app = typer.Typer(
-    help="People who may act: curators, compliance officers, researchers.",
+    help="People who may act and their roles.\n\n"
+    "They are curators, compliance officers and researchers.",
     no_args_is_help=True,
 )
 Email = Annotated[
@@ -112,7 +113,9 @@ def list_(
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """List people by e-mail (researchers: only their own institution's).
+    """List people by e-mail.
+
+    Researchers see only their own institution's.
 
     JSON (docs/json.md): an array of objects with keys email, name, institution, role, active.
 
@@ -179,7 +182,9 @@ def _status(active: bool) -> str:
 
 @app.command("deactivate")
 def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
-    """Deactivate a person: they may no longer act; their record and history stay (curators only).
+    """Deactivate a person: they may no longer act.
+
+    Their record and history stay. Curators only.
 
     \b
     Example: sampleloans people deactivate pi@kit.example --reason "left the institute"
@@ -228,7 +233,9 @@ SERVER_WIDE_ROLE = (
 
 @app.command("reactivate")
 def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
-    """Let a deactivated person act again, in the role they had (curators only).
+    """Let a deactivated person act again, in the role they had.
+
+    Curators only.
 
     \b
     Example: sampleloans people reactivate pi@kit.example --reason "deactivated by mistake"
@@ -259,7 +266,9 @@ def set_role(
     reason: Reason,
     at: AtOption = None,
 ) -> None:
-    """Change a person's role (curators only); staff roles need a lender or curator institution.
+    """Change a person's role.
+
+    Curators only. Staff roles need a lender or curator institution.
 
     \b
     Example: sampleloans people set-role zhang@naoc.example --role curator --reason "promoted"

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from sampleloans.reports.signing import SigningCredentials
 
 app = typer.Typer(
-    help="PDF reports: custody, return, overdue notice, inventory statement.", no_args_is_help=True
+    help="PDF reports: custody, return, overdue, inventory.\n\n"
+    "Chain-of-custody report, return report, overdue notice, inventory statement, PI statements.",
+    no_args_is_help=True,
 )
 
 OutOption = Annotated[
@@ -171,7 +173,9 @@ def custody(
     signer_cert: SignerCertOption = None,
     signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Chain-of-custody report of a loan, a sample lineage or an institution.
+    """Chain-of-custody report of a loan, lineage or institution.
+
+    Of a loan, a sample lineage or an institution.
 
     \b
     Example: sampleloans --as compliance@naoc.example report custody --loan L-2025-UoC \\
@@ -204,7 +208,9 @@ def return_report(
     signer_cert: SignerCertOption = None,
     signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Return report of a loan (digital NASA Form F-75): per-sample mass accounting.
+    """Return report of a loan: per-sample mass accounting.
+
+    A digital NASA Form F-75.
 
     \b
     Example: sampleloans report return --loan L-2025-IPGP --out return.pdf
@@ -233,7 +239,9 @@ def overdue(
     signer_cert: SignerCertOption = None,
     signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Notice to an institution of loans and inventories past due (days late at --generated-at).
+    """Notice to an institution of loans and inventories past due.
+
+    Days late are counted at --generated-at.
 
     Addressed to each PI and the institution, with a date to respond by (14 days after
     --generated-at: return the samples or request an extension) and the agreement terms.
@@ -265,7 +273,9 @@ def inventory(
     signer_cert: SignerCertOption = None,
     signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Inventory statement of a loan: what the ledger says the PI holds, to be attested.
+    """Inventory statement of a loan, for the PI to attest.
+
+    It lists what the ledger says the PI holds.
 
     The PI writes the mass measured beside each sample, confirms it, and explains any
     difference under Remarks; samples no longer held are listed apart.
@@ -474,7 +484,7 @@ def verify_document(
         ),
     ] = None,
 ) -> None:
-    """Check a report against the ledger, and its signature when signed.
+    """Check a report against the ledger, and any signature.
 
     The ledger still has the head it names, its content and file are unchanged, it is current
     (no later event changes it); a signed one's signature holds.

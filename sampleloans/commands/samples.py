@@ -183,7 +183,9 @@ def split(
     ] = None,
     at: AtOption = None,
 ) -> None:
-    """Split children off a sample in the vault; the parent keeps the rest (curators only).
+    """Split children off a vault sample; the parent keeps the rest.
+
+    The sample must be in the vault. Curators only.
 
     \b
     Example: sampleloans samples split CE5C0400YJFM00505 --child -G1=20mg --child -G2=5mg \\
@@ -228,7 +230,9 @@ def move(
     ] = None,
     at: AtOption = None,
 ) -> None:
-    """Record a new storage location for a sample in the vault (curators only).
+    """Record a new storage location for a sample in the vault.
+
+    Curators only.
 
     \b
     Example: sampleloans samples move CE5C0400YJFM00505 --location "NAOC N2 cabinet C" \\
@@ -272,7 +276,9 @@ def transfer(
     ],
     at: AtOption = None,
 ) -> None:
-    """Give whole samples to a recipient institution for good: a gift, not a loan (curators only).
+    """Give whole samples to an institution for good, not on loan.
+
+    A gift to the recipient institution, not a loan. Curators only.
 
     Each sample must be in the vault, not frozen and not permanent or backup storage; its whole
     mass leaves the collection and is shown as "transferred" in its balance.
@@ -351,7 +357,9 @@ def list_(
     as_jsonl: JsonlOption = False,
     as_csv: CsvOption = False,
 ) -> None:
-    """List samples by code (researchers: only those on their institution's loans).
+    """List samples by code.
+
+    Researchers see only those on their institution's loans.
 
     Filters combine (all must hold). Rows stream: --json writes one array row by row, --jsonl
     one object per line; both with the keys of 'samples show --json'.
@@ -441,7 +449,7 @@ def show(
     code: Annotated[str, typer.Argument(metavar="CODE", help="The sample's code.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one sample: description, masses and their balance, custody, lineage.
+    """Show a sample: description, masses, balance, custody, lineage.
 
     JSON keys (docs/json.md): code, mission, parent_code, child_codes, origin, depth_top_mm,
     depth_bottom_mm, material_type, physical_form, purpose_class, storage_location, condition,
@@ -496,7 +504,9 @@ def tree(
     code: Annotated[str, typer.Argument(metavar="CODE", help="Any sample of the lineage.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show a sample's split lineage from its root ancestor (borrower splits included).
+    """Show a sample's split lineage from its root ancestor.
+
+    Borrower splits are included.
 
     Researchers see it from the sample asked for, with only the samples on their own loans.
 

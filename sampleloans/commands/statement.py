@@ -153,7 +153,9 @@ def statement(
     signer_cert: SignerCertOption = None,
     signer_passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Statements to principal investigators: holdings, due dates, obligations, events with proofs.
+    """Statements to PIs: holdings, due dates, obligations, events.
+
+    To principal investigators (PIs); the events come with proofs.
 
     One PDF per PI (`statement-NAME-at-DOMAIN.pdf`, in e-mail order) in --out, built on the
     newest signed checkpoint (or --checkpoint FILE); each event it lists carries an RFC 6962
