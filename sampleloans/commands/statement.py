@@ -339,8 +339,7 @@ def verify_offline(
         trust_root,
         unsigned_note="its printed pages are not covered by these checks (a statement made "
         "with --sign is)",
-        verdict="every event listed is in the ledger the lender signed (checked with the "
-        "public key alone)",
+        verdict="every event listed is in the ledger the lender signed",
     )
 
 
@@ -398,7 +397,12 @@ def verify_with_ledger(
             judged_before_sent_back(before, inventory_before),
         ):
             (rebuilt,) = build_statements(
-                session, service_ctx, claim.checkpoint, pi=claim.pi, generated_at=claim.generated
+                session,
+                service_ctx,
+                claim.checkpoint,
+                pi=claim.pi,
+                generated_at=claim.generated,
+                typed=False,
             )
         out.print(
             f"{file}: statement to {claim.pi}, built on the checkpoint of "
