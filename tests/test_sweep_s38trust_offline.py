@@ -184,3 +184,18 @@ def test_pdfsig_says_what_trust_md_says_it_says(lender: dict[str, Any]) -> None:
     for said in ("Signature is Valid.", "Total document signed", untrusted):
         assert said in done.stdout, done.stdout
         assert f"`{said}`" in " ".join(TRUST_MD.split())
+
+
+@pytest.mark.parametrize("document", ["report", "statement"])
+@pytest.mark.parametrize("given", ["cp", "key"])
+def test_a_wrong_file_given_as_the_public_key_names_the_option_and_the_file(
+    lender: dict[str, Any], document: str, given: str
+) -> None:
+    """Before: 'Error: public key (expected NAME+KEYID+BASE64 …)', naming neither the option
+    nor the file (the checkpoint file given for the key, as `verify --public-key` names them)."""
+    done = outsider(lender, lender[document], "--public-key", lender[given])
+    assert done.exit_code == 2, done.stdout
+    assert done.stderr.startswith(f"Error: --public-key: {lender[given]}: public key")
+    assert done.stderr.count("\n") == 1 and not done.stdout
+    secret = lender["key"].read_text().strip().rsplit("+", 1)[-1]
+    assert secret not in done.stderr

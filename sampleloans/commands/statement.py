@@ -344,8 +344,13 @@ def verify_offline(
 
 
 def read_public_key_text(path: Path) -> str:
-    """The text of a `--public-key` file."""
-    return _read_text(path, "--public-key")
+    """The text of a `--public-key` file, refused in one line naming the option and the file
+    when it holds no public key (as `verify --public-key` names them)."""
+    from sampleloans.services.checkpoints import read_verifier
+
+    text = _read_text(path, "--public-key")
+    read_verifier(path)  # a checkpoint or a private key given for the key: named here
+    return text
 
 
 def _read_text(path: Path, option: str) -> str:
