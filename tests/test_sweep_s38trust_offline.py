@@ -199,3 +199,22 @@ def test_a_wrong_file_given_as_the_public_key_names_the_option_and_the_file(
     assert done.stderr.count("\n") == 1 and not done.stdout
     secret = lender["key"].read_text().strip().rsplit("+", 1)[-1]
     assert secret not in done.stderr
+
+
+def test_a_statement_on_a_rebuilt_ledger_with_the_bags_checkpoint_says_none_is_kept(
+    lender: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: "not a checkpoint this ledger made and keeps (… a re-signed or edited copy?)"
+    of the lender's own checkpoint file, given to a ledger rebuilt from the bag."""
+    rebuilt = copy_ledger(lender["rebuilt"], tmp_path / "rebuilt.db")
+    env = env_for(rebuilt, now=NOW)
+    [given] = (lender["bag"] / "data" / "checkpoints").glob("*.txt")
+    made = ["report", "statement", "--pi", OSAKA_PI, "--out", str(tmp_path / "st")]
+    done = invoke(env, *made, "--checkpoint", str(given))
+    assert done.exit_code == 1, done.stdout
+    assert done.stderr.startswith("Error: --checkpoint: this ledger keeps no checkpoint at all")
+    assert "re-signed" not in done.stderr and not (tmp_path / "st").exists()
+    # what it says to do: a curator signs one of this ledger, then no --checkpoint
+    make_checkpoint(rebuilt, tmp_path)
+    done = invoke(env, *made)
+    assert done.exit_code == 0, done.stderr

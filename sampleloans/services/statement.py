@@ -314,6 +314,12 @@ def _refuse_unkept(session: Session, checkpoint: CheckpointRef, *, typed: bool) 
     kept = stored_checkpoints(session.connection())
     if not kept and not typed:  # a rebuilt ledger: the document's checkpoint is the key's to judge
         raise RuleViolation(f"checkpoint: {NONE_KEPT}")
+    if not kept:  # not a re-signed copy: a rebuilt ledger has signed nothing yet
+        raise RuleViolation(
+            "checkpoint: this ledger keeps no checkpoint at all (one rebuilt from an export or "
+            "a bag keeps none), so a statement cannot be built on the one given: a curator signs "
+            "one of this ledger ('sampleloans checkpoint --key FILE'), then omit --checkpoint"
+        )
     if all(one.note != checkpoint.note for one in kept):
         # the hint names --checkpoint only where the user typed it (not a document's own)
         hint = "; give the file 'sampleloans checkpoint' wrote, or omit --checkpoint"
