@@ -184,6 +184,8 @@ def test_pdfsig_says_what_trust_md_says_it_says(lender: dict[str, Any]) -> None:
     for said in ("Signature is Valid.", "Total document signed", untrusted):
         assert said in done.stdout, done.stdout
         assert f"`{said}`" in " ".join(TRUST_MD.split())
+    readme = " ".join((ROOT / "README.md").read_text("utf-8").split())
+    assert f"so it says `{untrusted}`" in readme  # the README's "Signed reports" says it too
 
 
 @pytest.mark.parametrize("document", ["report", "statement"])
