@@ -49,7 +49,7 @@ def generate(
     ledger.
 
     \b
-    Example: sampleloans keys generate --out ~/.sampleloans/cp.key --name naoc.example/ledger
+    Example: sampleloans keys generate --out ~/checkpoint.key --name naoc.example/ledger
     """
     from sampleloans.services.checkpoints import generate_keys
 
@@ -103,8 +103,7 @@ def checkpoint(
     make the key sign a history that contradicts what it signed before). Curators only.
 
     \b
-    Example: sampleloans checkpoint --key ~/.config/sampleloans/checkpoint.key \\
-      --out cp-212.txt
+    Example: sampleloans checkpoint --key ~/checkpoint.key --out cp-212.txt
     """
     if ctx.invoked_subcommand is not None:
         if key is not None or out is not None:

@@ -800,8 +800,7 @@ def _verify_report_offline(
         trust_root,
         unsigned_note="its printed content is checked only against the ledger (or by a signed "
         "copy, --sign)",
-        verdict="its head event is in the ledger the lender signed (checked with the public "
-        "key alone)",
+        verdict="its head event is in the ledger the lender signed",
     )
 
 
@@ -897,7 +896,12 @@ def _verify_signature_only(
             f"{file}: signature NOT valid ({counted(len(problems), 'problem')})", markup=False
         )
         raise typer.Exit(1)
-    out.print(f"{file}: signature valid; the ledger checks were skipped ({skipped})", markup=False)
+    # the checkpoint a report names is the key's to check: say so, as a statement's line does
+    unchecked = "; the checkpoint it names is checked with --public-key" if claim.checkpoint else ""
+    out.print(
+        f"{file}: signature valid; the ledger checks were skipped ({skipped}){unchecked}",
+        markup=False,
+    )
 
 
 def _compare(

@@ -321,7 +321,7 @@ def print_offline_verdict(
 ) -> None:
     """Print an offline check (a report's or a statement's proofs, checked with the public key
     alone) and the PDF's own signature: `ok` lines, the note when the PDF is unsigned, `FAIL`
-    lines; exit 1 on any problem, else the `verdict` line."""
+    lines; exit 1 on any problem, else the `verdict` line and what it was checked with."""
     from sampleloans.commands.common import now
 
     for line in found.lines:
@@ -342,4 +342,6 @@ def print_offline_verdict(
             f"{file}: does NOT check out (problems with {'; with '.join(failed)})", markup=False
         )
         raise typer.Exit(1)
-    out.print(f"{file}: {verdict}", markup=False)
+    # name what the verdict rests on: the key alone, or the trust root's chain as well
+    rests_on = "the public key and the trust root" if trust_root else "the public key alone"
+    out.print(f"{file}: {verdict} (checked with {rests_on}, no ledger)", markup=False)

@@ -341,14 +341,18 @@ def verify_offline(
         trust_root,
         unsigned_note="its printed pages are not covered by these checks (a statement made "
         "with --sign is)",
-        verdict="every event listed is in the ledger the lender signed (checked with the "
-        "public key alone)",
+        verdict="every event listed is in the ledger the lender signed",
     )
 
 
 def read_public_key_text(path: Path) -> str:
-    """The text of a `--public-key` file."""
-    return _read_text(path, "--public-key")
+    """The text of a `--public-key` file, refused in one line naming the option and the file
+    when it holds no public key (as `verify --public-key` names them)."""
+    from sampleloans.services.checkpoints import read_verifier
+
+    text = _read_text(path, "--public-key")
+    read_verifier(path)  # a checkpoint or a private key given for the key: named here
+    return text
 
 
 def _read_text(path: Path, option: str) -> str:
@@ -400,7 +404,12 @@ def verify_with_ledger(
             judged_before_sent_back(before, inventory_before),
         ):
             (rebuilt,) = build_statements(
-                session, service_ctx, claim.checkpoint, pi=claim.pi, generated_at=claim.generated
+                session,
+                service_ctx,
+                claim.checkpoint,
+                pi=claim.pi,
+                generated_at=claim.generated,
+                typed=False,
             )
         out.print(
             f"{file}: statement to {claim.pi}, built on the checkpoint of "

@@ -175,8 +175,14 @@ def load_pkcs12_credentials(
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError:
+        # with no passphrase at all, "the passphrase is wrong" would send one looking for a typo
+        why = (
+            "the passphrase is wrong"
+            if passphrase
+            else "it is encrypted and no passphrase was given"
+        )
         raise InvalidInput(
-            f"{source}: not a PKCS#12 file, or the passphrase is wrong (give it in "
+            f"{source}: not a PKCS#12 file, or {why} (give it in "
             "SAMPLELOANS_SIGNER_PASSPHRASE or --signer-passphrase-file)"
         ) from None
     if key is None or cert is None:

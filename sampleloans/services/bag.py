@@ -56,7 +56,11 @@ tools/verify_ledger.py  a stand-alone checker (Python 3.11 standard library only
 
 Check the bag's files:  bagit.py --validate BAG   (or: sampleloans verify-bag BAG)
 Check the ledger:       python3 tools/verify_ledger.py events.jsonl \\
-                            --checkpoint checkpoints/FILE.txt --public-key keys/FILE.pub
+                            --checkpoint checkpoints/FILE.txt --public-key KEY.pub
+                        (KEY.pub: the lender's public key as you received it, not the copy
+                        in keys/, which whoever made this bag chose; the newest checkpoint
+                        sorts last)
+Check a report:         sampleloans verify-document reports/FILE.pdf --public-key KEY.pub
 Rebuild a ledger:       sampleloans --db new.db --as CURATOR restore --events events.jsonl
                         (CURATOR: a curator the events name, e.g. the actor of the first event)
 """

@@ -173,8 +173,10 @@ def build_statements(
     pi: str | None = None,
     everyone: bool = False,
     generated_at: datetime,
+    typed: bool = True,
 ) -> list[Statement]:
-    """One statement per PI, built on the ledger as `checkpoint` commits to it."""
+    """One statement per PI, built on the ledger as `checkpoint` commits to it (`typed`: the
+    user gave it as --checkpoint, not a document's own)."""
     refuse_future("--generated-at", generated_at, ctx.now, "a statement is dated when it is made")
     scope = statement_scope(session, ctx, institution=institution, pi=pi, everyone=everyone)
     head_seq, _hash = store.head(session)
@@ -186,7 +188,7 @@ def build_statements(
             "checkpoint of this ledger"
         )
     proofs = InclusionProofs(session, checkpoint)
-    _refuse_unkept(session, checkpoint)
+    _refuse_unkept(session, checkpoint, typed=typed)
     _refuse_hidden_replay(session, size, head_seq)
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
@@ -303,16 +305,28 @@ def _refuse_hidden_replay(session: Session, size: int, head_seq: int) -> None:
         )
 
 
-def _refuse_unkept(session: Session, checkpoint: CheckpointRef) -> None:
+def _refuse_unkept(session: Session, checkpoint: CheckpointRef, *, typed: bool) -> None:
     """A statement names only a checkpoint this ledger made and keeps: a copy re-signed by
     another key, or edited, would be refused by every borrower holding the lender's key."""
     from sampleloans.services.checkpoints import stored_checkpoints
+    from sampleloans.services.reporting.checkpoint import NONE_KEPT
 
-    if all(kept.note != checkpoint.note for kept in stored_checkpoints(session.connection())):
+    kept = stored_checkpoints(session.connection())
+    if not kept and not typed:  # a rebuilt ledger: the document's checkpoint is the key's to judge
+        raise RuleViolation(f"checkpoint: {NONE_KEPT}")
+    if not kept:  # not a re-signed copy: a rebuilt ledger has signed nothing yet
+        raise RuleViolation(
+            "checkpoint: this ledger keeps no checkpoint at all (one rebuilt from an export or "
+            "a bag keeps none), so a statement cannot be built on the one given: a curator signs "
+            "one of this ledger ('sampleloans checkpoint --key FILE'), then omit --checkpoint"
+        )
+    if all(one.note != checkpoint.note for one in kept):
+        # the hint names --checkpoint only where the user typed it (not a document's own)
+        hint = "; give the file 'sampleloans checkpoint' wrote, or omit --checkpoint"
         raise RuleViolation(
             f"checkpoint: its root is this ledger's, but it is not a checkpoint this ledger "
             f"made and keeps (signed by {checkpoint.signed_by or 'no key'}: a re-signed or "
-            "edited copy?); give the file 'sampleloans checkpoint' wrote, or omit --checkpoint"
+            f"edited copy?){hint if typed else ''}"
         )
 
 

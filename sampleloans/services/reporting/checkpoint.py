@@ -30,6 +30,14 @@ def newest_covering(connection: Connection, head_seq: int) -> checkpoints.Stored
     return covering[-1] if covering else None
 
 
+NONE_KEPT = (
+    "this ledger keeps no checkpoint at all (one rebuilt from an export or a bag keeps none), "
+    "so the one the document names is not checked against it: check that with the lender's "
+    "key, 'sampleloans verify-document FILE --public-key KEY.pub' (no ledger needed)"
+)
+"""Why a ledger that keeps no checkpoint cannot judge the one a report or statement names."""
+
+
 def kept_named(connection: Connection, checkpoint_id: str) -> checkpoints.StoredCheckpoint | None:
     """The kept checkpoint `SIZE:ROOT` (the newest of equal ones), or None if none is kept."""
     named = [
@@ -76,7 +84,10 @@ def report_checkpoint(
 def named_problem(session: Session, checkpoint_id: str, head_seq: int) -> str | None:
     """Why the checkpoint a report file names is not genuine for this ledger, or None: it must
     be kept here, signed by the key kept with it, and cover the report's head."""
-    kept = kept_named(session.connection(), checkpoint_id)
+    connection = session.connection()
+    kept = kept_named(connection, checkpoint_id)
+    if kept is None and not checkpoints.stored_checkpoints(connection):
+        return f"checkpoint: {NONE_KEPT}"
     if kept is None:
         return (
             f"checkpoint: this ledger keeps no checkpoint {checkpoint_id[:24]}…: the report "
