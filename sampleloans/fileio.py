@@ -843,10 +843,18 @@ class Terminated(SystemExit):
 
 def _not_an_interrupt(record: logging.LogRecord) -> bool:
     """False for a record that logs an interrupt (SIGTERM's `Terminated`, Ctrl-C) with its
-    traceback: SQLAlchemy's pool logs one caught while it resets a connection, then raises it
-    again, and the command reports it (exit 130 or 143) without a traceback."""
+    traceback, or an error raised while one was on its way out: SQLAlchemy's pool logs one
+    caught while it resets a connection, then raises it again, and a reset that fails because
+    the interrupt cut a statement short (the connection is then discarded); the command
+    reports the interrupt (exit 130 or 143) in one line, without a traceback."""
     exc = record.exc_info[1] if record.exc_info else None
-    return exc is None or isinstance(exc, Exception)
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if not isinstance(exc, Exception):
+            return False
+        seen.add(id(exc))
+        exc = exc.__context__
+    return True
 
 
 def quiet_reraised_interrupts() -> None:
