@@ -51,5 +51,8 @@ def test_the_writers_figure_of_each_tree_alternates_with_the_raw_loop(
         assert len(turns) == 2
         assert all(ours > 0 and raw > 0 for ours, raw, *_ in turns)
         # each turn says how long its writers held the lock: a wall time no shorter than the
-        # holder's CPU in it
-        assert all(wall >= cpu > 0 for *_, wall, cpu in turns)
+        # holder's CPU in it. Within 1%: the two are read from different clocks (the monotonic
+        # clock and the scheduler's count of the thread's run time), and a holder that never
+        # waits for a core shows a CPU time a fraction of a microsecond above its wall time
+        # (seen in CI: 1.76712 ms wall, 1.76726 ms CPU per write).
+        assert all(wall >= 0.99 * cpu and cpu > 0 for *_, wall, cpu in turns)
