@@ -17,7 +17,7 @@ import sqlite3
 import stat
 import threading
 import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    Table,
     create_engine,
     event,
     inspect,
@@ -2944,6 +2945,24 @@ def copy_tables(source: Connection, target: Connection, *, batch_rows: int = 500
         rows = source.execute(table.select().order_by(*order))
         while batch := rows.fetchmany(batch_rows):
             target.execute(table.insert(), [dict(row._mapping) for row in batch])
+    if is_postgres(target):
+        _advance_sequences(target, tables)
+
+
+def _advance_sequences(target: Connection, tables: Sequence[Table]) -> None:
+    """Set each serial column's sequence past the ids copied in: rows inserted with their own
+    ids leave it at 1, and the next row `checkpoint` (or `notify`) appends would be refused as
+    a duplicate of the first."""
+    for table in tables:
+        column = table.autoincrement_column
+        if column is None:
+            continue
+        target.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                f"coalesce((SELECT max({column.name}) FROM {table.name}), 0) + 1, false)"
+            )
+        )
 
 
 def _postgres_ledger_probe(engine: Engine, where: str) -> tuple[bool, list[bool]]:

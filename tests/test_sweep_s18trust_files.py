@@ -180,7 +180,7 @@ def test_a_bag_names_each_key_file_by_the_key_id_every_check_prints(bag: dict[st
     result = verify_bag(bag["dir"], key_file)
     assert result.exit_code == 0 and f"{name}+{key_id}" in result.stdout
     readme = (bag["dir"] / "data" / "README.txt").read_text()
-    assert "sampleloans --db new.db --as CURATOR restore --events events.jsonl" in readme
+    assert "sampleloans --db new.db --as CURATOR restore --bag BAG --public-key KEY.pub" in readme
 
 
 def test_a_signing_certificate_cut_short_by_its_root_says_so(root: Path, tmp_path: Path) -> None:

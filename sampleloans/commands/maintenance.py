@@ -19,7 +19,7 @@ from sampleloans.commands.common import (
 from sampleloans.text import counted
 
 if TYPE_CHECKING:
-    from sampleloans.services.maintenance import CopyResult
+    from sampleloans.services.maintenance import BagGiven, CopyResult
 
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing file.")]
 
@@ -56,7 +56,8 @@ def restore(
         Path,
         typer.Argument(
             metavar="FILE",
-            help="A backup written by 'backup' (or, with --events, an events export).",
+            help="A backup written by 'backup' (with --events, an events export; with --bag, "
+            "a bag's folder).",
         ),
     ],
     force: Annotated[
@@ -80,6 +81,23 @@ def restore(
             help="FILE is an events export ('export --events'): rebuild the ledger from it.",
         ),
     ] = False,
+    bag: Annotated[
+        bool,
+        typer.Option(
+            "--bag",
+            help="FILE is an archival bag ('export --bag'): validate it, rebuild the ledger "
+            "from its events and keep its signed checkpoints.",
+        ),
+    ] = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            metavar="KEY.pub",
+            help="With --bag: the lender's public key as you received it; every checkpoint "
+            "of the bag must be signed by it. Without it, by a key the bag carries.",
+        ),
+    ] = None,
 ) -> None:
     """Replace the ledger with a backup, after verifying it.
 
@@ -88,15 +106,80 @@ def restore(
     (one lacking events the ledger has) only with --older. Only curators may restore.
     Afterwards, 'verify --anchor' with a head you saved earlier shows whether the restore
     rolled the ledger back. With --events, FILE is an events export (JSON lines): the ledger is
-    rebuilt from it with the same events and hashes (so the same head), then verified.
+    rebuilt from it with the same events and hashes (so the same head), then verified. With
+    --bag, FILE is a bag's folder: it is validated as 'verify-bag' does, the ledger rebuilt
+    from its events, and its signed checkpoints kept, so reports that name them verify.
 
     \b
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
     """
+    with errors_to_exit_codes():
+        given = _bag_given(events=events, bag=bag, public_key=public_key)
     result = restored_from(
-        ctx, file, force=force, other_ledger=other_ledger, older=older, events=events
+        ctx, file, force=force, other_ledger=other_ledger, older=older, events=events, bag=given
     )
     _print_restored(ctx, file, result)
+    if given is not None:
+        _print_kept_checkpoints(result, own_key=public_key is not None)
+    elif events and _in_a_bag(file):
+        console().print(
+            f"Note: {file} is a bag's events file; the bag's checkpoints were not kept, so a "
+            "report naming one does not verify against this ledger ('restore --bag DIR' "
+            "keeps them).",
+            markup=False,
+        )
+
+
+def _bag_given(*, events: bool, bag: bool, public_key: Path | None) -> "BagGiven | None":
+    """What `--bag` and `--public-key` ask for (exit 2 for a combination that means nothing)."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.checkpoints import read_verifier
+    from sampleloans.services.maintenance import BagGiven
+
+    if bag and events:
+        raise InvalidInput("--bag: give --bag (a bag's folder) or --events (a file), not both")
+    if public_key is not None and not bag:
+        raise InvalidInput(
+            "--public-key: only with --bag (it checks the bag's checkpoints); a backup or an "
+            "events export carries no checkpoint to check"
+        )
+    if not bag:
+        return None
+    return BagGiven(read_verifier(public_key) if public_key is not None else None)
+
+
+def _in_a_bag(file: Path) -> bool:
+    """Whether an events file is the one inside a bag (`BAG/data/events.jsonl`)."""
+    return file.name == "events.jsonl" and (file.parent.parent / "bagit.txt").is_file()
+
+
+def _print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
+    """Which of the bag's checkpoints the rebuilt ledger keeps, by whose key, and how to trust
+    them."""
+    out = console()
+    kept = result.checkpoints
+    if kept is None or not kept.kept:
+        out.print("The bag holds no checkpoint: the ledger keeps none.", markup=False)
+    else:
+        out.print(f"Kept {counted(len(kept.kept), 'checkpoint')} of the bag:", markup=False)
+        for row_id, note in kept.kept:
+            signer = note.signer
+            out.print(
+                f"  checkpoint {row_id}: {note.name}, "
+                f"{counted(note.checkpoint.size, 'event')}, signed by "
+                f"{signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)",
+                markup=False,
+            )
+        out.print(
+            "Each is signed by your --public-key."
+            if own_key
+            else "Their keys came with the bag, and whoever made it chose them: compare each "
+            "fingerprint with the lender's key as you received it, or restore with "
+            "--public-key KEY.pub.",
+            markup=False,
+        )
+    for why in kept.left_out if kept is not None else ():
+        out.print(f"Not kept: {why}", markup=False)
 
 
 def restored_from(
@@ -107,6 +190,7 @@ def restored_from(
     other_ledger: bool = False,
     older: bool = False,
     events: bool = False,
+    bag: "BagGiven | None" = None,
     action: str = "restore the ledger",
 ) -> "CopyResult":
     """Restore the ledger --db names from `file` (`services.maintenance.restore`), errors as
@@ -126,6 +210,7 @@ def restored_from(
                 other_ledger=other_ledger,
                 older=older,
                 events=events,
+                bag=bag,
                 action=action,
             )
         finally:

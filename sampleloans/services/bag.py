@@ -40,7 +40,8 @@ from sampleloans.services.events_file import (
 from sampleloans.text import counted
 
 if TYPE_CHECKING:
-    from sampleloans.ledger.checkpoint import Checkpoint, VerifierKey
+    from sampleloans.ledger.checkpoint import VerifierKey
+    from sampleloans.services.checkpoints import SignedNote
 
 CHECKSUMS = ("sha256", "sha512")
 EVENTS_FILE = "events.jsonl"
@@ -61,8 +62,9 @@ Check the ledger:       python3 tools/verify_ledger.py events.jsonl \\
                         in keys/, which whoever made this bag chose; the newest checkpoint
                         sorts last)
 Check a report:         sampleloans verify-document reports/FILE.pdf --public-key KEY.pub
-Rebuild a ledger:       sampleloans --db new.db --as CURATOR restore --events events.jsonl
-                        (CURATOR: a curator the events name, e.g. the actor of the first event)
+Rebuild a ledger:       sampleloans --db new.db --as CURATOR restore --bag BAG --public-key KEY.pub
+                        (CURATOR: a curator the events name, e.g. the actor of the first event;
+                        the checkpoints are kept too, so reports naming them verify against it)
 """
 
 
@@ -342,6 +344,7 @@ class BagCheck:
     events: int = 0
     covered: int = 0
     reports: int = 0  # files in reports/, whose heads verify-bag checks (not their pages)
+    signed: tuple["SignedNote", ...] = ()  # each checkpoint, as its signature was checked
 
 
 def _require_folder(path: Path) -> None:
@@ -424,7 +427,7 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             "(--public-key): it cannot be shown to be the lender's"
         )
     reports = len(_files_in(payload / "reports"))
-    return BagCheck((*lines, *found.lines), found.events, found.covered, reports)
+    return BagCheck((*lines, *found.lines), found.events, found.covered, reports, found.signed)
 
 
 def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> BagCheck:
@@ -434,13 +437,14 @@ def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | Non
     if head_tag not in (None, head):
         raise RuleViolation(f"BAG: the events end at {head}, but the bag says {head_tag}")
     lines = [f"events: {len(hashes)}, chain intact, head {head}"]
-    covered = 0
+    signed = []
     for note_path in _files_in(payload / "checkpoints"):  # every file, whatever its name
-        line, size = _checkpoint_line(note_path, hashes, origin, keys)
+        line, found = _checkpoint_line(note_path, hashes, origin, keys)
         lines.append(line)
-        covered = max(covered, size)
+        signed.append(found)
     lines.extend(_report_lines(payload / "reports", hashes))
-    return BagCheck(tuple(lines), len(hashes), covered)
+    covered = max((found.checkpoint.size for found in signed), default=0)
+    return BagCheck(tuple(lines), len(hashes), covered, signed=tuple(signed))
 
 
 def _refuse_unverifiable(payload: Path) -> None:
@@ -604,12 +608,13 @@ def _recomputed(events_path: Path) -> tuple[str, str, list[bytes]]:
 
 def _checkpoint_line(
     note_path: Path, hashes: list[bytes], origin: str, keys: list["VerifierKey"]
-) -> tuple[str, int]:
+) -> "tuple[str, SignedNote]":
     """Check one checkpoint: signed by one of `keys`, of these events' ledger, and its root
-    that of the events; the line that says so, and its size."""
+    that of the events; the line that says so, and the checkpoint as checked."""
     from sampleloans.ledger.merkle import root_of
 
-    checkpoint, signer = _signed_checkpoint(note_path, origin, keys)
+    found = _signed_checkpoint(note_path, origin, keys)
+    checkpoint, signer = found.checkpoint, found.signer
     if checkpoint.size > len(hashes) or root_of(hashes[: checkpoint.size]) != checkpoint.root:
         raise RuleViolation(
             f"BAG: checkpoint {note_path.name} (size {checkpoint.size}) is not a checkpoint of "
@@ -619,15 +624,14 @@ def _checkpoint_line(
     return (
         f"checkpoint {note_path.name}: size {checkpoint.size}, root {root} matches the events; "
         f"signed by {signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)"
-    ), checkpoint.size
+    ), found
 
 
-def _signed_checkpoint(
-    note_path: Path, origin: str, keys: list["VerifierKey"]
-) -> "tuple[Checkpoint, VerifierKey]":
+def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) -> "SignedNote":
     """The checkpoint in a note file once a key of `keys` that signed it verifies it and its
     origin is `origin`; RuleViolation naming the file otherwise."""
     from sampleloans.ledger.checkpoint import CheckpointRefused, split_note, verify_checkpoint
+    from sampleloans.services.checkpoints import SignedNote
 
     where = f"BAG: checkpoints/{note_path.name}"
     try:
@@ -644,6 +648,7 @@ def _signed_checkpoint(
             "else, or its key is missing"
         )
     try:
-        return verify_checkpoint(note, signer, origin=origin), signer
+        checkpoint = verify_checkpoint(note, signer, origin=origin)
     except (CheckpointRefused, InvalidInput) as exc:
         raise RuleViolation(f"{where}: {exc}") from None
+    return SignedNote(f"checkpoints/{note_path.name}", note, signer, checkpoint)

@@ -674,30 +674,119 @@ def _keep(
 ) -> int:
     """Append the checkpoint to the checkpoint table (revision 0004 makes it); its id. From its
     commit on, a Ctrl-C says that it is kept and how to get it (`_kept_line`)."""
-    hashes = json.dumps([base64.b64encode(h).decode("ascii") for h in frontier.hashes])
     try:
         with db.transaction(engine) as session:
             connection = session.connection()
             db.require_table(connection, "checkpoint", "keeping a checkpoint")
-            cursor = connection.execute(
-                text(
-                    "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
-                    "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
-                ),
-                {
-                    "size": frontier.size,
-                    "note": note,
-                    "key": verifier.encode(),
-                    "frontier": hashes,
-                    "at": _whole_seconds(ctx),
-                },
-            )
-            new_id = int(cursor.scalar_one())
+            new_id = _insert_row(connection, note, verifier, frontier, _whole_seconds(ctx))
             interrupts.note_kept_on_commit(_kept_line(new_id, note, out))
     except BaseException:
         interrupts.note_kept_on_commit(None)  # not committed: nothing was kept
         raise
     return new_id
+
+
+# --- keeping the checkpoints of a bag in a ledger rebuilt from it ------------------------------
+
+
+@dataclass(frozen=True)
+class SignedNote:
+    """A signed checkpoint note as found (e.g. in a bag's checkpoints/), with the key that
+    verified its signature and the checkpoint it holds."""
+
+    name: str  # where it was found: a file name, for the user
+    note: str
+    signer: notes.VerifierKey
+    checkpoint: notes.Checkpoint
+
+
+@dataclass(frozen=True)
+class KeptNotes:
+    """What `keep_signed_notes` kept (each with its row id) and what it left out, and why."""
+
+    kept: tuple[tuple[int, SignedNote], ...]
+    left_out: tuple[str, ...]
+
+
+def keep_signed_notes(connection: Connection, found: Sequence[SignedNote]) -> KeptNotes:
+    """Keep each note in the checkpoint table of a ledger just rebuilt from the events they
+    sign, as `checkpoint` kept them where they were made: by size, then time (a note twice:
+    once). One that would come after a larger or a later one is left out, as no run of
+    `checkpoint` keeps it so (verify would call the row added by hand); one whose root is not
+    that of these events is refused (Conflict): the caller checked them against the same
+    events, so it means the rebuild differs from what was checked."""
+    ordered = sorted(
+        {item.note: item for item in found}.values(),
+        key=lambda item: (item.checkpoint.size, _time_line(item), item.name),
+    )
+    frontiers = _frontiers_at(connection, {item.checkpoint.size for item in ordered})
+    kept: list[tuple[int, SignedNote]] = []
+    left_out: list[str] = []
+    for item in ordered:
+        if kept and _time_line(item) < _time_line(kept[-1][1]):
+            left_out.append(
+                f"{item.name}: signed at {_time_line(item)}, before {kept[-1][1].name} of fewer "
+                "events; a ledger keeps its checkpoints in the order they were made"
+            )
+            continue
+        frontier = frontiers[item.checkpoint.size]
+        if frontier.root() != item.checkpoint.root:
+            raise Conflict(
+                f"{item.name}: its root is not that of the rebuilt ledger's first "
+                f"{counted(item.checkpoint.size, 'event')}; nothing was restored"
+            )
+        row_id = _insert_row(connection, item.note, item.signer, frontier, _time_line(item))
+        kept.append((row_id, item))
+    return KeptNotes(tuple(kept), tuple(left_out))
+
+
+def _time_line(item: SignedNote) -> str:
+    """A note's signed time line (what `checkpoint list` shows as when it was made)."""
+    return item.checkpoint.extension("time") or ""
+
+
+def _frontiers_at(connection: Connection, sizes: set[int]) -> dict[int, merkle.Frontier]:
+    """The Merkle frontier of the first `size` events for each size, in one pass."""
+    frontier, found = merkle.Frontier(), {}
+    if 0 in sizes:
+        found[0] = merkle.Frontier()
+    for data in _hashes(connection, 1, max(sizes, default=0)):
+        frontier.append(data)
+        if frontier.size in sizes:
+            found[frontier.size] = merkle.Frontier(frontier.size, frontier.hashes)
+    missing = sizes - set(found)
+    if missing:
+        raise Conflict(
+            f"a checkpoint covers {counted(max(missing), 'event')}, more than the rebuilt "
+            "ledger holds; nothing was restored"
+        )
+    return found
+
+
+def _insert_row(
+    connection: Connection,
+    note: str,
+    verifier: notes.VerifierKey,
+    frontier: merkle.Frontier,
+    created_at: str,
+) -> int:
+    """Append one checkpoint row (revision 0004 makes the table): the note, the key that
+    signed it, the frontier its root is of and its time line; the row's id."""
+    hashes = json.dumps([base64.b64encode(h).decode("ascii") for h in frontier.hashes])
+    cursor = connection.execute(
+        text(
+            "INSERT INTO checkpoint (tree_size, note, public_key, frontier, created_at) "
+            "VALUES (:size, :note, :key, :frontier, :at) RETURNING id"
+        ),
+        {
+            "size": frontier.size,
+            "note": note,
+            "key": verifier.encode(),
+            "frontier": hashes,
+            "at": created_at,
+        },
+    )
+    return int(cursor.scalar_one())
 
 
 # --- checking the ledger against a checkpoint ------------------------------------------------

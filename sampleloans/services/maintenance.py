@@ -14,21 +14,27 @@ Curators and compliance officers may back up; only curators may restore.
 
 import os
 import stat
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
 from sampleloans import crashpoints, db, fileio
-from sampleloans.errors import Conflict, DamagedFile, InvalidInput, StorageError
+from sampleloans.errors import Conflict, DamagedFile, InvalidInput, RuleViolation, StorageError
 from sampleloans.ledger import chain
 from sampleloans.ledger.envelope import Context
 from sampleloans.services.common import require_role
 from sampleloans.services.verify import verify
 from sampleloans.text import counted
+
+if TYPE_CHECKING:
+    from sampleloans.ledger.checkpoint import VerifierKey
+    from sampleloans.services.checkpoints import KeptNotes, SignedNote
 
 BACKUP_ROLES = ("curator", "compliance_officer")
 RESTORE_ROLES = ("curator",)
@@ -47,6 +53,7 @@ class CopyResult:
     replaced: "LedgerIdentity | None" = None
     removed_events: int = 0
     damaged_aside: Path | None = None  # where a damaged ledger the restore replaced was kept
+    checkpoints: "KeptNotes | None" = None  # a bag's signed checkpoints kept (`restore --bag`)
 
     @property
     def head(self) -> str:
@@ -230,24 +237,28 @@ def restore(
     other_ledger: bool = False,
     older: bool = False,
     events: bool = False,
+    bag: "BagGiven | None" = None,
     action: str = "restore the ledger",
 ) -> CopyResult:
     """Replace the live ledger with a verified copy of the backup `source` (with `events`, of
-    the ledger rebuilt from an events export: `sampleloans export --events`).
+    the ledger rebuilt from an events export: `sampleloans export --events`; with `bag`, from
+    the events of the bag `source` once it is validated, keeping its signed checkpoints as the
+    ledger they were made on kept them).
 
     The actor must be a curator of the current ledger (or, when there is no current ledger,
     of the backup). An existing ledger is replaced only with `force`, by a backup of another
     ledger only with `other_ledger`, and by one lacking any of its events only with `older`.
     `action` names what the user asked for in a role refusal (`import` rebuilds one too).
     """
+    events = events or bag is not None  # a bag's ledger is rebuilt from its events
     if events and db.is_postgres(engine):
-        return _restore_events_into_postgres(engine, ctx, source, force=force, action=action)
+        return _restore_events_into_postgres(engine, ctx, source, bag, force=force, action=action)
     database = _database_file(engine, restoring=True)
     exists = os.path.lexists(database)
     # the role first (exit 4), as for every write: who acts comes before what they typed; a
     # missing or damaged ledger has no roles to read, so its curator is read from the copy
     damage = _live_ledger_damage(engine, ctx, database) if exists else None
-    _check_source(source, database, events=events)
+    _check_source(source, database, events=events, bag=bag)
     if exists:
         _require_force(database, source, damage=damage, force=force)
     else:  # a new ledger: never where SQLite would pair it with another's files
@@ -256,7 +267,7 @@ def restore(
     # the verified copy is a whole ledger: removed at the end, on SIGTERM, or (after a
     # SIGKILL) by the next restore beside this ledger
     with fileio.private_temp_file(database.parent, f"{database.name}.restore", "--db") as temp:
-        _make_verified_copy(source, temp.path, events=events)
+        kept = _make_verified_copy(source, temp.path, events=events, bag=bag)
         if not exists or damaged:
             _require_curator_of_copy(temp.path, ctx, action)
         replaced, removed, aside = None, 0, None
@@ -270,12 +281,22 @@ def restore(
             aside = _set_aside_damaged(database)
         _load_into(temp.path, database)
     return CopyResult(
-        database, head_seq, head_hash, replaced, removed_events=removed, damaged_aside=aside
+        database,
+        head_seq,
+        head_hash,
+        replaced,
+        removed_events=removed,
+        damaged_aside=aside,
+        checkpoints=kept,
     )
 
 
-def _check_source(source: Path, database: Path, *, events: bool) -> None:
-    """The backup (or export) must be a file, not the ledger itself, and a backup a ledger."""
+def _check_source(source: Path, database: Path, *, events: bool, bag: "BagGiven | None") -> None:
+    """The backup (or export) must be a file, not the ledger itself, and a backup a ledger (a
+    bag, a folder: `verify_bag` checks it)."""
+    if bag is not None:
+        _require_bag_folder(source)
+        return
     written_by = "'export --events'" if events else "'backup'"
     fileio.check_input(source, "FILE", give=f"give the file written by {written_by}")
     if _same_file(source, database):
@@ -312,13 +333,62 @@ def _require_force(database: Path, source: Path, *, damage: str | None, force: b
     )
 
 
-def _make_verified_copy(source: Path, copy: Path, *, events: bool) -> None:
-    """The ledger to restore at `copy`, verified: rebuilt from an export, or the backup's copy."""
-    if events:
-        _built_from_events(source, copy)
-        _verify_copy(source, copy)
-    else:
+def _make_verified_copy(
+    source: Path, copy: Path, *, events: bool, bag: "BagGiven | None" = None
+) -> "KeptNotes | None":
+    """The ledger to restore at `copy`, verified: rebuilt from an export (from a bag: with its
+    signed checkpoints kept, what was kept), or the backup's copy."""
+    if not events and bag is None:
         _verified_copy(source, copy)
+        return None
+    checkpoints: Sequence[SignedNote] = ()
+    if bag is not None:
+        source, checkpoints = _bag_contents(source, bag)
+    _built_from_events(source, copy)
+    kept = _keep_checkpoints(copy, checkpoints) if bag is not None else None
+    _verify_copy(source, copy)  # the kept checkpoints too: their signatures, order and heads
+    return kept
+
+
+@dataclass(frozen=True)
+class BagGiven:
+    """`restore --bag`: the ledger is rebuilt from a bag, whose checkpoints must be signed by
+    `public_key` (the reader's copy of the lender's key) when given, else by a key it carries."""
+
+    public_key: "VerifierKey | None" = None
+
+
+def _require_bag_folder(source: Path) -> None:
+    """FILE must be a folder for `restore --bag` (exit 2), before the role or --force."""
+    give = "give the folder written by 'export --bag'"
+    if not os.path.lexists(source):
+        raise InvalidInput(f"FILE: {source} does not exist; {give}")
+    if not source.is_dir():
+        raise InvalidInput(f"FILE: {source} is a file, not a folder; {give}")
+
+
+def _bag_contents(source: Path, bag: BagGiven) -> "tuple[Path, Sequence[SignedNote]]":
+    """Validate the bag (`verify-bag`'s checks: exit 1 if it fails, nothing restored): its
+    events file and its checkpoints as their signatures were checked."""
+    from sampleloans.services.bag import EVENTS_FILE, verify_bag
+
+    try:
+        found = verify_bag(source, bag.public_key)
+    except RuleViolation as exc:  # verify-bag's one line, and what it means here
+        raise RuleViolation(f"{exc}; nothing was restored") from None
+    return source / "data" / EVENTS_FILE, found.signed
+
+
+def _keep_checkpoints(copy: Path, checkpoints: "Sequence[SignedNote]") -> "KeptNotes":
+    """Keep the signed checkpoints in the ledger just rebuilt at `copy`, in one transaction."""
+    from sampleloans.services.checkpoints import keep_signed_notes
+
+    copy_engine = db.make_engine(db.url_for_path(copy))
+    try:
+        with db.transaction(copy_engine) as session:
+            return keep_signed_notes(session.connection(), checkpoints)
+    finally:
+        copy_engine.dispose()
 
 
 def _require_curator_of_copy(copy: Path, ctx: Context, action: str) -> None:
@@ -354,7 +424,13 @@ def _set_aside_damaged(database: Path) -> Path:
 
 
 def _restore_events_into_postgres(
-    engine: Engine, ctx: Context, source: Path, *, force: bool, action: str
+    engine: Engine,
+    ctx: Context,
+    source: Path,
+    bag: BagGiven | None,
+    *,
+    force: bool,
+    action: str,
 ) -> CopyResult:
     """`restore --events` (or `import` of an events export) into an empty PostgreSQL database:
     the ledger is rebuilt and verified in a scratch SQLite file, then copied in one transaction
@@ -366,11 +442,13 @@ def _restore_events_into_postgres(
             f"restore --events into PostgreSQL fills an empty database and never replaces a "
             f"ledger; --force does not apply: create an empty database for it ({where})"
         )
-    fileio.check_input(source, "FILE", give="give the file written by 'export --events'")
+    if bag is not None:
+        _require_bag_folder(source)
+    else:
+        fileio.check_input(source, "FILE", give="give the file written by 'export --events'")
     with fileio.private_temp_dir("replay") as scratch:
         copy_path = scratch / "restored.db"
-        _built_from_events(source, copy_path)
-        _verify_copy(source, copy_path)
+        kept = _make_verified_copy(source, copy_path, events=True, bag=bag)
         _require_curator_of_copy(copy_path, ctx, action)
         copy_engine = db.make_engine(db.url_for_path(copy_path))
         try:
@@ -379,7 +457,7 @@ def _restore_events_into_postgres(
             _copy_into_postgres(copy_engine, engine, where, action)
         finally:
             copy_engine.dispose()
-    return CopyResult(Path(where), head_seq, head_hash)
+    return CopyResult(Path(where), head_seq, head_hash, checkpoints=kept)
 
 
 def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, action: str) -> None:

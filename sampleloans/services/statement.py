@@ -316,8 +316,9 @@ def _refuse_unkept(session: Session, checkpoint: CheckpointRef, *, typed: bool) 
         raise RuleViolation(f"checkpoint: {NONE_KEPT}")
     if not kept:  # not a re-signed copy: a rebuilt ledger has signed nothing yet
         raise RuleViolation(
-            "checkpoint: this ledger keeps no checkpoint at all (one rebuilt from an export or "
-            "a bag keeps none), so a statement cannot be built on the one given: a curator signs "
+            "checkpoint: this ledger keeps no checkpoint at all (one rebuilt from an events "
+            "export keeps none; 'restore --bag' keeps a bag's), so a statement cannot be built on "
+            "the one given: a curator signs "
             "one of this ledger ('sampleloans checkpoint --key FILE'), then omit --checkpoint"
         )
     if all(one.note != checkpoint.note for one in kept):

@@ -31,9 +31,10 @@ def newest_covering(connection: Connection, head_seq: int) -> checkpoints.Stored
 
 
 NONE_KEPT = (
-    "this ledger keeps no checkpoint at all (one rebuilt from an export or a bag keeps none), "
-    "so the one the document names is not checked against it: check that with the lender's "
-    "key, 'sampleloans verify-document FILE --public-key KEY.pub' (no ledger needed)"
+    "this ledger keeps no checkpoint at all (one rebuilt from an events export keeps none; "
+    "'restore --bag' keeps a bag's), so the one the document names is not checked against it: "
+    "check that with the lender's key, 'sampleloans verify-document FILE --public-key KEY.pub' "
+    "(no ledger needed)"
 )
 """Why a ledger that keeps no checkpoint cannot judge the one a report or statement names."""
 
