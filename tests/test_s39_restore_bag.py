@@ -285,3 +285,39 @@ def test_restore_bag_into_postgresql_keeps_them_and_signs_the_next(
         rows = json.loads(listed.stdout)
         assert [row["id"] for row in rows] == [1, 2, 3]
         assert [row["note"] for row in rows[:2]] == lender["notes"]
+
+
+def test_import_of_a_bag_into_a_new_ledger_keeps_its_checkpoints(
+    lender: dict[str, Any], tmp_path: Path
+) -> None:
+    """`import` of an events export rebuilds a new ledger; of a bag's folder it did not (it
+    said 'no database at …; run sampleloans init', exit 3): it now rebuilds as `restore --bag`."""
+    env = env_for(tmp_path / "rebuilt.db")
+    done = invoke(env, "import", str(lender["bag"]))
+    assert done.exit_code == 0, done.stderr
+    assert f"from {lender['bag']} (an archival bag) into the new ledger" in done.stdout
+    assert "Kept 2 checkpoints of the bag:" in done.stdout
+    assert kept_notes(tmp_path / "rebuilt.db") == kept_notes(lender["db"])
+    assert invoke(env, "verify-document", str(lender["report"])).exit_code == 0
+
+
+def test_import_of_a_bag_into_a_ledger_names_restore_bag(
+    lender: dict[str, Any], tmp_path: Path
+) -> None:
+    ledger = copy_ledger(lender["db"], tmp_path / "ledger.db")
+    before = ledger.read_bytes()
+    done = invoke(env_for(ledger), "import", str(lender["bag"]))
+    assert done.exit_code == 2, done.stdout
+    assert done.stderr.startswith(f"Error: FILE: {lender['bag']} is an archival bag")
+    assert f"restore --bag {lender['bag']}'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and ledger.read_bytes() == before
+
+
+def test_import_of_a_bags_events_file_says_its_checkpoints_were_not_kept(
+    lender: dict[str, Any], tmp_path: Path
+) -> None:
+    done = invoke(
+        env_for(tmp_path / "new.db"), "import", str(lender["bag"] / "data" / "events.jsonl")
+    )
+    assert done.exit_code == 0, done.stderr
+    assert "the bag's checkpoints were not kept" in done.stdout

@@ -112,6 +112,7 @@ def restore(
 
     \b
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
+             sampleloans --db rebuilt.db restore --bag archive-2026/ --public-key naoc.pub
     """
     with errors_to_exit_codes():
         given = _bag_given(events=events, bag=bag, public_key=public_key)
@@ -120,8 +121,14 @@ def restore(
     )
     _print_restored(ctx, file, result)
     if given is not None:
-        _print_kept_checkpoints(result, own_key=public_key is not None)
-    elif events and _in_a_bag(file):
+        print_kept_checkpoints(result, own_key=public_key is not None)
+    elif events:
+        note_bag_checkpoints_left(file)
+
+
+def note_bag_checkpoints_left(file: Path) -> None:
+    """After a rebuild from an events file that a bag holds: its checkpoints were not kept."""
+    if file.name == "events.jsonl" and (file.parent.parent / "bagit.txt").is_file():
         console().print(
             f"Note: {file} is a bag's events file; the bag's checkpoints were not kept, so a "
             "report naming one does not verify against this ledger ('restore --bag DIR' "
@@ -148,12 +155,7 @@ def _bag_given(*, events: bool, bag: bool, public_key: Path | None) -> "BagGiven
     return BagGiven(read_verifier(public_key) if public_key is not None else None)
 
 
-def _in_a_bag(file: Path) -> bool:
-    """Whether an events file is the one inside a bag (`BAG/data/events.jsonl`)."""
-    return file.name == "events.jsonl" and (file.parent.parent / "bagit.txt").is_file()
-
-
-def _print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
+def print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
     """Which of the bag's checkpoints the rebuilt ledger keeps, by whose key, and how to trust
     them."""
     out = console()

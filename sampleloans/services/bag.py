@@ -347,6 +347,14 @@ class BagCheck:
     signed: tuple["SignedNote", ...] = ()  # each checkpoint, as its signature was checked
 
 
+def is_bag(path: Path) -> bool:
+    """Whether `path` is a folder holding a BagIt declaration (what `export --bag` writes)."""
+    try:  # is_dir() raises, not answers, for a name longer than the system allows
+        return path.is_dir() and (path / "bagit.txt").is_file()
+    except OSError:
+        return False
+
+
 def _require_folder(path: Path) -> None:
     """BAG must be an existing folder (exit 2, named as an input file is: `fileio`'s words),
     before bagit's own words about a missing bagit.txt inside it."""
