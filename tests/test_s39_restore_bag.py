@@ -113,15 +113,18 @@ def test_restore_bag_keeps_every_checkpoint_so_the_report_verifies(
     assert signed.stdout.startswith("Checkpoint 3:"), signed.stdout
 
 
-def test_without_the_key_it_names_the_signers_fingerprint_to_compare(
+def test_without_the_key_a_bag_holding_checkpoints_is_refused(
     lender: dict[str, Any], tmp_path: Path
 ) -> None:
+    """Session 39's review: a key the bag carries was chosen by whoever made the bag, and a
+    ledger keeping checkpoints signed by it would say "its signature verifies" of them in every
+    later verify-document; the restore names --public-key and verify-bag (which prints each
+    signer's fingerprint) instead, exit 2, nothing written."""
     done = invoke(env_for(tmp_path / "rebuilt.db"), "restore", "--bag", str(lender["bag"]))
-    assert done.exit_code == 0, done.stderr
-    verifier = notes.parse_verifier_key(lender["pub"].read_text())
-    said = " ".join(done.stdout.split())
-    assert f"({verifier.fingerprint()[:23]}…)" in said
-    assert "compare each fingerprint with the lender's key as you received it" in said
+    assert done.exit_code == 2, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.startswith("Error: --public-key: the bag") and "verify-bag" in said, said
+    assert not (tmp_path / "rebuilt.db").exists()
 
 
 def tampered(lender: dict[str, Any], tmp_path: Path) -> Path:
@@ -137,7 +140,7 @@ def tampered(lender: dict[str, Any], tmp_path: Path) -> Path:
 REFUSALS = {
     "another key": (1, "is not signed by any key checked",
                     ["--bag", "BAG", "--public-key", "OTHER"]),
-    "a changed bag": (1, "fails validation", ["--bag", "TAMPERED"]),
+    "a changed bag": (1, "fails validation", ["--bag", "TAMPERED", "--public-key", "KEY"]),
     "both kinds": (2, "--bag: give --bag", ["--bag", "--events", "BAG"]),
     "a key alone": (2, "--public-key: only with --bag",
                     ["--events", "EVENTS", "--public-key", "KEY"]),
@@ -251,7 +254,8 @@ def test_restore_service_with_a_bag_returns_what_it_kept(
     engine = db.make_engine(db.url_for_path(rebuilt))
     ctx = Context(actor=CURATOR, os_user="test", now=datetime(2026, 6, 15, 9, 0, tzinfo=UTC))
     try:
-        result = restore(engine, ctx, lender["bag"], bag=BagGiven())
+        key = notes.parse_verifier_key(lender["pub"].read_text())
+        result = restore(engine, ctx, lender["bag"], bag=BagGiven(key))
     finally:
         engine.dispose()
     assert result.checkpoints is not None

@@ -95,7 +95,8 @@ def restore(
             "--public-key",
             metavar="KEY.pub",
             help="With --bag: the lender's public key as you received it; every checkpoint "
-            "of the bag must be signed by it. Without it, by a key the bag carries.",
+            "of the bag must be signed by it (needed when the bag holds any: a key the bag "
+            "carries was chosen by whoever made it).",
         ),
     ] = None,
 ) -> None:
@@ -108,7 +109,8 @@ def restore(
     rolled the ledger back. With --events, FILE is an events export (JSON lines): the ledger is
     rebuilt from it with the same events and hashes (so the same head), then verified. With
     --bag, FILE is a bag's folder: it is validated as 'verify-bag' does, the ledger rebuilt
-    from its events, and its signed checkpoints kept, so reports that name them verify.
+    from its events, and its signed checkpoints kept, so reports that name them verify (a bag
+    holding checkpoints needs --public-key: the lender's key as you received it).
 
     \b
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
@@ -120,7 +122,7 @@ def restore(
     )
     _print_restored(ctx, file, result)
     if given is not None:
-        _print_kept_checkpoints(result, own_key=public_key is not None)
+        _print_kept_checkpoints(result)
     elif events and _in_a_bag(file):
         console().print(
             f"Note: {file} is a bag's events file; the bag's checkpoints were not kept, so a "
@@ -153,9 +155,9 @@ def _in_a_bag(file: Path) -> bool:
     return file.name == "events.jsonl" and (file.parent.parent / "bagit.txt").is_file()
 
 
-def _print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
-    """Which of the bag's checkpoints the rebuilt ledger keeps, by whose key, and how to trust
-    them."""
+def _print_kept_checkpoints(result: "CopyResult") -> None:
+    """Which of the bag's checkpoints the rebuilt ledger keeps, and by whose key (the reader's
+    --public-key: a bag holding any is refused without it)."""
     out = console()
     kept = result.checkpoints
     if kept is None or not kept.kept:
@@ -170,14 +172,7 @@ def _print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
                 f"{signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)",
                 markup=False,
             )
-        out.print(
-            "Each is signed by your --public-key."
-            if own_key
-            else "Their keys came with the bag, and whoever made it chose them: compare each "
-            "fingerprint with the lender's key as you received it, or restore with "
-            "--public-key KEY.pub.",
-            markup=False,
-        )
+        out.print("Each is signed by your --public-key.", markup=False)
     for why in kept.left_out if kept is not None else ():
         out.print(f"Not kept: {why}", markup=False)
 

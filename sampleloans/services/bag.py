@@ -345,6 +345,7 @@ class BagCheck:
     covered: int = 0
     reports: int = 0  # files in reports/, whose heads verify-bag checks (not their pages)
     signed: tuple["SignedNote", ...] = ()  # each checkpoint, as its signature was checked
+    head: str = ""  # the events' last `SEQ:HASH`, as the chain was recomputed
 
 
 def _require_folder(path: Path) -> None:
@@ -427,7 +428,9 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             "(--public-key): it cannot be shown to be the lender's"
         )
     reports = len(_files_in(payload / "reports"))
-    return BagCheck((*lines, *found.lines), found.events, found.covered, reports, found.signed)
+    return BagCheck(
+        (*lines, *found.lines), found.events, found.covered, reports, found.signed, found.head
+    )
 
 
 def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> BagCheck:
@@ -444,7 +447,7 @@ def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | Non
         signed.append(found)
     lines.extend(_report_lines(payload / "reports", hashes))
     covered = max((found.checkpoint.size for found in signed), default=0)
-    return BagCheck(tuple(lines), len(hashes), covered, signed=tuple(signed))
+    return BagCheck(tuple(lines), len(hashes), covered, signed=tuple(signed), head=head)
 
 
 def _refuse_unverifiable(payload: Path) -> None:
@@ -627,6 +630,21 @@ def _checkpoint_line(
     ), found
 
 
+NOTE_MAX_BYTES = 65_536
+"""A signed checkpoint is a few hundred bytes; a file in checkpoints/ larger than this is none
+(and is not read whole into memory to find that out)."""
+
+
+def _refuse_oversized_note(note_path: Path, where: str) -> None:
+    """A checkpoint file too large to be a signed note: exit 1, before it is read."""
+    size = note_path.stat().st_size
+    if size > NOTE_MAX_BYTES:
+        raise RuleViolation(
+            f"{where} is not a signed checkpoint: it holds {size:,} bytes, and one "
+            f"'export --bag' writes holds a few hundred (at most {NOTE_MAX_BYTES:,})"
+        )
+
+
 def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) -> "SignedNote":
     """The checkpoint in a note file once a key of `keys` that signed it verifies it and its
     origin is `origin`; RuleViolation naming the file otherwise."""
@@ -634,6 +652,7 @@ def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) 
     from sampleloans.services.checkpoints import SignedNote
 
     where = f"BAG: checkpoints/{note_path.name}"
+    _refuse_oversized_note(note_path, where)
     try:
         note = note_path.read_bytes().decode("utf-8")  # byte for byte: the signature covers it
         _text, signatures = split_note(note)
