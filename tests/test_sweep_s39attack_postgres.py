@@ -1,0 +1,87 @@
+"""Session 39's attack on `restore --bag` into PostgreSQL.
+
+Found: a database that already held a ledger (or any of its tables) was refused only after the
+whole bag was validated and rebuilt in a scratch file (a large bag: minutes, for a refusal known
+at once), and the refusals named `restore --events` to a user who typed `restore --bag`.
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.i15_statement_helpers import env_for, invoke
+from tests.pgcluster import PgServer, fresh_database
+from tests.test_sweep_s39attack_bag_restore import lender  # noqa: F401  (the fixture)
+
+
+def fifo_bag(lender: dict[str, Any], tmp_path: Path) -> Path:  # noqa: F811
+    """A copy of the bag whose events file is a FIFO: a restore that read it would wait."""
+    bag = Path(shutil.copytree(lender["bag"], tmp_path / "bag"))
+    events = bag / "data" / "events.jsonl"
+    events.unlink()
+    os.mkfifo(events)
+    return bag
+
+
+@pytest.mark.parametrize("holds", ["a ledger", "one table"])
+def test_a_database_not_empty_is_refused_before_the_bag_is_read(
+    pg_server: PgServer,
+    lender: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    holds: str,
+) -> None:
+    bag = fifo_bag(lender, tmp_path)
+    with fresh_database(pg_server) as target:
+        env = {**env_for(lender["db"]), "SAMPLELOANS_DB": target}
+        if holds == "a ledger":
+            made = invoke(
+                env, "restore", "--events", str(lender["bag"] / "data" / "events.jsonl")
+            )
+            assert made.exit_code == 0, made.stderr
+        else:
+            import psycopg
+
+            with psycopg.connect(target, autocommit=True) as connection:
+                connection.execute("CREATE TABLE loan (id integer)")
+        done = invoke(
+            env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"])
+        )
+        assert done.exit_code == 3, done.stdout + done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert "restore --bag fills only an empty database" in line, line
+        assert line.endswith("nothing was written") and done.stdout == ""
+
+
+def test_force_into_postgresql_names_restore_bag(
+    pg_server: PgServer,
+    lender: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with fresh_database(pg_server) as target:
+        env = {**env_for(lender["db"]), "SAMPLELOANS_DB": target}
+        done = invoke(
+            env, "restore", "--bag", str(lender["bag"]), "--public-key", str(lender["pub"]),
+            "--force",
+        )  # fmt: skip
+        assert done.exit_code == 3, done.stdout + done.stderr
+        assert done.stderr.startswith("Error: restore --bag into PostgreSQL"), done.stderr
+
+
+def test_a_bag_into_postgresql_is_refused_without_the_key(
+    pg_server: PgServer,
+    lender: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The same rule as for a file: no key, no checkpoints kept; the database stays empty."""
+    with fresh_database(pg_server) as target:
+        env = {**env_for(lender["db"]), "SAMPLELOANS_DB": target}
+        done = invoke(env, "restore", "--bag", str(lender["bag"]))
+        assert done.exit_code == 2, done.stdout + done.stderr
+        assert "--public-key: the bag" in done.stderr
+        again = invoke(
+            env, "restore", "--bag", str(lender["bag"]), "--public-key", str(lender["pub"])
+        )
+        assert again.exit_code == 0, again.stderr  # nothing was written by the refusal
