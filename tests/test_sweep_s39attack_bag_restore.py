@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import bagit
+import bagit  # type: ignore[import-untyped]  # bagit ships no type hints
 import pytest
 
 from sampleloans.ledger import checkpoint as notes
@@ -134,9 +134,7 @@ def test_a_db_inside_the_bag_is_refused_and_the_bag_stays_valid(
     bag = copied(lender, tmp_path)
     ledger = (bag if where == "bag" else bag / "data") / "rebuilt.db"
     before = listing(tmp_path)
-    done = invoke(
-        env_for(ledger), "restore", "--bag", str(bag), "--public-key", str(lender["pub"])
-    )
+    done = invoke(env_for(ledger), "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
     assert_refused(done, 2, f"--db: {ledger} lies inside the bag", tmp_path, before)
     assert invoke(env_for(ledger), "verify-bag", str(bag)).exit_code == 0
 
@@ -204,9 +202,7 @@ def test_a_checkpoint_of_another_ledger_is_refused(lender: dict[str, Any], tmp_p
     names that one."""
     signer = notes.parse_signer_key(lender["key"].read_text("utf-8").strip())
     hashes = event_hashes(lender["db"], 40)
-    other = notes.Checkpoint(
-        origin_of("0f0f0f0f-0000-4000-8000-000000000000"), 40, root_of(hashes)
-    )
+    other = notes.Checkpoint(origin_of("0f0f0f0f-0000-4000-8000-000000000000"), 40, root_of(hashes))
     note = notes.sign_checkpoint(other, signer)
     bag = copied(lender, tmp_path)
     (bag / "data" / "checkpoints" / "checkpoint-000003-size-40.txt").write_text(note, "utf-8")

@@ -37,18 +37,14 @@ def test_a_database_not_empty_is_refused_before_the_bag_is_read(
     with fresh_database(pg_server) as target:
         env = {**env_for(lender["db"]), "SAMPLELOANS_DB": target}
         if holds == "a ledger":
-            made = invoke(
-                env, "restore", "--events", str(lender["bag"] / "data" / "events.jsonl")
-            )
+            made = invoke(env, "restore", "--events", str(lender["bag"] / "data" / "events.jsonl"))
             assert made.exit_code == 0, made.stderr
         else:
             import psycopg
 
             with psycopg.connect(target, autocommit=True) as connection:
                 connection.execute("CREATE TABLE loan (id integer)")
-        done = invoke(
-            env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"])
-        )
+        done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
         assert done.exit_code == 3, done.stdout + done.stderr
         [line] = done.stderr.strip().splitlines()
         assert "restore --bag fills only an empty database" in line, line
