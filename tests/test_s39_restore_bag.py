@@ -255,7 +255,7 @@ def test_restore_service_with_a_bag_returns_what_it_kept(
     ctx = Context(actor=CURATOR, os_user="test", now=datetime(2026, 6, 15, 9, 0, tzinfo=UTC))
     try:
         key = notes.parse_verifier_key(lender["pub"].read_text())
-        result = restore(engine, ctx, lender["bag"], bag=BagGiven(key))
+        result = restore(engine, ctx, lender["bag"], bag=BagGiven((key,)))
     finally:
         engine.dispose()
     assert result.checkpoints is not None

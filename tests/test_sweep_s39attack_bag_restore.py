@@ -157,8 +157,8 @@ def test_an_events_file_replaced_between_validation_and_rebuild_is_refused(
     events = bag / "data" / "events.jsonl"
     validate = bag_service.verify_bag
 
-    def validate_then_swap(path: Path, public_key: Any = None) -> Any:
-        found = validate(path, public_key)
+    def validate_then_swap(path: Path, public_key: Any = None, **more: Any) -> Any:
+        found = validate(path, public_key, **more)
         lines = events.read_bytes().splitlines(keepends=True)
         events.write_bytes(b"".join(lines[:-3]))
         return found
@@ -245,3 +245,30 @@ def test_a_note_twice_is_kept_once_and_one_signed_out_of_order_is_named(
     with sqlite3.connect(rebuilt) as connection:
         assert connection.execute("SELECT count(*) FROM checkpoint").fetchone() == (2,)
     assert first.read_text("utf-8") in {note for _id, _size, note in kept_notes(rebuilt)}
+
+
+def test_a_lender_who_replaced_their_key_gives_both_keys(tmp_path: Path) -> None:
+    """A bag of a ledger whose checkpoints were signed by an old key and then a new one: with
+    --public-key now needed, one key alone refuses the other's checkpoint (exit 1, named);
+    --public-key given twice keeps both."""
+    ledger = copy_ledger(make_demo(tmp_path / "d"), tmp_path / "ledger.db")
+    env = env_for(ledger)
+    for name in ("old", "new"):
+        made = invoke(env, "keys", "generate", "--out", str(tmp_path / f"{name}.key"))
+        assert made.exit_code == 0, made.stderr
+        signed = invoke(env, "checkpoint", "--key", str(tmp_path / f"{name}.key"))
+        assert signed.exit_code == 0, signed.stderr
+        moved = invoke(env, "samples", "move", "CE5C0400YJFM00505", "--location", name)
+        assert moved.exit_code == 0, moved.stderr
+    bag = tmp_path / "bag"
+    assert invoke(env, "export", "--bag", str(bag)).exit_code == 0
+    rebuilt = tmp_path / "rebuilt.db"
+    new_key = ["--public-key", str(tmp_path / "new.key.pub")]
+    before = listing(tmp_path)
+    done = invoke(env_for(rebuilt), "restore", "--bag", str(bag), *new_key)
+    assert_refused(done, 1, "checkpoint-000001-size-", tmp_path, before)
+    both = ["--public-key", str(tmp_path / "old.key.pub"), *new_key]
+    done = invoke(env_for(rebuilt), "restore", "--bag", str(bag), *both)
+    assert done.exit_code == 0, done.stderr
+    assert "Kept 2 checkpoints of the bag:" in done.stdout
+    assert kept_notes(rebuilt) == kept_notes(ledger)

@@ -90,13 +90,13 @@ def restore(
         ),
     ] = False,
     public_key: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--public-key",
             metavar="KEY.pub",
             help="With --bag: the lender's public key as you received it; every checkpoint "
             "of the bag must be signed by it (needed when the bag holds any: a key the bag "
-            "carries was chosen by whoever made it).",
+            "carries was chosen by whoever made it). Repeat it for a key the lender replaced.",
         ),
     ] = None,
 ) -> None:
@@ -132,7 +132,7 @@ def restore(
         )
 
 
-def _bag_given(*, events: bool, bag: bool, public_key: Path | None) -> "BagGiven | None":
+def _bag_given(*, events: bool, bag: bool, public_key: list[Path] | None) -> "BagGiven | None":
     """What `--bag` and `--public-key` ask for (exit 2 for a combination that means nothing)."""
     from sampleloans.errors import InvalidInput
     from sampleloans.services.checkpoints import read_verifier
@@ -140,14 +140,14 @@ def _bag_given(*, events: bool, bag: bool, public_key: Path | None) -> "BagGiven
 
     if bag and events:
         raise InvalidInput("--bag: give --bag (a bag's folder) or --events (a file), not both")
-    if public_key is not None and not bag:
+    if public_key and not bag:
         raise InvalidInput(
             "--public-key: only with --bag (it checks the bag's checkpoints); a backup or an "
             "events export carries no checkpoint to check"
         )
     if not bag:
         return None
-    return BagGiven(read_verifier(public_key) if public_key is not None else None)
+    return BagGiven(tuple(read_verifier(path) for path in public_key or ()))
 
 
 def _in_a_bag(file: Path) -> bool:

@@ -17,7 +17,7 @@ import base64
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -391,7 +391,9 @@ def _refuse_special_files(bag: Path, folder: Path) -> None:
             )
 
 
-def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
+def verify_bag(
+    path: Path, public_key: "VerifierKey | None" = None, *, also: "Sequence[VerifierKey]" = ()
+) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
     events' hash chain, and each checkpoint's origin, signature and root against the events.
 
@@ -419,7 +421,8 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     _refuse_unexpected_tag_files(path)
     _refuse_unexpected(payload)
     carried = _bag_keys(payload / "keys")  # every key file is one, whoever's key is checked
-    keys = [public_key] if public_key is not None else carried
+    # `also`: more of the reader's own keys (`restore --bag`: a lender's replaced key too)
+    keys = [public_key, *also] if public_key is not None else carried
     found = _check_payload(payload, keys, bag.info.get(HEAD_TAG))
     if public_key is not None and not found.covered:
         # the reader asked who made the bag: a bag with its checkpoints taken out cannot say

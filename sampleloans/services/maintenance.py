@@ -355,10 +355,11 @@ def _make_verified_copy(
 
 @dataclass(frozen=True)
 class BagGiven:
-    """`restore --bag`: the ledger is rebuilt from a bag, whose checkpoints must be signed by
-    `public_key` (the reader's copy of the lender's key) when given, else by a key it carries."""
+    """`restore --bag`: the ledger is rebuilt from a bag, whose checkpoints must each be signed
+    by one of `public_keys` (the reader's copies of the lender's keys: a bag holding any
+    checkpoint is refused without one)."""
 
-    public_key: "VerifierKey | None" = None
+    public_keys: "tuple[VerifierKey, ...]" = ()
 
 
 def _check_bag_source(source: Path, bag: BagGiven, database: Path | None) -> None:
@@ -375,7 +376,7 @@ def _check_bag_source(source: Path, bag: BagGiven, database: Path | None) -> Non
             f"--db: {database} lies inside the bag {source}; restoring there would add a file "
             "to the bag, whose manifests list every file: give a --db outside it"
         )
-    if bag.public_key is None and _holds_checkpoints(source):
+    if not bag.public_keys and _holds_checkpoints(source):
         # a key the bag carries was chosen by whoever made the bag: a ledger keeping checkpoints
         # signed by it would vouch for them in every later verify-document and verify
         raise InvalidInput(
@@ -402,7 +403,8 @@ def _bag_contents(source: Path, bag: BagGiven) -> "tuple[Path, Sequence[SignedNo
     from sampleloans.services.bag import EVENTS_FILE, verify_bag
 
     try:
-        found = verify_bag(source, bag.public_key)
+        keys = bag.public_keys
+        found = verify_bag(source, keys[0] if keys else None, also=keys[1:])
     except RuleViolation as exc:  # verify-bag's one line, and what it means here
         raise RuleViolation(f"{exc}; nothing was restored") from None
     return source / "data" / EVENTS_FILE, found.signed, found.head
