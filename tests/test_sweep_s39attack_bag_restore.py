@@ -13,6 +13,7 @@ ledger, a binary checkpoint, a FIFO in the bag.
 import os
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +273,55 @@ def test_a_lender_who_replaced_their_key_gives_both_keys(tmp_path: Path) -> None
     assert done.exit_code == 0, done.stderr
     assert "Kept 2 checkpoints of the bag:" in done.stdout
     assert kept_notes(rebuilt) == kept_notes(ledger)
+
+
+def test_a_signature_added_to_a_genuine_note_is_not_kept(
+    lender: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: a second signature line, by anyone's key, appended to each of the lender's notes
+    (checksums regenerated) was kept with it, so the lender's genuine report then failed
+    verify-document against the rebuild ('the file was modified after it was written') and
+    reports rendered on it named that key as a co-signer. Now the note is kept as the lender's
+    ledger kept it, and the dropped signature named."""
+    bag = copied(lender, tmp_path)
+    stranger = notes.generate_signer("stranger.example/x")
+    for path in (bag / "data" / "checkpoints").iterdir():
+        text, _signatures = notes.split_note(path.read_text("utf-8"))
+        extra = notes.sign_checkpoint(notes.parse_checkpoint(text), stranger).split("\n\n")[1]
+        path.write_text(path.read_text("utf-8") + extra, "utf-8")
+    regenerate(bag)
+    rebuilt = tmp_path / "rebuilt.db"
+    env = env_for(rebuilt)
+    done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+    assert done.exit_code == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    key_id = stranger.verifier().key_id.hex()
+    assert said.count(f"Not kept: the signature by stranger.example/x+{key_id} on ") == 2, said
+    assert kept_notes(rebuilt) == kept_notes(lender["db"])
+    report = lender["home"] / "custody.pdf"
+    checked = invoke(env, "verify-document", str(report))
+    assert checked.exit_code == 0, checked.stdout
+
+
+def test_keep_signed_notes_keeps_the_verified_signature_alone(tmp_path: Path) -> None:
+    """Service level: a note carrying a second signature is kept with its signer's line alone,
+    the same bytes as the note that signer signed; the other signature is named."""
+    from sampleloans import db
+    from sampleloans.services.checkpoints import keep_signed_notes
+
+    ledger = copy_ledger(make_demo(tmp_path / "d"), tmp_path / "ledger.db")
+    signer, other = (notes.generate_signer(n) for n in ("naoc.example/ledger", "x.example/y"))
+    genuine = signed_note(ledger, signer, 40, "2026-06-01T09:00:00Z")
+    text, _signatures = notes.split_note(genuine.note)
+    extra = notes.sign_checkpoint(notes.parse_checkpoint(text), other).split("\n\n")[1]
+    cosigned = replace(genuine, note=genuine.note + extra)
+    engine = db.make_engine(db.url_for_path(ledger))
+    try:
+        with db.transaction(engine) as session:
+            found = keep_signed_notes(session.connection(), [cosigned])
+    finally:
+        engine.dispose()
+    assert [note.note for _id, note in found.kept] == [genuine.note]
+    [why] = found.left_out
+    assert why.startswith(f"the signature by x.example/y+{other.verifier().key_id.hex()} on cp-40")
+    assert [note for _id, _size, note in kept_notes(ledger)] == [genuine.note]

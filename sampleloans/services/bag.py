@@ -633,18 +633,16 @@ def _checkpoint_line(
     ), found
 
 
-NOTE_MAX_BYTES = 65_536
-"""A signed checkpoint is a few hundred bytes; a file in checkpoints/ larger than this is none
-(and is not read whole into memory to find that out)."""
-
-
 def _refuse_oversized_note(note_path: Path, where: str) -> None:
-    """A checkpoint file too large to be a signed note: exit 1, before it is read."""
+    """A checkpoint file too large to be a signed note (the note reader's own limit): exit 1,
+    before it is read whole into memory only to be refused."""
+    from sampleloans.ledger.checkpoint import MAX_NOTE_BYTES
+
     size = note_path.stat().st_size
-    if size > NOTE_MAX_BYTES:
+    if size > MAX_NOTE_BYTES:
         raise RuleViolation(
             f"{where} is not a signed checkpoint: it holds {size:,} bytes, and one "
-            f"'export --bag' writes holds a few hundred (at most {NOTE_MAX_BYTES:,})"
+            f"'export --bag' writes holds a few hundred (at most {MAX_NOTE_BYTES:,})"
         )
 
 
