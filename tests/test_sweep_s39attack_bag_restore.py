@@ -28,29 +28,11 @@ from tests.i15_statement_helpers import (
     env_for,
     event_hashes,
     invoke,
-    make_checkpoint,
     make_demo,
 )
-from tests.test_s39_restore_bag import kept_notes, signed_note
+from tests.test_s39_restore_bag import kept_notes, lender, signed_note
 
-
-@pytest.fixture(scope="module")
-def lender(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A ledger with two checkpoints, a custody report naming the second, and a bag of it."""
-    folder = tmp_path_factory.mktemp("s39attack")
-    ledger = copy_ledger(make_demo(folder / "d"), folder / "ledger.db")
-    env = env_for(ledger)
-    first = make_checkpoint(ledger, folder)
-    moved = invoke(env, "samples", "move", "CE5C0400YJFM00505", "--location", "Shelf 9")
-    assert moved.exit_code == 0, moved.stderr
-    make_checkpoint(ledger, folder)
-    report = folder / "custody.pdf"
-    done = invoke(env, "report", "custody", "--loan", "L-2025-Osaka", "--out", str(report))
-    assert done.exit_code == 0, done.stderr
-    bag = folder / "bag"
-    done = invoke(env, "export", "--bag", str(bag), "--report", str(report))
-    assert done.exit_code == 0, done.stderr
-    return {"db": ledger, "bag": bag, "key": first["key"], "pub": first["pub"], "home": folder}
+__all__ = ["lender"]  # the module fixture, shared by name
 
 
 def copied(lender: dict[str, Any], tmp_path: Path, name: str = "bag") -> Path:
@@ -80,6 +62,11 @@ def resigned(lender: dict[str, Any], tmp_path: Path) -> tuple[Path, notes.Signer
     return bag, signer
 
 
+def restored(lender: dict[str, Any], ledger: Path, bag: Path) -> Any:
+    """`restore --bag` of `bag` into `ledger`, with the lender's key."""
+    return invoke(env_for(ledger), "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+
+
 def listing(folder: Path) -> list[str]:
     """Every path under `folder`, hidden ones too."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
@@ -106,7 +93,7 @@ def test_a_bag_re_signed_by_its_makers_key_keeps_no_checkpoint_anywhere(
     done = invoke(env, "restore", "--bag", str(bag))
     assert_refused(done, 2, "--public-key: the bag", tmp_path, before)
     assert "were chosen by whoever made it" in done.stderr
-    done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+    done = restored(lender, tmp_path / "rebuilt.db", bag)
     assert_refused(done, 1, "is not signed by any key checked", tmp_path, before)
     assert done.stderr.rstrip().endswith("nothing was restored")
 
@@ -123,7 +110,7 @@ def test_the_key_is_asked_for_before_a_byte_of_the_bag_is_read(
     env = env_for(tmp_path / "rebuilt.db")
     before = listing(tmp_path)
     assert_refused(invoke(env, "restore", "--bag", str(bag)), 2, "--public-key", tmp_path, before)
-    done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+    done = restored(lender, tmp_path / "rebuilt.db", bag)
     assert_refused(done, 1, "is a FIFO (named pipe)", tmp_path, before)
 
 
@@ -135,7 +122,7 @@ def test_a_db_inside_the_bag_is_refused_and_the_bag_stays_valid(
     bag = copied(lender, tmp_path)
     ledger = (bag if where == "bag" else bag / "data") / "rebuilt.db"
     before = listing(tmp_path)
-    done = invoke(env_for(ledger), "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+    done = restored(lender, ledger, bag)
     assert_refused(done, 2, f"--db: {ledger} lies inside the bag", tmp_path, before)
     assert invoke(env_for(ledger), "verify-bag", str(bag)).exit_code == 0
 
@@ -187,14 +174,7 @@ def test_a_checkpoint_file_not_a_note_is_refused(
     checked = invoke(env_for(tmp_path / "x.db"), "verify-bag", str(bag))
     assert checked.exit_code == 1 and words in checked.stderr, checked.stderr
     before = listing(tmp_path)
-    done = invoke(
-        env_for(tmp_path / "rebuilt.db"),
-        "restore",
-        "--bag",
-        str(bag),
-        "--public-key",
-        str(lender["pub"]),
-    )
+    done = restored(lender, tmp_path / "rebuilt.db", bag)
     assert_refused(done, 1, words, tmp_path, before)
 
 
@@ -209,14 +189,7 @@ def test_a_checkpoint_of_another_ledger_is_refused(lender: dict[str, Any], tmp_p
     (bag / "data" / "checkpoints" / "checkpoint-000003-size-40.txt").write_text(note, "utf-8")
     regenerate(bag)
     before = listing(tmp_path)
-    done = invoke(
-        env_for(tmp_path / "rebuilt.db"),
-        "restore",
-        "--bag",
-        str(bag),
-        "--public-key",
-        str(lender["pub"]),
-    )
+    done = restored(lender, tmp_path / "rebuilt.db", bag)
     assert_refused(done, 1, "checkpoint-000003-size-40.txt", tmp_path, before)
 
 
@@ -235,7 +208,7 @@ def test_a_note_twice_is_kept_once_and_one_signed_out_of_order_is_named(
     regenerate(bag)
     rebuilt = tmp_path / "rebuilt.db"
     env = env_for(rebuilt)
-    done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+    done = restored(lender, rebuilt, bag)
     assert done.exit_code == 0, done.stderr
     assert "Kept 2 checkpoints of the bag:" in done.stdout
     said = " ".join(done.stdout.split())
@@ -292,7 +265,7 @@ def test_a_signature_added_to_a_genuine_note_is_not_kept(
     regenerate(bag)
     rebuilt = tmp_path / "rebuilt.db"
     env = env_for(rebuilt)
-    done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
+    done = restored(lender, rebuilt, bag)
     assert done.exit_code == 0, done.stderr
     said = " ".join(done.stdout.split())
     key_id = stranger.verifier().key_id.hex()

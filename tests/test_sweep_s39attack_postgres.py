@@ -51,32 +51,27 @@ def test_a_database_not_empty_is_refused_before_the_bag_is_read(
         assert line.endswith("nothing was written") and done.stdout == ""
 
 
-def test_force_into_postgresql_names_restore_bag(
-    pg_server: PgServer,
-    lender: dict[str, Any],  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    with fresh_database(pg_server) as target:
-        env = {**env_for(lender["db"]), "SAMPLELOANS_DB": target}
-        done = invoke(
-            env, "restore", "--bag", str(lender["bag"]), "--public-key", str(lender["pub"]),
-            "--force",
-        )  # fmt: skip
-        assert done.exit_code == 3, done.stdout + done.stderr
-        assert done.stderr.startswith("Error: restore --bag into PostgreSQL"), done.stderr
+FORCE_AND_NO_KEY = {
+    "--force": (3, "Error: restore --bag into PostgreSQL", ["--public-key", "KEY", "--force"]),
+    "no key": (2, "Error: --public-key: the bag", []),
+}  # fmt: skip
 
 
-def test_a_bag_into_postgresql_is_refused_without_the_key(
+@pytest.mark.parametrize("case", FORCE_AND_NO_KEY)
+def test_force_or_no_key_into_postgresql_is_refused_and_writes_nothing(
     pg_server: PgServer,
     lender: dict[str, Any],  # noqa: F811
-    tmp_path: Path,
+    case: str,
 ) -> None:
-    """The same rule as for a file: no key, no checkpoints kept; the database stays empty."""
+    """--force is named as restore --bag's (before: restore --events); without the key, as for
+    a file: no checkpoint kept; the database stays empty, so the same restore then works."""
+    code, words, args = FORCE_AND_NO_KEY[case]
     with fresh_database(pg_server) as target:
         env = {**env_for(lender["db"]), "SAMPLELOANS_DB": target}
-        done = invoke(env, "restore", "--bag", str(lender["bag"]))
-        assert done.exit_code == 2, done.stdout + done.stderr
-        assert "--public-key: the bag" in done.stderr
+        given = [str(lender["pub"]) if arg == "KEY" else arg for arg in args]
+        done = invoke(env, "restore", "--bag", str(lender["bag"]), *given)
+        assert done.exit_code == code, done.stdout + done.stderr
+        assert done.stderr.startswith(words), done.stderr
         again = invoke(
             env, "restore", "--bag", str(lender["bag"]), "--public-key", str(lender["pub"])
         )
