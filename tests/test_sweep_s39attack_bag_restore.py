@@ -161,16 +161,23 @@ def test_an_events_file_replaced_between_validation_and_rebuild_is_refused(
     assert not (tmp_path / "rebuilt.db").exists()
 
 
-@pytest.mark.parametrize("content", ["huge", "binary"])
-def test_a_checkpoint_file_not_a_note_is_refused(
-    lender: dict[str, Any], tmp_path: Path, content: str
+NOT_A_NOTE = {
+    "huge": ("checkpoints", 100_000, "holds 100,000 bytes"),
+    "binary": ("checkpoints", 40, "is not a signed checkpoint"),
+    "huge key": ("keys", 100_000, "holds 100,000 bytes (a key file: at most 4,096)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", NOT_A_NOTE)
+def test_a_checkpoint_or_key_file_not_one_is_refused(
+    lender: dict[str, Any], tmp_path: Path, case: str
 ) -> None:
     """A huge one unread (before: read whole into memory), a binary one named; exit 1."""
+    folder, size, words = NOT_A_NOTE[case]
     bag = copied(lender, tmp_path)
-    [first, *_] = sorted((bag / "data" / "checkpoints").iterdir())
-    first.write_bytes(b"\xff" * (100_000 if content == "huge" else 40))
+    [first, *_] = sorted((bag / "data" / folder).iterdir())
+    first.write_bytes(b"\xff" * size)
     regenerate(bag)
-    words = "holds 100,000 bytes" if content == "huge" else "is not a signed checkpoint"
     checked = invoke(env_for(tmp_path / "x.db"), "verify-bag", str(bag))
     assert checked.exit_code == 1 and words in checked.stderr, checked.stderr
     before = listing(tmp_path)

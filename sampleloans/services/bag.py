@@ -514,9 +514,16 @@ def _files_in(folder: Path) -> list[Path]:
 def _bag_keys(folder: Path) -> list["VerifierKey"]:
     """The public keys the bag carries (data/keys/*.pub); a file that is none fails the bag."""
     from sampleloans.ledger.checkpoint import parse_verifier_key
+    from sampleloans.services.checkpoints import MAX_KEY_FILE_BYTES
 
     keys = []
     for key_path in _files_in(folder):  # every file: one not named *.pub is no exception
+        size = key_path.stat().st_size
+        if size > MAX_KEY_FILE_BYTES:  # refused unread, as --public-key refuses one
+            raise RuleViolation(
+                f"BAG: keys/{key_path.name} is not a public key written by 'keys generate': "
+                f"it holds {size:,} bytes (a key file: at most {MAX_KEY_FILE_BYTES:,})"
+            )
         try:
             keys.append(parse_verifier_key(key_path.read_text(encoding="utf-8")))
         except (InvalidInput, UnicodeDecodeError):
