@@ -305,3 +305,18 @@ def test_keep_signed_notes_keeps_the_verified_signature_alone(tmp_path: Path) ->
     [why] = found.left_out
     assert why.startswith(f"the signature by x.example/y+{other.verifier().key_id.hex()} on cp-40")
     assert [note for _id, _size, note in kept_notes(ledger)] == [genuine.note]
+
+
+def test_checkpoints_put_in_after_the_first_look_still_need_the_key(
+    lender: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bag's checkpoints/ is looked at before the bag is read (to ask for --public-key at
+    once), and the bag validated after: checkpoints put in between (a re-signed set, checksums
+    regenerated) are refused all the same, exit 2, nothing written."""
+    from sampleloans.services import maintenance
+
+    bag, _signer = resigned(lender, tmp_path)
+    monkeypatch.setattr(maintenance, "_holds_checkpoints", lambda _source: False)
+    before = listing(tmp_path)
+    done = invoke(env_for(tmp_path / "rebuilt.db"), "restore", "--bag", str(bag))
+    assert_refused(done, 2, "--public-key: the bag", tmp_path, before)

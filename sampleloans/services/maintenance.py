@@ -377,15 +377,20 @@ def _check_bag_source(source: Path, bag: BagGiven, database: Path | None) -> Non
             "to the bag, whose manifests list every file: give a --db outside it"
         )
     if not bag.public_keys and _holds_checkpoints(source):
-        # a key the bag carries was chosen by whoever made the bag: a ledger keeping checkpoints
-        # signed by it would vouch for them in every later verify-document and verify
-        raise InvalidInput(
-            f"--public-key: the bag {source} holds signed checkpoints, and the keys it carries "
-            "were chosen by whoever made it: give --public-key KEY.pub, the lender's key as you "
-            f"received it, to keep them ('sampleloans verify-bag {source}' prints each signer's "
-            f"fingerprint to compare); 'restore --events {source / 'data' / 'events.jsonl'}' "
-            "rebuilds the events alone"
-        )
+        raise _key_needed(source)
+
+
+def _key_needed(source: Path) -> InvalidInput:
+    """A bag holding checkpoints restored without --public-key (exit 2): a key the bag carries
+    was chosen by whoever made the bag, and a ledger keeping checkpoints signed by it would
+    vouch for them in every later verify-document."""
+    return InvalidInput(
+        f"--public-key: the bag {source} holds signed checkpoints, and the keys it carries "
+        "were chosen by whoever made it: give --public-key KEY.pub, the lender's key as you "
+        f"received it, to keep them ('sampleloans verify-bag {source}' prints each signer's "
+        f"fingerprint to compare); 'restore --events {source / 'data' / 'events.jsonl'}' "
+        "rebuilds the events alone"
+    )
 
 
 def _holds_checkpoints(source: Path) -> bool:
@@ -407,6 +412,8 @@ def _bag_contents(source: Path, bag: BagGiven) -> "tuple[Path, Sequence[SignedNo
         found = verify_bag(source, keys[0] if keys else None, also=keys[1:])
     except RuleViolation as exc:  # verify-bag's one line, and what it means here
         raise RuleViolation(f"{exc}; nothing was restored") from None
+    if found.signed and not keys:  # checkpoints put in after the first look at the folder
+        raise _key_needed(source)
     return source / "data" / EVENTS_FILE, found.signed, found.head
 
 
