@@ -3,15 +3,20 @@
 Found: a database that already held a ledger (or any of its tables) was refused only after the
 whole bag was validated and rebuilt in a scratch file (a large bag: minutes, for a refusal known
 at once), and the refusals named `restore --events` to a user who typed `restore --bag`.
+Checked and holding: a restore killed before its copy or inside its transaction leaves no table.
 """
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from sampleloans import fileio
 from tests.i15_statement_helpers import env_for, invoke
 from tests.pgcluster import PgServer, fresh_database
 from tests.test_sweep_s39attack_bag_restore import lender  # noqa: F401  (the fixture)
@@ -40,8 +45,6 @@ def test_a_database_not_empty_is_refused_before_the_bag_is_read(
             made = invoke(env, "restore", "--events", str(lender["bag"] / "data" / "events.jsonl"))
             assert made.exit_code == 0, made.stderr
         else:
-            import psycopg
-
             with psycopg.connect(target, autocommit=True) as connection:
                 connection.execute("CREATE TABLE loan (id integer)")
         done = invoke(env, "restore", "--bag", str(bag), "--public-key", str(lender["pub"]))
@@ -76,3 +79,31 @@ def test_force_or_no_key_into_postgresql_is_refused_and_writes_nothing(
             env, "restore", "--bag", str(lender["bag"]), "--public-key", str(lender["pub"])
         )
         assert again.exit_code == 0, again.stderr  # nothing was written by the refusal
+
+
+@pytest.mark.parametrize("point", ["before_restore_load", "before_commit"])
+def test_a_killed_restore_bag_leaves_the_database_empty(
+    pg_server: PgServer,
+    lender: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    point: str,
+) -> None:
+    """SIGKILL (a crash point) before the copy or inside its transaction: no table, and the
+    scratch folder the rebuild used is removed by the next run, which keeps the checkpoints."""
+    with fresh_database(pg_server) as target:
+        env = {**os.environ, **env_for(lender["db"]), "SAMPLELOANS_DB": target}
+        env.update(TMPDIR=str(tmp_path), SAMPLELOANS_CRASH_AT=point)
+        args = [sys.executable, "-m", "sampleloans", "restore", "--bag", str(lender["bag"])]
+        args += ["--public-key", str(lender["pub"])]
+        killed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert killed.returncode == -9, killed.stderr
+        with psycopg.connect(target) as connection:
+            tables = connection.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchone()
+        assert tables == (0,), "a killed restore left tables behind"
+        env.pop("SAMPLELOANS_CRASH_AT")
+        again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert "Kept 2 checkpoints of the bag:" in again.stdout
+        assert fileio.temp_names(tmp_path) == []
