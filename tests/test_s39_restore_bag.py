@@ -113,15 +113,18 @@ def test_restore_bag_keeps_every_checkpoint_so_the_report_verifies(
     assert signed.stdout.startswith("Checkpoint 3:"), signed.stdout
 
 
-def test_without_the_key_it_names_the_signers_fingerprint_to_compare(
+def test_without_the_key_a_bag_holding_checkpoints_is_refused(
     lender: dict[str, Any], tmp_path: Path
 ) -> None:
+    """Session 39's review: a key the bag carries was chosen by whoever made the bag, and a
+    ledger keeping checkpoints signed by it would say "its signature verifies" of them in every
+    later verify-document; the restore names --public-key and verify-bag (which prints each
+    signer's fingerprint) instead, exit 2, nothing written."""
     done = invoke(env_for(tmp_path / "rebuilt.db"), "restore", "--bag", str(lender["bag"]))
-    assert done.exit_code == 0, done.stderr
-    verifier = notes.parse_verifier_key(lender["pub"].read_text())
-    said = " ".join(done.stdout.split())
-    assert f"({verifier.fingerprint()[:23]}…)" in said
-    assert "compare each fingerprint with the lender's key as you received it" in said
+    assert done.exit_code == 2, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.startswith("Error: --public-key: the bag") and "verify-bag" in said, said
+    assert not (tmp_path / "rebuilt.db").exists()
 
 
 def tampered(lender: dict[str, Any], tmp_path: Path) -> Path:
@@ -137,7 +140,7 @@ def tampered(lender: dict[str, Any], tmp_path: Path) -> Path:
 REFUSALS = {
     "another key": (1, "is not signed by any key checked",
                     ["--bag", "BAG", "--public-key", "OTHER"]),
-    "a changed bag": (1, "fails validation", ["--bag", "TAMPERED"]),
+    "a changed bag": (1, "fails validation", ["--bag", "TAMPERED", "--public-key", "KEY"]),
     "both kinds": (2, "--bag: give --bag", ["--bag", "--events", "BAG"]),
     "a key alone": (2, "--public-key: only with --bag",
                     ["--events", "EVENTS", "--public-key", "KEY"]),
@@ -251,7 +254,8 @@ def test_restore_service_with_a_bag_returns_what_it_kept(
     engine = db.make_engine(db.url_for_path(rebuilt))
     ctx = Context(actor=CURATOR, os_user="test", now=datetime(2026, 6, 15, 9, 0, tzinfo=UTC))
     try:
-        result = restore(engine, ctx, lender["bag"], bag=BagGiven())
+        key = notes.parse_verifier_key(lender["pub"].read_text())
+        result = restore(engine, ctx, lender["bag"], bag=BagGiven((key,)))
     finally:
         engine.dispose()
     assert result.checkpoints is not None
@@ -287,37 +291,37 @@ def test_restore_bag_into_postgresql_keeps_them_and_signs_the_next(
         assert [row["note"] for row in rows[:2]] == lender["notes"]
 
 
-def test_import_of_a_bag_into_a_new_ledger_keeps_its_checkpoints(
-    lender: dict[str, Any], tmp_path: Path
+@pytest.mark.parametrize("target", ["new", "existing"])
+def test_import_of_a_bag_names_restore_bag_with_the_key(
+    lender: dict[str, Any], tmp_path: Path, target: str
 ) -> None:
-    """`import` of an events export rebuilds a new ledger; of a bag's folder it did not (it
-    said 'no database at …; run sampleloans init', exit 3): it now rebuilds as `restore --bag`."""
-    env = env_for(tmp_path / "rebuilt.db")
-    done = invoke(env, "import", str(lender["bag"]))
-    assert done.exit_code == 0, done.stderr
-    assert f"from {lender['bag']} (an archival bag) into the new ledger" in done.stdout
-    assert "Kept 2 checkpoints of the bag:" in done.stdout
-    assert kept_notes(tmp_path / "rebuilt.db") == kept_notes(lender["db"])
-    assert invoke(env, "verify-document", str(lender["report"])).exit_code == 0
-
-
-def test_import_of_a_bag_into_a_ledger_names_restore_bag(
-    lender: dict[str, Any], tmp_path: Path
-) -> None:
-    ledger = copy_ledger(lender["db"], tmp_path / "ledger.db")
-    before = ledger.read_bytes()
+    """`import` of a bag's folder: into a new --db it said 'no database at …; run sampleloans
+    init' (exit 3), into a ledger 'neither a sample catalogue (.csv) nor a history'; both now
+    name `restore --bag … --public-key`, which keeps its checkpoints (import takes no key)."""
+    ledger = tmp_path / "ledger.db"
+    if target == "existing":
+        copy_ledger(lender["db"], ledger)
+    before = sorted(os.listdir(tmp_path)), ledger.read_bytes() if ledger.exists() else b""
     done = invoke(env_for(ledger), "import", str(lender["bag"]))
     assert done.exit_code == 2, done.stdout
     assert done.stderr.startswith(f"Error: FILE: {lender['bag']} is an archival bag")
-    assert f"restore --bag {lender['bag']}'" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and ledger.read_bytes() == before
+    assert f"restore --bag {lender['bag']} --public-key KEY.pub'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert (sorted(os.listdir(tmp_path)), ledger.read_bytes() if ledger.exists() else b"") == before
+
+
+def test_a_researcher_importing_a_bag_is_refused_for_the_role_first(
+    lender: dict[str, Any], tmp_path: Path
+) -> None:
+    ledger = copy_ledger(lender["db"], tmp_path / "ledger.db")
+    done = invoke(env_for(ledger, actor="terada@osaka-u.example"), "import", str(lender["bag"]))
+    assert done.exit_code == 4, done.stderr
 
 
 def test_import_of_a_bags_events_file_says_its_checkpoints_were_not_kept(
     lender: dict[str, Any], tmp_path: Path
 ) -> None:
-    done = invoke(
-        env_for(tmp_path / "new.db"), "import", str(lender["bag"] / "data" / "events.jsonl")
-    )
+    events = lender["bag"] / "data" / "events.jsonl"
+    done = invoke(env_for(tmp_path / "new.db"), "import", str(events))
     assert done.exit_code == 0, done.stderr
     assert "the bag's checkpoints were not kept" in done.stdout

@@ -1,6 +1,7 @@
 """Sweep "kills": SIGKILL and SIGTERM a real `python -m sampleloans` in the middle of every
 command that writes (ledger writes, a large import, checkpoint, keys generate, reports,
-statements, the archival and events exports, backup, restore, db upgrade, demo, init), at
+statements, the archival and events exports, backup, restore (of a backup, and of a bag),
+db upgrade, demo, init), at
 seeded random moments of its own run time.
 
 After each kill: `verify` passes; no partial file is left where a user would see it (a hidden
@@ -138,6 +139,14 @@ CASES = {
     "export-events": Case(["export", "--events", "events.jsonl"], "events.jsonl"),
     "backup": Case(["backup", "copy.db"], "copy.db"),
     "restore": Case(["restore", "backup.db", "--force"]),
+    # session 39: a ledger rebuilt from a bag, its checkpoint kept; in place of the ledger, and
+    # as a new one
+    "restore-bag": Case(["restore", "--bag", "lender-bag", "--public-key", "key.pub", "--force"]),
+    "restore-bag-new": Case(
+        ["--db", "rebuilt.db", "restore", "--bag", "lender-bag", "--public-key", "key.pub"],
+        "rebuilt.db",
+        makes_ledger=True,
+    ),
     "db-upgrade": Case(["db", "upgrade"], ledger="golden"),
     "demo": Case(["demo", "--dir", "demo"], "demo/ledger.db", ledger="none", makes_ledger=True),
     "init": Case(
@@ -160,6 +169,7 @@ def sources(cli: WarmCli, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         ["keys", "generate", "--out", "key"],
         ["checkpoint", "--key", "key"],
         ["backup", "backup.db"],
+        ["export", "--bag", "lender-bag"],
     ):
         done = run(cli, folder, args)
         assert done.returncode == 0, done.stderr
@@ -182,6 +192,7 @@ def workspace(sources: Path, case: Case, folder: Path) -> Path:
     for name in ("key", "key.pub", "key.signed", "big.csv", "backup.db"):
         shutil.copy(sources / name, folder / name)  # with its mode: a key stays 0600
     (folder / "statements").mkdir()
+    shutil.copytree(sources / "lender-bag", folder / "lender-bag")
     if case.ledger == "demo":
         shutil.copyfile(sources / "ledger.db", folder / "ledger.db")
     elif case.ledger == "golden":

@@ -68,8 +68,7 @@ def import_file(
     refused line is reported. An events export ('export --events', a bag's data/events.jsonl)
     imported into a --db file that does not exist yet, or a PostgreSQL database holding no
     ledger, rebuilds that ledger from it, as 'restore --events' does: the same events and
-    hashes, so the same head; a bag's folder ('export --bag') too, keeping its checkpoints, as
-    'restore --bag' does.
+    hashes, so the same head (a bag's folder: 'restore --bag' rebuilds from it).
 
     \b
     Example: sampleloans --as curator@naoc.example import catalogue.csv
@@ -89,6 +88,7 @@ def import_file(
 
     with writing(ctx) as (session, service_ctx):
         require_importer(session, service_ctx)
+        _refuse_a_bag(file)
         fmt = detect_format(file.name)
         before_seq = head_seq(session)
         # a byte that is not UTF-8 is kept (as a surrogate) for the reader to name its line
@@ -122,7 +122,6 @@ def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
     names none yet: a SQLite file that does not exist, or a PostgreSQL database with no ledger;
     False, doing nothing, for anything else (a history, a catalogue, an existing ledger), which
     `import` itself reads or refuses."""
-    from sampleloans.errors import InvalidInput
     from sampleloans.services.bag import is_bag
     from sampleloans.services.events_file import is_events_export
     from sampleloans.services.ledgerfile import holds_no_ledger
@@ -132,37 +131,38 @@ def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
         return False
     with errors_to_exit_codes():  # a --db URL of another kind is refused here, exit 2
         if not holds_no_ledger(db_url(ctx), lock_timeout_ms=lock_timeout_ms()):
-            if bag:  # no catalogue nor history: say what a bag is for, not its file name
-                raise InvalidInput(
-                    f"FILE: {file} is an archival bag ('export --bag'), not a catalogue or a "
-                    "history to import into a ledger; rebuild a new ledger from it with "
-                    f"'sampleloans --db NEW.db restore --bag {file}'"
-                )
-            return False
-    from sampleloans.commands.maintenance import (
-        note_bag_checkpoints_left,
-        print_kept_checkpoints,
-        restored_from,
-    )
-    from sampleloans.services.maintenance import IMPORT_EVENTS_ACTION, BagGiven
+            return False  # a bag: refused once the role is checked (`import_file`)
+        _refuse_a_bag(file)  # no ledger, no role to check first
+    from sampleloans.commands.maintenance import note_bag_checkpoints_left, restored_from
+    from sampleloans.services.maintenance import IMPORT_EVENTS_ACTION
 
-    given = BagGiven() if bag else None
-    result = restored_from(ctx, file, events=True, bag=given, action=IMPORT_EVENTS_ACTION)
+    result = restored_from(ctx, file, events=True, action=IMPORT_EVENTS_ACTION)
     from sampleloans.text import counted
 
     # a server's URL, not result.path: a Path folds the URL's '//' into '/'
     ledger = db_label(ctx) if on_server(ctx) else str(result.path)
-    what = "an archival bag" if bag else "an events export"
     console().print(
-        f"Imported {counted(result.head_seq, 'event')} from {file} ({what}) into the new "
-        f"ledger {ledger}, with their hashes; verified; ledger head {result.head}.",
+        f"Imported {counted(result.head_seq, 'event')} from {file} (an events export) into the "
+        f"new ledger {ledger}, with their hashes; verified; ledger head {result.head}.",
         markup=False,
     )
-    if bag:
-        print_kept_checkpoints(result, own_key=False)
-    else:
-        note_bag_checkpoints_left(file)
+    note_bag_checkpoints_left(file)
     return True
+
+
+def _refuse_a_bag(file: Path) -> None:
+    """A bag's folder is no catalogue nor history (exit 2): `restore --bag` rebuilds a ledger
+    from it, its checkpoints checked with the lender's key, which `import` cannot be given
+    (before: 'no database at …; run sampleloans init' into a new --db, exit 3)."""
+    from sampleloans.errors import InvalidInput
+    from sampleloans.services.bag import is_bag
+
+    if is_bag(file):
+        raise InvalidInput(
+            f"FILE: {file} is an archival bag ('export --bag'), not a catalogue or a history; "
+            f"rebuild a new ledger from it with 'sampleloans --db NEW.db restore --bag {file} "
+            "--public-key KEY.pub' (KEY.pub: the lender's public key as you received it)"
+        )
 
 
 def _naming_the_file(rejected: "BulkRejected", name: str) -> "BulkRejected":

@@ -90,12 +90,13 @@ def restore(
         ),
     ] = False,
     public_key: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--public-key",
             metavar="KEY.pub",
             help="With --bag: the lender's public key as you received it; every checkpoint "
-            "of the bag must be signed by it. Without it, by a key the bag carries.",
+            "of the bag must be signed by it (needed when the bag holds any: a key the bag "
+            "carries was chosen by whoever made it). Repeat it for a key the lender replaced.",
         ),
     ] = None,
 ) -> None:
@@ -108,7 +109,8 @@ def restore(
     rolled the ledger back. With --events, FILE is an events export (JSON lines): the ledger is
     rebuilt from it with the same events and hashes (so the same head), then verified. With
     --bag, FILE is a bag's folder: it is validated as 'verify-bag' does, the ledger rebuilt
-    from its events, and its signed checkpoints kept, so reports that name them verify.
+    from its events, and its signed checkpoints kept, so reports that name them verify (a bag
+    holding checkpoints needs --public-key: the lender's key as you received it).
 
     \b
     Example: sampleloans restore /srv/backups/ledger-2025-04-24.db --force
@@ -121,7 +123,7 @@ def restore(
     )
     _print_restored(ctx, file, result)
     if given is not None:
-        print_kept_checkpoints(result, own_key=public_key is not None)
+        _print_kept_checkpoints(result)
     elif events:
         note_bag_checkpoints_left(file)
 
@@ -137,7 +139,7 @@ def note_bag_checkpoints_left(file: Path) -> None:
         )
 
 
-def _bag_given(*, events: bool, bag: bool, public_key: Path | None) -> "BagGiven | None":
+def _bag_given(*, events: bool, bag: bool, public_key: list[Path] | None) -> "BagGiven | None":
     """What `--bag` and `--public-key` ask for (exit 2 for a combination that means nothing)."""
     from sampleloans.errors import InvalidInput
     from sampleloans.services.checkpoints import read_verifier
@@ -145,19 +147,19 @@ def _bag_given(*, events: bool, bag: bool, public_key: Path | None) -> "BagGiven
 
     if bag and events:
         raise InvalidInput("--bag: give --bag (a bag's folder) or --events (a file), not both")
-    if public_key is not None and not bag:
+    if public_key and not bag:
         raise InvalidInput(
             "--public-key: only with --bag (it checks the bag's checkpoints); a backup or an "
             "events export carries no checkpoint to check"
         )
     if not bag:
         return None
-    return BagGiven(read_verifier(public_key) if public_key is not None else None)
+    return BagGiven(tuple(read_verifier(path) for path in public_key or ()))
 
 
-def print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
-    """Which of the bag's checkpoints the rebuilt ledger keeps, by whose key, and how to trust
-    them."""
+def _print_kept_checkpoints(result: "CopyResult") -> None:
+    """Which of the bag's checkpoints the rebuilt ledger keeps, and by whose key (the reader's
+    --public-key: a bag holding any is refused without it)."""
     out = console()
     kept = result.checkpoints
     if kept is None or not kept.kept:
@@ -172,14 +174,7 @@ def print_kept_checkpoints(result: "CopyResult", *, own_key: bool) -> None:
                 f"{signer.name}+{signer.key_id.hex()} ({signer.fingerprint()[:23]}…)",
                 markup=False,
             )
-        out.print(
-            "Each is signed by your --public-key."
-            if own_key
-            else "Their keys came with the bag, and whoever made it chose them: compare each "
-            "fingerprint with the lender's key as you received it, or restore with "
-            "--public-key KEY.pub.",
-            markup=False,
-        )
+        out.print("Each is signed by your --public-key.", markup=False)
     for why in kept.left_out if kept is not None else ():
         out.print(f"Not kept: {why}", markup=False)
 

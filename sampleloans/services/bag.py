@@ -17,7 +17,7 @@ import base64
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -345,6 +345,7 @@ class BagCheck:
     covered: int = 0
     reports: int = 0  # files in reports/, whose heads verify-bag checks (not their pages)
     signed: tuple["SignedNote", ...] = ()  # each checkpoint, as its signature was checked
+    head: str = ""  # the events' last `SEQ:HASH`, as the chain was recomputed
 
 
 def is_bag(path: Path) -> bool:
@@ -398,7 +399,9 @@ def _refuse_special_files(bag: Path, folder: Path) -> None:
             )
 
 
-def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
+def verify_bag(
+    path: Path, public_key: "VerifierKey | None" = None, *, also: "Sequence[VerifierKey]" = ()
+) -> BagCheck:
     """Validate a bag (every payload checksum, completeness) with the bagit library, then its
     events' hash chain, and each checkpoint's origin, signature and root against the events.
 
@@ -426,7 +429,8 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
     _refuse_unexpected_tag_files(path)
     _refuse_unexpected(payload)
     carried = _bag_keys(payload / "keys")  # every key file is one, whoever's key is checked
-    keys = [public_key] if public_key is not None else carried
+    # `also`: more of the reader's own keys (`restore --bag`: a lender's replaced key too)
+    keys = [public_key, *also] if public_key is not None else carried
     found = _check_payload(payload, keys, bag.info.get(HEAD_TAG))
     if public_key is not None and not found.covered:
         # the reader asked who made the bag: a bag with its checkpoints taken out cannot say
@@ -435,7 +439,9 @@ def verify_bag(path: Path, public_key: "VerifierKey | None" = None) -> BagCheck:
             "(--public-key): it cannot be shown to be the lender's"
         )
     reports = len(_files_in(payload / "reports"))
-    return BagCheck((*lines, *found.lines), found.events, found.covered, reports, found.signed)
+    return BagCheck(
+        (*lines, *found.lines), found.events, found.covered, reports, found.signed, found.head
+    )
 
 
 def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | None) -> BagCheck:
@@ -452,7 +458,7 @@ def _check_payload(payload: Path, keys: list["VerifierKey"], head_tag: str | Non
         signed.append(found)
     lines.extend(_report_lines(payload / "reports", hashes))
     covered = max((found.checkpoint.size for found in signed), default=0)
-    return BagCheck(tuple(lines), len(hashes), covered, signed=tuple(signed))
+    return BagCheck(tuple(lines), len(hashes), covered, signed=tuple(signed), head=head)
 
 
 def _refuse_unverifiable(payload: Path) -> None:
@@ -516,9 +522,16 @@ def _files_in(folder: Path) -> list[Path]:
 def _bag_keys(folder: Path) -> list["VerifierKey"]:
     """The public keys the bag carries (data/keys/*.pub); a file that is none fails the bag."""
     from sampleloans.ledger.checkpoint import parse_verifier_key
+    from sampleloans.services.checkpoints import MAX_KEY_FILE_BYTES
 
     keys = []
     for key_path in _files_in(folder):  # every file: one not named *.pub is no exception
+        size = key_path.stat().st_size
+        if size > MAX_KEY_FILE_BYTES:  # refused unread, as --public-key refuses one
+            raise RuleViolation(
+                f"BAG: keys/{key_path.name} is not a public key written by 'keys generate': "
+                f"it holds {size:,} bytes (a key file: at most {MAX_KEY_FILE_BYTES:,})"
+            )
         try:
             keys.append(parse_verifier_key(key_path.read_text(encoding="utf-8")))
         except (InvalidInput, UnicodeDecodeError):
@@ -635,6 +648,19 @@ def _checkpoint_line(
     ), found
 
 
+def _refuse_oversized_note(note_path: Path, where: str) -> None:
+    """A checkpoint file too large to be a signed note (the note reader's own limit): exit 1,
+    before it is read whole into memory only to be refused."""
+    from sampleloans.ledger.checkpoint import MAX_NOTE_BYTES
+
+    size = note_path.stat().st_size
+    if size > MAX_NOTE_BYTES:
+        raise RuleViolation(
+            f"{where} is not a signed checkpoint: it holds {size:,} bytes, and one "
+            f"'export --bag' writes holds a few hundred (at most {MAX_NOTE_BYTES:,})"
+        )
+
+
 def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) -> "SignedNote":
     """The checkpoint in a note file once a key of `keys` that signed it verifies it and its
     origin is `origin`; RuleViolation naming the file otherwise."""
@@ -642,6 +668,7 @@ def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) 
     from sampleloans.services.checkpoints import SignedNote
 
     where = f"BAG: checkpoints/{note_path.name}"
+    _refuse_oversized_note(note_path, where)
     try:
         note = note_path.read_bytes().decode("utf-8")  # byte for byte: the signature covers it
         _text, signatures = split_note(note)

@@ -17,7 +17,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -715,8 +715,10 @@ def keep_signed_notes(connection: Connection, found: Sequence[SignedNote]) -> Ke
     `checkpoint` keeps it so (verify would call the row added by hand); one whose root is not
     that of these events is refused (Conflict): the caller checked them against the same
     events, so it means the rebuild differs from what was checked."""
+    alone = [_signer_alone(item) for item in found]
+    dropped = sorted({why for _item, why in alone if why is not None})
     ordered = sorted(
-        {item.note: item for item in found}.values(),
+        {item.note: item for item, _why in alone}.values(),
         key=lambda item: (item.checkpoint.size, _time_line(item), item.name),
     )
     frontiers = _frontiers_at(connection, {item.checkpoint.size for item in ordered})
@@ -737,7 +739,28 @@ def keep_signed_notes(connection: Connection, found: Sequence[SignedNote]) -> Ke
             )
         row_id = _insert_row(connection, item.note, item.signer, frontier, _time_line(item))
         kept.append((row_id, item))
-    return KeptNotes(tuple(kept), tuple(left_out))
+    return KeptNotes(tuple(kept), (*dropped, *left_out))
+
+
+def _signer_alone(item: SignedNote) -> tuple[SignedNote, str | None]:
+    """The note with its verified signer's signature line alone, as `checkpoint` wrote and
+    kept it, and which other signatures were dropped: a line added by anyone to a genuine note
+    (no key of the reader's checks it) would be kept, printed as a co-signer in every report
+    rendered on it, and make the lender's own reports differ from their re-rendering."""
+    text_, signatures = notes.split_note(item.note)
+    signer = (item.signer.name, item.signer.key_id)
+    others = [f"{name}+{key_id.hex()}" for name, key_id, _sig in signatures
+              if (name, key_id) != signer]  # fmt: skip
+    if not others:
+        return item, None
+    [signature] = [sig for name, key_id, sig in signatures if (name, key_id) == signer]
+    blob = base64.b64encode(item.signer.key_id + signature).decode("ascii")
+    note = f"{text_}\n{notes.SIGNATURE_DASH}{item.signer.name} {blob}\n"
+    why = (
+        f"the signature by {', '.join(others)} on {item.name}: no key you gave checks it, and "
+        "'checkpoint' signs with one key; the one by your --public-key is kept"
+    )
+    return replace(item, note=note), why
 
 
 def _time_line(item: SignedNote) -> str:

@@ -295,7 +295,7 @@ def _check_source(source: Path, database: Path, *, events: bool, bag: "BagGiven 
     """The backup (or export) must be a file, not the ledger itself, and a backup a ledger (a
     bag, a folder: `verify_bag` checks it)."""
     if bag is not None:
-        _require_bag_folder(source)
+        _check_bag_source(source, bag, database)
         return
     written_by = "'export --events'" if events else "'backup'"
     fileio.check_input(source, "FILE", give=f"give the file written by {written_by}")
@@ -342,9 +342,12 @@ def _make_verified_copy(
         _verified_copy(source, copy)
         return None
     checkpoints: Sequence[SignedNote] = ()
+    validated = None
     if bag is not None:
-        source, checkpoints = _bag_contents(source, bag)
+        source, checkpoints, validated = _bag_contents(source, bag)
     _built_from_events(source, copy)
+    if validated is not None:
+        _require_head_validated(source, copy, validated)
     kept = _keep_checkpoints(copy, checkpoints) if bag is not None else None
     _verify_copy(source, copy)  # the kept checkpoints too: their signatures, order and heads
     return kept
@@ -352,31 +355,80 @@ def _make_verified_copy(
 
 @dataclass(frozen=True)
 class BagGiven:
-    """`restore --bag`: the ledger is rebuilt from a bag, whose checkpoints must be signed by
-    `public_key` (the reader's copy of the lender's key) when given, else by a key it carries."""
+    """`restore --bag`: the ledger is rebuilt from a bag, whose checkpoints must each be signed
+    by one of `public_keys` (the reader's copies of the lender's keys: a bag holding any
+    checkpoint is refused without one)."""
 
-    public_key: "VerifierKey | None" = None
+    public_keys: "tuple[VerifierKey, ...]" = ()
 
 
-def _require_bag_folder(source: Path) -> None:
-    """FILE must be a folder for `restore --bag` (exit 2), before the role or --force."""
+def _check_bag_source(source: Path, bag: BagGiven, database: Path | None) -> None:
+    """What `restore --bag` can refuse before a byte of the bag is read (exit 2): FILE must be
+    a folder, --db outside it, and a bag holding checkpoints needs --public-key."""
     give = "give the folder written by 'export --bag'"
     if not os.path.lexists(source):
         raise InvalidInput(f"FILE: {source} does not exist; {give}")
     if not source.is_dir():
         raise InvalidInput(f"FILE: {source} is a file, not a folder; {give}")
+    if database is not None and database.resolve().is_relative_to(source.resolve()):
+        # the restore's own temp file would be found in the bag as a file added to it
+        raise InvalidInput(
+            f"--db: {database} lies inside the bag {source}; restoring there would add a file "
+            "to the bag, whose manifests list every file: give a --db outside it"
+        )
+    if not bag.public_keys and _holds_checkpoints(source):
+        raise _key_needed(source)
 
 
-def _bag_contents(source: Path, bag: BagGiven) -> "tuple[Path, Sequence[SignedNote]]":
+def _key_needed(source: Path) -> InvalidInput:
+    """A bag holding checkpoints restored without --public-key (exit 2): a key the bag carries
+    was chosen by whoever made the bag, and a ledger keeping checkpoints signed by it would
+    vouch for them in every later verify-document."""
+    return InvalidInput(
+        f"--public-key: the bag {source} holds signed checkpoints, and the keys it carries "
+        "were chosen by whoever made it: give --public-key KEY.pub, the lender's key as you "
+        f"received it, to keep them ('sampleloans verify-bag {source}' prints each signer's "
+        f"fingerprint to compare); 'restore --events {source / 'data' / 'events.jsonl'}' "
+        "rebuilds the events alone"
+    )
+
+
+def _holds_checkpoints(source: Path) -> bool:
+    """Whether a bag's data/checkpoints/ holds any entry (what it is, `verify_bag` checks)."""
+    try:
+        with os.scandir(source / "data" / "checkpoints") as entries:
+            return any(True for _entry in entries)
+    except OSError:  # none, or unreadable: verify_bag says which
+        return False
+
+
+def _bag_contents(source: Path, bag: BagGiven) -> "tuple[Path, Sequence[SignedNote], str]":
     """Validate the bag (`verify-bag`'s checks: exit 1 if it fails, nothing restored): its
-    events file and its checkpoints as their signatures were checked."""
+    events file, its checkpoints as their signatures were checked, and the events' head."""
     from sampleloans.services.bag import EVENTS_FILE, verify_bag
 
     try:
-        found = verify_bag(source, bag.public_key)
+        keys = bag.public_keys
+        found = verify_bag(source, keys[0] if keys else None, also=keys[1:])
     except RuleViolation as exc:  # verify-bag's one line, and what it means here
         raise RuleViolation(f"{exc}; nothing was restored") from None
-    return source / "data" / EVENTS_FILE, found.signed
+    if found.signed and not keys:  # checkpoints put in after the first look at the folder
+        raise _key_needed(source)
+    return source / "data" / EVENTS_FILE, found.signed, found.head
+
+
+def _require_head_validated(events: Path, copy: Path, validated: str) -> None:
+    """The ledger rebuilt from a bag's events file must end at the head validated a moment
+    before: the file is read twice, and one replaced in between (the bag is a folder anyone
+    with access may write to) would otherwise be rebuilt unchecked. The same head hash means
+    the same events: each hash covers every event before it."""
+    seq, hash_hex = db.file_head(copy)
+    if f"{seq}:{hash_hex}" != validated:
+        raise RuleViolation(
+            f"BAG: {events} changed while it was restored: the events read end at "
+            f"{seq}:{hash_hex[:16]}…, not at the head validated, {validated[:24]}…; "
+            "nothing was restored"
+        )
 
 
 def _keep_checkpoints(copy: Path, checkpoints: "Sequence[SignedNote]") -> "KeptNotes":
@@ -437,15 +489,18 @@ def _restore_events_into_postgres(
     (schema, defences, rows); a database that holds any of the ledger's tables is refused,
     nothing written."""
     where = db.where(engine)
+    asked = "restore --bag" if bag is not None else "restore --events"
     if force:
         raise StorageError(
-            f"restore --events into PostgreSQL fills an empty database and never replaces a "
+            f"{asked} into PostgreSQL fills an empty database and never replaces a "
             f"ledger; --force does not apply: create an empty database for it ({where})"
         )
     if bag is not None:
-        _require_bag_folder(source)
+        _check_bag_source(source, bag, None)
     else:
         fileio.check_input(source, "FILE", give="give the file written by 'export --events'")
+    # before the rebuild reads a large export or bag; checked again under the writers' lock
+    _require_empty_postgres(engine, where, action, asked)
     with fileio.private_temp_dir("replay") as scratch:
         copy_path = scratch / "restored.db"
         kept = _make_verified_copy(source, copy_path, events=True, bag=bag)
@@ -454,13 +509,28 @@ def _restore_events_into_postgres(
         try:
             head_seq, head_hash = db.file_head(copy_path)
             crashpoints.reached("before_restore_load")
-            _copy_into_postgres(copy_engine, engine, where, action)
+            _copy_into_postgres(copy_engine, engine, where, action, asked)
         finally:
             copy_engine.dispose()
     return CopyResult(Path(where), head_seq, head_hash, checkpoints=kept)
 
 
-def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, action: str) -> None:
+def _require_empty_postgres(engine: Engine, where: str, action: str, asked: str) -> None:
+    """Refuse (exit 3) a PostgreSQL database holding any of the ledger's tables."""
+    try:
+        with engine.connect() as connection:
+            present = db.ledger_tables_present(connection)
+    except DatabaseError as exc:
+        raise db.postgres_error(exc, where) or StorageError(
+            f"cannot read {where} ({str(exc.orig).splitlines()[0][:200]}); nothing was written"
+        ) from None
+    if present:
+        raise StorageError(_not_empty_message(where, present, action, asked))
+
+
+def _copy_into_postgres(
+    copy_engine: Engine, engine: Engine, where: str, action: str, asked: str
+) -> None:
     """Create the schema and copy every row into PostgreSQL in one write transaction (the
     writers' lock first, so two restores cannot both find the database empty)."""
     try:
@@ -470,7 +540,7 @@ def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, action:
         ):
             present = db.ledger_tables_present(target)
             if present:
-                raise StorageError(_not_empty_message(where, present, action))
+                raise StorageError(_not_empty_message(where, present, action, asked))
             db.install_postgres_schema(target, stamp=True)
             db.copy_tables(source, target)
             crashpoints.reached("before_commit")  # a crash here: the server rolls it all back
@@ -487,7 +557,7 @@ def _tables(present: list[str]) -> str:
     return f"{noun} {', '.join(present)}"
 
 
-def _not_empty_message(where: str, present: list[str], action: str) -> str:
+def _not_empty_message(where: str, present: list[str], action: str, asked: str) -> str:
     """Why a PostgreSQL database cannot take a restore (or an import of an events export): it
     holds a ledger, or some of its tables."""
     what = (
@@ -495,7 +565,8 @@ def _not_empty_message(where: str, present: list[str], action: str) -> str:
         if "ledger_event" in present
         else f"is not empty (it has the {_tables(present)})"
     )
-    asked = "import of an events export" if action == IMPORT_EVENTS_ACTION else "restore --events"
+    if action == IMPORT_EVENTS_ACTION:
+        asked = "import of an events export"
     verb = asked.split()[0]
     return (
         f"the database {where} {what}; {asked} fills only an empty database: "
