@@ -171,15 +171,16 @@ def events_hidden(connection: Connection) -> bool:
     return state.events_hidden
 
 
-def refuse_hidden_replay(session: Session, what: str) -> None:
+def refuse_hidden_replay(session: Session, what: str, yourself: str = "") -> None:
     """Refuse (exit 4) what rebuilds the ledger as it stood before its head when this login
     cannot read every event it replays: on a secured PostgreSQL ledger row-level security
-    shows a researcher only their loans' events, and a replay of the rest would fail."""
+    shows a researcher only their loans' events, and a replay of the rest would fail
+    (`yourself`: what they may run instead, if anything)."""
     if events_hidden(session.connection()):
         raise PermissionDenied(
             f"{what} rebuilds the ledger as it stood then by replaying its events, and your "
             "login sees only your loans' events (row-level security); a curator or compliance "
-            "officer can run it for you"
+            f"officer can run it for you{yourself}"
         )
 
 
