@@ -1160,7 +1160,9 @@ def _reference_policies(
     """The ledger's own policies as this server prints them: made on temporary copies of the
     tables in a second connection (verify's own is read-only) and rolled back, so nothing is
     left behind. (None, (why, SQLSTATE)) when this login may not create them."""
-    with connection.engine.connect() as scratch:
+    # not the read-only BEGIN of the engine a read transaction (`verify --since`) came from:
+    # on the primary server the copies are made there too, as for a full verify
+    with connection.engine.execution_options(sqlite_begin=None).connect() as scratch:
         try:
             with scratch.begin() as work:
                 # one round trip: the statements are the ledger's own, with no parameter
