@@ -437,9 +437,10 @@ def _restore_events_into_postgres(
     (schema, defences, rows); a database that holds any of the ledger's tables is refused,
     nothing written."""
     where = db.where(engine)
+    asked = _asked(action, bag)
     if force:
         raise StorageError(
-            f"restore --events into PostgreSQL fills an empty database and never replaces a "
+            f"{asked} into PostgreSQL fills an empty database and never replaces a "
             f"ledger; --force does not apply: create an empty database for it ({where})"
         )
     if bag is not None:
@@ -454,15 +455,23 @@ def _restore_events_into_postgres(
         try:
             head_seq, head_hash = db.file_head(copy_path)
             crashpoints.reached("before_restore_load")
-            _copy_into_postgres(copy_engine, engine, where, action)
+            _copy_into_postgres(copy_engine, engine, where, asked)
         finally:
             copy_engine.dispose()
     return CopyResult(Path(where), head_seq, head_hash, checkpoints=kept)
 
 
-def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, action: str) -> None:
+def _asked(action: str, bag: "BagGiven | None") -> str:
+    """The command a PostgreSQL refusal names, as the user typed it."""
+    if action == IMPORT_EVENTS_ACTION:
+        return "import of an events export"
+    return "restore --bag" if bag is not None else "restore --events"
+
+
+def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, asked: str) -> None:
     """Create the schema and copy every row into PostgreSQL in one write transaction (the
-    writers' lock first, so two restores cannot both find the database empty)."""
+    writers' lock first, so two restores cannot both find the database empty); `asked`: the
+    command a refusal names."""
     try:
         with (
             copy_engine.connect() as source,
@@ -470,7 +479,7 @@ def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, action:
         ):
             present = db.ledger_tables_present(target)
             if present:
-                raise StorageError(_not_empty_message(where, present, action))
+                raise StorageError(_not_empty_message(where, present, asked))
             db.install_postgres_schema(target, stamp=True)
             db.copy_tables(source, target)
             crashpoints.reached("before_commit")  # a crash here: the server rolls it all back
@@ -487,7 +496,7 @@ def _tables(present: list[str]) -> str:
     return f"{noun} {', '.join(present)}"
 
 
-def _not_empty_message(where: str, present: list[str], action: str) -> str:
+def _not_empty_message(where: str, present: list[str], asked: str) -> str:
     """Why a PostgreSQL database cannot take a restore (or an import of an events export): it
     holds a ledger, or some of its tables."""
     what = (
@@ -495,7 +504,6 @@ def _not_empty_message(where: str, present: list[str], action: str) -> str:
         if "ledger_event" in present
         else f"is not empty (it has the {_tables(present)})"
     )
-    asked = "import of an events export" if action == IMPORT_EVENTS_ACTION else "restore --events"
     verb = asked.split()[0]
     return (
         f"the database {where} {what}; {asked} fills only an empty database: "
