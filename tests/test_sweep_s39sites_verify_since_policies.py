@@ -25,8 +25,9 @@ from tests.pg_secured import (
     CURATOR,
     as_dba,
     cli,
-    database_copy,
-    secured_demo_database,
+    own_login,
+    secured_copy,
+    secured_demo_template,
 )
 from tests.pgcluster import PgServer
 
@@ -37,30 +38,19 @@ LOOSENED = (
 )
 
 
-@pytest.fixture(scope="module")
-def secured_demo(pg_server: PgServer) -> Iterator[str]:
-    """The demo on PostgreSQL, secured (a template each test copies)."""
-    with secured_demo_database(pg_server) as name:
-        yield name
+__all__ = ["secured_demo_template"]  # the module fixture, shared by name
 
 
 @pytest.fixture
-def copy(pg_server: PgServer, secured_demo: str) -> Iterator[str]:
-    """A copy of the secured demo, secured again (a database's privileges are not copied)."""
-    with database_copy(pg_server, secured_demo, "s39since") as url:
-        assert cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
+def copy(pg_server: PgServer, secured_demo_template: str) -> Iterator[str]:
+    """A copy of the secured demo, secured again."""
+    with secured_copy(pg_server, secured_demo_template, "s39since") as url:
         yield url
-
-
-def _own_login(pg_server: PgServer, url: str, email: str) -> str:
-    """A person's own login (not the superuser) on the database at `url`."""
-    as_dba(url, f"ALTER ROLE \"{email}\" PASSWORD '{PASSWORD}'")
-    return PgServer(pg_server.host, pg_server.port, email, PASSWORD).url(url.rsplit("/", 1)[1])
 
 
 def _checkpoint(pg_server: PgServer, copy: str, folder: Path) -> tuple[str, Path]:
     """The curator's login, having signed a checkpoint of the head (its file)."""
-    curator = _own_login(pg_server, copy, CURATOR)
+    curator = own_login(pg_server, copy, CURATOR, PASSWORD)
     key, note = folder / "cp.key", folder / "cp.txt"
     assert cli(curator, "keys", "generate", "--out", str(key)).exit_code == 0
     signed = cli(curator, "checkpoint", "--key", str(key), "--out", str(note))
@@ -77,7 +67,7 @@ def test_verify_since_compares_the_policies_on_the_primary_server(
     pg_server: PgServer, copy: str, tmp_path: Path, email: str
 ) -> None:
     _curator, note = _checkpoint(pg_server, copy, tmp_path)
-    login = _own_login(pg_server, copy, email)
+    login = own_login(pg_server, copy, email, PASSWORD)
     clean = cli(login, "verify", "--since", str(note))
     assert clean.exit_code == 0, clean.output
     assert "USING and WITH CHECK" not in clean.stdout and "read-only" not in clean.stdout
