@@ -17,9 +17,9 @@ from sampleloans.models import EventSubject, Person
 from sampleloans.services.common import require_role
 
 
-def secure(engine: Engine, ctx: Context) -> list[str]:
+def secure(engine: Engine, ctx: Context) -> list[tuple[str, bool]]:
     """Install the login hardening (one transaction), on behalf of a curator named by the DBA
-    who runs it; the e-mails given a login role."""
+    who runs it; the e-mails given a login role, each with whether it has a password already."""
     from sampleloans import pgsecurity  # (see the module's docstring)
 
     with db.transaction(engine) as session:
