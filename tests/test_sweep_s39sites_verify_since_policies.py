@@ -8,8 +8,8 @@ primary server checks them", on the primary server, where the same login's full 
 compares them: its scratch connection inherited the read transaction's READ ONLY. So a policy
 loosened by the owner (`USING (… OR true)`: every institution's rows to every researcher)
 passed `verify --since`, exit 0. The scratch copies are now made as a full verify makes them:
-the loosened policy is a finding (exit 1), and an untouched ledger says nothing is left
-unchecked about them. Where the login truly may not make them (no TEMPORARY), the line keeps
+the loosened policy is a finding (exit 1), and an untouched ledger says it checked them (and the
+triggers and defences, which it checked before too without saying so). Where the login truly may not make them (no TEMPORARY), the line keeps
 its own words, not under "not re-checked (a full 'verify' does)", which would not either.
 """
 
@@ -71,6 +71,12 @@ def test_verify_since_compares_the_policies_on_the_primary_server(
     clean = cli(login, "verify", "--since", str(note))
     assert clean.exit_code == 0, clean.output
     assert "USING and WITH CHECK" not in clean.stdout and "read-only" not in clean.stdout
+    # and it says what it checked of them
+    assert (
+        "  checked: the schema, the PostgreSQL triggers and the database's other defences\n"
+        "  checked: the row-level security policies: the ledger's own, as a full verify compares "
+        "them\n"
+    ) in clean.stdout
     data = json.loads(cli(login, "verify", "--since", str(note), "--json").stdout)
     assert not any("USING" in line for line in data["not_checked"]), data["not_checked"]
 
@@ -97,5 +103,6 @@ def test_a_login_without_temporary_is_told_who_checks_them(
     line = next(s for s in result.stdout.splitlines() if "USING and WITH CHECK" in s)
     assert line.startswith("  not checked: the USING and WITH CHECK expressions"), line
     assert "the DBA's login checks them" in _words(result)
+    assert "checked: the row-level security policies" not in result.stdout
     # what a full verify does check keeps its heading
     assert "  not re-checked (a full 'verify' does): events 1–" in result.stdout
