@@ -9,8 +9,9 @@ compares them: its scratch connection inherited the read transaction's READ ONLY
 loosened by the owner (`USING (… OR true)`: every institution's rows to every researcher)
 passed `verify --since`, exit 0. The scratch copies are now made as a full verify makes them:
 the loosened policy is a finding (exit 1), and an untouched ledger says it checked them (and the
-triggers and defences, which it checked before too without saying so). Where the login truly may not make them (no TEMPORARY), the line keeps
-its own words, not under "not re-checked (a full 'verify' does)", which would not either.
+triggers and defences, which it checked before too without saying so; on SQLite, the schema and
+the append-only triggers). Where the login truly may not make them (no TEMPORARY), the line
+keeps its own words, not under "not re-checked (a full 'verify' does)", which would not either.
 """
 
 import json
@@ -18,8 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import Result
+from typer.testing import CliRunner, Result
 
+from sampleloans.cli import app
+from tests.conftest import demo_env
 from tests.pg_secured import (
     COMPLIANCE,
     CURATOR,
@@ -106,3 +109,18 @@ def test_a_login_without_temporary_is_told_who_checks_them(
     assert "checked: the row-level security policies" not in result.stdout
     # what a full verify does check keeps its heading
     assert "  not re-checked (a full 'verify' does): events 1–" in result.stdout
+
+
+def test_on_sqlite_it_names_the_schema_and_triggers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    env = demo_env(tmp_path_factory, CURATOR)
+    folder = tmp_path_factory.mktemp("since")
+    key, note = folder / "cp.key", folder / "cp.txt"
+    run = CliRunner().invoke
+    assert run(app, ["keys", "generate", "--out", str(key)], env=env).exit_code == 0
+    assert run(app, ["checkpoint", "--key", str(key), "--out", str(note)], env=env).exit_code == 0
+    since = run(app, ["verify", "--since", str(note)], env={**env, "COLUMNS": "200"})
+    assert since.exit_code == 0, since.output
+    assert "  checked: the schema and the append-only triggers\n" in since.stdout
+    assert "PostgreSQL" not in since.stdout and "row-level" not in since.stdout
