@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
-from tests.conftest import COMPLIANCE, CURATOR, demo_env
+from tests.cli_steps import checkpoint_signed
+from tests.conftest import COMPLIANCE, demo_env
 
 
 def test_the_help_says_a_report_is_checked_with_the_public_key_too() -> None:
@@ -30,11 +31,9 @@ def test_a_report_checks_with_the_public_key_and_no_ledger(
 ) -> None:
     env = demo_env(tmp_path_factory, COMPLIANCE)
     folder = tmp_path_factory.mktemp("offline")
-    key, report = folder / "cp.key", folder / "custody.pdf"
+    key, _note = checkpoint_signed(env, folder)
+    report = folder / "custody.pdf"
     run = CliRunner().invoke
-    assert run(app, ["keys", "generate", "--out", str(key)], env=env).exit_code == 0
-    signed = run(app, ["--as", CURATOR, "checkpoint", "--key", str(key)], env=env)
-    assert signed.exit_code == 0, signed.stderr
     made = run(app, ["report", "custody", "--loan", "L-2025-OU", "--out", str(report)], env=env)
     assert made.exit_code == 0, made.stderr
     alone = {"SAMPLELOANS_DB": str(folder / "no-ledger.db"), "COLUMNS": "200"}

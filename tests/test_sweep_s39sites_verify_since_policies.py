@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
+from tests.cli_steps import checkpoint_signed
 from tests.conftest import demo_env
 from tests.pg_secured import (
     COMPLIANCE,
@@ -115,11 +116,8 @@ def test_on_sqlite_it_names_the_schema_and_triggers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     env = demo_env(tmp_path_factory, CURATOR)
-    folder = tmp_path_factory.mktemp("since")
-    key, note = folder / "cp.key", folder / "cp.txt"
+    _key, note = checkpoint_signed(env, tmp_path_factory.mktemp("since"))
     run = CliRunner().invoke
-    assert run(app, ["keys", "generate", "--out", str(key)], env=env).exit_code == 0
-    assert run(app, ["checkpoint", "--key", str(key), "--out", str(note)], env=env).exit_code == 0
     since = run(app, ["verify", "--since", str(note)], env={**env, "COLUMNS": "200"})
     assert since.exit_code == 0, since.output
     assert "  checked: the schema and the append-only triggers\n" in since.stdout
