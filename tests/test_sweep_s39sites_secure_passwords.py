@@ -15,8 +15,8 @@ from sampleloans.cli import app
 from tests.pgcluster import PgServer
 
 CURATOR = "curator@naoc.example"
-COMPLIANCE = "compliance@naoc.example"
-RESEARCHER = "anand@open.example"
+WITH = "glotch@stonybrook.example"  # given a password below
+WITHOUT = "pi@suparco.example"  # none (roles are the cluster's: set so here, whatever came before)
 
 
 def _secure(url: str) -> list[str]:
@@ -28,18 +28,18 @@ def _secure(url: str) -> list[str]:
 
 def test_a_role_with_a_password_keeps_it(pg_server: PgServer, demo_url: str) -> None:
     first = _secure(demo_url)
-    assert f'  login role {COMPLIANCE} (set its password: \\password "{COMPLIANCE}")' in first
     with psycopg.connect(demo_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD 'pw-s39'").format(sql.Identifier(COMPLIANCE))
-        )
+        for email, password in ((WITH, sql.Literal("pw-s39")), (WITHOUT, sql.SQL("NULL"))):
+            connection.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(email), password)
+            )
     again = _secure(demo_url)
-    assert len(again) == len(first)
-    assert f"  login role {COMPLIANCE} (it logs in already, with the password it has)" in again
-    assert f'  login role {RESEARCHER} (set its password: \\password "{RESEARCHER}")' in again
-    assert not any(COMPLIANCE in line and "\\password" in line for line in again)
+    assert len(again) == len(first) == 9  # every person of the demo, each once
+    assert f"  login role {WITH} (it logs in already, with the password it has)" in again
+    assert f'  login role {WITHOUT} (set its password: \\password "{WITHOUT}")' in again
+    assert not any(WITH in line and "\\password" in line for line in again)
     # and the password it kept is the one that logs in
     database = str(psycopg.conninfo.conninfo_to_dict(demo_url)["dbname"])
-    login = PgServer(pg_server.host, pg_server.port, COMPLIANCE, "pw-s39").url(database)
+    login = PgServer(pg_server.host, pg_server.port, WITH, "pw-s39").url(database)
     listed = CliRunner().invoke(app, ["--db", login, "loans", "list", "--csv"])
     assert listed.exit_code == 0, listed.stderr
