@@ -3063,6 +3063,32 @@ for a failure while connecting, so this text (the server's own, untranslated und
 C or English) is the only signal; any other wording stays an environment error (exit 3)."""
 
 
+PASSWORD_TEXT = "password authentication failed"
+"""The server's FATAL for a wrong password, or a login given none yet (libpq: no SQLSTATE, as
+for NOLOGIN_TEXT)."""
+NO_PASSWORD_TEXT = "no password supplied"
+"""libpq's own refusal when the server asks for a password and none was given."""
+
+
+def _password_refused(where: str, said: str) -> str:
+    """Why the server refused a login's password, and what sets one (a person's login has
+    none until the DBA gives it one: 'db secure', 'people add')."""
+    from urllib.parse import unquote, urlsplit
+
+    login = unquote(urlsplit(where).username or "USER")
+    if NO_PASSWORD_TEXT in said:
+        return (
+            f"the server refused the login to {where}: it asks {login} for a password and "
+            "none was given: put it in the URL (postgresql://USER:PASSWORD@…), or in "
+            "PGPASSWORD or ~/.pgpass"
+        )
+    return (
+        f"the server refused the login to {where}: password authentication failed for "
+        f"{login}: a wrong password, or none set yet (a person's login has none until the DBA "
+        f'sets it: psql\'s \\password "{login}")'
+    )
+
+
 def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
     """The one-line error for a PostgreSQL error (exit 3: the environment; exit 4: a
     deactivated person's revoked login), or None.
@@ -3087,6 +3113,8 @@ def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
                 f"the server refused the login to {where}: this person's login is revoked "
                 "(deactivated); a curator may reactivate them ('people reactivate')"
             )
+        if PASSWORD_TEXT in str(orig) or NO_PASSWORD_TEXT in str(orig):
+            return StorageError(_password_refused(where, str(orig)))
         return StorageError(f"cannot connect to the database {where}: {_first_line(orig)}")
     return None
 

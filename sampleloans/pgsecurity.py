@@ -634,15 +634,24 @@ def secure_statements(tables: list[str]) -> list[str]:
     ]
 
 
-def secure(connection: Any) -> list[str]:
+def secure(connection: Any) -> list[tuple[str, bool]]:
     """Install the hardening in one transaction; then give every registered person a login
-    role (no password: the DBA sets one). Returns the e-mails given a role."""
+    role (no password: the DBA sets one). Returns the e-mails given a role, each with whether
+    its role has a password already (run again, or a role of another ledger on the server:
+    it logs in with it, and a new one would change it for every ledger there)."""
     for statement in secure_statements(_tables(connection)):
         connection.execute(text(statement))
     people = connection.execute(text("SELECT email, role, active FROM person ORDER BY email")).all()
     for email, role, active in people:
         set_login(connection, str(email), str(role), active=bool(active))
-    return [str(row[0]) for row in people]
+    # pg_authid: readable by the superuser who runs it (never by a person's login)
+    rows = connection.execute(
+        text(
+            "SELECT p.email, a.rolpassword IS NOT NULL FROM person p "
+            "JOIN pg_authid a ON a.rolname = p.email ORDER BY p.email"
+        )
+    ).all()
+    return [(str(email), bool(has_password)) for email, has_password in rows]
 
 
 def is_secured(connection: Any) -> bool:
@@ -1160,7 +1169,9 @@ def _reference_policies(
     """The ledger's own policies as this server prints them: made on temporary copies of the
     tables in a second connection (verify's own is read-only) and rolled back, so nothing is
     left behind. (None, (why, SQLSTATE)) when this login may not create them."""
-    with connection.engine.connect() as scratch:
+    # not the read-only BEGIN of the engine a read transaction (`verify --since`) came from:
+    # on the primary server the copies are made there too, as for a full verify
+    with connection.engine.execution_options(sqlite_begin=None).connect() as scratch:
         try:
             with scratch.begin() as work:
                 # one round trip: the statements are the ledger's own, with no parameter

@@ -46,3 +46,15 @@ def received_ou_loan(runner: CliRunner, sample: str, mass: str) -> None:
     ok(runner, "loans", "ship", "L-1", "--container", "box", "--seal", "S-1", "--method", "post")
     ok(runner, "loans", "receive", "L-1", "--seal-intact", "--condition", "pristine",
        "--weighed", f"{sample}={mass}", actor=OU_PI)  # fmt: skip
+
+
+def checkpoint_signed(env: dict[str, str], folder: Path) -> tuple[Path, Path]:
+    """A key made in `folder` and a checkpoint of the head of `env`'s ledger signed with it by
+    the curator: the key file (its public half beside it, `.pub`) and the checkpoint file."""
+    key, note = folder / "cp.key", folder / "cp.txt"
+    made = CliRunner().invoke(app, ["keys", "generate", "--out", str(key)], env=env)
+    assert made.exit_code == 0, made.stderr
+    args = ["--as", CURATOR, "checkpoint", "--key", str(key), "--out", str(note)]
+    signed = CliRunner().invoke(app, args, env=env)
+    assert signed.exit_code == 0, signed.stderr
+    return key, note

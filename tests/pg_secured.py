@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import psycopg
+import pytest
 from typer.testing import CliRunner, Result
 
 from sampleloans import migrate
@@ -78,3 +79,26 @@ def sessions_outlive_deactivation(url: str) -> Iterator[None]:
         yield
     finally:
         as_dba(url, "GRANT pg_signal_backend TO sampleloans_owner")
+
+
+@contextmanager
+def secured_copy(pg_server: PgServer, template: str, suffix: str) -> Iterator[str]:
+    """A copy of the secured database `template`, secured again (a database's own privileges,
+    such as the staff groups' TEMPORARY, are not copied from its template); its URL."""
+    with database_copy(pg_server, template, suffix) as url:
+        assert cli(url, "--as", CURATOR, "db", "secure").exit_code == 0
+        yield url
+
+
+def own_login(pg_server: PgServer, url: str, email: str, password: str) -> str:
+    """A person's own login (not the superuser) on the database at `url`, given `password`."""
+    as_dba(url, f"ALTER ROLE \"{email}\" PASSWORD '{password}'")
+    return PgServer(pg_server.host, pg_server.port, email, password).url(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def secured_demo_template(pg_server: PgServer) -> Iterator[str]:
+    """The demo on PostgreSQL, secured, once per module: the name of the database tests copy
+    (`secured_copy`); a module uses it by importing it."""
+    with secured_demo_database(pg_server) as name:
+        yield name

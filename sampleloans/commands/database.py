@@ -102,5 +102,12 @@ def secure(ctx: typer.Context) -> None:
             engine.dispose()
     out = console()
     out.print(f"Secured {db_label(ctx)}: row-level security on, actors checked.", markup=False)
-    for email in people:
-        out.print(f'  login role {email} (set its password: \\password "{email}")', markup=False)
+    for email, has_password in people:
+        # a role that logs in already (db secure run again, or another ledger's person on the
+        # server) keeps its password: a new one would lock them out of every ledger there
+        what = (
+            "it logs in already, with the password it has"
+            if has_password
+            else f'set its password: \\password "{email}"'
+        )
+        out.print(f"  login role {email} ({what})", markup=False)

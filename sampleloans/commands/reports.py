@@ -479,8 +479,9 @@ def verify_document(
         typer.Option(
             "--public-key",
             metavar="KEY.pub",
-            help="A statement only: check its checkpoint and proofs with the lender's public "
-            "key alone (the .pub file of 'keys generate'), without the ledger.",
+            help="Check the checkpoint a statement or report names, and its proofs (every event "
+            "a statement lists, a report's head event), with the lender's public key alone (the "
+            ".pub file of 'keys generate'), without the ledger.",
         ),
     ] = None,
 ) -> None:

@@ -53,20 +53,21 @@ def read_checkpoint_file(path: Path) -> "CheckpointRef":
     return checkpoint_ref(note, "--checkpoint")
 
 
-def newest_checkpoint(session: Any, *, researcher: bool = False) -> "CheckpointRef":
-    """The newest checkpoint kept in the ledger; refused (exit 1) when none was made (to a
-    researcher, who may not sign one, saying a curator signs it)."""
+def newest_checkpoint(session: Any, *, signer: str = "curator") -> "CheckpointRef":
+    """The newest checkpoint kept in the ledger; refused (exit 1) when none was made (to anyone
+    but a curator, who alone may sign one, saying a curator signs it)."""
     from sampleloans.errors import RuleViolation
     from sampleloans.services.statement import newest_kept_note
 
     note = newest_kept_note(session)
     if note is None:
-        make = (
-            "a curator signs one ('sampleloans checkpoint --key FILE'), or give --checkpoint "
-            "FILE (one the lender sent you)"
-            if researcher
-            else "run 'sampleloans checkpoint --key FILE' first, or give --checkpoint FILE"
-        )
+        sign = "'sampleloans checkpoint --key FILE'"
+        make = {
+            "curator": f"run {sign} first, or give --checkpoint FILE",
+            "researcher": (
+                f"a curator signs one ({sign}), or give --checkpoint FILE (one the lender sent you)"
+            ),
+        }.get(signer, f"a curator signs one ({sign}), or give --checkpoint FILE")
         raise RuleViolation(
             f"checkpoint: none kept yet; a statement is built on a signed checkpoint: {make}"
         )
@@ -95,8 +96,8 @@ def build(
     given = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
     with reading(ctx) as (session, service_ctx):
         # who acts is settled before anything else
-        researcher = not access.is_staff(access.reader(session, service_ctx))
-        checkpoint = given or newest_checkpoint(session, researcher=researcher)
+        role = str(access.reader(session, service_ctx).role)
+        checkpoint = given or newest_checkpoint(session, signer=role)
         if dated_by_hand:
             refuse_dated_before_checkpoint(session, checkpoint, generated_at)
         statements = build_statements(

@@ -8,7 +8,7 @@ a tampered ledger names the event that no longer fits. It returns the records it
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -158,7 +158,13 @@ def _sample(store: Projections, envelope: Envelope, code: str, touched: Touched)
 
 
 def _loan(
-    store: Projections, envelope: Envelope, number: str, touched: Touched, *, whole: bool = True
+    store: Projections,
+    envelope: Envelope,
+    number: str,
+    touched: Touched,
+    *,
+    whole: bool = True,
+    samples: Iterable[str] = (),
 ) -> Loan:
     """Load a loan, check time order, mark it as touched and index the event under it.
 
@@ -166,7 +172,9 @@ def _loan(
     receipt, extend, recall, inventory, settle, close) must follow every earlier event of the
     loan. An event about some of its samples (consumption, a borrower's split, a return, an
     incident) is ordered per sample by `_sample`, and here only after the last whole-loan event:
-    entering sample A's analysis of June 1 after sample B's split of June 15 is fine.
+    entering sample A's analysis of June 1 after sample B's split of June 15 is fine. Its
+    refusal names the latest event it must follow, of the loan as a whole or of one of its
+    `samples`, so the time it gives is one the samples' own checks then accept.
     """
     loan = store.get(Loan, number)
     if loan is None:
@@ -175,7 +183,8 @@ def _loan(
         _in_order(loan.last_event_at, envelope, f"loan {number}")
         loan.last_loan_wide_event_at = envelope.occurred_at
     else:
-        _in_order(loan.last_loan_wide_event_at, envelope, f"loan {number} as a whole")
+        bound, what = _part_bound(store, loan, samples)
+        _in_order(bound, envelope, what)
     loan.last_event_at = max(loan.last_event_at, envelope.occurred_at)
     touched.loans.add(number)
     # the agreement's check (mass issued under it) runs only where issued mass changes
@@ -188,6 +197,17 @@ def _loan(
     ):
         store.index(envelope.seq, subject_type, key)
     return loan
+
+
+def _part_bound(store: Projections, loan: Loan, samples: Iterable[str]) -> tuple[datetime, str]:
+    """The latest event an event about some `samples` of a loan must follow, and what it is
+    about: the loan as a whole, or one of those samples, if later."""
+    bound, what = loan.last_loan_wide_event_at, f"loan {loan.number} as a whole"
+    for code in sorted(samples):
+        sample = store.get(Sample, code)
+        if sample is not None and sample.last_event_at > bound:
+            bound, what = sample.last_event_at, f"sample {code}"
+    return bound, what
 
 
 def _issued_mass_changed(touched: Touched, loan: Loan) -> None:
@@ -585,7 +605,7 @@ def _shipped(store: Projections, envelope: Envelope, event: ev.LoanShipped, t: T
     several returns of one loan may travel at once while the borrower keeps the rest.
     """
     outbound = event.direction == Direction.OUTBOUND
-    loan = _loan(store, envelope, event.number, t, whole=outbound)
+    loan = _loan(store, envelope, event.number, t, whole=outbound, samples=event.samples)
     require_loan_transition(loan, "ship" if outbound else "ship_return", at=envelope.occurred_at)
     expected_state = ItemState.ISSUED if outbound else ItemState.HELD
     for code in event.samples:
@@ -694,7 +714,7 @@ def _use_up(sample: Sample, item: LoanItem, mass_ug: int, column: str) -> None:
 @applies(ev.LoanConsumed)
 def _consumed(store: Projections, envelope: Envelope, event: ev.LoanConsumed, t: Touched) -> None:
     """Mass used up by one analysis."""
-    loan = _loan(store, envelope, event.number, t, whole=False)
+    loan = _loan(store, envelope, event.number, t, whole=False, samples=[event.sample])
     require_loan_transition(loan, "consume", at=envelope.occurred_at)
     sample = _sample(store, envelope, event.sample, t)
     item = _item(store, loan.number, event.sample)
@@ -765,7 +785,7 @@ def _utf8(text: str) -> bool:
 @applies(ev.LoanSplit)
 def _loan_split(store: Projections, envelope: Envelope, event: ev.LoanSplit, t: Touched) -> None:
     """The borrower's split becomes a sample of its own, held on the same loan."""
-    loan = _loan(store, envelope, event.number, t, whole=False)
+    loan = _loan(store, envelope, event.number, t, whole=False, samples=[event.parent])
     require_loan_transition(loan, "split", at=envelope.occurred_at)
     parent = _sample(store, envelope, event.parent, t)
     item = _item(store, loan.number, event.parent)
@@ -1103,7 +1123,7 @@ def _correct_consumption(
     store: Projections, envelope: Envelope, event: ev.MassCorrected, p: dict[str, Any], t: Touched
 ) -> None:
     """A consumption's mass moves between what was consumed and what the borrower holds."""
-    loan = _loan(store, envelope, p["number"], t, whole=False)
+    loan = _loan(store, envelope, p["number"], t, whole=False, samples=[event.sample])
     sample = _sample(store, envelope, event.sample, t)
     item = _item(store, loan.number, event.sample)
     _with_borrower(loan, item)
@@ -1130,7 +1150,7 @@ def _correct_weighing(
 
     shipment = store.get(Shipment, p["shipment_seq"])
     assert shipment is not None
-    _loan(store, envelope, p["number"], t, whole=False)
+    _loan(store, envelope, p["number"], t, whole=False, samples=[event.sample])
     _sample(store, envelope, event.sample, t)
     weighing = store.get(Weighing, (envelope.corrects_seq, event.sample))
     assert weighing is not None
@@ -1209,7 +1229,7 @@ def _correct_loan_split(
     """A borrower's split child's mass moves between the child and what the parent holds."""
     from sampleloans.units import format_mass
 
-    loan = _loan(store, envelope, p["number"], t, whole=False)
+    loan = _loan(store, envelope, p["number"], t, whole=False, samples=[p["parent"], event.sample])
     parent = _sample(store, envelope, p["parent"], t)
     child = _sample(store, envelope, event.sample, t)
     parent_item = _item(store, loan.number, parent.code)

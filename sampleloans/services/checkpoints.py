@@ -1162,10 +1162,16 @@ def verify_since(
         if result.ok:
             _check_new_events(session, connection, checkpoint, kept, result)
             result.problems += _defence_problems(connection)
+            result.checked.append(_defences_checked(connection))
             if db.is_postgres(connection):  # the policies, or why this login could not
                 policies = pgsecurity.policy_check(connection)
                 result.problems += [("defence", m) for m in policies.problems]
                 result.not_checked += policies.not_checked
+                if policies.checked:
+                    result.checked.append(
+                        "the row-level security policies: the ledger's own, as a full verify "
+                        "compares them"
+                    )
             # a later kept checkpoint the ledger no longer reaches: cut back after it
             result.problems += [("checkpoint", m) for m in kept_checkpoint_problems(connection)]
             result.checked.append("every checkpoint kept in the ledger still has its head event")
@@ -1212,6 +1218,13 @@ def _since_not_checked(kept: "StoredCheckpoint", size: int, *, sqlite: bool) -> 
     if sqlite:  # PostgreSQL checks its own pages: a full verify runs no such check there
         left.append("SQLite's integrity check of the whole file")
     return left
+
+
+def _defences_checked(connection: Connection) -> str:
+    """What `verify --since` says it checked of the schema and triggers (`_defence_problems`)."""
+    if db.is_postgres(connection):
+        return "the schema, the PostgreSQL triggers and the database's other defences"
+    return "the schema and the append-only triggers"
 
 
 def _defence_problems(connection: Connection) -> list[tuple[str, str]]:

@@ -17,9 +17,9 @@ from sampleloans.models import EventSubject, Person
 from sampleloans.services.common import require_role
 
 
-def secure(engine: Engine, ctx: Context) -> list[str]:
+def secure(engine: Engine, ctx: Context) -> list[tuple[str, bool]]:
     """Install the login hardening (one transaction), on behalf of a curator named by the DBA
-    who runs it; the e-mails given a login role."""
+    who runs it; the e-mails given a login role, each with whether it has a password already."""
     from sampleloans import pgsecurity  # (see the module's docstring)
 
     with db.transaction(engine) as session:
@@ -171,15 +171,16 @@ def events_hidden(connection: Connection) -> bool:
     return state.events_hidden
 
 
-def refuse_hidden_replay(session: Session, what: str) -> None:
+def refuse_hidden_replay(session: Session, what: str, yourself: str = "") -> None:
     """Refuse (exit 4) what rebuilds the ledger as it stood before its head when this login
     cannot read every event it replays: on a secured PostgreSQL ledger row-level security
-    shows a researcher only their loans' events, and a replay of the rest would fail."""
+    shows a researcher only their loans' events, and a replay of the rest would fail
+    (`yourself`: what they may run instead, if anything)."""
     if events_hidden(session.connection()):
         raise PermissionDenied(
             f"{what} rebuilds the ledger as it stood then by replaying its events, and your "
             "login sees only your loans' events (row-level security); a curator or compliance "
-            "officer can run it for you"
+            f"officer can run it for you{yourself}"
         )
 
 

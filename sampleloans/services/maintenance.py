@@ -489,7 +489,7 @@ def _restore_events_into_postgres(
     (schema, defences, rows); a database that holds any of the ledger's tables is refused,
     nothing written."""
     where = db.where(engine)
-    asked = "restore --bag" if bag is not None else "restore --events"
+    asked = _asked(action, bag)
     if force:
         raise StorageError(
             f"{asked} into PostgreSQL fills an empty database and never replaces a "
@@ -500,7 +500,7 @@ def _restore_events_into_postgres(
     else:
         fileio.check_input(source, "FILE", give="give the file written by 'export --events'")
     # before the rebuild reads a large export or bag; checked again under the writers' lock
-    _require_empty_postgres(engine, where, action, asked)
+    _require_empty_postgres(engine, where, asked)
     with fileio.private_temp_dir("replay") as scratch:
         copy_path = scratch / "restored.db"
         kept = _make_verified_copy(source, copy_path, events=True, bag=bag)
@@ -509,13 +509,13 @@ def _restore_events_into_postgres(
         try:
             head_seq, head_hash = db.file_head(copy_path)
             crashpoints.reached("before_restore_load")
-            _copy_into_postgres(copy_engine, engine, where, action, asked)
+            _copy_into_postgres(copy_engine, engine, where, asked)
         finally:
             copy_engine.dispose()
     return CopyResult(Path(where), head_seq, head_hash, checkpoints=kept)
 
 
-def _require_empty_postgres(engine: Engine, where: str, action: str, asked: str) -> None:
+def _require_empty_postgres(engine: Engine, where: str, asked: str) -> None:
     """Refuse (exit 3) a PostgreSQL database holding any of the ledger's tables."""
     try:
         with engine.connect() as connection:
@@ -525,14 +525,20 @@ def _require_empty_postgres(engine: Engine, where: str, action: str, asked: str)
             f"cannot read {where} ({str(exc.orig).splitlines()[0][:200]}); nothing was written"
         ) from None
     if present:
-        raise StorageError(_not_empty_message(where, present, action, asked))
+        raise StorageError(_not_empty_message(where, present, asked))
 
 
-def _copy_into_postgres(
-    copy_engine: Engine, engine: Engine, where: str, action: str, asked: str
-) -> None:
+def _asked(action: str, bag: "BagGiven | None") -> str:
+    """The command a PostgreSQL refusal names, as the user typed it."""
+    if action == IMPORT_EVENTS_ACTION:
+        return "import of an events export"
+    return "restore --bag" if bag is not None else "restore --events"
+
+
+def _copy_into_postgres(copy_engine: Engine, engine: Engine, where: str, asked: str) -> None:
     """Create the schema and copy every row into PostgreSQL in one write transaction (the
-    writers' lock first, so two restores cannot both find the database empty)."""
+    writers' lock first, so two restores cannot both find the database empty); `asked`: the
+    command a refusal names."""
     try:
         with (
             copy_engine.connect() as source,
@@ -540,7 +546,7 @@ def _copy_into_postgres(
         ):
             present = db.ledger_tables_present(target)
             if present:
-                raise StorageError(_not_empty_message(where, present, action, asked))
+                raise StorageError(_not_empty_message(where, present, asked))
             db.install_postgres_schema(target, stamp=True)
             db.copy_tables(source, target)
             crashpoints.reached("before_commit")  # a crash here: the server rolls it all back
@@ -557,7 +563,7 @@ def _tables(present: list[str]) -> str:
     return f"{noun} {', '.join(present)}"
 
 
-def _not_empty_message(where: str, present: list[str], action: str, asked: str) -> str:
+def _not_empty_message(where: str, present: list[str], asked: str) -> str:
     """Why a PostgreSQL database cannot take a restore (or an import of an events export): it
     holds a ledger, or some of its tables."""
     what = (
@@ -565,8 +571,6 @@ def _not_empty_message(where: str, present: list[str], action: str, asked: str) 
         if "ledger_event" in present
         else f"is not empty (it has the {_tables(present)})"
     )
-    if action == IMPORT_EVENTS_ACTION:
-        asked = "import of an events export"
     verb = asked.split()[0]
     return (
         f"the database {where} {what}; {asked} fills only an empty database: "

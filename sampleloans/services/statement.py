@@ -189,7 +189,7 @@ def build_statements(
         )
     proofs = InclusionProofs(session, checkpoint)
     _refuse_unkept(session, checkpoint, typed=typed)
-    _refuse_hidden_replay(session, size, head_seq)
+    _refuse_hidden_replay(session, size, head_seq, typed=typed)
     with _ledger_at(session, size, head_seq) as past:
         pis = statement_pis(past, scope)  # as the checkpoint saw them
         statements = [_build_one(past, email, checkpoint, proofs, generated_at) for email in pis]
@@ -291,18 +291,24 @@ def _ledger_at(session: Session, seq: int, head_seq: int) -> Iterator[Session]:
         yield past
 
 
-def _refuse_hidden_replay(session: Session, size: int, head_seq: int) -> None:
+def _refuse_hidden_replay(session: Session, size: int, head_seq: int, *, typed: bool) -> None:
     """A checkpoint older than the head is rebuilt by replaying the events up to it, which a
-    researcher's login on a secured PostgreSQL ledger cannot (refused in words, exit 4)."""
+    researcher's login on a secured PostgreSQL ledger cannot (refused in words, exit 4); a
+    statement they check (a document's own checkpoint, not `typed`) they may check offline."""
     from sampleloans.services.logins import refuse_hidden_replay
 
-    if size != head_seq:
-        refuse_hidden_replay(
-            session,
-            f"a statement on a checkpoint of {counted(size, 'event')} (the ledger has {head_seq}; "
-            "a new "
-            "checkpoint needs none)",
-        )
+    if size == head_seq:
+        return
+    events = f"a checkpoint of {counted(size, 'event')} (the ledger has {head_seq}"
+    if typed:
+        refuse_hidden_replay(session, f"a statement on {events}; a new checkpoint needs none)")
+        return
+    refuse_hidden_replay(
+        session,
+        f"checking a statement on {events})",
+        ", or check its proofs yourself, without the ledger: 'sampleloans verify-document "
+        "--public-key KEY.pub FILE.pdf' (KEY.pub: the lender's public checkpoint key)",
+    )
 
 
 def _refuse_unkept(session: Session, checkpoint: CheckpointRef, *, typed: bool) -> None:
