@@ -283,7 +283,10 @@ def receive(
     weighed: Annotated[
         list[str] | None,
         typer.Option(
-            "--weighed", metavar="CODE=MASS", help="CODE=MASS weighed on arrival (repeatable)."
+            "--weighed",
+            metavar="CODE=MASS",
+            help="CODE=MASS weighed on arrival (repeatable); a sample not named is recorded "
+            "at the mass shipped.",
         ),
     ] = None,
     at: AtOption = None,
