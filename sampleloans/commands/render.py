@@ -126,8 +126,14 @@ NOTHING = Fact("—", "")
 
 def time_fact(value: Any) -> Fact:
     """A time: `2025-04-24 10:00` in a table (the heading says UTC), ISO 8601 UTC in CSV,
-    `2025-04-24T10:00:00Z`; `—` in a table and an empty CSV cell when unset."""
-    return Fact(format_table_time(value), to_iso(value)) if value else NOTHING
+    `2025-04-24T10:00:00Z`, whole seconds as every view shows a time (the ledger keeps
+    microseconds); `—` in a table and an empty CSV cell when unset."""
+    return Fact(format_table_time(value), csv_time(value)) if value else NOTHING
+
+
+def csv_time(value: Any) -> str:
+    """A time's CSV cell: whole-second ISO 8601 UTC, `2025-04-24T10:00:00Z`, as `--json` has it."""
+    return to_iso(value.replace(microsecond=0))
 
 
 def state_facts(state: str, frozen: bool) -> list[str]:
