@@ -151,7 +151,7 @@ def _notice_messages(
     from sampleloans.dates import day_count
     from sampleloans.mail import Attachment, compose
     from sampleloans.reports import render
-    from sampleloans.reports.common import day, when
+    from sampleloans.reports.common import day, party_lines, when
     from sampleloans.services.notify import message_id
     from sampleloans.text import file_safe
 
@@ -162,6 +162,9 @@ def _notice_messages(
         f"{day_count(line.days_late)} late"
         for line in body.lines
     ]
+    # the actions ask for an extension "under the agreement's extension clause below": the
+    # message quotes those terms below them, as the notice does, so the words hold in the mail
+    terms = [f"  - {name}: {text}" for name, text in party_lines(body.clauses, report.layout)]
     text = "\n".join(
         [
             f"To the {_addressed(len(body.addressees))} of {body.institution.name},",
@@ -171,6 +174,7 @@ def _notice_messages(
             "",
             *body.actions,
             "",
+            *(["The agreement terms this notice rests on:", *terms, ""] if terms else []),
             f"Please respond by {day(body.respond_by)}. The notice is attached.",
         ]
     )
