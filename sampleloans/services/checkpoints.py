@@ -1015,12 +1015,24 @@ def _parse_pair(
     return old, new
 
 
+def _refuse_an_id(path: Path, name: str) -> None:
+    """Refuse `checkpoint prove 1 2` in words: OLD and NEW are files, and an ID typed for one
+    was read as a missing file ("1 does not exist"), which did not say what to give."""
+    if str(path).isdecimal() and str(path).isascii() and not path.exists():
+        raise InvalidInput(
+            f"{name}: {path} is no file: give a checkpoint file, not the ID 'checkpoint list' "
+            f"numbers ('checkpoint show {path} --out FILE' writes checkpoint {path} to FILE)"
+        )
+
+
 def prove_consistency(
     engine: Engine, ctx: Context, old_path: Path, new_path: Path, out: Path, *, force: bool = False
 ) -> dict[str, Any]:
     """Write the RFC 6962 consistency proof from checkpoint OLD to NEW (canonical JSON)."""
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *READ_ROLES, action="prove checkpoints consistent")
+    _refuse_an_id(old_path, "OLD")
+    _refuse_an_id(new_path, "NEW")
     old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), None)
     reads = [("checkpoint OLD", old_path), ("checkpoint NEW", new_path)]
     fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=reads)
