@@ -678,7 +678,7 @@ def _keep(
         with db.transaction(engine) as session:
             connection = session.connection()
             db.require_table(connection, "checkpoint", "keeping a checkpoint")
-            new_id = _insert_row(connection, note, verifier, frontier, _whole_seconds(ctx))
+            new_id = _append_row(connection, note, verifier, frontier, _whole_seconds(ctx))
             interrupts.note_kept_on_commit(_kept_line(new_id, note, out))
     except BaseException:
         interrupts.note_kept_on_commit(None)  # not committed: nothing was kept
@@ -737,7 +737,7 @@ def keep_signed_notes(connection: Connection, found: Sequence[SignedNote]) -> Ke
                 f"{item.name}: its root is not that of the rebuilt ledger's first "
                 f"{counted(item.checkpoint.size, 'event')}; nothing was restored"
             )
-        row_id = _insert_row(connection, item.note, item.signer, frontier, _time_line(item))
+        row_id = _append_row(connection, item.note, item.signer, frontier, _time_line(item))
         kept.append((row_id, item))
     return KeptNotes(tuple(kept), (*dropped, *left_out))
 
@@ -786,7 +786,7 @@ def _frontiers_at(connection: Connection, sizes: set[int]) -> dict[int, merkle.F
     return found
 
 
-def _insert_row(
+def _append_row(
     connection: Connection,
     note: str,
     verifier: notes.VerifierKey,
