@@ -969,8 +969,7 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
     from rich.text import Text
 
     from sampleloans.commands.listing import Fact
-    from sampleloans.commands.render import StyledFact, mass_fact
-    from sampleloans.dates import to_iso
+    from sampleloans.commands.render import StyledFact, csv_time, mass_fact
     from sampleloans.units import format_mass
 
     due = _due_or_ended(row)
@@ -993,10 +992,10 @@ def _loan_cells(row: "LoanRow") -> list[Any]:
         # the due time with days left or overdue in words; CSV, each fact its own cell
         StyledFact(
             due.plain,
-            to_iso(row.due_at) if row.due_at else "",
+            csv_time(row.due_at) if row.due_at else "",
             "" if row.days_left is None else str(row.days_left),
             "yes" if row.overdue else "no",
-            to_iso(ended[1]) if ended else "",
+            csv_time(ended[1]) if ended else "",
             style=due.style,
         ),
     ]

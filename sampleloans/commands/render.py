@@ -124,10 +124,16 @@ NOTHING = Fact("—", "")
 """A table's dash for nothing, an empty CSV cell."""
 
 
+def csv_time(value: Any) -> str:
+    """A time's CSV cell: ISO 8601 UTC to the whole second, `2025-04-24T10:00:00Z`, as `--json`
+    gives it (the system clock's microseconds are kept in the ledger, never shown)."""
+    return to_iso(value.replace(microsecond=0))
+
+
 def time_fact(value: Any) -> Fact:
     """A time: `2025-04-24 10:00` in a table (the heading says UTC), ISO 8601 UTC in CSV,
     `2025-04-24T10:00:00Z`; `—` in a table and an empty CSV cell when unset."""
-    return Fact(format_table_time(value), to_iso(value)) if value else NOTHING
+    return Fact(format_table_time(value), csv_time(value)) if value else NOTHING
 
 
 def state_facts(state: str, frozen: bool) -> list[str]:
