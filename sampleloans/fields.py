@@ -41,6 +41,7 @@ KEY_OF_FIELD: dict[str, tuple[str, ...]] = {
     "max mass": ("max_total_mass_ug",),
     "purpose": ("purpose_class", "allowed_purposes"),
     "period": ("period", "loan_period"),
+    "codes": ("items",),
 }
 """A field whose key in an imported file is not its words joined by underscores (the first
 the record holds)."""

@@ -76,7 +76,7 @@ def import_file(
     if _rebuilt_from_export(ctx, file):
         return
     from sampleloans.errors import StorageError
-    from sampleloans.fileio import open_text_input
+    from sampleloans.fileio import check_input, open_text_input
     from sampleloans.services.bulk import (
         BulkRejected,
         detect_format,
@@ -89,13 +89,17 @@ def import_file(
     with writing(ctx) as (session, service_ctx):
         require_importer(session, service_ctx)
         _refuse_a_bag(file)
+        give = "give the path of a .csv or .jsonl file"
+        # a missing file or a folder is named as such (open_input's rule for every input),
+        # before its name's ending is judged: `import /data` is a folder, not a wrong format
+        check_input(file, "FILE", give=give)
         fmt = detect_format(file.name)
         before_seq = head_seq(session)
         # a byte that is not UTF-8 is kept (as a surrogate) for the reader to name its line
         handle = open_text_input(
             file,
             "FILE",
-            give="give the path of a .csv or .jsonl file",
+            give=give,
             encoding="utf-8",
             errors="surrogateescape",
             newline="",

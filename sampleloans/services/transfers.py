@@ -18,6 +18,7 @@ from sampleloans.services.common import (
     get_sample,
     open_request_of,
     require_code,
+    require_distinct,
     require_role,
     require_text,
     where_sample_is,
@@ -42,7 +43,10 @@ def transfer_samples(
             f"--to: {to.short_name} is a {to.kind}; samples are given only to a recipient "
             "institution ('institutions add … --kind recipient'); a borrower gets a loan"
         )
-    wanted = sorted({require_code(code, "sample") for code in codes})
+    # a code typed twice is refused, not merged: as for a repeatable option, it is more often
+    # a slip for another sample than meant
+    # named by its words, `codes`: the command line's CODE, an imported event's `items`
+    wanted = sorted(require_distinct([require_code(c, "sample") for c in codes], "codes", "sample"))
     if not wanted:
         raise InvalidInput("samples: name at least one sample code")
     samples = [get_sample(session, code) for code in wanted]
