@@ -217,7 +217,15 @@ def test_ctrl_c_during_a_long_command_is_one_line_exit_130_and_nothing_half_done
         assert_whole_output(folder, args, output)
         return
     assert left == set(), f"a partial or temp file was left: {left}"
-    rerun = subprocess.run(
+    rerun = run_to_the_end(folder, args)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    if output is not None:
+        assert (folder / output).exists()
+
+
+def run_to_the_end(folder: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """The real CLI in `folder`, uninterrupted (a rerun, or a check of what was left)."""
+    return subprocess.run(
         [sys.executable, "-m", "sampleloans", *args],
         capture_output=True,
         text=True,
@@ -225,9 +233,6 @@ def test_ctrl_c_during_a_long_command_is_one_line_exit_130_and_nothing_half_done
         cwd=folder,
         timeout=600,
     )
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    if output is not None:
-        assert (folder / output).exists()
 
 
 def test_a_second_ctrl_c_while_reporting_the_first_does_not_add_a_traceback(

@@ -9,8 +9,6 @@ file or a part of one; the rerun works. (SIGKILL and SIGTERM: `restore-bag` and
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -20,23 +18,12 @@ import pytest
 
 from sampleloans import fileio
 from sampleloans.interrupts import INTERRUPTED_EXIT
-from tests.test_sweep_s18kill_interrupts import environment, interrupted
+from tests.test_sweep_s18kill_interrupts import interrupted
+from tests.test_sweep_s18kill_interrupts import run_to_the_end as run
 from tests.test_sweep_s39attack_bag_restore import lender  # noqa: F401  (the fixture)
 
 AFTER_S = (0.4, 0.7, 0.9, 1.1, 1.3, 1.6)
 """Moments after the start: the imports, the bag's validation, the rebuild, the load."""
-
-
-def run(folder: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
-    """The real CLI in `folder`, to the end."""
-    return subprocess.run(
-        [sys.executable, "-m", "sampleloans", *args],
-        capture_output=True,
-        text=True,
-        env=environment(folder),
-        cwd=folder,
-        timeout=600,
-    )
 
 
 @pytest.mark.parametrize("after_s", AFTER_S)

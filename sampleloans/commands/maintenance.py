@@ -130,7 +130,9 @@ def restore(
 
 def note_bag_checkpoints_left(file: Path) -> None:
     """After a rebuild from an events file that a bag holds: its checkpoints were not kept."""
-    if file.name == "events.jsonl" and (file.parent.parent / "bagit.txt").is_file():
+    from sampleloans.services.bag import EVENTS_FILE, is_bag
+
+    if file.name == EVENTS_FILE and is_bag(file.parent.parent):
         console().print(
             f"Note: {file} is a bag's events file; the bag's checkpoints were not kept, so a "
             "report naming one does not verify against this ledger ('restore --bag DIR' "

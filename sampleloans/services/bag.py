@@ -356,14 +356,15 @@ def is_bag(path: Path) -> bool:
         return False
 
 
-def _require_folder(path: Path) -> None:
-    """BAG must be an existing folder (exit 2, named as an input file is: `fileio`'s words),
-    before bagit's own words about a missing bagit.txt inside it."""
+def require_folder(path: Path, field: str = "BAG") -> None:
+    """A bag must be an existing folder (exit 2, named as an input file is: `fileio`'s words,
+    with `field` the argument that gave it), before bagit's own words about a missing
+    bagit.txt inside it."""
     give = "give the folder written by 'export --bag'"
     if not os.path.lexists(path):
-        raise InvalidInput(f"BAG: {path} does not exist; {give}")
+        raise InvalidInput(f"{field}: {path} does not exist; {give}")
     if not path.is_dir():
-        raise InvalidInput(f"BAG: {path} is a file, not a folder; {give}")
+        raise InvalidInput(f"{field}: {path} is a file, not a folder; {give}")
 
 
 SPECIAL_FILES = (
@@ -412,7 +413,7 @@ def verify_bag(
     `InvalidInput` (exit 2)."""
     import bagit
 
-    _require_folder(path)
+    require_folder(path)
     _refuse_special_files(path, path)
     with _bagit_quiet():
         try:

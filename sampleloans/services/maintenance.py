@@ -365,11 +365,9 @@ class BagGiven:
 def _check_bag_source(source: Path, bag: BagGiven, database: Path | None) -> None:
     """What `restore --bag` can refuse before a byte of the bag is read (exit 2): FILE must be
     a folder, --db outside it, and a bag holding checkpoints needs --public-key."""
-    give = "give the folder written by 'export --bag'"
-    if not os.path.lexists(source):
-        raise InvalidInput(f"FILE: {source} does not exist; {give}")
-    if not source.is_dir():
-        raise InvalidInput(f"FILE: {source} is a file, not a folder; {give}")
+    from sampleloans.services.bag import require_folder
+
+    require_folder(source, "FILE")
     if database is not None and database.resolve().is_relative_to(source.resolve()):
         # the restore's own temp file would be found in the bag as a file added to it
         raise InvalidInput(
