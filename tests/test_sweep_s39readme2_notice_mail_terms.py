@@ -1,7 +1,8 @@
 """`notify`'s overdue e-mail asked the PI to "request an extension in writing under the
 agreement's extension clause below", and nothing followed but "Please respond by …": the
 terms were only in the attached notice. The message now quotes the agreement terms below its
-actions, as the notice does, so the words it sends hold."""
+actions, so the words it sends hold (since report layout 18 they point at "the agreement terms
+quoted in this notice", which the PDF notice prints above its actions)."""
 
 import email
 from email.message import Message
@@ -38,10 +39,10 @@ def _text(path: Path) -> str:
     return payload.decode()
 
 
-def test_the_clause_below_is_below(outbox: Path) -> None:
-    """The agreement's extension terms follow the sentence that points below to them."""
+def test_the_clause_the_mail_points_at_is_quoted(outbox: Path) -> None:
+    """The agreement's extension terms follow the sentence that points to them."""
     text = _text(outbox / "overdue-Osaka-terada_osaka-u.example.eml")
-    pointer = text.index("under the agreement's extension clause below")
+    pointer = text.index("under the extension clause of the agreement terms quoted in this notice")
     terms = text.index("The agreement terms this notice rests on:")
     clause = text.index("  - Agreement AG-2025-Osaka: loans last at most 1 year; up to 1 extension")
     assert pointer < terms < clause < text.index("Please respond by"), text

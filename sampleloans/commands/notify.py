@@ -150,6 +150,7 @@ def _notice_messages(
     """An institution's overdue notice as one e-mail to each of its late PIs."""
     from sampleloans.dates import day_count
     from sampleloans.mail import Attachment, compose
+    from sampleloans.readmodels.report import words_in
     from sampleloans.reports import render
     from sampleloans.reports.common import day, party_lines, when
     from sampleloans.services.notify import message_id
@@ -162,8 +163,8 @@ def _notice_messages(
         f"{day_count(line.days_late)} late"
         for line in body.lines
     ]
-    # the actions ask for an extension "under the agreement's extension clause below": the
-    # message quotes those terms below them, as the notice does, so the words hold in the mail
+    # the actions ask for an extension "under the extension clause of the agreement terms
+    # quoted in this notice": the message quotes those terms, below them
     terms = [f"  - {name}: {text}" for name, text in party_lines(body.clauses, report.layout)]
     text = "\n".join(
         [
@@ -172,7 +173,7 @@ def _notice_messages(
             "the following obligations are past due:",
             *lines,
             "",
-            *body.actions,
+            *(words_in(action, report.layout) for action in body.actions),
             "",
             *(["The agreement terms this notice rests on:", *terms, ""] if terms else []),
             f"Please respond by {day(body.respond_by)}. The notice is attached.",

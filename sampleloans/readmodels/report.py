@@ -392,7 +392,7 @@ class OverdueBody:
     respond_by: datetime  # RESPOND_WITHIN_DAYS after generation
     clauses: tuple[Party, ...]  # per agreement: number, and its loan-period and extension terms
     lines: tuple[OverdueLine, ...]
-    actions: tuple[str, ...]
+    actions: tuple[Words, ...]
     recalls: tuple[Recall, ...] = ()  # from layout 9 on: of the loans past due
 
 
@@ -531,8 +531,11 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # (`queries.frozen_on_loan`), as `loans show`, `status` and `balance` say it (before: a sample
 # frozen after it came back, or brought back frozen, read "returned (frozen)" on every loan it
 # was ever on; `ItemRow.frozen` is a `ByLayout`, `FROZEN_ON_LOAN_LAYOUT`).
-REPORT_LAYOUT = 17
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
+# 18 = the overdue notice asks for an extension "under the extension clause of the agreement
+# terms quoted in this notice" (before: "… clause below", while the notice quotes the terms
+# above its actions; the action is `Reworded`, `EXTENSION_CLAUSE_LAYOUT`).
+REPORT_LAYOUT = 18
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -575,6 +578,9 @@ N]", as `custody history` and the custody report mark the event (1–15: no mark
 FROZEN_ON_LOAN_LAYOUT = 17
 """The first layout saying "(frozen)" of a loan's sample only while it is on that loan (8–16:
 whenever an open incident froze the sample, even one back in the vault or on another loan)."""
+EXTENSION_CLAUSE_LAYOUT = 18
+"""The first layout whose overdue notice points at the agreement terms it quotes wherever they
+stand (1–17: "the agreement's extension clause below", though the notice prints them above)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16

@@ -7,6 +7,7 @@ from sampleloans.readmodels.report import (
     RESPOND_WITHIN_DAYS,
     OverdueBody,
     Report,
+    words_in,
 )
 from sampleloans.reports import layout, tables
 from sampleloans.reports.common import (
@@ -35,7 +36,7 @@ def story(report: Report) -> list[Any]:
             [layout.key_values(party_lines(body.clauses, report.layout))],
         )
     actions = [
-        layout.para(f"{number}. {action}", layout.styles()["body"])
+        layout.para(f"{number}. {words_in(action, report.layout)}", layout.styles()["body"])
         for number, action in enumerate(body.actions, start=1)
     ]
     out += layout.section("What to do", actions)

@@ -15,6 +15,7 @@ from sampleloans.models import (
     Person,
 )
 from sampleloans.readmodels.report import (
+    EXTENSION_CLAUSE_LAYOUT,
     RESPOND_WITHIN_DAYS,
     WORDED_LAYOUT,
     OverdueBody,
@@ -90,14 +91,21 @@ def _late_lines(
     return lines, late_loans
 
 
-def _actions(lines: list[OverdueLine], by: str) -> list[str]:
+def _actions(lines: list[OverdueLine], by: str) -> list[Words]:
     """What the institution must do by the date `by` (ISO): return, attest, or nothing."""
-    actions = []
+    actions: list[Words] = []
     if any(line.what == "return" for line in lines):
-        actions.append(
+        ask = (
             f"By {by}, return the samples of every loan past due to the curator in a sealed "
-            "container, or request an extension in writing under the agreement's extension "
-            "clause below; do not use the samples further until then."
+            "container, or request an extension in writing under the {clause}; do not use the "
+            "samples further until then."
+        )
+        actions.append(
+            reworded(
+                ask.format(clause="extension clause of the agreement terms quoted in this notice"),
+                ask.format(clause="agreement's extension clause below"),
+                EXTENSION_CLAUSE_LAYOUT,
+            )
         )
     if any(line.what == "inventory" for line in lines):
         actions.append(
