@@ -6,12 +6,15 @@ compare both times padded to one width (`models.time_order_key`, as `custody his
 already did)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
 from tests.conftest import CURATOR, demo_env
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 ISSUED_AT = "2026-04-28T10:00:00.400000Z"
 """The clock when L-2025-Brown is issued: its one-year loan falls due at 2027-04-28 10:00:00.4."""
@@ -58,6 +61,7 @@ def test_due_after_the_second_lists_it(env: dict[str, str]) -> None:
     assert _listed(env, "--due-after", DUE_SECOND) == ["L-2025-Brown"]
     assert _listed(env, "--due-after", "2027-04-28T15:30:00+05:30") == ["L-2025-Brown"]
     assert _listed(env, "--due-after", "2027-04-28T10:00:00.4Z") == []
+    assert "falls due after `--due-after …T10:00:00Z`, though listed as due" in README.read_text()
 
 
 def test_csv_and_table_follow_the_same_bound(env: dict[str, str]) -> None:
