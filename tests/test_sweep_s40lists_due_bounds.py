@@ -72,3 +72,16 @@ def test_csv_and_table_follow_the_same_bound(env: dict[str, str]) -> None:
         )
         assert done.exit_code == 0, done.stderr
         assert "L-2025-Brown" in done.stdout and "L-2025-OU" not in done.stdout, done.stdout
+
+
+def test_postgresql_answers_the_bounds_alike(demo_url: str) -> None:
+    """On PostgreSQL the stored due time is the same text, and the bounds the same answer."""
+    env = {"SAMPLELOANS_DB": demo_url, "SAMPLELOANS_USER": CURATOR, "SAMPLELOANS_NOW": ISSUED_AT}
+    for args in (
+        ["agreements", "sign", "AG-2025-Brown", "--signed-by", "Brown provost"],
+        ["loans", "issue", "L-2025-Brown"],
+    ):
+        done = CliRunner().invoke(app, args, env=env)
+        assert done.exit_code == 0, done.stderr
+    assert "L-2025-Brown" not in _listed(env, "--due-before", DUE_SECOND)
+    assert _listed(env, "--due-after", DUE_SECOND) == ["L-2025-Brown"]
