@@ -108,9 +108,15 @@ def time_order_key(stored: Any) -> ColumnElement[Any]:
     return case((func.length(stored) == 20, whole), else_=stored)
 
 
+def stored_time_order(stored: str) -> str:
+    """A stored time's text padded as `time_order_key` pads it in SQL (its text order is its
+    time order; text that is no stored time is left as it is)."""
+    return stored[:19] + ".000000Z" if len(stored) == 20 else stored
+
+
 def time_order_text(moment: datetime) -> str:
     """An aware moment spelt as `time_order_key` spells a stored time (UTC, six decimals)."""
-    return utc_text(moment.replace(microsecond=0))[:-1] + f".{moment.microsecond:06d}Z"
+    return stored_time_order(utc_text(moment))
 
 
 def _time_from_text(value: str | None) -> datetime | None:
