@@ -19,12 +19,16 @@ from sqlalchemy import (
     Integer,
     String,
     TypeDecorator,
+    case,
     event,
     func,
     inspect,
+    literal,
     text,
     true,
+    type_coerce,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -92,6 +96,27 @@ def utc_text(value: datetime) -> str:
     text = _text_of_time(value)
     assert text is not None
     return text
+
+
+# A stored time is 'YYYY-MM-DDTHH:MM:SSZ', or with '.ffffff' when not whole (`dates.to_iso`):
+# its text order is time order between seconds but not inside one ('…:00Z' sorts after
+# '…:00.4Z'), so SQL that compares or orders stored times pads both sides to one width.
+def time_order_key(stored: Any) -> ColumnElement[Any]:
+    """A stored time column padded to six decimals, so that its text order is its time order."""
+    stored = type_coerce(stored, String)  # compared with text, not bound as a datetime
+    whole = func.substr(stored, 1, 19).concat(literal(".000000Z"))
+    return case((func.length(stored) == 20, whole), else_=stored)
+
+
+def stored_time_order(stored: str) -> str:
+    """A stored time's text padded as `time_order_key` pads it in SQL (its text order is its
+    time order; text that is no stored time is left as it is)."""
+    return stored[:19] + ".000000Z" if len(stored) == 20 else stored
+
+
+def time_order_text(moment: datetime) -> str:
+    """An aware moment spelt as `time_order_key` spells a stored time (UTC, six decimals)."""
+    return stored_time_order(utc_text(moment))
 
 
 def _time_from_text(value: str | None) -> datetime | None:

@@ -31,7 +31,7 @@ from sampleloans.ledger import chain, checks, guard, merkle
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import event_from_payload
-from sampleloans.models import PROJECTION_TABLES
+from sampleloans.models import PROJECTION_TABLES, stored_time_order
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
 from sampleloans.text import counted, events_span
@@ -1351,7 +1351,10 @@ def _link_problems(
         event_from_payload(row.kind, json.loads(row.payload))
     except (InvalidInput, ValueError, TypeError, KeyError) as exc:
         problems.append(("chain", f"event {row.seq} ({row.kind}) cannot be read: {exc}"))
-    if last_recorded is not None and str(row.recorded_at) < str(last_recorded):
+    # in time order, not text order: '…:00.3Z' is after '…:00Z', and sorts before it
+    if last_recorded is not None and stored_time_order(str(row.recorded_at)) < stored_time_order(
+        str(last_recorded)
+    ):
         problems.append(("chain", f"event {row.seq} was recorded before the event before it"))
     return problems
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy import and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -31,6 +31,8 @@ from sampleloans.models import (
     Person,
     Sample,
     Shipment,
+    time_order_key,
+    time_order_text,
 )
 from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.readmodels.items import item_masses
@@ -329,18 +331,9 @@ def _sealed(session: Session, person: Person, seal: str) -> Any:
     )
 
 
-def _occurred(moment: datetime) -> str:
-    """A moment as `_occurred_key` spells it: ISO UTC with six decimals, fixed width."""
-    return to_iso(moment.replace(microsecond=0))[:-1] + f".{moment.microsecond:06d}Z"
-
-
-# The stored `occurred_at` is 'YYYY-MM-DDTHH:MM:SSZ', or with '.ffffff' when not whole (see
-# dates.to_iso); padded to one width, its text order is its time order, exactly.
-def _occurred_key() -> Any:
-    """`occurred_at` padded to one width, so that its text order is its time order."""
-    stored = col(LedgerEvent.occurred_at)
-    whole = func.substr(stored, 1, 19).concat(literal(".000000Z"))
-    return case((func.length(stored) == 20, whole), else_=stored)
+def _occurred() -> Any:
+    """An event's `occurred_at` in text whose order is its time order (`time_order_key`)."""
+    return time_order_key(col(LedgerEvent.occurred_at))
 
 
 def _event_query(
@@ -369,10 +362,10 @@ def _event_query(
     if filters.kinds:
         query = query.where(col(LedgerEvent.kind).in_(filters.kinds))
     if filters.since is not None:
-        query = query.where(_occurred_key() >= _occurred(filters.since))
+        query = query.where(_occurred() >= time_order_text(filters.since))
     until = min((t for t in (filters.until, as_of) if t is not None), default=None)
     if until is not None:
-        query = query.where(_occurred_key() <= _occurred(until))
+        query = query.where(_occurred() <= time_order_text(until))
     return query.order_by(col(LedgerEvent.seq))
 
 
@@ -428,7 +421,7 @@ def _corrections_of(
         .where(col(Note.corrects_seq).in_(seqs))
     )
     if as_of is not None:  # a correction made after the moment asked for had not happened yet
-        query = query.where(_occurred_key() <= _occurred(as_of))
+        query = query.where(_occurred() <= time_order_text(as_of))
     corrected: dict[int, list[int]] = {}
     for target, seq in session.connection().execute(query.order_by(col(Note.seq))):
         corrected.setdefault(target, []).append(seq)

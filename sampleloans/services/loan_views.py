@@ -32,6 +32,8 @@ from sampleloans.models import (
     Shipment,
     UTCDateTime,
     Weighing,
+    time_order_key,
+    time_order_text,
 )
 from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.readmodels.items import ItemMasses, item_masses, item_source
@@ -402,9 +404,9 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
     if before is not None or after is not None:
         query = query.where(col(Loan.status).in_(_owing_a_return(status, before)))
     if before is not None:
-        query = query.where(col(Loan.due_at) < before)
+        query = query.where(time_order_key(col(Loan.due_at)) < time_order_text(before))
     if after is not None:
-        query = query.where(col(Loan.due_at) > after)
+        query = query.where(time_order_key(col(Loan.due_at)) > time_order_text(after))
     return query.order_by(col(Loan.number))
 
 

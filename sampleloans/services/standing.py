@@ -529,8 +529,10 @@ def loan_status(
     person = access.reader(session, ctx)
     if loan:
         record = access.readable_loan(session, person, loan)
-        if institution and institution != record.institution:
-            raise InvalidInput(f"loan {loan} belongs to {record.institution}, not {institution}")
+        # an unknown --institution is named as one, as every command names it
+        short = _scope_institution(session, person, institution) if institution else None
+        if short and short != record.institution:
+            raise InvalidInput(f"loan {loan} belongs to {record.institution}, not {short}")
         loans = [record]
     else:
         if person.role != Role.RESEARCHER and not institution:
