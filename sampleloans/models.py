@@ -108,6 +108,12 @@ def time_order_key(stored: Any) -> ColumnElement[Any]:
     return case((func.length(stored) == 20, whole), else_=stored)
 
 
+def latest_time(stored: Any) -> ColumnElement[Any]:
+    """SQL: the latest value of a stored time column (`max` in time order, not text order),
+    read back as a time."""
+    return type_coerce(func.max(time_order_key(stored)), UTCDateTime())
+
+
 def stored_time_order(stored: str) -> str:
     """A stored time's text padded as `time_order_key` pads it in SQL (its text order is its
     time order; text that is no stored time is left as it is)."""

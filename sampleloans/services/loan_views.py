@@ -32,6 +32,7 @@ from sampleloans.models import (
     Shipment,
     UTCDateTime,
     Weighing,
+    latest_time,
     time_order_key,
     time_order_text,
 )
@@ -415,7 +416,7 @@ def _ending_columns() -> tuple[Any, ...]:
     closed times, and why it was withdrawn (closed, never issued). Correlated subqueries, one
     index lookup a row; the reason's is guarded by a CASE, so only a withdrawn loan pays it."""
     arrived = (
-        sa_select(func.max(col(Shipment.received_at)))
+        sa_select(latest_time(col(Shipment.received_at)))
         .where(
             col(Shipment.loan_number) == col(Loan.number),
             col(Shipment.direction) == Direction.RETURN.value,

@@ -22,6 +22,7 @@ from sampleloans.models import (
     Sample,
     Shipment,
     UTCDateTime,
+    latest_time,
 )
 from sampleloans.readmodels.report import LoanEnd, loan_end
 from sampleloans.vocab import (
@@ -173,7 +174,7 @@ def sent_back_at(session: Session, loans: Iterable[Loan]) -> dict[str, datetime]
     for start in range(0, len(numbers), _SENT_BACK_CHUNK):
         chunk = numbers[start : start + _SENT_BACK_CHUNK]
         rows = session.exec(
-            select(Shipment.loan_number, func.max(col(Shipment.shipped_at)))
+            select(Shipment.loan_number, latest_time(col(Shipment.shipped_at)))
             .where(
                 col(Shipment.loan_number).in_(chunk),
                 col(Shipment.direction) == Direction.RETURN.value,
@@ -189,7 +190,7 @@ def sent_back_column() -> Any:
     (else NULL), typed as the time column; a correlated subquery guarded by a CASE, so only
     such a loan pays its index lookup (`sent_back_at` for loans already read)."""
     last = (
-        sa_select(func.max(col(Shipment.shipped_at)))
+        sa_select(latest_time(col(Shipment.shipped_at)))
         .where(
             col(Shipment.loan_number) == col(Loan.number),
             col(Shipment.direction) == Direction.RETURN.value,
@@ -234,7 +235,7 @@ def returned_at(session: Session, number: str) -> datetime | None:
     from sampleloans.vocab import Direction
 
     return session.exec(
-        select(func.max(Shipment.received_at)).where(
+        select(latest_time(col(Shipment.received_at))).where(
             Shipment.loan_number == number, Shipment.direction == Direction.RETURN
         )
     ).one()
