@@ -7,6 +7,7 @@ through ``float``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -398,6 +399,9 @@ def parse_period(text: str, field: str = "period") -> str:
     return "P" + "".join(f"{n}{letter}" for n, letter in ((y, "Y"), (mo, "M"), (d, "D")) if n)
 
 
+# cached: a replay asks it twice per loan issued (the loan period, the inventory interval), and a
+# ledger holds a handful of distinct periods; a refusal is raised again each time (not cached)
+@functools.lru_cache(maxsize=256)
 def _canonical_parts(iso: str) -> tuple[int, int, int]:
     # Stored periods must be exactly what parse_period wrote; anything else means corrupt data
     # or a caller that skipped parsing, i.e. a programming error rather than user input.

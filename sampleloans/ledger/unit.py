@@ -425,8 +425,7 @@ class Unit:
             # no flush: a stored row the unit holds is answered from the unit (`_adopt`), and
             # the items it buffered are added from `_new_items` (a flush here cut every batch
             # into one write per loan it first looked at)
-            rows = self.connection.execute(_ITEMS_OF_LOAN, {"number": number})
-            adopted = (self._adopt(info, row) for row in rows)
+            adopted = (self._adopt_values(info, row) for row in self._stored_items_of(number))
             codes = {str(item.__dict__["sample_code"]) for item in adopted}
             codes |= self._new_items.get(number, set())
             self._items_of[number] = codes
@@ -442,6 +441,15 @@ class Unit:
             if item is not None:
                 items.append(item)
         return items
+
+    def _stored_items_of(self, number: str) -> list[dict[str, Any]]:
+        """A loan's stored items, by column name: in a batch (an import, a replay) on the
+        driver (`db.read_all`), where Core's execute, once per loan, cost a replay of the
+        bench ledger's loan steps more than SQLite's own work; else through Core."""
+        params = {"number": number}
+        if not self.checks_now:
+            return [row._asdict() for row in db.read_all(self.connection, _ITEMS_OF_LOAN, params)]
+        return [dict(row._mapping) for row in self.connection.execute(_ITEMS_OF_LOAN, params)]
 
     def rows_where(
         self,
@@ -583,12 +591,16 @@ class Unit:
         return kinds
 
     def _adopt(self, info: _TableInfo, row: Any) -> Tracked:
-        """The identity-map record of a database row."""
-        mapping = row._mapping
-        name = (info.table.name, tuple(mapping[column] for column in info.key_columns))
+        """The identity-map record of a database row (a Core row)."""
+        return self._adopt_values(info, dict(row._mapping))
+
+    def _adopt_values(self, info: _TableInfo, values: dict[str, Any]) -> Tracked:
+        """The identity-map record of a stored row given by column name (a row it already
+        holds is kept: it may carry this batch's changes)."""
+        name = (info.table.name, tuple(values[column] for column in info.key_columns))
         known = self._rows.get(name)
         if known is None:
-            known = self._rows[name] = Tracked(dict(mapping), self._marks, name)
+            known = self._rows[name] = Tracked(values, self._marks, name)
         self._used[name] = self._batch
         return known
 
