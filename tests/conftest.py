@@ -49,46 +49,6 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(Path(sampleloans.__file__).parent, quiet=1)
 
 
-LONGEST_FIRST = (
-    "test_i13_asof_references.py",
-    "test_state_machine.py",
-    "test_sweep_rules_property.py",
-    "test_bench_pg_writers.py",
-    "test_typing.py",
-    "test_bench.py",
-    "test_concurrency.py",
-    "test_sweep_trust_checkpoints.py",
-    "test_sweep_docs_session.py",
-    "test_sweep_kill_commands.py",
-    "test_i14_postgres.py",
-    "test_sweep_s24verify6_consumptions_after.py",
-    "test_sweep_s18kill_outputs.py",
-    "test_sweep_s34suiteb_lists_memory.py",
-    "test_i15_trust_walkthrough.py",
-    "test_sweep_s35suited_kill_ledger_commands.py",
-    "test_sweep_s16b_pdfwrap.py",
-    "test_sweep_s34suiteb_role_matrix_pg.py",
-    "test_sweep_s23trust_messages.py",
-    "test_sweep_kill_concurrent.py",
-)
-"""The test files that take longest (a full run's `--durations`, summed per file), longest first:
-the workers start them first, so none is the last file left on one worker while the other is idle.
-xdist's own order (`--loadscope-reorder`, off in addopts) puts the files with the most tests first,
-and so a file of one long test last."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the files of `LONGEST_FIRST` first, in its order; every other file after them, in
-    collection order (the sort is stable; every worker sorts alike, as xdist requires)."""
-    items.sort(key=file_rank)
-
-
-def file_rank(item: pytest.Item) -> int:
-    """Where an item's file stands in `LONGEST_FIRST` (its length for every other file)."""
-    name = item.path.name
-    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-
 class Run(Protocol):
     """The `run` fixture: call a service in its own transaction and return what it returns."""
 
