@@ -196,10 +196,11 @@ what the mark shows is compared in the outputs)."""
 
 class Replays:
     """The replays a case is built from, made by the real `ledger_at`: the full replay of each
-    cut (kept until `stack` closes) and the narrowed replay of the case's cut and scope (kept
-    for one case). While `reading_full`, a build reads the full replay, and each statement it
-    sends there is also sent to the narrowed one: a different answer is noted in
-    `differences`. While `reading_narrowed`, a build reads the narrowed replay."""
+    cut (kept until `stack` closes) and the narrowed replay of each cut and scope (kept while
+    the cases are of one scope, see `start_case`). While `reading_full`, a build reads the full
+    replay, and each statement it sends there is also sent to the narrowed one: a different
+    answer is noted in `differences`. While `reading_narrowed`, a build reads the narrowed
+    replay."""
 
     def __init__(self, stack: ExitStack, monkeypatch: pytest.MonkeyPatch) -> None:
         self.real = replay.ledger_at
@@ -208,7 +209,23 @@ class Replays:
         self.full: dict[replay.Cut, Session] = {}
         self.narrowed: dict[tuple[replay.Cut, tuple[Any, ...]], Session] = {}
         self.case = ExitStack()
+        stack.callback(self.case.close)
+        self.scope: tuple[str, str] | None = None
         self.differences: list[str] = []
+
+    def start_case(self, case: Case) -> None:
+        """Keep the narrowed replays while the cases are of one scope, drop them at the next.
+
+        The cases of a scope follow one another (`_cases`), and several replay the same cut and
+        scope (a loan's return, inventory and custody reports up to one seq): replayed once,
+        each is read from a fresh transaction, as a new replay would be; one scope's at a time
+        keeps the memory they take small."""
+        if case.scope != self.scope:
+            self.case.close()
+            self.narrowed.clear()
+            self.scope = case.scope
+        for session in (*self.narrowed.values(), *self.full.values()):
+            session.rollback()  # nothing of an earlier build's session carries over
 
     @contextmanager
     def reading_full(self) -> Iterator[None]:
@@ -221,11 +238,6 @@ class Replays:
         """Builds inside read the narrowed replays (the same as for `reading_full`)."""
         with self._reading(self._narrowed):
             yield
-
-    def end_case(self) -> None:
-        """Drop the case's narrowed replays."""
-        self.case.close()
-        self.narrowed.clear()
 
     @contextmanager
     def _reading(self, ledger_at: Callable[..., Any]) -> Iterator[None]:
@@ -301,11 +313,11 @@ def differences(
     with ExitStack() as stack, db.transaction(engine, write=False) as session:
         replays = Replays(stack, monkeypatch)
         for case in cases:
+            replays.start_case(case)
             with replays.reading_full():
                 expected = _build(session, case)
             with replays.reading_narrowed():
                 got = _build(session, case)
-            replays.end_case()
             found += replays.differences
             replays.differences.clear()
             if got != expected:

@@ -17,6 +17,7 @@ At the end `verify` exits 0. The fast tier runs a fixed seed (printed); `SAMPLEL
 runs more examples on a fresh seed, and `SAMPLELOANS_SEED=N` reruns one.
 """
 
+import copy
 import json
 import os
 import random
@@ -170,10 +171,14 @@ def event_seq(out: str) -> int:
 class Session:
     """One random CLI session on a copy of the template, with its model."""
 
-    def __init__(self, cli: Cli) -> None:
+    def __init__(self, cli: Cli, model: Model | None = None) -> None:
+        """A session on `cli`'s ledger: with the model of what was done on it, or none yet."""
         self.cli = cli
-        self.model = Model()
         self.read: dict[str, dict] | None = None
+        if model is not None:
+            self.model = copy.deepcopy(model)
+            return
+        self.model = Model()
         for row in self.samples().values():
             self.model.add_sample(row["code"], row["initial_ug"])
 
@@ -406,11 +411,27 @@ class Session:
                 assert incoming_ug == sum(item[p] for p in parts), item
 
 
+@pytest.fixture(scope="module")
+def lent(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Model]]:
+    """The template with each of `SAMPLES` lent and held by the borrower, and its model: where
+    every session starts (copied per example). The lends are the same commands on the same
+    ledger at the same clock in every example, so they are run once here, not once each."""
+    path = tmp_path_factory.mktemp("lent") / "ledger.db"
+    shutil.copy(template, path)
+    played = Session(Cli(CliRunner(), {**ENV, "SAMPLELOANS_DB": str(path)}))
+    for code in SAMPLES:
+        played.lend(code, played.samples()[code], 0, 0)
+    held = played.samples()
+    assert [held[code]["custody_state"] for code in SAMPLES] == ["held"] * len(SAMPLES), held
+    played.check()
+    yield path, played.model
+
+
 OPERATION_NAMES = {"return": "return_"}  # "return" is a keyword
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_random_cli_sessions_keep_every_microgram(template: Path, tmp_path: Path) -> None:
+def test_random_cli_sessions_keep_every_microgram(lent: tuple[Path, Model], tmp_path: Path) -> None:
     print(f"mass accounting seed: {SEED} (rerun with SAMPLELOANS_SEED={SEED})", flush=True)
     runner = CliRunner()
     counter = iter(range(10**6))
@@ -425,11 +446,9 @@ def test_random_cli_sessions_keep_every_microgram(template: Path, tmp_path: Path
     @given(steps)
     def session(drawn: list[Step]) -> None:
         ledger = tmp_path / f"ledger-{next(counter)}.db"
-        shutil.copy(template, ledger)
+        shutil.copy(lent[0], ledger)  # every session starts with each sample held by the borrower
         cli = Cli(runner, {**ENV, "SAMPLELOANS_DB": str(ledger)})
-        played = Session(cli)
-        for code in SAMPLES:  # every session starts with each sample held by the borrower
-            played.lend(code, played.samples()[code], 0, 0)
+        played = Session(cli, lent[1])
         for operation, which, mass_choice, other in drawn:
             played.step(OPERATION_NAMES.get(operation, operation), which, mass_choice, other)
             played.check()

@@ -8,6 +8,7 @@ message about sizes.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,8 +71,18 @@ def check(paths: dict[str, Any], proof: Path, *python: str) -> subprocess.Comple
     return subprocess.run(
         [sys.executable, *python, "-m", "sampleloans", "checkpoint", "check-consistency",
          str(paths["old"]), str(paths["new"]), str(proof), "--public-key", str(paths["pub"])],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=optimised_env(paths) if python else None,
     )  # fmt: skip
+
+
+def optimised_env(paths: dict[str, Any]) -> dict[str, str]:
+    """The environment of a `python -O` process: its optimised bytecode (.opt-1.pyc, which no
+    one else writes) kept in the module's folder, so that the first such process compiles the
+    package and its libraries from source and the next ones read what it wrote (where
+    PYTHONDONTWRITEBYTECODE is set, each compiled everything again: the four took 24 s, 17 s
+    now, beside another run)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(paths["dir"] / "optimised-bytecode")}
 
 
 @pytest.mark.parametrize("optimised", [(), ("-O",)], ids=["python", "python -O"])
