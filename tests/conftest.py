@@ -5,6 +5,7 @@ import compileall
 import hashlib
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -152,6 +153,18 @@ def fingerprint(path: Path) -> str:
         for line in connection.iterdump():
             digest.update(line.encode("utf-8"))
     return digest.hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _sigint_as_it_was() -> Iterator[None]:
+    """Put SIGINT's handler back after each test. A CLI run in this process that reports a
+    Ctrl-C sets SIGINT to be ignored on its way out (`interrupts.py`), and every process a
+    later test of this worker starts inherits an ignored SIGINT, so its Ctrl-C tests read
+    exit 0 for 130 (seen when the suite's files were scheduled in another order)."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    if before is not None and signal.getsignal(signal.SIGINT) is not before:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture
