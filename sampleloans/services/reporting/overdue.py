@@ -95,18 +95,7 @@ def _actions(lines: list[OverdueLine], by: str) -> list[Words]:
     """What the institution must do by the date `by` (ISO): return, attest, or nothing."""
     actions: list[Words] = []
     if any(line.what == "return" for line in lines):
-        ask = (
-            f"By {by}, return the samples of every loan past due to the curator in a sealed "
-            "container, or request an extension in writing under the {clause}; do not use the "
-            "samples further until then."
-        )
-        actions.append(
-            reworded(
-                ask.format(clause="extension clause of the agreement terms quoted in this notice"),
-                ask.format(clause="agreement's extension clause below"),
-                EXTENSION_CLAUSE_LAYOUT,
-            )
-        )
+        actions.append(_return_action(by))
     if any(line.what == "inventory" for line in lines):
         actions.append(
             f"By {by}, attest the inventory of every loan listed (what the PI holds, sample by "
@@ -120,6 +109,21 @@ def _actions(lines: list[OverdueLine], by: str) -> list[Words]:
     else:
         actions.append("No obligation is overdue at the date of this notice; no action is needed.")
     return actions
+
+
+def _return_action(by: str) -> Words:
+    """Return by the date `by`, or ask for an extension under the agreement's clause (layouts
+    before 18 said the clause was "below", though the notice prints the terms above)."""
+
+    def ask(clause: str) -> str:
+        return (
+            f"By {by}, return the samples of every loan past due to the curator in a sealed "
+            f"container, or request an extension in writing under the {clause}; do not use the "
+            "samples further until then."
+        )
+
+    now = ask("extension clause of the agreement terms quoted in this notice")
+    return reworded(now, ask("agreement's extension clause below"), EXTENSION_CLAUSE_LAYOUT)
 
 
 def _addressees(session: Session, loans: list[Loan]) -> list[Party]:
