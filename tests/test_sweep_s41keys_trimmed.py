@@ -119,17 +119,11 @@ READS: dict[tuple[str, str], str] = {
     ("loans list", "institution"): f"loans list --institution {K}OU",
     ("loans list", "pi"): f"loans list --pi {K}{OU_PI}",
     ("loans show", "number"): f"loans show {K}L-2025-OU",
-    ("custody history", "sample"): f"custody history --sample {K}{OU_HELD}",
-    ("custody history", "loan"): f"custody history --loan {K}L-2025-OU",
-    ("custody history", "institution"): f"custody history --institution {K}OU",
     ("custody history", "seal"): f"custody history --loan L-2025-OU --seal {K}SL-OU-01",
 }
 """Read commands: the same stdout and exit code with the key as with blanks around it."""
 
 REPORTS: dict[tuple[str, str], str] = {
-    ("report custody", "loan"): f"report custody --loan {K}L-2025-OU",
-    ("report custody", "sample"): f"report custody --sample {K}{OU_HELD}",
-    ("report custody", "institution"): f"report custody --institution {K}OU",
     ("report return", "loan"): f"report return --loan {K}L-2025-IPGP",
     ("report overdue", "institution"): f"report overdue --institution {K}Osaka",
     ("report inventory", "loan"): f"report inventory --loan {K}L-2025-OU",
@@ -137,6 +131,10 @@ REPORTS: dict[tuple[str, str], str] = {
     ("report statement", "pi"): f"report statement --pi {K}{OU_PI}",
 }
 """Reports: the same stdout, exit code and document with the key as with blanks around it."""
+for _option, _key in (("sample", OU_HELD), ("loan", "L-2025-OU"), ("institution", "OU")):
+    # one subject of a custody history, or of its report
+    READS[("custody history", _option)] = f"custody history --{_option} {K}{_key}"
+    REPORTS[("report custody", _option)] = f"report custody --{_option} {K}{_key}"
 
 WRITES: dict[tuple[str, str], Case] = {
     ("samples register", "code"): (marked(REGISTER, "CE5ZZ0001"), ()),
