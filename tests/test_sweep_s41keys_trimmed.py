@@ -473,3 +473,23 @@ def test_a_key_argument_of_blanks_is_refused_before_the_role(base: Path) -> None
     result = _invoke(base, ["samples", "move", "  ", "--location", "x"], "compliance@naoc.example")
     assert result.exit_code == 2
     assert result.stderr == "Error: CODE: must not be empty; give a value\n"
+
+
+def test_an_event_or_checkpoint_number_with_blanks_around_it_is_the_number(
+    base: Path, tmp_path: Path
+) -> None:
+    """`checkpoint show ' 1 '` prints checkpoint 1; `custody correct ' 95 '` corrects event 95
+    (whole numbers are read by `whole_number`, which takes the blanks around digits)."""
+    plain = _invoke(base, ["checkpoint", "show", "1"])
+    assert plain.exit_code == 0, plain.stderr
+    spaced = _invoke(base, ["checkpoint", "show", "\t1 "])
+    assert (spaced.exit_code, spaced.stdout) == (0, plain.stdout)
+    recorded = []
+    for name, seq in (("a", "95"), ("b", " 95 ")):
+        db = _state(base, (), tmp_path / name)
+        before = len(_events(db))
+        done = _invoke(db, ["custody", "correct", seq, "--text", "seal SL-OU-01"])
+        assert done.exit_code == 0, done.stderr
+        recorded.append((done.stdout, _events(db, before)))
+    assert recorded[0] == recorded[1]
+    assert recorded[0][1][0][6] == 95  # corrects_seq
