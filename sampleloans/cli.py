@@ -498,6 +498,10 @@ is trimmed of the blanks around it (`text.trim_key`) before the command reads it
 writes alike, so `--institution ' OU'` is OU wherever it is typed. `--as EMAIL` is trimmed
 where the actor is read (`commands.common.actor`)."""
 
+SETTINGS = frozenset({"smtp_from"})
+"""Parameters with a key's placeholder that name no record: a setting, read (from its option or
+its variable) and refused with the other settings of its kind (`mail.py`: exit 3)."""
+
 
 def _trim_keys(command: Any) -> None:
     """Make every key option and argument of a command (and of its subcommands) trim its
@@ -505,7 +509,7 @@ def _trim_keys(command: Any) -> None:
     for sub in getattr(command, "commands", {}).values():
         _trim_keys(sub)
     for param in command.params:
-        if param.metavar in KEY_METAVARS:
+        if param.metavar in KEY_METAVARS and param.name not in SETTINGS:
             param.callback = functools.partial(_trimmed_then, param.callback)
 
 

@@ -20,7 +20,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sampleloans.cli import KEY_METAVARS, app
+from sampleloans.cli import KEY_METAVARS, SETTINGS, app
 from tests.conftest import CURATOR, DEMO_NOW, OU_PI, demo_copy, fingerprint
 
 K = "§"
@@ -230,7 +230,6 @@ INITS: dict[tuple[str, str], str] = {
 
 NOTIFY: dict[tuple[str, str], str] = {
     ("notify", "institution"): f"notify --institution {K}Osaka",
-    ("notify", "smtp_from"): f"notify --smtp-from {K}ledger@naoc.example",
 }
 """`notify` into an outbox: the same output and the same messages."""
 
@@ -253,6 +252,7 @@ def _key_params() -> set[tuple[str, str]]:
         (path, param.name)
         for path, param in _walk(root)
         if not getattr(param, "is_flag", False)
+        and param.name not in SETTINGS
         and (param.metavar in KEY_METAVARS or param.name in KEY_NAMES)
     }
 
@@ -493,3 +493,12 @@ def test_an_event_or_checkpoint_number_with_blanks_around_it_is_the_number(
         recorded.append((done.stdout, _events(db, before)))
     assert recorded[0] == recorded[1]
     assert recorded[0][1][0][6] == 95  # corrects_seq
+
+
+def test_a_blank_sender_setting_stays_a_setting_refused(base: Path, tmp_path: Path) -> None:
+    """`SAMPLELOANS_SMTP_FROM='   '` names no record: the SMTP settings' refusal, exit 3, as
+    before keys were trimmed (not the key rule's exit 2)."""
+    env = {**_env(base), "SAMPLELOANS_SMTP_FROM": "   "}
+    args = ["--as", CURATOR, "notify", "--institution", "Osaka", "--outbox", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args, env=env)
+    assert (result.exit_code, result.stderr) == (3, "Error: SMTP from: must not be empty\n")
