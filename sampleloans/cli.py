@@ -5,6 +5,7 @@ command modules are imported only when their command runs (or help lists them), 
 command's start-up does not pay for every other command's imports and Click objects.
 """
 
+import functools
 import gc
 import importlib
 import os
@@ -29,7 +30,7 @@ from sampleloans.errors import StdoutUnwritable
 from sampleloans.fileio import quiet_reraised_interrupts
 from sampleloans.gcpause import pause_for_startup
 from sampleloans.interrupts import run_reporting_interrupts, start_run, watch_for_ctrl_c
-from sampleloans.text import one_line
+from sampleloans.text import one_line, trim_key
 
 # Name → (module in sampleloans.commands, attribute): a function is a command, a Typer a
 # sub-app. Order is the order of `--help` (Typer lists commands first, then sub-apps).
@@ -423,6 +424,7 @@ def _build(name: str) -> Any:
     built = typer.main.get_group(holder).commands[name]
     _name_both_flags(built)
     _plain_arguments(built)
+    _trim_keys(built)
     return built
 
 
@@ -472,6 +474,64 @@ def _plain_arguments(command: Any) -> None:
         if type(param) is TyperArgument:
             # as for `_FlagPair`: Typer takes no argument class, so the class is swapped
             param.__class__ = _PlainArgument
+
+
+KEY_METAVARS = frozenset(
+    {
+        "SHORT",  # an institution's short name
+        "NUMBER",  # a loan's or agreement's number
+        "CODE",  # a sample's code
+        "PARENT",
+        "CODE=MASS",
+        "SUFFIX",  # a split child's code or suffix
+        "SUFFIX=MASS",
+        "EMAIL",  # a person's e-mail (compared in any case where it is read)
+        "WHO",  # a hand-over person: a registered person's e-mail, or a name
+        "SEAL",
+        "MISSION",
+        "MATERIAL",
+        "LOCATION",
+    }
+)
+"""The placeholders of the values that name a record, one typed or a new one: each such value
+is trimmed of the blanks around it (`text.trim_key`) before the command reads it, on reads and
+writes alike, so `--institution ' OU'` is OU wherever it is typed. `--as EMAIL` is trimmed
+where the actor is read (`commands.common.actor`)."""
+
+SETTINGS = frozenset({"smtp_from"})
+"""Parameters with a key's placeholder that name no record: a setting, read (from its option or
+its variable) and refused with the other settings of its kind (`mail.py`: exit 3)."""
+
+
+def _trim_keys(command: Any) -> None:
+    """Make every key option and argument of a command (and of its subcommands) trim its
+    value (`KEY_METAVARS`), before any callback of its own."""
+    for sub in getattr(command, "commands", {}).values():
+        _trim_keys(sub)
+    for param in command.params:
+        if param.metavar in KEY_METAVARS and param.name not in SETTINGS:
+            param.callback = functools.partial(_trimmed_then, param.callback)
+
+
+def _trimmed_then(then: Any, ctx: Any, param: Any, value: Any) -> Any:
+    """A key's value (or each of a repeatable one's) trimmed, then given to `then`, the
+    parameter's own callback, if it has one; a value that is nothing but blanks is refused
+    (exit 2), as an option given one is before parsing (`_blank_value_of`)."""
+    if isinstance(value, (tuple, list)):
+        value = type(value)(_trimmed(item) for item in value)
+    elif isinstance(value, str):
+        value = _trimmed(value)
+    return value if then is None else then(ctx, param, value)
+
+
+def _trimmed(value: Any) -> Any:
+    """One typed key trimmed (`text.trim_key`), or BadParameter when nothing is left."""
+    if not isinstance(value, str):
+        return value
+    trimmed = trim_key(value)
+    if not trimmed:
+        raise BadParameter("must not be empty; give a value")
+    return trimmed
 
 
 HELP_MAX_COLUMNS = 120

@@ -48,6 +48,24 @@ def char_name(char: str) -> str:
     return unicodedata.name(char, "unnamed character")
 
 
+def trim_key(value: str) -> str:
+    """A typed key (a code, a number, a short name, an e-mail) without the blanks around it:
+    ASCII spaces, tabs and line ends and other space separators (a pasted no-break space), as
+    `clean_text` trims; a control or line separator at an end is kept, to be refused or not
+    found where it is read, and a space inside ('O U') is part of what was typed."""
+    start, end = 0, len(value)
+    while start < end and _is_blank(value[start]):
+        start += 1
+    while end > start and _is_blank(value[end - 1]):
+        end -= 1
+    return value[start:end]
+
+
+def _is_blank(char: str) -> bool:
+    """Whether a character is trimmed from a key's ends (`trim_key`)."""
+    return char in " \t\r\n" or unicodedata.category(char) == "Zs"
+
+
 def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT) -> str:
     """A non-empty single line of visible text, trimmed; control and format characters refused."""
     if not isinstance(value, str):

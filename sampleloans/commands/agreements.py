@@ -121,7 +121,7 @@ def add(
             occurred_at=parse_at(at),
         )
     line = (
-        f"Drafted agreement {number.strip()} with {institution} (pending until signed); "
+        f"Drafted agreement {number} with {institution} (pending until signed); "
         f"event {envelope.seq}."
     )
     console().print(line, markup=False)

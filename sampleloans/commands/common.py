@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sampleloans.fields import option_candidates, rename_field
-from sampleloans.text import one_line, visible
+from sampleloans.text import one_line, trim_key, visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -161,7 +161,8 @@ def actor(ctx: typer.Context, *, required: bool = True) -> str | None:
         raise PermissionDenied(
             "no acting person: pass --as EMAIL or set SAMPLELOANS_USER to a registered person"
         )
-    return who.strip().lower() if who else None
+    # a key as every other is read (`text.trim_key`), and an e-mail in any case
+    return trim_key(who).lower() if who else None
 
 
 def context(ctx: typer.Context, who: str | None = None) -> "Context":

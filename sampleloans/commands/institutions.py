@@ -59,7 +59,7 @@ def add(
             institution_kind=require_choice(kind, "--kind", INSTITUTION_KINDS),
             occurred_at=parse_at(at),
         )
-    line = f"Added institution {short_name.strip()} ({kind.strip().lower()}); event {envelope.seq}."
+    line = f"Added institution {short_name} ({kind.strip().lower()}); event {envelope.seq}."
     console().print(line, markup=False)
 
 

@@ -82,10 +82,10 @@ def add(
         existed = login_exists(session, email)
         login = sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
-    line = f"Added {email.strip().lower()} ({words} at {institution}); event {envelope.seq}."
+    line = f"Added {email.lower()} ({words} at {institution}); event {envelope.seq}."
     console().print(line + _login_words(made=login, existed=existed), markup=False)
     if print_sql and login:  # the role is made, in its group: only its password is left
-        console().print(login_sql(email.strip().lower(), existed=existed), markup=False, end="")
+        console().print(login_sql(email.lower(), existed=existed), markup=False, end="")
 
 
 def _login_words(*, made: bool, existed: bool) -> str:
@@ -198,7 +198,7 @@ def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
         secured = sync_login(session, email)
-    line = f"Deactivated {email.strip().lower()}; event {envelope.seq}."
+    line = f"Deactivated {email.lower()}; event {envelope.seq}."
     console().print(line, markup=False)
     if secured:
         console().print(server_wide_login_note(email), markup=False)
@@ -215,7 +215,7 @@ def server_wide_login_note(email: str) -> str:
     """What deactivating a person's PostgreSQL login also does: roles are the server's, so the
     login is refused by every database on it, not this ledger's alone."""
     return (
-        f"Their login is revoked server-wide: {email.strip().lower()} can no longer log in to "
+        f"Their login is revoked server-wide: {email.lower()} can no longer log in to "
         "any database on this PostgreSQL server, another ledger's too (a login role is the "
         "server's, not one database's)."
     )
@@ -249,7 +249,7 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
             session, service_ctx, email=email, reason=reason, occurred_at=parse_at(at)
         )
         secured = sync_login(session, email)
-    line = f"Reactivated {email.strip().lower()}; event {envelope.seq}."
+    line = f"Reactivated {email.lower()}; event {envelope.seq}."
     console().print(line, markup=False)
     if secured:
         console().print(SERVER_WIDE_REACTIVATION, markup=False)
@@ -289,7 +289,7 @@ def set_role(
         )
         secured = sync_login(session, email)
     words = role.strip().lower().replace("_", " ").replace("-", " ")
-    line = f"{email.strip().lower()} is now a {words}; event {envelope.seq}."
+    line = f"{email.lower()} is now a {words}; event {envelope.seq}."
     console().print(line, markup=False)
     if secured:
         console().print(SERVER_WIDE_ROLE.format(words=words), markup=False)

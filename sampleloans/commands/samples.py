@@ -157,7 +157,7 @@ def register(
             record=require_choice(record, "--record", RECORD_SOURCES),
             occurred_at=parse_at(at),
         )
-        sample = get_sample(session, code.strip())
+        sample = get_sample(session, code)
         line = (
             f"Registered {sample.code} ({format_mass(sample.initial_mass_ug)}) in the "
             f"{sample.custodian} vault; event {envelope.seq}."
@@ -304,7 +304,7 @@ def transfer(
     total = format_mass(sum(mass for _code, mass in given))
     names = ", ".join(code for code, _mass in given)
     console().print(
-        f"Transferred {names} ({total}) to {to.strip()} for good; event {envelope.seq}.",
+        f"Transferred {names} ({total}) to {to} for good; event {envelope.seq}.",
         markup=False,
     )
 
