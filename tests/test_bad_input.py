@@ -72,8 +72,8 @@ MASSES = [
 ]
 CODES = [
     "СE5C0200YJFM00112",  # Cyrillic С
-    " CE5C0200YJFM00112",
-    "CE5C0200YJFM00112 ",
+    "CE5C0200 YJFM00112",  # a blank inside a code is part of it (blanks around are trimmed)
+    "CE5C0200YJFM00112\u2028",  # a line separator at an end is kept, and refused
     "CE5C0200YJFM00112\x00",
     "\x1b[31mCE5C0200YJFM00112\x1b[0m",
     "CE5C0200YJFM0011２",
