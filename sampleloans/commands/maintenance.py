@@ -144,7 +144,6 @@ def note_bag_checkpoints_left(file: Path) -> None:
 def _bag_given(*, events: bool, bag: bool, public_key: list[Path] | None) -> "BagGiven | None":
     """What `--bag` and `--public-key` ask for (exit 2 for a combination that means nothing)."""
     from sampleloans.errors import InvalidInput
-    from sampleloans.services.checkpoints import read_verifier
     from sampleloans.services.maintenance import BagGiven
 
     if bag and events:
@@ -156,7 +155,8 @@ def _bag_given(*, events: bool, bag: bool, public_key: list[Path] | None) -> "Ba
         )
     if not bag:
         return None
-    return BagGiven(tuple(read_verifier(path) for path in public_key or ()))
+    # the key files are read by the service once the actor's role is checked (exit 4 first)
+    return BagGiven(key_files=tuple(public_key or ()))
 
 
 def _print_kept_checkpoints(result: "CopyResult") -> None:

@@ -258,6 +258,7 @@ def restore(
     # the role first (exit 4), as for every write: who acts comes before what they typed; a
     # missing or damaged ledger has no roles to read, so its curator is read from the copy
     damage = _live_ledger_damage(engine, ctx, database) if exists else None
+    bag = bag.keys_read() if bag is not None else None
     _check_source(source, database, events=events, bag=bag)
     if exists:
         _require_force(database, source, damage=damage, force=force)
@@ -360,6 +361,16 @@ class BagGiven:
     checkpoint is refused without one)."""
 
     public_keys: "tuple[VerifierKey, ...]" = ()
+    key_files: tuple[Path, ...] = ()
+    """`--public-key` files not yet read: read by `keys_read` once the actor may restore (a
+    researcher's bad key file is refused by role, exit 4, as every write is)."""
+
+    def keys_read(self) -> "BagGiven":
+        """These keys with `key_files` read (exit 2 for one that is no public key)."""
+        from sampleloans.services.checkpoints import read_verifier
+
+        read = tuple(read_verifier(path) for path in self.key_files)
+        return BagGiven(self.public_keys + read)
 
 
 def _check_bag_source(source: Path, bag: BagGiven, database: Path | None) -> None:
@@ -493,7 +504,8 @@ def _restore_events_into_postgres(
             f"{asked} into PostgreSQL fills an empty database and never replaces a "
             f"ledger; --force does not apply: create an empty database for it ({where})"
         )
-    if bag is not None:
+    if bag is not None:  # no ledger there yet: who may restore is read from the copy
+        bag = bag.keys_read()
         _check_bag_source(source, bag, None)
     else:
         fileio.check_input(source, "FILE", give="give the file written by 'export --events'")
