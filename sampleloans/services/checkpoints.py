@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session
@@ -31,10 +31,13 @@ from sampleloans.ledger import chain, checks, guard, merkle
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import event_from_payload
-from sampleloans.models import PROJECTION_TABLES, stored_time_order
+from sampleloans.models import PROJECTION_TABLES
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
 from sampleloans.text import counted, events_span
+
+if TYPE_CHECKING:
+    from sampleloans.services.verify import RecordingClock
 
 CREATE_ROLES = ("curator",)
 READ_ROLES = ("curator", "compliance_officer")
@@ -1291,21 +1294,27 @@ def _check_new_events(
     result: SinceResult,
 ) -> None:
     """Chain, payloads and invariants of the events after the checkpoint."""
+    from sampleloans.services.verify import RecordingClock
+
     size = checkpoint.size
     prev_hash = (checkpoint.extension("head") or "").partition(":")[2] or chain.genesis_hash(
         _ledger_id(connection)
     )
-    last_recorded = connection.execute(
-        text("SELECT recorded_at FROM ledger_event WHERE seq = :s"), {"s": size}
-    ).scalar()
+    clock = RecordingClock()  # `verify`'s, so both word an event recorded out of order alike
+    clock.seed(
+        size,
+        connection.execute(
+            text("SELECT recorded_at FROM ledger_event WHERE seq = :s"), {"s": size}
+        ).scalar(),
+    )
     frontier, expected = kept.frontier.copy(), size + 1
     cursor = connection.execute(
         text("SELECT * FROM ledger_event WHERE seq > :s ORDER BY seq"), {"s": size}
     )
     while rows := cursor.fetchmany(_BATCH):
         for row in rows:
-            result.problems += _link_problems(row, prev_hash, expected, last_recorded)
-            prev_hash, expected, last_recorded = row.hash, row.seq + 1, row.recorded_at
+            result.problems += _link_problems(row, prev_hash, expected, clock)
+            prev_hash, expected = row.hash, row.seq + 1
             frontier.append(bytes.fromhex(row.hash))
             result.new_events += 1
             result.head_seq, result.head_hash = row.seq, row.hash
@@ -1334,7 +1343,7 @@ def _new_events_checked(size: int, head_seq: int) -> str:
 
 
 def _link_problems(
-    row: Any, prev_hash: str, expected: int, last_recorded: Any
+    row: Any, prev_hash: str, expected: int, clock: "RecordingClock"
 ) -> list[tuple[str, str]]:
     """One new event's seq, link, hash, payload and recording time."""
     problems = []
@@ -1352,10 +1361,8 @@ def _link_problems(
     except (InvalidInput, ValueError, TypeError, KeyError) as exc:
         problems.append(("chain", f"event {row.seq} ({row.kind}) cannot be read: {exc}"))
     # in time order, not text order: '…:00.3Z' is after '…:00Z', and sorts before it
-    if last_recorded is not None and stored_time_order(str(row.recorded_at)) < stored_time_order(
-        str(last_recorded)
-    ):
-        problems.append(("chain", f"event {row.seq} was recorded before the event before it"))
+    if (clock_finding := clock.finding(row)) is not None:
+        problems.append(("chain", clock_finding))
     return problems
 
 

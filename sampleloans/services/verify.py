@@ -772,7 +772,7 @@ def _check_chain(
         result.problems.append(Problem("chain", "ledger_meta has no ledger_id (genesis)"))
         genesis = ""
     prev_hash, expected_seq, anchor_seen = genesis, 1, False
-    clock = _RecordingClock()
+    clock = RecordingClock()
     link_hash, body_fields = chain.stored_link_hash, BODY
     within = "" if up_to_seq is None else f" WHERE seq <= {int(up_to_seq)}"
     query = f"SELECT {columns} FROM ledger_event{within} ORDER BY seq"
@@ -834,37 +834,50 @@ def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) 
         )
 
 
-class _RecordingClock:
-    """The latest `recorded_at` seen along seq: it must never decrease."""
+class RecordingClock:
+    """The latest `recorded_at` seen along seq: it must never decrease (`verify`, and `verify
+    --since` over the events after a checkpoint, seeded with the checkpoint's last event)."""
 
     def __init__(self) -> None:
         self.latest: datetime | None = None
         self.latest_seq = 0
         self.latest_text: object = None  # the stored text of `latest`
 
+    def seed(self, seq: int, recorded_at: object) -> None:
+        """Start after event `seq`, recorded at `recorded_at` (its stored value)."""
+        moment = _recorded_moment(recorded_at)
+        if moment is not None:
+            self.latest, self.latest_seq, self.latest_text = moment, seq, recorded_at
+
     def check(self, row: Any, result: VerifyResult) -> None:
         """Report an event recorded before the event before it (or an unreadable time)."""
-        try:
-            recorded_at = datetime.fromisoformat(str(row.recorded_at))
-        except ValueError:
-            result.problems.append(
-                Problem("chain", f"event {row.seq} has no readable recorded_at time")
-            )
-            return
-        if recorded_at.tzinfo is None:
-            recorded_at = recorded_at.replace(tzinfo=UTC)
+        finding = self.finding(row)
+        if finding is not None:
+            result.problems.append(Problem("chain", finding))
+
+    def finding(self, row: Any) -> str | None:
+        """The one line about `row`'s recording time, or None when it is in order."""
+        recorded_at = _recorded_moment(row.recorded_at)
+        if recorded_at is None:
+            return f"event {row.seq} has no readable recorded_at time"
         if self.latest is not None and recorded_at < self.latest:
-            result.problems.append(
-                Problem(
-                    "chain",
-                    f"event {row.seq} ({row.kind}) was recorded at {row.recorded_at}, before "
-                    f"event {self.latest_seq} ({dates.to_iso(self.latest)}): the recording "
-                    "clock went backwards",
-                )
+            return (
+                f"event {row.seq} ({row.kind}) was recorded at {row.recorded_at}, before "
+                f"event {self.latest_seq} ({dates.to_iso(self.latest)}): the recording "
+                "clock went backwards"
             )
-            return
         self.latest, self.latest_seq = recorded_at, row.seq
         self.latest_text = row.recorded_at
+        return None
+
+
+def _recorded_moment(stored: object) -> datetime | None:
+    """A stored `recorded_at` as an aware moment (naive: UTC), or None if it is unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(stored))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _body(row: Any) -> dict[str, Any]:
