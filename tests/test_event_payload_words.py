@@ -12,12 +12,12 @@ from sampleloans.ledger.events import event_from_payload
         ({}, "the loan.inventory payload lacks held, number"),
         (
             {"number": "L-1", "held": [], "colour": "red"},
-            "the loan.inventory payload has fields a loan.inventory event does not have (colour)",
+            "the loan.inventory payload has fields no loan.inventory event has (colour)",
         ),
         (
             {"held": [], "colour": "red"},
-            "the loan.inventory payload lacks number and has fields a loan.inventory event does "
-            "not have (colour)",
+            "the loan.inventory payload lacks number and has fields no loan.inventory event has "
+            "(colour)",
         ),
     ],
 )

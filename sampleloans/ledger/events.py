@@ -69,9 +69,8 @@ def _payload_mismatch(cls: type[Event], payload: dict[str, Any]) -> str:
     }
     missing, unknown = sorted(required - set(payload)), sorted(set(payload) - fields)
     parts = [f"lacks {', '.join(missing)}"] if missing else []
-    parts += (
-        [f"has fields a {cls.kind} event does not have ({', '.join(unknown)})"] if unknown else []
-    )
+    # "no KIND event has", not "a KIND event does not have": "a agreement.created event"
+    parts += [f"has fields no {cls.kind} event has ({', '.join(unknown)})"] if unknown else []
     found = " and ".join(parts) or "does not fit its fields"
     return f"the {cls.kind} payload {found}"
 

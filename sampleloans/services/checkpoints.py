@@ -948,7 +948,17 @@ def check_extends(connection: Connection, checkpoint: notes.Checkpoint) -> list[
             f"event {size} is not the checkpoint's head {head[:24]}…: the ledger was rewritten "
             "or replaced since the checkpoint"
         )
-    _frontier, roots = frontier_at(connection, last, [size])
+    try:  # the first `size` events alone: a gap after them is the chain's finding, not this
+        _frontier, roots = frontier_at(connection, size, [size])
+    except Conflict:  # one removed by hand (seq has a gap): a finding, beside verify's
+        held = connection.execute(
+            text("SELECT count(*) FROM ledger_event WHERE seq <= :s"), {"s": size}
+        ).scalar_one()
+        problems.append(
+            f"the ledger holds {held} of the {counted(size, 'event')} the checkpoint signed: "
+            "events up to it were removed (by hand: the append-only triggers forbid it)"
+        )
+        return problems
     if roots.get(size) != checkpoint.root:
         problems.append(
             f"the Merkle root of the first {counted(size, 'event')} differs from the signed root: "
