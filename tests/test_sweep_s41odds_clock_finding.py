@@ -1,7 +1,7 @@
 """`verify --since CP` worded an event whose recording clock went backwards as `event N was
 recorded before the event before it`, where the full `verify` says `event N (KIND) was recorded
 at T, before event M (T'): the recording clock went backwards`: two wordings of one finding.
-Both now take the line from one function (`services.verify.RecordingClock`), proven here
+Both now take the line from one function (`ledger.chain.RecordingClock`), proven here
 through the CLI on a ledger where an event after a checkpoint is stamped earlier than the one
 before it, its hashes recomputed so that only the clock is wrong (as tests/test_i10_verify.py
 plants it)."""

@@ -8,6 +8,7 @@ written format is `docs/ledger-format.md`; `tools/verify_ledger.py` implements i
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sampleloans.errors import InvalidInput
@@ -271,3 +272,47 @@ def _body_text(body: dict[str, Any]) -> str:
 def format_head(seq: int, hash_hex: str) -> str:
     """The printable ledger head `SEQ:HASH`."""
     return f"{seq}:{hash_hex}"
+
+
+class RecordingClock:
+    """The latest `recorded_at` seen along seq: it must never decrease. One rule for `verify`
+    and for `verify --since` over the events after a checkpoint (seeded with the checkpoint's
+    last event), so both word an event recorded out of order alike."""
+
+    def __init__(self) -> None:
+        self.latest: datetime | None = None
+        self.latest_seq = 0
+        self.latest_text: object = None  # the stored text of `latest`
+
+    def seed(self, seq: int, recorded_at: object) -> None:
+        """Start after event `seq`, recorded at `recorded_at` (its stored value)."""
+        moment = _recorded_moment(recorded_at)
+        if moment is not None:
+            self.latest, self.latest_seq, self.latest_text = moment, seq, recorded_at
+
+    def finding(self, row: Any) -> str | None:
+        """The one line about `row`'s recording time (a row with seq, kind and recorded_at), or
+        None when it is in order."""
+        recorded_at = _recorded_moment(row.recorded_at)
+        if recorded_at is None:
+            return f"event {row.seq} has no readable recorded_at time"
+        if self.latest is not None and recorded_at < self.latest:
+            from sampleloans.dates import to_iso  # only on a finding: a write never needs it
+
+            return (
+                f"event {row.seq} ({row.kind}) was recorded at {row.recorded_at}, before "
+                f"event {self.latest_seq} ({to_iso(self.latest)}): the recording "
+                "clock went backwards"
+            )
+        self.latest, self.latest_seq = recorded_at, row.seq
+        self.latest_text = row.recorded_at
+        return None
+
+
+def _recorded_moment(stored: object) -> datetime | None:
+    """A stored `recorded_at` as an aware moment (naive: UTC), or None if it is unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(stored))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session
@@ -35,9 +35,6 @@ from sampleloans.models import PROJECTION_TABLES
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
 from sampleloans.text import counted, events_span
-
-if TYPE_CHECKING:
-    from sampleloans.services.verify import RecordingClock
 
 CREATE_ROLES = ("curator",)
 READ_ROLES = ("curator", "compliance_officer")
@@ -1304,13 +1301,11 @@ def _check_new_events(
     result: SinceResult,
 ) -> None:
     """Chain, payloads and invariants of the events after the checkpoint."""
-    from sampleloans.services.verify import RecordingClock
-
     size = checkpoint.size
     prev_hash = (checkpoint.extension("head") or "").partition(":")[2] or chain.genesis_hash(
         _ledger_id(connection)
     )
-    clock = RecordingClock()  # `verify`'s, so both word an event recorded out of order alike
+    clock = chain.RecordingClock()  # `verify`'s, so both word an event recorded out of order alike
     clock.seed(
         size,
         connection.execute(
@@ -1353,7 +1348,7 @@ def _new_events_checked(size: int, head_seq: int) -> str:
 
 
 def _link_problems(
-    row: Any, prev_hash: str, expected: int, clock: "RecordingClock"
+    row: Any, prev_hash: str, expected: int, clock: chain.RecordingClock
 ) -> list[tuple[str, str]]:
     """One new event's seq, link, hash, payload and recording time."""
     problems = []

@@ -14,7 +14,6 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, SQLModel
 
-from sampleloans import crashpoints, dates, db, fileio, pgsecurity
+from sampleloans import crashpoints, db, fileio, pgsecurity
 from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.ledger import chain, checks, replay
 from sampleloans.ledger.store import Context
@@ -772,7 +771,7 @@ def _check_chain(
         result.problems.append(Problem("chain", "ledger_meta has no ledger_id (genesis)"))
         genesis = ""
     prev_hash, expected_seq, anchor_seen = genesis, 1, False
-    clock = RecordingClock()
+    clock = chain.RecordingClock()
     link_hash, body_fields = chain.stored_link_hash, BODY
     within = "" if up_to_seq is None else f" WHERE seq <= {int(up_to_seq)}"
     query = f"SELECT {columns} FROM ledger_event{within} ORDER BY seq"
@@ -789,7 +788,9 @@ def _check_chain(
         if values[4] == clock.latest_text:  # the same moment as the last event's is in order
             clock.latest_seq = values[0]
         else:
-            clock.check(StoredEvent._make(values), result)
+            finding = clock.finding(StoredEvent._make(values))
+            if finding is not None:
+                result.problems.append(Problem("chain", finding))
         if anchor and values[0] == anchor[0]:
             anchor_seen = True
             _check_anchor(values[10], anchor, result)
@@ -832,52 +833,6 @@ def _check_anchor(hash_hex: str, anchor: tuple[int, str], result: VerifyResult) 
                 f"{anchor[1]}: the ledger was rewritten or replaced since",
             )
         )
-
-
-class RecordingClock:
-    """The latest `recorded_at` seen along seq: it must never decrease (`verify`, and `verify
-    --since` over the events after a checkpoint, seeded with the checkpoint's last event)."""
-
-    def __init__(self) -> None:
-        self.latest: datetime | None = None
-        self.latest_seq = 0
-        self.latest_text: object = None  # the stored text of `latest`
-
-    def seed(self, seq: int, recorded_at: object) -> None:
-        """Start after event `seq`, recorded at `recorded_at` (its stored value)."""
-        moment = _recorded_moment(recorded_at)
-        if moment is not None:
-            self.latest, self.latest_seq, self.latest_text = moment, seq, recorded_at
-
-    def check(self, row: Any, result: VerifyResult) -> None:
-        """Report an event recorded before the event before it (or an unreadable time)."""
-        finding = self.finding(row)
-        if finding is not None:
-            result.problems.append(Problem("chain", finding))
-
-    def finding(self, row: Any) -> str | None:
-        """The one line about `row`'s recording time, or None when it is in order."""
-        recorded_at = _recorded_moment(row.recorded_at)
-        if recorded_at is None:
-            return f"event {row.seq} has no readable recorded_at time"
-        if self.latest is not None and recorded_at < self.latest:
-            return (
-                f"event {row.seq} ({row.kind}) was recorded at {row.recorded_at}, before "
-                f"event {self.latest_seq} ({dates.to_iso(self.latest)}): the recording "
-                "clock went backwards"
-            )
-        self.latest, self.latest_seq = recorded_at, row.seq
-        self.latest_text = row.recorded_at
-        return None
-
-
-def _recorded_moment(stored: object) -> datetime | None:
-    """A stored `recorded_at` as an aware moment (naive: UTC), or None if it is unreadable."""
-    try:
-        moment = datetime.fromisoformat(str(stored))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _body(row: Any) -> dict[str, Any]:
