@@ -90,7 +90,9 @@ def test_the_email_asks_what_the_notice_asks(env: dict[str, str], tmp_path: Path
     (notice,) = outbox.glob("overdue-UoC-*.eml")
     message = email.message_from_bytes(notice.read_bytes())
     body = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-    words = " ".join(body.get_payload(decode=True).decode().split())
+    payload = body.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    words = " ".join(payload.decode().split())
     assert EACH_USED in words and OFFERED not in words, words
 
 
