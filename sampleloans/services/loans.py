@@ -98,6 +98,7 @@ from sampleloans.units import (
     parse_period,
     period_delta,
     period_longer,
+    typed_mass,
 )
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
@@ -1084,7 +1085,7 @@ def accept_return(
         )
     weighed = _weighed_list(session, number, codes, weighed_ug)
     for code in codes:
-        _exact_return(session, number, code, weighed_ug[code])
+        _exact_return(session, number, code, weighed_ug[code], occurred_at)
     event = ev.LoanReceived(
         number=number,
         shipment_seq=shipment.seq,
@@ -1099,15 +1100,22 @@ def accept_return(
     return _loan_result(session, envelope, number, codes)
 
 
-def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
-    """A returned sample must weigh what the ledger says is still accountable."""
+def _exact_return(
+    session: Session, number: str, code: str, weighed_ug: int, at: datetime | None = None
+) -> None:
+    """A returned sample must weigh what the ledger says is still accountable; a shortfall
+    names the loss report to record first, with the missing mass and, for a return accepted
+    `--at` a time, that time (a loss recorded now would come after the return it precedes)."""
     item = get_row(session, LoanItem, (number, code))
     assert item is not None
     if weighed_ug < item.held_ug:
+        missing = item.held_ug - weighed_ug
+        when = f" --at {to_iso(at)}" if at is not None else ""
         raise RuleViolation(
             f"sample {code} weighs {format_mass(weighed_ug)} but {format_mass(item.held_ug)} is "
-            f"accountable; record the missing {format_mass(item.held_ug - weighed_ug)} as a loss "
-            f"first ('incidents report --sample {code} --kind loss --mass-lost … --description …')"
+            f"accountable; record the missing {format_mass(missing)} as a loss first "
+            f"('incidents report --sample {code} --kind loss --mass-lost {typed_mass(missing)} "
+            f"--description …{when}')"
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
