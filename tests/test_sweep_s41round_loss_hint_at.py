@@ -123,3 +123,25 @@ def test_a_return_accepted_now_names_no_at(tmp_path: Path) -> None:
     assert _hinted(err) == (
         f"incidents report --sample {SAMPLE} --kind loss --mass-lost 1.000mg --description …"
     )
+
+
+def test_a_frozen_sample_names_its_resolution_at_the_refused_time(tmp_path: Path) -> None:
+    """A return --at 2025-06-01 of a sample an open incident freezes names the resolution
+    with that --at; typed as named, the return is then released at that time."""
+    env = _round(tmp_path)
+    out = _ok(
+        env,
+        PI,
+        f"loans receive L-OU --seal-intact --condition pristine --weighed {SAMPLE}=19.9mg "
+        "--at 2025-05-08",
+    )
+    _ok(env, PI, _hinted(" ".join(out.split())).replace("…", "'stuck to the vial'"))
+    release = "loans return L-OU --container box --seal SL-R --at 2025-06-01"
+    code, _out, err = _run(env, CURATOR, release)
+    assert code == 1
+    hint = _hinted(err)
+    assert hint.startswith("incidents resolve ") and hint.endswith(
+        "--resolution … --at 2025-06-01T00:00:00Z"
+    ), err
+    _ok(env, CURATOR, hint.replace("…", "'loss confirmed'"))
+    assert "released for return" in _ok(env, CURATOR, release)

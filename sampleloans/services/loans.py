@@ -932,7 +932,7 @@ def _held_item(
         message = f"sample {code} of loan {number} is {state_words(item.state)}, not held"
         raise _item_refusal(session, code, message, at)
     if get_sample(session, code).frozen:
-        frozen = frozen_words(session, code, researcher=_by_researcher(session, ctx))
+        frozen = frozen_words(session, code, researcher=_by_researcher(session, ctx), at=at)
         raise _item_refusal(session, code, frozen, at)
     return item
 
@@ -1332,7 +1332,7 @@ def settle_loan(
     if open_incident is not None:
         raise Conflict(
             f"incident {open_incident.seq} on {open_incident.sample_code} is open; "
-            + resolve_incident_hint(open_incident.seq)
+            + resolve_incident_hint(open_incident.seq, occurred_at)
         )
     event = ev.LoanSettled(number=number, obligations=require_text(obligations, "obligations"))
     return append(session, ctx, event, occurred_at=occurred_at)
