@@ -64,18 +64,23 @@ def _round(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_a_back_dated_receipt_names_the_loss_at_its_time(tmp_path: Path) -> None:
-    """The researcher's receipt --at 2025-05-08 weighs 100 µg short: the loss it names carries
-    that --at, and typed as named (a description for the …) it is taken, and the lab's later
-    2025 work after it."""
-    env = _round(tmp_path)
+def _received_short(env: dict[str, str]) -> str:
+    """The PI receives the sample --at 2025-05-08 weighing 100 µg short; the loss it names."""
     out = _ok(
         env,
         PI,
         f"loans receive L-OU --seal-intact --condition pristine --weighed {SAMPLE}=19.9mg "
         "--at 2025-05-08",
     )
-    hint = _hinted(" ".join(out.split()))
+    return _hinted(" ".join(out.split()))
+
+
+def test_a_back_dated_receipt_names_the_loss_at_its_time(tmp_path: Path) -> None:
+    """The researcher's receipt --at 2025-05-08 weighs 100 µg short: the loss it names carries
+    that --at, and typed as named (a description for the …) it is taken, and the lab's later
+    2025 work after it."""
+    env = _round(tmp_path)
+    hint = _received_short(env)
     assert hint == (
         f"incidents report --sample {SAMPLE} --kind loss --mass-lost 100µg --description … "
         "--at 2025-05-08T00:00:00Z"
@@ -129,13 +134,7 @@ def test_a_frozen_sample_names_its_resolution_at_the_refused_time(tmp_path: Path
     """A return --at 2025-06-01 of a sample an open incident freezes names the resolution
     with that --at; typed as named, the return is then released at that time."""
     env = _round(tmp_path)
-    out = _ok(
-        env,
-        PI,
-        f"loans receive L-OU --seal-intact --condition pristine --weighed {SAMPLE}=19.9mg "
-        "--at 2025-05-08",
-    )
-    _ok(env, PI, _hinted(" ".join(out.split())).replace("…", "'stuck to the vial'"))
+    _ok(env, PI, _received_short(env).replace("…", "'stuck to the vial'"))
     release = "loans return L-OU --container box --seal SL-R --at 2025-06-01"
     code, _out, err = _run(env, CURATOR, release)
     assert code == 1

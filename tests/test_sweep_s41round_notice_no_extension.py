@@ -6,52 +6,38 @@ once of once); a notice with one left (Osaka) still offers it; a notice printed 
 keeps its words and verifies byte for byte."""
 
 import email
-import io
-import json
 import shutil
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from sampleloans import db, reports
 from sampleloans.cli import app
-from sampleloans.ledger.envelope import Context
 from sampleloans.readmodels.report import NO_EXTENSION_LEFT_LAYOUT, REPORT_LAYOUT
-from sampleloans.services.reporting import build_report, make_request
-from tests.conftest import COMPLIANCE, CURATOR, demo_env
+from tests.conftest import COMPLIANCE, CURATOR
+from tests.notice_steps import (
+    NOTICE_NOW,
+    notice_env,
+    overdue_notice,
+    printed_notice,
+    verified_in_layout,
+)
 
-NOW = "2026-11-29T10:00:00Z"  # UoC's extended loan (due 2026-10-25) and Osaka's are past due
+NOW = NOTICE_NOW  # UoC's extended loan (due 2026-10-25) and Osaka's are past due
 RETURN_ALONE = "return the samples: the agreement terms below allow no further extension"
 EACH_USED = "each has used every extension the agreement terms quoted in this notice allow"
 OFFERED = "or request an extension"
 
 
-def _words(pdf: Path) -> str:
-    """A PDF's text, every run of whitespace one space."""
-    return " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo, read by the compliance officer once UoC's extended loan fell due."""
-    return {**demo_env(tmp_path_factory, COMPLIANCE), "SAMPLELOANS_NOW": NOW, "COLUMNS": "120"}
-
-
-def _notice(env: dict[str, str], institution: str, out: Path) -> str:
-    """An institution's overdue notice printed through the CLI, as text."""
-    args = ["report", "overdue", "--institution", institution, "--out", str(out)]
-    done = CliRunner().invoke(app, args, env=env)
-    assert done.exit_code == 0, done.stdout + done.stderr
-    return _words(out)
+    return notice_env(tmp_path_factory)
 
 
 def test_no_extension_left_asks_for_the_return_alone(env: dict[str, str], tmp_path: Path) -> None:
     """UoC's loan has used 1 of 1 extension: the notice asks for the return, not an extension."""
-    text = _notice(env, "UoC", tmp_path / "uoc.pdf")
+    text = printed_notice(env, "UoC", tmp_path / "uoc.pdf")
     assert "L-2025-UoC has used 1 of 1 extension" in text
     assert RETURN_ALONE in text and EACH_USED in text, text
     assert OFFERED not in text, text
@@ -68,7 +54,7 @@ def test_the_extension_the_old_words_offered_is_refused(env: dict[str, str]) -> 
 
 def test_an_extension_left_is_still_offered(env: dict[str, str], tmp_path: Path) -> None:
     """Osaka's loan has used 0 of 1: its notice still offers the extension."""
-    text = _notice(env, "Osaka", tmp_path / "osaka.pdf")
+    text = printed_notice(env, "Osaka", tmp_path / "osaka.pdf")
     assert "L-2025-Osaka has used 0 of 1 extension" in text
     assert OFFERED in text and RETURN_ALONE not in text and EACH_USED not in text
 
@@ -101,21 +87,8 @@ def test_a_layout_18_notice_keeps_its_words_and_verifies(
 ) -> None:
     """A notice rendered in layout 18 offers the extension as it did, and `verify-document`
     re-renders it so, byte for byte."""
-    context = Context(actor=COMPLIANCE, os_user="tester", now=datetime.fromisoformat(NOW))
-    engine = db.open_engine(db.url_for_path(Path(env["SAMPLELOANS_DB"])))
-    try:
-        with db.transaction(engine, write=False) as session:
-            request = make_request("overdue", institution="UoC")
-            report = build_report(session, context, request, generated_at=context.now)
-    finally:
-        engine.dispose()
+    report = overdue_notice(env, "UoC", COMPLIANCE, NOW)
     assert REPORT_LAYOUT >= NO_EXTENSION_LEFT_LAYOUT
     old = tmp_path / "notice-18.pdf"
-    old.write_bytes(reports.render(replace(report, layout=NO_EXTENSION_LEFT_LAYOUT - 1)))
-    meta = PdfReader(io.BytesIO(old.read_bytes())).metadata
-    assert meta is not None
-    assert json.loads(str(meta["/Keywords"]))["v"] == NO_EXTENSION_LEFT_LAYOUT - 1
-    assert OFFERED in _words(old) and RETURN_ALONE not in _words(old)
-    done = CliRunner().invoke(app, ["verify-document", str(old)], env=env)
-    assert done.exit_code == 0, done.stdout + done.stderr
-    assert "byte-identical to a fresh rendering" in done.stdout
+    text = verified_in_layout(env, report, NO_EXTENSION_LEFT_LAYOUT - 1, old)
+    assert OFFERED in text and RETURN_ALONE not in text
