@@ -144,3 +144,32 @@ def test_a_frozen_sample_names_its_resolution_at_the_refused_time(tmp_path: Path
     ), err
     _ok(env, CURATOR, hint.replace("…", "'loss confirmed'"))
     assert "released for return" in _ok(env, CURATOR, release)
+
+
+def test_a_frozen_sample_in_the_vault_names_its_resolution_at_the_request_time(
+    tmp_path: Path,
+) -> None:
+    """A request --at 2025-06-01 of a vault sample an incident froze names the resolution
+    with that --at; typed as named, the request is then taken."""
+    env = _round(tmp_path)
+    other = "CE5C0300YJFM00307"
+    _ok(
+        env,
+        CURATOR,
+        f"samples register {other} --mission CE-5 --mass 20mg --origin scoop "
+        "--material regolith --form powder --purpose research --location 'N2 cabinet C' "
+        "--at 2025-04-02",
+    )
+    _ok(
+        env,
+        CURATOR,
+        f"incidents report --sample {other} --kind damage --description 'vial cracked' "
+        "--at 2025-05-10",
+    )
+    request = f"loans request L-OU-2 --agreement AG-OU --pi {PI} --sample {other} --at 2025-06-01"
+    code, _out, err = _run(env, CURATOR, request)
+    assert code == 1, err
+    hint = _hinted(err)
+    assert hint.endswith("--resolution … --at 2025-06-01T00:00:00Z"), err
+    _ok(env, CURATOR, hint.replace("…", "'vial replaced'"))
+    assert "requested" in _ok(env, CURATOR, request)

@@ -296,7 +296,7 @@ def request_loan(
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
-        _lendable(session, get_sample(session, code))
+        _lendable(session, get_sample(session, code), occurred_at)
         _not_on_another_request(session, code)
     event = ev.LoanRequested(
         number=number,
@@ -401,14 +401,15 @@ def _not_on_another_request(session: Session, code: str) -> None:
         )
 
 
-def _lendable(session: Session, sample: Sample) -> None:
-    """Refuse storage-class material, frozen samples and samples already out."""
+def _lendable(session: Session, sample: Sample, at: datetime | None = None) -> None:
+    """Refuse storage-class material, frozen samples (naming the resolution, dated `at` when the
+    request or issue is) and samples already out."""
     if sample.purpose_class in NEVER_LENT:
         raise RuleViolation(
             f"sample {sample.code} is {sample.purpose_class} storage material, which is never lent"
         )
     if sample.frozen:
-        raise Conflict(frozen_words(session, sample.code))
+        raise Conflict(frozen_words(session, sample.code, at=at))
     if sample.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
@@ -518,7 +519,7 @@ def issue_loan(
     items = items_of(session, number)
     samples = [get_sample(session, item.sample_code) for item in items]
     for sample in samples:
-        _lendable(session, sample)
+        _lendable(session, sample, occurred_at)
     new_ug = sum(sample.vault_ug for sample in samples)
     already_ug = _issued_under(session, number, deal.number)
     if already_ug + new_ug > deal.max_total_mass_ug:
