@@ -564,7 +564,7 @@ def test_accept_return_with_a_shortfall_is_refused(
         1,
         f"sample {S1} weighs 19.000 mg but 20.000 mg is accountable; record the missing "
         f"1.000 mg as a loss first ('incidents report --sample {S1} --kind loss "
-        "--mass-lost … --description …')",
+        "--mass-lost 1.000mg --description …')",
     )
     refused(
         runner,

@@ -55,7 +55,7 @@ def test_skipped_mass_decrement_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_double_loan_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """(b) `_lendable` lets samples already on loan (or frozen, or never-lent) through."""
-    monkeypatch.setattr(loans, "_lendable", lambda session, sample: None)
+    monkeypatch.setattr(loans, "_lendable", lambda session, sample, at=None: None)
     message = expect_caught()
     # A request (or an issue) for a sample on loan, frozen or never lent went through.
     assert "model expected a refusal" in message

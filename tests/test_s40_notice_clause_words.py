@@ -4,49 +4,45 @@ nothing. Report layout 18 words it "under the extension clause of the agreement 
 this notice", true wherever the terms stand; a notice printed in layout 17 keeps its words, so
 it still verifies byte for byte."""
 
-import io
-import json
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
-from typer.testing import CliRunner
 
-from sampleloans import db, reports
-from sampleloans.cli import app
-from sampleloans.ledger.envelope import Context
 from sampleloans.readmodels.report import (
     EXTENSION_CLAUSE_LAYOUT,
     REPORT_LAYOUT,
     OverdueBody,
     Reworded,
 )
-from sampleloans.services.reporting import build_report, make_request
-from tests.conftest import COMPLIANCE, demo_env
+from tests.conftest import COMPLIANCE
+from tests.notice_steps import (
+    NOTICE_NOW,
+    notice_env,
+    overdue_notice,
+    pdf_words,
+    printed_notice,
+    verified_in_layout,
+)
 
 NEW = "under the extension clause of the agreement terms quoted in this notice"
 OLD = "under the agreement's extension clause below"
-NOW = "2026-11-29T10:00:00Z"
-
-
-def _words(pdf: Path) -> str:
-    """A PDF's text, every run of whitespace one space."""
-    return " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())
+NOW = NOTICE_NOW
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The demo, read by the compliance officer after Osaka's loan fell due."""
-    return {**demo_env(tmp_path_factory, COMPLIANCE), "SAMPLELOANS_NOW": NOW}
+    return notice_env(tmp_path_factory)
 
 
 def _notice(env: dict[str, str], out: Path, *extra: str) -> None:
     """Print Osaka's overdue notice to `out` through the CLI."""
-    args = ["report", "overdue", "--institution", "Osaka", "--out", str(out), *extra]
-    done = CliRunner().invoke(app, args, env=env)
-    assert done.exit_code == 0, done.stdout + done.stderr
+    printed_notice(env, "Osaka", out, *extra)
+
+
+def _words(pdf: Path) -> str:
+    """A PDF's text, every run of whitespace one space."""
+    return pdf_words(pdf)
 
 
 def test_the_notice_points_at_the_terms_it_quotes_above(
@@ -67,23 +63,9 @@ def test_a_layout_17_notice_keeps_its_words_and_verifies(
 ) -> None:
     """Service level: the action is `Reworded`; a notice rendered in layout 17 says "below"
     as it did, and `verify-document` re-renders it so, byte for byte."""
-    context = Context(actor=COMPLIANCE, os_user="tester", now=datetime.fromisoformat(NOW))
-    engine = db.open_engine(db.url_for_path(Path(env["SAMPLELOANS_DB"])))
-    try:
-        with db.transaction(engine, write=False) as session:
-            request = make_request("overdue", institution="Osaka")
-            report = build_report(session, context, request, generated_at=context.now)
-    finally:
-        engine.dispose()
+    report = overdue_notice(env, "Osaka", COMPLIANCE, NOW)
     assert isinstance(report.body, OverdueBody)
     action = report.body.actions[0]
     assert isinstance(action, Reworded) and action.since == EXTENSION_CLAUSE_LAYOUT
-    old = tmp_path / "notice-17.pdf"
-    old.write_bytes(reports.render(replace(report, layout=EXTENSION_CLAUSE_LAYOUT - 1)))
-    meta = PdfReader(io.BytesIO(old.read_bytes())).metadata
-    assert meta is not None
-    assert json.loads(str(meta["/Keywords"]))["v"] == EXTENSION_CLAUSE_LAYOUT - 1
-    assert OLD in _words(old) and NEW not in _words(old)
-    done = CliRunner().invoke(app, ["verify-document", str(old)], env=env)
-    assert done.exit_code == 0, done.stdout + done.stderr
-    assert "byte-identical to a fresh rendering" in done.stdout
+    text = verified_in_layout(env, report, EXTENSION_CLAUSE_LAYOUT - 1, tmp_path / "notice-17.pdf")
+    assert OLD in text and NEW not in text

@@ -15,6 +15,7 @@ from sampleloans.commands.common import (
     errors_to_exit_codes,
     lock_timeout_ms,
     on_server,
+    parse_at,
     writing,
 )
 
@@ -59,6 +60,15 @@ def import_file(
     file: Annotated[
         Path, typer.Argument(metavar="FILE", help="A catalogue .csv or a history .jsonl file.")
     ],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="DATETIME",
+            help="When a catalogue's samples were registered (ISO 8601, UTC if no offset); "
+            "default now. A history's lines carry their own occurred_at.",
+        ),
+    ] = None,
 ) -> None:
     """Import a sample catalogue or a history, all or nothing.
 
@@ -70,10 +80,13 @@ def import_file(
     ledger, rebuilds that ledger from it, as 'restore --events' does: the same events and
     hashes, so the same head (a bag's folder: 'restore --bag' rebuilds from it).
 
+    --at dates a catalogue's registrations, so loans of its samples can be entered --at a
+    later date (e.g. a 2025 round entered in 2026).
+
     \b
-    Example: sampleloans --as curator@naoc.example import catalogue.csv
+    Example: sampleloans --as curator@naoc.example import catalogue.csv --at 2025-04-01
     """
-    if _rebuilt_from_export(ctx, file):
+    if _rebuilt_from_export(ctx, file, at):
         return
     from sampleloans.errors import StorageError
     from sampleloans.fileio import check_input, open_text_input
@@ -108,7 +121,14 @@ def import_file(
             size = file.stat().st_size
             bounded = bounded_lines(handle, file.name)  # a 1 GB line is refused, not read
             with handle, _lines(bounded, size, show=sys.stderr.isatty()) as lines:
-                result = import_records(session, service_ctx, lines, fmt=fmt, source=file.name)
+                result = import_records(
+                    session,
+                    service_ctx,
+                    lines,
+                    fmt=fmt,
+                    source=file.name,
+                    occurred_at=parse_at(at),
+                )
         except BulkRejected as rejected:
             raise _naming_the_file(rejected, file.name) from None
         except OSError as exc:  # a read error midway (a failing disk, a vanished mount)
@@ -121,11 +141,11 @@ def import_file(
     console().print(f"Imported {what} from {file} in one transaction.", markup=False)
 
 
-def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
+def _rebuilt_from_export(ctx: typer.Context, file: Path, at: str | None) -> bool:
     """Rebuild a new ledger from an events export (`restore --events`, verified), when --db
     names none yet: a SQLite file that does not exist, or a PostgreSQL database with no ledger;
     False, doing nothing, for anything else (a history, a catalogue, an existing ledger), which
-    `import` itself reads or refuses."""
+    `import` itself reads or refuses. Its events keep their own times: `--at` is refused."""
     from sampleloans.services.bag import is_bag
     from sampleloans.services.events_file import is_events_export
     from sampleloans.services.ledgerfile import holds_no_ledger
@@ -137,6 +157,13 @@ def _rebuilt_from_export(ctx: typer.Context, file: Path) -> bool:
         if not holds_no_ledger(db_url(ctx), lock_timeout_ms=lock_timeout_ms()):
             return False  # a bag: refused once the role is checked (`import_file`)
         _refuse_a_bag(file)  # no ledger, no role to check first
+        if at is not None:
+            from sampleloans.errors import InvalidInput
+
+            raise InvalidInput(
+                "--at: an events export keeps the time of each of its events; give --at with a "
+                "catalogue (.csv) only"
+            )
     from sampleloans.commands.maintenance import note_bag_checkpoints_left, restored_from
     from sampleloans.services.maintenance import IMPORT_EVENTS_ACTION
 

@@ -320,13 +320,18 @@ def receive(
         differing = weighing_discrepancies(session, envelope.seq)
     seal_text = "seal intact" if seal_intact else "SEAL BROKEN"
     _say(f"Loan {number} received by the borrower, {seal_text} (event {envelope.seq}).")
+    # a receipt entered --at a time: the loss it suggests is dated then too (recorded now, it
+    # would come after every later event of the sample typed --at a time before now)
+    when = envelope.occurred_at if at is not None else None
     for discrepancy in differing:
-        _say(_receipt_discrepancy(number, discrepancy))
+        _say(_receipt_discrepancy(number, discrepancy, when))
 
 
-def _receipt_discrepancy(number: str, d: "DiscrepancyView") -> str:
+def _receipt_discrepancy(number: str, d: "DiscrepancyView", at: datetime | None = None) -> str:
     """A sample weighed on arrival other than issued: the ledger still counts what was
-    issued as held (a return must account for it), so a shortfall is reported as a loss."""
+    issued as held (a return must account for it), so a shortfall is reported as a loss,
+    dated `at` when the receipt was."""
+    from sampleloans.dates import to_iso
     from sampleloans.units import format_mass, typed_mass
 
     weighed = f"{d.sample} weighed {format_mass(d.weighed_ug)}"
@@ -342,7 +347,7 @@ def _receipt_discrepancy(number: str, d: "DiscrepancyView") -> str:
     return (
         f"{weighed}, {missing} less than {issued}: {still}; if it is lost, report it "
         f"('incidents report --sample {d.sample} --kind loss --mass-lost {typed} "
-        "--description …')."
+        f"--description …{f' --at {to_iso(at)}' if at is not None else ''}')."
     )
 
 

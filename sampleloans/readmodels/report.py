@@ -142,7 +142,7 @@ def mass_in(value: Mass, layout: int) -> int:
     return value.in_layout(layout) if isinstance(value, ByLayout) else value
 
 
-def reworded(text: str, earlier: str, since: int) -> Words:
+def reworded(text: str, earlier: Words, since: int) -> Words:
     """`text`, kept a plain string when the layouts before `since` said the same."""
     return text if text == earlier else Reworded(text, earlier, since)
 
@@ -394,6 +394,9 @@ class OverdueBody:
     lines: tuple[OverdueLine, ...]
     actions: tuple[Words, ...]
     recalls: tuple[Recall, ...] = ()  # from layout 9 on: of the loans past due
+    # what the "Respond by" line asks (from layout 19 on, LAYOUT_FIELDS: before, the renderer's
+    # words, an extension asked for even where none is left)
+    respond: Words = ""
 
 
 WITHDRAWN = "withdrawn"
@@ -534,8 +537,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # 18 = the overdue notice asks for an extension "under the extension clause of the agreement
 # terms quoted in this notice" (before: "… clause below", while the notice quotes the terms
 # above its actions; the action is `Reworded`, `EXTENSION_CLAUSE_LAYOUT`).
-REPORT_LAYOUT = 18
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+# 19 = an overdue notice whose every loan past due has used each extension its agreement allows
+# asks for the return alone (before: "or request an extension", which `loans extend` refuses);
+# the action is `Reworded` and the "Respond by" words `OverdueBody.respond`,
+# `NO_EXTENSION_LEFT_LAYOUT`).
+REPORT_LAYOUT = 19
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -581,6 +588,9 @@ whenever an open incident froze the sample, even one back in the vault or on ano
 EXTENSION_CLAUSE_LAYOUT = 18
 """The first layout whose overdue notice points at the agreement terms it quotes wherever they
 stand (1–17: "the agreement's extension clause below", though the notice prints them above)."""
+NO_EXTENSION_LEFT_LAYOUT = 19
+"""The first layout whose overdue notice asks only for the return when every loan past due has
+used each extension its agreement allows (1–18: "or request an extension" all the same)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16
@@ -596,6 +606,7 @@ LAYOUT_FIELDS: dict[tuple[type, str], int] = {
     (ItemRow, "frozen"): SPLIT_APART_LAYOUT,
     (ReturnLine, "from_split_ug"): SPLIT_APART_LAYOUT,
     (CustodyBody, "recalls"): RECALLED_LAYOUT,
+    (OverdueBody, "respond"): NO_EXTENSION_LEFT_LAYOUT,
     (ReturnBody, "recalls"): RECALLED_LAYOUT,
     (InventoryBody, "recalls"): RECALLED_LAYOUT,
     (OverdueBody, "recalls"): RECALLED_LAYOUT,

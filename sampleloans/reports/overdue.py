@@ -3,6 +3,7 @@
 from typing import Any
 
 from sampleloans.readmodels.report import (
+    NO_EXTENSION_LEFT_LAYOUT,
     RECALLED_LAYOUT,
     RESPOND_WITHIN_DAYS,
     OverdueBody,
@@ -53,11 +54,13 @@ def _addressees_section(body: OverdueBody, page_layout: int) -> list[Any]:
     marked: list[int] = []
     if body.lines:
         marked.append(len(to))
+        ask = "return the samples, or request an extension under the agreement terms below"
+        if page_layout >= NO_EXTENSION_LEFT_LAYOUT:  # the notice's own words, from layout 19 on
+            ask = words_in(body.respond, page_layout)
         to.append(
             (
                 "Respond by",
-                f"{day(body.respond_by)} ({RESPOND_WITHIN_DAYS} days after this notice): return "
-                "the samples, or request an extension under the agreement terms below",
+                f"{day(body.respond_by)} ({RESPOND_WITHIN_DAYS} days after this notice): {ask}",
             )
         )
     return layout.section("To", [layout.key_values(to, marked=marked)])

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from sampleloans import db
-from sampleloans.dates import parse_datetime
+from sampleloans.dates import parse_datetime, refuse_future
 from sampleloans.errors import InvalidInput, PermissionDenied, SampleLoansError
 from sampleloans.fields import key_of_field, rename_field
 from sampleloans.gcpause import gc_paused
@@ -502,13 +502,19 @@ def _repr(value: Any, limit: int = 120) -> str:
 # --- the catalogue ------------------------------------------------------------------------------
 
 
-def _register_row(session: Session, ctx: Context, row: Row | SampleLoansError) -> Envelope:
-    """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv;
-    a refused value is named by its column, as the file's header spells it."""
+def _register_row(
+    session: Session,
+    ctx: Context,
+    row: Row | SampleLoansError,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """One catalogue row through `register_sample`, exactly as `init` reads data/samples.csv,
+    registered at `occurred_at` (`import --at`; default now); a refused value is named by its
+    column, as the file's header spells it."""
     if isinstance(row, SampleLoansError):
         raise row
     try:
-        return _register(session, ctx, row)
+        return _register(session, ctx, row, occurred_at)
     except SampleLoansError as refused:
         raise _named_as_in_file(refused, KNOWN_COLUMNS) from None
 
@@ -548,7 +554,9 @@ def _check_field_names(text: str) -> None:
             )
 
 
-def _register(session: Session, ctx: Context, row: Row) -> Envelope:
+def _register(
+    session: Session, ctx: Context, row: Row, occurred_at: datetime | None = None
+) -> Envelope:
     """`register_sample` with a catalogue row's columns as its arguments; the row's provenance
     is checked after what the ledger records, so a row's first refusal is the one that matters
     to its sample (the whole import is refused either way)."""
@@ -567,6 +575,7 @@ def _register(session: Session, ctx: Context, row: Row) -> Envelope:
         depth_top_mm=_depth_mm(row, "depth_top_cm"),
         depth_bottom_mm=_depth_mm(row, "depth_bottom_cm"),
         record=row.get("record") or "illustrative",
+        occurred_at=occurred_at,
     )
     _check_provenance(row)
     return envelope
@@ -885,16 +894,26 @@ def import_records(
     source: str = "input",
     progress: Callable[[int], None] | None = None,
     batch: int = 1000,
+    occurred_at: datetime | None = None,
 ) -> BulkResult:
     """Import every record of a catalogue or history; raise BulkRejected if any is refused.
 
     The caller owns the transaction: on BulkRejected (or any error) it must roll back, which
     leaves the database exactly as it was. The lines are read once, `batch` records at a time.
+    `occurred_at` dates a catalogue's registrations (`import --at`); a history's lines carry
+    their own `occurred_at`, so it is refused with one.
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     require_importer(session, ctx)
-    records, handle = _reader(lines, fmt, source)
+    if occurred_at is not None and fmt != "csv":
+        raise InvalidInput(
+            "--at: a history's lines carry their own occurred_at; --at dates the samples of a "
+            "catalogue (.csv) only: give the time in each line instead"
+        )
+    if occurred_at is not None:  # one refusal of the option, not one per line of the file
+        refuse_future("--at", occurred_at, ctx.now, "events can only be recorded for the past")
+    records, handle = _reader(lines, fmt, source, occurred_at)
     result = BulkResult(format=fmt)
     with db.import_cache(session.connection()), gc_paused(), batch_unit(session) as unit:
         while chunk := list(islice(records, batch)):
@@ -929,10 +948,14 @@ Records = list[tuple[int, Any]]
 Handle = Callable[[Any, Context, Any], Envelope]
 
 
-def _reader(lines: Iterable[str], fmt: str, source: str) -> tuple[Iterator[tuple[int, Any]], Any]:
-    """The records of a file and the function that imports one record."""
+def _reader(
+    lines: Iterable[str], fmt: str, source: str, occurred_at: datetime | None = None
+) -> tuple[Iterator[tuple[int, Any]], Any]:
+    """The records of a file and the function that imports one record (a catalogue's row
+    registered at `occurred_at`)."""
     if fmt == "csv":
-        return _csv_records(lines, source), _register_row
+        register = functools.partial(_register_row, occurred_at=occurred_at)
+        return _csv_records(lines, source), register
     return _jsonl_records(lines, source), _history_record
 
 
@@ -994,7 +1017,7 @@ def _try_batch(
     # the chain head, read (and the ledger checked, `ledger/guard.py`) before any record: a
     # ledger changed by hand refuses the whole import, not each line
     head, totals = unit.link(), dict(unit.mission_root_ug)
-    if handle is _register_row:  # one query for the batch's codes, not one per record
+    if getattr(handle, "func", None) is _register_row:  # one query for the batch's codes
         codes = (row.get("code") for _line, row in records if not isinstance(row, Exception))
         unit.prefetch(Sample, (code.strip() for code in codes if isinstance(code, str)))
     else:  # the loans and samples the lines name: one query per table, not a read per line

@@ -10,6 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans import db
+from sampleloans.dates import to_iso
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -383,14 +384,23 @@ def require_active(person: Person, field: str) -> Person:
     return person
 
 
-def resolve_incident_hint(seq: int) -> str:
-    """The command that resolves incident `seq`, as a user types it."""
-    return f"resolve it first ('incidents resolve {seq} --resolution …')"
+def resolve_incident_hint(seq: int, at: datetime | None = None) -> str:
+    """The command that resolves incident `seq`, as a user types it; dated `at` when the act
+    it stands in the way of is (resolved now, it would come after that act's time)."""
+    return f"resolve it first ('incidents resolve {seq} --resolution …{_at_option(at)}')"
 
 
-def frozen_words(session: Session, code: str, *, researcher: bool = False) -> str:
+def _at_option(at: datetime | None) -> str:
+    """` --at TIME` for a suggested command dated as the refused one, or nothing."""
+    return f" --at {to_iso(at)}" if at is not None else ""
+
+
+def frozen_words(
+    session: Session, code: str, *, researcher: bool = False, at: datetime | None = None
+) -> str:
     """Why sample `code` is frozen and how to release it: its open incident, by number (to a
-    researcher, who may not resolve one, that a curator resolves it)."""
+    researcher, who may not resolve one, that a curator resolves it), resolved `at` the time
+    of the refused act when it was given one."""
     with session.no_autoflush:  # an import's batch is not flushed to answer a refusal
         incident = session.exec(
             select(Incident)
@@ -402,10 +412,10 @@ def frozen_words(session: Session, code: str, *, researcher: bool = False) -> st
     if researcher:
         return (
             f"sample {code} is frozen by open incident {incident.seq} until a curator resolves "
-            f"it ('incidents resolve {incident.seq} --resolution …')"
+            f"it ('incidents resolve {incident.seq} --resolution …{_at_option(at)}')"
         )
     return f"sample {code} is frozen by open incident {incident.seq}; " + resolve_incident_hint(
-        incident.seq
+        incident.seq, at
     )
 
 

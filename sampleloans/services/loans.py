@@ -98,6 +98,7 @@ from sampleloans.units import (
     parse_period,
     period_delta,
     period_longer,
+    typed_mass,
 )
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
@@ -295,7 +296,7 @@ def request_loan(
     if not codes:
         raise InvalidInput("samples: name at least one sample code")
     for code in codes:
-        _lendable(session, get_sample(session, code))
+        _lendable(session, get_sample(session, code), occurred_at)
         _not_on_another_request(session, code)
     event = ev.LoanRequested(
         number=number,
@@ -400,14 +401,15 @@ def _not_on_another_request(session: Session, code: str) -> None:
         )
 
 
-def _lendable(session: Session, sample: Sample) -> None:
-    """Refuse storage-class material, frozen samples and samples already out."""
+def _lendable(session: Session, sample: Sample, at: datetime | None = None) -> None:
+    """Refuse storage-class material, frozen samples (naming the resolution, dated `at` when the
+    request or issue is) and samples already out."""
     if sample.purpose_class in NEVER_LENT:
         raise RuleViolation(
             f"sample {sample.code} is {sample.purpose_class} storage material, which is never lent"
         )
     if sample.frozen:
-        raise Conflict(frozen_words(session, sample.code))
+        raise Conflict(frozen_words(session, sample.code, at=at))
     if sample.custody_state != CustodyState.VAULT:
         raise Conflict(f"sample {sample.code} is {where_sample_is(sample)}; it is not available")
     if sample.vault_ug <= 0:
@@ -517,7 +519,7 @@ def issue_loan(
     items = items_of(session, number)
     samples = [get_sample(session, item.sample_code) for item in items]
     for sample in samples:
-        _lendable(session, sample)
+        _lendable(session, sample, occurred_at)
     new_ug = sum(sample.vault_ug for sample in samples)
     already_ug = _issued_under(session, number, deal.number)
     if already_ug + new_ug > deal.max_total_mass_ug:
@@ -931,7 +933,7 @@ def _held_item(
         message = f"sample {code} of loan {number} is {state_words(item.state)}, not held"
         raise _item_refusal(session, code, message, at)
     if get_sample(session, code).frozen:
-        frozen = frozen_words(session, code, researcher=_by_researcher(session, ctx))
+        frozen = frozen_words(session, code, researcher=_by_researcher(session, ctx), at=at)
         raise _item_refusal(session, code, frozen, at)
     return item
 
@@ -1084,7 +1086,7 @@ def accept_return(
         )
     weighed = _weighed_list(session, number, codes, weighed_ug)
     for code in codes:
-        _exact_return(session, number, code, weighed_ug[code])
+        _exact_return(session, number, code, weighed_ug[code], occurred_at)
     event = ev.LoanReceived(
         number=number,
         shipment_seq=shipment.seq,
@@ -1099,15 +1101,22 @@ def accept_return(
     return _loan_result(session, envelope, number, codes)
 
 
-def _exact_return(session: Session, number: str, code: str, weighed_ug: int) -> None:
-    """A returned sample must weigh what the ledger says is still accountable."""
+def _exact_return(
+    session: Session, number: str, code: str, weighed_ug: int, at: datetime | None = None
+) -> None:
+    """A returned sample must weigh what the ledger says is still accountable; a shortfall
+    names the loss report to record first, with the missing mass and, for a return accepted
+    `--at` a time, that time (a loss recorded now would come after the return it precedes)."""
     item = get_row(session, LoanItem, (number, code))
     assert item is not None
     if weighed_ug < item.held_ug:
+        missing = item.held_ug - weighed_ug
+        when = f" --at {to_iso(at)}" if at is not None else ""
         raise RuleViolation(
             f"sample {code} weighs {format_mass(weighed_ug)} but {format_mass(item.held_ug)} is "
-            f"accountable; record the missing {format_mass(item.held_ug - weighed_ug)} as a loss "
-            f"first ('incidents report --sample {code} --kind loss --mass-lost … --description …')"
+            f"accountable; record the missing {format_mass(missing)} as a loss first "
+            f"('incidents report --sample {code} --kind loss --mass-lost {typed_mass(missing)} "
+            f"--description …{when}')"
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
@@ -1324,7 +1333,7 @@ def settle_loan(
     if open_incident is not None:
         raise Conflict(
             f"incident {open_incident.seq} on {open_incident.sample_code} is open; "
-            + resolve_incident_hint(open_incident.seq)
+            + resolve_incident_hint(open_incident.seq, occurred_at)
         )
     event = ev.LoanSettled(number=number, obligations=require_text(obligations, "obligations"))
     return append(session, ctx, event, occurred_at=occurred_at)

@@ -233,7 +233,8 @@ def split_sample(
     # a refusal of a split dated before the sample's last event names the time (`state_refusal`)
     record, last_at = f"sample {parent}", sample.last_event_at
     if sample.frozen:
-        raise state_refusal(frozen_words(session, parent), record, last_at, occurred_at)
+        frozen = frozen_words(session, parent, at=occurred_at)
+        raise state_refusal(frozen, record, last_at, occurred_at)
     if sample.custody_state != CustodyState.VAULT:
         out = sample.loan_number and sample.custody_state not in USED_UP
         then = "record its return before splitting" if out else "nothing of it is in the vault"

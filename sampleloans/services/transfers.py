@@ -71,7 +71,7 @@ def _require_transferable(session: Session, sample: Sample, at: datetime | None)
         )
     record, last_at = f"sample {sample.code}", sample.last_event_at
     if sample.frozen:
-        frozen = frozen_words(session, sample.code)
+        frozen = frozen_words(session, sample.code, at=at)
         raise state_refusal(frozen, record, last_at, at, otherwise=RuleViolation)
     if sample.custody_state != CustodyState.VAULT:
         where = f"sample {sample.code} is {where_sample_is(sample)}; not in the vault"

@@ -16,6 +16,7 @@ from sampleloans.models import (
 )
 from sampleloans.readmodels.report import (
     EXTENSION_CLAUSE_LAYOUT,
+    NO_EXTENSION_LEFT_LAYOUT,
     RESPOND_WITHIN_DAYS,
     WORDED_LAYOUT,
     OverdueBody,
@@ -37,14 +38,16 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
     short = get_institution(session, request.institution or "").short_name
     lines, late_loans = _late_lines(session, short, now)
     respond_by = now + timedelta(days=RESPOND_WITHIN_DAYS)
+    extension_left = _extension_left(session, lines, late_loans)
     body = OverdueBody(
         institution=institution_party(session, "Institution", short),
         addressees=tuple(_addressees(session, late_loans)),
         respond_by=respond_by,
         clauses=tuple(_clauses(session, late_loans)),
         lines=tuple(lines),
-        actions=tuple(_actions(lines, respond_by.date().isoformat())),
+        actions=tuple(_actions(lines, respond_by.date().isoformat(), extension_left)),
         recalls=recalls_of(session, [loan.number for loan in late_loans]),
+        respond=_respond(extension_left) if lines else "",
     )
     return body, f"institution {short}"
 
@@ -91,11 +94,46 @@ def _late_lines(
     return lines, late_loans
 
 
-def _actions(lines: list[OverdueLine], by: str) -> list[Words]:
-    """What the institution must do by the date `by` (ISO): return, attest, or nothing."""
+def _extension_left(session: Session, lines: list[OverdueLine], loans: list[Loan]) -> bool:
+    """Whether a loan whose return is past due may still be extended under its agreement (the
+    number of extensions it allows; `loans extend` refuses one more)."""
+    late = {line.loan for line in lines if line.what == "return"}
+    for loan in loans:
+        agreement = session.get(Agreement, loan.agreement)
+        if loan.number in late and (
+            agreement is None or loan.extensions_granted < agreement.max_extensions
+        ):
+            return True
+    return False
+
+
+def _respond(extension_left: bool) -> Words:
+    """What the "Respond by" line asks: the return, or an extension where one is left."""
+    ask = "return the samples, or request an extension under the agreement terms below"
+    if extension_left:
+        return ask
+    return reworded(
+        "return the samples: the agreement terms below allow no further extension",
+        ask,
+        NO_EXTENSION_LEFT_LAYOUT,
+    )
+
+
+def _actions(lines: list[OverdueLine], by: str, extension_left: bool = True) -> list[Words]:
+    """What the institution must do by the date `by` (ISO): return, attest, or nothing; the
+    return without an extension to ask for when no loan past due has one left."""
     actions: list[Words] = []
     if any(line.what == "return" for line in lines):
-        actions.append(_return_action(by))
+        asked = _return_action(by)
+        if not extension_left:
+            asked = reworded(
+                f"By {by}, return the samples of every loan past due to the curator in a sealed "
+                "container: each has used every extension the agreement terms quoted in this "
+                "notice allow; do not use the samples further until then.",
+                asked,
+                NO_EXTENSION_LEFT_LAYOUT,
+            )
+        actions.append(asked)
     if any(line.what == "inventory" for line in lines):
         actions.append(
             f"By {by}, attest the inventory of every loan listed (what the PI holds, sample by "
