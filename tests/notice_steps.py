@@ -36,9 +36,14 @@ NOTICE_NOW = "2026-11-29T10:00:00Z"
 """A moment when the demo's Osaka loan and its extended UoC loan (due 2026-10-25) are late."""
 
 
-def notice_env(factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A demo ledger read by the compliance officer at `NOTICE_NOW` (a module fixture's)."""
-    return {**demo_env(factory, COMPLIANCE), "SAMPLELOANS_NOW": NOTICE_NOW}
+EXTENDABLE_NOW = "2026-05-10T10:00:00Z"
+"""A moment when the demo's Osaka loan (due 2026-04-25, one extension of up to 6 months unused)
+is late and can still be extended: its notice offers the extension."""
+
+
+def notice_env(factory: pytest.TempPathFactory, now: str = NOTICE_NOW) -> dict[str, str]:
+    """A demo ledger read by the compliance officer at `now` (a module fixture's)."""
+    return {**demo_env(factory, COMPLIANCE), "SAMPLELOANS_NOW": now}
 
 
 def pdf_words(pdf: Path) -> str:

@@ -16,7 +16,7 @@ from sampleloans.readmodels.report import (
 )
 from tests.conftest import COMPLIANCE
 from tests.notice_steps import (
-    NOTICE_NOW,
+    EXTENDABLE_NOW,
     notice_env,
     overdue_notice,
     pdf_words,
@@ -26,13 +26,14 @@ from tests.notice_steps import (
 
 NEW = "under the extension clause of the agreement terms quoted in this notice"
 OLD = "under the agreement's extension clause below"
-NOW = NOTICE_NOW
+NOW = EXTENDABLE_NOW  # Osaka's notice offers the extension only while one would be granted
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The demo, read by the compliance officer after Osaka's loan fell due."""
-    return notice_env(tmp_path_factory)
+    """The demo, read by the compliance officer after Osaka's loan fell due, while it could
+    still be extended."""
+    return notice_env(tmp_path_factory, NOW)
 
 
 def _notice(env: dict[str, str], out: Path, *extra: str) -> None:

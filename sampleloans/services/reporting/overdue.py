@@ -27,6 +27,7 @@ from sampleloans.readmodels.report import (
     reworded,
 )
 from sampleloans.services.common import get_institution
+from sampleloans.services.loans import extension_possible
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
 from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
@@ -38,7 +39,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
     short = get_institution(session, request.institution or "").short_name
     lines, late_loans = _late_lines(session, short, now)
     respond_by = now + timedelta(days=RESPOND_WITHIN_DAYS)
-    extension_left = _extension_left(session, lines, late_loans)
+    extension_left = _extension_left(session, lines, late_loans, now)
     body = OverdueBody(
         institution=institution_party(session, "Institution", short),
         addressees=tuple(_addressees(session, late_loans)),
@@ -94,15 +95,16 @@ def _late_lines(
     return lines, late_loans
 
 
-def _extension_left(session: Session, lines: list[OverdueLine], loans: list[Loan]) -> bool:
-    """Whether a loan whose return is past due may still be extended under its agreement (the
-    number of extensions it allows; `loans extend` refuses one more)."""
+def _extension_left(
+    session: Session, lines: list[OverdueLine], loans: list[Loan], now: datetime
+) -> bool:
+    """Whether a loan whose return is past due could still be extended now, by the rules of
+    `loans extend` (`extension_possible`: extensions left, the agreement in force, a new due
+    date after now and within its term): the notice offers no extension that would be refused."""
     late = {line.loan for line in lines if line.what == "return"}
     for loan in loans:
         agreement = session.get(Agreement, loan.agreement)
-        if loan.number in late and (
-            agreement is None or loan.extensions_granted < agreement.max_extensions
-        ):
+        if loan.number in late and (agreement is None or extension_possible(loan, agreement, now)):
             return True
     return False
 
@@ -128,8 +130,8 @@ def _actions(lines: list[OverdueLine], by: str, extension_left: bool = True) -> 
         if not extension_left:
             asked = reworded(
                 f"By {by}, return the samples of every loan past due to the curator in a sealed "
-                "container: each has used every extension the agreement terms quoted in this "
-                "notice allow; do not use the samples further until then.",
+                "container: none can be extended any further under the agreement terms quoted "
+                "in this notice; do not use the samples further until then.",
                 asked,
                 NO_EXTENSION_LEFT_LAYOUT,
             )
