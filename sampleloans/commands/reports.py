@@ -244,7 +244,8 @@ def overdue(
     Days late are counted at --generated-at.
 
     Addressed to each PI and the institution, with a date to respond by (14 days after
-    --generated-at: return the samples or request an extension) and the agreement terms.
+    --generated-at: return the samples, or request an extension while one would be granted) and
+    the agreement terms.
 
     \b
     Example: sampleloans report overdue --institution Osaka --out notice.pdf

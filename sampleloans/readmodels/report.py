@@ -537,8 +537,8 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # 18 = the overdue notice asks for an extension "under the extension clause of the agreement
 # terms quoted in this notice" (before: "… clause below", while the notice quotes the terms
 # above its actions; the action is `Reworded`, `EXTENSION_CLAUSE_LAYOUT`).
-# 19 = an overdue notice whose every loan past due has used each extension its agreement allows
-# asks for the return alone (before: "or request an extension", which `loans extend` refuses);
+# 19 = an overdue notice none of whose loans past due `loans extend` could still extend asks for
+# the return alone (before: "or request an extension", which `loans extend` refuses);
 # the action is `Reworded` and the "Respond by" words `OverdueBody.respond`,
 # `NO_EXTENSION_LEFT_LAYOUT`).
 REPORT_LAYOUT = 19
@@ -590,7 +590,8 @@ EXTENSION_CLAUSE_LAYOUT = 18
 stand (1–17: "the agreement's extension clause below", though the notice prints them above)."""
 NO_EXTENSION_LEFT_LAYOUT = 19
 """The first layout whose overdue notice asks only for the return when every loan past due has
-used each extension its agreement allows (1–18: "or request an extension" all the same)."""
+no extension `loans extend` would grant (`services.loans.extension_possible`; 1–18: "or request
+an extension" all the same)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16

@@ -123,7 +123,7 @@ def _respond(extension_left: bool) -> Words:
 
 def _actions(lines: list[OverdueLine], by: str, extension_left: bool = True) -> list[Words]:
     """What the institution must do by the date `by` (ISO): return, attest, or nothing; the
-    return without an extension to ask for when no loan past due has one left."""
+    return without an extension to ask for when no loan past due could still be extended."""
     actions: list[Words] = []
     if any(line.what == "return" for line in lines):
         asked = _return_action(by)
