@@ -590,7 +590,7 @@ EXTENSION_CLAUSE_LAYOUT = 18
 stand (1–17: "the agreement's extension clause below", though the notice prints them above)."""
 NO_EXTENSION_LEFT_LAYOUT = 19
 """The first layout whose overdue notice asks only for the return when every loan past due has
-no extension `loans extend` would grant (`services.loans.extension_possible`; 1–18: "or request
+no extension `loans extend` would grant (`services.common.extension_possible`; 1–18: "or request
 an extension" all the same)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""

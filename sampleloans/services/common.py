@@ -38,6 +38,7 @@ from sampleloans.services.lock_reads import (
     twin_answer,
 )
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
+from sampleloans.units import period_delta
 from sampleloans.vocab import (
     AgreementStatus,
     CustodyState,
@@ -427,6 +428,20 @@ def in_force(agreement: Agreement, when: datetime) -> bool:
         and agreement.signed_at <= when
         and (agreement.expires_at is None or when < agreement.expires_at)
     )
+
+
+def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:
+    """Whether `extend_loan` would grant the loan some extension at `when` (what an overdue
+    notice may offer): its agreement in force, an extension left, and a period of at most the
+    longest allowed that makes it due after `when` and within the agreement's term."""
+    if loan.due_at is None or not in_force(deal, when):
+        return False
+    if loan.extensions_granted >= deal.max_extensions:
+        return False
+    latest_due_at = loan.due_at + period_delta(deal.max_extension_period)
+    if deal.expires_at is not None:
+        latest_due_at = min(latest_due_at, deal.expires_at)
+    return latest_due_at > when
 
 
 def get_event(session: Session, seq: int) -> LedgerEvent:

@@ -1177,20 +1177,6 @@ def extend_loan(
     return _loan_result(session, envelope, number, [])
 
 
-def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:
-    """Whether `extend_loan` would grant the loan some extension at `when` (what an overdue
-    notice may offer): its agreement in force, an extension left, and a period of at most the
-    longest allowed that makes it due after `when` and within the agreement's term."""
-    if loan.due_at is None or not in_force(deal, when):
-        return False
-    if loan.extensions_granted >= deal.max_extensions:
-        return False
-    latest_due_at = loan.due_at + period_delta(deal.max_extension_period)
-    if deal.expires_at is not None:
-        latest_due_at = min(latest_due_at, deal.expires_at)
-    return latest_due_at > when
-
-
 def _no_more_extensions(number: str, used: int, deal: Agreement) -> str:
     """Why loan `number` gets no further extension, counted in words."""
     allowed = deal.max_extensions

@@ -26,8 +26,7 @@ from sampleloans.readmodels.report import (
     Words,
     reworded,
 )
-from sampleloans.services.common import get_institution
-from sampleloans.services.loans import extension_possible
+from sampleloans.services.common import extension_possible, get_institution
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
 from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
