@@ -331,7 +331,7 @@ def _receipt_discrepancy(number: str, d: "DiscrepancyView", at: datetime | None 
     """A sample weighed on arrival other than issued: the ledger still counts what was
     issued as held (a return must account for it), so a shortfall is reported as a loss,
     dated `at` when the receipt was."""
-    from sampleloans.dates import to_iso
+    from sampleloans.services.common import at_option
     from sampleloans.units import format_mass, typed_mass
 
     weighed = f"{d.sample} weighed {format_mass(d.weighed_ug)}"
@@ -347,7 +347,7 @@ def _receipt_discrepancy(number: str, d: "DiscrepancyView", at: datetime | None 
     return (
         f"{weighed}, {missing} less than {issued}: {still}; if it is lost, report it "
         f"('incidents report --sample {d.sample} --kind loss --mass-lost {typed} "
-        f"--description …{f' --at {to_iso(at)}' if at is not None else ''}')."
+        f"--description …{at_option(at)}')."
     )
 
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 from sampleloans.readmodels.report import (
-    NO_EXTENSION_LEFT_LAYOUT,
     RECALLED_LAYOUT,
     RESPOND_WITHIN_DAYS,
     OverdueBody,
@@ -54,9 +53,8 @@ def _addressees_section(body: OverdueBody, page_layout: int) -> list[Any]:
     marked: list[int] = []
     if body.lines:
         marked.append(len(to))
-        ask = "return the samples, or request an extension under the agreement terms below"
-        if page_layout >= NO_EXTENSION_LEFT_LAYOUT:  # the notice's own words, from layout 19 on
-            ask = words_in(body.respond, page_layout)
+        # the notice's own words, each layout's (before 19 every notice offered an extension)
+        ask = words_in(body.respond, page_layout)
         to.append(
             (
                 "Respond by",

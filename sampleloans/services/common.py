@@ -388,11 +388,11 @@ def require_active(person: Person, field: str) -> Person:
 def resolve_incident_hint(seq: int, at: datetime | None = None) -> str:
     """The command that resolves incident `seq`, as a user types it; dated `at` when the act
     it stands in the way of is (resolved now, it would come after that act's time)."""
-    return f"resolve it first ('incidents resolve {seq} --resolution …{_at_option(at)}')"
+    return f"resolve it first ('incidents resolve {seq} --resolution …{at_option(at)}')"
 
 
-def _at_option(at: datetime | None) -> str:
-    """` --at TIME` for a suggested command dated as the refused one, or nothing."""
+def at_option(at: datetime | None) -> str:
+    """` --at TIME` for a suggested command dated as the act that names it, or nothing."""
     return f" --at {to_iso(at)}" if at is not None else ""
 
 
@@ -413,7 +413,7 @@ def frozen_words(
     if researcher:
         return (
             f"sample {code} is frozen by open incident {incident.seq} until a curator resolves "
-            f"it ('incidents resolve {incident.seq} --resolution …{_at_option(at)}')"
+            f"it ('incidents resolve {incident.seq} --resolution …{at_option(at)}')"
         )
     return f"sample {code} is frozen by open incident {incident.seq}; " + resolve_incident_hint(
         incident.seq, at

@@ -52,6 +52,7 @@ from sampleloans.services.common import (
     TRANSFER_TYPES,
     acting_person,
     append,
+    at_option,
     frozen_words,
     get_agreement,
     get_loan,
@@ -1111,12 +1112,11 @@ def _exact_return(
     assert item is not None
     if weighed_ug < item.held_ug:
         missing = item.held_ug - weighed_ug
-        when = f" --at {to_iso(at)}" if at is not None else ""
         raise RuleViolation(
             f"sample {code} weighs {format_mass(weighed_ug)} but {format_mass(item.held_ug)} is "
             f"accountable; record the missing {format_mass(missing)} as a loss first "
             f"('incidents report --sample {code} --kind loss --mass-lost {typed_mass(missing)} "
-            f"--description …{when}')"
+            f"--description …{at_option(at)}')"
         )
     if weighed_ug > item.held_ug:
         raise RuleViolation(
