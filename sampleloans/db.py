@@ -1189,20 +1189,50 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
     ).all()
     state = {row[0]: row[1] for row in rows}
     found = {row[0]: trigger_text(str(row[2])) for row in rows}
-    expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
-    if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
-        expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
-    if notification_triggers_expected(connection):
-        expected = (*expected, *POSTGRES_NOTIFICATION_TRIGGER_NAMES)
     own_triggers, own_functions = _postgres_defence_definitions()
     problems = []
-    for name in expected:
+    for name in _expected_postgres_triggers(connection):
         why = trigger_state_problem(name, state.get(name))
         if why is None and found[name] != own_triggers[name]:
             why = f"trigger {name} is not the ledger's own (it reads: {found[name]})"
         if why is not None:
             problems.append(f"{why}: the ledger was unprotected")
-    return problems + _defence_function_problems(connection, own_functions)
+    problems += _defence_function_problems(connection, own_functions)
+    # the DBA's way back (a checkpoint refuses the ledger until then): the same statements
+    remedy = _defence_remedy(connection)
+    return [f"{problem}; {remedy}" for problem in problems]
+
+
+def _expected_postgres_triggers(connection: Any) -> tuple[str, ...]:
+    """The chain's triggers this ledger's schema revision has (those of `checkpoint` once the
+    table exists, those of `notification_sent` from revision 0013)."""
+    expected: tuple[str, ...] = POSTGRES_TRIGGER_NAMES
+    if connection.execute(text("SELECT to_regclass('checkpoint') IS NOT NULL")).scalar():
+        expected = (*expected, *POSTGRES_CHECKPOINT_TRIGGER_NAMES)
+    if notification_triggers_expected(connection):
+        expected = (*expected, *POSTGRES_NOTIFICATION_TRIGGER_NAMES)
+    return expected
+
+
+def _defence_remedy(connection: Any) -> str:
+    """What installs the chain's triggers and functions again: `db secure` (which also gives
+    them back to the NOLOGIN owner) on a secured ledger, `db upgrade` on any other."""
+    from sampleloans import pgsecurity  # it builds on this module
+
+    command = "db secure" if pgsecurity.is_secured(connection) else "db upgrade"
+    return f"the DBA installs it again with '{command}'"
+
+
+def reinstall_postgres_defences(connection: Any) -> None:
+    """Create the chain's functions, index and triggers again, as `init` made them (each
+    statement idempotent; a trigger re-created fires again, whatever disabled it), for the
+    tables this ledger's revision has: what `db secure` and `db upgrade` run on PostgreSQL."""
+    expected = set(_expected_postgres_triggers(connection))
+    for statement in postgres_defences():
+        words = trigger_text(statement)
+        if words.startswith("CREATE TRIGGER ") and words.split()[2] not in expected:
+            continue  # a table an older revision does not have yet
+        connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
 
 
 def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str]:

@@ -57,6 +57,7 @@ class UpgradeResult:
 
     before: str | None
     after: str
+    defences_restored: bool = False
 
 
 def upgrade(engine: Engine) -> UpgradeResult:
@@ -77,8 +78,24 @@ def upgrade(engine: Engine) -> UpgradeResult:
             )
         command.upgrade(config(connection=connection), "head")
         after = current_revision(connection)
+        restored = _restore_postgres_defences(connection)
     assert after is not None
-    return UpgradeResult(before=before, after=after)
+    return UpgradeResult(before=before, after=after, defences_restored=restored)
+
+
+def _restore_postgres_defences(connection: Connection) -> bool:
+    """On a PostgreSQL ledger without the login hardening, create the chain's triggers and
+    functions again when one is missing, disabled or altered (verify's finding, which stops
+    every checkpoint); a secured ledger gets them back from `db secure`, which also hands them
+    to the NOLOGIN owner. Whether it did."""
+    from sampleloans import db, pgsecurity
+
+    if connection.dialect.name != "postgresql" or pgsecurity.is_secured(connection):
+        return False
+    if not db.postgres_trigger_problems(connection):
+        return False
+    db.reinstall_postgres_defences(connection)
+    return True
 
 
 def _refuse_unknown(connection: Connection) -> None:

@@ -639,6 +639,9 @@ def secure(connection: Any) -> list[tuple[str, bool]]:
     role (no password: the DBA sets one). Returns the e-mails given a role, each with whether
     its role has a password already (run again, or a role of another ledger on the server:
     it logs in with it, and a new one would change it for every ledger there)."""
+    # the chain's own triggers first (one dropped or disabled is verify's finding, and no
+    # checkpoint is signed until they fire again); the hardening then hands them to the owner
+    db.reinstall_postgres_defences(connection)
     for statement in secure_statements(_tables(connection)):
         connection.execute(text(statement))
     people = connection.execute(text("SELECT email, role, active FROM person ORDER BY email")).all()
@@ -1310,8 +1313,7 @@ def _researcher_grant_problems(connection: Any) -> list[str]:
             inserts.add((str(role), str(table)))
     problems = [
         f"{role} may UPDATE {table} ({', '.join(columns)}): a researcher's lab events change "
-        f"only {', '.join(RESEARCHER_UPDATES.get(table, ())) or 'none of its columns'}; "
-        "revoke it ('db secure' grants no more)"
+        f"{_changed_columns(table)}; revoke it ('db secure' grants no more)"
         for (role, table), columns in sorted(updates.items())
     ]
     problems += [
@@ -1319,6 +1321,13 @@ def _researcher_grant_problems(connection: Any) -> list[str]:
         for role, table in sorted(inserts)
     ]
     return problems
+
+
+def _changed_columns(table: str) -> str:
+    """The columns of `table` a researcher's lab events change, in words ('none of its
+    columns' for a table they never update, e.g. `ledger_event`)."""
+    columns = RESEARCHER_UPDATES.get(table, ())
+    return f"only {', '.join(columns)}" if columns else "none of its columns"
 
 
 def _table_grant_problems(connection: Any) -> list[str]:

@@ -304,7 +304,7 @@ def test_people_deactivate_ends_the_persons_open_sessions(
                 "people", "deactivate", SECOND, "--reason", "left",
             )  # fmt: skip
             assert done.exit_code == 0, done.stderr
-            assert "Their open sessions on this ledger were ended" in done.stdout
+            assert "Any session they had open on this ledger was ended" in done.stdout
             with pytest.raises(psycopg.OperationalError):
                 open_one.execute("UPDATE institution SET city = 'Nowhere'")
             assert _session_alive(elsewhere)

@@ -70,10 +70,17 @@ def upgrade(
             + "."
         )
     elif result.before == result.after:
-        message = f"The schema of {label} is at {result.after} already; nothing to do."
+        done = "." if result.defences_restored else "; nothing to do."
+        message = f"The schema of {label} is at {result.after} already{done}"
     else:
         message = f"Upgraded the schema of {label} from {result.before} to {result.after}."
     console().print(message, markup=False)
+    if result.defences_restored:
+        console().print(
+            "Re-created the chain's triggers and functions ('verify' named one missing, "
+            "disabled or not the ledger's own).",
+            markup=False,
+        )
 
 
 @app.command("secure")

@@ -206,8 +206,8 @@ def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
 
 
 SESSIONS_ENDED = (
-    "Their open sessions on this ledger were ended (anything they had not committed is rolled "
-    "back)."
+    "Any session they had open on this ledger was ended (anything they had not committed is "
+    "rolled back)."
 )
 
 

@@ -1,0 +1,107 @@
+"""Sweep s42 "pgday" (a working day on PostgreSQL): what verify names, the DBA can mend.
+
+README ("Several sites"): `verify` "checks the database's defences (each trigger missing,
+disabled, ... and a trigger function whose body was replaced, is a finding)". It named them
+("[schema] trigger ledger_meta_no_delete is missing: the ledger was unprotected") and stopped
+every checkpoint on them, but no command put them back: `db secure` run again, the remedy its
+own [defence] findings name, re-made the hardening and left the chain's triggers as they were,
+and `db upgrade` found "nothing to do". Now the finding names the command that mends it, and
+that command does: `db secure` on a secured ledger (it also hands them to the NOLOGIN owner),
+`db upgrade` on any other. And a login granted UPDATE on `ledger_event` was told "a
+researcher's lab events change only none of its columns": now "change none of its columns".
+"""
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.pg_secured import (
+    COMPLIANCE,
+    CURATOR,
+    as_dba,
+    cli,
+    secured_copy,
+    secured_demo_template,
+)
+from tests.pgcluster import PgServer, fresh_database
+
+__all__ = ["secured_demo_template"]  # the module fixture the copies are made from
+
+TAMPERING = (
+    "ALTER TABLE ledger_event DISABLE TRIGGER ledger_event_no_update",
+    "DROP TRIGGER ledger_meta_no_delete ON ledger_meta",
+    "CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$ BEGIN RETURN NULL; END $$",
+)
+"""What the owner (the DBA) may do to the chain's own defences."""
+
+
+@pytest.fixture
+def secured(pg_server: PgServer, secured_demo_template: str) -> Iterator[str]:
+    """A copy of the secured demo this test may change as the DBA."""
+    with secured_copy(pg_server, secured_demo_template, "s42def") as url:
+        yield url
+
+
+def _update_refused(url: str) -> bool:
+    """Whether an UPDATE of an event by the superuser is refused by the append-only trigger."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        try:
+            connection.execute("UPDATE ledger_event SET reason = reason WHERE seq = 1")
+        except psycopg.errors.IntegrityConstraintViolation as exc:
+            return "append-only" in str(exc)
+    return False
+
+
+def test_db_secure_again_mends_the_chain_triggers_verify_names(secured: str) -> None:
+    as_dba(secured, *TAMPERING)
+    assert not _update_refused(secured)
+    found = cli(secured, "--as", COMPLIANCE, "verify")
+    assert found.exit_code == 1, found.output
+    for finding in (
+        "[schema] trigger ledger_event_no_update is disabled: the ledger was unprotected; "
+        "the DBA installs it again with 'db secure'",
+        "[schema] trigger ledger_meta_no_delete is missing: the ledger was unprotected; "
+        "the DBA installs it again with 'db secure'",
+        "[schema] function ledger_refuse_change() is not the ledger's own",
+    ):
+        assert finding in found.output
+    assert cli(secured, "--as", CURATOR, "db", "secure").exit_code == 0
+    mended = cli(secured, "--as", COMPLIANCE, "verify")
+    assert mended.exit_code == 0, mended.output
+    assert "PostgreSQL triggers in place, row-level security policies the ledger's own" in (
+        mended.output
+    )
+    assert _update_refused(secured)
+
+
+def test_db_upgrade_mends_them_on_a_ledger_without_logins(pg_server: PgServer) -> None:
+    with fresh_database(pg_server) as url:
+        made = cli(url, "init", "--curator-email", CURATOR, "--curator-name", "Li Na")
+        assert made.exit_code == 0, made.output
+        as_dba(url, *TAMPERING)
+        found = cli(url, "--as", CURATOR, "verify")
+        assert found.exit_code == 1, found.output
+        assert "the DBA installs it again with 'db upgrade'" in found.output
+        upgraded = cli(url, "--as", CURATOR, "db", "upgrade")
+        assert upgraded.exit_code == 0, upgraded.output
+        assert "nothing to do" not in upgraded.output
+        assert "Re-created the chain's triggers and functions" in upgraded.output
+        assert cli(url, "--as", CURATOR, "verify").exit_code == 0
+        assert _update_refused(url)
+        again = cli(url, "--as", CURATOR, "db", "upgrade")
+        assert "nothing to do" in again.output
+        assert "Re-created" not in again.output
+
+
+def test_a_login_granted_update_on_events_reads_as_plain_words(secured: str) -> None:
+    as_dba(secured, 'GRANT UPDATE ON ledger_event TO "moynier@ipgp.example"')
+    found = cli(secured, "--as", COMPLIANCE, "verify")
+    assert found.exit_code == 1, found.output
+    assert (
+        "moynier@ipgp.example may UPDATE ledger_event (actor, corrects_seq, hash, kind, "
+        "occurred_at, os_user, payload, prev_hash, reason, recorded_at, seq): a researcher's "
+        "lab events change none of its columns; revoke it" in found.output
+    )
+    assert "only none" not in found.output
