@@ -9,6 +9,8 @@ and `db upgrade` found "nothing to do". Now the finding names the command that m
 that command does: `db secure` on a secured ledger (it also hands them to the NOLOGIN owner),
 `db upgrade` on any other. And a login granted UPDATE on `ledger_event` was told "a
 researcher's lab events change only none of its columns": now "change none of its columns".
+What a researcher's login reads of the chain through `sampleloans_chain_head()` (the newest
+event's time, whoever wrote it) is now in the README's list of what they read beyond their rows.
 """
 
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from tests.pg_secured import (
     CURATOR,
     as_dba,
     cli,
+    own_login,
     secured_copy,
     secured_demo_template,
 )
@@ -105,3 +108,21 @@ def test_a_login_granted_update_on_events_reads_as_plain_words(secured: str) -> 
         "lab events change none of its columns; revoke it" in found.output
     )
     assert "only none" not in found.output
+
+
+def test_a_researchers_login_reads_when_the_ledger_last_changed(
+    pg_server: PgServer, secured: str
+) -> None:
+    curator = own_login(pg_server, secured, CURATOR, "s42-curator-pw")
+    moved = cli(curator, "samples", "move", "CE5C0100YJFM00201", "--location", "B")
+    assert moved.exit_code == 0, moved.output
+    researcher = own_login(pg_server, secured, "moynier@ipgp.example", "s42-pw")
+    with psycopg.connect(secured) as dba, psycopg.connect(researcher) as login:
+        newest = dba.execute(
+            "SELECT recorded_at, kind FROM ledger_event ORDER BY seq DESC"
+        ).fetchone()
+        assert newest is not None and newest[1] == "sample.moved"
+        seen = login.execute("SELECT count(*) FROM ledger_event WHERE kind = 'sample.moved'")
+        assert seen.fetchone() == (0,)  # the event itself is not theirs to read
+        head = login.execute("SELECT recorded_at FROM sampleloans_chain_head()").fetchone()
+    assert head == (newest[0],)
