@@ -1198,9 +1198,58 @@ def postgres_trigger_problems(connection: Any) -> list[str]:
         if why is not None:
             problems.append(f"{why}: the ledger was unprotected")
     problems += _defence_function_problems(connection, own_functions)
+    problems += _event_key_problems(connection)
     # the DBA's way back (a checkpoint refuses the ledger until then): the same statements
     remedy = _defence_remedy(connection)
     return [f"{problem}; {remedy}" for problem in problems]
+
+
+EVENT_KEYS = {
+    "ledger_event_pkey": ("PRIMARY KEY (seq)", "two events could share a seq"),
+    "ledger_event_hash_key": ("UNIQUE (hash)", "two events could share a hash"),
+    "hash_is_sha256": ("CHECK ((length((hash)::text) = 64))", "a hash of any length is kept"),
+    "seq_positive": ("CHECK ((seq >= 1))", "an event could be numbered 0 or below"),
+}
+"""The constraints of `ledger_event` (as `pg_get_constraintdef` prints them), each with what
+its absence lets through; with `DEFENCE_INDEX`, what the README calls the database's defences
+besides its triggers."""
+PREV_HASH_UNIQUE = "CREATE UNIQUE INDEX ON ledger_event USING btree (prev_hash)"
+"""`DEFENCE_INDEX` as `pg_get_indexdef` prints it, its name and schema left out."""
+
+
+def _event_constraints(connection: Any) -> set[str]:
+    """The definitions of the constraints `ledger_event` has, as PostgreSQL prints them."""
+    found = connection.execute(
+        text(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'ledger_event'::regclass"
+        )
+    )
+    return {str(definition) for definition in found.scalars()}
+
+
+def _event_key_problems(connection: Any) -> list[str]:
+    """The keys of `ledger_event` that are missing (a constraint dropped, the unique index on
+    `prev_hash` dropped or made another way), whatever their names."""
+    definitions = _event_constraints(connection)
+    indexes = connection.execute(
+        text(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = 'ledger_event'::regclass"
+        )
+    ).scalars()
+    shapes = {re.sub(r"INDEX \S+ ON (public\.)?", "INDEX ON ", str(found)) for found in indexes}
+    problems = [
+        f"ledger_event has no {definition} constraint ({name}): {lets}"
+        for name, (definition, lets) in EVENT_KEYS.items()
+        if definition not in definitions
+    ]
+    if PREV_HASH_UNIQUE not in shapes:
+        problems.append(
+            f"ledger_event has no unique index on prev_hash ({DEFENCE_INDEX}): two events could "
+            "claim the same predecessor"
+        )
+    return problems
 
 
 def _expected_postgres_triggers(connection: Any) -> tuple[str, ...]:
@@ -1224,15 +1273,20 @@ def _defence_remedy(connection: Any) -> str:
 
 
 def reinstall_postgres_defences(connection: Any) -> None:
-    """Create the chain's functions, index and triggers again, as `init` made them (each
-    statement idempotent; a trigger re-created fires again, whatever disabled it), for the
-    tables this ledger's revision has: what `db secure` and `db upgrade` run on PostgreSQL."""
+    """Create the chain's functions, index, triggers and `ledger_event`'s constraints again,
+    as `init` made them (each idempotent; a trigger re-created fires again, whatever disabled
+    it), for the tables this ledger's revision has: what `db secure` and `db upgrade` run on
+    PostgreSQL."""
     expected = set(_expected_postgres_triggers(connection))
     for statement in postgres_defences():
         words = trigger_text(statement)
         if words.startswith("CREATE TRIGGER ") and words.split()[2] not in expected:
             continue  # a table an older revision does not have yet
         connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+    present = _event_constraints(connection)
+    for name, (definition, _lets) in EVENT_KEYS.items():
+        if definition not in present:
+            connection.execute(text(f"ALTER TABLE ledger_event ADD CONSTRAINT {name} {definition}"))
 
 
 def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str]:

@@ -84,8 +84,8 @@ def upgrade(engine: Engine) -> UpgradeResult:
 
 
 def _restore_postgres_defences(connection: Connection) -> bool:
-    """On a PostgreSQL ledger without the login hardening, create the chain's triggers and
-    functions again when one is missing, disabled or altered (verify's finding, which stops
+    """On a PostgreSQL ledger without the login hardening, create the chain's triggers,
+    functions and keys again when one is missing, disabled or altered (verify's finding, which stops
     every checkpoint); a secured ledger gets them back from `db secure`, which also hands them
     to the NOLOGIN owner. Whether it did."""
     from sampleloans import db, pgsecurity

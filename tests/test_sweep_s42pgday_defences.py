@@ -9,6 +9,9 @@ and `db upgrade` found "nothing to do". Now the finding names the command that m
 that command does: `db secure` on a secured ledger (it also hands them to the NOLOGIN owner),
 `db upgrade` on any other. And a login granted UPDATE on `ledger_event` was told "a
 researcher's lab events change only none of its columns": now "change none of its columns".
+Nor did `verify` look at `ledger_event`'s keys, which the README counts among the database's
+defences: with the unique index on `prev_hash`, `UNIQUE (hash)` and the hash's length check
+dropped it said "verify: OK"; now each missing is a finding, mended the same way.
 What a researcher's login reads of the chain through `sampleloans_chain_head()` (the newest
 event's time, whoever wrote it) is now in the README's list of what they read beyond their rows.
 """
@@ -47,6 +50,19 @@ def secured(pg_server: PgServer, secured_demo_template: str) -> Iterator[str]:
         yield url
 
 
+KEYS_DROPPED = (
+    "DROP INDEX ledger_event_prev_hash_key",
+    "ALTER TABLE ledger_event DROP CONSTRAINT ledger_event_hash_key",
+    "ALTER TABLE ledger_event DROP CONSTRAINT hash_is_sha256",
+)
+KEY_FINDINGS = (
+    "[schema] ledger_event has no unique index on prev_hash (ledger_event_prev_hash_key): two "
+    "events could claim the same predecessor",
+    "[schema] ledger_event has no UNIQUE (hash) constraint (ledger_event_hash_key)",
+    "[schema] ledger_event has no CHECK ((length((hash)::text) = 64)) constraint",
+)
+
+
 def _update_refused(url: str) -> bool:
     """Whether an UPDATE of an event by the superuser is refused by the append-only trigger."""
     with psycopg.connect(url, autocommit=True) as connection:
@@ -58,7 +74,7 @@ def _update_refused(url: str) -> bool:
 
 
 def test_db_secure_again_mends_the_chain_triggers_verify_names(secured: str) -> None:
-    as_dba(secured, *TAMPERING)
+    as_dba(secured, *TAMPERING, *KEYS_DROPPED)
     assert not _update_refused(secured)
     found = cli(secured, "--as", COMPLIANCE, "verify")
     assert found.exit_code == 1, found.output
@@ -68,6 +84,7 @@ def test_db_secure_again_mends_the_chain_triggers_verify_names(secured: str) -> 
         "[schema] trigger ledger_meta_no_delete is missing: the ledger was unprotected; "
         "the DBA installs it again with 'db secure'",
         "[schema] function ledger_refuse_change() is not the ledger's own",
+        *KEY_FINDINGS,
     ):
         assert finding in found.output
     assert cli(secured, "--as", CURATOR, "db", "secure").exit_code == 0
@@ -83,14 +100,15 @@ def test_db_upgrade_mends_them_on_a_ledger_without_logins(pg_server: PgServer) -
     with fresh_database(pg_server) as url:
         made = cli(url, "init", "--curator-email", CURATOR, "--curator-name", "Li Na")
         assert made.exit_code == 0, made.output
-        as_dba(url, *TAMPERING)
+        as_dba(url, *TAMPERING, *KEYS_DROPPED)
         found = cli(url, "--as", CURATOR, "verify")
         assert found.exit_code == 1, found.output
         assert "the DBA installs it again with 'db upgrade'" in found.output
+        assert all(finding in found.output for finding in KEY_FINDINGS)
         upgraded = cli(url, "--as", CURATOR, "db", "upgrade")
         assert upgraded.exit_code == 0, upgraded.output
         assert "nothing to do" not in upgraded.output
-        assert "Re-created the chain's triggers and functions" in upgraded.output
+        assert "Re-created the chain's triggers, functions and keys" in upgraded.output
         assert cli(url, "--as", CURATOR, "verify").exit_code == 0
         assert _update_refused(url)
         again = cli(url, "--as", CURATOR, "db", "upgrade")

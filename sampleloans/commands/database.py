@@ -77,7 +77,7 @@ def upgrade(
     console().print(message, markup=False)
     if result.defences_restored:
         console().print(
-            "Re-created the chain's triggers and functions ('verify' named one missing, "
+            "Re-created the chain's triggers, functions and keys ('verify' named one missing, "
             "disabled or not the ledger's own).",
             markup=False,
         )
