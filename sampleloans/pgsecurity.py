@@ -634,11 +634,11 @@ def secure_statements(tables: list[str]) -> list[str]:
     ]
 
 
-def secure(connection: Any) -> list[tuple[str, bool]]:
+def secure(connection: Any) -> list[tuple[str, bool, bool]]:
     """Install the hardening in one transaction; then give every registered person a login
-    role (no password: the DBA sets one). Returns the e-mails given a role, each with whether
-    its role has a password already (run again, or a role of another ledger on the server:
-    it logs in with it, and a new one would change it for every ledger there)."""
+    role (no password: the DBA sets one), NOLOGIN for one the ledger records as deactivated.
+    Returns each person's e-mail, whether their role has a password already and whether the
+    ledger records them as active."""
     # the chain's own triggers first (one dropped or disabled is verify's finding, and no
     # checkpoint is signed until they fire again); the hardening then hands them to the owner
     db.reinstall_postgres_defences(connection)
@@ -650,11 +650,11 @@ def secure(connection: Any) -> list[tuple[str, bool]]:
     # pg_authid: readable by the superuser who runs it (never by a person's login)
     rows = connection.execute(
         text(
-            "SELECT p.email, a.rolpassword IS NOT NULL FROM person p "
+            "SELECT p.email, a.rolpassword IS NOT NULL, p.active FROM person p "
             "JOIN pg_authid a ON a.rolname = p.email ORDER BY p.email"
         )
     ).all()
-    return [(str(email), bool(has_password)) for email, has_password in rows]
+    return [(str(email), bool(has), bool(active)) for email, has, active in rows]
 
 
 def is_secured(connection: Any) -> bool:

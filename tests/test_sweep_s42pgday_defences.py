@@ -12,6 +12,9 @@ researcher's lab events change only none of its columns": now "change none of it
 Nor did `verify` look at `ledger_event`'s keys, which the README counts among the database's
 defences: with the unique index on `prev_hash`, `UNIQUE (hash)` and the hash's length check
 dropped it said "verify: OK"; now each missing is a finding, mended the same way.
+`db secure` said of a person the ledger records as deactivated "login role … (it logs in
+already, with the password it has)" as it made that role NOLOGIN, for every ledger on the
+server: now it says so.
 What a researcher's login reads of the chain through `sampleloans_chain_head()` (the newest
 event's time, whoever wrote it) is now in the README's list of what they read beyond their rows.
 """
@@ -144,3 +147,39 @@ def test_a_researchers_login_reads_when_the_ledger_last_changed(
         assert seen.fetchone() == (0,)  # the event itself is not theirs to read
         head = login.execute("SELECT recorded_at FROM sampleloans_chain_head()").fetchone()
     assert head == (newest[0],)
+
+
+def test_db_secure_says_a_deactivated_persons_role_may_not_log_in(pg_server: PgServer) -> None:
+    gone = "s42gone@ipgp.example"  # this test's own: roles are the cluster's, not one ledger's
+    with fresh_database(pg_server) as url:
+        made = cli(url, "init", "--curator-email", CURATOR, "--curator-name", "Li Na")
+        assert made.exit_code == 0, made.output
+        for args in (
+            (
+                "people",
+                "add",
+                gone,
+                "--name",
+                "Gone",
+                "--institution",
+                "IPGP",
+                "--role",
+                "researcher",
+            ),
+            ("people", "deactivate", gone, "--reason", "left"),
+        ):
+            done = cli(url, "--as", CURATOR, *args)
+            assert done.exit_code == 0, done.output
+        try:
+            secured = cli(url, "--as", CURATOR, "db", "secure")
+            assert secured.exit_code == 0, secured.output
+            assert (
+                f"  login role {gone} (deactivated in this ledger: the role may not log in, to "
+                "any database on this server)" in secured.output
+            )
+            assert f'\\password "{gone}"' not in secured.output
+            with psycopg.connect(url) as dba:
+                found = dba.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (gone,))
+                assert found.fetchone() == (False,)
+        finally:
+            as_dba(url, f'DROP ROLE IF EXISTS "{gone}"')

@@ -1,7 +1,7 @@
 """`db`: the ledger database's schema (Alembic migrations, docs/migrations.md)."""
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from sampleloans.commands.common import (
     engine_context,
     errors_to_exit_codes,
 )
+
+if TYPE_CHECKING:
+    from sampleloans.services.logins import PersonLogin
 
 app = typer.Typer(
     help="The ledger database's schema and its migrations.\n\nMigrations: docs/migrations.md."
@@ -109,12 +112,16 @@ def secure(ctx: typer.Context) -> None:
             engine.dispose()
     out = console()
     out.print(f"Secured {db_label(ctx)}: row-level security on, actors checked.", markup=False)
-    for email, has_password in people:
-        # a role that logs in already (db secure run again, or another ledger's person on the
-        # server) keeps its password: a new one would lock them out of every ledger there
-        what = (
-            "it logs in already, with the password it has"
-            if has_password
-            else f'set its password: \\password "{email}"'
-        )
-        out.print(f"  login role {email} ({what})", markup=False)
+    for person in people:
+        out.print(f"  login role {person.email} ({_login_words(person)})", markup=False)
+
+
+def _login_words(person: "PersonLogin") -> str:
+    """What the DBA is told of one person's login role after `db secure`."""
+    if not person.active:  # NOLOGIN: for every database of the server, roles are its own
+        return "deactivated in this ledger: the role may not log in, to any database on this server"
+    # a role that logs in already (db secure run again, or another ledger's person on the
+    # server) keeps its password: a new one would lock them out of every ledger there
+    if person.has_password:
+        return "it logs in already, with the password it has"
+    return f'set its password: \\password "{person.email}"'

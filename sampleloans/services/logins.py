@@ -5,6 +5,7 @@ behind each command (`sampleloans/pgsecurity.py` holds the SQL).
 acts (`identity`), and on SQLite the answer needs none of its SQL (a cold read pays ~5 ms of CPU
 to load it)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
@@ -17,9 +18,22 @@ from sampleloans.models import EventSubject, Person
 from sampleloans.services.common import require_role
 
 
-def secure(engine: Engine, ctx: Context) -> list[tuple[str, bool]]:
+@dataclass(frozen=True)
+class PersonLogin:
+    """A registered person's login role as `db secure` left it."""
+
+    email: str
+    has_password: bool
+    """Run again, or a role of another ledger on the server: it keeps the password it has (a
+    new one would change it for every ledger there)."""
+    active: bool
+    """False: the ledger records them as deactivated, so the role may not log in (to any
+    database of the server: a role is the server's)."""
+
+
+def secure(engine: Engine, ctx: Context) -> list[PersonLogin]:
     """Install the login hardening (one transaction), on behalf of a curator named by the DBA
-    who runs it; the e-mails given a login role, each with whether it has a password already."""
+    who runs it; each registered person's login role as it left it."""
     from sampleloans import pgsecurity  # (see the module's docstring)
 
     with db.transaction(engine) as session:
@@ -36,7 +50,7 @@ def secure(engine: Engine, ctx: Context) -> list[tuple[str, bool]]:
                 f"db secure: the login {state.login} is not a superuser; the DBA runs it, "
                 "connected as a superuser, with --as a curator; nothing was changed"
             )
-        return pgsecurity.secure(connection)
+        return [PersonLogin(*login) for login in pgsecurity.secure(connection)]
 
 
 def is_secured(session: Session) -> bool:
