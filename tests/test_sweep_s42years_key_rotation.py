@@ -7,6 +7,12 @@ one it refused OLD, each time saying "check that you gave the right public key",
 `--public-key` was refused as given twice. So nobody could check that the ledger signed after
 a rotation extends the one signed before it. Now `--public-key` is given once per key, each
 checkpoint must be signed by one of them, and the verdict names which key signed which.
+
+Found too: `verify-bag --public-key` took one key, so a bag of a ledger whose checkpoints
+were signed before and after a rotation could be checked only with the keys it carries (which
+anyone who rewrites a bag chooses); `restore --bag` took each key already. Now `verify-bag`
+takes each key too, and a checkpoint signed by none of the keys given is refused naming the
+key that signed it and how to give the replaced one.
 """
 
 from pathlib import Path
@@ -14,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import COMPLIANCE, CURATOR
 from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_demo
 
 VAULT_SAMPLE = "CE5C0000YJBP005"
@@ -49,7 +56,11 @@ def rotated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                       "--out", str(proof))  # fmt: skip
         assert made.exit_code == 0, made.stderr
         paths[f"{old}-{new}"] = proof
-    return {**paths, "old.pub": folder / "old.key.pub", "new.pub": folder / "new.key.pub"}
+    bag = folder / "bag"
+    made = invoke(env_for(ledger, COMPLIANCE), "export", "--bag", str(bag))
+    assert made.exit_code == 0, made.stderr
+    keys = {"old.pub": folder / "old.key.pub", "new.pub": folder / "new.key.pub"}
+    return {**paths, **keys, "bag": bag, "dir": folder}
 
 
 def check(paths: dict[str, Any], old: str, new: str, *keys: str) -> Any:
@@ -100,3 +111,34 @@ def test_a_proof_of_other_sizes_is_still_refused_with_both_keys(rotated: dict[st
     result = check(other, "cp1", "cp3", "old.pub", "new.pub")
     assert result.exit_code == 1
     assert "PROOF is from size" in result.stderr
+
+
+def verify_bag(paths: dict[str, Any], *keys: str) -> Any:
+    """`verify-bag BAG --public-key …` with no ledger and no acting person."""
+    given = [arg for key in keys for arg in ("--public-key", str(paths[key]))]
+    return invoke({"COLUMNS": "200"}, "verify-bag", str(paths["bag"]), *given)
+
+
+def test_verify_bag_takes_the_old_and_the_new_key(rotated: dict[str, Any]) -> None:
+    result = verify_bag(rotated, "new.pub", "old.pub")
+    assert result.exit_code == 0, result.output
+    assert "signed by naoc-2025+" in result.stdout and "signed by naoc-2026+" in result.stdout
+    assert result.stdout.rstrip().endswith("are covered by checkpoints signed by your keys")
+
+
+def test_verify_bag_with_the_new_key_alone_names_the_old_one(rotated: dict[str, Any]) -> None:
+    result = verify_bag(rotated, "new.pub")
+    assert result.exit_code == 1
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert "it is signed by 'naoc-2025'+" in result.stderr
+    assert "'--public-key KEY.pub' once for each" in result.stderr
+
+
+def test_restore_bag_with_both_keys_keeps_every_checkpoint(rotated: dict[str, Any]) -> None:
+    target = rotated["dir"] / "restored.db"
+    keys = ["--public-key", str(rotated["old.pub"]), "--public-key", str(rotated["new.pub"])]
+    env = {"COLUMNS": "200", "SAMPLELOANS_USER": CURATOR}
+    result = invoke(env, "--db", str(target), "restore", "--bag", str(rotated["bag"]), *keys)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("signed by naoc-2025+") == 2
+    assert result.stdout.count("signed by naoc-2026+") == 1
