@@ -84,3 +84,18 @@ def test_a_notice_past_the_term_says_the_term_ended(tmp_path: Path) -> None:
                   "--institution", "Osaka", "--out", str(pdf))  # fmt: skip
     assert made.exit_code == 0, made.output
     assert "its term ended 2030-04-24 08:00 UTC; L-2025-Osaka has used 0" in text_of(pdf)
+
+
+def test_status_says_why_no_extension_is_left(ended: dict[str, Any]) -> None:
+    """`status` counted "extensions 0 of 1 allowed" for a loan `loans extend` refuses: it now
+    says, as the notice does, that the agreement expired; a loan in force is unchanged."""
+    env = {**env_for(ended["db"], COMPLIANCE, now=LATER), "COLUMNS": "200"}
+    result = invoke(env, "status", "--institution", "Osaka")
+    assert result.exit_code == 0, result.output
+    assert (
+        "extensions 0 of 1 allowed (none now: agreement AG-2025-Osaka: expired 2026-09-01 "
+        "09:00 UTC); next inventory"
+    ) in result.stdout
+    other = invoke(env, "status", "--institution", "OU")
+    assert "extensions 0 of 1 allowed; next inventory" in other.stdout
+    assert "none now" not in other.stdout

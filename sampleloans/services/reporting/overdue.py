@@ -27,7 +27,7 @@ from sampleloans.readmodels.report import (
     Words,
     reworded,
 )
-from sampleloans.services.common import extension_possible, get_institution
+from sampleloans.services.common import agreement_ended, extension_possible, get_institution
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
 from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
@@ -196,22 +196,12 @@ def _clauses(session: Session, loans: list[Loan], now: datetime) -> list[Party]:
             signed + _used(mine, str(agreement.max_extensions)),
             WORDED_LAYOUT,
         )
-        ended = _ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:  # layouts before 20 quoted "0 of 1 used" with no word of the end
             worded = _used(mine, counted(agreement.max_extensions, "extension"))
-            used = reworded(signed + ended + worded, used, AGREEMENT_END_LAYOUT)
+            used = reworded(f"{signed}{ended}; {worded}", used, AGREEMENT_END_LAYOUT)
         clauses.append(Party(f"Agreement {number}", _clause(agreement), used))
     return clauses
-
-
-def _ended(agreement: Agreement, now: datetime) -> str:
-    """When an agreement no longer in force at `now` ended ('expired 2026-09-01 09:00 UTC; '),
-    or nothing while it is in force: an extension left unused is refused after its end."""
-    if agreement.ended_at is not None and agreement.ended_at <= now:
-        return f"{agreement.status} {format_datetime(agreement.ended_at)}; "
-    if agreement.expires_at is not None and agreement.expires_at <= now:
-        return f"its term ended {format_datetime(agreement.expires_at)}; "
-    return ""
 
 
 def _used(loans: list[Loan], allowed: str) -> str:
