@@ -10,39 +10,18 @@ obligation it lists fell due after the one sent for that checkpoint (its scope n
 """
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
+from tests.i15_statement_helpers import env_for, invoke
+from tests.mail import Inbox, smtp_settings
+from tests.test_i15_notify import demo, ledger, smtp
 
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
-from tests.mail import Inbox, served, smtp_settings
+__all__ = ["demo", "ledger", "smtp"]  # the fixtures (a demo per module, a copy per test, a server)
 
 UOC_PI = "muenker@uni-koeln.example"
 OU_PI = "anand@open.example"
 BEFORE_UOC_DUE = "2026-06-15T09:00:00Z"  # UoC's loan (extended) falls due 2026-10-25 08:00
 AFTER_UOC_DUE = "2026-11-01T09:00:00Z"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Inbox]]:
-    """A real SMTP server on 127.0.0.1 at an ephemeral port, for one test."""
-    inbox = Inbox()
-    with served(inbox) as controller:
-        yield controller, inbox
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_demo(tmp_path_factory.mktemp("demo") / "d")
-
-
-@pytest.fixture
-def ledger(demo: Path, tmp_path: Path) -> dict[str, Any]:
-    path = copy_ledger(demo, tmp_path / "ledger.db")
-    return {"db": path, **make_checkpoint(path, tmp_path), "dir": tmp_path}
 
 
 def notify(ledger: dict[str, Any], port: int, now: str, *args: str) -> Any:
