@@ -526,7 +526,7 @@ class NotificationSent(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     recipient: str  # e-mail address
     kind: str  # statement | overdue
-    scope: str  # pi:EMAIL | institution:SHORT
+    scope: str  # pi:EMAIL | institution:SHORT (| institution:SHORT@TIME: a notice sent again)
     checkpoint: str  # SIZE:ROOT of the checkpoint it was built on
     digest: str  # the content digest of the PDF sent
     message_id: str

@@ -54,8 +54,8 @@ def test_an_extension_past_the_agreement_end_is_refused(runner: CliRunner, db_pa
     message = refused(runner, db_path, *EXTEND, "--period", "6 months")
     assert message == (
         "Error: --period: extending loan L-1 by 6 months makes it due 2027-02-28 12:00 UTC, after "
-        "agreement AG-OU ends on 2026-09-30 12:00 UTC; grant a shorter period, or record the "
-        "return\n"
+        "agreement AG-OU ends on 2026-09-30 12:00 UTC; grant a --period of at most 33 days, or "
+        "record the return\n"
     )
 
 

@@ -1,7 +1,7 @@
 """`keys generate` and `checkpoint`: signing keys and signed checkpoints of the ledger."""
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -16,16 +16,13 @@ from sampleloans.commands.common import (
 )
 from sampleloans.text import counted
 
+if TYPE_CHECKING:  # the service loads only when a command runs (--help stays light)
+    from sampleloans.services.checkpoints import Consistent
+
 keys_app = typer.Typer(help="Signing keys for checkpoints (Ed25519).", no_args_is_help=True)
 checkpoint_app = typer.Typer(invoke_without_command=True)  # help: the callback's docstring
 
 Force = Annotated[bool, typer.Option("--force", help="Replace existing files.")]
-PublicKey = Annotated[
-    Path,
-    typer.Option(
-        "--public-key", metavar="KEY.pub", help="The lender's public key (the .pub file)."
-    ),
-]
 
 
 @keys_app.command("generate")
@@ -294,11 +291,20 @@ def check_consistency(
     proof: Annotated[
         Path, typer.Argument(metavar="PROOF", help="The proof from 'checkpoint prove'.")
     ],
-    public_key: PublicKey,
+    public_key: Annotated[
+        list[Path],
+        typer.Option(
+            "--public-key",
+            metavar="KEY.pub",
+            help="The lender's public key (the .pub file); give it twice, the old key and the "
+            "new, when the lender replaced its key between OLD and NEW.",
+        ),
+    ],
 ) -> None:
     """Check, with no ledger, that checkpoint NEW extends OLD.
 
-    Both must be signed by the key.
+    Each must be signed by a key given: one key, or the old and the new one across a key
+    rotation.
 
     Exit 0 consistent; 1 not (a rewritten log, another key, another ledger); 2 bad input.
 
@@ -309,10 +315,18 @@ def check_consistency(
     from sampleloans.services.checkpoints import check_consistency as run_check
 
     with errors_to_exit_codes():
-        older, newer = run_check(old, new, proof, public_key)
+        done = run_check(old, new, proof, public_key)
     console().print(
-        f"consistent: NEW ({counted(newer.size, 'event')}) extends OLD "
-        f"({counted(older.size, 'event')}) of "
-        f"{older.origin}; both signed by the key given",
+        f"consistent: NEW ({counted(done.new.size, 'event')}) extends OLD "
+        f"({counted(done.old.size, 'event')}) of {done.old.origin}; {_signed_by(done)}",
         markup=False,
     )
+
+
+def _signed_by(done: "Consistent") -> str:
+    """Which key given signed each checkpoint: one, or the old and the new across a rotation."""
+    if done.old_key == done.new_key:
+        return "both signed by the key given"
+    old_key = f"{done.old_key.name}+{done.old_key.key_id.hex()}"
+    new_key = f"{done.new_key.name}+{done.new_key.key_id.hex()}"
+    return f"OLD signed by {old_key}, NEW by {new_key}, keys given"

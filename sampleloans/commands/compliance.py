@@ -536,7 +536,8 @@ def _standing_lines(r: Any) -> list[Any]:
             style="red" if overdue_now else "",
         ),
         Text(
-            f"  extensions {r.extensions_granted} of {r.max_extensions} allowed; next inventory "
+            f"  extensions {r.extensions_granted} of {r.max_extensions} allowed"
+            f"{f' (none now: {r.agreement_ended})' if r.agreement_ended else ''}; next inventory "
             f"{inventory}{_days(r.inventory_days_left, r.inventory_overdue)}",
             style="red" if inventory_late else "",
         ),

@@ -114,12 +114,13 @@ def _export_bag(
 def verify_bag(
     bag: Annotated[Path, typer.Argument(metavar="DIR", help="A folder written by 'export --bag'.")],
     public_key: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--public-key",
             metavar="KEY.pub",
             help="The lender's public key (KEY.pub) as you received it: every checkpoint must "
-            "be signed by it. Without it, by a key the bag itself carries.",
+            "be signed by it. Repeat it for a key the lender replaced (each checkpoint signed "
+            "by one of them). Without it, by a key the bag itself carries.",
         ),
     ] = None,
 ) -> None:
@@ -139,8 +140,8 @@ def verify_bag(
     from sampleloans.services.checkpoints import read_verifier
 
     with errors_to_exit_codes():
-        verifier = read_verifier(public_key) if public_key is not None else None
-        result = check(bag, verifier)
+        verifiers = [read_verifier(path) for path in public_key or []]
+        result = check(bag, verifiers[0], also=verifiers[1:]) if verifiers else check(bag)
     out = console()
     for line in result.lines:
         out.print(f"ok    {line}", markup=False)
@@ -170,8 +171,9 @@ def verify_bag(
             markup=False,
         )
     covered = f"events 1–{result.covered} are covered by checkpoints signed by"
-    if verifier is not None:
-        out.print(f"{bag}: a valid bag; {covered} your key", markup=False)
+    if verifiers:
+        yours = "your keys" if len(verifiers) > 1 else "your key"
+        out.print(f"{bag}: a valid bag; {covered} {yours}", markup=False)
     else:
         out.print(
             f"{bag}: a valid bag; {covered} keys it carries: compare each fingerprint above "

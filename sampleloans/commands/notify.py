@@ -51,6 +51,7 @@ class Outgoing:
     key: "SendKey"
     digest: str
     message: "EmailMessage"
+    falls_due: datetime | None = None  # a notice: when the last obligation it lists fell due
 
     @property
     def file_name(self) -> str:
@@ -58,7 +59,7 @@ class Outgoing:
         from sampleloans.text import distinct_stem, file_safe, is_file_safe
 
         recipient, kind, scope, _checkpoint = self.key
-        subject = scope.partition(":")[2]
+        subject = _subject(scope)
         local, _, domain = recipient.partition("@")
         # reads back only if nothing was replaced and the '-' after the subject is its end
         # (the domain holds no '_', so the last '_' stands for the '@')
@@ -69,6 +70,13 @@ class Outgoing:
             name = f"{kind}-{file_safe(subject)}-{local}_{domain}"
         identity = "\n".join((kind, scope, recipient))
         return distinct_stem(file_safe(name), identity, exact=exact) + ".eml"
+
+
+def _subject(scope: str) -> str:
+    """Whom a message's scope names: `institution:OU` (or, for a notice sent again once a
+    later obligation fell due, `institution:OU@TIME`) is OU; a statement's, its PI."""
+    kind, _, subject = scope.partition(":")
+    return subject.partition("@")[0] if kind == "institution" else subject
 
 
 def _statement_message(
@@ -194,6 +202,7 @@ def _notice_messages(
                 sent_at=sent_at,
                 message_id=message_id("overdue", report.digest, recipient),
             ),
+            max((line.due_at for line in body.lines), default=None),
         )
         for recipient in recipients
     ]
@@ -206,7 +215,7 @@ def _plan(
     sender: str,
     sent_at: datetime,
     credentials: Any = None,
-) -> tuple[list[Outgoing], set["SendKey"], str, str | None]:
+) -> tuple[list[Outgoing], dict["SendKey", datetime], str, str | None]:
     """Every message due (statements, overdue notices), what was already sent, the checkpoint,
     and what the statements leave out, come after it (the notices are read at the head)."""
     from sampleloans.commands.statement import newest_checkpoint, read_checkpoint_file
@@ -234,7 +243,23 @@ def _plan(
             outgoing += _notice_messages(report, target.recipients, checkpoint_id, sender, sent_at)
         done = sent_keys(session)
         not_shown = events_not_shown(session, statements)
-    return outgoing, done, checkpoint_id, not_shown
+    return [_keyed(item, done) for item in outgoing], done, checkpoint_id, not_shown
+
+
+def _keyed(item: Outgoing, done: dict["SendKey", datetime]) -> Outgoing:
+    """An overdue notice keyed anew when one went for this checkpoint before an obligation it
+    now lists fell due (late by time alone: no event, so no new checkpoint): its scope then
+    names when that obligation fell due (`institution:OU@2027-04-02T08:00:00Z`), so it is sent
+    once more, and again only when a later obligation falls due."""
+    from dataclasses import replace
+
+    from sampleloans.dates import to_iso
+
+    sent = done.get(item.key)
+    if sent is None or item.falls_due is None or item.falls_due <= sent:
+        return item
+    recipient, kind, scope, checkpoint = item.key
+    return replace(item, key=(recipient, kind, f"{scope}@{to_iso(item.falls_due)}", checkpoint))
 
 
 def notify(
@@ -307,7 +332,8 @@ def notify(
     Each PI with an open loan gets their statement (built on the newest signed checkpoint, or
     --checkpoint FILE); each PI with a return or inventory past due gets their institution's
     overdue notice. A message already sent for the same recipient, document and checkpoint is
-    not sent again. --sign signs each statement (PAdES) like 'report statement --sign'.
+    not sent again, except a notice listing an obligation that fell due after it was sent.
+    --sign signs each statement (PAdES) like 'report statement --sign'.
     Curators only.
 
     The server comes from SAMPLELOANS_SMTP_HOST, _PORT, _FROM, _STARTTLS, _USER and _PASSWORD
@@ -502,7 +528,7 @@ def _summary(item: Outgoing) -> str:
     key's `pi:X` and `institution:OU` are the sent-message record's)."""
     recipient, kind, scope, _checkpoint = item.key
     if kind == "overdue":
-        return f"overdue notice of {scope.partition(':')[2]} to {recipient}"
+        return f"overdue notice of {_subject(scope)} to {recipient}"
     return f"{kind} to {recipient}"
 
 

@@ -541,8 +541,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # the return alone (before: "or request an extension", which `loans extend` refuses);
 # the action is `Reworded` and the "Respond by" words `OverdueBody.respond`,
 # `NO_EXTENSION_LEFT_LAYOUT`).
-REPORT_LAYOUT = 19
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19)
+# 20 = the overdue notice quotes, with an agreement's terms, when it ended once it is no longer
+# in force ("signed …; expired 2026-09-01 09:00 UTC; L-… has used 0 of 1 extension"; before,
+# "used 0 of 1" beside "the agreement terms below allow no further extension" said no why;
+# `Reworded`, `AGREEMENT_END_LAYOUT`).
+REPORT_LAYOUT = 20
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -592,6 +596,9 @@ NO_EXTENSION_LEFT_LAYOUT = 19
 """The first layout whose overdue notice asks only for the return when every loan past due has
 no extension `loans extend` would grant (`services.common.extension_possible`; 1–18: "or request
 an extension" all the same)."""
+AGREEMENT_END_LAYOUT = 20
+"""The first layout whose overdue notice says, beside an agreement's terms, when it ended once
+it is no longer in force (1–19: its extensions "used 0 of 1" and no word of its end)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16

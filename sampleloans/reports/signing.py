@@ -471,7 +471,7 @@ def _findings(
         problems.append(f"certificate: {usage}")
     trusted = None if trust_root is None else bool(status.trusted)
     if trust_root is not None and status.intact and status.valid and not status.trusted:
-        problems.append(_trust_problem(cert, signer, trust_root, now))
+        problems.append(_trust_problem(cert, signer, trust_root, now) + _expired_hint(cert, now))
     return SignatureCheck(
         signer=signer,
         fingerprint_sha256=hashlib.sha256(status.signing_cert.dump()).hexdigest(),
@@ -500,6 +500,18 @@ def _trust_problem(
     return (
         f"certificate: the signer {signer!r} does not chain to the trust root {root_name!r}: "
         "signed by someone else, or by an issuer you do not trust"
+    )
+
+
+def _expired_hint(cert: x509.Certificate, now: datetime) -> str:
+    """What a reader does about a signer's certificate expired since it signed: the check is
+    of a certificate valid now (offline, no timestamp proves when it signed), so only a copy
+    signed again with a current certificate passes; '' when it has not expired."""
+    if now < cert.not_valid_after_utc:
+        return ""
+    return (
+        ": a signature is accepted while its certificate is valid; ask the lender for a copy "
+        "of the report signed with a current certificate ('report … --sign')"
     )
 
 

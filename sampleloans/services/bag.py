@@ -665,7 +665,12 @@ def _refuse_oversized_note(note_path: Path, where: str) -> None:
 def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) -> "SignedNote":
     """The checkpoint in a note file once a key of `keys` that signed it verifies it and its
     origin is `origin`; RuleViolation naming the file otherwise."""
-    from sampleloans.ledger.checkpoint import CheckpointRefused, split_note, verify_checkpoint
+    from sampleloans.ledger.checkpoint import (
+        CheckpointRefused,
+        shown,
+        split_note,
+        verify_checkpoint,
+    )
     from sampleloans.services.checkpoints import SignedNote
 
     where = f"BAG: checkpoints/{note_path.name}"
@@ -679,9 +684,11 @@ def _signed_checkpoint(note_path: Path, origin: str, keys: list["VerifierKey"]) 
     signer = next((k for k in keys if (k.name, k.key_id) in signers), None)
     if signer is None:
         held = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in keys) or "none"
+        by = ", ".join(f"{shown(name)}+{kid.hex()}" for name, kid in sorted(signers))
         raise RuleViolation(
-            f"{where} is not signed by any key checked (keys: {held}): re-signed by someone "
-            "else, or its key is missing"
+            f"{where} is not signed by any key checked (keys: {held}; it is signed by "
+            f"{by}): re-signed by someone else, or its key is missing (a key the lender "
+            "replaced: give each key it signed with, '--public-key KEY.pub' once for each)"
         )
     try:
         checkpoint = verify_checkpoint(note, signer, origin=origin)

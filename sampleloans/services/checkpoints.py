@@ -1073,14 +1073,55 @@ def prove_consistency(
     return document
 
 
+@dataclass(frozen=True)
+class Consistent:
+    """Two checkpoints shown consistent, with the key (of those given) that signed each."""
+
+    old: notes.Checkpoint
+    new: notes.Checkpoint
+    old_key: notes.VerifierKey
+    new_key: notes.VerifierKey
+
+
 def check_consistency(
-    old_path: Path, new_path: Path, proof_path: Path, key_path: Path
-) -> tuple[notes.Checkpoint, notes.Checkpoint]:
-    """Check offline (no ledger) that checkpoint NEW extends OLD: both signatures, then the
-    proof against both signed roots. CheckpointRefused (exit 1) if not."""
-    verifier = read_verifier(key_path)
-    old, new = _parse_pair(read_note(old_path, "OLD"), read_note(new_path, "NEW"), verifier)
-    document = _read_proof(proof_path)
+    old_path: Path, new_path: Path, proof_path: Path, key_paths: Sequence[Path]
+) -> Consistent:
+    """Check offline (no ledger) that checkpoint NEW extends OLD: each signature by one of the
+    keys given (two across a key rotation), then the proof against both signed roots.
+    CheckpointRefused (exit 1) if not."""
+    verifiers = [read_verifier(path) for path in key_paths]
+    old_note, new_note = read_note(old_path, "OLD"), read_note(new_path, "NEW")
+    old_key, new_key = (
+        _signer_of("OLD", old_note, verifiers),
+        _signer_of("NEW", new_note, verifiers),
+    )
+    old, new = _one_of_pair("OLD", old_note, old_key), _one_of_pair("NEW", new_note, new_key)
+    _parse_pair(old_note, new_note, None)  # same log, older first (signatures checked above)
+    _check_proof(old, new, _read_proof(proof_path))
+    return Consistent(old, new, old_key, new_key)
+
+
+def _signer_of(what: str, note: str, verifiers: list[notes.VerifierKey]) -> notes.VerifierKey:
+    """The key given that signed `note` (by name and key ID), else the first: its check then
+    refuses in words, and names the other key to give when the lender replaced its key."""
+    with _about(what, "checkpoint"):
+        signed_by = {(name, kid) for name, kid, _ in notes.split_note(note)[1]}
+    for verifier in verifiers:
+        if (verifier.name, verifier.key_id) in signed_by:
+            return verifier
+    try:
+        _one_of_pair(what, note, verifiers[0])
+    except notes.CheckpointRefused as exc:
+        raise notes.CheckpointRefused(
+            f"{exc}; a checkpoint signed before the lender replaced its key is checked with "
+            "the old key: give each key once ('--public-key OLD-KEY.pub --public-key "
+            "NEW-KEY.pub')"
+        ) from None
+    return verifiers[0]
+
+
+def _check_proof(old: notes.Checkpoint, new: notes.Checkpoint, document: dict[str, Any]) -> None:
+    """The proof file is of these two checkpoints and shows NEW extends OLD."""
     if document["origin"] != old.origin:
         raise notes.CheckpointRefused(
             f"PROOF is of the log {notes.shown(str(document['origin']))}, not of the "
@@ -1097,7 +1138,6 @@ def check_consistency(
             f"({counted(old.size, 'event')}): the "
             "log was rewritten between them (or the proof is not theirs)"
         )
-    return old, new
 
 
 def _read_proof(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from sampleloans import db
-from sampleloans.dates import to_iso
+from sampleloans.dates import format_datetime, to_iso
 from sampleloans.errors import (
     Conflict,
     InvalidInput,
@@ -428,6 +428,18 @@ def in_force(agreement: Agreement, when: datetime) -> bool:
         and agreement.signed_at <= when
         and (agreement.expires_at is None or when < agreement.expires_at)
     )
+
+
+def agreement_ended(agreement: Agreement, when: datetime) -> str:
+    """When an agreement no longer in force at `when` ended, in words ('expired 2026-09-01 09:00
+    UTC', 'its term ended …'), or '' while it is in force or before it ended: an extension left
+    unused is refused after that (`loans extend`), which the overdue notice, `status` and `loans
+    show` say beside the count."""
+    if agreement.ended_at is not None and agreement.ended_at <= when:
+        return f"{agreement.status} {format_datetime(agreement.ended_at)}"
+    if agreement.expires_at is not None and agreement.expires_at <= when:
+        return f"its term ended {format_datetime(agreement.expires_at)}"
+    return ""
 
 
 def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:

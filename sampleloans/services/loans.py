@@ -1207,9 +1207,14 @@ def _due_within_the_term(loan: Loan, period: str, deal: Agreement) -> None:
         return
     new_due_at = loan.due_at + period_delta(period)
     if new_due_at > deal.expires_at:
-        # a loan already due at the term's end has no shorter period left to grant
-        fits = loan.due_at < deal.expires_at
-        hint = "grant a shorter period, or record the return" if fits else "record the return"
+        # a loan due less than a day before the term's end has no shorter period left to grant
+        # in whole days (as a request names its longest --period, `_lent_within_the_term`)
+        days_left = (deal.expires_at - loan.due_at).days
+        hint = (
+            f"grant a --period of at most {counted(days_left, 'day')}, or record the return"
+            if days_left > 0
+            else "record the return"
+        )
         raise RuleViolation(
             f"period: extending loan {loan.number} by {format_period(period)} makes it due "
             f"{format_datetime(new_due_at)}, after agreement {deal.number} ends on "

@@ -74,19 +74,12 @@ def require_send_record(session: Session) -> None:
     db.require_table(session.connection(), NotificationSent.__tablename__, "notify")
 
 
-def sent_keys(session: Session) -> set[SendKey]:
-    """Every (recipient, kind, scope, checkpoint) already delivered."""
+def sent_keys(session: Session) -> dict[SendKey, datetime]:
+    """Every (recipient, kind, scope, checkpoint) already delivered, with when it was sent."""
     if not _has_table(session):
-        return set()
-    rows = session.exec(
-        select(
-            NotificationSent.recipient,
-            NotificationSent.kind,
-            NotificationSent.scope,
-            NotificationSent.checkpoint,
-        )
-    ).all()
-    return {(r, k, s, c) for r, k, s, c in rows}
+        return {}
+    rows = session.exec(select(NotificationSent)).all()
+    return {(r.recipient, r.kind, r.scope, r.checkpoint): r.sent_at for r in rows}
 
 
 @dataclass(frozen=True)

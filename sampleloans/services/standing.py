@@ -24,6 +24,7 @@ from sampleloans.readmodels.report import (
     nothing_left_to_send_back,
 )
 from sampleloans.services import access
+from sampleloans.services.common import agreement_ended
 from sampleloans.services.queries import (
     frozen_on_loan,
     returned_at,
@@ -32,7 +33,14 @@ from sampleloans.services.queries import (
     withdrawn_reason,
 )
 from sampleloans.text import counted
-from sampleloans.vocab import IncidentStatus, ItemSource, ItemState, LoanStatus, Role
+from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
+    IncidentStatus,
+    ItemSource,
+    ItemState,
+    LoanStatus,
+    Role,
+)
 
 FOLLOW_UP: dict[str, str] = {
     LoanStatus.REQUESTED: "awaiting approval",
@@ -170,6 +178,9 @@ class LoanStanding:
     settled_at: datetime | None = None
     closed_at: datetime | None = None
     withdrawn_reason: str | None = None  # withdrawn before issue, and why
+    # a loan still out whose agreement is no longer in force: when it ended ('expired …'),
+    # why no extension is left whatever the count says ('' otherwise)
+    agreement_ended: str = ""
 
 
 def _item_balance(item: LoanItem, frozen: bool) -> ItemBalance:
@@ -607,7 +618,16 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         settled_at=loan.settled_at,
         closed_at=loan.closed_at,
         withdrawn_reason=withdrawn_reason(session, loan),
+        agreement_ended=_agreement_ended(loan, agreement, now),
     )
+
+
+def _agreement_ended(loan: Loan, agreement: Agreement | None, now: datetime) -> str:
+    """`agreement_ended` of a loan still out (issued, travelling or held), else ''."""
+    if agreement is None or loan.status not in ACTIVE_LOAN_STATUSES:
+        return ""
+    ended = agreement_ended(agreement, now)
+    return f"agreement {agreement.number}: {ended}" if ended else ""
 
 
 def _item_standing(item: LoanItem, frozen: bool) -> ItemStanding:

@@ -15,6 +15,7 @@ from sampleloans.models import (
     Person,
 )
 from sampleloans.readmodels.report import (
+    AGREEMENT_END_LAYOUT,
     EXTENSION_CLAUSE_LAYOUT,
     NO_EXTENSION_LEFT_LAYOUT,
     RESPOND_WITHIN_DAYS,
@@ -26,7 +27,7 @@ from sampleloans.readmodels.report import (
     Words,
     reworded,
 )
-from sampleloans.services.common import extension_possible, get_institution
+from sampleloans.services.common import agreement_ended, extension_possible, get_institution
 from sampleloans.services.queries import ACTIVE_LOAN_STATUSES, for_inventory, sent_back_at
 from sampleloans.services.reporting.parts import extensions_allowed, institution_party, recalls_of
 from sampleloans.text import counted
@@ -43,7 +44,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Over
         institution=institution_party(session, "Institution", short),
         addressees=tuple(_addressees(session, late_loans)),
         respond_by=respond_by,
-        clauses=tuple(_clauses(session, late_loans)),
+        clauses=tuple(_clauses(session, late_loans, now)),
         lines=tuple(lines),
         actions=tuple(_actions(lines, respond_by.date().isoformat(), extension_left)),
         recalls=recalls_of(session, [loan.number for loan in late_loans]),
@@ -179,8 +180,9 @@ def _addressees(session: Session, loans: list[Loan]) -> list[Party]:
     return parties
 
 
-def _clauses(session: Session, loans: list[Loan]) -> list[Party]:
-    """The agreement terms the notice rests on: per agreement, its loan period and extensions."""
+def _clauses(session: Session, loans: list[Loan], now: datetime) -> list[Party]:
+    """The agreement terms the notice rests on: per agreement, its loan period and extensions,
+    and, once it is no longer in force at `now`, when it ended (why none is extended)."""
 
     clauses = []
     for number in sorted({loan.agreement for loan in loans}):
@@ -194,6 +196,10 @@ def _clauses(session: Session, loans: list[Loan]) -> list[Party]:
             signed + _used(mine, str(agreement.max_extensions)),
             WORDED_LAYOUT,
         )
+        ended = agreement_ended(agreement, now)
+        if ended:  # layouts before 20 quoted "0 of 1 used" with no word of the end
+            worded = _used(mine, counted(agreement.max_extensions, "extension"))
+            used = reworded(f"{signed}{ended}; {worded}", used, AGREEMENT_END_LAYOUT)
         clauses.append(Party(f"Agreement {number}", _clause(agreement), used))
     return clauses
 
