@@ -39,7 +39,7 @@ from sqlalchemy import (
     make_url,
     text,
 )
-from sqlalchemy.exc import DatabaseError, DBAPIError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
@@ -1278,15 +1278,36 @@ def reinstall_postgres_defences(connection: Any) -> None:
     it), for the tables this ledger's revision has: what `db secure` and `db upgrade` run on
     PostgreSQL."""
     expected = set(_expected_postgres_triggers(connection))
-    for statement in postgres_defences():
-        words = trigger_text(statement)
-        if words.startswith("CREATE TRIGGER ") and words.split()[2] not in expected:
-            continue  # a table an older revision does not have yet
-        connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+    statements = [
+        statement
+        for statement in postgres_defences()
+        if not trigger_text(statement).startswith("CREATE TRIGGER ")
+        or trigger_text(statement).split()[2] in expected  # not a table an older revision lacks
+    ]
     present = _event_constraints(connection)
-    for name, (definition, _lets) in EVENT_KEYS.items():
-        if definition not in present:
-            connection.execute(text(f"ALTER TABLE ledger_event ADD CONSTRAINT {name} {definition}"))
+    statements += [
+        f"ALTER TABLE ledger_event ADD CONSTRAINT {name} {definition}"
+        for name, (definition, _lets) in EVENT_KEYS.items()
+        if definition not in present
+    ]
+    for statement in statements:
+        try:
+            connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
+        except IntegrityError as exc:
+            # a key dropped, then events written that break it: no key can be put back over them
+            raise StorageError(
+                f"the ledger's events break a key the database enforces ({_pg_words(exc)}): "
+                "they were changed outside the program while it was missing; nothing was "
+                "changed; 'verify' names them, and a backup from before restores the ledger"
+            ) from exc
+
+
+def _pg_words(exc: DBAPIError) -> str:
+    """PostgreSQL's own message and detail of a refused statement, on one line."""
+    diag = getattr(exc.orig, "diag", None)
+    parts = [getattr(diag, "message_primary", None), getattr(diag, "message_detail", None)]
+    words = "; ".join(str(part) for part in parts if part) or str(exc.orig)
+    return " ".join(words.split())
 
 
 def _defence_function_problems(connection: Any, own: dict[str, str]) -> list[str]:
