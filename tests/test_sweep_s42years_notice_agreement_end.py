@@ -99,3 +99,20 @@ def test_status_says_why_no_extension_is_left(ended: dict[str, Any]) -> None:
     other = invoke(env, "status", "--institution", "OU")
     assert "extensions 0 of 1 allowed; next inventory" in other.stdout
     assert "none now" not in other.stdout
+
+
+def test_loans_show_says_it_as_status_does(ended: dict[str, Any]) -> None:
+    """`loans show` counted the same "0 of 1 allowed" beside `status`'s reason: one wording for
+    both now; its JSON keeps its keys (the agreement's number is there to look up)."""
+    env = {**env_for(ended["db"], COMPLIANCE, now=LATER), "COLUMNS": "200"}
+    shown = invoke(env, "loans", "show", "L-2025-Osaka")
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "0 of 1 allowed (none now: agreement AG-2025-Osaka: expired 2026-09-01 09:00 UTC)"
+        in " ".join(shown.stdout.split())
+    )
+    in_force = invoke(env, "loans", "show", "L-2025-OU")
+    assert "0 of 1 allowed" in in_force.stdout and "none now" not in in_force.stdout
+    as_json = invoke(env, "loans", "show", "L-2025-Osaka", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert "agreement_ended" not in as_json.stdout and '"max_extensions": 1' in as_json.stdout

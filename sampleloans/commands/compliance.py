@@ -515,6 +515,7 @@ def _standing_lines(r: Any) -> list[Any]:
     return or inventory in red."""
     from rich.text import Text
 
+    from sampleloans.commands.render import extensions_words
     from sampleloans.dates import format_datetime
     from sampleloans.readmodels.report import no_inventory_words
 
@@ -536,8 +537,9 @@ def _standing_lines(r: Any) -> list[Any]:
             style="red" if overdue_now else "",
         ),
         Text(
-            f"  extensions {r.extensions_granted} of {r.max_extensions} allowed"
-            f"{f' (none now: {r.agreement_ended})' if r.agreement_ended else ''}; next inventory "
+            f"  extensions "
+            f"{extensions_words(r.extensions_granted, r.max_extensions, r.agreement_ended)}; "
+            f"next inventory "
             f"{inventory}{_days(r.inventory_days_left, r.inventory_overdue)}",
             style="red" if inventory_late else "",
         ),

@@ -1134,6 +1134,7 @@ def show(
         if as_json:
             # the text recorded at settlement, not the open obligations of `status`
             head = renamed(replace(detail, consumptions=()), {"obligations": "settled_obligations"})
+            del head["agreement_ended"]  # words for the text; the JSON has the agreement's number
             consumptions = CountedRows(detail.consumptions)
             head["consumptions"] = map(row_converter(loan_views.ConsumptionView), consumptions)
             write_json_page(head, consumptions, page=page, total=total)
@@ -1203,6 +1204,7 @@ def _detail_header(d: "LoanDetail") -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from sampleloans.commands.render import extensions_words
     from sampleloans.units import format_mass, format_period
 
     header = Table.grid(padding=(0, 2))
@@ -1224,7 +1226,10 @@ def _detail_header(d: "LoanDetail") -> Any:
         # as `status` says it, naming the part on its way back, or not yet in the PI's hands
         ("held", Text(format_mass(d.held_ug) + _held_note(d))),
         ("due", _detail_due(d)),
-        ("extensions", Text(f"{d.extensions_granted} of {d.extensions_allowed} allowed")),
+        (
+            "extensions",
+            Text(extensions_words(d.extensions_granted, d.extensions_allowed, d.agreement_ended)),
+        ),
         (
             "next inventory",
             _due_text(

@@ -26,6 +26,13 @@ def when_cell(occurred_at: Any, recorded_at: Any, backdated: bool) -> str:
     return f"{text}\n(recorded {format_table_time(recorded_at)})" if backdated else text
 
 
+def extensions_words(granted: int, allowed: int, agreement_ended: str) -> str:
+    """'1 of 2 allowed', and why none is left now where the agreement ended ('(none now:
+    agreement AG-…: expired …)'): `status` and `loans show` say it alike."""
+    why = f" (none now: {agreement_ended})" if agreement_ended else ""
+    return f"{granted} of {allowed} allowed{why}"
+
+
 def time_cell(value: Any) -> str:
     """A table's time cell ('2025-04-24 10:00', the heading says UTC), or '—' when unset."""
     return format_table_time(value) if value else "—"

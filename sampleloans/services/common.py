@@ -40,6 +40,7 @@ from sampleloans.services.lock_reads import (
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
 from sampleloans.units import period_delta
 from sampleloans.vocab import (
+    ACTIVE_LOAN_STATUSES,
     AgreementStatus,
     CustodyState,
     IncidentKind,
@@ -440,6 +441,15 @@ def agreement_ended(agreement: Agreement, when: datetime) -> str:
     if agreement.expires_at is not None and agreement.expires_at <= when:
         return f"its term ended {format_datetime(agreement.expires_at)}"
     return ""
+
+
+def loan_agreement_ended(loan: Loan, agreement: Agreement, when: datetime) -> str:
+    """Why a loan still out (issued, travelling or held) gets no extension at `when` although
+    some are unused: 'agreement AG-…: expired …' once its agreement ended, else ''."""
+    if loan.status not in ACTIVE_LOAN_STATUSES:
+        return ""
+    ended = agreement_ended(agreement, when)
+    return f"agreement {agreement.number}: {ended}" if ended else ""
 
 
 def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:

@@ -40,6 +40,7 @@ from sampleloans.readmodels.handover import PartyView, is_backdated
 from sampleloans.readmodels.items import ItemMasses, item_masses, item_source
 from sampleloans.readmodels.report import LoanEnd, loan_end
 from sampleloans.services import access
+from sampleloans.services.common import loan_agreement_ended
 from sampleloans.services.handover import loan_handovers
 from sampleloans.services.listing import (
     EVERY_ROW,
@@ -254,6 +255,7 @@ class LoanDetail:
     withdrawn_reason: str | None = None  # withdrawn before issue, and why
     held_ug: int = 0  # what the borrower holds, with what is on its way back, as `status`
     returning_ug: int = 0  # the part of held_ug on its way back (a return in transit)
+    agreement_ended: str = ""  # why no extension is left while some are unused, or ''
 
     def ended(self) -> LoanEnd | None:
         """How the loan ended once it is over (its due date binds no more), as `loans list`
@@ -556,6 +558,7 @@ def loan_detail_stream(
         withdrawn_reason=withdrawn_reason(session, loan),
         held_ug=sum(i.held_ug for i in items),
         returning_ug=sum(i.held_ug for i in items if i.state == ItemState.RETURN_IN_TRANSIT),
+        agreement_ended=loan_agreement_ended(loan, agreement, ctx.now),
     )
     return detail, counter(session, consumptions)
 

@@ -24,7 +24,7 @@ from sampleloans.readmodels.report import (
     nothing_left_to_send_back,
 )
 from sampleloans.services import access
-from sampleloans.services.common import agreement_ended
+from sampleloans.services.common import loan_agreement_ended
 from sampleloans.services.queries import (
     frozen_on_loan,
     returned_at,
@@ -34,7 +34,6 @@ from sampleloans.services.queries import (
 )
 from sampleloans.text import counted
 from sampleloans.vocab import (
-    ACTIVE_LOAN_STATUSES,
     IncidentStatus,
     ItemSource,
     ItemState,
@@ -618,16 +617,8 @@ def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
         settled_at=loan.settled_at,
         closed_at=loan.closed_at,
         withdrawn_reason=withdrawn_reason(session, loan),
-        agreement_ended=_agreement_ended(loan, agreement, now),
+        agreement_ended=("" if agreement is None else loan_agreement_ended(loan, agreement, now)),
     )
-
-
-def _agreement_ended(loan: Loan, agreement: Agreement | None, now: datetime) -> str:
-    """`agreement_ended` of a loan still out (issued, travelling or held), else ''."""
-    if agreement is None or loan.status not in ACTIVE_LOAN_STATUSES:
-        return ""
-    ended = agreement_ended(agreement, now)
-    return f"agreement {agreement.number}: {ended}" if ended else ""
 
 
 def _item_standing(item: LoanItem, frozen: bool) -> ItemStanding:
