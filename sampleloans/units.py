@@ -424,10 +424,18 @@ def period_delta(iso: str) -> relativedelta:
     return relativedelta(years=y, months=mo, days=d)
 
 
+_PERIOD_START = datetime(2000, 1, 1)  # the one date `period_longer` counts both periods from
+
+
 def period_longer(period_a: str, period_b: str) -> bool:
     """Whether canonical period a is longer than period b (both counted from one date)."""
-    start = datetime(2000, 1, 1)
-    return start + period_delta(period_a) > start + period_delta(period_b)
+    return _PERIOD_START + period_delta(period_a) > _PERIOD_START + period_delta(period_b)
+
+
+def whole_days_within(iso: str) -> int:
+    """The most whole days no longer than canonical period `iso` as `period_longer` counts
+    (P6M: 182 days), the longest '--period N days' a limit of `iso` lets by."""
+    return (_PERIOD_START + period_delta(iso) - _PERIOD_START).days
 
 
 def format_period(iso: str) -> str:

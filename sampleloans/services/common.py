@@ -2,7 +2,7 @@
 
 import string
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, bindparam, func, literal_column
@@ -38,7 +38,7 @@ from sampleloans.services.lock_reads import (
     twin_answer,
 )
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
-from sampleloans.units import period_delta
+from sampleloans.units import period_delta, whole_days_within
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
     AgreementStatus,
@@ -449,7 +449,27 @@ def loan_agreement_ended(loan: Loan, agreement: Agreement, when: datetime) -> st
     if loan.status not in ACTIVE_LOAN_STATUSES:
         return ""
     ended = agreement_ended(agreement, when)
-    return f"agreement {agreement.number}: {ended}" if ended else ""
+    if ended:
+        return f"agreement {agreement.number}: {ended}"
+    if _term_too_short(loan, agreement, when):
+        assert agreement.expires_at is not None  # a term that cuts has an end
+        return (
+            f"agreement {agreement.number}: its term ends "
+            f"{format_datetime(agreement.expires_at)}, before a whole day more"
+        )
+    return ""
+
+
+def _term_too_short(loan: Loan, deal: Agreement, when: datetime) -> bool:
+    """Whether an extension left is refused at `when` only because the agreement's term ends
+    less than a whole day past what it would have to reach (`loans extend` says 'record the
+    return')."""
+    if loan.due_at is None or deal.expires_at is None or not in_force(deal, when):
+        return False
+    if loan.extensions_granted >= deal.max_extensions:
+        return False
+    longest = loan.due_at + period_delta(deal.max_extension_period)
+    return longest > when and not extension_possible(loan, deal, when)
 
 
 def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:
@@ -462,8 +482,26 @@ def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:
         return False
     latest_due_at = loan.due_at + period_delta(deal.max_extension_period)
     if deal.expires_at is not None:
-        latest_due_at = min(latest_due_at, deal.expires_at)
+        # a period moves the due date by whole days: the part of a day before the end is none
+        latest_due_at = min(latest_due_at, loan.due_at + _days(deal.expires_at - loan.due_at))
     return latest_due_at > when
+
+
+def extension_days(loan: Loan, deal: Agreement, when: datetime) -> tuple[int, int]:
+    """The fewest and the most whole days `loans extend` grants the loan at `when` as
+    '--period N days': due after `when`, no longer than one extension may be, within the
+    agreement's term. Fewest above most when no such number is left."""
+    assert loan.due_at is not None  # extensions start from an issued loan
+    fewest = max(1, (when - loan.due_at).days + 1)  # `.days` floors: that many is not past
+    most = whole_days_within(deal.max_extension_period)
+    if deal.expires_at is not None:
+        most = min(most, (deal.expires_at - loan.due_at).days)
+    return fewest, most
+
+
+def _days(span: timedelta) -> timedelta:
+    """`span` cut to whole days (a period's due date moves by days, keeping the time of day)."""
+    return timedelta(days=span.days)
 
 
 def get_event(session: Session, seq: int) -> LedgerEvent:

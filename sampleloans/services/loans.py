@@ -53,6 +53,7 @@ from sampleloans.services.common import (
     acting_person,
     append,
     at_option,
+    extension_days,
     frozen_words,
     get_agreement,
     get_loan,
@@ -1168,8 +1169,8 @@ def extend_loan(
     approver_person = require_active(get_person(session, approver), "approver")
     if approver_person.role != Role.CURATOR:
         raise InvalidInput(f"approver: {approver_person.email} is not a curator")
-    _due_after_extension(loan, period, when)
-    _due_within_the_term(loan, period, deal)
+    _due_after_extension(loan, deal, period, when)
+    _due_within_the_term(loan, deal, period, when)
     event = ev.LoanExtended(number=number, period=period, approver=approver_person.email)
     envelope = append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
@@ -1186,7 +1187,7 @@ def _no_more_extensions(number: str, used: int, deal: Agreement) -> str:
     return f"loan {number} has used {used} of the {allowed} {noun} agreement {deal.number} allows"
 
 
-def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
+def _due_after_extension(loan: Loan, deal: Agreement, period: str, when: datetime) -> None:
     """Refuse an extension that would leave the loan due at or before the time it is granted."""
     assert loan.due_at is not None  # extensions start from an issued loan
     new_due_at = loan.due_at + period_delta(period)
@@ -1194,12 +1195,11 @@ def _due_after_extension(loan: Loan, period: str, when: datetime) -> None:
         raise RuleViolation(
             f"period: extending loan {loan.number} by {format_period(period)} makes it due "
             f"{format_datetime(new_due_at)}, which is already past on {format_datetime(when)}; "
-            "the loan would stay overdue: grant a longer period (within the agreement) or record "
-            "the return"
+            f"the loan would stay overdue: {_extension_hint(loan, deal, when)}"
         )
 
 
-def _due_within_the_term(loan: Loan, period: str, deal: Agreement) -> None:
+def _due_within_the_term(loan: Loan, deal: Agreement, period: str, when: datetime) -> None:
     """Refuse an extension that would make the loan due after its agreement's term ends: the
     extra time is granted under the agreement's terms, which do not run past that end."""
     assert loan.due_at is not None  # extensions start from an issued loan
@@ -1207,19 +1207,24 @@ def _due_within_the_term(loan: Loan, period: str, deal: Agreement) -> None:
         return
     new_due_at = loan.due_at + period_delta(period)
     if new_due_at > deal.expires_at:
-        # a loan due less than a day before the term's end has no shorter period left to grant
-        # in whole days (as a request names its longest --period, `_lent_within_the_term`)
-        days_left = (deal.expires_at - loan.due_at).days
-        hint = (
-            f"grant a --period of at most {counted(days_left, 'day')}, or record the return"
-            if days_left > 0
-            else "record the return"
-        )
         raise RuleViolation(
             f"period: extending loan {loan.number} by {format_period(period)} makes it due "
             f"{format_datetime(new_due_at)}, after agreement {deal.number} ends on "
-            f"{format_datetime(deal.expires_at)}; {hint}"
+            f"{format_datetime(deal.expires_at)}; {_extension_hint(loan, deal, when)}"
         )
+
+
+def _extension_hint(loan: Loan, deal: Agreement, when: datetime) -> str:
+    """What to do instead, in whole days `loans extend` grants as named (`extension_days`: a
+    loan overdue in the term's last day has none), as a request names its longest --period
+    (`_lent_within_the_term`); the return alone when no number of days is left."""
+    fewest, most = extension_days(loan, deal, when)
+    if fewest > most:
+        return "record the return"
+    if fewest == most:
+        return f"grant a --period of {counted(most, 'day')}, or record the return"
+    least = f"at least {counted(fewest, 'day')} and " if fewest > 1 else ""
+    return f"grant a --period of {least}at most {counted(most, 'day')}, or record the return"
 
 
 def recall_loan(
