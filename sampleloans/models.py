@@ -131,11 +131,14 @@ def _time_from_text(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise EditedTable(
             f"a stored time holds {one_line(repr(value))[:60]}, which is no ISO 8601 time: {EDITED}"
         ) from None
+    # one written by hand without its 'Z' is read as the UTC every stored time is (as the
+    # guard reads the head's, `ledger.guard.head_recorded_at`), never compared naive with aware
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 _UTC_TEXT = UTCDateTime()

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import Session, select
 
 from sampleloans import db
+from sampleloans.dates import to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context
 from sampleloans.models import NotificationSent
@@ -191,7 +192,7 @@ def sent_record_problems(connection: Connection) -> list[str]:
     kept = _kept_checkpoint_ids(connection)
     people = {row[0] for row in connection.execute(text("SELECT email FROM person"))}
     query = text(
-        "SELECT id, recipient, kind, checkpoint, digest, message_id, sent_by "
+        "SELECT id, recipient, kind, scope, checkpoint, digest, message_id, sent_by "
         "FROM notification_sent ORDER BY id"
     )
     problems = []
@@ -205,6 +206,24 @@ def sent_record_problems(connection: Connection) -> list[str]:
     return problems
 
 
+def _scope_written(kind: str, scope: str, recipient: str) -> bool:
+    """Whether `scope` is one notify records for `kind`: a statement's `pi:` its recipient; a
+    notice's `institution:OU`, or `institution:OU@TIME` (sent again once a later obligation
+    fell due) with TIME a UTC time as notify writes it."""
+    if kind == "statement":
+        return scope == f"pi:{recipient}"
+    short, at, when = scope.removeprefix("institution:").partition("@")
+    if not scope.startswith("institution:") or not short:
+        return False
+    if not at:
+        return True
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and to_iso(moment) == when
+
+
 def _sent_row_faults(row: Any, kept: set[str], people: set[str]) -> list[str]:
     """What in one `notification_sent` row no notify run writes."""
     from sampleloans.text import visible
@@ -215,6 +234,8 @@ def _sent_row_faults(row: Any, kept: set[str], people: set[str]) -> list[str]:
         why.append(f"its kind {visible(kind)!r} is none notify sends")
     elif row.message_id != message_id(kind, str(row.digest), recipient):
         why.append("its Message-ID is not the one of its kind, document and recipient")
+    if kind in SENT_KINDS and not _scope_written(kind, str(row.scope), recipient):
+        why.append(f"its scope {visible(str(row.scope))!r} is none notify writes for {kind}")
     if row.checkpoint not in kept:
         why.append("it names no checkpoint this ledger kept")
     if recipient not in people:

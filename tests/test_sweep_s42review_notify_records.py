@@ -1,0 +1,96 @@
+"""Sweep s42 review: `notify`'s records of what it sent, edited by hand, after s42-years keyed
+a notice sent again by when its last obligation fell due (`institution:UoC@TIME`).
+
+Found: `notify` came to read each record's `sent_at` to tell whether an obligation fell due
+after the notice went; a record whose time was written without its 'Z' (`2026-11-01T09:00:00`,
+SQLite keeps any text) was compared naive with aware and `notify` died with a TypeError
+traceback. Now a stored time without a zone is read as the UTC every stored time is (as the
+guard reads the head's). And a record whose scope no notify run writes (`institution:UoC@junk`,
+`pi:` another person) was no `verify` finding; it is one now, beside the other forged fields.
+"""
+
+import sqlite3
+from contextlib import closing
+from typing import Any
+
+from tests.i15_statement_helpers import env_for, invoke
+from tests.mail import Inbox, smtp_settings
+from tests.test_i15_notify import demo, ledger, smtp
+
+__all__ = ["demo", "ledger", "smtp"]  # the fixtures (a demo per module, a copy per test, a server)
+
+UOC_PI = "muenker@uni-koeln.example"
+SENT_AT = "2026-11-01T09:00:00Z"  # UoC's loan fell due 2026-10-25 08:00
+YEAR_ON = "2027-04-21T09:00:00Z"  # UoC's inventory fell due 2027-04-20 10:00 since
+
+
+def notify(ledger: dict[str, Any], port: int, now: str, *args: str) -> Any:
+    """`notify` at `now` (the newest checkpoint), pointed at the server on `port`."""
+    env = {**env_for(ledger["db"], now=now), **smtp_settings(port)}
+    return invoke(env, "notify", *args)
+
+
+def edit(ledger: dict[str, Any], *statements: str) -> None:
+    """Edit `notification_sent` by hand, as anyone with the file can (its triggers dropped)."""
+    with closing(sqlite3.connect(ledger["db"])) as connection:
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'notification_sent'"
+        ).fetchall():
+            connection.execute(f'DROP TRIGGER "{name}"')
+        for statement in statements:
+            connection.execute(statement)
+        connection.commit()
+
+
+def notices_to(inbox: Inbox, recipient: str) -> int:
+    """How many overdue notices `recipient` received."""
+    return sum(
+        1
+        for to, message in inbox.messages
+        if to == [recipient] and str(message["Subject"]).startswith("Overdue:")
+    )
+
+
+def test_a_sent_time_without_its_zone_is_read_as_utc(ledger: dict[str, Any], smtp: Any) -> None:
+    controller, inbox = smtp
+    assert notify(ledger, controller.port, SENT_AT).exit_code == 0
+    assert notices_to(inbox, UOC_PI) == 1
+    edit(
+        ledger,
+        "UPDATE notification_sent SET sent_at = '2026-11-01T09:00:00' "
+        "WHERE scope = 'institution:UoC'",
+    )
+    again = notify(ledger, controller.port, YEAR_ON, "--institution", "UoC")
+    assert again.exit_code == 0, again.output
+    assert again.stderr == ""
+    assert "Sent overdue notice of UoC to muenker@uni-koeln.example" in again.stdout
+    assert notices_to(inbox, UOC_PI) == 2
+    after = notify(ledger, controller.port, YEAR_ON, "--institution", "UoC")
+    assert after.stdout.startswith("notify: 0 sent,"), after.output
+    assert notices_to(inbox, UOC_PI) == 2
+
+
+def test_a_scope_no_notify_writes_is_a_verify_finding(ledger: dict[str, Any], smtp: Any) -> None:
+    controller, inbox = smtp
+    assert notify(ledger, controller.port, SENT_AT).exit_code == 0
+    copied = (
+        "INSERT INTO notification_sent (recipient, kind, scope, checkpoint, digest, message_id, "
+        "sent_at, sent_by, via) SELECT recipient, kind, '{scope}', checkpoint, digest, "
+        "message_id, sent_at, sent_by, via FROM notification_sent WHERE scope = '{of}'"
+    )
+    edit(
+        ledger,
+        copied.format(scope="institution:UoC@junk", of="institution:UoC"),
+        copied.format(scope="institution:UoC@2027-04-20T10:00:00", of="institution:UoC"),
+        copied.format(scope="pi:anand@open.example", of=f"pi:{UOC_PI}"),
+    )
+    again = notify(ledger, controller.port, YEAR_ON, "--institution", "UoC")  # harmless
+    assert again.exit_code == 0, again.output
+    assert notices_to(inbox, UOC_PI) == 2  # the notice sent again: no forged row stops it
+    checked = invoke(env_for(ledger["db"], "compliance@naoc.example", now=YEAR_ON), "verify")
+    assert checked.exit_code == 1, checked.output
+    found = [line for line in checked.stdout.splitlines() if "is none notify writes" in line]
+    assert len(found) == 3, checked.stdout
+    assert "its scope 'institution:UoC@junk' is none notify writes for overdue" in found[0]
+    assert "its scope 'pi:anand@open.example' is none notify writes for statement" in found[2]
