@@ -7,6 +7,9 @@ SQLite keeps any text) was compared naive with aware and `notify` died with a Ty
 traceback. Now a stored time without a zone is read as the UTC every stored time is (as the
 guard reads the head's). And a record whose scope no notify run writes (`institution:UoC@junk`,
 `pi:` another person) was no `verify` finding; it is one now, beside the other forged fields.
+And an obligation falling due the very moment a notice went was never sent: the notice did
+not list it (late is due strictly before now) and the re-send took it as told; the overdue
+rule itself now decides what the notice sent listed.
 """
 
 import sqlite3
@@ -94,3 +97,28 @@ def test_a_scope_no_notify_writes_is_a_verify_finding(ledger: dict[str, Any], sm
     assert len(found) == 3, checked.stdout
     assert "its scope 'institution:UoC@junk' is none notify writes for overdue" in found[0]
     assert "its scope 'pi:anand@open.example' is none notify writes for statement" in found[2]
+
+
+def test_an_obligation_falling_due_the_moment_a_notice_went_is_sent_after(
+    ledger: dict[str, Any], smtp: Any
+) -> None:
+    """Found too: UoC's inventory falls due 2027-04-20 10:00; a notice sent at that very moment
+    does not list it (late is due strictly before now), and the re-send compared 'fell due
+    after the notice was sent' (10:00 after 10:00: no), so the PI was never told of it. Now the
+    overdue rule itself decides what the notice sent listed."""
+    controller, inbox = smtp
+    at_due = "2027-04-20T10:00:00Z"
+    first = notify(ledger, controller.port, at_due, "--institution", "UoC")
+    assert first.exit_code == 0, first.output
+    assert notices_to(inbox, UOC_PI) == 1
+    later = notify(ledger, controller.port, YEAR_ON, "--institution", "UoC")
+    assert later.exit_code == 0, later.output
+    assert "Sent overdue notice of UoC to muenker@uni-koeln.example" in later.stdout
+    assert notices_to(inbox, UOC_PI) == 2
+    again = notify(ledger, controller.port, YEAR_ON, "--institution", "UoC")
+    assert again.stdout.startswith("notify: 0 sent,"), again.output
+    with closing(sqlite3.connect(ledger["db"])) as connection:
+        scopes = connection.execute(
+            "SELECT scope FROM notification_sent WHERE kind = 'overdue' ORDER BY id"
+        ).fetchall()
+    assert scopes == [("institution:UoC",), ("institution:UoC@2027-04-20T10:00:00Z",)]

@@ -254,9 +254,10 @@ def _keyed(item: Outgoing, done: dict["SendKey", datetime]) -> Outgoing:
     from dataclasses import replace
 
     from sampleloans.dates import to_iso
+    from sampleloans.services.notify import listed_when_sent
 
     sent = done.get(item.key)
-    if sent is None or item.falls_due is None or item.falls_due <= sent:
+    if sent is None or item.falls_due is None or listed_when_sent(item.falls_due, sent):
         return item
     recipient, kind, scope, checkpoint = item.key
     return replace(item, key=(recipient, kind, f"{scope}@{to_iso(item.falls_due)}", checkpoint))

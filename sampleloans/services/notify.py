@@ -154,6 +154,15 @@ def _record_sent(session: Session, ctx: Context, delivery: Delivery, sent_at: da
     session.flush()
 
 
+def listed_when_sent(falls_due: datetime, sent_at: datetime) -> bool:
+    """Whether an obligation due at `falls_due` was late, so listed, on a notice sent at
+    `sent_at`: the overdue rule's own cut (due strictly before), so one falling due that very
+    moment is sent later, not taken as told."""
+    from sampleloans.ledger import overdue as rule
+
+    return rule.past_due(falls_due, sent_at)
+
+
 SENT_KINDS = ("statement", "overdue")
 """What `notify` sends, as `notification_sent.kind` records it."""
 
