@@ -122,3 +122,19 @@ def test_the_longest_named_is_no_longer_than_one_extension_may_be(
     granted = extend(ledger, now, "182 days")
     assert granted.exit_code == 0, granted.output
     assert "now due 2026-12-30 08:00 UTC" in granted.stdout
+
+
+def test_due_less_than_a_day_before_the_end_is_told_to_record_the_return(
+    demo: Path, tmp_path: Path
+) -> None:
+    """Not yet due (2026-10-31 20:00) and the agreement ends 12 hours after (2026-11-01 08:00):
+    no whole day fits, and each command says so alike."""
+    ledger = copy_ledger(demo, tmp_path / "ledger.db")
+    lend(ledger, "2026-05-01T08:00:00Z", "2026-05-02T20:00:00Z", "6 months", "182 days")
+    now = "2026-10-01T09:00:00Z"
+    refused = extend(ledger, now, "1 day")
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr.rstrip().endswith("ends on 2026-11-01 08:00 UTC; record the return")
+    why = "its term ends 2026-11-01 08:00 UTC, before a whole day more"
+    status = invoke(env_for(ledger, "anand@open.example", now=now), "status")
+    assert f"extensions 0 of 1 allowed (none now: agreement AG-2026-OU9: {why})" in status.stdout

@@ -484,7 +484,7 @@ def extension_possible(loan: Loan, deal: Agreement, when: datetime) -> bool:
     if deal.expires_at is not None:
         # a period moves the due date by whole days: the part of a day before the end is none
         latest_due_at = min(latest_due_at, loan.due_at + _days(deal.expires_at - loan.due_at))
-    return latest_due_at > when
+    return latest_due_at > max(when, loan.due_at)  # an extension moves the due date on
 
 
 def extension_days(loan: Loan, deal: Agreement, when: datetime) -> tuple[int, int]:
