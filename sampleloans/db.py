@@ -1232,6 +1232,22 @@ def _event_key_problems(connection: Any) -> list[str]:
     """The keys of `ledger_event` that are missing (a constraint dropped, the unique index on
     `prev_hash` dropped or made another way), whatever their names."""
     definitions = _event_constraints(connection)
+    problems = [
+        f"ledger_event has no {definition} constraint ({name}): {lets}"
+        for name, (definition, lets) in EVENT_KEYS.items()
+        if definition not in definitions
+    ]
+    if not _has_prev_hash_unique(connection):
+        problems.append(
+            f"ledger_event has no unique index on prev_hash ({DEFENCE_INDEX}): two events could "
+            "claim the same predecessor"
+        )
+    return problems
+
+
+def _has_prev_hash_unique(connection: Any) -> bool:
+    """Whether `ledger_event` has a unique index on prev_hash alone (`PREV_HASH_UNIQUE`), under
+    whatever name."""
     indexes = connection.execute(
         text(
             "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
@@ -1239,17 +1255,7 @@ def _event_key_problems(connection: Any) -> list[str]:
         )
     ).scalars()
     shapes = {re.sub(r"INDEX \S+ ON (public\.)?", "INDEX ON ", str(found)) for found in indexes}
-    problems = [
-        f"ledger_event has no {definition} constraint ({name}): {lets}"
-        for name, (definition, lets) in EVENT_KEYS.items()
-        if definition not in definitions
-    ]
-    if PREV_HASH_UNIQUE not in shapes:
-        problems.append(
-            f"ledger_event has no unique index on prev_hash ({DEFENCE_INDEX}): two events could "
-            "claim the same predecessor"
-        )
-    return problems
+    return PREV_HASH_UNIQUE in shapes
 
 
 def _expected_postgres_triggers(connection: Any) -> tuple[str, ...]:
@@ -1284,12 +1290,20 @@ def reinstall_postgres_defences(connection: Any) -> None:
         if not trigger_text(statement).startswith("CREATE TRIGGER ")
         or trigger_text(statement).split()[2] in expected  # not a table an older revision lacks
     ]
+    # a look-alike under a key's own name (a plain index, a CHECK that lets more by) goes
+    # first: made again by name, it would be kept (IF NOT EXISTS) or refused as existing
+    if not _has_prev_hash_unique(connection):
+        statements[:0] = [  # the name may be a constraint's (its index goes with it)
+            f"ALTER TABLE ledger_event DROP CONSTRAINT IF EXISTS {DEFENCE_INDEX}",
+            f"DROP INDEX IF EXISTS {DEFENCE_INDEX}",
+        ]
     present = _event_constraints(connection)
-    statements += [
-        f"ALTER TABLE ledger_event ADD CONSTRAINT {name} {definition}"
-        for name, (definition, _lets) in EVENT_KEYS.items()
-        if definition not in present
-    ]
+    for name, (definition, _lets) in EVENT_KEYS.items():
+        if definition not in present:
+            statements += [
+                f"ALTER TABLE ledger_event DROP CONSTRAINT IF EXISTS {name}",
+                f"ALTER TABLE ledger_event ADD CONSTRAINT {name} {definition}",
+            ]
     for statement in statements:
         try:
             connection.execute(text(statement))  # text(): psycopg reads a bare % as a parameter
