@@ -17,20 +17,14 @@ from contextlib import closing
 from typing import Any
 
 from tests.i15_statement_helpers import env_for, invoke
-from tests.mail import Inbox, smtp_settings
 from tests.test_i15_notify import demo, ledger, smtp
+from tests.test_sweep_s42years_notify_late_by_time import notices_to, notify
 
 __all__ = ["demo", "ledger", "smtp"]  # the fixtures (a demo per module, a copy per test, a server)
 
 UOC_PI = "muenker@uni-koeln.example"
 SENT_AT = "2026-11-01T09:00:00Z"  # UoC's loan fell due 2026-10-25 08:00
 YEAR_ON = "2027-04-21T09:00:00Z"  # UoC's inventory fell due 2027-04-20 10:00 since
-
-
-def notify(ledger: dict[str, Any], port: int, now: str, *args: str) -> Any:
-    """`notify` at `now` (the newest checkpoint), pointed at the server on `port`."""
-    env = {**env_for(ledger["db"], now=now), **smtp_settings(port)}
-    return invoke(env, "notify", *args)
 
 
 def edit(ledger: dict[str, Any], *statements: str) -> None:
@@ -44,15 +38,6 @@ def edit(ledger: dict[str, Any], *statements: str) -> None:
         for statement in statements:
             connection.execute(statement)
         connection.commit()
-
-
-def notices_to(inbox: Inbox, recipient: str) -> int:
-    """How many overdue notices `recipient` received."""
-    return sum(
-        1
-        for to, message in inbox.messages
-        if to == [recipient] and str(message["Subject"]).startswith("Overdue:")
-    )
 
 
 def test_a_sent_time_without_its_zone_is_read_as_utc(ledger: dict[str, Any], smtp: Any) -> None:
