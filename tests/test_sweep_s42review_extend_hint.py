@@ -9,7 +9,9 @@ notice still offered an extension. (2) Across months of 31 days the N days named
 longer than the agreement's longest extension counted as `loans extend` counts it (6 months:
 182 days), so the period named was refused as "longer than one extension may be". Now the
 hint names only a period `loans extend` grants (at least and at most, in whole days), or the
-return alone when none is left; the overdue notice and `status` agree with it.
+return alone when none is left; the overdue notice and `status` agree with it. `status` and
+`loans show` also say why none is left where the term ends less than a day past what an
+extension must reach, or the loan is overdue by more than the longest extension.
 """
 
 from pathlib import Path
@@ -80,6 +82,12 @@ def test_overdue_in_the_last_day_of_the_term_is_told_to_record_the_return(
     assert status.exit_code == 0, status.output
     why = "its term ends 2027-05-01 08:00 UTC, before a whole day more"
     assert f"extensions 0 of 1 allowed (none now: agreement AG-2026-OU9: {why})" in status.stdout
+    # OU's loan of 2025, due 2026-05-05, is overdue by more than one extension may add
+    reach = "its longest extension, 6 months, leaves the loan overdue"
+    assert f"0 of 1 allowed (none now: agreement AG-2025-OU: {reach})" in status.stdout
+    refused = invoke(env_for(ledger, now=now), "loans", "extend", "L-2025-OU", "--period", "P6M",
+                     "--approver", "curator@naoc.example", "--reason", "late")  # fmt: skip
+    assert refused.stderr.rstrip().endswith("the loan would stay overdue: record the return")
     shown = invoke(env_for(ledger, now=now), "loans", "show", LOAN)
     words = " ".join(shown.stdout.split())  # the header's cell wraps at the terminal's width
     assert f"extensions 0 of 1 allowed (none now: agreement AG-2026-OU9: {why})" in words

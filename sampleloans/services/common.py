@@ -38,7 +38,7 @@ from sampleloans.services.lock_reads import (
     twin_answer,
 )
 from sampleloans.text import MAX_TEXT, clean_email, clean_name, clean_text
-from sampleloans.units import period_delta, whole_days_within
+from sampleloans.units import format_period, period_delta, whole_days_within
 from sampleloans.vocab import (
     ACTIVE_LOAN_STATUSES,
     AgreementStatus,
@@ -457,7 +457,22 @@ def loan_agreement_ended(loan: Loan, agreement: Agreement, when: datetime) -> st
             f"agreement {agreement.number}: its term ends "
             f"{format_datetime(agreement.expires_at)}, before a whole day more"
         )
+    if _overdue_past_reach(loan, agreement, when):
+        return (
+            f"agreement {agreement.number}: its longest extension, "
+            f"{format_period(agreement.max_extension_period)}, leaves the loan overdue"
+        )
     return ""
+
+
+def _overdue_past_reach(loan: Loan, deal: Agreement, when: datetime) -> bool:
+    """Whether an extension left is refused at `when` because the loan is overdue by more than
+    the longest one (`loans extend`: 'already past … record the return')."""
+    if loan.due_at is None or not in_force(deal, when):
+        return False
+    if loan.extensions_granted >= deal.max_extensions:
+        return False
+    return loan.due_at + period_delta(deal.max_extension_period) <= when
 
 
 def _term_too_short(loan: Loan, deal: Agreement, when: datetime) -> bool:
