@@ -31,6 +31,7 @@ from sampleloans.ledger import chain, checks, guard, merkle
 from sampleloans.ledger import checkpoint as notes
 from sampleloans.ledger.envelope import Context
 from sampleloans.ledger.events import event_from_payload
+from sampleloans.ledger.payload import shown as shown_value
 from sampleloans.models import PROJECTION_TABLES
 from sampleloans.services import logins
 from sampleloans.services.common import require_role
@@ -41,6 +42,7 @@ READ_ROLES = ("curator", "compliance_officer")
 ORIGIN_PREFIX = "sampleloans/ledger/"
 DEFAULT_KEY_NAME = "sampleloans"
 PROOF_FORMAT = "sampleloans-consistency"
+PROOF_VERSION = 1
 MAX_KEY_FILE_BYTES = 4096
 MAX_NOTE_FILE_BYTES = notes.MAX_NOTE_BYTES
 _BATCH = 5000
@@ -1062,7 +1064,7 @@ def prove_consistency(
         proof = merkle.proof_from_ranges(ranges, _leaves(connection))
     document = {
         "format": PROOF_FORMAT,
-        "version": 1,
+        "version": PROOF_VERSION,
         "origin": old.origin,
         "old_size": old.size,
         "new_size": new.size,
@@ -1153,6 +1155,14 @@ def _read_proof(path: Path) -> dict[str, Any]:
         raise malformed from None
     if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:
         raise malformed
+    version = document.get("version")
+    # `is int`: JSON's true would pass as 1; a later version may mean its fields otherwise
+    if type(version) is not int or version != PROOF_VERSION:
+        written = f"version {shown_value(version)}" if "version" in document else "no version"
+        raise InvalidInput(
+            f"PROOF: {path} is a consistency proof of {written}; this release reads version "
+            f"{PROOF_VERSION}, as 'checkpoint prove' writes it"
+        )
     sizes = (document.get("old_size"), document.get("new_size"))
     nodes = document.get("proof")
     if not all(type(size) is int and size >= 0 for size in sizes):
