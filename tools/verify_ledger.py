@@ -265,7 +265,8 @@ def _read_jsonl(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
         raise Unreadable(f"{path}: line 1 is not the export header ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != "sampleloans-events":
         raise Unreadable(f"{path}: line 1 is not a sampleloans-events header")
-    if header.get("version") != 1 or not isinstance(header.get("ledger_id"), str):
+    version = header.get("version")
+    if type(version) is not int or version != 1 or not isinstance(header.get("ledger_id"), str):
         raise Unreadable(f"{path}: unsupported export version or no ledger_id")
 
     def events() -> Iterator[dict[str, Any]]:

@@ -161,6 +161,7 @@ def read_export(source: Path) -> tuple[dict[str, str], Iterator[dict[str, Any]]]
     if (
         not isinstance(header, dict)
         or header.get("format") != FORMAT
+        or type(header.get("version")) is not int  # JSON's true would pass as 1
         or header.get("version") != VERSION
         or not isinstance(meta, dict)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
