@@ -1101,7 +1101,8 @@ def show(
     the loan by the borrower), frozen}], shipments [{seq,
     direction, container, seal_number, method, sender, receiver, shipped_at, received_at,
     seal_intact, condition}], consumptions [{seq, sample_code, technique, destructive, mass_ug,
-    occurred_at}], extensions [{seq, period, approver, reason, new_due_at}], handovers [{seq, step,
+    occurred_at, recorded_at, backdated}], extensions [{seq, period, approver, reason, new_due_at,
+    occurred_at, recorded_at, backdated}], handovers [{seq, step,
     occurred_at, recorded_at, backdated, released_by, received_by, courier, witness (each
     {email, name, institution} or null), recorded_by}], weighing_discrepancies [{seq,
     sample_code, expected_ug, weighed_ug, difference_ug}], broken_seals [{seq, shipment_seq,
