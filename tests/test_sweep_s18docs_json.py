@@ -85,6 +85,7 @@ def printed_keys(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         ["loans", "list"],
         ["loans", "show", "L-2026-OU-2"],
         ["loans", "show", "L-2025-UoC"],
+        ["loans", "show", "L-2025-OU"],
         ["incidents", "list"],
         ["custody", "history", "--loan", "L-2025-OU", "--as-of", "2025-09-01"],
         ["custody", "history", "--sample", BEAD],

@@ -1106,7 +1106,8 @@ def show(
     occurred_at, recorded_at, backdated, released_by, received_by, courier, witness (each
     {email, name, institution} or null), recorded_by}], weighing_discrepancies [{seq,
     sample_code, expected_ug, weighed_ug, difference_ug}], broken_seals [{seq, shipment_seq,
-    direction, seal_number}].
+    direction, seal_number}], corrections [{seq, corrects_seq, occurred_at, recorded_by,
+    description}] (of the loan's events: the values above are the corrected ones).
 
     \b
     Example: sampleloans loans show L-2025-OU --json
@@ -1197,6 +1198,8 @@ def _detail_renderables(d: "LoanDetail") -> tuple[list[Any], list[Any]]:
         parts.append(_shipments_table(d))
     parts.extend(_handover_tables(d))
     after: list[Any] = [_extensions_table(d)] if d.extensions else []
+    if d.corrections:
+        after.append(_corrections_table(d))
     return parts, after
 
 
@@ -1335,6 +1338,29 @@ def _shipments_table(d: "LoanDetail") -> Any:
             Text(time_cell(s.received_at), style="" if s.received_at else "yellow"),
         )
     return ships
+
+
+def _corrections_table(d: "LoanDetail") -> Any:
+    """Each correction of the loan's events: which event, when, by whom, what was wrong."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from sampleloans.commands.render import time_cell
+
+    table = Table(title="Corrections")
+    table.add_column("event", justify="right")
+    table.add_column("corrects", justify="right")
+    for heading in ("when (UTC)", "recorded by", "correction"):
+        table.add_column(heading)
+    for c in d.corrections:
+        table.add_row(
+            str(c.seq),
+            str(c.corrects_seq),
+            time_cell(c.occurred_at),
+            Text(c.recorded_by),
+            Text(c.description),
+        )
+    return table
 
 
 def _extensions_table(d: "LoanDetail") -> Any:

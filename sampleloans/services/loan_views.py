@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import to_iso
 from sampleloans.errors import EditedTable, InvalidInput
+from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.ledger.payload import stored_payload
@@ -28,6 +29,7 @@ from sampleloans.models import (
     LedgerEvent,
     Loan,
     LoanItem,
+    Note,
     Person,
     Shipment,
     UTCDateTime,
@@ -217,6 +219,17 @@ class BrokenSealView:
 
 
 @dataclass(frozen=True)
+class CorrectionView:
+    """A correction of one of the loan's events: a note, or a mass superseding the one recorded."""
+
+    seq: int
+    corrects_seq: int
+    occurred_at: datetime
+    recorded_by: str
+    description: str  # the note, or what the mass correction changed and why
+
+
+@dataclass(frozen=True)
 class LoanDetail:
     """Everything `loans show` prints about one loan."""
 
@@ -251,6 +264,7 @@ class LoanDetail:
     handovers: tuple[HandoverView, ...] = ()
     weighing_discrepancies: tuple[DiscrepancyView, ...] = ()
     broken_seals: tuple[BrokenSealView, ...] = ()
+    corrections: tuple[CorrectionView, ...] = ()
     returned_at: datetime | None = None  # when the last return shipment arrived back
     withdrawn_reason: str | None = None  # withdrawn before issue, and why
     held_ug: int = 0  # what the borrower holds, with what is on its way back, as `status`
@@ -554,6 +568,7 @@ def loan_detail_stream(
         handovers=_handovers(session, number),
         weighing_discrepancies=_discrepancies(session, number),
         broken_seals=_broken_seals(session, number),
+        corrections=_corrections(session, number),
         returned_at=returned_at(session, number),
         withdrawn_reason=withdrawn_reason(session, loan),
         held_ug=sum(i.held_ug for i in items),
@@ -738,6 +753,28 @@ def _broken_seals(session: Session, number: str) -> tuple[BrokenSealView, ...]:
             )
         )
     return tuple(views)
+
+
+def _corrections(session: Session, number: str) -> tuple[CorrectionView, ...]:
+    """The corrections of the loan's events, in seq order: the tables above show the values in
+    force (a corrected mass), and a note is the only record of what else was wrong (a seal, a
+    courier, a date), so a reader of the loan sees both."""
+    rows = events_of_loan(session, number, ev.Correction.kind, ev.MassCorrected.kind)
+    notes = {
+        n.seq: n
+        for n in session.exec(select(Note).where(col(Note.seq).in_([r.seq for r in rows]))).all()
+    }
+    return tuple(
+        CorrectionView(
+            seq=r.seq,
+            corrects_seq=notes[r.seq].corrects_seq,
+            occurred_at=from_stored(r.occurred_at),
+            recorded_by=r.actor,
+            description=notes[r.seq].text,
+        )
+        for r in rows
+        if r.seq in notes  # every correction files its note; `verify` names a missing one
+    )
 
 
 def list_incidents(
