@@ -497,12 +497,13 @@ def correct(
 
     The earlier event stays exactly as it was.
 
-    Give --text for a note, or --mass with --reason to supersede a recorded mass: a consumption,
-    a weighing at a receipt or return, a registration (before the sample was split or lent), a
-    split child or an incident's lost mass. The balance, status, loans show and the reports then
-    use the corrected mass; a correction that would break the mass balance at any point since is
-    refused (exit 1).
-    `custody history` shows both events.
+    Give --text for a note, or --mass with --reason to supersede a recorded mass: a consumption
+    (0mg for one entered twice or on the wrong sample or loan), a weighing at a receipt or
+    return, a registration (before the sample was split or lent), a split child or an
+    incident's lost mass (0mg for a false alarm). The balance, status, loans show and the
+    reports then use the corrected mass; a correction that would break the mass balance at any
+    point since is refused (exit 1).
+    `custody history` shows both events; `loans show` lists the corrections of a loan's events.
 
     \b
     Example: sampleloans custody correct 57 --mass '0.3 mg' --reason "lab log says 0.3 mg"

@@ -975,8 +975,10 @@ MASS_WHAT: dict[str, CorrectedMass] = {
 }
 """The event kinds that record a mass a correction may supersede, and what that mass is."""
 
-MAY_BE_ZERO = (CorrectedMass.WEIGHING, CorrectedMass.LOSS)
-"""The corrected masses that may be 0 µg (an empty weighing, an incident that lost nothing)."""
+MAY_BE_ZERO = (CorrectedMass.WEIGHING, CorrectedMass.LOSS, CorrectedMass.CONSUMPTION)
+"""The corrected masses that may be 0 µg (an empty weighing, an incident that lost nothing, a
+consumption that never happened: entered twice, or on the wrong sample or loan, since nothing
+recorded is deleted)."""
 
 _LEFT_BORROWER: dict[str, ItemState] = {
     "consumed": ItemState.CONSUMED,
