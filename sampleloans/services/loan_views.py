@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 
 from sampleloans.dates import to_iso
 from sampleloans.errors import EditedTable, InvalidInput
-from sampleloans.ledger import events as ev
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context, from_stored
 from sampleloans.ledger.payload import stored_payload
@@ -759,7 +758,7 @@ def _corrections(session: Session, number: str) -> tuple[CorrectionView, ...]:
     """The corrections of the loan's events, in seq order: the tables above show the values in
     force (a corrected mass), and a note is the only record of what else was wrong (a seal, a
     courier, a date), so a reader of the loan sees both."""
-    rows = events_of_loan(session, number, ev.Correction.kind, ev.MassCorrected.kind)
+    rows = events_of_loan(session, number, "event.corrected", "mass.corrected")
     notes = {
         n.seq: n
         for n in session.exec(select(Note).where(col(Note.seq).in_([r.seq for r in rows]))).all()
