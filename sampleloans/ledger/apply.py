@@ -951,15 +951,32 @@ def _resolved(
     sample.frozen = store.has_open_incident(sample.code)
 
 
+def _after_corrected(corrected_at: datetime, envelope: Envelope, corrected_seq: int) -> None:
+    """Refuse a note dated before the event it corrects: a replay "as of" a moment between the
+    two would meet the note without its event (a mass correction is ordered by its records)."""
+    if envelope.occurred_at < corrected_at:
+        from sampleloans.dates import bound_text, to_iso  # only on a refusal
+
+        raise RuleViolation(
+            f"time: {to_iso(envelope.occurred_at)} is before event {corrected_seq}, which the "
+            f"correction corrects ({to_iso(corrected_at)}); a correction is dated at or after "
+            f"the event it corrects: give a time {bound_text(corrected_at)}"
+        )
+
+
 @applies(ev.Correction)
 def _corrected(store: Projections, envelope: Envelope, event: ev.Correction, t: Touched) -> None:
     """A note on an earlier event, filed under the same records as that event."""
-    if envelope.corrects_seq is None or store.get(LedgerEvent, envelope.corrects_seq) is None:
+    corrected = (
+        None if envelope.corrects_seq is None else store.get(LedgerEvent, envelope.corrects_seq)
+    )
+    if corrected is None:
         raise NoSuchRecord("event", str(envelope.corrects_seq), "see 'sampleloans custody history'")
-    if envelope.corrects_seq >= envelope.seq:
+    if corrected.seq >= envelope.seq:
         raise InvalidInput("a correction can only reference an earlier event")
-    store.insert(Note, seq=envelope.seq, corrects_seq=envelope.corrects_seq, text=event.text)
-    for subject_type, key in store.subjects_of(envelope.corrects_seq):
+    _after_corrected(from_stored(corrected.occurred_at), envelope, corrected.seq)
+    store.insert(Note, seq=envelope.seq, corrects_seq=corrected.seq, text=event.text)
+    for subject_type, key in store.subjects_of(corrected.seq):
         store.index(envelope.seq, subject_type, key)
 
 
