@@ -11,38 +11,18 @@ in `import` too, and `verify` names such a note in a ledger written before the r
 """
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from sampleloans.cli import app
 from sampleloans.ledger import apply
-from tests.i15_statement_helpers import env_for, make_demo
+from tests.i15_statement_helpers import env_for
+from tests.test_sweep_s43corrections_void_consumption import demo, event_count, run
+
+__all__ = ["demo"]  # the fixture (a demo copy per test), shared by name
 
 SHIPMENT = 94  # the demo's outbound shipment of L-2025-OU, 2025-05-05 09:00 UTC
 BEFORE = "2025-01-01T00:00:00Z"
-
-
-def run(env: dict[str, str], *args: str, code: int = 0) -> Any:
-    """Run one command in-process; it must end with `code`."""
-    result = CliRunner().invoke(app, list(args), env=env)
-    assert result.exit_code == code, f"{args}: {result.output}"
-    return result
-
-
-def event_count(ledger: Path) -> int:
-    """How many events the ledger holds (read with sqlite3)."""
-    with sqlite3.connect(ledger) as db:
-        return int(db.execute("SELECT count(*) FROM ledger_event").fetchone()[0])
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    """A copy of the demo ledger."""
-    return make_demo(tmp_path / "demo")
 
 
 def test_a_note_dated_before_its_event_is_refused_in_one_line(demo: Path) -> None:
