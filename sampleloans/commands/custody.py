@@ -502,8 +502,9 @@ def correct(
     return, a registration (before the sample was split or lent), a split child or an
     incident's lost mass (0mg for a false alarm). The balance, status, loans show and the
     reports then use the corrected mass; a correction that would break the mass balance at any
-    point since is refused (exit 1).
+    point since is refused (exit 1), and so is one dated (--at) before the event it corrects.
     `custody history` shows both events; `loans show` lists the corrections of a loan's events.
+    The README's "Correcting a mistake" says how each kind of mistake is put right.
 
     \b
     Example: sampleloans custody correct 57 --mass '0.3 mg' --reason "lab log says 0.3 mg"
