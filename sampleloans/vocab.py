@@ -279,6 +279,7 @@ EVENT_LABELS: dict[str, str] = {
     "person.role_changed": "Role changed",
     "person.deactivated": "Person deactivated",
     "person.reactivated": "Person reactivated",
+    "person.renamed": "Person renamed",
     "mission.added": "Mission added",
     "sample.registered": "Registration",
     "sample.moved": "Storage move",

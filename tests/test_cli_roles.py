@@ -77,6 +77,7 @@ WRITE_COMMANDS: dict[str, list[str]] = {
     ],
     "people deactivate": ["people", "deactivate", "pi@brown.example", "--reason", "left"],
     "people reactivate": ["people", "reactivate", "pi@brown.example", "--reason", "back"],
+    "people rename": ["people", "rename", "pi@brown.example", "--name", "B", "--reason", "typo"],
     "people set-role": [
         "people",
         "set-role",

@@ -77,6 +77,7 @@ ARGS: dict[str, list[str]] = {
     "people deactivate": [OU_PI, "--reason", "left"],
     "people list": [],
     "people reactivate": [OU_PI, "--reason", "back"],
+    "people rename": [OU_PI, "--name", "Mahesh A.", "--reason", "x"],
     "people set-role": [OU_PI, "--role", "researcher", "--reason", "x"],
     "people show": [OU_PI],
     "report custody": ["--sample", SAMPLE, "--out", "{tmp}/r.pdf"],

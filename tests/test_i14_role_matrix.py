@@ -119,6 +119,9 @@ WRITES: dict[str, Write] = {
     "people reactivate": Write(
         "brown_deactivated", ("people", "reactivate", "pi@brown.example", "--reason", "back")
     ),
+    "people rename": Write(
+        "base", ("people", "rename", "pi@brown.example", "--name", "Brown PI", "--reason", "typo")
+    ),
     "people set-role": Write("base", (
         "people", "set-role", COMPLIANCE, "--role", "curator", "--reason", "promoted",
     )),

@@ -158,6 +158,10 @@ WRITES: dict[tuple[str, str], Case] = {
         f"people reactivate {K}pi@brown.example --reason back",
         ("people deactivate pi@brown.example --reason left",),
     ),
+    ("people rename", "email"): (
+        f"people rename {K}pi@brown.example --name 'Brown PI' --reason 'a typo'",
+        (),
+    ),
     ("people set-role", "email"): (
         f"people set-role {K}Compliance@naoc.example --role curator --reason 'a second curator'",
         (),

@@ -1,7 +1,8 @@
 """Sweep s43 "a curator puts their mistakes right", on a secured PostgreSQL ledger: the
 corrections `loans show` now lists (a note on a shipment, a consumption corrected to 0 µg) are
 recorded by a curator's own login and read by the borrower's own login through row-level
-security, as on SQLite; another institution's researcher still reads nothing of the loan."""
+security, as on SQLite; another institution's researcher still reads nothing of the loan. A
+person renamed (`people rename`) by the curator's login reads their new name with their own."""
 
 import json
 
@@ -36,4 +37,9 @@ def test_the_borrower_reads_the_corrections_of_their_loan(
         other = own_login(pg_server, url, OTHER, "other-pw")
         refused = cli(other, "loans", "show", "L-2025-OU", "--json")
         assert refused.exit_code == 2 and NOTE not in refused.output  # as a missing loan
+        renamed = cli(curator, "people", "rename", OTHER, "--name", "F. Moynier", "--reason", "x")
+        assert renamed.exit_code == 0, renamed.stderr
+        assert json.loads(cli(other, "people", "show", OTHER, "--json").stdout)["name"] == (
+            "F. Moynier"
+        )
         assert cli(curator, "verify").exit_code == 0

@@ -255,6 +255,44 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
         console().print(SERVER_WIDE_REACTIVATION, markup=False)
 
 
+@app.command("rename")
+def rename(
+    ctx: typer.Context,
+    email: Email,
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="The full name as it should read.")
+    ],
+    reason: Reason,
+    at: AtOption = None,
+) -> None:
+    """Put a person's mistyped name right.
+
+    Curators only. Their e-mail stays their key. The name first typed stays in their history
+    (`person.renamed` names both); every view and document made from now on prints the new one.
+
+    \b
+    Example: sampleloans people rename moynier@ipgp.example --name "Frédéric Moynier" \\
+      --reason "registered without its accents"
+    """
+    import json
+
+    from sampleloans.commands.common import writing
+    from sampleloans.services.reference import rename_person
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = rename_person(
+            session,
+            service_ctx,
+            email=email,
+            name=name,
+            reason=reason,
+            occurred_at=parse_at(at),
+        )
+    renamed = json.loads(envelope.payload or "{}")  # the name as recorded (an append sets it)
+    line = f"{renamed['email']} is now named {renamed['name']}; event {envelope.seq}."
+    console().print(line, markup=False)
+
+
 @app.command("set-role")
 def set_role(
     ctx: typer.Context,

@@ -355,6 +355,20 @@ def _person_role_changed(
     person.role = event.role
 
 
+@applies(ev.PersonRenamed)
+def _person_renamed(
+    store: Projections, envelope: Envelope, event: ev.PersonRenamed, _t: Touched
+) -> None:
+    """The name changes; the event names the name it replaces, which must be the current one."""
+    person = _known_person(store, envelope, event.email)
+    if person.name != event.previous_name:
+        raise Conflict(
+            f"person {person.email} is named {person.name!r}, not {event.previous_name!r} as "
+            "the rename says"
+        )
+    person.name = event.name
+
+
 # --- samples ------------------------------------------------------------------------------------
 
 

@@ -155,6 +155,11 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "person.reactivated": {
         "email": ("str", True),
     },
+    "person.renamed": {
+        "email": ("str", True),
+        "previous_name": ("str", True),
+        "name": ("str", True),
+    },
     "person.role_changed": {
         "email": ("str", True),
         "previous_role": ("str", True),

@@ -71,7 +71,12 @@ TIMELESS_KINDS = (
 """Reference records that later events point at; an `as of` replay keeps them whatever their
 date, so a sample registered with its real (earlier) date still replays."""
 
-PERSON_CHANGE_KINDS = ("person.deactivated", "person.reactivated", "person.role_changed")
+PERSON_CHANGE_KINDS = (
+    "person.deactivated",
+    "person.reactivated",
+    "person.renamed",
+    "person.role_changed",
+)
 """The events that change a person's row after it is added (none changes an institution's or
 a mission's)."""
 

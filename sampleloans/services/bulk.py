@@ -93,6 +93,7 @@ REASON_KINDS = (
     "mass.corrected",
     "person.deactivated",
     "person.reactivated",
+    "person.renamed",
     "person.role_changed",
     "sample.moved",
 )
@@ -714,6 +715,7 @@ HANDLERS: dict[str, Handler] = {
             ("person.deactivated", reference.deactivate_person),
             ("person.reactivated", reference.reactivate_person),
             ("person.role_changed", reference.change_role),
+            ("person.renamed", reference.rename_person),
             ("sample.registered", samples.register_sample),
             ("sample.split", samples.split_sample),
             ("sample.moved", samples.move_sample),

@@ -52,6 +52,7 @@ COMMAND_ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "people add": (CURATORS, "add people"),
     "people deactivate": (CURATORS, "deactivate people"),
     "people reactivate": (CURATORS, "reactivate people"),
+    "people rename": (CURATORS, "rename people"),
     "people set-role": (CURATORS, "change roles"),
     "samples move": (CURATORS, "move samples"),
     "samples register": (CURATORS, "register samples"),

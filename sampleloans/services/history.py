@@ -649,6 +649,12 @@ def _role_changed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: 
     return _with_reason(f"person {p['email']} role changed from {before} to {after}", why)
 
 
+@_describes("person.renamed")
+def _renamed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: str | None) -> str:
+    line = f"person {p['email']} renamed: {p['previous_name']} → {p['name']}"
+    return _with_reason(line, why)
+
+
 @_describes("sample.registered")
 def _registered(_s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None) -> str:
     return (

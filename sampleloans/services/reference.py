@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from sampleloans.dates import bound_text, to_iso
-from sampleloans.errors import Conflict, RecordConflict, RuleViolation
+from sampleloans.errors import Conflict, InvalidInput, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
 from sampleloans.ledger.envelope import Context, Envelope
 from sampleloans.ledger.reads import get_row
@@ -212,6 +212,28 @@ def reactivate_person(
     require_staff_institution(session, person.role, person.institution)
     _after_last_part(session, ctx, person, occurred_at, "a reactivation")
     event = ev.PersonReactivated(email=person.email)
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+def rename_person(
+    session: Session,
+    ctx: Context,
+    *,
+    email: str,
+    name: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Put a person's registered name right (curators only); the e-mail stays their key."""
+    require_role(session, ctx, "curator", action="rename people")
+    person = get_person(session, email)
+    new_name = require_name(name, "name")
+    if new_name == person.name:
+        raise InvalidInput(f"--name: {person.email} is already named {new_name}; nothing to rename")
+    _after_last_part(session, ctx, person, occurred_at, "a rename")
+    event = ev.PersonRenamed(email=person.email, previous_name=person.name, name=new_name)
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
