@@ -275,6 +275,7 @@ one list. Event kinds, not a stored column's vocabulary: the `Event` classes nam
 EVENT_LABELS: dict[str, str] = {
     "ledger.created": "Ledger created",
     "institution.added": "Institution added",
+    "institution.renamed": "Institution renamed",
     "person.added": "Person added",
     "person.role_changed": "Role changed",
     "person.deactivated": "Person deactivated",

@@ -51,6 +51,7 @@ WRITE_COMMANDS: dict[str, list[str]] = {
         "--reference",
         "gift",
     ],
+    "institutions rename": ["institutions", "rename", "OU", "--name", "O", "--reason", "typo"],
     "institutions add": [
         "institutions",
         "add",

@@ -52,6 +52,7 @@ ARGS: dict[str, list[str]] = {
     "institutions add": ["ZZ", "--name", "Z", "--country", "CN", "--city", "B",
                          "--kind", "borrower"],
     "institutions list": [],
+    "institutions rename": ["OU", "--name", "Open U", "--reason", "x"],
     "institutions show": ["OU"],
     "loans accept-return": ["L-1", "--seal-intact", "--condition", "x",
                             "--weighed", f"{SAMPLE}=1mg"],

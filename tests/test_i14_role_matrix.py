@@ -105,6 +105,9 @@ WRITES: dict[str, Write] = {
     "samples transfer": Write("base", (
         "samples", "transfer", "CE5C0500YJFM00415", "--to", "MNHN", "--reference", "gift",
     )),
+    "institutions rename": Write(
+        "base", ("institutions", "rename", "OU", "--name", "Open U", "--reason", "typo")
+    ),
     "institutions add": Write("base", (
         "institutions", "add", "NEW", "--name", "New U", "--country", "Chile", "--city",
         "Santiago", "--kind", "borrower",

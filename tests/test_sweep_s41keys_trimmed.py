@@ -151,6 +151,10 @@ WRITES: dict[tuple[str, str], Case] = {
         f"institutions add {K}XU --name 'X University' --country UK --city York --kind borrower",
         (),
     ),
+    ("institutions rename", "short_name"): (
+        f"institutions rename {K}OU --name 'Open U' --reason 'a typo'",
+        (),
+    ),
     ("people add", "email"): (marked(PERSON, "new@open.example").replace("new@", "New@"), ()),
     ("people add", "institution"): (marked(PERSON, "OU"), ()),
     ("people deactivate", "email"): (f"people deactivate {K}pi@brown.example --reason left", ()),

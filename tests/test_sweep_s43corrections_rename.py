@@ -90,3 +90,38 @@ def test_a_rename_that_cannot_be_is_one_line_and_records_nothing(demo: Path) -> 
         lines = refused.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error:") and words in lines[0], lines
     assert event_count(demo) == 107
+
+
+def test_an_institution_renamed_reads_so_on_its_documents(demo: Path) -> None:
+    """`institutions rename` (`institution.renamed`): `institutions show`, the custody report
+    and, `--as-of` before it, the old name; an import carries it; a repeat is refused."""
+    env = env_for(demo)
+    typo = "University of Colgne"
+    done = run(env, "institutions", "rename", "UoC", "--name", typo, "--reason", "typo test")
+    assert done.stdout.strip() == f"UoC is now named {typo}; event 108."
+    assert json.loads(run(env, "institutions", "show", "UoC", "--json").stdout)["name"] == typo
+    history = json.loads(run(env, "custody", "history", "--institution", "UoC", "--json").stdout)
+    (renamed,) = [e for e in history["events"] if e["kind"] == "institution.renamed"]
+    assert (renamed["reason"], renamed["description"]) == (
+        "typo test",
+        "institution UoC renamed: University of Cologne, Institute of Geology and Mineralogy"
+        f" → {typo}",
+    )
+    now_pdf, then_pdf = demo.parent / "now.pdf", demo.parent / "then.pdf"
+    report = ("report", "custody", "--loan", "L-2025-UoC", "--generated-at", "2026-06-15T09:00:00Z")
+    run(env, *report, "--out", str(now_pdf))
+    run(env, *report, "--out", str(then_pdf), "--as-of", "2026-01-01")
+    assert typo in pdf_text(now_pdf) and "University of Cologne" not in pdf_text(now_pdf)
+    assert "University of Cologne" in pdf_text(then_pdf) and typo not in pdf_text(then_pdf)
+    # a replay as of the rename itself takes it (the scoped "as of" reads the institution's
+    # changes as it reads a person's)
+    run(env, *report, "--out", str(then_pdf), "--as-of", "2026-06-15T09:00:00Z", "--force")
+    assert typo in pdf_text(then_pdf)
+    refused = run(env, "institutions", "rename", "UoC", "--name", typo, "--reason", "x", code=2)
+    assert refused.stderr.strip() == (
+        f"Error: --name: institution UoC is already named {typo}; nothing to rename"
+    )
+    researcher = env_for(demo, actor="muenker@uni-koeln.example")
+    run(researcher, "institutions", "rename", "UoC", "--name", "U", "--reason", "x", code=4)
+    assert event_count(demo) == 108
+    run(env, "verify")

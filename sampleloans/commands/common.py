@@ -511,3 +511,10 @@ def print_fitted(renderables: list[Any], *, abbreviations: dict[str, str] | None
         if isinstance(renderable, Table):
             renderable = fitted(renderable, out.width, abbreviations)
         out.print(renderable)
+
+
+def renamed_line(envelope: Any, key: str) -> str:
+    """What a rename recorded: the record's `key` and its name as the event holds it (spaces as
+    typed, an e-mail in lower case), with the event's number."""
+    recorded = json.loads(envelope.payload or "{}")  # an append always sets the payload
+    return f"{recorded[key]} is now named {recorded['name']}; event {envelope.seq}."

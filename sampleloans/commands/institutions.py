@@ -63,6 +63,43 @@ def add(
     console().print(line, markup=False)
 
 
+@app.command("rename")
+def rename(
+    ctx: typer.Context,
+    short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="The full name as it should read.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")
+    ],
+    at: AtOption = None,
+) -> None:
+    """Put an institution's mistyped name right.
+
+    Curators only. Its short name stays its key. The name first typed stays in its history
+    (`institution.renamed` names both); every view and document made from now on prints the new
+    one.
+
+    \b
+    Example: sampleloans institutions rename UoC --reason "typed 'Colgne'" \\
+      --name "University of Cologne, Institute of Geology and Mineralogy"
+    """
+    from sampleloans.commands.common import renamed_line, writing
+    from sampleloans.services.reference import rename_institution
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = rename_institution(
+            session,
+            service_ctx,
+            short_name=short_name,
+            name=name,
+            reason=reason,
+            occurred_at=parse_at(at),
+        )
+    console().print(renamed_line(envelope, "short_name"), markup=False)
+
+
 # The views' counts under their JSON names (docs/json.md: a count is <thing>_count).
 COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "loan_count"}
 

@@ -274,9 +274,7 @@ def rename(
     Example: sampleloans people rename moynier@ipgp.example --name "Frédéric Moynier" \\
       --reason "registered without its accents"
     """
-    import json
-
-    from sampleloans.commands.common import writing
+    from sampleloans.commands.common import renamed_line, writing
     from sampleloans.services.reference import rename_person
 
     with writing(ctx) as (session, service_ctx):
@@ -288,9 +286,7 @@ def rename(
             reason=reason,
             occurred_at=parse_at(at),
         )
-    renamed = json.loads(envelope.payload or "{}")  # the name as recorded (an append sets it)
-    line = f"{renamed['email']} is now named {renamed['name']}; event {envelope.seq}."
-    console().print(line, markup=False)
+    console().print(renamed_line(envelope, "email"), markup=False)
 
 
 @app.command("set-role")

@@ -293,6 +293,25 @@ def _institution(
     store.index(envelope.seq, SubjectType.INSTITUTION, event.short_name)
 
 
+@applies(ev.InstitutionRenamed)
+def _institution_renamed(
+    store: Projections, envelope: Envelope, event: ev.InstitutionRenamed, _t: Touched
+) -> None:
+    """The name changes; the event names the name it replaces, which must be the current one."""
+    institution = store.get(Institution, event.short_name)
+    if institution is None:
+        raise NoSuchRecord("institution", event.short_name, "see 'sampleloans institutions list'")
+    _renamed(institution, f"institution {event.short_name}", event.previous_name, event.name)
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.short_name)
+
+
+def _renamed(record: Institution | Person, what: str, previous: str, name: str) -> None:
+    """Rename a record whose name is `previous` now (a rename names the name it replaces)."""
+    if record.name != previous:
+        raise Conflict(f"{what} is named {record.name!r}, not {previous!r} as the rename says")
+    record.name = name
+
+
 @applies(ev.PersonAdded)
 def _person(store: Projections, envelope: Envelope, event: ev.PersonAdded, _t: Touched) -> None:
     """Add a person."""
@@ -361,12 +380,7 @@ def _person_renamed(
 ) -> None:
     """The name changes; the event names the name it replaces, which must be the current one."""
     person = _known_person(store, envelope, event.email)
-    if person.name != event.previous_name:
-        raise Conflict(
-            f"person {person.email} is named {person.name!r}, not {event.previous_name!r} as "
-            "the rename says"
-        )
-    person.name = event.name
+    _renamed(person, f"person {person.email}", event.previous_name, event.name)
 
 
 # --- samples ------------------------------------------------------------------------------------

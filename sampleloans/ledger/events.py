@@ -153,6 +153,18 @@ class PersonRoleChanged(Event):
 
 @_register
 @dataclass(frozen=True)
+class InstitutionRenamed(Event):
+    """An institution's registered name is put right (a typo); its short name stays its key
+    (the reason is the envelope's)."""
+
+    kind: ClassVar[str] = "institution.renamed"
+    short_name: str
+    previous_name: str
+    name: str
+
+
+@_register
+@dataclass(frozen=True)
 class PersonRenamed(Event):
     """A person's registered name is put right (a typo); the e-mail stays their key (the reason
     is the envelope's)."""

@@ -47,6 +47,11 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "city": ("str", True),
         "institution_kind": ("str", True),
     },
+    "institution.renamed": {
+        "short_name": ("str", True),
+        "previous_name": ("str", True),
+        "name": ("str", True),
+    },
     "ledger.created": {
         "ledger_id": ("str", True),
         "software": ("str", True),

@@ -77,10 +77,12 @@ PERSON_CHANGE_KINDS = (
     "person.renamed",
     "person.role_changed",
 )
-"""The events that change a person's row after it is added (none changes an institution's or
-a mission's)."""
+"""The events that change a person's row after it is added."""
 
-REFERENCE_KINDS = (*TIMELESS_KINDS, *PERSON_CHANGE_KINDS)
+INSTITUTION_CHANGE_KINDS = ("institution.renamed",)
+"""The events that change an institution's row after it is added (none changes a mission's)."""
+
+REFERENCE_KINDS = (*TIMELESS_KINDS, *PERSON_CHANGE_KINDS, *INSTITUTION_CHANGE_KINDS)
 """The reference records' events, which both halves of a `verify` take (`ledger/halves.py`): any
 event may point at a person, an institution or a mission. A scoped "as of" takes only those its
 scope names (`_named_references`)."""
@@ -348,7 +350,8 @@ def _named_references(connection: Connection, cone: _Cone, cut: Cut, head: int) 
       names the first as "Lender");
     - the mission of every sample the cone registers.
 
-    A person's row is their `person.added` and the changes to it the cut takes. Each added
+    A person's or an institution's row is its `person.added` or `institution.added` and the
+    changes to it the cut takes. Each added
     record is found by one seek of the subject index, not by reading every reference record
     (`tests/test_i13_asof_references.py` proves that a view reads nothing else).
     """
@@ -362,6 +365,7 @@ def _named_references(connection: Connection, cone: _Cone, cut: Cut, head: int) 
         | set(lenders.values())
         | set(_added(connection, "institution", institutions, head))
         | _person_changes(connection, persons, cut, head)
+        | _institution_changes(connection, institutions, cut, head)
         | _missions(connection, named.missions, head)
     )
 
@@ -475,17 +479,32 @@ def _lenders(connection: Connection, head: int) -> dict[str, int]:
 
 
 def _person_changes(connection: Connection, emails: set[str], cut: Cut, head: int) -> set[int]:
-    """The changes to the given persons the cut takes, through the `kind` index (changes to a
-    person are few by nature: a deactivation, a new role)."""
+    """The changes to the given persons the cut takes (a deactivation, a new role, a name)."""
+    return _changes(connection, PERSON_CHANGE_KINDS, "email", emails, cut, head)
+
+
+def _institution_changes(
+    connection: Connection, short_names: set[str], cut: Cut, head: int
+) -> set[int]:
+    """The changes to the given institutions the cut takes (a name put right)."""
+    return _changes(connection, INSTITUTION_CHANGE_KINDS, "short_name", short_names, cut, head)
+
+
+def _changes(
+    connection: Connection, kinds: tuple[str, ...], key: str, keys: set[str], cut: Cut, head: int
+) -> set[int]:
+    """The changes of `kinds` to the records whose payload `key` is one of `keys` that the cut
+    takes, through the `kind` index (changes to a person or an institution are few by nature:
+    a deactivation, a new role, a name put right)."""
     events = LedgerEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     query = select(events.c.seq, events.c.kind, events.c.occurred_at, events.c.payload).where(
-        events.c.kind.in_(PERSON_CHANGE_KINDS), events.c.seq <= head
+        events.c.kind.in_(kinds), events.c.seq <= head
     )
     return {
         int(seq)
         for seq, kind, occurred, payload in connection.execute(query)
         if cut.takes(kind, from_stored(occurred))
-        and stored_payload(seq, kind, payload).get("email") in emails
+        and stored_payload(seq, kind, payload).get(key) in keys
     }
 
 

@@ -53,6 +53,7 @@ COMMAND_ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "people deactivate": (CURATORS, "deactivate people"),
     "people reactivate": (CURATORS, "reactivate people"),
     "people rename": (CURATORS, "rename people"),
+    "institutions rename": (CURATORS, "rename institutions"),
     "people set-role": (CURATORS, "change roles"),
     "samples move": (CURATORS, "move samples"),
     "samples register": (CURATORS, "register samples"),

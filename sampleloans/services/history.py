@@ -649,6 +649,14 @@ def _role_changed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: 
     return _with_reason(f"person {p['email']} role changed from {before} to {after}", why)
 
 
+@_describes("institution.renamed")
+def _institution_renamed(
+    _s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None
+) -> str:
+    # its reason follows in the views, as a move's does (only a person's event says its own)
+    return f"institution {p['short_name']} renamed: {p['previous_name']} → {p['name']}"
+
+
 @_describes("person.renamed")
 def _renamed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: str | None) -> str:
     line = f"person {p['email']} renamed: {p['previous_name']} → {p['name']}"

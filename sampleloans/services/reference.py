@@ -217,6 +217,35 @@ def reactivate_person(
     )
 
 
+def rename_institution(
+    session: Session,
+    ctx: Context,
+    *,
+    short_name: str,
+    name: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Put an institution's registered name right (curators only); its short name stays."""
+    require_role(session, ctx, "curator", action="rename institutions")
+    institution = get_institution(session, short_name)
+    new_name = _new_name(name, institution.name, f"institution {institution.short_name}")
+    event = ev.InstitutionRenamed(
+        short_name=institution.short_name, previous_name=institution.name, name=new_name
+    )
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+def _new_name(name: str, current: str, what: str) -> str:
+    """The name a rename gives, checked as a name, which must differ from the current one."""
+    new_name = require_name(name, "name")
+    if new_name == current:
+        raise InvalidInput(f"--name: {what} is already named {new_name}; nothing to rename")
+    return new_name
+
+
 def rename_person(
     session: Session,
     ctx: Context,
@@ -229,9 +258,7 @@ def rename_person(
     """Put a person's registered name right (curators only); the e-mail stays their key."""
     require_role(session, ctx, "curator", action="rename people")
     person = get_person(session, email)
-    new_name = require_name(name, "name")
-    if new_name == person.name:
-        raise InvalidInput(f"--name: {person.email} is already named {new_name}; nothing to rename")
+    new_name = _new_name(name, person.name, person.email)
     _after_last_part(session, ctx, person, occurred_at, "a rename")
     event = ev.PersonRenamed(email=person.email, previous_name=person.name, name=new_name)
     return append(
