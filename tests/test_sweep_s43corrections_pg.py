@@ -2,7 +2,8 @@
 corrections `loans show` now lists (a note on a shipment, a consumption corrected to 0 µg) are
 recorded by a curator's own login and read by the borrower's own login through row-level
 security, as on SQLite; another institution's researcher still reads nothing of the loan. A
-person renamed (`people rename`) by the curator's login reads their new name with their own."""
+person (`people rename`) or institution (`institutions rename`) renamed by the curator's login
+reads its new name with the researcher's own."""
 
 import json
 
@@ -41,5 +42,12 @@ def test_the_borrower_reads_the_corrections_of_their_loan(
         assert renamed.exit_code == 0, renamed.stderr
         assert json.loads(cli(other, "people", "show", OTHER, "--json").stdout)["name"] == (
             "F. Moynier"
+        )
+        renamed = cli(
+            curator, "institutions", "rename", "IPGP", "--name", "IPG Paris", "--reason", "x"
+        )
+        assert renamed.exit_code == 0, renamed.stderr
+        assert json.loads(cli(other, "institutions", "show", "IPGP", "--json").stdout)["name"] == (
+            "IPG Paris"
         )
         assert cli(curator, "verify").exit_code == 0
