@@ -384,7 +384,8 @@ def check_ledger_file(path: Path) -> None:
         ) from None
     except OSError as exc:  # a loop of symbolic links is named as one
         raise StorageError(
-            fileio.dangling_link_problem(path) or f"cannot open the ledger {path}: {exc.strerror}"
+            fileio.dangling_link_problem(path)
+            or f"--db: cannot open the ledger {path}: {exc.strerror} (check --db / SAMPLELOANS_DB)"
         ) from None
     if not stat.S_ISREG(mode):
         raise StorageError(

@@ -1030,7 +1030,9 @@ def _parse_pair(
 def _refuse_an_id(path: Path, name: str) -> None:
     """Refuse `checkpoint prove 1 2` in words: OLD and NEW are files, and an ID typed for one
     was read as a missing file ("1 does not exist"), which did not say what to give."""
-    if str(path).isdecimal() and str(path).isascii() and not path.exists():
+    # os.path, not Path.exists: that raises for a name too long for the system (an ID of
+    # hundreds of digits)
+    if str(path).isdecimal() and str(path).isascii() and not os.path.lexists(path):
         raise InvalidInput(
             f"{name}: {path} is no file: give a checkpoint file, not the ID 'checkpoint list' "
             f"numbers ('checkpoint show {path} --out FILE' writes checkpoint {path} to FILE)"
