@@ -175,6 +175,13 @@ def passphrase(
             raise InvalidInput(f"{option}: the first line is empty")
         return line
     value = os.environ.get(PASSPHRASE_ENV)
+    if value and any("\ud800" <= c <= "\udfff" for c in value):
+        # bytes that are not UTF-8 (kept by Python as lone surrogates) cannot be encoded, and
+        # a PKCS#12 reader would turn them into another passphrase than the one meant
+        raise InvalidInput(
+            f"{PASSPHRASE_ENV}: holds bytes that are not UTF-8 text; set it in UTF-8, or give "
+            "the passphrase in a file (--passphrase-file, --signer-passphrase-file)"
+        )
     return value.encode() if value else None
 
 
