@@ -418,6 +418,16 @@ def check_output(
     refuse_missing_folder(path, option)
 
 
+def check_output_after_commit(path: Path, *, force: bool, option: str, **checks: Any) -> None:
+    """`check_output`, and a private temp file made (and removed) in its folder: for an output
+    written only once a commit is made (a checkpoint's --out, its key's record), a folder this
+    account may not write (its mode, a read-only mount) must refuse the command before, not
+    leave a commit kept whose file could not be written."""
+    check_output(path, force=force, option=option, **checks)
+    with private_temp_file(path.parent, path.name, option):
+        pass
+
+
 def check_output_folder(folder: Path, option: str = "--out") -> None:
     """Refuse an output folder that is something else, or that cannot be made because the
     folder it would go in does not exist (checked before any work; made with its files by
