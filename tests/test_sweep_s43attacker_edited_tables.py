@@ -25,7 +25,7 @@ from tests.i15_statement_helpers import env_for, invoke
 COMPLIANCE = "compliance@naoc.example"
 PARENT = "CE5C0800YJFM00102"
 CHILD = "CE5C0800YJFM00102-01"
-EDITED = "the ledger's tables were edited outside sampleloans; run 'sampleloans verify'"
+EDITED = "the ledger's tables were edited outside sampleloans"
 
 
 def _edit(ledger: Path, sql: str) -> None:
@@ -137,3 +137,31 @@ def test_masses_edited_past_sqlites_integers_are_one_line(ledger: Path) -> None:
         assert "a total of stored masses in the ledger" in line
         assert "is beyond SQLite's integers" in line
     _verify_names(ledger, "sample row CE5C0000YJYX070")
+
+
+@pytest.mark.parametrize(
+    ("sql", "args"),
+    [
+        (
+            "UPDATE person SET name=x'c3' WHERE email='muenker@uni-koeln.example'",
+            ["people", "list"],
+        ),
+        (
+            "UPDATE institution SET name=x'ff' WHERE short_name='UoC'",
+            ["institutions", "list"],
+        ),
+        (
+            "UPDATE agreement SET institution=x'55' WHERE number='AG-2025-UoC'",
+            ["agreements", "list"],
+        ),
+    ],
+    ids=["people-list", "institutions-list", "agreements-list"],
+)
+def test_a_blob_edited_into_a_text_cell_is_one_line(
+    ledger: Path, sql: str, args: list[str]
+) -> None:
+    """SQLite hands a BLOB back as bytes whatever the column's type. Before: `TypeError: a
+    bytes-like object is required, not 'dict'` from rich's Text (a traceback)."""
+    _edit(ledger, sql)
+    line = _refused_as_edited(ledger, *args)
+    assert "a stored text holds b'" in line and "not text" in line
