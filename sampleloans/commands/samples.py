@@ -51,12 +51,15 @@ def plain(*values: str) -> list[Any]:
     from rich.text import Text
 
     from sampleloans.errors import EditedTable
-    from sampleloans.models import EDITED
     from sampleloans.text import one_line
 
     odd = next((v for v in values if not isinstance(v, str)), None)
     if odd is not None:
-        raise EditedTable(f"a stored text holds {one_line(repr(odd))[:60]}, not text: {EDITED}")
+        raise EditedTable(
+            f"a stored text holds {one_line(repr(odd))[:60]}, not text: the ledger's tables "
+            "were edited outside sampleloans; run 'sampleloans verify' and restore the latest "
+            "verified backup"
+        )
     return [Text(value) for value in values]
 
 
