@@ -255,3 +255,21 @@ def test_a_passphrase_setting_that_is_not_utf8_refuses_a_signed_report(
     args = ["report", "custody", "--loan", "L-2025-UoC", "--out", "r.pdf", "--sign", *signer]
     _one_error(invoke(env, *args), 2, "SAMPLELOANS_SIGNER_PASSPHRASE: holds bytes")
     assert not (here / "r.pdf").exists()
+
+
+def test_a_passphrase_setting_longer_than_a_passphrase_file_may_be_is_refused(
+    here: Path, ledger: Path
+) -> None:
+    """The first line of --passphrase-file is refused past 1,024 bytes; the setting took any
+    length (5,000 characters made a .p12). One rule now for both, exit 2, no folder made."""
+    made = invoke(env_for(ledger), "keys", "lender-root", "--out", "root", "--name", "Root")
+    assert made.exit_code == 0, made.stderr
+    env = {**env_for(ledger), "SAMPLELOANS_SIGNER_PASSPHRASE": "p" * 1025}
+    result = invoke(env, "keys", "signing-cert", "--root", "root", "--out", "sc", "--p12")
+    line = _one_error(result, 2, "SAMPLELOANS_SIGNER_PASSPHRASE: ")
+    assert line.endswith("longer than a passphrase (1024 bytes)")
+    assert not os.path.lexists(here / "sc")
+    env["SAMPLELOANS_SIGNER_PASSPHRASE"] = "p" * 1024
+    kept = invoke(env, "keys", "signing-cert", "--root", "root", "--out", "sc", "--p12")
+    assert kept.exit_code == 0, kept.stderr
+    assert (here / "sc" / "signing.p12").is_file()

@@ -182,7 +182,10 @@ def passphrase(
             f"{PASSPHRASE_ENV}: holds bytes that are not UTF-8 text; set it in UTF-8, or give "
             "the passphrase in a file (--passphrase-file, --signer-passphrase-file)"
         )
-    return value.encode() if value else None
+    secret = value.encode() if value else None
+    if secret is not None and len(secret) > PASSPHRASE_MAX_BYTES:  # the file's limit, too
+        raise InvalidInput(f"{PASSPHRASE_ENV}: longer than a passphrase (1024 bytes)")
+    return secret
 
 
 def _refuse_without_sign(request: SignRequest) -> None:
