@@ -498,9 +498,9 @@ def make_checkpoint(
         fileio.check_output_after_commit(
             out, force=force, option="--out", ledger=ledger, inputs=inputs
         )
+    remembered = _read_memory(memory, signer.verifier())
     if memory is not None:  # rewritten once the checkpoint is kept
         fileio.check_output_after_commit(memory, force=True, option=MEMORY_OPTION)
-    remembered = _read_memory(memory, signer.verifier())
     check = verify_first or verify
     for _attempt in range(3):
         snap = _take_snapshot(engine, [c.size for c in remembered.values()])
