@@ -203,10 +203,13 @@ class LazyGroup(TyperGroup):
             seen[param.name] = (typed, value)
 
     def invoke(self, ctx: Any) -> Any:
-        """Run the command; a reader that stopped reading ends it quietly (exit 0)."""
-        from sampleloans.commands.common import quiet_broken_pipe
+        """Run the command; a reader that stopped reading ends it quietly (exit 0). Our own
+        errors raised once a command's transaction is over (a stored period or mass an edited
+        table holds, met while the view is drawn) are the same one line as inside it."""
+        from sampleloans.commands.common import errors_to_exit_codes, quiet_broken_pipe
 
-        with quiet_broken_pipe(), _one_line_usage_errors(), _global_options_placed():
+        placed = _global_options_placed()
+        with quiet_broken_pipe(), _one_line_usage_errors(), placed, errors_to_exit_codes():
             return super().invoke(ctx)
 
     def _command_of(self, args: list[str]) -> Any:

@@ -48,6 +48,7 @@ from sqlmodel import AutoString, Session, SQLModel
 from sampleloans import crashpoints, fileio, interrupts, models
 from sampleloans.errors import (
     DamagedFile,
+    EditedTable,
     InvalidInput,
     PermissionDenied,
     SampleLoansError,
@@ -384,7 +385,8 @@ def check_ledger_file(path: Path) -> None:
         ) from None
     except OSError as exc:  # a loop of symbolic links is named as one
         raise StorageError(
-            fileio.dangling_link_problem(path) or f"cannot open the ledger {path}: {exc.strerror}"
+            fileio.dangling_link_problem(path)
+            or f"--db: cannot open the ledger {path}: {exc.strerror} (check --db / SAMPLELOANS_DB)"
         ) from None
     if not stat.S_ISREG(mode):
         raise StorageError(
@@ -548,6 +550,13 @@ def storage_error(
         return DamagedFile(_damaged_message(Path(path), str(orig), what))
     if code == "SQLITE_ERROR" and str(orig).startswith(SCHEMA_CHANGED_ERRORS) and damage:
         return DamagedFile(_schema_changed_message(Path(path), str(orig), what))
+    if code == "SQLITE_ERROR" and str(orig) == SUM_OVERFLOW:
+        return EditedTable(
+            f"a total of stored masses in {what} {path} is beyond SQLite's integers (no "
+            "ledger comes near it: each mass this program records is checked): the ledger's "
+            "tables were edited outside sampleloans; run 'sampleloans verify' and restore the "
+            "latest verified backup"
+        )
     message = _ENVIRONMENT_MESSAGES.get(code)
     if message is None or (code == "SQLITE_CORRUPT" and not damage):
         return None
@@ -555,6 +564,9 @@ def storage_error(
     return kind(message(Path(path), str(orig), what))
 
 
+SUM_OVERFLOW = "integer overflow"
+"""SQLite's words when sum() of a column passes its largest integer: only masses edited into a
+table by hand reach it."""
 NOT_UTF8_TEXT = "Could not decode to UTF-8 column "
 """Python's `sqlite3` on a text value that is not UTF-8: the ledger writes only UTF-8, so a
 flipped byte (in a table or an index page) made it; damage, as SQLITE_CORRUPT is."""

@@ -418,6 +418,16 @@ def check_output(
     refuse_missing_folder(path, option)
 
 
+def check_output_after_commit(path: Path, *, force: bool, option: str, **checks: Any) -> None:
+    """`check_output`, and a private temp file made (and removed) in its folder: for an output
+    written only once a commit is made (a checkpoint's --out, its key's record), a folder this
+    account may not write (its mode, a read-only mount) must refuse the command before, not
+    leave a commit kept whose file could not be written."""
+    check_output(path, force=force, option=option, **checks)
+    with private_temp_file(path.parent, path.name, option):
+        pass
+
+
 def check_output_folder(folder: Path, option: str = "--out") -> None:
     """Refuse an output folder that is something else, or that cannot be made because the
     folder it would go in does not exist (checked before any work; made with its files by
@@ -426,7 +436,8 @@ def check_output_folder(folder: Path, option: str = "--out") -> None:
         mode = inspected_mode(folder, option)
         if mode is None or not stat.S_ISDIR(mode):
             raise StorageError(f"{option}: {folder} is not a folder")
-    else:
+    else:  # a new folder named as a database's -wal, -shm or -journal would break it
+        refuse_sidecar(folder, option)
         refuse_missing_folder(folder, option, new_folder=True)
 
 
@@ -937,8 +948,10 @@ OPEN_ADVICE = "give the ledger file itself, or a new file name for a new ledger"
 
 def dangling_link_problem(path: Path, advice: str = OPEN_ADVICE) -> str | None:
     """Why `path` names no file although something is there (a symbolic link to nothing, or a
-    loop of them), ending with `advice`; None when it is not such a link."""
-    if path.is_symlink() and not path.exists():
+    loop of them), ending with `advice`; None when it is not such a link. `os.path` asks,
+    not `Path`: its `is_symlink` raises on a name too long for the system (a traceback on
+    every command), where this answers None and the caller names that error."""
+    if os.path.islink(path) and not os.path.exists(path):
         try:
             os.stat(path)
         except OSError as exc:  # a loop of links leads nowhere either, though each one exists

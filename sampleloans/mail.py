@@ -77,7 +77,9 @@ def smtp_settings(
             "SAMPLELOANS_SMTP_HOST or --smtp-host to a name like mail.example.org"
         )
     port_text = (port or str(DEFAULT_PORT)).strip()
-    if not port_text.isascii() or not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:
+    # ASCII digits, of which int() reads six at most: thousands are past what it converts
+    digits = port_text.lstrip("0") if port_text.isascii() and port_text.isdecimal() else ""
+    if not 1 <= int(digits[:6] or 0) <= 65535:
         raise StorageError(
             f"SMTP port: {port_text[:20]!r} is not a port number (1-65535); set "
             "SAMPLELOANS_SMTP_PORT or --smtp-port"
@@ -99,7 +101,7 @@ def smtp_settings(
         )
     return SmtpSettings(
         host=host.strip(),
-        port=int(port_text),
+        port=int(digits),
         sender=from_address,
         starttls=flag in ("1", "yes", "true"),
         user=user or None,

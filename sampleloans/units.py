@@ -403,19 +403,29 @@ def parse_period(text: str, field: str = "period") -> str:
 # ledger holds a handful of distinct periods; a refusal is raised again each time (not cached)
 @functools.lru_cache(maxsize=256)
 def _canonical_parts(iso: str) -> tuple[int, int, int]:
-    # Stored periods must be exactly what parse_period wrote; anything else means corrupt data
-    # or a caller that skipped parsing, i.e. a programming error rather than user input.
+    # Stored periods must be exactly what parse_period wrote (every input is parsed first), so
+    # anything else is a table cell edited by hand: one line, exit 3, as an edited mass or time
+    # (a ValueError here was a traceback in `loans show`, `status`, `agreements show`, reports)
     m = re.fullmatch(_CANONICAL, iso) if isinstance(iso, str) else None
     if m is None or not any(m.groups()):
-        raise ValueError(f"not a canonical period: {quote_input(str(iso))}")
+        raise _edited_period(iso)
     try:
         canonical = parse_period(iso)
-    except InvalidInput as exc:
-        raise ValueError(f"not a canonical period: {quote_input(iso)}") from exc
+    except InvalidInput:
+        raise _edited_period(iso) from None
     if canonical != iso:
-        raise ValueError(f"not a canonical period: {quote_input(iso)}")
+        raise _edited_period(iso)
     y, mo, d = (int(g) if g else 0 for g in m.groups())
     return y, mo, d
+
+
+def _edited_period(iso: object) -> EditedTable:
+    """The one line for a stored period no release writes."""
+    return EditedTable(
+        f"a stored period holds {quote_input(str(iso), 60)}, not a period as this "
+        "program writes one (P1Y6M): the ledger's tables were edited outside sampleloans; run "
+        "'sampleloans verify' and restore the latest verified backup"
+    )
 
 
 def period_delta(iso: str) -> relativedelta:

@@ -18,7 +18,7 @@ from sampleloans.dates import (
     to_iso,
     utc_now,
 )
-from sampleloans.errors import InvalidInput
+from sampleloans.errors import EditedTable, InvalidInput
 
 
 def utc(
@@ -306,7 +306,7 @@ def test_add_period(when: datetime | date, period: str, expected: datetime | dat
 
 
 def test_add_period_refuses_non_canonical_period() -> None:
-    with pytest.raises(ValueError, match="not a canonical period"):
+    with pytest.raises(EditedTable, match="not a period as this program writes one"):
         add_period(utc(2025, 4, 24), "12 months")
 
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from sampleloans.ledger.envelope import Context
 
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_MOST_DIGITS = 40
+"""Digits a whole number typed may have: twice SQLite's largest integer's 19, so that each
+command still names its own limit (`--limit`'s rows), and far below the 4,300 int() reads."""
 
 
 def whole_number(text: str | int) -> int:
@@ -43,6 +46,12 @@ def whole_number(text: str | int) -> int:
     if not _WHOLE_NUMBER.fullmatch(text.strip()):
         shown = one_line(text[:40])
         raise typer.BadParameter(f"'{shown}' is not a whole number; give digits, e.g. 50")
+    digits = len(text.strip().lstrip("+-").lstrip("0"))
+    if digits > _MOST_DIGITS:  # int() refuses thousands of digits in Python's own words
+        raise typer.BadParameter(
+            f"'{one_line(text.strip()[:20])}…' is a number of {digits:,} digits, larger than "
+            f"any a ledger holds; give at most {2**63 - 1}"
+        )
     return int(text)
 
 

@@ -726,10 +726,15 @@ def _check_still_current(check: _LedgerCheck, head_seq: int, then_digest: str) -
 
 def _ledger_present(ctx: typer.Context) -> bool:
     """Whether this invocation names a ledger: a PostgreSQL URL, or a file that exists."""
+    from sampleloans.fileio import inspected_mode
     from sampleloans.services.ledgerfile import is_server_url
 
     given = state(ctx).db
-    return bool(given and is_server_url(given)) or db_path(ctx).exists()
+    if given and is_server_url(given):
+        return True
+    # a name the system will not look up (too long) is one line naming --db, where
+    # Path.exists raised
+    return inspected_mode(db_path(ctx), "--db") is not None
 
 
 def _check_named_checkpoint(

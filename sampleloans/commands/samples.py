@@ -45,9 +45,21 @@ def jsonable(value: Any) -> Any:
 
 
 def plain(*values: str) -> list[Any]:
-    """User text as rich Text, so '[' in a name is never read as markup."""
+    """User text as rich Text, so '[' in a name is never read as markup. A cell that is not
+    text (SQLite hands back a BLOB edited into a text column as bytes, which rich's Text
+    refused with a TypeError traceback) is the edited table's one line, exit 3."""
     from rich.text import Text
 
+    from sampleloans.errors import EditedTable
+    from sampleloans.text import one_line
+
+    odd = next((v for v in values if not isinstance(v, str)), None)
+    if odd is not None:
+        raise EditedTable(
+            f"a stored text holds {one_line(repr(odd))[:60]}, not text: the ledger's tables "
+            "were edited outside sampleloans; run 'sampleloans verify' and restore the latest "
+            "verified backup"
+        )
     return [Text(value) for value in values]
 
 

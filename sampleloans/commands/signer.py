@@ -175,7 +175,17 @@ def passphrase(
             raise InvalidInput(f"{option}: the first line is empty")
         return line
     value = os.environ.get(PASSPHRASE_ENV)
-    return value.encode() if value else None
+    if value and any("\ud800" <= c <= "\udfff" for c in value):
+        # bytes that are not UTF-8 (kept by Python as lone surrogates) cannot be encoded, and
+        # a PKCS#12 reader would turn them into another passphrase than the one meant
+        raise InvalidInput(
+            f"{PASSPHRASE_ENV}: holds bytes that are not UTF-8 text; set it in UTF-8, or give "
+            "the passphrase in a file (--passphrase-file, --signer-passphrase-file)"
+        )
+    secret = value.encode() if value else None
+    if secret is not None and len(secret) > PASSPHRASE_MAX_BYTES:  # the file's limit, too
+        raise InvalidInput(f"{PASSPHRASE_ENV}: longer than a passphrase (1024 bytes)")
+    return secret
 
 
 def _refuse_without_sign(request: SignRequest) -> None:

@@ -104,7 +104,9 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
     _check_given_names(("--report", extras.reports), ("--checkpoint", extras.checkpoints))
     database = db.sqlite_path(str(engine.url))
     fileio.refuse_ledger(dest, database, "--bag")
-    if os.path.lexists(dest):
+    # inspected, not lexists: a name too long for the system is one line now, not an OSError
+    # at the rename once the whole bag is built
+    if fileio.inspected_mode(dest, "--bag", follow=False) is not None:
         raise StorageError(f"--bag: {dest} exists; give a new folder for the bag")
     fileio.refuse_missing_folder(dest, "--bag", new_folder=True)
     with _building(dest) as folder:

@@ -31,10 +31,11 @@ from sampleloans.services import access
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
     ROLES,
-    get_sample,
     in_force,
+    lineage_cycle,
     require_choice,
     require_text,
+    root_sample,
 )
 from sampleloans.services.listing import (
     EVERY_ROW,
@@ -382,13 +383,16 @@ def sample_tree(session: Session, ctx: Context, *, code: str) -> SampleNode:
     person = access.reader(session, ctx)
     root = access.readable_sample(session, person, code)
     if access.is_staff(person):
-        while root.parent_code is not None:
-            root = get_sample(session, root.parent_code)
-    return _node(session, person, root)
+        root = root_sample(session, root)
+    return _node(session, person, root, frozenset())
 
 
-def _node(session: Session, person: Person, sample: Sample) -> SampleNode:
-    """A sample and, recursively, the children the person may read."""
+def _node(session: Session, person: Person, sample: Sample, above: frozenset[str]) -> SampleNode:
+    """A sample and, recursively, the children the person may read; `above`, the codes on the
+    way down to it, stops a loop of parents (an edited table) in one line, not a RecursionError."""
+    if sample.code in above:
+        raise lineage_cycle(sample.code)
+    path = above | {sample.code}
     return SampleNode(
         code=sample.code,
         initial_mass_ug=sample.initial_mass_ug,
@@ -402,7 +406,7 @@ def _node(session: Session, person: Person, sample: Sample) -> SampleNode:
         loan_number=sample.loan_number,
         frozen=sample.frozen,
         children=tuple(
-            _node(session, person, child) for child in _children(session, person, sample.code)
+            _node(session, person, child, path) for child in _children(session, person, sample.code)
         ),
     )
 

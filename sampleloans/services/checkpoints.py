@@ -494,8 +494,13 @@ def make_checkpoint(
     with db.transaction(engine, write=False) as session:
         require_role(session, ctx, *CREATE_ROLES, action="sign a checkpoint")
     if out is not None:
-        fileio.check_output(out, force=force, ledger=db.sqlite_path(str(engine.url)), inputs=inputs)
+        ledger = db.sqlite_path(str(engine.url))
+        fileio.check_output_after_commit(
+            out, force=force, option="--out", ledger=ledger, inputs=inputs
+        )
     remembered = _read_memory(memory, signer.verifier())
+    if memory is not None:  # rewritten once the checkpoint is kept
+        fileio.check_output_after_commit(memory, force=True, option=MEMORY_OPTION)
     check = verify_first or verify
     for _attempt in range(3):
         snap = _take_snapshot(engine, [c.size for c in remembered.values()])
@@ -589,6 +594,10 @@ def key_inputs(key_path: Path) -> list[tuple[str, Path]]:
     ]
 
 
+MEMORY_OPTION = "--key (its record)"
+"""How a message names KEY.signed, the signer's record beside its key."""
+
+
 def memory_path(key_path: Path) -> Path:
     """The signer's record of the last checkpoint it signed for each ledger: KEY.signed beside
     the key file itself (a symbolic link to the key shares the key's record, not one of its own,
@@ -642,7 +651,7 @@ def _remember(memory: Path, verifier: notes.VerifierKey, origin: str, note: str)
         recorded = {o: _note_of(memory, o) for o in _read_memory(memory, verifier)}
         recorded[origin] = note
         data = json.dumps(recorded, sort_keys=True, indent=1) + "\n"
-        fileio.write_atomic(memory, data.encode("utf-8"), force=True, option="--key (its record)")
+        fileio.write_atomic(memory, data.encode("utf-8"), force=True, option=MEMORY_OPTION)
 
 
 def _note_of(memory: Path, origin: str) -> str:
@@ -1030,7 +1039,9 @@ def _parse_pair(
 def _refuse_an_id(path: Path, name: str) -> None:
     """Refuse `checkpoint prove 1 2` in words: OLD and NEW are files, and an ID typed for one
     was read as a missing file ("1 does not exist"), which did not say what to give."""
-    if str(path).isdecimal() and str(path).isascii() and not path.exists():
+    # os.path, not Path.exists: that raises for a name too long for the system (an ID of
+    # hundreds of digits)
+    if str(path).isdecimal() and str(path).isascii() and not os.path.lexists(path):
         raise InvalidInput(
             f"{name}: {path} is no file: give a checkpoint file, not the ID 'checkpoint list' "
             f"numbers ('checkpoint show {path} --out FILE' writes checkpoint {path} to FILE)"

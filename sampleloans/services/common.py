@@ -13,6 +13,7 @@ from sampleloans import db
 from sampleloans.dates import format_datetime, to_iso
 from sampleloans.errors import (
     Conflict,
+    EditedTable,
     InvalidInput,
     NoSuchRecord,
     PermissionDenied,
@@ -275,6 +276,28 @@ def get_sample(session: Session, code: str) -> Sample:
     capitals = code.upper()
     twin = capitals if capitals != code and get_row(session, Sample, capitals) else None
     raise _missing("sample", code, twin)
+
+
+def lineage_cycle(code: str) -> EditedTable:
+    """The one line for a sample that is its own ancestor: no split writes that (a child is a
+    new sample of a parent already there), so the sample table was edited by hand."""
+    return EditedTable(
+        f"sample {code} is its own ancestor (its parent_code leads back to it): the ledger's "
+        "tables were edited outside sampleloans; run 'sampleloans verify' and restore the "
+        "latest verified backup"
+    )
+
+
+def root_sample(session: Session, sample: Sample) -> Sample:
+    """The root ancestor of `sample`, following parent_code; a loop of parents (an edited
+    table) is one line, exit 3, where the walk went round it for ever."""
+    seen = {sample.code}
+    while sample.parent_code is not None:
+        sample = get_sample(session, sample.parent_code)
+        if sample.code in seen:
+            raise lineage_cycle(sample.code)
+        seen.add(sample.code)
+    return sample
 
 
 def get_loan(session: Session, number: str) -> Loan:

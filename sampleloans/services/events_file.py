@@ -29,6 +29,7 @@ from sampleloans.ledger.guard import LedgerTampered
 from sampleloans.models import LedgerEvent, LedgerMeta
 from sampleloans.services.common import require_role
 from sampleloans.text import one_line
+from sampleloans.units import quote_input
 
 FORMAT = "sampleloans-events"
 VERSION = 1
@@ -293,6 +294,8 @@ def _parse_line(line: str, source: Path, number: int) -> Any:
             parse_constant=_refuse_number,
             object_pairs_hook=_once,
         )
+    except _TooManyDigits as exc:  # valid JSON, but no number an export writes
+        raise InvalidInput(f"{source} line {number}: {exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{source} line {number}: not valid JSON ({exc})") from None
     except RecursionError:  # arrays or objects nested deeper than Python's stack
@@ -314,8 +317,22 @@ class _OtherNumber:
         self.text = text
 
 
+class _TooManyDigits(Exception):
+    """A JSON integer longer than any an export writes (int() refuses thousands of digits in
+    Python's own words, which spoke of sys.set_int_max_str_digits)."""
+
+
+_MOST_DIGITS = len(str(2**63 - 1))  # SQLite's largest integer: an export writes none longer
+
+
 def _integer(text: str) -> int | _OtherNumber:
     """An integer, or `-0` (JSON allows it; an export writes 0) kept as `_OtherNumber`."""
+    digits = len(text.lstrip("-"))
+    if digits > _MOST_DIGITS:
+        raise _TooManyDigits(
+            f"the number {quote_input(text, 24)} has {digits:,} digits; no field of an export "
+            f"has more than {_MOST_DIGITS}"
+        )
     return _OtherNumber(text) if text == "-0" else int(text)
 
 

@@ -38,7 +38,7 @@ from sampleloans.readmodels.handover import Handover, is_backdated
 from sampleloans.readmodels.items import item_masses
 from sampleloans.services import access
 from sampleloans.services.borrower_mark import BorrowerMark, loan_of
-from sampleloans.services.common import get_sample
+from sampleloans.services.common import get_sample, root_sample
 from sampleloans.services.handover import HANDOVER_KINDS, handover_of
 from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import counted, words
@@ -140,9 +140,7 @@ class History:
 
 def lineage(session: Session, code: str) -> list[str]:
     """A sample's whole lineage: its root ancestor and every descendant, sorted by code."""
-    root = get_sample(session, code)
-    while root.parent_code is not None:
-        root = get_sample(session, root.parent_code)
+    root = root_sample(session, get_sample(session, code))
     found, frontier = [root.code], [root.code]
     while frontier:
         children = session.exec(
