@@ -79,7 +79,6 @@ def test_an_import_line_dated_before_the_registration_is_refused(demo: Path) -> 
     history = demo.parent / "renames.jsonl"
     history.write_text(json.dumps(line) + "\n", encoding="utf-8")
     refused = run(env_for(demo), "import", str(history), code=1)
-    assert "line 1: occurred_at: 2020-06-02T00:00:00Z is before institution IPGP was registered" in (
-        refused.stderr
-    )
+    words = "line 1: occurred_at: 2020-06-02T00:00:00Z is before institution IPGP was registered"
+    assert words in refused.stderr
     assert event_count(demo) == 107
