@@ -39,10 +39,10 @@ def ok(url: str, *args: str) -> Result:
     return done
 
 
-def rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    """What a login reads in psql."""
+def seqs(url: str, sql: str) -> list[int]:
+    """The event numbers a login reads in psql (`sql` selects one seq column), in order."""
     with psycopg.connect(url) as connection:
-        return list(connection.execute(sql).fetchall())
+        return sorted(int(seq) for (seq,) in connection.execute(sql).fetchall())
 
 
 def test_a_researcher_reads_only_their_own_renames(
@@ -63,11 +63,11 @@ def test_a_researcher_reads_only_their_own_renames(
         }
         for who, login in logins.items():
             notes = [115] if who == "anand" else [114]
-            events = rows(login, "SELECT seq FROM ledger_event WHERE seq > 107 ORDER BY seq")
-            assert [seq for (seq,) in events] == OWN[who] + notes
-            subjects = rows(login, "SELECT DISTINCT seq FROM event_subject WHERE seq > 107")
-            assert sorted(seq for (seq,) in subjects) == OWN[who] + notes
-            assert [seq for (seq,) in rows(login, "SELECT seq FROM note")] == notes
+            events = seqs(login, "SELECT seq FROM ledger_event WHERE seq > 107")
+            assert events == OWN[who] + notes
+            subjects = seqs(login, "SELECT DISTINCT seq FROM event_subject WHERE seq > 107")
+            assert subjects == OWN[who] + notes
+            assert seqs(login, "SELECT seq FROM note") == notes
             home = "OU" if who == "anand" else "IPGP"
             history = ok(login, "custody", "history", "--institution", home, "--json")
             listed = [e["seq"] for e in json.loads(history.stdout)["events"] if e["seq"] > 107]
