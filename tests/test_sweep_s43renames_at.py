@@ -82,3 +82,23 @@ def test_an_import_line_dated_before_the_registration_is_refused(demo: Path) -> 
     words = "line 1: occurred_at: 2020-06-02T00:00:00Z is before institution IPGP was registered"
     assert words in refused.stderr
     assert event_count(demo) == 107
+
+
+def test_two_renames_of_one_import_are_kept_in_time_order(demo: Path) -> None:
+    def renamed(at: str, previous: str, name: str) -> str:
+        """One `institution.renamed` line of a history."""
+        payload = {"short_name": "IPGP", "previous_name": previous, "name": name}
+        line = {"kind": "institution.renamed", "occurred_at": at, "actor": "curator@naoc.example"}
+        return json.dumps({**line, "payload": payload, "reason": "typo", "corrects_seq": None})
+
+    history = demo.parent / "renames.jsonl"
+    lines = [
+        renamed("2026-02-01T00:00:00Z", IPGP, "IPG Paris"),
+        renamed("2026-01-15T00:00:00Z", "IPG Paris", "IPGP Paris"),
+    ]
+    history.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused = run(env_for(demo), "import", str(history), code=1)
+    assert "line 2: occurred_at: 2026-01-15T00:00:00Z is before institution IPGP was last " in (
+        refused.stderr
+    )
+    assert event_count(demo) == 107  # all or nothing
