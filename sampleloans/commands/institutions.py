@@ -79,7 +79,7 @@ def rename(
 
     Curators only. Its short name stays its key. The name first typed stays in its history
     (`institution.renamed` names both); every view and document made from now on prints the new
-    one.
+    one. --at is no earlier than its registration or its last rename.
 
     \b
     Example: sampleloans institutions rename UoC --reason "typed 'Colgne'" \\

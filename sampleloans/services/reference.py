@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 from sampleloans.dates import bound_text, to_iso
 from sampleloans.errors import Conflict, InvalidInput, RecordConflict, RuleViolation
 from sampleloans.ledger import events as ev
-from sampleloans.ledger.envelope import Context, Envelope
+from sampleloans.ledger.envelope import Context, Envelope, from_stored
 from sampleloans.ledger.reads import get_row
 from sampleloans.models import EventSubject, Institution, LedgerEvent, Mission, Person
 from sampleloans.services.common import (
@@ -230,12 +230,43 @@ def rename_institution(
     require_role(session, ctx, "curator", action="rename institutions")
     institution = get_institution(session, short_name)
     new_name = _new_name(name, institution.name, f"institution {institution.short_name}")
+    _after_last_change(session, ctx, institution.short_name, occurred_at)
     event = ev.InstitutionRenamed(
         short_name=institution.short_name, previous_name=institution.name, name=new_name
     )
     return append(
         session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
     )
+
+
+INSTITUTION_CHANGES = (ev.InstitutionAdded.kind, ev.InstitutionRenamed.kind)
+"""The events that set an institution's row: its registration and its renames."""
+
+
+def _after_last_change(
+    session: Session, ctx: Context, short_name: str, occurred_at: datetime | None
+) -> None:
+    """Refuse a rename dated before the institution's registration or its last rename: a
+    replay "as of" a moment between them would meet a rename of a name it has not yet got."""
+    at = occurred_at or ctx.now
+    changes = session.exec(
+        select(LedgerEvent.occurred_at, LedgerEvent.seq, LedgerEvent.kind)
+        .join(EventSubject, col(EventSubject.seq) == col(LedgerEvent.seq))
+        .where(
+            EventSubject.subject_type == SubjectType.INSTITUTION,
+            EventSubject.subject_key == short_name,
+            col(LedgerEvent.kind).in_(INSTITUTION_CHANGES),
+        )
+    ).all()  # its registration and its renames: a few rows
+    if not changes:  # nothing adds it: a tampered index, which verify names
+        return
+    when, seq, kind = max((from_stored(stored), seq, kind) for stored, seq, kind in changes)
+    if at < when:
+        done = "registered" if kind == ev.InstitutionAdded.kind else "last renamed"
+        raise RuleViolation(
+            f"time: {to_iso(at)} is before institution {short_name} was {done} (event {seq}, "
+            f"{to_iso(when)}); date a rename {bound_text(when)} (--at)"
+        )
 
 
 def _new_name(name: str, current: str, what: str) -> str:

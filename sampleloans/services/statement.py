@@ -201,7 +201,8 @@ def build_statements(
 def events_not_shown(session: Session, statements: list[Statement]) -> str | None:
     """What the statements leave out because it came after their checkpoint: a note naming the
     later events about their loans (an extension, a return, a recall: `status` already shows
-    them), or None. A statement's standing is the checkpoint's, judged at its date."""
+    them) and the renames of the names they print (a PI, their institution, the lender), or
+    None. A statement's standing is the checkpoint's, judged at its date."""
     if not statements:
         return None
     size = statements[0].body.checkpoint.tree_size
@@ -214,19 +215,49 @@ def events_not_shown(session: Session, statements: list[Statement]) -> str | Non
         .order_by(col(EventSubject.seq))
     )
     rows = [(seq, loan) for seq, loan in later if loan in loans]
+    rows += _renames_after(session, size, [s.request.pi for s in statements])
     if not rows:
         return None
     seqs = sorted({seq for seq, _loan in rows})
-    touched = ", ".join(sorted({loan for _seq, loan in rows}))
+    touched = ", ".join(sorted({key for _seq, key in rows}))
     one = len(seqs) == 1
     events = f"event {seqs[0]}" if one else f"{len(seqs)} events ({seqs[0]}–{seqs[-1]})"
     return (
         f"{events} about {touched} came after the checkpoint of {counted(size, 'event')} the "
         "statements "
         f"are built on, so they do not show {'it' if one else 'them'} (an extension, a recall "
-        "or a return changes what is owed); a new checkpoint, signed by the lender's curator "
-        "('sampleloans checkpoint --key FILE'), includes them"
+        "or a return changes what is owed, a rename the name printed); a new checkpoint, signed "
+        "by the lender's curator ('sampleloans checkpoint --key FILE'), includes them"
     )
+
+
+RENAMES = {"person.renamed": "person", "institution.renamed": "institution"}
+"""The events that change a name a statement prints, and the subject each is about (by kind
+name: a read command loads no event classes)."""
+
+
+def _renames_after(session: Session, size: int, pis: list[str]) -> list[tuple[int, str]]:
+    """The renames after the checkpoint's `size` events of the names the statements of `pis`
+    print (each PI, their institution, the lender): (seq, e-mail or short name) pairs."""
+    people = [session.get(Person, email) for email in pis]
+    named = {("person", email) for email in pis} | {
+        ("institution", short)
+        for short in [_lender(session), *(p.institution for p in people if p is not None)]
+        if short is not None
+    }
+    later = session.exec(
+        select(
+            EventSubject.seq, LedgerEvent.kind, EventSubject.subject_type, EventSubject.subject_key
+        )
+        .join(LedgerEvent, col(LedgerEvent.seq) == col(EventSubject.seq))
+        .where(EventSubject.seq > size, col(LedgerEvent.kind).in_(tuple(RENAMES)))
+    )
+    # a person's rename is indexed under their institution too: only the subject it renames
+    return [
+        (seq, key)
+        for seq, kind, subject_type, key in later
+        if RENAMES[kind] == subject_type and (subject_type, key) in named
+    ]
 
 
 def _refuse_unlike_events(
