@@ -9,6 +9,7 @@ import functools
 import gc
 import importlib
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -296,12 +297,19 @@ def _one_line_usage_errors() -> Iterator[None]:
         raise UsageError(one_line(_one_line(refused)), ctx=None) from None
 
 
+_NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9.,_]*")
+"""What Click takes for an option where an argument was meant: every number a command takes as
+an argument (an event's seq, a checkpoint's id) is a whole number from 1 up."""
+
+
 def _one_line(refused: UsageError) -> str:
     """A usage error's words, led by the option or argument as typed (ctx=None: one line)."""
     ctx = refused.ctx
     hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
     message = refused.message.rstrip(".")
     if isinstance(refused, NoSuchOption):
+        if _NEGATIVE_NUMBER.fullmatch(refused.option_name):  # `custody correct -5`: a typo'd SEQ
+            return f"{refused.option_name}: no such option, and no number this command takes is negative{hint}"
         near = sorted(refused.possibilities or ())
         guess = f"; did you mean {_either(near)}?" if near else ""
         return f"{refused.option_name}: no such option{guess}{hint}"
