@@ -297,7 +297,7 @@ def _one_line_usage_errors() -> Iterator[None]:
         raise UsageError(one_line(_one_line(refused)), ctx=None) from None
 
 
-_NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9.,_]*")
+_NEGATIVE_NUMBER = re.compile(r"-[0-9]")
 """What Click takes for an option where an argument was meant: every number a command takes as
 an argument (an event's seq, a checkpoint's id) is a whole number from 1 up."""
 
@@ -309,7 +309,10 @@ def _one_line(refused: UsageError) -> str:
     message = refused.message.rstrip(".")
     if isinstance(refused, NoSuchOption):
         if _NEGATIVE_NUMBER.fullmatch(refused.option_name):  # `custody correct -5`: a typo'd SEQ
-            return f"{refused.option_name}: no such option, and no number this command takes is negative{hint}"
+            # Click names the first two characters of `-12` alone: say what it read them as
+            negative = "a number typed with '-' is read as an option"
+            no_such = f"no such option ({negative}; no number this command takes is negative)"
+            return f"{refused.option_name}: {no_such}{hint}"
         near = sorted(refused.possibilities or ())
         guess = f"; did you mean {_either(near)}?" if near else ""
         return f"{refused.option_name}: no such option{guess}{hint}"

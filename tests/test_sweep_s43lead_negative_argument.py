@@ -1,6 +1,6 @@
 """A negative number typed where a command takes a number as its argument (`custody correct
 -5`) is read by Click as an option: the one line says no number there is negative, not only that
-there is no such option."""
+there is no such option. Click names only its first two characters (`-1` of `-12`)."""
 
 from pathlib import Path
 
@@ -28,8 +28,8 @@ def test_a_negative_number_argument_is_one_line_saying_no_number_is_negative(
     command = " ".join(args[:2])
     assert (result.exit_code, result.stderr) == (
         2,
-        f"Error: {args[2]}: no such option, and no number this command takes is negative "
-        f"(try 'sampleloans {command} --help')\n",
+        f"Error: {args[2][:2]}: no such option (a number typed with '-' is read as an option; "
+        f"no number this command takes is negative) (try 'sampleloans {command} --help')\n",
     )
     assert ledger.read_bytes() == before
 
