@@ -253,3 +253,10 @@ def counted(count: int, noun: str) -> str:
         return f"{count} {noun}"
     plural = "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s"
     return f"{count} {noun}{plural}"
+
+
+def path_shown(path: object) -> str:
+    """A file or folder name as a message shows it: on one line, its controls escaped
+    (`one_line`), so that a name holding a newline cannot print a line of its own, e.g. a
+    forged 'verified against the ledger' under a report that failed."""
+    return one_line(str(path))

@@ -135,10 +135,10 @@ def import_file(
             raise StorageError(f"FILE: cannot read {file}: {exc.strerror}") from None
         # imported people log in (or stop) as with 'people add/deactivate/…', same transaction
         sync_logins_since(session, before_seq)
-    from sampleloans.text import counted
+    from sampleloans.text import counted, path_shown
 
     what = counted(result.events, "sample" if fmt == "csv" else "event")
-    console().print(f"Imported {what} from {file} in one transaction.", markup=False)
+    console().print(f"Imported {what} from {path_shown(file)} in one transaction.", markup=False)
 
 
 def _rebuilt_from_export(ctx: typer.Context, file: Path, at: str | None) -> bool:
@@ -168,12 +168,13 @@ def _rebuilt_from_export(ctx: typer.Context, file: Path, at: str | None) -> bool
     from sampleloans.services.maintenance import IMPORT_EVENTS_ACTION
 
     result = restored_from(ctx, file, events=True, action=IMPORT_EVENTS_ACTION)
-    from sampleloans.text import counted
+    from sampleloans.text import counted, path_shown
 
     # a server's URL, not result.path: a Path folds the URL's '//' into '/'
     ledger = db_label(ctx) if on_server(ctx) else str(result.path)
     console().print(
-        f"Imported {counted(result.head_seq, 'event')} from {file} (an events export) into the "
+        f"Imported {counted(result.head_seq, 'event')} from {path_shown(file)} (an events export) "
+        "into the "
         f"new ledger {ledger}, with their hashes; verified; ledger head {result.head}.",
         markup=False,
     )

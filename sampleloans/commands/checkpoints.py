@@ -14,7 +14,7 @@ from sampleloans.commands.common import (
     print_table,
     whole_number,
 )
-from sampleloans.text import counted
+from sampleloans.text import counted, path_shown
 
 if TYPE_CHECKING:  # the service loads only when a command runs (--help stays light)
     from sampleloans.services.checkpoints import Consistent
@@ -54,8 +54,9 @@ def generate(
         files = generate_keys(out, name=name, force=force)
     out_console = console()
     out_console.print(
-        f"Wrote private key {files.private_path} (0600: keep it secret; it is never stored in "
-        f"the ledger) and public key {files.public_path}.",
+        f"Wrote private key {path_shown(files.private_path)} (0600: keep it secret; it is never "
+        "stored in "
+        f"the ledger) and public key {path_shown(files.public_path)}.",
         markup=False,
     )
     out_console.print(
@@ -66,7 +67,7 @@ def generate(
     if files.old_record is not None:
         out_console.print(
             f"The replaced key's record of the checkpoints it signed was moved to "
-            f"{files.old_record}.",
+            f"{path_shown(files.old_record)}.",
             markup=False,
         )
 
@@ -249,7 +250,8 @@ def show(
         typer.echo(kept.note, nl=False)
         return
     console().print(
-        f"Wrote checkpoint {kept.id} ({counted(kept.tree_size, 'event')}, {kept.head}) to {out}.",
+        f"Wrote checkpoint {kept.id} ({counted(kept.tree_size, 'event')}, {kept.head}) to "
+        f"{path_shown(out)}.",
         markup=False,
     )
 
@@ -279,7 +281,7 @@ def prove(
         document = prove_consistency(engine, service_ctx, old, new, out, force=force)
     console().print(
         f"Wrote the consistency proof from size {document['old_size']} to "
-        f"{document['new_size']} ({counted(len(document['proof']), 'hash')}) to {out}.",
+        f"{document['new_size']} ({counted(len(document['proof']), 'hash')}) to {path_shown(out)}.",
         markup=False,
     )
 

@@ -113,9 +113,10 @@ def db_url(ctx: typer.Context) -> str:
 def db_label(ctx: typer.Context) -> str:
     """The database of this invocation fit to print (a URL's password is never shown)."""
     from sampleloans.services.ledgerfile import display_url, is_server_url
+    from sampleloans.text import path_shown
 
     given = state(ctx).db
-    return display_url(given) if given and is_server_url(given) else str(db_path(ctx))
+    return display_url(given) if given and is_server_url(given) else path_shown(db_path(ctx))
 
 
 def now() -> datetime:

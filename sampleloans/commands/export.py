@@ -10,7 +10,7 @@ from sampleloans.commands.common import (
     engine_context,
     errors_to_exit_codes,
 )
-from sampleloans.text import counted, events_span
+from sampleloans.text import counted, events_span, path_shown
 
 
 def export(
@@ -83,7 +83,8 @@ def export(
         engine, service_ctx = engine_context(ctx)
         result = export_events(engine, service_ctx, events, force=force)
     console().print(
-        f"Exported {counted(result.events, 'event')} to {result.path}; head {result.head}.",
+        f"Exported {counted(result.events, 'event')} to {path_shown(result.path)}; head "
+        f"{result.head}.",
         markup=False,
     )
 
@@ -103,7 +104,8 @@ def _export_bag(
         extras = BagExtras(tuple(reports), tuple(checkpoints), tuple(public_keys))
         result = export_bag(engine, service_ctx, bag, extras)
     console().print(
-        f"Wrote bag {result.path}: {counted(result.events, 'event')} (head {result.head}), "
+        f"Wrote bag {path_shown(result.path)}: {counted(result.events, 'event')} (head "
+        f"{result.head}), "
         f"{counted(result.checkpoints, 'checkpoint')}, {counted(result.keys, 'public key')}, "
         f"{counted(result.reports, 'report')}, docs/ledger-format.md and tools/verify_ledger.py; "
         "validated (BagIt, sha256 and sha512).",

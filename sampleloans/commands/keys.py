@@ -15,6 +15,7 @@ import typer
 
 from sampleloans.commands.checkpoints import generate as generate_checkpoint_key
 from sampleloans.commands.common import console, errors_to_exit_codes, now
+from sampleloans.text import path_shown
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -101,7 +102,8 @@ def lender_root(
         issued = certs.lender_root(name, at, period, algorithm)
         _write_files(out, [(key_path, issued.key_pem), (cert_path, issued.cert_pem)])
     console().print(
-        f"Wrote {cert_path} (the trust root to share) and {key_path} (private, 0600): "
+        f"Wrote {path_shown(cert_path)} (the trust root to share) and {path_shown(key_path)} "
+        "(private, 0600): "
         f"{name.strip()}, {algorithm}, {_validity(issued, at, period, valid_for)}, "
         f"SHA-256 fingerprint {issued.fingerprint_sha256}.",
         markup=False,
@@ -178,7 +180,8 @@ def signing_cert(
         issued = certs.signing_certificate(root_cert, root_key, signer, at, period, algorithm)
         _write_signing_files(paths, issued, secret, signer)
     console().print(
-        f"Wrote {', '.join(str(p) for p in paths)} (keys private, 0600): {signer}, {algorithm}, "
+        f"Wrote {path_shown(', '.join(str(p) for p in paths))} (keys private, 0600): {signer}, "
+        f"{algorithm}, "
         f"issued by {subject_name(root_cert)}, "
         f"{_validity(issued, at, period, valid_for)}, "
         f"SHA-256 fingerprint {issued.fingerprint_sha256}.",

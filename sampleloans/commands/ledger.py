@@ -30,7 +30,7 @@ from sampleloans.commands.common import (
     print_json,
     state,
 )
-from sampleloans.text import counted
+from sampleloans.text import counted, path_shown
 
 
 def init(
@@ -188,7 +188,7 @@ def _demo_target(given: str | None, directory: Path | None, stack: ExitStack) ->
     # demo leaves no partial ledger, and a killed one's folder goes at the next run
     built = stack.enter_context(private_build_dir(target.parent, target.name, option))
     path = built / "ledger.db"
-    return _DemoTarget(url_for_path(path), str(target), target, path, option)
+    return _DemoTarget(url_for_path(path), path_shown(target), target, path, option)
 
 
 def _named_as_typed(where: "_DemoTarget") -> AbstractContextManager[None]:

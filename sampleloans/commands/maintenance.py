@@ -16,7 +16,7 @@ from sampleloans.commands.common import (
     lock_timeout_ms,
     on_server,
 )
-from sampleloans.text import counted
+from sampleloans.text import counted, path_shown
 
 if TYPE_CHECKING:
     from sampleloans.services.maintenance import BagGiven, CopyResult
@@ -46,7 +46,9 @@ def backup(
         engine, service_ctx = engine_context(ctx)  # secured PostgreSQL: the login acts
         result = run_backup(engine, service_ctx, file, force=force)
     console().print(
-        f"Backed up {db_path(ctx)} to {result.path} at ledger head {result.head}.", markup=False
+        f"Backed up {path_shown(db_path(ctx))} to {path_shown(result.path)} at ledger head "
+        f"{result.head}.",
+        markup=False,
     )
 
 
@@ -134,7 +136,8 @@ def note_bag_checkpoints_left(file: Path) -> None:
 
     if file.name == EVENTS_FILE and is_bag(file.parent.parent):
         console().print(
-            f"Note: {file} is a bag's events file; the bag's checkpoints were not kept, so a "
+            f"Note: {path_shown(file)} is a bag's events file; the bag's checkpoints were not "
+            "kept, so a "
             "report naming one does not verify against this ledger ('restore --bag DIR' "
             "keeps them).",
             markup=False,
@@ -222,7 +225,8 @@ def _print_restored(ctx: typer.Context, file: Path, result: "CopyResult") -> Non
     # a server's URL, not result.path: a Path folds the URL's '//' into '/'
     restored = db_label(ctx) if on_server(ctx) else str(result.path)
     out.print(
-        f"Restored {restored} from {file}; verified; ledger head is now {result.head}.",
+        f"Restored {path_shown(restored)} from {path_shown(file)}; verified; ledger head is now "
+        f"{result.head}.",
         markup=False,
     )
     for line in _replacement_lines(result):
@@ -242,7 +246,7 @@ def _replacement_lines(result: "CopyResult") -> list[str]:
     if result.removed_events and replaced.head_seq == result.removed_events:
         return [
             f"Replaced ledger {replaced.ledger_id} (head {replaced.head}) with another ledger: "
-            f"{_its_events(replaced.head_seq)} no longer in {result.path}."
+            f"{_its_events(replaced.head_seq)} no longer in {path_shown(result.path)}."
         ]
     if result.removed_events and result.head_seq < replaced.head_seq:
         return [

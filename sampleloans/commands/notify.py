@@ -32,7 +32,7 @@ from sampleloans.commands.signer import (
     sign_request,
 )
 from sampleloans.commands.statement import CheckpointOption
-from sampleloans.text import counted, one_line
+from sampleloans.text import counted, one_line, path_shown
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -496,7 +496,7 @@ def _write_outbox(
     files = [(o.file_name, o.message.as_bytes()) for o in pending]
     write_folder_atomic(outbox, files, force=force, option="--outbox", ledger=ledger)
     for item in pending:
-        out.print(f"Wrote {outbox / item.file_name}: {_summary(item)}", markup=False)
+        out.print(f"Wrote {path_shown(outbox / item.file_name)}: {_summary(item)}", markup=False)
 
 
 def _send_all(

@@ -32,7 +32,7 @@ from sampleloans.commands.signer import (
 )
 from sampleloans.commands.statement import statement as statement_command
 from sampleloans.errors import SampleLoansError, StorageError
-from sampleloans.text import counted
+from sampleloans.text import counted, path_shown
 
 if TYPE_CHECKING:
     from sampleloans.readmodels.report import Report, ReportRequest
@@ -108,7 +108,8 @@ def _make(
         write_atomic(out, data, force=force, ledger=ledger, inputs=reads)
     console().print(
         # the title's first letter only: "F-75" keeps its capital
-        f"Wrote {out}: {report.title[:1].lower()}{report.title[1:]}, {report.scope_label}; "
+        f"Wrote {path_shown(out)}: {report.title[:1].lower()}{report.title[1:]}, "
+        f"{report.scope_label}; "
         f"ledger head {report.head_seq}:{report.head_hash[:12]}…, digest "
         f"{report.digest[:16]}{signed}.",
         markup=False,
@@ -576,7 +577,8 @@ def _check_against_ledger(
         check_access(session, service_ctx, claim.request)
         _refuse_future_dates(file, claim, service_ctx.now)
         out.print(
-            f"{file}: {claim.request.kind} report, {claim.request.scope_words}, ledger head "
+            f"{path_shown(file)}: {claim.request.kind} report, {claim.request.scope_words}, ledger "
+            "head "
             f"{claim.head_seq}:{claim.head_hash[:12]}…",
             markup=False,
         )
@@ -600,12 +602,13 @@ def _print_outcome(out: Any, file: Path, problems: list[str], signature_problems
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
         out.print(
-            f"{file}: {_verdict(len(problems) - signature_problems, signature_problems)} "
+            f"{path_shown(file)}: "
+            f"{_verdict(len(problems) - signature_problems, signature_problems)} "
             f"({counted(len(problems), 'problem')})",
             markup=False,
         )
         raise typer.Exit(1)
-    out.print(f"{file}: verified against the ledger", markup=False)
+    out.print(f"{path_shown(file)}: verified against the ledger", markup=False)
 
 
 def _verdict(ledger_problems: int, signature_problems: int) -> str:
@@ -795,7 +798,8 @@ def _verify_report_offline(
             checkpoint_id=claim.checkpoint,
         )
     out.print(
-        f"{file}: {claim.request.kind} report, {claim.request.scope_words}, ledger head "
+        f"{path_shown(file)}: {claim.request.kind} report, {claim.request.scope_words}, ledger "
+        "head "
         f"{claim.head_seq}:{claim.head_hash[:12]}…",
         markup=False,
     )
@@ -856,18 +860,20 @@ def _statement_signature_only(
 
     out = console()
     scope = str(meta.get("scope", ""))
-    out.print(f"{file}: statement to {scope.removeprefix('pi:')}", markup=False)
+    out.print(f"{path_shown(file)}: statement to {scope.removeprefix('pi:')}", markup=False)
     problems: list[str] = []
     check_document_signature(out, problems, data, root, now())
     for problem in problems:
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
         out.print(
-            f"{file}: signature NOT valid ({counted(len(problems), 'problem')})", markup=False
+            f"{path_shown(file)}: signature NOT valid ({counted(len(problems), 'problem')})",
+            markup=False,
         )
         raise typer.Exit(1)
     out.print(
-        f"{file}: signature valid; the ledger checks were skipped ({skipped}); its proofs are "
+        f"{path_shown(file)}: signature valid; the ledger checks were skipped ({skipped}); its "
+        "proofs are "
         "checked with --public-key",
         markup=False,
     )
@@ -889,7 +895,7 @@ def _verify_signature_only(
     _refuse_future_dates(file, claim, when)
     request = claim.request
     out.print(
-        f"{file}: {request.kind} report, {request.scope_words}, ledger head "
+        f"{path_shown(file)}: {request.kind} report, {request.scope_words}, ledger head "
         f"{claim.head_seq}:{claim.head_hash[:12]}…, digest {claim.digest[:16]}",
         markup=False,
     )
@@ -900,13 +906,15 @@ def _verify_signature_only(
     skipped = "--signature-only" if asked else f"no ledger at {ledger}"
     if problems:
         out.print(
-            f"{file}: signature NOT valid ({counted(len(problems), 'problem')})", markup=False
+            f"{path_shown(file)}: signature NOT valid ({counted(len(problems), 'problem')})",
+            markup=False,
         )
         raise typer.Exit(1)
     # the checkpoint a report names is the key's to check: say so, as a statement's line does
     unchecked = "; the checkpoint it names is checked with --public-key" if claim.checkpoint else ""
     out.print(
-        f"{file}: signature valid; the ledger checks were skipped ({skipped}){unchecked}",
+        f"{path_shown(file)}: signature valid; the ledger checks were skipped "
+        f"({skipped}){unchecked}",
         markup=False,
     )
 

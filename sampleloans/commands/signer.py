@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sampleloans.text import path_shown
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -349,9 +351,10 @@ def print_offline_verdict(
             *([f"the PDF signature: {signature}"] if signature else []),
         ]
         out.print(
-            f"{file}: does NOT check out (problems with {'; with '.join(failed)})", markup=False
+            f"{path_shown(file)}: does NOT check out (problems with {'; with '.join(failed)})",
+            markup=False,
         )
         raise typer.Exit(1)
     # name what the verdict rests on: the key alone, or the trust root's chain as well
     rests_on = "the public key and the trust root" if trust_root else "the public key alone"
-    out.print(f"{file}: {verdict} (checked with {rests_on}, no ledger)", markup=False)
+    out.print(f"{path_shown(file)}: {verdict} (checked with {rests_on}, no ledger)", markup=False)

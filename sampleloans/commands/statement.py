@@ -18,7 +18,7 @@ from sampleloans.commands.signer import (
     SignOption,
     sign_request,
 )
-from sampleloans.text import counted
+from sampleloans.text import counted, path_shown
 
 if TYPE_CHECKING:
     from sampleloans.commands.signer import SignRequest
@@ -249,7 +249,7 @@ def _print_written(targets: list[Path], statements: list["Statement"], credentia
         out_console.print("No statement: no open loan in that scope.", markup=False)
     for target, made in zip(targets, statements, strict=True):
         out_console.print(
-            f"Wrote {target}: statement to {made.request.pi}, "
+            f"Wrote {path_shown(target)}: statement to {made.request.pi}, "
             f"{counted(len(made.body.events), 'event')} "
             f"proved in the checkpoint of {counted(made.body.checkpoint.tree_size, 'event')} "
             f"(head {made.head_seq}:{made.head_hash[:12]}…), digest {made.digest[:16]}"
@@ -332,7 +332,7 @@ def verify_offline(
             proofs, key_text, digest=str(meta.get("digest", "")), pi=scope.removeprefix("pi:")
         )
     # whose statement, first: the proofs say which events, the statement says for whom
-    out.print(f"{file}: statement to {scope.removeprefix('pi:')}", markup=False)
+    out.print(f"{path_shown(file)}: statement to {scope.removeprefix('pi:')}", markup=False)
     # the proofs hold for the events they carry; only a PAdES signature covers the page text
     print_offline_verdict(
         out,
@@ -413,7 +413,7 @@ def verify_with_ledger(
                 typed=False,
             )
         out.print(
-            f"{file}: statement to {claim.pi}, built on the checkpoint of "
+            f"{path_shown(file)}: statement to {claim.pi}, built on the checkpoint of "
             f"{counted(claim.checkpoint.tree_size, 'event')} "
             f"(head {rebuilt.head_seq}:{rebuilt.head_hash[:12]}…)",
             markup=False,
@@ -429,10 +429,11 @@ def verify_with_ledger(
         out.print(f"FAIL  {problem}", markup=False)
     if problems:
         out.print(
-            f"{file}: does NOT match the ledger ({counted(len(problems), 'problem')})", markup=False
+            f"{path_shown(file)}: does NOT match the ledger ({counted(len(problems), 'problem')})",
+            markup=False,
         )
         raise typer.Exit(1)
-    out.print(f"{file}: verified against the ledger", markup=False)
+    out.print(f"{path_shown(file)}: verified against the ledger", markup=False)
 
 
 @dataclass(frozen=True)
