@@ -10,7 +10,7 @@ from sampleloans.commands.common import (
     engine_context,
     errors_to_exit_codes,
 )
-from sampleloans.text import counted, events_span, path_shown
+from sampleloans.text import counted, events_span, one_line, path_shown
 
 
 def export(
@@ -146,7 +146,7 @@ def verify_bag(
         result = check(bag, verifiers[0], also=verifiers[1:]) if verifiers else check(bag)
     out = console()
     for line in result.lines:
-        out.print(f"ok    {line}", markup=False)
+        out.print(f"ok    {one_line(line)}", markup=False)  # names from a bag someone made
     if result.reports:  # say what was not checked: a report's pages are its signature's job
         out.print(
             "note  reports/: each names one of these events as its head; its pages and "
@@ -157,8 +157,8 @@ def verify_bag(
         )
     if not result.covered:
         out.print(
-            f"{bag}: a valid bag, but it holds no signed checkpoint: nothing in it says the "
-            "lender made it",
+            f"{path_shown(bag)}: a valid bag, but it holds no signed checkpoint: nothing in it "
+            "says the lender made it",
             markup=False,
         )
         return
@@ -175,10 +175,10 @@ def verify_bag(
     covered = f"events 1–{result.covered} are covered by checkpoints signed by"
     if verifiers:
         yours = "your keys" if len(verifiers) > 1 else "your key"
-        out.print(f"{bag}: a valid bag; {covered} {yours}", markup=False)
+        out.print(f"{path_shown(bag)}: a valid bag; {covered} {yours}", markup=False)
     else:
         out.print(
-            f"{bag}: a valid bag; {covered} keys it carries: compare each fingerprint above "
-            "with the lender's published one, or pass --public-key",
+            f"{path_shown(bag)}: a valid bag; {covered} keys it carries: compare each fingerprint "
+            "above with the lender's published one, or pass --public-key",
             markup=False,
         )
