@@ -62,9 +62,12 @@ def as_json(env: dict[str, str], *args: str) -> Any:
 
 
 def csv_row(env: dict[str, str], key: str, *args: str) -> dict[str, str]:
-    """The row of a command's --csv output whose first column is `key`."""
-    rows = csv.DictReader(io.StringIO(ok(env, *args, "--csv").stdout))
-    return next(r for r in rows if next(iter(r.values())) == key)
+    """The row of a command's --csv output whose first column is `key` (read under the header
+    of its own section: the whole collection's balance has two, a blank line between)."""
+    sections = ok(env, *args, "--csv").stdout.split("\n\n")
+    rows = [r for part in sections for r in csv.DictReader(io.StringIO(part))]
+    (found,) = [r for r in rows if next(iter(r.values())) == key]
+    return found
 
 
 def pdf_lines(env: dict[str, str], folder: Path, *args: str) -> list[str]:
@@ -202,8 +205,18 @@ def assert_item(
 
 
 def collection_total(db: Path, key: str) -> int:
-    """`balance`'s whole-collection total of one column (sample view)."""
-    return int(as_json(env_for(db), "balance")["sample_balance"]["total"][key])
+    """The whole collection's total of one column (`initial`, `consumed`, `lost`, ...) as
+    `balance --json`, `balance --csv` and `balance` show it; they must agree."""
+    env = env_for(db)
+    shown = {
+        "json": as_json(env, "balance")["sample_balance"]["total"][f"{key}_ug"],
+        "csv": int(csv_row(env, "all samples", "balance")[f"{key} (µg)"]),
+        "table": masses_ug(table_row(ok(env, "balance").stdout.splitlines(), "all samples")[key])[
+            0
+        ],
+    }
+    assert len(set(shown.values())) == 1, shown
+    return int(shown["json"])
 
 
 def correct(db: Path, seq: int, *args: str) -> None:
@@ -218,15 +231,17 @@ def marked(db: Path, loan: str, seq: int) -> list[int]:
 
 
 def test_a_consumption_corrected_is_read_everywhere(ledger: Path, tmp_path: Path) -> None:
-    consumed_before = collection_total(ledger, "consumed_ug")
+    consumed_before = collection_total(ledger, "consumed")
     correct(ledger, 97, "--mass", "3mg")
     assert_item(ledger, tmp_path, UOC, "CE5C0000YJYX052", (32200, 3000, 0, 0), 832200)
-    assert collection_total(ledger, "consumed_ug") == consumed_before - 2000
+    assert collection_total(ledger, "consumed") == consumed_before - 2000
     assert marked(ledger, UOC["loan"], 97) == [108]
 
 
 def test_a_consumption_voided_gives_the_mass_back_everywhere(ledger: Path, tmp_path: Path) -> None:
+    consumed_before = collection_total(ledger, "consumed")
     correct(ledger, 99, "--mass", "0mg")
+    assert collection_total(ledger, "consumed") == consumed_before - 500
     assert_item(ledger, tmp_path, OU, "CE5C0200YJFM00112", (20000, 0, 0, 0), 60000)
     overdue = pdf_lines(env_for(ledger), tmp_path, "overdue", "--institution", "OU")
     assert row(overdue, OU["loan"])[-1] == 60000
@@ -273,7 +288,7 @@ def test_a_return_weighing_stays_the_accountable_mass_in_every_view(
 
 def test_a_registration_corrected_is_read_everywhere(ledger: Path, tmp_path: Path) -> None:
     code, env = "CE5C0000YJBP005", env_for(ledger)
-    initial_before = collection_total(ledger, "initial_ug")
+    initial_before = collection_total(ledger, "initial")
     correct(ledger, 38, "--mass", "26mg")
     shown = as_json(env, "samples", "show", code)
     listed = next(s for s in as_json(env, "samples", "list") if s["code"] == code)
@@ -283,7 +298,7 @@ def test_a_registration_corrected_is_read_everywhere(ledger: Path, tmp_path: Pat
     assert row(ok(env, "samples", "list").stdout.splitlines(), code)[:2] == [26000, 26000]
     custody = pdf_lines(env, tmp_path, "custody", "--sample", code)
     assert any(code in line and "26.000 mg" in line for line in custody)
-    assert collection_total(ledger, "initial_ug") == initial_before - 300
+    assert collection_total(ledger, "initial") == initial_before - 300
     assert "verify: OK" in ok(env, "verify").stdout
 
 
@@ -320,7 +335,13 @@ def test_an_incidents_lost_mass_corrected_is_read_everywhere(
     ledger: Path, tmp_path: Path, corrected: str, four: tuple
 ) -> None:
     seq = lose(ledger, "CE5C0300YJFM00307", "1mg")
+    assert collection_total(ledger, "lost") == 1000
     correct(ledger, seq, "--mass", corrected)
+    assert collection_total(ledger, "lost") == four[2]
+    listed = as_json(env_for(ledger), "incidents", "list")
+    assert [(i["seq"], i["mass_lost_ug"]) for i in listed] == [(seq, four[2])]
+    table = table_row(ok(env_for(ledger), "incidents", "list").stdout.splitlines(), str(seq))
+    assert masses_ug(table["mass lost"]) == [four[2]]
     assert_item(ledger, tmp_path, OU, "CE5C0300YJFM00307", four, 59500 - four[2])
     assert marked(ledger, OU["loan"], seq) == [seq + 1]
 
@@ -352,3 +373,35 @@ def test_as_of_between_the_event_and_its_correction_shows_the_figure_then(
     assert row(report, "CE5C0000YJYX052", UOC["loan"])[-1] == 30200
     now = pdf_lines(env, tmp_path, "custody", "--loan", UOC["loan"])
     assert row(now, "CE5C0000YJYX052", UOC["loan"])[-1] == 32200
+
+
+def test_as_of_between_two_corrections_shows_the_first(ledger: Path, tmp_path: Path) -> None:
+    ok(env_for(ledger, now="2026-06-15T09:00:00Z"), "custody", "correct", "97", "--mass", "3mg",
+       "--reason", "first")  # fmt: skip
+    ok(env_for(ledger, now="2026-06-20T09:00:00Z"), "custody", "correct", "97", "--mass", "4mg",
+       "--reason", "second")  # fmt: skip
+    env = env_for(ledger, now="2026-06-25T09:00:00Z")
+    for moment, held_ug, marks in (
+        ("2026-06-17T00:00:00Z", 32200, [108]),
+        ("2026-06-21T00:00:00Z", 31200, [108, 109]),
+    ):
+        then = as_json(env, "custody", "history", "--loan", UOC["loan"], "--as-of", moment)
+        item = one(then["replayed_state"]["loans"][0]["items"], "sample_code", "CE5C0000YJYX052")
+        assert (item["held_ug"], item["consumed_ug"]) == (held_ug, 35200 - held_ug)
+        assert one(then["events"], "seq", 97)["corrected_by"] == marks
+        report = pdf_lines(env, tmp_path, "custody", "--loan", UOC["loan"], "--as-of", moment)
+        assert row(report, "CE5C0000YJYX052", UOC["loan"])[-1] == held_ug
+
+
+def test_as_of_between_a_loss_and_its_correction_shows_the_loss(
+    ledger: Path, tmp_path: Path
+) -> None:
+    seq = lose(ledger, "CE5C0300YJFM00307", "1mg")
+    ok(env_for(ledger, now="2026-06-16T09:00:00Z"), "custody", "correct", str(seq), "--mass",
+       "0mg", "--reason", "false alarm")  # fmt: skip
+    env, code = env_for(ledger, now="2026-06-17T09:00:00Z"), "CE5C0300YJFM00307"
+    for moment, lost_ug in (("2026-06-15T12:00:00Z", 1000), ("2026-06-16T12:00:00Z", 0)):
+        then = as_json(env, "custody", "history", "--loan", OU["loan"], "--as-of", moment)
+        assert one(then["replayed_state"]["samples"], "code", code)["lost_ug"] == lost_ug
+        report = pdf_lines(env, tmp_path, "custody", "--loan", OU["loan"], "--as-of", moment)
+        assert row(report, code, OU["loan"])[-1] == 20000 - lost_ug
