@@ -106,7 +106,7 @@ FOUR_JSON = ("held_ug", "consumed_ug", "lost_ug", "returned_ug")
 FOUR_NAMES = ("held", "consumed", "lost", "returned")
 
 
-def one(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
+def one(items: list[dict[str, Any]], key: str, value: str | int) -> dict[str, Any]:
     """The one entry of `items` whose `key` is `value`."""
     (found,) = [i for i in items if i[key] == value]
     return found
