@@ -230,12 +230,33 @@ def marked(db: Path, loan: str, seq: int) -> list[int]:
     return next(e for e in events if e["seq"] == seq)["corrected_by"]
 
 
+def assert_marked_everywhere(db: Path, folder: Path, who: dict[str, str], by: list[int]) -> None:
+    """`custody history` (table), the chain-of-custody report and a statement on a new
+    checkpoint all mark the corrected event with its corrections `by`."""
+    env, mark = env_for(db), f"[corrected by {', '.join(map(str, by))}]"
+    wide = {**env, "COLUMNS": "250"}  # the mark on one line of the table
+    assert mark in ok(wide, "custody", "history", "--loan", who["loan"]).stdout, mark
+    report = folder / "marked.pdf"
+    ok(env, "report", "custody", "--loan", who["loan"], "--out", str(report))
+    # reading order, not layout: the mark wraps inside its narrow cell
+    text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, check=True)
+    assert mark in re.sub(r"\s+", " ", text.stdout.decode()), mark
+    out = folder / "marks"
+    out.mkdir()
+    cp = str(make_checkpoint(db, folder)["cp"])
+    ok(env, "report", "statement", "--pi", who["pi"], "--checkpoint", cp, "--out", str(out))
+    (pdf,) = out.iterdir()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True)
+    assert mark in text.stdout.decode(), mark
+
+
 def test_a_consumption_corrected_is_read_everywhere(ledger: Path, tmp_path: Path) -> None:
     consumed_before = collection_total(ledger, "consumed")
     correct(ledger, 97, "--mass", "3mg")
     assert_item(ledger, tmp_path, UOC, "CE5C0000YJYX052", (32200, 3000, 0, 0), 832200)
     assert collection_total(ledger, "consumed") == consumed_before - 2000
     assert marked(ledger, UOC["loan"], 97) == [108]
+    assert_marked_everywhere(ledger, tmp_path, UOC, [108])
 
 
 def test_a_consumption_voided_gives_the_mass_back_everywhere(ledger: Path, tmp_path: Path) -> None:
@@ -252,6 +273,7 @@ def test_the_later_of_two_mass_corrections_wins_everywhere(ledger: Path, tmp_pat
     correct(ledger, 97, "--mass", "4mg")
     assert_item(ledger, tmp_path, UOC, "CE5C0000YJYX052", (31200, 4000, 0, 0), 831200)
     assert marked(ledger, UOC["loan"], 97) == [108, 109]
+    assert_marked_everywhere(ledger, tmp_path, UOC, [108, 109])
 
 
 def test_a_receipt_weighing_corrected_moves_no_figure_but_the_discrepancy(
