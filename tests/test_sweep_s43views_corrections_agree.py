@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.i15_statement_helpers import copy_ledger, env_for, invoke, make_checkpoint, make_demo
+from tests.i15_statement_helpers import env_for, invoke, make_checkpoint, make_demo
 
 UOC = {"loan": "L-2025-UoC", "inst": "UoC", "pi": "muenker@uni-koeln.example"}
 OU = {"loan": "L-2025-OU", "inst": "OU", "pi": "anand@open.example"}
@@ -37,16 +37,10 @@ def masses_ug(text: str) -> list[int]:
     return [int(Decimal(v) * _SCALE_UG[u]) for v, u in _MASS.findall(text)]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger, built once for the module."""
-    return make_demo(tmp_path_factory.mktemp("demo"))
-
-
 @pytest.fixture
-def ledger(demo: Path, tmp_path: Path) -> Path:
-    """A copy of the demo ledger of this test's own."""
-    return copy_ledger(demo, tmp_path / "ledger.db")
+def ledger(tmp_path: Path) -> Path:
+    """A copy of the demo ledger of this test's own (the process builds the demo once)."""
+    return make_demo(tmp_path / "demo")
 
 
 def ok(env: dict[str, str], *args: str) -> Any:
