@@ -313,7 +313,13 @@ def test_a_registration_corrected_is_read_everywhere(ledger: Path, tmp_path: Pat
         assert (view["initial_ug"], view["vault_ug"]) == (26000, 26000)
     assert row(ok(env, "samples", "list").stdout.splitlines(), code)[:2] == [26000, 26000]
     custody = pdf_lines(env, tmp_path, "custody", "--sample", code)
-    assert any(code in line and "26.000 mg" in line for line in custody)
+    assert row(custody, code, "vault")[-1] == 26000
+    # before the correction was recorded, the register said 26.300 mg
+    moment = "2026-01-01T00:00:00Z"
+    then = pdf_lines(env, tmp_path, "custody", "--sample", code, "--as-of", moment)
+    assert row(then, code, "vault")[-1] == 26300
+    history = as_json(env, "custody", "history", "--sample", code, "--as-of", moment)
+    assert one(history["replayed_state"]["samples"], "code", code)["initial_ug"] == 26300
     assert collection_total(ledger, "initial") == initial_before - 300
     assert "verify: OK" in ok(env, "verify").stdout
 
