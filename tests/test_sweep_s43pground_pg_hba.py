@@ -80,3 +80,26 @@ def test_the_readme_hba_lines_let_in_the_ledgers_people_only(
     assert "no pg_hba.conf entry" in refused.output and "Traceback" not in refused.output
     other = cli(login_url(server, RESEARCHER, "PASS2", "postgres"), "loans", "list")
     assert other.exit_code == 3 and "no pg_hba.conf entry" in other.output, other.output
+
+
+@pytest.mark.parametrize(
+    ("query", "quoted"),
+    [
+        ("sslmode=requir", 'invalid sslmode value: "requir"'),
+        ("sslmod=require", 'invalid connection option "sslmod"'),
+        ("target_session_attrs=zz", 'invalid target_session_attrs value: "zz"'),
+    ],
+)
+def test_a_url_option_libpq_refuses_is_bad_input(
+    own_cluster: tuple[LocalCluster, PgServer], query: str, quoted: str
+) -> None:
+    """Before: a typo in the URL's options (`?sslmode=requir`) was an environment error,
+    exit 3, as an unreachable server. After: one Error: line naming --db and libpq's words,
+    exit 2, the password hidden."""
+    _, server = own_cluster
+    url = f"postgresql://someone:Hidden1@{server.host}:{server.port}/postgres?{query}"
+    result = cli(url, "loans", "list")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: --db"), result.output
+    assert quoted in lines[0] and "Hidden1" not in lines[0], lines[0]
