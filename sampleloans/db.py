@@ -3220,6 +3220,14 @@ def _password_refused(where: str, said: str) -> str:
     )
 
 
+# libpq's refusals of a connection option or its value, found before it connects
+# ('invalid connection option "x"', 'invalid sslmode value: "x"', 'invalid integer value
+# "x" for connection option "port"', 'invalid port number: "x"')
+LIBPQ_BAD_OPTION = re.compile(
+    r"(connection is bad: )?invalid (connection option|\S+ value|integer value|port number)"
+)
+
+
 def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
     """The one-line error for a PostgreSQL error (exit 3: the environment; exit 4: a
     deactivated person's revoked login), or None.
@@ -3238,6 +3246,12 @@ def postgres_error(exc: BaseException, where: str) -> SampleLoansError | None:
     message = _POSTGRES_ENVIRONMENT.get(sqlstate or "")
     if message is not None:
         return StorageError(message(where, _first_line(orig)))
+    if sqlstate is None and LIBPQ_BAD_OPTION.match(str(orig)):
+        # libpq refused the URL's own options before reaching any server: a typo in --db
+        return InvalidInput(
+            f"--db (or SAMPLELOANS_DB): {where}: {_first_line(orig)}; the options after '?' are "
+            "libpq's (e.g. sslmode=require|verify-full)"
+        )
     if sqlstate is None and type(orig).__name__ == "OperationalError":
         if NOLOGIN_TEXT in str(orig):
             return PermissionDenied(
