@@ -135,6 +135,16 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
         reference.change_role,
         {"email": COMPLIANCE, "role": "curator", "reason": "promoted"},
     ),
+    "rename_person": (
+        base,
+        reference.rename_person,
+        {"email": BROWN_PI, "name": "Renamed Person", "reason": "typo"},
+    ),
+    "rename_institution": (
+        base,
+        reference.rename_institution,
+        {"short_name": "OU", "name": "The Open University (renamed)", "reason": "typo"},
+    ),
     "register_sample": (
         base,
         samples.register_sample,
