@@ -8,6 +8,7 @@ from sampleloans.commands.common import (
     AtOption,
     CsvOption,
     JsonOption,
+    ReasonOption,
     check_output_format,
     console,
     parse_at,
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Loan agreements and their terms.", no_args_is_help=True)
 
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="The agreement's number.")]
-Reason = Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")]
 
 
 @app.command("add")
@@ -184,7 +184,7 @@ def _end(ctx: typer.Context, number: str, status: str, reason: str, at: str | No
 
 
 @app.command("expire")
-def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
+def expire(ctx: typer.Context, number: Number, reason: ReasonOption, at: AtOption = None) -> None:
     """Mark an agreement expired; loans under it stay tracked.
 
     Curators only.
@@ -196,7 +196,9 @@ def expire(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = No
 
 
 @app.command("terminate")
-def terminate(ctx: typer.Context, number: Number, reason: Reason, at: AtOption = None) -> None:
+def terminate(
+    ctx: typer.Context, number: Number, reason: ReasonOption, at: AtOption = None
+) -> None:
     """Terminate an agreement early; loans under it stay tracked.
 
     Curators only.

@@ -70,6 +70,12 @@ AtOption = Annotated[
         help="When it happened (ISO 8601, UTC if no offset); default now.",
     ),
 ]
+ReasonOption = Annotated[
+    str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")
+]
+NewNameOption = Annotated[
+    str, typer.Option("--name", metavar="NAME", help="The full name as it should read.")
+]
 
 
 @dataclass

@@ -8,6 +8,8 @@ from sampleloans.commands.common import (
     AtOption,
     CsvOption,
     JsonOption,
+    NewNameOption,
+    ReasonOption,
     check_output_format,
     console,
     parse_at,
@@ -67,12 +69,8 @@ def add(
 def rename(
     ctx: typer.Context,
     short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
-    name: Annotated[
-        str, typer.Option("--name", metavar="NAME", help="The full name as it should read.")
-    ],
-    reason: Annotated[
-        str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")
-    ],
+    name: NewNameOption,
+    reason: ReasonOption,
     at: AtOption = None,
 ) -> None:
     """Put an institution's mistyped name right.

@@ -8,6 +8,8 @@ from sampleloans.commands.common import (
     AtOption,
     CsvOption,
     JsonOption,
+    NewNameOption,
+    ReasonOption,
     check_output_format,
     console,
     parse_at,
@@ -26,7 +28,6 @@ app = typer.Typer(
 Email = Annotated[
     str, typer.Argument(metavar="EMAIL", help="E-mail address of a registered person.")
 ]
-Reason = Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (kept in the ledger).")]
 
 
 @app.command("add")
@@ -181,7 +182,7 @@ def _status(active: bool) -> str:
 
 
 @app.command("deactivate")
-def deactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
+def deactivate(ctx: typer.Context, email: Email, reason: ReasonOption, at: AtOption = None) -> None:
     """Deactivate a person: they may no longer act.
 
     Their record and history stay. Curators only.
@@ -232,7 +233,7 @@ SERVER_WIDE_ROLE = (
 
 
 @app.command("reactivate")
-def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = None) -> None:
+def reactivate(ctx: typer.Context, email: Email, reason: ReasonOption, at: AtOption = None) -> None:
     """Let a deactivated person act again, in the role they had.
 
     Curators only.
@@ -259,10 +260,8 @@ def reactivate(ctx: typer.Context, email: Email, reason: Reason, at: AtOption = 
 def rename(
     ctx: typer.Context,
     email: Email,
-    name: Annotated[
-        str, typer.Option("--name", metavar="NAME", help="The full name as it should read.")
-    ],
-    reason: Reason,
+    name: NewNameOption,
+    reason: ReasonOption,
     at: AtOption = None,
 ) -> None:
     """Put a person's mistyped name right.
@@ -297,7 +296,7 @@ def set_role(
         str,
         typer.Option("--role", metavar="ROLE", help="curator, compliance-officer or researcher."),
     ],
-    reason: Reason,
+    reason: ReasonOption,
     at: AtOption = None,
 ) -> None:
     """Change a person's role.
