@@ -338,31 +338,30 @@ def time_report(path: str, loan: int, *, baseline: bool = True) -> dict[str, flo
     }
 
 
-SMALL_EVENTS = 10_000
-"""The size the per-event figures of the bench ledger are compared with (issue 13)."""
-
-
-def scaling_figures(work: Path, ingest: dict[str, float], checked: dict[str, float]) -> None:
-    """Issue 13: import and verify per event, bench ledger / a 10k ledger of the same shape,
-    and the import against a raw executemany of exactly the rows it writes (`bench.scaling`)."""
+def scaling_figures(
+    work: Path, ingest: dict[str, float], checked: dict[str, float], base_events: int
+) -> None:
+    """Issue 13: import and verify per event, bench ledger / a ledger of `base_events` (10k but
+    at tiny scale) of the same shape, and the import against a raw executemany of exactly the
+    rows it writes (`bench.scaling`)."""
     # a fresh folder: the same-rows floor replays onto copies it keeps there, and a copy left by
     # an earlier run (`--reuse`) would already hold the events it replays
     shutil.rmtree(work / "scaling", ignore_errors=True)
     small = in_child(
         "from bench.scaling import per_event\n"
-        f"result = per_event({SMALL_EVENTS}, Path({str(work / 'scaling')!r}))\n"
+        f"result = per_event({base_events}, Path({str(work / 'scaling')!r}))\n"
     )
     big_import_us = ingest["seconds"] / ingest["events"] * 1e6
     big_verify_us = checked["seconds"] / checked["events"] * 1e6
     figure(
-        f"import µs/event, bench ledger / {SMALL_EVENTS:,}",
+        f"import µs/event, bench ledger / {base_events:,}",
         big_import_us,
         small["import_us"],
         "≤ 1.2",
         "µs",
     )
     figure(
-        f"verify µs/event, bench ledger / {SMALL_EVENTS:,}",
+        f"verify µs/event, bench ledger / {base_events:,}",
         big_verify_us,
         small["verify_us"],
         "≤ 1.2",
@@ -533,7 +532,7 @@ def cold_figures(
     figure("loans consume big / demo ledger", w_big, w_demo, "≤ 1.1", "s")
 
 
-def verify_figures(work: Path, big: Path, ingest: dict[str, float]) -> None:
+def verify_figures(work: Path, big: Path, ingest: dict[str, float], base_events: int) -> None:
     """Issues 13 and 15: full verify and its chain stage against the raw chain recompute, then
     the per-event scaling of import and verify."""
     # CPU: this process's threads and the processes verify starts beside (chain, half replay)
@@ -566,7 +565,7 @@ def verify_figures(work: Path, big: Path, ingest: dict[str, float]) -> None:
         f"result = {{'seconds': chain_stage(Path({str(big)!r}))}}\n"
     )
     figure("verify chain stage / raw chain", stage["seconds"], raw_chain_s, "≤ 1.2", "s")
-    scaling_figures(work, ingest, checked)
+    scaling_figures(work, ingest, checked, base_events)
 
 
 def report_figures(big: Path, large_report_events: int) -> None:
@@ -728,7 +727,7 @@ def main() -> int:
 
     engine = dbm.open_engine(dbm.url_for_path(big))
     if want("verify"):
-        verify_figures(work, big, ingest)
+        verify_figures(work, big, ingest, scale.base_events)
     if want("overdue"):
         overdue_figures(engine, big)
     if want("lists"):

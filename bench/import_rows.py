@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from bench.__main__ import SMALL_EVENTS, in_child, raw_ingest
+from bench.__main__ import in_child, raw_ingest
+from bench.generate import SCALES
 
 
 def main(argv: list[str]) -> None:
@@ -21,7 +22,7 @@ def main(argv: list[str]) -> None:
     if what in ("small", "all"):
         small = in_child(
             "from bench.scaling import per_event\n"
-            f"result = per_event({SMALL_EVENTS}, Path({str(work / 'scaling')!r}))\n"
+            f"result = per_event({SCALES['full'].base_events}, Path({str(work / 'scaling')!r}))\n"
         )
         (work / "small.json").write_text(json.dumps(small))
         print("small", json.dumps(small), flush=True)
