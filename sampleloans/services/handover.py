@@ -18,7 +18,7 @@ default, the same rule at writing and at reading:
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sampleloans.errors import InvalidInput, RuleViolation
 from sampleloans.ledger.envelope import from_stored
@@ -197,14 +197,47 @@ def _shipment_row(session: Session, payload: dict[str, Any]) -> LedgerEvent | No
     return shipped if shipped is not None and shipped.kind == "loan.shipped" else None
 
 
-def party_view(session: Session, value: str | None) -> PartyView | None:
-    """How a recorded person reads: name and institution for a registered e-mail."""
+@dataclass(frozen=True)
+class NamesAt:
+    """Registered persons' names as they stood at a moment: each renamed after it reads by the
+    name its first later rename replaced (a history "as of" a moment prints the names a report
+    as of it prints, not today's)."""
+
+    earlier: dict[str, str]  # e-mail → the name before its first rename after the moment
+
+    def name_of(self, person: Person) -> str:
+        """`person`'s name at the moment."""
+        return self.earlier.get(person.email, person.name)
+
+
+NAMES_NOW = NamesAt({})
+"""Every person by their current name."""
+
+
+def names_at(session: Session, later_than: Any) -> NamesAt:
+    """The names at a moment, given `later_than`: a condition on `LedgerEvent` true of the events
+    after it (a handful of renames in a ledger's life, read once per listing)."""
+    rows = session.exec(
+        select(LedgerEvent.seq, LedgerEvent.kind, LedgerEvent.payload)
+        .where(LedgerEvent.kind == "person.renamed", later_than)
+        .order_by(col(LedgerEvent.seq))
+    )
+    earlier: dict[str, str] = {}
+    for seq, kind, stored in rows:  # in seq order: a person's renames follow in time too
+        payload = stored_payload(seq, kind, stored)
+        earlier.setdefault(payload["email"], payload["previous_name"])
+    return NamesAt(earlier)
+
+
+def party_view(session: Session, value: str | None, names: NamesAt = NAMES_NOW) -> PartyView | None:
+    """How a recorded person reads: name (as `names` has it) and institution for a registered
+    e-mail."""
     if value is None:
         return None
     person = session.get(Person, value) if "@" in value else None
     if person is None:
         return PartyView(email=None, name=value, institution=None)
-    return PartyView(email=person.email, name=person.name, institution=person.institution)
+    return PartyView(email=person.email, name=names.name_of(person), institution=person.institution)
 
 
 def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
@@ -223,9 +256,9 @@ def step_of(session: Session, kind: str, payload: dict[str, Any]) -> str:
     return "accept-return" if direction == Direction.RETURN else "receive"
 
 
-def handover_of(session: Session, row: Any) -> Handover:
+def handover_of(session: Session, row: Any, names: NamesAt = NAMES_NOW) -> Handover:
     """The hand-over of one stored event row (seq, kind, payload, occurred_at, recorded_at,
-    actor), its persons resolved to names and institutions."""
+    actor), its persons resolved to names (as `names` has them) and institutions."""
     payload = stored_payload(row.seq, row.kind, row.payload)
     parties = parties_of(session, row.kind, payload, row.actor)
     return Handover(
@@ -234,10 +267,10 @@ def handover_of(session: Session, row: Any) -> Handover:
         occurred_at=from_stored(row.occurred_at),
         recorded_at=from_stored(row.recorded_at),
         recorded_by=row.actor,
-        released_by=party_view(session, parties.released_by),
-        received_by=party_view(session, parties.received_by),
-        courier=party_view(session, parties.courier),
-        witness=party_view(session, parties.witness),
+        released_by=party_view(session, parties.released_by, names),
+        received_by=party_view(session, parties.received_by, names),
+        courier=party_view(session, parties.courier, names),
+        witness=party_view(session, parties.witness, names),
     )
 
 

@@ -39,7 +39,7 @@ from sampleloans.readmodels.items import item_masses
 from sampleloans.services import access
 from sampleloans.services.borrower_mark import BorrowerMark, loan_of
 from sampleloans.services.common import get_sample, root_sample
-from sampleloans.services.handover import HANDOVER_KINDS, handover_of
+from sampleloans.services.handover import HANDOVER_KINDS, NAMES_NOW, handover_of, names_at
 from sampleloans.services.listing import EVERY_ROW, Page, Query, batches, counter, paged
 from sampleloans.text import counted, words
 
@@ -387,6 +387,7 @@ def _entries(
     per batch). The lender's operating-system account of each event is for its staff only: a
     researcher reads the events of their loans, not the lender's machines' accounts."""
     mark = BorrowerMark(session)
+    names = NAMES_NOW if as_of is None else names_at(session, _occurred() > time_order_text(as_of))
     for batch in batches(session, query):
         corrected = _corrections_of(session, [row.seq for row in batch], as_of)
         payloads = [stored_payload(row.seq, row.kind, row.payload) for row in batch]
@@ -404,7 +405,7 @@ def _entries(
                 corrects_seq=row.corrects_seq,
                 corrected_by=tuple(corrected.get(row.seq, [])),
                 imported_by=importer_of(row.os_user),
-                handover=handover_of(session, row) if row.kind in HANDOVER_KINDS else None,
+                handover=handover_of(session, row, names) if row.kind in HANDOVER_KINDS else None,
                 by_borrower=mark.recorded(row.kind, payload, row.actor),
             )
 
