@@ -39,7 +39,7 @@ def test_no_server_skips_with_the_reason_or_fails_under_ci(ci: str) -> None:
     env = {**os.environ, "SAMPLELOANS_PG_BIN": "/nonexistent", "CI": ci}
     env.pop("SAMPLELOANS_TEST_PG", None)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-n", "0", "-p", "no:cacheprovider",
          "tests/test_i14_pgcluster.py::test_each_test_gets_an_empty_database"],
         cwd=root, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
