@@ -276,6 +276,7 @@ EVENT_LABELS: dict[str, str] = {
     "ledger.created": "Ledger created",
     "institution.added": "Institution added",
     "institution.renamed": "Institution renamed",
+    "institution.place_changed": "Institution place changed",
     "person.added": "Person added",
     "person.role_changed": "Role changed",
     "person.deactivated": "Person deactivated",

@@ -145,6 +145,11 @@ WRITES: dict[str, tuple[Callable[[Run], Any], Callable[..., Any], Any]] = {
         reference.rename_institution,
         {"short_name": "OU", "name": "The Open University (renamed)", "reason": "typo"},
     ),
+    "change_institution_place": (
+        base,
+        reference.change_institution_place,
+        {"short_name": "OU", "city": "Milton Keynes", "country": "UK", "reason": "typo"},
+    ),
     "register_sample": (
         base,
         samples.register_sample,

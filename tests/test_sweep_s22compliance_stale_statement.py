@@ -51,7 +51,8 @@ def test_a_statement_says_which_later_events_of_its_loans_it_does_not_show(
     assert done.stderr == (
         f"Note: event {extended['extension']} about L-2025-OU came after the checkpoint of "
         f"{extended['size']} events the statements are built on, so they do not show it (an "
-        "extension, a recall or a return changes what is owed, a rename the name printed); a new "
+        "extension, a recall or a return changes what is owed, a rename or a change of place what "
+        "is printed); a new "
         "checkpoint, signed by the lender's curator ('sampleloans checkpoint --key FILE'), "
         "includes them: make the statements again on it.\n"
     )

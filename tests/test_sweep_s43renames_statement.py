@@ -51,7 +51,7 @@ def test_notify_on_a_checkpoint_before_a_rename_says_so(demo: Path, tmp_path: Pa
     assert before.stderr.startswith(
         "Note: 2 events (108–109) about OU, anand@open.example came after the checkpoint of "
         "107 events the statements are built on, so they do not show them (an extension, a "
-        "recall or a return changes what is owed, a rename the name printed)"
+        "recall or a return changes what is owed, a rename or a change of place what is printed)"
     )
     statement = ok(env, "report", "statement", "--pi", PI, "--out", str(tmp_path / "st"))
     assert "2 events (108–109) about OU, anand@open.example" in statement.stderr

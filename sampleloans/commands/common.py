@@ -534,3 +534,10 @@ def renamed_line(envelope: Any, key: str) -> str:
     typed, an e-mail in lower case), with the event's number."""
     recorded = json.loads(envelope.payload or "{}")  # an append always sets the payload
     return f"{recorded[key]} is now named {recorded['name']}; event {envelope.seq}."
+
+
+def placed_line(envelope: Any) -> str:
+    """What a change of an institution's place recorded, as the event holds it."""
+    recorded = json.loads(envelope.payload or "{}")  # an append always sets the payload
+    where = f"{recorded['city']}, {recorded['country']}"
+    return f"{recorded['short_name']} is now in {where}; event {envelope.seq}."

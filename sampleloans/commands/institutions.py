@@ -98,6 +98,43 @@ def rename(
     console().print(renamed_line(envelope, "short_name"), markup=False)
 
 
+@app.command("set-place")
+def set_place(
+    ctx: typer.Context,
+    short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
+    city: Annotated[str, typer.Option("--city", metavar="CITY", help="The right city.")],
+    country: Annotated[
+        str, typer.Option("--country", metavar="COUNTRY", help="The right country.")
+    ],
+    reason: ReasonOption,
+    at: AtOption = None,
+) -> None:
+    """Put an institution's mistyped city or country right.
+
+    Curators only. Give both, the one unchanged as it is. The place first typed stays in its
+    history (`institution.place_changed` names both); every view and document made from now on
+    prints the new one. --at is no earlier than its registration or its last change.
+
+    \b
+    Example: sampleloans institutions set-place IPGP --city Paris --country France \\
+      --reason "typed 'Pari'"
+    """
+    from sampleloans.commands.common import placed_line, writing
+    from sampleloans.services.reference import change_institution_place
+
+    with writing(ctx) as (session, service_ctx):
+        envelope = change_institution_place(
+            session,
+            service_ctx,
+            short_name=short_name,
+            city=city,
+            country=country,
+            reason=reason,
+            occurred_at=parse_at(at),
+        )
+    console().print(placed_line(envelope), markup=False)
+
+
 # The views' counts under their JSON names (docs/json.md: a count is <thing>_count).
 COUNTS = {"people": "person_count", "agreements": "agreement_count", "loans": "loan_count"}
 

@@ -305,6 +305,25 @@ def _institution_renamed(
     store.index(envelope.seq, SubjectType.INSTITUTION, event.short_name)
 
 
+@applies(ev.InstitutionPlaceChanged)
+def _institution_place_changed(
+    store: Projections, envelope: Envelope, event: ev.InstitutionPlaceChanged, _t: Touched
+) -> None:
+    """City and country change; the event names the place it replaces, which must be the
+    current one (as a rename names the name)."""
+    institution = store.get(Institution, event.short_name)
+    if institution is None:
+        raise NoSuchRecord("institution", event.short_name, "see 'sampleloans institutions list'")
+    what = f"institution {event.short_name}"
+    if (institution.city, institution.country) != (event.previous_city, event.previous_country):
+        raise Conflict(
+            f"{what} is in {institution.city!r}, {institution.country!r}, not "
+            f"{event.previous_city!r}, {event.previous_country!r} as the change says"
+        )
+    institution.city, institution.country = event.city, event.country
+    store.index(envelope.seq, SubjectType.INSTITUTION, event.short_name)
+
+
 def _renamed(record: Institution | Person, what: str, previous: str, name: str) -> None:
     """Rename a record whose name is `previous` now (a rename names the name it replaces)."""
     if record.name != previous:

@@ -165,6 +165,20 @@ class InstitutionRenamed(Event):
 
 @_register
 @dataclass(frozen=True)
+class InstitutionPlaceChanged(Event):
+    """An institution's registered city and country are put right (a typo); the event names
+    the place it replaces (the reason is the envelope's)."""
+
+    kind: ClassVar[str] = "institution.place_changed"
+    short_name: str
+    previous_city: str
+    previous_country: str
+    city: str
+    country: str
+
+
+@_register
+@dataclass(frozen=True)
 class PersonRenamed(Event):
     """A person's registered name is put right (a typo); the e-mail stays their key (the reason
     is the envelope's)."""

@@ -47,6 +47,13 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "city": ("str", True),
         "institution_kind": ("str", True),
     },
+    "institution.place_changed": {
+        "short_name": ("str", True),
+        "previous_city": ("str", True),
+        "previous_country": ("str", True),
+        "city": ("str", True),
+        "country": ("str", True),
+    },
     "institution.renamed": {
         "short_name": ("str", True),
         "previous_name": ("str", True),

@@ -79,7 +79,7 @@ PERSON_CHANGE_KINDS = (
 )
 """The events that change a person's row after it is added."""
 
-INSTITUTION_CHANGE_KINDS = ("institution.renamed",)
+INSTITUTION_CHANGE_KINDS = ("institution.renamed", "institution.place_changed")
 """The events that change an institution's row after it is added (none changes a mission's)."""
 
 REFERENCE_KINDS = (*TIMELESS_KINDS, *PERSON_CHANGE_KINDS, *INSTITUTION_CHANGE_KINDS)

@@ -87,6 +87,7 @@ ALL_FIELDS = "all"  # `illustrative_fields` of a row invented as a whole
 ENVELOPE_KEYS = {"kind", "occurred_at", "actor", "payload", "reason", "corrects_seq"}
 REASON_KINDS = (
     "agreement.ended",
+    "institution.place_changed",
     "institution.renamed",
     "loan.extended",
     "loan.recalled",
@@ -718,6 +719,7 @@ HANDLERS: dict[str, Handler] = {
             ("person.role_changed", reference.change_role),
             ("person.renamed", reference.rename_person),
             ("institution.renamed", reference.rename_institution),
+            ("institution.place_changed", reference.change_institution_place),
             ("sample.registered", samples.register_sample),
             ("sample.split", samples.split_sample),
             ("sample.moved", samples.move_sample),

@@ -656,6 +656,15 @@ def _institution_renamed(
     return f"institution {p['short_name']} renamed: {p['previous_name']} → {p['name']}"
 
 
+@_describes("institution.place_changed")
+def _institution_place(
+    _s: Session, _q: int, _c: int | None, p: dict[str, Any], _r: str | None
+) -> str:
+    # its reason follows in the views, as a rename's does
+    before = f"{p['previous_city']}, {p['previous_country']}"
+    return f"institution {p['short_name']} place changed: {before} → {p['city']}, {p['country']}"
+
+
 @_describes("person.renamed")
 def _renamed(_s: Session, _q: int, _c: int | None, p: dict[str, Any], why: str | None) -> str:
     line = f"person {p['email']} renamed: {p['previous_name']} → {p['name']}"

@@ -239,15 +239,56 @@ def rename_institution(
     )
 
 
-INSTITUTION_CHANGES = (ev.InstitutionAdded.kind, ev.InstitutionRenamed.kind)
-"""The events that set an institution's row: its registration and its renames."""
+def change_institution_place(
+    session: Session,
+    ctx: Context,
+    *,
+    short_name: str,
+    city: str,
+    country: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Put an institution's registered city and country right (curators only)."""
+    require_role(session, ctx, "curator", action="change institutions' places")
+    institution = get_institution(session, short_name)
+    new_city, new_country = require_name(city, "city"), require_name(country, "country")
+    if (new_city, new_country) == (institution.city, institution.country):
+        raise InvalidInput(
+            f"--city, --country: institution {institution.short_name} is already in "
+            f"{new_city}, {new_country}; nothing to change"
+        )
+    _after_last_change(session, ctx, institution.short_name, occurred_at, "a change of place")
+    event = ev.InstitutionPlaceChanged(
+        short_name=institution.short_name,
+        previous_city=institution.city,
+        previous_country=institution.country,
+        city=new_city,
+        country=new_country,
+    )
+    return append(
+        session, ctx, event, occurred_at=occurred_at, reason=require_text(reason, "reason")
+    )
+
+
+INSTITUTION_CHANGES = (
+    ev.InstitutionAdded.kind,
+    ev.InstitutionRenamed.kind,
+    ev.InstitutionPlaceChanged.kind,
+)
+"""The events that set an institution's row: its registration, its renames and its place."""
 
 
 def _after_last_change(
-    session: Session, ctx: Context, short_name: str, occurred_at: datetime | None
+    session: Session,
+    ctx: Context,
+    short_name: str,
+    occurred_at: datetime | None,
+    change: str = "a rename",
 ) -> None:
-    """Refuse a rename dated before the institution's registration or its last rename: a
-    replay "as of" a moment between them would meet a rename of a name it has not yet got."""
+    """Refuse a change (a rename, a change of place) dated before the institution's
+    registration or its last change: a replay "as of" a moment between them would meet a change
+    of a name or place it has not yet got."""
     at = occurred_at or ctx.now
     changes = session.exec(
         select(LedgerEvent.occurred_at, LedgerEvent.seq, LedgerEvent.kind)
@@ -262,11 +303,19 @@ def _after_last_change(
         return
     when, seq, kind = max((from_stored(stored), seq, kind) for stored, seq, kind in changes)
     if at < when:
-        done = "registered" if kind == ev.InstitutionAdded.kind else "last renamed"
+        done = CHANGE_WORDS[kind]
         raise RuleViolation(
             f"time: {to_iso(at)} is before institution {short_name} was {done} (event {seq}, "
-            f"{to_iso(when)}); date a rename {bound_text(when)} (--at)"
+            f"{to_iso(when)}); date {change} {bound_text(when)} (--at)"
         )
+
+
+CHANGE_WORDS = {
+    ev.InstitutionAdded.kind: "registered",
+    ev.InstitutionRenamed.kind: "last renamed",
+    ev.InstitutionPlaceChanged.kind: "last given a place",
+}
+"""How a refusal names an institution's latest change."""
 
 
 def _new_name(name: str, current: str, what: str) -> str:

@@ -226,13 +226,18 @@ def events_not_shown(session: Session, statements: list[Statement]) -> str | Non
         f"{events} about {touched} came after the checkpoint of {counted(size, 'event')} the "
         "statements "
         f"are built on, so they do not show {'it' if one else 'them'} (an extension, a recall "
-        "or a return changes what is owed, a rename the name printed); a new checkpoint, signed "
+        "or a return changes what is owed, a rename or a change of place what is printed); a "
+        "new checkpoint, signed "
         "by the lender's curator ('sampleloans checkpoint --key FILE'), includes them"
     )
 
 
-RENAMES = {"person.renamed": "person", "institution.renamed": "institution"}
-"""The events that change a name a statement prints, and the subject each is about (by kind
+RENAMES = {
+    "person.renamed": "person",
+    "institution.renamed": "institution",
+    "institution.place_changed": "institution",
+}
+"""The events that change a name or place a statement prints, and the subject each is about (by kind
 name: a read command loads no event classes)."""
 
 
