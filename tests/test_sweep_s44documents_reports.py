@@ -5,10 +5,16 @@ pt for 60, taller than a page (736 pt), and reportlab's LayoutError ended `repor
 traceback: no report could be printed for a loan of more than 27 samples. Now a loan of more
 than `BARS_PER_CHART` samples gets one chart per 25 of them, on one scale, each on a page; a loan
 of up to 25 keeps its one chart, byte-identical (no new page layout).
+
+A table cell broke a line at any space, so a mass left its unit ("… CE5C0800YJFM00003-X1
+32.000" at a line's end, "mg" on the next) in the custody report's and the statement's event
+descriptions; from report layout 21 and statement layout 16 a mass stays with its unit and a
+time with its date, as the terminal tables keep them (`tables.whole_figures`).
 """
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +22,14 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sampleloans.cli import app
+from sampleloans.reports import tables
 from sampleloans.reports.returns import BARS_PER_CHART
 
 CURATOR = "li@naoc.example"
 PI = "oneill@upc.example"
 NOW = "2025-08-01T09:00:00Z"
 SAMPLES = 60
+SPLIT = "CE5C0800YJFM00003"  # a sample split in the vault, whose split reads as in a real round
 # the columns of the shipped catalogue, which `import` takes
 CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "samples.csv"
 
@@ -112,3 +120,56 @@ def test_a_loan_of_25_samples_keeps_one_chart(tmp_path: Path) -> None:
     out = tmp_path / "return.pdf"
     cli(env, "report", "return", "--loan", "L-BIG", "--out", str(out))
     assert "\n".join(page_texts(out.read_bytes())).count("mass in mg") == 1
+
+
+# A line of a PDF's text that ends on a number and the next that starts with a mass unit, or
+# one ending on a date whose next starts with its time: a figure broken over two lines.
+BROKEN_FIGURE = re.compile(r"[0-9][0-9,.]*\n(?:µg|mg|g)\b|[0-9]{4}-[0-9]{2}-[0-9]{2}\n[0-9]{2}:")
+
+
+def make_checkpoint(env: dict[str, str], folder: Path) -> None:
+    """A key pair and a checkpoint of the head, kept in the ledger (a statement needs one)."""
+    key = folder / "lender.key"
+    cli(env, "keys", "generate", "--out", str(key), "--name", "naoc.example/ledger")
+    cli(env, "checkpoint", "--key", str(key))
+
+
+def test_no_table_cell_breaks_a_mass_from_its_unit(tmp_path: Path) -> None:
+    """Report layout 21, statement layout 16: a split described in one cell ("… into
+    CE5C0800YJFM00003-01 32.000 mg, CE5C0800YJFM00003-X1 32.000 mg"), the issue of 60 samples
+    with their masses, wrap between figures, never inside one (layout 20 ended the split's line
+    on "32.000" and began the next with "mg")."""
+    env = round_ledger(tmp_path)
+    cli(env, "samples", "register", SPLIT, "--mission", "CE-5", "--mass", "64 mg",
+        "--origin", "scoop", "--material", "basalt clast", "--form", "rock fragment",
+        "--purpose", "research", "--location", "NAOC N2 cabinet D")  # fmt: skip
+    cli(env, "samples", "split", SPLIT, "--child", "-01=32mg", "--child", "-X1=32mg")
+    make_checkpoint(env, tmp_path)
+    custody, lineage = tmp_path / "custody.pdf", tmp_path / "lineage.pdf"
+    statements = tmp_path / "statements"
+    cli(env, "report", "custody", "--loan", "L-BIG", "--out", str(custody))
+    cli(env, "report", "custody", "--sample", SPLIT, "--out", str(lineage))
+    cli(env, "report", "statement", "--institution", "UPC", "--out", str(statements))
+    for pdf in (custody, lineage, *sorted(statements.iterdir())):
+        text = "\n".join(page_texts(pdf.read_bytes()))
+        assert BROKEN_FIGURE.findall(text) == [], pdf.name
+        checked = CliRunner().invoke(app, ["verify-document", str(pdf)], env=env)
+        assert checked.exit_code == 0, checked.output
+
+
+def test_a_figure_wider_than_its_column_still_breaks(tmp_path: Path) -> None:
+    """A mass or time kept whole only where it fits a line: one wider than its column breaks at
+    its space as before, never between its characters."""
+    measure = tables.measurer()
+    narrow = measure("1,700.000001")
+    assert tables.wrap_lines("1,700.000001 g", narrow, measure) == ["1,700.000001", "g"]
+    room = measure("received 2025-01-12 09:")
+    assert tables.wrap_lines("received 2025-01-12 09:00 UTC, seal intact", room, measure) == [
+        "received",
+        "2025-01-12 09:00 UTC,",
+        "seal intact",
+    ]
+    with tables.whole_figures(False):  # the layouts before: a line breaks at any space
+        assert tables.wrap_lines("received 2025-01-12 09:00 UTC", room, measure)[0] == (
+            "received 2025-01-12"
+        )

@@ -545,8 +545,12 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # in force ("signed …; expired 2026-09-01 09:00 UTC; L-… has used 0 of 1 extension"; before,
 # "used 0 of 1" beside "the agreement terms below allow no further extension" said no why;
 # `Reworded`, `AGREEMENT_END_LAYOUT`).
-REPORT_LAYOUT = 20
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
+# 21 = a table cell wraps keeping a mass with its unit and a time with its date ("32.000 mg",
+# "2025-07-01 09:00 UTC"), as the terminal tables keep them (before: a line could end on
+# "32.000" and the next start on "mg"; printed only, the digest unchanged; `tables.whole_figures`,
+# `WHOLE_FIGURES_LAYOUT`).
+REPORT_LAYOUT = 21
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -599,6 +603,9 @@ an extension" all the same)."""
 AGREEMENT_END_LAYOUT = 20
 """The first layout whose overdue notice says, beside an agreement's terms, when it ended once
 it is no longer in force (1–19: its extensions "used 0 of 1" and no word of its end)."""
+WHOLE_FIGURES_LAYOUT = 21
+"""The first layout whose table cells keep a mass with its unit and a time with its date on one
+line (1–20 broke a line at any space: "32.000" at a line's end, "mg" on the next)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16

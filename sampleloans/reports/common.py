@@ -17,6 +17,7 @@ from sampleloans.readmodels.report import (
     GROUPED_MASS_LAYOUT,
     INVENTORY_FLAG_LAYOUT,
     SPLIT_APART_LAYOUT,
+    WHOLE_FIGURES_LAYOUT,
     WORDED_LAYOUT,
     InventoryBody,
     ItemRow,
@@ -237,6 +238,7 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT),
         layout.framed_tables(report.layout >= FRAMED_TABLES_LAYOUT),
         tables.right_headings(report.layout >= WORDED_LAYOUT),
+        tables.whole_figures(report.layout >= WHOLE_FIGURES_LAYOUT),
     ):
         return layout.build_pdf(
             story_of(report),
