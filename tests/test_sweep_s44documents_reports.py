@@ -173,3 +173,25 @@ def test_a_figure_wider_than_its_column_still_breaks(tmp_path: Path) -> None:
         assert tables.wrap_lines("received 2025-01-12 09:00 UTC", room, measure)[0] == (
             "received 2025-01-12"
         )
+
+
+def test_the_chart_of_a_loan_of_grams_counts_in_grams(tmp_path: Path) -> None:
+    """Report layout 21: the chart of a loan of 1,700 g reads "mass in g" under ticks "500",
+    "1,000", "1,500" (layout 20: "mass in mg" under "500000", "1000000", "1500000"); a loan of
+    milligrams still counts in mg."""
+    env = round_ledger(tmp_path, 2)
+    cli(env, "samples", "register", "CE5C0800YJFM00002", "--mission", "CE-5",
+        "--mass", "1700 g", "--origin", "scoop", "--material", "regolith", "--form", "powder",
+        "--purpose", "research", "--location", "NAOC N2 vault")  # fmt: skip
+    cli(env, "loans", "request", "L-G", "--agreement", "AG-UPC", "--pi", PI,
+        "--sample", "CE5C0800YJFM00002")  # fmt: skip
+    cli(env, "loans", "approve", "L-G")
+    cli(env, "loans", "issue", "L-G")
+    grams, milligrams = tmp_path / "grams.pdf", tmp_path / "milligrams.pdf"
+    cli(env, "report", "return", "--loan", "L-G", "--out", str(grams))
+    cli(env, "report", "return", "--loan", "L-BIG", "--out", str(milligrams))
+    chart_of_grams = " ".join(page_texts(grams.read_bytes())).split("Mass balance")[-1]
+    assert "mass in g" in chart_of_grams and "1,500" in chart_of_grams
+    assert "mass in mg" not in chart_of_grams and "1500000" not in chart_of_grams
+    chart_of_mg = " ".join(page_texts(milligrams.read_bytes())).split("Mass balance")[-1]
+    assert "mass in mg" in chart_of_mg

@@ -547,8 +547,10 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # `Reworded`, `AGREEMENT_END_LAYOUT`).
 # 21 = a table cell wraps keeping a mass with its unit and a time with its date ("32.000 mg",
 # "2025-07-01 09:00 UTC"), as the terminal tables keep them (before: a line could end on
-# "32.000" and the next start on "mg"; printed only, the digest unchanged; `tables.whole_figures`,
-# `WHOLE_FIGURES_LAYOUT`).
+# "32.000" and the next start on "mg"; `tables.whole_figures`, `WHOLE_FIGURES_LAYOUT`), and the
+# return report's chart counts in the unit of its largest bar, its ticks grouped, "mass in g"
+# under "0 500 1,000 1,500" (before: "mass in mg" under "500000 1000000 1500000";
+# `CHART_UNIT_LAYOUT`); printed only, the digest unchanged.
 REPORT_LAYOUT = 21
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
@@ -604,6 +606,9 @@ AGREEMENT_END_LAYOUT = 20
 """The first layout whose overdue notice says, beside an agreement's terms, when it ended once
 it is no longer in force (1–19: its extensions "used 0 of 1" and no word of its end)."""
 WHOLE_FIGURES_LAYOUT = 21
+CHART_UNIT_LAYOUT = 21
+"""The first layout whose return report's chart counts in the unit of its largest bar (µg, mg or
+g, as `format_mass` would print it), its ticks' thousands grouped (1–20: mg, "1500000")."""
 """The first layout whose table cells keep a mass with its unit and a time with its date on one
 line (1–20 broke a line at any space: "32.000" at a line's end, "mg" on the next)."""
 CORRECTION_FLAG = "correction"
