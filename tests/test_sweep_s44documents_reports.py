@@ -9,21 +9,29 @@ of up to 25 keeps its one chart, byte-identical (no new page layout).
 A table cell broke a line at any space, so a mass left its unit ("… CE5C0800YJFM00003-X1
 32.000" at a line's end, "mg" on the next) in the custody report's and the statement's event
 descriptions; from report layout 21 and statement layout 16 a mass stays with its unit and a
-time with its date, as the terminal tables keep them (`tables.whole_figures`).
+time with its date, as the terminal tables keep them (`tables.whole_figures`); the return
+report's chart of a loan of grams counts in grams; the custody report of NAOC names it the
+"Curating institution", no longer the "Borrowing institution".
 """
 
 import csv
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
+from sampleloans import db, reports
 from sampleloans.cli import app
+from sampleloans.dates import from_iso
+from sampleloans.ledger.envelope import Context
+from sampleloans.readmodels.report import PARTY_KIND_LAYOUT
 from sampleloans.reports import tables
 from sampleloans.reports.returns import BARS_PER_CHART
+from sampleloans.services.reporting import build_report, make_request
 
 CURATOR = "li@naoc.example"
 PI = "oneill@upc.example"
@@ -195,3 +203,31 @@ def test_the_chart_of_a_loan_of_grams_counts_in_grams(tmp_path: Path) -> None:
     assert "mass in mg" not in chart_of_grams and "1500000" not in chart_of_grams
     chart_of_mg = " ".join(page_texts(milligrams.read_bytes())).split("Mass balance")[-1]
     assert "mass in mg" in chart_of_mg
+
+
+def test_an_institutions_custody_report_names_it_by_its_kind(tmp_path: Path) -> None:
+    """Report layout 21: the custody report of NAOC, the curating institution, calls it
+    "Curating institution" (layout 20: "Borrowing institution", of every institution); a
+    borrower's still reads "Borrowing institution"; a layout-20 file keeps its words and
+    verifies byte for byte."""
+    env = round_ledger(tmp_path, 1)
+    naoc, upc = tmp_path / "naoc.pdf", tmp_path / "upc.pdf"
+    cli(env, "report", "custody", "--institution", "NAOC", "--out", str(naoc))
+    cli(env, "report", "custody", "--institution", "UPC", "--out", str(upc))
+    assert "Curating institution" in page_texts(naoc.read_bytes())[0]
+    assert "Borrowing institution" not in page_texts(naoc.read_bytes())[0]
+    assert "Borrowing institution" in page_texts(upc.read_bytes())[0]
+    older = tmp_path / "naoc-20.pdf"
+    engine = db.open_engine(db.url_for_path(tmp_path / "round.db"))
+    try:
+        with db.transaction(engine, write=False) as session:
+            context = Context(actor=CURATOR, os_user="tester", now=from_iso(NOW))
+            request = make_request("custody", institution="NAOC")
+            report = build_report(session, context, request, generated_at=from_iso(NOW))
+    finally:
+        engine.dispose()
+    older.write_bytes(reports.render(replace(report, layout=PARTY_KIND_LAYOUT - 1)))
+    assert "Borrowing institution" in page_texts(older.read_bytes())[0]
+    for pdf in (naoc, older):
+        checked = CliRunner().invoke(app, ["verify-document", str(pdf)], env=env)
+        assert checked.exit_code == 0 and "byte-identical" in checked.output, checked.output

@@ -193,7 +193,7 @@ def finding_cell(text: Words, layout: int) -> str:
 class Party:
     """One party named on a report."""
 
-    role: str
+    role: Words
     name: Words
     detail: Words
 
@@ -550,7 +550,9 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # "32.000" and the next start on "mg"; `tables.whole_figures`, `WHOLE_FIGURES_LAYOUT`), and the
 # return report's chart counts in the unit of its largest bar, its ticks grouped, "mass in g"
 # under "0 500 1,000 1,500" (before: "mass in mg" under "500000 1000000 1500000";
-# `CHART_UNIT_LAYOUT`); printed only, the digest unchanged.
+# `CHART_UNIT_LAYOUT`); printed only, the digest unchanged; and the custody report of an
+# institution names it by what it is to the collection, "Curating institution" for NAOC
+# (before: "Borrowing institution" whatever it was; `Reworded`, `PARTY_KIND_LAYOUT`).
 REPORT_LAYOUT = 21
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
@@ -607,6 +609,10 @@ AGREEMENT_END_LAYOUT = 20
 it is no longer in force (1–19: its extensions "used 0 of 1" and no word of its end)."""
 WHOLE_FIGURES_LAYOUT = 21
 CHART_UNIT_LAYOUT = 21
+PARTY_KIND_LAYOUT = 21
+"""The first layout whose custody report of an institution names it by its kind ("Curating
+institution", "Lending institution", "Recipient institution"; 1–20: "Borrowing institution" of
+every one)."""
 """The first layout whose return report's chart counts in the unit of its largest bar (µg, mg or
 g, as `format_mass` would print it), its ticks' thousands grouped (1–20: mg, "1500000")."""
 """The first layout whose table cells keep a mass with its unit and a time with its date on one

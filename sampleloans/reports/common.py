@@ -209,7 +209,7 @@ def title_block(
 
 def party_lines(parties: tuple[Party, ...], layout: int) -> list[tuple[str, str]]:
     """Parties as labelled lines, in the words of `layout`."""
-    return [(p.role, _party_text(p, layout)) for p in parties]
+    return [(words_in(p.role, layout), _party_text(p, layout)) for p in parties]
 
 
 def _party_text(party: Party, layout: int) -> str:
