@@ -12,6 +12,11 @@ descriptions; from report layout 21 and statement layout 16 a mass stays with it
 time with its date, as the terminal tables keep them (`tables.whole_figures`); the return
 report's chart of a loan of grams counts in grams; the custody report of NAOC names it the
 "Curating institution", no longer the "Borrowing institution".
+
+A name in Urdu (SUPARCO is in Pakistan), which the README accepts, printed blank: the report
+font has no Arabic glyph, so each letter was its missing glyph, invisible, code 0 in the text.
+From report layout 21 and statement layout 16 what the report font lacks is drawn in DejaVu Sans
+(shipped beside it), the letters joined and the words in reading order (`reports/scripts.py`).
 """
 
 import csv
@@ -28,9 +33,10 @@ from sampleloans import db, reports
 from sampleloans.cli import app
 from sampleloans.dates import from_iso
 from sampleloans.ledger.envelope import Context
-from sampleloans.readmodels.report import PARTY_KIND_LAYOUT
+from sampleloans.readmodels.report import OTHER_SCRIPTS_LAYOUT, PARTY_KIND_LAYOUT
 from sampleloans.reports import tables
 from sampleloans.reports.returns import BARS_PER_CHART
+from sampleloans.reports.scripts import shaped, visual
 from sampleloans.services.reporting import build_report, make_request
 
 CURATOR = "li@naoc.example"
@@ -231,3 +237,91 @@ def test_an_institutions_custody_report_names_it_by_its_kind(tmp_path: Path) -> 
     for pdf in (naoc, older):
         checked = CliRunner().invoke(app, ["verify-document", str(pdf)], env=env)
         assert checked.exit_code == 0 and "byte-identical" in checked.output, checked.output
+
+
+URDU_PI = "khan@sup.example"
+URDU_NAME = "محمد عمران خان"
+URDU_INSTITUTION = "سپارکو پاکستان خلائی تحقیقاتی کمیشن"
+
+
+def urdu_ledger(folder: Path) -> dict[str, str]:
+    """`round_ledger` with a Pakistani borrower and PI named in Urdu, and a loan L-SUP to them
+    of one sample, issued; a checkpoint of it kept."""
+    env = round_ledger(folder, 2)
+    cli(env, "institutions", "add", "SUP2", "--name", URDU_INSTITUTION, "--country", "Pakistan",
+        "--city", "کراچی", "--kind", "borrower")  # fmt: skip
+    cli(env, "people", "add", URDU_PI, "--name", URDU_NAME, "--institution", "SUP2",
+        "--role", "researcher")  # fmt: skip
+    cli(env, "agreements", "add", "AG-SUP2", "--institution", "SUP2", "--term", "5 years",
+        "--max-mass", "1 g", "--purpose", "research", "--max-loan-period", "12 months")  # fmt: skip
+    cli(env, "agreements", "sign", "AG-SUP2", "--signed-by", "Director")
+    write_catalogue(folder / "more.csv", 3)
+    lines = (folder / "more.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "more.csv").write_text("\n".join([lines[0], lines[3]]) + "\n", encoding="utf-8")
+    cli(env, "import", str(folder / "more.csv"))
+    cli(env, "loans", "request", "L-SUP", "--agreement", "AG-SUP2", "--pi", URDU_PI,
+        "--sample", codes(3)[2])  # fmt: skip
+    cli(env, "loans", "approve", "L-SUP")
+    cli(env, "loans", "issue", "L-SUP")
+    make_checkpoint(env, folder)
+    return env
+
+
+def assert_drawn(name: str, text: str) -> None:
+    """`text` ends with the right-to-left `name` as drawn: each word shaped (pypdf gives its
+    letters in either order), the words from the right, the last word leftmost."""
+    words = name.split()[::-1]  # as drawn left to right
+    tail = text.split()[-len(words) :]
+    for drawn, word in zip(tail, words, strict=True):
+        assert shaped(word) in (drawn, drawn[::-1]), (drawn, word)
+
+
+def drawn_words(pdf: Path) -> str:
+    """A PDF's text with every run of white space (a no-break space too) one space."""
+    return " ".join("\n".join(page_texts(pdf.read_bytes())).split())
+
+
+def test_an_urdu_name_is_drawn_joined_and_in_reading_order(tmp_path: Path) -> None:
+    """Report layout 21, statement layout 16: the PI's and the institution's Urdu names are
+    drawn (DejaVu Sans), letters joined, words right to left; layout 20 wrote the report font's
+    missing glyph for each letter, nothing visible, code 0 in the text."""
+    env = urdu_ledger(tmp_path)
+    custody, statements = tmp_path / "custody.pdf", tmp_path / "statements"
+    cli(env, "report", "custody", "--loan", "L-SUP", "--out", str(custody))
+    cli(env, "report", "statement", "--institution", "SUP2", "--out", str(statements))
+    (statement,) = statements.iterdir()
+    for pdf in (custody, statement):
+        text = drawn_words(pdf)
+        assert "\x00" not in text, pdf.name
+        assert_drawn(URDU_NAME, text[: text.index(f" — {URDU_PI}")])
+        assert_drawn(URDU_INSTITUTION, text[: text.index(" — SUP2")])
+        checked = CliRunner().invoke(app, ["verify-document", str(pdf)], env=env)
+        assert checked.exit_code == 0 and "byte-identical" in checked.output, checked.output
+
+
+def test_a_layout_20_report_of_an_urdu_name_re_renders_as_printed(tmp_path: Path) -> None:
+    """A custody report printed in layout 20 (the name blank) verifies byte for byte still."""
+    env = urdu_ledger(tmp_path)
+    engine = db.open_engine(db.url_for_path(tmp_path / "round.db"))
+    try:
+        with db.transaction(engine, write=False) as session:
+            context = Context(actor=CURATOR, os_user="tester", now=from_iso(NOW))
+            request = make_request("custody", loan="L-SUP")
+            report = build_report(session, context, request, generated_at=from_iso(NOW))
+    finally:
+        engine.dispose()
+    older = tmp_path / "custody-20.pdf"
+    older.write_bytes(reports.render(replace(report, layout=OTHER_SCRIPTS_LAYOUT - 1)))
+    assert "\x00" in "".join(page_texts(older.read_bytes()))  # as layout 20 drew it
+    checked = CliRunner().invoke(app, ["verify-document", str(older)], env=env)
+    assert checked.exit_code == 0 and "byte-identical" in checked.output, checked.output
+
+
+def test_shaping_and_order() -> None:
+    """Service level (`reports.scripts`): each letter in the form its neighbours give it, a
+    lam-alef ligature, right-to-left words reversed, a stop before a Latin word kept after."""
+    assert shaped("محمد") == "\ufee3\ufea4\ufee4\ufeaa"  # initial, medial, medial, final
+    assert shaped("خان") == "\ufea7\ufe8e\ufee5"  # alef joins only before: noon isolated
+    assert shaped("لا") == "\ufefb"  # lam-alef, isolated
+    assert visual("a محمد خان, b") == "a \ufee5\ufe8e\ufea7 \ufeaa\ufee4\ufea4\ufee3, b"
+    assert visual("Münker 中国") == "Münker 中国"  # no right-to-left word: as it is

@@ -552,7 +552,11 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # under "0 500 1,000 1,500" (before: "mass in mg" under "500000 1000000 1500000";
 # `CHART_UNIT_LAYOUT`); printed only, the digest unchanged; and the custody report of an
 # institution names it by what it is to the collection, "Curating institution" for NAOC
-# (before: "Borrowing institution" whatever it was; `Reworded`, `PARTY_KIND_LAYOUT`).
+# (before: "Borrowing institution" whatever it was; `Reworded`, `PARTY_KIND_LAYOUT`), and a
+# name in Arabic script (Urdu: SUPARCO is in Pakistan) is drawn, in DejaVu Sans, its letters
+# joined and its words in reading order (before: the report font's missing glyph, nothing
+# visible: a blank where the name was; printed only, `layout.other_scripts`,
+# `OTHER_SCRIPTS_LAYOUT`).
 REPORT_LAYOUT = 21
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
@@ -610,6 +614,9 @@ it is no longer in force (1–19: its extensions "used 0 of 1" and no word of it
 WHOLE_FIGURES_LAYOUT = 21
 CHART_UNIT_LAYOUT = 21
 PARTY_KIND_LAYOUT = 21
+OTHER_SCRIPTS_LAYOUT = 21
+"""The first layout that draws what the report font lacks (Arabic script) in DejaVu Sans, right
+to left words shaped and in reading order (1–20: nothing visible where such a name was)."""
 """The first layout whose custody report of an institution names it by its kind ("Curating
 institution", "Lending institution", "Recipient institution"; 1–20: "Borrowing institution" of
 every one)."""

@@ -16,6 +16,7 @@ from sampleloans.readmodels.report import (
     FRAMED_TABLES_LAYOUT,
     GROUPED_MASS_LAYOUT,
     INVENTORY_FLAG_LAYOUT,
+    OTHER_SCRIPTS_LAYOUT,
     SPLIT_APART_LAYOUT,
     WHOLE_FIGURES_LAYOUT,
     WORDED_LAYOUT,
@@ -239,6 +240,7 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         layout.framed_tables(report.layout >= FRAMED_TABLES_LAYOUT),
         tables.right_headings(report.layout >= WORDED_LAYOUT),
         tables.whole_figures(report.layout >= WHOLE_FIGURES_LAYOUT),
+        layout.other_scripts(report.layout >= OTHER_SCRIPTS_LAYOUT),
     ):
         return layout.build_pdf(
             story_of(report),

@@ -109,8 +109,10 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # (`queries.frozen_on_loan`; before: a sample of a partial return frozen back in the vault read
 # "returned (frozen)"; `StatementItem.frozen` is a `ByLayout`).
 # 16 = a table cell wraps keeping a mass with its unit and a time with its date, as report
-# layout 21 (before: "CE5C0800YJFM00001 1" at a line's end, "µg" on the next; printed only,
-# the digest unchanged; `tables.whole_figures`).
+# layout 21 (before: "CE5C0800YJFM00001 1" at a line's end, "µg" on the next;
+# `tables.whole_figures`), and a name in Arabic script is drawn, in DejaVu Sans, shaped and in
+# reading order (before: nothing visible; `layout.other_scripts`); printed only, the digest
+# unchanged.
 METADATA_VERSION = STATEMENT_LAYOUT
 METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 VERSION_2 = 2
@@ -156,6 +158,7 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
         layout.framed_tables(version >= FRAMED_TABLES_VERSION),
         tables.right_headings(version >= WORDED_VERSION),
         tables.whole_figures(version >= WHOLE_FIGURES_VERSION),
+        layout.other_scripts(version >= WHOLE_FIGURES_VERSION),  # Arabic script, from 16
     ):
         return layout.build_pdf(
             story(statement, version),

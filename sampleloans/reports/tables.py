@@ -37,10 +37,14 @@ from sampleloans.reports.layout import (
     MARK,
     RULE,
     SHADE,
+    drawing_other_scripts,
+    font_runs,
     full_width,
     para,
+    plain_in_font,
     register_font,
     styles,
+    text_width,
 )
 
 TABLE_CHUNK = 500  # rows per Table: one giant Table lays out in quadratic time
@@ -467,10 +471,21 @@ class _CellText(PDFTextObject):
         code = inner._code
         code.append(f"1 0 0 1 {memo.number(x)} {memo.number(y)} Tm")
         for line in lines:
-            if inner._curSubset == 0 and memo.writable(line):
+            if not plain_in_font(line):  # first: the report font "writes" a glyph it lacks
+                self._runs(line)
+            elif inner._curSubset == 0 and memo.writable(line):
                 code.append(f"({line.translate(memo.codes)}) Tj T*")
             else:
                 code.append(inner._formatText(line) + " T*")
+
+    def _runs(self, line: str) -> None:
+        """A line in runs of one font each (`layout.font_runs`), the cell font set again after."""
+        inner = cast(_TextInternals, self)
+        for font, run in font_runs(line):
+            self.setFont(font, CELL_SIZE, CELL_LEADING)
+            inner._code.append(inner._formatText(run))
+        self.setFont(FONT, CELL_SIZE, CELL_LEADING)
+        inner._code.append("T*")
 
 
 _PDF_ESCAPES = str.maketrans({"\\": "\\\\", "(": "\\(", ")": "\\)"})
@@ -603,4 +618,12 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
         """The width of `text` in points, in the report font at `size`."""
         return scale * sum(map(width_of, map(ord, text), repeat(default)))
 
-    return measure
+    if not drawing_other_scripts():
+        return measure
+
+    def measure_drawn(text: str) -> float:
+        """The width of `text` in points at `size`, as it is drawn: a right-to-left word
+        shaped, a character the report font lacks in FALLBACK_FONT (layout 21 on)."""
+        return measure(text) if plain_in_font(text) else text_width(text, size)
+
+    return measure_drawn
