@@ -106,6 +106,22 @@ def round_ledger(folder: Path, count: int = SAMPLES) -> dict[str, str]:
     return env
 
 
+def custody_in_layout(
+    folder: Path, page_layout: int, *, loan: str | None = None, institution: str | None = None
+) -> bytes:
+    """The custody report of a loan or an institution of `folder`'s round ledger, as an earlier
+    release printed it in `page_layout` (service level: no command prints an old one)."""
+    engine = db.open_engine(db.url_for_path(folder / "round.db"))
+    try:
+        with db.transaction(engine, write=False) as session:
+            context = Context(actor=CURATOR, os_user="tester", now=from_iso(NOW))
+            request = make_request("custody", loan=loan, institution=institution)
+            report = build_report(session, context, request, generated_at=from_iso(NOW))
+    finally:
+        engine.dispose()
+    return reports.render(replace(report, layout=page_layout))
+
+
 def page_texts(data: bytes) -> list[str]:
     """Each page's extracted text."""
     return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
@@ -224,15 +240,7 @@ def test_an_institutions_custody_report_names_it_by_its_kind(tmp_path: Path) -> 
     assert "Borrowing institution" not in page_texts(naoc.read_bytes())[0]
     assert "Borrowing institution" in page_texts(upc.read_bytes())[0]
     older = tmp_path / "naoc-20.pdf"
-    engine = db.open_engine(db.url_for_path(tmp_path / "round.db"))
-    try:
-        with db.transaction(engine, write=False) as session:
-            context = Context(actor=CURATOR, os_user="tester", now=from_iso(NOW))
-            request = make_request("custody", institution="NAOC")
-            report = build_report(session, context, request, generated_at=from_iso(NOW))
-    finally:
-        engine.dispose()
-    older.write_bytes(reports.render(replace(report, layout=PARTY_KIND_LAYOUT - 1)))
+    older.write_bytes(custody_in_layout(tmp_path, PARTY_KIND_LAYOUT - 1, institution="NAOC"))
     assert "Borrowing institution" in page_texts(older.read_bytes())[0]
     for pdf in (naoc, older):
         checked = CliRunner().invoke(app, ["verify-document", str(pdf)], env=env)
@@ -302,16 +310,8 @@ def test_an_urdu_name_is_drawn_joined_and_in_reading_order(tmp_path: Path) -> No
 def test_a_layout_20_report_of_an_urdu_name_re_renders_as_printed(tmp_path: Path) -> None:
     """A custody report printed in layout 20 (the name blank) verifies byte for byte still."""
     env = urdu_ledger(tmp_path)
-    engine = db.open_engine(db.url_for_path(tmp_path / "round.db"))
-    try:
-        with db.transaction(engine, write=False) as session:
-            context = Context(actor=CURATOR, os_user="tester", now=from_iso(NOW))
-            request = make_request("custody", loan="L-SUP")
-            report = build_report(session, context, request, generated_at=from_iso(NOW))
-    finally:
-        engine.dispose()
     older = tmp_path / "custody-20.pdf"
-    older.write_bytes(reports.render(replace(report, layout=OTHER_SCRIPTS_LAYOUT - 1)))
+    older.write_bytes(custody_in_layout(tmp_path, OTHER_SCRIPTS_LAYOUT - 1, loan="L-SUP"))
     assert "\x00" in "".join(page_texts(older.read_bytes()))  # as layout 20 drew it
     checked = CliRunner().invoke(app, ["verify-document", str(older)], env=env)
     assert checked.exit_code == 0 and "byte-identical" in checked.output, checked.output
