@@ -193,7 +193,7 @@ def finding_cell(text: Words, layout: int) -> str:
 class Party:
     """One party named on a report."""
 
-    role: str
+    role: Words
     name: Words
     detail: Words
 
@@ -545,8 +545,20 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # in force ("signed …; expired 2026-09-01 09:00 UTC; L-… has used 0 of 1 extension"; before,
 # "used 0 of 1" beside "the agreement terms below allow no further extension" said no why;
 # `Reworded`, `AGREEMENT_END_LAYOUT`).
-REPORT_LAYOUT = 20
-REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
+# 21 = a table cell wraps keeping a mass with its unit and a time with its date ("32.000 mg",
+# "2025-07-01 09:00 UTC"), as the terminal tables keep them (before: a line could end on
+# "32.000" and the next start on "mg"; `tables.whole_figures`, `WHOLE_FIGURES_LAYOUT`), and the
+# return report's chart counts in the unit of its largest bar, its ticks grouped, "mass in g"
+# under "0 500 1,000 1,500" (before: "mass in mg" under "500000 1000000 1500000";
+# `CHART_UNIT_LAYOUT`); printed only, the digest unchanged; and the custody report of an
+# institution names it by what it is to the collection, "Curating institution" for NAOC
+# (before: "Borrowing institution" whatever it was; `Reworded`, `PARTY_KIND_LAYOUT`), and a
+# name in Arabic script (Urdu: SUPARCO is in Pakistan) is drawn, in DejaVu Sans, its letters
+# joined and its words in reading order (before: the report font's missing glyph, nothing
+# visible: a blank where the name was; printed only, `layout.other_scripts`,
+# `OTHER_SCRIPTS_LAYOUT`).
+REPORT_LAYOUT = 21
+REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
 OWED_INVENTORY_LAYOUT = 4
 FITTED_CELLS_LAYOUT = 5
@@ -599,6 +611,19 @@ an extension" all the same)."""
 AGREEMENT_END_LAYOUT = 20
 """The first layout whose overdue notice says, beside an agreement's terms, when it ended once
 it is no longer in force (1–19: its extensions "used 0 of 1" and no word of its end)."""
+WHOLE_FIGURES_LAYOUT = 21
+CHART_UNIT_LAYOUT = 21
+PARTY_KIND_LAYOUT = 21
+OTHER_SCRIPTS_LAYOUT = 21
+"""The first layout that draws what the report font lacks (Arabic script) in DejaVu Sans, right
+to left words shaped and in reading order (1–20: nothing visible where such a name was)."""
+"""The first layout whose custody report of an institution names it by its kind ("Curating
+institution", "Lending institution", "Recipient institution"; 1–20: "Borrowing institution" of
+every one)."""
+"""The first layout whose return report's chart counts in the unit of its largest bar (µg, mg or
+g, as `format_mass` would print it), its ticks' thousands grouped (1–20: mg, "1500000")."""
+"""The first layout whose table cells keep a mass with its unit and a time with its date on one
+line (1–20 broke a line at any space: "32.000" at a line's end, "mg" on the next)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16

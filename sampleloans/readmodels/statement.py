@@ -26,7 +26,7 @@ from sampleloans.readmodels.report import (
 TITLE = "Statement to the principal investigator"
 KIND = "statement"
 PROOF_FORMAT = "sampleloans-statement-proofs-v1"
-STATEMENT_LAYOUT = 15
+STATEMENT_LAYOUT = 16
 """The statement layout a statement is read in unless `verify-document` names an earlier one
 (`reports/statement.py`'s METADATA_VERSION, where each layout is described)."""
 WORDED_VERSION = 7

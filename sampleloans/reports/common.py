@@ -16,7 +16,9 @@ from sampleloans.readmodels.report import (
     FRAMED_TABLES_LAYOUT,
     GROUPED_MASS_LAYOUT,
     INVENTORY_FLAG_LAYOUT,
+    OTHER_SCRIPTS_LAYOUT,
     SPLIT_APART_LAYOUT,
+    WHOLE_FIGURES_LAYOUT,
     WORDED_LAYOUT,
     InventoryBody,
     ItemRow,
@@ -208,7 +210,7 @@ def title_block(
 
 def party_lines(parties: tuple[Party, ...], layout: int) -> list[tuple[str, str]]:
     """Parties as labelled lines, in the words of `layout`."""
-    return [(p.role, _party_text(p, layout)) for p in parties]
+    return [(words_in(p.role, layout), _party_text(p, layout)) for p in parties]
 
 
 def _party_text(party: Party, layout: int) -> str:
@@ -237,6 +239,8 @@ def _render(report: Report, story_of: Callable[[Report], list[Any]], meta: dict[
         tables.fitted_cells(report.layout >= FITTED_CELLS_LAYOUT),
         layout.framed_tables(report.layout >= FRAMED_TABLES_LAYOUT),
         tables.right_headings(report.layout >= WORDED_LAYOUT),
+        tables.whole_figures(report.layout >= WHOLE_FIGURES_LAYOUT),
+        layout.other_scripts(report.layout >= OTHER_SCRIPTS_LAYOUT),
     ):
         return layout.build_pdf(
             story_of(report),

@@ -8,6 +8,12 @@ face; so the project ships the font file itself (`reports/fonts/wqy-microhei.ttc
 copyright notice beside it), taken from Debian's fonts-wqy-microhei. Shipping it also keeps the
 PDFs byte-identical across machines. `SAMPLELOANS_REPORT_FONT` (a .ttf/.ttc path) overrides it.
 
+A character that face has no glyph for (Arabic and Urdu letters: SUPARCO is in Pakistan) is
+drawn in **DejaVu Sans** (`reports/fonts/DejaVuSans.ttf`, Bitstream Vera licence, notice
+beside it), from page layout 21 and statement layout 16 on (`other_scripts`); right-to-left
+words are shaped and put in reading order first (`scripts.py`). Before, such a character was
+written as the missing glyph: nothing visible, a name left blank.
+
 `build_pdf` is deterministic (`invariant=1`, fixed metadata, no user, host or path anywhere):
 the same story and arguments give byte-identical files. The PDF's CreationDate and ModDate are
 the report's generation time (`created_at`), not reportlab's invariant 2000-01-01.
@@ -49,11 +55,14 @@ from reportlab.platypus.flowables import CondPageBreak, KeepTogether
 
 from sampleloans import fileio
 from sampleloans.errors import StorageError
+from sampleloans.reports.scripts import is_right_to_left, visual
 
 FONT = "SLSans"
 PAGE = A4
 MARGIN = 16 * mm
 PACKAGED_FONT = Path(__file__).resolve().parent / "fonts" / "wqy-microhei.ttc"
+FALLBACK_FONT = "SLSansOther"  # DejaVu Sans: the glyphs the report font lacks (Arabic script)
+PACKAGED_FALLBACK = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
 PRODUCER = "sampleloans"
 GREY = colors.HexColor("#555555")
 RULE = colors.HexColor("#888888")
@@ -114,6 +123,86 @@ def font_path() -> Path:
     )
 
 
+# Whether a character the report font lacks is drawn in FALLBACK_FONT, right-to-left words
+# shaped and in reading order (page layout 21, statement layout 16 on), or written in the report
+# font as the earlier layouts did: its missing glyph, nothing visible. Set by `other_scripts`.
+_OTHER_SCRIPTS: ContextVar[bool] = ContextVar("other_scripts", default=True)
+
+
+@contextmanager
+def other_scripts(drawn: bool) -> Iterator[None]:
+    """Draw the text inside with FALLBACK_FONT for what the report font lacks (`drawn`), or in
+    the report font alone, as the layouts before."""
+    token = _OTHER_SCRIPTS.set(drawn)
+    try:
+        yield
+    finally:
+        _OTHER_SCRIPTS.reset(token)
+
+
+def drawing_other_scripts() -> bool:
+    """Whether the text being laid out draws other scripts (`other_scripts`)."""
+    return _OTHER_SCRIPTS.get()
+
+
+@cache
+def glyphs_of(font: str) -> dict[int, int]:
+    """A registered TrueType font's characters (code point → glyph)."""
+    register_font()
+    if font == FALLBACK_FONT:
+        _register_fallback()
+    return cast(TTFont, pdfmetrics.getFont(font)).face.charToGlyph
+
+
+def _register_fallback() -> None:
+    """Register FALLBACK_FONT once per process (the packaged DejaVu Sans)."""
+    if FALLBACK_FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    if not PACKAGED_FALLBACK.is_file():
+        raise StorageError(
+            f"the report font {PACKAGED_FALLBACK} is missing from the installation; "
+            "reinstall sampleloans"
+        )
+    pdfmetrics.registerFont(TTFont(FALLBACK_FONT, str(PACKAGED_FALLBACK)))
+
+
+@cache
+def _needs_fallback(char: str) -> bool:
+    """Whether a character is drawn in FALLBACK_FONT: the report font lacks it and it has it."""
+    return ord(char) not in glyphs_of(FONT) and ord(char) in glyphs_of(FALLBACK_FONT)
+
+
+@cache
+def _not_plain(char: str) -> bool:
+    """Whether a character is not drawn as it is in the report font: written right to left
+    (shaped, put in order) or drawn in FALLBACK_FONT."""
+    return is_right_to_left(char) or _needs_fallback(char)
+
+
+def plain_in_font(text: str) -> bool:
+    """Whether text draws as it is in the report font alone: no right-to-left word to put in
+    order, no character for FALLBACK_FONT (always, in the layouts before `other_scripts`)."""
+    if not _OTHER_SCRIPTS.get() or text.isascii():
+        return True
+    return not any(map(_not_plain, text))
+
+
+def font_runs(text: str, *, run_joiner: str = " ") -> list[tuple[str, str]]:
+    """A line as drawn: its glyphs in drawing order (`scripts.visual`), in runs of one font,
+    (font, text) each; `run_joiner` is put between the words of a right-to-left run."""
+    if plain_in_font(text):
+        return [(FONT, text)]
+    runs: list[tuple[str, str]] = []
+    for fallback, chars in groupby(visual(text, run_joiner), key=_needs_fallback):
+        runs.append((FALLBACK_FONT if fallback else FONT, "".join(chars)))
+    return runs
+
+
+def text_width(text: str, size: float) -> float:
+    """A line's width in points at `size`, drawn as `font_runs` draws it."""
+    return sum(pdfmetrics.stringWidth(run, font, size) for font, run in font_runs(text))
+
+
 def register_font() -> None:
     """Register the report font once per process."""
     if FONT in pdfmetrics.getRegisteredFontNames():
@@ -160,8 +249,16 @@ def short_head(head: str) -> str:
 
 
 def para(text: str, style: ParagraphStyle) -> Paragraph:
-    """A paragraph of escaped text."""
-    return Paragraph(esc(text), style)
+    """A paragraph of escaped text; from layout 21 (`other_scripts`), what the report font lacks
+    in FALLBACK_FONT and a right-to-left run in reading order, kept on one line (its words
+    joined by no-break spaces: the paragraph breaks lines in drawing order)."""
+    if plain_in_font(text):
+        return Paragraph(esc(text), style)
+    markup = "".join(
+        esc(run) if font == FONT else f'<font name="{font}">{esc(run)}</font>'
+        for font, run in font_runs(text, run_joiner="\u00a0")
+    )
+    return Paragraph(markup, style)
 
 
 def heading(text: str) -> Paragraph:
@@ -342,12 +439,12 @@ def embed_files(c: Any, files: Sequence[tuple[str, str, bytes]]) -> None:
 
 def shortened(text: str, room: float, size: float) -> str:
     """`text`, cut at the end and marked '…' if it is wider than `room` points at `size`."""
-    if pdfmetrics.stringWidth(text, FONT, size) <= room:
+    if text_width(text, size) <= room:
         return text
     fits, too_long = 0, len(text)  # the longest prefix that fits with its '…', by bisection
     while too_long - fits > 1:
         middle = (fits + too_long) // 2
-        wide = pdfmetrics.stringWidth(text[:middle].rstrip() + "…", FONT, size)
+        wide = text_width(text[:middle].rstrip() + "…", size)
         fits, too_long = (middle, too_long) if wide <= room else (fits, middle)
     return text[:fits].rstrip() + "…"
 
@@ -374,7 +471,7 @@ def _decorate(
         left = shortened(left, room, 8)
     else:
         left = left[:120]
-    c.drawString(MARGIN, height - 10 * mm, left)
+    _draw_runs(c, MARGIN, height - 10 * mm, left, 8)
     c.drawRightString(width - MARGIN, height - 10 * mm, RUNNING_HEAD_RIGHT)
     c.setStrokeColor(RULE)
     c.setLineWidth(0.4)
@@ -392,6 +489,20 @@ def _decorate(
         "Check this document against the ledger: sampleloans verify-document FILE.pdf",
     )
     c.restoreState()
+
+
+def _draw_runs(c: Any, x: float, y: float, text: str, size: float) -> None:
+    """A line drawn from (x, y) in the report font at `size`, already set, as `font_runs` draws
+    it: one `drawString` when it is plain (as every layout before 21), else a run a font, the
+    report font set again after."""
+    if plain_in_font(text):
+        c.drawString(x, y, text)
+        return
+    for font, run in font_runs(text):
+        c.setFont(font, size)
+        c.drawString(x, y, run)
+        x += pdfmetrics.stringWidth(run, font, size)
+    c.setFont(FONT, size)
 
 
 def _page_number(c: Any, number: int, total: int) -> None:

@@ -9,6 +9,7 @@ from reportlab.lib import colors
 
 from sampleloans.readmodels.report import (
     CHART_IN_TABLE_ORDER_LAYOUT,
+    CHART_UNIT_LAYOUT,
     CORRECTED_ANALYSES_LAYOUT,
     MARKED_EVENTS_LAYOUT,
     RECALLED_LAYOUT,
@@ -57,7 +58,7 @@ def story(report: Report) -> list[Any]:
     out += _splits_section(body)
     out += _conditions_section(body)
     out += _findings_section(body, report.layout)
-    out += layout.section("Mass balance", [chart(body, report.layout)])
+    out += _mass_balance_section(body, report.layout)
     out.append(layout.signature_blocks(("Principal investigator", "Curator")))
     return out
 
@@ -252,39 +253,105 @@ def _accounting_cells(line: ReturnLine, page_layout: int, split: bool) -> tuple[
     )
 
 
+# The most bars one chart draws: 25 bars and the legend and axis (670 pt) fit a page's frame
+# (736 pt) below the section heading; a loan of more samples gets one chart per 25.
+BARS_PER_CHART = 25
+
+
+def _mass_balance_section(body: ReturnBody, page_layout: int) -> list[Any]:
+    """The "Mass balance" heading and chart; a loan of more samples than one page's chart
+    holds, one chart per BARS_PER_CHART of them, the heading kept with the first."""
+    drawings = charts(body, page_layout)
+    return [*layout.section("Mass balance", drawings[:1]), *drawings[1:]]
+
+
+def charts(body: ReturnBody, page_layout: int = REPORT_LAYOUT) -> list[Drawing]:
+    """`chart` of the loan, or, when it would be taller than a page, one chart for each
+    BARS_PER_CHART samples in table order, all on one scale (one chart ran off the page and
+    the report could not be printed: reportlab's LayoutError)."""
+    if len(body.lines) <= BARS_PER_CHART:
+        return [chart(body, page_layout)]
+    unit = _unit_of(body.lines, page_layout)
+    scale = max(sum(_values_of(line)) for line in body.lines) / unit[1]
+    return [
+        _chart_of(body.lines[start : start + BARS_PER_CHART], page_layout, unit, scale)
+        for start in range(0, len(body.lines), BARS_PER_CHART)
+    ]
+
+
 def chart(body: ReturnBody, page_layout: int = REPORT_LAYOUT) -> Drawing:
-    """A stacked horizontal bar per sample: where the issued mass went (in mg); from layout 10
-    on, the first sample at the top, in the order of the accounting table above it (before:
-    reportlab's, the first at the bottom)."""
+    """A stacked horizontal bar per sample: where the issued mass went (in mg; from layout 21
+    in the unit of its largest bar); from layout 10 on, the first sample at the top, in the
+    order of the accounting table above it (before: reportlab's, the first at the bottom)."""
+    return _chart_of(body.lines, page_layout, _unit_of(body.lines, page_layout), None)
+
+
+# A chart's unit: its name and how many micrograms one is.
+ChartUnit = tuple[str, int]
+
+
+def _unit_of(lines: tuple[ReturnLine, ...], page_layout: int) -> ChartUnit:
+    """The unit a chart counts in: from layout 21 the one `format_mass` gives its largest bar
+    (a loan of grams read "mass in mg" under ticks of 500000, 1000000 …); before, mg."""
+    if page_layout < CHART_UNIT_LAYOUT:
+        return ("mg", 1_000)
+    largest_ug = max((sum(_values_of(line)) for line in lines), default=0)
+    if largest_ug >= 1_000_000:
+        return ("g", 1_000_000)
+    return ("mg", 1_000) if largest_ug >= 1_000 else ("µg", 1)
+
+
+def _chart_of(
+    lines: tuple[ReturnLine, ...], page_layout: int, unit: ChartUnit, scale: float | None
+) -> Drawing:
+    """The chart of `lines` in `unit`; `scale`, the value axis's end shared by a loan's charts
+    (None: reportlab's own for these bars)."""
     width = layout.full_width()
-    count = max(1, len(body.lines))
+    count = max(1, len(lines))
     bar_height = 16
     height = 40 + count * (bar_height + 8) + 30
     drawing = Drawing(width, height)
-    bars = _bars(body, width, height, bar_height)
+    bars = _bars(lines, width, height, bar_height, unit[1])
+    if scale is not None:
+        bars.valueAxis.valueMax = scale
+    if page_layout >= CHART_UNIT_LAYOUT:  # thousands grouped, as every mass: "1,500"
+        bars.valueAxis.labelTextFormat = _tick_text
     bars.categoryAxis.reverseDirection = page_layout >= CHART_IN_TABLE_ORDER_LAYOUT
     drawing.add(bars)
-    drawing.add(String(bars.x + bars.width / 2, 22, "mass in mg", fontName=layout.FONT, fontSize=7))
+    label = f"mass in {unit[0]}"
+    drawing.add(String(bars.x + bars.width / 2, 22, label, fontName=layout.FONT, fontSize=7))
     drawing.add(_legend(height))
     return drawing
 
 
-def _bars(body: ReturnBody, width: float, height: int, bar_height: int) -> HorizontalBarChart:
+def _tick_text(value: float) -> str:
+    """A value axis tick: thousands grouped, no trailing zeros ("1,500", "0.25")."""
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
+def _values_of(line: ReturnLine) -> tuple[int, ...]:
+    """One line's masses in the order of TERMS, in micrograms."""
+    return (
+        line.consumed_ug,
+        line.returned_now_ug + line.returned_before_ug,
+        line.transferred_ug,
+        mass_in(line.split_ug, SPLIT_APART_LAYOUT),
+        line.lost_ug,
+        line.remaining_ug,
+    )
+
+
+def _bars(
+    lines: tuple[ReturnLine, ...], width: float, height: int, bar_height: int, unit_ug: int
+) -> HorizontalBarChart:
     """The bars, one per line, each term of TERMS in its colour."""
-    values = {
-        "consumed": [line.consumed_ug for line in body.lines],
-        "returned": [line.returned_now_ug + line.returned_before_ug for line in body.lines],
-        "transferred": [line.transferred_ug for line in body.lines],
-        "split": [mass_in(line.split_ug, SPLIT_APART_LAYOUT) for line in body.lines],
-        "lost": [line.lost_ug for line in body.lines],
-        "remaining": [line.remaining_ug for line in body.lines],
-    }
+    values = [_values_of(line) for line in lines]
     chart_ = HorizontalBarChart()
     chart_.x, chart_.y = 130, 40
     chart_.width, chart_.height = width - 150, height - 75  # type: ignore[assignment]  # reportlab takes float sizes; its stub says int
-    chart_.data = [[v / 1000 for v in values[key]] or [0] for key, _label, _colour in TERMS]
+    chart_.data = [[v[index] / unit_ug for v in values] or [0] for index in range(len(TERMS))]
     chart_.categoryAxis.style = "stacked"
-    chart_.categoryAxis.categoryNames = [line.code for line in body.lines] or ["—"]
+    chart_.categoryAxis.categoryNames = [line.code for line in lines] or ["—"]
     chart_.categoryAxis.labels.fontName = layout.FONT
     chart_.categoryAxis.labels.fontSize = 7
     chart_.valueAxis.labels.fontName = layout.FONT

@@ -108,8 +108,13 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # 15 = a sample's state says "(frozen)" only while it is on that loan, as `status` says it
 # (`queries.frozen_on_loan`; before: a sample of a partial return frozen back in the vault read
 # "returned (frozen)"; `StatementItem.frozen` is a `ByLayout`).
+# 16 = a table cell wraps keeping a mass with its unit and a time with its date, as report
+# layout 21 (before: "CE5C0800YJFM00001 1" at a line's end, "µg" on the next;
+# `tables.whole_figures`), and a name in Arabic script is drawn, in DejaVu Sans, shaped and in
+# reading order (before: nothing visible; `layout.other_scripts`); printed only, the digest
+# unchanged.
 METADATA_VERSION = STATEMENT_LAYOUT
-METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+METADATA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 VERSION_2 = 2
 FITTED_CELLS_VERSION = 3
 HELD_TOTAL_VERSION = 3
@@ -117,6 +122,7 @@ HELD_PER_LOAN_VERSION = 4
 FRAMED_TABLES_VERSION = 4
 NOT_YET_HELD_VERSION = 5
 ISSUED_ONLY_VERSION = 6
+WHOLE_FIGURES_VERSION = 16
 
 
 def metadata(statement: Statement, version: int = METADATA_VERSION) -> dict[str, Any]:
@@ -151,6 +157,8 @@ def render(statement: Statement, version: int = METADATA_VERSION) -> bytes:
         tables.fitted_cells(version >= FITTED_CELLS_VERSION),
         layout.framed_tables(version >= FRAMED_TABLES_VERSION),
         tables.right_headings(version >= WORDED_VERSION),
+        tables.whole_figures(version >= WHOLE_FIGURES_VERSION),
+        layout.other_scripts(version >= WHOLE_FIGURES_VERSION),  # Arabic script, from 16
     ):
         return layout.build_pdf(
             story(statement, version),

@@ -37,10 +37,14 @@ from sampleloans.reports.layout import (
     MARK,
     RULE,
     SHADE,
+    drawing_other_scripts,
+    font_runs,
     full_width,
     para,
+    plain_in_font,
     register_font,
     styles,
+    text_width,
 )
 
 TABLE_CHUNK = 500  # rows per Table: one giant Table lays out in quadratic time
@@ -86,6 +90,24 @@ def right_headings(aligned: bool) -> Iterator[None]:
         yield
     finally:
         _RIGHT_HEADINGS.reset(token)
+
+
+# Whether a cell keeps a figure whole on its line (report layout 21 and statement layout 16 on):
+# a mass with its unit ("32.000 mg"), a time with its date ("2025-07-01 09:00 UTC"), as the
+# terminal tables keep them; the earlier layouts broke a line at any space, so a description
+# cell could end a line on "32.000" and start the next on "mg".
+_WHOLE_FIGURES: ContextVar[bool] = ContextVar("whole_figures", default=True)
+
+
+@contextmanager
+def whole_figures(whole: bool) -> Iterator[None]:
+    """Wrap the cells inside keeping a mass with its unit and a time with its date (`whole`),
+    or breaking at any space, as the layouts before."""
+    token = _WHOLE_FIGURES.set(whole)
+    try:
+        yield
+    finally:
+        _WHOLE_FIGURES.reset(token)
 
 
 class _TableInternals(Protocol):
@@ -449,10 +471,21 @@ class _CellText(PDFTextObject):
         code = inner._code
         code.append(f"1 0 0 1 {memo.number(x)} {memo.number(y)} Tm")
         for line in lines:
-            if inner._curSubset == 0 and memo.writable(line):
+            if not plain_in_font(line):  # first: the report font "writes" a glyph it lacks
+                self._runs(line)
+            elif inner._curSubset == 0 and memo.writable(line):
                 code.append(f"({line.translate(memo.codes)}) Tj T*")
             else:
                 code.append(inner._formatText(line) + " T*")
+
+    def _runs(self, line: str) -> None:
+        """A line in runs of one font each (`layout.font_runs`), the cell font set again after."""
+        inner = cast(_TextInternals, self)
+        for font, run in font_runs(line):
+            self.setFont(font, CELL_SIZE, CELL_LEADING)
+            inner._code.append(inner._formatText(run))
+        self.setFont(FONT, CELL_SIZE, CELL_LEADING)
+        inner._code.append("T*")
 
 
 _PDF_ESCAPES = str.maketrans({"\\": "\\\\", "(": "\\(", ")": "\\)"})
@@ -481,6 +514,8 @@ def wrap_lines(
     single = " ".join(words)
     if measure(single) <= width:  # the usual case: it all fits on one line
         return [single] if single else []
+    if _WHOLE_FIGURES.get():
+        words = _figures_joined(words, lambda joined: measure(joined) <= width)
     space = measure(" ")
     allowance = shrink * space
     lines: list[str] = []
@@ -513,6 +548,37 @@ def wrap_lines(
     if line:
         lines.append(" ".join(line))
     return lines
+
+
+# The words of a figure a line never breaks: a number and the mass unit after it ("32.000 mg,"),
+# a date and the time after it ("(2025-07-01", "09:00"), that time and its zone ("09:00", "UTC)").
+_CLOCK = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2})?"
+_FIGURE_PAIRS = (
+    (re.compile(r"[(\[]?[0-9][0-9,]*(?:\.[0-9]+)?"), re.compile(r"(?:µg|mg|g)[,;:.)\]]*")),
+    (re.compile(r"[(\[]?[0-9]{4}-[0-9]{2}-[0-9]{2}"), re.compile(_CLOCK)),
+    (re.compile(rf"(?:.* )?{_CLOCK}"), re.compile(r"UTC[,;:.)\]]*")),
+)
+
+
+def _figures_joined(words: list[str], fits: Callable[[str], bool]) -> list[str]:
+    """`words` with each figure's words joined into one ("32.000", "mg" → "32.000 mg";
+    "2025-07-01", "09:00", "UTC" → "2025-07-01 09:00 UTC"), where the joined figure `fits` a
+    line; one that does not stays in its words, to break as before."""
+    joined: list[str] = []
+    for word in words:
+        if joined and _is_figure_pair(joined[-1], word) and fits(f"{joined[-1]} {word}"):
+            joined[-1] = f"{joined[-1]} {word}"
+        else:
+            joined.append(word)
+    return joined
+
+
+def _is_figure_pair(before: str, word: str) -> bool:
+    """Whether `word` ends the figure `before` begins (a unit after its number, a time after
+    its date, a zone after its time)."""
+    return any(
+        first.fullmatch(before) and second.fullmatch(word) for first, second in _FIGURE_PAIRS
+    )
 
 
 _COARSE_BREAKS = re.compile(r"(?<=.)(?=[@(])")  # before an e-mail's @, an opening bracket
@@ -552,4 +618,12 @@ def measurer(size: float = CELL_SIZE) -> Callable[[str], float]:
         """The width of `text` in points, in the report font at `size`."""
         return scale * sum(map(width_of, map(ord, text), repeat(default)))
 
-    return measure
+    if not drawing_other_scripts():
+        return measure
+
+    def measure_drawn(text: str) -> float:
+        """The width of `text` in points at `size`, as it is drawn: a right-to-left word
+        shaped, a character the report font lacks in FALLBACK_FONT (layout 21 on)."""
+        return measure(text) if plain_in_font(text) else text_width(text, size)
+
+    return measure_drawn

@@ -27,6 +27,7 @@ from sampleloans.readmodels.report import (
     BORROWER,
     CORRECTION_FLAG,
     LABELS_LAYOUT,
+    PARTY_KIND_LAYOUT,
     WORDED_LAYOUT,
     AgreementInfo,
     CustodyBody,
@@ -65,7 +66,7 @@ from sampleloans.services.reporting.parts import (
     weighing_words,
 )
 from sampleloans.text import counted
-from sampleloans.vocab import Direction
+from sampleloans.vocab import Direction, InstitutionKind
 
 EVENT_BATCH = 1000  # ledger rows fetched at a time while a custody report reads its events
 
@@ -140,7 +141,7 @@ def _parties(session: Session, request: ReportRequest, scope: _Scope) -> list[Pa
     if request.institution:
         parties = [
             institution_party(session, "Lender", lender(session)),
-            institution_party(session, "Borrowing institution", scope.keys[0]),
+            institution_party(session, _scope_role(session, scope.keys[0]), scope.keys[0]),
         ]
     elif len(loans) == 1:
         parties = loan_parties(session, loans[0])
@@ -152,6 +153,22 @@ def _parties(session: Session, request: ReportRequest, scope: _Scope) -> list[Pa
             0, institution_party(session, "Custodian of the lineage root", first.custodian)
         )
     return parties
+
+
+# What the institution of an institution's report is to the collection, by its kind.
+SCOPE_ROLES = {
+    InstitutionKind.LENDER: "Lending institution",
+    InstitutionKind.CURATOR: "Curating institution",
+    InstitutionKind.BORROWER: "Borrowing institution",
+    InstitutionKind.RECIPIENT: "Recipient institution",
+}
+
+
+def _scope_role(session: Session, short: str) -> Words:
+    """The label of the institution a report is about: from layout 21 by its kind (NAOC's own
+    report called NAOC the "Borrowing institution", as 1–20 still print it)."""
+    role = SCOPE_ROLES[InstitutionKind(get_institution(session, short).kind)]
+    return reworded(role, "Borrowing institution", PARTY_KIND_LAYOUT)
 
 
 def _agreements(session: Session, loans: list[Loan]) -> list[AgreementInfo]:

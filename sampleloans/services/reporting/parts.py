@@ -43,7 +43,7 @@ from sampleloans.units import format_mass, format_period
 from sampleloans.vocab import InstitutionKind
 
 
-def institution_party(session: Session, role: str, short: str | None) -> Party:
+def institution_party(session: Session, role: Words, short: str | None) -> Party:
     """An institution named on a report: its full name, then short name, city and country."""
     inst = session.get(Institution, short) if short else None
     if inst is None:
