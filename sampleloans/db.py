@@ -1381,15 +1381,21 @@ def _postgres_defence_definitions() -> tuple[dict[str, str], dict[str, str]]:
 def ordered_rows_query(connection: Any, table: str) -> str:
     """`SELECT *` of one of this database's own tables in primary-key order, byte order for
     text on every engine (PostgreSQL's collation could otherwise sort keys another way)."""
-    columns = SQLModel.metadata.tables[table].primary_key.columns
     selected = model_columns(table)  # named: a column added by hand is not compared
+    schema = "" if connection.dialect.name == "postgresql" else "main."
+    return f"SELECT {selected} FROM {schema}{table} ORDER BY {primary_key_order(connection, table)}"
+
+
+def primary_key_order(connection: Any, table: str) -> str:
+    """The ORDER BY list of a table's primary key in byte order on every engine: a text key
+    in PostgreSQL's "C" collation, as SQLite compares text (never the database's own)."""
+    columns = SQLModel.metadata.tables[table].primary_key.columns
     if connection.dialect.name != "postgresql":
-        return f"SELECT {selected} FROM main.{table} ORDER BY {', '.join(c.name for c in columns)}"
-    keys = [
+        return ", ".join(c.name for c in columns)
+    return ", ".join(
         f'{c.name} COLLATE "C"' if isinstance(c.type, String | AutoString) else c.name
         for c in columns
-    ]
-    return f"SELECT {selected} FROM {table} ORDER BY {', '.join(keys)}"
+    )
 
 
 def model_columns(table: str) -> str:
