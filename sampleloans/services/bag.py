@@ -159,8 +159,9 @@ def _building(dest: Path) -> Iterator[Path]:
 
 def _lender_name(connection: Connection) -> str:
     """The lender institution's name, for the bag's Source-Organization."""
+    order = db.primary_key_order(connection, "institution")  # the first in byte order
     row = connection.execute(
-        text("SELECT name FROM institution WHERE kind = 'lender' ORDER BY short_name LIMIT 1")
+        text(f"SELECT name FROM institution WHERE kind = 'lender' ORDER BY {order} LIMIT 1")
     ).first()
     return str(row[0]) if row else "unknown lender"
 

@@ -209,6 +209,8 @@ def hidden_item_samples(session: Session, loan_number: str) -> list[tuple[str | 
     from sampleloans import pgsecurity  # (see the module's docstring)
 
     rows = connection.execute(
-        text(f"SELECT * FROM {pgsecurity.LOAN_ITEM_SAMPLES}(:loan)"), {"loan": loan_number}
+        # code order as SQLite sorts (byte order), whatever the database's collation
+        text(f'SELECT * FROM {pgsecurity.LOAN_ITEM_SAMPLES}(:loan) ORDER BY code COLLATE "C"'),
+        {"loan": loan_number},
     ).all()
     return [tuple(row) for row in rows]
