@@ -9,6 +9,7 @@ both engines, so the same events give the same bytes on SQLite and on any Postgr
 The test cluster is made `--no-locale`, so each test makes its databases with an ICU locale.
 """
 
+import ast
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -184,3 +185,51 @@ def test_byte_order_is_collate_c_on_postgresql_and_the_column_on_sqlite() -> Non
     assert on_postgresql.endswith('ORDER BY institution.short_name COLLATE "C" DESC')
     assert "lower(institution.short_name) = ?" in on_sqlite
     assert on_sqlite.endswith("ORDER BY institution.short_name DESC")
+
+
+def _text_columns() -> set[str]:
+    """The names of the model columns holding plain text (codes, numbers, e-mails, names)."""
+    from sqlalchemy import String
+    from sqlmodel import AutoString, SQLModel
+
+    return {
+        column.name
+        for table in SQLModel.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, String | AutoString)
+    }
+
+
+def _unwrapped(node: ast.expr) -> ast.expr:
+    """An ORDER BY term without `col(…)`, `.asc()` or `.desc()` around it."""
+    while True:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "col":
+            node = node.args[0]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("asc", "desc")
+        ):
+            node = node.func.value
+        else:
+            return node
+
+
+def test_every_listing_orders_its_text_keys_by_byte_order() -> None:
+    """The class, not the examples: each `order_by` of a service (what a listing, a report, a
+    statement or an e-mail prints) names a text column only through `byte_order`, so a new
+    listing cannot bring the database's collation back."""
+    text_columns = _text_columns()
+    root = Path(__file__).resolve().parent.parent / "sampleloans"
+    found = []
+    for path in sorted([*root.joinpath("services").rglob("*.py"), root / "ledger" / "checks.py"]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if node.func.attr != "order_by":
+                continue
+            for term in map(_unwrapped, node.args):
+                if isinstance(term, ast.Attribute) and term.attr in text_columns:
+                    found.append(f"{path.relative_to(root)}:{term.lineno} {ast.unparse(term)}")
+    assert "number" in text_columns and "short_name" in text_columns
+    assert found == []
