@@ -133,8 +133,11 @@ def _byte_order_as_is(element: byte_order, compiler: SQLCompiler, **kw: Any) -> 
 
 @compiles(byte_order, "postgresql")
 def _byte_order_postgresql(element: byte_order, compiler: SQLCompiler, **kw: Any) -> str:
-    """PostgreSQL: the column in the "C" collation (code point order, ASCII-only case)."""
-    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+    """PostgreSQL: the column in the "C" collation (code point order, ASCII-only case), unless
+    the database's own is that already (`db.needs_collate_c`: then its indexes answer)."""
+    column = compiler.process(element.clauses, **kw)
+    # the flag `db` sets when it first connects; read here, as models may not import db
+    return f'{column} COLLATE "C"' if getattr(compiler.dialect, "collate_c", False) else column
 
 
 def byte_lower(column: Any) -> ColumnElement[str]:

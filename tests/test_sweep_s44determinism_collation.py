@@ -20,9 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
-from sampleloans.models import Institution, byte_lower, byte_order
+from sampleloans.models import Institution, Loan, byte_lower, byte_order
 from tests.i15_statement_helpers import CURATOR, NOW, make_demo
-from tests.pgcluster import PgServer
+from tests.pgcluster import PgServer, fresh_database
 
 Maker = Callable[[str, Path], str]
 """Makes a database in an ICU locale holding the events of a file; its URL."""
@@ -173,18 +173,46 @@ def test_statements_notices_and_checkpoints_are_the_same_bytes_on_both_engines(
 
 
 def test_byte_order_is_collate_c_on_postgresql_and_the_column_on_sqlite() -> None:
-    """Service level: the two constructs every listing and case lookup use, compiled."""
+    """Service level: the two constructs every listing and case lookup use, compiled for a
+    PostgreSQL database in another collation (`COLLATE "C"`), for one already in byte order
+    (as before: the column, so its `lower(…)` index and key order answer) and for SQLite."""
     query = (
         select(Institution.short_name)
         .where(byte_lower(Institution.short_name) == "ou")
         .order_by(byte_order(Institution.short_name).desc())
     )
-    on_postgresql = " ".join(str(query.compile(dialect=postgresql.dialect())).split())
+    other_collation, byte_collation = postgresql.dialect(), postgresql.dialect()
+    other_collation.collate_c = True  # type: ignore[attr-defined]  # as db sets it on connecting
+    on_postgresql = " ".join(str(query.compile(dialect=other_collation)).split())
+    in_byte_order = " ".join(str(query.compile(dialect=byte_collation)).split())
     on_sqlite = " ".join(str(query.compile(dialect=sqlite.dialect())).split())
     assert 'lower(institution.short_name COLLATE "C")' in on_postgresql
     assert on_postgresql.endswith('ORDER BY institution.short_name COLLATE "C" DESC')
+    assert "lower(institution.short_name) = %(lower_1)s" in in_byte_order
+    assert in_byte_order.endswith("ORDER BY institution.short_name DESC")
     assert "lower(institution.short_name) = ?" in on_sqlite
     assert on_sqlite.endswith("ORDER BY institution.short_name DESC")
+
+
+def test_a_database_in_byte_order_keeps_its_indexes(pg_server: PgServer) -> None:
+    """The test cluster's own databases are `--no-locale`: the engine finds them in byte
+    order, so a case-twin lookup still uses the `lower(number)` index (revision 0007)."""
+    from sampleloans import db
+
+    with fresh_database(pg_server) as url:
+        ok(url, CURATOR, "init", "--curator-email", CURATOR, "--curator-name", "Li Na",
+           "--at", "2025-03-01")  # fmt: skip
+        engine = db.make_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert not db.needs_collate_c(connection.dialect)
+                connection.exec_driver_sql("SET enable_seqscan = off")
+                twin = select(Loan.number).where(byte_lower(Loan.number) == "x")
+                sql = str(twin.compile(dialect=connection.dialect))
+                plan = connection.exec_driver_sql(f"EXPLAIN {sql}", {"lower_1": "x"}).all()
+        finally:
+            engine.dispose()
+    assert "ix_loan_number_lower" in " ".join(str(row[0]) for row in plan)
 
 
 def _text_columns() -> set[str]:
