@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 from typer.testing import CliRunner, Result
 
 from sampleloans.cli import app
@@ -177,7 +178,7 @@ def test_byte_order_is_collate_c_on_postgresql_and_the_column_on_sqlite() -> Non
     PostgreSQL database in another collation (`COLLATE "C"`), for one already in byte order
     (as before: the column, so its `lower(…)` index and key order answer) and for SQLite."""
     query = (
-        select(Institution.short_name)
+        select(col(Institution.short_name))
         .where(byte_lower(Institution.short_name) == "ou")
         .order_by(byte_order(Institution.short_name).desc())
     )
@@ -207,7 +208,7 @@ def test_a_database_in_byte_order_keeps_its_indexes(pg_server: PgServer) -> None
             with engine.connect() as connection:
                 assert not db.needs_collate_c(connection.dialect)
                 connection.exec_driver_sql("SET enable_seqscan = off")
-                twin = select(Loan.number).where(byte_lower(Loan.number) == "x")
+                twin = select(col(Loan.number)).where(byte_lower(Loan.number) == "x")
                 sql = str(twin.compile(dialect=connection.dialect))
                 plan = connection.exec_driver_sql(f"EXPLAIN {sql}", {"lower_1": "x"}).all()
         finally:
