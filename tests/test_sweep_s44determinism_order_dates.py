@@ -175,3 +175,38 @@ def test_a_due_date_on_a_summer_time_change_is_one_instant_in_any_time_zone(
         shown.append(done.stdout)
     assert shown[0] == shown[1]
     assert json.loads(shown[0])["due_at"] == "2026-10-25T02:30:00Z"
+
+
+def test_a_material_or_location_with_a_capital_beyond_ascii_is_found(tmp_path: Path) -> None:
+    """Before, the typed filter was lowered by Python (`Ö` to `ö`) and the stored text by SQL
+    (ASCII letters only): `--material 'Ölivine basalt'`, typed as `samples list` shows it, was
+    refused as no sample's material, naming it among those there are, and no `--location`
+    spelling found `Étagère B`. Now both sides fold ASCII letters alone, on every engine."""
+    ledger = make_demo(tmp_path)
+    ok(
+        ledger, CURATOR, "samples", "register", "T-1", "--mission", "CE-5", "--mass", "1 mg",
+        "--origin", "scoop", "--material", "Ölivine basalt", "--form", "rock fragment",
+        "--purpose", "research", "--location", "Étagère B", "--at", "2026-06-01",
+    )  # fmt: skip
+    for option, typed in (
+        ("--material", "Ölivine basalt"),
+        ("--material", "ÖLIVINE BASALT"),
+        ("--location", "Étagère"),
+        ("--location", "Étagère b"),
+    ):
+        listed = ok(ledger, CURATOR, "samples", "list", option, typed, "--csv")
+        assert [line.split(",")[0] for line in listed.splitlines()[1:]] == ["T-1"], typed
+    other = run(ledger, CURATOR, "samples", "list", "--material", "ölivine basalt")
+    assert other.exit_code == 2
+    assert other.stderr.startswith("Error: --material: 'ölivine basalt' is not the material")
+    assert "Ölivine basalt" in other.stderr
+    nothing = ok(ledger, CURATOR, "samples", "list", "--location", "ÉTAGÈRE", "--csv")
+    assert nothing.splitlines()[1:] == []
+
+
+def test_ascii_lower_folds_as_sql_does() -> None:
+    """Service level: `text.ascii_lower` is SQLite's `lower()`: ASCII capitals only, so a
+    Turkish `I` is `i` and `Ö`, `É`, `İ` stay."""
+    from sampleloans.text import ascii_lower
+
+    assert ascii_lower("IPGP Ölivine ÉTAGÈRE İ") == "ipgp Ölivine ÉtagÈre İ"

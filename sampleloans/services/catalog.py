@@ -57,6 +57,7 @@ from sampleloans.services.listing import (
     view_maker,
 )
 from sampleloans.services.queries import issued_under
+from sampleloans.text import ascii_lower
 from sampleloans.units import quote_input
 from sampleloans.vocab import AgreementStatus, CustodyState, InstitutionKind, values
 
@@ -278,7 +279,8 @@ def _sample_query(session: Session, person: Person, filters: SampleFilters) -> Q
         material = _material(session, person, filters.material)
         query = query.where(byte_lower(col(Sample.material_type)) == material)
     if filters.location is not None:
-        text = require_text(filters.location, "--location", max_len=200).lower()
+        # folded as SQL folds the stored text: a Python lower() of `É` would never match it
+        text = ascii_lower(require_text(filters.location, "--location", max_len=200))
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(
             byte_lower(col(Sample.storage_location)).like(f"%{escaped}%", escape="\\")
@@ -311,9 +313,10 @@ def _readable(query: _Selected, person: Person) -> _Selected:
 
 
 def _material(session: Session, person: Person, material: str) -> str:
-    """A material type some sample the person may read has (lower case), or InvalidInput
-    listing those: a researcher learns nothing of other institutions' samples from it."""
-    wanted = material.strip().lower()
+    """A material type some sample the person may read has (its ASCII letters in lower case,
+    as SQL folds it), or InvalidInput listing those: a researcher learns nothing of other
+    institutions' samples from it."""
+    wanted = ascii_lower(material.strip())
     lowered = byte_lower(col(Sample.material_type))
     known = session.exec(
         _readable(select(lowered).distinct().where(lowered == wanted), person)
