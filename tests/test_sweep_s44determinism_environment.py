@@ -164,3 +164,31 @@ def test_every_output_is_the_same_bytes_in_any_environment(
     assert b"time 2026-06-15T23:30:00Z\n" in plain["cp2.txt"]
     for name in sorted(plain):
         assert other[name] == plain[name], name
+
+
+def test_json_and_csv_do_not_follow_the_terminal_width(tmp_path: Path) -> None:
+    """A table wraps to `COLUMNS`; `--json`, `--jsonl` and `--csv` are the same bytes at 30
+    columns and at 250 (while the table itself does change, so the width is really read)."""
+    from typer.testing import CliRunner
+
+    from sampleloans.cli import app
+
+    ledger = make_demo(tmp_path)
+    commands = [
+        ["samples", "list", "--csv"], ["loans", "list", "--json"], ["overdue", "--jsonl"],
+        ["custody", "history", "--loan", "L-2025-Osaka", "--json"], ["balance", "--csv"],
+        ["loans", "show", "L-2025-Osaka", "--jsonl"], ["institutions", "list", "--csv"],
+        ["status", "--loan", "L-2025-OU", "--json"],
+        ["samples", "tree", "CE5C0100YJFM00201", "--json"],
+    ]  # fmt: skip
+    seen: dict[str, list[str]] = {}
+    for columns in ("30", "250"):
+        env = {"SAMPLELOANS_DB": str(ledger), "SAMPLELOANS_NOW": NOW, "COLUMNS": columns}
+        for args in [*commands, ["loans", "list"]]:
+            done = CliRunner().invoke(app, ["--as", CURATOR, *args], env=env)
+            assert done.exit_code == 0, done.output
+            seen.setdefault(" ".join(args), []).append(done.stdout)
+    narrow, wide = seen.pop("loans list")
+    assert narrow != wide
+    for command, (narrow, wide) in seen.items():
+        assert narrow == wide, command
