@@ -192,3 +192,42 @@ def test_json_and_csv_do_not_follow_the_terminal_width(tmp_path: Path) -> None:
     assert narrow != wide
     for command, (narrow, wide) in seen.items():
         assert narrow == wide, command
+
+
+def test_the_files_written_have_the_same_modes_under_any_umask(setup: dict[str, Path]) -> None:
+    """Before, a bag's tag files and its copied files took the account's umask (0666 under
+    `umask 0`, 0644 under 022) beside its 0600 events file; now every file a command writes is
+    0600 and every folder 0700 whatever the umask, and the same bytes."""
+    found: list[dict[str, tuple[int, bytes]]] = []
+    for umask in (0o000, 0o022, 0o077):
+        folder = setup["root"] / f"umask-{umask:03o}"
+        folder.mkdir()
+        ledger = copy_ledger(setup["base"] / "ledger.db", folder / "ledger.db")
+        env = _env(setup["root"] / "home", ledger)
+        for args in (
+            ["export", "--bag", str(folder / "bag")],
+            ["export", "--events", str(folder / "events.jsonl")],
+            ["report", "custody", "--loan", "L-2025-Osaka", "--out", str(folder / "c.pdf")],
+            ["notify", "--outbox", str(folder / "outbox")],
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "sampleloans", "--as", CURATOR, *args],
+                env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+                capture_output=True, umask=umask, timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr.decode()
+        found.append(
+            {
+                str(path.relative_to(folder)): (
+                    path.stat().st_mode & 0o777,
+                    b"" if path.is_dir() else path.read_bytes(),
+                )
+                for path in sorted(folder.rglob("*"))
+                if not path.name.startswith("ledger.db")
+            }
+        )
+    modes = {mode for mode, _data in found[0].values()}
+    assert modes == {0o600, 0o700}, modes
+    assert found[0]["bag/bagit.txt"][0] == 0o600
+    assert found[1] == found[0]
+    assert found[2] == found[0]
