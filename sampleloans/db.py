@@ -1381,15 +1381,28 @@ def _postgres_defence_definitions() -> tuple[dict[str, str], dict[str, str]]:
 def ordered_rows_query(connection: Any, table: str) -> str:
     """`SELECT *` of one of this database's own tables in primary-key order, byte order for
     text on every engine (PostgreSQL's collation could otherwise sort keys another way)."""
-    columns = SQLModel.metadata.tables[table].primary_key.columns
     selected = model_columns(table)  # named: a column added by hand is not compared
-    if connection.dialect.name != "postgresql":
-        return f"SELECT {selected} FROM main.{table} ORDER BY {', '.join(c.name for c in columns)}"
-    keys = [
+    schema = "" if connection.dialect.name == "postgresql" else "main."
+    return f"SELECT {selected} FROM {schema}{table} ORDER BY {primary_key_order(connection, table)}"
+
+
+def primary_key_order(connection: Any, table: str) -> str:
+    """The ORDER BY list of a table's primary key in byte order on every engine: a text key
+    in PostgreSQL's "C" collation, as SQLite compares text (never the database's own)."""
+    columns = SQLModel.metadata.tables[table].primary_key.columns
+    if not needs_collate_c(connection.dialect):
+        return ", ".join(c.name for c in columns)
+    return ", ".join(
         f'{c.name} COLLATE "C"' if isinstance(c.type, String | AutoString) else c.name
         for c in columns
-    ]
-    return f"SELECT {selected} FROM {table} ORDER BY {', '.join(keys)}"
+    )
+
+
+def needs_collate_c(dialect: Any) -> bool:
+    """Whether text compared or sorted on this engine needs `COLLATE "C"` to be in byte order:
+    PostgreSQL unless its database was found to be in byte order already (`first_connect`);
+    a dialect never connected (an offline script) takes the database's own order."""
+    return dialect.name == "postgresql" and bool(getattr(dialect, "collate_c", False))
 
 
 def model_columns(table: str) -> str:
@@ -2418,6 +2431,26 @@ def server_url(url: str) -> URL:
     return parsed
 
 
+BYTE_ORDER_DATABASE = (
+    "SELECT datlocprovider = 'c' AND datcollate IN ('C', 'POSIX') AND datctype IN ('C', 'POSIX') "
+    "FROM pg_database WHERE datname = current_database()"
+)
+"""Whether the database sorts and lowers text as SQLite does (made `--no-locale`, `LOCALE 'C'`)."""
+
+
+def _byte_order_database(dbapi_connection: Any) -> bool:
+    """Whether the database's own collation is byte order and its `lower()` ASCII's: then a
+    text key needs no `COLLATE "C"` (`models.byte_order`), which would keep the planner from
+    the indexes, made in the database's collation; any other database gets it."""
+    cursor = dbapi_connection.cursor()
+    try:
+        row = cursor.execute(BYTE_ORDER_DATABASE).fetchone()
+    finally:
+        cursor.close()
+        dbapi_connection.rollback()  # the connection is handed over idle, as it came
+    return bool(row and row[0])
+
+
 def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
     """A psycopg 3 engine keeping one connection for the process (a login costs a scram
     handshake and a server process), `lock_timeout` from the option."""
@@ -2433,6 +2466,10 @@ def _make_postgres_engine(url: str, lock_timeout_ms: int) -> Engine:
             "connect_timeout": 10,
         },
     )
+
+    @event.listens_for(engine, "first_connect")
+    def _on_first_connect(dbapi_connection: Any, _record: Any) -> None:
+        engine.dialect.collate_c = not _byte_order_database(dbapi_connection)  # type: ignore[attr-defined]  # our own flag on the engine's dialect (models.byte_order)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -28,7 +28,10 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
@@ -106,6 +109,41 @@ def time_order_key(stored: Any) -> ColumnElement[Any]:
     stored = type_coerce(stored, String)  # compared with text, not bound as a datetime
     whole = func.substr(stored, 1, 19).concat(literal(".000000Z"))
     return case((func.length(stored) == 20, whole), else_=stored)
+
+
+class byte_order(FunctionElement[str]):
+    """SQL: a text column sorted and compared by its characters' code points, on every engine.
+
+    SQLite compares text by its bytes (UTF-8: code point order) whatever the machine; PostgreSQL
+    by the database's collation, which its DBA chose (often `en_US.UTF-8`: `Osaka` before `OU`,
+    a `-` ignored) and whose `lower()` follows its language (Turkish: `lower('I')` is `ı`). So
+    every listing's order and every case-insensitive lookup of a code goes through this, which
+    PostgreSQL reads as `COLLATE "C"`: the same order and the same `lower()` as SQLite."""
+
+    type = String()
+    name = "byte_order"
+    inherit_cache = True
+
+
+@compiles(byte_order)
+def _byte_order_as_is(element: byte_order, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite (and any engine but PostgreSQL): the column itself, already in byte order."""
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(byte_order, "postgresql")
+def _byte_order_postgresql(element: byte_order, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL: the column in the "C" collation (code point order, ASCII-only case), unless
+    the database's own is that already (`db.needs_collate_c`: then its indexes answer)."""
+    column = compiler.process(element.clauses, **kw)
+    # the flag `db` sets when it first connects; read here, as models may not import db
+    return f'{column} COLLATE "C"' if getattr(compiler.dialect, "collate_c", False) else column
+
+
+def byte_lower(column: Any) -> ColumnElement[str]:
+    """SQL: `lower()` of a text column as SQLite makes it on every engine (ASCII letters only:
+    never the database language's, such as Turkish `I` to `ı`)."""
+    return func.lower(byte_order(column))
 
 
 def latest_time(stored: Any) -> ColumnElement[Any]:

@@ -644,14 +644,16 @@ def secure(connection: Any) -> list[tuple[str, bool, bool]]:
     db.reinstall_postgres_defences(connection)
     for statement in secure_statements(_tables(connection)):
         connection.execute(text(statement))
-    people = connection.execute(text("SELECT email, role, active FROM person ORDER BY email")).all()
+    people = connection.execute(
+        text('SELECT email, role, active FROM person ORDER BY email COLLATE "C"')
+    ).all()
     for email, role, active in people:
         set_login(connection, str(email), str(role), active=bool(active))
     # pg_authid: readable by the superuser who runs it (never by a person's login)
     rows = connection.execute(
         text(
             "SELECT p.email, a.rolpassword IS NOT NULL, p.active FROM person p "
-            "JOIN pg_authid a ON a.rolname = p.email ORDER BY p.email"
+            'JOIN pg_authid a ON a.rolname = p.email ORDER BY p.email COLLATE "C"'
         )
     ).all()
     return [(str(email), bool(has), bool(active)) for email, has, active in rows]

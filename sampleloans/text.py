@@ -8,6 +8,7 @@ errors, so anything may use it.
 
 import hashlib
 import re
+import string
 import unicodedata
 
 from sampleloans.errors import InvalidInput
@@ -46,6 +47,16 @@ def char_name(char: str) -> str:
     if unicodedata.category(char) == "Cc":
         return "CONTROL CHARACTER"
     return unicodedata.name(char, "unnamed character")
+
+
+def ascii_lower(text: str) -> str:
+    """`text` with its ASCII capitals in lower case and every other character as it is: the
+    `lower()` SQLite makes, and PostgreSQL in `models.byte_lower`, so a value typed and a value
+    stored compare alike in Python and SQL, whatever the language (Turkish `I` is `i`)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def trim_key(value: str) -> str:

@@ -19,7 +19,7 @@ from decimal import Decimal, localcontext
 from dateutil.relativedelta import relativedelta
 
 from sampleloans.errors import EditedTable, InvalidInput
-from sampleloans.text import char_name, one_line
+from sampleloans.text import ascii_lower, char_name, one_line
 
 __all__ = [
     "MAX_DEPTH_MM",
@@ -100,7 +100,7 @@ def _has_non_ascii_digit(text: str) -> bool:
 
 
 def _unit_key(unit: str) -> str:
-    return "".join(ch.lower() if ch.isascii() else ch for ch in unit)
+    return ascii_lower(unit)
 
 
 def _mass_syntax_error(field: str, raw: str, text: str) -> InvalidInput:

@@ -12,6 +12,7 @@ from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sampleloans.errors import Conflict, RuleViolation
+from sampleloans.models import byte_order
 from sampleloans.text import one_line, words
 from sampleloans.vocab import (
     CustodyState,
@@ -872,7 +873,7 @@ def _read_every_sample(connection: "Connection", snapshot: Snapshot) -> None:
     snapshot.open_incident_samples = {
         str(row.sample_code) for row in connection.execute(open_query)
     }
-    result = connection.execute(select(sample_t).order_by(sample_t.c.code))
+    result = connection.execute(select(sample_t).order_by(byte_order(sample_t.c.code)))
     for sample in map(_row_maker(result.keys()), result):  # one row at a time
         snapshot.samples.append(sample)
         if sample.parent_code is not None:

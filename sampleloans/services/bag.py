@@ -136,7 +136,17 @@ def export_bag(engine: Engine, ctx: Context, dest: Path, extras: BagExtras) -> B
         except bagit.BagError as exc:
             raise StorageError(f"--bag: the bag could not be made: {exc}") from None
         _refuse_unverifiable(folder / "data")
+        _private_modes(folder)
     return BagResult(dest, exported.events, exported.head, checkpoints, keys, reports)
+
+
+def _private_modes(folder: Path) -> None:
+    """Every file of the bag 0600 and every folder 0700, as the events file and a report are:
+    bagit writes its tag files, and `_write` the others, with the account's umask (0666 under
+    `umask 0`, 0644 under 022), so the same export had other modes on another account, which a
+    copy or an archive of the bag then keeps."""
+    for path in sorted(folder.rglob("*")):
+        path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 @contextmanager
@@ -159,8 +169,9 @@ def _building(dest: Path) -> Iterator[Path]:
 
 def _lender_name(connection: Connection) -> str:
     """The lender institution's name, for the bag's Source-Organization."""
+    order = db.primary_key_order(connection, "institution")  # the first in byte order
     row = connection.execute(
-        text("SELECT name FROM institution WHERE kind = 'lender' ORDER BY short_name LIMIT 1")
+        text(f"SELECT name FROM institution WHERE kind = 'lender' ORDER BY {order} LIMIT 1")
     ).first()
     return str(row[0]) if row else "unknown lender"
 

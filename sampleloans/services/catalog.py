@@ -26,7 +26,16 @@ from sqlmodel import Session, col, func, select
 
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Agreement, Institution, Loan, Mission, Person, Sample
+from sampleloans.models import (
+    Agreement,
+    Institution,
+    Loan,
+    Mission,
+    Person,
+    Sample,
+    byte_lower,
+    byte_order,
+)
 from sampleloans.services import access
 from sampleloans.services.common import (
     INSTITUTION_KINDS,
@@ -48,6 +57,7 @@ from sampleloans.services.listing import (
     view_maker,
 )
 from sampleloans.services.queries import issued_under
+from sampleloans.text import ascii_lower
 from sampleloans.units import quote_input
 from sampleloans.vocab import AgreementStatus, CustodyState, InstitutionKind, values
 
@@ -176,7 +186,9 @@ class AgreementView:
 
 def _children(session: Session, person: Person, code: str) -> list[Sample]:
     """A sample's children in code order, those the person may read."""
-    children = session.exec(select(Sample).where(Sample.parent_code == code).order_by(Sample.code))
+    children = session.exec(
+        select(Sample).where(Sample.parent_code == code).order_by(byte_order(Sample.code))
+    )
     return [c for c in children.all() if access.can_see_sample(session, person, c)]
 
 
@@ -265,16 +277,17 @@ def _sample_query(session: Session, person: Person, filters: SampleFilters) -> Q
         query = query.where(col(Sample.custody_state).in_(states))
     if filters.material is not None:
         material = _material(session, person, filters.material)
-        query = query.where(func.lower(col(Sample.material_type)) == material)
+        query = query.where(byte_lower(col(Sample.material_type)) == material)
     if filters.location is not None:
-        text = require_text(filters.location, "--location", max_len=200).lower()
+        # folded as SQL folds the stored text: a Python lower() of `É` would never match it
+        text = ascii_lower(require_text(filters.location, "--location", max_len=200))
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(
-            func.lower(col(Sample.storage_location)).like(f"%{escaped}%", escape="\\")
+            byte_lower(col(Sample.storage_location)).like(f"%{escaped}%", escape="\\")
         )
     if filters.custodian is not None:
         query = query.where(col(Sample.custodian) == _custodian(session, person, filters.custodian))
-    return query.order_by(col(Sample.code))
+    return query.order_by(byte_order(col(Sample.code)))
 
 
 def _mission(session: Session, code: str) -> str:
@@ -300,10 +313,11 @@ def _readable(query: _Selected, person: Person) -> _Selected:
 
 
 def _material(session: Session, person: Person, material: str) -> str:
-    """A material type some sample the person may read has (lower case), or InvalidInput
-    listing those: a researcher learns nothing of other institutions' samples from it."""
-    wanted = material.strip().lower()
-    lowered = func.lower(col(Sample.material_type))
+    """A material type some sample the person may read has (its ASCII letters in lower case,
+    as SQL folds it), or InvalidInput listing those: a researcher learns nothing of other
+    institutions' samples from it."""
+    wanted = ascii_lower(material.strip())
+    lowered = byte_lower(col(Sample.material_type))
     known = session.exec(
         _readable(select(lowered).distinct().where(lowered == wanted), person)
     ).first()
@@ -359,7 +373,7 @@ def _children_of(session: Session, person: Person, codes: list[str]) -> dict[str
             col(Loan.institution) == person.institution
         )
     found: dict[str, list[str]] = {}
-    for parent, code in session.connection().execute(query.order_by(col(Sample.code))):
+    for parent, code in session.connection().execute(query.order_by(byte_order(col(Sample.code)))):
         if parent is not None:  # every row has one (the filter); the test narrows the type
             found.setdefault(parent, []).append(code)
     return {parent: tuple(codes) for parent, codes in found.items()}
@@ -443,7 +457,7 @@ def list_institutions(
 ) -> list[InstitutionView]:
     """Institutions by short name; researchers see only their own."""
     person = access.reader(session, ctx)
-    query = select(Institution).order_by(Institution.short_name)
+    query = select(Institution).order_by(byte_order(Institution.short_name))
     if kind:
         query = query.where(Institution.kind == require_choice(kind, "--kind", INSTITUTION_KINDS))
     rows = [
@@ -473,7 +487,7 @@ def list_people(
 ) -> list[PersonView]:
     """People by e-mail; researchers see only their own institution's."""
     person = access.reader(session, ctx)
-    query = select(Person).order_by(Person.email)
+    query = select(Person).order_by(byte_order(Person.email))
     if institution:
         access.readable_institution(session, person, institution)
         query = query.where(Person.institution == institution)
@@ -529,7 +543,7 @@ def list_agreements(
 ) -> list[AgreementView]:
     """Agreements by number; researchers see only their own institution's."""
     person = access.reader(session, ctx)
-    query = select(Agreement).order_by(Agreement.number)
+    query = select(Agreement).order_by(byte_order(Agreement.number))
     if institution:
         access.readable_institution(session, person, institution)
         query = query.where(Agreement.institution == institution)

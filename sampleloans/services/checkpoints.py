@@ -240,14 +240,20 @@ def state_digest(connection: Connection) -> str:
         key=lambda table: str(table.name),
     )
     for table in tables:
-        keys = ", ".join(column.name for column in table.primary_key.columns)
+        keys = db.primary_key_order(connection, str(table.name))
         digest.update(f"{table.name}\n".encode())
         cursor = connection.execute(text(f"SELECT * FROM {table.name} ORDER BY {keys}"))
         while rows := cursor.fetchmany(_BATCH):
             for row in rows:
-                line = json.dumps(list(row), separators=(",", ":"), ensure_ascii=False)
+                line = json.dumps(_stored_values(row), separators=(",", ":"), ensure_ascii=False)
                 digest.update(line.encode("utf-8") + b"\n")
     return "sha256:" + digest.hexdigest()
+
+
+def _stored_values(row: Sequence[Any]) -> list[Any]:
+    """A row's values as SQLite stores them (section 6): a PostgreSQL boolean as the integer
+    SQLite keeps, so the same projections give the same digest on either engine."""
+    return [int(value) if isinstance(value, bool) else value for value in row]
 
 
 def _head_at(connection: Connection, seq: int) -> str | None:

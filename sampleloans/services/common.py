@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Table, bindparam, func, literal_column
+from sqlalchemy import Table, bindparam, literal_column
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -31,6 +31,8 @@ from sampleloans.models import (
     LoanItem,
     Person,
     Sample,
+    byte_lower,
+    byte_order,
 )
 from sampleloans.services.lock_reads import (
     answered_with_the_lock,
@@ -229,7 +231,7 @@ def refuse_case_twin(session: Session, column: Any, code: str, what: str) -> Non
     answered, twin = twin_answer(session, column, code)
     if not answered:  # else read with the writers' lock (PostgreSQL)
         twin = session.exec(
-            select(column).where(func.lower(column) == code.lower(), column != code).limit(1)
+            select(column).where(byte_lower(column) == code.lower(), column != code).limit(1)
         ).first()
     if twin is not None:
         field = column.key.replace("_", " ")  # the record's own field: number, short name, code
@@ -316,7 +318,7 @@ def _get_or_twin(session: Session, model: type[T], column: Any, key: str, what: 
     row = get_row(session, model, key)
     if row is not None:
         return row
-    twin = session.exec(select(column).where(func.lower(column) == key.lower()).limit(1)).first()
+    twin = session.exec(select(column).where(byte_lower(column) == key.lower()).limit(1)).first()
     raise _missing(what, key, twin)
 
 
@@ -345,7 +347,7 @@ OPEN_REQUESTS = (
         # the word in the SQL: a statement read with the lock carries only its declared params
         _ITEM_T.c.state == literal_column(f"'{ItemState.REQUESTED.value}'"),
     )
-    .order_by(_ITEM_T.c.loan_number)
+    .order_by(byte_order(_ITEM_T.c.loan_number))
 )
 """The items of loans still requested or approved (never issued, not withdrawn) naming a
 sample (`:code`)."""

@@ -31,6 +31,7 @@ from sampleloans.models import (
     Person,
     Sample,
     Shipment,
+    byte_order,
     time_order_key,
     time_order_text,
 )
@@ -527,7 +528,9 @@ def _sample_state(sample: Sample) -> SampleState:
 def _loan_state(session: Session, loan: Loan) -> LoanState:
     """A loan row and its items as a frozen state."""
     items = session.exec(
-        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+        select(LoanItem)
+        .where(LoanItem.loan_number == loan.number)
+        .order_by(byte_order(LoanItem.sample_code))
     ).all()
     return LoanState(
         number=loan.number,

@@ -22,6 +22,7 @@ from sampleloans.models import (
     Person,
     Sample,
     Shipment,
+    byte_order,
 )
 from sampleloans.services.lock_reads import query_with_the_lock
 from sampleloans.vocab import ACTIVE_LOAN_STATUSES, ItemSource
@@ -75,7 +76,10 @@ def _neighbour_reads() -> dict[str, tuple[type[SQLModel] | None, Any]]:
             Agreement,
             sa_select(agreement_t).where(agreement_t.c.number == _of_the_loan(_LOAN_T.c.agreement)),
         ),
-        "items": (LoanItem, sa_select(_ITEM_T).where(on_the_loan).order_by(_ITEM_T.c.sample_code)),
+        "items": (
+            LoanItem,
+            sa_select(_ITEM_T).where(on_the_loan).order_by(byte_order(_ITEM_T.c.sample_code)),
+        ),
         "samples": (
             Sample,
             sa_select(sample_t).where(
@@ -105,7 +109,7 @@ def _neighbour_reads() -> dict[str, tuple[type[SQLModel] | None, Any]]:
                 _LOAN_T.c.institution == _of_the_loan(_LOAN_T.c.institution),
                 _LOAN_T.c.status.in_(out),
             )
-            .order_by(_LOAN_T.c.number),
+            .order_by(byte_order(_LOAN_T.c.number)),
         ),
         "issued under the agreement": (
             None,

@@ -33,6 +33,7 @@ from sampleloans.models import (
     Shipment,
     UTCDateTime,
     Weighing,
+    byte_order,
     latest_time,
     time_order_key,
     time_order_text,
@@ -303,7 +304,7 @@ class IncidentView:
 def _items(session: Session, number: str) -> list[LoanItem]:
     """A loan's items in sample-code order."""
     query = select(LoanItem).where(LoanItem.loan_number == number)
-    return list(session.exec(query.order_by(LoanItem.sample_code)).all())
+    return list(session.exec(query.order_by(byte_order(LoanItem.sample_code))).all())
 
 
 def list_loans(
@@ -423,7 +424,7 @@ def _loan_query(session: Session, person: Person, filters: LoanFilters) -> Query
         query = query.where(time_order_key(col(Loan.due_at)) < time_order_text(before))
     if after is not None:
         query = query.where(time_order_key(col(Loan.due_at)) > time_order_text(after))
-    return query.order_by(col(Loan.number))
+    return query.order_by(byte_order(col(Loan.number)))
 
 
 def _ending_columns() -> tuple[Any, ...]:
@@ -720,7 +721,7 @@ def _discrepancy_views(session: Session, which: Any) -> tuple[DiscrepancyView, .
     query = (
         select(Weighing)
         .where(which, Weighing.weighed_ug != Weighing.expected_ug)
-        .order_by(col(Weighing.seq), col(Weighing.sample_code))
+        .order_by(col(Weighing.seq), byte_order(col(Weighing.sample_code)))
     )
     return tuple(
         DiscrepancyView(

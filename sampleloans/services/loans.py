@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func
+from sqlalchemy import Table, bindparam
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
@@ -44,6 +44,8 @@ from sampleloans.models import (
     Person,
     Sample,
     Shipment,
+    byte_lower,
+    byte_order,
 )
 from sampleloans.services import access
 from sampleloans.services.common import (
@@ -224,7 +226,11 @@ def items_of(session: Session, number: str) -> list[LoanItem]:
     answered = answered_with_the_lock(session, ("items", number))
     if answered is not None:
         return list(answered)
-    query = select(LoanItem).where(LoanItem.loan_number == number).order_by(LoanItem.sample_code)
+    query = (
+        select(LoanItem)
+        .where(LoanItem.loan_number == number)
+        .order_by(byte_order(LoanItem.sample_code))
+    )
     return list(session.exec(query).all())
 
 
@@ -349,7 +355,7 @@ def _batch_reads() -> dict[str, Any]:
             shipment_t.c.direction == Direction.RETURN.value,
         ),
         "case twins": select_rows(loan.number).where(
-            func.lower(loan.number) == bindparam("lower"), loan.number != bindparam("number")
+            byte_lower(loan.number) == bindparam("lower"), loan.number != bindparam("number")
         ),
     }
 
@@ -451,7 +457,7 @@ def borrower_blockers(
             Loan.institution == institution,
             col(Loan.status).in_(ACTIVE_LOAN_STATUSES),
         )
-        out = list(session.exec(query.order_by(Loan.number)).all())
+        out = list(session.exec(query.order_by(byte_order(Loan.number))).all())
     sent = _sent_back(session, batch, out)
     blockers = []
     for loan in out:

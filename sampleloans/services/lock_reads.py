@@ -35,6 +35,7 @@ from sampleloans.models import (
     LoanItem,
     Person,
     Sample,
+    byte_lower,
 )
 from sampleloans.vocab import (
     IncidentStatus,
@@ -158,7 +159,7 @@ def _twin_read(column: Any) -> Any:
     if found is None:
         # no LIMIT: its own bound parameter would not go with the lock; the first row answers
         found = _TWIN_READS[column] = sa_select(column).where(
-            func.lower(column) == bindparam("t_lower"), column != bindparam("t_code")
+            byte_lower(column) == bindparam("t_lower"), column != bindparam("t_code")
         )
     return found
 
@@ -171,7 +172,7 @@ def _twin_and_key_read(column: Any) -> Any:
     if found is None:
         # the key's own row by equality too: whatever the server's lower() makes of it
         found = _TWIN_AND_KEY_READS[column] = sa_select(*column.table.columns).where(
-            (func.lower(column) == bindparam("t_lower")) | (column == bindparam("t_code"))
+            (byte_lower(column) == bindparam("t_lower")) | (column == bindparam("t_code"))
         )
     return found
 

@@ -135,9 +135,9 @@ def sync_logins_since(session: Session, after_seq: int) -> int:
         select(EventSubject.subject_key)
         .where(EventSubject.subject_type == "person", col(EventSubject.seq) > after_seq)
         .distinct()
-        .order_by(EventSubject.subject_key)
     ).all()
-    return sum(sync_login(session, str(email)) for email in emails)
+    # in code point order, as SQLite sorts: SELECT DISTINCT orders only by what it selects
+    return sum(sync_login(session, str(email)) for email in sorted(emails))
 
 
 def require_logins(session: Session, option: str) -> None:
@@ -209,6 +209,8 @@ def hidden_item_samples(session: Session, loan_number: str) -> list[tuple[str | 
     from sampleloans import pgsecurity  # (see the module's docstring)
 
     rows = connection.execute(
-        text(f"SELECT * FROM {pgsecurity.LOAN_ITEM_SAMPLES}(:loan)"), {"loan": loan_number}
+        # code order as SQLite sorts (byte order), whatever the database's collation
+        text(f'SELECT * FROM {pgsecurity.LOAN_ITEM_SAMPLES}(:loan) ORDER BY code COLLATE "C"'),
+        {"loan": loan_number},
     ).all()
     return [tuple(row) for row in rows]

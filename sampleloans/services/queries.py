@@ -22,6 +22,7 @@ from sampleloans.models import (
     Sample,
     Shipment,
     UTCDateTime,
+    byte_order,
     latest_time,
 )
 from sampleloans.readmodels.report import LoanEnd, loan_end
@@ -67,7 +68,7 @@ def collection_summary(session: Session, now: datetime) -> list[InstitutionSumma
     institutions = session.exec(
         select(Institution)
         .where(Institution.kind == InstitutionKind.BORROWER)
-        .order_by(Institution.short_name)
+        .order_by(byte_order(Institution.short_name))
     ).all()
     for institution in institutions:
         totals_row = by_institution.get(institution.short_name)

@@ -16,7 +16,7 @@ from sampleloans.dates import days_between, to_iso
 from sampleloans.errors import InvalidInput
 from sampleloans.ledger import overdue as rule
 from sampleloans.ledger.envelope import Context
-from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample
+from sampleloans.models import Agreement, Incident, Loan, LoanItem, Person, Sample, byte_order
 from sampleloans.readmodels.items import ItemMasses, item_masses, item_source
 from sampleloans.readmodels.report import (
     NOTHING_LEFT,
@@ -243,7 +243,9 @@ def mass_balance(
     if loan:
         access.readable_loan(session, person, loan)
         rows = session.exec(
-            select(LoanItem).where(LoanItem.loan_number == loan).order_by(LoanItem.sample_code)
+            select(LoanItem)
+            .where(LoanItem.loan_number == loan)
+            .order_by(byte_order(LoanItem.sample_code))
         ).all()
         frozen = frozen_on_loan(session, loan, [i.sample_code for i in rows])
         items = [_item_balance(i, i.sample_code in frozen) for i in rows]
@@ -256,7 +258,7 @@ def mass_balance(
         access.readable_sample(session, person, sample)
         codes = visible_subtree(session, person, sample)
         rows_s = session.exec(
-            select(Sample).where(col(Sample.code).in_(codes)).order_by(Sample.code)
+            select(Sample).where(col(Sample.code).in_(codes)).order_by(byte_order(Sample.code))
         ).all()
         samples = [_sample_balance(s) for s in rows_s]
         root = next(s.code for s in samples if s.parent_code not in codes)
@@ -529,7 +531,7 @@ def _overdue_candidates(bound: str, scope: str | None) -> Executable:
     )
     if scope is not None:
         query = query.where(col(Loan.institution) == scope)
-    return query.order_by(col(Loan.number))
+    return query.order_by(byte_order(col(Loan.number)))
 
 
 def loan_status(
@@ -552,7 +554,9 @@ def loan_status(
         scope = _scope_institution(session, person, institution)
         assert scope is not None  # staff named one above; researchers default to their own
         loans = list(
-            session.exec(select(Loan).where(Loan.institution == scope).order_by(Loan.number)).all()
+            session.exec(
+                select(Loan).where(Loan.institution == scope).order_by(byte_order(Loan.number))
+            ).all()
         )
     return [_standing(session, ctx.now, record) for record in loans]
 
@@ -570,7 +574,9 @@ def _late(due: datetime, now: datetime) -> str:
 def _standing(session: Session, now: datetime, loan: Loan) -> LoanStanding:
     """One loan's standing at `now`."""
     items = session.exec(
-        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+        select(LoanItem)
+        .where(LoanItem.loan_number == loan.number)
+        .order_by(byte_order(LoanItem.sample_code))
     ).all()
     agreement = session.get(Agreement, loan.agreement)
     sent_back = sent_back_at(session, [loan]).get(loan.number)

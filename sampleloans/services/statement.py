@@ -42,6 +42,7 @@ from sampleloans.models import (
     LoanItem,
     Person,
     Shipment,
+    byte_order,
 )
 from sampleloans.readmodels.handover import is_backdated
 from sampleloans.readmodels.items import item_masses
@@ -161,7 +162,9 @@ def statement_pis(session: Session, scope: tuple[str, str]) -> list[str]:
     query = select(Loan.pi_email).where(col(Loan.status).in_(OPEN_STATUSES))
     if kind == "institution":
         query = query.where(Loan.institution == key)
-    return list(session.exec(query.distinct().order_by(Loan.pi_email)).all())
+    # sorted here, in code point order as SQLite sorts: PostgreSQL's SELECT DISTINCT orders only
+    # by what it selects, and its collation is the database's (`byte_order`)
+    return sorted(session.exec(query.distinct()).all())
 
 
 def build_statements(
@@ -430,7 +433,7 @@ def _build_one(
         session.exec(
             select(Loan)
             .where(Loan.pi_email == email, col(Loan.status).in_(OPEN_STATUSES))
-            .order_by(Loan.number)
+            .order_by(byte_order(Loan.number))
         )
     )
     statement_loans = [_loan(session, loan) for loan in loans]
@@ -470,7 +473,7 @@ def _lender(session: Session) -> str | None:
     return session.exec(
         select(Institution.short_name)
         .where(Institution.kind == InstitutionKind.LENDER)
-        .order_by(Institution.short_name)
+        .order_by(byte_order(Institution.short_name))
     ).first()
 
 
@@ -493,7 +496,9 @@ def _statement_item(item: LoanItem, description: Words, *, frozen: Flag) -> Stat
 def _loan(session: Session, loan: Loan) -> StatementLoan:
     items = []
     loan_items = session.exec(
-        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+        select(LoanItem)
+        .where(LoanItem.loan_number == loan.number)
+        .order_by(byte_order(LoanItem.sample_code))
     ).all()
     codes = [item.sample_code for item in loan_items]
     samples = item_samples(session, loan.number, codes)

@@ -21,6 +21,7 @@ from sampleloans.models import (
     LoanItem,
     Shipment,
     Weighing,
+    byte_order,
 )
 from sampleloans.readmodels.handover import Handover, is_backdated, label, receiver_label
 from sampleloans.readmodels.report import (
@@ -117,7 +118,11 @@ def _scope_of(session: Session, request: ReportRequest) -> _Scope:
     if request.sample:
         return _lineage_scope(session, request.sample)
     short = get_institution(session, request.institution or "").short_name
-    loans = list(session.exec(select(Loan).where(Loan.institution == short).order_by(Loan.number)))
+    loans = list(
+        session.exec(
+            select(Loan).where(Loan.institution == short).order_by(byte_order(Loan.number))
+        )
+    )
     return _Scope("institution", [short], loans, f"institution {short}")
 
 
@@ -128,7 +133,9 @@ def _lineage_scope(session: Session, code: str) -> _Scope:
         session.exec(select(LoanItem.loan_number).where(col(LoanItem.sample_code).in_(codes))).all()
     )
     loans = list(
-        session.exec(select(Loan).where(col(Loan.number).in_(lent_in)).order_by(Loan.number))
+        session.exec(
+            select(Loan).where(col(Loan.number).in_(lent_in)).order_by(byte_order(Loan.number))
+        )
     )
     count = counted(len(codes), "sample")
     return _Scope("sample", codes, loans, f"sample {code} and its lineage ({count})")
@@ -189,7 +196,14 @@ def _items(
     if request.sample:
         item_query = item_query.where(col(LoanItem.sample_code).in_(scope.keys))
     items = item_rows(
-        session, list(session.exec(item_query.order_by(LoanItem.sample_code, LoanItem.loan_number)))
+        session,
+        list(
+            session.exec(
+                item_query.order_by(
+                    byte_order(LoanItem.sample_code), byte_order(LoanItem.loan_number)
+                )
+            )
+        ),
     )
     if request.sample:
         on_loan = {i.code for i in items}
@@ -278,7 +292,7 @@ def _custody_rows(
     for w in session.exec(
         select(Weighing)
         .where(col(Weighing.loan_number).in_(loan_numbers))
-        .order_by(col(Weighing.seq), Weighing.sample_code)
+        .order_by(col(Weighing.seq), byte_order(Weighing.sample_code))
     ):
         if tracked is None or w.sample_code in tracked:
             weighings.setdefault(w.seq, []).append(w)

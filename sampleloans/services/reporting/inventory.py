@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from sampleloans.models import (
     LoanItem,
+    byte_order,
 )
 from sampleloans.readmodels.report import (
     InventoryBody,
@@ -30,7 +31,7 @@ def build(session: Session, request: ReportRequest, now: datetime) -> tuple[Inve
         session.exec(
             select(LoanItem)
             .where(LoanItem.loan_number == loan.number)
-            .order_by(LoanItem.sample_code)
+            .order_by(byte_order(LoanItem.sample_code))
         )
     )
     rows = item_rows(session, items)

@@ -13,6 +13,7 @@ from sampleloans.models import (
     Loan,
     LoanItem,
     Person,
+    byte_order,
 )
 from sampleloans.readmodels.report import (
     AGREEMENT_END_LAYOUT,
@@ -63,7 +64,7 @@ def _late_lines(
     out = session.exec(
         select(Loan)
         .where(Loan.institution == short, col(Loan.status).in_(ACTIVE_LOAN_STATUSES))
-        .order_by(Loan.number)
+        .order_by(byte_order(Loan.number))
     ).all()
     sent = sent_back_at(session, out)
     for loan in out:

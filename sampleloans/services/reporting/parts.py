@@ -19,6 +19,7 @@ from sampleloans.models import (
     Person,
     Sample,
     Weighing,
+    byte_order,
 )
 from sampleloans.readmodels.items import item_masses
 from sampleloans.readmodels.report import (
@@ -102,7 +103,7 @@ def lender(session: Session) -> str | None:
     return session.exec(
         select(Institution.short_name)
         .where(Institution.kind == InstitutionKind.LENDER)
-        .order_by(Institution.short_name)
+        .order_by(byte_order(Institution.short_name))
     ).first()
 
 

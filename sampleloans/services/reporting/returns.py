@@ -18,6 +18,7 @@ from sampleloans.models import (
     Note,
     Shipment,
     Weighing,
+    byte_order,
 )
 from sampleloans.readmodels.handover import is_backdated
 from sampleloans.readmodels.items import item_masses
@@ -83,7 +84,9 @@ def _lines(session: Session, loan: Loan) -> tuple[list[ReturnLine], list[SplitLi
     accepted, latest_receipt = _accepted_weighings(session, loan)
     lines, splits = [], []
     items = session.exec(
-        select(LoanItem).where(LoanItem.loan_number == loan.number).order_by(LoanItem.sample_code)
+        select(LoanItem)
+        .where(LoanItem.loan_number == loan.number)
+        .order_by(byte_order(LoanItem.sample_code))
     ).all()
     samples = item_samples(session, loan.number, [item.sample_code for item in items])
     for item in items:
