@@ -52,6 +52,17 @@ WRITE_COMMANDS: dict[str, list[str]] = {
         "gift",
     ],
     "institutions rename": ["institutions", "rename", "OU", "--name", "O", "--reason", "typo"],
+    "institutions set-place": [
+        "institutions",
+        "set-place",
+        "OU",
+        "--city",
+        "MK",
+        "--country",
+        "UK",
+        "--reason",
+        "typo",
+    ],
     "institutions add": [
         "institutions",
         "add",

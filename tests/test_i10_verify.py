@@ -53,6 +53,7 @@ ARGS: dict[str, list[str]] = {
                          "--kind", "borrower"],
     "institutions list": [],
     "institutions rename": ["OU", "--name", "Open U", "--reason", "x"],
+    "institutions set-place": ["OU", "--city", "MK", "--country", "UK", "--reason", "x"],
     "institutions show": ["OU"],
     "loans accept-return": ["L-1", "--seal-intact", "--condition", "x",
                             "--weighed", f"{SAMPLE}=1mg"],

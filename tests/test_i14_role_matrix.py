@@ -108,6 +108,9 @@ WRITES: dict[str, Write] = {
     "institutions rename": Write(
         "base", ("institutions", "rename", "OU", "--name", "Open U", "--reason", "typo")
     ),
+    "institutions set-place": Write("base", (
+        "institutions", "set-place", "OU", "--city", "MK", "--country", "UK", "--reason", "typo",
+    )),
     "institutions add": Write("base", (
         "institutions", "add", "NEW", "--name", "New U", "--country", "Chile", "--city",
         "Santiago", "--kind", "borrower",

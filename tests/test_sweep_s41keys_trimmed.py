@@ -155,6 +155,10 @@ WRITES: dict[tuple[str, str], Case] = {
         f"institutions rename {K}OU --name 'Open U' --reason 'a typo'",
         (),
     ),
+    ("institutions set-place", "short_name"): (
+        f"institutions set-place {K}OU --city 'Milton Keynes' --country UK --reason 'a typo'",
+        (),
+    ),
     ("people add", "email"): (marked(PERSON, "new@open.example").replace("new@", "New@"), ()),
     ("people add", "institution"): (marked(PERSON, "OU"), ()),
     ("people deactivate", "email"): (f"people deactivate {K}pi@brown.example --reason left", ()),

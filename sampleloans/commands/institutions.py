@@ -198,7 +198,7 @@ def show(
     short_name: Annotated[str, typer.Argument(metavar="SHORT", help="Short name, e.g. OU.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one institution with counts of its people, agreements, loans.
+    """Show one institution: its place, kind and counts of records.
 
     JSON keys (docs/json.md): short_name, name, country, city, kind, person_count,
     agreement_count, loan_count.
