@@ -10,6 +10,7 @@ statements the CLI itself sends (`auto_explain`, its plans sent to the client as
 a database of a few thousand rows of each table, analysed.
 """
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -232,25 +233,41 @@ def test_a_lookup_of_a_key_in_another_case_reads_the_index(
     _assert_twins_by_index(plans())
 
 
+def _byte_order_indexes(url: str) -> dict[str, str]:
+    """Name → definition of each "C" index a PostgreSQL database holds."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute("SELECT indexname, indexdef FROM pg_indexes").fetchall()
+    return {name: definition for name, definition in rows if name in BYTE_ORDER_INDEXES}
+
+
 def test_init_makes_them_on_postgresql_only_and_verify_wants_them(
     icu_database: Maker,  # noqa: F811
     demo_events: Path,  # noqa: F811
+    pg_server: PgServer,
     tmp_path: Path,
 ) -> None:
-    """A new PostgreSQL ledger has every "C" index from `init` (`import` into it too), and
-    `verify` names one dropped by hand; a SQLite ledger has none and verifies clean."""
-    url = icu_database("en-US", demo_events)
-    with psycopg.connect(url, autocommit=True) as connection:
-        rows = connection.execute("SELECT indexname, indexdef FROM pg_indexes").fetchall()
-    made = {name: definition for name, definition in rows if name in BYTE_ORDER_INDEXES}
-    assert set(made) == BYTE_ORDER_INDEXES, made
-    assert all('COLLATE "C"' in definition for definition in made.values()), made
-    ok(url, CURATOR, "verify")
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP INDEX ix_loan_number_lower_c")
-    found = run(url, CURATOR, "verify")
-    assert found.exit_code != 0, found.output
-    assert "index ix_loan_number_lower_c on loan is missing" in found.stdout + found.stderr
+    """`init` on a new ICU database makes every "C" index (`import` into an empty one too),
+    and `verify` names one dropped by hand; a SQLite ledger has none and verifies clean."""
+    name = f"s44_init_icu_{os.getpid()}"  # one per test process (workers share a server)
+    pg_server.admin(
+        f"CREATE DATABASE {name} TEMPLATE template0 "
+        "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+    )
+    try:
+        url = pg_server.url(name)
+        ok(url, CURATOR, "init", "--curator-email", CURATOR, "--curator-name", "Li Na")
+        made = _byte_order_indexes(url)
+        assert set(made) == BYTE_ORDER_INDEXES, made
+        assert all('COLLATE "C"' in definition for definition in made.values()), made
+        ok(url, CURATOR, "verify")
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("DROP INDEX ix_loan_number_lower_c")
+        found = run(url, CURATOR, "verify")
+        assert found.exit_code == 1, found.output
+        assert "index ix_loan_number_lower_c on loan is missing" in found.stdout
+    finally:
+        pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    assert set(_byte_order_indexes(icu_database("en-US", demo_events))) == BYTE_ORDER_INDEXES
     ledger = tmp_path / "ledger.db"
     ok(str(ledger), CURATOR, "init", "--curator-email", CURATOR, "--curator-name", "Li Na")
     engine = db.make_engine(db.url_for_path(ledger))
