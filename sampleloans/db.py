@@ -3052,7 +3052,7 @@ def install_postgres_schema(connection: Connection, *, stamp: bool) -> None:
         _stamp_head(connection)
 
 
-SCHEMA_HEAD = "0016_event_size_limit"
+SCHEMA_HEAD = "0017_byte_order_indexes"
 """This release's migration head, known without loading Alembic (a test keeps it equal to the
 revisions' head)."""
 

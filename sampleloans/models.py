@@ -146,6 +146,24 @@ def byte_lower(column: Any) -> ColumnElement[str]:
     return func.lower(byte_order(column))
 
 
+BYTE_ORDER_INDEXES: set[str] = set()
+"""The names of the indexes `byte_order_index` makes: on PostgreSQL only."""
+
+
+def byte_order_index(name: str, expression: str) -> Index:
+    """A PostgreSQL index on `expression` in the "C" collation: on a database whose own
+    collation is not byte order, the SQL `byte_order` and `byte_lower` make is answered by it,
+    not by the key and `lower(…)` indexes, made in the database's collation (revision 0017).
+    SQLite compares text by its bytes already: there the plain indexes answer."""
+    BYTE_ORDER_INDEXES.add(name)
+    return Index(name, text(expression)).ddl_if(dialect="postgresql")
+
+
+def made_on(index: Index, dialect: str) -> bool:
+    """Whether the schema has this model index on an engine (`dialect`: its name)."""
+    return dialect == "postgresql" or index.name not in BYTE_ORDER_INDEXES
+
+
 def latest_time(stored: Any) -> ColumnElement[Any]:
     """SQL: the latest value of a stored time column (`max` in time order, not text order),
     read back as a time."""
@@ -276,6 +294,7 @@ class Institution(TableModel, table=True):
         CheckConstraint(sql_in("kind", InstitutionKind), name="institution_kind"),
         # "a short name differing only in case?" is one lookup (`services/common.refuse_case_twin`)
         Index("ix_institution_short_name_lower", func.lower(text("short_name"))),
+        byte_order_index("ix_institution_short_name_lower_c", 'lower(short_name COLLATE "C")'),
     )
 
 
@@ -324,6 +343,7 @@ class Agreement(TableModel, table=True):
         CheckConstraint("max_extensions >= 0", name="agreement_max_extensions"),
         # "a number differing only in case?" is one lookup (`services/common.refuse_case_twin`)
         Index("ix_agreement_number_lower", func.lower(text("number"))),
+        byte_order_index("ix_agreement_number_lower_c", 'lower(number COLLATE "C")'),
     )
 
 
@@ -373,6 +393,8 @@ class Sample(TableModel, table=True):
         ),
         CheckConstraint(sql_in("origin", Origin), name="sample_origin"),
         CheckConstraint(sql_in("purpose_class", PurposeClass), name="sample_purpose_class"),
+        # `samples list` pages in byte order (`byte_order`): its first page from the index
+        byte_order_index("ix_sample_code_c", 'code COLLATE "C"'),
     )
 
 
@@ -412,6 +434,9 @@ class Loan(TableModel, table=True):
         CheckConstraint(sql_in("status", LoanStatus), name="loan_status"),
         # "a number differing only in case?" is one lookup (`services/common.refuse_case_twin`)
         Index("ix_loan_number_lower", func.lower(text("number"))),
+        byte_order_index("ix_loan_number_lower_c", 'lower(number COLLATE "C")'),
+        # `loans list` pages in byte order (`byte_order`): its first page from the index
+        byte_order_index("ix_loan_number_c", 'number COLLATE "C"'),
     )
 
 

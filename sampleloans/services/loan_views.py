@@ -439,9 +439,16 @@ def _ending_columns() -> tuple[Any, ...]:
         )
         .scalar_subquery()
     )
-    about_loan = sa_select(col(EventSubject.seq)).where(
-        col(EventSubject.subject_type) == SubjectType.LOAN.value,
-        col(EventSubject.subject_key) == col(Loan.number),
+    # correlated by name: two levels down, SQLAlchemy's own correlation skips the listing's
+    # loan and joins every loan instead (each withdrawn loan then read the latest withdrawal's
+    # reason, whichever loan it was of)
+    about_loan = (
+        sa_select(col(EventSubject.seq))
+        .where(
+            col(EventSubject.subject_type) == SubjectType.LOAN.value,
+            col(EventSubject.subject_key) == col(Loan.number),
+        )
+        .correlate(Loan)
     )
     reason = (
         sa_select(col(LedgerEvent.reason))

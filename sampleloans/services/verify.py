@@ -27,7 +27,7 @@ from sampleloans.errors import InvalidInput, StorageError
 from sampleloans.ledger import chain, checks, replay
 from sampleloans.ledger.store import Context
 from sampleloans.ledger.unit import Touched
-from sampleloans.models import Agreement, EventSubject, Loan, Sample
+from sampleloans.models import Agreement, EventSubject, Loan, Sample, made_on
 from sampleloans.services import recorders, verify_halves
 from sampleloans.services.common import require_role
 from sampleloans.text import events_span, one_line
@@ -580,6 +580,7 @@ def _missing_index_problems(connection: Connection, tables: set[str]) -> list[Pr
         for table in SQLModel.metadata.tables.values()
         if table.name in tables
         for index in table.indexes
+        if made_on(index, connection.dialect.name)
     )
     problems = [
         Problem("schema", f"index {name} on {table} is missing: the schema was changed by hand")
