@@ -60,3 +60,16 @@ def test_a_long_urdu_name_wraps_in_reading_order_with_whole_words(tmp_path: Path
         assert at[0] < at[-1], (pdf.name, at)  # longer than a line: it did wrap
         checked = invoke(env, "verify-document", str(pdf))
         assert checked.exit_code == 0 and "byte-identical" in checked.stdout, checked.stdout
+
+
+def test_reading_lines_keep_reading_order_and_whole_words() -> None:
+    """Service level (`layout.reading_lines`): the lines, joined, are the text; each fits; only a
+    word wider than a line is cut."""
+    from sampleloans.reports.layout import reading_lines, text_width
+
+    text = f"Dr. {LONG_NAME} (SUPARCO) 2025 — {PI}"
+    lines = reading_lines(text, 120.0, 9)
+    assert len(lines) > 2 and " ".join(lines) == text
+    assert all(text_width(line, 9) <= 120.0 for line in lines)
+    cut = reading_lines("x" * 80, 120.0, 9)  # one word wider than a line: cut between characters
+    assert len(cut) > 1 and "".join(cut) == "x" * 80
