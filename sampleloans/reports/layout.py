@@ -250,15 +250,70 @@ def short_head(head: str) -> str:
 
 def para(text: str, style: ParagraphStyle) -> Paragraph:
     """A paragraph of escaped text; from layout 21 (`other_scripts`), what the report font lacks
-    in FALLBACK_FONT and a right-to-left run in reading order, kept on one line (its words
-    joined by no-break spaces: the paragraph breaks lines in drawing order)."""
+    in FALLBACK_FONT and a right-to-left run in reading order (`ReadingOrderParagraph`)."""
     if plain_in_font(text):
         return Paragraph(esc(text), style)
-    markup = "".join(
-        esc(run) if font == FONT else f'<font name="{font}">{esc(run)}</font>'
-        for font, run in font_runs(text, run_joiner="\u00a0")
+    return ReadingOrderParagraph(text, style)
+
+
+def drawn_markup(lines: Sequence[str]) -> str:
+    """Paragraph markup of lines, each in drawing order and in runs of one font, a right-to-left
+    run's words joined by no-break spaces (kept on its line); the lines joined by line breaks."""
+    return "<br/>".join(
+        "".join(
+            esc(run) if font == FONT else f'<font name="{font}">{esc(run)}</font>'
+            for font, run in font_runs(line, run_joiner="\u00a0")
+        )
+        for line in lines
     )
-    return Paragraph(markup, style)
+
+
+class ReadingOrderParagraph(Paragraph):
+    """A paragraph holding right-to-left text, broken into lines in reading order for the width
+    it is given, each line then put in drawing order.
+
+    Reportlab breaks the lines of the text it draws, which is in drawing order: a right-to-left
+    run wider than a line (a long Urdu name in a party block) was cut between characters from
+    its left, its *last* word on the first line and a word split across two. A text that fits
+    on one line is the one-line paragraph it always was (the same bytes)."""
+
+    def __init__(self, text: str | None, style: Any = None, **kw: Any) -> None:
+        # reportlab's split makes the halves by this constructor with text None and their frags:
+        # lines already broken, drawn as they are
+        self.reading_text, self.reading_lines = text, [text] if text is not None else []
+        markup = None if text is None else drawn_markup([text])
+        super().__init__(markup, style, **kw)  # type: ignore[arg-type]  # None with frags, as split does
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        """Break the text in reading order for `availWidth`, then lay it out as reportlab does."""
+        if self.reading_text is not None:
+            room = availWidth - self.style.leftIndent - self.style.rightIndent
+            lines = reading_lines(self.reading_text, room, self.style.fontSize)
+            if lines != self.reading_lines:
+                self.reading_lines = lines
+                Paragraph.__init__(self, drawn_markup(lines), self.style)
+        return super().wrap(availWidth, availHeight)
+
+
+def reading_lines(text: str, room: float, size: float) -> list[str]:
+    """`text` broken at spaces, in reading order, into lines no wider than `room` points at
+    `size` (as drawn: `text_width`); a word wider than a line is cut between characters."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        joined = f"{line} {word}" if line else word
+        if text_width(joined, size) <= room:
+            line = joined
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for char in word:  # a word wider than a line (rare): its characters, packed
+            if line and text_width(line + char, size) > room:
+                lines.append(line)
+                line = ""
+            line += char
+    return [*lines, line] if line else lines
 
 
 def heading(text: str) -> Paragraph:
