@@ -133,7 +133,7 @@ def _items_section(body: CustodyBody, page_layout: int) -> list[Any]:
         )
         for i in body.items
     ]
-    widths = SPLIT_ITEM_WIDTHS if split else ITEM_WIDTHS
+    widths: tuple[float, ...] = SPLIT_ITEM_WIDTHS if split else ITEM_WIDTHS
     right = (3, 4, 5) if split else (3, 4)
     if page_layout >= MASS_COLUMNS_LAYOUT:  # the description wraps anyway
         widths = tables.masses_fitted(widths, right, donors=(1,))

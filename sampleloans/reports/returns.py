@@ -122,22 +122,22 @@ def _accounting_tables(
     """The accounting table, as `page_layout` lays it out (see FIRST_PART_MASSES)."""
     masses = range(1, len(header))
     if page_layout < MASS_COLUMNS_LAYOUT:
-        widths = SPLIT_ACCOUNTING_WIDTHS if split else ACCOUNTING_WIDTHS
-        return tables.data_tables(header, rows, widths, total=True, align_right=masses)
+        before = SPLIT_ACCOUNTING_WIDTHS if split else ACCOUNTING_WIDTHS
+        return tables.data_tables(header, rows, before, total=True, align_right=masses)
     if not split:
-        widths = tables.masses_fitted(ACCOUNTING_WIDTHS, masses, donors=(0,))
-        return tables.data_tables(header, rows, widths, total=True, align_right=masses)
+        fitted = tables.masses_fitted(ACCOUNTING_WIDTHS, masses, donors=(0,))
+        return tables.data_tables(header, rows, fitted, total=True, align_right=masses)
     out: list[Any] = []
     cut = 1 + FIRST_PART_MASSES
     for part in (range(1, cut), range(cut, len(header))):
         if out:  # the second part set apart, not read as rows of the first
             out.append(Spacer(1, PART_GAP))
         columns = (0, *part)
-        widths = (ACCOUNTING_WIDTHS[0], *[(1 - ACCOUNTING_WIDTHS[0]) / len(part)] * len(part))
+        shares = (ACCOUNTING_WIDTHS[0], *[(1 - ACCOUNTING_WIDTHS[0]) / len(part)] * len(part))
         out += tables.data_tables(
             [header[c] for c in columns],
             [[row[c] for c in columns] for row in rows],
-            tables.masses_fitted(widths, range(1, len(columns)), donors=(0,)),
+            tables.masses_fitted(shares, range(1, len(columns)), donors=(0,)),
             total=True,
             align_right=range(1, len(columns)),
         )
