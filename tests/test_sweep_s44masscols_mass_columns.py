@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from sampleloans.cli import app
 from sampleloans.reports import tables
 from sampleloans.reports.layout import full_width
+from sampleloans.reports.returns import ACCOUNTING_WIDTHS
 from sampleloans.units import MAX_MASS_UG, format_mass
 
 CURATOR = "li@naoc.example"
@@ -195,3 +196,16 @@ def test_fitted_columns_take_their_room_from_the_donors_alone() -> None:
     assert fitted[0] < 0.3 and fitted[3] < 0.2
     assert fitted[0] / fitted[3] == pytest.approx(0.3 / 0.2)
     assert sum(fitted) == pytest.approx(1.0)
+
+
+def test_a_code_too_long_beside_eight_masses_moves_the_accounting_to_two_parts() -> None:
+    """Beside eight masses of "9,999.999999 g" the sample column holds a root code whole but
+    not a split child's ("CE5C0100YJFM00201-01", which it would cut): the return report then
+    prints its accounting in two parts (`returns._accounting_tables`, checked through the CLI
+    by tests/test_sweep_s43views_corrections_agree.py)."""
+    fitted = tables.masses_fitted(ACCOUNTING_WIDTHS, range(1, 9), donors=(0,))
+    assert tables.words_fit(
+        ["CE5C0200YJFM00112", "Total", "CE5C0200YJFM00112 (continuation)"], fitted[0]
+    )
+    assert not tables.words_fit(["CE5C0100YJFM00201-01"], fitted[0])
+    assert tables.words_fit(["CE5C0100YJFM00201-01"], ACCOUNTING_WIDTHS[0])

@@ -110,25 +110,28 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
 ACCOUNTING_WIDTHS = (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
 SPLIT_ACCOUNTING_WIDTHS = (0.18, 0.09, 0.09, 0.1, 0.09, 0.09, 0.09, 0.09, 0.09, 0.09)
 # From layout 21 every mass column holds "9,999.999999 g" on one line: the sample column gives
-# the eight masses their room; nine masses and a sample code do not fit a page's width at the
-# cell size, so a loan with splits gets its accounting in two tables, each row under its sample.
-FIRST_PART_MASSES = 5  # Issued, From split, Authorised transfers, Consumed, Returned now
+# the eight masses their room when every sample code still fits it whole; nine masses (a loan
+# with splits) or a longer code ("CE5C0100YJFM00201-01") do not fit a page's width at the cell
+# size beside them, so the accounting is then printed in two tables, each row under its sample:
+# what reached the borrower and was used or sent back now, then the rest.
+SECOND_PART_FROM = "Returned before"
 PART_GAP = 4  # points between the two parts
 
 
 def _accounting_tables(
     header: tuple[str, ...], rows: list[tuple[str, ...]], split: bool, page_layout: int
 ) -> list[Any]:
-    """The accounting table, as `page_layout` lays it out (see FIRST_PART_MASSES)."""
+    """The accounting table, as `page_layout` lays it out (see SECOND_PART_FROM)."""
     masses = range(1, len(header))
     if page_layout < MASS_COLUMNS_LAYOUT:
         before = SPLIT_ACCOUNTING_WIDTHS if split else ACCOUNTING_WIDTHS
         return tables.data_tables(header, rows, before, total=True, align_right=masses)
     if not split:
         fitted = tables.masses_fitted(ACCOUNTING_WIDTHS, masses, donors=(0,))
-        return tables.data_tables(header, rows, fitted, total=True, align_right=masses)
+        if tables.words_fit([row[0] for row in rows], fitted[0]):
+            return tables.data_tables(header, rows, fitted, total=True, align_right=masses)
     out: list[Any] = []
-    cut = 1 + FIRST_PART_MASSES
+    cut = header.index(SECOND_PART_FROM)
     for part in (range(1, cut), range(cut, len(header))):
         if out:  # the second part set apart, not read as rows of the first
             out.append(Spacer(1, PART_GAP))

@@ -162,6 +162,14 @@ def masses_fitted(
     return tuple(wider.get(c, w * keep if c in donors else w) for c, w in enumerate(widths))
 
 
+def words_fit(texts: Iterable[str], width: float) -> bool:
+    """Whether every word of `texts` fits whole on a line of a column `width` (a fraction of
+    the usable width) wide, in the cell font."""
+    room = width * full_width() - 2 * CELL_PADDING
+    measure = measurer()
+    return all(measure(word) <= room for text in texts for word in text.split())
+
+
 def data_tables(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
