@@ -22,6 +22,7 @@ from sampleloans.reports import tables
 from sampleloans.reports.layout import full_width
 from sampleloans.reports.returns import ACCOUNTING_WIDTHS
 from sampleloans.units import MAX_MASS_UG, format_mass
+from tests.i15_statement_helpers import env_for
 
 CURATOR = "li@naoc.example"
 PI = "anand@open.example"
@@ -66,15 +67,8 @@ def heavy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A ledger of masses of grams with microgram digits: L-BIG holds 1,000.999999 g, overdue;
     L-MIX had 700.000001 g and 12.345678 g, used 500.000001 g, split 2.345677 g off, came back."""
     folder = tmp_path_factory.mktemp("heavy")
-    env = {
-        "SAMPLELOANS_DB": str(folder / "lab.db"),
-        "SAMPLELOANS_NOW": "2026-12-03T10:00:00Z",
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-    }
-    init = f"init --curator-email {CURATOR} --curator-name 'Li Na' --at 2025-04-01"
-    done = CliRunner().invoke(app, shlex.split(init), env=env)
-    assert done.exit_code == 0, done.stderr
+    env = env_for(folder / "lab.db", CURATOR, "2026-12-03T10:00:00Z")
+    _ok(env, CURATOR, f"init --curator-email {CURATOR} --curator-name 'Li Na' --at 2025-04-01")
     for code, mass in ((BIG, "1000.999999g"), (MIX, "700.000001g"), (SMALL, "12.345678g")):
         _ok(env, CURATOR, f"samples register {code} --mass {mass} {REGISTER}")
     person = "--name 'Mahesh Anand' --institution OU --role researcher --at 2025-04-02"
