@@ -557,8 +557,8 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # joined and its words in reading order (before: the report font's missing glyph, nothing
 # visible: a blank where the name was; printed only, `layout.other_scripts`,
 # `OTHER_SCRIPTS_LAYOUT`); and every Mass column holds the widest mass the ledger accepts,
-# "9,999.999999 g", on one line, the return report's accounting of a loan with splits in two
-# tables (before: "1,700." at a line's end, "000001 g" on the next; printed only,
+# "9,999.999999 g", on one line, the return report's accounting of a loan with splits (or a
+# sample code too long beside eight masses) in two tables (before: "1,700." at a line's end, "000001 g" on the next; printed only,
 # `MASS_COLUMNS_LAYOUT`).
 REPORT_LAYOUT = 21
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
