@@ -192,17 +192,25 @@ def split_and_loss(run: Run) -> None:
 
 def accounting_rows(text: str) -> dict[str, list[int]]:
     """The F-75's mass accounting table as printed: each row's label and its 9 masses (µg);
-    a form without a "From split" column (no borrower's split: layout 8) has 0 µg there."""
-    head, table = text.split("Remaining\naccountable\n", 1)
-    split = "From split" in head.rsplit("Mass accounting per sample", 1)[-1]
-    lines = [line for line in table.splitlines() if line != "(continuation)"]
+    a form without a "From split" column (no borrower's split: layout 8) has 0 µg there. A form
+    with one is printed in two parts (layout 21), each row's masses read from both."""
+    section = text.split("Mass accounting per sample\n", 1)[1]
+    split = "From split" in section.split("\nTotal\n", 1)[0]
     count = 9 if split else 8
     rows: dict[str, list[int]] = {}
-    while lines and re.fullmatch(r"[A-Z0-9-]+|Total", lines[0]):
-        cells = [mass(cell, allow_zero=True) for cell in lines[1 : count + 1]]
-        rows[lines[0]] = cells if split else [cells[0], 0, *cells[1:]]
-        lines = lines[count + 1 :]
-    return rows
+    label = ""
+    for line in section.splitlines():
+        if len(rows.get("Total", ())) == count:
+            break
+        if label and MASS_CELL.fullmatch(line):
+            rows.setdefault(label, []).append(mass(line, allow_zero=True))
+        elif line not in ("(continuation)", "(on its way back)"):
+            # a sample's code or the Total starts a row; any other line is a heading
+            label = line if re.fullmatch(r"[A-Z0-9-]+|Total", line) else ""
+    return {code: cells if split else [cells[0], 0, *cells[1:]] for code, cells in rows.items()}
+
+
+MASS_CELL = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)? (?:µg|mg|g)")
 
 
 def f75_as_balance(cells: list[int]) -> dict[str, int]:

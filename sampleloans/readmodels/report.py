@@ -556,7 +556,10 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # name in Arabic script (Urdu: SUPARCO is in Pakistan) is drawn, in DejaVu Sans, its letters
 # joined and its words in reading order (before: the report font's missing glyph, nothing
 # visible: a blank where the name was; printed only, `layout.other_scripts`,
-# `OTHER_SCRIPTS_LAYOUT`).
+# `OTHER_SCRIPTS_LAYOUT`); and every Mass column holds the widest mass the ledger accepts,
+# "9,999.999999 g", on one line, the return report's accounting of a loan with splits (or a
+# sample code too long beside eight masses) in two tables (before: "1,700." at a line's end, "000001 g" on the next; printed only,
+# `MASS_COLUMNS_LAYOUT`).
 REPORT_LAYOUT = 21
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
@@ -624,6 +627,10 @@ every one)."""
 g, as `format_mass` would print it), its ticks' thousands grouped (1–20: mg, "1500000")."""
 """The first layout whose table cells keep a mass with its unit and a time with its date on one
 line (1–20 broke a line at any space: "32.000" at a line's end, "mg" on the next)."""
+MASS_COLUMNS_LAYOUT = 21
+"""The first layout whose tables' Mass columns hold the widest mass the ledger accepts,
+"9,999.999999 g", on one line (`tables.masses_fitted`; 1–20 broke "1,700.000001 g" into
+"1,700." and "000001 g" in the custody report's and the return report's narrow columns)."""
 CORRECTION_FLAG = "correction"
 """`CustodyRow.flag` of a correction (an `event.corrected` or `mass.corrected` event)."""
 PLAIN_CORRECTION_LAYOUT = 16

@@ -10,6 +10,7 @@ from sampleloans.readmodels.report import (
     FITTED_CELLS_LAYOUT,
     FRAMED_TABLES_LAYOUT,
     MARKED_EVENTS_LAYOUT,
+    MASS_COLUMNS_LAYOUT,
     PLAIN_CORRECTION_LAYOUT,
     RECALLED_LAYOUT,
     SPLIT_APART_LAYOUT,
@@ -45,6 +46,7 @@ EVENT_HEADER = (
     "Mass",
     "Condition",
 )
+EVENT_MASS = EVENT_HEADER.index("Mass")
 # the time column fits '2025-04-24 08:00 UTC' on one line; the party columns an e-mail
 EVENT_WIDTHS = (0.045, 0.145, 0.095, 0.165, 0.165, 0.065, 0.095, 0.045, 0.08, 0.1)
 RECORDED_WIDTHS = (0.06, 0.2, 0.09, 0.65)  # an e-mail fits whole in 0.2
@@ -131,8 +133,10 @@ def _items_section(body: CustodyBody, page_layout: int) -> list[Any]:
         )
         for i in body.items
     ]
-    widths = SPLIT_ITEM_WIDTHS if split else ITEM_WIDTHS
+    widths: tuple[float, ...] = SPLIT_ITEM_WIDTHS if split else ITEM_WIDTHS
     right = (3, 4, 5) if split else (3, 4)
+    if page_layout >= MASS_COLUMNS_LAYOUT:  # the description wraps anyway
+        widths = tables.masses_fitted(widths, right, donors=(1,))
     items = tables.data_tables(
         (*headings, "Held now", "Custodian", "State"), rows, widths, align_right=right
     )
@@ -174,6 +178,8 @@ def _widths(
 
 def _event_widths(page_layout: int) -> tuple[float, ...]:
     """The chain table's column widths in a page layout (see FRAMED_EVENT_WIDTHS)."""
+    if page_layout >= MASS_COLUMNS_LAYOUT:  # the party columns give it: an e-mail wraps anyway
+        return tables.masses_fitted(FRAMED_EVENT_WIDTHS, (EVENT_MASS,), donors=(3, 4))
     if page_layout >= FRAMED_TABLES_LAYOUT:
         return FRAMED_EVENT_WIDTHS
     return _widths(page_layout, EVENT_WIDTHS, FITTED_EVENT_WIDTHS)
@@ -193,7 +199,7 @@ def _chain_section(body: CustodyBody, marked: list[int], page_layout: int) -> li
         (_event_cells(e, page_layout) for e in body.events),
         _event_widths(page_layout),
         marked=marked,
-        align_right=(8,),
+        align_right=(EVENT_MASS,),
     )
     return layout.section(f"Chain of custody ({_events_count(body, page_layout)})", [note, *chain])
 

@@ -6,12 +6,14 @@ from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
+from reportlab.platypus import Spacer
 
 from sampleloans.readmodels.report import (
     CHART_IN_TABLE_ORDER_LAYOUT,
     CHART_UNIT_LAYOUT,
     CORRECTED_ANALYSES_LAYOUT,
     MARKED_EVENTS_LAYOUT,
+    MASS_COLUMNS_LAYOUT,
     RECALLED_LAYOUT,
     REPORT_LAYOUT,
     SPLIT_APART_LAYOUT,
@@ -95,13 +97,7 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
         "Remaining accountable",
     )
     rows = [_accounting_cells(line, page_layout, split) for line in (*body.lines, body.total)]
-    accounting: list[Any] = tables.data_tables(
-        header,
-        rows,
-        SPLIT_ACCOUNTING_WIDTHS if split else ACCOUNTING_WIDTHS,
-        total=True,
-        align_right=range(1, len(header)),
-    )
+    accounting = _accounting_tables(header, rows, split, page_layout)
     if body.splits:
         accounting.append(layout.para(_continuation_note(split), st["note"]))
     verdict = _verdict(body.total, page_layout)
@@ -113,6 +109,42 @@ def _accounting(body: ReturnBody, page_layout: int) -> list[Any]:
 
 ACCOUNTING_WIDTHS = (0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
 SPLIT_ACCOUNTING_WIDTHS = (0.18, 0.09, 0.09, 0.1, 0.09, 0.09, 0.09, 0.09, 0.09, 0.09)
+# From layout 21 every mass column holds "9,999.999999 g" on one line: the sample column gives
+# the eight masses their room when every sample code still fits it whole; nine masses (a loan
+# with splits) or a longer code ("CE5C0100YJFM00201-01") do not fit a page's width at the cell
+# size beside them, so the accounting is then printed in two tables, each row under its sample:
+# what reached the borrower and was used or sent back now, then the rest.
+SECOND_PART_FROM = "Returned before"
+PART_GAP = 4  # points between the two parts
+
+
+def _accounting_tables(
+    header: tuple[str, ...], rows: list[tuple[str, ...]], split: bool, page_layout: int
+) -> list[Any]:
+    """The accounting table, as `page_layout` lays it out (see SECOND_PART_FROM)."""
+    masses = range(1, len(header))
+    if page_layout < MASS_COLUMNS_LAYOUT:
+        before = SPLIT_ACCOUNTING_WIDTHS if split else ACCOUNTING_WIDTHS
+        return tables.data_tables(header, rows, before, total=True, align_right=masses)
+    if not split:
+        fitted = tables.masses_fitted(ACCOUNTING_WIDTHS, masses, donors=(0,))
+        if tables.words_fit([row[0] for row in rows], fitted[0]):
+            return tables.data_tables(header, rows, fitted, total=True, align_right=masses)
+    out: list[Any] = []
+    cut = header.index(SECOND_PART_FROM)
+    for part in (range(1, cut), range(cut, len(header))):
+        if out:  # the second part set apart, not read as rows of the first
+            out.append(Spacer(1, PART_GAP))
+        columns = (0, *part)
+        shares = (ACCOUNTING_WIDTHS[0], *[(1 - ACCOUNTING_WIDTHS[0]) / len(part)] * len(part))
+        out += tables.data_tables(
+            [header[c] for c in columns],
+            [[row[c] for c in columns] for row in rows],
+            tables.masses_fitted(shares, range(1, len(columns)), donors=(0,)),
+            total=True,
+            align_right=range(1, len(columns)),
+        )
+    return out
 
 
 def _continuation_note(split: bool) -> str:

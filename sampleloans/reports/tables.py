@@ -16,6 +16,7 @@ tests/test_reports.py compares the bytes of every report, so a change shows ther
 - the TrueType face's `charWidths` and `defaultWidth` (`measurer`), and `rl_accel.fp_str`.
 """
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from sampleloans.reports.layout import (
     styles,
     text_width,
 )
+from sampleloans.units import MAX_MASS_UG, format_mass
 
 TABLE_CHUNK = 500  # rows per Table: one giant Table lays out in quadratic time
 CELL_SIZE = 7  # points, the font size of table cells
@@ -135,6 +137,37 @@ class _TextInternals(Protocol):
     _curSubset: int
 
     def _formatText(self, text: str) -> str: ...
+
+
+def widest_mass() -> str:
+    """The widest text `format_mass` writes for a mass the ledger accepts (up to MAX_MASS_UG),
+    in the cell font: "9,999.999999 g" (the font's digits share one width)."""
+    measure = measurer()
+    return max((format_mass(MAX_MASS_UG - 1), format_mass(999_999), format_mass(999)), key=measure)
+
+
+def masses_fitted(
+    widths: Sequence[float], masses: Iterable[int], donors: Sequence[int]
+) -> tuple[float, ...]:
+    """`widths` (fractions of the usable width) with each column in `masses` at least as wide
+    as `widest_mass` on one line, the room taken from the `donors` (columns that wrap anyway)
+    in proportion to their widths; the table stays as wide."""
+    # rounded up to 1/10,000: a fraction rounded down would leave the widest mass a hair short
+    need = math.ceil((measurer()(widest_mass()) + 2 * CELL_PADDING) / full_width() * 1e4) / 1e4
+    wider = {c: need for c in masses if widths[c] < need}
+    extra = sum(need - widths[c] for c in wider)
+    pool = sum(widths[c] for c in donors)
+    assert extra < pool, f"columns {list(donors)} cannot give {extra:.4f} of the width"
+    keep = 1 - extra / pool
+    return tuple(wider.get(c, w * keep if c in donors else w) for c, w in enumerate(widths))
+
+
+def words_fit(texts: Iterable[str], width: float) -> bool:
+    """Whether every word of `texts` fits whole on a line of a column `width` (a fraction of
+    the usable width) wide, in the cell font."""
+    room = width * full_width() - 2 * CELL_PADDING
+    measure = measurer()
+    return all(measure(word) <= room for text in texts for word in text.split())
 
 
 def data_tables(
