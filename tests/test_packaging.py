@@ -23,7 +23,8 @@ def test_wheel_contains_seed_data(tmp_path: Path) -> None:
         assert f"sampleloans/data/{data_file}" in names
     assert "sampleloans/cli.py" in names and "sampleloans/models.py" in names
     assert "sampleloans/reports/fonts/wqy-microhei.ttc" in names  # reports need no system font
-    assert "sampleloans/reports/fonts/DejaVuSans.ttf" in names  # nor for Arabic script
+    assert "sampleloans/reports/fonts/DejaVuSans.ttf" in names  # nor for other scripts
+    assert "sampleloans/reports/fonts/NotoNaskhArabic-Regular.ttf" in names  # nor for Urdu
     # every `export --bag` copies the written format and the stand-alone verifier from the package
     assert {"sampleloans/docs/ledger-format.md", "sampleloans/tools/verify_ledger.py"} <= names
     entry_points = (

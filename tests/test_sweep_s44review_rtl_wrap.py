@@ -18,7 +18,9 @@ from tests.i15_statement_helpers import env_for, invoke, make_checkpoint, make_d
 
 PI = "pi@suparco.example"
 FIRST_NAMES = "محمد عمران خان علی حسن احمد زبیر زینب یاسر بلال عثمان نادر یوسف شاکر نعمان"
-WORDS = [*FIRST_NAMES.split(), "طارق", "کامران", "سلیم"]  # no ہ nor ے: DejaVu Sans lacks them
+# Urdu's own letters too (ہ heh goal, ے yeh barree): long enough to wrap in Noto Naskh Arabic
+WORDS = [*FIRST_NAMES.split(), "طارق", "کامران", "سلیم", "فاطمہ", "عائشہ", "مریم", "ثانیہ",
+         "بی", "بیگم", "راحیل", "شہزاد", "جاوید", "ارشد", "فرحان", "کے"]  # fmt: skip
 LONG_NAME = " ".join(WORDS)
 
 

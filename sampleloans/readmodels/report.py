@@ -553,13 +553,13 @@ CHECKPOINT_PROOF_FORMAT = "sampleloans-report-checkpoint-v1"
 # `CHART_UNIT_LAYOUT`); printed only, the digest unchanged; and the custody report of an
 # institution names it by what it is to the collection, "Curating institution" for NAOC
 # (before: "Borrowing institution" whatever it was; `Reworded`, `PARTY_KIND_LAYOUT`), and a
-# name in Arabic script (Urdu: SUPARCO is in Pakistan) is drawn, in DejaVu Sans, its letters
-# joined and its words in reading order (before: the report font's missing glyph, nothing
-# visible: a blank where the name was; printed only, `layout.other_scripts`,
-# `OTHER_SCRIPTS_LAYOUT`); and every Mass column holds the widest mass the ledger accepts,
-# "9,999.999999 g", on one line, the return report's accounting of a loan with splits (or a
-# sample code too long beside eight masses) in two tables (before: "1,700." at a line's end, "000001 g" on the next; printed only,
-# `MASS_COLUMNS_LAYOUT`).
+# name in Arabic script (Urdu: SUPARCO is in Pakistan) is drawn, in Noto Naskh Arabic (other
+# scripts the report font lacks in DejaVu Sans), its letters joined and its words in reading
+# order (before: the report font's missing glyph, nothing visible: a blank where the name was;
+# printed only, `layout.other_scripts`, `OTHER_SCRIPTS_LAYOUT`); and every Mass column holds the
+# widest mass the ledger accepts, "9,999.999999 g", on one line, the return report's accounting
+# of a loan with splits (or a sample code too long beside eight masses) in two tables (before:
+# "1,700." at a line's end, "000001 g" on the next; printed only, `MASS_COLUMNS_LAYOUT`).
 REPORT_LAYOUT = 21
 REPORT_LAYOUTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FITTED_HEAD_LAYOUT = 4
@@ -618,8 +618,9 @@ WHOLE_FIGURES_LAYOUT = 21
 CHART_UNIT_LAYOUT = 21
 PARTY_KIND_LAYOUT = 21
 OTHER_SCRIPTS_LAYOUT = 21
-"""The first layout that draws what the report font lacks (Arabic script) in DejaVu Sans, right
-to left words shaped and in reading order (1–20: nothing visible where such a name was)."""
+"""The first layout that draws what the report font lacks (Arabic script in Noto Naskh Arabic,
+others in DejaVu Sans), right to left words shaped and in reading order (1–20: nothing visible
+where such a name was)."""
 """The first layout whose custody report of an institution names it by its kind ("Curating
 institution", "Lending institution", "Recipient institution"; 1–20: "Borrowing institution" of
 every one)."""

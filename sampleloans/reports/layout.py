@@ -8,11 +8,13 @@ face; so the project ships the font file itself (`reports/fonts/wqy-microhei.ttc
 copyright notice beside it), taken from Debian's fonts-wqy-microhei. Shipping it also keeps the
 PDFs byte-identical across machines. `SAMPLELOANS_REPORT_FONT` (a .ttf/.ttc path) overrides it.
 
-A character that face has no glyph for (Arabic and Urdu letters: SUPARCO is in Pakistan) is
-drawn in **DejaVu Sans** (`reports/fonts/DejaVuSans.ttf`, Bitstream Vera licence, notice
-beside it), from page layout 21 and statement layout 16 on (`other_scripts`); right-to-left
-words are shaped and put in reading order first (`scripts.py`). Before, such a character was
-written as the missing glyph: nothing visible, a name left blank.
+A character that face has no glyph for is drawn, from page layout 21 and statement layout 16 on
+(`other_scripts`), in a font shipped beside it: Arabic and Urdu letters (SUPARCO is in
+Pakistan) in **Noto Naskh Arabic** (`reports/fonts/NotoNaskhArabic-Regular.ttf`, from Debian's
+fonts-noto-core, SIL Open Font Licence, notice beside it), so a word's letters come from one
+design; any other in **DejaVu Sans** (`reports/fonts/DejaVuSans.ttf`, Bitstream Vera licence);
+right-to-left words are shaped and put in reading order first (`scripts.py`). Before, such a
+character was written as the missing glyph: nothing visible, a name left blank.
 
 `build_pdf` is deterministic (`invariant=1`, fixed metadata, no user, host or path anywhere):
 the same story and arguments give byte-identical files. The PDF's CreationDate and ModDate are
@@ -31,6 +33,7 @@ Private reportlab API used here (see the bounds on reportlab in pyproject.toml):
 import io
 import os
 import stat
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -61,8 +64,12 @@ FONT = "SLSans"
 PAGE = A4
 MARGIN = 16 * mm
 PACKAGED_FONT = Path(__file__).resolve().parent / "fonts" / "wqy-microhei.ttc"
-FALLBACK_FONT = "SLSansOther"  # DejaVu Sans: the glyphs the report font lacks (Arabic script)
+FALLBACK_FONT = "SLSansOther"  # DejaVu Sans: the glyphs the report font lacks (Hebrew, …)
 PACKAGED_FALLBACK = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
+ARABIC_FONT = "SLNaskh"  # Noto Naskh Arabic: Arabic script whole, Urdu's letters (ہ ے) too
+PACKAGED_ARABIC = Path(__file__).resolve().parent / "fonts" / "NotoNaskhArabic-Regular.ttf"
+OTHER_FONTS = {FALLBACK_FONT: PACKAGED_FALLBACK, ARABIC_FONT: PACKAGED_ARABIC}
+"""The fonts shipped for what the report font lacks, each registered when first needed."""
 PRODUCER = "sampleloans"
 GREY = colors.HexColor("#555555")
 RULE = colors.HexColor("#888888")
@@ -149,27 +156,45 @@ def drawing_other_scripts() -> bool:
 def glyphs_of(font: str) -> dict[int, int]:
     """A registered TrueType font's characters (code point → glyph)."""
     register_font()
-    if font == FALLBACK_FONT:
-        _register_fallback()
+    if font in OTHER_FONTS:
+        _register_other(font)
     return cast(TTFont, pdfmetrics.getFont(font)).face.charToGlyph
 
 
-def _register_fallback() -> None:
-    """Register FALLBACK_FONT once per process (the packaged DejaVu Sans)."""
-    if FALLBACK_FONT in pdfmetrics.getRegisteredFontNames():
+def _register_other(font: str) -> None:
+    """Register one of OTHER_FONTS once per process (a font shipped in the package)."""
+    if font in pdfmetrics.getRegisteredFontNames():
         return
-    if not PACKAGED_FALLBACK.is_file():
+    path = OTHER_FONTS[font]
+    if not path.is_file():
         raise StorageError(
-            f"the report font {PACKAGED_FALLBACK} is missing from the installation; "
-            "reinstall sampleloans"
+            f"the report font {path} is missing from the installation; reinstall sampleloans"
         )
-    pdfmetrics.registerFont(TTFont(FALLBACK_FONT, str(PACKAGED_FALLBACK)))
+    pdfmetrics.registerFont(TTFont(font, str(path)))
+
+
+def _is_arabic_script(char: str) -> bool:
+    """Whether a character is of the Arabic script (letters, marks, digits, presentation forms)."""
+    return unicodedata.name(char, "").startswith("ARABIC")
 
 
 @cache
+def font_of(char: str) -> str:
+    """The font a character is drawn in: an Arabic-script one in ARABIC_FONT, so that a word's
+    letters come from one design (the report font has none of them); else the report font,
+    or FALLBACK_FONT for what only it has; a character none has stays in the report font (its
+    missing glyph)."""
+    code = ord(char)
+    if _is_arabic_script(char) and code in glyphs_of(ARABIC_FONT):
+        return ARABIC_FONT
+    if code not in glyphs_of(FONT) and code in glyphs_of(FALLBACK_FONT):
+        return FALLBACK_FONT
+    return FONT
+
+
 def _needs_fallback(char: str) -> bool:
-    """Whether a character is drawn in FALLBACK_FONT: the report font lacks it and it has it."""
-    return ord(char) not in glyphs_of(FONT) and ord(char) in glyphs_of(FALLBACK_FONT)
+    """Whether a character is drawn in a font other than the report font (`font_of`)."""
+    return font_of(char) != FONT
 
 
 @cache
@@ -193,8 +218,8 @@ def font_runs(text: str, *, run_joiner: str = " ") -> list[tuple[str, str]]:
     if plain_in_font(text):
         return [(FONT, text)]
     runs: list[tuple[str, str]] = []
-    for fallback, chars in groupby(visual(text, run_joiner), key=_needs_fallback):
-        runs.append((FALLBACK_FONT if fallback else FONT, "".join(chars)))
+    for font, chars in groupby(visual(text, run_joiner), key=font_of):
+        runs.append((font, "".join(chars)))
     return runs
 
 

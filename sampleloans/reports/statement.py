@@ -110,7 +110,7 @@ PROOFS_MIME = "application#2Fjson"  # a PDF name: '/' is written #2F
 # "returned (frozen)"; `StatementItem.frozen` is a `ByLayout`).
 # 16 = a table cell wraps keeping a mass with its unit and a time with its date, as report
 # layout 21 (before: "CE5C0800YJFM00001 1" at a line's end, "µg" on the next;
-# `tables.whole_figures`), and a name in Arabic script is drawn, in DejaVu Sans, shaped and in
+# `tables.whole_figures`), and a name in Arabic script is drawn, in Noto Naskh Arabic, shaped and in
 # reading order (before: nothing visible; `layout.other_scripts`); printed only, the digest
 # unchanged.
 METADATA_VERSION = STATEMENT_LAYOUT
