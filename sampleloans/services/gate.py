@@ -54,6 +54,7 @@ COMMAND_ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "people reactivate": (CURATORS, "reactivate people"),
     "people rename": (CURATORS, "rename people"),
     "institutions rename": (CURATORS, "rename institutions"),
+    "institutions set-place": (CURATORS, "change institutions' places"),
     "people set-role": (CURATORS, "change roles"),
     "samples move": (CURATORS, "move samples"),
     "samples register": (CURATORS, "register samples"),
